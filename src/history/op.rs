@@ -1,0 +1,341 @@
+//! Client operations, in the Jepsen Kafka workload's shape.
+
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Records a poll returned, per key (topic-partition): `(offset, value)` in log order.
+pub type PolledRecords = BTreeMap<String, Vec<(u64, u64)>>;
+
+/// Whether an op is the start or the end of an operation, and how it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OpType {
+    /// The operation started.
+    Invoke,
+    /// It completed and took effect.
+    Ok,
+    /// It definitely did not take effect.
+    Fail,
+    /// Its outcome is unknown (e.g. a timeout).
+    Info,
+}
+
+/// What an operation does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OpFn {
+    /// Produce records.
+    Send,
+    /// Consume records.
+    Poll,
+    /// Sends and polls in one operation.
+    Txn,
+    /// Standalone assignment of keys to a consumer (resets its position).
+    Assign,
+    /// Group subscription (resets its position).
+    Subscribe,
+    /// The client process crashed; a new process id takes over.
+    Crash,
+    /// A consumer committed offsets.
+    Commit,
+    /// A consumer finished processing records.
+    Process,
+}
+
+/// One micro-operation of a send, poll or txn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MicroOp {
+    /// `["send", KEY, VALUE]`, or `["send", KEY, [OFFSET, VALUE]]` once acknowledged.
+    Send {
+        /// The topic-partition, e.g. `orders-2`.
+        key: String,
+        /// The value written.
+        value: u64,
+        /// The offset the broker assigned, when known.
+        offset: Option<u64>,
+    },
+    /// `["poll"]`, or `["poll", {KEY: [[OFFSET, VALUE], ...]}]` once completed.
+    Poll {
+        /// The records returned, when completed.
+        records: Option<PolledRecords>,
+    },
+}
+
+/// The value of an operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpValue {
+    /// Micro-operations (for `send`, `poll` and `txn`).
+    Txn(Vec<MicroOp>),
+    /// Keys (for `assign` and `subscribe`).
+    Keys(Vec<String>),
+    /// Offsets per key (for `commit`: the next offset to consume).
+    Offsets(BTreeMap<String, u64>),
+    /// Records per key (for `process`).
+    Records(PolledRecords),
+    /// No value (`crash`).
+    Nil,
+}
+
+/// One line of a history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Op {
+    /// Position in the history, from 0.
+    pub index: u64,
+    /// Simulated time, in nanoseconds since the run started.
+    pub time_ns: u64,
+    /// The client process (a crashed client comes back with a new process id).
+    pub process: u64,
+    /// Invoke, ok, fail or info.
+    pub kind: OpType,
+    /// The function.
+    pub f: OpFn,
+    /// The value.
+    pub value: OpValue,
+    /// Why the operation failed or is unknown, for completions that carry one.
+    pub error: Option<String>,
+}
+
+impl OpType {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpType::Invoke => "invoke",
+            OpType::Ok => "ok",
+            OpType::Fail => "fail",
+            OpType::Info => "info",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "invoke" => OpType::Invoke,
+            "ok" => OpType::Ok,
+            "fail" => OpType::Fail,
+            "info" => OpType::Info,
+            _ => return None,
+        })
+    }
+}
+
+impl OpFn {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpFn::Send => "send",
+            OpFn::Poll => "poll",
+            OpFn::Txn => "txn",
+            OpFn::Assign => "assign",
+            OpFn::Subscribe => "subscribe",
+            OpFn::Crash => "crash",
+            OpFn::Commit => "commit",
+            OpFn::Process => "process",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "send" => OpFn::Send,
+            "poll" => OpFn::Poll,
+            "txn" => OpFn::Txn,
+            "assign" => OpFn::Assign,
+            "subscribe" => OpFn::Subscribe,
+            "crash" => OpFn::Crash,
+            "commit" => OpFn::Commit,
+            "process" => OpFn::Process,
+            _ => return None,
+        })
+    }
+}
+
+impl Op {
+    /// The micro-operations, for `send`, `poll` and `txn` ops (empty otherwise).
+    pub fn micro_ops(&self) -> &[MicroOp] {
+        match &self.value {
+            OpValue::Txn(mops) => mops,
+            _ => &[],
+        }
+    }
+
+    /// The JSON object of this op, in the history format.
+    pub fn to_json(&self) -> Value {
+        let mut object = Map::new();
+        object.insert("index".into(), json!(self.index));
+        object.insert("time".into(), json!(self.time_ns));
+        object.insert("process".into(), json!(self.process));
+        object.insert("type".into(), json!(self.kind.as_str()));
+        object.insert("f".into(), json!(self.f.as_str()));
+        object.insert("value".into(), value_to_json(&self.value));
+        if let Some(error) = &self.error {
+            object.insert("error".into(), json!(error));
+        }
+        Value::Object(object)
+    }
+
+    /// Reads an op from its JSON object; the error says which field is wrong and why.
+    pub fn from_json(json: &Value) -> Result<Op, String> {
+        let object = json.as_object().ok_or("expected a JSON object")?;
+        let field = |name: &str| object.get(name).ok_or(format!("missing field `{name}`"));
+        let uint = |name: &str| {
+            field(name)?
+                .as_u64()
+                .ok_or(format!("field `{name}`: expected a non-negative integer"))
+        };
+        let text = |name: &str| {
+            field(name)?.as_str().ok_or(format!("field `{name}`: expected a string"))
+        };
+        let kind = OpType::parse(text("type")?)
+            .ok_or("field `type`: expected one of invoke, ok, fail, info")?;
+        let f = OpFn::parse(text("f")?).ok_or(
+            "field `f`: expected one of send, poll, txn, assign, subscribe, crash, commit, process",
+        )?;
+        let value = value_from_json(f, object.get("value").unwrap_or(&Value::Null))
+            .map_err(|e| format!("field `value`: {e}"))?;
+        let error = match object.get("error") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        Ok(Op {
+            index: uint("index")?,
+            time_ns: uint("time")?,
+            process: uint("process")?,
+            kind,
+            f,
+            value,
+            error,
+        })
+    }
+}
+
+fn records_to_json(records: &PolledRecords) -> Value {
+    let mut map = Map::new();
+    for (key, pairs) in records {
+        map.insert(key.clone(), json!(pairs.iter().map(|(o, v)| json!([o, v])).collect::<Vec<_>>()));
+    }
+    Value::Object(map)
+}
+
+fn value_to_json(value: &OpValue) -> Value {
+    match value {
+        OpValue::Txn(mops) => Value::Array(
+            mops.iter()
+                .map(|mop| match mop {
+                    MicroOp::Send { key, value, offset: None } => json!(["send", key, value]),
+                    MicroOp::Send { key, value, offset: Some(o) } => json!(["send", key, [o, value]]),
+                    MicroOp::Poll { records: None } => json!(["poll"]),
+                    MicroOp::Poll { records: Some(r) } => json!(["poll", records_to_json(r)]),
+                })
+                .collect(),
+        ),
+        OpValue::Keys(keys) => json!(keys),
+        OpValue::Offsets(offsets) => json!(offsets),
+        OpValue::Records(records) => records_to_json(records),
+        OpValue::Nil => Value::Null,
+    }
+}
+
+fn records_from_json(json: &Value) -> Result<PolledRecords, String> {
+    let object = json.as_object().ok_or("poll result: expected an object of key -> [[offset, value], ...]")?;
+    let mut records = PolledRecords::new();
+    for (key, pairs) in object {
+        let pairs = pairs.as_array().ok_or(format!("poll result for `{key}`: expected an array"))?;
+        let mut list = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            list.push(offset_value_pair(pair).map_err(|e| format!("poll result for `{key}`: {e}"))?);
+        }
+        records.insert(key.clone(), list);
+    }
+    Ok(records)
+}
+
+fn offset_value_pair(json: &Value) -> Result<(u64, u64), String> {
+    match json.as_array().map(Vec::as_slice) {
+        Some([o, v]) => match (o.as_u64(), v.as_u64()) {
+            (Some(o), Some(v)) => Ok((o, v)),
+            _ => Err(format!("expected [offset, value] of non-negative integers, got {json}")),
+        },
+        _ => Err(format!("expected [offset, value], got {json}")),
+    }
+}
+
+fn micro_op_from_json(json: &Value) -> Result<MicroOp, String> {
+    let parts = json.as_array().ok_or(format!("expected a micro-op array, got {json}"))?;
+    match parts.first().and_then(Value::as_str) {
+        Some("send") => {
+            let key = parts.get(1).and_then(Value::as_str).ok_or("send: expected a key string")?;
+            let payload = parts.get(2).ok_or("send: missing value")?;
+            let (offset, value) = match payload {
+                Value::Array(_) => {
+                    let (o, v) = offset_value_pair(payload)?;
+                    (Some(o), v)
+                }
+                other => (None, other.as_u64().ok_or("send: expected an integer value")?),
+            };
+            Ok(MicroOp::Send { key: key.to_string(), value, offset })
+        }
+        Some("poll") => Ok(MicroOp::Poll {
+            records: parts.get(1).map(records_from_json).transpose()?,
+        }),
+        _ => Err(format!("expected a [\"send\", ...] or [\"poll\", ...] micro-op, got {json}")),
+    }
+}
+
+fn value_from_json(f: OpFn, json: &Value) -> Result<OpValue, String> {
+    match f {
+        OpFn::Send | OpFn::Poll | OpFn::Txn => {
+            let mops = json.as_array().ok_or("expected an array of micro-ops")?;
+            Ok(OpValue::Txn(mops.iter().map(micro_op_from_json).collect::<Result<_, _>>()?))
+        }
+        OpFn::Assign | OpFn::Subscribe => {
+            let keys = json.as_array().ok_or("expected an array of keys")?;
+            keys.iter()
+                .map(|k| k.as_str().map(str::to_string).ok_or(format!("expected a key string, got {k}")))
+                .collect::<Result<_, _>>()
+                .map(OpValue::Keys)
+        }
+        OpFn::Commit => {
+            if json.is_null() {
+                return Ok(OpValue::Nil);
+            }
+            let object = json.as_object().ok_or("expected an object of key -> offset")?;
+            let mut offsets = BTreeMap::new();
+            for (key, offset) in object {
+                offsets.insert(key.clone(), offset.as_u64().ok_or(format!("offset for `{key}`: expected an integer"))?);
+            }
+            Ok(OpValue::Offsets(offsets))
+        }
+        OpFn::Process => {
+            if json.is_null() {
+                return Ok(OpValue::Nil);
+            }
+            Ok(OpValue::Records(records_from_json(json)?))
+        }
+        OpFn::Crash => Ok(OpValue::Nil),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_and_poll_ops_round_trip_through_the_documented_json() {
+        let line = r#"{"index":3,"time":2104000000,"process":0,"type":"ok","f":"send","value":[["send","orders-2",[812,17]]]}"#;
+        let op = Op::from_json(&serde_json::from_str(line).unwrap()).unwrap();
+        assert_eq!(
+            op.value,
+            OpValue::Txn(vec![MicroOp::Send { key: "orders-2".into(), value: 17, offset: Some(812) }])
+        );
+        assert_eq!(op.to_json().to_string(), line);
+
+        let poll = r#"{"index":4,"time":5,"process":1,"type":"ok","f":"poll","value":[["poll",{"orders-2":[[812,17],[813,18]]}]]}"#;
+        let op = Op::from_json(&serde_json::from_str(poll).unwrap()).unwrap();
+        assert_eq!(op.to_json().to_string(), poll);
+    }
+
+    #[test]
+    fn a_malformed_op_names_the_field() {
+        let bad = serde_json::json!({"index":0,"time":0,"process":0,"type":"maybe","f":"send","value":[]});
+        assert!(Op::from_json(&bad).unwrap_err().contains("`type`"));
+        let bad = serde_json::json!({"index":0,"time":0,"process":0,"type":"ok","f":"send","value":[["send","k",[1]]]});
+        assert!(Op::from_json(&bad).unwrap_err().contains("`value`"));
+    }
+}

@@ -1,0 +1,92 @@
+//! Collects ops and trace events while a run goes. One recorder per run; clones share it.
+
+use super::op::{Op, OpFn, OpType, OpValue};
+use super::trace::{Event, TraceEvent};
+use super::History;
+use madsim::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+#[derive(Default)]
+struct Log {
+    ops: Vec<Op>,
+    trace: Vec<TraceEvent>,
+}
+
+/// The run's recorder. Times are simulated nanoseconds since [`Recorder::new`].
+#[derive(Clone)]
+pub struct Recorder {
+    log: Arc<Mutex<Log>>,
+    start: Instant,
+}
+
+/// A node's view of the recorder: it can only add trace events under its own name.
+#[derive(Clone)]
+pub struct Tracer {
+    node: Arc<str>,
+    recorder: Recorder,
+}
+
+impl Recorder {
+    /// Starts recording; call inside the simulation so that time is simulated.
+    pub fn new() -> Self {
+        Recorder { log: Arc::default(), start: Instant::now() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Log> {
+        self.log.lock().expect("recorder poisoned")
+    }
+
+    /// Simulated nanoseconds since the run started.
+    pub fn now_ns(&self) -> u64 {
+        Instant::now().duration_since(self.start).as_nanos() as u64
+    }
+
+    /// Appends a client operation and returns its index.
+    pub fn op(&self, process: u64, kind: OpType, f: OpFn, value: OpValue, error: Option<String>) -> u64 {
+        let time_ns = self.now_ns();
+        let mut log = self.lock();
+        let index = log.ops.len() as u64;
+        log.ops.push(Op { index, time_ns, process, kind, f, value, error });
+        index
+    }
+
+    /// Appends a trace event recorded by `node`.
+    pub fn trace(&self, node: &str, event: Event) {
+        let time_ns = self.now_ns();
+        self.lock().trace.push(TraceEvent { time_ns, node: node.to_string(), event });
+    }
+
+    /// A tracer for one node.
+    pub fn tracer(&self, node: &str) -> Tracer {
+        Tracer { node: Arc::from(node), recorder: self.clone() }
+    }
+
+    /// How many ops have been recorded.
+    pub fn op_count(&self) -> usize {
+        self.lock().ops.len()
+    }
+
+    /// A copy of everything recorded so far.
+    pub fn snapshot(&self) -> History {
+        let log = self.lock();
+        History { ops: log.ops.clone(), trace: log.trace.clone() }
+    }
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tracer {
+    /// Records an event under this tracer's node name.
+    pub fn emit(&self, event: Event) {
+        self.recorder.trace(&self.node, event);
+    }
+
+    /// The node's name.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+}

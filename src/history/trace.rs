@@ -1,0 +1,163 @@
+//! Internal events of the cluster: what brokers, the controller and the nemesis did.
+//! Checkers of log invariants read these; clients never see them.
+
+use serde::{Deserialize, Serialize};
+
+/// One internal event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceEvent {
+    /// Simulated time, in nanoseconds since the run started.
+    pub time_ns: u64,
+    /// The node that recorded it (`broker-1`, `controller`, `nemesis`, ...).
+    pub node: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// What happened. Partitions are written `topic-N`; brokers by id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// A broker process started and loaded its logs.
+    BrokerStarted {
+        /// The broker.
+        broker: u32,
+    },
+    /// A replica's log as loaded from disk at start-up: every record it holds.
+    LogLoaded {
+        /// The partition.
+        tp: String,
+        /// The broker.
+        broker: u32,
+        /// `(offset, value, leader epoch of its batch)` in offset order.
+        records: Vec<(u64, u64, u32)>,
+        /// The high watermark read from the checkpoint.
+        high_watermark: u64,
+    },
+    /// Records were appended to a replica's log.
+    Append {
+        /// The partition.
+        tp: String,
+        /// The broker.
+        broker: u32,
+        /// Whether the broker appended as leader (a produce) rather than as follower.
+        as_leader: bool,
+        /// The leader epoch stamped on the batch.
+        leader_epoch: u32,
+        /// The offset of the first record.
+        base_offset: u64,
+        /// The values, at consecutive offsets from `base_offset`.
+        values: Vec<u64>,
+    },
+    /// A replica's high watermark changed.
+    HighWatermark {
+        /// The partition.
+        tp: String,
+        /// The broker.
+        broker: u32,
+        /// Whether the broker is the partition's leader.
+        is_leader: bool,
+        /// The broker's current leader epoch for the partition.
+        leader_epoch: u32,
+        /// The previous value.
+        old: u64,
+        /// The new value.
+        new: u64,
+    },
+    /// A replica removed the tail of its log.
+    Truncate {
+        /// The partition.
+        tp: String,
+        /// The broker.
+        broker: u32,
+        /// The new log end offset.
+        to_offset: u64,
+        /// `(offset, value)` of the removed records.
+        removed: Vec<(u64, u64)>,
+        /// Why: `high-watermark` (legacy) or `leader-epoch` (KIP-101/279).
+        reason: String,
+    },
+    /// A broker became leader of a partition.
+    BecomeLeader {
+        /// The partition.
+        tp: String,
+        /// The broker.
+        broker: u32,
+        /// The new leader epoch.
+        leader_epoch: u32,
+        /// Its log end offset at that moment.
+        log_end_offset: u64,
+        /// The ISR it leads with.
+        isr: Vec<u32>,
+    },
+    /// A broker became follower of a partition.
+    BecomeFollower {
+        /// The partition.
+        tp: String,
+        /// The broker.
+        broker: u32,
+        /// The leader it follows, if any.
+        leader: Option<u32>,
+        /// The leader epoch.
+        leader_epoch: u32,
+        /// Its log end offset at that moment.
+        log_end_offset: u64,
+    },
+    /// The ISR of a partition changed (recorded by the controller when it is stored).
+    IsrChange {
+        /// The partition.
+        tp: String,
+        /// The leader.
+        leader: Option<u32>,
+        /// The leader epoch.
+        leader_epoch: u32,
+        /// The new ISR.
+        isr: Vec<u32>,
+    },
+    /// The controller elected a partition leader (or found none).
+    LeaderElection {
+        /// The partition.
+        tp: String,
+        /// The new leader, or `None` if the partition is offline.
+        leader: Option<u32>,
+        /// The new leader epoch.
+        leader_epoch: u32,
+        /// The ISR after the election.
+        isr: Vec<u32>,
+        /// Whether the leader came from outside the ISR.
+        unclean: bool,
+        /// Why the election happened.
+        reason: String,
+    },
+    /// A broker became the controller.
+    ControllerElected {
+        /// The broker.
+        broker: u32,
+        /// The new controller epoch.
+        controller_epoch: u64,
+    },
+    /// A broker refused a request from a controller with a stale epoch.
+    StaleControllerFenced {
+        /// The refusing broker.
+        broker: u32,
+        /// The stale epoch.
+        controller_epoch: u64,
+        /// The broker's known epoch.
+        known_epoch: u64,
+    },
+    /// A fault fired (or was healed).
+    Fault {
+        /// The fault kind, as written in the scenario (`crash`, `partition`, ...).
+        kind: String,
+        /// The resolved targets, e.g. `broker-2`.
+        targets: Vec<String>,
+        /// What the fault did, for a person.
+        detail: String,
+    },
+    /// A run phase began (`safety`, `liveness`).
+    Phase {
+        /// The phase name.
+        name: String,
+    },
+}

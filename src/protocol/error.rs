@@ -1,0 +1,80 @@
+//! Kafka error codes (the subset the simulation produces), with Kafka's retriable flag.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An error code carried in a response, named as in Kafka's protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// The broker is not the leader (or not a replica) of the partition.
+    NotLeaderOrFollower,
+    /// The broker does not know the topic or partition.
+    UnknownTopicOrPartition,
+    /// Fewer in-sync replicas than `min.insync.replicas`; the write was refused.
+    NotEnoughReplicas,
+    /// The write was appended by the leader but the ISR shrank below
+    /// `min.insync.replicas` before it was replicated.
+    NotEnoughReplicasAfterAppend,
+    /// acks=all did not complete within the request's timeout.
+    RequestTimedOut,
+    /// The request carried a leader epoch older than the broker's.
+    FencedLeaderEpoch,
+    /// The request carried a leader epoch newer than the broker's.
+    UnknownLeaderEpoch,
+    /// The requested offset is outside the log.
+    OffsetOutOfRange,
+    /// A controller request carried an epoch older than the latest controller's.
+    StaleControllerEpoch,
+    /// An idempotent batch arrived with a sequence gap.
+    OutOfOrderSequence,
+    /// The broker is not the group coordinator.
+    NotCoordinator,
+    /// The request type is not served by this node.
+    UnsupportedRequest,
+    /// The partition state version in the request is stale (conditional write lost).
+    InvalidUpdateVersion,
+}
+
+impl ErrorCode {
+    /// Whether Kafka clients retry a request that failed with this error.
+    pub fn is_retriable(self) -> bool {
+        !matches!(self, ErrorCode::UnsupportedRequest | ErrorCode::OffsetOutOfRange)
+    }
+
+    /// Whether the client should refresh its metadata before retrying.
+    pub fn needs_metadata_refresh(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::NotLeaderOrFollower
+                | ErrorCode::UnknownTopicOrPartition
+                | ErrorCode::FencedLeaderEpoch
+                | ErrorCode::UnknownLeaderEpoch
+                | ErrorCode::NotCoordinator
+        )
+    }
+
+    /// Kafka's constant name for the error, e.g. `NOT_LEADER_OR_FOLLOWER`.
+    pub fn kafka_name(self) -> &'static str {
+        match self {
+            ErrorCode::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            ErrorCode::UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
+            ErrorCode::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            ErrorCode::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
+            ErrorCode::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            ErrorCode::StaleControllerEpoch => "STALE_CONTROLLER_EPOCH",
+            ErrorCode::OutOfOrderSequence => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            ErrorCode::NotCoordinator => "NOT_COORDINATOR",
+            ErrorCode::UnsupportedRequest => "UNSUPPORTED_VERSION",
+            ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kafka_name())
+    }
+}

@@ -1,0 +1,71 @@
+//! Identifiers.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A broker's id, as in Kafka's `broker.id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct BrokerId(pub u32);
+
+impl fmt::Display for BrokerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A position in a partition's log. Offsets start at 0.
+pub type Offset = u64;
+
+/// The epoch of a partition's leadership; bumped by the controller on every leader change.
+pub type LeaderEpoch = u32;
+
+/// A producer id assigned by InitProducerId (idempotent producers).
+pub type ProducerId = i64;
+
+/// The producer id carried by batches of a non-idempotent producer.
+pub const NO_PRODUCER_ID: ProducerId = -1;
+
+/// A topic and partition number; displayed the Kafka way, `orders-2`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TopicPartition {
+    /// The topic name.
+    pub topic: String,
+    /// The partition number within the topic.
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    /// Builds a topic-partition.
+    pub fn new(topic: impl Into<String>, partition: u32) -> Self {
+        TopicPartition { topic: topic.into(), partition }
+    }
+
+    /// Parses the `topic-N` form used in histories. The topic may itself contain dashes.
+    pub fn parse(key: &str) -> Option<Self> {
+        let (topic, partition) = key.rsplit_once('-')?;
+        if topic.is_empty() {
+            return None;
+        }
+        Some(TopicPartition { topic: topic.to_string(), partition: partition.parse().ok()? })
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_partition_round_trips_through_its_display_form() {
+        let tp = TopicPartition::new("my-orders", 12);
+        assert_eq!(tp.to_string(), "my-orders-12");
+        assert_eq!(TopicPartition::parse("my-orders-12"), Some(tp));
+        assert_eq!(TopicPartition::parse("orders"), None);
+        assert_eq!(TopicPartition::parse("-3"), None);
+    }
+}

@@ -1,0 +1,300 @@
+//! Kafka requests and responses exchanged between clients, brokers and the controller.
+//!
+//! One enum for all requests and one for all responses, so that `sim::net` can carry them
+//! typed (no downcasting); every server answers a request it does not serve with
+//! [`Response::Error`] carrying [`ErrorCode::UnsupportedRequest`].
+
+use super::error::ErrorCode;
+use super::ids::{BrokerId, LeaderEpoch, Offset, TopicPartition};
+use super::meta::{MetaRequest, MetaResponse};
+use super::records::RecordBatch;
+use serde::{Deserialize, Serialize};
+
+/// Every request in the simulation.
+#[derive(Clone, Debug)]
+pub enum Request {
+    /// Which brokers are alive and who leads each partition.
+    Metadata {
+        /// Topics asked for; empty means all.
+        topics: Vec<String>,
+    },
+    /// Append record batches (client -> partition leader).
+    Produce(ProduceRequest),
+    /// Read records (consumer or follower -> partition leader).
+    Fetch(FetchRequest),
+    /// Find an offset by position or time.
+    ListOffsets(ListOffsetsRequest),
+    /// KIP-101: the end offset of a leader epoch on the leader (follower -> leader).
+    OffsetForLeaderEpoch {
+        /// The partition.
+        tp: TopicPartition,
+        /// The follower's view of the current leader epoch, for fencing.
+        current_leader_epoch: LeaderEpoch,
+        /// The epoch whose end offset is asked for.
+        leader_epoch: LeaderEpoch,
+    },
+    /// Leadership and ISR decided by the controller (controller -> replicas).
+    LeaderAndIsr(LeaderAndIsrRequest),
+    /// The cluster's live brokers and partition states (controller -> every broker).
+    UpdateMetadata {
+        /// The sending controller's epoch, for fencing zombies.
+        controller_epoch: u64,
+        /// The live brokers.
+        live_brokers: Vec<BrokerEndpoint>,
+        /// Every partition's state.
+        partitions: Vec<PartitionState>,
+    },
+    /// A leader asks the controller to change a partition's ISR (KIP-497).
+    AlterIsr(AlterIsrRequest),
+    /// A metastore operation (broker or controller -> metastore).
+    Meta(MetaRequest),
+}
+
+impl Request {
+    /// A short name for traces and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Metadata { .. } => "Metadata",
+            Request::Produce(_) => "Produce",
+            Request::Fetch(_) => "Fetch",
+            Request::ListOffsets(_) => "ListOffsets",
+            Request::OffsetForLeaderEpoch { .. } => "OffsetForLeaderEpoch",
+            Request::LeaderAndIsr(_) => "LeaderAndIsr",
+            Request::UpdateMetadata { .. } => "UpdateMetadata",
+            Request::AlterIsr(_) => "AlterIsr",
+            Request::Meta(_) => "Meta",
+        }
+    }
+}
+
+/// Every response in the simulation.
+#[derive(Clone, Debug)]
+pub enum Response {
+    /// Answer to [`Request::Metadata`].
+    Metadata(MetadataResponse),
+    /// Answer to [`Request::Produce`], one entry per partition (absent for acks=0).
+    Produce(Vec<ProducePartitionResponse>),
+    /// Answer to [`Request::Fetch`], one entry per partition.
+    Fetch(Vec<FetchPartitionResponse>),
+    /// Answer to [`Request::ListOffsets`].
+    ListOffsets {
+        /// Why the lookup failed, if it did.
+        error: Option<ErrorCode>,
+        /// The offset found.
+        offset: Offset,
+    },
+    /// Answer to [`Request::OffsetForLeaderEpoch`].
+    OffsetForLeaderEpoch(OffsetForLeaderEpochResponse),
+    /// Answer to [`Request::LeaderAndIsr`] and [`Request::UpdateMetadata`].
+    ControllerAck {
+        /// Why the request was refused, if it was (e.g. a stale controller epoch).
+        error: Option<ErrorCode>,
+    },
+    /// Answer to [`Request::AlterIsr`].
+    AlterIsr {
+        /// Why the change was refused, if it was.
+        error: Option<ErrorCode>,
+        /// The partition's state after the request (the new one on success).
+        state: Option<PartitionState>,
+    },
+    /// Answer to [`Request::Meta`].
+    Meta(MetaResponse),
+    /// The request could not be served at all.
+    Error(ErrorCode),
+}
+
+/// A broker id and the host name clients connect to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerEndpoint {
+    /// The broker id.
+    pub id: BrokerId,
+    /// The host name on the simulated network, e.g. `broker-1`.
+    pub host: String,
+}
+
+/// A partition's replication state, as decided by the controller and stored in the metastore.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionState {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The leader, or `None` when no eligible replica is alive (offline partition).
+    pub leader: Option<BrokerId>,
+    /// The leader epoch; bumped on every leader change.
+    pub leader_epoch: LeaderEpoch,
+    /// The in-sync replicas.
+    pub isr: Vec<BrokerId>,
+    /// All assigned replicas, preferred leader first.
+    pub replicas: Vec<BrokerId>,
+    /// The version of the partition state in the metastore (Kafka's zkVersion), used for
+    /// conditional ISR updates.
+    pub partition_epoch: u64,
+}
+
+/// The acknowledgement a producer asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Acks {
+    /// acks=0: no response at all.
+    None,
+    /// acks=1: the leader answers after its own append.
+    Leader,
+    /// acks=all (-1): the leader answers once every ISR member has the records.
+    All,
+}
+
+impl Acks {
+    /// Parses Kafka's spelling: `0`, `1`, `all` or `-1`.
+    pub fn parse(text: &str) -> Option<Acks> {
+        match text {
+            "0" => Some(Acks::None),
+            "1" => Some(Acks::Leader),
+            "all" | "-1" => Some(Acks::All),
+            _ => None,
+        }
+    }
+}
+
+/// A produce request: batches for partitions led by the receiving broker.
+#[derive(Clone, Debug)]
+pub struct ProduceRequest {
+    /// The acknowledgement asked for.
+    pub acks: Acks,
+    /// How long the leader may wait for the ISR (acks=all), in milliseconds.
+    pub timeout_ms: u64,
+    /// One batch per partition.
+    pub batches: Vec<(TopicPartition, RecordBatch)>,
+}
+
+/// The outcome of producing one batch to one partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducePartitionResponse {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// Why the batch was not acknowledged, if it was not.
+    pub error: Option<ErrorCode>,
+    /// The offset of the batch's first record (valid when `error` is `None`).
+    pub base_offset: Offset,
+}
+
+/// A fetch request, from a consumer (`replica_id: None`) or a follower.
+#[derive(Clone, Debug)]
+pub struct FetchRequest {
+    /// The fetching follower, or `None` for a consumer.
+    pub replica_id: Option<BrokerId>,
+    /// How long to wait when no partition has data, in milliseconds.
+    pub max_wait_ms: u64,
+    /// The most records to return per partition.
+    pub max_records: usize,
+    /// The partitions and positions.
+    pub partitions: Vec<FetchPartition>,
+}
+
+/// One partition of a fetch request.
+#[derive(Clone, Debug)]
+pub struct FetchPartition {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The first offset wanted; for a follower, also its log end offset.
+    pub fetch_offset: Offset,
+    /// The fetcher's view of the leader epoch, for fencing (KIP-320); `None` skips the check.
+    pub current_leader_epoch: Option<LeaderEpoch>,
+}
+
+/// One partition of a fetch response.
+#[derive(Clone, Debug)]
+pub struct FetchPartitionResponse {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// Why the partition could not be read, if it could not.
+    pub error: Option<ErrorCode>,
+    /// The leader's high watermark.
+    pub high_watermark: Offset,
+    /// The leader's log start offset.
+    pub log_start_offset: Offset,
+    /// Batches from the fetch offset; consumers get only batches below the high watermark.
+    pub batches: Vec<RecordBatch>,
+}
+
+/// Where a [`ListOffsetsRequest`] looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OffsetSpec {
+    /// The log start offset.
+    Earliest,
+    /// The high watermark (what a consumer with `auto.offset.reset=latest` starts at).
+    Latest,
+    /// The first offset whose timestamp is at or after this time, in milliseconds.
+    Timestamp(u64),
+}
+
+/// A ListOffsets request for one partition.
+#[derive(Clone, Debug)]
+pub struct ListOffsetsRequest {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// Which offset.
+    pub spec: OffsetSpec,
+}
+
+/// The end offset of a leader epoch, as the leader knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OffsetForLeaderEpochResponse {
+    /// Why the lookup failed, if it did.
+    pub error: Option<ErrorCode>,
+    /// The largest epoch on the leader that is at most the requested one (KIP-279).
+    pub leader_epoch: LeaderEpoch,
+    /// The start offset of the next larger epoch on the leader, or its log end offset.
+    pub end_offset: Offset,
+}
+
+/// The controller's decision for a set of partitions.
+#[derive(Clone, Debug)]
+pub struct LeaderAndIsrRequest {
+    /// The sending controller's id.
+    pub controller_id: BrokerId,
+    /// The sending controller's epoch; brokers refuse older ones.
+    pub controller_epoch: u64,
+    /// The partition states.
+    pub partitions: Vec<PartitionState>,
+    /// The live brokers, so that followers can reach their leader.
+    pub live_brokers: Vec<BrokerEndpoint>,
+}
+
+/// A leader's request to change an ISR.
+#[derive(Clone, Debug)]
+pub struct AlterIsrRequest {
+    /// The requesting leader.
+    pub broker_id: BrokerId,
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The leader's epoch; the controller refuses stale ones.
+    pub leader_epoch: LeaderEpoch,
+    /// The ISR the leader wants.
+    pub new_isr: Vec<BrokerId>,
+    /// The partition epoch the leader's view is based on.
+    pub partition_epoch: u64,
+}
+
+/// The answer to a Metadata request.
+#[derive(Clone, Debug, Default)]
+pub struct MetadataResponse {
+    /// The live brokers.
+    pub brokers: Vec<BrokerEndpoint>,
+    /// The controller, if known.
+    pub controller: Option<BrokerId>,
+    /// Partition states.
+    pub partitions: Vec<PartitionMetadata>,
+}
+
+/// One partition in a metadata response.
+#[derive(Clone, Debug)]
+pub struct PartitionMetadata {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The leader, if any.
+    pub leader: Option<BrokerId>,
+    /// The leader epoch.
+    pub leader_epoch: LeaderEpoch,
+    /// Assigned replicas.
+    pub replicas: Vec<BrokerId>,
+    /// In-sync replicas.
+    pub isr: Vec<BrokerId>,
+}

@@ -1,0 +1,5 @@
+//! The simulated environment the cluster runs in: the network, the disks, node boot
+//! and the fault primitives the nemesis uses. Nothing here knows about Kafka.
+
+pub mod disk;
+pub mod net;
