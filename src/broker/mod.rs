@@ -1,1 +1,151 @@
-//! TODO
+//! The broker: partition logs, replication (leader and follower replicas, LEO, high
+//! watermark, ISR, leader epochs), follower fetching and truncation, and the produce
+//! purgatory for acks=all. Talks only through `sim::net` and stores only through
+//! `sim::disk`; emits trace events through its [`Tracer`].
+//!
+//! Files: `log` (one replica's log and epoch cache), `partition` (replica state
+//! transitions), `handlers` (client and controller requests), `fetcher` (followers),
+//! `background` (ISR expiry, checkpoints, flushing), `server` (the broker process: it also
+//! hosts the controller component and the metastore registration, as Kafka's ZooKeeper
+//! mode does).
+
+mod background;
+mod fetcher;
+mod handlers;
+mod log;
+mod partition;
+mod server;
+
+pub use log::{EpochCache, PartitionLog};
+pub use partition::{Partition, Role};
+pub use server::{run_broker, BrokerContext};
+
+use crate::history::Tracer;
+use crate::protocol::{BrokerEndpoint, BrokerId, PartitionState, Request, Response, TopicPartition};
+use crate::sim::disk::Disk;
+use crate::sim::net::{Addr, NodeNet};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
+
+/// How a follower reconciles its log with a new leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TruncationMode {
+    /// Pre-KIP-101: truncate to the local high watermark, then fetch.
+    Legacy,
+    /// KIP-101/279: ask the leader for the end offset of the follower's latest epoch.
+    LeaderEpoch,
+}
+
+/// A topic as the administrator created it: the replicas of each partition and the
+/// topic-level settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicAssignment {
+    /// The topic name.
+    pub name: String,
+    /// The replicas of each partition, preferred leader first.
+    pub replicas: Vec<Vec<BrokerId>>,
+    /// `min.insync.replicas` for this topic.
+    pub min_insync_replicas: u32,
+    /// `unclean.leader.election.enable` for this topic.
+    pub unclean_leader_election_enable: bool,
+}
+
+/// A broker's settings, with Kafka's meanings.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    /// `broker.id`.
+    pub id: BrokerId,
+    /// How followers truncate on leader change.
+    pub truncation: TruncationMode,
+    /// The topics in the cluster.
+    pub topics: Vec<TopicAssignment>,
+    /// `replica.lag.time.max.ms`.
+    pub replica_lag_time_max_ms: u64,
+    /// `zookeeper.session.timeout.ms`.
+    pub session_timeout_ms: u64,
+    /// `replica.fetch.wait.max.ms`.
+    pub replica_fetch_wait_max_ms: u64,
+    /// `replica.fetch.max.bytes`.
+    pub replica_fetch_max_bytes: u64,
+    /// `replica.fetch.backoff.ms`: the pause after a failed fetch.
+    pub replica_fetch_backoff_ms: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms`.
+    pub high_watermark_checkpoint_interval_ms: u64,
+    /// `flush.messages`: fsync the log after this many records (never if `None`).
+    pub flush_messages: Option<u64>,
+    /// `flush.ms`: fsync every log this often (never if `None`).
+    pub flush_ms: Option<u64>,
+    /// `controller.socket.timeout.ms` / `request.timeout.ms` for broker-to-broker calls.
+    pub inter_broker_timeout_ms: u64,
+    /// The metastore's address.
+    pub metastore: Addr,
+}
+
+impl BrokerConfig {
+    /// The topic settings for a partition, if the topic exists.
+    pub fn topic(&self, name: &str) -> Option<&TopicAssignment> {
+        self.topics.iter().find(|t| t.name == name)
+    }
+
+    /// The host name of a broker on the simulated network.
+    pub fn host_of(id: BrokerId) -> String {
+        format!("broker-{}", id.0)
+    }
+}
+
+/// What a broker learned from the controller about the cluster.
+#[derive(Clone, Debug, Default)]
+pub struct MetadataCache {
+    /// Live brokers by id.
+    pub live_brokers: BTreeMap<BrokerId, BrokerEndpoint>,
+    /// Every partition's latest known state.
+    pub partitions: BTreeMap<TopicPartition, PartitionState>,
+    /// The active controller, as far as this broker knows.
+    pub controller: Option<BrokerId>,
+    /// The highest controller epoch seen; older controllers are refused.
+    pub controller_epoch: u64,
+}
+
+/// The broker's replica state, shared by its request handlers and background tasks.
+pub struct ReplicaState {
+    /// This broker.
+    pub id: BrokerId,
+    /// Replicas hosted here.
+    pub partitions: BTreeMap<TopicPartition, Partition>,
+    /// The metadata cache.
+    pub metadata: MetadataCache,
+}
+
+/// Everything the broker's tasks share.
+pub struct Shared {
+    /// Settings.
+    pub config: BrokerConfig,
+    state: Mutex<ReplicaState>,
+    /// Woken on every append, high watermark or role change: fetch long-polls and the
+    /// produce purgatory wait on it.
+    pub changed: Notify,
+    /// The broker's network handle.
+    pub net: NodeNet<Request, Response>,
+    /// The broker's disk.
+    pub disk: Disk,
+    /// The broker's trace.
+    pub tracer: Tracer,
+    /// The leaders this broker runs a fetcher for.
+    pub fetchers: fetcher::Fetchers,
+}
+
+impl Shared {
+    /// Locks the replica state. Never held across an await.
+    pub fn lock(&self) -> MutexGuard<'_, ReplicaState> {
+        self.state.lock().expect("broker state poisoned")
+    }
+
+    /// This broker's id.
+    pub fn id(&self) -> BrokerId {
+        self.config.id
+    }
+}
+
+/// A broker's shared state handle.
+pub type SharedBroker = Arc<Shared>;

@@ -1,1 +1,433 @@
-//! TODO
+//! The controller, as in Kafka's ZooKeeper mode: every broker runs a candidate; the
+//! first to create the ephemeral `/controller` node is the controller. It bumps the
+//! controller epoch (`/controller_epoch`), watches the live brokers (`/brokers/ids`),
+//! elects partition leaders from the ISR, stores partition state with conditional writes
+//! fenced by the controller epoch, and sends LeaderAndIsr / UpdateMetadata to brokers.
+//! Leaders change ISRs through it with AlterIsr (KIP-497).
+
+mod channel;
+pub mod election;
+
+use crate::broker::TopicAssignment;
+use crate::history::{Event, Tracer};
+use crate::metastore::{MetaClient, MetaClientError};
+use crate::protocol::{
+    AlterIsrRequest, BrokerEndpoint, BrokerId, ErrorCode, LeaderAndIsrRequest, MetaError, MetaEvent, MetaOp,
+    PartitionState, Request, Response, TopicPartition,
+};
+use crate::sim::net::{Addr, NodeNet};
+use channel::BrokerChannel;
+use madsim::time::sleep;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+const CONTROLLER_PATH: &str = "/controller";
+const CONTROLLER_EPOCH_PATH: &str = "/controller_epoch";
+const BROKER_IDS_PATH: &str = "/brokers/ids";
+
+/// The metastore path of a partition's state.
+pub fn partition_state_path(tp: &TopicPartition) -> String {
+    format!("/brokers/topics/{}/partitions/{}/state", tp.topic, tp.partition)
+}
+
+/// The metastore path of a broker's registration.
+pub fn broker_path(id: BrokerId) -> String {
+    format!("{BROKER_IDS_PATH}/{}", id.0)
+}
+
+/// A request for the controller that arrived at its broker.
+pub enum ControllerCommand {
+    /// A leader's ISR change.
+    AlterIsr(AlterIsrRequest, oneshot::Sender<Response>),
+}
+
+/// What the controller component needs from its broker.
+#[derive(Clone)]
+pub struct ControllerContext {
+    /// The hosting broker.
+    pub id: BrokerId,
+    /// The broker's network handle.
+    pub net: NodeNet<Request, Response>,
+    /// The broker's trace.
+    pub tracer: Tracer,
+    /// The topics to create if the metastore has none (the administrator's step).
+    pub topics: Vec<TopicAssignment>,
+    /// Timeout for requests to brokers, in milliseconds.
+    pub request_timeout_ms: u64,
+}
+
+/// Runs the controller candidate for one metastore session: contends for `/controller`,
+/// acts as controller while elected, and returns when the session expires.
+pub async fn run_candidate(ctx: &ControllerContext, meta: &MetaClient, commands: &mut mpsc::UnboundedReceiver<ControllerCommand>) {
+    let mut expired = meta.expired();
+    loop {
+        if *expired.borrow() {
+            return;
+        }
+        match meta.create(CONTROLLER_PATH, &ctx.id.0.to_string(), true).await {
+            Ok(_) => {
+                if let Some(mut active) = ActiveController::take_office(ctx, meta).await {
+                    active.serve(commands, &mut expired).await;
+                }
+                // Resigned: give up the office if we still hold it, then contend again.
+                let _ = meta.delete(CONTROLLER_PATH, None).await;
+            }
+            Err(MetaClientError::Meta(MetaError::NodeExists)) => {
+                wait_for_vacancy(meta, commands, &mut expired).await;
+            }
+            Err(_) => sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Waits (answering NOT_CONTROLLER) until `/controller` is gone or the session expires.
+async fn wait_for_vacancy(
+    meta: &MetaClient,
+    commands: &mut mpsc::UnboundedReceiver<ControllerCommand>,
+    expired: &mut tokio::sync::watch::Receiver<bool>,
+) {
+    match meta.get(CONTROLLER_PATH, true).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return,
+        Err(_) => {
+            sleep(Duration::from_millis(100)).await;
+            return;
+        }
+    }
+    loop {
+        tokio::select! {
+            event = meta.next_event() => match event {
+                Some(MetaEvent::Deleted(path)) | Some(MetaEvent::DataChanged(path)) if path == CONTROLLER_PATH => return,
+                None => return,
+                _ => {}
+            },
+            command = commands.recv() => match command {
+                Some(ControllerCommand::AlterIsr(_, reply)) => {
+                    let _ = reply.send(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None });
+                }
+                None => return,
+            },
+            _ = expired.changed() => return,
+        }
+    }
+}
+
+/// The controller while in office.
+struct ActiveController<'a> {
+    ctx: &'a ControllerContext,
+    meta: &'a MetaClient,
+    epoch: u64,
+    /// The version of `/controller_epoch` this controller wrote: every write checks it.
+    epoch_version: u64,
+    partitions: BTreeMap<TopicPartition, PartitionState>,
+    live: BTreeMap<BrokerId, BrokerEndpoint>,
+    channels: BTreeMap<BrokerId, BrokerChannel>,
+    /// Set when a broker or the metastore said a newer controller exists.
+    fenced: Arc<AtomicBool>,
+}
+
+/// Why the controller stops serving.
+enum Resign {
+    Fenced,
+    Unavailable,
+}
+
+impl<'a> ActiveController<'a> {
+    /// Bumps the controller epoch and loads the cluster state. `None` if that failed.
+    async fn take_office(ctx: &'a ControllerContext, meta: &'a MetaClient) -> Option<ActiveController<'a>> {
+        let (epoch, epoch_version) = bump_controller_epoch(meta).await?;
+        ctx.tracer.emit(Event::ControllerElected { broker: ctx.id.0, controller_epoch: epoch });
+        let mut active = ActiveController {
+            ctx,
+            meta,
+            epoch,
+            epoch_version,
+            partitions: BTreeMap::new(),
+            live: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            fenced: Arc::new(AtomicBool::new(false)),
+        };
+        active.refresh_live_brokers().await.ok()?;
+        active.load_partitions().await.ok()?;
+        active.reevaluate_all("controller-failover").await.ok()?;
+        let everyone: Vec<BrokerId> = active.live.keys().copied().collect();
+        active.send_leader_and_isr(&everyone, None);
+        active.send_update_metadata();
+        Some(active)
+    }
+
+    async fn serve(&mut self, commands: &mut mpsc::UnboundedReceiver<ControllerCommand>, expired: &mut tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if self.fenced.load(Ordering::Relaxed) || *expired.borrow() {
+                return;
+            }
+            let outcome = tokio::select! {
+                event = self.meta.next_event() => match event {
+                    Some(MetaEvent::ChildrenChanged(path)) if path == BROKER_IDS_PATH => self.on_brokers_changed().await,
+                    Some(MetaEvent::Deleted(path)) if path == CONTROLLER_PATH => Err(Resign::Fenced),
+                    None => Err(Resign::Unavailable),
+                    _ => Ok(()),
+                },
+                command = commands.recv() => match command {
+                    Some(ControllerCommand::AlterIsr(request, reply)) => {
+                        let response = self.alter_isr(request).await;
+                        let _ = reply.send(response);
+                        Ok(())
+                    }
+                    None => Err(Resign::Unavailable),
+                },
+                _ = expired.changed() => Err(Resign::Unavailable),
+                // Re-check fencing from broker channels now and then.
+                _ = sleep(Duration::from_millis(500)) => Ok(()),
+            };
+            if outcome.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Reads every partition state. A topic absent from the metastore is created once all
+    /// its replicas are registered, as an administrator creates topics on a running
+    /// cluster, so that its first ISR holds every replica.
+    async fn load_partitions(&mut self) -> Result<(), Resign> {
+        for topic in &self.ctx.topics {
+            for (partition, replicas) in topic.replicas.iter().enumerate() {
+                let tp = TopicPartition::new(&topic.name, partition as u32);
+                if self.partitions.contains_key(&tp) {
+                    continue;
+                }
+                let path = partition_state_path(&tp);
+                let node = self.meta.get(&path, false).await.map_err(|_| Resign::Unavailable)?;
+                let state = match node {
+                    Some(node) => {
+                        let mut state: PartitionState = serde_json::from_str(&node.data).map_err(|_| Resign::Unavailable)?;
+                        state.partition_epoch = node.version;
+                        state
+                    }
+                    None if !replicas.iter().all(|r| self.live.contains_key(r)) => continue,
+                    None => {
+                        let state = PartitionState {
+                            tp: tp.clone(),
+                            leader: None,
+                            leader_epoch: 0,
+                            isr: replicas.clone(),
+                            replicas: replicas.clone(),
+                            partition_epoch: 0,
+                        };
+                        let data = serde_json::to_string(&state).expect("partition state serializes");
+                        match self.meta.create(&path, &data, false).await {
+                            Ok(version) => PartitionState { partition_epoch: version, ..state },
+                            Err(_) => return Err(Resign::Unavailable),
+                        }
+                    }
+                };
+                self.partitions.insert(tp, state);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the live brokers and leaves a watch for changes.
+    async fn refresh_live_brokers(&mut self) -> Result<(BTreeSet<BrokerId>, BTreeSet<BrokerId>), Resign> {
+        let names = self.meta.children(BROKER_IDS_PATH, true).await.map_err(|_| Resign::Unavailable)?;
+        let mut live = BTreeMap::new();
+        for name in names {
+            let Ok(id) = name.parse::<u32>() else { continue };
+            let id = BrokerId(id);
+            if let Ok(Some(node)) = self.meta.get(&broker_path(id), false).await {
+                if let Ok(endpoint) = serde_json::from_str::<BrokerEndpoint>(&node.data) {
+                    live.insert(id, endpoint);
+                }
+            }
+        }
+        let before: BTreeSet<BrokerId> = self.live.keys().copied().collect();
+        let after: BTreeSet<BrokerId> = live.keys().copied().collect();
+        let dead = before.difference(&after).copied().collect();
+        let new = after.difference(&before).copied().collect();
+        self.live = live;
+        self.sync_channels();
+        Ok((dead, new))
+    }
+
+    /// Keeps one channel per live broker.
+    fn sync_channels(&mut self) {
+        self.channels.retain(|id, _| self.live.contains_key(id));
+        for (id, endpoint) in &self.live {
+            self.channels.entry(*id).or_insert_with(|| {
+                BrokerChannel::start(
+                    self.ctx.net.clone(),
+                    Addr::new(&endpoint.host),
+                    Duration::from_millis(self.ctx.request_timeout_ms),
+                    self.fenced.clone(),
+                )
+            });
+        }
+    }
+
+    async fn on_brokers_changed(&mut self) -> Result<(), Resign> {
+        let (dead, new) = self.refresh_live_brokers().await?;
+        if dead.is_empty() && new.is_empty() {
+            return Ok(());
+        }
+        let known_before: BTreeSet<TopicPartition> = self.partitions.keys().cloned().collect();
+        self.load_partitions().await?;
+        let reason = if dead.is_empty() { "broker-startup" } else { "broker-failure" };
+        let mut changed = self.reevaluate_all(reason).await?;
+        changed.extend(self.partitions.keys().filter(|tp| !known_before.contains(*tp)).cloned());
+        // Returning brokers learn every partition they host; others learn what changed.
+        let new: Vec<BrokerId> = new.into_iter().collect();
+        self.send_leader_and_isr(&new, None);
+        let others: Vec<BrokerId> = self.live.keys().filter(|b| !new.contains(b)).copied().collect();
+        self.send_leader_and_isr(&others, Some(&changed));
+        self.send_update_metadata();
+        Ok(())
+    }
+
+    /// Re-elects leaders and prunes ISRs for every partition; returns those that changed.
+    async fn reevaluate_all(&mut self, reason: &str) -> Result<BTreeSet<TopicPartition>, Resign> {
+        let live: BTreeSet<BrokerId> = self.live.keys().copied().collect();
+        let mut changed = BTreeSet::new();
+        let tps: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
+        for tp in tps {
+            let unclean_allowed = self.unclean_allowed(&tp);
+            let Some(decision) = election::reevaluate(&self.partitions[&tp], &live, unclean_allowed) else { continue };
+            let stored = self.write_state(decision.state).await?;
+            if decision.leader_changed {
+                self.ctx.tracer.emit(Event::LeaderElection {
+                    tp: tp.to_string(),
+                    leader: stored.leader.map(|b| b.0),
+                    leader_epoch: stored.leader_epoch,
+                    isr: stored.isr.iter().map(|b| b.0).collect(),
+                    unclean: decision.unclean,
+                    reason: reason.to_string(),
+                });
+            } else {
+                self.trace_isr(&stored);
+            }
+            changed.insert(tp);
+        }
+        Ok(changed)
+    }
+
+    fn unclean_allowed(&self, tp: &TopicPartition) -> bool {
+        self.ctx.topics.iter().find(|t| t.name == tp.topic).is_some_and(|t| t.unclean_leader_election_enable)
+    }
+
+    fn trace_isr(&self, state: &PartitionState) {
+        self.ctx.tracer.emit(Event::IsrChange {
+            tp: state.tp.to_string(),
+            leader: state.leader.map(|b| b.0),
+            leader_epoch: state.leader_epoch,
+            isr: state.isr.iter().map(|b| b.0).collect(),
+        });
+    }
+
+    /// Stores a partition state conditionally on its version and on this controller's
+    /// epoch still being current.
+    async fn write_state(&mut self, mut next: PartitionState) -> Result<PartitionState, Resign> {
+        let current_version = self.partitions.get(&next.tp).map_or(0, |s| s.partition_epoch);
+        let data = serde_json::to_string(&next).expect("partition state serializes");
+        let ops = vec![
+            MetaOp::Check { path: CONTROLLER_EPOCH_PATH.to_string(), version: self.epoch_version },
+            MetaOp::SetData { path: partition_state_path(&next.tp), data, expected_version: Some(current_version) },
+        ];
+        match self.meta.multi(ops).await {
+            Ok(versions) => {
+                next.partition_epoch = versions.get(1).copied().unwrap_or(current_version + 1);
+                self.partitions.insert(next.tp.clone(), next.clone());
+                Ok(next)
+            }
+            Err(MetaClientError::Meta(MetaError::BadVersion)) => {
+                self.fenced.store(true, Ordering::Relaxed);
+                Err(Resign::Fenced)
+            }
+            Err(_) => Err(Resign::Unavailable),
+        }
+    }
+
+    /// Sends LeaderAndIsr to `brokers` for the partitions they host (only `only` if given).
+    fn send_leader_and_isr(&self, brokers: &[BrokerId], only: Option<&BTreeSet<TopicPartition>>) {
+        for broker in brokers {
+            let partitions: Vec<PartitionState> = self
+                .partitions
+                .values()
+                .filter(|s| s.replicas.contains(broker))
+                .filter(|s| only.is_none_or(|set| set.contains(&s.tp)))
+                .cloned()
+                .collect();
+            if partitions.is_empty() {
+                continue;
+            }
+            if let Some(channel) = self.channels.get(broker) {
+                channel.send(Request::LeaderAndIsr(LeaderAndIsrRequest {
+                    controller_id: self.ctx.id,
+                    controller_epoch: self.epoch,
+                    partitions,
+                    live_brokers: self.live.values().cloned().collect(),
+                }));
+            }
+        }
+    }
+
+    /// Sends every partition's state and the live brokers to every live broker.
+    fn send_update_metadata(&self) {
+        for channel in self.channels.values() {
+            channel.send(Request::UpdateMetadata {
+                controller_epoch: self.epoch,
+                live_brokers: self.live.values().cloned().collect(),
+                partitions: self.partitions.values().cloned().collect(),
+            });
+        }
+    }
+
+    /// Handles a leader's AlterIsr: the leadership and version must be current, and the
+    /// new ISR must hold the leader and only live assigned replicas.
+    async fn alter_isr(&mut self, request: AlterIsrRequest) -> Response {
+        let refuse = |error| Response::AlterIsr { error: Some(error), state: None };
+        let Some(current) = self.partitions.get(&request.tp).cloned() else {
+            return refuse(ErrorCode::UnknownTopicOrPartition);
+        };
+        if current.leader != Some(request.broker_id) {
+            return refuse(ErrorCode::NotLeaderOrFollower);
+        }
+        if request.leader_epoch != current.leader_epoch {
+            return refuse(ErrorCode::FencedLeaderEpoch);
+        }
+        if request.partition_epoch != current.partition_epoch {
+            return refuse(ErrorCode::InvalidUpdateVersion);
+        }
+        let valid = request.new_isr.contains(&request.broker_id)
+            && request.new_isr.iter().all(|b| current.replicas.contains(b) && self.live.contains_key(b));
+        if !valid {
+            return refuse(ErrorCode::InvalidUpdateVersion);
+        }
+        let next = PartitionState { isr: request.new_isr.clone(), ..current };
+        match self.write_state(next).await {
+            Ok(stored) => {
+                self.trace_isr(&stored);
+                self.send_update_metadata();
+                Response::AlterIsr { error: None, state: Some(stored) }
+            }
+            Err(_) => refuse(ErrorCode::NotController),
+        }
+    }
+}
+
+/// Increments `/controller_epoch` (creating it at 1); returns the epoch and the node
+/// version that fences this controller's writes.
+async fn bump_controller_epoch(meta: &MetaClient) -> Option<(u64, u64)> {
+    match meta.get(CONTROLLER_EPOCH_PATH, false).await.ok()? {
+        None => {
+            let version = meta.create(CONTROLLER_EPOCH_PATH, "1", false).await.ok()?;
+            Some((1, version))
+        }
+        Some(node) => {
+            let epoch = node.data.parse::<u64>().ok()? + 1;
+            let version = meta.set_data(CONTROLLER_EPOCH_PATH, &epoch.to_string(), Some(node.version)).await.ok()?;
+            Some((epoch, version))
+        }
+    }
+}

@@ -33,6 +33,8 @@ pub enum ErrorCode {
     UnsupportedRequest,
     /// The partition state version in the request is stale (conditional write lost).
     InvalidUpdateVersion,
+    /// The broker is not the active controller.
+    NotController,
 }
 
 impl ErrorCode {
@@ -69,6 +71,7 @@ impl ErrorCode {
             ErrorCode::NotCoordinator => "NOT_COORDINATOR",
             ErrorCode::UnsupportedRequest => "UNSUPPORTED_VERSION",
             ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+            ErrorCode::NotController => "NOT_CONTROLLER",
         }
     }
 }

@@ -210,6 +210,8 @@ pub struct FetchPartitionResponse {
     pub high_watermark: Offset,
     /// The leader's log start offset.
     pub log_start_offset: Offset,
+    /// The leader's log end offset (followers use it to truncate when they are ahead).
+    pub log_end_offset: Offset,
     /// Batches from the fetch offset; consumers get only batches below the high watermark.
     pub batches: Vec<RecordBatch>,
 }

@@ -15,6 +15,15 @@ pub struct Record {
     pub timestamp_ms: u64,
 }
 
+impl Record {
+    /// The nominal size of the record on the wire and on disk, in bytes: Kafka's record
+    /// overhead plus the key and an 8-byte value. Drives `batch.size` and fetch limits.
+    pub fn size_bytes(&self) -> u64 {
+        const OVERHEAD_BYTES: u64 = 70;
+        OVERHEAD_BYTES + 8 + self.key.as_ref().map_or(0, |k| k.len() as u64)
+    }
+}
+
 /// A batch of records as produced, appended and replicated: Kafka's RecordBatch v2.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordBatch {

@@ -1,0 +1,119 @@
+//! The broker's periodic work: ISR expiry (and the AlterIsr requests it sends), the high
+//! watermark checkpoint, and `flush.ms` flushing.
+
+use super::{BrokerConfig, SharedBroker};
+use crate::protocol::{AlterIsrRequest, BrokerId, Offset, Request, Response, TopicPartition};
+use crate::sim::net::Addr;
+use bytes::Bytes;
+use madsim::time::{sleep, Instant};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The path of the high watermark checkpoint (Kafka's `replication-offset-checkpoint`).
+pub const HIGH_WATERMARK_CHECKPOINT: &str = "replication-offset-checkpoint";
+
+/// Asks the controller to change a partition's ISR, unless a change is already in flight.
+/// The answer is applied if the leadership is still the same.
+pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<BrokerId>) {
+    let (request, controller_host) = {
+        let mut state = shared.lock();
+        let controller = state.metadata.controller;
+        let host = controller.map(|c| {
+            state.metadata.live_brokers.get(&c).map_or_else(|| BrokerConfig::host_of(c), |b| b.host.clone())
+        });
+        let Some(partition) = state.partitions.get_mut(tp) else { return };
+        if !partition.is_leader() || partition.pending_isr().is_some() {
+            return;
+        }
+        let Some(host) = host else { return };
+        partition.set_pending_isr(Some(new_isr.clone()));
+        let request = AlterIsrRequest {
+            broker_id: shared.id(),
+            tp: tp.clone(),
+            leader_epoch: partition.leader_epoch,
+            new_isr,
+            partition_epoch: partition.partition_epoch,
+        };
+        (request, Addr::new(&host))
+    };
+    let shared = shared.clone();
+    madsim::task::spawn(async move {
+        let timeout = Duration::from_millis(shared.config.inter_broker_timeout_ms);
+        let conn = shared.net.connect(&controller_host);
+        let answer = conn.call(Request::AlterIsr(request.clone()), timeout).await;
+        let me = shared.id();
+        {
+            let mut state = shared.lock();
+            let Some(partition) = state.partitions.get_mut(&request.tp) else { return };
+            if partition.leader_epoch != request.leader_epoch || !partition.is_leader() {
+                return;
+            }
+            partition.set_pending_isr(None);
+            if let Ok(Response::AlterIsr { error: None, state: Some(new_state) }) = answer {
+                if new_state.leader_epoch == partition.leader_epoch && new_state.partition_epoch > partition.partition_epoch {
+                    partition.apply_state(&new_state);
+                    partition.maybe_advance_high_watermark(me, &shared.tracer);
+                }
+            }
+        }
+        shared.changed.notify_waiters();
+    });
+}
+
+/// Every `replica.lag.time.max.ms / 2`, removes lagging followers from the ISR of the
+/// partitions this broker leads (Kafka's isr-expiration task).
+pub async fn run_isr_expiry(shared: SharedBroker) {
+    let lag = Duration::from_millis(shared.config.replica_lag_time_max_ms);
+    loop {
+        sleep(lag / 2).await;
+        let now = Instant::now();
+        let shrinks: Vec<(TopicPartition, Vec<BrokerId>)> = {
+            let state = shared.lock();
+            state
+                .partitions
+                .values()
+                .filter(|p| p.is_leader() && p.pending_isr().is_none())
+                .filter_map(|p| {
+                    let lagging = p.lagging_isr_members(state.id, now, lag);
+                    (!lagging.is_empty())
+                        .then(|| (p.tp().clone(), p.isr.iter().filter(|b| !lagging.contains(b)).copied().collect()))
+                })
+                .collect()
+        };
+        for (tp, new_isr) in shrinks {
+            propose_isr(&shared, &tp, new_isr);
+        }
+    }
+}
+
+/// Periodically writes every partition's high watermark durably.
+pub async fn run_high_watermark_checkpoint(shared: SharedBroker) {
+    let interval = Duration::from_millis(shared.config.high_watermark_checkpoint_interval_ms);
+    loop {
+        sleep(interval).await;
+        let checkpoint: BTreeMap<TopicPartition, Offset> = {
+            let state = shared.lock();
+            state.partitions.iter().map(|(tp, p)| (tp.clone(), p.high_watermark)).collect()
+        };
+        let bytes = bincode::serialize(&checkpoint).expect("checkpoint serializes");
+        shared.disk.overwrite_durably(HIGH_WATERMARK_CHECKPOINT, Bytes::from(bytes));
+    }
+}
+
+/// Reads the high watermark checkpoint (empty if absent or unreadable).
+pub fn read_high_watermark_checkpoint(disk: &crate::sim::disk::Disk) -> BTreeMap<TopicPartition, Offset> {
+    disk.read(HIGH_WATERMARK_CHECKPOINT)
+        .and_then(|entries| entries.last().and_then(|e| bincode::deserialize(e).ok()))
+        .unwrap_or_default()
+}
+
+/// `flush.ms`: fsyncs every log this often.
+pub async fn run_periodic_flush(shared: SharedBroker, flush_ms: u64) {
+    loop {
+        sleep(Duration::from_millis(flush_ms)).await;
+        let mut state = shared.lock();
+        for partition in state.partitions.values_mut() {
+            partition.log.flush();
+        }
+    }
+}

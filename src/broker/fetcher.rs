@@ -1,0 +1,243 @@
+//! Follower replication: one fetcher task per leader broker, fetching every partition
+//! this broker follows on that leader in one request, as Kafka's replica fetcher threads
+//! do. Before its first fetch in a new leadership, a partition is reconciled with the
+//! leader by OffsetForLeaderEpoch (leader-epoch mode; legacy mode truncated already).
+
+use super::handlers::flush_if_due;
+use super::partition::Role;
+use super::{BrokerConfig, SharedBroker};
+use crate::history::Event;
+use crate::protocol::{
+    BrokerId, ErrorCode, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderEpoch, Offset, Request,
+    Response, TopicPartition,
+};
+use crate::sim::net::{Addr, Connection};
+use madsim::time::sleep;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The leaders that have a running fetcher task on this broker.
+#[derive(Default)]
+pub struct Fetchers {
+    running: Mutex<BTreeSet<BrokerId>>,
+}
+
+/// Starts a fetcher for every leader this broker follows that has none.
+pub fn ensure_fetchers(shared: &SharedBroker) {
+    let leaders: BTreeSet<BrokerId> = {
+        let state = shared.lock();
+        state.partitions.values().filter_map(|p| p.followed_leader()).collect()
+    };
+    let mut running = shared.fetchers.running.lock().expect("fetcher set poisoned");
+    for leader in leaders {
+        if running.insert(leader) {
+            let shared = shared.clone();
+            madsim::task::spawn(async move { run_fetcher(shared, leader).await });
+        }
+    }
+}
+
+/// A followed partition as the fetcher sees it at the start of a round.
+struct Followed {
+    tp: TopicPartition,
+    leader_epoch: LeaderEpoch,
+    needs_truncation: bool,
+    log_end_offset: Offset,
+    latest_local_epoch: Option<LeaderEpoch>,
+}
+
+async fn run_fetcher(shared: SharedBroker, leader: BrokerId) {
+    let mut connection: Option<Connection<Request, Response>> = None;
+    let backoff = Duration::from_millis(shared.config.replica_fetch_backoff_ms);
+    let timeout = Duration::from_millis(shared.config.inter_broker_timeout_ms);
+    loop {
+        let Some((host, followed)) = followed_partitions(&shared, leader) else {
+            shared.fetchers.running.lock().expect("fetcher set poisoned").remove(&leader);
+            return;
+        };
+        let conn = match &connection {
+            Some(c) if !c.is_closed() && c.peer() == &host => c,
+            _ => connection.insert(shared.net.connect(&host)),
+        };
+        let mut healthy = true;
+        for partition in followed.iter().filter(|p| p.needs_truncation) {
+            healthy &= reconcile_with_leader(&shared, conn, partition, timeout).await;
+        }
+        let request = FetchRequest {
+            replica_id: Some(shared.id()),
+            max_wait_ms: shared.config.replica_fetch_wait_max_ms,
+            max_records: usize::MAX,
+            partitions: followed
+                .iter()
+                .filter(|p| !p.needs_truncation)
+                .map(|p| FetchPartition {
+                    tp: p.tp.clone(),
+                    fetch_offset: p.log_end_offset,
+                    current_leader_epoch: Some(p.leader_epoch),
+                })
+                .collect(),
+        };
+        if request.partitions.is_empty() {
+            sleep(backoff).await;
+            continue;
+        }
+        match conn.call(Request::Fetch(request), timeout).await {
+            Ok(Response::Fetch(responses)) => {
+                healthy &= apply_fetch_responses(&shared, leader, &followed, responses);
+            }
+            _ => {
+                connection = None;
+                healthy = false;
+            }
+        }
+        if !healthy {
+            sleep(backoff).await;
+        }
+    }
+}
+
+/// The leader's host and the partitions this broker follows on it; `None` if none.
+fn followed_partitions(shared: &SharedBroker, leader: BrokerId) -> Option<(Addr, Vec<Followed>)> {
+    let state = shared.lock();
+    let followed: Vec<Followed> = state
+        .partitions
+        .values()
+        .filter_map(|p| match p.role {
+            Role::Follower { leader: Some(l), needs_truncation } if l == leader => Some(Followed {
+                tp: p.tp().clone(),
+                leader_epoch: p.leader_epoch,
+                needs_truncation,
+                log_end_offset: p.log.log_end_offset(),
+                latest_local_epoch: p.log.epochs().latest_epoch(),
+            }),
+            _ => None,
+        })
+        .collect();
+    if followed.is_empty() {
+        return None;
+    }
+    let host = state
+        .metadata
+        .live_brokers
+        .get(&leader)
+        .map_or_else(|| BrokerConfig::host_of(leader), |b| b.host.clone());
+    Some((Addr::new(&host), followed))
+}
+
+/// KIP-101/279: asks the leader where this replica's latest epoch ends on the leader and
+/// truncates to the divergence point. Returns false if the leader could not answer.
+async fn reconcile_with_leader(
+    shared: &SharedBroker,
+    conn: &Connection<Request, Response>,
+    partition: &Followed,
+    timeout: Duration,
+) -> bool {
+    let me = shared.id();
+    let Some(local_epoch) = partition.latest_local_epoch else {
+        // An empty log (or one without epochs) has nothing to reconcile.
+        mark_reconciled(shared, &partition.tp, partition.leader_epoch);
+        return true;
+    };
+    let request = Request::OffsetForLeaderEpoch {
+        tp: partition.tp.clone(),
+        current_leader_epoch: partition.leader_epoch,
+        leader_epoch: local_epoch,
+    };
+    let Ok(Response::OffsetForLeaderEpoch(answer)) = conn.call(request, timeout).await else {
+        return false;
+    };
+    if answer.error.is_some() {
+        return false;
+    }
+    let mut state = shared.lock();
+    let Some(replica) = state.partitions.get_mut(&partition.tp) else { return true };
+    if replica.leader_epoch != partition.leader_epoch {
+        return true; // Leadership moved on while we asked.
+    }
+    let log_end = replica.log.log_end_offset();
+    let truncate_to = if answer.leader_epoch == local_epoch {
+        answer.end_offset.min(log_end)
+    } else {
+        // The leader does not know our latest epoch: cut at the end of the largest epoch
+        // both know (KIP-279).
+        let local_end = replica.log.epochs().end_offset_for(answer.leader_epoch, log_end).map_or(0, |(_, end)| end);
+        answer.end_offset.min(local_end)
+    };
+    replica.truncate(me, truncate_to, "leader-epoch", &shared.tracer);
+    if let Role::Follower { needs_truncation, .. } = &mut replica.role {
+        *needs_truncation = false;
+    }
+    true
+}
+
+fn mark_reconciled(shared: &SharedBroker, tp: &TopicPartition, leader_epoch: LeaderEpoch) {
+    let mut state = shared.lock();
+    if let Some(replica) = state.partitions.get_mut(tp) {
+        if replica.leader_epoch == leader_epoch {
+            if let Role::Follower { needs_truncation, .. } = &mut replica.role {
+                *needs_truncation = false;
+            }
+        }
+    }
+}
+
+/// Appends fetched batches and adopts the leader's high watermark. Returns false if
+/// every partition failed (so the fetcher backs off).
+fn apply_fetch_responses(
+    shared: &SharedBroker,
+    leader: BrokerId,
+    followed: &[Followed],
+    responses: Vec<FetchPartitionResponse>,
+) -> bool {
+    let me = shared.id();
+    let mut any_ok = false;
+    let mut changed = false;
+    {
+        let mut state = shared.lock();
+        for response in responses {
+            let Some(expected) = followed.iter().find(|f| f.tp == response.tp) else { continue };
+            let Some(replica) = state.partitions.get_mut(&response.tp) else { continue };
+            let still_following = replica.followed_leader() == Some(leader)
+                && replica.leader_epoch == expected.leader_epoch
+                && replica.log.log_end_offset() == expected.log_end_offset;
+            if !still_following {
+                continue;
+            }
+            match response.error {
+                None => {}
+                Some(ErrorCode::OffsetOutOfRange) if expected.log_end_offset > response.log_end_offset => {
+                    // This replica is ahead of its leader: cut back to the leader's end.
+                    replica.truncate(me, response.log_end_offset, "out-of-range", &shared.tracer);
+                    changed = true;
+                    continue;
+                }
+                Some(_) => continue,
+            }
+            any_ok = true;
+            for batch in response.batches {
+                let base_offset = batch.base_offset;
+                let epoch = batch.partition_leader_epoch;
+                let values: Vec<u64> = batch.records.iter().map(|r| r.value).collect();
+                if !replica.log.append_as_follower(batch) {
+                    break;
+                }
+                shared.tracer.emit(Event::Append {
+                    tp: response.tp.to_string(),
+                    broker: me.0,
+                    as_leader: false,
+                    leader_epoch: epoch,
+                    base_offset,
+                    values,
+                });
+                changed = true;
+            }
+            flush_if_due(replica, shared.config.flush_messages);
+            changed |= replica.follow_high_watermark(me, response.high_watermark, &shared.tracer);
+        }
+    }
+    if changed {
+        shared.changed.notify_waiters();
+    }
+    any_ok
+}

@@ -1,0 +1,163 @@
+//! The broker process: loads its logs, serves requests, runs background work, keeps its
+//! registration in the metastore alive (re-registering after session expiry, as a Kafka
+//! broker does) and hosts the controller candidate on the same session.
+
+use super::background::{self, read_high_watermark_checkpoint};
+use super::fetcher::Fetchers;
+use super::log::PartitionLog;
+use super::partition::Partition;
+use super::{handlers, BrokerConfig, MetadataCache, ReplicaState, Shared, SharedBroker};
+use crate::controller::{self, ControllerCommand, ControllerContext};
+use crate::history::{Event, Tracer};
+use crate::metastore::MetaClient;
+use crate::protocol::{BrokerEndpoint, ErrorCode, Request, Response, TopicPartition};
+use crate::sim::disk::Disk;
+use crate::sim::net::{NodeNet, ServerConn};
+use madsim::time::sleep;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// Everything a broker process is started with.
+#[derive(Clone)]
+pub struct BrokerContext {
+    /// Settings.
+    pub config: BrokerConfig,
+    /// The node's network handle.
+    pub net: NodeNet<Request, Response>,
+    /// The node's disk.
+    pub disk: Disk,
+    /// The node's tracer.
+    pub tracer: Tracer,
+}
+
+/// The broker process's main: never returns while the process lives.
+pub async fn run_broker(ctx: BrokerContext) {
+    let shared = start(ctx);
+    let (commands_tx, mut commands_rx) = mpsc::unbounded_channel();
+    let listener_shared = shared.clone();
+    madsim::task::spawn(async move { serve(listener_shared, commands_tx).await });
+    madsim::task::spawn(background::run_isr_expiry(shared.clone()));
+    madsim::task::spawn(background::run_high_watermark_checkpoint(shared.clone()));
+    if let Some(flush_ms) = shared.config.flush_ms {
+        madsim::task::spawn(background::run_periodic_flush(shared.clone(), flush_ms));
+    }
+    keep_registered(&shared, &mut commands_rx).await;
+}
+
+/// Loads every partition log from disk and traces what was found.
+fn start(ctx: BrokerContext) -> SharedBroker {
+    let me = ctx.config.id;
+    ctx.tracer.emit(Event::BrokerStarted { broker: me.0 });
+    let checkpoint = read_high_watermark_checkpoint(&ctx.disk);
+    let mut partitions = BTreeMap::new();
+    for path in ctx.disk.list("") {
+        let Some((dir, file)) = path.split_once('/') else { continue };
+        if !file.ends_with(".log") {
+            continue;
+        }
+        let Some(tp) = TopicPartition::parse(dir) else { continue };
+        let log = PartitionLog::load(tp.clone(), ctx.disk.clone());
+        let partition = Partition::new(log, checkpoint.get(&tp).copied().unwrap_or(0));
+        ctx.tracer.emit(Event::LogLoaded {
+            tp: tp.to_string(),
+            broker: me.0,
+            records: partition.log.all_records(),
+            high_watermark: partition.high_watermark,
+        });
+        partitions.insert(tp, partition);
+    }
+    Arc::new(Shared {
+        state: Mutex::new(ReplicaState { id: me, partitions, metadata: MetadataCache::default() }),
+        config: ctx.config,
+        changed: Notify::new(),
+        net: ctx.net,
+        disk: ctx.disk,
+        tracer: ctx.tracer,
+        fetchers: Fetchers::default(),
+    })
+}
+
+/// Accepts connections; each is served by its own task, one request at a time in
+/// order (Kafka mutes a connection until its request is answered).
+async fn serve(shared: SharedBroker, controller: mpsc::UnboundedSender<ControllerCommand>) {
+    let mut listener = shared.net.listen();
+    while let Some(conn) = listener.accept().await {
+        let shared = shared.clone();
+        let controller = controller.clone();
+        madsim::task::spawn(async move { serve_connection(shared, controller, conn).await });
+    }
+}
+
+async fn serve_connection(
+    shared: SharedBroker,
+    controller: mpsc::UnboundedSender<ControllerCommand>,
+    mut conn: ServerConn<Request, Response>,
+) {
+    while let Some(incoming) = conn.recv().await {
+        let (request, responder) = incoming.into_parts();
+        let response = handle(&shared, &controller, request).await;
+        responder.reply(response);
+    }
+}
+
+async fn handle(shared: &SharedBroker, controller: &mpsc::UnboundedSender<ControllerCommand>, request: Request) -> Response {
+    match request {
+        Request::Metadata { topics } => handlers::metadata(shared, &topics),
+        Request::Produce(produce) => Response::Produce(handlers::produce(shared, produce).await),
+        Request::Fetch(fetch) => Response::Fetch(handlers::fetch(shared, fetch).await),
+        Request::ListOffsets(list) => handlers::list_offsets(shared, &list),
+        Request::OffsetForLeaderEpoch { tp, current_leader_epoch, leader_epoch } => {
+            handlers::offset_for_leader_epoch(shared, &tp, current_leader_epoch, leader_epoch)
+        }
+        Request::LeaderAndIsr(request) => handlers::leader_and_isr(shared, request),
+        Request::UpdateMetadata { controller_epoch, live_brokers, partitions } => {
+            handlers::update_metadata(shared, controller_epoch, &live_brokers, partitions)
+        }
+        Request::AlterIsr(request) => {
+            let (reply, answer) = oneshot::channel();
+            if controller.send(ControllerCommand::AlterIsr(request, reply)).is_err() {
+                return Response::AlterIsr { error: Some(ErrorCode::NotController), state: None };
+            }
+            answer.await.unwrap_or(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None })
+        }
+        Request::Meta(_) => Response::Error(ErrorCode::UnsupportedRequest),
+    }
+}
+
+/// Registers the broker in the metastore and runs the controller candidate; when the
+/// session expires, starts over with a new session.
+async fn keep_registered(shared: &SharedBroker, commands: &mut mpsc::UnboundedReceiver<ControllerCommand>) {
+    let me = shared.id();
+    let endpoint = BrokerEndpoint { id: me, host: BrokerConfig::host_of(me) };
+    let registration = serde_json::to_string(&endpoint).expect("endpoint serializes");
+    let controller_ctx = ControllerContext {
+        id: me,
+        net: shared.net.clone(),
+        tracer: shared.tracer.clone(),
+        topics: shared.config.topics.clone(),
+        request_timeout_ms: shared.config.inter_broker_timeout_ms,
+    };
+    loop {
+        let meta = match MetaClient::connect(
+            shared.net.clone(),
+            shared.config.metastore.clone(),
+            shared.config.session_timeout_ms,
+        )
+        .await
+        {
+            Ok(meta) => meta,
+            Err(_) => {
+                sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        if meta.create(&controller::broker_path(me), &registration, true).await.is_err() {
+            // A registration from our previous session may linger until it expires.
+            sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        controller::run_candidate(&controller_ctx, &meta, commands).await;
+    }
+}
