@@ -97,9 +97,10 @@ impl PartitionLog {
             .and_then(|entries| entries.last().and_then(|e| EpochCache::decode(e)))
             .unwrap_or_default();
         let mut log = PartitionLog { tp, batches, log_start_offset: 0, epochs, disk, unflushed_records: 0 };
-        // The checkpoint may mention epochs whose batches did not survive (power loss).
+        // The checkpoint may mention epochs whose batches did not survive (power loss):
+        // Kafka's recovery drops entries starting at or after the log end.
         let end = log.log_end_offset();
-        log.epochs.truncate_from(end + 1);
+        log.epochs.truncate_from(end);
         log.rebuild_missing_epochs();
         log
     }

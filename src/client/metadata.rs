@@ -1,0 +1,99 @@
+//! A client's view of the cluster: brokers, partition leaders, and one connection per
+//! broker, refreshed with Metadata requests (Kafka's `Metadata` + `NetworkClient`).
+
+use crate::protocol::{BrokerId, LeaderEpoch, PartitionMetadata, Request, Response, TopicPartition};
+use crate::sim::net::{Addr, Connection, NodeNet};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Cached cluster metadata plus connections.
+pub struct ClusterView {
+    net: NodeNet<Request, Response>,
+    bootstrap: Vec<Addr>,
+    brokers: BTreeMap<BrokerId, Addr>,
+    partitions: BTreeMap<TopicPartition, PartitionMetadata>,
+    connections: BTreeMap<BrokerId, Connection<Request, Response>>,
+    /// Rotates which broker is asked for metadata, so one dead broker does not block.
+    next_bootstrap: usize,
+}
+
+impl ClusterView {
+    /// A view that knows only its bootstrap servers.
+    pub fn new(net: NodeNet<Request, Response>, bootstrap: Vec<Addr>) -> Self {
+        ClusterView {
+            net,
+            bootstrap,
+            brokers: BTreeMap::new(),
+            partitions: BTreeMap::new(),
+            connections: BTreeMap::new(),
+            next_bootstrap: 0,
+        }
+    }
+
+    /// Asks one broker (rotating through known and bootstrap brokers) for metadata.
+    /// Returns whether the cache was refreshed.
+    pub async fn refresh(&mut self, topics: &[String], timeout: Duration) -> bool {
+        let mut candidates: Vec<Addr> = self.brokers.values().cloned().collect();
+        for addr in &self.bootstrap {
+            if !candidates.contains(addr) {
+                candidates.push(addr.clone());
+            }
+        }
+        if candidates.is_empty() {
+            return false;
+        }
+        let addr = candidates[self.next_bootstrap % candidates.len()].clone();
+        self.next_bootstrap += 1;
+        let conn = self.net.connect(&addr);
+        let Ok(Response::Metadata(metadata)) = conn.call(Request::Metadata { topics: topics.to_vec() }, timeout).await
+        else {
+            return false;
+        };
+        if metadata.brokers.is_empty() {
+            return false; // A broker that has not heard from the controller yet.
+        }
+        self.brokers = metadata.brokers.iter().map(|b| (b.id, Addr::new(&b.host))).collect();
+        for partition in metadata.partitions {
+            self.partitions.insert(partition.tp.clone(), partition);
+        }
+        true
+    }
+
+    /// The leader of a partition and its epoch, if known.
+    pub fn leader(&self, tp: &TopicPartition) -> Option<(BrokerId, LeaderEpoch)> {
+        let partition = self.partitions.get(tp)?;
+        Some((partition.leader?, partition.leader_epoch))
+    }
+
+    /// The partitions of a topic, in order (empty if unknown).
+    pub fn partitions_of(&self, topic: &str) -> Vec<TopicPartition> {
+        self.partitions.keys().filter(|tp| tp.topic == topic).cloned().collect()
+    }
+
+    /// The partition count of every known topic.
+    pub fn partition_counts(&self) -> BTreeMap<String, u32> {
+        let mut counts = BTreeMap::new();
+        for tp in self.partitions.keys() {
+            let count: &mut u32 = counts.entry(tp.topic.clone()).or_default();
+            *count = (*count).max(tp.partition + 1);
+        }
+        counts
+    }
+
+    /// The open connection to a broker, opened on demand.
+    pub fn connection(&mut self, broker: BrokerId) -> Option<&Connection<Request, Response>> {
+        let addr = self.brokers.get(&broker)?.clone();
+        let stale = self.connections.get(&broker).is_none_or(|c| c.is_closed() || c.peer() != &addr);
+        if stale {
+            self.connections.insert(broker, self.net.connect(&addr));
+        }
+        self.connections.get(&broker)
+    }
+
+    /// Closes the connection to a broker (Kafka disconnects after a request timeout).
+    pub fn disconnect(&mut self, broker: BrokerId) {
+        if let Some(conn) = self.connections.remove(&broker) {
+            conn.close();
+        }
+    }
+}
