@@ -1,1 +1,1 @@
-//! TODO
+//! The `kafkasim` command line.

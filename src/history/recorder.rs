@@ -61,6 +61,16 @@ impl Recorder {
         Tracer { node: Arc::from(node), recorder: self.clone() }
     }
 
+    /// Runs `f` over the trace recorded so far (without copying it).
+    pub fn with_trace<T>(&self, f: impl FnOnce(&[TraceEvent]) -> T) -> T {
+        f(&self.lock().trace)
+    }
+
+    /// Runs `f` over the ops recorded so far (without copying them).
+    pub fn with_ops<T>(&self, f: impl FnOnce(&[Op]) -> T) -> T {
+        f(&self.lock().ops)
+    }
+
     /// How many ops have been recorded.
     pub fn op_count(&self) -> usize {
         self.lock().ops.len()

@@ -1,0 +1,323 @@
+//! One simulated run, inside the runtime: boot, safety phase, liveness phase, shutdown.
+
+use super::nemesis::{Nemesis, SharedNodes};
+use super::observer::observe;
+use super::{no_progress, trace_phase};
+use crate::broker::{run_broker, BrokerConfig, BrokerContext, TopicAssignment, TruncationMode};
+use crate::check::Anomaly;
+use crate::history::Recorder;
+use crate::metastore::run_metastore;
+use crate::protocol::BrokerId;
+use crate::scenario::{self, Scenario};
+use crate::sim::disk::DiskStore;
+use crate::sim::net::{Addr, NetConfig, Network};
+use crate::sim::nodes::NodeSet;
+use crate::workload::{self, WorkloadContext};
+use madsim::runtime::Handle;
+use madsim::time::{sleep, sleep_until, Instant};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What a finished simulation hands back.
+pub struct Simulated {
+    /// Everything recorded.
+    pub recorder: Recorder,
+    /// `no-progress` findings of the liveness phase.
+    pub liveness_failures: Vec<Anomaly>,
+    /// Faults fired.
+    pub faults_fired: u64,
+    /// Network messages delivered.
+    pub messages: u64,
+}
+
+/// The administrator's replica assignment: partition `p` of a topic with replication
+/// factor `r` on `n` brokers gets brokers `p+1, p+2, ... p+r` (mod n), so leaders spread.
+pub fn replica_assignment(partitions: u32, replication_factor: u32, brokers: u32) -> Vec<Vec<BrokerId>> {
+    (0..partitions)
+        .map(|p| (0..replication_factor).map(|i| BrokerId((p + i) % brokers + 1)).collect())
+        .collect()
+}
+
+/// Every topic of the scenario with its assignment and topic-level settings.
+pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
+    let defaults = &scenario.cluster.config;
+    scenario
+        .topics
+        .iter()
+        .map(|t| TopicAssignment {
+            name: t.name.clone(),
+            replicas: replica_assignment(t.partitions, t.replication_factor, scenario.cluster.brokers),
+            min_insync_replicas: t.config.min_insync_replicas.unwrap_or(defaults.min_insync_replicas),
+            unclean_leader_election_enable: t
+                .config
+                .unclean_leader_election_enable
+                .unwrap_or(defaults.unclean_leader_election_enable),
+        })
+        .collect()
+}
+
+fn broker_config(scenario: &Scenario, id: u32, topics: &[TopicAssignment]) -> BrokerConfig {
+    let c = &scenario.cluster.config;
+    BrokerConfig {
+        id: BrokerId(id),
+        truncation: match scenario.cluster.truncation {
+            scenario::TruncationMode::Legacy => TruncationMode::Legacy,
+            scenario::TruncationMode::LeaderEpoch => TruncationMode::LeaderEpoch,
+        },
+        topics: topics.to_vec(),
+        replica_lag_time_max_ms: c.replica_lag_time_max_ms,
+        session_timeout_ms: c.zookeeper_session_timeout_ms,
+        replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
+        replica_fetch_max_bytes: c.replica_fetch_max_bytes,
+        replica_fetch_backoff_ms: 1000,
+        high_watermark_checkpoint_interval_ms: c.replica_high_watermark_checkpoint_interval_ms,
+        flush_messages: c.flush_messages,
+        flush_ms: c.flush_ms,
+        inter_broker_timeout_ms: 30_000,
+        metastore: Addr::new(METASTORE),
+    }
+}
+
+const METASTORE: &str = "metastore";
+
+/// How long the cluster may take to elect every partition's first leader.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs the whole simulation. Must be called inside a fresh runtime.
+pub async fn simulate(scenario: &Scenario) -> Simulated {
+    let handle = Handle::current();
+    let recorder = Recorder::new();
+    let wire = handle.create_node().name("wire").build();
+    let wire_id = wire.id();
+    let net_config = NetConfig {
+        latency_ms_min: scenario.network.latency_ms_min,
+        latency_ms_max: scenario.network.latency_ms_max,
+        packet_loss_rate: scenario.network.packet_loss_rate,
+        ..NetConfig::default()
+    };
+    let network = Network::new(net_config, wire);
+    let disks = DiskStore::new();
+    let nodes: SharedNodes = Arc::new(Mutex::new(NodeSet::new(handle.clone(), network.clone(), disks.clone())));
+    let topics = topic_assignments(scenario);
+    boot_cluster(scenario, &nodes, &network, &disks, &recorder, &topics);
+
+    let mut liveness_failures = Vec::new();
+    let partition_names: Vec<String> = topics
+        .iter()
+        .flat_map(|t| (0..t.replicas.len()).map(move |p| format!("{}-{p}", t.name)))
+        .collect();
+    if !wait_until(BOOT_TIMEOUT, || all_led(&recorder, &partition_names)).await {
+        liveness_failures.push(no_progress(format!(
+            "the cluster did not elect a leader for every partition within {} s of booting",
+            BOOT_TIMEOUT.as_secs()
+        )));
+    }
+
+    // Safety phase: workload and faults.
+    trace_phase(&recorder, "safety");
+    let bootstrap: Vec<Addr> = (1..=scenario.cluster.brokers).map(|i| Addr::new(&format!("broker-{i}"))).collect();
+    let ctx = WorkloadContext::new(recorder.clone(), bootstrap.clone());
+    boot_clients(scenario, &nodes, &network, &ctx);
+    let assignments: BTreeMap<String, Vec<u32>> = topics
+        .iter()
+        .flat_map(|t| t.replicas.iter().enumerate().map(move |(p, r)| (format!("{}-{p}", t.name), r.iter().map(|b| b.0).collect())))
+        .collect();
+    let nemesis = Arc::new(Mutex::new(Nemesis::new(nodes.clone(), recorder.clone(), scenario.cluster.brokers, assignments)));
+    let safety_start = Instant::now();
+    let schedule = run_schedule(scenario, nemesis.clone(), safety_start);
+    sleep_until(safety_start + Duration::from_millis(scenario.duration_ms)).await;
+    schedule.abort();
+    ctx.stop.store(true, Ordering::Relaxed);
+
+    // Liveness phase: heal, restart, let in-flight sends finish, recover, drain.
+    trace_phase(&recorder, "liveness");
+    nemesis.lock().expect("nemesis poisoned").heal_everything();
+    let liveness_deadline = Duration::from_millis(scenario.liveness_timeout_ms);
+    let outstanding = ctx.outstanding.clone();
+    if !wait_until(liveness_deadline, || outstanding.load(Ordering::Relaxed) == 0).await {
+        liveness_failures.push(no_progress(format!(
+            "{} sends were still unanswered {} s after the faults healed",
+            ctx.outstanding.load(Ordering::Relaxed),
+            liveness_deadline.as_secs()
+        )));
+    }
+    let full_isr = |recorder: &Recorder| fully_replicated(recorder, &topics);
+    if !wait_until(liveness_deadline, || full_isr(&recorder)).await {
+        liveness_failures.push(no_progress(describe_unrecovered(&recorder, &topics, liveness_deadline)));
+    }
+    let drain_net = network.add_host(&Addr::new("drain"));
+    let deadline = Instant::now() + liveness_deadline;
+    let topic_names: Vec<String> = scenario.topics.iter().map(|t| t.name.clone()).collect();
+    let drain_process = 1_000_000;
+    let recorder_for_drain = recorder.clone();
+    let drain_node = handle.create_node().name("drain").build();
+    let unfinished = drain_node
+        .spawn(async move {
+            workload::drain(recorder_for_drain, drain_net, bootstrap, topic_names, drain_process, deadline).await
+        })
+        .await
+        .unwrap_or_default();
+    if !unfinished.is_empty() {
+        let names: Vec<String> = unfinished.iter().map(ToString::to_string).collect();
+        liveness_failures.push(no_progress(format!(
+            "after healing, partitions {} could not be read to their high watermark within {} s",
+            names.join(", "),
+            liveness_deadline.as_secs()
+        )));
+    }
+
+    let faults_fired = nemesis.lock().expect("nemesis poisoned").fired;
+    let messages = network.stats().messages_delivered;
+    nodes.lock().expect("nodes poisoned").kill_all();
+    handle.kill(drain_node.id());
+    handle.kill(wire_id);
+    Simulated { recorder, liveness_failures, faults_fired, messages }
+}
+
+/// Boots the metastore and every broker.
+fn boot_cluster(
+    scenario: &Scenario,
+    nodes: &SharedNodes,
+    network: &Network<crate::protocol::Request, crate::protocol::Response>,
+    disks: &DiskStore,
+    recorder: &Recorder,
+    topics: &[TopicAssignment],
+) {
+    let mut nodes = nodes.lock().expect("nodes poisoned");
+    let meta_net = network.add_host(&Addr::new(METASTORE));
+    let meta_disk = disks.disk(METASTORE);
+    nodes.boot(METASTORE, move || run_metastore(meta_net.clone(), meta_disk.clone()));
+    for id in 1..=scenario.cluster.brokers {
+        let name = format!("broker-{id}");
+        let ctx = BrokerContext {
+            config: broker_config(scenario, id, topics),
+            net: network.add_host(&Addr::new(&name)),
+            disk: disks.disk(&name),
+            tracer: recorder.tracer(&name),
+        };
+        nodes.boot(&name, move || run_broker(ctx.clone()));
+    }
+}
+
+/// Boots every producer and consumer process. Process ids: producers first, then
+/// consumers, in scenario order.
+fn boot_clients(
+    scenario: &Scenario,
+    nodes: &SharedNodes,
+    network: &Network<crate::protocol::Request, crate::protocol::Response>,
+    ctx: &WorkloadContext,
+) {
+    let mut nodes = nodes.lock().expect("nodes poisoned");
+    let mut process = 0u64;
+    let mut producer_number = 0;
+    for spec in &scenario.producers {
+        let partitions = scenario.topics.iter().find(|t| t.name == spec.topic).map_or(1, |t| t.partitions);
+        for _ in 0..spec.count {
+            producer_number += 1;
+            let name = format!("producer-{producer_number}");
+            let net = network.add_host(&Addr::new(&name));
+            let (ctx, spec, this) = (ctx.clone(), spec.clone(), process);
+            nodes.boot(&name, move || workload::run_producer(ctx.clone(), net.clone(), spec.clone(), partitions, this));
+            process += 1;
+        }
+    }
+    let mut consumer_number = 0;
+    for spec in &scenario.consumers {
+        for _ in 0..spec.count {
+            consumer_number += 1;
+            let name = format!("consumer-{consumer_number}");
+            let net = network.add_host(&Addr::new(&name));
+            let (ctx, spec, this) = (ctx.clone(), spec.clone(), process);
+            nodes.boot(&name, move || workload::run_consumer(ctx.clone(), net.clone(), spec.clone(), this));
+            process += 1;
+        }
+    }
+}
+
+/// Fires the fault schedule (times relative to the safety phase's start) on its own
+/// task, undoing timed faults when their duration ends.
+fn run_schedule(scenario: &Scenario, nemesis: Arc<Mutex<Nemesis>>, start: Instant) -> madsim::task::JoinHandle<()> {
+    let faults = scenario.faults.clone();
+    madsim::task::spawn(async move {
+        // Pending undos, by due time; kept sorted so that they fire in order.
+        let mut undos: Vec<(Instant, super::nemesis::Undo)> = Vec::new();
+        let mut faults = faults.into_iter().peekable();
+        loop {
+            let next_fault = faults.peek().map(|f| start + Duration::from_millis(f.at_ms));
+            let next_undo = undos.first().map(|(at, _)| *at);
+            let next = match (next_fault, next_undo) {
+                (Some(f), Some(u)) => f.min(u),
+                (Some(f), None) => f,
+                (None, Some(u)) => u,
+                (None, None) => return,
+            };
+            sleep_until(next).await;
+            if next_undo == Some(next) {
+                let (_, undo) = undos.remove(0);
+                nemesis.lock().expect("nemesis poisoned").undo(undo);
+                continue;
+            }
+            let fault = faults.next().expect("peeked");
+            let undo = nemesis.lock().expect("nemesis poisoned").fire(&fault);
+            if let (Some(undo), Some(duration)) = (undo, fault.duration_ms) {
+                undos.push((Instant::now() + Duration::from_millis(duration), undo));
+                undos.sort_by_key(|(at, _)| *at);
+            }
+        }
+    })
+}
+
+/// Polls `condition` every 100 ms of simulated time until it holds or `limit` passes.
+async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn all_led(recorder: &Recorder, partitions: &[String]) -> bool {
+    let observation = observe(recorder);
+    partitions.iter().all(|p| observation.partitions.get(p).is_some_and(|s| s.leader.is_some()))
+}
+
+/// Whether every partition has a leader and every assigned replica back in its ISR.
+fn fully_replicated(recorder: &Recorder, topics: &[TopicAssignment]) -> bool {
+    let observation = observe(recorder);
+    topics.iter().all(|t| {
+        t.replicas.iter().enumerate().all(|(p, replicas)| {
+            observation.partitions.get(&format!("{}-{p}", t.name)).is_some_and(|s| {
+                s.leader.is_some() && replicas.iter().all(|r| s.isr.contains(&r.0))
+            })
+        })
+    })
+}
+
+fn describe_unrecovered(recorder: &Recorder, topics: &[TopicAssignment], limit: Duration) -> String {
+    let observation = observe(recorder);
+    let mut problems = Vec::new();
+    for t in topics {
+        for (p, replicas) in t.replicas.iter().enumerate() {
+            let name = format!("{}-{p}", t.name);
+            match observation.partitions.get(&name) {
+                Some(s) if s.leader.is_none() => problems.push(format!("{name} has no leader")),
+                Some(s) => {
+                    let missing: Vec<String> =
+                        replicas.iter().filter(|r| !s.isr.contains(&r.0)).map(|r| format!("broker-{}", r.0)).collect();
+                    if !missing.is_empty() {
+                        problems.push(format!("{name} ISR lacks {}", missing.join(", ")));
+                    }
+                }
+                None => problems.push(format!("{name} was never created")),
+            }
+        }
+    }
+    format!("{} s after the faults healed: {}", limit.as_secs(), problems.join("; "))
+}

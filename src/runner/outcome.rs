@@ -1,0 +1,242 @@
+//! What a run produced and how it is judged against the scenario's expectations.
+
+use crate::check::{Anomaly, AnomalyKind};
+use crate::history::{Event, History, MicroOp, OpFn, OpType};
+use crate::scenario::Scenario;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Counts over one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RunStats {
+    /// Sends invoked.
+    pub sent: u64,
+    /// Sends acknowledged.
+    pub acked: u64,
+    /// Sends that definitely failed.
+    pub failed: u64,
+    /// Sends with an unknown outcome.
+    pub unknown: u64,
+    /// Distinct values seen by any poll.
+    pub consumed: u64,
+    /// Faults fired by the nemesis.
+    pub faults: u64,
+    /// Network messages delivered.
+    pub messages: u64,
+    /// Simulated time of the run, in milliseconds.
+    pub simulated_ms: u64,
+    /// Wall-clock time of the run, in milliseconds.
+    pub wall_ms: u64,
+}
+
+impl RunStats {
+    /// Counts sends and polls in a history.
+    pub fn from_history(history: &History, faults: u64, messages: u64, wall_ms: u64) -> Self {
+        let mut stats = RunStats { faults, messages, wall_ms, ..RunStats::default() };
+        let mut consumed = BTreeSet::new();
+        for op in &history.ops {
+            for mop in op.micro_ops() {
+                match (op.f, op.kind, mop) {
+                    (OpFn::Send, OpType::Invoke, _) => stats.sent += 1,
+                    (OpFn::Send, OpType::Ok, _) => stats.acked += 1,
+                    (OpFn::Send, OpType::Fail, _) => stats.failed += 1,
+                    (OpFn::Send, OpType::Info, _) => stats.unknown += 1,
+                    (_, OpType::Ok, MicroOp::Poll { records: Some(records) }) => {
+                        consumed.extend(records.values().flatten().map(|(_, v)| *v));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        stats.consumed = consumed.len() as u64;
+        stats.simulated_ms = history
+            .ops
+            .last()
+            .map(|o| o.time_ns)
+            .into_iter()
+            .chain(history.trace.last().map(|e| e.time_ns))
+            .max()
+            .unwrap_or(0)
+            / 1_000_000;
+        stats
+    }
+}
+
+/// A span during which a partition had no leader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unavailability {
+    /// The partition.
+    pub tp: String,
+    /// When it lost its leader, in simulated milliseconds.
+    pub from_ms: u64,
+    /// When it got one again (`None`: never, within the run).
+    pub until_ms: Option<u64>,
+}
+
+/// Spans without a leader, from the controller's elections.
+pub fn unavailability(history: &History) -> Vec<Unavailability> {
+    let mut open: BTreeMap<String, u64> = BTreeMap::new();
+    let mut spans = Vec::new();
+    for event in &history.trace {
+        if let Event::LeaderElection { tp, leader, .. } = &event.event {
+            let now_ms = event.time_ns / 1_000_000;
+            match leader {
+                None => {
+                    open.entry(tp.clone()).or_insert(now_ms);
+                }
+                Some(_) => {
+                    if let Some(from_ms) = open.remove(tp) {
+                        spans.push(Unavailability { tp: tp.clone(), from_ms, until_ms: Some(now_ms) });
+                    }
+                }
+            }
+        }
+    }
+    spans.extend(open.into_iter().map(|(tp, from_ms)| Unavailability { tp, from_ms, until_ms: None }));
+    spans
+}
+
+/// Everything one run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// The recorded history and trace.
+    pub history: History,
+    /// Anomalies found (safety and liveness).
+    pub anomalies: Vec<Anomaly>,
+    /// Counts.
+    pub stats: RunStats,
+    /// Spans without a leader.
+    pub unavailability: Vec<Unavailability>,
+    /// The trace hash.
+    pub trace_hash: u64,
+    /// The panic message, if a simulated node panicked.
+    pub panic: Option<String>,
+}
+
+impl RunOutcome {
+    pub(crate) fn panicked(scenario: &str, seed: u64, message: String, wall_ms: u64) -> Self {
+        RunOutcome {
+            scenario: scenario.to_string(),
+            seed,
+            history: History::default(),
+            anomalies: Vec::new(),
+            stats: RunStats { wall_ms, ..RunStats::default() },
+            unavailability: Vec::new(),
+            trace_hash: 0,
+            panic: Some(message),
+        }
+    }
+
+    /// Anomaly counts by kind.
+    pub fn counts(&self) -> BTreeMap<AnomalyKind, usize> {
+        let mut counts = BTreeMap::new();
+        for anomaly in &self.anomalies {
+            *counts.entry(anomaly.kind).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Judges this run alone against the scenario's `absent` list.
+    pub fn verdict(&self, scenario: &Scenario) -> SeedVerdict {
+        let counts = self.counts();
+        let forbidden: Vec<AnomalyKind> =
+            counts.keys().filter(|k| scenario.expect.absent.contains(k)).copied().collect();
+        SeedVerdict { seed: self.seed, counts, forbidden, panic: self.panic.clone(), trace_hash: self.trace_hash }
+    }
+}
+
+/// How a scenario or a seed ended, worst last; maps to the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Status {
+    /// Every expectation held.
+    Pass,
+    /// A safety expectation failed (a forbidden anomaly, or a lesson's anomaly missing).
+    SafetyFailure,
+    /// A forbidden liveness anomaly (`no-progress`).
+    LivenessFailure,
+    /// A simulated node panicked.
+    Crash,
+}
+
+impl Status {
+    /// The process exit code: 0 pass, 1 safety, 2 liveness, 3 panic.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Status::Pass => 0,
+            Status::SafetyFailure => 1,
+            Status::LivenessFailure => 2,
+            Status::Crash => 3,
+        }
+    }
+
+    /// A short word for tables.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::SafetyFailure => "FAIL (safety)",
+            Status::LivenessFailure => "FAIL (liveness)",
+            Status::Crash => "FAIL (panic)",
+        }
+    }
+}
+
+/// One seed's result against the scenario.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeedVerdict {
+    /// The seed.
+    pub seed: u64,
+    /// Anomaly counts by kind.
+    pub counts: BTreeMap<AnomalyKind, usize>,
+    /// Kinds found that the scenario forbids.
+    pub forbidden: Vec<AnomalyKind>,
+    /// The panic message, if any.
+    pub panic: Option<String>,
+    /// The trace hash.
+    pub trace_hash: u64,
+}
+
+impl SeedVerdict {
+    /// This seed's status (a lesson's missing anomaly is judged over all seeds).
+    pub fn status(&self) -> Status {
+        if self.panic.is_some() {
+            Status::Crash
+        } else if self.forbidden.iter().any(|k| !k.is_liveness()) {
+            Status::SafetyFailure
+        } else if !self.forbidden.is_empty() {
+            Status::LivenessFailure
+        } else {
+            Status::Pass
+        }
+    }
+}
+
+/// A scenario's result over all its seeds.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioVerdict {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Each seed.
+    pub seeds: Vec<SeedVerdict>,
+    /// Kinds the scenario expects in some seed that appeared in none.
+    pub missing: Vec<AnomalyKind>,
+    /// The overall status.
+    pub status: Status,
+}
+
+impl ScenarioVerdict {
+    /// Judges a scenario from its seeds' verdicts.
+    pub fn judge(scenario: &Scenario, seeds: Vec<SeedVerdict>) -> Self {
+        let seen: BTreeSet<AnomalyKind> = seeds.iter().flat_map(|s| s.counts.keys().copied()).collect();
+        let missing: Vec<AnomalyKind> =
+            scenario.expect.present.iter().filter(|k| !seen.contains(k)).copied().collect();
+        let mut status = seeds.iter().map(SeedVerdict::status).max().unwrap_or(Status::Pass);
+        if !missing.is_empty() {
+            status = status.max(Status::SafetyFailure);
+        }
+        ScenarioVerdict { scenario: scenario.name.clone(), seeds, missing, status }
+    }
+}
