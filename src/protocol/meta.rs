@@ -55,11 +55,18 @@ pub enum MetaRequest {
         watch: bool,
     },
     /// Waits up to `max_wait_ms` for fired watches of this session; also a heartbeat.
+    ///
+    /// Events are numbered per session from 0. `acked` is how many the client has
+    /// received so far: the server forgets those and answers with the rest, so an answer
+    /// lost with a broken connection is sent again and no event is lost or duplicated
+    /// while the session lives (ZooKeeper gets the same from re-registering watches).
     PollEvents {
         /// The session.
         session: SessionId,
         /// The longest wait, in milliseconds.
         max_wait_ms: u64,
+        /// How many events of this session the client has already received.
+        acked: u64,
     },
 }
 
@@ -139,6 +146,11 @@ pub enum MetaError {
     BadVersion,
     /// The node has children.
     NotEmpty,
+    /// The request is malformed, e.g. an invalid path (`a`, `/a/`, `/a//b`) or a
+    /// change to the root node that is not allowed.
+    BadArguments,
+    /// Ephemeral nodes cannot have children (as in ZooKeeper).
+    NoChildrenForEphemerals,
 }
 
 /// A metastore response.
