@@ -63,43 +63,51 @@ pub struct ControllerContext {
 /// acts as controller while elected, and returns when the session expires.
 pub async fn run_candidate(ctx: &ControllerContext, meta: &MetaClient, commands: &mut mpsc::UnboundedReceiver<ControllerCommand>) {
     let mut expired = meta.expired();
+    let Some(mut events) = meta.take_events() else { return };
     loop {
         if *expired.borrow() {
             return;
         }
-        match meta.create(CONTROLLER_PATH, &ctx.id.0.to_string(), true).await {
-            Ok(_) => {
-                if let Some(mut active) = ActiveController::take_office(ctx, meta).await {
-                    active.serve(commands, &mut expired).await;
+        let holds_office = match meta.create(CONTROLLER_PATH, &ctx.id.0.to_string(), true).await {
+            Ok(_) => true,
+            // After a resignation the node may still be ours (same session): keep it.
+            Err(MetaClientError::Meta(MetaError::NodeExists)) => match meta.get(CONTROLLER_PATH, true).await {
+                Ok(Some(node)) if node.ephemeral_owner == Some(meta.session_id()) => true,
+                Ok(Some(_)) => {
+                    wait_for_vacancy(&mut events, commands, &mut expired).await;
+                    false
                 }
-                // Resigned: give up the office if we still hold it, then contend again.
-                let _ = meta.delete(CONTROLLER_PATH, None).await;
+                Ok(None) => false,
+                Err(_) => {
+                    sleep(Duration::from_millis(100)).await;
+                    false
+                }
+            },
+            Err(_) => {
+                sleep(Duration::from_millis(100)).await;
+                false
             }
-            Err(MetaClientError::Meta(MetaError::NodeExists)) => {
-                wait_for_vacancy(meta, commands, &mut expired).await;
+        };
+        if holds_office {
+            if let Some(mut active) = ActiveController::take_office(ctx, meta).await {
+                active.serve(&mut events, commands, &mut expired).await;
+            } else {
+                sleep(Duration::from_millis(100)).await;
             }
-            Err(_) => sleep(Duration::from_millis(100)).await,
         }
     }
 }
 
-/// Waits (answering NOT_CONTROLLER) until `/controller` is gone or the session expires.
+/// Waits (answering NOT_CONTROLLER) until the watched `/controller` node changes or
+/// the session expires.
 async fn wait_for_vacancy(
-    meta: &MetaClient,
+    events: &mut mpsc::UnboundedReceiver<MetaEvent>,
     commands: &mut mpsc::UnboundedReceiver<ControllerCommand>,
     expired: &mut tokio::sync::watch::Receiver<bool>,
 ) {
-    match meta.get(CONTROLLER_PATH, true).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return,
-        Err(_) => {
-            sleep(Duration::from_millis(100)).await;
-            return;
-        }
-    }
     loop {
         tokio::select! {
-            event = meta.next_event() => match event {
+            event = events.recv() => match event {
                 Some(MetaEvent::Deleted(path)) | Some(MetaEvent::DataChanged(path)) if path == CONTROLLER_PATH => return,
                 None => return,
                 _ => {}
@@ -159,13 +167,18 @@ impl<'a> ActiveController<'a> {
         Some(active)
     }
 
-    async fn serve(&mut self, commands: &mut mpsc::UnboundedReceiver<ControllerCommand>, expired: &mut tokio::sync::watch::Receiver<bool>) {
+    async fn serve(
+        &mut self,
+        events: &mut mpsc::UnboundedReceiver<MetaEvent>,
+        commands: &mut mpsc::UnboundedReceiver<ControllerCommand>,
+        expired: &mut tokio::sync::watch::Receiver<bool>,
+    ) {
         loop {
             if self.fenced.load(Ordering::Relaxed) || *expired.borrow() {
                 return;
             }
             let outcome = tokio::select! {
-                event = self.meta.next_event() => match event {
+                event = events.recv() => match event {
                     Some(MetaEvent::ChildrenChanged(path)) if path == BROKER_IDS_PATH => self.on_brokers_changed().await,
                     Some(MetaEvent::Deleted(path)) if path == CONTROLLER_PATH => Err(Resign::Fenced),
                     None => Err(Resign::Unavailable),
@@ -340,7 +353,8 @@ impl<'a> ActiveController<'a> {
                 self.partitions.insert(next.tp.clone(), next.clone());
                 Ok(next)
             }
-            Err(MetaClientError::Meta(MetaError::BadVersion)) => {
+            Err(MetaClientError::MultiFailed { error: MetaError::BadVersion, op_index: 0 }) => {
+                // The controller epoch moved on: a newer controller exists.
                 self.fenced.store(true, Ordering::Relaxed);
                 Err(Resign::Fenced)
             }
