@@ -1,0 +1,332 @@
+//! The shared analysis Jepsen's Kafka checker builds before it looks for anomalies
+//! (`analysis` in `jepsen.tests.kafka`): the completed operations, what each op read and
+//! wrote, who wrote each value, which values `ok` polls read, and the version order of
+//! every key.
+
+use crate::check::describe::{process, secs};
+use crate::history::{History, MicroOp, Op, OpFn, OpType};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One completed operation. Jepsen's checker reads completions: the completion of a send
+/// carries the offset the broker assigned, the completion of a poll the records returned.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Completion<'a> {
+    /// The op as recorded (the invocation itself when `synthetic`).
+    pub op: &'a Op,
+    /// How it ended.
+    pub kind: OpType,
+    /// True when the history holds no completion for this invocation, so the invocation
+    /// stands in as an `info` (outcome unknown), which is what Jepsen records for a client
+    /// that crashed mid-operation.
+    pub synthetic: bool,
+}
+
+/// Pairs invocations with completions by process (a process has at most one operation
+/// outstanding) and returns the completions in history order. An invocation that never
+/// completes becomes an `info` completion at its own position, so histories recorded
+/// elsewhere with missing completions are still checked rather than rejected.
+pub(super) fn completions(ops: &[Op]) -> Vec<Completion<'_>> {
+    let mut slots: Vec<Option<Completion<'_>>> = Vec::with_capacity(ops.len());
+    let mut pending: BTreeMap<u64, usize> = BTreeMap::new();
+    for op in ops {
+        if op.kind == OpType::Invoke {
+            // A still-pending earlier invocation of this process keeps its info stand-in.
+            pending.insert(op.process, slots.len());
+            slots.push(Some(Completion { op, kind: OpType::Info, synthetic: true }));
+        } else {
+            if let Some(slot) = pending.remove(&op.process) {
+                slots[slot] = None;
+            }
+            slots.push(Some(Completion { op, kind: op.kind, synthetic: false }));
+        }
+    }
+    slots.into_iter().flatten().collect()
+}
+
+/// One send micro-op as its op reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Sent {
+    /// The offset the broker acknowledged, if the send completed with one.
+    pub offset: Option<u64>,
+    /// The value sent.
+    pub value: u64,
+}
+
+/// Jepsen's `op-writes`: per key, the sends of a `send` or `txn` op in op order (other
+/// functions write nothing, whatever their micro-ops say).
+pub(super) fn op_writes(op: &Op) -> BTreeMap<&str, Vec<Sent>> {
+    let mut writes: BTreeMap<&str, Vec<Sent>> = BTreeMap::new();
+    if matches!(op.f, OpFn::Send | OpFn::Txn) {
+        for mop in op.micro_ops() {
+            if let MicroOp::Send { key, value, offset } = mop {
+                writes.entry(key).or_default().push(Sent { offset: *offset, value: *value });
+            }
+        }
+    }
+    writes
+}
+
+/// Jepsen's `op-read-pairs`: per key, the `(offset, value)` pairs the polls of a `poll`
+/// or `txn` op returned, concatenated in op order. A key polled with no records is
+/// present with an empty list.
+pub(super) fn op_reads(op: &Op) -> BTreeMap<&str, Vec<(u64, u64)>> {
+    let mut reads: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
+    if matches!(op.f, OpFn::Poll | OpFn::Txn) {
+        for mop in op.micro_ops() {
+            if let MicroOp::Poll { records: Some(records) } = mop {
+                for (key, pairs) in records {
+                    reads.entry(key).or_default().extend(pairs.iter().copied());
+                }
+            }
+        }
+    }
+    reads
+}
+
+/// `process 3 at 2.104 s`: who completed an op and when (for an op that never
+/// completed, when it was invoked, and that it never completed).
+pub(super) fn who_when(c: &Completion<'_>) -> String {
+    let never = if c.synthetic { " (never completed)" } else { "" };
+    format!("{} at {}{never}", process(c.op.process), secs(c.op.time_ns))
+}
+
+/// How an `(offset, value)` pair of a key was first observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum How {
+    /// A send's completion reported it (acknowledged, or info proved visible).
+    Sent,
+    /// A poll returned it.
+    Polled,
+}
+
+/// The first observation of an `(offset, value)` pair: which completion, and how.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Observation {
+    /// Index into [`Analysis::ops`].
+    pub at: usize,
+    /// Sent or polled.
+    pub how: How,
+}
+
+/// Jepsen's version order of one key: what the log looks like, as far as clients saw it.
+#[derive(Debug, Default)]
+pub(super) struct VersionOrder {
+    /// Offset → every value observed at that offset. More than one value is an
+    /// `inconsistent-offsets` anomaly.
+    pub log: BTreeMap<u64, BTreeSet<u64>>,
+    /// Dense index → `(offset, value)`: the observed offsets in order with the gaps
+    /// removed. Where an offset holds several values the smallest stands for it (Jepsen
+    /// takes an arbitrary one; the smallest keeps runs reproducible).
+    pub by_index: Vec<(u64, u64)>,
+    /// Value → the dense index it stands for (the last one, if it stands for several).
+    pub by_value: BTreeMap<u64, usize>,
+    /// `(offset, value)` → its first observation, to say who saw what.
+    pub first_seen: BTreeMap<(u64, u64), Observation>,
+}
+
+impl VersionOrder {
+    /// Records one observation of `value` at `offset`.
+    fn observe(&mut self, offset: u64, value: u64, at: usize, how: How) {
+        self.log.entry(offset).or_default().insert(value);
+        self.first_seen.entry((offset, value)).or_insert(Observation { at, how });
+    }
+
+    /// Builds the dense indexes once every observation is in.
+    fn index(&mut self) {
+        self.by_index = self.log.iter().filter_map(|(offset, values)| values.first().map(|v| (*offset, *v))).collect();
+        self.by_value = self.by_index.iter().enumerate().map(|(i, (_, v))| (*v, i)).collect();
+    }
+
+    /// How many dense steps `v2` lies after `v1`: 1 means directly after, more than 1
+    /// means values were skipped, less than 1 means backwards or the same. When either
+    /// value has no place in the order, Jepsen assumes 1 (nothing to report).
+    pub fn delta(&self, v1: u64, v2: u64) -> i64 {
+        match (self.by_value.get(&v1), self.by_value.get(&v2)) {
+            (Some(&i1), Some(&i2)) => i2 as i64 - i1 as i64,
+            _ => 1,
+        }
+    }
+
+    /// The `(offset, value)` entries strictly between `v1` and `v2` in the order.
+    pub fn between(&self, v1: u64, v2: u64) -> &[(u64, u64)] {
+        match (self.by_value.get(&v1), self.by_value.get(&v2)) {
+            (Some(&i1), Some(&i2)) if i1 < i2 => &self.by_index[i1 + 1..i2],
+            _ => &[],
+        }
+    }
+
+    /// The offset a value stands at in the dense order, if it has a place.
+    pub fn offset_of(&self, value: u64) -> Option<u64> {
+        self.by_value.get(&value).and_then(|&i| self.by_index.get(i)).map(|(o, _)| *o)
+    }
+}
+
+/// Everything the client-visible checkers share, computed once per history.
+pub(super) struct Analysis<'a> {
+    /// Completions in history order.
+    pub ops: Vec<Completion<'a>>,
+    /// Key → values read by `ok` poll/txn ops (Jepsen's `(:ok reads-by-type)`).
+    pub ok_reads: BTreeMap<&'a str, BTreeSet<u64>>,
+    /// Key → value → the first `ok` op that read it (to show a reader as proof).
+    pub ok_reader_of: BTreeMap<&'a str, BTreeMap<u64, usize>>,
+    /// Key → value → the `fail`ed send/txn op that sent it (Jepsen's
+    /// `(:fail writes-by-type)`, with the op kept to name it).
+    pub failed_writes: BTreeMap<&'a str, BTreeMap<u64, usize>>,
+    /// Key → value → the completion that sent it (the last one, as in Jepsen).
+    pub writer_of: BTreeMap<&'a str, BTreeMap<u64, usize>>,
+    /// Key → version order.
+    pub orders: BTreeMap<&'a str, VersionOrder>,
+}
+
+impl<'a> Analysis<'a> {
+    /// Builds the analysis of a history.
+    pub fn new(history: &'a History) -> Self {
+        let ops = completions(&history.ops);
+        let mut analysis = Analysis {
+            ops,
+            ok_reads: BTreeMap::new(),
+            ok_reader_of: BTreeMap::new(),
+            failed_writes: BTreeMap::new(),
+            writer_of: BTreeMap::new(),
+            orders: BTreeMap::new(),
+        };
+        analysis.index_reads_and_writes();
+        analysis.build_version_orders();
+        analysis
+    }
+
+    /// Fills `ok_reads`, `ok_reader_of`, `failed_writes` and `writer_of`.
+    fn index_reads_and_writes(&mut self) {
+        for (i, c) in self.ops.iter().enumerate() {
+            for (key, sends) in op_writes(c.op) {
+                for s in sends {
+                    self.writer_of.entry(key).or_default().insert(s.value, i);
+                    if c.kind == OpType::Fail {
+                        self.failed_writes.entry(key).or_default().insert(s.value, i);
+                    }
+                }
+            }
+            if c.kind == OpType::Ok {
+                for (key, pairs) in op_reads(c.op) {
+                    let read = self.ok_reads.entry(key).or_default();
+                    let readers = self.ok_reader_of.entry(key).or_default();
+                    for (_, v) in pairs {
+                        read.insert(v);
+                        readers.entry(v).or_insert(i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Jepsen's `must-have-committed?`: an `ok` op, or an `info` op one of whose sent
+    /// values some `ok` poll read (so the send, and its whole op, took effect).
+    pub fn must_have_committed(&self, c: &Completion<'_>) -> bool {
+        match c.kind {
+            OpType::Ok => true,
+            OpType::Info => op_writes(c.op).iter().any(|(key, sends)| {
+                self.ok_reads.get(key).is_some_and(|read| sends.iter().any(|s| read.contains(&s.value)))
+            }),
+            OpType::Fail | OpType::Invoke => false,
+        }
+    }
+
+    /// Jepsen's `version-orders`: every poll of every send/poll/txn completion, whatever
+    /// its type (a poll only ever returns what the log holds), plus the acknowledged
+    /// offsets of sends whose op must have committed.
+    fn build_version_orders(&mut self) {
+        let mut orders: BTreeMap<&'a str, VersionOrder> = BTreeMap::new();
+        for (i, c) in self.ops.iter().enumerate() {
+            if !matches!(c.op.f, OpFn::Send | OpFn::Poll | OpFn::Txn) {
+                continue;
+            }
+            let sends_count = self.must_have_committed(c);
+            let op: &'a Op = c.op;
+            for mop in op.micro_ops() {
+                match mop {
+                    MicroOp::Send { key, value, offset: Some(offset) } if sends_count => {
+                        orders.entry(key.as_str()).or_default().observe(*offset, *value, i, How::Sent);
+                    }
+                    MicroOp::Poll { records: Some(records) } => {
+                        for (key, pairs) in records {
+                            let order = orders.entry(key.as_str()).or_default();
+                            for (offset, value) in pairs {
+                                order.observe(*offset, *value, i, How::Polled);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for order in orders.values_mut() {
+            order.index();
+        }
+        self.orders = orders;
+    }
+
+    /// The completion at an index of [`Analysis::ops`].
+    pub fn op(&self, at: usize) -> &Completion<'a> {
+        &self.ops[at]
+    }
+
+    /// How an observation reads in a sentence: `acknowledged to process 0 at 2.104 s`.
+    pub fn observation_phrase(&self, obs: &Observation) -> String {
+        let c = self.op(obs.at);
+        match (obs.how, c.kind) {
+            (How::Sent, OpType::Ok) => format!("acknowledged to {}", who_when(c)),
+            (How::Sent, _) => format!("sent with unknown outcome by {}", who_when(c)),
+            (How::Polled, _) => format!("polled by {}", who_when(c)),
+        }
+    }
+
+    /// The note for a record's first observation: `acknowledged at offset 812`.
+    pub fn observation_note(&self, obs: &Observation, offset: u64) -> String {
+        match obs.how {
+            How::Sent if self.op(obs.at).kind == OpType::Ok => format!("acknowledged at offset {offset}"),
+            How::Sent => format!("sent with unknown outcome, at offset {offset}"),
+            How::Polled => format!("polled at offset {offset}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::{Hist, M};
+
+    #[test]
+    fn an_invocation_without_completion_stands_in_as_info() {
+        let h = Hist::new().send_invoke(0, "x", 10).send_ok(1, "x", 0, 11).build();
+        let c = completions(&h.ops);
+        assert_eq!(c.len(), 2);
+        assert_eq!((c[0].kind, c[0].synthetic, c[0].op.index), (OpType::Info, true, 0));
+        assert_eq!((c[1].kind, c[1].synthetic), (OpType::Ok, false));
+    }
+
+    #[test]
+    fn the_version_order_uses_acknowledged_sends_and_every_poll() {
+        let h = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_info(0, "x", 11)
+            .poll_fail(1, &[("x", &[(0, 10), (3, 13)])])
+            .build();
+        let a = Analysis::new(&h);
+        let order = &a.orders["x"];
+        assert_eq!(order.by_index, vec![(0, 10), (3, 13)]);
+        assert_eq!(order.delta(10, 13), 1, "gaps in offsets are not skips");
+        assert_eq!(order.delta(13, 10), -1);
+        assert_eq!(order.delta(10, 99), 1, "unknown values are assumed in order");
+    }
+
+    #[test]
+    fn an_info_send_counts_once_one_of_its_values_was_polled() {
+        let h = Hist::new()
+            .txn(0, OpType::Info, &[M::Send("x", None, 10), M::Send("y", Some(4), 20)])
+            .poll_ok(1, &[("x", &[(0, 10)])])
+            .build();
+        let a = Analysis::new(&h);
+        assert!(a.must_have_committed(&a.ops[0]));
+        assert_eq!(a.orders["y"].by_index, vec![(4, 20)]);
+    }
+}

@@ -1,0 +1,143 @@
+//! Client-visible anomalies, defined as Jepsen's Kafka workload defines them
+//! (`jepsen.tests.kafka`, the `analysis` function and its `*-cases` helpers).
+//!
+//! Every checker here works from the same [`Analysis`](analysis::Analysis):
+//!
+//! - **Completions.** Only completed ops count; a send's completion carries the offset
+//!   the broker acknowledged, a poll's completion the records it returned. `ok` means the
+//!   op took effect, `fail` that it did not, `info` that nobody knows.
+//! - **Must have committed.** A send (or txn) op certainly took effect when it is `ok`, or
+//!   when it is `info` and some `ok` poll read one of the values it sent.
+//! - **Version order.** For each key, the log as clients saw it: every `(offset, value)`
+//!   any poll returned (polls of `ok`, `info` and `fail` ops alike: a poll only returns
+//!   what the log holds) plus the acknowledged offsets of sends whose op must have
+//!   committed. Offsets nobody observed are dropped, giving a dense index; a *skip* is a
+//!   step of more than one index, going *backwards* a step of less than one (zero is
+//!   reading the same value again). Values whose index is unknown are assumed in order.
+//! - **Positions.** An `assign` or `subscribe` op that is `ok` or `info` keeps a
+//!   process's last position only for the keys it names; for every other key the next
+//!   read starts afresh, so skipping or rewinding across it is allowed.
+//!
+//! The anomalies, one function each:
+//!
+//! - [`inconsistent_offsets`]: one offset of a key was observed holding different values.
+//! - [`duplicates`] (`duplicate`): one value was observed at more than one offset of a key.
+//! - [`lost_writes`] (`lost-write`): for each key, take the value with the highest index
+//!   that any `ok` poll read; every value whose last appearance in the version order is at
+//!   or below that index should have been read by some `ok` poll too. One that was not,
+//!   and whose sender must have committed, is lost.
+//! - [`unseen`]: values sent by `ok` send/txn ops that no `ok` poll ever read, one anomaly
+//!   per key. Jepsen reports this as a measurement; kafkasim runs end with a drain phase
+//!   that polls every partition from its start to its high watermark, so a value still
+//!   unseen at the end is a real loss (or a drain that did not finish).
+//! - [`nonmonotonic_sends`] (`nonmonotonic-send`): a process's send to a key landed at or
+//!   before its previous send to that key (only `ok`/`info` ops), or two sends within one
+//!   op to one key went backwards (Jepsen's `int-nonmonotonic-send`).
+//! - [`nonmonotonic_polls`] (`nonmonotonic-poll`): a process's poll of a key began at or
+//!   before where its previous `ok` poll of that key ended, or two reads of one key within
+//!   one op went backwards or repeated (Jepsen's `int-nonmonotonic-poll`).
+//! - [`poll_skips`] (`poll-skip`): a process's poll of a key began more than one index
+//!   after where its previous `ok` poll of that key ended, or two reads of one key within
+//!   one op skipped over values (Jepsen's `int-poll-skip`).
+//! - [`g1a`] (`G1a`, aborted read): an `ok` poll read a value whose send failed.
+//!
+//! Where kafkasim deliberately differs from Jepsen:
+//!
+//! - **Values.** kafkasim's values are unique per run across all keys, Jepsen's only per
+//!   key. The checkers still key everything by `(key, value)` like Jepsen, so histories
+//!   recorded by Jepsen or against a real cluster check the same way.
+//! - **Missing completions.** Jepsen's histories always complete every invocation.
+//!   Here an invocation with no completion is read as an `info` completion at the
+//!   invocation's position (what Jepsen records for a crashed client).
+//! - **No exceptions.** Where Jepsen throws (a value in the version order nobody sent),
+//!   the value is skipped: `lost-write` only reports values some op sent.
+//! - **Conflicting offsets.** Where one offset holds several values, the smallest stands
+//!   for the offset in the dense order; Jepsen takes an arbitrary one.
+//! - **Internal variants.** Jepsen's `int-poll-skip`, `int-nonmonotonic-poll` and
+//!   `int-nonmonotonic-send` are reported under `poll-skip`, `nonmonotonic-poll` and
+//!   `nonmonotonic-send`, with descriptions saying "within one poll/send". Jepsen's
+//!   `int-send-skip` is not reported: Jepsen always allows it (other producers' writes
+//!   interleave). kafkasim ops have no rebalance log, so no key is excused from the
+//!   internal poll checks on that ground.
+//! - **Subscribe.** Jepsen computes `poll-skip` and `nonmonotonic-poll` for subscribed
+//!   consumers too, but counts them as allowed when the test uses `subscribe`, since a
+//!   rebalance moves positions between polls without an op in the history. They are
+//!   reported here all the same; deciding whether they are expected is the scenario's
+//!   job (group semantics are checked by the consumer-group checkers).
+//! - **Assign keeps positions.** As in Jepsen, an `assign` that names a key again keeps
+//!   the process's position on it (as `KafkaConsumer::assign` does). A workload that
+//!   seeks back on assign must use a fresh process, as Jepsen's final polls do by
+//!   crashing the client first.
+//! - **Reporting.** `G1a` is reported once per (poll op, key, value); `unseen` once per
+//!   key with every unseen value as a record; `lost-write` shows, as proof, the `ok`
+//!   poll of the highest-read value. Elle's cycle anomalies (G0, G1c, ...) and
+//!   `precommitted-read` are not checked.
+
+mod analysis;
+mod offsets;
+mod order;
+mod visibility;
+
+use super::Anomaly;
+use crate::history::History;
+use analysis::Analysis;
+
+/// Values observed at more than one offset of a key (`duplicate`).
+pub fn duplicates(history: &History) -> Vec<Anomaly> {
+    offsets::duplicates(&Analysis::new(history))
+}
+
+/// Offsets observed holding more than one value (`inconsistent-offsets`).
+pub fn inconsistent_offsets(history: &History) -> Vec<Anomaly> {
+    offsets::inconsistent_offsets(&Analysis::new(history))
+}
+
+/// Committed sends that polls should have seen but did not (`lost-write`).
+pub fn lost_writes(history: &History) -> Vec<Anomaly> {
+    visibility::lost_writes(&Analysis::new(history))
+}
+
+/// Acknowledged sends no `ok` poll ever read, one anomaly per key (`unseen`).
+pub fn unseen(history: &History) -> Vec<Anomaly> {
+    visibility::unseen(&Analysis::new(history))
+}
+
+/// `ok` polls that read a value whose send failed (`G1a`).
+pub fn g1a(history: &History) -> Vec<Anomaly> {
+    visibility::g1a(&Analysis::new(history))
+}
+
+/// Sends of one process (or one op) to a key that went backwards (`nonmonotonic-send`).
+pub fn nonmonotonic_sends(history: &History) -> Vec<Anomaly> {
+    order::nonmonotonic_sends(&Analysis::new(history))
+}
+
+/// Polls of one process (or one op) of a key that went backwards (`nonmonotonic-poll`).
+pub fn nonmonotonic_polls(history: &History) -> Vec<Anomaly> {
+    order::poll_order(&Analysis::new(history)).nonmonotonic
+}
+
+/// Polls of one process (or one op) of a key that skipped records (`poll-skip`).
+pub fn poll_skips(history: &History) -> Vec<Anomaly> {
+    order::poll_order(&Analysis::new(history)).skips
+}
+
+/// Every client-visible anomaly, built from one analysis, in [`AnomalyKind`] order
+/// and, within a kind, in the order found.
+///
+/// [`AnomalyKind`]: super::AnomalyKind
+pub fn check(history: &History) -> Vec<Anomaly> {
+    let analysis = Analysis::new(history);
+    let polls = order::poll_order(&analysis);
+    let mut all = Vec::new();
+    all.extend(visibility::lost_writes(&analysis));
+    all.extend(offsets::duplicates(&analysis));
+    all.extend(offsets::inconsistent_offsets(&analysis));
+    all.extend(visibility::unseen(&analysis));
+    all.extend(order::nonmonotonic_sends(&analysis));
+    all.extend(polls.nonmonotonic);
+    all.extend(polls.skips);
+    all.extend(visibility::g1a(&analysis));
+    all.sort_by_key(|a| a.kind);
+    all
+}

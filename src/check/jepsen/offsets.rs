@@ -1,0 +1,146 @@
+//! Disagreements about what a key's log holds: `inconsistent-offsets` (one offset, several
+//! values) and `duplicate` (one value, several offsets). Both read only the version order,
+//! so they see every poll and every send that must have committed.
+
+use super::analysis::{Analysis, VersionOrder};
+use crate::check::describe::plural;
+use crate::check::{Anomaly, AnomalyKind, RecordRef};
+use std::collections::BTreeMap;
+
+/// Jepsen's version-order errors (`inconsistent-offsets`): an offset of a key at which
+/// different observations (acknowledged sends, polls) found different values. One anomaly
+/// per key and offset, keys in order, offsets ascending.
+pub(super) fn inconsistent_offsets(a: &Analysis<'_>) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    for (key, order) in &a.orders {
+        for (&offset, values) in &order.log {
+            if values.len() < 2 {
+                continue;
+            }
+            let seen: Vec<(String, RecordRef)> =
+                values.iter().map(|&v| observation(a, order, key, offset, v)).collect();
+            let phrases: Vec<String> =
+                values.iter().zip(&seen).map(|(v, (phrase, _))| format!("{v} ({phrase})")).collect();
+            out.push(Anomaly {
+                kind: AnomalyKind::InconsistentOffsets,
+                description: format!(
+                    "{key} offset {offset} was observed holding {} different values: {}.",
+                    values.len(),
+                    phrases.join(", ")
+                ),
+                records: seen.into_iter().map(|(_, r)| r).collect(),
+            });
+        }
+    }
+    out
+}
+
+/// Jepsen's `duplicate-cases`: a value of a key observed at more than one offset (a
+/// retried send written twice, say). One anomaly per key and value, keys in order,
+/// values in order of their first offset.
+pub(super) fn duplicates(a: &Analysis<'_>) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    for (key, order) in &a.orders {
+        for (value, offsets) in offsets_per_value(order) {
+            if offsets.len() < 2 {
+                continue;
+            }
+            let seen: Vec<(String, RecordRef)> =
+                offsets.iter().map(|&o| observation(a, order, key, o, value)).collect();
+            let phrases: Vec<String> =
+                offsets.iter().zip(&seen).map(|(o, (phrase, _))| format!("{o} ({phrase})")).collect();
+            out.push(Anomaly {
+                kind: AnomalyKind::Duplicate,
+                description: format!(
+                    "{key}: value {value} was observed at {}: {}.",
+                    plural(offsets.len(), "offset"),
+                    phrases.join(", ")
+                ),
+                records: seen.into_iter().map(|(_, r)| r).collect(),
+            });
+        }
+    }
+    out
+}
+
+/// Every value of a key with the offsets it was observed at (ascending), the values in
+/// the order of their first offset.
+fn offsets_per_value(order: &VersionOrder) -> Vec<(u64, Vec<u64>)> {
+    let mut position: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut per_value: Vec<(u64, Vec<u64>)> = Vec::new();
+    for (&offset, values) in &order.log {
+        for &v in values {
+            let i = *position.entry(v).or_insert_with(|| {
+                per_value.push((v, Vec::new()));
+                per_value.len() - 1
+            });
+            per_value[i].1.push(offset);
+        }
+    }
+    per_value
+}
+
+/// Who first observed `(offset, value)` of `key`, as a phrase and as a record.
+fn observation(a: &Analysis<'_>, order: &VersionOrder, key: &str, offset: u64, value: u64) -> (String, RecordRef) {
+    match order.first_seen.get(&(offset, value)) {
+        Some(obs) => {
+            let note = a.observation_note(obs, offset);
+            let record = RecordRef::new(key, Some(offset), Some(value), note).seen_in(a.op(obs.at).op);
+            (a.observation_phrase(obs), record)
+        }
+        None => ("observed".to_string(), RecordRef::new(key, Some(offset), Some(value), "observed")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::Hist;
+
+    fn offsets_and_values(anomaly: &Anomaly) -> Vec<(Option<u64>, Option<u64>)> {
+        anomaly.records.iter().map(|r| (r.offset, r.value)).collect()
+    }
+
+    #[test]
+    fn a_poll_disagreeing_with_an_acknowledgement_is_inconsistent() {
+        let h = Hist::new().send_ok(0, "x", 0, 10).poll_ok(1, &[("x", &[(0, 11)])]).build();
+        let found = inconsistent_offsets(&Analysis::new(&h));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, AnomalyKind::InconsistentOffsets);
+        assert_eq!(offsets_and_values(&found[0]), vec![(Some(0), Some(10)), (Some(0), Some(11))]);
+        assert_eq!(found[0].records[0].note, "acknowledged at offset 0");
+        assert_eq!(found[0].records[1].note, "polled at offset 0");
+        assert_eq!(
+            found[0].description,
+            "x offset 0 was observed holding 2 different values: 10 (acknowledged to process 0 at 0.200 s), \
+             11 (polled by process 1 at 0.400 s)."
+        );
+    }
+
+    #[test]
+    fn a_failed_send_claiming_an_offset_is_not_inconsistent() {
+        // The failed op's offset never enters the version order; only the poll does.
+        let h = Hist::new()
+            .txn(0, crate::history::OpType::Fail, &[crate::check::testkit::M::Send("x", Some(0), 10)])
+            .poll_ok(1, &[("x", &[(0, 11)])])
+            .build();
+        assert!(inconsistent_offsets(&Analysis::new(&h)).is_empty());
+    }
+
+    #[test]
+    fn a_value_at_two_offsets_is_a_duplicate() {
+        let h = Hist::new().send_ok(0, "x", 0, 10).poll_ok(1, &[("x", &[(0, 10), (1, 11), (2, 10)])]).build();
+        let found = duplicates(&Analysis::new(&h));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, AnomalyKind::Duplicate);
+        assert_eq!(offsets_and_values(&found[0]), vec![(Some(0), Some(10)), (Some(2), Some(10))]);
+        assert!(found[0].description.starts_with("x: value 10 was observed at 2 offsets: 0 (acknowledged"));
+    }
+
+    #[test]
+    fn the_same_value_in_two_keys_is_not_a_duplicate() {
+        let h =
+            Hist::new().poll_ok(1, &[("x", &[(0, 10)]), ("y", &[(0, 10)])]).poll_ok(1, &[("x", &[(0, 10)])]).build();
+        assert!(duplicates(&Analysis::new(&h)).is_empty());
+    }
+}

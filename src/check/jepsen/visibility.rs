@@ -1,0 +1,362 @@
+//! Whether what was sent became visible, and only that: `lost-write` (a committed send
+//! that polls skipped although they read past it), `unseen` (an acknowledged send nobody
+//! ever read) and `G1a` (a read of a send that failed).
+
+use super::analysis::{op_reads, op_writes, who_when, Analysis, Completion, VersionOrder};
+use crate::check::describe::{capitalize, sample};
+use crate::check::{Anomaly, AnomalyKind, RecordRef};
+use crate::history::{OpFn, OpType};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// For each value of a key, the first and last dense index it appears at. A value
+/// normally appears once; duplicates and conflicting offsets make the two differ.
+fn value_spans(order: &VersionOrder) -> BTreeMap<u64, (usize, usize)> {
+    let mut spans: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
+    // Every log entry holds at least one value, so enumeration gives the dense index.
+    for (i, values) in order.log.values().enumerate() {
+        for &v in values {
+            spans.entry(v).and_modify(|(_, last)| *last = i).or_insert((i, i));
+        }
+    }
+    spans
+}
+
+/// Of the values `ok` polls read, the one whose first appearance is furthest into the
+/// log (the smallest such value on a tie), with that index: everything before it must
+/// have been read too.
+fn highest_read(read: &BTreeSet<u64>, spans: &BTreeMap<u64, (usize, usize)>) -> Option<(usize, u64)> {
+    let mut best: Option<(usize, u64)> = None;
+    for &v in read {
+        if let Some(&(first, _)) = spans.get(&v) {
+            if best.is_none_or(|(i, _)| first > i) {
+                best = Some((first, v));
+            }
+        }
+    }
+    best
+}
+
+/// Jepsen's `lost-write-cases`. For each key, the bound is the highest first-index of any
+/// value an `ok` poll read; the values whose last appearance is at or below the bound
+/// should all have been read by some `ok` poll. Each one that was not is lost, if the op
+/// that sent it must have committed (it is `ok`, or `info` with another value read).
+/// One anomaly per lost value, keys in order, values in log order.
+pub(super) fn lost_writes(a: &Analysis<'_>) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    for (&key, read) in &a.ok_reads {
+        let Some(order) = a.orders.get(key) else { continue };
+        let spans = value_spans(order);
+        let Some((bound, witness)) = highest_read(read, &spans) else { continue };
+        let mut must_read: Vec<(usize, u64)> =
+            spans.iter().filter(|(_, &(_, last))| last <= bound).map(|(&v, &(_, last))| (last, v)).collect();
+        must_read.sort_unstable();
+        for (_, v) in must_read {
+            if read.contains(&v) {
+                continue;
+            }
+            let Some(&w) = a.writer_of.get(key).and_then(|m| m.get(&v)) else { continue };
+            let writer = a.op(w);
+            if a.must_have_committed(writer) {
+                let lost_offset = order.by_index[spans[&v].0].0;
+                let witness_offset = order.by_index[bound].0;
+                out.push(lost_write(a, key, (lost_offset, v), writer, (witness_offset, witness)));
+            }
+        }
+    }
+    out
+}
+
+/// Describes one lost write, with the `ok` poll that read past it as proof.
+fn lost_write(
+    a: &Analysis<'_>,
+    key: &str,
+    (offset, value): (u64, u64),
+    writer: &Completion<'_>,
+    (witness_offset, witness): (u64, u64),
+) -> Anomaly {
+    let sent = if writer.kind == OpType::Ok {
+        format!("acknowledged to {}", who_when(writer))
+    } else {
+        format!("sent by {} with unknown outcome (another value of that op was polled)", who_when(writer))
+    };
+    let mut records =
+        vec![RecordRef::new(key, Some(offset), Some(value), format!("{sent}; never polled")).seen_in(writer.op)];
+    let mut proof = format!("although polls read value {witness} at offset {witness_offset}");
+    if let Some(reader) = a.ok_reader_of.get(key).and_then(|m| m.get(&witness)).map(|&r| a.op(r)) {
+        proof = format!("although {} polled value {witness} at offset {witness_offset}", who_when(reader));
+        records.push(
+            RecordRef::new(key, Some(witness_offset), Some(witness), "polled, further in the log").seen_in(reader.op),
+        );
+    }
+    Anomaly {
+        kind: AnomalyKind::LostWrite,
+        description: format!("{key}: value {value} at offset {offset}, {sent}, was never polled, {proof}."),
+        records,
+    }
+}
+
+/// Jepsen's `unseen`: the values `ok` send/txn ops sent that no `ok` poll read, by the
+/// end of the history. One anomaly per key listing them all, keys in order, values in
+/// send order.
+pub(super) fn unseen(a: &Analysis<'_>) -> Vec<Anomaly> {
+    let mut unseen: BTreeMap<&str, Vec<UnseenSend>> = BTreeMap::new();
+    let mut listed: BTreeSet<(&str, u64)> = BTreeSet::new();
+    for (i, c) in a.ops.iter().enumerate() {
+        if c.kind != OpType::Ok {
+            continue;
+        }
+        for (key, sends) in op_writes(c.op) {
+            let read = a.ok_reads.get(key);
+            for s in sends {
+                if !read.is_some_and(|r| r.contains(&s.value)) && listed.insert((key, s.value)) {
+                    unseen.entry(key).or_default().push(UnseenSend { value: s.value, offset: s.offset, at: i });
+                }
+            }
+        }
+    }
+    unseen.into_iter().map(|(key, values)| unseen_key(a, key, &values)).collect()
+}
+
+/// An acknowledged send nobody read: its value, acknowledged offset and op.
+#[derive(Clone, Copy)]
+struct UnseenSend {
+    value: u64,
+    offset: Option<u64>,
+    at: usize,
+}
+
+/// Describes the unseen values of one key.
+fn unseen_key(a: &Analysis<'_>, key: &str, values: &[UnseenSend]) -> Anomaly {
+    let phrases: Vec<String> = values
+        .iter()
+        .map(|&UnseenSend { value: v, offset, at }| match offset {
+            Some(o) => format!("value {v} at offset {o} ({})", who_when(a.op(at))),
+            None => format!("value {v} ({})", who_when(a.op(at))),
+        })
+        .collect();
+    let records = values
+        .iter()
+        .map(|&UnseenSend { value: v, offset, at }| {
+            let note = match offset {
+                Some(o) => format!("acknowledged at offset {o}; never polled"),
+                None => "acknowledged; never polled".to_string(),
+            };
+            RecordRef::new(key, offset, Some(v), note).seen_in(a.op(at).op)
+        })
+        .collect();
+    let count = match values.len() {
+        1 => "1 acknowledged send was".to_string(),
+        n => format!("{n} acknowledged sends were"),
+    };
+    Anomaly {
+        kind: AnomalyKind::Unseen,
+        description: format!("{key}: {count} never read by any poll: {}.", sample(&phrases, 5)),
+        records,
+    }
+}
+
+/// Jepsen's `g1a-cases` (aborted read): an `ok` poll or txn read a value of a key that
+/// a `fail`ed send/txn op sent to that key. One anomaly per poll op, key and value, in
+/// history order.
+pub(super) fn g1a(a: &Analysis<'_>) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    for c in &a.ops {
+        if c.kind != OpType::Ok || !matches!(c.op.f, OpFn::Poll | OpFn::Txn) {
+            continue;
+        }
+        for (key, pairs) in op_reads(c.op) {
+            let Some(failed) = a.failed_writes.get(key) else { continue };
+            let mut reported = BTreeSet::new();
+            for (offset, value) in pairs {
+                if let Some(&w) = failed.get(&value) {
+                    if reported.insert(value) {
+                        out.push(aborted_read(key, (offset, value), c, a.op(w)));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Describes one aborted read.
+fn aborted_read(key: &str, (offset, value): (u64, u64), reader: &Completion<'_>, writer: &Completion<'_>) -> Anomaly {
+    let error = writer.op.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+    Anomaly {
+        kind: AnomalyKind::G1a,
+        description: format!(
+            "{} polled value {value} from {key} at offset {offset}, but the send of {value} by {} failed{error}.",
+            capitalize(&who_when(reader)),
+            who_when(writer)
+        ),
+        records: vec![
+            RecordRef::new(key, None, Some(value), format!("send failed{error}")).seen_in(writer.op),
+            RecordRef::new(key, Some(offset), Some(value), format!("polled at offset {offset}")).seen_in(reader.op),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::{Hist, M};
+
+    fn values(anomalies: &[Anomaly]) -> Vec<(Option<u64>, Option<u64>)> {
+        anomalies.iter().map(|x| (x.records[0].offset, x.records[0].value)).collect()
+    }
+
+    #[test]
+    fn an_acknowledged_send_below_a_polled_offset_but_never_polled_is_lost() {
+        let h = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_ok(0, "x", 1, 11)
+            .send_ok(0, "x", 2, 12)
+            .poll_ok(1, &[("x", &[(0, 10), (2, 12)])])
+            .build();
+        let found = lost_writes(&Analysis::new(&h));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, AnomalyKind::LostWrite);
+        assert_eq!(values(&found), vec![(Some(1), Some(11))]);
+        assert_eq!(found[0].records[1].value, Some(12));
+        assert_eq!(
+            found[0].description,
+            "x: value 11 at offset 1, acknowledged to process 0 at 0.400 s, was never polled, \
+             although process 1 at 0.800 s polled value 12 at offset 2."
+        );
+    }
+
+    #[test]
+    fn an_info_send_never_seen_is_not_lost() {
+        // Value 11 went to offset 1 according to a failed poll, but its send is info and
+        // none of its values were read by an ok poll: it may never have happened.
+        let h = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_info(0, "x", 11)
+            .send_ok(0, "x", 2, 12)
+            .poll_fail(1, &[("x", &[(1, 11)])])
+            .poll_ok(1, &[("x", &[(0, 10), (2, 12)])])
+            .build();
+        assert!(lost_writes(&Analysis::new(&h)).is_empty());
+    }
+
+    #[test]
+    fn an_info_txn_whose_other_send_was_read_is_lost() {
+        let h = Hist::new()
+            .txn(0, OpType::Info, &[M::Send("x", Some(0), 10), M::Send("y", Some(0), 20)])
+            .send_ok(0, "x", 1, 11)
+            .poll_ok(1, &[("x", &[(1, 11)]), ("y", &[(0, 20)])])
+            .build();
+        let found = lost_writes(&Analysis::new(&h));
+        assert_eq!(values(&found), vec![(Some(0), Some(10))]);
+        assert!(found[0].description.contains("with unknown outcome"));
+    }
+
+    #[test]
+    fn a_send_that_never_completed_and_was_never_read_is_neither_lost_nor_unseen() {
+        let h = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_invoke(1, "x", 11)
+            .send_ok(2, "x", 2, 12)
+            .poll_fail(3, &[("x", &[(1, 11)])])
+            .poll_ok(3, &[("x", &[(0, 10), (2, 12)])])
+            .build();
+        let a = Analysis::new(&h);
+        assert!(lost_writes(&a).is_empty());
+        assert!(unseen(&a).is_empty());
+    }
+
+    #[test]
+    fn a_txn_that_never_completed_but_was_partly_read_can_lose_writes() {
+        let h = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .txn_invoke(1, &[M::Send("x", None, 11), M::Send("y", None, 21)])
+            .send_ok(2, "x", 2, 12)
+            .poll_fail(3, &[("x", &[(1, 11)])])
+            .poll_ok(3, &[("x", &[(0, 10), (2, 12)]), ("y", &[(0, 21)])])
+            .build();
+        let found = lost_writes(&Analysis::new(&h));
+        assert_eq!(values(&found), vec![(Some(1), Some(11))]);
+        assert!(found[0].description.contains("process 1 at 0.300 s (never completed) with unknown outcome"));
+    }
+
+    #[test]
+    fn writes_after_the_highest_read_are_not_lost_but_are_unseen() {
+        let h = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_ok(0, "x", 1, 11)
+            .send_ok(0, "y", 0, 20)
+            .poll_ok(1, &[("x", &[(0, 10)])])
+            .build();
+        assert!(lost_writes(&Analysis::new(&h)).is_empty());
+        let found = unseen(&Analysis::new(&h));
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].kind, AnomalyKind::Unseen);
+        assert_eq!(
+            found[0].records.iter().map(|r| (r.key.as_str(), r.offset, r.value)).collect::<Vec<_>>(),
+            vec![("x", Some(1), Some(11))]
+        );
+        assert_eq!(found[1].records[0].key, "y");
+        assert_eq!(
+            found[0].description,
+            "x: 1 acknowledged send was never read by any poll: value 11 at offset 1 (process 0 at 0.400 s)."
+        );
+    }
+
+    #[test]
+    fn info_sends_never_seen_and_sends_seen_by_any_ok_poll_are_not_unseen() {
+        let h = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_info(0, "x", 11)
+            .send_ok(0, "x", 2, 12)
+            .poll_ok(1, &[("x", &[(0, 10)])])
+            .poll_ok(2, &[("x", &[(2, 12)])])
+            .build();
+        assert!(unseen(&Analysis::new(&h)).is_empty());
+    }
+
+    #[test]
+    fn only_ok_polls_make_a_send_seen() {
+        let h = Hist::new().send_ok(0, "x", 0, 10).poll_fail(1, &[("x", &[(0, 10)])]).build();
+        let found = unseen(&Analysis::new(&h));
+        assert_eq!(values(&found), vec![(Some(0), Some(10))]);
+    }
+
+    #[test]
+    fn reading_a_failed_send_is_g1a() {
+        let h = Hist::new().send_fail(0, "x", 10).poll_ok(1, &[("x", &[(0, 10), (1, 10)])]).build();
+        let found = g1a(&Analysis::new(&h));
+        assert_eq!(found.len(), 1, "one report per poll, key and value");
+        assert_eq!(found[0].kind, AnomalyKind::G1a);
+        assert_eq!(found[0].records[1].offset, Some(0));
+        assert_eq!(
+            found[0].description,
+            "Process 1 at 0.400 s polled value 10 from x at offset 0, but the send of 10 by process 0 at 0.200 s \
+             failed (test-error)."
+        );
+    }
+
+    #[test]
+    fn reading_an_info_send_or_failing_to_poll_a_failed_send_is_not_g1a() {
+        let h = Hist::new()
+            .send_info(0, "x", 10)
+            .send_fail(0, "x", 11)
+            .poll_ok(1, &[("x", &[(0, 10)])])
+            .poll_fail(1, &[("x", &[(1, 11)])])
+            .build();
+        assert!(g1a(&Analysis::new(&h)).is_empty());
+    }
+
+    #[test]
+    fn polls_of_keys_nobody_wrote_do_not_panic() {
+        // Value 80 sits between two read values but nobody sent it: Jepsen throws, we skip.
+        let h = Hist::new()
+            .poll_ok(1, &[("ghost", &[(7, 70), (9, 90)])])
+            .poll_fail(2, &[("ghost", &[(8, 80)])])
+            .poll_ok(1, &[("empty", &[])])
+            .build();
+        let a = Analysis::new(&h);
+        assert!(lost_writes(&a).is_empty());
+        assert!(unseen(&a).is_empty());
+        assert!(g1a(&a).is_empty());
+    }
+}

@@ -1,0 +1,195 @@
+//! Every replica's log and high watermark, reconstructed from the trace one event at a
+//! time, so the log checkers can ask what a replica held when something happened.
+
+use crate::history::{Event, TraceEvent};
+use std::collections::BTreeMap;
+
+/// One replica (a partition on a broker) as the trace describes it.
+#[derive(Debug, Default)]
+pub(super) struct Replica {
+    /// Offset → value of every record the replica holds.
+    pub log: BTreeMap<u64, u64>,
+    /// Its high watermark: records below it are, as far as it knows, committed.
+    pub hw: u64,
+    /// Whether it is the partition's leader, per its latest HW, BecomeLeader or
+    /// BecomeFollower event (false after a restart).
+    pub is_leader: bool,
+}
+
+/// What one trace event did to one replica, as far as the checkers care.
+#[derive(Debug)]
+pub(super) struct Change<'e> {
+    /// The event.
+    pub event: &'e TraceEvent,
+    /// The partition.
+    pub tp: &'e str,
+    /// The broker.
+    pub broker: u32,
+    /// Records this event put below the replica's high watermark: the high watermark
+    /// moved past them, a log was loaded with them below its checkpointed high
+    /// watermark, or they were appended below it. `(offset, value)` in offset order.
+    pub now_below_hw: Vec<(u64, u64)>,
+    /// Whether the replica was leading when it put them there (so they are committed).
+    pub as_leader: bool,
+    /// The replica's high watermark after the event.
+    pub hw: u64,
+    /// Records the event removed from the replica's log (a truncation), in offset order.
+    pub removed: Vec<(u64, u64)>,
+}
+
+/// All replicas of the cluster.
+#[derive(Debug, Default)]
+pub(super) struct Replicas {
+    by_replica: BTreeMap<(String, u32), Replica>,
+}
+
+impl Replicas {
+    /// The replica of `tp` on `broker`, if the trace has mentioned it since the broker
+    /// last started.
+    pub fn get(&self, tp: &str, broker: u32) -> Option<&Replica> {
+        self.by_replica.get(&(tp.to_string(), broker))
+    }
+
+    fn replica(&mut self, tp: &str, broker: u32) -> &mut Replica {
+        self.by_replica.entry((tp.to_string(), broker)).or_default()
+    }
+
+    /// Applies one trace event and reports what it did to a replica, if anything.
+    ///
+    /// A broker start forgets all of that broker's replicas: memory is gone, and what
+    /// the disk kept comes back through `LogLoaded` events. A truncation also lowers the
+    /// high watermark to the new log end when it was above it, as Kafka does.
+    pub fn apply<'e>(&mut self, event: &'e TraceEvent) -> Option<Change<'e>> {
+        let (tp, broker) = match &event.event {
+            Event::BrokerStarted { broker } => {
+                self.by_replica.retain(|(_, b), _| b != broker);
+                return None;
+            }
+            Event::BecomeLeader { tp, broker, .. } => {
+                self.replica(tp, *broker).is_leader = true;
+                return None;
+            }
+            Event::BecomeFollower { tp, broker, .. } => {
+                self.replica(tp, *broker).is_leader = false;
+                return None;
+            }
+            Event::LogLoaded { tp, broker, .. }
+            | Event::Append { tp, broker, .. }
+            | Event::HighWatermark { tp, broker, .. }
+            | Event::Truncate { tp, broker, .. } => (tp.as_str(), *broker),
+            _ => return None,
+        };
+        let replica = self.replica(tp, broker);
+        let mut change =
+            Change { event, tp, broker, now_below_hw: Vec::new(), as_leader: false, hw: 0, removed: Vec::new() };
+        match &event.event {
+            Event::LogLoaded { records, high_watermark, .. } => {
+                *replica = Replica {
+                    log: records.iter().map(|&(offset, value, _epoch)| (offset, value)).collect(),
+                    hw: *high_watermark,
+                    is_leader: false,
+                };
+                change.now_below_hw = replica.log.range(..replica.hw).map(|(&o, &v)| (o, v)).collect();
+            }
+            Event::Append { as_leader, base_offset, values, .. } => {
+                // Checked arithmetic: a corrupt trace near u64::MAX must not panic.
+                let offsets = (0u64..).map_while(|i| base_offset.checked_add(i));
+                for (offset, &value) in offsets.zip(values) {
+                    replica.log.insert(offset, value);
+                    if offset < replica.hw {
+                        change.now_below_hw.push((offset, value));
+                    }
+                }
+                change.as_leader = *as_leader;
+            }
+            Event::HighWatermark { is_leader, new, .. } => {
+                let old = replica.hw;
+                replica.hw = *new;
+                replica.is_leader = *is_leader;
+                if *new > old {
+                    change.now_below_hw = replica.log.range(old..*new).map(|(&o, &v)| (o, v)).collect();
+                }
+                change.as_leader = *is_leader;
+            }
+            Event::Truncate { to_offset, removed, .. } => {
+                // What the replica held past the new end, corrected by what the broker
+                // says it removed (the broker knows best; our copy may have gaps).
+                let mut gone = replica.log.split_off(to_offset);
+                gone.extend(removed.iter().copied());
+                change.removed = gone.into_iter().collect();
+                replica.hw = replica.hw.min(*to_offset);
+            }
+            _ => {}
+        }
+        change.hw = replica.hw;
+        Some(change)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(time_ms: u64, event: Event) -> TraceEvent {
+        TraceEvent { time_ns: time_ms * 1_000_000, node: "broker".into(), event }
+    }
+
+    fn append(broker: u32, base_offset: u64, values: &[u64]) -> TraceEvent {
+        at(
+            1,
+            Event::Append {
+                tp: "t-0".into(),
+                broker,
+                as_leader: true,
+                leader_epoch: 1,
+                base_offset,
+                values: values.to_vec(),
+            },
+        )
+    }
+
+    fn hw(broker: u32, old: u64, new: u64) -> TraceEvent {
+        at(2, Event::HighWatermark { tp: "t-0".into(), broker, is_leader: true, leader_epoch: 1, old, new })
+    }
+
+    #[test]
+    fn records_go_below_the_high_watermark_once_each() {
+        let mut r = Replicas::default();
+        assert!(r.apply(&append(1, 0, &[10, 11, 12])).unwrap().now_below_hw.is_empty());
+        assert_eq!(r.apply(&hw(1, 0, 2)).unwrap().now_below_hw, vec![(0, 10), (1, 11)]);
+        assert_eq!(r.apply(&hw(1, 2, 3)).unwrap().now_below_hw, vec![(2, 12)]);
+        assert!(r.apply(&hw(1, 3, 3)).unwrap().now_below_hw.is_empty());
+    }
+
+    #[test]
+    fn a_truncation_removes_the_tail_and_lowers_the_high_watermark() {
+        let mut r = Replicas::default();
+        r.apply(&append(1, 0, &[10, 11, 12]));
+        r.apply(&hw(1, 0, 3));
+        let truncate = at(
+            3,
+            Event::Truncate {
+                tp: "t-0".into(),
+                broker: 1,
+                to_offset: 1,
+                removed: vec![(1, 11)],
+                reason: "high-watermark".into(),
+            },
+        );
+        let change = r.apply(&truncate).unwrap();
+        assert_eq!(change.removed, vec![(1, 11), (2, 12)]);
+        assert_eq!(change.hw, 1);
+        assert_eq!(r.get("t-0", 1).unwrap().log.len(), 1);
+    }
+
+    #[test]
+    fn a_restart_forgets_the_broker_and_appends_near_the_end_of_u64_do_not_overflow() {
+        let mut r = Replicas::default();
+        r.apply(&append(1, u64::MAX, &[10, 11]));
+        r.apply(&append(2, 0, &[10]));
+        assert_eq!(r.get("t-0", 1).unwrap().log.len(), 1);
+        r.apply(&at(4, Event::BrokerStarted { broker: 1 }));
+        assert!(r.get("t-0", 1).is_none());
+        assert!(r.get("t-0", 2).is_some());
+    }
+}

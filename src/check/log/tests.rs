@@ -1,0 +1,180 @@
+//! Tiny hand-written traces for each log invariant: one that must break it, and near
+//! misses that Kafka produces legitimately and must not.
+
+use super::*;
+use crate::check::testkit::Hist;
+
+const TP: &str = "t-0";
+
+fn append(broker: u32, as_leader: bool, leader_epoch: u32, base_offset: u64, values: &[u64]) -> Event {
+    Event::Append { tp: TP.into(), broker, as_leader, leader_epoch, base_offset, values: values.to_vec() }
+}
+
+fn hw(broker: u32, is_leader: bool, leader_epoch: u32, old: u64, new: u64) -> Event {
+    Event::HighWatermark { tp: TP.into(), broker, is_leader, leader_epoch, old, new }
+}
+
+fn truncate(broker: u32, to_offset: u64, removed: &[(u64, u64)]) -> Event {
+    Event::Truncate { tp: TP.into(), broker, to_offset, removed: removed.to_vec(), reason: "high-watermark".into() }
+}
+
+fn loaded(broker: u32, records: &[(u64, u64)], high_watermark: u64) -> Event {
+    let records = records.iter().map(|&(o, v)| (o, v, 1)).collect();
+    Event::LogLoaded { tp: TP.into(), broker, records, high_watermark }
+}
+
+/// A history whose trace is these events, 100 ms apart from 0.1 s.
+fn trace(events: Vec<Event>) -> History {
+    events.into_iter().fold(Hist::new(), |h, e| h.event("broker", e)).build()
+}
+
+/// `(offset, value)` of each record of each anomaly.
+fn records(anomalies: &[Anomaly]) -> Vec<Vec<(Option<u64>, Option<u64>)>> {
+    anomalies.iter().map(|a| a.records.iter().map(|r| (r.offset, r.value)).collect()).collect()
+}
+
+/// Broker 1 leads epoch 1 and commits 10, 11 at offsets 0-1; broker 2 follows.
+fn committed_pair() -> Vec<Event> {
+    vec![
+        append(1, true, 1, 0, &[10, 11]),
+        append(2, false, 1, 0, &[10, 11]),
+        hw(1, true, 1, 0, 2),
+        hw(2, false, 1, 0, 2),
+    ]
+}
+
+#[test]
+fn a_new_leader_overwriting_a_committed_offset_diverges() {
+    let mut events = committed_pair();
+    events.extend([
+        Event::BrokerStarted { broker: 2 },
+        loaded(2, &[(0, 10)], 1),
+        append(2, true, 2, 1, &[21]),
+        hw(2, true, 2, 1, 2),
+    ]);
+    let found = replica_divergence(&trace(events));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].kind, AnomalyKind::ReplicaDivergence);
+    assert_eq!(records(&found), vec![vec![(Some(1), Some(11)), (Some(1), Some(21))]]);
+    assert_eq!(found[0].records[1].by.as_deref(), Some("broker-2"));
+    assert_eq!(
+        found[0].description,
+        "t-0 offset 1: broker-2 held value 21 below its high watermark 2 at 0.800 s, but broker-1 had held value 11 \
+         there below its high watermark 2 at 0.300 s."
+    );
+}
+
+#[test]
+fn a_follower_replacing_an_uncommitted_tail_does_not_diverge() {
+    // Broker 2 holds 19 at offset 1 above its high watermark, truncates and refetches 11.
+    let events = vec![
+        append(1, true, 1, 0, &[10, 11]),
+        hw(1, true, 1, 0, 1),
+        loaded(2, &[(0, 10), (1, 19)], 1),
+        truncate(2, 1, &[(1, 19)]),
+        append(2, false, 1, 1, &[11]),
+        hw(1, true, 1, 1, 2),
+        hw(2, false, 1, 1, 2),
+    ];
+    let h = trace(events);
+    assert!(replica_divergence(&h).is_empty());
+    assert!(committed_truncations(&h).is_empty());
+}
+
+#[test]
+fn a_leader_lowering_its_high_watermark_in_one_epoch_regresses() {
+    let events = vec![append(1, true, 1, 0, &[10, 11, 12]), hw(1, true, 1, 0, 3), hw(1, true, 1, 3, 1)];
+    let found = hw_regressions(&trace(events));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].kind, AnomalyKind::HwRegression);
+    assert_eq!(records(&found), vec![vec![(Some(1), Some(11)), (Some(2), Some(12))]]);
+    assert_eq!(
+        found[0].description,
+        "Broker-1, leader of t-0 in epoch 1, lowered its high watermark from 3 (at 0.200 s) to 1 at 0.300 s."
+    );
+}
+
+#[test]
+fn follower_restart_and_new_epoch_high_watermarks_may_go_back() {
+    let events = vec![
+        hw(2, false, 1, 0, 5),
+        hw(2, false, 1, 5, 3),
+        hw(1, true, 1, 0, 5),
+        Event::BrokerStarted { broker: 1 },
+        hw(1, true, 1, 0, 4),
+        hw(1, true, 2, 4, 2),
+    ];
+    assert!(hw_regressions(&trace(events)).is_empty());
+}
+
+#[test]
+fn truncating_records_below_the_leader_high_watermark_is_committed_truncation() {
+    let mut events = committed_pair();
+    events.push(truncate(2, 0, &[(0, 10), (1, 11)]));
+    let found = committed_truncations(&trace(events));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].kind, AnomalyKind::CommittedTruncation);
+    assert_eq!(records(&found), vec![vec![(Some(0), Some(10)), (Some(1), Some(11))]]);
+    assert_eq!(found[0].records[0].note, "truncated from broker-2; committed by leader broker-1 at 0.300 s");
+    assert_eq!(
+        found[0].description,
+        "Broker-2 truncated t-0 to offset 0 at 0.500 s (reason high-watermark), removing 2 committed records \
+         (offsets 0-1, values 10, 11) that leader broker-1 had committed at 0.300 s."
+    );
+}
+
+#[test]
+fn truncating_above_the_leader_high_watermark_or_a_different_value_is_not_committed_truncation() {
+    let events = vec![
+        append(1, true, 1, 0, &[10, 11, 12]),
+        append(2, false, 1, 0, &[10, 11, 12]),
+        // Only a follower's high watermark passes offset 2: not committed by a leader.
+        hw(1, true, 1, 0, 2),
+        hw(2, false, 1, 0, 3),
+        truncate(2, 2, &[(2, 12)]),
+        // Broker 3 holds a divergent 19 at committed offset 1 and drops it: not a committed record.
+        loaded(3, &[(0, 10), (1, 19)], 1),
+        truncate(3, 1, &[(1, 19)]),
+    ];
+    assert!(committed_truncations(&trace(events)).is_empty());
+}
+
+#[test]
+fn two_brokers_appending_as_leader_in_one_epoch_are_multiple_leaders() {
+    let events = vec![append(1, true, 3, 0, &[10]), append(2, true, 3, 0, &[20]), append(2, true, 3, 1, &[21])];
+    let found = multiple_leaders(&trace(events));
+    assert_eq!(found.len(), 1, "reported once per extra broker");
+    assert_eq!(found[0].kind, AnomalyKind::MultipleLeaders);
+    assert_eq!(records(&found), vec![vec![(Some(0), Some(10)), (Some(0), Some(20))]]);
+    assert_eq!(
+        found[0].description,
+        "t-0 had two leaders in epoch 3: broker-1 appended value 10 at offset 0 at 0.100 s and broker-2 appended \
+         value 20 at offset 0 at 0.200 s, both as leader."
+    );
+}
+
+#[test]
+fn one_leader_per_epoch_and_follower_appends_are_not_multiple_leaders() {
+    let events = vec![
+        append(1, true, 3, 0, &[10]),
+        append(1, true, 3, 1, &[11]),
+        append(2, false, 3, 0, &[10, 11]),
+        append(2, true, 4, 2, &[12]),
+        append(1, true, 3, 5, &[]),
+    ];
+    assert!(multiple_leaders(&trace(events)).is_empty());
+}
+
+#[test]
+fn traces_with_unknown_replicas_and_odd_events_do_not_panic() {
+    let events = vec![
+        truncate(7, 0, &[(3, 30)]),
+        hw(8, true, 1, 9, 0),
+        append(9, true, 1, u64::MAX, &[1, 2, 3]),
+        hw(9, true, 1, 0, u64::MAX),
+        Event::Phase { name: "liveness".into() },
+        Event::BrokerStarted { broker: 42 },
+    ];
+    let h = trace(events);
+    assert!(check(&h).is_empty());
+}

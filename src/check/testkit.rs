@@ -1,0 +1,155 @@
+//! A tiny history builder for checker tests, so each test reads like its scenario:
+//! `Hist::new().send_ok(0, "x", 0, 10).poll_ok(1, &[("x", &[(0, 10)])]).build()`.
+//! Every op advances the clock by 100 ms; invocations and completions are both recorded.
+
+use crate::history::{Event, History, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, TraceEvent};
+
+/// Records a poll returned, per key, as `(offset, value)` pairs.
+pub(crate) type Pairs<'a> = &'a [(&'a str, &'a [(u64, u64)])];
+
+/// A micro-op of a txn: a send (with the acknowledged offset, if any) or a poll.
+pub(crate) enum M<'a> {
+    /// `Send(key, offset, value)`.
+    Send(&'a str, Option<u64>, u64),
+    /// A poll and what it returned.
+    Poll(Pairs<'a>),
+}
+
+/// The builder.
+#[derive(Default)]
+pub(crate) struct Hist {
+    ops: Vec<Op>,
+    trace: Vec<TraceEvent>,
+    clock_ms: u64,
+}
+
+fn records(pairs: Pairs<'_>) -> PolledRecords {
+    pairs.iter().map(|(k, ps)| (k.to_string(), ps.to_vec())).collect()
+}
+
+fn send(key: &str, offset: Option<u64>, value: u64) -> MicroOp {
+    MicroOp::Send { key: key.to_string(), value, offset }
+}
+
+/// The invocation of a txn: sends without offsets, polls without records.
+fn invoked(mops: &[M<'_>]) -> OpValue {
+    OpValue::Txn(
+        mops.iter()
+            .map(|m| match m {
+                M::Send(k, _, v) => send(k, None, *v),
+                M::Poll(_) => MicroOp::Poll { records: None },
+            })
+            .collect(),
+    )
+}
+
+impl Hist {
+    pub(crate) fn new() -> Self {
+        Hist::default()
+    }
+
+    fn push(&mut self, process: u64, kind: OpType, f: OpFn, value: OpValue) {
+        self.clock_ms += 100;
+        let index = self.ops.len() as u64;
+        let error = (kind == OpType::Fail || kind == OpType::Info).then(|| "test-error".to_string());
+        self.ops.push(Op { index, time_ns: self.clock_ms * 1_000_000, process, kind, f, value, error });
+    }
+
+    /// An invocation and its completion.
+    fn pair(mut self, process: u64, f: OpFn, invoke: OpValue, kind: OpType, done: OpValue) -> Self {
+        self.push(process, OpType::Invoke, f, invoke);
+        self.push(process, kind, f, done);
+        self
+    }
+
+    /// Sets the clock (milliseconds) for the next op or event.
+    pub(crate) fn at_ms(mut self, ms: u64) -> Self {
+        self.clock_ms = ms.saturating_sub(100);
+        self
+    }
+
+    /// A send that was invoked and never completed.
+    pub(crate) fn send_invoke(mut self, p: u64, key: &str, value: u64) -> Self {
+        self.push(p, OpType::Invoke, OpFn::Send, OpValue::Txn(vec![send(key, None, value)]));
+        self
+    }
+
+    /// A send acknowledged at `offset`.
+    pub(crate) fn send_ok(self, p: u64, key: &str, offset: u64, value: u64) -> Self {
+        let invoke = OpValue::Txn(vec![send(key, None, value)]);
+        self.pair(p, OpFn::Send, invoke, OpType::Ok, OpValue::Txn(vec![send(key, Some(offset), value)]))
+    }
+
+    /// A send whose outcome is unknown.
+    pub(crate) fn send_info(self, p: u64, key: &str, value: u64) -> Self {
+        let v = OpValue::Txn(vec![send(key, None, value)]);
+        self.pair(p, OpFn::Send, v.clone(), OpType::Info, v)
+    }
+
+    /// A send that definitely failed.
+    pub(crate) fn send_fail(self, p: u64, key: &str, value: u64) -> Self {
+        let v = OpValue::Txn(vec![send(key, None, value)]);
+        self.pair(p, OpFn::Send, v.clone(), OpType::Fail, v)
+    }
+
+    /// A poll completing with `kind` and these records.
+    pub(crate) fn poll(self, p: u64, kind: OpType, pairs: Pairs<'_>) -> Self {
+        let invoke = OpValue::Txn(vec![MicroOp::Poll { records: None }]);
+        let done = OpValue::Txn(vec![MicroOp::Poll { records: Some(records(pairs)) }]);
+        self.pair(p, OpFn::Poll, invoke, kind, done)
+    }
+
+    /// A poll that returned these records.
+    pub(crate) fn poll_ok(self, p: u64, pairs: Pairs<'_>) -> Self {
+        self.poll(p, OpType::Ok, pairs)
+    }
+
+    /// A poll that returned these records but then failed (e.g. its commit failed).
+    pub(crate) fn poll_fail(self, p: u64, pairs: Pairs<'_>) -> Self {
+        self.poll(p, OpType::Fail, pairs)
+    }
+
+    /// A txn op (sends and polls) completing with `kind`.
+    pub(crate) fn txn(self, p: u64, kind: OpType, mops: &[M<'_>]) -> Self {
+        let invoke = invoked(mops);
+        let done = mops
+            .iter()
+            .map(|m| match m {
+                M::Send(k, o, v) => send(k, *o, *v),
+                M::Poll(pairs) => MicroOp::Poll { records: Some(records(pairs)) },
+            })
+            .collect();
+        self.pair(p, OpFn::Txn, invoke, kind, OpValue::Txn(done))
+    }
+
+    /// A txn op that was invoked and never completed.
+    pub(crate) fn txn_invoke(mut self, p: u64, mops: &[M<'_>]) -> Self {
+        let invoke = invoked(mops);
+        self.push(p, OpType::Invoke, OpFn::Txn, invoke);
+        self
+    }
+
+    /// A successful standalone assignment of these keys.
+    pub(crate) fn assign(self, p: u64, keys: &[&str]) -> Self {
+        let v = OpValue::Keys(keys.iter().map(|k| k.to_string()).collect());
+        self.pair(p, OpFn::Assign, v.clone(), OpType::Ok, v)
+    }
+
+    /// A successful group subscription to these keys.
+    pub(crate) fn subscribe(self, p: u64, keys: &[&str]) -> Self {
+        let v = OpValue::Keys(keys.iter().map(|k| k.to_string()).collect());
+        self.pair(p, OpFn::Subscribe, v.clone(), OpType::Ok, v)
+    }
+
+    /// A trace event recorded by `node`; advances the clock like an op.
+    pub(crate) fn event(mut self, node: &str, event: Event) -> Self {
+        self.clock_ms += 100;
+        self.trace.push(TraceEvent { time_ns: self.clock_ms * 1_000_000, node: node.to_string(), event });
+        self
+    }
+
+    /// The history.
+    pub(crate) fn build(self) -> History {
+        History { ops: self.ops, trace: self.trace }
+    }
+}
