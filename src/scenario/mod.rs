@@ -1,1 +1,112 @@
-//! TODO
+//! Scenario files: the TOML schema, its validation, and errors that point at the exact
+//! file, line, column and field.
+//!
+//! A scenario says what cluster to build, what workload to run, which faults to inject
+//! and what the checkers must find:
+//!
+//! ```toml
+//! name = "acks-1-leader-crash"          # default: the file stem
+//! title = "acks=1 loses acknowledged writes when the leader crashes"
+//! theme = "loss"                         # loss | duplication | ordering | availability
+//!                                        # | consumer-groups | replication-internals
+//! seeds = "1..51"                        # half-open range, or a list: [1, 2, 3]
+//! duration = "20s"                       # the safety phase (workload + faults)
+//! liveness_timeout = "30s"               # the heal-and-drain phase bound (default 30s)
+//!
+//! [cluster]
+//! brokers = 3                            # broker-1 .. broker-3 (default 3)
+//! truncation = "leader-epoch"            # or "legacy" (pre-KIP-101)
+//! [cluster.config]                       # Kafka's broker keys and defaults
+//! "min.insync.replicas" = 2
+//!
+//! [network]
+//! latency_min = "1ms"
+//! latency_max = "5ms"
+//! packet_loss_rate = 0.0
+//!
+//! [[topics]]
+//! name = "orders"
+//! partitions = 3                         # orders-0 .. orders-2
+//! "replication.factor" = 3
+//! [topics.config]
+//! "unclean.leader.election.enable" = false
+//!
+//! [[producers]]
+//! count = 2                              # producer-1, producer-2
+//! topic = "orders"
+//! rate_per_sec = 100
+//! partitioning = "explicit"              # or "keyed" (with key_count) or "unkeyed"
+//! send = "sync"                          # or "async"
+//! [producers.config]                     # Kafka's producer keys and defaults
+//! acks = "1"
+//!
+//! [[consumers]]
+//! topic = "orders"
+//! mode = "subscribe"                     # or "assign"
+//! group = "billing"
+//! [consumers.config]
+//! "auto.offset.reset" = "earliest"
+//!
+//! [[faults]]
+//! at = "5s"
+//! kind = "crash"                         # crash | restart | partition | heal
+//! target = "the leader of orders-0"      #   | packet-loss | latency
+//! duration = "3s"                        # undo after 3s (here: restart)
+//!
+//! [expect]
+//! present = ["lost-write"]
+//! absent = ["*"]                         # every other kind
+//! ```
+//!
+//! Durations are strings with a unit (`"150ms"`, `"2.5s"`, `"1m"`); Kafka settings keep
+//! Kafka's names, units and defaults, quoted or as plain dotted keys. Reading happens in
+//! two layers: `raw` turns text into positioned values and checks keys and TOML types;
+//! `validate` (with `workload` and `faults`) checks meaning and fills in defaults.
+
+#![warn(missing_docs)]
+
+mod error;
+mod faults;
+mod keys;
+mod model;
+mod model_clients;
+mod raw;
+mod target;
+mod validate;
+mod values;
+mod workload;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_errors;
+#[cfg(test)]
+mod tests_props;
+#[cfg(test)]
+mod tests_values;
+
+use std::path::Path;
+
+pub use error::ScenarioError;
+pub use model::{
+    BrokerConfig, ClusterSpec, Expectations, FaultAction, FaultSpec, NetworkSpec, Scenario, Target,
+    Theme, TopicConfig, TopicSpec, TruncationMode,
+};
+pub use model_clients::{
+    AssignmentStrategy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
+    ProducerConfig, ProducerSpec, SendMode,
+};
+pub use validate::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS};
+pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range, MAX_SEEDS};
+pub use workload::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC};
+
+/// Reads, parses and validates the scenario file at `path`.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::unreadable(path, &e))?;
+    parse(&text, path)
+}
+
+/// Parses and validates scenario text; `path` is used for the default name and in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    validate::build(text, path).map_err(|issue| ScenarioError::from_issue(path, text, issue))
+}

@@ -1,0 +1,197 @@
+//! Scenario errors: every problem is reported with the file, a 1-based line and column,
+//! the field path (`faults[2].target`) and what was expected.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// A byte range in the scenario text.
+pub(super) type Span = Range<usize>;
+
+/// A problem found in the text, not yet tied to a file name and a line.
+#[derive(Clone, Debug)]
+pub(super) struct Issue {
+    /// Where the problem is; `None` means the start of the file.
+    pub span: Option<Span>,
+    /// The field path, e.g. `topics[0].replication.factor`; `None` for syntax errors.
+    pub field: Option<String>,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+/// The result type of the scenario readers.
+pub(super) type Res<T> = Result<T, Issue>;
+
+/// Why a scenario file could not be loaded, and where.
+///
+/// `Display` renders `scenarios/x.toml:12:5: `topics[0].replication.factor`: message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The scenario file.
+    pub path: PathBuf,
+    /// The 1-based line of the problem; 0 when the file could not be read at all.
+    pub line: usize,
+    /// The 1-based column of the problem, counted in characters; 0 when the file could
+    /// not be read at all.
+    pub column: usize,
+    /// The field path, such as `faults[2].target`; `None` for TOML syntax errors and
+    /// unreadable files.
+    pub field: Option<String>,
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// The text of the offending line, for [`ScenarioError::snippet`].
+    line_text: Option<String>,
+}
+
+impl ScenarioError {
+    /// Ties an issue found in `text` to the file it came from.
+    pub(super) fn from_issue(path: &Path, text: &str, issue: Issue) -> ScenarioError {
+        let offset = issue.span.map_or(0, |s| s.start);
+        let (line, column, line_text) = line_column(text, offset);
+        ScenarioError {
+            path: path.to_path_buf(),
+            line,
+            column,
+            field: issue.field,
+            message: issue.message,
+            line_text: Some(line_text),
+        }
+    }
+
+    /// An error for a file that could not be read.
+    pub(super) fn unreadable(path: &Path, err: &std::io::Error) -> ScenarioError {
+        ScenarioError {
+            path: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            field: None,
+            message: format!("cannot read the scenario file: {err}"),
+            line_text: None,
+        }
+    }
+
+    /// The offending line with a caret under the column, rustc style, e.g.
+    ///
+    /// ```text
+    ///    12 | "replication.factor" = 4
+    ///       |                        ^
+    /// ```
+    ///
+    /// `None` when the error has no position.
+    pub fn snippet(&self) -> Option<String> {
+        let text = self.line_text.as_ref()?;
+        let number = self.line.to_string();
+        let gutter = " ".repeat(number.len());
+        let pad: String = text
+            .chars()
+            .take(self.column.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        Some(format!("{number} | {text}\n{gutter} | {pad}^"))
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// The 1-based line and character column of a byte offset, and the line's text. Offsets
+/// past the end or inside a character are clamped; never panics.
+pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize, String) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let line_text = text[line_start..line_end]
+        .trim_end_matches('\r')
+        .to_string();
+    (line, column, line_text)
+}
+
+/// Renders names as "`a`, `b` or `c`".
+pub(super) fn one_of(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// Renders string choices the way they are written in TOML: "\"a\", \"b\" or \"c\"".
+pub(super) fn one_of_strings(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// The candidate closest to `word`, if one is close enough to be a likely typo.
+pub(super) fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let norm = |s: &str| s.to_lowercase().replace(['_', '-', ' '], ".");
+    let word_n = norm(word);
+    if let Some(exact) = candidates.iter().find(|c| norm(c) == word_n) {
+        return Some(exact);
+    }
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&word_n, &norm(c)), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// " (did you mean `x`?)" or nothing.
+pub(super) fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    closest(word, candidates).map_or(String::new(), |c| format!(" (did you mean `{c}`?)"))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len() > 64 || b.len() > 64 {
+        return usize::MAX;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Shortens a user-supplied string for quoting in a message.
+pub(super) fn excerpt(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        format!("{text:?}")
+    } else {
+        let head: String = text.chars().take(MAX).collect();
+        format!("{head:?}...")
+    }
+}

@@ -1,0 +1,281 @@
+//! The validated layer for `[[faults]]`: the keys each kind takes, targets that name
+//! nodes and partitions that exist, and times inside the safety phase.
+
+use super::error::{excerpt, line_column, one_of, Res};
+use super::model::{FaultAction, FaultSpec, Target, TopicSpec};
+use super::raw::{Node, Pos, Table};
+use super::target::{node_index, FORMS};
+use super::validate::loss_rate;
+use super::values::{choice, format_duration_ms};
+
+/// What fault targets may refer to.
+pub(super) struct World<'a> {
+    /// The broker count.
+    pub brokers: u32,
+    /// The producer process count, over all `[[producers]]` entries.
+    pub producers: u32,
+    /// The consumer process count, over all `[[consumers]]` entries.
+    pub consumers: u32,
+    /// The topics.
+    pub topics: &'a [TopicSpec],
+    /// The safety phase length, in milliseconds.
+    pub duration_ms: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Crash,
+    Restart,
+    Partition,
+    Heal,
+    PacketLoss,
+    Latency,
+}
+
+const KINDS: [(&str, Kind); 6] = [
+    ("crash", Kind::Crash),
+    ("restart", Kind::Restart),
+    ("partition", Kind::Partition),
+    ("heal", Kind::Heal),
+    ("packet-loss", Kind::PacketLoss),
+    ("latency", Kind::Latency),
+];
+
+impl Kind {
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Crash => &["at", "kind", "target", "duration"],
+            Kind::Restart => &["at", "kind", "target"],
+            Kind::Partition => &["at", "kind", "target", "peers", "one_way", "duration"],
+            Kind::Heal => &["at", "kind"],
+            Kind::PacketLoss => &["at", "kind", "rate", "duration"],
+            Kind::Latency => &["at", "kind", "latency_min", "latency_max", "duration"],
+        }
+    }
+}
+
+/// Where a target phrase is used; decides which phrases make sense.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Crash,
+    Restart,
+    Cut,
+    Peers,
+}
+
+/// Reads `[[faults]]`, sorted by time (stable).
+pub(super) fn faults(tables: &[Table], world: &World, text: &str) -> Res<Vec<FaultSpec>> {
+    let mut out = Vec::new();
+    for t in tables {
+        out.push(fault(t, world, text)?);
+    }
+    out.sort_by_key(|f| f.at_ms);
+    Ok(out)
+}
+
+fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
+    let kind_names: Vec<&str> = KINDS.iter().map(|(n, _)| *n).collect();
+    let kind_sp = t
+        .require(
+            "kind",
+            &format!("the fault kind, one of {}", one_of(&kind_names)),
+        )?
+        .string("a string")?;
+    let kind = choice(&kind_sp, &KINDS)?;
+    let allowed = kind.keys();
+    if let Some((key, pos)) = t.keys().into_iter().find(|(k, _)| !allowed.contains(k)) {
+        return Err(pos.issue(format!(
+            "`{key}` does not apply to a \"{}\" fault; expected only {}",
+            kind_sp.value,
+            one_of(allowed)
+        )));
+    }
+
+    let at = t
+        .require("at", "when the fault fires, such as \"2.5s\"")?
+        .duration_ms()?;
+    if at.value >= world.duration_ms {
+        let end = format_duration_ms(world.duration_ms);
+        return Err(at.pos.issue(format!(
+            "the fault fires at {} but the safety phase (`duration`) ends at {end}; expected a \
+                time before {end}",
+            format_duration_ms(at.value)
+        )));
+    }
+    let duration_ms = t
+        .opt_duration_ms("duration")?
+        .map(|d| {
+            d.check(
+                |d| d > 0,
+                |_| "expected a duration longer than 0ms".to_string(),
+            )
+        })
+        .transpose()?
+        .map(|d| d.value);
+
+    let action = match kind {
+        Kind::Crash => FaultAction::Crash {
+            target: target(t, "target", Role::Crash, world)?,
+        },
+        Kind::Restart => FaultAction::Restart {
+            target: target(t, "target", Role::Restart, world)?,
+        },
+        Kind::Partition => {
+            let cut = target(t, "target", Role::Cut, world)?;
+            let peers = match t.get("peers") {
+                Some(_) => target(t, "peers", Role::Peers, world)?,
+                None => Target::Everyone,
+            };
+            if cut == peers {
+                let pos = t
+                    .get("peers")
+                    .map_or_else(|| t.pos.clone(), |n| n.pos.clone());
+                return Err(pos.issue(format!(
+                    "`target` and `peers` are both \"{cut}\", so nothing would be cut; expected \
+                        two different sides"
+                )));
+            }
+            let one_way = t.opt_bool("one_way")?.is_some_and(|b| b.value);
+            FaultAction::Partition {
+                target: cut,
+                peers,
+                one_way,
+            }
+        }
+        Kind::Heal => FaultAction::Heal,
+        Kind::PacketLoss => {
+            let rate = loss_rate(t.require(
+                "rate",
+                "the probability of losing each message, such as 0.1",
+            )?)?;
+            FaultAction::PacketLoss { rate }
+        }
+        Kind::Latency => {
+            let min = t
+                .require(
+                    "latency_min",
+                    "the smallest one-way latency, such as \"50ms\"",
+                )?
+                .duration_ms()?;
+            let max = t
+                .require(
+                    "latency_max",
+                    "the largest one-way latency, such as \"200ms\"",
+                )?
+                .duration_ms()?;
+            if max.value < min.value {
+                return Err(max.pos.issue(format!(
+                    "latency_max {} is smaller than latency_min {}; expected at least {}",
+                    format_duration_ms(max.value),
+                    format_duration_ms(min.value),
+                    format_duration_ms(min.value)
+                )));
+            }
+            FaultAction::Latency {
+                latency_ms_min: min.value,
+                latency_ms_max: max.value,
+            }
+        }
+    };
+    let line = line_column(text, t.pos.span.as_ref().map_or(0, |s| s.start)).0;
+    Ok(FaultSpec {
+        at_ms: at.value,
+        action,
+        duration_ms,
+        line,
+    })
+}
+
+fn target(t: &Table, key: &str, role: Role, world: &World) -> Res<Target> {
+    let what = match role {
+        Role::Crash => "who crashes, such as \"broker-2\" or \"the leader of orders-0\"",
+        Role::Restart => "who restarts, such as \"broker-2\" or \"crashed\"",
+        Role::Cut => "who is cut off, such as \"broker-2\" or \"the leader of orders-0\"",
+        Role::Peers => "who they are cut off from, such as \"everyone else\" or \"broker-3\"",
+    };
+    let node = t.require(key, what)?;
+    let sp = node.string("a target phrase such as \"broker-2\" or \"the leader of orders-0\"")?;
+    let Some(target) = Target::parse(&sp.value) else {
+        return Err(sp
+            .pos
+            .issue(format!("expected {FORMS}; found {}", excerpt(&sp.value))));
+    };
+    match (&target, role) {
+        (Target::Crashed, r) if r != Role::Restart => {
+            return Err(sp.pos.issue(
+                "\"crashed\" only applies to a \"restart\" fault; expected a \
+                node or a role such as \"the leader of orders-0\"",
+            ));
+        }
+        (Target::Everyone, r) if r != Role::Peers => {
+            return Err(sp.pos.issue(
+                "\"everyone else\" only applies to `peers`; expected a node \
+                or a role such as \"the leader of orders-0\"",
+            ));
+        }
+        _ => {}
+    }
+    check_exists(&target, node, world)?;
+    Ok(target)
+}
+
+fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
+    let pos: &Pos = &node.pos;
+    match target {
+        Target::Node(name) => {
+            let Some((kind, n)) = node_index(name) else {
+                return Ok(());
+            }; // metastore
+            let (count, plural, where_) = match kind {
+                "broker" => (world.brokers, "brokers", "[cluster] brokers"),
+                "producer" => (world.producers, "producer processes", "[[producers]]"),
+                _ => (world.consumers, "consumer processes", "[[consumers]]"),
+            };
+            if n == 0 || n > count {
+                let range = match count {
+                    0 => format!("there are no {plural} (see {where_})"),
+                    1 => format!("there is 1 ({kind}-1)"),
+                    c => format!("there are {c}, {kind}-1 to {kind}-{c}"),
+                };
+                return Err(pos.issue(format!(
+                    "{name} does not exist: {range}; expected one of them"
+                )));
+            }
+            Ok(())
+        }
+        Target::LeaderOf(tp) | Target::FollowersOf(tp) | Target::AFollowerOf(tp) => {
+            let (topic, n) = tp.rsplit_once('-').unwrap_or((tp, ""));
+            let Some(spec) = world.topics.iter().find(|t| t.name == topic) else {
+                let names: Vec<&str> = world.topics.iter().map(|t| t.name.as_str()).collect();
+                let expected = if names.is_empty() {
+                    "a topic defined in [[topics]]".to_string()
+                } else {
+                    one_of(&names)
+                };
+                return Err(pos.issue(format!(
+                    "partition {tp} names topic `{topic}`, which is not \
+                    defined; expected a partition of {expected}"
+                )));
+            };
+            let p: u64 = n.parse().unwrap_or(u64::MAX);
+            if p >= u64::from(spec.partitions) {
+                let range = match spec.partitions {
+                    1 => format!("1 partition; expected {topic}-0"),
+                    n => format!("{n} partitions; expected {topic}-0 to {topic}-{}", n - 1),
+                };
+                return Err(pos.issue(format!(
+                    "partition {tp} does not exist: topic `{topic}` has {range}"
+                )));
+            }
+            if !matches!(target, Target::LeaderOf(_)) && spec.replication_factor < 2 {
+                return Err(pos.issue(format!(
+                    "{tp} has no followers: topic `{topic}` has replication factor {}; expected a \
+                        partition with replication factor 2 or more",
+                    spec.replication_factor
+                )));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,135 @@
+//! The keys each table of a scenario file accepts. Kafka settings use Kafka's own names
+//! (`"min.insync.replicas"`); they may be quoted or written as plain dotted keys.
+
+/// Top-level keys.
+pub(super) const ROOT: &[&str] = &[
+    "name",
+    "title",
+    "lesson",
+    "mechanism",
+    "fix",
+    "theme",
+    "seeds",
+    "duration",
+    "liveness_timeout",
+    "cluster",
+    "network",
+    "topics",
+    "producers",
+    "consumers",
+    "faults",
+    "expect",
+];
+
+/// `[cluster]`.
+pub(super) const CLUSTER: &[&str] = &["brokers", "truncation", "config"];
+
+/// `[cluster.config]`.
+pub(super) const BROKER_CONFIG: &[&str] = &[
+    "min.insync.replicas",
+    "unclean.leader.election.enable",
+    "replica.lag.time.max.ms",
+    "zookeeper.session.timeout.ms",
+    "replica.fetch.wait.max.ms",
+    "replica.fetch.max.bytes",
+    "replica.high.watermark.checkpoint.interval.ms",
+    "flush.messages",
+    "flush.ms",
+];
+
+/// `[network]`.
+pub(super) const NETWORK: &[&str] = &["latency_min", "latency_max", "packet_loss_rate"];
+
+/// `[[topics]]`.
+pub(super) const TOPIC: &[&str] = &["name", "partitions", "replication.factor", "config"];
+
+/// `[topics.config]`.
+pub(super) const TOPIC_CONFIG: &[&str] = &["min.insync.replicas", "unclean.leader.election.enable"];
+
+/// `[[producers]]`.
+pub(super) const PRODUCER: &[&str] = &[
+    "count",
+    "topic",
+    "rate_per_sec",
+    "records",
+    "partitioning",
+    "key_count",
+    "send",
+    "config",
+];
+
+/// `[producers.config]`.
+pub(super) const PRODUCER_CONFIG: &[&str] = &[
+    "acks",
+    "retries",
+    "request.timeout.ms",
+    "retry.backoff.ms",
+    "delivery.timeout.ms",
+    "batch.size",
+    "linger.ms",
+    "max.in.flight.requests.per.connection",
+    "enable.idempotence",
+];
+
+/// `[[consumers]]`.
+pub(super) const CONSUMER: &[&str] =
+    &["count", "topic", "mode", "group", "poll_interval", "config"];
+
+/// `[consumers.config]`.
+pub(super) const CONSUMER_CONFIG: &[&str] = &[
+    "auto.offset.reset",
+    "fetch.max.wait.ms",
+    "max.poll.records",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "session.timeout.ms",
+    "max.poll.interval.ms",
+    "partition.assignment.strategy",
+];
+
+/// `[[faults]]`, every kind together; `faults` checks which keys each kind takes.
+pub(super) const FAULT: &[&str] = &[
+    "at",
+    "kind",
+    "target",
+    "peers",
+    "one_way",
+    "duration",
+    "rate",
+    "latency_min",
+    "latency_max",
+];
+
+/// `[expect]`.
+pub(super) const EXPECT: &[&str] = &["present", "absent", "all_acked_consumed"];
+
+/// Every table with the keys it takes, for "this key belongs in [...]" hints.
+const SECTIONS: &[(&str, &[&str])] = &[
+    ("the top level", ROOT),
+    ("[cluster]", CLUSTER),
+    ("[cluster.config]", BROKER_CONFIG),
+    ("[network]", NETWORK),
+    ("[[topics]]", TOPIC),
+    ("[topics.config]", TOPIC_CONFIG),
+    ("[[producers]]", PRODUCER),
+    ("[producers.config]", PRODUCER_CONFIG),
+    ("[[consumers]]", CONSUMER),
+    ("[consumers.config]", CONSUMER_CONFIG),
+    ("[[faults]]", FAULT),
+    ("[expect]", EXPECT),
+];
+
+/// The tables (other than the one with `allowed` keys) that take `key`, e.g.
+/// `"[cluster.config] or [topics.config]"`.
+pub(super) fn home_of(key: &str, allowed: &[&str]) -> Option<String> {
+    let homes: Vec<&str> = SECTIONS
+        .iter()
+        .filter(|(_, keys)| *keys != allowed && keys.contains(&key))
+        .map(|(name, _)| *name)
+        .collect();
+    match homes.split_last() {
+        None => None,
+        Some((last, [])) => Some(last.to_string()),
+        Some((last, rest)) => Some(format!("{} or {last}", rest.join(", "))),
+    }
+}

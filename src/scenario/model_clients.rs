@@ -1,0 +1,175 @@
+//! The validated workload types: producers and consumers, with Kafka's client settings.
+
+use crate::protocol::Acks;
+
+/// A group of identical producers (`[[producers]]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProducerSpec {
+    /// How many producer processes this entry starts (`count`, default 1).
+    pub count: u32,
+    /// The topic they write to; always one of the scenario's topics.
+    pub topic: String,
+    /// Records per second, per producer (`rate_per_sec`, required, greater than 0).
+    pub rate_per_sec: f64,
+    /// Each producer stops after this many records (`records`); `None` means it sends
+    /// until the safety phase ends.
+    pub records: Option<u64>,
+    /// How records are spread over partitions (`partitioning`, default explicit).
+    pub partitioning: Partitioning,
+    /// How many distinct keys keyed partitioning draws from (`key_count`, default 100).
+    pub key_count: u32,
+    /// Whether each send waits for its result before the next (`send`, default sync).
+    pub send_mode: SendMode,
+    /// Producer settings (`[producers.config]`).
+    pub config: ProducerConfig,
+}
+
+/// How a workload producer chooses partitions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Partitioning {
+    /// The workload picks partitions round-robin and sets them on each record (`"explicit"`).
+    Explicit,
+    /// Random keys among `key_count`; the producer partitions by murmur2(key) (`"keyed"`).
+    Keyed,
+    /// No key; the producer's own sticky/round-robin partitioner decides (`"unkeyed"`).
+    Unkeyed,
+}
+
+/// Whether a workload producer waits for each send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SendMode {
+    /// Wait for each record's result before sending the next (`send = "sync"`).
+    Sync,
+    /// Keep sending at the configured rate; results arrive later (`send = "async"`).
+    Async,
+}
+
+/// Producer settings, under Kafka's own key names, with Kafka 3.x defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerConfig {
+    /// `acks`: `"0"`, `"1"`, `"all"`/`"-1"` or the integers 0, 1, -1 (default all).
+    pub acks: Acks,
+    /// `retries`: how often a failed batch is retried (default 2147483647).
+    pub retries: u32,
+    /// `request.timeout.ms`: how long to wait for a response, in milliseconds (default 30000).
+    pub request_timeout_ms: u64,
+    /// `retry.backoff.ms`: the pause before a retry, in milliseconds (default 100).
+    pub retry_backoff_ms: u64,
+    /// `delivery.timeout.ms`: the bound on reporting a send's outcome, in milliseconds
+    /// (default 120000). At least `linger.ms + request.timeout.ms`: an explicit smaller
+    /// value is an error, and the default is raised to that sum, as Kafka does.
+    pub delivery_timeout_ms: u64,
+    /// `batch.size`: the most bytes per partition batch (default 16384).
+    pub batch_size: u64,
+    /// `linger.ms`: how long a batch waits for more records, in milliseconds (default 0).
+    pub linger_ms: u64,
+    /// `max.in.flight.requests.per.connection`: unanswered requests per connection (default 5).
+    pub max_in_flight_requests_per_connection: u32,
+    /// `enable.idempotence` as in force (default true). As in Kafka 3.x, an explicit `true`
+    /// requires acks=all, retries > 0 and at most 5 requests in flight; when the key is
+    /// absent and one of those does not hold, idempotence is quietly disabled (see
+    /// [`Scenario::notes`](crate::scenario::Scenario::notes)).
+    pub enable_idempotence: bool,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            acks: Acks::All,
+            retries: 2_147_483_647,
+            request_timeout_ms: 30_000,
+            retry_backoff_ms: 100,
+            delivery_timeout_ms: 120_000,
+            batch_size: 16_384,
+            linger_ms: 0,
+            max_in_flight_requests_per_connection: 5,
+            enable_idempotence: true,
+        }
+    }
+}
+
+/// A group of identical consumers (`[[consumers]]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerSpec {
+    /// How many consumer processes this entry starts (`count`, default 1).
+    pub count: u32,
+    /// The topic they read; always one of the scenario's topics.
+    pub topic: String,
+    /// Standalone assignment or group subscription (`mode`, default assign).
+    pub mode: ConsumerMode,
+    /// The consumer group (`group`); required for subscribe, optional for assign (where
+    /// it is only used for offset commits).
+    pub group: Option<String>,
+    /// The pause between polls, in milliseconds (`poll_interval`, default "100ms").
+    pub poll_interval_ms: u64,
+    /// Consumer settings (`[consumers.config]`).
+    pub config: ConsumerConfig,
+}
+
+/// How a consumer gets its partitions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConsumerMode {
+    /// `assign()` every partition of the topic, no group membership (`"assign"`).
+    Assign,
+    /// `subscribe()` to the topic as a member of `group` (`"subscribe"`).
+    Subscribe,
+}
+
+/// Consumer settings, under Kafka's own key names, with Kafka 3.x defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerConfig {
+    /// `auto.offset.reset`: where to start without a committed offset (default latest).
+    pub auto_offset_reset: OffsetReset,
+    /// `fetch.max.wait.ms`: how long a fetch may wait for data, in milliseconds (default 500).
+    pub fetch_max_wait_ms: u64,
+    /// `max.poll.records`: the most records one poll returns (default 500).
+    pub max_poll_records: u32,
+    /// `enable.auto.commit`: commit offsets in the background (default true; false when
+    /// the consumer has no group, as Kafka does).
+    pub enable_auto_commit: bool,
+    /// `auto.commit.interval.ms`: how often auto-commit commits, in milliseconds (default 5000).
+    pub auto_commit_interval_ms: u64,
+    /// `session.timeout.ms`: how long the coordinator waits for a heartbeat before it
+    /// evicts the member, in milliseconds (default 45000).
+    pub session_timeout_ms: u64,
+    /// `max.poll.interval.ms`: the longest gap between polls before the member leaves
+    /// the group, in milliseconds (default 300000).
+    pub max_poll_interval_ms: u64,
+    /// `partition.assignment.strategy`: the group assignor (default range).
+    pub partition_assignment_strategy: AssignmentStrategy,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            auto_offset_reset: OffsetReset::Latest,
+            fetch_max_wait_ms: 500,
+            max_poll_records: 500,
+            enable_auto_commit: true,
+            auto_commit_interval_ms: 5_000,
+            session_timeout_ms: 45_000,
+            max_poll_interval_ms: 300_000,
+            partition_assignment_strategy: AssignmentStrategy::Range,
+        }
+    }
+}
+
+/// Where a consumer starts reading a partition that has no committed offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OffsetReset {
+    /// From the log start (`"earliest"`).
+    Earliest,
+    /// From the log end: only records written after the consumer started (`"latest"`).
+    Latest,
+}
+
+/// The group assignor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AssignmentStrategy {
+    /// Kafka's RangeAssignor (`"range"`).
+    Range,
+    /// Kafka's RoundRobinAssignor (`"roundrobin"`).
+    RoundRobin,
+    /// Kafka's StickyAssignor (`"sticky"`).
+    Sticky,
+}

@@ -1,0 +1,82 @@
+//! Fault targets: the phrases written in `target` and `peers`, and their canonical form.
+//! Parsing here is about spelling only; `faults` checks that named nodes and partitions
+//! exist and that the target suits the fault kind.
+
+use std::fmt;
+
+use super::model::Target;
+
+/// The spellings accepted, for error messages.
+pub(super) const FORMS: &str = "\"broker-N\", \"metastore\", \"producer-N\", \"consumer-N\", \
+     \"the controller\", \"the leader of TOPIC-P\", \"the followers of TOPIC-P\", \
+     \"a follower of TOPIC-P\", \"a random broker\", \"all brokers\", \
+     \"crashed\" (restart only) or \"everyone else\" (peers only)";
+
+impl Target {
+    /// Parses a target phrase. Whitespace is collapsed and the case of the words ignored
+    /// (not of topic names), so `"The  Leader of orders-0"` reads as
+    /// `LeaderOf("orders-0")`. Node names and partitions are not checked for existence here.
+    pub fn parse(text: &str) -> Option<Target> {
+        let original: Vec<&str> = text.split_whitespace().collect();
+        let lower: Vec<String> = original.iter().map(|w| w.to_lowercase()).collect();
+        let words: Vec<&str> = lower.iter().map(String::as_str).collect();
+        // Topic names are case-sensitive: take the partition from the original text.
+        let tp = original.last().copied().unwrap_or_default();
+        let target = match words.as_slice() {
+            ["controller"] | ["the", "controller"] => Target::Controller,
+            ["a", "random", "broker"] | ["random", "broker"] => Target::RandomBroker,
+            ["all", "brokers"] | ["all", "the", "brokers"] => Target::AllBrokers,
+            ["crashed"] | ["all", "crashed"] | ["the", "crashed", "nodes"] => Target::Crashed,
+            ["everyone"] | ["everyone", "else"] => Target::Everyone,
+            ["leader", "of", _]
+            | ["the", "leader", "of", _]
+            | ["the", "current", "leader", "of", _] => Target::LeaderOf(partition(tp)?),
+            ["followers", "of", _] | ["the", "followers", "of", _] => {
+                Target::FollowersOf(partition(tp)?)
+            }
+            ["a", "follower", "of", _] => Target::AFollowerOf(partition(tp)?),
+            [name] => Target::Node(node(name)?),
+            _ => return None,
+        };
+        Some(target)
+    }
+}
+
+/// A `topic-N` partition name, or `None`.
+fn partition(text: &str) -> Option<String> {
+    let (topic, n) = text.rsplit_once('-')?;
+    let ok = !topic.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| text.to_string())
+}
+
+/// A node name: `metastore`, or `broker-N`, `producer-N`, `consumer-N` with N a number.
+fn node(text: &str) -> Option<String> {
+    if text == "metastore" {
+        return Some(text.to_string());
+    }
+    let (kind, n) = text.split_once('-')?;
+    let numeric = !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit());
+    (matches!(kind, "broker" | "producer" | "consumer") && numeric).then(|| text.to_string())
+}
+
+/// Splits `broker-2` into (`broker`, 2); `None` for `metastore`.
+pub(super) fn node_index(name: &str) -> Option<(&str, u32)> {
+    let (kind, n) = name.split_once('-')?;
+    Some((kind, n.parse().ok()?))
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Node(name) => f.write_str(name),
+            Target::Controller => f.write_str("the controller"),
+            Target::LeaderOf(tp) => write!(f, "the leader of {tp}"),
+            Target::FollowersOf(tp) => write!(f, "the followers of {tp}"),
+            Target::AFollowerOf(tp) => write!(f, "a follower of {tp}"),
+            Target::RandomBroker => f.write_str("a random broker"),
+            Target::AllBrokers => f.write_str("all brokers"),
+            Target::Crashed => f.write_str("crashed"),
+            Target::Everyone => f.write_str("everyone else"),
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Every class of error names the file, line, column and field, and says what was expected.
+
+use std::path::Path;
+
+use super::*;
+
+fn error(text: &str) -> ScenarioError {
+    match parse(text, Path::new("scenarios/x.toml")) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+fn err(text: &str) -> String {
+    error(text).to_string()
+}
+
+/// The smallest valid header, two lines long.
+const BASE: &str = "seeds = [1]\nduration = \"20s\"\n";
+
+/// BASE plus one topic `orders` (3 partitions, replication factor 3), lines 3-6.
+fn with_orders(rest: &str) -> String {
+    format!("{BASE}[[topics]]\nname = \"orders\"\npartitions = 3\nreplication.factor = 3\n{rest}")
+}
+
+#[test]
+fn toml_syntax_errors_have_positions_but_no_field() {
+    let e = error("seeds = [1, 2");
+    assert_eq!((e.line, e.column, e.field.as_deref()), (1, 14, None));
+    assert_eq!(
+        e.to_string(),
+        "scenarios/x.toml:1:14: invalid TOML: invalid array; expected `]`"
+    );
+    assert_eq!(
+        err("a = "),
+        "scenarios/x.toml:1:5: invalid TOML: expected a value"
+    );
+    assert_eq!(
+        err("seeds = [1]\nseeds = [2]"),
+        "scenarios/x.toml:2:1: invalid TOML: duplicate key `seeds` in document root"
+    );
+}
+
+#[test]
+fn the_rendered_form_and_the_fields_agree() {
+    let e = error(&format!(
+        "{BASE}[cluster]\nbrokers = 3\n[[topics]]\nname = \"orders\"\n\"replication.factor\" = 4\n"
+    ));
+    assert_eq!(
+        e.to_string(),
+        "scenarios/x.toml:7:24: `topics[0].replication.factor`: replication factor 4 is larger than the broker \
+         count 3; expected at most 3"
+    );
+    assert_eq!(e.path, Path::new("scenarios/x.toml"));
+    assert_eq!((e.line, e.column), (7, 24));
+    assert_eq!(e.field.as_deref(), Some("topics[0].replication.factor"));
+    assert_eq!(
+        e.message,
+        "replication factor 4 is larger than the broker count 3; expected at most 3"
+    );
+    assert_eq!(
+        e.snippet().unwrap(),
+        "7 | \"replication.factor\" = 4\n  |                        ^"
+    );
+    let boxed: Box<dyn std::error::Error> = Box::new(e);
+    assert!(boxed.to_string().contains("broker count 3"));
+}
+
+#[test]
+fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
+    assert_eq!(
+        err(&format!("{BASE}[[topics]]\nname = \"orders\"\nreplication_factor = 3\n")),
+        "scenarios/x.toml:5:1: `topics[0].replication_factor`: unknown key `replication_factor` (did you mean \
+         `replication.factor`?); expected one of `name`, `partitions`, `replication.factor` or `config`"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[cluster.config]\nmin.insync.replica = 2\n")),
+        "scenarios/x.toml:4:1: `cluster.config.min.insync.replica`: unknown key `min.insync.replica` (did you mean \
+         `min.insync.replicas`?); expected one of `min.insync.replicas`, `unclean.leader.election.enable`, \
+         `replica.lag.time.max.ms`, `zookeeper.session.timeout.ms`, `replica.fetch.wait.max.ms`, \
+         `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `flush.messages` or `flush.ms`"
+    );
+    let e = err(&format!("{BASE}replication.factor = 3\n"));
+    assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]]; expected one of `name`,"), "{e}");
+    let e = err(&format!("{BASE}brokers = 3\n"));
+    assert!(e.starts_with("scenarios/x.toml:3:1: `brokers`: unknown key `brokers`; `brokers` belongs in [cluster]; expected one of `name`,"), "{e}");
+    let e = err(&with_orders(
+        "[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\nacks = \"all\"\n",
+    ));
+    assert!(e.starts_with("scenarios/x.toml:10:1: `producers[0].acks`: unknown key `acks`; `acks` belongs in [producers.config];"), "{e}");
+}
+
+#[test]
+fn a_setting_written_both_quoted_and_dotted_is_an_error() {
+    assert_eq!(
+        err(&format!("{BASE}[cluster.config]\n\"min.insync.replicas\" = 2\nmin.insync.replicas = 3\n")),
+        "scenarios/x.toml:5:1: `cluster.config.min.insync.replicas`: `min.insync.replicas` is set twice, once quoted \
+         and once as a dotted key; expected it once"
+    );
+}
+
+#[test]
+fn wrong_types_say_what_was_expected_and_found() {
+    assert_eq!(
+        err(&format!("{BASE}[[topics]]\nname = \"orders\"\npartitions = \"3\"\n")),
+        "scenarios/x.toml:5:14: `topics[0].partitions`: expected a non-negative integer, found string \"3\"; \
+         write the value without quotes"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[cluster]\nbrokers = -1\n")),
+        "scenarios/x.toml:4:11: `cluster.brokers`: expected a non-negative integer, found -1"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[topics]\nname = \"x\"\n")),
+        "scenarios/x.toml:3:1: `topics`: expected an array of tables, found a single table; write the header as `[[topics]]`"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[cluster.config]\n\"unclean.leader.election.enable\" = \"yes\"\n")),
+        "scenarios/x.toml:4:36: `cluster.config.unclean.leader.election.enable`: expected a boolean (true or false), found string \"yes\""
+    );
+}
+
+#[test]
+fn durations_must_carry_a_unit() {
+    assert_eq!(
+        err("seeds = [1]\nduration = 20\n"),
+        "scenarios/x.toml:2:12: `duration`: expected a duration string with a unit, such as \"150ms\", \"2.5s\" or \
+         \"1m\", found integer 20; a bare number does not say its unit"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[[faults]]\nat = \"3\"\nkind = \"heal\"\n")),
+        "scenarios/x.toml:4:6: `faults[0].at`: expected a duration such as \"150ms\", \"2.5s\" or \"1m\" (units: ms, \
+         s, m, h), found \"3\"; add a unit, such as \"ms\" or \"s\""
+    );
+}
+
+#[test]
+fn bad_values_list_the_choices() {
+    assert_eq!(
+        err(&format!("{BASE}theme = \"lost\"\n")),
+        "scenarios/x.toml:3:9: `theme`: expected \"loss\", \"duplication\", \"ordering\", \"availability\", \
+         \"consumer-groups\" or \"replication-internals\", found \"lost\" (did you mean \"loss\"?)"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[[faults]]\nat = \"3s\"\nkind = \"explode\"\n")),
+        "scenarios/x.toml:5:8: `faults[0].kind`: expected \"crash\", \"restart\", \"partition\", \"heal\", \
+         \"packet-loss\" or \"latency\", found \"explode\""
+    );
+    assert_eq!(
+        err(&format!("{BASE}[network]\npacket_loss_rate = 1.0\n")),
+        "scenarios/x.toml:4:20: `network.packet_loss_rate`: expected a rate from 0 up to (not including) 1, found 1"
+    );
+}
+
+#[test]
+fn missing_required_keys_point_at_their_table() {
+    assert_eq!(
+        err("duration = \"1s\"\n"),
+        "scenarios/x.toml:1:1: `seeds`: missing required key `seeds`; expected a list of seeds such as [1, 2, 3] or \
+         a range such as \"1..51\""
+    );
+    assert_eq!(
+        err(&format!("{BASE}\n[[faults]]\nat = \"3s\"\n")),
+        "scenarios/x.toml:4:1: `faults[0].kind`: missing required key `kind`; expected the fault kind, one of \
+         `crash`, `restart`, `partition`, `heal`, `packet-loss` or `latency`"
+    );
+    assert_eq!(
+        err(&with_orders("[[consumers]]\ntopic = \"orders\"\nmode = \"subscribe\"\n")),
+        "scenarios/x.toml:7:1: `consumers[0].group`: missing required key `group`; expected a consumer group name, \
+         which `mode = \"subscribe\"` needs"
+    );
+}
+
+#[test]
+fn seeds_must_not_be_empty() {
+    assert_eq!(
+        err("seeds = []\nduration = \"1s\""),
+        "scenarios/x.toml:1:9: `seeds`: the seed list is empty; expected at least one seed, such as [1, 2, 3] or \"1..11\""
+    );
+    assert_eq!(
+        err("seeds = \"5..5\"\nduration = \"1s\""),
+        "scenarios/x.toml:1:9: `seeds`: the seed range \"5..5\" is empty; expected a range whose end is larger than \
+         its start, such as \"5..15\""
+    );
+    assert_eq!(
+        err("seeds = [1, 2, 1]\nduration = \"1s\""),
+        "scenarios/x.toml:1:16: `seeds[2]`: seed 1 is listed twice; expected each seed once"
+    );
+}
+
+#[test]
+fn producers_must_name_a_defined_topic() {
+    assert_eq!(
+        err(&with_orders("[[producers]]\ntopic = \"order\"\nrate_per_sec = 1\n")),
+        "scenarios/x.toml:8:9: `producers[0].topic`: topic \"order\" is not defined (did you mean `orders`?); \
+         expected one of `orders`"
+    );
+}
+
+#[test]
+fn idempotence_needs_acks_all_when_asked_for_explicitly() {
+    let text = with_orders(
+        "[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\n[producers.config]\nacks = \"1\"\n\"enable.idempotence\" = true\n",
+    );
+    assert_eq!(
+        err(&text),
+        "scenarios/x.toml:11:8: `producers[0].config.acks`: acks is \"1\", not \"all\", but \
+         `producers[0].config.enable.idempotence` is true and the idempotent producer needs acks = \"all\", \
+         retries > 0 and max.in.flight.requests.per.connection <= 5 (Kafka rejects this too); expected \
+         acks = \"all\", or enable.idempotence = false"
+    );
+    let text = with_orders("[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\nconfig = { \"linger.ms\" = 10, \"delivery.timeout.ms\" = 100 }\n");
+    assert_eq!(
+        err(&text),
+        "scenarios/x.toml:10:54: `producers[0].config.delivery.timeout.ms`: delivery.timeout.ms 100 is smaller than \
+         linger.ms + request.timeout.ms = 10 + 30000; expected at least 30010 (Kafka rejects it too)"
+    );
+}
+
+#[test]
+fn fault_targets_must_exist_and_suit_the_kind() {
+    let fault = |kind: &str, target: &str| {
+        with_orders(&format!(
+            "[[faults]]\nat = \"1s\"\nkind = \"{kind}\"\ntarget = \"{target}\"\n"
+        ))
+    };
+    assert_eq!(
+        err(&fault("crash", "broker-4")),
+        "scenarios/x.toml:10:10: `faults[0].target`: broker-4 does not exist: there are 3, broker-1 to broker-3; \
+         expected one of them"
+    );
+    assert_eq!(
+        err(&fault("crash", "the leader of orders-3")),
+        "scenarios/x.toml:10:10: `faults[0].target`: partition orders-3 does not exist: topic `orders` has 3 \
+         partitions; expected orders-0 to orders-2"
+    );
+    assert_eq!(
+        err(&fault("crash", "the leader of payments-0")),
+        "scenarios/x.toml:10:10: `faults[0].target`: partition payments-0 names topic `payments`, which is not \
+         defined; expected a partition of `orders`"
+    );
+    assert_eq!(
+        err(&fault("crash", "producer-1")),
+        "scenarios/x.toml:10:10: `faults[0].target`: producer-1 does not exist: there are no producer processes \
+         (see [[producers]]); expected one of them"
+    );
+    assert_eq!(
+        err(&fault("crash", "crashed")),
+        "scenarios/x.toml:10:10: `faults[0].target`: \"crashed\" only applies to a \"restart\" fault; expected a \
+         node or a role such as \"the leader of orders-0\""
+    );
+    assert!(err(&fault("partition", "everyone else"))
+        .contains("\"everyone else\" only applies to `peers`"));
+    assert!(err(&fault("crash", "the boss")).starts_with(
+        "scenarios/x.toml:10:10: `faults[0].target`: expected \"broker-N\", \"metastore\", \"producer-N\""
+    ));
+    let rf1 = format!("{BASE}[[topics]]\nname = \"solo\"\n[[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"a follower of solo-0\"\n");
+    assert_eq!(
+        err(&rf1),
+        "scenarios/x.toml:8:10: `faults[0].target`: solo-0 has no followers: topic `solo` has replication factor 1; \
+         expected a partition with replication factor 2 or more"
+    );
+}
+
+#[test]
+fn faults_take_only_their_own_keys_and_fire_inside_the_safety_phase() {
+    assert_eq!(
+        err(&format!("{BASE}[[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"broker-1\"\npeers = \"broker-2\"\n")),
+        "scenarios/x.toml:7:1: `faults[0].peers`: `peers` does not apply to a \"crash\" fault; expected only `at`, \
+         `kind`, `target` or `duration`"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[[faults]]\nat = \"30s\"\nkind = \"heal\"\n")),
+        "scenarios/x.toml:4:6: `faults[0].at`: the fault fires at 30s but the safety phase (`duration`) ends at \
+         20s; expected a time before 20s"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[[faults]]\nat = \"1s\"\nkind = \"partition\"\ntarget = \"broker-1\"\npeers = \"broker-1\"\n")),
+        "scenarios/x.toml:7:9: `faults[0].peers`: `target` and `peers` are both \"broker-1\", so nothing would be \
+         cut; expected two different sides"
+    );
+}
+
+#[test]
+fn expectations_use_known_names_and_do_not_overlap() {
+    assert_eq!(
+        err(&format!("{BASE}[expect]\npresent = [\"lost-write\"]\nabsent = [\"duplicate\", \"lost-write\"]\n")),
+        "scenarios/x.toml:5:24: `expect.absent[1]`: `lost-write` is listed in both `present` and `absent`; expected \
+         each kind in at most one of them"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[expect]\npresent = [\"lost-writes\"]\n")),
+        "scenarios/x.toml:4:12: `expect.present[0]`: unknown anomaly \"lost-writes\" (did you mean \"lost-write\"?); \
+         expected one of \"lost-write\", \"duplicate\", \"inconsistent-offsets\", \"unseen\", \"nonmonotonic-send\", \
+         \"nonmonotonic-poll\", \"poll-skip\", \"G1a\", \"consume-skip\", \"consume-duplicate\", \
+         \"commit-regression\", \"split-ownership\", \"replica-divergence\", \"hw-regression\", \
+         \"committed-truncation\", \"multiple-leaders\" or \"no-progress\""
+    );
+    assert_eq!(
+        err(&format!("{BASE}[expect]\npresent = [\"*\"]\n")),
+        "scenarios/x.toml:4:12: `expect.present[0]`: `*` is only allowed in `absent`; expected anomaly names"
+    );
+}
+
+#[test]
+fn topic_settings_are_checked_against_each_other() {
+    assert_eq!(
+        err(&format!("{BASE}[[topics]]\nname = \"t\"\nreplication.factor = 2\n[topics.config]\nmin.insync.replicas = 3\n")),
+        "scenarios/x.toml:7:23: `topics[0].config.min.insync.replicas`: min.insync.replicas 3 is larger than the \
+         replication factor 2 of topic `t`, so no acks=all write could succeed; expected at most 2"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[[topics]]\nname = \"t\"\n[[topics]]\nname = \"t\"\n")),
+        "scenarios/x.toml:6:8: `topics[1].name`: topic `t` is defined twice; expected unique topic names"
+    );
+    assert!(err(&format!("{BASE}[[topics]]\nname = \"bad name\"\n"))
+        .contains("invalid topic name \"bad name\""));
+}
+
+#[test]
+fn columns_count_characters_and_lines_handle_crlf() {
+    let e = error("title = \"héllo\"\r\nseeds = []\r\nduration = \"1s\"\r\n");
+    assert_eq!((e.line, e.column), (2, 9));
+    assert_eq!(e.snippet().unwrap(), "2 | seeds = []\n  |         ^");
+    let e = error("title = \"héllo\" ; seeds = [1]");
+    assert_eq!(e.line, 1);
+    let e = error("# é\nname = \"é\"\nseeds = [1]\nduration = \"1s\"\n");
+    assert_eq!((e.line, e.column, e.field.as_deref()), (2, 8, Some("name")));
+}
+
+#[test]
+fn kafka_cross_setting_rules_are_enforced() {
+    assert_eq!(
+        err(&format!("{BASE}[cluster.config]\n\"replica.lag.time.max.ms\" = 100\n\"replica.fetch.wait.max.ms\" = 500\n")),
+        "scenarios/x.toml:5:31: `cluster.config.replica.fetch.wait.max.ms`: replica.fetch.wait.max.ms 500 is larger \
+         than replica.lag.time.max.ms 100, which would shrink the ISR on every idle fetch (Kafka rejects it); \
+         expected at most 100"
+    );
+    assert_eq!(
+        err(&with_orders("[[consumers]]\ntopic = \"orders\"\nconfig = { \"enable.auto.commit\" = true }\n")),
+        "scenarios/x.toml:9:35: `consumers[0].config.enable.auto.commit`: enable.auto.commit is true but the \
+         consumer has no `group` to commit to (Kafka rejects this too); expected a `group`, or \
+         enable.auto.commit = false"
+    );
+    assert_eq!(
+        err(&with_orders("[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\nkey_count = 5\n")),
+        "scenarios/x.toml:10:13: `producers[0].key_count`: `key_count` only applies to keyed partitioning; \
+         expected `partitioning = \"keyed\"` or no `key_count`"
+    );
+}

@@ -1,0 +1,406 @@
+//! The validated layer for `[[producers]]` and `[[consumers]]`, including Kafka's own
+//! rules that tie client settings together (idempotence, delivery timeout, group.id).
+
+use crate::protocol::Acks;
+
+use super::error::{did_you_mean, excerpt, one_of, Res};
+use super::keys;
+use super::model::TopicSpec;
+use super::model_clients::{
+    AssignmentStrategy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
+    ProducerConfig, ProducerSpec, SendMode,
+};
+use super::raw::{Node, Sp, Table};
+use super::validate::{at_least, opt_u64_min, Notes};
+use super::values::{bad_choice, choice};
+
+/// The most processes one `[[producers]]` or `[[consumers]]` entry may start.
+pub const MAX_CLIENTS_PER_ENTRY: u32 = 1_000;
+
+/// The most records per second one producer may be asked for.
+pub const MAX_RATE_PER_SEC: f64 = 1_000_000.0;
+
+/// The longest idempotent pipeline Kafka allows.
+const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: u32 = 5;
+
+fn count(t: &Table) -> Res<u32> {
+    let c = t.opt_u32("count")?;
+    let c = c
+        .map(|c| {
+            c.check(
+                |c| (1..=MAX_CLIENTS_PER_ENTRY).contains(&c),
+                |c| format!("expected 1 to {MAX_CLIENTS_PER_ENTRY}, found {c}"),
+            )
+        })
+        .transpose()?;
+    Ok(c.map_or(1, |c| c.value))
+}
+
+/// The `topic` key, which must name a defined topic.
+fn topic_ref(t: &Table, topics: &[TopicSpec]) -> Res<String> {
+    let sp = t
+        .require("topic", "the name of a topic defined in [[topics]]")?
+        .string("a topic name")?;
+    if topics.iter().any(|x| x.name == sp.value) {
+        return Ok(sp.value);
+    }
+    let names: Vec<&str> = topics.iter().map(|x| x.name.as_str()).collect();
+    let message = if names.is_empty() {
+        format!(
+            "topic {} is not defined; no [[topics]] are defined, expected one named {}",
+            excerpt(&sp.value),
+            excerpt(&sp.value)
+        )
+    } else {
+        format!(
+            "topic {} is not defined{}; expected one of {}",
+            excerpt(&sp.value),
+            did_you_mean(&sp.value, &names),
+            one_of(&names)
+        )
+    };
+    Err(sp.pos.issue(message))
+}
+
+/// Reads `[[producers]]`.
+pub(super) fn producers(
+    tables: &[Table],
+    topics: &[TopicSpec],
+    notes: &mut Notes,
+) -> Res<Vec<ProducerSpec>> {
+    let mut out = Vec::new();
+    for t in tables {
+        let count = count(t)?;
+        let topic = topic_ref(t, topics)?;
+        let rate = t
+            .require(
+                "rate_per_sec",
+                "records per second per producer, such as 100",
+            )?
+            .f64()?;
+        let rate_per_sec = rate
+            .check(
+                |r| r > 0.0 && r <= MAX_RATE_PER_SEC,
+                |r| format!("expected a rate above 0 and at most {MAX_RATE_PER_SEC}, found {r}"),
+            )?
+            .value;
+        let records = opt_u64_min(t, "records", 1)?.map(|v| v.value);
+        let partitioning = t
+            .opt_string("partitioning", "a string")?
+            .map(|sp| {
+                choice(
+                    &sp,
+                    &[
+                        ("explicit", Partitioning::Explicit),
+                        ("keyed", Partitioning::Keyed),
+                        ("unkeyed", Partitioning::Unkeyed),
+                    ],
+                )
+            })
+            .transpose()?
+            .unwrap_or(Partitioning::Explicit);
+        let key_count = t
+            .opt_u32("key_count")?
+            .map(|v| at_least(v, 1))
+            .transpose()?;
+        if let (Some(k), false) = (&key_count, partitioning == Partitioning::Keyed) {
+            return Err(k.pos.issue(
+                "`key_count` only applies to keyed partitioning; expected \
+                `partitioning = \"keyed\"` or no `key_count`",
+            ));
+        }
+        let send_mode = t
+            .opt_string("send", "a string")?
+            .map(|sp| choice(&sp, &[("sync", SendMode::Sync), ("async", SendMode::Async)]))
+            .transpose()?
+            .unwrap_or(SendMode::Sync);
+        let config = match t.opt_table("config", keys::PRODUCER_CONFIG)? {
+            Some(c) => producer_config(&c, notes)?,
+            None => ProducerConfig::default(),
+        };
+        out.push(ProducerSpec {
+            count,
+            topic,
+            rate_per_sec,
+            records,
+            partitioning,
+            key_count: key_count.map_or(100, |k| k.value),
+            send_mode,
+            config,
+        });
+    }
+    Ok(out)
+}
+
+fn acks(node: &Node) -> Res<Sp<Acks>> {
+    let expected = "\"all\", \"-1\", \"1\" or \"0\" (or the integers -1, 1, 0)";
+    let parsed = match (node.as_str(), node.as_int()) {
+        (Some(s), _) => Acks::parse(s.trim()),
+        (_, Some(-1)) => Some(Acks::All),
+        (_, Some(1)) => Some(Acks::Leader),
+        (_, Some(0)) => Some(Acks::None),
+        _ => None,
+    };
+    match parsed {
+        Some(value) => Ok(Sp {
+            value,
+            pos: node.pos.clone(),
+        }),
+        None => Err(node.mismatch(expected)),
+    }
+}
+
+fn producer_config(t: &Table, notes: &mut Notes) -> Res<ProducerConfig> {
+    let d = ProducerConfig::default();
+    let acks = t.get("acks").map(acks).transpose()?;
+    let retries = t.opt_u32("retries")?;
+    let request_timeout_ms = t
+        .opt_u64("request.timeout.ms")?
+        .map_or(d.request_timeout_ms, |v| v.value);
+    let linger_ms = t.opt_u64("linger.ms")?.map_or(d.linger_ms, |v| v.value);
+    let in_flight = t
+        .opt_u32("max.in.flight.requests.per.connection")?
+        .map(|v| at_least(v, 1))
+        .transpose()?;
+    let idempotence = t.opt_bool("enable.idempotence")?;
+
+    // Kafka's rule: delivery.timeout.ms >= linger.ms + request.timeout.ms. An explicit
+    // smaller value is a configuration error; the default is raised instead.
+    let floor = linger_ms.saturating_add(request_timeout_ms);
+    let delivery_timeout_ms = match t.opt_u64("delivery.timeout.ms")? {
+        Some(v) if v.value < floor => {
+            return Err(v.pos.issue(format!(
+                "delivery.timeout.ms {} is smaller than linger.ms + request.timeout.ms = \
+                 {linger_ms} + {request_timeout_ms}; expected at least {floor} \
+                 (Kafka rejects it too)",
+                v.value
+            )))
+        }
+        Some(v) => v.value,
+        None if d.delivery_timeout_ms < floor => {
+            notes.add(
+                &t.pos,
+                format!(
+                    "delivery.timeout.ms raised from {} to linger.ms + \
+                request.timeout.ms = {floor}, as Kafka does",
+                    d.delivery_timeout_ms
+                ),
+            );
+            floor
+        }
+        None => d.delivery_timeout_ms,
+    };
+
+    let acks_value = acks.as_ref().map_or(d.acks, |a| a.value);
+    let retries_value = retries.as_ref().map_or(d.retries, |r| r.value);
+    let in_flight_value = in_flight
+        .as_ref()
+        .map_or(d.max_in_flight_requests_per_connection, |v| v.value);
+    // Idempotence needs acks=all, retries > 0 and at most 5 requests in flight.
+    let conflict = if acks_value != Acks::All {
+        Some((
+            acks.map(|a| a.pos),
+            format!("acks is {}, not \"all\"", acks_name(acks_value)),
+            "acks = \"all\"",
+        ))
+    } else if retries_value == 0 {
+        Some((
+            retries.map(|r| r.pos),
+            "retries is 0".to_string(),
+            "retries of at least 1",
+        ))
+    } else if in_flight_value > MAX_IN_FLIGHT_FOR_IDEMPOTENCE {
+        let why = format!("max.in.flight.requests.per.connection is {in_flight_value}");
+        Some((
+            in_flight.map(|m| m.pos),
+            why,
+            "at most 5 requests in flight",
+        ))
+    } else {
+        None
+    };
+    let enable_idempotence = match (idempotence, conflict) {
+        // Kafka rejects an explicit enable.idempotence = true that another setting contradicts.
+        (Some(explicit), Some((pos, why, fix))) if explicit.value => {
+            return Err(pos.unwrap_or_else(|| explicit.pos.clone()).issue(format!(
+                "{why}, but `{}` is true and the idempotent producer needs acks = \"all\", \
+                 retries > 0 and max.in.flight.requests.per.connection <= \
+                 {MAX_IN_FLIGHT_FOR_IDEMPOTENCE} (Kafka rejects this too); \
+                 expected {fix}, or enable.idempotence = false",
+                explicit.pos.field
+            )));
+        }
+        (Some(explicit), _) => explicit.value,
+        // Kafka 3.x: on by default, but quietly disabled when another setting contradicts
+        // it and the user did not ask for it.
+        (None, Some((pos, why, _))) => {
+            let pos = pos.unwrap_or_else(|| t.pos.clone());
+            notes.add(
+                &pos,
+                format!(
+                    "idempotence is disabled because {why}, as Kafka 3.x does \
+                when enable.idempotence is not set"
+                ),
+            );
+            false
+        }
+        (None, None) => true,
+    };
+
+    Ok(ProducerConfig {
+        acks: acks_value,
+        retries: retries_value,
+        request_timeout_ms,
+        retry_backoff_ms: t
+            .opt_u64("retry.backoff.ms")?
+            .map_or(d.retry_backoff_ms, |v| v.value),
+        delivery_timeout_ms,
+        batch_size: t.opt_u64("batch.size")?.map_or(d.batch_size, |v| v.value),
+        linger_ms,
+        max_in_flight_requests_per_connection: in_flight_value,
+        enable_idempotence,
+    })
+}
+
+fn acks_name(acks: Acks) -> &'static str {
+    match acks {
+        Acks::None => "\"0\"",
+        Acks::Leader => "\"1\"",
+        Acks::All => "\"all\"",
+    }
+}
+
+/// Reads `[[consumers]]`.
+pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<ConsumerSpec>> {
+    let mut out = Vec::new();
+    for t in tables {
+        let count = count(t)?;
+        let topic = topic_ref(t, topics)?;
+        let mode = t
+            .opt_string("mode", "a string")?
+            .map(|sp| {
+                choice(
+                    &sp,
+                    &[
+                        ("assign", ConsumerMode::Assign),
+                        ("subscribe", ConsumerMode::Subscribe),
+                    ],
+                )
+            })
+            .transpose()?
+            .unwrap_or(ConsumerMode::Assign);
+        let group = t.opt_string("group", "a consumer group name")?;
+        if let Some(g) = &group {
+            if g.value.trim().is_empty() {
+                return Err(g.pos.issue("expected a non-empty consumer group name"));
+            }
+        }
+        if mode == ConsumerMode::Subscribe && group.is_none() {
+            t.require(
+                "group",
+                "a consumer group name, which `mode = \"subscribe\"` needs",
+            )?;
+        }
+        let poll_interval_ms = t
+            .opt_duration_ms("poll_interval")?
+            .map(|d| {
+                d.check(
+                    |d| d > 0,
+                    |_| "expected a duration longer than 0ms".to_string(),
+                )
+            })
+            .transpose()?
+            .map_or(100, |d| d.value);
+        let config = match t.opt_table("config", keys::CONSUMER_CONFIG)? {
+            Some(c) => consumer_config(&c, group.is_some())?,
+            None => ConsumerConfig {
+                enable_auto_commit: group.is_some(),
+                ..ConsumerConfig::default()
+            },
+        };
+        out.push(ConsumerSpec {
+            count,
+            topic,
+            mode,
+            group: group.map(|g| g.value),
+            poll_interval_ms,
+            config,
+        });
+    }
+    Ok(out)
+}
+
+const STRATEGIES: [(&str, AssignmentStrategy); 6] = [
+    ("range", AssignmentStrategy::Range),
+    ("roundrobin", AssignmentStrategy::RoundRobin),
+    ("sticky", AssignmentStrategy::Sticky),
+    (
+        "org.apache.kafka.clients.consumer.RangeAssignor",
+        AssignmentStrategy::Range,
+    ),
+    (
+        "org.apache.kafka.clients.consumer.RoundRobinAssignor",
+        AssignmentStrategy::RoundRobin,
+    ),
+    (
+        "org.apache.kafka.clients.consumer.StickyAssignor",
+        AssignmentStrategy::Sticky,
+    ),
+];
+
+fn consumer_config(t: &Table, has_group: bool) -> Res<ConsumerConfig> {
+    let d = ConsumerConfig::default();
+    let auto_commit = t.opt_bool("enable.auto.commit")?;
+    if let Some(a) = auto_commit.as_ref().filter(|a| a.value && !has_group) {
+        return Err(a.pos.issue(
+            "enable.auto.commit is true but the consumer has no `group` to commit to \
+             (Kafka rejects this too); expected a `group`, or enable.auto.commit = false",
+        ));
+    }
+    let strategy = match t.opt_string("partition.assignment.strategy", "a string")? {
+        None => d.partition_assignment_strategy,
+        Some(sp) if sp.value.contains("ooperative") => {
+            return Err(sp.pos.issue(format!(
+                "{} is not modelled (kafkasim has eager rebalancing only); expected \"range\", \
+                    \"roundrobin\" or \"sticky\"",
+                excerpt(&sp.value)
+            )))
+        }
+        Some(sp) => match STRATEGIES.iter().find(|(n, _)| *n == sp.value) {
+            Some((_, s)) => *s,
+            None => return Err(bad_choice(&sp, &["range", "roundrobin", "sticky"])),
+        },
+    };
+    Ok(ConsumerConfig {
+        auto_offset_reset: t
+            .opt_string("auto.offset.reset", "a string")?
+            .map(|sp| {
+                choice(
+                    &sp,
+                    &[
+                        ("earliest", OffsetReset::Earliest),
+                        ("latest", OffsetReset::Latest),
+                    ],
+                )
+            })
+            .transpose()?
+            .unwrap_or(d.auto_offset_reset),
+        fetch_max_wait_ms: t
+            .opt_u64("fetch.max.wait.ms")?
+            .map_or(d.fetch_max_wait_ms, |v| v.value),
+        max_poll_records: t
+            .opt_u32("max.poll.records")?
+            .map(|v| at_least(v, 1))
+            .transpose()?
+            .map_or(d.max_poll_records, |v| v.value),
+        enable_auto_commit: auto_commit.map_or(has_group, |a| a.value),
+        auto_commit_interval_ms: t
+            .opt_u64("auto.commit.interval.ms")?
+            .map_or(d.auto_commit_interval_ms, |v| v.value),
+        session_timeout_ms: opt_u64_min(t, "session.timeout.ms", 1)?
+            .map_or(d.session_timeout_ms, |v| v.value),
+        max_poll_interval_ms: opt_u64_min(t, "max.poll.interval.ms", 1)?
+            .map_or(d.max_poll_interval_ms, |v| v.value),
+        partition_assignment_strategy: strategy,
+    })
+}
