@@ -183,12 +183,14 @@ impl Producer {
     pub async fn send(&self, record: ProducerRecord) -> Delivery {
         let deadline = Instant::now() + Duration::from_millis(self.shared.config.max_block_ms);
         loop {
-            let notified = self.shared.wake.notified();
-            if let Some(count) = self.shared.lock().partition_counts.get(&record.topic).copied() {
+            let known = self.shared.lock().partition_counts.get(&record.topic).copied();
+            if let Some(count) = known {
                 return self.append(record, count);
             }
             self.shared.lock().need_metadata = true;
             self.shared.wake.notify_waiters();
+            // Created after our own notification, so only the sender's answer wakes it.
+            let notified = self.shared.wake.notified();
             tokio::select! {
                 _ = notified => {}
                 _ = sleep(Duration::from_millis(50)) => {}
@@ -260,8 +262,8 @@ impl Producer {
     pub async fn flush(&self) {
         self.shared.lock().flushing = true;
         loop {
-            let notified = self.shared.wake.notified();
             self.shared.wake.notify_waiters();
+            let notified = self.shared.wake.notified();
             {
                 let state = self.shared.lock();
                 let empty = state.queues.values().all(VecDeque::is_empty) && state.in_flight.values().all(|n| *n == 0);

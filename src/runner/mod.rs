@@ -81,5 +81,6 @@ pub(crate) fn no_progress(description: String) -> Anomaly {
 
 /// Records the start of a run phase.
 pub(crate) fn trace_phase(recorder: &Recorder, name: &str) {
+    tracing::info!(phase = name, "phase begins");
     recorder.trace("runner", Event::Phase { name: name.to_string() });
 }

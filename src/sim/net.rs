@@ -157,7 +157,10 @@ struct Conn<Req, Resp> {
 }
 
 struct Host<Req, Resp> {
-    up: bool,
+    /// Whether the machine is on. A crashed process leaves it on (the kernel answers
+    /// with resets); a power loss turns it off (packets vanish).
+    powered: bool,
+    /// Bumped whenever the process dies: connections to an older incarnation are reset.
     incarnation: u64,
     listener: Option<mpsc::UnboundedSender<ServerConn<Req, Resp>>>,
 }
@@ -276,7 +279,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     pub fn add_host(&self, addr: &Addr) -> NodeNet<Req, Resp> {
         self.lock()
             .hosts
-            .insert(addr.clone(), Host { up: true, incarnation: 1, listener: None });
+            .insert(addr.clone(), Host { powered: true, incarnation: 1, listener: None });
         NodeNet { addr: addr.clone(), net: self.clone() }
     }
 
@@ -284,8 +287,11 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     pub fn host_down(&self, addr: &Addr, how: HostDown) {
         let mut fabric = self.lock();
         let Some(host) = fabric.hosts.get_mut(addr) else { return };
-        host.up = false;
         host.listener = None;
+        host.incarnation += 1;
+        if how == HostDown::Silent {
+            host.powered = false;
+        }
         let affected: Vec<ConnId> = fabric
             .conns
             .iter()
@@ -313,11 +319,12 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         self.links_changed.notify_waiters();
     }
 
-    /// Marks a host up again, as a new incarnation: old connections to it are reset.
+    /// Powers a host on again (after a power loss); its process listens anew when it
+    /// starts. Old connections to it are reset.
     pub fn host_up(&self, addr: &Addr) {
         let mut fabric = self.lock();
         if let Some(host) = fabric.hosts.get_mut(addr) {
-            host.up = true;
+            host.powered = true;
             host.incarnation += 1;
         }
     }
@@ -516,7 +523,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         let mut fabric = self.lock();
         let server_host_state = {
             let Some(conn) = fabric.conns.get(&conn_id) else { return };
-            fabric.hosts.get(&conn.server).map(|h| (h.up, h.incarnation, h.listener.clone()))
+            fabric.hosts.get(&conn.server).map(|h| (h.powered, h.incarnation, h.listener.clone()))
         };
         let Some(conn) = fabric.conns.get_mut(&conn_id) else { return };
         let pipe = match direction {
@@ -532,8 +539,8 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                 fabric.stats.messages_delivered += 1;
             }
             Message::Request(envelope) => {
-                let Some((up, incarnation, listener)) = server_host_state else { return };
-                if !up {
+                let Some((powered, incarnation, listener)) = server_host_state else { return };
+                if !powered {
                     // A silent host: the packet vanishes, the client will time out.
                     return;
                 }

@@ -64,8 +64,17 @@ pub fn producer_config(spec: &ProducerSpec, bootstrap: Vec<Addr>) -> ProducerCon
     }
 }
 
+/// How many simulated milliseconds of sends one asynchronous op groups.
+const ASYNC_OP_WINDOW_MS: f64 = 50.0;
+
 /// One producer process: sends at the spec's rate until stopped or out of records.
-/// `process` is its Jepsen process id; `index` its position among the spec's producers.
+/// `process` is its Jepsen process id.
+///
+/// A Jepsen process has one operation outstanding at a time. In `sync` mode each op is
+/// one send that waits for its result. In `async` mode an op groups the sends due in a
+/// short window (as Jepsen's multi-send ops do): they are issued at the rate without
+/// waiting, each with its own completion callback, and the op completes once every
+/// callback has fired; reordering inside the op is what `nonmonotonic-send` sees.
 pub async fn run_producer(
     ctx: WorkloadContext,
     net: NodeNet<Request, Response>,
@@ -75,49 +84,85 @@ pub async fn run_producer(
 ) {
     let producer = Producer::new(net, producer_config(&spec, ctx.bootstrap.clone()));
     let interval = Duration::from_secs_f64(1.0 / spec.rate_per_sec.max(0.001));
+    let op_size = match spec.send_mode {
+        SendMode::Sync => 1,
+        SendMode::Async => ((spec.rate_per_sec * ASYNC_OP_WINDOW_MS / 1000.0).ceil() as u64).max(1),
+    };
     let mut next_send = Instant::now();
     let mut sent: u64 = 0;
-    while !ctx.stopped() && spec.records.is_none_or(|limit| sent < limit) {
+    while !ctx.stopped() {
+        let remaining = spec.records.map_or(u64::MAX, |limit| limit.saturating_sub(sent));
+        let size = op_size.min(remaining);
+        if size == 0 {
+            break;
+        }
         sleep_until(next_send).await;
-        next_send += interval;
         if ctx.stopped() {
             break;
         }
-        let value = ctx.next_value.fetch_add(1, Ordering::Relaxed);
-        let (partition, key) = route(&spec, sent, partitions);
-        let tp = TopicPartition::new(&spec.topic, partition);
-        let record = ProducerRecord { topic: spec.topic.clone(), partition: Some(partition), key, value };
-        sent += 1;
-        let invoke = vec![MicroOp::Send { key: tp.to_string(), value, offset: None }];
+        // Decide the op's records up front: the invoke names every send.
+        let mut planned = Vec::new();
+        for _ in 0..size {
+            let value = ctx.next_value.fetch_add(1, Ordering::Relaxed);
+            let (partition, key) = route(&spec, sent, partitions);
+            sent += 1;
+            planned.push((TopicPartition::new(&spec.topic, partition), key, value));
+        }
+        let invoke = planned
+            .iter()
+            .map(|(tp, _, value)| MicroOp::Send { key: tp.to_string(), value: *value, offset: None })
+            .collect();
         ctx.recorder.op(process, OpType::Invoke, OpFn::Send, OpValue::Txn(invoke), None);
         ctx.outstanding.fetch_add(1, Ordering::Relaxed);
-        let delivery = producer.send(record).await;
-        let recorder = ctx.recorder.clone();
-        let outstanding = ctx.outstanding.clone();
-        let key = tp.to_string();
-        let complete = async move {
-            let result = delivery.wait().await;
-            let (kind, offset, error) = match result {
-                Ok(metadata) => (OpType::Ok, metadata.offset, None),
-                Err(e) if e.definite => (OpType::Fail, None, Some(e.reason)),
-                Err(e) => (OpType::Info, None, Some(e.reason)),
-            };
-            let value = OpValue::Txn(vec![MicroOp::Send { key, value, offset }]);
-            recorder.op(process, kind, OpFn::Send, value, error);
-            outstanding.fetch_sub(1, Ordering::Relaxed);
-        };
-        match spec.send_mode {
-            SendMode::Sync => complete.await,
-            SendMode::Async => {
-                madsim::task::spawn(complete);
+        let mut deliveries = Vec::new();
+        for (i, (tp, key, value)) in planned.iter().enumerate() {
+            if i > 0 {
+                next_send += interval;
+                sleep_until(next_send).await;
             }
+            let record =
+                ProducerRecord { topic: spec.topic.clone(), partition: Some(tp.partition), key: key.clone(), value: *value };
+            deliveries.push(producer.send(record).await);
         }
-    }
-    // Keep the producer (and its sender task) alive until every send completed.
-    while ctx.outstanding.load(Ordering::Relaxed) > 0 {
-        sleep(Duration::from_millis(50)).await;
+        next_send += interval;
+        let mut results = Vec::new();
+        for delivery in deliveries {
+            results.push(delivery.wait().await);
+        }
+        record_send_completion(&ctx.recorder, process, &planned, results);
+        ctx.outstanding.fetch_sub(1, Ordering::Relaxed);
     }
     drop(producer);
+}
+
+/// Records a send op's completion: `ok` if every send was acknowledged, `fail` if every
+/// one definitely failed, else `info` (outcome unknown) with the offsets that are known.
+fn record_send_completion(
+    recorder: &Recorder,
+    process: u64,
+    planned: &[(TopicPartition, Option<String>, u64)],
+    results: Vec<Result<crate::client::producer::RecordMetadata, crate::client::producer::SendError>>,
+) {
+    let all_ok = results.iter().all(Result::is_ok);
+    let all_definite = results.iter().all(|r| r.as_ref().is_err_and(|e| e.definite));
+    let error = results.iter().find_map(|r| r.as_ref().err().map(|e| e.reason.clone()));
+    let mops = planned
+        .iter()
+        .zip(&results)
+        .map(|((tp, _, value), result)| MicroOp::Send {
+            key: tp.to_string(),
+            value: *value,
+            offset: result.as_ref().ok().and_then(|m| m.offset),
+        })
+        .collect();
+    let kind = if all_ok {
+        OpType::Ok
+    } else if all_definite {
+        OpType::Fail
+    } else {
+        OpType::Info
+    };
+    recorder.op(process, kind, OpFn::Send, OpValue::Txn(mops), error);
 }
 
 /// The partition (and key) of the producer's `n`-th record, per its partitioning mode.
