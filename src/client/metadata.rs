@@ -15,6 +15,9 @@ pub struct ClusterView {
     connections: BTreeMap<BrokerId, Connection<Request, Response>>,
     /// Rotates which broker is asked for metadata, so one dead broker does not block.
     next_bootstrap: usize,
+    /// Set when a connection was found closed: Kafka's NetworkClient then asks for a
+    /// metadata update, since the broker may have died.
+    saw_disconnect: bool,
 }
 
 impl ClusterView {
@@ -27,6 +30,7 @@ impl ClusterView {
             partitions: BTreeMap::new(),
             connections: BTreeMap::new(),
             next_bootstrap: 0,
+            saw_disconnect: false,
         }
     }
 
@@ -45,8 +49,9 @@ impl ClusterView {
         let addr = candidates[self.next_bootstrap % candidates.len()].clone();
         self.next_bootstrap += 1;
         let conn = self.net.connect(&addr);
-        let Ok(Response::Metadata(metadata)) = conn.call(Request::Metadata { topics: topics.to_vec() }, timeout).await
-        else {
+        let answer = conn.call(Request::Metadata { topics: topics.to_vec() }, timeout).await;
+        tracing::trace!(%addr, ok = answer.is_ok(), "metadata refresh");
+        let Ok(Response::Metadata(metadata)) = answer else {
             return false;
         };
         if metadata.brokers.is_empty() {
@@ -83,11 +88,21 @@ impl ClusterView {
     /// The open connection to a broker, opened on demand.
     pub fn connection(&mut self, broker: BrokerId) -> Option<&Connection<Request, Response>> {
         let addr = self.brokers.get(&broker)?.clone();
-        let stale = self.connections.get(&broker).is_none_or(|c| c.is_closed() || c.peer() != &addr);
+        let existing = self.connections.get(&broker);
+        if existing.is_some_and(|c| c.is_closed()) {
+            self.saw_disconnect = true;
+        }
+        let stale = existing.is_none_or(|c| c.is_closed() || c.peer() != &addr);
         if stale {
             self.connections.insert(broker, self.net.connect(&addr));
         }
         self.connections.get(&broker)
+    }
+
+    /// Whether a connection was found closed since the last call (then metadata should
+    /// be refreshed).
+    pub fn take_disconnect(&mut self) -> bool {
+        std::mem::take(&mut self.saw_disconnect)
     }
 
     /// Closes the connection to a broker (Kafka disconnects after a request timeout).

@@ -310,7 +310,7 @@ async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         for broker in disconnect {
             view.disconnect(broker);
         }
-        if need_metadata {
+        if need_metadata || view.take_disconnect() {
             let topics: Vec<String> = Vec::new();
             if view.refresh(&topics, request_timeout).await {
                 shared.lock().partition_counts.extend(view.partition_counts());
@@ -322,6 +322,11 @@ async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             }
         }
         let (requests, next_wake) = drain_ready(&shared, &view);
+        if tracing::enabled!(tracing::Level::TRACE) {
+            let state = shared.lock();
+            let queued: Vec<(String, usize)> = state.queues.iter().map(|(tp, q)| (tp.to_string(), q.len())).collect();
+            tracing::trace!(?queued, in_flight = ?state.in_flight, muted = ?state.muted, ready = requests.len(), "sender round");
+        }
         for (leader, batches) in requests {
             send_batches(&shared, &mut view, leader, batches);
         }
@@ -423,6 +428,7 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
         shared.wake.notify_waiters();
         return;
     }
+    tracing::debug!(%leader, batches = batches.len(), "produce request sent");
     let response = conn.send(Request::Produce(request));
     let shared = shared.clone();
     madsim::task::spawn(async move {
@@ -451,6 +457,7 @@ async fn handle_response(shared: &Arc<Shared>, in_flight: InFlight) {
     let config = &shared.config;
     let result = in_flight.response.wait(Duration::from_millis(config.request_timeout_ms)).await;
     let leader = in_flight.leader;
+    tracing::debug!(%leader, ok = result.is_ok(), "produce response");
     match result {
         Ok(Response::Produce(parts)) => {
             let mut retry = Vec::new();

@@ -5,6 +5,7 @@ use super::trace::{Event, TraceEvent};
 use super::History;
 use madsim::time::Instant;
 use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
 
 #[derive(Default)]
 struct Log {
@@ -17,6 +18,8 @@ struct Log {
 pub struct Recorder {
     log: Arc<Mutex<Log>>,
     start: Instant,
+    /// Woken on every trace event, for observers that react to internal events.
+    traced: Arc<Notify>,
 }
 
 /// A node's view of the recorder: it can only add trace events under its own name.
@@ -29,7 +32,7 @@ pub struct Tracer {
 impl Recorder {
     /// Starts recording; call inside the simulation so that time is simulated.
     pub fn new() -> Self {
-        Recorder { log: Arc::default(), start: Instant::now() }
+        Recorder { log: Arc::default(), start: Instant::now(), traced: Arc::new(Notify::new()) }
     }
 
     fn lock(&self) -> MutexGuard<'_, Log> {
@@ -54,6 +57,27 @@ impl Recorder {
     pub fn trace(&self, node: &str, event: Event) {
         let time_ns = self.now_ns();
         self.lock().trace.push(TraceEvent { time_ns, node: node.to_string(), event });
+        self.traced.notify_waiters();
+    }
+
+    /// Waits until a trace event at index `from` or later exists; returns the events
+    /// from `from` on.
+    pub async fn trace_since(&self, from: usize) -> Vec<TraceEvent> {
+        loop {
+            let notified = self.traced.notified();
+            {
+                let log = self.lock();
+                if log.trace.len() > from {
+                    return log.trace[from..].to_vec();
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// How many trace events have been recorded.
+    pub fn trace_len(&self) -> usize {
+        self.lock().trace.len()
     }
 
     /// A tracer for one node.

@@ -126,9 +126,13 @@ pub async fn simulate(scenario: &Scenario) -> Simulated {
         .collect();
     let nemesis = Arc::new(Mutex::new(Nemesis::new(nodes.clone(), recorder.clone(), scenario.cluster.brokers, assignments)));
     let safety_start = Instant::now();
-    let schedule = run_schedule(scenario, nemesis.clone(), safety_start);
+    let armed: ArmedFaults = Arc::default();
+    let schedule = run_schedule(scenario, nemesis.clone(), safety_start, armed.clone());
     sleep_until(safety_start + Duration::from_millis(scenario.duration_ms)).await;
     schedule.abort();
+    for task in armed.lock().expect("armed faults poisoned").drain(..) {
+        task.abort();
+    }
     ctx.stop.store(true, Ordering::Relaxed);
 
     // Liveness phase: heal, restart, let in-flight sends finish, recover, drain.
@@ -238,7 +242,16 @@ fn boot_clients(
 
 /// Fires the fault schedule (times relative to the safety phase's start) on its own
 /// task, undoing timed faults when their duration ends.
-fn run_schedule(scenario: &Scenario, nemesis: Arc<Mutex<Nemesis>>, start: Instant) -> madsim::task::JoinHandle<()> {
+/// Faults waiting for their trigger, each on its own task; aborted when the safety phase
+/// ends.
+type ArmedFaults = Arc<Mutex<Vec<madsim::task::JoinHandle<()>>>>;
+
+fn run_schedule(
+    scenario: &Scenario,
+    nemesis: Arc<Mutex<Nemesis>>,
+    start: Instant,
+    armed: ArmedFaults,
+) -> madsim::task::JoinHandle<()> {
     let faults = scenario.faults.clone();
     madsim::task::spawn(async move {
         // Pending undos, by due time; kept sorted so that they fire in order.
@@ -260,6 +273,11 @@ fn run_schedule(scenario: &Scenario, nemesis: Arc<Mutex<Nemesis>>, start: Instan
                 continue;
             }
             let fault = faults.next().expect("peeked");
+            if let Some(trigger) = fault.trigger.clone() {
+                let task = madsim::task::spawn(fire_on_trigger(nemesis.clone(), fault, trigger));
+                armed.lock().expect("armed faults poisoned").push(task);
+                continue;
+            }
             let undo = nemesis.lock().expect("nemesis poisoned").fire(&fault);
             if let (Some(undo), Some(duration)) = (undo, fault.duration_ms) {
                 undos.push((Instant::now() + Duration::from_millis(duration), undo));
@@ -267,6 +285,39 @@ fn run_schedule(scenario: &Scenario, nemesis: Arc<Mutex<Nemesis>>, start: Instan
             }
         }
     })
+}
+
+/// An armed fault: fires at the first matching trace event, then undoes itself after
+/// its duration.
+async fn fire_on_trigger(nemesis: Arc<Mutex<Nemesis>>, fault: scenario::FaultSpec, trigger: scenario::Trigger) {
+    let recorder = nemesis.lock().expect("nemesis poisoned").recorder().clone();
+    let mut seen = recorder.trace_len();
+    loop {
+        let events = recorder.trace_since(seen).await;
+        seen += events.len();
+        if events.iter().any(|e| trigger_matches(&trigger, &e.event)) {
+            break;
+        }
+    }
+    let undo = nemesis.lock().expect("nemesis poisoned").fire(&fault);
+    if let (Some(undo), Some(duration)) = (undo, fault.duration_ms) {
+        sleep(Duration::from_millis(duration)).await;
+        nemesis.lock().expect("nemesis poisoned").undo(undo);
+    }
+}
+
+fn trigger_matches(trigger: &scenario::Trigger, event: &crate::history::Event) -> bool {
+    use crate::history::Event;
+    use scenario::TriggerEvent as T;
+    let tp = match (trigger.event, event) {
+        (T::Truncate, Event::Truncate { tp, .. })
+        | (T::LeaderElection, Event::LeaderElection { tp, .. })
+        | (T::IsrChange, Event::IsrChange { tp, .. })
+        | (T::BecomeFollower, Event::BecomeFollower { tp, .. })
+        | (T::BecomeLeader, Event::BecomeLeader { tp, .. }) => tp,
+        _ => return false,
+    };
+    *tp == trigger.tp
 }
 
 /// Polls `condition` every 100 ms of simulated time until it holds or `limit` passes.

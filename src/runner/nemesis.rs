@@ -48,6 +48,11 @@ impl Nemesis {
         Nemesis { nodes, recorder, broker_count, assignments, blocked: BTreeSet::new(), baseline, fired: 0 }
     }
 
+    /// The run's recorder.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
     fn trace(&self, kind: &str, targets: Vec<String>, detail: String) {
         self.recorder.trace("nemesis", Event::Fault { kind: kind.to_string(), targets, detail });
     }

@@ -2,7 +2,7 @@
 //! nodes and partitions that exist, and times inside the safety phase.
 
 use super::error::{excerpt, line_column, one_of, Res};
-use super::model::{FaultAction, FaultSpec, Target, TopicSpec};
+use super::model::{FaultAction, FaultSpec, Target, TopicSpec, Trigger, TriggerEvent};
 use super::raw::{Node, Pos, Table};
 use super::target::{node_index, FORMS};
 use super::validate::loss_rate;
@@ -44,12 +44,12 @@ const KINDS: [(&str, Kind); 6] = [
 impl Kind {
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Kind::Crash => &["at", "kind", "target", "duration"],
-            Kind::Restart => &["at", "kind", "target"],
-            Kind::Partition => &["at", "kind", "target", "peers", "one_way", "duration"],
-            Kind::Heal => &["at", "kind"],
-            Kind::PacketLoss => &["at", "kind", "rate", "duration"],
-            Kind::Latency => &["at", "kind", "latency_min", "latency_max", "duration"],
+            Kind::Crash => &["at", "when", "kind", "target", "duration"],
+            Kind::Restart => &["at", "when", "kind", "target"],
+            Kind::Partition => &["at", "when", "kind", "target", "peers", "one_way", "duration"],
+            Kind::Heal => &["at", "when", "kind"],
+            Kind::PacketLoss => &["at", "when", "kind", "rate", "duration"],
+            Kind::Latency => &["at", "when", "kind", "latency_min", "latency_max", "duration"],
         }
     }
 }
@@ -177,13 +177,46 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
             }
         }
     };
+    let trigger = match t.get("when") {
+        Some(_) => Some(trigger(t, world)?),
+        None => None,
+    };
     let line = line_column(text, t.pos.span.as_ref().map_or(0, |s| s.start)).0;
     Ok(FaultSpec {
         at_ms: at.value,
         action,
         duration_ms,
         line,
+        trigger,
     })
+}
+
+/// Reads `when = "EVENT PARTITION"`, e.g. `when = "truncate orders-0"`.
+fn trigger(t: &Table, world: &World) -> Res<Trigger> {
+    let names: Vec<&str> = TriggerEvent::ALL.iter().map(|(n, _)| *n).collect();
+    let expected = format!("\"EVENT PARTITION\" with EVENT one of {}, such as \"truncate orders-0\"", one_of(&names));
+    let sp = t.require("when", &expected)?.string("a string")?;
+    let mut words = sp.value.split_whitespace();
+    let (Some(event), Some(tp), None) = (words.next(), words.next(), words.next()) else {
+        return Err(sp.pos.issue(format!("expected {expected}; found {}", excerpt(&sp.value))));
+    };
+    let Some(event) = TriggerEvent::ALL.iter().find(|(n, _)| *n == event).map(|(_, e)| *e) else {
+        return Err(sp.pos.issue(format!("unknown event {}; expected {expected}", excerpt(event))));
+    };
+    let exists = world.topics.iter().any(|topic| {
+        tp.strip_prefix(topic.name.as_str())
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|p| p < topic.partitions)
+    });
+    if !exists {
+        return Err(sp.pos.issue(format!(
+            "partition {} does not exist; expected a partition of a `[[topics]]` entry, such as \"{}-0\"",
+            excerpt(tp),
+            world.topics.first().map_or("orders", |t| t.name.as_str())
+        )));
+    }
+    Ok(Trigger { event, tp: tp.to_string() })
 }
 
 fn target(t: &Table, key: &str, role: Role, world: &World) -> Res<Target> {

@@ -90,6 +90,7 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
 /// `[[faults]]`, every kind together; `faults` checks which keys each kind takes.
 pub(super) const FAULT: &[&str] = &[
     "at",
+    "when",
     "kind",
     "target",
     "peers",

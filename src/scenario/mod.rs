@@ -90,7 +90,7 @@ use std::path::Path;
 pub use error::ScenarioError;
 pub use model::{
     BrokerConfig, ClusterSpec, Expectations, FaultAction, FaultSpec, NetworkSpec, Scenario, Target,
-    Theme, TopicConfig, TopicSpec, TruncationMode,
+    Theme, TopicConfig, TopicSpec, Trigger, TriggerEvent, TruncationMode,
 };
 pub use model_clients::{
     AssignmentStrategy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,

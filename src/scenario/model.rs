@@ -299,11 +299,65 @@ pub struct FaultSpec {
     pub duration_ms: Option<u64>,
     /// The 1-based line of the fault's `[[faults]]` header (or inline table) in the file.
     pub line: usize,
+    /// When set (`when = "truncate orders-0"`), `at` only arms the fault: it fires at
+    /// the first such internal event at or after `at`. A simulator can aim at a window
+    /// a few milliseconds wide, which a wall-clock nemesis can only hit by luck.
+    pub trigger: Option<Trigger>,
+}
+
+/// An internal event that fires an armed fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trigger {
+    /// The kind of event.
+    pub event: TriggerEvent,
+    /// The partition it must concern, e.g. `orders-0`.
+    pub tp: String,
+}
+
+/// The internal events a fault can wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriggerEvent {
+    /// A replica truncated its log (`truncate`).
+    Truncate,
+    /// The controller elected a leader (`leader-election`).
+    LeaderElection,
+    /// The ISR changed (`isr-change`).
+    IsrChange,
+    /// A replica became follower (`become-follower`).
+    BecomeFollower,
+    /// A replica became leader (`become-leader`).
+    BecomeLeader,
+}
+
+impl TriggerEvent {
+    /// Every event, with its name in scenario files.
+    pub const ALL: [(&'static str, TriggerEvent); 5] = [
+        ("truncate", TriggerEvent::Truncate),
+        ("leader-election", TriggerEvent::LeaderElection),
+        ("isr-change", TriggerEvent::IsrChange),
+        ("become-follower", TriggerEvent::BecomeFollower),
+        ("become-leader", TriggerEvent::BecomeLeader),
+    ];
+
+    /// The event's name in scenario files and traces.
+    pub fn name(self) -> &'static str {
+        TriggerEvent::ALL.iter().find(|(_, e)| *e == self).map_or("?", |(n, _)| n)
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.event.name(), self.tp)
+    }
 }
 
 impl fmt::Display for FaultSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "at {}: {}", format_duration_ms(self.at_ms), self.action)?;
+        write!(f, "at {}", format_duration_ms(self.at_ms))?;
+        if let Some(trigger) = &self.trigger {
+            write!(f, " on the next {trigger}")?;
+        }
+        write!(f, ": {}", self.action)?;
         if let Some(d) = self.duration_ms {
             write!(f, " for {}", format_duration_ms(d))?;
         }
