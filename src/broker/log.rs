@@ -185,23 +185,26 @@ impl PartitionLog {
         }
     }
 
-    /// Removes every record at or after `offset`; returns the removed `(offset, value)`.
-    pub fn truncate_to(&mut self, offset: Offset) -> Vec<(Offset, u64)> {
+    /// Removes every record at or after `offset`; returns the removed
+    /// `(offset, value, leader epoch of its batch)`.
+    pub fn truncate_to(&mut self, offset: Offset) -> Vec<(Offset, u64, LeaderEpoch)> {
         if offset >= self.log_end_offset() {
             return Vec::new();
         }
         let keep = self.batches.partition_point(|b| b.next_offset() <= offset);
-        let mut removed: Vec<(Offset, u64)> = Vec::new();
+        let mut removed: Vec<(Offset, u64, LeaderEpoch)> = Vec::new();
         let mut partial: Option<RecordBatch> = None;
         for batch in self.batches.drain(keep..) {
             if batch.base_offset < offset {
                 let split = (offset - batch.base_offset) as usize;
                 let mut kept = batch.clone();
                 kept.records.truncate(split);
-                removed.extend(batch.offsets_and_records().skip(split).map(|(o, r)| (o, r.value)));
+                let epoch = batch.partition_leader_epoch;
+                removed.extend(batch.offsets_and_records().skip(split).map(|(o, r)| (o, r.value, epoch)));
                 partial = Some(kept);
             } else {
-                removed.extend(batch.offsets_and_records().map(|(o, r)| (o, r.value)));
+                let epoch = batch.partition_leader_epoch;
+                removed.extend(batch.offsets_and_records().map(|(o, r)| (o, r.value, epoch)));
             }
         }
         let path = Self::log_path(&self.tp);
@@ -297,7 +300,7 @@ mod tests {
         let mut log = PartitionLog::load(tp.clone(), store.disk("b1"));
         log.append_as_leader(batch(&[1, 2, 3]), 1);
         log.append_as_leader(batch(&[4]), 2);
-        assert_eq!(log.truncate_to(1), vec![(1, 2), (2, 3), (3, 4)]);
+        assert_eq!(log.truncate_to(1), vec![(1, 2, 1), (2, 3, 1), (3, 4, 2)]);
         assert_eq!(log.log_end_offset(), 1);
         assert_eq!(log.epochs().latest_epoch(), Some(1));
         let reloaded = PartitionLog::load(tp, store.disk("b1"));

@@ -73,8 +73,8 @@ pub enum Event {
         broker: u32,
         /// The new log end offset.
         to_offset: u64,
-        /// `(offset, value)` of the removed records.
-        removed: Vec<(u64, u64)>,
+        /// `(offset, value, leader epoch of its batch)` of the removed records.
+        removed: Vec<(u64, u64, u32)>,
         /// Why: `high-watermark` (legacy) or `leader-epoch` (KIP-101/279).
         reason: String,
     },

@@ -115,7 +115,7 @@ impl Replicas {
                 // What the replica held past the new end, corrected by what the broker
                 // says it removed (the broker knows best; our copy may have gaps).
                 let mut gone = replica.log.split_off(to_offset);
-                gone.extend(removed.iter().copied());
+                gone.extend(removed.iter().map(|&(offset, value, _epoch)| (offset, value)));
                 change.removed = gone.into_iter().collect();
                 replica.hw = replica.hw.min(*to_offset);
             }
