@@ -101,7 +101,11 @@ impl Partition {
     /// the controller may already count as in sync).
     pub fn maximal_isr(&self) -> Vec<BrokerId> {
         let mut isr = self.isr.clone();
-        if let Role::Leader { pending_isr: Some(pending), .. } = &self.role {
+        if let Role::Leader {
+            pending_isr: Some(pending),
+            ..
+        } = &self.role
+        {
             for broker in pending {
                 if !isr.contains(broker) {
                     isr.push(*broker);
@@ -113,7 +117,13 @@ impl Partition {
 
     /// Takes the leadership of `state.leader_epoch`: every other replica starts as a
     /// follower of unknown progress, counted as caught up now if it is in the ISR.
-    pub fn become_leader(&mut self, me: BrokerId, state: &PartitionState, now: Instant, tracer: &Tracer) {
+    pub fn become_leader(
+        &mut self,
+        me: BrokerId,
+        state: &PartitionState,
+        now: Instant,
+        tracer: &Tracer,
+    ) {
         self.apply_state(state);
         self.log.assign_epoch_at_end(state.leader_epoch);
         let followers = state
@@ -132,7 +142,10 @@ impl Partition {
                 (*r, progress)
             })
             .collect();
-        self.role = Role::Leader { followers, pending_isr: None };
+        self.role = Role::Leader {
+            followers,
+            pending_isr: None,
+        };
         tracer.emit(Event::BecomeLeader {
             tp: self.tp().to_string(),
             broker: me.0,
@@ -147,7 +160,10 @@ impl Partition {
     /// at once, or OffsetForLeaderEpoch before the first fetch).
     pub fn become_follower(&mut self, me: BrokerId, state: &PartitionState, tracer: &Tracer) {
         self.apply_state(state);
-        self.role = Role::Follower { leader: state.leader, needs_truncation: true };
+        self.role = Role::Follower {
+            leader: state.leader,
+            needs_truncation: true,
+        };
         tracer.emit(Event::BecomeFollower {
             tp: self.tp().to_string(),
             broker: me.0,
@@ -167,14 +183,24 @@ impl Partition {
 
     /// Records a follower's fetch at `fetch_offset` (its log end offset), as Kafka's
     /// `Replica.updateFetchState` does.
-    pub fn record_follower_fetch(&mut self, follower: BrokerId, fetch_offset: Offset, now: Instant) {
+    pub fn record_follower_fetch(
+        &mut self,
+        follower: BrokerId,
+        fetch_offset: Offset,
+        now: Instant,
+    ) {
         let leader_end = self.log.log_end_offset();
-        let Role::Leader { followers, .. } = &mut self.role else { return };
-        let Some(progress) = followers.get_mut(&follower) else { return };
+        let Role::Leader { followers, .. } = &mut self.role else {
+            return;
+        };
+        let Some(progress) = followers.get_mut(&follower) else {
+            return;
+        };
         if fetch_offset >= leader_end {
             progress.last_caught_up_time = now;
         } else if fetch_offset >= progress.last_fetch_leader_log_end_offset {
-            progress.last_caught_up_time = progress.last_caught_up_time.max(progress.last_fetch_time);
+            progress.last_caught_up_time =
+                progress.last_caught_up_time.max(progress.last_fetch_time);
         }
         progress.log_end_offset = fetch_offset;
         progress.last_fetch_time = now;
@@ -184,7 +210,9 @@ impl Partition {
     /// Leader: moves the high watermark to the smallest log end offset over the maximal
     /// ISR if that is higher. Returns whether it moved.
     pub fn maybe_advance_high_watermark(&mut self, me: BrokerId, tracer: &Tracer) -> bool {
-        let Role::Leader { followers, .. } = &self.role else { return false };
+        let Role::Leader { followers, .. } = &self.role else {
+            return false;
+        };
         let mut candidate = self.log.log_end_offset();
         for broker in self.maximal_isr() {
             if broker == me {
@@ -201,7 +229,12 @@ impl Partition {
     }
 
     /// Follower: adopts the leader's high watermark, capped by the local log end.
-    pub fn follow_high_watermark(&mut self, me: BrokerId, leader_high_watermark: Offset, tracer: &Tracer) -> bool {
+    pub fn follow_high_watermark(
+        &mut self,
+        me: BrokerId,
+        leader_high_watermark: Offset,
+        tracer: &Tracer,
+    ) -> bool {
         let new = leader_high_watermark.min(self.log.log_end_offset());
         if new != self.high_watermark {
             self.set_high_watermark(me, new, tracer);
@@ -245,11 +278,17 @@ impl Partition {
 
     /// Leader: ISR members that have not caught up within `lag`, to be removed.
     pub fn lagging_isr_members(&self, me: BrokerId, now: Instant, lag: Duration) -> Vec<BrokerId> {
-        let Role::Leader { followers, .. } = &self.role else { return Vec::new() };
+        let Role::Leader { followers, .. } = &self.role else {
+            return Vec::new();
+        };
         self.isr
             .iter()
             .filter(|b| **b != me)
-            .filter(|b| followers.get(b).is_none_or(|p| now.duration_since(p.last_caught_up_time) > lag))
+            .filter(|b| {
+                followers
+                    .get(b)
+                    .is_none_or(|p| now.duration_since(p.last_caught_up_time) > lag)
+            })
             .copied()
             .collect()
     }
@@ -257,16 +296,23 @@ impl Partition {
     /// Leader: assigned replicas outside the ISR that have caught up to the high
     /// watermark and to the start of the current epoch (Kafka's `isFollowerInSync`).
     pub fn caught_up_outside_isr(&self) -> Vec<BrokerId> {
-        let Role::Leader { followers, .. } = &self.role else { return Vec::new() };
+        let Role::Leader { followers, .. } = &self.role else {
+            return Vec::new();
+        };
         let epoch_start = self
             .log
             .epochs()
-            .end_offset_for(self.leader_epoch.saturating_sub(1), self.log.log_end_offset())
+            .end_offset_for(
+                self.leader_epoch.saturating_sub(1),
+                self.log.log_end_offset(),
+            )
             .map_or(0, |(_, end)| end);
         followers
             .iter()
             .filter(|(b, _)| !self.isr.contains(b))
-            .filter(|(_, p)| p.log_end_offset >= self.high_watermark && p.log_end_offset >= epoch_start)
+            .filter(|(_, p)| {
+                p.log_end_offset >= self.high_watermark && p.log_end_offset >= epoch_start
+            })
             .map(|(b, _)| *b)
             .collect()
     }

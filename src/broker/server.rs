@@ -53,11 +53,15 @@ fn start(ctx: BrokerContext) -> SharedBroker {
     let checkpoint = read_high_watermark_checkpoint(&ctx.disk);
     let mut partitions = BTreeMap::new();
     for path in ctx.disk.list("") {
-        let Some((dir, file)) = path.split_once('/') else { continue };
+        let Some((dir, file)) = path.split_once('/') else {
+            continue;
+        };
         if !file.ends_with(".log") {
             continue;
         }
-        let Some(tp) = TopicPartition::parse(dir) else { continue };
+        let Some(tp) = TopicPartition::parse(dir) else {
+            continue;
+        };
         let log = PartitionLog::load(tp.clone(), ctx.disk.clone());
         let partition = Partition::new(log, checkpoint.get(&tp).copied().unwrap_or(0));
         ctx.tracer.emit(Event::LogLoaded {
@@ -69,7 +73,11 @@ fn start(ctx: BrokerContext) -> SharedBroker {
         partitions.insert(tp, partition);
     }
     Arc::new(Shared {
-        state: Mutex::new(ReplicaState { id: me, partitions, metadata: MetadataCache::default() }),
+        state: Mutex::new(ReplicaState {
+            id: me,
+            partitions,
+            metadata: MetadataCache::default(),
+        }),
         config: ctx.config,
         changed: Notify::new(),
         net: ctx.net,
@@ -102,25 +110,42 @@ async fn serve_connection(
     }
 }
 
-async fn handle(shared: &SharedBroker, controller: &mpsc::UnboundedSender<ControllerCommand>, request: Request) -> Response {
+async fn handle(
+    shared: &SharedBroker,
+    controller: &mpsc::UnboundedSender<ControllerCommand>,
+    request: Request,
+) -> Response {
     match request {
         Request::Metadata { topics } => handlers::metadata(shared, &topics),
         Request::Produce(produce) => Response::Produce(handlers::produce(shared, produce).await),
         Request::Fetch(fetch) => Response::Fetch(handlers::fetch(shared, fetch).await),
         Request::ListOffsets(list) => handlers::list_offsets(shared, &list),
-        Request::OffsetForLeaderEpoch { tp, current_leader_epoch, leader_epoch } => {
-            handlers::offset_for_leader_epoch(shared, &tp, current_leader_epoch, leader_epoch)
-        }
+        Request::OffsetForLeaderEpoch {
+            tp,
+            current_leader_epoch,
+            leader_epoch,
+        } => handlers::offset_for_leader_epoch(shared, &tp, current_leader_epoch, leader_epoch),
         Request::LeaderAndIsr(request) => handlers::leader_and_isr(shared, request),
-        Request::UpdateMetadata { controller_epoch, live_brokers, partitions } => {
-            handlers::update_metadata(shared, controller_epoch, &live_brokers, partitions)
-        }
+        Request::UpdateMetadata {
+            controller_epoch,
+            live_brokers,
+            partitions,
+        } => handlers::update_metadata(shared, controller_epoch, &live_brokers, partitions),
         Request::AlterIsr(request) => {
             let (reply, answer) = oneshot::channel();
-            if controller.send(ControllerCommand::AlterIsr(request, reply)).is_err() {
-                return Response::AlterIsr { error: Some(ErrorCode::NotController), state: None };
+            if controller
+                .send(ControllerCommand::AlterIsr(request, reply))
+                .is_err()
+            {
+                return Response::AlterIsr {
+                    error: Some(ErrorCode::NotController),
+                    state: None,
+                };
             }
-            answer.await.unwrap_or(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None })
+            answer.await.unwrap_or(Response::AlterIsr {
+                error: Some(ErrorCode::NotController),
+                state: None,
+            })
         }
         Request::Meta(_) => Response::Error(ErrorCode::UnsupportedRequest),
     }
@@ -128,9 +153,15 @@ async fn handle(shared: &SharedBroker, controller: &mpsc::UnboundedSender<Contro
 
 /// Registers the broker in the metastore and runs the controller candidate; when the
 /// session expires, starts over with a new session.
-async fn keep_registered(shared: &SharedBroker, commands: &mut mpsc::UnboundedReceiver<ControllerCommand>) {
+async fn keep_registered(
+    shared: &SharedBroker,
+    commands: &mut mpsc::UnboundedReceiver<ControllerCommand>,
+) {
     let me = shared.id();
-    let endpoint = BrokerEndpoint { id: me, host: BrokerConfig::host_of(me) };
+    let endpoint = BrokerEndpoint {
+        id: me,
+        host: BrokerConfig::host_of(me),
+    };
     let registration = serde_json::to_string(&endpoint).expect("endpoint serializes");
     let controller_ctx = ControllerContext {
         id: me,
@@ -153,7 +184,11 @@ async fn keep_registered(shared: &SharedBroker, commands: &mut mpsc::UnboundedRe
                 continue;
             }
         };
-        if meta.create(&controller::broker_path(me), &registration, true).await.is_err() {
+        if meta
+            .create(&controller::broker_path(me), &registration, true)
+            .await
+            .is_err()
+        {
             // A registration from our previous session may linger until it expires.
             sleep(Duration::from_millis(200)).await;
             continue;

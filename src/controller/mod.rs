@@ -12,8 +12,8 @@ use crate::broker::TopicAssignment;
 use crate::history::{Event, Tracer};
 use crate::metastore::{MetaClient, MetaClientError};
 use crate::protocol::{
-    AlterIsrRequest, BrokerEndpoint, BrokerId, ErrorCode, LeaderAndIsrRequest, MetaError, MetaEvent, MetaOp,
-    PartitionState, Request, Response, TopicPartition,
+    AlterIsrRequest, BrokerEndpoint, BrokerId, ErrorCode, LeaderAndIsrRequest, MetaError,
+    MetaEvent, MetaOp, PartitionState, Request, Response, TopicPartition,
 };
 use crate::sim::net::{Addr, NodeNet};
 use channel::BrokerChannel;
@@ -30,7 +30,10 @@ const BROKER_IDS_PATH: &str = "/brokers/ids";
 
 /// The metastore path of a partition's state.
 pub fn partition_state_path(tp: &TopicPartition) -> String {
-    format!("/brokers/topics/{}/partitions/{}/state", tp.topic, tp.partition)
+    format!(
+        "/brokers/topics/{}/partitions/{}/state",
+        tp.topic, tp.partition
+    )
 }
 
 /// The metastore path of a broker's registration.
@@ -61,28 +64,39 @@ pub struct ControllerContext {
 
 /// Runs the controller candidate for one metastore session: contends for `/controller`,
 /// acts as controller while elected, and returns when the session expires.
-pub async fn run_candidate(ctx: &ControllerContext, meta: &MetaClient, commands: &mut mpsc::UnboundedReceiver<ControllerCommand>) {
+pub async fn run_candidate(
+    ctx: &ControllerContext,
+    meta: &MetaClient,
+    commands: &mut mpsc::UnboundedReceiver<ControllerCommand>,
+) {
     let mut expired = meta.expired();
-    let Some(mut events) = meta.take_events() else { return };
+    let Some(mut events) = meta.take_events() else {
+        return;
+    };
     loop {
         if *expired.borrow() {
             return;
         }
-        let holds_office = match meta.create(CONTROLLER_PATH, &ctx.id.0.to_string(), true).await {
+        let holds_office = match meta
+            .create(CONTROLLER_PATH, &ctx.id.0.to_string(), true)
+            .await
+        {
             Ok(_) => true,
             // After a resignation the node may still be ours (same session): keep it.
-            Err(MetaClientError::Meta(MetaError::NodeExists)) => match meta.get(CONTROLLER_PATH, true).await {
-                Ok(Some(node)) if node.ephemeral_owner == Some(meta.session_id()) => true,
-                Ok(Some(_)) => {
-                    wait_for_vacancy(&mut events, commands, &mut expired).await;
-                    false
+            Err(MetaClientError::Meta(MetaError::NodeExists)) => {
+                match meta.get(CONTROLLER_PATH, true).await {
+                    Ok(Some(node)) if node.ephemeral_owner == Some(meta.session_id()) => true,
+                    Ok(Some(_)) => {
+                        wait_for_vacancy(&mut events, commands, &mut expired).await;
+                        false
+                    }
+                    Ok(None) => false,
+                    Err(_) => {
+                        sleep(Duration::from_millis(100)).await;
+                        false
+                    }
                 }
-                Ok(None) => false,
-                Err(_) => {
-                    sleep(Duration::from_millis(100)).await;
-                    false
-                }
-            },
+            }
             Err(_) => {
                 sleep(Duration::from_millis(100)).await;
                 false
@@ -107,6 +121,7 @@ async fn wait_for_vacancy(
 ) {
     loop {
         tokio::select! {
+        biased;
             event = events.recv() => match event {
                 Some(MetaEvent::Deleted(path)) | Some(MetaEvent::DataChanged(path)) if path == CONTROLLER_PATH => return,
                 None => return,
@@ -145,9 +160,15 @@ enum Resign {
 
 impl<'a> ActiveController<'a> {
     /// Bumps the controller epoch and loads the cluster state. `None` if that failed.
-    async fn take_office(ctx: &'a ControllerContext, meta: &'a MetaClient) -> Option<ActiveController<'a>> {
+    async fn take_office(
+        ctx: &'a ControllerContext,
+        meta: &'a MetaClient,
+    ) -> Option<ActiveController<'a>> {
         let (epoch, epoch_version) = bump_controller_epoch(meta).await?;
-        ctx.tracer.emit(Event::ControllerElected { broker: ctx.id.0, controller_epoch: epoch });
+        ctx.tracer.emit(Event::ControllerElected {
+            broker: ctx.id.0,
+            controller_epoch: epoch,
+        });
         let mut active = ActiveController {
             ctx,
             meta,
@@ -178,24 +199,25 @@ impl<'a> ActiveController<'a> {
                 return;
             }
             let outcome = tokio::select! {
-                event = events.recv() => match event {
-                    Some(MetaEvent::ChildrenChanged(path)) if path == BROKER_IDS_PATH => self.on_brokers_changed().await,
-                    Some(MetaEvent::Deleted(path)) if path == CONTROLLER_PATH => Err(Resign::Fenced),
-                    None => Err(Resign::Unavailable),
-                    _ => Ok(()),
-                },
-                command = commands.recv() => match command {
-                    Some(ControllerCommand::AlterIsr(request, reply)) => {
-                        let response = self.alter_isr(request).await;
-                        let _ = reply.send(response);
-                        Ok(())
-                    }
-                    None => Err(Resign::Unavailable),
-                },
-                _ = expired.changed() => Err(Resign::Unavailable),
-                // Re-check fencing from broker channels now and then.
-                _ = sleep(Duration::from_millis(500)) => Ok(()),
-            };
+            biased;
+                    event = events.recv() => match event {
+                        Some(MetaEvent::ChildrenChanged(path)) if path == BROKER_IDS_PATH => self.on_brokers_changed().await,
+                        Some(MetaEvent::Deleted(path)) if path == CONTROLLER_PATH => Err(Resign::Fenced),
+                        None => Err(Resign::Unavailable),
+                        _ => Ok(()),
+                    },
+                    command = commands.recv() => match command {
+                        Some(ControllerCommand::AlterIsr(request, reply)) => {
+                            let response = self.alter_isr(request).await;
+                            let _ = reply.send(response);
+                            Ok(())
+                        }
+                        None => Err(Resign::Unavailable),
+                    },
+                    _ = expired.changed() => Err(Resign::Unavailable),
+                    // Re-check fencing from broker channels now and then.
+                    _ = sleep(Duration::from_millis(500)) => Ok(()),
+                };
             if outcome.is_err() {
                 return;
             }
@@ -213,10 +235,15 @@ impl<'a> ActiveController<'a> {
                     continue;
                 }
                 let path = partition_state_path(&tp);
-                let node = self.meta.get(&path, false).await.map_err(|_| Resign::Unavailable)?;
+                let node = self
+                    .meta
+                    .get(&path, false)
+                    .await
+                    .map_err(|_| Resign::Unavailable)?;
                 let state = match node {
                     Some(node) => {
-                        let mut state: PartitionState = serde_json::from_str(&node.data).map_err(|_| Resign::Unavailable)?;
+                        let mut state: PartitionState =
+                            serde_json::from_str(&node.data).map_err(|_| Resign::Unavailable)?;
                         state.partition_epoch = node.version;
                         state
                     }
@@ -230,9 +257,13 @@ impl<'a> ActiveController<'a> {
                             replicas: replicas.clone(),
                             partition_epoch: 0,
                         };
-                        let data = serde_json::to_string(&state).expect("partition state serializes");
+                        let data =
+                            serde_json::to_string(&state).expect("partition state serializes");
                         match self.meta.create(&path, &data, false).await {
-                            Ok(version) => PartitionState { partition_epoch: version, ..state },
+                            Ok(version) => PartitionState {
+                                partition_epoch: version,
+                                ..state
+                            },
                             Err(_) => return Err(Resign::Unavailable),
                         }
                     }
@@ -244,11 +275,19 @@ impl<'a> ActiveController<'a> {
     }
 
     /// Reads the live brokers and leaves a watch for changes.
-    async fn refresh_live_brokers(&mut self) -> Result<(BTreeSet<BrokerId>, BTreeSet<BrokerId>), Resign> {
-        let names = self.meta.children(BROKER_IDS_PATH, true).await.map_err(|_| Resign::Unavailable)?;
+    async fn refresh_live_brokers(
+        &mut self,
+    ) -> Result<(BTreeSet<BrokerId>, BTreeSet<BrokerId>), Resign> {
+        let names = self
+            .meta
+            .children(BROKER_IDS_PATH, true)
+            .await
+            .map_err(|_| Resign::Unavailable)?;
         let mut live = BTreeMap::new();
         for name in names {
-            let Ok(id) = name.parse::<u32>() else { continue };
+            let Ok(id) = name.parse::<u32>() else {
+                continue;
+            };
             let id = BrokerId(id);
             if let Ok(Some(node)) = self.meta.get(&broker_path(id), false).await {
                 if let Ok(endpoint) = serde_json::from_str::<BrokerEndpoint>(&node.data) {
@@ -287,13 +326,27 @@ impl<'a> ActiveController<'a> {
         }
         let known_before: BTreeSet<TopicPartition> = self.partitions.keys().cloned().collect();
         self.load_partitions().await?;
-        let reason = if dead.is_empty() { "broker-startup" } else { "broker-failure" };
+        let reason = if dead.is_empty() {
+            "broker-startup"
+        } else {
+            "broker-failure"
+        };
         let mut changed = self.reevaluate_all(reason).await?;
-        changed.extend(self.partitions.keys().filter(|tp| !known_before.contains(*tp)).cloned());
+        changed.extend(
+            self.partitions
+                .keys()
+                .filter(|tp| !known_before.contains(*tp))
+                .cloned(),
+        );
         // Returning brokers learn every partition they host; others learn what changed.
         let new: Vec<BrokerId> = new.into_iter().collect();
         self.send_leader_and_isr(&new, None);
-        let others: Vec<BrokerId> = self.live.keys().filter(|b| !new.contains(b)).copied().collect();
+        let others: Vec<BrokerId> = self
+            .live
+            .keys()
+            .filter(|b| !new.contains(b))
+            .copied()
+            .collect();
         self.send_leader_and_isr(&others, Some(&changed));
         self.send_update_metadata();
         Ok(())
@@ -306,7 +359,11 @@ impl<'a> ActiveController<'a> {
         let tps: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
         for tp in tps {
             let unclean_allowed = self.unclean_allowed(&tp);
-            let Some(decision) = election::reevaluate(&self.partitions[&tp], &live, unclean_allowed) else { continue };
+            let Some(decision) =
+                election::reevaluate(&self.partitions[&tp], &live, unclean_allowed)
+            else {
+                continue;
+            };
             let stored = self.write_state(decision.state).await?;
             if decision.leader_changed {
                 self.ctx.tracer.emit(Event::LeaderElection {
@@ -326,7 +383,11 @@ impl<'a> ActiveController<'a> {
     }
 
     fn unclean_allowed(&self, tp: &TopicPartition) -> bool {
-        self.ctx.topics.iter().find(|t| t.name == tp.topic).is_some_and(|t| t.unclean_leader_election_enable)
+        self.ctx
+            .topics
+            .iter()
+            .find(|t| t.name == tp.topic)
+            .is_some_and(|t| t.unclean_leader_election_enable)
     }
 
     fn trace_isr(&self, state: &PartitionState) {
@@ -341,11 +402,21 @@ impl<'a> ActiveController<'a> {
     /// Stores a partition state conditionally on its version and on this controller's
     /// epoch still being current.
     async fn write_state(&mut self, mut next: PartitionState) -> Result<PartitionState, Resign> {
-        let current_version = self.partitions.get(&next.tp).map_or(0, |s| s.partition_epoch);
+        let current_version = self
+            .partitions
+            .get(&next.tp)
+            .map_or(0, |s| s.partition_epoch);
         let data = serde_json::to_string(&next).expect("partition state serializes");
         let ops = vec![
-            MetaOp::Check { path: CONTROLLER_EPOCH_PATH.to_string(), version: self.epoch_version },
-            MetaOp::SetData { path: partition_state_path(&next.tp), data, expected_version: Some(current_version) },
+            MetaOp::Check {
+                path: CONTROLLER_EPOCH_PATH.to_string(),
+                version: self.epoch_version,
+            },
+            MetaOp::SetData {
+                path: partition_state_path(&next.tp),
+                data,
+                expected_version: Some(current_version),
+            },
         ];
         match self.meta.multi(ops).await {
             Ok(versions) => {
@@ -353,7 +424,10 @@ impl<'a> ActiveController<'a> {
                 self.partitions.insert(next.tp.clone(), next.clone());
                 Ok(next)
             }
-            Err(MetaClientError::MultiFailed { error: MetaError::BadVersion, op_index: 0 }) => {
+            Err(MetaClientError::MultiFailed {
+                error: MetaError::BadVersion,
+                op_index: 0,
+            }) => {
                 // The controller epoch moved on: a newer controller exists.
                 self.fenced.store(true, Ordering::Relaxed);
                 Err(Resign::Fenced)
@@ -400,7 +474,10 @@ impl<'a> ActiveController<'a> {
     /// Handles a leader's AlterIsr: the leadership and version must be current, and the
     /// new ISR must hold the leader and only live assigned replicas.
     async fn alter_isr(&mut self, request: AlterIsrRequest) -> Response {
-        let refuse = |error| Response::AlterIsr { error: Some(error), state: None };
+        let refuse = |error| Response::AlterIsr {
+            error: Some(error),
+            state: None,
+        };
         let Some(current) = self.partitions.get(&request.tp).cloned() else {
             return refuse(ErrorCode::UnknownTopicOrPartition);
         };
@@ -414,16 +491,25 @@ impl<'a> ActiveController<'a> {
             return refuse(ErrorCode::InvalidUpdateVersion);
         }
         let valid = request.new_isr.contains(&request.broker_id)
-            && request.new_isr.iter().all(|b| current.replicas.contains(b) && self.live.contains_key(b));
+            && request
+                .new_isr
+                .iter()
+                .all(|b| current.replicas.contains(b) && self.live.contains_key(b));
         if !valid {
             return refuse(ErrorCode::InvalidUpdateVersion);
         }
-        let next = PartitionState { isr: request.new_isr.clone(), ..current };
+        let next = PartitionState {
+            isr: request.new_isr.clone(),
+            ..current
+        };
         match self.write_state(next).await {
             Ok(stored) => {
                 self.trace_isr(&stored);
                 self.send_update_metadata();
-                Response::AlterIsr { error: None, state: Some(stored) }
+                Response::AlterIsr {
+                    error: None,
+                    state: Some(stored),
+                }
             }
             Err(_) => refuse(ErrorCode::NotController),
         }
@@ -440,7 +526,14 @@ async fn bump_controller_epoch(meta: &MetaClient) -> Option<(u64, u64)> {
         }
         Some(node) => {
             let epoch = node.data.parse::<u64>().ok()? + 1;
-            let version = meta.set_data(CONTROLLER_EPOCH_PATH, &epoch.to_string(), Some(node.version)).await.ok()?;
+            let version = meta
+                .set_data(
+                    CONTROLLER_EPOCH_PATH,
+                    &epoch.to_string(),
+                    Some(node.version),
+                )
+                .await
+                .ok()?;
             Some((epoch, version))
         }
     }

@@ -33,6 +33,7 @@
 //!     client.create("/brokers/ids/1", "broker-1", true).await?;
 //!     let mut expired = client.expired();
 //!     tokio::select! {
+//!         biased;
 //!         _ = expired.wait_for(|e| *e) => continue, // session gone: register again
 //!         Some(event) = events.recv() => { /* react, re-arm the watch */ }
 //!     }

@@ -46,10 +46,19 @@ impl Kind {
         match self {
             Kind::Crash => &["at", "when", "kind", "target", "duration"],
             Kind::Restart => &["at", "when", "kind", "target"],
-            Kind::Partition => &["at", "when", "kind", "target", "peers", "one_way", "duration"],
+            Kind::Partition => &[
+                "at", "when", "kind", "target", "peers", "one_way", "duration",
+            ],
             Kind::Heal => &["at", "when", "kind"],
             Kind::PacketLoss => &["at", "when", "kind", "rate", "duration"],
-            Kind::Latency => &["at", "when", "kind", "latency_min", "latency_max", "duration"],
+            Kind::Latency => &[
+                "at",
+                "when",
+                "kind",
+                "latency_min",
+                "latency_max",
+                "duration",
+            ],
         }
     }
 }
@@ -194,14 +203,26 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
 /// Reads `when = "EVENT PARTITION"`, e.g. `when = "truncate orders-0"`.
 fn trigger(t: &Table, world: &World) -> Res<Trigger> {
     let names: Vec<&str> = TriggerEvent::ALL.iter().map(|(n, _)| *n).collect();
-    let expected = format!("\"EVENT PARTITION\" with EVENT one of {}, such as \"truncate orders-0\"", one_of(&names));
+    let expected = format!(
+        "\"EVENT PARTITION\" with EVENT one of {}, such as \"truncate orders-0\"",
+        one_of(&names)
+    );
     let sp = t.require("when", &expected)?.string("a string")?;
     let mut words = sp.value.split_whitespace();
     let (Some(event), Some(tp), None) = (words.next(), words.next(), words.next()) else {
-        return Err(sp.pos.issue(format!("expected {expected}; found {}", excerpt(&sp.value))));
+        return Err(sp
+            .pos
+            .issue(format!("expected {expected}; found {}", excerpt(&sp.value))));
     };
-    let Some(event) = TriggerEvent::ALL.iter().find(|(n, _)| *n == event).map(|(_, e)| *e) else {
-        return Err(sp.pos.issue(format!("unknown event {}; expected {expected}", excerpt(event))));
+    let Some(event) = TriggerEvent::ALL
+        .iter()
+        .find(|(n, _)| *n == event)
+        .map(|(_, e)| *e)
+    else {
+        return Err(sp.pos.issue(format!(
+            "unknown event {}; expected {expected}",
+            excerpt(event)
+        )));
     };
     let exists = world.topics.iter().any(|topic| {
         tp.strip_prefix(topic.name.as_str())
@@ -216,7 +237,10 @@ fn trigger(t: &Table, world: &World) -> Res<Trigger> {
             world.topics.first().map_or("orders", |t| t.name.as_str())
         )));
     }
-    Ok(Trigger { event, tp: tp.to_string() })
+    Ok(Trigger {
+        event,
+        tp: tp.to_string(),
+    })
 }
 
 fn target(t: &Table, key: &str, role: Role, world: &World) -> Res<Target> {

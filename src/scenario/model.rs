@@ -341,7 +341,10 @@ impl TriggerEvent {
 
     /// The event's name in scenario files and traces.
     pub fn name(self) -> &'static str {
-        TriggerEvent::ALL.iter().find(|(_, e)| *e == self).map_or("?", |(n, _)| n)
+        TriggerEvent::ALL
+            .iter()
+            .find(|(_, e)| *e == self)
+            .map_or("?", |(n, _)| n)
     }
 }
 

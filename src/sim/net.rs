@@ -99,7 +99,12 @@ pub struct NetConfig {
 
 impl Default for NetConfig {
     fn default() -> Self {
-        NetConfig { latency_ms_min: 1, latency_ms_max: 5, packet_loss_rate: 0.0, rto_ms: 200 }
+        NetConfig {
+            latency_ms_min: 1,
+            latency_ms_max: 5,
+            packet_loss_rate: 0.0,
+            rto_ms: 200,
+        }
     }
 }
 
@@ -213,7 +218,10 @@ pub struct NodeNet<Req, Resp> {
 
 impl<Req, Resp> Clone for NodeNet<Req, Resp> {
     fn clone(&self) -> Self {
-        NodeNet { addr: self.addr.clone(), net: self.net.clone() }
+        NodeNet {
+            addr: self.addr.clone(),
+            net: self.net.clone(),
+        }
     }
 }
 
@@ -277,16 +285,26 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
 
     /// Registers a host (initially up) and returns the handle its node uses.
     pub fn add_host(&self, addr: &Addr) -> NodeNet<Req, Resp> {
-        self.lock()
-            .hosts
-            .insert(addr.clone(), Host { powered: true, incarnation: 1, listener: None });
-        NodeNet { addr: addr.clone(), net: self.clone() }
+        self.lock().hosts.insert(
+            addr.clone(),
+            Host {
+                powered: true,
+                incarnation: 1,
+                listener: None,
+            },
+        );
+        NodeNet {
+            addr: addr.clone(),
+            net: self.clone(),
+        }
     }
 
     /// Marks a host down. Its connections end; how peers learn of it depends on `how`.
     pub fn host_down(&self, addr: &Addr, how: HostDown) {
         let mut fabric = self.lock();
-        let Some(host) = fabric.hosts.get_mut(addr) else { return };
+        let Some(host) = fabric.hosts.get_mut(addr) else {
+            return;
+        };
         host.listener = None;
         host.incarnation += 1;
         if how == HostDown::Silent {
@@ -331,18 +349,27 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
 
     /// Blocks the directed link `from -> to` (a one-way partition).
     pub fn block(&self, from: &Addr, to: &Addr) {
-        self.lock().faults.blocked.insert((from.clone(), to.clone()));
+        self.lock()
+            .faults
+            .blocked
+            .insert((from.clone(), to.clone()));
     }
 
     /// Unblocks the directed link `from -> to`.
     pub fn unblock(&self, from: &Addr, to: &Addr) {
-        self.lock().faults.blocked.remove(&(from.clone(), to.clone()));
+        self.lock()
+            .faults
+            .blocked
+            .remove(&(from.clone(), to.clone()));
         self.links_changed.notify_waiters();
     }
 
     /// Whether the directed link `from -> to` is blocked.
     pub fn is_blocked(&self, from: &Addr, to: &Addr) -> bool {
-        self.lock().faults.blocked.contains(&(from.clone(), to.clone()))
+        self.lock()
+            .faults
+            .blocked
+            .contains(&(from.clone(), to.clone()))
     }
 
     /// Lets messages on `from -> to` overtake each other (or restores FIFO).
@@ -392,7 +419,8 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     fn arrival_time(fabric: &Fabric<Req, Resp>, now: Instant) -> Instant {
         let config = &fabric.config;
         let mut rng = thread_rng();
-        let mut delay_ms = rng.gen_range(config.latency_ms_min..=config.latency_ms_max.max(config.latency_ms_min));
+        let mut delay_ms =
+            rng.gen_range(config.latency_ms_min..=config.latency_ms_max.max(config.latency_ms_min));
         // TCP retransmits a lost packet after the RTO, doubling it each time.
         let mut rto_ms = config.rto_ms;
         while config.packet_loss_rate > 0.0 && rng.gen_bool(config.packet_loss_rate.min(0.99)) {
@@ -407,7 +435,9 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         let mut fabric = self.lock();
         let now = Instant::now();
         let mut arrival = Self::arrival_time(&fabric, now);
-        let Some(conn) = fabric.conns.get(&conn_id) else { return };
+        let Some(conn) = fabric.conns.get(&conn_id) else {
+            return;
+        };
         let link = match direction {
             Direction::ToServer => (conn.client.clone(), conn.server.clone()),
             Direction::ToClient => (conn.server.clone(), conn.client.clone()),
@@ -429,7 +459,8 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             pipe.last_arrival = Some(arrival);
         }
         if let Some(second) = duplicate_arrival {
-            pipe.queue.insert((second.max(arrival), pipe.next_seq), message.duplicate());
+            pipe.queue
+                .insert((second.max(arrival), pipe.next_seq), message.duplicate());
             pipe.next_seq += 1;
         }
         pipe.queue.insert((arrival, pipe.next_seq), message);
@@ -465,9 +496,14 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         drop(fabric);
         for direction in [Direction::ToServer, Direction::ToClient] {
             let net = self.clone();
-            self.wire.spawn(async move { net.run_pipe(id, direction).await });
+            self.wire
+                .spawn(async move { net.run_pipe(id, direction).await });
         }
-        Connection { id, peer: server.clone(), net: self.clone() }
+        Connection {
+            id,
+            peer: server.clone(),
+            net: self.clone(),
+        }
     }
 
     /// Delivers one direction of a connection, in arrival order, until the connection ends.
@@ -476,7 +512,9 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             // Find the next message and its link, or wait for one.
             let (wake, next) = {
                 let mut fabric = self.lock();
-                let Some(conn) = fabric.conns.get_mut(&conn_id) else { return };
+                let Some(conn) = fabric.conns.get_mut(&conn_id) else {
+                    return;
+                };
                 let link = match direction {
                     Direction::ToServer => (conn.client.clone(), conn.server.clone()),
                     Direction::ToClient => (conn.server.clone(), conn.client.clone()),
@@ -495,9 +533,10 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             if arrival > Instant::now() {
                 // An earlier message may be queued meanwhile (reordering): re-check on wake.
                 tokio::select! {
-                    _ = sleep_until(arrival) => {}
-                    _ = wake.notified() => continue,
-                }
+                biased;
+                            _ = sleep_until(arrival) => {}
+                            _ = wake.notified() => continue,
+                        }
             }
             // A partitioned link holds its messages; TCP retransmits once it heals.
             let healed = self.links_changed.notified();
@@ -522,15 +561,24 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     fn deliver_front(&self, conn_id: ConnId, direction: Direction) {
         let mut fabric = self.lock();
         let server_host_state = {
-            let Some(conn) = fabric.conns.get(&conn_id) else { return };
-            fabric.hosts.get(&conn.server).map(|h| (h.powered, h.incarnation, h.listener.clone()))
+            let Some(conn) = fabric.conns.get(&conn_id) else {
+                return;
+            };
+            fabric
+                .hosts
+                .get(&conn.server)
+                .map(|h| (h.powered, h.incarnation, h.listener.clone()))
         };
-        let Some(conn) = fabric.conns.get_mut(&conn_id) else { return };
+        let Some(conn) = fabric.conns.get_mut(&conn_id) else {
+            return;
+        };
         let pipe = match direction {
             Direction::ToServer => &mut conn.to_server,
             Direction::ToClient => &mut conn.to_client,
         };
-        let Some((_, message)) = pipe.queue.pop_first() else { return };
+        let Some((_, message)) = pipe.queue.pop_first() else {
+            return;
+        };
         match message {
             Message::Response(correlation_id, response) => {
                 if let Some(waiter) = conn.pending.remove(&correlation_id) {
@@ -539,7 +587,9 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                 fabric.stats.messages_delivered += 1;
             }
             Message::Request(envelope) => {
-                let Some((powered, incarnation, listener)) = server_host_state else { return };
+                let Some((powered, incarnation, listener)) = server_host_state else {
+                    return;
+                };
                 if !powered {
                     // A silent host: the packet vanishes, the client will time out.
                     return;
@@ -558,7 +608,10 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                         return;
                     };
                     let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
-                    let accepted = ServerConn { peer: conn.client.clone(), inbox: inbox_rx };
+                    let accepted = ServerConn {
+                        peer: conn.client.clone(),
+                        inbox: inbox_rx,
+                    };
                     if listener.send(accepted).is_err() {
                         fail_pending(conn, NetError::Disconnected);
                         remove_conn(&mut fabric.conns, conn_id);
@@ -597,7 +650,9 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     /// Closes a connection from the client's side.
     fn close(&self, conn_id: ConnId) {
         let mut fabric = self.lock();
-        let Some(conn) = fabric.conns.get_mut(&conn_id) else { return };
+        let Some(conn) = fabric.conns.get_mut(&conn_id) else {
+            return;
+        };
         conn.client_closed = true;
         fail_pending(conn, NetError::Disconnected);
         conn.to_client.queue.clear();
@@ -682,7 +737,11 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
 
     /// Whether the connection has been reset or closed.
     pub fn is_closed(&self) -> bool {
-        self.net.lock().conns.get(&self.id).is_none_or(|c| c.client_closed)
+        self.net
+            .lock()
+            .conns
+            .get(&self.id)
+            .is_none_or(|c| c.client_closed)
     }
 
     /// Sends a request and returns a future for its response. The request is on the
@@ -699,8 +758,13 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
             conn.pending.insert(id, tx);
             id
         };
-        let envelope = RequestEnvelope { correlation_id, expects_response: true, request };
-        self.net.enqueue(self.id, Direction::ToServer, Message::Request(envelope));
+        let envelope = RequestEnvelope {
+            correlation_id,
+            expects_response: true,
+            request,
+        };
+        self.net
+            .enqueue(self.id, Direction::ToServer, Message::Request(envelope));
         PendingResponse { rx: Some(rx) }
     }
 
@@ -710,8 +774,13 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
         if self.is_closed() {
             return false;
         }
-        let envelope = RequestEnvelope { correlation_id: 0, expects_response: false, request };
-        self.net.enqueue(self.id, Direction::ToServer, Message::Request(envelope));
+        let envelope = RequestEnvelope {
+            correlation_id: 0,
+            expects_response: false,
+            request,
+        };
+        self.net
+            .enqueue(self.id, Direction::ToServer, Message::Request(envelope));
         true
     }
 
@@ -749,7 +818,9 @@ pub struct PendingResponse<Resp> {
 impl<Resp> PendingResponse<Resp> {
     /// Waits for the response at most `timeout`.
     pub async fn wait(self, timeout: Duration) -> Result<Resp, NetError> {
-        let Some(rx) = self.rx else { return Err(NetError::Disconnected) };
+        let Some(rx) = self.rx else {
+            return Err(NetError::Disconnected);
+        };
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(NetError::Disconnected),
@@ -779,7 +850,10 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Responder<Req, R
         }
         let open = {
             let fabric = self.net.lock();
-            fabric.conns.get(&self.conn).is_some_and(|c| !c.client_closed)
+            fabric
+                .conns
+                .get(&self.conn)
+                .is_some_and(|c| !c.client_closed)
         };
         if open {
             self.net.enqueue(

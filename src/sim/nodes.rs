@@ -38,7 +38,12 @@ pub struct NodeSet<Req, Resp> {
 impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeSet<Req, Resp> {
     /// An empty set on the current runtime.
     pub fn new(handle: Handle, network: Network<Req, Resp>, disks: DiskStore) -> Self {
-        NodeSet { handle, network, disks, nodes: BTreeMap::new() }
+        NodeSet {
+            handle,
+            network,
+            disks,
+            nodes: BTreeMap::new(),
+        }
     }
 
     /// The network.
@@ -60,7 +65,14 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeSet<Req, Res
     {
         let addr = Addr::new(name);
         let node = self.handle.create_node().name(name).init(main).build();
-        self.nodes.insert(name.to_string(), Entry { id: node.id(), addr, status: NodeStatus::Up });
+        self.nodes.insert(
+            name.to_string(),
+            Entry {
+                id: node.id(),
+                addr,
+                status: NodeStatus::Up,
+            },
+        );
         node
     }
 
@@ -76,12 +88,20 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeSet<Req, Res
 
     /// Nodes that are down.
     pub fn down(&self) -> Vec<String> {
-        self.nodes.iter().filter(|(_, e)| e.status == NodeStatus::Down).map(|(n, _)| n.clone()).collect()
+        self.nodes
+            .iter()
+            .filter(|(_, e)| e.status == NodeStatus::Down)
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// Nodes that are paused.
     pub fn paused(&self) -> Vec<String> {
-        self.nodes.iter().filter(|(_, e)| e.status == NodeStatus::Paused).map(|(n, _)| n.clone()).collect()
+        self.nodes
+            .iter()
+            .filter(|(_, e)| e.status == NodeStatus::Paused)
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// Kills a node's process; the kernel resets its connections; its page cache stays.
@@ -99,7 +119,9 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeSet<Req, Res
     }
 
     fn take_down(&mut self, name: &str, how: HostDown) -> bool {
-        let Some(entry) = self.nodes.get_mut(name) else { return false };
+        let Some(entry) = self.nodes.get_mut(name) else {
+            return false;
+        };
         if entry.status == NodeStatus::Down {
             return false;
         }
@@ -114,7 +136,9 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeSet<Req, Res
 
     /// Starts a crashed node's process again (on the same disk).
     pub fn restart(&mut self, name: &str) -> bool {
-        let Some(entry) = self.nodes.get_mut(name) else { return false };
+        let Some(entry) = self.nodes.get_mut(name) else {
+            return false;
+        };
         if entry.status != NodeStatus::Down {
             return false;
         }
@@ -126,7 +150,9 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeSet<Req, Res
 
     /// Stops a node's process without killing it.
     pub fn pause(&mut self, name: &str) -> bool {
-        let Some(entry) = self.nodes.get_mut(name) else { return false };
+        let Some(entry) = self.nodes.get_mut(name) else {
+            return false;
+        };
         if entry.status != NodeStatus::Up {
             return false;
         }
@@ -137,7 +163,9 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeSet<Req, Res
 
     /// Lets a paused node run again.
     pub fn resume(&mut self, name: &str) -> bool {
-        let Some(entry) = self.nodes.get_mut(name) else { return false };
+        let Some(entry) = self.nodes.get_mut(name) else {
+            return false;
+        };
         if entry.status != NodeStatus::Paused {
             return false;
         }

@@ -91,7 +91,9 @@ pub async fn run_producer(
     let mut next_send = Instant::now();
     let mut sent: u64 = 0;
     while !ctx.stopped() {
-        let remaining = spec.records.map_or(u64::MAX, |limit| limit.saturating_sub(sent));
+        let remaining = spec
+            .records
+            .map_or(u64::MAX, |limit| limit.saturating_sub(sent));
         let size = op_size.min(remaining);
         if size == 0 {
             break;
@@ -110,9 +112,19 @@ pub async fn run_producer(
         }
         let invoke = planned
             .iter()
-            .map(|(tp, _, value)| MicroOp::Send { key: tp.to_string(), value: *value, offset: None })
+            .map(|(tp, _, value)| MicroOp::Send {
+                key: tp.to_string(),
+                value: *value,
+                offset: None,
+            })
             .collect();
-        ctx.recorder.op(process, OpType::Invoke, OpFn::Send, OpValue::Txn(invoke), None);
+        ctx.recorder.op(
+            process,
+            OpType::Invoke,
+            OpFn::Send,
+            OpValue::Txn(invoke),
+            None,
+        );
         ctx.outstanding.fetch_add(1, Ordering::Relaxed);
         let mut deliveries = Vec::new();
         for (i, (tp, key, value)) in planned.iter().enumerate() {
@@ -120,8 +132,12 @@ pub async fn run_producer(
                 next_send += interval;
                 sleep_until(next_send).await;
             }
-            let record =
-                ProducerRecord { topic: spec.topic.clone(), partition: Some(tp.partition), key: key.clone(), value: *value };
+            let record = ProducerRecord {
+                topic: spec.topic.clone(),
+                partition: Some(tp.partition),
+                key: key.clone(),
+                value: *value,
+            };
             deliveries.push(producer.send(record).await);
         }
         next_send += interval;
@@ -141,11 +157,17 @@ fn record_send_completion(
     recorder: &Recorder,
     process: u64,
     planned: &[(TopicPartition, Option<String>, u64)],
-    results: Vec<Result<crate::client::producer::RecordMetadata, crate::client::producer::SendError>>,
+    results: Vec<
+        Result<crate::client::producer::RecordMetadata, crate::client::producer::SendError>,
+    >,
 ) {
     let all_ok = results.iter().all(Result::is_ok);
-    let all_definite = results.iter().all(|r| r.as_ref().is_err_and(|e| e.definite));
-    let error = results.iter().find_map(|r| r.as_ref().err().map(|e| e.reason.clone()));
+    let all_definite = results
+        .iter()
+        .all(|r| r.as_ref().is_err_and(|e| e.definite));
+    let error = results
+        .iter()
+        .find_map(|r| r.as_ref().err().map(|e| e.reason.clone()));
     let mops = planned
         .iter()
         .zip(&results)
@@ -172,7 +194,10 @@ fn route(spec: &ProducerSpec, n: u64, partitions: u32) -> (u32, Option<String>) 
         Partitioning::Explicit => ((n % u64::from(partitions)) as u32, None),
         Partitioning::Keyed => {
             let key = format!("key-{}", thread_rng().gen_range(0..spec.key_count.max(1)));
-            (crate::client::partitioner::partition_for_key(key.as_bytes(), partitions), Some(key))
+            (
+                crate::client::partitioner::partition_for_key(key.as_bytes(), partitions),
+                Some(key),
+            )
         }
         Partitioning::Unkeyed => (thread_rng().gen_range(0..partitions), None),
     }
@@ -194,7 +219,12 @@ pub fn consumer_config(spec: &scenario::ConsumerSpec, bootstrap: Vec<Addr>) -> C
 
 /// One standalone consumer process: assigns every partition of its topic and polls
 /// until stopped, recording each poll.
-pub async fn run_consumer(ctx: WorkloadContext, net: NodeNet<Request, Response>, spec: scenario::ConsumerSpec, process: u64) {
+pub async fn run_consumer(
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    spec: scenario::ConsumerSpec,
+    process: u64,
+) {
     let mut consumer = Consumer::new(net, consumer_config(&spec, ctx.bootstrap.clone()));
     let mut partitions = Vec::new();
     while partitions.is_empty() && !ctx.stopped() {
@@ -204,9 +234,16 @@ pub async fn run_consumer(ctx: WorkloadContext, net: NodeNet<Request, Response>,
         }
     }
     let keys: Vec<String> = partitions.iter().map(TopicPartition::to_string).collect();
-    ctx.recorder.op(process, OpType::Invoke, OpFn::Assign, OpValue::Keys(keys.clone()), None);
+    ctx.recorder.op(
+        process,
+        OpType::Invoke,
+        OpFn::Assign,
+        OpValue::Keys(keys.clone()),
+        None,
+    );
     consumer.assign(partitions);
-    ctx.recorder.op(process, OpType::Ok, OpFn::Assign, OpValue::Keys(keys), None);
+    ctx.recorder
+        .op(process, OpType::Ok, OpFn::Assign, OpValue::Keys(keys), None);
     while !ctx.stopped() {
         poll_once(&ctx.recorder, &mut consumer, process).await;
         sleep(Duration::from_millis(spec.poll_interval_ms)).await;
@@ -215,14 +252,31 @@ pub async fn run_consumer(ctx: WorkloadContext, net: NodeNet<Request, Response>,
 
 /// One recorded poll: invoke, fetch, ok with the records per partition.
 async fn poll_once(recorder: &Recorder, consumer: &mut Consumer, process: u64) -> usize {
-    recorder.op(process, OpType::Invoke, OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]), None);
+    recorder.op(
+        process,
+        OpType::Invoke,
+        OpFn::Poll,
+        OpValue::Txn(vec![MicroOp::Poll { records: None }]),
+        None,
+    );
     let records = consumer.poll().await;
     let count = records.len();
     let mut polled = PolledRecords::new();
     for record in records {
-        polled.entry(record.tp.to_string()).or_default().push((record.offset, record.value));
+        polled
+            .entry(record.tp.to_string())
+            .or_default()
+            .push((record.offset, record.value));
     }
-    recorder.op(process, OpType::Ok, OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: Some(polled) }]), None);
+    recorder.op(
+        process,
+        OpType::Ok,
+        OpFn::Poll,
+        OpValue::Txn(vec![MicroOp::Poll {
+            records: Some(polled),
+        }]),
+        None,
+    );
     count
 }
 
@@ -249,7 +303,13 @@ pub async fn drain(
         all.extend(consumer.partitions_for(topic).await);
     }
     let keys: Vec<String> = all.iter().map(TopicPartition::to_string).collect();
-    recorder.op(process, OpType::Invoke, OpFn::Assign, OpValue::Keys(keys.clone()), None);
+    recorder.op(
+        process,
+        OpType::Invoke,
+        OpFn::Assign,
+        OpValue::Keys(keys.clone()),
+        None,
+    );
     consumer.assign(all.clone());
     recorder.op(process, OpType::Ok, OpFn::Assign, OpValue::Keys(keys), None);
     let mut unfinished = all;
