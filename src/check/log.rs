@@ -4,11 +4,23 @@
 //! [`replicas`](self::replicas)). A `BrokerStarted` event forgets everything the broker
 //! held in memory; its logs come back through `LogLoaded`.
 //!
-//! - [`replica_divergence`] (`replica-divergence`): the first value any replica of a
-//!   partition holds at an offset below its own high watermark is the partition's
-//!   committed value there. A replica that later holds a different value at that offset
-//!   below its own high watermark has diverged. One anomaly per partition, offset and
-//!   divergent value.
+//! A record's identity is its offset, value and leader epoch (the epoch of the batch it
+//! came in): a producer retry can put an equal value at the same offset in a later
+//! epoch, and that is a different log entry. Both checkers below compare entries that
+//! way.
+//!
+//! - [`replica_divergence`] (`replica-divergence`): the first entry (value and epoch) any
+//!   replica of a partition holds at an offset below its own high watermark is the
+//!   partition's committed entry there. A replica that later holds a different entry at
+//!   that offset below its own high watermark has diverged. Each divergent entry counts
+//!   once (at the first replica found holding it), and the divergent entries are
+//!   grouped: one anomaly per partition, pair of replicas (the one that held the first
+//!   entry, the one that diverged) and contiguous run of offsets, so one unclean
+//!   election reads as one anomaly, not one per offset. The description names the
+//!   offset range, how many records, and the first [`DIVERGENCE_EXAMPLES`] of them;
+//!   `records` holds both copies (first, then divergent) of the first
+//!   [`DIVERGENCE_LISTED_OFFSETS`] offsets, and the description says when there are
+//!   more.
 //! - [`hw_regressions`] (`hw-regression`): a broker lowered its high watermark for a
 //!   partition while leading it: two successive `HighWatermark` events with
 //!   `is_leader`, same broker, same partition, same leader epoch, no `BrokerStarted` of
@@ -16,21 +28,24 @@
 //!   watermarks and the first high watermark after a restart or a new leadership are
 //!   not compared: Kafka moves those back legitimately. One anomaly per lowering.
 //! - [`committed_truncations`] (`committed-truncation`): a record is committed once a
-//!   leader's high watermark passes it while that leader holds it (same offset, same
-//!   value). A `Truncate` event that removes a committed record from any replica is a
+//!   leader's high watermark passes it while that leader holds it (same offset, value
+//!   and epoch). A `Truncate` event that removes a committed record from any replica is a
 //!   committed truncation. Records lost without a `Truncate` (unflushed data dropped by
 //!   a power loss, seen as a shorter `LogLoaded` log) are not counted: replication, not
-//!   the disk, is what keeps them. One anomaly per truncation, listing the records.
+//!   the disk, is what keeps them. Removing another entry at a committed offset (an
+//!   older epoch's copy of an equal value, say) is not a committed truncation: the
+//!   committed entry is still where it was. One anomaly per truncation, listing the
+//!   records.
 //! - [`multiple_leaders`] (`multiple-leaders`): two different brokers appended to one
 //!   partition as leader (`Append` with `as_leader`) stamping the same leader epoch. One
 //!   anomaly per partition, epoch and extra broker.
 
 mod replicas;
 
-use super::describe::{broker, capitalize, offset_ranges, sample, secs};
+use super::describe::{broker, capitalize, offset_ranges, plural, sample, secs};
 use super::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{Event, History};
-use replicas::{Change, Replicas};
+use replicas::{Change, Entry, Replicas};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every log anomaly of a history, in [`AnomalyKind`] order, then in trace order.
@@ -42,79 +57,178 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     all
 }
 
-/// Where a value was first found below a high watermark: which broker, when, and that
-/// high watermark.
+/// How many divergent records a `replica-divergence` description spells out.
+pub const DIVERGENCE_EXAMPLES: usize = 3;
+
+/// How many offsets of a `replica-divergence` run its `records` list (two records each:
+/// the first copy and the divergent one).
+pub const DIVERGENCE_LISTED_OFFSETS: usize = 20;
+
+/// Where an entry was found below a high watermark: which broker, when, and that high
+/// watermark.
 #[derive(Clone, Copy, Debug)]
 struct Witness {
-    value: u64,
+    entry: Entry,
     broker: u32,
     time_ns: u64,
     hw: u64,
 }
 
 impl Witness {
-    fn of(change: &Change<'_>, value: u64) -> Self {
-        Witness { value, broker: change.broker, time_ns: change.event.time_ns, hw: change.hw }
+    fn of(change: &Change<'_>, entry: Entry) -> Self {
+        Witness { entry, broker: change.broker, time_ns: change.event.time_ns, hw: change.hw }
     }
 }
 
-/// Replicas of a partition holding different values at one offset below their high
-/// watermarks (`replica-divergence`); see the module documentation.
+/// One divergent entry: its offset, the partition's first entry there, the divergent
+/// copy, and the order in which it was found.
+#[derive(Clone, Copy, Debug)]
+struct Divergent {
+    offset: u64,
+    first: Witness,
+    diverging: Witness,
+    found: usize,
+}
+
+/// Replicas of a partition holding different entries at one offset below their high
+/// watermarks (`replica-divergence`), one anomaly per partition, pair of replicas and
+/// contiguous run of offsets; see the module documentation.
 pub fn replica_divergence(history: &History) -> Vec<Anomaly> {
     let mut replicas = Replicas::default();
     let mut first: BTreeMap<(&str, u64), Witness> = BTreeMap::new();
-    let mut reported: BTreeSet<(&str, u64, u64)> = BTreeSet::new();
-    let mut out = Vec::new();
+    let mut reported: BTreeSet<(&str, u64, Entry)> = BTreeSet::new();
+    // Per partition, first broker and diverging broker: the divergent entries, in the order found.
+    let mut by_pair: BTreeMap<(&str, u32, u32), Vec<Divergent>> = BTreeMap::new();
+    let mut found = 0;
     for event in &history.trace {
         let Some(change) = replicas.apply(event) else { continue };
-        for &(offset, value) in &change.now_below_hw {
+        for &(offset, entry) in &change.now_below_hw {
             match first.get(&(change.tp, offset)) {
                 None => {
-                    first.insert((change.tp, offset), Witness::of(&change, value));
+                    first.insert((change.tp, offset), Witness::of(&change, entry));
                 }
-                Some(w) if w.value != value && reported.insert((change.tp, offset, value)) => {
-                    out.push(divergence(&change, offset, value, w));
+                Some(w) if w.entry != entry && reported.insert((change.tp, offset, entry)) => {
+                    let diverging = Witness::of(&change, entry);
+                    let d = Divergent { offset, first: *w, diverging, found };
+                    by_pair.entry((change.tp, w.broker, change.broker)).or_default().push(d);
+                    found += 1;
                 }
                 Some(_) => {}
             }
         }
     }
-    out
+    let mut runs: Vec<(&str, Vec<Divergent>)> = Vec::new();
+    for ((tp, _, _), mut divergent) in by_pair {
+        // Stable: entries at one offset stay in the order found.
+        divergent.sort_by_key(|d| d.offset);
+        let mut run: Vec<Divergent> = Vec::new();
+        for d in divergent {
+            if run.last().is_some_and(|last| d.offset - last.offset > 1) {
+                runs.push((tp, std::mem::take(&mut run)));
+            }
+            run.push(d);
+        }
+        if !run.is_empty() {
+            runs.push((tp, run));
+        }
+    }
+    // Report runs in trace order: by when their first entry was found.
+    runs.sort_by_key(|(_, run)| run.iter().map(|d| d.found).min());
+    runs.iter().filter_map(|(tp, run)| divergence(tp, run)).collect()
 }
 
-/// Describes one divergent value.
-fn divergence(change: &Change<'_>, offset: u64, value: u64, first: &Witness) -> Anomaly {
-    let tp = change.tp;
-    Anomaly {
-        kind: AnomalyKind::ReplicaDivergence,
-        description: format!(
-            "{tp} offset {offset}: {} held value {value} below its high watermark {} at {}, but {} had held value {} \
-             there below its high watermark {} at {}.",
-            broker(change.broker),
-            change.hw,
-            secs(change.event.time_ns),
-            broker(first.broker),
-            first.value,
-            first.hw,
-            secs(first.time_ns)
-        ),
-        records: vec![
-            RecordRef::new(
-                tp,
-                Some(offset),
-                Some(first.value),
-                format!("below the high watermark of {}", broker(first.broker)),
-            )
-            .on_broker(first.broker, first.time_ns),
-            RecordRef::new(
-                tp,
-                Some(offset),
-                Some(value),
-                format!("below the high watermark of {}, diverging", broker(change.broker)),
-            )
-            .on_broker(change.broker, change.event.time_ns),
-        ],
+/// `value 21 (epoch 2)`.
+fn entry_text(e: Entry) -> String {
+    format!("value {} (epoch {})", e.value, e.epoch)
+}
+
+/// `at 1.000 s` or `between 1.000 s and 2.000 s`.
+fn when(times: impl Iterator<Item = u64> + Clone) -> String {
+    let (lo, hi) = (times.clone().min().unwrap_or(0), times.max().unwrap_or(0));
+    if lo == hi {
+        format!("at {}", secs(lo))
+    } else {
+        format!("between {} and {}", secs(lo), secs(hi))
     }
+}
+
+/// Describes one run of divergent entries (sorted by offset) of one partition and pair
+/// of replicas; `None` for an empty run.
+fn divergence(tp: &str, run: &[Divergent]) -> Option<Anomaly> {
+    let d0 = run.first()?;
+    let (b_first, b_div) = (d0.first.broker, d0.diverging.broker);
+    let description = if run.len() == 1 {
+        format!(
+            "{tp} offset {}: {} held {} below its high watermark {} at {}, but {} had held {} there below its high \
+             watermark {} at {}.",
+            d0.offset,
+            broker(b_div),
+            entry_text(d0.diverging.entry),
+            d0.diverging.hw,
+            secs(d0.diverging.time_ns),
+            broker(b_first),
+            entry_text(d0.first.entry),
+            d0.first.hw,
+            secs(d0.first.time_ns)
+        )
+    } else {
+        let (lo, hi) = (d0.offset, run.last().map_or(d0.offset, |d| d.offset));
+        let range = if lo == hi { format!("offset {lo}") } else { format!("offsets {lo}-{hi}") };
+        let examples: Vec<String> = run
+            .iter()
+            .take(DIVERGENCE_EXAMPLES)
+            .map(|d| {
+                format!(
+                    "offset {} has {} instead of {}",
+                    d.offset,
+                    entry_text(d.diverging.entry),
+                    entry_text(d.first.entry)
+                )
+            })
+            .collect();
+        let mut text = format!(
+            "{tp} {range}: {} held {} below its high watermark ({}) that differ from the entries {} had held there \
+             below its high watermark ({}): {}",
+            broker(b_div),
+            plural(run.len(), "record"),
+            when(run.iter().map(|d| d.diverging.time_ns)),
+            broker(b_first),
+            when(run.iter().map(|d| d.first.time_ns)),
+            examples.join(", ")
+        );
+        if run.len() > DIVERGENCE_EXAMPLES {
+            text.push_str(&format!(" and {} more", run.len() - DIVERGENCE_EXAMPLES));
+        }
+        if run.len() > DIVERGENCE_LISTED_OFFSETS {
+            text.push_str(&format!("; the records list the first {DIVERGENCE_LISTED_OFFSETS} offsets"));
+        }
+        text.push('.');
+        text
+    };
+    let records = run
+        .iter()
+        .take(DIVERGENCE_LISTED_OFFSETS)
+        .flat_map(|d| {
+            let (f, v) = (d.first, d.diverging);
+            [
+                RecordRef::new(
+                    tp,
+                    Some(d.offset),
+                    Some(f.entry.value),
+                    format!("epoch {}, below the high watermark of {}", f.entry.epoch, broker(f.broker)),
+                )
+                .on_broker(f.broker, f.time_ns),
+                RecordRef::new(
+                    tp,
+                    Some(d.offset),
+                    Some(v.entry.value),
+                    format!("epoch {}, below the high watermark of {}, diverging", v.entry.epoch, broker(v.broker)),
+                )
+                .on_broker(v.broker, v.time_ns),
+            ]
+        })
+        .collect();
+    Some(Anomaly { kind: AnomalyKind::ReplicaDivergence, description, records })
 }
 
 /// A leader's high watermark as last reported: epoch, value, time.
@@ -152,9 +266,9 @@ pub fn hw_regressions(history: &History) -> Vec<Anomaly> {
 
 /// Describes one lowering; the records are those the leader had reported committed and
 /// no longer does (or, if its log is unknown, the two high watermarks).
-fn hw_regression(tp: &str, b: u32, before: LeaderHw, now: LeaderHw, log: Option<&BTreeMap<u64, u64>>) -> Anomaly {
+fn hw_regression(tp: &str, b: u32, before: LeaderHw, now: LeaderHw, log: Option<&BTreeMap<u64, Entry>>) -> Anomaly {
     let uncommitted: Vec<(u64, u64)> =
-        log.map(|log| log.range(now.hw..before.hw).map(|(&o, &v)| (o, v)).collect()).unwrap_or_default();
+        log.map(|log| log.range(now.hw..before.hw).map(|(&o, e)| (o, e.value)).collect()).unwrap_or_default();
     let records = if uncommitted.is_empty() {
         vec![
             RecordRef::new(tp, Some(before.hw), None, format!("leader high watermark {}", before.hw))
@@ -188,20 +302,18 @@ fn hw_regression(tp: &str, b: u32, before: LeaderHw, now: LeaderHw, log: Option<
 /// documentation.
 pub fn committed_truncations(history: &History) -> Vec<Anomaly> {
     let mut replicas = Replicas::default();
-    let mut committed: BTreeMap<(&str, u64), Witness> = BTreeMap::new();
+    // Every committed entry, with the leader that first committed it.
+    let mut committed: BTreeMap<(&str, u64, Entry), Witness> = BTreeMap::new();
     let mut out = Vec::new();
     for event in &history.trace {
         let Some(change) = replicas.apply(event) else { continue };
         if change.as_leader {
-            for &(offset, value) in &change.now_below_hw {
-                committed.entry((change.tp, offset)).or_insert(Witness::of(&change, value));
+            for &(offset, entry) in &change.now_below_hw {
+                committed.entry((change.tp, offset, entry)).or_insert(Witness::of(&change, entry));
             }
         }
-        let lost: Vec<(u64, u64, Witness)> = change
-            .removed
-            .iter()
-            .filter_map(|&(o, v)| committed.get(&(change.tp, o)).filter(|w| w.value == v).map(|w| (o, v, *w)))
-            .collect();
+        let lost: Vec<(u64, Witness)> =
+            change.removed.iter().filter_map(|&(o, e)| committed.get(&(change.tp, o, e)).map(|w| (o, *w))).collect();
         if !lost.is_empty() {
             out.push(committed_truncation(&change, &lost));
         }
@@ -209,26 +321,34 @@ pub fn committed_truncations(history: &History) -> Vec<Anomaly> {
     out
 }
 
-/// Describes one truncation of committed records.
-fn committed_truncation(change: &Change<'_>, lost: &[(u64, u64, Witness)]) -> Anomaly {
+/// Describes one truncation of committed records: `(offset, who committed it)`, never
+/// empty.
+fn committed_truncation(change: &Change<'_>, lost: &[(u64, Witness)]) -> Anomaly {
     let (to_offset, reason) = match &change.event.event {
         Event::Truncate { to_offset, reason, .. } => (*to_offset, reason.as_str()),
         _ => (0, ""),
     };
-    let first = lost[0].2;
-    let values: Vec<u64> = lost.iter().map(|(_, v, _)| *v).collect();
-    let what = match lost.len() {
-        1 => format!("1 committed record (offset {}, value {})", lost[0].0, lost[0].1),
-        n => format!(
-            "{n} committed records (offsets {}, values {})",
-            offset_ranges(lost.iter().map(|(o, _, _)| *o)),
-            sample(&values, 8)
+    let values: Vec<u64> = lost.iter().map(|(_, w)| w.entry.value).collect();
+    let epochs: Vec<u32> = lost.iter().map(|(_, w)| w.entry.epoch).collect::<BTreeSet<_>>().into_iter().collect();
+    let what = match lost {
+        [(o, w)] => format!("1 committed record (offset {o}, value {}, epoch {})", w.entry.value, w.entry.epoch),
+        _ => format!(
+            "{} committed records (offsets {}, values {}, {} {})",
+            lost.len(),
+            offset_ranges(lost.iter().map(|(o, _)| *o)),
+            sample(&values, 8),
+            if epochs.len() == 1 { "epoch" } else { "epochs" },
+            sample(&epochs, 8)
         ),
     };
-    let by = if lost.iter().all(|(_, _, w)| w.broker == first.broker) {
-        format!("leader {} had committed at {}", broker(first.broker), secs(first.time_ns))
-    } else {
-        format!("leaders had committed (first {} at {})", broker(first.broker), secs(first.time_ns))
+    let by = match lost.first() {
+        Some((_, first)) if lost.iter().all(|(_, w)| w.broker == first.broker) => {
+            format!("leader {} had committed at {}", broker(first.broker), secs(first.time_ns))
+        }
+        Some((_, first)) => {
+            format!("leaders had committed (first {} at {})", broker(first.broker), secs(first.time_ns))
+        }
+        None => "a leader had committed".to_string(),
     };
     Anomaly {
         kind: AnomalyKind::CommittedTruncation,
@@ -240,14 +360,15 @@ fn committed_truncation(change: &Change<'_>, lost: &[(u64, u64, Witness)]) -> An
         ),
         records: lost
             .iter()
-            .map(|&(o, v, w)| {
+            .map(|&(o, w)| {
                 let note = format!(
                     "truncated from {}; committed by leader {} at {}",
                     broker(change.broker),
                     broker(w.broker),
                     secs(w.time_ns)
                 );
-                RecordRef::new(change.tp, Some(o), Some(v), note).on_broker(change.broker, change.event.time_ns)
+                RecordRef::new(change.tp, Some(o), Some(w.entry.value), note)
+                    .on_broker(change.broker, change.event.time_ns)
             })
             .collect(),
     }

@@ -243,12 +243,27 @@ mod tests {
 
     fn event_from((broker, which, offset, value, flag): (u32, u8, u64, u64, bool)) -> Event {
         let tp = "k-0".to_string();
+        // Two epochs, so that equal values at one offset sometimes are different entries.
+        let epoch = 1 + (value % 2) as u32;
         match which {
             0 => Event::BrokerStarted { broker },
-            1 => Event::LogLoaded { tp, broker, records: vec![(offset, value, 1)], high_watermark: offset },
-            2 => Event::Append { tp, broker, as_leader: flag, leader_epoch: 1, base_offset: offset, values: vec![value] },
+            1 => Event::LogLoaded { tp, broker, records: vec![(offset, value, epoch)], high_watermark: offset },
+            2 => Event::Append {
+                tp,
+                broker,
+                as_leader: flag,
+                leader_epoch: epoch + u32::from(flag),
+                base_offset: offset,
+                values: vec![value],
+            },
             3 => Event::HighWatermark { tp, broker, is_leader: flag, leader_epoch: 1, old: 0, new: offset },
-            4 => Event::Truncate { tp, broker, to_offset: offset, removed: vec![(offset, value)], reason: "x".into() },
+            4 => Event::Truncate {
+                tp,
+                broker,
+                to_offset: offset,
+                removed: vec![(offset, value, epoch)],
+                reason: "x".into(),
+            },
             _ => Event::BecomeLeader { tp, broker, leader_epoch: 1, log_end_offset: offset, isr: vec![] },
         }
     }

@@ -1,14 +1,29 @@
 //! Every replica's log and high watermark, reconstructed from the trace one event at a
 //! time, so the log checkers can ask what a replica held when something happened.
+//!
+//! Each record is kept as an [`Entry`]: its value and the leader epoch of the batch it
+//! came in (from `Append`'s `leader_epoch`, `LogLoaded`'s records and `Truncate`'s
+//! removed records). Two replicas hold the same log entry at an offset only if value and
+//! epoch both match: a producer retry can put an equal value at the same offset in a
+//! later epoch, and that is a different record.
 
 use crate::history::{Event, TraceEvent};
 use std::collections::BTreeMap;
 
+/// One record of a replica's log, as far as the checkers can tell records apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Entry {
+    /// The record's value.
+    pub value: u64,
+    /// The leader epoch stamped on the batch the record came in.
+    pub epoch: u32,
+}
+
 /// One replica (a partition on a broker) as the trace describes it.
 #[derive(Debug, Default)]
 pub(super) struct Replica {
-    /// Offset → value of every record the replica holds.
-    pub log: BTreeMap<u64, u64>,
+    /// Offset → entry of every record the replica holds.
+    pub log: BTreeMap<u64, Entry>,
     /// Its high watermark: records below it are, as far as it knows, committed.
     pub hw: u64,
     /// Whether it is the partition's leader, per its latest HW, BecomeLeader or
@@ -27,14 +42,15 @@ pub(super) struct Change<'e> {
     pub broker: u32,
     /// Records this event put below the replica's high watermark: the high watermark
     /// moved past them, a log was loaded with them below its checkpointed high
-    /// watermark, or they were appended below it. `(offset, value)` in offset order.
-    pub now_below_hw: Vec<(u64, u64)>,
+    /// watermark, or they were appended below it. `(offset, entry)` in offset order.
+    pub now_below_hw: Vec<(u64, Entry)>,
     /// Whether the replica was leading when it put them there (so they are committed).
     pub as_leader: bool,
     /// The replica's high watermark after the event.
     pub hw: u64,
-    /// Records the event removed from the replica's log (a truncation), in offset order.
-    pub removed: Vec<(u64, u64)>,
+    /// Records the event removed from the replica's log (a truncation),
+    /// `(offset, entry)` in offset order.
+    pub removed: Vec<(u64, Entry)>,
 }
 
 /// All replicas of the cluster.
@@ -85,19 +101,20 @@ impl Replicas {
         match &event.event {
             Event::LogLoaded { records, high_watermark, .. } => {
                 *replica = Replica {
-                    log: records.iter().map(|&(offset, value, _epoch)| (offset, value)).collect(),
+                    log: records.iter().map(|&(offset, value, epoch)| (offset, Entry { value, epoch })).collect(),
                     hw: *high_watermark,
                     is_leader: false,
                 };
-                change.now_below_hw = replica.log.range(..replica.hw).map(|(&o, &v)| (o, v)).collect();
+                change.now_below_hw = replica.log.range(..replica.hw).map(|(&o, &e)| (o, e)).collect();
             }
-            Event::Append { as_leader, base_offset, values, .. } => {
+            Event::Append { as_leader, leader_epoch, base_offset, values, .. } => {
                 // Checked arithmetic: a corrupt trace near u64::MAX must not panic.
                 let offsets = (0u64..).map_while(|i| base_offset.checked_add(i));
                 for (offset, &value) in offsets.zip(values) {
-                    replica.log.insert(offset, value);
+                    let entry = Entry { value, epoch: *leader_epoch };
+                    replica.log.insert(offset, entry);
                     if offset < replica.hw {
-                        change.now_below_hw.push((offset, value));
+                        change.now_below_hw.push((offset, entry));
                     }
                 }
                 change.as_leader = *as_leader;
@@ -107,7 +124,7 @@ impl Replicas {
                 replica.hw = *new;
                 replica.is_leader = *is_leader;
                 if *new > old {
-                    change.now_below_hw = replica.log.range(old..*new).map(|(&o, &v)| (o, v)).collect();
+                    change.now_below_hw = replica.log.range(old..*new).map(|(&o, &e)| (o, e)).collect();
                 }
                 change.as_leader = *is_leader;
             }
@@ -115,7 +132,7 @@ impl Replicas {
                 // What the replica held past the new end, corrected by what the broker
                 // says it removed (the broker knows best; our copy may have gaps).
                 let mut gone = replica.log.split_off(to_offset);
-                gone.extend(removed.iter().map(|&(offset, value, _epoch)| (offset, value)));
+                gone.extend(removed.iter().map(|&(offset, value, epoch)| (offset, Entry { value, epoch })));
                 change.removed = gone.into_iter().collect();
                 replica.hw = replica.hw.min(*to_offset);
             }
@@ -134,30 +151,39 @@ mod tests {
         TraceEvent { time_ns: time_ms * 1_000_000, node: "broker".into(), event }
     }
 
-    fn append(broker: u32, base_offset: u64, values: &[u64]) -> TraceEvent {
+    fn append_in(broker: u32, leader_epoch: u32, base_offset: u64, values: &[u64]) -> TraceEvent {
         at(
             1,
             Event::Append {
                 tp: "t-0".into(),
                 broker,
                 as_leader: true,
-                leader_epoch: 1,
+                leader_epoch,
                 base_offset,
                 values: values.to_vec(),
             },
         )
     }
 
+    fn append(broker: u32, base_offset: u64, values: &[u64]) -> TraceEvent {
+        append_in(broker, 1, base_offset, values)
+    }
+
     fn hw(broker: u32, old: u64, new: u64) -> TraceEvent {
         at(2, Event::HighWatermark { tp: "t-0".into(), broker, is_leader: true, leader_epoch: 1, old, new })
+    }
+
+    /// `(offset, value, epoch)` triples as entries.
+    fn entries(records: &[(u64, u64, u32)]) -> Vec<(u64, Entry)> {
+        records.iter().map(|&(o, value, epoch)| (o, Entry { value, epoch })).collect()
     }
 
     #[test]
     fn records_go_below_the_high_watermark_once_each() {
         let mut r = Replicas::default();
         assert!(r.apply(&append(1, 0, &[10, 11, 12])).unwrap().now_below_hw.is_empty());
-        assert_eq!(r.apply(&hw(1, 0, 2)).unwrap().now_below_hw, vec![(0, 10), (1, 11)]);
-        assert_eq!(r.apply(&hw(1, 2, 3)).unwrap().now_below_hw, vec![(2, 12)]);
+        assert_eq!(r.apply(&hw(1, 0, 2)).unwrap().now_below_hw, entries(&[(0, 10, 1), (1, 11, 1)]));
+        assert_eq!(r.apply(&hw(1, 2, 3)).unwrap().now_below_hw, entries(&[(2, 12, 1)]));
         assert!(r.apply(&hw(1, 3, 3)).unwrap().now_below_hw.is_empty());
     }
 
@@ -172,14 +198,34 @@ mod tests {
                 tp: "t-0".into(),
                 broker: 1,
                 to_offset: 1,
-                removed: vec![(1, 11)],
+                removed: vec![(1, 11, 1)],
                 reason: "high-watermark".into(),
             },
         );
         let change = r.apply(&truncate).unwrap();
-        assert_eq!(change.removed, vec![(1, 11), (2, 12)]);
+        assert_eq!(change.removed, entries(&[(1, 11, 1), (2, 12, 1)]));
         assert_eq!(change.hw, 1);
         assert_eq!(r.get("t-0", 1).unwrap().log.len(), 1);
+    }
+
+    #[test]
+    fn entries_keep_the_epoch_of_their_batch_from_every_event() {
+        let mut r = Replicas::default();
+        let loaded =
+            Event::LogLoaded { tp: "t-0".into(), broker: 1, records: vec![(0, 10, 1), (1, 11, 2)], high_watermark: 1 };
+        assert_eq!(r.apply(&at(1, loaded)).unwrap().now_below_hw, entries(&[(0, 10, 1)]));
+        r.apply(&append_in(1, 3, 2, &[12]));
+        let log: Vec<(u64, Entry)> = r.get("t-0", 1).unwrap().log.iter().map(|(&o, &e)| (o, e)).collect();
+        assert_eq!(log, entries(&[(0, 10, 1), (1, 11, 2), (2, 12, 3)]));
+        // The broker's own account of what it removed wins over the model's copy.
+        let truncate = Event::Truncate {
+            tp: "t-0".into(),
+            broker: 1,
+            to_offset: 1,
+            removed: vec![(2, 12, 4)],
+            reason: "leader-epoch".into(),
+        };
+        assert_eq!(r.apply(&at(3, truncate)).unwrap().removed, entries(&[(1, 11, 2), (2, 12, 4)]));
     }
 
     #[test]
