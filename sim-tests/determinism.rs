@@ -37,18 +37,8 @@ fn every_scenario_gives_the_same_history_twice_in_one_process() {
         let seed = scenario.seeds[0];
         let first = runner::run_seed(&scenario, seed);
         let second = runner::run_seed(&scenario, seed);
-        assert_eq!(
-            first.trace_hash,
-            second.trace_hash,
-            "{} seed {seed}",
-            file.display()
-        );
-        assert_eq!(
-            first.history,
-            second.history,
-            "{} seed {seed}",
-            file.display()
-        );
+        assert_eq!(first.trace_hash, second.trace_hash, "{} seed {seed}", file.display());
+        assert_eq!(first.history, second.history, "{} seed {seed}", file.display());
         assert!(!first.history.trace.is_empty());
     }
 }
@@ -62,21 +52,11 @@ fn every_scenario_gives_the_same_trace_hash_across_processes() {
         let in_process = format!("{:016x}", runner::run_seed(&scenario, seed).trace_hash);
         for _ in 0..2 {
             let output = Command::new(binary)
-                .args([
-                    "run",
-                    file.to_str().expect("utf-8 path"),
-                    "--seed",
-                    &seed.to_string(),
-                ])
+                .args(["run", file.to_str().expect("utf-8 path"), "--seed", &seed.to_string()])
                 .output()
                 .expect("the kafkasim binary runs");
             let stdout = String::from_utf8_lossy(&output.stdout);
-            assert_eq!(
-                hash_printed_by(&stdout),
-                in_process,
-                "{} seed {seed}",
-                file.display()
-            );
+            assert_eq!(hash_printed_by(&stdout), in_process, "{} seed {seed}", file.display());
         }
     }
 }
@@ -84,11 +64,7 @@ fn every_scenario_gives_the_same_trace_hash_across_processes() {
 /// The resident set size of this process, in bytes.
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .expect("statm field");
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).expect("statm field");
     pages * 4096
 }
 
@@ -121,8 +97,7 @@ fn a_thousand_seeds_in_one_process_do_not_grow_memory() {
         [expect]
         absent = ["*"]
     "#;
-    let scenario = scenario::parse(text, std::path::Path::new("memory.toml"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let scenario = scenario::parse(text, std::path::Path::new("memory.toml")).unwrap_or_else(|e| panic!("{e}"));
     // Warm up allocator pools and lazily initialised statics first.
     for seed in 0..100 {
         runner::run_seed(&scenario, seed);
@@ -134,8 +109,5 @@ fn a_thousand_seeds_in_one_process_do_not_grow_memory() {
     }
     let after = resident_bytes();
     let grown_mib = after.saturating_sub(before) as f64 / (1024.0 * 1024.0);
-    assert!(
-        grown_mib < 32.0,
-        "900 seeds grew the process by {grown_mib:.1} MiB"
-    );
+    assert!(grown_mib < 32.0, "900 seeds grew the process by {grown_mib:.1} MiB");
 }

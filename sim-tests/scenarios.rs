@@ -13,29 +13,12 @@ fn acks1_leader_crash_loses_an_acknowledged_write_in_every_listed_seed() {
     let scenario = load("acks1-leader-crash");
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
-        let lost: Vec<_> = outcome
-            .anomalies
-            .iter()
-            .filter(|a| a.kind == AnomalyKind::LostWrite)
-            .collect();
+        let lost: Vec<_> = outcome.anomalies.iter().filter(|a| a.kind == AnomalyKind::LostWrite).collect();
         assert!(!lost.is_empty(), "{}", describe(&outcome));
         // The lost record was acknowledged at an offset that later held another value.
-        assert!(
-            kinds(&outcome).contains(&AnomalyKind::InconsistentOffsets),
-            "{}",
-            describe(&outcome)
-        );
-        assert!(
-            lost[0].description.contains("acknowledged"),
-            "{}",
-            lost[0].description
-        );
-        assert_eq!(
-            outcome.verdict(&scenario).status(),
-            Status::Pass,
-            "{}",
-            describe(&outcome)
-        );
+        assert!(kinds(&outcome).contains(&AnomalyKind::InconsistentOffsets), "{}", describe(&outcome));
+        assert!(lost[0].description.contains("acknowledged"), "{}", lost[0].description);
+        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
     }
 }
 
@@ -45,18 +28,11 @@ fn acks_all_safe_shows_no_anomaly_over_fifty_seeds_and_every_ack_is_consumed() {
     assert!(scenario.seeds.len() >= 50);
     let verdict = runner::run_scenario(&scenario, |outcome| {
         assert!(outcome.anomalies.is_empty(), "{}", describe(outcome));
-        assert!(
-            outcome.stats.faults >= 4,
-            "the leader crashes and restarts several times"
-        );
+        assert!(outcome.stats.faults >= 4, "the leader crashes and restarts several times");
         assert!(outcome.stats.acked > 0, "{}", describe(outcome));
         // Every acknowledged value was consumed by the end (no `unseen`), and nothing
         // else was: consumed = acknowledged + unknown outcomes that did land.
-        assert!(
-            outcome.stats.consumed >= outcome.stats.acked,
-            "{}",
-            describe(outcome)
-        );
+        assert!(outcome.stats.consumed >= outcome.stats.acked, "{}", describe(outcome));
     });
     assert_eq!(verdict.status, Status::Pass);
 }
@@ -67,33 +43,22 @@ fn unclean_election_loses_writes_and_the_disabled_twin_is_unavailable_instead() 
     for &seed in &unclean.seeds {
         let outcome = run(&unclean, seed);
         let found = kinds(&outcome);
-        assert!(
-            found.contains(&AnomalyKind::LostWrite),
-            "{}",
-            describe(&outcome)
-        );
-        assert!(outcome.history.trace.iter().any(|e| matches!(
-            &e.event,
-            kafkasim::history::Event::LeaderElection { unclean: true, .. }
-        )));
+        assert!(found.contains(&AnomalyKind::LostWrite), "{}", describe(&outcome));
+        assert!(outcome
+            .history
+            .trace
+            .iter()
+            .any(|e| matches!(&e.event, kafkasim::history::Event::LeaderElection { unclean: true, .. })));
     }
     let disabled = load("unclean-election-disabled");
     for &seed in &disabled.seeds {
         let outcome = run(&disabled, seed);
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
         // The partition had no leader for a while: availability was the price.
-        let span = outcome
-            .unavailability
-            .first()
-            .unwrap_or_else(|| panic!("no unavailability: {}", describe(&outcome)));
-        let until = span
-            .until_ms
-            .expect("the leader returns in the liveness phase");
-        assert!(
-            until - span.from_ms > 1_000,
-            "offline {} ms",
-            until - span.from_ms
-        );
+        let span =
+            outcome.unavailability.first().unwrap_or_else(|| panic!("no unavailability: {}", describe(&outcome)));
+        let until = span.until_ms.expect("the leader returns in the liveness phase");
+        assert!(until - span.from_ms > 1_000, "offline {} ms", until - span.from_ms);
     }
 }
 
@@ -102,11 +67,7 @@ fn acks0_records_the_producer_believed_sent_are_never_in_the_log() {
     let scenario = load("acks0-fire-and-forget");
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
-        assert!(
-            kinds(&outcome).contains(&AnomalyKind::Unseen),
-            "{}",
-            describe(&outcome)
-        );
+        assert!(kinds(&outcome).contains(&AnomalyKind::Unseen), "{}", describe(&outcome));
         // acks=0 completes every send without an offset, and fewer values are in the log
         // than the producer believed sent.
         let acked_without_offset = outcome
@@ -114,17 +75,9 @@ fn acks0_records_the_producer_believed_sent_are_never_in_the_log() {
             .ops
             .iter()
             .filter(|op| op.f == OpFn::Send && op.kind == OpType::Ok)
-            .all(|op| {
-                op.micro_ops()
-                    .iter()
-                    .all(|m| matches!(m, MicroOp::Send { offset: None, .. }))
-            });
+            .all(|op| op.micro_ops().iter().all(|m| matches!(m, MicroOp::Send { offset: None, .. })));
         assert!(acked_without_offset);
-        assert!(
-            outcome.stats.consumed < outcome.stats.acked,
-            "{}",
-            describe(&outcome)
-        );
+        assert!(outcome.stats.consumed < outcome.stats.acked, "{}", describe(&outcome));
     }
 }
 
@@ -135,11 +88,7 @@ fn kip101_legacy_truncation_loses_committed_records_and_leader_epoch_does_not() 
     for &seed in &legacy.seeds {
         let outcome = run(&legacy, seed);
         let found = kinds(&outcome);
-        assert!(
-            found.contains(&AnomalyKind::CommittedTruncation),
-            "{}",
-            describe(&outcome)
-        );
+        assert!(found.contains(&AnomalyKind::CommittedTruncation), "{}", describe(&outcome));
         if found.contains(&AnomalyKind::LostWrite) {
             lost_in.push(seed);
         }

@@ -78,12 +78,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         }
     };
     match cli.command {
-        Command::Run {
-            file,
-            seed,
-            history,
-            trace_out,
-        } => run(&file, seed, history.as_deref(), trace_out.as_deref()),
+        Command::Run { file, seed, history, trace_out } => run(&file, seed, history.as_deref(), trace_out.as_deref()),
         Command::Suite { dir } => suite(&dir),
         Command::Check { file, json } => check_file(&file, json),
     }
@@ -100,19 +95,12 @@ fn load(file: &Path) -> Result<Scenario, i32> {
     })
 }
 
-fn run(
-    file: &Path,
-    seed: Option<u64>,
-    history_out: Option<&Path>,
-    trace_out: Option<&Path>,
-) -> i32 {
+fn run(file: &Path, seed: Option<u64>, history_out: Option<&Path>, trace_out: Option<&Path>) -> i32 {
     let scenario = match load(file) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let seed = seed
-        .or_else(|| scenario.seeds.first().copied())
-        .unwrap_or(0);
+    let seed = seed.or_else(|| scenario.seeds.first().copied()).unwrap_or(0);
     let outcome = runner::run_seed(&scenario, seed);
     print!("{}", render_run(&scenario, &outcome));
     if let Some(path) = history_out {
@@ -133,11 +121,7 @@ fn write_jsonl(path: &Path, history: &History, trace: bool) -> Result<(), i32> {
         let mut out = BufWriter::new(File::create(path)?);
         if trace {
             for event in &history.trace {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string(event).expect("trace events serialize")
-                )?;
+                writeln!(out, "{}", serde_json::to_string(event).expect("trace events serialize"))?;
             }
         } else {
             write_history_jsonl(&history.ops, &mut out)?;
@@ -179,25 +163,14 @@ pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
         );
         for span in &outcome.unavailability {
             let until = span.until_ms.map_or("the end".to_string(), seconds);
-            out += &format!(
-                "  unavailable: {} had no leader from {} to {}\n",
-                span.tp,
-                seconds(span.from_ms),
-                until
-            );
+            out += &format!("  unavailable: {} had no leader from {} to {}\n", span.tp, seconds(span.from_ms), until);
         }
         out += &render_anomalies(&outcome.anomalies);
     }
     let verdict = outcome.verdict(scenario);
-    out += &format!(
-        "  expectation: {}\n",
-        describe_seed_verdict(scenario, &verdict)
-    );
+    out += &format!("  expectation: {}\n", describe_seed_verdict(scenario, &verdict));
     out += &format!("  trace hash: {:016x}\n", outcome.trace_hash);
-    out += &format!(
-        "  reproduce: {}\n",
-        runner::replay_command(scenario, outcome.seed)
-    );
+    out += &format!("  reproduce: {}\n", runner::replay_command(scenario, outcome.seed));
     out
 }
 
@@ -225,23 +198,14 @@ fn describe_seed_verdict(scenario: &Scenario, verdict: &SeedVerdict) -> String {
         return format!("FAIL: forbidden anomalies appeared: {}", names.join(", "));
     }
     let expected: Vec<&str> = scenario.expect.present.iter().map(|k| k.name()).collect();
-    let shown: Vec<&str> = scenario
-        .expect
-        .present
-        .iter()
-        .filter(|k| verdict.counts.contains_key(k))
-        .map(|k| k.name())
-        .collect();
+    let shown: Vec<&str> =
+        scenario.expect.present.iter().filter(|k| verdict.counts.contains_key(k)).map(|k| k.name()).collect();
     if expected.is_empty() {
         "pass (no forbidden anomaly)".to_string()
     } else {
         format!(
             "pass (no forbidden anomaly); lesson anomalies shown in this seed: {} of {}",
-            if shown.is_empty() {
-                "none".to_string()
-            } else {
-                shown.join(", ")
-            },
+            if shown.is_empty() { "none".to_string() } else { shown.join(", ") },
             expected.join(", ")
         )
     }
@@ -267,10 +231,7 @@ fn suite(dir: &Path) -> i32 {
             Err(code) => return code,
         }
     }
-    println!(
-        "{:<32} {:>5}  {:<16} anomalies (seeds showing each)",
-        "scenario", "seeds", "result"
-    );
+    println!("{:<32} {:>5}  {:<16} anomalies (seeds showing each)", "scenario", "seeds", "result");
     let mut worst = 0;
     for scenario in &scenarios {
         let mut failures = Vec::new();
@@ -305,13 +266,7 @@ pub fn render_suite_row(verdict: &ScenarioVerdict) -> String {
         let names: Vec<&str> = verdict.missing.iter().map(|k| k.name()).collect();
         result += &format!(" missing {}", names.join(", "));
     }
-    format!(
-        "{:<32} {:>5}  {:<16} {}",
-        verdict.scenario,
-        verdict.seeds.len(),
-        result,
-        anomalies.join(", ")
-    )
+    format!("{:<32} {:>5}  {:<16} {}", verdict.scenario, verdict.seeds.len(), result, anomalies.join(", "))
 }
 
 fn check_file(file: &Path, json: bool) -> i32 {
@@ -329,29 +284,14 @@ fn check_file(file: &Path, json: bool) -> i32 {
             return EXIT_INPUT;
         }
     };
-    let history = History {
-        ops,
-        trace: Vec::new(),
-    };
+    let history = History { ops, trace: Vec::new() };
     let anomalies = check::check_all(&history);
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&anomalies).expect("anomalies serialize")
-        );
+        println!("{}", serde_json::to_string_pretty(&anomalies).expect("anomalies serialize"));
     } else if anomalies.is_empty() {
-        println!(
-            "{}: {} ops, no anomalies",
-            file.display(),
-            history.ops.len()
-        );
+        println!("{}: {} ops, no anomalies", file.display(), history.ops.len());
     } else {
-        println!(
-            "{}: {} ops, {} anomalies",
-            file.display(),
-            history.ops.len(),
-            anomalies.len()
-        );
+        println!("{}: {} ops, {} anomalies", file.display(), history.ops.len(), anomalies.len());
         for anomaly in &anomalies {
             println!("  {:<22} {}", anomaly.kind.name(), anomaly.description);
         }

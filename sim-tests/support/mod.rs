@@ -8,9 +8,7 @@ use std::path::PathBuf;
 
 /// The path of a scenario in the catalog.
 pub fn scenario_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(format!("{name}.toml"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.toml"))
 }
 
 /// Loads a catalog scenario, failing the test with the scenario error if it is invalid.
@@ -30,11 +28,7 @@ pub fn kinds(outcome: &RunOutcome) -> Vec<AnomalyKind> {
 
 /// A one-line summary for assertion messages.
 pub fn describe(outcome: &RunOutcome) -> String {
-    let kinds: Vec<String> = outcome
-        .counts()
-        .iter()
-        .map(|(k, n)| format!("{k} x{n}"))
-        .collect();
+    let kinds: Vec<String> = outcome.counts().iter().map(|(k, n)| format!("{k} x{n}")).collect();
     format!(
         "{} seed {}: {} acked of {} sent; anomalies [{}]; first: {}",
         outcome.scenario,
@@ -42,9 +36,6 @@ pub fn describe(outcome: &RunOutcome) -> String {
         outcome.stats.acked,
         outcome.stats.sent,
         kinds.join(", "),
-        outcome
-            .anomalies
-            .first()
-            .map_or("-".to_string(), |a| a.description.clone())
+        outcome.anomalies.first().map_or("-".to_string(), |a| a.description.clone())
     )
 }

@@ -18,13 +18,8 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
     let (request, controller_host) = {
         let mut state = shared.lock();
         let controller = state.metadata.controller;
-        let host = controller.map(|c| {
-            state
-                .metadata
-                .live_brokers
-                .get(&c)
-                .map_or_else(|| BrokerConfig::host_of(c), |b| b.host.clone())
-        });
+        let host = controller
+            .map(|c| state.metadata.live_brokers.get(&c).map_or_else(|| BrokerConfig::host_of(c), |b| b.host.clone()));
         let Some(partition) = state.partitions.get_mut(tp) else {
             return;
         };
@@ -57,11 +52,7 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
                 return;
             }
             partition.set_pending_isr(None);
-            if let Ok(Response::AlterIsr {
-                error: None,
-                state: Some(new_state),
-            }) = answer
-            {
+            if let Ok(Response::AlterIsr { error: None, state: Some(new_state) }) = answer {
                 if new_state.leader_epoch == partition.leader_epoch
                     && new_state.partition_epoch > partition.partition_epoch
                 {
@@ -89,16 +80,8 @@ pub async fn run_isr_expiry(shared: SharedBroker) {
                 .filter(|p| p.is_leader() && p.pending_isr().is_none())
                 .filter_map(|p| {
                     let lagging = p.lagging_isr_members(state.id, now, lag);
-                    (!lagging.is_empty()).then(|| {
-                        (
-                            p.tp().clone(),
-                            p.isr
-                                .iter()
-                                .filter(|b| !lagging.contains(b))
-                                .copied()
-                                .collect(),
-                        )
-                    })
+                    (!lagging.is_empty())
+                        .then(|| (p.tp().clone(), p.isr.iter().filter(|b| !lagging.contains(b)).copied().collect()))
                 })
                 .collect()
         };
@@ -115,23 +98,15 @@ pub async fn run_high_watermark_checkpoint(shared: SharedBroker) {
         sleep(interval).await;
         let checkpoint: BTreeMap<TopicPartition, Offset> = {
             let state = shared.lock();
-            state
-                .partitions
-                .iter()
-                .map(|(tp, p)| (tp.clone(), p.high_watermark))
-                .collect()
+            state.partitions.iter().map(|(tp, p)| (tp.clone(), p.high_watermark)).collect()
         };
         let bytes = bincode::serialize(&checkpoint).expect("checkpoint serializes");
-        shared
-            .disk
-            .overwrite_durably(HIGH_WATERMARK_CHECKPOINT, Bytes::from(bytes));
+        shared.disk.overwrite_durably(HIGH_WATERMARK_CHECKPOINT, Bytes::from(bytes));
     }
 }
 
 /// Reads the high watermark checkpoint (empty if absent or unreadable).
-pub fn read_high_watermark_checkpoint(
-    disk: &crate::sim::disk::Disk,
-) -> BTreeMap<TopicPartition, Offset> {
+pub fn read_high_watermark_checkpoint(disk: &crate::sim::disk::Disk) -> BTreeMap<TopicPartition, Offset> {
     disk.read(HIGH_WATERMARK_CHECKPOINT)
         .and_then(|entries| entries.last().and_then(|e| bincode::deserialize(e).ok()))
         .unwrap_or_default()

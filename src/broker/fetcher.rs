@@ -8,8 +8,8 @@ use super::partition::Role;
 use super::{BrokerConfig, SharedBroker};
 use crate::history::Event;
 use crate::protocol::{
-    BrokerId, ErrorCode, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderEpoch, Offset,
-    Request, Response, TopicPartition,
+    BrokerId, ErrorCode, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderEpoch, Offset, Request, Response,
+    TopicPartition,
 };
 use crate::sim::net::{Addr, Connection};
 use madsim::time::sleep;
@@ -27,17 +27,9 @@ pub struct Fetchers {
 pub fn ensure_fetchers(shared: &SharedBroker) {
     let leaders: BTreeSet<BrokerId> = {
         let state = shared.lock();
-        state
-            .partitions
-            .values()
-            .filter_map(|p| p.followed_leader())
-            .collect()
+        state.partitions.values().filter_map(|p| p.followed_leader()).collect()
     };
-    let mut running = shared
-        .fetchers
-        .running
-        .lock()
-        .expect("fetcher set poisoned");
+    let mut running = shared.fetchers.running.lock().expect("fetcher set poisoned");
     for leader in leaders {
         if running.insert(leader) {
             let shared = shared.clone();
@@ -61,12 +53,7 @@ async fn run_fetcher(shared: SharedBroker, leader: BrokerId) {
     let timeout = Duration::from_millis(shared.config.inter_broker_timeout_ms);
     loop {
         let Some((host, followed)) = followed_partitions(&shared, leader) else {
-            shared
-                .fetchers
-                .running
-                .lock()
-                .expect("fetcher set poisoned")
-                .remove(&leader);
+            shared.fetchers.running.lock().expect("fetcher set poisoned").remove(&leader);
             return;
         };
         let conn = match &connection {
@@ -117,10 +104,7 @@ fn followed_partitions(shared: &SharedBroker, leader: BrokerId) -> Option<(Addr,
         .partitions
         .values()
         .filter_map(|p| match p.role {
-            Role::Follower {
-                leader: Some(l),
-                needs_truncation,
-            } if l == leader => Some(Followed {
+            Role::Follower { leader: Some(l), needs_truncation } if l == leader => Some(Followed {
                 tp: p.tp().clone(),
                 leader_epoch: p.leader_epoch,
                 needs_truncation,
@@ -133,11 +117,8 @@ fn followed_partitions(shared: &SharedBroker, leader: BrokerId) -> Option<(Addr,
     if followed.is_empty() {
         return None;
     }
-    let host = state
-        .metadata
-        .live_brokers
-        .get(&leader)
-        .map_or_else(|| BrokerConfig::host_of(leader), |b| b.host.clone());
+    let host =
+        state.metadata.live_brokers.get(&leader).map_or_else(|| BrokerConfig::host_of(leader), |b| b.host.clone());
     Some((Addr::new(&host), followed))
 }
 
@@ -179,18 +160,11 @@ async fn reconcile_with_leader(
     } else {
         // The leader does not know our latest epoch: cut at the end of the largest epoch
         // both know (KIP-279).
-        let local_end = replica
-            .log
-            .epochs()
-            .end_offset_for(answer.leader_epoch, log_end)
-            .map_or(0, |(_, end)| end);
+        let local_end = replica.log.epochs().end_offset_for(answer.leader_epoch, log_end).map_or(0, |(_, end)| end);
         answer.end_offset.min(local_end)
     };
     replica.truncate(me, truncate_to, "leader-epoch", &shared.tracer);
-    if let Role::Follower {
-        needs_truncation, ..
-    } = &mut replica.role
-    {
+    if let Role::Follower { needs_truncation, .. } = &mut replica.role {
         *needs_truncation = false;
     }
     true
@@ -200,10 +174,7 @@ fn mark_reconciled(shared: &SharedBroker, tp: &TopicPartition, leader_epoch: Lea
     let mut state = shared.lock();
     if let Some(replica) = state.partitions.get_mut(tp) {
         if replica.leader_epoch == leader_epoch {
-            if let Role::Follower {
-                needs_truncation, ..
-            } = &mut replica.role
-            {
+            if let Role::Follower { needs_truncation, .. } = &mut replica.role {
                 *needs_truncation = false;
             }
         }
@@ -238,9 +209,7 @@ fn apply_fetch_responses(
             }
             match response.error {
                 None => {}
-                Some(ErrorCode::OffsetOutOfRange)
-                    if expected.log_end_offset > response.log_end_offset =>
-                {
+                Some(ErrorCode::OffsetOutOfRange) if expected.log_end_offset > response.log_end_offset => {
                     // This replica is ahead of its leader: cut back to the leader's end.
                     replica.truncate(me, response.log_end_offset, "out-of-range", &shared.tracer);
                     changed = true;

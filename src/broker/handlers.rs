@@ -7,10 +7,9 @@ use super::{fetcher, MetadataCache, SharedBroker, TruncationMode};
 use crate::broker::log::PartitionLog;
 use crate::history::Event;
 use crate::protocol::{
-    Acks, BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest,
-    LeaderEpoch, ListOffsetsRequest, MetadataResponse, Offset, OffsetForLeaderEpochResponse,
-    OffsetSpec, PartitionMetadata, PartitionState, ProducePartitionResponse, ProduceRequest,
-    Response, TopicPartition,
+    Acks, BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest, LeaderEpoch,
+    ListOffsetsRequest, MetadataResponse, Offset, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata,
+    PartitionState, ProducePartitionResponse, ProduceRequest, Response, TopicPartition,
 };
 use madsim::time::{sleep_until, Instant};
 use std::time::Duration;
@@ -48,20 +47,14 @@ struct AwaitingReplication {
 
 /// Appends every batch of a produce request; with acks=all, waits until the ISR has
 /// them or the request's timeout passes.
-pub async fn produce(
-    shared: &SharedBroker,
-    request: ProduceRequest,
-) -> Vec<ProducePartitionResponse> {
+pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<ProducePartitionResponse> {
     let mut results = Vec::with_capacity(request.batches.len());
     let mut awaiting = Vec::new();
     {
         let mut state = shared.lock();
         let me = state.id;
         for (index, (tp, batch)) in request.batches.into_iter().enumerate() {
-            let min_isr = shared
-                .config
-                .topic(&tp.topic)
-                .map_or(1, |t| t.min_insync_replicas) as usize;
+            let min_isr = shared.config.topic(&tp.topic).map_or(1, |t| t.min_insync_replicas) as usize;
             let Some(partition) = state.partitions.get_mut(&tp) else {
                 results.push(failed(tp, ErrorCode::UnknownTopicOrPartition));
                 continue;
@@ -94,11 +87,7 @@ pub async fn produce(
                     leader_epoch: epoch,
                 });
             }
-            results.push(ProducePartitionResponse {
-                tp,
-                error: None,
-                base_offset: stored.base_offset,
-            });
+            results.push(ProducePartitionResponse { tp, error: None, base_offset: stored.base_offset });
         }
     }
     shared.changed.notify_waiters();
@@ -112,11 +101,7 @@ pub async fn produce(
 }
 
 fn failed(tp: TopicPartition, error: ErrorCode) -> ProducePartitionResponse {
-    ProducePartitionResponse {
-        tp,
-        error: Some(error),
-        base_offset: 0,
-    }
+    ProducePartitionResponse { tp, error: Some(error), base_offset: 0 }
 }
 
 /// Fsyncs the log once `flush.messages` records have accumulated.
@@ -128,15 +113,8 @@ pub fn flush_if_due(partition: &mut Partition, flush_messages: Option<u64>) {
 
 /// The acks=all purgatory: `None` once the high watermark passes the batch with enough
 /// replicas in sync, else the error to answer (Kafka's `checkEnoughReplicasReachOffset`).
-async fn await_replication(
-    shared: &SharedBroker,
-    wait: &AwaitingReplication,
-    deadline: Instant,
-) -> Option<ErrorCode> {
-    let min_isr = shared
-        .config
-        .topic(&wait.tp.topic)
-        .map_or(1, |t| t.min_insync_replicas) as usize;
+async fn await_replication(shared: &SharedBroker, wait: &AwaitingReplication, deadline: Instant) -> Option<ErrorCode> {
+    let min_isr = shared.config.topic(&wait.tp.topic).map_or(1, |t| t.min_insync_replicas) as usize;
     loop {
         let changed = shared.changed.notified();
         {
@@ -148,8 +126,7 @@ async fn await_replication(
                 return Some(ErrorCode::NotLeaderOrFollower);
             }
             if partition.high_watermark >= wait.required_offset {
-                return (partition.isr.len() < min_isr)
-                    .then_some(ErrorCode::NotEnoughReplicasAfterAppend);
+                return (partition.isr.len() < min_isr).then_some(ErrorCode::NotEnoughReplicasAfterAppend);
             }
         }
         tokio::select! {
@@ -169,9 +146,7 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
     loop {
         let changed = shared.changed.notified();
         let responses = read_partitions(shared, &request);
-        let ready = responses
-            .iter()
-            .any(|r| r.error.is_some() || !r.batches.is_empty());
+        let ready = responses.iter().any(|r| r.error.is_some() || !r.batches.is_empty());
         if ready || Instant::now() >= deadline {
             return responses;
         }
@@ -185,11 +160,7 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
 
 /// Leader side of a follower fetch: its fetch offset is its log end offset, which may
 /// move the high watermark and let it rejoin the ISR.
-fn record_follower_progress(
-    shared: &SharedBroker,
-    follower: crate::protocol::BrokerId,
-    request: &FetchRequest,
-) {
+fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::BrokerId, request: &FetchRequest) {
     let now = Instant::now();
     let mut expansions = Vec::new();
     let mut moved = false;
@@ -200,8 +171,7 @@ fn record_follower_progress(
             let Some(partition) = state.partitions.get_mut(&wanted.tp) else {
                 continue;
             };
-            if !partition.is_leader() || wanted.current_leader_epoch != Some(partition.leader_epoch)
-            {
+            if !partition.is_leader() || wanted.current_leader_epoch != Some(partition.leader_epoch) {
                 continue;
             }
             if wanted.fetch_offset > partition.log.log_end_offset() {
@@ -209,9 +179,7 @@ fn record_follower_progress(
             }
             partition.record_follower_fetch(follower, wanted.fetch_offset, now);
             moved |= partition.maybe_advance_high_watermark(me, &shared.tracer);
-            if partition.pending_isr().is_none()
-                && partition.caught_up_outside_isr().contains(&follower)
-            {
+            if partition.pending_isr().is_none() && partition.caught_up_outside_isr().contains(&follower) {
                 let mut new_isr = partition.isr.clone();
                 new_isr.push(follower);
                 expansions.push((wanted.tp.clone(), new_isr));
@@ -254,23 +222,13 @@ fn read_partitions(shared: &SharedBroker, request: &FetchRequest) -> Vec<FetchPa
             response.high_watermark = partition.high_watermark;
             response.log_start_offset = log.log_start_offset();
             response.log_end_offset = log.log_end_offset();
-            if wanted.fetch_offset > log.log_end_offset()
-                || wanted.fetch_offset < log.log_start_offset()
-            {
+            if wanted.fetch_offset > log.log_end_offset() || wanted.fetch_offset < log.log_start_offset() {
                 response.error = Some(ErrorCode::OffsetOutOfRange);
                 return response;
             }
             // Consumers see only committed records; followers read up to the log end.
-            let until = if is_follower {
-                log.log_end_offset()
-            } else {
-                partition.high_watermark
-            };
-            let max_bytes = if is_follower {
-                shared.config.replica_fetch_max_bytes
-            } else {
-                u64::MAX
-            };
+            let until = if is_follower { log.log_end_offset() } else { partition.high_watermark };
+            let max_bytes = if is_follower { shared.config.replica_fetch_max_bytes } else { u64::MAX };
             response.batches = log.read(wanted.fetch_offset, until, max_bytes);
             if !is_follower {
                 let limit = request.max_records;
@@ -336,11 +294,7 @@ pub fn offset_for_leader_epoch(
 ) -> Response {
     let state = shared.lock();
     let answer = |error, leader_epoch, end_offset| {
-        Response::OffsetForLeaderEpoch(OffsetForLeaderEpochResponse {
-            error,
-            leader_epoch,
-            end_offset,
-        })
+        Response::OffsetForLeaderEpoch(OffsetForLeaderEpochResponse { error, leader_epoch, end_offset })
     };
     let Some(partition) = state.partitions.get(tp) else {
         return answer(Some(ErrorCode::UnknownTopicOrPartition), 0, 0);
@@ -362,30 +316,20 @@ pub fn leader_and_isr(shared: &SharedBroker, request: LeaderAndIsrRequest) -> Re
         let mut guard = shared.lock();
         let state = &mut *guard;
         let me = state.id;
-        if let Some(error) = fence_controller(shared, &mut state.metadata, request.controller_epoch)
-        {
+        if let Some(error) = fence_controller(shared, &mut state.metadata, request.controller_epoch) {
             return Response::ControllerAck { error: Some(error) };
         }
         state.metadata.controller = Some(request.controller_id);
         update_live_brokers(&mut state.metadata, &request.live_brokers);
         let now = Instant::now();
         for partition_state in &request.partitions {
-            state
-                .metadata
-                .partitions
-                .insert(partition_state.tp.clone(), partition_state.clone());
+            state.metadata.partitions.insert(partition_state.tp.clone(), partition_state.clone());
             if !partition_state.replicas.contains(&me) {
                 continue;
             }
-            let partition = state
-                .partitions
-                .entry(partition_state.tp.clone())
-                .or_insert_with(|| {
-                    Partition::new(
-                        PartitionLog::load(partition_state.tp.clone(), shared.disk.clone()),
-                        0,
-                    )
-                });
+            let partition = state.partitions.entry(partition_state.tp.clone()).or_insert_with(|| {
+                Partition::new(PartitionLog::load(partition_state.tp.clone(), shared.disk.clone()), 0)
+            });
             apply_partition_state(shared, me, partition, partition_state, now);
         }
     }
@@ -422,10 +366,7 @@ fn apply_partition_state(
         // Pre-KIP-101: drop everything above the local high watermark before fetching.
         let high_watermark = partition.high_watermark;
         partition.truncate(me, high_watermark, "high-watermark", &shared.tracer);
-        if let Role::Follower {
-            needs_truncation, ..
-        } = &mut partition.role
-        {
+        if let Role::Follower { needs_truncation, .. } = &mut partition.role {
             *needs_truncation = false;
         }
     }
@@ -444,20 +385,13 @@ pub fn update_metadata(
     }
     update_live_brokers(&mut state.metadata, live_brokers);
     for partition in partitions {
-        state
-            .metadata
-            .partitions
-            .insert(partition.tp.clone(), partition);
+        state.metadata.partitions.insert(partition.tp.clone(), partition);
     }
     Response::ControllerAck { error: None }
 }
 
 /// Refuses requests from a controller older than the newest one seen (zombie fencing).
-fn fence_controller(
-    shared: &SharedBroker,
-    metadata: &mut MetadataCache,
-    epoch: u64,
-) -> Option<ErrorCode> {
+fn fence_controller(shared: &SharedBroker, metadata: &mut MetadataCache, epoch: u64) -> Option<ErrorCode> {
     if epoch < metadata.controller_epoch {
         shared.tracer.emit(Event::StaleControllerFenced {
             broker: shared.id().0,

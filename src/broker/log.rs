@@ -35,17 +35,10 @@ impl EpochCache {
 
     /// KIP-101/279: the largest epoch at most `epoch` and the offset where the next epoch
     /// starts (or `log_end_offset` when it is the latest). `None` if no epoch is that old.
-    pub fn end_offset_for(
-        &self,
-        epoch: LeaderEpoch,
-        log_end_offset: Offset,
-    ) -> Option<(LeaderEpoch, Offset)> {
+    pub fn end_offset_for(&self, epoch: LeaderEpoch, log_end_offset: Offset) -> Option<(LeaderEpoch, Offset)> {
         let index = self.entries.iter().rposition(|(e, _)| *e <= epoch)?;
         let found = self.entries[index].0;
-        let end = self
-            .entries
-            .get(index + 1)
-            .map_or(log_end_offset, |(_, start)| *start);
+        let end = self.entries.get(index + 1).map_or(log_end_offset, |(_, start)| *start);
         Some((found, end))
     }
 
@@ -59,9 +52,7 @@ impl EpochCache {
     }
 
     fn decode(bytes: &[u8]) -> Option<Self> {
-        bincode::deserialize(bytes)
-            .ok()
-            .map(|entries| EpochCache { entries })
+        bincode::deserialize(bytes).ok().map(|entries| EpochCache { entries })
     }
 }
 
@@ -92,13 +83,7 @@ impl PartitionLog {
         let entries = disk.read(&Self::log_path(&tp)).unwrap_or_default();
         for entry in &entries {
             match bincode::deserialize::<RecordBatch>(entry) {
-                Ok(batch)
-                    if batches
-                        .last()
-                        .is_none_or(|b| b.next_offset() == batch.base_offset) =>
-                {
-                    batches.push(batch)
-                }
+                Ok(batch) if batches.last().is_none_or(|b| b.next_offset() == batch.base_offset) => batches.push(batch),
                 _ => break,
             }
         }
@@ -109,14 +94,7 @@ impl PartitionLog {
             .read(&Self::epoch_path(&tp))
             .and_then(|entries| entries.last().and_then(|e| EpochCache::decode(e)))
             .unwrap_or_default();
-        let mut log = PartitionLog {
-            tp,
-            batches,
-            log_start_offset: 0,
-            epochs,
-            disk,
-            unflushed_records: 0,
-        };
+        let mut log = PartitionLog { tp, batches, log_start_offset: 0, epochs, disk, unflushed_records: 0 };
         // The checkpoint may mention epochs whose batches did not survive (power loss):
         // Kafka's recovery drops entries starting at or after the log end.
         let end = log.log_end_offset();
@@ -130,14 +108,8 @@ impl PartitionLog {
     fn rebuild_missing_epochs(&mut self) {
         let mut changed = false;
         for batch in &self.batches {
-            if self
-                .epochs
-                .latest_epoch()
-                .is_none_or(|latest| batch.partition_leader_epoch > latest)
-            {
-                changed |= self
-                    .epochs
-                    .assign(batch.partition_leader_epoch, batch.base_offset);
+            if self.epochs.latest_epoch().is_none_or(|latest| batch.partition_leader_epoch > latest) {
+                changed |= self.epochs.assign(batch.partition_leader_epoch, batch.base_offset);
             }
         }
         if changed {
@@ -152,9 +124,7 @@ impl PartitionLog {
 
     /// The offset after the last record.
     pub fn log_end_offset(&self) -> Offset {
-        self.batches
-            .last()
-            .map_or(self.log_start_offset, RecordBatch::next_offset)
+        self.batches.last().map_or(self.log_start_offset, RecordBatch::next_offset)
     }
 
     /// The first offset still in the log.
@@ -171,10 +141,7 @@ impl PartitionLog {
     pub fn all_records(&self) -> Vec<(Offset, u64, LeaderEpoch)> {
         self.batches
             .iter()
-            .flat_map(|b| {
-                b.offsets_and_records()
-                    .map(move |(o, r)| (o, r.value, b.partition_leader_epoch))
-            })
+            .flat_map(|b| b.offsets_and_records().map(move |(o, r)| (o, r.value, b.partition_leader_epoch)))
             .collect()
     }
 
@@ -195,10 +162,7 @@ impl PartitionLog {
         if batch.base_offset != self.log_end_offset() || batch.records.is_empty() {
             return false;
         }
-        if self
-            .epochs
-            .assign(batch.partition_leader_epoch, batch.base_offset)
-        {
+        if self.epochs.assign(batch.partition_leader_epoch, batch.base_offset) {
             self.write_epoch_checkpoint();
         }
         self.push(batch);
@@ -207,10 +171,8 @@ impl PartitionLog {
 
     fn push(&mut self, batch: RecordBatch) {
         self.unflushed_records += batch.records.len() as u64;
-        self.disk.append(
-            &Self::log_path(&self.tp),
-            Bytes::from(bincode::serialize(&batch).expect("batches serialize")),
-        );
+        self.disk
+            .append(&Self::log_path(&self.tp), Bytes::from(bincode::serialize(&batch).expect("batches serialize")));
         self.batches.push(batch);
     }
 
@@ -237,20 +199,11 @@ impl PartitionLog {
                 let mut kept = batch.clone();
                 kept.records.truncate(split);
                 let epoch = batch.partition_leader_epoch;
-                removed.extend(
-                    batch
-                        .offsets_and_records()
-                        .skip(split)
-                        .map(|(o, r)| (o, r.value, epoch)),
-                );
+                removed.extend(batch.offsets_and_records().skip(split).map(|(o, r)| (o, r.value, epoch)));
                 partial = Some(kept);
             } else {
                 let epoch = batch.partition_leader_epoch;
-                removed.extend(
-                    batch
-                        .offsets_and_records()
-                        .map(|(o, r)| (o, r.value, epoch)),
-                );
+                removed.extend(batch.offsets_and_records().map(|(o, r)| (o, r.value, epoch)));
             }
         }
         let path = Self::log_path(&self.tp);
@@ -310,8 +263,7 @@ impl PartitionLog {
 
     fn write_epoch_checkpoint(&self) {
         // Kafka writes the leader-epoch checkpoint with fsync on every change.
-        self.disk
-            .overwrite_durably(&Self::epoch_path(&self.tp), self.epochs.encode());
+        self.disk.overwrite_durably(&Self::epoch_path(&self.tp), self.epochs.encode());
     }
 }
 
@@ -321,16 +273,7 @@ mod tests {
     use crate::sim::disk::DiskStore;
 
     fn batch(values: &[u64]) -> RecordBatch {
-        RecordBatch::plain(
-            values
-                .iter()
-                .map(|v| Record {
-                    key: None,
-                    value: *v,
-                    timestamp_ms: *v,
-                })
-                .collect(),
-        )
+        RecordBatch::plain(values.iter().map(|v| Record { key: None, value: *v, timestamp_ms: *v }).collect())
     }
 
     #[test]
@@ -346,10 +289,7 @@ mod tests {
         assert_eq!(log.epochs().end_offset_for(3, 3), Some((3, 3)));
         assert_eq!(log.epochs().end_offset_for(0, 3), None);
         let reloaded = PartitionLog::load(tp, store.disk("b1"));
-        assert_eq!(
-            reloaded.all_records(),
-            vec![(0, 10, 1), (1, 11, 1), (2, 12, 3)]
-        );
+        assert_eq!(reloaded.all_records(), vec![(0, 10, 1), (1, 11, 1), (2, 12, 3)]);
     }
 
     #[test]
@@ -387,10 +327,7 @@ mod tests {
         log.append_as_leader(batch(&[1, 2, 3]), 1);
         log.append_as_leader(batch(&[4, 5]), 1);
         let read = log.read(1, 4, u64::MAX);
-        let values: Vec<_> = read
-            .iter()
-            .flat_map(|b| b.offsets_and_records().map(|(o, r)| (o, r.value)))
-            .collect();
+        let values: Vec<_> = read.iter().flat_map(|b| b.offsets_and_records().map(|(o, r)| (o, r.value))).collect();
         assert_eq!(values, vec![(1, 2), (2, 3), (3, 4)]);
         assert_eq!(log.offset_for_timestamp(4), Some(3));
     }

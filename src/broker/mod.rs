@@ -21,9 +21,7 @@ pub use partition::{Partition, Role};
 pub use server::{run_broker, BrokerContext};
 
 use crate::history::Tracer;
-use crate::protocol::{
-    BrokerEndpoint, BrokerId, PartitionState, Request, Response, TopicPartition,
-};
+use crate::protocol::{BrokerEndpoint, BrokerId, PartitionState, Request, Response, TopicPartition};
 use crate::sim::disk::Disk;
 use crate::sim::net::{Addr, NodeNet};
 use std::collections::BTreeMap;

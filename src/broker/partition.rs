@@ -101,11 +101,7 @@ impl Partition {
     /// the controller may already count as in sync).
     pub fn maximal_isr(&self) -> Vec<BrokerId> {
         let mut isr = self.isr.clone();
-        if let Role::Leader {
-            pending_isr: Some(pending),
-            ..
-        } = &self.role
-        {
+        if let Role::Leader { pending_isr: Some(pending), .. } = &self.role {
             for broker in pending {
                 if !isr.contains(broker) {
                     isr.push(*broker);
@@ -117,13 +113,7 @@ impl Partition {
 
     /// Takes the leadership of `state.leader_epoch`: every other replica starts as a
     /// follower of unknown progress, counted as caught up now if it is in the ISR.
-    pub fn become_leader(
-        &mut self,
-        me: BrokerId,
-        state: &PartitionState,
-        now: Instant,
-        tracer: &Tracer,
-    ) {
+    pub fn become_leader(&mut self, me: BrokerId, state: &PartitionState, now: Instant, tracer: &Tracer) {
         self.apply_state(state);
         self.log.assign_epoch_at_end(state.leader_epoch);
         let followers = state
@@ -142,10 +132,7 @@ impl Partition {
                 (*r, progress)
             })
             .collect();
-        self.role = Role::Leader {
-            followers,
-            pending_isr: None,
-        };
+        self.role = Role::Leader { followers, pending_isr: None };
         tracer.emit(Event::BecomeLeader {
             tp: self.tp().to_string(),
             broker: me.0,
@@ -160,10 +147,7 @@ impl Partition {
     /// at once, or OffsetForLeaderEpoch before the first fetch).
     pub fn become_follower(&mut self, me: BrokerId, state: &PartitionState, tracer: &Tracer) {
         self.apply_state(state);
-        self.role = Role::Follower {
-            leader: state.leader,
-            needs_truncation: true,
-        };
+        self.role = Role::Follower { leader: state.leader, needs_truncation: true };
         tracer.emit(Event::BecomeFollower {
             tp: self.tp().to_string(),
             broker: me.0,
@@ -183,12 +167,7 @@ impl Partition {
 
     /// Records a follower's fetch at `fetch_offset` (its log end offset), as Kafka's
     /// `Replica.updateFetchState` does.
-    pub fn record_follower_fetch(
-        &mut self,
-        follower: BrokerId,
-        fetch_offset: Offset,
-        now: Instant,
-    ) {
+    pub fn record_follower_fetch(&mut self, follower: BrokerId, fetch_offset: Offset, now: Instant) {
         let leader_end = self.log.log_end_offset();
         let Role::Leader { followers, .. } = &mut self.role else {
             return;
@@ -199,8 +178,7 @@ impl Partition {
         if fetch_offset >= leader_end {
             progress.last_caught_up_time = now;
         } else if fetch_offset >= progress.last_fetch_leader_log_end_offset {
-            progress.last_caught_up_time =
-                progress.last_caught_up_time.max(progress.last_fetch_time);
+            progress.last_caught_up_time = progress.last_caught_up_time.max(progress.last_fetch_time);
         }
         progress.log_end_offset = fetch_offset;
         progress.last_fetch_time = now;
@@ -229,12 +207,7 @@ impl Partition {
     }
 
     /// Follower: adopts the leader's high watermark, capped by the local log end.
-    pub fn follow_high_watermark(
-        &mut self,
-        me: BrokerId,
-        leader_high_watermark: Offset,
-        tracer: &Tracer,
-    ) -> bool {
+    pub fn follow_high_watermark(&mut self, me: BrokerId, leader_high_watermark: Offset, tracer: &Tracer) -> bool {
         let new = leader_high_watermark.min(self.log.log_end_offset());
         if new != self.high_watermark {
             self.set_high_watermark(me, new, tracer);
@@ -284,11 +257,7 @@ impl Partition {
         self.isr
             .iter()
             .filter(|b| **b != me)
-            .filter(|b| {
-                followers
-                    .get(b)
-                    .is_none_or(|p| now.duration_since(p.last_caught_up_time) > lag)
-            })
+            .filter(|b| followers.get(b).is_none_or(|p| now.duration_since(p.last_caught_up_time) > lag))
             .copied()
             .collect()
     }
@@ -302,17 +271,12 @@ impl Partition {
         let epoch_start = self
             .log
             .epochs()
-            .end_offset_for(
-                self.leader_epoch.saturating_sub(1),
-                self.log.log_end_offset(),
-            )
+            .end_offset_for(self.leader_epoch.saturating_sub(1), self.log.log_end_offset())
             .map_or(0, |(_, end)| end);
         followers
             .iter()
             .filter(|(b, _)| !self.isr.contains(b))
-            .filter(|(_, p)| {
-                p.log_end_offset >= self.high_watermark && p.log_end_offset >= epoch_start
-            })
+            .filter(|(_, p)| p.log_end_offset >= self.high_watermark && p.log_end_offset >= epoch_start)
             .map(|(b, _)| *b)
             .collect()
     }

@@ -73,11 +73,7 @@ fn start(ctx: BrokerContext) -> SharedBroker {
         partitions.insert(tp, partition);
     }
     Arc::new(Shared {
-        state: Mutex::new(ReplicaState {
-            id: me,
-            partitions,
-            metadata: MetadataCache::default(),
-        }),
+        state: Mutex::new(ReplicaState { id: me, partitions, metadata: MetadataCache::default() }),
         config: ctx.config,
         changed: Notify::new(),
         net: ctx.net,
@@ -120,32 +116,19 @@ async fn handle(
         Request::Produce(produce) => Response::Produce(handlers::produce(shared, produce).await),
         Request::Fetch(fetch) => Response::Fetch(handlers::fetch(shared, fetch).await),
         Request::ListOffsets(list) => handlers::list_offsets(shared, &list),
-        Request::OffsetForLeaderEpoch {
-            tp,
-            current_leader_epoch,
-            leader_epoch,
-        } => handlers::offset_for_leader_epoch(shared, &tp, current_leader_epoch, leader_epoch),
+        Request::OffsetForLeaderEpoch { tp, current_leader_epoch, leader_epoch } => {
+            handlers::offset_for_leader_epoch(shared, &tp, current_leader_epoch, leader_epoch)
+        }
         Request::LeaderAndIsr(request) => handlers::leader_and_isr(shared, request),
-        Request::UpdateMetadata {
-            controller_epoch,
-            live_brokers,
-            partitions,
-        } => handlers::update_metadata(shared, controller_epoch, &live_brokers, partitions),
+        Request::UpdateMetadata { controller_epoch, live_brokers, partitions } => {
+            handlers::update_metadata(shared, controller_epoch, &live_brokers, partitions)
+        }
         Request::AlterIsr(request) => {
             let (reply, answer) = oneshot::channel();
-            if controller
-                .send(ControllerCommand::AlterIsr(request, reply))
-                .is_err()
-            {
-                return Response::AlterIsr {
-                    error: Some(ErrorCode::NotController),
-                    state: None,
-                };
+            if controller.send(ControllerCommand::AlterIsr(request, reply)).is_err() {
+                return Response::AlterIsr { error: Some(ErrorCode::NotController), state: None };
             }
-            answer.await.unwrap_or(Response::AlterIsr {
-                error: Some(ErrorCode::NotController),
-                state: None,
-            })
+            answer.await.unwrap_or(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None })
         }
         Request::Meta(_) => Response::Error(ErrorCode::UnsupportedRequest),
     }
@@ -153,15 +136,9 @@ async fn handle(
 
 /// Registers the broker in the metastore and runs the controller candidate; when the
 /// session expires, starts over with a new session.
-async fn keep_registered(
-    shared: &SharedBroker,
-    commands: &mut mpsc::UnboundedReceiver<ControllerCommand>,
-) {
+async fn keep_registered(shared: &SharedBroker, commands: &mut mpsc::UnboundedReceiver<ControllerCommand>) {
     let me = shared.id();
-    let endpoint = BrokerEndpoint {
-        id: me,
-        host: BrokerConfig::host_of(me),
-    };
+    let endpoint = BrokerEndpoint { id: me, host: BrokerConfig::host_of(me) };
     let registration = serde_json::to_string(&endpoint).expect("endpoint serializes");
     let controller_ctx = ControllerContext {
         id: me,
@@ -184,11 +161,7 @@ async fn keep_registered(
                 continue;
             }
         };
-        if meta
-            .create(&controller::broker_path(me), &registration, true)
-            .await
-            .is_err()
-        {
+        if meta.create(&controller::broker_path(me), &registration, true).await.is_err() {
             // A registration from our previous session may linger until it expires.
             sleep(Duration::from_millis(200)).await;
             continue;

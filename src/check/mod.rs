@@ -184,13 +184,16 @@ mod tests {
             .event("broker-1", leader_append(1, 10))
             .build();
         let found = check_all(&h);
-        assert_eq!(kinds(&found), vec![
-            AnomalyKind::LostWrite,
-            AnomalyKind::Unseen,
-            AnomalyKind::PollSkip,
-            AnomalyKind::G1a,
-            AnomalyKind::MultipleLeaders,
-        ]);
+        assert_eq!(
+            kinds(&found),
+            vec![
+                AnomalyKind::LostWrite,
+                AnomalyKind::Unseen,
+                AnomalyKind::PollSkip,
+                AnomalyKind::G1a,
+                AnomalyKind::MultipleLeaders,
+            ]
+        );
         assert_eq!(found[0].records[0].value, Some(11));
         assert_eq!(found[2].records[1].offset, Some(1));
         assert_eq!(found[3].records[1].offset, Some(3));
@@ -229,7 +232,8 @@ mod tests {
         let key = format!("k-{key}");
         let send = MicroOp::Send { key: key.clone(), value, offset: flag.then_some(offset) };
         let poll = MicroOp::Poll {
-            records: flag.then(|| [(key.clone(), vec![(offset, value), (offset / 2, value + 1)])].into_iter().collect()),
+            records: flag
+                .then(|| [(key.clone(), vec![(offset, value), (offset / 2, value + 1)])].into_iter().collect()),
         };
         let value = match f {
             OpFn::Send => OpValue::Txn(vec![send]),

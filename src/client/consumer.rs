@@ -5,8 +5,8 @@
 
 use super::metadata::ClusterView;
 use crate::protocol::{
-    BrokerId, ErrorCode, FetchPartition, FetchRequest, ListOffsetsRequest, Offset, OffsetSpec,
-    Request, Response, TopicPartition,
+    BrokerId, ErrorCode, FetchPartition, FetchRequest, ListOffsetsRequest, Offset, OffsetSpec, Request, Response,
+    TopicPartition,
 };
 use crate::sim::net::{Addr, NodeNet};
 use madsim::time::sleep;
@@ -61,13 +61,7 @@ impl Consumer {
     /// A consumer with nothing assigned.
     pub fn new(net: NodeNet<Request, Response>, config: ConsumerConfig) -> Self {
         let view = ClusterView::new(net, config.bootstrap.clone());
-        Consumer {
-            config,
-            view,
-            assignment: Vec::new(),
-            positions: BTreeMap::new(),
-            need_metadata: true,
-        }
+        Consumer { config, view, assignment: Vec::new(), positions: BTreeMap::new(), need_metadata: true }
     }
 
     /// Replaces the assignment; positions of partitions no longer assigned are forgotten.
@@ -112,15 +106,9 @@ impl Consumer {
             return None;
         };
         let conn = self.view.connection(leader)?;
-        let request = Request::ListOffsets(ListOffsetsRequest {
-            tp: tp.clone(),
-            spec,
-        });
+        let request = Request::ListOffsets(ListOffsetsRequest { tp: tp.clone(), spec });
         match conn.call(request, timeout).await {
-            Ok(Response::ListOffsets {
-                error: None,
-                offset,
-            }) => Some(offset),
+            Ok(Response::ListOffsets { error: None, offset }) => Some(offset),
             Ok(_) => {
                 self.need_metadata = true;
                 None
@@ -136,8 +124,7 @@ impl Consumer {
     /// Fetches from every assigned partition's leader once and returns what came back,
     /// at most `max.poll.records`, in partition then offset order.
     pub async fn poll(&mut self) -> Vec<ConsumedRecord> {
-        let timeout =
-            Duration::from_millis(self.config.request_timeout_ms + self.config.fetch_max_wait_ms);
+        let timeout = Duration::from_millis(self.config.request_timeout_ms + self.config.fetch_max_wait_ms);
         if self.need_metadata {
             let topics: Vec<String> = self.assignment.iter().map(|tp| tp.topic.clone()).collect();
             if self.view.refresh(&topics, timeout).await {
@@ -147,9 +134,7 @@ impl Consumer {
         self.reset_missing_positions().await;
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
         for tp in &self.assignment {
-            let (Some(position), Some((leader, epoch))) =
-                (self.positions.get(tp), self.view.leader(tp))
-            else {
+            let (Some(position), Some((leader, epoch))) = (self.positions.get(tp), self.view.leader(tp)) else {
                 continue;
             };
             by_leader.entry(leader).or_default().push(FetchPartition {
@@ -160,10 +145,7 @@ impl Consumer {
         }
         if by_leader.is_empty() {
             self.need_metadata = true;
-            sleep(Duration::from_millis(
-                self.config.fetch_max_wait_ms.min(100),
-            ))
-            .await;
+            sleep(Duration::from_millis(self.config.fetch_max_wait_ms.min(100))).await;
             return Vec::new();
         }
         // Send every fetch first so that the leaders wait in parallel.
@@ -199,11 +181,7 @@ impl Consumer {
         records
     }
 
-    fn absorb(
-        &mut self,
-        parts: Vec<crate::protocol::FetchPartitionResponse>,
-        records: &mut Vec<ConsumedRecord>,
-    ) {
+    fn absorb(&mut self, parts: Vec<crate::protocol::FetchPartitionResponse>, records: &mut Vec<ConsumedRecord>) {
         for part in parts {
             match part.error {
                 None => {}
@@ -220,11 +198,7 @@ impl Consumer {
             for batch in &part.batches {
                 for (offset, record) in batch.offsets_and_records() {
                     if offset >= position {
-                        records.push(ConsumedRecord {
-                            tp: part.tp.clone(),
-                            offset,
-                            value: record.value,
-                        });
+                        records.push(ConsumedRecord { tp: part.tp.clone(), offset, value: record.value });
                     }
                 }
             }
@@ -233,12 +207,8 @@ impl Consumer {
 
     /// Looks up a starting position by `auto.offset.reset` for partitions without one.
     async fn reset_missing_positions(&mut self) {
-        let missing: Vec<TopicPartition> = self
-            .assignment
-            .iter()
-            .filter(|tp| !self.positions.contains_key(*tp))
-            .cloned()
-            .collect();
+        let missing: Vec<TopicPartition> =
+            self.assignment.iter().filter(|tp| !self.positions.contains_key(*tp)).cloned().collect();
         let spec = match self.config.auto_offset_reset {
             OffsetReset::Earliest => OffsetSpec::Earliest,
             OffsetReset::Latest => OffsetSpec::Latest,

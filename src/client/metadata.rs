@@ -1,9 +1,7 @@
 //! A client's view of the cluster: brokers, partition leaders, and one connection per
 //! broker, refreshed with Metadata requests (Kafka's `Metadata` + `NetworkClient`).
 
-use crate::protocol::{
-    BrokerId, LeaderEpoch, PartitionMetadata, Request, Response, TopicPartition,
-};
+use crate::protocol::{BrokerId, LeaderEpoch, PartitionMetadata, Request, Response, TopicPartition};
 use crate::sim::net::{Addr, Connection, NodeNet};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -51,14 +49,7 @@ impl ClusterView {
         let addr = candidates[self.next_bootstrap % candidates.len()].clone();
         self.next_bootstrap += 1;
         let conn = self.net.connect(&addr);
-        let answer = conn
-            .call(
-                Request::Metadata {
-                    topics: topics.to_vec(),
-                },
-                timeout,
-            )
-            .await;
+        let answer = conn.call(Request::Metadata { topics: topics.to_vec() }, timeout).await;
         tracing::trace!(%addr, ok = answer.is_ok(), "metadata refresh");
         let Ok(Response::Metadata(metadata)) = answer else {
             return false;
@@ -66,11 +57,7 @@ impl ClusterView {
         if metadata.brokers.is_empty() {
             return false; // A broker that has not heard from the controller yet.
         }
-        self.brokers = metadata
-            .brokers
-            .iter()
-            .map(|b| (b.id, Addr::new(&b.host)))
-            .collect();
+        self.brokers = metadata.brokers.iter().map(|b| (b.id, Addr::new(&b.host))).collect();
         for partition in metadata.partitions {
             self.partitions.insert(partition.tp.clone(), partition);
         }
@@ -85,11 +72,7 @@ impl ClusterView {
 
     /// The partitions of a topic, in order (empty if unknown).
     pub fn partitions_of(&self, topic: &str) -> Vec<TopicPartition> {
-        self.partitions
-            .keys()
-            .filter(|tp| tp.topic == topic)
-            .cloned()
-            .collect()
+        self.partitions.keys().filter(|tp| tp.topic == topic).cloned().collect()
     }
 
     /// The partition count of every known topic.

@@ -12,8 +12,7 @@
 use super::metadata::ClusterView;
 use super::partitioner::{partition_for_key, StickyPartitioner};
 use crate::protocol::{
-    Acks, BrokerId, ErrorCode, Offset, ProduceRequest, Record, RecordBatch, Request, Response,
-    TopicPartition,
+    Acks, BrokerId, ErrorCode, Offset, ProduceRequest, Record, RecordBatch, Request, Response, TopicPartition,
 };
 use crate::sim::net::{Addr, NetError, NodeNet, PendingResponse};
 use madsim::time::{sleep, sleep_until, Instant};
@@ -106,18 +105,12 @@ impl Batch {
     fn complete(self, base_offset: Option<Offset>) {
         for (i, completion) in self.completions.into_iter().enumerate() {
             let offset = base_offset.map(|b| b + i as Offset);
-            let _ = completion.send(Ok(RecordMetadata {
-                tp: self.tp.clone(),
-                offset,
-            }));
+            let _ = completion.send(Ok(RecordMetadata { tp: self.tp.clone(), offset }));
         }
     }
 
     fn fail(self, reason: &str) {
-        let error = SendError {
-            reason: reason.to_string(),
-            definite: !self.maybe_appended,
-        };
+        let error = SendError { reason: reason.to_string(), definite: !self.maybe_appended };
         for completion in self.completions {
             let _ = completion.send(Err(error.clone()));
         }
@@ -168,16 +161,10 @@ impl Delivery {
             return Err(error);
         }
         match self.rx {
-            Some(rx) => rx.await.unwrap_or_else(|_| {
-                Err(SendError {
-                    reason: "producer closed".into(),
-                    definite: false,
-                })
-            }),
-            None => Err(SendError {
-                reason: "producer closed".into(),
-                definite: true,
-            }),
+            Some(rx) => {
+                rx.await.unwrap_or_else(|_| Err(SendError { reason: "producer closed".into(), definite: false }))
+            }
+            None => Err(SendError { reason: "producer closed".into(), definite: true }),
         }
     }
 }
@@ -186,11 +173,7 @@ impl Producer {
     /// Starts a producer and its sender task on the calling node.
     pub fn new(net: NodeNet<Request, Response>, config: ProducerConfig) -> Self {
         let view = ClusterView::new(net, config.bootstrap.clone());
-        let shared = Arc::new(Shared {
-            config,
-            state: Mutex::default(),
-            wake: Notify::new(),
-        });
+        let shared = Arc::new(Shared { config, state: Mutex::default(), wake: Notify::new() });
         let sender_shared = shared.clone();
         let sender = madsim::task::spawn(async move { run_sender(sender_shared, view).await });
         Producer { shared, sender }
@@ -202,12 +185,7 @@ impl Producer {
     pub async fn send(&self, record: ProducerRecord) -> Delivery {
         let deadline = Instant::now() + Duration::from_millis(self.shared.config.max_block_ms);
         loop {
-            let known = self
-                .shared
-                .lock()
-                .partition_counts
-                .get(&record.topic)
-                .copied();
+            let known = self.shared.lock().partition_counts.get(&record.topic).copied();
             if let Some(count) = known {
                 return self.append(record, count);
             }
@@ -240,11 +218,7 @@ impl Producer {
         if let Some(key) = &record.key {
             return partition_for_key(key.as_bytes(), partitions);
         }
-        state
-            .sticky
-            .entry(record.topic.clone())
-            .or_default()
-            .partition(partitions)
+        state.sticky.entry(record.topic.clone()).or_default().partition(partitions)
     }
 
     fn append(&self, record: ProducerRecord, partitions: u32) -> Delivery {
@@ -254,16 +228,10 @@ impl Producer {
             let mut state = self.shared.lock();
             let partition = Self::choose_partition(&mut state, &record, partitions);
             let tp = TopicPartition::new(&record.topic, partition);
-            let stored = Record {
-                key: record.key.clone(),
-                value: record.value,
-                timestamp_ms: now_ms(),
-            };
+            let stored = Record { key: record.key.clone(), value: record.value, timestamp_ms: now_ms() };
             let size = stored.size_bytes();
             let queue = state.queues.entry(tp.clone()).or_default();
-            let fits = queue
-                .back()
-                .is_some_and(|b| b.attempts == 0 && b.size_bytes + size <= config.batch_size);
+            let fits = queue.back().is_some_and(|b| b.attempts == 0 && b.size_bytes + size <= config.batch_size);
             if !fits {
                 let batch_was_open = !queue.is_empty();
                 queue.push_back(Batch {
@@ -279,27 +247,17 @@ impl Producer {
                 });
                 if batch_was_open && record.partition.is_none() && record.key.is_none() {
                     // KIP-480: a new batch moves the sticky partition on.
-                    state
-                        .sticky
-                        .entry(record.topic.clone())
-                        .or_default()
-                        .next_partition(partitions);
+                    state.sticky.entry(record.topic.clone()).or_default().next_partition(partitions);
                 }
             }
-            let queue = state
-                .queues
-                .get_mut(&TopicPartition::new(&record.topic, partition))
-                .expect("just created");
+            let queue = state.queues.get_mut(&TopicPartition::new(&record.topic, partition)).expect("just created");
             let batch = queue.back_mut().expect("just ensured");
             batch.records.push(stored);
             batch.completions.push(tx);
             batch.size_bytes += size;
         }
         self.shared.wake.notify_waiters();
-        Delivery {
-            rx: Some(rx),
-            early_error: None,
-        }
+        Delivery { rx: Some(rx), early_error: None }
     }
 
     /// Makes every buffered batch ready at once (as `flush()` does) and waits until the
@@ -311,8 +269,7 @@ impl Producer {
             let notified = self.shared.wake.notified();
             {
                 let state = self.shared.lock();
-                let empty = state.queues.values().all(VecDeque::is_empty)
-                    && state.in_flight.values().all(|n| *n == 0);
+                let empty = state.queues.values().all(VecDeque::is_empty) && state.in_flight.values().all(|n| *n == 0);
                 if empty {
                     drop(state);
                     self.shared.lock().flushing = false;
@@ -352,10 +309,7 @@ async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         let notified = shared.wake.notified();
         let (disconnect, need_metadata) = {
             let mut state = shared.lock();
-            (
-                std::mem::take(&mut state.disconnect),
-                std::mem::take(&mut state.need_metadata),
-            )
+            (std::mem::take(&mut state.disconnect), std::mem::take(&mut state.need_metadata))
         };
         for broker in disconnect {
             view.disconnect(broker);
@@ -363,10 +317,7 @@ async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         if need_metadata || view.take_disconnect() {
             let topics: Vec<String> = Vec::new();
             if view.refresh(&topics, request_timeout).await {
-                shared
-                    .lock()
-                    .partition_counts
-                    .extend(view.partition_counts());
+                shared.lock().partition_counts.extend(view.partition_counts());
                 shared.wake.notify_waiters();
             } else {
                 shared.lock().need_metadata = true;
@@ -377,11 +328,7 @@ async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         let (requests, next_wake) = drain_ready(&shared, &view);
         if tracing::enabled!(tracing::Level::TRACE) {
             let state = shared.lock();
-            let queued: Vec<(String, usize)> = state
-                .queues
-                .iter()
-                .map(|(tp, q)| (tp.to_string(), q.len()))
-                .collect();
+            let queued: Vec<(String, usize)> = state.queues.iter().map(|(tp, q)| (tp.to_string(), q.len())).collect();
             tracing::trace!(?queued, in_flight = ?state.in_flight, muted = ?state.muted, ready = requests.len(), "sender round");
         }
         for (leader, batches) in requests {
@@ -398,10 +345,7 @@ async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
 
 /// Takes the ready batches off the accumulator, grouped by leader; fails expired ones.
 /// Returns them and the next time something becomes ready.
-fn drain_ready(
-    shared: &Shared,
-    view: &ClusterView,
-) -> (BTreeMap<BrokerId, Vec<Batch>>, Option<Instant>) {
+fn drain_ready(shared: &Shared, view: &ClusterView) -> (BTreeMap<BrokerId, Vec<Batch>>, Option<Instant>) {
     let config = &shared.config;
     let now = Instant::now();
     let linger = Duration::from_millis(config.linger_ms);
@@ -413,18 +357,11 @@ fn drain_ready(
     let mut earliest = |at: Instant| next_wake = Some(next_wake.map_or(at, |w: Instant| w.min(at)));
     for (tp, queue) in state.queues.iter_mut() {
         // Expire batches that waited past delivery.timeout.ms (never one in flight).
-        while queue
-            .front()
-            .is_some_and(|b| now.duration_since(b.created) >= delivery_timeout)
-        {
+        while queue.front().is_some_and(|b| now.duration_since(b.created) >= delivery_timeout) {
             let batch = queue.pop_front().expect("checked");
-            let reason = batch
-                .last_error
-                .clone()
-                .unwrap_or_else(|| "TimeoutException: delivery.timeout.ms expired".into());
-            batch.fail(&format!(
-                "TimeoutException: expired in the accumulator after {reason}"
-            ));
+            let reason =
+                batch.last_error.clone().unwrap_or_else(|| "TimeoutException: delivery.timeout.ms expired".into());
+            batch.fail(&format!("TimeoutException: expired in the accumulator after {reason}"));
         }
         let Some(front) = queue.front() else { continue };
         earliest(front.created + delivery_timeout);
@@ -466,12 +403,7 @@ fn drain_ready(
 }
 
 /// Sends one produce request to `leader` and spawns the task that handles its answer.
-fn send_batches(
-    shared: &Arc<Shared>,
-    view: &mut ClusterView,
-    leader: BrokerId,
-    mut batches: Vec<Batch>,
-) {
+fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, mut batches: Vec<Batch>) {
     let config = &shared.config;
     for batch in &mut batches {
         batch.attempts += 1;
@@ -479,19 +411,10 @@ fn send_batches(
     let request = ProduceRequest {
         acks: config.acks,
         timeout_ms: config.request_timeout_ms,
-        batches: batches
-            .iter()
-            .map(|b| (b.tp.clone(), RecordBatch::plain(b.records.clone())))
-            .collect(),
+        batches: batches.iter().map(|b| (b.tp.clone(), RecordBatch::plain(b.records.clone()))).collect(),
     };
     let Some(conn) = view.connection(leader) else {
-        requeue_all(
-            shared,
-            leader,
-            batches,
-            "NetworkException: no connection to the leader",
-            false,
-        );
+        requeue_all(shared, leader, batches, "NetworkException: no connection to the leader", false);
         return;
     };
     if config.acks == Acks::None {
@@ -515,11 +438,7 @@ fn send_batches(
     let response = conn.send(Request::Produce(request));
     let shared = shared.clone();
     madsim::task::spawn(async move {
-        let in_flight = InFlight {
-            leader,
-            batches,
-            response,
-        };
+        let in_flight = InFlight { leader, batches, response };
         handle_response(&shared, in_flight).await;
     });
 }
@@ -541,18 +460,13 @@ fn release(state: &mut State, leader: BrokerId, batches: &[Batch], config: &Prod
 fn may_have_appended(error: ErrorCode) -> bool {
     matches!(
         error,
-        ErrorCode::RequestTimedOut
-            | ErrorCode::NotEnoughReplicasAfterAppend
-            | ErrorCode::NotLeaderOrFollower
+        ErrorCode::RequestTimedOut | ErrorCode::NotEnoughReplicasAfterAppend | ErrorCode::NotLeaderOrFollower
     )
 }
 
 async fn handle_response(shared: &Arc<Shared>, in_flight: InFlight) {
     let config = &shared.config;
-    let result = in_flight
-        .response
-        .wait(Duration::from_millis(config.request_timeout_ms))
-        .await;
+    let result = in_flight.response.wait(Duration::from_millis(config.request_timeout_ms)).await;
     let leader = in_flight.leader;
     tracing::debug!(%leader, ok = result.is_ok(), "produce response");
     match result {
@@ -581,13 +495,7 @@ async fn handle_response(shared: &Arc<Shared>, in_flight: InFlight) {
                 }
                 batch.maybe_appended |= may_have_appended(error);
                 release_one(&mut state, &batch, config);
-                retry_or_fail(
-                    &mut state,
-                    config,
-                    batch,
-                    error.kafka_name(),
-                    error.is_retriable(),
-                );
+                retry_or_fail(&mut state, config, batch, error.kafka_name(), error.is_retriable());
             }
         }
         Ok(_) | Err(NetError::Disconnected) | Err(NetError::Timeout) => {
@@ -603,13 +511,7 @@ async fn handle_response(shared: &Arc<Shared>, in_flight: InFlight) {
 
 /// A request failed as a whole (timeout or disconnect): the connection is closed, as
 /// Kafka's NetworkClient does, and every batch is retried or failed.
-fn requeue_all(
-    shared: &Arc<Shared>,
-    leader: BrokerId,
-    batches: Vec<Batch>,
-    reason: &str,
-    maybe_appended: bool,
-) {
+fn requeue_all(shared: &Arc<Shared>, leader: BrokerId, batches: Vec<Batch>, reason: &str, maybe_appended: bool) {
     let config = &shared.config;
     let mut state = shared.lock();
     release(&mut state, leader, &batches, config);
@@ -631,24 +533,13 @@ fn release_one(state: &mut State, batch: &Batch, config: &ProducerConfig) {
 
 /// Re-enqueues a failed batch at the front of its partition's queue (Kafka's
 /// `reenqueue`), or fails it when retries or the delivery timeout are exhausted.
-fn retry_or_fail(
-    state: &mut State,
-    config: &ProducerConfig,
-    mut batch: Batch,
-    reason: &str,
-    retriable: bool,
-) {
+fn retry_or_fail(state: &mut State, config: &ProducerConfig, mut batch: Batch, reason: &str, retriable: bool) {
     let now = Instant::now();
-    let within_deadline =
-        now.duration_since(batch.created) < Duration::from_millis(config.delivery_timeout_ms);
+    let within_deadline = now.duration_since(batch.created) < Duration::from_millis(config.delivery_timeout_ms);
     if retriable && batch.attempts <= config.retries && within_deadline {
         batch.retry_at = Some(now + Duration::from_millis(config.retry_backoff_ms));
         batch.last_error = Some(reason.to_string());
-        state
-            .queues
-            .entry(batch.tp.clone())
-            .or_default()
-            .push_front(batch);
+        state.queues.entry(batch.tp.clone()).or_default().push_front(batch);
     } else {
         batch.fail(reason);
     }

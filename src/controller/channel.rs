@@ -18,12 +18,7 @@ pub struct BrokerChannel {
 
 impl BrokerChannel {
     /// Starts the channel's sender task.
-    pub fn start(
-        net: NodeNet<Request, Response>,
-        broker: Addr,
-        timeout: Duration,
-        fenced: Arc<AtomicBool>,
-    ) -> Self {
+    pub fn start(net: NodeNet<Request, Response>, broker: Addr, timeout: Duration, fenced: Arc<AtomicBool>) -> Self {
         let (queue, mut requests) = mpsc::unbounded_channel::<Request>();
         let stopped = Arc::new(AtomicBool::new(false));
         let stop = stopped.clone();
@@ -36,9 +31,7 @@ impl BrokerChannel {
                     }
                     match connection.call(request.clone(), timeout).await {
                         Ok(Response::ControllerAck { error: None }) => break,
-                        Ok(Response::ControllerAck {
-                            error: Some(ErrorCode::StaleControllerEpoch),
-                        }) => {
+                        Ok(Response::ControllerAck { error: Some(ErrorCode::StaleControllerEpoch) }) => {
                             // A newer controller exists: this one is a zombie.
                             fenced.store(true, Ordering::Relaxed);
                             return;

@@ -23,19 +23,12 @@ pub fn elect_leader(
     live: &BTreeSet<BrokerId>,
     unclean_allowed: bool,
 ) -> Option<(BrokerId, bool)> {
-    let clean = state
-        .replicas
-        .iter()
-        .find(|r| live.contains(r) && state.isr.contains(r));
+    let clean = state.replicas.iter().find(|r| live.contains(r) && state.isr.contains(r));
     if let Some(leader) = clean {
         return Some((*leader, false));
     }
     if unclean_allowed {
-        return state
-            .replicas
-            .iter()
-            .find(|r| live.contains(r))
-            .map(|r| (*r, true));
+        return state.replicas.iter().find(|r| live.contains(r)).map(|r| (*r, true));
     }
     None
 }
@@ -44,62 +37,33 @@ pub fn elect_leader(
 /// one is dead (or absent), and removes dead replicas from the ISR. `None` means nothing
 /// changes. As in Kafka, an offline partition keeps its last ISR, so that the last
 /// in-sync replica can lead again when it returns.
-pub fn reevaluate(
-    state: &PartitionState,
-    live: &BTreeSet<BrokerId>,
-    unclean_allowed: bool,
-) -> Option<Decision> {
+pub fn reevaluate(state: &PartitionState, live: &BTreeSet<BrokerId>, unclean_allowed: bool) -> Option<Decision> {
     let leader_alive = state.leader.is_some_and(|l| live.contains(&l));
     if leader_alive {
-        let isr: Vec<BrokerId> = state
-            .isr
-            .iter()
-            .filter(|b| live.contains(b))
-            .copied()
-            .collect();
+        let isr: Vec<BrokerId> = state.isr.iter().filter(|b| live.contains(b)).copied().collect();
         if isr == state.isr {
             return None;
         }
         let mut next = state.clone();
         next.isr = isr;
         next.leader_epoch += 1;
-        return Some(Decision {
-            state: next,
-            unclean: false,
-            leader_changed: false,
-        });
+        return Some(Decision { state: next, unclean: false, leader_changed: false });
     }
     match elect_leader(state, live, unclean_allowed) {
         Some((leader, unclean)) => {
             let mut next = state.clone();
             next.leader = Some(leader);
             next.leader_epoch += 1;
-            next.isr = if unclean {
-                vec![leader]
-            } else {
-                state
-                    .isr
-                    .iter()
-                    .filter(|b| live.contains(b))
-                    .copied()
-                    .collect()
-            };
-            Some(Decision {
-                state: next,
-                unclean,
-                leader_changed: true,
-            })
+            next.isr =
+                if unclean { vec![leader] } else { state.isr.iter().filter(|b| live.contains(b)).copied().collect() };
+            Some(Decision { state: next, unclean, leader_changed: true })
         }
         None if state.leader.is_some() => {
             // No eligible replica: the partition goes offline, keeping its ISR.
             let mut next = state.clone();
             next.leader = None;
             next.leader_epoch += 1;
-            Some(Decision {
-                state: next,
-                unclean: false,
-                leader_changed: true,
-            })
+            Some(Decision { state: next, unclean: false, leader_changed: true })
         }
         None => None,
     }

@@ -12,8 +12,8 @@ use crate::broker::TopicAssignment;
 use crate::history::{Event, Tracer};
 use crate::metastore::{MetaClient, MetaClientError};
 use crate::protocol::{
-    AlterIsrRequest, BrokerEndpoint, BrokerId, ErrorCode, LeaderAndIsrRequest, MetaError,
-    MetaEvent, MetaOp, PartitionState, Request, Response, TopicPartition,
+    AlterIsrRequest, BrokerEndpoint, BrokerId, ErrorCode, LeaderAndIsrRequest, MetaError, MetaEvent, MetaOp,
+    PartitionState, Request, Response, TopicPartition,
 };
 use crate::sim::net::{Addr, NodeNet};
 use channel::BrokerChannel;
@@ -30,10 +30,7 @@ const BROKER_IDS_PATH: &str = "/brokers/ids";
 
 /// The metastore path of a partition's state.
 pub fn partition_state_path(tp: &TopicPartition) -> String {
-    format!(
-        "/brokers/topics/{}/partitions/{}/state",
-        tp.topic, tp.partition
-    )
+    format!("/brokers/topics/{}/partitions/{}/state", tp.topic, tp.partition)
 }
 
 /// The metastore path of a broker's registration.
@@ -77,26 +74,21 @@ pub async fn run_candidate(
         if *expired.borrow() {
             return;
         }
-        let holds_office = match meta
-            .create(CONTROLLER_PATH, &ctx.id.0.to_string(), true)
-            .await
-        {
+        let holds_office = match meta.create(CONTROLLER_PATH, &ctx.id.0.to_string(), true).await {
             Ok(_) => true,
             // After a resignation the node may still be ours (same session): keep it.
-            Err(MetaClientError::Meta(MetaError::NodeExists)) => {
-                match meta.get(CONTROLLER_PATH, true).await {
-                    Ok(Some(node)) if node.ephemeral_owner == Some(meta.session_id()) => true,
-                    Ok(Some(_)) => {
-                        wait_for_vacancy(&mut events, commands, &mut expired).await;
-                        false
-                    }
-                    Ok(None) => false,
-                    Err(_) => {
-                        sleep(Duration::from_millis(100)).await;
-                        false
-                    }
+            Err(MetaClientError::Meta(MetaError::NodeExists)) => match meta.get(CONTROLLER_PATH, true).await {
+                Ok(Some(node)) if node.ephemeral_owner == Some(meta.session_id()) => true,
+                Ok(Some(_)) => {
+                    wait_for_vacancy(&mut events, commands, &mut expired).await;
+                    false
                 }
-            }
+                Ok(None) => false,
+                Err(_) => {
+                    sleep(Duration::from_millis(100)).await;
+                    false
+                }
+            },
             Err(_) => {
                 sleep(Duration::from_millis(100)).await;
                 false
@@ -160,15 +152,9 @@ enum Resign {
 
 impl<'a> ActiveController<'a> {
     /// Bumps the controller epoch and loads the cluster state. `None` if that failed.
-    async fn take_office(
-        ctx: &'a ControllerContext,
-        meta: &'a MetaClient,
-    ) -> Option<ActiveController<'a>> {
+    async fn take_office(ctx: &'a ControllerContext, meta: &'a MetaClient) -> Option<ActiveController<'a>> {
         let (epoch, epoch_version) = bump_controller_epoch(meta).await?;
-        ctx.tracer.emit(Event::ControllerElected {
-            broker: ctx.id.0,
-            controller_epoch: epoch,
-        });
+        ctx.tracer.emit(Event::ControllerElected { broker: ctx.id.0, controller_epoch: epoch });
         let mut active = ActiveController {
             ctx,
             meta,
@@ -235,11 +221,7 @@ impl<'a> ActiveController<'a> {
                     continue;
                 }
                 let path = partition_state_path(&tp);
-                let node = self
-                    .meta
-                    .get(&path, false)
-                    .await
-                    .map_err(|_| Resign::Unavailable)?;
+                let node = self.meta.get(&path, false).await.map_err(|_| Resign::Unavailable)?;
                 let state = match node {
                     Some(node) => {
                         let mut state: PartitionState =
@@ -257,13 +239,9 @@ impl<'a> ActiveController<'a> {
                             replicas: replicas.clone(),
                             partition_epoch: 0,
                         };
-                        let data =
-                            serde_json::to_string(&state).expect("partition state serializes");
+                        let data = serde_json::to_string(&state).expect("partition state serializes");
                         match self.meta.create(&path, &data, false).await {
-                            Ok(version) => PartitionState {
-                                partition_epoch: version,
-                                ..state
-                            },
+                            Ok(version) => PartitionState { partition_epoch: version, ..state },
                             Err(_) => return Err(Resign::Unavailable),
                         }
                     }
@@ -275,14 +253,8 @@ impl<'a> ActiveController<'a> {
     }
 
     /// Reads the live brokers and leaves a watch for changes.
-    async fn refresh_live_brokers(
-        &mut self,
-    ) -> Result<(BTreeSet<BrokerId>, BTreeSet<BrokerId>), Resign> {
-        let names = self
-            .meta
-            .children(BROKER_IDS_PATH, true)
-            .await
-            .map_err(|_| Resign::Unavailable)?;
+    async fn refresh_live_brokers(&mut self) -> Result<(BTreeSet<BrokerId>, BTreeSet<BrokerId>), Resign> {
+        let names = self.meta.children(BROKER_IDS_PATH, true).await.map_err(|_| Resign::Unavailable)?;
         let mut live = BTreeMap::new();
         for name in names {
             let Ok(id) = name.parse::<u32>() else {
@@ -326,27 +298,13 @@ impl<'a> ActiveController<'a> {
         }
         let known_before: BTreeSet<TopicPartition> = self.partitions.keys().cloned().collect();
         self.load_partitions().await?;
-        let reason = if dead.is_empty() {
-            "broker-startup"
-        } else {
-            "broker-failure"
-        };
+        let reason = if dead.is_empty() { "broker-startup" } else { "broker-failure" };
         let mut changed = self.reevaluate_all(reason).await?;
-        changed.extend(
-            self.partitions
-                .keys()
-                .filter(|tp| !known_before.contains(*tp))
-                .cloned(),
-        );
+        changed.extend(self.partitions.keys().filter(|tp| !known_before.contains(*tp)).cloned());
         // Returning brokers learn every partition they host; others learn what changed.
         let new: Vec<BrokerId> = new.into_iter().collect();
         self.send_leader_and_isr(&new, None);
-        let others: Vec<BrokerId> = self
-            .live
-            .keys()
-            .filter(|b| !new.contains(b))
-            .copied()
-            .collect();
+        let others: Vec<BrokerId> = self.live.keys().filter(|b| !new.contains(b)).copied().collect();
         self.send_leader_and_isr(&others, Some(&changed));
         self.send_update_metadata();
         Ok(())
@@ -359,9 +317,7 @@ impl<'a> ActiveController<'a> {
         let tps: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
         for tp in tps {
             let unclean_allowed = self.unclean_allowed(&tp);
-            let Some(decision) =
-                election::reevaluate(&self.partitions[&tp], &live, unclean_allowed)
-            else {
+            let Some(decision) = election::reevaluate(&self.partitions[&tp], &live, unclean_allowed) else {
                 continue;
             };
             let stored = self.write_state(decision.state).await?;
@@ -383,11 +339,7 @@ impl<'a> ActiveController<'a> {
     }
 
     fn unclean_allowed(&self, tp: &TopicPartition) -> bool {
-        self.ctx
-            .topics
-            .iter()
-            .find(|t| t.name == tp.topic)
-            .is_some_and(|t| t.unclean_leader_election_enable)
+        self.ctx.topics.iter().find(|t| t.name == tp.topic).is_some_and(|t| t.unclean_leader_election_enable)
     }
 
     fn trace_isr(&self, state: &PartitionState) {
@@ -402,21 +354,11 @@ impl<'a> ActiveController<'a> {
     /// Stores a partition state conditionally on its version and on this controller's
     /// epoch still being current.
     async fn write_state(&mut self, mut next: PartitionState) -> Result<PartitionState, Resign> {
-        let current_version = self
-            .partitions
-            .get(&next.tp)
-            .map_or(0, |s| s.partition_epoch);
+        let current_version = self.partitions.get(&next.tp).map_or(0, |s| s.partition_epoch);
         let data = serde_json::to_string(&next).expect("partition state serializes");
         let ops = vec![
-            MetaOp::Check {
-                path: CONTROLLER_EPOCH_PATH.to_string(),
-                version: self.epoch_version,
-            },
-            MetaOp::SetData {
-                path: partition_state_path(&next.tp),
-                data,
-                expected_version: Some(current_version),
-            },
+            MetaOp::Check { path: CONTROLLER_EPOCH_PATH.to_string(), version: self.epoch_version },
+            MetaOp::SetData { path: partition_state_path(&next.tp), data, expected_version: Some(current_version) },
         ];
         match self.meta.multi(ops).await {
             Ok(versions) => {
@@ -424,10 +366,7 @@ impl<'a> ActiveController<'a> {
                 self.partitions.insert(next.tp.clone(), next.clone());
                 Ok(next)
             }
-            Err(MetaClientError::MultiFailed {
-                error: MetaError::BadVersion,
-                op_index: 0,
-            }) => {
+            Err(MetaClientError::MultiFailed { error: MetaError::BadVersion, op_index: 0 }) => {
                 // The controller epoch moved on: a newer controller exists.
                 self.fenced.store(true, Ordering::Relaxed);
                 Err(Resign::Fenced)
@@ -474,10 +413,7 @@ impl<'a> ActiveController<'a> {
     /// Handles a leader's AlterIsr: the leadership and version must be current, and the
     /// new ISR must hold the leader and only live assigned replicas.
     async fn alter_isr(&mut self, request: AlterIsrRequest) -> Response {
-        let refuse = |error| Response::AlterIsr {
-            error: Some(error),
-            state: None,
-        };
+        let refuse = |error| Response::AlterIsr { error: Some(error), state: None };
         let Some(current) = self.partitions.get(&request.tp).cloned() else {
             return refuse(ErrorCode::UnknownTopicOrPartition);
         };
@@ -491,25 +427,16 @@ impl<'a> ActiveController<'a> {
             return refuse(ErrorCode::InvalidUpdateVersion);
         }
         let valid = request.new_isr.contains(&request.broker_id)
-            && request
-                .new_isr
-                .iter()
-                .all(|b| current.replicas.contains(b) && self.live.contains_key(b));
+            && request.new_isr.iter().all(|b| current.replicas.contains(b) && self.live.contains_key(b));
         if !valid {
             return refuse(ErrorCode::InvalidUpdateVersion);
         }
-        let next = PartitionState {
-            isr: request.new_isr.clone(),
-            ..current
-        };
+        let next = PartitionState { isr: request.new_isr.clone(), ..current };
         match self.write_state(next).await {
             Ok(stored) => {
                 self.trace_isr(&stored);
                 self.send_update_metadata();
-                Response::AlterIsr {
-                    error: None,
-                    state: Some(stored),
-                }
+                Response::AlterIsr { error: None, state: Some(stored) }
             }
             Err(_) => refuse(ErrorCode::NotController),
         }
@@ -526,14 +453,7 @@ async fn bump_controller_epoch(meta: &MetaClient) -> Option<(u64, u64)> {
         }
         Some(node) => {
             let epoch = node.data.parse::<u64>().ok()? + 1;
-            let version = meta
-                .set_data(
-                    CONTROLLER_EPOCH_PATH,
-                    &epoch.to_string(),
-                    Some(node.version),
-                )
-                .await
-                .ok()?;
+            let version = meta.set_data(CONTROLLER_EPOCH_PATH, &epoch.to_string(), Some(node.version)).await.ok()?;
             Some((epoch, version))
         }
     }

@@ -34,22 +34,13 @@ pub fn read_history_jsonl(input: impl BufRead) -> Result<Vec<Op>, HistoryParseEr
     let mut ops = Vec::new();
     for (i, line) in input.lines().enumerate() {
         let line_number = i + 1;
-        let line = line.map_err(|e| HistoryParseError {
-            line: line_number,
-            message: e.to_string(),
-        })?;
+        let line = line.map_err(|e| HistoryParseError { line: line_number, message: e.to_string() })?;
         if line.trim().is_empty() {
             continue;
         }
-        let json: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| HistoryParseError {
-                line: line_number,
-                message: format!("not valid JSON: {e}"),
-            })?;
-        let op = Op::from_json(&json).map_err(|message| HistoryParseError {
-            line: line_number,
-            message,
-        })?;
+        let json: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| HistoryParseError { line: line_number, message: format!("not valid JSON: {e}") })?;
+        let op = Op::from_json(&json).map_err(|message| HistoryParseError { line: line_number, message })?;
         ops.push(op);
     }
     Ok(ops)

@@ -33,11 +33,7 @@ impl History {
             hash.write(b"\n");
         }
         for event in &self.trace {
-            hash.write(
-                serde_json::to_string(event)
-                    .expect("trace events serialize")
-                    .as_bytes(),
-            );
+            hash.write(serde_json::to_string(event).expect("trace events serialize").as_bytes());
             hash.write(b"\n");
         }
         hash.finish()

@@ -173,21 +173,11 @@ impl Op {
     pub fn from_json(json: &Value) -> Result<Op, String> {
         let object = json.as_object().ok_or("expected a JSON object")?;
         let field = |name: &str| object.get(name).ok_or(format!("missing field `{name}`"));
-        let uint = |name: &str| {
-            field(name)?
-                .as_u64()
-                .ok_or(format!("field `{name}`: expected a non-negative integer"))
-        };
-        let text = |name: &str| {
-            field(name)?
-                .as_str()
-                .ok_or(format!("field `{name}`: expected a string"))
-        };
-        let kind = OpType::parse(text("type")?)
-            .ok_or("field `type`: expected one of invoke, ok, fail, info")?;
-        let f = OpFn::parse(text("f")?).ok_or(
-            "field `f`: expected one of send, poll, txn, assign, subscribe, crash, commit, process",
-        )?;
+        let uint = |name: &str| field(name)?.as_u64().ok_or(format!("field `{name}`: expected a non-negative integer"));
+        let text = |name: &str| field(name)?.as_str().ok_or(format!("field `{name}`: expected a string"));
+        let kind = OpType::parse(text("type")?).ok_or("field `type`: expected one of invoke, ok, fail, info")?;
+        let f = OpFn::parse(text("f")?)
+            .ok_or("field `f`: expected one of send, poll, txn, assign, subscribe, crash, commit, process")?;
         let value = value_from_json(f, object.get("value").unwrap_or(&Value::Null))
             .map_err(|e| format!("field `value`: {e}"))?;
         let error = match object.get("error") {
@@ -195,25 +185,14 @@ impl Op {
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => Some(other.to_string()),
         };
-        Ok(Op {
-            index: uint("index")?,
-            time_ns: uint("time")?,
-            process: uint("process")?,
-            kind,
-            f,
-            value,
-            error,
-        })
+        Ok(Op { index: uint("index")?, time_ns: uint("time")?, process: uint("process")?, kind, f, value, error })
     }
 }
 
 fn records_to_json(records: &PolledRecords) -> Value {
     let mut map = Map::new();
     for (key, pairs) in records {
-        map.insert(
-            key.clone(),
-            json!(pairs.iter().map(|(o, v)| json!([o, v])).collect::<Vec<_>>()),
-        );
+        map.insert(key.clone(), json!(pairs.iter().map(|(o, v)| json!([o, v])).collect::<Vec<_>>()));
     }
     Value::Object(map)
 }
@@ -223,16 +202,8 @@ fn value_to_json(value: &OpValue) -> Value {
         OpValue::Txn(mops) => Value::Array(
             mops.iter()
                 .map(|mop| match mop {
-                    MicroOp::Send {
-                        key,
-                        value,
-                        offset: None,
-                    } => json!(["send", key, value]),
-                    MicroOp::Send {
-                        key,
-                        value,
-                        offset: Some(o),
-                    } => json!(["send", key, [o, value]]),
+                    MicroOp::Send { key, value, offset: None } => json!(["send", key, value]),
+                    MicroOp::Send { key, value, offset: Some(o) } => json!(["send", key, [o, value]]),
                     MicroOp::Poll { records: None } => json!(["poll"]),
                     MicroOp::Poll { records: Some(r) } => json!(["poll", records_to_json(r)]),
                 })
@@ -246,19 +217,13 @@ fn value_to_json(value: &OpValue) -> Value {
 }
 
 fn records_from_json(json: &Value) -> Result<PolledRecords, String> {
-    let object = json
-        .as_object()
-        .ok_or("poll result: expected an object of key -> [[offset, value], ...]")?;
+    let object = json.as_object().ok_or("poll result: expected an object of key -> [[offset, value], ...]")?;
     let mut records = PolledRecords::new();
     for (key, pairs) in object {
-        let pairs = pairs
-            .as_array()
-            .ok_or(format!("poll result for `{key}`: expected an array"))?;
+        let pairs = pairs.as_array().ok_or(format!("poll result for `{key}`: expected an array"))?;
         let mut list = Vec::with_capacity(pairs.len());
         for pair in pairs {
-            list.push(
-                offset_value_pair(pair).map_err(|e| format!("poll result for `{key}`: {e}"))?,
-            );
+            list.push(offset_value_pair(pair).map_err(|e| format!("poll result for `{key}`: {e}"))?);
         }
         records.insert(key.clone(), list);
     }
@@ -269,47 +234,29 @@ fn offset_value_pair(json: &Value) -> Result<(u64, u64), String> {
     match json.as_array().map(Vec::as_slice) {
         Some([o, v]) => match (o.as_u64(), v.as_u64()) {
             (Some(o), Some(v)) => Ok((o, v)),
-            _ => Err(format!(
-                "expected [offset, value] of non-negative integers, got {json}"
-            )),
+            _ => Err(format!("expected [offset, value] of non-negative integers, got {json}")),
         },
         _ => Err(format!("expected [offset, value], got {json}")),
     }
 }
 
 fn micro_op_from_json(json: &Value) -> Result<MicroOp, String> {
-    let parts = json
-        .as_array()
-        .ok_or(format!("expected a micro-op array, got {json}"))?;
+    let parts = json.as_array().ok_or(format!("expected a micro-op array, got {json}"))?;
     match parts.first().and_then(Value::as_str) {
         Some("send") => {
-            let key = parts
-                .get(1)
-                .and_then(Value::as_str)
-                .ok_or("send: expected a key string")?;
+            let key = parts.get(1).and_then(Value::as_str).ok_or("send: expected a key string")?;
             let payload = parts.get(2).ok_or("send: missing value")?;
             let (offset, value) = match payload {
                 Value::Array(_) => {
                     let (o, v) = offset_value_pair(payload)?;
                     (Some(o), v)
                 }
-                other => (
-                    None,
-                    other.as_u64().ok_or("send: expected an integer value")?,
-                ),
+                other => (None, other.as_u64().ok_or("send: expected an integer value")?),
             };
-            Ok(MicroOp::Send {
-                key: key.to_string(),
-                value,
-                offset,
-            })
+            Ok(MicroOp::Send { key: key.to_string(), value, offset })
         }
-        Some("poll") => Ok(MicroOp::Poll {
-            records: parts.get(1).map(records_from_json).transpose()?,
-        }),
-        _ => Err(format!(
-            "expected a [\"send\", ...] or [\"poll\", ...] micro-op, got {json}"
-        )),
+        Some("poll") => Ok(MicroOp::Poll { records: parts.get(1).map(records_from_json).transpose()? }),
+        _ => Err(format!("expected a [\"send\", ...] or [\"poll\", ...] micro-op, got {json}")),
     }
 }
 
@@ -317,20 +264,12 @@ fn value_from_json(f: OpFn, json: &Value) -> Result<OpValue, String> {
     match f {
         OpFn::Send | OpFn::Poll | OpFn::Txn => {
             let mops = json.as_array().ok_or("expected an array of micro-ops")?;
-            Ok(OpValue::Txn(
-                mops.iter()
-                    .map(micro_op_from_json)
-                    .collect::<Result<_, _>>()?,
-            ))
+            Ok(OpValue::Txn(mops.iter().map(micro_op_from_json).collect::<Result<_, _>>()?))
         }
         OpFn::Assign | OpFn::Subscribe => {
             let keys = json.as_array().ok_or("expected an array of keys")?;
             keys.iter()
-                .map(|k| {
-                    k.as_str()
-                        .map(str::to_string)
-                        .ok_or(format!("expected a key string, got {k}"))
-                })
+                .map(|k| k.as_str().map(str::to_string).ok_or(format!("expected a key string, got {k}")))
                 .collect::<Result<_, _>>()
                 .map(OpValue::Keys)
         }
@@ -338,17 +277,10 @@ fn value_from_json(f: OpFn, json: &Value) -> Result<OpValue, String> {
             if json.is_null() {
                 return Ok(OpValue::Nil);
             }
-            let object = json
-                .as_object()
-                .ok_or("expected an object of key -> offset")?;
+            let object = json.as_object().ok_or("expected an object of key -> offset")?;
             let mut offsets = BTreeMap::new();
             for (key, offset) in object {
-                offsets.insert(
-                    key.clone(),
-                    offset
-                        .as_u64()
-                        .ok_or(format!("offset for `{key}`: expected an integer"))?,
-                );
+                offsets.insert(key.clone(), offset.as_u64().ok_or(format!("offset for `{key}`: expected an integer"))?);
             }
             Ok(OpValue::Offsets(offsets))
         }
@@ -372,11 +304,7 @@ mod tests {
         let op = Op::from_json(&serde_json::from_str(line).unwrap()).unwrap();
         assert_eq!(
             op.value,
-            OpValue::Txn(vec![MicroOp::Send {
-                key: "orders-2".into(),
-                value: 17,
-                offset: Some(812)
-            }])
+            OpValue::Txn(vec![MicroOp::Send { key: "orders-2".into(), value: 17, offset: Some(812) }])
         );
         assert_eq!(op.to_json().to_string(), line);
 

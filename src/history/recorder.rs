@@ -32,11 +32,7 @@ pub struct Tracer {
 impl Recorder {
     /// Starts recording; call inside the simulation so that time is simulated.
     pub fn new() -> Self {
-        Recorder {
-            log: Arc::default(),
-            start: Instant::now(),
-            traced: Arc::new(Notify::new()),
-        }
+        Recorder { log: Arc::default(), start: Instant::now(), traced: Arc::new(Notify::new()) }
     }
 
     fn lock(&self) -> MutexGuard<'_, Log> {
@@ -49,37 +45,18 @@ impl Recorder {
     }
 
     /// Appends a client operation and returns its index.
-    pub fn op(
-        &self,
-        process: u64,
-        kind: OpType,
-        f: OpFn,
-        value: OpValue,
-        error: Option<String>,
-    ) -> u64 {
+    pub fn op(&self, process: u64, kind: OpType, f: OpFn, value: OpValue, error: Option<String>) -> u64 {
         let time_ns = self.now_ns();
         let mut log = self.lock();
         let index = log.ops.len() as u64;
-        log.ops.push(Op {
-            index,
-            time_ns,
-            process,
-            kind,
-            f,
-            value,
-            error,
-        });
+        log.ops.push(Op { index, time_ns, process, kind, f, value, error });
         index
     }
 
     /// Appends a trace event recorded by `node`.
     pub fn trace(&self, node: &str, event: Event) {
         let time_ns = self.now_ns();
-        self.lock().trace.push(TraceEvent {
-            time_ns,
-            node: node.to_string(),
-            event,
-        });
+        self.lock().trace.push(TraceEvent { time_ns, node: node.to_string(), event });
         self.traced.notify_waiters();
     }
 
@@ -105,10 +82,7 @@ impl Recorder {
 
     /// A tracer for one node.
     pub fn tracer(&self, node: &str) -> Tracer {
-        Tracer {
-            node: Arc::from(node),
-            recorder: self.clone(),
-        }
+        Tracer { node: Arc::from(node), recorder: self.clone() }
     }
 
     /// Runs `f` over the trace recorded so far (without copying it).
@@ -129,10 +103,7 @@ impl Recorder {
     /// A copy of everything recorded so far.
     pub fn snapshot(&self) -> History {
         let log = self.lock();
-        History {
-            ops: log.ops.clone(),
-            trace: log.trace.clone(),
-        }
+        History { ops: log.ops.clone(), trace: log.trace.clone() }
     }
 }
 

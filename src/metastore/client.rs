@@ -34,9 +34,7 @@ impl MetaClientError {
     /// The metastore's error, from either a single op or a `multi`.
     pub fn meta_error(&self) -> Option<MetaError> {
         match self {
-            MetaClientError::Meta(error) | MetaClientError::MultiFailed { error, .. } => {
-                Some(*error)
-            }
+            MetaClientError::Meta(error) | MetaClientError::MultiFailed { error, .. } => Some(*error),
             MetaClientError::Unavailable => None,
         }
     }
@@ -69,10 +67,7 @@ pub struct MetaClientConfig {
 impl MetaClientConfig {
     /// Settings for a session timeout, with requests timing out after half of it.
     pub fn new(session_timeout_ms: u64) -> Self {
-        MetaClientConfig {
-            session_timeout_ms,
-            request_timeout_ms: (session_timeout_ms / 2).max(1),
-        }
+        MetaClientConfig { session_timeout_ms, request_timeout_ms: (session_timeout_ms / 2).max(1) }
     }
 
     fn request_timeout(&self) -> Duration {
@@ -124,19 +119,11 @@ struct Channel {
 
 impl Channel {
     fn new(net: NodeNet<Request, Response>, server: Addr) -> Self {
-        Channel {
-            net,
-            server,
-            conn: Mutex::new(None),
-        }
+        Channel { net, server, conn: Mutex::new(None) }
     }
 
     /// Sends one request and waits for its answer at most `timeout`.
-    async fn call(
-        &self,
-        request: MetaRequest,
-        timeout: Duration,
-    ) -> Result<MetaResponse, MetaClientError> {
+    async fn call(&self, request: MetaRequest, timeout: Duration) -> Result<MetaResponse, MetaClientError> {
         let conn = self.connection();
         match conn.call(Request::Meta(request), timeout).await {
             Ok(Response::Meta(response)) => Ok(response),
@@ -197,24 +184,14 @@ impl MetaClient {
         let requests = Channel::new(net.clone(), server.clone());
         let session = open_session(&requests, &config).await?;
         let (expired_tx, expired_rx) = watch::channel(false);
-        let inner = Arc::new(Inner {
-            session,
-            config,
-            requests,
-            expired: expired_tx,
-        });
+        let inner = Arc::new(Inner { session, config, requests, expired: expired_tx });
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let polls = Channel::new(net, server);
         let tasks = vec![
             tokio::spawn(heartbeat_loop(inner.clone())).abort_handle(),
             tokio::spawn(poll_loop(inner.clone(), polls, events_tx)).abort_handle(),
         ];
-        Ok(MetaClient {
-            inner,
-            events: Mutex::new(Some(events_rx)),
-            expired: expired_rx,
-            tasks,
-        })
+        Ok(MetaClient { inner, events: Mutex::new(Some(events_rx)), expired: expired_rx, tasks })
     }
 
     /// The session id.
@@ -248,28 +225,14 @@ impl MetaClient {
 
     /// Creates a node (missing parents become empty persistent nodes); returns its
     /// version, 0. An ephemeral node is deleted when this session ends.
-    pub async fn create(
-        &self,
-        path: &str,
-        data: &str,
-        ephemeral: bool,
-    ) -> Result<u64, MetaClientError> {
-        self.single(MetaOp::Create {
-            path: path.into(),
-            data: data.into(),
-            ephemeral,
-        })
-        .await
+    pub async fn create(&self, path: &str, data: &str, ephemeral: bool) -> Result<u64, MetaClientError> {
+        self.single(MetaOp::Create { path: path.into(), data: data.into(), ephemeral }).await
     }
 
     /// Reads a node (`None` if absent). With `watch`, the next creation, data change or
     /// deletion of the node fires one event.
     pub async fn get(&self, path: &str, watch: bool) -> Result<Option<ZNode>, MetaClientError> {
-        let request = MetaRequest::Get {
-            session: self.inner.session,
-            path: path.into(),
-            watch,
-        };
+        let request = MetaRequest::Get { session: self.inner.session, path: path.into(), watch };
         match self.inner.call(request).await? {
             MetaResponse::Node(node) => Ok(node),
             other => Err(refused(other)),
@@ -279,11 +242,7 @@ impl MetaClient {
     /// The sorted child names of a node. With `watch`, the next child creation or
     /// deletion (or the node's deletion) fires one event.
     pub async fn children(&self, path: &str, watch: bool) -> Result<Vec<String>, MetaClientError> {
-        let request = MetaRequest::Children {
-            session: self.inner.session,
-            path: path.into(),
-            watch,
-        };
+        let request = MetaRequest::Children { session: self.inner.session, path: path.into(), watch };
         match self.inner.call(request).await? {
             MetaResponse::Children(names) => Ok(names),
             other => Err(refused(other)),
@@ -298,51 +257,30 @@ impl MetaClient {
         data: &str,
         expected_version: Option<u64>,
     ) -> Result<u64, MetaClientError> {
-        self.single(MetaOp::SetData {
-            path: path.into(),
-            data: data.into(),
-            expected_version,
-        })
-        .await
+        self.single(MetaOp::SetData { path: path.into(), data: data.into(), expected_version }).await
     }
 
     /// Deletes a node (it must have no children) if its version is `expected_version`
     /// (any if `None`).
-    pub async fn delete(
-        &self,
-        path: &str,
-        expected_version: Option<u64>,
-    ) -> Result<(), MetaClientError> {
-        self.single(MetaOp::Delete {
-            path: path.into(),
-            expected_version,
-        })
-        .await
-        .map(|_| ())
+    pub async fn delete(&self, path: &str, expected_version: Option<u64>) -> Result<(), MetaClientError> {
+        self.single(MetaOp::Delete { path: path.into(), expected_version }).await.map(|_| ())
     }
 
     /// Applies `ops` atomically; returns each op's resulting node version (for a delete,
     /// the version the node had). On failure nothing is applied and the error is
     /// [`MetaClientError::MultiFailed`] naming the op (or `Meta(SessionExpired)`).
     pub async fn multi(&self, ops: Vec<MetaOp>) -> Result<Vec<u64>, MetaClientError> {
-        let request = MetaRequest::Multi {
-            session: self.inner.session,
-            ops,
-        };
+        let request = MetaRequest::Multi { session: self.inner.session, ops };
         match self.inner.call(request).await? {
             MetaResponse::Done(versions) => Ok(versions),
-            MetaResponse::Failed { error, op_index } => {
-                Err(MetaClientError::MultiFailed { error, op_index })
-            }
+            MetaResponse::Failed { error, op_index } => Err(MetaClientError::MultiFailed { error, op_index }),
             other => Err(unexpected(other)),
         }
     }
 
     /// Ends the session at once (its ephemeral nodes go away now), then stops the client.
     pub async fn close(self) -> Result<(), MetaClientError> {
-        let request = MetaRequest::CloseSession {
-            session: self.inner.session,
-        };
+        let request = MetaRequest::CloseSession { session: self.inner.session };
         match self.inner.call(request).await? {
             MetaResponse::Done(_) => Ok(()),
             other => Err(refused(other)),
@@ -355,10 +293,7 @@ impl MetaClient {
             MetaClientError::MultiFailed { error, .. } => MetaClientError::Meta(error),
             other => other,
         })?;
-        versions
-            .first()
-            .copied()
-            .ok_or_else(|| unexpected(MetaResponse::Done(versions)))
+        versions.first().copied().ok_or_else(|| unexpected(MetaResponse::Done(versions)))
     }
 }
 
@@ -385,20 +320,12 @@ fn unexpected(response: MetaResponse) -> MetaClientError {
 }
 
 /// Sends `CreateSession` until it succeeds or `session_timeout_ms` has passed.
-async fn open_session(
-    channel: &Channel,
-    config: &MetaClientConfig,
-) -> Result<SessionId, MetaClientError> {
+async fn open_session(channel: &Channel, config: &MetaClientConfig) -> Result<SessionId, MetaClientError> {
     let deadline = Instant::now() + Duration::from_millis(config.session_timeout_ms);
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let timeout = config
-            .request_timeout()
-            .min(remaining)
-            .max(Duration::from_millis(1));
-        let request = MetaRequest::CreateSession {
-            timeout_ms: config.session_timeout_ms,
-        };
+        let timeout = config.request_timeout().min(remaining).max(Duration::from_millis(1));
+        let request = MetaRequest::CreateSession { timeout_ms: config.session_timeout_ms };
         match channel.call(request, timeout).await {
             Ok(MetaResponse::Session(id)) => return Ok(id),
             Ok(MetaResponse::Failed { error, .. }) => return Err(MetaClientError::Meta(error)),
@@ -408,12 +335,7 @@ async fn open_session(
         if Instant::now() >= deadline {
             return Err(MetaClientError::Unavailable);
         }
-        sleep(
-            config
-                .retry_backoff()
-                .min(deadline.saturating_duration_since(Instant::now())),
-        )
-        .await;
+        sleep(config.retry_backoff().min(deadline.saturating_duration_since(Instant::now()))).await;
     }
 }
 
@@ -426,20 +348,14 @@ impl Inner {
             // The server forgot the session: no need to ask it again.
             return Err(MetaClientError::Meta(MetaError::SessionExpired));
         }
-        let response = self
-            .requests
-            .call(request, self.config.request_timeout())
-            .await?;
+        let response = self.requests.call(request, self.config.request_timeout()).await?;
         self.check_expiry(response)
     }
 
     /// Turns a `SessionExpired` answer into an error, marking the client expired.
     fn check_expiry(&self, response: MetaResponse) -> Result<MetaResponse, MetaClientError> {
         match response {
-            MetaResponse::Failed {
-                error: MetaError::SessionExpired,
-                ..
-            } => {
+            MetaResponse::Failed { error: MetaError::SessionExpired, .. } => {
                 if !self.expired.send_replace(true) {
                     tracing::info!(session = self.session, "metastore session expired");
                 }
@@ -454,9 +370,7 @@ impl Inner {
 async fn heartbeat_loop(inner: Arc<Inner>) {
     loop {
         sleep(inner.config.heartbeat_interval()).await;
-        let request = MetaRequest::Heartbeat {
-            session: inner.session,
-        };
+        let request = MetaRequest::Heartbeat { session: inner.session };
         if inner.call(request).await == Err(MetaClientError::Meta(MetaError::SessionExpired)) {
             return;
         }
@@ -474,15 +388,8 @@ async fn poll_loop(inner: Arc<Inner>, polls: Channel, events: mpsc::UnboundedSen
         if *inner.expired.borrow() {
             return;
         }
-        let request = MetaRequest::PollEvents {
-            session: inner.session,
-            max_wait_ms,
-            acked,
-        };
-        let answer = polls
-            .call(request, timeout)
-            .await
-            .and_then(|r| inner.check_expiry(r));
+        let request = MetaRequest::PollEvents { session: inner.session, max_wait_ms, acked };
+        let answer = polls.call(request, timeout).await.and_then(|r| inner.check_expiry(r));
         match answer {
             Ok(MetaResponse::Events(fired)) => {
                 acked += fired.len() as u64;

@@ -57,19 +57,13 @@ impl Shared {
     /// Loads the last snapshot, or starts empty.
     fn recover(disk: Disk) -> Shared {
         let store = load_snapshot(&disk).unwrap_or_default();
-        Shared {
-            store: Mutex::new(store),
-            disk,
-            changed: Notify::new(),
-        }
+        Shared { store: Mutex::new(store), disk, changed: Notify::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Store> {
         // A panic while holding the lock would have ended this node's simulation anyway;
         // recover the guard rather than panic a second time.
-        self.store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` on the store; if it changed the durable state, persists it and wakes
@@ -86,9 +80,7 @@ impl Shared {
 
     fn persist(&self, store: &Store) {
         match store.to_snapshot() {
-            Ok(bytes) => self
-                .disk
-                .overwrite_durably(SNAPSHOT_PATH, Bytes::from(bytes)),
+            Ok(bytes) => self.disk.overwrite_durably(SNAPSHOT_PATH, Bytes::from(bytes)),
             Err(error) => tracing::error!(%error, "metastore snapshot not written"),
         }
     }
@@ -121,29 +113,16 @@ async fn serve_connection(shared: Arc<Shared>, mut conn: ServerConn<Request, Res
 
 async fn serve(shared: &Shared, request: MetaRequest) -> MetaResponse {
     match request {
-        MetaRequest::PollEvents {
-            session,
-            max_wait_ms,
-            acked,
-        } => long_poll(shared, session, max_wait_ms, acked).await,
+        MetaRequest::PollEvents { session, max_wait_ms, acked } => long_poll(shared, session, max_wait_ms, acked).await,
         other => shared.apply(|store, now| store.handle(other, now)),
     }
 }
 
 /// Answers a `PollEvents` at once if events are queued, else when one fires, the session
 /// ends, or `max_wait_ms` passes.
-async fn long_poll(
-    shared: &Shared,
-    session: SessionId,
-    max_wait_ms: u64,
-    acked: u64,
-) -> MetaResponse {
+async fn long_poll(shared: &Shared, session: SessionId, max_wait_ms: u64, acked: u64) -> MetaResponse {
     let deadline = Instant::now() + Duration::from_millis(max_wait_ms.min(MAX_POLL_WAIT_MS));
-    let request = MetaRequest::PollEvents {
-        session,
-        max_wait_ms,
-        acked,
-    };
+    let request = MetaRequest::PollEvents { session, max_wait_ms, acked };
     // The first pass goes through `handle`, which counts the request as a heartbeat.
     let mut response = shared.apply(|store, now| store.handle(request, now));
     loop {

@@ -26,12 +26,7 @@ struct Session {
 
 impl Session {
     fn new(timeout_ms: u64, now: Instant) -> Self {
-        Session {
-            timeout_ms,
-            last_heard: now,
-            events: VecDeque::new(),
-            first_event_seq: 0,
-        }
+        Session { timeout_ms, last_heard: now, events: VecDeque::new(), first_event_seq: 0 }
     }
 
     fn is_expired(&self, now: Instant) -> bool {
@@ -95,30 +90,18 @@ impl Store {
         };
         live.last_heard = now;
         match request {
-            MetaRequest::CreateSession { .. } | MetaRequest::Heartbeat { .. } => {
-                MetaResponse::Done(Vec::new())
-            }
+            MetaRequest::CreateSession { .. } | MetaRequest::Heartbeat { .. } => MetaResponse::Done(Vec::new()),
             MetaRequest::CloseSession { session } => {
                 self.end_session(session);
                 MetaResponse::Done(Vec::new())
             }
             MetaRequest::Multi { session, ops } => self.multi(session, &ops),
-            MetaRequest::Get {
-                session,
-                path,
-                watch,
-            } => self.get(session, &path, watch),
-            MetaRequest::Children {
-                session,
-                path,
-                watch,
-            } => self.children(session, &path, watch),
-            MetaRequest::PollEvents { session, acked, .. } => {
-                match self.poll_events(session, acked) {
-                    Ok(events) => MetaResponse::Events(events),
-                    Err(error) => failed(error, 0),
-                }
-            }
+            MetaRequest::Get { session, path, watch } => self.get(session, &path, watch),
+            MetaRequest::Children { session, path, watch } => self.children(session, &path, watch),
+            MetaRequest::PollEvents { session, acked, .. } => match self.poll_events(session, acked) {
+                Ok(events) => MetaResponse::Events(events),
+                Err(error) => failed(error, 0),
+            },
         }
     }
 
@@ -132,19 +115,10 @@ impl Store {
     }
 
     /// Forgets the events the client acknowledged and returns the others, oldest first.
-    pub fn poll_events(
-        &mut self,
-        session: SessionId,
-        acked: u64,
-    ) -> Result<Vec<MetaEvent>, MetaError> {
-        let state = self
-            .sessions
-            .get_mut(&session)
-            .ok_or(MetaError::SessionExpired)?;
+    pub fn poll_events(&mut self, session: SessionId, acked: u64) -> Result<Vec<MetaEvent>, MetaError> {
+        let state = self.sessions.get_mut(&session).ok_or(MetaError::SessionExpired)?;
         let newly_acked = acked.saturating_sub(state.first_event_seq);
-        let drop_count = usize::try_from(newly_acked)
-            .unwrap_or(usize::MAX)
-            .min(state.events.len());
+        let drop_count = usize::try_from(newly_acked).unwrap_or(usize::MAX).min(state.events.len());
         if drop_count > 0 {
             state.events.drain(..drop_count);
             state.first_event_seq += drop_count as u64;
@@ -155,12 +129,8 @@ impl Store {
 
     /// Ends every session not heard from within its timeout; returns their ids.
     pub fn expire_sessions(&mut self, now: Instant) -> Vec<SessionId> {
-        let expired: Vec<SessionId> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.is_expired(now))
-            .map(|(id, _)| *id)
-            .collect();
+        let expired: Vec<SessionId> =
+            self.sessions.iter().filter(|(_, s)| s.is_expired(now)).map(|(id, _)| *id).collect();
         for &id in &expired {
             tracing::debug!(session = id, "metastore session expired");
             self.end_session(id);
@@ -379,11 +349,7 @@ mod tests {
     use super::*;
 
     fn get(session: SessionId, path: &str, watch: bool) -> MetaRequest {
-        MetaRequest::Get {
-            session,
-            path: path.into(),
-            watch,
-        }
+        MetaRequest::Get { session, path: path.into(), watch }
     }
 
     fn ops(session: SessionId, ops: Vec<MetaOp>) -> MetaRequest {
@@ -391,11 +357,7 @@ mod tests {
     }
 
     fn create(path: &str, ephemeral: bool) -> MetaOp {
-        MetaOp::Create {
-            path: path.into(),
-            data: String::new(),
-            ephemeral,
-        }
+        MetaOp::Create { path: path.into(), data: String::new(), ephemeral }
     }
 
     fn poll(store: &mut Store, session: SessionId, acked: u64) -> Vec<MetaEvent> {
@@ -415,52 +377,22 @@ mod tests {
             let s = store.create_session(1000, now);
             store.handle(ops(s, vec![create("/a", false)]), now);
             store.handle(get(s, "/a", true), now);
-            store.handle(
-                MetaRequest::Children {
-                    session: s,
-                    path: "/a".into(),
-                    watch: true,
-                },
-                now,
-            );
+            store.handle(MetaRequest::Children { session: s, path: "/a".into(), watch: true }, now);
             store.handle(ops(s, vec![create("/a/x", false)]), now);
-            let set = MetaOp::SetData {
-                path: "/a".into(),
-                data: "1".into(),
-                expected_version: None,
-            };
+            let set = MetaOp::SetData { path: "/a".into(), data: "1".into(), expected_version: None };
             store.handle(ops(s, vec![set.clone(), set]), now);
             assert_eq!(
                 poll(&mut store, s, 0),
-                vec![
-                    MetaEvent::ChildrenChanged("/a".into()),
-                    MetaEvent::DataChanged("/a".into())
-                ]
+                vec![MetaEvent::ChildrenChanged("/a".into()), MetaEvent::DataChanged("/a".into())]
             );
             // Acknowledged events are forgotten; unacknowledged ones are sent again.
-            assert_eq!(
-                poll(&mut store, s, 1),
-                vec![MetaEvent::DataChanged("/a".into())]
-            );
+            assert_eq!(poll(&mut store, s, 1), vec![MetaEvent::DataChanged("/a".into())]);
             assert_eq!(poll(&mut store, s, 2), vec![]);
             store.handle(get(s, "/a/x", true), now);
-            store.handle(
-                MetaRequest::Children {
-                    session: s,
-                    path: "/a/x".into(),
-                    watch: true,
-                },
-                now,
-            );
-            let del = MetaOp::Delete {
-                path: "/a/x".into(),
-                expected_version: None,
-            };
+            store.handle(MetaRequest::Children { session: s, path: "/a/x".into(), watch: true }, now);
+            let del = MetaOp::Delete { path: "/a/x".into(), expected_version: None };
             store.handle(ops(s, vec![del]), now);
-            assert_eq!(
-                poll(&mut store, s, 2),
-                vec![MetaEvent::Deleted("/a/x".into())]
-            );
+            assert_eq!(poll(&mut store, s, 2), vec![MetaEvent::Deleted("/a/x".into())]);
         });
     }
 
@@ -472,18 +404,10 @@ mod tests {
             let watcher = store.create_session(10_000, now);
             store.handle(ops(owner, vec![create("/brokers/ids/1", true)]), now);
             store.handle(get(watcher, "/brokers/ids/1", true), now);
-            assert!(store
-                .expire_sessions(now + Duration::from_millis(100))
-                .is_empty());
-            assert_eq!(
-                store.expire_sessions(now + Duration::from_millis(101)),
-                vec![owner]
-            );
+            assert!(store.expire_sessions(now + Duration::from_millis(100)).is_empty());
+            assert_eq!(store.expire_sessions(now + Duration::from_millis(101)), vec![owner]);
             assert!(store.node("/brokers/ids/1").is_none());
-            assert_eq!(
-                poll(&mut store, watcher, 0),
-                vec![MetaEvent::Deleted("/brokers/ids/1".into())]
-            );
+            assert_eq!(poll(&mut store, watcher, 0), vec![MetaEvent::Deleted("/brokers/ids/1".into())]);
             assert_eq!(
                 store.handle(MetaRequest::Heartbeat { session: owner }, now),
                 failed(MetaError::SessionExpired, 0)
@@ -502,23 +426,11 @@ mod tests {
             let later = now + Duration::from_millis(500);
             let mut restored = Store::from_snapshot(&bytes, later).unwrap();
             // The session got a fresh timeout from the restore time.
-            assert!(restored
-                .expire_sessions(later + Duration::from_millis(50))
-                .is_empty());
+            assert!(restored.expire_sessions(later + Duration::from_millis(50)).is_empty());
             assert!(restored.node("/e").is_some());
-            let set = MetaOp::SetData {
-                path: "/p".into(),
-                data: "x".into(),
-                expected_version: Some(0),
-            };
-            assert_eq!(
-                restored.handle(ops(s, vec![set]), later),
-                MetaResponse::Done(vec![1])
-            );
-            assert_eq!(
-                poll(&mut restored, s, 0),
-                vec![MetaEvent::DataChanged("/p".into())]
-            );
+            let set = MetaOp::SetData { path: "/p".into(), data: "x".into(), expected_version: Some(0) };
+            assert_eq!(restored.handle(ops(s, vec![set]), later), MetaResponse::Done(vec![1]));
+            assert_eq!(poll(&mut restored, s, 0), vec![MetaEvent::DataChanged("/p".into())]);
             assert_eq!(restored.create_session(100, later), s + 1);
         });
     }
@@ -528,16 +440,10 @@ mod tests {
         in_sim(|now| {
             let mut store = Store::default();
             let s = store.create_session(100, now);
-            assert_eq!(
-                store.handle(get(s, "no-slash", true), now),
-                failed(MetaError::BadArguments, 0)
-            );
+            assert_eq!(store.handle(get(s, "no-slash", true), now), failed(MetaError::BadArguments, 0));
             let bad = ops(s, vec![create("/ok", false), create("/bad/", false)]);
             assert_eq!(store.handle(bad, now), failed(MetaError::BadArguments, 1));
-            assert_eq!(
-                store.handle(get(s, "/ok", false), now),
-                MetaResponse::Node(None)
-            );
+            assert_eq!(store.handle(get(s, "/ok", false), now), MetaResponse::Node(None));
             assert_eq!(store.poll_events(s, u64::MAX), Ok(vec![]));
         });
     }

@@ -44,11 +44,8 @@ impl Cluster {
         let disks = DiskStore::new();
         let node_net = net.add_host(&metastore_addr());
         let disk = disks.disk("metastore");
-        let metastore = handle
-            .create_node()
-            .name("metastore")
-            .init(move || run_metastore(node_net.clone(), disk.clone()))
-            .build();
+        let metastore =
+            handle.create_node().name("metastore").init(move || run_metastore(node_net.clone(), disk.clone())).build();
         Cluster { net, metastore }
     }
 
@@ -61,9 +58,7 @@ impl Cluster {
     /// A client session from a new host, its tasks on the test's own node.
     async fn client(&self, name: &str, session_timeout_ms: u64) -> MetaClient {
         let net = self.net.add_host(&Addr::new(name));
-        MetaClient::connect(net, metastore_addr(), session_timeout_ms)
-            .await
-            .unwrap()
+        MetaClient::connect(net, metastore_addr(), session_timeout_ms).await.unwrap()
     }
 
     /// A process crash: the node's tasks die and the network resets its connections.
@@ -97,10 +92,7 @@ where
     Err(MetaClientError::Unavailable)
 }
 
-async fn next_event(
-    events: &mut mpsc::UnboundedReceiver<MetaEvent>,
-    within: Duration,
-) -> Option<MetaEvent> {
+async fn next_event(events: &mut mpsc::UnboundedReceiver<MetaEvent>, within: Duration) -> Option<MetaEvent> {
     timeout(within, events.recv()).await.ok().flatten()
 }
 
@@ -111,41 +103,20 @@ fn create_get_and_conditional_set_track_versions() {
         let c = cluster.client("broker-1", SESSION_MS).await;
         assert_eq!(c.create("/a", "x", false).await, Ok(0));
         let node = c.get("/a", false).await.unwrap().unwrap();
-        assert_eq!(
-            (node.data.as_str(), node.version, node.ephemeral_owner),
-            ("x", 0, None)
-        );
+        assert_eq!((node.data.as_str(), node.version, node.ephemeral_owner), ("x", 0, None));
         assert_eq!(c.set_data("/a", "y", None).await, Ok(1));
         assert_eq!(c.set_data("/a", "z", Some(1)).await, Ok(2));
-        assert_eq!(
-            c.set_data("/a", "stale", Some(1)).await,
-            Err(MetaClientError::Meta(MetaError::BadVersion))
-        );
+        assert_eq!(c.set_data("/a", "stale", Some(1)).await, Err(MetaClientError::Meta(MetaError::BadVersion)));
         assert_eq!(c.get("/a", false).await.unwrap().unwrap().data, "z");
-        assert_eq!(
-            c.create("/a", "again", false).await,
-            Err(MetaClientError::Meta(MetaError::NodeExists))
-        );
+        assert_eq!(c.create("/a", "again", false).await, Err(MetaClientError::Meta(MetaError::NodeExists)));
         assert_eq!(c.create("/p/q/r", "", false).await, Ok(0));
         assert_eq!(c.children("/p", false).await, Ok(vec!["q".to_string()]));
-        assert_eq!(
-            c.delete("/p", None).await,
-            Err(MetaClientError::Meta(MetaError::NotEmpty))
-        );
-        assert_eq!(
-            c.delete("/a", Some(0)).await,
-            Err(MetaClientError::Meta(MetaError::BadVersion))
-        );
+        assert_eq!(c.delete("/p", None).await, Err(MetaClientError::Meta(MetaError::NotEmpty)));
+        assert_eq!(c.delete("/a", Some(0)).await, Err(MetaClientError::Meta(MetaError::BadVersion)));
         assert_eq!(c.delete("/a", Some(2)).await, Ok(()));
         assert_eq!(c.get("/a", false).await, Ok(None));
-        assert_eq!(
-            c.get("bad", false).await,
-            Err(MetaClientError::Meta(MetaError::BadArguments))
-        );
-        assert_eq!(
-            c.children("/nope", false).await,
-            Err(MetaClientError::Meta(MetaError::NoNode))
-        );
+        assert_eq!(c.get("bad", false).await, Err(MetaClientError::Meta(MetaError::BadArguments)));
+        assert_eq!(c.children("/nope", false).await, Err(MetaClientError::Meta(MetaError::NoNode)));
     });
 }
 
@@ -156,36 +127,19 @@ fn multi_with_a_failing_check_applies_nothing() {
         let c = cluster.client("controller", SESSION_MS).await;
         c.create("/controller_epoch", "1", false).await.unwrap();
         c.create("/state", "leader=1", false).await.unwrap();
-        let update = |data: &str| MetaOp::SetData {
-            path: "/state".into(),
-            data: data.into(),
-            expected_version: None,
-        };
-        let check = MetaOp::Check {
-            path: "/controller_epoch".into(),
-            version: 0,
-        };
-        assert_eq!(
-            c.multi(vec![check.clone(), update("leader=2")]).await,
-            Ok(vec![0, 1])
-        );
+        let update = |data: &str| MetaOp::SetData { path: "/state".into(), data: data.into(), expected_version: None };
+        let check = MetaOp::Check { path: "/controller_epoch".into(), version: 0 };
+        assert_eq!(c.multi(vec![check.clone(), update("leader=2")]).await, Ok(vec![0, 1]));
         // Another controller takes over: the epoch node's version moves on.
         c.set_data("/controller_epoch", "2", Some(0)).await.unwrap();
         let zombie = vec![
             update("leader=3"),
-            MetaOp::Create {
-                path: "/new".into(),
-                data: String::new(),
-                ephemeral: false,
-            },
+            MetaOp::Create { path: "/new".into(), data: String::new(), ephemeral: false },
             check,
         ];
         assert_eq!(
             c.multi(zombie).await,
-            Err(MetaClientError::MultiFailed {
-                error: MetaError::BadVersion,
-                op_index: 2
-            })
+            Err(MetaClientError::MultiFailed { error: MetaError::BadVersion, op_index: 2 })
         );
         let state = c.get("/state", false).await.unwrap().unwrap();
         assert_eq!((state.data.as_str(), state.version), ("leader=2", 1));
@@ -200,13 +154,8 @@ fn an_ephemeral_node_goes_a_session_timeout_after_its_owner_crashes() {
         let (broker, broker_net) = cluster.node("broker-1");
         let (registered_tx, registered_rx) = oneshot::channel();
         broker.spawn(async move {
-            let client = MetaClient::connect(broker_net, metastore_addr(), SESSION_MS)
-                .await
-                .unwrap();
-            client
-                .create("/brokers/ids/1", "broker-1", true)
-                .await
-                .unwrap();
+            let client = MetaClient::connect(broker_net, metastore_addr(), SESSION_MS).await.unwrap();
+            client.create("/brokers/ids/1", "broker-1", true).await.unwrap();
             let _ = registered_tx.send(client.session_id());
             // Stay registered until the node is killed.
             std::future::pending::<()>().await;
@@ -223,14 +172,7 @@ fn an_ephemeral_node_goes_a_session_timeout_after_its_owner_crashes() {
         cluster.crash(&broker, &Addr::new("broker-1"));
         // The last heartbeat was at most a third of the timeout before the crash.
         sleep(ms(SESSION_MS / 2)).await;
-        assert!(
-            observer
-                .get("/brokers/ids/1", false)
-                .await
-                .unwrap()
-                .is_some(),
-            "deleted too early"
-        );
+        assert!(observer.get("/brokers/ids/1", false).await.unwrap().is_some(), "deleted too early");
         let event = next_event(&mut events, ms(SESSION_MS + EXPIRY_TICK_MS + 50)).await;
         assert_eq!(event, Some(MetaEvent::Deleted("/brokers/ids/1".into())));
         assert!(crashed_at.elapsed() <= ms(SESSION_MS + EXPIRY_TICK_MS + 20));
@@ -245,23 +187,13 @@ fn watches_fire_once_per_registration() {
         let watcher = cluster.client("controller", SESSION_MS).await;
         let writer = cluster.client("broker-1", SESSION_MS).await;
         let mut events = watcher.take_events().unwrap();
-        assert!(
-            watcher.take_events().is_none(),
-            "the receiver is handed out once"
-        );
+        assert!(watcher.take_events().is_none(), "the receiver is handed out once");
 
         assert_eq!(watcher.get("/w", true).await, Ok(None));
         writer.create("/w", "0", false).await.unwrap();
-        assert_eq!(
-            next_event(&mut events, ms(200)).await,
-            Some(MetaEvent::Created("/w".into()))
-        );
+        assert_eq!(next_event(&mut events, ms(200)).await, Some(MetaEvent::Created("/w".into())));
         writer.set_data("/w", "1", None).await.unwrap();
-        assert_eq!(
-            next_event(&mut events, ms(200)).await,
-            None,
-            "the watch was used up"
-        );
+        assert_eq!(next_event(&mut events, ms(200)).await, None, "the watch was used up");
 
         watcher.get("/w", true).await.unwrap();
         watcher.children("/w", true).await.unwrap();
@@ -269,14 +201,8 @@ fn watches_fire_once_per_registration() {
         writer.set_data("/w", "3", None).await.unwrap();
         writer.create("/w/child", "", true).await.unwrap();
         writer.create("/w/child2", "", true).await.unwrap();
-        assert_eq!(
-            next_event(&mut events, ms(200)).await,
-            Some(MetaEvent::DataChanged("/w".into()))
-        );
-        assert_eq!(
-            next_event(&mut events, ms(200)).await,
-            Some(MetaEvent::ChildrenChanged("/w".into()))
-        );
+        assert_eq!(next_event(&mut events, ms(200)).await, Some(MetaEvent::DataChanged("/w".into())));
+        assert_eq!(next_event(&mut events, ms(200)).await, Some(MetaEvent::ChildrenChanged("/w".into())));
         assert_eq!(next_event(&mut events, ms(200)).await, None);
     });
 }
@@ -296,103 +222,36 @@ fn poll_events_answers_when_a_watch_fires_or_the_wait_ends() {
         else {
             panic!("no session");
         };
-        let unsupported = requests
-            .call(Request::Metadata { topics: vec![] }, ms(1_000))
-            .await;
-        assert!(matches!(
-            unsupported,
-            Ok(Response::Error(ErrorCode::UnsupportedRequest))
-        ));
+        let unsupported = requests.call(Request::Metadata { topics: vec![] }, ms(1_000)).await;
+        assert!(matches!(unsupported, Ok(Response::Error(ErrorCode::UnsupportedRequest))));
 
         // Nothing fired: the poll waits its full time and answers empty.
         let started = Instant::now();
-        let empty = call(
-            &polls,
-            MetaRequest::PollEvents {
-                session,
-                max_wait_ms: 200,
-                acked: 0,
-            },
-        )
-        .await;
+        let empty = call(&polls, MetaRequest::PollEvents { session, max_wait_ms: 200, acked: 0 }).await;
         assert!(matches!(empty, Ok(Response::Meta(MetaResponse::Events(ref e))) if e.is_empty()));
         assert!(started.elapsed() >= ms(200));
 
         // A watch fires while the poll waits: it answers at once.
-        call(
-            &requests,
-            MetaRequest::Get {
-                session,
-                path: "/x".into(),
-                watch: true,
-            },
-        )
-        .await
-        .unwrap();
+        call(&requests, MetaRequest::Get { session, path: "/x".into(), watch: true }).await.unwrap();
         let started = Instant::now();
-        let poll = polls.send(Request::Meta(MetaRequest::PollEvents {
-            session,
-            max_wait_ms: 2_000,
-            acked: 0,
-        }));
+        let poll = polls.send(Request::Meta(MetaRequest::PollEvents { session, max_wait_ms: 2_000, acked: 0 }));
         sleep(ms(50)).await;
-        let create = MetaOp::Create {
-            path: "/x".into(),
-            data: String::new(),
-            ephemeral: false,
-        };
-        call(
-            &requests,
-            MetaRequest::Multi {
-                session,
-                ops: vec![create],
-            },
-        )
-        .await
-        .unwrap();
+        let create = MetaOp::Create { path: "/x".into(), data: String::new(), ephemeral: false };
+        call(&requests, MetaRequest::Multi { session, ops: vec![create] }).await.unwrap();
         let fired = vec![MetaEvent::Created("/x".into())];
-        assert!(
-            matches!(poll.wait(ms(5_000)).await, Ok(Response::Meta(MetaResponse::Events(ref e))) if *e == fired)
-        );
+        assert!(matches!(poll.wait(ms(5_000)).await, Ok(Response::Meta(MetaResponse::Events(ref e))) if *e == fired));
         assert!(started.elapsed() < ms(200));
 
         // Unacknowledged events are sent again; acknowledged ones are not.
-        let again = call(
-            &polls,
-            MetaRequest::PollEvents {
-                session,
-                max_wait_ms: 10,
-                acked: 0,
-            },
-        )
-        .await;
+        let again = call(&polls, MetaRequest::PollEvents { session, max_wait_ms: 10, acked: 0 }).await;
         assert!(matches!(again, Ok(Response::Meta(MetaResponse::Events(ref e))) if *e == fired));
-        let acked = call(
-            &polls,
-            MetaRequest::PollEvents {
-                session,
-                max_wait_ms: 10,
-                acked: 1,
-            },
-        )
-        .await;
+        let acked = call(&polls, MetaRequest::PollEvents { session, max_wait_ms: 10, acked: 1 }).await;
         assert!(matches!(acked, Ok(Response::Meta(MetaResponse::Events(ref e))) if e.is_empty()));
 
         let closed = call(&requests, MetaRequest::CloseSession { session }).await;
         assert!(matches!(closed, Ok(Response::Meta(MetaResponse::Done(_)))));
-        let expired = call(
-            &polls,
-            MetaRequest::PollEvents {
-                session,
-                max_wait_ms: 10,
-                acked: 1,
-            },
-        )
-        .await;
-        let want = MetaResponse::Failed {
-            error: MetaError::SessionExpired,
-            op_index: 0,
-        };
+        let expired = call(&polls, MetaRequest::PollEvents { session, max_wait_ms: 10, acked: 1 }).await;
+        let want = MetaResponse::Failed { error: MetaError::SessionExpired, op_index: 0 };
         assert!(matches!(expired, Ok(Response::Meta(ref r)) if *r == want));
     });
 }
@@ -403,18 +262,13 @@ fn a_restarted_metastore_keeps_nodes_sessions_and_watches() {
         let cluster = Cluster::start();
         let survivor = cluster.client("controller", 2_000).await;
         let mut events = survivor.take_events().unwrap();
-        survivor
-            .create("/config/topics/orders", "{}", false)
-            .await
-            .unwrap();
+        survivor.create("/config/topics/orders", "{}", false).await.unwrap();
         survivor.create("/controller", "1", true).await.unwrap();
         survivor.get("/config/topics/orders", true).await.unwrap();
         let (doomed, doomed_net) = cluster.node("broker-2");
         let (registered_tx, registered_rx) = oneshot::channel();
         doomed.spawn(async move {
-            let client = MetaClient::connect(doomed_net, metastore_addr(), SESSION_MS)
-                .await
-                .unwrap();
+            let client = MetaClient::connect(doomed_net, metastore_addr(), SESSION_MS).await.unwrap();
             client.create("/brokers/ids/2", "", true).await.unwrap();
             let _ = registered_tx.send(());
             std::future::pending::<()>().await;
@@ -424,41 +278,22 @@ fn a_restarted_metastore_keeps_nodes_sessions_and_watches() {
         cluster.crash_metastore();
         // The broker dies while the metastore is down; its session is restored anyway.
         cluster.crash(&doomed, &Addr::new("broker-2"));
-        assert_eq!(
-            survivor.get("/controller", false).await,
-            Err(MetaClientError::Unavailable)
-        );
+        assert_eq!(survivor.get("/controller", false).await, Err(MetaClientError::Unavailable));
         sleep(ms(500)).await;
         cluster.restart_metastore();
 
-        let node = retry(|| survivor.get("/config/topics/orders", false))
-            .await
-            .unwrap()
-            .unwrap();
+        let node = retry(|| survivor.get("/config/topics/orders", false)).await.unwrap().unwrap();
         assert_eq!(node.data, "{}");
         let controller = survivor.get("/controller", false).await.unwrap().unwrap();
         assert_eq!(controller.ephemeral_owner, Some(survivor.session_id()));
-        assert!(survivor
-            .get("/brokers/ids/2", false)
-            .await
-            .unwrap()
-            .is_some());
+        assert!(survivor.get("/brokers/ids/2", false).await.unwrap().is_some());
 
         // The watch left before the crash still fires.
         let writer = cluster.client("broker-1", SESSION_MS).await;
-        assert!(
-            writer.session_id() > survivor.session_id(),
-            "session ids are never reused"
-        );
-        writer
-            .set_data("/config/topics/orders", "{\"partitions\":3}", None)
-            .await
-            .unwrap();
+        assert!(writer.session_id() > survivor.session_id(), "session ids are never reused");
+        writer.set_data("/config/topics/orders", "{\"partitions\":3}", None).await.unwrap();
         let event = next_event(&mut events, ms(1_000)).await;
-        assert_eq!(
-            event,
-            Some(MetaEvent::DataChanged("/config/topics/orders".into()))
-        );
+        assert_eq!(event, Some(MetaEvent::DataChanged("/config/topics/orders".into())));
 
         // The dead broker's restored session still expires.
         sleep(ms(SESSION_MS + 2 * EXPIRY_TICK_MS)).await;
@@ -471,14 +306,9 @@ fn a_restarted_metastore_keeps_nodes_sessions_and_watches() {
 fn an_expired_client_says_so_and_a_new_session_can_register_again() {
     simulate(7, || async {
         let cluster = Cluster::start();
-        let config = MetaClientConfig {
-            session_timeout_ms: SESSION_MS,
-            request_timeout_ms: 100,
-        };
+        let config = MetaClientConfig { session_timeout_ms: SESSION_MS, request_timeout_ms: 100 };
         let broker_net = cluster.net.add_host(&Addr::new("broker-1"));
-        let client = MetaClient::connect_with(broker_net.clone(), metastore_addr(), config)
-            .await
-            .unwrap();
+        let client = MetaClient::connect_with(broker_net.clone(), metastore_addr(), config).await.unwrap();
         let mut events = client.take_events().unwrap();
         let mut expired = client.expired();
         client.create("/brokers/ids/1", "", true).await.unwrap();
@@ -487,35 +317,17 @@ fn an_expired_client_says_so_and_a_new_session_can_register_again() {
         let (broker, metastore) = (Addr::new("broker-1"), metastore_addr());
         cluster.net.block(&broker, &metastore);
         cluster.net.block(&metastore, &broker);
-        assert_eq!(
-            client.get("/brokers/ids/1", false).await,
-            Err(MetaClientError::Unavailable)
-        );
+        assert_eq!(client.get("/brokers/ids/1", false).await, Err(MetaClientError::Unavailable));
         sleep(ms(2 * SESSION_MS)).await;
-        assert!(
-            !client.is_expired(),
-            "the client cannot know before it hears from the server"
-        );
+        assert!(!client.is_expired(), "the client cannot know before it hears from the server");
         cluster.net.heal_all();
 
-        timeout(ms(SESSION_MS), expired.wait_for(|e| *e))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            client.get("/", false).await,
-            Err(MetaClientError::Meta(MetaError::SessionExpired))
-        );
-        assert_eq!(
-            next_event(&mut events, ms(SESSION_MS)).await,
-            None,
-            "the event channel closed"
-        );
+        timeout(ms(SESSION_MS), expired.wait_for(|e| *e)).await.unwrap().unwrap();
+        assert_eq!(client.get("/", false).await, Err(MetaClientError::Meta(MetaError::SessionExpired)));
+        assert_eq!(next_event(&mut events, ms(SESSION_MS)).await, None, "the event channel closed");
         assert!(events.is_closed());
 
-        let fresh = MetaClient::connect_with(broker_net, metastore_addr(), config)
-            .await
-            .unwrap();
+        let fresh = MetaClient::connect_with(broker_net, metastore_addr(), config).await.unwrap();
         assert_eq!(fresh.create("/brokers/ids/1", "", true).await, Ok(0));
     });
 }
@@ -528,14 +340,10 @@ fn dropping_a_client_stops_its_tasks_and_close_ends_the_session_at_once() {
         let (node, net) = cluster.node("broker-1");
         let (done_tx, done_rx) = oneshot::channel();
         node.spawn(async move {
-            let client = MetaClient::connect(net.clone(), metastore_addr(), SESSION_MS)
-                .await
-                .unwrap();
+            let client = MetaClient::connect(net.clone(), metastore_addr(), SESSION_MS).await.unwrap();
             client.create("/dropped", "", true).await.unwrap();
             drop(client);
-            let closer = MetaClient::connect(net, metastore_addr(), SESSION_MS)
-                .await
-                .unwrap();
+            let closer = MetaClient::connect(net, metastore_addr(), SESSION_MS).await.unwrap();
             closer.create("/closed", "", true).await.unwrap();
             let _ = done_tx.send(closer.close().await);
         });
@@ -559,10 +367,7 @@ async fn transcript_run() -> Vec<String> {
     let mut lines = Vec::new();
     for i in 0..5u64 {
         b.get("/counter", true).await.unwrap();
-        let result = match a
-            .set_data("/counter", &i.to_string(), Some(i.saturating_sub(1)))
-            .await
-        {
+        let result = match a.set_data("/counter", &i.to_string(), Some(i.saturating_sub(1))).await {
             Err(MetaClientError::Meta(MetaError::NoNode)) => a.create("/counter", "0", false).await,
             other => other,
         };

@@ -76,10 +76,7 @@ fn descendant_prefix(path: &str) -> String {
 
 /// The paths of the descendants of `path`, in order, with their names relative to it.
 /// Descendants share a prefix, so they are one contiguous range of keys.
-fn descendants<'a>(
-    nodes: &'a BTreeMap<String, ZNode>,
-    path: &str,
-) -> impl Iterator<Item = &'a str> + 'a {
+fn descendants<'a>(nodes: &'a BTreeMap<String, ZNode>, path: &str) -> impl Iterator<Item = &'a str> + 'a {
     let prefix = descendant_prefix(path);
     let skip = prefix.len();
     nodes
@@ -106,8 +103,7 @@ impl Default for Tree {
 impl Tree {
     /// A tree holding `nodes` (from a snapshot) and the root.
     pub fn from_nodes(nodes: Vec<ZNode>) -> Self {
-        let mut map: BTreeMap<String, ZNode> =
-            nodes.into_iter().map(|n| (n.path.clone(), n)).collect();
+        let mut map: BTreeMap<String, ZNode> = nodes.into_iter().map(|n| (n.path.clone(), n)).collect();
         map.entry(ROOT.to_string()).or_insert_with(|| ZNode {
             path: ROOT.to_string(),
             data: String::new(),
@@ -134,20 +130,13 @@ impl Tree {
             return Err(MetaError::NoNode);
         }
         // Child names sort as their full paths do, since those share the prefix.
-        let names = descendants(&self.nodes, path)
-            .filter(|name| !name.contains('/'))
-            .map(str::to_string)
-            .collect();
+        let names = descendants(&self.nodes, path).filter(|name| !name.contains('/')).map(str::to_string).collect();
         Ok(names)
     }
 
     /// The paths of the ephemeral nodes owned by `session`.
     pub fn ephemerals_of(&self, session: SessionId) -> Vec<String> {
-        self.nodes
-            .values()
-            .filter(|n| n.ephemeral_owner == Some(session))
-            .map(|n| n.path.clone())
-            .collect()
+        self.nodes.values().filter(|n| n.ephemeral_owner == Some(session)).map(|n| n.path.clone()).collect()
     }
 
     /// Deletes every ephemeral node of `session` (they never have children).
@@ -162,11 +151,7 @@ impl Tree {
     /// Applies `ops` atomically on behalf of `session`: either all succeed, or the tree
     /// is left unchanged and the first failing op is reported.
     pub fn multi(&mut self, session: SessionId, ops: &[MetaOp]) -> Result<Applied, OpFailure> {
-        let mut txn = Txn {
-            nodes: &mut self.nodes,
-            undo: BTreeMap::new(),
-            changes: Vec::new(),
-        };
+        let mut txn = Txn { nodes: &mut self.nodes, undo: BTreeMap::new(), changes: Vec::new() };
         let mut versions = Vec::with_capacity(ops.len());
         for (op_index, op) in ops.iter().enumerate() {
             match txn.apply(session, op) {
@@ -177,10 +162,7 @@ impl Tree {
                 }
             }
         }
-        Ok(Applied {
-            versions,
-            changes: txn.changes,
-        })
+        Ok(Applied { versions, changes: txn.changes })
     }
 }
 
@@ -195,41 +177,20 @@ struct Txn<'a> {
 impl Txn<'_> {
     fn apply(&mut self, session: SessionId, op: &MetaOp) -> Result<u64, MetaError> {
         match op {
-            MetaOp::Create {
-                path,
-                data,
-                ephemeral,
-            } => self.create(path, data, ephemeral.then_some(session)),
-            MetaOp::SetData {
-                path,
-                data,
-                expected_version,
-            } => self.set_data(path, data, *expected_version),
-            MetaOp::Delete {
-                path,
-                expected_version,
-            } => self.delete(path, *expected_version),
+            MetaOp::Create { path, data, ephemeral } => self.create(path, data, ephemeral.then_some(session)),
+            MetaOp::SetData { path, data, expected_version } => self.set_data(path, data, *expected_version),
+            MetaOp::Delete { path, expected_version } => self.delete(path, *expected_version),
             MetaOp::Check { path, version } => self.check(path, *version),
         }
     }
 
-    fn create(
-        &mut self,
-        path: &str,
-        data: &str,
-        owner: Option<SessionId>,
-    ) -> Result<u64, MetaError> {
+    fn create(&mut self, path: &str, data: &str, owner: Option<SessionId>) -> Result<u64, MetaError> {
         validate_path(path)?;
         if self.nodes.contains_key(path) {
             return Err(MetaError::NodeExists);
         }
         self.create_missing_ancestors(path)?;
-        self.put(ZNode {
-            path: path.to_string(),
-            data: data.to_string(),
-            version: 0,
-            ephemeral_owner: owner,
-        });
+        self.put(ZNode { path: path.to_string(), data: data.to_string(), version: 0, ephemeral_owner: owner });
         self.changes.push(Change::Created(path.to_string()));
         Ok(0)
     }
@@ -249,29 +210,15 @@ impl Txn<'_> {
             current = parent(p);
         }
         for p in missing.into_iter().rev() {
-            self.put(ZNode {
-                path: p.clone(),
-                data: String::new(),
-                version: 0,
-                ephemeral_owner: None,
-            });
+            self.put(ZNode { path: p.clone(), data: String::new(), version: 0, ephemeral_owner: None });
             self.changes.push(Change::Created(p));
         }
         Ok(())
     }
 
-    fn set_data(
-        &mut self,
-        path: &str,
-        data: &str,
-        expected: Option<u64>,
-    ) -> Result<u64, MetaError> {
+    fn set_data(&mut self, path: &str, data: &str, expected: Option<u64>) -> Result<u64, MetaError> {
         let node = self.existing(path, expected)?;
-        let updated = ZNode {
-            data: data.to_string(),
-            version: node.version + 1,
-            ..node.clone()
-        };
+        let updated = ZNode { data: data.to_string(), version: node.version + 1, ..node.clone() };
         let version = updated.version;
         self.put(updated);
         self.changes.push(Change::DataChanged(path.to_string()));
@@ -334,11 +281,7 @@ mod tests {
     use super::*;
 
     fn create(path: &str, ephemeral: bool) -> MetaOp {
-        MetaOp::Create {
-            path: path.into(),
-            data: "d".into(),
-            ephemeral,
-        }
+        MetaOp::Create { path: path.into(), data: "d".into(), ephemeral }
     }
 
     #[test]
@@ -360,14 +303,9 @@ mod tests {
         let applied = tree.multi(1, &[create("/a/b/c", false)]).unwrap();
         assert_eq!(
             applied.changes,
-            vec![
-                Change::Created("/a".into()),
-                Change::Created("/a/b".into()),
-                Change::Created("/a/b/c".into())
-            ]
+            vec![Change::Created("/a".into()), Change::Created("/a/b".into()), Change::Created("/a/b/c".into())]
         );
-        tree.multi(1, &[create("/a/a-x", false), create("/a/0", false)])
-            .unwrap();
+        tree.multi(1, &[create("/a/a-x", false), create("/a/0", false)]).unwrap();
         assert_eq!(tree.children("/a").unwrap(), vec!["0", "a-x", "b"]);
         assert_eq!(tree.children("/").unwrap(), vec!["a"]);
         assert_eq!(tree.children("/zz"), Err(MetaError::NoNode));
@@ -379,24 +317,11 @@ mod tests {
         tree.multi(1, &[create("/x", false)]).unwrap();
         let ops = [
             create("/new/deep", false),
-            MetaOp::SetData {
-                path: "/x".into(),
-                data: "v1".into(),
-                expected_version: Some(0),
-            },
-            MetaOp::Check {
-                path: "/x".into(),
-                version: 0,
-            },
+            MetaOp::SetData { path: "/x".into(), data: "v1".into(), expected_version: Some(0) },
+            MetaOp::Check { path: "/x".into(), version: 0 },
         ];
         let failure = tree.multi(1, &ops).unwrap_err();
-        assert_eq!(
-            failure,
-            OpFailure {
-                error: MetaError::BadVersion,
-                op_index: 2
-            }
-        );
+        assert_eq!(failure, OpFailure { error: MetaError::BadVersion, op_index: 2 });
         assert!(tree.get("/new").is_none());
         assert_eq!(tree.get("/x").unwrap().version, 0);
         assert_eq!(tree.get("/x").unwrap().data, "d");
@@ -409,10 +334,7 @@ mod tests {
         let failure = tree.multi(7, &[create("/e/child", false)]).unwrap_err();
         assert_eq!(failure.error, MetaError::NoChildrenForEphemerals);
         assert_eq!(tree.ephemerals_of(7), vec!["/e".to_string()]);
-        assert_eq!(
-            tree.remove_ephemerals(7),
-            vec![Change::Deleted("/e".into())]
-        );
+        assert_eq!(tree.remove_ephemerals(7), vec![Change::Deleted("/e".into())]);
         assert!(tree.get("/e").is_none());
     }
 
@@ -420,31 +342,11 @@ mod tests {
     fn delete_checks_version_children_and_root() {
         let mut tree = Tree::default();
         tree.multi(1, &[create("/p/c", false)]).unwrap();
-        let del = |path: &str, v| MetaOp::Delete {
-            path: path.into(),
-            expected_version: v,
-        };
-        assert_eq!(
-            tree.multi(1, &[del("/p", None)]).unwrap_err().error,
-            MetaError::NotEmpty
-        );
-        assert_eq!(
-            tree.multi(1, &[del("/p/c", Some(3))]).unwrap_err().error,
-            MetaError::BadVersion
-        );
-        assert_eq!(
-            tree.multi(1, &[del("/", None)]).unwrap_err().error,
-            MetaError::BadArguments
-        );
-        assert_eq!(
-            tree.multi(1, &[del("/p/c", Some(0)), del("/p", None)])
-                .unwrap()
-                .versions,
-            vec![0, 0]
-        );
-        assert_eq!(
-            tree.multi(1, &[del("/p", None)]).unwrap_err().error,
-            MetaError::NoNode
-        );
+        let del = |path: &str, v| MetaOp::Delete { path: path.into(), expected_version: v };
+        assert_eq!(tree.multi(1, &[del("/p", None)]).unwrap_err().error, MetaError::NotEmpty);
+        assert_eq!(tree.multi(1, &[del("/p/c", Some(3))]).unwrap_err().error, MetaError::BadVersion);
+        assert_eq!(tree.multi(1, &[del("/", None)]).unwrap_err().error, MetaError::BadArguments);
+        assert_eq!(tree.multi(1, &[del("/p/c", Some(0)), del("/p", None)]).unwrap().versions, vec![0, 0]);
+        assert_eq!(tree.multi(1, &[del("/p", None)]).unwrap_err().error, MetaError::NoNode);
     }
 }

@@ -40,10 +40,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Whether Kafka clients retry a request that failed with this error.
     pub fn is_retriable(self) -> bool {
-        !matches!(
-            self,
-            ErrorCode::UnsupportedRequest | ErrorCode::OffsetOutOfRange
-        )
+        !matches!(self, ErrorCode::UnsupportedRequest | ErrorCode::OffsetOutOfRange)
     }
 
     /// Whether the client should refresh its metadata before retrying.

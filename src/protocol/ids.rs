@@ -37,10 +37,7 @@ pub struct TopicPartition {
 impl TopicPartition {
     /// Builds a topic-partition.
     pub fn new(topic: impl Into<String>, partition: u32) -> Self {
-        TopicPartition {
-            topic: topic.into(),
-            partition,
-        }
+        TopicPartition { topic: topic.into(), partition }
     }
 
     /// Parses the `topic-N` form used in histories. The topic may itself contain dashes.
@@ -49,10 +46,7 @@ impl TopicPartition {
         if topic.is_empty() {
             return None;
         }
-        Some(TopicPartition {
-            topic: topic.to_string(),
-            partition: partition.parse().ok()?,
-        })
+        Some(TopicPartition { topic: topic.to_string(), partition: partition.parse().ok()? })
     }
 }
 

@@ -66,9 +66,6 @@ impl RecordBatch {
 
     /// The records with their offsets.
     pub fn offsets_and_records(&self) -> impl Iterator<Item = (Offset, &Record)> {
-        self.records
-            .iter()
-            .enumerate()
-            .map(move |(i, r)| (self.base_offset + i as Offset, r))
+        self.records.iter().enumerate().map(move |(i, r)| (self.base_offset + i as Offset, r))
     }
 }

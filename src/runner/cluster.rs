@@ -34,18 +34,8 @@ pub struct Simulated {
 
 /// The administrator's replica assignment: partition `p` of a topic with replication
 /// factor `r` on `n` brokers gets brokers `p+1, p+2, ... p+r` (mod n), so leaders spread.
-pub fn replica_assignment(
-    partitions: u32,
-    replication_factor: u32,
-    brokers: u32,
-) -> Vec<Vec<BrokerId>> {
-    (0..partitions)
-        .map(|p| {
-            (0..replication_factor)
-                .map(|i| BrokerId((p + i) % brokers + 1))
-                .collect()
-        })
-        .collect()
+pub fn replica_assignment(partitions: u32, replication_factor: u32, brokers: u32) -> Vec<Vec<BrokerId>> {
+    (0..partitions).map(|p| (0..replication_factor).map(|i| BrokerId((p + i) % brokers + 1)).collect()).collect()
 }
 
 /// Every topic of the scenario with its assignment and topic-level settings.
@@ -56,15 +46,8 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
         .iter()
         .map(|t| TopicAssignment {
             name: t.name.clone(),
-            replicas: replica_assignment(
-                t.partitions,
-                t.replication_factor,
-                scenario.cluster.brokers,
-            ),
-            min_insync_replicas: t
-                .config
-                .min_insync_replicas
-                .unwrap_or(defaults.min_insync_replicas),
+            replicas: replica_assignment(t.partitions, t.replication_factor, scenario.cluster.brokers),
+            min_insync_replicas: t.config.min_insync_replicas.unwrap_or(defaults.min_insync_replicas),
             unclean_leader_election_enable: t
                 .config
                 .unclean_leader_election_enable
@@ -114,19 +97,13 @@ pub async fn simulate(scenario: &Scenario) -> Simulated {
     };
     let network = Network::new(net_config, wire);
     let disks = DiskStore::new();
-    let nodes: SharedNodes = Arc::new(Mutex::new(NodeSet::new(
-        handle.clone(),
-        network.clone(),
-        disks.clone(),
-    )));
+    let nodes: SharedNodes = Arc::new(Mutex::new(NodeSet::new(handle.clone(), network.clone(), disks.clone())));
     let topics = topic_assignments(scenario);
     boot_cluster(scenario, &nodes, &network, &disks, &recorder, &topics);
 
     let mut liveness_failures = Vec::new();
-    let partition_names: Vec<String> = topics
-        .iter()
-        .flat_map(|t| (0..t.replicas.len()).map(move |p| format!("{}-{p}", t.name)))
-        .collect();
+    let partition_names: Vec<String> =
+        topics.iter().flat_map(|t| (0..t.replicas.len()).map(move |p| format!("{}-{p}", t.name))).collect();
     if !wait_until(BOOT_TIMEOUT, || all_led(&recorder, &partition_names)).await {
         liveness_failures.push(no_progress(format!(
             "the cluster did not elect a leader for every partition within {} s of booting",
@@ -136,9 +113,7 @@ pub async fn simulate(scenario: &Scenario) -> Simulated {
 
     // Safety phase: workload and faults.
     trace_phase(&recorder, "safety");
-    let bootstrap: Vec<Addr> = (1..=scenario.cluster.brokers)
-        .map(|i| Addr::new(&format!("broker-{i}")))
-        .collect();
+    let bootstrap: Vec<Addr> = (1..=scenario.cluster.brokers).map(|i| Addr::new(&format!("broker-{i}"))).collect();
     let ctx = WorkloadContext::new(recorder.clone(), bootstrap.clone());
     boot_clients(scenario, &nodes, &network, &ctx);
     let assignments: BTreeMap<String, Vec<u32>> = topics
@@ -150,12 +125,8 @@ pub async fn simulate(scenario: &Scenario) -> Simulated {
                 .map(move |(p, r)| (format!("{}-{p}", t.name), r.iter().map(|b| b.0).collect()))
         })
         .collect();
-    let nemesis = Arc::new(Mutex::new(Nemesis::new(
-        nodes.clone(),
-        recorder.clone(),
-        scenario.cluster.brokers,
-        assignments,
-    )));
+    let nemesis =
+        Arc::new(Mutex::new(Nemesis::new(nodes.clone(), recorder.clone(), scenario.cluster.brokers, assignments)));
     let safety_start = Instant::now();
     let armed: ArmedFaults = Arc::default();
     let schedule = run_schedule(scenario, nemesis.clone(), safety_start, armed.clone());
@@ -171,11 +142,7 @@ pub async fn simulate(scenario: &Scenario) -> Simulated {
     nemesis.lock().expect("nemesis poisoned").heal_everything();
     let liveness_deadline = Duration::from_millis(scenario.liveness_timeout_ms);
     let outstanding = ctx.outstanding.clone();
-    if !wait_until(liveness_deadline, || {
-        outstanding.load(Ordering::Relaxed) == 0
-    })
-    .await
-    {
+    if !wait_until(liveness_deadline, || outstanding.load(Ordering::Relaxed) == 0).await {
         liveness_failures.push(no_progress(format!(
             "{} sends were still unanswered {} s after the faults healed",
             ctx.outstanding.load(Ordering::Relaxed),
@@ -184,11 +151,7 @@ pub async fn simulate(scenario: &Scenario) -> Simulated {
     }
     let full_isr = |recorder: &Recorder| fully_replicated(recorder, &topics);
     if !wait_until(liveness_deadline, || full_isr(&recorder)).await {
-        liveness_failures.push(no_progress(describe_unrecovered(
-            &recorder,
-            &topics,
-            liveness_deadline,
-        )));
+        liveness_failures.push(no_progress(describe_unrecovered(&recorder, &topics, liveness_deadline)));
     }
     let drain_net = network.add_host(&Addr::new("drain"));
     let deadline = Instant::now() + liveness_deadline;
@@ -198,15 +161,7 @@ pub async fn simulate(scenario: &Scenario) -> Simulated {
     let drain_node = handle.create_node().name("drain").build();
     let unfinished = drain_node
         .spawn(async move {
-            workload::drain(
-                recorder_for_drain,
-                drain_net,
-                bootstrap,
-                topic_names,
-                drain_process,
-                deadline,
-            )
-            .await
+            workload::drain(recorder_for_drain, drain_net, bootstrap, topic_names, drain_process, deadline).await
         })
         .await
         .unwrap_or_default();
@@ -224,12 +179,7 @@ pub async fn simulate(scenario: &Scenario) -> Simulated {
     nodes.lock().expect("nodes poisoned").kill_all();
     handle.kill(drain_node.id());
     handle.kill(wire_id);
-    Simulated {
-        recorder,
-        liveness_failures,
-        faults_fired,
-        messages,
-    }
+    Simulated { recorder, liveness_failures, faults_fired, messages }
 }
 
 /// Boots the metastore and every broker.
@@ -244,9 +194,7 @@ fn boot_cluster(
     let mut nodes = nodes.lock().expect("nodes poisoned");
     let meta_net = network.add_host(&Addr::new(METASTORE));
     let meta_disk = disks.disk(METASTORE);
-    nodes.boot(METASTORE, move || {
-        run_metastore(meta_net.clone(), meta_disk.clone())
-    });
+    nodes.boot(METASTORE, move || run_metastore(meta_net.clone(), meta_disk.clone()));
     for id in 1..=scenario.cluster.brokers {
         let name = format!("broker-{id}");
         let ctx = BrokerContext {
@@ -271,19 +219,13 @@ fn boot_clients(
     let mut process = 0u64;
     let mut producer_number = 0;
     for spec in &scenario.producers {
-        let partitions = scenario
-            .topics
-            .iter()
-            .find(|t| t.name == spec.topic)
-            .map_or(1, |t| t.partitions);
+        let partitions = scenario.topics.iter().find(|t| t.name == spec.topic).map_or(1, |t| t.partitions);
         for _ in 0..spec.count {
             producer_number += 1;
             let name = format!("producer-{producer_number}");
             let net = network.add_host(&Addr::new(&name));
             let (ctx, spec, this) = (ctx.clone(), spec.clone(), process);
-            nodes.boot(&name, move || {
-                workload::run_producer(ctx.clone(), net.clone(), spec.clone(), partitions, this)
-            });
+            nodes.boot(&name, move || workload::run_producer(ctx.clone(), net.clone(), spec.clone(), partitions, this));
             process += 1;
         }
     }
@@ -294,9 +236,7 @@ fn boot_clients(
             let name = format!("consumer-{consumer_number}");
             let net = network.add_host(&Addr::new(&name));
             let (ctx, spec, this) = (ctx.clone(), spec.clone(), process);
-            nodes.boot(&name, move || {
-                workload::run_consumer(ctx.clone(), net.clone(), spec.clone(), this)
-            });
+            nodes.boot(&name, move || workload::run_consumer(ctx.clone(), net.clone(), spec.clone(), this));
             process += 1;
         }
     }
@@ -320,9 +260,7 @@ fn run_schedule(
         let mut undos: Vec<(Instant, super::nemesis::Undo)> = Vec::new();
         let mut faults = faults.into_iter().peekable();
         loop {
-            let next_fault = faults
-                .peek()
-                .map(|f| start + Duration::from_millis(f.at_ms));
+            let next_fault = faults.peek().map(|f| start + Duration::from_millis(f.at_ms));
             let next_undo = undos.first().map(|(at, _)| *at);
             let next = match (next_fault, next_undo) {
                 (Some(f), Some(u)) => f.min(u),
@@ -353,11 +291,7 @@ fn run_schedule(
 
 /// An armed fault: fires at the first matching trace event, then undoes itself after
 /// its duration.
-async fn fire_on_trigger(
-    nemesis: Arc<Mutex<Nemesis>>,
-    fault: scenario::FaultSpec,
-    trigger: scenario::Trigger,
-) {
+async fn fire_on_trigger(nemesis: Arc<Mutex<Nemesis>>, fault: scenario::FaultSpec, trigger: scenario::Trigger) {
     let recorder = nemesis.lock().expect("nemesis poisoned").recorder().clone();
     let mut seen = recorder.trace_len();
     loop {
@@ -404,12 +338,7 @@ async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> boo
 
 fn all_led(recorder: &Recorder, partitions: &[String]) -> bool {
     let observation = observe(recorder);
-    partitions.iter().all(|p| {
-        observation
-            .partitions
-            .get(p)
-            .is_some_and(|s| s.leader.is_some())
-    })
+    partitions.iter().all(|p| observation.partitions.get(p).is_some_and(|s| s.leader.is_some()))
 }
 
 /// Whether every partition has a leader and every assigned replica back in its ISR.
@@ -420,18 +349,12 @@ fn fully_replicated(recorder: &Recorder, topics: &[TopicAssignment]) -> bool {
             observation
                 .partitions
                 .get(&format!("{}-{p}", t.name))
-                .is_some_and(|s| {
-                    s.leader.is_some() && replicas.iter().all(|r| s.isr.contains(&r.0))
-                })
+                .is_some_and(|s| s.leader.is_some() && replicas.iter().all(|r| s.isr.contains(&r.0)))
         })
     })
 }
 
-fn describe_unrecovered(
-    recorder: &Recorder,
-    topics: &[TopicAssignment],
-    limit: Duration,
-) -> String {
+fn describe_unrecovered(recorder: &Recorder, topics: &[TopicAssignment], limit: Duration) -> String {
     let observation = observe(recorder);
     let mut problems = Vec::new();
     for t in topics {
@@ -440,11 +363,8 @@ fn describe_unrecovered(
             match observation.partitions.get(&name) {
                 Some(s) if s.leader.is_none() => problems.push(format!("{name} has no leader")),
                 Some(s) => {
-                    let missing: Vec<String> = replicas
-                        .iter()
-                        .filter(|r| !s.isr.contains(&r.0))
-                        .map(|r| format!("broker-{}", r.0))
-                        .collect();
+                    let missing: Vec<String> =
+                        replicas.iter().filter(|r| !s.isr.contains(&r.0)).map(|r| format!("broker-{}", r.0)).collect();
                     if !missing.is_empty() {
                         problems.push(format!("{name} ISR lacks {}", missing.join(", ")));
                     }
@@ -453,9 +373,5 @@ fn describe_unrecovered(
             }
         }
     }
-    format!(
-        "{} s after the faults healed: {}",
-        limit.as_secs(),
-        problems.join("; ")
-    )
+    format!("{} s after the faults healed: {}", limit.as_secs(), problems.join("; "))
 }

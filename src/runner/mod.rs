@@ -39,12 +39,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunOutcome {
             let mut anomalies = check::check_all(&history);
             anomalies.extend(simulated.liveness_failures);
             anomalies.sort_by_key(|a| a.kind);
-            let stats = RunStats::from_history(
-                &history,
-                simulated.faults_fired,
-                simulated.messages,
-                wall_ms,
-            );
+            let stats = RunStats::from_history(&history, simulated.faults_fired, simulated.messages, wall_ms);
             let unavailability = outcome::unavailability(&history);
             RunOutcome {
                 scenario: scenario.name.clone(),
@@ -81,20 +76,11 @@ pub fn run_scenario(scenario: &Scenario, mut on_seed: impl FnMut(&RunOutcome)) -
 
 /// A `no-progress` anomaly with its description.
 pub(crate) fn no_progress(description: String) -> Anomaly {
-    Anomaly {
-        kind: AnomalyKind::NoProgress,
-        description,
-        records: Vec::new(),
-    }
+    Anomaly { kind: AnomalyKind::NoProgress, description, records: Vec::new() }
 }
 
 /// Records the start of a run phase.
 pub(crate) fn trace_phase(recorder: &Recorder, name: &str) {
     tracing::info!(phase = name, "phase begins");
-    recorder.trace(
-        "runner",
-        Event::Phase {
-            name: name.to_string(),
-        },
-    );
+    recorder.trace("runner", Event::Phase { name: name.to_string() });
 }

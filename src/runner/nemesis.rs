@@ -50,15 +50,7 @@ impl Nemesis {
         assignments: BTreeMap<String, Vec<u32>>,
     ) -> Self {
         let baseline = nodes.lock().expect("nodes poisoned").network().config();
-        Nemesis {
-            nodes,
-            recorder,
-            broker_count,
-            assignments,
-            blocked: BTreeSet::new(),
-            baseline,
-            fired: 0,
-        }
+        Nemesis { nodes, recorder, broker_count, assignments, blocked: BTreeSet::new(), baseline, fired: 0 }
     }
 
     /// The run's recorder.
@@ -67,20 +59,11 @@ impl Nemesis {
     }
 
     fn trace(&self, kind: &str, targets: Vec<String>, detail: String) {
-        self.recorder.trace(
-            "nemesis",
-            Event::Fault {
-                kind: kind.to_string(),
-                targets,
-                detail,
-            },
-        );
+        self.recorder.trace("nemesis", Event::Fault { kind: kind.to_string(), targets, detail });
     }
 
     fn brokers(&self) -> Vec<String> {
-        (1..=self.broker_count)
-            .map(|i| format!("broker-{i}"))
-            .collect()
+        (1..=self.broker_count).map(|i| format!("broker-{i}")).collect()
     }
 
     /// Resolves a target to node names, now.
@@ -89,13 +72,9 @@ impl Nemesis {
         match target {
             Target::Node(name) => vec![name.clone()],
             Target::Controller => observation.controller.map(broker).into_iter().collect(),
-            Target::LeaderOf(tp) => observation
-                .partitions
-                .get(tp)
-                .and_then(|p| p.leader)
-                .map(broker)
-                .into_iter()
-                .collect(),
+            Target::LeaderOf(tp) => {
+                observation.partitions.get(tp).and_then(|p| p.leader).map(broker).into_iter().collect()
+            }
             Target::FollowersOf(tp) | Target::AFollowerOf(tp) => {
                 let Some(partition) = observation.partitions.get(tp) else {
                     return Vec::new();
@@ -112,12 +91,7 @@ impl Nemesis {
                 }
                 followers
             }
-            Target::RandomBroker => self
-                .brokers()
-                .choose(&mut thread_rng())
-                .cloned()
-                .into_iter()
-                .collect(),
+            Target::RandomBroker => self.brokers().choose(&mut thread_rng()).cloned().into_iter().collect(),
             Target::AllBrokers => self.brokers(),
             Target::Crashed => self.nodes.lock().expect("nodes poisoned").down(),
             Target::Everyone => self.nodes.lock().expect("nodes poisoned").names(),
@@ -140,11 +114,7 @@ impl Nemesis {
                     let mut nodes = self.nodes.lock().expect("nodes poisoned");
                     names.into_iter().filter(|n| nodes.crash(n)).collect()
                 };
-                self.trace(
-                    "crash",
-                    crashed.clone(),
-                    "process killed; page cache kept".into(),
-                );
+                self.trace("crash", crashed.clone(), "process killed; page cache kept".into());
                 fault.duration_ms.map(|_| Undo::Restart(crashed))
             }
             FaultAction::Restart { target } => {
@@ -152,17 +122,10 @@ impl Nemesis {
                 self.restart(names);
                 None
             }
-            FaultAction::Partition {
-                target,
-                peers,
-                one_way,
-            } => {
+            FaultAction::Partition { target, peers, one_way } => {
                 let side_a = self.resolve(target, &observation);
-                let side_b: Vec<String> = self
-                    .resolve(peers, &observation)
-                    .into_iter()
-                    .filter(|n| !side_a.contains(n))
-                    .collect();
+                let side_b: Vec<String> =
+                    self.resolve(peers, &observation).into_iter().filter(|n| !side_a.contains(n)).collect();
                 let mut links = Vec::new();
                 for a in &side_a {
                     for b in &side_b {
@@ -180,11 +143,7 @@ impl Nemesis {
                 }
                 self.blocked.extend(links.iter().cloned());
                 let shape = if *one_way { "one-way" } else { "both ways" };
-                self.trace(
-                    "partition",
-                    side_a.clone(),
-                    format!("cut off from {} ({shape})", side_b.join(", ")),
-                );
+                self.trace("partition", side_a.clone(), format!("cut off from {} ({shape})", side_b.join(", ")));
                 fault.duration_ms.map(|_| Undo::Unblock(links))
             }
             FaultAction::Heal => {
@@ -192,35 +151,16 @@ impl Nemesis {
                 None
             }
             FaultAction::PacketLoss { rate } => {
-                self.nodes
-                    .lock()
-                    .expect("nodes poisoned")
-                    .network()
-                    .update_config(|c| c.packet_loss_rate = *rate);
-                self.trace(
-                    "packet-loss",
-                    Vec::new(),
-                    format!("packet loss rate {rate}"),
-                );
+                self.nodes.lock().expect("nodes poisoned").network().update_config(|c| c.packet_loss_rate = *rate);
+                self.trace("packet-loss", Vec::new(), format!("packet loss rate {rate}"));
                 fault.duration_ms.map(|_| Undo::RestoreNetwork)
             }
-            FaultAction::Latency {
-                latency_ms_min,
-                latency_ms_max,
-            } => {
-                self.nodes
-                    .lock()
-                    .expect("nodes poisoned")
-                    .network()
-                    .update_config(|c| {
-                        c.latency_ms_min = *latency_ms_min;
-                        c.latency_ms_max = *latency_ms_max;
-                    });
-                self.trace(
-                    "latency",
-                    Vec::new(),
-                    format!("latency {latency_ms_min}..{latency_ms_max} ms"),
-                );
+            FaultAction::Latency { latency_ms_min, latency_ms_max } => {
+                self.nodes.lock().expect("nodes poisoned").network().update_config(|c| {
+                    c.latency_ms_min = *latency_ms_min;
+                    c.latency_ms_max = *latency_ms_max;
+                });
+                self.trace("latency", Vec::new(), format!("latency {latency_ms_min}..{latency_ms_max} ms"));
                 fault.duration_ms.map(|_| Undo::RestoreNetwork)
             }
         }
@@ -237,11 +177,7 @@ impl Nemesis {
                     self.blocked.remove(&(from.clone(), to.clone()));
                 }
                 drop(nodes);
-                self.trace(
-                    "heal",
-                    Vec::new(),
-                    format!("{} links restored", links.len()),
-                );
+                self.trace("heal", Vec::new(), format!("{} links restored", links.len()));
             }
             Undo::RestoreNetwork => self.restore_network(),
         }
@@ -253,11 +189,7 @@ impl Nemesis {
             names.into_iter().filter(|n| nodes.restart(n)).collect()
         };
         if !restarted.is_empty() {
-            self.trace(
-                "restart",
-                restarted,
-                "process started on the same disk".into(),
-            );
+            self.trace("restart", restarted, "process started on the same disk".into());
         }
     }
 
@@ -269,25 +201,13 @@ impl Nemesis {
             nodes.network().unblock(from, to);
         }
         drop(nodes);
-        self.trace(
-            "heal",
-            Vec::new(),
-            format!("{} links restored", links.len()),
-        );
+        self.trace("heal", Vec::new(), format!("{} links restored", links.len()));
     }
 
     fn restore_network(&self) {
         let baseline = self.baseline.clone();
-        self.nodes
-            .lock()
-            .expect("nodes poisoned")
-            .network()
-            .update_config(|c| *c = baseline);
-        self.trace(
-            "network-restored",
-            Vec::new(),
-            "latency and loss back to the scenario's settings".into(),
-        );
+        self.nodes.lock().expect("nodes poisoned").network().update_config(|c| *c = baseline);
+        self.trace("network-restored", Vec::new(), "latency and loss back to the scenario's settings".into());
     }
 
     /// The liveness phase's first step: heal everything and restart every node.

@@ -33,26 +33,11 @@ pub fn observe(recorder: &Recorder) -> ClusterObservation {
     recorder.with_trace(|trace| {
         for event in trace {
             match &event.event {
-                Event::LeaderElection {
-                    tp,
-                    leader,
-                    leader_epoch,
-                    isr,
-                    ..
-                }
-                | Event::IsrChange {
-                    tp,
-                    leader,
-                    leader_epoch,
-                    isr,
-                } => {
+                Event::LeaderElection { tp, leader, leader_epoch, isr, .. }
+                | Event::IsrChange { tp, leader, leader_epoch, isr } => {
                     observation.partitions.insert(
                         tp.clone(),
-                        ObservedPartition {
-                            leader: *leader,
-                            leader_epoch: *leader_epoch,
-                            isr: isr.clone(),
-                        },
+                        ObservedPartition { leader: *leader, leader_epoch: *leader_epoch, isr: isr.clone() },
                     );
                 }
                 Event::ControllerElected { broker, .. } => observation.controller = Some(*broker),

@@ -32,12 +32,7 @@ pub struct RunStats {
 impl RunStats {
     /// Counts sends and polls in a history.
     pub fn from_history(history: &History, faults: u64, messages: u64, wall_ms: u64) -> Self {
-        let mut stats = RunStats {
-            faults,
-            messages,
-            wall_ms,
-            ..RunStats::default()
-        };
+        let mut stats = RunStats { faults, messages, wall_ms, ..RunStats::default() };
         let mut consumed = BTreeSet::new();
         for op in &history.ops {
             for mop in op.micro_ops() {
@@ -46,13 +41,7 @@ impl RunStats {
                     (OpFn::Send, OpType::Ok, _) => stats.acked += 1,
                     (OpFn::Send, OpType::Fail, _) => stats.failed += 1,
                     (OpFn::Send, OpType::Info, _) => stats.unknown += 1,
-                    (
-                        _,
-                        OpType::Ok,
-                        MicroOp::Poll {
-                            records: Some(records),
-                        },
-                    ) => {
+                    (_, OpType::Ok, MicroOp::Poll { records: Some(records) }) => {
                         consumed.extend(records.values().flatten().map(|(_, v)| *v));
                     }
                     _ => {}
@@ -97,21 +86,13 @@ pub fn unavailability(history: &History) -> Vec<Unavailability> {
                 }
                 Some(_) => {
                     if let Some(from_ms) = open.remove(tp) {
-                        spans.push(Unavailability {
-                            tp: tp.clone(),
-                            from_ms,
-                            until_ms: Some(now_ms),
-                        });
+                        spans.push(Unavailability { tp: tp.clone(), from_ms, until_ms: Some(now_ms) });
                     }
                 }
             }
         }
     }
-    spans.extend(open.into_iter().map(|(tp, from_ms)| Unavailability {
-        tp,
-        from_ms,
-        until_ms: None,
-    }));
+    spans.extend(open.into_iter().map(|(tp, from_ms)| Unavailability { tp, from_ms, until_ms: None }));
     spans
 }
 
@@ -143,10 +124,7 @@ impl RunOutcome {
             seed,
             history: History::default(),
             anomalies: Vec::new(),
-            stats: RunStats {
-                wall_ms,
-                ..RunStats::default()
-            },
+            stats: RunStats { wall_ms, ..RunStats::default() },
             unavailability: Vec::new(),
             trace_hash: 0,
             panic: Some(message),
@@ -165,18 +143,9 @@ impl RunOutcome {
     /// Judges this run alone against the scenario's `absent` list.
     pub fn verdict(&self, scenario: &Scenario) -> SeedVerdict {
         let counts = self.counts();
-        let forbidden: Vec<AnomalyKind> = counts
-            .keys()
-            .filter(|k| scenario.expect.absent.contains(k))
-            .copied()
-            .collect();
-        SeedVerdict {
-            seed: self.seed,
-            counts,
-            forbidden,
-            panic: self.panic.clone(),
-            trace_hash: self.trace_hash,
-        }
+        let forbidden: Vec<AnomalyKind> =
+            counts.keys().filter(|k| scenario.expect.absent.contains(k)).copied().collect();
+        SeedVerdict { seed: self.seed, counts, forbidden, panic: self.panic.clone(), trace_hash: self.trace_hash }
     }
 }
 
@@ -261,30 +230,12 @@ pub struct ScenarioVerdict {
 impl ScenarioVerdict {
     /// Judges a scenario from its seeds' verdicts.
     pub fn judge(scenario: &Scenario, seeds: Vec<SeedVerdict>) -> Self {
-        let seen: BTreeSet<AnomalyKind> = seeds
-            .iter()
-            .flat_map(|s| s.counts.keys().copied())
-            .collect();
-        let missing: Vec<AnomalyKind> = scenario
-            .expect
-            .present
-            .iter()
-            .filter(|k| !seen.contains(k))
-            .copied()
-            .collect();
-        let mut status = seeds
-            .iter()
-            .map(SeedVerdict::status)
-            .max()
-            .unwrap_or(Status::Pass);
+        let seen: BTreeSet<AnomalyKind> = seeds.iter().flat_map(|s| s.counts.keys().copied()).collect();
+        let missing: Vec<AnomalyKind> = scenario.expect.present.iter().filter(|k| !seen.contains(k)).copied().collect();
+        let mut status = seeds.iter().map(SeedVerdict::status).max().unwrap_or(Status::Pass);
         if !missing.is_empty() {
             status = status.max(Status::SafetyFailure);
         }
-        ScenarioVerdict {
-            scenario: scenario.name.clone(),
-            seeds,
-            missing,
-            status,
-        }
+        ScenarioVerdict { scenario: scenario.name.clone(), seeds, missing, status }
     }
 }

@@ -82,11 +82,8 @@ impl ScenarioError {
         let text = self.line_text.as_ref()?;
         let number = self.line.to_string();
         let gutter = " ".repeat(number.len());
-        let pad: String = text
-            .chars()
-            .take(self.column.saturating_sub(1))
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
+        let pad: String =
+            text.chars().take(self.column.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
         Some(format!("{number} | {text}\n{gutter} | {pad}^"))
     }
 }
@@ -117,12 +114,8 @@ pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize, String) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line = before.matches('\n').count() + 1;
     let column = before[line_start..].chars().count() + 1;
-    let line_end = text[line_start..]
-        .find('\n')
-        .map_or(text.len(), |i| line_start + i);
-    let line_text = text[line_start..line_end]
-        .trim_end_matches('\r')
-        .to_string();
+    let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+    let line_text = text[line_start..line_end].trim_end_matches('\r').to_string();
     (line, column, line_text)
 }
 

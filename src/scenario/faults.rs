@@ -46,19 +46,10 @@ impl Kind {
         match self {
             Kind::Crash => &["at", "when", "kind", "target", "duration"],
             Kind::Restart => &["at", "when", "kind", "target"],
-            Kind::Partition => &[
-                "at", "when", "kind", "target", "peers", "one_way", "duration",
-            ],
+            Kind::Partition => &["at", "when", "kind", "target", "peers", "one_way", "duration"],
             Kind::Heal => &["at", "when", "kind"],
             Kind::PacketLoss => &["at", "when", "kind", "rate", "duration"],
-            Kind::Latency => &[
-                "at",
-                "when",
-                "kind",
-                "latency_min",
-                "latency_max",
-                "duration",
-            ],
+            Kind::Latency => &["at", "when", "kind", "latency_min", "latency_max", "duration"],
         }
     }
 }
@@ -84,12 +75,7 @@ pub(super) fn faults(tables: &[Table], world: &World, text: &str) -> Res<Vec<Fau
 
 fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
     let kind_names: Vec<&str> = KINDS.iter().map(|(n, _)| *n).collect();
-    let kind_sp = t
-        .require(
-            "kind",
-            &format!("the fault kind, one of {}", one_of(&kind_names)),
-        )?
-        .string("a string")?;
+    let kind_sp = t.require("kind", &format!("the fault kind, one of {}", one_of(&kind_names)))?.string("a string")?;
     let kind = choice(&kind_sp, &KINDS)?;
     let allowed = kind.keys();
     if let Some((key, pos)) = t.keys().into_iter().find(|(k, _)| !allowed.contains(k)) {
@@ -100,9 +86,7 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
         )));
     }
 
-    let at = t
-        .require("at", "when the fault fires, such as \"2.5s\"")?
-        .duration_ms()?;
+    let at = t.require("at", "when the fault fires, such as \"2.5s\"")?.duration_ms()?;
     if at.value >= world.duration_ms {
         let end = format_duration_ms(world.duration_ms);
         return Err(at.pos.issue(format!(
@@ -113,22 +97,13 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
     }
     let duration_ms = t
         .opt_duration_ms("duration")?
-        .map(|d| {
-            d.check(
-                |d| d > 0,
-                |_| "expected a duration longer than 0ms".to_string(),
-            )
-        })
+        .map(|d| d.check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string()))
         .transpose()?
         .map(|d| d.value);
 
     let action = match kind {
-        Kind::Crash => FaultAction::Crash {
-            target: target(t, "target", Role::Crash, world)?,
-        },
-        Kind::Restart => FaultAction::Restart {
-            target: target(t, "target", Role::Restart, world)?,
-        },
+        Kind::Crash => FaultAction::Crash { target: target(t, "target", Role::Crash, world)? },
+        Kind::Restart => FaultAction::Restart { target: target(t, "target", Role::Restart, world)? },
         Kind::Partition => {
             let cut = target(t, "target", Role::Cut, world)?;
             let peers = match t.get("peers") {
@@ -136,42 +111,23 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
                 None => Target::Everyone,
             };
             if cut == peers {
-                let pos = t
-                    .get("peers")
-                    .map_or_else(|| t.pos.clone(), |n| n.pos.clone());
+                let pos = t.get("peers").map_or_else(|| t.pos.clone(), |n| n.pos.clone());
                 return Err(pos.issue(format!(
                     "`target` and `peers` are both \"{cut}\", so nothing would be cut; expected \
                         two different sides"
                 )));
             }
             let one_way = t.opt_bool("one_way")?.is_some_and(|b| b.value);
-            FaultAction::Partition {
-                target: cut,
-                peers,
-                one_way,
-            }
+            FaultAction::Partition { target: cut, peers, one_way }
         }
         Kind::Heal => FaultAction::Heal,
         Kind::PacketLoss => {
-            let rate = loss_rate(t.require(
-                "rate",
-                "the probability of losing each message, such as 0.1",
-            )?)?;
+            let rate = loss_rate(t.require("rate", "the probability of losing each message, such as 0.1")?)?;
             FaultAction::PacketLoss { rate }
         }
         Kind::Latency => {
-            let min = t
-                .require(
-                    "latency_min",
-                    "the smallest one-way latency, such as \"50ms\"",
-                )?
-                .duration_ms()?;
-            let max = t
-                .require(
-                    "latency_max",
-                    "the largest one-way latency, such as \"200ms\"",
-                )?
-                .duration_ms()?;
+            let min = t.require("latency_min", "the smallest one-way latency, such as \"50ms\"")?.duration_ms()?;
+            let max = t.require("latency_max", "the largest one-way latency, such as \"200ms\"")?.duration_ms()?;
             if max.value < min.value {
                 return Err(max.pos.issue(format!(
                     "latency_max {} is smaller than latency_min {}; expected at least {}",
@@ -180,10 +136,7 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
                     format_duration_ms(min.value)
                 )));
             }
-            FaultAction::Latency {
-                latency_ms_min: min.value,
-                latency_ms_max: max.value,
-            }
+            FaultAction::Latency { latency_ms_min: min.value, latency_ms_max: max.value }
         }
     };
     let trigger = match t.get("when") {
@@ -191,38 +144,20 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
         None => None,
     };
     let line = line_column(text, t.pos.span.as_ref().map_or(0, |s| s.start)).0;
-    Ok(FaultSpec {
-        at_ms: at.value,
-        action,
-        duration_ms,
-        line,
-        trigger,
-    })
+    Ok(FaultSpec { at_ms: at.value, action, duration_ms, line, trigger })
 }
 
 /// Reads `when = "EVENT PARTITION"`, e.g. `when = "truncate orders-0"`.
 fn trigger(t: &Table, world: &World) -> Res<Trigger> {
     let names: Vec<&str> = TriggerEvent::ALL.iter().map(|(n, _)| *n).collect();
-    let expected = format!(
-        "\"EVENT PARTITION\" with EVENT one of {}, such as \"truncate orders-0\"",
-        one_of(&names)
-    );
+    let expected = format!("\"EVENT PARTITION\" with EVENT one of {}, such as \"truncate orders-0\"", one_of(&names));
     let sp = t.require("when", &expected)?.string("a string")?;
     let mut words = sp.value.split_whitespace();
     let (Some(event), Some(tp), None) = (words.next(), words.next(), words.next()) else {
-        return Err(sp
-            .pos
-            .issue(format!("expected {expected}; found {}", excerpt(&sp.value))));
+        return Err(sp.pos.issue(format!("expected {expected}; found {}", excerpt(&sp.value))));
     };
-    let Some(event) = TriggerEvent::ALL
-        .iter()
-        .find(|(n, _)| *n == event)
-        .map(|(_, e)| *e)
-    else {
-        return Err(sp.pos.issue(format!(
-            "unknown event {}; expected {expected}",
-            excerpt(event)
-        )));
+    let Some(event) = TriggerEvent::ALL.iter().find(|(n, _)| *n == event).map(|(_, e)| *e) else {
+        return Err(sp.pos.issue(format!("unknown event {}; expected {expected}", excerpt(event))));
     };
     let exists = world.topics.iter().any(|topic| {
         tp.strip_prefix(topic.name.as_str())
@@ -237,10 +172,7 @@ fn trigger(t: &Table, world: &World) -> Res<Trigger> {
             world.topics.first().map_or("orders", |t| t.name.as_str())
         )));
     }
-    Ok(Trigger {
-        event,
-        tp: tp.to_string(),
-    })
+    Ok(Trigger { event, tp: tp.to_string() })
 }
 
 fn target(t: &Table, key: &str, role: Role, world: &World) -> Res<Target> {
@@ -253,9 +185,7 @@ fn target(t: &Table, key: &str, role: Role, world: &World) -> Res<Target> {
     let node = t.require(key, what)?;
     let sp = node.string("a target phrase such as \"broker-2\" or \"the leader of orders-0\"")?;
     let Some(target) = Target::parse(&sp.value) else {
-        return Err(sp
-            .pos
-            .issue(format!("expected {FORMS}; found {}", excerpt(&sp.value))));
+        return Err(sp.pos.issue(format!("expected {FORMS}; found {}", excerpt(&sp.value))));
     };
     match (&target, role) {
         (Target::Crashed, r) if r != Role::Restart => {
@@ -294,9 +224,7 @@ fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
                     1 => format!("there is 1 ({kind}-1)"),
                     c => format!("there are {c}, {kind}-1 to {kind}-{c}"),
                 };
-                return Err(pos.issue(format!(
-                    "{name} does not exist: {range}; expected one of them"
-                )));
+                return Err(pos.issue(format!("{name} does not exist: {range}; expected one of them")));
             }
             Ok(())
         }
@@ -304,11 +232,8 @@ fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
             let (topic, n) = tp.rsplit_once('-').unwrap_or((tp, ""));
             let Some(spec) = world.topics.iter().find(|t| t.name == topic) else {
                 let names: Vec<&str> = world.topics.iter().map(|t| t.name.as_str()).collect();
-                let expected = if names.is_empty() {
-                    "a topic defined in [[topics]]".to_string()
-                } else {
-                    one_of(&names)
-                };
+                let expected =
+                    if names.is_empty() { "a topic defined in [[topics]]".to_string() } else { one_of(&names) };
                 return Err(pos.issue(format!(
                     "partition {tp} names topic `{topic}`, which is not \
                     defined; expected a partition of {expected}"
@@ -320,9 +245,7 @@ fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
                     1 => format!("1 partition; expected {topic}-0"),
                     n => format!("{n} partitions; expected {topic}-0 to {topic}-{}", n - 1),
                 };
-                return Err(pos.issue(format!(
-                    "partition {tp} does not exist: topic `{topic}` has {range}"
-                )));
+                return Err(pos.issue(format!("partition {tp} does not exist: topic `{topic}` has {range}")));
             }
             if !matches!(target, Target::LeaderOf(_)) && spec.replication_factor < 2 {
                 return Err(pos.issue(format!(

@@ -47,16 +47,8 @@ pub(super) const TOPIC: &[&str] = &["name", "partitions", "replication.factor", 
 pub(super) const TOPIC_CONFIG: &[&str] = &["min.insync.replicas", "unclean.leader.election.enable"];
 
 /// `[[producers]]`.
-pub(super) const PRODUCER: &[&str] = &[
-    "count",
-    "topic",
-    "rate_per_sec",
-    "records",
-    "partitioning",
-    "key_count",
-    "send",
-    "config",
-];
+pub(super) const PRODUCER: &[&str] =
+    &["count", "topic", "rate_per_sec", "records", "partitioning", "key_count", "send", "config"];
 
 /// `[producers.config]`.
 pub(super) const PRODUCER_CONFIG: &[&str] = &[
@@ -72,8 +64,7 @@ pub(super) const PRODUCER_CONFIG: &[&str] = &[
 ];
 
 /// `[[consumers]]`.
-pub(super) const CONSUMER: &[&str] =
-    &["count", "topic", "mode", "group", "poll_interval", "config"];
+pub(super) const CONSUMER: &[&str] = &["count", "topic", "mode", "group", "poll_interval", "config"];
 
 /// `[consumers.config]`.
 pub(super) const CONSUMER_CONFIG: &[&str] = &[
@@ -88,18 +79,8 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
 ];
 
 /// `[[faults]]`, every kind together; `faults` checks which keys each kind takes.
-pub(super) const FAULT: &[&str] = &[
-    "at",
-    "when",
-    "kind",
-    "target",
-    "peers",
-    "one_way",
-    "duration",
-    "rate",
-    "latency_min",
-    "latency_max",
-];
+pub(super) const FAULT: &[&str] =
+    &["at", "when", "kind", "target", "peers", "one_way", "duration", "rate", "latency_min", "latency_max"];
 
 /// `[expect]`.
 pub(super) const EXPECT: &[&str] = &["present", "absent", "all_acked_consumed"];
@@ -123,11 +104,8 @@ const SECTIONS: &[(&str, &[&str])] = &[
 /// The tables (other than the one with `allowed` keys) that take `key`, e.g.
 /// `"[cluster.config] or [topics.config]"`.
 pub(super) fn home_of(key: &str, allowed: &[&str]) -> Option<String> {
-    let homes: Vec<&str> = SECTIONS
-        .iter()
-        .filter(|(_, keys)| *keys != allowed && keys.contains(&key))
-        .map(|(name, _)| *name)
-        .collect();
+    let homes: Vec<&str> =
+        SECTIONS.iter().filter(|(_, keys)| *keys != allowed && keys.contains(&key)).map(|(name, _)| *name).collect();
     match homes.split_last() {
         None => None,
         Some((last, [])) => Some(last.to_string()),

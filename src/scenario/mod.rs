@@ -89,12 +89,12 @@ use std::path::Path;
 
 pub use error::ScenarioError;
 pub use model::{
-    BrokerConfig, ClusterSpec, Expectations, FaultAction, FaultSpec, NetworkSpec, Scenario, Target,
-    Theme, TopicConfig, TopicSpec, Trigger, TriggerEvent, TruncationMode,
+    BrokerConfig, ClusterSpec, Expectations, FaultAction, FaultSpec, NetworkSpec, Scenario, Target, Theme, TopicConfig,
+    TopicSpec, Trigger, TriggerEvent, TruncationMode,
 };
 pub use model_clients::{
-    AssignmentStrategy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
-    ProducerConfig, ProducerSpec, SendMode,
+    AssignmentStrategy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning, ProducerConfig,
+    ProducerSpec, SendMode,
 };
 pub use validate::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range, MAX_SEEDS};

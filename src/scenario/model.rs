@@ -58,9 +58,7 @@ pub struct Scenario {
 impl Scenario {
     /// The broker host names, `broker-1` to `broker-N`.
     pub fn broker_names(&self) -> Vec<String> {
-        (1..=self.cluster.brokers)
-            .map(|i| format!("broker-{i}"))
-            .collect()
+        (1..=self.cluster.brokers).map(|i| format!("broker-{i}")).collect()
     }
 
     /// Every producer process with its host name (`producer-1`, ...), in numbering order.
@@ -79,10 +77,7 @@ impl Scenario {
     }
 }
 
-fn instances<'a, T>(
-    prefix: &str,
-    groups: impl Iterator<Item = (u32, &'a T)>,
-) -> Vec<(String, &'a T)> {
+fn instances<'a, T>(prefix: &str, groups: impl Iterator<Item = (u32, &'a T)>) -> Vec<(String, &'a T)> {
     let mut out = Vec::new();
     for (count, spec) in groups {
         for _ in 0..count {
@@ -238,11 +233,7 @@ pub struct NetworkSpec {
 
 impl Default for NetworkSpec {
     fn default() -> Self {
-        NetworkSpec {
-            latency_ms_min: 1,
-            latency_ms_max: 5,
-            packet_loss_rate: 0.0,
-        }
+        NetworkSpec { latency_ms_min: 1, latency_ms_max: 5, packet_loss_rate: 0.0 }
     }
 }
 
@@ -263,16 +254,12 @@ pub struct TopicSpec {
 impl TopicSpec {
     /// The `min.insync.replicas` in force for this topic: its override, else the cluster's.
     pub fn min_insync_replicas(&self, cluster: &BrokerConfig) -> u32 {
-        self.config
-            .min_insync_replicas
-            .unwrap_or(cluster.min_insync_replicas)
+        self.config.min_insync_replicas.unwrap_or(cluster.min_insync_replicas)
     }
 
     /// The `unclean.leader.election.enable` in force for this topic.
     pub fn unclean_leader_election_enable(&self, cluster: &BrokerConfig) -> bool {
-        self.config
-            .unclean_leader_election_enable
-            .unwrap_or(cluster.unclean_leader_election_enable)
+        self.config.unclean_leader_election_enable.unwrap_or(cluster.unclean_leader_election_enable)
     }
 }
 
@@ -341,10 +328,7 @@ impl TriggerEvent {
 
     /// The event's name in scenario files and traces.
     pub fn name(self) -> &'static str {
-        TriggerEvent::ALL
-            .iter()
-            .find(|(_, e)| *e == self)
-            .map_or("?", |(n, _)| n)
+        TriggerEvent::ALL.iter().find(|(_, e)| *e == self).map_or("?", |(n, _)| n)
     }
 }
 
@@ -427,25 +411,15 @@ impl fmt::Display for FaultAction {
         match self {
             FaultAction::Crash { target } => write!(f, "crash {target}"),
             FaultAction::Restart { target } => write!(f, "restart {target}"),
-            FaultAction::Partition {
-                target,
-                peers,
-                one_way,
-            } => {
+            FaultAction::Partition { target, peers, one_way } => {
                 let arrow = if *one_way { "one-way " } else { "" };
                 write!(f, "{arrow}partition {target} from {peers}")
             }
             FaultAction::Heal => f.write_str("heal every partition"),
             FaultAction::PacketLoss { rate } => write!(f, "packet loss {rate}"),
-            FaultAction::Latency {
-                latency_ms_min,
-                latency_ms_max,
-            } => write!(
-                f,
-                "latency {}..{}",
-                format_duration_ms(*latency_ms_min),
-                format_duration_ms(*latency_ms_max)
-            ),
+            FaultAction::Latency { latency_ms_min, latency_ms_max } => {
+                write!(f, "latency {}..{}", format_duration_ms(*latency_ms_min), format_duration_ms(*latency_ms_max))
+            }
         }
     }
 }

@@ -25,23 +25,12 @@ impl Pos {
     /// An issue at this position.
     pub fn issue(&self, message: impl Into<String>) -> Issue {
         let field = (!self.field.is_empty()).then(|| self.field.clone());
-        Issue {
-            span: self.span.clone(),
-            field,
-            message: message.into(),
-        }
+        Issue { span: self.span.clone(), field, message: message.into() }
     }
 
     fn child(&self, key: &str, span: Option<Span>) -> Pos {
-        let field = if self.field.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.field)
-        };
-        Pos {
-            span: span.or_else(|| self.span.clone()),
-            field,
-        }
+        let field = if self.field.is_empty() { key.to_string() } else { format!("{}.{key}", self.field) };
+        Pos { span: span.or_else(|| self.span.clone()), field }
     }
 }
 
@@ -90,25 +79,14 @@ pub(super) struct Node<'a> {
 pub(super) fn parse_document(text: &str) -> Res<ImDocument<&str>> {
     ImDocument::parse(text).map_err(|e| {
         let message = e.message().trim().replace('\n', "; ");
-        let message = if message.is_empty() {
-            "expected a value".to_string()
-        } else {
-            message
-        };
-        Issue {
-            span: e.span(),
-            field: None,
-            message: format!("invalid TOML: {message}"),
-        }
+        let message = if message.is_empty() { "expected a value".to_string() } else { message };
+        Issue { span: e.span(), field: None, message: format!("invalid TOML: {message}") }
     })
 }
 
 /// The document's root table.
 pub(super) fn root<'a>(doc: &'a ImDocument<&'a str>) -> Res<Table<'a>> {
-    let pos = Pos {
-        span: Some(0..0),
-        field: String::new(),
-    };
+    let pos = Pos { span: Some(0..0), field: String::new() };
     Table::open(doc.as_table(), pos, keys::ROOT)
 }
 
@@ -120,10 +98,7 @@ impl<'a> Node<'a> {
             Item::Table(t) => Shape::Table(t),
             Item::ArrayOfTables(a) => Shape::Tables(a),
         };
-        let pos = Pos {
-            span: item.span().or(pos.span),
-            field: pos.field,
-        };
+        let pos = Pos { span: item.span().or(pos.span), field: pos.field };
         Some(Node { shape, pos })
     }
 
@@ -137,13 +112,7 @@ impl<'a> Node<'a> {
             Value::Array(a) => Shape::Array(a),
             Value::InlineTable(t) => Shape::Table(t),
         };
-        Node {
-            shape,
-            pos: Pos {
-                span: value.span().or(pos.span),
-                field: pos.field,
-            },
-        }
+        Node { shape, pos: Pos { span: value.span().or(pos.span), field: pos.field } }
     }
 
     /// "integer 20", "string \"x\"", "a table", ... for messages.
@@ -192,10 +161,7 @@ impl<'a> Node<'a> {
     /// A string.
     pub fn string(&self, expected: &str) -> Res<Sp<String>> {
         match self.shape {
-            Shape::Str(s) => Ok(Sp {
-                value: s.to_string(),
-                pos: self.pos.clone(),
-            }),
+            Shape::Str(s) => Ok(Sp { value: s.to_string(), pos: self.pos.clone() }),
             _ => Err(self.mismatch(expected)),
         }
     }
@@ -203,13 +169,8 @@ impl<'a> Node<'a> {
     /// A non-negative integer.
     pub fn u64(&self) -> Res<Sp<u64>> {
         match self.shape {
-            Shape::Int(i) if i >= 0 => Ok(Sp {
-                value: i as u64,
-                pos: self.pos.clone(),
-            }),
-            Shape::Int(i) => Err(self
-                .pos
-                .issue(format!("expected a non-negative integer, found {i}"))),
+            Shape::Int(i) if i >= 0 => Ok(Sp { value: i as u64, pos: self.pos.clone() }),
+            Shape::Int(i) => Err(self.pos.issue(format!("expected a non-negative integer, found {i}"))),
             _ => Err(self.mismatch("a non-negative integer")),
         }
     }
@@ -218,14 +179,8 @@ impl<'a> Node<'a> {
     pub fn u32(&self) -> Res<Sp<u32>> {
         let v = self.u64()?;
         match u32::try_from(v.value) {
-            Ok(x) if x <= i32::MAX as u32 => Ok(Sp {
-                value: x,
-                pos: v.pos,
-            }),
-            _ => Err(v.pos.issue(format!(
-                "expected an integer of at most 2147483647, found {}",
-                v.value
-            ))),
+            Ok(x) if x <= i32::MAX as u32 => Ok(Sp { value: x, pos: v.pos }),
+            _ => Err(v.pos.issue(format!("expected an integer of at most 2147483647, found {}", v.value))),
         }
     }
 
@@ -234,26 +189,16 @@ impl<'a> Node<'a> {
         let value = match self.shape {
             Shape::Int(i) => i as f64,
             Shape::Float(f) if f.is_finite() => f,
-            Shape::Float(f) => {
-                return Err(self
-                    .pos
-                    .issue(format!("expected a finite number, found {f}")))
-            }
+            Shape::Float(f) => return Err(self.pos.issue(format!("expected a finite number, found {f}"))),
             _ => return Err(self.mismatch("a number")),
         };
-        Ok(Sp {
-            value,
-            pos: self.pos.clone(),
-        })
+        Ok(Sp { value, pos: self.pos.clone() })
     }
 
     /// A boolean.
     pub fn bool(&self) -> Res<Sp<bool>> {
         match self.shape {
-            Shape::Bool(b) => Ok(Sp {
-                value: b,
-                pos: self.pos.clone(),
-            }),
+            Shape::Bool(b) => Ok(Sp { value: b, pos: self.pos.clone() }),
             _ => Err(self.mismatch("a boolean (true or false)")),
         }
     }
@@ -262,10 +207,7 @@ impl<'a> Node<'a> {
     pub fn duration_ms(&self) -> Res<Sp<u64>> {
         match self.shape {
             Shape::Str(s) => match parse_duration_ms(s) {
-                Ok(ms) => Ok(Sp {
-                    value: ms,
-                    pos: self.pos.clone(),
-                }),
+                Ok(ms) => Ok(Sp { value: ms, pos: self.pos.clone() }),
                 Err(e) => Err(self.pos.issue(e)),
             },
             Shape::Int(_) | Shape::Float(_) => Err(self.pos.issue(format!(
@@ -284,10 +226,7 @@ impl<'a> Node<'a> {
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    let pos = Pos {
-                        span: self.pos.span.clone(),
-                        field: format!("{}[{i}]", self.pos.field),
-                    };
+                    let pos = Pos { span: self.pos.span.clone(), field: format!("{}[{i}]", self.pos.field) };
                     Node::from_value(v, pos)
                 })
                 .collect()),
@@ -312,11 +251,7 @@ impl<'a> Node<'a> {
             field: format!("{name}[{i}]"),
         };
         match self.shape {
-            Shape::Tables(a) => a
-                .iter()
-                .enumerate()
-                .map(|(i, t)| Table::open(t, at(i, t.span()), allowed))
-                .collect(),
+            Shape::Tables(a) => a.iter().enumerate().map(|(i, t)| Table::open(t, at(i, t.span()), allowed)).collect(),
             Shape::Array(a) => a
                 .iter()
                 .enumerate()
@@ -388,19 +323,13 @@ impl<'a> Table<'a> {
     /// The value under `key`, or an error at the table naming the missing key.
     pub fn require(&self, key: &str, expected: &str) -> Res<&Node<'a>> {
         self.get(key).ok_or_else(|| {
-            self.pos
-                .child(key, None)
-                .issue(format!("missing required key `{key}`; expected {expected}"))
+            self.pos.child(key, None).issue(format!("missing required key `{key}`; expected {expected}"))
         })
     }
 
     /// The keys present, with the position of each key, in file order.
     pub fn keys(&self) -> Vec<(&str, &Pos)> {
-        let mut out: Vec<(&str, &Pos)> = self
-            .entries
-            .iter()
-            .map(|e| (e.key.as_str(), &e.key_pos))
-            .collect();
+        let mut out: Vec<(&str, &Pos)> = self.entries.iter().map(|e| (e.key.as_str(), &e.key_pos)).collect();
         out.sort_by_key(|(_, p)| p.span.as_ref().map_or(0, |s| s.start));
         out
     }
@@ -461,11 +390,7 @@ fn collect<'a>(
             (Some(f), _) => Some(f.clone()),
             (None, o) => o,
         };
-        let dotted = if prefix.is_empty() {
-            key.to_string()
-        } else {
-            format!("{prefix}.{key}")
-        };
+        let dotted = if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") };
         let key_pos = pos.child(&dotted, key_span);
         // A dotted table (`a.b = 1`) is key syntax, not structure: flatten it whenever
         // it is not an allowed key itself, so unknown keys are reported in full
@@ -478,25 +403,16 @@ fn collect<'a>(
         };
         let head = format!("{dotted}.");
         let prefix_of_allowed = allowed.iter().any(|a| a.starts_with(&head));
-        let descend = !allowed.contains(&dotted.as_str())
-            && (prefix_of_allowed || (dotted_table && depth < MAX_DOTS));
+        let descend = !allowed.contains(&dotted.as_str()) && (prefix_of_allowed || (dotted_table && depth < MAX_DOTS));
         if let (true, Some(sub)) = (descend, item.as_table_like()) {
             // Keys of a dotted table are reported from the start of the whole dotted
             // key; keys under a `[a.b]` header from their own start.
-            let first = if dotted_table {
-                key_pos.span.clone()
-            } else {
-                None
-            };
+            let first = if dotted_table { key_pos.span.clone() } else { None };
             collect(sub, &dotted, first.as_ref(), depth + 1, pos, allowed, out);
             continue;
         }
         if let Some(node) = Node::from_item(item, key_pos.clone()) {
-            out.push(Entry {
-                key: dotted,
-                key_pos,
-                node,
-            });
+            out.push(Entry { key: dotted, key_pos, node });
         }
     }
 }

@@ -28,12 +28,10 @@ impl Target {
             ["all", "brokers"] | ["all", "the", "brokers"] => Target::AllBrokers,
             ["crashed"] | ["all", "crashed"] | ["the", "crashed", "nodes"] => Target::Crashed,
             ["everyone"] | ["everyone", "else"] => Target::Everyone,
-            ["leader", "of", _]
-            | ["the", "leader", "of", _]
-            | ["the", "current", "leader", "of", _] => Target::LeaderOf(partition(tp)?),
-            ["followers", "of", _] | ["the", "followers", "of", _] => {
-                Target::FollowersOf(partition(tp)?)
+            ["leader", "of", _] | ["the", "leader", "of", _] | ["the", "current", "leader", "of", _] => {
+                Target::LeaderOf(partition(tp)?)
             }
+            ["followers", "of", _] | ["the", "followers", "of", _] => Target::FollowersOf(partition(tp)?),
             ["a", "follower", "of", _] => Target::AFollowerOf(partition(tp)?),
             [name] => Target::Node(node(name)?),
             _ => return None,

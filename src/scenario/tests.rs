@@ -133,18 +133,9 @@ fn a_full_scenario_parses_to_the_expected_structs() {
     assert_eq!(s.name, "acks-1-leader-crash");
     assert_eq!(s.path, PathBuf::from("scenarios/x.toml"));
     assert_eq!(s.title.as_deref(), Some("acks=1 loses acknowledged writes"));
-    assert_eq!(
-        s.lesson.as_deref(),
-        Some("The leader acknowledges before followers have the record.")
-    );
-    assert_eq!(
-        s.mechanism.as_deref(),
-        Some("The leader crashes; a follower without the record becomes leader.")
-    );
-    assert_eq!(
-        s.fix.as_deref(),
-        Some("acks = all with min.insync.replicas = 2")
-    );
+    assert_eq!(s.lesson.as_deref(), Some("The leader acknowledges before followers have the record."));
+    assert_eq!(s.mechanism.as_deref(), Some("The leader crashes; a follower without the record becomes leader."));
+    assert_eq!(s.fix.as_deref(), Some("acks = all with min.insync.replicas = 2"));
     assert_eq!(s.theme, Some(Theme::Loss));
     assert_eq!(s.seeds, vec![1, 2, 3]);
     assert_eq!(s.duration_ms, 20_000);
@@ -164,14 +155,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
             },
         }
     );
-    assert_eq!(
-        s.network,
-        NetworkSpec {
-            latency_ms_min: 2,
-            latency_ms_max: 10,
-            packet_loss_rate: 0.01
-        }
-    );
+    assert_eq!(s.network, NetworkSpec { latency_ms_min: 2, latency_ms_max: 10, packet_loss_rate: 0.01 });
     assert_eq!(
         s.topics,
         vec![
@@ -179,10 +163,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 name: "orders".into(),
                 partitions: 3,
                 replication_factor: 3,
-                config: TopicConfig {
-                    min_insync_replicas: Some(3),
-                    unclean_leader_election_enable: None
-                },
+                config: TopicConfig { min_insync_replicas: Some(3), unclean_leader_election_enable: None },
             },
             TopicSpec {
                 name: "audit-log".into(),
@@ -243,30 +224,13 @@ fn a_full_scenario_parses_to_the_expected_structs() {
         }]
     );
     let leader = Target::LeaderOf("orders-0".into());
-    let faults: Vec<(u64, FaultAction, Option<u64>)> = s
-        .faults
-        .iter()
-        .map(|f| (f.at_ms, f.action.clone(), f.duration_ms))
-        .collect();
+    let faults: Vec<(u64, FaultAction, Option<u64>)> =
+        s.faults.iter().map(|f| (f.at_ms, f.action.clone(), f.duration_ms)).collect();
     assert_eq!(
         faults,
         vec![
-            (
-                2_500,
-                FaultAction::Crash {
-                    target: Target::Node("broker-2".into())
-                },
-                None
-            ),
-            (
-                5_000,
-                FaultAction::Partition {
-                    target: leader,
-                    peers: Target::Everyone,
-                    one_way: false
-                },
-                Some(3_000)
-            ),
+            (2_500, FaultAction::Crash { target: Target::Node("broker-2".into()) }, None),
+            (5_000, FaultAction::Partition { target: leader, peers: Target::Everyone, one_way: false }, Some(3_000)),
             (
                 5_000,
                 FaultAction::Partition {
@@ -276,22 +240,9 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 },
                 None,
             ),
-            (
-                10_000,
-                FaultAction::Restart {
-                    target: Target::Crashed
-                },
-                None
-            ),
+            (10_000, FaultAction::Restart { target: Target::Crashed }, None),
             (11_000, FaultAction::PacketLoss { rate: 0.2 }, Some(1_000)),
-            (
-                12_000,
-                FaultAction::Latency {
-                    latency_ms_min: 50,
-                    latency_ms_max: 200
-                },
-                None
-            ),
+            (12_000, FaultAction::Latency { latency_ms_min: 50, latency_ms_max: 200 }, None),
             (15_000, FaultAction::Heal, None),
         ]
     );
@@ -307,22 +258,13 @@ fn a_full_scenario_parses_to_the_expected_structs() {
     );
     assert_eq!(
         s.notes,
-        vec!["line 49, `producers[0].config.acks`: idempotence is disabled because acks is \"1\", not \"all\", \
-              as Kafka 3.x does when enable.idempotence is not set"]
-    );
-    let names: Vec<String> = s
-        .producer_instances()
-        .into_iter()
-        .map(|(n, p)| format!("{n}:{}", p.topic))
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "producer-1:orders",
-            "producer-2:orders",
-            "producer-3:audit-log"
+        vec![
+            "line 49, `producers[0].config.acks`: idempotence is disabled because acks is \"1\", not \"all\", \
+              as Kafka 3.x does when enable.idempotence is not set"
         ]
     );
+    let names: Vec<String> = s.producer_instances().into_iter().map(|(n, p)| format!("{n}:{}", p.topic)).collect();
+    assert_eq!(names, ["producer-1:orders", "producer-2:orders", "producer-3:audit-log"]);
     assert_eq!(s.consumer_instances().len(), 2);
     assert_eq!(s.broker_names(), ["broker-1", "broker-2", "broker-3"]);
 }
@@ -331,62 +273,23 @@ fn a_full_scenario_parses_to_the_expected_structs() {
 fn defaults_apply_to_a_minimal_scenario() {
     let s = ok("seeds = [7]\nduration = \"1s\"\n");
     assert_eq!(s.name, "x", "the name defaults to the file stem");
-    assert_eq!(
-        (s.title, s.lesson, s.mechanism, s.fix, s.theme),
-        (None, None, None, None, None)
-    );
+    assert_eq!((s.title, s.lesson, s.mechanism, s.fix, s.theme), (None, None, None, None, None));
     assert_eq!(s.liveness_timeout_ms, 30_000);
     assert_eq!(
         s.cluster,
-        ClusterSpec {
-            brokers: 3,
-            truncation: TruncationMode::LeaderEpoch,
-            config: BrokerConfig::default()
-        }
+        ClusterSpec { brokers: 3, truncation: TruncationMode::LeaderEpoch, config: BrokerConfig::default() }
     );
     let c = &s.cluster.config;
+    assert_eq!((c.min_insync_replicas, c.unclean_leader_election_enable), (1, false));
     assert_eq!(
-        (c.min_insync_replicas, c.unclean_leader_election_enable),
-        (1, false)
-    );
-    assert_eq!(
-        (
-            c.replica_lag_time_max_ms,
-            c.zookeeper_session_timeout_ms,
-            c.replica_fetch_wait_max_ms
-        ),
+        (c.replica_lag_time_max_ms, c.zookeeper_session_timeout_ms, c.replica_fetch_wait_max_ms),
         (30_000, 18_000, 500)
     );
-    assert_eq!(
-        (
-            c.replica_fetch_max_bytes,
-            c.replica_high_watermark_checkpoint_interval_ms
-        ),
-        (1_048_576, 5_000)
-    );
+    assert_eq!((c.replica_fetch_max_bytes, c.replica_high_watermark_checkpoint_interval_ms), (1_048_576, 5_000));
     assert_eq!((c.flush_messages, c.flush_ms), (None, None));
-    assert_eq!(
-        s.network,
-        NetworkSpec {
-            latency_ms_min: 1,
-            latency_ms_max: 5,
-            packet_loss_rate: 0.0
-        }
-    );
-    assert!(
-        s.topics.is_empty()
-            && s.producers.is_empty()
-            && s.consumers.is_empty()
-            && s.faults.is_empty()
-    );
-    assert_eq!(
-        s.expect,
-        Expectations {
-            present: vec![],
-            absent: vec![],
-            all_acked_consumed: false
-        }
-    );
+    assert_eq!(s.network, NetworkSpec { latency_ms_min: 1, latency_ms_max: 5, packet_loss_rate: 0.0 });
+    assert!(s.topics.is_empty() && s.producers.is_empty() && s.consumers.is_empty() && s.faults.is_empty());
+    assert_eq!(s.expect, Expectations { present: vec![], absent: vec![], all_acked_consumed: false });
     assert!(s.notes.is_empty());
 }
 
@@ -412,57 +315,17 @@ group = "g"
         (1, None, Partitioning::Explicit, 100, SendMode::Sync)
     );
     let pc = &p.config;
-    assert_eq!(
-        (pc.acks, pc.retries, pc.enable_idempotence),
-        (Acks::All, 2_147_483_647, true)
-    );
-    assert_eq!(
-        (
-            pc.request_timeout_ms,
-            pc.retry_backoff_ms,
-            pc.delivery_timeout_ms
-        ),
-        (30_000, 100, 120_000)
-    );
-    assert_eq!(
-        (
-            pc.batch_size,
-            pc.linger_ms,
-            pc.max_in_flight_requests_per_connection
-        ),
-        (16_384, 0, 5)
-    );
+    assert_eq!((pc.acks, pc.retries, pc.enable_idempotence), (Acks::All, 2_147_483_647, true));
+    assert_eq!((pc.request_timeout_ms, pc.retry_backoff_ms, pc.delivery_timeout_ms), (30_000, 100, 120_000));
+    assert_eq!((pc.batch_size, pc.linger_ms, pc.max_in_flight_requests_per_connection), (16_384, 0, 5));
     let assign = &s.consumers[0];
-    assert_eq!(
-        (
-            assign.mode,
-            assign.group.as_deref(),
-            assign.poll_interval_ms
-        ),
-        (ConsumerMode::Assign, None, 100)
-    );
-    assert!(
-        !assign.config.enable_auto_commit,
-        "no group, no auto-commit (as Kafka)"
-    );
+    assert_eq!((assign.mode, assign.group.as_deref(), assign.poll_interval_ms), (ConsumerMode::Assign, None, 100));
+    assert!(!assign.config.enable_auto_commit, "no group, no auto-commit (as Kafka)");
     let sub = &s.consumers[1].config;
     assert_eq!(*sub, ConsumerConfig::default());
-    assert_eq!(
-        (
-            sub.auto_offset_reset,
-            sub.fetch_max_wait_ms,
-            sub.max_poll_records
-        ),
-        (OffsetReset::Latest, 500, 500)
-    );
-    assert_eq!(
-        (sub.enable_auto_commit, sub.auto_commit_interval_ms),
-        (true, 5_000)
-    );
-    assert_eq!(
-        (sub.session_timeout_ms, sub.max_poll_interval_ms),
-        (45_000, 300_000)
-    );
+    assert_eq!((sub.auto_offset_reset, sub.fetch_max_wait_ms, sub.max_poll_records), (OffsetReset::Latest, 500, 500));
+    assert_eq!((sub.enable_auto_commit, sub.auto_commit_interval_ms), (true, 5_000));
+    assert_eq!((sub.session_timeout_ms, sub.max_poll_interval_ms), (45_000, 300_000));
     assert_eq!(sub.partition_assignment_strategy, AssignmentStrategy::Range);
 }
 

@@ -27,14 +27,8 @@ fn with_orders(rest: &str) -> String {
 fn toml_syntax_errors_have_positions_but_no_field() {
     let e = error("seeds = [1, 2");
     assert_eq!((e.line, e.column, e.field.as_deref()), (1, 14, None));
-    assert_eq!(
-        e.to_string(),
-        "scenarios/x.toml:1:14: invalid TOML: invalid array; expected `]`"
-    );
-    assert_eq!(
-        err("a = "),
-        "scenarios/x.toml:1:5: invalid TOML: expected a value"
-    );
+    assert_eq!(e.to_string(), "scenarios/x.toml:1:14: invalid TOML: invalid array; expected `]`");
+    assert_eq!(err("a = "), "scenarios/x.toml:1:5: invalid TOML: expected a value");
     assert_eq!(
         err("seeds = [1]\nseeds = [2]"),
         "scenarios/x.toml:2:1: invalid TOML: duplicate key `seeds` in document root"
@@ -43,9 +37,8 @@ fn toml_syntax_errors_have_positions_but_no_field() {
 
 #[test]
 fn the_rendered_form_and_the_fields_agree() {
-    let e = error(&format!(
-        "{BASE}[cluster]\nbrokers = 3\n[[topics]]\nname = \"orders\"\n\"replication.factor\" = 4\n"
-    ));
+    let e =
+        error(&format!("{BASE}[cluster]\nbrokers = 3\n[[topics]]\nname = \"orders\"\n\"replication.factor\" = 4\n"));
     assert_eq!(
         e.to_string(),
         "scenarios/x.toml:7:24: `topics[0].replication.factor`: replication factor 4 is larger than the broker \
@@ -54,14 +47,8 @@ fn the_rendered_form_and_the_fields_agree() {
     assert_eq!(e.path, Path::new("scenarios/x.toml"));
     assert_eq!((e.line, e.column), (7, 24));
     assert_eq!(e.field.as_deref(), Some("topics[0].replication.factor"));
-    assert_eq!(
-        e.message,
-        "replication factor 4 is larger than the broker count 3; expected at most 3"
-    );
-    assert_eq!(
-        e.snippet().unwrap(),
-        "7 | \"replication.factor\" = 4\n  |                        ^"
-    );
+    assert_eq!(e.message, "replication factor 4 is larger than the broker count 3; expected at most 3");
+    assert_eq!(e.snippet().unwrap(), "7 | \"replication.factor\" = 4\n  |                        ^");
     let boxed: Box<dyn std::error::Error> = Box::new(e);
     assert!(boxed.to_string().contains("broker count 3"));
 }
@@ -84,10 +71,13 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
     assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]]; expected one of `name`,"), "{e}");
     let e = err(&format!("{BASE}brokers = 3\n"));
     assert!(e.starts_with("scenarios/x.toml:3:1: `brokers`: unknown key `brokers`; `brokers` belongs in [cluster]; expected one of `name`,"), "{e}");
-    let e = err(&with_orders(
-        "[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\nacks = \"all\"\n",
-    ));
-    assert!(e.starts_with("scenarios/x.toml:10:1: `producers[0].acks`: unknown key `acks`; `acks` belongs in [producers.config];"), "{e}");
+    let e = err(&with_orders("[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\nacks = \"all\"\n"));
+    assert!(
+        e.starts_with(
+            "scenarios/x.toml:10:1: `producers[0].acks`: unknown key `acks`; `acks` belongs in [producers.config];"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -220,9 +210,7 @@ fn idempotence_needs_acks_all_when_asked_for_explicitly() {
 #[test]
 fn fault_targets_must_exist_and_suit_the_kind() {
     let fault = |kind: &str, target: &str| {
-        with_orders(&format!(
-            "[[faults]]\nat = \"1s\"\nkind = \"{kind}\"\ntarget = \"{target}\"\n"
-        ))
+        with_orders(&format!("[[faults]]\nat = \"1s\"\nkind = \"{kind}\"\ntarget = \"{target}\"\n"))
     };
     assert_eq!(
         err(&fault("crash", "broker-4")),
@@ -249,8 +237,7 @@ fn fault_targets_must_exist_and_suit_the_kind() {
         "scenarios/x.toml:10:10: `faults[0].target`: \"crashed\" only applies to a \"restart\" fault; expected a \
          node or a role such as \"the leader of orders-0\""
     );
-    assert!(err(&fault("partition", "everyone else"))
-        .contains("\"everyone else\" only applies to `peers`"));
+    assert!(err(&fault("partition", "everyone else")).contains("\"everyone else\" only applies to `peers`"));
     assert!(err(&fault("crash", "the boss")).starts_with(
         "scenarios/x.toml:10:10: `faults[0].target`: expected \"broker-N\", \"metastore\", \"producer-N\""
     ));
@@ -275,7 +262,9 @@ fn faults_take_only_their_own_keys_and_fire_inside_the_safety_phase() {
          20s; expected a time before 20s"
     );
     assert_eq!(
-        err(&format!("{BASE}[[faults]]\nat = \"1s\"\nkind = \"partition\"\ntarget = \"broker-1\"\npeers = \"broker-1\"\n")),
+        err(&format!(
+            "{BASE}[[faults]]\nat = \"1s\"\nkind = \"partition\"\ntarget = \"broker-1\"\npeers = \"broker-1\"\n"
+        )),
         "scenarios/x.toml:7:9: `faults[0].peers`: `target` and `peers` are both \"broker-1\", so nothing would be \
          cut; expected two different sides"
     );
@@ -305,7 +294,9 @@ fn expectations_use_known_names_and_do_not_overlap() {
 #[test]
 fn topic_settings_are_checked_against_each_other() {
     assert_eq!(
-        err(&format!("{BASE}[[topics]]\nname = \"t\"\nreplication.factor = 2\n[topics.config]\nmin.insync.replicas = 3\n")),
+        err(&format!(
+            "{BASE}[[topics]]\nname = \"t\"\nreplication.factor = 2\n[topics.config]\nmin.insync.replicas = 3\n"
+        )),
         "scenarios/x.toml:7:23: `topics[0].config.min.insync.replicas`: min.insync.replicas 3 is larger than the \
          replication factor 2 of topic `t`, so no acks=all write could succeed; expected at most 2"
     );
@@ -313,8 +304,7 @@ fn topic_settings_are_checked_against_each_other() {
         err(&format!("{BASE}[[topics]]\nname = \"t\"\n[[topics]]\nname = \"t\"\n")),
         "scenarios/x.toml:6:8: `topics[1].name`: topic `t` is defined twice; expected unique topic names"
     );
-    assert!(err(&format!("{BASE}[[topics]]\nname = \"bad name\"\n"))
-        .contains("invalid topic name \"bad name\""));
+    assert!(err(&format!("{BASE}[[topics]]\nname = \"bad name\"\n")).contains("invalid topic name \"bad name\""));
 }
 
 #[test]
@@ -331,7 +321,9 @@ fn columns_count_characters_and_lines_handle_crlf() {
 #[test]
 fn kafka_cross_setting_rules_are_enforced() {
     assert_eq!(
-        err(&format!("{BASE}[cluster.config]\n\"replica.lag.time.max.ms\" = 100\n\"replica.fetch.wait.max.ms\" = 500\n")),
+        err(&format!(
+            "{BASE}[cluster.config]\n\"replica.lag.time.max.ms\" = 100\n\"replica.fetch.wait.max.ms\" = 500\n"
+        )),
         "scenarios/x.toml:5:31: `cluster.config.replica.fetch.wait.max.ms`: replica.fetch.wait.max.ms 500 is larger \
          than replica.lag.time.max.ms 100, which would shrink the ISR on every idle fetch (Kafka rejects it); \
          expected at most 100"

@@ -117,11 +117,7 @@ fn check(text: &str) -> Result<(), TestCaseError> {
         }
         Err(e) => {
             let lines = text.split('\n').count();
-            prop_assert!(
-                e.line >= 1 && e.line <= lines,
-                "line {} of {lines}: {e}",
-                e.line
-            );
+            prop_assert!(e.line >= 1 && e.line <= lines, "line {} of {lines}: {e}", e.line);
             prop_assert!(e.column >= 1, "{e}");
             prop_assert!(!e.message.is_empty());
             prop_assert!(e.snippet().is_some());

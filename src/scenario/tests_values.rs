@@ -14,9 +14,7 @@ fn seeds_accept_lists_and_half_open_ranges() {
     assert_eq!(seeds("[5, 3, 9]"), vec![5, 3, 9]);
     assert_eq!(seeds("\"1..51\"").len(), 50);
     assert_eq!(parse_seed_range("10..12"), Ok(vec![10, 11]));
-    assert!(parse_seed_range("1..1000001")
-        .unwrap_err()
-        .contains("at most 100000"));
+    assert!(parse_seed_range("1..1000001").unwrap_err().contains("at most 100000"));
     assert!(parse_seed_range("3..1").unwrap_err().contains("is empty"));
     assert!(parse_seed_range("a..b").is_err());
 }
@@ -36,30 +34,10 @@ fn durations_parse_with_units_and_format_back() {
         ("0.001s", 1),
     ] {
         assert_eq!(parse_duration_ms(text), Ok(ms), "{text}");
-        assert_eq!(
-            parse_duration_ms(&format_duration_ms(ms)),
-            Ok(ms),
-            "{text} round trip"
-        );
+        assert_eq!(parse_duration_ms(&format_duration_ms(ms)), Ok(ms), "{text} round trip");
     }
-    for bad in [
-        "",
-        "20",
-        "2.5",
-        "s",
-        "1.5ms",
-        "1x",
-        "-1s",
-        "1..5s",
-        ".5s",
-        "5.s",
-        "1 s",
-        "99999999999999999999999h",
-    ] {
-        assert!(
-            parse_duration_ms(bad).is_err(),
-            "{bad:?} should be rejected"
-        );
+    for bad in ["", "20", "2.5", "s", "1.5ms", "1x", "-1s", "1..5s", ".5s", "5.s", "1 s", "99999999999999999999999h"] {
+        assert!(parse_duration_ms(bad).is_err(), "{bad:?} should be rejected");
     }
     assert_eq!(format_duration_ms(2_500), "2.5s");
     assert_eq!(format_duration_ms(150), "150ms");
@@ -81,18 +59,9 @@ fn every_target_form_parses() {
         ("the leader of orders-0", leader.clone()),
         ("the current leader of orders-0", leader.clone()),
         ("The  Leader of orders-0", leader),
-        (
-            "followers of my-topic-10",
-            Target::FollowersOf("my-topic-10".into()),
-        ),
-        (
-            "the followers of orders-1",
-            Target::FollowersOf("orders-1".into()),
-        ),
-        (
-            "a follower of Orders-1",
-            Target::AFollowerOf("Orders-1".into()),
-        ),
+        ("followers of my-topic-10", Target::FollowersOf("my-topic-10".into())),
+        ("the followers of orders-1", Target::FollowersOf("orders-1".into())),
+        ("a follower of Orders-1", Target::AFollowerOf("Orders-1".into())),
         ("a random broker", Target::RandomBroker),
         ("random broker", Target::RandomBroker),
         ("all brokers", Target::AllBrokers),
@@ -101,22 +70,10 @@ fn every_target_form_parses() {
         ("everyone", Target::Everyone),
     ] {
         assert_eq!(Target::parse(text), Some(target.clone()), "{text}");
-        assert_eq!(
-            Target::parse(&target.to_string()),
-            Some(target),
-            "{text}: Display round trip"
-        );
+        assert_eq!(Target::parse(&target.to_string()), Some(target), "{text}: Display round trip");
     }
-    for bad in [
-        "",
-        "broker",
-        "broker-",
-        "broker-x",
-        "the leader of orders",
-        "leader of -1",
-        "the boss",
-        "zookeeper-1",
-    ] {
+    for bad in ["", "broker", "broker-", "broker-x", "the leader of orders", "leader of -1", "the boss", "zookeeper-1"]
+    {
         assert_eq!(Target::parse(bad), None, "{bad:?}");
     }
 }
@@ -146,20 +103,13 @@ kind = "crash"
 target = "metastore"
 duration = "1s"
 "#);
-    assert_eq!(
-        s.faults[0].action,
-        FaultAction::Crash {
-            target: Target::AFollowerOf("orders-1".into())
-        }
-    );
+    assert_eq!(s.faults[0].action, FaultAction::Crash { target: Target::AFollowerOf("orders-1".into()) });
     assert_eq!(s.faults[2].to_string(), "at 3s: crash metastore for 1s");
 }
 
 #[test]
 fn absent_star_means_every_kind_not_present() {
-    let s = ok(
-        "seeds = [1]\nduration = \"1s\"\n[expect]\npresent = [\"duplicate\"]\nabsent = [\"*\"]\n",
-    );
+    let s = ok("seeds = [1]\nduration = \"1s\"\n[expect]\npresent = [\"duplicate\"]\nabsent = [\"*\"]\n");
     assert_eq!(s.expect.present, vec![AnomalyKind::Duplicate]);
     assert_eq!(s.expect.absent.len(), AnomalyKind::ALL.len() - 1);
     assert!(!s.expect.absent.contains(&AnomalyKind::Duplicate));
@@ -189,13 +139,7 @@ fn load_reads_the_file_and_reports_unreadable_files() {
     std::fs::remove_dir_all(&dir).unwrap();
     let e = load(&path).unwrap_err();
     assert_eq!((e.line, e.column, e.field.as_deref()), (0, 0, None));
-    assert!(
-        e.to_string().starts_with(&format!(
-            "{}: cannot read the scenario file: ",
-            path.display()
-        )),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with(&format!("{}: cannot read the scenario file: ", path.display())), "{e}");
     assert_eq!(e.snippet(), None);
 }
 
@@ -206,23 +150,12 @@ fn the_example_in_the_module_docs_parses() {
         .skip_while(|l| !l.starts_with("//! ```toml"))
         .skip(1)
         .take_while(|l| !l.starts_with("//! ```"))
-        .map(|l| {
-            format!(
-                "{}\n",
-                l.trim_start_matches("//!").strip_prefix(' ').unwrap_or("")
-            )
-        })
+        .map(|l| format!("{}\n", l.trim_start_matches("//!").strip_prefix(' ').unwrap_or("")))
         .collect();
     let s = ok(&doc);
     assert_eq!(s.name, "acks-1-leader-crash");
     assert_eq!(s.seeds.len(), 50);
     assert_eq!(Theme::from_name("loss"), s.theme);
-    assert_eq!(
-        s.faults[0].to_string(),
-        "at 5s: crash the leader of orders-0 for 3s"
-    );
-    assert_eq!(
-        s.expect.absent.len(),
-        crate::check::AnomalyKind::ALL.len() - 1
-    );
+    assert_eq!(s.faults[0].to_string(), "at 5s: crash the leader of orders-0 for 3s");
+    assert_eq!(s.expect.absent.len(), crate::check::AnomalyKind::ALL.len() - 1);
 }

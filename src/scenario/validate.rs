@@ -10,8 +10,7 @@ use crate::check::AnomalyKind;
 use super::error::{closest, excerpt, line_column, one_of_strings, Res};
 use super::keys;
 use super::model::{
-    BrokerConfig, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicConfig, TopicSpec,
-    TruncationMode,
+    BrokerConfig, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicConfig, TopicSpec, TruncationMode,
 };
 use super::raw::{self, Node, Pos, Sp, Table};
 use super::values::{choice, parse_seed_range, MAX_SEEDS};
@@ -35,8 +34,7 @@ impl Notes<'_> {
     /// Records a note about the value at `pos`.
     pub fn add(&mut self, pos: &Pos, message: String) {
         let (line, _, _) = line_column(self.text, pos.span.as_ref().map_or(0, |s| s.start));
-        self.list
-            .push(format!("line {line}, `{}`: {message}", pos.field));
+        self.list.push(format!("line {line}, `{}`: {message}", pos.field));
     }
 }
 
@@ -44,59 +42,30 @@ impl Notes<'_> {
 pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
     let doc = raw::parse_document(text)?;
     let root = raw::root(&doc)?;
-    let mut notes = Notes {
-        text,
-        list: Vec::new(),
-    };
+    let mut notes = Notes { text, list: Vec::new() };
 
     let name = match root.opt_string("name", "a string")? {
         Some(sp) => scenario_name(sp)?,
-        None => path.file_stem().map_or_else(
-            || "scenario".to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        ),
+        None => path.file_stem().map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned()),
     };
-    let text_key = |key: &str| -> Res<Option<String>> {
-        Ok(root.opt_string(key, "a string")?.map(|s| s.value))
-    };
-    let theme = root
-        .opt_string("theme", "a string")?
-        .map(|sp| choice(&sp, &THEMES))
-        .transpose()?;
-    let seeds = seeds(root.require(
-        "seeds",
-        "a list of seeds such as [1, 2, 3] or a range such as \"1..51\"",
-    )?)?;
+    let text_key = |key: &str| -> Res<Option<String>> { Ok(root.opt_string(key, "a string")?.map(|s| s.value)) };
+    let theme = root.opt_string("theme", "a string")?.map(|sp| choice(&sp, &THEMES)).transpose()?;
+    let seeds = seeds(root.require("seeds", "a list of seeds such as [1, 2, 3] or a range such as \"1..51\"")?)?;
     let duration_ms = root
-        .require(
-            "duration",
-            "the length of the safety phase, such as \"20s\"",
-        )?
+        .require("duration", "the length of the safety phase, such as \"20s\"")?
         .duration_ms()?
-        .check(
-            |d| d > 0,
-            |_| "expected a duration longer than 0ms".to_string(),
-        )?
+        .check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string())?
         .value;
     let liveness_timeout_ms = root
         .opt_duration_ms("liveness_timeout")?
-        .map(|d| {
-            d.check(
-                |d| d > 0,
-                |_| "expected a duration longer than 0ms".to_string(),
-            )
-        })
+        .map(|d| d.check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string()))
         .transpose()?
         .map_or(DEFAULT_LIVENESS_TIMEOUT_MS, |d| d.value);
 
     let cluster = cluster(root.opt_table("cluster", keys::CLUSTER)?)?;
     let network = network(root.opt_table("network", keys::NETWORK)?)?;
     let topics = topics(&root.tables("topics", keys::TOPIC)?, &cluster)?;
-    let producers = workload::producers(
-        &root.tables("producers", keys::PRODUCER)?,
-        &topics,
-        &mut notes,
-    )?;
+    let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &mut notes)?;
     let consumers = workload::consumers(&root.tables("consumers", keys::CONSUMER)?, &topics)?;
     let world = faults::World {
         brokers: cluster.brokers,
@@ -141,11 +110,8 @@ const THEMES: [(&str, Theme); 6] = [
 ];
 
 fn scenario_name(sp: Sp<String>) -> Res<String> {
-    let ok = !sp.value.is_empty()
-        && sp
-            .value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let ok =
+        !sp.value.is_empty() && sp.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !ok {
         return Err(sp.pos.issue(format!(
             "expected a name of letters, digits, `-`, `_` and `.` (it names report files), found \
@@ -162,25 +128,21 @@ fn seeds(node: &Node) -> Res<Vec<u64>> {
     }
     let items = node.array("a list of seeds such as [1, 2, 3] or a range such as \"1..51\"")?;
     if items.is_empty() {
-        return Err(node.pos.issue(
-            "the seed list is empty; expected at least one seed, such as [1, 2, 3] or \"1..11\"",
-        ));
+        return Err(node
+            .pos
+            .issue("the seed list is empty; expected at least one seed, such as [1, 2, 3] or \"1..11\""));
     }
     if items.len() as u64 > MAX_SEEDS {
-        return Err(node.pos.issue(format!(
-            "expected at most {MAX_SEEDS} seeds in a scenario file, found {}",
-            items.len()
-        )));
+        return Err(node
+            .pos
+            .issue(format!("expected at most {MAX_SEEDS} seeds in a scenario file, found {}", items.len())));
     }
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(items.len());
     for item in &items {
         let seed = item.u64()?;
         if !seen.insert(seed.value) {
-            return Err(seed.pos.issue(format!(
-                "seed {} is listed twice; expected each seed once",
-                seed.value
-            )));
+            return Err(seed.pos.issue(format!("seed {} is listed twice; expected each seed once", seed.value)));
         }
         out.push(seed.value);
     }
@@ -198,43 +160,25 @@ fn cluster(table: Option<Table>) -> Res<ClusterSpec> {
     let brokers = t
         .opt_u32("brokers")?
         .map(|b| {
-            b.check(
-                |b| (1..=MAX_BROKERS).contains(&b),
-                |b| format!("expected 1 to {MAX_BROKERS} brokers, found {b}"),
-            )
+            b.check(|b| (1..=MAX_BROKERS).contains(&b), |b| format!("expected 1 to {MAX_BROKERS} brokers, found {b}"))
         })
         .transpose()?
         .map_or(3, |b| b.value);
     let truncation = t
         .opt_string("truncation", "a string")?
-        .map(|sp| {
-            choice(
-                &sp,
-                &[
-                    ("legacy", TruncationMode::Legacy),
-                    ("leader-epoch", TruncationMode::LeaderEpoch),
-                ],
-            )
-        })
+        .map(|sp| choice(&sp, &[("legacy", TruncationMode::Legacy), ("leader-epoch", TruncationMode::LeaderEpoch)]))
         .transpose()?
         .unwrap_or(TruncationMode::LeaderEpoch);
     let config = match t.opt_table("config", keys::BROKER_CONFIG)? {
         Some(c) => broker_config(&c)?,
         None => BrokerConfig::default(),
     };
-    Ok(ClusterSpec {
-        brokers,
-        truncation,
-        config,
-    })
+    Ok(ClusterSpec { brokers, truncation, config })
 }
 
 /// Requires `value >= min`.
 pub(super) fn at_least<T: Copy + PartialOrd + std::fmt::Display>(sp: Sp<T>, min: T) -> Res<Sp<T>> {
-    sp.check(
-        |v| v >= min,
-        |v| format!("expected at least {min}, found {v}"),
-    )
+    sp.check(|v| v >= min, |v| format!("expected at least {min}, found {v}"))
 }
 
 /// An optional integer setting of at least `min`.
@@ -244,10 +188,7 @@ pub(super) fn opt_u64_min(t: &Table, key: &str, min: u64) -> Res<Option<Sp<u64>>
 
 fn broker_config(t: &Table) -> Res<BrokerConfig> {
     let d = BrokerConfig::default();
-    let min_isr = t
-        .opt_u32("min.insync.replicas")?
-        .map(|v| at_least(v, 1))
-        .transpose()?;
+    let min_isr = t.opt_u32("min.insync.replicas")?.map(|v| at_least(v, 1)).transpose()?;
     let lag = opt_u64_min(t, "replica.lag.time.max.ms", 1)?;
     let lag_ms = lag.as_ref().map_or(d.replica_lag_time_max_ms, |v| v.value);
     let fetch_wait = t.opt_u64("replica.fetch.wait.max.ms")?;
@@ -270,9 +211,7 @@ fn broker_config(t: &Table) -> Res<BrokerConfig> {
         zookeeper_session_timeout_ms: opt_u64_min(t, "zookeeper.session.timeout.ms", 1)?
             .map_or(d.zookeeper_session_timeout_ms, |v| v.value),
         replica_fetch_wait_max_ms: fetch_wait.map_or(d.replica_fetch_wait_max_ms, |v| v.value),
-        replica_fetch_max_bytes: t
-            .opt_u64("replica.fetch.max.bytes")?
-            .map_or(d.replica_fetch_max_bytes, |v| v.value),
+        replica_fetch_max_bytes: t.opt_u64("replica.fetch.max.bytes")?.map_or(d.replica_fetch_max_bytes, |v| v.value),
         replica_high_watermark_checkpoint_interval_ms: opt_u64_min(
             t,
             "replica.high.watermark.checkpoint.interval.ms",
@@ -290,52 +229,35 @@ fn network(table: Option<Table>) -> Res<NetworkSpec> {
     let min = t.opt_duration_ms("latency_min")?;
     let max = t.opt_duration_ms("latency_max")?;
     let latency_ms_min = min.as_ref().map_or(d.latency_ms_min, |v| v.value);
-    let latency_ms_max = max
-        .as_ref()
-        .map_or(d.latency_ms_max.max(latency_ms_min), |v| v.value);
+    let latency_ms_max = max.as_ref().map_or(d.latency_ms_max.max(latency_ms_min), |v| v.value);
     if latency_ms_min > latency_ms_max {
-        let pos = max
-            .map_or_else(|| min.map(|m| m.pos), |m| Some(m.pos))
-            .unwrap_or(t.pos.clone());
+        let pos = max.map_or_else(|| min.map(|m| m.pos), |m| Some(m.pos)).unwrap_or(t.pos.clone());
         return Err(pos.issue(format!(
             "latency_max {latency_ms_max}ms is smaller than latency_min {latency_ms_min}ms; \
                 expected at least {latency_ms_min}ms"
         )));
     }
-    let packet_loss_rate = t
-        .get("packet_loss_rate")
-        .map(loss_rate)
-        .transpose()?
-        .unwrap_or(d.packet_loss_rate);
-    Ok(NetworkSpec {
-        latency_ms_min,
-        latency_ms_max,
-        packet_loss_rate,
-    })
+    let packet_loss_rate = t.get("packet_loss_rate").map(loss_rate).transpose()?.unwrap_or(d.packet_loss_rate);
+    Ok(NetworkSpec { latency_ms_min, latency_ms_max, packet_loss_rate })
 }
 
 /// A probability in [0, 1).
 pub(super) fn loss_rate(node: &Node) -> Res<f64> {
     let r = node.f64()?;
-    let r = r.check(
-        |r| (0.0..1.0).contains(&r),
-        |r| format!("expected a rate from 0 up to (not including) 1, found {r}"),
-    )?;
+    let r =
+        r.check(|r| (0.0..1.0).contains(&r), |r| format!("expected a rate from 0 up to (not including) 1, found {r}"))?;
     Ok(r.value)
 }
 
 fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
     let mut out: Vec<TopicSpec> = Vec::new();
     for t in tables {
-        let name = t
-            .require("name", "the topic name, such as \"orders\"")?
-            .string("a string")?;
+        let name = t.require("name", "the topic name, such as \"orders\"")?.string("a string")?;
         topic_name(&name)?;
         if out.iter().any(|o| o.name == name.value) {
-            return Err(name.pos.issue(format!(
-                "topic `{}` is defined twice; expected unique topic names",
-                name.value
-            )));
+            return Err(name
+                .pos
+                .issue(format!("topic `{}` is defined twice; expected unique topic names", name.value)));
         }
         let partitions = t
             .opt_u32("partitions")?
@@ -347,10 +269,7 @@ fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
             })
             .transpose()?
             .map_or(1, |p| p.value);
-        let rf = t
-            .opt_u32("replication.factor")?
-            .map(|v| at_least(v, 1))
-            .transpose()?;
+        let rf = t.opt_u32("replication.factor")?.map(|v| at_least(v, 1)).transpose()?;
         if let Some(rf) = &rf {
             let brokers = cluster.brokers;
             if rf.value > brokers {
@@ -365,10 +284,7 @@ fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
         let config = match t.opt_table("config", keys::TOPIC_CONFIG)? {
             None => TopicConfig::default(),
             Some(c) => {
-                let min_isr = c
-                    .opt_u32("min.insync.replicas")?
-                    .map(|v| at_least(v, 1))
-                    .transpose()?;
+                let min_isr = c.opt_u32("min.insync.replicas")?.map(|v| at_least(v, 1)).transpose()?;
                 if let Some(m) = &min_isr {
                     if m.value > replication_factor {
                         return Err(m.pos.issue(format!(
@@ -381,18 +297,11 @@ fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
                 }
                 TopicConfig {
                     min_insync_replicas: min_isr.map(|v| v.value),
-                    unclean_leader_election_enable: c
-                        .opt_bool("unclean.leader.election.enable")?
-                        .map(|v| v.value),
+                    unclean_leader_election_enable: c.opt_bool("unclean.leader.election.enable")?.map(|v| v.value),
                 }
             }
         };
-        out.push(TopicSpec {
-            name: name.value,
-            partitions,
-            replication_factor,
-            config,
-        });
+        out.push(TopicSpec { name: name.value, partitions, replication_factor, config });
     }
     Ok(out)
 }
@@ -400,9 +309,7 @@ fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
 /// Kafka's topic name rules, plus: names starting with `__` are Kafka's internal topics.
 fn topic_name(name: &Sp<String>) -> Res<()> {
     let n = &name.value;
-    let legal = n
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    let legal = n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     let why = if n.is_empty() {
         "the name is empty"
     } else if n.len() > 249 {
@@ -416,10 +323,7 @@ fn topic_name(name: &Sp<String>) -> Res<()> {
     } else {
         return Ok(());
     };
-    Err(name.pos.issue(format!(
-        "invalid topic name {}: {why}; expected a name such as \"orders\"",
-        excerpt(n)
-    )))
+    Err(name.pos.issue(format!("invalid topic name {}: {why}; expected a name such as \"orders\"", excerpt(n))))
 }
 
 fn expectations(table: Option<Table>) -> Res<Expectations> {
@@ -444,10 +348,7 @@ fn expectations(table: Option<Table>) -> Res<Expectations> {
     }
     let absent = if wildcard {
         let present: Vec<AnomalyKind> = present.iter().map(|(k, _)| *k).collect();
-        AnomalyKind::ALL
-            .into_iter()
-            .filter(|k| !present.contains(k))
-            .collect()
+        AnomalyKind::ALL.into_iter().filter(|k| !present.contains(k)).collect()
     } else {
         absent.into_iter().map(|(k, _)| k).collect()
     };
@@ -468,21 +369,18 @@ fn anomaly_list(node: &Node, allow_wildcard: bool) -> Res<(Vec<(AnomalyKind, Pos
         let name = item.string("an anomaly name")?;
         if name.value == "*" {
             if !allow_wildcard {
-                return Err(name
-                    .pos
-                    .issue("`*` is only allowed in `absent`; expected anomaly names"));
+                return Err(name.pos.issue("`*` is only allowed in `absent`; expected anomaly names"));
             }
             if items.len() > 1 {
-                return Err(name.pos.issue(
-                    "`*` already means every kind not in `present`; expected it alone: [\"*\"]",
-                ));
+                return Err(name
+                    .pos
+                    .issue("`*` already means every kind not in `present`; expected it alone: [\"*\"]"));
             }
             wildcard = true;
             continue;
         }
         let Some(kind) = AnomalyKind::from_name(&name.value) else {
-            let hint = closest(&name.value, &names)
-                .map_or(String::new(), |c| format!(" (did you mean \"{c}\"?)"));
+            let hint = closest(&name.value, &names).map_or(String::new(), |c| format!(" (did you mean \"{c}\"?)"));
             return Err(name.pos.issue(format!(
                 "unknown anomaly {}{hint}; expected one of {}",
                 excerpt(&name.value),
@@ -490,9 +388,7 @@ fn anomaly_list(node: &Node, allow_wildcard: bool) -> Res<(Vec<(AnomalyKind, Pos
             )));
         };
         if out.iter().any(|(k, _)| *k == kind) {
-            return Err(name
-                .pos
-                .issue(format!("`{kind}` is listed twice; expected each kind once")));
+            return Err(name.pos.issue(format!("`{kind}` is listed twice; expected each kind once")));
         }
         out.push((kind, name.pos));
     }

@@ -28,13 +28,9 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let mut total_us: u128 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let (num, tail) = rest.split_at(num_len);
-        let unit_len = tail
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(tail.len());
+        let unit_len = tail.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
         if num.is_empty() {
             return Err(bad(""));
@@ -53,20 +49,14 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
             return Err(bad("; the number is too long"));
         }
         let int: u128 = int.parse().map_err(|_| bad(""))?;
-        let frac_digits: u128 = if frac.is_empty() {
-            0
-        } else {
-            frac.parse().map_err(|_| bad(""))?
-        };
+        let frac_digits: u128 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad(""))? };
         let scale = 10u128.pow(frac.len() as u32);
         let unit_us = unit_ms * 1_000;
         let frac_us = frac_digits * unit_us;
         if !frac_us.is_multiple_of(scale) {
             return Err(bad("; that is not a whole number of microseconds"));
         }
-        total_us = total_us
-            .saturating_add(int.saturating_mul(unit_us))
-            .saturating_add(frac_us / scale);
+        total_us = total_us.saturating_add(int.saturating_mul(unit_us)).saturating_add(frac_us / scale);
         rest = tail;
     }
     if !total_us.is_multiple_of(1_000) {
@@ -116,11 +106,7 @@ pub fn parse_seed_range(text: &str) -> Result<Vec<u64>, String> {
     };
     let num = |x: &str| x.trim().parse::<u64>().map_err(|_| expected());
     let (start, end) = (num(a)?, num(b)?);
-    let end_excl = if inclusive {
-        end.checked_add(1).ok_or_else(expected)?
-    } else {
-        end
-    };
+    let end_excl = if inclusive { end.checked_add(1).ok_or_else(expected)? } else { end };
     if end_excl <= start {
         return Err(format!(
             "the seed range {} is empty; expected a range whose end is larger than its start, \
@@ -145,19 +131,12 @@ pub(super) fn choice<T: Copy>(sp: &Sp<String>, options: &[(&str, T)]) -> Res<T> 
     if let Some((_, v)) = options.iter().find(|(name, _)| *name == sp.value) {
         return Ok(*v);
     }
-    Err(bad_choice(
-        sp,
-        &options.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
-    ))
+    Err(bad_choice(sp, &options.iter().map(|(n, _)| *n).collect::<Vec<_>>()))
 }
 
 /// "expected "a", "b" or "c", found "x" (did you mean "a"?)".
 pub(super) fn bad_choice(sp: &Sp<String>, names: &[&str]) -> Issue {
-    let mut message = format!(
-        "expected {}, found {}",
-        one_of_strings(names),
-        excerpt(&sp.value)
-    );
+    let mut message = format!("expected {}, found {}", one_of_strings(names), excerpt(&sp.value));
     if let Some(c) = super::error::closest(&sp.value, names) {
         message.push_str(&format!(" (did you mean \"{c}\"?)"));
     }

@@ -7,8 +7,8 @@ use super::error::{did_you_mean, excerpt, one_of, Res};
 use super::keys;
 use super::model::TopicSpec;
 use super::model_clients::{
-    AssignmentStrategy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
-    ProducerConfig, ProducerSpec, SendMode,
+    AssignmentStrategy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning, ProducerConfig,
+    ProducerSpec, SendMode,
 };
 use super::raw::{Node, Sp, Table};
 use super::validate::{at_least, opt_u64_min, Notes};
@@ -38,9 +38,7 @@ fn count(t: &Table) -> Res<u32> {
 
 /// The `topic` key, which must name a defined topic.
 fn topic_ref(t: &Table, topics: &[TopicSpec]) -> Res<String> {
-    let sp = t
-        .require("topic", "the name of a topic defined in [[topics]]")?
-        .string("a topic name")?;
+    let sp = t.require("topic", "the name of a topic defined in [[topics]]")?.string("a topic name")?;
     if topics.iter().any(|x| x.name == sp.value) {
         return Ok(sp.value);
     }
@@ -63,21 +61,12 @@ fn topic_ref(t: &Table, topics: &[TopicSpec]) -> Res<String> {
 }
 
 /// Reads `[[producers]]`.
-pub(super) fn producers(
-    tables: &[Table],
-    topics: &[TopicSpec],
-    notes: &mut Notes,
-) -> Res<Vec<ProducerSpec>> {
+pub(super) fn producers(tables: &[Table], topics: &[TopicSpec], notes: &mut Notes) -> Res<Vec<ProducerSpec>> {
     let mut out = Vec::new();
     for t in tables {
         let count = count(t)?;
         let topic = topic_ref(t, topics)?;
-        let rate = t
-            .require(
-                "rate_per_sec",
-                "records per second per producer, such as 100",
-            )?
-            .f64()?;
+        let rate = t.require("rate_per_sec", "records per second per producer, such as 100")?.f64()?;
         let rate_per_sec = rate
             .check(
                 |r| r > 0.0 && r <= MAX_RATE_PER_SEC,
@@ -99,10 +88,7 @@ pub(super) fn producers(
             })
             .transpose()?
             .unwrap_or(Partitioning::Explicit);
-        let key_count = t
-            .opt_u32("key_count")?
-            .map(|v| at_least(v, 1))
-            .transpose()?;
+        let key_count = t.opt_u32("key_count")?.map(|v| at_least(v, 1)).transpose()?;
         if let (Some(k), false) = (&key_count, partitioning == Partitioning::Keyed) {
             return Err(k.pos.issue(
                 "`key_count` only applies to keyed partitioning; expected \
@@ -142,10 +128,7 @@ fn acks(node: &Node) -> Res<Sp<Acks>> {
         _ => None,
     };
     match parsed {
-        Some(value) => Ok(Sp {
-            value,
-            pos: node.pos.clone(),
-        }),
+        Some(value) => Ok(Sp { value, pos: node.pos.clone() }),
         None => Err(node.mismatch(expected)),
     }
 }
@@ -154,14 +137,9 @@ fn producer_config(t: &Table, notes: &mut Notes) -> Res<ProducerConfig> {
     let d = ProducerConfig::default();
     let acks = t.get("acks").map(acks).transpose()?;
     let retries = t.opt_u32("retries")?;
-    let request_timeout_ms = t
-        .opt_u64("request.timeout.ms")?
-        .map_or(d.request_timeout_ms, |v| v.value);
+    let request_timeout_ms = t.opt_u64("request.timeout.ms")?.map_or(d.request_timeout_ms, |v| v.value);
     let linger_ms = t.opt_u64("linger.ms")?.map_or(d.linger_ms, |v| v.value);
-    let in_flight = t
-        .opt_u32("max.in.flight.requests.per.connection")?
-        .map(|v| at_least(v, 1))
-        .transpose()?;
+    let in_flight = t.opt_u32("max.in.flight.requests.per.connection")?.map(|v| at_least(v, 1)).transpose()?;
     let idempotence = t.opt_bool("enable.idempotence")?;
 
     // Kafka's rule: delivery.timeout.ms >= linger.ms + request.timeout.ms. An explicit
@@ -193,29 +171,15 @@ fn producer_config(t: &Table, notes: &mut Notes) -> Res<ProducerConfig> {
 
     let acks_value = acks.as_ref().map_or(d.acks, |a| a.value);
     let retries_value = retries.as_ref().map_or(d.retries, |r| r.value);
-    let in_flight_value = in_flight
-        .as_ref()
-        .map_or(d.max_in_flight_requests_per_connection, |v| v.value);
+    let in_flight_value = in_flight.as_ref().map_or(d.max_in_flight_requests_per_connection, |v| v.value);
     // Idempotence needs acks=all, retries > 0 and at most 5 requests in flight.
     let conflict = if acks_value != Acks::All {
-        Some((
-            acks.map(|a| a.pos),
-            format!("acks is {}, not \"all\"", acks_name(acks_value)),
-            "acks = \"all\"",
-        ))
+        Some((acks.map(|a| a.pos), format!("acks is {}, not \"all\"", acks_name(acks_value)), "acks = \"all\""))
     } else if retries_value == 0 {
-        Some((
-            retries.map(|r| r.pos),
-            "retries is 0".to_string(),
-            "retries of at least 1",
-        ))
+        Some((retries.map(|r| r.pos), "retries is 0".to_string(), "retries of at least 1"))
     } else if in_flight_value > MAX_IN_FLIGHT_FOR_IDEMPOTENCE {
         let why = format!("max.in.flight.requests.per.connection is {in_flight_value}");
-        Some((
-            in_flight.map(|m| m.pos),
-            why,
-            "at most 5 requests in flight",
-        ))
+        Some((in_flight.map(|m| m.pos), why, "at most 5 requests in flight"))
     } else {
         None
     };
@@ -251,9 +215,7 @@ fn producer_config(t: &Table, notes: &mut Notes) -> Res<ProducerConfig> {
         acks: acks_value,
         retries: retries_value,
         request_timeout_ms,
-        retry_backoff_ms: t
-            .opt_u64("retry.backoff.ms")?
-            .map_or(d.retry_backoff_ms, |v| v.value),
+        retry_backoff_ms: t.opt_u64("retry.backoff.ms")?.map_or(d.retry_backoff_ms, |v| v.value),
         delivery_timeout_ms,
         batch_size: t.opt_u64("batch.size")?.map_or(d.batch_size, |v| v.value),
         linger_ms,
@@ -278,15 +240,7 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<Consu
         let topic = topic_ref(t, topics)?;
         let mode = t
             .opt_string("mode", "a string")?
-            .map(|sp| {
-                choice(
-                    &sp,
-                    &[
-                        ("assign", ConsumerMode::Assign),
-                        ("subscribe", ConsumerMode::Subscribe),
-                    ],
-                )
-            })
+            .map(|sp| choice(&sp, &[("assign", ConsumerMode::Assign), ("subscribe", ConsumerMode::Subscribe)]))
             .transpose()?
             .unwrap_or(ConsumerMode::Assign);
         let group = t.opt_string("group", "a consumer group name")?;
@@ -296,36 +250,18 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<Consu
             }
         }
         if mode == ConsumerMode::Subscribe && group.is_none() {
-            t.require(
-                "group",
-                "a consumer group name, which `mode = \"subscribe\"` needs",
-            )?;
+            t.require("group", "a consumer group name, which `mode = \"subscribe\"` needs")?;
         }
         let poll_interval_ms = t
             .opt_duration_ms("poll_interval")?
-            .map(|d| {
-                d.check(
-                    |d| d > 0,
-                    |_| "expected a duration longer than 0ms".to_string(),
-                )
-            })
+            .map(|d| d.check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string()))
             .transpose()?
             .map_or(100, |d| d.value);
         let config = match t.opt_table("config", keys::CONSUMER_CONFIG)? {
             Some(c) => consumer_config(&c, group.is_some())?,
-            None => ConsumerConfig {
-                enable_auto_commit: group.is_some(),
-                ..ConsumerConfig::default()
-            },
+            None => ConsumerConfig { enable_auto_commit: group.is_some(), ..ConsumerConfig::default() },
         };
-        out.push(ConsumerSpec {
-            count,
-            topic,
-            mode,
-            group: group.map(|g| g.value),
-            poll_interval_ms,
-            config,
-        });
+        out.push(ConsumerSpec { count, topic, mode, group: group.map(|g| g.value), poll_interval_ms, config });
     }
     Ok(out)
 }
@@ -334,18 +270,9 @@ const STRATEGIES: [(&str, AssignmentStrategy); 6] = [
     ("range", AssignmentStrategy::Range),
     ("roundrobin", AssignmentStrategy::RoundRobin),
     ("sticky", AssignmentStrategy::Sticky),
-    (
-        "org.apache.kafka.clients.consumer.RangeAssignor",
-        AssignmentStrategy::Range,
-    ),
-    (
-        "org.apache.kafka.clients.consumer.RoundRobinAssignor",
-        AssignmentStrategy::RoundRobin,
-    ),
-    (
-        "org.apache.kafka.clients.consumer.StickyAssignor",
-        AssignmentStrategy::Sticky,
-    ),
+    ("org.apache.kafka.clients.consumer.RangeAssignor", AssignmentStrategy::Range),
+    ("org.apache.kafka.clients.consumer.RoundRobinAssignor", AssignmentStrategy::RoundRobin),
+    ("org.apache.kafka.clients.consumer.StickyAssignor", AssignmentStrategy::Sticky),
 ];
 
 fn consumer_config(t: &Table, has_group: bool) -> Res<ConsumerConfig> {
@@ -374,33 +301,19 @@ fn consumer_config(t: &Table, has_group: bool) -> Res<ConsumerConfig> {
     Ok(ConsumerConfig {
         auto_offset_reset: t
             .opt_string("auto.offset.reset", "a string")?
-            .map(|sp| {
-                choice(
-                    &sp,
-                    &[
-                        ("earliest", OffsetReset::Earliest),
-                        ("latest", OffsetReset::Latest),
-                    ],
-                )
-            })
+            .map(|sp| choice(&sp, &[("earliest", OffsetReset::Earliest), ("latest", OffsetReset::Latest)]))
             .transpose()?
             .unwrap_or(d.auto_offset_reset),
-        fetch_max_wait_ms: t
-            .opt_u64("fetch.max.wait.ms")?
-            .map_or(d.fetch_max_wait_ms, |v| v.value),
+        fetch_max_wait_ms: t.opt_u64("fetch.max.wait.ms")?.map_or(d.fetch_max_wait_ms, |v| v.value),
         max_poll_records: t
             .opt_u32("max.poll.records")?
             .map(|v| at_least(v, 1))
             .transpose()?
             .map_or(d.max_poll_records, |v| v.value),
         enable_auto_commit: auto_commit.map_or(has_group, |a| a.value),
-        auto_commit_interval_ms: t
-            .opt_u64("auto.commit.interval.ms")?
-            .map_or(d.auto_commit_interval_ms, |v| v.value),
-        session_timeout_ms: opt_u64_min(t, "session.timeout.ms", 1)?
-            .map_or(d.session_timeout_ms, |v| v.value),
-        max_poll_interval_ms: opt_u64_min(t, "max.poll.interval.ms", 1)?
-            .map_or(d.max_poll_interval_ms, |v| v.value),
+        auto_commit_interval_ms: t.opt_u64("auto.commit.interval.ms")?.map_or(d.auto_commit_interval_ms, |v| v.value),
+        session_timeout_ms: opt_u64_min(t, "session.timeout.ms", 1)?.map_or(d.session_timeout_ms, |v| v.value),
+        max_poll_interval_ms: opt_u64_min(t, "max.poll.interval.ms", 1)?.map_or(d.max_poll_interval_ms, |v| v.value),
         partition_assignment_strategy: strategy,
     })
 }

@@ -29,8 +29,7 @@ struct File {
 impl File {
     fn flush(&mut self) {
         self.durable.truncate(self.unchanged_prefix);
-        self.durable
-            .extend_from_slice(&self.cached[self.unchanged_prefix..]);
+        self.durable.extend_from_slice(&self.cached[self.unchanged_prefix..]);
         self.unchanged_prefix = self.cached.len();
     }
 
@@ -67,10 +66,7 @@ impl DiskStore {
     /// The disk of node `node` (created empty on first use).
     pub fn disk(&self, node: &str) -> Disk {
         self.lock().entry(node.to_string()).or_default();
-        Disk {
-            node: node.to_string(),
-            store: self.clone(),
-        }
+        Disk { node: node.to_string(), store: self.clone() }
     }
 
     /// A power loss on `node`: every file reverts to its last flushed image.
@@ -94,32 +90,21 @@ impl DiskStore {
     /// How many entries of `node` are not yet flushed, over all its files.
     pub fn unflushed_entries(&self, node: &str) -> usize {
         let disks = self.lock();
-        disks.get(node).map_or(0, |files| {
-            files
-                .values()
-                .map(|f| f.cached.len() - f.unchanged_prefix.min(f.cached.len()))
-                .sum()
-        })
+        disks
+            .get(node)
+            .map_or(0, |files| files.values().map(|f| f.cached.len() - f.unchanged_prefix.min(f.cached.len())).sum())
     }
 }
 
 impl Disk {
     fn with_files<T>(&self, f: impl FnOnce(&mut Files) -> T) -> T {
         let mut disks = self.store.lock();
-        f(disks
-            .get_mut(&self.node)
-            .expect("disk created by DiskStore::disk"))
+        f(disks.get_mut(&self.node).expect("disk created by DiskStore::disk"))
     }
 
     /// Appends an entry to a file, creating it if needed (page cache only).
     pub fn append(&self, path: &str, entry: Bytes) {
-        self.with_files(|files| {
-            files
-                .entry(path.to_string())
-                .or_default()
-                .cached
-                .push(entry)
-        });
+        self.with_files(|files| files.entry(path.to_string()).or_default().cached.push(entry));
     }
 
     /// Keeps the first `entries` entries of a file.
@@ -185,13 +170,7 @@ impl Disk {
 
     /// The paths that start with `prefix`, sorted.
     pub fn list(&self, prefix: &str) -> Vec<String> {
-        self.with_files(|files| {
-            files
-                .keys()
-                .filter(|p| p.starts_with(prefix))
-                .cloned()
-                .collect()
-        })
+        self.with_files(|files| files.keys().filter(|p| p.starts_with(prefix)).cloned().collect())
     }
 }
 
@@ -211,10 +190,7 @@ mod tests {
         disk.flush("log");
         disk.append("log", entry(2));
         // A process crash changes nothing on disk: a new handle reads both entries.
-        assert_eq!(
-            store.disk("broker-1").read("log").unwrap(),
-            vec![entry(1), entry(2)]
-        );
+        assert_eq!(store.disk("broker-1").read("log").unwrap(), vec![entry(1), entry(2)]);
         assert_eq!(store.unflushed_entries("broker-1"), 1);
         assert_eq!(store.lose_page_cache("broker-1"), 1);
         assert_eq!(disk.read("log").unwrap(), vec![entry(1)]);
@@ -232,10 +208,7 @@ mod tests {
         disk.append("log", entry(9));
         assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(9)]);
         store.lose_page_cache("b");
-        assert_eq!(
-            disk.read("log").unwrap(),
-            vec![entry(1), entry(2), entry(3)]
-        );
+        assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(2), entry(3)]);
         // After a flush the truncation is durable.
         disk.truncate("log", 1);
         disk.append("log", entry(9));

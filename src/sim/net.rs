@@ -99,12 +99,7 @@ pub struct NetConfig {
 
 impl Default for NetConfig {
     fn default() -> Self {
-        NetConfig {
-            latency_ms_min: 1,
-            latency_ms_max: 5,
-            packet_loss_rate: 0.0,
-            rto_ms: 200,
-        }
+        NetConfig { latency_ms_min: 1, latency_ms_max: 5, packet_loss_rate: 0.0, rto_ms: 200 }
     }
 }
 
@@ -202,11 +197,7 @@ pub struct Network<Req, Resp> {
 
 impl<Req, Resp> Clone for Network<Req, Resp> {
     fn clone(&self) -> Self {
-        Network {
-            fabric: self.fabric.clone(),
-            links_changed: self.links_changed.clone(),
-            wire: self.wire.clone(),
-        }
+        Network { fabric: self.fabric.clone(), links_changed: self.links_changed.clone(), wire: self.wire.clone() }
     }
 }
 
@@ -218,10 +209,7 @@ pub struct NodeNet<Req, Resp> {
 
 impl<Req, Resp> Clone for NodeNet<Req, Resp> {
     fn clone(&self) -> Self {
-        NodeNet {
-            addr: self.addr.clone(),
-            net: self.net.clone(),
-        }
+        NodeNet { addr: self.addr.clone(), net: self.net.clone() }
     }
 }
 
@@ -285,18 +273,8 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
 
     /// Registers a host (initially up) and returns the handle its node uses.
     pub fn add_host(&self, addr: &Addr) -> NodeNet<Req, Resp> {
-        self.lock().hosts.insert(
-            addr.clone(),
-            Host {
-                powered: true,
-                incarnation: 1,
-                listener: None,
-            },
-        );
-        NodeNet {
-            addr: addr.clone(),
-            net: self.clone(),
-        }
+        self.lock().hosts.insert(addr.clone(), Host { powered: true, incarnation: 1, listener: None });
+        NodeNet { addr: addr.clone(), net: self.clone() }
     }
 
     /// Marks a host down. Its connections end; how peers learn of it depends on `how`.
@@ -310,12 +288,8 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         if how == HostDown::Silent {
             host.powered = false;
         }
-        let affected: Vec<ConnId> = fabric
-            .conns
-            .iter()
-            .filter(|(_, c)| &c.client == addr || &c.server == addr)
-            .map(|(id, _)| *id)
-            .collect();
+        let affected: Vec<ConnId> =
+            fabric.conns.iter().filter(|(_, c)| &c.client == addr || &c.server == addr).map(|(id, _)| *id).collect();
         for id in affected {
             let conn = fabric.conns.get_mut(&id).expect("listed above");
             // The dead host's own side is gone at once: its tasks were killed.
@@ -349,27 +323,18 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
 
     /// Blocks the directed link `from -> to` (a one-way partition).
     pub fn block(&self, from: &Addr, to: &Addr) {
-        self.lock()
-            .faults
-            .blocked
-            .insert((from.clone(), to.clone()));
+        self.lock().faults.blocked.insert((from.clone(), to.clone()));
     }
 
     /// Unblocks the directed link `from -> to`.
     pub fn unblock(&self, from: &Addr, to: &Addr) {
-        self.lock()
-            .faults
-            .blocked
-            .remove(&(from.clone(), to.clone()));
+        self.lock().faults.blocked.remove(&(from.clone(), to.clone()));
         self.links_changed.notify_waiters();
     }
 
     /// Whether the directed link `from -> to` is blocked.
     pub fn is_blocked(&self, from: &Addr, to: &Addr) -> bool {
-        self.lock()
-            .faults
-            .blocked
-            .contains(&(from.clone(), to.clone()))
+        self.lock().faults.blocked.contains(&(from.clone(), to.clone()))
     }
 
     /// Lets messages on `from -> to` overtake each other (or restores FIFO).
@@ -419,8 +384,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     fn arrival_time(fabric: &Fabric<Req, Resp>, now: Instant) -> Instant {
         let config = &fabric.config;
         let mut rng = thread_rng();
-        let mut delay_ms =
-            rng.gen_range(config.latency_ms_min..=config.latency_ms_max.max(config.latency_ms_min));
+        let mut delay_ms = rng.gen_range(config.latency_ms_min..=config.latency_ms_max.max(config.latency_ms_min));
         // TCP retransmits a lost packet after the RTO, doubling it each time.
         let mut rto_ms = config.rto_ms;
         while config.packet_loss_rate > 0.0 && rng.gen_bool(config.packet_loss_rate.min(0.99)) {
@@ -444,9 +408,8 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         };
         let reorder = fabric.faults.reordering.contains(&link);
         let duplicate_probability = fabric.faults.duplicating.get(&link).copied().unwrap_or(0.0);
-        let duplicate_arrival = (duplicate_probability > 0.0
-            && thread_rng().gen_bool(duplicate_probability.min(1.0)))
-        .then(|| Self::arrival_time(&fabric, now));
+        let duplicate_arrival = (duplicate_probability > 0.0 && thread_rng().gen_bool(duplicate_probability.min(1.0)))
+            .then(|| Self::arrival_time(&fabric, now));
         let conn = fabric.conns.get_mut(&conn_id).expect("checked above");
         let pipe = match direction {
             Direction::ToServer => &mut conn.to_server,
@@ -459,8 +422,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             pipe.last_arrival = Some(arrival);
         }
         if let Some(second) = duplicate_arrival {
-            pipe.queue
-                .insert((second.max(arrival), pipe.next_seq), message.duplicate());
+            pipe.queue.insert((second.max(arrival), pipe.next_seq), message.duplicate());
             pipe.next_seq += 1;
         }
         pipe.queue.insert((arrival, pipe.next_seq), message);
@@ -475,12 +437,8 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         fabric.next_conn_id += 1;
         fabric.stats.connections_opened += 1;
         let server_incarnation = fabric.hosts.get(server).map_or(0, |h| h.incarnation);
-        let new_pipe = || Pipe {
-            queue: BTreeMap::new(),
-            next_seq: 0,
-            last_arrival: None,
-            wake: Arc::new(Notify::new()),
-        };
+        let new_pipe =
+            || Pipe { queue: BTreeMap::new(), next_seq: 0, last_arrival: None, wake: Arc::new(Notify::new()) };
         let conn = Conn {
             client: client.clone(),
             server: server.clone(),
@@ -496,14 +454,9 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         drop(fabric);
         for direction in [Direction::ToServer, Direction::ToClient] {
             let net = self.clone();
-            self.wire
-                .spawn(async move { net.run_pipe(id, direction).await });
+            self.wire.spawn(async move { net.run_pipe(id, direction).await });
         }
-        Connection {
-            id,
-            peer: server.clone(),
-            net: self.clone(),
-        }
+        Connection { id, peer: server.clone(), net: self.clone() }
     }
 
     /// Delivers one direction of a connection, in arrival order, until the connection ends.
@@ -564,10 +517,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             let Some(conn) = fabric.conns.get(&conn_id) else {
                 return;
             };
-            fabric
-                .hosts
-                .get(&conn.server)
-                .map(|h| (h.powered, h.incarnation, h.listener.clone()))
+            fabric.hosts.get(&conn.server).map(|h| (h.powered, h.incarnation, h.listener.clone()))
         };
         let Some(conn) = fabric.conns.get_mut(&conn_id) else {
             return;
@@ -608,10 +558,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                         return;
                     };
                     let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
-                    let accepted = ServerConn {
-                        peer: conn.client.clone(),
-                        inbox: inbox_rx,
-                    };
+                    let accepted = ServerConn { peer: conn.client.clone(), inbox: inbox_rx };
                     if listener.send(accepted).is_err() {
                         fail_pending(conn, NetError::Disconnected);
                         remove_conn(&mut fabric.conns, conn_id);
@@ -737,11 +684,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
 
     /// Whether the connection has been reset or closed.
     pub fn is_closed(&self) -> bool {
-        self.net
-            .lock()
-            .conns
-            .get(&self.id)
-            .is_none_or(|c| c.client_closed)
+        self.net.lock().conns.get(&self.id).is_none_or(|c| c.client_closed)
     }
 
     /// Sends a request and returns a future for its response. The request is on the
@@ -758,13 +701,8 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
             conn.pending.insert(id, tx);
             id
         };
-        let envelope = RequestEnvelope {
-            correlation_id,
-            expects_response: true,
-            request,
-        };
-        self.net
-            .enqueue(self.id, Direction::ToServer, Message::Request(envelope));
+        let envelope = RequestEnvelope { correlation_id, expects_response: true, request };
+        self.net.enqueue(self.id, Direction::ToServer, Message::Request(envelope));
         PendingResponse { rx: Some(rx) }
     }
 
@@ -774,13 +712,8 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
         if self.is_closed() {
             return false;
         }
-        let envelope = RequestEnvelope {
-            correlation_id: 0,
-            expects_response: false,
-            request,
-        };
-        self.net
-            .enqueue(self.id, Direction::ToServer, Message::Request(envelope));
+        let envelope = RequestEnvelope { correlation_id: 0, expects_response: false, request };
+        self.net.enqueue(self.id, Direction::ToServer, Message::Request(envelope));
         true
     }
 
@@ -850,17 +783,10 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Responder<Req, R
         }
         let open = {
             let fabric = self.net.lock();
-            fabric
-                .conns
-                .get(&self.conn)
-                .is_some_and(|c| !c.client_closed)
+            fabric.conns.get(&self.conn).is_some_and(|c| !c.client_closed)
         };
         if open {
-            self.net.enqueue(
-                self.conn,
-                Direction::ToClient,
-                Message::Response(self.correlation_id, response),
-            );
+            self.net.enqueue(self.conn, Direction::ToClient, Message::Response(self.correlation_id, response));
         }
     }
 }

@@ -38,12 +38,7 @@ pub struct NodeSet<Req, Resp> {
 impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeSet<Req, Resp> {
     /// An empty set on the current runtime.
     pub fn new(handle: Handle, network: Network<Req, Resp>, disks: DiskStore) -> Self {
-        NodeSet {
-            handle,
-            network,
-            disks,
-            nodes: BTreeMap::new(),
-        }
+        NodeSet { handle, network, disks, nodes: BTreeMap::new() }
     }
 
     /// The network.
@@ -65,14 +60,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeSet<Req, Res
     {
         let addr = Addr::new(name);
         let node = self.handle.create_node().name(name).init(main).build();
-        self.nodes.insert(
-            name.to_string(),
-            Entry {
-                id: node.id(),
-                addr,
-                status: NodeStatus::Up,
-            },
-        );
+        self.nodes.insert(name.to_string(), Entry { id: node.id(), addr, status: NodeStatus::Up });
         node
     }
 
@@ -88,20 +76,12 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeSet<Req, Res
 
     /// Nodes that are down.
     pub fn down(&self) -> Vec<String> {
-        self.nodes
-            .iter()
-            .filter(|(_, e)| e.status == NodeStatus::Down)
-            .map(|(n, _)| n.clone())
-            .collect()
+        self.nodes.iter().filter(|(_, e)| e.status == NodeStatus::Down).map(|(n, _)| n.clone()).collect()
     }
 
     /// Nodes that are paused.
     pub fn paused(&self) -> Vec<String> {
-        self.nodes
-            .iter()
-            .filter(|(_, e)| e.status == NodeStatus::Paused)
-            .map(|(n, _)| n.clone())
-            .collect()
+        self.nodes.iter().filter(|(_, e)| e.status == NodeStatus::Paused).map(|(n, _)| n.clone()).collect()
     }
 
     /// Kills a node's process; the kernel resets its connections; its page cache stays.

@@ -91,9 +91,7 @@ pub async fn run_producer(
     let mut next_send = Instant::now();
     let mut sent: u64 = 0;
     while !ctx.stopped() {
-        let remaining = spec
-            .records
-            .map_or(u64::MAX, |limit| limit.saturating_sub(sent));
+        let remaining = spec.records.map_or(u64::MAX, |limit| limit.saturating_sub(sent));
         let size = op_size.min(remaining);
         if size == 0 {
             break;
@@ -112,19 +110,9 @@ pub async fn run_producer(
         }
         let invoke = planned
             .iter()
-            .map(|(tp, _, value)| MicroOp::Send {
-                key: tp.to_string(),
-                value: *value,
-                offset: None,
-            })
+            .map(|(tp, _, value)| MicroOp::Send { key: tp.to_string(), value: *value, offset: None })
             .collect();
-        ctx.recorder.op(
-            process,
-            OpType::Invoke,
-            OpFn::Send,
-            OpValue::Txn(invoke),
-            None,
-        );
+        ctx.recorder.op(process, OpType::Invoke, OpFn::Send, OpValue::Txn(invoke), None);
         ctx.outstanding.fetch_add(1, Ordering::Relaxed);
         let mut deliveries = Vec::new();
         for (i, (tp, key, value)) in planned.iter().enumerate() {
@@ -157,17 +145,11 @@ fn record_send_completion(
     recorder: &Recorder,
     process: u64,
     planned: &[(TopicPartition, Option<String>, u64)],
-    results: Vec<
-        Result<crate::client::producer::RecordMetadata, crate::client::producer::SendError>,
-    >,
+    results: Vec<Result<crate::client::producer::RecordMetadata, crate::client::producer::SendError>>,
 ) {
     let all_ok = results.iter().all(Result::is_ok);
-    let all_definite = results
-        .iter()
-        .all(|r| r.as_ref().is_err_and(|e| e.definite));
-    let error = results
-        .iter()
-        .find_map(|r| r.as_ref().err().map(|e| e.reason.clone()));
+    let all_definite = results.iter().all(|r| r.as_ref().is_err_and(|e| e.definite));
+    let error = results.iter().find_map(|r| r.as_ref().err().map(|e| e.reason.clone()));
     let mops = planned
         .iter()
         .zip(&results)
@@ -194,10 +176,7 @@ fn route(spec: &ProducerSpec, n: u64, partitions: u32) -> (u32, Option<String>) 
         Partitioning::Explicit => ((n % u64::from(partitions)) as u32, None),
         Partitioning::Keyed => {
             let key = format!("key-{}", thread_rng().gen_range(0..spec.key_count.max(1)));
-            (
-                crate::client::partitioner::partition_for_key(key.as_bytes(), partitions),
-                Some(key),
-            )
+            (crate::client::partitioner::partition_for_key(key.as_bytes(), partitions), Some(key))
         }
         Partitioning::Unkeyed => (thread_rng().gen_range(0..partitions), None),
     }
@@ -234,16 +213,9 @@ pub async fn run_consumer(
         }
     }
     let keys: Vec<String> = partitions.iter().map(TopicPartition::to_string).collect();
-    ctx.recorder.op(
-        process,
-        OpType::Invoke,
-        OpFn::Assign,
-        OpValue::Keys(keys.clone()),
-        None,
-    );
+    ctx.recorder.op(process, OpType::Invoke, OpFn::Assign, OpValue::Keys(keys.clone()), None);
     consumer.assign(partitions);
-    ctx.recorder
-        .op(process, OpType::Ok, OpFn::Assign, OpValue::Keys(keys), None);
+    ctx.recorder.op(process, OpType::Ok, OpFn::Assign, OpValue::Keys(keys), None);
     while !ctx.stopped() {
         poll_once(&ctx.recorder, &mut consumer, process).await;
         sleep(Duration::from_millis(spec.poll_interval_ms)).await;
@@ -252,31 +224,14 @@ pub async fn run_consumer(
 
 /// One recorded poll: invoke, fetch, ok with the records per partition.
 async fn poll_once(recorder: &Recorder, consumer: &mut Consumer, process: u64) -> usize {
-    recorder.op(
-        process,
-        OpType::Invoke,
-        OpFn::Poll,
-        OpValue::Txn(vec![MicroOp::Poll { records: None }]),
-        None,
-    );
+    recorder.op(process, OpType::Invoke, OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]), None);
     let records = consumer.poll().await;
     let count = records.len();
     let mut polled = PolledRecords::new();
     for record in records {
-        polled
-            .entry(record.tp.to_string())
-            .or_default()
-            .push((record.offset, record.value));
+        polled.entry(record.tp.to_string()).or_default().push((record.offset, record.value));
     }
-    recorder.op(
-        process,
-        OpType::Ok,
-        OpFn::Poll,
-        OpValue::Txn(vec![MicroOp::Poll {
-            records: Some(polled),
-        }]),
-        None,
-    );
+    recorder.op(process, OpType::Ok, OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: Some(polled) }]), None);
     count
 }
 
@@ -303,13 +258,7 @@ pub async fn drain(
         all.extend(consumer.partitions_for(topic).await);
     }
     let keys: Vec<String> = all.iter().map(TopicPartition::to_string).collect();
-    recorder.op(
-        process,
-        OpType::Invoke,
-        OpFn::Assign,
-        OpValue::Keys(keys.clone()),
-        None,
-    );
+    recorder.op(process, OpType::Invoke, OpFn::Assign, OpValue::Keys(keys.clone()), None);
     consumer.assign(all.clone());
     recorder.op(process, OpType::Ok, OpFn::Assign, OpValue::Keys(keys), None);
     let mut unfinished = all;
