@@ -15,7 +15,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// The kinds of anomaly kafkasim reports. Jepsen's names where Jepsen has one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AnomalyKind {
     /// An acknowledged send that a later poll should have seen but no poll ever saw.
     LostWrite,
@@ -106,6 +106,13 @@ impl AnomalyKind {
     /// Whether the kind is a liveness (rather than safety) property.
     pub fn is_liveness(self) -> bool {
         self == AnomalyKind::NoProgress
+    }
+}
+
+/// Serialized by its name (`lost-write`), as in scenarios and reports.
+impl Serialize for AnomalyKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 
