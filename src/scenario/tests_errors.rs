@@ -254,7 +254,7 @@ fn faults_take_only_their_own_keys_and_fire_inside_the_safety_phase() {
     assert_eq!(
         err(&format!("{BASE}[[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"broker-1\"\npeers = \"broker-2\"\n")),
         "scenarios/x.toml:7:1: `faults[0].peers`: `peers` does not apply to a \"crash\" fault; expected only `at`, \
-         `kind`, `target` or `duration`"
+         `when`, `kind`, `target` or `duration`"
     );
     assert_eq!(
         err(&format!("{BASE}[[faults]]\nat = \"30s\"\nkind = \"heal\"\n")),
@@ -339,4 +339,26 @@ fn kafka_cross_setting_rules_are_enforced() {
         "scenarios/x.toml:10:13: `producers[0].key_count`: `key_count` only applies to keyed partitioning; \
          expected `partitioning = \"keyed\"` or no `key_count`"
     );
+}
+
+#[test]
+fn fault_triggers_name_a_known_event_and_an_existing_partition() {
+    let fault = |when: &str| with_orders(&format!("[[faults]]\nat = \"1s\"\nwhen = \"{when}\"\nkind = \"heal\"\n"));
+    let message = err(&fault("shrink orders-0"));
+    assert!(message.contains("`faults[0].when`: unknown event \"shrink\""), "{message}");
+    assert!(message.contains("`truncate`"), "{message}");
+    let message = err(&fault("truncate orders-9"));
+    assert!(message.contains("partition \"orders-9\" does not exist"), "{message}");
+    let message = err(&fault("truncate"));
+    assert!(message.contains("expected \"EVENT PARTITION\""), "{message}");
+}
+
+#[test]
+fn a_valid_fault_trigger_parses() {
+    let text = with_orders("[[faults]]\nat = \"1s\"\nwhen = \"become-follower orders-2\"\nkind = \"crash\"\ntarget = \"the leader of orders-2\"\n");
+    let scenario = crate::scenario::parse(&text, std::path::Path::new("scenarios/x.toml")).expect("valid");
+    let trigger = scenario.faults[0].trigger.clone().expect("a trigger");
+    assert_eq!(trigger.event, crate::scenario::TriggerEvent::BecomeFollower);
+    assert_eq!(trigger.tp, "orders-2");
+    assert_eq!(scenario.faults[0].to_string(), "at 1s on the next become-follower orders-2: crash the leader of orders-2");
 }
