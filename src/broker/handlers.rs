@@ -3,6 +3,7 @@
 //! UpdateMetadata.
 
 use super::partition::{Partition, Role};
+use super::producer_state::SequenceCheck;
 use super::{fetcher, MetadataCache, SharedBroker, TruncationMode};
 use crate::broker::log::PartitionLog;
 use crate::history::Event;
@@ -66,6 +67,28 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
             if request.acks == Acks::All && partition.isr.len() < min_isr {
                 results.push(failed(tp, ErrorCode::NotEnoughReplicas));
                 continue;
+            }
+            match partition.log.producers().check(&batch) {
+                SequenceCheck::Append => {}
+                SequenceCheck::Duplicate { base_offset } => {
+                    // A retry of a batch already in the log: answer with its offset. With
+                    // acks=all it must still wait until that batch is replicated.
+                    if request.acks == Acks::All {
+                        let required_offset = base_offset + batch.records.len() as Offset;
+                        let leader_epoch = partition.leader_epoch;
+                        awaiting.push(AwaitingReplication { index, tp: tp.clone(), required_offset, leader_epoch });
+                    }
+                    results.push(ProducePartitionResponse { tp, error: None, base_offset });
+                    continue;
+                }
+                SequenceCheck::OutOfOrder => {
+                    results.push(failed(tp, ErrorCode::OutOfOrderSequence));
+                    continue;
+                }
+                SequenceCheck::StaleEpoch => {
+                    results.push(failed(tp, ErrorCode::InvalidProducerEpoch));
+                    continue;
+                }
             }
             let epoch = partition.leader_epoch;
             let stored = partition.log.append_as_leader(batch, epoch);
@@ -406,4 +429,26 @@ fn fence_controller(shared: &SharedBroker, metadata: &mut MetadataCache, epoch: 
 
 fn update_live_brokers(metadata: &mut MetadataCache, live_brokers: &[BrokerEndpoint]) {
     metadata.live_brokers = live_brokers.iter().map(|b| (b.id, b.clone())).collect();
+}
+
+/// The durable file holding the next producer id this broker hands out.
+const PRODUCER_ID_COUNTER: &str = "producer-id-counter";
+
+/// Reads the producer id counter: ids are `broker id << 32 | n`, unique across brokers
+/// and restarts. (Kafka allocates blocks of ids through ZooKeeper; a per-broker durable
+/// counter gives the same uniqueness.)
+pub fn load_producer_id_counter(me: crate::protocol::BrokerId, disk: &crate::sim::disk::Disk) -> i64 {
+    disk.read(PRODUCER_ID_COUNTER)
+        .and_then(|entries| entries.last().and_then(|e| bincode::deserialize::<i64>(e).ok()))
+        .unwrap_or((i64::from(me.0)) << 32)
+}
+
+/// Hands out a new producer id (epoch 0), persisting the counter first.
+pub fn init_producer_id(shared: &SharedBroker) -> Response {
+    let mut next = shared.next_producer_id.lock().expect("producer id counter poisoned");
+    let producer_id = *next;
+    *next += 1;
+    let bytes = bincode::serialize(&*next).expect("counter serializes");
+    shared.disk.overwrite_durably(PRODUCER_ID_COUNTER, bytes::Bytes::from(bytes));
+    Response::InitProducerId { producer_id, producer_epoch: 0 }
 }

@@ -5,6 +5,7 @@
 //! process finds. Each batch is one disk entry, so a truncation is a truncation of the
 //! entry list (rewriting a partial batch when the cut falls inside one).
 
+use super::producer_state::ProducerState;
 use crate::protocol::{LeaderEpoch, Offset, Record, RecordBatch, TopicPartition};
 use crate::sim::disk::Disk;
 use bytes::Bytes;
@@ -65,6 +66,8 @@ pub struct PartitionLog {
     disk: Disk,
     /// Records appended since the last flush (for `flush.messages`).
     unflushed_records: u64,
+    /// The idempotent producers seen in this log, kept in step with its batches.
+    producers: ProducerState,
 }
 
 impl PartitionLog {
@@ -94,7 +97,8 @@ impl PartitionLog {
             .read(&Self::epoch_path(&tp))
             .and_then(|entries| entries.last().and_then(|e| EpochCache::decode(e)))
             .unwrap_or_default();
-        let mut log = PartitionLog { tp, batches, log_start_offset: 0, epochs, disk, unflushed_records: 0 };
+        let producers = ProducerState::rebuild(&batches);
+        let mut log = PartitionLog { tp, batches, log_start_offset: 0, epochs, disk, unflushed_records: 0, producers };
         // The checkpoint may mention epochs whose batches did not survive (power loss):
         // Kafka's recovery drops entries starting at or after the log end.
         let end = log.log_end_offset();
@@ -137,6 +141,11 @@ impl PartitionLog {
         &self.epochs
     }
 
+    /// The idempotent producer state of this log.
+    pub fn producers(&self) -> &ProducerState {
+        &self.producers
+    }
+
     /// Every record with its offset and batch epoch, for the trace.
     pub fn all_records(&self) -> Vec<(Offset, u64, LeaderEpoch)> {
         self.batches
@@ -171,6 +180,7 @@ impl PartitionLog {
 
     fn push(&mut self, batch: RecordBatch) {
         self.unflushed_records += batch.records.len() as u64;
+        self.producers.record(&batch);
         self.disk
             .append(&Self::log_path(&self.tp), Bytes::from(bincode::serialize(&batch).expect("batches serialize")));
         self.batches.push(batch);
@@ -213,6 +223,8 @@ impl PartitionLog {
         }
         self.epochs.truncate_from(offset);
         self.write_epoch_checkpoint();
+        // Truncated batches must be forgotten, or their retries would be taken for duplicates.
+        self.producers = ProducerState::rebuild(&self.batches);
         removed
     }
 

@@ -14,10 +14,12 @@ mod fetcher;
 mod handlers;
 mod log;
 mod partition;
+mod producer_state;
 mod server;
 
 pub use log::{EpochCache, PartitionLog};
 pub use partition::{Partition, Role};
+pub use producer_state::{ProducerState, SequenceCheck};
 pub use server::{run_broker, BrokerContext};
 
 use crate::history::Tracer;
@@ -133,6 +135,8 @@ pub struct Shared {
     pub tracer: Tracer,
     /// The leaders this broker runs a fetcher for.
     pub fetchers: fetcher::Fetchers,
+    /// The next producer id to hand out (InitProducerId), persisted durably.
+    pub next_producer_id: Mutex<i64>,
 }
 
 impl Shared {

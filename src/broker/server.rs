@@ -72,6 +72,7 @@ fn start(ctx: BrokerContext) -> SharedBroker {
         });
         partitions.insert(tp, partition);
     }
+    let next_producer_id = handlers::load_producer_id_counter(me, &ctx.disk);
     Arc::new(Shared {
         state: Mutex::new(ReplicaState { id: me, partitions, metadata: MetadataCache::default() }),
         config: ctx.config,
@@ -80,6 +81,7 @@ fn start(ctx: BrokerContext) -> SharedBroker {
         disk: ctx.disk,
         tracer: ctx.tracer,
         fetchers: Fetchers::default(),
+        next_producer_id: Mutex::new(next_producer_id),
     })
 }
 
@@ -130,6 +132,7 @@ async fn handle(
             }
             answer.await.unwrap_or(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None })
         }
+        Request::InitProducerId => handlers::init_producer_id(shared),
         Request::Meta(_) => Response::Error(ErrorCode::UnsupportedRequest),
     }
 }

@@ -34,9 +34,9 @@ impl ClusterView {
         }
     }
 
-    /// Asks one broker (rotating through known and bootstrap brokers) for metadata.
-    /// Returns whether the cache was refreshed.
-    pub async fn refresh(&mut self, topics: &[String], timeout: Duration) -> bool {
+    /// The next broker to ask, rotating through known and bootstrap brokers so that one
+    /// dead broker does not block the client.
+    fn next_broker(&mut self) -> Option<Addr> {
         let mut candidates: Vec<Addr> = self.brokers.values().cloned().collect();
         for addr in &self.bootstrap {
             if !candidates.contains(addr) {
@@ -44,10 +44,25 @@ impl ClusterView {
             }
         }
         if candidates.is_empty() {
-            return false;
+            return None;
         }
         let addr = candidates[self.next_bootstrap % candidates.len()].clone();
         self.next_bootstrap += 1;
+        Some(addr)
+    }
+
+    /// Asks one broker for a producer id and epoch (InitProducerId).
+    pub async fn init_producer_id(&mut self, timeout: Duration) -> Option<(crate::protocol::ProducerId, i16)> {
+        let addr = self.next_broker()?;
+        match self.net.connect(&addr).call(Request::InitProducerId, timeout).await {
+            Ok(Response::InitProducerId { producer_id, producer_epoch }) => Some((producer_id, producer_epoch)),
+            _ => None,
+        }
+    }
+
+    /// Asks one broker for metadata. Returns whether the cache was refreshed.
+    pub async fn refresh(&mut self, topics: &[String], timeout: Duration) -> bool {
+        let Some(addr) = self.next_broker() else { return false };
         let conn = self.net.connect(&addr);
         let answer = conn.call(Request::Metadata { topics: topics.to_vec() }, timeout).await;
         tracing::trace!(%addr, ok = answer.is_ok(), "metadata refresh");

@@ -35,12 +35,14 @@ pub enum ErrorCode {
     InvalidUpdateVersion,
     /// The broker is not the active controller.
     NotController,
+    /// An idempotent producer's epoch is older than one the partition has seen.
+    InvalidProducerEpoch,
 }
 
 impl ErrorCode {
     /// Whether Kafka clients retry a request that failed with this error.
     pub fn is_retriable(self) -> bool {
-        !matches!(self, ErrorCode::UnsupportedRequest | ErrorCode::OffsetOutOfRange)
+        !matches!(self, ErrorCode::UnsupportedRequest | ErrorCode::OffsetOutOfRange | ErrorCode::InvalidProducerEpoch)
     }
 
     /// Whether the client should refresh its metadata before retrying.
@@ -72,6 +74,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedRequest => "UNSUPPORTED_VERSION",
             ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
             ErrorCode::NotController => "NOT_CONTROLLER",
+            ErrorCode::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
         }
     }
 }

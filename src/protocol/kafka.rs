@@ -5,7 +5,7 @@
 //! [`Response::Error`] carrying [`ErrorCode::UnsupportedRequest`].
 
 use super::error::ErrorCode;
-use super::ids::{BrokerId, LeaderEpoch, Offset, TopicPartition};
+use super::ids::{BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition};
 use super::meta::{MetaRequest, MetaResponse};
 use super::records::RecordBatch;
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,8 @@ pub enum Request {
     },
     /// A leader asks the controller to change a partition's ISR (KIP-497).
     AlterIsr(AlterIsrRequest),
+    /// An idempotent producer asks for its producer id (any broker answers).
+    InitProducerId,
     /// A metastore operation (broker or controller -> metastore).
     Meta(MetaRequest),
 }
@@ -62,6 +64,7 @@ impl Request {
             Request::LeaderAndIsr(_) => "LeaderAndIsr",
             Request::UpdateMetadata { .. } => "UpdateMetadata",
             Request::AlterIsr(_) => "AlterIsr",
+            Request::InitProducerId => "InitProducerId",
             Request::Meta(_) => "Meta",
         }
     }
@@ -96,6 +99,13 @@ pub enum Response {
         error: Option<ErrorCode>,
         /// The partition's state after the request (the new one on success).
         state: Option<PartitionState>,
+    },
+    /// Answer to [`Request::InitProducerId`].
+    InitProducerId {
+        /// The producer id.
+        producer_id: ProducerId,
+        /// The producer epoch.
+        producer_epoch: i16,
     },
     /// Answer to [`Request::Meta`].
     Meta(MetaResponse),

@@ -61,6 +61,7 @@ pub fn producer_config(spec: &ProducerSpec, bootstrap: Vec<Addr>) -> ProducerCon
         linger_ms: c.linger_ms,
         max_in_flight_requests_per_connection: c.max_in_flight_requests_per_connection,
         max_block_ms: 60_000,
+        enable_idempotence: c.enable_idempotence,
     }
 }
 

@@ -1,0 +1,158 @@
+//! The sender task: keeps metadata and the idempotent producer id fresh, drains ready
+//! batches into one produce request per broker, and handles the answers.
+
+use super::accumulator::Batch;
+use super::Shared;
+use crate::client::metadata::ClusterView;
+use crate::protocol::{Acks, BrokerId, ErrorCode, ProduceRequest, Request, Response};
+use crate::sim::net::{NetError, PendingResponse};
+use madsim::time::{sleep, sleep_until, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs until the producer is dropped.
+pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
+    let config = shared.config.clone();
+    let request_timeout = Duration::from_millis(config.request_timeout_ms);
+    loop {
+        let notified = shared.wake.notified();
+        let (disconnect, need_metadata) = {
+            let mut state = shared.lock();
+            (std::mem::take(&mut state.disconnect), std::mem::take(&mut state.need_metadata))
+        };
+        for broker in disconnect {
+            view.disconnect(broker);
+        }
+        if need_metadata || view.take_disconnect() {
+            if view.refresh(&[], request_timeout).await {
+                shared.lock().partition_counts.extend(view.partition_counts());
+                shared.wake.notify_waiters();
+            } else {
+                shared.lock().need_metadata = true;
+                sleep(Duration::from_millis(config.retry_backoff_ms.max(1))).await;
+                continue;
+            }
+        }
+        if config.enable_idempotence && shared.lock().producer_id.is_none() {
+            match view.init_producer_id(request_timeout).await {
+                Some(id) => shared.lock().producer_id = Some(id),
+                None => {
+                    sleep(Duration::from_millis(config.retry_backoff_ms.max(1))).await;
+                    continue;
+                }
+            }
+        }
+        let (requests, next_wake) = shared.lock().drain_ready(&config, &view);
+        for (leader, batches) in requests {
+            send_batches(&shared, &mut view, leader, batches);
+        }
+        let wake_at = next_wake.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        tokio::select! {
+            biased;
+            _ = notified => {}
+            _ = sleep_until(wake_at) => {}
+        }
+    }
+}
+
+/// Sends one produce request to `leader` and spawns the task that handles its answer.
+fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, mut batches: Vec<Batch>) {
+    let config = &shared.config;
+    for batch in &mut batches {
+        batch.attempts += 1;
+    }
+    let request = ProduceRequest {
+        acks: config.acks,
+        timeout_ms: config.request_timeout_ms,
+        batches: batches.iter().map(|b| (b.tp.clone(), b.to_record_batch())).collect(),
+    };
+    let Some(conn) = view.connection(leader) else {
+        requeue_all(shared, leader, batches, "NetworkException: no connection to the leader", false);
+        return;
+    };
+    if config.acks == Acks::None {
+        // acks=0: a record counts as sent once it is on the wire.
+        let sent = conn.send_without_response(Request::Produce(request));
+        shared.lock().release(leader, &batches);
+        for batch in batches {
+            if sent {
+                batch.complete(None);
+            } else {
+                batch.fail("NetworkException: connection closed");
+            }
+        }
+        shared.wake.notify_waiters();
+        return;
+    }
+    tracing::debug!(%leader, batches = batches.len(), "produce request sent");
+    let response = conn.send(Request::Produce(request));
+    let shared = shared.clone();
+    madsim::task::spawn(async move { handle_response(&shared, leader, batches, response).await });
+}
+
+/// Whether an error leaves open that the leader appended the batch. NOT_LEADER_OR_FOLLOWER
+/// does: a leader that loses its leadership while an acks=all batch waits in its purgatory
+/// answers with it after the append, and the new leader may hold the batch.
+fn may_have_appended(error: ErrorCode) -> bool {
+    matches!(error, ErrorCode::RequestTimedOut | ErrorCode::NotEnoughReplicasAfterAppend | ErrorCode::NotLeaderOrFollower)
+}
+
+async fn handle_response(
+    shared: &Arc<Shared>,
+    leader: BrokerId,
+    batches: Vec<Batch>,
+    response: PendingResponse<Response>,
+) {
+    let config = &shared.config;
+    let result = response.wait(Duration::from_millis(config.request_timeout_ms)).await;
+    tracing::debug!(%leader, ok = result.is_ok(), "produce response");
+    let parts = match result {
+        Ok(Response::Produce(parts)) => parts,
+        Ok(_) | Err(NetError::Disconnected) | Err(NetError::Timeout) => {
+            let reason = match result {
+                Err(NetError::Timeout) => "TimeoutException: request.timeout.ms expired",
+                _ => "NetworkException: disconnected",
+            };
+            requeue_all(shared, leader, batches, reason, true);
+            return;
+        }
+    };
+    let mut state = shared.lock();
+    if let Some(n) = state.in_flight.get_mut(&leader) {
+        *n = n.saturating_sub(1);
+    }
+    for mut batch in batches {
+        state.release_partition(&batch.tp);
+        let outcome = parts.iter().find(|p| p.tp == batch.tp).map(|p| (p.error, p.base_offset));
+        match outcome {
+            Some((None, base_offset)) => batch.complete(Some(base_offset)),
+            Some((Some(error), _)) => {
+                if error.needs_metadata_refresh() {
+                    state.need_metadata = true;
+                }
+                batch.maybe_appended |= may_have_appended(error);
+                let retriable = error.is_retriable() && (error != ErrorCode::OutOfOrderSequence || config.enable_idempotence);
+                state.retry_or_fail(config, batch, error.kafka_name(), retriable);
+            }
+            None => state.retry_or_fail(config, batch, ErrorCode::UnknownTopicOrPartition.kafka_name(), true),
+        }
+    }
+    drop(state);
+    shared.wake.notify_waiters();
+}
+
+/// A request failed as a whole (timeout or disconnect): the connection is closed, as
+/// Kafka's NetworkClient does, and every batch is retried or failed.
+fn requeue_all(shared: &Arc<Shared>, leader: BrokerId, batches: Vec<Batch>, reason: &str, maybe_appended: bool) {
+    let config = &shared.config;
+    let mut state = shared.lock();
+    state.release(leader, &batches);
+    state.need_metadata = true;
+    state.disconnect.insert(leader);
+    for mut batch in batches {
+        batch.maybe_appended |= maybe_appended;
+        state.retry_or_fail(config, batch, reason, true);
+    }
+    drop(state);
+    shared.wake.notify_waiters();
+}
