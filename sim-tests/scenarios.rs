@@ -100,3 +100,54 @@ fn kip101_legacy_truncation_loses_committed_records_and_leader_epoch_does_not() 
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
     }
 }
+
+#[test]
+fn retries_without_idempotence_duplicate_acknowledged_records() {
+    let scenario = load("retry-duplicates");
+    let mut duplicated_in = Vec::new();
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
+        if kinds(&outcome).contains(&AnomalyKind::Duplicate) {
+            duplicated_in.push(seed);
+        }
+    }
+    assert_eq!(duplicated_in, scenario.seeds, "every listed seed shows the duplicate");
+}
+
+#[test]
+fn retries_with_five_requests_in_flight_reorder_records() {
+    let scenario = load("retry-reordering");
+    let reordered: Vec<u64> = scenario
+        .seeds
+        .iter()
+        .copied()
+        .filter(|&seed| kinds(&run(&scenario, seed)).contains(&AnomalyKind::NonmonotonicSend))
+        .collect();
+    assert!(reordered.len() >= 2, "nonmonotonic-send only in seeds {reordered:?}");
+}
+
+#[test]
+fn the_idempotent_producer_neither_duplicates_nor_reorders_over_fifty_seeds() {
+    let scenario = load("idempotent-producer");
+    assert!(scenario.seeds.len() >= 50);
+    let verdict = runner::run_scenario(&scenario, |outcome| {
+        assert!(outcome.anomalies.is_empty(), "{}", describe(outcome));
+        assert!(outcome.stats.faults >= 2);
+        assert_eq!(outcome.stats.consumed, outcome.stats.acked, "{}", describe(outcome));
+    });
+    assert_eq!(verdict.status, Status::Pass);
+}
+
+#[test]
+fn asynchronous_sends_are_much_faster_than_synchronous_ones_with_the_same_guarantees() {
+    let scenario = load("sync-vs-async-send");
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        let sync = outcome.stats.acked_by_process.get(&0).copied().unwrap_or(0);
+        let async_ = outcome.stats.acked_by_process.get(&1).copied().unwrap_or(0);
+        assert!(sync > 0, "{}", describe(&outcome));
+        assert!(async_ > 10 * sync, "async {async_} vs sync {sync} acknowledged");
+    }
+}

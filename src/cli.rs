@@ -161,6 +161,18 @@ pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
             seconds(s.simulated_ms),
             seconds(s.wall_ms)
         );
+        let safety_s = scenario.duration_ms as f64 / 1000.0;
+        for (process, (name, spec)) in scenario.producer_instances().iter().enumerate() {
+            let acked = s.acked_by_process.get(&(process as u64)).copied().unwrap_or(0);
+            let mode = match spec.send_mode {
+                crate::scenario::SendMode::Sync => "sync",
+                crate::scenario::SendMode::Async => "async",
+            };
+            out += &format!(
+                "  {name} ({mode} sends, process {process}): {acked} acknowledged, {:.1} per second of the safety phase\n",
+                acked as f64 / safety_s
+            );
+        }
         for span in &outcome.unavailability {
             let until = span.until_ms.map_or("the end".to_string(), seconds);
             out += &format!("  unavailable: {} had no leader from {} to {}\n", span.tp, seconds(span.from_ms), until);

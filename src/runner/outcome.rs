@@ -27,6 +27,8 @@ pub struct RunStats {
     pub simulated_ms: u64,
     /// Wall-clock time of the run, in milliseconds.
     pub wall_ms: u64,
+    /// Acknowledged sends per client process.
+    pub acked_by_process: BTreeMap<u64, u64>,
 }
 
 impl RunStats {
@@ -38,7 +40,10 @@ impl RunStats {
             for mop in op.micro_ops() {
                 match (op.f, op.kind, mop) {
                     (OpFn::Send, OpType::Invoke, _) => stats.sent += 1,
-                    (OpFn::Send, OpType::Ok, _) => stats.acked += 1,
+                    (OpFn::Send, OpType::Ok, _) => {
+                        stats.acked += 1;
+                        *stats.acked_by_process.entry(op.process).or_default() += 1;
+                    }
                     (OpFn::Send, OpType::Fail, _) => stats.failed += 1,
                     (OpFn::Send, OpType::Info, _) => stats.unknown += 1,
                     (_, OpType::Ok, MicroOp::Poll { records: Some(records) }) => {

@@ -66,7 +66,7 @@ pub fn producer_config(spec: &ProducerSpec, bootstrap: Vec<Addr>) -> ProducerCon
 }
 
 /// How many simulated milliseconds of sends one asynchronous op groups.
-const ASYNC_OP_WINDOW_MS: f64 = 50.0;
+const ASYNC_OP_WINDOW_MS: f64 = 200.0;
 
 /// One producer process: sends at the spec's rate until stopped or out of records.
 /// `process` is its Jepsen process id.
