@@ -164,11 +164,24 @@ async fn keep_registered(shared: &SharedBroker, commands: &mut mpsc::UnboundedRe
                 continue;
             }
         };
-        if meta.create(&controller::broker_path(me), &registration, true).await.is_err() {
-            // A registration from our previous session may linger until it expires.
-            sleep(Duration::from_millis(200)).await;
-            continue;
+        if register(&meta, &controller::broker_path(me), &registration).await {
+            controller::run_candidate(&controller_ctx, &meta, commands).await;
         }
-        controller::run_candidate(&controller_ctx, &meta, commands).await;
+    }
+}
+
+/// Creates the broker's ephemeral registration. The previous process's registration may
+/// linger until its session expires: wait for it, on the same session (a Kafka broker
+/// does the same). Returns false if the session is lost first.
+async fn register(meta: &MetaClient, path: &str, registration: &str) -> bool {
+    loop {
+        match meta.create(path, registration, true).await {
+            Ok(_) => return true,
+            Err(crate::metastore::MetaClientError::Meta(crate::protocol::MetaError::NodeExists))
+            | Err(crate::metastore::MetaClientError::Unavailable) => {
+                sleep(Duration::from_millis(200)).await;
+            }
+            Err(_) => return false,
+        }
     }
 }

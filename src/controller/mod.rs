@@ -139,6 +139,9 @@ struct ActiveController<'a> {
     epoch_version: u64,
     partitions: BTreeMap<TopicPartition, PartitionState>,
     live: BTreeMap<BrokerId, BrokerEndpoint>,
+    /// Each live broker's registration session: a new one means the broker restarted
+    /// (KIP-380's broker epoch), even if the controller never saw it gone.
+    broker_epochs: BTreeMap<BrokerId, u64>,
     channels: BTreeMap<BrokerId, BrokerChannel>,
     /// Set when a broker or the metastore said a newer controller exists.
     fenced: Arc<AtomicBool>,
@@ -162,12 +165,14 @@ impl<'a> ActiveController<'a> {
             epoch_version,
             partitions: BTreeMap::new(),
             live: BTreeMap::new(),
+            broker_epochs: BTreeMap::new(),
             channels: BTreeMap::new(),
             fenced: Arc::new(AtomicBool::new(false)),
         };
         active.refresh_live_brokers().await.ok()?;
         active.load_partitions().await.ok()?;
-        active.reevaluate_all("controller-failover").await.ok()?;
+        let live: BTreeSet<BrokerId> = active.live.keys().copied().collect();
+        active.reevaluate_all("controller-failover", &live).await.ok()?;
         let everyone: Vec<BrokerId> = active.live.keys().copied().collect();
         active.send_leader_and_isr(&everyone, None);
         active.send_update_metadata();
@@ -205,6 +210,7 @@ impl<'a> ActiveController<'a> {
                     _ = sleep(Duration::from_millis(500)) => Ok(()),
                 };
             if outcome.is_err() {
+                tracing::debug!(controller = %self.ctx.id, epoch = self.epoch, "controller resigns");
                 return;
             }
         }
@@ -252,10 +258,13 @@ impl<'a> ActiveController<'a> {
         Ok(())
     }
 
-    /// Reads the live brokers and leaves a watch for changes.
+    /// Reads the live brokers and leaves a watch for changes. Returns the brokers that
+    /// died and those that (re)started; a broker that restarted between two reads is in
+    /// both.
     async fn refresh_live_brokers(&mut self) -> Result<(BTreeSet<BrokerId>, BTreeSet<BrokerId>), Resign> {
         let names = self.meta.children(BROKER_IDS_PATH, true).await.map_err(|_| Resign::Unavailable)?;
         let mut live = BTreeMap::new();
+        let mut epochs = BTreeMap::new();
         for name in names {
             let Ok(id) = name.parse::<u32>() else {
                 continue;
@@ -264,14 +273,18 @@ impl<'a> ActiveController<'a> {
             if let Ok(Some(node)) = self.meta.get(&broker_path(id), false).await {
                 if let Ok(endpoint) = serde_json::from_str::<BrokerEndpoint>(&node.data) {
                     live.insert(id, endpoint);
+                    epochs.insert(id, node.ephemeral_owner.unwrap_or(0));
                 }
             }
         }
         let before: BTreeSet<BrokerId> = self.live.keys().copied().collect();
         let after: BTreeSet<BrokerId> = live.keys().copied().collect();
-        let dead = before.difference(&after).copied().collect();
-        let new = after.difference(&before).copied().collect();
+        let bounced: BTreeSet<BrokerId> =
+            after.intersection(&before).filter(|b| self.broker_epochs.get(b) != epochs.get(b)).copied().collect();
+        let dead = before.difference(&after).chain(&bounced).copied().collect();
+        let new = after.difference(&before).chain(&bounced).copied().collect();
         self.live = live;
+        self.broker_epochs = epochs;
         self.sync_channels();
         Ok((dead, new))
     }
@@ -293,13 +306,24 @@ impl<'a> ActiveController<'a> {
 
     async fn on_brokers_changed(&mut self) -> Result<(), Resign> {
         let (dead, new) = self.refresh_live_brokers().await?;
+        tracing::debug!(controller = %self.ctx.id, ?dead, ?new, "live brokers changed");
         if dead.is_empty() && new.is_empty() {
             return Ok(());
         }
         let known_before: BTreeSet<TopicPartition> = self.partitions.keys().cloned().collect();
         self.load_partitions().await?;
+        // A broker that restarted unseen first counts as failed (its leaderships and ISR
+        // places go), then as started, as Kafka's controller treats bounced brokers.
+        let bounced: BTreeSet<BrokerId> = dead.intersection(&new).copied().collect();
+        let mut changed = BTreeSet::new();
+        if !bounced.is_empty() {
+            let without_bounced: BTreeSet<BrokerId> =
+                self.live.keys().filter(|b| !bounced.contains(b)).copied().collect();
+            changed.extend(self.reevaluate_all("broker-failure", &without_bounced).await?);
+        }
         let reason = if dead.is_empty() { "broker-startup" } else { "broker-failure" };
-        let mut changed = self.reevaluate_all(reason).await?;
+        let live: BTreeSet<BrokerId> = self.live.keys().copied().collect();
+        changed.extend(self.reevaluate_all(reason, &live).await?);
         changed.extend(self.partitions.keys().filter(|tp| !known_before.contains(*tp)).cloned());
         // Returning brokers learn every partition they host; others learn what changed.
         let new: Vec<BrokerId> = new.into_iter().collect();
@@ -310,14 +334,14 @@ impl<'a> ActiveController<'a> {
         Ok(())
     }
 
-    /// Re-elects leaders and prunes ISRs for every partition; returns those that changed.
-    async fn reevaluate_all(&mut self, reason: &str) -> Result<BTreeSet<TopicPartition>, Resign> {
-        let live: BTreeSet<BrokerId> = self.live.keys().copied().collect();
+    /// Re-elects leaders and prunes ISRs for every partition against `live`; returns
+    /// the partitions that changed.
+    async fn reevaluate_all(&mut self, reason: &str, live: &BTreeSet<BrokerId>) -> Result<BTreeSet<TopicPartition>, Resign> {
         let mut changed = BTreeSet::new();
         let tps: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
         for tp in tps {
             let unclean_allowed = self.unclean_allowed(&tp);
-            let Some(decision) = election::reevaluate(&self.partitions[&tp], &live, unclean_allowed) else {
+            let Some(decision) = election::reevaluate(&self.partitions[&tp], live, unclean_allowed) else {
                 continue;
             };
             let stored = self.write_state(decision.state).await?;

@@ -231,6 +231,14 @@ impl<'a> Analysis<'a> {
         }
     }
 
+    /// Whether one send of an op took effect: its op must have committed, or the send
+    /// itself carries an offset. kafkasim extends Jepsen here: an `info` op that groups
+    /// several sends (an asynchronous producer's) may carry offsets for the sends the
+    /// broker acknowledged, and those are acknowledged whatever became of the others.
+    pub fn send_committed(&self, c: &Completion<'_>, key: &str, value: u64) -> bool {
+        self.must_have_committed(c) || (c.kind == OpType::Info && send_offset(c.op, key, value).is_some())
+    }
+
     /// Jepsen's `version-orders`: every poll of every send/poll/txn completion, whatever
     /// its type (a poll only ever returns what the log holds), plus the acknowledged
     /// offsets of sends whose op must have committed.
@@ -240,10 +248,11 @@ impl<'a> Analysis<'a> {
             if !matches!(c.op.f, OpFn::Send | OpFn::Poll | OpFn::Txn) {
                 continue;
             }
-            let sends_count = self.must_have_committed(c);
+            let sends_count = self.must_have_committed(c) || c.kind == OpType::Info;
             let op: &'a Op = c.op;
             for mop in op.micro_ops() {
                 match mop {
+                    // An offset is the broker's acknowledgement, even inside an `info` op.
                     MicroOp::Send { key, value, offset: Some(offset) } if sends_count => {
                         orders.entry(key.as_str()).or_default().observe(*offset, *value, i, How::Sent);
                     }
@@ -263,6 +272,12 @@ impl<'a> Analysis<'a> {
             order.index();
         }
         self.orders = orders;
+    }
+
+    /// Whether a completion's send of `value` to `key` was acknowledged: an `ok` op, or
+    /// an offset on the send itself.
+    pub fn send_acknowledged(&self, c: &Completion<'_>, key: &str, value: u64) -> bool {
+        c.kind == OpType::Ok || (c.kind == OpType::Info && send_offset(c.op, key, value).is_some())
     }
 
     /// The completion at an index of [`Analysis::ops`].
@@ -329,4 +344,12 @@ mod tests {
         assert!(a.must_have_committed(&a.ops[0]));
         assert_eq!(a.orders["y"].by_index, vec![(4, 20)]);
     }
+}
+
+/// The offset a completed op reports for its send of `value` to `key`, if any.
+pub(super) fn send_offset(op: &Op, key: &str, value: u64) -> Option<u64> {
+    op.micro_ops().iter().find_map(|mop| match mop {
+        MicroOp::Send { key: k, value: v, offset } if k == key && *v == value => *offset,
+        _ => None,
+    })
 }

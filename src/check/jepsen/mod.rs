@@ -68,6 +68,12 @@
 //!   the process's position on it (as `KafkaConsumer::assign` does). A workload that
 //!   seeks back on assign must use a fresh process, as Jepsen's final polls do by
 //!   crashing the client first.
+//! - **Acknowledged sends inside `info` ops.** An asynchronous producer's op groups many
+//!   sends; when some fail and others are acknowledged, the op is `info` and the
+//!   acknowledged sends carry their offsets (`["send", KEY, [OFFSET, VALUE]]`). An offset
+//!   is the broker's acknowledgement, so such a send counts as acknowledged for
+//!   `lost-write`, `unseen` and the version order, as if it had its own `ok` op. Jepsen's
+//!   `info` ops carry no offsets, so its histories check exactly as before.
 //! - **Reporting.** `G1a` is reported once per (poll op, key, value); `unseen` once per
 //!   key with every unseen value as a record; `lost-write` shows, as proof, the `ok`
 //!   poll of the highest-read value. Elle's cycle anomalies (G0, G1c, ...) and
