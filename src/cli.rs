@@ -1,4 +1,4 @@
-//! The `kafkasim` command line: `run`, `suite` and `check`.
+//! The `kafkasim` command line: `run`, `suite`, `check`, `planted-report` and `bench`.
 //!
 //! Exit codes: 0 pass, 1 safety expectation failed, 2 liveness failed, 3 a simulated
 //! node panicked, 64 usage error, 65 invalid input (scenario or history), 66 unreadable
@@ -6,13 +6,17 @@
 
 use crate::check::{self, Anomaly};
 use crate::history::{read_history_jsonl, write_history_jsonl, History};
-use crate::runner::{self, RunOutcome, ScenarioVerdict, SeedVerdict};
+use crate::plant::PlantedBug;
+use crate::runner::{self, RunOptions, RunOutcome, ScenarioVerdict, SeedVerdict};
 use crate::scenario::{self, Scenario};
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+mod bench;
+mod planted;
 
 /// Exit code for a usage error.
 pub const EXIT_USAGE: i32 = 64;
@@ -49,13 +53,25 @@ pub enum Command {
         /// Writes the internal trace as JSON Lines to this file.
         #[arg(long, value_name = "FILE")]
         trace_out: Option<PathBuf>,
+        /// Plants a known bug in the brokers and controller, to see the checkers catch it.
+        #[arg(long, value_name = "BUG")]
+        plant: Option<PlantedBug>,
     },
     /// Runs every scenario in a directory over its seeds and prints a table.
     Suite {
         /// The directory of scenario files.
         #[arg(default_value = "scenarios")]
         dir: PathBuf,
+        /// Plants a known bug in every run: a scenario that still passes did not catch it.
+        #[arg(long, value_name = "BUG")]
+        plant: Option<PlantedBug>,
     },
+    /// For every planted bug, sweeps its target scenario and prints the seeds it took the
+    /// checkers to catch it, next to a clean sweep without the bug (a Markdown table).
+    PlantedReport(planted::ReportArgs),
+    /// Runs scenarios/bench.toml and a bare-network baseline and prints throughput, peak
+    /// memory and the suite's seeds per second.
+    Bench(bench::BenchArgs),
     /// Checks a history in kafkasim's JSON Lines format (for example one recorded
     /// against a real Kafka cluster) and prints the anomalies found.
     Check {
@@ -78,8 +94,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         }
     };
     match cli.command {
-        Command::Run { file, seed, history, trace_out } => run(&file, seed, history.as_deref(), trace_out.as_deref()),
-        Command::Suite { dir } => suite(&dir),
+        Command::Run { file, seed, history, trace_out, plant } => {
+            run(&file, seed, history.as_deref(), trace_out.as_deref(), plant)
+        }
+        Command::Suite { dir, plant } => suite(&dir, plant),
+        Command::PlantedReport(args) => planted::report(&args),
+        Command::Bench(args) => bench::bench(&args),
         Command::Check { file, json } => check_file(&file, json),
     }
 }
@@ -95,13 +115,19 @@ fn load(file: &Path) -> Result<Scenario, i32> {
     })
 }
 
-fn run(file: &Path, seed: Option<u64>, history_out: Option<&Path>, trace_out: Option<&Path>) -> i32 {
+fn run(
+    file: &Path,
+    seed: Option<u64>,
+    history_out: Option<&Path>,
+    trace_out: Option<&Path>,
+    plant: Option<PlantedBug>,
+) -> i32 {
     let scenario = match load(file) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let seed = seed.or_else(|| scenario.seeds.first().copied()).unwrap_or(0);
-    let outcome = runner::run_seed(&scenario, seed);
+    let outcome = runner::run_seed_with(&scenario, seed, &RunOptions { plant });
     print!("{}", render_run(&scenario, &outcome));
     if let Some(path) = history_out {
         if let Err(code) = write_jsonl(path, &outcome.history, false) {
@@ -144,6 +170,9 @@ pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
     let mut out = String::new();
     let s = &outcome.stats;
     out += &format!("scenario {} (seed {})\n", scenario.name, outcome.seed);
+    if let Some(bug) = outcome.plant {
+        out += &format!("  PLANTED BUG {bug}: {}\n", bug.summary());
+    }
     if let Some(title) = &scenario.title {
         out += &format!("  {title}\n");
     }
@@ -182,7 +211,8 @@ pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
     let verdict = outcome.verdict(scenario);
     out += &format!("  expectation: {}\n", describe_seed_verdict(scenario, &verdict));
     out += &format!("  trace hash: {:016x}\n", outcome.trace_hash);
-    out += &format!("  reproduce: {}\n", runner::replay_command(scenario, outcome.seed));
+    let options = RunOptions { plant: outcome.plant };
+    out += &format!("  reproduce: {}\n", runner::replay_command_with(scenario, outcome.seed, &options));
     out
 }
 
@@ -223,7 +253,7 @@ fn describe_seed_verdict(scenario: &Scenario, verdict: &SeedVerdict) -> String {
     }
 }
 
-fn suite(dir: &Path) -> i32 {
+fn suite(dir: &Path, plant: Option<PlantedBug>) -> i32 {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(Result::ok)
@@ -247,9 +277,10 @@ fn suite(dir: &Path) -> i32 {
     let mut worst = 0;
     for scenario in &scenarios {
         let mut failures = Vec::new();
-        let verdict = runner::run_scenario(scenario, |outcome| {
+        let options = RunOptions { plant };
+        let verdict = runner::run_scenario_with(scenario, &options, |outcome| {
             if outcome.verdict(scenario).status().exit_code() != 0 {
-                failures.push(runner::replay_command(scenario, outcome.seed));
+                failures.push(runner::replay_command_with(scenario, outcome.seed, &options));
             }
         });
         println!("{}", render_suite_row(&verdict));

@@ -146,6 +146,13 @@ impl PartitionLog {
         &self.producers
     }
 
+    /// Drops the idempotent-producer state (it is rebuilt from the batches on the next
+    /// load or truncation). Only the planted bug `forget-idempotence-on-leader-change`
+    /// calls this: a correct replica always keeps the state in step with its log.
+    pub fn forget_producers(&mut self) {
+        self.producers = ProducerState::default();
+    }
+
     /// Every record with its offset and batch epoch, for the trace.
     pub fn all_records(&self) -> Vec<(Offset, u64, LeaderEpoch)> {
         self.batches

@@ -149,6 +149,7 @@ async fn keep_registered(shared: &SharedBroker, commands: &mut mpsc::UnboundedRe
         tracer: shared.tracer.clone(),
         topics: shared.config.topics.clone(),
         request_timeout_ms: shared.config.inter_broker_timeout_ms,
+        plant: shared.config.plant,
     };
     loop {
         let meta = match MetaClient::connect(

@@ -7,33 +7,58 @@ mod cluster;
 mod nemesis;
 mod observer;
 mod outcome;
+mod planted;
 
 pub use cluster::{replica_assignment, topic_assignments};
 pub use observer::{observe, ClusterObservation, ObservedPartition};
 pub use outcome::{RunOutcome, RunStats, ScenarioVerdict, SeedVerdict, Status, Unavailability};
+pub use planted::{sweep_planted, PlantedSweep, SweepSeed};
 
 use crate::check::{self, Anomaly, AnomalyKind};
 use crate::history::{Event, Recorder};
+use crate::plant::PlantedBug;
 use crate::scenario::Scenario;
 use madsim::runtime::Runtime;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// How to run a scenario beyond what its file says. The default is a faithful run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// A known-broken behaviour to swap into the brokers and controllers, to test that
+    /// the checkers catch it (`--plant BUG`); `None` runs the real system.
+    pub plant: Option<PlantedBug>,
+}
 
 /// The command that replays one run exactly.
 pub fn replay_command(scenario: &Scenario, seed: u64) -> String {
     format!("kafkasim run {} --seed {seed}", scenario.path.display())
 }
 
+/// The command that replays one run exactly, with its options.
+pub fn replay_command_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> String {
+    let mut command = replay_command(scenario, seed);
+    if let Some(bug) = options.plant {
+        command += &format!(" --plant {bug}");
+    }
+    command
+}
+
 /// Runs one seed of a scenario in a fresh runtime. A panic inside the simulation is
 /// caught and reported as the outcome's `panic`, so a sweep goes on.
 pub fn run_seed(scenario: &Scenario, seed: u64) -> RunOutcome {
+    run_seed_with(scenario, seed, &RunOptions::default())
+}
+
+/// [`run_seed`] with options (for example a planted bug).
+pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> RunOutcome {
     let started = std::time::Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| {
         let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
-        let scenario = scenario.clone();
-        runtime.block_on(async move { cluster::simulate(&scenario).await })
+        let (scenario, options) = (scenario.clone(), options.clone());
+        runtime.block_on(async move { cluster::simulate(&scenario, &options).await })
     }));
     let wall_ms = started.elapsed().as_millis() as u64;
-    match result {
+    let mut outcome = match result {
         Ok(simulated) => {
             let history = simulated.recorder.snapshot();
             let mut anomalies = check::check_all(&history);
@@ -50,6 +75,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunOutcome {
                 stats,
                 unavailability,
                 panic: None,
+                plant: None,
             }
         }
         Err(payload) => {
@@ -60,14 +86,25 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunOutcome {
                 .unwrap_or_else(|| "a simulated node panicked".to_string());
             RunOutcome::panicked(&scenario.name, seed, message, wall_ms)
         }
-    }
+    };
+    outcome.plant = options.plant;
+    outcome
 }
 
 /// Runs every seed of a scenario and judges its expectations.
-pub fn run_scenario(scenario: &Scenario, mut on_seed: impl FnMut(&RunOutcome)) -> ScenarioVerdict {
+pub fn run_scenario(scenario: &Scenario, on_seed: impl FnMut(&RunOutcome)) -> ScenarioVerdict {
+    run_scenario_with(scenario, &RunOptions::default(), on_seed)
+}
+
+/// [`run_scenario`] with options (for example a planted bug).
+pub fn run_scenario_with(
+    scenario: &Scenario,
+    options: &RunOptions,
+    mut on_seed: impl FnMut(&RunOutcome),
+) -> ScenarioVerdict {
     let mut seeds = Vec::new();
     for &seed in &scenario.seeds {
-        let outcome = run_seed(scenario, seed);
+        let outcome = run_seed_with(scenario, seed, options);
         on_seed(&outcome);
         seeds.push(outcome.verdict(scenario));
     }

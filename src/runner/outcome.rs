@@ -2,6 +2,7 @@
 
 use crate::check::{Anomaly, AnomalyKind};
 use crate::history::{Event, History, MicroOp, OpFn, OpType};
+use crate::plant::PlantedBug;
 use crate::scenario::Scenario;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -120,6 +121,8 @@ pub struct RunOutcome {
     pub trace_hash: u64,
     /// The panic message, if a simulated node panicked.
     pub panic: Option<String>,
+    /// The bug planted in the system under test for this run, if any.
+    pub plant: Option<PlantedBug>,
 }
 
 impl RunOutcome {
@@ -133,6 +136,7 @@ impl RunOutcome {
             unavailability: Vec::new(),
             trace_hash: 0,
             panic: Some(message),
+            plant: None,
         }
     }
 
