@@ -25,6 +25,9 @@ pub struct Figures {
     pub name: String,
     /// Wall-clock seconds.
     pub wall_s: f64,
+    /// CPU seconds the process spent (user + system), if known: unlike wall time, not
+    /// inflated by other processes competing for the cores.
+    pub cpu_s: Option<f64>,
     /// Simulated seconds.
     pub simulated_s: f64,
     /// Records sent by producers (0 for the baselines).
@@ -39,6 +42,11 @@ impl Figures {
         self.simulated_s / self.wall_s.max(1e-9)
     }
 
+    /// Network messages delivered per CPU second, if the CPU time is known.
+    pub fn messages_per_cpu_s(&self) -> Option<f64> {
+        self.cpu_s.map(|cpu| self.messages as f64 / cpu.max(1e-9))
+    }
+
     /// Records sent per wall second.
     pub fn records_per_wall_s(&self) -> f64 {
         self.records as f64 / self.wall_s.max(1e-9)
@@ -50,10 +58,11 @@ impl Figures {
     }
 
     /// The figures of a kafkasim run.
-    pub fn of_run(outcome: &RunOutcome, wall_s: f64) -> Self {
+    pub fn of_run(outcome: &RunOutcome, wall_s: f64, cpu_s: Option<f64>) -> Self {
         Figures {
             name: format!("{} seed {}", outcome.scenario, outcome.seed),
             wall_s,
+            cpu_s,
             simulated_s: outcome.stats.simulated_ms as f64 / 1000.0,
             records: outcome.stats.sent,
             messages: outcome.stats.messages,
@@ -82,17 +91,17 @@ pub struct BaselineShape {
 
 /// Runs kafkasim's bench scenario once and measures it.
 pub fn run_scenario(scenario: &Scenario, seed: u64) -> (RunOutcome, Figures) {
-    let started = std::time::Instant::now();
+    let (started, cpu) = (std::time::Instant::now(), cpu_seconds());
     let outcome = runner::run_seed(scenario, seed);
     let wall_s = started.elapsed().as_secs_f64();
-    let figures = Figures::of_run(&outcome, wall_s);
+    let figures = Figures::of_run(&outcome, wall_s, cpu_since(cpu));
     (outcome, figures)
 }
 
 /// Request/response over [`crate::sim::net`] with no Kafka logic: every message costs
 /// what kafkasim's network costs, and nothing else runs.
 pub fn baseline_sim_net(shape: BaselineShape, seed: u64) -> Figures {
-    let started = std::time::Instant::now();
+    let (started, cpu) = (std::time::Instant::now(), cpu_seconds());
     let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
     let messages = runtime.block_on(async move {
         let handle = Handle::current();
@@ -147,6 +156,7 @@ pub fn baseline_sim_net(shape: BaselineShape, seed: u64) -> Figures {
     Figures {
         name: "baseline: request/response over sim::net".into(),
         wall_s: started.elapsed().as_secs_f64(),
+        cpu_s: cpu_since(cpu),
         simulated_s: shape.simulated_ms as f64 / 1000.0,
         records: 0,
         messages,
@@ -157,7 +167,7 @@ pub fn baseline_sim_net(shape: BaselineShape, seed: u64) -> Figures {
 /// connections, no per-connection ordering): the same shape as [`baseline_sim_net`].
 pub fn baseline_endpoint(shape: BaselineShape, seed: u64) -> Figures {
     use madsim::net::Endpoint;
-    let started = std::time::Instant::now();
+    let (started, cpu) = (std::time::Instant::now(), cpu_seconds());
     let mut config = madsim::Config::default();
     config.net.send_latency = Duration::from_millis(shape.latency_ms_min)..Duration::from_millis(shape.latency_ms_max);
     let runtime = Runtime::with_seed_and_config(seed, config);
@@ -217,6 +227,7 @@ pub fn baseline_endpoint(shape: BaselineShape, seed: u64) -> Figures {
     Figures {
         name: "baseline: request/response over madsim::net::Endpoint".into(),
         wall_s: started.elapsed().as_secs_f64(),
+        cpu_s: cpu_since(cpu),
         simulated_s: shape.simulated_ms as f64 / 1000.0,
         records: 0,
         messages: delivered.load(Ordering::Relaxed),
@@ -232,6 +243,8 @@ pub struct SuiteFigures {
     pub seeds: usize,
     /// Wall-clock seconds for all of them, on `jobs` threads.
     pub wall_s: f64,
+    /// CPU seconds for all of them (all threads), if known.
+    pub cpu_s: Option<f64>,
     /// Seeds that failed the scenario's expectations (should be none).
     pub failures: usize,
 }
@@ -246,7 +259,7 @@ impl SuiteFigures {
 /// Runs every seed of a scenario on `jobs` worker threads (one fresh runtime per seed)
 /// and measures the wall time.
 pub fn time_scenario_seeds(scenario: &Scenario, jobs: usize) -> SuiteFigures {
-    let started = std::time::Instant::now();
+    let (started, cpu) = (std::time::Instant::now(), cpu_seconds());
     let next = AtomicUsize::new(0);
     let failures = AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -267,6 +280,7 @@ pub fn time_scenario_seeds(scenario: &Scenario, jobs: usize) -> SuiteFigures {
         scenario: scenario.name.clone(),
         seeds: scenario.seeds.len(),
         wall_s: started.elapsed().as_secs_f64(),
+        cpu_s: cpu_since(cpu),
         failures: failures.into_inner(),
     }
 }
@@ -277,4 +291,51 @@ pub fn peak_memory_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU seconds (user + system, all threads) this process has used, from
+/// `/proc/self/stat`; `None` where /proc is not available. Resolution: one clock tick
+/// (10 ms on Linux).
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on every Linux architecture kafkasim runs on.
+    Some((utime + stime) / 100.0)
+}
+
+fn cpu_since(start: Option<f64>) -> Option<f64> {
+    Some(cpu_seconds()? - start?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: BaselineShape = BaselineShape {
+        servers: 2,
+        clients: 2,
+        loops_per_server: 1,
+        simulated_ms: 2_000,
+        latency_ms_min: 1,
+        latency_ms_max: 5,
+    };
+
+    #[test]
+    fn the_baselines_exchange_requests_and_responses_for_the_simulated_time() {
+        for figures in [baseline_sim_net(SMALL, 1), baseline_endpoint(SMALL, 1)] {
+            // 4 loops, each round trip at most 10 ms and at least 2 ms: between 400 and
+            // 4,000 round trips of 2 messages each in 2 simulated seconds.
+            assert!((800..=8_000).contains(&figures.messages), "{figures:?}");
+            assert_eq!(figures.simulated_s, 2.0);
+        }
+    }
+
+    #[test]
+    fn cpu_time_and_peak_memory_are_read_from_proc() {
+        assert!(cpu_seconds().is_some_and(|s| s >= 0.0));
+        assert!(peak_memory_kib().is_some_and(|k| k > 0));
+    }
 }

@@ -47,8 +47,7 @@ pub fn bench(args: &BenchArgs) -> i32 {
     let peak_after_bench = bench::peak_memory_kib();
     let shape = BaselineShape {
         servers: scenario.cluster.brokers,
-        clients: scenario.producer_instances().len() as u32
-            + scenario.consumers.iter().map(|c| c.count).sum::<u32>(),
+        clients: scenario.producer_instances().len() as u32 + scenario.consumers.iter().map(|c| c.count).sum::<u32>(),
         loops_per_server: 2,
         simulated_ms: (kafka.simulated_s * 1000.0) as u64,
         latency_ms_min: scenario.network.latency_ms_min,
@@ -64,8 +63,16 @@ pub fn bench(args: &BenchArgs) -> i32 {
         outcome.trace_hash
     );
     println!(
-        "  {:<56} {:>8} {:>9} {:>10} {:>12} {:>12} {:>12}",
-        "run", "wall s", "sim s", "sim s/s", "records", "records/s", "messages/s"
+        "  {:<56} {:>8} {:>8} {:>9} {:>10} {:>12} {:>12} {:>12} {:>12}",
+        "run (per-second figures are per wall second)",
+        "wall s",
+        "cpu s",
+        "sim s",
+        "sim s/s",
+        "records",
+        "records/s",
+        "messages/s",
+        "msgs/cpu s"
     );
     for f in [&kafka, &net_baseline, &endpoint_baseline] {
         println!("  {}", row(f));
@@ -74,6 +81,9 @@ pub fn bench(args: &BenchArgs) -> i32 {
     let ratio_endpoint = kafka.messages_per_wall_s() / endpoint_baseline.messages_per_wall_s().max(1e-9);
     println!("  messages per wall second, kafkasim / sim::net baseline: {ratio:.2}");
     println!("  messages per wall second, kafkasim / Endpoint baseline: {ratio_endpoint:.2}");
+    if let (Some(k), Some(b)) = (kafka.messages_per_cpu_s(), net_baseline.messages_per_cpu_s()) {
+        println!("  messages per CPU second, kafkasim / sim::net baseline: {:.2}", k / b.max(1e-9));
+    }
     let peak_mib = peak_after_bench.map(|k| k as f64 / 1024.0);
     match peak_mib {
         Some(mib) => println!("  peak memory (VmHWM) after the bench run: {mib:.1} MiB"),
@@ -85,11 +95,30 @@ pub fn bench(args: &BenchArgs) -> i32 {
             Ok(figures) => {
                 println!("  suite ({}, {} job(s)):", args.suite.display(), args.jobs);
                 for f in &figures {
-                    println!("    {:<36} {:>4} seeds {:>8.2} s {:>8.1} seeds/s", f.scenario, f.seeds, f.wall_s, f.seeds_per_s());
+                    let cpu = f.cpu_s.map_or("?".to_string(), |c| format!("{c:.2}"));
+                    let failures =
+                        if f.failures > 0 { format!("  ({} seeds FAILED)", f.failures) } else { String::new() };
+                    println!(
+                        "    {:<36} {:>4} seeds {:>8.2} s wall {:>8} s cpu {:>8.1} seeds/s{failures}",
+                        f.scenario,
+                        f.seeds,
+                        f.wall_s,
+                        cpu,
+                        f.seeds_per_s()
+                    );
                 }
                 let seeds: usize = figures.iter().map(|f| f.seeds).sum();
                 let wall: f64 = figures.iter().map(|f| f.wall_s).sum();
-                println!("    {:<36} {:>4} seeds {:>8.2} s {:>8.1} seeds/s", "total", seeds, wall, seeds as f64 / wall);
+                let cpu: Option<f64> = figures.iter().map(|f| f.cpu_s).sum();
+                let cpu = cpu.map_or("?".to_string(), |c| format!("{c:.2}"));
+                println!(
+                    "    {:<36} {:>4} seeds {:>8.2} s wall {:>8} s cpu {:>8.1} seeds/s",
+                    "total",
+                    seeds,
+                    wall,
+                    cpu,
+                    seeds as f64 / wall
+                );
                 suite_total = Some(wall);
             }
             Err(code) => return code,
@@ -111,15 +140,19 @@ pub fn bench(args: &BenchArgs) -> i32 {
 }
 
 fn row(f: &Figures) -> String {
+    let cpu = f.cpu_s.map_or("?".to_string(), |c| format!("{c:.2}"));
+    let per_cpu = f.messages_per_cpu_s().map_or("?".to_string(), |m| format!("{m:.0}"));
     format!(
-        "{:<56} {:>8.3} {:>9.1} {:>10.1} {:>12} {:>12.0} {:>12.0}",
+        "{:<56} {:>8.3} {:>8} {:>9.1} {:>10.1} {:>12} {:>12.0} {:>12.0} {:>12}",
         f.name,
         f.wall_s,
+        cpu,
         f.simulated_s,
         f.speedup(),
         f.records,
         f.records_per_wall_s(),
-        f.messages_per_wall_s()
+        f.messages_per_wall_s(),
+        per_cpu
     )
 }
 

@@ -77,7 +77,8 @@ pub fn render(rows: &[PlantedSweep], controls: &BTreeMap<&str, PlantedSweep>) ->
     out += "|---|---|---|---|---|---|\n";
     for row in rows {
         let bug = row.bug.map_or("-", PlantedBug::name);
-        let first = row.seeds_to_detection().map_or_else(|| format!("not within {}", row.seeds.len()), |n| n.to_string());
+        let first =
+            row.seeds_to_detection().map_or_else(|| format!("not within {}", row.seeds.len()), |n| n.to_string());
         let kinds: Vec<String> = row.kinds().iter().map(|(k, n)| format!("{k} ({n})")).collect();
         let kinds = if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") };
         let control = controls.get(row.scenario.as_str()).map_or("-".to_string(), |c| {

@@ -105,6 +105,13 @@ impl Recorder {
         let log = self.lock();
         History { ops: log.ops.clone(), trace: log.trace.clone() }
     }
+
+    /// Moves everything recorded out of the recorder, leaving it empty: for the end of a
+    /// run, where a copy of a long run's trace would double the peak memory.
+    pub fn take(&self) -> History {
+        let mut log = self.lock();
+        History { ops: std::mem::take(&mut log.ops), trace: std::mem::take(&mut log.trace) }
+    }
 }
 
 impl Default for Recorder {

@@ -60,7 +60,8 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
     let wall_ms = started.elapsed().as_millis() as u64;
     let mut outcome = match result {
         Ok(simulated) => {
-            let history = simulated.recorder.snapshot();
+            // The runtime and every task are gone: nothing records any more.
+            let history = simulated.recorder.take();
             let mut anomalies = check::check_all(&history);
             anomalies.extend(simulated.liveness_failures);
             anomalies.sort_by_key(|a| a.kind);

@@ -70,8 +70,12 @@ impl PlantedSweep {
 /// `stop_at_first` is set.
 pub fn sweep_planted(scenario: &Scenario, bug: Option<PlantedBug>, seeds: &[u64], stop_at_first: bool) -> PlantedSweep {
     let options = RunOptions { plant: bug };
-    let mut sweep =
-        PlantedSweep { bug, scenario: scenario.name.clone(), seeds: Vec::with_capacity(seeds.len()), first_replay: None };
+    let mut sweep = PlantedSweep {
+        bug,
+        scenario: scenario.name.clone(),
+        seeds: Vec::with_capacity(seeds.len()),
+        first_replay: None,
+    };
     for &seed in seeds {
         let outcome = run_seed_with(scenario, seed, &options);
         let verdict = outcome.verdict(scenario);
