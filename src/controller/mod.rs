@@ -338,11 +338,7 @@ impl<'a> ActiveController<'a> {
 
     /// Re-elects leaders and prunes ISRs for every partition against `live`; returns
     /// the partitions that changed.
-    async fn reevaluate_all(
-        &mut self,
-        reason: &str,
-        live: &BTreeSet<BrokerId>,
-    ) -> Result<BTreeSet<TopicPartition>, Resign> {
+    async fn reevaluate_all(&mut self, reason: &str, live: &BTreeSet<BrokerId>) -> Result<BTreeSet<TopicPartition>, Resign> {
         let mut changed = BTreeSet::new();
         let tps: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
         for tp in tps {

@@ -360,8 +360,5 @@ fn a_valid_fault_trigger_parses() {
     let trigger = scenario.faults[0].trigger.clone().expect("a trigger");
     assert_eq!(trigger.event, crate::scenario::TriggerEvent::BecomeFollower);
     assert_eq!(trigger.tp, "orders-2");
-    assert_eq!(
-        scenario.faults[0].to_string(),
-        "at 1s on the next become-follower orders-2: crash the leader of orders-2"
-    );
+    assert_eq!(scenario.faults[0].to_string(), "at 1s on the next become-follower orders-2: crash the leader of orders-2");
 }

@@ -161,8 +161,10 @@ impl State {
         let queue = self.queues.entry(batch.tp.clone()).or_default();
         match batch.sequence {
             Some((_, _, sequence)) => {
-                let position =
-                    queue.iter().position(|b| b.sequence.is_none_or(|(_, _, s)| s > sequence)).unwrap_or(queue.len());
+                let position = queue
+                    .iter()
+                    .position(|b| b.sequence.is_none_or(|(_, _, s)| s > sequence))
+                    .unwrap_or(queue.len());
                 queue.insert(position, batch);
             }
             None => queue.push_front(batch),

@@ -24,9 +24,9 @@ mod sender;
 
 use super::metadata::ClusterView;
 use super::partitioner::partition_for_key;
+use accumulator::State;
 use crate::protocol::{Acks, Offset, Record, Request, Response, TopicPartition};
 use crate::sim::net::{Addr, NodeNet};
-use accumulator::State;
 use madsim::time::{sleep, sleep_until, Instant};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -237,3 +237,4 @@ impl Drop for Producer {
 fn now_ms() -> u64 {
     madsim::time::TimeHandle::current().elapsed().as_millis() as u64
 }
+
