@@ -319,7 +319,7 @@ fn run_trace_prints_the_run_in_simulated_time_and_filters_by_partition_and_value
     let log = stderr(&full);
     let first = log.lines().find(|l| l.contains("kafkasim::trace")).unwrap_or_else(|| panic!("no trace in {log}"));
     assert!(first.starts_with("   0.") && first.contains("s "), "simulated seconds first: {first}");
-    let last = log.lines().filter(|l| l.contains("kafkasim::history")).last().unwrap();
+    let last = log.lines().rfind(|l| l.contains("kafkasim::history")).unwrap();
     let secs: f64 = last.split_whitespace().next().unwrap().trim_end_matches('s').parse().unwrap();
     assert!(secs >= 8.0, "the run lasts past the 8 s safety phase: {last}");
     let events = traced(&log, "kafkasim::trace");
