@@ -89,8 +89,8 @@ use std::path::Path;
 
 pub use error::ScenarioError;
 pub use model::{
-    BrokerConfig, ClusterSpec, Expectations, FaultAction, FaultSpec, NetworkSpec, Scenario, Target, Theme, TopicConfig,
-    TopicSpec, Trigger, TriggerEvent, TruncationMode,
+    BrokerConfig, ClusterSpec, Expectations, FaultAction, FaultSpec, NetworkSpec, Scenario, SplitShape, Target, Theme,
+    TopicConfig, TopicSpec, Trigger, TriggerEvent, TruncationMode,
 };
 pub use model_clients::{
     AssignmentStrategy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning, ProducerConfig,
