@@ -81,6 +81,8 @@ mod tests;
 #[cfg(test)]
 mod tests_errors;
 #[cfg(test)]
+mod tests_faults;
+#[cfg(test)]
 mod tests_props;
 #[cfg(test)]
 mod tests_values;
