@@ -10,6 +10,7 @@
 //! mode does).
 
 mod background;
+pub mod coordinator;
 mod fetcher;
 mod handlers;
 mod log;

@@ -133,6 +133,8 @@ async fn handle(
             answer.await.unwrap_or(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None })
         }
         Request::InitProducerId => handlers::init_producer_id(shared),
+        // Consumer groups are being built (issue 4); until then brokers refuse them.
+        Request::Group(_) => Response::Error(ErrorCode::UnsupportedRequest),
         Request::Meta(_) => Response::Error(ErrorCode::UnsupportedRequest),
     }
 }
