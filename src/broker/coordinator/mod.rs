@@ -1,9 +1,12 @@
-//! The group coordinator (consumer groups, issue 4 — in progress): each broker
-//! coordinates the groups whose `__consumer_offsets` partition it leads. So far: the
-//! membership state machine (`group`); the request handling, offset storage in the
-//! replicated `__consumer_offsets` topic and the loading on leadership change come next.
+//! The group coordinator: each broker coordinates the groups whose `__consumer_offsets`
+//! partition it leads. `group` is the membership state machine; `service` answers the
+//! group requests and stores offsets in the replicated `__consumer_offsets` topic.
+//! (Consumer groups are issue 4, in progress: the consumer side is not built yet.)
 
 pub mod group;
+pub mod service;
+
+pub use service::{Coordinator, OFFSETS_TOPIC};
 
 /// The partition of `__consumer_offsets` that holds `group`'s offsets:
 /// `abs(group.hashCode()) % partitions`, with Java's `String.hashCode`, as Kafka does.
