@@ -249,7 +249,7 @@ mod tests {
             OpFn::Assign | OpFn::Subscribe if flag => OpValue::Keys(vec![key]),
             _ => OpValue::Nil,
         };
-        Op { index, time_ns: index * 1_000_000, process, kind, f, value, error: None }
+        Op { index, time_ns: index * 1_000_000, process, kind, f, value, error: None, group: None }
     }
 
     fn event_from((broker, which, offset, value, flag): (u32, u8, u64, u64, bool)) -> Event {

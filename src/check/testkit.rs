@@ -52,7 +52,7 @@ impl Hist {
         self.clock_ms += 100;
         let index = self.ops.len() as u64;
         let error = (kind == OpType::Fail || kind == OpType::Info).then(|| "test-error".to_string());
-        self.ops.push(Op { index, time_ns: self.clock_ms * 1_000_000, process, kind, f, value, error });
+        self.ops.push(Op { index, time_ns: self.clock_ms * 1_000_000, process, kind, f, value, error, group: None });
     }
 
     /// An invocation and its completion.

@@ -10,7 +10,7 @@ mod recorder;
 mod trace;
 
 pub use jsonl::{read_history_jsonl, write_history_jsonl, HistoryParseError};
-pub use op::{MicroOp, Op, OpFn, OpType, OpValue, PolledRecords};
+pub use op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords};
 pub use recorder::{Recorder, Tracer};
 pub use trace::{Event, TraceEvent};
 
