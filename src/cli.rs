@@ -85,14 +85,19 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
 }
 
 fn load(file: &Path) -> Result<Scenario, i32> {
-    scenario::load(file).map_err(|error| {
+    let scenario = scenario::load(file).map_err(|error| {
         eprintln!("error: {error}");
         if error.to_string().contains("cannot read") {
             EXIT_NO_INPUT
         } else {
             EXIT_INPUT
         }
-    })
+    })?;
+    runner::check_supported(&scenario).map_err(|message| {
+        eprintln!("error: {message}");
+        EXIT_INPUT
+    })?;
+    Ok(scenario)
 }
 
 fn run(file: &Path, seed: Option<u64>, history_out: Option<&Path>, trace_out: Option<&Path>) -> i32 {
