@@ -12,7 +12,7 @@ mod trace;
 
 pub use diff::{first_divergence, Divergence};
 pub use jsonl::{read_history_jsonl, write_history_jsonl, HistoryParseError};
-pub use op::{MicroOp, Op, OpFn, OpType, OpValue, PolledRecords};
+pub use op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords};
 pub use recorder::{Recorder, Tracer, HISTORY_TARGET, TRACE_TARGET};
 pub use trace::{Event, TraceEvent};
 

@@ -1,6 +1,6 @@
 //! Collects ops and trace events while a run goes. One recorder per run; clones share it.
 
-use super::op::{Op, OpFn, OpType, OpValue};
+use super::op::{GroupContext, Op, OpFn, OpType, OpValue};
 use super::trace::{Event, TraceEvent};
 use super::History;
 use madsim::time::Instant;
@@ -56,8 +56,19 @@ impl Recorder {
         let time_ns = self.now_ns();
         let mut log = self.lock();
         let index = log.ops.len() as u64;
-        let op = Op { index, time_ns, process, kind, f, value, error };
+        let op = Op { index, time_ns, process, kind, f, value, error, group: None };
         // For `kafkasim run --trace`; costs nothing when no subscriber listens.
+        tracing::info!(target: HISTORY_TARGET, "{}", op.to_json());
+        log.ops.push(op);
+        index
+    }
+
+    /// Appends a group member's op (with its group, member id and generation).
+    pub fn group_op(&self, process: u64, kind: OpType, f: OpFn, value: OpValue, group: GroupContext) -> u64 {
+        let time_ns = self.now_ns();
+        let mut log = self.lock();
+        let index = log.ops.len() as u64;
+        let op = Op { index, time_ns, process, kind, f, value, error: None, group: Some(group) };
         tracing::info!(target: HISTORY_TARGET, "{}", op.to_json());
         log.ops.push(op);
         index
