@@ -7,6 +7,13 @@ use madsim::time::Instant;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
+/// The `tracing` target under which every recorded client operation is also emitted
+/// (at INFO, as its JSON line).
+pub const HISTORY_TARGET: &str = "kafkasim::history";
+/// The `tracing` target under which every recorded trace event is also emitted (at
+/// INFO, as its JSON line).
+pub const TRACE_TARGET: &str = "kafkasim::trace";
+
 #[derive(Default)]
 struct Log {
     ops: Vec<Op>,
@@ -49,7 +56,10 @@ impl Recorder {
         let time_ns = self.now_ns();
         let mut log = self.lock();
         let index = log.ops.len() as u64;
-        log.ops.push(Op { index, time_ns, process, kind, f, value, error, group: None });
+        let op = Op { index, time_ns, process, kind, f, value, error, group: None };
+        // For `kafkasim run --trace`; costs nothing when no subscriber listens.
+        tracing::info!(target: HISTORY_TARGET, "{}", op.to_json());
+        log.ops.push(op);
         index
     }
 
@@ -58,14 +68,18 @@ impl Recorder {
         let time_ns = self.now_ns();
         let mut log = self.lock();
         let index = log.ops.len() as u64;
-        log.ops.push(Op { index, time_ns, process, kind, f, value, error: None, group: Some(group) });
+        let op = Op { index, time_ns, process, kind, f, value, error: None, group: Some(group) };
+        tracing::info!(target: HISTORY_TARGET, "{}", op.to_json());
+        log.ops.push(op);
         index
     }
 
     /// Appends a trace event recorded by `node`.
     pub fn trace(&self, node: &str, event: Event) {
         let time_ns = self.now_ns();
-        self.lock().trace.push(TraceEvent { time_ns, node: node.to_string(), event });
+        let event = TraceEvent { time_ns, node: node.to_string(), event };
+        tracing::info!(target: TRACE_TARGET, "{}", serde_json::to_string(&event).expect("trace events serialize"));
+        self.lock().trace.push(event);
         self.traced.notify_waiters();
     }
 

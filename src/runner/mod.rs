@@ -7,6 +7,7 @@ mod cluster;
 mod nemesis;
 mod observer;
 mod outcome;
+pub mod sweep;
 
 pub use cluster::{replica_assignment, topic_assignments};
 pub use observer::{observe, ClusterObservation, ObservedPartition};
