@@ -10,8 +10,9 @@
 //! mode does).
 
 mod background;
+pub mod coordinator;
 mod fetcher;
-mod handlers;
+pub(crate) mod handlers;
 mod log;
 mod partition;
 mod producer_state;
@@ -146,6 +147,8 @@ pub struct Shared {
     pub fetchers: fetcher::Fetchers,
     /// The next producer id to hand out (InitProducerId), persisted durably.
     pub next_producer_id: Mutex<i64>,
+    /// The group coordinator's state.
+    pub coordinator: coordinator::Coordinator,
 }
 
 impl Shared {

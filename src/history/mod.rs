@@ -4,14 +4,16 @@
 //! A history line looks like
 //! `{"index":3,"time":2104000000,"process":0,"type":"ok","f":"send","value":[["send","orders-2",[812,17]]]}`.
 
+mod diff;
 mod jsonl;
 mod op;
 mod recorder;
 mod trace;
 
+pub use diff::{first_divergence, Divergence};
 pub use jsonl::{read_history_jsonl, write_history_jsonl, HistoryParseError};
-pub use op::{MicroOp, Op, OpFn, OpType, OpValue, PolledRecords};
-pub use recorder::{Recorder, Tracer};
+pub use op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords};
+pub use recorder::{Recorder, Tracer, HISTORY_TARGET, TRACE_TARGET};
 pub use trace::{Event, TraceEvent};
 
 /// Everything a run recorded: what clients did and saw, and what happened inside.
