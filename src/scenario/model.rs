@@ -521,6 +521,9 @@ pub enum Target {
     Controller,
     /// The current leader of a partition, e.g. `"the leader of orders-0"`.
     LeaderOf(String),
+    /// The broker coordinating a consumer group when the fault fires: the leader of the
+    /// group's `__consumer_offsets` partition, e.g. `"the coordinator of group billing"`.
+    CoordinatorOf(String),
     /// Every follower of a partition, e.g. `"the followers of orders-0"`.
     FollowersOf(String),
     /// One follower of a partition, chosen from the seed (`"a follower of orders-0"`).

@@ -72,6 +72,7 @@ pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
         producers: producers.iter().map(|p| p.count).sum(),
         consumers: consumers.iter().map(|c| c.count).sum(),
         topics: &topics,
+        groups: consumers.iter().filter_map(|c| c.group.clone()).collect(),
         duration_ms,
     };
     let faults = faults::faults(&root.tables("faults", keys::FAULT)?, &world, text)?;

@@ -65,7 +65,9 @@
 //!   reported here all the same; deciding whether they are expected is the scenario's
 //!   job (group semantics are checked by the consumer-group checkers).
 //! - **Assign keeps positions.** As in Jepsen, an `assign` that names a key again keeps
-//!   the process's position on it (as `KafkaConsumer::assign` does). A workload that
+//!   the process's position on it (as `KafkaConsumer::assign` does), except a group
+//!   member's `assign` (one with a group context: a new generation), which resets every
+//!   position to the committed offset, so a member's polls are ordered per generation. A workload that
 //!   seeks back on assign must use a fresh process, as Jepsen's final polls do by
 //!   crashing the client first.
 //! - **Acknowledged sends inside `info` ops.** An asynchronous producer's op groups many
