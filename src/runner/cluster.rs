@@ -3,7 +3,7 @@
 use super::nemesis::{Nemesis, SharedNodes};
 use super::observer::observe;
 use super::{no_progress, trace_phase, RunOptions};
-use crate::broker::{run_broker, BrokerConfig, BrokerContext, TopicAssignment, TruncationMode};
+use crate::broker::{run_broker, BrokerConfig, BrokerContext, RetentionConfig, TopicAssignment, TruncationMode};
 use crate::check::Anomaly;
 use crate::history::Recorder;
 use crate::metastore::run_metastore;
@@ -52,6 +52,11 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
                 .config
                 .unclean_leader_election_enable
                 .unwrap_or(defaults.unclean_leader_election_enable),
+            retention: RetentionConfig {
+                retention_ms: t.config.retention_ms.unwrap_or(defaults.log_retention_ms),
+                retention_bytes: t.config.retention_bytes.unwrap_or(defaults.log_retention_bytes),
+                segment_bytes: t.config.segment_bytes.unwrap_or(defaults.log_segment_bytes),
+            },
         })
         .collect()
 }
@@ -73,6 +78,7 @@ fn broker_config(scenario: &Scenario, options: &RunOptions, id: u32, topics: &[T
         high_watermark_checkpoint_interval_ms: c.replica_high_watermark_checkpoint_interval_ms,
         flush_messages: c.flush_messages,
         flush_ms: c.flush_ms,
+        log_retention_check_interval_ms: c.log_retention_check_interval_ms,
         inter_broker_timeout_ms: 30_000,
         metastore: Addr::new(METASTORE),
         plant: options.plant,

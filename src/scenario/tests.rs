@@ -163,7 +163,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 name: "orders".into(),
                 partitions: 3,
                 replication_factor: 3,
-                config: TopicConfig { min_insync_replicas: Some(3), unclean_leader_election_enable: None },
+                config: TopicConfig { min_insync_replicas: Some(3), ..TopicConfig::default() },
             },
             TopicSpec {
                 name: "audit-log".into(),
