@@ -14,7 +14,7 @@ use crate::protocol::{BrokerEndpoint, ErrorCode, Request, Response, TopicPartiti
 use crate::sim::disk::Disk;
 use crate::sim::net::{NodeNet, ServerConn};
 use madsim::time::sleep;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -56,15 +56,16 @@ fn start(ctx: BrokerContext) -> SharedBroker {
     let me = ctx.config.id;
     ctx.tracer.emit(Event::BrokerStarted { broker: me.0 });
     let checkpoint = read_high_watermark_checkpoint(&ctx.disk);
-    // Every partition directory with a segment file (a log has one file per segment).
-    let tps: BTreeSet<TopicPartition> = ctx
-        .disk
-        .list("")
-        .iter()
-        .filter_map(|path| path.split_once('/'))
-        .filter(|(_, file)| file.ends_with(".log"))
-        .filter_map(|(dir, _)| TopicPartition::parse(dir))
-        .collect();
+    // Every partition directory with a segment file (a log has one file per segment),
+    // in path order as listed.
+    let mut tps: Vec<TopicPartition> = Vec::new();
+    for path in ctx.disk.list("") {
+        let Some((dir, file)) = path.split_once('/') else { continue };
+        let Some(tp) = TopicPartition::parse(dir).filter(|_| file.ends_with(".log")) else { continue };
+        if tps.last() != Some(&tp) {
+            tps.push(tp);
+        }
+    }
     let mut partitions = BTreeMap::new();
     for tp in tps {
         let segment_bytes = ctx.config.retention_for(&tp.topic).segment_bytes;
