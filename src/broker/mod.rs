@@ -3,8 +3,9 @@
 //! purgatory for acks=all. Talks only through `sim::net` and stores only through
 //! `sim::disk`; emits trace events through its [`Tracer`].
 //!
-//! Files: `log` (one replica's log and epoch cache), `partition` (replica state
-//! transitions), `handlers` (client and controller requests), `fetcher` (followers),
+//! Files: `log` (one replica's log and epoch cache), `segment` (a log segment with its
+//! time index), `retention` (which segments retention deletes, and the periodic check),
+//! `partition` (replica state transitions), `handlers` (client and controller requests), `fetcher` (followers),
 //! `background` (ISR expiry, checkpoints, flushing), `server` (the broker process: it also
 //! hosts the controller component and the metastore registration, as Kafka's ZooKeeper
 //! mode does).
