@@ -10,9 +10,7 @@ use kafkasim::check::AnomalyKind;
 use kafkasim::client::consumer::{Consumer, ConsumerConfig, OffsetReset};
 use kafkasim::history::{Event, OpFn, OpType, Recorder};
 use kafkasim::metastore::run_metastore;
-use kafkasim::protocol::{
-    Acks, BrokerId, ProduceRequest, Record, RecordBatch, Request, Response, TopicPartition,
-};
+use kafkasim::protocol::{Acks, BrokerId, ProduceRequest, Record, RecordBatch, Request, Response, TopicPartition};
 use kafkasim::runner;
 use kafkasim::scenario;
 use kafkasim::sim::disk::DiskStore;

@@ -375,7 +375,11 @@ pub fn leader_and_isr(shared: &SharedBroker, request: LeaderAndIsrRequest) -> Re
             }
             let partition = state.partitions.entry(partition_state.tp.clone()).or_insert_with(|| {
                 let segment_bytes = shared.config.retention_for(&partition_state.tp.topic).segment_bytes;
-                let log = PartitionLog::load_with_segment_bytes(partition_state.tp.clone(), shared.disk.clone(), segment_bytes);
+                let log = PartitionLog::load_with_segment_bytes(
+                    partition_state.tp.clone(),
+                    shared.disk.clone(),
+                    segment_bytes,
+                );
                 Partition::new(log, 0)
             });
             apply_partition_state(shared, me, partition, partition_state, now);

@@ -376,11 +376,8 @@ impl PartitionLog {
         if new_start <= self.log_start_offset {
             return Vec::new();
         }
-        let removed: Vec<_> = self
-            .readable_records()
-            .take_while(|(o, _, _)| *o < new_start)
-            .map(|(o, r, e)| (o, r.value, e))
-            .collect();
+        let removed: Vec<_> =
+            self.readable_records().take_while(|(o, _, _)| *o < new_start).map(|(o, r, e)| (o, r.value, e)).collect();
         if new_start >= self.log_end_offset() {
             self.restart_at(new_start);
             return removed;

@@ -73,7 +73,12 @@ impl Breach {
 
 /// The new log start after one retention pass and the setting that moved it, or `None`
 /// when nothing is due. Size is checked before time, as Kafka does.
-pub fn due(segments: &[SegmentInfo], high_watermark: Offset, now_ms: u64, config: &RetentionConfig) -> Option<(Offset, Breach)> {
+pub fn due(
+    segments: &[SegmentInfo],
+    high_watermark: Offset,
+    now_ms: u64,
+    config: &RetentionConfig,
+) -> Option<(Offset, Breach)> {
     // Closed segments wholly below the high watermark, oldest first.
     let closed = segments.len().saturating_sub(1);
     let eligible = segments[..closed].iter().take_while(|s| s.next_offset <= high_watermark);

@@ -239,7 +239,9 @@ fn opt_limit(t: &Table, key: &str, min: u64) -> Res<Option<Sp<Option<u64>>>> {
     if node.as_int() == Some(-1) {
         return Ok(Some(Sp { value: None, pos: node.pos.clone() }));
     }
-    let v = node.u64().map_err(|_| node.pos.issue(format!("expected -1 (no limit) or an integer of at least {min}, found {}", node.describe())))?;
+    let v = node.u64().map_err(|_| {
+        node.pos.issue(format!("expected -1 (no limit) or an integer of at least {min}, found {}", node.describe()))
+    })?;
     let v = at_least(v, min)?;
     Ok(Some(Sp { value: Some(v.value), pos: v.pos }))
 }
