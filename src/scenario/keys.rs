@@ -39,6 +39,8 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "log.retention.bytes",
     "log.segment.bytes",
     "log.retention.check.interval.ms",
+    "offsets.topic.num.partitions",
+    "offsets.topic.replication.factor",
 ];
 
 /// `[network]`.
@@ -69,7 +71,8 @@ pub(super) const PRODUCER_CONFIG: &[&str] = &[
 ];
 
 /// `[[consumers]]`.
-pub(super) const CONSUMER: &[&str] = &["count", "topic", "mode", "group", "poll_interval", "config"];
+pub(super) const CONSUMER: &[&str] =
+    &["count", "topic", "mode", "group", "poll_interval", "processing", "process_time", "commit", "config"];
 
 /// `[consumers.config]`.
 pub(super) const CONSUMER_CONFIG: &[&str] = &[
@@ -80,6 +83,7 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
     "auto.commit.interval.ms",
     "session.timeout.ms",
     "max.poll.interval.ms",
+    "heartbeat.interval.ms",
     "partition.assignment.strategy",
 ];
 

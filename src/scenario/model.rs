@@ -213,6 +213,13 @@ pub struct BrokerConfig {
     /// `log.retention.check.interval.ms`: how often brokers apply retention, in
     /// milliseconds (default 1000; Kafka's 300000 is longer than most simulated runs).
     pub log_retention_check_interval_ms: u64,
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`, created when a
+    /// scenario has a consumer group (default 5; Kafka's is 50, more than a simulation
+    /// needs).
+    pub offsets_topic_num_partitions: u32,
+    /// `offsets.topic.replication.factor`: its replication factor (default 3, or the
+    /// broker count if smaller; at most the broker count).
+    pub offsets_topic_replication_factor: u32,
 }
 
 impl Default for BrokerConfig {
@@ -231,6 +238,8 @@ impl Default for BrokerConfig {
             log_retention_bytes: None,
             log_segment_bytes: 1_073_741_824,
             log_retention_check_interval_ms: 1_000,
+            offsets_topic_num_partitions: 5,
+            offsets_topic_replication_factor: 3,
         }
     }
 }
