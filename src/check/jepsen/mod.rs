@@ -76,6 +76,13 @@
 //!   is the broker's acknowledgement, so such a send counts as acknowledged for
 //!   `lost-write`, `unseen` and the version order, as if it had its own `ok` op. Jepsen's
 //!   `info` ops carry no offsets, so its histories check exactly as before.
+//! - **Retention.** A value that a replica's retention check deleted (a trace event
+//!   `log-start-advanced` with reason `retention.ms` or `retention.bytes` listing it) is
+//!   not `lost-write` and not `unseen` when no poll read it: retention deletes only
+//!   committed records, and a consumer that fell behind it cannot read them. Jepsen's
+//!   histories have no trace, so they check exactly as before. A value truncated away or
+//!   never replicated is reported as before. `poll-skip` is not excused: a consumer that
+//!   jumps over deleted (or, resetting to `latest`, over undeleted) records did skip them.
 //! - **Reporting.** `G1a` is reported once per (poll op, key, value); `unseen` once per
 //!   key with every unseen value as a record; `lost-write` shows, as proof, the `ok`
 //!   poll of the highest-read value. Elle's cycle anomalies (G0, G1c, ...) and
