@@ -141,11 +141,17 @@ fn seconds(ms: u64) -> String {
 
 /// The human summary of one run.
 pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
+    // Describe the processes this seed ran, after `[swarm]` drew their number and modes.
+    let (instance, _) = runner::swarm::instantiate(scenario, outcome.seed);
+    let scenario = &instance;
     let mut out = String::new();
     let s = &outcome.stats;
     out += &format!("scenario {} (seed {})\n", scenario.name, outcome.seed);
     if let Some(title) = &scenario.title {
         out += &format!("  {title}\n");
+    }
+    for line in outcome.drawn.iter().flat_map(|d| d.lines()) {
+        out += &format!("  {line}\n");
     }
     if let Some(panic) = &outcome.panic {
         out += &format!("  PANIC in the simulation: {panic}\n");
@@ -244,7 +250,9 @@ fn suite(dir: &Path) -> i32 {
         }
     }
     println!("{:<32} {:>5}  {:<16} anomalies (seeds showing each)", "scenario", "seeds", "result");
-    let mut worst = 0;
+    // The worst status, not the largest exit code: a safety failure outranks a liveness
+    // failure although its code is smaller.
+    let mut worst = runner::Status::Pass;
     for scenario in &scenarios {
         let mut failures = Vec::new();
         let verdict = runner::run_scenario(scenario, |outcome| {
@@ -256,9 +264,9 @@ fn suite(dir: &Path) -> i32 {
         for command in failures {
             println!("    failing seed, replay with: {command}");
         }
-        worst = worst.max(verdict.status.exit_code());
+        worst = worst.max(verdict.status);
     }
-    worst
+    worst.exit_code()
 }
 
 /// One line of the suite table.

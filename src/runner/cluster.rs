@@ -26,6 +26,9 @@ pub struct Simulated {
     pub recorder: Recorder,
     /// `no-progress` findings of the liveness phase.
     pub liveness_failures: Vec<Anomaly>,
+    /// The partitions the liveness phase could not read to their high watermark; an
+    /// acknowledged record there that nobody read is a liveness failure, not a loss.
+    pub undrained: Vec<String>,
     /// Faults fired.
     pub faults_fired: u64,
     /// Network messages delivered.
@@ -144,9 +147,9 @@ pub async fn simulate(scenario: &Scenario) -> Simulated {
     let outstanding = ctx.outstanding.clone();
     if !wait_until(liveness_deadline, || outstanding.load(Ordering::Relaxed) == 0).await {
         liveness_failures.push(no_progress(format!(
-            "{} sends were still unanswered {} s after the faults healed",
+            "{} sends were still unanswered {} after the faults healed",
             ctx.outstanding.load(Ordering::Relaxed),
-            liveness_deadline.as_secs()
+            scenario::format_duration_ms(liveness_deadline.as_millis() as u64)
         )));
     }
     let full_isr = |recorder: &Recorder| fully_replicated(recorder, &topics);
@@ -155,31 +158,38 @@ pub async fn simulate(scenario: &Scenario) -> Simulated {
     }
     let drain_net = network.add_host(&Addr::new("drain"));
     let deadline = Instant::now() + liveness_deadline;
-    let topic_names: Vec<String> = scenario.topics.iter().map(|t| t.name.clone()).collect();
+    // Every partition the scenario has, so that one missing from the metadata (no leader)
+    // counts as undrained rather than as drained by default.
+    let expected: Vec<crate::protocol::TopicPartition> = scenario
+        .topics
+        .iter()
+        .flat_map(|t| (0..t.partitions).map(move |p| crate::protocol::TopicPartition::new(&t.name, p)))
+        .collect();
     let drain_process = 1_000_000;
     let recorder_for_drain = recorder.clone();
     let drain_node = handle.create_node().name("drain").build();
     let unfinished = drain_node
         .spawn(async move {
-            workload::drain(recorder_for_drain, drain_net, bootstrap, topic_names, drain_process, deadline).await
+            workload::drain(recorder_for_drain, drain_net, bootstrap, expected, drain_process, deadline).await
         })
         .await
         .unwrap_or_default();
     if !unfinished.is_empty() {
         let names: Vec<String> = unfinished.iter().map(ToString::to_string).collect();
         liveness_failures.push(no_progress(format!(
-            "after healing, partitions {} could not be read to their high watermark within {} s",
+            "after healing, partitions {} could not be read to their high watermark within {}",
             names.join(", "),
-            liveness_deadline.as_secs()
+            scenario::format_duration_ms(liveness_deadline.as_millis() as u64)
         )));
     }
 
+    let undrained: Vec<String> = unfinished.iter().map(ToString::to_string).collect();
     let faults_fired = nemesis.lock().expect("nemesis poisoned").fired;
     let messages = network.stats().messages_delivered;
     nodes.lock().expect("nodes poisoned").kill_all();
     handle.kill(drain_node.id());
     handle.kill(wire_id);
-    Simulated { recorder, liveness_failures, faults_fired, messages }
+    Simulated { recorder, liveness_failures, undrained, faults_fired, messages }
 }
 
 /// Boots the metastore and every broker.
@@ -373,5 +383,6 @@ fn describe_unrecovered(recorder: &Recorder, topics: &[TopicAssignment], limit: 
             }
         }
     }
-    format!("{} s after the faults healed: {}", limit.as_secs(), problems.join("; "))
+    let limit = scenario::format_duration_ms(limit.as_millis() as u64);
+    format!("{limit} after the faults healed: {}", problems.join("; "))
 }
