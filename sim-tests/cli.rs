@@ -109,3 +109,279 @@ fn check_passes_a_clean_history_and_rejects_a_malformed_one_with_its_line() {
     assert!(message.contains("line 2"), "{message}");
     assert!(message.contains("`type`"), "{message}");
 }
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kafkasim-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A small cluster with one leader crash; `acks` and `expect` vary.
+fn small_scenario(seeds: &str, acks: &str, expect: &str) -> String {
+    format!(
+        r#"seeds = {seeds}
+duration = "8s"
+[cluster]
+brokers = 3
+[cluster.config]
+"zookeeper.session.timeout.ms" = 2000
+"replica.lag.time.max.ms" = 10000
+[network]
+latency_min = "10ms"
+latency_max = "40ms"
+[[topics]]
+name = "orders"
+partitions = 2
+"replication.factor" = 3
+[[producers]]
+topic = "orders"
+rate_per_sec = 400
+send = "async"
+[producers.config]
+acks = "{acks}"
+[[consumers]]
+topic = "orders"
+[consumers.config]
+"auto.offset.reset" = "earliest"
+[[faults]]
+at = "3s"
+kind = "crash"
+target = "the leader of orders-0"
+duration = "3s"
+[expect]
+{expect}
+"#
+    )
+}
+
+/// acks=1 with every anomaly forbidden: seeds that lose a write fail with exit code 1.
+fn lossy(dir: &Path) -> PathBuf {
+    let file = dir.join("lossy.toml");
+    std::fs::write(&file, small_scenario("[1]", "1", "absent = [\"*\"]")).unwrap();
+    file
+}
+
+fn json_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+#[test]
+fn suite_writes_json_and_junit_and_exits_with_the_worst_outcome() {
+    let dir = scratch("suite");
+    std::fs::write(dir.join("a-safe.toml"), small_scenario("[1, 2]", "all", "absent = [\"*\"]")).unwrap();
+    std::fs::write(
+        dir.join("b-lesson.toml"),
+        small_scenario("[1, 2]", "1", "present = [\"lost-write\"]\nabsent = [\"no-progress\"]"),
+    )
+    .unwrap();
+    let junit = dir.join("junit.xml");
+    let output =
+        kafkasim(&["suite", dir.to_str().unwrap(), "--json", "--junit", junit.to_str().unwrap(), "--jobs", "2"]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&output), stderr(&output)));
+    let scenarios = report["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 2);
+    assert_eq!(scenarios[0]["scenario"], "a-safe");
+    assert_eq!(scenarios[0]["status"], "pass", "{report:#}");
+    let seeds = scenarios[0]["seeds"].as_array().unwrap();
+    assert_eq!(seeds.len(), 2);
+    for key in ["seed", "status", "anomalies", "trace_hash", "replay"] {
+        assert!(seeds[0].get(key).is_some(), "missing {key} in {}", seeds[0]);
+    }
+    assert_eq!(output.status.code(), report["exit_code"].as_i64().map(|c| c as i32));
+    let xml = std::fs::read_to_string(&junit).expect("JUnit report written");
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains("<testsuite name=\"a-safe\" tests=\"2\""), "{xml}");
+    assert!(xml.contains("classname=\"kafkasim.a-safe\" name=\"seed 1\""), "{xml}");
+    assert!(xml.contains("name=\"expected anomalies\""), "{xml}");
+
+    // A forbidden anomaly fails the suite with exit code 1, and the table names the seed.
+    std::fs::copy(lossy(&dir), dir.join("c-lossy.toml")).unwrap();
+    std::fs::remove_file(dir.join("lossy.toml")).unwrap();
+    let table = kafkasim(&["suite", dir.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    let text = stdout(&table);
+    if text.contains("c-lossy") && text.contains("FAIL (safety)") {
+        assert_eq!(table.status.code(), Some(1), "{text}");
+        assert!(text.contains("replay with: kafkasim run"), "{text}");
+        assert!(std::fs::read_to_string(&junit).unwrap().contains("<failure type=\"safety\""));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn suite_of_a_missing_directory_is_an_input_error() {
+    assert_eq!(kafkasim(&["suite", "no/such/dir"]).status.code(), Some(66));
+}
+
+#[test]
+fn sweep_results_do_not_depend_on_jobs_and_shards_concatenate_to_the_whole() {
+    let dir = scratch("sweep");
+    let file = lossy(&dir);
+    let file = file.to_str().unwrap();
+    let out = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let one = kafkasim(&["sweep", file, "--seeds", "1..7", "--jobs", "1", "--out", &out("one.jsonl")]);
+    let three = kafkasim(&["sweep", file, "--seeds", "1..7", "--jobs", "3", "--out", &out("three.jsonl")]);
+    assert_eq!(stdout(&one), stdout(&three));
+    assert_eq!(one.status.code(), three.status.code());
+    let lines = json_lines(&dir.join("one.jsonl"));
+    assert_eq!(lines, json_lines(&dir.join("three.jsonl")));
+    assert_eq!(lines.iter().map(|l| l["seed"].as_u64().unwrap()).collect::<Vec<_>>(), (1..7).collect::<Vec<_>>());
+    for line in &lines {
+        assert_eq!(line["scenario"], "lossy");
+        assert!(line["trace_hash"].as_str().unwrap().len() == 16, "{line}");
+        assert!(line["anomalies"].is_object(), "{line}");
+        assert!(line["replay"].as_str().unwrap().ends_with(&format!("--seed {}", line["seed"])), "{line}");
+    }
+    // Failing seeds are printed with their anomalies and replay command; the exit code
+    // is the worst seed's.
+    let failing: Vec<&serde_json::Value> = lines.iter().filter(|l| l["status"] != "pass").collect();
+    assert!(!failing.is_empty(), "acks=1 with a leader crash lost no write in 6 seeds: {}", stdout(&one));
+    assert_eq!(one.status.code(), Some(1), "{}", stdout(&one));
+    let text = stdout(&one);
+    for line in &failing {
+        assert!(text.contains(&format!("seed {}: FAIL (safety)", line["seed"])), "{text}");
+        assert!(text.contains(line["replay"].as_str().unwrap()), "{text}");
+    }
+    assert!(text.contains("lost-write"), "{text}");
+
+    let shard = |k: &str| {
+        kafkasim(&[
+            "sweep",
+            file,
+            "--seeds",
+            "1..7",
+            "--shard",
+            k,
+            "--out",
+            &out(&format!("{k}.jsonl").replace('/', "of")),
+        ])
+    };
+    let (first, second) = (shard("1/2"), shard("2/2"));
+    assert_eq!(first.status.code().max(second.status.code()), one.status.code());
+    let mut merged = json_lines(&dir.join("1of2.jsonl"));
+    assert_eq!(merged.iter().map(|l| l["seed"].as_u64().unwrap()).collect::<Vec<_>>(), vec![1, 3, 5]);
+    merged.extend(json_lines(&dir.join("2of2.jsonl")));
+    merged.sort_by_key(|l| l["seed"].as_u64());
+    assert_eq!(merged, lines);
+
+    // --stop-after-first: every seed up to the first failing one, whatever --jobs is.
+    let first_failing = failing[0]["seed"].as_u64().unwrap();
+    for jobs in ["1", "4"] {
+        let stopped = kafkasim(&[
+            "sweep",
+            file,
+            "--seeds",
+            "1..7",
+            "--jobs",
+            jobs,
+            "--stop-after-first",
+            "--out",
+            &out("stop.jsonl"),
+        ]);
+        assert_eq!(stopped.status.code(), Some(1));
+        let seeds: Vec<u64> = json_lines(&dir.join("stop.jsonl")).iter().map(|l| l["seed"].as_u64().unwrap()).collect();
+        assert_eq!(seeds, (1..=first_failing).collect::<Vec<_>>());
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn sweep_rejects_bad_ranges_and_shards() {
+    let file = "scenarios/acks-all-safe.toml";
+    assert_eq!(kafkasim(&["sweep", file, "--seeds", "5..5"]).status.code(), Some(64));
+    assert_eq!(kafkasim(&["sweep", file, "--seeds", "1..9", "--shard", "3/2"]).status.code(), Some(64));
+    assert_eq!(kafkasim(&["sweep", file]).status.code(), Some(64));
+}
+
+/// The JSON message of each `tracing` line of a target, from `run --trace` output.
+fn traced(stderr: &str, target: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .filter_map(|l| l.split_once(&format!("{target}: ")).map(|(_, json)| json))
+        .map(|json| serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}")))
+        .collect()
+}
+
+#[test]
+fn run_trace_prints_the_run_in_simulated_time_and_filters_by_partition_and_value() {
+    let dir = scratch("trace");
+    let file = dir.join("safe.toml");
+    std::fs::write(&file, small_scenario("[1]", "all", "absent = [\"*\"]")).unwrap();
+    let file = file.to_str().unwrap();
+    let full = kafkasim(&["run", file, "--trace"]);
+    assert_eq!(full.status.code(), Some(0), "{}", stderr(&full));
+    let log = stderr(&full);
+    let first = log.lines().find(|l| l.contains("kafkasim::trace")).unwrap_or_else(|| panic!("no trace in {log}"));
+    assert!(first.starts_with("   0.") && first.contains("s "), "simulated seconds first: {first}");
+    let last = log.lines().rfind(|l| l.contains("kafkasim::history")).unwrap();
+    let secs: f64 = last.split_whitespace().next().unwrap().trim_end_matches('s').parse().unwrap();
+    assert!(secs >= 8.0, "the run lasts past the 8 s safety phase: {last}");
+    let events = traced(&log, "kafkasim::trace");
+    assert!(events.iter().any(|e| e["tp"] == "orders-1"));
+    assert!(!traced(&log, "kafkasim::history").is_empty());
+    // Tracing does not change the run.
+    let plain = stdout(&kafkasim(&["run", file]));
+    assert_eq!(line_starting(&stdout(&full), "trace hash: "), line_starting(&plain, "trace hash: "));
+
+    let partition = stderr(&kafkasim(&["run", file, "--trace", "--partition", "orders-0"]));
+    let events = traced(&partition, "kafkasim::trace");
+    assert!(events.iter().any(|e| e["tp"] == "orders-0"), "{partition}");
+    assert!(events.iter().all(|e| e.get("tp").is_none_or(|tp| tp == "orders-0")), "{partition}");
+    for op in traced(&partition, "kafkasim::history") {
+        assert!(!op.to_string().contains("orders-1") || op.to_string().contains("orders-0"), "{op}");
+    }
+
+    let value = stderr(&kafkasim(&["run", file, "--trace", "--value", "5"]));
+    let ops = traced(&value, "kafkasim::history");
+    assert!(ops.iter().any(|op| op["f"] == "send"), "the value's send is kept: {value}");
+    for op in &ops {
+        let text = op["value"].to_string();
+        assert!(text.contains(",5]") || text.contains("[5,") || op["f"] == "crash", "{op}");
+    }
+    for event in traced(&value, "kafkasim::trace") {
+        let kind = event["event"].as_str().unwrap();
+        assert!(
+            ["fault", "phase", "broker-started", "controller-elected", "append", "log-loaded", "truncate"]
+                .contains(&kind),
+            "{event}"
+        );
+    }
+
+    assert_eq!(kafkasim(&["run", file, "--partition", "orders-0"]).status.code(), Some(64), "needs --trace");
+    assert_eq!(kafkasim(&["run", file, "--trace", "--partition", "orders-9"]).status.code(), Some(64));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn check_determinism_passes_a_deterministic_scenario() {
+    let dir = scratch("determinism");
+    let file = lossy(&dir);
+    let output = kafkasim(&["check-determinism", file.to_str().unwrap(), "--seeds", "1..4", "--jobs", "2"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("3 seeds, each run twice: identical trace hashes"), "{}", stdout(&output));
+    assert_eq!(kafkasim(&["check-determinism", file.to_str().unwrap()]).status.code(), Some(64));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_consumer_group_scenario_is_refused_clearly_until_groups_are_implemented() {
+    let dir = std::env::temp_dir().join(format!("kafkasim-group-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("group.toml");
+    std::fs::write(
+        &file,
+        "seeds = [1]\nduration = \"5s\"\n[[topics]]\nname = \"t\"\n[[consumers]]\ntopic = \"t\"\nmode = \"subscribe\"\ngroup = \"g\"\n",
+    )
+    .unwrap();
+    let output = kafkasim(&["run", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(65), "{}", stdout(&output));
+    let message = stderr(&output);
+    assert!(message.contains("group.toml") && message.contains("not implemented yet"), "{message}");
+    let _ = std::fs::remove_dir_all(dir);
+}

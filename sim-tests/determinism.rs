@@ -28,8 +28,14 @@ fn hash_printed_by(output: &str) -> String {
         .to_string()
 }
 
+/// Held by the tests that run simulations in this process: the memory test measures
+/// the whole process's resident set, which a concurrent heavy run (scenarios/bench.toml
+/// peaks at well over 100 MB) would inflate.
+static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn every_scenario_gives_the_same_history_twice_in_one_process() {
+    let _alone = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
     let files = catalog();
     assert!(!files.is_empty());
     for file in files {
@@ -49,7 +55,10 @@ fn every_scenario_gives_the_same_trace_hash_across_processes() {
     for file in catalog() {
         let scenario = scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
         let seed = scenario.seeds[0];
-        let in_process = format!("{:016x}", runner::run_seed(&scenario, seed).trace_hash);
+        let in_process = {
+            let _alone = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
+            format!("{:016x}", runner::run_seed(&scenario, seed).trace_hash)
+        };
         for _ in 0..2 {
             let output = Command::new(binary)
                 .args(["run", file.to_str().expect("utf-8 path"), "--seed", &seed.to_string()])
@@ -97,6 +106,7 @@ fn a_thousand_seeds_in_one_process_do_not_grow_memory() {
         [expect]
         absent = ["*"]
     "#;
+    let _alone = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
     let scenario = scenario::parse(text, std::path::Path::new("memory.toml")).unwrap_or_else(|e| panic!("{e}"));
     // Warm up allocator pools and lazily initialised statics first.
     for seed in 0..100 {

@@ -151,3 +151,47 @@ fn asynchronous_sends_are_much_faster_than_synchronous_ones_with_the_same_guaran
         assert!(async_ > 10 * sync, "async {async_} vs sync {sync} acknowledged");
     }
 }
+
+#[test]
+fn a_record_that_cannot_be_delivered_in_time_fails_with_a_timeout_the_application_sees() {
+    // The only replica is down for the rest of the safety phase: nothing can be
+    // acknowledged, and every send must fail once delivery.timeout.ms has passed.
+    let text = r#"
+        seeds = [1]
+        duration = "12s"
+        [cluster]
+        brokers = 2
+        [cluster.config]
+        "zookeeper.session.timeout.ms" = 1000
+        [[topics]]
+        name = "t"
+        partitions = 1
+        "replication.factor" = 1
+        [[producers]]
+        topic = "t"
+        rate_per_sec = 20
+        send = "async"
+        [producers.config]
+        acks = "all"
+        "request.timeout.ms" = 1000
+        "delivery.timeout.ms" = 3000
+        [[faults]]
+        at = "1s"
+        kind = "crash"
+        target = "the leader of t-0"
+        [expect]
+        absent = ["*"]
+    "#;
+    let scenario = kafkasim::scenario::parse(text, std::path::Path::new("timeout.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = run(&scenario, 1);
+    let timed_out: Vec<_> = outcome
+        .history
+        .ops
+        .iter()
+        .filter(|op| op.f == OpFn::Send && matches!(op.kind, OpType::Fail | OpType::Info))
+        .filter(|op| op.error.as_deref().is_some_and(|e| e.contains("delivery.timeout.ms")))
+        .collect();
+    assert!(!timed_out.is_empty(), "{}", describe(&outcome));
+    // Every failed send waited about delivery.timeout.ms, not forever.
+    assert!(outcome.stats.failed + outcome.stats.unknown > 0);
+}

@@ -18,7 +18,10 @@
 //! - [`check`]      pure checkers `&History -> Vec<Anomaly>` (history only).
 //! - [`scenario`]   the TOML scenario schema, validation with file:line:column errors.
 //! - [`workload`]   drives producers and consumers and records every operation.
+//! - [`plant`]      planted bugs: known-broken behaviours a run can swap in to test the
+//!                  checkers (depends on nothing; read by broker and controller config).
 //! - [`runner`]     scenario + seed -> simulation -> history -> checks -> verdict.
+//! - [`bench`]      `kafkasim bench`: kafkasim's throughput next to bare-network baselines.
 //! - [`cli`]        the `kafkasim` command line.
 
 #[cfg(not(madsim))]
@@ -29,6 +32,7 @@ compile_error!(
      RUSTFLAGS=\"--cfg madsim\" cargo build"
 );
 
+pub mod bench;
 pub mod broker;
 pub mod check;
 pub mod cli;
@@ -36,6 +40,7 @@ pub mod client;
 pub mod controller;
 pub mod history;
 pub mod metastore;
+pub mod plant;
 pub mod protocol;
 pub mod runner;
 pub mod scenario;

@@ -7,6 +7,7 @@ use super::producer_state::SequenceCheck;
 use super::{fetcher, MetadataCache, SharedBroker, TruncationMode};
 use crate::broker::log::PartitionLog;
 use crate::history::Event;
+use crate::plant::PlantedBug;
 use crate::protocol::{
     Acks, BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest, LeaderEpoch,
     ListOffsetsRequest, MetadataResponse, Offset, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata,
@@ -68,7 +69,16 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
                 results.push(failed(tp, ErrorCode::NotEnoughReplicas));
                 continue;
             }
-            match partition.log.producers().check(&batch) {
+            let mut check = partition.log.producers().check(&batch);
+            if check == SequenceCheck::OutOfOrder
+                && shared.config.planted(PlantedBug::ForgetIdempotenceOnLeaderChange)
+                && !partition.log.producers().knows(batch.producer_id)
+            {
+                // PLANTED BUG forget-idempotence-on-leader-change: a producer this leader
+                // has no state for is taken as starting afresh at whatever sequence.
+                check = SequenceCheck::Append;
+            }
+            match check {
                 SequenceCheck::Append => {}
                 SequenceCheck::Duplicate { base_offset } => {
                     // A retry of a batch already in the log: answer with its offset. With
@@ -102,6 +112,12 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
             });
             flush_if_due(partition, shared.config.flush_messages);
             partition.maybe_advance_high_watermark(me, &shared.tracer);
+            if shared.config.planted(PlantedBug::HwBeforeIsr) {
+                // PLANTED BUG hw-before-isr: commit the batch at once, as if every ISR
+                // member already had it; the purgatory below then answers immediately.
+                let end = partition.log.log_end_offset();
+                partition.set_high_watermark(me, end, &shared.tracer);
+            }
             if request.acks == Acks::All {
                 awaiting.push(AwaitingReplication {
                     index,
@@ -138,6 +154,10 @@ pub fn flush_if_due(partition: &mut Partition, flush_messages: Option<u64>) {
 /// replicas in sync, else the error to answer (Kafka's `checkEnoughReplicasReachOffset`).
 async fn await_replication(shared: &SharedBroker, wait: &AwaitingReplication, deadline: Instant) -> Option<ErrorCode> {
     let min_isr = shared.config.topic(&wait.tp.topic).map_or(1, |t| t.min_insync_replicas) as usize;
+    if shared.config.planted(PlantedBug::AcksAllLeaderOnly) {
+        // PLANTED BUG acks-all-leader-only: the leader's own write is taken as enough.
+        return None;
+    }
     loop {
         let changed = shared.changed.notified();
         {
@@ -393,9 +413,21 @@ fn apply_partition_state(
     }
     if state.leader == Some(me) {
         partition.become_leader(me, state, now, &shared.tracer);
+        if shared.config.planted(PlantedBug::ForgetIdempotenceOnLeaderChange) {
+            // PLANTED BUG forget-idempotence-on-leader-change: the new leader starts
+            // without the producer state its log holds (see also `produce`).
+            partition.log.forget_producers();
+        }
         return;
     }
     partition.become_follower(me, state, &shared.tracer);
+    if shared.config.planted(PlantedBug::NoFollowerTruncation) {
+        // PLANTED BUG no-follower-truncation: keep the whole log and fetch from its end.
+        if let Role::Follower { needs_truncation, .. } = &mut partition.role {
+            *needs_truncation = false;
+        }
+        return;
+    }
     if shared.config.truncation == TruncationMode::Legacy {
         // Pre-KIP-101: drop everything above the local high watermark before fetching.
         let high_watermark = partition.high_watermark;

@@ -146,6 +146,19 @@ impl PartitionLog {
         &self.producers
     }
 
+    /// Drops the idempotent-producer state (it is rebuilt from the batches on the next
+    /// load or truncation). Only the planted bug `forget-idempotence-on-leader-change`
+    /// calls this: a correct replica always keeps the state in step with its log.
+    pub fn forget_producers(&mut self) {
+        self.producers = ProducerState::default();
+    }
+
+    /// Every record's key and value, in offset order (the group coordinator loads
+    /// `__consumer_offsets` from these).
+    pub fn key_values(&self) -> Vec<(Option<String>, u64)> {
+        self.batches.iter().flat_map(|b| b.records.iter().map(|r| (r.key.clone(), r.value))).collect()
+    }
+
     /// Every record with its offset and batch epoch, for the trace.
     pub fn all_records(&self) -> Vec<(Offset, u64, LeaderEpoch)> {
         self.batches

@@ -10,8 +10,9 @@
 //! mode does).
 
 mod background;
+pub mod coordinator;
 mod fetcher;
-mod handlers;
+pub(crate) mod handlers;
 mod log;
 mod partition;
 mod producer_state;
@@ -23,6 +24,7 @@ pub use producer_state::{ProducerState, SequenceCheck};
 pub use server::{run_broker, BrokerContext};
 
 use crate::history::Tracer;
+use crate::plant::PlantedBug;
 use crate::protocol::{BrokerEndpoint, BrokerId, PartitionState, Request, Response, TopicPartition};
 use crate::sim::disk::Disk;
 use crate::sim::net::{Addr, NodeNet};
@@ -82,12 +84,20 @@ pub struct BrokerConfig {
     pub inter_broker_timeout_ms: u64,
     /// The metastore's address.
     pub metastore: Addr,
+    /// The bug planted in this broker (and its controller component), if any: see
+    /// [`crate::plant`]. `None` in every real configuration.
+    pub plant: Option<PlantedBug>,
 }
 
 impl BrokerConfig {
     /// The topic settings for a partition, if the topic exists.
     pub fn topic(&self, name: &str) -> Option<&TopicAssignment> {
         self.topics.iter().find(|t| t.name == name)
+    }
+
+    /// Whether `bug` is planted in this broker.
+    pub fn planted(&self, bug: PlantedBug) -> bool {
+        crate::plant::is_planted(self.plant, bug)
     }
 
     /// The host name of a broker on the simulated network.
@@ -137,6 +147,8 @@ pub struct Shared {
     pub fetchers: fetcher::Fetchers,
     /// The next producer id to hand out (InitProducerId), persisted durably.
     pub next_producer_id: Mutex<i64>,
+    /// The group coordinator's state.
+    pub coordinator: coordinator::Coordinator,
 }
 
 impl Shared {

@@ -92,6 +92,11 @@ impl ProducerState {
         }
     }
 
+    /// Whether any batch of `producer_id` is remembered.
+    pub fn knows(&self, producer_id: ProducerId) -> bool {
+        self.producers.contains_key(&producer_id)
+    }
+
     /// Remembers an appended batch (leader or follower).
     pub fn record(&mut self, batch: &RecordBatch) {
         if batch.producer_id == NO_PRODUCER_ID || batch.records.is_empty() {

@@ -39,6 +39,7 @@ pub async fn run_broker(ctx: BrokerContext) {
     let listener_shared = shared.clone();
     madsim::task::spawn(async move { serve(listener_shared, commands_tx).await });
     madsim::task::spawn(background::run_isr_expiry(shared.clone()));
+    madsim::task::spawn(super::coordinator::service::run_expiry(shared.clone()));
     madsim::task::spawn(background::run_high_watermark_checkpoint(shared.clone()));
     if let Some(flush_ms) = shared.config.flush_ms {
         madsim::task::spawn(background::run_periodic_flush(shared.clone(), flush_ms));
@@ -82,6 +83,7 @@ fn start(ctx: BrokerContext) -> SharedBroker {
         tracer: ctx.tracer,
         fetchers: Fetchers::default(),
         next_producer_id: Mutex::new(next_producer_id),
+        coordinator: super::coordinator::Coordinator::default(),
     })
 }
 
@@ -133,6 +135,7 @@ async fn handle(
             answer.await.unwrap_or(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None })
         }
         Request::InitProducerId => handlers::init_producer_id(shared),
+        Request::Group(request) => Response::Group(super::coordinator::service::handle(shared, request).await),
         Request::Meta(_) => Response::Error(ErrorCode::UnsupportedRequest),
     }
 }
@@ -149,6 +152,7 @@ async fn keep_registered(shared: &SharedBroker, commands: &mut mpsc::UnboundedRe
         tracer: shared.tracer.clone(),
         topics: shared.config.topics.clone(),
         request_timeout_ms: shared.config.inter_broker_timeout_ms,
+        plant: shared.config.plant,
     };
     loop {
         let connect = MetaClient::connect(shared.net.clone(), shared.config.metastore.clone(), shared.config.session_timeout_ms);

@@ -2,9 +2,11 @@
 //! They never run the system, so they check histories recorded anywhere.
 //!
 //! One file per family: `jepsen` (client-visible anomalies, defined as in Jepsen's Kafka
-//! workload) and `log` (replication invariants over the internal trace).
+//! workload), `groups` (what consumer groups did with their records) and `log`
+//! (replication invariants over the internal trace).
 
 mod describe;
+pub mod groups;
 pub mod jepsen;
 pub mod log;
 #[cfg(test)]
@@ -153,11 +155,13 @@ pub struct Anomaly {
 }
 
 /// Runs every safety checker over a history: the client-visible anomalies of
-/// [`jepsen`] and the replication invariants of [`log`]. Anomalies come sorted by
+/// [`jepsen`], the consumer-group anomalies of [`groups`] and the replication
+/// invariants of [`log`]. Anomalies come sorted by
 /// [`AnomalyKind`] (the order of [`AnomalyKind::ALL`]), then in the order found; the
 /// result depends only on the history.
 pub fn check_all(history: &History) -> Vec<Anomaly> {
     let mut all = jepsen::check(history);
+    all.extend(groups::check(history));
     all.extend(log::check(history));
     all.sort_by_key(|a| a.kind);
     all
@@ -167,7 +171,7 @@ pub fn check_all(history: &History) -> Vec<Anomaly> {
 mod tests {
     use super::*;
     use crate::check::testkit::Hist;
-    use crate::history::{Event, MicroOp, Op, OpFn, OpType, OpValue, TraceEvent};
+    use crate::history::{Event, GroupContext, MicroOp, Op, OpFn, OpType, OpValue, TraceEvent};
     use proptest::prelude::*;
 
     fn kinds(anomalies: &[Anomaly]) -> Vec<AnomalyKind> {
@@ -230,12 +234,21 @@ mod tests {
 
     /// One arbitrary op: small ranges so that keys, offsets and values collide often.
     fn arb_op() -> impl Strategy<Value = (u64, u8, u8, u8, u64, u64, bool)> {
-        (0..3u64, 0..4u8, 0..6u8, 0..3u8, 0..6u64, 0..8u64, any::<bool>())
+        (0..3u64, 0..4u8, 0..8u8, 0..3u8, 0..6u64, 0..8u64, any::<bool>())
     }
 
     fn op_from((process, kind, f, key, offset, value, flag): (u64, u8, u8, u8, u64, u64, bool), index: u64) -> Op {
         let kind = [OpType::Invoke, OpType::Ok, OpType::Fail, OpType::Info][kind as usize];
-        let f = [OpFn::Send, OpFn::Poll, OpFn::Txn, OpFn::Assign, OpFn::Subscribe, OpFn::Crash][f as usize];
+        let f = [
+            OpFn::Send,
+            OpFn::Poll,
+            OpFn::Txn,
+            OpFn::Assign,
+            OpFn::Subscribe,
+            OpFn::Crash,
+            OpFn::Commit,
+            OpFn::Process,
+        ][f as usize];
         let key = format!("k-{key}");
         let send = MicroOp::Send { key: key.clone(), value, offset: flag.then_some(offset) };
         let poll = MicroOp::Poll {
@@ -247,9 +260,17 @@ mod tests {
             OpFn::Poll => OpValue::Txn(vec![poll]),
             OpFn::Txn => OpValue::Txn(vec![poll, send]),
             OpFn::Assign | OpFn::Subscribe if flag => OpValue::Keys(vec![key]),
+            OpFn::Commit if flag => OpValue::Offsets([(key, offset)].into_iter().collect()),
+            OpFn::Process if flag => OpValue::Records([(key, vec![(offset, value)])].into_iter().collect()),
             _ => OpValue::Nil,
         };
-        Op { index, time_ns: index * 1_000_000, process, kind, f, value, error: None }
+        // Processes 0 and 1 are members of one group, with generations colliding often.
+        let group = (process < 2).then(|| GroupContext {
+            group: "g".into(),
+            member: format!("m{process}"),
+            generation: (index % 3) as u32,
+        });
+        Op { index, time_ns: index * 1_000_000, process, kind, f, value, error: None, group }
     }
 
     fn event_from((broker, which, offset, value, flag): (u32, u8, u64, u64, bool)) -> Event {

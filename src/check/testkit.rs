@@ -2,7 +2,8 @@
 //! `Hist::new().send_ok(0, "x", 0, 10).poll_ok(1, &[("x", &[(0, 10)])]).build()`.
 //! Every op advances the clock by 100 ms; invocations and completions are both recorded.
 
-use crate::history::{Event, History, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, TraceEvent};
+use crate::history::{Event, GroupContext, History, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, TraceEvent};
+use std::collections::BTreeMap;
 
 /// Records a poll returned, per key, as `(offset, value)` pairs.
 pub(crate) type Pairs<'a> = &'a [(&'a str, &'a [(u64, u64)])];
@@ -21,6 +22,8 @@ pub(crate) struct Hist {
     ops: Vec<Op>,
     trace: Vec<TraceEvent>,
     clock_ms: u64,
+    /// The group context each process's ops carry, set by [`Hist::member`].
+    member_of: BTreeMap<u64, GroupContext>,
 }
 
 fn records(pairs: Pairs<'_>) -> PolledRecords {
@@ -52,7 +55,8 @@ impl Hist {
         self.clock_ms += 100;
         let index = self.ops.len() as u64;
         let error = (kind == OpType::Fail || kind == OpType::Info).then(|| "test-error".to_string());
-        self.ops.push(Op { index, time_ns: self.clock_ms * 1_000_000, process, kind, f, value, error });
+        let group = self.member_of.get(&process).cloned();
+        self.ops.push(Op { index, time_ns: self.clock_ms * 1_000_000, process, kind, f, value, error, group });
     }
 
     /// An invocation and its completion.
@@ -145,6 +149,51 @@ impl Hist {
     pub(crate) fn event(mut self, node: &str, event: Event) -> Self {
         self.clock_ms += 100;
         self.trace.push(TraceEvent { time_ns: self.clock_ms * 1_000_000, node: node.to_string(), event });
+        self
+    }
+
+    /// From now on process `p`'s ops carry the group context `member` of `group` in
+    /// `generation` (call again after a rebalance with the new generation).
+    pub(crate) fn member(mut self, p: u64, group: &str, member: &str, generation: u32) -> Self {
+        let ctx = GroupContext { group: group.to_string(), member: member.to_string(), generation };
+        self.member_of.insert(p, ctx);
+        self
+    }
+
+    /// A completed `process` op (a bare `ok`, as members record it) of these records.
+    pub(crate) fn process_ok(mut self, p: u64, pairs: Pairs<'_>) -> Self {
+        self.push(p, OpType::Ok, OpFn::Process, OpValue::Records(records(pairs)));
+        self
+    }
+
+    /// A `process` op recorded as an invocation and its completion with `kind`.
+    pub(crate) fn process_pair(self, p: u64, kind: OpType, pairs: Pairs<'_>) -> Self {
+        let v = OpValue::Records(records(pairs));
+        self.pair(p, OpFn::Process, v.clone(), kind, v)
+    }
+
+    /// A commit of these next-offsets-to-consume, completing with `kind` (`ok`: the
+    /// coordinator accepted it; `fail`: refused).
+    pub(crate) fn commit(self, p: u64, kind: OpType, offsets: &[(&str, u64)]) -> Self {
+        let v = OpValue::Offsets(offsets.iter().map(|(k, o)| (k.to_string(), *o)).collect());
+        self.pair(p, OpFn::Commit, v.clone(), kind, v)
+    }
+
+    /// A commit the coordinator accepted.
+    pub(crate) fn commit_ok(self, p: u64, offsets: &[(&str, u64)]) -> Self {
+        self.commit(p, OpType::Ok, offsets)
+    }
+
+    /// A commit invoked and never completed.
+    pub(crate) fn commit_invoke(mut self, p: u64, offsets: &[(&str, u64)]) -> Self {
+        let v = OpValue::Offsets(offsets.iter().map(|(k, o)| (k.to_string(), *o)).collect());
+        self.push(p, OpType::Invoke, OpFn::Commit, v);
+        self
+    }
+
+    /// Process `p` crashed (an `info` crash op); a new process id takes over.
+    pub(crate) fn crash(mut self, p: u64) -> Self {
+        self.push(p, OpType::Info, OpFn::Crash, OpValue::Nil);
         self
     }
 

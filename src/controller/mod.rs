@@ -57,6 +57,8 @@ pub struct ControllerContext {
     pub topics: Vec<TopicAssignment>,
     /// Timeout for requests to brokers, in milliseconds.
     pub request_timeout_ms: u64,
+    /// The bug planted in this controller, if any (the hosting broker's setting).
+    pub plant: Option<crate::plant::PlantedBug>,
 }
 
 /// Runs the controller candidate for one metastore session: contends for `/controller`,
@@ -368,6 +370,10 @@ impl<'a> ActiveController<'a> {
     }
 
     fn unclean_allowed(&self, tp: &TopicPartition) -> bool {
+        if crate::plant::is_planted(self.ctx.plant, crate::plant::PlantedBug::UncleanElectionIgnoresFlag) {
+            // PLANTED BUG unclean-election-ignores-flag: the topic's setting is not read.
+            return true;
+        }
         self.ctx.topics.iter().find(|t| t.name == tp.topic).is_some_and(|t| t.unclean_leader_election_enable)
     }
 

@@ -91,6 +91,20 @@ pub struct Op {
     pub value: OpValue,
     /// Why the operation failed or is unknown, for completions that carry one.
     pub error: Option<String>,
+    /// The consumer group context of a group member's op (`"group"`, `"member"` and
+    /// `"generation"` in the JSON line), for the consumer-group checkers.
+    pub group: Option<GroupContext>,
+}
+
+/// Which group member did an op, in which generation.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GroupContext {
+    /// The `group.id`.
+    pub group: String,
+    /// The member id the coordinator assigned.
+    pub member: String,
+    /// The group generation the member was in.
+    pub generation: u32,
 }
 
 impl OpType {
@@ -166,6 +180,11 @@ impl Op {
         if let Some(error) = &self.error {
             object.insert("error".into(), json!(error));
         }
+        if let Some(ctx) = &self.group {
+            object.insert("group".into(), json!(ctx.group));
+            object.insert("member".into(), json!(ctx.member));
+            object.insert("generation".into(), json!(ctx.generation));
+        }
         Value::Object(object)
     }
 
@@ -185,7 +204,16 @@ impl Op {
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => Some(other.to_string()),
         };
-        Ok(Op { index: uint("index")?, time_ns: uint("time")?, process: uint("process")?, kind, f, value, error })
+        let group = match object.get("group") {
+            None | Some(Value::Null) => None,
+            Some(group) => Some(GroupContext {
+                group: group.as_str().ok_or("field `group`: expected a string")?.to_string(),
+                member: text("member")?.to_string(),
+                generation: u32::try_from(uint("generation")?)
+                    .map_err(|_| "field `generation`: expected a 32-bit integer".to_string())?,
+            }),
+        };
+        Ok(Op { index: uint("index")?, time_ns: uint("time")?, process: uint("process")?, kind, f, value, error, group })
     }
 }
 
@@ -319,5 +347,20 @@ mod tests {
         assert!(Op::from_json(&bad).unwrap_err().contains("`type`"));
         let bad = serde_json::json!({"index":0,"time":0,"process":0,"type":"ok","f":"send","value":[["send","k",[1]]]});
         assert!(Op::from_json(&bad).unwrap_err().contains("`value`"));
+    }
+}
+
+#[cfg(test)]
+mod group_context_tests {
+    use super::*;
+
+    #[test]
+    fn group_fields_round_trip_and_are_optional() {
+        let line = r#"{"index":7,"time":9,"process":2,"type":"ok","f":"commit","value":{"orders-0":12},"group":"billing","member":"consumer-2-1","generation":3}"#;
+        let op = Op::from_json(&serde_json::from_str(line).unwrap()).unwrap();
+        assert_eq!(op.group, Some(GroupContext { group: "billing".into(), member: "consumer-2-1".into(), generation: 3 }));
+        assert_eq!(op.to_json().to_string(), line);
+        let bad = r#"{"index":7,"time":9,"process":2,"type":"ok","f":"commit","value":{},"group":"billing"}"#;
+        assert!(Op::from_json(&serde_json::from_str(bad).unwrap()).unwrap_err().contains("`member`"));
     }
 }

@@ -1,11 +1,18 @@
 //! Collects ops and trace events while a run goes. One recorder per run; clones share it.
 
-use super::op::{Op, OpFn, OpType, OpValue};
+use super::op::{GroupContext, Op, OpFn, OpType, OpValue};
 use super::trace::{Event, TraceEvent};
 use super::History;
 use madsim::time::Instant;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
+
+/// The `tracing` target under which every recorded client operation is also emitted
+/// (at INFO, as its JSON line).
+pub const HISTORY_TARGET: &str = "kafkasim::history";
+/// The `tracing` target under which every recorded trace event is also emitted (at
+/// INFO, as its JSON line).
+pub const TRACE_TARGET: &str = "kafkasim::trace";
 
 #[derive(Default)]
 struct Log {
@@ -49,14 +56,30 @@ impl Recorder {
         let time_ns = self.now_ns();
         let mut log = self.lock();
         let index = log.ops.len() as u64;
-        log.ops.push(Op { index, time_ns, process, kind, f, value, error });
+        let op = Op { index, time_ns, process, kind, f, value, error, group: None };
+        // For `kafkasim run --trace`; costs nothing when no subscriber listens.
+        tracing::info!(target: HISTORY_TARGET, "{}", op.to_json());
+        log.ops.push(op);
+        index
+    }
+
+    /// Appends a group member's op (with its group, member id and generation).
+    pub fn group_op(&self, process: u64, kind: OpType, f: OpFn, value: OpValue, group: GroupContext) -> u64 {
+        let time_ns = self.now_ns();
+        let mut log = self.lock();
+        let index = log.ops.len() as u64;
+        let op = Op { index, time_ns, process, kind, f, value, error: None, group: Some(group) };
+        tracing::info!(target: HISTORY_TARGET, "{}", op.to_json());
+        log.ops.push(op);
         index
     }
 
     /// Appends a trace event recorded by `node`.
     pub fn trace(&self, node: &str, event: Event) {
         let time_ns = self.now_ns();
-        self.lock().trace.push(TraceEvent { time_ns, node: node.to_string(), event });
+        let event = TraceEvent { time_ns, node: node.to_string(), event };
+        tracing::info!(target: TRACE_TARGET, "{}", serde_json::to_string(&event).expect("trace events serialize"));
+        self.lock().trace.push(event);
         self.traced.notify_waiters();
     }
 
@@ -104,6 +127,13 @@ impl Recorder {
     pub fn snapshot(&self) -> History {
         let log = self.lock();
         History { ops: log.ops.clone(), trace: log.trace.clone() }
+    }
+
+    /// Moves everything recorded out of the recorder, leaving it empty: for the end of a
+    /// run, where a copy of a long run's trace would double the peak memory.
+    pub fn take(&self) -> History {
+        let mut log = self.lock();
+        History { ops: std::mem::take(&mut log.ops), trace: std::mem::take(&mut log.trace) }
     }
 }
 

@@ -37,6 +37,16 @@ pub enum ErrorCode {
     NotController,
     /// An idempotent producer's epoch is older than one the partition has seen.
     InvalidProducerEpoch,
+    /// The group's coordinator is not available (its offsets partition has no leader).
+    CoordinatorNotAvailable,
+    /// The coordinator is still loading the group's offsets.
+    CoordinatorLoadInProgress,
+    /// The group is rebalancing: rejoin.
+    RebalanceInProgress,
+    /// The request's generation is not the group's current one.
+    IllegalGeneration,
+    /// The coordinator does not know the member.
+    UnknownMemberId,
 }
 
 impl ErrorCode {
@@ -75,6 +85,11 @@ impl ErrorCode {
             ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
             ErrorCode::NotController => "NOT_CONTROLLER",
             ErrorCode::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
+            ErrorCode::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+            ErrorCode::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
+            ErrorCode::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            ErrorCode::IllegalGeneration => "ILLEGAL_GENERATION",
+            ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use super::error::ErrorCode;
 use super::ids::{BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition};
+use super::group::{GroupRequest, GroupResponse};
 use super::meta::{MetaRequest, MetaResponse};
 use super::records::RecordBatch;
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,8 @@ pub enum Request {
     AlterIsr(AlterIsrRequest),
     /// An idempotent producer asks for its producer id (any broker answers).
     InitProducerId,
+    /// A consumer group request.
+    Group(GroupRequest),
     /// A metastore operation (broker or controller -> metastore).
     Meta(MetaRequest),
 }
@@ -65,6 +68,7 @@ impl Request {
             Request::UpdateMetadata { .. } => "UpdateMetadata",
             Request::AlterIsr(_) => "AlterIsr",
             Request::InitProducerId => "InitProducerId",
+            Request::Group(_) => "Group",
             Request::Meta(_) => "Meta",
         }
     }
@@ -107,6 +111,8 @@ pub enum Response {
         /// The producer epoch.
         producer_epoch: i16,
     },
+    /// Answer to [`Request::Group`].
+    Group(GroupResponse),
     /// Answer to [`Request::Meta`].
     Meta(MetaResponse),
     /// The request could not be served at all.

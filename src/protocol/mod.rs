@@ -2,6 +2,7 @@
 //! metastore requests and responses, and error codes. Depends on nothing else in the crate.
 
 mod error;
+mod group;
 mod ids;
 mod kafka;
 mod meta;
@@ -14,5 +15,6 @@ pub use kafka::{
     ListOffsetsRequest, MetadataResponse, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata, PartitionState,
     ProducePartitionResponse, ProduceRequest, Request, Response,
 };
+pub use group::{GroupMember, GroupRequest, GroupResponse};
 pub use meta::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, SessionId, ZNode};
 pub use records::{Record, RecordBatch};

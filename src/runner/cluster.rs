@@ -2,7 +2,7 @@
 
 use super::nemesis::{Nemesis, SharedNodes};
 use super::observer::observe;
-use super::{no_progress, trace_phase};
+use super::{no_progress, trace_phase, RunOptions};
 use crate::broker::{run_broker, BrokerConfig, BrokerContext, TopicAssignment, TruncationMode};
 use crate::check::Anomaly;
 use crate::history::Recorder;
@@ -59,7 +59,7 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
         .collect()
 }
 
-fn broker_config(scenario: &Scenario, id: u32, topics: &[TopicAssignment]) -> BrokerConfig {
+fn broker_config(scenario: &Scenario, options: &RunOptions, id: u32, topics: &[TopicAssignment]) -> BrokerConfig {
     let c = &scenario.cluster.config;
     BrokerConfig {
         id: BrokerId(id),
@@ -78,6 +78,7 @@ fn broker_config(scenario: &Scenario, id: u32, topics: &[TopicAssignment]) -> Br
         flush_ms: c.flush_ms,
         inter_broker_timeout_ms: 30_000,
         metastore: Addr::new(METASTORE),
+        plant: options.plant,
     }
 }
 
@@ -87,7 +88,7 @@ const METASTORE: &str = "metastore";
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs the whole simulation. Must be called inside a fresh runtime.
-pub async fn simulate(scenario: &Scenario) -> Simulated {
+pub async fn simulate(scenario: &Scenario, options: &RunOptions) -> Simulated {
     let handle = Handle::current();
     let recorder = Recorder::new();
     let wire = handle.create_node().name("wire").build();
@@ -102,7 +103,7 @@ pub async fn simulate(scenario: &Scenario) -> Simulated {
     let disks = DiskStore::new();
     let nodes: SharedNodes = Arc::new(Mutex::new(NodeSet::new(handle.clone(), network.clone(), disks.clone())));
     let topics = topic_assignments(scenario);
-    boot_cluster(scenario, &nodes, &network, &disks, &recorder, &topics);
+    boot_cluster(scenario, options, &nodes, &network, &disks, &recorder, &topics);
 
     let mut liveness_failures = Vec::new();
     let partition_names: Vec<String> =
@@ -195,6 +196,7 @@ pub async fn simulate(scenario: &Scenario) -> Simulated {
 /// Boots the metastore and every broker.
 fn boot_cluster(
     scenario: &Scenario,
+    options: &RunOptions,
     nodes: &SharedNodes,
     network: &Network<crate::protocol::Request, crate::protocol::Response>,
     disks: &DiskStore,
@@ -208,7 +210,7 @@ fn boot_cluster(
     for id in 1..=scenario.cluster.brokers {
         let name = format!("broker-{id}");
         let ctx = BrokerContext {
-            config: broker_config(scenario, id, topics),
+            config: broker_config(scenario, options, id, topics),
             net: network.add_host(&Addr::new(&name)),
             disk: disks.disk(&name),
             tracer: recorder.tracer(&name),

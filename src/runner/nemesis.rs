@@ -2,6 +2,8 @@
 //! each target ("the leader of orders-0", "the controller") at the moment the fault
 //! fires, and undoes timed faults when their duration ends. Every fault is traced.
 
+mod kinds;
+
 use super::observer::{observe, ClusterObservation};
 use crate::history::{Event, Recorder};
 use crate::protocol::{Request, Response};
@@ -11,6 +13,9 @@ use crate::sim::nodes::NodeSet;
 use madsim::rand::{seq::SliceRandom, thread_rng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
+
+/// The metastore's host name.
+const METASTORE: &str = "metastore";
 
 /// The simulation's nodes, shared by the runner and the nemesis.
 pub type SharedNodes = Arc<Mutex<NodeSet<Request, Response>>>;
@@ -24,6 +29,8 @@ pub struct Nemesis {
     assignments: BTreeMap<String, Vec<u32>>,
     /// Directed links this nemesis blocked.
     blocked: BTreeSet<(Addr, Addr)>,
+    /// Running `clog` faults; `heal` stops them.
+    clogs: Vec<(madsim::task::JoinHandle<()>, kinds::Clogged)>,
     /// The network settings before the first loss or latency fault.
     baseline: NetConfig,
     /// How many faults fired.
@@ -39,6 +46,12 @@ pub enum Undo {
     Unblock(Vec<(Addr, Addr)>),
     /// Restore the baseline network settings.
     RestoreNetwork,
+    /// Resume these paused nodes.
+    Resume(Vec<String>),
+    /// Restore FIFO delivery on these links.
+    StopReordering(Vec<(Addr, Addr)>),
+    /// Stop duplicating messages on these links.
+    StopDuplicating(Vec<(Addr, Addr)>),
 }
 
 impl Nemesis {
@@ -50,7 +63,16 @@ impl Nemesis {
         assignments: BTreeMap<String, Vec<u32>>,
     ) -> Self {
         let baseline = nodes.lock().expect("nodes poisoned").network().config();
-        Nemesis { nodes, recorder, broker_count, assignments, blocked: BTreeSet::new(), baseline, fired: 0 }
+        Nemesis {
+            nodes,
+            recorder,
+            broker_count,
+            assignments,
+            blocked: BTreeSet::new(),
+            clogs: Vec::new(),
+            baseline,
+            fired: 0,
+        }
     }
 
     /// The run's recorder.
@@ -93,7 +115,14 @@ impl Nemesis {
             }
             Target::RandomBroker => self.brokers().choose(&mut thread_rng()).cloned().into_iter().collect(),
             Target::AllBrokers => self.brokers(),
+            Target::ReplicasOf(tp) => self.replicas_of(tp, observation).into_iter().map(broker).collect(),
+            Target::Cluster => {
+                let mut names = self.brokers();
+                names.push(METASTORE.to_string());
+                names
+            }
             Target::Crashed => self.nodes.lock().expect("nodes poisoned").down(),
+            Target::Paused => self.nodes.lock().expect("nodes poisoned").paused(),
             Target::Everyone => self.nodes.lock().expect("nodes poisoned").names(),
         }
     }
@@ -150,6 +179,39 @@ impl Nemesis {
                 self.heal();
                 None
             }
+            FaultAction::Split { shape, target } => {
+                let links = self.split(*shape, target, &observation);
+                fault.duration_ms.map(|_| Undo::Unblock(links))
+            }
+            FaultAction::PowerLoss { target } => {
+                let names = self.resolve(target, &observation);
+                let lost = self.power_loss(names);
+                fault.duration_ms.map(|_| Undo::Restart(lost))
+            }
+            FaultAction::Pause { target } => {
+                let names = self.resolve(target, &observation);
+                let paused = self.pause(names);
+                fault.duration_ms.map(|_| Undo::Resume(paused))
+            }
+            FaultAction::Resume { target } => {
+                let names = self.resolve(target, &observation);
+                self.resume(names);
+                None
+            }
+            FaultAction::Clog { target, peers } => {
+                let duration = fault.duration_ms.unwrap_or(1_000);
+                self.clog(target, peers, duration, &observation);
+                // The clog task unclogs its own links before the duration ends.
+                None
+            }
+            FaultAction::Reorder { target, peers } => {
+                let links = self.reorder(target, peers, &observation);
+                fault.duration_ms.map(|_| Undo::StopReordering(links))
+            }
+            FaultAction::Duplicate { target, peers, rate } => {
+                let links = self.duplicate(target, peers, *rate, &observation);
+                fault.duration_ms.map(|_| Undo::StopDuplicating(links))
+            }
             FaultAction::PacketLoss { rate } => {
                 self.nodes.lock().expect("nodes poisoned").network().update_config(|c| c.packet_loss_rate = *rate);
                 self.trace("packet-loss", Vec::new(), format!("packet loss rate {rate}"));
@@ -180,6 +242,9 @@ impl Nemesis {
                 self.trace("heal", Vec::new(), format!("{} links restored", links.len()));
             }
             Undo::RestoreNetwork => self.restore_network(),
+            Undo::Resume(names) => self.resume(names),
+            Undo::StopReordering(links) => self.stop_reordering(links),
+            Undo::StopDuplicating(links) => self.stop_duplicating(links),
         }
     }
 
@@ -193,9 +258,13 @@ impl Nemesis {
         }
     }
 
-    /// Removes every partition this nemesis made.
+    /// Removes every partition and clog this nemesis made.
     pub fn heal(&mut self) {
-        let links = std::mem::take(&mut self.blocked);
+        let mut links = std::mem::take(&mut self.blocked);
+        for (task, clogged) in self.clogs.drain(..) {
+            task.abort();
+            links.extend(std::mem::take(&mut *clogged.lock().expect("clogged links poisoned")));
+        }
         let nodes = self.nodes.lock().expect("nodes poisoned");
         for (from, to) in &links {
             nodes.network().unblock(from, to);
@@ -213,12 +282,12 @@ impl Nemesis {
     /// The liveness phase's first step: heal everything and restart every node.
     pub fn heal_everything(&mut self) {
         self.heal();
+        // Reordering and duplication are faults too: FIFO, exactly-once delivery returns.
+        self.nodes.lock().expect("nodes poisoned").network().heal_all();
         self.restore_network();
         let down = self.nodes.lock().expect("nodes poisoned").down();
         self.restart(down);
         let paused = self.nodes.lock().expect("nodes poisoned").paused();
-        for name in paused {
-            self.nodes.lock().expect("nodes poisoned").resume(&name);
-        }
+        self.resume(paused);
     }
 }

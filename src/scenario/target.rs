@@ -10,7 +10,8 @@ use super::model::Target;
 pub(super) const FORMS: &str = "\"broker-N\", \"metastore\", \"producer-N\", \"consumer-N\", \
      \"the controller\", \"the leader of TOPIC-P\", \"the followers of TOPIC-P\", \
      \"a follower of TOPIC-P\", \"a random broker\", \"all brokers\", \
-     \"crashed\" (restart only) or \"everyone else\" (peers only)";
+     \"all replicas of TOPIC-P\", \"the cluster\", \"crashed\" (restart only), \
+     \"paused\" (resume only) or \"everyone else\" (peers only)";
 
 impl Target {
     /// Parses a target phrase. Whitespace is collapsed and the case of the words ignored
@@ -27,6 +28,12 @@ impl Target {
             ["a", "random", "broker"] | ["random", "broker"] => Target::RandomBroker,
             ["all", "brokers"] | ["all", "the", "brokers"] => Target::AllBrokers,
             ["crashed"] | ["all", "crashed"] | ["the", "crashed", "nodes"] => Target::Crashed,
+            ["paused"] | ["all", "paused"] | ["the", "paused", "nodes"] => Target::Paused,
+            ["the", "cluster"] | ["cluster"] => Target::Cluster,
+            ["the", "metastore"] => Target::Node("metastore".to_string()),
+            ["all", "replicas", "of", _] | ["the", "replicas", "of", _] | ["all", "the", "replicas", "of", _] => {
+                Target::ReplicasOf(partition(tp)?)
+            }
             ["everyone"] | ["everyone", "else"] => Target::Everyone,
             ["leader", "of", _] | ["the", "leader", "of", _] | ["the", "current", "leader", "of", _] => {
                 Target::LeaderOf(partition(tp)?)
@@ -73,7 +80,10 @@ impl fmt::Display for Target {
             Target::AFollowerOf(tp) => write!(f, "a follower of {tp}"),
             Target::RandomBroker => f.write_str("a random broker"),
             Target::AllBrokers => f.write_str("all brokers"),
+            Target::ReplicasOf(tp) => write!(f, "all replicas of {tp}"),
+            Target::Cluster => f.write_str("the cluster"),
             Target::Crashed => f.write_str("crashed"),
+            Target::Paused => f.write_str("paused"),
             Target::Everyone => f.write_str("everyone else"),
         }
     }

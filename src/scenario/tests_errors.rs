@@ -134,7 +134,8 @@ fn bad_values_list_the_choices() {
     assert_eq!(
         err(&format!("{BASE}[[faults]]\nat = \"3s\"\nkind = \"explode\"\n")),
         "scenarios/x.toml:5:8: `faults[0].kind`: expected \"crash\", \"restart\", \"partition\", \"heal\", \
-         \"packet-loss\" or \"latency\", found \"explode\""
+         \"packet-loss\", \"latency\", \"power-loss\", \"pause\", \"resume\", \"clog\", \"reorder\" or \
+         \"duplicate\", found \"explode\""
     );
     assert_eq!(
         err(&format!("{BASE}[network]\npacket_loss_rate = 1.0\n")),
@@ -152,7 +153,8 @@ fn missing_required_keys_point_at_their_table() {
     assert_eq!(
         err(&format!("{BASE}\n[[faults]]\nat = \"3s\"\n")),
         "scenarios/x.toml:4:1: `faults[0].kind`: missing required key `kind`; expected the fault kind, one of \
-         `crash`, `restart`, `partition`, `heal`, `packet-loss` or `latency`"
+         `crash`, `restart`, `partition`, `heal`, `packet-loss`, `latency`, `power-loss`, `pause`, `resume`, \
+         `clog`, `reorder` or `duplicate`"
     );
     assert_eq!(
         err(&with_orders("[[consumers]]\ntopic = \"orders\"\nmode = \"subscribe\"\n")),

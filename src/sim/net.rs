@@ -294,7 +294,16 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             let conn = fabric.conns.get_mut(&id).expect("listed above");
             // The dead host's own side is gone at once: its tasks were killed.
             if &conn.client == addr {
-                remove_conn(&mut fabric.conns, id);
+                if how == HostDown::Silent {
+                    // No FIN, no reset: the server keeps its side open (half-open) until
+                    // the machine is back (see `host_up`).
+                    conn.client_closed = true;
+                    fail_pending(conn, NetError::Disconnected);
+                    conn.to_server.queue.clear();
+                    conn.to_client.queue.clear();
+                } else {
+                    remove_conn(&mut fabric.conns, id);
+                }
                 continue;
             }
             // The dead host was the server. Drop what was on its way to it.
@@ -312,12 +321,18 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     }
 
     /// Powers a host on again (after a power loss); its process listens anew when it
-    /// starts. Old connections to it are reset.
+    /// starts. Old connections to it are reset, and so are the server sides of the
+    /// connections it had opened as a client before losing power.
     pub fn host_up(&self, addr: &Addr) {
         let mut fabric = self.lock();
         if let Some(host) = fabric.hosts.get_mut(addr) {
             host.powered = true;
             host.incarnation += 1;
+        }
+        let half_open: Vec<ConnId> =
+            fabric.conns.iter().filter(|(_, c)| &c.client == addr).map(|(id, _)| *id).collect();
+        for id in half_open {
+            remove_conn(&mut fabric.conns, id);
         }
     }
 
@@ -422,7 +437,12 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             pipe.last_arrival = Some(arrival);
         }
         if let Some(second) = duplicate_arrival {
-            pipe.queue.insert((second.max(arrival), pipe.next_seq), message.duplicate());
+            let second = second.max(arrival);
+            if !reorder {
+                // The copy is a message of the pipe too: later ones do not overtake it.
+                pipe.last_arrival = Some(second);
+            }
+            pipe.queue.insert((second, pipe.next_seq), message.duplicate());
             pipe.next_seq += 1;
         }
         pipe.queue.insert((arrival, pipe.next_seq), message);
@@ -597,13 +617,14 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     /// Closes a connection from the client's side.
     fn close(&self, conn_id: ConnId) {
         let mut fabric = self.lock();
+        let powered = fabric.client_powered(conn_id);
         let Some(conn) = fabric.conns.get_mut(&conn_id) else {
             return;
         };
         conn.client_closed = true;
         fail_pending(conn, NetError::Disconnected);
         conn.to_client.queue.clear();
-        if conn.to_server.queue.is_empty() {
+        if conn.to_server.queue.is_empty() && powered {
             remove_conn(&mut fabric.conns, conn_id);
         }
         // Otherwise the requests already sent still reach the server (send buffer), and
@@ -626,6 +647,13 @@ impl<Req, Resp> Message<Req, Resp> {
             }),
             Message::Response(id, r) => Message::Response(*id, r.clone()),
         }
+    }
+}
+
+impl<Req, Resp> Fabric<Req, Resp> {
+    /// Whether the machine on the client side of a connection is on.
+    fn client_powered(&self, conn_id: ConnId) -> bool {
+        self.conns.get(&conn_id).and_then(|c| self.hosts.get(&c.client)).is_none_or(|h| h.powered)
     }
 }
 
@@ -731,11 +759,14 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
 impl<Req, Resp> Drop for Connection<Req, Resp> {
     fn drop(&mut self) {
         // Dropping the client's handle closes the socket, as in Kafka's Selector.
+        // A killed process's handles are dropped too; if its machine lost power, no FIN
+        // leaves it and the server's side stays open.
         if let Ok(mut fabric) = self.net.fabric.lock() {
+            let powered = fabric.client_powered(self.id);
             if let Some(conn) = fabric.conns.get_mut(&self.id) {
                 conn.client_closed = true;
                 fail_pending(conn, NetError::Disconnected);
-                if conn.to_server.queue.is_empty() {
+                if conn.to_server.queue.is_empty() && powered {
                     remove_conn(&mut fabric.conns, self.id);
                 }
             }
@@ -805,3 +836,7 @@ impl<Req, Resp> Listener<Req, Resp> {
         self.accepted.recv().await
     }
 }
+
+#[cfg(test)]
+#[path = "net_tests.rs"]
+mod tests;

@@ -3,6 +3,10 @@
 //! its key and a run-unique integer value; `poll` with what each partition returned),
 //! and the final drain that reads every partition to its high watermark.
 
+mod process;
+
+pub use process::{Incarnation, ProcessIds};
+
 use crate::client::consumer::{Consumer, ConsumerConfig, OffsetReset};
 use crate::client::producer::{Producer, ProducerConfig, ProducerRecord};
 use crate::history::{MicroOp, OpFn, OpType, OpValue, PolledRecords, Recorder};
@@ -28,6 +32,8 @@ pub struct WorkloadContext {
     pub outstanding: Arc<AtomicU64>,
     /// The brokers clients bootstrap from.
     pub bootstrap: Vec<Addr>,
+    /// Process ids: a restarted client continues under a new one.
+    pub processes: ProcessIds,
 }
 
 impl WorkloadContext {
@@ -39,7 +45,14 @@ impl WorkloadContext {
             stop: Arc::new(AtomicBool::new(false)),
             outstanding: Arc::new(AtomicU64::new(0)),
             bootstrap,
+            processes: ProcessIds::default(),
         }
+    }
+
+    /// This start's incarnation of the client booted as process `initial`.
+    fn incarnation(&self, initial: u64) -> Incarnation {
+        let process = self.processes.start(initial);
+        Incarnation::new(self.recorder.clone(), process, self.stop.clone(), self.outstanding.clone())
     }
 
     fn stopped(&self) -> bool {
@@ -69,19 +82,33 @@ pub fn producer_config(spec: &ProducerSpec, bootstrap: Vec<Addr>) -> ProducerCon
 const ASYNC_OP_WINDOW_MS: f64 = 200.0;
 
 /// One producer process: sends at the spec's rate until stopped or out of records.
-/// `process` is its Jepsen process id.
+/// `process` is its Jepsen process id at boot; a restart continues under a new id
+/// (see [`ProcessIds`]), and a crash mid-op completes the op as `info` and records a
+/// `crash` for the old id.
 ///
 /// A Jepsen process has one operation outstanding at a time. In `sync` mode each op is
 /// one send that waits for its result. In `async` mode an op groups the sends due in a
 /// short window (as Jepsen's multi-send ops do): they are issued at the rate without
 /// waiting, each with its own completion callback, and the op completes once every
 /// callback has fired; reordering inside the op is what `nonmonotonic-send` sees.
-pub async fn run_producer(
+pub fn run_producer(
     ctx: WorkloadContext,
     net: NodeNet<Request, Response>,
     spec: ProducerSpec,
     partitions: u32,
     process: u64,
+) -> impl std::future::Future<Output = ()> {
+    // Claimed now, when the node (re)starts, not when the task first runs.
+    let life = ctx.incarnation(process);
+    produce(ctx, net, spec, partitions, life)
+}
+
+async fn produce(
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    spec: ProducerSpec,
+    partitions: u32,
+    mut life: Incarnation,
 ) {
     let producer = Producer::new(net, producer_config(&spec, ctx.bootstrap.clone()));
     let interval = Duration::from_secs_f64(1.0 / spec.rate_per_sec.max(0.001));
@@ -113,8 +140,7 @@ pub async fn run_producer(
             .iter()
             .map(|(tp, _, value)| MicroOp::Send { key: tp.to_string(), value: *value, offset: None })
             .collect();
-        ctx.recorder.op(process, OpType::Invoke, OpFn::Send, OpValue::Txn(invoke), None);
-        ctx.outstanding.fetch_add(1, Ordering::Relaxed);
+        life.invoke(OpFn::Send, OpValue::Txn(invoke));
         let mut deliveries = Vec::new();
         for (i, (tp, key, value)) in planned.iter().enumerate() {
             if i > 0 {
@@ -134,20 +160,18 @@ pub async fn run_producer(
         for delivery in deliveries {
             results.push(delivery.wait().await);
         }
-        record_send_completion(&ctx.recorder, process, &planned, results);
-        ctx.outstanding.fetch_sub(1, Ordering::Relaxed);
+        let (kind, value, error) = send_completion(&planned, results);
+        life.complete(kind, value, error);
     }
     drop(producer);
 }
 
-/// Records a send op's completion: `ok` if every send was acknowledged, `fail` if every
-/// one definitely failed, else `info` (outcome unknown) with the offsets that are known.
-fn record_send_completion(
-    recorder: &Recorder,
-    process: u64,
+/// A send op's completion: `ok` if every send was acknowledged, `fail` if every one
+/// definitely failed, else `info` (outcome unknown) with the offsets that are known.
+fn send_completion(
     planned: &[(TopicPartition, Option<String>, u64)],
     results: Vec<Result<crate::client::producer::RecordMetadata, crate::client::producer::SendError>>,
-) {
+) -> (OpType, OpValue, Option<String>) {
     let all_ok = results.iter().all(Result::is_ok);
     let all_definite = results.iter().all(|r| r.as_ref().is_err_and(|e| e.definite));
     let error = results.iter().find_map(|r| r.as_ref().err().map(|e| e.reason.clone()));
@@ -167,7 +191,7 @@ fn record_send_completion(
     } else {
         OpType::Info
     };
-    recorder.op(process, kind, OpFn::Send, OpValue::Txn(mops), error);
+    (kind, OpValue::Txn(mops), error)
 }
 
 /// The partition (and key) of the producer's `n`-th record, per its partitioning mode.
@@ -198,13 +222,18 @@ pub fn consumer_config(spec: &scenario::ConsumerSpec, bootstrap: Vec<Addr>) -> C
 }
 
 /// One standalone consumer process: assigns every partition of its topic and polls
-/// until stopped, recording each poll.
-pub async fn run_consumer(
+/// until stopped, recording each poll. Process ids behave as in [`run_producer`].
+pub fn run_consumer(
     ctx: WorkloadContext,
     net: NodeNet<Request, Response>,
     spec: scenario::ConsumerSpec,
     process: u64,
-) {
+) -> impl std::future::Future<Output = ()> {
+    let life = ctx.incarnation(process);
+    consume(ctx, net, spec, life)
+}
+
+async fn consume(ctx: WorkloadContext, net: NodeNet<Request, Response>, spec: scenario::ConsumerSpec, mut life: Incarnation) {
     let mut consumer = Consumer::new(net, consumer_config(&spec, ctx.bootstrap.clone()));
     let mut partitions = Vec::new();
     while partitions.is_empty() && !ctx.stopped() {
@@ -214,25 +243,25 @@ pub async fn run_consumer(
         }
     }
     let keys: Vec<String> = partitions.iter().map(TopicPartition::to_string).collect();
-    ctx.recorder.op(process, OpType::Invoke, OpFn::Assign, OpValue::Keys(keys.clone()), None);
+    life.invoke(OpFn::Assign, OpValue::Keys(keys.clone()));
     consumer.assign(partitions);
-    ctx.recorder.op(process, OpType::Ok, OpFn::Assign, OpValue::Keys(keys), None);
+    life.complete(OpType::Ok, OpValue::Keys(keys), None);
     while !ctx.stopped() {
-        poll_once(&ctx.recorder, &mut consumer, process).await;
+        poll_once(&mut life, &mut consumer).await;
         sleep(Duration::from_millis(spec.poll_interval_ms)).await;
     }
 }
 
 /// One recorded poll: invoke, fetch, ok with the records per partition.
-async fn poll_once(recorder: &Recorder, consumer: &mut Consumer, process: u64) -> usize {
-    recorder.op(process, OpType::Invoke, OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]), None);
+async fn poll_once(life: &mut Incarnation, consumer: &mut Consumer) -> usize {
+    life.invoke(OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]));
     let records = consumer.poll().await;
     let count = records.len();
     let mut polled = PolledRecords::new();
     for record in records {
         polled.entry(record.tp.to_string()).or_default().push((record.offset, record.value));
     }
-    recorder.op(process, OpType::Ok, OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: Some(polled) }]), None);
+    life.complete(OpType::Ok, OpValue::Txn(vec![MicroOp::Poll { records: Some(polled) }]), None);
     count
 }
 
@@ -266,9 +295,10 @@ pub async fn drain(
         }
     }
     let keys: Vec<String> = all.iter().map(TopicPartition::to_string).collect();
-    recorder.op(process, OpType::Invoke, OpFn::Assign, OpValue::Keys(keys.clone()), None);
+    let mut life = Incarnation::unguarded(recorder, process);
+    life.invoke(OpFn::Assign, OpValue::Keys(keys.clone()));
     consumer.assign(all.clone());
-    recorder.op(process, OpType::Ok, OpFn::Assign, OpValue::Keys(keys), None);
+    life.complete(OpType::Ok, OpValue::Keys(keys), None);
     let mut unfinished = all;
     while !unfinished.is_empty() && Instant::now() < deadline {
         let mut still = Vec::new();
@@ -280,7 +310,7 @@ pub async fn drain(
         }
         unfinished = still;
         if !unfinished.is_empty() {
-            poll_once(&recorder, &mut consumer, process).await;
+            poll_once(&mut life, &mut consumer).await;
         }
     }
     unfinished

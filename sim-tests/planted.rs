@@ -1,0 +1,132 @@
+//! Are the checkers any good? For each planted bug, a sweep over its target scenario
+//! (the safe configuration) must fail the scenario's expectations with a safety anomaly
+//! within a stated number of seeds, and the same seeds without the bug must be clean.
+//!
+//! The stated bounds leave room above the seeds-to-detection measured when the bugs
+//! were planted (see the README's table, `kafkasim planted-report`), so that unrelated
+//! changes to timing do not break the test, while a checker that stops seeing a bug
+//! does.
+
+mod support;
+
+use kafkasim::plant::PlantedBug;
+use kafkasim::runner::{self, sweep_planted, PlantedSweep, RunOptions};
+use support::load;
+
+/// The most seeds each bug may take to be caught (measured: 1, 1, 1, 4, 1).
+fn bound(bug: PlantedBug) -> usize {
+    match bug {
+        PlantedBug::HwBeforeIsr => 3,
+        PlantedBug::AcksAllLeaderOnly => 3,
+        PlantedBug::NoFollowerTruncation => 3,
+        PlantedBug::ForgetIdempotenceOnLeaderChange => 10,
+        PlantedBug::UncleanElectionIgnoresFlag => 3,
+    }
+}
+
+fn describe(sweep: &PlantedSweep) -> String {
+    let seeds: Vec<String> = sweep
+        .seeds
+        .iter()
+        .map(|s| {
+            let kinds: Vec<&str> = s.counts.keys().map(|k| k.name()).collect();
+            format!("seed {} {}: [{}]", s.seed, s.status.word(), kinds.join(", "))
+        })
+        .collect();
+    format!("{} with {:?}: {}", sweep.scenario, sweep.bug.map(|b| b.name()), seeds.join("; "))
+}
+
+/// Sweeps the bug's target scenario with the bug (stopping at the first detection) and
+/// the same seed range without it.
+fn caught_within_bound_and_clean_without(bug: PlantedBug) {
+    let scenario = load(bug.target_scenario());
+    let n = bound(bug);
+    assert!(scenario.seeds.len() >= n, "{} lists fewer than {n} seeds", scenario.name);
+    let seeds = &scenario.seeds[..n];
+
+    let planted = sweep_planted(&scenario, Some(bug), seeds, true);
+    assert!(planted.seeds_to_detection().is_some(), "{bug} not caught within {n} seeds: {}", describe(&planted));
+    assert!(planted.caught_as_safety(), "{bug} caught only as liveness or panic: {}", describe(&planted));
+    let replay = planted.first_replay.as_deref().expect("a detection has a replay command");
+    assert!(replay.ends_with(&format!("--plant {bug}")), "{replay}");
+
+    let control = sweep_planted(&scenario, None, seeds, false);
+    assert_eq!(control.detections(), 0, "not clean without a planted bug: {}", describe(&control));
+}
+
+#[test]
+fn hw_before_isr_is_caught() {
+    caught_within_bound_and_clean_without(PlantedBug::HwBeforeIsr);
+}
+
+#[test]
+fn acks_all_leader_only_is_caught() {
+    caught_within_bound_and_clean_without(PlantedBug::AcksAllLeaderOnly);
+}
+
+#[test]
+fn no_follower_truncation_is_caught() {
+    caught_within_bound_and_clean_without(PlantedBug::NoFollowerTruncation);
+}
+
+#[test]
+fn forget_idempotence_on_leader_change_is_caught() {
+    caught_within_bound_and_clean_without(PlantedBug::ForgetIdempotenceOnLeaderChange);
+}
+
+#[test]
+fn unclean_election_ignores_flag_is_caught() {
+    caught_within_bound_and_clean_without(PlantedBug::UncleanElectionIgnoresFlag);
+}
+
+#[test]
+fn every_planted_bug_has_a_test_here() {
+    // A new variant must get a bound (the match above) and a #[test] like the ones above.
+    assert_eq!(PlantedBug::ALL.len(), 5, "add a test for the new planted bug");
+}
+
+#[test]
+fn planting_nothing_is_the_faithful_run_and_a_plant_changes_the_run() {
+    let scenario = load("acks-all-safe");
+    let seed = scenario.seeds[0];
+    let plain = runner::run_seed(&scenario, seed);
+    let unplanted = runner::run_seed_with(&scenario, seed, &RunOptions::default());
+    assert_eq!(plain.trace_hash, unplanted.trace_hash);
+    assert_eq!(plain.plant, None);
+    let planted = runner::run_seed_with(&scenario, seed, &RunOptions { plant: Some(PlantedBug::HwBeforeIsr) });
+    assert_eq!(planted.plant, Some(PlantedBug::HwBeforeIsr));
+    assert_ne!(plain.trace_hash, planted.trace_hash);
+    // The plant is configuration, not a global: the next faithful run is unchanged.
+    assert_eq!(runner::run_seed(&scenario, seed).trace_hash, plain.trace_hash);
+}
+
+fn kafkasim(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kafkasim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the kafkasim binary runs")
+}
+
+#[test]
+fn run_with_a_planted_bug_fails_and_prints_a_replay_command_that_plants_it_again() {
+    let output = kafkasim(&["run", "scenarios/acks-all-safe.toml", "--seed", "1", "--plant", "hw-before-isr"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("PLANTED BUG hw-before-isr"), "{text}");
+    assert!(
+        text.contains("reproduce: kafkasim run scenarios/acks-all-safe.toml --seed 1 --plant hw-before-isr"),
+        "{text}"
+    );
+}
+
+#[test]
+fn help_lists_every_planted_bug_and_an_unknown_one_is_a_usage_error() {
+    let help = kafkasim(&["run", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    for bug in PlantedBug::ALL {
+        assert!(text.contains(bug.name()), "{bug} missing from:\n{text}");
+    }
+    let bad = kafkasim(&["run", "scenarios/acks-all-safe.toml", "--plant", "no-such-bug"]);
+    assert_eq!(bad.status.code(), Some(64));
+}

@@ -1,0 +1,229 @@
+//! What the coordinator let a group do: `commit-regression` (an accepted commit moved a
+//! partition's offset backwards) and `split-ownership` (one partition handed to two
+//! members in one generation). Definitions in the [module docs](super).
+
+use super::{GroupOps, MemberOp};
+use crate::check::describe::{plural, process, secs};
+use crate::check::{Anomaly, AnomalyKind, RecordRef};
+use crate::history::{OpFn, OpValue};
+use std::collections::BTreeMap;
+
+/// `commit-regression`: one anomaly per `ok` commit whose offset for a key is below that
+/// of the group's last `ok` commit of the key that completed before it was invoked, in
+/// history order of the later commit.
+pub(super) fn commit_regressions(ops: &GroupOps<'_>) -> Vec<Anomaly> {
+    // Per group and key, the ok commits so far in completion order, with their offset.
+    let mut accepted: BTreeMap<(&str, &str), Vec<(u64, &MemberOp<'_>)>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for commit in ops.ok(OpFn::Commit) {
+        let OpValue::Offsets(offsets) = commit.value else { continue };
+        for (key, &offset) in offsets {
+            let so_far = accepted.entry((commit.ctx.group.as_str(), key.as_str())).or_default();
+            // Commits still in flight when this one was invoked may have been applied in
+            // either order, so only those that had completed are compared.
+            let before = so_far.iter().rev().find(|(_, earlier)| earlier.done_at < commit.invoked_at);
+            if let Some(&(previous, earlier)) = before.filter(|(previous, _)| *previous > offset) {
+                out.push(regression(key, previous, earlier, offset, commit));
+            }
+            so_far.push((offset, commit));
+        }
+    }
+    out
+}
+
+fn regression(key: &str, previous: u64, earlier: &MemberOp<'_>, offset: u64, later: &MemberOp<'_>) -> Anomaly {
+    Anomaly {
+        kind: AnomalyKind::CommitRegression,
+        description: format!(
+            "Group {}'s committed offset for {key} went back from {previous} (committed by {}) to {offset} \
+             (committed by {}); the coordinator accepted both.",
+            later.ctx.group,
+            earlier.who_when(),
+            later.who_when()
+        ),
+        records: vec![
+            RecordRef::new(key, Some(previous), None, format!("committed next offset {previous} by {}", earlier.who()))
+                .seen_in(earlier.op),
+            RecordRef::new(key, Some(offset), None, format!("then committed next offset {offset} by {}", later.who()))
+                .seen_in(later.op),
+        ],
+    }
+}
+
+/// `split-ownership`: one anomaly per group, generation and partition that `ok` assign
+/// ops gave to more than one member, in group, generation and partition order.
+pub(super) fn split_ownership(ops: &GroupOps<'_>) -> Vec<Anomaly> {
+    // (group, generation, key) -> member -> the first assign op that gave it the key.
+    type Owners<'a, 'o> = BTreeMap<&'a str, &'o MemberOp<'a>>;
+    let mut owners: BTreeMap<(&str, u32, &str), Owners<'_, '_>> = BTreeMap::new();
+    for assign in ops.ok(OpFn::Assign) {
+        let OpValue::Keys(keys) = assign.value else { continue };
+        let ctx = assign.ctx;
+        for key in keys {
+            let by_member = owners.entry((ctx.group.as_str(), ctx.generation, key.as_str())).or_default();
+            by_member.entry(ctx.member.as_str()).or_insert(assign);
+        }
+    }
+    let mut out = Vec::new();
+    for ((group, generation, key), by_member) in owners {
+        if by_member.len() < 2 {
+            continue;
+        }
+        // Members in the order they received the partition.
+        let mut holders: Vec<&MemberOp<'_>> = by_member.into_values().collect();
+        holders.sort_by_key(|m| m.done_at);
+        let phrases: Vec<String> = holders
+            .iter()
+            .map(|m| format!("{} ({}) at {}", m.ctx.member, process(m.op.process), secs(m.op.time_ns)))
+            .collect();
+        out.push(Anomaly {
+            kind: AnomalyKind::SplitOwnership,
+            description: format!(
+                "Group {group} generation {generation} assigned {key} to {}: {}.",
+                plural(holders.len(), "member"),
+                and_list(&phrases)
+            ),
+            records: holders
+                .iter()
+                .map(|m| {
+                    let note = format!("assigned to {} in generation {generation}", m.ctx.member);
+                    RecordRef::new(key, None, None, note).seen_in(m.op)
+                })
+                .collect(),
+        });
+    }
+    out
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::Hist;
+    use crate::history::{History, OpType};
+
+    fn regressions(h: &History) -> Vec<Anomaly> {
+        commit_regressions(&GroupOps::new(h))
+    }
+
+    fn splits(h: &History) -> Vec<Anomaly> {
+        split_ownership(&GroupOps::new(h))
+    }
+
+    #[test]
+    fn an_accepted_commit_going_backwards_is_a_regression() {
+        let h = Hist::new()
+            .member(1, "g", "m1", 1)
+            .commit_ok(1, &[("x-0", 5), ("x-1", 3)])
+            .member(2, "g", "m2", 2)
+            .commit_ok(2, &[("x-0", 2), ("x-1", 3)])
+            .build();
+        let found = regressions(&h);
+        assert_eq!(found.len(), 1, "x-1 stayed at 3, which is fine");
+        assert_eq!(found[0].kind, AnomalyKind::CommitRegression);
+        assert_eq!(
+            found[0].description,
+            "Group g's committed offset for x-0 went back from 5 (committed by m1 (generation 1, process 1) at \
+             0.200 s) to 2 (committed by m2 (generation 2, process 2) at 0.400 s); the coordinator accepted both."
+        );
+        let offsets: Vec<Option<u64>> = found[0].records.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, vec![Some(5), Some(2)]);
+        assert_eq!(found[0].records[1].op_index, Some(3));
+    }
+
+    #[test]
+    fn each_commit_is_compared_with_the_last_accepted_one() {
+        // 5 -> 2 is one regression; 2 -> 4 moves forward again and is not another.
+        let h = Hist::new()
+            .member(1, "g", "m1", 1)
+            .commit_ok(1, &[("x-0", 5)])
+            .commit_ok(1, &[("x-0", 2)])
+            .commit_ok(1, &[("x-0", 4)])
+            .commit_ok(1, &[("x-0", 4)])
+            .build();
+        assert_eq!(regressions(&h).len(), 1);
+    }
+
+    #[test]
+    fn refused_unknown_and_other_group_commits_are_not_compared() {
+        let h = Hist::new()
+            .member(1, "g", "m1", 1)
+            .member(2, "g", "m2", 2)
+            .member(3, "other", "o1", 1)
+            .commit_ok(1, &[("x-0", 5)])
+            // A zombie of generation 1 is refused (ILLEGAL_GENERATION); that is fine.
+            .commit(2, OpType::Fail, &[("x-0", 1)])
+            .commit(2, OpType::Info, &[("x-0", 1)])
+            .commit_ok(3, &[("x-0", 0)])
+            .commit_ok(2, &[("x-0", 6)])
+            .build();
+        assert!(regressions(&h).is_empty());
+    }
+
+    #[test]
+    fn overlapping_commits_are_not_ordered() {
+        // Both were in flight together: the coordinator may have applied them either way.
+        let h = Hist::new()
+            .member(1, "g", "m1", 1)
+            .member(2, "g", "m2", 1)
+            .commit_invoke(2, &[("x-0", 3)])
+            .commit_ok(1, &[("x-0", 5)])
+            .build();
+        let mut h = h;
+        h.ops.push(crate::history::Op { index: 3, kind: OpType::Ok, ..h.ops[0].clone() });
+        assert!(regressions(&h).is_empty(), "{:?}", regressions(&h));
+    }
+
+    #[test]
+    fn two_members_owning_a_partition_in_one_generation_is_split_ownership() {
+        let h = Hist::new()
+            .member(1, "g", "m1", 3)
+            .member(2, "g", "m2", 3)
+            .assign(1, &["x-0", "x-1"])
+            .assign(2, &["x-1", "x-2"])
+            .build();
+        let found = splits(&h);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, AnomalyKind::SplitOwnership);
+        assert_eq!(
+            found[0].description,
+            "Group g generation 3 assigned x-1 to 2 members: m1 (process 1) at 0.200 s and m2 (process 2) at 0.400 s."
+        );
+        assert_eq!(found[0].records.len(), 2);
+        assert_eq!(found[0].records[0].key, "x-1");
+        assert_eq!(found[0].records[1].note, "assigned to m2 in generation 3");
+    }
+
+    #[test]
+    fn moving_a_partition_across_generations_or_groups_is_not_split() {
+        let h = Hist::new()
+            .member(1, "g", "m1", 1)
+            .assign(1, &["x-0"])
+            .member(2, "g", "m2", 2)
+            .assign(2, &["x-0"])
+            // The same member told twice in one generation still owns it alone.
+            .assign(2, &["x-0"])
+            .member(3, "other", "o1", 2)
+            .assign(3, &["x-0"])
+            .build();
+        // A standalone consumer's assign (no group context) is nobody's membership.
+        let mut h = h;
+        h.ops.push(crate::history::Op { process: 9, group: None, ..h.ops[1].clone() });
+        assert!(splits(&h).is_empty());
+        let refused = Hist::new().member(1, "g", "m1", 1).member(2, "g", "m2", 1).assign(1, &["x-0"]).build();
+        let mut refused = refused;
+        let mut failed = refused.ops[1].clone();
+        failed.kind = OpType::Fail;
+        failed.group = Some(crate::history::GroupContext { member: "m2".into(), ..failed.group.unwrap() });
+        refused.ops.push(failed);
+        assert!(splits(&refused).is_empty(), "only ok assignments count");
+    }
+}

@@ -1,0 +1,285 @@
+//! Consumer-group anomalies: what a group as a whole did with the records it was given.
+//!
+//! **What the checkers read.** Ops of group members carry a group context (`group`,
+//! `member`, `generation`); only ops that carry one (on the completion, or failing that
+//! on its invocation) belong to a group. Completions are paired with the preceding
+//! invocation of the same process, as in Jepsen; an op recorded as a bare completion
+//! (how members record `process`) stands alone. Invocations that never complete are
+//! ignored: nobody knows whether they took effect. The ops:
+//!
+//! - `assign` `ok`, value `Keys([partition keys])`: the member's assignment in its
+//!   generation (one per rebalance, from SyncGroup);
+//! - `poll` completions (`ok`, `info` or `fail`): the records a poll returned exist in
+//!   the log, whatever became of the op afterwards;
+//! - `process` `ok`, value `Records({key: [[offset, value], ...]})`: the member finished
+//!   processing those records (a `process` op that is not `ok` processed nothing);
+//! - `commit` `ok`, value `Offsets({key: next offset to consume})`: the coordinator
+//!   accepted the commit (a `fail` commit was refused, an `info` one may or may not have
+//!   been, so neither counts). The value is read from the completion, or from the
+//!   invocation when the completion carries none.
+//!
+//! `subscribe` and `crash` ops are not needed: membership is read from the contexts.
+//! Records are identified by key and offset, shown with their value; a value that
+//! changed under an offset is `inconsistent-offsets`' business, not a group's.
+//!
+//! The anomalies, one function each:
+//!
+//! - [`consume_skips`] (`consume-skip`): for a group and a key, the group's *start* is
+//!   the smallest offset of that key any member of the group polled or processed (what
+//!   the group could have consumed begins there: earlier records belong to a reset to
+//!   `latest`, or to another group's era). A record *exists* when any poll, of any
+//!   process in or out of the group (the final drain included), returned it. An `ok`
+//!   commit of next offset `n` for the key *passes* every existing record at offsets
+//!   `start <= offset < n`; a passed record that no member of the group ever finished
+//!   processing (an `ok` `process` op with that key and offset, before or after the
+//!   commit) was skipped. One anomaly per commit that first passed skipped records,
+//!   listing them; each record is reported once. A key the group never polled nor
+//!   processed has no start, so its commits are not checked.
+//! - [`consume_duplicates`] (`consume-duplicate`): one record (key, offset and value)
+//!   appears in more than one `ok` `process` op of a group's members, or twice in one,
+//!   by the same or different members. One anomaly per group and record, saying how many
+//!   times and by whom, so the number of anomalies is the number of records processed
+//!   more than once.
+//! - [`commit_regressions`] (`commit-regression`): for a group and a key, an `ok` commit
+//!   `B` whose offset is lower than that of the last `ok` commit `A` that completed
+//!   before `B` was invoked (commits overlapping in time are not ordered, so they are not
+//!   compared). The coordinator refuses commits from a stale generation or an unknown
+//!   member (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID), and within one generation a partition
+//!   has one owner, so an accepted commit that goes backwards means a member consumed from
+//!   the wrong position (a lost or stale committed offset after a coordinator moved, say).
+//!   Histories do not record `seek` yet; a workload that seeks backwards on purpose will
+//!   be reported here.
+//! - [`split_ownership`] (`split-ownership`): two different members of a group received
+//!   one partition in `ok` `assign` ops of the same generation. One anomaly per group,
+//!   generation and partition, naming every member that received it.
+
+mod membership;
+mod processing;
+
+use super::describe::{process, secs};
+use super::Anomaly;
+use crate::history::{GroupContext, History, MicroOp, Op, OpFn, OpType, OpValue};
+use std::collections::BTreeMap;
+
+/// Commits of a group past records no member finished processing (`consume-skip`).
+pub fn consume_skips(history: &History) -> Vec<Anomaly> {
+    processing::consume_skips(&GroupOps::new(history))
+}
+
+/// Records processed more than once within a group (`consume-duplicate`).
+pub fn consume_duplicates(history: &History) -> Vec<Anomaly> {
+    processing::consume_duplicates(&GroupOps::new(history))
+}
+
+/// Accepted commits of a group that moved a partition's offset backwards
+/// (`commit-regression`).
+pub fn commit_regressions(history: &History) -> Vec<Anomaly> {
+    membership::commit_regressions(&GroupOps::new(history))
+}
+
+/// Partitions assigned to two members of a group in one generation (`split-ownership`).
+pub fn split_ownership(history: &History) -> Vec<Anomaly> {
+    membership::split_ownership(&GroupOps::new(history))
+}
+
+/// Every consumer-group anomaly, in [`AnomalyKind`](super::AnomalyKind) order and,
+/// within a kind, in the order found.
+pub fn check(history: &History) -> Vec<Anomaly> {
+    let ops = GroupOps::new(history);
+    let mut all = processing::consume_skips(&ops);
+    all.extend(processing::consume_duplicates(&ops));
+    all.extend(membership::commit_regressions(&ops));
+    all.extend(membership::split_ownership(&ops));
+    all
+}
+
+/// One completed op of a group member.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct MemberOp<'a> {
+    /// The completion.
+    pub op: &'a Op,
+    /// Position of the completion in the history.
+    pub done_at: usize,
+    /// Position of its invocation, or of the completion itself when it stands alone.
+    pub invoked_at: usize,
+    /// Who did it, in which generation.
+    pub ctx: &'a GroupContext,
+    /// What it did: the completion's value, or the invocation's when the completion
+    /// carries none of the expected shape.
+    pub value: &'a OpValue,
+}
+
+impl MemberOp<'_> {
+    /// `consumer-1 (generation 3, process 2) at 2.104 s`.
+    pub fn who_when(&self) -> String {
+        format!("{} at {}", self.who(), secs(self.op.time_ns))
+    }
+
+    /// `consumer-1 (generation 3, process 2)`.
+    pub fn who(&self) -> String {
+        format!("{} (generation {}, {})", self.ctx.member, self.ctx.generation, process(self.op.process))
+    }
+}
+
+/// Where a record was first seen to exist: its value and the poll that returned it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Seen<'a> {
+    /// The value (the smallest, if polls disagree about the offset).
+    pub value: u64,
+    /// The first poll completion that returned it.
+    pub op: &'a Op,
+}
+
+/// What the group checkers share, computed once per history.
+pub(super) struct GroupOps<'a> {
+    /// Completed ops of group members, in history order.
+    pub ops: Vec<MemberOp<'a>>,
+    /// Key → offset → the record polls showed there, from every poll completion of
+    /// every process (group members, standalone consumers and the drain alike).
+    pub seen: BTreeMap<&'a str, BTreeMap<u64, Seen<'a>>>,
+}
+
+impl<'a> GroupOps<'a> {
+    /// Pairs completions with invocations and collects group ops and polled records.
+    pub fn new(history: &'a History) -> Self {
+        let mut ops = Vec::new();
+        let mut seen: BTreeMap<&'a str, BTreeMap<u64, Seen<'a>>> = BTreeMap::new();
+        let mut pending: BTreeMap<u64, usize> = BTreeMap::new();
+        for (at, op) in history.ops.iter().enumerate() {
+            if op.kind == OpType::Invoke {
+                pending.insert(op.process, at);
+                continue;
+            }
+            // A process has one op outstanding; an invocation of another function is not
+            // this completion's.
+            let invoke = pending.remove(&op.process).filter(|&i| history.ops[i].f == op.f);
+            let invoked = invoke.map(|i| &history.ops[i]);
+            if matches!(op.f, OpFn::Poll | OpFn::Txn) {
+                record_polled(&mut seen, op);
+            }
+            let Some(ctx) = op.group.as_ref().or(invoked.and_then(|i| i.group.as_ref())) else { continue };
+            let value = if has_expected_shape(op) { &op.value } else { invoked.map_or(&op.value, |i| &i.value) };
+            ops.push(MemberOp { op, done_at: at, invoked_at: invoke.unwrap_or(at), ctx, value });
+        }
+        GroupOps { ops, seen }
+    }
+
+    /// The `ok` ops of function `f`, in history order.
+    pub fn ok(&self, f: OpFn) -> impl Iterator<Item = &MemberOp<'a>> {
+        self.ops.iter().filter(move |m| m.op.kind == OpType::Ok && m.op.f == f)
+    }
+}
+
+/// Whether an op's own value has the shape its function records on completion.
+fn has_expected_shape(op: &Op) -> bool {
+    matches!(
+        (op.f, &op.value),
+        (OpFn::Commit, OpValue::Offsets(_))
+            | (OpFn::Process, OpValue::Records(_))
+            | (OpFn::Assign | OpFn::Subscribe, OpValue::Keys(_))
+            | (OpFn::Poll | OpFn::Txn, OpValue::Txn(_))
+    )
+}
+
+/// Adds the records a poll completion returned to `seen`.
+fn record_polled<'a>(seen: &mut BTreeMap<&'a str, BTreeMap<u64, Seen<'a>>>, op: &'a Op) {
+    for mop in op.micro_ops() {
+        let MicroOp::Poll { records: Some(records) } = mop else { continue };
+        for (key, pairs) in records {
+            let offsets = seen.entry(key.as_str()).or_default();
+            for &(offset, value) in pairs {
+                let entry = offsets.entry(offset).or_insert(Seen { value, op });
+                if value < entry.value {
+                    entry.value = value;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::Hist;
+    use crate::check::{check_all, AnomalyKind};
+
+    #[test]
+    fn only_ops_with_a_group_context_are_group_ops() {
+        let h =
+            Hist::new().poll_ok(9, &[("x-0", &[(0, 10)])]).member(1, "g", "m1", 1).commit_ok(1, &[("x-0", 1)]).build();
+        let ops = GroupOps::new(&h);
+        assert_eq!(ops.ops.len(), 1);
+        assert_eq!(ops.ops[0].invoked_at, 2);
+        assert_eq!(ops.ops[0].done_at, 3);
+        assert_eq!(ops.seen["x-0"][&0].value, 10, "polls outside the group still show records exist");
+    }
+
+    #[test]
+    fn a_completion_without_a_value_takes_its_invocations() {
+        let mut h = Hist::new().member(1, "g", "m1", 1).commit_ok(1, &[("x-0", 4)]).build();
+        h.ops[1].value = OpValue::Nil;
+        h.ops[1].group = None;
+        let ops = GroupOps::new(&h);
+        assert_eq!(ops.ops[0].value, &OpValue::Offsets([("x-0".to_string(), 4)].into_iter().collect()));
+        assert_eq!(ops.ops[0].ctx.member, "m1", "the context comes from the invocation too");
+    }
+
+    #[test]
+    fn a_healthy_group_with_a_rebalance_and_a_crash_is_clean() {
+        let h = Hist::new()
+            .send_ok(0, "x-0", 0, 10)
+            .send_ok(0, "x-0", 1, 11)
+            .send_ok(0, "x-1", 0, 20)
+            .member(1, "g", "m1", 1)
+            .subscribe(1, &["x"])
+            .assign(1, &["x-0", "x-1"])
+            .poll_ok(1, &[("x-0", &[(0, 10)]), ("x-1", &[(0, 20)])])
+            .process_ok(1, &[("x-0", &[(0, 10)]), ("x-1", &[(0, 20)])])
+            .commit_ok(1, &[("x-0", 1), ("x-1", 1)])
+            // m2 joins: generation 2 splits the partitions.
+            .member(1, "g", "m1", 2)
+            .member(2, "g", "m2", 2)
+            .assign(1, &["x-0"])
+            .assign(2, &["x-1"])
+            .poll_ok(1, &[("x-0", &[(1, 11)])])
+            .crash(1)
+            // m1 crashed before processing 11; its replacement resumes from offset 1.
+            .member(3, "g", "m3", 3)
+            .member(2, "g", "m2", 3)
+            .assign(3, &["x-0"])
+            .assign(2, &["x-1"])
+            .poll_ok(3, &[("x-0", &[(1, 11)])])
+            .process_ok(3, &[("x-0", &[(1, 11)])])
+            .commit_ok(3, &[("x-0", 2)])
+            .commit(2, OpType::Fail, &[("x-1", 0)])
+            .poll_ok(9, &[("x-0", &[(0, 10), (1, 11)]), ("x-1", &[(0, 20)])])
+            .build();
+        assert_eq!(check(&h), vec![]);
+        assert_eq!(check_all(&h), vec![]);
+    }
+
+    #[test]
+    fn check_all_reports_group_anomalies_in_kind_order() {
+        let h = Hist::new()
+            .member(1, "g", "m1", 1)
+            .assign(1, &["x-0"])
+            .member(2, "g", "m2", 1)
+            .assign(2, &["x-0"])
+            .poll_ok(1, &[("x-0", &[(0, 10), (1, 11)])])
+            .process_ok(1, &[("x-0", &[(0, 10)])])
+            .process_ok(2, &[("x-0", &[(0, 10)])])
+            .commit_ok(1, &[("x-0", 2)])
+            .commit_ok(2, &[("x-0", 1)])
+            .build();
+        let kinds: Vec<AnomalyKind> = check_all(&h).iter().map(|a| a.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                AnomalyKind::ConsumeSkip,
+                AnomalyKind::ConsumeDuplicate,
+                AnomalyKind::CommitRegression,
+                AnomalyKind::SplitOwnership
+            ]
+        );
+    }
+}

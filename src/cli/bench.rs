@@ -1,0 +1,188 @@
+//! `kafkasim bench`: throughput of the bench scenario against bare-network baselines,
+//! peak memory, and the suite's seeds per second. Prints figures only; judges nothing
+//! except the stated targets, which it reports as met or missed.
+
+use super::load;
+use crate::bench::{self, BaselineShape, Figures, SuiteFigures};
+use std::path::PathBuf;
+
+/// Arguments of `kafkasim bench`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// The bench scenario.
+    #[arg(long, default_value = "scenarios/bench.toml")]
+    pub file: PathBuf,
+    /// The seed of the bench run (default: the scenario's first seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The suite directory whose scenarios' seeds per second are measured.
+    #[arg(long, default_value = "scenarios")]
+    pub suite: PathBuf,
+    /// Worker threads for the suite measurement (one fresh runtime per seed).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Skips the suite measurement (it takes the longest).
+    #[arg(long)]
+    pub no_suite: bool,
+}
+
+/// Targets on a 2-core machine, release build (issue 7).
+const TARGET_WALL_S: f64 = 2.0;
+const TARGET_RATIO: f64 = 0.5;
+const TARGET_PEAK_MIB: f64 = 200.0;
+const TARGET_SUITE_S: f64 = 60.0;
+
+/// Runs the benchmark; exit code 0 (targets missed are reported, not failed: speed
+/// depends on the machine).
+pub fn bench(args: &BenchArgs) -> i32 {
+    let scenario = match load(&args.file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = args.seed.or_else(|| scenario.seeds.first().copied()).unwrap_or(1);
+    if cfg!(debug_assertions) {
+        println!("note: a debug build; the targets are for `cargo build --release`");
+    }
+    let (outcome, kafka) = bench::run_scenario(&scenario, seed);
+    let peak_after_bench = bench::peak_memory_kib();
+    let shape = BaselineShape {
+        servers: scenario.cluster.brokers,
+        clients: scenario.producer_instances().len() as u32 + scenario.consumers.iter().map(|c| c.count).sum::<u32>(),
+        loops_per_server: 2,
+        simulated_ms: (kafka.simulated_s * 1000.0) as u64,
+        latency_ms_min: scenario.network.latency_ms_min,
+        latency_ms_max: scenario.network.latency_ms_max,
+    };
+    let net_baseline = bench::baseline_sim_net(shape, seed);
+    let endpoint_baseline = bench::baseline_endpoint(shape, seed);
+    println!("kafkasim bench ({})", args.file.display());
+    println!(
+        "  bench run: {} anomalies, status {}, trace hash {:016x}",
+        outcome.anomalies.len(),
+        outcome.verdict(&scenario).status().word(),
+        outcome.trace_hash
+    );
+    println!(
+        "  {:<56} {:>8} {:>8} {:>9} {:>10} {:>12} {:>12} {:>12} {:>12}",
+        "run (per-second figures are per wall second)",
+        "wall s",
+        "cpu s",
+        "sim s",
+        "sim s/s",
+        "records",
+        "records/s",
+        "messages/s",
+        "msgs/cpu s"
+    );
+    for f in [&kafka, &net_baseline, &endpoint_baseline] {
+        println!("  {}", row(f));
+    }
+    let ratio = kafka.messages_per_wall_s() / net_baseline.messages_per_wall_s().max(1e-9);
+    let ratio_endpoint = kafka.messages_per_wall_s() / endpoint_baseline.messages_per_wall_s().max(1e-9);
+    println!("  messages per wall second, kafkasim / sim::net baseline: {ratio:.2}");
+    println!("  messages per wall second, kafkasim / Endpoint baseline: {ratio_endpoint:.2}");
+    if let (Some(k), Some(b)) = (kafka.messages_per_cpu_s(), net_baseline.messages_per_cpu_s()) {
+        println!("  messages per CPU second, kafkasim / sim::net baseline: {:.2}", k / b.max(1e-9));
+    }
+    let peak_mib = peak_after_bench.map(|k| k as f64 / 1024.0);
+    match peak_mib {
+        Some(mib) => println!("  peak memory (VmHWM) after the bench run: {mib:.1} MiB"),
+        None => println!("  peak memory: unknown (no /proc/self/status)"),
+    }
+    let mut suite_total = None;
+    if !args.no_suite {
+        match suite_figures(args) {
+            Ok(figures) => {
+                println!("  suite ({}, {} job(s)):", args.suite.display(), args.jobs);
+                for f in &figures {
+                    let cpu = f.cpu_s.map_or("?".to_string(), |c| format!("{c:.2}"));
+                    let failures =
+                        if f.failures > 0 { format!("  ({} seeds FAILED)", f.failures) } else { String::new() };
+                    println!(
+                        "    {:<36} {:>4} seeds {:>8.2} s wall {:>8} s cpu {:>8.1} seeds/s{failures}",
+                        f.scenario,
+                        f.seeds,
+                        f.wall_s,
+                        cpu,
+                        f.seeds_per_s()
+                    );
+                }
+                let seeds: usize = figures.iter().map(|f| f.seeds).sum();
+                let wall: f64 = figures.iter().map(|f| f.wall_s).sum();
+                let cpu: Option<f64> = figures.iter().map(|f| f.cpu_s).sum();
+                let cpu = cpu.map_or("?".to_string(), |c| format!("{c:.2}"));
+                println!(
+                    "    {:<36} {:>4} seeds {:>8.2} s wall {:>8} s cpu {:>8.1} seeds/s",
+                    "total",
+                    seeds,
+                    wall,
+                    cpu,
+                    seeds as f64 / wall
+                );
+                suite_total = Some(wall);
+            }
+            Err(code) => return code,
+        }
+        if let Some(kib) = bench::peak_memory_kib() {
+            println!("  peak memory (VmHWM) at the end: {:.1} MiB", kib as f64 / 1024.0);
+        }
+    }
+    println!("  targets (release build, 2 cores):");
+    target("bench scenario wall time", kafka.wall_s, TARGET_WALL_S, "s", true);
+    target("messages/s ratio to the sim::net baseline", ratio, TARGET_RATIO, "", false);
+    if let Some(mib) = peak_mib {
+        target("peak memory after the bench run", mib, TARGET_PEAK_MIB, "MiB", true);
+    }
+    if let Some(wall) = suite_total {
+        target("whole suite wall time", wall, TARGET_SUITE_S, "s", true);
+    }
+    0
+}
+
+fn row(f: &Figures) -> String {
+    let cpu = f.cpu_s.map_or("?".to_string(), |c| format!("{c:.2}"));
+    let per_cpu = f.messages_per_cpu_s().map_or("?".to_string(), |m| format!("{m:.0}"));
+    format!(
+        "{:<56} {:>8.3} {:>8} {:>9.1} {:>10.1} {:>12} {:>12.0} {:>12.0} {:>12}",
+        f.name,
+        f.wall_s,
+        cpu,
+        f.simulated_s,
+        f.speedup(),
+        f.records,
+        f.records_per_wall_s(),
+        f.messages_per_wall_s(),
+        per_cpu
+    )
+}
+
+fn target(what: &str, value: f64, limit: f64, unit: &str, below: bool) {
+    let met = if below { value < limit } else { value >= limit };
+    let relation = if below { "<" } else { ">=" };
+    let verdict = if met { "met" } else { "MISSED" };
+    println!("    {what}: {value:.2} {unit} (target {relation} {limit} {unit}): {verdict}");
+}
+
+/// Seeds per second of every scenario in the suite directory except the bench itself.
+fn suite_figures(args: &BenchArgs) -> Result<Vec<SuiteFigures>, i32> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.suite)
+        .map_err(|e| {
+            eprintln!("error: cannot read directory {}: {e}", args.suite.display());
+            super::EXIT_NO_INPUT
+        })?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let bench_file = std::fs::canonicalize(&args.file).ok();
+    let mut figures = Vec::new();
+    for file in files {
+        if std::fs::canonicalize(&file).ok() == bench_file {
+            continue;
+        }
+        let scenario = load(&file)?;
+        figures.push(bench::time_scenario_seeds(&scenario, args.jobs));
+    }
+    Ok(figures)
+}

@@ -1,0 +1,233 @@
+//! The `kafkasim` command line, one file per command: `run`, `suite`, `sweep`,
+//! `check-determinism`, `check`, `planted-report` and `bench`.
+//!
+//! Exit codes: 0 pass, 1 safety expectation failed, 2 liveness failed, 3 a simulated
+//! node panicked, 4 nondeterminism found (`check-determinism`), 64 usage error, 65
+//! invalid input (scenario or history), 66 unreadable input, 74 output error.
+
+mod bench;
+mod check;
+mod determinism;
+mod planted;
+mod run;
+mod suite;
+mod sweep;
+pub mod trace;
+
+pub use determinism::EXIT_NONDETERMINISTIC;
+pub use run::render_run;
+pub use suite::render_suite_row;
+
+use crate::history::{write_history_jsonl, History};
+use crate::plant::PlantedBug;
+use crate::runner::sweep::{default_jobs, SeedRange, Shard};
+use crate::scenario::{self, Scenario};
+use clap::{Parser, Subcommand};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Exit code for a usage error.
+pub const EXIT_USAGE: i32 = 64;
+/// Exit code for invalid input (a scenario or history that does not parse).
+pub const EXIT_INPUT: i32 = 65;
+/// Exit code for input that cannot be read.
+pub const EXIT_NO_INPUT: i32 = 66;
+/// Exit code for output that cannot be written.
+pub const EXIT_OUTPUT: i32 = 74;
+
+/// kafkasim: a deterministic simulation testbed for Kafka's replication and delivery
+/// semantics.
+#[derive(Parser, Debug)]
+#[command(name = "kafkasim", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Runs one seed of a scenario and prints a summary with the command that replays it.
+    Run {
+        /// The scenario file.
+        file: PathBuf,
+        /// The seed (default: the scenario's first seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Writes the client history as JSON Lines to this file.
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
+        /// Writes the internal trace as JSON Lines to this file.
+        #[arg(long, value_name = "FILE")]
+        trace_out: Option<PathBuf>,
+        /// Prints the whole run on stderr as `tracing` output with simulated timestamps:
+        /// every client operation (target `kafkasim::history`), every internal event
+        /// (`kafkasim::trace`) and the nodes' own logs. Filter with RUST_LOG (default
+        /// "warn,madsim=error,kafkasim=debug").
+        #[arg(long)]
+        trace: bool,
+        /// With --trace: keep only what concerns this partition, such as `orders-0`.
+        #[arg(long, value_name = "TOPIC-N", requires = "trace")]
+        partition: Option<String>,
+        /// With --trace: keep only what concerns the record with this value.
+        #[arg(long, value_name = "VALUE", requires = "trace")]
+        value: Option<u64>,
+        /// Plants a known bug in the brokers and controller, to see the checkers catch it.
+        #[arg(long, value_name = "BUG")]
+        plant: Option<PlantedBug>,
+    },
+    /// Runs every scenario in a directory over its seeds and prints a table; exits with
+    /// the worst outcome.
+    Suite {
+        /// The directory of scenario files.
+        #[arg(default_value = "scenarios")]
+        dir: PathBuf,
+        /// Prints one JSON document on stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Also writes a JUnit XML report (one testcase per scenario and seed) to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Worker threads for each scenario's seeds (default: the available cores).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        jobs: Option<u64>,
+        /// Plants a known bug in every run: a scenario that still passes did not catch it.
+        #[arg(long, value_name = "BUG")]
+        plant: Option<PlantedBug>,
+    },
+    /// Runs many seeds of a scenario on worker threads, prints each failing seed with its
+    /// anomalies and replay command, and exits with the worst outcome.
+    Sweep {
+        /// The scenario file.
+        file: PathBuf,
+        /// The seeds: A..B (B excluded), A..=B, or one seed N.
+        #[arg(long, value_name = "A..B")]
+        seeds: SeedRange,
+        /// Worker threads (default: the available cores). Results do not depend on it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        jobs: Option<u64>,
+        /// Runs only the K-th (from 1) of N disjoint slices of the range: the seeds at
+        /// positions K-1, K-1+N, K-1+2N, ... Shard results concatenate into the whole.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<Shard>,
+        /// Stops at the first failing seed (in seed order; earlier seeds all run).
+        #[arg(long)]
+        stop_after_first: bool,
+        /// Writes one JSON object per seed (JSON Lines) to FILE.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Runs each seed twice and compares the trace hashes; on a mismatch prints the first
+    /// diverging history op or trace event and exits with 4.
+    CheckDeterminism {
+        /// The scenario file.
+        file: PathBuf,
+        /// The seeds: A..B (B excluded), A..=B, or one seed N.
+        #[arg(long, value_name = "A..B")]
+        seeds: SeedRange,
+        /// Worker threads (default: the available cores).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        jobs: Option<u64>,
+    },
+    /// Checks a history in kafkasim's JSON Lines format (for example one recorded
+    /// against a real Kafka cluster) and prints the anomalies found.
+    Check {
+        /// The history file.
+        file: PathBuf,
+        /// Prints the anomalies as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// For every planted bug, sweeps its target scenario and prints the seeds it took the
+    /// checkers to catch it, next to a clean sweep without the bug (a Markdown table).
+    PlantedReport(planted::ReportArgs),
+    /// Runs scenarios/bench.toml and a bare-network baseline and prints throughput, peak
+    /// memory and the suite's seeds per second.
+    Bench(bench::BenchArgs),
+}
+
+/// Parses the arguments and runs the command; returns the process exit code.
+pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = error.print();
+            return code;
+        }
+    };
+    let jobs = |jobs: Option<u64>| jobs.map_or_else(default_jobs, |n| n as usize);
+    match cli.command {
+        Command::Run { file, seed, history, trace_out, trace, partition, value, plant } => {
+            let options = run::RunOptions {
+                seed,
+                plant,
+                history_out: history.as_deref(),
+                trace_out: trace_out.as_deref(),
+                trace: trace.then_some(trace::Focus { partition, value }),
+            };
+            run::run(&file, options)
+        }
+        Command::Suite { dir, json, junit, jobs: n, plant } => {
+            suite::suite(&dir, suite::SuiteOptions { json, junit: junit.as_deref(), jobs: jobs(n), plant })
+        }
+        Command::Sweep { file, seeds, jobs: n, shard, stop_after_first, out } => {
+            let options = sweep::SweepOptions {
+                seeds,
+                jobs: jobs(n),
+                shard: shard.unwrap_or(Shard::ALL),
+                stop_after_first,
+                out: out.as_deref(),
+            };
+            sweep::sweep(&file, options)
+        }
+        Command::CheckDeterminism { file, seeds, jobs: n } => determinism::check_determinism(&file, &seeds, jobs(n)),
+        Command::Check { file, json } => check::check_file(&file, json),
+        Command::PlantedReport(args) => planted::report(&args),
+        Command::Bench(args) => bench::bench(&args),
+    }
+}
+
+/// Installs the simulated-time `tracing` subscriber when `RUST_LOG` is set (any command);
+/// `run --trace` installs it whether or not RUST_LOG is set.
+pub fn init_logging_from_env() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        trace::install("warn", trace::Focus::default());
+    }
+}
+
+fn load(file: &Path) -> Result<Scenario, i32> {
+    let scenario = scenario::load(file).map_err(|error| {
+        eprintln!("error: {error}");
+        if error.to_string().contains("cannot read") {
+            EXIT_NO_INPUT
+        } else {
+            EXIT_INPUT
+        }
+    })?;
+    crate::runner::check_supported(&scenario).map_err(|message| {
+        eprintln!("error: {message}");
+        EXIT_INPUT
+    })?;
+    Ok(scenario)
+}
+
+fn write_jsonl(path: &Path, history: &History, trace: bool) -> Result<(), i32> {
+    let write = || -> std::io::Result<()> {
+        let mut out = BufWriter::new(File::create(path)?);
+        if trace {
+            for event in &history.trace {
+                writeln!(out, "{}", serde_json::to_string(event).expect("trace events serialize"))?;
+            }
+        } else {
+            write_history_jsonl(&history.ops, &mut out)?;
+        }
+        out.flush()
+    };
+    write().map_err(|e| {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        EXIT_OUTPUT
+    })
+}

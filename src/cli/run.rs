@@ -1,0 +1,164 @@
+//! `kafkasim run FILE --seed N [--trace [--partition P] [--value V]]`: one seed, a
+//! summary with the command that replays it, optionally the whole run as a `tracing`
+//! stream in simulated time.
+
+use super::trace::{self, Focus};
+use super::{load, write_jsonl};
+use crate::check::Anomaly;
+use crate::runner::{self, RunOutcome, SeedVerdict};
+use crate::scenario::Scenario;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The options of `run`.
+#[derive(Debug, Default)]
+pub struct RunOptions<'a> {
+    /// The seed (default: the scenario's first seed).
+    pub seed: Option<u64>,
+    /// Where to write the client history.
+    pub history_out: Option<&'a Path>,
+    /// Where to write the internal trace.
+    pub trace_out: Option<&'a Path>,
+    /// Whether to print the `tracing` stream, and what to keep of it.
+    pub trace: Option<Focus>,
+    /// A bug to plant in the system under test (`--plant BUG`).
+    pub plant: Option<crate::plant::PlantedBug>,
+}
+
+/// Runs one seed and prints its summary; returns the exit code.
+pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
+    let scenario = match load(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if let Some(focus) = options.trace {
+        if let Some(p) = &focus.partition {
+            let known: Vec<String> = scenario
+                .topics
+                .iter()
+                .flat_map(|t| (0..t.partitions).map(move |i| format!("{}-{i}", t.name)))
+                .collect();
+            if !known.contains(p) {
+                eprintln!(
+                    "error: --partition {p}: the scenario has no such partition; expected one of {}",
+                    known.join(", ")
+                );
+                return super::EXIT_USAGE;
+            }
+        }
+        trace::install(trace::DEFAULT_TRACE_FILTER, focus);
+    }
+    let seed = options.seed.or_else(|| scenario.seeds.first().copied()).unwrap_or(0);
+    let outcome = runner::run_seed_with(&scenario, seed, &runner::RunOptions { plant: options.plant });
+    print!("{}", render_run(&scenario, &outcome));
+    if let Some(path) = options.history_out {
+        if let Err(code) = write_jsonl(path, &outcome.history, false) {
+            return code;
+        }
+    }
+    if let Some(path) = options.trace_out {
+        if let Err(code) = write_jsonl(path, &outcome.history, true) {
+            return code;
+        }
+    }
+    outcome.verdict(&scenario).status().exit_code()
+}
+
+/// Seconds with millisecond precision, as in "2.104 s".
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03} s", ms / 1000, ms % 1000)
+}
+
+/// The human summary of one run.
+pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
+    // Describe the processes this seed ran, after `[swarm]` drew their number and modes.
+    let (instance, _) = runner::swarm::instantiate(scenario, outcome.seed);
+    let scenario = &instance;
+    let mut out = String::new();
+    let s = &outcome.stats;
+    out += &format!("scenario {} (seed {})\n", scenario.name, outcome.seed);
+    if let Some(bug) = outcome.plant {
+        out += &format!("  PLANTED BUG {bug}: {}\n", bug.summary());
+    }
+    if let Some(title) = &scenario.title {
+        out += &format!("  {title}\n");
+    }
+    for line in outcome.drawn.iter().flat_map(|d| d.lines()) {
+        out += &format!("  {line}\n");
+    }
+    if let Some(panic) = &outcome.panic {
+        out += &format!("  PANIC in the simulation: {panic}\n");
+    } else {
+        out += &format!(
+            "  sends: {} invoked, {} acknowledged, {} failed, {} unknown; {} distinct values consumed\n",
+            s.sent, s.acked, s.failed, s.unknown, s.consumed
+        );
+        out += &format!(
+            "  faults fired: {}; network messages: {}; simulated {} in {} wall\n",
+            s.faults,
+            s.messages,
+            seconds(s.simulated_ms),
+            seconds(s.wall_ms)
+        );
+        let safety_s = scenario.duration_ms as f64 / 1000.0;
+        for (process, (name, spec)) in scenario.producer_instances().iter().enumerate() {
+            let acked = s.acked_by_process.get(&(process as u64)).copied().unwrap_or(0);
+            let mode = match spec.send_mode {
+                crate::scenario::SendMode::Sync => "sync",
+                crate::scenario::SendMode::Async => "async",
+            };
+            out += &format!(
+                "  {name} ({mode} sends, process {process}): {acked} acknowledged, {:.1} per second of the safety phase\n",
+                acked as f64 / safety_s
+            );
+        }
+        for span in &outcome.unavailability {
+            let until = span.until_ms.map_or("the end".to_string(), seconds);
+            out += &format!("  unavailable: {} had no leader from {} to {}\n", span.tp, seconds(span.from_ms), until);
+        }
+        out += &render_anomalies(&outcome.anomalies);
+    }
+    let verdict = outcome.verdict(scenario);
+    out += &format!("  expectation: {}\n", describe_seed_verdict(scenario, &verdict));
+    out += &format!("  trace hash: {:016x}\n", outcome.trace_hash);
+    let options = runner::RunOptions { plant: outcome.plant };
+    out += &format!("  reproduce: {}\n", runner::replay_command_with(scenario, outcome.seed, &options));
+    out
+}
+
+pub(super) fn render_anomalies(anomalies: &[Anomaly]) -> String {
+    if anomalies.is_empty() {
+        return "  anomalies: none\n".to_string();
+    }
+    let mut by_kind: BTreeMap<_, Vec<&Anomaly>> = BTreeMap::new();
+    for anomaly in anomalies {
+        by_kind.entry(anomaly.kind).or_default().push(anomaly);
+    }
+    let mut out = "  anomalies:\n".to_string();
+    for (kind, list) in by_kind {
+        out += &format!("    {kind} x{}: e.g. {}\n", list.len(), list[0].description);
+    }
+    out
+}
+
+pub(super) fn describe_seed_verdict(scenario: &Scenario, verdict: &SeedVerdict) -> String {
+    if let Some(panic) = &verdict.panic {
+        return format!("FAIL: a simulated node panicked ({panic})");
+    }
+    if !verdict.forbidden.is_empty() {
+        let names: Vec<&str> = verdict.forbidden.iter().map(|k| k.name()).collect();
+        return format!("FAIL: forbidden anomalies appeared: {}", names.join(", "));
+    }
+    let expected: Vec<&str> = scenario.expect.present.iter().map(|k| k.name()).collect();
+    let shown: Vec<&str> =
+        scenario.expect.present.iter().filter(|k| verdict.counts.contains_key(k)).map(|k| k.name()).collect();
+    if expected.is_empty() {
+        "pass (no forbidden anomaly)".to_string()
+    } else {
+        format!(
+            "pass (no forbidden anomaly); lesson anomalies shown in this seed: {} of {}",
+            if shown.is_empty() { "none".to_string() } else { shown.join(", ") },
+            expected.join(", ")
+        )
+    }
+}

@@ -1,0 +1,257 @@
+//! `kafkasim suite [DIR] [--json] [--junit FILE] [--jobs N]`: every scenario of a
+//! directory over its seeds; a table, a JSON document or a JUnit XML report; the exit
+//! status of the worst outcome.
+
+use super::run::render_anomalies;
+use super::{load, EXIT_NO_INPUT, EXIT_OUTPUT};
+use crate::runner::sweep::{parallel_seeds, status_name, SeedRecord};
+use crate::runner::{self, ScenarioVerdict, SeedVerdict, Status};
+use crate::scenario::Scenario;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The options of `suite`.
+#[derive(Debug)]
+pub struct SuiteOptions<'a> {
+    /// Print one JSON document on stdout instead of the table.
+    pub json: bool,
+    /// Also write a JUnit XML report here.
+    pub junit: Option<&'a Path>,
+    /// Worker threads for each scenario's seeds.
+    pub jobs: usize,
+    /// A bug planted in every run (`--plant BUG`).
+    pub plant: Option<crate::plant::PlantedBug>,
+}
+
+/// One seed of the suite, small enough to hand back from a worker thread.
+struct SeedResult {
+    record: SeedRecord,
+    verdict: SeedVerdict,
+    anomalies: String,
+    wall_ms: u64,
+}
+
+/// One scenario's result, as in `suite --json`.
+#[derive(Serialize)]
+struct ScenarioReport {
+    scenario: String,
+    file: String,
+    status: &'static str,
+    exit_code: i32,
+    /// Kinds the scenario expects in some seed (`present`) that appeared in none.
+    missing: Vec<String>,
+    seeds: Vec<SeedRecord>,
+    #[serde(skip)]
+    results: Vec<SeedResult>,
+    #[serde(skip)]
+    expects_present: Vec<String>,
+    #[serde(skip)]
+    verdict: ScenarioVerdict,
+}
+
+/// The whole suite, as printed by `suite --json`.
+#[derive(Serialize)]
+struct SuiteReport {
+    status: &'static str,
+    exit_code: i32,
+    scenarios: Vec<ScenarioReport>,
+}
+
+/// Runs the suite; returns the exit code of the worst outcome.
+pub fn suite(dir: &Path, options: SuiteOptions<'_>) -> i32 {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) => {
+            eprintln!("error: cannot read directory {}: {e}", dir.display());
+            return EXIT_NO_INPUT;
+        }
+    };
+    files.sort();
+    let mut scenarios = Vec::new();
+    for file in &files {
+        match load(file) {
+            Ok(s) => scenarios.push(s),
+            Err(code) => return code,
+        }
+    }
+    if !options.json {
+        println!("{:<32} {:>5}  {:<16} anomalies (seeds showing each)", "scenario", "seeds", "result");
+    }
+    let mut reports = Vec::new();
+    let mut worst = Status::Pass;
+    for scenario in &scenarios {
+        let report = run_one(scenario, options.jobs, &runner::RunOptions { plant: options.plant });
+        if !options.json {
+            println!("{}", render_suite_row(&report.verdict));
+            for result in report.results.iter().filter(|r| r.record.failed()) {
+                println!("    failing seed, replay with: {}", result.record.replay);
+            }
+        }
+        worst = worst.max(report.verdict.status);
+        reports.push(report);
+    }
+    let report = SuiteReport { status: status_name(worst), exit_code: worst.exit_code(), scenarios: reports };
+    if options.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("the suite report serializes"));
+    }
+    if let Some(path) = options.junit {
+        if let Err(e) = std::fs::write(path, junit_xml(&report)) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_OUTPUT;
+        }
+    }
+    worst.exit_code()
+}
+
+fn run_one(scenario: &Scenario, jobs: usize, run_options: &runner::RunOptions) -> ScenarioReport {
+    let work = |seed| {
+        let outcome = runner::run_seed_with(scenario, seed, run_options);
+        SeedResult {
+            record: SeedRecord::new(scenario, &outcome),
+            verdict: outcome.verdict(scenario),
+            anomalies: render_anomalies(&outcome.anomalies),
+            wall_ms: outcome.stats.wall_ms,
+        }
+    };
+    let results = parallel_seeds(&scenario.seeds, jobs, work, None, |_| {});
+    let verdict = ScenarioVerdict::judge(scenario, results.iter().map(|r| r.verdict.clone()).collect());
+    ScenarioReport {
+        scenario: scenario.name.clone(),
+        file: scenario.path.display().to_string(),
+        status: status_name(verdict.status),
+        exit_code: verdict.status.exit_code(),
+        missing: verdict.missing.iter().map(|k| k.name().to_string()).collect(),
+        seeds: results.iter().map(|r| r.record.clone()).collect(),
+        results,
+        expects_present: scenario.expect.present.iter().map(|k| k.name().to_string()).collect(),
+        verdict,
+    }
+}
+
+/// One line of the suite table.
+pub fn render_suite_row(verdict: &ScenarioVerdict) -> String {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for seed in &verdict.seeds {
+        for kind in seed.counts.keys() {
+            *seen.entry(kind.name()).or_default() += 1;
+        }
+    }
+    let mut anomalies: Vec<String> = seen.iter().map(|(k, n)| format!("{k} ({n})")).collect();
+    if anomalies.is_empty() {
+        anomalies.push("none".into());
+    }
+    let mut result = verdict.status.word().to_string();
+    if !verdict.missing.is_empty() {
+        let names: Vec<&str> = verdict.missing.iter().map(|k| k.name()).collect();
+        result += &format!(" missing {}", names.join(", "));
+    }
+    format!("{:<32} {:>5}  {:<16} {}", verdict.scenario, verdict.seeds.len(), result, anomalies.join(", "))
+}
+
+/// Escapes text for an XML attribute or element.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' && c != '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The JUnit XML report: one `<testsuite>` per scenario, one `<testcase>` per seed
+/// (named `seed N`, class `kafkasim.SCENARIO`), plus a testcase `expected anomalies`
+/// for a scenario whose `present` list must show up in some seed. A safety or liveness
+/// failure is a `<failure>`, a simulated panic an `<error>`; each carries the anomalies
+/// and the replay command.
+fn junit_xml(report: &SuiteReport) -> String {
+    let mut suites = String::new();
+    let (mut total_tests, mut total_failures, mut total_errors, mut total_ms) = (0, 0, 0, 0u64);
+    for scenario in &report.scenarios {
+        let (mut tests, mut failures, mut errors, mut ms) = (0, 0, 0, 0u64);
+        let mut cases = String::new();
+        let class = xml(&format!("kafkasim.{}", scenario.scenario));
+        for result in &scenario.results {
+            tests += 1;
+            ms += result.wall_ms;
+            let r = &result.record;
+            cases += &format!(
+                "    <testcase classname=\"{class}\" name=\"seed {}\" time=\"{:.3}\"",
+                r.seed,
+                result.wall_ms as f64 / 1000.0
+            );
+            if !r.failed() {
+                cases += "/>\n";
+                continue;
+            }
+            let (element, message) = match &r.panic {
+                Some(panic) => {
+                    errors += 1;
+                    ("error", format!("a simulated node panicked: {panic}"))
+                }
+                None => {
+                    failures += 1;
+                    ("failure", format!("forbidden anomalies: {}", r.forbidden.join(", ")))
+                }
+            };
+            let body = format!("{}trace hash: {}\nreproduce: {}\n", result.anomalies, r.trace_hash, r.replay);
+            cases += &format!(
+                ">\n      <{element} type=\"{}\" message=\"{}\">{}</{element}>\n    </testcase>\n",
+                r.status,
+                xml(&message),
+                xml(&body)
+            );
+        }
+        if !scenario.expects_present.is_empty() {
+            tests += 1;
+            cases += &format!("    <testcase classname=\"{class}\" name=\"expected anomalies\" time=\"0\"");
+            if scenario.missing.is_empty() {
+                cases += "/>\n";
+            } else {
+                failures += 1;
+                let message = format!(
+                    "expected in some seed but seen in none: {} (expected: {})",
+                    scenario.missing.join(", "),
+                    scenario.expects_present.join(", ")
+                );
+                cases +=
+                    &format!(">\n      <failure type=\"safety\" message=\"{}\"/>\n    </testcase>\n", xml(&message));
+            }
+        }
+        suites += &format!(
+            "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\" file=\"{}\">\n{cases}  </testsuite>\n",
+            xml(&scenario.scenario),
+            ms as f64 / 1000.0,
+            xml(&scenario.file)
+        );
+        total_tests += tests;
+        total_failures += failures;
+        total_errors += errors;
+        total_ms += ms;
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"kafkasim\" tests=\"{total_tests}\" failures=\"{total_failures}\" errors=\"{total_errors}\" time=\"{:.3}\">\n{suites}</testsuites>\n",
+        total_ms as f64 / 1000.0
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xml;
+
+    #[test]
+    fn xml_text_is_escaped() {
+        assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;");
+    }
+}

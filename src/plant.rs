@@ -1,0 +1,139 @@
+//! Planted bugs: known-broken behaviours the system under test can be told to adopt, so
+//! that we can measure whether the checkers are any good. A planted bug is chosen per
+//! run (`kafkasim run FILE --plant BUG`, [`crate::runner::RunOptions::plant`]) and
+//! reaches the broker and controller through their configuration, never through a
+//! global: two runs in one process may plant different bugs.
+//!
+//! Each bug is one small branch in the real code path, marked with a `PLANTED BUG`
+//! comment naming it, so `grep -rn "PLANTED BUG" src/` lists every place.
+//!
+//! Extension point: a bug in a component that does not exist yet (for example the group
+//! coordinator accepting offset commits from a stale generation) gets a variant here, a
+//! [`PlantedBug::target_scenario`] and its branch; the CLI, the report and
+//! `sim-tests/planted.rs` pick up every variant of [`PlantedBug::ALL`].
+
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// A known-broken behaviour swapped into the system under test. The kebab-case names
+/// ([`PlantedBug::name`]) are public interface: they appear on the command line and in
+/// reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+#[value(rename_all = "kebab-case")]
+pub enum PlantedBug {
+    /// The leader moves its high watermark to its own log end as soon as it appends,
+    /// before the followers in the ISR have the records. Consumers read, and acks=all
+    /// producers are answered for, records that a leader change can still remove.
+    HwBeforeIsr,
+    /// The leader answers an acks=all produce right after its own write, without waiting
+    /// in the purgatory for the ISR (the high watermark itself stays correct).
+    AcksAllLeaderOnly,
+    /// A follower keeps its whole log on a leader change: neither the legacy
+    /// truncation to the high watermark nor the KIP-101 OffsetForLeaderEpoch
+    /// reconciliation removes the records the new leader does not have.
+    NoFollowerTruncation,
+    /// A broker that becomes leader drops its idempotent-producer state, and takes the
+    /// next batch of a producer it does not know as a fresh start instead of refusing a
+    /// sequence gap; a retry of a batch the old leader appended is appended again.
+    ForgetIdempotenceOnLeaderChange,
+    /// The controller elects a live replica from outside the ISR when no ISR member is
+    /// alive, although `unclean.leader.election.enable` is false.
+    UncleanElectionIgnoresFlag,
+}
+
+impl PlantedBug {
+    /// Every planted bug, in a fixed order (the order of reports and tests).
+    pub const ALL: [PlantedBug; 5] = [
+        PlantedBug::HwBeforeIsr,
+        PlantedBug::AcksAllLeaderOnly,
+        PlantedBug::NoFollowerTruncation,
+        PlantedBug::ForgetIdempotenceOnLeaderChange,
+        PlantedBug::UncleanElectionIgnoresFlag,
+    ];
+
+    /// The kebab-case name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlantedBug::HwBeforeIsr => "hw-before-isr",
+            PlantedBug::AcksAllLeaderOnly => "acks-all-leader-only",
+            PlantedBug::NoFollowerTruncation => "no-follower-truncation",
+            PlantedBug::ForgetIdempotenceOnLeaderChange => "forget-idempotence-on-leader-change",
+            PlantedBug::UncleanElectionIgnoresFlag => "unclean-election-ignores-flag",
+        }
+    }
+
+    /// One line saying what is broken.
+    pub fn summary(self) -> &'static str {
+        match self {
+            PlantedBug::HwBeforeIsr => "leader advances the high watermark before the ISR has the record",
+            PlantedBug::AcksAllLeaderOnly => "acks=all answered after the leader's write only",
+            PlantedBug::NoFollowerTruncation => "follower does not truncate on leader change",
+            PlantedBug::ForgetIdempotenceOnLeaderChange => "new leader forgets idempotent-producer state",
+            PlantedBug::UncleanElectionIgnoresFlag => {
+                "controller elects from outside the ISR with unclean election off"
+            }
+        }
+    }
+
+    /// The catalog scenario (a file stem under `scenarios/`) that exercises this bug
+    /// under the safe configuration; every one of them is clean without a planted bug.
+    pub fn target_scenario(self) -> &'static str {
+        match self {
+            PlantedBug::HwBeforeIsr | PlantedBug::AcksAllLeaderOnly | PlantedBug::NoFollowerTruncation => {
+                "acks-all-safe"
+            }
+            PlantedBug::ForgetIdempotenceOnLeaderChange => "idempotent-producer",
+            PlantedBug::UncleanElectionIgnoresFlag => "planted-unclean-election",
+        }
+    }
+}
+
+impl fmt::Display for PlantedBug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for PlantedBug {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PlantedBug::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.name()).collect();
+            format!("unknown planted bug `{s}`; known: {}", names.join(", "))
+        })
+    }
+}
+
+/// Whether `bug` is the one planted in a component whose configuration says `planted`.
+/// Reads better at the branch than an `==` against an `Option`.
+pub fn is_planted(planted: Option<PlantedBug>, bug: PlantedBug) -> bool {
+    planted == Some(bug)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn names_round_trip_and_agree_with_clap_and_serde() {
+        for bug in PlantedBug::ALL {
+            assert_eq!(bug.name().parse::<PlantedBug>(), Ok(bug));
+            let clap_name = bug.to_possible_value().expect("every variant is a value").get_name().to_string();
+            assert_eq!(clap_name, bug.name());
+            assert_eq!(serde_json::to_string(&bug).unwrap(), format!("\"{}\"", bug.name()));
+        }
+        assert!("no-such-bug".parse::<PlantedBug>().unwrap_err().contains("hw-before-isr"));
+    }
+
+    #[test]
+    fn all_lists_every_variant_once() {
+        let mut sorted = PlantedBug::ALL.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), PlantedBug::ALL.len());
+    }
+}

@@ -1,0 +1,135 @@
+//! Consumer group requests: finding the coordinator, membership (join, sync, heartbeat,
+//! leave) and committed offsets. They travel as [`super::Request::Group`] and
+//! [`super::Response::Group`].
+
+use super::error::ErrorCode;
+use super::ids::{Offset, TopicPartition};
+use super::kafka::BrokerEndpoint;
+
+/// A consumer group request, sent to the group's coordinator (FindCoordinator to any
+/// broker).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupRequest {
+    /// Which broker coordinates `group`.
+    FindCoordinator {
+        /// The `group.id`.
+        group: String,
+    },
+    /// Joins (or rejoins) the group; answered when the rebalance's join phase ends.
+    JoinGroup {
+        /// The `group.id`.
+        group: String,
+        /// The member id from an earlier join, or empty for a new member.
+        member_id: String,
+        /// The client's id, the prefix of a new member id.
+        client_id: String,
+        /// `session.timeout.ms`.
+        session_timeout_ms: u64,
+        /// `max.poll.interval.ms`, the longest the coordinator waits for a rejoin.
+        rebalance_timeout_ms: u64,
+        /// The subscribed topics.
+        topics: Vec<String>,
+        /// The partitions the member owned before (for the sticky assignor).
+        owned: Vec<TopicPartition>,
+    },
+    /// Ends a rebalance: the leader sends every member's assignment.
+    SyncGroup {
+        /// The `group.id`.
+        group: String,
+        /// The generation being synced.
+        generation: u32,
+        /// The member.
+        member_id: String,
+        /// Every member's assignment (leader only; empty from the others).
+        assignments: Vec<(String, Vec<TopicPartition>)>,
+    },
+    /// Keeps a member alive and tells it about rebalances.
+    Heartbeat {
+        /// The `group.id`.
+        group: String,
+        /// The member's generation.
+        generation: u32,
+        /// The member.
+        member_id: String,
+    },
+    /// Leaves the group at once (a clean close, or `max.poll.interval.ms` exceeded).
+    LeaveGroup {
+        /// The `group.id`.
+        group: String,
+        /// The member.
+        member_id: String,
+    },
+    /// Commits offsets (the next offset to consume, per partition).
+    OffsetCommit {
+        /// The `group.id`.
+        group: String,
+        /// The member's generation, or `None` for a standalone (assign-mode) commit.
+        generation: Option<u32>,
+        /// The member (empty for a standalone commit).
+        member_id: String,
+        /// The offsets.
+        offsets: Vec<(TopicPartition, Offset)>,
+    },
+    /// Reads committed offsets.
+    OffsetFetch {
+        /// The `group.id`.
+        group: String,
+        /// The partitions.
+        partitions: Vec<TopicPartition>,
+    },
+}
+
+/// A member of a group as the leader sees it in the JoinGroup response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupMember {
+    /// The member id.
+    pub member_id: String,
+    /// Its subscribed topics.
+    pub topics: Vec<String>,
+    /// The partitions it owned before.
+    pub owned: Vec<TopicPartition>,
+}
+
+/// The answer to a [`GroupRequest`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupResponse {
+    /// Answer to FindCoordinator.
+    Coordinator {
+        /// Why there is none, if there is none.
+        error: Option<ErrorCode>,
+        /// The coordinator.
+        coordinator: Option<BrokerEndpoint>,
+    },
+    /// Answer to JoinGroup.
+    Joined {
+        /// Why the join failed, if it did.
+        error: Option<ErrorCode>,
+        /// The new generation.
+        generation: u32,
+        /// The member's id (new members learn theirs here).
+        member_id: String,
+        /// The leader's member id.
+        leader: String,
+        /// Every member (only in the leader's response).
+        members: Vec<GroupMember>,
+    },
+    /// Answer to SyncGroup.
+    Synced {
+        /// Why the sync failed, if it did.
+        error: Option<ErrorCode>,
+        /// The member's assignment.
+        assignment: Vec<TopicPartition>,
+    },
+    /// Answer to Heartbeat, LeaveGroup and OffsetCommit.
+    Ack {
+        /// Why the request was refused, if it was.
+        error: Option<ErrorCode>,
+    },
+    /// Answer to OffsetFetch.
+    Offsets {
+        /// Why the offsets could not be read, if they could not.
+        error: Option<ErrorCode>,
+        /// The committed offset per partition (`None`: nothing committed).
+        offsets: Vec<(TopicPartition, Option<Offset>)>,
+    },
+}

@@ -1,0 +1,112 @@
+//! The fault kinds added for the fault catalog (power-loss, pause, resume, clog, reorder,
+//! duplicate, partition shapes) and their targets: valid forms parse, and every mistake
+//! is reported at its file, line, column and field.
+
+use std::path::Path;
+
+use super::*;
+
+/// One topic `orders` (3 partitions, RF 3), a producer and a consumer (lines 1-11).
+fn with_faults(faults: &str) -> String {
+    format!(
+        "seeds = [1]\nduration = \"20s\"\n[[topics]]\nname = \"orders\"\npartitions = 3\nreplication.factor = 3\n\
+         [[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\n[[consumers]]\ntopic = \"orders\"\n{faults}"
+    )
+}
+
+fn err(faults: &str) -> String {
+    match parse(&with_faults(faults), Path::new("scenarios/x.toml")) {
+        Ok(_) => panic!("expected an error for:\n{faults}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn action(faults: &str) -> (FaultAction, Option<u64>) {
+    let scenario = parse(&with_faults(faults), Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    (scenario.faults[0].action.clone(), scenario.faults[0].duration_ms)
+}
+
+#[test]
+fn the_new_fault_kinds_parse_with_their_targets() {
+    let node = |n: &str| Target::Node(n.to_string());
+    assert_eq!(
+        action("[[faults]]\nat = \"1s\"\nkind = \"power-loss\"\ntarget = \"all replicas of orders-2\"\nduration = \"2s\"\n"),
+        (FaultAction::PowerLoss { target: Target::ReplicasOf("orders-2".into()) }, Some(2_000))
+    );
+    assert_eq!(
+        action("[[faults]]\nat = \"1s\"\nkind = \"pause\"\ntarget = \"the metastore\"\n"),
+        (FaultAction::Pause { target: node("metastore") }, None)
+    );
+    assert_eq!(
+        action("[[faults]]\nat = \"1s\"\nkind = \"resume\"\ntarget = \"paused\"\n").0,
+        FaultAction::Resume { target: Target::Paused }
+    );
+    assert_eq!(
+        action("[[faults]]\nat = \"1s\"\nkind = \"clog\"\ntarget = \"broker-1\"\nduration = \"4s\"\n"),
+        (FaultAction::Clog { target: node("broker-1"), peers: Target::Everyone }, Some(4_000))
+    );
+    assert_eq!(
+        action("[[faults]]\nat = \"1s\"\nkind = \"reorder\"\ntarget = \"producer-1\"\npeers = \"the cluster\"\n").0,
+        FaultAction::Reorder { target: node("producer-1"), peers: Target::Cluster }
+    );
+    assert_eq!(
+        action("[[faults]]\nat = \"1s\"\nkind = \"duplicate\"\ntarget = \"consumer-1\"\nrate = 0.5\n").0,
+        FaultAction::Duplicate { target: node("consumer-1"), peers: Target::Everyone, rate: 0.5 }
+    );
+    assert_eq!(
+        action("[[faults]]\nat = \"1s\"\nkind = \"partition\"\nshape = \"bridge\"\ntarget = \"broker-2\"\n").0,
+        FaultAction::Split { shape: SplitShape::Bridge, target: node("broker-2") }
+    );
+    assert_eq!(
+        action("[[faults]]\nat = \"1s\"\nkind = \"partition\"\nshape = \"isolate\"\ntarget = \"broker-2\"\n").0,
+        FaultAction::Partition { target: node("broker-2"), peers: Target::Everyone, one_way: false }
+    );
+    let (split, _) =
+        action("[[faults]]\nat = \"1s\"\nkind = \"partition\"\nshape = \"majority-minority\"\ntarget = \"the leader of orders-1\"\n");
+    assert_eq!(split.to_string(), "majority-minority partition around the leader of orders-1");
+    for target in [Target::ReplicasOf("orders-0".into()), Target::Cluster, Target::Paused] {
+        assert_eq!(Target::parse(&target.to_string()), Some(target));
+    }
+}
+
+#[test]
+fn mistakes_in_the_new_fault_kinds_point_at_their_field() {
+    assert_eq!(
+        err("[[faults]]\nat = \"1s\"\nkind = \"clog\"\ntarget = \"broker-1\"\n"),
+        "scenarios/x.toml:12:1: `faults[0].duration`: missing required key `duration`; expected how long the clog \
+         lasts, such as \"4s\": links clog one by one in its first half and unclog in random order in its second"
+    );
+    assert_eq!(
+        err("[[faults]]\nat = \"1s\"\nkind = \"duplicate\"\ntarget = \"broker-1\"\nrate = 1.5\n"),
+        "scenarios/x.toml:16:8: `faults[0].rate`: expected a probability above 0 and at most 1, found 1.5"
+    );
+    assert!(err("[[faults]]\nat = \"1s\"\nkind = \"duplicate\"\ntarget = \"broker-1\"\n")
+        .starts_with("scenarios/x.toml:12:1: `faults[0].rate`: missing required key `rate`"));
+    assert_eq!(
+        err("[[faults]]\nat = \"1s\"\nkind = \"partition\"\nshape = \"ring\"\ntarget = \"broker-1\"\n"),
+        "scenarios/x.toml:15:9: `faults[0].shape`: expected \"isolate\", \"majority-minority\" or \"bridge\", \
+         found \"ring\""
+    );
+    assert_eq!(
+        err("[[faults]]\nat = \"1s\"\nkind = \"partition\"\nshape = \"bridge\"\ntarget = \"broker-1\"\npeers = \"broker-2\"\n"),
+        "scenarios/x.toml:17:9: `faults[0].peers`: `peers` does not apply to shape = \"bridge\", which draws both \
+         sides itself; expected it only with shape = \"isolate\""
+    );
+    assert_eq!(
+        err("[[faults]]\nat = \"1s\"\nkind = \"pause\"\ntarget = \"paused\"\n"),
+        "scenarios/x.toml:15:10: `faults[0].target`: \"paused\" only applies to a \"resume\" fault; expected a node \
+         or a role such as \"the leader of orders-0\""
+    );
+    assert_eq!(
+        err("[[faults]]\nat = \"1s\"\nkind = \"power-loss\"\ntarget = \"all replicas of orders-7\"\n"),
+        "scenarios/x.toml:15:10: `faults[0].target`: partition orders-7 does not exist: topic `orders` has 3 \
+         partitions; expected orders-0 to orders-2"
+    );
+    assert_eq!(
+        err("[[faults]]\nat = \"1s\"\nkind = \"resume\"\ntarget = \"broker-1\"\nduration = \"1s\"\n"),
+        "scenarios/x.toml:16:1: `faults[0].duration`: `duration` does not apply to a \"resume\" fault; expected \
+         only `at`, `when`, `kind` or `target`"
+    );
+    assert!(err("[[faults]]\nat = \"1s\"\nkind = \"reorder\"\ntarget = \"producer-2\"\n")
+        .starts_with("scenarios/x.toml:15:10: `faults[0].target`: producer-2 does not exist"));
+}

@@ -1,0 +1,128 @@
+//! Client process ids, as Jepsen keeps them. A Jepsen process has at most one operation
+//! outstanding; when its client crashes, the outstanding operation ends `info` (nobody
+//! knows whether it took effect), the process records a `crash`, and the restarted
+//! client continues under a new process id. Checkers rely on this: a consumer's
+//! position and a producer's send order belong to one process, and a restarted client
+//! starts both afresh.
+
+use crate::history::{OpFn, OpType, OpValue, Recorder};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Hands out process ids: a client's first start keeps the id it was booted with; each
+/// restart gets a fresh id above every id handed out so far.
+#[derive(Clone, Default)]
+pub struct ProcessIds {
+    inner: Arc<Mutex<IdState>>,
+}
+
+#[derive(Default)]
+struct IdState {
+    /// The boot-time ids that have started once.
+    started: BTreeSet<u64>,
+    /// The largest id handed out.
+    highest: Option<u64>,
+}
+
+impl ProcessIds {
+    /// The id for a client booted as `initial` that is starting now. Clients boot before
+    /// any fault fires, so every boot-time id is known before the first restart and a
+    /// fresh id never collides with one.
+    pub fn start(&self, initial: u64) -> u64 {
+        let mut state = self.inner.lock().expect("process ids poisoned");
+        let id = if state.started.insert(initial) { initial } else { state.highest.map_or(initial, |h| h + 1) };
+        state.highest = Some(state.highest.map_or(id, |h| h.max(id)));
+        id
+    }
+}
+
+/// One incarnation of a client process: records its operations and, if the process is
+/// killed (its task dropped) during the safety phase, completes the outstanding operation
+/// as `info` and records the `crash`, at the moment of the kill.
+pub struct Incarnation {
+    recorder: Recorder,
+    /// The Jepsen process id of this incarnation.
+    pub process: u64,
+    /// The outstanding operation's function and invoke value.
+    pending: Option<(OpFn, OpValue)>,
+    /// Set when the run's safety phase is over: a kill then is the end of the run, not a
+    /// crash, and nothing more is recorded.
+    stop: Option<Arc<AtomicBool>>,
+    /// The run's count of outstanding sends, released if a send op dies with the process.
+    outstanding: Option<Arc<AtomicU64>>,
+}
+
+impl Incarnation {
+    /// A workload client's incarnation, which records its crash.
+    pub fn new(recorder: Recorder, process: u64, stop: Arc<AtomicBool>, outstanding: Arc<AtomicU64>) -> Self {
+        Incarnation { recorder, process, pending: None, stop: Some(stop), outstanding: Some(outstanding) }
+    }
+
+    /// An incarnation that records nothing when dropped (the liveness drain).
+    pub fn unguarded(recorder: Recorder, process: u64) -> Self {
+        Incarnation { recorder, process, pending: None, stop: None, outstanding: None }
+    }
+
+    /// Records an invocation; send invocations count as outstanding.
+    pub fn invoke(&mut self, f: OpFn, value: OpValue) {
+        self.recorder.op(self.process, OpType::Invoke, f, value.clone(), None);
+        if f == OpFn::Send {
+            if let Some(outstanding) = &self.outstanding {
+                outstanding.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.pending = Some((f, value));
+    }
+
+    /// Records the outstanding operation's completion.
+    pub fn complete(&mut self, kind: OpType, value: OpValue, error: Option<String>) {
+        let Some((f, _)) = self.pending.take() else {
+            return;
+        };
+        self.recorder.op(self.process, kind, f, value, error);
+        self.release(f);
+    }
+
+    fn release(&self, f: OpFn) {
+        if f == OpFn::Send {
+            if let Some(outstanding) = &self.outstanding {
+                outstanding.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Drop for Incarnation {
+    fn drop(&mut self) {
+        // Only a kill during the safety phase is a crash; at the end of the run every
+        // node is killed and the simulation may already be gone.
+        let Some(stop) = &self.stop else {
+            return;
+        };
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some((f, value)) = self.pending.take() {
+            let error = Some("the client process crashed".to_string());
+            self.recorder.op(self.process, OpType::Info, f, value, error);
+            self.release(f);
+        }
+        self.recorder.op(self.process, OpType::Invoke, OpFn::Crash, OpValue::Nil, None);
+        self.recorder.op(self.process, OpType::Info, OpFn::Crash, OpValue::Nil, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProcessIds;
+
+    #[test]
+    fn a_restarted_client_gets_an_id_above_every_id_handed_out() {
+        let ids = ProcessIds::default();
+        assert_eq!((ids.start(0), ids.start(1), ids.start(2)), (0, 1, 2));
+        assert_eq!(ids.start(1), 3);
+        assert_eq!(ids.start(0), 4);
+        assert_eq!(ids.start(1), 5);
+    }
+}
