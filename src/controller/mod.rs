@@ -277,7 +277,12 @@ impl<'a> ActiveController<'a> {
                 continue;
             };
             let id = BrokerId(id);
-            if let Ok(Some(node)) = self.meta.get(&broker_path(id), false).await {
+            // A failed read (a lost answer) says nothing about the broker: give up the
+            // refresh rather than declare it dead. Taking it for dead made a controller
+            // under packet loss remove itself from every ISR and leave its partitions
+            // without a leader for good (found by the swarm scenario, seed 2).
+            let read = self.meta.get(&broker_path(id), false).await.map_err(|_| Resign::Unavailable)?;
+            if let Some(node) = read {
                 if let Ok(endpoint) = serde_json::from_str::<BrokerEndpoint>(&node.data) {
                     live.insert(id, endpoint);
                     epochs.insert(id, node.ephemeral_owner.unwrap_or(0));
