@@ -220,7 +220,10 @@ fn apply_fetch_responses(
                     changed = true;
                     continue;
                 }
-                Some(_) => continue,
+                Some(error) => {
+                    tracing::debug!(tp = %response.tp, %leader, error = error.kafka_name(), "replica fetch refused");
+                    continue;
+                }
             }
             any_ok = true;
             for batch in response.batches {

@@ -353,7 +353,8 @@ fn all_led(recorder: &Recorder, partitions: &[String]) -> bool {
     partitions.iter().all(|p| observation.partitions.get(p).is_some_and(|s| s.leader.is_some()))
 }
 
-/// Whether every partition has a leader and every assigned replica back in its ISR.
+/// Whether every partition has a leader that has committed its whole log and every
+/// assigned replica back in its ISR.
 fn fully_replicated(recorder: &Recorder, topics: &[TopicAssignment]) -> bool {
     let observation = observe(recorder);
     topics.iter().all(|t| {
@@ -362,6 +363,7 @@ fn fully_replicated(recorder: &Recorder, topics: &[TopicAssignment]) -> bool {
                 .partitions
                 .get(&format!("{}-{p}", t.name))
                 .is_some_and(|s| s.leader.is_some() && replicas.iter().all(|r| s.isr.contains(&r.0)))
+                && observation.leader_committed_all(&format!("{}-{p}", t.name))
         })
     })
 }
@@ -374,6 +376,9 @@ fn describe_unrecovered(recorder: &Recorder, topics: &[TopicAssignment], limit: 
             let name = format!("{}-{p}", t.name);
             match observation.partitions.get(&name) {
                 Some(s) if s.leader.is_none() => problems.push(format!("{name} has no leader")),
+                Some(_) if !observation.leader_committed_all(&name) => {
+                    problems.push(format!("{name}'s leader has not committed its whole log (high watermark below its end)"))
+                }
                 Some(s) => {
                     let missing: Vec<String> =
                         replicas.iter().filter(|r| !s.isr.contains(&r.0)).map(|r| format!("broker-{}", r.0)).collect();

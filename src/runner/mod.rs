@@ -13,7 +13,7 @@ pub mod sweep;
 pub mod swarm;
 
 pub use cluster::{replica_assignment, topic_assignments};
-pub use observer::{observe, ClusterObservation, ObservedPartition};
+pub use observer::{observe, ClusterObservation, ObservedPartition, ObservedReplica};
 pub use outcome::{RunOutcome, RunStats, ScenarioVerdict, SeedVerdict, Status, Unavailability};
 pub use panic_hook::PLANT_PANIC_VAR;
 pub use planted::{sweep_planted, PlantedSweep, SweepSeed};

@@ -16,7 +16,7 @@
 //! stable when only a swarm bound changes the number of swarm draws.
 
 use crate::scenario::{
-    FaultAction, FaultSpec, NemesisKind, NemesisSpec, Scenario, SendMode, SwarmSpec, Target,
+    FaultAction, FaultSpec, NemesisKind, NemesisSpec, Scenario, SendMode, SplitShape, SwarmSpec, Target,
 };
 use crate::scenario::format_duration_ms;
 use serde::Serialize;
@@ -253,6 +253,32 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
                 latency_ms_min: s.network.latency_ms_min,
                 latency_ms_max: rng.range(s.network.latency_ms_max, nemesis.latency_ms_max),
             },
+            NemesisKind::PowerLoss => {
+                // One time in four a correlated loss: every replica of a partition.
+                let target = match rng.chance(0.25) && !partitions.is_empty() {
+                    true => Target::ReplicasOf(rng.pick(&partitions).clone()),
+                    false => broker_role(rng, brokers, &partitions),
+                };
+                FaultAction::PowerLoss { target }
+            }
+            NemesisKind::Pause => {
+                let target = if rng.chance(0.1) { metastore() } else { broker_role(rng, brokers, &partitions) };
+                FaultAction::Pause { target }
+            }
+            NemesisKind::Clog => {
+                let target = broker_role(rng, brokers, &partitions);
+                let peers = if rng.chance(0.25) { metastore() } else { Target::Everyone };
+                FaultAction::Clog { target, peers }
+            }
+            NemesisKind::Reorder => {
+                FaultAction::Reorder { target: broker_role(rng, brokers, &partitions), peers: Target::Everyone }
+            }
+            NemesisKind::Duplicate => {
+                let rate = 0.01 + rng.unit() * (nemesis.duplicate_rate_max - 0.01).max(0.0);
+                let rate = ((rate * 1000.0).round() / 1000.0).clamp(0.001, nemesis.duplicate_rate_max);
+                let target = broker_role(rng, brokers, &partitions);
+                FaultAction::Duplicate { target, peers: Target::Everyone, rate }
+            }
         };
         out.push(FaultSpec { at_ms: at, action, duration_ms: Some(duration), line: nemesis.line, trigger: None });
     }
@@ -268,11 +294,22 @@ fn broker_role(rng: &mut SeedRng, brokers: u32, partitions: &[String]) -> Target
     }
 }
 
-/// A partition's shape: who is cut off (a broker by role, or one time in ten the
-/// metastore), from whom (everyone else, the metastore, or one broker) and whether
-/// one way only (one time in five).
+/// The metastore as a target.
+fn metastore() -> Target {
+    Target::Node("metastore".to_string())
+}
+
+/// A partition's shape: one time in five a split of the cluster (majority/minority or
+/// bridge, around a broker by role); otherwise who is cut off (a broker by role, or one
+/// time in ten the metastore), from whom (everyone else, the metastore, or one broker)
+/// and whether one way only (one time in five).
 fn partition(rng: &mut SeedRng, brokers: u32, partitions: &[String]) -> FaultAction {
-    let metastore = Target::Node("metastore".to_string());
+    // One time in five a cut through the whole cluster instead of one node's links.
+    if brokers >= 3 && rng.chance(0.2) {
+        let shape = if rng.chance(0.5) { SplitShape::MajorityMinority } else { SplitShape::Bridge };
+        return FaultAction::Split { shape, target: broker_role(rng, brokers, partitions) };
+    }
+    let metastore = metastore();
     let target = if rng.chance(0.1) { metastore.clone() } else { broker_role(rng, brokers, partitions) };
     let peers = if target == metastore {
         Target::Everyone
@@ -307,7 +344,7 @@ partitions = 2
 topic = "orders"
 rate_per_sec = 10
 [nemesis]
-kinds = ["crash", "partition", "packet-loss", "latency"]
+kinds = ["crash", "partition", "packet-loss", "latency", "power-loss", "pause", "clog", "reorder", "duplicate"]
 interval = "500ms"
 start = "1s"
 duration_min = "200ms"
@@ -357,7 +394,7 @@ nemesis_interval = ["100ms", "1s"]
             assert!((1..=3).contains(&s.producers[0].count));
             assert!((1..=5).contains(&s.producers[0].config.max_in_flight_requests_per_connection));
             let nemesis = s.nemesis.as_ref().expect("nemesis");
-            assert!(!nemesis.kinds.is_empty() && nemesis.kinds.len() <= 4);
+            assert!(!nemesis.kinds.is_empty() && nemesis.kinds.len() <= 9);
             assert!((100..=1_000).contains(&nemesis.interval_ms));
             assert_eq!(drawn.faults.len(), s.faults.len());
             for fault in &s.faults {
@@ -366,8 +403,12 @@ nemesis_interval = ["100ms", "1s"]
                 assert!(nemesis.kinds.iter().any(|(k, _)| k.name() == fault.action.kind_name()), "{fault}");
                 match &fault.action {
                     FaultAction::PacketLoss { rate } => assert!(*rate > 0.0 && *rate <= 0.3),
+                    FaultAction::Duplicate { rate, .. } => assert!(*rate > 0.0 && *rate <= 0.2),
                     FaultAction::Latency { latency_ms_max, .. } => assert!((5..=150).contains(latency_ms_max)),
-                    FaultAction::Crash { target: Target::Node(n) } | FaultAction::Partition { target: Target::Node(n), .. } => {
+                    FaultAction::Crash { target: Target::Node(n) }
+                    | FaultAction::Pause { target: Target::Node(n) }
+                    | FaultAction::PowerLoss { target: Target::Node(n) }
+                    | FaultAction::Partition { target: Target::Node(n), .. } => {
                         let ok = n == "metastore"
                             || n.strip_prefix("broker-").and_then(|i| i.parse::<u32>().ok()).is_some_and(|i| (1..=s.cluster.brokers).contains(&i));
                         assert!(ok, "{fault}");
@@ -377,6 +418,24 @@ nemesis_interval = ["100ms", "1s"]
             }
             assert!(s.faults.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
         }
+    }
+
+    #[test]
+    fn every_enabled_kind_and_partition_shape_is_drawn_in_some_seed() {
+        let base = scenario();
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut shapes = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            for fault in instantiate(&base, seed).0.faults {
+                kinds.insert(fault.action.kind_name());
+                if let FaultAction::Split { shape, .. } = fault.action {
+                    shapes.insert(shape.name());
+                }
+            }
+        }
+        let all: std::collections::BTreeSet<&str> = crate::scenario::NEMESIS_KINDS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(kinds, all);
+        assert_eq!(shapes, ["bridge", "majority-minority"].into_iter().collect());
     }
 
     #[test]

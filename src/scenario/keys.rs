@@ -86,7 +86,7 @@ pub(super) const FAULT: &[&str] =
 
 /// `[nemesis]` (see `nemesis`).
 pub(super) const NEMESIS: &[&str] =
-    &["kinds", "interval", "start", "duration_min", "duration_max", "packet_loss_rate_max", "latency_max"];
+    &["kinds", "interval", "start", "duration_min", "duration_max", "packet_loss_rate_max", "duplicate_rate_max", "latency_max"];
 
 /// `[swarm]` (see `swarm`).
 pub(super) const SWARM: &[&str] = &[

@@ -12,43 +12,63 @@
 //! duration_max = "3s"        #   duration_min and duration_max
 //! packet_loss_rate_max = 0.3 # packet-loss faults draw their rate in (0, this]
 //! latency_max = "200ms"      # latency faults draw the largest latency up to this
+//! duplicate_rate_max = 0.3   # duplicate faults draw their rate in (0, this]
 //! ```
 //!
 //! Adding a kind the nemesis can draw means one line in [`NEMESIS_KINDS`] (and a
 //! [`NemesisKind`] variant) plus the runner's arm that turns it into a fault; the names
-//! are the `[[faults]]` kind names, so `kinds = ["pause"]` will read the same way.
+//! are the `[[faults]]` kind names. Every `[[faults]]` kind that breaks something can be
+//! drawn; `restart`, `resume` and `heal` are not drawn, since every drawn fault is
+//! undone after its duration.
 
 use super::error::{one_of_strings, Res};
 use super::raw::{Node, Table};
 use super::validate::loss_rate;
 use super::values::{bad_choice, format_duration_ms};
 
-/// A fault kind the nemesis can draw.
+/// A fault kind the nemesis can draw. Every drawn fault is undone after its duration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NemesisKind {
     /// Crash a broker (the controller, a partition's leader or a named broker) and
     /// restart it after the fault's duration (`"crash"`).
     Crash,
     /// Cut a broker or the metastore off from everyone, from the metastore or from one
-    /// other broker, sometimes one way only, and heal it after the duration (`"partition"`).
+    /// other broker, sometimes one way only, or split the cluster into a majority and a
+    /// minority or around a bridge; healed after the duration (`"partition"`).
     Partition,
     /// Lose a drawn share of every message for the duration (`"packet-loss"`).
     PacketLoss,
     /// Raise the largest one-way latency to a drawn value for the duration (`"latency"`).
     Latency,
+    /// Cut the power of a broker, or of every replica of a partition at once, and
+    /// restart it after the duration: unflushed writes are lost (`"power-loss"`).
+    PowerLoss,
+    /// Pause a broker or the metastore (a long GC pause) and resume it after the
+    /// duration (`"pause"`).
+    Pause,
+    /// Clog a broker's links one by one over the duration and unclog them in random
+    /// order (`"clog"`).
+    Clog,
+    /// Let messages to and from a broker overtake each other for the duration
+    /// (`"reorder"`).
+    Reorder,
+    /// Deliver a drawn share of the messages to and from a broker twice for the
+    /// duration (`"duplicate"`).
+    Duplicate,
 }
 
 /// The kinds the nemesis draws, by their `[[faults]]` name.
-pub const NEMESIS_KINDS: [(&str, NemesisKind); 4] = [
+pub const NEMESIS_KINDS: [(&str, NemesisKind); 9] = [
     ("crash", NemesisKind::Crash),
     ("partition", NemesisKind::Partition),
     ("packet-loss", NemesisKind::PacketLoss),
     ("latency", NemesisKind::Latency),
+    ("power-loss", NemesisKind::PowerLoss),
+    ("pause", NemesisKind::Pause),
+    ("clog", NemesisKind::Clog),
+    ("reorder", NemesisKind::Reorder),
+    ("duplicate", NemesisKind::Duplicate),
 ];
-
-/// Fault kinds that exist (or are being added) as `[[faults]]` but that the nemesis
-/// cannot draw yet; named in errors so the message says "not yet" rather than "unknown".
-const NOT_YET: [&str; 5] = ["power-loss", "pause", "clog", "reorder", "duplicate"];
 
 impl NemesisKind {
     /// The kind's name, as in `[[faults]]`.
@@ -77,6 +97,9 @@ pub struct NemesisSpec {
     /// The highest loss probability a packet-loss fault draws (`packet_loss_rate_max`,
     /// default 0.2), in (0, 1).
     pub packet_loss_rate_max: f64,
+    /// The highest probability a duplicate fault draws of delivering a message twice
+    /// (`duplicate_rate_max`, default 0.2), in (0, 1].
+    pub duplicate_rate_max: f64,
     /// The highest one-way latency a latency fault draws, in milliseconds
     /// (`latency_max`, default "200ms"); at least the `[network]` latency_max.
     pub latency_ms_max: u64,
@@ -142,6 +165,14 @@ pub(super) fn nemesis(t: &Table, network_latency_ms_max: u64, duration_ms: u64, 
         }
         None => 0.2,
     };
+    let duplicate_rate_max = match t.get("duplicate_rate_max") {
+        Some(n) => {
+            n.f64()?
+                .check(|r| r > 0.0 && r <= 1.0, |r| format!("expected a rate above 0 and at most 1, found {r}"))?
+                .value
+        }
+        None => 0.2,
+    };
     let latency_ms_max = match t.opt_duration_ms("latency_max")? {
         Some(l) => {
             l.check(
@@ -167,6 +198,7 @@ pub(super) fn nemesis(t: &Table, network_latency_ms_max: u64, duration_ms: u64, 
         duration_ms_min,
         duration_ms_max,
         packet_loss_rate_max,
+        duplicate_rate_max,
         latency_ms_max,
         line,
     })
@@ -224,20 +256,16 @@ fn non_empty(node: &Node, out: Vec<(NemesisKind, f64)>) -> Res<Vec<(NemesisKind,
     Ok(out)
 }
 
-/// One kind name, with a specific message for kinds the nemesis cannot draw.
+/// One kind name, with a specific message for the kinds that undo others.
 fn kind(sp: &super::raw::Sp<String>) -> Res<NemesisKind> {
     if let Some((_, k)) = NEMESIS_KINDS.iter().find(|(n, _)| *n == sp.value) {
         return Ok(*k);
     }
     let names: Vec<&str> = NEMESIS_KINDS.iter().map(|(n, _)| *n).collect();
     let message = match sp.value.as_str() {
-        "restart" | "heal" => format!(
+        "restart" | "heal" | "resume" => format!(
             "\"{}\" is not drawn on its own: every drawn fault is undone after its duration; expected {}",
             sp.value,
-            one_of_strings(&names)
-        ),
-        k if NOT_YET.contains(&k) => format!(
-            "the nemesis cannot draw \"{k}\" faults yet (schedule them with [[faults]]); expected {}",
             one_of_strings(&names)
         ),
         _ => return Err(bad_choice(sp, &names)),

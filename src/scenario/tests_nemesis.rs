@@ -42,9 +42,14 @@ fn a_nemesis_section_reads_kinds_weights_and_defaults() {
 fn nemesis_errors_point_at_the_bad_value() {
     let nemesis = |rest: &str| err(&format!("{BASE}[nemesis]\n{rest}"));
     assert_eq!(
-        nemesis("kinds = [\"crash\", \"pause\"]\ninterval = \"1s\"\n"),
-        "scenarios/x.toml:12:19: `nemesis.kinds[1]`: the nemesis cannot draw \"pause\" faults yet (schedule them \
-         with [[faults]]); expected \"crash\", \"partition\", \"packet-loss\" or \"latency\""
+        nemesis("kinds = [\"crash\", \"resume\"]\ninterval = \"1s\"\n"),
+        "scenarios/x.toml:12:19: `nemesis.kinds[1]`: \"resume\" is not drawn on its own: every drawn fault is \
+         undone after its duration; expected \"crash\", \"partition\", \"packet-loss\", \"latency\", \"power-loss\", \
+         \"pause\", \"clog\", \"reorder\" or \"duplicate\""
+    );
+    assert_eq!(
+        nemesis("kinds = [\"duplicate\"]\ninterval = \"1s\"\nduplicate_rate_max = 0\n"),
+        "scenarios/x.toml:14:22: `nemesis.duplicate_rate_max`: expected a rate above 0 and at most 1, found 0"
     );
     assert!(nemesis("kinds = [\"crsh\"]\ninterval = \"1s\"\n").contains("(did you mean \"crash\"?)"));
     assert!(nemesis("kinds = [\"heal\"]\ninterval = \"1s\"\n").contains("every drawn fault is undone"));
