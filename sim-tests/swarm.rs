@@ -5,30 +5,57 @@
 mod support;
 
 use kafkasim::history::Event;
-use kafkasim::runner::{self, Status};
+use kafkasim::runner::sweep;
+use kafkasim::scenario::NEMESIS_KINDS;
 use std::collections::BTreeSet;
 use std::process::Command;
 use support::{describe, load, run, scenario_path};
+
+/// What the big sweep keeps of each seed (a run's history is dropped on its worker).
+struct Seen {
+    seed: u64,
+    failure: Option<String>,
+    brokers: String,
+    kinds: Vec<String>,
+    faults: u64,
+}
 
 #[test]
 fn swarm_shows_no_anomaly_over_five_hundred_seeds() {
     let scenario = load("swarm");
     assert!(scenario.seeds.len() >= 500);
     let started = std::time::Instant::now();
-    let mut brokers = BTreeSet::new();
-    let mut faults = 0;
-    let verdict = runner::run_scenario(&scenario, |outcome| {
-        assert!(outcome.anomalies.is_empty(), "{}\n{:?}", describe(outcome), outcome.drawn);
-        assert!(outcome.panic.is_none(), "{:?}", outcome.panic);
-        let drawn = outcome.drawn.as_ref().expect("swarm draws");
-        brokers.insert(drawn.swarm[0].1.clone());
-        faults += outcome.stats.faults;
-    });
-    assert_eq!(verdict.status, Status::Pass);
-    // The seeds explored different clusters and many faults.
+    // The seeds run on worker threads, each in its own runtime, as `kafkasim sweep` does.
+    let seen = sweep::parallel_seeds(
+        &scenario.seeds,
+        sweep::default_jobs(),
+        |seed| {
+            let outcome = run(&scenario, seed);
+            let failure = (!outcome.anomalies.is_empty() || outcome.panic.is_some())
+                .then(|| format!("{}\n{:?}\npanic: {:?}", describe(&outcome), outcome.drawn, outcome.panic));
+            let drawn = outcome.drawn.as_ref().expect("swarm draws");
+            let kinds = drawn.nemesis_kinds.iter().map(|(k, _)| k.clone()).collect();
+            Seen { seed, failure, brokers: drawn.swarm[0].1.clone(), kinds, faults: outcome.stats.faults }
+        },
+        None,
+        |_| {},
+    );
+    let failures: Vec<String> =
+        seen.iter().filter_map(|s| s.failure.as_ref().map(|f| format!("seed {}: {f}", s.seed))).collect();
+    assert!(failures.is_empty(), "{} failing seeds:\n{}", failures.len(), failures.join("\n"));
+    // The seeds explored different clusters, every fault kind and many faults.
+    let brokers: BTreeSet<&str> = seen.iter().map(|s| s.brokers.as_str()).collect();
     assert_eq!(brokers.len(), 3, "broker counts drawn: {brokers:?}");
-    assert!(faults > 1_000, "only {faults} faults over 500 seeds");
-    eprintln!("swarm: 500 seeds in {:.1} s", started.elapsed().as_secs_f64());
+    let kinds: BTreeSet<&str> = seen.iter().flat_map(|s| s.kinds.iter().map(String::as_str)).collect();
+    assert_eq!(kinds.len(), NEMESIS_KINDS.len(), "kinds enabled: {kinds:?}");
+    let faults: u64 = seen.iter().map(|s| s.faults).sum();
+    assert!(faults > 1_000, "only {faults} faults over {} seeds", seen.len());
+    eprintln!(
+        "swarm: {} seeds in {:.1} s on {} threads",
+        seen.len(),
+        started.elapsed().as_secs_f64(),
+        sweep::default_jobs()
+    );
 }
 
 #[test]
@@ -72,12 +99,18 @@ fn every_drawn_fault_fires_and_is_traced() {
         let drawn = outcome.drawn.as_ref().expect("drawn");
         // The swarm scenario schedules no faults of its own: every fault is drawn.
         assert_eq!(outcome.stats.faults, drawn.faults.len() as u64, "seed {seed}");
-        let traced = outcome
+        // Each drawn fault leaves one event of its own kind (undoing it leaves others:
+        // restart, resume, heal, ...). The liveness phase's healing comes after.
+        let liveness_starts = outcome
             .history
             .trace
             .iter()
+            .position(|e| matches!(&e.event, Event::Phase { name } if name == "liveness"))
+            .expect("a liveness phase");
+        let traced = outcome.history.trace[..liveness_starts]
+            .iter()
             .filter(|e| e.node == "nemesis")
-            .filter(|e| matches!(&e.event, Event::Fault { kind, .. } if kind != "heal" && kind != "restart" && kind != "network-restored"))
+            .filter(|e| matches!(&e.event, Event::Fault { kind, .. } if NEMESIS_KINDS.iter().any(|(n, _)| n == kind)))
             .count();
         assert_eq!(traced, drawn.faults.len(), "seed {seed}: {:?}", drawn.faults);
     }
