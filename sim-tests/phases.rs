@@ -1,6 +1,8 @@
-//! The phases of a run and their exit codes: a liveness failure exits 2, a panic of a
-//! simulated node exits 3 with the seed and the replay command, and a panicking seed
-//! does not stop a multi-seed `suite` (the panic is planted with the test-only
+//! The phases of a run and their exit codes: each of the three `no-progress` conditions
+//! (no leader, ISR not recovered, acknowledged records not readable, each within the
+//! liveness timeout), a liveness failure exits 2, a panic of a simulated node exits 3
+//! with the seed and the replay command, and a panicking seed does not stop a
+//! multi-seed `suite` (the panic is planted with the test-only
 //! `KAFKASIM_PLANT_PANIC_AT` hook, set on the child process only).
 
 use kafkasim::runner::{self, PLANT_PANIC_VAR};
@@ -112,4 +114,59 @@ fn an_unrecovered_cluster_is_a_liveness_failure_with_exit_code_2() {
     );
     let output = kafkasim(&["run", file.to_str().unwrap(), "--seed", "4"], None);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+}
+
+/// Runs `text` (a variant of [`SMALL`]) for one seed in this process and returns its
+/// `no-progress` descriptions, asserting that no other anomaly appeared.
+fn no_progress_findings(text: &str, seed: u64) -> Vec<String> {
+    let s = scenario::parse(text, std::path::Path::new("phases.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = runner::run_seed(&s, seed);
+    let kinds: Vec<_> = outcome.counts().into_keys().collect();
+    assert_eq!(kinds, vec![kafkasim::check::AnomalyKind::NoProgress], "{:?}", outcome.anomalies);
+    outcome.anomalies.iter().map(|a| a.description.clone()).collect()
+}
+
+/// [`SMALL`] with its fault replaced and a shorter liveness phase.
+fn variant(fault: &str, liveness_timeout: &str) -> String {
+    let old_fault = "at = \"300ms\"\nkind = \"crash\"\ntarget = \"the leader of t-0\"\nduration = \"300ms\"";
+    let text = SMALL
+        .replace("liveness_timeout = \"10s\"", &format!("liveness_timeout = \"{liveness_timeout}\""))
+        .replace(old_fault, fault);
+    assert!(!text.contains(old_fault) && text.contains(liveness_timeout));
+    text
+}
+
+#[test]
+fn no_progress_when_a_partition_has_no_leader_in_time() {
+    // Every broker loses power just before the liveness phase; restarted, they cannot
+    // register and elect a controller and leaders within 100 ms.
+    let text = variant("at = \"990ms\"\nkind = \"power-loss\"\ntarget = \"all brokers\"", "100ms");
+    let found = no_progress_findings(&text, 4);
+    assert!(found.iter().any(|d| d.contains("100ms after the faults healed") && d.contains("t-0 has no leader")), "{found:?}");
+}
+
+#[test]
+fn no_progress_when_the_isr_does_not_recover_in_time() {
+    // One follower is cut off for the whole safety phase and drops out of the ISR; the
+    // leader stays. After healing, the follower needs more than 20 ms to catch up and be
+    // added back, while the partition keeps its leader.
+    let text = variant("at = \"100ms\"\nkind = \"partition\"\ntarget = \"a follower of t-0\"", "20ms");
+    let found = no_progress_findings(&text, 4);
+    let isr = found.iter().find(|d| d.contains("after the faults healed") && d.contains("t-0 ISR lacks broker-"));
+    assert!(isr.is_some(), "{found:?}");
+    assert!(!found.iter().any(|d| d.contains("has no leader")), "{found:?}");
+}
+
+#[test]
+fn no_progress_when_acknowledged_records_cannot_be_read_in_time() {
+    // The network is slow (100 ms one way; the liveness phase restores the scenario's
+    // latency, so the fault here changes nothing after it) and the drain gets 150 ms:
+    // leaders and ISR are there, the records cannot be read in time.
+    let text = variant("at = \"100ms\"\nkind = \"latency\"\nlatency_min = \"1ms\"\nlatency_max = \"2ms\"", "150ms")
+        .replace("[cluster.config]", "[network]\nlatency_min = \"100ms\"\nlatency_max = \"100ms\"\n\n[cluster.config]");
+    let found = no_progress_findings(&text, 4);
+    assert!(
+        found.iter().any(|d| d.contains("t-0 could not be read to their high watermark within 150ms")),
+        "{found:?}"
+    );
 }

@@ -350,7 +350,7 @@ async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> boo
 
 fn all_led(recorder: &Recorder, partitions: &[String]) -> bool {
     let observation = observe(recorder);
-    partitions.iter().all(|p| observation.partitions.get(p).is_some_and(|s| s.leader.is_some()))
+    partitions.iter().all(|p| observation.acting_leader(p).is_some())
 }
 
 /// Whether every partition has a leader that has committed its whole log and every
@@ -362,7 +362,7 @@ fn fully_replicated(recorder: &Recorder, topics: &[TopicAssignment]) -> bool {
             observation
                 .partitions
                 .get(&format!("{}-{p}", t.name))
-                .is_some_and(|s| s.leader.is_some() && replicas.iter().all(|r| s.isr.contains(&r.0)))
+                .is_some_and(|s| replicas.iter().all(|r| s.isr.contains(&r.0)))
                 && observation.leader_committed_all(&format!("{}-{p}", t.name))
         })
     })
@@ -374,19 +374,21 @@ fn describe_unrecovered(recorder: &Recorder, topics: &[TopicAssignment], limit: 
     for t in topics {
         for (p, replicas) in t.replicas.iter().enumerate() {
             let name = format!("{}-{p}", t.name);
-            match observation.partitions.get(&name) {
-                Some(s) if s.leader.is_none() => problems.push(format!("{name} has no leader")),
-                Some(_) if !observation.leader_committed_all(&name) => {
-                    problems.push(format!("{name}'s leader has not committed its whole log (high watermark below its end)"))
-                }
-                Some(s) => {
-                    let missing: Vec<String> =
-                        replicas.iter().filter(|r| !s.isr.contains(&r.0)).map(|r| format!("broker-{}", r.0)).collect();
-                    if !missing.is_empty() {
-                        problems.push(format!("{name} ISR lacks {}", missing.join(", ")));
-                    }
-                }
-                None => problems.push(format!("{name} was never created")),
+            let Some(s) = observation.partitions.get(&name) else {
+                problems.push(format!("{name} was never created"));
+                continue;
+            };
+            if observation.acting_leader(&name).is_none() {
+                problems.push(format!("{name} has no leader"));
+                continue;
+            }
+            let missing: Vec<String> =
+                replicas.iter().filter(|r| !s.isr.contains(&r.0)).map(|r| format!("broker-{}", r.0)).collect();
+            if !missing.is_empty() {
+                problems.push(format!("{name} ISR lacks {}", missing.join(", ")));
+            }
+            if !observation.leader_committed_all(&name) {
+                problems.push(format!("{name}'s leader has not committed its whole log (high watermark below its end)"));
             }
         }
     }

@@ -28,6 +28,9 @@ pub struct ClusterObservation {
     /// Each replica's log, by partition name and broker, as its appends, truncations,
     /// loads and high watermark moves tell it.
     pub replicas: BTreeMap<(String, u32), ObservedReplica>,
+    /// The leadership each broker took up (become-leader) since it last started, by
+    /// partition name and broker: the leader epoch.
+    pub leading: BTreeMap<(String, u32), u32>,
 }
 
 /// One replica's log end and high watermark, as the trace tells them.
@@ -40,11 +43,20 @@ pub struct ObservedReplica {
 }
 
 impl ClusterObservation {
+    /// The partition's leader, if the controller elected one and that broker took up
+    /// the leadership in its current process: after a restart a broker leads nothing
+    /// until told again, however the last election read.
+    pub fn acting_leader(&self, tp: &str) -> Option<u32> {
+        let partition = self.partitions.get(tp)?;
+        let leader = partition.leader?;
+        (self.leading.get(&(tp.to_string(), leader)) == Some(&partition.leader_epoch)).then_some(leader)
+    }
+
     /// Whether the partition's leader has committed everything in its log: its high
     /// watermark has reached its log end. A new leader's high watermark can lag behind
     /// records the previous leader acknowledged until its followers fetch again.
     pub fn leader_committed_all(&self, tp: &str) -> bool {
-        let Some(leader) = self.partitions.get(tp).and_then(|p| p.leader) else {
+        let Some(leader) = self.acting_leader(tp) else {
             return false;
         };
         self.replicas.get(&(tp.to_string(), leader)).is_some_and(|r| r.high_watermark >= r.log_end_offset)
@@ -74,9 +86,11 @@ pub fn observe(recorder: &Recorder) -> ClusterObservation {
                     let replica = observation.replicas.entry((tp.clone(), *broker)).or_default();
                     replica.log_end_offset = base_offset + values.len() as u64;
                 }
-                Event::BecomeLeader { tp, broker, log_end_offset, .. } => {
+                Event::BecomeLeader { tp, broker, leader_epoch, log_end_offset, .. } => {
                     observation.replicas.entry((tp.clone(), *broker)).or_default().log_end_offset = *log_end_offset;
+                    observation.leading.insert((tp.clone(), *broker), *leader_epoch);
                 }
+                Event::BrokerStarted { broker } => observation.leading.retain(|(_, b), _| b != broker),
                 Event::HighWatermark { tp, broker, new, .. } => {
                     observation.replicas.entry((tp.clone(), *broker)).or_default().high_watermark = *new;
                 }
