@@ -106,8 +106,8 @@ pub use model::{
     TopicConfig, TopicSpec, Trigger, TriggerEvent, TruncationMode,
 };
 pub use model_clients::{
-    AssignmentStrategy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning, ProducerConfig,
-    ProducerSpec, SendMode,
+    AssignmentStrategy, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
+    Processing, ProducerConfig, ProducerSpec, SendMode,
 };
 pub use nemesis::{NemesisKind, NemesisSpec, NEMESIS_KINDS};
 pub use swarm::SwarmSpec;
