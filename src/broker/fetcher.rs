@@ -82,7 +82,12 @@ async fn run_fetcher(shared: SharedBroker, leader: BrokerId) {
                 .collect(),
         };
         if request.partitions.is_empty() {
-            sleep(backoff).await;
+            // Every partition was just reconciled (or failed to be): fetch right away
+            // after a successful reconciliation, as Kafka's fetcher does after
+            // truncating; back off only after a failure. Sleeping the whole backoff
+            // after every leader change kept a new follower out of the ISR for a
+            // second, longer than `replica.lag.time.max.ms` in the swarm scenario.
+            sleep(if healthy { Duration::from_millis(1) } else { backoff }).await;
             continue;
         }
         match conn.call(Request::Fetch(request), timeout).await {
@@ -225,7 +230,10 @@ fn apply_fetch_responses(
                     changed = true;
                     continue;
                 }
-                Some(_) => continue,
+                Some(error) => {
+                    tracing::debug!(tp = %response.tp, %leader, error = error.kafka_name(), "replica fetch refused");
+                    continue;
+                }
             }
             any_ok = true;
             for batch in response.batches {

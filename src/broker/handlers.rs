@@ -365,9 +365,20 @@ pub fn leader_and_isr(shared: &SharedBroker, request: LeaderAndIsrRequest) -> Re
         if let Some(error) = fence_controller(shared, &mut state.metadata, request.controller_epoch) {
             return Response::ControllerAck { error: Some(error) };
         }
+        let new_controller = state.metadata.controller != Some(request.controller_id);
         state.metadata.controller = Some(request.controller_id);
         update_live_brokers(&mut state.metadata, &request.live_brokers);
         let now = Instant::now();
+        if new_controller {
+            // An ISR change sent to the previous controller may never be answered (it can
+            // hang until the inter-broker timeout), and while it is pending no other one
+            // is proposed: forget it, so the next fetch proposes to the new controller
+            // (found by the swarm scenario, seed 630). The controller checks the
+            // partition epoch, so a late answer to the old request does no harm.
+            for partition in state.partitions.values_mut() {
+                partition.set_pending_isr(None);
+            }
+        }
         for partition_state in &request.partitions {
             state.metadata.partitions.insert(partition_state.tp.clone(), partition_state.clone());
             if !partition_state.replicas.contains(&me) {

@@ -161,21 +161,39 @@ async fn keep_registered(shared: &SharedBroker, commands: &mut mpsc::UnboundedRe
         plant: shared.config.plant,
     };
     loop {
-        let meta = match MetaClient::connect(
-            shared.net.clone(),
-            shared.config.metastore.clone(),
-            shared.config.session_timeout_ms,
-        )
-        .await
-        {
+        let connect = MetaClient::connect(shared.net.clone(), shared.config.metastore.clone(), shared.config.session_timeout_ms);
+        let meta = match refusing_commands(commands, connect).await {
             Ok(meta) => meta,
             Err(_) => {
-                sleep(Duration::from_millis(200)).await;
+                refusing_commands(commands, sleep(Duration::from_millis(200))).await;
                 continue;
             }
         };
-        if register(&meta, &controller::broker_path(me), &registration).await {
+        if refusing_commands(commands, register(&meta, &controller::broker_path(me), &registration)).await {
             controller::run_candidate(&controller_ctx, &meta, commands).await;
+        }
+    }
+}
+
+/// Runs `work` while answering every controller command with NOT_CONTROLLER: a broker
+/// that is not running for controller (it is connecting or registering) must not leave
+/// a leader's AlterIsr unanswered until the inter-broker timeout (found by the swarm
+/// scenario, seed 630: a restarted old controller held a leader's ISR change).
+async fn refusing_commands<T>(
+    commands: &mut mpsc::UnboundedReceiver<ControllerCommand>,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut work => return out,
+            command = commands.recv() => match command {
+                Some(ControllerCommand::AlterIsr(_, reply)) => {
+                    let _ = reply.send(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None });
+                }
+                None => return work.await,
+            },
         }
     }
 }

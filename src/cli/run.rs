@@ -71,6 +71,9 @@ fn seconds(ms: u64) -> String {
 
 /// The human summary of one run.
 pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
+    // Describe the processes this seed ran, after `[swarm]` drew their number and modes.
+    let (instance, _) = runner::swarm::instantiate(scenario, outcome.seed);
+    let scenario = &instance;
     let mut out = String::new();
     let s = &outcome.stats;
     out += &format!("scenario {} (seed {})\n", scenario.name, outcome.seed);
@@ -79,6 +82,9 @@ pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
     }
     if let Some(title) = &scenario.title {
         out += &format!("  {title}\n");
+    }
+    for line in outcome.drawn.iter().flat_map(|d| d.lines()) {
+        out += &format!("  {line}\n");
     }
     if let Some(panic) = &outcome.panic {
         out += &format!("  PANIC in the simulation: {panic}\n");

@@ -235,6 +235,11 @@ impl<'a> ActiveController<'a> {
                         let mut state: PartitionState =
                             serde_json::from_str(&node.data).map_err(|_| Resign::Unavailable)?;
                         state.partition_epoch = node.version;
+                        // Trace the state as found: a write of the previous controller whose
+                        // answer was lost may have landed unseen, and the trace (which the
+                        // liveness phase and the nemesis read) must show the true ISR (found
+                        // by the swarm scenario, seed 361).
+                        self.trace_isr(&state);
                         state
                     }
                     None if !replicas.iter().all(|r| self.live.contains_key(r)) => continue,
@@ -272,7 +277,12 @@ impl<'a> ActiveController<'a> {
                 continue;
             };
             let id = BrokerId(id);
-            if let Ok(Some(node)) = self.meta.get(&broker_path(id), false).await {
+            // A failed read (a lost answer) says nothing about the broker: give up the
+            // refresh rather than declare it dead. Taking it for dead made a controller
+            // under packet loss remove itself from every ISR and leave its partitions
+            // without a leader for good (found by the swarm scenario, seed 2).
+            let read = self.meta.get(&broker_path(id), false).await.map_err(|_| Resign::Unavailable)?;
+            if let Some(node) = read {
                 if let Ok(endpoint) = serde_json::from_str::<BrokerEndpoint>(&node.data) {
                     live.insert(id, endpoint);
                     epochs.insert(id, node.ephemeral_owner.unwrap_or(0));
@@ -401,8 +411,42 @@ impl<'a> ActiveController<'a> {
                 self.fenced.store(true, Ordering::Relaxed);
                 Err(Resign::Fenced)
             }
-            Err(_) => Err(Resign::Unavailable),
+            Err(_) => self.resolve_failed_write(&next, current_version).await,
         }
+    }
+
+    /// After a partition write failed without fencing: re-reads the stored state, so that
+    /// the cached version matches the metastore again. A write whose answer was lost (a
+    /// timeout) may still have landed; without this every later conditional write of the
+    /// partition fails with BadVersion and its ISR can never change again (found by the
+    /// swarm scenario, seed 34: packet loss delayed a metastore answer past its timeout).
+    /// Kafka's ZooKeeper-mode controller likewise re-reads the partition state on a
+    /// version conflict. Returns the stored state if it is the one `next` asked for.
+    async fn resolve_failed_write(&mut self, next: &PartitionState, cached_version: u64) -> Result<PartitionState, Resign> {
+        let path = partition_state_path(&next.tp);
+        let Ok(Some(node)) = self.meta.get(&path, false).await else {
+            return Err(Resign::Unavailable);
+        };
+        let Ok(mut stored) = serde_json::from_str::<PartitionState>(&node.data) else {
+            return Err(Resign::Unavailable);
+        };
+        stored.partition_epoch = node.version;
+        self.partitions.insert(next.tp.clone(), stored.clone());
+        let landed = stored.leader == next.leader
+            && stored.leader_epoch == next.leader_epoch
+            && stored.isr == next.isr
+            && stored.replicas == next.replicas;
+        if landed {
+            return Ok(stored);
+        }
+        if stored.partition_epoch != cached_version {
+            // An earlier write whose answer was lost had landed: trace it and tell the
+            // replicas, so that the leader's next AlterIsr carries the current version.
+            self.trace_isr(&stored);
+            let only = BTreeSet::from([stored.tp.clone()]);
+            self.send_leader_and_isr(&stored.replicas, Some(&only));
+        }
+        Err(Resign::Unavailable)
     }
 
     /// Sends LeaderAndIsr to `brokers` for the partitions they host (only `only` if given).

@@ -27,6 +27,9 @@ pub struct Simulated {
     pub recorder: Recorder,
     /// `no-progress` findings of the liveness phase.
     pub liveness_failures: Vec<Anomaly>,
+    /// The partitions the liveness phase could not read to their high watermark; an
+    /// acknowledged record there that nobody read is a liveness failure, not a loss.
+    pub undrained: Vec<String>,
     /// Faults fired.
     pub faults_fired: u64,
     /// Network messages delivered.
@@ -170,9 +173,9 @@ pub async fn simulate(scenario: &Scenario, options: &RunOptions) -> Simulated {
     let outstanding = ctx.outstanding.clone();
     if !wait_until(liveness_deadline, || outstanding.load(Ordering::Relaxed) == 0).await {
         liveness_failures.push(no_progress(format!(
-            "{} sends were still unanswered {} s after the faults healed",
+            "{} sends were still unanswered {} after the faults healed",
             ctx.outstanding.load(Ordering::Relaxed),
-            liveness_deadline.as_secs()
+            scenario::format_duration_ms(liveness_deadline.as_millis() as u64)
         )));
     }
     let full_isr = |recorder: &Recorder| fully_replicated(recorder, &topics);
@@ -181,22 +184,28 @@ pub async fn simulate(scenario: &Scenario, options: &RunOptions) -> Simulated {
     }
     let drain_net = network.add_host(&Addr::new("drain"));
     let deadline = Instant::now() + liveness_deadline;
-    let topic_names: Vec<String> = scenario.topics.iter().map(|t| t.name.clone()).collect();
+    // Every partition the scenario has, so that one missing from the metadata (no leader)
+    // counts as undrained rather than as drained by default.
+    let expected: Vec<crate::protocol::TopicPartition> = scenario
+        .topics
+        .iter()
+        .flat_map(|t| (0..t.partitions).map(move |p| crate::protocol::TopicPartition::new(&t.name, p)))
+        .collect();
     let drain_process = 1_000_000;
     let recorder_for_drain = recorder.clone();
     let drain_node = handle.create_node().name("drain").build();
     let drained = drain_node
         .spawn(async move {
-            workload::drain(recorder_for_drain, drain_net, bootstrap, topic_names, drain_process, deadline).await
+            workload::drain(recorder_for_drain, drain_net, bootstrap, expected, drain_process, deadline).await
         })
         .await
         .unwrap_or_default();
     if !drained.unfinished.is_empty() {
         let names: Vec<String> = drained.unfinished.iter().map(ToString::to_string).collect();
         liveness_failures.push(no_progress(format!(
-            "after healing, partitions {} could not be read to their high watermark within {} s",
+            "after healing, partitions {} could not be read to their high watermark within {}",
             names.join(", "),
-            liveness_deadline.as_secs()
+            scenario::format_duration_ms(liveness_deadline.as_millis() as u64)
         )));
     }
     let groups = group_topics(scenario);
@@ -219,12 +228,13 @@ pub async fn simulate(scenario: &Scenario, options: &RunOptions) -> Simulated {
     }
     ctx.run_over.store(true, Ordering::Relaxed);
 
+    let undrained: Vec<String> = drained.unfinished.iter().map(ToString::to_string).collect();
     let faults_fired = nemesis.lock().expect("nemesis poisoned").fired;
     let messages = network.stats().messages_delivered;
     nodes.lock().expect("nodes poisoned").kill_all();
     handle.kill(drain_node.id());
     handle.kill(wire_id);
-    Simulated { recorder, liveness_failures, faults_fired, messages }
+    Simulated { recorder, liveness_failures, undrained, faults_fired, messages }
 }
 
 /// Boots the metastore and every broker.
@@ -437,10 +447,11 @@ async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> boo
 
 fn all_led(recorder: &Recorder, partitions: &[String]) -> bool {
     let observation = observe(recorder);
-    partitions.iter().all(|p| observation.partitions.get(p).is_some_and(|s| s.leader.is_some()))
+    partitions.iter().all(|p| observation.acting_leader(p).is_some())
 }
 
-/// Whether every partition has a leader and every assigned replica back in its ISR.
+/// Whether every partition has a leader that has committed its whole log and every
+/// assigned replica back in its ISR.
 fn fully_replicated(recorder: &Recorder, topics: &[TopicAssignment]) -> bool {
     let observation = observe(recorder);
     topics.iter().all(|t| {
@@ -448,7 +459,8 @@ fn fully_replicated(recorder: &Recorder, topics: &[TopicAssignment]) -> bool {
             observation
                 .partitions
                 .get(&format!("{}-{p}", t.name))
-                .is_some_and(|s| s.leader.is_some() && replicas.iter().all(|r| s.isr.contains(&r.0)))
+                .is_some_and(|s| replicas.iter().all(|r| s.isr.contains(&r.0)))
+                && observation.leader_committed_all(&format!("{}-{p}", t.name))
         })
     })
 }
@@ -459,18 +471,24 @@ fn describe_unrecovered(recorder: &Recorder, topics: &[TopicAssignment], limit: 
     for t in topics {
         for (p, replicas) in t.replicas.iter().enumerate() {
             let name = format!("{}-{p}", t.name);
-            match observation.partitions.get(&name) {
-                Some(s) if s.leader.is_none() => problems.push(format!("{name} has no leader")),
-                Some(s) => {
-                    let missing: Vec<String> =
-                        replicas.iter().filter(|r| !s.isr.contains(&r.0)).map(|r| format!("broker-{}", r.0)).collect();
-                    if !missing.is_empty() {
-                        problems.push(format!("{name} ISR lacks {}", missing.join(", ")));
-                    }
-                }
-                None => problems.push(format!("{name} was never created")),
+            let Some(s) = observation.partitions.get(&name) else {
+                problems.push(format!("{name} was never created"));
+                continue;
+            };
+            if observation.acting_leader(&name).is_none() {
+                problems.push(format!("{name} has no leader"));
+                continue;
+            }
+            let missing: Vec<String> =
+                replicas.iter().filter(|r| !s.isr.contains(&r.0)).map(|r| format!("broker-{}", r.0)).collect();
+            if !missing.is_empty() {
+                problems.push(format!("{name} ISR lacks {}", missing.join(", ")));
+            }
+            if !observation.leader_committed_all(&name) {
+                problems.push(format!("{name}'s leader has not committed its whole log (high watermark below its end)"));
             }
         }
     }
-    format!("{} s after the faults healed: {}", limit.as_secs(), problems.join("; "))
+    let limit = scenario::format_duration_ms(limit.as_millis() as u64);
+    format!("{limit} after the faults healed: {}", problems.join("; "))
 }

@@ -7,13 +7,17 @@ mod cluster;
 mod nemesis;
 mod observer;
 mod outcome;
+mod panic_hook;
 mod planted;
 pub mod sweep;
+pub mod swarm;
 
 pub use cluster::{replica_assignment, topic_assignments};
-pub use observer::{observe, ClusterObservation, ObservedPartition};
+pub use observer::{observe, ClusterObservation, ObservedPartition, ObservedReplica};
 pub use outcome::{RunOutcome, RunStats, ScenarioVerdict, SeedVerdict, Status, Unavailability};
+pub use panic_hook::PLANT_PANIC_VAR;
 pub use planted::{sweep_planted, PlantedSweep, SweepSeed};
+pub use swarm::DrawnParameters;
 
 use crate::check::{self, Anomaly, AnomalyKind};
 use crate::history::{Event, Recorder};
@@ -44,8 +48,9 @@ pub fn replay_command_with(scenario: &Scenario, seed: u64, options: &RunOptions)
     command
 }
 
-/// Runs one seed of a scenario in a fresh runtime. A panic inside the simulation is
-/// caught and reported as the outcome's `panic`, so a sweep goes on.
+/// Runs one seed of a scenario in a fresh runtime. `[swarm]` and `[nemesis]` are drawn
+/// from the seed first (see [`swarm`]). A panic inside the simulation is caught and
+/// reported as the outcome's `panic`, so a sweep goes on.
 pub fn run_seed(scenario: &Scenario, seed: u64) -> RunOutcome {
     run_seed_with(scenario, seed, &RunOptions::default())
 }
@@ -53,10 +58,17 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunOutcome {
 /// [`run_seed`] with options (for example a planted bug).
 pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> RunOutcome {
     let started = std::time::Instant::now();
+    let (instance, drawn) = swarm::instantiate(scenario, seed);
+    let planted = panic_hook::planted_panic_at();
     let result = catch_unwind(AssertUnwindSafe(|| {
         let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
-        let (scenario, options) = (scenario.clone(), options.clone());
-        runtime.block_on(async move { cluster::simulate(&scenario, &options).await })
+        let options = options.clone();
+        runtime.block_on(async move {
+            if let Some(at) = planted {
+                panic_hook::plant(at);
+            }
+            cluster::simulate(&instance, &options).await
+        })
     }));
     let wall_ms = started.elapsed().as_millis() as u64;
     let mut outcome = match result {
@@ -69,6 +81,11 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
                 let hashing = scope.spawn(|| history.trace_hash());
                 let anomalies = check::check_all(&history);
                 (anomalies, hashing.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            });
+            // `unseen` where the drain could not read is a consequence of the liveness
+            // failure reported for those partitions, not evidence of loss.
+            anomalies.retain(|a| {
+                a.kind != AnomalyKind::Unseen || !a.records.iter().all(|r| simulated.undrained.contains(&r.key))
             });
             anomalies.extend(simulated.liveness_failures);
             anomalies.sort_by_key(|a| a.kind);
@@ -84,6 +101,7 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
                 unavailability,
                 panic: None,
                 plant: None,
+                drawn,
             }
         }
         Err(payload) => {
@@ -92,7 +110,7 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "a simulated node panicked".to_string());
-            RunOutcome::panicked(&scenario.name, seed, message, wall_ms)
+            RunOutcome { drawn, ..RunOutcome::panicked(&scenario.name, seed, message, wall_ms) }
         }
     };
     outcome.plant = options.plant;

@@ -123,6 +123,8 @@ pub struct RunOutcome {
     pub panic: Option<String>,
     /// The bug planted in the system under test for this run, if any.
     pub plant: Option<PlantedBug>,
+    /// What `[swarm]` and `[nemesis]` drew for this seed, if the scenario has them.
+    pub drawn: Option<super::DrawnParameters>,
 }
 
 impl RunOutcome {
@@ -137,6 +139,7 @@ impl RunOutcome {
             trace_hash: 0,
             panic: Some(message),
             plant: None,
+            drawn: None,
         }
     }
 

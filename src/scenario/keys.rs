@@ -18,6 +18,8 @@ pub(super) const ROOT: &[&str] = &[
     "producers",
     "consumers",
     "faults",
+    "nemesis",
+    "swarm",
     "expect",
 ];
 
@@ -91,6 +93,24 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
 pub(super) const FAULT: &[&str] =
     &["at", "when", "kind", "target", "peers", "one_way", "shape", "duration", "rate", "latency_min", "latency_max"];
 
+/// `[nemesis]` (see `nemesis`).
+pub(super) const NEMESIS: &[&str] =
+    &["kinds", "interval", "start", "duration_min", "duration_max", "packet_loss_rate_max", "duplicate_rate_max", "latency_max"];
+
+/// `[swarm]` (see `swarm`).
+pub(super) const SWARM: &[&str] = &[
+    "brokers",
+    "replication.factor",
+    "partitions",
+    "producers",
+    "rate_per_sec",
+    "send",
+    "linger.ms",
+    "batch.size",
+    "max.in.flight.requests.per.connection",
+    "nemesis_interval",
+];
+
 /// `[expect]`.
 pub(super) const EXPECT: &[&str] = &["present", "absent", "all_acked_consumed"];
 
@@ -107,6 +127,9 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("[[consumers]]", CONSUMER),
     ("[consumers.config]", CONSUMER_CONFIG),
     ("[[faults]]", FAULT),
+    ("[nemesis]", NEMESIS),
+    // Not [swarm]: its keys repeat settings of other tables as ranges to draw from, and
+    // "`replication.factor` belongs in [[topics]] or [swarm]" would mislead.
     ("[expect]", EXPECT),
 ];
 

@@ -53,6 +53,13 @@
 //! target = "the leader of orders-0"      #   | packet-loss | latency
 //! duration = "3s"                        # undo after 3s (here: restart)
 //!
+//! [nemesis]                              # faults drawn from the seed (see `nemesis`)
+//! kinds = ["crash", "partition"]
+//! interval = "2s"
+//!
+//! [swarm]                                # per-seed configuration bounds (see `swarm`)
+//! brokers = [3, 5]
+//!
 //! [expect]
 //! present = ["lost-write"]
 //! absent = ["*"]                         # every other kind
@@ -70,7 +77,9 @@ mod faults;
 mod keys;
 mod model;
 mod model_clients;
+mod nemesis;
 mod raw;
+mod swarm;
 mod target;
 mod validate;
 mod values;
@@ -82,6 +91,8 @@ mod tests;
 mod tests_errors;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_nemesis;
 #[cfg(test)]
 mod tests_props;
 #[cfg(test)]
@@ -98,6 +109,8 @@ pub use model_clients::{
     AssignmentStrategy, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
     Processing, ProducerConfig, ProducerSpec, SendMode,
 };
+pub use nemesis::{NemesisKind, NemesisSpec, NEMESIS_KINDS};
+pub use swarm::SwarmSpec;
 pub use validate::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range, MAX_SEEDS};
 pub use workload::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC};

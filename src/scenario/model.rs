@@ -46,6 +46,12 @@ pub struct Scenario {
     pub consumers: Vec<ConsumerSpec>,
     /// The fault schedule, sorted by `at_ms`; faults at the same time keep their file order.
     pub faults: Vec<FaultSpec>,
+    /// Faults drawn at random during the safety phase, in addition to `faults`
+    /// (`[nemesis]`).
+    pub nemesis: Option<super::nemesis::NemesisSpec>,
+    /// The bounds each seed draws its configuration from (`[swarm]`); the runner draws
+    /// before it boots the cluster.
+    pub swarm: Option<super::swarm::SwarmSpec>,
     /// What the checkers must (and must not) find.
     pub expect: Expectations,
     /// Adjustments made the way Kafka makes them (for example idempotence disabled because

@@ -14,7 +14,7 @@ use super::model::{
 };
 use super::raw::{self, Node, Pos, Sp, Table};
 use super::values::{choice, parse_seed_range, MAX_SEEDS};
-use super::{faults, workload};
+use super::{faults, nemesis, swarm, workload};
 
 /// The most brokers a scenario may run.
 pub const MAX_BROKERS: u32 = 100;
@@ -76,6 +76,27 @@ pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
         duration_ms,
     };
     let faults = faults::faults(&root.tables("faults", keys::FAULT)?, &world, text)?;
+    let nemesis = match root.opt_table("nemesis", keys::NEMESIS)? {
+        Some(t) => {
+            let line = line_column(text, t.pos.span.as_ref().map_or(0, |s| s.start)).0;
+            Some(nemesis::nemesis(&t, network.latency_ms_max, duration_ms, line)?)
+        }
+        None => None,
+    };
+    let swarm = match root.opt_table("swarm", keys::SWARM)? {
+        Some(t) => {
+            let cx = swarm::Context {
+                brokers: cluster.brokers,
+                min_insync_replicas: cluster.config.min_insync_replicas,
+                topics: &topics,
+                producers: &producers,
+                faults: &faults,
+                has_nemesis: nemesis.is_some(),
+            };
+            Some(swarm::swarm(&t, &cx)?)
+        }
+        None => None,
+    };
     let expect = expectations(root.opt_table("expect", keys::EXPECT)?)?;
 
     Ok(Scenario {
@@ -95,6 +116,8 @@ pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
         producers,
         consumers,
         faults,
+        nemesis,
+        swarm,
         expect,
         notes: notes.list,
         source: text.to_string(),

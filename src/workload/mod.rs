@@ -316,7 +316,7 @@ pub async fn drain(
     recorder: Recorder,
     net: NodeNet<Request, Response>,
     bootstrap: Vec<Addr>,
-    topics: Vec<String>,
+    expected: Vec<TopicPartition>,
     process: u64,
     deadline: Instant,
 ) -> Drained {
@@ -328,9 +328,16 @@ pub async fn drain(
         request_timeout_ms: 5_000,
     };
     let mut consumer = Consumer::new(net, config);
+    let topics: std::collections::BTreeSet<String> = expected.iter().map(|tp| tp.topic.clone()).collect();
     let mut all = Vec::new();
     for topic in &topics {
         all.extend(consumer.partitions_for(topic).await);
+    }
+    // A partition the metadata does not list (no leader yet) is still to be drained.
+    for tp in expected {
+        if !all.contains(&tp) {
+            all.push(tp);
+        }
     }
     let keys: Vec<String> = all.iter().map(TopicPartition::to_string).collect();
     let mut life = Incarnation::unguarded(recorder, process);

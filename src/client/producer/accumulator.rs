@@ -117,11 +117,29 @@ impl State {
 
     /// Forgets the producer id after a batch failed for good: the next batches start a
     /// new sequence under a new id (Kafka bumps the epoch, KIP-360, to the same effect).
+    ///
+    /// A queued batch that an earlier attempt may already have put in a log is failed
+    /// here with an unknown outcome instead of being re-sequenced: under a new id and
+    /// sequence the leader could not recognise it as a retry and would append it a
+    /// second time (found by the swarm scenario, seed 140). Kafka likewise never
+    /// re-sends an unresolved batch under a new epoch; it fails it.
     pub fn reset_producer_id(&mut self) {
         self.producer_id = None;
         self.next_sequence.clear();
-        for batch in self.queues.values_mut().flatten() {
-            batch.sequence = None;
+        for queue in self.queues.values_mut() {
+            for batch in std::mem::take(queue) {
+                if batch.maybe_appended && batch.sequence.is_some() {
+                    let reason = batch.last_error.clone().unwrap_or_else(|| "unknown".into());
+                    batch.fail(&format!(
+                        "OutOfOrderSequenceException: the producer id was reset while this batch's outcome was \
+                         unknown (last error: {reason})"
+                    ));
+                } else {
+                    let mut batch = batch;
+                    batch.sequence = None;
+                    queue.push_back(batch);
+                }
+            }
         }
     }
 

@@ -117,6 +117,9 @@ async fn handle_response(
             return;
         }
     };
+    let errors: Vec<String> =
+        parts.iter().filter_map(|p| p.error.map(|e| format!("{} {}", p.tp, e.kafka_name()))).collect();
+    tracing::debug!(%leader, ?errors, "produce answer");
     let mut state = shared.lock();
     if let Some(n) = state.in_flight.get_mut(&leader) {
         *n = n.saturating_sub(1);

@@ -1,0 +1,172 @@
+//! The phases of a run and their exit codes: each of the three `no-progress` conditions
+//! (no leader, ISR not recovered, acknowledged records not readable, each within the
+//! liveness timeout), a liveness failure exits 2, a panic of a simulated node exits 3
+//! with the seed and the replay command, and a panicking seed does not stop a
+//! multi-seed `suite` (the panic is planted with the test-only
+//! `KAFKASIM_PLANT_PANIC_AT` hook, set on the child process only).
+
+use kafkasim::runner::{self, PLANT_PANIC_VAR};
+use kafkasim::scenario;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// A small scenario: 3 brokers, one producer, one consumer, a leader crash.
+const SMALL: &str = r#"
+seeds = [4, 5]
+duration = "1s"
+liveness_timeout = "10s"
+[cluster.config]
+"min.insync.replicas" = 2
+"zookeeper.session.timeout.ms" = 600
+[[topics]]
+name = "t"
+"replication.factor" = 3
+[[producers]]
+topic = "t"
+rate_per_sec = 50
+[[consumers]]
+topic = "t"
+[consumers.config]
+"auto.offset.reset" = "earliest"
+[[faults]]
+at = "300ms"
+kind = "crash"
+target = "the leader of t-0"
+duration = "300ms"
+[expect]
+absent = ["*"]
+"#;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kafkasim-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn kafkasim(args: &[&str], panic_at: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kafkasim"));
+    command.args(args).env_remove(PLANT_PANIC_VAR);
+    if let Some(at) = panic_at {
+        command.env(PLANT_PANIC_VAR, at);
+    }
+    command.output().expect("the kafkasim binary runs")
+}
+
+fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn a_planted_panic_reports_the_seed_and_replay_command_and_exits_3() {
+    let dir = temp_dir("panic-run");
+    let file = dir.join("small.toml");
+    std::fs::write(&file, SMALL).expect("write scenario");
+    let output = kafkasim(&["run", file.to_str().unwrap(), "--seed", "5"], Some("700ms"));
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(3), "{out}");
+    assert!(out.contains("PANIC in the simulation: planted panic"), "{out}");
+    assert!(out.contains(&format!("reproduce: kafkasim run {} --seed 5", file.display())), "{out}");
+    // Without the hook the same run passes.
+    let clean = kafkasim(&["run", file.to_str().unwrap(), "--seed", "5"], None);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+}
+
+#[test]
+fn a_panicking_seed_does_not_stop_a_suite() {
+    let dir = temp_dir("panic-suite");
+    std::fs::write(dir.join("a.toml"), SMALL).expect("write");
+    std::fs::write(dir.join("b.toml"), SMALL).expect("write");
+    let output = kafkasim(&["suite", dir.to_str().unwrap()], Some("700ms"));
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(3), "{out}");
+    // Both scenarios ran every seed, each reported with its replay command.
+    for name in ["a", "b"] {
+        let row = out.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no row for {name}:\n{out}"));
+        assert!(row.contains("FAIL (panic)") && row.contains("    2  "), "{row}");
+        for seed in [4, 5] {
+            let replay = format!("replay with: kafkasim run {} --seed {seed}", dir.join(format!("{name}.toml")).display());
+            assert!(out.contains(&replay), "missing `{replay}` in:\n{out}");
+        }
+    }
+}
+
+#[test]
+fn an_unrecovered_cluster_is_a_liveness_failure_with_exit_code_2() {
+    // Every broker crashes just before the liveness phase, which is given too little
+    // time to recover: no-progress, and nothing else (acknowledged records the drain
+    // could not reach are not reported as `unseen`, a safety anomaly).
+    let text_ = SMALL
+        .replace("liveness_timeout = \"10s\"", "liveness_timeout = \"200ms\"")
+        .replace("at = \"300ms\"\nkind = \"crash\"\ntarget = \"the leader of t-0\"\nduration = \"300ms\"", "at = \"900ms\"\nkind = \"crash\"\ntarget = \"all brokers\"");
+    assert_ne!(text_, SMALL);
+    let dir = temp_dir("liveness");
+    let file = dir.join("stuck.toml");
+    std::fs::write(&file, &text_).expect("write");
+    let s = scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = runner::run_seed(&s, 4);
+    let kinds: Vec<_> = outcome.counts().into_keys().collect();
+    assert_eq!(kinds, vec![kafkasim::check::AnomalyKind::NoProgress], "{:?}", outcome.anomalies);
+    let described: Vec<&str> = outcome.anomalies.iter().map(|a| a.description.as_str()).collect();
+    assert!(
+        described.iter().any(|d| d.contains("could not be read to their high watermark within 200ms")),
+        "{described:?}"
+    );
+    let output = kafkasim(&["run", file.to_str().unwrap(), "--seed", "4"], None);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+}
+
+/// Runs `text` (a variant of [`SMALL`]) for one seed in this process and returns its
+/// `no-progress` descriptions, asserting that no other anomaly appeared.
+fn no_progress_findings(text: &str, seed: u64) -> Vec<String> {
+    let s = scenario::parse(text, std::path::Path::new("phases.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = runner::run_seed(&s, seed);
+    let kinds: Vec<_> = outcome.counts().into_keys().collect();
+    assert_eq!(kinds, vec![kafkasim::check::AnomalyKind::NoProgress], "{:?}", outcome.anomalies);
+    outcome.anomalies.iter().map(|a| a.description.clone()).collect()
+}
+
+/// [`SMALL`] with its fault replaced and a shorter liveness phase.
+fn variant(fault: &str, liveness_timeout: &str) -> String {
+    let old_fault = "at = \"300ms\"\nkind = \"crash\"\ntarget = \"the leader of t-0\"\nduration = \"300ms\"";
+    let text = SMALL
+        .replace("liveness_timeout = \"10s\"", &format!("liveness_timeout = \"{liveness_timeout}\""))
+        .replace(old_fault, fault);
+    assert!(!text.contains(old_fault) && text.contains(liveness_timeout));
+    text
+}
+
+#[test]
+fn no_progress_when_a_partition_has_no_leader_in_time() {
+    // Every broker loses power just before the liveness phase; restarted, they cannot
+    // register and elect a controller and leaders within 100 ms.
+    let text = variant("at = \"990ms\"\nkind = \"power-loss\"\ntarget = \"all brokers\"", "100ms");
+    let found = no_progress_findings(&text, 4);
+    assert!(found.iter().any(|d| d.contains("100ms after the faults healed") && d.contains("t-0 has no leader")), "{found:?}");
+}
+
+#[test]
+fn no_progress_when_the_isr_does_not_recover_in_time() {
+    // One follower is cut off for the whole safety phase and drops out of the ISR; the
+    // leader stays. After healing, the follower needs more than 20 ms to catch up and be
+    // added back, while the partition keeps its leader.
+    let text = variant("at = \"100ms\"\nkind = \"partition\"\ntarget = \"a follower of t-0\"", "20ms");
+    let found = no_progress_findings(&text, 4);
+    let isr = found.iter().find(|d| d.contains("after the faults healed") && d.contains("t-0 ISR lacks broker-"));
+    assert!(isr.is_some(), "{found:?}");
+    assert!(!found.iter().any(|d| d.contains("has no leader")), "{found:?}");
+}
+
+#[test]
+fn no_progress_when_acknowledged_records_cannot_be_read_in_time() {
+    // The network is slow (100 ms one way; the liveness phase restores the scenario's
+    // latency, so the fault here changes nothing after it) and the drain gets 150 ms:
+    // leaders and ISR are there, the records cannot be read in time.
+    let text = variant("at = \"100ms\"\nkind = \"latency\"\nlatency_min = \"1ms\"\nlatency_max = \"2ms\"", "150ms")
+        .replace("[cluster.config]", "[network]\nlatency_min = \"100ms\"\nlatency_max = \"100ms\"\n\n[cluster.config]");
+    let found = no_progress_findings(&text, 4);
+    assert!(
+        found.iter().any(|d| d.contains("t-0 could not be read to their high watermark within 150ms")),
+        "{found:?}"
+    );
+}

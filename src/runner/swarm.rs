@@ -1,0 +1,451 @@
+//! Turns a scenario with `[swarm]` and `[nemesis]` sections into the concrete scenario
+//! one seed runs: the swarm draws (cluster size, replication factor, client settings,
+//! which fault kinds are enabled and how likely each is), then the nemesis' fault
+//! schedule, appended to the scenario's own `[[faults]]`.
+//!
+//! # Replaying from the seed alone
+//!
+//! The draws happen before the simulation starts, outside the madsim runtime, from
+//! [`SeedRng`]: SplitMix64 seeded with `seed XOR stream`, where the stream constant is
+//! [`SWARM_STREAM`] for the swarm parameters and [`NEMESIS_STREAM`] for the fault
+//! schedule. The generator and the order of the draws are fixed here, with no
+//! dependency on `rand`'s algorithms, madsim's generator, the clock or anything the
+//! system under test does. So the same scenario file and seed always draw the same
+//! parameters, the runtime (seeded with the same seed) then replays the same run, and
+//! a change to the broker does not move the faults. Two streams keep the schedule
+//! stable when only a swarm bound changes the number of swarm draws.
+
+use crate::scenario::{
+    FaultAction, FaultSpec, NemesisKind, NemesisSpec, Scenario, SendMode, SplitShape, SwarmSpec, Target,
+};
+use crate::scenario::format_duration_ms;
+use serde::Serialize;
+
+/// The stream constant of the swarm parameters ("swarm" in ASCII).
+pub const SWARM_STREAM: u64 = 0x0000_0073_7761_726d;
+/// The stream constant of the nemesis' fault schedule ("nemesis" in ASCII).
+pub const NEMESIS_STREAM: u64 = 0x006e_656d_6573_6973;
+
+/// SplitMix64 (Steele, Lea and Flood, 2014): a tiny generator whose every output is
+/// fixed by its 64-bit state, so draws never change with a dependency upgrade.
+#[derive(Clone, Debug)]
+pub struct SeedRng(u64);
+
+impl SeedRng {
+    /// The generator of one stream of one seed.
+    pub fn new(seed: u64, stream: u64) -> Self {
+        SeedRng(seed ^ stream)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform draw from `lo..=hi` (by rejection, so without modulo bias).
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        if hi <= lo {
+            return lo;
+        }
+        let span = hi - lo;
+        if span == u64::MAX {
+            return self.next_u64();
+        }
+        let n = span + 1;
+        let zone = u64::MAX - (u64::MAX % n) - 1;
+        loop {
+            let x = self.next_u64();
+            if x <= zone {
+                return lo + x % n;
+            }
+        }
+    }
+
+    /// A uniform draw from [0, 1), with 53 bits of precision.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// One element of a non-empty slice.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.range(0, items.len() as u64 - 1) as usize]
+    }
+}
+
+/// What one seed drew, printed at the start of `kafkasim run` and kept in the
+/// [`RunOutcome`](super::RunOutcome) for reports.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DrawnParameters {
+    /// The swarm draws as (setting, value) in draw order, e.g. `("brokers", "4")`;
+    /// empty without `[swarm]`.
+    pub swarm: Vec<(String, String)>,
+    /// The nemesis' kinds with their probabilities, in the order written; empty without
+    /// `[nemesis]`. Kinds swarm disabled are absent.
+    pub nemesis_kinds: Vec<(String, f64)>,
+    /// The nemesis' mean interval, in milliseconds.
+    pub nemesis_interval_ms: Option<u64>,
+    /// The drawn faults, in firing order, as `FaultSpec`'s display form.
+    pub faults: Vec<String>,
+}
+
+impl DrawnParameters {
+    /// Human lines, without indentation.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.swarm.is_empty() {
+            let values: Vec<String> = self.swarm.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            out.push(format!("swarm drew: {}", values.join(", ")));
+        }
+        if let Some(interval) = self.nemesis_interval_ms {
+            let kinds: Vec<String> =
+                self.nemesis_kinds.iter().map(|(k, p)| format!("{k} {:.0}%", p * 100.0)).collect();
+            out.push(format!(
+                "nemesis: {}; a fault every {} on average; {} faults drawn",
+                kinds.join(", "),
+                format_duration_ms(interval),
+                self.faults.len()
+            ));
+        }
+        out
+    }
+}
+
+/// The scenario this seed runs, and what was drawn (`None` without `[swarm]` and
+/// `[nemesis]`, in which case the scenario is returned unchanged).
+pub fn instantiate(scenario: &Scenario, seed: u64) -> (Scenario, Option<DrawnParameters>) {
+    let mut s = scenario.clone();
+    if s.swarm.is_none() && s.nemesis.is_none() {
+        return (s, None);
+    }
+    let mut drawn = DrawnParameters { swarm: Vec::new(), nemesis_kinds: Vec::new(), nemesis_interval_ms: None, faults: Vec::new() };
+    if let Some(swarm) = s.swarm.clone() {
+        let mut rng = SeedRng::new(seed, SWARM_STREAM);
+        apply_swarm(&mut s, &swarm, &mut rng, &mut drawn.swarm);
+    }
+    if let Some(nemesis) = s.nemesis.clone() {
+        let mut rng = SeedRng::new(seed, NEMESIS_STREAM);
+        let faults = schedule(&s, &nemesis, &mut rng);
+        drawn.nemesis_kinds = nemesis.probabilities().into_iter().map(|(k, p)| (k.name().to_string(), p)).collect();
+        drawn.nemesis_interval_ms = Some(nemesis.interval_ms);
+        drawn.faults = faults.iter().map(ToString::to_string).collect();
+        s.faults.extend(faults);
+        // Stable: at equal times the scheduled faults fire before the drawn ones.
+        s.faults.sort_by_key(|f| f.at_ms);
+    }
+    (s, Some(drawn))
+}
+
+/// Applies the swarm draws to `s`, recording each as (setting, value). The draw order
+/// is part of the replay contract: cluster, topics, each producer entry, nemesis.
+fn apply_swarm(s: &mut Scenario, swarm: &SwarmSpec, rng: &mut SeedRng, out: &mut Vec<(String, String)>) {
+    let mut note = |k: &str, v: String| out.push((k.to_string(), v));
+    if let Some((lo, hi)) = swarm.brokers {
+        s.cluster.brokers = rng.range(lo.into(), hi.into()) as u32;
+        note("brokers", s.cluster.brokers.to_string());
+    }
+    if let Some((lo, hi)) = swarm.replication_factor {
+        // Drawn below the broker count; validation made lo <= every drawable count.
+        let rf = rng.range(lo.into(), hi.min(s.cluster.brokers).into()) as u32;
+        s.topics.iter_mut().for_each(|t| t.replication_factor = rf);
+        note("replication.factor", rf.to_string());
+    }
+    if let Some((lo, hi)) = swarm.partitions {
+        let p = rng.range(lo.into(), hi.into()) as u32;
+        s.topics.iter_mut().for_each(|t| t.partitions = p);
+        note("partitions", p.to_string());
+    }
+    let entries = s.producers.len();
+    for (i, p) in s.producers.iter_mut().enumerate() {
+        let name = |key: &str| if entries == 1 { key.to_string() } else { format!("producers[{i}].{key}") };
+        if let Some((lo, hi)) = swarm.producers {
+            p.count = rng.range(lo.into(), hi.into()) as u32;
+            note(&name("producers"), p.count.to_string());
+        }
+        if let Some((lo, hi)) = swarm.rate_per_sec {
+            // Whole records per second read better and replay the same.
+            p.rate_per_sec = (lo + rng.unit() * (hi - lo)).round().clamp(lo, hi);
+            note(&name("rate_per_sec"), p.rate_per_sec.to_string());
+        }
+        if let Some(modes) = &swarm.send {
+            p.send_mode = *rng.pick(modes);
+            note(&name("send"), if p.send_mode == SendMode::Sync { "sync" } else { "async" }.to_string());
+        }
+        if let Some((lo, hi)) = swarm.linger_ms {
+            p.config.linger_ms = rng.range(lo, hi);
+            note(&name("linger.ms"), p.config.linger_ms.to_string());
+        }
+        if let Some((lo, hi)) = swarm.batch_size {
+            p.config.batch_size = rng.range(lo, hi);
+            note(&name("batch.size"), p.config.batch_size.to_string());
+        }
+        if let Some((lo, hi)) = swarm.max_in_flight {
+            p.config.max_in_flight_requests_per_connection = rng.range(lo.into(), hi.into()) as u32;
+            note(&name("max.in.flight.requests.per.connection"), p.config.max_in_flight_requests_per_connection.to_string());
+        }
+    }
+    if let Some(nemesis) = &mut s.nemesis {
+        // Swarm testing: switch each kind off half the time, so that some seeds see
+        // only one or two kinds at full strength, and draw the weights of the rest.
+        let enabled: Vec<bool> = nemesis.kinds.iter().map(|_| rng.chance(0.5)).collect();
+        let forced = (!enabled.contains(&true)).then(|| rng.range(0, nemesis.kinds.len() as u64 - 1) as usize);
+        let mut kinds = Vec::new();
+        for (i, &(kind, weight)) in nemesis.kinds.iter().enumerate() {
+            let scale = 0.1 + 0.9 * rng.unit();
+            if enabled[i] || forced == Some(i) {
+                kinds.push((kind, weight * scale));
+            }
+        }
+        nemesis.kinds = kinds;
+        let names: Vec<&str> = nemesis.kinds.iter().map(|(k, _)| k.name()).collect();
+        note("nemesis kinds", format!("[{}]", names.join(", ")));
+        if let Some((lo, hi)) = swarm.nemesis_interval_ms {
+            nemesis.interval_ms = rng.range(lo, hi);
+            note("nemesis interval", format_duration_ms(nemesis.interval_ms));
+        }
+    }
+}
+
+/// Draws the safety phase's faults: exponential gaps with the nemesis' mean, a kind by
+/// weight, a duration, and the kind's parameters. Targets that depend on the cluster's
+/// state ("the leader of orders-1") are resolved when the fault fires.
+fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<FaultSpec> {
+    let brokers = s.cluster.brokers.max(1);
+    let partitions: Vec<String> =
+        s.topics.iter().flat_map(|t| (0..t.partitions).map(move |p| format!("{}-{p}", t.name))).collect();
+    let total: f64 = nemesis.kinds.iter().map(|(_, w)| w).sum();
+    let mut out = Vec::new();
+    let mut at = nemesis.start_ms;
+    loop {
+        // Inverse transform of the exponential distribution; at least 1 ms apart.
+        let gap = -(nemesis.interval_ms as f64) * (1.0 - rng.unit()).ln();
+        at = at.saturating_add((gap.round() as u64).max(1));
+        if at >= s.duration_ms {
+            return out;
+        }
+        let mut x = rng.unit() * total;
+        let mut kind = nemesis.kinds[nemesis.kinds.len() - 1].0;
+        for &(k, w) in &nemesis.kinds {
+            if x < w {
+                kind = k;
+                break;
+            }
+            x -= w;
+        }
+        let duration = rng.range(nemesis.duration_ms_min, nemesis.duration_ms_max);
+        let action = match kind {
+            NemesisKind::Crash => FaultAction::Crash { target: broker_role(rng, brokers, &partitions) },
+            NemesisKind::Partition => partition(rng, brokers, &partitions),
+            NemesisKind::PacketLoss => {
+                let lo = 0.01f64.min(nemesis.packet_loss_rate_max);
+                let rate = lo + rng.unit() * (nemesis.packet_loss_rate_max - lo);
+                FaultAction::PacketLoss { rate: ((rate * 1000.0).round() / 1000.0).clamp(lo, nemesis.packet_loss_rate_max) }
+            }
+            NemesisKind::Latency => FaultAction::Latency {
+                latency_ms_min: s.network.latency_ms_min,
+                latency_ms_max: rng.range(s.network.latency_ms_max, nemesis.latency_ms_max),
+            },
+            NemesisKind::PowerLoss => {
+                // One time in four a correlated loss: every replica of a partition.
+                let target = match rng.chance(0.25) && !partitions.is_empty() {
+                    true => Target::ReplicasOf(rng.pick(&partitions).clone()),
+                    false => broker_role(rng, brokers, &partitions),
+                };
+                FaultAction::PowerLoss { target }
+            }
+            NemesisKind::Pause => {
+                let target = if rng.chance(0.1) { metastore() } else { broker_role(rng, brokers, &partitions) };
+                FaultAction::Pause { target }
+            }
+            NemesisKind::Clog => {
+                let target = broker_role(rng, brokers, &partitions);
+                let peers = if rng.chance(0.25) { metastore() } else { Target::Everyone };
+                FaultAction::Clog { target, peers }
+            }
+            NemesisKind::Reorder => {
+                FaultAction::Reorder { target: broker_role(rng, brokers, &partitions), peers: Target::Everyone }
+            }
+            NemesisKind::Duplicate => {
+                let rate = 0.01 + rng.unit() * (nemesis.duplicate_rate_max - 0.01).max(0.0);
+                let rate = ((rate * 1000.0).round() / 1000.0).clamp(0.001, nemesis.duplicate_rate_max);
+                let target = broker_role(rng, brokers, &partitions);
+                FaultAction::Duplicate { target, peers: Target::Everyone, rate }
+            }
+        };
+        out.push(FaultSpec { at_ms: at, action, duration_ms: Some(duration), line: nemesis.line, trigger: None });
+    }
+}
+
+/// A broker by role: a named one, the controller, or a partition's leader (a third each).
+fn broker_role(rng: &mut SeedRng, brokers: u32, partitions: &[String]) -> Target {
+    match rng.range(0, 2) {
+        0 => Target::Node(format!("broker-{}", rng.range(1, brokers.into()))),
+        1 => Target::Controller,
+        _ if partitions.is_empty() => Target::Controller,
+        _ => Target::LeaderOf(rng.pick(partitions).clone()),
+    }
+}
+
+/// The metastore as a target.
+fn metastore() -> Target {
+    Target::Node("metastore".to_string())
+}
+
+/// A partition's shape: one time in five a split of the cluster (majority/minority or
+/// bridge, around a broker by role); otherwise who is cut off (a broker by role, or one
+/// time in ten the metastore), from whom (everyone else, the metastore, or one broker)
+/// and whether one way only (one time in five).
+fn partition(rng: &mut SeedRng, brokers: u32, partitions: &[String]) -> FaultAction {
+    // One time in five a cut through the whole cluster instead of one node's links.
+    if brokers >= 3 && rng.chance(0.2) {
+        let shape = if rng.chance(0.5) { SplitShape::MajorityMinority } else { SplitShape::Bridge };
+        return FaultAction::Split { shape, target: broker_role(rng, brokers, partitions) };
+    }
+    let metastore = metastore();
+    let target = if rng.chance(0.1) { metastore.clone() } else { broker_role(rng, brokers, partitions) };
+    let peers = if target == metastore {
+        Target::Everyone
+    } else {
+        match rng.range(0, 4) {
+            0 => metastore,
+            1 => Target::Node(format!("broker-{}", rng.range(1, brokers.into()))),
+            _ => Target::Everyone,
+        }
+    };
+    // A broker cut off from itself would cut nothing: widen it to everyone else.
+    let peers = if peers == target { Target::Everyone } else { peers };
+    FaultAction::Partition { target, peers, one_way: rng.chance(0.2) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse;
+    use std::path::Path;
+
+    const TEXT: &str = r#"
+seeds = [1]
+duration = "10s"
+[cluster.config]
+"min.insync.replicas" = 2
+[[topics]]
+name = "orders"
+partitions = 2
+"replication.factor" = 3
+[[producers]]
+topic = "orders"
+rate_per_sec = 10
+[nemesis]
+kinds = ["crash", "partition", "packet-loss", "latency", "power-loss", "pause", "clog", "reorder", "duplicate"]
+interval = "500ms"
+start = "1s"
+duration_min = "200ms"
+duration_max = "2s"
+packet_loss_rate_max = 0.3
+latency_max = "150ms"
+[swarm]
+brokers = [3, 7]
+"replication.factor" = [2, 3]
+partitions = [1, 4]
+producers = [1, 3]
+"max.in.flight.requests.per.connection" = [1, 5]
+nemesis_interval = ["100ms", "1s"]
+"#;
+
+    fn scenario() -> Scenario {
+        parse(TEXT, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_generator_is_fixed_by_seed_and_stream() {
+        let mut a = SeedRng::new(7, SWARM_STREAM);
+        let mut b = SeedRng::new(7, SWARM_STREAM);
+        let mut c = SeedRng::new(7, NEMESIS_STREAM);
+        let xs: Vec<u64> = (0..8).map(|_| a.next_u64()).collect();
+        assert_eq!(xs, (0..8).map(|_| b.next_u64()).collect::<Vec<_>>());
+        assert_ne!(xs, (0..8).map(|_| c.next_u64()).collect::<Vec<_>>());
+        // SplitMix64's published first output for state 0 pins the algorithm.
+        assert_eq!(SeedRng(0).next_u64(), 0xe220_a839_7b1d_cdaf);
+        for _ in 0..1_000 {
+            let x = a.range(3, 5);
+            assert!((3..=5).contains(&x));
+            assert!((0.0..1.0).contains(&a.unit()));
+        }
+    }
+
+    #[test]
+    fn every_draw_stays_within_its_bounds() {
+        let base = scenario();
+        for seed in 0..300 {
+            let (s, drawn) = instantiate(&base, seed);
+            let drawn = drawn.expect("drawn");
+            assert!((3..=7).contains(&s.cluster.brokers));
+            let rf = s.topics[0].replication_factor;
+            assert!((2..=3).contains(&rf) && rf <= s.cluster.brokers);
+            assert!((1..=4).contains(&s.topics[0].partitions));
+            assert!((1..=3).contains(&s.producers[0].count));
+            assert!((1..=5).contains(&s.producers[0].config.max_in_flight_requests_per_connection));
+            let nemesis = s.nemesis.as_ref().expect("nemesis");
+            assert!(!nemesis.kinds.is_empty() && nemesis.kinds.len() <= 9);
+            assert!((100..=1_000).contains(&nemesis.interval_ms));
+            assert_eq!(drawn.faults.len(), s.faults.len());
+            for fault in &s.faults {
+                assert!(fault.at_ms > 1_000 && fault.at_ms < 10_000, "{fault}");
+                assert!((200..=2_000).contains(&fault.duration_ms.expect("timed")), "{fault}");
+                assert!(nemesis.kinds.iter().any(|(k, _)| k.name() == fault.action.kind_name()), "{fault}");
+                match &fault.action {
+                    FaultAction::PacketLoss { rate } => assert!(*rate > 0.0 && *rate <= 0.3),
+                    FaultAction::Duplicate { rate, .. } => assert!(*rate > 0.0 && *rate <= 0.2),
+                    FaultAction::Latency { latency_ms_max, .. } => assert!((5..=150).contains(latency_ms_max)),
+                    FaultAction::Crash { target: Target::Node(n) }
+                    | FaultAction::Pause { target: Target::Node(n) }
+                    | FaultAction::PowerLoss { target: Target::Node(n) }
+                    | FaultAction::Partition { target: Target::Node(n), .. } => {
+                        let ok = n == "metastore"
+                            || n.strip_prefix("broker-").and_then(|i| i.parse::<u32>().ok()).is_some_and(|i| (1..=s.cluster.brokers).contains(&i));
+                        assert!(ok, "{fault}");
+                    }
+                    _ => {}
+                }
+            }
+            assert!(s.faults.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+        }
+    }
+
+    #[test]
+    fn every_enabled_kind_and_partition_shape_is_drawn_in_some_seed() {
+        let base = scenario();
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut shapes = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            for fault in instantiate(&base, seed).0.faults {
+                kinds.insert(fault.action.kind_name());
+                if let FaultAction::Split { shape, .. } = fault.action {
+                    shapes.insert(shape.name());
+                }
+            }
+        }
+        let all: std::collections::BTreeSet<&str> = crate::scenario::NEMESIS_KINDS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(kinds, all);
+        assert_eq!(shapes, ["bridge", "majority-minority"].into_iter().collect());
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_scenario_and_other_seeds_vary() {
+        let base = scenario();
+        assert_eq!(instantiate(&base, 42), instantiate(&base, 42));
+        let counts: std::collections::BTreeSet<u32> = (0..50).map(|seed| instantiate(&base, seed).0.cluster.brokers).collect();
+        assert_eq!(counts.len(), 5, "{counts:?}");
+        // A scenario without [swarm] and [nemesis] runs as written and draws nothing.
+        let plain = parse("seeds = [1]\nduration = \"1s\"\n", Path::new("x.toml")).expect("valid");
+        assert_eq!(instantiate(&plain, 3), (plain.clone(), None));
+    }
+}

@@ -1,0 +1,274 @@
+//! `[nemesis]`: faults drawn at random during the safety phase, from an enabled set of
+//! kinds, with a mean interval and a range of durations. The section only describes the
+//! distribution; the runner draws the concrete faults from the seed (`runner::swarm`).
+//!
+//! ```toml
+//! [nemesis]
+//! kinds = ["crash", "partition", "packet-loss", "latency"]  # or weights:
+//! # kinds = { crash = 3, partition = 1 }
+//! interval = "2s"            # mean time between faults (exponentially distributed)
+//! start = "1s"               # no drawn fault before this (default "0s")
+//! duration_min = "500ms"     # each fault is undone after a uniform draw between
+//! duration_max = "3s"        #   duration_min and duration_max
+//! packet_loss_rate_max = 0.3 # packet-loss faults draw their rate in (0, this]
+//! latency_max = "200ms"      # latency faults draw the largest latency up to this
+//! duplicate_rate_max = 0.3   # duplicate faults draw their rate in (0, this]
+//! ```
+//!
+//! Adding a kind the nemesis can draw means one line in [`NEMESIS_KINDS`] (and a
+//! [`NemesisKind`] variant) plus the runner's arm that turns it into a fault; the names
+//! are the `[[faults]]` kind names. Every `[[faults]]` kind that breaks something can be
+//! drawn; `restart`, `resume` and `heal` are not drawn, since every drawn fault is
+//! undone after its duration.
+
+use super::error::{one_of_strings, Res};
+use super::raw::{Node, Table};
+use super::validate::loss_rate;
+use super::values::{bad_choice, format_duration_ms};
+
+/// A fault kind the nemesis can draw. Every drawn fault is undone after its duration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NemesisKind {
+    /// Crash a broker (the controller, a partition's leader or a named broker) and
+    /// restart it after the fault's duration (`"crash"`).
+    Crash,
+    /// Cut a broker or the metastore off from everyone, from the metastore or from one
+    /// other broker, sometimes one way only, or split the cluster into a majority and a
+    /// minority or around a bridge; healed after the duration (`"partition"`).
+    Partition,
+    /// Lose a drawn share of every message for the duration (`"packet-loss"`).
+    PacketLoss,
+    /// Raise the largest one-way latency to a drawn value for the duration (`"latency"`).
+    Latency,
+    /// Cut the power of a broker, or of every replica of a partition at once, and
+    /// restart it after the duration: unflushed writes are lost (`"power-loss"`).
+    PowerLoss,
+    /// Pause a broker or the metastore (a long GC pause) and resume it after the
+    /// duration (`"pause"`).
+    Pause,
+    /// Clog a broker's links one by one over the duration and unclog them in random
+    /// order (`"clog"`).
+    Clog,
+    /// Let messages to and from a broker overtake each other for the duration
+    /// (`"reorder"`).
+    Reorder,
+    /// Deliver a drawn share of the messages to and from a broker twice for the
+    /// duration (`"duplicate"`).
+    Duplicate,
+}
+
+/// The kinds the nemesis draws, by their `[[faults]]` name.
+pub const NEMESIS_KINDS: [(&str, NemesisKind); 9] = [
+    ("crash", NemesisKind::Crash),
+    ("partition", NemesisKind::Partition),
+    ("packet-loss", NemesisKind::PacketLoss),
+    ("latency", NemesisKind::Latency),
+    ("power-loss", NemesisKind::PowerLoss),
+    ("pause", NemesisKind::Pause),
+    ("clog", NemesisKind::Clog),
+    ("reorder", NemesisKind::Reorder),
+    ("duplicate", NemesisKind::Duplicate),
+];
+
+impl NemesisKind {
+    /// The kind's name, as in `[[faults]]`.
+    pub fn name(self) -> &'static str {
+        NEMESIS_KINDS.iter().find(|(_, k)| *k == self).map_or("?", |(n, _)| n)
+    }
+}
+
+/// The random fault distribution of the safety phase (`[nemesis]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NemesisSpec {
+    /// The enabled kinds with their relative weights (each > 0), in the order written.
+    /// A drawn fault is of kind `k` with probability `weight(k) / sum of weights`.
+    pub kinds: Vec<(NemesisKind, f64)>,
+    /// The mean time between two drawn faults, in milliseconds (`interval`); the gaps
+    /// are exponentially distributed, so faults sometimes come in bursts.
+    pub interval_ms: u64,
+    /// No drawn fault fires before this time of the safety phase, in milliseconds
+    /// (`start`, default 0).
+    pub start_ms: u64,
+    /// The shortest fault, in milliseconds (`duration_min`, default "500ms").
+    pub duration_ms_min: u64,
+    /// The longest fault, in milliseconds (`duration_max`, default "3s" or
+    /// `duration_min` when that is larger).
+    pub duration_ms_max: u64,
+    /// The highest loss probability a packet-loss fault draws (`packet_loss_rate_max`,
+    /// default 0.2), in (0, 1).
+    pub packet_loss_rate_max: f64,
+    /// The highest probability a duplicate fault draws of delivering a message twice
+    /// (`duplicate_rate_max`, default 0.2), in (0, 1].
+    pub duplicate_rate_max: f64,
+    /// The highest one-way latency a latency fault draws, in milliseconds
+    /// (`latency_max`, default "200ms"); at least the `[network]` latency_max.
+    pub latency_ms_max: u64,
+    /// The 1-based line of the `[nemesis]` header; drawn faults carry it as their line.
+    pub line: usize,
+}
+
+impl NemesisSpec {
+    /// The kinds' probabilities (weights normalised to sum to 1), in the order written.
+    pub fn probabilities(&self) -> Vec<(NemesisKind, f64)> {
+        let total: f64 = self.kinds.iter().map(|(_, w)| w).sum();
+        self.kinds.iter().map(|&(k, w)| (k, w / total)).collect()
+    }
+}
+
+/// Reads `[nemesis]`. `network_latency_ms_max` is the `[network]` baseline, which a
+/// latency fault must not go below; `duration_ms` is the safety phase's length.
+pub(super) fn nemesis(t: &Table, network_latency_ms_max: u64, duration_ms: u64, line: usize) -> Res<NemesisSpec> {
+    let kinds = kinds(t.require("kinds", "the fault kinds to draw, such as [\"crash\", \"partition\"]")?)?;
+    let interval = t.require("interval", "the mean time between faults, such as \"2s\"")?.duration_ms()?;
+    let interval_ms = interval.check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string())?.value;
+    let start_ms = match t.opt_duration_ms("start")? {
+        Some(s) => {
+            s.check(
+                |s| s < duration_ms,
+                |s| {
+                    format!(
+                        "the nemesis starts at {} but the safety phase (`duration`) ends at {}; expected an earlier start",
+                        format_duration_ms(s),
+                        format_duration_ms(duration_ms)
+                    )
+                },
+            )?
+            .value
+        }
+        None => 0,
+    };
+    let min = t.opt_duration_ms("duration_min")?;
+    let max = t.opt_duration_ms("duration_max")?;
+    let duration_ms_min = match &min {
+        Some(m) => m.clone().check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string())?.value,
+        None => 500,
+    };
+    let duration_ms_max = max.as_ref().map_or(3_000.max(duration_ms_min), |m| m.value);
+    if let Some(max) = &max {
+        if max.value < duration_ms_min {
+            return Err(max.pos.issue(format!(
+                "duration_max {} is smaller than duration_min {}; expected at least {}",
+                format_duration_ms(max.value),
+                format_duration_ms(duration_ms_min),
+                format_duration_ms(duration_ms_min)
+            )));
+        }
+    }
+    let packet_loss_rate_max = match t.get("packet_loss_rate_max") {
+        Some(n) => {
+            let r = loss_rate(n)?;
+            if r == 0.0 {
+                return Err(n.pos.issue("expected a rate above 0 and below 1, found 0; to draw no packet loss, \
+                     leave \"packet-loss\" out of `kinds`"));
+            }
+            r
+        }
+        None => 0.2,
+    };
+    let duplicate_rate_max = match t.get("duplicate_rate_max") {
+        Some(n) => {
+            n.f64()?
+                .check(|r| r > 0.0 && r <= 1.0, |r| format!("expected a rate above 0 and at most 1, found {r}"))?
+                .value
+        }
+        None => 0.2,
+    };
+    let latency_ms_max = match t.opt_duration_ms("latency_max")? {
+        Some(l) => {
+            l.check(
+                |l| l >= network_latency_ms_max,
+                |l| {
+                    format!(
+                        "latency_max {} is below the [network] latency_max {}, so a latency fault would \
+                         speed the network up; expected at least {}",
+                        format_duration_ms(l),
+                        format_duration_ms(network_latency_ms_max),
+                        format_duration_ms(network_latency_ms_max)
+                    )
+                },
+            )?
+            .value
+        }
+        None => 200.max(network_latency_ms_max),
+    };
+    Ok(NemesisSpec {
+        kinds,
+        interval_ms,
+        start_ms,
+        duration_ms_min,
+        duration_ms_max,
+        packet_loss_rate_max,
+        duplicate_rate_max,
+        latency_ms_max,
+        line,
+    })
+}
+
+/// `kinds`: a list of names (equal weights) or a table of name = weight.
+fn kinds(node: &Node) -> Res<Vec<(NemesisKind, f64)>> {
+    let mut out: Vec<(NemesisKind, f64)> = Vec::new();
+    let mut add = |name: &Node, weight: f64| -> Res<()> {
+        let sp = name.string("a fault kind name")?;
+        let kind = kind(&sp)?;
+        if out.iter().any(|(k, _)| *k == kind) {
+            return Err(sp.pos.issue(format!("\"{}\" is listed twice; expected each kind once", sp.value)));
+        }
+        out.push((kind, weight));
+        Ok(())
+    };
+    if node.as_str().is_none() && node.as_int().is_none() {
+        if let Ok(items) = node.array("") {
+            for item in &items {
+                add(item, 1.0)?;
+            }
+            return non_empty(node, out);
+        }
+    }
+    let names: Vec<&str> = NEMESIS_KINDS.iter().map(|(n, _)| *n).collect();
+    let table = node.table(&names).map_err(|mut issue| {
+        if issue.message.starts_with("expected a table") {
+            issue.message = format!(
+                "expected a list of fault kinds such as [\"crash\", \"partition\"] or a table of weights \
+                 such as {{ crash = 3, partition = 1 }}, found {}",
+                node.describe()
+            );
+        }
+        issue
+    })?;
+    for (key, pos) in table.keys() {
+        let value = table.get(key).expect("listed key").f64()?;
+        let weight = value.check(|w| w > 0.0, |w| format!("expected a weight above 0, found {w}"))?.value;
+        let name = super::raw::Sp { value: key.to_string(), pos: pos.clone() };
+        let kind = kind(&name)?;
+        out.push((kind, weight));
+    }
+    non_empty(node, out)
+}
+
+fn non_empty(node: &Node, out: Vec<(NemesisKind, f64)>) -> Res<Vec<(NemesisKind, f64)>> {
+    if out.is_empty() {
+        let names: Vec<&str> = NEMESIS_KINDS.iter().map(|(n, _)| *n).collect();
+        return Err(node.pos.issue(format!(
+            "no fault kind is enabled; expected at least one of {} (or leave out [nemesis])",
+            one_of_strings(&names)
+        )));
+    }
+    Ok(out)
+}
+
+/// One kind name, with a specific message for the kinds that undo others.
+fn kind(sp: &super::raw::Sp<String>) -> Res<NemesisKind> {
+    if let Some((_, k)) = NEMESIS_KINDS.iter().find(|(n, _)| *n == sp.value) {
+        return Ok(*k);
+    }
+    let names: Vec<&str> = NEMESIS_KINDS.iter().map(|(n, _)| *n).collect();
+    let message = match sp.value.as_str() {
+        "restart" | "heal" | "resume" => format!(
+            "\"{}\" is not drawn on its own: every drawn fault is undone after its duration; expected {}",
+            sp.value,
+            one_of_strings(&names)
+        ),
+        _ => return Err(bad_choice(sp, &names)),
+    };
+    Err(sp.pos.issue(message))
+}

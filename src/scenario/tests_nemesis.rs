@@ -1,0 +1,127 @@
+//! `[nemesis]` and `[swarm]`: what they read into, and errors with file:line:column.
+
+use std::path::Path;
+
+use super::*;
+
+fn parsed(text: &str) -> Scenario {
+    parse(text, Path::new("scenarios/x.toml")).unwrap_or_else(|e| panic!("{e}\n{}", e.snippet().unwrap_or_default()))
+}
+
+fn err(text: &str) -> String {
+    match parse(text, Path::new("scenarios/x.toml")) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Lines 1-9: header, a 3-broker cluster with min.insync.replicas = 2, one topic, one
+/// idempotent producer.
+const BASE: &str = "seeds = [1]\nduration = \"10s\"\n[cluster.config]\nmin.insync.replicas = 2\n\
+[[topics]]\nname = \"orders\"\nreplication.factor = 3\n[[producers]]\ntopic = \"orders\"\nrate_per_sec = 10\n";
+
+#[test]
+fn a_nemesis_section_reads_kinds_weights_and_defaults() {
+    let s = parsed(&format!("{BASE}[nemesis]\nkinds = [\"crash\", \"latency\"]\ninterval = \"2s\"\n"));
+    let n = s.nemesis.expect("nemesis");
+    assert_eq!(n.kinds, vec![(NemesisKind::Crash, 1.0), (NemesisKind::Latency, 1.0)]);
+    assert_eq!((n.interval_ms, n.start_ms, n.duration_ms_min, n.duration_ms_max), (2_000, 0, 500, 3_000));
+    assert_eq!((n.packet_loss_rate_max, n.latency_ms_max, n.line), (0.2, 200, 11));
+
+    let s = parsed(&format!(
+        "{BASE}[nemesis]\nkinds = {{ crash = 3, partition = 1 }}\ninterval = \"1s\"\nstart = \"2s\"\n\
+         duration_min = \"1s\"\nduration_max = \"1s\"\npacket_loss_rate_max = 0.5\nlatency_max = \"1s\"\n"
+    ));
+    let n = s.nemesis.expect("nemesis");
+    assert_eq!(n.kinds, vec![(NemesisKind::Crash, 3.0), (NemesisKind::Partition, 1.0)]);
+    assert_eq!(n.probabilities(), vec![(NemesisKind::Crash, 0.75), (NemesisKind::Partition, 0.25)]);
+    assert_eq!((n.start_ms, n.duration_ms_min, n.duration_ms_max, n.latency_ms_max), (2_000, 1_000, 1_000, 1_000));
+}
+
+#[test]
+fn nemesis_errors_point_at_the_bad_value() {
+    let nemesis = |rest: &str| err(&format!("{BASE}[nemesis]\n{rest}"));
+    assert_eq!(
+        nemesis("kinds = [\"crash\", \"resume\"]\ninterval = \"1s\"\n"),
+        "scenarios/x.toml:12:19: `nemesis.kinds[1]`: \"resume\" is not drawn on its own: every drawn fault is \
+         undone after its duration; expected \"crash\", \"partition\", \"packet-loss\", \"latency\", \"power-loss\", \
+         \"pause\", \"clog\", \"reorder\" or \"duplicate\""
+    );
+    assert_eq!(
+        nemesis("kinds = [\"duplicate\"]\ninterval = \"1s\"\nduplicate_rate_max = 0\n"),
+        "scenarios/x.toml:14:22: `nemesis.duplicate_rate_max`: expected a rate above 0 and at most 1, found 0"
+    );
+    assert!(nemesis("kinds = [\"crsh\"]\ninterval = \"1s\"\n").contains("(did you mean \"crash\"?)"));
+    assert!(nemesis("kinds = [\"heal\"]\ninterval = \"1s\"\n").contains("every drawn fault is undone"));
+    assert!(nemesis("kinds = [\"crash\", \"crash\"]\ninterval = \"1s\"\n").contains("listed twice"));
+    assert!(nemesis("kinds = []\ninterval = \"1s\"\n").starts_with("scenarios/x.toml:12:9: `nemesis.kinds`: no fault kind"));
+    assert_eq!(
+        nemesis("kinds = { crash = 0 }\ninterval = \"1s\"\n"),
+        "scenarios/x.toml:12:19: `nemesis.kinds.crash`: expected a weight above 0, found 0"
+    );
+    assert!(nemesis("kinds = 3\ninterval = \"1s\"\n").contains("expected a list of fault kinds"));
+    assert_eq!(
+        nemesis("kinds = [\"crash\"]\n"),
+        "scenarios/x.toml:11:1: `nemesis.interval`: missing required key `interval`; expected the mean time \
+         between faults, such as \"2s\""
+    );
+    assert!(nemesis("kinds = [\"crash\"]\ninterval = \"0s\"\n").starts_with("scenarios/x.toml:13:12: `nemesis.interval`"));
+    assert_eq!(
+        nemesis("kinds = [\"crash\"]\ninterval = \"1s\"\nduration_min = \"2s\"\nduration_max = \"1s\"\n"),
+        "scenarios/x.toml:15:16: `nemesis.duration_max`: duration_max 1s is smaller than duration_min 2s; \
+         expected at least 2s"
+    );
+    assert!(nemesis("kinds = [\"crash\"]\ninterval = \"1s\"\nstart = \"10s\"\n").contains("ends at 10s"));
+    assert!(nemesis("kinds = [\"crash\"]\ninterval = \"1s\"\npacket_loss_rate_max = 1.5\n")
+        .starts_with("scenarios/x.toml:14:24: `nemesis.packet_loss_rate_max`: expected a rate from 0"));
+    assert!(nemesis("kinds = [\"crash\"]\ninterval = \"1s\"\nlatency_max = \"1ms\"\n")
+        .contains("below the [network] latency_max 5ms"));
+    assert!(nemesis("kinds = [\"crash\"]\ninterval = \"1s\"\nrate = 2\n").contains("unknown key `rate`"));
+}
+
+#[test]
+fn a_swarm_section_reads_ranges_and_single_values() {
+    let s = parsed(&format!(
+        "{BASE}[nemesis]\nkinds = [\"crash\"]\ninterval = \"1s\"\n[swarm]\nbrokers = [3, 5]\n\
+         replication.factor = [2, 3]\npartitions = 2\nproducers = [1, 2]\nrate_per_sec = [10, 100.5]\n\
+         send = [\"sync\", \"async\"]\n\"linger.ms\" = [0, 20]\nbatch.size = [512, 4096]\n\
+         max.in.flight.requests.per.connection = [1, 5]\nnemesis_interval = [\"300ms\", \"3s\"]\n"
+    ));
+    let w = s.swarm.expect("swarm");
+    assert_eq!(w.brokers, Some((3, 5)));
+    assert_eq!(w.replication_factor, Some((2, 3)));
+    assert_eq!(w.partitions, Some((2, 2)));
+    assert_eq!(w.producers, Some((1, 2)));
+    assert_eq!(w.rate_per_sec, Some((10.0, 100.5)));
+    assert_eq!(w.send, Some(vec![SendMode::Sync, SendMode::Async]));
+    assert_eq!((w.linger_ms, w.batch_size, w.max_in_flight), (Some((0, 20)), Some((512, 4096)), Some((1, 5))));
+    assert_eq!(w.nemesis_interval_ms, Some((300, 3_000)));
+}
+
+#[test]
+fn swarm_bounds_that_could_draw_an_invalid_configuration_are_errors() {
+    let swarm = |rest: &str| err(&format!("{BASE}[swarm]\n{rest}"));
+    assert_eq!(
+        swarm("brokers = [5, 3]\n"),
+        "scenarios/x.toml:12:11: `swarm.brokers`: the range [5, 3] is empty; expected min at most max"
+    );
+    assert!(swarm("brokers = [1, 2, 3]\n").contains("expected a range [min, max] of two values"));
+    assert_eq!(
+        swarm("brokers = [2, 3]\n"),
+        "scenarios/x.toml:12:11: `swarm.brokers`: topic `orders` has replication factor 3, more than the \
+         smallest broker count 2; expected brokers of at least 3"
+    );
+    assert!(swarm("brokers = [3, 5]\nreplication.factor = [4, 5]\n")
+        .starts_with("scenarios/x.toml:13:22: `swarm.replication.factor`: the smallest replication factor 4"));
+    assert!(swarm("replication.factor = [1, 3]\n").contains("min.insync.replicas 2 of topic `orders`"));
+    assert!(swarm("max.in.flight.requests.per.connection = [1, 6]\n").contains("at most 5 requests in flight"));
+    assert!(swarm("\"linger.ms\" = [0, 200000]\n").contains("exceeds delivery.timeout.ms 120000"));
+    assert!(swarm("send = [\"fast\"]\n").contains("expected \"sync\" or \"async\", found \"fast\""));
+    assert!(swarm("nemesis_interval = [\"1s\", \"2s\"]\n").contains("there is no [nemesis] section"));
+    assert!(swarm("brokers = [0, 3]\n").contains("expected 1 to 100, found 0"));
+    assert!(swarm("rate_per_sec = [0, 3]\n").contains("expected a rate above 0"));
+    // A scheduled fault must name a node or partition that every draw has.
+    let text = "seeds = [1]\nduration = \"10s\"\n[[topics]]\nname = \"orders\"\npartitions = 3\n[[faults]]\n\
+                at = \"1s\"\nkind = \"crash\"\ntarget = \"the leader of orders-2\"\n[swarm]\npartitions = [1, 3]\n";
+    assert!(err(text).contains("the fault on line 6 targets the leader of orders-2, which does not exist"));
+}
