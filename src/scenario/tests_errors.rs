@@ -65,7 +65,8 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
         "scenarios/x.toml:4:1: `cluster.config.min.insync.replica`: unknown key `min.insync.replica` (did you mean \
          `min.insync.replicas`?); expected one of `min.insync.replicas`, `unclean.leader.election.enable`, \
          `replica.lag.time.max.ms`, `zookeeper.session.timeout.ms`, `replica.fetch.wait.max.ms`, \
-         `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `flush.messages` or `flush.ms`"
+         `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `flush.messages`, `flush.ms`, \
+         `offsets.topic.num.partitions` or `offsets.topic.replication.factor`"
     );
     let e = err(&format!("{BASE}replication.factor = 3\n"));
     assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]]; expected one of `name`,"), "{e}");
