@@ -21,6 +21,7 @@
 //! - [`plant`]      planted bugs: known-broken behaviours a run can swap in to test the
 //!                  checkers (depends on nothing; read by broker and controller config).
 //! - [`runner`]     scenario + seed -> simulation -> history -> checks -> verdict.
+//! - [`shrink`]     reduces a failing run to a minimal scenario file (runner, check).
 //! - [`bench`]      `kafkasim bench`: kafkasim's throughput next to bare-network baselines.
 //! - [`cli`]        the `kafkasim` command line.
 
@@ -44,5 +45,6 @@ pub mod plant;
 pub mod protocol;
 pub mod runner;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;
 pub mod workload;

@@ -424,15 +424,18 @@ impl PartitionLog {
                 if batch.base_offset >= until || (!out.is_empty() && bytes >= max_bytes) {
                     return out;
                 }
-                let mut slice = batch.clone();
-                if slice.base_offset < from {
-                    let skip = (from - slice.base_offset) as usize;
-                    slice.records.drain(..skip);
-                    slice.base_offset = from;
-                }
-                if slice.next_offset() > until {
-                    slice.records.truncate((until - slice.base_offset) as usize);
-                }
+                // Copy only the records wanted (a fetch usually wants a batch's tail or all
+                // of it): cloning whole batches and trimming them showed up in profiles.
+                let skip = from.saturating_sub(batch.base_offset) as usize;
+                let end = (until.min(batch.next_offset()) - batch.base_offset) as usize;
+                let slice = RecordBatch {
+                    base_offset: batch.base_offset + skip as Offset,
+                    partition_leader_epoch: batch.partition_leader_epoch,
+                    producer_id: batch.producer_id,
+                    producer_epoch: batch.producer_epoch,
+                    base_sequence: batch.base_sequence,
+                    records: batch.records[skip..end].to_vec(),
+                };
                 bytes += slice.size_bytes();
                 out.push(slice);
             }

@@ -18,9 +18,10 @@ pub struct BenchArgs {
     /// The suite directory whose scenarios' seeds per second are measured.
     #[arg(long, default_value = "scenarios")]
     pub suite: PathBuf,
-    /// Worker threads for the suite measurement (one fresh runtime per seed).
-    #[arg(long, default_value_t = 1)]
-    pub jobs: usize,
+    /// Worker threads for the suite measurement (one fresh runtime per seed; default:
+    /// the available cores, as `suite` uses them).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
     /// Skips the suite measurement (it takes the longest).
     #[arg(long)]
     pub no_suite: bool,
@@ -29,7 +30,8 @@ pub struct BenchArgs {
 /// Targets on a 2-core machine, release build (issue 7).
 const TARGET_WALL_S: f64 = 2.0;
 const TARGET_RATIO: f64 = 0.5;
-const TARGET_PEAK_MIB: f64 = 200.0;
+/// Peak memory target in megabytes (10^6 bytes), as the issue states it.
+const TARGET_PEAK_MB: f64 = 200.0;
 const TARGET_SUITE_S: f64 = 60.0;
 
 /// Runs the benchmark; exit code 0 (targets missed are reported, not failed: speed
@@ -93,7 +95,7 @@ pub fn bench(args: &BenchArgs) -> i32 {
     if !args.no_suite {
         match suite_figures(args) {
             Ok(figures) => {
-                println!("  suite ({}, {} job(s)):", args.suite.display(), args.jobs);
+                println!("  suite ({}, {} job(s)):", args.suite.display(), jobs(args));
                 for f in &figures {
                     let cpu = f.cpu_s.map_or("?".to_string(), |c| format!("{c:.2}"));
                     let failures =
@@ -131,7 +133,7 @@ pub fn bench(args: &BenchArgs) -> i32 {
     target("bench scenario wall time", kafka.wall_s, TARGET_WALL_S, "s", true);
     target("messages/s ratio to the sim::net baseline", ratio, TARGET_RATIO, "", false);
     if let Some(mib) = peak_mib {
-        target("peak memory after the bench run", mib, TARGET_PEAK_MIB, "MiB", true);
+        target("peak memory after the bench run", mib * 1.048_576, TARGET_PEAK_MB, "MB", true);
     }
     if let Some(wall) = suite_total {
         target("whole suite wall time", wall, TARGET_SUITE_S, "s", true);
@@ -163,6 +165,10 @@ fn target(what: &str, value: f64, limit: f64, unit: &str, below: bool) {
     println!("    {what}: {value:.2} {unit} (target {relation} {limit} {unit}): {verdict}");
 }
 
+fn jobs(args: &BenchArgs) -> usize {
+    args.jobs.map_or_else(crate::runner::sweep::default_jobs, |n| n as usize)
+}
+
 /// Seeds per second of every scenario in the suite directory except the bench itself.
 fn suite_figures(args: &BenchArgs) -> Result<Vec<SuiteFigures>, i32> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&args.suite)
@@ -182,7 +188,7 @@ fn suite_figures(args: &BenchArgs) -> Result<Vec<SuiteFigures>, i32> {
             continue;
         }
         let scenario = load(&file)?;
-        figures.push(bench::time_scenario_seeds(&scenario, args.jobs));
+        figures.push(bench::time_scenario_seeds(&scenario, jobs(args)));
     }
     Ok(figures)
 }

@@ -1,5 +1,5 @@
 //! The `kafkasim` command line, one file per command: `run`, `suite`, `sweep`,
-//! `check-determinism`, `check`, `planted-report` and `bench`.
+//! `check-determinism`, `check`, `planted-report`, `bench` and `shrink`.
 //!
 //! Exit codes: 0 pass, 1 safety expectation failed, 2 liveness failed, 3 a simulated
 //! node panicked, 4 nondeterminism found (`check-determinism`), 64 usage error, 65
@@ -10,6 +10,7 @@ mod check;
 mod determinism;
 mod planted;
 mod run;
+mod shrink;
 mod suite;
 mod sweep;
 pub mod trace;
@@ -146,6 +147,10 @@ pub enum Command {
     /// Runs scenarios/bench.toml and a bare-network baseline and prints throughput, peak
     /// memory and the suite's seeds per second.
     Bench(bench::BenchArgs),
+    /// Reduces a failing run to a minimal scenario (fewer faults, records, clients and
+    /// partitions; shorter and later faults) that still shows the anomaly, prints it and
+    /// writes it as a new scenario file.
+    Shrink(shrink::ShrinkArgs),
 }
 
 /// Parses the arguments and runs the command; returns the process exit code.
@@ -187,6 +192,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::Check { file, json } => check::check_file(&file, json),
         Command::PlantedReport(args) => planted::report(&args),
         Command::Bench(args) => bench::bench(&args),
+        Command::Shrink(args) => shrink::shrink(&args),
     }
 }
 
