@@ -141,3 +141,29 @@ fn a_consumer_slower_than_retention_skips_records_that_were_deleted_unread() {
         assert!(!found.contains(&AnomalyKind::LostWrite) && !found.contains(&AnomalyKind::Unseen), "{}", describe(&outcome));
     }
 }
+
+#[test]
+fn when_a_member_leaves_sticky_moves_only_its_partitions_and_range_and_roundrobin_move_more() {
+    let scenario = load("assignor-comparison");
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
+        let all = kafkasim::check::groups::rebalances(&outcome.history);
+        // The cost of the departure: the first two-member generation after a three-member one.
+        let departure = |group: &str| -> usize {
+            let generations: Vec<_> = all.iter().filter(|r| r.group == group).collect();
+            let after = generations
+                .windows(2)
+                .find(|w| w[0].members == 3 && w[1].members == 2)
+                .unwrap_or_else(|| panic!("seed {seed}: group {group} never lost a member: {generations:?}"));
+            assert_eq!(after[1].partitions, 6, "seed {seed}: every partition is still assigned");
+            after[1].moved
+        };
+        // 6 partitions over 3 members, the first member leaves: its 2 partitions must move.
+        // Range re-cuts the blocks ([0,1][2,3][4,5] -> [0,1,2][3,4,5]: 0, 1 and 3 move);
+        // round-robin re-deals ([0,3][1,4][2,5] -> [0,2,4][1,3,5]: 0, 1, 2 and 3 move).
+        assert_eq!(departure("sticky"), 2, "seed {seed}");
+        assert_eq!(departure("range"), 3, "seed {seed}");
+        assert_eq!(departure("roundrobin"), 4, "seed {seed}");
+    }
+}

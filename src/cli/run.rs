@@ -116,6 +116,7 @@ pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
             let until = span.until_ms.map_or("the end".to_string(), seconds);
             out += &format!("  unavailable: {} had no leader from {} to {}\n", span.tp, seconds(span.from_ms), until);
         }
+        out += &render_rebalances(&outcome.history);
         out += &render_anomalies(&outcome.anomalies);
     }
     let verdict = outcome.verdict(scenario);
@@ -123,6 +124,27 @@ pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
     out += &format!("  trace hash: {:016x}\n", outcome.trace_hash);
     let options = runner::RunOptions { plant: outcome.plant };
     out += &format!("  reproduce: {}\n", runner::replay_command_with(scenario, outcome.seed, &options));
+    out
+}
+
+/// One line per consumer group: its generations with the partitions each rebalance
+/// moved (`range: 3 generations, moved 0, 3, 2`), or nothing without groups.
+fn render_rebalances(history: &crate::history::History) -> String {
+    let all = crate::check::groups::rebalances(history);
+    let mut by_group: std::collections::BTreeMap<&str, Vec<usize>> = std::collections::BTreeMap::new();
+    for r in &all {
+        by_group.entry(r.group.as_str()).or_default().push(r.moved);
+    }
+    if by_group.is_empty() {
+        return String::new();
+    }
+    let mut out = "  rebalances (partitions moved by each generation's assignment):
+".to_string();
+    for (group, moved) in by_group {
+        let list: Vec<String> = moved.iter().map(ToString::to_string).collect();
+        out += &format!("    {group}: {} generations, moved {}
+", moved.len(), list.join(", "));
+    }
     out
 }
 

@@ -57,6 +57,9 @@
 
 mod membership;
 mod processing;
+mod rebalances;
+
+pub use rebalances::{rebalances, Rebalance};
 
 use super::describe::{process, secs};
 use super::Anomaly;
