@@ -95,6 +95,7 @@ impl Focus {
             Event::Append { tp, values, .. } => (tp, self.holds(values.iter().copied())),
             Event::LogLoaded { tp, records, .. } => (tp, self.holds(records.iter().map(|r| r.1))),
             Event::Truncate { tp, removed, .. } => (tp, self.holds(removed.iter().map(|r| r.1))),
+            Event::ProduceAcknowledged { tp, .. } => (tp, self.value.is_none()),
             Event::HighWatermark { tp, .. }
             | Event::BecomeLeader { tp, .. }
             | Event::BecomeFollower { tp, .. }
