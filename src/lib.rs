@@ -21,6 +21,8 @@
 //! - [`plant`]      planted bugs: known-broken behaviours a run can swap in to test the
 //!                  checkers (depends on nothing; read by broker and controller config).
 //! - [`runner`]     scenario + seed -> simulation -> history -> checks -> verdict.
+//! - [`explain`]    the life story of each record involved in an anomaly, its cause and
+//!                  the configuration that prevents it (history, check, scenario).
 //! - [`bench`]      `kafkasim bench`: kafkasim's throughput next to bare-network baselines.
 //! - [`cli`]        the `kafkasim` command line.
 
@@ -38,6 +40,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod controller;
+pub mod explain;
 pub mod history;
 pub mod metastore;
 pub mod plant;
