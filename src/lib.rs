@@ -23,6 +23,8 @@
 //! - [`runner`]     scenario + seed -> simulation -> history -> checks -> verdict.
 //! - [`explain`]    the life story of each record involved in an anomaly, its cause and
 //!                  the configuration that prevents it (history, check, scenario).
+//! - [`report`]     self-contained HTML and Markdown reports of a run: timelines, throughput,
+//!                  log order, anomalies with their stories (runner, history, check, explain).
 //! - [`bench`]      `kafkasim bench`: kafkasim's throughput next to bare-network baselines.
 //! - [`cli`]        the `kafkasim` command line.
 
@@ -45,6 +47,7 @@ pub mod history;
 pub mod metastore;
 pub mod plant;
 pub mod protocol;
+pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod sim;
