@@ -98,7 +98,11 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         (None, Some(&(b, o, _, t))) => format!("{what} because {} appended it at offset {o} at {}{acked}", broker(b), at(t)),
         (None, None) => format!("{what} because of what happened to its partition{acked}"),
     };
-    if let Some((t, k, _)) = struck {
+    if let Some(isr) = f.isr_at_ack.as_ref().filter(|isr| isr.len() == 1 && f.acked.as_ref().is_some_and(|a| a.1 == "all")) {
+        because += &format!(" while the ISR was {} alone", broker(isr[0]));
+    }
+    if let Some((t, k, targets)) = struck {
+        let by = if targets.len() > 1 { and_list(targets) } else { by.clone() };
         let verb = match k.as_str() {
             "crash" => "crashed".to_string(),
             "power-loss" => "lost power".to_string(),
@@ -107,7 +111,7 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
             other => format!("was struck by a {other} fault"),
         };
         because += &format!("; {by} {verb} at {}", at(*t));
-        because += &if fetched.is_empty() { " before any follower fetched it".to_string() } else { format!(" after only {} fetched it", fetched.join(" and ")) };
+        because += &if fetched.is_empty() { " before any follower fetched it".to_string() } else { format!(" after {} fetched it", and_list(&fetched)) };
     }
     if let Some(&(t, b, epoch, end)) = f.new_leaders.iter().find(|l| Some(l.1) != leader) {
         let how = if f.unclean { "uncleanly, from outside the ISR, " } else { "" };
@@ -116,8 +120,9 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
             because += &format!(" and wrote value {v} at its offset at {}", at(wt));
         }
     }
-    if let Some((b, t)) = f.lost_on_load.first() {
-        because += &format!("; {} came back at {} without it, because it was only in the page cache", broker(*b), at(*t));
+    if let Some((_, t)) = f.lost_on_load.first() {
+        let who: Vec<String> = f.lost_on_load.iter().map(|(b, _)| broker(*b)).collect();
+        because += &format!("; {} came back from {} on without it, because it was only in the page cache", and_list(&who), at(*t));
     }
     if let Some((b, t, v, _)) = f.overwritten.filter(|o| f.new_leaders.iter().find(|l| Some(l.1) != leader).is_none_or(|l| l.1 != o.0)) {
         because += &format!("; {} wrote value {v} at its offset at {}", broker(b), at(t));
@@ -146,6 +151,15 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         "acks=all, min.insync.replicas=2, unclean.leader.election.enable=false and leader-epoch truncation together prevent this; one of them was defeated here."
     };
     (because, fix.to_string())
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// Records observed out of order, or skipped, by producers and consumers.

@@ -32,6 +32,8 @@ pub(crate) struct Facts {
     pub fetched: Vec<(u32, u64)>,
     /// The leader's acknowledgement: `(broker, acks, time)`.
     pub acked: Option<(u32, String, u64)>,
+    /// The partition's ISR as the controller last stored it before the acknowledgement.
+    pub isr_at_ack: Option<Vec<u32>>,
     /// When the producer's send completed ok, and when it failed (with the error).
     pub send_ok: Option<u64>,
     pub send_failed: Option<(u64, String)>,
@@ -178,6 +180,7 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     let mut appended: BTreeSet<u64> = BTreeSet::new();
     let mut fetched: BTreeSet<u32> = BTreeSet::new();
     let mut hw_told = false;
+    let mut isr: Option<Vec<u32>> = None;
     let is_it = |o: u64, v: u64| match focus.value {
         Some(value) => value == v,
         None => focus.offset == Some(o),
@@ -185,6 +188,9 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     for e in &history.trace {
         let at = |text: String| Line { time_ns: e.time_ns, text };
         match &e.event {
+            Event::IsrChange { tp, isr: now, .. } | Event::LeaderElection { tp, isr: now, .. } if *tp == focus.key => {
+                isr = Some(now.clone());
+            }
             Event::Append { tp, broker: b, as_leader, leader_epoch, base_offset, values } if *tp == focus.key => {
                 let mut other = None;
                 for (i, &v) in values.iter().enumerate() {
@@ -222,6 +228,7 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
             {
                 if facts.led.iter().any(|&(lb, o, _, _)| lb == *b && (*base_offset..base_offset + count).contains(&o)) {
                     facts.acked = Some((*b, acks.clone(), e.time_ns));
+                    facts.isr_at_ack = isr.clone();
                     lines.push(at(format!("{} acknowledges the batch to the producer (acks={acks})", broker(*b))));
                 }
             }
