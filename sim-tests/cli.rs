@@ -369,19 +369,3 @@ fn check_determinism_passes_a_deterministic_scenario() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn a_consumer_group_scenario_is_refused_clearly_until_groups_are_implemented() {
-    let dir = std::env::temp_dir().join(format!("kafkasim-group-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("group.toml");
-    std::fs::write(
-        &file,
-        "seeds = [1]\nduration = \"5s\"\n[[topics]]\nname = \"t\"\n[[consumers]]\ntopic = \"t\"\nmode = \"subscribe\"\ngroup = \"g\"\n",
-    )
-    .unwrap();
-    let output = kafkasim(&["run", file.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(65), "{}", stdout(&output));
-    let message = stderr(&output);
-    assert!(message.contains("group.toml") && message.contains("not implemented yet"), "{message}");
-    let _ = std::fs::remove_dir_all(dir);
-}

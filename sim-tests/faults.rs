@@ -168,7 +168,6 @@ fn assert_clean(outcome: &RunOutcome) {
 }
 
 #[test]
-#[ignore = "seed 2 fails since the fault-kinds merge: t-0 gets no new leader after the second crash; investigate next session"]
 fn crashing_the_controller_elects_another_with_a_higher_epoch_and_elections_go_on() {
     let scenario = scenario(
         "5s",
@@ -185,9 +184,14 @@ fn crashing_the_controller_elects_another_with_a_higher_epoch_and_elections_go_o
         at = "2500ms"
         kind = "crash"
         target = "the leader of t-0"
-        duration = "1s"
+        duration = "2s"
         "#,
     );
+    // The second crash lasts longer than a session timeout plus a controller failover:
+    // when the leader of t-0 is also the new controller (seed 2), only the third broker
+    // can elect anyone, and it learns of the crash no sooner than the session expiry. A
+    // 1 s crash lets the crashed broker restart, win the controller race again and keep
+    // its leadership, which is correct Kafka behaviour but elects no one.
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         assert_clean(&outcome);

@@ -240,19 +240,14 @@ pub fn init_logging_from_env() {
 }
 
 fn load(file: &Path) -> Result<Scenario, i32> {
-    let scenario = scenario::load(file).map_err(|error| {
+    scenario::load(file).map_err(|error| {
         eprintln!("error: {error}");
         if error.to_string().contains("cannot read") {
             EXIT_NO_INPUT
         } else {
             EXIT_INPUT
         }
-    })?;
-    crate::runner::check_supported(&scenario).map_err(|message| {
-        eprintln!("error: {message}");
-        EXIT_INPUT
-    })?;
-    Ok(scenario)
+    })
 }
 
 fn write_jsonl(path: &Path, history: &History, trace: bool) -> Result<(), i32> {

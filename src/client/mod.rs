@@ -1,9 +1,10 @@
 //! Kafka clients: a producer (partitioner, accumulator, sender, retries, in-flight
-//! limit), a consumer, and the consumer-group partition assignors. They talk to
+//! limit), a standalone consumer, a consumer-group member and the partition assignors. They talk to
 //! brokers only through `sim::net`.
 
 pub mod assignor;
 pub mod consumer;
+pub mod group;
 pub mod metadata;
 pub mod partitioner;
 pub mod producer;

@@ -64,11 +64,19 @@ impl Recorder {
     }
 
     /// Appends a group member's op (with its group, member id and generation).
-    pub fn group_op(&self, process: u64, kind: OpType, f: OpFn, value: OpValue, group: GroupContext) -> u64 {
+    pub fn group_op(
+        &self,
+        process: u64,
+        kind: OpType,
+        f: OpFn,
+        value: OpValue,
+        error: Option<String>,
+        group: GroupContext,
+    ) -> u64 {
         let time_ns = self.now_ns();
         let mut log = self.lock();
         let index = log.ops.len() as u64;
-        let op = Op { index, time_ns, process, kind, f, value, error: None, group: Some(group) };
+        let op = Op { index, time_ns, process, kind, f, value, error, group: Some(group) };
         tracing::info!(target: HISTORY_TARGET, "{}", op.to_json());
         log.ops.push(op);
         index

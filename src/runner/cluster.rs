@@ -3,6 +3,7 @@
 use super::nemesis::{Nemesis, SharedNodes};
 use super::observer::observe;
 use super::{no_progress, trace_phase, RunOptions};
+use crate::broker::coordinator::OFFSETS_TOPIC;
 use crate::broker::{run_broker, BrokerConfig, BrokerContext, TopicAssignment, TruncationMode};
 use crate::check::Anomaly;
 use crate::history::Recorder;
@@ -38,10 +39,12 @@ pub fn replica_assignment(partitions: u32, replication_factor: u32, brokers: u32
     (0..partitions).map(|p| (0..replication_factor).map(|i| BrokerId((p + i) % brokers + 1)).collect()).collect()
 }
 
-/// Every topic of the scenario with its assignment and topic-level settings.
+/// Every topic of the scenario with its assignment and topic-level settings, and
+/// `__consumer_offsets` when a consumer group needs it (Kafka creates it on the first
+/// FindCoordinator; here it exists from the start, which only saves the wait).
 pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
     let defaults = &scenario.cluster.config;
-    scenario
+    let mut topics: Vec<TopicAssignment> = scenario
         .topics
         .iter()
         .map(|t| TopicAssignment {
@@ -53,7 +56,20 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
                 .unclean_leader_election_enable
                 .unwrap_or(defaults.unclean_leader_election_enable),
         })
-        .collect()
+        .collect();
+    if scenario.consumers.iter().any(|c| c.mode == scenario::ConsumerMode::Subscribe) {
+        topics.push(TopicAssignment {
+            name: OFFSETS_TOPIC.to_string(),
+            replicas: replica_assignment(
+                defaults.offsets_topic_num_partitions,
+                defaults.offsets_topic_replication_factor,
+                scenario.cluster.brokers,
+            ),
+            min_insync_replicas: defaults.min_insync_replicas,
+            unclean_leader_election_enable: false,
+        });
+    }
+    topics
 }
 
 fn broker_config(scenario: &Scenario, options: &RunOptions, id: u32, topics: &[TopicAssignment]) -> BrokerConfig {
@@ -160,20 +176,32 @@ pub async fn simulate(scenario: &Scenario, options: &RunOptions) -> Simulated {
     let drain_process = 1_000_000;
     let recorder_for_drain = recorder.clone();
     let drain_node = handle.create_node().name("drain").build();
-    let unfinished = drain_node
+    let drained = drain_node
         .spawn(async move {
             workload::drain(recorder_for_drain, drain_net, bootstrap, topic_names, drain_process, deadline).await
         })
         .await
         .unwrap_or_default();
-    if !unfinished.is_empty() {
-        let names: Vec<String> = unfinished.iter().map(ToString::to_string).collect();
+    if !drained.unfinished.is_empty() {
+        let names: Vec<String> = drained.unfinished.iter().map(ToString::to_string).collect();
         liveness_failures.push(no_progress(format!(
             "after healing, partitions {} could not be read to their high watermark within {} s",
             names.join(", "),
             liveness_deadline.as_secs()
         )));
     }
+    let groups = group_topics(scenario);
+    let caught_up = |recorder: &Recorder| groups_behind(recorder, &groups, &drained.end_offsets).is_empty();
+    if !groups.is_empty() && !wait_until(liveness_deadline, || caught_up(&recorder)).await {
+        let behind = groups_behind(&recorder, &groups, &drained.end_offsets);
+        liveness_failures.push(no_progress(format!(
+            "{} s after the faults healed, consumer groups had not committed up to the end of every \
+             partition: {}",
+            liveness_deadline.as_secs(),
+            behind.join("; ")
+        )));
+    }
+    ctx.run_over.store(true, Ordering::Relaxed);
 
     let faults_fired = nemesis.lock().expect("nemesis poisoned").fired;
     let messages = network.stats().messages_delivered;
@@ -238,7 +266,17 @@ fn boot_clients(
             let name = format!("consumer-{consumer_number}");
             let net = network.add_host(&Addr::new(&name));
             let (ctx, spec, this) = (ctx.clone(), spec.clone(), process);
-            nodes.boot(&name, move || workload::run_consumer(ctx.clone(), net.clone(), spec.clone(), this));
+            match spec.mode {
+                scenario::ConsumerMode::Assign => {
+                    nodes.boot(&name, move || workload::run_consumer(ctx.clone(), net.clone(), spec.clone(), this));
+                }
+                scenario::ConsumerMode::Subscribe => {
+                    let member = name.clone();
+                    nodes.boot(&name, move || {
+                        workload::run_group_consumer(ctx.clone(), net.clone(), spec.clone(), member.clone(), this)
+                    });
+                }
+            }
             process += 1;
         }
     }
@@ -322,6 +360,49 @@ fn trigger_matches(trigger: &scenario::Trigger, event: &crate::history::Event) -
         _ => return false,
     };
     *tp == trigger.tp
+}
+
+/// Each consumer group of the scenario with the topics its members subscribe to.
+fn group_topics(scenario: &Scenario) -> BTreeMap<String, Vec<String>> {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for c in scenario.consumers.iter().filter(|c| c.mode == scenario::ConsumerMode::Subscribe) {
+        let topics = groups.entry(c.group.clone().unwrap_or_default()).or_default();
+        if !topics.contains(&c.topic) {
+            topics.push(c.topic.clone());
+        }
+    }
+    groups
+}
+
+/// For each group, the partitions of its topics whose last accepted commit is below the
+/// end offset the drain read them to (`group t-0 at 12 of 40`). A group has caught up
+/// when this is empty: it stabilised and consumed everything written.
+fn groups_behind(
+    recorder: &Recorder,
+    groups: &BTreeMap<String, Vec<String>>,
+    end_offsets: &BTreeMap<crate::protocol::TopicPartition, u64>,
+) -> Vec<String> {
+    use crate::history::{OpFn, OpType, OpValue};
+    let committed: BTreeMap<(String, String), u64> = recorder.with_ops(|ops| {
+        let mut committed = BTreeMap::new();
+        for op in ops.iter().filter(|o| o.f == OpFn::Commit && o.kind == OpType::Ok) {
+            let (Some(ctx), OpValue::Offsets(offsets)) = (&op.group, &op.value) else { continue };
+            for (key, offset) in offsets {
+                committed.insert((ctx.group.clone(), key.clone()), *offset);
+            }
+        }
+        committed
+    });
+    let mut behind = Vec::new();
+    for (group, topics) in groups {
+        for (tp, end) in end_offsets.iter().filter(|(tp, _)| topics.contains(&tp.topic)) {
+            let at = committed.get(&(group.clone(), tp.to_string())).copied().unwrap_or(0);
+            if at < *end {
+                behind.push(format!("{group} {tp} at {at} of {end}"));
+            }
+        }
+    }
+    behind
 }
 
 /// Polls `condition` every 100 ms of simulated time until it holds or `limit` passes.

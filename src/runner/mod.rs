@@ -22,20 +22,6 @@ use crate::scenario::Scenario;
 use madsim::runtime::Runtime;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Refuses scenarios that use features the simulation does not model yet, rather than
-/// running them in a way that silently differs from what the file says.
-pub fn check_supported(scenario: &Scenario) -> Result<(), String> {
-    if let Some(consumer) = scenario.consumers.iter().find(|c| c.mode == crate::scenario::ConsumerMode::Subscribe) {
-        return Err(format!(
-            "{}: consumer group `{}` uses mode = \"subscribe\"; consumer groups are not implemented yet \
-             (the broker-side coordinator is, the group consumer is not); use mode = \"assign\"",
-            scenario.path.display(),
-            consumer.group.as_deref().unwrap_or("?")
-        ));
-    }
-    Ok(())
-}
-
 /// How to run a scenario beyond what its file says. The default is a faithful run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunOptions {

@@ -35,6 +35,8 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "replica.high.watermark.checkpoint.interval.ms",
     "flush.messages",
     "flush.ms",
+    "offsets.topic.num.partitions",
+    "offsets.topic.replication.factor",
 ];
 
 /// `[network]`.
@@ -64,7 +66,8 @@ pub(super) const PRODUCER_CONFIG: &[&str] = &[
 ];
 
 /// `[[consumers]]`.
-pub(super) const CONSUMER: &[&str] = &["count", "topic", "mode", "group", "poll_interval", "config"];
+pub(super) const CONSUMER: &[&str] =
+    &["count", "topic", "mode", "group", "poll_interval", "processing", "process_time", "commit", "config"];
 
 /// `[consumers.config]`.
 pub(super) const CONSUMER_CONFIG: &[&str] = &[
@@ -75,6 +78,7 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
     "auto.commit.interval.ms",
     "session.timeout.ms",
     "max.poll.interval.ms",
+    "heartbeat.interval.ms",
     "partition.assignment.strategy",
 ];
 

@@ -95,8 +95,8 @@ pub use model::{
     TopicConfig, TopicSpec, Trigger, TriggerEvent, TruncationMode,
 };
 pub use model_clients::{
-    AssignmentStrategy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning, ProducerConfig,
-    ProducerSpec, SendMode,
+    AssignmentStrategy, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
+    Processing, ProducerConfig, ProducerSpec, SendMode,
 };
 pub use validate::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range, MAX_SEEDS};

@@ -201,6 +201,13 @@ pub struct BrokerConfig {
     /// `flush.ms`: fsync the log when its oldest unflushed record is this old, in
     /// milliseconds; `None` (the default) leaves flushing to the operating system.
     pub flush_ms: Option<u64>,
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`, created when a
+    /// scenario has a consumer group (default 5; Kafka's is 50, more than a simulation
+    /// needs).
+    pub offsets_topic_num_partitions: u32,
+    /// `offsets.topic.replication.factor`: its replication factor (default 3, or the
+    /// broker count if smaller; at most the broker count).
+    pub offsets_topic_replication_factor: u32,
 }
 
 impl Default for BrokerConfig {
@@ -215,6 +222,8 @@ impl Default for BrokerConfig {
             replica_high_watermark_checkpoint_interval_ms: 5_000,
             flush_messages: None,
             flush_ms: None,
+            offsets_topic_num_partitions: 5,
+            offsets_topic_replication_factor: 3,
         }
     }
 }

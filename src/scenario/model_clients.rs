@@ -102,6 +102,14 @@ pub struct ConsumerSpec {
     pub group: Option<String>,
     /// The pause between polls, in milliseconds (`poll_interval`, default "100ms").
     pub poll_interval_ms: u64,
+    /// When polled records are processed (`processing`, default sync).
+    pub processing: Processing,
+    /// How long processing one record takes, in milliseconds (`process_time`, default
+    /// "0ms").
+    pub process_time_ms: u64,
+    /// When a group member commits (`commit`): auto when `enable.auto.commit` is on,
+    /// else after processing; none without a group.
+    pub commit: CommitPolicy,
     /// Consumer settings (`[consumers.config]`).
     pub config: ConsumerConfig,
 }
@@ -113,6 +121,33 @@ pub enum ConsumerMode {
     Assign,
     /// `subscribe()` to the topic as a member of `group` (`"subscribe"`).
     Subscribe,
+}
+
+/// When a consumer processes what it polled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Processing {
+    /// Every polled record is processed before the next poll (`"sync"`).
+    Sync,
+    /// Polled records are handed to a worker and the consumer keeps polling every
+    /// `poll_interval`; the worker processes them in between (`"async"`). Records polled
+    /// but not yet processed are what auto-commit can commit past.
+    Async,
+}
+
+/// When a group member commits its offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CommitPolicy {
+    /// No commits (a consumer without a group).
+    None,
+    /// `enable.auto.commit`: the positions (everything polled) every
+    /// `auto.commit.interval.ms`, before a rebalance and on close (`"auto"`).
+    Auto,
+    /// Manual `commitSync` of the processed records' offsets after processing them: at
+    /// least once (`"after-processing"`).
+    AfterProcessing,
+    /// Manual `commitSync` of the polled records' offsets before processing them: at
+    /// most once (`"before-processing"`).
+    BeforeProcessing,
 }
 
 /// Consumer settings, under Kafka's own key names, with Kafka 3.x defaults.
@@ -135,6 +170,9 @@ pub struct ConsumerConfig {
     /// `max.poll.interval.ms`: the longest gap between polls before the member leaves
     /// the group, in milliseconds (default 300000).
     pub max_poll_interval_ms: u64,
+    /// `heartbeat.interval.ms`: how often the member heartbeats, in milliseconds (default
+    /// 3000; below `session.timeout.ms`).
+    pub heartbeat_interval_ms: u64,
     /// `partition.assignment.strategy`: the group assignor (default range).
     pub partition_assignment_strategy: AssignmentStrategy,
 }
@@ -149,6 +187,7 @@ impl Default for ConsumerConfig {
             auto_commit_interval_ms: 5_000,
             session_timeout_ms: 45_000,
             max_poll_interval_ms: 300_000,
+            heartbeat_interval_ms: 3_000,
             partition_assignment_strategy: AssignmentStrategy::Range,
         }
     }

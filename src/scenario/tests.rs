@@ -215,6 +215,9 @@ fn a_full_scenario_parses_to_the_expected_structs() {
             mode: ConsumerMode::Subscribe,
             group: Some("billing".into()),
             poll_interval_ms: 50,
+            processing: Processing::Sync,
+            process_time_ms: 0,
+            commit: CommitPolicy::AfterProcessing,
             config: ConsumerConfig {
                 auto_offset_reset: OffsetReset::Earliest,
                 enable_auto_commit: false,

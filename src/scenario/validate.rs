@@ -170,8 +170,8 @@ fn cluster(table: Option<Table>) -> Res<ClusterSpec> {
         .transpose()?
         .unwrap_or(TruncationMode::LeaderEpoch);
     let config = match t.opt_table("config", keys::BROKER_CONFIG)? {
-        Some(c) => broker_config(&c)?,
-        None => BrokerConfig::default(),
+        Some(c) => broker_config(&c, brokers)?,
+        None => BrokerConfig { offsets_topic_replication_factor: brokers.min(3), ..BrokerConfig::default() },
     };
     Ok(ClusterSpec { brokers, truncation, config })
 }
@@ -186,7 +186,7 @@ pub(super) fn opt_u64_min(t: &Table, key: &str, min: u64) -> Res<Option<Sp<u64>>
     t.opt_u64(key)?.map(|v| at_least(v, min)).transpose()
 }
 
-fn broker_config(t: &Table) -> Res<BrokerConfig> {
+fn broker_config(t: &Table, brokers: u32) -> Res<BrokerConfig> {
     let d = BrokerConfig::default();
     let min_isr = t.opt_u32("min.insync.replicas")?.map(|v| at_least(v, 1)).transpose()?;
     let lag = opt_u64_min(t, "replica.lag.time.max.ms", 1)?;
@@ -220,6 +220,26 @@ fn broker_config(t: &Table) -> Res<BrokerConfig> {
         .map_or(d.replica_high_watermark_checkpoint_interval_ms, |v| v.value),
         flush_messages: opt_u64_min(t, "flush.messages", 1)?.map(|v| v.value),
         flush_ms: t.opt_u64("flush.ms")?.map(|v| v.value),
+        offsets_topic_num_partitions: t
+            .opt_u32("offsets.topic.num.partitions")?
+            .map(|v| {
+                v.check(
+                    |v| (1..=MAX_PARTITIONS).contains(&v),
+                    |v| format!("expected 1 to {MAX_PARTITIONS} partitions, found {v}"),
+                )
+            })
+            .transpose()?
+            .map_or(d.offsets_topic_num_partitions, |v| v.value),
+        offsets_topic_replication_factor: t
+            .opt_u32("offsets.topic.replication.factor")?
+            .map(|v| {
+                v.check(
+                    |v| (1..=brokers).contains(&v),
+                    |v| format!("expected 1 to {brokers} (the broker count), found {v}"),
+                )
+            })
+            .transpose()?
+            .map_or(brokers.min(3), |v| v.value),
     })
 }
 

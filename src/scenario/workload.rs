@@ -7,8 +7,8 @@ use super::error::{did_you_mean, excerpt, one_of, Res};
 use super::keys;
 use super::model::TopicSpec;
 use super::model_clients::{
-    AssignmentStrategy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning, ProducerConfig,
-    ProducerSpec, SendMode,
+    AssignmentStrategy, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
+    Processing, ProducerConfig, ProducerSpec, SendMode,
 };
 use super::raw::{Node, Sp, Table};
 use super::validate::{at_least, opt_u64_min, Notes};
@@ -252,6 +252,12 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<Consu
         if mode == ConsumerMode::Subscribe && group.is_none() {
             t.require("group", "a consumer group name, which `mode = \"subscribe\"` needs")?;
         }
+        if let Some(g) = group.as_ref().filter(|_| mode == ConsumerMode::Assign) {
+            return Err(g.pos.issue(
+                "`group` applies to mode = \"subscribe\"; assign-mode consumers in kafkasim neither join a \
+                 group nor commit; expected mode = \"subscribe\" with this group, or no `group`",
+            ));
+        }
         let poll_interval_ms = t
             .opt_duration_ms("poll_interval")?
             .map(|d| d.check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string()))
@@ -261,9 +267,59 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<Consu
             Some(c) => consumer_config(&c, group.is_some())?,
             None => ConsumerConfig { enable_auto_commit: group.is_some(), ..ConsumerConfig::default() },
         };
-        out.push(ConsumerSpec { count, topic, mode, group: group.map(|g| g.value), poll_interval_ms, config });
+        let processing = t
+            .opt_string("processing", "a string")?
+            .map(|sp| choice(&sp, &[("sync", Processing::Sync), ("async", Processing::Async)]))
+            .transpose()?
+            .unwrap_or(Processing::Sync);
+        let process_time_ms = t.opt_duration_ms("process_time")?.map_or(0, |d| d.value);
+        let commit = commit_policy(t, group.is_some(), &config)?;
+        out.push(ConsumerSpec {
+            count,
+            topic,
+            mode,
+            group: group.map(|g| g.value),
+            poll_interval_ms,
+            processing,
+            process_time_ms,
+            commit,
+            config,
+        });
     }
     Ok(out)
+}
+
+/// The `commit` key, which must agree with `enable.auto.commit` (auto-commit on means
+/// `"auto"`, off means a manual policy) and needs a group.
+fn commit_policy(t: &Table, has_group: bool, config: &ConsumerConfig) -> Res<CommitPolicy> {
+    let policies = [
+        ("auto", CommitPolicy::Auto),
+        ("after-processing", CommitPolicy::AfterProcessing),
+        ("before-processing", CommitPolicy::BeforeProcessing),
+    ];
+    let Some(sp) = t.opt_string("commit", "a string")? else {
+        return Ok(match (has_group, config.enable_auto_commit) {
+            (false, _) => CommitPolicy::None,
+            (true, true) => CommitPolicy::Auto,
+            (true, false) => CommitPolicy::AfterProcessing,
+        });
+    };
+    let policy = choice(&sp, &policies)?;
+    if !has_group {
+        return Err(sp.pos.issue("`commit` needs a consumer `group` (mode = \"subscribe\") to commit to"));
+    }
+    match (policy, config.enable_auto_commit) {
+        (CommitPolicy::Auto, false) => Err(sp.pos.issue(
+            "commit = \"auto\" but \"enable.auto.commit\" is false in [consumers.config]; expected \
+             \"enable.auto.commit\" = true, or a manual commit policy",
+        )),
+        (CommitPolicy::AfterProcessing | CommitPolicy::BeforeProcessing, true) => Err(sp.pos.issue(format!(
+            "commit = {} commits by hand, but \"enable.auto.commit\" is on (Kafka's default with a group); \
+             expected \"enable.auto.commit\" = false in [consumers.config]",
+            excerpt(&sp.value)
+        ))),
+        _ => Ok(policy),
+    }
 }
 
 const STRATEGIES: [(&str, AssignmentStrategy); 6] = [
@@ -298,6 +354,28 @@ fn consumer_config(t: &Table, has_group: bool) -> Res<ConsumerConfig> {
             None => return Err(bad_choice(&sp, &["range", "roundrobin", "sticky"])),
         },
     };
+    let session_timeout_ms = opt_u64_min(t, "session.timeout.ms", 1)?.map_or(d.session_timeout_ms, |v| v.value);
+    let heartbeat = opt_u64_min(t, "heartbeat.interval.ms", 1)?;
+    if let Some(h) = heartbeat.as_ref().filter(|h| h.value >= session_timeout_ms) {
+        return Err(h.pos.issue(format!(
+            "heartbeat.interval.ms ({}) must be below session.timeout.ms ({session_timeout_ms}), as Kafka \
+             requires; expected a smaller value, typically a third of the session timeout",
+            h.value
+        )));
+    }
+    let heartbeat_interval_ms = match heartbeat {
+        Some(h) => h.value,
+        // Kafka's default (3000) is only valid for session timeouts above it.
+        None if d.heartbeat_interval_ms < session_timeout_ms => d.heartbeat_interval_ms,
+        None => {
+            let sp = t.opt_u64("session.timeout.ms")?.expect("a session timeout below the default was set");
+            return Err(sp.pos.issue(format!(
+                "session.timeout.ms ({session_timeout_ms}) is not above the default heartbeat.interval.ms \
+                 ({}); expected a larger session timeout, or set \"heartbeat.interval.ms\" below it",
+                d.heartbeat_interval_ms
+            )));
+        }
+    };
     Ok(ConsumerConfig {
         auto_offset_reset: t
             .opt_string("auto.offset.reset", "a string")?
@@ -312,8 +390,9 @@ fn consumer_config(t: &Table, has_group: bool) -> Res<ConsumerConfig> {
             .map_or(d.max_poll_records, |v| v.value),
         enable_auto_commit: auto_commit.map_or(has_group, |a| a.value),
         auto_commit_interval_ms: t.opt_u64("auto.commit.interval.ms")?.map_or(d.auto_commit_interval_ms, |v| v.value),
-        session_timeout_ms: opt_u64_min(t, "session.timeout.ms", 1)?.map_or(d.session_timeout_ms, |v| v.value),
+        session_timeout_ms,
         max_poll_interval_ms: opt_u64_min(t, "max.poll.interval.ms", 1)?.map_or(d.max_poll_interval_ms, |v| v.value),
+        heartbeat_interval_ms,
         partition_assignment_strategy: strategy,
     })
 }

@@ -3,8 +3,10 @@
 //! its key and a run-unique integer value; `poll` with what each partition returned),
 //! and the final drain that reads every partition to its high watermark.
 
+mod group;
 mod process;
 
+pub use group::{group_config, run_group_consumer};
 pub use process::{Incarnation, ProcessIds};
 
 use crate::client::consumer::{Consumer, ConsumerConfig, OffsetReset};
@@ -15,8 +17,9 @@ use crate::scenario::{self, Partitioning, ProducerSpec, SendMode};
 use crate::sim::net::{Addr, NodeNet};
 use madsim::rand::{thread_rng, Rng};
 use madsim::time::{sleep, sleep_until, Instant};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Shared among every workload process of a run.
@@ -26,8 +29,14 @@ pub struct WorkloadContext {
     pub recorder: Recorder,
     /// The next value to send: values are unique across the run.
     pub next_value: Arc<AtomicU64>,
-    /// Set when the safety phase ends: producers and consumers stop.
+    /// Set when the safety phase ends: producers and standalone consumers stop.
     pub stop: Arc<AtomicBool>,
+    /// Set when the run ends: consumer group members, which keep consuming through the
+    /// liveness phase so that the runner can see their groups catch up, stop.
+    pub run_over: Arc<AtomicBool>,
+    /// Consumers stalled by the nemesis (by node name), with when the stall ends: their
+    /// application thread stops while their heartbeat thread carries on.
+    pub stalls: Arc<Mutex<BTreeMap<String, Instant>>>,
     /// Sends invoked but not yet completed, so that the runner can wait for them.
     pub outstanding: Arc<AtomicU64>,
     /// The brokers clients bootstrap from.
@@ -43,6 +52,8 @@ impl WorkloadContext {
             recorder,
             next_value: Arc::new(AtomicU64::new(0)),
             stop: Arc::new(AtomicBool::new(false)),
+            run_over: Arc::new(AtomicBool::new(false)),
+            stalls: Arc::default(),
             outstanding: Arc::new(AtomicU64::new(0)),
             bootstrap,
             processes: ProcessIds::default(),
@@ -55,8 +66,30 @@ impl WorkloadContext {
         Incarnation::new(self.recorder.clone(), process, self.stop.clone(), self.outstanding.clone())
     }
 
+    /// The incarnation of a group member booted as process `initial`: its kills count as
+    /// crashes until the run is over.
+    fn group_incarnation(&self, initial: u64) -> Incarnation {
+        let process = self.processes.start(initial);
+        Incarnation::new(self.recorder.clone(), process, self.run_over.clone(), self.outstanding.clone())
+    }
+
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    fn run_over(&self) -> bool {
+        self.run_over.load(Ordering::Relaxed)
+    }
+
+    /// Waits while the nemesis stalls the consumer `name`.
+    async fn wait_while_stalled(&self, name: &str) {
+        loop {
+            let until = self.stalls.lock().expect("stalls poisoned").get(name).copied();
+            match until {
+                Some(until) if Instant::now() < until => sleep_until(until).await,
+                _ => return,
+            }
+        }
     }
 }
 
@@ -265,8 +298,16 @@ async fn poll_once(life: &mut Incarnation, consumer: &mut Consumer) -> usize {
     count
 }
 
+/// What the liveness drain found.
+#[derive(Clone, Debug, Default)]
+pub struct Drained {
+    /// The partitions it could not read to their high watermark in time.
+    pub unfinished: Vec<TopicPartition>,
+    /// The high watermark each finished partition was read to.
+    pub end_offsets: BTreeMap<TopicPartition, u64>,
+}
+
 /// The liveness drain: reads every partition from its start to its high watermark.
-/// Returns the partitions it could not finish before `deadline`.
 pub async fn drain(
     recorder: Recorder,
     net: NodeNet<Request, Response>,
@@ -274,7 +315,7 @@ pub async fn drain(
     topics: Vec<String>,
     process: u64,
     deadline: Instant,
-) -> Vec<TopicPartition> {
+) -> Drained {
     let config = ConsumerConfig {
         bootstrap,
         auto_offset_reset: OffsetReset::Earliest,
@@ -293,11 +334,14 @@ pub async fn drain(
     consumer.assign(all.clone());
     life.complete(OpType::Ok, OpValue::Keys(keys), None);
     let mut unfinished = all;
+    let mut end_offsets = BTreeMap::new();
     while !unfinished.is_empty() && Instant::now() < deadline {
         let mut still = Vec::new();
         for tp in unfinished {
             match (consumer.end_offset(&tp).await, consumer.position(&tp)) {
-                (Some(end), Some(position)) if position >= end => {}
+                (Some(end), Some(position)) if position >= end => {
+                    end_offsets.insert(tp, end);
+                }
                 _ => still.push(tp),
             }
         }
@@ -306,5 +350,5 @@ pub async fn drain(
             poll_once(&mut life, &mut consumer).await;
         }
     }
-    unfinished
+    Drained { unfinished, end_offsets }
 }

@@ -5,7 +5,7 @@
 //! position and a producer's send order belong to one process, and a restarted client
 //! starts both afresh.
 
-use crate::history::{OpFn, OpType, OpValue, Recorder};
+use crate::history::{GroupContext, OpFn, OpType, OpValue, Recorder};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -82,6 +82,27 @@ impl Incarnation {
         };
         self.recorder.op(self.process, kind, f, value, error);
         self.release(f);
+    }
+
+    /// Records an invocation by a consumer group member.
+    pub fn invoke_in_group(&mut self, f: OpFn, value: OpValue, group: GroupContext) {
+        self.recorder.group_op(self.process, OpType::Invoke, f, value.clone(), None, group);
+        self.pending = Some((f, value));
+    }
+
+    /// Records the outstanding operation's completion by a consumer group member.
+    pub fn complete_in_group(&mut self, kind: OpType, value: OpValue, error: Option<String>, group: GroupContext) {
+        let Some((f, _)) = self.pending.take() else {
+            return;
+        };
+        self.recorder.group_op(self.process, kind, f, value, error, group);
+        self.release(f);
+    }
+
+    /// Records a group member's op that has no invocation: something that happened
+    /// rather than was attempted (a `process`: the member finished processing records).
+    pub fn record_in_group(&mut self, f: OpFn, value: OpValue, group: GroupContext) {
+        self.recorder.group_op(self.process, OpType::Ok, f, value, None, group);
     }
 
     fn release(&self, f: OpFn) {

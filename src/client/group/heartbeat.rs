@@ -1,0 +1,149 @@
+//! A member's standing in its group, shared between the application's thread (which
+//! polls, joins and commits) and the background heartbeat thread, as in Kafka's
+//! `AbstractCoordinator` and its `HeartbeatThread`.
+//!
+//! The heartbeat thread keeps the member alive between polls, learns of rebalances
+//! (REBALANCE_IN_PROGRESS) and of its own eviction (ILLEGAL_GENERATION,
+//! UNKNOWN_MEMBER_ID), and enforces `max.poll.interval.ms`: when the application has not
+//! polled for that long, it sends LeaveGroup on the member's behalf and forgets the
+//! member id, so that a stalled processor loses its partitions while its process lives.
+//! The application's next poll rejoins.
+
+use super::coordinator::CoordinatorLink;
+use crate::protocol::{ErrorCode, GroupRequest, GroupResponse};
+use madsim::time::{sleep, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Where the member stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    /// The member id the coordinator gave (empty before the first join or after the
+    /// member was forgotten).
+    pub member_id: String,
+    /// The generation of the member's current assignment, while it holds one.
+    pub generation: Option<u32>,
+    /// Set when the member must rejoin before its next fetch.
+    pub rejoin_needed: bool,
+    /// When the application last polled.
+    pub last_poll: Instant,
+    /// Set by the heartbeat thread when it left the group because the application did
+    /// not poll within `max.poll.interval.ms`; cleared by the application when it reads
+    /// it (for its log).
+    pub left_for_poll_timeout: bool,
+}
+
+/// The shared membership.
+#[derive(Clone)]
+pub struct SharedMembership(Arc<Mutex<Membership>>);
+
+impl SharedMembership {
+    /// A member that has not joined yet.
+    pub fn new() -> Self {
+        SharedMembership(Arc::new(Mutex::new(Membership {
+            member_id: String::new(),
+            generation: None,
+            rejoin_needed: true,
+            last_poll: Instant::now(),
+            left_for_poll_timeout: false,
+        })))
+    }
+
+    /// Locks it.
+    pub fn lock(&self) -> MutexGuard<'_, Membership> {
+        self.0.lock().expect("membership poisoned")
+    }
+
+    /// Applies an error from the coordinator about the member in `generation`: the
+    /// rebalance and eviction errors of Kafka's heartbeat and commit handlers. An answer
+    /// about an older generation than the member's current one is ignored.
+    pub fn absorb_error(&self, member_id: &str, generation: u32, error: ErrorCode) {
+        let mut m = self.lock();
+        if m.member_id != member_id || m.generation != Some(generation) {
+            return;
+        }
+        match error {
+            ErrorCode::RebalanceInProgress => m.rejoin_needed = true,
+            ErrorCode::IllegalGeneration => {
+                m.generation = None;
+                m.rejoin_needed = true;
+            }
+            ErrorCode::UnknownMemberId => {
+                m.member_id.clear();
+                m.generation = None;
+                m.rejoin_needed = true;
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Default for SharedMembership {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The heartbeat thread's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct HeartbeatConfig {
+    /// `heartbeat.interval.ms`.
+    pub interval_ms: u64,
+    /// `max.poll.interval.ms`.
+    pub max_poll_interval_ms: u64,
+    /// `request.timeout.ms`.
+    pub request_timeout_ms: u64,
+}
+
+/// The heartbeat thread: runs until the member's task is dropped (spawn it on the
+/// member's node so that a crash kills it too). It has its own connection to the
+/// coordinator, as the heartbeat must not wait behind a long JoinGroup on the
+/// application's connection (Kafka disables heartbeats during a join instead; the effect
+/// is the same, since only members holding a generation heartbeat).
+pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, config: HeartbeatConfig) {
+    let timeout = Duration::from_millis(config.request_timeout_ms);
+    loop {
+        sleep(Duration::from_millis(config.interval_ms)).await;
+        let (member_id, generation, polled_long_ago) = {
+            let m = membership.lock();
+            let Some(generation) = m.generation else { continue };
+            if m.rejoin_needed {
+                continue;
+            }
+            let idle = Instant::now().duration_since(m.last_poll);
+            (m.member_id.clone(), generation, idle > Duration::from_millis(config.max_poll_interval_ms))
+        };
+        if polled_long_ago {
+            leave_for_poll_timeout(&mut link, &membership, &member_id, generation, timeout).await;
+            continue;
+        }
+        let request = GroupRequest::Heartbeat { group: link.group().to_string(), generation, member_id: member_id.clone() };
+        if let Ok(GroupResponse::Ack { error: Some(error) }) = link.call(request, timeout).await {
+            membership.absorb_error(&member_id, generation, error);
+        }
+    }
+}
+
+/// Kafka's `maybeLeaveGroup("consumer poll timeout has expired")`: the member leaves so
+/// that its partitions go to members that are making progress.
+async fn leave_for_poll_timeout(
+    link: &mut CoordinatorLink,
+    membership: &SharedMembership,
+    member_id: &str,
+    generation: u32,
+    timeout: Duration,
+) {
+    {
+        let mut m = membership.lock();
+        if m.member_id != member_id || m.generation != Some(generation) {
+            return;
+        }
+        m.member_id.clear();
+        m.generation = None;
+        m.rejoin_needed = true;
+        m.left_for_poll_timeout = true;
+    }
+    let request = GroupRequest::LeaveGroup { group: link.group().to_string(), member_id: member_id.to_string() };
+    // Best effort, as in Kafka: if the LeaveGroup is lost, the session timeout evicts.
+    let _ = link.call(request, timeout).await;
+}

@@ -1,0 +1,421 @@
+//! The consumer in `subscribe` mode: a member of a consumer group (Kafka's
+//! `ConsumerCoordinator` over the standalone [`Consumer`]).
+//!
+//! Kafka's `KafkaConsumer::poll()` does two things, which this type exposes as two
+//! steps so that the workload can record each as its own operation:
+//! [`GroupConsumer::coordinator_poll`] (rejoin if a rebalance is due, committing first
+//! when auto-commit is on, then fetch the committed offsets of the new assignment; and
+//! auto-commit when its interval has passed) and [`GroupConsumer::fetch`] (fetch
+//! records from the assigned partitions). Rebalances are eager, as with Kafka's classic
+//! protocol: every partition is revoked before a rejoin and positions restart from the
+//! committed offsets.
+//!
+//! Deviation from Kafka, on purpose: auto-commit waits for the coordinator's answer
+//! (Kafka sends it asynchronously). What it commits is the same: the positions, i.e.
+//! everything poll returned, whether or not the application processed it.
+
+mod coordinator;
+mod heartbeat;
+
+pub use coordinator::{CoordinatorLink, LinkError};
+pub use heartbeat::{HeartbeatConfig, Membership, SharedMembership};
+
+use super::assignor::{self, MemberSubscription, Strategy};
+use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig};
+use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
+use crate::sim::net::NodeNet;
+use madsim::time::Instant;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Group settings, with Kafka's names.
+#[derive(Clone, Debug)]
+pub struct GroupConfig {
+    /// `group.id`.
+    pub group_id: String,
+    /// `client.id`, the prefix of the member id.
+    pub client_id: String,
+    /// `session.timeout.ms`.
+    pub session_timeout_ms: u64,
+    /// `max.poll.interval.ms`.
+    pub max_poll_interval_ms: u64,
+    /// `heartbeat.interval.ms`.
+    pub heartbeat_interval_ms: u64,
+    /// `partition.assignment.strategy`.
+    pub strategy: Strategy,
+    /// `enable.auto.commit`.
+    pub enable_auto_commit: bool,
+    /// `auto.commit.interval.ms`.
+    pub auto_commit_interval_ms: u64,
+    /// `retry.backoff.ms`: the pause between attempts of a commit.
+    pub retry_backoff_ms: u64,
+}
+
+/// Which member, in which generation, did something.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generation {
+    /// The member id.
+    pub member_id: String,
+    /// The generation.
+    pub generation: u32,
+}
+
+/// How a commit ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The coordinator stored the offsets.
+    Committed,
+    /// The coordinator refused them (e.g. ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID: Kafka's
+    /// `CommitFailedException`); nothing was stored.
+    Refused(ErrorCode),
+    /// Unknown: the answer was lost, or the offsets record may still be replicated.
+    Unknown(String),
+}
+
+/// What the application learns from its consumer's group work (Kafka's
+/// `ConsumerRebalanceListener` and `OffsetCommitCallback`, plus the start of each
+/// commit, which the workload records as an invocation).
+pub trait GroupListener {
+    /// A commit of `offsets` (next offsets to consume) is about to be sent.
+    fn commit_started(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)]);
+    /// The commit of `offsets` ended.
+    fn commit_finished(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)], outcome: &CommitOutcome);
+    /// The member's partitions are revoked before it rejoins.
+    fn partitions_revoked(&mut self, generation: &Generation, partitions: &[TopicPartition]);
+    /// The member got its assignment in a new generation.
+    fn partitions_assigned(&mut self, generation: &Generation, partitions: &[TopicPartition]);
+}
+
+/// How many times a commit is tried when the coordinator is unavailable or moved.
+const COMMIT_ATTEMPTS: u32 = 3;
+
+/// Extra time a JoinGroup may take beyond the rebalance timeout (Kafka: 5 s).
+const JOIN_GRACE_MS: u64 = 5_000;
+
+/// A consumer group member.
+pub struct GroupConsumer {
+    consumer: Consumer,
+    consumer_config: ConsumerConfig,
+    config: GroupConfig,
+    topics: Vec<String>,
+    link: CoordinatorLink,
+    membership: SharedMembership,
+    heartbeat: madsim::task::JoinHandle<()>,
+    /// The generation whose assignment the member holds, if any.
+    generation: Option<Generation>,
+    /// The partitions it holds.
+    assignment: Vec<TopicPartition>,
+    /// What it held last, sent in JoinGroup for the sticky assignor.
+    previous_assignment: Vec<TopicPartition>,
+    /// Set after a join until the committed offsets of the assignment are read.
+    committed_offsets_pending: bool,
+    next_auto_commit: Instant,
+}
+
+impl GroupConsumer {
+    /// A member of `config.group_id` subscribed to `topics`; it joins on its first
+    /// [`coordinator_poll`](Self::coordinator_poll). Starts the heartbeat thread on the
+    /// current node.
+    pub fn subscribe(
+        net: NodeNet<Request, Response>,
+        consumer_config: ConsumerConfig,
+        config: GroupConfig,
+        topics: Vec<String>,
+    ) -> Self {
+        let membership = SharedMembership::new();
+        let bootstrap = consumer_config.bootstrap.clone();
+        let heartbeat_link = CoordinatorLink::new(net.clone(), bootstrap.clone(), &config.group_id);
+        let heartbeat_config = HeartbeatConfig {
+            interval_ms: config.heartbeat_interval_ms,
+            max_poll_interval_ms: config.max_poll_interval_ms,
+            request_timeout_ms: consumer_config.request_timeout_ms,
+        };
+        let heartbeat = madsim::task::spawn(heartbeat::run(heartbeat_link, membership.clone(), heartbeat_config));
+        GroupConsumer {
+            consumer: Consumer::new(net.clone(), consumer_config.clone()),
+            link: CoordinatorLink::new(net, bootstrap, &config.group_id),
+            next_auto_commit: Instant::now() + Duration::from_millis(config.auto_commit_interval_ms),
+            consumer_config,
+            config,
+            topics,
+            membership,
+            heartbeat,
+            generation: None,
+            assignment: Vec::new(),
+            previous_assignment: Vec::new(),
+            committed_offsets_pending: false,
+        }
+    }
+
+    /// The generation whose assignment the member holds, if any.
+    pub fn generation(&self) -> Option<&Generation> {
+        self.generation.as_ref()
+    }
+
+    /// The partitions the member holds.
+    pub fn assignment(&self) -> &[TopicPartition] {
+        &self.assignment
+    }
+
+    /// The next offset to fetch of a held partition, if known.
+    pub fn position(&self, tp: &TopicPartition) -> Option<Offset> {
+        self.consumer.position(tp)
+    }
+
+    /// Sets the next offset to fetch for a held partition (Kafka's `seek`).
+    pub fn seek(&mut self, tp: &TopicPartition, offset: Offset) {
+        self.consumer.seek(tp, offset);
+    }
+
+    /// Whether the heartbeat thread made the member leave because the application did
+    /// not poll within `max.poll.interval.ms`, since the last call.
+    pub fn take_left_for_poll_timeout(&mut self) -> bool {
+        std::mem::take(&mut self.membership.lock().left_for_poll_timeout)
+    }
+
+    /// The group part of Kafka's `poll()`: notes the poll (for `max.poll.interval.ms`),
+    /// rejoins if a rebalance is due (auto-committing first, then revoking every
+    /// partition), reads the committed offsets of a new assignment, and auto-commits when
+    /// the interval has passed. Returns whether the member holds an assignment and may
+    /// fetch; if not, the caller backs off and calls again (one join attempt per call).
+    pub async fn coordinator_poll(&mut self, listener: &mut impl GroupListener) -> bool {
+        let rejoin = {
+            let mut m = self.membership.lock();
+            m.last_poll = Instant::now();
+            m.rejoin_needed || m.generation.is_none()
+        };
+        if rejoin {
+            self.prepare_rejoin(listener).await;
+            if !self.join().await {
+                return false;
+            }
+        }
+        if self.committed_offsets_pending {
+            if !self.read_committed_offsets().await {
+                return false;
+            }
+            self.committed_offsets_pending = false;
+            let generation = self.generation.clone().expect("joined");
+            listener.partitions_assigned(&generation, &self.assignment);
+        }
+        self.maybe_auto_commit(listener).await;
+        true
+    }
+
+    /// The fetch part of Kafka's `poll()`: records from the held partitions, advancing
+    /// the positions past what is returned.
+    pub async fn fetch(&mut self) -> Vec<ConsumedRecord> {
+        self.consumer.poll().await
+    }
+
+    /// Commits `offsets` (next offsets to consume) in the member's generation and waits
+    /// for the answer (Kafka's `commitSync`), retrying while the coordinator is
+    /// unavailable or moved. Refused when the member holds no generation.
+    pub async fn commit_sync(
+        &mut self,
+        offsets: Vec<(TopicPartition, Offset)>,
+        listener: &mut impl GroupListener,
+    ) -> CommitOutcome {
+        let Some(generation) = self.generation.clone() else {
+            return CommitOutcome::Refused(ErrorCode::UnknownMemberId);
+        };
+        listener.commit_started(&generation, &offsets);
+        let outcome = self.send_commit(&generation, &offsets).await;
+        listener.commit_finished(&generation, &offsets, &outcome);
+        outcome
+    }
+
+    /// Every held partition's position: what auto-commit commits.
+    pub fn consumed_offsets(&self) -> Vec<(TopicPartition, Offset)> {
+        self.assignment.iter().filter_map(|tp| Some((tp.clone(), self.consumer.position(tp)?))).collect()
+    }
+
+    /// Closes the member cleanly (Kafka's `close()`): auto-commits if enabled, then
+    /// leaves the group so that its partitions move at once.
+    pub async fn close(mut self, listener: &mut impl GroupListener) {
+        if self.config.enable_auto_commit && self.generation.is_some() {
+            let offsets = self.consumed_offsets();
+            if !offsets.is_empty() {
+                self.commit_sync(offsets, listener).await;
+            }
+        }
+        let member_id = self.membership.lock().member_id.clone();
+        if !member_id.is_empty() {
+            let request = GroupRequest::LeaveGroup { group: self.config.group_id.clone(), member_id };
+            let _ = self.link.call(request, self.request_timeout()).await;
+        }
+    }
+
+    fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.consumer_config.request_timeout_ms)
+    }
+
+    /// Kafka's `onJoinPrepare`: commit what was consumed (auto-commit), then revoke
+    /// every held partition; positions are forgotten.
+    async fn prepare_rejoin(&mut self, listener: &mut impl GroupListener) {
+        let Some(generation) = self.generation.clone() else { return };
+        let still_member = self.membership.lock().generation == Some(generation.generation);
+        if self.config.enable_auto_commit && still_member {
+            let offsets = self.consumed_offsets();
+            if !offsets.is_empty() {
+                self.commit_sync(offsets, listener).await;
+            }
+        }
+        listener.partitions_revoked(&generation, &self.assignment);
+        self.previous_assignment = std::mem::take(&mut self.assignment);
+        self.generation = None;
+        self.committed_offsets_pending = false;
+        self.consumer.assign(Vec::new());
+    }
+
+    /// One JoinGroup + SyncGroup round. Returns whether the member got an assignment.
+    async fn join(&mut self) -> bool {
+        let member_id = self.membership.lock().member_id.clone();
+        let join = GroupRequest::JoinGroup {
+            group: self.config.group_id.clone(),
+            member_id,
+            client_id: self.config.client_id.clone(),
+            session_timeout_ms: self.config.session_timeout_ms,
+            rebalance_timeout_ms: self.config.max_poll_interval_ms,
+            topics: self.topics.clone(),
+            owned: self.previous_assignment.clone(),
+        };
+        let join_timeout = self.request_timeout().max(Duration::from_millis(self.config.max_poll_interval_ms + JOIN_GRACE_MS));
+        let (generation, member_id, leader, members) = match self.link.call(join, join_timeout).await {
+            Ok(GroupResponse::Joined { error: None, generation, member_id, leader, members }) => {
+                (generation, member_id, leader, members)
+            }
+            Ok(GroupResponse::Joined { error: Some(ErrorCode::UnknownMemberId), .. }) => {
+                self.membership.lock().member_id.clear();
+                return false;
+            }
+            _ => return false,
+        };
+        self.membership.lock().member_id = member_id.clone();
+        let assignments = if leader == member_id { self.assign(&members).await } else { Vec::new() };
+        let sync = GroupRequest::SyncGroup {
+            group: self.config.group_id.clone(),
+            generation,
+            member_id: member_id.clone(),
+            assignments,
+        };
+        let assignment = match self.link.call(sync, join_timeout).await {
+            Ok(GroupResponse::Synced { error: None, assignment }) => assignment,
+            Ok(GroupResponse::Synced { error: Some(ErrorCode::UnknownMemberId), .. }) => {
+                self.membership.lock().member_id.clear();
+                return false;
+            }
+            _ => return false,
+        };
+        {
+            let mut m = self.membership.lock();
+            if m.member_id != member_id {
+                return false; // The heartbeat thread gave up the membership meanwhile.
+            }
+            m.generation = Some(generation);
+            m.rejoin_needed = false;
+        }
+        self.generation = Some(Generation { member_id, generation });
+        self.assignment = assignment.clone();
+        self.consumer.assign(assignment);
+        self.committed_offsets_pending = true;
+        true
+    }
+
+    /// The leader's work in a rebalance: the assignor over every member's subscription.
+    async fn assign(&mut self, members: &[crate::protocol::GroupMember]) -> Vec<(String, Vec<TopicPartition>)> {
+        let mut partitions = BTreeMap::new();
+        let mut topics: Vec<&String> = members.iter().flat_map(|m| &m.topics).collect();
+        topics.sort();
+        topics.dedup();
+        for topic in topics {
+            let count = self.consumer.partitions_for(topic).await.len() as u32;
+            if count > 0 {
+                partitions.insert(topic.clone(), count);
+            }
+        }
+        let subscriptions: Vec<MemberSubscription> = members
+            .iter()
+            .map(|m| MemberSubscription { member_id: m.member_id.clone(), topics: m.topics.clone(), owned: m.owned.clone() })
+            .collect();
+        assignor::assign(self.config.strategy, &subscriptions, &partitions).into_iter().collect()
+    }
+
+    /// OffsetFetch for the held partitions; positions start at the committed offsets,
+    /// and partitions without one are reset by `auto.offset.reset` on the first fetch.
+    async fn read_committed_offsets(&mut self) -> bool {
+        let request =
+            GroupRequest::OffsetFetch { group: self.config.group_id.clone(), partitions: self.assignment.clone() };
+        match self.link.call(request, self.request_timeout()).await {
+            Ok(GroupResponse::Offsets { error: None, offsets }) => {
+                for (tp, committed) in offsets {
+                    if let Some(offset) = committed {
+                        self.consumer.seek(&tp, offset);
+                    }
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn maybe_auto_commit(&mut self, listener: &mut impl GroupListener) {
+        if !self.config.enable_auto_commit || Instant::now() < self.next_auto_commit {
+            return;
+        }
+        self.next_auto_commit = Instant::now() + Duration::from_millis(self.config.auto_commit_interval_ms);
+        let offsets = self.consumed_offsets();
+        if !offsets.is_empty() {
+            self.commit_sync(offsets, listener).await;
+        }
+    }
+
+    async fn send_commit(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)]) -> CommitOutcome {
+        let mut indeterminate = None;
+        let mut last_error = ErrorCode::CoordinatorNotAvailable;
+        for attempt in 0..COMMIT_ATTEMPTS {
+            if attempt > 0 {
+                madsim::time::sleep(Duration::from_millis(self.config.retry_backoff_ms)).await;
+            }
+            let request = GroupRequest::OffsetCommit {
+                group: self.config.group_id.clone(),
+                generation: Some(generation.generation),
+                member_id: generation.member_id.clone(),
+                offsets: offsets.to_vec(),
+            };
+            match self.link.call(request, self.request_timeout()).await {
+                Ok(GroupResponse::Ack { error: None }) => return CommitOutcome::Committed,
+                // The offsets record was appended but not replicated in time: it may
+                // still be committed.
+                Ok(GroupResponse::Ack { error: Some(ErrorCode::CoordinatorNotAvailable) }) => {
+                    indeterminate = Some("the offsets were written but not replicated in time".to_string());
+                }
+                Ok(GroupResponse::Ack { error: Some(ErrorCode::NotCoordinator) }) => {
+                    last_error = ErrorCode::NotCoordinator;
+                }
+                Ok(GroupResponse::Ack { error: Some(error) }) => {
+                    self.membership.absorb_error(&generation.member_id, generation.generation, error);
+                    return match indeterminate {
+                        Some(reason) => CommitOutcome::Unknown(reason),
+                        None => CommitOutcome::Refused(error),
+                    };
+                }
+                Ok(_) => {}
+                Err(LinkError::CoordinatorUnknown) => {}
+                Err(LinkError::Indeterminate) => {
+                    indeterminate = Some("the commit's answer was lost".to_string());
+                }
+            }
+        }
+        match indeterminate {
+            Some(reason) => CommitOutcome::Unknown(reason),
+            None => CommitOutcome::Refused(last_error),
+        }
+    }
+}
+
+impl Drop for GroupConsumer {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}

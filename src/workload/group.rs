@@ -1,0 +1,244 @@
+//! A consumer group member's workload process: subscribes, polls, processes what it
+//! polled and commits by the scenario's policy, recording each step with its group
+//! context (`subscribe`, `assign` per generation, `poll`, `process`, `commit`), the way
+//! an application built on Kafka's consumer would behave.
+//!
+//! Processing is modelled, not skipped: each record takes `process_time`, and a crash or
+//! a stall can strike between polling a record, processing it and committing it. That
+//! window is where at-most-once and at-least-once differ.
+
+use super::{consumer_config, WorkloadContext};
+use crate::client::assignor::Strategy;
+use crate::client::consumer::ConsumedRecord;
+use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener};
+use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords};
+use crate::protocol::{Offset, Request, Response, TopicPartition};
+use crate::scenario::{self, CommitPolicy, Processing};
+use crate::sim::net::NodeNet;
+use madsim::time::{sleep, Instant};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use super::process::Incarnation;
+
+/// How long a member that could not join waits before trying again, in milliseconds.
+const REJOIN_BACKOFF_MS: u64 = 100;
+
+/// One polled record waiting to be processed, with the generation it was polled in.
+struct Polled {
+    record: ConsumedRecord,
+    group: GroupContext,
+}
+
+/// What the member's application keeps between polls.
+struct App<'a> {
+    life: Incarnation,
+    group_id: &'a str,
+    /// Polled, not yet processed (only ever non-empty between polls with async processing).
+    backlog: VecDeque<Polled>,
+    /// The offsets last committed by this member, per partition, so that a manual
+    /// policy commits only what moved.
+    last_committed: BTreeMap<TopicPartition, Offset>,
+}
+
+impl App<'_> {
+    fn context(&self, generation: &Generation) -> GroupContext {
+        GroupContext {
+            group: self.group_id.to_string(),
+            member: generation.member_id.clone(),
+            generation: generation.generation,
+        }
+    }
+}
+
+fn offsets_value(offsets: &[(TopicPartition, Offset)]) -> OpValue {
+    OpValue::Offsets(offsets.iter().map(|(tp, offset)| (tp.to_string(), *offset)).collect())
+}
+
+impl GroupListener for App<'_> {
+    fn commit_started(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)]) {
+        let ctx = self.context(generation);
+        self.life.invoke_in_group(OpFn::Commit, offsets_value(offsets), ctx);
+    }
+
+    fn commit_finished(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)], outcome: &CommitOutcome) {
+        let ctx = self.context(generation);
+        let (kind, error) = match outcome {
+            CommitOutcome::Committed => (OpType::Ok, None),
+            CommitOutcome::Refused(code) => (OpType::Fail, Some(code.kafka_name().to_string())),
+            CommitOutcome::Unknown(reason) => (OpType::Info, Some(reason.clone())),
+        };
+        self.life.complete_in_group(kind, offsets_value(offsets), error, ctx);
+        if *outcome == CommitOutcome::Committed {
+            self.last_committed.extend(offsets.iter().cloned());
+        }
+    }
+
+    fn partitions_revoked(&mut self, _generation: &Generation, partitions: &[TopicPartition]) {
+        // The application drops what it had not processed: the next owner starts from
+        // the committed offset.
+        self.backlog.retain(|p| !partitions.contains(&p.record.tp));
+        self.last_committed.retain(|tp, _| !partitions.contains(tp));
+    }
+
+    fn partitions_assigned(&mut self, generation: &Generation, partitions: &[TopicPartition]) {
+        let ctx = self.context(generation);
+        let keys: Vec<String> = partitions.iter().map(TopicPartition::to_string).collect();
+        self.life.invoke_in_group(OpFn::Assign, OpValue::Keys(keys.clone()), ctx.clone());
+        self.life.complete_in_group(OpType::Ok, OpValue::Keys(keys), None, ctx);
+    }
+}
+
+/// The group settings of a subscribe-mode consumer spec; `client_id` is its node name.
+pub fn group_config(spec: &scenario::ConsumerSpec, client_id: &str) -> GroupConfig {
+    let c = &spec.config;
+    GroupConfig {
+        group_id: spec.group.clone().unwrap_or_default(),
+        client_id: client_id.to_string(),
+        session_timeout_ms: c.session_timeout_ms,
+        max_poll_interval_ms: c.max_poll_interval_ms,
+        heartbeat_interval_ms: c.heartbeat_interval_ms,
+        strategy: match c.partition_assignment_strategy {
+            scenario::AssignmentStrategy::Range => Strategy::Range,
+            scenario::AssignmentStrategy::RoundRobin => Strategy::RoundRobin,
+            scenario::AssignmentStrategy::Sticky => Strategy::Sticky,
+        },
+        enable_auto_commit: spec.commit == CommitPolicy::Auto,
+        auto_commit_interval_ms: c.auto_commit_interval_ms,
+        retry_backoff_ms: 100,
+    }
+}
+
+/// One group member process, named `name` (its client id), booted as Jepsen process
+/// `process`. It runs until the run ends (not only the safety phase: the liveness phase
+/// waits for groups to catch up), recording a crash if killed before.
+pub fn run_group_consumer(
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    spec: scenario::ConsumerSpec,
+    name: String,
+    process: u64,
+) -> impl std::future::Future<Output = ()> {
+    let life = ctx.group_incarnation(process);
+    member_loop(ctx, net, spec, name, life)
+}
+
+async fn member_loop(
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    spec: scenario::ConsumerSpec,
+    name: String,
+    mut life: Incarnation,
+) {
+    let group_id = spec.group.clone().unwrap_or_default();
+    let topics = vec![spec.topic.clone()];
+    life.invoke(OpFn::Subscribe, OpValue::Keys(topics.clone()));
+    let config = consumer_config(&spec, ctx.bootstrap.clone());
+    let mut member = GroupConsumer::subscribe(net, config, group_config(&spec, &name), topics.clone());
+    life.complete(OpType::Ok, OpValue::Keys(topics), None);
+    let mut app = App { life, group_id: &group_id, backlog: VecDeque::new(), last_committed: BTreeMap::new() };
+    let poll_interval = Duration::from_millis(spec.poll_interval_ms);
+    while !ctx.run_over() {
+        ctx.wait_while_stalled(&name).await;
+        if !member.coordinator_poll(&mut app).await {
+            sleep(Duration::from_millis(REJOIN_BACKOFF_MS)).await;
+            continue;
+        }
+        if spec.commit == CommitPolicy::AfterProcessing {
+            commit_progress(&mut member, &mut app, spec.commit).await;
+        }
+        let generation = member.generation().cloned().expect("coordinator_poll succeeded");
+        let group = app.context(&generation);
+        app.life.invoke_in_group(OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]), group.clone());
+        let records = member.fetch().await;
+        let mut polled = PolledRecords::new();
+        for r in &records {
+            polled.entry(r.tp.to_string()).or_default().push((r.offset, r.value));
+        }
+        let value = OpValue::Txn(vec![MicroOp::Poll { records: Some(polled) }]);
+        app.life.complete_in_group(OpType::Ok, value, None, group.clone());
+        if spec.commit == CommitPolicy::BeforeProcessing {
+            // At most once: the positions, past what was just polled, before processing.
+            commit_progress(&mut member, &mut app, spec.commit).await;
+        }
+        app.backlog.extend(records.into_iter().map(|record| Polled { record, group: group.clone() }));
+        match spec.processing {
+            Processing::Sync => {
+                process_backlog(&ctx, &name, &spec, &mut app, None).await;
+                if spec.commit == CommitPolicy::AfterProcessing {
+                    commit_progress(&mut member, &mut app, spec.commit).await;
+                }
+                sleep(poll_interval).await;
+            }
+            Processing::Async => {
+                let next_poll = Instant::now() + poll_interval;
+                process_backlog(&ctx, &name, &spec, &mut app, Some(next_poll)).await;
+                madsim::time::sleep_until(next_poll).await;
+            }
+        }
+    }
+}
+
+/// A manual commit (Kafka's `commitSync`) of each held partition's progress. After
+/// processing (at least once) that is the first polled record not processed yet, or the
+/// position when everything polled from the partition was processed; before processing
+/// (at most once) it is the position, past everything polled. Only partitions whose
+/// offset moved since this member's last commit are sent.
+async fn commit_progress(member: &mut GroupConsumer, app: &mut App<'_>, policy: CommitPolicy) {
+    let offsets: Vec<(TopicPartition, Offset)> = member
+        .consumed_offsets()
+        .into_iter()
+        .map(|(tp, position)| {
+            let unprocessed = app.backlog.iter().find(|p| p.record.tp == tp).map(|p| p.record.offset);
+            match policy {
+                CommitPolicy::BeforeProcessing => (tp, position),
+                _ => (tp, unprocessed.unwrap_or(position)),
+            }
+        })
+        .filter(|(tp, offset)| app.last_committed.get(tp) != Some(offset))
+        .collect();
+    if !offsets.is_empty() {
+        member.commit_sync(offsets, app).await;
+    }
+}
+
+/// Processes backlog records in order, each taking `process_time`, until the backlog is
+/// empty or `until` comes. Each record processed is recorded as a `process` op (records
+/// processed at one instant, with no processing time, share one op).
+async fn process_backlog(
+    ctx: &WorkloadContext,
+    name: &str,
+    spec: &scenario::ConsumerSpec,
+    app: &mut App<'_>,
+    until: Option<Instant>,
+) {
+    let process_time = Duration::from_millis(spec.process_time_ms);
+    if process_time.is_zero() {
+        let batch: Vec<Polled> = app.backlog.drain(..).collect();
+        record_processed(app, batch);
+        return;
+    }
+    while until.is_none_or(|t| Instant::now() + process_time <= t) {
+        let Some(next) = app.backlog.pop_front() else { break };
+        ctx.wait_while_stalled(name).await;
+        sleep(process_time).await;
+        record_processed(app, vec![next]);
+    }
+}
+
+/// Records `batch` as processed, one `process` op per generation it was polled in.
+fn record_processed(app: &mut App<'_>, batch: Vec<Polled>) {
+    let mut by_generation: Vec<(GroupContext, PolledRecords)> = Vec::new();
+    for Polled { record, group } in batch {
+        if by_generation.last().is_none_or(|(g, _)| *g != group) {
+            by_generation.push((group, PolledRecords::new()));
+        }
+        let (_, records) = by_generation.last_mut().expect("pushed");
+        records.entry(record.tp.to_string()).or_default().push((record.offset, record.value));
+    }
+    for (group, records) in by_generation {
+        if !records.is_empty() {
+            app.life.record_in_group(OpFn::Process, OpValue::Records(records), group);
+        }
+    }
+}
