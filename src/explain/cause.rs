@@ -57,17 +57,7 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "Two brokers accepted writes as leader of one partition in the same leader epoch: the epoch no longer fences the old leader.".into(),
             "The leader epoch must fence every old leader (a zombie's writes are refused by epoch); no configuration makes two leaders of one epoch safe.".into(),
         ),
-        NoProgress => {
-            let offline = if setup.unclean_election == Some(false) {
-                " with unclean.leader.election.enable=false no out-of-sync replica may lead"
-            } else {
-                ""
-            };
-            (
-                format!("No progress because after the faults healed the partition found no leader or the drain could not reach its end{}.", if offline.is_empty() { String::new() } else { format!(";{offline}") }),
-                "Keep enough in-sync replicas alive (replication factor 3, min.insync.replicas=2) so that one failure never leaves a partition without an in-sync leader.".into(),
-            )
-        }
+        NoProgress => no_progress(&anomaly.description, setup),
     }
 }
 
@@ -151,6 +141,37 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         "acks=all, min.insync.replicas=2, unclean.leader.election.enable=false and leader-epoch truncation together prevent this; one of them was defeated here."
     };
     (because, fix.to_string())
+}
+
+/// Why the cluster did not recover, from the liveness check's description (the runner
+/// names what was still wrong when the heal-and-drain phase ran out).
+fn no_progress(description: &str, setup: &Setup) -> (String, String) {
+    let (why, fix) = if description.contains("consumer groups had not committed") {
+        (
+            "the consumer group did not commit up to the end of every partition: its members stopped consuming or committing (a member that never rejoined, a rebalance that did not settle, or processing slower than the records arrive)",
+            "Give members time to rejoin and keep up after a failure: max.poll.interval.ms above the time one poll's records take to process, session.timeout.ms above the longest pause, and a processing rate above the produce rate.",
+        )
+    } else if description.contains("unanswered") {
+        (
+            "producers were still waiting for answers to sends that no leader could accept or refuse",
+            "Bound every send with delivery.timeout.ms and keep enough in-sync replicas alive that a leader can answer (replication factor 3, min.insync.replicas=2).",
+        )
+    } else if description.contains("no leader") || description.contains("did not elect") || description.contains("ISR lacks") {
+        (
+            if setup.unclean_election == Some(false) {
+                "a partition found no in-sync leader, or its replicas did not rejoin the ISR, after every node was restarted; with unclean.leader.election.enable=false no out-of-sync replica may lead"
+            } else {
+                "a partition found no leader, or its replicas did not rejoin the ISR, after every node was restarted"
+            },
+            "Keep enough in-sync replicas alive (replication factor 3, min.insync.replicas=2) so that one failure never leaves a partition without an in-sync leader.",
+        )
+    } else {
+        (
+            "the final drain could not read every partition to its high watermark after the faults healed",
+            "Nothing in the configuration explains this; look at the partitions named above in `kafkasim run FILE --seed N --trace`.",
+        )
+    };
+    (format!("No progress because {why}."), fix.to_string())
 }
 
 /// `a`, `a and b`, `a, b and c`.

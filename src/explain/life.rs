@@ -86,7 +86,7 @@ pub(crate) fn life(history: &History, focus: &Focus) -> Life {
         (Some(s), Some(e)) => (s, e),
         _ => (0, u64::MAX),
     };
-    context(history, &focus.key, &offsets, (start, end), &mut lines, &mut facts);
+    context(history, Some(&focus.key), &offsets, (start, end), &mut lines, &mut facts);
     lines.sort_by_key(|l| l.time_ns);
     Life { lines, facts }
 }
@@ -274,7 +274,7 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
 /// Faults, elections and leader changes of the partition while the story unfolds.
 fn context(
     history: &History,
-    key: &str,
+    key: Option<&str>,
     offsets: &BTreeSet<u64>,
     (start, end): (u64, u64),
     lines: &mut Vec<Line>,
@@ -282,7 +282,9 @@ fn context(
 ) {
     let mut shown = 0;
     let mut left = 0;
+    let mut last_ns = start;
     let at_offset = offsets.iter().next().copied();
+    let ours = |tp: &str| key.is_none_or(|k| k == tp);
     for e in history.trace.iter().filter(|e| (start..=end).contains(&e.time_ns)) {
         let text = match &e.event {
             Event::Fault { kind, targets, detail } => {
@@ -290,7 +292,7 @@ fn context(
                 let on = if targets.is_empty() { String::new() } else { format!(" on {}", targets.join(", ")) };
                 format!("fault: {kind}{on} ({detail})")
             }
-            Event::LeaderElection { tp, leader, leader_epoch, isr, unclean, reason } if tp == key => {
+            Event::LeaderElection { tp, leader, leader_epoch, isr, unclean, reason } if ours(tp) => {
                 facts.unclean |= *unclean;
                 match leader {
                     Some(l) => format!(
@@ -301,18 +303,19 @@ fn context(
                     None => format!("the controller finds no replica to lead {tp} ({reason}): the partition is offline"),
                 }
             }
-            Event::BecomeLeader { tp, broker: b, leader_epoch, log_end_offset, .. } if tp == key => {
+            Event::BecomeLeader { tp, broker: b, leader_epoch, log_end_offset, .. } if ours(tp) => {
                 facts.new_leaders.push((e.time_ns, *b, *leader_epoch, *log_end_offset));
                 let versus = match at_offset {
                     Some(o) if *log_end_offset <= o => format!(", without offset {o}"),
                     Some(o) => format!(", holding offset {o}"),
                     None => String::new(),
                 };
-                format!("{} becomes leader in epoch {leader_epoch} with log end offset {log_end_offset}{versus}", broker(*b))
+                format!("{} becomes leader of {tp} in epoch {leader_epoch} with log end offset {log_end_offset}{versus}", broker(*b))
             }
-            Event::IsrChange { tp, isr, .. } if tp == key => format!("the ISR of {tp} becomes {isr:?}"),
+            Event::IsrChange { tp, isr, .. } if ours(tp) => format!("the ISR of {tp} becomes {isr:?}"),
             _ => continue,
         };
+        last_ns = e.time_ns;
         if shown < MAX_CONTEXT_LINES {
             shown += 1;
             lines.push(Line { time_ns: e.time_ns, text });
@@ -321,19 +324,20 @@ fn context(
         }
     }
     if left > 0 {
-        lines.push(Line { time_ns: end, text: format!("(and {left} more faults and leader changes in between)") });
+        lines.push(Line { time_ns: last_ns, text: format!("(and {left} more faults and leader changes until then)") });
     }
 }
 
-/// The partition's leadership and faults in a window, for anomalies without a record
-/// value (hw-regression, commit-regression, split-ownership, no-progress).
-pub(crate) fn partition_story(history: &History, key: &str, window: (u64, u64)) -> Life {
+/// The partition's (or, without one, every partition's) leadership and faults in a
+/// window, for anomalies without a record value (hw-regression, commit-regression,
+/// split-ownership, no-progress).
+pub(crate) fn partition_story(history: &History, key: Option<&str>, window: (u64, u64)) -> Life {
     let mut lines = Vec::new();
     let mut facts = Facts::default();
     context(history, key, &BTreeSet::new(), window, &mut lines, &mut facts);
     for e in history.trace.iter().filter(|e| (window.0..=window.1).contains(&e.time_ns)) {
         if let Event::HighWatermark { tp, broker: b, is_leader: true, leader_epoch, old, new } = &e.event {
-            if tp == key && new < old {
+            if key.is_none_or(|k| k == tp) && new < old {
                 lines.push(Line {
                     time_ns: e.time_ns,
                     text: format!("the high watermark on leader {} goes back from {old} to {new} in epoch {leader_epoch}", broker(*b)),

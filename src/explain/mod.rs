@@ -60,16 +60,21 @@ pub fn explain(history: &History, anomaly: &Anomaly, setup: &Setup) -> Story {
     if records.is_empty() {
         // No record to follow (hw-regression, commit-regression, split-ownership,
         // no-progress): the partition's leadership and faults around the anomaly.
-        let key = anomaly.records.first().map_or(String::new(), |r| r.key.clone());
-        let time = anomaly.records.iter().filter_map(|r| r.time_ns).min().unwrap_or(0);
-        let window = (time.saturating_sub(5_000_000_000), time + 1_000_000_000);
-        let Life { mut lines, facts: found } = life::partition_story(history, &key, window);
+        // Without a record at all (a liveness failure), the faults and elections of the
+        // whole run.
+        let key = anomaly.records.first().map(|r| r.key.clone());
+        let window = match anomaly.records.iter().filter_map(|r| r.time_ns).min() {
+            Some(time) => (time.saturating_sub(5_000_000_000), time + 1_000_000_000),
+            // From the first fault: the elections of the cluster's start tell nothing.
+            None => (history.trace.iter().find(|e| matches!(e.event, crate::history::Event::Fault { .. })).map_or(0, |e| e.time_ns), u64::MAX),
+        };
+        let Life { mut lines, facts: found } = life::partition_story(history, key.as_deref(), window);
         lines.extend(anomaly.records.iter().filter_map(|r| {
             r.time_ns.map(|t| Line { time_ns: t, text: format!("{}{}", r.by.as_ref().map(|b| format!("{b}: ")).unwrap_or_default(), r.note) })
         }));
         lines.sort_by_key(|l| l.time_ns);
         facts = found;
-        records.push((key, lines));
+        records.push((key.unwrap_or_else(|| "the run: its faults and elections".to_string()), lines));
     }
     let (cause, prevention) = cause::cause(anomaly, &facts, setup);
     Story { kind: anomaly.kind, summary: anomaly.description.clone(), records, cause, prevention }
