@@ -21,10 +21,8 @@
 //! - [`plant`]      planted bugs: known-broken behaviours a run can swap in to test the
 //!                  checkers (depends on nothing; read by broker and controller config).
 //! - [`runner`]     scenario + seed -> simulation -> history -> checks -> verdict.
-//! - [`explain`]    the life story of each record involved in an anomaly, its cause and
-//!                  the configuration that prevents it (history, check, scenario).
-//! - [`report`]     self-contained HTML and Markdown reports of a run: timelines, throughput,
-//!                  log order, anomalies with their stories (runner, history, check, explain).
+//! - [`explain`]    each anomaly's records told as a story, with cause and fix (history, check).
+//! - [`report`]     self-contained HTML and Markdown reports of a run (runner, explain).
 //! - [`bench`]      `kafkasim bench`: kafkasim's throughput next to bare-network baselines.
 //! - [`cli`]        the `kafkasim` command line.
 

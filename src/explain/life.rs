@@ -224,13 +224,13 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                 }
             }
             Event::ProduceAcknowledged { tp, broker: b, acks, base_offset, count, .. }
-                if *tp == focus.key && facts.acked.is_none() =>
+                if *tp == focus.key
+                    && facts.acked.is_none()
+                    && facts.led.iter().any(|&(lb, o, _, _)| lb == *b && (*base_offset..base_offset + count).contains(&o)) =>
             {
-                if facts.led.iter().any(|&(lb, o, _, _)| lb == *b && (*base_offset..base_offset + count).contains(&o)) {
-                    facts.acked = Some((*b, acks.clone(), e.time_ns));
-                    facts.isr_at_ack = isr.clone();
-                    lines.push(at(format!("{} acknowledges the batch to the producer (acks={acks})", broker(*b))));
-                }
+                facts.acked = Some((*b, acks.clone(), e.time_ns));
+                facts.isr_at_ack = isr.clone();
+                lines.push(at(format!("{} acknowledges the batch to the producer (acks={acks})", broker(*b))));
             }
             Event::HighWatermark { tp, broker: b, is_leader: true, old, new, .. } if *tp == focus.key && !hw_told => {
                 if let Some(o) = offsets.iter().find(|&&o| *old <= o && o < *new) {
@@ -254,16 +254,16 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                     )));
                 }
             }
-            Event::LogLoaded { tp, broker: b, records, .. } if *tp == focus.key && holders.contains(b) => {
-                if !records.iter().any(|&(o, v, _)| is_it(o, v)) {
-                    holders.remove(b);
-                    facts.lost_on_load.push((*b, e.time_ns));
-                    let end = records.last().map_or(0, |r| r.0 + 1);
-                    lines.push(at(format!(
-                        "{} starts with a log from disk that ends at offset {end}: the record was never flushed and is gone",
-                        broker(*b)
-                    )));
-                }
+            Event::LogLoaded { tp, broker: b, records, .. }
+                if *tp == focus.key && holders.contains(b) && !records.iter().any(|&(o, v, _)| is_it(o, v)) =>
+            {
+                holders.remove(b);
+                facts.lost_on_load.push((*b, e.time_ns));
+                let end = records.last().map_or(0, |r| r.0 + 1);
+                lines.push(at(format!(
+                    "{} starts with a log from disk that ends at offset {end}: the record was never flushed and is gone",
+                    broker(*b)
+                )));
             }
             _ => {}
         }

@@ -134,7 +134,7 @@ pub(crate) fn throughput(history: &History, bucket_ns: u64, end_ns: u64) -> Vec<
         buckets[i].latency_ms_max = buckets[i].latency_ms_max.max(latency_ms);
     }
     for (b, (sum, count)) in buckets.iter_mut().zip(sums) {
-        b.latency_ms_mean = if count == 0 { 0 } else { sum / count };
+        b.latency_ms_mean = sum.checked_div(count).unwrap_or(0);
     }
     buckets
 }
