@@ -124,7 +124,14 @@ impl Consumer {
     /// Fetches from every assigned partition's leader once and returns what came back,
     /// at most `max.poll.records`, in partition then offset order.
     pub async fn poll(&mut self) -> Vec<ConsumedRecord> {
-        let timeout = Duration::from_millis(self.config.request_timeout_ms + self.config.fetch_max_wait_ms);
+        self.poll_waiting(self.config.fetch_max_wait_ms).await
+    }
+
+    /// [`poll`](Self::poll), with the leaders waiting at most `max_wait_ms` for data
+    /// instead of `fetch.max.wait.ms` (what Kafka's `poll(timeout)` with a short
+    /// timeout amounts to: it returns without waiting for a fetch to fill).
+    pub async fn poll_waiting(&mut self, max_wait_ms: u64) -> Vec<ConsumedRecord> {
+        let timeout = Duration::from_millis(self.config.request_timeout_ms + max_wait_ms);
         if self.need_metadata {
             let topics: Vec<String> = self.assignment.iter().map(|tp| tp.topic.clone()).collect();
             if self.view.refresh(&topics, timeout).await {
@@ -145,7 +152,7 @@ impl Consumer {
         }
         if by_leader.is_empty() {
             self.need_metadata = true;
-            sleep(Duration::from_millis(self.config.fetch_max_wait_ms.min(100))).await;
+            sleep(Duration::from_millis(max_wait_ms.min(100))).await;
             return Vec::new();
         }
         // Send every fetch first so that the leaders wait in parallel.
@@ -153,7 +160,7 @@ impl Consumer {
         for (leader, partitions) in by_leader {
             let request = FetchRequest {
                 replica_id: None,
-                max_wait_ms: self.config.fetch_max_wait_ms,
+                max_wait_ms,
                 max_records: self.config.max_poll_records,
                 partitions,
             };

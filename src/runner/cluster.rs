@@ -191,9 +191,16 @@ pub async fn simulate(scenario: &Scenario, options: &RunOptions) -> Simulated {
         )));
     }
     let groups = group_topics(scenario);
-    let caught_up = |recorder: &Recorder| groups_behind(recorder, &groups, &drained.end_offsets).is_empty();
+    let unprocessed = ctx.unprocessed.clone();
+    let caught_up = |recorder: &Recorder| {
+        groups_behind(recorder, &groups, &drained.end_offsets).is_empty() && unprocessed.load(Ordering::Relaxed) == 0
+    };
     if !groups.is_empty() && !wait_until(liveness_deadline, || caught_up(&recorder)).await {
-        let behind = groups_behind(&recorder, &groups, &drained.end_offsets);
+        let mut behind = groups_behind(&recorder, &groups, &drained.end_offsets);
+        let left = ctx.unprocessed.load(Ordering::Relaxed);
+        if left > 0 {
+            behind.push(format!("{left} polled records not processed yet"));
+        }
         liveness_failures.push(no_progress(format!(
             "{} s after the faults healed, consumer groups had not committed up to the end of every \
              partition: {}",

@@ -17,6 +17,8 @@ use crate::scenario::{self, CommitPolicy, Processing};
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, Instant};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::process::Incarnation;
@@ -39,6 +41,30 @@ struct App<'a> {
     /// The offsets last committed by this member, per partition, so that a manual
     /// policy commits only what moved.
     last_committed: BTreeMap<TopicPartition, Offset>,
+    /// The run's count of records polled and not processed yet, kept equal to the sum
+    /// of the members' backlogs.
+    unprocessed: Arc<AtomicU64>,
+}
+
+impl App<'_> {
+    fn add_to_backlog(&mut self, polled: impl IntoIterator<Item = Polled>) {
+        let before = self.backlog.len();
+        self.backlog.extend(polled);
+        self.unprocessed.fetch_add((self.backlog.len() - before) as u64, Ordering::Relaxed);
+    }
+
+    fn take_from_backlog(&mut self, count: usize) -> Vec<Polled> {
+        let taken: Vec<Polled> = self.backlog.drain(..count.min(self.backlog.len())).collect();
+        self.unprocessed.fetch_sub(taken.len() as u64, Ordering::Relaxed);
+        taken
+    }
+}
+
+impl Drop for App<'_> {
+    fn drop(&mut self) {
+        // A crashed member's backlog is gone with it.
+        self.unprocessed.fetch_sub(self.backlog.len() as u64, Ordering::Relaxed);
+    }
 }
 
 impl App<'_> {
@@ -75,9 +101,9 @@ impl GroupListener for App<'_> {
     }
 
     fn partitions_revoked(&mut self, _generation: &Generation, partitions: &[TopicPartition]) {
-        // The application drops what it had not processed: the next owner starts from
-        // the committed offset.
-        self.backlog.retain(|p| !partitions.contains(&p.record.tp));
+        // The worker finishes what it was handed, as a worker queue does unless the
+        // application drains it on revocation: records of a revoked partition may then
+        // be processed by both the old and the new owner (duplicates), never by nobody.
         self.last_committed.retain(|tp, _| !partitions.contains(tp));
     }
 
@@ -136,7 +162,13 @@ async fn member_loop(
     let config = consumer_config(&spec, ctx.bootstrap.clone());
     let mut member = GroupConsumer::subscribe(net, config, group_config(&spec, &name), topics.clone());
     life.complete(OpType::Ok, OpValue::Keys(topics), None);
-    let mut app = App { life, group_id: &group_id, backlog: VecDeque::new(), last_committed: BTreeMap::new() };
+    let mut app = App {
+        life,
+        group_id: &group_id,
+        backlog: VecDeque::new(),
+        last_committed: BTreeMap::new(),
+        unprocessed: ctx.unprocessed.clone(),
+    };
     let poll_interval = Duration::from_millis(spec.poll_interval_ms);
     while !ctx.run_over() {
         ctx.wait_while_stalled(&name).await;
@@ -150,7 +182,9 @@ async fn member_loop(
         let generation = member.generation().cloned().expect("coordinator_poll succeeded");
         let group = app.context(&generation);
         app.life.invoke_in_group(OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]), group.clone());
-        let records = member.fetch().await;
+        // A worker with records to process calls poll() with a short timeout, so as
+        // not to idle while the brokers wait for new data.
+        let records = if app.backlog.is_empty() { member.fetch().await } else { member.fetch_without_waiting().await };
         let mut polled = PolledRecords::new();
         for r in &records {
             polled.entry(r.tp.to_string()).or_default().push((r.offset, r.value));
@@ -161,7 +195,7 @@ async fn member_loop(
             // At most once: the positions, past what was just polled, before processing.
             commit_progress(&mut member, &mut app, spec.commit).await;
         }
-        app.backlog.extend(records.into_iter().map(|record| Polled { record, group: group.clone() }));
+        app.add_to_backlog(records.into_iter().map(|record| Polled { record, group: group.clone() }));
         match spec.processing {
             Processing::Sync => {
                 process_backlog(&ctx, &name, &spec, &mut app, None).await;
@@ -214,15 +248,16 @@ async fn process_backlog(
 ) {
     let process_time = Duration::from_millis(spec.process_time_ms);
     if process_time.is_zero() {
-        let batch: Vec<Polled> = app.backlog.drain(..).collect();
+        let batch = app.take_from_backlog(app.backlog.len());
         record_processed(app, batch);
         return;
     }
-    while until.is_none_or(|t| Instant::now() + process_time <= t) {
-        let Some(next) = app.backlog.pop_front() else { break };
+    while !app.backlog.is_empty() && until.is_none_or(|t| Instant::now() + process_time <= t) {
         ctx.wait_while_stalled(name).await;
         sleep(process_time).await;
-        record_processed(app, vec![next]);
+        // Taken only once processed: a crash while processing leaves it unprocessed.
+        let next = app.take_from_backlog(1);
+        record_processed(app, next);
     }
 }
 

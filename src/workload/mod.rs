@@ -34,6 +34,9 @@ pub struct WorkloadContext {
     /// Set when the run ends: consumer group members, which keep consuming through the
     /// liveness phase so that the runner can see their groups catch up, stop.
     pub run_over: Arc<AtomicBool>,
+    /// Records group members polled and have not processed (nor dropped) yet; the
+    /// liveness phase waits for it to reach zero.
+    pub unprocessed: Arc<AtomicU64>,
     /// Consumers stalled by the nemesis (by node name), with when the stall ends: their
     /// application thread stops while their heartbeat thread carries on.
     pub stalls: Arc<Mutex<BTreeMap<String, Instant>>>,
@@ -54,6 +57,7 @@ impl WorkloadContext {
             stop: Arc::new(AtomicBool::new(false)),
             run_over: Arc::new(AtomicBool::new(false)),
             stalls: Arc::default(),
+            unprocessed: Arc::default(),
             outstanding: Arc::new(AtomicU64::new(0)),
             bootstrap,
             processes: ProcessIds::default(),

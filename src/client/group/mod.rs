@@ -208,6 +208,12 @@ impl GroupConsumer {
         self.consumer.poll().await
     }
 
+    /// [`fetch`](Self::fetch) that does not wait for data to arrive (Kafka's `poll`
+    /// with a zero timeout), for an application whose worker is still busy.
+    pub async fn fetch_without_waiting(&mut self) -> Vec<ConsumedRecord> {
+        self.consumer.poll_waiting(0).await
+    }
+
     /// Commits `offsets` (next offsets to consume) in the member's generation and waits
     /// for the answer (Kafka's `commitSync`), retrying while the coordinator is
     /// unavailable or moved. Refused when the member holds no generation.
