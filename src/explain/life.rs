@@ -96,6 +96,7 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     let mut poll_lines = 0;
     let mut polls_left = 0;
     let mut seen_other: BTreeSet<u64> = BTreeSet::new();
+    let mut passed_by: BTreeSet<String> = BTreeSet::new();
     for op in &history.ops {
         let at = |text: String| Line { time_ns: op.time_ns, text };
         for mop in op.micro_ops() {
@@ -142,7 +143,7 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                 _ => {}
             }
         }
-        group_side(op, focus, lines);
+        group_side(op, focus, &mut passed_by, lines);
     }
     if polls_left > 0 {
         let last = facts.polled.last().map_or(0, |p| p.1);
@@ -150,8 +151,9 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     }
 }
 
-/// Group members' processing and commits that concern the record's offset.
-fn group_side(op: &crate::history::Op, focus: &Focus, lines: &mut Vec<Line>) {
+/// Group members' assignments and processing of the record's partition and offset, and
+/// each member's first commit past the record (later commits add nothing to its story).
+fn group_side(op: &crate::history::Op, focus: &Focus, passed_by: &mut BTreeSet<String>, lines: &mut Vec<Line>) {
     let (Some(ctx), Some(offset), OpType::Ok) = (&op.group, focus.offset, op.kind) else { return };
     let member = format!("member {} of group {} (generation {})", ctx.member, ctx.group, ctx.generation);
     let text = match (&op.value, op.f) {
@@ -161,7 +163,8 @@ fn group_side(op: &crate::history::Op, focus: &Focus, lines: &mut Vec<Line>) {
             .map(|_| format!("{member} finishes processing offset {offset}")),
         (OpValue::Offsets(offsets), OpFn::Commit) => offsets
             .get(&focus.key)
-            .map(|&next| format!("{member} commits next offset {next} for {}", focus.key)),
+            .filter(|&&next| next > offset && passed_by.insert(ctx.member.clone()))
+            .map(|&next| format!("{member} commits next offset {next} for {}, past the record", focus.key)),
         (OpValue::Keys(keys), OpFn::Assign) if keys.contains(&focus.key) => {
             Some(format!("{member} is assigned {}", focus.key))
         }
