@@ -17,6 +17,9 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// The trace's reason for a follower's log start that followed its leader's.
+const LEADER_LOG_START: &str = "leader-log-start";
+
 /// The leaders that have a running fetcher task on this broker.
 #[derive(Default)]
 pub struct Fetchers {
@@ -215,6 +218,13 @@ fn apply_fetch_responses(
                     changed = true;
                     continue;
                 }
+                Some(ErrorCode::OffsetOutOfRange) if expected.log_end_offset < response.log_start_offset => {
+                    // Retention on the leader deleted everything this replica lacks: start
+                    // over at the leader's log start (Kafka's `truncateFullyAndStartAt`).
+                    replica.advance_log_start(me, response.log_start_offset, LEADER_LOG_START, &shared.tracer);
+                    changed = true;
+                    continue;
+                }
                 Some(_) => continue,
             }
             any_ok = true;
@@ -237,6 +247,10 @@ fn apply_fetch_responses(
             }
             flush_if_due(replica, shared.config.flush_messages);
             changed |= replica.follow_high_watermark(me, response.high_watermark, &shared.tracer);
+            // Kafka's followers move their log start with the leader's, never past their
+            // own high watermark.
+            let leader_start = response.log_start_offset.min(replica.high_watermark);
+            replica.advance_log_start(me, leader_start, LEADER_LOG_START, &shared.tracer);
         }
     }
     if changed {

@@ -238,7 +238,10 @@ fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::Br
             if !partition.is_leader() || wanted.current_leader_epoch != Some(partition.leader_epoch) {
                 continue;
             }
-            if wanted.fetch_offset > partition.log.log_end_offset() {
+            // An out-of-range fetch reads nothing, so it says nothing of the follower's
+            // progress (Kafka updates the follower's state only after a read).
+            let log = &partition.log;
+            if wanted.fetch_offset > log.log_end_offset() || wanted.fetch_offset < log.log_start_offset() {
                 continue;
             }
             partition.record_follower_fetch(follower, wanted.fetch_offset, now);
@@ -392,7 +395,13 @@ pub fn leader_and_isr(shared: &SharedBroker, request: LeaderAndIsrRequest) -> Re
                 continue;
             }
             let partition = state.partitions.entry(partition_state.tp.clone()).or_insert_with(|| {
-                Partition::new(PartitionLog::load(partition_state.tp.clone(), shared.disk.clone()), 0)
+                let segment_bytes = shared.config.retention_for(&partition_state.tp.topic).segment_bytes;
+                let log = PartitionLog::load_with_segment_bytes(
+                    partition_state.tp.clone(),
+                    shared.disk.clone(),
+                    segment_bytes,
+                );
+                Partition::new(log, 0)
             });
             apply_partition_state(shared, me, partition, partition_state, now);
         }

@@ -1,11 +1,15 @@
-//! One replica's partition log: record batches in memory, persisted to the node's disk,
-//! with the leader epoch cache of KIP-101.
+//! One replica's partition log: record batches in segments, in memory and persisted to
+//! the node's disk (one file per segment), with the log start offset and the leader
+//! epoch cache of KIP-101.
 //!
 //! The in-memory copy serves reads; the disk (page cache or flushed) is what a restarted
 //! process finds. Each batch is one disk entry, so a truncation is a truncation of the
-//! entry list (rewriting a partial batch when the cut falls inside one).
+//! entry list (rewriting a partial batch when the cut falls inside one). Retention
+//! deletes whole segments from the front and moves the log start offset.
 
 use super::producer_state::ProducerState;
+use super::retention::SegmentInfo;
+use super::segment::Segment;
 use crate::protocol::{LeaderEpoch, Offset, Record, RecordBatch, TopicPartition};
 use crate::sim::disk::Disk;
 use bytes::Bytes;
@@ -43,6 +47,17 @@ impl EpochCache {
         Some((found, end))
     }
 
+    /// Forgets epochs that end at or before `offset` (after the log start moved there):
+    /// the epoch in force at `offset` is kept and now starts there, as Kafka's
+    /// `truncateFromStart` does.
+    pub fn truncate_from_start(&mut self, offset: Offset) {
+        let in_force = self.entries.partition_point(|(_, start)| *start <= offset);
+        if in_force > 0 {
+            self.entries.drain(..in_force - 1);
+            self.entries[0].1 = self.entries[0].1.max(offset);
+        }
+    }
+
     /// Forgets epochs that start at or after `offset` (after a truncation).
     pub fn truncate_from(&mut self, offset: Offset) {
         self.entries.retain(|(_, start)| *start < offset);
@@ -57,10 +72,16 @@ impl EpochCache {
     }
 }
 
+/// Kafka's default `segment.bytes`: 1 GiB.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 1 << 30;
+
 /// A replica's log of one partition.
 pub struct PartitionLog {
     tp: TopicPartition,
-    batches: Vec<RecordBatch>,
+    /// The segments in offset order; never empty: the last one is the active segment.
+    segments: Vec<Segment>,
+    /// The first offset still readable. Whole segments below it are deleted; a follower
+    /// that adopts its leader's log start may keep a segment that starts below it.
     log_start_offset: Offset,
     epochs: EpochCache,
     disk: Disk,
@@ -68,37 +89,61 @@ pub struct PartitionLog {
     unflushed_records: u64,
     /// The idempotent producers seen in this log, kept in step with its batches.
     producers: ProducerState,
+    /// `segment.bytes`: a batch that would take the active segment past this starts a new one.
+    segment_bytes: u64,
 }
 
 impl PartitionLog {
-    fn log_path(tp: &TopicPartition) -> String {
-        format!("{tp}/00000000000000000000.log")
-    }
-
     fn epoch_path(tp: &TopicPartition) -> String {
         format!("{tp}/leader-epoch-checkpoint")
     }
 
-    /// Loads the log from disk (empty if never written). Undecodable entries end the log,
-    /// as Kafka's recovery stops at the first corrupt batch.
+    fn log_start_path(tp: &TopicPartition) -> String {
+        format!("{tp}/log-start-offset-checkpoint")
+    }
+
+    /// Loads the log from disk (empty if never written) with Kafka's default 1 GiB
+    /// segments.
     pub fn load(tp: TopicPartition, disk: Disk) -> Self {
-        let mut batches: Vec<RecordBatch> = Vec::new();
-        let entries = disk.read(&Self::log_path(&tp)).unwrap_or_default();
-        for entry in &entries {
-            match bincode::deserialize::<RecordBatch>(entry) {
-                Ok(batch) if batches.last().is_none_or(|b| b.next_offset() == batch.base_offset) => batches.push(batch),
-                _ => break,
-            }
-        }
-        if batches.len() < entries.len() {
-            disk.truncate(&Self::log_path(&tp), batches.len());
-        }
+        Self::load_with_segment_bytes(tp, disk, DEFAULT_SEGMENT_BYTES)
+    }
+
+    /// Loads the log from disk (empty if never written), rolling segments at
+    /// `segment_bytes`. Undecodable entries end the log, as Kafka's recovery stops at
+    /// the first corrupt batch; a segment that does not continue where the previous
+    /// one ends is dropped with every later one.
+    pub fn load_with_segment_bytes(tp: TopicPartition, disk: Disk, segment_bytes: u64) -> Self {
+        let checkpointed_start: Offset = disk
+            .read(&Self::log_start_path(&tp))
+            .and_then(|entries| entries.last().and_then(|e| bincode::deserialize(e).ok()))
+            .unwrap_or(0);
+        let segments = Self::load_segments(&tp, &disk);
         let epochs = disk
             .read(&Self::epoch_path(&tp))
             .and_then(|entries| entries.last().and_then(|e| EpochCache::decode(e)))
             .unwrap_or_default();
-        let producers = ProducerState::rebuild(&batches);
-        let mut log = PartitionLog { tp, batches, log_start_offset: 0, epochs, disk, unflushed_records: 0, producers };
+        let mut log = PartitionLog {
+            tp,
+            segments,
+            log_start_offset: 0,
+            epochs,
+            disk,
+            unflushed_records: 0,
+            producers: ProducerState::default(),
+            segment_bytes,
+        };
+        if log.segments.is_empty() {
+            log.segments.push(Segment::new(checkpointed_start));
+        }
+        log.log_start_offset = checkpointed_start.max(log.segments[0].base_offset);
+        if log.log_start_offset > log.log_end_offset() {
+            // The checkpoint outlived the data (a power loss after a follower restarted
+            // its log at its leader's log start): start empty there, as Kafka does.
+            let start = log.log_start_offset;
+            log.delete_segments(log.segments.len());
+            log.segments.push(Segment::new(start));
+        }
+        log.producers = ProducerState::rebuild(log.batches());
         // The checkpoint may mention epochs whose batches did not survive (power loss):
         // Kafka's recovery drops entries starting at or after the log end.
         let end = log.log_end_offset();
@@ -107,18 +152,68 @@ impl PartitionLog {
         log
     }
 
+    /// Reads the segment files in offset order, stopping at the first corrupt batch or gap.
+    fn load_segments(tp: &TopicPartition, disk: &Disk) -> Vec<Segment> {
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut files: Vec<(Offset, String)> = disk
+            .list(&format!("{tp}/"))
+            .into_iter()
+            .filter_map(|path| Segment::base_offset_of(&path).map(|base| (base, path)))
+            .collect();
+        files.sort();
+        let mut intact = true;
+        for (base, path) in files {
+            let continues = segments.last().is_none_or(|prev| prev.next_offset() == base);
+            if !intact || !continues {
+                intact = false;
+                disk.delete(&path);
+                continue;
+            }
+            let mut segment = Segment::new(base);
+            let entries = disk.read(&path).unwrap_or_default();
+            for entry in &entries {
+                match bincode::deserialize::<RecordBatch>(entry) {
+                    Ok(batch) if batch.base_offset == segment.next_offset() => segment.push(batch),
+                    _ => break,
+                }
+            }
+            if segment.batches.len() < entries.len() {
+                disk.truncate(&path, segment.batches.len());
+                intact = false;
+            }
+            segments.push(segment);
+        }
+        segments
+    }
+
     /// Makes sure every batch epoch in the log has an entry (Kafka rebuilds the cache
     /// from the log when the checkpoint is behind).
     fn rebuild_missing_epochs(&mut self) {
         let mut changed = false;
-        for batch in &self.batches {
-            if self.epochs.latest_epoch().is_none_or(|latest| batch.partition_leader_epoch > latest) {
-                changed |= self.epochs.assign(batch.partition_leader_epoch, batch.base_offset);
+        let starts: Vec<(LeaderEpoch, Offset)> =
+            self.batches().map(|b| (b.partition_leader_epoch, b.base_offset)).collect();
+        for (epoch, base_offset) in starts {
+            if self.epochs.latest_epoch().is_none_or(|latest| epoch > latest) {
+                changed |= self.epochs.assign(epoch, base_offset);
             }
         }
         if changed {
             self.write_epoch_checkpoint();
         }
+    }
+
+    /// Every batch held, in offset order (including any below the log start in the first
+    /// segment).
+    fn batches(&self) -> impl Iterator<Item = &RecordBatch> {
+        self.segments.iter().flat_map(|s| s.batches.iter())
+    }
+
+    /// Every readable record (at or after the log start) with its batch epoch.
+    fn readable_records(&self) -> impl Iterator<Item = (Offset, &Record, LeaderEpoch)> {
+        let start = self.log_start_offset;
+        self.batches()
+            .flat_map(|b| b.offsets_and_records().map(move |(o, r)| (o, r, b.partition_leader_epoch)))
+            .filter(move |(o, _, _)| *o >= start)
     }
 
     /// The partition.
@@ -128,7 +223,7 @@ impl PartitionLog {
 
     /// The offset after the last record.
     pub fn log_end_offset(&self) -> Offset {
-        self.batches.last().map_or(self.log_start_offset, RecordBatch::next_offset)
+        self.segments.last().map_or(self.log_start_offset, Segment::next_offset)
     }
 
     /// The first offset still in the log.
@@ -153,17 +248,27 @@ impl PartitionLog {
         self.producers = ProducerState::default();
     }
 
-    /// Every record's key and value, in offset order (the group coordinator loads
-    /// `__consumer_offsets` from these).
+    /// Every readable record's key and value, in offset order (the group coordinator
+    /// loads `__consumer_offsets` from these).
     pub fn key_values(&self) -> Vec<(Option<String>, u64)> {
-        self.batches.iter().flat_map(|b| b.records.iter().map(|r| (r.key.clone(), r.value))).collect()
+        self.readable_records().map(|(_, r, _)| (r.key.clone(), r.value)).collect()
     }
 
-    /// Every record with its offset and batch epoch, for the trace.
+    /// Every readable record with its offset and batch epoch, for the trace.
     pub fn all_records(&self) -> Vec<(Offset, u64, LeaderEpoch)> {
-        self.batches
+        self.readable_records().map(|(o, r, e)| (o, r.value, e)).collect()
+    }
+
+    /// The segments' retention facts, oldest first, for [`super::retention`].
+    pub fn segment_infos(&self) -> Vec<SegmentInfo> {
+        self.segments
             .iter()
-            .flat_map(|b| b.offsets_and_records().map(move |(o, r)| (o, r.value, b.partition_leader_epoch)))
+            .map(|s| SegmentInfo {
+                base_offset: s.base_offset,
+                next_offset: s.next_offset(),
+                size_bytes: s.size_bytes,
+                largest_timestamp_ms: s.largest_timestamp_ms(),
+            })
             .collect()
     }
 
@@ -192,11 +297,24 @@ impl PartitionLog {
     }
 
     fn push(&mut self, batch: RecordBatch) {
+        let active = self.segments.last().expect("a log always has an active segment");
+        if !active.batches.is_empty() && active.size_bytes + batch.size_bytes() > self.segment_bytes {
+            self.roll();
+        }
         self.unflushed_records += batch.records.len() as u64;
         self.producers.record(&batch);
-        self.disk
-            .append(&Self::log_path(&self.tp), Bytes::from(bincode::serialize(&batch).expect("batches serialize")));
-        self.batches.push(batch);
+        let active = self.segments.last_mut().expect("a log always has an active segment");
+        let path = Segment::path(&self.tp, active.base_offset);
+        self.disk.append(&path, Bytes::from(bincode::serialize(&batch).expect("batches serialize")));
+        active.push(batch);
+    }
+
+    /// Closes the active segment and starts a new one at the log end. Kafka flushes the
+    /// closed segment right after a roll, so it is durable from then on.
+    fn roll(&mut self) {
+        self.flush();
+        let end = self.log_end_offset();
+        self.segments.push(Segment::new(end));
     }
 
     /// Records that `epoch` starts at the current log end (a new leader does this).
@@ -208,37 +326,90 @@ impl PartitionLog {
     }
 
     /// Removes every record at or after `offset`; returns the removed
-    /// `(offset, value, leader epoch of its batch)`.
+    /// `(offset, value, leader epoch of its batch)`. Segments that start after `offset`
+    /// are deleted; the one holding it becomes the active segment. Below the log start
+    /// the log restarts empty at `offset`, as Kafka's `truncateFullyAndStartAt`.
     pub fn truncate_to(&mut self, offset: Offset) -> Vec<(Offset, u64, LeaderEpoch)> {
         if offset >= self.log_end_offset() {
             return Vec::new();
         }
-        let keep = self.batches.partition_point(|b| b.next_offset() <= offset);
+        if offset < self.log_start_offset {
+            let removed = self.all_records();
+            self.restart_at(offset);
+            return removed;
+        }
+        // Segments after the one holding `offset` go whole (the log start is at or below
+        // `offset`, so the first segment always stays).
+        let first_gone = self.segments.partition_point(|s| s.base_offset <= offset);
         let mut removed: Vec<(Offset, u64, LeaderEpoch)> = Vec::new();
-        let mut partial: Option<RecordBatch> = None;
-        for batch in self.batches.drain(keep..) {
-            if batch.base_offset < offset {
-                let split = (offset - batch.base_offset) as usize;
-                let mut kept = batch.clone();
-                kept.records.truncate(split);
-                let epoch = batch.partition_leader_epoch;
-                removed.extend(batch.offsets_and_records().skip(split).map(|(o, r)| (o, r.value, epoch)));
-                partial = Some(kept);
-            } else {
-                let epoch = batch.partition_leader_epoch;
-                removed.extend(batch.offsets_and_records().map(|(o, r)| (o, r.value, epoch)));
+        for segment in self.segments.drain(first_gone..) {
+            self.disk.delete(&Segment::path(&self.tp, segment.base_offset));
+            for b in &segment.batches {
+                removed.extend(b.offsets_and_records().map(|(o, r)| (o, r.value, b.partition_leader_epoch)));
             }
         }
-        let path = Self::log_path(&self.tp);
-        self.disk.truncate(&path, keep);
-        if let Some(kept) = partial {
-            self.push(kept);
+        let active = self.segments.last_mut().expect("a log always has an active segment");
+        let (mut tail, whole) = active.truncate_to(offset);
+        tail.append(&mut removed);
+        let path = Segment::path(&self.tp, active.base_offset);
+        self.disk.truncate(&path, whole);
+        for partial in active.batches.iter().skip(whole) {
+            self.disk.append(&path, Bytes::from(bincode::serialize(partial).expect("batches serialize")));
         }
         self.epochs.truncate_from(offset);
         self.write_epoch_checkpoint();
         // Truncated batches must be forgotten, or their retries would be taken for duplicates.
-        self.producers = ProducerState::rebuild(&self.batches);
+        self.producers = ProducerState::rebuild(self.batches());
+        tail
+    }
+
+    /// Moves the log start forward to `new_start` (retention, or a follower adopting
+    /// its leader's log start) and deletes every segment wholly below it; at or past
+    /// the log end the log restarts empty there. Returns the records that stopped being
+    /// readable, `(offset, value, leader epoch of its batch)`; empty if `new_start` is
+    /// not ahead of the current log start.
+    ///
+    /// The new log start is checkpointed durably before segments are deleted, and
+    /// deletions are durable at once (file-system metadata), so a crash or power loss
+    /// never brings deleted records back.
+    pub fn advance_log_start(&mut self, new_start: Offset) -> Vec<(Offset, u64, LeaderEpoch)> {
+        if new_start <= self.log_start_offset {
+            return Vec::new();
+        }
+        let removed: Vec<_> =
+            self.readable_records().take_while(|(o, _, _)| *o < new_start).map(|(o, r, e)| (o, r.value, e)).collect();
+        if new_start >= self.log_end_offset() {
+            self.restart_at(new_start);
+            return removed;
+        }
+        self.write_log_start_checkpoint(new_start);
+        let below = self.segments.iter().take_while(|s| s.next_offset() <= new_start).count();
+        self.delete_segments(below);
+        self.log_start_offset = new_start;
+        self.epochs.truncate_from_start(new_start);
+        self.write_epoch_checkpoint();
+        // Producer state is kept: Kafka keeps an idempotent producer's state after its
+        // batches are deleted, until the producer id expires.
         removed
+    }
+
+    /// Deletes the first `count` segments and their files.
+    fn delete_segments(&mut self, count: usize) {
+        for segment in self.segments.drain(..count) {
+            self.disk.delete(&Segment::path(&self.tp, segment.base_offset));
+        }
+    }
+
+    /// Deletes everything and starts an empty log at `offset`.
+    fn restart_at(&mut self, offset: Offset) {
+        self.write_log_start_checkpoint(offset);
+        self.delete_segments(self.segments.len());
+        self.segments.push(Segment::new(offset));
+        self.log_start_offset = offset;
+        self.unflushed_records = 0;
+        self.epochs = EpochCache::default();
+        self.write_epoch_checkpoint();
+        self.producers = ProducerState::default();
     }
 
     /// Batches holding records from `from` (exclusive of earlier records) up to `until`,
@@ -246,33 +417,37 @@ impl PartitionLog {
     pub fn read(&self, from: Offset, until: Offset, max_bytes: u64) -> Vec<RecordBatch> {
         let mut out = Vec::new();
         let mut bytes = 0;
-        let first = self.batches.partition_point(|b| b.next_offset() <= from);
-        for batch in &self.batches[first..] {
-            if batch.base_offset >= until || (!out.is_empty() && bytes >= max_bytes) {
-                break;
+        let first_segment = self.segments.partition_point(|s| s.next_offset() <= from);
+        for segment in &self.segments[first_segment..] {
+            let first = segment.batches.partition_point(|b| b.next_offset() <= from);
+            for batch in &segment.batches[first..] {
+                if batch.base_offset >= until || (!out.is_empty() && bytes >= max_bytes) {
+                    return out;
+                }
+                let mut slice = batch.clone();
+                if slice.base_offset < from {
+                    let skip = (from - slice.base_offset) as usize;
+                    slice.records.drain(..skip);
+                    slice.base_offset = from;
+                }
+                if slice.next_offset() > until {
+                    slice.records.truncate((until - slice.base_offset) as usize);
+                }
+                bytes += slice.size_bytes();
+                out.push(slice);
             }
-            let mut slice = batch.clone();
-            if slice.base_offset < from {
-                let skip = (from - slice.base_offset) as usize;
-                slice.records.drain(..skip);
-                slice.base_offset = from;
-            }
-            if slice.next_offset() > until {
-                slice.records.truncate((until - slice.base_offset) as usize);
-            }
-            bytes += slice.records.iter().map(Record::size_bytes).sum::<u64>();
-            out.push(slice);
         }
         out
     }
 
-    /// The first offset whose record timestamp is at or after `timestamp_ms`.
+    /// The first readable offset whose record timestamp is at or after `timestamp_ms`,
+    /// from the segments' time indexes: the first segment whose largest timestamp
+    /// reaches the target holds it (Kafka's `fetchOffsetByTimestamp`).
     pub fn offset_for_timestamp(&self, timestamp_ms: u64) -> Option<Offset> {
-        self.batches
+        self.segments
             .iter()
-            .flat_map(RecordBatch::offsets_and_records)
-            .find(|(_, r)| r.timestamp_ms >= timestamp_ms)
-            .map(|(o, _)| o)
+            .filter(|s| s.largest_timestamp_ms().is_some_and(|largest| largest >= timestamp_ms))
+            .find_map(|s| s.offset_for_timestamp(timestamp_ms, self.log_start_offset))
     }
 
     /// How many records were appended since the last flush.
@@ -280,15 +455,22 @@ impl PartitionLog {
         self.unflushed_records
     }
 
-    /// Flushes the log file (fsync).
+    /// Flushes the log's segment files (fsync).
     pub fn flush(&mut self) {
-        self.disk.flush(&Self::log_path(&self.tp));
+        for segment in &self.segments {
+            self.disk.flush(&Segment::path(&self.tp, segment.base_offset));
+        }
         self.unflushed_records = 0;
     }
 
     fn write_epoch_checkpoint(&self) {
         // Kafka writes the leader-epoch checkpoint with fsync on every change.
         self.disk.overwrite_durably(&Self::epoch_path(&self.tp), self.epochs.encode());
+    }
+
+    fn write_log_start_checkpoint(&self, start: Offset) {
+        let bytes = bincode::serialize(&start).expect("offsets serialize");
+        self.disk.overwrite_durably(&Self::log_start_path(&self.tp), Bytes::from(bytes));
     }
 }
 
@@ -355,5 +537,112 @@ mod tests {
         let values: Vec<_> = read.iter().flat_map(|b| b.offsets_and_records().map(|(o, r)| (o, r.value))).collect();
         assert_eq!(values, vec![(1, 2), (2, 3), (3, 4)]);
         assert_eq!(log.offset_for_timestamp(4), Some(3));
+    }
+
+    /// A log whose segments hold two 1-record batches (78 bytes each).
+    fn small_segments(store: &DiskStore) -> PartitionLog {
+        PartitionLog::load_with_segment_bytes(TopicPartition::new("t", 0), store.disk("b1"), 2 * 78)
+    }
+
+    #[test]
+    fn segments_roll_at_segment_bytes_and_reads_span_them() {
+        let store = DiskStore::new();
+        let mut log = small_segments(&store);
+        for v in 1..=5 {
+            log.append_as_leader(batch(&[v]), 1);
+        }
+        let bases: Vec<Offset> = log.segment_infos().iter().map(|s| s.base_offset).collect();
+        assert_eq!(bases, vec![0, 2, 4]);
+        assert_eq!(store.disk("b1").list("t-0/").iter().filter(|p| p.ends_with(".log")).count(), 3);
+        let values: Vec<u64> =
+            log.read(1, 5, u64::MAX).iter().flat_map(|b| b.records.iter().map(|r| r.value)).collect();
+        assert_eq!(values, vec![2, 3, 4, 5]);
+        // A roll flushes the closed segment: a power loss keeps it.
+        store.lose_page_cache("b1");
+        let reloaded = small_segments(&store);
+        assert_eq!(reloaded.all_records(), vec![(0, 1, 1), (1, 2, 1), (2, 3, 1), (3, 4, 1)]);
+    }
+
+    #[test]
+    fn advancing_the_log_start_deletes_whole_segments_for_good() {
+        let store = DiskStore::new();
+        let mut log = small_segments(&store);
+        for v in 1..=5 {
+            log.append_as_leader(batch(&[v]), 1);
+        }
+        assert_eq!(log.advance_log_start(2), vec![(0, 1, 1), (1, 2, 1)]);
+        assert_eq!(log.log_start_offset(), 2);
+        assert_eq!(log.segment_infos()[0].base_offset, 2);
+        assert_eq!(log.advance_log_start(1), vec![], "the log start never goes back");
+        // Mid-segment (a follower adopting its leader's log start): the segment stays,
+        // its head is no longer readable.
+        assert_eq!(log.advance_log_start(3), vec![(2, 3, 1)]);
+        assert_eq!(log.segment_infos()[0].base_offset, 2);
+        assert_eq!(log.all_records(), vec![(3, 4, 1), (4, 5, 1)]);
+        // Neither a crash nor a power loss brings deleted records back.
+        store.lose_page_cache("b1");
+        let reloaded = small_segments(&store);
+        assert_eq!((reloaded.log_start_offset(), reloaded.log_end_offset()), (3, 4));
+        assert_eq!(reloaded.all_records(), vec![(3, 4, 1)]);
+    }
+
+    #[test]
+    fn a_log_start_past_the_end_restarts_the_log_there() {
+        let store = DiskStore::new();
+        let mut log = small_segments(&store);
+        log.append_as_leader(batch(&[1, 2]), 1);
+        assert_eq!(log.advance_log_start(10), vec![(0, 1, 1), (1, 2, 1)]);
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (10, 10));
+        assert_eq!(log.epochs().latest_epoch(), None);
+        let mut fetched = batch(&[11]);
+        fetched.base_offset = 10;
+        fetched.partition_leader_epoch = 3;
+        assert!(log.append_as_follower(fetched));
+        let reloaded = small_segments(&store);
+        assert_eq!(reloaded.all_records(), vec![(10, 11, 3)]);
+        assert_eq!(reloaded.log_start_offset(), 10);
+    }
+
+    #[test]
+    fn truncation_across_segments_deletes_the_later_ones() {
+        let store = DiskStore::new();
+        let mut log = small_segments(&store);
+        for v in 1..=5 {
+            log.append_as_leader(batch(&[v]), 1);
+        }
+        assert_eq!(log.truncate_to(1), vec![(1, 2, 1), (2, 3, 1), (3, 4, 1), (4, 5, 1)]);
+        assert_eq!(log.segment_infos().len(), 1);
+        log.append_as_leader(batch(&[9]), 2);
+        let reloaded = small_segments(&store);
+        assert_eq!(reloaded.all_records(), vec![(0, 1, 1), (1, 9, 2)]);
+    }
+
+    #[test]
+    fn the_time_lookup_uses_each_segment_and_skips_deleted_records() {
+        let store = DiskStore::new();
+        let mut log = small_segments(&store);
+        // Timestamps equal values: 10, 20, 30, 40, 50 at offsets 0-4.
+        for v in [10, 20, 30, 40, 50] {
+            log.append_as_leader(batch(&[v]), 1);
+        }
+        assert_eq!(log.offset_for_timestamp(0), Some(0));
+        assert_eq!(log.offset_for_timestamp(25), Some(2));
+        assert_eq!(log.offset_for_timestamp(50), Some(4));
+        assert_eq!(log.offset_for_timestamp(51), None);
+        log.advance_log_start(3);
+        assert_eq!(log.offset_for_timestamp(0), Some(3), "never below the log start");
+        assert_eq!(log.offset_for_timestamp(35), Some(3));
+    }
+
+    #[test]
+    fn the_epoch_cache_keeps_the_epoch_in_force_at_the_log_start() {
+        let mut cache = EpochCache::default();
+        cache.assign(1, 0);
+        cache.assign(2, 5);
+        cache.assign(4, 9);
+        cache.truncate_from_start(7);
+        assert_eq!(cache.end_offset_for(2, 12), Some((2, 9)));
+        assert_eq!(cache.end_offset_for(1, 12), None);
+        assert_eq!(cache.entries, vec![(2, 7), (4, 9)]);
     }
 }

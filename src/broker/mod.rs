@@ -3,8 +3,9 @@
 //! purgatory for acks=all. Talks only through `sim::net` and stores only through
 //! `sim::disk`; emits trace events through its [`Tracer`].
 //!
-//! Files: `log` (one replica's log and epoch cache), `partition` (replica state
-//! transitions), `handlers` (client and controller requests), `fetcher` (followers),
+//! Files: `log` (one replica's log and epoch cache), `segment` (a log segment with its
+//! time index), `retention` (which segments retention deletes, and the periodic check),
+//! `partition` (replica state transitions), `handlers` (client and controller requests), `fetcher` (followers),
 //! `background` (ISR expiry, checkpoints, flushing), `server` (the broker process: it also
 //! hosts the controller component and the metastore registration, as Kafka's ZooKeeper
 //! mode does).
@@ -16,11 +17,14 @@ pub(crate) mod handlers;
 mod log;
 mod partition;
 mod producer_state;
+mod retention;
+mod segment;
 mod server;
 
 pub use log::{EpochCache, PartitionLog};
 pub use partition::{Partition, Role};
 pub use producer_state::{ProducerState, SequenceCheck};
+pub use retention::RetentionConfig;
 pub use server::{run_broker, BrokerContext};
 
 use crate::history::Tracer;
@@ -53,6 +57,8 @@ pub struct TopicAssignment {
     pub min_insync_replicas: u32,
     /// `unclean.leader.election.enable` for this topic.
     pub unclean_leader_election_enable: bool,
+    /// `retention.ms`, `retention.bytes` and `segment.bytes` for this topic.
+    pub retention: RetentionConfig,
 }
 
 /// A broker's settings, with Kafka's meanings.
@@ -80,6 +86,8 @@ pub struct BrokerConfig {
     pub flush_messages: Option<u64>,
     /// `flush.ms`: fsync every log this often (never if `None`).
     pub flush_ms: Option<u64>,
+    /// `log.retention.check.interval.ms`: how often retention runs, in milliseconds.
+    pub log_retention_check_interval_ms: u64,
     /// `controller.socket.timeout.ms` / `request.timeout.ms` for broker-to-broker calls.
     pub inter_broker_timeout_ms: u64,
     /// The metastore's address.
@@ -93,6 +101,27 @@ impl BrokerConfig {
     /// The topic settings for a partition, if the topic exists.
     pub fn topic(&self, name: &str) -> Option<&TopicAssignment> {
         self.topics.iter().find(|t| t.name == name)
+    }
+
+    /// The retention settings of a topic: its own, or Kafka's defaults for a topic the
+    /// configuration does not list. `__consumer_offsets` is compacted in Kafka
+    /// (`cleanup.policy=compact`), never deleted by age or size, so only its segment
+    /// size applies.
+    pub fn retention_for(&self, topic: &str) -> RetentionConfig {
+        let config = self.topic(topic).map(|t| t.retention).unwrap_or_default();
+        if topic == coordinator::OFFSETS_TOPIC {
+            return RetentionConfig { retention_ms: None, retention_bytes: None, ..config };
+        }
+        config
+    }
+
+    /// Whether any topic deviates from Kafka's default retention and segment settings.
+    /// With the defaults no simulated run can delete anything (nothing fills a 1 GiB
+    /// segment, and a run is far shorter than 7 days), so the retention check is not
+    /// started: runs that do not use retention keep exactly the schedule, and trace
+    /// hashes, they had before retention existed.
+    pub fn uses_retention(&self) -> bool {
+        self.topics.iter().any(|t| t.retention != RetentionConfig::default())
     }
 
     /// Whether `bug` is planted in this broker.

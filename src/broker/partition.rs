@@ -66,7 +66,7 @@ pub struct Partition {
 impl Partition {
     /// A replica with a loaded log and the high watermark from the checkpoint.
     pub fn new(log: PartitionLog, checkpointed_high_watermark: Offset) -> Self {
-        let high_watermark = checkpointed_high_watermark.min(log.log_end_offset());
+        let high_watermark = checkpointed_high_watermark.min(log.log_end_offset()).max(log.log_start_offset());
         Partition {
             log,
             high_watermark,
@@ -246,6 +246,27 @@ impl Partition {
         if self.high_watermark > self.log.log_end_offset() {
             let end = self.log.log_end_offset();
             self.set_high_watermark(me, end, tracer);
+        }
+    }
+
+    /// Moves the log start forward to `new_start` (retention, or the leader's log start
+    /// on a follower), tracing the records that went; a high watermark left below the
+    /// new log start follows it (the records there were committed on the leader).
+    pub fn advance_log_start(&mut self, me: BrokerId, new_start: Offset, reason: &str, tracer: &Tracer) {
+        if new_start <= self.log.log_start_offset() {
+            return;
+        }
+        let removed = self.log.advance_log_start(new_start);
+        tracer.emit(Event::LogStartAdvanced {
+            tp: self.tp().to_string(),
+            broker: me.0,
+            is_leader: self.is_leader(),
+            log_start_offset: new_start,
+            removed,
+            reason: reason.to_string(),
+        });
+        if self.high_watermark < new_start {
+            self.set_high_watermark(me, new_start, tracer);
         }
     }
 

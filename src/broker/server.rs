@@ -41,6 +41,10 @@ pub async fn run_broker(ctx: BrokerContext) {
     madsim::task::spawn(background::run_isr_expiry(shared.clone()));
     madsim::task::spawn(super::coordinator::service::run_expiry(shared.clone()));
     madsim::task::spawn(background::run_high_watermark_checkpoint(shared.clone()));
+    if shared.config.uses_retention() {
+        let interval_ms = shared.config.log_retention_check_interval_ms;
+        madsim::task::spawn(super::retention::run_retention_check(shared.clone(), interval_ms));
+    }
     if let Some(flush_ms) = shared.config.flush_ms {
         madsim::task::spawn(background::run_periodic_flush(shared.clone(), flush_ms));
     }
@@ -52,18 +56,20 @@ fn start(ctx: BrokerContext) -> SharedBroker {
     let me = ctx.config.id;
     ctx.tracer.emit(Event::BrokerStarted { broker: me.0 });
     let checkpoint = read_high_watermark_checkpoint(&ctx.disk);
-    let mut partitions = BTreeMap::new();
+    // Every partition directory with a segment file (a log has one file per segment),
+    // in path order as listed.
+    let mut tps: Vec<TopicPartition> = Vec::new();
     for path in ctx.disk.list("") {
-        let Some((dir, file)) = path.split_once('/') else {
-            continue;
-        };
-        if !file.ends_with(".log") {
-            continue;
+        let Some((dir, file)) = path.split_once('/') else { continue };
+        let Some(tp) = TopicPartition::parse(dir).filter(|_| file.ends_with(".log")) else { continue };
+        if tps.last() != Some(&tp) {
+            tps.push(tp);
         }
-        let Some(tp) = TopicPartition::parse(dir) else {
-            continue;
-        };
-        let log = PartitionLog::load(tp.clone(), ctx.disk.clone());
+    }
+    let mut partitions = BTreeMap::new();
+    for tp in tps {
+        let segment_bytes = ctx.config.retention_for(&tp.topic).segment_bytes;
+        let log = PartitionLog::load_with_segment_bytes(tp.clone(), ctx.disk.clone(), segment_bytes);
         let partition = Partition::new(log, checkpoint.get(&tp).copied().unwrap_or(0));
         ctx.tracer.emit(Event::LogLoaded {
             tp: tp.to_string(),

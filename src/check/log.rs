@@ -1,6 +1,7 @@
 //! Replication invariants over the trace: what brokers did inside, not what clients saw.
-//! Each replica's log (per partition and broker) is rebuilt from `LogLoaded`, `Append` and
-//! `Truncate` events, its high watermark from `HighWatermark` events (see
+//! Each replica's log (per partition and broker) is rebuilt from `LogLoaded`, `Append`,
+//! `Truncate` and `LogStartAdvanced` events (retention drops the head of a log, which is
+//! not a truncation), its high watermark from `HighWatermark` events (see
 //! [`replicas`](self::replicas)). A `BrokerStarted` event forgets everything the broker
 //! held in memory; its logs come back through `LogLoaded`.
 //!

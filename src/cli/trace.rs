@@ -82,7 +82,7 @@ impl Focus {
     }
 
     /// Whether an internal event concerns the focus: events of the partition (appends,
-    /// truncations, log loads holding the value when one is set), and always the events
+    /// truncations, log start moves and log loads holding the value when one is set), and always the events
     /// that give context to any partition: faults, phases, broker starts and controller
     /// elections.
     pub fn keeps_event(&self, event: &TraceEvent) -> bool {
@@ -94,7 +94,9 @@ impl Focus {
             Event::StaleControllerFenced { .. } => return self.value.is_none(),
             Event::Append { tp, values, .. } => (tp, self.holds(values.iter().copied())),
             Event::LogLoaded { tp, records, .. } => (tp, self.holds(records.iter().map(|r| r.1))),
-            Event::Truncate { tp, removed, .. } => (tp, self.holds(removed.iter().map(|r| r.1))),
+            Event::Truncate { tp, removed, .. } | Event::LogStartAdvanced { tp, removed, .. } => {
+                (tp, self.holds(removed.iter().map(|r| r.1)))
+            }
             Event::ProduceAcknowledged { tp, .. } => (tp, self.value.is_none()),
             Event::HighWatermark { tp, .. }
             | Event::BecomeLeader { tp, .. }

@@ -75,7 +75,9 @@ impl Consumer {
         &self.assignment
     }
 
-    /// Sets the next offset to fetch for a partition.
+    /// Sets the next offset to fetch for a partition. An offset the leader no longer
+    /// holds (below its log start, or past its end) is answered OFFSET_OUT_OF_RANGE on
+    /// the next fetch and reset by `auto.offset.reset`, as in Kafka.
     pub fn seek(&mut self, tp: &TopicPartition, offset: Offset) {
         self.positions.insert(tp.clone(), offset);
     }
@@ -97,6 +99,33 @@ impl Consumer {
     /// The leader's high watermark for a partition (ListOffsets latest), if reachable.
     pub async fn end_offset(&mut self, tp: &TopicPartition) -> Option<Offset> {
         self.list_offset(tp, OffsetSpec::Latest).await
+    }
+
+    /// Kafka's `offsetsForTimes`: for each partition, the first offset whose record
+    /// timestamp is at or after the given time (in milliseconds), from the leader's time
+    /// index, never below its log start. A partition with no record that recent maps to
+    /// its high watermark, where the next record will go (Kafka's client returns null
+    /// there; a seek to the high watermark is what callers then do). A partition whose
+    /// leader could not answer is left out. Positions do not change: [`Consumer::seek`]
+    /// to the answers to start reading there.
+    pub async fn offsets_for_times(
+        &mut self,
+        timestamps_ms: &BTreeMap<TopicPartition, u64>,
+    ) -> BTreeMap<TopicPartition, Offset> {
+        if self.need_metadata {
+            let topics: Vec<String> = timestamps_ms.keys().map(|tp| tp.topic.clone()).collect();
+            let timeout = Duration::from_millis(self.config.request_timeout_ms);
+            if self.view.refresh(&topics, timeout).await {
+                self.need_metadata = false;
+            }
+        }
+        let mut offsets = BTreeMap::new();
+        for (tp, &timestamp_ms) in timestamps_ms {
+            if let Some(offset) = self.list_offset(tp, OffsetSpec::Timestamp(timestamp_ms)).await {
+                offsets.insert(tp.clone(), offset);
+            }
+        }
+        offsets
     }
 
     async fn list_offset(&mut self, tp: &TopicPartition, spec: OffsetSpec) -> Option<Offset> {

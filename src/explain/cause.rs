@@ -110,6 +110,9 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
             because += &format!(" and wrote value {v} at its offset at {}", at(wt));
         }
     }
+    if let Some((b, t, reason)) = f.expired.first() {
+        because += &format!("; {} deleted it at {} by retention ({reason}) before anyone read it", broker(*b), at(*t));
+    }
     if let Some((_, t)) = f.lost_on_load.first() {
         let who: Vec<String> = f.lost_on_load.iter().map(|(b, _)| broker(*b)).collect();
         because += &format!("; {} came back from {} on without it, because it was only in the page cache", and_list(&who), at(*t));
@@ -121,7 +124,9 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         because += &format!("; {} truncated it at {} ({reason})", broker(*b), at(*t));
     }
     because.push('.');
-    let fix = if !f.lost_on_load.is_empty() {
+    let fix = if !f.expired.is_empty() && f.truncated.is_empty() {
+        "retention.ms or retention.bytes larger than the longest time a record waits to be read would have kept it."
+    } else if !f.lost_on_load.is_empty() {
         "flush.messages=1 (an fsync before each record counts as appended), or replicas in separate failure domains (broker.rack), would have prevented the loss."
     } else if f.truncated.iter().any(|t| t.2 == "high-watermark") || setup.truncation == Some(TruncationMode::Legacy) {
         "Leader-epoch truncation (truncation = \"leader-epoch\", KIP-101/279, Kafka 0.11+) would have prevented it."
@@ -186,6 +191,12 @@ fn and_list(items: &[String]) -> String {
 /// Records observed out of order, or skipped, by producers and consumers.
 fn order(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     let reordered_by_retry = setup.idempotence == Some(false) && setup.max_in_flight.is_some_and(|n| n > 1);
+    if let Some((b, t, reason)) = f.expired.first() {
+        return (
+            format!("Skipped because {} deleted the record with its segment at {} ({reason}) before the consumer reached it: the consumer's position fell below the log start and auto.offset.reset moved it forward.", broker(*b), at(*t)),
+            "retention.ms or retention.bytes larger than the longest lag a consumer can fall into (or a consumer that keeps up) would have prevented it.".into(),
+        );
+    }
     if !f.truncated.is_empty() || f.overwritten.is_some() {
         let (b, t, _) = f.truncated.first().cloned().unwrap_or((f.overwritten.map_or(0, |o| o.0), f.overwritten.map_or(0, |o| o.1), String::new()));
         let (cause, fix) = loss(AnomalyKind::LostWrite, f, setup);

@@ -41,6 +41,8 @@ pub(crate) struct Facts {
     pub committed: Option<(u32, u64)>,
     /// Truncations removing it: `(broker, time, reason)`.
     pub truncated: Vec<(u32, u64, String)>,
+    /// Retention deleting it with its segment: `(broker, time, reason)`.
+    pub expired: Vec<(u32, u64, String)>,
     /// Restarts whose log no longer held it: `(broker, time)`.
     pub lost_on_load: Vec<(u32, u64)>,
     /// Another record appended at its offset: `(broker, time, value, epoch)`.
@@ -256,6 +258,15 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                         broker(*b)
                     )));
                 }
+            }
+            Event::LogStartAdvanced { tp, broker: b, is_leader: true, log_start_offset, removed, reason }
+                if *tp == focus.key && removed.iter().any(|&(o, v, _)| is_it(o, v)) =>
+            {
+                facts.expired.push((*b, e.time_ns, reason.clone()));
+                lines.push(at(format!(
+                    "leader {} deletes it with its old segment ({reason}); the log now starts at offset {log_start_offset}",
+                    broker(*b)
+                )));
             }
             Event::LogLoaded { tp, broker: b, records, .. }
                 if *tp == focus.key && holders.contains(b) && !records.iter().any(|&(o, v, _)| is_it(o, v)) =>

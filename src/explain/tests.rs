@@ -261,3 +261,30 @@ fn every_anomaly_kind_has_a_story_with_a_cause_and_a_prevention() {
         assert!(!story.records.is_empty(), "{kind}");
     }
 }
+
+/// Retention deletes a record's segment before anyone read it.
+#[test]
+fn retention_story() {
+    let h = Hist::new()
+        .event("broker-1", append(1, true, 1, 0, &[80, 81]))
+        .send_ok(0, "x", 0, 80)
+        .send_ok(0, "x", 1, 81)
+        .event(
+            "broker-1",
+            Event::LogStartAdvanced {
+                tp: "x".into(),
+                broker: 1,
+                is_leader: true,
+                log_start_offset: 1,
+                removed: vec![(0, 80, 1)],
+                reason: "retention.ms".into(),
+            },
+        )
+        .poll_ok(DRAIN, &[("x", &[(1, 81)])])
+        .build();
+    let found: Vec<Anomaly> = check_all(&h).into_iter().filter(|a| a.kind == AnomalyKind::LostWrite).collect();
+    assert_eq!(found.len(), 1);
+    let text = explain_all(&h, &found, &Setup::default());
+    assert!(text.contains("leader broker-1 deletes it with its old segment (retention.ms); the log now starts at offset 1"), "{text}");
+    assert!(text.contains("deleted it at") && text.contains("retention.ms or retention.bytes larger"), "{text}");
+}

@@ -94,6 +94,24 @@ pub enum Event {
         /// Why: `high-watermark` (legacy) or `leader-epoch` (KIP-101/279).
         reason: String,
     },
+    /// A replica's log start offset moved forward: retention deleted its oldest
+    /// segments, or a follower adopted its leader's log start. Records below the new log
+    /// start can no longer be read; this is not a truncation (which removes the tail).
+    LogStartAdvanced {
+        /// The partition.
+        tp: String,
+        /// The broker.
+        broker: u32,
+        /// Whether the broker is the partition's leader.
+        is_leader: bool,
+        /// The new log start offset.
+        log_start_offset: u64,
+        /// `(offset, value, leader epoch of its batch)` of the records that went.
+        removed: Vec<(u64, u64, u32)>,
+        /// Why: `retention.ms` or `retention.bytes` (the replica's own retention check)
+        /// or `leader-log-start` (a follower following its leader's log start).
+        reason: String,
+    },
     /// A broker became leader of a partition.
     BecomeLeader {
         /// The partition.

@@ -64,6 +64,18 @@ impl RecordBatch {
         self.next_offset().saturating_sub(1)
     }
 
+    /// The batch's nominal size in bytes: the sum of its records' [`Record::size_bytes`]
+    /// (what segment rolling and `retention.bytes` count).
+    pub fn size_bytes(&self) -> u64 {
+        self.records.iter().map(Record::size_bytes).sum()
+    }
+
+    /// The largest record timestamp of the batch, in milliseconds (Kafka's batch
+    /// `maxTimestamp`); `None` for an empty batch.
+    pub fn max_timestamp_ms(&self) -> Option<u64> {
+        self.records.iter().map(|r| r.timestamp_ms).max()
+    }
+
     /// The records with their offsets.
     pub fn offsets_and_records(&self) -> impl Iterator<Item = (Offset, &Record)> {
         self.records.iter().enumerate().map(move |(i, r)| (self.base_offset + i as Offset, r))

@@ -4,7 +4,7 @@ use super::nemesis::{Nemesis, SharedNodes};
 use super::observer::observe;
 use super::{no_progress, trace_phase, RunOptions};
 use crate::broker::coordinator::OFFSETS_TOPIC;
-use crate::broker::{run_broker, BrokerConfig, BrokerContext, TopicAssignment, TruncationMode};
+use crate::broker::{run_broker, BrokerConfig, BrokerContext, RetentionConfig, TopicAssignment, TruncationMode};
 use crate::check::Anomaly;
 use crate::history::Recorder;
 use crate::metastore::run_metastore;
@@ -55,6 +55,11 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
                 .config
                 .unclean_leader_election_enable
                 .unwrap_or(defaults.unclean_leader_election_enable),
+            retention: RetentionConfig {
+                retention_ms: t.config.retention_ms.unwrap_or(defaults.log_retention_ms),
+                retention_bytes: t.config.retention_bytes.unwrap_or(defaults.log_retention_bytes),
+                segment_bytes: t.config.segment_bytes.unwrap_or(defaults.log_segment_bytes),
+            },
         })
         .collect();
     if scenario.consumers.iter().any(|c| c.mode == scenario::ConsumerMode::Subscribe) {
@@ -67,6 +72,9 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
             ),
             min_insync_replicas: defaults.min_insync_replicas,
             unclean_leader_election_enable: false,
+            // Compacted in Kafka, with its own `offsets.topic.segment.bytes`: the
+            // cluster's retention settings do not apply (see `BrokerConfig::retention_for`).
+            retention: RetentionConfig::default(),
         });
     }
     topics
@@ -89,6 +97,7 @@ fn broker_config(scenario: &Scenario, options: &RunOptions, id: u32, topics: &[T
         high_watermark_checkpoint_interval_ms: c.replica_high_watermark_checkpoint_interval_ms,
         flush_messages: c.flush_messages,
         flush_ms: c.flush_ms,
+        log_retention_check_interval_ms: c.log_retention_check_interval_ms,
         inter_broker_timeout_ms: 30_000,
         metastore: Addr::new(METASTORE),
         plant: options.plant,

@@ -4,6 +4,7 @@
 
 mod kinds;
 
+use crate::broker::coordinator::{offsets_partition_for, OFFSETS_TOPIC};
 use super::observer::{observe, ClusterObservation};
 use crate::history::{Event, Recorder};
 use crate::protocol::{Request, Response};
@@ -96,6 +97,15 @@ impl Nemesis {
             Target::Controller => observation.controller.map(broker).into_iter().collect(),
             Target::LeaderOf(tp) => {
                 observation.partitions.get(tp).and_then(|p| p.leader).map(broker).into_iter().collect()
+            }
+            Target::CoordinatorOf(group) => {
+                let prefix = format!("{OFFSETS_TOPIC}-");
+                let count = self.assignments.keys().filter(|tp| tp.starts_with(&prefix)).count() as u32;
+                if count == 0 {
+                    return Vec::new();
+                }
+                let tp = format!("{prefix}{}", offsets_partition_for(group, count));
+                observation.partitions.get(&tp).and_then(|p| p.leader).map(broker).into_iter().collect()
             }
             Target::FollowersOf(tp) | Target::AFollowerOf(tp) => {
                 let Some(partition) = observation.partitions.get(tp) else {

@@ -18,6 +18,8 @@ pub(super) struct World<'a> {
     pub consumers: u32,
     /// The topics.
     pub topics: &'a [TopicSpec],
+    /// The consumer groups (of subscribe-mode consumers).
+    pub groups: Vec<String>,
     /// The safety phase length, in milliseconds.
     pub duration_ms: u64,
 }
@@ -305,6 +307,18 @@ fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
                 return Err(pos.issue(format!("{name} does not exist: {range}; expected one of them")));
             }
             Ok(())
+        }
+        Target::CoordinatorOf(group) => {
+            if world.groups.contains(group) {
+                return Ok(());
+            }
+            let names: Vec<&str> = world.groups.iter().map(String::as_str).collect();
+            let expected = if names.is_empty() {
+                "a `group` of a [[consumers]] entry with mode = \"subscribe\"; there is none".to_string()
+            } else {
+                one_of(&names)
+            };
+            Err(pos.issue(format!("no consumer group is named {}; expected {expected}", excerpt(group))))
         }
         Target::LeaderOf(tp) | Target::FollowersOf(tp) | Target::AFollowerOf(tp) | Target::ReplicasOf(tp) => {
             let (topic, n) = tp.rsplit_once('-').unwrap_or((tp, ""));

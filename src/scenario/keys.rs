@@ -35,6 +35,10 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "replica.high.watermark.checkpoint.interval.ms",
     "flush.messages",
     "flush.ms",
+    "log.retention.ms",
+    "log.retention.bytes",
+    "log.segment.bytes",
+    "log.retention.check.interval.ms",
     "offsets.topic.num.partitions",
     "offsets.topic.replication.factor",
 ];
@@ -46,7 +50,8 @@ pub(super) const NETWORK: &[&str] = &["latency_min", "latency_max", "packet_loss
 pub(super) const TOPIC: &[&str] = &["name", "partitions", "replication.factor", "config"];
 
 /// `[topics.config]`.
-pub(super) const TOPIC_CONFIG: &[&str] = &["min.insync.replicas", "unclean.leader.election.enable"];
+pub(super) const TOPIC_CONFIG: &[&str] =
+    &["min.insync.replicas", "unclean.leader.election.enable", "retention.ms", "retention.bytes", "segment.bytes"];
 
 /// `[[producers]]`.
 pub(super) const PRODUCER: &[&str] =

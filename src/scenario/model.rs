@@ -201,6 +201,18 @@ pub struct BrokerConfig {
     /// `flush.ms`: fsync the log when its oldest unflushed record is this old, in
     /// milliseconds; `None` (the default) leaves flushing to the operating system.
     pub flush_ms: Option<u64>,
+    /// `log.retention.ms`: how long a closed log segment is kept after its newest
+    /// record, in milliseconds; `None` is Kafka's -1, forever (default 604800000, 7 days).
+    pub log_retention_ms: Option<u64>,
+    /// `log.retention.bytes`: the size a partition's log is trimmed to by deleting its
+    /// oldest closed segments, in bytes; `None` is Kafka's -1, no limit (the default).
+    pub log_retention_bytes: Option<u64>,
+    /// `log.segment.bytes`: the size at which a log segment is closed and a new one
+    /// started, in bytes (default 1073741824, 1 GiB; at least 14, as in Kafka).
+    pub log_segment_bytes: u64,
+    /// `log.retention.check.interval.ms`: how often brokers apply retention, in
+    /// milliseconds (default 1000; Kafka's 300000 is longer than most simulated runs).
+    pub log_retention_check_interval_ms: u64,
     /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`, created when a
     /// scenario has a consumer group (default 5; Kafka's is 50, more than a simulation
     /// needs).
@@ -222,6 +234,10 @@ impl Default for BrokerConfig {
             replica_high_watermark_checkpoint_interval_ms: 5_000,
             flush_messages: None,
             flush_ms: None,
+            log_retention_ms: Some(604_800_000),
+            log_retention_bytes: None,
+            log_segment_bytes: 1_073_741_824,
+            log_retention_check_interval_ms: 1_000,
             offsets_topic_num_partitions: 5,
             offsets_topic_replication_factor: 3,
         }
@@ -279,6 +295,12 @@ pub struct TopicConfig {
     pub min_insync_replicas: Option<u32>,
     /// `unclean.leader.election.enable` for this topic.
     pub unclean_leader_election_enable: Option<bool>,
+    /// `retention.ms` for this topic, in milliseconds; `Some(None)` is -1 (forever).
+    pub retention_ms: Option<Option<u64>>,
+    /// `retention.bytes` for this topic; `Some(None)` is -1 (no limit).
+    pub retention_bytes: Option<Option<u64>>,
+    /// `segment.bytes` for this topic (at least 14).
+    pub segment_bytes: Option<u64>,
 }
 
 /// One scheduled fault (`[[faults]]`).
@@ -521,6 +543,9 @@ pub enum Target {
     Controller,
     /// The current leader of a partition, e.g. `"the leader of orders-0"`.
     LeaderOf(String),
+    /// The broker coordinating a consumer group when the fault fires: the leader of the
+    /// group's `__consumer_offsets` partition, e.g. `"the coordinator of group billing"`.
+    CoordinatorOf(String),
     /// Every follower of a partition, e.g. `"the followers of orders-0"`.
     FollowersOf(String),
     /// One follower of a partition, chosen from the seed (`"a follower of orders-0"`).

@@ -8,7 +8,8 @@ use super::model::Target;
 
 /// The spellings accepted, for error messages.
 pub(super) const FORMS: &str = "\"broker-N\", \"metastore\", \"producer-N\", \"consumer-N\", \
-     \"the controller\", \"the leader of TOPIC-P\", \"the followers of TOPIC-P\", \
+     \"the controller\", \"the leader of TOPIC-P\", \"the coordinator of group G\", \
+     \"the followers of TOPIC-P\", \
      \"a follower of TOPIC-P\", \"a random broker\", \"all brokers\", \
      \"all replicas of TOPIC-P\", \"the cluster\", \"crashed\" (restart only), \
      \"paused\" (resume only) or \"everyone else\" (peers only)";
@@ -39,6 +40,10 @@ impl Target {
                 Target::LeaderOf(partition(tp)?)
             }
             ["followers", "of", _] | ["the", "followers", "of", _] => Target::FollowersOf(partition(tp)?),
+            // Group names are case-sensitive, like topic names.
+            ["the", "coordinator", "of", "group", _] | ["coordinator", "of", "group", _] => {
+                Target::CoordinatorOf(tp.to_string())
+            }
             ["a", "follower", "of", _] => Target::AFollowerOf(partition(tp)?),
             [name] => Target::Node(node(name)?),
             _ => return None,
@@ -76,6 +81,7 @@ impl fmt::Display for Target {
             Target::Node(name) => f.write_str(name),
             Target::Controller => f.write_str("the controller"),
             Target::LeaderOf(tp) => write!(f, "the leader of {tp}"),
+            Target::CoordinatorOf(group) => write!(f, "the coordinator of group {group}"),
             Target::FollowersOf(tp) => write!(f, "the followers of {tp}"),
             Target::AFollowerOf(tp) => write!(f, "a follower of {tp}"),
             Target::RandomBroker => f.write_str("a random broker"),

@@ -163,7 +163,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 name: "orders".into(),
                 partitions: 3,
                 replication_factor: 3,
-                config: TopicConfig { min_insync_replicas: Some(3), unclean_leader_election_enable: None },
+                config: TopicConfig { min_insync_replicas: Some(3), ..TopicConfig::default() },
             },
             TopicSpec {
                 name: "audit-log".into(),
@@ -365,4 +365,25 @@ fn acks_accepts_kafka_spellings() {
         ));
         assert_eq!(s.producers[0].config.acks, acks, "acks = {text}");
     }
+}
+
+#[test]
+fn retention_settings_default_to_kafkas_and_minus_one_means_no_limit() {
+    let d = BrokerConfig::default();
+    assert_eq!(
+        (d.log_retention_ms, d.log_retention_bytes, d.log_segment_bytes, d.log_retention_check_interval_ms),
+        (Some(604_800_000), None, 1_073_741_824, 1_000)
+    );
+    let text = "seeds = [1]\nduration = \"5s\"\n[cluster.config]\n\"log.retention.ms\" = -1\n\
+                \"log.retention.bytes\" = 4096\n\"log.segment.bytes\" = 1024\n\
+                \"log.retention.check.interval.ms\" = 250\n[[topics]]\nname = \"t\"\n[topics.config]\n\
+                \"retention.ms\" = 2000\n\"retention.bytes\" = -1\n\"segment.bytes\" = 512\n";
+    let s = parse(text, std::path::Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let c = &s.cluster.config;
+    assert_eq!(
+        (c.log_retention_ms, c.log_retention_bytes, c.log_segment_bytes, c.log_retention_check_interval_ms),
+        (None, Some(4096), 1024, 250)
+    );
+    let t = &s.topics[0].config;
+    assert_eq!((t.retention_ms, t.retention_bytes, t.segment_bytes), (Some(Some(2000)), Some(None), Some(512)));
 }

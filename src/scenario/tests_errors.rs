@@ -65,7 +65,9 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
         "scenarios/x.toml:4:1: `cluster.config.min.insync.replica`: unknown key `min.insync.replica` (did you mean \
          `min.insync.replicas`?); expected one of `min.insync.replicas`, `unclean.leader.election.enable`, \
          `replica.lag.time.max.ms`, `zookeeper.session.timeout.ms`, `replica.fetch.wait.max.ms`, \
-         `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `flush.messages` or `flush.ms`"
+         `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `flush.messages`, `flush.ms`, \
+         `log.retention.ms`, `log.retention.bytes`, `log.segment.bytes`, `log.retention.check.interval.ms`, \
+         `offsets.topic.num.partitions` or `offsets.topic.replication.factor`"
     );
     let e = err(&format!("{BASE}replication.factor = 3\n"));
     assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]]; expected one of `name`,"), "{e}");
@@ -363,4 +365,28 @@ fn a_valid_fault_trigger_parses() {
     assert_eq!(trigger.event, crate::scenario::TriggerEvent::BecomeFollower);
     assert_eq!(trigger.tp, "orders-2");
     assert_eq!(scenario.faults[0].to_string(), "at 1s on the next become-follower orders-2: crash the leader of orders-2");
+}
+
+#[test]
+fn retention_settings_take_minus_one_or_a_bounded_integer() {
+    assert_eq!(
+        err(&format!("{BASE}[cluster.config]\n\"log.retention.ms\" = -2\n")),
+        "scenarios/x.toml:4:22: `cluster.config.log.retention.ms`: expected -1 (no limit) or an integer of at \
+         least 0, found integer -2"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[cluster.config]\n\"log.retention.check.interval.ms\" = 0\n")),
+        "scenarios/x.toml:4:37: `cluster.config.log.retention.check.interval.ms`: expected at least 1, found 0"
+    );
+    assert_eq!(
+        err(&with_orders("[topics.config]\n\"segment.bytes\" = 10\n")),
+        "scenarios/x.toml:8:19: `topics[0].config.segment.bytes`: expected at least 14, found 10"
+    );
+    assert_eq!(
+        err(&with_orders("[topics.config]\n\"retention.bytes\" = \"1GB\"\n")),
+        "scenarios/x.toml:8:21: `topics[0].config.retention.bytes`: expected -1 (no limit) or an integer of at \
+         least 0, found string \"1GB\""
+    );
+    let e = err(&format!("{BASE}[cluster.config]\n\"retention.ms\" = 5\n"));
+    assert!(e.contains("`retention.ms` belongs in [topics.config]"), "{e}");
 }

@@ -72,6 +72,7 @@ pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
         producers: producers.iter().map(|p| p.count).sum(),
         consumers: consumers.iter().map(|c| c.count).sum(),
         topics: &topics,
+        groups: consumers.iter().filter_map(|c| c.group.clone()).collect(),
         duration_ms,
     };
     let faults = faults::faults(&root.tables("faults", keys::FAULT)?, &world, text)?;
@@ -220,6 +221,12 @@ fn broker_config(t: &Table, brokers: u32) -> Res<BrokerConfig> {
         .map_or(d.replica_high_watermark_checkpoint_interval_ms, |v| v.value),
         flush_messages: opt_u64_min(t, "flush.messages", 1)?.map(|v| v.value),
         flush_ms: t.opt_u64("flush.ms")?.map(|v| v.value),
+        log_retention_ms: opt_limit(t, "log.retention.ms", 0)?.map_or(d.log_retention_ms, |v| v.value),
+        log_retention_bytes: opt_limit(t, "log.retention.bytes", 0)?.map_or(d.log_retention_bytes, |v| v.value),
+        log_segment_bytes: opt_u64_min(t, "log.segment.bytes", MIN_SEGMENT_BYTES)?
+            .map_or(d.log_segment_bytes, |v| v.value),
+        log_retention_check_interval_ms: opt_u64_min(t, "log.retention.check.interval.ms", 1)?
+            .map_or(d.log_retention_check_interval_ms, |v| v.value),
         offsets_topic_num_partitions: t
             .opt_u32("offsets.topic.num.partitions")?
             .map(|v| {
@@ -241,6 +248,23 @@ fn broker_config(t: &Table, brokers: u32) -> Res<BrokerConfig> {
             .transpose()?
             .map_or(brokers.min(3), |v| v.value),
     })
+}
+
+/// Kafka's smallest `segment.bytes` (a legacy record's overhead).
+const MIN_SEGMENT_BYTES: u64 = 14;
+
+/// An optional Kafka limit where -1 means none (`retention.ms`, `retention.bytes`):
+/// `None` when absent, a value of `None` for -1, else the integer, at least `min`.
+fn opt_limit(t: &Table, key: &str, min: u64) -> Res<Option<Sp<Option<u64>>>> {
+    let Some(node) = t.get(key) else { return Ok(None) };
+    if node.as_int() == Some(-1) {
+        return Ok(Some(Sp { value: None, pos: node.pos.clone() }));
+    }
+    let v = node.u64().map_err(|_| {
+        node.pos.issue(format!("expected -1 (no limit) or an integer of at least {min}, found {}", node.describe()))
+    })?;
+    let v = at_least(v, min)?;
+    Ok(Some(Sp { value: Some(v.value), pos: v.pos }))
 }
 
 fn network(table: Option<Table>) -> Res<NetworkSpec> {
@@ -318,6 +342,9 @@ fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
                 TopicConfig {
                     min_insync_replicas: min_isr.map(|v| v.value),
                     unclean_leader_election_enable: c.opt_bool("unclean.leader.election.enable")?.map(|v| v.value),
+                    retention_ms: opt_limit(&c, "retention.ms", 0)?.map(|v| v.value),
+                    retention_bytes: opt_limit(&c, "retention.bytes", 0)?.map(|v| v.value),
+                    segment_bytes: opt_u64_min(&c, "segment.bytes", MIN_SEGMENT_BYTES)?.map(|v| v.value),
                 }
             }
         };

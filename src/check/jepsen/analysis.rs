@@ -4,7 +4,7 @@
 //! every key.
 
 use crate::check::describe::{process, secs};
-use crate::history::{History, MicroOp, Op, OpFn, OpType};
+use crate::history::{Event, History, MicroOp, Op, OpFn, OpType};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One completed operation. Jepsen's checker reads completions: the completion of a send
@@ -176,6 +176,27 @@ pub(super) struct Analysis<'a> {
     pub writer_of: BTreeMap<&'a str, BTreeMap<u64, usize>>,
     /// Key → version order.
     pub orders: BTreeMap<&'a str, VersionOrder>,
+    /// Key → values that retention deleted: see [`deleted_by_retention`].
+    pub deleted_by_retention: BTreeMap<&'a str, BTreeSet<u64>>,
+}
+
+/// Key → the values a replica's retention check deleted, from the trace's
+/// `log-start-advanced` events whose reason is `retention.ms` or `retention.bytes`.
+/// Retention only deletes segments wholly below the deleting replica's high watermark,
+/// so such records were committed; once deleted nobody can read them. A follower that
+/// merely followed its leader's log start (`leader-log-start`) proves nothing by
+/// itself (the leader's own event does), and a record that was truncated away or never
+/// replicated has no such event at all.
+pub(super) fn deleted_by_retention(history: &History) -> BTreeMap<&str, BTreeSet<u64>> {
+    let mut deleted: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
+    for event in &history.trace {
+        if let Event::LogStartAdvanced { tp, removed, reason, .. } = &event.event {
+            if reason == "retention.ms" || reason == "retention.bytes" {
+                deleted.entry(tp.as_str()).or_default().extend(removed.iter().map(|&(_, value, _)| value));
+            }
+        }
+    }
+    deleted
 }
 
 impl<'a> Analysis<'a> {
@@ -189,6 +210,7 @@ impl<'a> Analysis<'a> {
             failed_writes: BTreeMap::new(),
             writer_of: BTreeMap::new(),
             orders: BTreeMap::new(),
+            deleted_by_retention: deleted_by_retention(history),
         };
         analysis.index_reads_and_writes();
         analysis.build_version_orders();
@@ -278,6 +300,11 @@ impl<'a> Analysis<'a> {
     /// an offset on the send itself.
     pub fn send_acknowledged(&self, c: &Completion<'_>, key: &str, value: u64) -> bool {
         c.kind == OpType::Ok || (c.kind == OpType::Info && send_offset(c.op, key, value).is_some())
+    }
+
+    /// Whether retention deleted `value` from `key` (so never reading it is no loss).
+    pub fn deleted_by_retention(&self, key: &str, value: u64) -> bool {
+        self.deleted_by_retention.get(key).is_some_and(|values| values.contains(&value))
     }
 
     /// The completion at an index of [`Analysis::ops`].

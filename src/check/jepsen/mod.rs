@@ -65,7 +65,9 @@
 //!   reported here all the same; deciding whether they are expected is the scenario's
 //!   job (group semantics are checked by the consumer-group checkers).
 //! - **Assign keeps positions.** As in Jepsen, an `assign` that names a key again keeps
-//!   the process's position on it (as `KafkaConsumer::assign` does). A workload that
+//!   the process's position on it (as `KafkaConsumer::assign` does), except a group
+//!   member's `assign` (one with a group context: a new generation), which resets every
+//!   position to the committed offset, so a member's polls are ordered per generation. A workload that
 //!   seeks back on assign must use a fresh process, as Jepsen's final polls do by
 //!   crashing the client first.
 //! - **Acknowledged sends inside `info` ops.** An asynchronous producer's op groups many
@@ -74,6 +76,13 @@
 //!   is the broker's acknowledgement, so such a send counts as acknowledged for
 //!   `lost-write`, `unseen` and the version order, as if it had its own `ok` op. Jepsen's
 //!   `info` ops carry no offsets, so its histories check exactly as before.
+//! - **Retention.** A value that a replica's retention check deleted (a trace event
+//!   `log-start-advanced` with reason `retention.ms` or `retention.bytes` listing it) is
+//!   not `lost-write` and not `unseen` when no poll read it: retention deletes only
+//!   committed records, and a consumer that fell behind it cannot read them. Jepsen's
+//!   histories have no trace, so they check exactly as before. A value truncated away or
+//!   never replicated is reported as before. `poll-skip` is not excused: a consumer that
+//!   jumps over deleted (or, resetting to `latest`, over undeleted) records did skip them.
 //! - **Reporting.** `G1a` is reported once per (poll op, key, value); `unseen` once per
 //!   key with every unseen value as a record; `lost-write` shows, as proof, the `ok`
 //!   poll of the highest-read value. Elle's cycle anomalies (G0, G1c, ...) and

@@ -39,7 +39,8 @@ fn highest_read(read: &BTreeSet<u64>, spans: &BTreeMap<u64, (usize, usize)>) -> 
 /// Jepsen's `lost-write-cases`. For each key, the bound is the highest first-index of any
 /// value an `ok` poll read; the values whose last appearance is at or below the bound
 /// should all have been read by some `ok` poll. Each one that was not is lost, if the op
-/// that sent it must have committed (it is `ok`, or `info` with another value read).
+/// that sent it must have committed (it is `ok`, or `info` with another value read) and
+/// retention did not delete it.
 /// One anomaly per lost value, keys in order, values in log order.
 pub(super) fn lost_writes(a: &Analysis<'_>) -> Vec<Anomaly> {
     let mut out = Vec::new();
@@ -51,7 +52,7 @@ pub(super) fn lost_writes(a: &Analysis<'_>) -> Vec<Anomaly> {
             spans.iter().filter(|(_, &(_, last))| last <= bound).map(|(&v, &(_, last))| (last, v)).collect();
         must_read.sort_unstable();
         for (_, v) in must_read {
-            if read.contains(&v) {
+            if read.contains(&v) || a.deleted_by_retention(key, v) {
                 continue;
             }
             let Some(&w) = a.writer_of.get(key).and_then(|m| m.get(&v)) else { continue };
@@ -96,7 +97,7 @@ fn lost_write(
 }
 
 /// Jepsen's `unseen`: the values `ok` send/txn ops sent that no `ok` poll read, by the
-/// end of the history. One anomaly per key listing them all, keys in order, values in
+/// end of the history, except those retention deleted. One anomaly per key listing them all, keys in order, values in
 /// send order.
 pub(super) fn unseen(a: &Analysis<'_>) -> Vec<Anomaly> {
     let mut unseen: BTreeMap<&str, Vec<UnseenSend>> = BTreeMap::new();
@@ -108,7 +109,7 @@ pub(super) fn unseen(a: &Analysis<'_>) -> Vec<Anomaly> {
         for (key, sends) in op_writes(c.op) {
             let read = a.ok_reads.get(key);
             for s in sends {
-                if !a.send_acknowledged(c, key, s.value) {
+                if !a.send_acknowledged(c, key, s.value) || a.deleted_by_retention(key, s.value) {
                     continue;
                 }
                 if !read.is_some_and(|r| r.contains(&s.value)) && listed.insert((key, s.value)) {
@@ -362,6 +363,96 @@ mod tests {
         assert!(lost_writes(&a).is_empty());
         assert!(unseen(&a).is_empty());
         assert!(g1a(&a).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use crate::check::testkit::Hist;
+    use crate::check::{check_all, AnomalyKind};
+    use crate::history::Event;
+
+    /// A `log-start-advanced` event of x-0 on broker 1 that removed `removed`.
+    fn log_start(reason: &str, start: u64, removed: &[(u64, u64)]) -> Event {
+        Event::LogStartAdvanced {
+            tp: "x".into(),
+            broker: 1,
+            is_leader: true,
+            log_start_offset: start,
+            removed: removed.iter().map(|&(o, v)| (o, v, 1)).collect(),
+            reason: reason.into(),
+        }
+    }
+
+    fn kinds(h: &crate::history::History) -> Vec<AnomalyKind> {
+        check_all(h).iter().map(|a| a.kind).filter(|k| *k != AnomalyKind::PollSkip).collect()
+    }
+
+    #[test]
+    fn records_retention_deleted_before_anyone_read_them_are_neither_lost_nor_unseen() {
+        // A slow reader jumps from 10 to 13 after 11 and 12 expired; nobody read them.
+        let h = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_ok(0, "x", 1, 11)
+            .send_ok(0, "x", 2, 12)
+            .send_ok(0, "x", 3, 13)
+            .poll_ok(1, &[("x", &[(0, 10)])])
+            .event("broker-1", log_start("retention.ms", 3, &[(0, 10), (1, 11), (2, 12)]))
+            .poll_ok(1, &[("x", &[(3, 13)])])
+            .build();
+        assert_eq!(kinds(&h), vec![]);
+        let by_size = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_ok(0, "x", 1, 11)
+            .event("broker-2", log_start("retention.bytes", 1, &[(0, 10)]))
+            .poll_ok(1, &[("x", &[(1, 11)])])
+            .build();
+        assert_eq!(kinds(&by_size), vec![]);
+    }
+
+    #[test]
+    fn truncated_or_unreplicated_records_are_still_lost_beside_expired_ones() {
+        // 11 was truncated away, 12 never reached the log: both lost; 10 expired.
+        let h = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_ok(0, "x", 1, 11)
+            .send_ok(0, "x", 2, 12)
+            .event(
+                "broker-1",
+                Event::Truncate {
+                    tp: "x".into(),
+                    broker: 1,
+                    to_offset: 1,
+                    removed: vec![(1, 11, 1)],
+                    reason: "leader-epoch".into(),
+                },
+            )
+            .event("broker-1", log_start("retention.ms", 1, &[(0, 10)]))
+            .send_ok(0, "x", 3, 13)
+            .poll_ok(1, &[("x", &[(3, 13)])])
+            .build();
+        let found = check_all(&h);
+        let lost: Vec<Option<u64>> =
+            found.iter().filter(|a| a.kind == AnomalyKind::LostWrite).map(|a| a.records[0].value).collect();
+        assert_eq!(lost, vec![Some(11), Some(12)]);
+        let unseen: Vec<Option<u64>> = found
+            .iter()
+            .filter(|a| a.kind == AnomalyKind::Unseen)
+            .flat_map(|a| a.records.iter().map(|r| r.value))
+            .collect();
+        assert_eq!(unseen, vec![Some(11), Some(12)]);
+    }
+
+    #[test]
+    fn a_follower_following_its_leaders_log_start_excuses_nothing() {
+        // Without the leader's own retention event, the follower's is no proof.
+        let h = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_ok(0, "x", 1, 11)
+            .event("broker-2", log_start("leader-log-start", 1, &[(0, 10)]))
+            .poll_ok(1, &[("x", &[(1, 11)])])
+            .build();
+        assert_eq!(kinds(&h), vec![AnomalyKind::LostWrite, AnomalyKind::Unseen]);
     }
 }
 

@@ -89,6 +89,13 @@ impl Replicas {
                 self.replica(tp, *broker).is_leader = false;
                 return None;
             }
+            Event::LogStartAdvanced { tp, broker, log_start_offset, .. } => {
+                // Below the log start nothing is held any more; this is not a truncation
+                // (retention deletes committed records on purpose), so nothing is `removed`.
+                let replica = self.replica(tp, *broker);
+                replica.log = replica.log.split_off(log_start_offset);
+                return None;
+            }
             Event::LogLoaded { tp, broker, .. }
             | Event::Append { tp, broker, .. }
             | Event::HighWatermark { tp, broker, .. }
@@ -237,5 +244,23 @@ mod tests {
         r.apply(&at(4, Event::BrokerStarted { broker: 1 }));
         assert!(r.get("t-0", 1).is_none());
         assert!(r.get("t-0", 2).is_some());
+    }
+
+    #[test]
+    fn a_log_start_move_drops_the_head_without_a_truncation() {
+        let mut r = Replicas::default();
+        r.apply(&append(1, 0, &[10, 11, 12]));
+        r.apply(&hw(1, 0, 3));
+        let moved = Event::LogStartAdvanced {
+            tp: "t-0".into(),
+            broker: 1,
+            is_leader: true,
+            log_start_offset: 2,
+            removed: vec![(0, 10, 1), (1, 11, 1)],
+            reason: "retention.ms".into(),
+        };
+        assert!(r.apply(&at(3, moved)).is_none(), "no change for the log checkers to count");
+        let log: Vec<(u64, Entry)> = r.get("t-0", 1).unwrap().log.iter().map(|(&o, &e)| (o, e)).collect();
+        assert_eq!(log, entries(&[(2, 12, 1)]));
     }
 }

@@ -1,0 +1,244 @@
+//! Retention end to end: segments roll, retention deletes them on every replica and moves
+//! the log start, a consumer that falls behind is answered OFFSET_OUT_OF_RANGE and resets
+//! by `auto.offset.reset`, and the checkers do not take deleted records for lost ones.
+//! Also `Consumer::offsets_for_times` and `Consumer::seek` against a real broker.
+
+mod support;
+
+use kafkasim::broker::{run_broker, BrokerConfig, BrokerContext, RetentionConfig, TopicAssignment, TruncationMode};
+use kafkasim::check::AnomalyKind;
+use kafkasim::client::consumer::{Consumer, ConsumerConfig, OffsetReset};
+use kafkasim::history::{Event, OpFn, OpType, Recorder};
+use kafkasim::metastore::run_metastore;
+use kafkasim::protocol::{Acks, BrokerId, ProduceRequest, Record, RecordBatch, Request, Response, TopicPartition};
+use kafkasim::runner;
+use kafkasim::scenario;
+use kafkasim::sim::disk::DiskStore;
+use kafkasim::sim::net::{Addr, NetConfig, Network};
+use madsim::runtime::{Handle, Runtime};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+/// A producer far faster than a consumer that reads 5 records every 3 s, on segments of
+/// about 10 records that expire 2 s after their newest record.
+const SCENARIO: &str = r#"
+seeds = [1, 2]
+duration = "15s"
+
+[cluster]
+brokers = 3
+
+[cluster.config]
+"min.insync.replicas" = 2
+"log.retention.check.interval.ms" = 500
+
+[[topics]]
+name = "events"
+"replication.factor" = 3
+
+[topics.config]
+"segment.bytes" = 800
+"retention.ms" = 2000
+
+[[producers]]
+topic = "events"
+rate_per_sec = 40
+
+[producers.config]
+acks = "all"
+
+[[consumers]]
+topic = "events"
+poll_interval = "3s"
+
+[consumers.config]
+"auto.offset.reset" = "latest"
+"max.poll.records" = 5
+"#;
+
+/// `(first, last)` offset of each non-empty poll of `events-0` by the workload consumer
+/// (the first consumer process; the drain is process 1000000), in history order.
+fn consumer_polls(outcome: &kafkasim::runner::RunOutcome, process: u64) -> Vec<(u64, u64)> {
+    outcome
+        .history
+        .ops
+        .iter()
+        .filter(|op| op.process == process && op.f == OpFn::Poll && op.kind == OpType::Ok)
+        .filter_map(|op| {
+            let offsets: Vec<u64> = op
+                .micro_ops()
+                .iter()
+                .filter_map(|m| match m {
+                    kafkasim::history::MicroOp::Poll { records: Some(r) } => r.get("events-0").cloned(),
+                    _ => None,
+                })
+                .flatten()
+                .map(|(o, _)| o)
+                .collect();
+            Some((*offsets.first()?, *offsets.last()?))
+        })
+        .collect()
+}
+
+#[test]
+fn a_consumer_behind_retention_resets_to_latest_and_nothing_is_reported_lost() {
+    let scenario = scenario::parse(SCENARIO, Path::new("retention-inline.toml")).unwrap_or_else(|e| panic!("{e}"));
+    for seed in [1, 2] {
+        let outcome = runner::run_seed(&scenario, seed);
+        let summary = support::describe(&outcome);
+        assert!(outcome.panic.is_none(), "{summary}");
+
+        // The log start moved on every replica: by retention on each, or by following
+        // the leader's.
+        let mut moved_on: BTreeSet<u32> = BTreeSet::new();
+        let mut retention_removed = 0;
+        for e in &outcome.history.trace {
+            if let Event::LogStartAdvanced { tp, broker, removed, reason, .. } = &e.event {
+                assert_eq!(tp, "events-0");
+                moved_on.insert(*broker);
+                if reason.starts_with("retention.") {
+                    retention_removed += removed.len();
+                }
+            }
+        }
+        assert_eq!(moved_on, BTreeSet::from([1, 2, 3]), "{summary}");
+        assert!(retention_removed > 100, "retention deleted only {retention_removed} records: {summary}");
+
+        // The consumer (process 1, after the producer) fell behind, was answered
+        // OFFSET_OUT_OF_RANGE and reset to the latest offset: one of its polls starts far
+        // past where the previous one ended.
+        let polls = consumer_polls(&outcome, 1);
+        let jumps: Vec<u64> = polls.windows(2).map(|w| w[1].0.saturating_sub(w[0].1 + 1)).collect();
+        assert!(jumps.iter().any(|&j| j > 20), "no reset: polls {polls:?}; {summary}");
+
+        // Deleted records are not lost or unseen; the skip itself is reported.
+        let kinds = support::kinds(&outcome);
+        assert!(!kinds.contains(&AnomalyKind::LostWrite), "{summary}");
+        assert!(!kinds.contains(&AnomalyKind::Unseen), "{summary}");
+        assert!(kinds.contains(&AnomalyKind::PollSkip), "{summary}");
+        assert!(!kinds.contains(&AnomalyKind::NoProgress), "{summary}");
+
+        // The same seed replays the same run.
+        assert_eq!(runner::run_seed(&scenario, seed).trace_hash, outcome.trace_hash, "seed {seed}");
+    }
+}
+
+/// One broker, topic `t` with one partition of segments of two records.
+fn broker_config(retention: RetentionConfig) -> BrokerConfig {
+    BrokerConfig {
+        id: BrokerId(1),
+        truncation: TruncationMode::LeaderEpoch,
+        topics: vec![TopicAssignment {
+            name: "t".into(),
+            replicas: vec![vec![BrokerId(1)]],
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
+            retention,
+        }],
+        replica_lag_time_max_ms: 10_000,
+        session_timeout_ms: 6_000,
+        replica_fetch_wait_max_ms: 500,
+        replica_fetch_max_bytes: 1 << 20,
+        replica_fetch_backoff_ms: 1_000,
+        high_watermark_checkpoint_interval_ms: 5_000,
+        flush_messages: None,
+        flush_ms: None,
+        log_retention_check_interval_ms: 100,
+        inter_broker_timeout_ms: 5_000,
+        metastore: Addr::new("metastore"),
+        plant: None,
+    }
+}
+
+#[test]
+fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
+    let runtime = Runtime::with_seed_and_config(7, madsim::Config::default());
+    runtime.block_on(async {
+        let handle = Handle::current();
+        let network = Network::new(NetConfig::default(), handle.create_node().name("wire").build());
+        let disks = DiskStore::new();
+        let recorder = Recorder::new();
+        let meta = (network.add_host(&Addr::new("metastore")), disks.disk("metastore"));
+        let metastore =
+            handle.create_node().name("metastore").init(move || run_metastore(meta.0.clone(), meta.1.clone())).build();
+        // Two records per segment; keep at least 4 records' worth (312 bytes).
+        let retention = RetentionConfig { retention_ms: None, retention_bytes: Some(4 * 78), segment_bytes: 2 * 78 };
+        let ctx = BrokerContext {
+            config: broker_config(retention),
+            net: network.add_host(&Addr::new("broker-1")),
+            disk: disks.disk("broker-1"),
+            tracer: recorder.tracer("broker-1"),
+        };
+        let broker = handle.create_node().name("broker-1").init(move || run_broker(ctx.clone())).build();
+
+        let client_net = network.add_host(&Addr::new("client"));
+        let client = handle.create_node().name("client").build();
+        client
+            .spawn(async move {
+                let tp = TopicPartition::new("t", 0);
+                let config = ConsumerConfig {
+                    bootstrap: vec![Addr::new("broker-1")],
+                    auto_offset_reset: OffsetReset::Earliest,
+                    fetch_max_wait_ms: 100,
+                    max_poll_records: 100,
+                    request_timeout_ms: 2_000,
+                };
+                let mut consumer = Consumer::new(client_net.clone(), config);
+                while consumer.end_offset(&tp).await.is_none() {
+                    madsim::time::sleep(Duration::from_millis(200)).await;
+                    consumer.partitions_for("t").await;
+                }
+                // Six records, one batch each, stamped 1000, 2000, ... 6000 ms.
+                let conn = client_net.connect(&Addr::new("broker-1"));
+                for i in 1..=6u64 {
+                    let record = Record { key: None, value: 100 + i, timestamp_ms: i * 1000 };
+                    let request = ProduceRequest {
+                        acks: Acks::All,
+                        timeout_ms: 1_000,
+                        batches: vec![(tp.clone(), RecordBatch::plain(vec![record]))],
+                    };
+                    let answer = conn.call(Request::Produce(request), Duration::from_secs(2)).await;
+                    assert!(matches!(answer, Ok(Response::Produce(ref r)) if r[0].error.is_none()), "{answer:?}");
+                }
+                let at = |ms: u64| BTreeMap::from([(tp.clone(), ms)]);
+                assert_eq!(consumer.offsets_for_times(&at(2500)).await, BTreeMap::from([(tp.clone(), 2)]));
+                assert_eq!(consumer.offsets_for_times(&at(1000)).await, BTreeMap::from([(tp.clone(), 0)]));
+                // Nothing that recent: the high watermark, where the next record goes.
+                assert_eq!(consumer.offsets_for_times(&at(9000)).await, BTreeMap::from([(tp.clone(), 6)]));
+
+                consumer.assign(vec![tp.clone()]);
+                consumer.seek(&tp, 4);
+                let values: Vec<u64> = consumer.poll().await.iter().map(|r| r.value).collect();
+                assert_eq!(values, vec![105, 106]);
+
+                // retention.bytes keeps two of the three segments: the log starts at 2.
+                madsim::time::sleep(Duration::from_millis(500)).await;
+                assert_eq!(consumer.offsets_for_times(&at(0)).await, BTreeMap::from([(tp.clone(), 2)]));
+                // A seek below the log start is answered OFFSET_OUT_OF_RANGE, and the
+                // consumer resets to the earliest offset still there.
+                consumer.seek(&tp, 0);
+                assert!(consumer.poll().await.is_empty());
+                let values: Vec<u64> = consumer.poll().await.iter().map(|r| r.value).collect();
+                assert_eq!(values, vec![103, 104, 105, 106]);
+            })
+            .await
+            .expect("the client task finished");
+        // Nothing may stay pending past the test (see the runner's end of run).
+        for node in [metastore.id(), broker.id(), client.id()] {
+            handle.kill(node);
+        }
+        let moved = recorder.with_trace(|trace| {
+            trace
+                .iter()
+                .filter_map(|e| match &e.event {
+                    Event::LogStartAdvanced { log_start_offset, reason, removed, .. } => {
+                        Some((*log_start_offset, reason.clone(), removed.len()))
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(moved, vec![(2, "retention.bytes".to_string(), 2)]);
+    });
+}
