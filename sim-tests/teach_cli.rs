@@ -2,19 +2,9 @@
 //! refuses unknown anomaly kinds, `report` writes both documents and reports unwritable
 //! output.
 
-use std::process::{Command, Output};
+mod support;
 
-fn kafkasim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kafkasim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the kafkasim binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use support::{kafkasim, stdout};
 
 #[test]
 fn list_groups_every_scenario_under_its_theme_in_catalog_order() {
@@ -43,7 +33,7 @@ fn explain_tells_the_story_of_a_lost_write_with_its_cause_and_prevention() {
         "broker-1 appends it as leader at offset 3954 in leader epoch 1",
         "broker-1 acknowledges the batch to the producer (acks=1)",
         "fault: crash on broker-1",
-        "broker-2 becomes leader in epoch 2 with log end offset 3954, without offset 3954",
+        "broker-2 becomes leader of orders-0 in epoch 2 with log end offset 3954, without offset 3954",
         "Cause: Lost because broker-1 acknowledged it with acks=1 at 8.564 s; broker-1 crashed at 8.600 s before any follower fetched it",
         "Prevention: acks=all with min.insync.replicas=2 would have prevented the loss.",
     ] {
