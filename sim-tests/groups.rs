@@ -86,3 +86,58 @@ fn committing_after_processing_turns_a_crash_into_duplicates_and_never_skips() {
         }
     }
 }
+
+#[test]
+fn a_group_moves_to_the_new_coordinator_and_resumes_from_its_committed_offsets() {
+    let scenario = load("coordinator-failover");
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
+        let ops = &outcome.history.ops;
+        // Generations are numbered per leader epoch of the offsets partition: a member
+        // assigned in a later era was assigned by the new coordinator.
+        let eras: BTreeSet<u32> =
+            ops.iter().filter(|o| o.f == OpFn::Assign).filter_map(|o| o.group.as_ref()).map(|g| g.generation / 10_000).collect();
+        assert!(eras.len() >= 2, "seed {seed}: the group never moved: {eras:?}");
+        let new_era = *eras.iter().max().unwrap();
+        // In the new era, each partition's first poll starts exactly at the offset last
+        // committed before it (resume from the committed offsets, not a reset).
+        let mut committed: std::collections::BTreeMap<String, u64> = Default::default();
+        let mut resumed: BTreeSet<String> = BTreeSet::new();
+        for op in ops.iter().filter(|o| o.kind == OpType::Ok && o.group.is_some()) {
+            let era = op.group.as_ref().unwrap().generation / 10_000;
+            match (&op.value, op.f) {
+                (OpValue::Offsets(offsets), OpFn::Commit) => committed.extend(offsets.clone()),
+                (_, OpFn::Poll) if era == new_era => {
+                    for mop in op.micro_ops() {
+                        let kafkasim::history::MicroOp::Poll { records: Some(records) } = mop else { continue };
+                        for (key, pairs) in records {
+                            if let (Some((first, _)), true) = (pairs.first(), resumed.insert(key.clone())) {
+                                let expected = committed.get(key).copied().unwrap_or(0);
+                                assert_eq!(*first, expected, "seed {seed}: {key} resumed at {first}, committed {expected}");
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(!resumed.is_empty(), "seed {seed}: nothing was consumed after the failover");
+    }
+}
+
+#[test]
+fn a_consumer_slower_than_retention_skips_records_that_were_deleted_unread() {
+    let scenario = load("retention-outruns-consumer");
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
+        let skips: Vec<_> = outcome.anomalies.iter().filter(|a| a.kind == AnomalyKind::ConsumeSkip).collect();
+        assert!(!skips.is_empty(), "seed {seed}: {}", describe(&outcome));
+        let deleted_unread = skips.iter().flat_map(|a| &a.records).filter(|r| r.note.contains("deleted by retention")).count();
+        assert!(deleted_unread > 0, "seed {seed}: the skipped records include ones retention deleted");
+        // Retention is not loss: no acknowledged write is reported lost or unseen.
+        let found = kinds(&outcome);
+        assert!(!found.contains(&AnomalyKind::LostWrite) && !found.contains(&AnomalyKind::Unseen), "{}", describe(&outcome));
+    }
+}

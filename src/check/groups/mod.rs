@@ -28,7 +28,9 @@
 //!   the smallest offset of that key any member of the group polled or processed (what
 //!   the group could have consumed begins there: earlier records belong to a reset to
 //!   `latest`, or to another group's era). A record *exists* when any poll, of any
-//!   process in or out of the group (the final drain included), returned it. An `ok`
+//!   process in or out of the group (the final drain included), returned it, or when
+//!   the trace shows retention deleting it (`log-start-advanced` for `retention.ms` or
+//!   `retention.bytes`): a group that falls behind retention skips records nobody read. An `ok`
 //!   commit of next offset `n` for the key *passes* every existing record at offsets
 //!   `start <= offset < n`; a passed record that no member of the group ever finished
 //!   processing (an `ok` `process` op with that key and offset, before or after the
@@ -58,7 +60,7 @@ mod processing;
 
 use super::describe::{process, secs};
 use super::Anomaly;
-use crate::history::{GroupContext, History, MicroOp, Op, OpFn, OpType, OpValue};
+use crate::history::{Event, GroupContext, History, MicroOp, Op, OpFn, OpType, OpValue};
 use std::collections::BTreeMap;
 
 /// Commits of a group past records no member finished processing (`consume-skip`).
@@ -126,8 +128,9 @@ impl MemberOp<'_> {
 pub(super) struct Seen<'a> {
     /// The value (the smallest, if polls disagree about the offset).
     pub value: u64,
-    /// The first poll completion that returned it.
-    pub op: &'a Op,
+    /// The first poll completion that returned it; `None` for a record no poll returned
+    /// that retention deleted (the trace shows it was in the log).
+    pub op: Option<&'a Op>,
 }
 
 /// What the group checkers share, computed once per history.
@@ -161,6 +164,17 @@ impl<'a> GroupOps<'a> {
             let value = if has_expected_shape(op) { &op.value } else { invoked.map_or(&op.value, |i| &i.value) };
             ops.push(MemberOp { op, done_at: at, invoked_at: invoke.unwrap_or(at), ctx, value });
         }
+        // Records retention deleted existed too, even if nobody polled them in time.
+        for event in &history.trace {
+            if let Event::LogStartAdvanced { tp, removed, reason, .. } = &event.event {
+                if reason.starts_with("retention") {
+                    let offsets = seen.entry(tp.as_str()).or_default();
+                    for &(offset, value, _) in removed {
+                        offsets.entry(offset).or_insert(Seen { value, op: None });
+                    }
+                }
+            }
+        }
         GroupOps { ops, seen }
     }
 
@@ -188,7 +202,7 @@ fn record_polled<'a>(seen: &mut BTreeMap<&'a str, BTreeMap<u64, Seen<'a>>>, op: 
         for (key, pairs) in records {
             let offsets = seen.entry(key.as_str()).or_default();
             for &(offset, value) in pairs {
-                let entry = offsets.entry(offset).or_insert(Seen { value, op });
+                let entry = offsets.entry(offset).or_insert(Seen { value, op: Some(op) });
                 if value < entry.value {
                     entry.value = value;
                 }

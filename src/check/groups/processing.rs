@@ -83,7 +83,7 @@ pub(super) fn consume_skips(ops: &GroupOps<'_>) -> Vec<Anomaly> {
             let key = key.as_str();
             let (Some(c), Some(seen)) = (consumed.get(&(group, key)), ops.seen.get(key)) else { continue };
             let Some(start) = c.start.filter(|&s| s < next) else { continue };
-            let skipped: Vec<(u64, u64, &Op)> = seen
+            let skipped: Vec<(u64, u64, Option<&Op>)> = seen
                 .range(start..next)
                 .filter(|(o, _)| !c.processed.contains(o) && !reported.contains(&(group, key, **o)))
                 .map(|(o, s)| (*o, s.value, s.op))
@@ -98,7 +98,7 @@ pub(super) fn consume_skips(ops: &GroupOps<'_>) -> Vec<Anomaly> {
     out
 }
 
-fn skip_anomaly(commit: &MemberOp<'_>, key: &str, next: u64, start: u64, skipped: &[(u64, u64, &Op)]) -> Anomaly {
+fn skip_anomaly(commit: &MemberOp<'_>, key: &str, next: u64, start: u64, skipped: &[(u64, u64, Option<&Op>)]) -> Anomaly {
     let values: Vec<u64> = skipped.iter().map(|(_, v, _)| *v).collect();
     let offsets = offset_ranges(skipped.iter().map(|(o, _, _)| *o));
     let (noun, values_noun) = if skipped.len() == 1 { ("offset", "value") } else { ("offsets", "values") };
@@ -110,15 +110,26 @@ fn skip_anomaly(commit: &MemberOp<'_>, key: &str, next: u64, start: u64, skipped
         plural(skipped.len(), "record"),
         sample(&values, SKIP_VALUES_SHOWN),
     );
+    let deleted = skipped.iter().filter(|(_, _, poll)| poll.is_none()).count();
+    if deleted > 0 {
+        description.push_str(&format!(
+            " {} deleted by retention before any member read {}.",
+            if deleted == skipped.len() { "All were".to_string() } else { format!("{deleted} of them were") },
+            if deleted == 1 { "it" } else { "them" }
+        ));
+    }
     if skipped.len() > SKIP_LISTED_RECORDS {
         description.push_str(&format!(" The first {SKIP_LISTED_RECORDS} are listed."));
     }
     let mut records =
         vec![RecordRef::new(key, Some(next), None, format!("committed next offset {next} by {}", commit.who()))
             .seen_in(commit.op)];
-    records.extend(skipped.iter().take(SKIP_LISTED_RECORDS).map(|&(o, v, poll)| {
-        RecordRef::new(key, Some(o), Some(v), format!("polled at offset {o}, never processed by the group"))
-            .seen_in(poll)
+    records.extend(skipped.iter().take(SKIP_LISTED_RECORDS).map(|&(o, v, poll)| match poll {
+        Some(poll) => {
+            RecordRef::new(key, Some(o), Some(v), format!("polled at offset {o}, never processed by the group"))
+                .seen_in(poll)
+        }
+        None => RecordRef::new(key, Some(o), Some(v), format!("deleted by retention at offset {o}, never read")),
     }));
     Anomaly { kind: AnomalyKind::ConsumeSkip, description, records }
 }
@@ -214,6 +225,40 @@ mod tests {
         assert_eq!(offsets(&found[0]), vec![Some(3), Some(1), Some(2)]);
         assert_eq!(found[0].records[1].value, Some(11));
         assert_eq!(found[0].records[1].op_index, Some(1), "the poll that showed the record");
+    }
+
+    fn retention_deleted(tp: &str, removed: Vec<(u64, u64, u32)>, reason: &str) -> crate::history::Event {
+        crate::history::Event::LogStartAdvanced {
+            tp: tp.into(),
+            broker: 1,
+            is_leader: true,
+            log_start_offset: removed.last().map_or(0, |r| r.0 + 1),
+            removed,
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn records_retention_deleted_before_the_group_read_them_are_skipped_by_its_commit() {
+        // The member read offset 0, fell behind, retention deleted 1-2, and after a reset
+        // to latest it processed 3 and committed 4.
+        let behind = |reason: &str| {
+            Hist::new()
+                .member(1, "g", "m1", 1)
+                .poll_ok(1, &[("x-0", &[(0, 10)])])
+                .process_ok(1, &[("x-0", &[(0, 10)])])
+                .event("broker-1", retention_deleted("x-0", vec![(0, 10, 1), (1, 11, 1), (2, 12, 1)], reason))
+                .poll_ok(1, &[("x-0", &[(3, 13)])])
+                .process_ok(1, &[("x-0", &[(3, 13)])])
+                .commit_ok(1, &[("x-0", 4)])
+                .build()
+        };
+        let found = skips(&behind("retention.ms"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(offsets(&found[0]), vec![Some(4), Some(1), Some(2)]);
+        assert!(found[0].description.ends_with("All were deleted by retention before any member read them."));
+        // A follower following its leader's log start proves nothing by itself.
+        assert!(skips(&behind("leader-log-start")).is_empty());
     }
 
     #[test]
