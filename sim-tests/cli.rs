@@ -1,20 +1,11 @@
 //! The `kafkasim` command line: exit codes, the replay command it prints, clear errors
 //! for bad input, and `check` on hand-written histories.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn kafkasim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kafkasim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the kafkasim binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use std::process::Output;
+use support::{kafkasim, stdout};
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

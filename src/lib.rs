@@ -22,6 +22,8 @@
 //!                  checkers (depends on nothing; read by broker and controller config).
 //! - [`runner`]     scenario + seed -> simulation -> history -> checks -> verdict.
 //! - [`shrink`]     reduces a failing run to a minimal scenario file (runner, check).
+//! - [`explain`]    each anomaly's records told as a story, with cause and fix (history, check).
+//! - [`report`]     self-contained HTML and Markdown reports of a run (runner, explain).
 //! - [`bench`]      `kafkasim bench`: kafkasim's throughput next to bare-network baselines.
 //! - [`cli`]        the `kafkasim` command line.
 
@@ -39,10 +41,12 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod controller;
+pub mod explain;
 pub mod history;
 pub mod metastore;
 pub mod plant;
 pub mod protocol;
+pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod shrink;

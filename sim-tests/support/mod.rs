@@ -5,6 +5,21 @@ use kafkasim::check::AnomalyKind;
 use kafkasim::runner::{self, RunOutcome};
 use kafkasim::scenario::{self, Scenario};
 use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Runs the `kafkasim` binary in the repository root.
+pub fn kafkasim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kafkasim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the kafkasim binary runs")
+}
+
+/// A command's standard output as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
 
 /// The path of a scenario in the catalog.
 pub fn scenario_path(name: &str) -> PathBuf {

@@ -52,10 +52,14 @@ struct AwaitingReplication {
 pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<ProducePartitionResponse> {
     let mut results = Vec::with_capacity(request.batches.len());
     let mut awaiting = Vec::new();
+    // Per batch, the record count and leader epoch, to trace each acknowledgement.
+    let mut acked_batches: Vec<Option<(u64, LeaderEpoch)>> = Vec::with_capacity(request.batches.len());
+    let me;
     {
         let mut state = shared.lock();
-        let me = state.id;
+        me = state.id;
         for (index, (tp, batch)) in request.batches.into_iter().enumerate() {
+            acked_batches.push(None);
             let min_isr = shared.config.topic(&tp.topic).map_or(1, |t| t.min_insync_replicas) as usize;
             let Some(partition) = state.partitions.get_mut(&tp) else {
                 results.push(failed(tp, ErrorCode::UnknownTopicOrPartition));
@@ -88,6 +92,7 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
                         let leader_epoch = partition.leader_epoch;
                         awaiting.push(AwaitingReplication { index, tp: tp.clone(), required_offset, leader_epoch });
                     }
+                    acked_batches[index] = Some((batch.records.len() as u64, partition.leader_epoch));
                     results.push(ProducePartitionResponse { tp, error: None, base_offset });
                     continue;
                 }
@@ -102,6 +107,7 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
             }
             let epoch = partition.leader_epoch;
             let stored = partition.log.append_as_leader(batch, epoch);
+            acked_batches[index] = Some((stored.records.len() as u64, epoch));
             shared.tracer.emit(Event::Append {
                 tp: tp.to_string(),
                 broker: me.0,
@@ -134,6 +140,21 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
     for wait in awaiting {
         if let Some(error) = await_replication(shared, &wait, deadline).await {
             results[wait.index].error = Some(error);
+        }
+    }
+    if request.acks != Acks::None {
+        let acks = if request.acks == Acks::All { "all" } else { "1" };
+        for (result, batch) in results.iter().zip(&acked_batches) {
+            if let (None, Some((count, leader_epoch))) = (&result.error, batch) {
+                shared.tracer.emit(Event::ProduceAcknowledged {
+                    tp: result.tp.to_string(),
+                    broker: me.0,
+                    leader_epoch: *leader_epoch,
+                    acks: acks.to_string(),
+                    base_offset: result.base_offset,
+                    count: *count,
+                });
+            }
         }
     }
     results

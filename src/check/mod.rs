@@ -5,12 +5,12 @@
 //! workload), `groups` (what consumer groups did with their records) and `log`
 //! (replication invariants over the internal trace).
 
-mod describe;
+pub(crate) mod describe;
 pub mod groups;
 pub mod jepsen;
 pub mod log;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 
 use crate::history::History;
 use serde::Serialize;

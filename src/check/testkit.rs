@@ -85,6 +85,12 @@ impl Hist {
     }
 
     /// A send whose outcome is unknown.
+    /// A send's `ok` completion alone (its invocation recorded earlier with `send_invoke`).
+    pub(crate) fn send_done(mut self, p: u64, key: &str, offset: u64, value: u64) -> Self {
+        self.push(p, OpType::Ok, OpFn::Send, OpValue::Txn(vec![send(key, Some(offset), value)]));
+        self
+    }
+
     pub(crate) fn send_info(self, p: u64, key: &str, value: u64) -> Self {
         let v = OpValue::Txn(vec![send(key, None, value)]);
         self.pair(p, OpFn::Send, v.clone(), OpType::Info, v)

@@ -1,5 +1,5 @@
 //! The `kafkasim` command line, one file per command: `run`, `suite`, `sweep`,
-//! `check-determinism`, `check`, `planted-report`, `bench` and `shrink`.
+//! `check-determinism`, `check`, `planted-report`, `bench`, `shrink`, `list`, `explain` and `report`.
 //!
 //! Exit codes: 0 pass, 1 safety expectation failed, 2 liveness failed, 3 a simulated
 //! node panicked, 4 nondeterminism found (`check-determinism`), 64 usage error, 65
@@ -8,7 +8,10 @@
 mod bench;
 mod check;
 mod determinism;
+mod explain;
+mod list;
 mod planted;
+mod report;
 mod run;
 mod shrink;
 mod suite;
@@ -16,6 +19,7 @@ mod sweep;
 pub mod trace;
 
 pub use determinism::EXIT_NONDETERMINISTIC;
+pub use list::render_list;
 pub use run::render_run;
 pub use suite::render_suite_row;
 
@@ -151,6 +155,40 @@ pub enum Command {
     /// partitions; shorter and later faults) that still shows the anomaly, prints it and
     /// writes it as a new scenario file.
     Shrink(shrink::ShrinkArgs),
+    /// Lists every scenario with its one-line lesson, grouped by theme.
+    List {
+        /// The directory of scenario files.
+        #[arg(default_value = "scenarios")]
+        dir: PathBuf,
+    },
+    /// Runs one seed and tells the life of each record involved in an anomaly (the first
+    /// of each kind), ending with its cause and the configuration that prevents it.
+    Explain {
+        /// The scenario file.
+        file: PathBuf,
+        /// The seed (default: the scenario's first seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Only anomalies of this kind, such as `lost-write`.
+        #[arg(long, value_name = "KIND", value_parser = explain::parse_kind)]
+        anomaly: Option<crate::check::AnomalyKind>,
+        /// Every anomaly, not only the first of each kind.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Runs each scenario's report seed (its first seed, or --seed) and writes a
+    /// self-contained HTML page and a Markdown summary into OUT/<scenario>/.
+    Report {
+        /// The scenario files (`scenarios/*.toml` regenerates the whole catalog).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The seed (default: each scenario's first seed, as the committed reports use).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The reports root.
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        out: PathBuf,
+    },
 }
 
 /// Parses the arguments and runs the command; returns the process exit code.
@@ -193,6 +231,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::PlantedReport(args) => planted::report(&args),
         Command::Bench(args) => bench::bench(&args),
         Command::Shrink(args) => shrink::shrink(&args),
+        Command::List { dir } => list::list(&dir),
+        Command::Explain { file, seed, anomaly, all } => explain::explain_run(&file, seed, anomaly, all),
+        Command::Report { files, seed, out } => report::report(&files, seed, &out),
     }
 }
 

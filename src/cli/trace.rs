@@ -97,6 +97,7 @@ impl Focus {
             Event::Truncate { tp, removed, .. } | Event::LogStartAdvanced { tp, removed, .. } => {
                 (tp, self.holds(removed.iter().map(|r| r.1)))
             }
+            Event::ProduceAcknowledged { tp, .. } => (tp, self.value.is_none()),
             Event::HighWatermark { tp, .. }
             | Event::BecomeLeader { tp, .. }
             | Event::BecomeFollower { tp, .. }

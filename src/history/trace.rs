@@ -50,6 +50,22 @@ pub enum Event {
         /// The values, at consecutive offsets from `base_offset`.
         values: Vec<u64>,
     },
+    /// A leader answered a produce request for one batch with success (acks=1 or all;
+    /// acks=0 gets no answer): the moment the producer's acknowledgement left the broker.
+    ProduceAcknowledged {
+        /// The partition.
+        tp: String,
+        /// The answering leader.
+        broker: u32,
+        /// The leader epoch the batch was appended in.
+        leader_epoch: u32,
+        /// The acks setting of the request: `1` or `all`.
+        acks: String,
+        /// The offset of the batch's first record.
+        base_offset: u64,
+        /// How many records the batch holds.
+        count: u64,
+    },
     /// A replica's high watermark changed.
     HighWatermark {
         /// The partition.

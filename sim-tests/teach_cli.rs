@@ -1,0 +1,69 @@
+//! The teaching commands: `list` groups the catalog by theme, `explain` tells stories and
+//! refuses unknown anomaly kinds, `report` writes both documents and reports unwritable
+//! output.
+
+mod support;
+
+use support::{kafkasim, stdout};
+
+#[test]
+fn list_groups_every_scenario_under_its_theme_in_catalog_order() {
+    let output = kafkasim(&["list"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    let headings: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ') && !l.is_empty() && !l.starts_with("Run ")).collect();
+    let order = ["loss", "duplication", "ordering", "availability", "consumer-groups", "replication-internals", "other"];
+    let positions: Vec<usize> =
+        headings.iter().map(|h| order.iter().position(|o| o == h).unwrap_or_else(|| panic!("unknown heading {h}"))).collect();
+    assert!(positions.len() >= 5 && positions.windows(2).all(|w| w[0] < w[1]), "{headings:?}");
+    let loss = text.split("\n\n").find(|s| s.starts_with("loss\n")).expect("a loss section");
+    assert!(loss.contains("acks1-leader-crash") && loss.contains("acks=1 loses acknowledged writes"), "{loss}");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios")).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "toml")).count();
+    assert_eq!(text.lines().filter(|l| l.starts_with("  ")).count(), files, "every scenario listed once");
+    assert_eq!(kafkasim(&["list", "no-such-dir"]).status.code(), Some(66));
+}
+
+#[test]
+fn explain_tells_the_story_of_a_lost_write_with_its_cause_and_prevention() {
+    let output = kafkasim(&["explain", "scenarios/acks1-leader-crash.toml", "--seed", "1", "--anomaly", "lost-write"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    for needle in [
+        "The life of value 3954 of orders-0 (offset 3954)",
+        "broker-1 appends it as leader at offset 3954 in leader epoch 1",
+        "broker-1 acknowledges the batch to the producer (acks=1)",
+        "fault: crash on broker-1",
+        "broker-2 becomes leader of orders-0 in epoch 2 with log end offset 3954, without offset 3954",
+        "Cause: Lost because broker-1 acknowledged it with acks=1 at 8.564 s; broker-1 crashed at 8.600 s before any follower fetched it",
+        "Prevention: acks=all with min.insync.replicas=2 would have prevented the loss.",
+    ] {
+        assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
+    }
+    assert_eq!(text.matches("lost-write:").count(), 1, "the first anomaly of the kind only");
+}
+
+#[test]
+fn explain_refuses_an_unknown_anomaly_kind_and_says_when_there_is_none() {
+    let bad = kafkasim(&["explain", "scenarios/acks-all-safe.toml", "--seed", "1", "--anomaly", "lost"]);
+    assert_eq!(bad.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected one of lost-write"));
+    let none = kafkasim(&["explain", "scenarios/acks-all-safe.toml", "--seed", "1", "--anomaly", "duplicate"]);
+    assert_eq!(none.status.code(), Some(0));
+    assert!(stdout(&none).contains("no duplicate anomaly in this run (anomalies found: none)"), "{}", stdout(&none));
+}
+
+#[test]
+fn report_writes_html_and_markdown_and_fails_clearly_on_unwritable_output() {
+    let dir = std::env::temp_dir().join(format!("kafkasim-report-{}", std::process::id()));
+    let output = kafkasim(&["report", "scenarios/ordering-keyed.toml", "--out", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let html = std::fs::read_to_string(dir.join("ordering-keyed/report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("id=\"timeline-orders-0\"") && html.contains("id=\"anomalies\""));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "self-contained");
+    let md = std::fs::read_to_string(dir.join("ordering-keyed/README.md")).unwrap();
+    assert!(md.contains("kafkasim run scenarios/ordering-keyed.toml --seed 1"), "{md}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let blocked = kafkasim(&["report", "scenarios/ordering-keyed.toml", "--out", "/proc/kafkasim-cannot-write"]);
+    assert_eq!(blocked.status.code(), Some(74));
+    assert_eq!(kafkasim(&["report"]).status.code(), Some(64));
+}

@@ -1,0 +1,53 @@
+//! `kafkasim explain FILE --seed N [--anomaly K] [--all]`: runs one seed and tells the
+//! story of the first anomaly of each kind (or of every anomaly).
+
+use super::load;
+use crate::check::AnomalyKind;
+use crate::explain::{self, Setup};
+use crate::runner;
+use std::path::Path;
+
+/// Parses an anomaly kind name for `--anomaly`, listing the valid names on error.
+pub fn parse_kind(name: &str) -> Result<AnomalyKind, String> {
+    AnomalyKind::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = AnomalyKind::ALL.iter().map(|k| k.name()).collect();
+        format!("unknown anomaly kind `{name}`; expected one of {}", names.join(", "))
+    })
+}
+
+/// Runs the seed and prints the stories; returns the exit code (0 whether or not
+/// anomalies were found: explaining is not judging).
+pub fn explain_run(file: &Path, seed: Option<u64>, kind: Option<AnomalyKind>, all: bool) -> i32 {
+    let scenario = match load(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = seed.unwrap_or_else(|| crate::report::report_seed(&scenario));
+    let outcome = runner::run_seed(&scenario, seed);
+    println!("scenario {} (seed {}): {} anomalies", scenario.name, seed, outcome.anomalies.len());
+    if let Some(panic) = &outcome.panic {
+        println!("a simulated node panicked: {panic}");
+        return 3;
+    }
+    let setup = Setup::from_scenario(&scenario);
+    let mut told = 0;
+    let mut last_kind = None;
+    for anomaly in outcome.anomalies.iter().filter(|a| kind.is_none_or(|k| a.kind == k)) {
+        if !all && last_kind == Some(anomaly.kind) {
+            continue;
+        }
+        last_kind = Some(anomaly.kind);
+        told += 1;
+        println!("\n{}", explain::render_text(&explain::explain(&outcome.history, anomaly, &setup)));
+    }
+    if told == 0 {
+        let found: Vec<String> = outcome.counts().keys().map(|k| k.to_string()).collect();
+        let found = if found.is_empty() { "none".to_string() } else { found.join(", ") };
+        match kind {
+            Some(k) => println!("no {k} anomaly in this run (anomalies found: {found})"),
+            None => println!("no anomaly in this run: nothing to explain"),
+        }
+    }
+    println!("reproduce: {}", runner::replay_command(&scenario, seed));
+    0
+}

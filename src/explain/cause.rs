@@ -1,0 +1,230 @@
+//! The closing sentences of a story: why it happened (read from the facts the story
+//! found) and which configuration would have prevented it (from the run's setup).
+
+use super::life::{at, Facts};
+use super::setup::Setup;
+use crate::check::describe::broker;
+use crate::check::{Anomaly, AnomalyKind};
+use crate::protocol::Acks;
+use crate::scenario::TruncationMode;
+
+/// The cause and the prevention of an anomaly, one sentence each.
+pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String, String) {
+    use AnomalyKind::*;
+    match anomaly.kind {
+        LostWrite | Unseen | CommittedTruncation | InconsistentOffsets | ReplicaDivergence => loss(anomaly.kind, facts, setup),
+        Duplicate => (
+            "Duplicated because the producer sent the same record again (a retry after a lost answer, or a copy made by the network) and the leader, which could not recognise it, appended it a second time.".into(),
+            if setup.idempotence == Some(true) {
+                "The idempotent producer should have prevented this: the leader must keep each producer's sequence numbers across leader changes, so look for a broker bug.".into()
+            } else {
+                "enable.idempotence=true (with acks=all) would have prevented it: the leader recognises a repeated batch by its producer id and sequence number.".into()
+            },
+        ),
+        NonmonotonicSend | NonmonotonicPoll | PollSkip => order(anomaly.kind, facts, setup),
+        G1a => (
+            format!(
+                "Seen although its send was reported as failed{}: the error came after the leader had appended the record (a timeout or NOT_ENOUGH_REPLICAS_AFTER_APPEND), so a failure only means the outcome is unknown.",
+                facts.send_failed.as_ref().map(|(t, e)| format!(" ({e} at {})", at(*t))).unwrap_or_default()
+            ),
+            "No producer setting makes a failed send certain; treat failures as unknown, let the idempotent producer retry (enable.idempotence=true), or use transactions for an exact outcome.".into(),
+        ),
+        ConsumeSkip => (
+            "Skipped because the group committed an offset past the record before any member had finished processing it, and the member then crashed or lost the partition: the next owner started from the commit.".into(),
+            if setup.auto_commit == Some(true) {
+                "enable.auto.commit=false with a commit after processing (commitSync of the processed offsets) would have prevented it.".into()
+            } else {
+                "Committing only offsets whose records are processed (commit after processing, never before) would have prevented it.".into()
+            },
+        ),
+        ConsumeDuplicate => (
+            "Processed twice because a member processed the record and stopped (crash, rebalance or session timeout) before committing it, so the next owner resumed from the older committed offset.".into(),
+            "At-least-once delivery allows this; commit more often, make processing idempotent, or use transactions (read-process-write with exactly-once) to prevent it.".into(),
+        ),
+        CommitRegression => (
+            "The committed offset went backwards because a member committed a position older than the group's last commit: it consumed from a stale position (an old fetch position after a rebalance, or a commit that arrived late).".into(),
+            "Commit only from the current generation and reset the position to the committed offset after every rebalance; the coordinator's generation check refuses stale members' commits.".into(),
+        ),
+        SplitOwnership => (
+            "Two members owned one partition in the same generation, so both consumed it: the assignment handed out was not a partition of the topic's partitions among the members.".into(),
+            "A correct assignor and the coordinator's generation fencing prevent this; it is a bug, not a configuration.".into(),
+        ),
+        HwRegression => (
+            "The leader's high watermark went backwards within one leadership, so consumers may have read records that were not committed.".into(),
+            "A leader must never lower its high watermark; leader-epoch truncation (truncation = \"leader-epoch\") keeps followers from feeding it stale state.".into(),
+        ),
+        MultipleLeaders => (
+            "Two brokers accepted writes as leader of one partition in the same leader epoch: the epoch no longer fences the old leader.".into(),
+            "The leader epoch must fence every old leader (a zombie's writes are refused by epoch); no configuration makes two leaders of one epoch safe.".into(),
+        ),
+        NoProgress => no_progress(&anomaly.description, setup),
+    }
+}
+
+/// Lost, unseen or overwritten records, and truncations of committed ones.
+fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
+    let what = match kind {
+        AnomalyKind::Unseen => "Never read",
+        AnomalyKind::InconsistentOffsets | AnomalyKind::ReplicaDivergence => "Replaced",
+        AnomalyKind::CommittedTruncation => "Truncated although committed",
+        _ => "Lost",
+    };
+    let acked = match (&f.acked, f.send_ok) {
+        (Some(_), _) => String::new(),
+        (None, Some(t)) if setup.acks == Some(Acks::None) => format!(" after the producer counted it as sent with acks=0 at {}", at(t)),
+        (None, Some(t)) => format!(" after the producer was told it succeeded at {}", at(t)),
+        (None, None) => String::new(),
+    };
+    let leader = f.led.first().map(|l| l.0);
+    let struck = leader.and_then(|l| {
+        f.faults.iter().find(|(_, k, targets)| {
+            targets.contains(&broker(l)) && !matches!(k.as_str(), "restart" | "resume" | "heal" | "network-restored")
+        })
+    });
+    let fetched: Vec<String> = f.fetched.iter().filter(|(_, t)| struck.is_none_or(|s| *t < s.0)).map(|(b, _)| broker(*b)).collect();
+    let by = leader.map_or("its leader".to_string(), broker);
+    let mut because = match (&f.acked, f.led.first()) {
+        (Some((b, acks, t)), _) => format!("{what} because {} acknowledged it with acks={acks} at {}", broker(*b), at(*t)),
+        (None, Some(&(b, o, _, t))) => format!("{what} because {} appended it at offset {o} at {}{acked}", broker(b), at(t)),
+        (None, None) => format!("{what} because of what happened to its partition{acked}"),
+    };
+    if let Some(isr) = f.isr_at_ack.as_ref().filter(|isr| isr.len() == 1 && f.acked.as_ref().is_some_and(|a| a.1 == "all")) {
+        because += &format!(" while the ISR was {} alone", broker(isr[0]));
+    }
+    if let Some((t, k, targets)) = struck {
+        let by = if targets.len() > 1 { and_list(targets) } else { by.clone() };
+        let verb = match k.as_str() {
+            "crash" => "crashed".to_string(),
+            "power-loss" => "lost power".to_string(),
+            "pause" => "was paused".to_string(),
+            "partition" | "clog" => "was cut off from the cluster".to_string(),
+            other => format!("was struck by a {other} fault"),
+        };
+        because += &format!("; {by} {verb} at {}", at(*t));
+        because += &if fetched.is_empty() { " before any follower fetched it".to_string() } else { format!(" after {} fetched it", and_list(&fetched)) };
+    }
+    if let Some(&(t, b, epoch, end)) = f.new_leaders.iter().find(|l| Some(l.1) != leader) {
+        let how = if f.unclean { "uncleanly, from outside the ISR, " } else { "" };
+        because += &format!("; {} became leader {how}in epoch {epoch} at {} with log end {end}", broker(b), at(t));
+        if let Some((_, wt, v, _)) = f.overwritten.filter(|o| o.0 == b) {
+            because += &format!(" and wrote value {v} at its offset at {}", at(wt));
+        }
+    }
+    if let Some((b, t, reason)) = f.expired.first() {
+        because += &format!("; {} deleted it at {} by retention ({reason}) before anyone read it", broker(*b), at(*t));
+    }
+    if let Some((_, t)) = f.lost_on_load.first() {
+        let who: Vec<String> = f.lost_on_load.iter().map(|(b, _)| broker(*b)).collect();
+        because += &format!("; {} came back from {} on without it, because it was only in the page cache", and_list(&who), at(*t));
+    }
+    if let Some((b, t, v, _)) = f.overwritten.filter(|o| f.new_leaders.iter().find(|l| Some(l.1) != leader).is_none_or(|l| l.1 != o.0)) {
+        because += &format!("; {} wrote value {v} at its offset at {}", broker(b), at(t));
+    }
+    if let Some((b, t, reason)) = f.truncated.first() {
+        because += &format!("; {} truncated it at {} ({reason})", broker(*b), at(*t));
+    }
+    because.push('.');
+    let fix = if !f.expired.is_empty() && f.truncated.is_empty() {
+        "retention.ms or retention.bytes larger than the longest time a record waits to be read would have kept it."
+    } else if !f.lost_on_load.is_empty() {
+        "flush.messages=1 (an fsync before each record counts as appended), or replicas in separate failure domains (broker.rack), would have prevented the loss."
+    } else if f.truncated.iter().any(|t| t.2 == "high-watermark") || setup.truncation == Some(TruncationMode::Legacy) {
+        "Leader-epoch truncation (truncation = \"leader-epoch\", KIP-101/279, Kafka 0.11+) would have prevented it."
+    } else if setup.acks == Some(Acks::None) {
+        "acks=all with min.insync.replicas=2 would have made the producer wait for an answer, and retry or report the failure."
+    } else if setup.acks == Some(Acks::Leader) {
+        "acks=all with min.insync.replicas=2 would have prevented the loss."
+    } else if f.unclean || setup.unclean_election == Some(true) {
+        if setup.min_insync_replicas == Some(1) {
+            "min.insync.replicas=2 (with replication factor 3), or unclean.leader.election.enable=false, would have prevented the loss."
+        } else {
+            "unclean.leader.election.enable=false would have prevented the loss (at the price of the partition staying offline)."
+        }
+    } else if setup.min_insync_replicas == Some(1) {
+        "min.insync.replicas=2 with replication factor 3 would have prevented the loss."
+    } else {
+        "acks=all, min.insync.replicas=2, unclean.leader.election.enable=false and leader-epoch truncation together prevent this; one of them was defeated here."
+    };
+    (because, fix.to_string())
+}
+
+/// Why the cluster did not recover, from the liveness check's description (the runner
+/// names what was still wrong when the heal-and-drain phase ran out).
+fn no_progress(description: &str, setup: &Setup) -> (String, String) {
+    let (why, fix) = if description.contains("consumer groups had not committed") {
+        (
+            "the consumer group did not commit up to the end of every partition: its members stopped consuming or committing (a member that never rejoined, a rebalance that did not settle, or processing slower than the records arrive)",
+            "Give members time to rejoin and keep up after a failure: max.poll.interval.ms above the time one poll's records take to process, session.timeout.ms above the longest pause, and a processing rate above the produce rate.",
+        )
+    } else if description.contains("unanswered") {
+        (
+            "producers were still waiting for answers to sends that no leader could accept or refuse",
+            "Bound every send with delivery.timeout.ms and keep enough in-sync replicas alive that a leader can answer (replication factor 3, min.insync.replicas=2).",
+        )
+    } else if description.contains("no leader") || description.contains("did not elect") || description.contains("ISR lacks") {
+        (
+            if setup.unclean_election == Some(false) {
+                "a partition found no in-sync leader, or its replicas did not rejoin the ISR, after every node was restarted; with unclean.leader.election.enable=false no out-of-sync replica may lead"
+            } else {
+                "a partition found no leader, or its replicas did not rejoin the ISR, after every node was restarted"
+            },
+            "Keep enough in-sync replicas alive (replication factor 3, min.insync.replicas=2) so that one failure never leaves a partition without an in-sync leader.",
+        )
+    } else {
+        (
+            "the final drain could not read every partition to its high watermark after the faults healed",
+            "Nothing in the configuration explains this; look at the partitions named above in `kafkasim run FILE --seed N --trace`.",
+        )
+    };
+    (format!("No progress because {why}."), fix.to_string())
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// Records observed out of order, or skipped, by producers and consumers.
+fn order(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
+    let reordered_by_retry = setup.idempotence == Some(false) && setup.max_in_flight.is_some_and(|n| n > 1);
+    if let Some((b, t, reason)) = f.expired.first() {
+        return (
+            format!("Skipped because {} deleted the record with its segment at {} ({reason}) before the consumer reached it: the consumer's position fell below the log start and auto.offset.reset moved it forward.", broker(*b), at(*t)),
+            "retention.ms or retention.bytes larger than the longest lag a consumer can fall into (or a consumer that keeps up) would have prevented it.".into(),
+        );
+    }
+    if !f.truncated.is_empty() || f.overwritten.is_some() {
+        let (b, t, _) = f.truncated.first().cloned().unwrap_or((f.overwritten.map_or(0, |o| o.0), f.overwritten.map_or(0, |o| o.1), String::new()));
+        let (cause, fix) = loss(AnomalyKind::LostWrite, f, setup);
+        return (
+            format!("Out of order because the log changed under the consumer: {} rewrote this part of the log at {}. {cause}", broker(b), at(t)),
+            fix,
+        );
+    }
+    if kind == AnomalyKind::PollSkip && !reordered_by_retry {
+        return (
+            "Skipped because the consumer's position jumped past records that are in the log: its position was moved (an offset reset, a seek, or a committed offset handed over in a rebalance) or the records landed behind it.".into(),
+            "Check where the consumer's position came from: auto.offset.reset=earliest and committing only processed offsets keep a consumer from jumping over records.".into(),
+        );
+    }
+    let what = match kind {
+        AnomalyKind::NonmonotonicSend => "Acknowledged at a lower offset than a record the producer sent earlier",
+        AnomalyKind::PollSkip => "Skipped by a consumer",
+        _ => "Read out of order",
+    };
+    let cause = if reordered_by_retry {
+        format!("{what} because a batch that failed and was retried landed behind batches sent after it: with {} requests in flight and no idempotence nothing keeps them in order.", setup.max_in_flight.unwrap_or(0))
+    } else {
+        format!("{what} because the records reached the log in a different order than they were sent (a retry, or a network that reorders or duplicates requests).")
+    };
+    let fix = if setup.idempotence == Some(true) {
+        "The idempotent producer should have kept the order: the leader refuses a batch whose sequence number does not follow the last; look for a broker bug."
+    } else {
+        "enable.idempotence=true (order kept with up to 5 requests in flight), or max.in.flight.requests.per.connection=1, would have prevented it."
+    };
+    (cause, fix.to_string())
+}

@@ -1,0 +1,117 @@
+//! Explanations a person can follow: for an anomaly, the life of each record involved, in
+//! simulated-time order, read from the history and the trace (who sent it, where and in
+//! which leader epoch it was appended, who fetched it, when it was acknowledged and
+//! committed, which fault struck, who was elected with what log end, where it was
+//! truncated, overwritten or overtaken, what consumers saw), closed by a one-sentence
+//! cause and the configuration that would have prevented it.
+//!
+//! `setup` (what the run was configured with) holds the facts the prevention depends on;
+//! `life` tells one record's story; `cause` writes the closing sentences.
+
+mod cause;
+mod life;
+mod setup;
+#[cfg(test)]
+mod tests;
+
+pub use life::Line;
+pub use setup::Setup;
+
+use crate::check::describe::secs;
+use crate::check::{Anomaly, AnomalyKind};
+use crate::history::History;
+use life::{Facts, Focus, Life};
+
+/// The explanation of one anomaly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Story {
+    /// The anomaly's kind.
+    pub kind: AnomalyKind,
+    /// The checker's one-sentence description.
+    pub summary: String,
+    /// One heading per record followed, with its life in simulated-time order.
+    pub records: Vec<(String, Vec<Line>)>,
+    /// Why it happened, one sentence.
+    pub cause: String,
+    /// The configuration that would have prevented it, one sentence.
+    pub prevention: String,
+}
+
+/// How many records of one anomaly a story follows.
+const MAX_RECORDS: usize = 2;
+
+/// Explains one anomaly found in `history`.
+pub fn explain(history: &History, anomaly: &Anomaly, setup: &Setup) -> Story {
+    let mut records = Vec::new();
+    let mut facts = Facts::default();
+    for focus in focuses(anomaly) {
+        let heading = match (focus.value, focus.offset) {
+            (Some(v), Some(o)) => format!("value {v} of {} (offset {o})", focus.key),
+            (Some(v), None) => format!("value {v} of {}", focus.key),
+            (None, Some(o)) => format!("offset {o} of {}", focus.key),
+            (None, None) => focus.key.clone(),
+        };
+        let Life { lines, facts: found } = life::life(history, &focus);
+        if records.is_empty() {
+            facts = found;
+        }
+        records.push((heading, lines));
+    }
+    if records.is_empty() {
+        // No record to follow (hw-regression, commit-regression, split-ownership,
+        // no-progress): the partition's leadership and faults around the anomaly.
+        // Without a record at all (a liveness failure), the faults and elections of the
+        // whole run.
+        let key = anomaly.records.first().map(|r| r.key.clone());
+        let window = match anomaly.records.iter().filter_map(|r| r.time_ns).min() {
+            Some(time) => (time.saturating_sub(5_000_000_000), time + 1_000_000_000),
+            // From the first fault: the elections of the cluster's start tell nothing.
+            None => (history.trace.iter().find(|e| matches!(e.event, crate::history::Event::Fault { .. })).map_or(0, |e| e.time_ns), u64::MAX),
+        };
+        let Life { mut lines, facts: found } = life::partition_story(history, key.as_deref(), window);
+        lines.extend(anomaly.records.iter().filter_map(|r| {
+            r.time_ns.map(|t| Line { time_ns: t, text: format!("{}{}", r.by.as_ref().map(|b| format!("{b}: ")).unwrap_or_default(), r.note) })
+        }));
+        lines.sort_by_key(|l| l.time_ns);
+        facts = found;
+        records.push((key.unwrap_or_else(|| "the run: its faults and elections".to_string()), lines));
+    }
+    let (cause, prevention) = cause::cause(anomaly, &facts, setup);
+    Story { kind: anomaly.kind, summary: anomaly.description.clone(), records, cause, prevention }
+}
+
+/// The records of an anomaly worth following: those with a value, the checker's first
+/// (the record the anomaly is about) first, without repeats; for a poll skip, a skipped
+/// record rather than its neighbours.
+fn focuses(anomaly: &Anomaly) -> Vec<Focus> {
+    let mut refs: Vec<_> = anomaly.records.iter().filter(|r| r.value.is_some()).collect();
+    match anomaly.kind {
+        AnomalyKind::PollSkip | AnomalyKind::ConsumeSkip => refs.retain(|r| r.note.contains("skipped") || r.note.contains("never processed")),
+        AnomalyKind::LostWrite | AnomalyKind::G1a => refs.truncate(1),
+        _ => {}
+    }
+    let mut out: Vec<Focus> = Vec::new();
+    for r in refs {
+        let focus = Focus { key: r.key.clone(), value: r.value, offset: r.offset };
+        if !out.iter().any(|f| f.key == focus.key && f.value == focus.value) && out.len() < MAX_RECORDS {
+            out.push(focus);
+        }
+    }
+    out
+}
+
+/// The story as plain text, as `kafkasim explain` prints it.
+pub fn render_text(story: &Story) -> String {
+    let mut out = format!("{}: {}\n", story.kind, story.summary);
+    for (heading, lines) in &story.records {
+        out += &format!("\n  The life of {heading}:\n");
+        if lines.is_empty() {
+            out += "    (nothing in the history or trace mentions it)\n";
+        }
+        for line in lines {
+            out += &format!("    {:>10}  {}\n", secs(line.time_ns), line.text);
+        }
+    }
+    out += &format!("\n  Cause: {}\n  Prevention: {}\n", story.cause, story.prevention);
+    out
+}

@@ -1,0 +1,108 @@
+//! The self-contained HTML page of a report: inline CSS, inline SVG charts and a few lines
+//! of inline script; nothing is fetched when the page is viewed.
+
+use super::markdown::{commands, facts};
+use super::svg::{self, esc};
+use super::{secs, timeline, ReportData, BUCKET_NS};
+use std::fmt::Write;
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
+h1{font-size:1.5em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}table{border-collapse:collapse;width:100%;font-size:.9em}\
+td,th{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.85em}\
+.key{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}svg.chart{display:block;margin:.4em 0 1em}\
+details{margin:.3em 0}code{background:#f3f3f3;padding:0 3px}";
+
+/// Counts the charts once the page has loaded, so a headless browser test can see that
+/// the page rendered and its script ran.
+const SCRIPT: &str = "window.addEventListener('error',function(e){document.documentElement.setAttribute('data-error',String(e.message));});\
+document.addEventListener('DOMContentLoaded',function(){\
+var n=document.querySelectorAll('svg.chart').length;\
+var r=document.querySelectorAll('#anomalies tr').length;\
+document.body.setAttribute('data-charts',String(n));\
+document.body.setAttribute('data-anomaly-rows',String(r));});";
+
+/// Renders the page.
+pub(crate) fn render(data: &ReportData<'_>) -> String {
+    let sc = data.scenario;
+    let history = &data.outcome.history;
+    let title = sc.title.as_deref().unwrap_or(&sc.name);
+    let mut h = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>\n",
+        esc(title)
+    );
+    let _ = writeln!(h, "<h1>{}</h1>", esc(title));
+    let theme = sc.theme.map_or("no theme".to_string(), |t| t.to_string());
+    let _ = writeln!(h, "<p>Scenario <code>{}</code> ({theme}), seed {}.</p>", esc(&sc.name), data.outcome.seed);
+    for (label, text) in [("Lesson", &sc.lesson), ("Mechanism", &sc.mechanism), ("Fix", &sc.fix)] {
+        if let Some(text) = text {
+            let _ = writeln!(h, "<p><b>{label}.</b> {}</p>", esc(text.trim()));
+        }
+    }
+    let _ = writeln!(h, "<pre>{}</pre>", esc(&commands(data).join("\n")));
+    h += "<h2>The run</h2>\n<ul>";
+    for f in facts(data) {
+        let _ = write!(h, "<li>{}</li>", esc(&f));
+    }
+    h += "</ul>\n";
+
+    let bands = timeline::fault_bands(history, data.end_ns);
+    h += "<h2>Timeline per partition</h2>\n<p>Black: the leader's high watermark; dashed: each replica's log end offset; \
+          lanes: leader (dark) and ISR members (light) per broker; orange lines: elections (red: unclean); \
+          shaded: faults (hover for details).</p>\n";
+    for p in timeline::timelines(history) {
+        let _ = writeln!(h, "<h3>{}</h3>\n{}", esc(&p.tp), svg::partition_timeline(&p, &bands, data.end_ns));
+    }
+    h += "<h2>Throughput and latency</h2>\n<p>Records acknowledged per second (top) and the mean (green) and largest (orange) \
+          send latency of the send operations completed in each second (bottom); faults shaded.</p>\n";
+    let buckets = timeline::throughput(history, BUCKET_NS, data.end_ns);
+    h += &svg::throughput_chart(&buckets, BUCKET_NS, &bands, data.end_ns);
+    h += "\n<h2>Log order per partition</h2>\n<p>Each partition's final log as the final drain read it, by offset.";
+    h += &svg::log_order_legend();
+    h += "</p>\n";
+    for order in timeline::log_orders(history) {
+        h += &svg::log_order_strip(&order);
+        h.push('\n');
+    }
+
+    h += "<h2>Faults</h2>\n";
+    if data.faults.is_empty() {
+        h += "<p>None.</p>\n";
+    } else {
+        h += "<table id=\"faults\"><tr><th>time</th><th>fault</th><th>targets</th><th>what it did</th></tr>";
+        for (t, kind, targets, detail) in &data.faults {
+            let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", secs(*t), esc(kind), esc(&targets.join(", ")), esc(detail));
+        }
+        h += "</table>\n";
+    }
+    h += "<h2>Anomalies</h2>\n<table id=\"anomalies\"><tr><th>anomaly</th><th>count</th><th>first instance and its story</th></tr>";
+    if data.stories.is_empty() {
+        h += "<tr><td colspan=\"3\">None.</td></tr>";
+    }
+    for (kind, count, story) in &data.stories {
+        let mut lines = String::new();
+        for (heading, life) in &story.records {
+            let _ = writeln!(lines, "The life of {heading}:");
+            for l in life {
+                let _ = writeln!(lines, "{:>10}  {}", secs(l.time_ns), l.text);
+            }
+        }
+        let _ = write!(
+            h,
+            "<tr><td><code>{kind}</code></td><td>{count}</td><td>{}<p><b>Cause.</b> {}</p><p><b>Prevention.</b> {}</p><details><summary>story</summary><pre>{}</pre></details></td></tr>",
+            esc(&story.summary),
+            esc(&story.cause),
+            esc(&story.prevention),
+            esc(&lines)
+        );
+    }
+    h += "</table>\n<h2>Configuration</h2>\n";
+    if !sc.notes.is_empty() {
+        h += "<ul>";
+        for n in &sc.notes {
+            let _ = write!(h, "<li>{}</li>", esc(n));
+        }
+        h += "</ul>";
+    }
+    let _ = writeln!(h, "<pre>{}</pre>\n</body></html>", esc(sc.source.trim_end()));
+    h
+}

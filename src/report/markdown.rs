@@ -1,0 +1,94 @@
+//! The Markdown summary of a report (`README.md`): the lesson, how to reproduce the run,
+//! what happened, the faults, every anomaly kind with the story of its first instance,
+//! and the scenario file.
+
+use super::{secs, ReportData};
+use crate::explain;
+use std::fmt::Write;
+
+/// The scenario file as the commands name it: `scenarios/<file>`, whatever path the
+/// report was generated from, so reports do not depend on the working directory.
+pub(crate) fn scenario_path(data: &ReportData<'_>) -> String {
+    let file = data.scenario.path.file_name().map_or_else(|| data.scenario.name.clone(), |f| f.to_string_lossy().into_owned());
+    format!("scenarios/{file}")
+}
+
+/// The commands that replay, explain and re-report the run.
+pub(crate) fn commands(data: &ReportData<'_>) -> Vec<String> {
+    let (path, seed) = (scenario_path(data), data.outcome.seed);
+    ["run", "explain", "report"].iter().map(|c| format!("kafkasim {c} {path} --seed {seed}")).collect()
+}
+
+/// Lines of facts about the run (no wall-clock figures: reports must be reproducible).
+pub(crate) fn facts(data: &ReportData<'_>) -> Vec<String> {
+    let s = &data.outcome.stats;
+    let mut out = vec![
+        format!("sends: {} invoked, {} acknowledged, {} failed, {} with unknown outcome; {} distinct values consumed", s.sent, s.acked, s.failed, s.unknown, s.consumed),
+        format!("faults fired: {}; simulated time: {}", s.faults, secs(data.end_ns)),
+    ];
+    for span in &data.outcome.unavailability {
+        let until = span.until_ms.map_or("the end".to_string(), |ms| secs(ms * 1_000_000));
+        out.push(format!("unavailable: {} had no leader from {} to {until}", span.tp, secs(span.from_ms * 1_000_000)));
+    }
+    if data.scenario.topics.iter().any(|t| t.partitions > 1) {
+        out.push(format!(
+            "records a consumer received after a record their producer sent later, in another partition (overtaken across partitions): {}",
+            data.overtaken
+        ));
+    }
+    out.push(format!("expectation: {}", data.verdict));
+    out.push(format!("trace hash: {:016x}", data.outcome.trace_hash));
+    out
+}
+
+/// Renders the Markdown summary.
+pub(crate) fn render(data: &ReportData<'_>) -> String {
+    let sc = data.scenario;
+    let mut md = format!("# {}\n\n", sc.title.as_deref().unwrap_or(&sc.name));
+    let theme = sc.theme.map_or("no theme".to_string(), |t| t.to_string());
+    let _ = writeln!(md, "Scenario `{}` ({theme}), seed {}. The charts are in [report.html](report.html).\n", sc.name, data.outcome.seed);
+    for (label, text) in [("Lesson", &sc.lesson), ("Mechanism", &sc.mechanism), ("Fix", &sc.fix)] {
+        if let Some(text) = text {
+            let _ = writeln!(md, "**{label}.** {}\n", text.trim());
+        }
+    }
+    md += "## Reproduce\n\n```\n";
+    for c in commands(data) {
+        md += &c;
+        md.push('\n');
+    }
+    md += "```\n\n## The run\n\n";
+    for f in facts(data) {
+        let _ = writeln!(md, "- {f}");
+    }
+    md += "\n## Faults\n\n";
+    if data.faults.is_empty() {
+        md += "None.\n";
+    } else {
+        md += "| time | fault | targets | what it did |\n|---|---|---|---|\n";
+        for (t, kind, targets, detail) in &data.faults {
+            let _ = writeln!(md, "| {} | {kind} | {} | {} |", secs(*t), targets.join(", "), detail.replace('|', "\\|"));
+        }
+    }
+    md += "\n## Anomalies\n\n";
+    if data.stories.is_empty() {
+        md += "None.\n";
+    } else {
+        md += "| anomaly | count | cause | prevention |\n|---|---|---|---|\n";
+        for (kind, count, story) in &data.stories {
+            let _ = writeln!(md, "| `{kind}` | {count} | {} | {} |", story.cause.replace('|', "\\|"), story.prevention.replace('|', "\\|"));
+        }
+        md += "\nThe first instance of each kind, told from the history and the trace:\n\n";
+        for (_, _, story) in &data.stories {
+            let _ = writeln!(md, "```text\n{}```\n", explain::render_text(story));
+        }
+    }
+    if !sc.notes.is_empty() {
+        md += "\n## Notes\n\n";
+        for n in &sc.notes {
+            let _ = writeln!(md, "- {n}");
+        }
+    }
+    let _ = write!(md, "\n## Scenario file\n\n```toml\n{}\n```\n", sc.source.trim_end());
+    md
+}

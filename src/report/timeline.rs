@@ -1,0 +1,261 @@
+//! What the charts draw, read from the trace and the history: per partition the leader,
+//! the ISR, the high watermark and each replica's log end over time; fault spans; the
+//! producers' throughput and latency; each partition's final log order.
+
+use crate::history::{Event, History, MicroOp, OpFn, OpType};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Process ids from here on belong to the runner's final drain.
+pub(crate) const DRAIN_PROCESS: u64 = 1_000_000;
+
+/// One partition over time.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PartitionTimeline {
+    /// The partition, e.g. `orders-0`.
+    pub tp: String,
+    /// `(time, leader, ISR)` as the controller stored them, in time order.
+    pub leadership: Vec<(u64, Option<u32>, Vec<u32>)>,
+    /// `(time, leader, unclean)` of each election.
+    pub elections: Vec<(u64, Option<u32>, bool)>,
+    /// The leaders' high watermark: `(time, offset)`.
+    pub high_watermark: Vec<(u64, u64)>,
+    /// Each replica's log end offset: broker -> `(time, offset)`.
+    pub log_end: BTreeMap<u32, Vec<(u64, u64)>>,
+}
+
+/// Every partition's timeline, in partition order.
+pub(crate) fn timelines(history: &History) -> Vec<PartitionTimeline> {
+    let mut by_tp: BTreeMap<String, PartitionTimeline> = BTreeMap::new();
+    fn get<'m>(by_tp: &'m mut BTreeMap<String, PartitionTimeline>, tp: &str) -> &'m mut PartitionTimeline {
+        by_tp.entry(tp.to_string()).or_insert_with(|| PartitionTimeline { tp: tp.to_string(), ..Default::default() })
+    }
+    let by = &mut by_tp;
+    for e in &history.trace {
+        let t = e.time_ns;
+        match &e.event {
+            Event::LeaderElection { tp, leader, isr, unclean, .. } => {
+                let p = get(by, tp);
+                p.leadership.push((t, *leader, isr.clone()));
+                p.elections.push((t, *leader, *unclean));
+            }
+            Event::IsrChange { tp, leader, isr, .. } => get(by, tp).leadership.push((t, *leader, isr.clone())),
+            Event::HighWatermark { tp, is_leader: true, new, .. } => get(by, tp).high_watermark.push((t, *new)),
+            Event::Append { tp, broker, base_offset, values, .. } => {
+                get(by, tp).log_end.entry(*broker).or_default().push((t, base_offset + values.len() as u64));
+            }
+            Event::Truncate { tp, broker, to_offset, .. } => {
+                get(by, tp).log_end.entry(*broker).or_default().push((t, *to_offset));
+            }
+            Event::LogLoaded { tp, broker, records, .. } => {
+                let end = records.last().map_or(0, |r| r.0 + 1);
+                get(by, tp).log_end.entry(*broker).or_default().push((t, end));
+            }
+            _ => {}
+        }
+    }
+    by_tp.into_values().filter(|p| !p.tp.starts_with("__")).collect()
+}
+
+/// A span of simulated time during which a fault was in force.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FaultBand {
+    pub from_ns: u64,
+    pub to_ns: u64,
+    pub label: String,
+}
+
+/// Which fault kinds a healing kind ends.
+fn ends(heal: &str) -> &'static [&'static str] {
+    match heal {
+        "restart" => &["crash", "power-loss"],
+        "resume" => &["pause"],
+        "heal" => &["partition", "clog"],
+        "unclog" => &["clog"],
+        "network-restored" => &["packet-loss", "latency"],
+        "reorder-healed" => &["reorder"],
+        "duplicate-healed" => &["duplicate"],
+        _ => &[],
+    }
+}
+
+/// Fault spans, from each fault to the event that undid it (or the end of the run).
+pub(crate) fn fault_bands(history: &History, end_ns: u64) -> Vec<FaultBand> {
+    let mut open: Vec<(u64, String, String)> = Vec::new(); // (from, kind, target)
+    let mut bands = Vec::new();
+    for e in &history.trace {
+        let Event::Fault { kind, targets, .. } = &e.event else { continue };
+        let healed = ends(kind);
+        if healed.is_empty() {
+            let targets = if targets.is_empty() { vec!["network".to_string()] } else { targets.clone() };
+            open.extend(targets.into_iter().map(|t| (e.time_ns, kind.clone(), t)));
+            continue;
+        }
+        open.retain(|(from, k, target)| {
+            let closes = healed.contains(&k.as_str()) && (targets.is_empty() || targets.contains(target) || target == "network");
+            if closes {
+                bands.push(FaultBand { from_ns: *from, to_ns: e.time_ns, label: format!("{k} {target}") });
+            }
+            !closes
+        });
+    }
+    bands.extend(open.into_iter().map(|(from, k, t)| FaultBand { from_ns: from, to_ns: end_ns, label: format!("{k} {t}") }));
+    bands.sort_by(|a, b| (a.from_ns, &a.label).cmp(&(b.from_ns, &b.label)));
+    bands
+}
+
+/// Per time bucket: records acknowledged, and the mean and largest send latency in
+/// milliseconds of the send operations completed in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Bucket {
+    pub acked: u64,
+    pub latency_ms_mean: u64,
+    pub latency_ms_max: u64,
+}
+
+/// Throughput and latency in buckets of `bucket_ns`, from time 0 to `end_ns`.
+pub(crate) fn throughput(history: &History, bucket_ns: u64, end_ns: u64) -> Vec<Bucket> {
+    let n = (end_ns / bucket_ns + 1) as usize;
+    let mut buckets = vec![Bucket::default(); n];
+    let mut sums = vec![(0u64, 0u64); n];
+    let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
+    for op in history.ops.iter().filter(|o| o.f == OpFn::Send) {
+        if op.kind == OpType::Invoke {
+            invoked.insert(op.process, op.time_ns);
+            continue;
+        }
+        let Some(start) = invoked.remove(&op.process) else { continue };
+        let i = ((op.time_ns / bucket_ns) as usize).min(n - 1);
+        let latency_ms = op.time_ns.saturating_sub(start) / 1_000_000;
+        if op.kind == OpType::Ok {
+            buckets[i].acked += op.micro_ops().len() as u64;
+        }
+        sums[i].0 += latency_ms;
+        sums[i].1 += 1;
+        buckets[i].latency_ms_max = buckets[i].latency_ms_max.max(latency_ms);
+    }
+    for (b, (sum, count)) in buckets.iter_mut().zip(sums) {
+        b.latency_ms_mean = sum.checked_div(count).unwrap_or(0);
+    }
+    buckets
+}
+
+/// What became of the records of one partition, by offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Mark {
+    /// In the final log, in its producer's order, once.
+    Fine,
+    /// In the final log behind a record its producer sent later.
+    Reordered,
+    /// In the final log at more than one offset.
+    Duplicated,
+    /// Acknowledged at this offset, absent from the final log.
+    Lost,
+}
+
+/// One partition's final log (what the final drain read), and acknowledged records lost.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LogOrder {
+    pub tp: String,
+    /// `(offset, mark)` of every offset the drain read or a producer was told, by offset.
+    pub marks: BTreeMap<u64, Mark>,
+}
+
+/// Every partition's log order, marked.
+pub(crate) fn log_orders(history: &History) -> Vec<LogOrder> {
+    // value -> (process, send position) from the send invocations.
+    let mut sent: BTreeMap<u64, (u64, usize)> = BTreeMap::new();
+    let mut acked: Vec<(String, u64, u64)> = Vec::new();
+    let mut finals: BTreeMap<String, BTreeMap<u64, u64>> = BTreeMap::new();
+    for op in &history.ops {
+        for mop in op.micro_ops() {
+            match (op.kind, mop) {
+                (OpType::Invoke, MicroOp::Send { value, .. }) => {
+                    let n = sent.len();
+                    sent.entry(*value).or_insert((op.process, n));
+                }
+                (OpType::Ok, MicroOp::Send { key, value, offset: Some(o) }) => acked.push((key.clone(), *o, *value)),
+                (OpType::Ok, MicroOp::Poll { records: Some(records) }) if op.process >= DRAIN_PROCESS => {
+                    for (key, pairs) in records {
+                        finals.entry(key.clone()).or_default().extend(pairs.iter().copied());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out: BTreeMap<String, LogOrder> = BTreeMap::new();
+    for (tp, log) in &finals {
+        let order = out.entry(tp.clone()).or_insert_with(|| LogOrder { tp: tp.clone(), ..Default::default() });
+        let mut count: BTreeMap<u64, usize> = BTreeMap::new();
+        for v in log.values() {
+            *count.entry(*v).or_default() += 1;
+        }
+        let mut latest: BTreeMap<u64, usize> = BTreeMap::new();
+        for (&o, v) in log {
+            let mut mark = Mark::Fine;
+            if let Some(&(process, position)) = sent.get(v) {
+                let last = latest.entry(process).or_insert(position);
+                if position < *last {
+                    mark = Mark::Reordered;
+                }
+                *last = (*last).max(position);
+            }
+            if count[v] > 1 {
+                mark = Mark::Duplicated;
+            }
+            order.marks.insert(o, mark);
+        }
+    }
+    let present: BTreeMap<&str, BTreeSet<u64>> =
+        finals.iter().map(|(tp, log)| (tp.as_str(), log.values().copied().collect())).collect();
+    for (tp, o, v) in acked {
+        if present.get(tp.as_str()).is_some_and(|values| !values.contains(&v)) {
+            let order = out.entry(tp.clone()).or_insert_with(|| LogOrder { tp: tp.clone(), ..Default::default() });
+            order.marks.insert(o, Mark::Lost);
+        }
+    }
+    out.into_values().collect()
+}
+
+/// Records a consumer received after a record their producer sent later, when the two
+/// are in different partitions: Kafka orders records only within a partition.
+pub(crate) fn overtaken_across_partitions(history: &History) -> u64 {
+    let mut sent: BTreeMap<u64, (u64, usize)> = BTreeMap::new();
+    for op in history.ops.iter().filter(|o| o.kind == OpType::Invoke) {
+        for mop in op.micro_ops() {
+            if let MicroOp::Send { value, .. } = mop {
+                let n = sent.len();
+                sent.entry(*value).or_insert((op.process, n));
+            }
+        }
+    }
+    let mut overtaken = 0;
+    // consumer -> producer -> (latest send position received, its partition)
+    let mut latest: BTreeMap<(u64, u64), (usize, String)> = BTreeMap::new();
+    let mut seen: BTreeSet<(u64, u64)> = BTreeSet::new();
+    for op in history.ops.iter().filter(|o| o.kind == OpType::Ok && o.f == OpFn::Poll && o.process < DRAIN_PROCESS) {
+        for mop in op.micro_ops() {
+            let MicroOp::Poll { records: Some(records) } = mop else { continue };
+            for (tp, pairs) in records {
+                for &(_, v) in pairs {
+                    let Some(&(producer, position)) = sent.get(&v) else { continue };
+                    if !seen.insert((op.process, v)) {
+                        continue;
+                    }
+                    match latest.get_mut(&(op.process, producer)) {
+                        Some((last, last_tp)) if position < *last => {
+                            if last_tp != tp {
+                                overtaken += 1;
+                            }
+                        }
+                        Some(slot) => *slot = (position, tp.clone()),
+                        None => {
+                            latest.insert((op.process, producer), (position, tp.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    overtaken
+}
