@@ -167,3 +167,40 @@ fn when_a_member_leaves_sticky_moves_only_its_partitions_and_range_and_roundrobi
         assert_eq!(departure("roundrobin"), 4, "seed {seed}");
     }
 }
+
+#[test]
+fn a_rebalance_storm_duplicates_work_but_never_splits_a_partition_or_regresses_a_commit() {
+    let scenario = load("rebalance-storm");
+    let mut refused_commits = 0;
+    let mut duplicated = 0;
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        // Forbidden: split-ownership, commit-regression, consume-skip, no-progress (the
+        // group converges and catches up once the storm stops).
+        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
+        let fired: BTreeSet<&str> = outcome
+            .history
+            .trace
+            .iter()
+            .filter_map(|e| match &e.event {
+                kafkasim::history::Event::Fault { kind, .. } => Some(kind.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(fired.contains("stall") && fired.contains("leave") && fired.contains("crash"), "seed {seed}: {fired:?}");
+        let generations = kafkasim::check::groups::rebalances(&outcome.history).len();
+        assert!(generations >= 4, "seed {seed}: the storm forced only {generations} generations");
+        refused_commits += outcome
+            .history
+            .ops
+            .iter()
+            .filter(|o| o.f == OpFn::Commit && o.kind == OpType::Fail)
+            .filter(|o| o.error.as_deref().is_some_and(|e| e == "UNKNOWN_MEMBER_ID" || e == "ILLEGAL_GENERATION"))
+            .count();
+        duplicated += outcome.anomalies.iter().filter(|a| a.kind == AnomalyKind::ConsumeDuplicate).count();
+    }
+    // Members kicked out (a stall past max.poll.interval.ms) had their commits fenced, and
+    // the storm made the group process records again.
+    assert!(refused_commits > 0, "no commit from a stale member was refused");
+    assert!(duplicated > 0, "no record was processed twice");
+}

@@ -154,8 +154,9 @@ pub async fn simulate(scenario: &Scenario, options: &RunOptions) -> Simulated {
                 .map(move |(p, r)| (format!("{}-{p}", t.name), r.iter().map(|b| b.0).collect()))
         })
         .collect();
-    let nemesis =
-        Arc::new(Mutex::new(Nemesis::new(nodes.clone(), recorder.clone(), scenario.cluster.brokers, assignments)));
+    let mut nemesis = Nemesis::new(nodes.clone(), recorder.clone(), scenario.cluster.brokers, assignments);
+    nemesis.set_app_faults(ctx.app_faults.clone());
+    let nemesis = Arc::new(Mutex::new(nemesis));
     let safety_start = Instant::now();
     let armed: ArmedFaults = Arc::default();
     let schedule = run_schedule(scenario, nemesis.clone(), safety_start, armed.clone());

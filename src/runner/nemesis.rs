@@ -4,6 +4,8 @@
 
 mod kinds;
 
+use std::time::Duration;
+use crate::workload::{AppFault, AppFaults};
 use crate::broker::coordinator::{offsets_partition_for, OFFSETS_TOPIC};
 use super::observer::{observe, ClusterObservation};
 use crate::history::{Event, Recorder};
@@ -36,6 +38,8 @@ pub struct Nemesis {
     baseline: NetConfig,
     /// How many faults fired.
     pub fired: u64,
+    /// Where stall and leave faults reach the consumers' applications.
+    app_faults: AppFaults,
 }
 
 /// Something to do later to undo a timed fault.
@@ -73,7 +77,13 @@ impl Nemesis {
             clogs: Vec::new(),
             baseline,
             fired: 0,
+            app_faults: AppFaults::default(),
         }
+    }
+
+    /// Lets stall and leave faults reach the consumers of this run's workload.
+    pub fn set_app_faults(&mut self, app_faults: AppFaults) {
+        self.app_faults = app_faults;
     }
 
     /// The run's recorder.
@@ -206,6 +216,19 @@ impl Nemesis {
             FaultAction::Resume { target } => {
                 let names = self.resolve(target, &observation);
                 self.resume(names);
+                None
+            }
+            FaultAction::Stall { target } | FaultAction::Leave { target } => {
+                let (fault_kind, detail) = match &fault.action {
+                    FaultAction::Stall { .. } => (AppFault::Stall, "application thread stalled; heartbeats go on"),
+                    _ => (AppFault::Leave, "closes and leaves its group; rejoins when the fault ends"),
+                };
+                let names = self.resolve(target, &observation);
+                let until = madsim::time::Instant::now() + Duration::from_millis(fault.duration_ms.unwrap_or(0));
+                for name in &names {
+                    self.app_faults.set(name, fault_kind, until);
+                }
+                self.trace(fault.action.kind_name(), names, detail.into());
                 None
             }
             FaultAction::Clog { target, peers } => {

@@ -38,9 +38,11 @@ enum Kind {
     Clog,
     Reorder,
     Duplicate,
+    Stall,
+    Leave,
 }
 
-const KINDS: [(&str, Kind); 12] = [
+const KINDS: [(&str, Kind); 14] = [
     ("crash", Kind::Crash),
     ("restart", Kind::Restart),
     ("partition", Kind::Partition),
@@ -53,6 +55,8 @@ const KINDS: [(&str, Kind); 12] = [
     ("clog", Kind::Clog),
     ("reorder", Kind::Reorder),
     ("duplicate", Kind::Duplicate),
+    ("stall", Kind::Stall),
+    ("leave", Kind::Leave),
 ];
 
 impl Kind {
@@ -64,7 +68,7 @@ impl Kind {
             Kind::Heal => &["at", "when", "kind"],
             Kind::PacketLoss => &["at", "when", "kind", "rate", "duration"],
             Kind::Latency => &["at", "when", "kind", "latency_min", "latency_max", "duration"],
-            Kind::PowerLoss | Kind::Pause => &["at", "when", "kind", "target", "duration"],
+            Kind::PowerLoss | Kind::Pause | Kind::Stall | Kind::Leave => &["at", "when", "kind", "target", "duration"],
             Kind::Resume => &["at", "when", "kind", "target"],
             Kind::Clog | Kind::Reorder => &["at", "when", "kind", "target", "peers", "duration"],
             Kind::Duplicate => &["at", "when", "kind", "target", "peers", "rate", "duration"],
@@ -145,6 +149,22 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
         Kind::PowerLoss => FaultAction::PowerLoss { target: target(t, "target", Role::Crash, world)? },
         Kind::Pause => FaultAction::Pause { target: target(t, "target", Role::Crash, world)? },
         Kind::Resume => FaultAction::Resume { target: target(t, "target", Role::Resume, world)? },
+        Kind::Stall | Kind::Leave => {
+            t.require("duration", "how long the consumer stays stalled or away, such as \"3s\"")?;
+            let who = target(t, "target", Role::Crash, world)?;
+            if !matches!(&who, Target::Node(n) if n.starts_with("consumer-")) {
+                let node = t.require("target", "a consumer")?;
+                return Err(node.pos.issue(format!(
+                    "a \"{}\" fault acts on a consumer's application; expected a consumer such as \"consumer-1\", found \"{who}\"",
+                    kind_sp.value
+                )));
+            }
+            if kind == Kind::Stall {
+                FaultAction::Stall { target: who }
+            } else {
+                FaultAction::Leave { target: who }
+            }
+        }
         Kind::Clog => {
             // A clog spreads over its duration, so it has no sensible default.
             t.require(

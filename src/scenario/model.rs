@@ -441,6 +441,19 @@ pub enum FaultAction {
         /// Who pauses.
         target: Target,
     },
+    /// `kind = "stall"`: a consumer's application thread stops for the fault's duration
+    /// (a slow or stuck processor) while its heartbeat thread carries on, so it is
+    /// kicked out of its group only by `max.poll.interval.ms`.
+    Stall {
+        /// The consumer (`consumer-N`).
+        target: Target,
+    },
+    /// `kind = "leave"`: a consumer closes cleanly (auto-commit if on, LeaveGroup) and
+    /// joins again as a new member when the fault's duration ends.
+    Leave {
+        /// The consumer (`consumer-N`).
+        target: Target,
+    },
     /// `kind = "resume"`: paused processes run again.
     Resume {
         /// Who resumes; [`Target::Paused`] resumes every paused node.
@@ -502,6 +515,8 @@ impl FaultAction {
             FaultAction::Heal => "heal",
             FaultAction::PowerLoss { .. } => "power-loss",
             FaultAction::Pause { .. } => "pause",
+            FaultAction::Stall { .. } => "stall",
+            FaultAction::Leave { .. } => "leave",
             FaultAction::Resume { .. } => "resume",
             FaultAction::Clog { .. } => "clog",
             FaultAction::Reorder { .. } => "reorder",
@@ -525,6 +540,8 @@ impl fmt::Display for FaultAction {
             FaultAction::Heal => f.write_str("heal every partition"),
             FaultAction::PowerLoss { target } => write!(f, "power loss of {target}"),
             FaultAction::Pause { target } => write!(f, "pause {target}"),
+            FaultAction::Stall { target } => write!(f, "stall the application of {target}"),
+            FaultAction::Leave { target } => write!(f, "{target} leaves its group"),
             FaultAction::Resume { target } => write!(f, "resume {target}"),
             FaultAction::Clog { target, peers } => write!(f, "clog the links of {target} to {peers}"),
             FaultAction::Reorder { target, peers } => write!(f, "reorder messages between {target} and {peers}"),

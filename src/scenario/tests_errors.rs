@@ -390,3 +390,16 @@ fn retention_settings_take_minus_one_or_a_bounded_integer() {
     let e = err(&format!("{BASE}[cluster.config]\n\"retention.ms\" = 5\n"));
     assert!(e.contains("`retention.ms` belongs in [topics.config]"), "{e}");
 }
+
+#[test]
+fn stall_and_leave_act_on_consumers_for_a_duration_and_coordinators_name_a_group() {
+    let fault = |kind: &str, target: &str, duration: &str| {
+        with_orders(&format!("[[faults]]\nat = \"1s\"\nkind = \"{kind}\"\ntarget = \"{target}\"\n{duration}"))
+    };
+    let broker = err(&fault("stall", "broker-1", "duration = \"2s\"\n"));
+    assert!(broker.contains("`faults[0].target`") && broker.contains("expected a consumer such as \"consumer-1\""), "{broker}");
+    let forever = err(&fault("leave", "broker-1", ""));
+    assert!(forever.contains("`faults[0].duration`") || forever.contains("duration"), "{forever}");
+    let group = err(&fault("crash", "the coordinator of group billing", ""));
+    assert!(group.contains("no consumer group is named"), "{group}");
+}

@@ -7,7 +7,7 @@
 //! a stall can strike between polling a record, processing it and committing it. That
 //! window is where at-most-once and at-least-once differ.
 
-use super::{consumer_config, WorkloadContext};
+use super::{consumer_config, AppFault, WorkloadContext};
 use crate::client::assignor::Strategy;
 use crate::client::consumer::ConsumedRecord;
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener};
@@ -15,7 +15,7 @@ use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords
 use crate::protocol::{Offset, Request, Response, TopicPartition};
 use crate::scenario::{self, CommitPolicy, Processing};
 use crate::sim::net::NodeNet;
-use madsim::time::{sleep, Instant};
+use madsim::time::{sleep, sleep_until, Instant};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -160,8 +160,9 @@ async fn member_loop(
     let topics = vec![spec.topic.clone()];
     life.invoke(OpFn::Subscribe, OpValue::Keys(topics.clone()));
     let config = consumer_config(&spec, ctx.bootstrap.clone());
-    let mut member = GroupConsumer::subscribe(net, config, group_config(&spec, &name), topics.clone());
-    life.complete(OpType::Ok, OpValue::Keys(topics), None);
+    let join = || GroupConsumer::subscribe(net.clone(), config.clone(), group_config(&spec, &name), topics.clone());
+    let mut member = join();
+    life.complete(OpType::Ok, OpValue::Keys(topics.clone()), None);
     let mut app = App {
         life,
         group_id: &group_id,
@@ -172,6 +173,13 @@ async fn member_loop(
     let poll_interval = Duration::from_millis(spec.poll_interval_ms);
     while !ctx.run_over() {
         ctx.wait_while_stalled(&name).await;
+        if let Some(back_at) = ctx.app_faults.active(&name, AppFault::Leave) {
+            // A clean close (commits if auto-commit is on, LeaveGroup), then a new member.
+            member.close(&mut app).await;
+            sleep_until(back_at).await;
+            member = join();
+            continue;
+        }
         if !member.coordinator_poll(&mut app).await {
             sleep(Duration::from_millis(REJOIN_BACKOFF_MS)).await;
             continue;
@@ -207,7 +215,7 @@ async fn member_loop(
             Processing::Async => {
                 let next_poll = Instant::now() + poll_interval;
                 process_backlog(&ctx, &name, &spec, &mut app, Some(next_poll)).await;
-                madsim::time::sleep_until(next_poll).await;
+                sleep_until(next_poll).await;
             }
         }
     }

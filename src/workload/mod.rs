@@ -37,9 +37,9 @@ pub struct WorkloadContext {
     /// Records group members polled and have not processed (nor dropped) yet; the
     /// liveness phase waits for it to reach zero.
     pub unprocessed: Arc<AtomicU64>,
-    /// Consumers stalled by the nemesis (by node name), with when the stall ends: their
-    /// application thread stops while their heartbeat thread carries on.
-    pub stalls: Arc<Mutex<BTreeMap<String, Instant>>>,
+    /// Application faults the nemesis put on consumers (by node name): stalls and
+    /// clean departures, each with when it ends.
+    pub app_faults: AppFaults,
     /// Sends invoked but not yet completed, so that the runner can wait for them.
     pub outstanding: Arc<AtomicU64>,
     /// The brokers clients bootstrap from.
@@ -56,7 +56,7 @@ impl WorkloadContext {
             next_value: Arc::new(AtomicU64::new(0)),
             stop: Arc::new(AtomicBool::new(false)),
             run_over: Arc::new(AtomicBool::new(false)),
-            stalls: Arc::default(),
+            app_faults: AppFaults::default(),
             unprocessed: Arc::default(),
             outstanding: Arc::new(AtomicU64::new(0)),
             bootstrap,
@@ -87,13 +87,35 @@ impl WorkloadContext {
 
     /// Waits while the nemesis stalls the consumer `name`.
     async fn wait_while_stalled(&self, name: &str) {
-        loop {
-            let until = self.stalls.lock().expect("stalls poisoned").get(name).copied();
-            match until {
-                Some(until) if Instant::now() < until => sleep_until(until).await,
-                _ => return,
-            }
+        while let Some(until) = self.app_faults.active(name, AppFault::Stall) {
+            sleep_until(until).await;
         }
+    }
+}
+
+/// A fault in a consumer's application rather than its process or network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppFault {
+    /// The application thread stops (the heartbeat thread carries on).
+    Stall,
+    /// The consumer closes cleanly and joins again later.
+    Leave,
+}
+
+/// The application faults in force, by consumer node name, each with its end.
+#[derive(Clone, Default)]
+pub struct AppFaults(Arc<Mutex<BTreeMap<String, (AppFault, Instant)>>>);
+
+impl AppFaults {
+    /// Puts `fault` on consumer `name` until `until`.
+    pub fn set(&self, name: &str, fault: AppFault, until: Instant) {
+        self.0.lock().expect("app faults poisoned").insert(name.to_string(), (fault, until));
+    }
+
+    /// When `fault` on `name` ends, if it is in force now.
+    pub fn active(&self, name: &str, fault: AppFault) -> Option<Instant> {
+        let faults = self.0.lock().expect("app faults poisoned");
+        faults.get(name).filter(|(f, until)| *f == fault && Instant::now() < *until).map(|(_, until)| *until)
     }
 }
 
