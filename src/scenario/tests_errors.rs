@@ -136,8 +136,8 @@ fn bad_values_list_the_choices() {
     assert_eq!(
         err(&format!("{BASE}[[faults]]\nat = \"3s\"\nkind = \"explode\"\n")),
         "scenarios/x.toml:5:8: `faults[0].kind`: expected \"crash\", \"restart\", \"partition\", \"heal\", \
-         \"packet-loss\", \"latency\", \"power-loss\", \"pause\", \"resume\", \"clog\", \"reorder\" or \
-         \"duplicate\", found \"explode\""
+         \"packet-loss\", \"latency\", \"power-loss\", \"pause\", \"resume\", \"clog\", \"reorder\", \
+         \"duplicate\", \"stall\" or \"leave\", found \"explode\""
     );
     assert_eq!(
         err(&format!("{BASE}[network]\npacket_loss_rate = 1.0\n")),
@@ -156,7 +156,7 @@ fn missing_required_keys_point_at_their_table() {
         err(&format!("{BASE}\n[[faults]]\nat = \"3s\"\n")),
         "scenarios/x.toml:4:1: `faults[0].kind`: missing required key `kind`; expected the fault kind, one of \
          `crash`, `restart`, `partition`, `heal`, `packet-loss`, `latency`, `power-loss`, `pause`, `resume`, \
-         `clog`, `reorder` or `duplicate`"
+         `clog`, `reorder`, `duplicate`, `stall` or `leave`"
     );
     assert_eq!(
         err(&with_orders("[[consumers]]\ntopic = \"orders\"\nmode = \"subscribe\"\n")),
