@@ -96,6 +96,13 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
         );
     }
     h += "</table>\n<h2>Configuration</h2>\n";
+    if let Some(drawn) = &data.outcome.drawn {
+        h += "<p>Drawn from the seed (swarm and nemesis):</p><ul id=\"drawn\">";
+        for line in drawn.lines() {
+            let _ = write!(h, "<li>{}</li>", esc(&line));
+        }
+        h += "</ul>\n";
+    }
     if !sc.notes.is_empty() {
         h += "<ul>";
         for n in &sc.notes {

@@ -61,6 +61,12 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
     for f in facts(data) {
         let _ = writeln!(md, "- {f}");
     }
+    if let Some(drawn) = &data.outcome.drawn {
+        md += "\n## Drawn from the seed\n\n";
+        for line in drawn.lines() {
+            let _ = writeln!(md, "- {line}");
+        }
+    }
     md += "\n## Faults\n\n";
     if data.faults.is_empty() {
         md += "None.\n";
