@@ -204,3 +204,37 @@ fn a_rebalance_storm_duplicates_work_but_never_splits_a_partition_or_regresses_a
     assert!(refused_commits > 0, "no commit from a stale member was refused");
     assert!(duplicated > 0, "no record was processed twice");
 }
+
+#[test]
+fn asynchronous_commits_after_processing_let_the_member_go_on_and_still_never_skip() {
+    let mut scenario = load("crash-before-commit-duplicates");
+    for consumer in &mut scenario.consumers {
+        consumer.commit_mode = kafkasim::scenario::CommitMode::Async;
+        // The member pauses 20 ms between polls without waiting for its commit.
+        consumer.poll_interval_ms = 20;
+    }
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
+        assert!(!kinds(&outcome).contains(&AnomalyKind::ConsumeSkip), "seed {seed}: {}", describe(&outcome));
+        let ops = &outcome.history.ops;
+        let ok_commits = ops.iter().filter(|o| o.f == OpFn::Commit && o.kind == OpType::Ok).count();
+        assert!(ok_commits > 10, "seed {seed}: asynchronous commits succeed");
+        // The member went on without the answer: after processing, it read the answer
+        // only after its pause (a commit before a poll, after a rebalance, is read at once).
+        let mut invoked = std::collections::BTreeMap::new();
+        let mut read_after_the_pause = 0;
+        for op in ops.iter().filter(|o| o.f == OpFn::Commit) {
+            if op.kind == OpType::Invoke {
+                invoked.insert(op.process, op.time_ns);
+            } else if op.kind == OpType::Ok && op.time_ns - invoked[&op.process] >= 20_000_000 {
+                read_after_the_pause += 1;
+            }
+        }
+        assert!(read_after_the_pause * 2 > ok_commits, "seed {seed}: {read_after_the_pause} of {ok_commits}");
+        // The checkers still pair every commit with its own invocation, although the
+        // member's `process` ops may sit between them.
+        let groups = kafkasim::check::groups::check(&outcome.history);
+        assert!(groups.iter().all(|a| a.kind != AnomalyKind::CommitRegression), "seed {seed}: {groups:?}");
+    }
+}

@@ -190,6 +190,14 @@ impl Hist {
         self.commit(p, OpType::Ok, offsets)
     }
 
+    /// The completion of a commit invoked earlier with [`commit_invoke`](Self::commit_invoke)
+    /// (an asynchronous commit answered later).
+    pub(crate) fn commit_done(mut self, p: u64, kind: OpType, offsets: &[(&str, u64)]) -> Self {
+        let v = OpValue::Offsets(offsets.iter().map(|(k, o)| (k.to_string(), *o)).collect());
+        self.push(p, kind, OpFn::Commit, v);
+        self
+    }
+
     /// A commit invoked and never completed.
     pub(crate) fn commit_invoke(mut self, p: u64, offsets: &[(&str, u64)]) -> Self {
         let v = OpValue::Offsets(offsets.iter().map(|(k, o)| (k.to_string(), *o)).collect());

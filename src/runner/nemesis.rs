@@ -4,18 +4,18 @@
 
 mod kinds;
 
-use std::time::Duration;
-use crate::workload::{AppFault, AppFaults};
-use crate::broker::coordinator::{offsets_partition_for, OFFSETS_TOPIC};
 use super::observer::{observe, ClusterObservation};
+use crate::broker::coordinator::{offsets_partition_for, OFFSETS_TOPIC};
 use crate::history::{Event, Recorder};
 use crate::protocol::{Request, Response};
 use crate::scenario::{FaultAction, FaultSpec, Target};
 use crate::sim::net::{Addr, NetConfig};
 use crate::sim::nodes::NodeSet;
+use crate::workload::{AppFault, AppFaults};
 use madsim::rand::{seq::SliceRandom, thread_rng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The metastore's host name.
 const METASTORE: &str = "metastore";

@@ -74,7 +74,7 @@ pub(super) const PRODUCER_CONFIG: &[&str] = &[
 
 /// `[[consumers]]`.
 pub(super) const CONSUMER: &[&str] =
-    &["count", "topic", "mode", "group", "poll_interval", "processing", "process_time", "commit", "config"];
+    &["count", "topic", "mode", "group", "poll_interval", "processing", "process_time", "commit", "commit_mode", "config"];
 
 /// `[consumers.config]`.
 pub(super) const CONSUMER_CONFIG: &[&str] = &[

@@ -106,7 +106,7 @@ pub use model::{
     TopicConfig, TopicSpec, Trigger, TriggerEvent, TruncationMode,
 };
 pub use model_clients::{
-    AssignmentStrategy, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
+    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
     Processing, ProducerConfig, ProducerSpec, SendMode,
 };
 pub use nemesis::{NemesisKind, NemesisSpec, NEMESIS_KINDS};

@@ -110,6 +110,9 @@ pub struct ConsumerSpec {
     /// When a group member commits (`commit`): auto when `enable.auto.commit` is on,
     /// else after processing; none without a group.
     pub commit: CommitPolicy,
+    /// Whether manual commits wait for their answer (`commit_mode = "sync"`, Kafka's
+    /// `commitSync`, the default) or not (`"async"`, `commitAsync`).
+    pub commit_mode: CommitMode,
     /// Consumer settings (`[consumers.config]`).
     pub config: ConsumerConfig,
 }
@@ -131,6 +134,16 @@ pub enum Processing {
     /// Polled records are handed to a worker and the consumer keeps polling every
     /// `poll_interval`; the worker processes them in between (`"async"`). Records polled
     /// but not yet processed are what auto-commit can commit past.
+    Async,
+}
+
+/// How a group member's manual commits are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CommitMode {
+    /// `commitSync`: wait for the answer, retrying while the coordinator moves.
+    Sync,
+    /// `commitAsync`: one attempt; processing goes on and the answer is read before the
+    /// member's next poll or commit.
     Async,
 }
 

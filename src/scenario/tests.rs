@@ -218,6 +218,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
             processing: Processing::Sync,
             process_time_ms: 0,
             commit: CommitPolicy::AfterProcessing,
+            commit_mode: CommitMode::Sync,
             config: ConsumerConfig {
                 auto_offset_reset: OffsetReset::Earliest,
                 enable_auto_commit: false,

@@ -7,7 +7,7 @@ use super::error::{did_you_mean, excerpt, one_of, Res};
 use super::keys;
 use super::model::TopicSpec;
 use super::model_clients::{
-    AssignmentStrategy, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
+    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
     Processing, ProducerConfig, ProducerSpec, SendMode,
 };
 use super::raw::{Node, Sp, Table};
@@ -274,6 +274,21 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<Consu
             .unwrap_or(Processing::Sync);
         let process_time_ms = t.opt_duration_ms("process_time")?.map_or(0, |d| d.value);
         let commit = commit_policy(t, group.is_some(), &config)?;
+        let commit_mode = match t.opt_string("commit_mode", "a string")? {
+            None => CommitMode::Sync,
+            Some(sp) => {
+                let mode = choice(&sp, &[("sync", CommitMode::Sync), ("async", CommitMode::Async)])?;
+                if mode == CommitMode::Async
+                    && !matches!(commit, CommitPolicy::AfterProcessing | CommitPolicy::BeforeProcessing)
+                {
+                    return Err(sp.pos.issue(
+                        "commit_mode = \"async\" applies to manual commits; expected commit = \"after-processing\" \
+                         or \"before-processing\" (with \"enable.auto.commit\" = false)",
+                    ));
+                }
+                mode
+            }
+        };
         out.push(ConsumerSpec {
             count,
             topic,
@@ -283,6 +298,7 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<Consu
             processing,
             process_time_ms,
             commit,
+            commit_mode,
             config,
         });
     }

@@ -10,10 +10,10 @@
 use super::{consumer_config, AppFault, WorkloadContext};
 use crate::client::assignor::Strategy;
 use crate::client::consumer::ConsumedRecord;
-use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener};
+use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener, PendingCommit};
 use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords};
 use crate::protocol::{Offset, Request, Response, TopicPartition};
-use crate::scenario::{self, CommitPolicy, Processing};
+use crate::scenario::{self, CommitMode, CommitPolicy, Processing};
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
 use std::collections::{BTreeMap, VecDeque};
@@ -44,6 +44,8 @@ struct App<'a> {
     /// The run's count of records polled and not processed yet, kept equal to the sum
     /// of the members' backlogs.
     unprocessed: Arc<AtomicU64>,
+    /// An asynchronous commit not answered yet.
+    in_flight: Option<PendingCommit>,
 }
 
 impl App<'_> {
@@ -87,7 +89,12 @@ impl GroupListener for App<'_> {
         self.life.invoke_in_group(OpFn::Commit, offsets_value(offsets), ctx);
     }
 
-    fn commit_finished(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)], outcome: &CommitOutcome) {
+    fn commit_finished(
+        &mut self,
+        generation: &Generation,
+        offsets: &[(TopicPartition, Offset)],
+        outcome: &CommitOutcome,
+    ) {
         let ctx = self.context(generation);
         let (kind, error) = match outcome {
             CommitOutcome::Committed => (OpType::Ok, None),
@@ -169,10 +176,13 @@ async fn member_loop(
         backlog: VecDeque::new(),
         last_committed: BTreeMap::new(),
         unprocessed: ctx.unprocessed.clone(),
+        in_flight: None,
     };
     let poll_interval = Duration::from_millis(spec.poll_interval_ms);
     while !ctx.run_over() {
         ctx.wait_while_stalled(&name).await;
+        // The answer to an asynchronous commit is read before the member's next step.
+        finish_in_flight(&mut member, &mut app).await;
         if let Some(back_at) = ctx.app_faults.active(&name, AppFault::Leave) {
             // A clean close (commits if auto-commit is on, LeaveGroup), then a new member.
             member.close(&mut app).await;
@@ -185,8 +195,9 @@ async fn member_loop(
             continue;
         }
         if spec.commit == CommitPolicy::AfterProcessing {
-            commit_progress(&mut member, &mut app, spec.commit).await;
+            commit_progress(&mut member, &mut app, &spec).await;
         }
+        finish_in_flight(&mut member, &mut app).await;
         let generation = member.generation().cloned().expect("coordinator_poll succeeded");
         let group = app.context(&generation);
         app.life.invoke_in_group(OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]), group.clone());
@@ -201,14 +212,14 @@ async fn member_loop(
         app.life.complete_in_group(OpType::Ok, value, None, group.clone());
         if spec.commit == CommitPolicy::BeforeProcessing {
             // At most once: the positions, past what was just polled, before processing.
-            commit_progress(&mut member, &mut app, spec.commit).await;
+            commit_progress(&mut member, &mut app, &spec).await;
         }
         app.add_to_backlog(records.into_iter().map(|record| Polled { record, group: group.clone() }));
         match spec.processing {
             Processing::Sync => {
                 process_backlog(&ctx, &name, &spec, &mut app, None).await;
                 if spec.commit == CommitPolicy::AfterProcessing {
-                    commit_progress(&mut member, &mut app, spec.commit).await;
+                    commit_progress(&mut member, &mut app, &spec).await;
                 }
                 sleep(poll_interval).await;
             }
@@ -226,7 +237,9 @@ async fn member_loop(
 /// position when everything polled from the partition was processed; before processing
 /// (at most once) it is the position, past everything polled. Only partitions whose
 /// offset moved since this member's last commit are sent.
-async fn commit_progress(member: &mut GroupConsumer, app: &mut App<'_>, policy: CommitPolicy) {
+async fn commit_progress(member: &mut GroupConsumer, app: &mut App<'_>, spec: &scenario::ConsumerSpec) {
+    let policy = spec.commit;
+    finish_in_flight(member, app).await;
     let offsets: Vec<(TopicPartition, Offset)> = member
         .consumed_offsets()
         .into_iter()
@@ -239,8 +252,21 @@ async fn commit_progress(member: &mut GroupConsumer, app: &mut App<'_>, policy: 
         })
         .filter(|(tp, offset)| app.last_committed.get(tp) != Some(offset))
         .collect();
-    if !offsets.is_empty() {
-        member.commit_sync(offsets, app).await;
+    if offsets.is_empty() {
+        return;
+    }
+    match spec.commit_mode {
+        CommitMode::Sync => {
+            member.commit_sync(offsets, app).await;
+        }
+        CommitMode::Async => app.in_flight = member.commit_async(offsets, app),
+    }
+}
+
+/// Reads the answer to the member's asynchronous commit, if one is in flight.
+async fn finish_in_flight(member: &mut GroupConsumer, app: &mut App<'_>) {
+    if let Some(pending) = app.in_flight.take() {
+        member.finish_commit(pending, app).await;
     }
 }
 

@@ -158,7 +158,16 @@ impl<'a> GroupOps<'a> {
             }
             // A process has one op outstanding; an invocation of another function is not
             // this completion's.
-            let invoke = pending.remove(&op.process).filter(|&i| history.ops[i].f == op.f);
+            // A bare `process` completion stands alone: it neither completes nor cancels
+            // the member's outstanding op (an asynchronous commit may be in flight).
+            let invoke = if op.f == OpFn::Process
+                && op.kind == OpType::Ok
+                && pending.get(&op.process).is_none_or(|&i| history.ops[i].f != OpFn::Process)
+            {
+                None
+            } else {
+                pending.remove(&op.process).filter(|&i| history.ops[i].f == op.f)
+            };
             let invoked = invoke.map(|i| &history.ops[i]);
             if matches!(op.f, OpFn::Poll | OpFn::Txn) {
                 record_polled(&mut seen, op);
@@ -219,6 +228,24 @@ mod tests {
     use super::*;
     use crate::check::testkit::Hist;
     use crate::check::{check_all, AnomalyKind};
+
+    #[test]
+    fn processing_while_an_asynchronous_commit_is_in_flight_leaves_the_commit_paired() {
+        let h = Hist::new()
+            .member(1, "g", "m1", 1)
+            .poll_ok(1, &[("x-0", &[(0, 10), (1, 11)])])
+            .commit_invoke(1, &[("x-0", 1)])
+            .process_ok(1, &[("x-0", &[(1, 11)])])
+            .commit_done(1, OpType::Ok, &[("x-0", 1)])
+            .build();
+        let ops = GroupOps::new(&h);
+        let commit = ops.ok(OpFn::Commit).next().expect("the commit completed");
+        assert_eq!((commit.invoked_at, commit.done_at), (2, 4), "paired with its own invocation");
+        assert_eq!(ops.ok(OpFn::Process).count(), 1, "the process op stands alone");
+        // The Jepsen pairing agrees: the commit is not left as an unfinished invocation.
+        let completions = crate::check::jepsen::completions_for_tests(&h.ops);
+        assert!(completions.iter().all(|(_, synthetic)| !synthetic), "{completions:?}");
+    }
 
     #[test]
     fn only_ops_with_a_group_context_are_group_ops() {

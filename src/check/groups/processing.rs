@@ -98,7 +98,13 @@ pub(super) fn consume_skips(ops: &GroupOps<'_>) -> Vec<Anomaly> {
     out
 }
 
-fn skip_anomaly(commit: &MemberOp<'_>, key: &str, next: u64, start: u64, skipped: &[(u64, u64, Option<&Op>)]) -> Anomaly {
+fn skip_anomaly(
+    commit: &MemberOp<'_>,
+    key: &str,
+    next: u64,
+    start: u64,
+    skipped: &[(u64, u64, Option<&Op>)],
+) -> Anomaly {
     let values: Vec<u64> = skipped.iter().map(|(_, v, _)| *v).collect();
     let offsets = offset_ranges(skipped.iter().map(|(o, _, _)| *o));
     let (noun, values_noun) = if skipped.len() == 1 { ("offset", "value") } else { ("offsets", "values") };
@@ -124,12 +130,14 @@ fn skip_anomaly(commit: &MemberOp<'_>, key: &str, next: u64, start: u64, skipped
     let mut records =
         vec![RecordRef::new(key, Some(next), None, format!("committed next offset {next} by {}", commit.who()))
             .seen_in(commit.op)];
-    records.extend(skipped.iter().take(SKIP_LISTED_RECORDS).map(|&(o, v, poll)| match poll {
-        Some(poll) => {
-            RecordRef::new(key, Some(o), Some(v), format!("polled at offset {o}, never processed by the group"))
-                .seen_in(poll)
+    records.extend(skipped.iter().take(SKIP_LISTED_RECORDS).map(|&(o, v, poll)| {
+        match poll {
+            Some(poll) => {
+                RecordRef::new(key, Some(o), Some(v), format!("polled at offset {o}, never processed by the group"))
+                    .seen_in(poll)
+            }
+            None => RecordRef::new(key, Some(o), Some(v), format!("deleted by retention at offset {o}, never read")),
         }
-        None => RecordRef::new(key, Some(o), Some(v), format!("deleted by retention at offset {o}, never read")),
     }));
     Anomaly { kind: AnomalyKind::ConsumeSkip, description, records }
 }

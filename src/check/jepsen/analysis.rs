@@ -34,6 +34,14 @@ pub(super) fn completions(ops: &[Op]) -> Vec<Completion<'_>> {
             pending.insert(op.process, slots.len());
             slots.push(Some(Completion { op, kind: OpType::Info, synthetic: true }));
         } else {
+            // A group member's bare `process` completion stands alone, beside whatever op
+            // the member has outstanding (an asynchronous commit).
+            let stands_alone = op.f == OpFn::Process
+                && pending.get(&op.process).is_none_or(|&s| slots[s].as_ref().is_none_or(|c| c.op.f != OpFn::Process));
+            if stands_alone {
+                slots.push(Some(Completion { op, kind: op.kind, synthetic: false }));
+                continue;
+            }
             if let Some(slot) = pending.remove(&op.process) {
                 slots[slot] = None;
             }

@@ -90,6 +90,13 @@
 
 mod analysis;
 mod offsets;
+
+/// `(function, synthetic)` of each completion the pairing produces, for tests of how
+/// other modules' ops pair.
+#[cfg(test)]
+pub(crate) fn completions_for_tests(ops: &[crate::history::Op]) -> Vec<(crate::history::OpFn, bool)> {
+    analysis::completions(ops).iter().map(|c| (c.op.f, c.synthetic)).collect()
+}
 mod order;
 mod visibility;
 

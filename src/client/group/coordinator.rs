@@ -78,7 +78,10 @@ impl CoordinatorLink {
         let conn = self.coordinator.as_ref().expect("looked up");
         match conn.call(Request::Group(request), timeout).await {
             Ok(Response::Group(response)) => {
-                if matches!(response_error(&response), Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable)) {
+                if matches!(
+                    response_error(&response),
+                    Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable)
+                ) {
                     self.mark_unknown();
                 }
                 Ok(response)

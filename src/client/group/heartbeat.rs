@@ -117,7 +117,8 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, config
             leave_for_poll_timeout(&mut link, &membership, &member_id, generation, timeout).await;
             continue;
         }
-        let request = GroupRequest::Heartbeat { group: link.group().to_string(), generation, member_id: member_id.clone() };
+        let request =
+            GroupRequest::Heartbeat { group: link.group().to_string(), generation, member_id: member_id.clone() };
         if let Ok(GroupResponse::Ack { error: Some(error) }) = link.call(request, timeout).await {
             membership.absorb_error(&member_id, generation, error);
         }

@@ -26,6 +26,7 @@ use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, R
 use crate::sim::net::NodeNet;
 use madsim::time::Instant;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Group settings, with Kafka's names.
@@ -79,7 +80,12 @@ pub trait GroupListener {
     /// A commit of `offsets` (next offsets to consume) is about to be sent.
     fn commit_started(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)]);
     /// The commit of `offsets` ended.
-    fn commit_finished(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)], outcome: &CommitOutcome);
+    fn commit_finished(
+        &mut self,
+        generation: &Generation,
+        offsets: &[(TopicPartition, Offset)],
+        outcome: &CommitOutcome,
+    );
     /// The member's partitions are revoked before it rejoins.
     fn partitions_revoked(&mut self, generation: &Generation, partitions: &[TopicPartition]);
     /// The member got its assignment in a new generation.
@@ -99,6 +105,8 @@ pub struct GroupConsumer {
     config: GroupConfig,
     topics: Vec<String>,
     link: CoordinatorLink,
+    /// The connection asynchronous commits use, one at a time.
+    async_link: Arc<tokio::sync::Mutex<CoordinatorLink>>,
     membership: SharedMembership,
     heartbeat: madsim::task::JoinHandle<()>,
     /// The generation whose assignment the member holds, if any.
@@ -133,6 +141,11 @@ impl GroupConsumer {
         let heartbeat = madsim::task::spawn(heartbeat::run(heartbeat_link, membership.clone(), heartbeat_config));
         GroupConsumer {
             consumer: Consumer::new(net.clone(), consumer_config.clone()),
+            async_link: Arc::new(tokio::sync::Mutex::new(CoordinatorLink::new(
+                net.clone(),
+                bootstrap.clone(),
+                &config.group_id,
+            ))),
             link: CoordinatorLink::new(net, bootstrap, &config.group_id),
             next_auto_commit: Instant::now() + Duration::from_millis(config.auto_commit_interval_ms),
             consumer_config,
@@ -286,7 +299,8 @@ impl GroupConsumer {
             topics: self.topics.clone(),
             owned: self.previous_assignment.clone(),
         };
-        let join_timeout = self.request_timeout().max(Duration::from_millis(self.config.max_poll_interval_ms + JOIN_GRACE_MS));
+        let join_timeout =
+            self.request_timeout().max(Duration::from_millis(self.config.max_poll_interval_ms + JOIN_GRACE_MS));
         let (generation, member_id, leader, members) = match self.link.call(join, join_timeout).await {
             Ok(GroupResponse::Joined { error: None, generation, member_id, leader, members }) => {
                 (generation, member_id, leader, members)
@@ -342,7 +356,11 @@ impl GroupConsumer {
         }
         let subscriptions: Vec<MemberSubscription> = members
             .iter()
-            .map(|m| MemberSubscription { member_id: m.member_id.clone(), topics: m.topics.clone(), owned: m.owned.clone() })
+            .map(|m| MemberSubscription {
+                member_id: m.member_id.clone(),
+                topics: m.topics.clone(),
+                owned: m.owned.clone(),
+            })
             .collect();
         assignor::assign(self.config.strategy, &subscriptions, &partitions).into_iter().collect()
     }
@@ -383,40 +401,102 @@ impl GroupConsumer {
             if attempt > 0 {
                 madsim::time::sleep(Duration::from_millis(self.config.retry_backoff_ms)).await;
             }
-            let request = GroupRequest::OffsetCommit {
-                group: self.config.group_id.clone(),
-                generation: Some(generation.generation),
-                member_id: generation.member_id.clone(),
-                offsets: offsets.to_vec(),
-            };
-            match self.link.call(request, self.request_timeout()).await {
-                Ok(GroupResponse::Ack { error: None }) => return CommitOutcome::Committed,
-                // The offsets record was appended but not replicated in time: it may
-                // still be committed.
-                Ok(GroupResponse::Ack { error: Some(ErrorCode::CoordinatorNotAvailable) }) => {
-                    indeterminate = Some("the offsets were written but not replicated in time".to_string());
-                }
-                Ok(GroupResponse::Ack { error: Some(ErrorCode::NotCoordinator) }) => {
-                    last_error = ErrorCode::NotCoordinator;
-                }
-                Ok(GroupResponse::Ack { error: Some(error) }) => {
-                    self.membership.absorb_error(&generation.member_id, generation.generation, error);
+            let timeout = self.request_timeout();
+            match commit_once(&mut self.link, &self.membership, generation, offsets, timeout).await {
+                Attempt::Done(CommitOutcome::Unknown(reason)) => indeterminate = Some(reason),
+                Attempt::Done(CommitOutcome::Refused(error)) => {
                     return match indeterminate {
                         Some(reason) => CommitOutcome::Unknown(reason),
                         None => CommitOutcome::Refused(error),
                     };
                 }
-                Ok(_) => {}
-                Err(LinkError::CoordinatorUnknown) => {}
-                Err(LinkError::Indeterminate) => {
-                    indeterminate = Some("the commit's answer was lost".to_string());
-                }
+                Attempt::Done(outcome) => return outcome,
+                Attempt::Retry(error) => last_error = error,
             }
         }
         match indeterminate {
             Some(reason) => CommitOutcome::Unknown(reason),
             None => CommitOutcome::Refused(last_error),
         }
+    }
+
+    /// Sends a commit of `offsets` in the member's generation without waiting for the
+    /// answer (Kafka's `commitAsync`: one attempt, no retries); the application goes on
+    /// and later awaits the returned [`PendingCommit`]. `None` when the member holds no
+    /// generation.
+    pub fn commit_async(
+        &mut self,
+        offsets: Vec<(TopicPartition, Offset)>,
+        listener: &mut impl GroupListener,
+    ) -> Option<PendingCommit> {
+        let generation = self.generation.clone()?;
+        listener.commit_started(&generation, &offsets);
+        let (link, membership, timeout) = (self.async_link.clone(), self.membership.clone(), self.request_timeout());
+        let (gen, sent) = (generation.clone(), offsets.clone());
+        let task = madsim::task::spawn(async move {
+            let mut link = link.lock().await;
+            match commit_once(&mut link, &membership, &gen, &sent, timeout).await {
+                Attempt::Done(outcome) => outcome,
+                Attempt::Retry(error) => CommitOutcome::Refused(error),
+            }
+        });
+        Some(PendingCommit { generation, offsets, task })
+    }
+
+    /// Waits for an asynchronous commit and tells the listener how it ended (Kafka's
+    /// `OffsetCommitCallback`).
+    pub async fn finish_commit(&mut self, pending: PendingCommit, listener: &mut impl GroupListener) -> CommitOutcome {
+        let outcome =
+            pending.task.await.unwrap_or_else(|_| CommitOutcome::Unknown("the commit task was cancelled".into()));
+        listener.commit_finished(&pending.generation, &pending.offsets, &outcome);
+        outcome
+    }
+}
+
+/// A commit sent by [`GroupConsumer::commit_async`], not yet answered.
+pub struct PendingCommit {
+    generation: Generation,
+    offsets: Vec<(TopicPartition, Offset)>,
+    task: madsim::task::JoinHandle<CommitOutcome>,
+}
+
+/// What one OffsetCommit attempt came to.
+enum Attempt {
+    /// An outcome to report.
+    Done(CommitOutcome),
+    /// The coordinator moved or is unknown: nothing was stored; another attempt may work.
+    Retry(ErrorCode),
+}
+
+/// One OffsetCommit request and what its answer means. Eviction errors are passed on to
+/// the membership (the member must rejoin).
+async fn commit_once(
+    link: &mut CoordinatorLink,
+    membership: &SharedMembership,
+    generation: &Generation,
+    offsets: &[(TopicPartition, Offset)],
+    timeout: Duration,
+) -> Attempt {
+    let request = GroupRequest::OffsetCommit {
+        group: link.group().to_string(),
+        generation: Some(generation.generation),
+        member_id: generation.member_id.clone(),
+        offsets: offsets.to_vec(),
+    };
+    match link.call(request, timeout).await {
+        Ok(GroupResponse::Ack { error: None }) => Attempt::Done(CommitOutcome::Committed),
+        // The offsets record was appended but not replicated in time: it may still be
+        // committed.
+        Ok(GroupResponse::Ack { error: Some(ErrorCode::CoordinatorNotAvailable) }) => {
+            Attempt::Done(CommitOutcome::Unknown("the offsets were written but not replicated in time".into()))
+        }
+        Ok(GroupResponse::Ack { error: Some(ErrorCode::NotCoordinator) }) => Attempt::Retry(ErrorCode::NotCoordinator),
+        Ok(GroupResponse::Ack { error: Some(error) }) => {
+            membership.absorb_error(&generation.member_id, generation.generation, error);
+            Attempt::Done(CommitOutcome::Refused(error))
+        }
+        Ok(_) | Err(LinkError::CoordinatorUnknown) => Attempt::Retry(ErrorCode::CoordinatorNotAvailable),
+        Err(LinkError::Indeterminate) => Attempt::Done(CommitOutcome::Unknown("the commit's answer was lost".into())),
     }
 }
 
