@@ -160,6 +160,14 @@ impl OpFn {
 }
 
 impl Op {
+    /// Whether this completion stands alone rather than completing the process's
+    /// `outstanding` invocation: a group member's bare `process` completion (it records
+    /// what happened, not what was attempted) beside any op but a `process` invocation
+    /// — an asynchronous commit may be in flight while the member processes.
+    pub fn stands_alone_beside(&self, outstanding: Option<OpFn>) -> bool {
+        self.f == OpFn::Process && self.kind != OpType::Invoke && outstanding != Some(OpFn::Process)
+    }
+
     /// The micro-operations, for `send`, `poll` and `txn` ops (empty otherwise).
     pub fn micro_ops(&self) -> &[MicroOp] {
         match &self.value {
@@ -213,7 +221,16 @@ impl Op {
                     .map_err(|_| "field `generation`: expected a 32-bit integer".to_string())?,
             }),
         };
-        Ok(Op { index: uint("index")?, time_ns: uint("time")?, process: uint("process")?, kind, f, value, error, group })
+        Ok(Op {
+            index: uint("index")?,
+            time_ns: uint("time")?,
+            process: uint("process")?,
+            kind,
+            f,
+            value,
+            error,
+            group,
+        })
     }
 }
 
@@ -358,7 +375,10 @@ mod group_context_tests {
     fn group_fields_round_trip_and_are_optional() {
         let line = r#"{"index":7,"time":9,"process":2,"type":"ok","f":"commit","value":{"orders-0":12},"group":"billing","member":"consumer-2-1","generation":3}"#;
         let op = Op::from_json(&serde_json::from_str(line).unwrap()).unwrap();
-        assert_eq!(op.group, Some(GroupContext { group: "billing".into(), member: "consumer-2-1".into(), generation: 3 }));
+        assert_eq!(
+            op.group,
+            Some(GroupContext { group: "billing".into(), member: "consumer-2-1".into(), generation: 3 })
+        );
         assert_eq!(op.to_json().to_string(), line);
         let bad = r#"{"index":7,"time":9,"process":2,"type":"ok","f":"commit","value":{},"group":"billing"}"#;
         assert!(Op::from_json(&serde_json::from_str(bad).unwrap()).unwrap_err().contains("`member`"));

@@ -53,14 +53,7 @@ impl Recorder {
 
     /// Appends a client operation and returns its index.
     pub fn op(&self, process: u64, kind: OpType, f: OpFn, value: OpValue, error: Option<String>) -> u64 {
-        let time_ns = self.now_ns();
-        let mut log = self.lock();
-        let index = log.ops.len() as u64;
-        let op = Op { index, time_ns, process, kind, f, value, error, group: None };
-        // For `kafkasim run --trace`; costs nothing when no subscriber listens.
-        tracing::info!(target: HISTORY_TARGET, "{}", op.to_json());
-        log.ops.push(op);
-        index
+        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error, group: None })
     }
 
     /// Appends a group member's op (with its group, member id and generation).
@@ -73,11 +66,17 @@ impl Recorder {
         error: Option<String>,
         group: GroupContext,
     ) -> u64 {
-        let time_ns = self.now_ns();
+        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error, group: Some(group) })
+    }
+
+    /// Stamps `op` with its index and the current time, appends it and returns the index.
+    fn append(&self, mut op: Op) -> u64 {
+        op.time_ns = self.now_ns();
         let mut log = self.lock();
-        let index = log.ops.len() as u64;
-        let op = Op { index, time_ns, process, kind, f, value, error, group: Some(group) };
+        op.index = log.ops.len() as u64;
+        // For `kafkasim run --trace`; costs nothing when no subscriber listens.
         tracing::info!(target: HISTORY_TARGET, "{}", op.to_json());
+        let index = op.index;
         log.ops.push(op);
         index
     }

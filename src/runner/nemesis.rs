@@ -218,17 +218,14 @@ impl Nemesis {
                 self.resume(names);
                 None
             }
-            FaultAction::Stall { target } | FaultAction::Leave { target } => {
-                let (fault_kind, detail) = match &fault.action {
-                    FaultAction::Stall { .. } => (AppFault::Stall, "application thread stalled; heartbeats go on"),
-                    _ => (AppFault::Leave, "closes and leaves its group; rejoins when the fault ends"),
-                };
-                let names = self.resolve(target, &observation);
-                let until = madsim::time::Instant::now() + Duration::from_millis(fault.duration_ms.unwrap_or(0));
-                for name in &names {
-                    self.app_faults.set(name, fault_kind, until);
-                }
-                self.trace(fault.action.kind_name(), names, detail.into());
+            FaultAction::Stall { target } => {
+                let detail = "application thread stalled; heartbeats go on";
+                self.app_fault(fault, target, AppFault::Stall, detail, &observation);
+                None
+            }
+            FaultAction::Leave { target } => {
+                let detail = "closes and leaves its group; rejoins when the fault ends";
+                self.app_fault(fault, target, AppFault::Leave, detail, &observation);
                 None
             }
             FaultAction::Clog { target, peers } => {
@@ -279,6 +276,23 @@ impl Nemesis {
             Undo::StopReordering(links) => self.stop_reordering(links),
             Undo::StopDuplicating(links) => self.stop_duplicating(links),
         }
+    }
+
+    /// Puts an application fault on the targeted consumers for the fault's duration.
+    fn app_fault(
+        &mut self,
+        fault: &FaultSpec,
+        target: &Target,
+        kind: AppFault,
+        detail: &str,
+        observation: &ClusterObservation,
+    ) {
+        let names = self.resolve(target, observation);
+        let until = madsim::time::Instant::now() + Duration::from_millis(fault.duration_ms.unwrap_or(0));
+        for name in &names {
+            self.app_faults.set(name, kind, until);
+        }
+        self.trace(fault.action.kind_name(), names, detail.into());
     }
 
     fn restart(&self, names: Vec<String>) {

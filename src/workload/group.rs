@@ -7,7 +7,7 @@
 //! a stall can strike between polling a record, processing it and committing it. That
 //! window is where at-most-once and at-least-once differ.
 
-use super::{consumer_config, AppFault, WorkloadContext};
+use super::{consumer_config, poll_value, AppFault, WorkloadContext};
 use crate::client::assignor::Strategy;
 use crate::client::consumer::ConsumedRecord;
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener, PendingCommit};
@@ -152,7 +152,7 @@ pub fn run_group_consumer(
     name: String,
     process: u64,
 ) -> impl std::future::Future<Output = ()> {
-    let life = ctx.group_incarnation(process);
+    let life = ctx.incarnation(process, &ctx.run_over);
     member_loop(ctx, net, spec, name, life)
 }
 
@@ -204,12 +204,7 @@ async fn member_loop(
         // A worker with records to process calls poll() with a short timeout, so as
         // not to idle while the brokers wait for new data.
         let records = if app.backlog.is_empty() { member.fetch().await } else { member.fetch_without_waiting().await };
-        let mut polled = PolledRecords::new();
-        for r in &records {
-            polled.entry(r.tp.to_string()).or_default().push((r.offset, r.value));
-        }
-        let value = OpValue::Txn(vec![MicroOp::Poll { records: Some(polled) }]);
-        app.life.complete_in_group(OpType::Ok, value, None, group.clone());
+        app.life.complete_in_group(OpType::Ok, poll_value(&records), None, group.clone());
         if spec.commit == CommitPolicy::BeforeProcessing {
             // At most once: the positions, past what was just polled, before processing.
             commit_progress(&mut member, &mut app, &spec).await;

@@ -9,7 +9,7 @@ mod process;
 pub use group::{group_config, run_group_consumer};
 pub use process::{Incarnation, ProcessIds};
 
-use crate::client::consumer::{Consumer, ConsumerConfig, OffsetReset};
+use crate::client::consumer::{ConsumedRecord, Consumer, ConsumerConfig, OffsetReset};
 use crate::client::producer::{Producer, ProducerConfig, ProducerRecord};
 use crate::history::{MicroOp, OpFn, OpType, OpValue, PolledRecords, Recorder};
 use crate::protocol::{Request, Response, TopicPartition};
@@ -64,17 +64,12 @@ impl WorkloadContext {
         }
     }
 
-    /// This start's incarnation of the client booted as process `initial`.
-    fn incarnation(&self, initial: u64) -> Incarnation {
+    /// This start's incarnation of the client booted as process `initial`; a kill counts
+    /// as a crash until `over` is set ([`stop`](Self::stop) for producers and standalone
+    /// consumers, [`run_over`](Self::run_over) for group members).
+    fn incarnation(&self, initial: u64, over: &Arc<AtomicBool>) -> Incarnation {
         let process = self.processes.start(initial);
-        Incarnation::new(self.recorder.clone(), process, self.stop.clone(), self.outstanding.clone())
-    }
-
-    /// The incarnation of a group member booted as process `initial`: its kills count as
-    /// crashes until the run is over.
-    fn group_incarnation(&self, initial: u64) -> Incarnation {
-        let process = self.processes.start(initial);
-        Incarnation::new(self.recorder.clone(), process, self.run_over.clone(), self.outstanding.clone())
+        Incarnation::new(self.recorder.clone(), process, over.clone(), self.outstanding.clone())
     }
 
     fn stopped(&self) -> bool {
@@ -162,7 +157,7 @@ pub fn run_producer(
     process: u64,
 ) -> impl std::future::Future<Output = ()> {
     // Claimed now, when the node (re)starts, not when the task first runs.
-    let life = ctx.incarnation(process);
+    let life = ctx.incarnation(process, &ctx.stop);
     produce(ctx, net, spec, partitions, life)
 }
 
@@ -304,7 +299,7 @@ pub fn run_consumer(
     spec: scenario::ConsumerSpec,
     process: u64,
 ) -> impl std::future::Future<Output = ()> {
-    let life = ctx.incarnation(process);
+    let life = ctx.incarnation(process, &ctx.stop);
     consume(ctx, net, spec, life)
 }
 
@@ -331,13 +326,17 @@ async fn consume(ctx: WorkloadContext, net: NodeNet<Request, Response>, spec: sc
 async fn poll_once(life: &mut Incarnation, consumer: &mut Consumer) -> usize {
     life.invoke(OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]));
     let records = consumer.poll().await;
-    let count = records.len();
+    life.complete(OpType::Ok, poll_value(&records), None);
+    records.len()
+}
+
+/// A completed poll's value: what each partition returned, in offset order.
+fn poll_value(records: &[ConsumedRecord]) -> OpValue {
     let mut polled = PolledRecords::new();
     for record in records {
         polled.entry(record.tp.to_string()).or_default().push((record.offset, record.value));
     }
-    life.complete(OpType::Ok, OpValue::Txn(vec![MicroOp::Poll { records: Some(polled) }]), None);
-    count
+    OpValue::Txn(vec![MicroOp::Poll { records: Some(polled) }])
 }
 
 /// What the liveness drain found.

@@ -66,7 +66,32 @@ impl Incarnation {
 
     /// Records an invocation; send invocations count as outstanding.
     pub fn invoke(&mut self, f: OpFn, value: OpValue) {
-        self.recorder.op(self.process, OpType::Invoke, f, value.clone(), None);
+        self.start(f, value, None);
+    }
+
+    /// Records the outstanding operation's completion.
+    pub fn complete(&mut self, kind: OpType, value: OpValue, error: Option<String>) {
+        self.finish(kind, value, error, None);
+    }
+
+    /// Records an invocation by a consumer group member.
+    pub fn invoke_in_group(&mut self, f: OpFn, value: OpValue, group: GroupContext) {
+        self.start(f, value, Some(group));
+    }
+
+    /// Records the outstanding operation's completion by a consumer group member.
+    pub fn complete_in_group(&mut self, kind: OpType, value: OpValue, error: Option<String>, group: GroupContext) {
+        self.finish(kind, value, error, Some(group));
+    }
+
+    /// Records a group member's op that has no invocation: something that happened
+    /// rather than was attempted (a `process`: the member finished processing records).
+    pub fn record_in_group(&mut self, f: OpFn, value: OpValue, group: GroupContext) {
+        self.record(OpType::Ok, f, value, None, Some(group));
+    }
+
+    fn start(&mut self, f: OpFn, value: OpValue, group: Option<GroupContext>) {
+        self.record(OpType::Invoke, f, value.clone(), None, group);
         if f == OpFn::Send {
             if let Some(outstanding) = &self.outstanding {
                 outstanding.fetch_add(1, Ordering::Relaxed);
@@ -75,34 +100,19 @@ impl Incarnation {
         self.pending = Some((f, value));
     }
 
-    /// Records the outstanding operation's completion.
-    pub fn complete(&mut self, kind: OpType, value: OpValue, error: Option<String>) {
+    fn finish(&mut self, kind: OpType, value: OpValue, error: Option<String>, group: Option<GroupContext>) {
         let Some((f, _)) = self.pending.take() else {
             return;
         };
-        self.recorder.op(self.process, kind, f, value, error);
+        self.record(kind, f, value, error, group);
         self.release(f);
     }
 
-    /// Records an invocation by a consumer group member.
-    pub fn invoke_in_group(&mut self, f: OpFn, value: OpValue, group: GroupContext) {
-        self.recorder.group_op(self.process, OpType::Invoke, f, value.clone(), None, group);
-        self.pending = Some((f, value));
-    }
-
-    /// Records the outstanding operation's completion by a consumer group member.
-    pub fn complete_in_group(&mut self, kind: OpType, value: OpValue, error: Option<String>, group: GroupContext) {
-        let Some((f, _)) = self.pending.take() else {
-            return;
+    fn record(&self, kind: OpType, f: OpFn, value: OpValue, error: Option<String>, group: Option<GroupContext>) {
+        match group {
+            Some(group) => self.recorder.group_op(self.process, kind, f, value, error, group),
+            None => self.recorder.op(self.process, kind, f, value, error),
         };
-        self.recorder.group_op(self.process, kind, f, value, error, group);
-        self.release(f);
-    }
-
-    /// Records a group member's op that has no invocation: something that happened
-    /// rather than was attempted (a `process`: the member finished processing records).
-    pub fn record_in_group(&mut self, f: OpFn, value: OpValue, group: GroupContext) {
-        self.recorder.group_op(self.process, OpType::Ok, f, value, None, group);
     }
 
     fn release(&self, f: OpFn) {

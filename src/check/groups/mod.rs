@@ -63,7 +63,7 @@ pub use rebalances::{rebalances, Rebalance};
 
 use super::describe::{process, secs};
 use super::Anomaly;
-use crate::history::{Event, GroupContext, History, MicroOp, Op, OpFn, OpType, OpValue};
+use crate::history::{GroupContext, History, MicroOp, Op, OpFn, OpType, OpValue};
 use std::collections::BTreeMap;
 
 /// Commits of a group past records no member finished processing (`consume-skip`).
@@ -158,12 +158,8 @@ impl<'a> GroupOps<'a> {
             }
             // A process has one op outstanding; an invocation of another function is not
             // this completion's.
-            // A bare `process` completion stands alone: it neither completes nor cancels
-            // the member's outstanding op (an asynchronous commit may be in flight).
-            let invoke = if op.f == OpFn::Process
-                && op.kind == OpType::Ok
-                && pending.get(&op.process).is_none_or(|&i| history.ops[i].f != OpFn::Process)
-            {
+            let outstanding = pending.get(&op.process).map(|&i| history.ops[i].f);
+            let invoke = if op.stands_alone_beside(outstanding) {
                 None
             } else {
                 pending.remove(&op.process).filter(|&i| history.ops[i].f == op.f)
@@ -177,14 +173,10 @@ impl<'a> GroupOps<'a> {
             ops.push(MemberOp { op, done_at: at, invoked_at: invoke.unwrap_or(at), ctx, value });
         }
         // Records retention deleted existed too, even if nobody polled them in time.
-        for event in &history.trace {
-            if let Event::LogStartAdvanced { tp, removed, reason, .. } = &event.event {
-                if reason.starts_with("retention") {
-                    let offsets = seen.entry(tp.as_str()).or_default();
-                    for &(offset, value, _) in removed {
-                        offsets.entry(offset).or_insert(Seen { value, op: None });
-                    }
-                }
+        for (tp, removed) in history.trace.iter().filter_map(|e| e.event.deleted_by_retention()) {
+            let offsets = seen.entry(tp).or_default();
+            for &(offset, value, _) in removed {
+                offsets.entry(offset).or_insert(Seen { value, op: None });
             }
         }
         GroupOps { ops, seen }

@@ -4,7 +4,7 @@
 //! every key.
 
 use crate::check::describe::{process, secs};
-use crate::history::{Event, History, MicroOp, Op, OpFn, OpType};
+use crate::history::{History, MicroOp, Op, OpFn, OpType};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One completed operation. Jepsen's checker reads completions: the completion of a send
@@ -34,11 +34,8 @@ pub(super) fn completions(ops: &[Op]) -> Vec<Completion<'_>> {
             pending.insert(op.process, slots.len());
             slots.push(Some(Completion { op, kind: OpType::Info, synthetic: true }));
         } else {
-            // A group member's bare `process` completion stands alone, beside whatever op
-            // the member has outstanding (an asynchronous commit).
-            let stands_alone = op.f == OpFn::Process
-                && pending.get(&op.process).is_none_or(|&s| slots[s].as_ref().is_none_or(|c| c.op.f != OpFn::Process));
-            if stands_alone {
+            let outstanding = pending.get(&op.process).and_then(|&s| slots[s].as_ref()).map(|c| c.op.f);
+            if op.stands_alone_beside(outstanding) {
                 slots.push(Some(Completion { op, kind: op.kind, synthetic: false }));
                 continue;
             }
@@ -188,21 +185,13 @@ pub(super) struct Analysis<'a> {
     pub deleted_by_retention: BTreeMap<&'a str, BTreeSet<u64>>,
 }
 
-/// Key → the values a replica's retention check deleted, from the trace's
-/// `log-start-advanced` events whose reason is `retention.ms` or `retention.bytes`.
-/// Retention only deletes segments wholly below the deleting replica's high watermark,
-/// so such records were committed; once deleted nobody can read them. A follower that
-/// merely followed its leader's log start (`leader-log-start`) proves nothing by
-/// itself (the leader's own event does), and a record that was truncated away or never
-/// replicated has no such event at all.
+/// Key → the values a replica's retention check deleted (see
+/// [`Event::deleted_by_retention`]): committed, and once deleted nobody can read them. A
+/// record that was truncated away or never replicated has no such event at all.
 pub(super) fn deleted_by_retention(history: &History) -> BTreeMap<&str, BTreeSet<u64>> {
     let mut deleted: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
-    for event in &history.trace {
-        if let Event::LogStartAdvanced { tp, removed, reason, .. } = &event.event {
-            if reason == "retention.ms" || reason == "retention.bytes" {
-                deleted.entry(tp.as_str()).or_default().extend(removed.iter().map(|&(_, value, _)| value));
-            }
-        }
+    for (tp, removed) in history.trace.iter().filter_map(|e| e.event.deleted_by_retention()) {
+        deleted.entry(tp).or_default().extend(removed.iter().map(|&(_, value, _)| value));
     }
     deleted
 }

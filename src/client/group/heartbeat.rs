@@ -27,10 +27,6 @@ pub struct Membership {
     pub rejoin_needed: bool,
     /// When the application last polled.
     pub last_poll: Instant,
-    /// Set by the heartbeat thread when it left the group because the application did
-    /// not poll within `max.poll.interval.ms`; cleared by the application when it reads
-    /// it (for its log).
-    pub left_for_poll_timeout: bool,
 }
 
 /// The shared membership.
@@ -45,7 +41,6 @@ impl SharedMembership {
             generation: None,
             rejoin_needed: true,
             last_poll: Instant::now(),
-            left_for_poll_timeout: false,
         })))
     }
 
@@ -142,7 +137,6 @@ async fn leave_for_poll_timeout(
         m.member_id.clear();
         m.generation = None;
         m.rejoin_needed = true;
-        m.left_for_poll_timeout = true;
     }
     let request = GroupRequest::LeaveGroup { group: link.group().to_string(), member_id: member_id.to_string() };
     // Best effort, as in Kafka: if the LeaveGroup is lost, the session timeout evicts.

@@ -180,12 +180,6 @@ impl GroupConsumer {
         self.consumer.seek(tp, offset);
     }
 
-    /// Whether the heartbeat thread made the member leave because the application did
-    /// not poll within `max.poll.interval.ms`, since the last call.
-    pub fn take_left_for_poll_timeout(&mut self) -> bool {
-        std::mem::take(&mut self.membership.lock().left_for_poll_timeout)
-    }
-
     /// The group part of Kafka's `poll()`: notes the poll (for `max.poll.interval.ms`),
     /// rejoins if a rebalance is due (auto-committing first, then revoking every
     /// partition), reads the committed offsets of a new assignment, and auto-commits when
