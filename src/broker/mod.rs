@@ -14,6 +14,7 @@ mod background;
 pub mod coordinator;
 mod fetcher;
 pub(crate) mod handlers;
+mod epoch_cache;
 mod log;
 mod partition;
 mod producer_state;
@@ -21,7 +22,8 @@ mod retention;
 mod segment;
 mod server;
 
-pub use log::{EpochCache, PartitionLog};
+pub use epoch_cache::EpochCache;
+pub use log::PartitionLog;
 pub use partition::{Partition, Role};
 pub use producer_state::{ProducerState, SequenceCheck};
 pub use retention::RetentionConfig;

@@ -1,0 +1,80 @@
+//! The leader epoch cache of KIP-101: the start offset of each leader epoch on a replica
+//! (Kafka's `leader-epoch-checkpoint`), which OffsetForLeaderEpoch answers from.
+
+use crate::protocol::{LeaderEpoch, Offset};
+use bytes::Bytes;
+
+/// The start offset of each leader epoch on this replica: Kafka's leader-epoch-checkpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EpochCache {
+    /// `(epoch, start offset)`, increasing in both.
+    entries: Vec<(LeaderEpoch, Offset)>,
+}
+
+impl EpochCache {
+    /// The latest epoch, if any.
+    pub fn latest_epoch(&self) -> Option<LeaderEpoch> {
+        self.entries.last().map(|(e, _)| *e)
+    }
+
+    /// Records that `epoch` starts at `start_offset` (ignored unless it is newer).
+    pub fn assign(&mut self, epoch: LeaderEpoch, start_offset: Offset) -> bool {
+        if self.latest_epoch().is_some_and(|latest| epoch <= latest) {
+            return false;
+        }
+        // An epoch cannot start before a later-recorded one did: drop entries it supersedes.
+        self.entries.retain(|(_, start)| *start < start_offset);
+        self.entries.push((epoch, start_offset));
+        true
+    }
+
+    /// KIP-101/279: the largest epoch at most `epoch` and the offset where the next epoch
+    /// starts (or `log_end_offset` when it is the latest). `None` if no epoch is that old.
+    pub fn end_offset_for(&self, epoch: LeaderEpoch, log_end_offset: Offset) -> Option<(LeaderEpoch, Offset)> {
+        let index = self.entries.iter().rposition(|(e, _)| *e <= epoch)?;
+        let found = self.entries[index].0;
+        let end = self.entries.get(index + 1).map_or(log_end_offset, |(_, start)| *start);
+        Some((found, end))
+    }
+
+    /// Forgets epochs that end at or before `offset` (after the log start moved there):
+    /// the epoch in force at `offset` is kept and now starts there, as Kafka's
+    /// `truncateFromStart` does.
+    pub fn truncate_from_start(&mut self, offset: Offset) {
+        let in_force = self.entries.partition_point(|(_, start)| *start <= offset);
+        if in_force > 0 {
+            self.entries.drain(..in_force - 1);
+            self.entries[0].1 = self.entries[0].1.max(offset);
+        }
+    }
+
+    /// Forgets epochs that start at or after `offset` (after a truncation).
+    pub fn truncate_from(&mut self, offset: Offset) {
+        self.entries.retain(|(_, start)| *start < offset);
+    }
+
+    pub(super) fn encode(&self) -> Bytes {
+        Bytes::from(bincode::serialize(&self.entries).expect("epoch cache serializes"))
+    }
+
+    pub(super) fn decode(bytes: &[u8]) -> Option<Self> {
+        bincode::deserialize(bytes).ok().map(|entries| EpochCache { entries })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_epoch_cache_keeps_the_epoch_in_force_at_the_log_start() {
+        let mut cache = EpochCache::default();
+        cache.assign(1, 0);
+        cache.assign(2, 5);
+        cache.assign(4, 9);
+        cache.truncate_from_start(7);
+        assert_eq!(cache.end_offset_for(2, 12), Some((2, 9)));
+        assert_eq!(cache.end_offset_for(1, 12), None);
+        assert_eq!(cache.entries, vec![(2, 7), (4, 9)]);
+    }
+}
