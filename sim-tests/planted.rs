@@ -9,12 +9,14 @@
 
 mod support;
 
+use kafkasim::check::AnomalyKind;
+use kafkasim::history::{Op, OpFn, OpType};
 use kafkasim::plant::PlantedBug;
 use kafkasim::runner::{self, sweep_planted, PlantedSweep, RunOptions};
 use support::load;
 
 /// The most seeds each bug may take to be caught (measured with `kafkasim planted-report`:
-/// 1, 1, 1, 1, 1; `forget-idempotence-on-leader-change` took 4 before the fault-kinds merge).
+/// 1, 1, 1, 1, 1, 1; `forget-idempotence-on-leader-change` took 4 before the fault-kinds merge).
 fn bound(bug: PlantedBug) -> usize {
     match bug {
         PlantedBug::HwBeforeIsr => 3,
@@ -22,6 +24,9 @@ fn bound(bug: PlantedBug) -> usize {
         PlantedBug::NoFollowerTruncation => 3,
         PlantedBug::ForgetIdempotenceOnLeaderChange => 10,
         PlantedBug::UncleanElectionIgnoresFlag => 3,
+        // Caught wherever a stalled member's late commit is refused without the bug
+        // (rebalance-storm seeds 1, 3 and 4 of the first 5).
+        PlantedBug::StaleGenerationCommit => 3,
     }
 }
 
@@ -38,8 +43,9 @@ fn describe(sweep: &PlantedSweep) -> String {
 }
 
 /// Sweeps the bug's target scenario with the bug (stopping at the first detection) and
-/// the same seed range without it.
-fn caught_within_bound_and_clean_without(bug: PlantedBug) {
+/// the same seed range without it; returns the planted sweep, whose last seed is the
+/// first detection.
+fn caught_within_bound_and_clean_without(bug: PlantedBug) -> PlantedSweep {
     let scenario = load(bug.target_scenario());
     let n = bound(bug);
     assert!(scenario.seeds.len() >= n, "{} lists fewer than {n} seeds", scenario.name);
@@ -53,6 +59,7 @@ fn caught_within_bound_and_clean_without(bug: PlantedBug) {
 
     let control = sweep_planted(&scenario, None, seeds, false);
     assert_eq!(control.detections(), 0, "not clean without a planted bug: {}", describe(&control));
+    planted
 }
 
 #[test]
@@ -81,9 +88,42 @@ fn unclean_election_ignores_flag_is_caught() {
 }
 
 #[test]
+fn stale_generation_commit_is_caught() {
+    let bug = PlantedBug::StaleGenerationCommit;
+    let sweep = caught_within_bound_and_clean_without(bug);
+    // Caught for the right reason: in the detecting seed, one of the two commits of a
+    // commit-regression is a commit that the faithful run of the same seed refused as
+    // coming from a fenced member (the same member, generation and offsets).
+    let scenario = load(bug.target_scenario());
+    let seed = sweep.seeds.last().expect("a detection").seed;
+    let faithful = runner::run_seed(&scenario, seed);
+    let fenced: Vec<&Op> = faithful.history.ops.iter().filter(|o| is_fenced_commit(o)).collect();
+    assert!(!fenced.is_empty(), "seed {seed}: the faithful run refused no commit");
+
+    let buggy = runner::run_seed_with(&scenario, seed, &RunOptions { plant: Some(bug) });
+    let regressions: Vec<_> = buggy.anomalies.iter().filter(|a| a.kind == AnomalyKind::CommitRegression).collect();
+    assert!(!regressions.is_empty(), "seed {seed}: no commit-regression in {:?}", buggy.anomalies);
+    let stale_commit_in_a_regression = regressions.iter().flat_map(|a| &a.records).any(|r| {
+        let op = buggy.history.ops.iter().find(|o| Some(o.index) == r.op_index).expect("the anomaly's op");
+        op.kind == OpType::Ok && fenced.iter().any(|f| f.group == op.group && f.value == op.value)
+    });
+    assert!(
+        stale_commit_in_a_regression,
+        "seed {seed}: no regression involves a commit the faithful run fenced: {regressions:?}, fenced {fenced:?}"
+    );
+}
+
+/// A commit the coordinator refused because its member was fenced by a rebalance.
+fn is_fenced_commit(op: &Op) -> bool {
+    op.f == OpFn::Commit
+        && op.kind == OpType::Fail
+        && op.error.as_deref().is_some_and(|e| e == "UNKNOWN_MEMBER_ID" || e == "ILLEGAL_GENERATION")
+}
+
+#[test]
 fn every_planted_bug_has_a_test_here() {
     // A new variant must get a bound (the match above) and a #[test] like the ones above.
-    assert_eq!(PlantedBug::ALL.len(), 5, "add a test for the new planted bug");
+    assert_eq!(PlantedBug::ALL.len(), 6, "add a test for the new planted bug");
 }
 
 #[test]

@@ -1,16 +1,19 @@
 //! Planted bugs: known-broken behaviours the system under test can be told to adopt, so
 //! that we can measure whether the checkers are any good. A planted bug is chosen per
 //! run (`kafkasim run FILE --plant BUG`, [`crate::runner::RunOptions::plant`]) and
-//! reaches the broker and controller through their configuration, never through a
-//! global: two runs in one process may plant different bugs.
+//! reaches the broker (its replication code and its group coordinator) and the
+//! controller through their configuration, never through a global: two runs in one
+//! process may plant different bugs.
 //!
 //! Each bug is one small branch in the real code path, marked with a `PLANTED BUG`
 //! comment naming it, so `grep -rn "PLANTED BUG" src/` lists every place.
 //!
-//! Extension point: a bug in a component that does not exist yet (for example the group
-//! coordinator accepting offset commits from a stale generation) gets a variant here, a
-//! [`PlantedBug::target_scenario`] and its branch; the CLI, the report and
-//! `sim-tests/planted.rs` pick up every variant of [`PlantedBug::ALL`].
+//! Extension point: a new bug gets a variant here (in [`PlantedBug::ALL`], with a name
+//! and a summary), a [`PlantedBug::target_scenario`] that is clean without it, and its
+//! branch in the component, read from that component's configuration (the group
+//! coordinator's `stale-generation-commit`, for example, reads the hosting broker's
+//! [`crate::broker::BrokerConfig::plant`]). The CLI and the report pick up every variant
+//! of [`PlantedBug::ALL`]; `sim-tests/planted.rs` needs a bound and a test for it.
 
 use serde::Serialize;
 use std::fmt;
@@ -41,16 +44,22 @@ pub enum PlantedBug {
     /// The controller elects a live replica from outside the ISR when no ISR member is
     /// alive, although `unclean.leader.election.enable` is false.
     UncleanElectionIgnoresFlag,
+    /// The group coordinator accepts an offset commit that carries a generation or a
+    /// member id which is not the group's current one (a member fenced by a rebalance, or
+    /// one the group no longer knows), and writes it to `__consumer_offsets`, instead of
+    /// refusing it with ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID.
+    StaleGenerationCommit,
 }
 
 impl PlantedBug {
     /// Every planted bug, in a fixed order (the order of reports and tests).
-    pub const ALL: [PlantedBug; 5] = [
+    pub const ALL: [PlantedBug; 6] = [
         PlantedBug::HwBeforeIsr,
         PlantedBug::AcksAllLeaderOnly,
         PlantedBug::NoFollowerTruncation,
         PlantedBug::ForgetIdempotenceOnLeaderChange,
         PlantedBug::UncleanElectionIgnoresFlag,
+        PlantedBug::StaleGenerationCommit,
     ];
 
     /// The kebab-case name used on the command line.
@@ -61,6 +70,7 @@ impl PlantedBug {
             PlantedBug::NoFollowerTruncation => "no-follower-truncation",
             PlantedBug::ForgetIdempotenceOnLeaderChange => "forget-idempotence-on-leader-change",
             PlantedBug::UncleanElectionIgnoresFlag => "unclean-election-ignores-flag",
+            PlantedBug::StaleGenerationCommit => "stale-generation-commit",
         }
     }
 
@@ -74,6 +84,7 @@ impl PlantedBug {
             PlantedBug::UncleanElectionIgnoresFlag => {
                 "controller elects from outside the ISR with unclean election off"
             }
+            PlantedBug::StaleGenerationCommit => "coordinator accepts offset commits from a stale generation",
         }
     }
 
@@ -86,6 +97,7 @@ impl PlantedBug {
             }
             PlantedBug::ForgetIdempotenceOnLeaderChange => "idempotent-producer",
             PlantedBug::UncleanElectionIgnoresFlag => "planted-unclean-election",
+            PlantedBug::StaleGenerationCommit => "rebalance-storm",
         }
     }
 }

@@ -12,6 +12,7 @@
 use super::group::{Group, GroupState, Member};
 use super::offsets_partition_for;
 use crate::broker::{handlers, SharedBroker};
+use crate::plant::PlantedBug;
 use crate::protocol::{
     Acks, ErrorCode, GroupRequest, GroupResponse, LeaderEpoch, Offset, ProduceRequest, Record, RecordBatch,
     TopicPartition,
@@ -270,18 +271,8 @@ async fn commit(
         Ok(tp) => tp,
         Err(error) => return ack(Some(error)),
     };
-    {
-        let coordinator = shared.coordinator.lock();
-        let group = coordinator.groups.get(group_id);
-        let error = match (generation, group) {
-            (Some(generation), Some(group)) => group.validate(member_id, generation),
-            (Some(_), None) => Some(ErrorCode::UnknownMemberId),
-            (None, Some(group)) if !group.members.is_empty() => Some(ErrorCode::UnknownMemberId),
-            (None, _) => None,
-        };
-        if error.is_some() {
-            return ack(error);
-        }
+    if let Some(error) = commit_refusal(shared, group_id, generation, member_id) {
+        return ack(Some(error));
     }
     let now_ms = madsim::time::TimeHandle::current().elapsed().as_millis() as u64;
     let records = offsets
@@ -303,6 +294,31 @@ async fn commit(
         coordinator.offsets.insert((group_id.to_string(), at), offset);
     }
     ack(None)
+}
+
+/// Why a commit must be refused, if it must: a member the group does not know, or a
+/// generation that is not the group's current one, is fenced; a standalone commit (no
+/// generation) is refused while the group has members.
+fn commit_refusal(
+    shared: &SharedBroker,
+    group_id: &str,
+    generation: Option<u32>,
+    member_id: &str,
+) -> Option<ErrorCode> {
+    let coordinator = shared.coordinator.lock();
+    let group = coordinator.groups.get(group_id);
+    let error = match (generation, group) {
+        (Some(generation), Some(group)) => group.validate(member_id, generation),
+        (Some(_), None) => Some(ErrorCode::UnknownMemberId),
+        (None, Some(group)) if !group.members.is_empty() => Some(ErrorCode::UnknownMemberId),
+        (None, _) => None,
+    };
+    if generation.is_some() && shared.config.planted(PlantedBug::StaleGenerationCommit) {
+        // PLANTED BUG stale-generation-commit: a member fenced by a rebalance (or one the
+        // group forgot) still has its commit written, over the new owner's offsets.
+        return None;
+    }
+    error
 }
 
 fn fetch_offsets(shared: &SharedBroker, group_id: &str, partitions: Vec<TopicPartition>) -> GroupResponse {
