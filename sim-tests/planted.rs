@@ -16,7 +16,7 @@ use kafkasim::runner::{self, sweep_planted, PlantedSweep, RunOptions};
 use support::load;
 
 /// The most seeds each bug may take to be caught (measured with `kafkasim planted-report`:
-/// 1, 1, 1, 1, 1, 1; `forget-idempotence-on-leader-change` took 4 before the fault-kinds merge).
+/// 1, 1, 1, 2, 1, 1; `forget-idempotence-on-leader-change` took 4 before the fault-kinds merge).
 fn bound(bug: PlantedBug) -> usize {
     match bug {
         PlantedBug::HwBeforeIsr => 3,
