@@ -230,7 +230,6 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
         }
         let moved = recorder.with_trace(|trace| {
             trace
-                .iter()
                 .filter_map(|e| match &e.event {
                     Event::LogStartAdvanced { log_start_offset, reason, removed, .. } => {
                         Some((*log_start_offset, reason.clone(), removed.len()))

@@ -45,17 +45,40 @@ mod replicas;
 
 use super::describe::{broker, capitalize, offset_ranges, plural, sample, secs};
 use super::{Anomaly, AnomalyKind, RecordRef};
-use crate::history::{Event, History};
+use crate::history::{Event, History, TraceEvent};
 use replicas::{Change, Entry, Replicas};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every log anomaly of a history, in [`AnomalyKind`] order, then in trace order.
 pub fn check(history: &History) -> Vec<Anomaly> {
-    let mut all = replica_divergence(history);
-    all.extend(hw_regressions(history));
-    all.extend(committed_truncations(history));
+    // One replay of the replicas feeds all three replica checkers: rebuilding every
+    // replica's log is most of their cost.
+    let mut divergences = Divergences::default();
+    let mut regressions = HwRegressions::default();
+    let mut truncations = CommittedTruncations::default();
+    replay(history, |event, change, replicas| {
+        regressions.observe(event, change, replicas);
+        if let Some(change) = change {
+            divergences.observe(change);
+            truncations.observe(change);
+        }
+    });
+    let mut all = divergences.finish();
+    all.extend(regressions.finish());
+    all.extend(truncations.finish());
     all.extend(multiple_leaders(history));
     all
+}
+
+/// Rebuilds every replica from the trace, showing each event to `observe` with what it
+/// changed in a replica's log or high watermark (if anything) and the replicas as they
+/// stand after it.
+fn replay<'e>(history: &'e History, mut observe: impl FnMut(&'e TraceEvent, Option<&Change<'e>>, &Replicas<'e>)) {
+    let mut replicas = Replicas::default();
+    for event in &history.trace {
+        let change = replicas.apply(event);
+        observe(event, change.as_ref(), &replicas);
+    }
 }
 
 /// How many divergent records a `replica-divergence` description spells out.
@@ -95,47 +118,71 @@ struct Divergent {
 /// watermarks (`replica-divergence`), one anomaly per partition, pair of replicas and
 /// contiguous run of offsets; see the module documentation.
 pub fn replica_divergence(history: &History) -> Vec<Anomaly> {
-    let mut replicas = Replicas::default();
-    let mut first: BTreeMap<(&str, u64), Witness> = BTreeMap::new();
-    let mut reported: BTreeSet<(&str, u64, Entry)> = BTreeSet::new();
-    // Per partition, first broker and diverging broker: the divergent entries, in the order found.
-    let mut by_pair: BTreeMap<(&str, u32, u32), Vec<Divergent>> = BTreeMap::new();
-    let mut found = 0;
-    for event in &history.trace {
-        let Some(change) = replicas.apply(event) else { continue };
+    let mut divergences = Divergences::default();
+    replay(history, |_, change, _| change.into_iter().for_each(|c| divergences.observe(c)));
+    divergences.finish()
+}
+
+/// The state of [`replica_divergence`] while the trace replays.
+#[derive(Default)]
+struct Divergences<'e> {
+    /// Per partition number: offset → the first entry any replica held there below its
+    /// high watermark.
+    first: Vec<BTreeMap<u64, Witness>>,
+    /// Divergent entries already counted.
+    reported: BTreeSet<(usize, u64, Entry)>,
+    /// Per partition, first broker and diverging broker: the divergent entries, in the
+    /// order found.
+    by_pair: BTreeMap<(&'e str, u32, u32), Vec<Divergent>>,
+    /// How many divergent entries were found so far.
+    found: usize,
+}
+
+impl<'e> Divergences<'e> {
+    fn observe(&mut self, change: &Change<'e>) {
+        if change.now_below_hw.is_empty() {
+            return;
+        }
+        if self.first.len() <= change.partition {
+            self.first.resize_with(change.partition + 1, BTreeMap::new);
+        }
+        let first = &mut self.first[change.partition];
         for &(offset, entry) in &change.now_below_hw {
-            match first.get(&(change.tp, offset)) {
+            match first.get(&offset) {
                 None => {
-                    first.insert((change.tp, offset), Witness::of(&change, entry));
+                    first.insert(offset, Witness::of(change, entry));
                 }
-                Some(w) if w.entry != entry && reported.insert((change.tp, offset, entry)) => {
-                    let diverging = Witness::of(&change, entry);
-                    let d = Divergent { offset, first: *w, diverging, found };
-                    by_pair.entry((change.tp, w.broker, change.broker)).or_default().push(d);
-                    found += 1;
+                Some(w) if w.entry != entry && self.reported.insert((change.partition, offset, entry)) => {
+                    let diverging = Witness::of(change, entry);
+                    let d = Divergent { offset, first: *w, diverging, found: self.found };
+                    self.by_pair.entry((change.tp, w.broker, change.broker)).or_default().push(d);
+                    self.found += 1;
                 }
                 Some(_) => {}
             }
         }
     }
-    let mut runs: Vec<(&str, Vec<Divergent>)> = Vec::new();
-    for ((tp, _, _), mut divergent) in by_pair {
-        // Stable: entries at one offset stay in the order found.
-        divergent.sort_by_key(|d| d.offset);
-        let mut run: Vec<Divergent> = Vec::new();
-        for d in divergent {
-            if run.last().is_some_and(|last| d.offset - last.offset > 1) {
-                runs.push((tp, std::mem::take(&mut run)));
+
+    fn finish(self) -> Vec<Anomaly> {
+        let mut runs: Vec<(&str, Vec<Divergent>)> = Vec::new();
+        for ((tp, _, _), mut divergent) in self.by_pair {
+            // Stable: entries at one offset stay in the order found.
+            divergent.sort_by_key(|d| d.offset);
+            let mut run: Vec<Divergent> = Vec::new();
+            for d in divergent {
+                if run.last().is_some_and(|last| d.offset - last.offset > 1) {
+                    runs.push((tp, std::mem::take(&mut run)));
+                }
+                run.push(d);
             }
-            run.push(d);
+            if !run.is_empty() {
+                runs.push((tp, run));
+            }
         }
-        if !run.is_empty() {
-            runs.push((tp, run));
-        }
+        // Report runs in trace order: by when their first entry was found.
+        runs.sort_by_key(|(_, run)| run.iter().map(|d| d.found).min());
+        runs.iter().filter_map(|(tp, run)| divergence(tp, run)).collect()
     }
-    // Report runs in trace order: by when their first entry was found.
-    runs.sort_by_key(|(_, run)| run.iter().map(|d| d.found).min());
-    runs.iter().filter_map(|(tp, run)| divergence(tp, run)).collect()
 }
 
 /// `value 21 (epoch 2)`.
@@ -243,26 +290,43 @@ struct LeaderHw {
 /// Leaders lowering their high watermark within one leadership (`hw-regression`); see
 /// the module documentation.
 pub fn hw_regressions(history: &History) -> Vec<Anomaly> {
-    let mut replicas = Replicas::default();
-    let mut last: BTreeMap<(&str, u32), LeaderHw> = BTreeMap::new();
-    let mut out = Vec::new();
-    for event in &history.trace {
-        replicas.apply(event);
-        match &event.event {
-            Event::BrokerStarted { broker } => last.retain(|(_, b), _| b != broker),
-            Event::HighWatermark { tp, broker, is_leader: true, leader_epoch, new, .. } => {
-                let now = LeaderHw { epoch: *leader_epoch, hw: *new, time_ns: event.time_ns };
-                if let Some(before) = last.insert((tp, *broker), now) {
-                    if before.epoch == now.epoch && now.hw < before.hw {
-                        let log = replicas.get(tp, *broker).map(|r| &r.log);
-                        out.push(hw_regression(tp, *broker, before, now, log));
-                    }
-                }
+    let mut regressions = HwRegressions::default();
+    replay(history, |event, change, replicas| regressions.observe(event, change, replicas));
+    regressions.finish()
+}
+
+/// The state of [`hw_regressions`] while the trace replays.
+#[derive(Default)]
+struct HwRegressions {
+    /// (partition number, broker) → the high watermark it last reported as leader.
+    last: BTreeMap<(usize, u32), LeaderHw>,
+    /// Lowerings found so far.
+    found: Vec<Anomaly>,
+}
+
+impl HwRegressions {
+    fn observe(&mut self, event: &TraceEvent, change: Option<&Change<'_>>, replicas: &Replicas<'_>) {
+        if let Event::BrokerStarted { broker } = &event.event {
+            // A restarted broker's first high watermark as leader is not compared.
+            self.last.retain(|(_, b), _| b != broker);
+            return;
+        }
+        let (Some(change), Event::HighWatermark { is_leader: true, leader_epoch, new, .. }) = (change, &event.event)
+        else {
+            return;
+        };
+        let now = LeaderHw { epoch: *leader_epoch, hw: *new, time_ns: event.time_ns };
+        if let Some(before) = self.last.insert((change.partition, change.broker), now) {
+            if before.epoch == now.epoch && now.hw < before.hw {
+                let log = replicas.get(change.tp, change.broker).map(|r| &r.log);
+                self.found.push(hw_regression(change.tp, change.broker, before, now, log));
             }
-            _ => {}
         }
     }
-    out
+
+    fn finish(self) -> Vec<Anomaly> {
+        self.found
+    }
 }
 
 /// Describes one lowering; the records are those the leader had reported committed and
@@ -302,24 +366,42 @@ fn hw_regression(tp: &str, b: u32, before: LeaderHw, now: LeaderHw, log: Option<
 /// Truncations that removed committed records (`committed-truncation`); see the module
 /// documentation.
 pub fn committed_truncations(history: &History) -> Vec<Anomaly> {
-    let mut replicas = Replicas::default();
-    // Every committed entry, with the leader that first committed it.
-    let mut committed: BTreeMap<(&str, u64, Entry), Witness> = BTreeMap::new();
-    let mut out = Vec::new();
-    for event in &history.trace {
-        let Some(change) = replicas.apply(event) else { continue };
+    let mut truncations = CommittedTruncations::default();
+    replay(history, |_, change, _| change.into_iter().for_each(|c| truncations.observe(c)));
+    truncations.finish()
+}
+
+/// The state of [`committed_truncations`] while the trace replays.
+#[derive(Default)]
+struct CommittedTruncations {
+    /// Per partition number: every committed entry, with the leader that first
+    /// committed it.
+    committed: Vec<BTreeMap<(u64, Entry), Witness>>,
+    /// Truncations found so far.
+    found: Vec<Anomaly>,
+}
+
+impl CommittedTruncations {
+    fn observe(&mut self, change: &Change<'_>) {
+        if self.committed.len() <= change.partition {
+            self.committed.resize_with(change.partition + 1, BTreeMap::new);
+        }
+        let committed = &mut self.committed[change.partition];
         if change.as_leader {
             for &(offset, entry) in &change.now_below_hw {
-                committed.entry((change.tp, offset, entry)).or_insert(Witness::of(&change, entry));
+                committed.entry((offset, entry)).or_insert(Witness::of(change, entry));
             }
         }
         let lost: Vec<(u64, Witness)> =
-            change.removed.iter().filter_map(|&(o, e)| committed.get(&(change.tp, o, e)).map(|w| (o, *w))).collect();
+            change.removed.iter().filter_map(|&(o, e)| committed.get(&(o, e)).map(|w| (o, *w))).collect();
         if !lost.is_empty() {
-            out.push(committed_truncation(&change, &lost));
+            self.found.push(committed_truncation(change, &lost));
         }
     }
-    out
+
+    fn finish(self) -> Vec<Anomaly> {
+        self.found
+    }
 }
 
 /// Describes one truncation of committed records: `(offset, who committed it)`, never

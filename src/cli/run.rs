@@ -94,11 +94,12 @@ pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
             s.sent, s.acked, s.failed, s.unknown, s.consumed
         );
         out += &format!(
-            "  faults fired: {}; network messages: {}; simulated {} in {} wall\n",
+            "  faults fired: {}; network messages: {}; simulated {} in {} wall, checked in {}\n",
             s.faults,
             s.messages,
             seconds(s.simulated_ms),
-            seconds(s.wall_ms)
+            seconds(s.wall_ms),
+            seconds(s.check_wall_ms)
         );
         let safety_s = scenario.duration_ms as f64 / 1000.0;
         for (process, (name, spec)) in scenario.producer_instances().iter().enumerate() {

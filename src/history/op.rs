@@ -41,7 +41,7 @@ pub enum OpFn {
 }
 
 /// One micro-operation of a send, poll or txn.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum MicroOp {
     /// `["send", KEY, VALUE]`, or `["send", KEY, [OFFSET, VALUE]]` once acknowledged.
     Send {
@@ -60,7 +60,7 @@ pub enum MicroOp {
 }
 
 /// The value of an operation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum OpValue {
     /// Micro-operations (for `send`, `poll` and `txn`).
     Txn(Vec<MicroOp>),
@@ -75,7 +75,7 @@ pub enum OpValue {
 }
 
 /// One line of a history.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Op {
     /// Position in the history, from 0.
     pub index: u64,
@@ -97,7 +97,7 @@ pub struct Op {
 }
 
 /// Which group member did an op, in which generation.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GroupContext {
     /// The `group.id`.
     pub group: String,

@@ -17,7 +17,58 @@ pub const TRACE_TARGET: &str = "kafkasim::trace";
 #[derive(Default)]
 struct Log {
     ops: Vec<Op>,
-    trace: Vec<TraceEvent>,
+    trace: TraceChunks,
+}
+
+/// The trace as it grows: fixed-size chunks instead of one `Vec`, so that a long run
+/// neither copies its whole trace each time the `Vec` would double nor holds the old and
+/// the new buffer at once (which set the peak memory of the benchmark), and
+/// [`Recorder::take`] moves it into one exactly-sized `Vec` a chunk at a time.
+#[derive(Default)]
+struct TraceChunks {
+    chunks: Vec<Vec<TraceEvent>>,
+    len: usize,
+}
+
+impl TraceChunks {
+    /// Events per chunk: large enough that the list of chunks stays short.
+    const CHUNK_EVENTS: usize = 16 * 1024;
+
+    fn push(&mut self, event: TraceEvent) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < Self::CHUNK_EVENTS => chunk.push(event),
+            _ => {
+                let mut chunk = Vec::with_capacity(Self::CHUNK_EVENTS);
+                chunk.push(event);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &TraceEvent> {
+        self.chunks.iter().flatten()
+    }
+
+    /// The events from index `from` on.
+    fn since(&self, from: usize) -> Vec<TraceEvent> {
+        let (chunk, within) = (from / Self::CHUNK_EVENTS, from % Self::CHUNK_EVENTS);
+        let mut events = Vec::with_capacity(self.len.saturating_sub(from));
+        for (i, c) in self.chunks.iter().enumerate().skip(chunk) {
+            events.extend_from_slice(if i == chunk { &c[within.min(c.len())..] } else { c });
+        }
+        events
+    }
+
+    /// Moves every event into one `Vec`, freeing each chunk once moved.
+    fn take(&mut self) -> Vec<TraceEvent> {
+        let mut all = Vec::with_capacity(self.len);
+        for chunk in std::mem::take(&mut self.chunks) {
+            all.extend(chunk);
+        }
+        self.len = 0;
+        all
+    }
 }
 
 /// The run's recorder. Times are simulated nanoseconds since [`Recorder::new`].
@@ -97,8 +148,8 @@ impl Recorder {
             let notified = self.traced.notified();
             {
                 let log = self.lock();
-                if log.trace.len() > from {
-                    return log.trace[from..].to_vec();
+                if log.trace.len > from {
+                    return log.trace.since(from);
                 }
             }
             notified.await;
@@ -107,7 +158,7 @@ impl Recorder {
 
     /// How many trace events have been recorded.
     pub fn trace_len(&self) -> usize {
-        self.lock().trace.len()
+        self.lock().trace.len
     }
 
     /// A tracer for one node.
@@ -116,8 +167,8 @@ impl Recorder {
     }
 
     /// Runs `f` over the trace recorded so far (without copying it).
-    pub fn with_trace<T>(&self, f: impl FnOnce(&[TraceEvent]) -> T) -> T {
-        f(&self.lock().trace)
+    pub fn with_trace<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &TraceEvent>) -> T) -> T {
+        f(&mut self.lock().trace.iter())
     }
 
     /// Runs `f` over the ops recorded so far (without copying them).
@@ -133,14 +184,14 @@ impl Recorder {
     /// A copy of everything recorded so far.
     pub fn snapshot(&self) -> History {
         let log = self.lock();
-        History { ops: log.ops.clone(), trace: log.trace.clone() }
+        History { ops: log.ops.clone(), trace: log.trace.iter().cloned().collect() }
     }
 
     /// Moves everything recorded out of the recorder, leaving it empty: for the end of a
     /// run, where a copy of a long run's trace would double the peak memory.
     pub fn take(&self) -> History {
         let mut log = self.lock();
-        History { ops: std::mem::take(&mut log.ops), trace: std::mem::take(&mut log.trace) }
+        History { ops: std::mem::take(&mut log.ops), trace: log.trace.take() }
     }
 }
 

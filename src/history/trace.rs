@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One internal event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TraceEvent {
     /// Simulated time, in nanoseconds since the run started.
     pub time_ns: u64,
@@ -16,7 +16,7 @@ pub struct TraceEvent {
 }
 
 /// What happened. Partitions are written `topic-N`; brokers by id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
     /// A broker process started and loaded its logs.

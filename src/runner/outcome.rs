@@ -26,8 +26,11 @@ pub struct RunStats {
     pub messages: u64,
     /// Simulated time of the run, in milliseconds.
     pub simulated_ms: u64,
-    /// Wall-clock time of the run, in milliseconds.
+    /// Wall-clock time of the simulation, in milliseconds.
     pub wall_ms: u64,
+    /// Wall-clock time of checking, hashing and summarising the history afterwards, in
+    /// milliseconds.
+    pub check_wall_ms: u64,
     /// Acknowledged sends per client process.
     pub acked_by_process: BTreeMap<u64, u64>,
 }

@@ -74,7 +74,10 @@ fn consumption<'a>(ops: &GroupOps<'a>) -> BTreeMap<(&'a str, &'a str), Consumpti
 /// member of its group finished processing, in history order of the commits.
 pub(super) fn consume_skips(ops: &GroupOps<'_>) -> Vec<Anomaly> {
     let consumed = consumption(ops);
-    let mut reported: BTreeSet<(&str, &str, u64)> = BTreeSet::new();
+    // Per group and key, the offset below which every record has been judged: a record
+    // is skipped or not for the whole history (processing counts whenever it happened),
+    // so a later commit need only look past where the earlier ones looked.
+    let mut judged_to: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     let mut out = Vec::new();
     for commit in ops.ok(OpFn::Commit) {
         let OpValue::Offsets(offsets) = commit.value else { continue };
@@ -83,16 +86,19 @@ pub(super) fn consume_skips(ops: &GroupOps<'_>) -> Vec<Anomaly> {
             let key = key.as_str();
             let (Some(c), Some(seen)) = (consumed.get(&(group, key)), ops.seen.get(key)) else { continue };
             let Some(start) = c.start.filter(|&s| s < next) else { continue };
-            let skipped: Vec<(u64, u64, Option<&Op>)> = seen
-                .range(start..next)
-                .filter(|(o, _)| !c.processed.contains(o) && !reported.contains(&(group, key, **o)))
-                .map(|(o, s)| (*o, s.value, s.op))
-                .collect();
-            if skipped.is_empty() {
+            let judged = judged_to.entry((group, key)).or_insert(start);
+            if *judged >= next {
                 continue;
             }
-            reported.extend(skipped.iter().map(|(o, _, _)| (group, key, *o)));
-            out.push(skip_anomaly(commit, key, next, start, &skipped));
+            let skipped: Vec<(u64, u64, Option<&Op>)> = seen
+                .range(*judged..next)
+                .filter(|(o, _)| !c.processed.contains(o))
+                .map(|(o, s)| (*o, s.value, s.op))
+                .collect();
+            *judged = next;
+            if !skipped.is_empty() {
+                out.push(skip_anomaly(commit, key, next, start, &skipped));
+            }
         }
     }
     out
@@ -145,13 +151,21 @@ fn skip_anomaly(
 /// `consume-duplicate`: one anomaly per group and record processed more than once, in
 /// group, key and offset order.
 pub(super) fn consume_duplicates(ops: &GroupOps<'_>) -> Vec<Anomaly> {
-    type Record<'a> = (&'a str, &'a str, u64, u64);
-    let mut processings: BTreeMap<Record<'_>, Vec<&MemberOp<'_>>> = BTreeMap::new();
+    // Per group and key, every processing as (offset, value, op), in history order; then
+    // sorted (stably) so that the processings of one record lie side by side.
+    let mut by_key: BTreeMap<(&str, &str), Vec<(u64, u64, &MemberOp<'_>)>> = BTreeMap::new();
     for m in ops.ok(OpFn::Process) {
         for (key, pairs) in processed(m).into_iter().flatten() {
-            for &(offset, value) in pairs {
-                processings.entry((m.ctx.group.as_str(), key.as_str(), offset, value)).or_default().push(m);
-            }
+            let list = by_key.entry((m.ctx.group.as_str(), key.as_str())).or_default();
+            list.extend(pairs.iter().map(|&(offset, value)| (offset, value, m)));
+        }
+    }
+    let mut processings: Vec<((&str, &str, u64, u64), Vec<&MemberOp<'_>>)> = Vec::new();
+    for ((group, key), mut list) in by_key {
+        list.sort_by_key(|&(offset, value, _)| (offset, value));
+        for run in list.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)).filter(|run| run.len() > 1) {
+            let (offset, value, _) = run[0];
+            processings.push(((group, key, offset, value), run.iter().map(|&(_, _, m)| m).collect()));
         }
     }
     let mut out = Vec::new();

@@ -5,6 +5,7 @@
 
 use crate::check::describe::{process, secs};
 use crate::history::{History, MicroOp, Op, OpFn, OpType};
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One completed operation. Jepsen's checker reads completions: the completion of a send
@@ -113,72 +114,156 @@ pub(super) struct Observation {
     pub how: How,
 }
 
+/// One value observed at an offset, with its first observation.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Observed {
+    /// The value.
+    pub value: u64,
+    /// Who saw it there first, and how.
+    pub first: Observation,
+}
+
 /// Jepsen's version order of one key: what the log looks like, as far as clients saw it.
 #[derive(Debug, Default)]
 pub(super) struct VersionOrder {
-    /// Offset → every value observed at that offset. More than one value is an
-    /// `inconsistent-offsets` anomaly.
-    pub log: BTreeMap<u64, BTreeSet<u64>>,
+    /// Offset → every value observed at that offset, ascending, each with its first
+    /// observation. More than one value is an `inconsistent-offsets` anomaly. (Nearly
+    /// every offset holds one value, which the `SmallVec` keeps without an allocation.)
+    pub log: BTreeMap<u64, SmallVec<[Observed; 1]>>,
     /// Dense index → `(offset, value)`: the observed offsets in order with the gaps
     /// removed. Where an offset holds several values the smallest stands for it (Jepsen
     /// takes an arbitrary one; the smallest keeps runs reproducible).
     pub by_index: Vec<(u64, u64)>,
-    /// Value → the dense index it stands for (the last one, if it stands for several).
-    pub by_value: BTreeMap<u64, usize>,
-    /// `(offset, value)` → its first observation, to say who saw what.
-    pub first_seen: BTreeMap<(u64, u64), Observation>,
+    /// `(value, dense index)` sorted by value: the index each value stands for (the last
+    /// one, if it stands for several).
+    by_value: Vec<(u64, usize)>,
 }
 
 impl VersionOrder {
     /// Records one observation of `value` at `offset`.
     fn observe(&mut self, offset: u64, value: u64, at: usize, how: How) {
-        self.log.entry(offset).or_default().insert(value);
-        self.first_seen.entry((offset, value)).or_insert(Observation { at, how });
+        let values = self.log.entry(offset).or_default();
+        if let Err(position) = values.binary_search_by_key(&value, |o| o.value) {
+            values.insert(position, Observed { value, first: Observation { at, how } });
+        }
     }
 
     /// Builds the dense indexes once every observation is in.
     fn index(&mut self) {
-        self.by_index = self.log.iter().filter_map(|(offset, values)| values.first().map(|v| (*offset, *v))).collect();
-        self.by_value = self.by_index.iter().enumerate().map(|(i, (_, v))| (*v, i)).collect();
+        self.by_index = self.log.iter().filter_map(|(offset, values)| values.first().map(|v| (*offset, v.value))).collect();
+        let mut by_value: Vec<(u64, usize)> = self.by_index.iter().enumerate().map(|(i, (_, v))| (*v, i)).collect();
+        // Stable, so a value's indexes stay ascending; keep the last of each.
+        by_value.sort_by_key(|&(v, _)| v);
+        by_value.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                earlier.1 = later.1;
+            }
+            same
+        });
+        self.by_value = by_value;
+    }
+
+    /// The dense index a value stands for, if it has a place in the order.
+    fn index_of(&self, value: u64) -> Option<usize> {
+        let at = self.by_value.binary_search_by_key(&value, |&(v, _)| v).ok()?;
+        Some(self.by_value[at].1)
+    }
+
+    /// The first observation of `value` at `offset`, if it was observed there.
+    pub fn first_seen(&self, offset: u64, value: u64) -> Option<&Observation> {
+        self.log.get(&offset)?.iter().find(|o| o.value == value).map(|o| &o.first)
     }
 
     /// How many dense steps `v2` lies after `v1`: 1 means directly after, more than 1
     /// means values were skipped, less than 1 means backwards or the same. When either
     /// value has no place in the order, Jepsen assumes 1 (nothing to report).
     pub fn delta(&self, v1: u64, v2: u64) -> i64 {
-        match (self.by_value.get(&v1), self.by_value.get(&v2)) {
-            (Some(&i1), Some(&i2)) => i2 as i64 - i1 as i64,
+        match (self.index_of(v1), self.index_of(v2)) {
+            (Some(i1), Some(i2)) => i2 as i64 - i1 as i64,
             _ => 1,
         }
     }
 
     /// The `(offset, value)` entries strictly between `v1` and `v2` in the order.
     pub fn between(&self, v1: u64, v2: u64) -> &[(u64, u64)] {
-        match (self.by_value.get(&v1), self.by_value.get(&v2)) {
-            (Some(&i1), Some(&i2)) if i1 < i2 => &self.by_index[i1 + 1..i2],
+        match (self.index_of(v1), self.index_of(v2)) {
+            (Some(i1), Some(i2)) if i1 < i2 => &self.by_index[i1 + 1..i2],
             _ => &[],
         }
     }
 
     /// The offset a value stands at in the dense order, if it has a place.
     pub fn offset_of(&self, value: u64) -> Option<u64> {
-        self.by_value.get(&value).and_then(|&i| self.by_index.get(i)).map(|(o, _)| *o)
+        self.index_of(value).and_then(|i| self.by_index.get(i)).map(|(o, _)| *o)
     }
+}
+
+/// Value → something, for the values of one key: built once from pairs in history
+/// order, then only looked up. A sorted `Vec` holds a history's hundreds of thousands of
+/// values in a fraction of a `BTreeMap`'s memory and time.
+#[derive(Debug)]
+pub(super) struct ByValue<T> {
+    /// Sorted by value, one entry per value.
+    entries: Vec<(u64, T)>,
+}
+
+/// Which of several pairs for one value a [`ByValue`] keeps.
+#[derive(Clone, Copy)]
+enum Keep {
+    First,
+    Last,
+}
+
+impl<T: Copy> ByValue<T> {
+    /// Builds the index from pairs in history order.
+    fn build(mut pairs: Vec<(u64, T)>, keep: Keep) -> Self {
+        // Stable: the pairs of one value stay in history order.
+        pairs.sort_by_key(|&(v, _)| v);
+        pairs.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same && matches!(keep, Keep::Last) {
+                earlier.1 = later.1;
+            }
+            same
+        });
+        ByValue { entries: pairs }
+    }
+
+    /// What `value` maps to.
+    pub fn get(&self, value: &u64) -> Option<&T> {
+        let at = self.entries.binary_search_by_key(value, |&(v, _)| v).ok()?;
+        Some(&self.entries[at].1)
+    }
+
+    /// Whether `value` is present.
+    pub fn contains(&self, value: &u64) -> bool {
+        self.get(value).is_some()
+    }
+
+    /// The values, ascending.
+    pub fn values(&self) -> impl Iterator<Item = u64> + '_ {
+        self.entries.iter().map(|&(v, _)| v)
+    }
+}
+
+/// Builds a [`ByValue`] per key from pairs gathered per key.
+fn by_value_per_key<'a, T: Copy>(pairs: BTreeMap<&'a str, Vec<(u64, T)>>, keep: Keep) -> BTreeMap<&'a str, ByValue<T>> {
+    pairs.into_iter().map(|(key, pairs)| (key, ByValue::build(pairs, keep))).collect()
 }
 
 /// Everything the client-visible checkers share, computed once per history.
 pub(super) struct Analysis<'a> {
     /// Completions in history order.
     pub ops: Vec<Completion<'a>>,
-    /// Key → values read by `ok` poll/txn ops (Jepsen's `(:ok reads-by-type)`).
-    pub ok_reads: BTreeMap<&'a str, BTreeSet<u64>>,
-    /// Key → value → the first `ok` op that read it (to show a reader as proof).
-    pub ok_reader_of: BTreeMap<&'a str, BTreeMap<u64, usize>>,
+    /// Key → value → the first `ok` poll/txn op that read it: the values are Jepsen's
+    /// `(:ok reads-by-type)`, the op shows a reader as proof.
+    pub ok_reads: BTreeMap<&'a str, ByValue<usize>>,
     /// Key → value → the `fail`ed send/txn op that sent it (Jepsen's
-    /// `(:fail writes-by-type)`, with the op kept to name it).
-    pub failed_writes: BTreeMap<&'a str, BTreeMap<u64, usize>>,
+    /// `(:fail writes-by-type)`, with the op kept to name it; the last one).
+    pub failed_writes: BTreeMap<&'a str, ByValue<usize>>,
     /// Key → value → the completion that sent it (the last one, as in Jepsen).
-    pub writer_of: BTreeMap<&'a str, BTreeMap<u64, usize>>,
+    pub writer_of: BTreeMap<&'a str, ByValue<usize>>,
     /// Key → version order.
     pub orders: BTreeMap<&'a str, VersionOrder>,
     /// Key → values that retention deleted: see [`deleted_by_retention`].
@@ -203,7 +288,6 @@ impl<'a> Analysis<'a> {
         let mut analysis = Analysis {
             ops,
             ok_reads: BTreeMap::new(),
-            ok_reader_of: BTreeMap::new(),
             failed_writes: BTreeMap::new(),
             writer_of: BTreeMap::new(),
             orders: BTreeMap::new(),
@@ -214,28 +298,35 @@ impl<'a> Analysis<'a> {
         analysis
     }
 
-    /// Fills `ok_reads`, `ok_reader_of`, `failed_writes` and `writer_of`.
+    /// Fills `ok_reads`, `failed_writes` and `writer_of`.
     fn index_reads_and_writes(&mut self) {
+        let mut ok_reads: BTreeMap<&'a str, Vec<(u64, usize)>> = BTreeMap::new();
+        let mut failed_writes: BTreeMap<&'a str, Vec<(u64, usize)>> = BTreeMap::new();
+        let mut writer_of: BTreeMap<&'a str, Vec<(u64, usize)>> = BTreeMap::new();
         for (i, c) in self.ops.iter().enumerate() {
-            for (key, sends) in op_writes(c.op) {
-                for s in sends {
-                    self.writer_of.entry(key).or_default().insert(s.value, i);
-                    if c.kind == OpType::Fail {
-                        self.failed_writes.entry(key).or_default().insert(s.value, i);
+            let op: &'a Op = c.op;
+            let writes = matches!(op.f, OpFn::Send | OpFn::Txn);
+            let reads = c.kind == OpType::Ok && matches!(op.f, OpFn::Poll | OpFn::Txn);
+            for mop in op.micro_ops() {
+                match mop {
+                    MicroOp::Send { key, value, .. } if writes => {
+                        writer_of.entry(key).or_default().push((*value, i));
+                        if c.kind == OpType::Fail {
+                            failed_writes.entry(key).or_default().push((*value, i));
+                        }
                     }
-                }
-            }
-            if c.kind == OpType::Ok {
-                for (key, pairs) in op_reads(c.op) {
-                    let read = self.ok_reads.entry(key).or_default();
-                    let readers = self.ok_reader_of.entry(key).or_default();
-                    for (_, v) in pairs {
-                        read.insert(v);
-                        readers.entry(v).or_insert(i);
+                    MicroOp::Poll { records: Some(records) } if reads => {
+                        for (key, pairs) in records {
+                            ok_reads.entry(key).or_default().extend(pairs.iter().map(|&(_, v)| (v, i)));
+                        }
                     }
+                    _ => {}
                 }
             }
         }
+        self.ok_reads = by_value_per_key(ok_reads, Keep::First);
+        self.failed_writes = by_value_per_key(failed_writes, Keep::Last);
+        self.writer_of = by_value_per_key(writer_of, Keep::Last);
     }
 
     /// Jepsen's `must-have-committed?`: an `ok` op, or an `info` op one of whose sent

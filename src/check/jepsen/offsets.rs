@@ -18,9 +18,9 @@ pub(super) fn inconsistent_offsets(a: &Analysis<'_>) -> Vec<Anomaly> {
                 continue;
             }
             let seen: Vec<(String, RecordRef)> =
-                values.iter().map(|&v| observation(a, order, key, offset, v)).collect();
+                values.iter().map(|o| observation(a, order, key, offset, o.value)).collect();
             let phrases: Vec<String> =
-                values.iter().zip(&seen).map(|(v, (phrase, _))| format!("{v} ({phrase})")).collect();
+                values.iter().zip(&seen).map(|(o, (phrase, _))| format!("{} ({phrase})", o.value)).collect();
             out.push(Anomaly {
                 kind: AnomalyKind::InconsistentOffsets,
                 description: format!(
@@ -69,7 +69,7 @@ fn offsets_per_value(order: &VersionOrder) -> Vec<(u64, Vec<u64>)> {
     let mut position: BTreeMap<u64, usize> = BTreeMap::new();
     let mut per_value: Vec<(u64, Vec<u64>)> = Vec::new();
     for (&offset, values) in &order.log {
-        for &v in values {
+        for v in values.iter().map(|o| o.value) {
             let i = *position.entry(v).or_insert_with(|| {
                 per_value.push((v, Vec::new()));
                 per_value.len() - 1
@@ -82,7 +82,7 @@ fn offsets_per_value(order: &VersionOrder) -> Vec<(u64, Vec<u64>)> {
 
 /// Who first observed `(offset, value)` of `key`, as a phrase and as a record.
 fn observation(a: &Analysis<'_>, order: &VersionOrder, key: &str, offset: u64, value: u64) -> (String, RecordRef) {
-    match order.first_seen.get(&(offset, value)) {
+    match order.first_seen(offset, value) {
         Some(obs) => {
             let note = a.observation_note(obs, offset);
             let record = RecordRef::new(key, Some(offset), Some(value), note).seen_in(a.op(obs.at).op);

@@ -2,7 +2,7 @@
 //! that polls skipped although they read past it), `unseen` (an acknowledged send nobody
 //! ever read) and `G1a` (a read of a send that failed).
 
-use super::analysis::{op_reads, op_writes, who_when, Analysis, Completion, VersionOrder};
+use super::analysis::{op_reads, op_writes, who_when, Analysis, ByValue, Completion, VersionOrder};
 use crate::check::describe::{capitalize, sample};
 use crate::check::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{OpFn, OpType};
@@ -14,7 +14,7 @@ fn value_spans(order: &VersionOrder) -> BTreeMap<u64, (usize, usize)> {
     let mut spans: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
     // Every log entry holds at least one value, so enumeration gives the dense index.
     for (i, values) in order.log.values().enumerate() {
-        for &v in values {
+        for v in values.iter().map(|o| o.value) {
             spans.entry(v).and_modify(|(_, last)| *last = i).or_insert((i, i));
         }
     }
@@ -24,9 +24,9 @@ fn value_spans(order: &VersionOrder) -> BTreeMap<u64, (usize, usize)> {
 /// Of the values `ok` polls read, the one whose first appearance is furthest into the
 /// log (the smallest such value on a tie), with that index: everything before it must
 /// have been read too.
-fn highest_read(read: &BTreeSet<u64>, spans: &BTreeMap<u64, (usize, usize)>) -> Option<(usize, u64)> {
+fn highest_read(read: &ByValue<usize>, spans: &BTreeMap<u64, (usize, usize)>) -> Option<(usize, u64)> {
     let mut best: Option<(usize, u64)> = None;
-    for &v in read {
+    for v in read.values() {
         if let Some(&(first, _)) = spans.get(&v) {
             if best.is_none_or(|(i, _)| first > i) {
                 best = Some((first, v));
@@ -83,7 +83,7 @@ fn lost_write(
     let mut records =
         vec![RecordRef::new(key, Some(offset), Some(value), format!("{sent}; never polled")).seen_in(writer.op)];
     let mut proof = format!("although polls read value {witness} at offset {witness_offset}");
-    if let Some(reader) = a.ok_reader_of.get(key).and_then(|m| m.get(&witness)).map(|&r| a.op(r)) {
+    if let Some(reader) = a.ok_reads.get(key).and_then(|m| m.get(&witness)).map(|&r| a.op(r)) {
         proof = format!("although {} polled value {witness} at offset {witness_offset}", who_when(reader));
         records.push(
             RecordRef::new(key, Some(witness_offset), Some(witness), "polled, further in the log").seen_in(reader.op),

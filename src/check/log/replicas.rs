@@ -38,6 +38,9 @@ pub(super) struct Change<'e> {
     pub event: &'e TraceEvent,
     /// The partition.
     pub tp: &'e str,
+    /// The partition's number in [`Replicas`] (dense, in order of first appearance), so
+    /// that per-partition state can live in a `Vec` instead of a map keyed by name.
+    pub partition: usize,
     /// The broker.
     pub broker: u32,
     /// Records this event put below the replica's high watermark: the high watermark
@@ -55,56 +58,76 @@ pub(super) struct Change<'e> {
 
 /// All replicas of the cluster.
 #[derive(Debug, Default)]
-pub(super) struct Replicas {
-    by_replica: BTreeMap<(String, u32), Replica>,
+pub(super) struct Replicas<'e> {
+    /// Partition name → its number: every partition the trace named, in order of first
+    /// appearance.
+    partitions: BTreeMap<&'e str, usize>,
+    /// (partition number, broker) → replica.
+    by_replica: BTreeMap<(usize, u32), Replica>,
 }
 
-impl Replicas {
-    /// The replica of `tp` on `broker`, if the trace has mentioned it since the broker
-    /// last started.
+impl<'e> Replicas<'e> {
+    /// A replica as it stands now, if the trace has mentioned it.
     pub fn get(&self, tp: &str, broker: u32) -> Option<&Replica> {
-        self.by_replica.get(&(tp.to_string(), broker))
+        self.by_replica.get(&(*self.partitions.get(tp)?, broker))
     }
 
-    fn replica(&mut self, tp: &str, broker: u32) -> &mut Replica {
-        self.by_replica.entry((tp.to_string(), broker)).or_default()
+    /// The number of a partition, assigned on first sight.
+    fn partition(&mut self, tp: &'e str) -> usize {
+        let next = self.partitions.len();
+        *self.partitions.entry(tp).or_insert(next)
     }
 
-    /// Applies one trace event and reports what it did to a replica, if anything.
-    ///
-    /// A broker start forgets all of that broker's replicas: memory is gone, and what
-    /// the disk kept comes back through `LogLoaded` events. A truncation also lowers the
-    /// high watermark to the new log end when it was above it, as Kafka does.
-    pub fn apply<'e>(&mut self, event: &'e TraceEvent) -> Option<Change<'e>> {
+    fn replica(&mut self, partition: usize, broker: u32) -> &mut Replica {
+        self.by_replica.entry((partition, broker)).or_default()
+    }
+
+    /// Applies one event; for events that touch a replica's log or high watermark,
+    /// says what changed.
+    pub fn apply(&mut self, event: &'e TraceEvent) -> Option<Change<'e>> {
         let (tp, broker) = match &event.event {
             Event::BrokerStarted { broker } => {
                 self.by_replica.retain(|(_, b), _| b != broker);
                 return None;
             }
-            Event::BecomeLeader { tp, broker, .. } => {
-                self.replica(tp, *broker).is_leader = true;
-                return None;
-            }
-            Event::BecomeFollower { tp, broker, .. } => {
-                self.replica(tp, *broker).is_leader = false;
-                return None;
-            }
-            Event::LogStartAdvanced { tp, broker, log_start_offset, .. } => {
-                // Below the log start nothing is held any more; this is not a truncation
-                // (retention deletes committed records on purpose), so nothing is `removed`.
-                let replica = self.replica(tp, *broker);
-                replica.log = replica.log.split_off(log_start_offset);
-                return None;
-            }
-            Event::LogLoaded { tp, broker, .. }
+            Event::BecomeLeader { tp, broker, .. }
+            | Event::BecomeFollower { tp, broker, .. }
+            | Event::LogStartAdvanced { tp, broker, .. }
+            | Event::LogLoaded { tp, broker, .. }
             | Event::Append { tp, broker, .. }
             | Event::HighWatermark { tp, broker, .. }
             | Event::Truncate { tp, broker, .. } => (tp.as_str(), *broker),
             _ => return None,
         };
-        let replica = self.replica(tp, broker);
-        let mut change =
-            Change { event, tp, broker, now_below_hw: Vec::new(), as_leader: false, hw: 0, removed: Vec::new() };
+        let partition = self.partition(tp);
+        let replica = self.replica(partition, broker);
+        match &event.event {
+            Event::BecomeLeader { .. } => {
+                replica.is_leader = true;
+                return None;
+            }
+            Event::BecomeFollower { .. } => {
+                replica.is_leader = false;
+                return None;
+            }
+            Event::LogStartAdvanced { log_start_offset, .. } => {
+                // Below the log start nothing is held any more; this is not a truncation
+                // (retention deletes committed records on purpose), so nothing is `removed`.
+                replica.log = replica.log.split_off(log_start_offset);
+                return None;
+            }
+            _ => {}
+        }
+        let mut change = Change {
+            event,
+            tp,
+            partition,
+            broker,
+            now_below_hw: Vec::new(),
+            as_leader: false,
+            hw: 0,
+            removed: Vec::new(),
+        };
         match &event.event {
             Event::LogLoaded { records, high_watermark, .. } => {
                 *replica = Replica {
@@ -154,11 +177,13 @@ impl Replicas {
 mod tests {
     use super::*;
 
-    fn at(time_ms: u64, event: Event) -> TraceEvent {
-        TraceEvent { time_ns: time_ms * 1_000_000, node: "broker".into(), event }
+    /// A trace event that lives as long as the test: [`Replicas`] borrows partition
+    /// names from the events it applies.
+    fn at(time_ms: u64, event: Event) -> &'static TraceEvent {
+        Box::leak(Box::new(TraceEvent { time_ns: time_ms * 1_000_000, node: "broker".into(), event }))
     }
 
-    fn append_in(broker: u32, leader_epoch: u32, base_offset: u64, values: &[u64]) -> TraceEvent {
+    fn append_in(broker: u32, leader_epoch: u32, base_offset: u64, values: &[u64]) -> &'static TraceEvent {
         at(
             1,
             Event::Append {
@@ -172,11 +197,11 @@ mod tests {
         )
     }
 
-    fn append(broker: u32, base_offset: u64, values: &[u64]) -> TraceEvent {
+    fn append(broker: u32, base_offset: u64, values: &[u64]) -> &'static TraceEvent {
         append_in(broker, 1, base_offset, values)
     }
 
-    fn hw(broker: u32, old: u64, new: u64) -> TraceEvent {
+    fn hw(broker: u32, old: u64, new: u64) -> &'static TraceEvent {
         at(2, Event::HighWatermark { tp: "t-0".into(), broker, is_leader: true, leader_epoch: 1, old, new })
     }
 
@@ -188,17 +213,17 @@ mod tests {
     #[test]
     fn records_go_below_the_high_watermark_once_each() {
         let mut r = Replicas::default();
-        assert!(r.apply(&append(1, 0, &[10, 11, 12])).unwrap().now_below_hw.is_empty());
-        assert_eq!(r.apply(&hw(1, 0, 2)).unwrap().now_below_hw, entries(&[(0, 10, 1), (1, 11, 1)]));
-        assert_eq!(r.apply(&hw(1, 2, 3)).unwrap().now_below_hw, entries(&[(2, 12, 1)]));
-        assert!(r.apply(&hw(1, 3, 3)).unwrap().now_below_hw.is_empty());
+        assert!(r.apply(append(1, 0, &[10, 11, 12])).unwrap().now_below_hw.is_empty());
+        assert_eq!(r.apply(hw(1, 0, 2)).unwrap().now_below_hw, entries(&[(0, 10, 1), (1, 11, 1)]));
+        assert_eq!(r.apply(hw(1, 2, 3)).unwrap().now_below_hw, entries(&[(2, 12, 1)]));
+        assert!(r.apply(hw(1, 3, 3)).unwrap().now_below_hw.is_empty());
     }
 
     #[test]
     fn a_truncation_removes_the_tail_and_lowers_the_high_watermark() {
         let mut r = Replicas::default();
-        r.apply(&append(1, 0, &[10, 11, 12]));
-        r.apply(&hw(1, 0, 3));
+        r.apply(append(1, 0, &[10, 11, 12]));
+        r.apply(hw(1, 0, 3));
         let truncate = at(
             3,
             Event::Truncate {
@@ -209,7 +234,7 @@ mod tests {
                 reason: "high-watermark".into(),
             },
         );
-        let change = r.apply(&truncate).unwrap();
+        let change = r.apply(truncate).unwrap();
         assert_eq!(change.removed, entries(&[(1, 11, 1), (2, 12, 1)]));
         assert_eq!(change.hw, 1);
         assert_eq!(r.get("t-0", 1).unwrap().log.len(), 1);
@@ -220,8 +245,8 @@ mod tests {
         let mut r = Replicas::default();
         let loaded =
             Event::LogLoaded { tp: "t-0".into(), broker: 1, records: vec![(0, 10, 1), (1, 11, 2)], high_watermark: 1 };
-        assert_eq!(r.apply(&at(1, loaded)).unwrap().now_below_hw, entries(&[(0, 10, 1)]));
-        r.apply(&append_in(1, 3, 2, &[12]));
+        assert_eq!(r.apply(at(1, loaded)).unwrap().now_below_hw, entries(&[(0, 10, 1)]));
+        r.apply(append_in(1, 3, 2, &[12]));
         let log: Vec<(u64, Entry)> = r.get("t-0", 1).unwrap().log.iter().map(|(&o, &e)| (o, e)).collect();
         assert_eq!(log, entries(&[(0, 10, 1), (1, 11, 2), (2, 12, 3)]));
         // The broker's own account of what it removed wins over the model's copy.
@@ -232,16 +257,16 @@ mod tests {
             removed: vec![(2, 12, 4)],
             reason: "leader-epoch".into(),
         };
-        assert_eq!(r.apply(&at(3, truncate)).unwrap().removed, entries(&[(1, 11, 2), (2, 12, 4)]));
+        assert_eq!(r.apply(at(3, truncate)).unwrap().removed, entries(&[(1, 11, 2), (2, 12, 4)]));
     }
 
     #[test]
     fn a_restart_forgets_the_broker_and_appends_near_the_end_of_u64_do_not_overflow() {
         let mut r = Replicas::default();
-        r.apply(&append(1, u64::MAX, &[10, 11]));
-        r.apply(&append(2, 0, &[10]));
+        r.apply(append(1, u64::MAX, &[10, 11]));
+        r.apply(append(2, 0, &[10]));
         assert_eq!(r.get("t-0", 1).unwrap().log.len(), 1);
-        r.apply(&at(4, Event::BrokerStarted { broker: 1 }));
+        r.apply(at(4, Event::BrokerStarted { broker: 1 }));
         assert!(r.get("t-0", 1).is_none());
         assert!(r.get("t-0", 2).is_some());
     }
@@ -249,8 +274,8 @@ mod tests {
     #[test]
     fn a_log_start_move_drops_the_head_without_a_truncation() {
         let mut r = Replicas::default();
-        r.apply(&append(1, 0, &[10, 11, 12]));
-        r.apply(&hw(1, 0, 3));
+        r.apply(append(1, 0, &[10, 11, 12]));
+        r.apply(hw(1, 0, 3));
         let moved = Event::LogStartAdvanced {
             tp: "t-0".into(),
             broker: 1,
@@ -259,7 +284,7 @@ mod tests {
             removed: vec![(0, 10, 1), (1, 11, 1)],
             reason: "retention.ms".into(),
         };
-        assert!(r.apply(&at(3, moved)).is_none(), "no change for the log checkers to count");
+        assert!(r.apply(at(3, moved)).is_none(), "no change for the log checkers to count");
         let log: Vec<(u64, Entry)> = r.get("t-0", 1).unwrap().log.iter().map(|(&o, &e)| (o, e)).collect();
         assert_eq!(log, entries(&[(2, 12, 1)]));
     }
