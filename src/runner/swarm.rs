@@ -19,7 +19,7 @@ use crate::scenario::{
     ConsumerMode, FaultAction, FaultSpec, NemesisKind, NemesisSpec, Scenario, SendMode, SplitShape, SwarmSpec, Target,
 };
 use crate::scenario::format_duration_ms;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The stream constant of the swarm parameters ("swarm" in ASCII).
 pub const SWARM_STREAM: u64 = 0x0000_0073_7761_726d;
@@ -83,7 +83,7 @@ impl SeedRng {
 
 /// What one seed drew, printed at the start of `kafkasim run` and kept in the
 /// [`RunOutcome`](super::RunOutcome) for reports.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DrawnParameters {
     /// The swarm draws as (setting, value) in draw order, e.g. `("brokers", "4")`;
     /// empty without `[swarm]`.
