@@ -206,6 +206,40 @@ fn suite_writes_json_and_junit_and_exits_with_the_worst_outcome() {
 }
 
 #[test]
+fn sweep_lines_carry_the_parameters_each_seed_drew() {
+    let dir = scratch("sweep-drawn");
+    let file = dir.join("drawn.toml");
+    let scenario = small_scenario("[1]", "all", "absent = [\"*\"]")
+        + "[nemesis]\nkinds = [\"crash\", \"latency\"]\ninterval = \"2s\"\n[swarm]\nbrokers = [3, 4]\n";
+    std::fs::write(&file, scenario).unwrap();
+    let out = dir.join("drawn.jsonl");
+    let output = kafkasim(&["sweep", file.to_str().unwrap(), "--seeds", "1..4", "--out", out.to_str().unwrap()]);
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3, "{}", stdout(&output));
+    for line in &lines {
+        let drawn = &line["drawn"];
+        // The same as `run` prints for the seed: the swarm's draws, the kinds' odds, the
+        // mean interval and the drawn faults.
+        let brokers = &drawn["swarm"][0];
+        assert_eq!(brokers[0], "brokers", "{line}");
+        assert!(["3", "4"].contains(&brokers[1].as_str().unwrap()), "{line}");
+        assert_eq!(drawn["nemesis_interval_ms"], 2_000, "{line}");
+        let kinds: Vec<&str> = drawn["nemesis_kinds"].as_array().unwrap().iter().map(|k| k[0].as_str().unwrap()).collect();
+        assert!(!kinds.is_empty() && kinds.iter().all(|k| ["crash", "latency"].contains(k)), "{line}");
+        let faults = drawn["faults"].as_array().unwrap();
+        assert!(!faults.is_empty(), "{line}");
+        let run = kafkasim(&["run", file.to_str().unwrap(), "--seed", &line["seed"].to_string()]);
+        let printed = stdout(&run);
+        assert!(printed.contains(&format!("{} faults drawn", faults.len())), "{printed}\n{line}");
+        assert!(printed.contains(&format!("brokers = {}", brokers[1].as_str().unwrap())), "{printed}\n{line}");
+    }
+    // Different seeds draw differently.
+    let distinct: std::collections::BTreeSet<String> = lines.iter().map(|l| l["drawn"].to_string()).collect();
+    assert_eq!(distinct.len(), 3);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn suite_of_a_missing_directory_is_an_input_error() {
     assert_eq!(kafkasim(&["suite", "no/such/dir"]).status.code(), Some(66));
 }
@@ -226,6 +260,7 @@ fn sweep_results_do_not_depend_on_jobs_and_shards_concatenate_to_the_whole() {
     for line in &lines {
         assert_eq!(line["scenario"], "lossy");
         assert!(line["trace_hash"].as_str().unwrap().len() == 16, "{line}");
+        assert!(line["drawn"].is_null(), "a scenario without [swarm] or [nemesis] draws nothing: {line}");
         assert!(line["anomalies"].is_object(), "{line}");
         assert!(line["replay"].as_str().unwrap().ends_with(&format!("--seed {}", line["seed"])), "{line}");
     }

@@ -5,7 +5,7 @@
 mod support;
 
 use kafkasim::check::AnomalyKind;
-use kafkasim::history::Event;
+use kafkasim::history::{Event, OpFn, OpType, OpValue};
 use kafkasim::runner::Status;
 use support::{describe, kinds, load, run};
 
@@ -28,6 +28,30 @@ fn run_all(name: &str) -> Vec<(kafkasim::runner::RunOutcome, Vec<AnomalyKind>)> 
 fn a_correlated_power_loss_loses_acknowledged_writes_unless_every_record_is_flushed() {
     for (outcome, found) in run_all("page-cache-loss") {
         assert!(found.contains(&AnomalyKind::LostWrite), "{}", describe(&outcome));
+        // The idempotent producer recovers from leaders that lost its state with the
+        // power (UNKNOWN_PRODUCER_ID, epoch bump, KIP-360): it keeps producing, every
+        // send is acknowledged, and nothing is written twice.
+        assert!(!found.contains(&AnomalyKind::Duplicate), "{}", describe(&outcome));
+        assert_eq!(outcome.stats.acked, outcome.stats.sent, "{}", describe(&outcome));
+        let power_lost_ns = outcome
+            .history
+            .trace
+            .iter()
+            .filter(|e| matches!(&e.event, Event::Fault { kind, .. } if kind == "power-loss"))
+            .map(|e| e.time_ns)
+            .next()
+            .expect("the power loss fired");
+        let acked_after = outcome
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.f == OpFn::Send && op.kind == OpType::Ok && op.time_ns > power_lost_ns)
+            .map(|op| match &op.value {
+                OpValue::Txn(sends) => sends.len(),
+                _ => 0,
+            })
+            .sum::<usize>();
+        assert!(acked_after > 1_000, "{acked_after} sends acknowledged after the power loss: {}", describe(&outcome));
     }
     for (outcome, found) in run_all("page-cache-loss-flushed") {
         assert!(found.is_empty(), "{}", describe(&outcome));

@@ -138,3 +138,144 @@ fn a_crashed_client_records_a_crash_and_comes_back_under_a_new_process_id() {
     }
     assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
 }
+
+/// The ISR of `orders-0` over time: (time, leader, ISR), from the controller's and the
+/// leaders' trace events.
+fn isr_changes(outcome: &RunOutcome) -> Vec<(u64, Option<u32>, Vec<u32>)> {
+    outcome
+        .history
+        .trace
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::IsrChange { tp, leader, isr, .. } | Event::LeaderElection { tp, leader, isr, .. } if tp == "orders-0" => {
+                Some((e.time_ns, *leader, isr.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_one_way_cut_blocks_only_the_targets_messages_and_still_shrinks_the_isr() {
+    // The follower's messages to its leader are lost; the leader's still reach it. Its
+    // fetch requests never arrive, so the leader drops it from the ISR after the lag time.
+    let cut = |one_way: bool| {
+        let mut s = scenario_with(&format!(
+            "[[faults]]\nat = \"3s\"\nkind = \"partition\"\ntarget = \"a follower of orders-0\"\n\
+             peers = \"the leader of orders-0\"\none_way = {one_way}\nduration = \"4s\"\n"
+        ));
+        s.cluster.config.replica_lag_time_max_ms = 1_500;
+        run(&s, 1)
+    };
+    let one_way = cut(true);
+    let (event, targets, detail) = faults(&one_way, "partition")[0];
+    assert!(detail.contains("one-way"), "{detail}");
+    let follower: u32 = targets[0].trim_start_matches("broker-").parse().unwrap();
+    let shrunk = isr_changes(&one_way).into_iter().find(|(at, _, isr)| *at > event.time_ns && !isr.contains(&follower));
+    let (shrunk_at, _, _) = shrunk.unwrap_or_else(|| panic!("the ISR never dropped broker-{follower}: {:?}", isr_changes(&one_way)));
+    assert!(shrunk_at - event.time_ns < 4_000_000_000, "dropped while the cut lasted");
+    // The cut blocks one direction: its undo restores one link, the same cut both ways two.
+    let both = cut(false);
+    assert!(faults(&both, "partition")[0].2.contains("both ways"));
+    let restored = |o: &RunOutcome| faults(o, "heal")[0].2.clone();
+    assert_eq!((restored(&one_way).as_str(), restored(&both).as_str()), ("1 links restored", "2 links restored"));
+    assert!(one_way.anomalies.is_empty(), "{}", describe(&one_way));
+}
+
+#[test]
+fn a_bridge_cuts_the_half_without_the_metastore_off_while_the_bridge_stays_in_sync() {
+    let outcome = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"partition\"\nshape = \"bridge\"\ntarget = \"broker-2\"\nduration = \"3s\"\n"), 1);
+    let (event, _, detail) = faults(&outcome, "partition")[0];
+    // "bridge: metastore, broker-A | broker-B with bridge broker-2": B's half has no metastore.
+    let sides = detail.trim_start_matches("bridge: ").split(" with bridge").next().unwrap();
+    let (with_metastore, without) = sides.split_once(" | ").expect("two halves");
+    assert!(with_metastore.contains("metastore") && !without.contains("metastore"), "{detail}");
+    let cut: u32 = without.trim_start_matches("broker-").parse().expect("one broker");
+    let healed_at = faults(&outcome, "heal").iter().map(|(e, _, _)| e.time_ns).find(|t| *t > event.time_ns).unwrap();
+    // Its metastore session expires: the controller takes it out of the ISR while the
+    // bridge, which reaches both halves, stays in.
+    let changes = isr_changes(&outcome);
+    let during: Vec<_> = changes.iter().filter(|(t, _, _)| *t > event.time_ns && *t < healed_at).collect();
+    assert!(during.iter().any(|(_, _, isr)| !isr.contains(&cut)), "broker-{cut} stayed in sync: {changes:?}");
+    assert!(during.iter().all(|(_, _, isr)| isr.contains(&2)), "the bridge left the ISR: {changes:?}");
+    // After the heal it catches up and is back in the ISR.
+    assert!(changes.iter().any(|(t, _, isr)| *t > healed_at && isr.contains(&cut)), "{changes:?}");
+    assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+}
+
+#[test]
+fn a_clogged_leader_stops_committing_until_its_links_unclog() {
+    let outcome = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"clog\"\ntarget = \"the leader of orders-0\"\npeers = \"the cluster\"\nduration = \"4s\"\n"), 1);
+    let clogged_at = faults(&outcome, "clog")[0].0.time_ns;
+    let unclogged_at = faults(&outcome, "unclog")[0].0.time_ns;
+    let hw: Vec<u64> = outcome
+        .history
+        .trace
+        .iter()
+        .filter(|e| matches!(&e.event, Event::HighWatermark { tp, .. } if tp == "orders-0"))
+        .map(|e| e.time_ns)
+        .collect();
+    let longest_gap_ms = |from: u64, to: u64| {
+        let inside: Vec<u64> = hw.iter().copied().filter(|t| (from..to).contains(t)).collect();
+        inside.windows(2).map(|w| (w[1] - w[0]) / 1_000_000).max().unwrap_or(0)
+    };
+    // acks=all needs the followers' fetches, which the clog holds: the high watermark
+    // stands still for a while, where it otherwise moves every few milliseconds.
+    assert!(longest_gap_ms(1_000_000_000, clogged_at) < 200, "{}", longest_gap_ms(1_000_000_000, clogged_at));
+    assert!(longest_gap_ms(clogged_at, unclogged_at + 1) > 500, "{}", longest_gap_ms(clogged_at, unclogged_at + 1));
+    assert!(outcome.stats.acked == outcome.stats.sent, "{}", describe(&outcome));
+}
+
+/// Two group members committing after processing (consumer-1 and -2) and `faults`.
+fn group_with(faults: &str) -> Scenario {
+    let text = format!(
+        "seeds = [1]\nduration = \"10s\"\n[cluster.config]\n\"min.insync.replicas\" = 2\n\
+         [[topics]]\nname = \"orders\"\npartitions = 4\n\"replication.factor\" = 3\n\
+         [[producers]]\ntopic = \"orders\"\nrate_per_sec = 100\n\
+         [[consumers]]\ncount = 2\ntopic = \"orders\"\nmode = \"subscribe\"\ngroup = \"g\"\npoll_interval = \"20ms\"\n\
+         commit = \"after-processing\"\n[consumers.config]\n\"auto.offset.reset\" = \"earliest\"\n\
+         \"enable.auto.commit\" = false\n\"session.timeout.ms\" = 6000\n\"heartbeat.interval.ms\" = 500\n\
+         \"max.poll.interval.ms\" = 1000\n{faults}"
+    );
+    scenario::parse(&text, Path::new("inline.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_stalled_member_stops_working_and_is_expelled_after_max_poll_interval_then_rejoins() {
+    let outcome = run(&group_with("[[faults]]\nat = \"4s\"\nkind = \"stall\"\ntarget = \"consumer-1\"\nduration = \"3s\"\n"), 1);
+    let stalled_at = faults(&outcome, "stall")[0].0.time_ns;
+    let rebalances = kafkasim::check::groups::rebalances(&outcome.history);
+    // One generation with the other member alone, a little after max.poll.interval.ms
+    // (the heartbeat thread leaves for the stalled member), not after session.timeout.ms.
+    let alone = rebalances.iter().find(|r| r.time_ns > stalled_at && r.members == 1).expect("a rebalance without it");
+    let after_ms = (alone.time_ns - stalled_at) / 1_000_000;
+    assert!((1_000..3_000).contains(&after_ms), "expelled {after_ms} ms after the stall: {rebalances:?}");
+    assert_eq!(alone.partitions, 4, "the other member took every partition");
+    // Its application did nothing while stalled (consumer-1 is process 1), then it
+    // joined again. (A commit for a batch held across the stall is refused with
+    // UNKNOWN_MEMBER_ID: see the rebalance-storm test in groups.rs.)
+    let stall_ends = stalled_at + 3_000_000_000;
+    let busy = outcome.history.ops.iter().filter(|o| o.process == 1 && o.kind == OpType::Ok);
+    assert!(busy.clone().all(|o| o.time_ns <= stalled_at || o.time_ns >= stall_ends), "consumer-1 worked while stalled");
+    assert!(busy.clone().any(|o| o.f == OpFn::Poll && o.time_ns > stall_ends), "consumer-1 never polled again");
+    assert!(rebalances.iter().any(|r| r.time_ns > alone.time_ns && r.members == 2), "it never rejoined: {rebalances:?}");
+    assert!(!kinds(&outcome).contains(&AnomalyKind::SplitOwnership), "{}", describe(&outcome));
+}
+
+#[test]
+fn a_member_that_leaves_hands_its_partitions_over_at_once_and_rejoins_after_the_fault() {
+    let outcome = run(&group_with("[[faults]]\nat = \"4s\"\nkind = \"leave\"\ntarget = \"consumer-2\"\nduration = \"2s\"\n"), 1);
+    let left_at = faults(&outcome, "leave")[0].0.time_ns;
+    let rebalances = kafkasim::check::groups::rebalances(&outcome.history);
+    // LeaveGroup: the coordinator rebalances at once, without waiting for the session
+    // timeout (6 s) or max.poll.interval.ms (1 s).
+    let alone = rebalances.iter().find(|r| r.time_ns > left_at && r.members == 1).expect("a rebalance without it");
+    assert!((alone.time_ns - left_at) / 1_000_000 < 1_000, "{rebalances:?}");
+    assert_eq!(alone.partitions, 4);
+    // It comes back as a new member once the fault's 2 s are over.
+    let back = rebalances.iter().find(|r| r.time_ns > alone.time_ns && r.members == 2).expect("it rejoined");
+    assert!(back.time_ns >= left_at + 2_000_000_000, "{rebalances:?}");
+    let refused = outcome.history.ops.iter().any(|o| o.f == OpFn::Commit && o.kind == OpType::Fail);
+    assert!(!refused, "a clean leave commits before it goes; nothing is refused");
+    assert!(!kinds(&outcome).contains(&AnomalyKind::SplitOwnership), "{}", describe(&outcome));
+}

@@ -46,8 +46,12 @@ fn swarm_shows_no_anomaly_over_five_hundred_seeds() {
     // The seeds explored different clusters, every fault kind and many faults.
     let brokers: BTreeSet<&str> = seen.iter().map(|s| s.brokers.as_str()).collect();
     assert_eq!(brokers.len(), 3, "broker counts drawn: {brokers:?}");
+    // Every kind the scenario enables; `stall` and `leave` need group consumers, which
+    // this scenario about the brokers has none of (see the consumer nemesis test below).
     let kinds: BTreeSet<&str> = seen.iter().flat_map(|s| s.kinds.iter().map(String::as_str)).collect();
-    assert_eq!(kinds.len(), NEMESIS_KINDS.len(), "kinds enabled: {kinds:?}");
+    let enabled = &scenario.nemesis.as_ref().expect("a nemesis").kinds;
+    assert_eq!(kinds.len(), enabled.len(), "kinds enabled: {kinds:?}");
+    assert_eq!(enabled.len(), NEMESIS_KINDS.len() - 2, "every broker and network kind");
     let faults: u64 = seen.iter().map(|s| s.faults).sum();
     assert!(faults > 1_000, "only {faults} faults over {} seeds", seen.len());
     eprintln!(
@@ -114,4 +118,98 @@ fn every_drawn_fault_fires_and_is_traced() {
             .count();
         assert_eq!(traced, drawn.faults.len(), "seed {seed}: {:?}", drawn.faults);
     }
+}
+
+/// A nemesis drawing only the consumer kinds, over a group of three members and one
+/// assign-mode consumer (consumer-1, never a target).
+const CONSUMER_NEMESIS: &str = r#"
+seeds = [1, 2, 3, 4]
+duration = "8s"
+[cluster.config]
+"min.insync.replicas" = 2
+[[topics]]
+name = "orders"
+partitions = 3
+"replication.factor" = 3
+[[producers]]
+topic = "orders"
+rate_per_sec = 100
+[[consumers]]
+topic = "orders"
+[[consumers]]
+count = 3
+topic = "orders"
+mode = "subscribe"
+group = "billing"
+poll_interval = "20ms"
+commit = "after-processing"
+[consumers.config]
+"auto.offset.reset" = "earliest"
+"enable.auto.commit" = false
+"session.timeout.ms" = 3000
+"heartbeat.interval.ms" = 500
+"max.poll.interval.ms" = 1000
+[nemesis]
+kinds = ["stall", "leave"]
+interval = "1500ms"
+start = "1s"
+duration_min = "500ms"
+duration_max = "2500ms"
+[expect]
+absent = ["split-ownership", "commit-regression", "consume-skip", "lost-write"]
+"#;
+
+#[test]
+fn the_nemesis_draws_stall_and_leave_against_group_members_and_replays_them() {
+    use kafkasim::history::{OpFn, OpType};
+    use kafkasim::runner::Status;
+    let scenario = kafkasim::scenario::parse(CONSUMER_NEMESIS, std::path::Path::new("consumer-nemesis.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut kinds_fired = BTreeSet::new();
+    let mut rebalanced_seeds = 0;
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
+        let drawn = outcome.drawn.clone().expect("the nemesis draws");
+        assert!(!drawn.faults.is_empty(), "seed {seed} drew no fault");
+        // Every drawn fault fired against a group member, and nothing else fired.
+        let fired: Vec<(String, Vec<String>)> = outcome
+            .history
+            .trace
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::Fault { kind, targets, .. } if kind == "stall" || kind == "leave" => {
+                    Some((kind.clone(), targets.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fired.len(), drawn.faults.len(), "seed {seed}: {:?} vs {:?}", fired, drawn.faults);
+        assert_eq!(outcome.stats.faults, drawn.faults.len() as u64, "seed {seed}");
+        for (kind, targets) in &fired {
+            assert!(
+                matches!(targets.as_slice(), [t] if ["consumer-2", "consumer-3", "consumer-4"].contains(&t.as_str())),
+                "seed {seed}: {kind} hit {targets:?}"
+            );
+            kinds_fired.insert(kind.clone());
+        }
+        // Their effect: members leave (or are expelled for stalling past
+        // max.poll.interval.ms) and the group rebalances into later generations.
+        let generations: BTreeSet<u32> = outcome
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.f == OpFn::Assign && op.kind == OpType::Ok)
+            .filter_map(|op| op.group.as_ref().map(|g| g.generation))
+            .collect();
+        if generations.len() > 2 {
+            rebalanced_seeds += 1;
+        }
+        // Same seed, same drawn faults and same run.
+        let again = run(&scenario, seed);
+        assert_eq!(again.drawn, outcome.drawn, "seed {seed}");
+        assert_eq!(again.trace_hash, outcome.trace_hash, "seed {seed}");
+    }
+    assert_eq!(kinds_fired, ["leave", "stall"].into_iter().map(String::from).collect());
+    assert!(rebalanced_seeds >= 3, "only {rebalanced_seeds} seeds rebalanced beyond the first generations");
 }

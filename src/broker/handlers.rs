@@ -74,9 +74,8 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
                 continue;
             }
             let mut check = partition.log.producers().check(&batch);
-            if check == SequenceCheck::OutOfOrder
+            if check == SequenceCheck::UnknownProducer
                 && shared.config.planted(PlantedBug::ForgetIdempotenceOnLeaderChange)
-                && !partition.log.producers().knows(batch.producer_id)
             {
                 // PLANTED BUG forget-idempotence-on-leader-change: a producer this leader
                 // has no state for is taken as starting afresh at whatever sequence.
@@ -98,6 +97,10 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
                 }
                 SequenceCheck::OutOfOrder => {
                     results.push(failed(tp, ErrorCode::OutOfOrderSequence));
+                    continue;
+                }
+                SequenceCheck::UnknownProducer => {
+                    results.push(failed(tp, ErrorCode::UnknownProducerId));
                     continue;
                 }
                 SequenceCheck::StaleEpoch => {

@@ -3,6 +3,17 @@
 //! retried batch is answered with its original offset instead of being appended twice,
 //! and a sequence gap is refused with OUT_OF_ORDER_SEQUENCE.
 //!
+//! A producer this replica has no state for must start at sequence 0; any other first
+//! sequence is refused with UNKNOWN_PRODUCER_ID, as Kafka's `ProducerStateManager`
+//! (`checkSequence`, 1.0 to 2.4) answers: "found no record of producerId on the broker".
+//! That answer is what lets a KIP-360 producer tell "this leader lost my state" (a
+//! power loss wiped the log, retention deleted it) from a gap in its own sequences
+//! (OUT_OF_ORDER_SEQUENCE), and recover by bumping its epoch (`client::producer`). A
+//! higher epoch starting at sequence 0 is accepted; an older epoch is fenced. (Brokers
+//! since 2.5 accept any first sequence from an unknown idempotent producer instead; the
+//! older answer is kept here because it is the one the KIP-360 client logic reasons
+//! about, and it never appends across a gap.)
+//!
 //! Leaders and followers both keep it, from every batch they append, and rebuild it
 //! from the log after loading or truncating; so it survives leader changes.
 
@@ -25,6 +36,10 @@ pub enum SequenceCheck {
     },
     /// A gap: an earlier batch of this producer is missing.
     OutOfOrder,
+    /// No state for this producer and a first sequence other than 0: this replica's log
+    /// holds no batch of the producer (lost, truncated or deleted), so it cannot tell
+    /// whether the batches before this one were ever appended (UNKNOWN_PRODUCER_ID).
+    UnknownProducer,
     /// The producer's epoch is older than one already seen (a zombie producer).
     StaleEpoch,
 }
@@ -70,7 +85,7 @@ impl ProducerState {
         }
         let Some(entry) = self.producers.get(&batch.producer_id) else {
             // An unknown producer must start at sequence 0.
-            return if batch.base_sequence == 0 { SequenceCheck::Append } else { SequenceCheck::OutOfOrder };
+            return if batch.base_sequence == 0 { SequenceCheck::Append } else { SequenceCheck::UnknownProducer };
         };
         if batch.producer_epoch < entry.epoch {
             return SequenceCheck::StaleEpoch;
@@ -150,7 +165,8 @@ mod tests {
     #[test]
     fn a_gap_is_out_of_order_and_an_unknown_producer_must_start_at_zero() {
         let mut state = ProducerState::default();
-        assert_eq!(state.check(&batch(7, 0, 5, 1, 0)), SequenceCheck::OutOfOrder);
+        assert_eq!(state.check(&batch(7, 0, 5, 1, 0)), SequenceCheck::UnknownProducer);
+        assert_eq!(state.check(&batch(7, 0, 0, 1, 0)), SequenceCheck::Append);
         state.record(&batch(7, 0, 0, 2, 0));
         assert_eq!(state.check(&batch(7, 0, 3, 1, 2)), SequenceCheck::OutOfOrder);
         assert_eq!(state.check(&batch(NO_PRODUCER_ID, -1, -1, 1, 2)), SequenceCheck::Append);
@@ -163,6 +179,24 @@ mod tests {
         assert_eq!(state.check(&batch(7, 0, 2, 1, 2)), SequenceCheck::StaleEpoch);
         assert_eq!(state.check(&batch(7, 2, 0, 1, 2)), SequenceCheck::Append);
         assert_eq!(state.check(&batch(7, 2, 4, 1, 2)), SequenceCheck::OutOfOrder);
+    }
+
+    #[test]
+    fn a_producer_whose_state_was_lost_is_unknown_until_it_bumps_its_epoch() {
+        // The replica knew producer 7 up to sequence 9, then lost its log (power loss).
+        let state = ProducerState::rebuild(std::iter::empty());
+        assert!(!state.knows(7));
+        // The producer's next batch continues its sequence: refused as unknown, not as a gap.
+        assert_eq!(state.check(&batch(7, 0, 10, 2, 0)), SequenceCheck::UnknownProducer);
+        // The KIP-360 answer: the same batch under a bumped epoch from sequence 0.
+        let mut state = state;
+        let bumped = batch(7, 1, 0, 2, 0);
+        assert_eq!(state.check(&bumped), SequenceCheck::Append);
+        state.record(&bumped);
+        // From then on the old epoch is fenced and the new one continues in sequence.
+        assert_eq!(state.check(&batch(7, 0, 12, 1, 2)), SequenceCheck::StaleEpoch);
+        assert_eq!(state.check(&batch(7, 1, 2, 1, 2)), SequenceCheck::Append);
+        assert_eq!(state.check(&batch(7, 1, 0, 2, 9)), SequenceCheck::Duplicate { base_offset: 0 });
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub enum ErrorCode {
     StaleControllerEpoch,
     /// An idempotent batch arrived with a sequence gap.
     OutOfOrderSequence,
+    /// The partition has no state for the idempotent producer and the batch does not
+    /// start at sequence 0 (the producer's batches are no longer in the log).
+    UnknownProducerId,
     /// The broker is not the group coordinator.
     NotCoordinator,
     /// The request type is not served by this node.
@@ -52,7 +55,16 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Whether Kafka clients retry a request that failed with this error.
     pub fn is_retriable(self) -> bool {
-        !matches!(self, ErrorCode::UnsupportedRequest | ErrorCode::OffsetOutOfRange | ErrorCode::InvalidProducerEpoch)
+        // UNKNOWN_PRODUCER_ID is not retriable as such (Kafka's UnknownProducerIdException
+        // is an OutOfOrderSequenceException): the idempotent producer decides itself
+        // whether it can recover by bumping its epoch (KIP-360).
+        !matches!(
+            self,
+            ErrorCode::UnsupportedRequest
+                | ErrorCode::OffsetOutOfRange
+                | ErrorCode::InvalidProducerEpoch
+                | ErrorCode::UnknownProducerId
+        )
     }
 
     /// Whether the client should refresh its metadata before retrying.
@@ -80,6 +92,7 @@ impl ErrorCode {
             ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
             ErrorCode::StaleControllerEpoch => "STALE_CONTROLLER_EPOCH",
             ErrorCode::OutOfOrderSequence => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            ErrorCode::UnknownProducerId => "UNKNOWN_PRODUCER_ID",
             ErrorCode::NotCoordinator => "NOT_COORDINATOR",
             ErrorCode::UnsupportedRequest => "UNSUPPORTED_VERSION",
             ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",

@@ -16,10 +16,10 @@
 //! stable when only a swarm bound changes the number of swarm draws.
 
 use crate::scenario::{
-    FaultAction, FaultSpec, NemesisKind, NemesisSpec, Scenario, SendMode, SplitShape, SwarmSpec, Target,
+    ConsumerMode, FaultAction, FaultSpec, NemesisKind, NemesisSpec, Scenario, SendMode, SplitShape, SwarmSpec, Target,
 };
 use crate::scenario::format_duration_ms;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The stream constant of the swarm parameters ("swarm" in ASCII).
 pub const SWARM_STREAM: u64 = 0x0000_0073_7761_726d;
@@ -83,7 +83,7 @@ impl SeedRng {
 
 /// What one seed drew, printed at the start of `kafkasim run` and kept in the
 /// [`RunOutcome`](super::RunOutcome) for reports.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DrawnParameters {
     /// The swarm draws as (setting, value) in draw order, e.g. `("brokers", "4")`;
     /// empty without `[swarm]`.
@@ -221,6 +221,7 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
     let brokers = s.cluster.brokers.max(1);
     let partitions: Vec<String> =
         s.topics.iter().flat_map(|t| (0..t.partitions).map(move |p| format!("{}-{p}", t.name))).collect();
+    let members = group_consumers(s);
     let total: f64 = nemesis.kinds.iter().map(|(_, w)| w).sum();
     let mut out = Vec::new();
     let mut at = nemesis.start_ms;
@@ -279,9 +280,23 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
                 let target = broker_role(rng, brokers, &partitions);
                 FaultAction::Duplicate { target, peers: Target::Everyone, rate }
             }
+            // Validation refuses these kinds in a scenario without group consumers.
+            NemesisKind::Stall => FaultAction::Stall { target: Target::Node(rng.pick(&members).clone()) },
+            NemesisKind::Leave => FaultAction::Leave { target: Target::Node(rng.pick(&members).clone()) },
         };
         out.push(FaultSpec { at_ms: at, action, duration_ms: Some(duration), line: nemesis.line, trigger: None });
     }
+}
+
+/// The node names of the group consumers (`mode = "subscribe"`), numbered over every
+/// `[[consumers]]` entry as the runner boots them (`consumer-1`, ...).
+fn group_consumers(s: &Scenario) -> Vec<String> {
+    let numbered = s.consumers.iter().flat_map(|c| (0..c.count).map(move |_| c.mode));
+    numbered
+        .enumerate()
+        .filter(|(_, mode)| *mode == ConsumerMode::Subscribe)
+        .map(|(i, _)| format!("consumer-{}", i + 1))
+        .collect()
 }
 
 /// A broker by role: a named one, the controller, or a partition's leader (a third each).
@@ -343,8 +358,15 @@ partitions = 2
 [[producers]]
 topic = "orders"
 rate_per_sec = 10
+[[consumers]]
+topic = "orders"
+[[consumers]]
+topic = "orders"
+mode = "subscribe"
+group = "g"
+count = 2
 [nemesis]
-kinds = ["crash", "partition", "packet-loss", "latency", "power-loss", "pause", "clog", "reorder", "duplicate"]
+kinds = ["crash", "partition", "packet-loss", "latency", "power-loss", "pause", "clog", "reorder", "duplicate", "stall", "leave"]
 interval = "500ms"
 start = "1s"
 duration_min = "200ms"
@@ -394,7 +416,7 @@ nemesis_interval = ["100ms", "1s"]
             assert!((1..=3).contains(&s.producers[0].count));
             assert!((1..=5).contains(&s.producers[0].config.max_in_flight_requests_per_connection));
             let nemesis = s.nemesis.as_ref().expect("nemesis");
-            assert!(!nemesis.kinds.is_empty() && nemesis.kinds.len() <= 9);
+            assert!(!nemesis.kinds.is_empty() && nemesis.kinds.len() <= 11);
             assert!((100..=1_000).contains(&nemesis.interval_ms));
             assert_eq!(drawn.faults.len(), s.faults.len());
             for fault in &s.faults {
@@ -405,6 +427,10 @@ nemesis_interval = ["100ms", "1s"]
                     FaultAction::PacketLoss { rate } => assert!(*rate > 0.0 && *rate <= 0.3),
                     FaultAction::Duplicate { rate, .. } => assert!(*rate > 0.0 && *rate <= 0.2),
                     FaultAction::Latency { latency_ms_max, .. } => assert!((5..=150).contains(latency_ms_max)),
+                    // Only the group members (consumer-2 and -3), never the assign-mode consumer-1.
+                    FaultAction::Stall { target: Target::Node(n) } | FaultAction::Leave { target: Target::Node(n) } => {
+                        assert!(n == "consumer-2" || n == "consumer-3", "{fault}");
+                    }
                     FaultAction::Crash { target: Target::Node(n) }
                     | FaultAction::Pause { target: Target::Node(n) }
                     | FaultAction::PowerLoss { target: Target::Node(n) }

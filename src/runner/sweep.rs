@@ -5,7 +5,7 @@
 //! Each seed still runs in its own fresh madsim runtime ([`super::run_seed`]); a madsim
 //! runtime lives on the thread that created it, so workers share no simulation state.
 
-use super::{replay_command_with, RunOptions, RunOutcome, Status};
+use super::{replay_command_with, DrawnParameters, RunOptions, RunOutcome, Status};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -101,7 +101,7 @@ pub fn status_name(status: Status) -> &'static str {
 
 /// One seed's result as a JSON Lines record (`sweep --out`). Shards' files can simply be
 /// concatenated: every line stands alone and names its scenario and seed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SeedRecord {
     /// The scenario's name.
     pub scenario: String,
@@ -120,6 +120,11 @@ pub struct SeedRecord {
     pub forbidden: Vec<String>,
     /// The trace hash, as 16 hex digits.
     pub trace_hash: String,
+    /// What the seed drew with `[swarm]` and `[nemesis]` (the configuration, the fault
+    /// kinds' probabilities, the mean interval and every drawn fault), as `run` prints
+    /// it; null for a scenario that draws nothing.
+    #[serde(default)]
+    pub drawn: Option<DrawnParameters>,
     /// The panic message, if a simulated node panicked.
     pub panic: Option<String>,
     /// The command that replays this seed exactly.
@@ -140,6 +145,7 @@ impl SeedRecord {
             anomalies: verdict.counts.iter().map(|(k, n)| (k.name().to_string(), *n)).collect(),
             forbidden: verdict.forbidden.iter().map(|k| k.name().to_string()).collect(),
             trace_hash: format!("{:016x}", outcome.trace_hash),
+            drawn: outcome.drawn.clone(),
             panic: outcome.panic.clone(),
             replay: replay_command_with(scenario, outcome.seed, &RunOptions { plant: outcome.plant }),
         }

@@ -15,6 +15,10 @@
 //! duplicate_rate_max = 0.3   # duplicate faults draw their rate in (0, this]
 //! ```
 //!
+//! `stall` and `leave` act on a consumer group member's application, so they target one
+//! of the scenario's group consumers (`mode = "subscribe"`), drawn per fault; enabling
+//! them in a scenario without group consumers is an error.
+//!
 //! Adding a kind the nemesis can draw means one line in [`NEMESIS_KINDS`] (and a
 //! [`NemesisKind`] variant) plus the runner's arm that turns it into a fault; the names
 //! are the `[[faults]]` kind names. Every `[[faults]]` kind that breaks something can be
@@ -55,10 +59,17 @@ pub enum NemesisKind {
     /// Deliver a drawn share of the messages to and from a broker twice for the
     /// duration (`"duplicate"`).
     Duplicate,
+    /// Stall a group consumer's application thread (it stops polling; heartbeats go
+    /// on) for the duration, past `max.poll.interval.ms` if the duration is longer
+    /// (`"stall"`).
+    Stall,
+    /// Make a group consumer close and leave its group, and rejoin after the duration
+    /// (`"leave"`).
+    Leave,
 }
 
 /// The kinds the nemesis draws, by their `[[faults]]` name.
-pub const NEMESIS_KINDS: [(&str, NemesisKind); 9] = [
+pub const NEMESIS_KINDS: [(&str, NemesisKind); 11] = [
     ("crash", NemesisKind::Crash),
     ("partition", NemesisKind::Partition),
     ("packet-loss", NemesisKind::PacketLoss),
@@ -68,12 +79,19 @@ pub const NEMESIS_KINDS: [(&str, NemesisKind); 9] = [
     ("clog", NemesisKind::Clog),
     ("reorder", NemesisKind::Reorder),
     ("duplicate", NemesisKind::Duplicate),
+    ("stall", NemesisKind::Stall),
+    ("leave", NemesisKind::Leave),
 ];
 
 impl NemesisKind {
     /// The kind's name, as in `[[faults]]`.
     pub fn name(self) -> &'static str {
         NEMESIS_KINDS.iter().find(|(_, k)| *k == self).map_or("?", |(n, _)| n)
+    }
+
+    /// Whether the kind acts on a consumer group member rather than on the cluster.
+    pub fn targets_group_consumers(self) -> bool {
+        matches!(self, NemesisKind::Stall | NemesisKind::Leave)
     }
 }
 
@@ -115,10 +133,23 @@ impl NemesisSpec {
     }
 }
 
-/// Reads `[nemesis]`. `network_latency_ms_max` is the `[network]` baseline, which a
-/// latency fault must not go below; `duration_ms` is the safety phase's length.
-pub(super) fn nemesis(t: &Table, network_latency_ms_max: u64, duration_ms: u64, line: usize) -> Res<NemesisSpec> {
-    let kinds = kinds(t.require("kinds", "the fault kinds to draw, such as [\"crash\", \"partition\"]")?)?;
+/// What `[nemesis]` is read against: the rest of the scenario.
+pub(super) struct NemesisContext {
+    /// The `[network]` latency_max, which a latency fault must not go below, in ms.
+    pub network_latency_ms_max: u64,
+    /// The safety phase's length, in milliseconds.
+    pub duration_ms: u64,
+    /// The group consumer processes (`mode = "subscribe"`), which `stall` and `leave`
+    /// target.
+    pub group_consumers: u32,
+    /// The 1-based line of the `[nemesis]` header.
+    pub line: usize,
+}
+
+/// Reads `[nemesis]`.
+pub(super) fn nemesis(t: &Table, cx: &NemesisContext) -> Res<NemesisSpec> {
+    let &NemesisContext { network_latency_ms_max, duration_ms, group_consumers, line } = cx;
+    let kinds = kinds(t.require("kinds", "the fault kinds to draw, such as [\"crash\", \"partition\"]")?, group_consumers)?;
     let interval = t.require("interval", "the mean time between faults, such as \"2s\"")?.duration_ms()?;
     let interval_ms = interval.check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string())?.value;
     let start_ms = match t.opt_duration_ms("start")? {
@@ -205,11 +236,11 @@ pub(super) fn nemesis(t: &Table, network_latency_ms_max: u64, duration_ms: u64, 
 }
 
 /// `kinds`: a list of names (equal weights) or a table of name = weight.
-fn kinds(node: &Node) -> Res<Vec<(NemesisKind, f64)>> {
+fn kinds(node: &Node, group_consumers: u32) -> Res<Vec<(NemesisKind, f64)>> {
     let mut out: Vec<(NemesisKind, f64)> = Vec::new();
     let mut add = |name: &Node, weight: f64| -> Res<()> {
         let sp = name.string("a fault kind name")?;
-        let kind = kind(&sp)?;
+        let kind = kind(&sp, group_consumers)?;
         if out.iter().any(|(k, _)| *k == kind) {
             return Err(sp.pos.issue(format!("\"{}\" is listed twice; expected each kind once", sp.value)));
         }
@@ -239,7 +270,7 @@ fn kinds(node: &Node) -> Res<Vec<(NemesisKind, f64)>> {
         let value = table.get(key).expect("listed key").f64()?;
         let weight = value.check(|w| w > 0.0, |w| format!("expected a weight above 0, found {w}"))?.value;
         let name = super::raw::Sp { value: key.to_string(), pos: pos.clone() };
-        let kind = kind(&name)?;
+        let kind = kind(&name, group_consumers)?;
         out.push((kind, weight));
     }
     non_empty(node, out)
@@ -256,9 +287,17 @@ fn non_empty(node: &Node, out: Vec<(NemesisKind, f64)>) -> Res<Vec<(NemesisKind,
     Ok(out)
 }
 
-/// One kind name, with a specific message for the kinds that undo others.
-fn kind(sp: &super::raw::Sp<String>) -> Res<NemesisKind> {
+/// One kind name, with a specific message for the kinds that undo others and for the
+/// consumer kinds in a scenario without group consumers.
+fn kind(sp: &super::raw::Sp<String>, group_consumers: u32) -> Res<NemesisKind> {
     if let Some((_, k)) = NEMESIS_KINDS.iter().find(|(n, _)| *n == sp.value) {
+        if k.targets_group_consumers() && group_consumers == 0 {
+            return Err(sp.pos.issue(format!(
+                "\"{}\" acts on a consumer group member, and this scenario has none; expected a [[consumers]] \
+                 entry with mode = \"subscribe\" and a `group`, or leave \"{}\" out of `kinds`",
+                sp.value, sp.value
+            )));
+        }
         return Ok(*k);
     }
     let names: Vec<&str> = NEMESIS_KINDS.iter().map(|(n, _)| *n).collect();

@@ -45,7 +45,7 @@ fn nemesis_errors_point_at_the_bad_value() {
         nemesis("kinds = [\"crash\", \"resume\"]\ninterval = \"1s\"\n"),
         "scenarios/x.toml:12:19: `nemesis.kinds[1]`: \"resume\" is not drawn on its own: every drawn fault is \
          undone after its duration; expected \"crash\", \"partition\", \"packet-loss\", \"latency\", \"power-loss\", \
-         \"pause\", \"clog\", \"reorder\" or \"duplicate\""
+         \"pause\", \"clog\", \"reorder\", \"duplicate\", \"stall\" or \"leave\""
     );
     assert_eq!(
         nemesis("kinds = [\"duplicate\"]\ninterval = \"1s\"\nduplicate_rate_max = 0\n"),
@@ -77,6 +77,30 @@ fn nemesis_errors_point_at_the_bad_value() {
     assert!(nemesis("kinds = [\"crash\"]\ninterval = \"1s\"\nlatency_max = \"1ms\"\n")
         .contains("below the [network] latency_max 5ms"));
     assert!(nemesis("kinds = [\"crash\"]\ninterval = \"1s\"\nrate = 2\n").contains("unknown key `rate`"));
+}
+
+#[test]
+fn stall_and_leave_are_drawn_only_in_a_scenario_with_group_consumers() {
+    // BASE has no consumers: the consumer kinds are refused at the kind's name, both as
+    // a list entry and as a weight key.
+    let nemesis = |rest: &str| err(&format!("{BASE}[nemesis]\n{rest}"));
+    assert_eq!(
+        nemesis("kinds = [\"crash\", \"stall\"]\ninterval = \"1s\"\n"),
+        "scenarios/x.toml:12:19: `nemesis.kinds[1]`: \"stall\" acts on a consumer group member, and this scenario \
+         has none; expected a [[consumers]] entry with mode = \"subscribe\" and a `group`, or leave \"stall\" out \
+         of `kinds`"
+    );
+    assert!(nemesis("kinds = { crash = 1, leave = 2 }\ninterval = \"1s\"\n")
+        .starts_with("scenarios/x.toml:12:22: `nemesis.kinds.leave`: \"leave\" acts on a consumer group member"));
+    // An assign-mode consumer is not a group member either.
+    let assign = format!("{BASE}[[consumers]]\ntopic = \"orders\"\n[nemesis]\nkinds = [\"leave\"]\ninterval = \"1s\"\n");
+    assert!(err(&assign).contains("\"leave\" acts on a consumer group member, and this scenario has none"));
+    let members = format!(
+        "{BASE}[[consumers]]\ntopic = \"orders\"\nmode = \"subscribe\"\ngroup = \"g\"\n[nemesis]\n\
+         kinds = [\"stall\", \"leave\"]\ninterval = \"1s\"\n"
+    );
+    let n = parsed(&members).nemesis.expect("nemesis");
+    assert_eq!(n.kinds, vec![(NemesisKind::Stall, 1.0), (NemesisKind::Leave, 1.0)]);
 }
 
 #[test]

@@ -14,6 +14,7 @@ use super::model::{
 };
 use super::raw::{self, Node, Pos, Sp, Table};
 use super::values::{choice, parse_seed_range, MAX_SEEDS};
+use super::model_clients::ConsumerMode;
 use super::{faults, nemesis, swarm, workload};
 
 /// The most brokers a scenario may run.
@@ -79,7 +80,13 @@ pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
     let nemesis = match root.opt_table("nemesis", keys::NEMESIS)? {
         Some(t) => {
             let line = line_column(text, t.pos.span.as_ref().map_or(0, |s| s.start)).0;
-            Some(nemesis::nemesis(&t, network.latency_ms_max, duration_ms, line)?)
+            let cx = nemesis::NemesisContext {
+                network_latency_ms_max: network.latency_ms_max,
+                duration_ms,
+                group_consumers: consumers.iter().filter(|c| c.mode == ConsumerMode::Subscribe).map(|c| c.count).sum(),
+                line,
+            };
+            Some(nemesis::nemesis(&t, &cx)?)
         }
         None => None,
     };

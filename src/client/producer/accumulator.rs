@@ -1,10 +1,10 @@
 //! The record accumulator: one queue of batches per partition, the rules for when a
 //! batch is ready, how many requests may be in flight, and where a failed batch goes.
 
+use super::sequences::PartitionSequences;
 use super::{ProducerConfig, RecordMetadata, SendError};
-use crate::client::metadata::ClusterView;
 use crate::client::partitioner::StickyPartitioner;
-use crate::protocol::{BrokerId, Offset, ProducerId, Record, RecordBatch, TopicPartition};
+use crate::protocol::{BrokerId, LeaderEpoch, Offset, ProducerId, Record, RecordBatch, TopicPartition};
 use madsim::time::Instant;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -25,8 +25,12 @@ pub(super) struct Batch {
     /// Whether some attempt may have been appended by a leader.
     pub maybe_appended: bool,
     pub last_error: Option<String>,
-    /// The idempotent producer id, epoch and first sequence, fixed at the first send.
+    /// The idempotent producer id, epoch and first sequence, fixed at the first send
+    /// (and given anew only when the partition's sequences restart, see `sequences`).
     pub sequence: Option<(ProducerId, i16, i32)>,
+    /// The batch's place in its partition's send order (creation order), which retries
+    /// of an idempotent producer keep whatever their sequence numbers.
+    pub order: u64,
 }
 
 impl Batch {
@@ -42,6 +46,7 @@ impl Batch {
             maybe_appended: false,
             last_error: None,
             sequence: None,
+            order: 0,
         }
     }
 
@@ -86,10 +91,13 @@ pub(super) struct State {
     pub disconnect: BTreeSet<BrokerId>,
     pub sticky: BTreeMap<String, StickyPartitioner>,
     pub flushing: bool,
-    /// The idempotent producer's id and epoch, once InitProducerId answered.
+    /// The idempotent producer's id and epoch, once InitProducerId answered; the epoch
+    /// is bumped locally when a leader lost our state (KIP-360, see `sequences`).
     pub producer_id: Option<(ProducerId, i16)>,
-    /// The next sequence number per partition (idempotence).
-    pub next_sequence: BTreeMap<TopicPartition, i32>,
+    /// The sequence bookkeeping per partition (idempotence).
+    pub sequences: BTreeMap<TopicPartition, PartitionSequences>,
+    /// The order number of the next batch created.
+    pub next_order: u64,
 }
 
 impl State {
@@ -106,7 +114,10 @@ impl State {
         let fits = queue.back().is_some_and(|b| b.attempts == 0 && b.size_bytes + size <= batch_size);
         let started = !fits;
         if started {
-            queue.push_back(Batch::new(tp));
+            let mut batch = Batch::new(tp);
+            batch.order = self.next_order;
+            self.next_order += 1;
+            queue.push_back(batch);
         }
         let batch = queue.back_mut().expect("ensured above");
         batch.records.push(record);
@@ -116,7 +127,7 @@ impl State {
     }
 
     /// Forgets the producer id after a batch failed for good: the next batches start a
-    /// new sequence under a new id (Kafka bumps the epoch, KIP-360, to the same effect).
+    /// new sequence under a new id (Kafka bumps the epoch, to the same effect).
     ///
     /// A queued batch that an earlier attempt may already have put in a log is failed
     /// here with an unknown outcome instead of being re-sequenced: under a new id and
@@ -125,7 +136,7 @@ impl State {
     /// re-sends an unresolved batch under a new epoch; it fails it.
     pub fn reset_producer_id(&mut self) {
         self.producer_id = None;
-        self.next_sequence.clear();
+        self.sequences.clear();
         for queue in self.queues.values_mut() {
             for batch in std::mem::take(queue) {
                 if batch.maybe_appended && batch.sequence.is_some() {
@@ -162,40 +173,52 @@ impl State {
 
     /// Re-enqueues a failed batch for another attempt, or fails it when retries or the
     /// delivery timeout are exhausted. A plain producer puts it at the front of its
-    /// partition's queue (Kafka's `reenqueue`); an idempotent one inserts it in sequence
+    /// partition's queue (Kafka's `reenqueue`); an idempotent one inserts it in send
     /// order (`insertInSequenceOrder`).
+    ///
+    /// An idempotent batch whose partition's sequences were restarted while it was in
+    /// flight (an epoch bump or a producer id reset) cannot keep its old sequence: it is
+    /// re-sequenced if no attempt can have been appended, and failed with an unknown
+    /// outcome otherwise (as `reset_producer_id` does), without resetting anything again.
     pub fn retry_or_fail(&mut self, config: &ProducerConfig, mut batch: Batch, reason: &str, retriable: bool) {
         let now = Instant::now();
         let within_deadline = now.duration_since(batch.created) < Duration::from_millis(config.delivery_timeout_ms);
+        let stale = self.is_stale(&batch);
         if !(retriable && batch.attempts <= config.retries && within_deadline) {
-            if batch.sequence.is_some() {
+            if batch.sequence.is_some() && !stale {
                 self.reset_producer_id();
             }
             batch.fail(reason);
             return;
         }
+        if stale {
+            if batch.maybe_appended {
+                batch.fail(&format!(
+                    "OutOfOrderSequenceException: the partition's sequences were reset while this batch's outcome \
+                     was unknown (last error: {reason})"
+                ));
+                return;
+            }
+            batch.sequence = None;
+        }
         batch.retry_at = Some(now + Duration::from_millis(config.retry_backoff_ms));
         batch.last_error = Some(reason.to_string());
         let queue = self.queues.entry(batch.tp.clone()).or_default();
-        match batch.sequence {
-            Some((_, _, sequence)) => {
-                let position = queue
-                    .iter()
-                    .position(|b| b.sequence.is_none_or(|(_, _, s)| s > sequence))
-                    .unwrap_or(queue.len());
-                queue.insert(position, batch);
-            }
-            None => queue.push_front(batch),
+        if config.enable_idempotence {
+            let position = queue.iter().position(|b| b.order > batch.order).unwrap_or(queue.len());
+            queue.insert(position, batch);
+        } else {
+            queue.push_front(batch);
         }
     }
 
-    /// Takes the ready batches off the accumulator, grouped by leader, and fails the
-    /// ones that waited past `delivery.timeout.ms`. Returns them and the next time
-    /// something becomes ready.
+    /// Takes the ready batches off the accumulator, grouped by leader (`leader_of`, from
+    /// the cluster metadata), and fails the ones that waited past `delivery.timeout.ms`.
+    /// Returns them and the next time something becomes ready.
     pub fn drain_ready(
         &mut self,
         config: &ProducerConfig,
-        view: &ClusterView,
+        leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
     ) -> (BTreeMap<BrokerId, Vec<Batch>>, Option<Instant>) {
         let now = Instant::now();
         let linger = Duration::from_millis(config.linger_ms);
@@ -234,7 +257,7 @@ impl State {
                 earliest(front.created + linger);
                 continue;
             }
-            let Some((leader, _)) = view.leader(&tp) else {
+            let Some((leader, _)) = leader_of(&tp) else {
                 self.need_metadata = true;
                 continue;
             };
@@ -244,11 +267,10 @@ impl State {
                 continue;
             }
             let mut batch = queue.pop_front().expect("front exists");
-            if idempotent && batch.sequence.is_none() {
-                let (producer_id, epoch) = self.producer_id.expect("checked above");
-                let next = self.next_sequence.entry(tp.clone()).or_default();
-                batch.sequence = Some((producer_id, epoch, *next));
-                *next = next.wrapping_add(batch.records.len() as i32);
+            if idempotent && !self.assign_sequence(&mut batch) {
+                // The partition's batches of an older epoch are still unresolved.
+                self.queues.get_mut(&tp).expect("listed above").push_front(batch);
+                continue;
             }
             *self.partition_in_flight.entry(tp.clone()).or_default() += 1;
             ready.entry(leader).or_default().push(batch);

@@ -14,13 +14,24 @@
 //! retries; retried batches go back in sequence order and are sent only once their
 //! partition's earlier requests resolved. The leader answers a duplicate with its first
 //! offset and refuses a gap (OUT_OF_ORDER_SEQUENCE, retried), so neither anomaly can
-//! happen. A batch that fails for good resets the producer id (Kafka bumps the epoch).
+//! happen. A batch that fails for good resets the producer id (Kafka bumps the epoch),
+//! failing the queued batches whose outcome is unknown.
+//!
+//! A leader that lost the producer's state (a power loss wiped every replica's unflushed
+//! log) refuses its next batch with UNKNOWN_PRODUCER_ID. If that batch's sequence follows
+//! the last acknowledged one, nothing of the producer's can be in the log between them:
+//! as Kafka 2.5+ does (KIP-360), the producer bumps its epoch, restarts the partition's
+//! sequences at 0 in order and retries, without failing anything. If an earlier batch's
+//! outcome is unknown, the producer keeps the safe behaviour: the batch waits behind
+//! that one, and fails with an unknown outcome if it cannot be resolved (`sequences`).
 //!
 //! Files: `accumulator` (batches and the rules for draining and re-enqueueing them),
-//! `sender` (the sender task and produce responses).
+//! `sender` (the sender task and produce responses), `sequences` (the idempotent
+//! producer's sequence numbers per partition and its recovery from UNKNOWN_PRODUCER_ID).
 
 mod accumulator;
 mod sender;
+mod sequences;
 
 use super::metadata::ClusterView;
 use super::partitioner::partition_for_key;
@@ -57,7 +68,8 @@ pub struct ProducerConfig {
     /// `max.block.ms`: how long `send` waits for metadata.
     pub max_block_ms: u64,
     /// `enable.idempotence`: producer id and sequence numbers, so that the leader drops
-    /// retried duplicates and refuses gaps.
+    /// retried duplicates and refuses gaps; the producer bumps its epoch when a leader
+    /// lost its state (KIP-360).
     pub enable_idempotence: bool,
 }
 

@@ -42,7 +42,7 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
                 }
             }
         }
-        let (requests, next_wake) = shared.lock().drain_ready(&config, &view);
+        let (requests, next_wake) = shared.lock().drain_ready(&config, |tp| view.leader(tp));
         for (leader, batches) in requests {
             send_batches(&shared, &mut view, leader, batches);
         }
@@ -128,10 +128,18 @@ async fn handle_response(
         state.release_partition(&batch.tp);
         let outcome = parts.iter().find(|p| p.tp == batch.tp).map(|p| (p.error, p.base_offset));
         match outcome {
-            Some((None, base_offset)) => batch.complete(Some(base_offset)),
+            Some((None, base_offset)) => {
+                state.acknowledged(&batch);
+                batch.complete(Some(base_offset));
+            }
             Some((Some(error), _)) => {
                 if error.needs_metadata_refresh() {
                     state.need_metadata = true;
+                }
+                if error == ErrorCode::UnknownProducerId && config.enable_idempotence {
+                    // KIP-360: the leader lost our state; recover by an epoch bump if safe.
+                    state.unknown_producer_id(config, batch);
+                    continue;
                 }
                 batch.maybe_appended |= may_have_appended(error);
                 let retriable = error.is_retriable() && (error != ErrorCode::OutOfOrderSequence || config.enable_idempotence);
