@@ -240,6 +240,13 @@ mod tests {
         state.release(BrokerId(1), batches);
     }
 
+    /// The leader acknowledged `batch` at `offset`: answered, recorded and completed.
+    fn acknowledge(state: &mut State, batch: Batch, offset: Offset) {
+        answered(state, std::slice::from_ref(&batch));
+        state.acknowledged(&batch);
+        batch.complete(Some(offset));
+    }
+
     fn sequence(batch: &Batch) -> (ProducerId, i16, i32) {
         batch.sequence.expect("sequenced")
     }
@@ -251,9 +258,7 @@ mod tests {
             // Batch 0 is acknowledged; batches 1 and 2 are in flight when the leader's
             // replicas all lose power and come back without our state.
             let first = drain(&mut state).pop().unwrap();
-            answered(&mut state, std::slice::from_ref(&first));
-            state.acknowledged(&first);
-            first.complete(Some(0));
+            acknowledge(&mut state, first, 0);
             let mut in_flight = drain(&mut state);
             in_flight.extend(drain(&mut state));
             assert_eq!(in_flight.iter().map(sequence).collect::<Vec<_>>(), vec![(7, 0, 1), (7, 0, 2)]);
@@ -279,9 +284,7 @@ mod tests {
                 let batch = drain(&mut state).pop().expect("ready");
                 assert!(drain(&mut state).is_empty(), "a retry waits for the one before it");
                 resent.push((sequence(&batch), batch.records[0].value));
-                answered(&mut state, std::slice::from_ref(&batch));
-                state.acknowledged(&batch);
-                batch.complete(Some(offset as Offset));
+                acknowledge(&mut state, batch, offset as Offset);
             }
             assert_eq!(resent, vec![((7, 1, 0), 1), ((7, 1, 1), 2)]);
             for (i, outcome) in outcomes.iter_mut().enumerate() {
@@ -296,9 +299,7 @@ mod tests {
         in_sim(|| {
             let (mut state, mut outcomes) = producer(3);
             let first = drain(&mut state).pop().unwrap();
-            answered(&mut state, std::slice::from_ref(&first));
-            state.acknowledged(&first);
-            first.complete(Some(0));
+            acknowledge(&mut state, first, 0);
             // Batch 1 times out (maybe appended) and waits for its retry; batch 2 is
             // refused as unknown: not the next sequence, and batch 1 may still resolve.
             let mut timed_out = drain(&mut state).pop().unwrap();
