@@ -224,7 +224,8 @@ fn sweep_lines_carry_the_parameters_each_seed_drew() {
         assert_eq!(brokers[0], "brokers", "{line}");
         assert!(["3", "4"].contains(&brokers[1].as_str().unwrap()), "{line}");
         assert_eq!(drawn["nemesis_interval_ms"], 2_000, "{line}");
-        let kinds: Vec<&str> = drawn["nemesis_kinds"].as_array().unwrap().iter().map(|k| k[0].as_str().unwrap()).collect();
+        let kinds: Vec<&str> =
+            drawn["nemesis_kinds"].as_array().unwrap().iter().map(|k| k[0].as_str().unwrap()).collect();
         assert!(!kinds.is_empty() && kinds.iter().all(|k| ["crash", "latency"].contains(k)), "{line}");
         let faults = drawn["faults"].as_array().unwrap();
         assert!(!faults.is_empty(), "{line}");
@@ -394,4 +395,3 @@ fn check_determinism_passes_a_deterministic_scenario() {
     assert_eq!(kafkasim(&["check-determinism", file.to_str().unwrap()]).status.code(), Some(64));
     let _ = std::fs::remove_dir_all(dir);
 }
-

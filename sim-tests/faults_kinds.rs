@@ -57,7 +57,10 @@ fn power_loss_of_all_replicas_drops_their_unflushed_logs_and_a_crash_does_not() 
     let (event, targets, _) = faults(&lost, "power-loss")[0];
     assert_eq!(targets, &["broker-1", "broker-2", "broker-3"]);
     assert_eq!(records_loaded(&lost, event.time_ns), vec![0, 0, 0], "nothing was flushed");
-    let crashed = run(&scenario_with("[[faults]]\nat = \"5s\"\nkind = \"crash\"\ntarget = \"all brokers\"\nduration = \"1s\"\n"), 1);
+    let crashed = run(
+        &scenario_with("[[faults]]\nat = \"5s\"\nkind = \"crash\"\ntarget = \"all brokers\"\nduration = \"1s\"\n"),
+        1,
+    );
     let (event, _, _) = faults(&crashed, "crash")[0];
     assert!(records_loaded(&crashed, event.time_ns).iter().all(|&n| n > 300), "the page cache survives a crash");
 }
@@ -92,8 +95,12 @@ fn partition_shapes_cut_the_cluster_around_the_target() {
     assert!(detail.ends_with("metastore"), "{detail}");
     // The majority elects a new leader while the minority's leader is cut off.
     let old = targets[0].trim_start_matches("broker-").parse::<u32>().unwrap();
-    assert!(outcome.history.trace.iter().any(|e| e.time_ns > event.time_ns
-        && matches!(&e.event, Event::LeaderElection { leader: Some(l), .. } if *l != old)));
+    assert!(outcome
+        .history
+        .trace
+        .iter()
+        .any(|e| e.time_ns > event.time_ns
+            && matches!(&e.event, Event::LeaderElection { leader: Some(l), .. } if *l != old)));
     let bridge = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"partition\"\nshape = \"bridge\"\ntarget = \"broker-2\"\nduration = \"3s\"\n"), 1);
     let (_, targets, detail) = faults(&bridge, "partition")[0];
     assert_eq!(targets, &["broker-2"]);
@@ -147,7 +154,9 @@ fn isr_changes(outcome: &RunOutcome) -> Vec<(u64, Option<u32>, Vec<u32>)> {
         .trace
         .iter()
         .filter_map(|e| match &e.event {
-            Event::IsrChange { tp, leader, isr, .. } | Event::LeaderElection { tp, leader, isr, .. } if tp == "orders-0" => {
+            Event::IsrChange { tp, leader, isr, .. } | Event::LeaderElection { tp, leader, isr, .. }
+                if tp == "orders-0" =>
+            {
                 Some((e.time_ns, *leader, isr.clone()))
             }
             _ => None,
@@ -172,7 +181,8 @@ fn a_one_way_cut_blocks_only_the_targets_messages_and_still_shrinks_the_isr() {
     assert!(detail.contains("one-way"), "{detail}");
     let follower: u32 = targets[0].trim_start_matches("broker-").parse().unwrap();
     let shrunk = isr_changes(&one_way).into_iter().find(|(at, _, isr)| *at > event.time_ns && !isr.contains(&follower));
-    let (shrunk_at, _, _) = shrunk.unwrap_or_else(|| panic!("the ISR never dropped broker-{follower}: {:?}", isr_changes(&one_way)));
+    let (shrunk_at, _, _) =
+        shrunk.unwrap_or_else(|| panic!("the ISR never dropped broker-{follower}: {:?}", isr_changes(&one_way)));
     assert!(shrunk_at - event.time_ns < 4_000_000_000, "dropped while the cut lasted");
     // The cut blocks one direction: its undo restores one link, the same cut both ways two.
     let both = cut(false);
@@ -242,7 +252,8 @@ fn group_with(faults: &str) -> Scenario {
 
 #[test]
 fn a_stalled_member_stops_working_and_is_expelled_after_max_poll_interval_then_rejoins() {
-    let outcome = run(&group_with("[[faults]]\nat = \"4s\"\nkind = \"stall\"\ntarget = \"consumer-1\"\nduration = \"3s\"\n"), 1);
+    let outcome =
+        run(&group_with("[[faults]]\nat = \"4s\"\nkind = \"stall\"\ntarget = \"consumer-1\"\nduration = \"3s\"\n"), 1);
     let stalled_at = faults(&outcome, "stall")[0].0.time_ns;
     let rebalances = kafkasim::check::groups::rebalances(&outcome.history);
     // One generation with the other member alone, a little after max.poll.interval.ms
@@ -256,15 +267,22 @@ fn a_stalled_member_stops_working_and_is_expelled_after_max_poll_interval_then_r
     // UNKNOWN_MEMBER_ID: see the rebalance-storm test in groups.rs.)
     let stall_ends = stalled_at + 3_000_000_000;
     let busy = outcome.history.ops.iter().filter(|o| o.process == 1 && o.kind == OpType::Ok);
-    assert!(busy.clone().all(|o| o.time_ns <= stalled_at || o.time_ns >= stall_ends), "consumer-1 worked while stalled");
+    assert!(
+        busy.clone().all(|o| o.time_ns <= stalled_at || o.time_ns >= stall_ends),
+        "consumer-1 worked while stalled"
+    );
     assert!(busy.clone().any(|o| o.f == OpFn::Poll && o.time_ns > stall_ends), "consumer-1 never polled again");
-    assert!(rebalances.iter().any(|r| r.time_ns > alone.time_ns && r.members == 2), "it never rejoined: {rebalances:?}");
+    assert!(
+        rebalances.iter().any(|r| r.time_ns > alone.time_ns && r.members == 2),
+        "it never rejoined: {rebalances:?}"
+    );
     assert!(!kinds(&outcome).contains(&AnomalyKind::SplitOwnership), "{}", describe(&outcome));
 }
 
 #[test]
 fn a_member_that_leaves_hands_its_partitions_over_at_once_and_rejoins_after_the_fault() {
-    let outcome = run(&group_with("[[faults]]\nat = \"4s\"\nkind = \"leave\"\ntarget = \"consumer-2\"\nduration = \"2s\"\n"), 1);
+    let outcome =
+        run(&group_with("[[faults]]\nat = \"4s\"\nkind = \"leave\"\ntarget = \"consumer-2\"\nduration = \"2s\"\n"), 1);
     let left_at = faults(&outcome, "leave")[0].0.time_ns;
     let rebalances = kafkasim::check::groups::rebalances(&outcome.history);
     // LeaveGroup: the coordinator rebalances at once, without waiting for the session

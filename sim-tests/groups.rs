@@ -34,7 +34,9 @@ fn polled_by(outcome: &RunOutcome, process: u64) -> BTreeSet<(String, u64)> {
 /// (key, offset) of every record `process` finished processing.
 fn processed_by(outcome: &RunOutcome, process: u64) -> BTreeSet<(String, u64)> {
     let mut processed = BTreeSet::new();
-    for op in outcome.history.ops.iter().filter(|o| o.process == process && o.f == OpFn::Process && o.kind == OpType::Ok) {
+    for op in
+        outcome.history.ops.iter().filter(|o| o.process == process && o.f == OpFn::Process && o.kind == OpType::Ok)
+    {
         if let OpValue::Records(records) = &op.value {
             for (key, pairs) in records {
                 processed.extend(pairs.iter().map(|(offset, _)| (key.clone(), *offset)));
@@ -57,13 +59,13 @@ fn auto_commit_skips_records_a_crashed_worker_had_polled_but_not_processed() {
         let crashed = crashed_processes(&outcome);
         assert_eq!(crashed.len(), 1, "seed {seed}: one consumer crashed");
         let polled = polled_by(&outcome, *crashed.first().unwrap());
-        let skipped: Vec<(String, u64)> = skips
-            .iter()
-            .flat_map(|a| a.records.iter())
-            .filter_map(|r| Some((r.key.clone(), r.offset?)))
-            .collect();
+        let skipped: Vec<(String, u64)> =
+            skips.iter().flat_map(|a| a.records.iter()).filter_map(|r| Some((r.key.clone(), r.offset?))).collect();
         assert!(!skipped.is_empty(), "seed {seed}: skips name their records");
-        assert!(skipped.iter().all(|r| polled.contains(r)), "seed {seed}: {skipped:?} not all polled by the crashed member");
+        assert!(
+            skipped.iter().all(|r| polled.contains(r)),
+            "seed {seed}: {skipped:?} not all polled by the crashed member"
+        );
     }
 }
 
@@ -96,8 +98,12 @@ fn a_group_moves_to_the_new_coordinator_and_resumes_from_its_committed_offsets()
         let ops = &outcome.history.ops;
         // Generations are numbered per leader epoch of the offsets partition: a member
         // assigned in a later era was assigned by the new coordinator.
-        let eras: BTreeSet<u32> =
-            ops.iter().filter(|o| o.f == OpFn::Assign).filter_map(|o| o.group.as_ref()).map(|g| g.generation / 10_000).collect();
+        let eras: BTreeSet<u32> = ops
+            .iter()
+            .filter(|o| o.f == OpFn::Assign)
+            .filter_map(|o| o.group.as_ref())
+            .map(|g| g.generation / 10_000)
+            .collect();
         assert!(eras.len() >= 2, "seed {seed}: the group never moved: {eras:?}");
         let new_era = *eras.iter().max().unwrap();
         // In the new era, each partition's first poll starts exactly at the offset last
@@ -114,7 +120,10 @@ fn a_group_moves_to_the_new_coordinator_and_resumes_from_its_committed_offsets()
                         for (key, pairs) in records {
                             if let (Some((first, _)), true) = (pairs.first(), resumed.insert(key.clone())) {
                                 let expected = committed.get(key).copied().unwrap_or(0);
-                                assert_eq!(*first, expected, "seed {seed}: {key} resumed at {first}, committed {expected}");
+                                assert_eq!(
+                                    *first, expected,
+                                    "seed {seed}: {key} resumed at {first}, committed {expected}"
+                                );
                             }
                         }
                     }
@@ -134,11 +143,16 @@ fn a_consumer_slower_than_retention_skips_records_that_were_deleted_unread() {
         assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
         let skips: Vec<_> = outcome.anomalies.iter().filter(|a| a.kind == AnomalyKind::ConsumeSkip).collect();
         assert!(!skips.is_empty(), "seed {seed}: {}", describe(&outcome));
-        let deleted_unread = skips.iter().flat_map(|a| &a.records).filter(|r| r.note.contains("deleted by retention")).count();
+        let deleted_unread =
+            skips.iter().flat_map(|a| &a.records).filter(|r| r.note.contains("deleted by retention")).count();
         assert!(deleted_unread > 0, "seed {seed}: the skipped records include ones retention deleted");
         // Retention is not loss: no acknowledged write is reported lost or unseen.
         let found = kinds(&outcome);
-        assert!(!found.contains(&AnomalyKind::LostWrite) && !found.contains(&AnomalyKind::Unseen), "{}", describe(&outcome));
+        assert!(
+            !found.contains(&AnomalyKind::LostWrite) && !found.contains(&AnomalyKind::Unseen),
+            "{}",
+            describe(&outcome)
+        );
     }
 }
 
@@ -187,7 +201,10 @@ fn a_rebalance_storm_duplicates_work_but_never_splits_a_partition_or_regresses_a
                 _ => None,
             })
             .collect();
-        assert!(fired.contains("stall") && fired.contains("leave") && fired.contains("crash"), "seed {seed}: {fired:?}");
+        assert!(
+            fired.contains("stall") && fired.contains("leave") && fired.contains("crash"),
+            "seed {seed}: {fired:?}"
+        );
         let generations = kafkasim::check::groups::rebalances(&outcome.history).len();
         assert!(generations >= 4, "seed {seed}: the storm forced only {generations} generations");
         refused_commits += outcome

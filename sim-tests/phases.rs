@@ -85,7 +85,8 @@ fn a_panicking_seed_does_not_stop_a_suite() {
         let row = out.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no row for {name}:\n{out}"));
         assert!(row.contains("FAIL (panic)") && row.contains("    2  "), "{row}");
         for seed in [4, 5] {
-            let replay = format!("replay with: kafkasim run {} --seed {seed}", dir.join(format!("{name}.toml")).display());
+            let replay =
+                format!("replay with: kafkasim run {} --seed {seed}", dir.join(format!("{name}.toml")).display());
             assert!(out.contains(&replay), "missing `{replay}` in:\n{out}");
         }
     }
@@ -96,9 +97,10 @@ fn an_unrecovered_cluster_is_a_liveness_failure_with_exit_code_2() {
     // Every broker crashes just before the liveness phase, which is given too little
     // time to recover: no-progress, and nothing else (acknowledged records the drain
     // could not reach are not reported as `unseen`, a safety anomaly).
-    let text_ = SMALL
-        .replace("liveness_timeout = \"10s\"", "liveness_timeout = \"200ms\"")
-        .replace("at = \"300ms\"\nkind = \"crash\"\ntarget = \"the leader of t-0\"\nduration = \"300ms\"", "at = \"900ms\"\nkind = \"crash\"\ntarget = \"all brokers\"");
+    let text_ = SMALL.replace("liveness_timeout = \"10s\"", "liveness_timeout = \"200ms\"").replace(
+        "at = \"300ms\"\nkind = \"crash\"\ntarget = \"the leader of t-0\"\nduration = \"300ms\"",
+        "at = \"900ms\"\nkind = \"crash\"\ntarget = \"all brokers\"",
+    );
     assert_ne!(text_, SMALL);
     let dir = temp_dir("liveness");
     let file = dir.join("stuck.toml");
@@ -142,7 +144,10 @@ fn no_progress_when_a_partition_has_no_leader_in_time() {
     // register and elect a controller and leaders within 100 ms.
     let text = variant("at = \"990ms\"\nkind = \"power-loss\"\ntarget = \"all brokers\"", "100ms");
     let found = no_progress_findings(&text, 4);
-    assert!(found.iter().any(|d| d.contains("100ms after the faults healed") && d.contains("t-0 has no leader")), "{found:?}");
+    assert!(
+        found.iter().any(|d| d.contains("100ms after the faults healed") && d.contains("t-0 has no leader")),
+        "{found:?}"
+    );
 }
 
 #[test]

@@ -43,7 +43,8 @@ fn a_committed_report_renders_its_timeline_and_anomaly_table_without_console_err
     assert!(!dom.contains("data-error="), "a script error was caught on the page");
     // The script ran after the page loaded and counted what rendered.
     let attribute = |name: &str| -> u64 {
-        let start = dom.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("no {name} in the rendered DOM")) + name.len() + 2;
+        let start =
+            dom.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("no {name} in the rendered DOM")) + name.len() + 2;
         dom[start..].split('"').next().unwrap().parse().expect("a count")
     };
     assert!(attribute("data-charts") >= 3, "timeline, throughput and log-order charts");

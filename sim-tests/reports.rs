@@ -61,7 +61,10 @@ fn committed_reports_match_a_fresh_regeneration() {
                     problems.lock().unwrap().push(format!("{} seed {seed} fails its expectations", sc.name));
                 }
                 if !sc.expect.present.is_empty() && !sc.expect.present.iter().any(|k| verdict.counts.contains_key(k)) {
-                    problems.lock().unwrap().push(format!("{} seed {seed} shows none of {:?}", sc.name, sc.expect.present));
+                    problems
+                        .lock()
+                        .unwrap()
+                        .push(format!("{} seed {seed} shows none of {:?}", sc.name, sc.expect.present));
                 }
                 let fresh = report::build(sc, &outcome);
                 let dir = report::report_dir(&root().join("reports"), sc);

@@ -182,7 +182,8 @@ fn a_record_that_cannot_be_delivered_in_time_fails_with_a_timeout_the_applicatio
         [expect]
         absent = ["*"]
     "#;
-    let scenario = kafkasim::scenario::parse(text, std::path::Path::new("timeout.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let scenario =
+        kafkasim::scenario::parse(text, std::path::Path::new("timeout.toml")).unwrap_or_else(|e| panic!("{e}"));
     let outcome = run(&scenario, 1);
     let timed_out: Vec<_> = outcome
         .history

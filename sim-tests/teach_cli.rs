@@ -11,14 +11,22 @@ fn list_groups_every_scenario_under_its_theme_in_catalog_order() {
     let output = kafkasim(&["list"]);
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
-    let headings: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ') && !l.is_empty() && !l.starts_with("Run ")).collect();
-    let order = ["loss", "duplication", "ordering", "availability", "consumer-groups", "replication-internals", "other"];
-    let positions: Vec<usize> =
-        headings.iter().map(|h| order.iter().position(|o| o == h).unwrap_or_else(|| panic!("unknown heading {h}"))).collect();
+    let headings: Vec<&str> =
+        text.lines().filter(|l| !l.starts_with(' ') && !l.is_empty() && !l.starts_with("Run ")).collect();
+    let order =
+        ["loss", "duplication", "ordering", "availability", "consumer-groups", "replication-internals", "other"];
+    let positions: Vec<usize> = headings
+        .iter()
+        .map(|h| order.iter().position(|o| o == h).unwrap_or_else(|| panic!("unknown heading {h}")))
+        .collect();
     assert!(positions.len() >= 5 && positions.windows(2).all(|w| w[0] < w[1]), "{headings:?}");
     let loss = text.split("\n\n").find(|s| s.starts_with("loss\n")).expect("a loss section");
     assert!(loss.contains("acks1-leader-crash") && loss.contains("acks=1 loses acknowledged writes"), "{loss}");
-    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios")).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "toml")).count();
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        .count();
     assert_eq!(text.lines().filter(|l| l.starts_with("  ")).count(), files, "every scenario listed once");
     assert_eq!(kafkasim(&["list", "no-such-dir"]).status.code(), Some(66));
 }
@@ -58,7 +66,11 @@ fn report_writes_html_and_markdown_and_fails_clearly_on_unwritable_output() {
     let output = kafkasim(&["report", "scenarios/ordering-keyed.toml", "--out", dir.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let html = std::fs::read_to_string(dir.join("ordering-keyed/report.html")).unwrap();
-    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("id=\"timeline-orders-0\"") && html.contains("id=\"anomalies\""));
+    assert!(
+        html.starts_with("<!DOCTYPE html>")
+            && html.contains("id=\"timeline-orders-0\"")
+            && html.contains("id=\"anomalies\"")
+    );
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "self-contained");
     let md = std::fs::read_to_string(dir.join("ordering-keyed/README.md")).unwrap();
     assert!(md.contains("kafkasim run scenarios/ordering-keyed.toml --seed 1"), "{md}");

@@ -12,9 +12,9 @@
 
 mod background;
 pub mod coordinator;
+mod epoch_cache;
 mod fetcher;
 pub(crate) mod handlers;
-mod epoch_cache;
 mod log;
 mod partition;
 mod producer_state;

@@ -141,10 +141,15 @@ mod tests {
     use super::*;
     use crate::protocol::Record;
 
-    fn batch(producer_id: ProducerId, epoch: i16, base_sequence: i32, count: usize, base_offset: Offset) -> RecordBatch {
-        let mut batch = RecordBatch::plain(
-            (0..count).map(|i| Record { key: None, value: i as u64, timestamp_ms: 0 }).collect(),
-        );
+    fn batch(
+        producer_id: ProducerId,
+        epoch: i16,
+        base_sequence: i32,
+        count: usize,
+        base_offset: Offset,
+    ) -> RecordBatch {
+        let mut batch =
+            RecordBatch::plain((0..count).map(|i| Record { key: None, value: i as u64, timestamp_ms: 0 }).collect());
         batch.producer_id = producer_id;
         batch.producer_epoch = epoch;
         batch.base_sequence = base_sequence;

@@ -161,7 +161,8 @@ async fn keep_registered(shared: &SharedBroker, commands: &mut mpsc::UnboundedRe
         plant: shared.config.plant,
     };
     loop {
-        let connect = MetaClient::connect(shared.net.clone(), shared.config.metastore.clone(), shared.config.session_timeout_ms);
+        let connect =
+            MetaClient::connect(shared.net.clone(), shared.config.metastore.clone(), shared.config.session_timeout_ms);
         let meta = match refusing_commands(commands, connect).await {
             Ok(meta) => meta,
             Err(_) => {

@@ -9,8 +9,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, i32> {
         eprintln!("error: cannot read directory {}: {e}", dir.display());
         super::EXIT_NO_INPUT
     })?;
-    let mut files: Vec<_> =
-        entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
     files.sort();
     files
         .iter()

@@ -140,11 +140,16 @@ fn render_rebalances(history: &crate::history::History) -> String {
         return String::new();
     }
     let mut out = "  rebalances (partitions moved by each generation's assignment):
-".to_string();
+"
+    .to_string();
     for (group, moved) in by_group {
         let list: Vec<String> = moved.iter().map(ToString::to_string).collect();
-        out += &format!("    {group}: {} generations, moved {}
-", moved.len(), list.join(", "));
+        out += &format!(
+            "    {group}: {} generations, moved {}
+",
+            moved.len(),
+            list.join(", ")
+        );
     }
     out
 }

@@ -348,7 +348,11 @@ impl<'a> ActiveController<'a> {
 
     /// Re-elects leaders and prunes ISRs for every partition against `live`; returns
     /// the partitions that changed.
-    async fn reevaluate_all(&mut self, reason: &str, live: &BTreeSet<BrokerId>) -> Result<BTreeSet<TopicPartition>, Resign> {
+    async fn reevaluate_all(
+        &mut self,
+        reason: &str,
+        live: &BTreeSet<BrokerId>,
+    ) -> Result<BTreeSet<TopicPartition>, Resign> {
         let mut changed = BTreeSet::new();
         let tps: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
         for tp in tps {
@@ -422,7 +426,11 @@ impl<'a> ActiveController<'a> {
     /// swarm scenario, seed 34: packet loss delayed a metastore answer past its timeout).
     /// Kafka's ZooKeeper-mode controller likewise re-reads the partition state on a
     /// version conflict. Returns the stored state if it is the one `next` asked for.
-    async fn resolve_failed_write(&mut self, next: &PartitionState, cached_version: u64) -> Result<PartitionState, Resign> {
+    async fn resolve_failed_write(
+        &mut self,
+        next: &PartitionState,
+        cached_version: u64,
+    ) -> Result<PartitionState, Resign> {
         let path = partition_state_path(&next.tp);
         let Ok(Some(node)) = self.meta.get(&path, false).await else {
             return Err(Resign::Unavailable);

@@ -71,7 +71,9 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     };
     let acked = match (&f.acked, f.send_ok) {
         (Some(_), _) => String::new(),
-        (None, Some(t)) if setup.acks == Some(Acks::None) => format!(" after the producer counted it as sent with acks=0 at {}", at(t)),
+        (None, Some(t)) if setup.acks == Some(Acks::None) => {
+            format!(" after the producer counted it as sent with acks=0 at {}", at(t))
+        }
         (None, Some(t)) => format!(" after the producer was told it succeeded at {}", at(t)),
         (None, None) => String::new(),
     };
@@ -81,14 +83,21 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
             targets.contains(&broker(l)) && !matches!(k.as_str(), "restart" | "resume" | "heal" | "network-restored")
         })
     });
-    let fetched: Vec<String> = f.fetched.iter().filter(|(_, t)| struck.is_none_or(|s| *t < s.0)).map(|(b, _)| broker(*b)).collect();
+    let fetched: Vec<String> =
+        f.fetched.iter().filter(|(_, t)| struck.is_none_or(|s| *t < s.0)).map(|(b, _)| broker(*b)).collect();
     let by = leader.map_or("its leader".to_string(), broker);
     let mut because = match (&f.acked, f.led.first()) {
-        (Some((b, acks, t)), _) => format!("{what} because {} acknowledged it with acks={acks} at {}", broker(*b), at(*t)),
-        (None, Some(&(b, o, _, t))) => format!("{what} because {} appended it at offset {o} at {}{acked}", broker(b), at(t)),
+        (Some((b, acks, t)), _) => {
+            format!("{what} because {} acknowledged it with acks={acks} at {}", broker(*b), at(*t))
+        }
+        (None, Some(&(b, o, _, t))) => {
+            format!("{what} because {} appended it at offset {o} at {}{acked}", broker(b), at(t))
+        }
         (None, None) => format!("{what} because of what happened to its partition{acked}"),
     };
-    if let Some(isr) = f.isr_at_ack.as_ref().filter(|isr| isr.len() == 1 && f.acked.as_ref().is_some_and(|a| a.1 == "all")) {
+    if let Some(isr) =
+        f.isr_at_ack.as_ref().filter(|isr| isr.len() == 1 && f.acked.as_ref().is_some_and(|a| a.1 == "all"))
+    {
         because += &format!(" while the ISR was {} alone", broker(isr[0]));
     }
     if let Some((t, k, targets)) = struck {
@@ -101,7 +110,11 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
             other => format!("was struck by a {other} fault"),
         };
         because += &format!("; {by} {verb} at {}", at(*t));
-        because += &if fetched.is_empty() { " before any follower fetched it".to_string() } else { format!(" after {} fetched it", and_list(&fetched)) };
+        because += &if fetched.is_empty() {
+            " before any follower fetched it".to_string()
+        } else {
+            format!(" after {} fetched it", and_list(&fetched))
+        };
     }
     if let Some(&(t, b, epoch, end)) = f.new_leaders.iter().find(|l| Some(l.1) != leader) {
         let how = if f.unclean { "uncleanly, from outside the ISR, " } else { "" };
@@ -115,9 +128,15 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     }
     if let Some((_, t)) = f.lost_on_load.first() {
         let who: Vec<String> = f.lost_on_load.iter().map(|(b, _)| broker(*b)).collect();
-        because += &format!("; {} came back from {} on without it, because it was only in the page cache", and_list(&who), at(*t));
+        because += &format!(
+            "; {} came back from {} on without it, because it was only in the page cache",
+            and_list(&who),
+            at(*t)
+        );
     }
-    if let Some((b, t, v, _)) = f.overwritten.filter(|o| f.new_leaders.iter().find(|l| Some(l.1) != leader).is_none_or(|l| l.1 != o.0)) {
+    if let Some((b, t, v, _)) =
+        f.overwritten.filter(|o| f.new_leaders.iter().find(|l| Some(l.1) != leader).is_none_or(|l| l.1 != o.0))
+    {
         because += &format!("; {} wrote value {v} at its offset at {}", broker(b), at(t));
     }
     if let Some((b, t, reason)) = f.truncated.first() {
@@ -161,7 +180,10 @@ fn no_progress(description: &str, setup: &Setup) -> (String, String) {
             "producers were still waiting for answers to sends that no leader could accept or refuse",
             "Bound every send with delivery.timeout.ms and keep enough in-sync replicas alive that a leader can answer (replication factor 3, min.insync.replicas=2).",
         )
-    } else if description.contains("no leader") || description.contains("did not elect") || description.contains("ISR lacks") {
+    } else if description.contains("no leader")
+        || description.contains("did not elect")
+        || description.contains("ISR lacks")
+    {
         (
             if setup.unclean_election == Some(false) {
                 "a partition found no in-sync leader, or its replicas did not rejoin the ISR, after every node was restarted; with unclean.leader.election.enable=false no out-of-sync replica may lead"
@@ -198,7 +220,11 @@ fn order(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         );
     }
     if !f.truncated.is_empty() || f.overwritten.is_some() {
-        let (b, t, _) = f.truncated.first().cloned().unwrap_or((f.overwritten.map_or(0, |o| o.0), f.overwritten.map_or(0, |o| o.1), String::new()));
+        let (b, t, _) = f.truncated.first().cloned().unwrap_or((
+            f.overwritten.map_or(0, |o| o.0),
+            f.overwritten.map_or(0, |o| o.1),
+            String::new(),
+        ));
         let (cause, fix) = loss(AnomalyKind::LostWrite, f, setup);
         return (
             format!("Out of order because the log changed under the consumer: {} rewrote this part of the log at {}. {cause}", broker(b), at(t)),

@@ -106,7 +106,9 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                 MicroOp::Send { key, value, offset } if *key == focus.key && Some(*value) == focus.value => {
                     let error = op.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
                     let text = match (op.kind, offset) {
-                        (OpType::Invoke, _) => format!("{} sends value {value} to {key} (op {})", who(op.process), op.index),
+                        (OpType::Invoke, _) => {
+                            format!("{} sends value {value} to {key} (op {})", who(op.process), op.index)
+                        }
                         (OpType::Ok, Some(o)) => {
                             facts.send_ok = Some(op.time_ns);
                             format!("{}'s send completes: acknowledged at offset {o}", who(op.process))
@@ -214,7 +216,10 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                             )));
                         } else if fetched.insert(*b) {
                             facts.fetched.push((*b, e.time_ns));
-                            lines.push(at(format!("{} fetches it as follower (offset {o}, epoch {leader_epoch})", broker(*b))));
+                            lines.push(at(format!(
+                                "{} fetches it as follower (offset {o}, epoch {leader_epoch})",
+                                broker(*b)
+                            )));
                         }
                     } else if *as_leader && appended.contains(&o) && focus.value.is_some() && other.is_none() {
                         other = Some((o, v));
@@ -231,7 +236,10 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
             Event::ProduceAcknowledged { tp, broker: b, acks, base_offset, count, .. }
                 if *tp == focus.key
                     && facts.acked.is_none()
-                    && facts.led.iter().any(|&(lb, o, _, _)| lb == *b && (*base_offset..base_offset + count).contains(&o)) =>
+                    && facts
+                        .led
+                        .iter()
+                        .any(|&(lb, o, _, _)| lb == *b && (*base_offset..base_offset + count).contains(&o)) =>
             {
                 facts.acked = Some((*b, acks.clone(), e.time_ns));
                 facts.isr_at_ack = isr.clone();
@@ -314,7 +322,9 @@ fn context(
                         broker(*l),
                         if *unclean { ", an unclean election from outside the ISR" } else { "" }
                     ),
-                    None => format!("the controller finds no replica to lead {tp} ({reason}): the partition is offline"),
+                    None => {
+                        format!("the controller finds no replica to lead {tp} ({reason}): the partition is offline")
+                    }
                 }
             }
             Event::BecomeLeader { tp, broker: b, leader_epoch, log_end_offset, .. } if ours(tp) => {
@@ -324,7 +334,10 @@ fn context(
                     Some(o) => format!(", holding offset {o}"),
                     None => String::new(),
                 };
-                format!("{} becomes leader of {tp} in epoch {leader_epoch} with log end offset {log_end_offset}{versus}", broker(*b))
+                format!(
+                    "{} becomes leader of {tp} in epoch {leader_epoch} with log end offset {log_end_offset}{versus}",
+                    broker(*b)
+                )
             }
             Event::IsrChange { tp, isr, .. } if ours(tp) => format!("the ISR of {tp} becomes {isr:?}"),
             _ => continue,
@@ -354,7 +367,10 @@ pub(crate) fn partition_story(history: &History, key: Option<&str>, window: (u64
             if key.is_none_or(|k| k == tp) && new < old {
                 lines.push(Line {
                     time_ns: e.time_ns,
-                    text: format!("the high watermark on leader {} goes back from {old} to {new} in epoch {leader_epoch}", broker(*b)),
+                    text: format!(
+                        "the high watermark on leader {} goes back from {old} to {new} in epoch {leader_epoch}",
+                        broker(*b)
+                    ),
                 });
             }
         }

@@ -66,11 +66,21 @@ pub fn explain(history: &History, anomaly: &Anomaly, setup: &Setup) -> Story {
         let window = match anomaly.records.iter().filter_map(|r| r.time_ns).min() {
             Some(time) => (time.saturating_sub(5_000_000_000), time + 1_000_000_000),
             // From the first fault: the elections of the cluster's start tell nothing.
-            None => (history.trace.iter().find(|e| matches!(e.event, crate::history::Event::Fault { .. })).map_or(0, |e| e.time_ns), u64::MAX),
+            None => (
+                history
+                    .trace
+                    .iter()
+                    .find(|e| matches!(e.event, crate::history::Event::Fault { .. }))
+                    .map_or(0, |e| e.time_ns),
+                u64::MAX,
+            ),
         };
         let Life { mut lines, facts: found } = life::partition_story(history, key.as_deref(), window);
         lines.extend(anomaly.records.iter().filter_map(|r| {
-            r.time_ns.map(|t| Line { time_ns: t, text: format!("{}{}", r.by.as_ref().map(|b| format!("{b}: ")).unwrap_or_default(), r.note) })
+            r.time_ns.map(|t| Line {
+                time_ns: t,
+                text: format!("{}{}", r.by.as_ref().map(|b| format!("{b}: ")).unwrap_or_default(), r.note),
+            })
         }));
         lines.sort_by_key(|l| l.time_ns);
         facts = found;
@@ -86,7 +96,9 @@ pub fn explain(history: &History, anomaly: &Anomaly, setup: &Setup) -> Story {
 fn focuses(anomaly: &Anomaly) -> Vec<Focus> {
     let mut refs: Vec<_> = anomaly.records.iter().filter(|r| r.value.is_some()).collect();
     match anomaly.kind {
-        AnomalyKind::PollSkip | AnomalyKind::ConsumeSkip => refs.retain(|r| r.note.contains("skipped") || r.note.contains("never processed")),
+        AnomalyKind::PollSkip | AnomalyKind::ConsumeSkip => {
+            refs.retain(|r| r.note.contains("skipped") || r.note.contains("never processed"))
+        }
         AnomalyKind::LostWrite | AnomalyKind::G1a => refs.truncate(1),
         _ => {}
     }

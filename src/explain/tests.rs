@@ -55,7 +55,13 @@ fn kinds(anomalies: &[Anomaly]) -> BTreeSet<AnomalyKind> {
 }
 
 fn acks1() -> Setup {
-    Setup { acks: Some(Acks::Leader), idempotence: Some(false), min_insync_replicas: Some(1), unclean_election: Some(false), ..Setup::default() }
+    Setup {
+        acks: Some(Acks::Leader),
+        idempotence: Some(false),
+        min_insync_replicas: Some(1),
+        unclean_election: Some(false),
+        ..Setup::default()
+    }
 }
 
 /// acks=1: the leader acknowledges value 10, crashes before broker-2 fetched it; broker-2
@@ -177,7 +183,9 @@ fn retry_duplicates_and_reordering_story() {
         .poll_ok(DRAIN, &[("x", &[(0, 40), (1, 42), (2, 41), (3, 41)])])
         .build();
     let found = check_all(&h);
-    for kind in [AnomalyKind::Duplicate, AnomalyKind::NonmonotonicSend, AnomalyKind::NonmonotonicPoll, AnomalyKind::PollSkip] {
+    for kind in
+        [AnomalyKind::Duplicate, AnomalyKind::NonmonotonicSend, AnomalyKind::NonmonotonicPoll, AnomalyKind::PollSkip]
+    {
         assert!(kinds(&found).contains(&kind), "{kind} in {found:?}");
     }
     let setup = Setup { acks: Some(Acks::All), idempotence: Some(false), max_in_flight: Some(5), ..Setup::default() };
@@ -214,7 +222,10 @@ fn log_invariant_stories() {
         description: "x had no leader when the liveness phase ended.".into(),
         records: vec![crate::check::RecordRef::new("x", None, None, "no leader")],
     });
-    assert_eq!(kinds(&found), [AnomalyKind::HwRegression, AnomalyKind::MultipleLeaders, AnomalyKind::NoProgress].into());
+    assert_eq!(
+        kinds(&found),
+        [AnomalyKind::HwRegression, AnomalyKind::MultipleLeaders, AnomalyKind::NoProgress].into()
+    );
     let setup = Setup { truncation: Some(TruncationMode::Legacy), unclean_election: Some(false), ..Setup::default() };
     insta::assert_snapshot!(explain_all(&h, &found, &setup));
 }
@@ -239,7 +250,12 @@ fn consumer_group_stories() {
         .commit_ok(2, &[("x", 1)])
         .build();
     let found = check_all(&h);
-    for kind in [AnomalyKind::ConsumeSkip, AnomalyKind::ConsumeDuplicate, AnomalyKind::CommitRegression, AnomalyKind::SplitOwnership] {
+    for kind in [
+        AnomalyKind::ConsumeSkip,
+        AnomalyKind::ConsumeDuplicate,
+        AnomalyKind::CommitRegression,
+        AnomalyKind::SplitOwnership,
+    ] {
         assert!(kinds(&found).contains(&kind), "{kind} in {found:?}");
     }
     let text = explain_all(&h, &found, &Setup { auto_commit: Some(true), ..Setup::default() });
@@ -287,7 +303,10 @@ fn retention_story() {
     let skipped = crate::check::RecordRef::new("x", Some(0), Some(80), "skipped");
     let anomaly = Anomaly { kind: AnomalyKind::PollSkip, description: "d".into(), records: vec![skipped] };
     let text = render_text(&explain(&h, &anomaly, &Setup::default()));
-    assert!(text.contains("leader broker-1 deletes it with its old segment (retention.ms); the log now starts at offset 1"), "{text}");
+    assert!(
+        text.contains("leader broker-1 deletes it with its old segment (retention.ms); the log now starts at offset 1"),
+        "{text}"
+    );
     assert!(text.contains("Skipped because broker-1 deleted the record with its segment"), "{text}");
     assert!(text.contains("retention.ms or retention.bytes larger"), "{text}");
 }

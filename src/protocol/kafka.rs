@@ -5,8 +5,8 @@
 //! [`Response::Error`] carrying [`ErrorCode::UnsupportedRequest`].
 
 use super::error::ErrorCode;
-use super::ids::{BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition};
 use super::group::{GroupRequest, GroupResponse};
+use super::ids::{BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition};
 use super::meta::{MetaRequest, MetaResponse};
 use super::records::RecordBatch;
 use serde::{Deserialize, Serialize};

@@ -9,12 +9,12 @@ mod meta;
 mod records;
 
 pub use error::ErrorCode;
+pub use group::{GroupMember, GroupRequest, GroupResponse};
 pub use ids::{BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition, NO_PRODUCER_ID};
 pub use kafka::{
     Acks, AlterIsrRequest, BrokerEndpoint, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest,
     ListOffsetsRequest, MetadataResponse, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata, PartitionState,
     ProducePartitionResponse, ProduceRequest, Request, Response,
 };
-pub use group::{GroupMember, GroupRequest, GroupResponse};
 pub use meta::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, SessionId, ZNode};
 pub use records::{Record, RecordBatch};

@@ -70,7 +70,14 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
     } else {
         h += "<table id=\"faults\"><tr><th>time</th><th>fault</th><th>targets</th><th>what it did</th></tr>";
         for (t, kind, targets, detail) in &data.faults {
-            let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", secs(*t), esc(kind), esc(&targets.join(", ")), esc(detail));
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                secs(*t),
+                esc(kind),
+                esc(&targets.join(", ")),
+                esc(detail)
+            );
         }
         h += "</table>\n";
     }

@@ -9,7 +9,8 @@ use std::fmt::Write;
 /// The scenario file as the commands name it: `scenarios/<file>`, whatever path the
 /// report was generated from, so reports do not depend on the working directory.
 pub(crate) fn scenario_path(data: &ReportData<'_>) -> String {
-    let file = data.scenario.path.file_name().map_or_else(|| data.scenario.name.clone(), |f| f.to_string_lossy().into_owned());
+    let file =
+        data.scenario.path.file_name().map_or_else(|| data.scenario.name.clone(), |f| f.to_string_lossy().into_owned());
     format!("scenarios/{file}")
 }
 
@@ -23,7 +24,10 @@ pub(crate) fn commands(data: &ReportData<'_>) -> Vec<String> {
 pub(crate) fn facts(data: &ReportData<'_>) -> Vec<String> {
     let s = &data.outcome.stats;
     let mut out = vec![
-        format!("sends: {} invoked, {} acknowledged, {} failed, {} with unknown outcome; {} distinct values consumed", s.sent, s.acked, s.failed, s.unknown, s.consumed),
+        format!(
+            "sends: {} invoked, {} acknowledged, {} failed, {} with unknown outcome; {} distinct values consumed",
+            s.sent, s.acked, s.failed, s.unknown, s.consumed
+        ),
         format!("faults fired: {}; simulated time: {}", s.faults, secs(data.end_ns)),
     ];
     for span in &data.outcome.unavailability {
@@ -46,7 +50,11 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
     let sc = data.scenario;
     let mut md = format!("# {}\n\n", sc.title.as_deref().unwrap_or(&sc.name));
     let theme = sc.theme.map_or("no theme".to_string(), |t| t.to_string());
-    let _ = writeln!(md, "Scenario `{}` ({theme}), seed {}. The charts are in [report.html](report.html).\n", sc.name, data.outcome.seed);
+    let _ = writeln!(
+        md,
+        "Scenario `{}` ({theme}), seed {}. The charts are in [report.html](report.html).\n",
+        sc.name, data.outcome.seed
+    );
     for (label, text) in [("Lesson", &sc.lesson), ("Mechanism", &sc.mechanism), ("Fix", &sc.fix)] {
         if let Some(text) = text {
             let _ = writeln!(md, "**{label}.** {}\n", text.trim());
@@ -82,7 +90,12 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
     } else {
         md += "| anomaly | count | cause | prevention |\n|---|---|---|---|\n";
         for (kind, count, story) in &data.stories {
-            let _ = writeln!(md, "| `{kind}` | {count} | {} | {} |", story.cause.replace('|', "\\|"), story.prevention.replace('|', "\\|"));
+            let _ = writeln!(
+                md,
+                "| `{kind}` | {count} | {} | {} |",
+                story.cause.replace('|', "\\|"),
+                story.prevention.replace('|', "\\|")
+            );
         }
         md += "\nThe first instance of each kind, told from the history and the trace:\n\n";
         for (_, _, story) in &data.stories {

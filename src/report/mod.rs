@@ -67,7 +67,8 @@ pub fn generate(scenario: &Scenario, seed: u64) -> Report {
 /// Builds the report of a finished run.
 pub fn build(scenario: &Scenario, outcome: &RunOutcome) -> Report {
     let history = &outcome.history;
-    let end_ns = history.ops.iter().map(|o| o.time_ns).chain(history.trace.iter().map(|e| e.time_ns)).max().unwrap_or(0);
+    let end_ns =
+        history.ops.iter().map(|o| o.time_ns).chain(history.trace.iter().map(|e| e.time_ns)).max().unwrap_or(0);
     let faults = history
         .trace
         .iter()

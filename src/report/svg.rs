@@ -60,12 +60,24 @@ fn time_axis(out: &mut String, end_ns: u64, base: u64) {
     let _ = write!(out, r##"<line x1="{LEFT}" y1="{base}" x2="{}" y2="{base}" stroke="#888"/>"##, LEFT + PLOT);
     for s in (0..=secs).step_by(step as usize) {
         let px = x(s * 1_000_000_000, end_ns);
-        let _ = write!(out, r##"<text x="{px}" y="{}" font-size="10" text-anchor="middle" fill="#555">{s} s</text>"##, base + 12);
+        let _ = write!(
+            out,
+            r##"<text x="{px}" y="{}" font-size="10" text-anchor="middle" fill="#555">{s} s</text>"##,
+            base + 12
+        );
     }
 }
 
 /// A step line through `(time, value)` points, at most one vertex pair per pixel column.
-fn step_line(out: &mut String, points: &[(u64, u64)], end_ns: u64, max: u64, (top, h): (u64, u64), style: &str, title: &str) {
+fn step_line(
+    out: &mut String,
+    points: &[(u64, u64)],
+    end_ns: u64,
+    max: u64,
+    (top, h): (u64, u64),
+    style: &str,
+    title: &str,
+) {
     if points.is_empty() {
         return;
     }
@@ -99,7 +111,14 @@ fn step_line(out: &mut String, points: &[(u64, u64)], end_ns: u64, max: u64, (to
 /// time, fault bands, election markers, and one lane per broker showing leadership
 /// (dark) and ISR membership (light).
 pub(crate) fn partition_timeline(p: &PartitionTimeline, faults: &[FaultBand], end_ns: u64) -> String {
-    let brokers: Vec<u32> = p.log_end.keys().copied().chain(p.leadership.iter().flat_map(|l| l.2.clone())).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let brokers: Vec<u32> = p
+        .log_end
+        .keys()
+        .copied()
+        .chain(p.leadership.iter().flat_map(|l| l.2.clone()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let (top, h) = (10, 140);
     let lanes_top = top + h + 24;
     let height = lanes_top + 16 * brokers.len() as u64 + 10;
@@ -107,28 +126,59 @@ pub(crate) fn partition_timeline(p: &PartitionTimeline, faults: &[FaultBand], en
     open(&mut out, &format!("timeline-{}", p.tp), height, &format!("timeline of {}", p.tp));
     bands(&mut out, faults, end_ns, height);
     let max = p.log_end.values().flatten().map(|v| v.1).chain(p.high_watermark.iter().map(|v| v.1)).max().unwrap_or(1);
-    let _ = write!(out, r##"<text x="4" y="{}" font-size="10" fill="#555">offset</text><text x="4" y="{}" font-size="10" fill="#555">{max}</text><text x="4" y="{}" font-size="10" fill="#555">0</text>"##, top + 8, top + 20, top + h);
+    let _ = write!(
+        out,
+        r##"<text x="4" y="{}" font-size="10" fill="#555">offset</text><text x="4" y="{}" font-size="10" fill="#555">{max}</text><text x="4" y="{}" font-size="10" fill="#555">0</text>"##,
+        top + 8,
+        top + 20,
+        top + h
+    );
     for (b, points) in &p.log_end {
         let style = format!(r#"stroke="{}" stroke-width="1" stroke-dasharray="4 2""#, colour(*b));
         step_line(&mut out, points, end_ns, max, (top, h), &style, &format!("log end offset of {}", broker(*b)));
     }
-    step_line(&mut out, &p.high_watermark, end_ns, max, (top, h), r##"stroke="#000" stroke-width="2""##, "high watermark (leader)");
+    step_line(
+        &mut out,
+        &p.high_watermark,
+        end_ns,
+        max,
+        (top, h),
+        r##"stroke="#000" stroke-width="2""##,
+        "high watermark (leader)",
+    );
     time_axis(&mut out, end_ns, top + h);
     for &(t, leader, unclean) in &p.elections {
         let px = x(t, end_ns);
         let (stroke, what) = if unclean { ("#d62728", "unclean election") } else { ("#ff7f0e", "election") };
         let who = leader.map_or("no leader".to_string(), broker);
-        let _ = write!(out, r#"<line class="election" x1="{px}" y1="{top}" x2="{px}" y2="{}" stroke="{stroke}" stroke-width="2"><title>{what}: {who}</title></line>"#, height - 4);
+        let _ = write!(
+            out,
+            r#"<line class="election" x1="{px}" y1="{top}" x2="{px}" y2="{}" stroke="{stroke}" stroke-width="2"><title>{what}: {who}</title></line>"#,
+            height - 4
+        );
     }
     for (i, &b) in brokers.iter().enumerate() {
         let ly = lanes_top + 16 * i as u64;
-        let _ = write!(out, r##"<text x="4" y="{}" font-size="10" fill="{}">{}</text>"##, ly + 10, colour(b), broker(b));
+        let _ =
+            write!(out, r##"<text x="4" y="{}" font-size="10" fill="{}">{}</text>"##, ly + 10, colour(b), broker(b));
         for (j, (t, leader, isr)) in p.leadership.iter().enumerate() {
             let until = p.leadership.get(j + 1).map_or(end_ns, |n| n.0);
             let (x0, x1) = (x(*t, end_ns), x(until, end_ns));
-            let opacity = if *leader == Some(b) { "0.9" } else if isr.contains(&b) { "0.35" } else { continue };
+            let opacity = if *leader == Some(b) {
+                "0.9"
+            } else if isr.contains(&b) {
+                "0.35"
+            } else {
+                continue;
+            };
             let role = if *leader == Some(b) { "leader" } else { "in the ISR" };
-            let _ = write!(out, r#"<rect x="{x0}" y="{ly}" width="{}" height="12" fill="{}" fill-opacity="{opacity}"><title>{} {role}</title></rect>"#, (x1 - x0).max(1), colour(b), broker(b));
+            let _ = write!(
+                out,
+                r#"<rect x="{x0}" y="{ly}" width="{}" height="12" fill="{}" fill-opacity="{opacity}"><title>{} {role}</title></rect>"#,
+                (x1 - x0).max(1),
+                colour(b),
+                broker(b)
+            );
         }
     }
     out += "</svg>";
@@ -147,15 +197,49 @@ pub(crate) fn throughput_chart(buckets: &[Bucket], bucket_ns: u64, faults: &[Fau
     let acked: Vec<(u64, u64)> = buckets.iter().enumerate().map(|(i, b)| (at(i), b.acked)).collect();
     let max = acked.iter().map(|a| a.1).max().unwrap_or(1).max(1);
     let per_s = max * 1_000_000_000 / bucket_ns;
-    let _ = write!(out, r##"<text x="4" y="{}" font-size="10" fill="#555">{per_s}/s</text><text x="4" y="{}" font-size="10" fill="#555">acked</text>"##, top + 10, top + 24);
-    step_line(&mut out, &acked, end_ns, max, (top, h), r##"stroke="#1f77b4" stroke-width="1.5""##, "records acknowledged per bucket");
+    let _ = write!(
+        out,
+        r##"<text x="4" y="{}" font-size="10" fill="#555">{per_s}/s</text><text x="4" y="{}" font-size="10" fill="#555">acked</text>"##,
+        top + 10,
+        top + 24
+    );
+    step_line(
+        &mut out,
+        &acked,
+        end_ns,
+        max,
+        (top, h),
+        r##"stroke="#1f77b4" stroke-width="1.5""##,
+        "records acknowledged per bucket",
+    );
     time_axis(&mut out, end_ns, top + h);
     let mean: Vec<(u64, u64)> = buckets.iter().enumerate().map(|(i, b)| (at(i), b.latency_ms_mean)).collect();
     let worst: Vec<(u64, u64)> = buckets.iter().enumerate().map(|(i, b)| (at(i), b.latency_ms_max)).collect();
     let lmax = worst.iter().map(|a| a.1).max().unwrap_or(1).max(1);
-    let _ = write!(out, r##"<text x="4" y="{}" font-size="10" fill="#555">{lmax} ms</text><text x="4" y="{}" font-size="10" fill="#555">latency</text>"##, ltop + 10, ltop + 24);
-    step_line(&mut out, &worst, end_ns, lmax, (ltop, lh), r##"stroke="#ff7f0e" stroke-width="1""##, "largest send latency (ms)");
-    step_line(&mut out, &mean, end_ns, lmax, (ltop, lh), r##"stroke="#2ca02c" stroke-width="1.5""##, "mean send latency (ms)");
+    let _ = write!(
+        out,
+        r##"<text x="4" y="{}" font-size="10" fill="#555">{lmax} ms</text><text x="4" y="{}" font-size="10" fill="#555">latency</text>"##,
+        ltop + 10,
+        ltop + 24
+    );
+    step_line(
+        &mut out,
+        &worst,
+        end_ns,
+        lmax,
+        (ltop, lh),
+        r##"stroke="#ff7f0e" stroke-width="1""##,
+        "largest send latency (ms)",
+    );
+    step_line(
+        &mut out,
+        &mean,
+        end_ns,
+        lmax,
+        (ltop, lh),
+        r##"stroke="#2ca02c" stroke-width="1.5""##,
+        "mean send latency (ms)",
+    );
     time_axis(&mut out, end_ns, ltop + lh);
     out += "</svg>";
     out
@@ -203,9 +287,20 @@ pub(crate) fn log_order_strip(order: &LogOrder) -> String {
     for (c, run, mark) in runs {
         let first = c as u64 * end / columns;
         let w = ((run - c) as u64 * width).max(if mark == Mark::Fine { 1 } else { 3 });
-        let _ = write!(out, r#"<rect x="{}" y="6" width="{w}" height="20" fill="{}"><title>offsets from {first}: {:?}</title></rect>"#, LEFT + c as u64 * width, mark_colour(mark), mark);
+        let _ = write!(
+            out,
+            r#"<rect x="{}" y="6" width="{w}" height="20" fill="{}"><title>offsets from {first}: {:?}</title></rect>"#,
+            LEFT + c as u64 * width,
+            mark_colour(mark),
+            mark
+        );
     }
-    let _ = write!(out, r##"<text x="{LEFT}" y="40" font-size="10" fill="#555">offset 0</text><text x="{}" y="40" font-size="10" text-anchor="end" fill="#555">{}</text></svg>"##, LEFT + columns * width, end - 1);
+    let _ = write!(
+        out,
+        r##"<text x="{LEFT}" y="40" font-size="10" fill="#555">offset 0</text><text x="{}" y="40" font-size="10" text-anchor="end" fill="#555">{}</text></svg>"##,
+        LEFT + columns * width,
+        end - 1
+    );
     out
 }
 
@@ -213,12 +308,18 @@ pub(crate) fn log_order_strip(order: &LogOrder) -> String {
 pub(crate) fn log_order_legend() -> String {
     [Mark::Fine, Mark::Reordered, Mark::Duplicated, Mark::Lost]
         .into_iter()
-        .map(|m| format!(r#"<span class="key" style="background:{}"></span>{}"#, mark_colour(m), match m {
-            Mark::Fine => "in order",
-            Mark::Reordered => "behind a record its producer sent later",
-            Mark::Duplicated => "at more than one offset",
-            Mark::Lost => "acknowledged at this offset, lost",
-        }))
+        .map(|m| {
+            format!(
+                r#"<span class="key" style="background:{}"></span>{}"#,
+                mark_colour(m),
+                match m {
+                    Mark::Fine => "in order",
+                    Mark::Reordered => "behind a record its producer sent later",
+                    Mark::Duplicated => "at more than one offset",
+                    Mark::Lost => "acknowledged at this offset, lost",
+                }
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }

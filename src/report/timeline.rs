@@ -91,14 +91,19 @@ pub(crate) fn fault_bands(history: &History, end_ns: u64) -> Vec<FaultBand> {
             continue;
         }
         open.retain(|(from, k, target)| {
-            let closes = healed.contains(&k.as_str()) && (targets.is_empty() || targets.contains(target) || target == "network");
+            let closes =
+                healed.contains(&k.as_str()) && (targets.is_empty() || targets.contains(target) || target == "network");
             if closes {
                 bands.push(FaultBand { from_ns: *from, to_ns: e.time_ns, label: format!("{k} {target}") });
             }
             !closes
         });
     }
-    bands.extend(open.into_iter().map(|(from, k, t)| FaultBand { from_ns: from, to_ns: end_ns, label: format!("{k} {t}") }));
+    bands.extend(open.into_iter().map(|(from, k, t)| FaultBand {
+        from_ns: from,
+        to_ns: end_ns,
+        label: format!("{k} {t}"),
+    }));
     bands.sort_by(|a, b| (a.from_ns, &a.label).cmp(&(b.from_ns, &b.label)));
     bands
 }

@@ -486,7 +486,8 @@ fn describe_unrecovered(recorder: &Recorder, topics: &[TopicAssignment], limit: 
                 problems.push(format!("{name} ISR lacks {}", missing.join(", ")));
             }
             if !observation.leader_committed_all(&name) {
-                problems.push(format!("{name}'s leader has not committed its whole log (high watermark below its end)"));
+                problems
+                    .push(format!("{name}'s leader has not committed its whole log (high watermark below its end)"));
             }
         }
     }

@@ -9,8 +9,8 @@ mod observer;
 mod outcome;
 mod panic_hook;
 mod planted;
-pub mod sweep;
 pub mod swarm;
+pub mod sweep;
 
 pub use cluster::{replica_assignment, topic_assignments};
 pub use observer::{observe, ClusterObservation, ObservedPartition, ObservedReplica};

@@ -15,10 +15,10 @@
 //! a change to the broker does not move the faults. Two streams keep the schedule
 //! stable when only a swarm bound changes the number of swarm draws.
 
+use crate::scenario::format_duration_ms;
 use crate::scenario::{
     ConsumerMode, FaultAction, FaultSpec, NemesisKind, NemesisSpec, Scenario, SendMode, SplitShape, SwarmSpec, Target,
 };
-use crate::scenario::format_duration_ms;
 use serde::{Deserialize, Serialize};
 
 /// The stream constant of the swarm parameters ("swarm" in ASCII).
@@ -106,8 +106,7 @@ impl DrawnParameters {
             out.push(format!("swarm drew: {}", values.join(", ")));
         }
         if let Some(interval) = self.nemesis_interval_ms {
-            let kinds: Vec<String> =
-                self.nemesis_kinds.iter().map(|(k, p)| format!("{k} {:.0}%", p * 100.0)).collect();
+            let kinds: Vec<String> = self.nemesis_kinds.iter().map(|(k, p)| format!("{k} {:.0}%", p * 100.0)).collect();
             out.push(format!(
                 "nemesis: {}; a fault every {} on average; {} faults drawn",
                 kinds.join(", "),
@@ -126,7 +125,8 @@ pub fn instantiate(scenario: &Scenario, seed: u64) -> (Scenario, Option<DrawnPar
     if s.swarm.is_none() && s.nemesis.is_none() {
         return (s, None);
     }
-    let mut drawn = DrawnParameters { swarm: Vec::new(), nemesis_kinds: Vec::new(), nemesis_interval_ms: None, faults: Vec::new() };
+    let mut drawn =
+        DrawnParameters { swarm: Vec::new(), nemesis_kinds: Vec::new(), nemesis_interval_ms: None, faults: Vec::new() };
     if let Some(swarm) = s.swarm.clone() {
         let mut rng = SeedRng::new(seed, SWARM_STREAM);
         apply_swarm(&mut s, &swarm, &mut rng, &mut drawn.swarm);
@@ -189,7 +189,10 @@ fn apply_swarm(s: &mut Scenario, swarm: &SwarmSpec, rng: &mut SeedRng, out: &mut
         }
         if let Some((lo, hi)) = swarm.max_in_flight {
             p.config.max_in_flight_requests_per_connection = rng.range(lo.into(), hi.into()) as u32;
-            note(&name("max.in.flight.requests.per.connection"), p.config.max_in_flight_requests_per_connection.to_string());
+            note(
+                &name("max.in.flight.requests.per.connection"),
+                p.config.max_in_flight_requests_per_connection.to_string(),
+            );
         }
     }
     if let Some(nemesis) = &mut s.nemesis {
@@ -248,7 +251,9 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
             NemesisKind::PacketLoss => {
                 let lo = 0.01f64.min(nemesis.packet_loss_rate_max);
                 let rate = lo + rng.unit() * (nemesis.packet_loss_rate_max - lo);
-                FaultAction::PacketLoss { rate: ((rate * 1000.0).round() / 1000.0).clamp(lo, nemesis.packet_loss_rate_max) }
+                FaultAction::PacketLoss {
+                    rate: ((rate * 1000.0).round() / 1000.0).clamp(lo, nemesis.packet_loss_rate_max),
+                }
             }
             NemesisKind::Latency => FaultAction::Latency {
                 latency_ms_min: s.network.latency_ms_min,
@@ -436,7 +441,9 @@ nemesis_interval = ["100ms", "1s"]
                     | FaultAction::PowerLoss { target: Target::Node(n) }
                     | FaultAction::Partition { target: Target::Node(n), .. } => {
                         let ok = n == "metastore"
-                            || n.strip_prefix("broker-").and_then(|i| i.parse::<u32>().ok()).is_some_and(|i| (1..=s.cluster.brokers).contains(&i));
+                            || n.strip_prefix("broker-")
+                                .and_then(|i| i.parse::<u32>().ok())
+                                .is_some_and(|i| (1..=s.cluster.brokers).contains(&i));
                         assert!(ok, "{fault}");
                     }
                     _ => {}
@@ -468,7 +475,8 @@ nemesis_interval = ["100ms", "1s"]
     fn the_same_seed_draws_the_same_scenario_and_other_seeds_vary() {
         let base = scenario();
         assert_eq!(instantiate(&base, 42), instantiate(&base, 42));
-        let counts: std::collections::BTreeSet<u32> = (0..50).map(|seed| instantiate(&base, seed).0.cluster.brokers).collect();
+        let counts: std::collections::BTreeSet<u32> =
+            (0..50).map(|seed| instantiate(&base, seed).0.cluster.brokers).collect();
         assert_eq!(counts.len(), 5, "{counts:?}");
         // A scenario without [swarm] and [nemesis] runs as written and draws nothing.
         let plain = parse("seeds = [1]\nduration = \"1s\"\n", Path::new("x.toml")).expect("valid");

@@ -73,8 +73,18 @@ pub(super) const PRODUCER_CONFIG: &[&str] = &[
 ];
 
 /// `[[consumers]]`.
-pub(super) const CONSUMER: &[&str] =
-    &["count", "topic", "mode", "group", "poll_interval", "processing", "process_time", "commit", "commit_mode", "config"];
+pub(super) const CONSUMER: &[&str] = &[
+    "count",
+    "topic",
+    "mode",
+    "group",
+    "poll_interval",
+    "processing",
+    "process_time",
+    "commit",
+    "commit_mode",
+    "config",
+];
 
 /// `[consumers.config]`.
 pub(super) const CONSUMER_CONFIG: &[&str] = &[
@@ -94,8 +104,16 @@ pub(super) const FAULT: &[&str] =
     &["at", "when", "kind", "target", "peers", "one_way", "shape", "duration", "rate", "latency_min", "latency_max"];
 
 /// `[nemesis]` (see `nemesis`).
-pub(super) const NEMESIS: &[&str] =
-    &["kinds", "interval", "start", "duration_min", "duration_max", "packet_loss_rate_max", "duplicate_rate_max", "latency_max"];
+pub(super) const NEMESIS: &[&str] = &[
+    "kinds",
+    "interval",
+    "start",
+    "duration_min",
+    "duration_max",
+    "packet_loss_rate_max",
+    "duplicate_rate_max",
+    "latency_max",
+];
 
 /// `[swarm]` (see `swarm`).
 pub(super) const SWARM: &[&str] = &[

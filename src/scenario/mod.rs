@@ -106,8 +106,8 @@ pub use model::{
     TopicConfig, TopicSpec, Trigger, TriggerEvent, TruncationMode,
 };
 pub use model_clients::{
-    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
-    Processing, ProducerConfig, ProducerSpec, SendMode,
+    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset,
+    Partitioning, Processing, ProducerConfig, ProducerSpec, SendMode,
 };
 pub use nemesis::{NemesisKind, NemesisSpec, NEMESIS_KINDS};
 pub use swarm::SwarmSpec;

@@ -149,7 +149,8 @@ pub(super) struct NemesisContext {
 /// Reads `[nemesis]`.
 pub(super) fn nemesis(t: &Table, cx: &NemesisContext) -> Res<NemesisSpec> {
     let &NemesisContext { network_latency_ms_max, duration_ms, group_consumers, line } = cx;
-    let kinds = kinds(t.require("kinds", "the fault kinds to draw, such as [\"crash\", \"partition\"]")?, group_consumers)?;
+    let kinds =
+        kinds(t.require("kinds", "the fault kinds to draw, such as [\"crash\", \"partition\"]")?, group_consumers)?;
     let interval = t.require("interval", "the mean time between faults, such as \"2s\"")?.duration_ms()?;
     let interval_ms = interval.check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string())?.value;
     let start_ms = match t.opt_duration_ms("start")? {
@@ -189,8 +190,10 @@ pub(super) fn nemesis(t: &Table, cx: &NemesisContext) -> Res<NemesisSpec> {
         Some(n) => {
             let r = loss_rate(n)?;
             if r == 0.0 {
-                return Err(n.pos.issue("expected a rate above 0 and below 1, found 0; to draw no packet loss, \
-                     leave \"packet-loss\" out of `kinds`"));
+                return Err(n.pos.issue(
+                    "expected a rate above 0 and below 1, found 0; to draw no packet loss, \
+                     leave \"packet-loss\" out of `kinds`",
+                ));
             }
             r
         }

@@ -96,9 +96,7 @@ pub(super) fn swarm(t: &Table, cx: &Context) -> Res<SwarmSpec> {
                 rf.value.0
             )));
         }
-    } else if let (Some(b), Some(topic)) =
-        (&brokers, cx.topics.iter().find(|t| t.replication_factor > brokers_min))
-    {
+    } else if let (Some(b), Some(topic)) = (&brokers, cx.topics.iter().find(|t| t.replication_factor > brokers_min)) {
         return Err(b.pos.issue(format!(
             "topic `{}` has replication factor {}, more than the smallest broker count {brokers_min}; \
              expected brokers of at least {}",
@@ -147,7 +145,13 @@ pub(super) fn swarm(t: &Table, cx: &Context) -> Res<SwarmSpec> {
     if let (Some(i), false) = (&interval, cx.has_nemesis) {
         return Err(i.pos.issue("`nemesis_interval` draws the interval of [nemesis], but there is no [nemesis] section; expected one, or no `nemesis_interval`"));
     }
-    check_fault_targets(t, cx, brokers_min, partitions.as_ref().map(|p| p.value.0), producers.as_ref().map(|p| p.value.0))?;
+    check_fault_targets(
+        t,
+        cx,
+        brokers_min,
+        partitions.as_ref().map(|p| p.value.0),
+        producers.as_ref().map(|p| p.value.0),
+    )?;
 
     Ok(SwarmSpec {
         brokers: brokers.map(|b| b.value),
@@ -172,10 +176,8 @@ fn check_fault_targets(
     partitions_min: Option<u32>,
     producers_min: Option<u32>,
 ) -> Res<()> {
-    let producers_min = producers_min.map_or_else(
-        || cx.producers.iter().map(|p| p.count).sum::<u32>(),
-        |m| m * cx.producers.len() as u32,
-    );
+    let producers_min = producers_min
+        .map_or_else(|| cx.producers.iter().map(|p| p.count).sum::<u32>(), |m| m * cx.producers.len() as u32);
     for fault in cx.faults {
         let targets: Vec<&Target> = match &fault.action {
             FaultAction::Crash { target } | FaultAction::Restart { target } => vec![target],
@@ -190,7 +192,9 @@ fn check_fault_targets(
                     _ => true,
                 },
                 Target::LeaderOf(tp) | Target::FollowersOf(tp) | Target::AFollowerOf(tp) => {
-                    partitions_min.is_none_or(|min| tp.rsplit_once('-').and_then(|(_, p)| p.parse::<u32>().ok()).is_some_and(|p| p < min))
+                    partitions_min.is_none_or(|min| {
+                        tp.rsplit_once('-').and_then(|(_, p)| p.parse::<u32>().ok()).is_some_and(|p| p < min)
+                    })
                 }
                 _ => true,
             };
@@ -236,9 +240,8 @@ fn pair<'a, T: Copy + PartialOrd + std::fmt::Display>(
 
 fn range_u32(t: &Table, key: &str, min: u32, max: u32) -> Res<Option<Sp<(u32, u32)>>> {
     let Some(node) = t.get(key) else { return Ok(None) };
-    let one = |n: &Node| {
-        n.u32()?.check(|v| (min..=max).contains(&v), |v| format!("expected {min} to {max}, found {v}"))
-    };
+    let one =
+        |n: &Node| n.u32()?.check(|v| (min..=max).contains(&v), |v| format!("expected {min} to {max}, found {v}"));
     pair(node, one, |v| v.to_string()).map(Some)
 }
 

@@ -364,7 +364,10 @@ fn a_valid_fault_trigger_parses() {
     let trigger = scenario.faults[0].trigger.clone().expect("a trigger");
     assert_eq!(trigger.event, crate::scenario::TriggerEvent::BecomeFollower);
     assert_eq!(trigger.tp, "orders-2");
-    assert_eq!(scenario.faults[0].to_string(), "at 1s on the next become-follower orders-2: crash the leader of orders-2");
+    assert_eq!(
+        scenario.faults[0].to_string(),
+        "at 1s on the next become-follower orders-2: crash the leader of orders-2"
+    );
 }
 
 #[test]
@@ -397,7 +400,10 @@ fn stall_and_leave_act_on_consumers_for_a_duration_and_coordinators_name_a_group
         with_orders(&format!("[[faults]]\nat = \"1s\"\nkind = \"{kind}\"\ntarget = \"{target}\"\n{duration}"))
     };
     let broker = err(&fault("stall", "broker-1", "duration = \"2s\"\n"));
-    assert!(broker.contains("`faults[0].target`") && broker.contains("expected a consumer such as \"consumer-1\""), "{broker}");
+    assert!(
+        broker.contains("`faults[0].target`") && broker.contains("expected a consumer such as \"consumer-1\""),
+        "{broker}"
+    );
     let forever = err(&fault("leave", "broker-1", ""));
     assert!(forever.contains("`faults[0].duration`") || forever.contains("duration"), "{forever}");
     let group = err(&fault("crash", "the coordinator of group billing", ""));

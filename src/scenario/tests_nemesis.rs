@@ -54,7 +54,9 @@ fn nemesis_errors_point_at_the_bad_value() {
     assert!(nemesis("kinds = [\"crsh\"]\ninterval = \"1s\"\n").contains("(did you mean \"crash\"?)"));
     assert!(nemesis("kinds = [\"heal\"]\ninterval = \"1s\"\n").contains("every drawn fault is undone"));
     assert!(nemesis("kinds = [\"crash\", \"crash\"]\ninterval = \"1s\"\n").contains("listed twice"));
-    assert!(nemesis("kinds = []\ninterval = \"1s\"\n").starts_with("scenarios/x.toml:12:9: `nemesis.kinds`: no fault kind"));
+    assert!(
+        nemesis("kinds = []\ninterval = \"1s\"\n").starts_with("scenarios/x.toml:12:9: `nemesis.kinds`: no fault kind")
+    );
     assert_eq!(
         nemesis("kinds = { crash = 0 }\ninterval = \"1s\"\n"),
         "scenarios/x.toml:12:19: `nemesis.kinds.crash`: expected a weight above 0, found 0"
@@ -65,7 +67,9 @@ fn nemesis_errors_point_at_the_bad_value() {
         "scenarios/x.toml:11:1: `nemesis.interval`: missing required key `interval`; expected the mean time \
          between faults, such as \"2s\""
     );
-    assert!(nemesis("kinds = [\"crash\"]\ninterval = \"0s\"\n").starts_with("scenarios/x.toml:13:12: `nemesis.interval`"));
+    assert!(
+        nemesis("kinds = [\"crash\"]\ninterval = \"0s\"\n").starts_with("scenarios/x.toml:13:12: `nemesis.interval`")
+    );
     assert_eq!(
         nemesis("kinds = [\"crash\"]\ninterval = \"1s\"\nduration_min = \"2s\"\nduration_max = \"1s\"\n"),
         "scenarios/x.toml:15:16: `nemesis.duration_max`: duration_max 1s is smaller than duration_min 2s; \
@@ -93,7 +97,8 @@ fn stall_and_leave_are_drawn_only_in_a_scenario_with_group_consumers() {
     assert!(nemesis("kinds = { crash = 1, leave = 2 }\ninterval = \"1s\"\n")
         .starts_with("scenarios/x.toml:12:22: `nemesis.kinds.leave`: \"leave\" acts on a consumer group member"));
     // An assign-mode consumer is not a group member either.
-    let assign = format!("{BASE}[[consumers]]\ntopic = \"orders\"\n[nemesis]\nkinds = [\"leave\"]\ninterval = \"1s\"\n");
+    let assign =
+        format!("{BASE}[[consumers]]\ntopic = \"orders\"\n[nemesis]\nkinds = [\"leave\"]\ninterval = \"1s\"\n");
     assert!(err(&assign).contains("\"leave\" acts on a consumer group member, and this scenario has none"));
     let members = format!(
         "{BASE}[[consumers]]\ntopic = \"orders\"\nmode = \"subscribe\"\ngroup = \"g\"\n[nemesis]\n\

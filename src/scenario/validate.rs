@@ -12,9 +12,9 @@ use super::keys;
 use super::model::{
     BrokerConfig, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicConfig, TopicSpec, TruncationMode,
 };
+use super::model_clients::ConsumerMode;
 use super::raw::{self, Node, Pos, Sp, Table};
 use super::values::{choice, parse_seed_range, MAX_SEEDS};
-use super::model_clients::ConsumerMode;
 use super::{faults, nemesis, swarm, workload};
 
 /// The most brokers a scenario may run.

@@ -7,8 +7,8 @@ use super::error::{did_you_mean, excerpt, one_of, Res};
 use super::keys;
 use super::model::TopicSpec;
 use super::model_clients::{
-    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset, Partitioning,
-    Processing, ProducerConfig, ProducerSpec, SendMode,
+    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset,
+    Partitioning, Processing, ProducerConfig, ProducerSpec, SendMode,
 };
 use super::raw::{Node, Sp, Table};
 use super::validate::{at_least, opt_u64_min, Notes};

@@ -303,7 +303,12 @@ pub fn run_consumer(
     consume(ctx, net, spec, life)
 }
 
-async fn consume(ctx: WorkloadContext, net: NodeNet<Request, Response>, spec: scenario::ConsumerSpec, mut life: Incarnation) {
+async fn consume(
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    spec: scenario::ConsumerSpec,
+    mut life: Incarnation,
+) {
     let mut consumer = Consumer::new(net, consumer_config(&spec, ctx.bootstrap.clone()));
     let mut partitions = Vec::new();
     while partitions.is_empty() && !ctx.stopped() {

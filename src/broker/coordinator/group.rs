@@ -94,7 +94,10 @@ impl Group {
         // Members parked in SyncGroup learn that the generation moved on.
         for member in self.members.values_mut() {
             if let Some(reply) = member.sync_reply.take() {
-                let _ = reply.send(GroupResponse::Synced { error: Some(ErrorCode::RebalanceInProgress), assignment: Vec::new() });
+                let _ = reply.send(GroupResponse::Synced {
+                    error: Some(ErrorCode::RebalanceInProgress),
+                    assignment: Vec::new(),
+                });
             }
         }
         let timeout = self.members.values().map(|m| m.rebalance_timeout).max().unwrap_or(Duration::ZERO);
@@ -106,7 +109,8 @@ impl Group {
     /// Whether every member has rejoined, or the deadline passed.
     pub fn join_phase_done(&self, now: Instant) -> bool {
         self.state == GroupState::PreparingRebalance
-            && (self.members.values().all(|m| m.join_reply.is_some()) || self.rebalance_deadline.is_some_and(|d| now >= d))
+            && (self.members.values().all(|m| m.join_reply.is_some())
+                || self.rebalance_deadline.is_some_and(|d| now >= d))
     }
 
     /// Ends the join phase: members that did not rejoin are removed, the generation is

@@ -102,7 +102,15 @@ fn owned_partition(shared: &SharedBroker, group: &str) -> Result<TopicPartition,
 pub async fn handle(shared: &SharedBroker, request: GroupRequest) -> GroupResponse {
     match request {
         GroupRequest::FindCoordinator { group } => find_coordinator(shared, &group),
-        GroupRequest::JoinGroup { group, member_id, client_id, session_timeout_ms, rebalance_timeout_ms, topics, owned } => {
+        GroupRequest::JoinGroup {
+            group,
+            member_id,
+            client_id,
+            session_timeout_ms,
+            rebalance_timeout_ms,
+            topics,
+            owned,
+        } => {
             let join = JoinRequest { member_id, client_id, session_timeout_ms, rebalance_timeout_ms, topics, owned };
             join_group(shared, &group, join).await
         }
@@ -156,8 +164,10 @@ async fn join_group(shared: &SharedBroker, group_id: &str, join: JoinRequest) ->
     {
         let now = Instant::now();
         let mut coordinator = shared.coordinator.lock();
-        let group = coordinator.groups.entry(group_id.to_string()).or_insert_with(|| Group::new(epoch * GENERATIONS_PER_EPOCH));
-        let member_id = if join.member_id.is_empty() { group.new_member_id(&join.client_id) } else { join.member_id.clone() };
+        let group =
+            coordinator.groups.entry(group_id.to_string()).or_insert_with(|| Group::new(epoch * GENERATIONS_PER_EPOCH));
+        let member_id =
+            if join.member_id.is_empty() { group.new_member_id(&join.client_id) } else { join.member_id.clone() };
         if !join.member_id.is_empty() && !group.members.contains_key(&member_id) {
             return joined_error(ErrorCode::UnknownMemberId, member_id);
         }
@@ -279,7 +289,11 @@ async fn commit(
         .iter()
         .map(|(at, offset)| Record { key: Some(offset_key(group_id, at)), value: *offset, timestamp_ms: now_ms })
         .collect();
-    let request = ProduceRequest { acks: Acks::All, timeout_ms: COMMIT_TIMEOUT_MS, batches: vec![(tp, RecordBatch::plain(records))] };
+    let request = ProduceRequest {
+        acks: Acks::All,
+        timeout_ms: COMMIT_TIMEOUT_MS,
+        batches: vec![(tp, RecordBatch::plain(records))],
+    };
     let written = handlers::produce(shared, request).await;
     if let Some(error) = written.first().and_then(|r| r.error) {
         // The partition moved or could not replicate: the client finds the coordinator again.
@@ -361,7 +375,10 @@ mod tests {
     #[test]
     fn offset_record_keys_round_trip() {
         let tp = TopicPartition::new("my-orders", 7);
-        assert_eq!(parse_offset_key(&offset_key("billing|\"eu\"", &tp)), Some(("billing|\"eu\"".to_string(), tp.clone())));
+        assert_eq!(
+            parse_offset_key(&offset_key("billing|\"eu\"", &tp)),
+            Some(("billing|\"eu\"".to_string(), tp.clone()))
+        );
         assert_eq!(parse_offset_key(&offset_key("billing", &tp)), Some(("billing".to_string(), tp)));
         assert_eq!(parse_offset_key("[\"generation\",\"billing\"]"), None);
         assert_eq!(parse_offset_key("not json"), None);

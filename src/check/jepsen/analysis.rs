@@ -150,7 +150,8 @@ impl VersionOrder {
 
     /// Builds the dense indexes once every observation is in.
     fn index(&mut self) {
-        self.by_index = self.log.iter().filter_map(|(offset, values)| values.first().map(|v| (*offset, v.value))).collect();
+        self.by_index =
+            self.log.iter().filter_map(|(offset, values)| values.first().map(|v| (*offset, v.value))).collect();
         let mut by_value: Vec<(u64, usize)> = self.by_index.iter().enumerate().map(|(i, (_, v))| (*v, i)).collect();
         // Stable, so a value's indexes stay ascending; keep the last of each.
         by_value.sort_by_key(|&(v, _)| v);

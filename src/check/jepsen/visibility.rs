@@ -472,7 +472,10 @@ mod acknowledged_inside_info_tests {
             .poll_ok(1, &[("x", &[(1, 12)])])
             .build();
         let found = crate::check::check_all(&h);
-        assert!(found.iter().any(|a| a.kind == AnomalyKind::LostWrite && a.description.contains("value 10")), "{found:#?}");
+        assert!(
+            found.iter().any(|a| a.kind == AnomalyKind::LostWrite && a.description.contains("value 10")),
+            "{found:#?}"
+        );
         assert!(found.iter().any(|a| a.kind == AnomalyKind::Unseen), "{found:#?}");
         // 11 has no offset and was never read: unknown outcome, neither lost nor unseen.
         assert!(!found.iter().any(|a| a.description.contains("value 11")), "{found:#?}");

@@ -35,9 +35,9 @@ mod sequences;
 
 use super::metadata::ClusterView;
 use super::partitioner::partition_for_key;
-use accumulator::State;
 use crate::protocol::{Acks, Offset, Record, Request, Response, TopicPartition};
 use crate::sim::net::{Addr, NodeNet};
+use accumulator::State;
 use madsim::time::{sleep, sleep_until, Instant};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -260,4 +260,3 @@ impl Drop for Producer {
 fn now_ms() -> u64 {
     madsim::time::TimeHandle::current().elapsed().as_millis() as u64
 }
-

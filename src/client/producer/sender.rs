@@ -94,7 +94,10 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
 /// does: a leader that loses its leadership while an acks=all batch waits in its purgatory
 /// answers with it after the append, and the new leader may hold the batch.
 fn may_have_appended(error: ErrorCode) -> bool {
-    matches!(error, ErrorCode::RequestTimedOut | ErrorCode::NotEnoughReplicasAfterAppend | ErrorCode::NotLeaderOrFollower)
+    matches!(
+        error,
+        ErrorCode::RequestTimedOut | ErrorCode::NotEnoughReplicasAfterAppend | ErrorCode::NotLeaderOrFollower
+    )
 }
 
 async fn handle_response(
@@ -142,7 +145,8 @@ async fn handle_response(
                     continue;
                 }
                 batch.maybe_appended |= may_have_appended(error);
-                let retriable = error.is_retriable() && (error != ErrorCode::OutOfOrderSequence || config.enable_idempotence);
+                let retriable =
+                    error.is_retriable() && (error != ErrorCode::OutOfOrderSequence || config.enable_idempotence);
                 state.retry_or_fail(config, batch, error.kafka_name(), retriable);
             }
             None => state.retry_or_fail(config, batch, ErrorCode::UnknownTopicOrPartition.kafka_name(), true),

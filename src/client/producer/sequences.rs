@@ -317,7 +317,12 @@ mod tests {
             // Batch 1's delivery timeout passes: it fails, and so does batch 2, whose
             // outcome is unknown, instead of being resent under a new sequence.
             let expired = state.queues.get_mut(&tp()).unwrap().pop_front().unwrap();
-            state.retry_or_fail(&ProducerConfig { delivery_timeout_ms: 0, ..config() }, expired, "TimeoutException", true);
+            state.retry_or_fail(
+                &ProducerConfig { delivery_timeout_ms: 0, ..config() },
+                expired,
+                "TimeoutException",
+                true,
+            );
             assert_eq!(state.producer_id, None, "the producer id was reset, not bumped");
             for outcome in &mut outcomes[1..] {
                 let error = outcome.try_recv().expect("resolved").expect_err("failed");
