@@ -5,21 +5,21 @@
 //!
 //! - [`protocol`]   request/response types, ids and Kafka error codes (depends on nothing).
 //! - [`sim`]        the environment: node boot, `net` (typed connections with TCP-like
-//!                  semantics and injectable faults), `disk` (flushed vs page-cache data),
-//!                  fault primitives (depends on madsim).
+//!   semantics and injectable faults), `disk` (flushed vs page-cache data),
+//!   fault primitives (depends on madsim).
 //! - [`metastore`]  the ZooKeeper-like store: sessions, ephemeral nodes, versioned
-//!                  conditional writes, watches (protocol, sim::net).
+//!   conditional writes, watches (protocol, sim::net).
 //! - [`controller`] controller election, partition leader election, LeaderAndIsr
-//!                  propagation (protocol, sim::net, metastore client).
+//!   propagation (protocol, sim::net, metastore client).
 //! - [`broker`]     partition logs, replication (LEO, HW, ISR, leader epochs), follower
-//!                  fetching and truncation, produce purgatory (protocol, sim::net, sim::disk).
+//!   fetching and truncation, produce purgatory (protocol, sim::net, sim::disk).
 //! - [`client`]     producer and consumer (protocol, sim::net).
 //! - [`history`]    recorded client operations and internal trace events, JSON Lines I/O.
 //! - [`check`]      pure checkers `&History -> Vec<Anomaly>` (history only).
 //! - [`scenario`]   the TOML scenario schema, validation with file:line:column errors.
 //! - [`workload`]   drives producers and consumers and records every operation.
 //! - [`plant`]      planted bugs: known-broken behaviours a run can swap in to test the
-//!                  checkers (depends on nothing; read by broker and controller config).
+//!   checkers (depends on nothing; read by broker and controller config).
 //! - [`runner`]     scenario + seed -> simulation -> history -> checks -> verdict.
 //! - [`shrink`]     reduces a failing run to a minimal scenario file (runner, check).
 //! - [`explain`]    each anomaly's records told as a story, with cause and fix (history, check).

@@ -196,13 +196,16 @@ pub enum Event {
     },
 }
 
+/// A record as a log held it: `(offset, value, leader epoch)`.
+pub type LogRecord = (u64, u64, u32);
+
 impl Event {
     /// The partition and the `(offset, value, epoch)` records a replica's own retention
     /// check deleted (`log-start-advanced` for `retention.ms` or `retention.bytes`).
     /// Retention only deletes below the deleting replica's high watermark, so such
     /// records were committed; a follower merely following its leader's log start
     /// (`leader-log-start`) proves nothing by itself.
-    pub fn deleted_by_retention(&self) -> Option<(&str, &[(u64, u64, u32)])> {
+    pub fn deleted_by_retention(&self) -> Option<(&str, &[LogRecord])> {
         match self {
             Event::LogStartAdvanced { tp, removed, reason, .. }
                 if reason == "retention.ms" || reason == "retention.bytes" =>

@@ -153,14 +153,16 @@ fn skip_anomaly(
 pub(super) fn consume_duplicates(ops: &GroupOps<'_>) -> Vec<Anomaly> {
     // Per group and key, every processing as (offset, value, op), in history order; then
     // sorted (stably) so that the processings of one record lie side by side.
-    let mut by_key: BTreeMap<(&str, &str), Vec<(u64, u64, &MemberOp<'_>)>> = BTreeMap::new();
+    type Processing<'o, 'a> = (u64, u64, &'o MemberOp<'a>);
+    let mut by_key: BTreeMap<(&str, &str), Vec<Processing<'_, '_>>> = BTreeMap::new();
     for m in ops.ok(OpFn::Process) {
         for (key, pairs) in processed(m).into_iter().flatten() {
             let list = by_key.entry((m.ctx.group.as_str(), key.as_str())).or_default();
             list.extend(pairs.iter().map(|&(offset, value)| (offset, value, m)));
         }
     }
-    let mut processings: Vec<((&str, &str, u64, u64), Vec<&MemberOp<'_>>)> = Vec::new();
+    type Record<'a> = (&'a str, &'a str, u64, u64);
+    let mut processings: Vec<(Record<'_>, Vec<&MemberOp<'_>>)> = Vec::new();
     for ((group, key), mut list) in by_key {
         list.sort_by_key(|&(offset, value, _)| (offset, value));
         for run in list.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)).filter(|run| run.len() > 1) {

@@ -249,7 +249,7 @@ impl<T: Copy> ByValue<T> {
 }
 
 /// Builds a [`ByValue`] per key from pairs gathered per key.
-fn by_value_per_key<'a, T: Copy>(pairs: BTreeMap<&'a str, Vec<(u64, T)>>, keep: Keep) -> BTreeMap<&'a str, ByValue<T>> {
+fn by_value_per_key<T: Copy>(pairs: BTreeMap<&str, Vec<(u64, T)>>, keep: Keep) -> BTreeMap<&str, ByValue<T>> {
     pairs.into_iter().map(|(key, pairs)| (key, ByValue::build(pairs, keep))).collect()
 }
 
@@ -421,6 +421,14 @@ impl<'a> Analysis<'a> {
     }
 }
 
+/// The offset a completed op reports for its send of `value` to `key`, if any.
+pub(super) fn send_offset(op: &Op, key: &str, value: u64) -> Option<u64> {
+    op.micro_ops().iter().find_map(|mop| match mop {
+        MicroOp::Send { key: k, value: v, offset } if k == key && *v == value => *offset,
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,12 +468,4 @@ mod tests {
         assert!(a.must_have_committed(&a.ops[0]));
         assert_eq!(a.orders["y"].by_index, vec![(4, 20)]);
     }
-}
-
-/// The offset a completed op reports for its send of `value` to `key`, if any.
-pub(super) fn send_offset(op: &Op, key: &str, value: u64) -> Option<u64> {
-    op.micro_ops().iter().find_map(|mop| match mop {
-        MicroOp::Send { key: k, value: v, offset } if k == key && *v == value => *offset,
-        _ => None,
-    })
 }
