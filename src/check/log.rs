@@ -46,7 +46,7 @@ mod replicas;
 use super::describe::{broker, capitalize, offset_ranges, plural, sample, secs};
 use super::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{Event, History, TraceEvent};
-use replicas::{Change, Entry, Replicas};
+use replicas::{Change, Entry, ReplicaLog, Replicas};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every log anomaly of a history, in [`AnomalyKind`] order, then in trace order.
@@ -331,9 +331,9 @@ impl HwRegressions {
 
 /// Describes one lowering; the records are those the leader had reported committed and
 /// no longer does (or, if its log is unknown, the two high watermarks).
-fn hw_regression(tp: &str, b: u32, before: LeaderHw, now: LeaderHw, log: Option<&BTreeMap<u64, Entry>>) -> Anomaly {
+fn hw_regression(tp: &str, b: u32, before: LeaderHw, now: LeaderHw, log: Option<&ReplicaLog>) -> Anomaly {
     let uncommitted: Vec<(u64, u64)> =
-        log.map(|log| log.range(now.hw..before.hw).map(|(&o, e)| (o, e.value)).collect()).unwrap_or_default();
+        log.map(|log| log.range(now.hw..before.hw).iter().map(|&(o, e)| (o, e.value)).collect()).unwrap_or_default();
     let records = if uncommitted.is_empty() {
         vec![
             RecordRef::new(tp, Some(before.hw), None, format!("leader high watermark {}", before.hw))

@@ -19,11 +19,76 @@ pub(super) struct Entry {
     pub epoch: u32,
 }
 
+/// A replica's log: `(offset, entry)` sorted by offset, one entry per offset. Nearly
+/// every change appends at the end or cuts off a tail or a head, which a sorted `Vec`
+/// does in half the memory of a `BTreeMap` (the log checkers' copies of every replica
+/// were the largest thing alive at the end of a long run).
+#[derive(Debug, Default)]
+pub(super) struct ReplicaLog {
+    entries: Vec<(u64, Entry)>,
+}
+
+impl ReplicaLog {
+    /// Puts `entry` at `offset`, replacing what was there.
+    fn insert(&mut self, offset: u64, entry: Entry) {
+        match self.entries.last() {
+            Some(&(last, _)) if last >= offset => match self.entries.binary_search_by_key(&offset, |&(o, _)| o) {
+                Ok(i) => self.entries[i].1 = entry,
+                Err(i) => self.entries.insert(i, (offset, entry)),
+            },
+            _ => self.entries.push((offset, entry)),
+        }
+    }
+
+    /// Where `offset` is, or would be.
+    fn position(&self, offset: u64) -> usize {
+        self.entries.partition_point(|&(o, _)| o < offset)
+    }
+
+    /// Removes and returns the entries at `offset` and after.
+    fn split_off(&mut self, offset: u64) -> Vec<(u64, Entry)> {
+        let at = self.position(offset);
+        self.entries.split_off(at)
+    }
+
+    /// Removes the entries before `offset`.
+    fn remove_before(&mut self, offset: u64) {
+        let at = self.position(offset);
+        self.entries.drain(..at);
+    }
+
+    /// The entries at offsets in `range` (none if it is empty or reversed).
+    pub fn range(&self, range: std::ops::Range<u64>) -> &[(u64, Entry)] {
+        let start = self.position(range.start);
+        &self.entries[start..self.position(range.end).max(start)]
+    }
+
+    /// How many entries it holds.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The entries, by offset.
+    #[cfg(test)]
+    pub fn iter(&self) -> impl Iterator<Item = &(u64, Entry)> {
+        self.entries.iter()
+    }
+}
+
+impl FromIterator<(u64, Entry)> for ReplicaLog {
+    /// A log from entries in any order; of two at one offset the later wins.
+    fn from_iter<I: IntoIterator<Item = (u64, Entry)>>(entries: I) -> Self {
+        let by_offset: BTreeMap<u64, Entry> = entries.into_iter().collect();
+        ReplicaLog { entries: by_offset.into_iter().collect() }
+    }
+}
+
 /// One replica (a partition on a broker) as the trace describes it.
 #[derive(Debug, Default)]
 pub(super) struct Replica {
     /// Offset → entry of every record the replica holds.
-    pub log: BTreeMap<u64, Entry>,
+    pub log: ReplicaLog,
     /// Its high watermark: records below it are, as far as it knows, committed.
     pub hw: u64,
     /// Whether it is the partition's leader, per its latest HW, BecomeLeader or
@@ -113,7 +178,7 @@ impl<'e> Replicas<'e> {
             Event::LogStartAdvanced { log_start_offset, .. } => {
                 // Below the log start nothing is held any more; this is not a truncation
                 // (retention deletes committed records on purpose), so nothing is `removed`.
-                replica.log = replica.log.split_off(log_start_offset);
+                replica.log.remove_before(*log_start_offset);
                 return None;
             }
             _ => {}
@@ -135,7 +200,7 @@ impl<'e> Replicas<'e> {
                     hw: *high_watermark,
                     is_leader: false,
                 };
-                change.now_below_hw = replica.log.range(..replica.hw).map(|(&o, &e)| (o, e)).collect();
+                change.now_below_hw = replica.log.range(0..replica.hw).to_vec();
             }
             Event::Append { as_leader, leader_epoch, base_offset, values, .. } => {
                 // Checked arithmetic: a corrupt trace near u64::MAX must not panic.
@@ -154,14 +219,14 @@ impl<'e> Replicas<'e> {
                 replica.hw = *new;
                 replica.is_leader = *is_leader;
                 if *new > old {
-                    change.now_below_hw = replica.log.range(old..*new).map(|(&o, &e)| (o, e)).collect();
+                    change.now_below_hw = replica.log.range(old..*new).to_vec();
                 }
                 change.as_leader = *is_leader;
             }
             Event::Truncate { to_offset, removed, .. } => {
                 // What the replica held past the new end, corrected by what the broker
                 // says it removed (the broker knows best; our copy may have gaps).
-                let mut gone = replica.log.split_off(to_offset);
+                let mut gone: BTreeMap<u64, Entry> = replica.log.split_off(*to_offset).into_iter().collect();
                 gone.extend(removed.iter().map(|&(offset, value, epoch)| (offset, Entry { value, epoch })));
                 change.removed = gone.into_iter().collect();
                 replica.hw = replica.hw.min(*to_offset);
@@ -247,7 +312,7 @@ mod tests {
             Event::LogLoaded { tp: "t-0".into(), broker: 1, records: vec![(0, 10, 1), (1, 11, 2)], high_watermark: 1 };
         assert_eq!(r.apply(at(1, loaded)).unwrap().now_below_hw, entries(&[(0, 10, 1)]));
         r.apply(append_in(1, 3, 2, &[12]));
-        let log: Vec<(u64, Entry)> = r.get("t-0", 1).unwrap().log.iter().map(|(&o, &e)| (o, e)).collect();
+        let log: Vec<(u64, Entry)> = r.get("t-0", 1).unwrap().log.iter().copied().collect();
         assert_eq!(log, entries(&[(0, 10, 1), (1, 11, 2), (2, 12, 3)]));
         // The broker's own account of what it removed wins over the model's copy.
         let truncate = Event::Truncate {
@@ -285,7 +350,22 @@ mod tests {
             reason: "retention.ms".into(),
         };
         assert!(r.apply(at(3, moved)).is_none(), "no change for the log checkers to count");
-        let log: Vec<(u64, Entry)> = r.get("t-0", 1).unwrap().log.iter().map(|(&o, &e)| (o, e)).collect();
+        let log: Vec<(u64, Entry)> = r.get("t-0", 1).unwrap().log.iter().copied().collect();
         assert_eq!(log, entries(&[(2, 12, 1)]));
+    }
+
+    #[test]
+    fn a_replica_log_keeps_offset_order_whatever_the_order_of_inserts() {
+        let mut log = ReplicaLog::default();
+        for (offset, value) in [(5, 50), (7, 70), (6, 60), (5, 51), (1, 10)] {
+            log.insert(offset, Entry { value, epoch: 1 });
+        }
+        let values: Vec<(u64, u64)> = log.iter().map(|&(o, e)| (o, e.value)).collect();
+        assert_eq!(values, vec![(1, 10), (5, 51), (6, 60), (7, 70)], "sorted, the later insert wins");
+        assert_eq!(log.range(5..7).len(), 2);
+        assert!(log.range(7..5).is_empty(), "a reversed range is empty, not a panic");
+        assert_eq!(log.split_off(6).len(), 2);
+        log.remove_before(5);
+        assert_eq!(log.iter().map(|&(o, _)| o).collect::<Vec<_>>(), vec![5]);
     }
 }
