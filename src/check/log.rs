@@ -371,12 +371,22 @@ pub fn committed_truncations(history: &History) -> Vec<Anomaly> {
     truncations.finish()
 }
 
+/// Which leader committed an entry, and when.
+#[derive(Clone, Copy, Debug)]
+struct Committer {
+    broker: u32,
+    time_ns: u64,
+}
+
+/// A committed entry a truncation removed: offset, entry, who had committed it.
+type Lost = (u64, Entry, Committer);
+
 /// The state of [`committed_truncations`] while the trace replays.
 #[derive(Default)]
 struct CommittedTruncations {
     /// Per partition number: every committed entry, with the leader that first
-    /// committed it.
-    committed: Vec<BTreeMap<(u64, Entry), Witness>>,
+    /// committed it (the largest index of a long run: kept small on purpose).
+    committed: Vec<BTreeMap<(u64, Entry), Committer>>,
     /// Truncations found so far.
     found: Vec<Anomaly>,
 }
@@ -388,12 +398,13 @@ impl CommittedTruncations {
         }
         let committed = &mut self.committed[change.partition];
         if change.as_leader {
+            let by = Committer { broker: change.broker, time_ns: change.event.time_ns };
             for &(offset, entry) in &change.now_below_hw {
-                committed.entry((offset, entry)).or_insert(Witness::of(change, entry));
+                committed.entry((offset, entry)).or_insert(by);
             }
         }
-        let lost: Vec<(u64, Witness)> =
-            change.removed.iter().filter_map(|&(o, e)| committed.get(&(o, e)).map(|w| (o, *w))).collect();
+        let lost: Vec<Lost> =
+            change.removed.iter().filter_map(|&(o, e)| committed.get(&(o, e)).map(|c| (o, e, *c))).collect();
         if !lost.is_empty() {
             self.found.push(committed_truncation(change, &lost));
         }
@@ -406,29 +417,29 @@ impl CommittedTruncations {
 
 /// Describes one truncation of committed records: `(offset, who committed it)`, never
 /// empty.
-fn committed_truncation(change: &Change<'_>, lost: &[(u64, Witness)]) -> Anomaly {
+fn committed_truncation(change: &Change<'_>, lost: &[Lost]) -> Anomaly {
     let (to_offset, reason) = match &change.event.event {
         Event::Truncate { to_offset, reason, .. } => (*to_offset, reason.as_str()),
         _ => (0, ""),
     };
-    let values: Vec<u64> = lost.iter().map(|(_, w)| w.entry.value).collect();
-    let epochs: Vec<u32> = lost.iter().map(|(_, w)| w.entry.epoch).collect::<BTreeSet<_>>().into_iter().collect();
+    let values: Vec<u64> = lost.iter().map(|(_, e, _)| e.value).collect();
+    let epochs: Vec<u32> = lost.iter().map(|(_, e, _)| e.epoch).collect::<BTreeSet<_>>().into_iter().collect();
     let what = match lost {
-        [(o, w)] => format!("1 committed record (offset {o}, value {}, epoch {})", w.entry.value, w.entry.epoch),
+        [(o, e, _)] => format!("1 committed record (offset {o}, value {}, epoch {})", e.value, e.epoch),
         _ => format!(
             "{} committed records (offsets {}, values {}, {} {})",
             lost.len(),
-            offset_ranges(lost.iter().map(|(o, _)| *o)),
+            offset_ranges(lost.iter().map(|(o, _, _)| *o)),
             sample(&values, 8),
             if epochs.len() == 1 { "epoch" } else { "epochs" },
             sample(&epochs, 8)
         ),
     };
     let by = match lost.first() {
-        Some((_, first)) if lost.iter().all(|(_, w)| w.broker == first.broker) => {
+        Some((_, _, first)) if lost.iter().all(|(_, _, c)| c.broker == first.broker) => {
             format!("leader {} had committed at {}", broker(first.broker), secs(first.time_ns))
         }
-        Some((_, first)) => {
+        Some((_, _, first)) => {
             format!("leaders had committed (first {} at {})", broker(first.broker), secs(first.time_ns))
         }
         None => "a leader had committed".to_string(),
@@ -443,14 +454,14 @@ fn committed_truncation(change: &Change<'_>, lost: &[(u64, Witness)]) -> Anomaly
         ),
         records: lost
             .iter()
-            .map(|&(o, w)| {
+            .map(|&(o, e, c)| {
                 let note = format!(
                     "truncated from {}; committed by leader {} at {}",
                     broker(change.broker),
-                    broker(w.broker),
-                    secs(w.time_ns)
+                    broker(c.broker),
+                    secs(c.time_ns)
                 );
-                RecordRef::new(change.tp, Some(o), Some(w.entry.value), note)
+                RecordRef::new(change.tp, Some(o), Some(e.value), note)
                     .on_broker(change.broker, change.event.time_ns)
             })
             .collect(),
