@@ -461,8 +461,7 @@ fn committed_truncation(change: &Change<'_>, lost: &[Lost]) -> Anomaly {
                     broker(c.broker),
                     secs(c.time_ns)
                 );
-                RecordRef::new(change.tp, Some(o), Some(e.value), note)
-                    .on_broker(change.broker, change.event.time_ns)
+                RecordRef::new(change.tp, Some(o), Some(e.value), note).on_broker(change.broker, change.event.time_ns)
             })
             .collect(),
     }
