@@ -134,9 +134,8 @@ pub(super) struct VersionOrder {
     /// removed. Where an offset holds several values the smallest stands for it (Jepsen
     /// takes an arbitrary one; the smallest keeps runs reproducible).
     pub by_index: Vec<(u64, u64)>,
-    /// `(value, dense index)` sorted by value: the index each value stands for (the last
-    /// one, if it stands for several).
-    by_value: Vec<(u64, usize)>,
+    /// Value → the dense index it stands for (the last one, if it stands for several).
+    by_value: ByValue<usize>,
 }
 
 impl VersionOrder {
@@ -152,23 +151,13 @@ impl VersionOrder {
     fn index(&mut self) {
         self.by_index =
             self.log.iter().filter_map(|(offset, values)| values.first().map(|v| (*offset, v.value))).collect();
-        let mut by_value: Vec<(u64, usize)> = self.by_index.iter().enumerate().map(|(i, (_, v))| (*v, i)).collect();
-        // Stable, so a value's indexes stay ascending; keep the last of each.
-        by_value.sort_by_key(|&(v, _)| v);
-        by_value.dedup_by(|later, earlier| {
-            let same = later.0 == earlier.0;
-            if same {
-                earlier.1 = later.1;
-            }
-            same
-        });
-        self.by_value = by_value;
+        let pairs = self.by_index.iter().enumerate().map(|(i, (_, v))| (*v, i)).collect();
+        self.by_value = ByValue::build(pairs, Keep::Last);
     }
 
     /// The dense index a value stands for, if it has a place in the order.
     fn index_of(&self, value: u64) -> Option<usize> {
-        let at = self.by_value.binary_search_by_key(&value, |&(v, _)| v).ok()?;
-        Some(self.by_value[at].1)
+        self.by_value.get(&value).copied()
     }
 
     /// The first observation of `value` at `offset`, if it was observed there.
@@ -203,7 +192,7 @@ impl VersionOrder {
 /// Value → something, for the values of one key: built once from pairs in history
 /// order, then only looked up. A sorted `Vec` holds a history's hundreds of thousands of
 /// values in a fraction of a `BTreeMap`'s memory and time.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(super) struct ByValue<T> {
     /// Sorted by value, one entry per value.
     entries: Vec<(u64, T)>,
