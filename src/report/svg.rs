@@ -69,6 +69,11 @@ fn time_axis(out: &mut String, end_ns: u64, base: u64) {
 }
 
 /// A step line through `(time, value)` points, at most one vertex pair per pixel column.
+/// A small grey label in the left margin, its baseline at `y`; `text` is already escaped.
+fn margin_label(out: &mut String, y: u64, text: &str) {
+    let _ = write!(out, r##"<text x="4" y="{y}" font-size="10" fill="#555">{text}</text>"##);
+}
+
 fn step_line(
     out: &mut String,
     points: &[(u64, u64)],
@@ -126,13 +131,9 @@ pub(crate) fn partition_timeline(p: &PartitionTimeline, faults: &[FaultBand], en
     open(&mut out, &format!("timeline-{}", p.tp), height, &format!("timeline of {}", p.tp));
     bands(&mut out, faults, end_ns, height);
     let max = p.log_end.values().flatten().map(|v| v.1).chain(p.high_watermark.iter().map(|v| v.1)).max().unwrap_or(1);
-    let _ = write!(
-        out,
-        r##"<text x="4" y="{}" font-size="10" fill="#555">offset</text><text x="4" y="{}" font-size="10" fill="#555">{max}</text><text x="4" y="{}" font-size="10" fill="#555">0</text>"##,
-        top + 8,
-        top + 20,
-        top + h
-    );
+    margin_label(&mut out, top + 8, "offset");
+    margin_label(&mut out, top + 20, &max.to_string());
+    margin_label(&mut out, top + h, "0");
     for (b, points) in &p.log_end {
         let style = format!(r#"stroke="{}" stroke-width="1" stroke-dasharray="4 2""#, colour(*b));
         step_line(&mut out, points, end_ns, max, (top, h), &style, &format!("log end offset of {}", broker(*b)));
@@ -197,12 +198,8 @@ pub(crate) fn throughput_chart(buckets: &[Bucket], bucket_ns: u64, faults: &[Fau
     let acked: Vec<(u64, u64)> = buckets.iter().enumerate().map(|(i, b)| (at(i), b.acked)).collect();
     let max = acked.iter().map(|a| a.1).max().unwrap_or(1).max(1);
     let per_s = max * 1_000_000_000 / bucket_ns;
-    let _ = write!(
-        out,
-        r##"<text x="4" y="{}" font-size="10" fill="#555">{per_s}/s</text><text x="4" y="{}" font-size="10" fill="#555">acked</text>"##,
-        top + 10,
-        top + 24
-    );
+    margin_label(&mut out, top + 10, &format!("{per_s}/s"));
+    margin_label(&mut out, top + 24, "acked");
     step_line(
         &mut out,
         &acked,
@@ -216,12 +213,8 @@ pub(crate) fn throughput_chart(buckets: &[Bucket], bucket_ns: u64, faults: &[Fau
     let mean: Vec<(u64, u64)> = buckets.iter().enumerate().map(|(i, b)| (at(i), b.latency_ms_mean)).collect();
     let worst: Vec<(u64, u64)> = buckets.iter().enumerate().map(|(i, b)| (at(i), b.latency_ms_max)).collect();
     let lmax = worst.iter().map(|a| a.1).max().unwrap_or(1).max(1);
-    let _ = write!(
-        out,
-        r##"<text x="4" y="{}" font-size="10" fill="#555">{lmax} ms</text><text x="4" y="{}" font-size="10" fill="#555">latency</text>"##,
-        ltop + 10,
-        ltop + 24
-    );
+    margin_label(&mut out, ltop + 10, &format!("{lmax} ms"));
+    margin_label(&mut out, ltop + 24, "latency");
     step_line(
         &mut out,
         &worst,
@@ -268,7 +261,7 @@ pub(crate) fn log_order_strip(order: &LogOrder) -> String {
     let width = PLOT / columns;
     let mut out = String::new();
     open(&mut out, &format!("log-{}", order.tp), 44, &format!("log order of {}", order.tp));
-    let _ = write!(out, r##"<text x="4" y="20" font-size="10" fill="#555">{}</text>"##, esc(&order.tp));
+    margin_label(&mut out, 20, &esc(&order.tp));
     // Runs of equal columns, fine ones first; marked ones on top, at least 3 pixels wide
     // so that a single lost record stays visible among thousands.
     let mut runs: Vec<(usize, usize, Mark)> = Vec::new();
