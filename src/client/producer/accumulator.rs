@@ -164,6 +164,11 @@ impl State {
         }
     }
 
+    /// Whether some batch of the partition is in flight.
+    pub fn has_in_flight(&self, tp: &TopicPartition) -> bool {
+        self.partition_in_flight.get(tp).is_some_and(|&n| n > 0)
+    }
+
     /// Marks one batch of a partition as no longer in flight.
     pub fn release_partition(&mut self, tp: &TopicPartition) {
         if let Some(n) = self.partition_in_flight.get_mut(tp) {
@@ -237,7 +242,7 @@ impl State {
                 self.reset_producer_id();
                 return (BTreeMap::new(), Some(now));
             }
-            let partition_busy = self.partition_in_flight.get(&tp).copied().unwrap_or(0) > 0;
+            let partition_busy = self.has_in_flight(&tp);
             let queue = self.queues.get_mut(&tp).expect("listed above");
             let Some(front) = queue.front() else { continue };
             earliest(front.created + delivery_timeout);

@@ -70,7 +70,7 @@ impl State {
         let Some(current) = self.producer_id else { return false };
         let tp = batch.tp.clone();
         if self.sequences.get(&tp).is_none_or(|s| s.producer != current) {
-            let in_flight = self.partition_in_flight.get(&tp).copied().unwrap_or(0) > 0;
+            let in_flight = self.has_in_flight(&tp);
             let queued = self.queues.get(&tp).is_some_and(|q| q.iter().any(|b| b.sequence.is_some()));
             if in_flight || queued {
                 return false;
@@ -119,7 +119,7 @@ impl State {
     /// still resolve: one is queued for a retry, or some batch is in flight.
     fn has_earlier_unresolved(&self, batch: &Batch) -> bool {
         let Some((id, epoch, first)) = batch.sequence else { return false };
-        let in_flight = self.partition_in_flight.get(&batch.tp).copied().unwrap_or(0) > 0;
+        let in_flight = self.has_in_flight(&batch.tp);
         let queued = self.queues.get(&batch.tp).is_some_and(|q| {
             q.iter().any(|b| matches!(b.sequence, Some((i, e, s)) if (i, e) == (id, epoch) && s < first))
         });
