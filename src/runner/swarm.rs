@@ -293,14 +293,13 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
     }
 }
 
-/// The node names of the group consumers (`mode = "subscribe"`), numbered over every
-/// `[[consumers]]` entry as the runner boots them (`consumer-1`, ...).
+/// The node names of the group consumers (`mode = "subscribe"`), as the runner boots
+/// them (`consumer-1`, ...).
 fn group_consumers(s: &Scenario) -> Vec<String> {
-    let numbered = s.consumers.iter().flat_map(|c| (0..c.count).map(move |_| c.mode));
-    numbered
-        .enumerate()
-        .filter(|(_, mode)| *mode == ConsumerMode::Subscribe)
-        .map(|(i, _)| format!("consumer-{}", i + 1))
+    s.consumer_instances()
+        .into_iter()
+        .filter(|(_, c)| c.mode == ConsumerMode::Subscribe)
+        .map(|(name, _)| name)
         .collect()
 }
 
