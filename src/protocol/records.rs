@@ -1,7 +1,9 @@
 //! Records and record batches, the unit the log stores and replicates.
 
 use super::ids::{LeaderEpoch, Offset, ProducerId, NO_PRODUCER_ID};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::ops::{Deref, Range};
+use std::sync::Arc;
 
 /// One record. Values are the workload's unique integers, so that every checker can
 /// tell records apart; keys drive partitioning.
@@ -38,7 +40,7 @@ pub struct RecordBatch {
     /// The sequence number of the first record (idempotent producers), else -1.
     pub base_sequence: i32,
     /// The records, at offsets `base_offset..base_offset + records.len()`.
-    pub records: Vec<Record>,
+    pub records: Records,
 }
 
 impl RecordBatch {
@@ -50,7 +52,7 @@ impl RecordBatch {
             producer_id: NO_PRODUCER_ID,
             producer_epoch: -1,
             base_sequence: -1,
-            records,
+            records: Records::from(records),
         }
     }
 
@@ -79,5 +81,119 @@ impl RecordBatch {
     /// The records with their offsets.
     pub fn offsets_and_records(&self) -> impl Iterator<Item = (Offset, &Record)> {
         self.records.iter().enumerate().map(move |(i, r)| (self.base_offset + i as Offset, r))
+    }
+}
+
+/// A batch's records: immutable once the producer closes the batch, and shared by every
+/// copy of it, so the leader's log, the followers' logs, fetch responses and retries
+/// hold one copy of each record. Kafka copies the bytes at every hop; sharing them here
+/// changes nothing a run can observe, because records are never changed in place: a
+/// copy only ever narrows its own window (a fetch takes a batch's tail, a truncation
+/// or `max.poll.records` cuts one short). It halves the benchmark's log memory.
+#[derive(Clone, Default)]
+pub struct Records {
+    shared: Arc<[Record]>,
+    /// The window of `shared` this copy holds.
+    window: Range<usize>,
+}
+
+impl Records {
+    /// The records in `range` (positions within this copy), sharing the storage.
+    pub fn slice(&self, range: Range<usize>) -> Records {
+        assert!(range.start <= range.end && range.end <= self.len(), "{range:?} out of 0..{}", self.len());
+        let start = self.window.start + range.start;
+        Records { shared: Arc::clone(&self.shared), window: start..start + range.len() }
+    }
+
+    /// Keeps the first `len` records (all of them if there are fewer), as `Vec::truncate`.
+    pub fn truncate(&mut self, len: usize) {
+        self.window.end = self.window.end.min(self.window.start + len);
+    }
+}
+
+impl Deref for Records {
+    type Target = [Record];
+
+    fn deref(&self) -> &[Record] {
+        &self.shared[self.window.clone()]
+    }
+}
+
+impl From<Vec<Record>> for Records {
+    fn from(records: Vec<Record>) -> Self {
+        let window = 0..records.len();
+        Records { shared: Arc::from(records), window }
+    }
+}
+
+impl FromIterator<Record> for Records {
+    fn from_iter<I: IntoIterator<Item = Record>>(records: I) -> Self {
+        Records::from(records.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl PartialEq for Records {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Records {}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// Written as a plain sequence, exactly as a `Vec<Record>` is (the disk format).
+impl Serialize for Records {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Records {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<Record>::deserialize(deserializer).map(Records::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(values: &[u64]) -> Records {
+        values.iter().map(|v| Record { key: None, value: *v, timestamp_ms: 0 }).collect()
+    }
+
+    fn values(records: &Records) -> Vec<u64> {
+        records.iter().map(|r| r.value).collect()
+    }
+
+    #[test]
+    fn slices_and_truncation_narrow_the_window_without_touching_other_copies() {
+        let all = records(&[1, 2, 3, 4, 5]);
+        let tail = all.slice(2..5);
+        assert_eq!(values(&tail), [3, 4, 5]);
+        assert_eq!(values(&tail.slice(1..2)), [4]);
+        let mut cut = tail.clone();
+        cut.truncate(1);
+        assert_eq!(values(&cut), [3]);
+        cut.truncate(9);
+        assert_eq!(values(&cut), [3]);
+        assert_eq!(values(&tail), [3, 4, 5]);
+        assert_eq!(values(&all), [1, 2, 3, 4, 5]);
+        assert_eq!(tail, records(&[3, 4, 5]));
+    }
+
+    #[test]
+    fn records_are_written_as_a_vec_of_records_is() {
+        let all = records(&[7, 8, 9]);
+        let tail = all.slice(1..3);
+        let as_vec: Vec<Record> = tail.to_vec();
+        let bytes = bincode::serialize(&tail).expect("serializes");
+        assert_eq!(bytes, bincode::serialize(&as_vec).expect("serializes"));
+        assert_eq!(bincode::deserialize::<Records>(&bytes).expect("deserializes"), tail);
     }
 }
