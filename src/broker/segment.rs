@@ -14,6 +14,8 @@ use crate::protocol::{LeaderEpoch, Offset, RecordBatch, TopicPartition};
 pub(super) struct Segment {
     /// The offset of the segment's first record; also its file name.
     pub base_offset: Offset,
+    /// The segment's file, [`Segment::path`] (kept: every append names it).
+    pub file: String,
     /// The batches, contiguous from `base_offset`.
     pub batches: Vec<RecordBatch>,
     /// The sum of the batches' sizes, in bytes.
@@ -23,9 +25,13 @@ pub(super) struct Segment {
 }
 
 impl Segment {
-    /// An empty segment starting at `base_offset`.
-    pub fn new(base_offset: Offset) -> Self {
-        Segment { base_offset, batches: Vec::new(), size_bytes: 0, time_index: Vec::new() }
+    /// An empty segment of partition `tp` starting at `base_offset`.
+    pub fn new(tp: &TopicPartition, base_offset: Offset) -> Self {
+        Self::in_file(Self::path(tp, base_offset), base_offset)
+    }
+
+    fn in_file(file: String, base_offset: Offset) -> Self {
+        Segment { base_offset, file, batches: Vec::new(), size_bytes: 0, time_index: Vec::new() }
     }
 
     /// The segment's file: `{tp}/{base offset, 20 digits}.log`, as Kafka names segments
@@ -80,7 +86,7 @@ impl Segment {
         }
         // Rebuilding is simpler than trimming and truncation is rare.
         let batches = std::mem::take(&mut self.batches);
-        *self = Segment::new(self.base_offset);
+        *self = Segment::in_file(std::mem::take(&mut self.file), self.base_offset);
         batches.into_iter().chain(partial).for_each(|b| self.push(b));
         (removed, keep)
     }
@@ -114,7 +120,7 @@ mod tests {
 
     #[test]
     fn the_time_index_finds_the_first_record_at_or_after_a_time() {
-        let mut s = Segment::new(10);
+        let mut s = Segment::new(&TopicPartition::new("t", 0), 10);
         s.push(batch(10, &[5, 7]));
         s.push(batch(12, &[6])); // out of order: no index entry
         s.push(batch(13, &[9, 8, 12]));
@@ -131,7 +137,7 @@ mod tests {
 
     #[test]
     fn truncation_keeps_the_index_and_size_in_step() {
-        let mut s = Segment::new(0);
+        let mut s = Segment::new(&TopicPartition::new("t", 0), 0);
         s.push(batch(0, &[1, 2]));
         s.push(batch(2, &[30]));
         let (removed, whole) = s.truncate_to(1);
