@@ -140,7 +140,7 @@ fn isr_history(outcome: &RunOutcome, partition: &str) -> Vec<(u64, Option<u32>, 
         .iter()
         .filter_map(|e| match &e.event {
             Event::LeaderElection { tp, leader, isr, .. } | Event::IsrChange { tp, leader, isr, .. }
-                if tp == partition =>
+                if &**tp == partition =>
             {
                 Some((e.time_ns, *leader, isr.clone()))
             }
@@ -217,9 +217,9 @@ fn crashing_the_controller_elects_another_with_a_higher_epoch_and_elections_go_o
             .find(|(_, back)| *back == crashed)
             .map(|(at, _)| at)
             .expect("the old controller restarts");
-        let leaders_after: Vec<(String, Option<u32>)> = trace(&outcome)
+        let leaders_after: Vec<(std::sync::Arc<str>, Option<u32>)> = trace(&outcome)
             .iter()
-            .filter(|e| e.time_ns > crashed_at && e.time_ns < old_back_at && e.node == format!("broker-{new}"))
+            .filter(|e| e.time_ns > crashed_at && e.time_ns < old_back_at && *e.node == *format!("broker-{new}"))
             .filter_map(|e| match &e.event {
                 Event::LeaderElection { tp, leader, .. } => Some((tp.clone(), *leader)),
                 _ => None,

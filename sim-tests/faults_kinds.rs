@@ -71,7 +71,7 @@ fn a_paused_broker_does_nothing_until_it_resumes() {
     let paused_at = faults(&outcome, "pause")[0].0.time_ns;
     let (resumed, targets, _) = faults(&outcome, "resume")[0];
     assert_eq!(targets, &["broker-2"]);
-    let silent = outcome.history.trace.iter().filter(|e| e.node == "broker-2");
+    let silent = outcome.history.trace.iter().filter(|e| &*e.node == "broker-2");
     assert!(silent.clone().all(|e| e.time_ns <= paused_at || e.time_ns >= resumed.time_ns));
     assert!(silent.clone().any(|e| e.time_ns > resumed.time_ns), "broker-2 works again after resuming");
     assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
@@ -155,7 +155,7 @@ fn isr_changes(outcome: &RunOutcome) -> Vec<(u64, Option<u32>, Vec<u32>)> {
         .iter()
         .filter_map(|e| match &e.event {
             Event::IsrChange { tp, leader, isr, .. } | Event::LeaderElection { tp, leader, isr, .. }
-                if tp == "orders-0" =>
+                if &**tp == "orders-0" =>
             {
                 Some((e.time_ns, *leader, isr.clone()))
             }
@@ -222,7 +222,7 @@ fn a_clogged_leader_stops_committing_until_its_links_unclog() {
         .history
         .trace
         .iter()
-        .filter(|e| matches!(&e.event, Event::HighWatermark { tp, .. } if tp == "orders-0"))
+        .filter(|e| matches!(&e.event, Event::HighWatermark { tp, .. } if &**tp == "orders-0"))
         .map(|e| e.time_ns)
         .collect();
     let longest_gap_ms = |from: u64, to: u64| {

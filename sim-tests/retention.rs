@@ -95,7 +95,7 @@ fn a_consumer_behind_retention_resets_to_latest_and_nothing_is_reported_lost() {
         let mut retention_removed = 0;
         for e in &outcome.history.trace {
             if let Event::LogStartAdvanced { tp, broker, removed, reason, .. } = &e.event {
-                assert_eq!(tp, "events-0");
+                assert_eq!(&**tp, "events-0");
                 moved_on.insert(*broker);
                 if reason.starts_with("retention.") {
                     retention_removed += removed.len();

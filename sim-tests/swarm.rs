@@ -113,7 +113,7 @@ fn every_drawn_fault_fires_and_is_traced() {
             .expect("a liveness phase");
         let traced = outcome.history.trace[..liveness_starts]
             .iter()
-            .filter(|e| e.node == "nemesis")
+            .filter(|e| &*e.node == "nemesis")
             .filter(|e| matches!(&e.event, Event::Fault { kind, .. } if NEMESIS_KINDS.iter().any(|(n, _)| n == kind)))
             .count();
         assert_eq!(traced, drawn.faults.len(), "seed {seed}: {:?}", drawn.faults);

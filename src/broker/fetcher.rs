@@ -244,7 +244,7 @@ fn apply_fetch_responses(
                     break;
                 }
                 shared.tracer.emit(Event::Append {
-                    tp: response.tp.to_string(),
+                    tp: replica.name().clone(),
                     broker: me.0,
                     as_leader: false,
                     leader_epoch: epoch,

@@ -14,6 +14,7 @@ use crate::protocol::{
     PartitionState, ProducePartitionResponse, ProduceRequest, Response, TopicPartition,
 };
 use madsim::time::{sleep_until, Instant};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Answers a Metadata request from the broker's metadata cache.
@@ -52,8 +53,9 @@ struct AwaitingReplication {
 pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<ProducePartitionResponse> {
     let mut results = Vec::with_capacity(request.batches.len());
     let mut awaiting = Vec::new();
-    // Per batch, the record count and leader epoch, to trace each acknowledgement.
-    let mut acked_batches: Vec<Option<(u64, LeaderEpoch)>> = Vec::with_capacity(request.batches.len());
+    // Per batch, the partition's name, record count and leader epoch, to trace each
+    // acknowledgement.
+    let mut acked_batches: Vec<Option<(Arc<str>, u64, LeaderEpoch)>> = Vec::with_capacity(request.batches.len());
     let me;
     {
         let mut state = shared.lock();
@@ -91,7 +93,8 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
                         let leader_epoch = partition.leader_epoch;
                         awaiting.push(AwaitingReplication { index, tp: tp.clone(), required_offset, leader_epoch });
                     }
-                    acked_batches[index] = Some((batch.records.len() as u64, partition.leader_epoch));
+                    acked_batches[index] =
+                        Some((partition.name().clone(), batch.records.len() as u64, partition.leader_epoch));
                     results.push(ProducePartitionResponse { tp, error: None, base_offset });
                     continue;
                 }
@@ -110,9 +113,9 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
             }
             let epoch = partition.leader_epoch;
             let stored = partition.log.append_as_leader(batch, epoch);
-            acked_batches[index] = Some((stored.records.len() as u64, epoch));
+            acked_batches[index] = Some((partition.name().clone(), stored.records.len() as u64, epoch));
             shared.tracer.emit(Event::Append {
-                tp: tp.to_string(),
+                tp: partition.name().clone(),
                 broker: me.0,
                 as_leader: true,
                 leader_epoch: epoch,
@@ -148,9 +151,9 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
     if request.acks != Acks::None {
         let acks = if request.acks == Acks::All { "all" } else { "1" };
         for (result, batch) in results.iter().zip(&acked_batches) {
-            if let (None, Some((count, leader_epoch))) = (&result.error, batch) {
+            if let (None, Some((name, count, leader_epoch))) = (&result.error, batch) {
                 shared.tracer.emit(Event::ProduceAcknowledged {
-                    tp: result.tp.to_string(),
+                    tp: name.clone(),
                     broker: me.0,
                     leader_epoch: *leader_epoch,
                     acks: acks.to_string(),

@@ -9,6 +9,7 @@ use crate::history::{Event, Tracer};
 use crate::protocol::{BrokerId, LeaderEpoch, Offset, PartitionState, TopicPartition};
 use madsim::time::Instant;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What the leader knows of one follower, from its fetches (Kafka's `Replica`).
@@ -47,6 +48,8 @@ pub enum Role {
 
 /// One partition replica.
 pub struct Partition {
+    /// The partition's name, `topic-N`, shared by the trace events that mention it.
+    name: Arc<str>,
     /// The replica's log.
     pub log: PartitionLog,
     /// The high watermark: offsets below it are committed and visible to consumers.
@@ -68,6 +71,7 @@ impl Partition {
     pub fn new(log: PartitionLog, checkpointed_high_watermark: Offset) -> Self {
         let high_watermark = checkpointed_high_watermark.min(log.log_end_offset()).max(log.log_start_offset());
         Partition {
+            name: Arc::from(log.tp().to_string()),
             log,
             high_watermark,
             role: Role::None,
@@ -81,6 +85,11 @@ impl Partition {
     /// The partition.
     pub fn tp(&self) -> &TopicPartition {
         self.log.tp()
+    }
+
+    /// The partition's name, `topic-N`, as trace events carry it.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
     }
 
     /// Whether this replica leads the partition.
@@ -134,7 +143,7 @@ impl Partition {
             .collect();
         self.role = Role::Leader { followers, pending_isr: None };
         tracer.emit(Event::BecomeLeader {
-            tp: self.tp().to_string(),
+            tp: self.name.clone(),
             broker: me.0,
             leader_epoch: state.leader_epoch,
             log_end_offset: self.log.log_end_offset(),
@@ -149,7 +158,7 @@ impl Partition {
         self.apply_state(state);
         self.role = Role::Follower { leader: state.leader, needs_truncation: true };
         tracer.emit(Event::BecomeFollower {
-            tp: self.tp().to_string(),
+            tp: self.name.clone(),
             broker: me.0,
             leader: state.leader.map(|b| b.0),
             leader_epoch: state.leader_epoch,
@@ -221,7 +230,7 @@ impl Partition {
         let old = self.high_watermark;
         self.high_watermark = new;
         tracer.emit(Event::HighWatermark {
-            tp: self.tp().to_string(),
+            tp: self.name.clone(),
             broker: me.0,
             is_leader: self.is_leader(),
             leader_epoch: self.leader_epoch,
@@ -236,7 +245,7 @@ impl Partition {
         let removed = self.log.truncate_to(offset);
         if !removed.is_empty() {
             tracer.emit(Event::Truncate {
-                tp: self.tp().to_string(),
+                tp: self.name.clone(),
                 broker: me.0,
                 to_offset: offset,
                 removed,
@@ -258,7 +267,7 @@ impl Partition {
         }
         let removed = self.log.advance_log_start(new_start);
         tracer.emit(Event::LogStartAdvanced {
-            tp: self.tp().to_string(),
+            tp: self.name.clone(),
             broker: me.0,
             is_leader: self.is_leader(),
             log_start_offset: new_start,

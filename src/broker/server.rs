@@ -72,7 +72,7 @@ fn start(ctx: BrokerContext) -> SharedBroker {
         let log = PartitionLog::load_with_segment_bytes(tp.clone(), ctx.disk.clone(), segment_bytes);
         let partition = Partition::new(log, checkpoint.get(&tp).copied().unwrap_or(0));
         ctx.tracer.emit(Event::LogLoaded {
-            tp: tp.to_string(),
+            tp: partition.name().clone(),
             broker: me.0,
             records: partition.log.all_records(),
             high_watermark: partition.high_watermark,

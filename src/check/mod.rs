@@ -277,7 +277,7 @@ mod tests {
     }
 
     fn event_from((broker, which, offset, value, flag): (u32, u8, u64, u64, bool)) -> Event {
-        let tp = "k-0".to_string();
+        let tp: std::sync::Arc<str> = "k-0".into();
         // Two epochs, so that equal values at one offset sometimes are different entries.
         let epoch = 1 + (value % 2) as u32;
         match which {

@@ -154,7 +154,7 @@ impl Hist {
     /// A trace event recorded by `node`; advances the clock like an op.
     pub(crate) fn event(mut self, node: &str, event: Event) -> Self {
         self.clock_ms += 100;
-        self.trace.push(TraceEvent { time_ns: self.clock_ms * 1_000_000, node: node.to_string(), event });
+        self.trace.push(TraceEvent { time_ns: self.clock_ms * 1_000_000, node: node.into(), event });
         self
     }
 

@@ -104,7 +104,7 @@ impl Focus {
             | Event::IsrChange { tp, .. }
             | Event::LeaderElection { tp, .. } => (tp, self.value.is_none()),
         };
-        value_ok && self.partition.as_deref().is_none_or(|p| p == tp)
+        value_ok && self.partition.as_deref().is_none_or(|p| p == &**tp)
     }
 
     /// Whether `values` holds the focused value (true without a value focus).

@@ -363,7 +363,7 @@ impl<'a> ActiveController<'a> {
             let stored = self.write_state(decision.state).await?;
             if decision.leader_changed {
                 self.ctx.tracer.emit(Event::LeaderElection {
-                    tp: tp.to_string(),
+                    tp: tp.to_string().into(),
                     leader: stored.leader.map(|b| b.0),
                     leader_epoch: stored.leader_epoch,
                     isr: stored.isr.iter().map(|b| b.0).collect(),
@@ -388,7 +388,7 @@ impl<'a> ActiveController<'a> {
 
     fn trace_isr(&self, state: &PartitionState) {
         self.ctx.tracer.emit(Event::IsrChange {
-            tp: state.tp.to_string(),
+            tp: state.tp.to_string().into(),
             leader: state.leader.map(|b| b.0),
             leader_epoch: state.leader_epoch,
             isr: state.isr.iter().map(|b| b.0).collect(),

@@ -195,10 +195,12 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     for e in &history.trace {
         let at = |text: String| Line { time_ns: e.time_ns, text };
         match &e.event {
-            Event::IsrChange { tp, isr: now, .. } | Event::LeaderElection { tp, isr: now, .. } if *tp == focus.key => {
+            Event::IsrChange { tp, isr: now, .. } | Event::LeaderElection { tp, isr: now, .. }
+                if **tp == *focus.key =>
+            {
                 isr = Some(now.clone());
             }
-            Event::Append { tp, broker: b, as_leader, leader_epoch, base_offset, values } if *tp == focus.key => {
+            Event::Append { tp, broker: b, as_leader, leader_epoch, base_offset, values } if **tp == *focus.key => {
                 let mut other = None;
                 for (i, &v) in values.iter().enumerate() {
                     let o = base_offset + i as u64;
@@ -234,7 +236,7 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                 }
             }
             Event::ProduceAcknowledged { tp, broker: b, acks, base_offset, count, .. }
-                if *tp == focus.key
+                if **tp == *focus.key
                     && facts.acked.is_none()
                     && facts
                         .led
@@ -245,7 +247,7 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                 facts.isr_at_ack = isr.clone();
                 lines.push(at(format!("{} acknowledges the batch to the producer (acks={acks})", broker(*b))));
             }
-            Event::HighWatermark { tp, broker: b, is_leader: true, old, new, .. } if *tp == focus.key && !hw_told => {
+            Event::HighWatermark { tp, broker: b, is_leader: true, old, new, .. } if **tp == *focus.key && !hw_told => {
                 if let Some(o) = offsets.iter().find(|&&o| *old <= o && o < *new) {
                     if facts.led.iter().any(|&(lb, lo, _, _)| lb == *b && lo == *o) {
                         hw_told = true;
@@ -257,7 +259,7 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                     }
                 }
             }
-            Event::Truncate { tp, broker: b, to_offset, removed, reason } if *tp == focus.key => {
+            Event::Truncate { tp, broker: b, to_offset, removed, reason } if **tp == *focus.key => {
                 if let Some(&(o, _, epoch)) = removed.iter().find(|&&(o, v, _)| is_it(o, v)) {
                     holders.remove(b);
                     facts.truncated.push((*b, e.time_ns, reason.clone()));
@@ -268,7 +270,7 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                 }
             }
             Event::LogStartAdvanced { tp, broker: b, is_leader: true, log_start_offset, removed, reason }
-                if *tp == focus.key && removed.iter().any(|&(o, v, _)| is_it(o, v)) =>
+                if **tp == *focus.key && removed.iter().any(|&(o, v, _)| is_it(o, v)) =>
             {
                 facts.expired.push((*b, e.time_ns, reason.clone()));
                 lines.push(at(format!(
@@ -277,7 +279,7 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                 )));
             }
             Event::LogLoaded { tp, broker: b, records, .. }
-                if *tp == focus.key && holders.contains(b) && !records.iter().any(|&(o, v, _)| is_it(o, v)) =>
+                if **tp == *focus.key && holders.contains(b) && !records.iter().any(|&(o, v, _)| is_it(o, v)) =>
             {
                 holders.remove(b);
                 facts.lost_on_load.push((*b, e.time_ns));
@@ -364,7 +366,7 @@ pub(crate) fn partition_story(history: &History, key: Option<&str>, window: (u64
     context(history, key, &BTreeSet::new(), window, &mut lines, &mut facts);
     for e in history.trace.iter().filter(|e| (window.0..=window.1).contains(&e.time_ns)) {
         if let Event::HighWatermark { tp, broker: b, is_leader: true, leader_epoch, old, new } = &e.event {
-            if key.is_none_or(|k| k == tp) && new < old {
+            if key.is_none_or(|k| k == &**tp) && new < old {
                 lines.push(Line {
                     time_ns: e.time_ns,
                     text: format!(

@@ -132,10 +132,15 @@ impl Recorder {
         index
     }
 
-    /// Appends a trace event recorded by `node`.
+    /// Appends a trace event recorded by `node` (nodes that trace often use a
+    /// [`Tracer`], which shares its name between its events).
     pub fn trace(&self, node: &str, event: Event) {
+        self.push_trace(Arc::from(node), event);
+    }
+
+    fn push_trace(&self, node: Arc<str>, event: Event) {
         let time_ns = self.now_ns();
-        let event = TraceEvent { time_ns, node: node.to_string(), event };
+        let event = TraceEvent { time_ns, node, event };
         tracing::info!(target: TRACE_TARGET, "{}", serde_json::to_string(&event).expect("trace events serialize"));
         self.lock().trace.push(event);
         self.traced.notify_waiters();
@@ -204,7 +209,7 @@ impl Default for Recorder {
 impl Tracer {
     /// Records an event under this tracer's node name.
     pub fn emit(&self, event: Event) {
-        self.recorder.trace(&self.node, event);
+        self.recorder.push_trace(Arc::clone(&self.node), event);
     }
 
     /// The node's name.

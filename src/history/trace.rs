@@ -2,20 +2,23 @@
 //! Checkers of log invariants read these; clients never see them.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// One internal event.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TraceEvent {
     /// Simulated time, in nanoseconds since the run started.
     pub time_ns: u64,
-    /// The node that recorded it (`broker-1`, `controller`, `nemesis`, ...).
-    pub node: String,
+    /// The node that recorded it (`broker-1`, `controller`, `nemesis`, ...); shared by
+    /// all of the node's events (a long run records hundreds of thousands).
+    pub node: Arc<str>,
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
 }
 
-/// What happened. Partitions are written `topic-N`; brokers by id.
+/// What happened. Partitions are written `topic-N`, each name shared by the events that
+/// mention it; brokers by id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
@@ -27,7 +30,7 @@ pub enum Event {
     /// A replica's log as loaded from disk at start-up: every record it holds.
     LogLoaded {
         /// The partition.
-        tp: String,
+        tp: Arc<str>,
         /// The broker.
         broker: u32,
         /// `(offset, value, leader epoch of its batch)` in offset order.
@@ -38,7 +41,7 @@ pub enum Event {
     /// Records were appended to a replica's log.
     Append {
         /// The partition.
-        tp: String,
+        tp: Arc<str>,
         /// The broker.
         broker: u32,
         /// Whether the broker appended as leader (a produce) rather than as follower.
@@ -54,7 +57,7 @@ pub enum Event {
     /// acks=0 gets no answer): the moment the producer's acknowledgement left the broker.
     ProduceAcknowledged {
         /// The partition.
-        tp: String,
+        tp: Arc<str>,
         /// The answering leader.
         broker: u32,
         /// The leader epoch the batch was appended in.
@@ -69,7 +72,7 @@ pub enum Event {
     /// A replica's high watermark changed.
     HighWatermark {
         /// The partition.
-        tp: String,
+        tp: Arc<str>,
         /// The broker.
         broker: u32,
         /// Whether the broker is the partition's leader.
@@ -84,7 +87,7 @@ pub enum Event {
     /// A replica removed the tail of its log.
     Truncate {
         /// The partition.
-        tp: String,
+        tp: Arc<str>,
         /// The broker.
         broker: u32,
         /// The new log end offset.
@@ -99,7 +102,7 @@ pub enum Event {
     /// start can no longer be read; this is not a truncation (which removes the tail).
     LogStartAdvanced {
         /// The partition.
-        tp: String,
+        tp: Arc<str>,
         /// The broker.
         broker: u32,
         /// Whether the broker is the partition's leader.
@@ -115,7 +118,7 @@ pub enum Event {
     /// A broker became leader of a partition.
     BecomeLeader {
         /// The partition.
-        tp: String,
+        tp: Arc<str>,
         /// The broker.
         broker: u32,
         /// The new leader epoch.
@@ -128,7 +131,7 @@ pub enum Event {
     /// A broker became follower of a partition.
     BecomeFollower {
         /// The partition.
-        tp: String,
+        tp: Arc<str>,
         /// The broker.
         broker: u32,
         /// The leader it follows, if any.
@@ -141,7 +144,7 @@ pub enum Event {
     /// The ISR of a partition changed (recorded by the controller when it is stored).
     IsrChange {
         /// The partition.
-        tp: String,
+        tp: Arc<str>,
         /// The leader.
         leader: Option<u32>,
         /// The leader epoch.
@@ -152,7 +155,7 @@ pub enum Event {
     /// The controller elected a partition leader (or found none).
     LeaderElection {
         /// The partition.
-        tp: String,
+        tp: Arc<str>,
         /// The new leader, or `None` if the partition is offline.
         leader: Option<u32>,
         /// The new leader epoch.

@@ -386,7 +386,7 @@ fn trigger_matches(trigger: &scenario::Trigger, event: &crate::history::Event) -
         | (T::BecomeLeader, Event::BecomeLeader { tp, .. }) => tp,
         _ => return false,
     };
-    *tp == trigger.tp
+    **tp == *trigger.tp
 }
 
 /// Each consumer group of the scenario with the topics its members subscribe to.
@@ -459,7 +459,7 @@ fn fully_replicated(recorder: &Recorder, topics: &[TopicAssignment]) -> bool {
         t.replicas.iter().enumerate().all(|(p, replicas)| {
             observation
                 .partitions
-                .get(&format!("{}-{p}", t.name))
+                .get(format!("{}-{p}", t.name).as_str())
                 .is_some_and(|s| replicas.iter().all(|r| s.isr.contains(&r.0)))
                 && observation.leader_committed_all(&format!("{}-{p}", t.name))
         })
@@ -472,7 +472,7 @@ fn describe_unrecovered(recorder: &Recorder, topics: &[TopicAssignment], limit: 
     for t in topics {
         for (p, replicas) in t.replicas.iter().enumerate() {
             let name = format!("{}-{p}", t.name);
-            let Some(s) = observation.partitions.get(&name) else {
+            let Some(s) = observation.partitions.get(name.as_str()) else {
                 problems.push(format!("{name} was never created"));
                 continue;
             };

@@ -106,7 +106,7 @@ impl Nemesis {
             Target::Node(name) => vec![name.clone()],
             Target::Controller => observation.controller.map(broker).into_iter().collect(),
             Target::LeaderOf(tp) => {
-                observation.partitions.get(tp).and_then(|p| p.leader).map(broker).into_iter().collect()
+                observation.partitions.get(tp.as_str()).and_then(|p| p.leader).map(broker).into_iter().collect()
             }
             Target::CoordinatorOf(group) => {
                 let prefix = format!("{OFFSETS_TOPIC}-");
@@ -115,10 +115,10 @@ impl Nemesis {
                     return Vec::new();
                 }
                 let tp = format!("{prefix}{}", offsets_partition_for(group, count));
-                observation.partitions.get(&tp).and_then(|p| p.leader).map(broker).into_iter().collect()
+                observation.partitions.get(tp.as_str()).and_then(|p| p.leader).map(broker).into_iter().collect()
             }
             Target::FollowersOf(tp) | Target::AFollowerOf(tp) => {
-                let Some(partition) = observation.partitions.get(tp) else {
+                let Some(partition) = observation.partitions.get(tp.as_str()) else {
                     return Vec::new();
                 };
                 let mut followers: Vec<String> = self

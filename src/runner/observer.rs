@@ -6,6 +6,7 @@
 
 use crate::history::{Event, Recorder};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The latest known state of one partition.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,15 +23,15 @@ pub struct ObservedPartition {
 #[derive(Clone, Debug, Default)]
 pub struct ClusterObservation {
     /// Partitions by name (`orders-0`).
-    pub partitions: BTreeMap<String, ObservedPartition>,
+    pub partitions: BTreeMap<Arc<str>, ObservedPartition>,
     /// The latest elected controller.
     pub controller: Option<u32>,
     /// Each replica's log, by partition name and broker, as its appends, truncations,
     /// loads and high watermark moves tell it.
-    pub replicas: BTreeMap<(String, u32), ObservedReplica>,
+    pub replicas: BTreeMap<(Arc<str>, u32), ObservedReplica>,
     /// The leadership each broker took up (become-leader) since it last started, by
     /// partition name and broker: the leader epoch.
-    pub leading: BTreeMap<(String, u32), u32>,
+    pub leading: BTreeMap<(Arc<str>, u32), u32>,
 }
 
 /// One replica's log end and high watermark, as the trace tells them.
@@ -49,7 +50,7 @@ impl ClusterObservation {
     pub fn acting_leader(&self, tp: &str) -> Option<u32> {
         let partition = self.partitions.get(tp)?;
         let leader = partition.leader?;
-        (self.leading.get(&(tp.to_string(), leader)) == Some(&partition.leader_epoch)).then_some(leader)
+        (self.leading.get(&(Arc::from(tp), leader)) == Some(&partition.leader_epoch)).then_some(leader)
     }
 
     /// Whether the partition's leader has committed everything in its log: its high
@@ -59,7 +60,7 @@ impl ClusterObservation {
         let Some(leader) = self.acting_leader(tp) else {
             return false;
         };
-        self.replicas.get(&(tp.to_string(), leader)).is_some_and(|r| r.high_watermark >= r.log_end_offset)
+        self.replicas.get(&(Arc::from(tp), leader)).is_some_and(|r| r.high_watermark >= r.log_end_offset)
     }
 }
 

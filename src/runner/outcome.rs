@@ -84,24 +84,24 @@ pub struct Unavailability {
 
 /// Spans without a leader, from the controller's elections.
 pub fn unavailability(history: &History) -> Vec<Unavailability> {
-    let mut open: BTreeMap<String, u64> = BTreeMap::new();
+    let mut open: BTreeMap<&str, u64> = BTreeMap::new();
     let mut spans = Vec::new();
     for event in &history.trace {
         if let Event::LeaderElection { tp, leader, .. } = &event.event {
             let now_ms = event.time_ns / 1_000_000;
             match leader {
                 None => {
-                    open.entry(tp.clone()).or_insert(now_ms);
+                    open.entry(tp).or_insert(now_ms);
                 }
                 Some(_) => {
-                    if let Some(from_ms) = open.remove(tp) {
-                        spans.push(Unavailability { tp: tp.clone(), from_ms, until_ms: Some(now_ms) });
+                    if let Some(from_ms) = open.remove(&**tp) {
+                        spans.push(Unavailability { tp: tp.to_string(), from_ms, until_ms: Some(now_ms) });
                     }
                 }
             }
         }
     }
-    spans.extend(open.into_iter().map(|(tp, from_ms)| Unavailability { tp, from_ms, until_ms: None }));
+    spans.extend(open.into_iter().map(|(tp, from_ms)| Unavailability { tp: tp.to_string(), from_ms, until_ms: None }));
     spans
 }
 

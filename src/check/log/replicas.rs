@@ -161,7 +161,7 @@ impl<'e> Replicas<'e> {
             | Event::LogLoaded { tp, broker, .. }
             | Event::Append { tp, broker, .. }
             | Event::HighWatermark { tp, broker, .. }
-            | Event::Truncate { tp, broker, .. } => (tp.as_str(), *broker),
+            | Event::Truncate { tp, broker, .. } => (&**tp, *broker),
             _ => return None,
         };
         let partition = self.partition(tp);
