@@ -24,7 +24,7 @@ pub fn metadata(shared: &SharedBroker, topics: &[String]) -> Response {
     let partitions = cache
         .partitions
         .values()
-        .filter(|p| topics.is_empty() || topics.contains(&p.tp.topic))
+        .filter(|p| topics.is_empty() || topics.iter().any(|t| **t == *p.tp.topic))
         .map(|p| PartitionMetadata {
             tp: p.tp.clone(),
             leader: p.leader,

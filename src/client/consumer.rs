@@ -113,7 +113,7 @@ impl Consumer {
         timestamps_ms: &BTreeMap<TopicPartition, u64>,
     ) -> BTreeMap<TopicPartition, Offset> {
         if self.need_metadata {
-            let topics: Vec<String> = timestamps_ms.keys().map(|tp| tp.topic.clone()).collect();
+            let topics: Vec<String> = timestamps_ms.keys().map(|tp| tp.topic.to_string()).collect();
             let timeout = Duration::from_millis(self.config.request_timeout_ms);
             if self.view.refresh(&topics, timeout).await {
                 self.need_metadata = false;
@@ -162,7 +162,7 @@ impl Consumer {
     pub async fn poll_waiting(&mut self, max_wait_ms: u64) -> Vec<ConsumedRecord> {
         let timeout = Duration::from_millis(self.config.request_timeout_ms + max_wait_ms);
         if self.need_metadata {
-            let topics: Vec<String> = self.assignment.iter().map(|tp| tp.topic.clone()).collect();
+            let topics: Vec<String> = self.assignment.iter().map(|tp| tp.topic.to_string()).collect();
             if self.view.refresh(&topics, timeout).await {
                 self.need_metadata = false;
             }

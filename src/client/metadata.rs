@@ -87,14 +87,14 @@ impl ClusterView {
 
     /// The partitions of a topic, in order (empty if unknown).
     pub fn partitions_of(&self, topic: &str) -> Vec<TopicPartition> {
-        self.partitions.keys().filter(|tp| tp.topic == topic).cloned().collect()
+        self.partitions.keys().filter(|tp| *tp.topic == *topic).cloned().collect()
     }
 
     /// The partition count of every known topic.
     pub fn partition_counts(&self) -> BTreeMap<String, u32> {
         let mut counts = BTreeMap::new();
         for tp in self.partitions.keys() {
-            let count: &mut u32 = counts.entry(tp.topic.clone()).or_default();
+            let count: &mut u32 = counts.entry(tp.topic.to_string()).or_default();
             *count = (*count).max(tp.partition + 1);
         }
         counts

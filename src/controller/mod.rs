@@ -224,7 +224,7 @@ impl<'a> ActiveController<'a> {
     async fn load_partitions(&mut self) -> Result<(), Resign> {
         for topic in &self.ctx.topics {
             for (partition, replicas) in topic.replicas.iter().enumerate() {
-                let tp = TopicPartition::new(&topic.name, partition as u32);
+                let tp = TopicPartition::new(topic.name.as_str(), partition as u32);
                 if self.partitions.contains_key(&tp) {
                     continue;
                 }
@@ -383,7 +383,7 @@ impl<'a> ActiveController<'a> {
             // PLANTED BUG unclean-election-ignores-flag: the topic's setting is not read.
             return true;
         }
-        self.ctx.topics.iter().find(|t| t.name == tp.topic).is_some_and(|t| t.unclean_leader_election_enable)
+        self.ctx.topics.iter().find(|t| *t.name == *tp.topic).is_some_and(|t| t.unclean_leader_election_enable)
     }
 
     fn trace_isr(&self, state: &PartitionState) {

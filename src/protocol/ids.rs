@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// A broker's id, as in Kafka's `broker.id`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -28,15 +29,16 @@ pub const NO_PRODUCER_ID: ProducerId = -1;
 /// A topic and partition number; displayed the Kafka way, `orders-2`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TopicPartition {
-    /// The topic name.
-    pub topic: String,
+    /// The topic name, shared by every copy (requests, responses, records and maps all
+    /// carry topic-partitions; cloning one allocates nothing).
+    pub topic: Arc<str>,
     /// The partition number within the topic.
     pub partition: u32,
 }
 
 impl TopicPartition {
     /// Builds a topic-partition.
-    pub fn new(topic: impl Into<String>, partition: u32) -> Self {
+    pub fn new(topic: impl Into<Arc<str>>, partition: u32) -> Self {
         TopicPartition { topic: topic.into(), partition }
     }
 
@@ -46,7 +48,7 @@ impl TopicPartition {
         if topic.is_empty() {
             return None;
         }
-        Some(TopicPartition { topic: topic.to_string(), partition: partition.parse().ok()? })
+        Some(TopicPartition { topic: topic.into(), partition: partition.parse().ok()? })
     }
 }
 

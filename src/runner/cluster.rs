@@ -190,7 +190,7 @@ pub async fn simulate(scenario: &Scenario, options: &RunOptions) -> Simulated {
     let expected: Vec<crate::protocol::TopicPartition> = scenario
         .topics
         .iter()
-        .flat_map(|t| (0..t.partitions).map(move |p| crate::protocol::TopicPartition::new(&t.name, p)))
+        .flat_map(|t| (0..t.partitions).map(move |p| crate::protocol::TopicPartition::new(t.name.as_str(), p)))
         .collect();
     let drain_process = 1_000_000;
     let recorder_for_drain = recorder.clone();
@@ -422,7 +422,7 @@ fn groups_behind(
     });
     let mut behind = Vec::new();
     for (group, topics) in groups {
-        for (tp, end) in end_offsets.iter().filter(|(tp, _)| topics.contains(&tp.topic)) {
+        for (tp, end) in end_offsets.iter().filter(|(tp, _)| topics.iter().any(|t| **t == *tp.topic)) {
             let at = committed.get(&(group.clone(), tp.to_string())).copied().unwrap_or(0);
             if at < *end {
                 behind.push(format!("{group} {tp} at {at} of {end}"));

@@ -207,7 +207,7 @@ impl Producer {
         {
             let mut state = self.shared.lock();
             let partition = Self::choose_partition(&mut state, &record, partitions);
-            let tp = TopicPartition::new(&record.topic, partition);
+            let tp = TopicPartition::new(record.topic.as_str(), partition);
             let stored = Record { key: record.key.clone(), value: record.value, timestamp_ms: now_ms() };
             let started = state.append(tp, stored, tx, self.shared.config.batch_size);
             if started && record.partition.is_none() && record.key.is_none() {
