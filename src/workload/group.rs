@@ -7,7 +7,7 @@
 //! a stall can strike between polling a record, processing it and committing it. That
 //! window is where at-most-once and at-least-once differ.
 
-use super::{consumer_config, poll_value, AppFault, WorkloadContext};
+use super::{add_polled, consumer_config, poll_value, AppFault, WorkloadContext};
 use crate::client::assignor::Strategy;
 use crate::client::consumer::ConsumedRecord;
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener, PendingCommit};
@@ -292,17 +292,9 @@ async fn process_backlog(
 
 /// Records `batch` as processed, one `process` op per generation it was polled in.
 fn record_processed(app: &mut App<'_>, batch: Vec<Polled>) {
-    let mut by_generation: Vec<(GroupContext, PolledRecords)> = Vec::new();
-    for Polled { record, group } in batch {
-        if by_generation.last().is_none_or(|(g, _)| *g != group) {
-            by_generation.push((group, PolledRecords::new()));
-        }
-        let (_, records) = by_generation.last_mut().expect("pushed");
-        records.entry(record.tp.to_string()).or_default().push((record.offset, record.value));
-    }
-    for (group, records) in by_generation {
-        if !records.is_empty() {
-            app.life.record_in_group(OpFn::Process, OpValue::Records(records), group);
-        }
+    for generation in batch.chunk_by(|a, b| a.group == b.group) {
+        let mut records = PolledRecords::new();
+        add_polled(&mut records, generation, |p| &p.record);
+        app.life.record_in_group(OpFn::Process, OpValue::Records(records), generation[0].group.clone());
     }
 }
