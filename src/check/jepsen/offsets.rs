@@ -5,7 +5,6 @@
 use super::analysis::{Analysis, VersionOrder};
 use crate::check::describe::plural;
 use crate::check::{Anomaly, AnomalyKind, RecordRef};
-use std::collections::BTreeMap;
 
 /// Jepsen's version-order errors (`inconsistent-offsets`): an offset of a key at which
 /// different observations (acknowledged sends, polls) found different values. One anomaly
@@ -41,10 +40,7 @@ pub(super) fn inconsistent_offsets(a: &Analysis<'_>) -> Vec<Anomaly> {
 pub(super) fn duplicates(a: &Analysis<'_>) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for (key, order) in &a.orders {
-        for (value, offsets) in offsets_per_value(order) {
-            if offsets.len() < 2 {
-                continue;
-            }
+        for (value, offsets) in values_at_several_offsets(order) {
             let seen: Vec<(String, RecordRef)> =
                 offsets.iter().map(|&o| observation(a, order, key, o, value)).collect();
             let phrases: Vec<String> =
@@ -63,21 +59,21 @@ pub(super) fn duplicates(a: &Analysis<'_>) -> Vec<Anomaly> {
     out
 }
 
-/// Every value of a key with the offsets it was observed at (ascending), the values in
-/// the order of their first offset.
-fn offsets_per_value(order: &VersionOrder) -> Vec<(u64, Vec<u64>)> {
-    let mut position: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut per_value: Vec<(u64, Vec<u64>)> = Vec::new();
-    for (&offset, values) in &order.log {
-        for v in values.iter().map(|o| o.value) {
-            let i = *position.entry(v).or_insert_with(|| {
-                per_value.push((v, Vec::new()));
-                per_value.len() - 1
-            });
-            per_value[i].1.push(offset);
-        }
-    }
-    per_value
+/// Every value of a key observed at more than one offset, with those offsets
+/// (ascending), the values in the order of their first offset. Sorting every
+/// `(value, offset)` pair finds them without an entry per value.
+fn values_at_several_offsets(order: &VersionOrder) -> Vec<(u64, Vec<u64>)> {
+    let mut pairs: Vec<(u64, u64)> =
+        order.log.iter().flat_map(|(&offset, values)| values.iter().map(move |o| (o.value, offset))).collect();
+    pairs.sort_unstable();
+    let mut several: Vec<(u64, Vec<u64>)> = pairs
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| run.len() > 1)
+        .map(|run| (run[0].0, run.iter().map(|&(_, offset)| offset).collect()))
+        .collect();
+    // Stable: values sharing a first offset stay in ascending order.
+    several.sort_by_key(|(_, offsets)| offsets[0]);
+    several
 }
 
 /// Who first observed `(offset, value)` of `key`, as a phrase and as a record.
@@ -135,6 +131,17 @@ mod tests {
         assert_eq!(found[0].kind, AnomalyKind::Duplicate);
         assert_eq!(offsets_and_values(&found[0]), vec![(Some(0), Some(10)), (Some(2), Some(10))]);
         assert!(found[0].description.starts_with("x: value 10 was observed at 2 offsets: 0 (acknowledged"));
+    }
+
+    #[test]
+    fn duplicates_come_in_the_order_of_their_first_offset() {
+        let h = Hist::new().poll_ok(1, &[("x", &[(0, 20), (1, 10), (2, 10), (3, 20), (4, 5)])]).build();
+        let found = duplicates(&Analysis::new(&h));
+        let values: Vec<Vec<(Option<u64>, Option<u64>)>> = found.iter().map(offsets_and_values).collect();
+        assert_eq!(
+            values,
+            vec![vec![(Some(0), Some(20)), (Some(3), Some(20))], vec![(Some(1), Some(10)), (Some(2), Some(10))]]
+        );
     }
 
     #[test]
