@@ -5,7 +5,7 @@
 use super::partition::{Partition, Role};
 use super::producer_state::SequenceCheck;
 use super::{fetcher, MetadataCache, SharedBroker, TruncationMode};
-use crate::broker::log::PartitionLog;
+use crate::broker::log::{PartitionLog, ReadLimits};
 use crate::history::Event;
 use crate::plant::PlantedBug;
 use crate::protocol::{
@@ -301,27 +301,15 @@ fn read_partitions(shared: &SharedBroker, request: &FetchRequest) -> Vec<FetchPa
             }
             // Consumers see only committed records; followers read up to the log end.
             let until = if is_follower { log.log_end_offset() } else { partition.high_watermark };
-            let max_bytes = if is_follower { shared.config.replica_fetch_max_bytes } else { u64::MAX };
-            response.batches = log.read(wanted.fetch_offset, until, max_bytes);
-            if !is_follower {
-                let limit = request.max_records;
-                trim_to_records(&mut response.batches, limit);
-            }
+            let limits = if is_follower {
+                ReadLimits { max_bytes: shared.config.replica_fetch_max_bytes, max_records: usize::MAX }
+            } else {
+                ReadLimits { max_bytes: u64::MAX, max_records: request.max_records }
+            };
+            response.batches = log.read(wanted.fetch_offset, until, limits);
             response
         })
         .collect()
-}
-
-fn trim_to_records(batches: &mut Vec<crate::protocol::RecordBatch>, limit: usize) {
-    let mut remaining = limit;
-    batches.retain_mut(|batch| {
-        if remaining == 0 {
-            return false;
-        }
-        batch.records.truncate(remaining);
-        remaining -= batch.records.len();
-        true
-    });
 }
 
 /// KIP-320 fencing: the request's leader epoch must match the leader's.

@@ -355,21 +355,26 @@ impl PartitionLog {
     }
 
     /// Batches holding records from `from` (exclusive of earlier records) up to `until`,
-    /// at most `max_bytes` (at least one batch, as Kafka always returns one).
-    pub fn read(&self, from: Offset, until: Offset, max_bytes: u64) -> Vec<RecordBatch> {
+    /// within `limits` (at least one batch, as Kafka always returns one).
+    pub fn read(&self, from: Offset, until: Offset, limits: ReadLimits) -> Vec<RecordBatch> {
         let mut out = Vec::new();
-        let mut bytes = 0;
+        if limits.max_records == 0 {
+            return out;
+        }
+        let (mut bytes, mut records) = (0, 0);
         let first_segment = self.segments.partition_point(|s| s.next_offset() <= from);
         for segment in &self.segments[first_segment..] {
             let first = segment.batches.partition_point(|b| b.next_offset() <= from);
             for batch in &segment.batches[first..] {
-                if batch.base_offset >= until || (!out.is_empty() && bytes >= max_bytes) {
+                let full = bytes >= limits.max_bytes || records >= limits.max_records;
+                if batch.base_offset >= until || (!out.is_empty() && full) {
                     return out;
                 }
                 // Share only the records wanted (a fetch usually wants a batch's tail or
                 // all of it).
                 let skip = from.saturating_sub(batch.base_offset) as usize;
                 let end = (until.min(batch.next_offset()) - batch.base_offset) as usize;
+                let end = end.min(skip.saturating_add(limits.max_records - records));
                 let slice = RecordBatch {
                     base_offset: batch.base_offset + skip as Offset,
                     partition_leader_epoch: batch.partition_leader_epoch,
@@ -379,6 +384,7 @@ impl PartitionLog {
                     records: batch.records.slice(skip..end),
                 };
                 bytes += slice.size_bytes();
+                records += slice.records.len();
                 out.push(slice);
             }
         }
@@ -417,6 +423,22 @@ impl PartitionLog {
         let bytes = bincode::serialize(&start).expect("offsets serialize");
         self.disk.overwrite_durably(&Self::log_start_path(&self.tp), Bytes::from(bytes));
     }
+}
+
+/// How much one [`PartitionLog::read`] may return.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// No batch is added once this many bytes are read (a fetch's byte limit).
+    pub max_bytes: u64,
+    /// At most this many records; the last batch is cut short to fit (a consumer's
+    /// `max.poll.records`). Reading stops there instead of reading to `until` and
+    /// trimming, which cost a consumer far behind a copy of the whole log per fetch.
+    pub max_records: usize,
+}
+
+impl ReadLimits {
+    /// No limit.
+    pub const NONE: ReadLimits = ReadLimits { max_bytes: u64::MAX, max_records: usize::MAX };
 }
 
 /// A batch as one segment-file entry: bincode with variable-length integers, which
@@ -490,10 +512,31 @@ mod tests {
         let mut log = PartitionLog::load(TopicPartition::new("t", 0), store.disk("b1"));
         log.append_as_leader(batch(&[1, 2, 3]), 1);
         log.append_as_leader(batch(&[4, 5]), 1);
-        let read = log.read(1, 4, u64::MAX);
+        let read = log.read(1, 4, ReadLimits::NONE);
         let values: Vec<_> = read.iter().flat_map(|b| b.offsets_and_records().map(|(o, r)| (o, r.value))).collect();
         assert_eq!(values, vec![(1, 2), (2, 3), (3, 4)]);
         assert_eq!(log.offset_for_timestamp(4), Some(3));
+    }
+
+    #[test]
+    fn reads_stop_at_the_record_limit_cutting_the_last_batch_short() {
+        let store = DiskStore::new();
+        let mut log = PartitionLog::load(TopicPartition::new("t", 0), store.disk("b1"));
+        log.append_as_leader(batch(&[1, 2, 3]), 1);
+        log.append_as_leader(batch(&[4, 5]), 1);
+        let values = |max_records| -> Vec<(Offset, u64)> {
+            let limits = ReadLimits { max_bytes: u64::MAX, max_records };
+            let read = log.read(1, 5, limits);
+            read.iter().flat_map(|b| b.offsets_and_records().map(|(o, r)| (o, r.value))).collect()
+        };
+        assert_eq!(values(0), vec![]);
+        assert_eq!(values(1), vec![(1, 2)]);
+        assert_eq!(values(3), vec![(1, 2), (2, 3), (3, 4)]);
+        assert_eq!(values(99), vec![(1, 2), (2, 3), (3, 4), (4, 5)]);
+        // The byte limit still lets the first batch through whole.
+        let one_batch = log.read(0, 5, ReadLimits { max_bytes: 1, max_records: usize::MAX });
+        assert_eq!(one_batch.len(), 1);
+        assert_eq!(one_batch[0].records.len(), 3);
     }
 
     /// A log whose segments hold two 1-record batches (78 bytes each).
@@ -512,7 +555,7 @@ mod tests {
         assert_eq!(bases, vec![0, 2, 4]);
         assert_eq!(store.disk("b1").list("t-0/").iter().filter(|p| p.ends_with(".log")).count(), 3);
         let values: Vec<u64> =
-            log.read(1, 5, u64::MAX).iter().flat_map(|b| b.records.iter().map(|r| r.value)).collect();
+            log.read(1, 5, ReadLimits::NONE).iter().flat_map(|b| b.records.iter().map(|r| r.value)).collect();
         assert_eq!(values, vec![2, 3, 4, 5]);
         // A roll flushes the closed segment: a power loss keeps it.
         store.lose_page_cache("b1");
