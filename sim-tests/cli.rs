@@ -206,6 +206,34 @@ fn suite_writes_json_and_junit_and_exits_with_the_worst_outcome() {
 }
 
 #[test]
+fn bench_measures_a_scenario_against_the_baselines_and_times_the_suite() {
+    let dir = scratch("bench");
+    let file = dir.join("small-bench.toml");
+    std::fs::write(&file, small_scenario("[1]", "all", "absent = [\"lost-write\"]")).unwrap();
+    let suite = dir.join("suite");
+    std::fs::create_dir_all(&suite).unwrap();
+    std::fs::write(suite.join("other.toml"), small_scenario("[1, 2]", "all", "absent = [\"lost-write\"]")).unwrap();
+    let output =
+        kafkasim(&["bench", "--file", file.to_str().unwrap(), "--suite", suite.to_str().unwrap(), "--jobs", "2"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(line_starting(&text, "bench run: ").contains("status pass"), "{text}");
+    for row in ["small-bench seed 1", "baseline: request/response over sim::net", "baseline: request/response over"] {
+        assert!(text.contains(row), "missing {row} in:\n{text}");
+    }
+    let ratio: f64 = line_starting(&text, "messages per wall second, kafkasim / sim::net baseline: ")
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}:\n{text}"));
+    assert!(ratio > 0.0, "{text}");
+    assert!(text.contains("peak memory (VmHWM) after the bench run"), "{text}");
+    assert!(line_starting(&text, "other ").trim_start().starts_with("2 seeds"), "{text}");
+    for target in ["bench scenario wall time", "messages/s ratio", "peak memory after the bench run", "whole suite"] {
+        assert!(text.contains(target), "missing target {target} in:\n{text}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn sweep_lines_carry_the_parameters_each_seed_drew() {
     let dir = scratch("sweep-drawn");
     let file = dir.join("drawn.toml");

@@ -42,9 +42,10 @@ impl Figures {
         self.simulated_s / self.wall_s.max(1e-9)
     }
 
-    /// Network messages delivered per CPU second, if the CPU time is known.
+    /// Network messages delivered per CPU second, if the CPU time is known and at least
+    /// one clock tick (10 ms: less is no measurement).
     pub fn messages_per_cpu_s(&self) -> Option<f64> {
-        self.cpu_s.map(|cpu| self.messages as f64 / cpu.max(1e-9))
+        self.cpu_s.filter(|cpu| *cpu >= 0.01).map(|cpu| self.messages as f64 / cpu)
     }
 
     /// Records sent per wall second.
