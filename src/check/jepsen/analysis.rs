@@ -207,17 +207,32 @@ enum Keep {
 
 impl<T: Copy> ByValue<T> {
     /// Builds the index from pairs in history order.
-    fn build(mut pairs: Vec<(u64, T)>, keep: Keep) -> Self {
+    fn build(pairs: Vec<(u64, T)>, keep: Keep) -> Self {
+        Self::build_merging(pairs, |kept, later| {
+            if matches!(keep, Keep::Last) {
+                *kept = later;
+            }
+        })
+    }
+
+    /// Builds the index from pairs in history order, folding each later pair of a value
+    /// into the one kept with `merge(kept, later)`.
+    pub fn build_merging(mut pairs: Vec<(u64, T)>, merge: impl Fn(&mut T, T)) -> Self {
         // Stable: the pairs of one value stay in history order.
         pairs.sort_by_key(|&(v, _)| v);
-        pairs.dedup_by(|later, earlier| {
-            let same = later.0 == earlier.0;
-            if same && matches!(keep, Keep::Last) {
-                earlier.1 = later.1;
+        pairs.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                merge(&mut kept.1, later.1);
             }
             same
         });
         ByValue { entries: pairs }
+    }
+
+    /// The values, ascending, with what each maps to.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> + '_ {
+        self.entries.iter().map(|(v, t)| (*v, t))
     }
 
     /// What `value` maps to.

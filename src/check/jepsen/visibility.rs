@@ -10,21 +10,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// For each value of a key, the first and last dense index it appears at. A value
 /// normally appears once; duplicates and conflicting offsets make the two differ.
-fn value_spans(order: &VersionOrder) -> BTreeMap<u64, (usize, usize)> {
-    let mut spans: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
+fn value_spans(order: &VersionOrder) -> ByValue<(usize, usize)> {
     // Every log entry holds at least one value, so enumeration gives the dense index.
-    for (i, values) in order.log.values().enumerate() {
-        for v in values.iter().map(|o| o.value) {
-            spans.entry(v).and_modify(|(_, last)| *last = i).or_insert((i, i));
-        }
-    }
-    spans
+    let pairs: Vec<(u64, (usize, usize))> =
+        order.log.values().enumerate().flat_map(|(i, values)| values.iter().map(move |o| (o.value, (i, i)))).collect();
+    ByValue::build_merging(pairs, |(_, last), (later, _)| *last = later)
 }
 
 /// Of the values `ok` polls read, the one whose first appearance is furthest into the
 /// log (the smallest such value on a tie), with that index: everything before it must
 /// have been read too.
-fn highest_read(read: &ByValue<usize>, spans: &BTreeMap<u64, (usize, usize)>) -> Option<(usize, u64)> {
+fn highest_read(read: &ByValue<usize>, spans: &ByValue<(usize, usize)>) -> Option<(usize, u64)> {
     let mut best: Option<(usize, u64)> = None;
     for v in read.values() {
         if let Some(&(first, _)) = spans.get(&v) {
@@ -49,7 +45,7 @@ pub(super) fn lost_writes(a: &Analysis<'_>) -> Vec<Anomaly> {
         let spans = value_spans(order);
         let Some((bound, witness)) = highest_read(read, &spans) else { continue };
         let mut must_read: Vec<(usize, u64)> =
-            spans.iter().filter(|(_, &(_, last))| last <= bound).map(|(&v, &(_, last))| (last, v)).collect();
+            spans.iter().filter(|(_, &(_, last))| last <= bound).map(|(v, &(_, last))| (last, v)).collect();
         must_read.sort_unstable();
         for (_, v) in must_read {
             if read.contains(&v) || a.deleted_by_retention(key, v) {
@@ -58,7 +54,7 @@ pub(super) fn lost_writes(a: &Analysis<'_>) -> Vec<Anomaly> {
             let Some(&w) = a.writer_of.get(key).and_then(|m| m.get(&v)) else { continue };
             let writer = a.op(w);
             if a.send_committed(writer, key, v) {
-                let lost_offset = order.by_index[spans[&v].0].0;
+                let lost_offset = order.by_index[spans.get(&v).expect("a value of the order").0].0;
                 let witness_offset = order.by_index[bound].0;
                 out.push(lost_write(a, key, (lost_offset, v), writer, (witness_offset, witness)));
             }
