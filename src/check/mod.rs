@@ -253,7 +253,7 @@ mod tests {
             OpFn::Process,
         ][f as usize];
         let key = format!("k-{key}");
-        let send = MicroOp::Send { key: key.clone(), value, offset: flag.then_some(offset) };
+        let send = MicroOp::Send { key: key.as_str().into(), value, offset: flag.then_some(offset) };
         let poll = MicroOp::Poll {
             records: flag
                 .then(|| [(key.clone(), vec![(offset, value), (offset / 2, value + 1)])].into_iter().collect()),

@@ -31,7 +31,7 @@ fn records(pairs: Pairs<'_>) -> PolledRecords {
 }
 
 fn send(key: &str, offset: Option<u64>, value: u64) -> MicroOp {
-    MicroOp::Send { key: key.to_string(), value, offset }
+    MicroOp::Send { key: key.into(), value, offset }
 }
 
 /// The invocation of a txn: sends without offsets, polls without records.

@@ -103,7 +103,7 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
         let at = |text: String| Line { time_ns: op.time_ns, text };
         for mop in op.micro_ops() {
             match mop {
-                MicroOp::Send { key, value, offset } if *key == focus.key && Some(*value) == focus.value => {
+                MicroOp::Send { key, value, offset } if **key == *focus.key && Some(*value) == focus.value => {
                     let error = op.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
                     let text = match (op.kind, offset) {
                         (OpType::Invoke, _) => {

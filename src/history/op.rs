@@ -2,6 +2,7 @@
 
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Records a poll returned, per key (topic-partition): `(offset, value)` in log order.
 pub type PolledRecords = BTreeMap<String, Vec<(u64, u64)>>;
@@ -45,8 +46,9 @@ pub enum OpFn {
 pub enum MicroOp {
     /// `["send", KEY, VALUE]`, or `["send", KEY, [OFFSET, VALUE]]` once acknowledged.
     Send {
-        /// The topic-partition, e.g. `orders-2`.
-        key: String,
+        /// The topic-partition, e.g. `orders-2` (shared: a run writes it twice per
+        /// record).
+        key: Arc<str>,
         /// The value written.
         value: u64,
         /// The offset the broker assigned, when known.
@@ -298,7 +300,7 @@ fn micro_op_from_json(json: &Value) -> Result<MicroOp, String> {
                 }
                 other => (None, other.as_u64().ok_or("send: expected an integer value")?),
             };
-            Ok(MicroOp::Send { key: key.to_string(), value, offset })
+            Ok(MicroOp::Send { key: key.into(), value, offset })
         }
         Some("poll") => Ok(MicroOp::Poll { records: parts.get(1).map(records_from_json).transpose()? }),
         _ => Err(format!("expected a [\"send\", ...] or [\"poll\", ...] micro-op, got {json}")),

@@ -178,7 +178,9 @@ pub(crate) fn log_orders(history: &History) -> Vec<LogOrder> {
                     let n = sent.len();
                     sent.entry(*value).or_insert((op.process, n));
                 }
-                (OpType::Ok, MicroOp::Send { key, value, offset: Some(o) }) => acked.push((key.clone(), *o, *value)),
+                (OpType::Ok, MicroOp::Send { key, value, offset: Some(o) }) => {
+                    acked.push((key.to_string(), *o, *value))
+                }
                 (OpType::Ok, MicroOp::Poll { records: Some(records) }) if op.process >= DRAIN_PROCESS => {
                     for (key, pairs) in records {
                         finals.entry(key.clone()).or_default().extend(pairs.iter().copied());

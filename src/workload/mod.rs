@@ -169,7 +169,9 @@ async fn produce(
     mut life: Incarnation,
 ) {
     let producer = Producer::new(net, producer_config(&spec, ctx.bootstrap.clone()));
-    let topic: std::sync::Arc<str> = spec.topic.as_str().into();
+    let topic: Arc<str> = spec.topic.as_str().into();
+    let partition_names: Vec<Arc<str>> =
+        (0..partitions).map(|p| Arc::from(TopicPartition::new(topic.clone(), p).to_string())).collect();
     let interval = Duration::from_secs_f64(1.0 / spec.rate_per_sec.max(0.001));
     let op_size = match spec.send_mode {
         SendMode::Sync => 1,
@@ -198,15 +200,14 @@ async fn produce(
             let value = ctx.next_value.fetch_add(1, Ordering::Relaxed);
             let (partition, key) = route(&spec, sent, partitions);
             sent += 1;
-            planned.push((TopicPartition::new(topic.clone(), partition), key, value));
+            let tp = TopicPartition::new(topic.clone(), partition);
+            planned.push(PlannedSend { tp, name: partition_names[partition as usize].clone(), key, value });
         }
-        let invoke = planned
-            .iter()
-            .map(|(tp, _, value)| MicroOp::Send { key: tp.to_string(), value: *value, offset: None })
-            .collect();
+        let invoke =
+            planned.iter().map(|p| MicroOp::Send { key: p.name.clone(), value: p.value, offset: None }).collect();
         life.invoke(OpFn::Send, OpValue::Txn(invoke));
         let mut deliveries = Vec::new();
-        for (i, (tp, key, value)) in planned.iter().enumerate() {
+        for (i, PlannedSend { tp, key, value, .. }) in planned.iter().enumerate() {
             if i > 0 {
                 next_send += interval;
                 wait_until(next_send, catch_up).await;
@@ -239,8 +240,18 @@ async fn wait_until(deadline: Instant, catch_up: bool) {
 
 /// A send op's completion: `ok` if every send was acknowledged, `fail` if every one
 /// definitely failed, else `info` (outcome unknown) with the offsets that are known.
+/// One record of a send op, decided before the op starts: the invoke names every send.
+struct PlannedSend {
+    tp: TopicPartition,
+    /// The partition's name as the history writes it, shared by the invoke and the
+    /// completion.
+    name: Arc<str>,
+    key: Option<String>,
+    value: u64,
+}
+
 fn send_completion(
-    planned: &[(TopicPartition, Option<String>, u64)],
+    planned: &[PlannedSend],
     results: Vec<Result<crate::client::producer::RecordMetadata, crate::client::producer::SendError>>,
 ) -> (OpType, OpValue, Option<String>) {
     let all_ok = results.iter().all(Result::is_ok);
@@ -249,9 +260,9 @@ fn send_completion(
     let mops = planned
         .iter()
         .zip(&results)
-        .map(|((tp, _, value), result)| MicroOp::Send {
-            key: tp.to_string(),
-            value: *value,
+        .map(|(planned, result)| MicroOp::Send {
+            key: planned.name.clone(),
+            value: planned.value,
             offset: result.as_ref().ok().and_then(|m| m.offset),
         })
         .collect();

@@ -369,7 +369,7 @@ impl<'a> Analysis<'a> {
                 match mop {
                     // An offset is the broker's acknowledgement, even inside an `info` op.
                     MicroOp::Send { key, value, offset: Some(offset) } if sends_count => {
-                        orders.entry(key.as_str()).or_default().observe(*offset, *value, i, How::Sent);
+                        orders.entry(&**key).or_default().observe(*offset, *value, i, How::Sent);
                     }
                     MicroOp::Poll { records: Some(records) } => {
                         for (key, pairs) in records {
@@ -428,7 +428,7 @@ impl<'a> Analysis<'a> {
 /// The offset a completed op reports for its send of `value` to `key`, if any.
 pub(super) fn send_offset(op: &Op, key: &str, value: u64) -> Option<u64> {
     op.micro_ops().iter().find_map(|mop| match mop {
-        MicroOp::Send { key: k, value: v, offset } if k == key && *v == value => *offset,
+        MicroOp::Send { key: k, value: v, offset } if &**k == key && *v == value => *offset,
         _ => None,
     })
 }
