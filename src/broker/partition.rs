@@ -108,16 +108,13 @@ impl Partition {
     /// The ISR used for the high watermark: the confirmed ISR plus any replica whose
     /// addition is pending (KIP-497's "maximal ISR", so the HW never outruns a replica
     /// the controller may already count as in sync).
-    pub fn maximal_isr(&self) -> Vec<BrokerId> {
-        let mut isr = self.isr.clone();
-        if let Role::Leader { pending_isr: Some(pending), .. } = &self.role {
-            for broker in pending {
-                if !isr.contains(broker) {
-                    isr.push(*broker);
-                }
-            }
-        }
-        isr
+    /// (An iterator: the high watermark is reconsidered after every append and fetch.)
+    pub fn maximal_isr(&self) -> impl Iterator<Item = BrokerId> + '_ {
+        let pending = match &self.role {
+            Role::Leader { pending_isr: Some(pending), .. } => pending.as_slice(),
+            _ => &[],
+        };
+        self.isr.iter().chain(pending.iter().filter(|b| !self.isr.contains(b))).copied()
     }
 
     /// Takes the leadership of `state.leader_epoch`: every other replica starts as a
