@@ -212,12 +212,8 @@ async fn produce(
                 next_send += interval;
                 wait_until(next_send, catch_up).await;
             }
-            let record = ProducerRecord {
-                topic: spec.topic.clone(),
-                partition: Some(tp.partition),
-                key: key.clone(),
-                value: *value,
-            };
+            let record =
+                ProducerRecord { topic: topic.clone(), partition: Some(tp.partition), key: key.clone(), value: *value };
             deliveries.push(producer.send(record).await);
         }
         next_send += interval;

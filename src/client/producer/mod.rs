@@ -76,8 +76,8 @@ pub struct ProducerConfig {
 /// A record to send.
 #[derive(Clone, Debug)]
 pub struct ProducerRecord {
-    /// The topic.
-    pub topic: String,
+    /// The topic (shared: a producer sends many records to one topic).
+    pub topic: Arc<str>,
     /// An explicit partition, overriding the partitioner.
     pub partition: Option<u32>,
     /// The key.
@@ -166,7 +166,7 @@ impl Producer {
     pub async fn send(&self, record: ProducerRecord) -> Delivery {
         let deadline = Instant::now() + Duration::from_millis(self.shared.config.max_block_ms);
         loop {
-            let known = self.shared.lock().partition_counts.get(&record.topic).copied();
+            let known = self.shared.lock().partition_counts.get(&*record.topic).copied();
             if let Some(count) = known {
                 return self.append(record, count);
             }
@@ -199,7 +199,7 @@ impl Producer {
         if let Some(key) = &record.key {
             return partition_for_key(key.as_bytes(), partitions);
         }
-        state.sticky.entry(record.topic.clone()).or_default().partition(partitions)
+        state.sticky.entry(record.topic.to_string()).or_default().partition(partitions)
     }
 
     fn append(&self, record: ProducerRecord, partitions: u32) -> Delivery {
@@ -207,12 +207,12 @@ impl Producer {
         {
             let mut state = self.shared.lock();
             let partition = Self::choose_partition(&mut state, &record, partitions);
-            let tp = TopicPartition::new(record.topic.as_str(), partition);
+            let tp = TopicPartition::new(record.topic.clone(), partition);
             let stored = Record { key: record.key.clone(), value: record.value, timestamp_ms: now_ms() };
             let started = state.append(tp, stored, tx, self.shared.config.batch_size);
             if started && record.partition.is_none() && record.key.is_none() {
                 // KIP-480: a new batch moves the sticky partition on.
-                state.sticky.entry(record.topic.clone()).or_default().next_partition(partitions);
+                state.sticky.entry(record.topic.to_string()).or_default().next_partition(partitions);
             }
         }
         self.shared.wake.notify_waiters();
