@@ -14,7 +14,8 @@ fn value_spans(order: &VersionOrder) -> ByValue<(usize, usize)> {
     // Every log entry holds at least one value, so enumeration gives the dense index.
     let pairs: Vec<(u64, (usize, usize))> =
         order.log.values().enumerate().flat_map(|(i, values)| values.iter().map(move |o| (o.value, (i, i)))).collect();
-    ByValue::build_merging(pairs, |(_, last), (later, _)| *last = later)
+    // A later appearance keeps the first index and moves the last one.
+    ByValue::build_merging(pairs, |(_, last), (at, _)| *last = at)
 }
 
 /// Of the values `ok` polls read, the one whose first appearance is furthest into the
