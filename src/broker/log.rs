@@ -506,29 +506,30 @@ mod tests {
         assert_eq!(reloaded.epochs().latest_epoch(), Some(1));
     }
 
-    #[test]
-    fn reads_slice_batches_to_the_requested_range() {
-        let store = DiskStore::new();
+    /// A log of two batches: offsets 0..3 hold values 1..=3, offsets 3..5 values 4 and 5.
+    fn two_batches(store: &DiskStore) -> PartitionLog {
         let mut log = PartitionLog::load(TopicPartition::new("t", 0), store.disk("b1"));
         log.append_as_leader(batch(&[1, 2, 3]), 1);
         log.append_as_leader(batch(&[4, 5]), 1);
-        let read = log.read(1, 4, ReadLimits::NONE);
-        let values: Vec<_> = read.iter().flat_map(|b| b.offsets_and_records().map(|(o, r)| (o, r.value))).collect();
-        assert_eq!(values, vec![(1, 2), (2, 3), (3, 4)]);
+        log
+    }
+
+    /// The `(offset, value)` pairs of a read.
+    fn offsets_and_values(read: &[RecordBatch]) -> Vec<(Offset, u64)> {
+        read.iter().flat_map(|b| b.offsets_and_records().map(|(o, r)| (o, r.value))).collect()
+    }
+
+    #[test]
+    fn reads_slice_batches_to_the_requested_range() {
+        let log = two_batches(&DiskStore::new());
+        assert_eq!(offsets_and_values(&log.read(1, 4, ReadLimits::NONE)), vec![(1, 2), (2, 3), (3, 4)]);
         assert_eq!(log.offset_for_timestamp(4), Some(3));
     }
 
     #[test]
     fn reads_stop_at_the_record_limit_cutting_the_last_batch_short() {
-        let store = DiskStore::new();
-        let mut log = PartitionLog::load(TopicPartition::new("t", 0), store.disk("b1"));
-        log.append_as_leader(batch(&[1, 2, 3]), 1);
-        log.append_as_leader(batch(&[4, 5]), 1);
-        let values = |max_records| -> Vec<(Offset, u64)> {
-            let limits = ReadLimits { max_bytes: u64::MAX, max_records };
-            let read = log.read(1, 5, limits);
-            read.iter().flat_map(|b| b.offsets_and_records().map(|(o, r)| (o, r.value))).collect()
-        };
+        let log = two_batches(&DiskStore::new());
+        let values = |max_records| offsets_and_values(&log.read(1, 5, ReadLimits { max_bytes: u64::MAX, max_records }));
         assert_eq!(values(0), vec![]);
         assert_eq!(values(1), vec![(1, 2)]);
         assert_eq!(values(3), vec![(1, 2), (2, 3), (3, 4)]);
