@@ -84,12 +84,11 @@ pub fn bench(args: &BenchArgs) -> i32 {
     println!("  messages per wall second, kafkasim / sim::net baseline: {ratio:.2}");
     println!("  messages per wall second, kafkasim / Endpoint baseline: {ratio_endpoint:.2}");
     // The run's wall time includes checking; the messages all flow in the simulation.
-    let simulation_s = outcome.stats.wall_ms as f64 / 1000.0;
-    let simulation_ratio =
-        outcome.stats.messages as f64 / simulation_s.max(1e-3) / net_baseline.messages_per_wall_s().max(1e-9);
+    let simulation = Figures { wall_s: outcome.stats.wall_ms as f64 / 1000.0, ..kafka.clone() };
     println!(
-        "  the same over the simulation's {simulation_s:.2} s alone (checking left out), kafkasim / sim::net baseline: \
-         {simulation_ratio:.2}"
+        "  the same over the simulation's {:.2} s alone (checking left out), kafkasim / sim::net baseline: {:.2}",
+        simulation.wall_s,
+        simulation.messages_per_wall_s() / net_baseline.messages_per_wall_s().max(1e-9)
     );
     if let (Some(k), Some(b)) = (kafka.messages_per_cpu_s(), net_baseline.messages_per_cpu_s()) {
         println!("  messages per CPU second, kafkasim / sim::net baseline: {:.2}", k / b.max(1e-9));
