@@ -8,7 +8,7 @@
 
 mod support;
 
-use kafkasim::history::{Event, OpFn, OpType, TraceEvent};
+use kafkasim::history::{Event, OpFn, OpType, RunPhase, TraceEvent};
 use kafkasim::runner::RunOutcome;
 use kafkasim::scenario::{self, Scenario};
 use std::collections::BTreeMap;
@@ -89,7 +89,7 @@ fn trace(outcome: &RunOutcome) -> &[TraceEvent] {
 fn liveness_start_ns(outcome: &RunOutcome) -> u64 {
     trace(outcome)
         .iter()
-        .find(|e| matches!(&e.event, Event::Phase { name } if name == "liveness"))
+        .find(|e| matches!(&e.event, Event::Phase { name } if *name == RunPhase::Liveness))
         .map(|e| e.time_ns)
         .unwrap_or_else(|| panic!("no liveness phase: {}", describe(outcome)))
 }
@@ -98,7 +98,7 @@ fn liveness_start_ns(outcome: &RunOutcome) -> u64 {
 fn safety_start_ns(outcome: &RunOutcome) -> u64 {
     trace(outcome)
         .iter()
-        .find(|e| matches!(&e.event, Event::Phase { name } if name == "safety"))
+        .find(|e| matches!(&e.event, Event::Phase { name } if *name == RunPhase::Safety))
         .map(|e| e.time_ns)
         .unwrap_or_else(|| panic!("no safety phase: {}", describe(outcome)))
 }

@@ -8,7 +8,7 @@ mod support;
 use kafkasim::broker::{run_broker, BrokerConfig, BrokerContext, RetentionConfig, TopicAssignment, TruncationMode};
 use kafkasim::check::AnomalyKind;
 use kafkasim::client::consumer::{Consumer, ConsumerConfig, OffsetReset};
-use kafkasim::history::{Event, OpFn, OpType, Recorder};
+use kafkasim::history::{Event, LogStartReason, OpFn, OpType, Recorder};
 use kafkasim::metastore::run_metastore;
 use kafkasim::protocol::{Acks, BrokerId, ProduceRequest, Record, RecordBatch, Request, Response, TopicPartition};
 use kafkasim::runner;
@@ -97,7 +97,7 @@ fn a_consumer_behind_retention_resets_to_latest_and_nothing_is_reported_lost() {
             if let Event::LogStartAdvanced { tp, broker, removed, reason, .. } = &e.event {
                 assert_eq!(&**tp, "events-0");
                 moved_on.insert(*broker);
-                if reason.starts_with("retention.") {
+                if reason.is_retention() {
                     retention_removed += removed.len();
                 }
             }
@@ -232,12 +232,12 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
             trace
                 .filter_map(|e| match &e.event {
                     Event::LogStartAdvanced { log_start_offset, reason, removed, .. } => {
-                        Some((*log_start_offset, reason.clone(), removed.len()))
+                        Some((*log_start_offset, *reason, removed.len()))
                     }
                     _ => None,
                 })
                 .collect::<Vec<_>>()
         });
-        assert_eq!(moved, vec![(2, "retention.bytes".to_string(), 2)]);
+        assert_eq!(moved, vec![(2, LogStartReason::RetentionBytes, 2)]);
     });
 }

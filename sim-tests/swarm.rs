@@ -4,7 +4,7 @@
 
 mod support;
 
-use kafkasim::history::Event;
+use kafkasim::history::{Event, RunPhase};
 use kafkasim::runner::sweep;
 use kafkasim::scenario::NEMESIS_KINDS;
 use std::collections::BTreeSet;
@@ -109,7 +109,7 @@ fn every_drawn_fault_fires_and_is_traced() {
             .history
             .trace
             .iter()
-            .position(|e| matches!(&e.event, Event::Phase { name } if name == "liveness"))
+            .position(|e| matches!(&e.event, Event::Phase { name } if *name == RunPhase::Liveness))
             .expect("a liveness phase");
         let traced = outcome.history.trace[..liveness_starts]
             .iter()

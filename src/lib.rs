@@ -4,6 +4,8 @@
 //! Module map (one concept per module; arrows are the allowed dependencies):
 //!
 //! - [`protocol`]   request/response types, ids and Kafka error codes (depends on nothing).
+//! - [`fault`]      the fault kinds: the one list the scenario parser, the nemesis, the
+//!   trace and the report share (depends on nothing).
 //! - [`sim`]        the environment: node boot, `net` (typed connections with TCP-like
 //!   semantics and injectable faults), `disk` (flushed vs page-cache data),
 //!   fault primitives (depends on madsim).
@@ -35,6 +37,20 @@ compile_error!(
      RUSTFLAGS=\"--cfg madsim\" cargo build"
 );
 
+/// Implements `Hash` for a closed set serialized by name by hashing that name (its
+/// `Into<&'static str>`, from strum), exactly as the string it replaced hashed: trace
+/// hashes then depend on what a trace says, not on the order of an enum's variants.
+#[macro_export]
+macro_rules! hash_by_name {
+    ($($kind:ty),+ $(,)?) => {$(
+        impl ::std::hash::Hash for $kind {
+            fn hash<H: ::std::hash::Hasher>(&self, state: &mut H) {
+                <&'static str>::from(*self).hash(state);
+            }
+        }
+    )+};
+}
+
 pub mod bench;
 pub mod broker;
 pub mod check;
@@ -42,6 +58,7 @@ pub mod cli;
 pub mod client;
 pub mod controller;
 pub mod explain;
+pub mod fault;
 pub mod history;
 pub mod metastore;
 pub mod plant;

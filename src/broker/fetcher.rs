@@ -6,7 +6,7 @@
 use super::handlers::flush_if_due;
 use super::partition::Role;
 use super::{BrokerConfig, SharedBroker};
-use crate::history::Event;
+use crate::history::{Event, LogStartReason, TruncationReason};
 use crate::protocol::{
     BrokerId, ErrorCode, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderEpoch, Offset, Request, Response,
     TopicPartition,
@@ -18,7 +18,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// The trace's reason for a follower's log start that followed its leader's.
-const LEADER_LOG_START: &str = "leader-log-start";
 
 /// The leaders that have a running fetcher task on this broker.
 #[derive(Default)]
@@ -171,7 +170,7 @@ async fn reconcile_with_leader(
         let local_end = replica.log.epochs().end_offset_for(answer.leader_epoch, log_end).map_or(0, |(_, end)| end);
         answer.end_offset.min(local_end)
     };
-    replica.truncate(me, truncate_to, "leader-epoch", &shared.tracer);
+    replica.truncate(me, truncate_to, TruncationReason::LeaderEpoch, &shared.tracer);
     if let Role::Follower { needs_truncation, .. } = &mut replica.role {
         *needs_truncation = false;
     }
@@ -219,14 +218,19 @@ fn apply_fetch_responses(
                 None => {}
                 Some(ErrorCode::OffsetOutOfRange) if expected.log_end_offset > response.log_end_offset => {
                     // This replica is ahead of its leader: cut back to the leader's end.
-                    replica.truncate(me, response.log_end_offset, "out-of-range", &shared.tracer);
+                    replica.truncate(me, response.log_end_offset, TruncationReason::OutOfRange, &shared.tracer);
                     changed = true;
                     continue;
                 }
                 Some(ErrorCode::OffsetOutOfRange) if expected.log_end_offset < response.log_start_offset => {
                     // Retention on the leader deleted everything this replica lacks: start
                     // over at the leader's log start (Kafka's `truncateFullyAndStartAt`).
-                    replica.advance_log_start(me, response.log_start_offset, LEADER_LOG_START, &shared.tracer);
+                    replica.advance_log_start(
+                        me,
+                        response.log_start_offset,
+                        LogStartReason::LeaderLogStart,
+                        &shared.tracer,
+                    );
                     changed = true;
                     continue;
                 }
@@ -258,7 +262,7 @@ fn apply_fetch_responses(
             // Kafka's followers move their log start with the leader's, never past their
             // own high watermark.
             let leader_start = response.log_start_offset.min(replica.high_watermark);
-            replica.advance_log_start(me, leader_start, LEADER_LOG_START, &shared.tracer);
+            replica.advance_log_start(me, leader_start, LogStartReason::LeaderLogStart, &shared.tracer);
         }
     }
     if changed {

@@ -6,7 +6,7 @@ use super::partition::{Partition, Role};
 use super::producer_state::SequenceCheck;
 use super::{fetcher, MetadataCache, SharedBroker, TruncationMode};
 use crate::broker::log::{PartitionLog, ReadLimits};
-use crate::history::Event;
+use crate::history::{Event, TruncationReason};
 use crate::plant::PlantedBug;
 use crate::protocol::{
     Acks, BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest, LeaderEpoch,
@@ -149,14 +149,13 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
         }
     }
     if request.acks != Acks::None {
-        let acks = if request.acks == Acks::All { "all" } else { "1" };
         for (result, batch) in results.iter().zip(&acked_batches) {
             if let (None, Some((name, count, leader_epoch))) = (&result.error, batch) {
                 shared.tracer.emit(Event::ProduceAcknowledged {
                     tp: name.clone(),
                     broker: me.0,
                     leader_epoch: *leader_epoch,
-                    acks: acks.to_string(),
+                    acks: request.acks,
                     base_offset: result.base_offset,
                     count: *count,
                 });
@@ -455,7 +454,7 @@ fn apply_partition_state(
     if shared.config.truncation == TruncationMode::Legacy {
         // Pre-KIP-101: drop everything above the local high watermark before fetching.
         let high_watermark = partition.high_watermark;
-        partition.truncate(me, high_watermark, "high-watermark", &shared.tracer);
+        partition.truncate(me, high_watermark, TruncationReason::HighWatermark, &shared.tracer);
         if let Role::Follower { needs_truncation, .. } = &mut partition.role {
             *needs_truncation = false;
         }

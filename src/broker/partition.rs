@@ -5,7 +5,7 @@
 //! fetcher call them under the broker's state lock and emit trace events for changes.
 
 use super::log::PartitionLog;
-use crate::history::{Event, Tracer};
+use crate::history::{Event, LogStartReason, Tracer, TruncationReason};
 use crate::protocol::{BrokerId, LeaderEpoch, Offset, PartitionState, TopicPartition};
 use madsim::time::Instant;
 use std::collections::BTreeMap;
@@ -238,16 +238,10 @@ impl Partition {
 
     /// Truncates the log to `offset`, tracing what was removed; the high watermark
     /// follows if it was above.
-    pub fn truncate(&mut self, me: BrokerId, offset: Offset, reason: &str, tracer: &Tracer) {
+    pub fn truncate(&mut self, me: BrokerId, offset: Offset, reason: TruncationReason, tracer: &Tracer) {
         let removed = self.log.truncate_to(offset);
         if !removed.is_empty() {
-            tracer.emit(Event::Truncate {
-                tp: self.name.clone(),
-                broker: me.0,
-                to_offset: offset,
-                removed,
-                reason: reason.to_string(),
-            });
+            tracer.emit(Event::Truncate { tp: self.name.clone(), broker: me.0, to_offset: offset, removed, reason });
         }
         if self.high_watermark > self.log.log_end_offset() {
             let end = self.log.log_end_offset();
@@ -258,7 +252,7 @@ impl Partition {
     /// Moves the log start forward to `new_start` (retention, or the leader's log start
     /// on a follower), tracing the records that went; a high watermark left below the
     /// new log start follows it (the records there were committed on the leader).
-    pub fn advance_log_start(&mut self, me: BrokerId, new_start: Offset, reason: &str, tracer: &Tracer) {
+    pub fn advance_log_start(&mut self, me: BrokerId, new_start: Offset, reason: LogStartReason, tracer: &Tracer) {
         if new_start <= self.log.log_start_offset() {
             return;
         }
@@ -269,7 +263,7 @@ impl Partition {
             is_leader: self.is_leader(),
             log_start_offset: new_start,
             removed,
-            reason: reason.to_string(),
+            reason,
         });
         if self.high_watermark < new_start {
             self.set_high_watermark(me, new_start, tracer);

@@ -11,6 +11,7 @@
 //! segment that does not qualify, as Kafka's does.
 
 use super::SharedBroker;
+use crate::history::LogStartReason;
 use crate::protocol::Offset;
 use madsim::time::sleep;
 use std::time::Duration;
@@ -62,11 +63,11 @@ pub enum Breach {
 }
 
 impl Breach {
-    /// The setting's name, as the trace writes it.
-    pub fn reason(self) -> &'static str {
+    /// The setting that moved the log start, as the trace records it.
+    pub fn reason(self) -> LogStartReason {
         match self {
-            Breach::Size => "retention.bytes",
-            Breach::Time => "retention.ms",
+            Breach::Size => LogStartReason::RetentionBytes,
+            Breach::Time => LogStartReason::RetentionMs,
         }
     }
 }

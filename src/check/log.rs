@@ -419,7 +419,7 @@ impl CommittedTruncations {
 /// empty.
 fn committed_truncation(change: &Change<'_>, lost: &[Lost]) -> Anomaly {
     let (to_offset, reason) = match &change.event.event {
-        Event::Truncate { to_offset, reason, .. } => (*to_offset, reason.as_str()),
+        Event::Truncate { to_offset, reason, .. } => (*to_offset, <&str>::from(*reason)),
         _ => (0, ""),
     };
     let values: Vec<u64> = lost.iter().map(|(_, e, _)| e.value).collect();

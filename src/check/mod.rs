@@ -297,7 +297,7 @@ mod tests {
                 broker,
                 to_offset: offset,
                 removed: vec![(offset, value, epoch)],
-                reason: "x".into(),
+                reason: crate::history::TruncationReason::LeaderEpoch,
             },
             _ => Event::BecomeLeader { tp, broker, leader_epoch: 1, log_end_offset: offset, isr: vec![] },
         }

@@ -236,10 +236,10 @@ mod tests {
             broker: 1,
             to_offset: 0,
             removed: vec![(0, 7, 0)],
-            reason: "leader-epoch".into(),
+            reason: crate::history::TruncationReason::LeaderEpoch,
         };
         assert!(!focus.keeps_event(&event(truncate)));
-        assert!(focus.keeps_event(&event(Event::Phase { name: "liveness".into() })));
+        assert!(focus.keeps_event(&event(Event::Phase { name: crate::history::RunPhase::Liveness })));
         let poll =
             op(r#"{"index":1,"time":0,"process":1,"type":"ok","f":"poll","value":[["poll",{"t-1":[[0,812]]}]]}"#);
         assert!(focus.keeps_op(&poll));

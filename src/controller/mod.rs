@@ -9,7 +9,7 @@ mod channel;
 pub mod election;
 
 use crate::broker::TopicAssignment;
-use crate::history::{Event, Tracer};
+use crate::history::{ElectionReason, Event, Tracer};
 use crate::metastore::{MetaClient, MetaClientError};
 use crate::protocol::{
     AlterIsrRequest, BrokerEndpoint, BrokerId, ErrorCode, LeaderAndIsrRequest, MetaError, MetaEvent, MetaOp,
@@ -174,7 +174,7 @@ impl<'a> ActiveController<'a> {
         active.refresh_live_brokers().await.ok()?;
         active.load_partitions().await.ok()?;
         let live: BTreeSet<BrokerId> = active.live.keys().copied().collect();
-        active.reevaluate_all("controller-failover", &live).await.ok()?;
+        active.reevaluate_all(ElectionReason::ControllerFailover, &live).await.ok()?;
         let everyone: Vec<BrokerId> = active.live.keys().copied().collect();
         active.send_leader_and_isr(&everyone, None);
         active.send_update_metadata();
@@ -331,9 +331,9 @@ impl<'a> ActiveController<'a> {
         if !bounced.is_empty() {
             let without_bounced: BTreeSet<BrokerId> =
                 self.live.keys().filter(|b| !bounced.contains(b)).copied().collect();
-            changed.extend(self.reevaluate_all("broker-failure", &without_bounced).await?);
+            changed.extend(self.reevaluate_all(ElectionReason::BrokerFailure, &without_bounced).await?);
         }
-        let reason = if dead.is_empty() { "broker-startup" } else { "broker-failure" };
+        let reason = if dead.is_empty() { ElectionReason::BrokerStartup } else { ElectionReason::BrokerFailure };
         let live: BTreeSet<BrokerId> = self.live.keys().copied().collect();
         changed.extend(self.reevaluate_all(reason, &live).await?);
         changed.extend(self.partitions.keys().filter(|tp| !known_before.contains(*tp)).cloned());
@@ -350,7 +350,7 @@ impl<'a> ActiveController<'a> {
     /// the partitions that changed.
     async fn reevaluate_all(
         &mut self,
-        reason: &str,
+        reason: ElectionReason,
         live: &BTreeSet<BrokerId>,
     ) -> Result<BTreeSet<TopicPartition>, Resign> {
         let mut changed = BTreeSet::new();
@@ -368,7 +368,7 @@ impl<'a> ActiveController<'a> {
                     leader_epoch: stored.leader_epoch,
                     isr: stored.isr.iter().map(|b| b.0).collect(),
                     unclean: decision.unclean,
-                    reason: reason.to_string(),
+                    reason,
                 });
             } else {
                 self.trace_isr(&stored);

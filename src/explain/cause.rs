@@ -5,6 +5,7 @@ use super::life::{at, Facts};
 use super::setup::Setup;
 use crate::check::describe::broker;
 use crate::check::{Anomaly, AnomalyKind};
+use crate::history::TruncationReason;
 use crate::protocol::Acks;
 use crate::scenario::TruncationMode;
 
@@ -96,7 +97,7 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         (None, None) => format!("{what} because of what happened to its partition{acked}"),
     };
     if let Some(isr) =
-        f.isr_at_ack.as_ref().filter(|isr| isr.len() == 1 && f.acked.as_ref().is_some_and(|a| a.1 == "all"))
+        f.isr_at_ack.as_ref().filter(|isr| isr.len() == 1 && f.acked.as_ref().is_some_and(|a| a.1 == Acks::All))
     {
         because += &format!(" while the ISR was {} alone", broker(isr[0]));
     }
@@ -147,7 +148,9 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         "retention.ms or retention.bytes larger than the longest time a record waits to be read would have kept it."
     } else if !f.lost_on_load.is_empty() {
         "flush.messages=1 (an fsync before each record counts as appended), or replicas in separate failure domains (broker.rack), would have prevented the loss."
-    } else if f.truncated.iter().any(|t| t.2 == "high-watermark") || setup.truncation == Some(TruncationMode::Legacy) {
+    } else if f.truncated.iter().any(|t| t.2 == TruncationReason::HighWatermark)
+        || setup.truncation == Some(TruncationMode::Legacy)
+    {
         "Leader-epoch truncation (truncation = \"leader-epoch\", KIP-101/279, Kafka 0.11+) would have prevented it."
     } else if setup.acks == Some(Acks::None) {
         "acks=all with min.insync.replicas=2 would have made the producer wait for an answer, and retry or report the failure."
@@ -223,7 +226,7 @@ fn order(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         let (b, t, _) = f.truncated.first().cloned().unwrap_or((
             f.overwritten.map_or(0, |o| o.0),
             f.overwritten.map_or(0, |o| o.1),
-            String::new(),
+            TruncationReason::LeaderEpoch,
         ));
         let (cause, fix) = loss(AnomalyKind::LostWrite, f, setup);
         return (

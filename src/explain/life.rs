@@ -3,7 +3,8 @@
 //! elections happened around it, where it was truncated or overwritten, what consumers saw.
 
 use crate::check::describe::{broker, process, secs};
-use crate::history::{Event, History, MicroOp, OpFn, OpType, OpValue};
+use crate::history::{Event, History, LogStartReason, MicroOp, OpFn, OpType, OpValue, TruncationReason};
+use crate::protocol::Acks;
 use std::collections::BTreeSet;
 
 /// One line of a story, at a simulated time.
@@ -31,7 +32,7 @@ pub(crate) struct Facts {
     /// Followers that fetched it, with the time.
     pub fetched: Vec<(u32, u64)>,
     /// The leader's acknowledgement: `(broker, acks, time)`.
-    pub acked: Option<(u32, String, u64)>,
+    pub acked: Option<(u32, Acks, u64)>,
     /// The partition's ISR as the controller last stored it before the acknowledgement.
     pub isr_at_ack: Option<Vec<u32>>,
     /// When the producer's send completed ok, and when it failed (with the error).
@@ -40,9 +41,9 @@ pub(crate) struct Facts {
     /// When a leader's high watermark first passed it.
     pub committed: Option<(u32, u64)>,
     /// Truncations removing it: `(broker, time, reason)`.
-    pub truncated: Vec<(u32, u64, String)>,
+    pub truncated: Vec<(u32, u64, TruncationReason)>,
     /// Retention deleting it with its segment: `(broker, time, reason)`.
-    pub expired: Vec<(u32, u64, String)>,
+    pub expired: Vec<(u32, u64, LogStartReason)>,
     /// Restarts whose log no longer held it: `(broker, time)`.
     pub lost_on_load: Vec<(u32, u64)>,
     /// Another record appended at its offset: `(broker, time, value, epoch)`.
@@ -243,7 +244,7 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                         .iter()
                         .any(|&(lb, o, _, _)| lb == *b && (*base_offset..base_offset + count).contains(&o)) =>
             {
-                facts.acked = Some((*b, acks.clone(), e.time_ns));
+                facts.acked = Some((*b, *acks, e.time_ns));
                 facts.isr_at_ack = isr.clone();
                 lines.push(at(format!("{} acknowledges the batch to the producer (acks={acks})", broker(*b))));
             }
@@ -262,7 +263,7 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
             Event::Truncate { tp, broker: b, to_offset, removed, reason } if **tp == *focus.key => {
                 if let Some(&(o, _, epoch)) = removed.iter().find(|&&(o, v, _)| is_it(o, v)) {
                     holders.remove(b);
-                    facts.truncated.push((*b, e.time_ns, reason.clone()));
+                    facts.truncated.push((*b, e.time_ns, *reason));
                     lines.push(at(format!(
                         "{} truncates {tp} to offset {to_offset} ({reason}), removing it (offset {o}, epoch {epoch})",
                         broker(*b)
@@ -272,7 +273,7 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
             Event::LogStartAdvanced { tp, broker: b, is_leader: true, log_start_offset, removed, reason }
                 if **tp == *focus.key && removed.iter().any(|&(o, v, _)| is_it(o, v)) =>
             {
-                facts.expired.push((*b, e.time_ns, reason.clone()));
+                facts.expired.push((*b, e.time_ns, *reason));
                 lines.push(at(format!(
                     "leader {} deletes it with its old segment ({reason}); the log now starts at offset {log_start_offset}",
                     broker(*b)

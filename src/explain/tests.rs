@@ -5,6 +5,7 @@ use super::*;
 use crate::check::testkit::Hist;
 use crate::check::{check_all, Anomaly, AnomalyKind};
 use crate::history::Event;
+use crate::history::{ElectionReason, LogStartReason, TruncationReason};
 use crate::protocol::Acks;
 use crate::scenario::TruncationMode;
 use std::collections::BTreeSet;
@@ -15,8 +16,8 @@ fn append(broker: u32, as_leader: bool, epoch: u32, base: u64, values: &[u64]) -
     Event::Append { tp: "x".into(), broker, as_leader, leader_epoch: epoch, base_offset: base, values: values.to_vec() }
 }
 
-fn acked(broker: u32, acks: &str, base: u64, count: u64) -> Event {
-    Event::ProduceAcknowledged { tp: "x".into(), broker, leader_epoch: 1, acks: acks.into(), base_offset: base, count }
+fn acked(broker: u32, acks: Acks, base: u64, count: u64) -> Event {
+    Event::ProduceAcknowledged { tp: "x".into(), broker, leader_epoch: 1, acks, base_offset: base, count }
 }
 
 fn leader(broker: u32, epoch: u32, leo: u64, unclean: bool) -> [Event; 2] {
@@ -27,7 +28,7 @@ fn leader(broker: u32, epoch: u32, leo: u64, unclean: bool) -> [Event; 2] {
             leader_epoch: epoch,
             isr: vec![broker],
             unclean,
-            reason: "broker-failure".into(),
+            reason: ElectionReason::BrokerFailure,
         },
         Event::BecomeLeader { tp: "x".into(), broker, leader_epoch: epoch, log_end_offset: leo, isr: vec![broker] },
     ]
@@ -41,8 +42,8 @@ fn fault(kind: &str, target: &str) -> Event {
     Event::Fault { kind: kind.into(), targets: vec![target.into()], detail: "as scheduled".into() }
 }
 
-fn truncate(broker: u32, to: u64, removed: &[(u64, u64, u32)], reason: &str) -> Event {
-    Event::Truncate { tp: "x".into(), broker, to_offset: to, removed: removed.to_vec(), reason: reason.into() }
+fn truncate(broker: u32, to: u64, removed: &[(u64, u64, u32)], reason: TruncationReason) -> Event {
+    Event::Truncate { tp: "x".into(), broker, to_offset: to, removed: removed.to_vec(), reason }
 }
 
 /// Every anomaly in the history, explained, as `kafkasim explain` prints them.
@@ -74,7 +75,7 @@ fn acks1_leader_crash() -> crate::history::History {
         .event("broker-1", l1)
         .send_invoke(0, "x", 10)
         .event("broker-1", append(1, true, 1, 0, &[10]))
-        .event("broker-1", acked(1, "1", 0, 1))
+        .event("broker-1", acked(1, Acks::Leader, 0, 1))
         .send_done(0, "x", 0, 10)
         .event("nemesis", fault("crash", "broker-1"))
         .event("controller", e2)
@@ -84,7 +85,7 @@ fn acks1_leader_crash() -> crate::history::History {
         .event("broker-2", append(2, true, 2, 1, &[12]))
         .send_ok(2, "x", 1, 12)
         .event("nemesis", fault("restart", "broker-1"))
-        .event("broker-1", truncate(1, 0, &[(0, 10, 1)], "leader-epoch"))
+        .event("broker-1", truncate(1, 0, &[(0, 10, 1)], TruncationReason::LeaderEpoch))
         .poll_ok(DRAIN, &[("x", &[(0, 11), (1, 12)])])
         .build()
 }
@@ -110,7 +111,7 @@ fn unclean_election() -> crate::history::History {
         .send_invoke(0, "x", 20)
         .event("broker-1", append(1, true, 1, 0, &[20]))
         .event("broker-1", hw(1, 1, 0, 1))
-        .event("broker-1", acked(1, "all", 0, 1))
+        .event("broker-1", acked(1, Acks::All, 0, 1))
         .send_done(0, "x", 0, 20)
         .event("nemesis", fault("crash", "broker-1"))
         .event("controller", e3)
@@ -120,7 +121,7 @@ fn unclean_election() -> crate::history::History {
         .send_ok(0, "x", 0, 21)
         .event("broker-3", append(3, true, 2, 1, &[22]))
         .send_ok(0, "x", 1, 22)
-        .event("broker-1", truncate(1, 0, &[(0, 20, 1)], "leader-epoch"))
+        .event("broker-1", truncate(1, 0, &[(0, 20, 1)], TruncationReason::LeaderEpoch))
         .poll_ok(DRAIN, &[("x", &[(0, 21), (1, 22)])])
         .build()
 }
@@ -150,7 +151,7 @@ fn power_loss_story() {
         .event("broker-1", append(1, true, 1, 0, &[30]))
         .event("broker-2", append(2, false, 1, 0, &[30]))
         .event("broker-1", hw(1, 1, 0, 1))
-        .event("broker-1", acked(1, "all", 0, 1))
+        .event("broker-1", acked(1, Acks::All, 0, 1))
         .send_done(0, "x", 0, 30)
         .event("nemesis", fault("power-loss", "broker-1"))
         .event("broker-1", Event::LogLoaded { tp: "x".into(), broker: 1, records: vec![], high_watermark: 0 })
@@ -293,7 +294,7 @@ fn retention_story() {
                 is_leader: true,
                 log_start_offset: 1,
                 removed: vec![(0, 80, 1)],
-                reason: "retention.ms".into(),
+                reason: LogStartReason::RetentionMs,
             },
         )
         .poll_ok(DRAIN, &[("x", &[(1, 81)])])

@@ -1,6 +1,7 @@
 //! Internal events of the cluster: what brokers, the controller and the nemesis did.
 //! Checkers of log invariants read these; clients never see them.
 
+use crate::protocol::Acks;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -63,7 +64,7 @@ pub enum Event {
         /// The leader epoch the batch was appended in.
         leader_epoch: u32,
         /// The acks setting of the request: `1` or `all`.
-        acks: String,
+        acks: Acks,
         /// The offset of the batch's first record.
         base_offset: u64,
         /// How many records the batch holds.
@@ -95,7 +96,7 @@ pub enum Event {
         /// `(offset, value, leader epoch of its batch)` of the removed records.
         removed: Vec<(u64, u64, u32)>,
         /// Why: `high-watermark` (legacy) or `leader-epoch` (KIP-101/279).
-        reason: String,
+        reason: TruncationReason,
     },
     /// A replica's log start offset moved forward: retention deleted its oldest
     /// segments, or a follower adopted its leader's log start. Records below the new log
@@ -113,7 +114,7 @@ pub enum Event {
         removed: Vec<(u64, u64, u32)>,
         /// Why: `retention.ms` or `retention.bytes` (the replica's own retention check)
         /// or `leader-log-start` (a follower following its leader's log start).
-        reason: String,
+        reason: LogStartReason,
     },
     /// A broker became leader of a partition.
     BecomeLeader {
@@ -165,7 +166,7 @@ pub enum Event {
         /// Whether the leader came from outside the ISR.
         unclean: bool,
         /// Why the election happened.
-        reason: String,
+        reason: ElectionReason,
     },
     /// A broker became the controller.
     ControllerElected {
@@ -194,10 +195,80 @@ pub enum Event {
     },
     /// A run phase began (`safety`, `liveness`).
     Phase {
-        /// The phase name.
-        name: String,
+        /// The phase.
+        name: RunPhase,
     },
 }
+
+/// Why a replica removed the tail of its log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum TruncationReason {
+    /// A follower truncated to its own high watermark on becoming follower, before
+    /// fetching: Kafka before 0.11 (`legacy` truncation, the cause of KIP-101's losses).
+    HighWatermark,
+    /// A follower truncated to where its log diverges from the leader's, found with
+    /// OffsetsForLeaderEpoch (KIP-101, KIP-279).
+    LeaderEpoch,
+    /// A follower found itself ahead of its leader's log end (OFFSET_OUT_OF_RANGE on
+    /// fetch) and cut back to it, as Kafka's `ReplicaFetcherThread` does.
+    OutOfRange,
+}
+
+/// Why a replica's log start offset moved forward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr)]
+pub enum LogStartReason {
+    /// Its own retention check deleted segments older than `retention.ms`.
+    #[serde(rename = "retention.ms")]
+    #[strum(serialize = "retention.ms")]
+    RetentionMs,
+    /// Its own retention check deleted segments beyond `retention.bytes`.
+    #[serde(rename = "retention.bytes")]
+    #[strum(serialize = "retention.bytes")]
+    RetentionBytes,
+    /// A follower adopted its leader's log start offset, as fetch responses carry it.
+    #[serde(rename = "leader-log-start")]
+    #[strum(serialize = "leader-log-start")]
+    LeaderLogStart,
+}
+
+impl LogStartReason {
+    /// Whether the replica's own retention check deleted the records (rather than a
+    /// follower following its leader).
+    pub fn is_retention(self) -> bool {
+        matches!(self, LogStartReason::RetentionMs | LogStartReason::RetentionBytes)
+    }
+}
+
+/// Why the controller (re-)elected partition leaders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum ElectionReason {
+    /// A new controller took over and re-read every partition's state.
+    ControllerFailover,
+    /// A broker's session ended (it died or was cut off from the metastore).
+    BrokerFailure,
+    /// A broker (re)registered, so partitions without a leader may get one.
+    BrokerStartup,
+}
+
+/// A phase of a run, as the runner traces its start.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum RunPhase {
+    /// The workload runs and faults fire.
+    Safety,
+    /// Every fault is healed, every node restarted, and the cluster must recover and
+    /// drain.
+    Liveness,
+}
+
+crate::hash_by_name!(TruncationReason, LogStartReason, ElectionReason, RunPhase);
 
 /// A record as a log held it: `(offset, value, leader epoch)`.
 pub type LogRecord = (u64, u64, u32);
@@ -210,11 +281,7 @@ impl Event {
     /// (`leader-log-start`) proves nothing by itself.
     pub fn deleted_by_retention(&self) -> Option<(&str, &[LogRecord])> {
         match self {
-            Event::LogStartAdvanced { tp, removed, reason, .. }
-                if reason == "retention.ms" || reason == "retention.bytes" =>
-            {
-                Some((tp, removed))
-            }
+            Event::LogStartAdvanced { tp, removed, reason, .. } if reason.is_retention() => Some((tp, removed)),
             _ => None,
         }
     }

@@ -146,16 +146,24 @@ pub struct PartitionState {
     pub partition_epoch: u64,
 }
 
-/// The acknowledgement a producer asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The acknowledgement a producer asks for, written as Kafka writes it (`0`, `1`, `all`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr)]
 pub enum Acks {
     /// acks=0: no response at all.
+    #[serde(rename = "0")]
+    #[strum(serialize = "0")]
     None,
     /// acks=1: the leader answers after its own append.
+    #[serde(rename = "1")]
+    #[strum(serialize = "1")]
     Leader,
     /// acks=all (-1): the leader answers once every ISR member has the records.
+    #[serde(rename = "all")]
+    #[strum(serialize = "all")]
     All,
 }
+
+crate::hash_by_name!(Acks);
 
 impl Acks {
     /// Parses Kafka's spelling: `0`, `1`, `all` or `-1`.

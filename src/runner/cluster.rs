@@ -6,7 +6,7 @@ use super::{no_progress, trace_phase, RunOptions};
 use crate::broker::coordinator::OFFSETS_TOPIC;
 use crate::broker::{run_broker, BrokerConfig, BrokerContext, RetentionConfig, TopicAssignment, TruncationMode};
 use crate::check::Anomaly;
-use crate::history::Recorder;
+use crate::history::{Recorder, RunPhase};
 use crate::metastore::run_metastore;
 use crate::protocol::BrokerId;
 use crate::scenario::{self, Scenario};
@@ -141,7 +141,7 @@ pub async fn simulate(scenario: &Scenario, options: &RunOptions) -> Simulated {
     }
 
     // Safety phase: workload and faults.
-    trace_phase(&recorder, "safety");
+    trace_phase(&recorder, RunPhase::Safety);
     let bootstrap: Vec<Addr> = (1..=scenario.cluster.brokers).map(|i| Addr::new(&format!("broker-{i}"))).collect();
     let ctx = WorkloadContext::new(recorder.clone(), bootstrap.clone());
     boot_clients(scenario, &nodes, &network, &ctx);
@@ -168,7 +168,7 @@ pub async fn simulate(scenario: &Scenario, options: &RunOptions) -> Simulated {
     ctx.stop.store(true, Ordering::Relaxed);
 
     // Liveness phase: heal, restart, let in-flight sends finish, recover, drain.
-    trace_phase(&recorder, "liveness");
+    trace_phase(&recorder, RunPhase::Liveness);
     nemesis.lock().expect("nemesis poisoned").heal_everything();
     let liveness_deadline = Duration::from_millis(scenario.liveness_timeout_ms);
     let outstanding = ctx.outstanding.clone();

@@ -20,7 +20,7 @@ pub use planted::{sweep_planted, PlantedSweep, SweepSeed};
 pub use swarm::DrawnParameters;
 
 use crate::check::{self, Anomaly, AnomalyKind};
-use crate::history::{Event, Recorder};
+use crate::history::{Event, Recorder, RunPhase};
 use crate::plant::PlantedBug;
 use crate::scenario::Scenario;
 use madsim::runtime::Runtime;
@@ -145,7 +145,7 @@ pub(crate) fn no_progress(description: String) -> Anomaly {
 }
 
 /// Records the start of a run phase.
-pub(crate) fn trace_phase(recorder: &Recorder, name: &str) {
-    tracing::info!(phase = name, "phase begins");
-    recorder.trace("runner", Event::Phase { name: name.to_string() });
+pub(crate) fn trace_phase(recorder: &Recorder, phase: RunPhase) {
+    tracing::info!(phase = %phase, "phase begins");
+    recorder.trace("runner", Event::Phase { name: phase });
 }

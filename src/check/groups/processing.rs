@@ -251,14 +251,18 @@ mod tests {
         assert_eq!(found[0].records[1].op_index, Some(1), "the poll that showed the record");
     }
 
-    fn retention_deleted(tp: &str, removed: Vec<(u64, u64, u32)>, reason: &str) -> crate::history::Event {
+    fn retention_deleted(
+        tp: &str,
+        removed: Vec<(u64, u64, u32)>,
+        reason: crate::history::LogStartReason,
+    ) -> crate::history::Event {
         crate::history::Event::LogStartAdvanced {
             tp: tp.into(),
             broker: 1,
             is_leader: true,
             log_start_offset: removed.last().map_or(0, |r| r.0 + 1),
             removed,
-            reason: reason.into(),
+            reason,
         }
     }
 
@@ -266,7 +270,7 @@ mod tests {
     fn records_retention_deleted_before_the_group_read_them_are_skipped_by_its_commit() {
         // The member read offset 0, fell behind, retention deleted 1-2, and after a reset
         // to latest it processed 3 and committed 4.
-        let behind = |reason: &str| {
+        let behind = |reason: crate::history::LogStartReason| {
             Hist::new()
                 .member(1, "g", "m1", 1)
                 .poll_ok(1, &[("x-0", &[(0, 10)])])
@@ -277,12 +281,12 @@ mod tests {
                 .commit_ok(1, &[("x-0", 4)])
                 .build()
         };
-        let found = skips(&behind("retention.ms"));
+        let found = skips(&behind(crate::history::LogStartReason::RetentionMs));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(offsets(&found[0]), vec![Some(4), Some(1), Some(2)]);
         assert!(found[0].description.ends_with("All were deleted by retention before any member read them."));
         // A follower following its leader's log start proves nothing by itself.
-        assert!(skips(&behind("leader-log-start")).is_empty());
+        assert!(skips(&behind(crate::history::LogStartReason::LeaderLogStart)).is_empty());
     }
 
     #[test]

@@ -367,17 +367,17 @@ mod tests {
 mod retention_tests {
     use crate::check::testkit::Hist;
     use crate::check::{check_all, AnomalyKind};
-    use crate::history::Event;
+    use crate::history::{Event, LogStartReason, TruncationReason};
 
     /// A `log-start-advanced` event of x-0 on broker 1 that removed `removed`.
-    fn log_start(reason: &str, start: u64, removed: &[(u64, u64)]) -> Event {
+    fn log_start(reason: LogStartReason, start: u64, removed: &[(u64, u64)]) -> Event {
         Event::LogStartAdvanced {
             tp: "x".into(),
             broker: 1,
             is_leader: true,
             log_start_offset: start,
             removed: removed.iter().map(|&(o, v)| (o, v, 1)).collect(),
-            reason: reason.into(),
+            reason,
         }
     }
 
@@ -394,14 +394,14 @@ mod retention_tests {
             .send_ok(0, "x", 2, 12)
             .send_ok(0, "x", 3, 13)
             .poll_ok(1, &[("x", &[(0, 10)])])
-            .event("broker-1", log_start("retention.ms", 3, &[(0, 10), (1, 11), (2, 12)]))
+            .event("broker-1", log_start(LogStartReason::RetentionMs, 3, &[(0, 10), (1, 11), (2, 12)]))
             .poll_ok(1, &[("x", &[(3, 13)])])
             .build();
         assert_eq!(kinds(&h), vec![]);
         let by_size = Hist::new()
             .send_ok(0, "x", 0, 10)
             .send_ok(0, "x", 1, 11)
-            .event("broker-2", log_start("retention.bytes", 1, &[(0, 10)]))
+            .event("broker-2", log_start(LogStartReason::RetentionBytes, 1, &[(0, 10)]))
             .poll_ok(1, &[("x", &[(1, 11)])])
             .build();
         assert_eq!(kinds(&by_size), vec![]);
@@ -421,10 +421,10 @@ mod retention_tests {
                     broker: 1,
                     to_offset: 1,
                     removed: vec![(1, 11, 1)],
-                    reason: "leader-epoch".into(),
+                    reason: TruncationReason::LeaderEpoch,
                 },
             )
-            .event("broker-1", log_start("retention.ms", 1, &[(0, 10)]))
+            .event("broker-1", log_start(LogStartReason::RetentionMs, 1, &[(0, 10)]))
             .send_ok(0, "x", 3, 13)
             .poll_ok(1, &[("x", &[(3, 13)])])
             .build();
@@ -446,7 +446,7 @@ mod retention_tests {
         let h = Hist::new()
             .send_ok(0, "x", 0, 10)
             .send_ok(0, "x", 1, 11)
-            .event("broker-2", log_start("leader-log-start", 1, &[(0, 10)]))
+            .event("broker-2", log_start(LogStartReason::LeaderLogStart, 1, &[(0, 10)]))
             .poll_ok(1, &[("x", &[(1, 11)])])
             .build();
         assert_eq!(kinds(&h), vec![AnomalyKind::LostWrite, AnomalyKind::Unseen]);

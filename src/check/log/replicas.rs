@@ -241,6 +241,7 @@ impl<'e> Replicas<'e> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::{LogStartReason, TruncationReason};
 
     /// A trace event that lives as long as the test: [`Replicas`] borrows partition
     /// names from the events it applies.
@@ -296,7 +297,7 @@ mod tests {
                 broker: 1,
                 to_offset: 1,
                 removed: vec![(1, 11, 1)],
-                reason: "high-watermark".into(),
+                reason: TruncationReason::HighWatermark,
             },
         );
         let change = r.apply(truncate).unwrap();
@@ -320,7 +321,7 @@ mod tests {
             broker: 1,
             to_offset: 1,
             removed: vec![(2, 12, 4)],
-            reason: "leader-epoch".into(),
+            reason: TruncationReason::LeaderEpoch,
         };
         assert_eq!(r.apply(at(3, truncate)).unwrap().removed, entries(&[(1, 11, 2), (2, 12, 4)]));
     }
@@ -347,7 +348,7 @@ mod tests {
             is_leader: true,
             log_start_offset: 2,
             removed: vec![(0, 10, 1), (1, 11, 1)],
-            reason: "retention.ms".into(),
+            reason: LogStartReason::RetentionMs,
         };
         assert!(r.apply(at(3, moved)).is_none(), "no change for the log checkers to count");
         let log: Vec<(u64, Entry)> = r.get("t-0", 1).unwrap().log.iter().copied().collect();

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::check::testkit::Hist;
+use crate::history::{RunPhase, TruncationReason};
 
 const TP: &str = "t-0";
 
@@ -16,7 +17,13 @@ fn hw(broker: u32, is_leader: bool, leader_epoch: u32, old: u64, new: u64) -> Ev
 
 /// A truncation removing `(offset, value, epoch)` records.
 fn truncate(broker: u32, to_offset: u64, removed: &[(u64, u64, u32)]) -> Event {
-    Event::Truncate { tp: TP.into(), broker, to_offset, removed: removed.to_vec(), reason: "high-watermark".into() }
+    Event::Truncate {
+        tp: TP.into(),
+        broker,
+        to_offset,
+        removed: removed.to_vec(),
+        reason: TruncationReason::HighWatermark,
+    }
 }
 
 /// A log loaded with `(offset, value, epoch)` records.
@@ -281,7 +288,7 @@ fn traces_with_unknown_replicas_and_odd_events_do_not_panic() {
         hw(8, true, 1, 9, 0),
         append(9, true, 1, u64::MAX, &[1, 2, 3]),
         hw(9, true, 1, 0, u64::MAX),
-        Event::Phase { name: "liveness".into() },
+        Event::Phase { name: RunPhase::Liveness },
         Event::BrokerStarted { broker: 42 },
     ];
     let h = trace(events);
