@@ -402,8 +402,17 @@ fn run_trace_prints_the_run_in_simulated_time_and_filters_by_partition_and_value
     for event in traced(&value, "kafkasim::trace") {
         let kind = event["event"].as_str().unwrap();
         assert!(
-            ["fault", "phase", "broker-started", "controller-elected", "append", "log-loaded", "truncate"]
-                .contains(&kind),
+            [
+                "fault",
+                "fault-ended",
+                "phase",
+                "broker-started",
+                "controller-elected",
+                "append",
+                "log-loaded",
+                "truncate"
+            ]
+            .contains(&kind),
             "{event}"
         );
     }

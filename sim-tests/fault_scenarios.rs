@@ -5,6 +5,7 @@
 mod support;
 
 use kafkasim::check::AnomalyKind;
+use kafkasim::fault::FaultKind;
 use kafkasim::history::{Event, OpFn, OpType, OpValue};
 use kafkasim::runner::Status;
 use support::{describe, kinds, load, run};
@@ -37,7 +38,7 @@ fn a_correlated_power_loss_loses_acknowledged_writes_unless_every_record_is_flus
             .history
             .trace
             .iter()
-            .filter(|e| matches!(&e.event, Event::Fault { kind, .. } if kind == "power-loss"))
+            .filter(|e| matches!(&e.event, Event::Fault { kind, .. } if *kind == FaultKind::PowerLoss))
             .map(|e| e.time_ns)
             .next()
             .expect("the power loss fired");

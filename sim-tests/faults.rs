@@ -8,6 +8,7 @@
 
 mod support;
 
+use kafkasim::fault::FaultKind;
 use kafkasim::history::{Event, OpFn, OpType, RunPhase, TraceEvent};
 use kafkasim::runner::RunOutcome;
 use kafkasim::scenario::{self, Scenario};
@@ -104,18 +105,29 @@ fn safety_start_ns(outcome: &RunOutcome) -> u64 {
 }
 
 /// The faults of this kind the nemesis fired, as (time, targets).
-fn faults(outcome: &RunOutcome, kind: &str) -> Vec<(u64, Vec<String>)> {
+fn faults(outcome: &RunOutcome, kind: FaultKind) -> Vec<(u64, Vec<String>)> {
     trace(outcome)
         .iter()
         .filter_map(|e| match &e.event {
-            Event::Fault { kind: k, targets, .. } if k == kind => Some((e.time_ns, targets.clone())),
+            Event::Fault { kind: k, targets, .. } if *k == kind => Some((e.time_ns, targets.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// When faults of this kind ended, and for whom.
+fn ended(outcome: &RunOutcome, kind: FaultKind) -> Vec<(u64, Vec<String>)> {
+    trace(outcome)
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::FaultEnded { kind: k, targets, .. } if *k == kind => Some((e.time_ns, targets.clone())),
             _ => None,
         })
         .collect()
 }
 
 /// The one fault of this kind fired during the safety phase.
-fn the_fault(outcome: &RunOutcome, kind: &str) -> (u64, Vec<String>) {
+fn the_fault(outcome: &RunOutcome, kind: FaultKind) -> (u64, Vec<String>) {
     let end = liveness_start_ns(outcome);
     let fired: Vec<_> = faults(outcome, kind).into_iter().filter(|(at, _)| *at < end).collect();
     assert_eq!(fired.len(), 1, "expected one {kind} fault: {fired:?}; {}", describe(outcome));
@@ -196,7 +208,7 @@ fn crashing_the_controller_elects_another_with_a_higher_epoch_and_elections_go_o
         let outcome = run(&scenario, seed);
         assert_clean(&outcome);
         let elections = controller_elections(&outcome);
-        let crashes = faults(&outcome, "crash");
+        let crashes = faults(&outcome, FaultKind::Crash);
         let (crashed_at, crashed) = crashes.first().cloned().expect("the controller crashed");
         let old = broker_id(&crashed[0]);
         // The fault hit the controller of the moment.
@@ -212,7 +224,7 @@ fn crashing_the_controller_elects_another_with_a_higher_epoch_and_elections_go_o
 
         // The new controller moved the old one's partitions to live leaders while the old
         // one was down ...
-        let old_back_at = faults(&outcome, "restart")
+        let old_back_at = ended(&outcome, FaultKind::Crash)
             .into_iter()
             .find(|(_, back)| *back == crashed)
             .map(|(at, _)| at)
@@ -262,7 +274,7 @@ fn cutting_a_follower_off_its_leader_shrinks_the_isr_and_healing_expands_it() {
     for seed in 1..=8 {
         let outcome = run(&scenario, seed);
         assert_clean(&outcome);
-        let (cut_at, cut) = the_fault(&outcome, "partition");
+        let (cut_at, cut) = the_fault(&outcome, FaultKind::Partition);
         let follower = broker_id(&cut[0]);
         let history = isr_history(&outcome, "t-0");
         let (_, leader, isr_before) =
@@ -270,7 +282,8 @@ fn cutting_a_follower_off_its_leader_shrinks_the_isr_and_healing_expands_it() {
         assert_eq!(isr_before.len(), 3, "seed {seed}: the ISR was full before the cut: {history:?}");
         let leader = leader.expect("a leader");
         assert_ne!(leader, follower);
-        let healed_at = faults(&outcome, "heal").iter().map(|(at, _)| *at).find(|at| *at > cut_at).expect("a heal");
+        let healed_at =
+            ended(&outcome, FaultKind::Partition).iter().map(|(at, _)| *at).find(|at| *at > cut_at).expect("a heal");
         assert_eq!((healed_at - cut_at) / MS, 2_500, "the partition lasts its duration");
         let controller = controller_elections(&outcome).iter().rfind(|(at, _, _)| *at < cut_at).map(|(_, b, _)| *b);
 
@@ -379,11 +392,14 @@ fn latency_and_packet_loss_slow_delivery_down_without_breaking_anything() {
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         assert_clean(&outcome);
-        let (latency_at, _) = the_fault(&outcome, "latency");
-        let (loss_at, _) = the_fault(&outcome, "packet-loss");
+        let (latency_at, _) = the_fault(&outcome, FaultKind::Latency);
+        let (loss_at, _) = the_fault(&outcome, FaultKind::PacketLoss);
         let start = safety_start_ns(&outcome);
-        let restored: Vec<u64> =
-            faults(&outcome, "network-restored").iter().map(|(at, _)| (*at - start) / MS).collect();
+        let restored: Vec<u64> = [FaultKind::Latency, FaultKind::PacketLoss]
+            .into_iter()
+            .flat_map(|kind| ended(&outcome, kind))
+            .map(|(at, _)| (at - start) / MS)
+            .collect();
         assert_eq!(((latency_at - start) / MS, (loss_at - start) / MS), (2_000, 4_500), "seed {seed}");
         assert!(restored.contains(&3_500) && restored.contains(&6_000), "seed {seed}: {restored:?}");
 
@@ -440,9 +456,9 @@ fn restarting_crashed_restarts_every_crashed_node() {
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         assert_clean(&outcome);
-        let crashed: Vec<String> = faults(&outcome, "crash").into_iter().flat_map(|(_, t)| t).collect();
+        let crashed: Vec<String> = faults(&outcome, FaultKind::Crash).into_iter().flat_map(|(_, t)| t).collect();
         assert_eq!(crashed, vec!["broker-1", "broker-3"]);
-        let (restart_at, restarted) = the_fault(&outcome, "restart");
+        let (restart_at, restarted) = the_fault(&outcome, FaultKind::Restart);
         assert_eq!(restarted, vec!["broker-1", "broker-3"], "seed {seed}: every crashed node, and only those");
         assert_eq!((restart_at - safety_start_ns(&outcome)) / MS, 2_500);
         let started = |broker: u32| -> Vec<u64> {
@@ -484,9 +500,10 @@ fn isolating_the_metastore_expires_broker_sessions_and_a_controller_is_elected_a
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         assert_clean(&outcome);
-        let (cut_at, cut) = the_fault(&outcome, "partition");
+        let (cut_at, cut) = the_fault(&outcome, FaultKind::Partition);
         assert_eq!(cut, vec!["metastore"]);
-        let healed_at = faults(&outcome, "heal").iter().map(|(at, _)| *at).find(|at| *at > cut_at).expect("a heal");
+        let healed_at =
+            ended(&outcome, FaultKind::Partition).iter().map(|(at, _)| *at).find(|at| *at > cut_at).expect("a heal");
         let elections = controller_elections(&outcome);
         let (_, _, epoch_before) =
             *elections.iter().rfind(|(at, _, _)| *at < cut_at).expect("a controller before the cut");

@@ -5,6 +5,7 @@
 mod support;
 
 use kafkasim::check::AnomalyKind;
+use kafkasim::fault::FaultKind;
 use kafkasim::history::{Event, OpFn, OpType, TraceEvent};
 use kafkasim::runner::RunOutcome;
 use kafkasim::scenario::{self, Scenario};
@@ -25,14 +26,27 @@ fn scenario_with(faults: &str) -> Scenario {
     scenario::parse(&text, Path::new("inline.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The nemesis's trace events of one kind.
-fn faults<'a>(outcome: &'a RunOutcome, kind: &str) -> Vec<(&'a TraceEvent, &'a Vec<String>, &'a String)> {
+/// The nemesis's `fault` events of one kind.
+fn faults(outcome: &RunOutcome, kind: FaultKind) -> Vec<(&TraceEvent, &Vec<String>, &String)> {
     outcome
         .history
         .trace
         .iter()
         .filter_map(|e| match &e.event {
-            Event::Fault { kind: k, targets, detail } if k == kind => Some((e, targets, detail)),
+            Event::Fault { kind: k, targets, detail } if *k == kind => Some((e, targets, detail)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The nemesis's `fault-ended` events of one kind.
+fn ended(outcome: &RunOutcome, kind: FaultKind) -> Vec<(&TraceEvent, &Vec<String>, &String)> {
+    outcome
+        .history
+        .trace
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::FaultEnded { kind: k, targets, detail } if *k == kind => Some((e, targets, detail)),
             _ => None,
         })
         .collect()
@@ -54,22 +68,22 @@ fn records_loaded(outcome: &RunOutcome, after_ns: u64) -> Vec<usize> {
 #[test]
 fn power_loss_of_all_replicas_drops_their_unflushed_logs_and_a_crash_does_not() {
     let lost = run(&scenario_with("[[faults]]\nat = \"5s\"\nkind = \"power-loss\"\ntarget = \"all replicas of orders-0\"\nduration = \"1s\"\n"), 1);
-    let (event, targets, _) = faults(&lost, "power-loss")[0];
+    let (event, targets, _) = faults(&lost, FaultKind::PowerLoss)[0];
     assert_eq!(targets, &["broker-1", "broker-2", "broker-3"]);
     assert_eq!(records_loaded(&lost, event.time_ns), vec![0, 0, 0], "nothing was flushed");
     let crashed = run(
         &scenario_with("[[faults]]\nat = \"5s\"\nkind = \"crash\"\ntarget = \"all brokers\"\nduration = \"1s\"\n"),
         1,
     );
-    let (event, _, _) = faults(&crashed, "crash")[0];
+    let (event, _, _) = faults(&crashed, FaultKind::Crash)[0];
     assert!(records_loaded(&crashed, event.time_ns).iter().all(|&n| n > 300), "the page cache survives a crash");
 }
 
 #[test]
 fn a_paused_broker_does_nothing_until_it_resumes() {
     let outcome = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"pause\"\ntarget = \"broker-2\"\n[[faults]]\nat = \"7s\"\nkind = \"resume\"\ntarget = \"paused\"\n"), 1);
-    let paused_at = faults(&outcome, "pause")[0].0.time_ns;
-    let (resumed, targets, _) = faults(&outcome, "resume")[0];
+    let paused_at = faults(&outcome, FaultKind::Pause)[0].0.time_ns;
+    let (resumed, targets, _) = ended(&outcome, FaultKind::Pause)[0];
     assert_eq!(targets, &["broker-2"]);
     let silent = outcome.history.trace.iter().filter(|e| &*e.node == "broker-2");
     assert!(silent.clone().all(|e| e.time_ns <= paused_at || e.time_ns >= resumed.time_ns));
@@ -80,9 +94,9 @@ fn a_paused_broker_does_nothing_until_it_resumes() {
 #[test]
 fn a_clog_clogs_links_one_by_one_and_unclogs_them_all_within_its_duration() {
     let outcome = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"clog\"\ntarget = \"the leader of orders-0\"\npeers = \"the cluster\"\nduration = \"4s\"\n"), 1);
-    let (clog, _, detail) = faults(&outcome, "clog")[0];
+    let (clog, _, detail) = faults(&outcome, FaultKind::Clog)[0];
     assert!(detail.starts_with("6 links to"), "{detail}");
-    let (unclog, _, _) = faults(&outcome, "unclog")[0];
+    let (unclog, _, _) = ended(&outcome, FaultKind::Clog)[0];
     assert!(unclog.time_ns - clog.time_ns <= 4_000_000_000);
     assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
 }
@@ -90,7 +104,7 @@ fn a_clog_clogs_links_one_by_one_and_unclogs_them_all_within_its_duration() {
 #[test]
 fn partition_shapes_cut_the_cluster_around_the_target() {
     let outcome = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"partition\"\nshape = \"majority-minority\"\ntarget = \"the leader of orders-0\"\nduration = \"5s\"\n"), 1);
-    let (event, targets, detail) = faults(&outcome, "partition")[0];
+    let (event, targets, detail) = faults(&outcome, FaultKind::Partition)[0];
     assert!(detail.starts_with(&format!("majority-minority: minority {} | majority", targets[0])), "{detail}");
     assert!(detail.ends_with("metastore"), "{detail}");
     // The majority elects a new leader while the minority's leader is cut off.
@@ -102,7 +116,7 @@ fn partition_shapes_cut_the_cluster_around_the_target() {
         .any(|e| e.time_ns > event.time_ns
             && matches!(&e.event, Event::LeaderElection { leader: Some(l), .. } if *l != old)));
     let bridge = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"partition\"\nshape = \"bridge\"\ntarget = \"broker-2\"\nduration = \"3s\"\n"), 1);
-    let (_, targets, detail) = faults(&bridge, "partition")[0];
+    let (_, targets, detail) = faults(&bridge, FaultKind::Partition)[0];
     assert_eq!(targets, &["broker-2"]);
     assert!(detail.starts_with("bridge: metastore, broker-") && detail.ends_with("with bridge broker-2"), "{detail}");
 }
@@ -111,8 +125,8 @@ fn partition_shapes_cut_the_cluster_around_the_target() {
 fn reordering_lets_a_non_idempotent_producers_requests_overtake_each_other() {
     let scenario = load("network-reorder");
     let outcome = run(&scenario, scenario.seeds[0]);
-    assert_eq!(faults(&outcome, "reorder").len(), 1);
-    assert_eq!(faults(&outcome, "reorder-healed").len(), 1);
+    assert_eq!(faults(&outcome, FaultKind::Reorder).len(), 1);
+    assert_eq!(ended(&outcome, FaultKind::Reorder).len(), 1);
     assert!(kinds(&outcome).contains(&AnomalyKind::NonmonotonicSend), "{}", describe(&outcome));
 }
 
@@ -120,7 +134,7 @@ fn reordering_lets_a_non_idempotent_producers_requests_overtake_each_other() {
 fn duplication_delivers_produce_requests_twice() {
     let scenario = load("network-duplicate");
     let outcome = run(&scenario, scenario.seeds[0]);
-    assert_eq!(faults(&outcome, "duplicate").len(), 1);
+    assert_eq!(faults(&outcome, FaultKind::Duplicate).len(), 1);
     assert!(kinds(&outcome).contains(&AnomalyKind::Duplicate), "{}", describe(&outcome));
 }
 
@@ -177,7 +191,7 @@ fn a_one_way_cut_blocks_only_the_targets_messages_and_still_shrinks_the_isr() {
         run(&s, 1)
     };
     let one_way = cut(true);
-    let (event, targets, detail) = faults(&one_way, "partition")[0];
+    let (event, targets, detail) = faults(&one_way, FaultKind::Partition)[0];
     assert!(detail.contains("one-way"), "{detail}");
     let follower: u32 = targets[0].trim_start_matches("broker-").parse().unwrap();
     let shrunk = isr_changes(&one_way).into_iter().find(|(at, _, isr)| *at > event.time_ns && !isr.contains(&follower));
@@ -186,8 +200,8 @@ fn a_one_way_cut_blocks_only_the_targets_messages_and_still_shrinks_the_isr() {
     assert!(shrunk_at - event.time_ns < 4_000_000_000, "dropped while the cut lasted");
     // The cut blocks one direction: its undo restores one link, the same cut both ways two.
     let both = cut(false);
-    assert!(faults(&both, "partition")[0].2.contains("both ways"));
-    let restored = |o: &RunOutcome| faults(o, "heal")[0].2.clone();
+    assert!(faults(&both, FaultKind::Partition)[0].2.contains("both ways"));
+    let restored = |o: &RunOutcome| ended(o, FaultKind::Partition)[0].2.clone();
     assert_eq!((restored(&one_way).as_str(), restored(&both).as_str()), ("1 links restored", "2 links restored"));
     assert!(one_way.anomalies.is_empty(), "{}", describe(&one_way));
 }
@@ -195,13 +209,14 @@ fn a_one_way_cut_blocks_only_the_targets_messages_and_still_shrinks_the_isr() {
 #[test]
 fn a_bridge_cuts_the_half_without_the_metastore_off_while_the_bridge_stays_in_sync() {
     let outcome = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"partition\"\nshape = \"bridge\"\ntarget = \"broker-2\"\nduration = \"3s\"\n"), 1);
-    let (event, _, detail) = faults(&outcome, "partition")[0];
+    let (event, _, detail) = faults(&outcome, FaultKind::Partition)[0];
     // "bridge: metastore, broker-A | broker-B with bridge broker-2": B's half has no metastore.
     let sides = detail.trim_start_matches("bridge: ").split(" with bridge").next().unwrap();
     let (with_metastore, without) = sides.split_once(" | ").expect("two halves");
     assert!(with_metastore.contains("metastore") && !without.contains("metastore"), "{detail}");
     let cut: u32 = without.trim_start_matches("broker-").parse().expect("one broker");
-    let healed_at = faults(&outcome, "heal").iter().map(|(e, _, _)| e.time_ns).find(|t| *t > event.time_ns).unwrap();
+    let healed_at =
+        ended(&outcome, FaultKind::Partition).iter().map(|(e, _, _)| e.time_ns).find(|t| *t > event.time_ns).unwrap();
     // Its metastore session expires: the controller takes it out of the ISR while the
     // bridge, which reaches both halves, stays in.
     let changes = isr_changes(&outcome);
@@ -216,8 +231,8 @@ fn a_bridge_cuts_the_half_without_the_metastore_off_while_the_bridge_stays_in_sy
 #[test]
 fn a_clogged_leader_stops_committing_until_its_links_unclog() {
     let outcome = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"clog\"\ntarget = \"the leader of orders-0\"\npeers = \"the cluster\"\nduration = \"4s\"\n"), 1);
-    let clogged_at = faults(&outcome, "clog")[0].0.time_ns;
-    let unclogged_at = faults(&outcome, "unclog")[0].0.time_ns;
+    let clogged_at = faults(&outcome, FaultKind::Clog)[0].0.time_ns;
+    let unclogged_at = ended(&outcome, FaultKind::Clog)[0].0.time_ns;
     let hw: Vec<u64> = outcome
         .history
         .trace
@@ -254,7 +269,7 @@ fn group_with(faults: &str) -> Scenario {
 fn a_stalled_member_stops_working_and_is_expelled_after_max_poll_interval_then_rejoins() {
     let outcome =
         run(&group_with("[[faults]]\nat = \"4s\"\nkind = \"stall\"\ntarget = \"consumer-1\"\nduration = \"3s\"\n"), 1);
-    let stalled_at = faults(&outcome, "stall")[0].0.time_ns;
+    let stalled_at = faults(&outcome, FaultKind::Stall)[0].0.time_ns;
     let rebalances = kafkasim::check::groups::rebalances(&outcome.history);
     // One generation with the other member alone, a little after max.poll.interval.ms
     // (the heartbeat thread leaves for the stalled member), not after session.timeout.ms.
@@ -272,6 +287,14 @@ fn a_stalled_member_stops_working_and_is_expelled_after_max_poll_interval_then_r
         "consumer-1 worked while stalled"
     );
     assert!(busy.clone().any(|o| o.f == OpFn::Poll && o.time_ns > stall_ends), "consumer-1 never polled again");
+    // The stall's end is traced when its application runs again: at the end of the
+    // fault's 3 s (madsim's timers are 1 ms coarse).
+    let (ended_at, targets, detail) = ended(&outcome, FaultKind::Stall)[0];
+    assert_eq!(
+        (targets.as_slice(), detail.as_str()),
+        (&["consumer-1".to_string()][..], "application thread runs again")
+    );
+    assert!((stall_ends..stall_ends + 5_000_000).contains(&ended_at.time_ns), "{}", ended_at.time_ns - stalled_at);
     assert!(
         rebalances.iter().any(|r| r.time_ns > alone.time_ns && r.members == 2),
         "it never rejoined: {rebalances:?}"
@@ -283,7 +306,7 @@ fn a_stalled_member_stops_working_and_is_expelled_after_max_poll_interval_then_r
 fn a_member_that_leaves_hands_its_partitions_over_at_once_and_rejoins_after_the_fault() {
     let outcome =
         run(&group_with("[[faults]]\nat = \"4s\"\nkind = \"leave\"\ntarget = \"consumer-2\"\nduration = \"2s\"\n"), 1);
-    let left_at = faults(&outcome, "leave")[0].0.time_ns;
+    let left_at = faults(&outcome, FaultKind::Leave)[0].0.time_ns;
     let rebalances = kafkasim::check::groups::rebalances(&outcome.history);
     // LeaveGroup: the coordinator rebalances at once, without waiting for the session
     // timeout (6 s) or max.poll.interval.ms (1 s).
@@ -293,6 +316,11 @@ fn a_member_that_leaves_hands_its_partitions_over_at_once_and_rejoins_after_the_
     // It comes back as a new member once the fault's 2 s are over.
     let back = rebalances.iter().find(|r| r.time_ns > alone.time_ns && r.members == 2).expect("it rejoined");
     assert!(back.time_ns >= left_at + 2_000_000_000, "{rebalances:?}");
+    // Its return is traced as the fault's end, when the 2 s are over.
+    let (ended_at, targets, _) = ended(&outcome, FaultKind::Leave)[0];
+    assert_eq!(targets, &["consumer-2"]);
+    let back_at = left_at + 2_000_000_000;
+    assert!((back_at..back_at + 5_000_000).contains(&ended_at.time_ns), "{}", ended_at.time_ns - left_at);
     let refused = outcome.history.ops.iter().any(|o| o.f == OpFn::Commit && o.kind == OpType::Fail);
     assert!(!refused, "a clean leave commits before it goes; nothing is refused");
     assert!(!kinds(&outcome).contains(&AnomalyKind::SplitOwnership), "{}", describe(&outcome));

@@ -6,6 +6,7 @@
 mod support;
 
 use kafkasim::check::AnomalyKind;
+use kafkasim::fault::FaultKind;
 use kafkasim::history::{OpFn, OpType, OpValue};
 use kafkasim::runner::{RunOutcome, Status};
 use std::collections::BTreeSet;
@@ -192,17 +193,17 @@ fn a_rebalance_storm_duplicates_work_but_never_splits_a_partition_or_regresses_a
         // Forbidden: split-ownership, commit-regression, consume-skip, no-progress (the
         // group converges and catches up once the storm stops).
         assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
-        let fired: BTreeSet<&str> = outcome
+        let fired: BTreeSet<FaultKind> = outcome
             .history
             .trace
             .iter()
             .filter_map(|e| match &e.event {
-                kafkasim::history::Event::Fault { kind, .. } => Some(kind.as_str()),
+                kafkasim::history::Event::Fault { kind, .. } => Some(*kind),
                 _ => None,
             })
             .collect();
         assert!(
-            fired.contains("stall") && fired.contains("leave") && fired.contains("crash"),
+            [FaultKind::Stall, FaultKind::Leave, FaultKind::Crash].iter().all(|k| fired.contains(k)),
             "seed {seed}: {fired:?}"
         );
         let generations = kafkasim::check::groups::rebalances(&outcome.history).len();

@@ -4,9 +4,9 @@
 
 mod support;
 
+use kafkasim::fault::FaultKind;
 use kafkasim::history::{Event, RunPhase};
 use kafkasim::runner::sweep;
-use kafkasim::scenario::NEMESIS_KINDS;
 use std::collections::BTreeSet;
 use std::process::Command;
 use support::{describe, load, run, scenario_path};
@@ -51,7 +51,7 @@ fn swarm_shows_no_anomaly_over_five_hundred_seeds() {
     let kinds: BTreeSet<&str> = seen.iter().flat_map(|s| s.kinds.iter().map(String::as_str)).collect();
     let enabled = &scenario.nemesis.as_ref().expect("a nemesis").kinds;
     assert_eq!(kinds.len(), enabled.len(), "kinds enabled: {kinds:?}");
-    assert_eq!(enabled.len(), NEMESIS_KINDS.len() - 2, "every broker and network kind");
+    assert_eq!(enabled.len(), FaultKind::drawable().count() - 2, "every broker and network kind");
     let faults: u64 = seen.iter().map(|s| s.faults).sum();
     assert!(faults > 1_000, "only {faults} faults over {} seeds", seen.len());
     eprintln!(
@@ -103,8 +103,8 @@ fn every_drawn_fault_fires_and_is_traced() {
         let drawn = outcome.drawn.as_ref().expect("drawn");
         // The swarm scenario schedules no faults of its own: every fault is drawn.
         assert_eq!(outcome.stats.faults, drawn.faults.len() as u64, "seed {seed}");
-        // Each drawn fault leaves one event of its own kind (undoing it leaves others:
-        // restart, resume, heal, ...). The liveness phase's healing comes after.
+        // Each drawn fault leaves one `fault` event (undoing it leaves a `fault-ended`).
+        // The liveness phase's healing comes after.
         let liveness_starts = outcome
             .history
             .trace
@@ -114,7 +114,7 @@ fn every_drawn_fault_fires_and_is_traced() {
         let traced = outcome.history.trace[..liveness_starts]
             .iter()
             .filter(|e| &*e.node == "nemesis")
-            .filter(|e| matches!(&e.event, Event::Fault { kind, .. } if NEMESIS_KINDS.iter().any(|(n, _)| n == kind)))
+            .filter(|e| matches!(&e.event, Event::Fault { kind, .. } if !kind.is_undo()))
             .count();
         assert_eq!(traced, drawn.faults.len(), "seed {seed}: {:?}", drawn.faults);
     }
@@ -173,14 +173,12 @@ fn the_nemesis_draws_stall_and_leave_against_group_members_and_replays_them() {
         let drawn = outcome.drawn.clone().expect("the nemesis draws");
         assert!(!drawn.faults.is_empty(), "seed {seed} drew no fault");
         // Every drawn fault fired against a group member, and nothing else fired.
-        let fired: Vec<(String, Vec<String>)> = outcome
+        let fired: Vec<(FaultKind, Vec<String>)> = outcome
             .history
             .trace
             .iter()
             .filter_map(|e| match &e.event {
-                Event::Fault { kind, targets, .. } if kind == "stall" || kind == "leave" => {
-                    Some((kind.clone(), targets.clone()))
-                }
+                Event::Fault { kind, targets, .. } if kind.targets_group_consumers() => Some((*kind, targets.clone())),
                 _ => None,
             })
             .collect();
@@ -191,7 +189,7 @@ fn the_nemesis_draws_stall_and_leave_against_group_members_and_replays_them() {
                 matches!(targets.as_slice(), [t] if ["consumer-2", "consumer-3", "consumer-4"].contains(&t.as_str())),
                 "seed {seed}: {kind} hit {targets:?}"
             );
-            kinds_fired.insert(kind.clone());
+            kinds_fired.insert(*kind);
         }
         // Their effect: members leave (or are expelled for stalling past
         // max.poll.interval.ms) and the group rebalances into later generations.
@@ -210,6 +208,6 @@ fn the_nemesis_draws_stall_and_leave_against_group_members_and_replays_them() {
         assert_eq!(again.drawn, outcome.drawn, "seed {seed}");
         assert_eq!(again.trace_hash, outcome.trace_hash, "seed {seed}");
     }
-    assert_eq!(kinds_fired, ["leave", "stall"].into_iter().map(String::from).collect());
+    assert_eq!(kinds_fired, [FaultKind::Leave, FaultKind::Stall].into_iter().collect());
     assert!(rebalanced_seeds >= 3, "only {rebalanced_seeds} seeds rebalanced beyond the first generations");
 }

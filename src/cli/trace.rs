@@ -88,6 +88,7 @@ impl Focus {
     pub fn keeps_event(&self, event: &TraceEvent) -> bool {
         let (tp, value_ok) = match &event.event {
             Event::Fault { .. }
+            | Event::FaultEnded { .. }
             | Event::Phase { .. }
             | Event::BrokerStarted { .. }
             | Event::ControllerElected { .. } => return true,

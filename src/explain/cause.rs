@@ -5,6 +5,7 @@ use super::life::{at, Facts};
 use super::setup::Setup;
 use crate::check::describe::broker;
 use crate::check::{Anomaly, AnomalyKind};
+use crate::fault::FaultKind;
 use crate::history::TruncationReason;
 use crate::protocol::Acks;
 use crate::scenario::TruncationMode;
@@ -79,11 +80,8 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         (None, None) => String::new(),
     };
     let leader = f.led.first().map(|l| l.0);
-    let struck = leader.and_then(|l| {
-        f.faults.iter().find(|(_, k, targets)| {
-            targets.contains(&broker(l)) && !matches!(k.as_str(), "restart" | "resume" | "heal" | "network-restored")
-        })
-    });
+    let struck =
+        leader.and_then(|l| f.faults.iter().find(|(_, k, targets)| targets.contains(&broker(l)) && !k.is_undo()));
     let fetched: Vec<String> =
         f.fetched.iter().filter(|(_, t)| struck.is_none_or(|s| *t < s.0)).map(|(b, _)| broker(*b)).collect();
     let by = leader.map_or("its leader".to_string(), broker);
@@ -103,11 +101,11 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     }
     if let Some((t, k, targets)) = struck {
         let by = if targets.len() > 1 { and_list(targets) } else { by.clone() };
-        let verb = match k.as_str() {
-            "crash" => "crashed".to_string(),
-            "power-loss" => "lost power".to_string(),
-            "pause" => "was paused".to_string(),
-            "partition" | "clog" => "was cut off from the cluster".to_string(),
+        let verb = match k {
+            FaultKind::Crash => "crashed".to_string(),
+            FaultKind::PowerLoss => "lost power".to_string(),
+            FaultKind::Pause => "was paused".to_string(),
+            FaultKind::Partition | FaultKind::Clog => "was cut off from the cluster".to_string(),
             other => format!("was struck by a {other} fault"),
         };
         because += &format!("; {by} {verb} at {}", at(*t));

@@ -3,6 +3,7 @@
 //! elections happened around it, where it was truncated or overwritten, what consumers saw.
 
 use crate::check::describe::{broker, process, secs};
+use crate::fault::FaultKind;
 use crate::history::{Event, History, LogStartReason, MicroOp, OpFn, OpType, OpValue, TruncationReason};
 use crate::protocol::Acks;
 use std::collections::BTreeSet;
@@ -48,8 +49,8 @@ pub(crate) struct Facts {
     pub lost_on_load: Vec<(u32, u64)>,
     /// Another record appended at its offset: `(broker, time, value, epoch)`.
     pub overwritten: Option<(u32, u64, u64, u32)>,
-    /// Faults in the story: `(time, kind, targets)`.
-    pub faults: Vec<(u64, String, Vec<String>)>,
+    /// Faults fired in the story: `(time, kind, targets)`.
+    pub faults: Vec<(u64, FaultKind, Vec<String>)>,
     /// Leaders that took over: `(time, broker, epoch, log end offset)`.
     pub new_leaders: Vec<(u64, u32, u32, u64)>,
     /// Whether an unclean election happened in the story.
@@ -296,6 +297,15 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     offsets
 }
 
+/// ` on broker-1, broker-2`, or nothing for a fault without targets.
+fn on(targets: &[String]) -> String {
+    if targets.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", targets.join(", "))
+    }
+}
+
 /// Faults, elections and leader changes of the partition while the story unfolds.
 fn context(
     history: &History,
@@ -313,10 +323,10 @@ fn context(
     for e in history.trace.iter().filter(|e| (start..=end).contains(&e.time_ns)) {
         let text = match &e.event {
             Event::Fault { kind, targets, detail } => {
-                facts.faults.push((e.time_ns, kind.clone(), targets.clone()));
-                let on = if targets.is_empty() { String::new() } else { format!(" on {}", targets.join(", ")) };
-                format!("fault: {kind}{on} ({detail})")
+                facts.faults.push((e.time_ns, *kind, targets.clone()));
+                format!("fault: {kind}{} ({detail})", on(targets))
             }
+            Event::FaultEnded { kind, targets, detail } => format!("fault over: {kind}{} ({detail})", on(targets)),
             Event::LeaderElection { tp, leader, leader_epoch, isr, unclean, reason } if ours(tp) => {
                 facts.unclean |= *unclean;
                 match leader {

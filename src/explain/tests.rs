@@ -4,6 +4,7 @@
 use super::*;
 use crate::check::testkit::Hist;
 use crate::check::{check_all, Anomaly, AnomalyKind};
+use crate::fault::FaultKind;
 use crate::history::Event;
 use crate::history::{ElectionReason, LogStartReason, TruncationReason};
 use crate::protocol::Acks;
@@ -38,8 +39,12 @@ fn hw(broker: u32, epoch: u32, old: u64, new: u64) -> Event {
     Event::HighWatermark { tp: "x".into(), broker, is_leader: true, leader_epoch: epoch, old, new }
 }
 
-fn fault(kind: &str, target: &str) -> Event {
-    Event::Fault { kind: kind.into(), targets: vec![target.into()], detail: "as scheduled".into() }
+fn fault(kind: FaultKind, target: &str) -> Event {
+    Event::Fault { kind, targets: vec![target.into()], detail: "as scheduled".into() }
+}
+
+fn fault_ended(kind: FaultKind, target: &str) -> Event {
+    Event::FaultEnded { kind, targets: vec![target.into()], detail: "as scheduled".into() }
 }
 
 fn truncate(broker: u32, to: u64, removed: &[(u64, u64, u32)], reason: TruncationReason) -> Event {
@@ -77,14 +82,14 @@ fn acks1_leader_crash() -> crate::history::History {
         .event("broker-1", append(1, true, 1, 0, &[10]))
         .event("broker-1", acked(1, Acks::Leader, 0, 1))
         .send_done(0, "x", 0, 10)
-        .event("nemesis", fault("crash", "broker-1"))
+        .event("nemesis", fault(FaultKind::Crash, "broker-1"))
         .event("controller", e2)
         .event("broker-2", l2)
         .event("broker-2", append(2, true, 2, 0, &[11]))
         .send_ok(2, "x", 0, 11)
         .event("broker-2", append(2, true, 2, 1, &[12]))
         .send_ok(2, "x", 1, 12)
-        .event("nemesis", fault("restart", "broker-1"))
+        .event("nemesis", fault_ended(FaultKind::Crash, "broker-1"))
         .event("broker-1", truncate(1, 0, &[(0, 10, 1)], TruncationReason::LeaderEpoch))
         .poll_ok(DRAIN, &[("x", &[(0, 11), (1, 12)])])
         .build()
@@ -113,7 +118,7 @@ fn unclean_election() -> crate::history::History {
         .event("broker-1", hw(1, 1, 0, 1))
         .event("broker-1", acked(1, Acks::All, 0, 1))
         .send_done(0, "x", 0, 20)
-        .event("nemesis", fault("crash", "broker-1"))
+        .event("nemesis", fault(FaultKind::Crash, "broker-1"))
         .event("controller", e3)
         .event("broker-3", l3)
         .event("broker-3", append(3, true, 2, 0, &[21]))
@@ -153,7 +158,7 @@ fn power_loss_story() {
         .event("broker-1", hw(1, 1, 0, 1))
         .event("broker-1", acked(1, Acks::All, 0, 1))
         .send_done(0, "x", 0, 30)
-        .event("nemesis", fault("power-loss", "broker-1"))
+        .event("nemesis", fault(FaultKind::PowerLoss, "broker-1"))
         .event("broker-1", Event::LogLoaded { tp: "x".into(), broker: 1, records: vec![], high_watermark: 0 })
         .event("broker-1", append(1, true, 1, 0, &[31]))
         .send_ok(0, "x", 0, 31)

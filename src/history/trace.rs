@@ -1,6 +1,7 @@
 //! Internal events of the cluster: what brokers, the controller and the nemesis did.
 //! Checkers of log invariants read these; clients never see them.
 
+use crate::fault::FaultKind;
 use crate::protocol::Acks;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -184,13 +185,24 @@ pub enum Event {
         /// The broker's known epoch.
         known_epoch: u64,
     },
-    /// A fault fired (or was healed).
+    /// A fault fired. `restart`, `resume` and `heal` faults are followed by the
+    /// [`Event::FaultEnded`] of the faults they ended.
     Fault {
         /// The fault kind, as written in the scenario (`crash`, `partition`, ...).
-        kind: String,
+        kind: FaultKind,
         /// The resolved targets, e.g. `broker-2`.
         targets: Vec<String>,
         /// What the fault did, for a person.
+        detail: String,
+    },
+    /// A fault's effect ended, for the targets named: a timed fault was undone, a
+    /// `restart`, `resume` or `heal` fault ended it, or the liveness phase healed it.
+    FaultEnded {
+        /// The kind of the fault that ended.
+        kind: FaultKind,
+        /// The targets it no longer holds (empty for network-wide faults).
+        targets: Vec<String>,
+        /// How it ended, for a person.
         detail: String,
     },
     /// A run phase began (`safety`, `liveness`).

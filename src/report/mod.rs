@@ -73,7 +73,12 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome) -> Report {
         .trace
         .iter()
         .filter_map(|e| match &e.event {
-            Event::Fault { kind, targets, detail } => Some((e.time_ns, kind.clone(), targets.clone(), detail.clone())),
+            Event::Fault { kind, targets, detail } => {
+                Some((e.time_ns, kind.to_string(), targets.clone(), detail.clone()))
+            }
+            Event::FaultEnded { kind, targets, detail } => {
+                Some((e.time_ns, format!("{kind} ends"), targets.clone(), detail.clone()))
+            }
             _ => None,
         })
         .collect();

@@ -2,6 +2,7 @@
 //! the ISR, the high watermark and each replica's log end over time; fault spans; the
 //! producers' throughput and latency; each partition's final log order.
 
+use crate::fault::FaultKind;
 use crate::history::{Event, History, MicroOp, OpFn, OpType};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,40 +65,37 @@ pub(crate) struct FaultBand {
     pub label: String,
 }
 
-/// Which fault kinds a healing kind ends.
-fn ends(heal: &str) -> &'static [&'static str] {
-    match heal {
-        "restart" => &["crash", "power-loss"],
-        "resume" => &["pause"],
-        "heal" => &["partition", "clog"],
-        "unclog" => &["clog"],
-        "network-restored" => &["packet-loss", "latency"],
-        "reorder-healed" => &["reorder"],
-        "duplicate-healed" => &["duplicate"],
-        _ => &[],
-    }
-}
-
-/// Fault spans, from each fault to the event that undid it (or the end of the run).
+/// Fault spans, from each fault to the event that ended it for its target (or the end
+/// of the run). A fault without targets (packet loss, latency) is drawn on the
+/// `network`.
 pub(crate) fn fault_bands(history: &History, end_ns: u64) -> Vec<FaultBand> {
-    let mut open: Vec<(u64, String, String)> = Vec::new(); // (from, kind, target)
+    const NETWORK: &str = "network";
+    let with_network = |targets: &[String]| {
+        if targets.is_empty() {
+            vec![NETWORK.to_string()]
+        } else {
+            targets.to_vec()
+        }
+    };
+    let mut open: Vec<(u64, FaultKind, String)> = Vec::new(); // (from, kind, target)
     let mut bands = Vec::new();
     for e in &history.trace {
-        let Event::Fault { kind, targets, .. } = &e.event else { continue };
-        let healed = ends(kind);
-        if healed.is_empty() {
-            let targets = if targets.is_empty() { vec!["network".to_string()] } else { targets.clone() };
-            open.extend(targets.into_iter().map(|t| (e.time_ns, kind.clone(), t)));
-            continue;
-        }
-        open.retain(|(from, k, target)| {
-            let closes =
-                healed.contains(&k.as_str()) && (targets.is_empty() || targets.contains(target) || target == "network");
-            if closes {
-                bands.push(FaultBand { from_ns: *from, to_ns: e.time_ns, label: format!("{k} {target}") });
+        match &e.event {
+            Event::Fault { kind, targets, .. } if !kind.is_undo() => {
+                open.extend(with_network(targets).into_iter().map(|t| (e.time_ns, *kind, t)));
             }
-            !closes
-        });
+            Event::FaultEnded { kind, targets, .. } => {
+                let targets = with_network(targets);
+                open.retain(|(from, k, target)| {
+                    let closes = k == kind && targets.contains(target);
+                    if closes {
+                        bands.push(FaultBand { from_ns: *from, to_ns: e.time_ns, label: format!("{k} {target}") });
+                    }
+                    !closes
+                });
+            }
+            _ => {}
+        }
     }
     bands.extend(open.into_iter().map(|(from, k, t)| FaultBand {
         from_ns: from,
@@ -265,4 +263,56 @@ pub(crate) fn overtaken_across_partitions(history: &History) -> u64 {
         }
     }
     overtaken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::TraceEvent;
+
+    const S: u64 = 1_000_000_000;
+
+    fn at(time_ns: u64, event: Event) -> TraceEvent {
+        TraceEvent { time_ns, node: "nemesis".into(), event }
+    }
+
+    fn fault(kind: FaultKind, targets: &[&str]) -> Event {
+        Event::Fault { kind, targets: targets.iter().map(|t| t.to_string()).collect(), detail: String::new() }
+    }
+
+    fn ended(kind: FaultKind, targets: &[&str]) -> Event {
+        Event::FaultEnded { kind, targets: targets.iter().map(|t| t.to_string()).collect(), detail: String::new() }
+    }
+
+    fn band(from_s: u64, to_s: u64, label: &str) -> FaultBand {
+        FaultBand { from_ns: from_s * S, to_ns: to_s * S, label: label.to_string() }
+    }
+
+    #[test]
+    fn a_band_runs_from_a_fault_to_its_end_for_that_target_or_to_the_end_of_the_run() {
+        let history = History {
+            ops: Vec::new(),
+            trace: vec![
+                at(S, fault(FaultKind::Crash, &["broker-1", "broker-2"])),
+                at(2 * S, fault(FaultKind::Stall, &["consumer-1"])),
+                // A restart fault draws nothing itself; the crash's end closes broker-1.
+                at(3 * S, fault(FaultKind::Restart, &["broker-1"])),
+                at(3 * S, ended(FaultKind::Crash, &["broker-1"])),
+                at(4 * S, ended(FaultKind::Stall, &["consumer-1"])),
+                at(5 * S, fault(FaultKind::PacketLoss, &[])),
+                // An end of another kind closes nothing.
+                at(5 * S, ended(FaultKind::Pause, &["broker-2"])),
+                at(6 * S, ended(FaultKind::PacketLoss, &[])),
+            ],
+        };
+        assert_eq!(
+            fault_bands(&history, 9 * S),
+            vec![
+                band(1, 3, "crash broker-1"),
+                band(1, 9, "crash broker-2"),
+                band(2, 4, "stall consumer-1"),
+                band(5, 6, "packet-loss network"),
+            ]
+        );
+    }
 }

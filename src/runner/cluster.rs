@@ -154,8 +154,8 @@ pub async fn simulate(scenario: &Scenario, options: &RunOptions) -> Simulated {
                 .map(move |(p, r)| (format!("{}-{p}", t.name), r.iter().map(|b| b.0).collect()))
         })
         .collect();
-    let mut nemesis = Nemesis::new(nodes.clone(), recorder.clone(), scenario.cluster.brokers, assignments);
-    nemesis.set_app_faults(ctx.app_faults.clone());
+    let nemesis =
+        Nemesis::new(nodes.clone(), recorder.clone(), scenario.cluster.brokers, assignments, ctx.app_faults.clone());
     let nemesis = Arc::new(Mutex::new(nemesis));
     let safety_start = Instant::now();
     let armed: ArmedFaults = Arc::default();

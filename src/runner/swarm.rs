@@ -15,9 +15,10 @@
 //! a change to the broker does not move the faults. Two streams keep the schedule
 //! stable when only a swarm bound changes the number of swarm draws.
 
+use crate::fault::FaultKind;
 use crate::scenario::format_duration_ms;
 use crate::scenario::{
-    ConsumerMode, FaultAction, FaultSpec, NemesisKind, NemesisSpec, Scenario, SendMode, SplitShape, SwarmSpec, Target,
+    ConsumerMode, FaultAction, FaultSpec, NemesisSpec, Scenario, SendMode, SplitShape, SwarmSpec, Target,
 };
 use serde::{Deserialize, Serialize};
 
@@ -246,20 +247,20 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
         }
         let duration = rng.range(nemesis.duration_ms_min, nemesis.duration_ms_max);
         let action = match kind {
-            NemesisKind::Crash => FaultAction::Crash { target: broker_role(rng, brokers, &partitions) },
-            NemesisKind::Partition => partition(rng, brokers, &partitions),
-            NemesisKind::PacketLoss => {
+            FaultKind::Crash => FaultAction::Crash { target: broker_role(rng, brokers, &partitions) },
+            FaultKind::Partition => partition(rng, brokers, &partitions),
+            FaultKind::PacketLoss => {
                 let lo = 0.01f64.min(nemesis.packet_loss_rate_max);
                 let rate = lo + rng.unit() * (nemesis.packet_loss_rate_max - lo);
                 FaultAction::PacketLoss {
                     rate: ((rate * 1000.0).round() / 1000.0).clamp(lo, nemesis.packet_loss_rate_max),
                 }
             }
-            NemesisKind::Latency => FaultAction::Latency {
+            FaultKind::Latency => FaultAction::Latency {
                 latency_ms_min: s.network.latency_ms_min,
                 latency_ms_max: rng.range(s.network.latency_ms_max, nemesis.latency_ms_max),
             },
-            NemesisKind::PowerLoss => {
+            FaultKind::PowerLoss => {
                 // One time in four a correlated loss: every replica of a partition.
                 let target = match rng.chance(0.25) && !partitions.is_empty() {
                     true => Target::ReplicasOf(rng.pick(&partitions).clone()),
@@ -267,27 +268,29 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
                 };
                 FaultAction::PowerLoss { target }
             }
-            NemesisKind::Pause => {
+            FaultKind::Pause => {
                 let target = if rng.chance(0.1) { metastore() } else { broker_role(rng, brokers, &partitions) };
                 FaultAction::Pause { target }
             }
-            NemesisKind::Clog => {
+            FaultKind::Clog => {
                 let target = broker_role(rng, brokers, &partitions);
                 let peers = if rng.chance(0.25) { metastore() } else { Target::Everyone };
                 FaultAction::Clog { target, peers }
             }
-            NemesisKind::Reorder => {
+            FaultKind::Reorder => {
                 FaultAction::Reorder { target: broker_role(rng, brokers, &partitions), peers: Target::Everyone }
             }
-            NemesisKind::Duplicate => {
+            FaultKind::Duplicate => {
                 let rate = 0.01 + rng.unit() * (nemesis.duplicate_rate_max - 0.01).max(0.0);
                 let rate = ((rate * 1000.0).round() / 1000.0).clamp(0.001, nemesis.duplicate_rate_max);
                 let target = broker_role(rng, brokers, &partitions);
                 FaultAction::Duplicate { target, peers: Target::Everyone, rate }
             }
             // Validation refuses these kinds in a scenario without group consumers.
-            NemesisKind::Stall => FaultAction::Stall { target: Target::Node(rng.pick(&members).clone()) },
-            NemesisKind::Leave => FaultAction::Leave { target: Target::Node(rng.pick(&members).clone()) },
+            FaultKind::Stall => FaultAction::Stall { target: Target::Node(rng.pick(&members).clone()) },
+            FaultKind::Leave => FaultAction::Leave { target: Target::Node(rng.pick(&members).clone()) },
+            // Validation refuses the undoing kinds in `[nemesis] kinds`.
+            FaultKind::Restart | FaultKind::Resume | FaultKind::Heal => unreachable!("{kind} is never drawn"),
         };
         out.push(FaultSpec { at_ms: at, action, duration_ms: Some(duration), line: nemesis.line, trigger: None });
     }
@@ -426,7 +429,7 @@ nemesis_interval = ["100ms", "1s"]
             for fault in &s.faults {
                 assert!(fault.at_ms > 1_000 && fault.at_ms < 10_000, "{fault}");
                 assert!((200..=2_000).contains(&fault.duration_ms.expect("timed")), "{fault}");
-                assert!(nemesis.kinds.iter().any(|(k, _)| k.name() == fault.action.kind_name()), "{fault}");
+                assert!(nemesis.kinds.iter().any(|(k, _)| *k == fault.action.kind()), "{fault}");
                 match &fault.action {
                     FaultAction::PacketLoss { rate } => assert!(*rate > 0.0 && *rate <= 0.3),
                     FaultAction::Duplicate { rate, .. } => assert!(*rate > 0.0 && *rate <= 0.2),
@@ -459,13 +462,13 @@ nemesis_interval = ["100ms", "1s"]
         let mut shapes = std::collections::BTreeSet::new();
         for seed in 0..200 {
             for fault in instantiate(&base, seed).0.faults {
-                kinds.insert(fault.action.kind_name());
+                kinds.insert(fault.action.kind());
                 if let FaultAction::Split { shape, .. } = fault.action {
                     shapes.insert(shape.name());
                 }
             }
         }
-        let all: std::collections::BTreeSet<&str> = crate::scenario::NEMESIS_KINDS.iter().map(|(n, _)| *n).collect();
+        let all: std::collections::BTreeSet<FaultKind> = FaultKind::drawable().collect();
         assert_eq!(kinds, all);
         assert_eq!(shapes, ["bridge", "majority-minority"].into_iter().collect());
     }

@@ -7,6 +7,7 @@ use super::raw::{Node, Pos, Table};
 use super::target::{node_index, FORMS};
 use super::validate::loss_rate;
 use super::values::{choice, format_duration_ms};
+use crate::fault::FaultKind;
 
 /// What fault targets may refer to.
 pub(super) struct World<'a> {
@@ -24,55 +25,21 @@ pub(super) struct World<'a> {
     pub duration_ms: u64,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Crash,
-    Restart,
-    Partition,
-    Heal,
-    PacketLoss,
-    Latency,
-    PowerLoss,
-    Pause,
-    Resume,
-    Clog,
-    Reorder,
-    Duplicate,
-    Stall,
-    Leave,
-}
-
-const KINDS: [(&str, Kind); 14] = [
-    ("crash", Kind::Crash),
-    ("restart", Kind::Restart),
-    ("partition", Kind::Partition),
-    ("heal", Kind::Heal),
-    ("packet-loss", Kind::PacketLoss),
-    ("latency", Kind::Latency),
-    ("power-loss", Kind::PowerLoss),
-    ("pause", Kind::Pause),
-    ("resume", Kind::Resume),
-    ("clog", Kind::Clog),
-    ("reorder", Kind::Reorder),
-    ("duplicate", Kind::Duplicate),
-    ("stall", Kind::Stall),
-    ("leave", Kind::Leave),
-];
-
-impl Kind {
-    fn keys(self) -> &'static [&'static str] {
-        match self {
-            Kind::Crash => &["at", "when", "kind", "target", "duration"],
-            Kind::Restart => &["at", "when", "kind", "target"],
-            Kind::Partition => &["at", "when", "kind", "target", "peers", "one_way", "shape", "duration"],
-            Kind::Heal => &["at", "when", "kind"],
-            Kind::PacketLoss => &["at", "when", "kind", "rate", "duration"],
-            Kind::Latency => &["at", "when", "kind", "latency_min", "latency_max", "duration"],
-            Kind::PowerLoss | Kind::Pause | Kind::Stall | Kind::Leave => &["at", "when", "kind", "target", "duration"],
-            Kind::Resume => &["at", "when", "kind", "target"],
-            Kind::Clog | Kind::Reorder => &["at", "when", "kind", "target", "peers", "duration"],
-            Kind::Duplicate => &["at", "when", "kind", "target", "peers", "rate", "duration"],
+/// The keys a fault of `kind` takes.
+fn keys(kind: FaultKind) -> &'static [&'static str] {
+    match kind {
+        FaultKind::Crash => &["at", "when", "kind", "target", "duration"],
+        FaultKind::Restart => &["at", "when", "kind", "target"],
+        FaultKind::Partition => &["at", "when", "kind", "target", "peers", "one_way", "shape", "duration"],
+        FaultKind::Heal => &["at", "when", "kind"],
+        FaultKind::PacketLoss => &["at", "when", "kind", "rate", "duration"],
+        FaultKind::Latency => &["at", "when", "kind", "latency_min", "latency_max", "duration"],
+        FaultKind::PowerLoss | FaultKind::Pause | FaultKind::Stall | FaultKind::Leave => {
+            &["at", "when", "kind", "target", "duration"]
         }
+        FaultKind::Resume => &["at", "when", "kind", "target"],
+        FaultKind::Clog | FaultKind::Reorder => &["at", "when", "kind", "target", "peers", "duration"],
+        FaultKind::Duplicate => &["at", "when", "kind", "target", "peers", "rate", "duration"],
     }
 }
 
@@ -97,10 +64,11 @@ pub(super) fn faults(tables: &[Table], world: &World, text: &str) -> Res<Vec<Fau
 }
 
 fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
-    let kind_names: Vec<&str> = KINDS.iter().map(|(n, _)| *n).collect();
+    let kinds: Vec<(&str, FaultKind)> = FaultKind::all().iter().map(|k| (k.name(), *k)).collect();
+    let kind_names: Vec<&str> = kinds.iter().map(|(n, _)| *n).collect();
     let kind_sp = t.require("kind", &format!("the fault kind, one of {}", one_of(&kind_names)))?.string("a string")?;
-    let kind = choice(&kind_sp, &KINDS)?;
-    let allowed = kind.keys();
+    let kind = choice(&kind_sp, &kinds)?;
+    let allowed = keys(kind);
     if let Some((key, pos)) = t.keys().into_iter().find(|(k, _)| !allowed.contains(k)) {
         return Err(pos.issue(format!(
             "`{key}` does not apply to a \"{}\" fault; expected only {}",
@@ -125,9 +93,9 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
         .map(|d| d.value);
 
     let action = match kind {
-        Kind::Crash => FaultAction::Crash { target: target(t, "target", Role::Crash, world)? },
-        Kind::Restart => FaultAction::Restart { target: target(t, "target", Role::Restart, world)? },
-        Kind::Partition => match shape(t)? {
+        FaultKind::Crash => FaultAction::Crash { target: target(t, "target", Role::Crash, world)? },
+        FaultKind::Restart => FaultAction::Restart { target: target(t, "target", Role::Restart, world)? },
+        FaultKind::Partition => match shape(t)? {
             SplitShape::Isolate => {
                 let (cut, peers) = sides(t, world)?;
                 let one_way = t.opt_bool("one_way")?.is_some_and(|b| b.value);
@@ -146,10 +114,10 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
                 FaultAction::Split { shape, target: target(t, "target", Role::Cut, world)? }
             }
         },
-        Kind::PowerLoss => FaultAction::PowerLoss { target: target(t, "target", Role::Crash, world)? },
-        Kind::Pause => FaultAction::Pause { target: target(t, "target", Role::Crash, world)? },
-        Kind::Resume => FaultAction::Resume { target: target(t, "target", Role::Resume, world)? },
-        Kind::Stall | Kind::Leave => {
+        FaultKind::PowerLoss => FaultAction::PowerLoss { target: target(t, "target", Role::Crash, world)? },
+        FaultKind::Pause => FaultAction::Pause { target: target(t, "target", Role::Crash, world)? },
+        FaultKind::Resume => FaultAction::Resume { target: target(t, "target", Role::Resume, world)? },
+        FaultKind::Stall | FaultKind::Leave => {
             t.require("duration", "how long the consumer stays stalled or away, such as \"3s\"")?;
             let who = target(t, "target", Role::Crash, world)?;
             if !matches!(&who, Target::Node(n) if n.starts_with("consumer-")) {
@@ -159,13 +127,13 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
                     kind_sp.value
                 )));
             }
-            if kind == Kind::Stall {
+            if kind == FaultKind::Stall {
                 FaultAction::Stall { target: who }
             } else {
                 FaultAction::Leave { target: who }
             }
         }
-        Kind::Clog => {
+        FaultKind::Clog => {
             // A clog spreads over its duration, so it has no sensible default.
             t.require(
                 "duration",
@@ -175,11 +143,11 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
             let (target, peers) = sides(t, world)?;
             FaultAction::Clog { target, peers }
         }
-        Kind::Reorder => {
+        FaultKind::Reorder => {
             let (target, peers) = sides(t, world)?;
             FaultAction::Reorder { target, peers }
         }
-        Kind::Duplicate => {
+        FaultKind::Duplicate => {
             let (target, peers) = sides(t, world)?;
             let rate = t.require("rate", "the probability of delivering each message twice, such as 0.2")?;
             let rate = rate.f64()?.check(
@@ -188,12 +156,12 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
             )?;
             FaultAction::Duplicate { target, peers, rate: rate.value }
         }
-        Kind::Heal => FaultAction::Heal,
-        Kind::PacketLoss => {
+        FaultKind::Heal => FaultAction::Heal,
+        FaultKind::PacketLoss => {
             let rate = loss_rate(t.require("rate", "the probability of losing each message, such as 0.1")?)?;
             FaultAction::PacketLoss { rate }
         }
-        Kind::Latency => {
+        FaultKind::Latency => {
             let min = t.require("latency_min", "the smallest one-way latency, such as \"50ms\"")?.duration_ms()?;
             let max = t.require("latency_max", "the largest one-way latency, such as \"200ms\"")?.duration_ms()?;
             if max.value < min.value {

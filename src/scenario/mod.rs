@@ -109,7 +109,7 @@ pub use model_clients::{
     AssignmentStrategy, CommitMode, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset,
     Partitioning, Processing, ProducerConfig, ProducerSpec, SendMode,
 };
-pub use nemesis::{NemesisKind, NemesisSpec, NEMESIS_KINDS};
+pub use nemesis::NemesisSpec;
 pub use swarm::SwarmSpec;
 pub use validate::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range, MAX_SEEDS};

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::model_clients::{ConsumerSpec, ProducerSpec};
 use super::values::format_duration_ms;
 use crate::check::AnomalyKind;
+use crate::fault::FaultKind;
 
 /// A parsed and validated scenario file.
 #[derive(Clone, Debug, PartialEq)]
@@ -505,24 +506,23 @@ pub enum FaultAction {
 }
 
 impl FaultAction {
-    /// The fault kind as written in scenario files (`crash`, `packet-loss`, ...).
-    pub fn kind_name(&self) -> &'static str {
+    /// The fault's kind (`kind = "..."` in scenario files).
+    pub fn kind(&self) -> FaultKind {
         match self {
-            FaultAction::Crash { .. } => "crash",
-            FaultAction::Restart { .. } => "restart",
-            FaultAction::Partition { .. } => "partition",
-            FaultAction::Split { .. } => "partition",
-            FaultAction::Heal => "heal",
-            FaultAction::PowerLoss { .. } => "power-loss",
-            FaultAction::Pause { .. } => "pause",
-            FaultAction::Stall { .. } => "stall",
-            FaultAction::Leave { .. } => "leave",
-            FaultAction::Resume { .. } => "resume",
-            FaultAction::Clog { .. } => "clog",
-            FaultAction::Reorder { .. } => "reorder",
-            FaultAction::Duplicate { .. } => "duplicate",
-            FaultAction::PacketLoss { .. } => "packet-loss",
-            FaultAction::Latency { .. } => "latency",
+            FaultAction::Crash { .. } => FaultKind::Crash,
+            FaultAction::Restart { .. } => FaultKind::Restart,
+            FaultAction::Partition { .. } | FaultAction::Split { .. } => FaultKind::Partition,
+            FaultAction::Heal => FaultKind::Heal,
+            FaultAction::PowerLoss { .. } => FaultKind::PowerLoss,
+            FaultAction::Pause { .. } => FaultKind::Pause,
+            FaultAction::Stall { .. } => FaultKind::Stall,
+            FaultAction::Leave { .. } => FaultKind::Leave,
+            FaultAction::Resume { .. } => FaultKind::Resume,
+            FaultAction::Clog { .. } => FaultKind::Clog,
+            FaultAction::Reorder { .. } => FaultKind::Reorder,
+            FaultAction::Duplicate { .. } => FaultKind::Duplicate,
+            FaultAction::PacketLoss { .. } => FaultKind::PacketLoss,
+            FaultAction::Latency { .. } => FaultKind::Latency,
         }
     }
 }

@@ -19,88 +19,23 @@
 //! of the scenario's group consumers (`mode = "subscribe"`), drawn per fault; enabling
 //! them in a scenario without group consumers is an error.
 //!
-//! Adding a kind the nemesis can draw means one line in [`NEMESIS_KINDS`] (and a
-//! [`NemesisKind`] variant) plus the runner's arm that turns it into a fault; the names
-//! are the `[[faults]]` kind names. Every `[[faults]]` kind that breaks something can be
-//! drawn; `restart`, `resume` and `heal` are not drawn, since every drawn fault is
-//! undone after its duration.
+//! The kinds are [`FaultKind`]s, by their `[[faults]]` names. Every kind that breaks
+//! something can be drawn ([`FaultKind::drawable`]); `restart`, `resume` and `heal` are
+//! not, since every drawn fault is undone after its duration. A drawable kind needs an
+//! arm in `runner::swarm` that draws its parameters.
 
 use super::error::{one_of_strings, Res};
 use super::raw::{Node, Table};
 use super::validate::loss_rate;
 use super::values::{bad_choice, format_duration_ms};
-
-/// A fault kind the nemesis can draw. Every drawn fault is undone after its duration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum NemesisKind {
-    /// Crash a broker (the controller, a partition's leader or a named broker) and
-    /// restart it after the fault's duration (`"crash"`).
-    Crash,
-    /// Cut a broker or the metastore off from everyone, from the metastore or from one
-    /// other broker, sometimes one way only, or split the cluster into a majority and a
-    /// minority or around a bridge; healed after the duration (`"partition"`).
-    Partition,
-    /// Lose a drawn share of every message for the duration (`"packet-loss"`).
-    PacketLoss,
-    /// Raise the largest one-way latency to a drawn value for the duration (`"latency"`).
-    Latency,
-    /// Cut the power of a broker, or of every replica of a partition at once, and
-    /// restart it after the duration: unflushed writes are lost (`"power-loss"`).
-    PowerLoss,
-    /// Pause a broker or the metastore (a long GC pause) and resume it after the
-    /// duration (`"pause"`).
-    Pause,
-    /// Clog a broker's links one by one over the duration and unclog them in random
-    /// order (`"clog"`).
-    Clog,
-    /// Let messages to and from a broker overtake each other for the duration
-    /// (`"reorder"`).
-    Reorder,
-    /// Deliver a drawn share of the messages to and from a broker twice for the
-    /// duration (`"duplicate"`).
-    Duplicate,
-    /// Stall a group consumer's application thread (it stops polling; heartbeats go
-    /// on) for the duration, past `max.poll.interval.ms` if the duration is longer
-    /// (`"stall"`).
-    Stall,
-    /// Make a group consumer close and leave its group, and rejoin after the duration
-    /// (`"leave"`).
-    Leave,
-}
-
-/// The kinds the nemesis draws, by their `[[faults]]` name.
-pub const NEMESIS_KINDS: [(&str, NemesisKind); 11] = [
-    ("crash", NemesisKind::Crash),
-    ("partition", NemesisKind::Partition),
-    ("packet-loss", NemesisKind::PacketLoss),
-    ("latency", NemesisKind::Latency),
-    ("power-loss", NemesisKind::PowerLoss),
-    ("pause", NemesisKind::Pause),
-    ("clog", NemesisKind::Clog),
-    ("reorder", NemesisKind::Reorder),
-    ("duplicate", NemesisKind::Duplicate),
-    ("stall", NemesisKind::Stall),
-    ("leave", NemesisKind::Leave),
-];
-
-impl NemesisKind {
-    /// The kind's name, as in `[[faults]]`.
-    pub fn name(self) -> &'static str {
-        NEMESIS_KINDS.iter().find(|(_, k)| *k == self).map_or("?", |(n, _)| n)
-    }
-
-    /// Whether the kind acts on a consumer group member rather than on the cluster.
-    pub fn targets_group_consumers(self) -> bool {
-        matches!(self, NemesisKind::Stall | NemesisKind::Leave)
-    }
-}
+use crate::fault::FaultKind;
 
 /// The random fault distribution of the safety phase (`[nemesis]`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NemesisSpec {
     /// The enabled kinds with their relative weights (each > 0), in the order written.
     /// A drawn fault is of kind `k` with probability `weight(k) / sum of weights`.
-    pub kinds: Vec<(NemesisKind, f64)>,
+    pub kinds: Vec<(FaultKind, f64)>,
     /// The mean time between two drawn faults, in milliseconds (`interval`); the gaps
     /// are exponentially distributed, so faults sometimes come in bursts.
     pub interval_ms: u64,
@@ -127,7 +62,7 @@ pub struct NemesisSpec {
 
 impl NemesisSpec {
     /// The kinds' probabilities (weights normalised to sum to 1), in the order written.
-    pub fn probabilities(&self) -> Vec<(NemesisKind, f64)> {
+    pub fn probabilities(&self) -> Vec<(FaultKind, f64)> {
         let total: f64 = self.kinds.iter().map(|(_, w)| w).sum();
         self.kinds.iter().map(|&(k, w)| (k, w / total)).collect()
     }
@@ -239,8 +174,8 @@ pub(super) fn nemesis(t: &Table, cx: &NemesisContext) -> Res<NemesisSpec> {
 }
 
 /// `kinds`: a list of names (equal weights) or a table of name = weight.
-fn kinds(node: &Node, group_consumers: u32) -> Res<Vec<(NemesisKind, f64)>> {
-    let mut out: Vec<(NemesisKind, f64)> = Vec::new();
+fn kinds(node: &Node, group_consumers: u32) -> Res<Vec<(FaultKind, f64)>> {
+    let mut out: Vec<(FaultKind, f64)> = Vec::new();
     let mut add = |name: &Node, weight: f64| -> Res<()> {
         let sp = name.string("a fault kind name")?;
         let kind = kind(&sp, group_consumers)?;
@@ -258,7 +193,7 @@ fn kinds(node: &Node, group_consumers: u32) -> Res<Vec<(NemesisKind, f64)>> {
             return non_empty(node, out);
         }
     }
-    let names: Vec<&str> = NEMESIS_KINDS.iter().map(|(n, _)| *n).collect();
+    let names: Vec<&str> = FaultKind::drawable().map(FaultKind::name).collect();
     let table = node.table(&names).map_err(|mut issue| {
         if issue.message.starts_with("expected a table") {
             issue.message = format!(
@@ -279,9 +214,9 @@ fn kinds(node: &Node, group_consumers: u32) -> Res<Vec<(NemesisKind, f64)>> {
     non_empty(node, out)
 }
 
-fn non_empty(node: &Node, out: Vec<(NemesisKind, f64)>) -> Res<Vec<(NemesisKind, f64)>> {
+fn non_empty(node: &Node, out: Vec<(FaultKind, f64)>) -> Res<Vec<(FaultKind, f64)>> {
     if out.is_empty() {
-        let names: Vec<&str> = NEMESIS_KINDS.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = FaultKind::drawable().map(FaultKind::name).collect();
         return Err(node.pos.issue(format!(
             "no fault kind is enabled; expected at least one of {} (or leave out [nemesis])",
             one_of_strings(&names)
@@ -292,8 +227,8 @@ fn non_empty(node: &Node, out: Vec<(NemesisKind, f64)>) -> Res<Vec<(NemesisKind,
 
 /// One kind name, with a specific message for the kinds that undo others and for the
 /// consumer kinds in a scenario without group consumers.
-fn kind(sp: &super::raw::Sp<String>, group_consumers: u32) -> Res<NemesisKind> {
-    if let Some((_, k)) = NEMESIS_KINDS.iter().find(|(n, _)| *n == sp.value) {
+fn kind(sp: &super::raw::Sp<String>, group_consumers: u32) -> Res<FaultKind> {
+    if let Some(k) = FaultKind::drawable().find(|k| k.name() == sp.value) {
         if k.targets_group_consumers() && group_consumers == 0 {
             return Err(sp.pos.issue(format!(
                 "\"{}\" acts on a consumer group member, and this scenario has none; expected a [[consumers]] \
@@ -301,11 +236,11 @@ fn kind(sp: &super::raw::Sp<String>, group_consumers: u32) -> Res<NemesisKind> {
                 sp.value, sp.value
             )));
         }
-        return Ok(*k);
+        return Ok(k);
     }
-    let names: Vec<&str> = NEMESIS_KINDS.iter().map(|(n, _)| *n).collect();
-    let message = match sp.value.as_str() {
-        "restart" | "heal" | "resume" => format!(
+    let names: Vec<&str> = FaultKind::drawable().map(FaultKind::name).collect();
+    let message = match sp.value.parse::<FaultKind>() {
+        Ok(undo) if undo.is_undo() => format!(
             "\"{}\" is not drawn on its own: every drawn fault is undone after its duration; expected {}",
             sp.value,
             one_of_strings(&names)

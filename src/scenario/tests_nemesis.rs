@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::fault::FaultKind;
 
 fn parsed(text: &str) -> Scenario {
     parse(text, Path::new("scenarios/x.toml")).unwrap_or_else(|e| panic!("{e}\n{}", e.snippet().unwrap_or_default()))
@@ -24,7 +25,7 @@ const BASE: &str = "seeds = [1]\nduration = \"10s\"\n[cluster.config]\nmin.insyn
 fn a_nemesis_section_reads_kinds_weights_and_defaults() {
     let s = parsed(&format!("{BASE}[nemesis]\nkinds = [\"crash\", \"latency\"]\ninterval = \"2s\"\n"));
     let n = s.nemesis.expect("nemesis");
-    assert_eq!(n.kinds, vec![(NemesisKind::Crash, 1.0), (NemesisKind::Latency, 1.0)]);
+    assert_eq!(n.kinds, vec![(FaultKind::Crash, 1.0), (FaultKind::Latency, 1.0)]);
     assert_eq!((n.interval_ms, n.start_ms, n.duration_ms_min, n.duration_ms_max), (2_000, 0, 500, 3_000));
     assert_eq!((n.packet_loss_rate_max, n.latency_ms_max, n.line), (0.2, 200, 11));
 
@@ -33,8 +34,8 @@ fn a_nemesis_section_reads_kinds_weights_and_defaults() {
          duration_min = \"1s\"\nduration_max = \"1s\"\npacket_loss_rate_max = 0.5\nlatency_max = \"1s\"\n"
     ));
     let n = s.nemesis.expect("nemesis");
-    assert_eq!(n.kinds, vec![(NemesisKind::Crash, 3.0), (NemesisKind::Partition, 1.0)]);
-    assert_eq!(n.probabilities(), vec![(NemesisKind::Crash, 0.75), (NemesisKind::Partition, 0.25)]);
+    assert_eq!(n.kinds, vec![(FaultKind::Crash, 3.0), (FaultKind::Partition, 1.0)]);
+    assert_eq!(n.probabilities(), vec![(FaultKind::Crash, 0.75), (FaultKind::Partition, 0.25)]);
     assert_eq!((n.start_ms, n.duration_ms_min, n.duration_ms_max, n.latency_ms_max), (2_000, 1_000, 1_000, 1_000));
 }
 
@@ -105,7 +106,7 @@ fn stall_and_leave_are_drawn_only_in_a_scenario_with_group_consumers() {
          kinds = [\"stall\", \"leave\"]\ninterval = \"1s\"\n"
     );
     let n = parsed(&members).nemesis.expect("nemesis");
-    assert_eq!(n.kinds, vec![(NemesisKind::Stall, 1.0), (NemesisKind::Leave, 1.0)]);
+    assert_eq!(n.kinds, vec![(FaultKind::Stall, 1.0), (FaultKind::Leave, 1.0)]);
 }
 
 #[test]

@@ -1,0 +1,270 @@
+//! Link faults: network partitions of several shapes, FoundationDB-style clogging, and
+//! message reordering and duplication, with the `heal` that ends partitions and clogs.
+//! Every fault is traced with what it resolved to, and again when it ends.
+
+use super::super::observer::ClusterObservation;
+use super::{trace_ended, FaultId, Nemesis, Undo, METASTORE};
+use crate::fault::FaultKind;
+use crate::scenario::{SplitShape, Target};
+use crate::sim::net::Addr;
+use madsim::rand::{seq::SliceRandom, thread_rng, Rng};
+use madsim::time::{sleep_until, Instant};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The links a running clog holds clogged, so that `heal` can unclog them.
+pub(super) type Clogged = Arc<Mutex<BTreeSet<(Addr, Addr)>>>;
+
+/// Every directed link between the two sides, both ways.
+fn links_between(side_a: &[String], side_b: &[String]) -> Vec<(Addr, Addr)> {
+    let mut links = Vec::new();
+    for a in side_a {
+        for b in side_b.iter().filter(|b| !side_a.contains(b)) {
+            links.push((Addr::new(a), Addr::new(b)));
+            links.push((Addr::new(b), Addr::new(a)));
+        }
+    }
+    links
+}
+
+impl Nemesis {
+    /// `partition` (shape `isolate`): cuts `target` off from `peers`, one way or both.
+    pub(super) fn partition(
+        &mut self,
+        target: &Target,
+        peers: &Target,
+        one_way: bool,
+        now: &ClusterObservation,
+    ) -> Option<Undo> {
+        let (side_a, side_b) = self.sides(target, peers, now);
+        let mut links = Vec::new();
+        for a in &side_a {
+            for b in &side_b {
+                links.push((Addr::new(a), Addr::new(b)));
+                if !one_way {
+                    links.push((Addr::new(b), Addr::new(a)));
+                }
+            }
+        }
+        self.block(&links);
+        let shape = if one_way { "one-way" } else { "both ways" };
+        let id = self.in_force().start(FaultKind::Partition, &side_a);
+        self.trace(FaultKind::Partition, side_a, format!("cut off from {} ({shape})", side_b.join(", ")));
+        Some(Undo::Unblock(id, links))
+    }
+
+    fn block(&mut self, links: &[(Addr, Addr)]) {
+        {
+            let nodes = self.nodes.lock().expect("nodes poisoned");
+            for (from, to) in links {
+                nodes.network().block(from, to);
+            }
+        }
+        self.blocked.extend(links.iter().cloned());
+    }
+
+    /// Draws a partition of the given shape around `target` and blocks it.
+    pub(super) fn split(&mut self, shape: SplitShape, target: &Target, now: &ClusterObservation) -> Option<Undo> {
+        let centre = self.resolve(target, now);
+        let mut others: Vec<String> = self.brokers().into_iter().filter(|b| !centre.contains(b)).collect();
+        others.shuffle(&mut thread_rng());
+        let metastore_free = !centre.iter().any(|n| n == METASTORE);
+        let (side_a, side_b, detail) = match shape {
+            SplitShape::Isolate => {
+                let mut rest = others;
+                if metastore_free {
+                    rest.push(METASTORE.to_string());
+                }
+                (centre.clone(), rest, "isolated from the cluster".to_string())
+            }
+            SplitShape::MajorityMinority => {
+                let minority_size = (self.broker_count as usize / 2).max(centre.len());
+                let mut minority = centre.clone();
+                let fill = minority_size.saturating_sub(minority.len()).min(others.len());
+                minority.extend(others.drain(..fill));
+                let mut majority = others;
+                if metastore_free {
+                    majority.push(METASTORE.to_string());
+                }
+                let detail = format!("minority {} | majority {}", minority.join(", "), majority.join(", "));
+                (minority, majority, detail)
+            }
+            SplitShape::Bridge => {
+                let mut half_a = Vec::new();
+                if metastore_free {
+                    half_a.push(METASTORE.to_string());
+                }
+                let first = others.len().div_ceil(2);
+                half_a.extend(others.drain(..first));
+                let half_b = others;
+                let detail = format!("{} | {} with bridge {}", half_a.join(", "), half_b.join(", "), centre.join(", "));
+                (half_a, half_b, detail)
+            }
+        };
+        let links = links_between(&side_a, &side_b);
+        self.block(&links);
+        let id = self.in_force().start(FaultKind::Partition, &centre);
+        self.trace(FaultKind::Partition, centre, format!("{}: {detail}", shape.name()));
+        Some(Undo::Unblock(id, links))
+    }
+
+    /// Undoes the partition fault `id`: unblocks its links.
+    pub(super) fn unblock(&mut self, id: FaultId, links: Vec<(Addr, Addr)>) {
+        {
+            let nodes = self.nodes.lock().expect("nodes poisoned");
+            for (from, to) in &links {
+                nodes.network().unblock(from, to);
+                self.blocked.remove(&(from.clone(), to.clone()));
+            }
+        }
+        let ended = self.in_force().end(id).into_iter().collect();
+        trace_ended(&self.recorder, ended, &format!("{} links restored", links.len()));
+    }
+
+    /// `heal`: removes every partition and clog.
+    pub(super) fn heal_fault(&mut self) -> Option<Undo> {
+        let links = self.unblock_everything();
+        self.trace(FaultKind::Heal, Vec::new(), format!("{links} links restored"));
+        self.end_partitions_and_clogs();
+        None
+    }
+
+    /// Removes every partition and clog this nemesis made, tracing their ends.
+    pub(super) fn heal(&mut self) {
+        self.unblock_everything();
+        self.end_partitions_and_clogs();
+    }
+
+    /// Unblocks every link a partition or a clog holds; returns how many.
+    fn unblock_everything(&mut self) -> usize {
+        let mut links = std::mem::take(&mut self.blocked);
+        for (task, clogged) in self.clogs.drain(..) {
+            task.abort();
+            links.extend(std::mem::take(&mut *clogged.lock().expect("clogged links poisoned")));
+        }
+        let nodes = self.nodes.lock().expect("nodes poisoned");
+        for (from, to) in &links {
+            nodes.network().unblock(from, to);
+        }
+        links.len()
+    }
+
+    fn end_partitions_and_clogs(&self) {
+        let ended = self.in_force().end_all(&[FaultKind::Partition, FaultKind::Clog]);
+        trace_ended(&self.recorder, ended, "healed");
+    }
+
+    /// `clog`: every link between the sides clogs at a random moment of the first half
+    /// of `duration_ms` and unclogs at a random moment of the second half.
+    pub(super) fn clog(
+        &mut self,
+        target: &Target,
+        peers: &Target,
+        duration_ms: u64,
+        now: &ClusterObservation,
+    ) -> Option<Undo> {
+        let (side_a, side_b) = self.sides(target, peers, now);
+        let links = links_between(&side_a, &side_b);
+        let start = Instant::now();
+        let half = (duration_ms / 2).max(1);
+        let mut steps: Vec<(u64, bool, (Addr, Addr))> = Vec::new();
+        let mut rng = thread_rng();
+        for link in links {
+            steps.push((rng.gen_range(0..half), true, link.clone()));
+            steps.push((rng.gen_range(half..duration_ms.max(half + 1)), false, link));
+        }
+        // Sorting by time alone keeps equal times in drawing order: deterministic.
+        steps.sort_by_key(|(at, _, _)| *at);
+        let id = self.in_force().start(FaultKind::Clog, &side_a);
+        self.trace(
+            FaultKind::Clog,
+            side_a,
+            format!("{} links to {} clog one by one over {duration_ms} ms", steps.len() / 2, side_b.join(", ")),
+        );
+        let nodes = self.nodes.clone();
+        let recorder = self.recorder.clone();
+        let in_force = self.in_force.clone();
+        let clogged: Clogged = Arc::default();
+        let still_clogged = clogged.clone();
+        let task = madsim::task::spawn(async move {
+            for (at, clog, (from, to)) in steps {
+                sleep_until(start + Duration::from_millis(at)).await;
+                let nodes = nodes.lock().expect("nodes poisoned");
+                let mut clogged = clogged.lock().expect("clogged links poisoned");
+                if clog {
+                    nodes.network().block(&from, &to);
+                    clogged.insert((from, to));
+                } else {
+                    nodes.network().unblock(&from, &to);
+                    clogged.remove(&(from, to));
+                }
+            }
+            let ended = in_force.lock().expect("faults in force poisoned").end(id).into_iter().collect();
+            trace_ended(&recorder, ended, "every clogged link unclogged");
+        });
+        self.clogs.push((task, still_clogged));
+        None
+    }
+
+    /// `reorder`: messages between the sides may overtake each other.
+    pub(super) fn reorder(&mut self, target: &Target, peers: &Target, now: &ClusterObservation) -> Option<Undo> {
+        let (side_a, side_b) = self.sides(target, peers, now);
+        let links = links_between(&side_a, &side_b);
+        {
+            let nodes = self.nodes.lock().expect("nodes poisoned");
+            for (from, to) in &links {
+                nodes.network().set_reordering(from, to, true);
+            }
+        }
+        let id = self.in_force().start(FaultKind::Reorder, &side_a);
+        let detail = format!("messages to and from {} may overtake each other", side_b.join(", "));
+        self.trace(FaultKind::Reorder, side_a, detail);
+        Some(Undo::StopReordering(id, links))
+    }
+
+    /// `duplicate`: messages between the sides are delivered twice with probability
+    /// `rate`.
+    pub(super) fn duplicate(
+        &mut self,
+        target: &Target,
+        peers: &Target,
+        rate: f64,
+        now: &ClusterObservation,
+    ) -> Option<Undo> {
+        let (side_a, side_b) = self.sides(target, peers, now);
+        let links = links_between(&side_a, &side_b);
+        {
+            let nodes = self.nodes.lock().expect("nodes poisoned");
+            for (from, to) in &links {
+                nodes.network().set_duplication(from, to, rate);
+            }
+        }
+        let id = self.in_force().start(FaultKind::Duplicate, &side_a);
+        let detail = format!("messages to and from {} delivered twice with probability {rate}", side_b.join(", "));
+        self.trace(FaultKind::Duplicate, side_a, detail);
+        Some(Undo::StopDuplicating(id, links))
+    }
+
+    /// Undoes the reorder fault `id`: FIFO delivery on its links again.
+    pub(super) fn stop_reordering(&self, id: FaultId, links: Vec<(Addr, Addr)>) {
+        let nodes = self.nodes.lock().expect("nodes poisoned");
+        for (from, to) in &links {
+            nodes.network().set_reordering(from, to, false);
+        }
+        drop(nodes);
+        let ended = self.in_force().end(id).into_iter().collect();
+        trace_ended(&self.recorder, ended, &format!("{} links deliver in order again", links.len()));
+    }
+
+    /// Undoes the duplicate fault `id`: messages on its links are delivered once again.
+    pub(super) fn stop_duplicating(&self, id: FaultId, links: Vec<(Addr, Addr)>) {
+        let nodes = self.nodes.lock().expect("nodes poisoned");
+        for (from, to) in &links {
+            nodes.network().set_duplication(from, to, 0.0);
+        }
+        drop(nodes);
+        let ended = self.in_force().end(id).into_iter().collect();
+        trace_ended(&self.recorder, ended, &format!("{} links deliver once again", links.len()));
+    }
+}

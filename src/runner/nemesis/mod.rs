@@ -1,0 +1,253 @@
+//! The nemesis: fires the scenario's fault schedule from outside the system, resolving
+//! each target ("the leader of orders-0", "the controller") at the moment the fault
+//! fires, and undoes timed faults when their duration ends.
+//!
+//! Each [`FaultKind`] is fired by one function (`nodes` for process faults, `links` for
+//! link faults, here for network-wide and application faults). Every fault is traced
+//! when it fires ([`Event::Fault`]) and again when its effect ends
+//! ([`Event::FaultEnded`]): undone after its duration, ended by a `restart`, `resume`
+//! or `heal` fault, or healed by the liveness phase. [`InForce`] remembers what is in
+//! force for that; it only records, so tracing never changes what the faults do.
+
+mod links;
+mod nodes;
+mod targets;
+
+use super::observer::{observe, ClusterObservation};
+use crate::fault::FaultKind;
+use crate::history::{Event, Recorder};
+use crate::protocol::{Request, Response};
+use crate::scenario::{FaultAction, FaultSpec, Target};
+use crate::sim::net::{Addr, NetConfig};
+use crate::sim::nodes::NodeSet;
+use crate::workload::{AppFault, AppFaults};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use targets::METASTORE;
+
+/// The simulation's nodes, shared by the runner and the nemesis.
+pub type SharedNodes = Arc<Mutex<NodeSet<Request, Response>>>;
+
+/// Fires faults and remembers what must be undone.
+pub struct Nemesis {
+    nodes: SharedNodes,
+    recorder: Recorder,
+    broker_count: u32,
+    /// The replicas of each partition, by name (`orders-0`).
+    assignments: BTreeMap<String, Vec<u32>>,
+    /// Directed links this nemesis blocked.
+    blocked: BTreeSet<(Addr, Addr)>,
+    /// Running `clog` faults; `heal` stops them.
+    clogs: Vec<(madsim::task::JoinHandle<()>, links::Clogged)>,
+    /// The network settings before the first loss or latency fault.
+    baseline: NetConfig,
+    /// How many faults fired.
+    pub fired: u64,
+    /// Where stall and leave faults reach the consumers' applications.
+    app_faults: AppFaults,
+    /// What is in force, for tracing each fault's end.
+    in_force: Arc<Mutex<InForce>>,
+}
+
+/// Something to do later to undo a timed fault.
+#[derive(Clone, Debug)]
+pub enum Undo {
+    /// Restart these nodes.
+    Restart(Vec<String>),
+    /// Unblock the links of the partition fault with this id.
+    Unblock(FaultId, Vec<(Addr, Addr)>),
+    /// Restore the baseline network settings.
+    RestoreNetwork,
+    /// Resume these paused nodes.
+    Resume(Vec<String>),
+    /// Restore FIFO delivery on the links of the reorder fault with this id.
+    StopReordering(FaultId, Vec<(Addr, Addr)>),
+    /// Stop duplicating messages on the links of the duplicate fault with this id.
+    StopDuplicating(FaultId, Vec<(Addr, Addr)>),
+}
+
+/// Names one link or network fault in force.
+pub type FaultId = u64;
+
+/// The faults in force, as far as tracing their ends needs: which kind took each node
+/// down or paused it, and the link and network faults by id with their targets.
+#[derive(Default)]
+pub(super) struct InForce {
+    /// Nodes taken down, with the kind that did it (`crash` or `power-loss`).
+    down: BTreeMap<String, FaultKind>,
+    /// Nodes paused.
+    paused: BTreeSet<String>,
+    /// Link and network faults (partition, clog, reorder, duplicate, packet-loss,
+    /// latency), with their kind and targets.
+    faults: BTreeMap<FaultId, (FaultKind, Vec<String>)>,
+    next_id: FaultId,
+}
+
+impl InForce {
+    /// Records a link or network fault; returns its id.
+    fn start(&mut self, kind: FaultKind, targets: &[String]) -> FaultId {
+        self.next_id += 1;
+        self.faults.insert(self.next_id, (kind, targets.to_vec()));
+        self.next_id
+    }
+
+    /// Forgets the fault `id`, returning it if it was in force.
+    fn end(&mut self, id: FaultId) -> Option<(FaultKind, Vec<String>)> {
+        self.faults.remove(&id)
+    }
+
+    /// Forgets every fault of the given kinds, returning them in the order they fired.
+    fn end_all(&mut self, kinds: &[FaultKind]) -> Vec<(FaultKind, Vec<String>)> {
+        let ids: Vec<FaultId> = self.faults.iter().filter(|(_, (k, _))| kinds.contains(k)).map(|(id, _)| *id).collect();
+        ids.into_iter().filter_map(|id| self.faults.remove(&id)).collect()
+    }
+}
+
+/// Traces the end of each fault in `ended` with `detail`.
+fn trace_ended(recorder: &Recorder, ended: Vec<(FaultKind, Vec<String>)>, detail: &str) {
+    for (kind, targets) in ended {
+        recorder.trace("nemesis", Event::FaultEnded { kind, targets, detail: detail.to_string() });
+    }
+}
+
+impl Nemesis {
+    /// A nemesis over `nodes`.
+    pub fn new(
+        nodes: SharedNodes,
+        recorder: Recorder,
+        broker_count: u32,
+        assignments: BTreeMap<String, Vec<u32>>,
+        app_faults: AppFaults,
+    ) -> Self {
+        let baseline = nodes.lock().expect("nodes poisoned").network().config();
+        Nemesis {
+            nodes,
+            recorder,
+            broker_count,
+            assignments,
+            blocked: BTreeSet::new(),
+            clogs: Vec::new(),
+            baseline,
+            fired: 0,
+            app_faults,
+            in_force: Arc::default(),
+        }
+    }
+
+    /// The run's recorder.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    fn trace(&self, kind: FaultKind, targets: Vec<String>, detail: String) {
+        self.recorder.trace("nemesis", Event::Fault { kind, targets, detail });
+    }
+
+    fn in_force(&self) -> std::sync::MutexGuard<'_, InForce> {
+        self.in_force.lock().expect("faults in force poisoned")
+    }
+
+    /// Fires one fault; returns what undoes it if it has a duration.
+    pub fn fire(&mut self, fault: &FaultSpec) -> Option<Undo> {
+        self.fired += 1;
+        let timed = fault.duration_ms.is_some();
+        let now = &observe(&self.recorder);
+        let undo = match &fault.action {
+            FaultAction::Crash { target } => self.crash(target, now),
+            FaultAction::Restart { target } => self.restart_fault(target, now),
+            FaultAction::Partition { target, peers, one_way } => self.partition(target, peers, *one_way, now),
+            FaultAction::Split { shape, target } => self.split(*shape, target, now),
+            FaultAction::Heal => self.heal_fault(),
+            FaultAction::PowerLoss { target } => self.power_loss(target, now),
+            FaultAction::Pause { target } => self.pause(target, now),
+            FaultAction::Resume { target } => self.resume_fault(target, now),
+            FaultAction::Stall { target } => self.app_fault(fault, target, AppFault::Stall, now),
+            FaultAction::Leave { target } => self.app_fault(fault, target, AppFault::Leave, now),
+            // The clog task unclogs its own links before the duration ends.
+            FaultAction::Clog { target, peers } => self.clog(target, peers, fault.duration_ms.unwrap_or(1_000), now),
+            FaultAction::Reorder { target, peers } => self.reorder(target, peers, now),
+            FaultAction::Duplicate { target, peers, rate } => self.duplicate(target, peers, *rate, now),
+            FaultAction::PacketLoss { rate } => self.packet_loss(*rate),
+            FaultAction::Latency { latency_ms_min, latency_ms_max } => self.latency(*latency_ms_min, *latency_ms_max),
+        };
+        undo.filter(|_| timed)
+    }
+
+    /// Undoes a timed fault.
+    pub fn undo(&mut self, undo: Undo) {
+        match undo {
+            Undo::Restart(names) => self.restart(names),
+            Undo::Unblock(id, links) => self.unblock(id, links),
+            Undo::RestoreNetwork => self.restore_network(),
+            Undo::Resume(names) => self.resume(names),
+            Undo::StopReordering(id, links) => self.stop_reordering(id, links),
+            Undo::StopDuplicating(id, links) => self.stop_duplicating(id, links),
+        }
+    }
+
+    /// `packet-loss`: every message is lost with probability `rate` (and retransmitted).
+    fn packet_loss(&mut self, rate: f64) -> Option<Undo> {
+        self.nodes.lock().expect("nodes poisoned").network().update_config(|c| c.packet_loss_rate = rate);
+        self.in_force().start(FaultKind::PacketLoss, &[]);
+        self.trace(FaultKind::PacketLoss, Vec::new(), format!("packet loss rate {rate}"));
+        Some(Undo::RestoreNetwork)
+    }
+
+    /// `latency`: the one-way latency range becomes `min..max` milliseconds.
+    fn latency(&mut self, min_ms: u64, max_ms: u64) -> Option<Undo> {
+        self.nodes.lock().expect("nodes poisoned").network().update_config(|c| {
+            c.latency_ms_min = min_ms;
+            c.latency_ms_max = max_ms;
+        });
+        self.in_force().start(FaultKind::Latency, &[]);
+        self.trace(FaultKind::Latency, Vec::new(), format!("latency {min_ms}..{max_ms} ms"));
+        Some(Undo::RestoreNetwork)
+    }
+
+    /// Restores the scenario's latency and loss, which ends every network fault.
+    fn restore_network(&self) {
+        let baseline = self.baseline.clone();
+        self.nodes.lock().expect("nodes poisoned").network().update_config(|c| *c = baseline);
+        let ended = self.in_force().end_all(&[FaultKind::PacketLoss, FaultKind::Latency]);
+        trace_ended(&self.recorder, ended, "latency and loss back to the scenario's settings");
+    }
+
+    /// `stall` and `leave`: an application fault on the targeted consumers for the
+    /// fault's duration. The consumer's application traces the fault's end (see
+    /// [`AppFaults`]), since the runner has no task waking at that moment.
+    fn app_fault(
+        &mut self,
+        fault: &FaultSpec,
+        target: &Target,
+        kind: AppFault,
+        now: &ClusterObservation,
+    ) -> Option<Undo> {
+        let names = self.resolve(target, now);
+        let until = madsim::time::Instant::now() + Duration::from_millis(fault.duration_ms.unwrap_or(0));
+        for name in &names {
+            self.app_faults.set(name, kind, until);
+        }
+        let (fault_kind, detail) = match kind {
+            AppFault::Stall => (FaultKind::Stall, "application thread stalled; heartbeats go on"),
+            AppFault::Leave => (FaultKind::Leave, "closes and leaves its group; rejoins when the fault ends"),
+        };
+        self.trace(fault_kind, names, detail.into());
+        None
+    }
+
+    /// The liveness phase's first step: heal everything and restart every node.
+    pub fn heal_everything(&mut self) {
+        self.heal();
+        // Reordering and duplication are faults too: FIFO, exactly-once delivery returns.
+        self.nodes.lock().expect("nodes poisoned").network().heal_all();
+        let ended = self.in_force().end_all(&[FaultKind::Reorder, FaultKind::Duplicate]);
+        trace_ended(&self.recorder, ended, "links deliver in order and once again");
+        self.restore_network();
+        let down = self.nodes.lock().expect("nodes poisoned").down();
+        self.restart(down);
+        let paused = self.nodes.lock().expect("nodes poisoned").paused();
+        self.resume(paused);
+    }
+}

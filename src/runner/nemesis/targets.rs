@@ -1,0 +1,78 @@
+//! Resolving a fault's target phrase to node names at the moment it fires, from what the
+//! trace tells of the cluster (never from a node's memory).
+
+use super::super::observer::ClusterObservation;
+use super::Nemesis;
+use crate::broker::coordinator::{offsets_partition_for, OFFSETS_TOPIC};
+use crate::scenario::Target;
+use madsim::rand::{seq::SliceRandom, thread_rng};
+
+/// The metastore's host name.
+pub const METASTORE: &str = "metastore";
+
+impl Nemesis {
+    /// Every broker's node name.
+    pub(super) fn brokers(&self) -> Vec<String> {
+        (1..=self.broker_count).map(|i| format!("broker-{i}")).collect()
+    }
+
+    /// Resolves a target to node names, now.
+    pub fn resolve(&self, target: &Target, observation: &ClusterObservation) -> Vec<String> {
+        let broker = |id: u32| format!("broker-{id}");
+        let leader_of = |tp: &str| observation.partitions.get(tp).and_then(|p| p.leader).map(broker);
+        match target {
+            Target::Node(name) => vec![name.clone()],
+            Target::Controller => observation.controller.map(broker).into_iter().collect(),
+            Target::LeaderOf(tp) => leader_of(tp).into_iter().collect(),
+            Target::CoordinatorOf(group) => {
+                let prefix = format!("{OFFSETS_TOPIC}-");
+                let count = self.assignments.keys().filter(|tp| tp.starts_with(&prefix)).count() as u32;
+                if count == 0 {
+                    return Vec::new();
+                }
+                leader_of(&format!("{prefix}{}", offsets_partition_for(group, count))).into_iter().collect()
+            }
+            Target::FollowersOf(tp) | Target::AFollowerOf(tp) => {
+                let Some(partition) = observation.partitions.get(tp.as_str()) else {
+                    return Vec::new();
+                };
+                let mut followers: Vec<String> =
+                    self.replicas_of(tp).into_iter().filter(|b| Some(*b) != partition.leader).map(broker).collect();
+                if matches!(target, Target::AFollowerOf(_)) {
+                    followers.shuffle(&mut thread_rng());
+                    followers.truncate(1);
+                }
+                followers
+            }
+            Target::RandomBroker => self.brokers().choose(&mut thread_rng()).cloned().into_iter().collect(),
+            Target::AllBrokers => self.brokers(),
+            Target::ReplicasOf(tp) => self.replicas_of(tp).into_iter().map(broker).collect(),
+            Target::Cluster => {
+                let mut names = self.brokers();
+                names.push(METASTORE.to_string());
+                names
+            }
+            Target::Crashed => self.nodes.lock().expect("nodes poisoned").down(),
+            Target::Paused => self.nodes.lock().expect("nodes poisoned").paused(),
+            Target::Everyone => self.nodes.lock().expect("nodes poisoned").names(),
+        }
+    }
+
+    /// Both sides of a link fault: `target` and `peers` (the rest of `peers` when they
+    /// overlap), resolved now.
+    pub(super) fn sides(
+        &self,
+        target: &Target,
+        peers: &Target,
+        observation: &ClusterObservation,
+    ) -> (Vec<String>, Vec<String>) {
+        let side_a = self.resolve(target, observation);
+        let side_b = self.resolve(peers, observation).into_iter().filter(|n| !side_a.contains(n)).collect();
+        (side_a, side_b)
+    }
+
+    /// The assigned replicas of a partition (the administrator's assignment).
+    fn replicas_of(&self, tp: &str) -> Vec<u32> {
+        self.assignments.get(tp).cloned().unwrap_or_default()
+    }
+}
