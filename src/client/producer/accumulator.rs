@@ -1,10 +1,10 @@
 //! The record accumulator: one queue of batches per partition, the rules for when a
 //! batch is ready, how many requests may be in flight, and where a failed batch goes.
 
-use super::sequences::PartitionSequences;
+use super::sequences::{BatchSequence, PartitionSequences};
 use super::{ProducerConfig, RecordMetadata, SendError};
 use crate::client::partitioner::StickyPartitioner;
-use crate::protocol::{BrokerId, LeaderEpoch, Offset, ProducerId, Record, RecordBatch, TopicPartition};
+use crate::protocol::{BrokerId, LeaderEpoch, Offset, ProducerIdAndEpoch, Record, RecordBatch, TopicPartition};
 use madsim::time::Instant;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -27,7 +27,7 @@ pub(super) struct Batch {
     pub last_error: Option<String>,
     /// The idempotent producer id, epoch and first sequence, fixed at the first send
     /// (and given anew only when the partition's sequences restart, see `sequences`).
-    pub sequence: Option<(ProducerId, i16, i32)>,
+    pub sequence: Option<BatchSequence>,
     /// The batch's place in its partition's send order (creation order), which retries
     /// of an idempotent producer keep whatever their sequence numbers.
     pub order: u64,
@@ -53,10 +53,10 @@ impl Batch {
     /// The wire form of this batch.
     pub fn to_record_batch(&self) -> RecordBatch {
         let mut batch = RecordBatch::plain(self.records.clone());
-        if let Some((producer_id, epoch, sequence)) = self.sequence {
-            batch.producer_id = producer_id;
-            batch.producer_epoch = epoch;
-            batch.base_sequence = sequence;
+        if let Some(sequence) = self.sequence {
+            batch.producer_id = sequence.producer.id;
+            batch.producer_epoch = sequence.producer.epoch;
+            batch.base_sequence = sequence.base.0;
         }
         batch
     }
@@ -93,7 +93,7 @@ pub(super) struct State {
     pub flushing: bool,
     /// The idempotent producer's id and epoch, once InitProducerId answered; the epoch
     /// is bumped locally when a leader lost our state (KIP-360, see `sequences`).
-    pub producer_id: Option<(ProducerId, i16)>,
+    pub producer_id: Option<ProducerIdAndEpoch>,
     /// The sequence bookkeeping per partition (idempotence).
     pub sequences: BTreeMap<TopicPartition, PartitionSequences>,
     /// The order number of the next batch created.

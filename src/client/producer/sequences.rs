@@ -32,29 +32,63 @@
 
 use super::accumulator::{Batch, State};
 use super::ProducerConfig;
-use crate::protocol::{ErrorCode, ProducerId, TopicPartition};
+use crate::protocol::{ErrorCode, ProducerIdAndEpoch, TopicPartition};
+
+/// A record's sequence number in one partition's sequences under one producer id and
+/// epoch: a batch carries its first record's, and the next batch starts where it ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Sequence(pub i32);
+
+impl Sequence {
+    /// Where a partition's sequences start, and restart after an epoch bump.
+    pub const FIRST: Sequence = Sequence(0);
+
+    /// The sequence `delta` records later. It wraps as `i32` arithmetic does (Kafka wraps
+    /// to 0 instead; no run comes near 2^31 records per partition).
+    pub fn offset_by(self, delta: i32) -> Sequence {
+        Sequence(self.0.wrapping_add(delta))
+    }
+}
+
+/// What an idempotent batch carries once first sent (Kafka's `ProducerBatch` producer id,
+/// epoch and base sequence): kept across retries, given anew only when its partition's
+/// sequences restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct BatchSequence {
+    /// The producer id and epoch the batch was sequenced under.
+    pub producer: ProducerIdAndEpoch,
+    /// The sequence of the batch's first record.
+    pub base: Sequence,
+}
+
+impl BatchSequence {
+    /// The sequence of the last of the batch's `record_count` records.
+    pub fn last(self, record_count: usize) -> Sequence {
+        self.base.offset_by(record_count as i32 - 1)
+    }
+}
 
 /// One partition's sequences under one producer id and epoch (Kafka's
 /// `TopicPartitionEntry`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct PartitionSequences {
     /// The producer id and epoch the sequences belong to.
-    pub producer: (ProducerId, i16),
+    pub producer: ProducerIdAndEpoch,
     /// The first sequence of the next batch.
-    pub next: i32,
+    pub next: Sequence,
     /// The last sequence of the highest acknowledged batch, if any.
-    pub last_acked: Option<i32>,
+    pub last_acked: Option<Sequence>,
 }
 
 impl PartitionSequences {
-    fn fresh(producer: (ProducerId, i16)) -> Self {
-        PartitionSequences { producer, next: 0, last_acked: None }
+    fn fresh(producer: ProducerIdAndEpoch) -> Self {
+        PartitionSequences { producer, next: Sequence::FIRST, last_acked: None }
     }
 }
 
 /// The producer id and epoch a batch was sequenced under.
-fn owner(batch: &Batch) -> Option<(ProducerId, i16)> {
-    batch.sequence.map(|(id, epoch, _)| (id, epoch))
+fn owner(batch: &Batch) -> Option<ProducerIdAndEpoch> {
+    batch.sequence.map(|sequence| sequence.producer)
 }
 
 impl State {
@@ -78,8 +112,8 @@ impl State {
             self.sequences.insert(tp.clone(), PartitionSequences::fresh(current));
         }
         let entry = self.sequences.get_mut(&tp).expect("ensured above");
-        batch.sequence = Some((current.0, current.1, entry.next));
-        entry.next = entry.next.wrapping_add(batch.records.len() as i32);
+        batch.sequence = Some(BatchSequence { producer: current, base: entry.next });
+        entry.next = entry.next.offset_by(batch.records.len() as i32);
         true
     }
 
@@ -95,9 +129,11 @@ impl State {
     /// Records an acknowledged batch (`handleCompletedBatch`): the last acknowledged
     /// sequence only moves forward, and only for the partition's current sequences.
     pub(super) fn acknowledged(&mut self, batch: &Batch) {
-        let (Some(producer), Some((_, _, first))) = (owner(batch), batch.sequence) else { return };
-        let Some(entry) = self.sequences.get_mut(&batch.tp).filter(|s| s.producer == producer) else { return };
-        let last = first.wrapping_add(batch.records.len() as i32 - 1);
+        let Some(sequence) = batch.sequence else { return };
+        let Some(entry) = self.sequences.get_mut(&batch.tp).filter(|s| s.producer == sequence.producer) else {
+            return;
+        };
+        let last = sequence.last(batch.records.len());
         if entry.last_acked.is_none_or(|acked| last > acked) {
             entry.last_acked = Some(last);
         }
@@ -106,10 +142,10 @@ impl State {
     /// Whether the batch is the next one after the last acknowledged batch of its
     /// partition (`isNextSequence`): nothing of ours can lie between them.
     pub(super) fn is_next_sequence(&self, batch: &Batch) -> bool {
-        let Some((_, _, first)) = batch.sequence else { return false };
+        let Some(sequence) = batch.sequence else { return false };
         match self.sequences.get(&batch.tp) {
-            Some(entry) if Some(entry.producer) == owner(batch) => {
-                first == entry.last_acked.map_or(0, |acked| acked.wrapping_add(1))
+            Some(entry) if entry.producer == sequence.producer => {
+                sequence.base == entry.last_acked.map_or(Sequence::FIRST, |acked| acked.offset_by(1))
             }
             _ => false,
         }
@@ -118,10 +154,10 @@ impl State {
     /// Whether an earlier batch of the partition (same sequences, lower sequence) may
     /// still resolve: one is queued for a retry, or some batch is in flight.
     fn has_earlier_unresolved(&self, batch: &Batch) -> bool {
-        let Some((id, epoch, first)) = batch.sequence else { return false };
+        let Some(sequence) = batch.sequence else { return false };
         let in_flight = self.has_in_flight(&batch.tp);
         let queued = self.queues.get(&batch.tp).is_some_and(|q| {
-            q.iter().any(|b| matches!(b.sequence, Some((i, e, s)) if (i, e) == (id, epoch) && s < first))
+            q.iter().any(|b| b.sequence.is_some_and(|s| s.producer == sequence.producer && s.base < sequence.base))
         });
         in_flight || queued
     }
@@ -133,12 +169,12 @@ impl State {
     /// flight resolve (see [`State::assign_sequence`]). An exhausted epoch resets the
     /// producer id instead, as Kafka does.
     pub(super) fn bump_epoch(&mut self, tp: &TopicPartition) {
-        let Some((id, epoch)) = self.producer_id else { return };
-        if epoch == i16::MAX {
+        let Some(producer) = self.producer_id else { return };
+        if producer.epoch == i16::MAX {
             self.reset_producer_id();
             return;
         }
-        self.producer_id = Some((id, epoch + 1));
+        self.producer_id = Some(ProducerIdAndEpoch { epoch: producer.epoch + 1, ..producer });
         self.sequences.remove(tp);
         if let Some(queue) = self.queues.get_mut(tp) {
             for batch in queue.iter_mut() {
@@ -213,7 +249,7 @@ mod tests {
 
     /// A producer with id 7 at epoch 0 that queued `count` one-record batches.
     fn producer(count: usize) -> (State, Vec<Outcome>) {
-        let mut state = State { producer_id: Some((7, 0)), ..State::default() };
+        let mut state = State { producer_id: Some(producer_7(0)), ..State::default() };
         let outcomes = (0..count)
             .map(|i| {
                 let (tx, rx) = oneshot::channel();
@@ -247,7 +283,17 @@ mod tests {
         batch.complete(Some(offset));
     }
 
-    fn sequence(batch: &Batch) -> (ProducerId, i16, i32) {
+    /// Producer id 7 at `epoch`.
+    fn producer_7(epoch: i16) -> ProducerIdAndEpoch {
+        ProducerIdAndEpoch { id: 7, epoch }
+    }
+
+    /// Producer id 7's sequence `base` at `epoch`.
+    fn at(epoch: i16, base: i32) -> BatchSequence {
+        BatchSequence { producer: producer_7(epoch), base: Sequence(base) }
+    }
+
+    fn sequence(batch: &Batch) -> BatchSequence {
         batch.sequence.expect("sequenced")
     }
 
@@ -261,7 +307,7 @@ mod tests {
             acknowledge(&mut state, first, 0);
             let mut in_flight = drain(&mut state);
             in_flight.extend(drain(&mut state));
-            assert_eq!(in_flight.iter().map(sequence).collect::<Vec<_>>(), vec![(7, 0, 1), (7, 0, 2)]);
+            assert_eq!(in_flight.iter().map(sequence).collect::<Vec<_>>(), vec![at(0, 1), at(0, 2)]);
             answered(&mut state, &in_flight);
             for batch in &mut in_flight {
                 batch.maybe_appended = true; // The disconnect left their outcome open.
@@ -271,11 +317,11 @@ mod tests {
             assert!(state.is_next_sequence(&next) && !state.is_next_sequence(&later));
 
             state.unknown_producer_id(&config(), next);
-            assert_eq!(state.producer_id, Some((7, 1)), "the epoch was bumped");
+            assert_eq!(state.producer_id, Some(producer_7(1)), "the epoch was bumped");
             // The later batch's refusal arrives after the bump: it is re-sequenced too.
             assert!(state.is_stale(&later));
             state.unknown_producer_id(&config(), later);
-            assert_eq!(state.producer_id, Some((7, 1)), "one bump for the partition");
+            assert_eq!(state.producer_id, Some(producer_7(1)), "one bump for the partition");
 
             // Both go out again in their original order, one at a time (retries), from
             // sequence 0 of epoch 1, and are acknowledged.
@@ -286,7 +332,7 @@ mod tests {
                 resent.push((sequence(&batch), batch.records[0].value));
                 acknowledge(&mut state, batch, offset as Offset);
             }
-            assert_eq!(resent, vec![((7, 1, 0), 1), ((7, 1, 1), 2)]);
+            assert_eq!(resent, vec![(at(1, 0), 1), (at(1, 1), 2)]);
             for (i, outcome) in outcomes.iter_mut().enumerate() {
                 let metadata = outcome.try_recv().expect("resolved").expect("acknowledged, not failed");
                 assert_eq!(metadata.offset, Some(i as Offset));
@@ -311,7 +357,7 @@ mod tests {
             state.retry_or_fail(&config(), timed_out, "TimeoutException", true);
             assert!(!state.is_next_sequence(&refused));
             state.unknown_producer_id(&config(), refused);
-            assert_eq!(state.producer_id, Some((7, 0)), "no epoch bump behind an unresolved batch");
+            assert_eq!(state.producer_id, Some(producer_7(0)), "no epoch bump behind an unresolved batch");
             assert!(outcomes[2].try_recv().is_err(), "still pending behind batch 1");
 
             // Batch 1's delivery timeout passes: it fails, and so does batch 2, whose
@@ -356,13 +402,13 @@ mod tests {
         in_sim(|| {
             let (mut state, _outcomes) = producer(2);
             let old = drain(&mut state).pop().unwrap();
-            assert_eq!(sequence(&old), (7, 0, 0));
+            assert_eq!(sequence(&old), at(0, 0));
             // Another partition's recovery bumped the epoch meanwhile.
-            state.producer_id = Some((7, 1));
+            state.producer_id = Some(producer_7(1));
             assert!(drain(&mut state).is_empty(), "batch 1 waits for batch 0 of epoch 0");
             answered(&mut state, std::slice::from_ref(&old));
             let next = drain(&mut state).pop().unwrap();
-            assert_eq!(sequence(&next), (7, 1, 0));
+            assert_eq!(sequence(&next), at(1, 0));
         });
     }
 }
