@@ -245,3 +245,96 @@ impl Idempotence {
         EpochBump::Bumped
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Producer id 7 at `epoch`.
+    fn producer_7(epoch: i16) -> ProducerIdAndEpoch {
+        ProducerIdAndEpoch { id: 7, epoch }
+    }
+
+    /// Producer id 7's sequence `base` at `epoch`.
+    fn at(epoch: i16, base: i32) -> BatchSequence {
+        BatchSequence { producer: producer_7(epoch), base: Sequence(base) }
+    }
+
+    fn tp(n: u32) -> TopicPartition {
+        TopicPartition::new("orders", n)
+    }
+
+    /// Idempotence state of producer 7 at epoch 0.
+    fn started() -> Idempotence {
+        let mut idempotence = Idempotence::default();
+        idempotence.start(producer_7(0));
+        idempotence
+    }
+
+    #[test]
+    fn sequences_count_records_per_partition_and_need_a_producer_id() {
+        let mut idempotence = Idempotence::default();
+        assert_eq!(idempotence.next_sequence(&tp(0), 1, || false), None, "no producer id yet");
+        idempotence.start(producer_7(0));
+        assert_eq!(idempotence.next_sequence(&tp(0), 3, || false), Some(at(0, 0)));
+        assert_eq!(idempotence.next_sequence(&tp(0), 2, || false), Some(at(0, 3)));
+        assert_eq!(idempotence.next_sequence(&tp(1), 1, || false), Some(at(0, 0)), "each partition its own");
+        assert_eq!(at(0, 3).last(2), Sequence(4));
+    }
+
+    #[test]
+    fn a_partition_moves_to_a_new_epoch_from_zero_once_its_old_batches_resolved() {
+        let mut idempotence = started();
+        let old = idempotence.next_sequence(&tp(0), 1, || false);
+        assert_eq!(idempotence.bump_epoch(&tp(1)), EpochBump::Bumped);
+        assert_eq!(idempotence.producer(), Some(producer_7(1)));
+        assert!(!idempotence.is_stale(&tp(0), old), "partition 0 keeps epoch 0 until it moves");
+        assert_eq!(idempotence.next_sequence(&tp(0), 1, || true), None, "epoch 0's batch is unresolved");
+        assert_eq!(idempotence.next_sequence(&tp(0), 1, || false), Some(at(1, 0)));
+        assert!(idempotence.is_stale(&tp(0), old), "partition 0 left epoch 0");
+        assert!(!idempotence.is_stale(&tp(0), None), "an unsequenced batch is never stale");
+    }
+
+    #[test]
+    fn the_last_acknowledged_sequence_only_moves_forward_within_the_current_sequences() {
+        let mut idempotence = started();
+        let batches: Vec<BatchSequence> =
+            (0..3).map(|_| idempotence.next_sequence(&tp(0), 2, || false).expect("sequenced")).collect();
+        assert!(idempotence.is_next_sequence(&tp(0), Some(batches[0])), "nothing acknowledged: 0 is next");
+        idempotence.acknowledged(&tp(0), Some(batches[1]), 2);
+        idempotence.acknowledged(&tp(0), Some(batches[0]), 2);
+        assert!(idempotence.is_next_sequence(&tp(0), Some(batches[2])), "sequences 0..=3 acknowledged");
+        // An answer for epoch 0 after the partition moved to epoch 1 changes nothing.
+        idempotence.bump_epoch(&tp(0));
+        let fresh = idempotence.next_sequence(&tp(0), 1, || false);
+        idempotence.acknowledged(&tp(0), Some(batches[2]), 2);
+        assert!(idempotence.is_next_sequence(&tp(0), fresh));
+        assert!(!idempotence.is_next_sequence(&tp(0), Some(batches[2])));
+    }
+
+    #[test]
+    fn unknown_producer_id_is_recovered_only_where_nothing_unknown_lies_before_the_batch() {
+        let mut idempotence = started();
+        let first = idempotence.next_sequence(&tp(0), 1, || false);
+        let second = idempotence.next_sequence(&tp(0), 1, || false);
+        let decide = |idempotence: &Idempotence, sequence, earlier_unresolved: bool| {
+            idempotence.unknown_producer_id(&tp(0), sequence, || earlier_unresolved)
+        };
+        assert_eq!(decide(&idempotence, first, true), UnknownProducerRecovery::BumpEpoch, "the next sequence");
+        assert_eq!(decide(&idempotence, second, true), UnknownProducerRecovery::RetryBehindEarlier);
+        assert_eq!(decide(&idempotence, second, false), UnknownProducerRecovery::Fail);
+        assert_eq!(idempotence.bump_epoch(&tp(0)), EpochBump::Bumped);
+        assert_eq!(decide(&idempotence, second, false), UnknownProducerRecovery::Resequence, "sequences left");
+    }
+
+    #[test]
+    fn an_exhausted_epoch_is_not_bumped() {
+        let mut idempotence = Idempotence::default();
+        assert_eq!(idempotence.bump_epoch(&tp(0)), EpochBump::NoProducerId);
+        idempotence.start(ProducerIdAndEpoch { id: 7, epoch: i16::MAX });
+        let sequence = idempotence.next_sequence(&tp(0), 1, || false);
+        assert_eq!(idempotence.bump_epoch(&tp(0)), EpochBump::Exhausted);
+        assert_eq!(idempotence.producer(), Some(ProducerIdAndEpoch { id: 7, epoch: i16::MAX }));
+        assert!(!idempotence.is_stale(&tp(0), sequence), "the partition's sequences are untouched");
+    }
+}

@@ -1,7 +1,9 @@
-//! Unit tests of the producer's state without the network: the idempotent producer's
-//! sequences and epochs as the sender drives them (`sequences`). Batches read madsim's clock, so each test runs
+//! Unit tests of the producer's state without the network: the accumulator's batching
+//! and drain rules (`drain`) and the idempotent producer's sequences and epochs as the
+//! sender drives them (`sequences`). Batches read madsim's clock, so each test runs
 //! inside a madsim runtime; time moves by passing later instants to the drain.
 
+mod drain;
 mod sequences;
 
 use super::batch::Batch;

@@ -7,7 +7,7 @@ use super::super::config::ProducerConfig;
 use super::super::idempotence::{BatchSequence, Sequence};
 use super::super::state::State;
 use super::{broker_1, idempotent, in_sim, record, tp, values, Outcome};
-use crate::protocol::{BrokerId, Offset, ProducerIdAndEpoch, TopicPartition};
+use crate::protocol::{BrokerId, ErrorCode, Offset, ProducerIdAndEpoch, TopicPartition};
 use tokio::sync::oneshot;
 
 /// Producer id 7 at `epoch`.
@@ -79,6 +79,103 @@ fn lose_answers<const N: usize>(state: &mut State) -> [Batch; N] {
         batch.maybe_appended = true;
     }
     batches
+}
+
+/// The leader refused `batch` with a retriable error: answered and retried.
+fn refuse(state: &mut State, batch: Batch, error: ErrorCode) {
+    answered(state, std::slice::from_ref(&batch));
+    state.retry_or_fail(&idempotent(), batch, error.kafka_name(), true);
+}
+
+/// The values queued for partition 0, front first.
+fn queued_values(state: &State) -> Vec<u64> {
+    state.accumulator.queued(&tp(0)).flat_map(values).collect()
+}
+
+#[test]
+fn a_batch_is_sequenced_on_its_first_send_and_keeps_its_sequence_across_retries() {
+    in_sim(|| {
+        let (mut state, _outcomes) = producer(3);
+        assert!(state.accumulator.queued(&tp(0)).all(|b| b.sequence.is_none()), "no sequence before the send");
+        let [first, second, third]: [Batch; 3] = std::array::from_fn(|_| drain_one(&mut state));
+        assert_eq!([&first, &second, &third].map(sequence), [at(0, 0), at(0, 1), at(0, 2)]);
+
+        refuse(&mut state, second, ErrorCode::NotLeaderOrFollower);
+        assert!(drain(&mut state).is_empty(), "the retry waits for the batches in flight around it");
+        acknowledge(&mut state, first, 0);
+        assert!(drain(&mut state).is_empty(), "batch 2 is still in flight");
+        acknowledge(&mut state, third, 2);
+        let resent = drain_one(&mut state);
+        assert_eq!((sequence(&resent), resent.attempts, values(&resent)), (at(0, 1), 2, vec![1]));
+    });
+}
+
+#[test]
+fn idempotent_retries_go_back_in_send_order_with_at_most_five_requests_in_flight() {
+    in_sim(|| {
+        let (mut state, _outcomes) = producer(7);
+        let mut sent: Vec<Option<Batch>> = (0..5).map(|_| Some(drain_one(&mut state))).collect();
+        assert!(drain(&mut state).is_empty(), "five requests in flight: batch 5 waits");
+
+        // Batch 1 fails, then batch 3: a plain producer would queue 3 before 1
+        // (`reenqueue` pushes to the front); the idempotent one keeps send order.
+        for i in [1, 3] {
+            refuse(&mut state, sent[i].take().expect("in flight"), ErrorCode::NotLeaderOrFollower);
+        }
+        assert_eq!(queued_values(&state), vec![1, 3, 5, 6]);
+        assert!(drain(&mut state).is_empty(), "retries wait while batches 0, 2 and 4 are in flight");
+        for i in [0, 2, 4] {
+            acknowledge(&mut state, sent[i].take().expect("in flight"), i as Offset);
+        }
+
+        // The retries go one at a time, each once the one before it resolved, with their
+        // sequences; batch 5, never sent, follows batch 3 without waiting.
+        let retry_1 = drain_one(&mut state);
+        assert!(drain(&mut state).is_empty(), "batch 3's retry waits for batch 1's");
+        assert_eq!((values(&retry_1), sequence(&retry_1)), (vec![1], at(0, 1)));
+        acknowledge(&mut state, retry_1, 5);
+        let retry_3 = drain_one(&mut state);
+        let fresh = drain_one(&mut state);
+        assert_eq!((values(&retry_3), sequence(&retry_3)), (vec![3], at(0, 3)));
+        assert_eq!((values(&fresh), sequence(&fresh)), (vec![5], at(0, 5)));
+    });
+}
+
+#[test]
+fn an_expired_batch_resets_the_producer_id_and_fails_the_unknown_outcomes() {
+    in_sim(|| {
+        let mut state = State::default();
+        state.idempotence.start(producer_7(0));
+        let mut expiring = append(&mut state, tp(0), 0);
+        let mut unknown = append(&mut state, tp(1), 10);
+        let mut unsent = append(&mut state, tp(1), 11);
+        // Batches 0 and 10 go in one request, which times out.
+        let request = drain(&mut state);
+        answered(&mut state, &request);
+        for mut batch in request {
+            batch.maybe_appended = true;
+            state.retry_or_fail(&idempotent(), batch, "TimeoutException", true);
+        }
+
+        let expiry = ProducerConfig { delivery_timeout_ms: 0, ..idempotent() };
+        let (ready, next_wake) = state.drain_ready(&expiry, broker_1);
+        assert!(ready.is_empty() && next_wake.is_some(), "nothing is sent; the sender comes back at once");
+        assert_eq!(state.idempotence.producer(), None, "the producer id was reset");
+        let timeout = expiring.try_recv().expect("resolved").expect_err("expired");
+        assert!(timeout.reason.starts_with("TimeoutException") && !timeout.definite, "{timeout:?}");
+        let reset = unknown.try_recv().expect("resolved").expect_err("failed by the reset");
+        assert!(reset.reason.starts_with("OutOfOrderSequenceException") && !reset.definite, "{reset:?}");
+        assert!(unsent.try_recv().is_err(), "never sent: still queued");
+
+        // A new producer id: the unsent batch starts its partition's new sequences.
+        let new_id = ProducerIdAndEpoch { id: 8, epoch: 0 };
+        state.idempotence.start(new_id);
+        let batch = drain_one(&mut state);
+        assert_eq!(
+            (values(&batch), sequence(&batch)),
+            (vec![11], BatchSequence { producer: new_id, base: Sequence(0) })
+        );
+    });
 }
 
 #[test]
