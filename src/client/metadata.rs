@@ -1,7 +1,9 @@
 //! A client's view of the cluster: brokers, partition leaders, and one connection per
 //! broker, refreshed with Metadata requests (Kafka's `Metadata` + `NetworkClient`).
 
-use crate::protocol::{BrokerId, LeaderEpoch, PartitionMetadata, Request, Response, TopicPartition};
+use crate::protocol::{
+    BrokerId, LeaderEpoch, PartitionMetadata, ProducerIdAndEpoch, Request, Response, TopicPartition,
+};
 use crate::sim::net::{Addr, Connection, NodeNet};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -52,10 +54,12 @@ impl ClusterView {
     }
 
     /// Asks one broker for a producer id and epoch (InitProducerId).
-    pub async fn init_producer_id(&mut self, timeout: Duration) -> Option<(crate::protocol::ProducerId, i16)> {
+    pub async fn init_producer_id(&mut self, timeout: Duration) -> Option<ProducerIdAndEpoch> {
         let addr = self.next_broker()?;
         match self.net.connect(&addr).call(Request::InitProducerId, timeout).await {
-            Ok(Response::InitProducerId { producer_id, producer_epoch }) => Some((producer_id, producer_epoch)),
+            Ok(Response::InitProducerId { producer_id, producer_epoch }) => {
+                Some(ProducerIdAndEpoch { id: producer_id, epoch: producer_epoch })
+            }
             _ => None,
         }
     }

@@ -26,6 +26,17 @@ pub type ProducerId = i64;
 /// The producer id carried by batches of a non-idempotent producer.
 pub const NO_PRODUCER_ID: ProducerId = -1;
 
+/// An idempotent producer's identity: the id InitProducerId assigned and the epoch it
+/// currently writes under (Kafka's `ProducerIdAndEpoch`). Batches carry both fields, in
+/// [`RecordBatch`](super::RecordBatch)'s `producer_id` and `producer_epoch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProducerIdAndEpoch {
+    /// The producer id.
+    pub id: ProducerId,
+    /// The producer epoch; a higher epoch fences the same id's older epochs.
+    pub epoch: i16,
+}
+
 /// A topic and partition number; displayed the Kafka way, `orders-2`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TopicPartition {

@@ -10,7 +10,7 @@ mod records;
 
 pub use error::ErrorCode;
 pub use group::{GroupMember, GroupRequest, GroupResponse};
-pub use ids::{BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition, NO_PRODUCER_ID};
+pub use ids::{BrokerId, LeaderEpoch, Offset, ProducerId, ProducerIdAndEpoch, TopicPartition, NO_PRODUCER_ID};
 pub use kafka::{
     Acks, AlterIsrRequest, BrokerEndpoint, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest,
     ListOffsetsRequest, MetadataResponse, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata, PartitionState,

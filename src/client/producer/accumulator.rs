@@ -1,123 +1,67 @@
-//! The record accumulator: one queue of batches per partition, the rules for when a
-//! batch is ready, how many requests may be in flight, and where a failed batch goes.
+//! The record accumulator (Kafka's `RecordAccumulator`): one queue of batches per
+//! partition, when a batch is ready, how many requests may be in flight, where a failed
+//! batch goes back, and when a queued batch expires.
+//!
+//! It knows nothing of producer ids or sequence numbers: whether a ready batch may
+//! actually be sent is asked of the caller's gate at drain time (the idempotent producer
+//! assigns its sequence there, see `state`).
 
-use super::sequences::PartitionSequences;
-use super::{ProducerConfig, RecordMetadata, SendError};
-use crate::client::partitioner::StickyPartitioner;
-use crate::protocol::{BrokerId, LeaderEpoch, Offset, ProducerId, Record, RecordBatch, TopicPartition};
+use super::batch::Batch;
+use super::config::ProducerConfig;
+use super::delivery::Completion;
+use crate::protocol::{BrokerId, LeaderEpoch, Record, TopicPartition};
 use madsim::time::Instant;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
-use tokio::sync::oneshot;
 
-/// Where a record's outcome goes.
-pub(super) type Completion = oneshot::Sender<Result<RecordMetadata, SendError>>;
-
-/// A batch in the accumulator or in flight.
-pub(super) struct Batch {
-    pub tp: TopicPartition,
-    pub records: Vec<Record>,
-    pub completions: Vec<Completion>,
-    pub size_bytes: u64,
-    pub created: Instant,
-    pub attempts: u32,
-    pub retry_at: Option<Instant>,
-    /// Whether some attempt may have been appended by a leader.
-    pub maybe_appended: bool,
-    pub last_error: Option<String>,
-    /// The idempotent producer id, epoch and first sequence, fixed at the first send
-    /// (and given anew only when the partition's sequences restart, see `sequences`).
-    pub sequence: Option<(ProducerId, i16, i32)>,
-    /// The batch's place in its partition's send order (creation order), which retries
-    /// of an idempotent producer keep whatever their sequence numbers.
-    pub order: u64,
-}
-
-impl Batch {
-    pub fn new(tp: TopicPartition) -> Self {
-        Batch {
-            tp,
-            records: Vec::new(),
-            completions: Vec::new(),
-            size_bytes: 0,
-            created: Instant::now(),
-            attempts: 0,
-            retry_at: None,
-            maybe_appended: false,
-            last_error: None,
-            sequence: None,
-            order: 0,
-        }
-    }
-
-    /// The wire form of this batch.
-    pub fn to_record_batch(&self) -> RecordBatch {
-        let mut batch = RecordBatch::plain(self.records.clone());
-        if let Some((producer_id, epoch, sequence)) = self.sequence {
-            batch.producer_id = producer_id;
-            batch.producer_epoch = epoch;
-            batch.base_sequence = sequence;
-        }
-        batch
-    }
-
-    /// Reports success to every record's sender (offsets unknown with acks=0).
-    pub fn complete(self, base_offset: Option<Offset>) {
-        for (i, completion) in self.completions.into_iter().enumerate() {
-            let offset = base_offset.map(|b| b + i as Offset);
-            let _ = completion.send(Ok(RecordMetadata { tp: self.tp.clone(), offset }));
-        }
-    }
-
-    /// Reports failure; definite only if no attempt can have been appended.
-    pub fn fail(self, reason: &str) {
-        let error = SendError { reason: reason.to_string(), definite: !self.maybe_appended };
-        for completion in self.completions {
-            let _ = completion.send(Err(error.clone()));
-        }
-    }
-}
-
-/// The producer's mutable state, shared by `send` and the sender task.
+/// The batches waiting to be sent and the requests in flight.
 #[derive(Default)]
-pub(super) struct State {
-    pub queues: BTreeMap<TopicPartition, VecDeque<Batch>>,
+pub(super) struct Accumulator {
+    /// The queued batches per partition, oldest first.
+    queues: BTreeMap<TopicPartition, VecDeque<Batch>>,
     /// Requests in flight per broker connection.
-    pub in_flight: BTreeMap<BrokerId, u32>,
+    in_flight: BTreeMap<BrokerId, u32>,
     /// Batches in flight per partition.
-    pub partition_in_flight: BTreeMap<TopicPartition, u32>,
-    pub partition_counts: BTreeMap<String, u32>,
-    pub need_metadata: bool,
-    pub disconnect: BTreeSet<BrokerId>,
-    pub sticky: BTreeMap<String, StickyPartitioner>,
-    pub flushing: bool,
-    /// The idempotent producer's id and epoch, once InitProducerId answered; the epoch
-    /// is bumped locally when a leader lost our state (KIP-360, see `sequences`).
-    pub producer_id: Option<(ProducerId, i16)>,
-    /// The sequence bookkeeping per partition (idempotence).
-    pub sequences: BTreeMap<TopicPartition, PartitionSequences>,
+    partition_in_flight: BTreeMap<TopicPartition, u32>,
     /// The order number of the next batch created.
-    pub next_order: u64,
+    next_order: u64,
+    /// Whether a `flush()` is waiting: every batch is ready at once (Kafka's
+    /// `RecordAccumulator.flushInProgress`).
+    pub flushing: bool,
 }
 
-impl State {
+/// What one drain took off the accumulator.
+pub(super) struct Drain {
+    /// One request's batches per leader: at most one batch per partition, in partition
+    /// order.
+    pub requests: BTreeMap<BrokerId, Vec<Batch>>,
+    /// The next time a queued batch becomes ready or expires, if any is queued.
+    pub next_wake: Option<Instant>,
+    /// Whether a batch was ready for a partition whose leader is unknown, so the
+    /// metadata needs a refresh.
+    pub leader_unknown: bool,
+    /// Whether the drain stopped at the first partition whose batches expired (see
+    /// [`Accumulator::drain`]).
+    pub stopped_by_expiry: bool,
+}
+
+impl Accumulator {
     /// Whether nothing is buffered or in flight.
     pub fn is_idle(&self) -> bool {
         self.queues.values().all(VecDeque::is_empty) && self.in_flight.values().all(|n| *n == 0)
     }
 
     /// Adds a record to its partition's last batch, or a new batch when it does not fit
-    /// (`batch.size`). Returns whether a new batch was started.
+    /// (`batch.size`) or the last batch was already sent. Returns whether a new batch was
+    /// started.
     pub fn append(&mut self, tp: TopicPartition, record: Record, completion: Completion, batch_size: u64) -> bool {
         let size = record.size_bytes();
         let queue = self.queues.entry(tp.clone()).or_default();
         let fits = queue.back().is_some_and(|b| b.attempts == 0 && b.size_bytes + size <= batch_size);
         let started = !fits;
         if started {
-            let mut batch = Batch::new(tp);
-            batch.order = self.next_order;
+            queue.push_back(Batch::new(tp, self.next_order));
             self.next_order += 1;
-            queue.push_back(batch);
         }
         let batch = queue.back_mut().expect("ensured above");
         batch.records.push(record);
@@ -126,47 +70,46 @@ impl State {
         started
     }
 
-    /// Forgets the producer id after a batch failed for good: the next batches start a
-    /// new sequence under a new id (Kafka bumps the epoch, to the same effect).
-    ///
-    /// A queued batch that an earlier attempt may already have put in a log is failed
-    /// here with an unknown outcome instead of being re-sequenced: under a new id and
-    /// sequence the leader could not recognise it as a retry and would append it a
-    /// second time (found by the swarm scenario, seed 140). Kafka likewise never
-    /// re-sends an unresolved batch under a new epoch; it fails it.
-    pub fn reset_producer_id(&mut self) {
-        self.producer_id = None;
-        self.sequences.clear();
+    /// The batches queued for `tp`, oldest first (none in flight).
+    pub fn queued(&self, tp: &TopicPartition) -> impl Iterator<Item = &Batch> {
+        self.queues.get(tp).into_iter().flatten()
+    }
+
+    /// The batches queued for `tp`, to update in place.
+    pub fn queued_mut(&mut self, tp: &TopicPartition) -> impl Iterator<Item = &mut Batch> {
+        self.queues.get_mut(tp).into_iter().flatten()
+    }
+
+    /// Hands every queued batch to `keep`, partition by partition, oldest first; the
+    /// batches it gives back stay queued in their order, the others are gone.
+    pub fn retain_queued(&mut self, mut keep: impl FnMut(Batch) -> Option<Batch>) {
         for queue in self.queues.values_mut() {
             for batch in std::mem::take(queue) {
-                if batch.maybe_appended && batch.sequence.is_some() {
-                    let reason = batch.last_error.clone().unwrap_or_else(|| "unknown".into());
-                    batch.fail(&format!(
-                        "OutOfOrderSequenceException: the producer id was reset while this batch's outcome was \
-                         unknown (last error: {reason})"
-                    ));
-                } else {
-                    let mut batch = batch;
-                    batch.sequence = None;
+                if let Some(batch) = keep(batch) {
                     queue.push_back(batch);
                 }
             }
         }
     }
 
-    /// Marks a request's batches as no longer in flight.
+    /// Whether some batch of the partition is in flight.
+    pub fn has_in_flight(&self, tp: &TopicPartition) -> bool {
+        self.partition_in_flight.get(tp).is_some_and(|&n| n > 0)
+    }
+
+    /// Marks a request to `leader` and its batches as no longer in flight.
     pub fn release(&mut self, leader: BrokerId, batches: &[Batch]) {
-        if let Some(n) = self.in_flight.get_mut(&leader) {
-            *n = n.saturating_sub(1);
-        }
+        self.release_request(leader);
         for batch in batches {
             self.release_partition(&batch.tp);
         }
     }
 
-    /// Whether some batch of the partition is in flight.
-    pub fn has_in_flight(&self, tp: &TopicPartition) -> bool {
-        self.partition_in_flight.get(tp).is_some_and(|&n| n > 0)
+    /// Marks one request to `leader` as no longer in flight.
+    pub fn release_request(&mut self, leader: BrokerId) {
+        if let Some(n) = self.in_flight.get_mut(&leader) {
+            *n = n.saturating_sub(1);
+        }
     }
 
     /// Marks one batch of a partition as no longer in flight.
@@ -176,36 +119,11 @@ impl State {
         }
     }
 
-    /// Re-enqueues a failed batch for another attempt, or fails it when retries or the
-    /// delivery timeout are exhausted. A plain producer puts it at the front of its
-    /// partition's queue (Kafka's `reenqueue`); an idempotent one inserts it in send
-    /// order (`insertInSequenceOrder`).
-    ///
-    /// An idempotent batch whose partition's sequences were restarted while it was in
-    /// flight (an epoch bump or a producer id reset) cannot keep its old sequence: it is
-    /// re-sequenced if no attempt can have been appended, and failed with an unknown
-    /// outcome otherwise (as `reset_producer_id` does), without resetting anything again.
-    pub fn retry_or_fail(&mut self, config: &ProducerConfig, mut batch: Batch, reason: &str, retriable: bool) {
-        let now = Instant::now();
-        let within_deadline = now.duration_since(batch.created) < Duration::from_millis(config.delivery_timeout_ms);
-        let stale = self.is_stale(&batch);
-        if !(retriable && batch.attempts <= config.retries && within_deadline) {
-            if batch.sequence.is_some() && !stale {
-                self.reset_producer_id();
-            }
-            batch.fail(reason);
-            return;
-        }
-        if stale {
-            if batch.maybe_appended {
-                batch.fail(&format!(
-                    "OutOfOrderSequenceException: the partition's sequences were reset while this batch's outcome \
-                     was unknown (last error: {reason})"
-                ));
-                return;
-            }
-            batch.sequence = None;
-        }
+    /// Queues a failed batch for another attempt after `retry.backoff.ms`. A plain
+    /// producer puts it at the front of its partition's queue (`RecordAccumulator.reenqueue`);
+    /// an idempotent one inserts it in send order (`insertInSequenceOrder`), behind the
+    /// partition's earlier batches that came back before it.
+    pub fn reenqueue(&mut self, config: &ProducerConfig, mut batch: Batch, reason: &str, now: Instant) {
         batch.retry_at = Some(now + Duration::from_millis(config.retry_backoff_ms));
         batch.last_error = Some(reason.to_string());
         let queue = self.queues.entry(batch.tp.clone()).or_default();
@@ -218,36 +136,48 @@ impl State {
     }
 
     /// Takes the ready batches off the accumulator, grouped by leader (`leader_of`, from
-    /// the cluster metadata), and fails the ones that waited past `delivery.timeout.ms`.
-    /// Returns them and the next time something becomes ready.
-    pub fn drain_ready(
+    /// the cluster metadata), and fails the ones that waited past `delivery.timeout.ms`
+    /// (Kafka's `ready`, `drain` and `expiredBatches` in one pass over the partitions).
+    ///
+    /// A partition's front batch goes if it is ready (`batch.size` reached, `linger.ms`
+    /// passed, a flush, or a retry whose backoff passed), its leader is known and below
+    /// `max.in.flight.requests.per.connection`, and `admit` lets it: `admit` gets the
+    /// batch, already off its queue, and the accumulator's state, and may refuse it, when
+    /// the batch goes back to the front. Each drained leader counts one request more in
+    /// flight.
+    ///
+    /// With `enable.idempotence` the first partition whose batches expired stops the
+    /// drain (`stopped_by_expiry`): the producer must reset its id before it sends more.
+    /// The batches already taken for earlier partitions are then in the returned requests
+    /// but counted in flight only per partition.
+    pub fn drain(
         &mut self,
         config: &ProducerConfig,
+        now: Instant,
         leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
-    ) -> (BTreeMap<BrokerId, Vec<Batch>>, Option<Instant>) {
-        let now = Instant::now();
+        mut admit: impl FnMut(&mut Batch, &Accumulator) -> bool,
+    ) -> Drain {
         let linger = Duration::from_millis(config.linger_ms);
         let delivery_timeout = Duration::from_millis(config.delivery_timeout_ms);
-        let mut ready: BTreeMap<BrokerId, Vec<Batch>> = BTreeMap::new();
+        let mut requests: BTreeMap<BrokerId, Vec<Batch>> = BTreeMap::new();
         let mut next_wake: Option<Instant> = None;
         let mut earliest = |at: Instant| next_wake = Some(next_wake.map_or(at, |w: Instant| w.min(at)));
+        let mut leader_unknown = false;
         let idempotent = config.enable_idempotence;
-        if idempotent && self.producer_id.is_none() {
-            return (ready, None);
-        }
         let tps: Vec<TopicPartition> = self.queues.keys().cloned().collect();
         for tp in tps {
-            let expired = self.expire(&tp, now, delivery_timeout);
+            let expired = self.expire(&tp, config, now);
             if expired && idempotent {
-                self.reset_producer_id();
-                return (BTreeMap::new(), Some(now));
+                return Drain { requests, next_wake: None, leader_unknown, stopped_by_expiry: true };
             }
             let partition_busy = self.has_in_flight(&tp);
             let queue = self.queues.get_mut(&tp).expect("listed above");
             let Some(front) = queue.front() else { continue };
             earliest(front.created + delivery_timeout);
-            // In-flight 1 guarantees order by sending one batch per partition at a time;
-            // an idempotent retry waits until its partition's earlier sends resolved.
+            // In-flight 1 guarantees order by sending one batch per partition at a time
+            // (`RecordAccumulator.drainBatchesForOneNode`: a muted partition is skipped);
+            // an idempotent retry waits until its partition's earlier sends resolved
+            // (`shouldStopDrainBatchesForPartition`).
             let ordered = config.max_in_flight_requests_per_connection == 1 || (idempotent && front.attempts > 0);
             if ordered && partition_busy {
                 continue;
@@ -256,6 +186,7 @@ impl State {
                 earliest(retry_at);
                 continue;
             }
+            // `RecordAccumulator.batchReady`: a queue of two batches means the first is full.
             let full = queue.len() > 1 || front.size_bytes >= config.batch_size;
             let lingered = now >= front.created + linger;
             if !(full || lingered || self.flushing || front.attempts > 0) {
@@ -263,35 +194,34 @@ impl State {
                 continue;
             }
             let Some((leader, _)) = leader_of(&tp) else {
-                self.need_metadata = true;
+                leader_unknown = true;
                 continue;
             };
-            // One request per broker per round carries every ready partition's batch, so
+            // One request per broker per drain carries every ready partition's batch, so
             // the limit applies to requests already in flight.
             if self.in_flight.get(&leader).copied().unwrap_or(0) >= config.max_in_flight_requests_per_connection {
                 continue;
             }
             let mut batch = queue.pop_front().expect("front exists");
-            if idempotent && !self.assign_sequence(&mut batch) {
-                // The partition's batches of an older epoch are still unresolved.
+            if !admit(&mut batch, &*self) {
                 self.queues.get_mut(&tp).expect("listed above").push_front(batch);
                 continue;
             }
             *self.partition_in_flight.entry(tp.clone()).or_default() += 1;
-            ready.entry(leader).or_default().push(batch);
+            requests.entry(leader).or_default().push(batch);
         }
-        for leader in ready.keys() {
+        for leader in requests.keys() {
             *self.in_flight.entry(*leader).or_default() += 1;
         }
-        (ready, next_wake)
+        Drain { requests, next_wake, leader_unknown, stopped_by_expiry: false }
     }
 
     /// Fails the batches at the front of a partition's queue that are past the delivery
     /// timeout (never one in flight). Returns whether any expired.
-    fn expire(&mut self, tp: &TopicPartition, now: Instant, delivery_timeout: Duration) -> bool {
+    fn expire(&mut self, tp: &TopicPartition, config: &ProducerConfig, now: Instant) -> bool {
         let Some(queue) = self.queues.get_mut(tp) else { return false };
         let mut expired = false;
-        while queue.front().is_some_and(|b| now.duration_since(b.created) >= delivery_timeout) {
+        while queue.front().is_some_and(|b| b.delivery_timed_out(config, now)) {
             let batch = queue.pop_front().expect("checked");
             let reason = batch.last_error.clone().unwrap_or_else(|| "no attempt".into());
             batch.fail(&format!("TimeoutException: delivery.timeout.ms expired (last error: {reason})"));

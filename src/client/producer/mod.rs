@@ -23,55 +23,39 @@
 //! as Kafka 2.5+ does (KIP-360), the producer bumps its epoch, restarts the partition's
 //! sequences at 0 in order and retries, without failing anything. If an earlier batch's
 //! outcome is unknown, the producer keeps the safe behaviour: the batch waits behind
-//! that one, and fails with an unknown outcome if it cannot be resolved (`sequences`).
+//! that one, and fails with an unknown outcome if it cannot be resolved (`idempotence`).
 //!
-//! Files: `accumulator` (batches and the rules for draining and re-enqueueing them),
-//! `sender` (the sender task and produce responses), `sequences` (the idempotent
-//! producer's sequence numbers per partition and its recovery from UNKNOWN_PRODUCER_ID).
+//! Files, each with one owner, dependencies pointing one way: `config` (the settings),
+//! `delivery` (a send's outcome), `batch` (a batch and its attempts), `accumulator` (the
+//! batch queues and the rules for draining, re-enqueueing and expiring them; it knows
+//! nothing of sequences), `idempotence` (the producer id and epoch, the sequence numbers
+//! per partition and the recovery from UNKNOWN_PRODUCER_ID; it knows nothing of
+//! batches), `state` (the state `send` and the sender share, and the rules that need
+//! both the accumulator and the idempotence state) and `sender` (the sender task and
+//! produce responses).
 
 mod accumulator;
+mod batch;
+mod config;
+mod delivery;
+mod idempotence;
 mod sender;
-mod sequences;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use config::ProducerConfig;
+pub use delivery::{Delivery, RecordMetadata, SendError};
 
 use super::metadata::ClusterView;
 use super::partitioner::partition_for_key;
-use crate::protocol::{Acks, Offset, Record, Request, Response, TopicPartition};
-use crate::sim::net::{Addr, NodeNet};
-use accumulator::State;
+use crate::protocol::{Record, Request, Response, TopicPartition};
+use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
-use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use state::{Shared, State};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{oneshot, Notify};
-
-/// Producer settings, with Kafka's names and meanings.
-#[derive(Clone, Debug)]
-pub struct ProducerConfig {
-    /// `bootstrap.servers`.
-    pub bootstrap: Vec<Addr>,
-    /// `acks`.
-    pub acks: Acks,
-    /// `retries`: how many times a failed batch is sent again.
-    pub retries: u32,
-    /// `request.timeout.ms`: how long to wait for a produce response.
-    pub request_timeout_ms: u64,
-    /// `retry.backoff.ms`: the pause before a batch is retried.
-    pub retry_backoff_ms: u64,
-    /// `delivery.timeout.ms`: the bound on the time from `send` to success or failure.
-    pub delivery_timeout_ms: u64,
-    /// `batch.size`, in bytes.
-    pub batch_size: u64,
-    /// `linger.ms`: how long a non-full batch waits for more records.
-    pub linger_ms: u64,
-    /// `max.in.flight.requests.per.connection`.
-    pub max_in_flight_requests_per_connection: u32,
-    /// `max.block.ms`: how long `send` waits for metadata.
-    pub max_block_ms: u64,
-    /// `enable.idempotence`: producer id and sequence numbers, so that the leader drops
-    /// retried duplicates and refuses gaps; the producer bumps its epoch when a leader
-    /// lost its state (KIP-360).
-    pub enable_idempotence: bool,
-}
+use tokio::sync::Notify;
 
 /// A record to send.
 #[derive(Clone, Debug)]
@@ -86,68 +70,10 @@ pub struct ProducerRecord {
     pub value: u64,
 }
 
-/// Where an acknowledged record landed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordMetadata {
-    /// The partition.
-    pub tp: TopicPartition,
-    /// The offset, unknown with acks=0.
-    pub offset: Option<Offset>,
-}
-
-/// Why a send failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SendError {
-    /// Kafka's exception or error name, e.g. `NOT_ENOUGH_REPLICAS` or `TimeoutException`.
-    pub reason: String,
-    /// True if no attempt can have been appended (every attempt was refused before
-    /// append); false if the outcome is unknown.
-    pub definite: bool,
-}
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.reason)
-    }
-}
-
-struct Shared {
-    config: ProducerConfig,
-    state: Mutex<State>,
-    wake: Notify,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().expect("producer state poisoned")
-    }
-}
-
 /// A Kafka producer. Cheap to share; its sender task ends when the node dies.
 pub struct Producer {
     shared: Arc<Shared>,
     sender: madsim::task::JoinHandle<()>,
-}
-
-/// A pending send's outcome.
-pub struct Delivery {
-    rx: Option<oneshot::Receiver<Result<RecordMetadata, SendError>>>,
-    early_error: Option<SendError>,
-}
-
-impl Delivery {
-    /// Waits for the outcome.
-    pub async fn wait(self) -> Result<RecordMetadata, SendError> {
-        if let Some(error) = self.early_error {
-            return Err(error);
-        }
-        match self.rx {
-            Some(rx) => {
-                rx.await.unwrap_or_else(|_| Err(SendError { reason: "producer closed".into(), definite: false }))
-            }
-            None => Err(SendError { reason: "producer closed".into(), definite: true }),
-        }
-    }
 }
 
 impl Producer {
@@ -175,19 +101,16 @@ impl Producer {
             // Created after our own notification, so only the sender's answer wakes it.
             let notified = self.shared.wake.notified();
             tokio::select! {
-            biased;
-                    _ = notified => {}
-                    _ = sleep(Duration::from_millis(50)) => {}
-                    _ = sleep_until(deadline) => {
-                        return Delivery {
-                            rx: None,
-                            early_error: Some(SendError {
-                                reason: "TimeoutException: metadata not available within max.block.ms".into(),
-                                definite: true,
-                            }),
-                        };
-                    }
+                biased;
+                _ = notified => {}
+                _ = sleep(Duration::from_millis(50)) => {}
+                _ = sleep_until(deadline) => {
+                    return Delivery::failed(SendError {
+                        reason: "TimeoutException: metadata not available within max.block.ms".into(),
+                        definite: true,
+                    });
                 }
+            }
         }
     }
 
@@ -203,20 +126,20 @@ impl Producer {
     }
 
     fn append(&self, record: ProducerRecord, partitions: u32) -> Delivery {
-        let (tx, rx) = oneshot::channel();
+        let (completion, delivery) = Delivery::channel();
         {
             let mut state = self.shared.lock();
             let partition = Self::choose_partition(&mut state, &record, partitions);
             let tp = TopicPartition::new(record.topic.clone(), partition);
             let stored = Record { key: record.key.clone(), value: record.value, timestamp_ms: now_ms() };
-            let started = state.append(tp, stored, tx, self.shared.config.batch_size);
+            let started = state.accumulator.append(tp, stored, completion, self.shared.config.batch_size);
             if started && record.partition.is_none() && record.key.is_none() {
                 // KIP-480: a new batch moves the sticky partition on.
                 state.sticky.entry(record.topic.to_string()).or_default().next_partition(partitions);
             }
         }
         self.shared.wake.notify_waiters();
-        Delivery { rx: Some(rx), early_error: None }
+        delivery
     }
 
     /// Asynchronous send with a completion callback, as Kafka's `send(record, callback)`:
@@ -233,20 +156,20 @@ impl Producer {
     /// Makes every buffered batch ready at once (as `flush()` does) and waits until the
     /// accumulator is empty and nothing is in flight.
     pub async fn flush(&self) {
-        self.shared.lock().flushing = true;
+        self.shared.lock().accumulator.flushing = true;
         loop {
             self.shared.wake.notify_waiters();
             let notified = self.shared.wake.notified();
-            let idle = self.shared.lock().is_idle();
+            let idle = self.shared.lock().accumulator.is_idle();
             if idle {
-                self.shared.lock().flushing = false;
+                self.shared.lock().accumulator.flushing = false;
                 return;
             }
             tokio::select! {
-            biased;
-                    _ = notified => {}
-                    _ = sleep(Duration::from_millis(10)) => {}
-                }
+                biased;
+                _ = notified => {}
+                _ = sleep(Duration::from_millis(10)) => {}
+            }
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The sender task: keeps metadata and the idempotent producer id fresh, drains ready
 //! batches into one produce request per broker, and handles the answers.
 
-use super::accumulator::Batch;
-use super::Shared;
+use super::batch::Batch;
+use super::state::Shared;
 use crate::client::metadata::ClusterView;
 use crate::protocol::{Acks, BrokerId, ErrorCode, ProduceRequest, Request, Response};
 use crate::sim::net::{NetError, PendingResponse};
@@ -33,9 +33,9 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
                 continue;
             }
         }
-        if config.enable_idempotence && shared.lock().producer_id.is_none() {
+        if config.enable_idempotence && shared.lock().idempotence.producer().is_none() {
             match view.init_producer_id(request_timeout).await {
-                Some(id) => shared.lock().producer_id = Some(id),
+                Some(producer) => shared.lock().idempotence.start(producer),
                 None => {
                     sleep(Duration::from_millis(config.retry_backoff_ms.max(1))).await;
                     continue;
@@ -73,7 +73,7 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
     if config.acks == Acks::None {
         // acks=0: a record counts as sent once it is on the wire.
         let sent = conn.send_without_response(Request::Produce(request));
-        shared.lock().release(leader, &batches);
+        shared.lock().accumulator.release(leader, &batches);
         for batch in batches {
             if sent {
                 batch.complete(None);
@@ -124,11 +124,9 @@ async fn handle_response(
         parts.iter().filter_map(|p| p.error.map(|e| format!("{} {}", p.tp, e.kafka_name()))).collect();
     tracing::debug!(%leader, ?errors, "produce answer");
     let mut state = shared.lock();
-    if let Some(n) = state.in_flight.get_mut(&leader) {
-        *n = n.saturating_sub(1);
-    }
+    state.accumulator.release_request(leader);
     for mut batch in batches {
-        state.release_partition(&batch.tp);
+        state.accumulator.release_partition(&batch.tp);
         let outcome = parts.iter().find(|p| p.tp == batch.tp).map(|p| (p.error, p.base_offset));
         match outcome {
             Some((None, base_offset)) => {
@@ -161,7 +159,7 @@ async fn handle_response(
 fn requeue_all(shared: &Arc<Shared>, leader: BrokerId, batches: Vec<Batch>, reason: &str, maybe_appended: bool) {
     let config = &shared.config;
     let mut state = shared.lock();
-    state.release(leader, &batches);
+    state.accumulator.release(leader, &batches);
     state.need_metadata = true;
     state.disconnect.insert(leader);
     for mut batch in batches {

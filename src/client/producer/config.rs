@@ -1,0 +1,33 @@
+//! The producer's settings, with Kafka's names and meanings.
+
+use crate::protocol::Acks;
+use crate::sim::net::Addr;
+
+/// Producer settings, with Kafka's names and meanings.
+#[derive(Clone, Debug)]
+pub struct ProducerConfig {
+    /// `bootstrap.servers`.
+    pub bootstrap: Vec<Addr>,
+    /// `acks`.
+    pub acks: Acks,
+    /// `retries`: how many times a failed batch is sent again.
+    pub retries: u32,
+    /// `request.timeout.ms`: how long to wait for a produce response.
+    pub request_timeout_ms: u64,
+    /// `retry.backoff.ms`: the pause before a batch is retried.
+    pub retry_backoff_ms: u64,
+    /// `delivery.timeout.ms`: the bound on the time from `send` to success or failure.
+    pub delivery_timeout_ms: u64,
+    /// `batch.size`, in bytes.
+    pub batch_size: u64,
+    /// `linger.ms`: how long a non-full batch waits for more records.
+    pub linger_ms: u64,
+    /// `max.in.flight.requests.per.connection`.
+    pub max_in_flight_requests_per_connection: u32,
+    /// `max.block.ms`: how long `send` waits for metadata.
+    pub max_block_ms: u64,
+    /// `enable.idempotence`: producer id and sequence numbers, so that the leader drops
+    /// retried duplicates and refuses gaps; the producer bumps its epoch when a leader
+    /// lost its state (KIP-360).
+    pub enable_idempotence: bool,
+}

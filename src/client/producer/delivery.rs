@@ -1,0 +1,69 @@
+//! A send's outcome, from both ends: the [`Delivery`] that `send` returns and the
+//! [`Completion`] its batch carries until the record is acknowledged or fails.
+
+use crate::protocol::{Offset, TopicPartition};
+use std::fmt;
+use tokio::sync::oneshot;
+
+/// Where an acknowledged record landed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The offset, unknown with acks=0.
+    pub offset: Option<Offset>,
+}
+
+/// Why a send failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendError {
+    /// Kafka's exception or error name, e.g. `NOT_ENOUGH_REPLICAS` or `TimeoutException`.
+    pub reason: String,
+    /// True if no attempt can have been appended (every attempt was refused before
+    /// append); false if the outcome is unknown.
+    pub definite: bool,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// Where a record's outcome goes: the producer's end of a [`Delivery`].
+pub(super) type Completion = oneshot::Sender<Result<RecordMetadata, SendError>>;
+
+/// A pending send's outcome.
+pub struct Delivery(Pending);
+
+/// Where a [`Delivery`]'s outcome comes from.
+enum Pending {
+    /// The record is in the accumulator; its batch will complete it.
+    Accumulated(oneshot::Receiver<Result<RecordMetadata, SendError>>),
+    /// The send failed before its record reached the accumulator.
+    Failed(SendError),
+}
+
+impl Delivery {
+    /// A record's completion and the delivery that reports it.
+    pub(super) fn channel() -> (Completion, Delivery) {
+        let (tx, rx) = oneshot::channel();
+        (tx, Delivery(Pending::Accumulated(rx)))
+    }
+
+    /// A send that failed before its record reached the accumulator.
+    pub(super) fn failed(error: SendError) -> Delivery {
+        Delivery(Pending::Failed(error))
+    }
+
+    /// Waits for the outcome. A completion dropped unanswered (the producer was dropped)
+    /// reports an unknown outcome.
+    pub async fn wait(self) -> Result<RecordMetadata, SendError> {
+        match self.0 {
+            Pending::Failed(error) => Err(error),
+            Pending::Accumulated(rx) => {
+                rx.await.unwrap_or_else(|_| Err(SendError { reason: "producer closed".into(), definite: false }))
+            }
+        }
+    }
+}
