@@ -531,3 +531,7 @@ impl Partition {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "partition_tests.rs"]
+mod tests;
