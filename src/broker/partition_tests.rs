@@ -104,6 +104,11 @@ fn name() -> Arc<str> {
     Arc::from("t-0")
 }
 
+/// Broker 1's high watermark moving from `old` to `new`.
+fn hw_event(is_leader: bool, leader_epoch: LeaderEpoch, old: Offset, new: Offset) -> Event {
+    Event::HighWatermark { tp: name(), broker: 1, is_leader, leader_epoch, old, new }
+}
+
 #[test]
 fn a_new_replica_clamps_its_checkpointed_high_watermark_into_the_log() {
     in_sim(|| {
@@ -130,7 +135,7 @@ fn a_new_leader_starts_its_epoch_at_the_log_end_and_commits_what_a_lone_isr_has(
         assert_eq!(partition.log().epochs().end_offset_for(1, 3), Some((1, 3)));
         assert_eq!(partition.high_watermark(), 3);
         let took = Event::BecomeLeader { tp: name(), broker: 1, leader_epoch: 2, log_end_offset: 3, isr: vec![1] };
-        let hw = Event::HighWatermark { tp: name(), broker: 1, is_leader: true, leader_epoch: 2, old: 0, new: 3 };
+        let hw = hw_event(true, 2, 0, 3);
         assert_eq!(bench.events(), vec![took, hw]);
     });
 }
@@ -300,7 +305,7 @@ fn a_follower_adopts_the_leader_high_watermark_capped_at_its_log_end() {
             base_offset: 3,
             values: vec![4, 5],
         };
-        let hw = Event::HighWatermark { tp: name(), broker: 1, is_leader: false, leader_epoch: 1, old: 3, new: 5 };
+        let hw = hw_event(false, 1, 3, 5);
         assert_eq!(bench.events(), vec![append, hw]);
     });
 }
@@ -405,7 +410,7 @@ fn truncation_removes_the_tail_and_lowers_the_high_watermark() {
             removed: vec![(2, 3, 1), (3, 4, 2), (4, 5, 2)],
             reason: REASON.to_string(),
         };
-        let hw = Event::HighWatermark { tp: name(), broker: 1, is_leader: false, leader_epoch: 0, old: 5, new: 2 };
+        let hw = hw_event(false, 0, 5, 2);
         assert_eq!(bench.events(), vec![truncate, hw]);
         partition.truncate(ME, 2, REASON, &bench.tracer);
         partition.truncate(ME, 7, REASON, &bench.tracer);
@@ -454,7 +459,7 @@ fn advancing_the_log_start_raises_a_high_watermark_below_it() {
             removed: vec![(0, 1, 1), (1, 2, 1), (2, 3, 1)],
             reason: REASON.to_string(),
         };
-        let hw = Event::HighWatermark { tp: name(), broker: 1, is_leader: false, leader_epoch: 0, old: 1, new: 3 };
+        let hw = hw_event(false, 0, 1, 3);
         assert_eq!(bench.events(), vec![advanced, hw]);
         partition.advance_log_start(ME, 3, REASON, &bench.tracer);
         partition.advance_log_start(ME, 2, REASON, &bench.tracer);
