@@ -27,13 +27,13 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
             return;
         }
         let Some(host) = host else { return };
-        partition.set_pending_isr(Some(new_isr.clone()));
+        partition.mark_pending_isr(new_isr.clone());
         let request = AlterIsrRequest {
             broker_id: shared.id(),
             tp: tp.clone(),
-            leader_epoch: partition.leader_epoch,
+            leader_epoch: partition.leader_epoch(),
             new_isr,
-            partition_epoch: partition.partition_epoch,
+            partition_epoch: partition.partition_epoch(),
         };
         (request, Addr::new(&host))
     };
@@ -48,18 +48,14 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
             let Some(partition) = state.partitions.get_mut(&request.tp) else {
                 return;
             };
-            if partition.leader_epoch != request.leader_epoch || !partition.is_leader() {
+            if partition.leader_epoch() != request.leader_epoch || !partition.is_leader() {
                 return;
             }
-            partition.set_pending_isr(None);
-            if let Ok(Response::AlterIsr { error: None, state: Some(new_state) }) = answer {
-                if new_state.leader_epoch == partition.leader_epoch
-                    && new_state.partition_epoch > partition.partition_epoch
-                {
-                    partition.apply_state(&new_state);
-                    partition.maybe_advance_high_watermark(me, &shared.tracer);
-                }
-            }
+            let accepted = match &answer {
+                Ok(Response::AlterIsr { error: None, state: Some(new_state) }) => Some(new_state),
+                _ => None,
+            };
+            partition.complete_isr_change(me, accepted, &shared.tracer);
         }
         shared.changed.notify_waiters();
     });
@@ -77,12 +73,7 @@ pub async fn run_isr_expiry(shared: SharedBroker) {
             state
                 .partitions
                 .values()
-                .filter(|p| p.is_leader() && p.pending_isr().is_none())
-                .filter_map(|p| {
-                    let lagging = p.lagging_isr_members(state.id, now, lag);
-                    (!lagging.is_empty())
-                        .then(|| (p.tp().clone(), p.isr.iter().filter(|b| !lagging.contains(b)).copied().collect()))
-                })
+                .filter_map(|p| Some((p.tp().clone(), p.shrunk_isr(state.id, now, lag)?)))
                 .collect()
         };
         for (tp, new_isr) in shrinks {
@@ -98,7 +89,7 @@ pub async fn run_high_watermark_checkpoint(shared: SharedBroker) {
         sleep(interval).await;
         let checkpoint: BTreeMap<TopicPartition, Offset> = {
             let state = shared.lock();
-            state.partitions.iter().map(|(tp, p)| (tp.clone(), p.high_watermark)).collect()
+            state.partitions.iter().map(|(tp, p)| (tp.clone(), p.high_watermark())).collect()
         };
         let bytes = bincode::serialize(&checkpoint).expect("checkpoint serializes");
         shared.disk.overwrite_durably(HIGH_WATERMARK_CHECKPOINT, Bytes::from(bytes));
@@ -118,7 +109,7 @@ pub async fn run_periodic_flush(shared: SharedBroker, flush_ms: u64) {
         sleep(Duration::from_millis(flush_ms)).await;
         let mut state = shared.lock();
         for partition in state.partitions.values_mut() {
-            partition.log.flush();
+            partition.flush();
         }
     }
 }

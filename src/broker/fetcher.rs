@@ -3,10 +3,8 @@
 //! do. Before its first fetch in a new leadership, a partition is reconciled with the
 //! leader by OffsetForLeaderEpoch (leader-epoch mode; legacy mode truncated already).
 
-use super::handlers::flush_if_due;
-use super::partition::Role;
 use super::{BrokerConfig, SharedBroker};
-use crate::history::{Event, LogStartReason, TruncationReason};
+use crate::history::{LogStartReason, TruncationReason};
 use crate::protocol::{
     BrokerId, ErrorCode, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderEpoch, Offset, Request, Response,
     TopicPartition,
@@ -16,6 +14,8 @@ use madsim::time::sleep;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::Duration;
+
+/// The trace's reason for a follower's log start that followed its leader's.
 
 /// The leaders that have a running fetcher task on this broker.
 #[derive(Default)]
@@ -108,15 +108,13 @@ fn followed_partitions(shared: &SharedBroker, leader: BrokerId) -> Option<(Addr,
     let followed: Vec<Followed> = state
         .partitions
         .values()
-        .filter_map(|p| match p.role {
-            Role::Follower { leader: Some(l), needs_truncation } if l == leader => Some(Followed {
-                tp: p.tp().clone(),
-                leader_epoch: p.leader_epoch,
-                needs_truncation,
-                log_end_offset: p.log.log_end_offset(),
-                latest_local_epoch: p.log.epochs().latest_epoch(),
-            }),
-            _ => None,
+        .filter(|p| p.followed_leader() == Some(leader))
+        .map(|p| Followed {
+            tp: p.tp().clone(),
+            leader_epoch: p.leader_epoch(),
+            needs_truncation: p.needs_truncation(),
+            log_end_offset: p.log_end_offset(),
+            latest_local_epoch: p.log().epochs().latest_epoch(),
         })
         .collect();
     if followed.is_empty() {
@@ -156,32 +154,20 @@ async fn reconcile_with_leader(
     let Some(replica) = state.partitions.get_mut(&partition.tp) else {
         return true;
     };
-    if replica.leader_epoch != partition.leader_epoch {
+    if replica.leader_epoch() != partition.leader_epoch {
         return true; // Leadership moved on while we asked.
     }
-    let log_end = replica.log.log_end_offset();
-    let truncate_to = if answer.leader_epoch == local_epoch {
-        answer.end_offset.min(log_end)
-    } else {
-        // The leader does not know our latest epoch: cut at the end of the largest epoch
-        // both know (KIP-279).
-        let local_end = replica.log.epochs().end_offset_for(answer.leader_epoch, log_end).map_or(0, |(_, end)| end);
-        answer.end_offset.min(local_end)
-    };
+    let truncate_to = replica.divergence_offset(local_epoch, answer.leader_epoch, answer.end_offset);
     replica.truncate(me, truncate_to, TruncationReason::LeaderEpoch, &shared.tracer);
-    if let Role::Follower { needs_truncation, .. } = &mut replica.role {
-        *needs_truncation = false;
-    }
+    replica.mark_reconciled();
     true
 }
 
 fn mark_reconciled(shared: &SharedBroker, tp: &TopicPartition, leader_epoch: LeaderEpoch) {
     let mut state = shared.lock();
     if let Some(replica) = state.partitions.get_mut(tp) {
-        if replica.leader_epoch == leader_epoch {
-            if let Role::Follower { needs_truncation, .. } = &mut replica.role {
-                *needs_truncation = false;
-            }
+        if replica.leader_epoch() == leader_epoch {
+            replica.mark_reconciled();
         }
     }
 }
@@ -207,8 +193,8 @@ fn apply_fetch_responses(
                 continue;
             };
             let still_following = replica.followed_leader() == Some(leader)
-                && replica.leader_epoch == expected.leader_epoch
-                && replica.log.log_end_offset() == expected.log_end_offset;
+                && replica.leader_epoch() == expected.leader_epoch
+                && replica.log_end_offset() == expected.log_end_offset;
             if !still_following {
                 continue;
             }
@@ -239,27 +225,16 @@ fn apply_fetch_responses(
             }
             any_ok = true;
             for batch in response.batches {
-                let base_offset = batch.base_offset;
-                let epoch = batch.partition_leader_epoch;
-                let values: Vec<u64> = batch.records.iter().map(|r| r.value).collect();
-                if !replica.log.append_as_follower(batch) {
+                if !replica.append_as_follower(me, batch, &shared.tracer) {
                     break;
                 }
-                shared.tracer.emit(Event::Append {
-                    tp: replica.name().clone(),
-                    broker: me.0,
-                    as_leader: false,
-                    leader_epoch: epoch,
-                    base_offset,
-                    values,
-                });
                 changed = true;
             }
-            flush_if_due(replica, shared.config.flush_messages);
+            replica.flush_if_due(shared.config.flush_messages);
             changed |= replica.follow_high_watermark(me, response.high_watermark, &shared.tracer);
             // Kafka's followers move their log start with the leader's, never past their
             // own high watermark.
-            let leader_start = response.log_start_offset.min(replica.high_watermark);
+            let leader_start = response.log_start_offset.min(replica.high_watermark());
             replica.advance_log_start(me, leader_start, LogStartReason::LeaderLogStart, &shared.tracer);
         }
     }

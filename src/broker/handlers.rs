@@ -1,20 +1,18 @@
-//! Request handlers: produce (with the acks=all purgatory), fetch (long-poll), list
-//! offsets, OffsetForLeaderEpoch, metadata, and the controller's LeaderAndIsr and
-//! UpdateMetadata.
+//! Request handlers: fetch (long-poll), list offsets, OffsetForLeaderEpoch, metadata,
+//! and the controller's LeaderAndIsr and UpdateMetadata (produce has its own file,
+//! `produce`).
 
-use super::partition::{Partition, Role};
-use super::producer_state::SequenceCheck;
+use super::partition::{Partition, StateNews};
 use super::{fetcher, MetadataCache, SharedBroker, TruncationMode};
 use crate::broker::log::{PartitionLog, ReadLimits};
 use crate::history::{Event, TruncationReason};
 use crate::plant::PlantedBug;
 use crate::protocol::{
-    Acks, BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest, LeaderEpoch,
-    ListOffsetsRequest, MetadataResponse, Offset, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata,
-    PartitionState, ProducePartitionResponse, ProduceRequest, Response, TopicPartition,
+    BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest, LeaderEpoch,
+    ListOffsetsRequest, MetadataResponse, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata, PartitionState,
+    Response, TopicPartition,
 };
 use madsim::time::{sleep_until, Instant};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Answers a Metadata request from the broker's metadata cache.
@@ -38,172 +36,6 @@ pub fn metadata(shared: &SharedBroker, topics: &[String]) -> Response {
         controller: cache.controller,
         partitions,
     })
-}
-
-/// A batch waiting in the purgatory for acks=all.
-struct AwaitingReplication {
-    index: usize,
-    tp: TopicPartition,
-    required_offset: Offset,
-    leader_epoch: LeaderEpoch,
-}
-
-/// Appends every batch of a produce request; with acks=all, waits until the ISR has
-/// them or the request's timeout passes.
-pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<ProducePartitionResponse> {
-    let mut results = Vec::with_capacity(request.batches.len());
-    let mut awaiting = Vec::new();
-    // Per batch, the partition's name, record count and leader epoch, to trace each
-    // acknowledgement.
-    let mut acked_batches: Vec<Option<(Arc<str>, u64, LeaderEpoch)>> = Vec::with_capacity(request.batches.len());
-    let me;
-    {
-        let mut state = shared.lock();
-        me = state.id;
-        for (index, (tp, batch)) in request.batches.into_iter().enumerate() {
-            acked_batches.push(None);
-            let min_isr = shared.config.topic(&tp.topic).map_or(1, |t| t.min_insync_replicas) as usize;
-            let Some(partition) = state.partitions.get_mut(&tp) else {
-                results.push(failed(tp, ErrorCode::UnknownTopicOrPartition));
-                continue;
-            };
-            if !partition.is_leader() {
-                results.push(failed(tp, ErrorCode::NotLeaderOrFollower));
-                continue;
-            }
-            if request.acks == Acks::All && partition.isr.len() < min_isr {
-                results.push(failed(tp, ErrorCode::NotEnoughReplicas));
-                continue;
-            }
-            let mut check = partition.log.producers().check(&batch);
-            if check == SequenceCheck::UnknownProducer
-                && shared.config.planted(PlantedBug::ForgetIdempotenceOnLeaderChange)
-            {
-                // PLANTED BUG forget-idempotence-on-leader-change: a producer this leader
-                // has no state for is taken as starting afresh at whatever sequence.
-                check = SequenceCheck::Append;
-            }
-            match check {
-                SequenceCheck::Append => {}
-                SequenceCheck::Duplicate { base_offset } => {
-                    // A retry of a batch already in the log: answer with its offset. With
-                    // acks=all it must still wait until that batch is replicated.
-                    if request.acks == Acks::All {
-                        let required_offset = base_offset + batch.records.len() as Offset;
-                        let leader_epoch = partition.leader_epoch;
-                        awaiting.push(AwaitingReplication { index, tp: tp.clone(), required_offset, leader_epoch });
-                    }
-                    acked_batches[index] =
-                        Some((partition.name().clone(), batch.records.len() as u64, partition.leader_epoch));
-                    results.push(ProducePartitionResponse { tp, error: None, base_offset });
-                    continue;
-                }
-                SequenceCheck::OutOfOrder => {
-                    results.push(failed(tp, ErrorCode::OutOfOrderSequence));
-                    continue;
-                }
-                SequenceCheck::UnknownProducer => {
-                    results.push(failed(tp, ErrorCode::UnknownProducerId));
-                    continue;
-                }
-                SequenceCheck::StaleEpoch => {
-                    results.push(failed(tp, ErrorCode::InvalidProducerEpoch));
-                    continue;
-                }
-            }
-            let epoch = partition.leader_epoch;
-            let stored = partition.log.append_as_leader(batch, epoch);
-            acked_batches[index] = Some((partition.name().clone(), stored.records.len() as u64, epoch));
-            shared.tracer.emit(Event::Append {
-                tp: partition.name().clone(),
-                broker: me.0,
-                as_leader: true,
-                leader_epoch: epoch,
-                base_offset: stored.base_offset,
-                values: stored.records.iter().map(|r| r.value).collect(),
-            });
-            flush_if_due(partition, shared.config.flush_messages);
-            partition.maybe_advance_high_watermark(me, &shared.tracer);
-            if shared.config.planted(PlantedBug::HwBeforeIsr) {
-                // PLANTED BUG hw-before-isr: commit the batch at once, as if every ISR
-                // member already had it; the purgatory below then answers immediately.
-                let end = partition.log.log_end_offset();
-                partition.set_high_watermark(me, end, &shared.tracer);
-            }
-            if request.acks == Acks::All {
-                awaiting.push(AwaitingReplication {
-                    index,
-                    tp: tp.clone(),
-                    required_offset: stored.next_offset(),
-                    leader_epoch: epoch,
-                });
-            }
-            results.push(ProducePartitionResponse { tp, error: None, base_offset: stored.base_offset });
-        }
-    }
-    shared.changed.notify_waiters();
-    let deadline = Instant::now() + Duration::from_millis(request.timeout_ms);
-    for wait in awaiting {
-        if let Some(error) = await_replication(shared, &wait, deadline).await {
-            results[wait.index].error = Some(error);
-        }
-    }
-    if request.acks != Acks::None {
-        for (result, batch) in results.iter().zip(&acked_batches) {
-            if let (None, Some((name, count, leader_epoch))) = (&result.error, batch) {
-                shared.tracer.emit(Event::ProduceAcknowledged {
-                    tp: name.clone(),
-                    broker: me.0,
-                    leader_epoch: *leader_epoch,
-                    acks: request.acks,
-                    base_offset: result.base_offset,
-                    count: *count,
-                });
-            }
-        }
-    }
-    results
-}
-
-fn failed(tp: TopicPartition, error: ErrorCode) -> ProducePartitionResponse {
-    ProducePartitionResponse { tp, error: Some(error), base_offset: 0 }
-}
-
-/// Fsyncs the log once `flush.messages` records have accumulated.
-pub fn flush_if_due(partition: &mut Partition, flush_messages: Option<u64>) {
-    if flush_messages.is_some_and(|n| partition.log.unflushed_records() >= n) {
-        partition.log.flush();
-    }
-}
-
-/// The acks=all purgatory: `None` once the high watermark passes the batch with enough
-/// replicas in sync, else the error to answer (Kafka's `checkEnoughReplicasReachOffset`).
-async fn await_replication(shared: &SharedBroker, wait: &AwaitingReplication, deadline: Instant) -> Option<ErrorCode> {
-    let min_isr = shared.config.topic(&wait.tp.topic).map_or(1, |t| t.min_insync_replicas) as usize;
-    if shared.config.planted(PlantedBug::AcksAllLeaderOnly) {
-        // PLANTED BUG acks-all-leader-only: the leader's own write is taken as enough.
-        return None;
-    }
-    loop {
-        let changed = shared.changed.notified();
-        {
-            let state = shared.lock();
-            let Some(partition) = state.partitions.get(&wait.tp) else {
-                return Some(ErrorCode::NotLeaderOrFollower);
-            };
-            if !partition.is_leader() || partition.leader_epoch != wait.leader_epoch {
-                return Some(ErrorCode::NotLeaderOrFollower);
-            }
-            if partition.high_watermark >= wait.required_offset {
-                return (partition.isr.len() < min_isr).then_some(ErrorCode::NotEnoughReplicasAfterAppend);
-            }
-        }
-        tokio::select! {
-        biased;
-            _ = changed => {}
-            _ = sleep_until(deadline) => return Some(ErrorCode::RequestTimedOut),
-        }
-    }
 }
 
 /// Serves a fetch from a consumer or a follower, waiting up to `max_wait_ms` for data.
@@ -240,20 +72,18 @@ fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::Br
             let Some(partition) = state.partitions.get_mut(&wanted.tp) else {
                 continue;
             };
-            if !partition.is_leader() || wanted.current_leader_epoch != Some(partition.leader_epoch) {
+            if !partition.is_leader() || wanted.current_leader_epoch != Some(partition.leader_epoch()) {
                 continue;
             }
             // An out-of-range fetch reads nothing, so it says nothing of the follower's
             // progress (Kafka updates the follower's state only after a read).
-            let log = &partition.log;
+            let log = partition.log();
             if wanted.fetch_offset > log.log_end_offset() || wanted.fetch_offset < log.log_start_offset() {
                 continue;
             }
             partition.record_follower_fetch(follower, wanted.fetch_offset, now);
             moved |= partition.maybe_advance_high_watermark(me, &shared.tracer);
-            if partition.pending_isr().is_none() && partition.caught_up_outside_isr().contains(&follower) {
-                let mut new_isr = partition.isr.clone();
-                new_isr.push(follower);
+            if let Some(new_isr) = partition.expanded_isr(follower) {
                 expansions.push((wanted.tp.clone(), new_isr));
             }
         }
@@ -290,8 +120,8 @@ fn read_partitions(shared: &SharedBroker, request: &FetchRequest) -> Vec<FetchPa
                 response.error = Some(error);
                 return response;
             }
-            let log = &partition.log;
-            response.high_watermark = partition.high_watermark;
+            let log = partition.log();
+            response.high_watermark = partition.high_watermark();
             response.log_start_offset = log.log_start_offset();
             response.log_end_offset = log.log_end_offset();
             if wanted.fetch_offset > log.log_end_offset() || wanted.fetch_offset < log.log_start_offset() {
@@ -299,7 +129,7 @@ fn read_partitions(shared: &SharedBroker, request: &FetchRequest) -> Vec<FetchPa
                 return response;
             }
             // Consumers see only committed records; followers read up to the log end.
-            let until = if is_follower { log.log_end_offset() } else { partition.high_watermark };
+            let until = if is_follower { log.log_end_offset() } else { partition.high_watermark() };
             let limits = if is_follower {
                 ReadLimits { max_bytes: shared.config.replica_fetch_max_bytes, max_records: usize::MAX }
             } else {
@@ -317,8 +147,8 @@ fn epoch_error(partition: &Partition, requested: Option<LeaderEpoch>) -> Option<
         return Some(ErrorCode::NotLeaderOrFollower);
     }
     match requested {
-        Some(epoch) if epoch < partition.leader_epoch => Some(ErrorCode::FencedLeaderEpoch),
-        Some(epoch) if epoch > partition.leader_epoch => Some(ErrorCode::UnknownLeaderEpoch),
+        Some(epoch) if epoch < partition.leader_epoch() => Some(ErrorCode::FencedLeaderEpoch),
+        Some(epoch) if epoch > partition.leader_epoch() => Some(ErrorCode::UnknownLeaderEpoch),
         _ => None,
     }
 }
@@ -333,14 +163,13 @@ pub fn list_offsets(shared: &SharedBroker, request: &ListOffsetsRequest) -> Resp
     if !partition.is_leader() {
         return answer(Some(ErrorCode::NotLeaderOrFollower), 0);
     }
+    let high_watermark = partition.high_watermark();
     let offset = match request.spec {
-        OffsetSpec::Earliest => partition.log.log_start_offset(),
-        OffsetSpec::Latest => partition.high_watermark,
-        OffsetSpec::Timestamp(ms) => partition
-            .log
-            .offset_for_timestamp(ms)
-            .filter(|o| *o < partition.high_watermark)
-            .unwrap_or(partition.high_watermark),
+        OffsetSpec::Earliest => partition.log().log_start_offset(),
+        OffsetSpec::Latest => high_watermark,
+        OffsetSpec::Timestamp(ms) => {
+            partition.log().offset_for_timestamp(ms).filter(|o| *o < high_watermark).unwrap_or(high_watermark)
+        }
     };
     answer(None, offset)
 }
@@ -362,11 +191,11 @@ pub fn offset_for_leader_epoch(
     if let Some(error) = epoch_error(partition, Some(current_leader_epoch)) {
         return answer(Some(error), 0, 0);
     }
-    let end = partition.log.log_end_offset();
-    match partition.log.epochs().end_offset_for(epoch, end) {
+    let log = partition.log();
+    match log.epochs().end_offset_for(epoch, log.log_end_offset()) {
         Some((found, end_offset)) => answer(None, found, end_offset),
         // No epoch that old: the follower must truncate everything it has.
-        None => answer(None, epoch, partition.log.log_start_offset()),
+        None => answer(None, epoch, log.log_start_offset()),
     }
 }
 
@@ -390,7 +219,7 @@ pub fn leader_and_isr(shared: &SharedBroker, request: LeaderAndIsrRequest) -> Re
             // (found by the swarm scenario, seed 630). The controller checks the
             // partition epoch, so a late answer to the old request does no harm.
             for partition in state.partitions.values_mut() {
-                partition.set_pending_isr(None);
+                partition.clear_pending_isr();
             }
         }
         for partition_state in &request.partitions {
@@ -423,41 +252,35 @@ fn apply_partition_state(
     state: &PartitionState,
     now: Instant,
 ) {
-    let has_role = !matches!(partition.role, Role::None);
-    if has_role && state.leader_epoch < partition.leader_epoch {
-        return; // An older leadership than the one we know.
-    }
-    if has_role && state.leader_epoch == partition.leader_epoch {
-        // Same leadership: only the ISR may have changed.
-        if state.partition_epoch > partition.partition_epoch {
-            partition.apply_state(state);
+    match partition.news(state) {
+        StateNews::Stale => return, // An older leadership than the one we know.
+        StateNews::SameLeadership => {
+            // Same leadership: only the ISR may have changed.
+            partition.adopt_newer_isr(state);
+            return;
         }
-        return;
+        StateNews::NewLeadership => {}
     }
     if state.leader == Some(me) {
         partition.become_leader(me, state, now, &shared.tracer);
         if shared.config.planted(PlantedBug::ForgetIdempotenceOnLeaderChange) {
             // PLANTED BUG forget-idempotence-on-leader-change: the new leader starts
             // without the producer state its log holds (see also `produce`).
-            partition.log.forget_producers();
+            partition.forget_producers();
         }
         return;
     }
     partition.become_follower(me, state, &shared.tracer);
     if shared.config.planted(PlantedBug::NoFollowerTruncation) {
         // PLANTED BUG no-follower-truncation: keep the whole log and fetch from its end.
-        if let Role::Follower { needs_truncation, .. } = &mut partition.role {
-            *needs_truncation = false;
-        }
+        partition.mark_reconciled();
         return;
     }
     if shared.config.truncation == TruncationMode::Legacy {
         // Pre-KIP-101: drop everything above the local high watermark before fetching.
-        let high_watermark = partition.high_watermark;
+        let high_watermark = partition.high_watermark();
         partition.truncate(me, high_watermark, TruncationReason::HighWatermark, &shared.tracer);
-        if let Role::Follower { needs_truncation, .. } = &mut partition.role {
-            *needs_truncation = false;
-        }
+        partition.mark_reconciled();
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! Files: `log` (one replica's log and epoch cache), `segment` (a log segment with its
 //! time index), `retention` (which segments retention deletes, and the periodic check),
-//! `partition` (replica state transitions), `handlers` (client and controller requests), `fetcher` (followers),
+//! `partition` (replica state transitions), `produce` (the produce path and its acks=all
+//! purgatory), `handlers` (the other client and controller requests), `fetcher` (followers),
 //! `background` (ISR expiry, checkpoints, flushing), `server` (the broker process: it also
 //! hosts the controller component and the metastore registration, as Kafka's ZooKeeper
 //! mode does).
@@ -17,6 +18,7 @@ mod fetcher;
 pub(crate) mod handlers;
 mod log;
 mod partition;
+pub(crate) mod produce;
 mod producer_state;
 mod retention;
 mod segment;
@@ -24,7 +26,7 @@ mod server;
 
 pub use epoch_cache::EpochCache;
 pub use log::PartitionLog;
-pub use partition::{Partition, Role};
+pub use partition::{Partition, StateNews};
 pub use producer_state::{ProducerState, SequenceCheck};
 pub use retention::RetentionConfig;
 pub use server::{run_broker, BrokerContext};

@@ -1,12 +1,15 @@
 //! One partition's replica on one broker: its log, high watermark, role, and (as leader)
 //! the progress of each follower, from which the ISR and the high watermark follow.
 //!
-//! These are plain state transitions with no waiting; the request handlers and the
-//! fetcher call them under the broker's state lock and emit trace events for changes.
+//! The fields are private: every change is one of the named transitions below (appends,
+//! follower progress, ISR changes, high watermark moves, truncation, log start moves,
+//! flushes), each of which traces what it changed. They are plain state transitions with
+//! no waiting; the request handlers, the fetcher and the background tasks call them under
+//! the broker's state lock.
 
 use super::log::PartitionLog;
 use crate::history::{Event, LogStartReason, Tracer, TruncationReason};
-use crate::protocol::{BrokerId, LeaderEpoch, Offset, PartitionState, TopicPartition};
+use crate::protocol::{BrokerId, LeaderEpoch, Offset, PartitionState, RecordBatch, TopicPartition};
 use madsim::time::Instant;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,20 +17,20 @@ use std::time::Duration;
 
 /// What the leader knows of one follower, from its fetches (Kafka's `Replica`).
 #[derive(Clone, Debug)]
-pub struct FollowerProgress {
+struct FollowerProgress {
     /// The follower's log end offset: the offset of its last fetch.
-    pub log_end_offset: Offset,
+    log_end_offset: Offset,
     /// When it last fetched.
-    pub last_fetch_time: Instant,
+    last_fetch_time: Instant,
     /// The leader's log end offset at that fetch.
-    pub last_fetch_leader_log_end_offset: Offset,
+    last_fetch_leader_log_end_offset: Offset,
     /// The last time the follower was known to have everything the leader had.
-    pub last_caught_up_time: Instant,
+    last_caught_up_time: Instant,
 }
 
 /// A replica's role for its partition.
 #[derive(Clone, Debug)]
-pub enum Role {
+enum Role {
     /// No LeaderAndIsr received yet (just started) or the partition is offline.
     None,
     /// Leader: serves produce and fetch, tracks followers.
@@ -51,19 +54,30 @@ pub struct Partition {
     /// The partition's name, `topic-N`, shared by the trace events that mention it.
     name: Arc<str>,
     /// The replica's log.
-    pub log: PartitionLog,
+    log: PartitionLog,
     /// The high watermark: offsets below it are committed and visible to consumers.
-    pub high_watermark: Offset,
+    high_watermark: Offset,
     /// The role.
-    pub role: Role,
+    role: Role,
     /// The latest leader epoch this replica knows.
-    pub leader_epoch: LeaderEpoch,
+    leader_epoch: LeaderEpoch,
     /// The partition state version (for conditional ISR changes).
-    pub partition_epoch: u64,
+    partition_epoch: u64,
     /// The ISR as last confirmed by the controller.
-    pub isr: Vec<BrokerId>,
+    isr: Vec<BrokerId>,
     /// The assigned replicas.
-    pub replicas: Vec<BrokerId>,
+    replicas: Vec<BrokerId>,
+}
+
+/// What a controller's partition state means to a replica that already has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateNews {
+    /// An older leadership than the one this replica knows: ignored.
+    Stale,
+    /// The leadership this replica already follows or leads: only the ISR may be new.
+    SameLeadership,
+    /// A leadership this replica has not taken yet (or it has no role at all).
+    NewLeadership,
 }
 
 impl Partition {
@@ -92,9 +106,49 @@ impl Partition {
         &self.name
     }
 
+    /// The replica's log, read-only: every change goes through a transition here.
+    pub fn log(&self) -> &PartitionLog {
+        &self.log
+    }
+
+    /// The log end offset: the offset the next appended record gets.
+    pub fn log_end_offset(&self) -> Offset {
+        self.log.log_end_offset()
+    }
+
+    /// The high watermark: offsets below it are committed and visible to consumers.
+    pub fn high_watermark(&self) -> Offset {
+        self.high_watermark
+    }
+
+    /// The latest leader epoch this replica knows.
+    pub fn leader_epoch(&self) -> LeaderEpoch {
+        self.leader_epoch
+    }
+
+    /// The partition state version, which conditional ISR changes name.
+    pub fn partition_epoch(&self) -> u64 {
+        self.partition_epoch
+    }
+
+    /// The ISR as last confirmed by the controller.
+    pub fn isr(&self) -> &[BrokerId] {
+        &self.isr
+    }
+
+    /// The assigned replicas, as last told by the controller.
+    pub fn replicas(&self) -> &[BrokerId] {
+        &self.replicas
+    }
+
     /// Whether this replica leads the partition.
     pub fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader { .. })
+    }
+
+    /// Whether this replica has a role yet (it has none before its first LeaderAndIsr).
+    pub fn has_role(&self) -> bool {
+        !matches!(self.role, Role::None)
     }
 
     /// The leader this replica follows, if it is a follower.
@@ -103,6 +157,12 @@ impl Partition {
             Role::Follower { leader, .. } => leader,
             _ => None,
         }
+    }
+
+    /// Follower: whether the log must still be reconciled with the leader before
+    /// fetching (KIP-101).
+    pub fn needs_truncation(&self) -> bool {
+        matches!(self.role, Role::Follower { needs_truncation: true, .. })
     }
 
     /// The ISR used for the high watermark: the confirmed ISR plus any replica whose
@@ -115,6 +175,17 @@ impl Partition {
             _ => &[],
         };
         self.isr.iter().chain(pending.iter().filter(|b| !self.isr.contains(b))).copied()
+    }
+
+    /// What `state` from the controller means to this replica.
+    pub fn news(&self, state: &PartitionState) -> StateNews {
+        if !self.has_role() || state.leader_epoch > self.leader_epoch {
+            StateNews::NewLeadership
+        } else if state.leader_epoch < self.leader_epoch {
+            StateNews::Stale
+        } else {
+            StateNews::SameLeadership
+        }
     }
 
     /// Takes the leadership of `state.leader_epoch`: every other replica starts as a
@@ -150,7 +221,8 @@ impl Partition {
     }
 
     /// Follows `state.leader`. The log is reconciled by the caller (legacy truncation
-    /// at once, or OffsetForLeaderEpoch before the first fetch).
+    /// at once, or OffsetForLeaderEpoch before the first fetch), which then calls
+    /// [`Partition::mark_reconciled`].
     pub fn become_follower(&mut self, me: BrokerId, state: &PartitionState, tracer: &Tracer) {
         self.apply_state(state);
         self.role = Role::Follower { leader: state.leader, needs_truncation: true };
@@ -163,16 +235,100 @@ impl Partition {
         });
     }
 
-    /// Adopts a newer ISR for the same leadership (after an AlterIsr or LeaderAndIsr).
-    pub fn apply_state(&mut self, state: &PartitionState) {
+    /// Follower: the log is reconciled with the leader; fetching may start.
+    pub fn mark_reconciled(&mut self) {
+        if let Role::Follower { needs_truncation, .. } = &mut self.role {
+            *needs_truncation = false;
+        }
+    }
+
+    /// Adopts the ISR of `state` if it is a newer version (partition epoch) of the
+    /// current leadership, as a LeaderAndIsr or an AlterIsr answer brings. Returns
+    /// whether it did.
+    pub fn adopt_newer_isr(&mut self, state: &PartitionState) -> bool {
+        if state.leader_epoch != self.leader_epoch || state.partition_epoch <= self.partition_epoch {
+            return false;
+        }
+        self.apply_state(state);
+        true
+    }
+
+    fn apply_state(&mut self, state: &PartitionState) {
         self.leader_epoch = state.leader_epoch;
         self.partition_epoch = state.partition_epoch;
         self.isr = state.isr.clone();
         self.replicas = state.replicas.clone();
     }
 
+    /// Leader: the controller answered the ISR change in flight, accepting `accepted`
+    /// (or refusing it, `None`). The change is no longer pending; an accepted newer ISR
+    /// is adopted and may move the high watermark (a shrink drops a laggard from it).
+    pub fn complete_isr_change(&mut self, me: BrokerId, accepted: Option<&PartitionState>, tracer: &Tracer) {
+        self.clear_pending_isr();
+        if accepted.is_some_and(|state| self.adopt_newer_isr(state)) {
+            self.maybe_advance_high_watermark(me, tracer);
+        }
+    }
+
+    /// Leader: appends a produced batch in the current leader epoch and traces it;
+    /// returns the batch as stored (with its offsets). The caller then considers
+    /// [`Partition::flush_if_due`] and [`Partition::maybe_advance_high_watermark`].
+    pub fn append_as_leader(&mut self, me: BrokerId, batch: RecordBatch, tracer: &Tracer) -> RecordBatch {
+        let epoch = self.leader_epoch;
+        let stored = self.log.append_as_leader(batch, epoch);
+        tracer.emit(Event::Append {
+            tp: self.name.clone(),
+            broker: me.0,
+            as_leader: true,
+            leader_epoch: epoch,
+            base_offset: stored.base_offset,
+            values: stored.records.iter().map(|r| r.value).collect(),
+        });
+        stored
+    }
+
+    /// Follower: appends a batch fetched from the leader and traces it. Returns false
+    /// (and appends nothing) unless it starts at the log end.
+    pub fn append_as_follower(&mut self, me: BrokerId, batch: RecordBatch, tracer: &Tracer) -> bool {
+        let base_offset = batch.base_offset;
+        let epoch = batch.partition_leader_epoch;
+        let values: Vec<u64> = batch.records.iter().map(|r| r.value).collect();
+        if !self.log.append_as_follower(batch) {
+            return false;
+        }
+        tracer.emit(Event::Append {
+            tp: self.name.clone(),
+            broker: me.0,
+            as_leader: false,
+            leader_epoch: epoch,
+            base_offset,
+            values,
+        });
+        true
+    }
+
+    /// Fsyncs the log once `flush.messages` records have accumulated (never if `None`).
+    pub fn flush_if_due(&mut self, flush_messages: Option<u64>) {
+        if flush_messages.is_some_and(|n| self.log.unflushed_records() >= n) {
+            self.log.flush();
+        }
+    }
+
+    /// Fsyncs the log (`flush.ms`).
+    pub fn flush(&mut self) {
+        self.log.flush();
+    }
+
+    /// Drops the log's idempotent-producer state. Only the planted bug
+    /// `forget-idempotence-on-leader-change` calls this.
+    pub fn forget_producers(&mut self) {
+        self.log.forget_producers();
+    }
+
     /// Records a follower's fetch at `fetch_offset` (its log end offset), as Kafka's
-    /// `Replica.updateFetchState` does.
+    /// `Replica.updateFetchState` does: a fetch at the leader's log end catches the
+    /// follower up now; a fetch reaching what the leader had at the previous fetch
+    /// catches it up as of that previous fetch.
     pub fn record_follower_fetch(&mut self, follower: BrokerId, fetch_offset: Offset, now: Instant) {
         let leader_end = self.log.log_end_offset();
         let Role::Leader { followers, .. } = &mut self.role else {
@@ -192,7 +348,7 @@ impl Partition {
     }
 
     /// Leader: moves the high watermark to the smallest log end offset over the maximal
-    /// ISR if that is higher. Returns whether it moved.
+    /// ISR if that is higher; it never moves back. Returns whether it moved.
     pub fn maybe_advance_high_watermark(&mut self, me: BrokerId, tracer: &Tracer) -> bool {
         let Role::Leader { followers, .. } = &self.role else {
             return false;
@@ -212,6 +368,13 @@ impl Partition {
         false
     }
 
+    /// Leader: commits everything in the log at once, as if every ISR member had it.
+    /// Only the planted bug `hw-before-isr` calls this.
+    pub fn commit_log_end(&mut self, me: BrokerId, tracer: &Tracer) {
+        let end = self.log.log_end_offset();
+        self.set_high_watermark(me, end, tracer);
+    }
+
     /// Follower: adopts the leader's high watermark, capped by the local log end.
     pub fn follow_high_watermark(&mut self, me: BrokerId, leader_high_watermark: Offset, tracer: &Tracer) -> bool {
         let new = leader_high_watermark.min(self.log.log_end_offset());
@@ -223,7 +386,7 @@ impl Partition {
     }
 
     /// Sets the high watermark and traces the change.
-    pub fn set_high_watermark(&mut self, me: BrokerId, new: Offset, tracer: &Tracer) {
+    fn set_high_watermark(&mut self, me: BrokerId, new: Offset, tracer: &Tracer) {
         let old = self.high_watermark;
         self.high_watermark = new;
         tracer.emit(Event::HighWatermark {
@@ -234,6 +397,20 @@ impl Partition {
             old,
             new,
         });
+    }
+
+    /// KIP-101/279: where this follower's log diverges from the leader's, given the
+    /// leader's answer to OffsetForLeaderEpoch for `local_epoch` (this replica's latest
+    /// epoch): the leader's `(leader_epoch, end_offset)`.
+    pub fn divergence_offset(&self, local_epoch: LeaderEpoch, leader_epoch: LeaderEpoch, end_offset: Offset) -> Offset {
+        let log_end = self.log.log_end_offset();
+        if leader_epoch == local_epoch {
+            return end_offset.min(log_end);
+        }
+        // The leader does not know our latest epoch: cut at the end of the largest epoch
+        // both know (KIP-279).
+        let local_end = self.log.epochs().end_offset_for(leader_epoch, log_end).map_or(0, |(_, end)| end);
+        end_offset.min(local_end)
     }
 
     /// Truncates the log to `offset`, tracing what was removed; the high watermark
@@ -270,7 +447,8 @@ impl Partition {
         }
     }
 
-    /// Leader: ISR members that have not caught up within `lag`, to be removed.
+    /// Leader: ISR members that have not caught up within `lag`, to be removed
+    /// (Kafka's `Partition.getOutOfSyncReplicas`).
     pub fn lagging_isr_members(&self, me: BrokerId, now: Instant, lag: Duration) -> Vec<BrokerId> {
         let Role::Leader { followers, .. } = &self.role else {
             return Vec::new();
@@ -281,6 +459,16 @@ impl Partition {
             .filter(|b| followers.get(b).is_none_or(|p| now.duration_since(p.last_caught_up_time) > lag))
             .copied()
             .collect()
+    }
+
+    /// Leader with no ISR change in flight: the ISR without its lagging members, if any
+    /// lag (the proposal of Kafka's isr-expiration task).
+    pub fn shrunk_isr(&self, me: BrokerId, now: Instant, lag: Duration) -> Option<Vec<BrokerId>> {
+        if !self.is_leader() || self.pending_isr().is_some() {
+            return None;
+        }
+        let lagging = self.lagging_isr_members(me, now, lag);
+        (!lagging.is_empty()).then(|| self.isr.iter().filter(|b| !lagging.contains(b)).copied().collect())
     }
 
     /// Leader: assigned replicas outside the ISR that have caught up to the high
@@ -302,18 +490,42 @@ impl Partition {
             .collect()
     }
 
+    /// Leader with no ISR change in flight: the ISR with `follower` added, if it has
+    /// caught up from outside the ISR (Kafka's `maybeExpandIsr`).
+    pub fn expanded_isr(&self, follower: BrokerId) -> Option<Vec<BrokerId>> {
+        if self.pending_isr().is_some() || !self.caught_up_outside_isr().contains(&follower) {
+            return None;
+        }
+        let mut new_isr = self.isr.clone();
+        new_isr.push(follower);
+        Some(new_isr)
+    }
+
     /// Leader: the ISR change in flight, if any.
-    pub fn pending_isr(&self) -> Option<&Vec<BrokerId>> {
+    pub fn pending_isr(&self) -> Option<&[BrokerId]> {
         match &self.role {
-            Role::Leader { pending_isr, .. } => pending_isr.as_ref(),
+            Role::Leader { pending_isr, .. } => pending_isr.as_deref(),
             _ => None,
         }
     }
 
-    /// Leader: marks an ISR change as sent (or clears it with `None`).
-    pub fn set_pending_isr(&mut self, isr: Option<Vec<BrokerId>>) {
+    /// Leader: marks an ISR change as sent to the controller; until it is answered no
+    /// other is proposed, and its new members count for the high watermark.
+    pub fn mark_pending_isr(&mut self, isr: Vec<BrokerId>) {
         if let Role::Leader { pending_isr, .. } = &mut self.role {
-            *pending_isr = isr;
+            *pending_isr = Some(isr);
+        }
+    }
+
+    /// Leader: forgets the ISR change in flight (it was answered, or its controller is
+    /// gone).
+    pub fn clear_pending_isr(&mut self) {
+        if let Role::Leader { pending_isr, .. } = &mut self.role {
+            *pending_isr = None;
         }
     }
 }
+
+#[cfg(test)]
+#[path = "partition_tests.rs"]
+mod tests;

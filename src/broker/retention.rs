@@ -118,13 +118,13 @@ pub async fn run_retention_check(shared: SharedBroker, interval_ms: u64) {
         let mut state = shared.lock();
         let me = state.id;
         for partition in state.partitions.values_mut() {
-            if matches!(partition.role, super::Role::None) {
+            if !partition.has_role() {
                 continue;
             }
             let config = shared.config.retention_for(&partition.tp().topic);
             // A pass can breach both settings in turn: apply each until nothing is due.
             while let Some((new_start, breach)) =
-                due(&partition.log.segment_infos(), partition.high_watermark, now_ms, &config)
+                due(&partition.log().segment_infos(), partition.high_watermark(), now_ms, &config)
             {
                 partition.advance_log_start(me, new_start, breach.reason(), &shared.tracer);
             }

@@ -74,8 +74,8 @@ fn start(ctx: BrokerContext) -> SharedBroker {
         ctx.tracer.emit(Event::LogLoaded {
             tp: partition.name().clone(),
             broker: me.0,
-            records: partition.log.all_records(),
-            high_watermark: partition.high_watermark,
+            records: partition.log().all_records(),
+            high_watermark: partition.high_watermark(),
         });
         partitions.insert(tp, partition);
     }
@@ -123,7 +123,7 @@ async fn handle(
 ) -> Response {
     match request {
         Request::Metadata { topics } => handlers::metadata(shared, &topics),
-        Request::Produce(produce) => Response::Produce(handlers::produce(shared, produce).await),
+        Request::Produce(produce) => Response::Produce(super::produce::produce(shared, produce).await),
         Request::Fetch(fetch) => Response::Fetch(handlers::fetch(shared, fetch).await),
         Request::ListOffsets(list) => handlers::list_offsets(shared, &list),
         Request::OffsetForLeaderEpoch { tp, current_leader_epoch, leader_epoch } => {

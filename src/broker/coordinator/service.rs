@@ -11,7 +11,7 @@
 
 use super::group::{Group, GroupState, Member};
 use super::offsets_partition_for;
-use crate::broker::{handlers, SharedBroker};
+use crate::broker::{produce, SharedBroker};
 use crate::plant::PlantedBug;
 use crate::protocol::{
     Acks, ErrorCode, GroupRequest, GroupResponse, LeaderEpoch, Offset, ProduceRequest, Record, RecordBatch,
@@ -80,11 +80,11 @@ fn owned_partition(shared: &SharedBroker, group: &str) -> Result<TopicPartition,
     let (epoch, records) = {
         let state = shared.lock();
         let partition = state.partitions.get(&tp).filter(|p| p.is_leader()).ok_or(ErrorCode::NotCoordinator)?;
-        let epoch = partition.leader_epoch;
+        let epoch = partition.leader_epoch();
         if shared.coordinator.lock().loaded.get(&tp.partition) == Some(&epoch) {
             return Ok(tp);
         }
-        (epoch, partition.log.key_values())
+        (epoch, partition.log().key_values())
     };
     let mut coordinator = shared.coordinator.lock();
     coordinator.offsets.retain(|(g, _), _| offsets_partition_for(g, count) != tp.partition);
@@ -294,7 +294,7 @@ async fn commit(
         timeout_ms: COMMIT_TIMEOUT_MS,
         batches: vec![(tp, RecordBatch::plain(records))],
     };
-    let written = handlers::produce(shared, request).await;
+    let written = produce::produce(shared, request).await;
     if let Some(error) = written.first().and_then(|r| r.error) {
         // The partition moved or could not replicate: the client finds the coordinator again.
         let error = match error {

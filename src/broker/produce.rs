@@ -1,0 +1,215 @@
+//! The produce path, in three steps as Kafka's `ReplicaManager.appendRecords`: admit each
+//! batch (leadership, `min.insync.replicas`, idempotence checks, then the leader append),
+//! await replication (the acks=all purgatory), and answer (trace each acknowledgement
+//! and return one response per batch).
+
+use super::partition::Partition;
+use super::producer_state::SequenceCheck;
+use super::{ReplicaState, SharedBroker};
+use crate::history::Event;
+use crate::plant::PlantedBug;
+use crate::protocol::{
+    Acks, ErrorCode, LeaderEpoch, Offset, ProducePartitionResponse, ProduceRequest, RecordBatch, TopicPartition,
+};
+use madsim::time::{sleep_until, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Appends every batch of a produce request; with acks=all, waits until the ISR has
+/// them or the request's timeout passes.
+pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<ProducePartitionResponse> {
+    let mut admissions = admit(shared, request.acks, request.batches);
+    let deadline = Instant::now() + Duration::from_millis(request.timeout_ms);
+    await_replication(shared, &mut admissions, deadline).await;
+    answer(shared, request.acks, admissions)
+}
+
+/// What admission decided for one batch of a produce request.
+struct Admission {
+    /// The answer so far: an error, or the batch's base offset.
+    response: ProducePartitionResponse,
+    /// For a batch in the log, what its acknowledgement traces.
+    acknowledgeable: Option<Acknowledgeable>,
+    /// For acks=all, the replication the answer waits for.
+    awaiting: Option<AwaitingReplication>,
+}
+
+/// A batch in the leader's log (appended now, or by an earlier try of an idempotent
+/// producer), as its acknowledgement is traced.
+struct Acknowledgeable {
+    /// The partition's name.
+    tp: Arc<str>,
+    /// The number of records in the batch.
+    count: u64,
+    /// The leader epoch that took it.
+    leader_epoch: LeaderEpoch,
+}
+
+/// A batch waiting in the purgatory for acks=all.
+struct AwaitingReplication {
+    tp: TopicPartition,
+    /// The high watermark that commits the whole batch.
+    required_offset: Offset,
+    /// The leadership that appended it: another one answers NOT_LEADER_OR_FOLLOWER.
+    leader_epoch: LeaderEpoch,
+}
+
+impl Admission {
+    fn refused(tp: TopicPartition, error: ErrorCode) -> Self {
+        let response = ProducePartitionResponse { tp, error: Some(error), base_offset: 0 };
+        Admission { response, acknowledgeable: None, awaiting: None }
+    }
+}
+
+/// Step 1: checks and appends every batch under one lock, then wakes the fetch
+/// long-polls and the purgatory.
+fn admit(shared: &SharedBroker, acks: Acks, batches: Vec<(TopicPartition, RecordBatch)>) -> Vec<Admission> {
+    let admissions = {
+        let mut state = shared.lock();
+        batches.into_iter().map(|(tp, batch)| admit_batch(shared, &mut state, acks, tp, batch)).collect()
+    };
+    shared.changed.notify_waiters();
+    admissions
+}
+
+/// Checks one batch (leadership, `min.insync.replicas` for acks=all, the idempotent
+/// producer's sequence) and appends it if it passes.
+fn admit_batch(
+    shared: &SharedBroker,
+    state: &mut ReplicaState,
+    acks: Acks,
+    tp: TopicPartition,
+    batch: RecordBatch,
+) -> Admission {
+    let min_isr = shared.config.topic(&tp.topic).map_or(1, |t| t.min_insync_replicas) as usize;
+    let Some(partition) = state.partitions.get_mut(&tp) else {
+        return Admission::refused(tp, ErrorCode::UnknownTopicOrPartition);
+    };
+    if !partition.is_leader() {
+        return Admission::refused(tp, ErrorCode::NotLeaderOrFollower);
+    }
+    if acks == Acks::All && partition.isr().len() < min_isr {
+        return Admission::refused(tp, ErrorCode::NotEnoughReplicas);
+    }
+    let mut check = partition.log().producers().check(&batch);
+    if check == SequenceCheck::UnknownProducer && shared.config.planted(PlantedBug::ForgetIdempotenceOnLeaderChange) {
+        // PLANTED BUG forget-idempotence-on-leader-change: a producer this leader
+        // has no state for is taken as starting afresh at whatever sequence.
+        check = SequenceCheck::Append;
+    }
+    match check {
+        SequenceCheck::Append => append(shared, partition, acks, tp, batch),
+        // A retry of a batch already in the log: answer with its offset. With acks=all
+        // it must still wait until that batch is replicated.
+        SequenceCheck::Duplicate { base_offset } => {
+            let count = batch.records.len() as u64;
+            admitted(partition, acks, tp, base_offset, count)
+        }
+        SequenceCheck::OutOfOrder => Admission::refused(tp, ErrorCode::OutOfOrderSequence),
+        SequenceCheck::UnknownProducer => Admission::refused(tp, ErrorCode::UnknownProducerId),
+        SequenceCheck::StaleEpoch => Admission::refused(tp, ErrorCode::InvalidProducerEpoch),
+    }
+}
+
+/// Appends an admitted batch as leader; `flush.messages` and the high watermark follow.
+fn append(
+    shared: &SharedBroker,
+    partition: &mut Partition,
+    acks: Acks,
+    tp: TopicPartition,
+    batch: RecordBatch,
+) -> Admission {
+    let me = shared.id();
+    let stored = partition.append_as_leader(me, batch, &shared.tracer);
+    partition.flush_if_due(shared.config.flush_messages);
+    partition.maybe_advance_high_watermark(me, &shared.tracer);
+    if shared.config.planted(PlantedBug::HwBeforeIsr) {
+        // PLANTED BUG hw-before-isr: commit the batch at once, as if every ISR
+        // member already had it; the purgatory then answers immediately.
+        partition.commit_log_end(me, &shared.tracer);
+    }
+    admitted(partition, acks, tp, stored.base_offset, stored.records.len() as u64)
+}
+
+/// A batch of `count` records at `base_offset` in the leader's log: answered with its
+/// offset, after replication for acks=all.
+fn admitted(partition: &Partition, acks: Acks, tp: TopicPartition, base_offset: Offset, count: u64) -> Admission {
+    let leader_epoch = partition.leader_epoch();
+    let awaiting = (acks == Acks::All).then(|| AwaitingReplication {
+        tp: tp.clone(),
+        required_offset: base_offset + count,
+        leader_epoch,
+    });
+    let acknowledgeable = Acknowledgeable { tp: partition.name().clone(), count, leader_epoch };
+    Admission {
+        response: ProducePartitionResponse { tp, error: None, base_offset },
+        acknowledgeable: Some(acknowledgeable),
+        awaiting,
+    }
+}
+
+/// Step 2: waits, batch after batch, until each acks=all batch is replicated; a batch
+/// that is not by `deadline` (or loses its leader) gets the error to answer.
+async fn await_replication(shared: &SharedBroker, admissions: &mut [Admission], deadline: Instant) {
+    for admission in admissions {
+        let Some(wait) = &admission.awaiting else { continue };
+        if let Some(error) = replicated(shared, wait, deadline).await {
+            admission.response.error = Some(error);
+        }
+    }
+}
+
+/// The acks=all purgatory for one batch: `None` once the high watermark passes it with
+/// enough replicas in sync, else the error to answer (Kafka's
+/// `Partition.checkEnoughReplicasReachOffset`).
+async fn replicated(shared: &SharedBroker, wait: &AwaitingReplication, deadline: Instant) -> Option<ErrorCode> {
+    let min_isr = shared.config.topic(&wait.tp.topic).map_or(1, |t| t.min_insync_replicas) as usize;
+    if shared.config.planted(PlantedBug::AcksAllLeaderOnly) {
+        // PLANTED BUG acks-all-leader-only: the leader's own write is taken as enough.
+        return None;
+    }
+    loop {
+        let changed = shared.changed.notified();
+        {
+            let state = shared.lock();
+            let Some(partition) = state.partitions.get(&wait.tp) else {
+                return Some(ErrorCode::NotLeaderOrFollower);
+            };
+            if !partition.is_leader() || partition.leader_epoch() != wait.leader_epoch {
+                return Some(ErrorCode::NotLeaderOrFollower);
+            }
+            if partition.high_watermark() >= wait.required_offset {
+                return (partition.isr().len() < min_isr).then_some(ErrorCode::NotEnoughReplicasAfterAppend);
+            }
+        }
+        tokio::select! {
+        biased;
+            _ = changed => {}
+            _ = sleep_until(deadline) => return Some(ErrorCode::RequestTimedOut),
+        }
+    }
+}
+
+/// Step 3: traces the acknowledgement of every batch answered without error (acks=0
+/// acknowledges nothing) and returns the responses in request order.
+fn answer(shared: &SharedBroker, acks: Acks, admissions: Vec<Admission>) -> Vec<ProducePartitionResponse> {
+    let me = shared.id();
+    admissions
+        .into_iter()
+        .map(|admission| {
+            if let (true, None, Some(acked)) =
+                (acks != Acks::None, admission.response.error, &admission.acknowledgeable)
+            {
+                shared.tracer.emit(Event::ProduceAcknowledged {
+                    tp: acked.tp.clone(),
+                    broker: me.0,
+                    leader_epoch: acked.leader_epoch,
+                    acks,
+                    base_offset: admission.response.base_offset,
+                    count: acked.count,
+                });
+            }
+            admission.response
+        })
+        .collect()
+}
