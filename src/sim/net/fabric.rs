@@ -1,8 +1,8 @@
 //! The wire: how messages cross the simulated network. One [`Fabric`] holds every host,
 //! connection and link fault; [`Network`]'s delivery tasks move each direction of a
-//! connection in arrival order (per-link FIFO unless the link reorders), draw latency and
-//! retransmission delays from the seed, hold messages on a blocked link until it heals,
-//! make the copies of the duplication fault and count what was delivered.
+//! connection in arrival order (FIFO per connection unless its link reorders), draw
+//! latency and retransmission delays from the seed, hold messages on a blocked link
+//! until it heals, make the copies of the duplication fault and count what was delivered.
 
 use super::api::{Connection, Incoming, Responder, ServerConn};
 use super::{Addr, NetConfig, NetError, Network};

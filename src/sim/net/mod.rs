@@ -21,8 +21,9 @@
 //! (`api.rs`: [`NodeNet`], [`Connection`], [`Listener`], [`ServerConn`]). The fault
 //! controls live on [`Network`] (`control.rs`), held by the simulation, as madsim keeps
 //! its own on `NetSim` rather than on `Endpoint`: nothing a node holds can inject a
-//! fault. Between the two, the fabric (`fabric.rs`) moves the messages: per-link FIFO,
-//! latency, retransmission, the reordering and duplication mechanics, the counters.
+//! fault. Between the two, the fabric (`fabric.rs`) moves the messages: FIFO per
+//! connection, latency, retransmission, the reordering and duplication mechanics, the
+//! counters.
 
 mod api;
 mod control;
