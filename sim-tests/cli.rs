@@ -1,11 +1,9 @@
 //! The `kafkasim` command line: exit codes, the replay command it prints, clear errors
 //! for bad input, and `check` on hand-written histories.
 
-mod support;
-
+use crate::support::{kafkasim, scratch_dir, stdout};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use support::{kafkasim, stdout};
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -36,20 +34,20 @@ fn run_prints_a_replay_command_that_reproduces_the_run_exactly() {
 
 #[test]
 fn run_writes_the_history_as_json_lines() {
-    let path = std::env::temp_dir().join(format!("kafkasim-history-{}.jsonl", std::process::id()));
+    let dir = scratch_dir("history");
+    let path = dir.join("history.jsonl");
     let output = kafkasim(&["run", "scenarios/acks-all-safe.toml", "--seed", "1", "--history", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = std::fs::read_to_string(&path).expect("history written");
     let ops = kafkasim::history::read_history_jsonl(text.as_bytes()).expect("valid history");
     assert!(ops.iter().any(|op| op.f == kafkasim::history::OpFn::Send));
     assert!(ops.iter().any(|op| op.f == kafkasim::history::OpFn::Poll));
-    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn an_invalid_scenario_is_reported_with_file_line_column_and_field() {
-    let dir = std::env::temp_dir().join(format!("kafkasim-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("bad");
     let file = dir.join("bad.toml");
     std::fs::write(
         &file,
@@ -99,14 +97,6 @@ fn check_passes_a_clean_history_and_rejects_a_malformed_one_with_its_line() {
     let message = stderr(&malformed);
     assert!(message.contains("line 2"), "{message}");
     assert!(message.contains("`type`"), "{message}");
-}
-
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kafkasim-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// A small cluster with one leader crash; `acks` and `expect` vary.
@@ -164,7 +154,7 @@ fn json_lines(path: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn suite_writes_json_and_junit_and_exits_with_the_worst_outcome() {
-    let dir = scratch("suite");
+    let dir = scratch_dir("suite");
     std::fs::write(dir.join("a-safe.toml"), small_scenario("[1, 2]", "all", "absent = [\"*\"]")).unwrap();
     std::fs::write(
         dir.join("b-lesson.toml"),
@@ -207,7 +197,7 @@ fn suite_writes_json_and_junit_and_exits_with_the_worst_outcome() {
 
 #[test]
 fn bench_measures_a_scenario_against_the_baselines_and_times_the_suite() {
-    let dir = scratch("bench");
+    let dir = scratch_dir("bench");
     let file = dir.join("small-bench.toml");
     std::fs::write(&file, small_scenario("[1]", "all", "absent = [\"lost-write\"]")).unwrap();
     let suite = dir.join("suite");
@@ -235,7 +225,7 @@ fn bench_measures_a_scenario_against_the_baselines_and_times_the_suite() {
 
 #[test]
 fn sweep_lines_carry_the_parameters_each_seed_drew() {
-    let dir = scratch("sweep-drawn");
+    let dir = scratch_dir("sweep-drawn");
     let file = dir.join("drawn.toml");
     let scenario = small_scenario("[1]", "all", "absent = [\"*\"]")
         + "[nemesis]\nkinds = [\"crash\", \"latency\"]\ninterval = \"2s\"\n[swarm]\nbrokers = [3, 4]\n";
@@ -275,7 +265,7 @@ fn suite_of_a_missing_directory_is_an_input_error() {
 
 #[test]
 fn sweep_results_do_not_depend_on_jobs_and_shards_concatenate_to_the_whole() {
-    let dir = scratch("sweep");
+    let dir = scratch_dir("sweep");
     let file = lossy(&dir);
     let file = file.to_str().unwrap();
     let out = |name: &str| dir.join(name).to_str().unwrap().to_string();
@@ -365,7 +355,7 @@ fn traced(stderr: &str, target: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn run_trace_prints_the_run_in_simulated_time_and_filters_by_partition_and_value() {
-    let dir = scratch("trace");
+    let dir = scratch_dir("trace");
     let file = dir.join("safe.toml");
     std::fs::write(&file, small_scenario("[1]", "all", "absent = [\"*\"]")).unwrap();
     let file = file.to_str().unwrap();
@@ -424,7 +414,7 @@ fn run_trace_prints_the_run_in_simulated_time_and_filters_by_partition_and_value
 
 #[test]
 fn check_determinism_passes_a_deterministic_scenario() {
-    let dir = scratch("determinism");
+    let dir = scratch_dir("determinism");
     let file = lossy(&dir);
     let output = kafkasim(&["check-determinism", file.to_str().unwrap(), "--seeds", "1..4", "--jobs", "2"]);
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));

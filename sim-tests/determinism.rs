@@ -2,8 +2,6 @@
 //! process and across processes, for every scenario; and a thousand seeds in one process
 //! leave no memory behind.
 
-mod support;
-
 use kafkasim::runner;
 use kafkasim::scenario;
 use std::path::PathBuf;
@@ -28,14 +26,8 @@ fn hash_printed_by(output: &str) -> String {
         .to_string()
 }
 
-/// Held by the tests that run simulations in this process: the memory test measures
-/// the whole process's resident set, which a concurrent heavy run (scenarios/bench.toml
-/// peaks at well over 100 MB) would inflate.
-static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn every_scenario_gives_the_same_history_twice_in_one_process() {
-    let _alone = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
     let files = catalog();
     assert!(!files.is_empty());
     for file in files {
@@ -55,10 +47,7 @@ fn every_scenario_gives_the_same_trace_hash_across_processes() {
     for file in catalog() {
         let scenario = scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
         let seed = scenario.seeds[0];
-        let in_process = {
-            let _alone = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
-            format!("{:016x}", runner::run_seed(&scenario, seed).trace_hash)
-        };
+        let in_process = format!("{:016x}", runner::run_seed(&scenario, seed).trace_hash);
         for _ in 0..2 {
             let output = Command::new(binary)
                 .args(["run", file.to_str().expect("utf-8 path"), "--seed", &seed.to_string()])
@@ -77,8 +66,43 @@ fn resident_bytes() -> u64 {
     pages * 4096
 }
 
+/// Set on the child process in which the memory test measures; never in this process.
+const MEMORY_CHILD_VAR: &str = "KAFKASIM_TEST_MEMORY_CHILD";
+
+/// Runs the test `name` (a function of this module) alone, in a child process of this
+/// test binary with [`MEMORY_CHILD_VAR`] set, and fails with its output if it fails or
+/// does not run.
+fn run_alone_in_a_child_process(name: &str) {
+    // Test names leave out the crate: `determinism::NAME`, not `sim::determinism::NAME`.
+    let module = module_path!().split_once("::").map_or(module_path!(), |(_crate, module)| module);
+    let test = format!("{module}::{name}");
+    let output = Command::new(std::env::current_exe().expect("the test binary's path"))
+        .args([test.as_str(), "--exact", "--test-threads=1"])
+        .env(MEMORY_CHILD_VAR, "1")
+        .output()
+        .expect("the test binary runs");
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{test} failed in its child process:
+{report}"
+    );
+    assert!(
+        report.contains("test result: ok. 1 passed"),
+        "{test} did not run in its child process:
+{report}"
+    );
+}
+
 #[test]
 fn a_thousand_seeds_in_one_process_do_not_grow_memory() {
+    // The resident set is the whole process's: in this test binary, the other tests run
+    // simulations on threads beside this one and would inflate it (scenarios/bench.toml
+    // alone peaks well over 100 MB). So the measurement runs alone in a child process.
+    if std::env::var_os(MEMORY_CHILD_VAR).is_none() {
+        run_alone_in_a_child_process("a_thousand_seeds_in_one_process_do_not_grow_memory");
+        return;
+    }
     let text = r#"
         seeds = "1..2"
         duration = "1s"
@@ -106,7 +130,6 @@ fn a_thousand_seeds_in_one_process_do_not_grow_memory() {
         [expect]
         absent = ["*"]
     "#;
-    let _alone = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
     let scenario = scenario::parse(text, std::path::Path::new("memory.toml")).unwrap_or_else(|e| panic!("{e}"));
     // Warm up allocator pools and lazily initialised statics first.
     for seed in 0..100 {

@@ -2,13 +2,11 @@
 //! leader, fast leader changes (KIP-279), a zombie controller, and a network that
 //! reorders or duplicates messages, each next to the configuration that prevents it.
 
-mod support;
-
+use crate::support::{describe, kinds, load, run};
 use kafkasim::check::AnomalyKind;
 use kafkasim::fault::FaultKind;
 use kafkasim::history::{Event, OpFn, OpType, OpValue};
 use kafkasim::runner::Status;
-use support::{describe, kinds, load, run};
 
 /// Runs every seed of `name`, checks its expectations, and returns the kinds per seed.
 fn run_all(name: &str) -> Vec<(kafkasim::runner::RunOutcome, Vec<AnomalyKind>)> {

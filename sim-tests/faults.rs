@@ -6,15 +6,13 @@
 //!
 //! Each scenario is written inline and runs a few simulated seconds.
 
-mod support;
-
+use crate::support::{describe, run};
 use kafkasim::fault::FaultKind;
 use kafkasim::history::{Event, OpFn, OpType, RunPhase, TraceEvent};
 use kafkasim::runner::RunOutcome;
 use kafkasim::scenario::{self, Scenario};
 use std::collections::BTreeMap;
 use std::path::Path;
-use support::{describe, run};
 
 const MS: u64 = 1_000_000;
 

@@ -2,15 +2,13 @@
 //! the trace names what the nemesis resolved, and the history or the brokers' trace shows
 //! the consequence.
 
-mod support;
-
+use crate::support::{describe, kinds, load, run};
 use kafkasim::check::AnomalyKind;
 use kafkasim::fault::FaultKind;
 use kafkasim::history::{Event, OpFn, OpType, TraceEvent};
 use kafkasim::runner::RunOutcome;
 use kafkasim::scenario::{self, Scenario};
 use std::path::Path;
-use support::{describe, kinds, load, run};
 
 /// One topic `orders` (1 partition, RF 3), one async acks=all producer and a consumer,
 /// then `faults`.

@@ -3,14 +3,12 @@
 //! processing turns the same crash into duplicates, rebalances never split a partition,
 //! and groups survive their coordinator's crash.
 
-mod support;
-
+use crate::support::{describe, kinds, load, run};
 use kafkasim::check::AnomalyKind;
 use kafkasim::fault::FaultKind;
 use kafkasim::history::{OpFn, OpType, OpValue};
 use kafkasim::runner::{RunOutcome, Status};
 use std::collections::BTreeSet;
-use support::{describe, kinds, load, run};
 
 /// The Jepsen processes that crashed during the run.
 fn crashed_processes(outcome: &RunOutcome) -> BTreeSet<u64> {

@@ -5,9 +5,9 @@
 //! multi-seed `suite` (the panic is planted with the test-only
 //! `KAFKASIM_PLANT_PANIC_AT` hook, set on the child process only).
 
+use crate::support::scratch_dir;
 use kafkasim::runner::{self, PLANT_PANIC_VAR};
 use kafkasim::scenario;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// A small scenario: 3 brokers, one producer, one consumer, a leader crash.
@@ -37,13 +37,6 @@ duration = "300ms"
 absent = ["*"]
 "#;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kafkasim-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 fn kafkasim(args: &[&str], panic_at: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kafkasim"));
     command.args(args).env_remove(PLANT_PANIC_VAR);
@@ -59,7 +52,7 @@ fn text(output: &Output) -> String {
 
 #[test]
 fn a_planted_panic_reports_the_seed_and_replay_command_and_exits_3() {
-    let dir = temp_dir("panic-run");
+    let dir = scratch_dir("panic-run");
     let file = dir.join("small.toml");
     std::fs::write(&file, SMALL).expect("write scenario");
     let output = kafkasim(&["run", file.to_str().unwrap(), "--seed", "5"], Some("700ms"));
@@ -74,7 +67,7 @@ fn a_planted_panic_reports_the_seed_and_replay_command_and_exits_3() {
 
 #[test]
 fn a_panicking_seed_does_not_stop_a_suite() {
-    let dir = temp_dir("panic-suite");
+    let dir = scratch_dir("panic-suite");
     std::fs::write(dir.join("a.toml"), SMALL).expect("write");
     std::fs::write(dir.join("b.toml"), SMALL).expect("write");
     let output = kafkasim(&["suite", dir.to_str().unwrap()], Some("700ms"));
@@ -102,7 +95,7 @@ fn an_unrecovered_cluster_is_a_liveness_failure_with_exit_code_2() {
         "at = \"900ms\"\nkind = \"crash\"\ntarget = \"all brokers\"",
     );
     assert_ne!(text_, SMALL);
-    let dir = temp_dir("liveness");
+    let dir = scratch_dir("liveness");
     let file = dir.join("stuck.toml");
     std::fs::write(&file, &text_).expect("write");
     let s = scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));

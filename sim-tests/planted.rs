@@ -7,13 +7,11 @@
 //! changes to timing do not break the test, while a checker that stops seeing a bug
 //! does.
 
-mod support;
-
+use crate::support::load;
 use kafkasim::check::AnomalyKind;
 use kafkasim::history::{Op, OpFn, OpType};
 use kafkasim::plant::PlantedBug;
 use kafkasim::runner::{self, sweep_planted, PlantedSweep, RunOptions};
-use support::load;
 
 /// The most seeds each bug may take to be caught (measured with `kafkasim planted-report`:
 /// 1, 1, 1, 2, 1, 1; `forget-idempotence-on-leader-change` took 4 before the fault-kinds merge).

@@ -4,7 +4,7 @@
 //! drops faults, makes them earlier, shorter and milder, and lowers the seed.
 //!
 //! The number of cases comes from `KAFKASIM_PROPTEST_CASES` (default 16), so CI can run
-//! many more: `KAFKASIM_PROPTEST_CASES=500 cargo test --test proptest_faults`.
+//! many more: `KAFKASIM_PROPTEST_CASES=500 cargo test --test sim proptest_faults`.
 
 use kafkasim::runner;
 use kafkasim::scenario;

@@ -2,6 +2,7 @@
 //! installs it when it can) and checks that the page renders its timeline and anomaly
 //! table without console errors. Without a Chromium binary the test says so and skips.
 
+use crate::support::scratch_dir;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -25,7 +26,7 @@ fn a_committed_report_renders_its_timeline_and_anomaly_table_without_console_err
     };
     let page = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports/acks1-leader-crash/report.html");
     assert!(page.is_file(), "{} is missing: run `cargo run --release -- report scenarios/*.toml`", page.display());
-    let profile = std::env::temp_dir().join(format!("kafkasim-chromium-{}", std::process::id()));
+    let profile = scratch_dir("chromium");
     let output = Command::new(&browser)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
         .arg(format!("--user-data-dir={}", profile.display()))

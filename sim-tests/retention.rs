@@ -3,8 +3,6 @@
 //! by `auto.offset.reset`, and the checkers do not take deleted records for lost ones.
 //! Also `Consumer::offsets_for_times` and `Consumer::seek` against a real broker.
 
-mod support;
-
 use kafkasim::broker::{run_broker, BrokerConfig, BrokerContext, RetentionConfig, TopicAssignment, TruncationMode};
 use kafkasim::check::AnomalyKind;
 use kafkasim::client::consumer::{Consumer, ConsumerConfig, OffsetReset};
@@ -86,7 +84,7 @@ fn a_consumer_behind_retention_resets_to_latest_and_nothing_is_reported_lost() {
     let scenario = scenario::parse(SCENARIO, Path::new("retention-inline.toml")).unwrap_or_else(|e| panic!("{e}"));
     for seed in [1, 2] {
         let outcome = runner::run_seed(&scenario, seed);
-        let summary = support::describe(&outcome);
+        let summary = crate::support::describe(&outcome);
         assert!(outcome.panic.is_none(), "{summary}");
 
         // The log start moved on every replica: by retention on each, or by following
@@ -113,7 +111,7 @@ fn a_consumer_behind_retention_resets_to_latest_and_nothing_is_reported_lost() {
         assert!(jumps.iter().any(|&j| j > 20), "no reset: polls {polls:?}; {summary}");
 
         // Deleted records are not lost or unseen; the skip itself is reported.
-        let kinds = support::kinds(&outcome);
+        let kinds = crate::support::kinds(&outcome);
         assert!(!kinds.contains(&AnomalyKind::LostWrite), "{summary}");
         assert!(!kinds.contains(&AnomalyKind::Unseen), "{summary}");
         assert!(kinds.contains(&AnomalyKind::PollSkip), "{summary}");

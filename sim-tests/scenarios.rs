@@ -1,12 +1,10 @@
 //! Each catalog scenario of the foundation teaches what it claims: the unsafe
 //! configuration shows its anomaly, the safe one shows none.
 
-mod support;
-
+use crate::support::{describe, kinds, load, run};
 use kafkasim::check::AnomalyKind;
 use kafkasim::history::{MicroOp, OpFn, OpType};
 use kafkasim::runner::{self, Status};
-use support::{describe, kinds, load, run};
 
 #[test]
 fn acks1_leader_crash_loses_an_acknowledged_write_in_every_listed_seed() {

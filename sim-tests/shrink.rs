@@ -2,27 +2,21 @@
 //! anomaly, the written file parses and replays it, the result does not depend on
 //! `--jobs`, and runs with nothing to preserve are refused clearly.
 
+use crate::support::{kafkasim, load, scratch_dir};
 use kafkasim::check::AnomalyKind;
 use kafkasim::plant::PlantedBug;
 use kafkasim::runner::{run_seed_with, RunOptions};
-use kafkasim::scenario::{self, Scenario};
+use kafkasim::scenario;
 use kafkasim::shrink::{shrink, ShrinkError, ShrinkOptions, Shrunk};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn load(name: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.toml"));
-    scenario::load(&path).expect("catalog scenario loads")
-}
+use std::path::PathBuf;
 
 fn options(seed: u64, plant: Option<PlantedBug>, max_tries: usize, jobs: usize) -> ShrinkOptions {
     ShrinkOptions { seed, anomaly: None, run: RunOptions { plant }, max_tries, jobs }
 }
 
+/// Where a test writes the shrunk scenario `name`.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kafkasim-shrink-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{name}.toml"))
+    scratch_dir(&format!("shrink-{name}")).join(format!("{name}.toml"))
 }
 
 /// Writes the shrunk file, reads it back with the scenario parser and runs its seed.
@@ -93,13 +87,6 @@ fn a_run_without_the_anomaly_is_refused() {
 
 #[test]
 fn the_command_writes_the_file_and_refuses_bad_requests_with_64() {
-    let kafkasim = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_kafkasim"))
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("the kafkasim binary runs")
-    };
     let out = scratch("cli");
     let ok = kafkasim(&[
         "shrink",

@@ -2,14 +2,12 @@
 //! faults and random configurations) shows no anomaly over 500 seeds, and every seed
 //! replays from the seed alone: same drawn parameters, same trace hash.
 
-mod support;
-
+use crate::support::{describe, load, run, scenario_path};
 use kafkasim::fault::FaultKind;
 use kafkasim::history::{Event, RunPhase};
 use kafkasim::runner::sweep;
 use std::collections::BTreeSet;
 use std::process::Command;
-use support::{describe, load, run, scenario_path};
 
 /// What the big sweep keeps of each seed (a run's history is dropped on its worker).
 struct Seen {

@@ -2,9 +2,7 @@
 //! refuses unknown anomaly kinds, `report` writes both documents and reports unwritable
 //! output.
 
-mod support;
-
-use support::{kafkasim, stdout};
+use crate::support::{kafkasim, scratch_dir, stdout};
 
 #[test]
 fn list_groups_every_scenario_under_its_theme_in_catalog_order() {
@@ -62,7 +60,7 @@ fn explain_refuses_an_unknown_anomaly_kind_and_says_when_there_is_none() {
 
 #[test]
 fn report_writes_html_and_markdown_and_fails_clearly_on_unwritable_output() {
-    let dir = std::env::temp_dir().join(format!("kafkasim-report-{}", std::process::id()));
+    let dir = scratch_dir("report");
     let output = kafkasim(&["report", "scenarios/ordering-keyed.toml", "--out", dir.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let html = std::fs::read_to_string(dir.join("ordering-keyed/report.html")).unwrap();

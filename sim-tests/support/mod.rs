@@ -1,11 +1,12 @@
 //! Shared helpers for the simulation tests.
-#![allow(dead_code)]
 
 use kafkasim::check::AnomalyKind;
 use kafkasim::runner::{self, RunOutcome};
 use kafkasim::scenario::{self, Scenario};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::Mutex;
 
 /// Runs the `kafkasim` binary in the repository root.
 pub fn kafkasim(args: &[&str]) -> Output {
@@ -19,6 +20,20 @@ pub fn kafkasim(args: &[&str]) -> Output {
 /// A command's standard output as text.
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A fresh, empty scratch directory `kafkasim-<name>-<pid>` in the system's temp dir.
+///
+/// All the simulation tests run in one process, so they share its pid: two tests using
+/// the same name would wipe each other's files. A name asked for twice fails the test.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    static TAKEN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let first_use = TAKEN.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string());
+    assert!(first_use, "two tests use the scratch directory name `{name}`: give each its own");
+    let dir = std::env::temp_dir().join(format!("kafkasim-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory created");
+    dir
 }
 
 /// The path of a scenario in the catalog.

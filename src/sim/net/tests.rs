@@ -1,4 +1,4 @@
-//! Tests of the simulated network: each guarantee documented at the top of `net.rs`, and
+//! Tests of the simulated network: each guarantee documented at the top of `net/mod.rs`, and
 //! each fault primitive, shown on a tiny echo service (`u64` requests, `u64` responses)
 //! inside a seeded madsim runtime. Every time measured here is simulated time.
 

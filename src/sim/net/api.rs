@@ -1,0 +1,217 @@
+//! What a node sees of the network, and all it sees: its [`NodeNet`] to listen and
+//! connect, a client's [`Connection`] and [`PendingResponse`]s, a server's [`Listener`],
+//! [`ServerConn`]s, [`Incoming`] requests and their [`Responder`]s. These handles keep
+//! their [`Network`] private: they reach the fabric to send and receive, and offer no
+//! way to inject a fault (see `control.rs`).
+
+use super::fabric::{fail_pending, remove_conn, ConnId, CorrelationId, Direction, Message, RequestEnvelope};
+use super::{Addr, NetError, Network};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// What a node sees of the network: it can listen on its own host and connect to others.
+pub struct NodeNet<Req, Resp> {
+    pub(super) addr: Addr,
+    /// Private: the node reaches the fabric through it, never its fault controls.
+    pub(super) net: Network<Req, Resp>,
+}
+
+impl<Req, Resp> Clone for NodeNet<Req, Resp> {
+    fn clone(&self) -> Self {
+        NodeNet { addr: self.addr.clone(), net: self.net.clone() }
+    }
+}
+
+/// A client's side of a connection.
+pub struct Connection<Req, Resp> {
+    pub(super) id: ConnId,
+    pub(super) peer: Addr,
+    pub(super) net: Network<Req, Resp>,
+}
+
+/// A request received by a server, with the means to answer it.
+pub struct Incoming<Req, Resp> {
+    /// The request.
+    pub request: Req,
+    /// The client's host.
+    pub from: Addr,
+    pub(super) responder: Responder<Req, Resp>,
+}
+
+/// Answers one request; may be moved to another task (e.g. a purgatory).
+pub struct Responder<Req, Resp> {
+    pub(super) conn: ConnId,
+    pub(super) correlation_id: CorrelationId,
+    pub(super) expects_response: bool,
+    pub(super) net: Network<Req, Resp>,
+}
+
+/// A server's side of one accepted connection.
+pub struct ServerConn<Req, Resp> {
+    /// The client's host.
+    pub peer: Addr,
+    pub(super) inbox: mpsc::UnboundedReceiver<Incoming<Req, Resp>>,
+}
+
+/// Accepts connections made to one host.
+pub struct Listener<Req, Resp> {
+    accepted: mpsc::UnboundedReceiver<ServerConn<Req, Resp>>,
+}
+
+impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeNet<Req, Resp> {
+    /// This node's own address.
+    pub fn addr(&self) -> &Addr {
+        &self.addr
+    }
+
+    /// Starts accepting connections on this node's host. A later call replaces the
+    /// listener (a restarted process listens anew).
+    pub fn listen(&self) -> Listener<Req, Resp> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Some(host) = self.net.lock().hosts.get_mut(&self.addr) {
+            host.listener = Some(tx);
+        }
+        Listener { accepted: rx }
+    }
+
+    /// Opens a connection to `server`. It is usable at once; if the server cannot be
+    /// reached the first requests fail with [`NetError::Disconnected`] or time out.
+    pub fn connect(&self, server: &Addr) -> Connection<Req, Resp> {
+        self.net.open(&self.addr, server)
+    }
+}
+
+impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, Resp> {
+    /// The server this connection goes to.
+    pub fn peer(&self) -> &Addr {
+        &self.peer
+    }
+
+    /// Whether the connection has been reset or closed.
+    pub fn is_closed(&self) -> bool {
+        self.net.lock().conns.get(&self.id).is_none_or(|c| c.client_closed)
+    }
+
+    /// Sends a request and returns a future for its response. The request is on the
+    /// wire when this returns, so it may be applied even if the caller stops waiting.
+    pub fn send(&self, request: Req) -> PendingResponse<Resp> {
+        let (tx, rx) = oneshot::channel();
+        let correlation_id = {
+            let mut fabric = self.net.lock();
+            let Some(conn) = fabric.conns.get_mut(&self.id).filter(|c| !c.client_closed) else {
+                return PendingResponse { rx: None };
+            };
+            let id = conn.next_correlation_id;
+            conn.next_correlation_id += 1;
+            conn.pending.insert(id, tx);
+            id
+        };
+        let envelope = RequestEnvelope { correlation_id, expects_response: true, request };
+        self.net.enqueue(self.id, Direction::ToServer, Message::Request(envelope));
+        PendingResponse { rx: Some(rx) }
+    }
+
+    /// Sends a request that gets no response (a produce with acks=0). Returns whether
+    /// the connection was open.
+    pub fn send_without_response(&self, request: Req) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        let envelope = RequestEnvelope { correlation_id: 0, expects_response: false, request };
+        self.net.enqueue(self.id, Direction::ToServer, Message::Request(envelope));
+        true
+    }
+
+    /// Sends a request and waits for its response at most `timeout`.
+    pub async fn call(&self, request: Req, timeout: Duration) -> Result<Resp, NetError> {
+        self.send(request).wait(timeout).await
+    }
+
+    /// Closes the connection: pending requests fail with [`NetError::Disconnected`].
+    pub fn close(&self) {
+        self.net.close(self.id);
+    }
+}
+
+impl<Req, Resp> Drop for Connection<Req, Resp> {
+    fn drop(&mut self) {
+        // Dropping the client's handle closes the socket, as in Kafka's Selector.
+        // A killed process's handles are dropped too; if its machine lost power, no FIN
+        // leaves it and the server's side stays open.
+        if let Ok(mut fabric) = self.net.fabric.lock() {
+            let powered = fabric.client_powered(self.id);
+            if let Some(conn) = fabric.conns.get_mut(&self.id) {
+                conn.client_closed = true;
+                fail_pending(conn, NetError::Disconnected);
+                if conn.to_server.queue.is_empty() && powered {
+                    remove_conn(&mut fabric.conns, self.id);
+                }
+            }
+        }
+    }
+}
+
+/// A response on its way.
+pub struct PendingResponse<Resp> {
+    /// `None` when the connection was already closed; visible to `net::tests`, which
+    /// watches the order of completions.
+    pub(super) rx: Option<oneshot::Receiver<Result<Resp, NetError>>>,
+}
+
+impl<Resp> PendingResponse<Resp> {
+    /// Waits for the response at most `timeout`.
+    pub async fn wait(self, timeout: Duration) -> Result<Resp, NetError> {
+        let Some(rx) = self.rx else {
+            return Err(NetError::Disconnected);
+        };
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(NetError::Disconnected),
+            Err(_) => Err(NetError::Timeout),
+        }
+    }
+}
+
+impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Incoming<Req, Resp> {
+    /// Splits the request from the means to answer it.
+    pub fn into_parts(self) -> (Req, Responder<Req, Resp>) {
+        (self.request, self.responder)
+    }
+}
+
+impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Responder<Req, Resp> {
+    /// Whether the client waits for an answer (false for acks=0 produce requests).
+    pub fn expects_response(&self) -> bool {
+        self.expects_response
+    }
+
+    /// Sends the response back on the connection it came from. Lost if the client has
+    /// gone or closed the connection.
+    pub fn reply(self, response: Resp) {
+        if !self.expects_response {
+            return;
+        }
+        let open = {
+            let fabric = self.net.lock();
+            fabric.conns.get(&self.conn).is_some_and(|c| !c.client_closed)
+        };
+        if open {
+            self.net.enqueue(self.conn, Direction::ToClient, Message::Response(self.correlation_id, response));
+        }
+    }
+}
+
+impl<Req, Resp> ServerConn<Req, Resp> {
+    /// The next request, in the order the client sent them; `None` once the connection
+    /// has ended.
+    pub async fn recv(&mut self) -> Option<Incoming<Req, Resp>> {
+        self.inbox.recv().await
+    }
+}
+
+impl<Req, Resp> Listener<Req, Resp> {
+    /// The next accepted connection; `None` when the host went down.
+    pub async fn accept(&mut self) -> Option<ServerConn<Req, Resp>> {
+        self.accepted.recv().await
+    }
+}

@@ -1,0 +1,180 @@
+//! The simulation's side of the network: [`Network`] registers hosts, takes them down
+//! and up, and injects the link faults (partitions, reordering, duplication, latency
+//! and loss). Only the simulation (the cluster runner and its nemesis) holds a
+//! `Network`; a node gets a [`NodeNet`] from [`Network::add_host`], which keeps its
+//! `Network` private, so the system under test can never call these controls.
+
+use super::fabric::{fail_pending, remove_conn, ConnId, Fabric, Faults, Host, NetStats};
+use super::{Addr, NetConfig, NetError, NodeNet};
+use madsim::runtime::NodeHandle;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// How a host went down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostDown {
+    /// The process died; the kernel closes its sockets and peers see resets.
+    ProcessCrash,
+    /// The machine lost power, or hangs; peers hear nothing.
+    Silent,
+}
+
+/// The simulated network, as the simulation (not the nodes) sees it: it creates node
+/// handles and injects faults.
+pub struct Network<Req, Resp> {
+    pub(super) fabric: Arc<Mutex<Fabric<Req, Resp>>>,
+    /// Wakes delivery tasks waiting for a blocked link to heal.
+    pub(super) links_changed: Arc<Notify>,
+    /// The never-crashing madsim node that runs the delivery tasks.
+    pub(super) wire: NodeHandle,
+}
+
+impl<Req, Resp> Clone for Network<Req, Resp> {
+    fn clone(&self) -> Self {
+        Network { fabric: self.fabric.clone(), links_changed: self.links_changed.clone(), wire: self.wire.clone() }
+    }
+}
+
+impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Resp> {
+    /// Creates a network whose delivery tasks run on `wire`, a madsim node that is never
+    /// killed.
+    pub fn new(config: NetConfig, wire: NodeHandle) -> Self {
+        Network {
+            fabric: Arc::new(Mutex::new(Fabric {
+                config,
+                faults: Faults::default(),
+                hosts: BTreeMap::new(),
+                conns: BTreeMap::new(),
+                next_conn_id: 1,
+                stats: NetStats::default(),
+            })),
+            links_changed: Arc::new(Notify::new()),
+            wire,
+        }
+    }
+
+    /// Registers a host (initially up) and returns the handle its node uses.
+    pub fn add_host(&self, addr: &Addr) -> NodeNet<Req, Resp> {
+        self.lock().hosts.insert(addr.clone(), Host { powered: true, incarnation: 1, listener: None });
+        NodeNet { addr: addr.clone(), net: self.clone() }
+    }
+
+    /// Marks a host down. Its connections end; how peers learn of it depends on `how`.
+    pub fn host_down(&self, addr: &Addr, how: HostDown) {
+        let mut fabric = self.lock();
+        let Some(host) = fabric.hosts.get_mut(addr) else {
+            return;
+        };
+        host.listener = None;
+        host.incarnation += 1;
+        if how == HostDown::Silent {
+            host.powered = false;
+        }
+        let affected: Vec<ConnId> =
+            fabric.conns.iter().filter(|(_, c)| &c.client == addr || &c.server == addr).map(|(id, _)| *id).collect();
+        for id in affected {
+            let conn = fabric.conns.get_mut(&id).expect("listed above");
+            // The dead host's own side is gone at once: its tasks were killed.
+            if &conn.client == addr {
+                if how == HostDown::Silent {
+                    // No FIN, no reset: the server keeps its side open (half-open) until
+                    // the machine is back (see `host_up`).
+                    conn.client_closed = true;
+                    fail_pending(conn, NetError::Disconnected);
+                    conn.to_server.queue.clear();
+                    conn.to_client.queue.clear();
+                } else {
+                    remove_conn(&mut fabric.conns, id);
+                }
+                continue;
+            }
+            // The dead host was the server. Drop what was on its way to it.
+            conn.to_server.queue.clear();
+            conn.server_inbox = None;
+            if how == HostDown::ProcessCrash {
+                fail_pending(conn, NetError::Disconnected);
+                remove_conn(&mut fabric.conns, id);
+            }
+            // Silent: the client finds out by timing out, or by a reset once the host
+            // is back (see `deliver`).
+        }
+        drop(fabric);
+        self.links_changed.notify_waiters();
+    }
+
+    /// Powers a host on again (after a power loss); its process listens anew when it
+    /// starts. Old connections to it are reset, and so are the server sides of the
+    /// connections it had opened as a client before losing power.
+    pub fn host_up(&self, addr: &Addr) {
+        let mut fabric = self.lock();
+        if let Some(host) = fabric.hosts.get_mut(addr) {
+            host.powered = true;
+            host.incarnation += 1;
+        }
+        let half_open: Vec<ConnId> =
+            fabric.conns.iter().filter(|(_, c)| &c.client == addr).map(|(id, _)| *id).collect();
+        for id in half_open {
+            remove_conn(&mut fabric.conns, id);
+        }
+    }
+
+    /// Blocks the directed link `from -> to` (a one-way partition).
+    pub fn block(&self, from: &Addr, to: &Addr) {
+        self.lock().faults.blocked.insert((from.clone(), to.clone()));
+    }
+
+    /// Unblocks the directed link `from -> to`.
+    pub fn unblock(&self, from: &Addr, to: &Addr) {
+        self.lock().faults.blocked.remove(&(from.clone(), to.clone()));
+        self.links_changed.notify_waiters();
+    }
+
+    /// Whether the directed link `from -> to` is blocked.
+    pub fn is_blocked(&self, from: &Addr, to: &Addr) -> bool {
+        self.lock().faults.blocked.contains(&(from.clone(), to.clone()))
+    }
+
+    /// Lets messages on `from -> to` overtake each other (or restores FIFO).
+    pub fn set_reordering(&self, from: &Addr, to: &Addr, on: bool) {
+        let link = (from.clone(), to.clone());
+        let mut fabric = self.lock();
+        if on {
+            fabric.faults.reordering.insert(link);
+        } else {
+            fabric.faults.reordering.remove(&link);
+        }
+    }
+
+    /// Delivers messages on `from -> to` twice with this probability (0 turns it off).
+    pub fn set_duplication(&self, from: &Addr, to: &Addr, probability: f64) {
+        let link = (from.clone(), to.clone());
+        let mut fabric = self.lock();
+        if probability > 0.0 {
+            fabric.faults.duplicating.insert(link, probability);
+        } else {
+            fabric.faults.duplicating.remove(&link);
+        }
+    }
+
+    /// Removes every partition, reordering and duplication fault.
+    pub fn heal_all(&self) {
+        self.lock().faults = Faults::default();
+        self.links_changed.notify_waiters();
+    }
+
+    /// Changes latency and loss for every link.
+    pub fn update_config(&self, change: impl FnOnce(&mut NetConfig)) {
+        change(&mut self.lock().config);
+    }
+
+    /// The current network settings.
+    pub fn config(&self) -> NetConfig {
+        self.lock().config.clone()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> NetStats {
+        self.lock().stats
+    }
+}

@@ -1,0 +1,395 @@
+//! The wire: how messages cross the simulated network. One [`Fabric`] holds every host,
+//! connection and link fault; [`Network`]'s delivery tasks move each direction of a
+//! connection in arrival order (FIFO per connection unless its link reorders), draw
+//! latency and retransmission delays from the seed, hold messages on a blocked link
+//! until it heals, make the copies of the duplication fault and count what was delivered.
+
+use super::api::{Connection, Incoming, Responder, ServerConn};
+use super::{Addr, NetConfig, NetError, Network};
+use madsim::rand::{thread_rng, Rng};
+use madsim::time::{sleep_until, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// Counters over the whole run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Messages delivered to a receiver.
+    pub messages_delivered: u64,
+    /// Connections opened.
+    pub connections_opened: u64,
+}
+
+/// Numbers the connections of a run, from 1.
+pub(super) type ConnId = u64;
+/// Matches a response to its request on one connection, from 1.
+pub(super) type CorrelationId = u64;
+
+/// One of the two pipes of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Direction {
+    ToServer,
+    ToClient,
+}
+
+/// A request as it travels to the server.
+pub(super) struct RequestEnvelope<Req> {
+    pub(super) correlation_id: CorrelationId,
+    pub(super) expects_response: bool,
+    pub(super) request: Req,
+}
+
+/// What travels on a pipe.
+pub(super) enum Message<Req, Resp> {
+    Request(RequestEnvelope<Req>),
+    Response(CorrelationId, Resp),
+}
+
+/// One direction of a connection: messages ordered by arrival time.
+pub(super) struct Pipe<Req, Resp> {
+    pub(super) queue: BTreeMap<(Instant, u64), Message<Req, Resp>>,
+    next_seq: u64,
+    last_arrival: Option<Instant>,
+    wake: Arc<Notify>,
+}
+
+/// One connection, both directions, as the fabric keeps it.
+pub(super) struct Conn<Req, Resp> {
+    pub(super) client: Addr,
+    pub(super) server: Addr,
+    /// The server host's incarnation this connection was opened against.
+    server_incarnation: u64,
+    /// Where accepted requests go; `None` until the first request reaches the server.
+    pub(super) server_inbox: Option<mpsc::UnboundedSender<Incoming<Req, Resp>>>,
+    pub(super) pending: BTreeMap<CorrelationId, oneshot::Sender<Result<Resp, NetError>>>,
+    pub(super) next_correlation_id: CorrelationId,
+    /// Set when the client closed the connection: no more responses are wanted.
+    pub(super) client_closed: bool,
+    pub(super) to_server: Pipe<Req, Resp>,
+    pub(super) to_client: Pipe<Req, Resp>,
+}
+
+/// One host's machine and process state.
+pub(super) struct Host<Req, Resp> {
+    /// Whether the machine is on. A crashed process leaves it on (the kernel answers
+    /// with resets); a power loss turns it off (packets vanish).
+    pub(super) powered: bool,
+    /// Bumped whenever the process dies: connections to an older incarnation are reset.
+    pub(super) incarnation: u64,
+    pub(super) listener: Option<mpsc::UnboundedSender<ServerConn<Req, Resp>>>,
+}
+
+/// Fault settings that the nemesis changes while the run goes.
+#[derive(Default)]
+pub(super) struct Faults {
+    /// Directed links that carry nothing (partitions).
+    pub(super) blocked: BTreeSet<(Addr, Addr)>,
+    /// Directed links on which messages may overtake each other.
+    pub(super) reordering: BTreeSet<(Addr, Addr)>,
+    /// Directed links on which messages may be delivered twice, with that probability.
+    pub(super) duplicating: BTreeMap<(Addr, Addr), f64>,
+}
+
+/// The whole network's state, behind [`Network`]'s one lock.
+pub(super) struct Fabric<Req, Resp> {
+    pub(super) config: NetConfig,
+    pub(super) faults: Faults,
+    pub(super) hosts: BTreeMap<Addr, Host<Req, Resp>>,
+    pub(super) conns: BTreeMap<ConnId, Conn<Req, Resp>>,
+    pub(super) next_conn_id: ConnId,
+    pub(super) stats: NetStats,
+}
+
+impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Resp> {
+    /// The fabric's state; every part of the network goes through this one lock.
+    pub(super) fn lock(&self) -> MutexGuard<'_, Fabric<Req, Resp>> {
+        self.fabric.lock().expect("network state poisoned")
+    }
+
+    /// Draws the arrival time of a message sent now on `from -> to`.
+    fn arrival_time(fabric: &Fabric<Req, Resp>, now: Instant) -> Instant {
+        let config = &fabric.config;
+        let mut rng = thread_rng();
+        let mut delay_ms = rng.gen_range(config.latency_ms_min..=config.latency_ms_max.max(config.latency_ms_min));
+        // TCP retransmits a lost packet after the RTO, doubling it each time.
+        let mut rto_ms = config.rto_ms;
+        while config.packet_loss_rate > 0.0 && rng.gen_bool(config.packet_loss_rate.min(0.99)) {
+            delay_ms += rto_ms;
+            rto_ms = (rto_ms * 2).min(60_000);
+        }
+        now + Duration::from_millis(delay_ms)
+    }
+
+    /// Queues a message on one direction of a connection.
+    pub(super) fn enqueue(&self, conn_id: ConnId, direction: Direction, message: Message<Req, Resp>) {
+        let mut fabric = self.lock();
+        let now = Instant::now();
+        let mut arrival = Self::arrival_time(&fabric, now);
+        let Some(conn) = fabric.conns.get(&conn_id) else {
+            return;
+        };
+        let link = match direction {
+            Direction::ToServer => (conn.client.clone(), conn.server.clone()),
+            Direction::ToClient => (conn.server.clone(), conn.client.clone()),
+        };
+        let reorder = fabric.faults.reordering.contains(&link);
+        let duplicate_probability = fabric.faults.duplicating.get(&link).copied().unwrap_or(0.0);
+        let duplicate_arrival = (duplicate_probability > 0.0 && thread_rng().gen_bool(duplicate_probability.min(1.0)))
+            .then(|| Self::arrival_time(&fabric, now));
+        let conn = fabric.conns.get_mut(&conn_id).expect("checked above");
+        let pipe = match direction {
+            Direction::ToServer => &mut conn.to_server,
+            Direction::ToClient => &mut conn.to_client,
+        };
+        if !reorder {
+            if let Some(last) = pipe.last_arrival {
+                arrival = arrival.max(last);
+            }
+            pipe.last_arrival = Some(arrival);
+        }
+        if let Some(second) = duplicate_arrival {
+            let second = second.max(arrival);
+            if !reorder {
+                // The copy is a message of the pipe too: later ones do not overtake it.
+                pipe.last_arrival = Some(second);
+            }
+            pipe.queue.insert((second, pipe.next_seq), message.duplicate());
+            pipe.next_seq += 1;
+        }
+        pipe.queue.insert((arrival, pipe.next_seq), message);
+        pipe.next_seq += 1;
+        pipe.wake.notify_one();
+    }
+
+    /// Opens a connection from `client` to `server` and starts its delivery tasks.
+    pub(super) fn open(&self, client: &Addr, server: &Addr) -> Connection<Req, Resp> {
+        let mut fabric = self.lock();
+        let id = fabric.next_conn_id;
+        fabric.next_conn_id += 1;
+        fabric.stats.connections_opened += 1;
+        let server_incarnation = fabric.hosts.get(server).map_or(0, |h| h.incarnation);
+        let new_pipe =
+            || Pipe { queue: BTreeMap::new(), next_seq: 0, last_arrival: None, wake: Arc::new(Notify::new()) };
+        let conn = Conn {
+            client: client.clone(),
+            server: server.clone(),
+            server_incarnation,
+            server_inbox: None,
+            pending: BTreeMap::new(),
+            next_correlation_id: 1,
+            client_closed: false,
+            to_server: new_pipe(),
+            to_client: new_pipe(),
+        };
+        fabric.conns.insert(id, conn);
+        drop(fabric);
+        for direction in [Direction::ToServer, Direction::ToClient] {
+            let net = self.clone();
+            self.wire.spawn(async move { net.run_pipe(id, direction).await });
+        }
+        Connection { id, peer: server.clone(), net: self.clone() }
+    }
+
+    /// Delivers one direction of a connection, in arrival order, until the connection ends.
+    async fn run_pipe(self, conn_id: ConnId, direction: Direction) {
+        loop {
+            // Find the next message and its link, or wait for one.
+            let (wake, next) = {
+                let mut fabric = self.lock();
+                let Some(conn) = fabric.conns.get_mut(&conn_id) else {
+                    return;
+                };
+                let link = match direction {
+                    Direction::ToServer => (conn.client.clone(), conn.server.clone()),
+                    Direction::ToClient => (conn.server.clone(), conn.client.clone()),
+                };
+                let pipe = match direction {
+                    Direction::ToServer => &conn.to_server,
+                    Direction::ToClient => &conn.to_client,
+                };
+                let next = pipe.queue.keys().next().map(|(at, _)| (*at, link));
+                (pipe.wake.clone(), next)
+            };
+            let Some((arrival, link)) = next else {
+                wake.notified().await;
+                continue;
+            };
+            if arrival > Instant::now() {
+                // An earlier message may be queued meanwhile (reordering): re-check on wake.
+                tokio::select! {
+                biased;
+                            _ = sleep_until(arrival) => {}
+                            _ = wake.notified() => continue,
+                        }
+            }
+            // A partitioned link holds its messages; TCP retransmits once it heals.
+            let healed = self.links_changed.notified();
+            if self.lock().faults.blocked.contains(&link) {
+                healed.await;
+                let mut fabric = self.lock();
+                let retransmit_at = Self::arrival_time(&fabric, Instant::now());
+                if let Some(conn) = fabric.conns.get_mut(&conn_id) {
+                    let pipe = match direction {
+                        Direction::ToServer => &mut conn.to_server,
+                        Direction::ToClient => &mut conn.to_client,
+                    };
+                    retime(pipe, retransmit_at);
+                }
+                continue;
+            }
+            self.deliver_front(conn_id, direction);
+        }
+    }
+
+    /// Hands the first message of a pipe to its receiver.
+    fn deliver_front(&self, conn_id: ConnId, direction: Direction) {
+        let mut fabric = self.lock();
+        let server_host_state = {
+            let Some(conn) = fabric.conns.get(&conn_id) else {
+                return;
+            };
+            fabric.hosts.get(&conn.server).map(|h| (h.powered, h.incarnation, h.listener.clone()))
+        };
+        let Some(conn) = fabric.conns.get_mut(&conn_id) else {
+            return;
+        };
+        let pipe = match direction {
+            Direction::ToServer => &mut conn.to_server,
+            Direction::ToClient => &mut conn.to_client,
+        };
+        let Some((_, message)) = pipe.queue.pop_first() else {
+            return;
+        };
+        match message {
+            Message::Response(correlation_id, response) => {
+                if let Some(waiter) = conn.pending.remove(&correlation_id) {
+                    let _ = waiter.send(Ok(response));
+                }
+                fabric.stats.messages_delivered += 1;
+            }
+            Message::Request(envelope) => {
+                let Some((powered, incarnation, listener)) = server_host_state else {
+                    return;
+                };
+                if !powered {
+                    // A silent host: the packet vanishes, the client will time out.
+                    return;
+                }
+                if incarnation != conn.server_incarnation {
+                    // The host restarted since the connection was opened: it answers RST.
+                    fail_pending(conn, NetError::Disconnected);
+                    remove_conn(&mut fabric.conns, conn_id);
+                    return;
+                }
+                if conn.server_inbox.is_none() {
+                    let Some(listener) = listener else {
+                        // Nobody listens: connection refused.
+                        fail_pending(conn, NetError::Disconnected);
+                        remove_conn(&mut fabric.conns, conn_id);
+                        return;
+                    };
+                    let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
+                    let accepted = ServerConn { peer: conn.client.clone(), inbox: inbox_rx };
+                    if listener.send(accepted).is_err() {
+                        fail_pending(conn, NetError::Disconnected);
+                        remove_conn(&mut fabric.conns, conn_id);
+                        return;
+                    }
+                    conn.server_inbox = Some(inbox_tx);
+                }
+                let incoming = Incoming {
+                    request: envelope.request,
+                    from: conn.client.clone(),
+                    responder: Responder {
+                        conn: conn_id,
+                        correlation_id: envelope.correlation_id,
+                        expects_response: envelope.expects_response,
+                        net: self.clone(),
+                    },
+                };
+                let inbox = conn.server_inbox.as_ref().expect("set above");
+                if inbox.send(incoming).is_err() {
+                    // The server dropped the connection (its process is gone or it closed).
+                    fail_pending(conn, NetError::Disconnected);
+                    remove_conn(&mut fabric.conns, conn_id);
+                    return;
+                }
+                let drained_after_close = conn.client_closed && conn.to_server.queue.is_empty();
+                fabric.stats.messages_delivered += 1;
+                if drained_after_close {
+                    // The last buffered request of a closed connection is delivered; the
+                    // server sees the connection end after it.
+                    remove_conn(&mut fabric.conns, conn_id);
+                }
+            }
+        }
+    }
+
+    /// Closes a connection from the client's side.
+    pub(super) fn close(&self, conn_id: ConnId) {
+        let mut fabric = self.lock();
+        let powered = fabric.client_powered(conn_id);
+        let Some(conn) = fabric.conns.get_mut(&conn_id) else {
+            return;
+        };
+        conn.client_closed = true;
+        fail_pending(conn, NetError::Disconnected);
+        conn.to_client.queue.clear();
+        if conn.to_server.queue.is_empty() && powered {
+            remove_conn(&mut fabric.conns, conn_id);
+        }
+        // Otherwise the requests already sent still reach the server (send buffer), and
+        // the connection is dropped once the server closes its side.
+    }
+}
+
+impl<Req, Resp> Message<Req, Resp> {
+    /// A copy for the `duplicate` fault, when the payload can be copied.
+    fn duplicate(&self) -> Self
+    where
+        Req: Clone,
+        Resp: Clone,
+    {
+        match self {
+            Message::Request(e) => Message::Request(RequestEnvelope {
+                correlation_id: e.correlation_id,
+                expects_response: e.expects_response,
+                request: e.request.clone(),
+            }),
+            Message::Response(id, r) => Message::Response(*id, r.clone()),
+        }
+    }
+}
+
+impl<Req, Resp> Fabric<Req, Resp> {
+    /// Whether the machine on the client side of a connection is on.
+    pub(super) fn client_powered(&self, conn_id: ConnId) -> bool {
+        self.conns.get(&conn_id).and_then(|c| self.hosts.get(&c.client)).is_none_or(|h| h.powered)
+    }
+}
+
+/// Moves every queued message of a pipe to arrive no earlier than `at`, keeping order.
+fn retime<Req, Resp>(pipe: &mut Pipe<Req, Resp>, at: Instant) {
+    let queue = std::mem::take(&mut pipe.queue);
+    for ((arrival, seq), message) in queue {
+        pipe.queue.insert((arrival.max(at), seq), message);
+    }
+    pipe.last_arrival = pipe.queue.keys().last().map(|(at, _)| *at);
+}
+
+/// Forgets a connection and wakes its delivery tasks so that they end.
+pub(super) fn remove_conn<Req, Resp>(conns: &mut BTreeMap<ConnId, Conn<Req, Resp>>, id: ConnId) {
+    if let Some(mut conn) = conns.remove(&id) {
+        fail_pending(&mut conn, NetError::Disconnected);
+        conn.to_server.wake.notify_one();
+        conn.to_client.wake.notify_one();
+    }
+}
+
+pub(super) fn fail_pending<Req, Resp>(conn: &mut Conn<Req, Resp>, error: NetError) {
+    for (_, waiter) in std::mem::take(&mut conn.pending) {
+        let _ = waiter.send(Err(error));
+    }
+}
