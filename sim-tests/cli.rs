@@ -422,3 +422,15 @@ fn check_determinism_passes_a_deterministic_scenario() {
     assert_eq!(kafkasim(&["check-determinism", file.to_str().unwrap()]).status.code(), Some(64));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `run` names what the seed drew before the run starts (so a hang still shows it), and
+/// `--partition` accepts the partitions the seed drew, not only the file's.
+#[test]
+fn run_prints_the_draw_first_and_accepts_drawn_partitions() {
+    let output = kafkasim(&["run", "scenarios/swarm.toml", "--seed", "2013", "--trace", "--partition", "orders-2"]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    let drew = out.find("swarm drew: brokers = 5").expect("the draw is printed");
+    let sends = out.find("sends:").expect("the run's counts are printed");
+    assert!(drew < sends, "{out}");
+}

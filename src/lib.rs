@@ -27,6 +27,7 @@
 //! - [`explain`]    each anomaly's records told as a story, with cause and fix (history, check).
 //! - [`report`]     self-contained HTML and Markdown reports of a run (runner, explain).
 //! - [`bench`]      `kafkasim bench`: kafkasim's throughput next to bare-network baselines.
+//! - [`units`]      how durations are written for people (depends on nothing).
 //! - [`cli`]        the `kafkasim` command line.
 
 #[cfg(not(madsim))]
@@ -68,4 +69,5 @@ pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sim;
+pub mod units;
 pub mod workload;

@@ -15,8 +15,6 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The trace's reason for a follower's log start that followed its leader's.
-
 /// The leaders that have a running fetcher task on this broker.
 #[derive(Default)]
 pub struct Fetchers {

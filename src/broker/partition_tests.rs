@@ -13,8 +13,6 @@ const ME: BrokerId = BrokerId(1);
 const B2: BrokerId = BrokerId(2);
 const B3: BrokerId = BrokerId(3);
 
-/// The reason the tests give for truncations and log start moves.
-
 /// `replica.lag.time.max.ms` in the ISR tests.
 const LAG: Duration = Duration::from_millis(100);
 

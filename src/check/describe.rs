@@ -2,7 +2,7 @@
 //! alike: times in seconds (`2.104 s`), clients as `process 3`, brokers as `broker-2`,
 //! runs of offsets as `813-815`.
 
-use super::RecordRef;
+use super::{RecordRef, RecordRole};
 use crate::history::Op;
 use std::fmt::Display;
 
@@ -70,7 +70,22 @@ pub(crate) fn plural(n: usize, noun: &str) -> String {
 impl RecordRef {
     /// A record of `key` with what is known of it and its role in the anomaly.
     pub(crate) fn new(key: &str, offset: Option<u64>, value: Option<u64>, note: impl Into<String>) -> Self {
-        RecordRef { key: key.to_string(), offset, value, by: None, time_ns: None, op_index: None, note: note.into() }
+        RecordRef {
+            key: key.to_string(),
+            offset,
+            value,
+            by: None,
+            time_ns: None,
+            op_index: None,
+            note: note.into(),
+            role: RecordRole::Context,
+        }
+    }
+
+    /// Marks the record as what the anomaly is about.
+    pub(crate) fn subject(mut self) -> Self {
+        self.role = RecordRole::Subject;
+        self
     }
 
     /// Attributes the record to the client op that sent or polled it.

@@ -73,7 +73,7 @@ pub fn check(history: &History) -> Vec<Anomaly> {
 /// Rebuilds every replica from the trace, showing each event to `observe` with what it
 /// changed in a replica's log or high watermark (if anything) and the replicas as they
 /// stand after it.
-fn replay<'e>(history: &'e History, mut observe: impl FnMut(&'e TraceEvent, Option<&Change<'e>>, &Replicas<'e>)) {
+fn replay<'e>(history: &'e History, mut observe: impl FnMut(&'e TraceEvent, Option<&Change<'e>>, &Replicas)) {
     let mut replicas = Replicas::default();
     for event in &history.trace {
         let change = replicas.apply(event);
@@ -276,7 +276,7 @@ fn divergence(tp: &str, run: &[Divergent]) -> Option<Anomaly> {
             ]
         })
         .collect();
-    Some(Anomaly { kind: AnomalyKind::ReplicaDivergence, description, records })
+    Some(Anomaly::new(AnomalyKind::ReplicaDivergence, description, records))
 }
 
 /// A leader's high watermark as last reported: epoch, value, time.
@@ -305,7 +305,7 @@ struct HwRegressions {
 }
 
 impl HwRegressions {
-    fn observe(&mut self, event: &TraceEvent, change: Option<&Change<'_>>, replicas: &Replicas<'_>) {
+    fn observe(&mut self, event: &TraceEvent, change: Option<&Change<'_>>, replicas: &Replicas) {
         if let Event::BrokerStarted { broker } = &event.event {
             // A restarted broker's first high watermark as leader is not compared.
             self.last.retain(|(_, b), _| b != broker);
@@ -318,7 +318,7 @@ impl HwRegressions {
         let now = LeaderHw { epoch: *leader_epoch, hw: *new, time_ns: event.time_ns };
         if let Some(before) = self.last.insert((change.partition, change.broker), now) {
             if before.epoch == now.epoch && now.hw < before.hw {
-                let log = replicas.get(change.tp, change.broker).map(|r| &r.log);
+                let log = replicas.log(change.tp, change.broker);
                 self.found.push(hw_regression(change.tp, change.broker, before, now, log));
             }
         }
@@ -348,9 +348,9 @@ fn hw_regression(tp: &str, b: u32, before: LeaderHw, now: LeaderHw, log: Option<
             .map(|&(o, v)| RecordRef::new(tp, Some(o), Some(v), note.clone()).on_broker(b, now.time_ns))
             .collect()
     };
-    Anomaly {
-        kind: AnomalyKind::HwRegression,
-        description: format!(
+    Anomaly::new(
+        AnomalyKind::HwRegression,
+        format!(
             "{}, leader of {tp} in epoch {}, lowered its high watermark from {} (at {}) to {} at {}.",
             capitalize(&broker(b)),
             now.epoch,
@@ -360,7 +360,7 @@ fn hw_regression(tp: &str, b: u32, before: LeaderHw, now: LeaderHw, log: Option<
             secs(now.time_ns)
         ),
         records,
-    }
+    )
 }
 
 /// Truncations that removed committed records (`committed-truncation`); see the module
@@ -444,16 +444,15 @@ fn committed_truncation(change: &Change<'_>, lost: &[Lost]) -> Anomaly {
         }
         None => "a leader had committed".to_string(),
     };
-    Anomaly {
-        kind: AnomalyKind::CommittedTruncation,
-        description: format!(
+    Anomaly::new(
+        AnomalyKind::CommittedTruncation,
+        format!(
             "{} truncated {} to offset {to_offset} at {} (reason {reason}), removing {what} that {by}.",
             capitalize(&broker(change.broker)),
             change.tp,
             secs(change.event.time_ns)
         ),
-        records: lost
-            .iter()
+        lost.iter()
             .map(|&(o, e, c)| {
                 let note = format!(
                     "truncated from {}; committed by leader {} at {}",
@@ -464,7 +463,7 @@ fn committed_truncation(change: &Change<'_>, lost: &[Lost]) -> Anomaly {
                 RecordRef::new(change.tp, Some(o), Some(e.value), note).on_broker(change.broker, change.event.time_ns)
             })
             .collect(),
-    }
+    )
 }
 
 /// The first leader append seen for a partition and epoch.
@@ -517,15 +516,11 @@ fn two_leaders(tp: &str, epoch: u32, first: &LeaderAppend, second: &LeaderAppend
         RecordRef::new(tp, Some(a.base_offset), a.first_value, format!("appended as leader in epoch {epoch}"))
             .on_broker(a.broker, a.time_ns)
     };
-    Anomaly {
-        kind: AnomalyKind::MultipleLeaders,
-        description: format!(
-            "{tp} had two leaders in epoch {epoch}: {} and {}, both as leader.",
-            append(first),
-            append(second)
-        ),
-        records: vec![record(first), record(second)],
-    }
+    Anomaly::new(
+        AnomalyKind::MultipleLeaders,
+        format!("{tp} had two leaders in epoch {epoch}: {} and {}, both as leader.", append(first), append(second)),
+        vec![record(first), record(second)],
+    )
 }
 
 #[cfg(test)]

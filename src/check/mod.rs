@@ -8,11 +8,13 @@
 pub(crate) mod describe;
 pub mod groups;
 pub mod jepsen;
+pub mod liveness;
 pub mod log;
 #[cfg(test)]
 pub(crate) mod testkit;
 
 use crate::history::History;
+pub use liveness::LivenessCause;
 use serde::Serialize;
 use std::fmt;
 
@@ -139,8 +141,31 @@ pub struct RecordRef {
     pub time_ns: Option<u64>,
     /// The history op index of the observation, when it comes from an op.
     pub op_index: Option<u64>,
-    /// What this record's role is in the anomaly (`acknowledged`, `polled`, ...).
+    /// What this record's part is in the anomaly (`acknowledged`, `polled`, ...), for a
+    /// person.
     pub note: String,
+    /// Whether the anomaly is about this record or it is context (a neighbour, a
+    /// witness), for tools.
+    #[serde(skip_serializing_if = "RecordRole::is_context")]
+    pub role: RecordRole,
+}
+
+/// A record's part in an anomaly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordRole {
+    /// The anomaly is about it: a skipped record, a record never processed.
+    Subject,
+    /// It shows the anomaly: the records around a skip, the copies of an offset, ...
+    #[default]
+    Context,
+}
+
+impl RecordRole {
+    /// Whether the record is context.
+    pub fn is_context(&self) -> bool {
+        *self == RecordRole::Context
+    }
 }
 
 /// One violation found in a history.
@@ -152,6 +177,28 @@ pub struct Anomaly {
     pub description: String,
     /// The records involved.
     pub records: Vec<RecordRef>,
+    /// Why the run made no progress (`no-progress` anomalies only, which the runner's
+    /// liveness phase finds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<LivenessCause>,
+}
+
+impl Anomaly {
+    /// A safety anomaly a checker found.
+    pub fn new(kind: AnomalyKind, description: String, records: Vec<RecordRef>) -> Self {
+        Anomaly { kind, description, records, liveness: None }
+    }
+
+    /// A `no-progress` anomaly for what the liveness phase found still wrong; its
+    /// description is the cause's.
+    pub fn no_progress(cause: LivenessCause) -> Self {
+        Anomaly {
+            kind: AnomalyKind::NoProgress,
+            description: cause.to_string(),
+            records: Vec::new(),
+            liveness: Some(cause),
+        }
+    }
 }
 
 /// Runs every safety checker over a history: the client-visible anomalies of

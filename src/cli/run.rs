@@ -31,9 +31,12 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
+    let seed = options.seed.or_else(|| scenario.seeds.first().copied()).unwrap_or(0);
     if let Some(focus) = options.trace {
         if let Some(p) = &focus.partition {
-            let known: Vec<String> = scenario
+            // The partitions this seed's run has: `[swarm]` may draw how many.
+            let (instance, _) = runner::swarm::instantiate(&scenario, seed);
+            let known: Vec<String> = instance
                 .topics
                 .iter()
                 .flat_map(|t| (0..t.partitions).map(move |i| format!("{}-{i}", t.name)))
@@ -48,9 +51,11 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
         }
         trace::install(trace::DEFAULT_TRACE_FILTER, focus);
     }
-    let seed = options.seed.or_else(|| scenario.seeds.first().copied()).unwrap_or(0);
+    print!("{}", render_header(&scenario, seed, options.plant));
+    // Shown before the run starts, so that a run that hangs still shows what it drew.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     let outcome = runner::run_seed_with(&scenario, seed, &runner::RunOptions { plant: options.plant });
-    print!("{}", render_run(&scenario, &outcome));
+    print!("{}", render_outcome(&scenario, &outcome));
     if let Some(path) = options.history_out {
         if let Err(code) = write_jsonl(path, &outcome.history, false) {
             return code;
@@ -71,21 +76,34 @@ fn seconds(ms: u64) -> String {
 
 /// The human summary of one run.
 pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
+    render_header(scenario, outcome.seed, outcome.plant) + &render_outcome(scenario, outcome)
+}
+
+/// What a run is, known before it runs: the scenario and seed, a planted bug, and what
+/// the seed drew (`[swarm]`, `[nemesis]`). `run` prints it first, as TigerBeetle's VOPR
+/// does, so that a run that hangs still shows its parameters.
+pub fn render_header(scenario: &Scenario, seed: u64, plant: Option<crate::plant::PlantedBug>) -> String {
+    let (instance, drawn) = runner::swarm::instantiate(scenario, seed);
+    let mut out = format!("scenario {} (seed {})\n", instance.name, seed);
+    if let Some(bug) = plant {
+        out += &format!("  PLANTED BUG {bug}: {}\n", bug.summary());
+    }
+    if let Some(title) = &instance.title {
+        out += &format!("  {title}\n");
+    }
+    for line in drawn.iter().flat_map(|d| d.lines()) {
+        out += &format!("  {line}\n");
+    }
+    out
+}
+
+/// What happened in a run: counts, anomalies, verdict, hash and replay command.
+fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
     // Describe the processes this seed ran, after `[swarm]` drew their number and modes.
     let (instance, _) = runner::swarm::instantiate(scenario, outcome.seed);
     let scenario = &instance;
     let mut out = String::new();
     let s = &outcome.stats;
-    out += &format!("scenario {} (seed {})\n", scenario.name, outcome.seed);
-    if let Some(bug) = outcome.plant {
-        out += &format!("  PLANTED BUG {bug}: {}\n", bug.summary());
-    }
-    if let Some(title) = &scenario.title {
-        out += &format!("  {title}\n");
-    }
-    for line in outcome.drawn.iter().flat_map(|d| d.lines()) {
-        out += &format!("  {line}\n");
-    }
     if let Some(panic) = &outcome.panic {
         out += &format!("  PANIC in the simulation: {panic}\n");
     } else {

@@ -4,7 +4,7 @@
 use super::life::{at, Facts};
 use super::setup::Setup;
 use crate::check::describe::broker;
-use crate::check::{Anomaly, AnomalyKind};
+use crate::check::{Anomaly, AnomalyKind, LivenessCause};
 use crate::fault::FaultKind;
 use crate::history::TruncationReason;
 use crate::protocol::Acks;
@@ -31,6 +31,7 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             ),
             "No producer setting makes a failed send certain; treat failures as unknown, let the idempotent producer retry (enable.idempotence=true), or use transactions for an exact outcome.".into(),
         ),
+        ConsumeSkip if !facts.expired.is_empty() => expired(facts, "any member of the group read it"),
         ConsumeSkip => (
             "Skipped because the group committed an offset past the record before any member had finished processing it, and the member then crashed or lost the partition: the next owner started from the commit.".into(),
             if setup.auto_commit == Some(true) {
@@ -59,7 +60,7 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "Two brokers accepted writes as leader of one partition in the same leader epoch: the epoch no longer fences the old leader.".into(),
             "The leader epoch must fence every old leader (a zombie's writes are refused by epoch); no configuration makes two leaders of one epoch safe.".into(),
         ),
-        NoProgress => no_progress(&anomaly.description, setup),
+        NoProgress => no_progress(anomaly.liveness.as_ref(), setup),
     }
 }
 
@@ -168,23 +169,20 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     (because, fix.to_string())
 }
 
-/// Why the cluster did not recover, from the liveness check's description (the runner
-/// names what was still wrong when the heal-and-drain phase ran out).
-fn no_progress(description: &str, setup: &Setup) -> (String, String) {
-    let (why, fix) = if description.contains("consumer groups had not committed") {
+/// Why the cluster did not recover, from what the liveness phase found still wrong when
+/// it ran out of time.
+fn no_progress(cause: Option<&LivenessCause>, setup: &Setup) -> (String, String) {
+    let (why, fix) = if let Some(LivenessCause::GroupsBehind { .. }) = cause {
         (
             "the consumer group did not commit up to the end of every partition: its members stopped consuming or committing (a member that never rejoined, a rebalance that did not settle, or processing slower than the records arrive)",
             "Give members time to rejoin and keep up after a failure: max.poll.interval.ms above the time one poll's records take to process, session.timeout.ms above the longest pause, and a processing rate above the produce rate.",
         )
-    } else if description.contains("unanswered") {
+    } else if let Some(LivenessCause::SendsUnanswered { .. }) = cause {
         (
             "producers were still waiting for answers to sends that no leader could accept or refuse",
             "Bound every send with delivery.timeout.ms and keep enough in-sync replicas alive that a leader can answer (replication factor 3, min.insync.replicas=2).",
         )
-    } else if description.contains("no leader")
-        || description.contains("did not elect")
-        || description.contains("ISR lacks")
-    {
+    } else if cause.is_some_and(LivenessCause::is_leadership) {
         (
             if setup.unclean_election == Some(false) {
                 "a partition found no in-sync leader, or its replicas did not rejoin the ISR, after every node was restarted; with unclean.leader.election.enable=false no out-of-sync replica may lead"
@@ -211,14 +209,20 @@ fn and_list(items: &[String]) -> String {
     }
 }
 
+/// A record retention deleted before `who` got to it.
+fn expired(f: &Facts, who: &str) -> (String, String) {
+    let (b, t, reason) = f.expired[0];
+    (
+        format!("Skipped because {} deleted the record with its segment at {} ({reason}) before {who}: the consumer's position fell below the log start and auto.offset.reset moved it forward.", broker(b), at(t)),
+        "retention.ms or retention.bytes larger than the longest lag a consumer can fall into (or a consumer that keeps up) would have prevented it.".into(),
+    )
+}
+
 /// Records observed out of order, or skipped, by producers and consumers.
 fn order(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     let reordered_by_retry = setup.idempotence == Some(false) && setup.max_in_flight.is_some_and(|n| n > 1);
-    if let Some((b, t, reason)) = f.expired.first() {
-        return (
-            format!("Skipped because {} deleted the record with its segment at {} ({reason}) before the consumer reached it: the consumer's position fell below the log start and auto.offset.reset moved it forward.", broker(*b), at(*t)),
-            "retention.ms or retention.bytes larger than the longest lag a consumer can fall into (or a consumer that keeps up) would have prevented it.".into(),
-        );
+    if !f.expired.is_empty() {
+        return expired(f, "the consumer reached it");
     }
     if !f.truncated.is_empty() || f.overwritten.is_some() {
         let (b, t, _) = f.truncated.first().cloned().unwrap_or((

@@ -4,7 +4,7 @@
 
 use crate::check::describe::{broker, process, secs};
 use crate::fault::FaultKind;
-use crate::history::{Event, History, LogStartReason, MicroOp, OpFn, OpType, OpValue, TruncationReason};
+use crate::history::{ClusterState, Event, History, LogStartReason, MicroOp, OpFn, OpType, OpValue, TruncationReason};
 use crate::protocol::Acks;
 use std::collections::BTreeSet;
 
@@ -189,19 +189,16 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     let mut appended: BTreeSet<u64> = BTreeSet::new();
     let mut fetched: BTreeSet<u32> = BTreeSet::new();
     let mut hw_told = false;
-    let mut isr: Option<Vec<u32>> = None;
+    // The partition's ISR as the controller stored it, ordered by leader epoch.
+    let mut state = ClusterState::default();
     let is_it = |o: u64, v: u64| match focus.value {
         Some(value) => value == v,
         None => focus.offset == Some(o),
     };
     for e in &history.trace {
         let at = |text: String| Line { time_ns: e.time_ns, text };
+        state.apply(e);
         match &e.event {
-            Event::IsrChange { tp, isr: now, .. } | Event::LeaderElection { tp, isr: now, .. }
-                if **tp == *focus.key =>
-            {
-                isr = Some(now.clone());
-            }
             Event::Append { tp, broker: b, as_leader, leader_epoch, base_offset, values } if **tp == *focus.key => {
                 let mut other = None;
                 for (i, &v) in values.iter().enumerate() {
@@ -246,7 +243,7 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                         .any(|&(lb, o, _, _)| lb == *b && (*base_offset..base_offset + count).contains(&o)) =>
             {
                 facts.acked = Some((*b, *acks, e.time_ns));
-                facts.isr_at_ack = isr.clone();
+                facts.isr_at_ack = state.partition(&focus.key).filter(|p| p.created).map(|p| p.isr.clone());
                 lines.push(at(format!("{} acknowledges the batch to the producer (acks={acks})", broker(*b))));
             }
             Event::HighWatermark { tp, broker: b, is_leader: true, old, new, .. } if **tp == *focus.key && !hw_told => {

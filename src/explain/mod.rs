@@ -18,7 +18,7 @@ pub use life::Line;
 pub use setup::Setup;
 
 use crate::check::describe::secs;
-use crate::check::{Anomaly, AnomalyKind};
+use crate::check::{Anomaly, AnomalyKind, RecordRole};
 use crate::history::History;
 use life::{Facts, Focus, Life};
 
@@ -96,9 +96,7 @@ pub fn explain(history: &History, anomaly: &Anomaly, setup: &Setup) -> Story {
 fn focuses(anomaly: &Anomaly) -> Vec<Focus> {
     let mut refs: Vec<_> = anomaly.records.iter().filter(|r| r.value.is_some()).collect();
     match anomaly.kind {
-        AnomalyKind::PollSkip | AnomalyKind::ConsumeSkip => {
-            refs.retain(|r| r.note.contains("skipped") || r.note.contains("never processed"))
-        }
+        AnomalyKind::PollSkip | AnomalyKind::ConsumeSkip => refs.retain(|r| r.role == RecordRole::Subject),
         AnomalyKind::LostWrite | AnomalyKind::G1a => refs.truncate(1),
         _ => {}
     }

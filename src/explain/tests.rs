@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::check::testkit::Hist;
+use crate::check::LivenessCause;
 use crate::check::{check_all, Anomaly, AnomalyKind};
 use crate::fault::FaultKind;
 use crate::history::Event;
@@ -223,11 +224,8 @@ fn log_invariant_stories() {
         .event("broker-2", append(2, true, 1, 2, &[62]))
         .build();
     let mut found = check_all(&h);
-    found.push(Anomaly {
-        kind: AnomalyKind::NoProgress,
-        description: "x had no leader when the liveness phase ended.".into(),
-        records: vec![crate::check::RecordRef::new("x", None, None, "no leader")],
-    });
+    let no_leader = crate::check::liveness::PartitionProblem::NoLeader { tp: "x".into() };
+    found.push(Anomaly::no_progress(LivenessCause::NotRecovered { waited_ms: 30_000, problems: vec![no_leader] }));
     assert_eq!(
         kinds(&found),
         [AnomalyKind::HwRegression, AnomalyKind::MultipleLeaders, AnomalyKind::NoProgress].into()
@@ -273,11 +271,7 @@ fn consumer_group_stories() {
 fn every_anomaly_kind_has_a_story_with_a_cause_and_a_prevention() {
     let setup = Setup::default();
     for kind in AnomalyKind::ALL {
-        let anomaly = Anomaly {
-            kind,
-            description: "d".into(),
-            records: vec![crate::check::RecordRef::new("x", Some(0), Some(1), "n")],
-        };
+        let anomaly = Anomaly::new(kind, "d".into(), vec![crate::check::RecordRef::new("x", Some(0), Some(1), "n")]);
         let story = explain(&acks1_leader_crash(), &anomaly, &setup);
         assert!(story.cause.ends_with('.') && story.prevention.ends_with('.'), "{kind}: {story:?}");
         assert!(!story.records.is_empty(), "{kind}");
@@ -306,8 +300,8 @@ fn retention_story() {
         .build();
     // The checkers excuse records retention removed; a consumer that fell behind still
     // skips them (poll-skip, consume-skip), and that story must name retention.
-    let skipped = crate::check::RecordRef::new("x", Some(0), Some(80), "skipped");
-    let anomaly = Anomaly { kind: AnomalyKind::PollSkip, description: "d".into(), records: vec![skipped] };
+    let skipped = crate::check::RecordRef::new("x", Some(0), Some(80), "skipped").subject();
+    let anomaly = Anomaly::new(AnomalyKind::PollSkip, "d".into(), vec![skipped]);
     let text = render_text(&explain(&h, &anomaly, &Setup::default()));
     assert!(
         text.contains("leader broker-1 deletes it with its old segment (retention.ms); the log now starts at offset 1"),

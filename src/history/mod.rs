@@ -8,12 +8,14 @@ mod diff;
 mod jsonl;
 mod op;
 mod recorder;
+pub mod state;
 mod trace;
 
 pub use diff::{first_divergence, Divergence};
 pub use jsonl::{read_history_jsonl, write_history_jsonl, HistoryParseError};
 pub use op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords};
 pub use recorder::{Recorder, Tracer, HISTORY_TARGET, TRACE_TARGET};
+pub use state::ClusterState;
 pub use trace::{ElectionReason, Event, LogStartReason, RunPhase, TraceEvent, TruncationReason};
 
 use std::hash::{Hash, Hasher};

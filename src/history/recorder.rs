@@ -50,6 +50,16 @@ impl TraceChunks {
         self.chunks.iter().flatten()
     }
 
+    /// The events from index `from` on, without copying them.
+    fn iter_from(&self, from: usize) -> impl Iterator<Item = &TraceEvent> {
+        let (chunk, within) = (from / Self::CHUNK_EVENTS, from % Self::CHUNK_EVENTS);
+        self.chunks
+            .iter()
+            .skip(chunk)
+            .enumerate()
+            .flat_map(move |(i, c)| &c[if i == 0 { within.min(c.len()) } else { 0 }..])
+    }
+
     /// The events from index `from` on.
     fn since(&self, from: usize) -> Vec<TraceEvent> {
         let (chunk, within) = (from / Self::CHUNK_EVENTS, from % Self::CHUNK_EVENTS);
@@ -174,6 +184,11 @@ impl Recorder {
     /// Runs `f` over the trace recorded so far (without copying it).
     pub fn with_trace<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &TraceEvent>) -> T) -> T {
         f(&mut self.lock().trace.iter())
+    }
+
+    /// Runs `f` over the trace events from index `from` on (without copying them).
+    pub fn with_trace_since<T>(&self, from: usize, f: impl FnOnce(&mut dyn Iterator<Item = &TraceEvent>) -> T) -> T {
+        f(&mut self.lock().trace.iter_from(from))
     }
 
     /// Runs `f` over the ops recorded so far (without copying them).

@@ -266,18 +266,24 @@ pub enum ElectionReason {
     BrokerStartup,
 }
 
-/// A phase of a run, as the runner traces its start.
+/// A phase of a run, in order. The runner traces the start of the safety and liveness
+/// phases ([`Event::Phase`]); boot and shutdown are the runner's own.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
 )]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum RunPhase {
+    /// The cluster boots and elects its first leaders; no client runs yet.
+    Boot,
     /// The workload runs and faults fire.
     Safety,
     /// Every fault is healed, every node restarted, and the cluster must recover and
-    /// drain.
+    /// drain. Producers and standalone consumers have stopped; group members go on so
+    /// that their groups can catch up.
     Liveness,
+    /// The run is over: every node is about to be killed.
+    Shutdown,
 }
 
 crate::hash_by_name!(TruncationReason, LogStartReason, ElectionReason, RunPhase);

@@ -3,7 +3,8 @@
 //! producers' throughput and latency; each partition's final log order.
 
 use crate::fault::FaultKind;
-use crate::history::{Event, History, MicroOp, OpFn, OpType};
+use crate::history::state::Applied;
+use crate::history::{ClusterState, Event, History, MicroOp, OpFn, OpType};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Process ids from here on belong to the runner's final drain.
@@ -24,32 +25,43 @@ pub(crate) struct PartitionTimeline {
     pub log_end: BTreeMap<u32, Vec<(u64, u64)>>,
 }
 
-/// Every partition's timeline, in partition order.
+fn timeline<'m>(by_tp: &'m mut BTreeMap<String, PartitionTimeline>, tp: &str) -> &'m mut PartitionTimeline {
+    by_tp.entry(tp.to_string()).or_insert_with(|| PartitionTimeline { tp: tp.to_string(), ..Default::default() })
+}
+
+/// Every partition's timeline, in partition order, from the [`ClusterState`] fold of
+/// the trace (so a fenced controller's late event draws nothing).
 pub(crate) fn timelines(history: &History) -> Vec<PartitionTimeline> {
     let mut by_tp: BTreeMap<String, PartitionTimeline> = BTreeMap::new();
-    fn get<'m>(by_tp: &'m mut BTreeMap<String, PartitionTimeline>, tp: &str) -> &'m mut PartitionTimeline {
-        by_tp.entry(tp.to_string()).or_insert_with(|| PartitionTimeline { tp: tp.to_string(), ..Default::default() })
-    }
-    let by = &mut by_tp;
+    let mut state = ClusterState::default();
     for e in &history.trace {
         let t = e.time_ns;
-        match &e.event {
-            Event::LeaderElection { tp, leader, isr, unclean, .. } => {
-                let p = get(by, tp);
-                p.leadership.push((t, *leader, isr.clone()));
-                p.elections.push((t, *leader, *unclean));
+        let (tp, end_before) = match &e.event {
+            Event::Append { tp, broker, .. }
+            | Event::Truncate { tp, broker, .. }
+            | Event::LogLoaded { tp, broker, .. } => (Some(tp), state.replica(tp, *broker).map(|r| r.log_end_offset)),
+            _ => (None, None),
+        };
+        match state.apply(e) {
+            Applied::Partition(n) => {
+                let partition = state.partition_by_number(n);
+                let p = timeline(&mut by_tp, &partition.name);
+                p.leadership.push((t, partition.leader, partition.isr.clone()));
+                if let Event::LeaderElection { unclean, .. } = &e.event {
+                    p.elections.push((t, partition.leader, *unclean));
+                }
             }
-            Event::IsrChange { tp, leader, isr, .. } => get(by, tp).leadership.push((t, *leader, isr.clone())),
-            Event::HighWatermark { tp, is_leader: true, new, .. } => get(by, tp).high_watermark.push((t, *new)),
-            Event::Append { tp, broker, base_offset, values, .. } => {
-                get(by, tp).log_end.entry(*broker).or_default().push((t, base_offset + values.len() as u64));
-            }
-            Event::Truncate { tp, broker, to_offset, .. } => {
-                get(by, tp).log_end.entry(*broker).or_default().push((t, *to_offset));
-            }
-            Event::LogLoaded { tp, broker, records, .. } => {
-                let end = records.last().map_or(0, |r| r.0 + 1);
-                get(by, tp).log_end.entry(*broker).or_default().push((t, end));
+            Applied::Replica { broker, .. } => {
+                if let Event::HighWatermark { tp, is_leader: true, new, .. } = &e.event {
+                    timeline(&mut by_tp, tp).high_watermark.push((t, *new));
+                }
+                // Log ends as appends, truncations and loads from disk move them.
+                if let Some(tp) = tp {
+                    let end = state.replica(tp, broker).map_or(0, |r| r.log_end_offset);
+                    if end_before != Some(end) || matches!(e.event, Event::LogLoaded { .. }) {
+                        timeline(&mut by_tp, tp).log_end.entry(broker).or_default().push((t, end));
+                    }
+                }
             }
             _ => {}
         }

@@ -2,24 +2,33 @@
 //! workload and the fault schedule (the safety phase), then heals everything, restarts
 //! every node and drains every partition (the liveness phase), kills every node, and
 //! checks the history. Also runs a scenario over all its seeds against its expectations.
+//!
+//! Files: `simulation` (the phases of one run: boot, safety, liveness, shutdown),
+//! `configure` (the one scenario-to-system configuration mapping), `schedule` (the fault
+//! schedule), `nemesis` (firing and undoing each fault kind), `observer` (the cluster
+//! state folded from the trace while the run goes), `probes` (what the liveness phase
+//! waits for), `swarm` (what a seed draws), `outcome` and `sweep` (verdicts over seeds).
 
-mod cluster;
+mod configure;
 mod nemesis;
 mod observer;
 mod outcome;
 mod panic_hook;
 mod planted;
+mod probes;
+mod schedule;
+mod simulation;
 pub mod swarm;
 pub mod sweep;
 
-pub use cluster::{replica_assignment, topic_assignments};
-pub use observer::{observe, ClusterObservation, ObservedPartition, ObservedReplica};
+pub use configure::{replica_assignment, topic_assignments};
 pub use outcome::{RunOutcome, RunStats, ScenarioVerdict, SeedVerdict, Status, Unavailability};
 pub use panic_hook::PLANT_PANIC_VAR;
 pub use planted::{sweep_planted, PlantedSweep, SweepSeed};
+pub use simulation::DRAIN_PROCESS;
 pub use swarm::DrawnParameters;
 
-use crate::check::{self, Anomaly, AnomalyKind};
+use crate::check::{self, AnomalyKind};
 use crate::history::{Event, Recorder, RunPhase};
 use crate::plant::PlantedBug;
 use crate::scenario::Scenario;
@@ -67,7 +76,7 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
             if let Some(at) = planted {
                 panic_hook::plant(at);
             }
-            cluster::simulate(&instance, &options).await
+            simulation::simulate(&instance, &options).await
         })
     }));
     let wall_ms = started.elapsed().as_millis() as u64;
@@ -137,11 +146,6 @@ pub fn run_scenario_with(
         seeds.push(outcome.verdict(scenario));
     }
     ScenarioVerdict::judge(scenario, seeds)
-}
-
-/// A `no-progress` anomaly with its description.
-pub(crate) fn no_progress(description: String) -> Anomaly {
-    Anomaly { kind: AnomalyKind::NoProgress, description, records: Vec::new() }
 }
 
 /// Records the start of a run phase.

@@ -1,7 +1,8 @@
 //! What a run produced and how it is judged against the scenario's expectations.
 
 use crate::check::{Anomaly, AnomalyKind};
-use crate::history::{Event, History, MicroOp, OpFn, OpType};
+use crate::history::state::Applied;
+use crate::history::{ClusterState, History, MicroOp, OpFn, OpType};
 use crate::plant::PlantedBug;
 use crate::scenario::Scenario;
 use serde::Serialize;
@@ -86,21 +87,24 @@ pub struct Unavailability {
     pub until_ms: Option<u64>,
 }
 
-/// Spans without a leader, from the controller's elections.
+/// Spans without a leader, as the controller stored each partition's state (stale
+/// events from a fenced controller change nothing: see [`ClusterState`]).
 pub fn unavailability(history: &History) -> Vec<Unavailability> {
-    let mut open: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut state = ClusterState::default();
+    // By name, so that spans still open at the end come in partition order.
+    let mut open: BTreeMap<std::sync::Arc<str>, u64> = BTreeMap::new();
     let mut spans = Vec::new();
     for event in &history.trace {
-        if let Event::LeaderElection { tp, leader, .. } = &event.event {
-            let now_ms = event.time_ns / 1_000_000;
-            match leader {
-                None => {
-                    open.entry(tp).or_insert(now_ms);
-                }
-                Some(_) => {
-                    if let Some(from_ms) = open.remove(&**tp) {
-                        spans.push(Unavailability { tp: tp.to_string(), from_ms, until_ms: Some(now_ms) });
-                    }
+        let Applied::Partition(n) = state.apply(event) else { continue };
+        let partition = state.partition_by_number(n);
+        let now_ms = event.time_ns / 1_000_000;
+        match partition.leader {
+            None => {
+                open.entry(partition.name.clone()).or_insert(now_ms);
+            }
+            Some(_) => {
+                if let Some(from_ms) = open.remove(&partition.name) {
+                    spans.push(Unavailability { tp: partition.name.to_string(), from_ms, until_ms: Some(now_ms) });
                 }
             }
         }

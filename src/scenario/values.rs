@@ -65,27 +65,7 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     u64::try_from(total_us / 1_000).map_err(|_| bad("; it is too long"))
 }
 
-/// Formats milliseconds the way scenario files write them: `"150ms"`, `"2s"`, `"2.5s"`,
-/// `"1m"`, `"1m30s"`. The result parses back to the same value.
-pub fn format_duration_ms(ms: u64) -> String {
-    if ms == 0 {
-        return "0s".to_string();
-    }
-    if ms < 1_000 {
-        return format!("{ms}ms");
-    }
-    if ms.is_multiple_of(60_000) {
-        return format!("{}m", ms / 60_000);
-    }
-    if ms > 60_000 && ms.is_multiple_of(1_000) {
-        return format!("{}m{}s", ms / 60_000, (ms % 60_000) / 1_000);
-    }
-    if ms.is_multiple_of(1_000) {
-        return format!("{}s", ms / 1_000);
-    }
-    let secs = format!("{}.{:03}", ms / 1_000, ms % 1_000);
-    format!("{}s", secs.trim_end_matches('0'))
-}
+pub use crate::units::format_duration_ms;
 
 /// Parses a seed range, `"A..B"` (half-open, like Rust and `--seeds A..B`) or `"A..=B"`.
 pub fn parse_seed_range(text: &str) -> Result<Vec<u64>, String> {

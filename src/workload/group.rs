@@ -7,18 +7,15 @@
 //! a stall can strike between polling a record, processing it and committing it. That
 //! window is where at-most-once and at-least-once differ.
 
-use super::{add_polled, consumer_config, poll_value, AppFault, WorkloadContext};
-use crate::client::assignor::Strategy;
-use crate::client::consumer::ConsumedRecord;
+use super::{add_polled, poll_value, AppFault, Progress, WorkloadContext};
+use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener, PendingCommit};
-use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords};
+use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords, RunPhase};
 use crate::protocol::{Offset, Request, Response, TopicPartition};
 use crate::scenario::{self, CommitMode, CommitPolicy, Processing};
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::process::Incarnation;
@@ -41,9 +38,9 @@ struct App<'a> {
     /// The offsets last committed by this member, per partition, so that a manual
     /// policy commits only what moved.
     last_committed: BTreeMap<TopicPartition, Offset>,
-    /// The run's count of records polled and not processed yet, kept equal to the sum
-    /// of the members' backlogs.
-    unprocessed: Arc<AtomicU64>,
+    /// The run's progress: its count of records polled and not processed yet is kept
+    /// equal to the sum of the members' backlogs.
+    progress: Progress,
     /// An asynchronous commit not answered yet.
     in_flight: Option<PendingCommit>,
 }
@@ -52,12 +49,12 @@ impl App<'_> {
     fn add_to_backlog(&mut self, polled: impl IntoIterator<Item = Polled>) {
         let before = self.backlog.len();
         self.backlog.extend(polled);
-        self.unprocessed.fetch_add((self.backlog.len() - before) as u64, Ordering::Relaxed);
+        self.progress.polled((self.backlog.len() - before) as u64);
     }
 
     fn take_from_backlog(&mut self, count: usize) -> Vec<Polled> {
         let taken: Vec<Polled> = self.backlog.drain(..count.min(self.backlog.len())).collect();
-        self.unprocessed.fetch_sub(taken.len() as u64, Ordering::Relaxed);
+        self.progress.processed(taken.len() as u64);
         taken
     }
 }
@@ -65,7 +62,7 @@ impl App<'_> {
 impl Drop for App<'_> {
     fn drop(&mut self) {
         // A crashed member's backlog is gone with it.
-        self.unprocessed.fetch_sub(self.backlog.len() as u64, Ordering::Relaxed);
+        self.progress.processed(self.backlog.len() as u64);
     }
 }
 
@@ -122,26 +119,6 @@ impl GroupListener for App<'_> {
     }
 }
 
-/// The group settings of a subscribe-mode consumer spec; `client_id` is its node name.
-pub fn group_config(spec: &scenario::ConsumerSpec, client_id: &str) -> GroupConfig {
-    let c = &spec.config;
-    GroupConfig {
-        group_id: spec.group.clone().unwrap_or_default(),
-        client_id: client_id.to_string(),
-        session_timeout_ms: c.session_timeout_ms,
-        max_poll_interval_ms: c.max_poll_interval_ms,
-        heartbeat_interval_ms: c.heartbeat_interval_ms,
-        strategy: match c.partition_assignment_strategy {
-            scenario::AssignmentStrategy::Range => Strategy::Range,
-            scenario::AssignmentStrategy::RoundRobin => Strategy::RoundRobin,
-            scenario::AssignmentStrategy::Sticky => Strategy::Sticky,
-        },
-        enable_auto_commit: spec.commit == CommitPolicy::Auto,
-        auto_commit_interval_ms: c.auto_commit_interval_ms,
-        retry_backoff_ms: 100,
-    }
-}
-
 /// One group member process, named `name` (its client id), booted as Jepsen process
 /// `process`. It runs until the run ends (not only the safety phase: the liveness phase
 /// waits for groups to catch up), recording a crash if killed before.
@@ -149,25 +126,26 @@ pub fn run_group_consumer(
     ctx: WorkloadContext,
     net: NodeNet<Request, Response>,
     spec: scenario::ConsumerSpec,
+    configs: (ConsumerConfig, GroupConfig),
     name: String,
     process: u64,
 ) -> impl std::future::Future<Output = ()> {
-    let life = ctx.incarnation(process, &ctx.run_over);
-    member_loop(ctx, net, spec, name, life)
+    let life = ctx.incarnation(process, RunPhase::Shutdown);
+    member_loop(ctx, net, spec, configs, name, life)
 }
 
 async fn member_loop(
     ctx: WorkloadContext,
     net: NodeNet<Request, Response>,
     spec: scenario::ConsumerSpec,
+    (config, group_config): (ConsumerConfig, GroupConfig),
     name: String,
     mut life: Incarnation,
 ) {
     let group_id = spec.group.clone().unwrap_or_default();
     let topics = vec![spec.topic.clone()];
     life.invoke(OpFn::Subscribe, OpValue::Keys(topics.clone()));
-    let config = consumer_config(&spec, ctx.bootstrap.clone());
-    let join = || GroupConsumer::subscribe(net.clone(), config.clone(), group_config(&spec, &name), topics.clone());
+    let join = || GroupConsumer::subscribe(net.clone(), config.clone(), group_config.clone(), topics.clone());
     let mut member = join();
     life.complete(OpType::Ok, OpValue::Keys(topics.clone()), None);
     let mut app = App {
@@ -175,7 +153,7 @@ async fn member_loop(
         group_id: &group_id,
         backlog: VecDeque::new(),
         last_committed: BTreeMap::new(),
-        unprocessed: ctx.unprocessed.clone(),
+        progress: ctx.progress.clone(),
         in_flight: None,
     };
     let poll_interval = Duration::from_millis(spec.poll_interval_ms);

@@ -5,9 +5,9 @@
 //! position and a producer's send order belong to one process, and a restarted client
 //! starts both afresh.
 
+use super::Progress;
 use crate::history::{GroupContext, OpFn, OpType, OpValue, Recorder};
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Hands out process ids: a client's first start keeps the id it was booted with; each
@@ -46,22 +46,23 @@ pub struct Incarnation {
     pub process: u64,
     /// The outstanding operation's function and invoke value.
     pending: Option<(OpFn, OpValue)>,
-    /// Set when the run's safety phase is over: a kill then is the end of the run, not a
-    /// crash, and nothing more is recorded.
-    stop: Option<Arc<AtomicBool>>,
-    /// The run's count of outstanding sends, released if a send op dies with the process.
-    outstanding: Option<Arc<AtomicU64>>,
+    /// Whether the part of the run this client works in is over: a kill then is the end
+    /// of the run, not a crash, and nothing more is recorded.
+    over: Option<Box<dyn Fn() -> bool + Send>>,
+    /// The run's progress counts: outstanding sends are released if a send op dies with
+    /// the process.
+    progress: Option<Progress>,
 }
 
 impl Incarnation {
     /// A workload client's incarnation, which records its crash.
-    pub fn new(recorder: Recorder, process: u64, stop: Arc<AtomicBool>, outstanding: Arc<AtomicU64>) -> Self {
-        Incarnation { recorder, process, pending: None, stop: Some(stop), outstanding: Some(outstanding) }
+    pub fn new(recorder: Recorder, process: u64, over: Box<dyn Fn() -> bool + Send>, progress: Progress) -> Self {
+        Incarnation { recorder, process, pending: None, over: Some(over), progress: Some(progress) }
     }
 
     /// An incarnation that records nothing when dropped (the liveness drain).
     pub fn unguarded(recorder: Recorder, process: u64) -> Self {
-        Incarnation { recorder, process, pending: None, stop: None, outstanding: None }
+        Incarnation { recorder, process, pending: None, over: None, progress: None }
     }
 
     /// Records an invocation; send invocations count as outstanding.
@@ -93,8 +94,8 @@ impl Incarnation {
     fn start(&mut self, f: OpFn, value: OpValue, group: Option<GroupContext>) {
         self.record(OpType::Invoke, f, value.clone(), None, group);
         if f == OpFn::Send {
-            if let Some(outstanding) = &self.outstanding {
-                outstanding.fetch_add(1, Ordering::Relaxed);
+            if let Some(progress) = &self.progress {
+                progress.send_started();
             }
         }
         self.pending = Some((f, value));
@@ -117,8 +118,8 @@ impl Incarnation {
 
     fn release(&self, f: OpFn) {
         if f == OpFn::Send {
-            if let Some(outstanding) = &self.outstanding {
-                outstanding.fetch_sub(1, Ordering::Relaxed);
+            if let Some(progress) = &self.progress {
+                progress.send_ended();
             }
         }
     }
@@ -128,10 +129,10 @@ impl Drop for Incarnation {
     fn drop(&mut self) {
         // Only a kill during the safety phase is a crash; at the end of the run every
         // node is killed and the simulation may already be gone.
-        let Some(stop) = &self.stop else {
+        let Some(over) = &self.over else {
             return;
         };
-        if stop.load(Ordering::Relaxed) {
+        if over() {
             return;
         }
         if let Some((f, value)) = self.pending.take() {

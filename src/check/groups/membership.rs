@@ -32,22 +32,22 @@ pub(super) fn commit_regressions(ops: &GroupOps<'_>) -> Vec<Anomaly> {
 }
 
 fn regression(key: &str, previous: u64, earlier: &MemberOp<'_>, offset: u64, later: &MemberOp<'_>) -> Anomaly {
-    Anomaly {
-        kind: AnomalyKind::CommitRegression,
-        description: format!(
+    Anomaly::new(
+        AnomalyKind::CommitRegression,
+        format!(
             "Group {}'s committed offset for {key} went back from {previous} (committed by {}) to {offset} \
              (committed by {}); the coordinator accepted both.",
             later.ctx.group,
             earlier.who_when(),
             later.who_when()
         ),
-        records: vec![
+        vec![
             RecordRef::new(key, Some(previous), None, format!("committed next offset {previous} by {}", earlier.who()))
                 .seen_in(earlier.op),
             RecordRef::new(key, Some(offset), None, format!("then committed next offset {offset} by {}", later.who()))
                 .seen_in(later.op),
         ],
-    }
+    )
 }
 
 /// `split-ownership`: one anomaly per group, generation and partition that `ok` assign
@@ -76,21 +76,21 @@ pub(super) fn split_ownership(ops: &GroupOps<'_>) -> Vec<Anomaly> {
             .iter()
             .map(|m| format!("{} ({}) at {}", m.ctx.member, process(m.op.process), secs(m.op.time_ns)))
             .collect();
-        out.push(Anomaly {
-            kind: AnomalyKind::SplitOwnership,
-            description: format!(
+        out.push(Anomaly::new(
+            AnomalyKind::SplitOwnership,
+            format!(
                 "Group {group} generation {generation} assigned {key} to {}: {}.",
                 plural(holders.len(), "member"),
                 and_list(&phrases)
             ),
-            records: holders
+            holders
                 .iter()
                 .map(|m| {
                     let note = format!("assigned to {} in generation {generation}", m.ctx.member);
                     RecordRef::new(key, None, None, note).seen_in(m.op)
                 })
                 .collect(),
-        });
+        ));
     }
     out
 }

@@ -141,11 +141,13 @@ fn skip_anomaly(
             Some(poll) => {
                 RecordRef::new(key, Some(o), Some(v), format!("polled at offset {o}, never processed by the group"))
                     .seen_in(poll)
+                    .subject()
             }
-            None => RecordRef::new(key, Some(o), Some(v), format!("deleted by retention at offset {o}, never read")),
+            None => RecordRef::new(key, Some(o), Some(v), format!("deleted by retention at offset {o}, never read"))
+                .subject(),
         }
     }));
-    Anomaly { kind: AnomalyKind::ConsumeSkip, description, records }
+    Anomaly::new(AnomalyKind::ConsumeSkip, description, records)
 }
 
 /// `consume-duplicate`: one anomaly per group and record processed more than once, in
@@ -178,22 +180,21 @@ pub(super) fn consume_duplicates(ops: &GroupOps<'_>) -> Vec<Anomaly> {
         let members: BTreeSet<&str> = by.iter().map(|m| m.ctx.member.as_str()).collect();
         let whom = if members.len() == 1 { "by one member" } else { "by different members" };
         let phrases: Vec<String> = by.iter().map(|m| format!("by {}", m.who_when())).collect();
-        out.push(Anomaly {
-            kind: AnomalyKind::ConsumeDuplicate,
-            description: format!(
+        out.push(Anomaly::new(
+            AnomalyKind::ConsumeDuplicate,
+            format!(
                 "Group {group} processed {key} offset {offset} (value {value}) {} {whom}: {}.",
                 times(by.len()),
                 sample(&phrases, DUPLICATE_PROCESSINGS_SHOWN)
             ),
-            records: by
-                .iter()
+            by.iter()
                 .enumerate()
                 .map(|(i, m)| {
                     let note = format!("processing {} of {} by {}", i + 1, by.len(), m.who());
                     RecordRef::new(key, Some(offset), Some(value), note).seen_in(m.op)
                 })
                 .collect(),
-        });
+        ));
     }
     out
 }

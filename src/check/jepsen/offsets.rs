@@ -20,15 +20,15 @@ pub(super) fn inconsistent_offsets(a: &Analysis<'_>) -> Vec<Anomaly> {
                 values.iter().map(|o| observation(a, order, key, offset, o.value)).collect();
             let phrases: Vec<String> =
                 values.iter().zip(&seen).map(|(o, (phrase, _))| format!("{} ({phrase})", o.value)).collect();
-            out.push(Anomaly {
-                kind: AnomalyKind::InconsistentOffsets,
-                description: format!(
+            out.push(Anomaly::new(
+                AnomalyKind::InconsistentOffsets,
+                format!(
                     "{key} offset {offset} was observed holding {} different values: {}.",
                     values.len(),
                     phrases.join(", ")
                 ),
-                records: seen.into_iter().map(|(_, r)| r).collect(),
-            });
+                seen.into_iter().map(|(_, r)| r).collect(),
+            ));
         }
     }
     out
@@ -45,15 +45,15 @@ pub(super) fn duplicates(a: &Analysis<'_>) -> Vec<Anomaly> {
                 offsets.iter().map(|&o| observation(a, order, key, o, value)).collect();
             let phrases: Vec<String> =
                 offsets.iter().zip(&seen).map(|(o, (phrase, _))| format!("{o} ({phrase})")).collect();
-            out.push(Anomaly {
-                kind: AnomalyKind::Duplicate,
-                description: format!(
+            out.push(Anomaly::new(
+                AnomalyKind::Duplicate,
+                format!(
                     "{key}: value {value} was observed at {}: {}.",
                     plural(offsets.len(), "offset"),
                     phrases.join(", ")
                 ),
-                records: seen.into_iter().map(|(_, r)| r).collect(),
-            });
+                seen.into_iter().map(|(_, r)| r).collect(),
+            ));
         }
     }
     out

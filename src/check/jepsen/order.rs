@@ -160,9 +160,9 @@ fn poll_skip(a: &Analysis<'_>, step: Step<'_>, skipped: &[(u64, u64)]) -> Anomal
     };
     let (from, to) = step_records(a, step, "polled just before the skip", "polled just after the skip");
     let mut records = vec![from];
-    records.extend(skipped.iter().map(|&(o, v)| RecordRef::new(step.key, Some(o), Some(v), "skipped")));
+    records.extend(skipped.iter().map(|&(o, v)| RecordRef::new(step.key, Some(o), Some(v), "skipped").subject()));
     records.push(to);
-    Anomaly { kind: AnomalyKind::PollSkip, description, records }
+    Anomaly::new(AnomalyKind::PollSkip, description, records)
 }
 
 /// `2 records of x (offsets 2-3, values 12, 13)` / `1 record of x (offset 1, value 11)`.
@@ -201,7 +201,7 @@ fn nonmonotonic_poll(a: &Analysis<'_>, step: Step<'_>) -> Anomaly {
         )
     };
     let (from, to) = step_records(a, step, "polled first", "polled next, not after it");
-    Anomaly { kind: AnomalyKind::NonmonotonicPoll, description, records: vec![from, to] }
+    Anomaly::new(AnomalyKind::NonmonotonicPoll, description, vec![from, to])
 }
 
 /// Jepsen's send checks. Between ops: for each process and key, over `ok` and `info`
@@ -280,7 +280,7 @@ fn judge_send(
         )
     };
     let (from_record, to_record) = step_records(a, step, "sent first", "sent next, landed not after it");
-    Some(Anomaly { kind: AnomalyKind::NonmonotonicSend, description, records: vec![from_record, to_record] })
+    Some(Anomaly::new(AnomalyKind::NonmonotonicSend, description, vec![from_record, to_record]))
 }
 
 #[cfg(test)]

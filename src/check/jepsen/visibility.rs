@@ -86,11 +86,11 @@ fn lost_write(
             RecordRef::new(key, Some(witness_offset), Some(witness), "polled, further in the log").seen_in(reader.op),
         );
     }
-    Anomaly {
-        kind: AnomalyKind::LostWrite,
-        description: format!("{key}: value {value} at offset {offset}, {sent}, was never polled, {proof}."),
+    Anomaly::new(
+        AnomalyKind::LostWrite,
+        format!("{key}: value {value} at offset {offset}, {sent}, was never polled, {proof}."),
         records,
-    }
+    )
 }
 
 /// Jepsen's `unseen`: the values `ok` send/txn ops sent that no `ok` poll read, by the
@@ -149,11 +149,11 @@ fn unseen_key(a: &Analysis<'_>, key: &str, values: &[UnseenSend]) -> Anomaly {
         1 => "1 acknowledged send was".to_string(),
         n => format!("{n} acknowledged sends were"),
     };
-    Anomaly {
-        kind: AnomalyKind::Unseen,
-        description: format!("{key}: {count} never read by any poll: {}.", sample(&phrases, 5)),
+    Anomaly::new(
+        AnomalyKind::Unseen,
+        format!("{key}: {count} never read by any poll: {}.", sample(&phrases, 5)),
         records,
-    }
+    )
 }
 
 /// Jepsen's `g1a-cases` (aborted read): an `ok` poll or txn read a value of a key that
@@ -183,18 +183,18 @@ pub(super) fn g1a(a: &Analysis<'_>) -> Vec<Anomaly> {
 /// Describes one aborted read.
 fn aborted_read(key: &str, (offset, value): (u64, u64), reader: &Completion<'_>, writer: &Completion<'_>) -> Anomaly {
     let error = writer.op.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
-    Anomaly {
-        kind: AnomalyKind::G1a,
-        description: format!(
+    Anomaly::new(
+        AnomalyKind::G1a,
+        format!(
             "{} polled value {value} from {key} at offset {offset}, but the send of {value} by {} failed{error}.",
             capitalize(&who_when(reader)),
             who_when(writer)
         ),
-        records: vec![
+        vec![
             RecordRef::new(key, None, Some(value), format!("send failed{error}")).seen_in(writer.op),
             RecordRef::new(key, Some(offset), Some(value), format!("polled at offset {offset}")).seen_in(reader.op),
         ],
-    }
+    )
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Every replica's log and high watermark, reconstructed from the trace one event at a
-//! time, so the log checkers can ask what a replica held when something happened.
+//! Every replica's records, reconstructed from the trace one event at a time on top of
+//! the cluster state fold ([`ClusterState`]: high watermarks, log ends, roles), so the
+//! log checkers can ask what a replica held when something happened.
 //!
 //! Each record is kept as an [`Entry`]: its value and the leader epoch of the batch it
 //! came in (from `Append`'s `leader_epoch`, `LogLoaded`'s records and `Truncate`'s
@@ -7,6 +8,7 @@
 //! epoch both match: a producer retry can put an equal value at the same offset in a
 //! later epoch, and that is a different record.
 
+use crate::history::state::{Applied, ClusterState};
 use crate::history::{Event, TraceEvent};
 use std::collections::BTreeMap;
 
@@ -84,18 +86,6 @@ impl FromIterator<(u64, Entry)> for ReplicaLog {
     }
 }
 
-/// One replica (a partition on a broker) as the trace describes it.
-#[derive(Debug, Default)]
-pub(super) struct Replica {
-    /// Offset → entry of every record the replica holds.
-    pub log: ReplicaLog,
-    /// Its high watermark: records below it are, as far as it knows, committed.
-    pub hw: u64,
-    /// Whether it is the partition's leader, per its latest HW, BecomeLeader or
-    /// BecomeFollower event (false after a restart).
-    pub is_leader: bool,
-}
-
 /// What one trace event did to one replica, as far as the checkers care.
 #[derive(Debug)]
 pub(super) struct Change<'e> {
@@ -103,8 +93,9 @@ pub(super) struct Change<'e> {
     pub event: &'e TraceEvent,
     /// The partition.
     pub tp: &'e str,
-    /// The partition's number in [`Replicas`] (dense, in order of first appearance), so
-    /// that per-partition state can live in a `Vec` instead of a map keyed by name.
+    /// The partition's number in the [`ClusterState`] (dense, in order of first
+    /// appearance), so that per-partition state can live in a `Vec` instead of a map
+    /// keyed by name.
     pub partition: usize,
     /// The broker.
     pub broker: u32,
@@ -121,68 +112,48 @@ pub(super) struct Change<'e> {
     pub removed: Vec<(u64, Entry)>,
 }
 
-/// All replicas of the cluster.
+/// Every replica's records, on top of the [`ClusterState`] fold that gives each
+/// replica's high watermark and role.
 #[derive(Debug, Default)]
-pub(super) struct Replicas<'e> {
-    /// Partition name → its number: every partition the trace named, in order of first
-    /// appearance.
-    partitions: BTreeMap<&'e str, usize>,
-    /// (partition number, broker) → replica.
-    by_replica: BTreeMap<(usize, u32), Replica>,
+pub(super) struct Replicas {
+    state: ClusterState,
+    /// (partition number, broker) → the records the replica holds.
+    logs: BTreeMap<(usize, u32), ReplicaLog>,
 }
 
-impl<'e> Replicas<'e> {
-    /// A replica as it stands now, if the trace has mentioned it.
-    pub fn get(&self, tp: &str, broker: u32) -> Option<&Replica> {
-        self.by_replica.get(&(*self.partitions.get(tp)?, broker))
-    }
-
-    /// The number of a partition, assigned on first sight.
-    fn partition(&mut self, tp: &'e str) -> usize {
-        let next = self.partitions.len();
-        *self.partitions.entry(tp).or_insert(next)
-    }
-
-    fn replica(&mut self, partition: usize, broker: u32) -> &mut Replica {
-        self.by_replica.entry((partition, broker)).or_default()
+impl Replicas {
+    /// A replica's records as they stand now, if the trace has mentioned it.
+    pub fn log(&self, tp: &str, broker: u32) -> Option<&ReplicaLog> {
+        self.logs.get(&(self.state.number(tp)?, broker))
     }
 
     /// Applies one event; for events that touch a replica's log or high watermark,
     /// says what changed.
-    pub fn apply(&mut self, event: &'e TraceEvent) -> Option<Change<'e>> {
-        let (tp, broker) = match &event.event {
-            Event::BrokerStarted { broker } => {
-                self.by_replica.retain(|(_, b), _| b != broker);
+    pub fn apply<'e>(&mut self, event: &'e TraceEvent) -> Option<Change<'e>> {
+        let (partition, broker, hw_before) = match self.state.apply(event) {
+            Applied::BrokerStarted(broker) => {
+                self.logs.retain(|(_, b), _| *b != broker);
                 return None;
             }
-            Event::BecomeLeader { tp, broker, .. }
-            | Event::BecomeFollower { tp, broker, .. }
-            | Event::LogStartAdvanced { tp, broker, .. }
-            | Event::LogLoaded { tp, broker, .. }
-            | Event::Append { tp, broker, .. }
-            | Event::HighWatermark { tp, broker, .. }
-            | Event::Truncate { tp, broker, .. } => (&**tp, *broker),
+            Applied::Replica { partition, broker, hw_before } => (partition, broker, hw_before),
             _ => return None,
         };
-        let partition = self.partition(tp);
-        let replica = self.replica(partition, broker);
-        match &event.event {
-            Event::BecomeLeader { .. } => {
-                replica.is_leader = true;
-                return None;
-            }
-            Event::BecomeFollower { .. } => {
-                replica.is_leader = false;
-                return None;
-            }
+        let log = self.logs.entry((partition, broker)).or_default();
+        let hw = self.state.replica_by_number(partition, broker).map_or(0, |r| r.high_watermark);
+        let tp = match &event.event {
+            Event::BecomeLeader { .. } | Event::BecomeFollower { .. } => return None,
             Event::LogStartAdvanced { log_start_offset, .. } => {
                 // Below the log start nothing is held any more; this is not a truncation
                 // (retention deletes committed records on purpose), so nothing is `removed`.
-                replica.log.remove_before(*log_start_offset);
+                log.remove_before(*log_start_offset);
                 return None;
             }
-            _ => {}
-        }
+            Event::LogLoaded { tp, .. }
+            | Event::Append { tp, .. }
+            | Event::HighWatermark { tp, .. }
+            | Event::Truncate { tp, .. } => &**tp,
+            _ => return None,
+        };
         let mut change = Change {
             event,
             tp,
@@ -190,50 +161,41 @@ impl<'e> Replicas<'e> {
             broker,
             now_below_hw: Vec::new(),
             as_leader: false,
-            hw: 0,
+            hw,
             removed: Vec::new(),
         };
         match &event.event {
-            Event::LogLoaded { records, high_watermark, .. } => {
-                *replica = Replica {
-                    log: records.iter().map(|&(offset, value, epoch)| (offset, Entry { value, epoch })).collect(),
-                    hw: *high_watermark,
-                    is_leader: false,
-                };
-                change.now_below_hw = replica.log.range(0..replica.hw).to_vec();
+            Event::LogLoaded { records, .. } => {
+                *log = records.iter().map(|&(offset, value, epoch)| (offset, Entry { value, epoch })).collect();
+                change.now_below_hw = log.range(0..hw).to_vec();
             }
             Event::Append { as_leader, leader_epoch, base_offset, values, .. } => {
                 // Checked arithmetic: a corrupt trace near u64::MAX must not panic.
                 let offsets = (0u64..).map_while(|i| base_offset.checked_add(i));
                 for (offset, &value) in offsets.zip(values) {
                     let entry = Entry { value, epoch: *leader_epoch };
-                    replica.log.insert(offset, entry);
-                    if offset < replica.hw {
+                    log.insert(offset, entry);
+                    if offset < hw {
                         change.now_below_hw.push((offset, entry));
                     }
                 }
                 change.as_leader = *as_leader;
             }
             Event::HighWatermark { is_leader, new, .. } => {
-                let old = replica.hw;
-                replica.hw = *new;
-                replica.is_leader = *is_leader;
-                if *new > old {
-                    change.now_below_hw = replica.log.range(old..*new).to_vec();
+                if *new > hw_before {
+                    change.now_below_hw = log.range(hw_before..*new).to_vec();
                 }
                 change.as_leader = *is_leader;
             }
             Event::Truncate { to_offset, removed, .. } => {
                 // What the replica held past the new end, corrected by what the broker
                 // says it removed (the broker knows best; our copy may have gaps).
-                let mut gone: BTreeMap<u64, Entry> = replica.log.split_off(*to_offset).into_iter().collect();
+                let mut gone: BTreeMap<u64, Entry> = log.split_off(*to_offset).into_iter().collect();
                 gone.extend(removed.iter().map(|&(offset, value, epoch)| (offset, Entry { value, epoch })));
                 change.removed = gone.into_iter().collect();
-                replica.hw = replica.hw.min(*to_offset);
             }
             _ => {}
         }
-        change.hw = replica.hw;
         Some(change)
     }
 }
@@ -303,7 +265,7 @@ mod tests {
         let change = r.apply(truncate).unwrap();
         assert_eq!(change.removed, entries(&[(1, 11, 1), (2, 12, 1)]));
         assert_eq!(change.hw, 1);
-        assert_eq!(r.get("t-0", 1).unwrap().log.len(), 1);
+        assert_eq!(r.log("t-0", 1).unwrap().len(), 1);
     }
 
     #[test]
@@ -313,7 +275,7 @@ mod tests {
             Event::LogLoaded { tp: "t-0".into(), broker: 1, records: vec![(0, 10, 1), (1, 11, 2)], high_watermark: 1 };
         assert_eq!(r.apply(at(1, loaded)).unwrap().now_below_hw, entries(&[(0, 10, 1)]));
         r.apply(append_in(1, 3, 2, &[12]));
-        let log: Vec<(u64, Entry)> = r.get("t-0", 1).unwrap().log.iter().copied().collect();
+        let log: Vec<(u64, Entry)> = r.log("t-0", 1).unwrap().iter().copied().collect();
         assert_eq!(log, entries(&[(0, 10, 1), (1, 11, 2), (2, 12, 3)]));
         // The broker's own account of what it removed wins over the model's copy.
         let truncate = Event::Truncate {
@@ -331,10 +293,10 @@ mod tests {
         let mut r = Replicas::default();
         r.apply(append(1, u64::MAX, &[10, 11]));
         r.apply(append(2, 0, &[10]));
-        assert_eq!(r.get("t-0", 1).unwrap().log.len(), 1);
+        assert_eq!(r.log("t-0", 1).unwrap().len(), 1);
         r.apply(at(4, Event::BrokerStarted { broker: 1 }));
-        assert!(r.get("t-0", 1).is_none());
-        assert!(r.get("t-0", 2).is_some());
+        assert!(r.log("t-0", 1).is_none());
+        assert!(r.log("t-0", 2).is_some());
     }
 
     #[test]
@@ -351,7 +313,7 @@ mod tests {
             reason: LogStartReason::RetentionMs,
         };
         assert!(r.apply(at(3, moved)).is_none(), "no change for the log checkers to count");
-        let log: Vec<(u64, Entry)> = r.get("t-0", 1).unwrap().log.iter().copied().collect();
+        let log: Vec<(u64, Entry)> = r.log("t-0", 1).unwrap().iter().copied().collect();
         assert_eq!(log, entries(&[(2, 12, 1)]));
     }
 

@@ -2,9 +2,9 @@
 //! message reordering and duplication, with the `heal` that ends partitions and clogs.
 //! Every fault is traced with what it resolved to, and again when it ends.
 
-use super::super::observer::ClusterObservation;
 use super::{trace_ended, FaultId, Nemesis, Undo, METASTORE};
 use crate::fault::FaultKind;
+use crate::history::ClusterState;
 use crate::scenario::{SplitShape, Target};
 use crate::sim::net::Addr;
 use madsim::rand::{seq::SliceRandom, thread_rng, Rng};
@@ -35,7 +35,7 @@ impl Nemesis {
         target: &Target,
         peers: &Target,
         one_way: bool,
-        now: &ClusterObservation,
+        now: &ClusterState,
     ) -> Option<Undo> {
         let (side_a, side_b) = self.sides(target, peers, now);
         let mut links = Vec::new();
@@ -65,7 +65,7 @@ impl Nemesis {
     }
 
     /// Draws a partition of the given shape around `target` and blocks it.
-    pub(super) fn split(&mut self, shape: SplitShape, target: &Target, now: &ClusterObservation) -> Option<Undo> {
+    pub(super) fn split(&mut self, shape: SplitShape, target: &Target, now: &ClusterState) -> Option<Undo> {
         let centre = self.resolve(target, now);
         let mut others: Vec<String> = self.brokers().into_iter().filter(|b| !centre.contains(b)).collect();
         others.shuffle(&mut thread_rng());
@@ -162,7 +162,7 @@ impl Nemesis {
         target: &Target,
         peers: &Target,
         duration_ms: u64,
-        now: &ClusterObservation,
+        now: &ClusterState,
     ) -> Option<Undo> {
         let (side_a, side_b) = self.sides(target, peers, now);
         let links = links_between(&side_a, &side_b);
@@ -208,7 +208,7 @@ impl Nemesis {
     }
 
     /// `reorder`: messages between the sides may overtake each other.
-    pub(super) fn reorder(&mut self, target: &Target, peers: &Target, now: &ClusterObservation) -> Option<Undo> {
+    pub(super) fn reorder(&mut self, target: &Target, peers: &Target, now: &ClusterState) -> Option<Undo> {
         let (side_a, side_b) = self.sides(target, peers, now);
         let links = links_between(&side_a, &side_b);
         {
@@ -225,13 +225,7 @@ impl Nemesis {
 
     /// `duplicate`: messages between the sides are delivered twice with probability
     /// `rate`.
-    pub(super) fn duplicate(
-        &mut self,
-        target: &Target,
-        peers: &Target,
-        rate: f64,
-        now: &ClusterObservation,
-    ) -> Option<Undo> {
+    pub(super) fn duplicate(&mut self, target: &Target, peers: &Target, rate: f64, now: &ClusterState) -> Option<Undo> {
         let (side_a, side_b) = self.sides(target, peers, now);
         let links = links_between(&side_a, &side_b);
         {

@@ -13,8 +13,9 @@ mod links;
 mod nodes;
 mod targets;
 
-use super::observer::{observe, ClusterObservation};
+use super::observer::Observer;
 use crate::fault::FaultKind;
+use crate::history::ClusterState;
 use crate::history::{Event, Recorder};
 use crate::protocol::{Request, Response};
 use crate::scenario::{FaultAction, FaultSpec, Target};
@@ -34,6 +35,8 @@ pub type SharedNodes = Arc<Mutex<NodeSet<Request, Response>>>;
 pub struct Nemesis {
     nodes: SharedNodes,
     recorder: Recorder,
+    /// The cluster as the trace tells it, to resolve targets when a fault fires.
+    observer: Observer,
     broker_count: u32,
     /// The replicas of each partition, by name (`orders-0`).
     assignments: BTreeMap<String, Vec<u32>>,
@@ -117,6 +120,7 @@ impl Nemesis {
     pub fn new(
         nodes: SharedNodes,
         recorder: Recorder,
+        observer: Observer,
         broker_count: u32,
         assignments: BTreeMap<String, Vec<u32>>,
         app_faults: AppFaults,
@@ -125,6 +129,7 @@ impl Nemesis {
         Nemesis {
             nodes,
             recorder,
+            observer,
             broker_count,
             assignments,
             blocked: BTreeSet::new(),
@@ -153,7 +158,8 @@ impl Nemesis {
     pub fn fire(&mut self, fault: &FaultSpec) -> Option<Undo> {
         self.fired += 1;
         let timed = fault.duration_ms.is_some();
-        let now = &observe(&self.recorder);
+        let observer = self.observer.clone();
+        let now = &observer.now();
         let undo = match &fault.action {
             FaultAction::Crash { target } => self.crash(target, now),
             FaultAction::Restart { target } => self.restart_fault(target, now),
@@ -217,13 +223,7 @@ impl Nemesis {
     /// `stall` and `leave`: an application fault on the targeted consumers for the
     /// fault's duration. The consumer's application traces the fault's end (see
     /// [`AppFaults`]), since the runner has no task waking at that moment.
-    fn app_fault(
-        &mut self,
-        fault: &FaultSpec,
-        target: &Target,
-        kind: AppFault,
-        now: &ClusterObservation,
-    ) -> Option<Undo> {
+    fn app_fault(&mut self, fault: &FaultSpec, target: &Target, kind: AppFault, now: &ClusterState) -> Option<Undo> {
         let names = self.resolve(target, now);
         let until = madsim::time::Instant::now() + Duration::from_millis(fault.duration_ms.unwrap_or(0));
         for name in &names {

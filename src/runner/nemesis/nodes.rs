@@ -1,9 +1,9 @@
 //! Process faults: `crash`, `power-loss`, `pause`, and the `restart` and `resume` that
 //! end them.
 
-use super::super::observer::ClusterObservation;
 use super::{trace_ended, Nemesis, Undo};
 use crate::fault::FaultKind;
+use crate::history::ClusterState;
 use crate::protocol::{Request, Response};
 use crate::scenario::Target;
 use crate::sim::nodes::NodeSet;
@@ -13,7 +13,7 @@ const RESUMED: &str = "process runs again, unaware that time passed";
 
 impl Nemesis {
     /// `crash`: the process dies; its page cache survives.
-    pub(super) fn crash(&mut self, target: &Target, now: &ClusterObservation) -> Option<Undo> {
+    pub(super) fn crash(&mut self, target: &Target, now: &ClusterState) -> Option<Undo> {
         let crashed = self.take_down(target, FaultKind::Crash, now, NodeSet::crash);
         self.trace(FaultKind::Crash, crashed.clone(), "process killed; page cache kept".into());
         self.end_pauses_of(&crashed);
@@ -21,7 +21,7 @@ impl Nemesis {
     }
 
     /// `power-loss`: the machine dies silently and loses its unflushed page cache.
-    pub(super) fn power_loss(&mut self, target: &Target, now: &ClusterObservation) -> Option<Undo> {
+    pub(super) fn power_loss(&mut self, target: &Target, now: &ClusterState) -> Option<Undo> {
         let lost = self.take_down(target, FaultKind::PowerLoss, now, NodeSet::power_loss);
         self.trace(FaultKind::PowerLoss, lost.clone(), "machine lost power; unflushed page cache lost".into());
         self.end_pauses_of(&lost);
@@ -34,7 +34,7 @@ impl Nemesis {
         &mut self,
         target: &Target,
         kind: FaultKind,
-        now: &ClusterObservation,
+        now: &ClusterState,
         how: fn(&mut NodeSet<Request, Response>, &str) -> bool,
     ) -> Vec<String> {
         let names = self.resolve(target, now);
@@ -61,7 +61,7 @@ impl Nemesis {
     }
 
     /// `restart`: crashed or powered-off targets start again.
-    pub(super) fn restart_fault(&mut self, target: &Target, now: &ClusterObservation) -> Option<Undo> {
+    pub(super) fn restart_fault(&mut self, target: &Target, now: &ClusterState) -> Option<Undo> {
         let names = self.resolve(target, now);
         let restarted = self.restart_nodes(names);
         if !restarted.is_empty() {
@@ -99,7 +99,7 @@ impl Nemesis {
     }
 
     /// `pause`: the process stops without dying, as in a long GC pause.
-    pub(super) fn pause(&mut self, target: &Target, now: &ClusterObservation) -> Option<Undo> {
+    pub(super) fn pause(&mut self, target: &Target, now: &ClusterState) -> Option<Undo> {
         let names = self.resolve(target, now);
         let paused: Vec<String> = {
             let mut nodes = self.nodes.lock().expect("nodes poisoned");
@@ -111,7 +111,7 @@ impl Nemesis {
     }
 
     /// `resume`: paused targets run again.
-    pub(super) fn resume_fault(&mut self, target: &Target, now: &ClusterObservation) -> Option<Undo> {
+    pub(super) fn resume_fault(&mut self, target: &Target, now: &ClusterState) -> Option<Undo> {
         let names = self.resolve(target, now);
         let resumed = self.resume_nodes(names);
         if !resumed.is_empty() {

@@ -1,9 +1,9 @@
 //! Resolving a fault's target phrase to node names at the moment it fires, from what the
 //! trace tells of the cluster (never from a node's memory).
 
-use super::super::observer::ClusterObservation;
 use super::Nemesis;
 use crate::broker::coordinator::{offsets_partition_for, OFFSETS_TOPIC};
+use crate::history::ClusterState;
 use crate::scenario::Target;
 use madsim::rand::{seq::SliceRandom, thread_rng};
 
@@ -17,12 +17,13 @@ impl Nemesis {
     }
 
     /// Resolves a target to node names, now.
-    pub fn resolve(&self, target: &Target, observation: &ClusterObservation) -> Vec<String> {
+    pub fn resolve(&self, target: &Target, observation: &ClusterState) -> Vec<String> {
         let broker = |id: u32| format!("broker-{id}");
-        let leader_of = |tp: &str| observation.partitions.get(tp).and_then(|p| p.leader).map(broker);
+        let partition = |tp: &str| observation.partition(tp).filter(|p| p.created);
+        let leader_of = |tp: &str| partition(tp).and_then(|p| p.leader).map(broker);
         match target {
             Target::Node(name) => vec![name.clone()],
-            Target::Controller => observation.controller.map(broker).into_iter().collect(),
+            Target::Controller => observation.controller().map(|c| broker(c.broker)).into_iter().collect(),
             Target::LeaderOf(tp) => leader_of(tp).into_iter().collect(),
             Target::CoordinatorOf(group) => {
                 let prefix = format!("{OFFSETS_TOPIC}-");
@@ -33,7 +34,7 @@ impl Nemesis {
                 leader_of(&format!("{prefix}{}", offsets_partition_for(group, count))).into_iter().collect()
             }
             Target::FollowersOf(tp) | Target::AFollowerOf(tp) => {
-                let Some(partition) = observation.partitions.get(tp.as_str()) else {
+                let Some(partition) = partition(tp) else {
                     return Vec::new();
                 };
                 let mut followers: Vec<String> =
@@ -64,7 +65,7 @@ impl Nemesis {
         &self,
         target: &Target,
         peers: &Target,
-        observation: &ClusterObservation,
+        observation: &ClusterState,
     ) -> (Vec<String>, Vec<String>) {
         let side_a = self.resolve(target, observation);
         let side_b = self.resolve(peers, observation).into_iter().filter(|n| !side_a.contains(n)).collect();

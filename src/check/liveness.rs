@@ -1,0 +1,203 @@
+//! Why a run made no progress: the causes of a `no-progress` anomaly. The runner's
+//! liveness phase finds them (no checker can: they are about what did not happen in
+//! time), and `explain` tells each one's story by matching on the cause, never on the
+//! sentence that describes it.
+
+use crate::units::format_duration_ms as duration;
+use serde::Serialize;
+use std::fmt;
+
+/// What the liveness phase found still wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "cause", rename_all = "kebab-case")]
+pub enum LivenessCause {
+    /// Some partition had no leader within `timeout_s` seconds of the cluster booting.
+    NoLeaderAtBoot {
+        /// The boot timeout, in seconds.
+        timeout_s: u64,
+    },
+    /// Producers still waited for answers after the faults healed.
+    SendsUnanswered {
+        /// How many sends were unanswered.
+        count: u64,
+        /// How long the liveness phase waited, in milliseconds.
+        waited_ms: u64,
+    },
+    /// Partitions did not recover after the faults healed: a leader missing, the ISR
+    /// not restored, or a leader's high watermark short of its log end.
+    NotRecovered {
+        /// How long the liveness phase waited, in milliseconds.
+        waited_ms: u64,
+        /// What was wrong, partition by partition.
+        problems: Vec<PartitionProblem>,
+    },
+    /// The final drain could not read these partitions to their high watermark.
+    Undrained {
+        /// The partitions, `topic-N`.
+        partitions: Vec<String>,
+        /// How long the drain had, in milliseconds.
+        waited_ms: u64,
+    },
+    /// Consumer groups had not committed up to the end of every partition.
+    GroupsBehind {
+        /// How long the liveness phase waited, in milliseconds.
+        waited_ms: u64,
+        /// Each lagging group partition.
+        behind: Vec<GroupLag>,
+        /// Records group members polled and had not processed yet.
+        unprocessed: u64,
+    },
+}
+
+/// One partition that did not recover.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum PartitionProblem {
+    /// The controller never stored any state for it.
+    NeverCreated {
+        /// The partition.
+        tp: String,
+    },
+    /// It has no acting leader.
+    NoLeader {
+        /// The partition.
+        tp: String,
+    },
+    /// Some assigned replicas are not back in the ISR.
+    IsrLacks {
+        /// The partition.
+        tp: String,
+        /// The missing replicas' brokers.
+        brokers: Vec<u32>,
+    },
+    /// Its leader's high watermark is below its log end.
+    UncommittedTail {
+        /// The partition.
+        tp: String,
+    },
+}
+
+/// A consumer group's committed offset short of a partition's end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GroupLag {
+    /// The group.
+    pub group: String,
+    /// The partition.
+    pub tp: String,
+    /// The group's last accepted commit (0 if none).
+    pub committed: u64,
+    /// The offset the final drain read the partition to.
+    pub end: u64,
+}
+
+impl LivenessCause {
+    /// Whether the cause is a partition without a leader or with replicas out of its
+    /// ISR (rather than clients, the drain or groups).
+    pub fn is_leadership(&self) -> bool {
+        match self {
+            LivenessCause::NoLeaderAtBoot { .. } => true,
+            LivenessCause::NotRecovered { problems, .. } => problems
+                .iter()
+                .any(|p| matches!(p, PartitionProblem::NoLeader { .. } | PartitionProblem::IsrLacks { .. })),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for LivenessCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LivenessCause::NoLeaderAtBoot { timeout_s } => {
+                write!(f, "the cluster did not elect a leader for every partition within {timeout_s} s of booting")
+            }
+            LivenessCause::SendsUnanswered { count, waited_ms } => {
+                write!(f, "{count} sends were still unanswered {} after the faults healed", duration(*waited_ms))
+            }
+            LivenessCause::NotRecovered { waited_ms, problems } => {
+                let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                write!(f, "{} after the faults healed: {}", duration(*waited_ms), problems.join("; "))
+            }
+            LivenessCause::Undrained { partitions, waited_ms } => write!(
+                f,
+                "after healing, partitions {} could not be read to their high watermark within {}",
+                partitions.join(", "),
+                duration(*waited_ms)
+            ),
+            LivenessCause::GroupsBehind { waited_ms, behind, unprocessed } => {
+                let mut lags: Vec<String> =
+                    behind.iter().map(|l| format!("{} {} at {} of {}", l.group, l.tp, l.committed, l.end)).collect();
+                if *unprocessed > 0 {
+                    lags.push(format!("{unprocessed} polled records not processed yet"));
+                }
+                write!(
+                    f,
+                    "{} s after the faults healed, consumer groups had not committed up to the end of every \
+                     partition: {}",
+                    waited_ms / 1_000,
+                    lags.join("; ")
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for PartitionProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PartitionProblem::NeverCreated { tp } => write!(f, "{tp} was never created"),
+            PartitionProblem::NoLeader { tp } => write!(f, "{tp} has no leader"),
+            PartitionProblem::IsrLacks { tp, brokers } => {
+                let names: Vec<String> = brokers.iter().map(|b| format!("broker-{b}")).collect();
+                write!(f, "{tp} ISR lacks {}", names.join(", "))
+            }
+            PartitionProblem::UncommittedTail { tp } => {
+                write!(f, "{tp}'s leader has not committed its whole log (high watermark below its end)")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_reads_as_the_runner_always_described_it() {
+        let not_recovered = LivenessCause::NotRecovered {
+            waited_ms: 40_000,
+            problems: vec![
+                PartitionProblem::NoLeader { tp: "orders-2".into() },
+                PartitionProblem::IsrLacks { tp: "orders-1".into(), brokers: vec![1, 3] },
+            ],
+        };
+        assert_eq!(
+            not_recovered.to_string(),
+            "40s after the faults healed: orders-2 has no leader; orders-1 ISR lacks broker-1, broker-3"
+        );
+        let groups = LivenessCause::GroupsBehind {
+            waited_ms: 30_000,
+            behind: vec![GroupLag { group: "g".into(), tp: "t-0".into(), committed: 12, end: 40 }],
+            unprocessed: 3,
+        };
+        assert_eq!(
+            groups.to_string(),
+            "30 s after the faults healed, consumer groups had not committed up to the end of every partition: \
+             g t-0 at 12 of 40; 3 polled records not processed yet"
+        );
+        assert_eq!(
+            LivenessCause::SendsUnanswered { count: 2, waited_ms: 30_000 }.to_string(),
+            "2 sends were still unanswered 30s after the faults healed"
+        );
+    }
+
+    #[test]
+    fn leadership_causes_are_told_apart_from_the_others() {
+        let tail = PartitionProblem::UncommittedTail { tp: "t-0".into() };
+        let never = PartitionProblem::NeverCreated { tp: "t-0".into() };
+        assert!(LivenessCause::NoLeaderAtBoot { timeout_s: 60 }.is_leadership());
+        assert!(!LivenessCause::NotRecovered { waited_ms: 1, problems: vec![tail, never] }.is_leadership());
+        let lacks = PartitionProblem::IsrLacks { tp: "t-0".into(), brokers: vec![2] };
+        assert!(LivenessCause::NotRecovered { waited_ms: 1, problems: vec![lacks] }.is_leadership());
+        assert!(!LivenessCause::Undrained { partitions: vec![], waited_ms: 1 }.is_leadership());
+    }
+}

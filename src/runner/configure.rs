@@ -1,0 +1,161 @@
+//! The one mapping from a scenario to the system's configuration: what each broker, the
+//! network, each producer, each consumer and each group member is configured with.
+//! Every setting a scenario file names reaches the system here and nowhere else.
+
+use super::RunOptions;
+use crate::broker::coordinator::OFFSETS_TOPIC;
+use crate::broker::{BrokerConfig, RetentionConfig, TopicAssignment, TruncationMode};
+use crate::client::assignor::Strategy;
+use crate::client::consumer::{ConsumerConfig, OffsetReset};
+use crate::client::group::GroupConfig;
+use crate::client::producer::ProducerConfig;
+use crate::protocol::BrokerId;
+use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
+use crate::sim::net::{Addr, NetConfig};
+
+/// The metastore's host name.
+pub const METASTORE: &str = "metastore";
+
+/// The administrator's replica assignment: partition `p` of a topic with replication
+/// factor `r` on `n` brokers gets brokers `p+1, p+2, ... p+r` (mod n), so leaders spread.
+pub fn replica_assignment(partitions: u32, replication_factor: u32, brokers: u32) -> Vec<Vec<BrokerId>> {
+    (0..partitions).map(|p| (0..replication_factor).map(|i| BrokerId((p + i) % brokers + 1)).collect()).collect()
+}
+
+/// Every topic of the scenario with its assignment and topic-level settings, and
+/// `__consumer_offsets` when a consumer group needs it (Kafka creates it on the first
+/// FindCoordinator; here it exists from the start, which only saves the wait).
+pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
+    let defaults = &scenario.cluster.config;
+    let mut topics: Vec<TopicAssignment> = scenario
+        .topics
+        .iter()
+        .map(|t| TopicAssignment {
+            name: t.name.clone(),
+            replicas: replica_assignment(t.partitions, t.replication_factor, scenario.cluster.brokers),
+            min_insync_replicas: t.config.min_insync_replicas.unwrap_or(defaults.min_insync_replicas),
+            unclean_leader_election_enable: t
+                .config
+                .unclean_leader_election_enable
+                .unwrap_or(defaults.unclean_leader_election_enable),
+            retention: RetentionConfig {
+                retention_ms: t.config.retention_ms.unwrap_or(defaults.log_retention_ms),
+                retention_bytes: t.config.retention_bytes.unwrap_or(defaults.log_retention_bytes),
+                segment_bytes: t.config.segment_bytes.unwrap_or(defaults.log_segment_bytes),
+            },
+        })
+        .collect();
+    if scenario.consumers.iter().any(|c| c.mode == scenario::ConsumerMode::Subscribe) {
+        topics.push(TopicAssignment {
+            name: OFFSETS_TOPIC.to_string(),
+            replicas: replica_assignment(
+                defaults.offsets_topic_num_partitions,
+                defaults.offsets_topic_replication_factor,
+                scenario.cluster.brokers,
+            ),
+            min_insync_replicas: defaults.min_insync_replicas,
+            unclean_leader_election_enable: false,
+            // Compacted in Kafka, with its own `offsets.topic.segment.bytes`: the
+            // cluster's retention settings do not apply (see `BrokerConfig::retention_for`).
+            retention: RetentionConfig::default(),
+        });
+    }
+    topics
+}
+
+/// Broker `id`'s configuration.
+pub(super) fn broker_config(
+    scenario: &Scenario,
+    options: &RunOptions,
+    id: u32,
+    topics: &[TopicAssignment],
+) -> BrokerConfig {
+    let c = &scenario.cluster.config;
+    BrokerConfig {
+        id: BrokerId(id),
+        truncation: match scenario.cluster.truncation {
+            scenario::TruncationMode::Legacy => TruncationMode::Legacy,
+            scenario::TruncationMode::LeaderEpoch => TruncationMode::LeaderEpoch,
+        },
+        topics: topics.to_vec(),
+        replica_lag_time_max_ms: c.replica_lag_time_max_ms,
+        session_timeout_ms: c.zookeeper_session_timeout_ms,
+        replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
+        replica_fetch_max_bytes: c.replica_fetch_max_bytes,
+        replica_fetch_backoff_ms: 1000,
+        high_watermark_checkpoint_interval_ms: c.replica_high_watermark_checkpoint_interval_ms,
+        flush_messages: c.flush_messages,
+        flush_ms: c.flush_ms,
+        log_retention_check_interval_ms: c.log_retention_check_interval_ms,
+        inter_broker_timeout_ms: 30_000,
+        metastore: Addr::new(METASTORE),
+        plant: options.plant,
+    }
+}
+
+/// The network's latency and loss.
+pub(super) fn net_config(scenario: &Scenario) -> NetConfig {
+    NetConfig {
+        latency_ms_min: scenario.network.latency_ms_min,
+        latency_ms_max: scenario.network.latency_ms_max,
+        packet_loss_rate: scenario.network.packet_loss_rate,
+        ..NetConfig::default()
+    }
+}
+
+/// The brokers clients bootstrap from.
+pub(super) fn bootstrap(scenario: &Scenario) -> Vec<Addr> {
+    (1..=scenario.cluster.brokers).map(|i| Addr::new(&format!("broker-{i}"))).collect()
+}
+
+/// A producer's client settings.
+pub(super) fn producer_config(spec: &ProducerSpec, bootstrap: Vec<Addr>) -> ProducerConfig {
+    let c = &spec.config;
+    ProducerConfig {
+        bootstrap,
+        acks: c.acks,
+        retries: c.retries,
+        request_timeout_ms: c.request_timeout_ms,
+        retry_backoff_ms: c.retry_backoff_ms,
+        delivery_timeout_ms: c.delivery_timeout_ms,
+        batch_size: c.batch_size,
+        linger_ms: c.linger_ms,
+        max_in_flight_requests_per_connection: c.max_in_flight_requests_per_connection,
+        max_block_ms: 60_000,
+        enable_idempotence: c.enable_idempotence,
+    }
+}
+
+/// A consumer's client settings.
+pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>) -> ConsumerConfig {
+    ConsumerConfig {
+        bootstrap,
+        auto_offset_reset: match spec.config.auto_offset_reset {
+            scenario::OffsetReset::Earliest => OffsetReset::Earliest,
+            scenario::OffsetReset::Latest => OffsetReset::Latest,
+        },
+        fetch_max_wait_ms: spec.config.fetch_max_wait_ms,
+        max_poll_records: spec.config.max_poll_records as usize,
+        request_timeout_ms: 30_000,
+    }
+}
+
+/// A group member's group settings; `client_id` is its node name.
+pub(super) fn group_config(spec: &ConsumerSpec, client_id: &str) -> GroupConfig {
+    let c = &spec.config;
+    GroupConfig {
+        group_id: spec.group.clone().unwrap_or_default(),
+        client_id: client_id.to_string(),
+        session_timeout_ms: c.session_timeout_ms,
+        max_poll_interval_ms: c.max_poll_interval_ms,
+        heartbeat_interval_ms: c.heartbeat_interval_ms,
+        strategy: match c.partition_assignment_strategy {
+            scenario::AssignmentStrategy::Range => Strategy::Range,
+            scenario::AssignmentStrategy::RoundRobin => Strategy::RoundRobin,
+            scenario::AssignmentStrategy::Sticky => Strategy::Sticky,
+        },
+        enable_auto_commit: spec.commit == CommitPolicy::Auto,
+        auto_commit_interval_ms: c.auto_commit_interval_ms,
+        retry_backoff_ms: 100,
+    }
+}

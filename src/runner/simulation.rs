@@ -1,0 +1,290 @@
+//! One simulated run, inside the runtime, in the shape of a simulator: boot, the safety
+//! phase (workload and faults), the liveness phase (heal, recover, drain), shutdown.
+
+use super::configure::{self, METASTORE};
+use super::nemesis::{Nemesis, SharedNodes};
+use super::observer::Observer;
+use super::probes::{self, wait_until};
+use super::schedule::FaultSchedule;
+use super::{trace_phase, RunOptions};
+use crate::broker::{run_broker, BrokerContext, TopicAssignment};
+use crate::check::liveness::LivenessCause;
+use crate::check::Anomaly;
+use crate::history::{Recorder, RunPhase};
+use crate::metastore::run_metastore;
+use crate::protocol::{Request, Response, TopicPartition};
+use crate::scenario::{self, Scenario};
+use crate::sim::disk::DiskStore;
+use crate::sim::net::{Addr, Network};
+use crate::sim::nodes::NodeSet;
+use crate::workload::{self, Drained, PhaseAnnouncer, WorkloadContext};
+use madsim::runtime::{Handle, NodeHandle};
+use madsim::time::{sleep_until, Instant};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What a finished simulation hands back.
+pub struct Simulated {
+    /// Everything recorded.
+    pub recorder: Recorder,
+    /// `no-progress` findings of the liveness phase.
+    pub liveness_failures: Vec<Anomaly>,
+    /// The partitions the liveness phase could not read to their high watermark; an
+    /// acknowledged record there that nobody read is a liveness failure, not a loss.
+    pub undrained: Vec<String>,
+    /// Faults fired.
+    pub faults_fired: u64,
+    /// Network messages delivered.
+    pub messages: u64,
+}
+
+/// How long the cluster may take to elect every partition's first leader.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The Jepsen process id of the liveness phase's final drain: above every client's.
+pub const DRAIN_PROCESS: u64 = 1_000_000;
+
+/// A run in progress: the simulated world and what the phases found so far.
+struct Run<'s> {
+    scenario: &'s Scenario,
+    handle: Handle,
+    recorder: Recorder,
+    observer: Observer,
+    network: Network<Request, Response>,
+    nodes: SharedNodes,
+    /// The node carrying the network's own tasks.
+    wire: NodeHandle,
+    topics: Vec<TopicAssignment>,
+    workload: WorkloadContext,
+    phases: PhaseAnnouncer,
+    nemesis: Arc<Mutex<Nemesis>>,
+    liveness_failures: Vec<Anomaly>,
+    drained: Drained,
+    /// The node the final drain ran on, killed with the others at shutdown.
+    drain_node: Option<NodeHandle>,
+}
+
+/// Runs the whole simulation. Must be called inside a fresh runtime.
+pub async fn simulate(scenario: &Scenario, options: &RunOptions) -> Simulated {
+    let mut run = boot(scenario, options).await;
+    safety_phase(&mut run).await;
+    liveness_phase(&mut run).await;
+    shutdown(run)
+}
+
+/// Boots the metastore and every broker, and waits until every partition has a leader.
+async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
+    let handle = Handle::current();
+    let recorder = Recorder::new();
+    let wire = handle.create_node().name("wire").build();
+    let network = Network::new(configure::net_config(scenario), wire.clone());
+    let disks = DiskStore::new();
+    let nodes: SharedNodes = Arc::new(Mutex::new(NodeSet::new(handle.clone(), network.clone(), disks.clone())));
+    let topics = configure::topic_assignments(scenario);
+    {
+        let mut nodes = nodes.lock().expect("nodes poisoned");
+        let meta_net = network.add_host(&Addr::new(METASTORE));
+        let meta_disk = disks.disk(METASTORE);
+        nodes.boot(METASTORE, move || run_metastore(meta_net.clone(), meta_disk.clone()));
+        for id in 1..=scenario.cluster.brokers {
+            let name = format!("broker-{id}");
+            let ctx = BrokerContext {
+                config: configure::broker_config(scenario, options, id, &topics),
+                net: network.add_host(&Addr::new(&name)),
+                disk: disks.disk(&name),
+                tracer: recorder.tracer(&name),
+            };
+            nodes.boot(&name, move || run_broker(ctx.clone()));
+        }
+    }
+    let observer = Observer::new(recorder.clone());
+    let (workload, phases) = WorkloadContext::new(recorder.clone());
+    let nemesis = Nemesis::new(
+        nodes.clone(),
+        recorder.clone(),
+        observer.clone(),
+        scenario.cluster.brokers,
+        replica_sets(&topics),
+        workload.app_faults.clone(),
+    );
+    let mut run = Run {
+        scenario,
+        handle,
+        recorder,
+        observer,
+        network,
+        nodes,
+        wire,
+        topics,
+        workload,
+        phases,
+        nemesis: Arc::new(Mutex::new(nemesis)),
+        liveness_failures: Vec::new(),
+        drained: Drained::default(),
+        drain_node: None,
+    };
+    let partitions = probes::partition_names(&run.topics);
+    if !wait_until(BOOT_TIMEOUT, || probes::all_led(&run.observer.now(), &partitions)).await {
+        run.fail(LivenessCause::NoLeaderAtBoot { timeout_s: BOOT_TIMEOUT.as_secs() });
+    }
+    run
+}
+
+/// The replicas of each partition, by name (`orders-0`).
+fn replica_sets(topics: &[TopicAssignment]) -> BTreeMap<String, Vec<u32>> {
+    topics
+        .iter()
+        .flat_map(|t| {
+            t.replicas
+                .iter()
+                .enumerate()
+                .map(move |(p, r)| (format!("{}-{p}", t.name), r.iter().map(|b| b.0).collect()))
+        })
+        .collect()
+}
+
+/// The workload runs and the fault schedule fires for the scenario's `duration`.
+async fn safety_phase(run: &mut Run<'_>) {
+    trace_phase(&run.recorder, RunPhase::Safety);
+    run.phases.announce(RunPhase::Safety);
+    boot_clients(run);
+    let start = Instant::now();
+    let schedule = FaultSchedule::start(run.scenario.faults.clone(), run.nemesis.clone(), start);
+    sleep_until(start + Duration::from_millis(run.scenario.duration_ms)).await;
+    schedule.stop();
+    run.phases.announce(RunPhase::Liveness);
+}
+
+/// Boots every producer and consumer process. Process ids: producers first, then
+/// consumers, in scenario order.
+fn boot_clients(run: &Run<'_>) {
+    let scenario = run.scenario;
+    let bootstrap = configure::bootstrap(scenario);
+    let mut nodes = run.nodes.lock().expect("nodes poisoned");
+    let mut process = 0u64;
+    let mut producer_number = 0;
+    for spec in &scenario.producers {
+        let partitions = scenario.topics.iter().find(|t| t.name == spec.topic).map_or(1, |t| t.partitions);
+        let config = configure::producer_config(spec, bootstrap.clone());
+        for _ in 0..spec.count {
+            producer_number += 1;
+            let name = format!("producer-{producer_number}");
+            let net = run.network.add_host(&Addr::new(&name));
+            let (ctx, spec, config, this) = (run.workload.clone(), spec.clone(), config.clone(), process);
+            nodes.boot(&name, move || {
+                workload::run_producer(ctx.clone(), net.clone(), spec.clone(), config.clone(), partitions, this)
+            });
+            process += 1;
+        }
+    }
+    let mut consumer_number = 0;
+    for spec in &scenario.consumers {
+        let config = configure::consumer_config(spec, bootstrap.clone());
+        for _ in 0..spec.count {
+            consumer_number += 1;
+            let name = format!("consumer-{consumer_number}");
+            let net = run.network.add_host(&Addr::new(&name));
+            let (ctx, spec, config, this) = (run.workload.clone(), spec.clone(), config.clone(), process);
+            match spec.mode {
+                scenario::ConsumerMode::Assign => {
+                    nodes.boot(&name, move || {
+                        workload::run_consumer(ctx.clone(), net.clone(), spec.clone(), config.clone(), this)
+                    });
+                }
+                scenario::ConsumerMode::Subscribe => {
+                    let configs = (config, configure::group_config(&spec, &name));
+                    let member = name.clone();
+                    nodes.boot(&name, move || {
+                        workload::run_group_consumer(
+                            ctx.clone(),
+                            net.clone(),
+                            spec.clone(),
+                            configs.clone(),
+                            member.clone(),
+                            this,
+                        )
+                    });
+                }
+            }
+            process += 1;
+        }
+    }
+}
+
+/// Heals every fault and restarts every node, then waits, each step within the
+/// scenario's `liveness_timeout`, for the producers' sends to be answered, for every
+/// partition to recover, for the final drain to read every partition, and for every
+/// consumer group to catch up.
+async fn liveness_phase(run: &mut Run<'_>) {
+    trace_phase(&run.recorder, RunPhase::Liveness);
+    run.nemesis.lock().expect("nemesis poisoned").heal_everything();
+    let limit = Duration::from_millis(run.scenario.liveness_timeout_ms);
+    let waited_ms = run.scenario.liveness_timeout_ms;
+    let progress = run.workload.progress.clone();
+    if !wait_until(limit, || progress.outstanding_sends() == 0).await {
+        run.fail(LivenessCause::SendsUnanswered { count: progress.outstanding_sends(), waited_ms });
+    }
+    let topics = run.topics.clone();
+    if !wait_until(limit, || probes::partition_problems(&run.observer.now(), &topics).is_empty()).await {
+        let problems = probes::partition_problems(&run.observer.now(), &topics);
+        run.fail(LivenessCause::NotRecovered { waited_ms, problems });
+    }
+    run.drained = drain(run, Instant::now() + limit).await;
+    if !run.drained.unfinished.is_empty() {
+        let partitions = run.drained.unfinished.iter().map(ToString::to_string).collect();
+        run.fail(LivenessCause::Undrained { partitions, waited_ms });
+    }
+    let groups = probes::group_topics(run.scenario);
+    let end_offsets = &run.drained.end_offsets;
+    let caught_up =
+        || probes::groups_behind(&run.recorder, &groups, end_offsets).is_empty() && progress.unprocessed_records() == 0;
+    if !groups.is_empty() && !wait_until(limit, caught_up).await {
+        let behind = probes::groups_behind(&run.recorder, &groups, end_offsets);
+        let unprocessed = progress.unprocessed_records();
+        run.fail(LivenessCause::GroupsBehind { waited_ms, behind, unprocessed });
+    }
+    run.phases.announce(RunPhase::Shutdown);
+}
+
+/// The final drain: a consumer on its own node reads every partition the scenario has to
+/// its high watermark, by `deadline`.
+async fn drain(run: &mut Run<'_>, deadline: Instant) -> Drained {
+    let net = run.network.add_host(&Addr::new("drain"));
+    // Every partition the scenario has, so that one missing from the metadata (no leader)
+    // counts as undrained rather than as drained by default.
+    let expected: Vec<TopicPartition> = run
+        .scenario
+        .topics
+        .iter()
+        .flat_map(|t| (0..t.partitions).map(move |p| TopicPartition::new(t.name.as_str(), p)))
+        .collect();
+    let (recorder, bootstrap) = (run.recorder.clone(), configure::bootstrap(run.scenario));
+    let node = run.handle.create_node().name("drain").build();
+    let drained = node
+        .spawn(async move { workload::drain(recorder, net, bootstrap, expected, DRAIN_PROCESS, deadline).await })
+        .await
+        .unwrap_or_default();
+    run.drain_node = Some(node);
+    drained
+}
+
+/// Kills every node so that no task outlives the run, and hands back what it recorded.
+fn shutdown(run: Run<'_>) -> Simulated {
+    let undrained: Vec<String> = run.drained.unfinished.iter().map(ToString::to_string).collect();
+    let faults_fired = run.nemesis.lock().expect("nemesis poisoned").fired;
+    let messages = run.network.stats().messages_delivered;
+    run.nodes.lock().expect("nodes poisoned").kill_all();
+    if let Some(drain) = &run.drain_node {
+        run.handle.kill(drain.id());
+    }
+    run.handle.kill(run.wire.id());
+    Simulated { recorder: run.recorder, liveness_failures: run.liveness_failures, undrained, faults_fired, messages }
+}
+
+impl Run<'_> {
+    /// Records a liveness failure.
+    fn fail(&mut self, cause: LivenessCause) {
+        self.liveness_failures.push(Anomaly::no_progress(cause));
+    }
+}

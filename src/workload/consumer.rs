@@ -1,0 +1,120 @@
+//! Standalone consumers of the workload (`mode = "assign"`) and the liveness phase's
+//! final drain, which reads every partition to its high watermark.
+
+use super::{poll_value, Incarnation, WorkloadContext};
+use crate::client::consumer::{Consumer, ConsumerConfig, OffsetReset};
+use crate::history::{MicroOp, OpFn, OpType, OpValue, Recorder, RunPhase};
+use crate::protocol::{Request, Response, TopicPartition};
+use crate::scenario::ConsumerSpec;
+use crate::sim::net::{Addr, NodeNet};
+use madsim::time::{sleep, Instant};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One standalone consumer process: assigns every partition of its topic and polls
+/// until stopped, recording each poll. Process ids behave as in [`run_producer`].
+pub fn run_consumer(
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    spec: ConsumerSpec,
+    config: ConsumerConfig,
+    process: u64,
+) -> impl std::future::Future<Output = ()> {
+    let life = ctx.incarnation(process, RunPhase::Liveness);
+    consume(ctx, net, spec, config, life)
+}
+
+async fn consume(
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    spec: ConsumerSpec,
+    config: ConsumerConfig,
+    mut life: Incarnation,
+) {
+    let mut consumer = Consumer::new(net, config);
+    let mut partitions = Vec::new();
+    while partitions.is_empty() && !ctx.safety_over() {
+        partitions = consumer.partitions_for(&spec.topic).await;
+        if partitions.is_empty() {
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let keys: Vec<String> = partitions.iter().map(TopicPartition::to_string).collect();
+    life.invoke(OpFn::Assign, OpValue::Keys(keys.clone()));
+    consumer.assign(partitions);
+    life.complete(OpType::Ok, OpValue::Keys(keys), None);
+    while !ctx.safety_over() {
+        poll_once(&mut life, &mut consumer).await;
+        sleep(Duration::from_millis(spec.poll_interval_ms)).await;
+    }
+}
+
+/// One recorded poll: invoke, fetch, ok with the records per partition.
+async fn poll_once(life: &mut Incarnation, consumer: &mut Consumer) -> usize {
+    life.invoke(OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]));
+    let records = consumer.poll().await;
+    life.complete(OpType::Ok, poll_value(&records), None);
+    records.len()
+}
+
+/// What the liveness drain found.
+#[derive(Clone, Debug, Default)]
+pub struct Drained {
+    /// The partitions it could not read to their high watermark in time.
+    pub unfinished: Vec<TopicPartition>,
+    /// The high watermark each finished partition was read to.
+    pub end_offsets: BTreeMap<TopicPartition, u64>,
+}
+
+/// The liveness drain: reads every partition from its start to its high watermark.
+pub async fn drain(
+    recorder: Recorder,
+    net: NodeNet<Request, Response>,
+    bootstrap: Vec<Addr>,
+    expected: Vec<TopicPartition>,
+    process: u64,
+    deadline: Instant,
+) -> Drained {
+    let config = ConsumerConfig {
+        bootstrap,
+        auto_offset_reset: OffsetReset::Earliest,
+        fetch_max_wait_ms: 100,
+        max_poll_records: 10_000,
+        request_timeout_ms: 5_000,
+    };
+    let mut consumer = Consumer::new(net, config);
+    let topics: std::collections::BTreeSet<String> = expected.iter().map(|tp| tp.topic.to_string()).collect();
+    let mut all = Vec::new();
+    for topic in &topics {
+        all.extend(consumer.partitions_for(topic).await);
+    }
+    // A partition the metadata does not list (no leader yet) is still to be drained.
+    for tp in expected {
+        if !all.contains(&tp) {
+            all.push(tp);
+        }
+    }
+    let keys: Vec<String> = all.iter().map(TopicPartition::to_string).collect();
+    let mut life = Incarnation::unguarded(recorder, process);
+    life.invoke(OpFn::Assign, OpValue::Keys(keys.clone()));
+    consumer.assign(all.clone());
+    life.complete(OpType::Ok, OpValue::Keys(keys), None);
+    let mut unfinished = all;
+    let mut end_offsets = BTreeMap::new();
+    while !unfinished.is_empty() && Instant::now() < deadline {
+        let mut still = Vec::new();
+        for tp in unfinished {
+            match (consumer.end_offset(&tp).await, consumer.position(&tp)) {
+                (Some(end), Some(position)) if position >= end => {
+                    end_offsets.insert(tp, end);
+                }
+                _ => still.push(tp),
+            }
+        }
+        unfinished = still;
+        if !unfinished.is_empty() {
+            poll_once(&mut life, &mut consumer).await;
+        }
+    }
+    Drained { unfinished, end_offsets }
+}

@@ -1,0 +1,125 @@
+//! What every workload process of a run shares: the recorder, the value allocator, the
+//! run's phase as the runner announces it, the progress the runner waits on, and the
+//! application faults in force.
+
+use super::{AppFaults, Incarnation, ProcessIds};
+use crate::history::{Recorder, RunPhase};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Shared among every workload process of a run.
+#[derive(Clone)]
+pub struct WorkloadContext {
+    /// The run's recorder.
+    pub recorder: Recorder,
+    /// The next value to send: values are unique across the run.
+    pub next_value: Arc<AtomicU64>,
+    /// The run's phase, as the runner announces it: the one channel from the runner to
+    /// the workload. Processes read it; none waits on it, so an announcement wakes no
+    /// task (a wake-up would change the run's schedule).
+    phase: watch::Receiver<RunPhase>,
+    /// What the runner waits for in the liveness phase.
+    pub progress: Progress,
+    /// Application faults the nemesis put on consumers (by node name): stalls and
+    /// clean departures, each with when it ends.
+    pub app_faults: AppFaults,
+    /// Process ids: a restarted client continues under a new one.
+    pub processes: ProcessIds,
+}
+
+/// The runner's end of the phase channel.
+pub struct PhaseAnnouncer(watch::Sender<RunPhase>);
+
+impl PhaseAnnouncer {
+    /// Tells every workload process that the run is now in `phase`.
+    pub fn announce(&self, phase: RunPhase) {
+        self.0.send_replace(phase);
+    }
+}
+
+/// Counts the workload keeps for the runner's liveness phase.
+#[derive(Clone, Default)]
+pub struct Progress {
+    /// Sends invoked and not yet completed.
+    outstanding_sends: Arc<AtomicU64>,
+    /// Records group members polled and have not processed (nor dropped) yet.
+    unprocessed_records: Arc<AtomicU64>,
+}
+
+impl Progress {
+    /// Sends invoked and not yet completed.
+    pub fn outstanding_sends(&self) -> u64 {
+        self.outstanding_sends.load(Ordering::Relaxed)
+    }
+
+    /// Records group members polled and have not processed (nor dropped) yet.
+    pub fn unprocessed_records(&self) -> u64 {
+        self.unprocessed_records.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn send_started(&self) {
+        self.outstanding_sends.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn send_ended(&self) {
+        self.outstanding_sends.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn polled(&self, records: u64) {
+        self.unprocessed_records.fetch_add(records, Ordering::Relaxed);
+    }
+
+    pub(super) fn processed(&self, records: u64) {
+        self.unprocessed_records.fetch_sub(records, Ordering::Relaxed);
+    }
+}
+
+impl WorkloadContext {
+    /// A fresh context in the boot phase, and the runner's end of its phase channel.
+    pub fn new(recorder: Recorder) -> (Self, PhaseAnnouncer) {
+        let (announcer, phase) = watch::channel(RunPhase::Boot);
+        let context = WorkloadContext {
+            app_faults: AppFaults::new(recorder.clone()),
+            recorder,
+            next_value: Arc::new(AtomicU64::new(0)),
+            phase,
+            progress: Progress::default(),
+            processes: ProcessIds::default(),
+        };
+        (context, PhaseAnnouncer(announcer))
+    }
+
+    /// The run's phase now.
+    pub fn phase(&self) -> RunPhase {
+        *self.phase.borrow()
+    }
+
+    /// This start's incarnation of the client booted as process `initial`. A kill
+    /// counts as a crash until the run reaches `over`: the liveness phase for producers
+    /// and standalone consumers, the shutdown for group members (which keep consuming
+    /// through the liveness phase so that the runner can see their groups catch up).
+    pub(super) fn incarnation(&self, initial: u64, over: RunPhase) -> Incarnation {
+        let process = self.processes.start(initial);
+        let phase = self.phase.clone();
+        let ended = move || *phase.borrow() >= over;
+        Incarnation::new(self.recorder.clone(), process, Box::new(ended), self.progress.clone())
+    }
+
+    /// Whether the safety phase is over: producers and standalone consumers stop.
+    pub(super) fn safety_over(&self) -> bool {
+        self.phase() >= RunPhase::Liveness
+    }
+
+    /// Whether the run is over: group members stop.
+    pub(super) fn run_over(&self) -> bool {
+        self.phase() >= RunPhase::Shutdown
+    }
+
+    /// Waits while the nemesis stalls the consumer `name`.
+    pub(super) async fn wait_while_stalled(&self, name: &str) {
+        while let Some(until) = self.app_faults.active(name, super::AppFault::Stall) {
+            madsim::time::sleep_until(until).await;
+        }
+    }
+}

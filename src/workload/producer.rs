@@ -1,0 +1,169 @@
+//! A producer process of the workload: sends run-unique values at the scenario's rate,
+//! recording each send op as Jepsen's Kafka workload does.
+
+use super::{Incarnation, WorkloadContext};
+use crate::client::producer::{Producer, ProducerConfig, ProducerRecord};
+use crate::history::{MicroOp, OpFn, OpType, OpValue, RunPhase};
+use crate::protocol::{Request, Response, TopicPartition};
+use crate::scenario::{Partitioning, ProducerSpec, SendMode};
+use crate::sim::net::NodeNet;
+use madsim::rand::{thread_rng, Rng};
+use madsim::time::{sleep_until, Instant};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many simulated milliseconds of sends one asynchronous op groups.
+const ASYNC_OP_WINDOW_MS: f64 = 200.0;
+
+/// madsim's timer resolution: every sleep lasts at least this long, even one until an
+/// instant already past.
+const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
+/// One producer process: sends at the spec's rate until stopped or out of records.
+/// `process` is its Jepsen process id at boot; a restart continues under a new id
+/// (see [`ProcessIds`]), and a crash mid-op completes the op as `info` and records a
+/// `crash` for the old id.
+///
+/// A Jepsen process has one operation outstanding at a time. In `sync` mode each op is
+/// one send that waits for its result. In `async` mode an op groups the sends due in a
+/// short window (as Jepsen's multi-send ops do): they are issued at the rate without
+/// waiting, each with its own completion callback, and the op completes once every
+/// callback has fired; reordering inside the op is what `nonmonotonic-send` sees.
+pub fn run_producer(
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    spec: ProducerSpec,
+    config: ProducerConfig,
+    partitions: u32,
+    process: u64,
+) -> impl std::future::Future<Output = ()> {
+    // Claimed now, when the node (re)starts, not when the task first runs.
+    let life = ctx.incarnation(process, RunPhase::Liveness);
+    produce(ctx, net, spec, config, partitions, life)
+}
+
+async fn produce(
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    spec: ProducerSpec,
+    config: ProducerConfig,
+    partitions: u32,
+    mut life: Incarnation,
+) {
+    let producer = Producer::new(net, config);
+    let topic: Arc<str> = spec.topic.as_str().into();
+    let partition_names: Vec<Arc<str>> =
+        (0..partitions).map(|p| Arc::from(TopicPartition::new(topic.clone(), p).to_string())).collect();
+    let interval = Duration::from_secs_f64(1.0 / spec.rate_per_sec.max(0.001));
+    let op_size = match spec.send_mode {
+        SendMode::Sync => 1,
+        SendMode::Async => ((spec.rate_per_sec * ASYNC_OP_WINDOW_MS / 1000.0).ceil() as u64).max(1),
+    };
+    // A producer faster than one record per timer tick would be capped at one record per
+    // millisecond by sleeping before every send: it sends the records already due without
+    // sleeping instead, so it keeps its rate on average. (Slower producers always sleep,
+    // as they always did: their runs, and their trace hashes, are unchanged.)
+    let catch_up = interval < TIMER_RESOLUTION;
+    let mut next_send = Instant::now();
+    let mut sent: u64 = 0;
+    while !ctx.safety_over() {
+        let remaining = spec.records.map_or(u64::MAX, |limit| limit.saturating_sub(sent));
+        let size = op_size.min(remaining);
+        if size == 0 {
+            break;
+        }
+        wait_until(next_send, catch_up).await;
+        if ctx.safety_over() {
+            break;
+        }
+        // Decide the op's records up front: the invoke names every send.
+        let mut planned = Vec::new();
+        for _ in 0..size {
+            let value = ctx.next_value.fetch_add(1, Ordering::Relaxed);
+            let (partition, key) = route(&spec, sent, partitions);
+            sent += 1;
+            let tp = TopicPartition::new(topic.clone(), partition);
+            planned.push(PlannedSend { tp, name: partition_names[partition as usize].clone(), key, value });
+        }
+        let invoke =
+            planned.iter().map(|p| MicroOp::Send { key: p.name.clone(), value: p.value, offset: None }).collect();
+        life.invoke(OpFn::Send, OpValue::Txn(invoke));
+        let mut deliveries = Vec::new();
+        for (i, PlannedSend { tp, key, value, .. }) in planned.iter().enumerate() {
+            if i > 0 {
+                next_send += interval;
+                wait_until(next_send, catch_up).await;
+            }
+            let record =
+                ProducerRecord { topic: topic.clone(), partition: Some(tp.partition), key: key.clone(), value: *value };
+            deliveries.push(producer.send(record).await);
+        }
+        next_send += interval;
+        let mut results = Vec::new();
+        for delivery in deliveries {
+            results.push(delivery.wait().await);
+        }
+        let (kind, value, error) = send_completion(&planned, results);
+        life.complete(kind, value, error);
+    }
+    drop(producer);
+}
+
+/// Sleeps until `deadline`; with `catch_up`, not at all when it has passed.
+async fn wait_until(deadline: Instant, catch_up: bool) {
+    if !catch_up || deadline > Instant::now() {
+        sleep_until(deadline).await;
+    }
+}
+
+/// A send op's completion: `ok` if every send was acknowledged, `fail` if every one
+/// definitely failed, else `info` (outcome unknown) with the offsets that are known.
+/// One record of a send op, decided before the op starts: the invoke names every send.
+struct PlannedSend {
+    tp: TopicPartition,
+    /// The partition's name as the history writes it, shared by the invoke and the
+    /// completion.
+    name: Arc<str>,
+    key: Option<String>,
+    value: u64,
+}
+
+fn send_completion(
+    planned: &[PlannedSend],
+    results: Vec<Result<crate::client::producer::RecordMetadata, crate::client::producer::SendError>>,
+) -> (OpType, OpValue, Option<String>) {
+    let all_ok = results.iter().all(Result::is_ok);
+    let all_definite = results.iter().all(|r| r.as_ref().is_err_and(|e| e.definite));
+    let error = results.iter().find_map(|r| r.as_ref().err().map(|e| e.reason.clone()));
+    let mops = planned
+        .iter()
+        .zip(&results)
+        .map(|(planned, result)| MicroOp::Send {
+            key: planned.name.clone(),
+            value: planned.value,
+            offset: result.as_ref().ok().and_then(|m| m.offset),
+        })
+        .collect();
+    let kind = if all_ok {
+        OpType::Ok
+    } else if all_definite {
+        OpType::Fail
+    } else {
+        OpType::Info
+    };
+    (kind, OpValue::Txn(mops), error)
+}
+
+/// The partition (and key) of the producer's `n`-th record, per its partitioning mode.
+/// The partition is always explicit in the record so that the invoke can name it.
+fn route(spec: &ProducerSpec, n: u64, partitions: u32) -> (u32, Option<String>) {
+    match spec.partitioning {
+        Partitioning::Explicit => ((n % u64::from(partitions)) as u32, None),
+        Partitioning::Keyed => {
+            let key = format!("key-{}", thread_rng().gen_range(0..spec.key_count.max(1)));
+            (crate::client::partitioner::partition_for_key(key.as_bytes(), partitions), Some(key))
+        }
+        Partitioning::Unkeyed => (thread_rng().gen_range(0..partitions), None),
+    }
+}
