@@ -3,22 +3,18 @@
 
 use crate::protocol::Acks;
 
-use super::error::{did_you_mean, excerpt, one_of, Res};
+use super::error::{did_you_mean, excerpt, one_of};
+use super::fields::{at_least, opt_u64_min, Notes};
 use super::keys;
+use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC};
 use super::model::TopicSpec;
 use super::model_clients::{
     AssignmentStrategy, CommitMode, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset,
     Partitioning, Processing, ProducerConfig, ProducerSpec, SendMode,
 };
-use super::raw::{Node, Sp, Table};
-use super::validate::{at_least, opt_u64_min, Notes};
+use super::raw::{Node, Table};
+use super::span::{Res, Sp};
 use super::values::{bad_choice, choice};
-
-/// The most processes one `[[producers]]` or `[[consumers]]` entry may start.
-pub const MAX_CLIENTS_PER_ENTRY: u32 = 1_000;
-
-/// The most records per second one producer may be asked for.
-pub const MAX_RATE_PER_SEC: f64 = 1_000_000.0;
 
 /// The longest idempotent pipeline Kafka allows.
 const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: u32 = 5;
