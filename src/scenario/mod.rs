@@ -128,12 +128,12 @@ pub use limits::{
     DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC, MAX_SEEDS,
 };
 pub use model::{
-    BrokerConfig, ClusterSpec, Expectations, NetworkSpec, Scenario, SwarmSpec, Theme, TopicConfig, TopicSpec,
+    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, SwarmSpec, Theme, TopicSettings, TopicSpec,
     TruncationMode,
 };
 pub use model_clients::{
-    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset,
-    Partitioning, Processing, ProducerConfig, ProducerSpec, SendMode,
+    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, OffsetReset,
+    Partitioning, Processing, ProducerSettings, ProducerSpec, SendMode,
 };
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, Target, Trigger, TriggerEvent};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};

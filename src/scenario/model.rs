@@ -158,7 +158,7 @@ pub struct ClusterSpec {
     /// How followers truncate their logs after a leader change (`truncation`).
     pub truncation: TruncationMode,
     /// Broker-wide settings (`[cluster.config]`).
-    pub config: BrokerConfig,
+    pub config: BrokerSettings,
 }
 
 /// How a follower decides where to truncate its log after a leader change.
@@ -183,7 +183,7 @@ impl TruncationMode {
 
 /// Broker settings, under Kafka's own key names, with Kafka 3.x defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BrokerConfig {
+pub struct BrokerSettings {
     /// `min.insync.replicas`: the smallest ISR with which an acks=all write succeeds (default 1).
     pub min_insync_replicas: u32,
     /// `unclean.leader.election.enable`: whether an out-of-sync replica may become leader
@@ -231,9 +231,9 @@ pub struct BrokerConfig {
     pub offsets_topic_replication_factor: u32,
 }
 
-impl Default for BrokerConfig {
+impl Default for BrokerSettings {
     fn default() -> Self {
-        BrokerConfig {
+        BrokerSettings {
             min_insync_replicas: 1,
             unclean_leader_election_enable: false,
             replica_lag_time_max_ms: 30_000,
@@ -282,24 +282,24 @@ pub struct TopicSpec {
     /// at most the broker count.
     pub replication_factor: u32,
     /// Per-topic overrides of broker settings (`[topics.config]`).
-    pub config: TopicConfig,
+    pub config: TopicSettings,
 }
 
 impl TopicSpec {
     /// The `min.insync.replicas` in force for this topic: its override, else the cluster's.
-    pub fn min_insync_replicas(&self, cluster: &BrokerConfig) -> u32 {
+    pub fn min_insync_replicas(&self, cluster: &BrokerSettings) -> u32 {
         self.config.min_insync_replicas.unwrap_or(cluster.min_insync_replicas)
     }
 
     /// The `unclean.leader.election.enable` in force for this topic.
-    pub fn unclean_leader_election_enable(&self, cluster: &BrokerConfig) -> bool {
+    pub fn unclean_leader_election_enable(&self, cluster: &BrokerSettings) -> bool {
         self.config.unclean_leader_election_enable.unwrap_or(cluster.unclean_leader_election_enable)
     }
 }
 
 /// Per-topic overrides; `None` means "use the cluster's setting".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TopicConfig {
+pub struct TopicSettings {
     /// `min.insync.replicas` for this topic; at most its replication factor.
     pub min_insync_replicas: Option<u32>,
     /// `unclean.leader.election.enable` for this topic.

@@ -14,7 +14,7 @@ use super::fields::{at_least, loss_rate, opt_u64_min, Notes};
 use super::keys;
 use super::limits::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS, MAX_SEEDS};
 use super::model::{
-    BrokerConfig, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicConfig, TopicSpec, TruncationMode,
+    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicSettings, TopicSpec, TruncationMode,
 };
 use super::model_clients::ConsumerMode;
 use super::raw::{self, Node, Table};
@@ -168,7 +168,7 @@ fn cluster(table: Option<Table>) -> Res<ClusterSpec> {
         return Ok(ClusterSpec {
             brokers: 3,
             truncation: TruncationMode::LeaderEpoch,
-            config: BrokerConfig::default(),
+            config: BrokerSettings::default(),
         });
     };
     let brokers = t
@@ -184,14 +184,14 @@ fn cluster(table: Option<Table>) -> Res<ClusterSpec> {
         .transpose()?
         .unwrap_or(TruncationMode::LeaderEpoch);
     let config = match t.opt_table("config", keys::BROKER_CONFIG)? {
-        Some(c) => broker_config(&c, brokers)?,
-        None => BrokerConfig { offsets_topic_replication_factor: brokers.min(3), ..BrokerConfig::default() },
+        Some(c) => broker_settings(&c, brokers)?,
+        None => BrokerSettings { offsets_topic_replication_factor: brokers.min(3), ..BrokerSettings::default() },
     };
     Ok(ClusterSpec { brokers, truncation, config })
 }
 
-fn broker_config(t: &Table, brokers: u32) -> Res<BrokerConfig> {
-    let d = BrokerConfig::default();
+fn broker_settings(t: &Table, brokers: u32) -> Res<BrokerSettings> {
+    let d = BrokerSettings::default();
     let min_isr = t.opt_u32("min.insync.replicas")?.map(|v| at_least(v, 1)).transpose()?;
     let lag = opt_u64_min(t, "replica.lag.time.max.ms", 1)?;
     let lag_ms = lag.as_ref().map_or(d.replica_lag_time_max_ms, |v| v.value);
@@ -206,7 +206,7 @@ fn broker_config(t: &Table, brokers: u32) -> Res<BrokerConfig> {
             )));
         }
     }
-    Ok(BrokerConfig {
+    Ok(BrokerSettings {
         min_insync_replicas: min_isr.map_or(d.min_insync_replicas, |v| v.value),
         unclean_leader_election_enable: t
             .opt_bool("unclean.leader.election.enable")?
@@ -321,7 +321,7 @@ fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
         }
         let replication_factor = rf.map_or(1, |v| v.value);
         let config = match t.opt_table("config", keys::TOPIC_CONFIG)? {
-            None => TopicConfig::default(),
+            None => TopicSettings::default(),
             Some(c) => {
                 let min_isr = c.opt_u32("min.insync.replicas")?.map(|v| at_least(v, 1)).transpose()?;
                 if let Some(m) = &min_isr {
@@ -334,7 +334,7 @@ fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
                         )));
                     }
                 }
-                TopicConfig {
+                TopicSettings {
                     min_insync_replicas: min_isr.map(|v| v.value),
                     unclean_leader_election_enable: c.opt_bool("unclean.leader.election.enable")?.map(|v| v.value),
                     retention_ms: opt_limit(&c, "retention.ms", 0)?.map(|v| v.value),
