@@ -4,11 +4,11 @@ use super::nemesis::{Nemesis, SharedNodes};
 use super::observer::observe;
 use super::{no_progress, trace_phase, RunOptions};
 use crate::broker::coordinator::OFFSETS_TOPIC;
-use crate::broker::{run_broker, BrokerConfig, BrokerContext, RetentionConfig, TopicAssignment, TruncationMode};
+use crate::broker::{run_broker, BrokerConfig, BrokerContext};
 use crate::check::Anomaly;
 use crate::history::{Recorder, RunPhase};
 use crate::metastore::run_metastore;
-use crate::protocol::BrokerId;
+use crate::protocol::{BrokerId, RetentionConfig, TopicAssignment};
 use crate::scenario::{self, Scenario};
 use crate::sim::disk::DiskStore;
 use crate::sim::net::{Addr, NetConfig, Network};
@@ -87,10 +87,7 @@ fn broker_config(scenario: &Scenario, options: &RunOptions, id: u32, topics: &[T
     let c = &scenario.cluster.config;
     BrokerConfig {
         id: BrokerId(id),
-        truncation: match scenario.cluster.truncation {
-            scenario::TruncationMode::Legacy => TruncationMode::Legacy,
-            scenario::TruncationMode::LeaderEpoch => TruncationMode::LeaderEpoch,
-        },
+        truncation: scenario.cluster.truncation,
         topics: topics.to_vec(),
         replica_lag_time_max_ms: c.replica_lag_time_max_ms,
         session_timeout_ms: c.zookeeper_session_timeout_ms,

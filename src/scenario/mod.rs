@@ -129,11 +129,10 @@ pub use limits::{
 };
 pub use model::{
     BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, SwarmSpec, Theme, TopicSettings, TopicSpec,
-    TruncationMode,
 };
 pub use model_clients::{
-    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, OffsetReset,
-    Partitioning, Processing, ProducerSettings, ProducerSpec, SendMode,
+    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning,
+    Processing, ProducerSettings, ProducerSpec, SendMode,
 };
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, Target, Trigger, TriggerEvent};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};

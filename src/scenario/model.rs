@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use super::model_clients::{ConsumerSpec, ProducerSpec, SendMode};
 use super::model_faults::{FaultSpec, NemesisSpec};
 use crate::check::AnomalyKind;
+use crate::protocol::TruncationMode;
 
 /// A parsed and validated scenario file.
 #[derive(Clone, Debug, PartialEq)]
@@ -155,30 +156,11 @@ impl fmt::Display for Theme {
 pub struct ClusterSpec {
     /// How many brokers to run, named `broker-1` to `broker-N` (`brokers`, default 3).
     pub brokers: u32,
-    /// How followers truncate their logs after a leader change (`truncation`).
+    /// How followers truncate their logs after a leader change (`truncation`:
+    /// `"leader-epoch"`, the default, or `"legacy"`).
     pub truncation: TruncationMode,
     /// Broker-wide settings (`[cluster.config]`).
     pub config: BrokerSettings,
-}
-
-/// How a follower decides where to truncate its log after a leader change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TruncationMode {
-    /// Truncate to the local high watermark, as Kafka did before KIP-101 (`"legacy"`);
-    /// reproduces the data loss and replica divergence KIP-101 describes.
-    Legacy,
-    /// Ask the leader with OffsetForLeaderEpoch (KIP-101/279) (`"leader-epoch"`, the default).
-    LeaderEpoch,
-}
-
-impl TruncationMode {
-    /// The mode's name as written in scenario files.
-    pub fn name(self) -> &'static str {
-        match self {
-            TruncationMode::Legacy => "legacy",
-            TruncationMode::LeaderEpoch => "leader-epoch",
-        }
-    }
 }
 
 /// Broker settings, under Kafka's own key names, with Kafka 3.x defaults.

@@ -1,6 +1,6 @@
 //! The validated workload types: producers and consumers, with Kafka's client settings.
 
-use crate::protocol::Acks;
+use crate::protocol::{Acks, OffsetReset};
 
 /// A group of identical producers (`[[producers]]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -166,7 +166,8 @@ pub enum CommitPolicy {
 /// Consumer settings, under Kafka's own key names, with Kafka 3.x defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerSettings {
-    /// `auto.offset.reset`: where to start without a committed offset (default latest).
+    /// `auto.offset.reset`: where to start without a committed offset (`"earliest"` or
+    /// `"latest"`, the default).
     pub auto_offset_reset: OffsetReset,
     /// `fetch.max.wait.ms`: how long a fetch may wait for data, in milliseconds (default 500).
     pub fetch_max_wait_ms: u64,
@@ -204,15 +205,6 @@ impl Default for ConsumerSettings {
             partition_assignment_strategy: AssignmentStrategy::Range,
         }
     }
-}
-
-/// Where a consumer starts reading a partition that has no committed offset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OffsetReset {
-    /// From the log start (`"earliest"`).
-    Earliest,
-    /// From the log end: only records written after the consumer started (`"latest"`).
-    Latest,
 }
 
 /// The group assignor.

@@ -8,14 +8,13 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::check::AnomalyKind;
+use crate::protocol::TruncationMode;
 
 use super::error::{closest, excerpt, one_of_strings};
 use super::fields::{at_least, loss_rate, opt_u64_min, Notes};
 use super::keys;
 use super::limits::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS, MAX_SEEDS};
-use super::model::{
-    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicSettings, TopicSpec, TruncationMode,
-};
+use super::model::{BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicSettings, TopicSpec};
 use super::model_clients::ConsumerMode;
 use super::raw::{self, Node, Table};
 use super::span::{Pos, Res, Sp};

@@ -1,7 +1,7 @@
 //! The validated layer for `[[producers]]` and `[[consumers]]`, including Kafka's own
 //! rules that tie client settings together (idempotence, delivery timeout, group.id).
 
-use crate::protocol::Acks;
+use crate::protocol::{Acks, OffsetReset};
 
 use super::error::{did_you_mean, excerpt, one_of};
 use super::fields::{at_least, opt_u64_min, Notes};
@@ -9,8 +9,8 @@ use super::keys;
 use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC};
 use super::model::TopicSpec;
 use super::model_clients::{
-    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, OffsetReset,
-    Partitioning, Processing, ProducerSettings, ProducerSpec, SendMode,
+    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning,
+    Processing, ProducerSettings, ProducerSpec, SendMode,
 };
 use super::raw::{Node, Table};
 use super::span::{Res, Sp};

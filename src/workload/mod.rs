@@ -9,11 +9,11 @@ mod process;
 pub use group::{group_config, run_group_consumer};
 pub use process::{Incarnation, ProcessIds};
 
-use crate::client::consumer::{ConsumedRecord, Consumer, ConsumerConfig, OffsetReset};
+use crate::client::consumer::{ConsumedRecord, Consumer, ConsumerConfig};
 use crate::client::producer::{Producer, ProducerConfig, ProducerRecord};
 use crate::fault::FaultKind;
 use crate::history::{Event, MicroOp, OpFn, OpType, OpValue, PolledRecords, Recorder};
-use crate::protocol::{Request, Response, TopicPartition};
+use crate::protocol::{OffsetReset, Request, Response, TopicPartition};
 use crate::scenario::{self, Partitioning, ProducerSpec, SendMode};
 use crate::sim::net::{Addr, NodeNet};
 use madsim::rand::{thread_rng, Rng};
@@ -345,10 +345,7 @@ fn route(spec: &ProducerSpec, n: u64, partitions: u32) -> (u32, Option<String>) 
 pub fn consumer_config(spec: &scenario::ConsumerSpec, bootstrap: Vec<Addr>) -> ConsumerConfig {
     ConsumerConfig {
         bootstrap,
-        auto_offset_reset: match spec.config.auto_offset_reset {
-            scenario::OffsetReset::Earliest => OffsetReset::Earliest,
-            scenario::OffsetReset::Latest => OffsetReset::Latest,
-        },
+        auto_offset_reset: spec.config.auto_offset_reset,
         fetch_max_wait_ms: spec.config.fetch_max_wait_ms,
         max_poll_records: spec.config.max_poll_records as usize,
         request_timeout_ms: 30_000,
