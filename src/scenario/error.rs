@@ -9,7 +9,7 @@ use super::span::{line_column, Issue};
 
 /// Why a scenario file could not be loaded, and where.
 ///
-/// `Display` renders `scenarios/x.toml:12:5: `topics[0].replication.factor`: message`.
+/// `Display` renders ``scenarios/x.toml:12:5: `topics[0].replication.factor`: message``.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
     /// The scenario file.

@@ -70,22 +70,30 @@
 //!
 //! # Layers
 //!
-//! Reading happens in layers; a module uses only modules of the layers below its own
-//! (`tests_layers` checks every `use super::` against this list):
+//! Reading happens in layers. A module uses only modules listed before it: those of
+//! lower layers and, within its own layer, the earlier ones (`tests_layers` checks every
+//! `super::` path against this order, so the modules cannot import each other in a
+//! circle):
 //!
 //! 1. `span` (byte spans, field paths, positioned values and the `Issue`s found at them),
 //!    `keys` (the keys each table accepts), `limits` (bounds and defaults).
 //! 2. `error` ([`ScenarioError`] with file:line:column, and message wording).
 //! 3. `values` (durations, seed ranges, named choices).
-//! 4. `raw` (TOML text to positioned values; keys and TOML types checked) and the spec
-//!    types: `model`, `model_clients`, `model_faults` (what the readers produce; they
-//!    use `values` only to print durations).
+//! 4. The spec types, what the readers produce: `model_clients`, `model_faults`, and
+//!    `model` with the [`Scenario`] made of them (they use `values` only to print
+//!    durations); and `raw` (TOML text to positioned values; keys and TOML types
+//!    checked).
 //! 5. `fields` (field rules and notes several readers share) and `target` (fault
 //!    target phrases).
 //! 6. The readers, which check meaning and fill in defaults: `workload`
 //!    (`[[producers]]`, `[[consumers]]`), `faults`, `nemesis`, `swarm`.
 //! 7. `validate`: the root table, `[cluster]`, `[network]`, `[[topics]]`, `[expect]`,
 //!    and the whole [`Scenario`] from the other readers; [`parse`] and [`load`] call it.
+//!
+//! The settings the nodes act on too are `protocol`'s types ([`Acks`](crate::protocol::Acks),
+//! [`TruncationMode`](crate::protocol::TruncationMode),
+//! [`OffsetReset`](crate::protocol::OffsetReset)): the readers map a scenario's words
+//! (`"leader-epoch"`, `"earliest"`) to them, and the runner passes them on unconverted.
 
 #![warn(missing_docs)]
 
