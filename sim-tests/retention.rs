@@ -3,12 +3,15 @@
 //! by `auto.offset.reset`, and the checkers do not take deleted records for lost ones.
 //! Also `Consumer::offsets_for_times` and `Consumer::seek` against a real broker.
 
-use kafkasim::broker::{run_broker, BrokerConfig, BrokerContext, RetentionConfig, TopicAssignment, TruncationMode};
+use kafkasim::broker::{run_broker, BrokerConfig, BrokerContext};
 use kafkasim::check::AnomalyKind;
-use kafkasim::client::consumer::{Consumer, ConsumerConfig, OffsetReset};
+use kafkasim::client::consumer::{Consumer, ConsumerConfig};
 use kafkasim::history::{Event, LogStartReason, OpFn, OpType, Recorder};
 use kafkasim::metastore::run_metastore;
-use kafkasim::protocol::{Acks, BrokerId, ProduceRequest, Record, RecordBatch, Request, Response, TopicPartition};
+use kafkasim::protocol::{
+    Acks, BrokerId, OffsetReset, ProduceRequest, Record, RecordBatch, Request, Response, RetentionConfig,
+    TopicAssignment, TopicPartition, TruncationMode,
+};
 use kafkasim::runner;
 use kafkasim::scenario;
 use kafkasim::sim::disk::DiskStore;

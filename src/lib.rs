@@ -3,7 +3,9 @@
 //!
 //! Module map (one concept per module; arrows are the allowed dependencies):
 //!
-//! - [`protocol`]   request/response types, ids and Kafka error codes (depends on nothing).
+//! - [`protocol`]   request/response types, ids and Kafka error codes, and the settings a
+//!   scenario and the nodes both name: topic assignments, truncation mode, offset reset
+//!   (depends on nothing).
 //! - [`fault`]      the fault kinds: the one list the scenario parser, the nemesis, the
 //!   trace and the report share (depends on nothing).
 //! - [`sim`]        the environment: node boot, `net` (typed connections with TCP-like

@@ -3,14 +3,14 @@
 //! `produce`).
 
 use super::partition::{Partition, StateNews};
-use super::{fetcher, MetadataCache, SharedBroker, TruncationMode};
+use super::{fetcher, MetadataCache, SharedBroker};
 use crate::broker::log::{PartitionLog, ReadLimits};
 use crate::history::{Event, TruncationReason};
 use crate::plant::PlantedBug;
 use crate::protocol::{
     BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest, LeaderEpoch,
     ListOffsetsRequest, MetadataResponse, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata, PartitionState,
-    Response, TopicPartition,
+    Response, TopicPartition, TruncationMode,
 };
 use madsim::time::{sleep_until, Instant};
 use std::time::Duration;

@@ -11,13 +11,10 @@ use super::epoch_cache::EpochCache;
 use super::producer_state::ProducerState;
 use super::retention::SegmentInfo;
 use super::segment::Segment;
-use crate::protocol::{LeaderEpoch, Offset, Record, RecordBatch, TopicPartition};
+use crate::protocol::{LeaderEpoch, Offset, Record, RecordBatch, TopicPartition, DEFAULT_SEGMENT_BYTES};
 use crate::sim::disk::Disk;
 use bincode::Options;
 use bytes::Bytes;
-
-/// Kafka's default `segment.bytes`: 1 GiB.
-pub const DEFAULT_SEGMENT_BYTES: u64 = 1 << 30;
 
 /// A replica's log of one partition.
 pub struct PartitionLog {

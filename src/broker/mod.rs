@@ -28,42 +28,19 @@ pub use epoch_cache::EpochCache;
 pub use log::PartitionLog;
 pub use partition::{Partition, StateNews};
 pub use producer_state::{ProducerState, SequenceCheck};
-pub use retention::RetentionConfig;
 pub use server::{run_broker, BrokerContext};
 
 use crate::history::Tracer;
 use crate::plant::PlantedBug;
-use crate::protocol::{BrokerEndpoint, BrokerId, PartitionState, Request, Response, TopicPartition};
+use crate::protocol::{
+    BrokerEndpoint, BrokerId, PartitionState, Request, Response, RetentionConfig, TopicAssignment, TopicPartition,
+    TruncationMode,
+};
 use crate::sim::disk::Disk;
 use crate::sim::net::{Addr, NodeNet};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
-
-/// How a follower reconciles its log with a new leader.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TruncationMode {
-    /// Pre-KIP-101: truncate to the local high watermark, then fetch.
-    Legacy,
-    /// KIP-101/279: ask the leader for the end offset of the follower's latest epoch.
-    LeaderEpoch,
-}
-
-/// A topic as the administrator created it: the replicas of each partition and the
-/// topic-level settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TopicAssignment {
-    /// The topic name.
-    pub name: String,
-    /// The replicas of each partition, preferred leader first.
-    pub replicas: Vec<Vec<BrokerId>>,
-    /// `min.insync.replicas` for this topic.
-    pub min_insync_replicas: u32,
-    /// `unclean.leader.election.enable` for this topic.
-    pub unclean_leader_election_enable: bool,
-    /// `retention.ms`, `retention.bytes` and `segment.bytes` for this topic.
-    pub retention: RetentionConfig,
-}
 
 /// A broker's settings, with Kafka's meanings.
 #[derive(Clone, Debug)]

@@ -12,33 +12,9 @@
 
 use super::SharedBroker;
 use crate::history::LogStartReason;
-use crate::protocol::Offset;
+use crate::protocol::{Offset, RetentionConfig};
 use madsim::time::sleep;
 use std::time::Duration;
-
-/// A topic's retention and segment settings, with Kafka's defaults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetentionConfig {
-    /// `retention.ms`: delete a closed segment once its newest record is older than
-    /// this, in milliseconds; `None` is Kafka's -1, keep forever (default 7 days).
-    pub retention_ms: Option<u64>,
-    /// `retention.bytes`: delete the oldest closed segments while the log stays at least
-    /// this large without them, in bytes; `None` is Kafka's -1, no limit (the default).
-    pub retention_bytes: Option<u64>,
-    /// `segment.bytes`: the size at which the active segment is closed and a new one
-    /// started, in bytes (default 1 GiB).
-    pub segment_bytes: u64,
-}
-
-impl Default for RetentionConfig {
-    fn default() -> Self {
-        RetentionConfig {
-            retention_ms: Some(7 * 24 * 60 * 60 * 1000),
-            retention_bytes: None,
-            segment_bytes: super::log::DEFAULT_SEGMENT_BYTES,
-        }
-    }
-}
 
 /// What retention needs to know of one segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,22 +5,13 @@
 
 use super::metadata::ClusterView;
 use crate::protocol::{
-    BrokerId, ErrorCode, FetchPartition, FetchRequest, ListOffsetsRequest, Offset, OffsetSpec, Request, Response,
-    TopicPartition,
+    BrokerId, ErrorCode, FetchPartition, FetchRequest, ListOffsetsRequest, Offset, OffsetReset, OffsetSpec, Request,
+    Response, TopicPartition,
 };
 use crate::sim::net::{Addr, NodeNet};
 use madsim::time::sleep;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// Where a consumer starts when it has no valid position: `auto.offset.reset`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OffsetReset {
-    /// The log start.
-    Earliest,
-    /// The high watermark.
-    Latest,
-}
 
 /// Consumer settings, with Kafka's names.
 #[derive(Clone, Debug)]

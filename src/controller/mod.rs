@@ -8,12 +8,11 @@
 mod channel;
 pub mod election;
 
-use crate::broker::TopicAssignment;
 use crate::history::{ElectionReason, Event, Tracer};
 use crate::metastore::{MetaClient, MetaClientError};
 use crate::protocol::{
     AlterIsrRequest, BrokerEndpoint, BrokerId, ErrorCode, LeaderAndIsrRequest, MetaError, MetaEvent, MetaOp,
-    PartitionState, Request, Response, TopicPartition,
+    PartitionState, Request, Response, TopicAssignment, TopicPartition,
 };
 use crate::sim::net::{Addr, NodeNet};
 use channel::BrokerChannel;

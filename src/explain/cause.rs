@@ -8,7 +8,7 @@ use crate::check::{Anomaly, AnomalyKind, LivenessCause};
 use crate::fault::FaultKind;
 use crate::history::TruncationReason;
 use crate::protocol::Acks;
-use crate::scenario::TruncationMode;
+use crate::protocol::TruncationMode;
 
 /// The cause and the prevention of an anomaly, one sentence each.
 pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String, String) {

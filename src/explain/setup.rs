@@ -1,8 +1,8 @@
 //! The configuration facts a story's prevention sentence depends on, read from the
 //! scenario (or unknown, when only a history file is explained).
 
-use crate::protocol::Acks;
-use crate::scenario::{Scenario, TruncationMode};
+use crate::protocol::{Acks, TruncationMode};
+use crate::scenario::Scenario;
 
 /// What the run was configured with, as far as the explanations need it. Every field is
 /// `None` when unknown (a history checked without its scenario).

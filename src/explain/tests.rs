@@ -9,7 +9,7 @@ use crate::fault::FaultKind;
 use crate::history::Event;
 use crate::history::{ElectionReason, LogStartReason, TruncationReason};
 use crate::protocol::Acks;
-use crate::scenario::TruncationMode;
+use crate::protocol::TruncationMode;
 use std::collections::BTreeSet;
 
 const DRAIN: u64 = 1_000_000;

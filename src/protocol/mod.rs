@@ -1,12 +1,17 @@
 //! Wire types shared by every node: ids, records, Kafka requests and responses,
-//! metastore requests and responses, and error codes. Depends on nothing else in the crate.
+//! metastore requests and responses, and error codes; and the types a scenario and the
+//! nodes it configures both name: topic assignments (`topic`, which the controller
+//! creates and the brokers apply) and behaviour modes (`modes`: truncation, offset
+//! reset). Depends on nothing else in the crate.
 
 mod error;
 mod group;
 mod ids;
 mod kafka;
 mod meta;
+mod modes;
 mod records;
+mod topic;
 
 pub use error::ErrorCode;
 pub use group::{GroupMember, GroupRequest, GroupResponse};
@@ -17,4 +22,6 @@ pub use kafka::{
     ProducePartitionResponse, ProduceRequest, Request, Response,
 };
 pub use meta::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, SessionId, ZNode};
+pub use modes::{OffsetReset, TruncationMode};
 pub use records::{Record, RecordBatch};
+pub use topic::{RetentionConfig, TopicAssignment, DEFAULT_SEGMENT_BYTES};

@@ -4,12 +4,12 @@
 
 use super::RunOptions;
 use crate::broker::coordinator::OFFSETS_TOPIC;
-use crate::broker::{BrokerConfig, RetentionConfig, TopicAssignment, TruncationMode};
+use crate::broker::BrokerConfig;
 use crate::client::assignor::Strategy;
-use crate::client::consumer::{ConsumerConfig, OffsetReset};
+use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
 use crate::client::producer::ProducerConfig;
-use crate::protocol::BrokerId;
+use crate::protocol::{BrokerId, RetentionConfig, TopicAssignment};
 use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
 use crate::sim::net::{Addr, NetConfig};
 
@@ -73,10 +73,7 @@ pub(super) fn broker_config(
     let c = &scenario.cluster.config;
     BrokerConfig {
         id: BrokerId(id),
-        truncation: match scenario.cluster.truncation {
-            scenario::TruncationMode::Legacy => TruncationMode::Legacy,
-            scenario::TruncationMode::LeaderEpoch => TruncationMode::LeaderEpoch,
-        },
+        truncation: scenario.cluster.truncation,
         topics: topics.to_vec(),
         replica_lag_time_max_ms: c.replica_lag_time_max_ms,
         session_timeout_ms: c.zookeeper_session_timeout_ms,
@@ -130,10 +127,7 @@ pub(super) fn producer_config(spec: &ProducerSpec, bootstrap: Vec<Addr>) -> Prod
 pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>) -> ConsumerConfig {
     ConsumerConfig {
         bootstrap,
-        auto_offset_reset: match spec.config.auto_offset_reset {
-            scenario::OffsetReset::Earliest => OffsetReset::Earliest,
-            scenario::OffsetReset::Latest => OffsetReset::Latest,
-        },
+        auto_offset_reset: spec.config.auto_offset_reset,
         fetch_max_wait_ms: spec.config.fetch_max_wait_ms,
         max_poll_records: spec.config.max_poll_records as usize,
         request_timeout_ms: 30_000,

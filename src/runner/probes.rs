@@ -1,9 +1,9 @@
 //! The liveness phase's probes: what "recovered" means, read from the cluster state the
 //! trace tells and from the history, and the cause to report when it does not happen.
 
-use crate::broker::TopicAssignment;
 use crate::check::liveness::{GroupLag, PartitionProblem};
 use crate::history::{ClusterState, OpFn, OpType, OpValue, Recorder};
+use crate::protocol::TopicAssignment;
 use crate::protocol::TopicPartition;
 use crate::scenario::{self, Scenario};
 use madsim::time::{sleep, Instant};

@@ -1,30 +1,15 @@
 //! Scenario errors: every problem is reported with the file, a 1-based line and column,
-//! the field path (`faults[2].target`) and what was expected.
+//! the field path (`faults[2].target`) and what was expected; and the wording helpers
+//! the readers build their messages with. Depends only on `span`.
 
 use std::fmt;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// A byte range in the scenario text.
-pub(super) type Span = Range<usize>;
-
-/// A problem found in the text, not yet tied to a file name and a line.
-#[derive(Clone, Debug)]
-pub(super) struct Issue {
-    /// Where the problem is; `None` means the start of the file.
-    pub span: Option<Span>,
-    /// The field path, e.g. `topics[0].replication.factor`; `None` for syntax errors.
-    pub field: Option<String>,
-    /// What is wrong and what was expected.
-    pub message: String,
-}
-
-/// The result type of the scenario readers.
-pub(super) type Res<T> = Result<T, Issue>;
+use super::span::{line_column, Issue};
 
 /// Why a scenario file could not be loaded, and where.
 ///
-/// `Display` renders `scenarios/x.toml:12:5: `topics[0].replication.factor`: message`.
+/// `Display` renders ``scenarios/x.toml:12:5: `topics[0].replication.factor`: message``.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
     /// The scenario file.
@@ -102,22 +87,6 @@ impl fmt::Display for ScenarioError {
 }
 
 impl std::error::Error for ScenarioError {}
-
-/// The 1-based line and character column of a byte offset, and the line's text. Offsets
-/// past the end or inside a character are clamped; never panics.
-pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize, String) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = before.matches('\n').count() + 1;
-    let column = before[line_start..].chars().count() + 1;
-    let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
-    let line_text = text[line_start..line_end].trim_end_matches('\r').to_string();
-    (line, column, line_text)
-}
 
 /// Renders names as "`a`, `b` or `c`".
 pub(super) fn one_of(names: &[&str]) -> String {

@@ -1,11 +1,13 @@
 //! The validated layer for `[[faults]]`: the keys each kind takes, targets that name
 //! nodes and partitions that exist, and times inside the safety phase.
 
-use super::error::{excerpt, line_column, one_of, Res};
-use super::model::{FaultAction, FaultSpec, SplitShape, Target, TopicSpec, Trigger, TriggerEvent};
-use super::raw::{Node, Pos, Table};
+use super::error::{excerpt, one_of};
+use super::fields::loss_rate;
+use super::model::TopicSpec;
+use super::model_faults::{FaultAction, FaultSpec, SplitShape, Target, Trigger, TriggerEvent};
+use super::raw::{Node, Table};
+use super::span::{Pos, Res};
 use super::target::{node_index, FORMS};
-use super::validate::loss_rate;
 use super::values::{choice, format_duration_ms};
 use crate::fault::FaultKind;
 
@@ -179,7 +181,7 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
         Some(_) => Some(trigger(t, world)?),
         None => None,
     };
-    let line = line_column(text, t.pos.span.as_ref().map_or(0, |s| s.start)).0;
+    let line = t.pos.line(text);
     Ok(FaultSpec { at_ms: at.value, action, duration_ms, line, trigger })
 }
 

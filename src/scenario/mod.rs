@@ -66,19 +66,48 @@
 //! ```
 //!
 //! Durations are strings with a unit (`"150ms"`, `"2.5s"`, `"1m"`); Kafka settings keep
-//! Kafka's names, units and defaults, quoted or as plain dotted keys. Reading happens in
-//! two layers: `raw` turns text into positioned values and checks keys and TOML types;
-//! `validate` (with `workload` and `faults`) checks meaning and fills in defaults.
+//! Kafka's names, units and defaults, quoted or as plain dotted keys.
+//!
+//! # Layers
+//!
+//! Reading happens in layers. A module uses only modules listed before it: those of
+//! lower layers and, within its own layer, the earlier ones (`tests_layers` checks every
+//! `super::` path against this order, so the modules cannot import each other in a
+//! circle):
+//!
+//! 1. `span` (byte spans, field paths, positioned values and the `Issue`s found at them),
+//!    `keys` (the keys each table accepts), `limits` (bounds and defaults).
+//! 2. `error` ([`ScenarioError`] with file:line:column, and message wording).
+//! 3. `values` (durations, seed ranges, named choices).
+//! 4. The spec types, what the readers produce: `model_clients`, `model_faults`, and
+//!    `model` with the [`Scenario`] made of them (they use `values` only to print
+//!    durations); and `raw` (TOML text to positioned values; keys and TOML types
+//!    checked).
+//! 5. `fields` (field rules and notes several readers share) and `target` (fault
+//!    target phrases).
+//! 6. The readers, which check meaning and fill in defaults: `workload`
+//!    (`[[producers]]`, `[[consumers]]`), `faults`, `nemesis`, `swarm`.
+//! 7. `validate`: the root table, `[cluster]`, `[network]`, `[[topics]]`, `[expect]`,
+//!    and the whole [`Scenario`] from the other readers; [`parse`] and [`load`] call it.
+//!
+//! The settings the nodes act on too are `protocol`'s types ([`Acks`](crate::protocol::Acks),
+//! [`TruncationMode`](crate::protocol::TruncationMode),
+//! [`OffsetReset`](crate::protocol::OffsetReset)): the readers map a scenario's words
+//! (`"leader-epoch"`, `"earliest"`) to them, and the runner passes them on unconverted.
 
 #![warn(missing_docs)]
 
 mod error;
 mod faults;
+mod fields;
 mod keys;
+mod limits;
 mod model;
 mod model_clients;
+mod model_faults;
 mod nemesis;
 mod raw;
+mod span;
 mod swarm;
 mod target;
 mod validate;
@@ -92,6 +121,8 @@ mod tests_errors;
 #[cfg(test)]
 mod tests_faults;
 #[cfg(test)]
+mod tests_layers;
+#[cfg(test)]
 mod tests_nemesis;
 #[cfg(test)]
 mod tests_props;
@@ -101,19 +132,18 @@ mod tests_values;
 use std::path::Path;
 
 pub use error::ScenarioError;
+pub use limits::{
+    DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC, MAX_SEEDS,
+};
 pub use model::{
-    BrokerConfig, ClusterSpec, Expectations, FaultAction, FaultSpec, NetworkSpec, Scenario, SplitShape, Target, Theme,
-    TopicConfig, TopicSpec, Trigger, TriggerEvent, TruncationMode,
+    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, SwarmSpec, Theme, TopicSettings, TopicSpec,
 };
 pub use model_clients::{
-    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset,
-    Partitioning, Processing, ProducerConfig, ProducerSpec, SendMode,
+    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning,
+    Processing, ProducerSettings, ProducerSpec, SendMode,
 };
-pub use nemesis::NemesisSpec;
-pub use swarm::SwarmSpec;
-pub use validate::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS};
-pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range, MAX_SEEDS};
-pub use workload::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC};
+pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, Target, Trigger, TriggerEvent};
+pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};
 
 /// Reads, parses and validates the scenario file at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {

@@ -1,13 +1,16 @@
 //! The validated scenario: what the runner builds and drives. Every value here has passed
-//! the checks in `validate`, `workload` and `faults`, and every default is filled in.
+//! the checks in `validate`, `workload`, `faults`, `nemesis` and `swarm`, and every
+//! default is filled in. The client types are in `model_clients`, the fault types in
+//! `model_faults`; the three depend on nothing else in `scenario` but
+//! `values::format_duration_ms` (for `Display`).
 
 use std::fmt;
 use std::path::PathBuf;
 
-use super::model_clients::{ConsumerSpec, ProducerSpec};
-use super::values::format_duration_ms;
+use super::model_clients::{ConsumerSpec, ProducerSpec, SendMode};
+use super::model_faults::{FaultSpec, NemesisSpec};
 use crate::check::AnomalyKind;
-use crate::fault::FaultKind;
+use crate::protocol::TruncationMode;
 
 /// A parsed and validated scenario file.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,10 +52,10 @@ pub struct Scenario {
     pub faults: Vec<FaultSpec>,
     /// Faults drawn at random during the safety phase, in addition to `faults`
     /// (`[nemesis]`).
-    pub nemesis: Option<super::nemesis::NemesisSpec>,
+    pub nemesis: Option<NemesisSpec>,
     /// The bounds each seed draws its configuration from (`[swarm]`); the runner draws
     /// before it boots the cluster.
-    pub swarm: Option<super::swarm::SwarmSpec>,
+    pub swarm: Option<SwarmSpec>,
     /// What the checkers must (and must not) find.
     pub expect: Expectations,
     /// Adjustments made the way Kafka makes them (for example idempotence disabled because
@@ -153,35 +156,16 @@ impl fmt::Display for Theme {
 pub struct ClusterSpec {
     /// How many brokers to run, named `broker-1` to `broker-N` (`brokers`, default 3).
     pub brokers: u32,
-    /// How followers truncate their logs after a leader change (`truncation`).
+    /// How followers truncate their logs after a leader change (`truncation`:
+    /// `"leader-epoch"`, the default, or `"legacy"`).
     pub truncation: TruncationMode,
     /// Broker-wide settings (`[cluster.config]`).
-    pub config: BrokerConfig,
-}
-
-/// How a follower decides where to truncate its log after a leader change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TruncationMode {
-    /// Truncate to the local high watermark, as Kafka did before KIP-101 (`"legacy"`);
-    /// reproduces the data loss and replica divergence KIP-101 describes.
-    Legacy,
-    /// Ask the leader with OffsetForLeaderEpoch (KIP-101/279) (`"leader-epoch"`, the default).
-    LeaderEpoch,
-}
-
-impl TruncationMode {
-    /// The mode's name as written in scenario files.
-    pub fn name(self) -> &'static str {
-        match self {
-            TruncationMode::Legacy => "legacy",
-            TruncationMode::LeaderEpoch => "leader-epoch",
-        }
-    }
+    pub config: BrokerSettings,
 }
 
 /// Broker settings, under Kafka's own key names, with Kafka 3.x defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BrokerConfig {
+pub struct BrokerSettings {
     /// `min.insync.replicas`: the smallest ISR with which an acks=all write succeeds (default 1).
     pub min_insync_replicas: u32,
     /// `unclean.leader.election.enable`: whether an out-of-sync replica may become leader
@@ -229,9 +213,9 @@ pub struct BrokerConfig {
     pub offsets_topic_replication_factor: u32,
 }
 
-impl Default for BrokerConfig {
+impl Default for BrokerSettings {
     fn default() -> Self {
-        BrokerConfig {
+        BrokerSettings {
             min_insync_replicas: 1,
             unclean_leader_election_enable: false,
             replica_lag_time_max_ms: 30_000,
@@ -280,24 +264,24 @@ pub struct TopicSpec {
     /// at most the broker count.
     pub replication_factor: u32,
     /// Per-topic overrides of broker settings (`[topics.config]`).
-    pub config: TopicConfig,
+    pub config: TopicSettings,
 }
 
 impl TopicSpec {
     /// The `min.insync.replicas` in force for this topic: its override, else the cluster's.
-    pub fn min_insync_replicas(&self, cluster: &BrokerConfig) -> u32 {
+    pub fn min_insync_replicas(&self, cluster: &BrokerSettings) -> u32 {
         self.config.min_insync_replicas.unwrap_or(cluster.min_insync_replicas)
     }
 
     /// The `unclean.leader.election.enable` in force for this topic.
-    pub fn unclean_leader_election_enable(&self, cluster: &BrokerConfig) -> bool {
+    pub fn unclean_leader_election_enable(&self, cluster: &BrokerSettings) -> bool {
         self.config.unclean_leader_election_enable.unwrap_or(cluster.unclean_leader_election_enable)
     }
 }
 
 /// Per-topic overrides; `None` means "use the cluster's setting".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TopicConfig {
+pub struct TopicSettings {
     /// `min.insync.replicas` for this topic; at most its replication factor.
     pub min_insync_replicas: Option<u32>,
     /// `unclean.leader.election.enable` for this topic.
@@ -308,317 +292,6 @@ pub struct TopicConfig {
     pub retention_bytes: Option<Option<u64>>,
     /// `segment.bytes` for this topic (at least 14).
     pub segment_bytes: Option<u64>,
-}
-
-/// One scheduled fault (`[[faults]]`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct FaultSpec {
-    /// When the fault fires, in simulated milliseconds from the start of the run
-    /// (`at`); always inside the safety phase.
-    pub at_ms: u64,
-    /// What the fault does.
-    pub action: FaultAction,
-    /// When set, the fault is undone this many milliseconds after it fired (`duration`):
-    /// a crash or power loss is followed by a restart, a pause by a resume, a partition
-    /// by healing that partition, a packet-loss or latency change by the previous
-    /// values, a reorder or duplicate fault by FIFO delivery. A `clog` spreads its
-    /// clogging and unclogging over it (required there).
-    pub duration_ms: Option<u64>,
-    /// The 1-based line of the fault's `[[faults]]` header (or inline table) in the file.
-    pub line: usize,
-    /// When set (`when = "truncate orders-0"`), `at` only arms the fault: it fires at
-    /// the first such internal event at or after `at`. A simulator can aim at a window
-    /// a few milliseconds wide, which a wall-clock nemesis can only hit by luck.
-    pub trigger: Option<Trigger>,
-}
-
-/// An internal event that fires an armed fault.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Trigger {
-    /// The kind of event.
-    pub event: TriggerEvent,
-    /// The partition it must concern, e.g. `orders-0`.
-    pub tp: String,
-}
-
-/// The internal events a fault can wait for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TriggerEvent {
-    /// A replica truncated its log (`truncate`).
-    Truncate,
-    /// The controller elected a leader (`leader-election`).
-    LeaderElection,
-    /// The ISR changed (`isr-change`).
-    IsrChange,
-    /// A replica became follower (`become-follower`).
-    BecomeFollower,
-    /// A replica became leader (`become-leader`).
-    BecomeLeader,
-}
-
-impl TriggerEvent {
-    /// Every event, with its name in scenario files.
-    pub const ALL: [(&'static str, TriggerEvent); 5] = [
-        ("truncate", TriggerEvent::Truncate),
-        ("leader-election", TriggerEvent::LeaderElection),
-        ("isr-change", TriggerEvent::IsrChange),
-        ("become-follower", TriggerEvent::BecomeFollower),
-        ("become-leader", TriggerEvent::BecomeLeader),
-    ];
-
-    /// The event's name in scenario files and traces.
-    pub fn name(self) -> &'static str {
-        TriggerEvent::ALL.iter().find(|(_, e)| *e == self).map_or("?", |(n, _)| n)
-    }
-}
-
-impl fmt::Display for Trigger {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.event.name(), self.tp)
-    }
-}
-
-impl fmt::Display for FaultSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "at {}", format_duration_ms(self.at_ms))?;
-        if let Some(trigger) = &self.trigger {
-            write!(f, " on the next {trigger}")?;
-        }
-        write!(f, ": {}", self.action)?;
-        if let Some(d) = self.duration_ms {
-            write!(f, " for {}", format_duration_ms(d))?;
-        }
-        Ok(())
-    }
-}
-
-/// What a fault does.
-#[derive(Clone, Debug, PartialEq)]
-pub enum FaultAction {
-    /// `kind = "crash"`: the process dies; its page cache survives (a process crash, not
-    /// a power loss).
-    Crash {
-        /// Who crashes.
-        target: Target,
-    },
-    /// `kind = "restart"`: a crashed process starts again from its disk.
-    Restart {
-        /// Who restarts; [`Target::Crashed`] restarts every crashed node.
-        target: Target,
-    },
-    /// `kind = "partition"`: cut `target` off from `peers`.
-    Partition {
-        /// One side of the cut.
-        target: Target,
-        /// The other side (`peers`, default [`Target::Everyone`]: everyone else).
-        peers: Target,
-        /// When true (`one_way = true`), only messages from `target` to `peers` are
-        /// dropped; replies still flow the other way.
-        one_way: bool,
-    },
-    /// `kind = "partition"` with `shape = "majority-minority"` or `"bridge"`: a cut
-    /// through the cluster (brokers and the metastore) drawn around `target`, resolved
-    /// when the fault fires. Clients keep reaching every node.
-    Split {
-        /// How the cluster is cut.
-        shape: SplitShape,
-        /// The minority's member (majority-minority) or the bridge node (bridge).
-        target: Target,
-    },
-    /// `kind = "heal"`: remove every network partition and clog.
-    Heal,
-    /// `kind = "power-loss"`: the machine loses power: the process dies silently (peers
-    /// only time out) and every write not yet flushed from the page cache is lost. With
-    /// a target naming several nodes ("all replicas of orders-0") they lose power
-    /// together, a correlated failure such as a rack losing power.
-    PowerLoss {
-        /// Whose power goes.
-        target: Target,
-    },
-    /// `kind = "pause"`: the process stops without dying, as in a long GC pause or a
-    /// SIGSTOP: it keeps its memory, sockets and sessions' local state, peers' messages
-    /// queue up, and it resumes unaware that time passed.
-    Pause {
-        /// Who pauses.
-        target: Target,
-    },
-    /// `kind = "stall"`: a consumer's application thread stops for the fault's duration
-    /// (a slow or stuck processor) while its heartbeat thread carries on, so it is
-    /// kicked out of its group only by `max.poll.interval.ms`.
-    Stall {
-        /// The consumer (`consumer-N`).
-        target: Target,
-    },
-    /// `kind = "leave"`: a consumer closes cleanly (auto-commit if on, LeaveGroup) and
-    /// joins again as a new member when the fault's duration ends.
-    Leave {
-        /// The consumer (`consumer-N`).
-        target: Target,
-    },
-    /// `kind = "resume"`: paused processes run again.
-    Resume {
-        /// Who resumes; [`Target::Paused`] resumes every paused node.
-        target: Target,
-    },
-    /// `kind = "clog"` (FoundationDB's clogging): over the fault's `duration`, each link
-    /// between `target` and `peers` (each direction separately) is clogged at a random
-    /// moment of the first half and unclogged at a random moment of the second half, so
-    /// links fail one by one and recover in random order. A clogged link holds its
-    /// messages (TCP retransmits them) until it unclogs.
-    Clog {
-        /// One end of the clogged links.
-        target: Target,
-        /// The other end (`peers`, default [`Target::Everyone`]).
-        peers: Target,
-    },
-    /// `kind = "reorder"`: messages on the links between `target` and `peers` (both
-    /// directions) may overtake each other, breaking TCP's per-connection order: each
-    /// message gets its own random latency within the network's latency range.
-    Reorder {
-        /// One end of the links.
-        target: Target,
-        /// The other end (`peers`, default [`Target::Everyone`]).
-        peers: Target,
-    },
-    /// `kind = "duplicate"`: messages on the links between `target` and `peers` (both
-    /// directions) are delivered a second time with probability `rate`, as a faulty
-    /// middlebox or a replayed packet would.
-    Duplicate {
-        /// One end of the links.
-        target: Target,
-        /// The other end (`peers`, default [`Target::Everyone`]).
-        peers: Target,
-        /// The probability, in (0, 1], that a message is delivered twice (`rate`).
-        rate: f64,
-    },
-    /// `kind = "packet-loss"`: drop each message with this probability.
-    PacketLoss {
-        /// The loss probability, in [0, 1) (`rate`).
-        rate: f64,
-    },
-    /// `kind = "latency"`: change the one-way latency range.
-    Latency {
-        /// The new smallest latency, in milliseconds (`latency_min`).
-        latency_ms_min: u64,
-        /// The new largest latency, in milliseconds (`latency_max`).
-        latency_ms_max: u64,
-    },
-}
-
-impl FaultAction {
-    /// The fault's kind (`kind = "..."` in scenario files).
-    pub fn kind(&self) -> FaultKind {
-        match self {
-            FaultAction::Crash { .. } => FaultKind::Crash,
-            FaultAction::Restart { .. } => FaultKind::Restart,
-            FaultAction::Partition { .. } | FaultAction::Split { .. } => FaultKind::Partition,
-            FaultAction::Heal => FaultKind::Heal,
-            FaultAction::PowerLoss { .. } => FaultKind::PowerLoss,
-            FaultAction::Pause { .. } => FaultKind::Pause,
-            FaultAction::Stall { .. } => FaultKind::Stall,
-            FaultAction::Leave { .. } => FaultKind::Leave,
-            FaultAction::Resume { .. } => FaultKind::Resume,
-            FaultAction::Clog { .. } => FaultKind::Clog,
-            FaultAction::Reorder { .. } => FaultKind::Reorder,
-            FaultAction::Duplicate { .. } => FaultKind::Duplicate,
-            FaultAction::PacketLoss { .. } => FaultKind::PacketLoss,
-            FaultAction::Latency { .. } => FaultKind::Latency,
-        }
-    }
-}
-
-impl fmt::Display for FaultAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FaultAction::Crash { target } => write!(f, "crash {target}"),
-            FaultAction::Restart { target } => write!(f, "restart {target}"),
-            FaultAction::Partition { target, peers, one_way } => {
-                let arrow = if *one_way { "one-way " } else { "" };
-                write!(f, "{arrow}partition {target} from {peers}")
-            }
-            FaultAction::Split { shape, target } => write!(f, "{} partition around {target}", shape.name()),
-            FaultAction::Heal => f.write_str("heal every partition"),
-            FaultAction::PowerLoss { target } => write!(f, "power loss of {target}"),
-            FaultAction::Pause { target } => write!(f, "pause {target}"),
-            FaultAction::Stall { target } => write!(f, "stall the application of {target}"),
-            FaultAction::Leave { target } => write!(f, "{target} leaves its group"),
-            FaultAction::Resume { target } => write!(f, "resume {target}"),
-            FaultAction::Clog { target, peers } => write!(f, "clog the links of {target} to {peers}"),
-            FaultAction::Reorder { target, peers } => write!(f, "reorder messages between {target} and {peers}"),
-            FaultAction::Duplicate { target, peers, rate } => {
-                write!(f, "duplicate messages between {target} and {peers} (rate {rate})")
-            }
-            FaultAction::PacketLoss { rate } => write!(f, "packet loss {rate}"),
-            FaultAction::Latency { latency_ms_min, latency_ms_max } => {
-                write!(f, "latency {}..{}", format_duration_ms(*latency_ms_min), format_duration_ms(*latency_ms_max))
-            }
-        }
-    }
-}
-
-/// Who a fault hits; resolved by the runner when the fault fires. The `Display` form is
-/// the canonical spelling, which parses back to the same target.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Target {
-    /// One named node: `broker-2`, `metastore`, `producer-1`, `consumer-1`.
-    Node(String),
-    /// The broker that is the controller when the fault fires (`"the controller"`).
-    Controller,
-    /// The current leader of a partition, e.g. `"the leader of orders-0"`.
-    LeaderOf(String),
-    /// The broker coordinating a consumer group when the fault fires: the leader of the
-    /// group's `__consumer_offsets` partition, e.g. `"the coordinator of group billing"`.
-    CoordinatorOf(String),
-    /// Every follower of a partition, e.g. `"the followers of orders-0"`.
-    FollowersOf(String),
-    /// One follower of a partition, chosen from the seed (`"a follower of orders-0"`).
-    AFollowerOf(String),
-    /// One broker chosen from the seed (`"a random broker"`).
-    RandomBroker,
-    /// Every broker (`"all brokers"`).
-    AllBrokers,
-    /// Every assigned replica of a partition, leader and followers together, e.g.
-    /// `"all replicas of orders-0"`: for correlated faults such as a rack's power loss.
-    ReplicasOf(String),
-    /// Every broker and the metastore, but no client (`"the cluster"`): isolating a
-    /// node from "the cluster" leaves it reachable by producers and consumers.
-    Cluster,
-    /// Every crashed node (`"crashed"`); only for `restart`.
-    Crashed,
-    /// Every paused node (`"paused"`); only for `resume`.
-    Paused,
-    /// Every node not in the fault's `target` (`"everyone else"`); only for `peers`.
-    Everyone,
-}
-
-/// The shapes of a `partition` fault (`shape`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SplitShape {
-    /// `"isolate"` (the default): `target` is cut off from `peers`; see
-    /// [`FaultAction::Partition`].
-    Isolate,
-    /// `"majority-minority"`: the brokers split in two. The minority holds `target` and,
-    /// drawn from the seed, other brokers up to floor(N/2) in all; the majority holds
-    /// the other brokers and the metastore. No link crosses the cut.
-    MajorityMinority,
-    /// `"bridge"` (Jepsen's bridge): the brokers other than `target` and the metastore
-    /// split into two halves (the metastore's half drawn first) that cannot reach each
-    /// other; `target`, the bridge, reaches both.
-    Bridge,
-}
-
-impl SplitShape {
-    /// Every shape, with its name in scenario files.
-    pub const ALL: [(&'static str, SplitShape); 3] = [
-        ("isolate", SplitShape::Isolate),
-        ("majority-minority", SplitShape::MajorityMinority),
-        ("bridge", SplitShape::Bridge),
-    ];
-
-    /// The shape's name in scenario files.
-    pub fn name(self) -> &'static str {
-        SplitShape::ALL.iter().find(|(_, s)| *s == self).map_or("?", |(n, _)| n)
-    }
 }
 
 /// What the checkers must and must not find (`[expect]`).
@@ -632,4 +305,31 @@ pub struct Expectations {
     /// Every acknowledged record must be consumed by the end of the liveness phase
     /// (`all_acked_consumed`, default false).
     pub all_acked_consumed: bool,
+}
+
+/// The bounds swarm mode draws each seed's configuration from (`[swarm]`). `None` means
+/// "not drawn: keep the scenario's value". Ranges are inclusive `(min, max)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwarmSpec {
+    /// The broker count (`brokers`).
+    pub brokers: Option<(u32, u32)>,
+    /// Every topic's replication factor (`"replication.factor"`); a draw above the drawn
+    /// broker count is lowered to it.
+    pub replication_factor: Option<(u32, u32)>,
+    /// Every topic's partition count (`partitions`).
+    pub partitions: Option<(u32, u32)>,
+    /// The process count of every `[[producers]]` entry (`producers`).
+    pub producers: Option<(u32, u32)>,
+    /// Records per second per producer (`rate_per_sec`).
+    pub rate_per_sec: Option<(f64, f64)>,
+    /// The send modes to draw from, per `[[producers]]` entry (`send`).
+    pub send: Option<Vec<SendMode>>,
+    /// `linger.ms` of every producer, in milliseconds.
+    pub linger_ms: Option<(u64, u64)>,
+    /// `batch.size` of every producer, in bytes.
+    pub batch_size: Option<(u64, u64)>,
+    /// `max.in.flight.requests.per.connection` of every producer.
+    pub max_in_flight: Option<(u32, u32)>,
+    /// The nemesis' mean interval, in milliseconds (`nemesis_interval`); needs `[nemesis]`.
+    pub nemesis_interval_ms: Option<(u64, u64)>,
 }

@@ -1,6 +1,6 @@
 //! The validated workload types: producers and consumers, with Kafka's client settings.
 
-use crate::protocol::Acks;
+use crate::protocol::{Acks, OffsetReset};
 
 /// A group of identical producers (`[[producers]]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -21,7 +21,7 @@ pub struct ProducerSpec {
     /// Whether each send waits for its result before the next (`send`, default sync).
     pub send_mode: SendMode,
     /// Producer settings (`[producers.config]`).
-    pub config: ProducerConfig,
+    pub config: ProducerSettings,
 }
 
 /// How a workload producer chooses partitions.
@@ -46,7 +46,7 @@ pub enum SendMode {
 
 /// Producer settings, under Kafka's own key names, with Kafka 3.x defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProducerConfig {
+pub struct ProducerSettings {
     /// `acks`: `"0"`, `"1"`, `"all"`/`"-1"` or the integers 0, 1, -1 (default all).
     pub acks: Acks,
     /// `retries`: how often a failed batch is retried (default 2147483647).
@@ -72,9 +72,9 @@ pub struct ProducerConfig {
     pub enable_idempotence: bool,
 }
 
-impl Default for ProducerConfig {
+impl Default for ProducerSettings {
     fn default() -> Self {
-        ProducerConfig {
+        ProducerSettings {
             acks: Acks::All,
             retries: 2_147_483_647,
             request_timeout_ms: 30_000,
@@ -114,7 +114,7 @@ pub struct ConsumerSpec {
     /// `commitSync`, the default) or not (`"async"`, `commitAsync`).
     pub commit_mode: CommitMode,
     /// Consumer settings (`[consumers.config]`).
-    pub config: ConsumerConfig,
+    pub config: ConsumerSettings,
 }
 
 /// How a consumer gets its partitions.
@@ -165,8 +165,9 @@ pub enum CommitPolicy {
 
 /// Consumer settings, under Kafka's own key names, with Kafka 3.x defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsumerConfig {
-    /// `auto.offset.reset`: where to start without a committed offset (default latest).
+pub struct ConsumerSettings {
+    /// `auto.offset.reset`: where to start without a committed offset (`"earliest"` or
+    /// `"latest"`, the default).
     pub auto_offset_reset: OffsetReset,
     /// `fetch.max.wait.ms`: how long a fetch may wait for data, in milliseconds (default 500).
     pub fetch_max_wait_ms: u64,
@@ -190,9 +191,9 @@ pub struct ConsumerConfig {
     pub partition_assignment_strategy: AssignmentStrategy,
 }
 
-impl Default for ConsumerConfig {
+impl Default for ConsumerSettings {
     fn default() -> Self {
-        ConsumerConfig {
+        ConsumerSettings {
             auto_offset_reset: OffsetReset::Latest,
             fetch_max_wait_ms: 500,
             max_poll_records: 500,
@@ -204,15 +205,6 @@ impl Default for ConsumerConfig {
             partition_assignment_strategy: AssignmentStrategy::Range,
         }
     }
-}
-
-/// Where a consumer starts reading a partition that has no committed offset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OffsetReset {
-    /// From the log start (`"earliest"`).
-    Earliest,
-    /// From the log end: only records written after the consumer started (`"latest"`).
-    Latest,
 }
 
 /// The group assignor.

@@ -24,49 +24,13 @@
 //! not, since every drawn fault is undone after its duration. A drawable kind needs an
 //! arm in `runner::swarm` that draws its parameters.
 
-use super::error::{one_of_strings, Res};
+use super::error::one_of_strings;
+use super::fields::loss_rate;
+use super::model_faults::NemesisSpec;
 use super::raw::{Node, Table};
-use super::validate::loss_rate;
+use super::span::{Res, Sp};
 use super::values::{bad_choice, format_duration_ms};
 use crate::fault::FaultKind;
-
-/// The random fault distribution of the safety phase (`[nemesis]`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct NemesisSpec {
-    /// The enabled kinds with their relative weights (each > 0), in the order written.
-    /// A drawn fault is of kind `k` with probability `weight(k) / sum of weights`.
-    pub kinds: Vec<(FaultKind, f64)>,
-    /// The mean time between two drawn faults, in milliseconds (`interval`); the gaps
-    /// are exponentially distributed, so faults sometimes come in bursts.
-    pub interval_ms: u64,
-    /// No drawn fault fires before this time of the safety phase, in milliseconds
-    /// (`start`, default 0).
-    pub start_ms: u64,
-    /// The shortest fault, in milliseconds (`duration_min`, default "500ms").
-    pub duration_ms_min: u64,
-    /// The longest fault, in milliseconds (`duration_max`, default "3s" or
-    /// `duration_min` when that is larger).
-    pub duration_ms_max: u64,
-    /// The highest loss probability a packet-loss fault draws (`packet_loss_rate_max`,
-    /// default 0.2), in (0, 1).
-    pub packet_loss_rate_max: f64,
-    /// The highest probability a duplicate fault draws of delivering a message twice
-    /// (`duplicate_rate_max`, default 0.2), in (0, 1].
-    pub duplicate_rate_max: f64,
-    /// The highest one-way latency a latency fault draws, in milliseconds
-    /// (`latency_max`, default "200ms"); at least the `[network]` latency_max.
-    pub latency_ms_max: u64,
-    /// The 1-based line of the `[nemesis]` header; drawn faults carry it as their line.
-    pub line: usize,
-}
-
-impl NemesisSpec {
-    /// The kinds' probabilities (weights normalised to sum to 1), in the order written.
-    pub fn probabilities(&self) -> Vec<(FaultKind, f64)> {
-        let total: f64 = self.kinds.iter().map(|(_, w)| w).sum();
-        self.kinds.iter().map(|&(k, w)| (k, w / total)).collect()
-    }
-}
 
 /// What `[nemesis]` is read against: the rest of the scenario.
 pub(super) struct NemesisContext {
@@ -207,7 +171,7 @@ fn kinds(node: &Node, group_consumers: u32) -> Res<Vec<(FaultKind, f64)>> {
     for (key, pos) in table.keys() {
         let value = table.get(key).expect("listed key").f64()?;
         let weight = value.check(|w| w > 0.0, |w| format!("expected a weight above 0, found {w}"))?.value;
-        let name = super::raw::Sp { value: key.to_string(), pos: pos.clone() };
+        let name = Sp { value: key.to_string(), pos: pos.clone() };
         let kind = kind(&name, group_consumers)?;
         out.push((kind, weight));
     }
@@ -227,7 +191,7 @@ fn non_empty(node: &Node, out: Vec<(FaultKind, f64)>) -> Res<Vec<(FaultKind, f64
 
 /// One kind name, with a specific message for the kinds that undo others and for the
 /// consumer kinds in a scenario without group consumers.
-fn kind(sp: &super::raw::Sp<String>, group_consumers: u32) -> Res<FaultKind> {
+fn kind(sp: &Sp<String>, group_consumers: u32) -> Res<FaultKind> {
     if let Some(k) = FaultKind::drawable().find(|k| k.name() == sp.value) {
         if k.targets_group_consumers() && group_consumers == 0 {
             return Err(sp.pos.issue(format!(

@@ -1,58 +1,18 @@
 //! The raw layer: TOML text to positioned values. It knows TOML syntax, which keys each
 //! table accepts and the TOML type of each value, and nothing about what the values mean
-//! (that is `validate`'s job). Kafka's dotted setting names may be quoted
-//! (`"min.insync.replicas" = 2`) or plain (`min.insync.replicas = 2`); both read the same.
+//! (that is the readers' job: `validate`, `workload`, `faults`, `nemesis`, `swarm`).
+//! Kafka's dotted setting names may be quoted (`"min.insync.replicas" = 2`) or plain
+//! (`min.insync.replicas = 2`); both read the same.
 
 use toml_edit::{ImDocument, Item, TableLike, Value};
 
-use super::error::{did_you_mean, excerpt, one_of, Issue, Res, Span};
+use super::error::{did_you_mean, excerpt, one_of};
 use super::keys;
+use super::span::{Issue, Pos, Res, Sp, Span};
 use super::values::parse_duration_ms;
 
 /// How deep unknown dotted keys (`a.b.c.d = 1`) are flattened for error messages.
 const MAX_DOTS: usize = 8;
-
-/// Where a value is: its span in the text and its field path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Pos {
-    /// The byte range of the value (or of its key, or table header, when it has none).
-    pub span: Option<Span>,
-    /// The field path, e.g. `faults[2].target`; empty for the document root.
-    pub field: String,
-}
-
-impl Pos {
-    /// An issue at this position.
-    pub fn issue(&self, message: impl Into<String>) -> Issue {
-        let field = (!self.field.is_empty()).then(|| self.field.clone());
-        Issue { span: self.span.clone(), field, message: message.into() }
-    }
-
-    fn child(&self, key: &str, span: Option<Span>) -> Pos {
-        let field = if self.field.is_empty() { key.to_string() } else { format!("{}.{key}", self.field) };
-        Pos { span: span.or_else(|| self.span.clone()), field }
-    }
-}
-
-/// A value with its position.
-#[derive(Clone, Debug)]
-pub(super) struct Sp<T> {
-    /// The value.
-    pub value: T,
-    /// Where it was written.
-    pub pos: Pos,
-}
-
-impl<T: Copy> Sp<T> {
-    /// Fails with `message` at this value's position unless `ok(value)`.
-    pub fn check(self, ok: impl Fn(T) -> bool, message: impl FnOnce(T) -> String) -> Res<Sp<T>> {
-        if ok(self.value) {
-            Ok(self)
-        } else {
-            Err(self.pos.issue(message(self.value)))
-        }
-    }
-}
 
 /// The TOML shapes a value can have.
 #[derive(Clone, Copy)]

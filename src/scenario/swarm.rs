@@ -22,40 +22,13 @@
 //! `[nemesis]` section, swarm also enables each of its kinds with probability 1/2 (at
 //! least one) and draws their weights.
 
-use super::error::Res;
-use super::model::{FaultAction, Target, TopicSpec};
+use super::limits::{MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC};
+use super::model::{SwarmSpec, TopicSpec};
 use super::model_clients::{ProducerSpec, SendMode};
-use super::raw::{Node, Sp, Table};
+use super::model_faults::{FaultAction, FaultSpec, Target};
+use super::raw::{Node, Table};
+use super::span::{Res, Sp};
 use super::values::{choice, format_duration_ms};
-use super::workload::MAX_RATE_PER_SEC;
-use super::{FaultSpec, MAX_BROKERS, MAX_PARTITIONS};
-
-/// The bounds swarm mode draws each seed's configuration from (`[swarm]`). `None` means
-/// "not drawn: keep the scenario's value". Ranges are inclusive `(min, max)`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SwarmSpec {
-    /// The broker count (`brokers`).
-    pub brokers: Option<(u32, u32)>,
-    /// Every topic's replication factor (`"replication.factor"`); a draw above the drawn
-    /// broker count is lowered to it.
-    pub replication_factor: Option<(u32, u32)>,
-    /// Every topic's partition count (`partitions`).
-    pub partitions: Option<(u32, u32)>,
-    /// The process count of every `[[producers]]` entry (`producers`).
-    pub producers: Option<(u32, u32)>,
-    /// Records per second per producer (`rate_per_sec`).
-    pub rate_per_sec: Option<(f64, f64)>,
-    /// The send modes to draw from, per `[[producers]]` entry (`send`).
-    pub send: Option<Vec<SendMode>>,
-    /// `linger.ms` of every producer, in milliseconds.
-    pub linger_ms: Option<(u64, u64)>,
-    /// `batch.size` of every producer, in bytes.
-    pub batch_size: Option<(u64, u64)>,
-    /// `max.in.flight.requests.per.connection` of every producer.
-    pub max_in_flight: Option<(u32, u32)>,
-    /// The nemesis' mean interval, in milliseconds (`nemesis_interval`); needs `[nemesis]`.
-    pub nemesis_interval_ms: Option<(u64, u64)>,
-}
 
 /// What the bounds are checked against: the rest of the scenario, already validated.
 pub(super) struct Context<'a> {
@@ -78,7 +51,7 @@ pub(super) fn swarm(t: &Table, cx: &Context) -> Res<SwarmSpec> {
     let brokers = range_u32(t, "brokers", 1, MAX_BROKERS)?;
     let rf = range_u32(t, "replication.factor", 1, MAX_BROKERS)?;
     let partitions = range_u32(t, "partitions", 1, MAX_PARTITIONS)?;
-    let producers = range_u32(t, "producers", 1, super::MAX_CLIENTS_PER_ENTRY)?;
+    let producers = range_u32(t, "producers", 1, MAX_CLIENTS_PER_ENTRY)?;
     let max_in_flight = range_u32(t, "max.in.flight.requests.per.connection", 1, i32::MAX as u32)?;
     let linger = range_u64(t, "linger.ms")?;
     let batch = range_u64(t, "batch.size")?;

@@ -1,10 +1,8 @@
-//! Fault targets: the phrases written in `target` and `peers`, and their canonical form.
-//! Parsing here is about spelling only; `faults` checks that named nodes and partitions
+//! Fault targets: the phrases written in `target` and `peers` (their canonical form is
+//! [`Target`]'s `Display`, in `model_faults`). Parsing here is about spelling only; `faults` checks that named nodes and partitions
 //! exist and that the target suits the fault kind.
 
-use std::fmt;
-
-use super::model::Target;
+use super::model_faults::Target;
 
 /// The spellings accepted, for error messages.
 pub(super) const FORMS: &str = "\"broker-N\", \"metastore\", \"producer-N\", \"consumer-N\", \
@@ -73,24 +71,4 @@ fn node(text: &str) -> Option<String> {
 pub(super) fn node_index(name: &str) -> Option<(&str, u32)> {
     let (kind, n) = name.split_once('-')?;
     Some((kind, n.parse().ok()?))
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Target::Node(name) => f.write_str(name),
-            Target::Controller => f.write_str("the controller"),
-            Target::LeaderOf(tp) => write!(f, "the leader of {tp}"),
-            Target::CoordinatorOf(group) => write!(f, "the coordinator of group {group}"),
-            Target::FollowersOf(tp) => write!(f, "the followers of {tp}"),
-            Target::AFollowerOf(tp) => write!(f, "a follower of {tp}"),
-            Target::RandomBroker => f.write_str("a random broker"),
-            Target::AllBrokers => f.write_str("all brokers"),
-            Target::ReplicasOf(tp) => write!(f, "all replicas of {tp}"),
-            Target::Cluster => f.write_str("the cluster"),
-            Target::Crashed => f.write_str("crashed"),
-            Target::Paused => f.write_str("paused"),
-            Target::Everyone => f.write_str("everyone else"),
-        }
-    }
 }

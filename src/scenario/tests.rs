@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::check::AnomalyKind;
-use crate::protocol::Acks;
+use crate::protocol::{Acks, OffsetReset, TruncationMode};
 
 /// A scenario that uses every section, in both quoted and dotted key styles.
 pub(super) const FULL: &str = r#"
@@ -146,12 +146,12 @@ fn a_full_scenario_parses_to_the_expected_structs() {
         ClusterSpec {
             brokers: 3,
             truncation: TruncationMode::Legacy,
-            config: BrokerConfig {
+            config: BrokerSettings {
                 min_insync_replicas: 2,
                 unclean_leader_election_enable: true,
                 replica_lag_time_max_ms: 10_000,
                 flush_messages: Some(1),
-                ..BrokerConfig::default()
+                ..BrokerSettings::default()
             },
         }
     );
@@ -163,13 +163,13 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 name: "orders".into(),
                 partitions: 3,
                 replication_factor: 3,
-                config: TopicConfig { min_insync_replicas: Some(3), ..TopicConfig::default() },
+                config: TopicSettings { min_insync_replicas: Some(3), ..TopicSettings::default() },
             },
             TopicSpec {
                 name: "audit-log".into(),
                 partitions: 1,
                 replication_factor: 2,
-                config: TopicConfig::default()
+                config: TopicSettings::default()
             },
         ]
     );
@@ -187,12 +187,12 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 partitioning: Partitioning::Keyed,
                 key_count: 10,
                 send_mode: SendMode::Async,
-                config: ProducerConfig {
+                config: ProducerSettings {
                     acks: Acks::Leader,
                     linger_ms: 5,
                     retries: 3,
                     enable_idempotence: false,
-                    ..ProducerConfig::default()
+                    ..ProducerSettings::default()
                 },
             },
             ProducerSpec {
@@ -203,7 +203,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 partitioning: Partitioning::Explicit,
                 key_count: 100,
                 send_mode: SendMode::Sync,
-                config: ProducerConfig::default(),
+                config: ProducerSettings::default(),
             },
         ]
     );
@@ -219,11 +219,11 @@ fn a_full_scenario_parses_to_the_expected_structs() {
             process_time_ms: 0,
             commit: CommitPolicy::AfterProcessing,
             commit_mode: CommitMode::Sync,
-            config: ConsumerConfig {
+            config: ConsumerSettings {
                 auto_offset_reset: OffsetReset::Earliest,
                 enable_auto_commit: false,
                 partition_assignment_strategy: AssignmentStrategy::Sticky,
-                ..ConsumerConfig::default()
+                ..ConsumerSettings::default()
             },
         }]
     );
@@ -281,7 +281,7 @@ fn defaults_apply_to_a_minimal_scenario() {
     assert_eq!(s.liveness_timeout_ms, 30_000);
     assert_eq!(
         s.cluster,
-        ClusterSpec { brokers: 3, truncation: TruncationMode::LeaderEpoch, config: BrokerConfig::default() }
+        ClusterSpec { brokers: 3, truncation: TruncationMode::LeaderEpoch, config: BrokerSettings::default() }
     );
     let c = &s.cluster.config;
     assert_eq!((c.min_insync_replicas, c.unclean_leader_election_enable), (1, false));
@@ -326,7 +326,7 @@ group = "g"
     assert_eq!((assign.mode, assign.group.as_deref(), assign.poll_interval_ms), (ConsumerMode::Assign, None, 100));
     assert!(!assign.config.enable_auto_commit, "no group, no auto-commit (as Kafka)");
     let sub = &s.consumers[1].config;
-    assert_eq!(*sub, ConsumerConfig::default());
+    assert_eq!(*sub, ConsumerSettings::default());
     assert_eq!((sub.auto_offset_reset, sub.fetch_max_wait_ms, sub.max_poll_records), (OffsetReset::Latest, 500, 500));
     assert_eq!((sub.enable_auto_commit, sub.auto_commit_interval_ms), (true, 5_000));
     assert_eq!((sub.session_timeout_ms, sub.max_poll_interval_ms), (45_000, 300_000));
@@ -370,7 +370,7 @@ fn acks_accepts_kafka_spellings() {
 
 #[test]
 fn retention_settings_default_to_kafkas_and_minus_one_means_no_limit() {
-    let d = BrokerConfig::default();
+    let d = BrokerSettings::default();
     assert_eq!(
         (d.log_retention_ms, d.log_retention_bytes, d.log_segment_bytes, d.log_retention_check_interval_ms),
         (Some(604_800_000), None, 1_073_741_824, 1_000)

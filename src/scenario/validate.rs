@@ -1,49 +1,31 @@
-//! The validated layer, top level: reads the raw tables into a [`Scenario`], applying
-//! defaults and checking what values mean, alone and together. Producers and consumers
-//! are in `workload`, faults in `faults`.
+//! The top reader: reads the raw tables into a [`Scenario`], applying defaults and
+//! checking what values mean, alone and together. It reads the root table,
+//! `[cluster]`, `[network]`, `[[topics]]` and `[expect]` itself and calls the other
+//! readers for the rest: `workload` (producers and consumers), `faults`, `nemesis` and
+//! `swarm`. Nothing in `scenario` but `parse` and `load` uses it.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::check::AnomalyKind;
+use crate::protocol::TruncationMode;
 
-use super::error::{closest, excerpt, line_column, one_of_strings, Res};
+use super::error::{closest, excerpt, one_of_strings};
+use super::fields::{at_least, loss_rate, opt_u64_min, Notes};
 use super::keys;
-use super::model::{
-    BrokerConfig, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicConfig, TopicSpec, TruncationMode,
-};
+use super::limits::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS, MAX_SEEDS};
+use super::model::{BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicSettings, TopicSpec};
 use super::model_clients::ConsumerMode;
-use super::raw::{self, Node, Pos, Sp, Table};
-use super::values::{choice, parse_seed_range, MAX_SEEDS};
+use super::raw::{self, Node, Table};
+use super::span::{Pos, Res, Sp};
+use super::values::{choice, parse_seed_range};
 use super::{faults, nemesis, swarm, workload};
-
-/// The most brokers a scenario may run.
-pub const MAX_BROKERS: u32 = 100;
-/// The most partitions one topic may have.
-pub const MAX_PARTITIONS: u32 = 10_000;
-/// The default `liveness_timeout`, in milliseconds.
-pub const DEFAULT_LIVENESS_TIMEOUT_MS: u64 = 30_000;
-
-/// Notes on adjustments made the way Kafka makes them, with their line numbers.
-pub(super) struct Notes<'t> {
-    text: &'t str,
-    /// The notes so far.
-    pub list: Vec<String>,
-}
-
-impl Notes<'_> {
-    /// Records a note about the value at `pos`.
-    pub fn add(&mut self, pos: &Pos, message: String) {
-        let (line, _, _) = line_column(self.text, pos.span.as_ref().map_or(0, |s| s.start));
-        self.list.push(format!("line {line}, `{}`: {message}", pos.field));
-    }
-}
 
 /// Parses and validates scenario text.
 pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
     let doc = raw::parse_document(text)?;
     let root = raw::root(&doc)?;
-    let mut notes = Notes { text, list: Vec::new() };
+    let mut notes = Notes::new(text);
 
     let name = match root.opt_string("name", "a string")? {
         Some(sp) => scenario_name(sp)?,
@@ -79,7 +61,7 @@ pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
     let faults = faults::faults(&root.tables("faults", keys::FAULT)?, &world, text)?;
     let nemesis = match root.opt_table("nemesis", keys::NEMESIS)? {
         Some(t) => {
-            let line = line_column(text, t.pos.span.as_ref().map_or(0, |s| s.start)).0;
+            let line = t.pos.line(text);
             let cx = nemesis::NemesisContext {
                 network_latency_ms_max: network.latency_ms_max,
                 duration_ms,
@@ -185,7 +167,7 @@ fn cluster(table: Option<Table>) -> Res<ClusterSpec> {
         return Ok(ClusterSpec {
             brokers: 3,
             truncation: TruncationMode::LeaderEpoch,
-            config: BrokerConfig::default(),
+            config: BrokerSettings::default(),
         });
     };
     let brokers = t
@@ -201,24 +183,14 @@ fn cluster(table: Option<Table>) -> Res<ClusterSpec> {
         .transpose()?
         .unwrap_or(TruncationMode::LeaderEpoch);
     let config = match t.opt_table("config", keys::BROKER_CONFIG)? {
-        Some(c) => broker_config(&c, brokers)?,
-        None => BrokerConfig { offsets_topic_replication_factor: brokers.min(3), ..BrokerConfig::default() },
+        Some(c) => broker_settings(&c, brokers)?,
+        None => BrokerSettings { offsets_topic_replication_factor: brokers.min(3), ..BrokerSettings::default() },
     };
     Ok(ClusterSpec { brokers, truncation, config })
 }
 
-/// Requires `value >= min`.
-pub(super) fn at_least<T: Copy + PartialOrd + std::fmt::Display>(sp: Sp<T>, min: T) -> Res<Sp<T>> {
-    sp.check(|v| v >= min, |v| format!("expected at least {min}, found {v}"))
-}
-
-/// An optional integer setting of at least `min`.
-pub(super) fn opt_u64_min(t: &Table, key: &str, min: u64) -> Res<Option<Sp<u64>>> {
-    t.opt_u64(key)?.map(|v| at_least(v, min)).transpose()
-}
-
-fn broker_config(t: &Table, brokers: u32) -> Res<BrokerConfig> {
-    let d = BrokerConfig::default();
+fn broker_settings(t: &Table, brokers: u32) -> Res<BrokerSettings> {
+    let d = BrokerSettings::default();
     let min_isr = t.opt_u32("min.insync.replicas")?.map(|v| at_least(v, 1)).transpose()?;
     let lag = opt_u64_min(t, "replica.lag.time.max.ms", 1)?;
     let lag_ms = lag.as_ref().map_or(d.replica_lag_time_max_ms, |v| v.value);
@@ -233,7 +205,7 @@ fn broker_config(t: &Table, brokers: u32) -> Res<BrokerConfig> {
             )));
         }
     }
-    Ok(BrokerConfig {
+    Ok(BrokerSettings {
         min_insync_replicas: min_isr.map_or(d.min_insync_replicas, |v| v.value),
         unclean_leader_election_enable: t
             .opt_bool("unclean.leader.election.enable")?
@@ -315,14 +287,6 @@ fn network(table: Option<Table>) -> Res<NetworkSpec> {
     Ok(NetworkSpec { latency_ms_min, latency_ms_max, packet_loss_rate })
 }
 
-/// A probability in [0, 1).
-pub(super) fn loss_rate(node: &Node) -> Res<f64> {
-    let r = node.f64()?;
-    let r =
-        r.check(|r| (0.0..1.0).contains(&r), |r| format!("expected a rate from 0 up to (not including) 1, found {r}"))?;
-    Ok(r.value)
-}
-
 fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
     let mut out: Vec<TopicSpec> = Vec::new();
     for t in tables {
@@ -356,7 +320,7 @@ fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
         }
         let replication_factor = rf.map_or(1, |v| v.value);
         let config = match t.opt_table("config", keys::TOPIC_CONFIG)? {
-            None => TopicConfig::default(),
+            None => TopicSettings::default(),
             Some(c) => {
                 let min_isr = c.opt_u32("min.insync.replicas")?.map(|v| at_least(v, 1)).transpose()?;
                 if let Some(m) = &min_isr {
@@ -369,7 +333,7 @@ fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
                         )));
                     }
                 }
-                TopicConfig {
+                TopicSettings {
                     min_insync_replicas: min_isr.map(|v| v.value),
                     unclean_leader_election_enable: c.opt_bool("unclean.leader.election.enable")?.map(|v| v.value),
                     retention_ms: opt_limit(&c, "retention.ms", 0)?.map(|v| v.value),

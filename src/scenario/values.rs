@@ -1,11 +1,11 @@
 //! Parsers for single values written as strings: durations, seed ranges and named
-//! choices. Pure functions; errors are messages without positions.
+//! choices. The string parsers are pure functions whose errors are messages without
+//! positions; `choice` places its error at the value. Depends on `span`, `error` and
+//! `limits`, below the raw layer (which reads durations with it).
 
-use super::error::{excerpt, one_of_strings, Issue, Res};
-use super::raw::Sp;
-
-/// The most seeds a scenario file may list or span (more belong on `--seeds`).
-pub const MAX_SEEDS: u64 = 100_000;
+use super::error::{closest, excerpt, one_of_strings};
+use super::limits::MAX_SEEDS;
+use super::span::{Issue, Res, Sp};
 
 const UNITS: &[(&str, u128)] = &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
 
@@ -117,7 +117,7 @@ pub(super) fn choice<T: Copy>(sp: &Sp<String>, options: &[(&str, T)]) -> Res<T> 
 /// "expected "a", "b" or "c", found "x" (did you mean "a"?)".
 pub(super) fn bad_choice(sp: &Sp<String>, names: &[&str]) -> Issue {
     let mut message = format!("expected {}, found {}", one_of_strings(names), excerpt(&sp.value));
-    if let Some(c) = super::error::closest(&sp.value, names) {
+    if let Some(c) = closest(&sp.value, names) {
         message.push_str(&format!(" (did you mean \"{c}\"?)"));
     }
     sp.pos.issue(message)

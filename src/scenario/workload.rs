@@ -1,24 +1,20 @@
 //! The validated layer for `[[producers]]` and `[[consumers]]`, including Kafka's own
 //! rules that tie client settings together (idempotence, delivery timeout, group.id).
 
-use crate::protocol::Acks;
+use crate::protocol::{Acks, OffsetReset};
 
-use super::error::{did_you_mean, excerpt, one_of, Res};
+use super::error::{did_you_mean, excerpt, one_of};
+use super::fields::{at_least, opt_u64_min, Notes};
 use super::keys;
+use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC};
 use super::model::TopicSpec;
 use super::model_clients::{
-    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerConfig, ConsumerMode, ConsumerSpec, OffsetReset,
-    Partitioning, Processing, ProducerConfig, ProducerSpec, SendMode,
+    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning,
+    Processing, ProducerSettings, ProducerSpec, SendMode,
 };
-use super::raw::{Node, Sp, Table};
-use super::validate::{at_least, opt_u64_min, Notes};
+use super::raw::{Node, Table};
+use super::span::{Res, Sp};
 use super::values::{bad_choice, choice};
-
-/// The most processes one `[[producers]]` or `[[consumers]]` entry may start.
-pub const MAX_CLIENTS_PER_ENTRY: u32 = 1_000;
-
-/// The most records per second one producer may be asked for.
-pub const MAX_RATE_PER_SEC: f64 = 1_000_000.0;
 
 /// The longest idempotent pipeline Kafka allows.
 const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: u32 = 5;
@@ -101,8 +97,8 @@ pub(super) fn producers(tables: &[Table], topics: &[TopicSpec], notes: &mut Note
             .transpose()?
             .unwrap_or(SendMode::Sync);
         let config = match t.opt_table("config", keys::PRODUCER_CONFIG)? {
-            Some(c) => producer_config(&c, notes)?,
-            None => ProducerConfig::default(),
+            Some(c) => producer_settings(&c, notes)?,
+            None => ProducerSettings::default(),
         };
         out.push(ProducerSpec {
             count,
@@ -133,8 +129,8 @@ fn acks(node: &Node) -> Res<Sp<Acks>> {
     }
 }
 
-fn producer_config(t: &Table, notes: &mut Notes) -> Res<ProducerConfig> {
-    let d = ProducerConfig::default();
+fn producer_settings(t: &Table, notes: &mut Notes) -> Res<ProducerSettings> {
+    let d = ProducerSettings::default();
     let acks = t.get("acks").map(acks).transpose()?;
     let retries = t.opt_u32("retries")?;
     let request_timeout_ms = t.opt_u64("request.timeout.ms")?.map_or(d.request_timeout_ms, |v| v.value);
@@ -211,7 +207,7 @@ fn producer_config(t: &Table, notes: &mut Notes) -> Res<ProducerConfig> {
         (None, None) => true,
     };
 
-    Ok(ProducerConfig {
+    Ok(ProducerSettings {
         acks: acks_value,
         retries: retries_value,
         request_timeout_ms,
@@ -264,8 +260,8 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<Consu
             .transpose()?
             .map_or(100, |d| d.value);
         let config = match t.opt_table("config", keys::CONSUMER_CONFIG)? {
-            Some(c) => consumer_config(&c, group.is_some())?,
-            None => ConsumerConfig { enable_auto_commit: group.is_some(), ..ConsumerConfig::default() },
+            Some(c) => consumer_settings(&c, group.is_some())?,
+            None => ConsumerSettings { enable_auto_commit: group.is_some(), ..ConsumerSettings::default() },
         };
         let processing = t
             .opt_string("processing", "a string")?
@@ -307,7 +303,7 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<Consu
 
 /// The `commit` key, which must agree with `enable.auto.commit` (auto-commit on means
 /// `"auto"`, off means a manual policy) and needs a group.
-fn commit_policy(t: &Table, has_group: bool, config: &ConsumerConfig) -> Res<CommitPolicy> {
+fn commit_policy(t: &Table, has_group: bool, config: &ConsumerSettings) -> Res<CommitPolicy> {
     let policies = [
         ("auto", CommitPolicy::Auto),
         ("after-processing", CommitPolicy::AfterProcessing),
@@ -347,8 +343,8 @@ const STRATEGIES: [(&str, AssignmentStrategy); 6] = [
     ("org.apache.kafka.clients.consumer.StickyAssignor", AssignmentStrategy::Sticky),
 ];
 
-fn consumer_config(t: &Table, has_group: bool) -> Res<ConsumerConfig> {
-    let d = ConsumerConfig::default();
+fn consumer_settings(t: &Table, has_group: bool) -> Res<ConsumerSettings> {
+    let d = ConsumerSettings::default();
     let auto_commit = t.opt_bool("enable.auto.commit")?;
     if let Some(a) = auto_commit.as_ref().filter(|a| a.value && !has_group) {
         return Err(a.pos.issue(
@@ -392,7 +388,7 @@ fn consumer_config(t: &Table, has_group: bool) -> Res<ConsumerConfig> {
             )));
         }
     };
-    Ok(ConsumerConfig {
+    Ok(ConsumerSettings {
         auto_offset_reset: t
             .opt_string("auto.offset.reset", "a string")?
             .map(|sp| choice(&sp, &[("earliest", OffsetReset::Earliest), ("latest", OffsetReset::Latest)]))

@@ -2,9 +2,9 @@
 //! final drain, which reads every partition to its high watermark.
 
 use super::{poll_value, Incarnation, WorkloadContext};
-use crate::client::consumer::{Consumer, ConsumerConfig, OffsetReset};
+use crate::client::consumer::{Consumer, ConsumerConfig};
 use crate::history::{MicroOp, OpFn, OpType, OpValue, Recorder, RunPhase};
-use crate::protocol::{Request, Response, TopicPartition};
+use crate::protocol::{OffsetReset, Request, Response, TopicPartition};
 use crate::scenario::ConsumerSpec;
 use crate::sim::net::{Addr, NodeNet};
 use madsim::time::{sleep, Instant};

@@ -1,0 +1,44 @@
+//! What several readers share, one layer above `raw`: the field rules they all apply
+//! (lower bounds, loss rates) and the notes they leave when they adjust a setting the
+//! way Kafka does.
+
+use super::raw::{Node, Table};
+use super::span::{Pos, Res, Sp};
+
+/// Requires `value >= min`.
+pub(super) fn at_least<T: Copy + PartialOrd + std::fmt::Display>(sp: Sp<T>, min: T) -> Res<Sp<T>> {
+    sp.check(|v| v >= min, |v| format!("expected at least {min}, found {v}"))
+}
+
+/// An optional integer setting of at least `min`.
+pub(super) fn opt_u64_min(t: &Table, key: &str, min: u64) -> Res<Option<Sp<u64>>> {
+    t.opt_u64(key)?.map(|v| at_least(v, min)).transpose()
+}
+
+/// A probability in [0, 1).
+pub(super) fn loss_rate(node: &Node) -> Res<f64> {
+    let r = node.f64()?;
+    let r =
+        r.check(|r| (0.0..1.0).contains(&r), |r| format!("expected a rate from 0 up to (not including) 1, found {r}"))?;
+    Ok(r.value)
+}
+
+/// Notes on adjustments made the way Kafka makes them, with their line numbers.
+pub(super) struct Notes<'t> {
+    text: &'t str,
+    /// The notes so far.
+    pub list: Vec<String>,
+}
+
+impl<'t> Notes<'t> {
+    /// No notes yet, about `text`.
+    pub fn new(text: &'t str) -> Notes<'t> {
+        Notes { text, list: Vec::new() }
+    }
+
+    /// Records a note about the value at `pos`.
+    pub fn add(&mut self, pos: &Pos, message: String) {
+        let line = pos.line(self.text);
+        self.list.push(format!("line {line}, `{}`: {message}", pos.field));
+    }
+}

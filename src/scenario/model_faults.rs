@@ -1,0 +1,377 @@
+//! The validated fault types: the scheduled faults (`[[faults]]`), who they hit, the
+//! internal events that can fire them, and the random fault distribution (`[nemesis]`).
+//! Every value here has passed the checks in `faults` and `nemesis`.
+
+use std::fmt;
+
+use super::values::format_duration_ms;
+use crate::fault::FaultKind;
+
+/// One scheduled fault (`[[faults]]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpec {
+    /// When the fault fires, in simulated milliseconds from the start of the run
+    /// (`at`); always inside the safety phase.
+    pub at_ms: u64,
+    /// What the fault does.
+    pub action: FaultAction,
+    /// When set, the fault is undone this many milliseconds after it fired (`duration`):
+    /// a crash or power loss is followed by a restart, a pause by a resume, a partition
+    /// by healing that partition, a packet-loss or latency change by the previous
+    /// values, a reorder or duplicate fault by FIFO delivery. A `clog` spreads its
+    /// clogging and unclogging over it (required there).
+    pub duration_ms: Option<u64>,
+    /// The 1-based line of the fault's `[[faults]]` header (or inline table) in the file.
+    pub line: usize,
+    /// When set (`when = "truncate orders-0"`), `at` only arms the fault: it fires at
+    /// the first such internal event at or after `at`. A simulator can aim at a window
+    /// a few milliseconds wide, which a wall-clock nemesis can only hit by luck.
+    pub trigger: Option<Trigger>,
+}
+
+/// An internal event that fires an armed fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trigger {
+    /// The kind of event.
+    pub event: TriggerEvent,
+    /// The partition it must concern, e.g. `orders-0`.
+    pub tp: String,
+}
+
+/// The internal events a fault can wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriggerEvent {
+    /// A replica truncated its log (`truncate`).
+    Truncate,
+    /// The controller elected a leader (`leader-election`).
+    LeaderElection,
+    /// The ISR changed (`isr-change`).
+    IsrChange,
+    /// A replica became follower (`become-follower`).
+    BecomeFollower,
+    /// A replica became leader (`become-leader`).
+    BecomeLeader,
+}
+
+impl TriggerEvent {
+    /// Every event, with its name in scenario files.
+    pub const ALL: [(&'static str, TriggerEvent); 5] = [
+        ("truncate", TriggerEvent::Truncate),
+        ("leader-election", TriggerEvent::LeaderElection),
+        ("isr-change", TriggerEvent::IsrChange),
+        ("become-follower", TriggerEvent::BecomeFollower),
+        ("become-leader", TriggerEvent::BecomeLeader),
+    ];
+
+    /// The event's name in scenario files and traces.
+    pub fn name(self) -> &'static str {
+        TriggerEvent::ALL.iter().find(|(_, e)| *e == self).map_or("?", |(n, _)| n)
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.event.name(), self.tp)
+    }
+}
+
+impl fmt::Display for FaultSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at {}", format_duration_ms(self.at_ms))?;
+        if let Some(trigger) = &self.trigger {
+            write!(f, " on the next {trigger}")?;
+        }
+        write!(f, ": {}", self.action)?;
+        if let Some(d) = self.duration_ms {
+            write!(f, " for {}", format_duration_ms(d))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a fault does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultAction {
+    /// `kind = "crash"`: the process dies; its page cache survives (a process crash, not
+    /// a power loss).
+    Crash {
+        /// Who crashes.
+        target: Target,
+    },
+    /// `kind = "restart"`: a crashed process starts again from its disk.
+    Restart {
+        /// Who restarts; [`Target::Crashed`] restarts every crashed node.
+        target: Target,
+    },
+    /// `kind = "partition"`: cut `target` off from `peers`.
+    Partition {
+        /// One side of the cut.
+        target: Target,
+        /// The other side (`peers`, default [`Target::Everyone`]: everyone else).
+        peers: Target,
+        /// When true (`one_way = true`), only messages from `target` to `peers` are
+        /// dropped; replies still flow the other way.
+        one_way: bool,
+    },
+    /// `kind = "partition"` with `shape = "majority-minority"` or `"bridge"`: a cut
+    /// through the cluster (brokers and the metastore) drawn around `target`, resolved
+    /// when the fault fires. Clients keep reaching every node.
+    Split {
+        /// How the cluster is cut.
+        shape: SplitShape,
+        /// The minority's member (majority-minority) or the bridge node (bridge).
+        target: Target,
+    },
+    /// `kind = "heal"`: remove every network partition and clog.
+    Heal,
+    /// `kind = "power-loss"`: the machine loses power: the process dies silently (peers
+    /// only time out) and every write not yet flushed from the page cache is lost. With
+    /// a target naming several nodes ("all replicas of orders-0") they lose power
+    /// together, a correlated failure such as a rack losing power.
+    PowerLoss {
+        /// Whose power goes.
+        target: Target,
+    },
+    /// `kind = "pause"`: the process stops without dying, as in a long GC pause or a
+    /// SIGSTOP: it keeps its memory, sockets and sessions' local state, peers' messages
+    /// queue up, and it resumes unaware that time passed.
+    Pause {
+        /// Who pauses.
+        target: Target,
+    },
+    /// `kind = "stall"`: a consumer's application thread stops for the fault's duration
+    /// (a slow or stuck processor) while its heartbeat thread carries on, so it is
+    /// kicked out of its group only by `max.poll.interval.ms`.
+    Stall {
+        /// The consumer (`consumer-N`).
+        target: Target,
+    },
+    /// `kind = "leave"`: a consumer closes cleanly (auto-commit if on, LeaveGroup) and
+    /// joins again as a new member when the fault's duration ends.
+    Leave {
+        /// The consumer (`consumer-N`).
+        target: Target,
+    },
+    /// `kind = "resume"`: paused processes run again.
+    Resume {
+        /// Who resumes; [`Target::Paused`] resumes every paused node.
+        target: Target,
+    },
+    /// `kind = "clog"` (FoundationDB's clogging): over the fault's `duration`, each link
+    /// between `target` and `peers` (each direction separately) is clogged at a random
+    /// moment of the first half and unclogged at a random moment of the second half, so
+    /// links fail one by one and recover in random order. A clogged link holds its
+    /// messages (TCP retransmits them) until it unclogs.
+    Clog {
+        /// One end of the clogged links.
+        target: Target,
+        /// The other end (`peers`, default [`Target::Everyone`]).
+        peers: Target,
+    },
+    /// `kind = "reorder"`: messages on the links between `target` and `peers` (both
+    /// directions) may overtake each other, breaking TCP's per-connection order: each
+    /// message gets its own random latency within the network's latency range.
+    Reorder {
+        /// One end of the links.
+        target: Target,
+        /// The other end (`peers`, default [`Target::Everyone`]).
+        peers: Target,
+    },
+    /// `kind = "duplicate"`: messages on the links between `target` and `peers` (both
+    /// directions) are delivered a second time with probability `rate`, as a faulty
+    /// middlebox or a replayed packet would.
+    Duplicate {
+        /// One end of the links.
+        target: Target,
+        /// The other end (`peers`, default [`Target::Everyone`]).
+        peers: Target,
+        /// The probability, in (0, 1], that a message is delivered twice (`rate`).
+        rate: f64,
+    },
+    /// `kind = "packet-loss"`: drop each message with this probability.
+    PacketLoss {
+        /// The loss probability, in [0, 1) (`rate`).
+        rate: f64,
+    },
+    /// `kind = "latency"`: change the one-way latency range.
+    Latency {
+        /// The new smallest latency, in milliseconds (`latency_min`).
+        latency_ms_min: u64,
+        /// The new largest latency, in milliseconds (`latency_max`).
+        latency_ms_max: u64,
+    },
+}
+
+impl FaultAction {
+    /// The fault's kind (`kind = "..."` in scenario files).
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            FaultAction::Crash { .. } => FaultKind::Crash,
+            FaultAction::Restart { .. } => FaultKind::Restart,
+            FaultAction::Partition { .. } | FaultAction::Split { .. } => FaultKind::Partition,
+            FaultAction::Heal => FaultKind::Heal,
+            FaultAction::PowerLoss { .. } => FaultKind::PowerLoss,
+            FaultAction::Pause { .. } => FaultKind::Pause,
+            FaultAction::Stall { .. } => FaultKind::Stall,
+            FaultAction::Leave { .. } => FaultKind::Leave,
+            FaultAction::Resume { .. } => FaultKind::Resume,
+            FaultAction::Clog { .. } => FaultKind::Clog,
+            FaultAction::Reorder { .. } => FaultKind::Reorder,
+            FaultAction::Duplicate { .. } => FaultKind::Duplicate,
+            FaultAction::PacketLoss { .. } => FaultKind::PacketLoss,
+            FaultAction::Latency { .. } => FaultKind::Latency,
+        }
+    }
+}
+
+impl fmt::Display for FaultAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultAction::Crash { target } => write!(f, "crash {target}"),
+            FaultAction::Restart { target } => write!(f, "restart {target}"),
+            FaultAction::Partition { target, peers, one_way } => {
+                let arrow = if *one_way { "one-way " } else { "" };
+                write!(f, "{arrow}partition {target} from {peers}")
+            }
+            FaultAction::Split { shape, target } => write!(f, "{} partition around {target}", shape.name()),
+            FaultAction::Heal => f.write_str("heal every partition"),
+            FaultAction::PowerLoss { target } => write!(f, "power loss of {target}"),
+            FaultAction::Pause { target } => write!(f, "pause {target}"),
+            FaultAction::Stall { target } => write!(f, "stall the application of {target}"),
+            FaultAction::Leave { target } => write!(f, "{target} leaves its group"),
+            FaultAction::Resume { target } => write!(f, "resume {target}"),
+            FaultAction::Clog { target, peers } => write!(f, "clog the links of {target} to {peers}"),
+            FaultAction::Reorder { target, peers } => write!(f, "reorder messages between {target} and {peers}"),
+            FaultAction::Duplicate { target, peers, rate } => {
+                write!(f, "duplicate messages between {target} and {peers} (rate {rate})")
+            }
+            FaultAction::PacketLoss { rate } => write!(f, "packet loss {rate}"),
+            FaultAction::Latency { latency_ms_min, latency_ms_max } => {
+                write!(f, "latency {}..{}", format_duration_ms(*latency_ms_min), format_duration_ms(*latency_ms_max))
+            }
+        }
+    }
+}
+
+/// Who a fault hits; resolved by the runner when the fault fires. The `Display` form is
+/// the canonical spelling, which parses back to the same target.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// One named node: `broker-2`, `metastore`, `producer-1`, `consumer-1`.
+    Node(String),
+    /// The broker that is the controller when the fault fires (`"the controller"`).
+    Controller,
+    /// The current leader of a partition, e.g. `"the leader of orders-0"`.
+    LeaderOf(String),
+    /// The broker coordinating a consumer group when the fault fires: the leader of the
+    /// group's `__consumer_offsets` partition, e.g. `"the coordinator of group billing"`.
+    CoordinatorOf(String),
+    /// Every follower of a partition, e.g. `"the followers of orders-0"`.
+    FollowersOf(String),
+    /// One follower of a partition, chosen from the seed (`"a follower of orders-0"`).
+    AFollowerOf(String),
+    /// One broker chosen from the seed (`"a random broker"`).
+    RandomBroker,
+    /// Every broker (`"all brokers"`).
+    AllBrokers,
+    /// Every assigned replica of a partition, leader and followers together, e.g.
+    /// `"all replicas of orders-0"`: for correlated faults such as a rack's power loss.
+    ReplicasOf(String),
+    /// Every broker and the metastore, but no client (`"the cluster"`): isolating a
+    /// node from "the cluster" leaves it reachable by producers and consumers.
+    Cluster,
+    /// Every crashed node (`"crashed"`); only for `restart`.
+    Crashed,
+    /// Every paused node (`"paused"`); only for `resume`.
+    Paused,
+    /// Every node not in the fault's `target` (`"everyone else"`); only for `peers`.
+    Everyone,
+}
+
+/// The shapes of a `partition` fault (`shape`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitShape {
+    /// `"isolate"` (the default): `target` is cut off from `peers`; see
+    /// [`FaultAction::Partition`].
+    Isolate,
+    /// `"majority-minority"`: the brokers split in two. The minority holds `target` and,
+    /// drawn from the seed, other brokers up to floor(N/2) in all; the majority holds
+    /// the other brokers and the metastore. No link crosses the cut.
+    MajorityMinority,
+    /// `"bridge"` (Jepsen's bridge): the brokers other than `target` and the metastore
+    /// split into two halves (the metastore's half drawn first) that cannot reach each
+    /// other; `target`, the bridge, reaches both.
+    Bridge,
+}
+
+impl SplitShape {
+    /// Every shape, with its name in scenario files.
+    pub const ALL: [(&'static str, SplitShape); 3] = [
+        ("isolate", SplitShape::Isolate),
+        ("majority-minority", SplitShape::MajorityMinority),
+        ("bridge", SplitShape::Bridge),
+    ];
+
+    /// The shape's name in scenario files.
+    pub fn name(self) -> &'static str {
+        SplitShape::ALL.iter().find(|(_, s)| *s == self).map_or("?", |(n, _)| n)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Node(name) => f.write_str(name),
+            Target::Controller => f.write_str("the controller"),
+            Target::LeaderOf(tp) => write!(f, "the leader of {tp}"),
+            Target::CoordinatorOf(group) => write!(f, "the coordinator of group {group}"),
+            Target::FollowersOf(tp) => write!(f, "the followers of {tp}"),
+            Target::AFollowerOf(tp) => write!(f, "a follower of {tp}"),
+            Target::RandomBroker => f.write_str("a random broker"),
+            Target::AllBrokers => f.write_str("all brokers"),
+            Target::ReplicasOf(tp) => write!(f, "all replicas of {tp}"),
+            Target::Cluster => f.write_str("the cluster"),
+            Target::Crashed => f.write_str("crashed"),
+            Target::Paused => f.write_str("paused"),
+            Target::Everyone => f.write_str("everyone else"),
+        }
+    }
+}
+
+/// The random fault distribution of the safety phase (`[nemesis]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NemesisSpec {
+    /// The enabled kinds with their relative weights (each > 0), in the order written.
+    /// A drawn fault is of kind `k` with probability `weight(k) / sum of weights`.
+    pub kinds: Vec<(FaultKind, f64)>,
+    /// The mean time between two drawn faults, in milliseconds (`interval`); the gaps
+    /// are exponentially distributed, so faults sometimes come in bursts.
+    pub interval_ms: u64,
+    /// No drawn fault fires before this time of the safety phase, in milliseconds
+    /// (`start`, default 0).
+    pub start_ms: u64,
+    /// The shortest fault, in milliseconds (`duration_min`, default "500ms").
+    pub duration_ms_min: u64,
+    /// The longest fault, in milliseconds (`duration_max`, default "3s" or
+    /// `duration_min` when that is larger).
+    pub duration_ms_max: u64,
+    /// The highest loss probability a packet-loss fault draws (`packet_loss_rate_max`,
+    /// default 0.2), in (0, 1).
+    pub packet_loss_rate_max: f64,
+    /// The highest probability a duplicate fault draws of delivering a message twice
+    /// (`duplicate_rate_max`, default 0.2), in (0, 1].
+    pub duplicate_rate_max: f64,
+    /// The highest one-way latency a latency fault draws, in milliseconds
+    /// (`latency_max`, default "200ms"); at least the `[network]` latency_max.
+    pub latency_ms_max: u64,
+    /// The 1-based line of the `[nemesis]` header; drawn faults carry it as their line.
+    pub line: usize,
+}
+
+impl NemesisSpec {
+    /// The kinds' probabilities (weights normalised to sum to 1), in the order written.
+    pub fn probabilities(&self) -> Vec<(FaultKind, f64)> {
+        let total: f64 = self.kinds.iter().map(|(_, w)| w).sum();
+        self.kinds.iter().map(|&(k, w)| (k, w / total)).collect()
+    }
+}
