@@ -1,36 +1,49 @@
 //! kafkasim: a deterministic simulation testbed for Kafka's replication and delivery
 //! semantics. A whole cluster runs as async tasks inside one seeded madsim runtime.
 //!
-//! Module map (one concept per module; arrows are the allowed dependencies):
+//! Module map (one concept per module; in brackets the modules each may depend on, as
+//! the code does today; there is no import cycle between modules, nor between the files
+//! of one module):
 //!
-//! - [`protocol`]   request/response types, ids and Kafka error codes, and the settings a
-//!   scenario and the nodes both name: topic assignments, truncation mode, offset reset
-//!   (depends on nothing).
+//! - [`protocol`]   request/response types, ids, Kafka error codes, node and partition
+//!   names, and the settings a scenario and the nodes both name: topic assignments,
+//!   truncation mode, offset reset (nothing).
 //! - [`fault`]      the fault kinds: the one list the scenario parser, the nemesis, the
-//!   trace and the report share (depends on nothing).
-//! - [`sim`]        the environment: node boot, `net` (typed connections with TCP-like
-//!   semantics and injectable faults), `disk` (flushed vs page-cache data),
-//!   fault primitives (depends on madsim).
-//! - [`metastore`]  the ZooKeeper-like store: sessions, ephemeral nodes, versioned
-//!   conditional writes, watches (protocol, sim::net).
-//! - [`controller`] controller election, partition leader election, LeaderAndIsr
-//!   propagation (protocol, sim::net, metastore client).
-//! - [`broker`]     partition logs, replication (LEO, HW, ISR, leader epochs), follower
-//!   fetching and truncation, produce purgatory (protocol, sim::net, sim::disk).
-//! - [`client`]     producer and consumer (protocol, sim::net).
-//! - [`history`]    recorded client operations and internal trace events, JSON Lines I/O.
-//! - [`check`]      pure checkers `&History -> Vec<Anomaly>` (history only).
-//! - [`scenario`]   the TOML scenario schema, validation with file:line:column errors.
-//! - [`workload`]   drives producers and consumers and records every operation.
+//!   trace and the report share (nothing).
+//! - [`units`]      how durations are written for people (nothing).
 //! - [`plant`]      planted bugs: known-broken behaviours a run can swap in to test the
-//!   checkers (depends on nothing; read by broker and controller config).
-//! - [`runner`]     scenario + seed -> simulation -> history -> checks -> verdict.
-//! - [`shrink`]     reduces a failing run to a minimal scenario file (runner, check).
-//! - [`explain`]    each anomaly's records told as a story, with cause and fix (history, check).
+//!   checkers (nothing; read by broker and controller config).
+//! - [`sim`]        the environment: node boot, `net` (the node API, the fabric, and the
+//!   fault controls only the simulation holds), `disk` (flushed vs page-cache data)
+//!   (madsim).
+//! - [`history`]    recorded client operations and internal trace events in a typed
+//!   vocabulary, JSON Lines I/O, and `state`: the one fold of the trace into the
+//!   cluster's state, ordered by epochs (protocol, fault).
+//! - [`metastore`]  the ZooKeeper-like store: sessions, ephemeral nodes, versioned
+//!   conditional writes, watches (protocol, sim).
+//! - [`controller`] controller election, partition leader election, LeaderAndIsr
+//!   propagation (protocol, sim, metastore, history, plant).
+//! - [`broker`]     partition logs, replication (LEO, HW, ISR, leader epochs), follower
+//!   fetching and truncation, produce purgatory, group coordinator; runs the controller
+//!   (protocol, sim, metastore, controller, history, plant).
+//! - [`client`]     producer and consumer (protocol, sim).
+//! - [`check`]      pure checkers `&History -> Vec<Anomaly>`, and the causes of
+//!   `no-progress` (history, protocol, units).
+//! - [`scenario`]   the TOML scenario schema, validation with file:line:column errors
+//!   (protocol, fault, check's anomaly kinds, units).
+//! - [`workload`]   drives producers and consumers and records every operation (client,
+//!   history, scenario, sim, protocol, fault).
+//! - [`runner`]     scenario + seed -> simulation (boot, safety, liveness, shutdown) ->
+//!   history -> checks -> verdict; the one scenario-to-system configuration mapping;
+//!   the nemesis (everything above).
+//! - [`shrink`]     reduces a failing run to a minimal scenario file (runner, check, scenario).
+//! - [`explain`]    each anomaly's records told as a story, with cause and fix (history,
+//!   check, scenario, fault).
 //! - [`report`]     self-contained HTML and Markdown reports of a run (runner, explain).
 //! - [`bench`]      `kafkasim bench`: kafkasim's throughput next to bare-network baselines.
-//! - [`units`]      how durations are written for people (depends on nothing).
 //! - [`cli`]        the `kafkasim` command line.
+
+#![warn(missing_docs)]
 
 #[cfg(not(madsim))]
 compile_error!(

@@ -112,7 +112,7 @@ impl BrokerConfig {
 
     /// The host name of a broker on the simulated network.
     pub fn host_of(id: BrokerId) -> String {
-        format!("broker-{}", id.0)
+        crate::protocol::broker_name(id.0)
     }
 }
 

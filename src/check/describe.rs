@@ -19,7 +19,7 @@ pub(crate) fn process(p: u64) -> String {
 
 /// A broker as a person reads it (and as nodes are named in the trace): `broker-2`.
 pub(crate) fn broker(b: u32) -> String {
-    format!("broker-{b}")
+    crate::protocol::broker_name(b)
 }
 
 /// Offsets as short text, runs collapsed: `813`, `813-815`, `813-815, 820`.

@@ -3,6 +3,7 @@
 //! time), and `explain` tells each one's story by matching on the cause, never on the
 //! sentence that describes it.
 
+use crate::protocol::broker_name;
 use crate::units::format_duration_ms as duration;
 use serde::Serialize;
 use std::fmt;
@@ -147,7 +148,7 @@ impl fmt::Display for PartitionProblem {
             PartitionProblem::NeverCreated { tp } => write!(f, "{tp} was never created"),
             PartitionProblem::NoLeader { tp } => write!(f, "{tp} has no leader"),
             PartitionProblem::IsrLacks { tp, brokers } => {
-                let names: Vec<String> = brokers.iter().map(|b| format!("broker-{b}")).collect();
+                let names: Vec<String> = brokers.iter().map(|b| broker_name(*b)).collect();
                 write!(f, "{tp} ISR lacks {}", names.join(", "))
             }
             PartitionProblem::UncommittedTail { tp } => {

@@ -248,7 +248,7 @@ pub fn init_logging_from_env() {
 fn load(file: &Path) -> Result<Scenario, i32> {
     scenario::load(file).map_err(|error| {
         eprintln!("error: {error}");
-        if error.to_string().contains("cannot read") {
+        if error.is_unreadable() {
             EXIT_NO_INPUT
         } else {
             EXIT_INPUT

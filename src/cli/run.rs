@@ -39,7 +39,7 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
             let known: Vec<String> = instance
                 .topics
                 .iter()
-                .flat_map(|t| (0..t.partitions).map(move |i| format!("{}-{i}", t.name)))
+                .flat_map(|t| (0..t.partitions).map(move |i| crate::protocol::partition_name(&t.name, i)))
                 .collect();
             if !known.contains(p) {
                 eprintln!(

@@ -4,7 +4,9 @@
 
 use crate::check::describe::{broker, process, secs};
 use crate::fault::FaultKind;
-use crate::history::{ClusterState, Event, History, LogStartReason, MicroOp, OpFn, OpType, OpValue, TruncationReason};
+use crate::history::{
+    ClusterState, Event, History, LogStartReason, MicroOp, OpFn, OpType, OpValue, TruncationReason, DRAIN_PROCESS,
+};
 use crate::protocol::Acks;
 use std::collections::BTreeSet;
 
@@ -69,8 +71,6 @@ pub(crate) struct Life {
 const MAX_CONTEXT_LINES: usize = 12;
 /// The most poll lines one story shows.
 const MAX_POLL_LINES: usize = 4;
-/// Process ids from here on belong to the runner's final drain.
-const DRAIN_PROCESS: u64 = 1_000_000;
 
 fn who(p: u64) -> String {
     if p >= DRAIN_PROCESS {

@@ -12,7 +12,7 @@ use crate::protocol::Acks;
 use crate::protocol::TruncationMode;
 use std::collections::BTreeSet;
 
-const DRAIN: u64 = 1_000_000;
+const DRAIN: u64 = crate::history::DRAIN_PROCESS;
 
 fn append(broker: u32, as_leader: bool, epoch: u32, base: u64, values: &[u64]) -> Event {
     Event::Append { tp: "x".into(), broker, as_leader, leader_epoch: epoch, base_offset: base, values: values.to_vec() }

@@ -4,6 +4,10 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Jepsen process ids from here on belong to the liveness phase's final drain, which
+/// the runner starts after every client: above any id a client can take.
+pub const DRAIN_PROCESS: u64 = 1_000_000;
+
 /// Records a poll returned, per key (topic-partition): `(offset, value)` in log order.
 pub type PolledRecords = BTreeMap<String, Vec<(u64, u64)>>;
 

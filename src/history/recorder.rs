@@ -196,11 +196,6 @@ impl Recorder {
         f(&self.lock().ops)
     }
 
-    /// How many ops have been recorded.
-    pub fn op_count(&self) -> usize {
-        self.lock().ops.len()
-    }
-
     /// A copy of everything recorded so far.
     pub fn snapshot(&self) -> History {
         let log = self.lock();

@@ -30,15 +30,7 @@ pub enum MetaClientError {
     Unavailable,
 }
 
-impl MetaClientError {
-    /// The metastore's error, from either a single op or a `multi`.
-    pub fn meta_error(&self) -> Option<MetaError> {
-        match self {
-            MetaClientError::Meta(error) | MetaClientError::MultiFailed { error, .. } => Some(*error),
-            MetaClientError::Unavailable => None,
-        }
-    }
-}
+impl MetaClientError {}
 
 impl fmt::Display for MetaClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,8 +3,7 @@
 //! [`super::Response::Group`].
 
 use super::error::ErrorCode;
-use super::ids::{Offset, TopicPartition};
-use super::kafka::BrokerEndpoint;
+use super::ids::{BrokerEndpoint, Offset, TopicPartition};
 
 /// A consumer group request, sent to the group's coordinator (FindCoordinator to any
 /// broker).

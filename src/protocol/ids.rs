@@ -65,7 +65,7 @@ impl TopicPartition {
 
 impl fmt::Display for TopicPartition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
+        f.write_str(&super::partition_name(&self.topic, self.partition))
     }
 }
 
@@ -81,4 +81,13 @@ mod tests {
         assert_eq!(TopicPartition::parse("orders"), None);
         assert_eq!(TopicPartition::parse("-3"), None);
     }
+}
+
+/// A broker id and the host name clients connect to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerEndpoint {
+    /// The broker id.
+    pub id: BrokerId,
+    /// The host name on the simulated network, e.g. `broker-1`.
+    pub host: String,
 }

@@ -6,7 +6,7 @@
 
 use super::error::ErrorCode;
 use super::group::{GroupRequest, GroupResponse};
-use super::ids::{BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition};
+use super::ids::{BrokerEndpoint, BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition};
 use super::meta::{MetaRequest, MetaResponse};
 use super::records::RecordBatch;
 use serde::{Deserialize, Serialize};
@@ -117,15 +117,6 @@ pub enum Response {
     Meta(MetaResponse),
     /// The request could not be served at all.
     Error(ErrorCode),
-}
-
-/// A broker id and the host name clients connect to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BrokerEndpoint {
-    /// The broker id.
-    pub id: BrokerId,
-    /// The host name on the simulated network, e.g. `broker-1`.
-    pub host: String,
 }
 
 /// A partition's replication state, as decided by the controller and stored in the metastore.

@@ -2,7 +2,8 @@
 //! metastore requests and responses, and error codes; and the types a scenario and the
 //! nodes it configures both name: topic assignments (`topic`, which the controller
 //! creates and the brokers apply) and behaviour modes (`modes`: truncation, offset
-//! reset). Depends on nothing else in the crate.
+//! reset); and how nodes and partitions are named (`names`). Depends on nothing else in
+//! the crate.
 
 mod error;
 mod group;
@@ -10,18 +11,22 @@ mod ids;
 mod kafka;
 mod meta;
 mod modes;
+mod names;
 mod records;
 mod topic;
 
 pub use error::ErrorCode;
 pub use group::{GroupMember, GroupRequest, GroupResponse};
-pub use ids::{BrokerId, LeaderEpoch, Offset, ProducerId, ProducerIdAndEpoch, TopicPartition, NO_PRODUCER_ID};
+pub use ids::{
+    BrokerEndpoint, BrokerId, LeaderEpoch, Offset, ProducerId, ProducerIdAndEpoch, TopicPartition, NO_PRODUCER_ID,
+};
 pub use kafka::{
-    Acks, AlterIsrRequest, BrokerEndpoint, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest,
+    Acks, AlterIsrRequest, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest,
     ListOffsetsRequest, MetadataResponse, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata, PartitionState,
     ProducePartitionResponse, ProduceRequest, Request, Response,
 };
 pub use meta::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, SessionId, ZNode};
 pub use modes::{OffsetReset, TruncationMode};
+pub use names::{broker_name, broker_names, partition_name, NodeName, NodeRole, METASTORE};
 pub use records::{Record, RecordBatch};
 pub use topic::{RetentionConfig, TopicAssignment, DEFAULT_SEGMENT_BYTES};

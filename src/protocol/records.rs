@@ -61,11 +61,6 @@ impl RecordBatch {
         self.base_offset + self.records.len() as Offset
     }
 
-    /// The offset of the last record.
-    pub fn last_offset(&self) -> Offset {
-        self.next_offset().saturating_sub(1)
-    }
-
     /// The batch's nominal size in bytes: the sum of its records' [`Record::size_bytes`]
     /// (what segment rolling and `retention.bytes` count).
     pub fn size_bytes(&self) -> u64 {

@@ -4,11 +4,8 @@
 
 use crate::fault::FaultKind;
 use crate::history::state::Applied;
-use crate::history::{ClusterState, Event, History, MicroOp, OpFn, OpType};
+use crate::history::{ClusterState, Event, History, MicroOp, OpFn, OpType, DRAIN_PROCESS};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Process ids from here on belong to the runner's final drain.
-pub(crate) const DRAIN_PROCESS: u64 = 1_000_000;
 
 /// One partition over time.
 #[derive(Clone, Debug, Default)]

@@ -9,12 +9,9 @@ use crate::client::assignor::Strategy;
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
 use crate::client::producer::ProducerConfig;
-use crate::protocol::{BrokerId, RetentionConfig, TopicAssignment};
+use crate::protocol::{broker_names, BrokerId, RetentionConfig, TopicAssignment, METASTORE};
 use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
 use crate::sim::net::{Addr, NetConfig};
-
-/// The metastore's host name.
-pub const METASTORE: &str = "metastore";
 
 /// The administrator's replica assignment: partition `p` of a topic with replication
 /// factor `r` on `n` brokers gets brokers `p+1, p+2, ... p+r` (mod n), so leaders spread.
@@ -102,7 +99,7 @@ pub(super) fn net_config(scenario: &Scenario) -> NetConfig {
 
 /// The brokers clients bootstrap from.
 pub(super) fn bootstrap(scenario: &Scenario) -> Vec<Addr> {
-    (1..=scenario.cluster.brokers).map(|i| Addr::new(&format!("broker-{i}"))).collect()
+    broker_names(scenario.cluster.brokers).iter().map(|name| Addr::new(name)).collect()
 }
 
 /// A producer's client settings.

@@ -25,7 +25,6 @@ pub use configure::{replica_assignment, topic_assignments};
 pub use outcome::{RunOutcome, RunStats, ScenarioVerdict, SeedVerdict, Status, Unavailability};
 pub use panic_hook::PLANT_PANIC_VAR;
 pub use planted::{sweep_planted, PlantedSweep, SweepSeed};
-pub use simulation::DRAIN_PROCESS;
 pub use swarm::DrawnParameters;
 
 use crate::check::{self, AnomalyKind};

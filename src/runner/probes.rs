@@ -3,8 +3,8 @@
 
 use crate::check::liveness::{GroupLag, PartitionProblem};
 use crate::history::{ClusterState, OpFn, OpType, OpValue, Recorder};
-use crate::protocol::TopicAssignment;
 use crate::protocol::TopicPartition;
+use crate::protocol::{partition_name, TopicAssignment};
 use crate::scenario::{self, Scenario};
 use madsim::time::{sleep, Instant};
 use std::collections::BTreeMap;
@@ -29,7 +29,7 @@ pub(super) async fn wait_until(limit: Duration, mut condition: impl FnMut() -> b
 
 /// Every partition of `topics`, `topic-N`.
 pub(super) fn partition_names(topics: &[TopicAssignment]) -> Vec<String> {
-    topics.iter().flat_map(|t| (0..t.replicas.len()).map(move |p| format!("{}-{p}", t.name))).collect()
+    topics.iter().flat_map(|t| (0..t.replicas.len() as u32).map(move |p| partition_name(&t.name, p))).collect()
 }
 
 /// Whether every partition has an acting leader.
@@ -44,7 +44,7 @@ pub(super) fn partition_problems(state: &ClusterState, topics: &[TopicAssignment
     let mut problems = Vec::new();
     for t in topics {
         for (p, replicas) in t.replicas.iter().enumerate() {
-            let tp = format!("{}-{p}", t.name);
+            let tp = partition_name(&t.name, p as u32);
             let Some(partition) = state.partition(&tp).filter(|p| p.created) else {
                 problems.push(PartitionProblem::NeverCreated { tp });
                 continue;
@@ -105,4 +105,89 @@ pub(super) fn groups_behind(
         }
     }
     behind
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{ElectionReason, Event, GroupContext, TraceEvent};
+    use crate::protocol::{BrokerId, RetentionConfig};
+
+    fn topic() -> Vec<TopicAssignment> {
+        vec![TopicAssignment {
+            name: "orders".into(),
+            replicas: vec![vec![BrokerId(1), BrokerId(2)]],
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
+            retention: RetentionConfig::default(),
+        }]
+    }
+
+    fn at(event: Event) -> TraceEvent {
+        TraceEvent { time_ns: 0, node: "broker-1".into(), event }
+    }
+
+    #[test]
+    fn a_partition_recovers_once_led_fully_replicated_and_committed() {
+        let topics = topic();
+        let mut state = ClusterState::default();
+        let problems = |state: &ClusterState| partition_problems(state, &topics);
+        assert_eq!(problems(&state), [PartitionProblem::NeverCreated { tp: "orders-0".into() }]);
+        assert!(!all_led(&state, &partition_names(&topics)));
+
+        state.apply(&at(Event::LeaderElection {
+            tp: "orders-0".into(),
+            leader: Some(1),
+            leader_epoch: 0,
+            isr: vec![1],
+            unclean: false,
+            reason: ElectionReason::BrokerFailure,
+        }));
+        // Elected, but broker-1 has not taken up the leadership yet.
+        assert_eq!(problems(&state), [PartitionProblem::NoLeader { tp: "orders-0".into() }]);
+
+        let tp: std::sync::Arc<str> = "orders-0".into();
+        state.apply(&at(Event::BecomeLeader {
+            tp: tp.clone(),
+            broker: 1,
+            leader_epoch: 0,
+            log_end_offset: 5,
+            isr: vec![1],
+        }));
+        assert!(all_led(&state, &partition_names(&topics)));
+        assert_eq!(
+            problems(&state),
+            [
+                PartitionProblem::IsrLacks { tp: "orders-0".into(), brokers: vec![2] },
+                PartitionProblem::UncommittedTail { tp: "orders-0".into() },
+            ]
+        );
+
+        state.apply(&at(Event::IsrChange { tp: tp.clone(), leader: Some(1), leader_epoch: 0, isr: vec![1, 2] }));
+        state.apply(&at(Event::HighWatermark { tp, broker: 1, is_leader: true, leader_epoch: 0, old: 0, new: 5 }));
+        assert_eq!(problems(&state), []);
+    }
+
+    #[test]
+    fn a_group_is_behind_until_its_last_accepted_commit_reaches_the_end() {
+        madsim::runtime::Runtime::new().block_on(async {
+            let recorder = Recorder::new();
+            let member = GroupContext { group: "g".into(), member: "m".into(), generation: 1 };
+            let commit = |offset: u64, kind: OpType| {
+                let offsets = [("orders-0".to_string(), offset)].into_iter().collect();
+                recorder.group_op(0, kind, OpFn::Commit, OpValue::Offsets(offsets), None, member.clone());
+            };
+            let groups = [("g".to_string(), vec!["orders".to_string()])].into_iter().collect();
+            let ends = [(TopicPartition::new("orders", 0), 10)].into_iter().collect();
+            assert_eq!(
+                groups_behind(&recorder, &groups, &ends),
+                [GroupLag { group: "g".into(), tp: "orders-0".into(), committed: 0, end: 10 }]
+            );
+            commit(10, OpType::Fail);
+            commit(7, OpType::Ok);
+            assert_eq!(groups_behind(&recorder, &groups, &ends)[0].committed, 7, "a refused commit counts for nothing");
+            commit(10, OpType::Ok);
+            assert!(groups_behind(&recorder, &groups, &ends).is_empty());
+        });
+    }
 }

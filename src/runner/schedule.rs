@@ -106,3 +106,26 @@ fn trigger_matches(trigger: &Trigger, event: &Event) -> bool {
     };
     **tp == *trigger.tp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::ElectionReason;
+
+    #[test]
+    fn a_trigger_fires_on_its_event_of_its_partition_only() {
+        let trigger = Trigger { event: TriggerEvent::LeaderElection, tp: "orders-0".into() };
+        let election = |tp: &str| Event::LeaderElection {
+            tp: tp.into(),
+            leader: None,
+            leader_epoch: 3,
+            isr: vec![],
+            unclean: false,
+            reason: ElectionReason::BrokerFailure,
+        };
+        assert!(trigger_matches(&trigger, &election("orders-0")));
+        assert!(!trigger_matches(&trigger, &election("orders-1")));
+        let isr = Event::IsrChange { tp: "orders-0".into(), leader: None, leader_epoch: 3, isr: vec![] };
+        assert!(!trigger_matches(&trigger, &isr));
+    }
+}

@@ -1,7 +1,7 @@
 //! One simulated run, inside the runtime, in the shape of a simulator: boot, the safety
 //! phase (workload and faults), the liveness phase (heal, recover, drain), shutdown.
 
-use super::configure::{self, METASTORE};
+use super::configure;
 use super::nemesis::{Nemesis, SharedNodes};
 use super::observer::Observer;
 use super::probes::{self, wait_until};
@@ -10,9 +10,9 @@ use super::{trace_phase, RunOptions};
 use crate::broker::{run_broker, BrokerContext};
 use crate::check::liveness::LivenessCause;
 use crate::check::Anomaly;
-use crate::history::{Recorder, RunPhase};
+use crate::history::{Recorder, RunPhase, DRAIN_PROCESS};
 use crate::metastore::run_metastore;
-use crate::protocol::TopicAssignment;
+use crate::protocol::{broker_name, partition_name, NodeName, TopicAssignment, METASTORE};
 use crate::protocol::{Request, Response, TopicPartition};
 use crate::scenario::{self, Scenario};
 use crate::sim::disk::DiskStore;
@@ -42,9 +42,6 @@ pub struct Simulated {
 
 /// How long the cluster may take to elect every partition's first leader.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The Jepsen process id of the liveness phase's final drain: above every client's.
-pub const DRAIN_PROCESS: u64 = 1_000_000;
 
 /// A run in progress: the simulated world and what the phases found so far.
 struct Run<'s> {
@@ -89,7 +86,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
         let meta_disk = disks.disk(METASTORE);
         nodes.boot(METASTORE, move || run_metastore(meta_net.clone(), meta_disk.clone()));
         for id in 1..=scenario.cluster.brokers {
-            let name = format!("broker-{id}");
+            let name = broker_name(id);
             let ctx = BrokerContext {
                 config: configure::broker_config(scenario, options, id, &topics),
                 net: network.add_host(&Addr::new(&name)),
@@ -140,7 +137,7 @@ fn replica_sets(topics: &[TopicAssignment]) -> BTreeMap<String, Vec<u32>> {
             t.replicas
                 .iter()
                 .enumerate()
-                .map(move |(p, r)| (format!("{}-{p}", t.name), r.iter().map(|b| b.0).collect()))
+                .map(move |(p, r)| (partition_name(&t.name, p as u32), r.iter().map(|b| b.0).collect()))
         })
         .collect()
 }
@@ -170,7 +167,7 @@ fn boot_clients(run: &Run<'_>) {
         let config = configure::producer_config(spec, bootstrap.clone());
         for _ in 0..spec.count {
             producer_number += 1;
-            let name = format!("producer-{producer_number}");
+            let name = NodeName::producer(producer_number).to_string();
             let net = run.network.add_host(&Addr::new(&name));
             let (ctx, spec, config, this) = (run.workload.clone(), spec.clone(), config.clone(), process);
             nodes.boot(&name, move || {
@@ -184,7 +181,7 @@ fn boot_clients(run: &Run<'_>) {
         let config = configure::consumer_config(spec, bootstrap.clone());
         for _ in 0..spec.count {
             consumer_number += 1;
-            let name = format!("consumer-{consumer_number}");
+            let name = NodeName::consumer(consumer_number).to_string();
             let net = run.network.add_host(&Addr::new(&name));
             let (ctx, spec, config, this) = (run.workload.clone(), spec.clone(), config.clone(), process);
             match spec.mode {

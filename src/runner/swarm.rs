@@ -16,6 +16,7 @@
 //! stable when only a swarm bound changes the number of swarm draws.
 
 use crate::fault::FaultKind;
+use crate::protocol::{broker_name, partition_name, METASTORE};
 use crate::scenario::format_duration_ms;
 use crate::scenario::{
     ConsumerMode, FaultAction, FaultSpec, NemesisSpec, Scenario, SendMode, SplitShape, SwarmSpec, Target,
@@ -224,7 +225,7 @@ fn apply_swarm(s: &mut Scenario, swarm: &SwarmSpec, rng: &mut SeedRng, out: &mut
 fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<FaultSpec> {
     let brokers = s.cluster.brokers.max(1);
     let partitions: Vec<String> =
-        s.topics.iter().flat_map(|t| (0..t.partitions).map(move |p| format!("{}-{p}", t.name))).collect();
+        s.topics.iter().flat_map(|t| (0..t.partitions).map(move |p| partition_name(&t.name, p))).collect();
     let members = group_consumers(s);
     let total: f64 = nemesis.kinds.iter().map(|(_, w)| w).sum();
     let mut out = Vec::new();
@@ -309,7 +310,7 @@ fn group_consumers(s: &Scenario) -> Vec<String> {
 /// A broker by role: a named one, the controller, or a partition's leader (a third each).
 fn broker_role(rng: &mut SeedRng, brokers: u32, partitions: &[String]) -> Target {
     match rng.range(0, 2) {
-        0 => Target::Node(format!("broker-{}", rng.range(1, brokers.into()))),
+        0 => Target::Node(broker_name(rng.range(1, brokers.into()) as u32)),
         1 => Target::Controller,
         _ if partitions.is_empty() => Target::Controller,
         _ => Target::LeaderOf(rng.pick(partitions).clone()),
@@ -318,7 +319,7 @@ fn broker_role(rng: &mut SeedRng, brokers: u32, partitions: &[String]) -> Target
 
 /// The metastore as a target.
 fn metastore() -> Target {
-    Target::Node("metastore".to_string())
+    Target::Node(METASTORE.to_string())
 }
 
 /// A partition's shape: one time in five a split of the cluster (majority/minority or
@@ -338,7 +339,7 @@ fn partition(rng: &mut SeedRng, brokers: u32, partitions: &[String]) -> FaultAct
     } else {
         match rng.range(0, 4) {
             0 => metastore,
-            1 => Target::Node(format!("broker-{}", rng.range(1, brokers.into()))),
+            1 => Target::Node(broker_name(rng.range(1, brokers.into()) as u32)),
             _ => Target::Everyone,
         }
     };

@@ -26,6 +26,8 @@ pub struct ScenarioError {
     pub message: String,
     /// The text of the offending line, for [`ScenarioError::snippet`].
     line_text: Option<String>,
+    /// Whether the file could not be read at all.
+    unreadable: bool,
 }
 
 impl ScenarioError {
@@ -40,6 +42,7 @@ impl ScenarioError {
             field: issue.field,
             message: issue.message,
             line_text: Some(line_text),
+            unreadable: false,
         }
     }
 
@@ -52,7 +55,14 @@ impl ScenarioError {
             field: None,
             message: format!("cannot read the scenario file: {err}"),
             line_text: None,
+            unreadable: true,
         }
+    }
+
+    /// Whether the file could not be read at all (rather than read and found invalid):
+    /// the command line exits 66 for this and 65 for an invalid scenario.
+    pub fn is_unreadable(&self) -> bool {
+        self.unreadable
     }
 
     /// The offending line with a caret under the column, rustc style, e.g.

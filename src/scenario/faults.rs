@@ -7,9 +7,10 @@ use super::model::TopicSpec;
 use super::model_faults::{FaultAction, FaultSpec, SplitShape, Target, Trigger, TriggerEvent};
 use super::raw::{Node, Table};
 use super::span::{Pos, Res};
-use super::target::{node_index, FORMS};
+use super::target::FORMS;
 use super::values::{choice, format_duration_ms};
 use crate::fault::FaultKind;
+use crate::protocol::{NodeName, NodeRole};
 
 /// What fault targets may refer to.
 pub(super) struct World<'a> {
@@ -122,7 +123,7 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
         FaultKind::Stall | FaultKind::Leave => {
             t.require("duration", "how long the consumer stays stalled or away, such as \"3s\"")?;
             let who = target(t, "target", Role::Crash, world)?;
-            if !matches!(&who, Target::Node(n) if n.starts_with("consumer-")) {
+            if !matches!(&who, Target::Node(n) if NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Consumer)) {
                 let node = t.require("target", "a consumer")?;
                 return Err(node.pos.issue(format!(
                     "a \"{}\" fault acts on a consumer's application; expected a consumer such as \"consumer-1\", found \"{who}\"",
@@ -280,13 +281,13 @@ fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
     let pos: &Pos = &node.pos;
     match target {
         Target::Node(name) => {
-            let Some((kind, n)) = node_index(name) else {
+            let Some(NodeName { role: kind, number: n }) = NodeName::parse(name) else {
                 return Ok(());
             }; // metastore
             let (count, plural, where_) = match kind {
-                "broker" => (world.brokers, "brokers", "[cluster] brokers"),
-                "producer" => (world.producers, "producer processes", "[[producers]]"),
-                _ => (world.consumers, "consumer processes", "[[consumers]]"),
+                NodeRole::Broker => (world.brokers, "brokers", "[cluster] brokers"),
+                NodeRole::Producer => (world.producers, "producer processes", "[[producers]]"),
+                NodeRole::Consumer => (world.consumers, "consumer processes", "[[consumers]]"),
             };
             if n == 0 || n > count {
                 let range = match count {

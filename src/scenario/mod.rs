@@ -95,8 +95,6 @@
 //! [`OffsetReset`](crate::protocol::OffsetReset)): the readers map a scenario's words
 //! (`"leader-epoch"`, `"earliest"`) to them, and the runner passes them on unconverted.
 
-#![warn(missing_docs)]
-
 mod error;
 mod faults;
 mod fields;

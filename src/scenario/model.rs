@@ -68,7 +68,7 @@ pub struct Scenario {
 impl Scenario {
     /// The broker host names, `broker-1` to `broker-N`.
     pub fn broker_names(&self) -> Vec<String> {
-        (1..=self.cluster.brokers).map(|i| format!("broker-{i}")).collect()
+        crate::protocol::broker_names(self.cluster.brokers)
     }
 
     /// Every producer process with its host name (`producer-1`, ...), in numbering order.

@@ -158,16 +158,14 @@ fn kinds(node: &Node, group_consumers: u32) -> Res<Vec<(FaultKind, f64)>> {
         }
     }
     let names: Vec<&str> = FaultKind::drawable().map(FaultKind::name).collect();
-    let table = node.table(&names).map_err(|mut issue| {
-        if issue.message.starts_with("expected a table") {
-            issue.message = format!(
-                "expected a list of fault kinds such as [\"crash\", \"partition\"] or a table of weights \
-                 such as {{ crash = 3, partition = 1 }}, found {}",
-                node.describe()
-            );
-        }
-        issue
-    })?;
+    if !node.is_table() {
+        return Err(node.pos.issue(format!(
+            "expected a list of fault kinds such as [\"crash\", \"partition\"] or a table of weights \
+             such as {{ crash = 3, partition = 1 }}, found {}",
+            node.describe()
+        )));
+    }
+    let table = node.table(&names)?;
     for (key, pos) in table.keys() {
         let value = table.get(key).expect("listed key").f64()?;
         let weight = value.check(|w| w > 0.0, |w| format!("expected a weight above 0, found {w}"))?.value;

@@ -194,7 +194,12 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// A table (`[x]` or `x = { ... }`) whose keys must be among `allowed`.
+    /// Whether it is a table (`[x]` or `x = { ... }`).
+    pub fn is_table(&self) -> bool {
+        matches!(self.shape, Shape::Table(_))
+    }
+
+    /// A table whose keys must be among `allowed`.
     pub fn table(&self, allowed: &[&str]) -> Res<Table<'a>> {
         match self.shape {
             Shape::Table(t) => Table::open(t, self.pos.clone(), allowed),

@@ -3,6 +3,7 @@
 //! exist and that the target suits the fault kind.
 
 use super::model_faults::Target;
+use crate::protocol::{NodeName, METASTORE};
 
 /// The spellings accepted, for error messages.
 pub(super) const FORMS: &str = "\"broker-N\", \"metastore\", \"producer-N\", \"consumer-N\", \
@@ -29,7 +30,7 @@ impl Target {
             ["crashed"] | ["all", "crashed"] | ["the", "crashed", "nodes"] => Target::Crashed,
             ["paused"] | ["all", "paused"] | ["the", "paused", "nodes"] => Target::Paused,
             ["the", "cluster"] | ["cluster"] => Target::Cluster,
-            ["the", "metastore"] => Target::Node("metastore".to_string()),
+            ["the", "metastore"] => Target::Node(METASTORE.to_string()),
             ["all", "replicas", "of", _] | ["the", "replicas", "of", _] | ["all", "the", "replicas", "of", _] => {
                 Target::ReplicasOf(partition(tp)?)
             }
@@ -59,16 +60,5 @@ fn partition(text: &str) -> Option<String> {
 
 /// A node name: `metastore`, or `broker-N`, `producer-N`, `consumer-N` with N a number.
 fn node(text: &str) -> Option<String> {
-    if text == "metastore" {
-        return Some(text.to_string());
-    }
-    let (kind, n) = text.split_once('-')?;
-    let numeric = !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit());
-    (matches!(kind, "broker" | "producer" | "consumer") && numeric).then(|| text.to_string())
-}
-
-/// Splits `broker-2` into (`broker`, 2); `None` for `metastore`.
-pub(super) fn node_index(name: &str) -> Option<(&str, u32)> {
-    let (kind, n) = name.split_once('-')?;
-    Some((kind, n.parse().ok()?))
+    (text == METASTORE || NodeName::parse(text).is_some()).then(|| text.to_string())
 }

@@ -146,11 +146,6 @@ impl Disk {
         });
     }
 
-    /// Flushes every file of this disk.
-    pub fn flush_all(&self) {
-        self.with_files(|files| files.values_mut().for_each(File::flush));
-    }
-
     /// Every entry of a file, or `None` if it does not exist.
     pub fn read(&self, path: &str) -> Option<Vec<Bytes>> {
         self.with_files(|files| files.get(path).map(|f| f.cached.clone()))

@@ -2,9 +2,9 @@
 //! run's phase as the runner announces it, the progress the runner waits on, and the
 //! application faults in force.
 
-use super::{AppFaults, Incarnation, ProcessIds};
+use super::{AppFaults, Incarnation, ProcessIds, Progress};
 use crate::history::{Recorder, RunPhase};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -35,43 +35,6 @@ impl PhaseAnnouncer {
     /// Tells every workload process that the run is now in `phase`.
     pub fn announce(&self, phase: RunPhase) {
         self.0.send_replace(phase);
-    }
-}
-
-/// Counts the workload keeps for the runner's liveness phase.
-#[derive(Clone, Default)]
-pub struct Progress {
-    /// Sends invoked and not yet completed.
-    outstanding_sends: Arc<AtomicU64>,
-    /// Records group members polled and have not processed (nor dropped) yet.
-    unprocessed_records: Arc<AtomicU64>,
-}
-
-impl Progress {
-    /// Sends invoked and not yet completed.
-    pub fn outstanding_sends(&self) -> u64 {
-        self.outstanding_sends.load(Ordering::Relaxed)
-    }
-
-    /// Records group members polled and have not processed (nor dropped) yet.
-    pub fn unprocessed_records(&self) -> u64 {
-        self.unprocessed_records.load(Ordering::Relaxed)
-    }
-
-    pub(super) fn send_started(&self) {
-        self.outstanding_sends.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(super) fn send_ended(&self) {
-        self.outstanding_sends.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    pub(super) fn polled(&self, records: u64) {
-        self.unprocessed_records.fetch_add(records, Ordering::Relaxed);
-    }
-
-    pub(super) fn processed(&self, records: u64) {
-        self.unprocessed_records.fetch_sub(records, Ordering::Relaxed);
     }
 }
 
@@ -121,5 +84,37 @@ impl WorkloadContext {
         while let Some(until) = self.app_faults.active(name, super::AppFault::Stall) {
             madsim::time::sleep_until(until).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::OpFn;
+
+    #[test]
+    fn a_kill_is_a_crash_only_before_the_phase_that_ends_the_clients_run() {
+        madsim::runtime::Runtime::new().block_on(async {
+            let recorder = Recorder::new();
+            let (context, phases) = WorkloadContext::new(recorder.clone());
+            assert_eq!(context.phase(), RunPhase::Boot);
+            phases.announce(RunPhase::Safety);
+            assert!(!context.safety_over());
+            drop(context.incarnation(0, RunPhase::Liveness));
+            let crashes = || recorder.snapshot().ops.iter().filter(|o| o.f == OpFn::Crash).count();
+            assert_eq!(crashes(), 2, "a crash is an invoke and an info");
+
+            phases.announce(RunPhase::Liveness);
+            assert!(context.safety_over() && !context.run_over());
+            drop(context.incarnation(1, RunPhase::Liveness));
+            assert_eq!(crashes(), 2, "a producer killed after the safety phase did not crash");
+            drop(context.incarnation(2, RunPhase::Shutdown));
+            assert_eq!(crashes(), 4, "a group member still works in the liveness phase");
+
+            phases.announce(RunPhase::Shutdown);
+            assert!(context.run_over());
+            drop(context.incarnation(3, RunPhase::Shutdown));
+            assert_eq!(crashes(), 4);
+        });
     }
 }

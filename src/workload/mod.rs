@@ -6,7 +6,7 @@
 //! Files: `context` (what every process of a run shares, and the run's phase as the
 //! runner announces it), `producer`, `consumer` (standalone consumers and the drain),
 //! `group` (group members), `app_faults` (stall and leave), `process` (Jepsen process
-//! ids and crash recording). The client configurations come ready from the runner's
+//! ids and crash recording), `progress` (the counts the liveness phase waits on). The client configurations come ready from the runner's
 //! one scenario-to-system mapping (`runner::configure`).
 
 mod app_faults;
@@ -15,13 +15,15 @@ mod context;
 mod group;
 mod process;
 mod producer;
+mod progress;
 
 pub use app_faults::{AppFault, AppFaults};
 pub use consumer::{drain, run_consumer, Drained};
-pub use context::{PhaseAnnouncer, Progress, WorkloadContext};
+pub use context::{PhaseAnnouncer, WorkloadContext};
 pub use group::run_group_consumer;
 pub use process::{Incarnation, ProcessIds};
 pub use producer::run_producer;
+pub use progress::Progress;
 
 use crate::client::consumer::ConsumedRecord;
 use crate::history::{MicroOp, OpValue, PolledRecords};

@@ -5,7 +5,7 @@
 //! position and a producer's send order belong to one process, and a restarted client
 //! starts both afresh.
 
-use super::Progress;
+use super::progress::Progress;
 use crate::history::{GroupContext, OpFn, OpType, OpValue, Recorder};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};

@@ -2,9 +2,10 @@
 //! message reordering and duplication, with the `heal` that ends partitions and clogs.
 //! Every fault is traced with what it resolved to, and again when it ends.
 
-use super::{trace_ended, FaultId, Nemesis, Undo, METASTORE};
+use super::{trace_ended, FaultId, Nemesis, Undo};
 use crate::fault::FaultKind;
 use crate::history::ClusterState;
+use crate::protocol::METASTORE;
 use crate::scenario::{SplitShape, Target};
 use crate::sim::net::Addr;
 use madsim::rand::{seq::SliceRandom, thread_rng, Rng};

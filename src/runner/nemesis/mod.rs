@@ -26,8 +26,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use targets::METASTORE;
-
 /// The simulation's nodes, shared by the runner and the nemesis.
 pub type SharedNodes = Arc<Mutex<NodeSet<Request, Response>>>;
 

@@ -4,21 +4,19 @@
 use super::Nemesis;
 use crate::broker::coordinator::{offsets_partition_for, OFFSETS_TOPIC};
 use crate::history::ClusterState;
+use crate::protocol::{broker_name, broker_names, METASTORE};
 use crate::scenario::Target;
 use madsim::rand::{seq::SliceRandom, thread_rng};
-
-/// The metastore's host name.
-pub const METASTORE: &str = "metastore";
 
 impl Nemesis {
     /// Every broker's node name.
     pub(super) fn brokers(&self) -> Vec<String> {
-        (1..=self.broker_count).map(|i| format!("broker-{i}")).collect()
+        broker_names(self.broker_count)
     }
 
     /// Resolves a target to node names, now.
     pub fn resolve(&self, target: &Target, observation: &ClusterState) -> Vec<String> {
-        let broker = |id: u32| format!("broker-{id}");
+        let broker = broker_name;
         let partition = |tp: &str| observation.partition(tp).filter(|p| p.created);
         let leader_of = |tp: &str| partition(tp).and_then(|p| p.leader).map(broker);
         match target {

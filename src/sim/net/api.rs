@@ -4,54 +4,13 @@
 //! their [`Network`] private: they reach the fabric to send and receive, and offer no
 //! way to inject a fault (see `control.rs`).
 
-use super::fabric::{fail_pending, remove_conn, ConnId, CorrelationId, Direction, Message, RequestEnvelope};
-use super::{Addr, NetError, Network};
+use super::fabric::{
+    fail_pending, remove_conn, Connection, Direction, Incoming, Message, NodeNet, RequestEnvelope, Responder,
+    ServerConn,
+};
+use super::{Addr, NetError};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-
-/// What a node sees of the network: it can listen on its own host and connect to others.
-pub struct NodeNet<Req, Resp> {
-    pub(super) addr: Addr,
-    /// Private: the node reaches the fabric through it, never its fault controls.
-    pub(super) net: Network<Req, Resp>,
-}
-
-impl<Req, Resp> Clone for NodeNet<Req, Resp> {
-    fn clone(&self) -> Self {
-        NodeNet { addr: self.addr.clone(), net: self.net.clone() }
-    }
-}
-
-/// A client's side of a connection.
-pub struct Connection<Req, Resp> {
-    pub(super) id: ConnId,
-    pub(super) peer: Addr,
-    pub(super) net: Network<Req, Resp>,
-}
-
-/// A request received by a server, with the means to answer it.
-pub struct Incoming<Req, Resp> {
-    /// The request.
-    pub request: Req,
-    /// The client's host.
-    pub from: Addr,
-    pub(super) responder: Responder<Req, Resp>,
-}
-
-/// Answers one request; may be moved to another task (e.g. a purgatory).
-pub struct Responder<Req, Resp> {
-    pub(super) conn: ConnId,
-    pub(super) correlation_id: CorrelationId,
-    pub(super) expects_response: bool,
-    pub(super) net: Network<Req, Resp>,
-}
-
-/// A server's side of one accepted connection.
-pub struct ServerConn<Req, Resp> {
-    /// The client's host.
-    pub peer: Addr,
-    pub(super) inbox: mpsc::UnboundedReceiver<Incoming<Req, Resp>>,
-}
 
 /// Accepts connections made to one host.
 pub struct Listener<Req, Resp> {

@@ -4,8 +4,8 @@
 //! `Network`; a node gets a [`NodeNet`] from [`Network::add_host`], which keeps its
 //! `Network` private, so the system under test can never call these controls.
 
-use super::fabric::{fail_pending, remove_conn, ConnId, Fabric, Faults, Host, NetStats};
-use super::{Addr, NetConfig, NetError, NodeNet};
+use super::fabric::{fail_pending, remove_conn, ConnId, Fabric, Faults, Host, NetStats, Network, NodeNet};
+use super::{Addr, NetConfig, NetError};
 use madsim::runtime::NodeHandle;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -18,22 +18,6 @@ pub enum HostDown {
     ProcessCrash,
     /// The machine lost power, or hangs; peers hear nothing.
     Silent,
-}
-
-/// The simulated network, as the simulation (not the nodes) sees it: it creates node
-/// handles and injects faults.
-pub struct Network<Req, Resp> {
-    pub(super) fabric: Arc<Mutex<Fabric<Req, Resp>>>,
-    /// Wakes delivery tasks waiting for a blocked link to heal.
-    pub(super) links_changed: Arc<Notify>,
-    /// The never-crashing madsim node that runs the delivery tasks.
-    pub(super) wire: NodeHandle,
-}
-
-impl<Req, Resp> Clone for Network<Req, Resp> {
-    fn clone(&self) -> Self {
-        Network { fabric: self.fabric.clone(), links_changed: self.links_changed.clone(), wire: self.wire.clone() }
-    }
 }
 
 impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Resp> {

@@ -1,17 +1,80 @@
-//! The wire: how messages cross the simulated network. One [`Fabric`] holds every host,
+//! The wire: how messages cross the simulated network, and the handles on it (their
+//! state only: what a node may do with its handles is in `api`, what the simulation may
+//! do to the network in `control`, so neither depends on the other and this file on
+//! neither). One [`Fabric`] holds every host,
 //! connection and link fault; [`Network`]'s delivery tasks move each direction of a
 //! connection in arrival order (FIFO per connection unless its link reorders), draw
 //! latency and retransmission delays from the seed, hold messages on a blocked link
 //! until it heals, make the copies of the duplication fault and count what was delivered.
 
-use super::api::{Connection, Incoming, Responder, ServerConn};
-use super::{Addr, NetConfig, NetError, Network};
+use super::{Addr, NetConfig, NetError};
 use madsim::rand::{thread_rng, Rng};
+use madsim::runtime::NodeHandle;
 use madsim::time::{sleep_until, Instant};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
+
+/// The simulated network, as the simulation (not the nodes) sees it: it creates node
+/// handles and injects faults.
+pub struct Network<Req, Resp> {
+    pub(super) fabric: Arc<Mutex<Fabric<Req, Resp>>>,
+    /// Wakes delivery tasks waiting for a blocked link to heal.
+    pub(super) links_changed: Arc<Notify>,
+    /// The never-crashing madsim node that runs the delivery tasks.
+    pub(super) wire: NodeHandle,
+}
+
+impl<Req, Resp> Clone for Network<Req, Resp> {
+    fn clone(&self) -> Self {
+        Network { fabric: self.fabric.clone(), links_changed: self.links_changed.clone(), wire: self.wire.clone() }
+    }
+}
+
+/// What a node sees of the network: it can listen on its own host and connect to others.
+pub struct NodeNet<Req, Resp> {
+    pub(super) addr: Addr,
+    /// Private: the node reaches the fabric through it, never its fault controls.
+    pub(super) net: Network<Req, Resp>,
+}
+
+impl<Req, Resp> Clone for NodeNet<Req, Resp> {
+    fn clone(&self) -> Self {
+        NodeNet { addr: self.addr.clone(), net: self.net.clone() }
+    }
+}
+
+/// A client's side of a connection.
+pub struct Connection<Req, Resp> {
+    pub(super) id: ConnId,
+    pub(super) peer: Addr,
+    pub(super) net: Network<Req, Resp>,
+}
+
+/// A request received by a server, with the means to answer it.
+pub struct Incoming<Req, Resp> {
+    /// The request.
+    pub request: Req,
+    /// The client's host.
+    pub from: Addr,
+    pub(super) responder: Responder<Req, Resp>,
+}
+
+/// Answers one request; may be moved to another task (e.g. a purgatory).
+pub struct Responder<Req, Resp> {
+    pub(super) conn: ConnId,
+    pub(super) correlation_id: CorrelationId,
+    pub(super) expects_response: bool,
+    pub(super) net: Network<Req, Resp>,
+}
+
+/// A server's side of one accepted connection.
+pub struct ServerConn<Req, Resp> {
+    /// The client's host.
+    pub peer: Addr,
+    pub(super) inbox: mpsc::UnboundedReceiver<Incoming<Req, Resp>>,
+}
 
 /// Counters over the whole run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

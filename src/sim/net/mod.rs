@@ -29,9 +29,9 @@ mod api;
 mod control;
 mod fabric;
 
-pub use api::{Connection, Incoming, Listener, NodeNet, PendingResponse, Responder, ServerConn};
-pub use control::{HostDown, Network};
-pub use fabric::NetStats;
+pub use api::{Listener, PendingResponse};
+pub use control::HostDown;
+pub use fabric::{Connection, Incoming, NetStats, Network, NodeNet, Responder, ServerConn};
 
 use std::fmt;
 use std::sync::Arc;
