@@ -11,6 +11,8 @@
 //! - [`fault`]      the fault kinds: the one list the scenario parser, the nemesis, the
 //!   trace and the report share (nothing).
 //! - [`units`]      how durations are written for people (nothing).
+//! - [`profile`]    Kafka version profiles: per behaviour switch, the release that
+//!   changed it and its KIP or JIRA; a scenario's `kafka_version` (nothing).
 //! - [`plant`]      planted bugs: known-broken behaviours a run can swap in to test the
 //!   checkers (nothing; read by broker and controller config).
 //! - [`sim`]        the environment: node boot, `net` (the node API, the fabric, and the
@@ -78,6 +80,7 @@ pub mod fault;
 pub mod history;
 pub mod metastore;
 pub mod plant;
+pub mod profile;
 pub mod protocol;
 pub mod report;
 pub mod runner;

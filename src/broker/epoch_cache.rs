@@ -37,6 +37,18 @@ impl EpochCache {
         Some((found, end))
     }
 
+    /// KIP-101 as Kafka 0.11 to 1.1 answered OffsetForLeaderEpoch
+    /// (`LeaderEpochFileCache.endOffsetFor` in 1.1): `log_end_offset` for the latest
+    /// epoch, else the start offset of the first epoch larger than `epoch` (even when
+    /// `epoch` itself is unknown here: the flaw KIP-279 fixed), and `None`
+    /// (UNDEFINED_EPOCH_OFFSET) when no epoch is larger.
+    pub fn end_offset_kip101(&self, epoch: LeaderEpoch, log_end_offset: Offset) -> Option<Offset> {
+        if self.latest_epoch() == Some(epoch) {
+            return Some(log_end_offset);
+        }
+        self.entries.iter().find(|(e, _)| *e > epoch).map(|(_, start)| *start)
+    }
+
     /// Forgets epochs that end at or before `offset` (after the log start moved there):
     /// the epoch in force at `offset` is kept and now starts there, as Kafka's
     /// `truncateFromStart` does.

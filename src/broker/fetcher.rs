@@ -7,7 +7,7 @@ use super::{BrokerConfig, SharedBroker};
 use crate::history::{LogStartReason, TruncationReason};
 use crate::protocol::{
     BrokerId, ErrorCode, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderEpoch, Offset, Request, Response,
-    TopicPartition,
+    TopicPartition, TruncationMode,
 };
 use crate::sim::net::{Addr, Connection};
 use madsim::time::sleep;
@@ -155,8 +155,20 @@ async fn reconcile_with_leader(
     if replica.leader_epoch() != partition.leader_epoch {
         return true; // Leadership moved on while we asked.
     }
-    let truncate_to = replica.divergence_offset(local_epoch, answer.leader_epoch, answer.end_offset);
-    replica.truncate(me, truncate_to, TruncationReason::LeaderEpoch, &shared.tracer);
+    let (truncate_to, reason) = match (shared.config.truncation, answer.end_offset) {
+        // A 0.11-1.1 leader that answered UNDEFINED: back to the high watermark.
+        (TruncationMode::LeaderEpochKip101, None) => {
+            (replica.divergence_offset_kip101(None), TruncationReason::HighWatermark)
+        }
+        (TruncationMode::LeaderEpochKip101, end_offset) => {
+            (replica.divergence_offset_kip101(end_offset), TruncationReason::LeaderEpoch)
+        }
+        (_, Some(end_offset)) => {
+            (replica.divergence_offset(local_epoch, answer.leader_epoch, end_offset), TruncationReason::LeaderEpoch)
+        }
+        (_, None) => return false, // Only a pre-KIP-279 leader answers without an offset.
+    };
+    replica.truncate(me, truncate_to, reason, &shared.tracer);
     replica.mark_reconciled();
     true
 }

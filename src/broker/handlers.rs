@@ -186,16 +186,20 @@ pub fn offset_for_leader_epoch(
         Response::OffsetForLeaderEpoch(OffsetForLeaderEpochResponse { error, leader_epoch, end_offset })
     };
     let Some(partition) = state.partitions.get(tp) else {
-        return answer(Some(ErrorCode::UnknownTopicOrPartition), 0, 0);
+        return answer(Some(ErrorCode::UnknownTopicOrPartition), 0, None);
     };
     if let Some(error) = epoch_error(partition, Some(current_leader_epoch)) {
-        return answer(Some(error), 0, 0);
+        return answer(Some(error), 0, None);
     }
     let log = partition.log();
+    if shared.config.truncation == TruncationMode::LeaderEpochKip101 {
+        // A 0.11-1.1 leader: the end offset alone (OffsetForLeaderEpoch v0).
+        return answer(None, epoch, log.epochs().end_offset_kip101(epoch, log.log_end_offset()));
+    }
     match log.epochs().end_offset_for(epoch, log.log_end_offset()) {
-        Some((found, end_offset)) => answer(None, found, end_offset),
+        Some((found, end_offset)) => answer(None, found, Some(end_offset)),
         // No epoch that old: the follower must truncate everything it has.
-        None => answer(None, epoch, log.log_start_offset()),
+        None => answer(None, epoch, Some(log.log_start_offset())),
     }
 }
 

@@ -471,6 +471,12 @@ mod tests {
         assert_eq!(log.epochs().end_offset_for(2, 3), Some((1, 2)));
         assert_eq!(log.epochs().end_offset_for(3, 3), Some((3, 3)));
         assert_eq!(log.epochs().end_offset_for(0, 3), None);
+        // A 0.11-1.1 leader answers epoch 2, which it never had, with epoch 3's start,
+        // and only an epoch beyond all it knows with UNDEFINED (None).
+        assert_eq!(log.epochs().end_offset_kip101(2, 3), Some(2));
+        assert_eq!(log.epochs().end_offset_kip101(0, 3), Some(0));
+        assert_eq!(log.epochs().end_offset_kip101(3, 3), Some(3));
+        assert_eq!(log.epochs().end_offset_kip101(4, 3), None);
         let reloaded = PartitionLog::load(tp, store.disk("b1"));
         assert_eq!(reloaded.all_records(), vec![(0, 10, 1), (1, 11, 1), (2, 12, 3)]);
     }

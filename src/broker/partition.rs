@@ -413,6 +413,19 @@ impl Partition {
         end_offset.min(local_end)
     }
 
+    /// KIP-101 as Kafka 0.11 to 1.1 shipped it (`ReplicaFetcherThread.maybeTruncate` in
+    /// 1.1): the leader's end offset if it is below this replica's log end, else the log
+    /// end; when the leader answered UNDEFINED_EPOCH_OFFSET (`None`), the initial fetch
+    /// offset, which `makeFollower` set to the high watermark. Nothing checks that the
+    /// epoch the offset ends was this replica's own, which is how fast leader changes
+    /// could still make logs diverge (KIP-279).
+    pub fn divergence_offset_kip101(&self, leader_end_offset: Option<Offset>) -> Offset {
+        match leader_end_offset {
+            Some(end_offset) => end_offset.min(self.log.log_end_offset()),
+            None => self.high_watermark,
+        }
+    }
+
     /// Truncates the log to `offset`, tracing what was removed; the high watermark
     /// follows if it was above.
     pub fn truncate(&mut self, me: BrokerId, offset: Offset, reason: TruncationReason, tracer: &Tracer) {

@@ -147,10 +147,12 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         "retention.ms or retention.bytes larger than the longest time a record waits to be read would have kept it."
     } else if !f.lost_on_load.is_empty() {
         "flush.messages=1 (an fsync before each record counts as appended), or replicas in separate failure domains (broker.rack), would have prevented the loss."
+    } else if setup.truncation == Some(TruncationMode::LeaderEpochKip101) && !f.truncated.is_empty() {
+        "KIP-279's leader-epoch truncation (truncation = \"leader-epoch\", Kafka 2.0+), which truncates at the last epoch both replicas know, would have prevented it."
     } else if f.truncated.iter().any(|t| t.2 == TruncationReason::HighWatermark)
         || setup.truncation == Some(TruncationMode::Legacy)
     {
-        "Leader-epoch truncation (truncation = \"leader-epoch\", KIP-101/279, Kafka 0.11+) would have prevented it."
+        "Leader-epoch truncation (truncation = \"leader-epoch\", KIP-101 and KIP-279, Kafka 2.0+) would have prevented it."
     } else if setup.acks == Some(Acks::None) {
         "acks=all with min.insync.replicas=2 would have made the producer wait for an answer, and retry or report the failure."
     } else if setup.acks == Some(Acks::Leader) {

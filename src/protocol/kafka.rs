@@ -258,8 +258,10 @@ pub struct OffsetForLeaderEpochResponse {
     pub error: Option<ErrorCode>,
     /// The largest epoch on the leader that is at most the requested one (KIP-279).
     pub leader_epoch: LeaderEpoch,
-    /// The start offset of the next larger epoch on the leader, or its log end offset.
-    pub end_offset: Offset,
+    /// The start offset of the next larger epoch on the leader, or its log end offset;
+    /// `None` is Kafka's UNDEFINED_EPOCH_OFFSET, which only a pre-KIP-279 leader
+    /// answers (the follower then truncates to its high watermark).
+    pub end_offset: Option<Offset>,
 }
 
 /// The controller's decision for a set of partitions.

@@ -3,6 +3,7 @@
 //! way Kafka does.
 
 use super::raw::{Node, Table};
+use crate::profile::{Profile, Switch};
 use super::span::{Pos, Res, Sp};
 
 /// Requires `value >= min`.
@@ -41,4 +42,16 @@ impl<'t> Notes<'t> {
         let line = pos.line(self.text);
         self.list.push(format!("line {line}, `{}`: {message}", pos.field));
     }
+}
+
+/// A profile default, read as if the file had written it (the profile's values are
+/// among the scenario's spellings: a test of `profile` keeps them so).
+pub(super) fn profile_choice<T: Copy>(profile: &Profile, switch: Switch, options: &[(&str, T)]) -> T {
+    let text = profile.default_of(switch);
+    options.iter().find(|(name, _)| *name == text).map(|(_, v)| *v).expect("profile values are valid choices")
+}
+
+/// A boolean profile default.
+pub(super) fn profile_bool(profile: &Profile, switch: Switch) -> bool {
+    profile_choice(profile, switch, &[("true", true), ("false", false)])
 }

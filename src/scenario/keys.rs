@@ -9,6 +9,7 @@ pub(super) const ROOT: &[&str] = &[
     "mechanism",
     "fix",
     "theme",
+    "kafka_version",
     "seeds",
     "duration",
     "liveness_timeout",

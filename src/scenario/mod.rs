@@ -123,6 +123,8 @@ mod tests_layers;
 #[cfg(test)]
 mod tests_nemesis;
 #[cfg(test)]
+mod tests_profile;
+#[cfg(test)]
 mod tests_props;
 #[cfg(test)]
 mod tests_values;

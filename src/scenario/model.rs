@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use super::model_clients::{ConsumerSpec, ProducerSpec, SendMode};
 use super::model_faults::{FaultSpec, NemesisSpec};
 use crate::check::AnomalyKind;
+use crate::profile::Profile;
 use crate::protocol::TruncationMode;
 
 /// A parsed and validated scenario file.
@@ -31,6 +32,9 @@ pub struct Scenario {
     pub theme: Option<Theme>,
     /// The seeds to run, in the order written, without duplicates; never empty.
     pub seeds: Vec<u64>,
+    /// The Kafka release whose behaviour and defaults the scenario runs with
+    /// (`kafka_version`, default the newest modelled); explicit settings win over it.
+    pub profile: Profile,
     /// The length of the safety phase (workload and faults), in simulated milliseconds.
     pub duration_ms: u64,
     /// The bound on the heal-and-drain liveness phase that follows the safety phase, in

@@ -8,10 +8,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::check::AnomalyKind;
+use crate::profile::{Profile, Switch};
 use crate::protocol::TruncationMode;
 
 use super::error::{closest, excerpt, one_of_strings};
-use super::fields::{at_least, loss_rate, opt_u64_min, Notes};
+use super::fields::{at_least, loss_rate, opt_u64_min, profile_bool, profile_choice, Notes};
 use super::keys;
 use super::limits::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS, MAX_SEEDS};
 use super::model::{BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicSettings, TopicSpec};
@@ -33,6 +34,10 @@ pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
     };
     let text_key = |key: &str| -> Res<Option<String>> { Ok(root.opt_string(key, "a string")?.map(|s| s.value)) };
     let theme = root.opt_string("theme", "a string")?.map(|sp| choice(&sp, &THEMES)).transpose()?;
+    let profile = match root.opt_string("kafka_version", "a Kafka release such as \"2.4\"")? {
+        Some(sp) => sp.value.parse().and_then(Profile::of).map_err(|e| sp.pos.issue(e))?,
+        None => Profile::default(),
+    };
     let seeds = seeds(root.require("seeds", "a list of seeds such as [1, 2, 3] or a range such as \"1..51\"")?)?;
     let duration_ms = root
         .require("duration", "the length of the safety phase, such as \"20s\"")?
@@ -45,10 +50,10 @@ pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
         .transpose()?
         .map_or(DEFAULT_LIVENESS_TIMEOUT_MS, |d| d.value);
 
-    let cluster = cluster(root.opt_table("cluster", keys::CLUSTER)?)?;
+    let cluster = cluster(root.opt_table("cluster", keys::CLUSTER)?, &profile)?;
     let network = network(root.opt_table("network", keys::NETWORK)?)?;
     let topics = topics(&root.tables("topics", keys::TOPIC)?, &cluster)?;
-    let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &mut notes)?;
+    let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
     let consumers = workload::consumers(&root.tables("consumers", keys::CONSUMER)?, &topics)?;
     let world = faults::World {
         brokers: cluster.brokers,
@@ -97,6 +102,7 @@ pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
         fix: text_key("fix")?,
         theme,
         seeds,
+        profile,
         duration_ms,
         liveness_timeout_ms,
         cluster,
@@ -162,12 +168,21 @@ fn seeds(node: &Node) -> Res<Vec<u64>> {
     Ok(out)
 }
 
-fn cluster(table: Option<Table>) -> Res<ClusterSpec> {
+/// The truncation modes by their scenario names.
+const TRUNCATION_MODES: [(&str, TruncationMode); 3] = [
+    ("legacy", TruncationMode::Legacy),
+    ("leader-epoch-kip-101", TruncationMode::LeaderEpochKip101),
+    ("leader-epoch", TruncationMode::LeaderEpoch),
+];
+
+fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
+    let truncation_default = profile_choice(profile, Switch::Truncation, &TRUNCATION_MODES);
+    let unclean_default = profile_bool(profile, Switch::UncleanLeaderElection);
     let Some(t) = table else {
         return Ok(ClusterSpec {
             brokers: 3,
-            truncation: TruncationMode::LeaderEpoch,
-            config: BrokerSettings::default(),
+            truncation: truncation_default,
+            config: BrokerSettings { unclean_leader_election_enable: unclean_default, ..BrokerSettings::default() },
         });
     };
     let brokers = t
@@ -179,17 +194,21 @@ fn cluster(table: Option<Table>) -> Res<ClusterSpec> {
         .map_or(3, |b| b.value);
     let truncation = t
         .opt_string("truncation", "a string")?
-        .map(|sp| choice(&sp, &[("legacy", TruncationMode::Legacy), ("leader-epoch", TruncationMode::LeaderEpoch)]))
+        .map(|sp| choice(&sp, &TRUNCATION_MODES))
         .transpose()?
-        .unwrap_or(TruncationMode::LeaderEpoch);
+        .unwrap_or(truncation_default);
     let config = match t.opt_table("config", keys::BROKER_CONFIG)? {
-        Some(c) => broker_settings(&c, brokers)?,
-        None => BrokerSettings { offsets_topic_replication_factor: brokers.min(3), ..BrokerSettings::default() },
+        Some(c) => broker_settings(&c, brokers, unclean_default)?,
+        None => BrokerSettings {
+            offsets_topic_replication_factor: brokers.min(3),
+            unclean_leader_election_enable: unclean_default,
+            ..BrokerSettings::default()
+        },
     };
     Ok(ClusterSpec { brokers, truncation, config })
 }
 
-fn broker_settings(t: &Table, brokers: u32) -> Res<BrokerSettings> {
+fn broker_settings(t: &Table, brokers: u32, unclean_default: bool) -> Res<BrokerSettings> {
     let d = BrokerSettings::default();
     let min_isr = t.opt_u32("min.insync.replicas")?.map(|v| at_least(v, 1)).transpose()?;
     let lag = opt_u64_min(t, "replica.lag.time.max.ms", 1)?;
@@ -209,7 +228,7 @@ fn broker_settings(t: &Table, brokers: u32) -> Res<BrokerSettings> {
         min_insync_replicas: min_isr.map_or(d.min_insync_replicas, |v| v.value),
         unclean_leader_election_enable: t
             .opt_bool("unclean.leader.election.enable")?
-            .map_or(d.unclean_leader_election_enable, |v| v.value),
+            .map_or(unclean_default, |v| v.value),
         replica_lag_time_max_ms: lag_ms,
         zookeeper_session_timeout_ms: opt_u64_min(t, "zookeeper.session.timeout.ms", 1)?
             .map_or(d.zookeeper_session_timeout_ms, |v| v.value),

@@ -1,10 +1,11 @@
 //! The validated layer for `[[producers]]` and `[[consumers]]`, including Kafka's own
 //! rules that tie client settings together (idempotence, delivery timeout, group.id).
 
+use crate::profile::{Profile, Switch};
 use crate::protocol::{Acks, OffsetReset};
 
 use super::error::{did_you_mean, excerpt, one_of};
-use super::fields::{at_least, opt_u64_min, Notes};
+use super::fields::{at_least, opt_u64_min, profile_bool, profile_choice, Notes};
 use super::keys;
 use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC};
 use super::model::TopicSpec;
@@ -57,7 +58,12 @@ fn topic_ref(t: &Table, topics: &[TopicSpec]) -> Res<String> {
 }
 
 /// Reads `[[producers]]`.
-pub(super) fn producers(tables: &[Table], topics: &[TopicSpec], notes: &mut Notes) -> Res<Vec<ProducerSpec>> {
+pub(super) fn producers(
+    tables: &[Table],
+    topics: &[TopicSpec],
+    profile: &Profile,
+    notes: &mut Notes,
+) -> Res<Vec<ProducerSpec>> {
     let mut out = Vec::new();
     for t in tables {
         let count = count(t)?;
@@ -97,8 +103,8 @@ pub(super) fn producers(tables: &[Table], topics: &[TopicSpec], notes: &mut Note
             .transpose()?
             .unwrap_or(SendMode::Sync);
         let config = match t.opt_table("config", keys::PRODUCER_CONFIG)? {
-            Some(c) => producer_settings(&c, notes)?,
-            None => ProducerSettings::default(),
+            Some(c) => producer_settings(&c, profile, notes)?,
+            None => producer_defaults(profile),
         };
         out.push(ProducerSpec {
             count,
@@ -129,8 +135,39 @@ fn acks(node: &Node) -> Res<Sp<Acks>> {
     }
 }
 
-fn producer_settings(t: &Table, notes: &mut Notes) -> Res<ProducerSettings> {
+/// The producer settings of a `[[producers]]` entry without a config table: Kafka's
+/// defaults in the scenario's release.
+fn producer_defaults(profile: &Profile) -> ProducerSettings {
+    let release = ReleaseDefaults::of(profile);
+    // Kafka 3.x's default idempotence needs acks = "all" (KIP-679).
+    let enable_idempotence = release.enable_idempotence && release.acks == Acks::All;
+    ProducerSettings { acks: release.acks, retries: release.retries, enable_idempotence, ..ProducerSettings::default() }
+}
+
+/// The producer defaults that changed across releases.
+struct ReleaseDefaults {
+    acks: Acks,
+    retries: u32,
+    enable_idempotence: bool,
+}
+
+impl ReleaseDefaults {
+    fn of(profile: &Profile) -> Self {
+        let retries = profile.default_of(Switch::Retries).parse().expect("the profile's retries are numbers");
+        ReleaseDefaults {
+            acks: profile_choice(profile, Switch::Acks, &ACKS),
+            retries,
+            enable_idempotence: profile_bool(profile, Switch::EnableIdempotence),
+        }
+    }
+}
+
+/// `acks` by Kafka's spellings of the profile's values.
+const ACKS: [(&str, Acks); 3] = [("0", Acks::None), ("1", Acks::Leader), ("all", Acks::All)];
+
+fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes) -> Res<ProducerSettings> {
     let d = ProducerSettings::default();
+    let release = ReleaseDefaults::of(profile);
     let acks = t.get("acks").map(acks).transpose()?;
     let retries = t.opt_u32("retries")?;
     let request_timeout_ms = t.opt_u64("request.timeout.ms")?.map_or(d.request_timeout_ms, |v| v.value);
@@ -165,8 +202,20 @@ fn producer_settings(t: &Table, notes: &mut Notes) -> Res<ProducerSettings> {
         None => d.delivery_timeout_ms,
     };
 
-    let acks_value = acks.as_ref().map_or(d.acks, |a| a.value);
-    let retries_value = retries.as_ref().map_or(d.retries, |r| r.value);
+    // An explicitly idempotent producer takes acks = all and endless retries where they
+    // are not set (ProducerConfig.postProcessParsedConfig / KafkaProducer.configureAcks
+    // and configureRetries in 0.11-2.8), whatever the release's defaults.
+    let asked_for_idempotence = idempotence.as_ref().is_some_and(|i| i.value);
+    let acks_value = match &acks {
+        Some(a) => a.value,
+        None if asked_for_idempotence => Acks::All,
+        None => release.acks,
+    };
+    let retries_value = match &retries {
+        Some(r) => r.value,
+        None if asked_for_idempotence => d.retries,
+        None => release.retries,
+    };
     let in_flight_value = in_flight.as_ref().map_or(d.max_in_flight_requests_per_connection, |v| v.value);
     // Idempotence needs acks=all, retries > 0 and at most 5 requests in flight.
     let conflict = if acks_value != Acks::All {
@@ -191,6 +240,8 @@ fn producer_settings(t: &Table, notes: &mut Notes) -> Res<ProducerSettings> {
             )));
         }
         (Some(explicit), _) => explicit.value,
+        // Before Kafka 3.0 (KIP-679) the producer is not idempotent unless asked.
+        (None, _) if !release.enable_idempotence => false,
         // Kafka 3.x: on by default, but quietly disabled when another setting contradicts
         // it and the user did not ask for it.
         (None, Some((pos, why, _))) => {
