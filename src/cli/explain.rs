@@ -1,7 +1,8 @@
 //! `kafkasim explain FILE --seed N [--anomaly K] [--all]`: runs one seed and tells the
 //! story of the first anomaly of each kind (or of every anomaly).
 
-use super::load;
+use super::load_with;
+use crate::scenario::{SetScope, Setting};
 use crate::check::AnomalyKind;
 use crate::explain::{self, Setup};
 use crate::runner;
@@ -17,8 +18,14 @@ pub fn parse_kind(name: &str) -> Result<AnomalyKind, String> {
 
 /// Runs the seed and prints the stories; returns the exit code (0 whether or not
 /// anomalies were found: explaining is not judging).
-pub fn explain_run(file: &Path, seed: Option<u64>, kind: Option<AnomalyKind>, all: bool) -> i32 {
-    let scenario = match load(file) {
+pub fn explain_run(
+    file: &Path,
+    settings: &[Setting],
+    seed: Option<u64>,
+    kind: Option<AnomalyKind>,
+    all: bool,
+) -> i32 {
+    let scenario = match load_with(file, settings, SetScope::OneScenario) {
         Ok(s) => s,
         Err(code) => return code,
     };

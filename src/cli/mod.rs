@@ -1,5 +1,6 @@
 //! The `kafkasim` command line, one file per command: `run`, `suite`, `sweep`,
-//! `check-determinism`, `check`, `planted-report`, `bench`, `shrink`, `list`, `explain` and `report`.
+//! `check-determinism`, `check`, `planted-report`, `bench`, `shrink`, `list`, `explain`, `report`
+//! and `compare`.
 //!
 //! Exit codes: 0 pass, 1 safety expectation failed, 2 liveness failed, 3 a simulated
 //! node panicked, 4 nondeterminism found (`check-determinism`), 64 usage error, 65
@@ -7,6 +8,7 @@
 
 mod bench;
 mod check;
+mod compare;
 mod determinism;
 mod explain;
 mod list;
@@ -26,7 +28,7 @@ pub use suite::render_suite_row;
 use crate::history::{write_history_jsonl, History};
 use crate::plant::PlantedBug;
 use crate::runner::sweep::{default_jobs, SeedRange, Shard};
-use crate::scenario::{self, Scenario};
+use crate::scenario::{self, Scenario, SetScope, Setting};
 use clap::{Parser, Subcommand};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -82,6 +84,10 @@ pub enum Command {
         /// Plants a known bug in the brokers and controller, to see the checkers catch it.
         #[arg(long, value_name = "BUG")]
         plant: Option<PlantedBug>,
+        /// Overrides a scenario setting by its scenario key or Kafka name, as if the file
+        /// set it (repeatable): `--set acks=1 --set min.insync.replicas=2`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Setting>,
     },
     /// Runs every scenario in a directory over its seeds and prints a table; exits with
     /// the worst outcome.
@@ -101,6 +107,10 @@ pub enum Command {
         /// Plants a known bug in every run: a scenario that still passes did not catch it.
         #[arg(long, value_name = "BUG")]
         plant: Option<PlantedBug>,
+        /// Overrides a setting in every scenario that has a table for it, as if the file
+        /// set it (repeatable): `--set kafka_version=2.0`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Setting>,
     },
     /// Runs many seeds of a scenario on worker threads, prints each failing seed with its
     /// anomalies and replay command, and exits with the worst outcome.
@@ -123,6 +133,10 @@ pub enum Command {
         /// Writes one JSON object per seed (JSON Lines) to FILE.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Overrides a scenario setting by its scenario key or Kafka name, as if the file
+        /// set it (repeatable): `--set acks=1 --set min.insync.replicas=2`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Setting>,
     },
     /// Runs each seed twice and compares the trace hashes; on a mismatch prints the first
     /// diverging history op or trace event and exits with 4.
@@ -175,6 +189,33 @@ pub enum Command {
         /// Every anomaly, not only the first of each kind.
         #[arg(long)]
         all: bool,
+        /// Overrides a scenario setting by its scenario key or Kafka name, as if the file
+        /// set it (repeatable): `--set acks=1 --set min.insync.replicas=2`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Setting>,
+    },
+    /// Runs a scenario under every combination of the varied settings over the same
+    /// seeds and prints, per combination, each anomaly with the number of seeds showing
+    /// it and the acknowledged throughput (a grid when two settings vary).
+    Compare {
+        /// The scenario file.
+        file: PathBuf,
+        /// A setting and the values to try, comma-separated (repeatable; the
+        /// combinations are the cross product): `--vary kafka_version=0.10.2,0.11,2.0`.
+        #[arg(long, value_name = "KEY=V1,V2,...", required = true)]
+        vary: Vec<compare::Dimension>,
+        /// A setting held fixed in every combination (repeatable), as in `run --set`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Setting>,
+        /// The seeds: A..B (B excluded), A..=B, or one seed N (default: the scenario's).
+        #[arg(long, value_name = "A..B")]
+        seeds: Option<SeedRange>,
+        /// Worker threads (default: the available cores). Results do not depend on it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        jobs: Option<u64>,
+        /// Prints one JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
     },
     /// Runs each scenario's report seed (its first seed, or --seed) and writes a
     /// self-contained HTML page and a Markdown summary into OUT/<scenario>/.
@@ -188,6 +229,10 @@ pub enum Command {
         /// The reports root.
         #[arg(long, value_name = "DIR", default_value = "reports")]
         out: PathBuf,
+        /// Overrides a scenario setting by its scenario key or Kafka name, as if the file
+        /// set it (repeatable): `--set acks=1 --set min.insync.replicas=2`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Setting>,
     },
 }
 
@@ -203,8 +248,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     };
     let jobs = |jobs: Option<u64>| jobs.map_or_else(default_jobs, |n| n as usize);
     match cli.command {
-        Command::Run { file, seed, history, trace_out, trace, partition, value, plant } => {
+        Command::Run { file, seed, history, trace_out, trace, partition, value, plant, set } => {
             let options = run::RunOptions {
+                settings: &set,
                 seed,
                 plant,
                 history_out: history.as_deref(),
@@ -213,11 +259,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             };
             run::run(&file, options)
         }
-        Command::Suite { dir, json, junit, jobs: n, plant } => {
-            suite::suite(&dir, suite::SuiteOptions { json, junit: junit.as_deref(), jobs: jobs(n), plant })
+        Command::Suite { dir, json, junit, jobs: n, plant, set } => {
+            let options = suite::SuiteOptions { json, junit: junit.as_deref(), jobs: jobs(n), plant, settings: &set };
+            suite::suite(&dir, options)
         }
-        Command::Sweep { file, seeds, jobs: n, shard, stop_after_first, out } => {
+        Command::Sweep { file, seeds, jobs: n, shard, stop_after_first, out, set } => {
             let options = sweep::SweepOptions {
+                settings: &set,
                 seeds,
                 jobs: jobs(n),
                 shard: shard.unwrap_or(Shard::ALL),
@@ -232,8 +280,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::Bench(args) => bench::bench(&args),
         Command::Shrink(args) => shrink::shrink(&args),
         Command::List { dir } => list::list(&dir),
-        Command::Explain { file, seed, anomaly, all } => explain::explain_run(&file, seed, anomaly, all),
-        Command::Report { files, seed, out } => report::report(&files, seed, &out),
+        Command::Explain { file, seed, anomaly, all, set } => explain::explain_run(&file, &set, seed, anomaly, all),
+        Command::Report { files, seed, out, set } => report::report(&files, &set, seed, &out),
+        Command::Compare { file, vary, set, seeds, jobs: n, json } => {
+            let options =
+                compare::CompareOptions { vary: &vary, settings: &set, seeds: seeds.as_ref(), jobs: jobs(n), json };
+            compare::compare(&file, options)
+        }
     }
 }
 
@@ -246,7 +299,13 @@ pub fn init_logging_from_env() {
 }
 
 fn load(file: &Path) -> Result<Scenario, i32> {
-    scenario::load(file).map_err(|error| {
+    load_with(file, &[], SetScope::OneScenario)
+}
+
+/// Loads a scenario with `--set` settings applied; prints the error and returns the exit
+/// code if it cannot.
+fn load_with(file: &Path, settings: &[Setting], scope: SetScope) -> Result<Scenario, i32> {
+    scenario::load_with(file, settings, scope).map_err(|error| {
         eprintln!("error: {error}");
         if error.is_unreadable() {
             EXIT_NO_INPUT

@@ -2,14 +2,17 @@
 //! first seed unless `--seed` says otherwise) and writes `report.html` and `README.md`
 //! into `DIR/<scenario>/` (default `reports/`).
 
-use super::{load, EXIT_OUTPUT};
+use super::{load_with, EXIT_OUTPUT};
+use crate::scenario::{SetScope, Setting};
 use crate::report;
 use std::path::Path;
 
 /// Writes the reports; returns the exit code.
-pub fn report(files: &[std::path::PathBuf], seed: Option<u64>, out: &Path) -> i32 {
+pub fn report(files: &[std::path::PathBuf], settings: &[Setting], seed: Option<u64>, out: &Path) -> i32 {
+    // One file: every setting must find its table; many: each takes what it has.
+    let scope = if files.len() == 1 { SetScope::OneScenario } else { SetScope::Catalog };
     for file in files {
-        let scenario = match load(file) {
+        let scenario = match load_with(file, settings, scope) {
             Ok(s) => s,
             Err(code) => return code,
         };

@@ -3,7 +3,8 @@
 //! stream in simulated time.
 
 use super::trace::{self, Focus};
-use super::{load, write_jsonl};
+use super::{load_with, write_jsonl};
+use crate::scenario::SetScope;
 use crate::check::Anomaly;
 use crate::runner::{self, RunOutcome, SeedVerdict};
 use crate::scenario::Scenario;
@@ -23,11 +24,13 @@ pub struct RunOptions<'a> {
     pub trace: Option<Focus>,
     /// A bug to plant in the system under test (`--plant BUG`).
     pub plant: Option<crate::plant::PlantedBug>,
+    /// The `--set` settings over the scenario file.
+    pub settings: &'a [crate::scenario::Setting],
 }
 
 /// Runs one seed and prints its summary; returns the exit code.
 pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
-    let scenario = match load(file) {
+    let scenario = match load_with(file, options.settings, SetScope::OneScenario) {
         Ok(s) => s,
         Err(code) => return code,
     };

@@ -3,7 +3,8 @@
 //! status of the worst outcome.
 
 use super::run::render_anomalies;
-use super::{load, EXIT_NO_INPUT, EXIT_OUTPUT};
+use super::{load_with, EXIT_NO_INPUT, EXIT_OUTPUT};
+use crate::scenario::{SetScope, Setting};
 use crate::runner::sweep::{parallel_seeds, status_name, SeedRecord};
 use crate::runner::{self, ScenarioVerdict, SeedVerdict, Status};
 use crate::scenario::Scenario;
@@ -22,6 +23,8 @@ pub struct SuiteOptions<'a> {
     pub jobs: usize,
     /// A bug planted in every run (`--plant BUG`).
     pub plant: Option<crate::plant::PlantedBug>,
+    /// The `--set` settings over every scenario that has a table for them.
+    pub settings: &'a [Setting],
 }
 
 /// One seed of the suite, small enough to hand back from a worker thread.
@@ -74,7 +77,7 @@ pub fn suite(dir: &Path, options: SuiteOptions<'_>) -> i32 {
     files.sort();
     let mut scenarios = Vec::new();
     for file in &files {
-        match load(file) {
+        match load_with(file, options.settings, SetScope::Catalog) {
             Ok(s) => scenarios.push(s),
             Err(code) => return code,
         }

@@ -3,7 +3,8 @@
 //! seed with its anomalies and replay command, results as JSON Lines.
 
 use super::run::render_anomalies;
-use super::{load, EXIT_OUTPUT};
+use super::{load_with, EXIT_OUTPUT};
+use crate::scenario::{SetScope, Setting};
 use crate::runner::sweep::{parallel_seeds, SeedRange, SeedRecord, Shard};
 use crate::runner::{self, Status};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -25,6 +26,8 @@ pub struct SweepOptions<'a> {
     pub stop_after_first: bool,
     /// Where to write one JSON line per seed.
     pub out: Option<&'a Path>,
+    /// The `--set` settings over the scenario file.
+    pub settings: &'a [Setting],
 }
 
 /// A progress bar on stderr: seeds done, failures so far, seeds per second. Hidden when
@@ -39,7 +42,7 @@ pub(super) fn progress_bar(total: usize, what: &str) -> ProgressBar {
 
 /// Runs the sweep; returns the exit code of the worst seed.
 pub fn sweep(file: &Path, options: SweepOptions<'_>) -> i32 {
-    let scenario = match load(file) {
+    let scenario = match load_with(file, options.settings, SetScope::OneScenario) {
         Ok(s) => s,
         Err(code) => return code,
     };

@@ -17,7 +17,8 @@ pub(crate) fn scenario_path(data: &ReportData<'_>) -> String {
 /// The commands that replay, explain and re-report the run.
 pub(crate) fn commands(data: &ReportData<'_>) -> Vec<String> {
     let (path, seed) = (scenario_path(data), data.outcome.seed);
-    ["run", "explain", "report"].iter().map(|c| format!("kafkasim {c} {path} --seed {seed}")).collect()
+    let set = data.scenario.set_arguments();
+    ["run", "explain", "report"].iter().map(|c| format!("kafkasim {c} {path} --seed {seed}{set}")).collect()
 }
 
 /// Lines of facts about the run (no wall-clock figures: reports must be reproducible).

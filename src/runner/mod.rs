@@ -44,7 +44,7 @@ pub struct RunOptions {
 
 /// The command that replays one run exactly.
 pub fn replay_command(scenario: &Scenario, seed: u64) -> String {
-    format!("kafkasim run {} --seed {seed}", scenario.path.display())
+    format!("kafkasim run {} --seed {seed}{}", scenario.path.display(), scenario.set_arguments())
 }
 
 /// The command that replays one run exactly, with its options.

@@ -28,12 +28,27 @@ pub struct ScenarioError {
     line_text: Option<String>,
     /// Whether the file could not be read at all.
     unreadable: bool,
+    /// The `--set KEY=VALUE` the problem is in, if it is in one rather than the file.
+    setting: Option<String>,
 }
 
 impl ScenarioError {
-    /// Ties an issue found in `text` to the file it came from.
-    pub(super) fn from_issue(path: &Path, text: &str, issue: Issue) -> ScenarioError {
-        let offset = issue.span.map_or(0, |s| s.start);
+    /// Ties an issue found in `text` to where it came from: the file, or the `--set
+    /// KEY=VALUE` it is in (`setting`, as the command line writes it).
+    pub(super) fn from_issue(path: &Path, text: &str, issue: Issue, setting: Option<String>) -> ScenarioError {
+        let offset = issue.span.as_ref().map_or(0, |s| s.start);
+        if setting.is_some() {
+            return ScenarioError {
+                path: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                field: issue.field,
+                message: issue.message,
+                line_text: None,
+                unreadable: false,
+                setting,
+            };
+        }
         let (line, column, line_text) = line_column(text, offset);
         ScenarioError {
             path: path.to_path_buf(),
@@ -43,6 +58,7 @@ impl ScenarioError {
             message: issue.message,
             line_text: Some(line_text),
             unreadable: false,
+            setting: None,
         }
     }
 
@@ -56,6 +72,7 @@ impl ScenarioError {
             message: format!("cannot read the scenario file: {err}"),
             line_text: None,
             unreadable: true,
+            setting: None,
         }
     }
 
@@ -85,7 +102,11 @@ impl ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
+        if let Some(setting) = &self.setting {
+            write!(f, "--set {setting} (over {})", self.path.display())?;
+        } else {
+            write!(f, "{}", self.path.display())?;
+        }
         if self.line > 0 {
             write!(f, ":{}:{}", self.line, self.column)?;
         }

@@ -152,6 +152,14 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("[expect]", EXPECT),
 ];
 
+/// The keys of the `config` sub-table of the table with `allowed` keys, if it has one.
+pub(super) fn config_of(allowed: &[&str]) -> Option<&'static [&'static str]> {
+    [(CLUSTER, BROKER_CONFIG), (TOPIC, TOPIC_CONFIG), (PRODUCER, PRODUCER_CONFIG), (CONSUMER, CONSUMER_CONFIG)]
+        .into_iter()
+        .find(|(parent, _)| *parent == allowed)
+        .map(|(_, config)| config)
+}
+
 /// The tables (other than the one with `allowed` keys) that take `key`, e.g.
 /// `"[cluster.config] or [topics.config]"`.
 pub(super) fn home_of(key: &str, allowed: &[&str]) -> Option<String> {

@@ -9,13 +9,16 @@
 //! title = "acks=1 loses acknowledged writes when the leader crashes"
 //! theme = "loss"                         # loss | duplication | ordering | availability
 //!                                        # | consumer-groups | replication-internals
+//! kafka_version = "3.9"                 # the release whose defaults apply (default 3.9;
+//!                                        # see `crate::profile`)
 //! seeds = "1..51"                        # half-open range, or a list: [1, 2, 3]
 //! duration = "20s"                       # the safety phase (workload + faults)
 //! liveness_timeout = "30s"               # the heal-and-drain phase bound (default 30s)
 //!
 //! [cluster]
 //! brokers = 3                            # broker-1 .. broker-3 (default 3)
-//! truncation = "leader-epoch"            # or "legacy" (pre-KIP-101)
+//! truncation = "leader-epoch"            # KIP-279 (2.0+), "leader-epoch-kip-101" (0.11-1.1)
+//!                                        # or "legacy" (pre-KIP-101); default: the release's
 //! [cluster.config]                       # Kafka's broker keys and defaults
 //! "min.insync.replicas" = 2
 //!
@@ -78,7 +81,8 @@
 //! 1. `span` (byte spans, field paths, positioned values and the `Issue`s found at them),
 //!    `keys` (the keys each table accepts), `limits` (bounds and defaults).
 //! 2. `error` ([`ScenarioError`] with file:line:column, and message wording).
-//! 3. `values` (durations, seed ranges, named choices).
+//! 3. `values` (durations, seed ranges, named choices), `overrides` (`--set KEY=VALUE`
+//!    settings and the tables each goes into).
 //! 4. The spec types, what the readers produce: `model_clients`, `model_faults`, and
 //!    `model` with the [`Scenario`] made of them (they use `values` only to print
 //!    durations); and `raw` (TOML text to positioned values; keys and TOML types
@@ -104,6 +108,7 @@ mod model;
 mod model_clients;
 mod model_faults;
 mod nemesis;
+mod overrides;
 mod raw;
 mod span;
 mod swarm;
@@ -123,6 +128,8 @@ mod tests_layers;
 #[cfg(test)]
 mod tests_nemesis;
 #[cfg(test)]
+mod tests_overrides;
+#[cfg(test)]
 mod tests_profile;
 #[cfg(test)]
 mod tests_props;
@@ -132,6 +139,7 @@ mod tests_values;
 use std::path::Path;
 
 pub use error::ScenarioError;
+pub use overrides::{SetScope, Setting};
 pub use limits::{
     DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC, MAX_SEEDS,
 };
@@ -147,11 +155,27 @@ pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};
 
 /// Reads, parses and validates the scenario file at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_with(path, &[], SetScope::OneScenario)
+}
+
+/// Reads, parses and validates the scenario file at `path` with `--set` settings
+/// applied over it (see `overrides` for where each goes).
+pub fn load_with(path: &Path, settings: &[Setting], scope: SetScope) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::unreadable(path, &e))?;
-    parse(&text, path)
+    parse_with(&text, path, settings, scope)
 }
 
 /// Parses and validates scenario text; `path` is used for the default name and in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-    validate::build(text, path).map_err(|issue| ScenarioError::from_issue(path, text, issue))
+    parse_with(text, path, &[], SetScope::OneScenario)
 }
+
+/// Parses and validates scenario text with `--set` settings applied over it.
+pub fn parse_with(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Result<Scenario, ScenarioError> {
+    validate::build(text, path, settings, scope)
+        .map_err(|issue| {
+            let setting = overrides::setting_of(&issue, text.len(), settings).map(|s| s.to_string());
+            ScenarioError::from_issue(path, text, issue, setting)
+        })
+}
+

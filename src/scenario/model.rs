@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use super::model_clients::{ConsumerSpec, ProducerSpec, SendMode};
 use super::model_faults::{FaultSpec, NemesisSpec};
 use crate::check::AnomalyKind;
+use super::overrides::Setting;
 use crate::profile::Profile;
 use crate::protocol::TruncationMode;
 
@@ -32,6 +33,9 @@ pub struct Scenario {
     pub theme: Option<Theme>,
     /// The seeds to run, in the order written, without duplicates; never empty.
     pub seeds: Vec<u64>,
+    /// The `--set` settings applied over the file, in command-line order (replay
+    /// commands repeat them).
+    pub settings: Vec<Setting>,
     /// The Kafka release whose behaviour and defaults the scenario runs with
     /// (`kafka_version`, default the newest modelled); explicit settings win over it.
     pub profile: Profile,
@@ -70,6 +74,12 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The `--set` settings as command-line arguments (` --set acks=1 ...`), to append
+    /// to a command that loads this scenario; empty without settings.
+    pub fn set_arguments(&self) -> String {
+        self.settings.iter().map(|s| format!(" --set {s}")).collect()
+    }
+
     /// The broker host names, `broker-1` to `broker-N`.
     pub fn broker_names(&self) -> Vec<String> {
         crate::protocol::broker_names(self.cluster.brokers)

@@ -8,6 +8,7 @@ use toml_edit::{ImDocument, Item, TableLike, Value};
 
 use super::error::{did_you_mean, excerpt, one_of};
 use super::keys;
+use super::overrides::{Flag, Overrides};
 use super::span::{Issue, Pos, Res, Sp, Span};
 use super::values::parse_duration_ms;
 
@@ -25,6 +26,9 @@ enum Shape<'a> {
     Array(&'a toml_edit::Array),
     Table(&'a dyn TableLike),
     Tables(&'a toml_edit::ArrayOfTables),
+    /// A `--set` value: its text, and the text as TOML when it is TOML. Each accessor
+    /// reads it as the shape it wants (see [`Node::concrete`]).
+    Flag(&'a str, Option<&'a Value>),
 }
 
 /// One value of the document, with its position.
@@ -33,6 +37,8 @@ pub(super) struct Node<'a> {
     shape: Shape<'a>,
     /// Where the value is.
     pub pos: Pos,
+    /// The `--set` settings, which the tables below this value take too.
+    overrides: &'a Overrides,
 }
 
 /// Parses the text as TOML.
@@ -44,26 +50,49 @@ pub(super) fn parse_document(text: &str) -> Res<ImDocument<&str>> {
     })
 }
 
-/// The document's root table.
-pub(super) fn root<'a>(doc: &'a ImDocument<&'a str>) -> Res<Table<'a>> {
+/// The document's root table, with the `--set` settings applied.
+pub(super) fn root<'a>(doc: &'a ImDocument<&'a str>, overrides: &'a Overrides) -> Res<Table<'a>> {
     let pos = Pos { span: Some(0..0), field: String::new() };
-    Table::open(doc.as_table(), pos, keys::ROOT)
+    Table::open(doc.as_table(), pos, keys::ROOT, overrides)
 }
 
 impl<'a> Node<'a> {
-    fn from_item(item: &'a Item, pos: Pos) -> Option<Node<'a>> {
+    fn from_item(item: &'a Item, pos: Pos, overrides: &'a Overrides) -> Option<Node<'a>> {
         let shape = match item {
             Item::None => return None,
-            Item::Value(v) => return Some(Node::from_value(v, pos)),
+            Item::Value(v) => return Some(Node::from_value(v, pos, overrides)),
             Item::Table(t) => Shape::Table(t),
             Item::ArrayOfTables(a) => Shape::Tables(a),
         };
         let pos = Pos { span: item.span().or(pos.span), field: pos.field };
-        Some(Node { shape, pos })
+        Some(Node { shape, pos, overrides })
     }
 
-    fn from_value(value: &'a Value, pos: Pos) -> Node<'a> {
-        let shape = match value {
+    fn from_value(value: &'a Value, pos: Pos, overrides: &'a Overrides) -> Node<'a> {
+        let span = value.span().or(pos.span);
+        Node { shape: Self::shape_of(value), pos: Pos { span, field: pos.field }, overrides }
+    }
+
+    fn from_flag(flag: &'a Flag, pos: Pos, overrides: &'a Overrides) -> Node<'a> {
+        Node { shape: Shape::Flag(&flag.text, flag.parsed.as_ref()), pos, overrides }
+    }
+
+    /// A `--set` value read as the shape an accessor wants: the text as written when it
+    /// wants a string, else the text as TOML (a string when it is not TOML). Other
+    /// values are already concrete.
+    fn concrete(&self, wants_string: bool) -> Node<'a> {
+        let shape = match self.shape {
+            Shape::Flag(_, Some(Value::String(s))) => Shape::Str(s.value()),
+            Shape::Flag(text, _) if wants_string => Shape::Str(text),
+            Shape::Flag(_, Some(value)) => Self::shape_of(value),
+            Shape::Flag(text, None) => Shape::Str(text),
+            shape => shape,
+        };
+        Node { shape, pos: self.pos.clone(), overrides: self.overrides }
+    }
+
+    fn shape_of(value: &'a Value) -> Shape<'a> {
+        match value {
             Value::String(s) => Shape::Str(s.value()),
             Value::Integer(i) => Shape::Int(*i.value()),
             Value::Float(f) => Shape::Float(*f.value()),
@@ -71,13 +100,12 @@ impl<'a> Node<'a> {
             Value::Datetime(_) => Shape::Datetime,
             Value::Array(a) => Shape::Array(a),
             Value::InlineTable(t) => Shape::Table(t),
-        };
-        Node { shape, pos: Pos { span: value.span().or(pos.span), field: pos.field } }
+        }
     }
 
     /// "integer 20", "string \"x\"", "a table", ... for messages.
     pub fn describe(&self) -> String {
-        match self.shape {
+        match self.concrete(false).shape {
             Shape::Str(s) => format!("string {}", excerpt(s)),
             Shape::Int(i) => format!("integer {i}"),
             Shape::Float(f) => format!("float {f}"),
@@ -86,13 +114,14 @@ impl<'a> Node<'a> {
             Shape::Array(_) => "an array".to_string(),
             Shape::Table(_) => "a table".to_string(),
             Shape::Tables(_) => "an array of tables".to_string(),
+            Shape::Flag(text, _) => format!("string {}", excerpt(text)),
         }
     }
 
     /// "expected {expected}, found {what this is}", with a hint for quoted numbers.
     pub fn mismatch(&self, expected: &str) -> Issue {
         let mut message = format!("expected {expected}, found {}", self.describe());
-        if let Shape::Str(s) = self.shape {
+        if let Shape::Str(s) = self.concrete(false).shape {
             let t = s.trim();
             let numeric = t.parse::<i64>().is_ok() || t.parse::<f64>().is_ok();
             if (numeric || t == "true" || t == "false") && !expected.contains("string") {
@@ -104,7 +133,7 @@ impl<'a> Node<'a> {
 
     /// The value as a string, when it is one.
     pub fn as_str(&self) -> Option<&'a str> {
-        match self.shape {
+        match self.concrete(true).shape {
             Shape::Str(s) => Some(s),
             _ => None,
         }
@@ -112,7 +141,7 @@ impl<'a> Node<'a> {
 
     /// The value as an integer, when it is one.
     pub fn as_int(&self) -> Option<i64> {
-        match self.shape {
+        match self.concrete(false).shape {
             Shape::Int(i) => Some(i),
             _ => None,
         }
@@ -120,7 +149,7 @@ impl<'a> Node<'a> {
 
     /// A string.
     pub fn string(&self, expected: &str) -> Res<Sp<String>> {
-        match self.shape {
+        match self.concrete(true).shape {
             Shape::Str(s) => Ok(Sp { value: s.to_string(), pos: self.pos.clone() }),
             _ => Err(self.mismatch(expected)),
         }
@@ -128,7 +157,7 @@ impl<'a> Node<'a> {
 
     /// A non-negative integer.
     pub fn u64(&self) -> Res<Sp<u64>> {
-        match self.shape {
+        match self.concrete(false).shape {
             Shape::Int(i) if i >= 0 => Ok(Sp { value: i as u64, pos: self.pos.clone() }),
             Shape::Int(i) => Err(self.pos.issue(format!("expected a non-negative integer, found {i}"))),
             _ => Err(self.mismatch("a non-negative integer")),
@@ -146,7 +175,7 @@ impl<'a> Node<'a> {
 
     /// A finite number, integer or float.
     pub fn f64(&self) -> Res<Sp<f64>> {
-        let value = match self.shape {
+        let value = match self.concrete(false).shape {
             Shape::Int(i) => i as f64,
             Shape::Float(f) if f.is_finite() => f,
             Shape::Float(f) => return Err(self.pos.issue(format!("expected a finite number, found {f}"))),
@@ -157,7 +186,7 @@ impl<'a> Node<'a> {
 
     /// A boolean.
     pub fn bool(&self) -> Res<Sp<bool>> {
-        match self.shape {
+        match self.concrete(false).shape {
             Shape::Bool(b) => Ok(Sp { value: b, pos: self.pos.clone() }),
             _ => Err(self.mismatch("a boolean (true or false)")),
         }
@@ -165,7 +194,7 @@ impl<'a> Node<'a> {
 
     /// A duration string with a unit, in milliseconds.
     pub fn duration_ms(&self) -> Res<Sp<u64>> {
-        match self.shape {
+        match self.concrete(true).shape {
             Shape::Str(s) => match parse_duration_ms(s) {
                 Ok(ms) => Ok(Sp { value: ms, pos: self.pos.clone() }),
                 Err(e) => Err(self.pos.issue(e)),
@@ -181,13 +210,13 @@ impl<'a> Node<'a> {
 
     /// An array; each element's field is `field[i]`.
     pub fn array(&self, expected: &str) -> Res<Vec<Node<'a>>> {
-        match self.shape {
+        match self.concrete(false).shape {
             Shape::Array(a) => Ok(a
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
                     let pos = Pos { span: self.pos.span.clone(), field: format!("{}[{i}]", self.pos.field) };
-                    Node::from_value(v, pos)
+                    Node::from_value(v, pos, self.overrides)
                 })
                 .collect()),
             _ => Err(self.mismatch(expected)),
@@ -196,13 +225,13 @@ impl<'a> Node<'a> {
 
     /// Whether it is a table (`[x]` or `x = { ... }`).
     pub fn is_table(&self) -> bool {
-        matches!(self.shape, Shape::Table(_))
+        matches!(self.concrete(false).shape, Shape::Table(_))
     }
 
     /// A table whose keys must be among `allowed`.
     pub fn table(&self, allowed: &[&str]) -> Res<Table<'a>> {
-        match self.shape {
-            Shape::Table(t) => Table::open(t, self.pos.clone(), allowed),
+        match self.concrete(false).shape {
+            Shape::Table(t) => Table::open(t, self.pos.clone(), allowed, self.overrides),
             _ => Err(self.mismatch("a table")),
         }
     }
@@ -215,14 +244,17 @@ impl<'a> Node<'a> {
             span: span.or_else(|| self.pos.span.clone()),
             field: format!("{name}[{i}]"),
         };
-        match self.shape {
-            Shape::Tables(a) => a.iter().enumerate().map(|(i, t)| Table::open(t, at(i, t.span()), allowed)).collect(),
+        let overrides = self.overrides;
+        match self.concrete(false).shape {
+            Shape::Tables(a) => {
+                a.iter().enumerate().map(|(i, t)| Table::open(t, at(i, t.span()), allowed, overrides)).collect()
+            }
             Shape::Array(a) => a
                 .iter()
                 .enumerate()
                 .map(|(i, v)| match v {
-                    Value::InlineTable(t) => Table::open(t, at(i, v.span()), allowed),
-                    _ => Err(Node::from_value(v, at(i, None)).mismatch("a table")),
+                    Value::InlineTable(t) => Table::open(t, at(i, v.span()), allowed, overrides),
+                    _ => Err(Node::from_value(v, at(i, None), overrides).mismatch("a table")),
                 })
                 .collect(),
             Shape::Table(_) => Err(self.pos.issue(format!(
@@ -248,12 +280,13 @@ pub(super) struct Table<'a> {
     /// Where the table is (its header, for `[x]` tables).
     pub pos: Pos,
     entries: Vec<Entry<'a>>,
+    overrides: &'a Overrides,
 }
 
 impl<'a> Table<'a> {
-    fn open(table: &'a dyn TableLike, pos: Pos, allowed: &[&str]) -> Res<Table<'a>> {
+    fn open(table: &'a dyn TableLike, pos: Pos, allowed: &[&str], overrides: &'a Overrides) -> Res<Table<'a>> {
         let mut entries = Vec::new();
-        collect(table, "", None, 0, &pos, allowed, &mut entries);
+        collect(table, "", None, 0, &pos, allowed, overrides, &mut entries);
         let unknown = entries
             .iter()
             .filter(|e| !allowed.contains(&e.key.as_str()))
@@ -277,7 +310,15 @@ impl<'a> Table<'a> {
                 )));
             }
         }
-        Ok(Table { pos, entries })
+        // `--set` wins over the file.
+        for flag in overrides.for_table(allowed) {
+            flag.mark_used();
+            let key_pos = flag.pos(&pos);
+            let node = Node::from_flag(flag, key_pos.clone(), overrides);
+            entries.retain(|e| e.key != flag.key);
+            entries.push(Entry { key: flag.key.clone(), key_pos, node });
+        }
+        Ok(Table { pos, entries, overrides })
     }
 
     /// The value under `key`, if present.
@@ -325,8 +366,18 @@ impl<'a> Table<'a> {
     }
 
     /// An optional sub-table with its own allowed keys.
+    /// A missing one is made when a `--set` setting belongs in it (or in its `config`).
     pub fn opt_table(&self, key: &str, allowed: &[&str]) -> Res<Option<Table<'a>>> {
-        self.get(key).map(|n| n.table(allowed)).transpose()
+        if let Some(node) = self.get(key) {
+            return node.table(allowed).map(Some);
+        }
+        match self.overrides.claimant(allowed) {
+            Some(flag) => {
+                let pos = self.pos.child(key, Some(flag.span.clone()));
+                Table::open(&self.overrides.empty, pos, allowed, self.overrides).map(Some)
+            }
+            None => Ok(None),
+        }
     }
 
     /// An optional array of tables; absent means none.
@@ -346,6 +397,7 @@ fn collect<'a>(
     depth: usize,
     pos: &Pos,
     allowed: &[&str],
+    overrides: &'a Overrides,
     out: &mut Vec<Entry<'a>>,
 ) {
     for (key, item) in table.iter() {
@@ -373,10 +425,10 @@ fn collect<'a>(
             // Keys of a dotted table are reported from the start of the whole dotted
             // key; keys under a `[a.b]` header from their own start.
             let first = if dotted_table { key_pos.span.clone() } else { None };
-            collect(sub, &dotted, first.as_ref(), depth + 1, pos, allowed, out);
+            collect(sub, &dotted, first.as_ref(), depth + 1, pos, allowed, overrides, out);
             continue;
         }
-        if let Some(node) = Node::from_item(item, key_pos.clone()) {
+        if let Some(node) = Node::from_item(item, key_pos.clone(), overrides) {
             out.push(Entry { key: dotted, key_pos, node });
         }
     }

@@ -12,6 +12,7 @@ const ORDER: &[&str] = &[
     "limits",
     "error",
     "values",
+    "overrides",
     "model_clients",
     "model_faults",
     "model",

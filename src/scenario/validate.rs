@@ -17,15 +17,25 @@ use super::keys;
 use super::limits::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS, MAX_SEEDS};
 use super::model::{BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicSettings, TopicSpec};
 use super::model_clients::ConsumerMode;
+use super::overrides::{Overrides, SetScope, Setting};
 use super::raw::{self, Node, Table};
 use super::span::{Pos, Res, Sp};
 use super::values::{choice, parse_seed_range};
 use super::{faults, nemesis, swarm, workload};
 
-/// Parses and validates scenario text.
-pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
+/// Parses and validates scenario text with the `--set` settings applied.
+pub(super) fn build(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Res<Scenario> {
+    let overrides = Overrides::new(settings, text.len())?;
     let doc = raw::parse_document(text)?;
-    let root = raw::root(&doc)?;
+    let root = raw::root(&doc, &overrides)?;
+    let scenario = build_from(&root, text, path)?;
+    if scope == SetScope::OneScenario {
+        overrides.check_all_used()?;
+    }
+    Ok(Scenario { settings: settings.to_vec(), ..scenario })
+}
+
+fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
     let mut notes = Notes::new(text);
 
     let name = match root.opt_string("name", "a string")? {
@@ -96,6 +106,7 @@ pub(super) fn build(text: &str, path: &Path) -> Res<Scenario> {
     Ok(Scenario {
         name,
         path: path.to_path_buf(),
+        settings: Vec::new(),
         title: text_key("title")?,
         lesson: text_key("lesson")?,
         mechanism: text_key("mechanism")?,
