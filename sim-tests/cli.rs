@@ -434,3 +434,61 @@ fn run_prints_the_draw_first_and_accepts_drawn_partitions() {
     let sends = out.find("sends:").expect("the run's counts are printed");
     assert!(drew < sends, "{out}");
 }
+
+#[test]
+fn set_overrides_the_file_and_the_replay_command_repeats_it() {
+    let dir = scratch_dir("set");
+    let file = dir.join("safe.toml");
+    std::fs::write(&file, small_scenario("[1]", "all", "absent = [\"*\"]")).unwrap();
+    let path = file.to_str().unwrap();
+    let safe = kafkasim(&["run", path]);
+    assert_eq!(safe.status.code(), Some(0), "{}", stderr(&safe));
+    let lossy = kafkasim(&["run", path, "--set", "acks=1", "--set", "enable.idempotence=false"]);
+    let text = stdout(&lossy);
+    assert_ne!(line_starting(&text, "trace hash: "), line_starting(&stdout(&safe), "trace hash: "));
+    let command = line_starting(&text, "reproduce: ");
+    assert!(command.ends_with("--seed 1 --set acks=1 --set enable.idempotence=false"), "{command}");
+    let args: Vec<&str> = command.split_whitespace().collect();
+    let replay = kafkasim(&args[1..]);
+    assert_eq!(line_starting(&stdout(&replay), "trace hash: "), line_starting(&text, "trace hash: "));
+
+    let bad = kafkasim(&["run", path, "--set", "acks=2"]);
+    assert_eq!(bad.status.code(), Some(65));
+    assert!(stderr(&bad).contains("--set acks=2 (over "), "{}", stderr(&bad));
+    let malformed = kafkasim(&["run", path, "--set", "acks"]);
+    assert_eq!(malformed.status.code(), Some(64), "{}", stderr(&malformed));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn compare_runs_every_combination_over_the_same_seeds() {
+    let dir = scratch_dir("compare");
+    let file = dir.join("crash.toml");
+    std::fs::write(&file, small_scenario("[1]", "all", "absent = [\"*\"]")).unwrap();
+    let path = file.to_str().unwrap();
+    let args = ["compare", path, "--vary", "acks=1,all", "--set", "enable.idempotence=false", "--seeds", "1..3"];
+    let output = kafkasim(&[&args[..], &["--json"]].concat());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("one JSON document");
+    let cells = report["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2);
+    assert_eq!(cells[0]["varied"][0], serde_json::json!(["acks", "1"]));
+    assert_eq!(cells[1]["seeds"], 2);
+    // Each cell is what a sweep of the same settings finds.
+    let lost = |cell: &serde_json::Value| cell["anomalies"]["lost-write"].as_u64().unwrap_or(0);
+    for (cell, acks) in cells.iter().zip(["1", "all"]) {
+        let mut showing = 0;
+        for seed in ["1", "2"] {
+            let acks_set = format!("acks={acks}");
+            let run = kafkasim(&["run", path, "--seed", seed, "--set", &acks_set, "--set", "enable.idempotence=false"]);
+            showing += u64::from(stdout(&run).contains("lost-write"));
+        }
+        assert_eq!(lost(cell), showing, "acks={acks}");
+    }
+    let table = stdout(&kafkasim(&args));
+    assert!(table.contains("| acks | anomalies (seeds showing each) | acked/s |"), "{table}");
+    let bad = kafkasim(&["compare", path, "--vary", "acks=1,2"]);
+    assert_eq!(bad.status.code(), Some(65));
+    assert!(stderr(&bad).contains("--set acks=2"), "{}", stderr(&bad));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -260,6 +260,13 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_shows_this_table() {
+        let readme = include_str!("../README.md");
+        let table = markdown_table();
+        assert!(readme.contains(&format!("<!-- profile table -->\n{table}<!-- end profile table -->")), "{table}");
+    }
+
+    #[test]
     fn each_switchs_changes_are_in_release_order_and_chain() {
         let mut switches: Vec<Switch> = CHANGES.iter().map(|c| c.switch).collect();
         switches.dedup();

@@ -1,0 +1,256 @@
+//! `kafkasim compare FILE --vary KEY=V1,V2,... [--vary ...] [--set KEY=VALUE]
+//! [--seeds A..B] [--jobs N] [--json]`: the same scenario under every combination of the
+//! varied settings, over the same seeds, as one table: per combination, each anomaly
+//! with the number of seeds showing it, and the acknowledged throughput.
+//!
+//! `--vary kafka_version=0.10.2,0.11,2.0` is a time machine; `--vary acks=1,all --vary
+//! min.insync.replicas=1,2` the durability table. Each combination is loaded as if run
+//! with `--set KEY=VALUE` for each varied key, so an invalid combination is an error
+//! naming the flag.
+
+use super::load_with;
+use crate::runner::sweep::{parallel_seeds, SeedRange};
+use crate::runner;
+use crate::scenario::{Scenario, SetScope, Setting};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+/// One `--vary KEY=V1,V2,...`: a setting and the values to try, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dimension {
+    /// The setting, as `--set` names it.
+    pub key: String,
+    /// Its values, in the order given.
+    pub values: Vec<String>,
+}
+
+impl FromStr for Dimension {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let setting: Setting = text.parse()?;
+        let values: Vec<String> = setting.value.split(',').map(|v| v.trim().to_string()).collect();
+        if values.iter().any(String::is_empty) {
+            return Err(format!("expected KEY=V1,V2,... with no empty value, such as acks=1,all, found `{text}`"));
+        }
+        Ok(Dimension { key: setting.key, values })
+    }
+}
+
+impl fmt::Display for Dimension {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.key, self.values.join(","))
+    }
+}
+
+/// The options of `compare`.
+#[derive(Debug)]
+pub struct CompareOptions<'a> {
+    /// The settings to vary.
+    pub vary: &'a [Dimension],
+    /// Settings held fixed over every combination.
+    pub settings: &'a [Setting],
+    /// The seeds (default: the scenario's own).
+    pub seeds: Option<&'a SeedRange>,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Print JSON instead of the table.
+    pub json: bool,
+}
+
+/// One combination's results.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Cell {
+    /// The varied settings, in `--vary` order.
+    pub varied: Vec<(String, String)>,
+    /// Seeds run.
+    pub seeds: usize,
+    /// Per anomaly kind, the number of seeds showing it.
+    pub anomalies: BTreeMap<String, usize>,
+    /// Seeds in which a simulated node panicked.
+    pub panics: usize,
+    /// Acknowledged sends per simulated second of the safety phase, averaged over the
+    /// seeds.
+    pub acked_per_sec: f64,
+}
+
+/// Every combination of the dimensions' values, the first dimension slowest.
+pub fn combinations(dimensions: &[Dimension]) -> Vec<Vec<Setting>> {
+    let mut out: Vec<Vec<Setting>> = vec![Vec::new()];
+    for d in dimensions {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                d.values.iter().map(move |v| {
+                    let mut next = prefix.clone();
+                    next.push(Setting { key: d.key.clone(), value: v.clone() });
+                    next
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// Runs `seeds` of `scenario` (already loaded with the combination's settings) and sums
+/// them up.
+pub fn run_cell(scenario: &Scenario, varied: &[Setting], seeds: &[u64], jobs: usize) -> Cell {
+    // Each seed kept small: its anomaly kinds, acknowledged sends and whether it panicked.
+    let summarize = |seed| {
+        let outcome = runner::run_seed(scenario, seed);
+        let mut kinds: Vec<&'static str> = outcome.anomalies.iter().map(|a| a.kind.name()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        (kinds, outcome.stats.acked, outcome.panic.is_some())
+    };
+    let runs = parallel_seeds(seeds, jobs, summarize, None, |_| {});
+    let mut anomalies = BTreeMap::new();
+    for kind in runs.iter().flat_map(|(kinds, _, _)| kinds) {
+        *anomalies.entry(kind.to_string()).or_insert(0) += 1;
+    }
+    let safety_secs = scenario.duration_ms as f64 / 1000.0;
+    let acked: u64 = runs.iter().map(|(_, acked, _)| acked).sum();
+    Cell {
+        varied: varied.iter().map(|s| (s.key.clone(), s.value.clone())).collect(),
+        seeds: runs.len(),
+        anomalies,
+        panics: runs.iter().filter(|(_, _, panicked)| *panicked).count(),
+        acked_per_sec: acked as f64 / runs.len().max(1) as f64 / safety_secs,
+    }
+}
+
+/// What a cell shows, in a few words: `lost-write 4/10, unseen 2/10` or `none`.
+pub fn cell_summary(cell: &Cell) -> String {
+    let mut parts: Vec<String> = cell.anomalies.iter().map(|(k, n)| format!("{k} {n}/{}", cell.seeds)).collect();
+    if cell.panics > 0 {
+        parts.push(format!("panic {}/{}", cell.panics, cell.seeds));
+    }
+    if parts.is_empty() {
+        "none".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The table: one row per combination.
+pub fn render_table(cells: &[Cell]) -> String {
+    let Some(first) = cells.first() else { return String::new() };
+    let keys: Vec<&str> = first.varied.iter().map(|(k, _)| k.as_str()).collect();
+    let mut out = format!("| {} | anomalies (seeds showing each) | acked/s |\n", keys.join(" | "));
+    out += &format!("|{}---|---:|\n", "---|".repeat(keys.len()));
+    for cell in cells {
+        let values: Vec<&str> = cell.varied.iter().map(|(_, v)| v.as_str()).collect();
+        out += &format!("| {} | {} | {:.0} |\n", values.join(" | "), cell_summary(cell), cell.acked_per_sec);
+    }
+    out
+}
+
+/// With two varied settings, the grid: the first down, the second across.
+pub fn render_grid(dimensions: &[Dimension], cells: &[Cell]) -> Option<String> {
+    let [rows, columns] = dimensions else { return None };
+    let mut out = format!("| {} \\ {} | {} |\n", rows.key, columns.key, columns.values.join(" | "));
+    out += &format!("|---|{}\n", "---|".repeat(columns.values.len()));
+    for (r, row_value) in rows.values.iter().enumerate() {
+        let row = &cells[r * columns.values.len()..(r + 1) * columns.values.len()];
+        let texts: Vec<String> = row.iter().map(cell_summary).collect();
+        out += &format!("| {row_value} | {} |\n", texts.join(" | "));
+    }
+    Some(out)
+}
+
+/// The `--json` document.
+#[derive(Serialize)]
+struct CompareReport<'a> {
+    scenario: &'a str,
+    seeds: &'a [u64],
+    fixed: Vec<String>,
+    cells: &'a [Cell],
+}
+
+/// Runs the comparison; returns the exit code (0 whatever the runs found: comparing is
+/// not judging), or the code of the first combination that does not load.
+pub fn compare(file: &Path, options: CompareOptions<'_>) -> i32 {
+    let combinations = combinations(options.vary);
+    let mut loaded = Vec::new();
+    for varied in &combinations {
+        let settings: Vec<Setting> = options.settings.iter().chain(varied).cloned().collect();
+        match load_with(file, &settings, SetScope::OneScenario) {
+            Ok(scenario) => loaded.push((scenario, varied)),
+            Err(code) => return code,
+        }
+    }
+    let Some((base, _)) = loaded.first() else { return 0 };
+    let seeds: Vec<u64> = options.seeds.map_or_else(|| base.seeds.clone(), |r| r.0.clone().collect());
+    if !options.json {
+        eprintln!("comparing {} over {} seeds, {} combinations", base.name, seeds.len(), loaded.len());
+    }
+    let cells: Vec<Cell> =
+        loaded.iter().map(|(scenario, varied)| run_cell(scenario, varied, &seeds, options.jobs)).collect();
+    if options.json {
+        let fixed = options.settings.iter().map(ToString::to_string).collect();
+        let report = CompareReport { scenario: &base.name, seeds: &seeds, fixed, cells: &cells };
+        println!("{}", serde_json::to_string_pretty(&report).expect("the comparison serializes"));
+        return 0;
+    }
+    let seed_text = match (seeds.first(), seeds.last()) {
+        (Some(a), Some(b)) if seeds.len() > 1 => format!("seeds {a}..={b}"),
+        (Some(a), _) => format!("seed {a}"),
+        _ => "no seeds".to_string(),
+    };
+    println!("{} ({seed_text}){}\n", base.name, options.settings.iter().map(|s| format!(" --set {s}")).collect::<String>());
+    print!("{}", render_table(&cells));
+    if let Some(grid) = render_grid(options.vary, &cells) {
+        println!();
+        print!("{grid}");
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dim(text: &str) -> Dimension {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn dimensions_read_and_combine_first_slowest() {
+        assert_eq!(dim("acks=1,all").values, ["1", "all"]);
+        assert!("acks=1,,all".parse::<Dimension>().is_err() && "acks".parse::<Dimension>().is_err());
+        let combos = combinations(&[dim("acks=1,all"), dim("min.insync.replicas=1,2")]);
+        let text: Vec<String> =
+            combos.iter().map(|c| c.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")).collect();
+        assert_eq!(
+            text,
+            [
+                "acks=1 min.insync.replicas=1",
+                "acks=1 min.insync.replicas=2",
+                "acks=all min.insync.replicas=1",
+                "acks=all min.insync.replicas=2"
+            ]
+        );
+        assert_eq!(combinations(&[]), vec![Vec::<Setting>::new()]);
+    }
+
+    #[test]
+    fn the_table_and_the_grid_show_each_cell() {
+        let cell = |acks: &str, mir: &str, lost: usize| Cell {
+            varied: vec![("acks".into(), acks.into()), ("min.insync.replicas".into(), mir.into())],
+            seeds: 4,
+            anomalies: if lost > 0 { BTreeMap::from([("lost-write".to_string(), lost)]) } else { BTreeMap::new() },
+            panics: 0,
+            acked_per_sec: 100.4,
+        };
+        let cells = [cell("1", "1", 3), cell("1", "2", 2), cell("all", "1", 1), cell("all", "2", 0)];
+        let table = render_table(&cells);
+        assert!(table.starts_with("| acks | min.insync.replicas | anomalies (seeds showing each) | acked/s |\n"));
+        assert!(table.contains("| 1 | 1 | lost-write 3/4 | 100 |\n") && table.contains("| all | 2 | none | 100 |\n"));
+        let grid = render_grid(&[dim("acks=1,all"), dim("min.insync.replicas=1,2")], &cells).unwrap();
+        assert!(grid.contains("| 1 | lost-write 3/4 | lost-write 2/4 |\n| all | lost-write 1/4 | none |\n"), "{grid}");
+        assert!(render_grid(&[dim("acks=1,all")], &cells[..2]).is_none());
+    }
+}
