@@ -365,6 +365,7 @@ impl<'a> ActiveController<'a> {
                     tp: tp.to_string().into(),
                     leader: stored.leader.map(|b| b.0),
                     leader_epoch: stored.leader_epoch,
+                    partition_epoch: stored.partition_epoch,
                     isr: stored.isr.iter().map(|b| b.0).collect(),
                     unclean: decision.unclean,
                     reason,
@@ -390,6 +391,7 @@ impl<'a> ActiveController<'a> {
             tp: state.tp.to_string().into(),
             leader: state.leader.map(|b| b.0),
             leader_epoch: state.leader_epoch,
+            partition_epoch: state.partition_epoch,
             isr: state.isr.iter().map(|b| b.0).collect(),
         });
     }

@@ -324,7 +324,7 @@ fn context(
                 format!("fault: {kind}{} ({detail})", on(targets))
             }
             Event::FaultEnded { kind, targets, detail } => format!("fault over: {kind}{} ({detail})", on(targets)),
-            Event::LeaderElection { tp, leader, leader_epoch, isr, unclean, reason } if ours(tp) => {
+            Event::LeaderElection { tp, leader, leader_epoch, isr, unclean, reason, .. } if ours(tp) => {
                 facts.unclean |= *unclean;
                 match leader {
                     Some(l) => format!(

@@ -28,6 +28,7 @@ fn leader(broker: u32, epoch: u32, leo: u64, unclean: bool) -> [Event; 2] {
             tp: "x".into(),
             leader: Some(broker),
             leader_epoch: epoch,
+            partition_epoch: u64::from(epoch),
             isr: vec![broker],
             unclean,
             reason: ElectionReason::BrokerFailure,
