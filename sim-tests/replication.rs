@@ -49,3 +49,47 @@ fn the_isr_a_paused_controller_wrote_before_its_successor_is_not_taken_for_the_l
     }
     assert!(late_writes_seen >= 30, "the late ISR write happens in most seeds, seen {late_writes_seen} times");
 }
+
+/// Legacy truncation (Kafka 0.10): `orders` with one partition of three replicas, an
+/// acks=1 producer, and a follower of orders-0 crashed from 3 s to 6 s.
+fn legacy_follower_crash() -> Scenario {
+    parse(
+        "seeds = [1]\nduration = \"10s\"\n[cluster]\nbrokers = 3\ntruncation = \"legacy\"\n[cluster.config]\n\
+         \"zookeeper.session.timeout.ms\" = 2000\n\
+         [[topics]]\nname = \"orders\"\n\"replication.factor\" = 3\n\
+         [[producers]]\ntopic = \"orders\"\nrate_per_sec = 200\nsend = \"async\"\n[producers.config]\nacks = \"1\"\n\
+         [[faults]]\nat = \"3s\"\nkind = \"crash\"\ntarget = \"a follower of orders-0\"\nduration = \"3s\"\n",
+    )
+}
+
+#[test]
+fn a_legacy_follower_truncates_to_its_high_watermark_only_when_its_leader_changes() {
+    // Kafka 0.10's `Partition.makeFollower` returns whether the leader changed, and only
+    // then does `ReplicaManager.makeFollowers` truncate the log to the high watermark.
+    // When the controller drops the crashed follower from the ISR it bumps the leader
+    // epoch, but the other follower keeps its leader, so it keeps its log. The restarted
+    // follower knows no leader, so it starts over from its (checkpointed) high watermark.
+    let scenario = legacy_follower_crash();
+    for seed in 1..=5 {
+        let outcome = run(&scenario, seed);
+        let trace = &outcome.history.trace;
+        let crashed = trace
+            .iter()
+            .find_map(|e| match &e.event {
+                Event::Fault { targets, .. } => Some(targets[0].clone()),
+                _ => None,
+            })
+            .expect("the crash fired");
+        let leaders: Vec<Option<u32>> = trace
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::LeaderElection { leader, .. } => Some(*leader),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(leaders.len(), 1, "one leader all along: {leaders:?}");
+        let truncated: Vec<&str> =
+            trace.iter().filter_map(|e| matches!(e.event, Event::Truncate { .. }).then_some(&*e.node)).collect();
+        assert_eq!(truncated, vec![crashed.as_str()], "seed {seed}: {}", describe(&outcome));
+    }
+}

@@ -9,8 +9,8 @@ use kafkasim::client::consumer::{Consumer, ConsumerConfig};
 use kafkasim::history::{Event, LogStartReason, OpFn, OpType, Recorder};
 use kafkasim::metastore::run_metastore;
 use kafkasim::protocol::{
-    Acks, BrokerId, OffsetReset, ProduceRequest, Record, RecordBatch, Request, Response, RetentionConfig,
-    TopicAssignment, TopicPartition, TruncationMode,
+    Acks, BrokerId, FollowerRestart, OffsetReset, ProduceRequest, Record, RecordBatch, Request, Response,
+    RetentionConfig, TopicAssignment, TopicPartition, TruncationMode,
 };
 use kafkasim::runner;
 use kafkasim::scenario;
@@ -130,6 +130,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
     BrokerConfig {
         id: BrokerId(1),
         truncation: TruncationMode::LeaderEpoch,
+        follower_restart: FollowerRestart::default(),
         topics: vec![TopicAssignment {
             name: "t".into(),
             replicas: vec![vec![BrokerId(1)]],

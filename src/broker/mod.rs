@@ -33,8 +33,8 @@ pub use server::{run_broker, BrokerContext};
 use crate::history::Tracer;
 use crate::plant::PlantedBug;
 use crate::protocol::{
-    BrokerEndpoint, BrokerId, PartitionState, Request, Response, RetentionConfig, TopicAssignment, TopicPartition,
-    TruncationMode,
+    BrokerEndpoint, BrokerId, FollowerRestart, PartitionState, Request, Response, RetentionConfig, TopicAssignment,
+    TopicPartition, TruncationMode,
 };
 use crate::sim::disk::Disk;
 use crate::sim::net::{Addr, NodeNet};
@@ -49,6 +49,9 @@ pub struct BrokerConfig {
     pub id: BrokerId,
     /// How followers truncate on leader change.
     pub truncation: TruncationMode,
+    /// Which new leader epochs make a follower reconcile its log again (leader-epoch
+    /// truncation only: legacy truncation restarts on a leader change, as 0.10 did).
+    pub follower_restart: FollowerRestart,
     /// The topics in the cluster.
     pub topics: Vec<TopicAssignment>,
     /// `replica.lag.time.max.ms`.

@@ -9,7 +9,7 @@
 
 use super::log::PartitionLog;
 use crate::history::{Event, LogStartReason, Tracer, TruncationReason};
-use crate::protocol::{BrokerId, LeaderEpoch, Offset, PartitionState, RecordBatch, TopicPartition};
+use crate::protocol::{BrokerId, FollowerRestart, LeaderEpoch, Offset, PartitionState, RecordBatch, TopicPartition};
 use madsim::time::Instant;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -61,6 +61,11 @@ pub struct Partition {
     role: Role,
     /// The latest leader epoch this replica knows.
     leader_epoch: LeaderEpoch,
+    /// The leader and epoch of the last leadership this replica took a role in (led or
+    /// followed): Kafka's `leaderReplicaIdOpt` and `leaderEpoch` as `makeLeader` and
+    /// `makeFollower` last set them. A state without a leader does not change it, and a
+    /// restarted broker knows none.
+    last_leadership: Option<(BrokerId, LeaderEpoch)>,
     /// The partition state version (for conditional ISR changes).
     partition_epoch: u64,
     /// The ISR as last confirmed by the controller.
@@ -90,6 +95,7 @@ impl Partition {
             high_watermark,
             role: Role::None,
             leader_epoch: 0,
+            last_leadership: None,
             partition_epoch: 0,
             isr: Vec::new(),
             replicas: Vec::new(),
@@ -192,6 +198,7 @@ impl Partition {
     /// follower of unknown progress, counted as caught up now if it is in the ISR.
     pub fn become_leader(&mut self, me: BrokerId, state: &PartitionState, now: Instant, tracer: &Tracer) {
         self.apply_state(state);
+        self.last_leadership = Some((me, state.leader_epoch));
         self.log.assign_epoch_at_end(state.leader_epoch);
         let followers = state
             .replicas
@@ -220,12 +227,41 @@ impl Partition {
         self.maybe_advance_high_watermark(me, tracer);
     }
 
-    /// Follows `state.leader`. The log is reconciled by the caller (legacy truncation
-    /// at once, or OffsetForLeaderEpoch before the first fetch), which then calls
-    /// [`Partition::mark_reconciled`].
-    pub fn become_follower(&mut self, me: BrokerId, state: &PartitionState, tracer: &Tracer) {
+    /// Whether following `state` (a new leadership) makes this replica start over as a
+    /// follower under `rule`: reconcile its log with the leader before fetching again.
+    /// Kafka's `Partition.makeFollower` result (0.10: `leaderReplicaIdOpt` differs from
+    /// the new leader; 2.0.1: or the epoch skipped one; 2.1: or any new epoch). A state
+    /// without a leader is no restart: Kafka's `ReplicaManager.makeFollowers` leaves a
+    /// partition whose leader is not alive as it is.
+    pub fn restarts_follower(&self, state: &PartitionState, rule: FollowerRestart) -> bool {
+        let Some(leader) = state.leader else {
+            return false;
+        };
+        let Some((last_leader, last_epoch)) = self.last_leadership else {
+            return true;
+        };
+        if last_leader != leader {
+            return true;
+        }
+        match rule {
+            FollowerRestart::LeaderChange => false,
+            FollowerRestart::LeaderChangeOrMissedEpoch => state.leader_epoch > last_epoch.saturating_add(1),
+            FollowerRestart::EveryLeaderEpoch => state.leader_epoch != last_epoch,
+        }
+    }
+
+    /// Follows `state.leader`. With `restart` (see [`Partition::restarts_follower`]) the
+    /// log must be reconciled before fetching: the caller does it (legacy truncation at
+    /// once, or OffsetForLeaderEpoch before the first fetch), then calls
+    /// [`Partition::mark_reconciled`]. Without, the follower goes on as it was, now in the
+    /// new epoch (a reconciliation still pending stays pending).
+    pub fn become_follower(&mut self, me: BrokerId, state: &PartitionState, restart: bool, tracer: &Tracer) {
         self.apply_state(state);
-        self.role = Role::Follower { leader: state.leader, needs_truncation: true };
+        if let Some(leader) = state.leader {
+            self.last_leadership = Some((leader, state.leader_epoch));
+        }
+        let needs_truncation = restart || self.needs_truncation() || !self.has_role();
+        self.role = Role::Follower { leader: state.leader, needs_truncation };
         tracer.emit(Event::BecomeFollower {
             tp: self.name.clone(),
             broker: me.0,

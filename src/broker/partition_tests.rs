@@ -142,7 +142,7 @@ fn a_new_follower_fetches_only_once_reconciled_and_never_moves_a_leader_high_wat
     in_sim(|| {
         let bench = Bench::new();
         let mut partition = bench.replica(&[(1, &[1, 2, 3])], 1);
-        partition.become_follower(ME, &state(B2, 2, &[B2, ME], 0), &bench.tracer);
+        partition.become_follower(ME, &state(B2, 2, &[B2, ME], 0), true, &bench.tracer);
         assert!(!partition.is_leader());
         assert_eq!(partition.followed_leader(), Some(B2));
         assert!(partition.needs_truncation());
@@ -155,6 +155,46 @@ fn a_new_follower_fetches_only_once_reconciled_and_never_moves_a_leader_high_wat
         assert!(!partition.maybe_advance_high_watermark(ME, &bench.tracer));
         assert_eq!(partition.lagging_isr_members(ME, Instant::now() + ms(1000), LAG), vec![]);
         assert_eq!(partition.high_watermark(), 1);
+    });
+}
+
+/// Whether `state` restarts `partition` as a follower under each rule, in the order
+/// leader change, leader change or missed epoch, every leader epoch.
+fn restarts(partition: &Partition, state: &PartitionState) -> [bool; 3] {
+    [FollowerRestart::LeaderChange, FollowerRestart::LeaderChangeOrMissedEpoch, FollowerRestart::EveryLeaderEpoch]
+        .map(|rule| partition.restarts_follower(state, rule))
+}
+
+#[test]
+fn a_follower_restarts_on_a_new_leader_and_on_a_new_epoch_of_the_same_one_as_its_rule_says() {
+    // Kafka's `Partition.makeFollower`: 0.10 up to 2.0.0 restart on a leader change only,
+    // 2.0.1 also when an epoch was missed (KAFKA-7164), 2.1 on every epoch (KIP-320).
+    in_sim(|| {
+        let bench = Bench::new();
+        let mut partition = bench.replica(&[(0, &[1, 2, 3])], 1);
+        let first = state(B2, 1, &[B2, ME, B3], 0);
+        assert_eq!(restarts(&partition, &first), [true; 3], "a started broker knows no leader");
+        partition.become_follower(ME, &first, true, &bench.tracer);
+        partition.mark_reconciled();
+        // The controller drops broker 3 from the ISR: same leader, next epoch.
+        let shrunk = state(B2, 2, &[B2, ME], 1);
+        assert_eq!(restarts(&partition, &shrunk), [false, false, true]);
+        // Two epochs later under the same leader: a leadership was missed.
+        assert_eq!(restarts(&partition, &state(B2, 3, &[B2, ME], 2)), [false, true, true]);
+        assert_eq!(restarts(&partition, &state(B3, 2, &[B3, ME], 1)), [true; 3], "a new leader");
+        // Not restarted, the follower goes on fetching in the new epoch.
+        partition.become_follower(ME, &shrunk, false, &bench.tracer);
+        assert!(!partition.needs_truncation());
+        assert_eq!((partition.leader_epoch(), partition.followed_leader()), (2, Some(B2)));
+        // Without a leader nothing restarts, and the leader followed before is kept.
+        let offline = PartitionState { leader: None, ..state(B2, 3, &[B2], 2) };
+        assert_eq!(restarts(&partition, &offline), [false; 3]);
+        partition.become_follower(ME, &offline, false, &bench.tracer);
+        assert_eq!(restarts(&partition, &state(B2, 4, &[B2], 3)), [false, true, true]);
+        assert_eq!(restarts(&partition, &state(B3, 4, &[B3], 3)), [true; 3]);
+        // A leader that becomes a follower always starts over.
+        partition.become_leader(ME, &state(ME, 5, &[ME], 4), Instant::now(), &bench.tracer);
+        assert_eq!(restarts(&partition, &state(B2, 6, &[B2, ME], 5)), [true; 3]);
     });
 }
 
@@ -263,7 +303,7 @@ fn a_controller_state_is_stale_the_same_leadership_or_a_new_one() {
         let bench = Bench::new();
         let mut partition = bench.replica(&[], 0);
         assert_eq!(partition.news(&state(B2, 0, &[B2], 0)), StateNews::NewLeadership, "no role yet");
-        partition.become_follower(ME, &state(B2, 2, &[B2], 3), &bench.tracer);
+        partition.become_follower(ME, &state(B2, 2, &[B2], 3), true, &bench.tracer);
         assert_eq!(partition.news(&state(B2, 1, &[B2], 9)), StateNews::Stale);
         assert_eq!(partition.news(&state(B2, 2, &[B2, ME], 4)), StateNews::SameLeadership);
         assert_eq!(partition.news(&state(ME, 3, &[ME], 5)), StateNews::NewLeadership);
@@ -279,7 +319,7 @@ fn a_follower_adopts_the_leader_high_watermark_capped_at_its_log_end() {
     in_sim(|| {
         let bench = Bench::new();
         let mut partition = bench.replica(&[(1, &[1, 2, 3])], 0);
-        partition.become_follower(ME, &state(B2, 1, &[B2, ME], 0), &bench.tracer);
+        partition.become_follower(ME, &state(B2, 1, &[B2, ME], 0), true, &bench.tracer);
         bench.events();
         assert!(partition.follow_high_watermark(ME, 5, &bench.tracer));
         assert_eq!(partition.high_watermark(), 3);

@@ -1,8 +1,8 @@
 //! Wire types shared by every node: ids, records, Kafka requests and responses,
 //! metastore requests and responses, and error codes; and the types a scenario and the
 //! nodes it configures both name: topic assignments (`topic`, which the controller
-//! creates and the brokers apply) and behaviour modes (`modes`: truncation, offset
-//! reset). Depends on nothing else in the crate.
+//! creates and the brokers apply) and behaviour modes (`modes`: truncation, follower
+//! restarts, offset reset). Depends on nothing else in the crate.
 
 mod error;
 mod group;
@@ -22,6 +22,6 @@ pub use kafka::{
     ProducePartitionResponse, ProduceRequest, Request, Response,
 };
 pub use meta::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, SessionId, ZNode};
-pub use modes::{OffsetReset, TruncationMode};
+pub use modes::{FollowerRestart, OffsetReset, TruncationMode};
 pub use records::{Record, RecordBatch};
 pub use topic::{RetentionConfig, TopicAssignment, DEFAULT_SEGMENT_BYTES};

@@ -9,7 +9,7 @@ use crate::client::assignor::Strategy;
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
 use crate::client::producer::ProducerConfig;
-use crate::protocol::{BrokerId, RetentionConfig, TopicAssignment};
+use crate::protocol::{BrokerId, FollowerRestart, RetentionConfig, TopicAssignment};
 use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
 use crate::sim::net::{Addr, NetConfig};
 
@@ -74,6 +74,7 @@ pub(super) fn broker_config(
     BrokerConfig {
         id: BrokerId(id),
         truncation: scenario.cluster.truncation,
+        follower_restart: FollowerRestart::default(),
         topics: topics.to_vec(),
         replica_lag_time_max_ms: c.replica_lag_time_max_ms,
         session_timeout_ms: c.zookeeper_session_timeout_ms,
