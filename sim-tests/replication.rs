@@ -93,3 +93,32 @@ fn a_legacy_follower_truncates_to_its_high_watermark_only_when_its_leader_change
         assert_eq!(truncated, vec![crashed.as_str()], "seed {seed}: {}", describe(&outcome));
     }
 }
+
+#[test]
+fn an_idle_follower_with_every_record_stays_in_the_isr_though_it_cannot_fetch() {
+    // Kafka's `ReplicaState.isCaughtUp` (2.1 onwards, KAFKA-7152): a follower whose log
+    // end equals the leader's is in sync however long ago it fetched. Nothing is produced,
+    // and a follower of orders-0 cannot reach its leader for four times the lag time:
+    // it keeps its ISR place.
+    let scenario = parse(
+        "seeds = [1]\nduration = \"10s\"\n[cluster]\nbrokers = 3\n[cluster.config]\n\
+         \"replica.lag.time.max.ms\" = 1000\n\
+         [[topics]]\nname = \"orders\"\n\"replication.factor\" = 3\n\
+         [[faults]]\nat = \"2s\"\nkind = \"partition\"\ntarget = \"a follower of orders-0\"\n\
+         peers = \"the leader of orders-0\"\none_way = true\nduration = \"4s\"\n",
+    );
+    for seed in 1..=3 {
+        let outcome = run(&scenario, seed);
+        let isrs: Vec<usize> = outcome
+            .history
+            .trace
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::IsrChange { isr, .. } | Event::LeaderElection { isr, .. } => Some(isr.len()),
+                _ => None,
+            })
+            .collect();
+        assert!(isrs.iter().all(|n| *n == 3), "seed {seed}: ISR sizes {isrs:?}; {}", describe(&outcome));
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+    }
+}

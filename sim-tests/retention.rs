@@ -139,6 +139,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
             retention,
         }],
         replica_lag_time_max_ms: 10_000,
+        replica_caught_up_at_leader_log_end: true,
         session_timeout_ms: 6_000,
         replica_fetch_wait_max_ms: 500,
         replica_fetch_max_bytes: 1 << 20,

@@ -77,6 +77,7 @@ pub(super) fn broker_config(
         follower_restart: FollowerRestart::default(),
         topics: topics.to_vec(),
         replica_lag_time_max_ms: c.replica_lag_time_max_ms,
+        replica_caught_up_at_leader_log_end: true,
         session_timeout_ms: c.zookeeper_session_timeout_ms,
         replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
         replica_fetch_max_bytes: c.replica_fetch_max_bytes,
