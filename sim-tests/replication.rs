@@ -4,7 +4,7 @@
 use crate::support::{describe, run};
 use kafkasim::check::AnomalyKind;
 use kafkasim::history::state::Applied;
-use kafkasim::history::{ClusterState, Event};
+use kafkasim::history::{ClusterState, ElectionReason, Event};
 use kafkasim::scenario::{self, Scenario};
 use std::path::Path;
 
@@ -48,6 +48,43 @@ fn the_isr_a_paused_controller_wrote_before_its_successor_is_not_taken_for_the_l
             .count();
     }
     assert!(late_writes_seen >= 30, "the late ISR write happens in most seeds, seen {late_writes_seen} times");
+}
+
+/// A paused controller's late leaderless election (found by the swarm scenario, seed
+/// 2013, before leader epochs started at 0): `orders` has six partitions of one replica,
+/// so the leader of orders-1 also holds orders-4 alone. It crashes; the controller is
+/// paused the moment it traces orders-1 without a leader, while its write making
+/// orders-4 leaderless is on its way. That write lands; the controller traces it when it
+/// resumes, after its successor elected the restarted broker for orders-4.
+fn paused_controller_leaderless_write() -> Scenario {
+    parse(
+        "seeds = [1]\nduration = \"8s\"\n[cluster]\nbrokers = 3\n[cluster.config]\n\
+         \"zookeeper.session.timeout.ms\" = 3000\n\
+         [[topics]]\nname = \"orders\"\npartitions = 6\n\"replication.factor\" = 1\n\
+         [[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"the leader of orders-1\"\nduration = \"4s\"\n\
+         [[faults]]\nat = \"1s\"\nwhen = \"leader-election orders-1\"\nkind = \"pause\"\n\
+         target = \"the controller\"\nduration = \"3.3s\"\n",
+    )
+}
+
+#[test]
+fn a_fenced_controllers_late_election_does_not_unelect_the_current_leader() {
+    // Read by arrival, the late event made the liveness phase believe orders-4 had no
+    // leader and report a false `no-progress`; the cluster state orders partition events
+    // by leader epoch (then partition epoch), so it changes nothing.
+    let scenario = paused_controller_leaderless_write();
+    for seed in 1..=5 {
+        let outcome = run(&scenario, seed);
+        let mut state = ClusterState::default();
+        let late = outcome.history.trace.iter().any(|e| {
+            state.apply(e) == Applied::Stale
+                && matches!(&e.event, Event::LeaderElection { tp, leader: None, .. } if &**tp == "orders-4")
+        });
+        assert!(late, "seed {seed} has no late leaderless election: {}", describe(&outcome));
+        assert!(state.acting_leader("orders-4").is_some(), "seed {seed}: {}", describe(&outcome));
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        assert!(outcome.unavailability.iter().all(|span| span.until_ms.is_some()), "{:?}", outcome.unavailability);
+    }
 }
 
 /// Legacy truncation (Kafka 0.10): `orders` with one partition of three replicas, an
@@ -121,4 +158,51 @@ fn an_idle_follower_with_every_record_stays_in_the_isr_though_it_cannot_fetch() 
         assert!(isrs.iter().all(|n| *n == 3), "seed {seed}: ISR sizes {isrs:?}; {}", describe(&outcome));
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
     }
+}
+
+#[test]
+fn a_new_partition_is_led_by_its_first_replica_in_leader_epoch_0() {
+    // Kafka's controller creates a partition with its first live replica as leader, every
+    // live replica in the ISR, in leader epoch 0 (`LeaderAndIsr.InitialLeaderEpoch`,
+    // `KafkaController.initializeLeaderAndIsrForPartitions`; KRaft's `PartitionRegistration`
+    // likewise). Without faults that leadership is the only one, and every record is
+    // written in epoch 0.
+    let scenario = parse(
+        "seeds = [1]\nduration = \"2s\"\n[cluster]\nbrokers = 3\n\
+         [[topics]]\nname = \"orders\"\npartitions = 3\n\"replication.factor\" = 2\n\
+         [[producers]]\ntopic = \"orders\"\nrate_per_sec = 50\nsend = \"async\"\n",
+    );
+    let outcome = run(&scenario, 1);
+    let trace = &outcome.history.trace;
+    let elections: Vec<(&str, Option<u32>, u32, u64, &[u32], ElectionReason)> = trace
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::LeaderElection { tp, leader, leader_epoch, partition_epoch, isr, reason, .. } => {
+                Some((&**tp, *leader, *leader_epoch, *partition_epoch, isr.as_slice(), *reason))
+            }
+            _ => None,
+        })
+        .filter(|(tp, ..)| tp.starts_with("orders-"))
+        .collect();
+    assert_eq!(elections.len(), 3, "one election per partition: {elections:?}");
+    for (tp, leader, leader_epoch, partition_epoch, isr, reason) in elections {
+        assert_eq!((leader_epoch, partition_epoch, reason), (0, 0, ElectionReason::TopicCreation), "{tp}");
+        assert_eq!(isr.len(), 2, "{tp}: every replica is in the first ISR");
+        assert_eq!(leader, Some(isr[0]), "{tp}: the first replica leads");
+    }
+    let led: Vec<u32> = trace
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::BecomeLeader { tp, leader_epoch, .. } if tp.starts_with("orders-") => Some(*leader_epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(led, vec![0, 0, 0]);
+    let appended = trace.iter().filter(|e| matches!(e.event, Event::Append { .. })).count();
+    assert!(appended > 0, "{}", describe(&outcome));
+    assert!(
+        trace.iter().all(|e| !matches!(e.event, Event::Append { leader_epoch, .. } if leader_epoch != 0)),
+        "every record is written in epoch 0"
+    );
+    assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
 }

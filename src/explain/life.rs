@@ -4,7 +4,9 @@
 
 use crate::check::describe::{broker, process, secs};
 use crate::fault::FaultKind;
-use crate::history::{ClusterState, Event, History, LogStartReason, MicroOp, OpFn, OpType, OpValue, TruncationReason};
+use crate::history::{
+    ClusterState, ElectionReason, Event, History, LogStartReason, MicroOp, OpFn, OpType, OpValue, TruncationReason,
+};
 use crate::protocol::Acks;
 use std::collections::BTreeSet;
 
@@ -327,6 +329,10 @@ fn context(
             Event::LeaderElection { tp, leader, leader_epoch, isr, unclean, reason, .. } if ours(tp) => {
                 facts.unclean |= *unclean;
                 match leader {
+                    Some(l) if *reason == ElectionReason::TopicCreation => format!(
+                        "the controller creates {tp} with {} as leader in epoch {leader_epoch} (ISR {isr:?})",
+                        broker(*l)
+                    ),
                     Some(l) => format!(
                         "the controller elects {} leader of {tp} in epoch {leader_epoch}{} ({reason}; ISR {isr:?})",
                         broker(*l),

@@ -326,6 +326,30 @@ mod tests {
     }
 
     #[test]
+    fn a_partition_created_in_leader_epoch_0_has_its_first_replica_as_leader() {
+        // As the controller traces a topic's creation (Kafka's LeaderAndIsr.InitialLeaderEpoch).
+        let line = r#"{"time_ns":1,"node":"broker-1","event":"leader-election","tp":"orders-2","leader":3,
+            "leader_epoch":0,"partition_epoch":0,"isr":[3,1],"unclean":false,"reason":"topic-creation"}"#;
+        let created: TraceEvent = serde_json::from_str(line).expect("a topic-creation election parses");
+        assert!(matches!(created.event, Event::LeaderElection { reason: ElectionReason::TopicCreation, .. }));
+        assert_eq!(serde_json::to_value(&created).unwrap()["reason"], "topic-creation");
+        let mut state = ClusterState::default();
+        assert_eq!(state.apply(&created), Applied::Partition(0));
+        let taken_up = Event::BecomeLeader {
+            tp: "orders-2".into(),
+            broker: 3,
+            leader_epoch: 0,
+            log_end_offset: 0,
+            isr: vec![3, 1],
+        };
+        state.apply(&at(2, "broker-3", taken_up));
+        assert_eq!(state.acting_leader("orders-2"), Some(3));
+        // The first election after a failure is epoch 1, not stale against epoch 0.
+        assert_eq!(state.apply(&at(3, "broker-1", election(Some(1), 1, &[1]))), Applied::Partition(0));
+        assert_eq!(state.partition("orders-2").map(|p| (p.leader, p.leader_epoch)), Some((Some(1), 1)));
+    }
+
+    #[test]
     fn a_restarted_broker_leads_nothing_until_it_takes_up_a_leadership_again() {
         let mut state = ClusterState::replay(&[
             at(1, "c", election(Some(3), 3, &[3, 4])),

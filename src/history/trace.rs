@@ -266,6 +266,8 @@ impl LogStartReason {
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum ElectionReason {
+    /// The partition was created: its first replica leads in leader epoch 0.
+    TopicCreation,
     /// A new controller took over and re-read every partition's state.
     ControllerFailover,
     /// A broker's session ended (it died or was cut off from the metastore).
