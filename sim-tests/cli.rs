@@ -18,7 +18,7 @@ fn line_starting(text: &str, prefix: &str) -> String {
 
 #[test]
 fn run_prints_a_replay_command_that_reproduces_the_run_exactly() {
-    let first = kafkasim(&["run", "scenarios/acks1-leader-crash.toml", "--seed", "2"]);
+    let first = kafkasim(&["run", "scenarios/acks1-leader-crash.toml", "--seed", "3"]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let text = stdout(&first);
     assert!(text.contains("lost-write"), "{text}");

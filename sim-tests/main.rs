@@ -18,6 +18,7 @@ mod groups;
 mod phases;
 mod planted;
 mod proptest_faults;
+mod replication;
 mod report_browser;
 mod reports;
 mod retention;

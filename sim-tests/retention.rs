@@ -9,8 +9,8 @@ use kafkasim::client::consumer::{Consumer, ConsumerConfig};
 use kafkasim::history::{Event, LogStartReason, OpFn, OpType, Recorder};
 use kafkasim::metastore::run_metastore;
 use kafkasim::protocol::{
-    Acks, BrokerId, OffsetReset, ProduceRequest, Record, RecordBatch, Request, Response, RetentionConfig,
-    TopicAssignment, TopicPartition, TruncationMode,
+    Acks, BrokerId, FollowerRestart, OffsetReset, ProduceRequest, Record, RecordBatch, Request, Response,
+    RetentionConfig, TopicAssignment, TopicPartition, TruncationMode,
 };
 use kafkasim::runner;
 use kafkasim::scenario;
@@ -130,6 +130,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
     BrokerConfig {
         id: BrokerId(1),
         truncation: TruncationMode::LeaderEpoch,
+        follower_restart: FollowerRestart::default(),
         topics: vec![TopicAssignment {
             name: "t".into(),
             replicas: vec![vec![BrokerId(1)]],
@@ -138,6 +139,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
             retention,
         }],
         replica_lag_time_max_ms: 10_000,
+        replica_caught_up_at_leader_log_end: true,
         session_timeout_ms: 6_000,
         replica_fetch_wait_max_ms: 500,
         replica_fetch_max_bytes: 1 << 20,

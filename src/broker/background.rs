@@ -64,16 +64,16 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
 /// Every `replica.lag.time.max.ms / 2`, removes lagging followers from the ISR of the
 /// partitions this broker leads (Kafka's isr-expiration task).
 pub async fn run_isr_expiry(shared: SharedBroker) {
-    let lag = Duration::from_millis(shared.config.replica_lag_time_max_ms);
+    let rule = shared.config.isr_lag_rule();
     loop {
-        sleep(lag / 2).await;
+        sleep(rule.max_lag / 2).await;
         let now = Instant::now();
         let shrinks: Vec<(TopicPartition, Vec<BrokerId>)> = {
             let state = shared.lock();
             state
                 .partitions
                 .values()
-                .filter_map(|p| Some((p.tp().clone(), p.shrunk_isr(state.id, now, lag)?)))
+                .filter_map(|p| Some((p.tp().clone(), p.shrunk_isr(state.id, now, rule)?)))
                 .collect()
         };
         for (tp, new_isr) in shrinks {

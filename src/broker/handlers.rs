@@ -8,7 +8,7 @@ use crate::broker::log::{PartitionLog, ReadLimits};
 use crate::history::{Event, TruncationReason};
 use crate::plant::PlantedBug;
 use crate::protocol::{
-    BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest, LeaderEpoch,
+    BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, FollowerRestart, LeaderAndIsrRequest, LeaderEpoch,
     ListOffsetsRequest, MetadataResponse, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata, PartitionState,
     Response, TopicPartition, TruncationMode,
 };
@@ -274,16 +274,24 @@ fn apply_partition_state(
         }
         return;
     }
-    partition.become_follower(me, state, &shared.tracer);
+    let legacy = shared.config.truncation == TruncationMode::Legacy;
+    // Kafka 0.10 (the legacy truncation's release) restarts a follower only when its
+    // leader changes (`Partition.makeFollower`); later releases by `follower_restart`.
+    let rule = if legacy { FollowerRestart::LeaderChange } else { shared.config.follower_restart };
+    let restart = partition.restarts_follower(state, rule);
+    partition.become_follower(me, state, restart, &shared.tracer);
     if shared.config.planted(PlantedBug::NoFollowerTruncation) {
         // PLANTED BUG no-follower-truncation: keep the whole log and fetch from its end.
         partition.mark_reconciled();
         return;
     }
-    if shared.config.truncation == TruncationMode::Legacy {
-        // Pre-KIP-101: drop everything above the local high watermark before fetching.
-        let high_watermark = partition.high_watermark();
-        partition.truncate(me, high_watermark, TruncationReason::HighWatermark, &shared.tracer);
+    if legacy {
+        if restart {
+            // Pre-KIP-101 (0.10's `ReplicaManager.makeFollowers`): drop everything above
+            // the local high watermark before fetching from the new leader.
+            let high_watermark = partition.high_watermark();
+            partition.truncate(me, high_watermark, TruncationReason::HighWatermark, &shared.tracer);
+        }
         partition.mark_reconciled();
     }
 }

@@ -15,6 +15,7 @@ mod background;
 pub mod coordinator;
 mod epoch_cache;
 mod fetcher;
+mod follower_progress;
 pub(crate) mod handlers;
 mod log;
 mod partition;
@@ -25,6 +26,7 @@ mod segment;
 mod server;
 
 pub use epoch_cache::EpochCache;
+pub use follower_progress::IsrLagRule;
 pub use log::PartitionLog;
 pub use partition::{Partition, StateNews};
 pub use producer_state::{ProducerState, SequenceCheck};
@@ -33,8 +35,8 @@ pub use server::{run_broker, BrokerContext};
 use crate::history::Tracer;
 use crate::plant::PlantedBug;
 use crate::protocol::{
-    BrokerEndpoint, BrokerId, PartitionState, Request, Response, RetentionConfig, TopicAssignment, TopicPartition,
-    TruncationMode,
+    BrokerEndpoint, BrokerId, FollowerRestart, PartitionState, Request, Response, RetentionConfig, TopicAssignment,
+    TopicPartition, TruncationMode,
 };
 use crate::sim::disk::Disk;
 use crate::sim::net::{Addr, NodeNet};
@@ -49,10 +51,18 @@ pub struct BrokerConfig {
     pub id: BrokerId,
     /// How followers truncate on leader change.
     pub truncation: TruncationMode,
+    /// Which new leader epochs make a follower reconcile its log again (leader-epoch
+    /// truncation only: legacy truncation restarts on a leader change, as 0.10 did).
+    pub follower_restart: FollowerRestart,
     /// The topics in the cluster.
     pub topics: Vec<TopicAssignment>,
     /// `replica.lag.time.max.ms`.
     pub replica_lag_time_max_ms: u64,
+    /// Whether an ISR member whose log end equals the leader's stays in sync however
+    /// long ago it last caught up (Kafka 2.1 onwards, KAFKA-7152; `false` before: a
+    /// follower that has not fetched for the lag time leaves the ISR even when the
+    /// partition is idle and it has every record).
+    pub replica_caught_up_at_leader_log_end: bool,
     /// `zookeeper.session.timeout.ms`.
     pub session_timeout_ms: u64,
     /// `replica.fetch.wait.max.ms`.
@@ -103,6 +113,14 @@ impl BrokerConfig {
     /// hashes, they had before retention existed.
     pub fn uses_retention(&self) -> bool {
         self.topics.iter().any(|t| t.retention != RetentionConfig::default())
+    }
+
+    /// When an ISR member counts as caught up.
+    pub fn isr_lag_rule(&self) -> IsrLagRule {
+        IsrLagRule {
+            max_lag: std::time::Duration::from_millis(self.replica_lag_time_max_ms),
+            caught_up_at_leader_log_end: self.replica_caught_up_at_leader_log_end,
+        }
     }
 
     /// Whether `bug` is planted in this broker.

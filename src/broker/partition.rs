@@ -7,26 +7,13 @@
 //! no waiting; the request handlers, the fetcher and the background tasks call them under
 //! the broker's state lock.
 
+use super::follower_progress::{FollowerProgress, IsrLagRule};
 use super::log::PartitionLog;
 use crate::history::{Event, LogStartReason, Tracer, TruncationReason};
-use crate::protocol::{BrokerId, LeaderEpoch, Offset, PartitionState, RecordBatch, TopicPartition};
+use crate::protocol::{BrokerId, FollowerRestart, LeaderEpoch, Offset, PartitionState, RecordBatch, TopicPartition};
 use madsim::time::Instant;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// What the leader knows of one follower, from its fetches (Kafka's `Replica`).
-#[derive(Clone, Debug)]
-struct FollowerProgress {
-    /// The follower's log end offset: the offset of its last fetch.
-    log_end_offset: Offset,
-    /// When it last fetched.
-    last_fetch_time: Instant,
-    /// The leader's log end offset at that fetch.
-    last_fetch_leader_log_end_offset: Offset,
-    /// The last time the follower was known to have everything the leader had.
-    last_caught_up_time: Instant,
-}
 
 /// A replica's role for its partition.
 #[derive(Clone, Debug)]
@@ -61,6 +48,11 @@ pub struct Partition {
     role: Role,
     /// The latest leader epoch this replica knows.
     leader_epoch: LeaderEpoch,
+    /// The leader and epoch of the last leadership this replica took a role in (led or
+    /// followed): Kafka's `leaderReplicaIdOpt` and `leaderEpoch` as `makeLeader` and
+    /// `makeFollower` last set them. A state without a leader does not change it, and a
+    /// restarted broker knows none.
+    last_leadership: Option<(BrokerId, LeaderEpoch)>,
     /// The partition state version (for conditional ISR changes).
     partition_epoch: u64,
     /// The ISR as last confirmed by the controller.
@@ -90,6 +82,7 @@ impl Partition {
             high_watermark,
             role: Role::None,
             leader_epoch: 0,
+            last_leadership: None,
             partition_epoch: 0,
             isr: Vec::new(),
             replicas: Vec::new(),
@@ -188,23 +181,28 @@ impl Partition {
         }
     }
 
-    /// Takes the leadership of `state.leader_epoch`: every other replica starts as a
-    /// follower of unknown progress, counted as caught up now if it is in the ISR.
+    /// Takes the leadership of `state.leader_epoch`. A new leader knows nothing of its
+    /// followers' progress; a leader that only starts a new epoch (the controller changed
+    /// the ISR) keeps what it knew of their logs. Either way the lag clock of every ISR
+    /// member starts now (Kafka's `Partition.makeLeader` and `resetReplicaState`).
     pub fn become_leader(&mut self, me: BrokerId, state: &PartitionState, now: Instant, tracer: &Tracer) {
+        let known = match std::mem::replace(&mut self.role, Role::None) {
+            Role::Leader { followers, .. } => followers,
+            _ => BTreeMap::new(),
+        };
         self.apply_state(state);
+        self.last_leadership = Some((me, state.leader_epoch));
         self.log.assign_epoch_at_end(state.leader_epoch);
+        let leader_end = self.log.log_end_offset();
         let followers = state
             .replicas
             .iter()
             .filter(|r| **r != me)
             .map(|r| {
-                // Kafka starts every follower's lag clock at the leadership change; only
-                // ISR members are ever checked against it.
-                let progress = FollowerProgress {
-                    log_end_offset: 0,
-                    last_fetch_time: now,
-                    last_fetch_leader_log_end_offset: 0,
-                    last_caught_up_time: now,
+                let in_isr = state.isr.contains(r);
+                let progress = match known.get(r) {
+                    Some(progress) => progress.new_epoch(now, leader_end, in_isr),
+                    None => FollowerProgress::new_leader(now, in_isr),
                 };
                 (*r, progress)
             })
@@ -220,12 +218,41 @@ impl Partition {
         self.maybe_advance_high_watermark(me, tracer);
     }
 
-    /// Follows `state.leader`. The log is reconciled by the caller (legacy truncation
-    /// at once, or OffsetForLeaderEpoch before the first fetch), which then calls
-    /// [`Partition::mark_reconciled`].
-    pub fn become_follower(&mut self, me: BrokerId, state: &PartitionState, tracer: &Tracer) {
+    /// Whether following `state` (a new leadership) makes this replica start over as a
+    /// follower under `rule`: reconcile its log with the leader before fetching again.
+    /// Kafka's `Partition.makeFollower` result (0.10: `leaderReplicaIdOpt` differs from
+    /// the new leader; 2.0.1: or the epoch skipped one; 2.1: or any new epoch). A state
+    /// without a leader is no restart: Kafka's `ReplicaManager.makeFollowers` leaves a
+    /// partition whose leader is not alive as it is.
+    pub fn restarts_follower(&self, state: &PartitionState, rule: FollowerRestart) -> bool {
+        let Some(leader) = state.leader else {
+            return false;
+        };
+        let Some((last_leader, last_epoch)) = self.last_leadership else {
+            return true;
+        };
+        if last_leader != leader {
+            return true;
+        }
+        match rule {
+            FollowerRestart::LeaderChange => false,
+            FollowerRestart::LeaderChangeOrMissedEpoch => state.leader_epoch > last_epoch.saturating_add(1),
+            FollowerRestart::EveryLeaderEpoch => state.leader_epoch != last_epoch,
+        }
+    }
+
+    /// Follows `state.leader`. With `restart` (see [`Partition::restarts_follower`]) the
+    /// log must be reconciled before fetching: the caller does it (legacy truncation at
+    /// once, or OffsetForLeaderEpoch before the first fetch), then calls
+    /// [`Partition::mark_reconciled`]. Without, the follower goes on as it was, now in the
+    /// new epoch (a reconciliation still pending stays pending).
+    pub fn become_follower(&mut self, me: BrokerId, state: &PartitionState, restart: bool, tracer: &Tracer) {
         self.apply_state(state);
-        self.role = Role::Follower { leader: state.leader, needs_truncation: true };
+        if let Some(leader) = state.leader {
+            self.last_leadership = Some((leader, state.leader_epoch));
+        }
+        let needs_truncation = restart || self.needs_truncation() || !self.has_role();
+        self.role = Role::Follower { leader: state.leader, needs_truncation };
         tracer.emit(Event::BecomeFollower {
             tp: self.name.clone(),
             broker: me.0,
@@ -326,25 +353,14 @@ impl Partition {
     }
 
     /// Records a follower's fetch at `fetch_offset` (its log end offset), as Kafka's
-    /// `Replica.updateFetchState` does: a fetch at the leader's log end catches the
-    /// follower up now; a fetch reaching what the leader had at the previous fetch
-    /// catches it up as of that previous fetch.
+    /// `Replica.updateFetchState` does (see [`FollowerProgress::record_fetch`]).
     pub fn record_follower_fetch(&mut self, follower: BrokerId, fetch_offset: Offset, now: Instant) {
         let leader_end = self.log.log_end_offset();
-        let Role::Leader { followers, .. } = &mut self.role else {
-            return;
-        };
-        let Some(progress) = followers.get_mut(&follower) else {
-            return;
-        };
-        if fetch_offset >= leader_end {
-            progress.last_caught_up_time = now;
-        } else if fetch_offset >= progress.last_fetch_leader_log_end_offset {
-            progress.last_caught_up_time = progress.last_caught_up_time.max(progress.last_fetch_time);
+        if let Role::Leader { followers, .. } = &mut self.role {
+            if let Some(progress) = followers.get_mut(&follower) {
+                progress.record_fetch(fetch_offset, leader_end, now);
+            }
         }
-        progress.log_end_offset = fetch_offset;
-        progress.last_fetch_time = now;
-        progress.last_fetch_leader_log_end_offset = leader_end;
     }
 
     /// Leader: moves the high watermark to the smallest log end offset over the maximal
@@ -358,7 +374,7 @@ impl Partition {
             if broker == me {
                 continue;
             }
-            let follower_end = followers.get(&broker).map_or(0, |p| p.log_end_offset);
+            let follower_end = followers.get(&broker).map_or(0, FollowerProgress::log_end_offset);
             candidate = candidate.min(follower_end);
         }
         if candidate > self.high_watermark {
@@ -460,27 +476,28 @@ impl Partition {
         }
     }
 
-    /// Leader: ISR members that have not caught up within `lag`, to be removed
-    /// (Kafka's `Partition.getOutOfSyncReplicas`).
-    pub fn lagging_isr_members(&self, me: BrokerId, now: Instant, lag: Duration) -> Vec<BrokerId> {
+    /// Leader: ISR members that are not caught up by `rule`, to be removed (Kafka's
+    /// `Partition.getOutOfSyncReplicas` and `isFollowerOutOfSync`).
+    pub fn lagging_isr_members(&self, me: BrokerId, now: Instant, rule: IsrLagRule) -> Vec<BrokerId> {
         let Role::Leader { followers, .. } = &self.role else {
             return Vec::new();
         };
+        let leader_end = self.log.log_end_offset();
         self.isr
             .iter()
             .filter(|b| **b != me)
-            .filter(|b| followers.get(b).is_none_or(|p| now.duration_since(p.last_caught_up_time) > lag))
+            .filter(|b| followers.get(b).is_none_or(|p| !p.is_caught_up(leader_end, now, rule)))
             .copied()
             .collect()
     }
 
     /// Leader with no ISR change in flight: the ISR without its lagging members, if any
     /// lag (the proposal of Kafka's isr-expiration task).
-    pub fn shrunk_isr(&self, me: BrokerId, now: Instant, lag: Duration) -> Option<Vec<BrokerId>> {
+    pub fn shrunk_isr(&self, me: BrokerId, now: Instant, rule: IsrLagRule) -> Option<Vec<BrokerId>> {
         if !self.is_leader() || self.pending_isr().is_some() {
             return None;
         }
-        let lagging = self.lagging_isr_members(me, now, lag);
+        let lagging = self.lagging_isr_members(me, now, rule);
         (!lagging.is_empty()).then(|| self.isr.iter().filter(|b| !lagging.contains(b)).copied().collect())
     }
 
@@ -498,7 +515,9 @@ impl Partition {
         followers
             .iter()
             .filter(|(b, _)| !self.isr.contains(b))
-            .filter(|(_, p)| p.log_end_offset >= self.high_watermark && p.log_end_offset >= epoch_start)
+            .filter(|(_, p)| {
+                p.known_log_end_offset().is_some_and(|end| end >= self.high_watermark && end >= epoch_start)
+            })
             .map(|(b, _)| *b)
             .collect()
     }

@@ -7,6 +7,7 @@ use crate::history::{LogStartReason, Recorder, TruncationReason};
 use crate::protocol::Record;
 use crate::sim::disk::DiskStore;
 use madsim::runtime::Runtime;
+use std::time::Duration;
 
 /// The replica under test is broker 1; brokers 2 and 3 are its peers.
 const ME: BrokerId = BrokerId(1);
@@ -15,6 +16,13 @@ const B3: BrokerId = BrokerId(3);
 
 /// `replica.lag.time.max.ms` in the ISR tests.
 const LAG: Duration = Duration::from_millis(100);
+
+/// Today's ISR rule with a lag time of `LAG`.
+const RULE: IsrLagRule = IsrLagRule { max_lag: LAG, caught_up_at_leader_log_end: true };
+
+/// The ISR rule before KAFKA-7152 (Kafka 2.1): only the time since a follower last
+/// caught up counts.
+const RULE_BEFORE_2_1: IsrLagRule = IsrLagRule { caught_up_at_leader_log_end: false, ..RULE };
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -142,7 +150,7 @@ fn a_new_follower_fetches_only_once_reconciled_and_never_moves_a_leader_high_wat
     in_sim(|| {
         let bench = Bench::new();
         let mut partition = bench.replica(&[(1, &[1, 2, 3])], 1);
-        partition.become_follower(ME, &state(B2, 2, &[B2, ME], 0), &bench.tracer);
+        partition.become_follower(ME, &state(B2, 2, &[B2, ME], 0), true, &bench.tracer);
         assert!(!partition.is_leader());
         assert_eq!(partition.followed_leader(), Some(B2));
         assert!(partition.needs_truncation());
@@ -153,8 +161,48 @@ fn a_new_follower_fetches_only_once_reconciled_and_never_moves_a_leader_high_wat
         // The leader-only transitions do nothing on a follower.
         partition.record_follower_fetch(B2, 3, Instant::now());
         assert!(!partition.maybe_advance_high_watermark(ME, &bench.tracer));
-        assert_eq!(partition.lagging_isr_members(ME, Instant::now() + ms(1000), LAG), vec![]);
+        assert_eq!(partition.lagging_isr_members(ME, Instant::now() + ms(1000), RULE), vec![]);
         assert_eq!(partition.high_watermark(), 1);
+    });
+}
+
+/// Whether `state` restarts `partition` as a follower under each rule, in the order
+/// leader change, leader change or missed epoch, every leader epoch.
+fn restarts(partition: &Partition, state: &PartitionState) -> [bool; 3] {
+    [FollowerRestart::LeaderChange, FollowerRestart::LeaderChangeOrMissedEpoch, FollowerRestart::EveryLeaderEpoch]
+        .map(|rule| partition.restarts_follower(state, rule))
+}
+
+#[test]
+fn a_follower_restarts_on_a_new_leader_and_on_a_new_epoch_of_the_same_one_as_its_rule_says() {
+    // Kafka's `Partition.makeFollower`: 0.10 up to 2.0.0 restart on a leader change only,
+    // 2.0.1 also when an epoch was missed (KAFKA-7164), 2.1 on every epoch (KIP-320).
+    in_sim(|| {
+        let bench = Bench::new();
+        let mut partition = bench.replica(&[(0, &[1, 2, 3])], 1);
+        let first = state(B2, 1, &[B2, ME, B3], 0);
+        assert_eq!(restarts(&partition, &first), [true; 3], "a started broker knows no leader");
+        partition.become_follower(ME, &first, true, &bench.tracer);
+        partition.mark_reconciled();
+        // The controller drops broker 3 from the ISR: same leader, next epoch.
+        let shrunk = state(B2, 2, &[B2, ME], 1);
+        assert_eq!(restarts(&partition, &shrunk), [false, false, true]);
+        // Two epochs later under the same leader: a leadership was missed.
+        assert_eq!(restarts(&partition, &state(B2, 3, &[B2, ME], 2)), [false, true, true]);
+        assert_eq!(restarts(&partition, &state(B3, 2, &[B3, ME], 1)), [true; 3], "a new leader");
+        // Not restarted, the follower goes on fetching in the new epoch.
+        partition.become_follower(ME, &shrunk, false, &bench.tracer);
+        assert!(!partition.needs_truncation());
+        assert_eq!((partition.leader_epoch(), partition.followed_leader()), (2, Some(B2)));
+        // Without a leader nothing restarts, and the leader followed before is kept.
+        let offline = PartitionState { leader: None, ..state(B2, 3, &[B2], 2) };
+        assert_eq!(restarts(&partition, &offline), [false; 3]);
+        partition.become_follower(ME, &offline, false, &bench.tracer);
+        assert_eq!(restarts(&partition, &state(B2, 4, &[B2], 3)), [false, true, true]);
+        assert_eq!(restarts(&partition, &state(B3, 4, &[B3], 3)), [true; 3]);
+        // A leader that becomes a follower always starts over.
+        partition.become_leader(ME, &state(ME, 5, &[ME], 4), Instant::now(), &bench.tracer);
+        assert_eq!(restarts(&partition, &state(B2, 6, &[B2, ME], 5)), [true; 3]);
     });
 }
 
@@ -263,7 +311,7 @@ fn a_controller_state_is_stale_the_same_leadership_or_a_new_one() {
         let bench = Bench::new();
         let mut partition = bench.replica(&[], 0);
         assert_eq!(partition.news(&state(B2, 0, &[B2], 0)), StateNews::NewLeadership, "no role yet");
-        partition.become_follower(ME, &state(B2, 2, &[B2], 3), &bench.tracer);
+        partition.become_follower(ME, &state(B2, 2, &[B2], 3), true, &bench.tracer);
         assert_eq!(partition.news(&state(B2, 1, &[B2], 9)), StateNews::Stale);
         assert_eq!(partition.news(&state(B2, 2, &[B2, ME], 4)), StateNews::SameLeadership);
         assert_eq!(partition.news(&state(ME, 3, &[ME], 5)), StateNews::NewLeadership);
@@ -279,7 +327,7 @@ fn a_follower_adopts_the_leader_high_watermark_capped_at_its_log_end() {
     in_sim(|| {
         let bench = Bench::new();
         let mut partition = bench.replica(&[(1, &[1, 2, 3])], 0);
-        partition.become_follower(ME, &state(B2, 1, &[B2, ME], 0), &bench.tracer);
+        partition.become_follower(ME, &state(B2, 1, &[B2, ME], 0), true, &bench.tracer);
         bench.events();
         assert!(partition.follow_high_watermark(ME, 5, &bench.tracer));
         assert_eq!(partition.high_watermark(), 3);
@@ -315,15 +363,15 @@ fn an_isr_member_lags_once_it_has_not_caught_up_for_the_lag_time() {
         let mut partition = bench.leader(&[ME, B2, B3]);
         partition.append_as_leader(ME, batch(&[1, 2, 3, 4, 5]), &bench.tracer);
         // The lag clocks start at the leadership change.
-        assert_eq!(partition.lagging_isr_members(ME, t0 + LAG, LAG), vec![]);
-        assert_eq!(partition.lagging_isr_members(ME, t0 + LAG + ms(1), LAG), vec![B2, B3]);
+        assert_eq!(partition.lagging_isr_members(ME, t0 + LAG, RULE), vec![]);
+        assert_eq!(partition.lagging_isr_members(ME, t0 + LAG + ms(1), RULE), vec![B2, B3]);
         // Broker 2 fetches at the leader's log end: caught up then.
         partition.record_follower_fetch(B2, 5, t0 + ms(50));
-        assert_eq!(partition.lagging_isr_members(ME, t0 + ms(150), LAG), vec![B3]);
-        assert_eq!(partition.shrunk_isr(ME, t0 + ms(150), LAG), Some(vec![ME, B2]));
-        assert_eq!(partition.shrunk_isr(ME, t0 + ms(100), LAG), None, "nobody lags yet");
+        assert_eq!(partition.lagging_isr_members(ME, t0 + ms(150), RULE), vec![B3]);
+        assert_eq!(partition.shrunk_isr(ME, t0 + ms(150), RULE), Some(vec![ME, B2]));
+        assert_eq!(partition.shrunk_isr(ME, t0 + ms(100), RULE), None, "nobody lags yet");
         partition.mark_pending_isr(vec![ME, B2, B3]);
-        assert_eq!(partition.shrunk_isr(ME, t0 + ms(150), LAG), None, "one change at a time");
+        assert_eq!(partition.shrunk_isr(ME, t0 + ms(150), RULE), None, "one change at a time");
     });
 }
 
@@ -342,9 +390,54 @@ fn a_fetch_reaching_the_previous_leader_end_counts_as_caught_up_at_the_previous_
         // Broker 2 now has the 5 records the leader had at its last fetch; broker 3 not.
         partition.record_follower_fetch(B2, 5, t0 + ms(120));
         partition.record_follower_fetch(B3, 4, t0 + ms(120));
-        assert_eq!(partition.lagging_isr_members(ME, t0 + ms(130), LAG), vec![B3]);
-        assert_eq!(partition.lagging_isr_members(ME, t0 + ms(160), LAG), vec![B3]);
-        assert_eq!(partition.lagging_isr_members(ME, t0 + ms(161), LAG), vec![B2, B3]);
+        assert_eq!(partition.lagging_isr_members(ME, t0 + ms(130), RULE), vec![B3]);
+        assert_eq!(partition.lagging_isr_members(ME, t0 + ms(160), RULE), vec![B3]);
+        assert_eq!(partition.lagging_isr_members(ME, t0 + ms(161), RULE), vec![B2, B3]);
+    });
+}
+
+#[test]
+fn an_idle_follower_at_the_leader_log_end_stays_in_sync_from_kafka_2_1() {
+    // Kafka's `ReplicaState.isCaughtUp` (KAFKA-7152, 2.1): a follower whose log end is
+    // the leader's is in sync however long ago it fetched; before, only time counted.
+    in_sim(|| {
+        let bench = Bench::new();
+        let t0 = Instant::now();
+        let mut partition = bench.leader(&[ME, B2, B3]);
+        partition.append_as_leader(ME, batch(&[1, 2, 3]), &bench.tracer);
+        partition.record_follower_fetch(B2, 3, t0);
+        partition.record_follower_fetch(B3, 2, t0);
+        let later = t0 + ms(1000);
+        assert_eq!(partition.lagging_isr_members(ME, later, RULE), vec![B3]);
+        assert_eq!(partition.lagging_isr_members(ME, later, RULE_BEFORE_2_1), vec![B2, B3]);
+        // Once the leader appends, broker 2 is behind and caught up too long ago.
+        partition.append_as_leader(ME, batch(&[4]), &bench.tracer);
+        assert_eq!(partition.lagging_isr_members(ME, later, RULE), vec![B2, B3]);
+    });
+}
+
+#[test]
+fn a_leader_in_a_new_epoch_of_its_own_keeps_what_it_knew_of_its_followers() {
+    // Kafka's `Partition.makeLeader` and `resetReplicaState`: a new leader knows no
+    // follower's log end; the same leader in a new epoch (the controller shrank the
+    // ISR) keeps them, and restarts the lag clock of each ISR member.
+    in_sim(|| {
+        let bench = Bench::new();
+        let t0 = Instant::now();
+        let mut partition = bench.leader(&[ME, B2, B3]);
+        partition.append_as_leader(ME, batch(&[1, 2, 3]), &bench.tracer);
+        partition.record_follower_fetch(B2, 3, t0);
+        partition.record_follower_fetch(B3, 1, t0);
+        partition.become_leader(ME, &state(ME, 2, &[ME, B2], 1), t0 + ms(50), &bench.tracer);
+        assert_eq!(partition.high_watermark(), 3, "broker 2's log end is still known");
+        assert_eq!(partition.lagging_isr_members(ME, t0 + ms(1000), RULE), vec![], "and at the leader's end");
+        assert_eq!(partition.lagging_isr_members(ME, t0 + ms(150), RULE_BEFORE_2_1), vec![]);
+        assert_eq!(partition.lagging_isr_members(ME, t0 + ms(151), RULE_BEFORE_2_1), vec![B2]);
+        // A replica that just became leader knows nothing of broker 2, even at offset 0.
+        let mut fresh = Bench::new().replica(&[], 0);
+        fresh.become_leader(ME, &state(ME, 0, &[ME, B2], 0), t0, &bench.tracer);
+        assert_eq!(fresh.lagging_isr_members(ME, t0 + ms(1000), RULE), vec![B2]);
+        assert_eq!(fresh.caught_up_outside_isr(), vec![], "broker 3 never fetched");
     });
 }
 
@@ -358,7 +451,7 @@ fn a_follower_outside_the_isr_is_proposed_once_it_reaches_the_high_watermark() {
         partition.record_follower_fetch(B2, 5, now);
         partition.maybe_advance_high_watermark(ME, &bench.tracer);
         // Broker 3 is outside the ISR: it never lags, and joins once it has the HW.
-        assert_eq!(partition.lagging_isr_members(ME, now + ms(1000), LAG), vec![B2]);
+        assert_eq!(partition.lagging_isr_members(ME, now + ms(1000), RULE_BEFORE_2_1), vec![B2]);
         partition.record_follower_fetch(B3, 4, now);
         assert_eq!(partition.caught_up_outside_isr(), vec![]);
         assert_eq!(partition.expanded_isr(B3), None);

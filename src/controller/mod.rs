@@ -243,19 +243,25 @@ impl<'a> ActiveController<'a> {
                     }
                     None if !replicas.iter().all(|r| self.live.contains_key(r)) => continue,
                     None => {
+                        // Kafka's `initializeLeaderAndIsrForPartitions` (and KRaft's
+                        // `PartitionRegistration`): the first live replica leads in leader
+                        // epoch 0 (`LeaderAndIsr.InitialLeaderEpoch`), every live replica
+                        // in the ISR, partition epoch 0.
                         let state = PartitionState {
                             tp: tp.clone(),
-                            leader: None,
+                            leader: replicas.first().copied(),
                             leader_epoch: 0,
                             isr: replicas.clone(),
                             replicas: replicas.clone(),
                             partition_epoch: 0,
                         };
                         let data = serde_json::to_string(&state).expect("partition state serializes");
-                        match self.meta.create(&path, &data, false).await {
-                            Ok(version) => PartitionState { partition_epoch: version, ..state },
-                            Err(_) => return Err(Resign::Unavailable),
-                        }
+                        let Ok(version) = self.meta.create(&path, &data, false).await else {
+                            return Err(Resign::Unavailable);
+                        };
+                        let state = PartitionState { partition_epoch: version, ..state };
+                        self.trace_election(&state, false, ElectionReason::TopicCreation);
+                        state
                     }
                 };
                 self.partitions.insert(tp, state);
@@ -361,14 +367,7 @@ impl<'a> ActiveController<'a> {
             };
             let stored = self.write_state(decision.state).await?;
             if decision.leader_changed {
-                self.ctx.tracer.emit(Event::LeaderElection {
-                    tp: tp.to_string().into(),
-                    leader: stored.leader.map(|b| b.0),
-                    leader_epoch: stored.leader_epoch,
-                    isr: stored.isr.iter().map(|b| b.0).collect(),
-                    unclean: decision.unclean,
-                    reason,
-                });
+                self.trace_election(&stored, decision.unclean, reason);
             } else {
                 self.trace_isr(&stored);
             }
@@ -385,11 +384,24 @@ impl<'a> ActiveController<'a> {
         self.ctx.topics.iter().find(|t| *t.name == *tp.topic).is_some_and(|t| t.unclean_leader_election_enable)
     }
 
+    fn trace_election(&self, state: &PartitionState, unclean: bool, reason: ElectionReason) {
+        self.ctx.tracer.emit(Event::LeaderElection {
+            tp: state.tp.to_string().into(),
+            leader: state.leader.map(|b| b.0),
+            leader_epoch: state.leader_epoch,
+            partition_epoch: state.partition_epoch,
+            isr: state.isr.iter().map(|b| b.0).collect(),
+            unclean,
+            reason,
+        });
+    }
+
     fn trace_isr(&self, state: &PartitionState) {
         self.ctx.tracer.emit(Event::IsrChange {
             tp: state.tp.to_string().into(),
             leader: state.leader.map(|b| b.0),
             leader_epoch: state.leader_epoch,
+            partition_epoch: state.partition_epoch,
             isr: state.isr.iter().map(|b| b.0).collect(),
         });
     }

@@ -5,7 +5,8 @@
 use crate::check::describe::{broker, process, secs};
 use crate::fault::FaultKind;
 use crate::history::{
-    ClusterState, Event, History, LogStartReason, MicroOp, OpFn, OpType, OpValue, TruncationReason, DRAIN_PROCESS,
+    ClusterState, ElectionReason, Event, History, LogStartReason, MicroOp, OpFn, OpType, OpValue, TruncationReason,
+    DRAIN_PROCESS,
 };
 use crate::protocol::Acks;
 use std::collections::BTreeSet;
@@ -324,9 +325,13 @@ fn context(
                 format!("fault: {kind}{} ({detail})", on(targets))
             }
             Event::FaultEnded { kind, targets, detail } => format!("fault over: {kind}{} ({detail})", on(targets)),
-            Event::LeaderElection { tp, leader, leader_epoch, isr, unclean, reason } if ours(tp) => {
+            Event::LeaderElection { tp, leader, leader_epoch, isr, unclean, reason, .. } if ours(tp) => {
                 facts.unclean |= *unclean;
                 match leader {
+                    Some(l) if *reason == ElectionReason::TopicCreation => format!(
+                        "the controller creates {tp} with {} as leader in epoch {leader_epoch} (ISR {isr:?})",
+                        broker(*l)
+                    ),
                     Some(l) => format!(
                         "the controller elects {} leader of {tp} in epoch {leader_epoch}{} ({reason}; ISR {isr:?})",
                         broker(*l),

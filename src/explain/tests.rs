@@ -28,6 +28,7 @@ fn leader(broker: u32, epoch: u32, leo: u64, unclean: bool) -> [Event; 2] {
             tp: "x".into(),
             leader: Some(broker),
             leader_epoch: epoch,
+            partition_epoch: u64::from(epoch),
             isr: vec![broker],
             unclean,
             reason: ElectionReason::BrokerFailure,
@@ -309,4 +310,32 @@ fn retention_story() {
     );
     assert!(text.contains("Skipped because broker-1 deleted the record with its segment"), "{text}");
     assert!(text.contains("retention.ms or retention.bytes larger"), "{text}");
+}
+
+#[test]
+fn a_topic_creation_reads_as_the_partitions_first_leadership() {
+    let created = Event::LeaderElection {
+        tp: "x".into(),
+        leader: Some(1),
+        leader_epoch: 0,
+        partition_epoch: 0,
+        isr: vec![1, 2],
+        unclean: false,
+        reason: ElectionReason::TopicCreation,
+    };
+    let [elected, _] = leader(2, 1, 5, false);
+    let trace = [(1_000_000, created), (2_000_000, elected)]
+        .into_iter()
+        .map(|(time_ns, event)| crate::history::TraceEvent { time_ns, node: "broker-1".into(), event })
+        .collect();
+    let history = crate::history::History { ops: Vec::new(), trace };
+    let story = life::partition_story(&history, Some("x"), (0, u64::MAX));
+    let texts: Vec<&str> = story.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "the controller creates x with broker-1 as leader in epoch 0 (ISR [1, 2])",
+            "the controller elects broker-2 leader of x in epoch 1 (broker-failure; ISR [2])",
+        ]
+    );
 }

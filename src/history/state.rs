@@ -7,11 +7,11 @@
 //! Events arrive in the order they were traced, which is not always the order in which
 //! what they report happened: a controller paused while its write to the metastore was
 //! in flight traces that write when it resumes, after a newer controller has elected
-//! newer leaders. So partition state is ordered by leader epoch and the controller by
-//! controller epoch: an event older than what is known is [`Applied::Stale`] and changes
-//! nothing. (Two events of one leader epoch, such as successive ISR changes of one
-//! leadership, are taken in trace order: the events carry no finer version.) A replica's
-//! own events come from its broker in the order it made them.
+//! newer leaders or changed the ISR. So partition state is ordered by leader epoch, then
+//! by partition epoch (the stored state's version, which orders the ISR changes of one
+//! leadership), and the controller by controller epoch: an event older than what is known
+//! is [`Applied::Stale`] and changes nothing. A replica's own events come from its broker
+//! in the order it made them.
 //!
 //! One definition of a replica's log end: the offset after its last record, as the
 //! latest event that tells it says (an append, a truncation, a log loaded from disk, a
@@ -42,6 +42,8 @@ pub struct PartitionView {
     pub leader: Option<u32>,
     /// The leader epoch.
     pub leader_epoch: u32,
+    /// The version of the stored state (Kafka's partition epoch).
+    pub partition_epoch: u64,
     /// The in-sync replicas.
     pub isr: Vec<u32>,
 }
@@ -181,16 +183,18 @@ impl ClusterState {
                 self.controller = Some(ControllerView { broker: *broker, epoch: *controller_epoch });
                 Applied::Controller
             }
-            Event::LeaderElection { tp, leader, leader_epoch, isr, .. }
-            | Event::IsrChange { tp, leader, leader_epoch, isr } => {
+            Event::LeaderElection { tp, leader, leader_epoch, partition_epoch, isr, .. }
+            | Event::IsrChange { tp, leader, leader_epoch, partition_epoch, isr } => {
                 let n = self.number_of(tp);
                 let partition = &mut self.partitions[n];
-                if partition.created && partition.leader_epoch > *leader_epoch {
+                let known = (partition.leader_epoch, partition.partition_epoch);
+                if partition.created && known > (*leader_epoch, *partition_epoch) {
                     return Applied::Stale;
                 }
                 partition.created = true;
                 partition.leader = *leader;
                 partition.leader_epoch = *leader_epoch;
+                partition.partition_epoch = *partition_epoch;
                 partition.isr.clone_from(isr);
                 Applied::Partition(n)
             }
@@ -266,6 +270,8 @@ mod tests {
             tp: "orders-2".into(),
             leader,
             leader_epoch,
+            // Each election here is the partition's next write.
+            partition_epoch: u64::from(leader_epoch),
             isr: isr.to_vec(),
             unclean: false,
             reason: ElectionReason::BrokerFailure,
@@ -296,11 +302,51 @@ mod tests {
         assert_eq!(state.controller(), Some(ControllerView { broker: 2, epoch: 3 }));
     }
 
+    fn isr_change(partition_epoch: u64, isr: &[u32]) -> Event {
+        Event::IsrChange { tp: "orders-2".into(), leader: Some(3), leader_epoch: 3, partition_epoch, isr: isr.to_vec() }
+    }
+
     #[test]
-    fn isr_changes_of_one_leadership_apply_in_trace_order() {
-        let shrink = Event::IsrChange { tp: "orders-2".into(), leader: Some(3), leader_epoch: 3, isr: vec![3] };
-        let state = ClusterState::replay(&[at(1, "c", election(Some(3), 3, &[3, 4])), at(2, "c", shrink)]);
+    fn isr_changes_of_one_leadership_apply_in_partition_epoch_order() {
+        let state = ClusterState::replay(&[at(1, "c", election(Some(3), 3, &[3, 4])), at(2, "c", isr_change(4, &[3]))]);
         assert_eq!(state.partition("orders-2").map(|p| p.isr.clone()), Some(vec![3]));
+        // Issue 14's paused controller (seed 3): its shrink to [3] (version 4) landed
+        // before it paused and is traced when it resumes, after the new controller found
+        // it and then accepted the leader's expansion back to [3, 4] (version 5).
+        let trace = [
+            at(1, "broker-1", election(Some(3), 3, &[3, 4])),
+            at(2, "broker-3", isr_change(4, &[3])),
+            at(3, "broker-3", isr_change(5, &[3, 4])),
+            at(4, "broker-2", isr_change(4, &[3])),
+        ];
+        let mut state = ClusterState::default();
+        let applied: Vec<Applied> = trace.iter().map(|e| state.apply(e)).collect();
+        assert_eq!(applied[3], Applied::Stale);
+        assert_eq!(state.partition("orders-2").map(|p| p.isr.clone()), Some(vec![3, 4]));
+    }
+
+    #[test]
+    fn a_partition_created_in_leader_epoch_0_has_its_first_replica_as_leader() {
+        // As the controller traces a topic's creation (Kafka's LeaderAndIsr.InitialLeaderEpoch).
+        let line = r#"{"time_ns":1,"node":"broker-1","event":"leader-election","tp":"orders-2","leader":3,
+            "leader_epoch":0,"partition_epoch":0,"isr":[3,1],"unclean":false,"reason":"topic-creation"}"#;
+        let created: TraceEvent = serde_json::from_str(line).expect("a topic-creation election parses");
+        assert!(matches!(created.event, Event::LeaderElection { reason: ElectionReason::TopicCreation, .. }));
+        assert_eq!(serde_json::to_value(&created).unwrap()["reason"], "topic-creation");
+        let mut state = ClusterState::default();
+        assert_eq!(state.apply(&created), Applied::Partition(0));
+        let taken_up = Event::BecomeLeader {
+            tp: "orders-2".into(),
+            broker: 3,
+            leader_epoch: 0,
+            log_end_offset: 0,
+            isr: vec![3, 1],
+        };
+        state.apply(&at(2, "broker-3", taken_up));
+        assert_eq!(state.acting_leader("orders-2"), Some(3));
+        // The first election after a failure is epoch 1, not stale against epoch 0.
+        assert_eq!(state.apply(&at(3, "broker-1", election(Some(1), 1, &[1]))), Applied::Partition(0));
+        assert_eq!(state.partition("orders-2").map(|p| (p.leader, p.leader_epoch)), Some((Some(1), 1)));
     }
 
     #[test]

@@ -151,6 +151,11 @@ pub enum Event {
         leader: Option<u32>,
         /// The leader epoch.
         leader_epoch: u32,
+        /// The version of the stored partition state (Kafka's `partitionEpoch`, the
+        /// ZooKeeper node's `zkVersion`): every write bumps it, so it orders ISR changes
+        /// within one leader epoch. 0 in traces recorded before it was added.
+        #[serde(default)]
+        partition_epoch: u64,
         /// The new ISR.
         isr: Vec<u32>,
     },
@@ -162,6 +167,9 @@ pub enum Event {
         leader: Option<u32>,
         /// The new leader epoch.
         leader_epoch: u32,
+        /// The version of the stored partition state (see [`Event::IsrChange`]).
+        #[serde(default)]
+        partition_epoch: u64,
         /// The ISR after the election.
         isr: Vec<u32>,
         /// Whether the leader came from outside the ISR.
@@ -258,6 +266,8 @@ impl LogStartReason {
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum ElectionReason {
+    /// The partition was created: its first replica leads in leader epoch 0.
+    TopicCreation,
     /// A new controller took over and re-read every partition's state.
     ControllerFailover,
     /// A broker's session ended (it died or was cut off from the metastore).

@@ -1,8 +1,8 @@
 //! Wire types shared by every node: ids, records, Kafka requests and responses,
 //! metastore requests and responses, and error codes; and the types a scenario and the
 //! nodes it configures both name: topic assignments (`topic`, which the controller
-//! creates and the brokers apply) and behaviour modes (`modes`: truncation, offset
-//! reset); and how nodes and partitions are named (`names`). Depends on nothing else in
+//! creates and the brokers apply) and behaviour modes (`modes`: truncation, follower
+//! restarts, offset reset); and how nodes and partitions are named (`names`). Depends on nothing else in
 //! the crate.
 
 mod error;
@@ -26,7 +26,7 @@ pub use kafka::{
     ProducePartitionResponse, ProduceRequest, Request, Response,
 };
 pub use meta::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, SessionId, ZNode};
-pub use modes::{OffsetReset, TruncationMode};
+pub use modes::{FollowerRestart, OffsetReset, TruncationMode};
 pub use names::{broker_name, broker_names, partition_name, NodeName, NodeRole, METASTORE};
 pub use records::{Record, RecordBatch};
 pub use topic::{RetentionConfig, TopicAssignment, DEFAULT_SEGMENT_BYTES};

@@ -19,6 +19,25 @@ pub enum TruncationMode {
     LeaderEpoch,
 }
 
+/// Which new leader epochs make a follower start over: stop fetching, reconcile its log
+/// with the leader (truncation), and fetch again. Kafka's `Partition.makeFollower` returns
+/// whether to, and `ReplicaManager.makeFollowers` restarts only the partitions it names;
+/// a new epoch that is not a restart only updates the replica's epoch and ISR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum FollowerRestart {
+    /// Only when the leader changes (Kafka up to 2.0.0). An ISR change that bumps the
+    /// epoch under the same leader is no restart, nor is a leadership the follower never
+    /// heard of if the leader it ends up with is the one it followed before. Legacy
+    /// truncation (0.10) always follows this rule.
+    LeaderChange,
+    /// When the leader changes or the epoch jumps by more than one, that is the follower
+    /// missed a leadership (Kafka 2.0.1, KAFKA-7164).
+    LeaderChangeOrMissedEpoch,
+    /// On every new leader epoch (Kafka 2.1 onwards: KIP-320, KAFKA-7395).
+    #[default]
+    EveryLeaderEpoch,
+}
+
 /// Where a consumer starts reading a partition for which it has no valid position (no
 /// committed offset, or one out of range): Kafka's `auto.offset.reset`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -9,7 +9,7 @@ use crate::client::assignor::Strategy;
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
 use crate::client::producer::ProducerConfig;
-use crate::protocol::{broker_names, BrokerId, RetentionConfig, TopicAssignment, METASTORE};
+use crate::protocol::{broker_names, BrokerId, FollowerRestart, RetentionConfig, TopicAssignment, METASTORE};
 use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
 use crate::sim::net::{Addr, NetConfig};
 
@@ -71,8 +71,10 @@ pub(super) fn broker_config(
     BrokerConfig {
         id: BrokerId(id),
         truncation: scenario.cluster.truncation,
+        follower_restart: FollowerRestart::default(),
         topics: topics.to_vec(),
         replica_lag_time_max_ms: c.replica_lag_time_max_ms,
+        replica_caught_up_at_leader_log_end: true,
         session_timeout_ms: c.zookeeper_session_timeout_ms,
         replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
         replica_fetch_max_bytes: c.replica_fetch_max_bytes,

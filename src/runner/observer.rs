@@ -59,6 +59,7 @@ mod tests {
             tp: "orders-0".into(),
             leader: Some(leader),
             leader_epoch,
+            partition_epoch: u64::from(leader_epoch),
             isr: vec![leader],
             unclean: false,
             reason: ElectionReason::BrokerFailure,

@@ -255,6 +255,9 @@ async fn process_backlog(
 ) {
     let process_time = Duration::from_millis(spec.process_time_ms);
     if process_time.is_zero() {
+        // A stall that struck while poll() waited holds the records until it ends: the
+        // application does nothing with them, processing or committing, while stalled.
+        ctx.wait_while_stalled(name).await;
         let batch = app.take_from_backlog(app.backlog.len());
         record_processed(app, batch);
         return;
