@@ -14,6 +14,10 @@ use std::time::Duration;
 pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
     let config = shared.config.clone();
     let request_timeout = Duration::from_millis(config.request_timeout_ms);
+    let metadata_backoff = Duration::from_millis(config.retry_backoff_ms.max(1));
+    // When the metadata was last refreshed: a refresh the drain asks for (a partition
+    // without a known leader) is due `retry.backoff.ms` after it.
+    let mut metadata_refreshed_at = Instant::now();
     loop {
         let notified = shared.wake.notified();
         let (disconnect, need_metadata) = {
@@ -24,7 +28,9 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             view.disconnect(broker);
         }
         if need_metadata || view.take_disconnect() {
-            if view.refresh(&[], request_timeout).await {
+            let refreshed = view.refresh(&[], request_timeout).await;
+            metadata_refreshed_at = Instant::now();
+            if refreshed {
                 shared.lock().partition_counts.extend(view.partition_counts());
                 shared.wake.notify_waiters();
             } else {
@@ -42,11 +48,24 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
                 }
             }
         }
-        let (requests, next_wake) = shared.lock().drain_ready(&config, |tp| view.leader(tp));
+        let (requests, next_wake, need_metadata) = {
+            let mut state = shared.lock();
+            let (requests, next_wake) = state.drain_ready(&config, |tp| view.leader(tp));
+            (requests, next_wake, state.need_metadata)
+        };
         for (leader, batches) in requests {
             send_batches(&shared, &mut view, leader, batches);
         }
-        let wake_at = next_wake.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        let mut wake_at = next_wake.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        if need_metadata {
+            // A ready batch whose partition has no known leader asked for metadata: as
+            // Kafka's `Sender.sendProducerData` calls `metadata.requestUpdate()` and
+            // `NetworkClient.poll` bounds its wait by `Metadata.timeToNextUpdate` (the
+            // refresh backoff), the sender comes back for it then, not at the batch's
+            // linger or expiry time. (Sleeping until then left a sync producer's only
+            // record waiting out its whole delivery timeout.)
+            wake_at = wake_at.min(metadata_refreshed_at + metadata_backoff);
+        }
         tokio::select! {
             biased;
             _ = notified => {}
