@@ -40,9 +40,10 @@ pub(super) struct Drain {
     /// Whether a batch was ready for a partition whose leader is unknown, so the
     /// metadata needs a refresh.
     pub leader_unknown: bool,
-    /// Whether the drain stopped at the first partition whose batches expired (see
-    /// [`Accumulator::drain`]).
-    pub stopped_by_expiry: bool,
+    /// The queued batches that waited past `delivery.timeout.ms`, taken off their
+    /// queues, oldest first per partition: the caller fails them (Kafka's
+    /// `RecordAccumulator.expiredBatches`, failed by `Sender.sendProducerData`).
+    pub expired: Vec<Batch>,
 }
 
 impl Accumulator {
@@ -136,8 +137,9 @@ impl Accumulator {
     }
 
     /// Takes the ready batches off the accumulator, grouped by leader (`leader_of`, from
-    /// the cluster metadata), and fails the ones that waited past `delivery.timeout.ms`
-    /// (Kafka's `ready`, `drain` and `expiredBatches` in one pass over the partitions).
+    /// the cluster metadata), and takes off the ones that waited past
+    /// `delivery.timeout.ms` (Kafka's `ready`, `drain` and `expiredBatches` in one pass
+    /// over the partitions).
     ///
     /// A partition's front batch goes if it is ready (`batch.size` reached, `linger.ms`
     /// passed, a flush, or a retry whose backoff passed), its leader is known and below
@@ -146,10 +148,10 @@ impl Accumulator {
     /// the batch goes back to the front. Each drained leader counts one request more in
     /// flight.
     ///
-    /// With `enable.idempotence` the first partition whose batches expired stops the
-    /// drain (`stopped_by_expiry`): the producer must reset its id before it sends more.
-    /// The batches already taken for earlier partitions are then in the returned requests
-    /// but counted in flight only per partition.
+    /// A partition's expired batches are taken off its queue before its front batch is
+    /// considered; they never stop the drain of the other partitions: in Kafka the
+    /// expiry comes after the drain and only fails the expired batches (what an
+    /// idempotent producer then does about its sequences is the caller's, see `state`).
     pub fn drain(
         &mut self,
         config: &ProducerConfig,
@@ -164,12 +166,10 @@ impl Accumulator {
         let mut earliest = |at: Instant| next_wake = Some(next_wake.map_or(at, |w: Instant| w.min(at)));
         let mut leader_unknown = false;
         let idempotent = config.enable_idempotence;
+        let mut expired = Vec::new();
         let tps: Vec<TopicPartition> = self.queues.keys().cloned().collect();
         for tp in tps {
-            let expired = self.expire(&tp, config, now);
-            if expired && idempotent {
-                return Drain { requests, next_wake: None, leader_unknown, stopped_by_expiry: true };
-            }
+            self.expire(&tp, config, now, &mut expired);
             let partition_busy = self.has_in_flight(&tp);
             let queue = self.queues.get_mut(&tp).expect("listed above");
             let Some(front) = queue.front() else { continue };
@@ -213,20 +213,15 @@ impl Accumulator {
         for leader in requests.keys() {
             *self.in_flight.entry(*leader).or_default() += 1;
         }
-        Drain { requests, next_wake, leader_unknown, stopped_by_expiry: false }
+        Drain { requests, next_wake, leader_unknown, expired }
     }
 
-    /// Fails the batches at the front of a partition's queue that are past the delivery
-    /// timeout (never one in flight). Returns whether any expired.
-    fn expire(&mut self, tp: &TopicPartition, config: &ProducerConfig, now: Instant) -> bool {
-        let Some(queue) = self.queues.get_mut(tp) else { return false };
-        let mut expired = false;
+    /// Takes off the batches at the front of a partition's queue that are past the
+    /// delivery timeout (never one in flight) into `expired`.
+    fn expire(&mut self, tp: &TopicPartition, config: &ProducerConfig, now: Instant, expired: &mut Vec<Batch>) {
+        let Some(queue) = self.queues.get_mut(tp) else { return };
         while queue.front().is_some_and(|b| b.delivery_timed_out(config, now)) {
-            let batch = queue.pop_front().expect("checked");
-            let reason = batch.last_error.clone().unwrap_or_else(|| "no attempt".into());
-            batch.fail(&format!("TimeoutException: delivery.timeout.ms expired (last error: {reason})"));
-            expired = true;
+            expired.push(queue.pop_front().expect("checked"));
         }
-        expired
     }
 }

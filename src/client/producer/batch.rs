@@ -84,6 +84,12 @@ impl Batch {
         }
     }
 
+    /// Fails a batch that waited in the accumulator past `delivery.timeout.ms`.
+    pub fn expire(self) {
+        let reason = self.last_error.clone().unwrap_or_else(|| "no attempt".into());
+        self.fail(&format!("TimeoutException: delivery.timeout.ms expired (last error: {reason})"));
+    }
+
     /// Reports failure; definite only if no attempt can have been appended.
     pub fn fail(self, reason: &str) {
         let error = SendError { reason: reason.to_string(), definite: !self.maybe_appended };

@@ -57,11 +57,11 @@ impl State {
     /// numbers on their first send. Returns them and the next time something becomes
     /// ready (see [`Accumulator::drain`]).
     ///
-    /// An idempotent producer sends nothing without a producer id, and when batches
-    /// expired it resets the id and sends nothing in this round. Batches the same round
-    /// had already taken for earlier partitions are dropped unsent: their deliveries
-    /// report `producer closed` with an unknown outcome and their partitions stay counted
-    /// in flight. A known flaw, not yet fixed: no seed of the suite reaches it.
+    /// An idempotent producer sends nothing without a producer id. Batches that waited
+    /// past `delivery.timeout.ms` fail; for an idempotent producer an expired batch with
+    /// a sequence then resets the producer id, after the drain, as Kafka's
+    /// `Sender.sendProducerData` fails expired batches only after draining: the batches
+    /// the drain took for other partitions go out.
     pub fn drain_ready(
         &mut self,
         config: &ProducerConfig,
@@ -79,9 +79,13 @@ impl State {
         if drain.leader_unknown {
             self.need_metadata = true;
         }
-        if drain.stopped_by_expiry {
+        let expired_any = !drain.expired.is_empty();
+        for batch in drain.expired {
+            batch.expire();
+        }
+        if idempotent && expired_any {
             self.reset_producer_id();
-            return (BTreeMap::new(), Some(now));
+            return (drain.requests, Some(now));
         }
         (drain.requests, drain.next_wake)
     }

@@ -63,3 +63,8 @@ fn values(batch: &Batch) -> Vec<u64> {
 fn in_sim(f: impl FnOnce() + Send + 'static) {
     Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async move { f() });
 }
+
+/// Runs the future `f` inside a madsim runtime, for tests that let simulated time pass.
+fn in_sim_async<F: std::future::Future<Output = ()> + Send + 'static>(f: impl FnOnce() -> F + Send + 'static) {
+    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async move { f().await });
+}

@@ -6,7 +6,7 @@ use super::super::batch::Batch;
 use super::super::config::ProducerConfig;
 use super::super::idempotence::{BatchSequence, Sequence};
 use super::super::state::State;
-use super::{broker_1, idempotent, in_sim, record, tp, values, Outcome};
+use super::{broker_1, idempotent, in_sim, in_sim_async, record, tp, values, Outcome};
 use crate::protocol::{BrokerId, ErrorCode, Offset, ProducerIdAndEpoch, TopicPartition};
 use tokio::sync::oneshot;
 
@@ -148,7 +148,6 @@ fn an_expired_batch_resets_the_producer_id_and_fails_the_unknown_outcomes() {
         state.idempotence.start(producer_7(0));
         let mut expiring = append(&mut state, tp(0), 0);
         let mut unknown = append(&mut state, tp(1), 10);
-        let mut unsent = append(&mut state, tp(1), 11);
         // Batches 0 and 10 go in one request, which times out.
         let request = drain(&mut state);
         answered(&mut state, &request);
@@ -161,13 +160,13 @@ fn an_expired_batch_resets_the_producer_id_and_fails_the_unknown_outcomes() {
         let (ready, next_wake) = state.drain_ready(&expiry, broker_1);
         assert!(ready.is_empty() && next_wake.is_some(), "nothing is sent; the sender comes back at once");
         assert_eq!(state.idempotence.producer(), None, "the producer id was reset");
-        let timeout = expiring.try_recv().expect("resolved").expect_err("expired");
-        assert!(timeout.reason.starts_with("TimeoutException") && !timeout.definite, "{timeout:?}");
-        let reset = unknown.try_recv().expect("resolved").expect_err("failed by the reset");
-        assert!(reset.reason.starts_with("OutOfOrderSequenceException") && !reset.definite, "{reset:?}");
-        assert!(unsent.try_recv().is_err(), "never sent: still queued");
+        for outcome in [&mut expiring, &mut unknown] {
+            let timeout = outcome.try_recv().expect("resolved").expect_err("expired");
+            assert!(timeout.reason.starts_with("TimeoutException") && !timeout.definite, "{timeout:?}");
+        }
 
-        // A new producer id: the unsent batch starts its partition's new sequences.
+        // A new producer id: a new batch starts its partition's new sequences.
+        let _unsent = append(&mut state, tp(1), 11);
         let new_id = ProducerIdAndEpoch { id: 8, epoch: 0 };
         state.idempotence.start(new_id);
         let batch = drain_one(&mut state);
@@ -175,6 +174,31 @@ fn an_expired_batch_resets_the_producer_id_and_fails_the_unknown_outcomes() {
             (values(&batch), sequence(&batch)),
             (vec![11], BatchSequence { producer: new_id, base: Sequence(0) })
         );
+    });
+}
+
+#[test]
+fn an_expired_batch_does_not_drop_the_batches_the_same_drain_took_for_other_partitions() {
+    in_sim_async(|| async {
+        let config = ProducerConfig { delivery_timeout_ms: 100, ..idempotent() };
+        let mut state = State::default();
+        state.idempotence.start(producer_7(0));
+        // Partition 1's batch is sent, fails and waits for its retry, long enough to expire.
+        let mut expiring = append(&mut state, tp(1), 10);
+        let failed = drain_one(&mut state);
+        refuse(&mut state, failed, ErrorCode::NotLeaderOrFollower);
+        madsim::time::sleep(std::time::Duration::from_millis(150)).await;
+        // Partition 0's fresh batch is drained first, in the same round as the expiry.
+        let mut fresh = append(&mut state, tp(0), 0);
+        let (mut ready, _) = state.drain_ready(&config, broker_1);
+        let request = ready.remove(&BrokerId(1)).unwrap_or_default();
+        assert_eq!(request.iter().map(values).collect::<Vec<_>>(), vec![vec![0]], "partition 0's batch goes out");
+        let timeout = expiring.try_recv().expect("resolved").expect_err("expired");
+        assert!(timeout.reason.starts_with("TimeoutException"), "{timeout:?}");
+        assert!(fresh.try_recv().is_err(), "in flight, not dropped as `producer closed`");
+        assert!(state.accumulator.has_in_flight(&tp(0)));
+        answered(&mut state, &request);
+        assert!(!state.accumulator.has_in_flight(&tp(0)), "its answer frees the partition");
     });
 }
 
