@@ -4,7 +4,7 @@
 
 use super::RunOptions;
 use crate::broker::coordinator::OFFSETS_TOPIC;
-use crate::broker::BrokerConfig;
+use crate::broker::{BrokerConfig, UnknownProducerSequence};
 use crate::client::assignor::Strategy;
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
@@ -86,6 +86,7 @@ pub(super) fn broker_config(
         log_retention_check_interval_ms: c.log_retention_check_interval_ms,
         inter_broker_timeout_ms: 30_000,
         metastore: Addr::new(METASTORE),
+        unknown_producer_sequence: UnknownProducerSequence::default(),
         plant: options.plant,
     }
 }
