@@ -2,6 +2,7 @@
 
 use crate::support::{describe, kinds, run};
 use kafkasim::check::AnomalyKind;
+use kafkasim::history::{Event, OpFn, OpType, OpValue};
 use kafkasim::scenario::{self, Scenario};
 use std::path::Path;
 
@@ -29,5 +30,55 @@ fn a_sync_producer_whose_partition_leader_is_unknown_refreshes_metadata_and_goes
             assert!(!kinds(&outcome).contains(&AnomalyKind::NoProgress), "acks={acks}: {}", describe(&outcome));
             assert!(outcome.stats.sent > 40, "acks={acks}: {}", describe(&outcome));
         }
+    }
+}
+
+/// Sends acknowledged after simulated time `after_ns`.
+fn acked_after(outcome: &kafkasim::runner::RunOutcome, after_ns: u64) -> usize {
+    outcome
+        .history
+        .ops
+        .iter()
+        .filter(|op| op.f == OpFn::Send && op.kind == OpType::Ok && op.time_ns > after_ns)
+        .map(|op| match &op.value {
+            OpValue::Txn(sends) => sends.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Issue 14 item 1 (KIP-360): the `unclean-election` lesson with the default, idempotent
+/// producer. The unclean leader's log ends where it fell out of the ISR, so it knows the
+/// producer only up to an old sequence and refuses the next batch with
+/// OUT_OF_ORDER_SEQUENCE. The producer used to retry that answer until
+/// `delivery.timeout.ms` (120 s: the rest of the run), ending in `no-progress`; as Kafka
+/// 2.5+ (`TransactionManager.canRetry`, `bumpIdempotentEpochAndResetIdIfNeeded`) it now
+/// bumps its epoch, restarts its sequences at 0 and keeps producing to the new leader.
+#[test]
+fn the_idempotent_producer_bumps_its_epoch_after_an_unclean_election_and_goes_on() {
+    let scenario = inline(
+        "seeds = [1]\nduration = \"20s\"\n[cluster]\nbrokers = 3\n\
+         [cluster.config]\n\"unclean.leader.election.enable\" = true\n\
+         \"zookeeper.session.timeout.ms\" = 2000\n\"replica.lag.time.max.ms\" = 2000\n\
+         [[topics]]\nname = \"orders\"\npartitions = 1\n\"replication.factor\" = 2\n\
+         [[producers]]\ntopic = \"orders\"\nrate_per_sec = 200\nsend = \"async\"\n\
+         [producers.config]\nacks = \"all\"\n\"request.timeout.ms\" = 3000\n\
+         [[faults]]\nat = \"3s\"\nkind = \"crash\"\ntarget = \"a follower of orders-0\"\n\
+         [[faults]]\nat = \"9s\"\nkind = \"crash\"\ntarget = \"the leader of orders-0\"\n\
+         [[faults]]\nat = \"11s\"\nkind = \"restart\"\ntarget = \"a follower of orders-0\"\n",
+    );
+    for seed in 1..=5 {
+        let outcome = run(&scenario, seed);
+        let elected_ns = outcome
+            .history
+            .trace
+            .iter()
+            .find(|e| matches!(&e.event, Event::LeaderElection { unclean: true, .. }))
+            .unwrap_or_else(|| panic!("no unclean election: {}", describe(&outcome)))
+            .time_ns;
+        assert!(!kinds(&outcome).contains(&AnomalyKind::NoProgress), "{}", describe(&outcome));
+        // About 8 s at 200 records/s remain after the election.
+        let acked = acked_after(&outcome, elected_ns);
+        assert!(acked > 1_000, "{acked} acknowledged after the unclean election: {}", describe(&outcome));
     }
 }

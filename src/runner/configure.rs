@@ -121,6 +121,7 @@ pub(super) fn producer_config(spec: &ProducerSpec, bootstrap: Vec<Addr>) -> Prod
         max_in_flight_requests_per_connection: c.max_in_flight_requests_per_connection,
         max_block_ms: 60_000,
         enable_idempotence: c.enable_idempotence,
+        idempotent_epoch_bump: true,
     }
 }
 

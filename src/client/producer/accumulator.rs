@@ -40,10 +40,6 @@ pub(super) struct Drain {
     /// Whether a batch was ready for a partition whose leader is unknown, so the
     /// metadata needs a refresh.
     pub leader_unknown: bool,
-    /// The queued batches that waited past `delivery.timeout.ms`, taken off their
-    /// queues, oldest first per partition: the caller fails them (Kafka's
-    /// `RecordAccumulator.expiredBatches`, failed by `Sender.sendProducerData`).
-    pub expired: Vec<Batch>,
 }
 
 impl Accumulator {
@@ -72,25 +68,9 @@ impl Accumulator {
     }
 
     /// The batches queued for `tp`, oldest first (none in flight).
+    #[cfg(test)]
     pub fn queued(&self, tp: &TopicPartition) -> impl Iterator<Item = &Batch> {
         self.queues.get(tp).into_iter().flatten()
-    }
-
-    /// The batches queued for `tp`, to update in place.
-    pub fn queued_mut(&mut self, tp: &TopicPartition) -> impl Iterator<Item = &mut Batch> {
-        self.queues.get_mut(tp).into_iter().flatten()
-    }
-
-    /// Hands every queued batch to `keep`, partition by partition, oldest first; the
-    /// batches it gives back stay queued in their order, the others are gone.
-    pub fn retain_queued(&mut self, mut keep: impl FnMut(Batch) -> Option<Batch>) {
-        for queue in self.queues.values_mut() {
-            for batch in std::mem::take(queue) {
-                if let Some(batch) = keep(batch) {
-                    queue.push_back(batch);
-                }
-            }
-        }
     }
 
     /// Whether some batch of the partition is in flight.
@@ -137,27 +117,23 @@ impl Accumulator {
     }
 
     /// Takes the ready batches off the accumulator, grouped by leader (`leader_of`, from
-    /// the cluster metadata), and takes off the ones that waited past
-    /// `delivery.timeout.ms` (Kafka's `ready`, `drain` and `expiredBatches` in one pass
-    /// over the partitions).
+    /// the cluster metadata) (Kafka's `ready` and `drain` in one pass over the
+    /// partitions).
     ///
     /// A partition's front batch goes if it is ready (`batch.size` reached, `linger.ms`
     /// passed, a flush, or a retry whose backoff passed), its leader is known and below
     /// `max.in.flight.requests.per.connection`, and `admit` lets it: `admit` gets the
-    /// batch, already off its queue, and the accumulator's state, and may refuse it, when
-    /// the batch goes back to the front. Each drained leader counts one request more in
-    /// flight.
+    /// batch, already off its queue, and may refuse it, when the batch goes back to the
+    /// front (an idempotent producer's sequence rules, see `idempotence`; Kafka's drain
+    /// stops at such a batch for the whole broker and starts its next drain after it,
+    /// this one skips it). Each drained leader counts one request more in flight.
     ///
-    /// A partition's expired batches are taken off its queue before its front batch is
-    /// considered; they never stop the drain of the other partitions: in Kafka the
-    /// expiry comes after the drain and only fails the expired batches (what an
-    /// idempotent producer then does about its sequences is the caller's, see `state`).
     pub fn drain(
         &mut self,
         config: &ProducerConfig,
         now: Instant,
         leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
-        mut admit: impl FnMut(&mut Batch, &Accumulator) -> bool,
+        mut admit: impl FnMut(&mut Batch) -> bool,
     ) -> Drain {
         let linger = Duration::from_millis(config.linger_ms);
         let delivery_timeout = Duration::from_millis(config.delivery_timeout_ms);
@@ -165,21 +141,15 @@ impl Accumulator {
         let mut next_wake: Option<Instant> = None;
         let mut earliest = |at: Instant| next_wake = Some(next_wake.map_or(at, |w: Instant| w.min(at)));
         let mut leader_unknown = false;
-        let idempotent = config.enable_idempotence;
-        let mut expired = Vec::new();
         let tps: Vec<TopicPartition> = self.queues.keys().cloned().collect();
         for tp in tps {
-            self.expire(&tp, config, now, &mut expired);
             let partition_busy = self.has_in_flight(&tp);
             let queue = self.queues.get_mut(&tp).expect("listed above");
             let Some(front) = queue.front() else { continue };
             earliest(front.created + delivery_timeout);
             // In-flight 1 guarantees order by sending one batch per partition at a time
-            // (`RecordAccumulator.drainBatchesForOneNode`: a muted partition is skipped);
-            // an idempotent retry waits until its partition's earlier sends resolved
-            // (`shouldStopDrainBatchesForPartition`).
-            let ordered = config.max_in_flight_requests_per_connection == 1 || (idempotent && front.attempts > 0);
-            if ordered && partition_busy {
+            // (`RecordAccumulator.drainBatchesForOneNode`: a muted partition is skipped).
+            if config.max_in_flight_requests_per_connection == 1 && partition_busy {
                 continue;
             }
             if let Some(retry_at) = front.retry_at.filter(|at| *at > now) {
@@ -203,7 +173,7 @@ impl Accumulator {
                 continue;
             }
             let mut batch = queue.pop_front().expect("front exists");
-            if !admit(&mut batch, &*self) {
+            if !admit(&mut batch) {
                 self.queues.get_mut(&tp).expect("listed above").push_front(batch);
                 continue;
             }
@@ -213,15 +183,19 @@ impl Accumulator {
         for leader in requests.keys() {
             *self.in_flight.entry(*leader).or_default() += 1;
         }
-        Drain { requests, next_wake, leader_unknown, expired }
+        Drain { requests, next_wake, leader_unknown }
     }
 
-    /// Takes off the batches at the front of a partition's queue that are past the
-    /// delivery timeout (never one in flight) into `expired`.
-    fn expire(&mut self, tp: &TopicPartition, config: &ProducerConfig, now: Instant, expired: &mut Vec<Batch>) {
-        let Some(queue) = self.queues.get_mut(tp) else { return };
-        while queue.front().is_some_and(|b| b.delivery_timed_out(config, now)) {
-            expired.push(queue.pop_front().expect("checked"));
+    /// Takes off every partition's queue the batches at its front that waited past
+    /// `delivery.timeout.ms` (never one in flight), partition by partition, oldest
+    /// first; the caller fails them (Kafka's `RecordAccumulator.expiredBatches`).
+    pub fn expired(&mut self, config: &ProducerConfig, now: Instant) -> Vec<Batch> {
+        let mut expired = Vec::new();
+        for queue in self.queues.values_mut() {
+            while queue.front().is_some_and(|b| b.delivery_timed_out(config, now)) {
+                expired.push(queue.pop_front().expect("checked"));
+            }
         }
+        expired
     }
 }

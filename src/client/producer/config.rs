@@ -27,7 +27,12 @@ pub struct ProducerConfig {
     /// `max.block.ms`: how long `send` waits for metadata.
     pub max_block_ms: u64,
     /// `enable.idempotence`: producer id and sequence numbers, so that the leader drops
-    /// retried duplicates and refuses gaps; the producer bumps its epoch when a leader
-    /// lost its state (KIP-360).
+    /// retried duplicates and refuses gaps.
     pub enable_idempotence: bool,
+    /// How the idempotent producer recovers when a leader refuses a sequence
+    /// (OUT_OF_ORDER_SEQUENCE, UNKNOWN_PRODUCER_ID) or a batch fails with an unknown
+    /// outcome. `true`: Kafka 2.5 and later (KIP-360, KAFKA-8805), it bumps its epoch,
+    /// restarts the partition's sequences at 0 and goes on. `false`: Kafka 1.0 to 2.4,
+    /// it fails the batch and resets its producer id. Not a Kafka setting: the release.
+    pub idempotent_epoch_bump: bool,
 }

@@ -39,6 +39,10 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
                 continue;
             }
         }
+        if config.enable_idempotence {
+            // Settle expired retries and bump the epoch if asked, before the drain.
+            shared.lock().idempotence.resolve_sequences();
+        }
         if config.enable_idempotence && shared.lock().idempotence.producer().is_none() {
             match view.init_producer_id(request_timeout).await {
                 Some(producer) => shared.lock().idempotence.start(producer),
@@ -92,14 +96,16 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
     if config.acks == Acks::None {
         // acks=0: a record counts as sent once it is on the wire.
         let sent = conn.send_without_response(Request::Produce(request));
-        shared.lock().accumulator.release(leader, &batches);
+        let mut state = shared.lock();
+        state.accumulator.release(leader, &batches);
         for batch in batches {
             if sent {
-                batch.complete(None);
+                state.acknowledged(batch, None);
             } else {
-                batch.fail("NetworkException: connection closed");
+                state.attempt_failed(config, batch, None, None, "NetworkException: connection closed");
             }
         }
+        drop(state);
         shared.wake.notify_waiters();
         return;
     }
@@ -146,27 +152,20 @@ async fn handle_response(
     state.accumulator.release_request(leader);
     for mut batch in batches {
         state.accumulator.release_partition(&batch.tp);
-        let outcome = parts.iter().find(|p| p.tp == batch.tp).map(|p| (p.error, p.base_offset));
-        match outcome {
-            Some((None, base_offset)) => {
-                state.acknowledged(&batch);
-                batch.complete(Some(base_offset));
-            }
-            Some((Some(error), _)) => {
+        let Some(part) = parts.iter().find(|p| p.tp == batch.tp) else {
+            let error = ErrorCode::UnknownTopicOrPartition;
+            state.attempt_failed(config, batch, Some(error), None, error.kafka_name());
+            continue;
+        };
+        match part.error {
+            None => state.acknowledged(batch, Some(part.base_offset)),
+            Some(error) => {
                 if error.needs_metadata_refresh() {
                     state.need_metadata = true;
                 }
-                if error == ErrorCode::UnknownProducerId && config.enable_idempotence {
-                    // KIP-360: the leader lost our state; recover by an epoch bump if safe.
-                    state.unknown_producer_id(config, batch);
-                    continue;
-                }
                 batch.maybe_appended |= may_have_appended(error);
-                let retriable =
-                    error.is_retriable() && (error != ErrorCode::OutOfOrderSequence || config.enable_idempotence);
-                state.retry_or_fail(config, batch, error.kafka_name(), retriable);
+                state.attempt_failed(config, batch, Some(error), part.log_start_offset, error.kafka_name());
             }
-            None => state.retry_or_fail(config, batch, ErrorCode::UnknownTopicOrPartition.kafka_name(), true),
         }
     }
     drop(state);
@@ -183,7 +182,7 @@ fn requeue_all(shared: &Arc<Shared>, leader: BrokerId, batches: Vec<Batch>, reas
     state.disconnect.insert(leader);
     for mut batch in batches {
         batch.maybe_appended |= maybe_appended;
-        state.retry_or_fail(config, batch, reason, true);
+        state.attempt_failed(config, batch, None, None, reason);
     }
     drop(state);
     shared.wake.notify_waiters();

@@ -31,6 +31,7 @@ fn plain() -> ProducerConfig {
         max_in_flight_requests_per_connection: 5,
         max_block_ms: 1000,
         enable_idempotence: false,
+        idempotent_epoch_bump: true,
     }
 }
 
