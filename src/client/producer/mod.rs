@@ -140,17 +140,6 @@ impl Producer {
         delivery
     }
 
-    /// Asynchronous send with a completion callback, as Kafka's `send(record, callback)`:
-    /// the record is in the accumulator when this returns, and `callback` runs on the
-    /// producer's node when the record is acknowledged or fails.
-    pub async fn send_with_callback<F>(&self, record: ProducerRecord, callback: F)
-    where
-        F: FnOnce(Result<RecordMetadata, SendError>) + Send + 'static,
-    {
-        let delivery = self.send(record).await;
-        madsim::task::spawn(async move { callback(delivery.wait().await) });
-    }
-
     /// Makes every buffered batch ready at once (as `flush()` does) and waits until the
     /// accumulator is empty and nothing is in flight.
     pub async fn flush(&self) {
