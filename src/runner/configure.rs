@@ -8,6 +8,7 @@ use crate::broker::{BrokerConfig, UnknownProducerSequence};
 use crate::client::assignor::Strategy;
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
+use crate::client::partitioner::UnkeyedPartitioning;
 use crate::client::producer::ProducerConfig;
 use crate::protocol::{BrokerId, RetentionConfig, TopicAssignment};
 use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
@@ -122,6 +123,9 @@ pub(super) fn producer_config(spec: &ProducerSpec, bootstrap: Vec<Addr>) -> Prod
         max_block_ms: 60_000,
         enable_idempotence: c.enable_idempotence,
         idempotent_epoch_bump: true,
+        partitioner: UnkeyedPartitioning::default(),
+        partitioner_adaptive_partitioning_enable: true,
+        partitioner_availability_timeout_ms: 0,
     }
 }
 

@@ -9,6 +9,7 @@
 use super::batch::Batch;
 use super::config::ProducerConfig;
 use super::delivery::Completion;
+use crate::client::partitioner::QueueSizes;
 use crate::protocol::{BrokerId, LeaderEpoch, Record, TopicPartition};
 use madsim::time::Instant;
 use std::collections::{BTreeMap, VecDeque};
@@ -28,6 +29,17 @@ pub(super) struct Accumulator {
     /// Whether a `flush()` is waiting: every batch is ready at once (Kafka's
     /// `RecordAccumulator.flushInProgress`).
     pub flushing: bool,
+    /// When each leader last had batches ready and last could take them, kept only with
+    /// a `partitioner.availability.timeout.ms` (`RecordAccumulator.nodeStats`).
+    node_latency: BTreeMap<BrokerId, NodeLatency>,
+}
+
+/// When a leader last had ready batches and when it last could take them
+/// (`RecordAccumulator.NodeLatencyStats`).
+#[derive(Clone, Copy, Debug)]
+struct NodeLatency {
+    ready: Instant,
+    drained: Instant,
 }
 
 /// What one drain took off the accumulator.
@@ -53,9 +65,8 @@ impl Accumulator {
     /// started.
     pub fn append(&mut self, tp: TopicPartition, record: Record, completion: Completion, batch_size: u64) -> bool {
         let size = record.size_bytes();
+        let started = !self.joins_last_batch(&tp, size, batch_size);
         let queue = self.queues.entry(tp.clone()).or_default();
-        let fits = queue.back().is_some_and(|b| b.attempts == 0 && b.size_bytes + size <= batch_size);
-        let started = !fits;
         if started {
             queue.push_back(Batch::new(tp, self.next_order));
             self.next_order += 1;
@@ -65,6 +76,52 @@ impl Accumulator {
         batch.completions.push(completion);
         batch.size_bytes += size;
         started
+    }
+
+    /// Whether a record of `size` bytes would join the partition's last batch rather
+    /// than start a new one (Kafka's `tryAppend` succeeding).
+    pub fn joins_last_batch(&self, tp: &TopicPartition, size: u64, batch_size: u64) -> bool {
+        let last = self.queues.get(tp).and_then(VecDeque::back);
+        last.is_some_and(|b| b.attempts == 0 && b.size_bytes + size <= batch_size)
+    }
+
+    /// Whether the partition's last queued batch, if any, takes no more records: it
+    /// reached `batch.size` or was sent (`RecordAccumulator.allBatchesFull`).
+    pub fn all_batches_full(&self, tp: &TopicPartition, batch_size: u64) -> bool {
+        let last = self.queues.get(tp).and_then(VecDeque::back);
+        last.is_none_or(|b| b.attempts > 0 || b.size_bytes >= batch_size)
+    }
+
+    /// The queue lengths the adaptive partitioner weighs (`RecordAccumulator.partitionReady`),
+    /// or `None` until every one of the topic's `partitions` has a queue. Partitions
+    /// without a known leader are left out, and with a `partitioner.availability.timeout.ms`
+    /// so are those with batches waiting whose leader had batches ready but could take no
+    /// request for longer than it.
+    pub fn queue_sizes(
+        &self,
+        config: &ProducerConfig,
+        topic: &str,
+        partitions: u32,
+        leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
+    ) -> Option<QueueSizes> {
+        let queues: Vec<(&TopicPartition, &VecDeque<Batch>)> =
+            self.queues.iter().filter(|(tp, _)| *tp.topic == *topic).collect();
+        if queues.len() < partitions as usize {
+            return None;
+        }
+        let timeout = Duration::from_millis(config.partitioner_availability_timeout_ms);
+        let mut sizes = QueueSizes { queues: queues.len(), ..QueueSizes::default() };
+        for (tp, queue) in queues {
+            let Some((leader, _)) = leader_of(tp) else { continue };
+            let unavailable = !queue.is_empty()
+                && !timeout.is_zero()
+                && self.node_latency.get(&leader).is_some_and(|n| n.ready.duration_since(n.drained) > timeout);
+            if !unavailable {
+                sizes.sizes.push(queue.len() as u32);
+                sizes.partitions.push(tp.partition);
+            }
+        }
+        Some(sizes)
     }
 
     /// The batches queued for `tp`, oldest first (none in flight).
@@ -169,7 +226,12 @@ impl Accumulator {
             };
             // One request per broker per drain carries every ready partition's batch, so
             // the limit applies to requests already in flight.
-            if self.in_flight.get(&leader).copied().unwrap_or(0) >= config.max_in_flight_requests_per_connection {
+            let can_drain =
+                self.in_flight.get(&leader).copied().unwrap_or(0) < config.max_in_flight_requests_per_connection;
+            if config.partitioner_availability_timeout_ms > 0 {
+                node_ready(&mut self.node_latency, leader, now, can_drain);
+            }
+            if !can_drain {
                 continue;
             }
             let mut batch = queue.pop_front().expect("front exists");
@@ -197,5 +259,15 @@ impl Accumulator {
             }
         }
         expired
+    }
+}
+
+/// A leader had batches ready now, and could take them or not
+/// (`RecordAccumulator.updateNodeLatencyStats`, from `Sender.sendProducerData`).
+fn node_ready(stats: &mut BTreeMap<BrokerId, NodeLatency>, leader: BrokerId, now: Instant, can_drain: bool) {
+    let latency = stats.entry(leader).or_insert(NodeLatency { ready: now, drained: now });
+    latency.ready = now;
+    if can_drain {
+        latency.drained = now;
     }
 }

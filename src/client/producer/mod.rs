@@ -22,7 +22,8 @@
 //! picks the release; the rules are in `idempotence`.
 //!
 //! Files, each with one owner, dependencies pointing one way: `config` (the settings),
-//! `delivery` (a send's outcome), `batch` (a batch and its attempts), `accumulator` (the
+//! `delivery` (a send's outcome), `batch` (a batch and its attempts), `placement` (the
+//! partition a record goes to), `accumulator` (the
 //! batch queues and the rules for draining, re-enqueueing and expiring them; it knows
 //! nothing of sequences), `sequences` (one partition's sequence bookkeeping),
 //! `idempotence` (the producer id and epoch, the sequences per partition and the
@@ -35,6 +36,7 @@ mod batch;
 mod config;
 mod delivery;
 mod idempotence;
+mod placement;
 mod sender;
 mod sequences;
 mod state;
@@ -45,8 +47,7 @@ pub use config::ProducerConfig;
 pub use delivery::{Delivery, RecordMetadata, SendError};
 
 use super::metadata::ClusterView;
-use super::partitioner::partition_for_key;
-use crate::protocol::{Record, Request, Response, TopicPartition};
+use crate::protocol::{Record, Request, Response};
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
 use state::{Shared, State};
@@ -112,30 +113,16 @@ impl Producer {
         }
     }
 
-    /// The partition a record goes to, as Kafka's default partitioner decides.
-    fn choose_partition(state: &mut State, record: &ProducerRecord, partitions: u32) -> u32 {
-        if let Some(p) = record.partition {
-            return p;
-        }
-        if let Some(key) = &record.key {
-            return partition_for_key(key.as_bytes(), partitions);
-        }
-        state.sticky.entry(record.topic.to_string()).or_default().partition(partitions)
-    }
-
+    /// Places the record in a partition (see `placement`) and appends it.
     fn append(&self, record: ProducerRecord, partitions: u32) -> Delivery {
-        let (completion, delivery) = Delivery::channel();
-        {
+        let config = &self.shared.config;
+        let delivery = {
             let mut state = self.shared.lock();
-            let partition = Self::choose_partition(&mut state, &record, partitions);
-            let tp = TopicPartition::new(record.topic.clone(), partition);
+            let (completion, rx) = tokio::sync::oneshot::channel();
             let stored = Record { key: record.key.clone(), value: record.value, timestamp_ms: now_ms() };
-            let started = state.accumulator.append(tp, stored, completion, self.shared.config.batch_size);
-            if started && record.partition.is_none() && record.key.is_none() {
-                // KIP-480: a new batch moves the sticky partition on.
-                state.sticky.entry(record.topic.to_string()).or_default().next_partition(partitions);
-            }
-        }
+            let tp = state.append_record(config, &record, stored, completion, partitions);
+            Delivery::accumulated(tp, rx)
+        };
         self.shared.wake.notify_waiters();
         delivery
     }

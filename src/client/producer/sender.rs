@@ -31,7 +31,10 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             let refreshed = view.refresh(&[], request_timeout).await;
             metadata_refreshed_at = Instant::now();
             if refreshed {
-                shared.lock().partition_counts.extend(view.partition_counts());
+                let mut state = shared.lock();
+                state.partition_counts.extend(view.partition_counts());
+                state.available_partitions.extend(view.available_partitions());
+                drop(state);
                 shared.wake.notify_waiters();
             } else {
                 shared.lock().need_metadata = true;

@@ -9,7 +9,7 @@ use super::accumulator::Accumulator;
 use super::batch::Batch;
 use super::config::ProducerConfig;
 use super::idempotence::{Failure, Idempotence};
-use crate::client::partitioner::StickyPartitioner;
+use crate::client::partitioner::{TopicPartitioner, UnkeyedPartitioning};
 use crate::protocol::{BrokerId, ErrorCode, LeaderEpoch, Offset, TopicPartition};
 use madsim::time::Instant;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,12 +42,14 @@ pub(super) struct State {
     pub idempotence: Idempotence,
     /// The number of partitions per topic, from the metadata.
     pub partition_counts: BTreeMap<String, u32>,
+    /// The partitions per topic whose leader the metadata knows, in order.
+    pub available_partitions: BTreeMap<String, Vec<u32>>,
     /// Whether the sender should refresh the metadata.
     pub need_metadata: bool,
     /// The brokers whose connection the sender should close.
     pub disconnect: BTreeSet<BrokerId>,
-    /// The sticky partitioner per topic, for records with neither partition nor key.
-    pub sticky: BTreeMap<String, StickyPartitioner>,
+    /// The partitioner state per topic, for records with neither partition nor key.
+    pub partitioners: BTreeMap<String, TopicPartitioner>,
 }
 
 impl State {
@@ -57,9 +59,10 @@ impl State {
             accumulator: Accumulator::default(),
             idempotence: Idempotence::new(config.idempotent_epoch_bump),
             partition_counts: BTreeMap::new(),
+            available_partitions: BTreeMap::new(),
             need_metadata: false,
             disconnect: BTreeSet::new(),
-            sticky: BTreeMap::new(),
+            partitioners: BTreeMap::new(),
         }
     }
 
@@ -84,6 +87,7 @@ impl State {
         if idempotent && self.idempotence.producer().is_none() {
             return (BTreeMap::new(), None);
         }
+        self.update_load_stats(config, &leader_of);
         for batch in self.accumulator.expired(config, now) {
             if idempotent {
                 // Only a retry waits in the queue after a send (Kafka's `inRetry`).
@@ -104,6 +108,24 @@ impl State {
             self.need_metadata = true;
         }
         (drain.requests, drain.next_wake)
+    }
+
+    /// Hands each topic's KIP-794 partitioner the queue lengths it weighs when adaptive
+    /// partitioning is on (Kafka's `RecordAccumulator.ready`, before the drain).
+    fn update_load_stats(
+        &mut self,
+        config: &ProducerConfig,
+        leader_of: &impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
+    ) {
+        let adaptive =
+            config.partitioner == UnkeyedPartitioning::UniformSticky && config.partitioner_adaptive_partitioning_enable;
+        if !adaptive {
+            return;
+        }
+        for (topic, partitioner) in &mut self.partitioners {
+            let partitions = self.partition_counts.get(topic).copied().unwrap_or(0);
+            partitioner.update_load_stats(self.accumulator.queue_sizes(config, topic, partitions, leader_of));
+        }
     }
 
     /// Records an acknowledged batch (at `base_offset`, unknown with acks=0) and

@@ -1,14 +1,16 @@
 //! Unit tests of the producer's state without the network: the accumulator's batching
-//! and drain rules (`drain`) and the idempotent producer's sequences and epochs as the
-//! sender drives them (`sequences`). Batches read madsim's clock, so each test runs
+//! and drain rules (`drain`), where records go (`placement`), and the idempotent
+//! producer's sequences and epochs as the sender drives them (`sequences`). Batches read madsim's clock, so each test runs
 //! inside a madsim runtime; time moves by passing later instants to the drain.
 
 mod drain;
+mod placement;
 mod sequences;
 
 use super::batch::Batch;
 use super::config::ProducerConfig;
 use super::delivery::{RecordMetadata, SendError};
+use crate::client::partitioner::UnkeyedPartitioning;
 use crate::protocol::{Acks, BrokerId, LeaderEpoch, Record, TopicPartition};
 use madsim::runtime::Runtime;
 use tokio::sync::oneshot;
@@ -32,6 +34,9 @@ fn plain() -> ProducerConfig {
         max_block_ms: 1000,
         enable_idempotence: false,
         idempotent_epoch_bump: true,
+        partitioner: UnkeyedPartitioning::default(),
+        partitioner_adaptive_partitioning_enable: true,
+        partitioner_availability_timeout_ms: 0,
     }
 }
 
