@@ -2,7 +2,7 @@
 
 use crate::support::{describe, kinds, run};
 use kafkasim::check::AnomalyKind;
-use kafkasim::history::{Event, OpFn, OpType, OpValue};
+use kafkasim::history::{Event, MicroOp, OpFn, OpType, OpValue};
 use kafkasim::scenario::{self, Scenario};
 use std::path::Path;
 
@@ -80,5 +80,45 @@ fn the_idempotent_producer_bumps_its_epoch_after_an_unclean_election_and_goes_on
         // About 8 s at 200 records/s remain after the election.
         let acked = acked_after(&outcome, elected_ns);
         assert!(acked > 1_000, "{acked} acknowledged after the unclean election: {}", describe(&outcome));
+    }
+}
+
+/// The partitions a producer process's acknowledged sends went to, in send order.
+fn partitions_in_send_order(outcome: &kafkasim::runner::RunOutcome) -> Vec<String> {
+    outcome
+        .history
+        .ops
+        .iter()
+        .filter(|op| op.f == OpFn::Send && op.kind == OpType::Ok && op.process == 0)
+        .flat_map(|op| op.micro_ops().iter())
+        .filter_map(|mop| match mop {
+            MicroOp::Send { key, .. } => Some(key.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Issue 14 item 9: unkeyed records go through the producer's partitioner. The workload
+/// used to give each unkeyed record a random explicit partition, so the sticky
+/// partitioner never ran and a sync producer's records changed partition two times in
+/// three. With Kafka 3.3+'s partitioner (KIP-794) a sync producer stays on a partition
+/// until it produced `batch.size` (16384) bytes there, some 200 records (about 3 s of
+/// acknowledged sync sends), and the history names the partitions the partitioner chose.
+#[test]
+fn unkeyed_records_follow_the_sticky_partitioner() {
+    let scenario = inline(
+        "seeds = [1]\nduration = \"10s\"\n[cluster]\nbrokers = 3\n\
+         [[topics]]\nname = \"orders\"\npartitions = 3\n\"replication.factor\" = 3\n\
+         [[producers]]\ntopic = \"orders\"\nrate_per_sec = 200\npartitioning = \"unkeyed\"\nsend = \"sync\"\n",
+    );
+    for seed in 1..=3 {
+        let outcome = run(&scenario, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        let partitions = partitions_in_send_order(&outcome);
+        assert!(partitions.len() > 600, "{}", describe(&outcome));
+        let switches = partitions.windows(2).filter(|w| w[0] != w[1]).count();
+        assert!(switches * 150 < partitions.len(), "{switches} switches over {} records", partitions.len());
+        let used: std::collections::BTreeSet<&String> = partitions.iter().collect();
+        assert!(used.len() > 1, "one partition only: {used:?}");
     }
 }
