@@ -17,6 +17,7 @@ mod faults_kinds;
 mod groups;
 mod phases;
 mod planted;
+mod producer;
 mod proptest_faults;
 mod replication;
 mod report_browser;

@@ -3,7 +3,7 @@
 //! by `auto.offset.reset`, and the checkers do not take deleted records for lost ones.
 //! Also `Consumer::offsets_for_times` and `Consumer::seek` against a real broker.
 
-use kafkasim::broker::{run_broker, BrokerConfig, BrokerContext};
+use kafkasim::broker::{run_broker, BrokerConfig, BrokerContext, UnknownProducerSequence};
 use kafkasim::check::AnomalyKind;
 use kafkasim::client::consumer::{Consumer, ConsumerConfig};
 use kafkasim::history::{Event, LogStartReason, OpFn, OpType, Recorder};
@@ -150,6 +150,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
         log_retention_check_interval_ms: 100,
         inter_broker_timeout_ms: 5_000,
         metastore: Addr::new("metastore"),
+        unknown_producer_sequence: UnknownProducerSequence::default(),
         plant: None,
     }
 }

@@ -29,7 +29,7 @@ pub use epoch_cache::EpochCache;
 pub use follower_progress::IsrLagRule;
 pub use log::PartitionLog;
 pub use partition::{Partition, StateNews};
-pub use producer_state::{ProducerState, SequenceCheck};
+pub use producer_state::{ProducerState, SequenceCheck, UnknownProducerSequence};
 pub use server::{run_broker, BrokerContext};
 
 use crate::history::Tracer;
@@ -83,6 +83,10 @@ pub struct BrokerConfig {
     pub inter_broker_timeout_ms: u64,
     /// The metastore's address.
     pub metastore: Addr,
+    /// What a partition leader answers an idempotent producer it has no state for whose
+    /// batch does not start at sequence 0: refused (Kafka up to 2.4) or appended (2.5
+    /// and later, KIP-360), see [`UnknownProducerSequence`].
+    pub unknown_producer_sequence: UnknownProducerSequence,
     /// The bug planted in this broker (and its controller component), if any: see
     /// [`crate::plant`]. `None` in every real configuration.
     pub plant: Option<PlantedBug>,

@@ -55,9 +55,19 @@ struct AwaitingReplication {
 }
 
 impl Admission {
+    /// Refused by a broker that is not the partition's leader.
     fn refused(tp: TopicPartition, error: ErrorCode) -> Self {
-        let response = ProducePartitionResponse { tp, error: Some(error), base_offset: 0 };
+        let response = ProducePartitionResponse { tp, error: Some(error), base_offset: 0, log_start_offset: None };
         Admission { response, acknowledgeable: None, awaiting: None }
+    }
+
+    /// Refused by the partition's leader, which tells its log start offset (Kafka's
+    /// `ReplicaManager.appendToLocalLog` answers errors other than leadership ones with
+    /// the partition's `logStartOffset`).
+    fn refused_by_leader(partition: &Partition, tp: TopicPartition, error: ErrorCode) -> Self {
+        let mut refused = Self::refused(tp, error);
+        refused.response.log_start_offset = Some(partition.log().log_start_offset());
+        refused
     }
 }
 
@@ -89,9 +99,9 @@ fn admit_batch(
         return Admission::refused(tp, ErrorCode::NotLeaderOrFollower);
     }
     if acks == Acks::All && partition.isr().len() < min_isr {
-        return Admission::refused(tp, ErrorCode::NotEnoughReplicas);
+        return Admission::refused_by_leader(partition, tp, ErrorCode::NotEnoughReplicas);
     }
-    let mut check = partition.log().producers().check(&batch);
+    let mut check = partition.log().producers().check(&batch, shared.config.unknown_producer_sequence);
     if check == SequenceCheck::UnknownProducer && shared.config.planted(PlantedBug::ForgetIdempotenceOnLeaderChange) {
         // PLANTED BUG forget-idempotence-on-leader-change: a producer this leader
         // has no state for is taken as starting afresh at whatever sequence.
@@ -105,9 +115,9 @@ fn admit_batch(
             let count = batch.records.len() as u64;
             admitted(partition, acks, tp, base_offset, count)
         }
-        SequenceCheck::OutOfOrder => Admission::refused(tp, ErrorCode::OutOfOrderSequence),
-        SequenceCheck::UnknownProducer => Admission::refused(tp, ErrorCode::UnknownProducerId),
-        SequenceCheck::StaleEpoch => Admission::refused(tp, ErrorCode::InvalidProducerEpoch),
+        SequenceCheck::OutOfOrder => Admission::refused_by_leader(partition, tp, ErrorCode::OutOfOrderSequence),
+        SequenceCheck::UnknownProducer => Admission::refused_by_leader(partition, tp, ErrorCode::UnknownProducerId),
+        SequenceCheck::StaleEpoch => Admission::refused_by_leader(partition, tp, ErrorCode::InvalidProducerEpoch),
     }
 }
 
@@ -141,8 +151,9 @@ fn admitted(partition: &Partition, acks: Acks, tp: TopicPartition, base_offset: 
         leader_epoch,
     });
     let acknowledgeable = Acknowledgeable { tp: partition.name().clone(), count, leader_epoch };
+    let log_start_offset = Some(partition.log().log_start_offset());
     Admission {
-        response: ProducePartitionResponse { tp, error: None, base_offset },
+        response: ProducePartitionResponse { tp, error: None, base_offset, log_start_offset },
         acknowledgeable: Some(acknowledgeable),
         awaiting,
     }

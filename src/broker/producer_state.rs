@@ -3,16 +3,14 @@
 //! retried batch is answered with its original offset instead of being appended twice,
 //! and a sequence gap is refused with OUT_OF_ORDER_SEQUENCE.
 //!
-//! A producer this replica has no state for must start at sequence 0; any other first
-//! sequence is refused with UNKNOWN_PRODUCER_ID, as Kafka's `ProducerStateManager`
-//! (`checkSequence`, 1.0 to 2.4) answers: "found no record of producerId on the broker".
-//! That answer is what lets a KIP-360 producer tell "this leader lost my state" (a
-//! power loss wiped the log, retention deleted it) from a gap in its own sequences
-//! (OUT_OF_ORDER_SEQUENCE), and recover by bumping its epoch (`client::producer`). A
-//! higher epoch starting at sequence 0 is accepted; an older epoch is fenced. (Brokers
-//! since 2.5 accept any first sequence from an unknown idempotent producer instead; the
-//! older answer is kept here because it is the one the KIP-360 client logic reasons
-//! about, and it never appends across a gap.)
+//! The checks follow `ProducerAppendInfo.checkProducerEpoch` and `checkSequence`, after
+//! the duplicate lookup (`ProducerStateEntry.findDuplicateBatch`): an epoch older than
+//! the one seen is fenced; a known producer's new epoch must start at sequence 0; within
+//! an epoch the batch must follow the last one. What a replica answers a producer it has
+//! no state for (its log never had, or no longer has, a batch of it: a power loss wiped
+//! the log, an unclean election made a replica that never saw it leader, a truncation
+//! removed its batches) changed across releases, and is the broker's
+//! [`UnknownProducerSequence`] setting.
 //!
 //! Leaders and followers both keep it, from every batch they append, and rebuild it
 //! from the log after loading or truncating; so it survives leader changes.
@@ -23,6 +21,25 @@ use std::collections::{BTreeMap, VecDeque};
 /// How many batches per producer are remembered (Kafka's limit, which is why
 /// `max.in.flight.requests.per.connection` may be at most 5 with idempotence).
 pub const CACHED_BATCHES_PER_PRODUCER: usize = 5;
+
+/// What a replica answers an idempotent producer it has no state for, when the batch
+/// does not start at sequence 0. A batch at sequence 0 is appended in every release.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnknownProducerSequence {
+    /// Kafka 0.11: refused with OUT_OF_ORDER_SEQUENCE, as any gap (0.11's
+    /// `ProducerIdEntry.validateAppend`).
+    OutOfOrder,
+    /// Kafka 1.0 to 2.4 (KAFKA-5793): refused with UNKNOWN_PRODUCER_ID, "found no record
+    /// of producerId on the broker" (`ProducerAppendInfo.checkSequence`), so that the
+    /// producer can tell lost state from a gap in its own sequences.
+    UnknownProducerId,
+    /// Kafka 2.5 and later (KIP-360, KAFKA-8710): appended at whatever sequence: "if
+    /// there is no current producer epoch (possibly because all producer records have
+    /// been deleted due to retention or the DeleteRecords API) accept writes with any
+    /// sequence number" (`ProducerAppendInfo.checkSequence`).
+    #[default]
+    Accept,
+}
 
 /// What a leader must do with an incoming idempotent batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,9 +53,10 @@ pub enum SequenceCheck {
     },
     /// A gap: an earlier batch of this producer is missing.
     OutOfOrder,
-    /// No state for this producer and a first sequence other than 0: this replica's log
-    /// holds no batch of the producer (lost, truncated or deleted), so it cannot tell
-    /// whether the batches before this one were ever appended (UNKNOWN_PRODUCER_ID).
+    /// No state for this producer and a first sequence other than 0, refused with
+    /// UNKNOWN_PRODUCER_ID (Kafka 1.0 to 2.4, see [`UnknownProducerSequence`]): this
+    /// replica's log holds no batch of the producer, so it cannot tell whether the
+    /// batches before this one were ever appended.
     UnknownProducer,
     /// The producer's epoch is older than one already seen (a zombie producer).
     StaleEpoch,
@@ -78,14 +96,19 @@ impl ProducerState {
     }
 
     /// Decides what to do with a batch before a leader appends it (Kafka's
-    /// `ProducerAppendInfo.checkSequence`).
-    pub fn check(&self, batch: &RecordBatch) -> SequenceCheck {
+    /// `ProducerAppendInfo.checkProducerEpoch` and `checkSequence`); `unknown` is what
+    /// the release answers a producer without state (see [`UnknownProducerSequence`]).
+    pub fn check(&self, batch: &RecordBatch, unknown: UnknownProducerSequence) -> SequenceCheck {
         if batch.producer_id == NO_PRODUCER_ID {
             return SequenceCheck::Append;
         }
         let Some(entry) = self.producers.get(&batch.producer_id) else {
-            // An unknown producer must start at sequence 0.
-            return if batch.base_sequence == 0 { SequenceCheck::Append } else { SequenceCheck::UnknownProducer };
+            return match unknown {
+                _ if batch.base_sequence == 0 => SequenceCheck::Append,
+                UnknownProducerSequence::OutOfOrder => SequenceCheck::OutOfOrder,
+                UnknownProducerSequence::UnknownProducerId => SequenceCheck::UnknownProducer,
+                UnknownProducerSequence::Accept => SequenceCheck::Append,
+            };
         };
         if batch.producer_epoch < entry.epoch {
             return SequenceCheck::StaleEpoch;
@@ -157,60 +180,78 @@ mod tests {
         batch
     }
 
+    /// The newest rule, Kafka's default.
+    const NEWEST: UnknownProducerSequence = UnknownProducerSequence::Accept;
+    /// Kafka 1.0 to 2.4.
+    const KAFKA_2_4: UnknownProducerSequence = UnknownProducerSequence::UnknownProducerId;
+
     #[test]
     fn a_retried_batch_is_a_duplicate_with_its_original_offset() {
         let mut state = ProducerState::default();
         let first = batch(7, 0, 0, 3, 10);
-        assert_eq!(state.check(&first), SequenceCheck::Append);
+        assert_eq!(state.check(&first, NEWEST), SequenceCheck::Append);
         state.record(&first);
-        assert_eq!(state.check(&batch(7, 0, 0, 3, 99)), SequenceCheck::Duplicate { base_offset: 10 });
-        assert_eq!(state.check(&batch(7, 0, 3, 2, 13)), SequenceCheck::Append);
+        assert_eq!(state.check(&batch(7, 0, 0, 3, 99), NEWEST), SequenceCheck::Duplicate { base_offset: 10 });
+        assert_eq!(state.check(&batch(7, 0, 3, 2, 13), NEWEST), SequenceCheck::Append);
     }
 
     #[test]
-    fn a_gap_is_out_of_order_and_an_unknown_producer_must_start_at_zero() {
+    fn a_gap_of_a_known_producer_is_out_of_order_in_every_release() {
         let mut state = ProducerState::default();
-        assert_eq!(state.check(&batch(7, 0, 5, 1, 0)), SequenceCheck::UnknownProducer);
-        assert_eq!(state.check(&batch(7, 0, 0, 1, 0)), SequenceCheck::Append);
         state.record(&batch(7, 0, 0, 2, 0));
-        assert_eq!(state.check(&batch(7, 0, 3, 1, 2)), SequenceCheck::OutOfOrder);
-        assert_eq!(state.check(&batch(NO_PRODUCER_ID, -1, -1, 1, 2)), SequenceCheck::Append);
+        for rule in [UnknownProducerSequence::OutOfOrder, KAFKA_2_4, NEWEST] {
+            assert_eq!(state.check(&batch(7, 0, 3, 1, 2), rule), SequenceCheck::OutOfOrder);
+            assert_eq!(state.check(&batch(7, 0, 2, 1, 2), rule), SequenceCheck::Append);
+            assert_eq!(state.check(&batch(NO_PRODUCER_ID, -1, -1, 1, 2), rule), SequenceCheck::Append);
+        }
+    }
+
+    #[test]
+    fn an_unknown_producer_is_refused_or_accepted_past_sequence_zero_as_its_release_did() {
+        let state = ProducerState::default();
+        let past_zero = batch(7, 0, 5, 1, 0);
+        assert_eq!(state.check(&past_zero, UnknownProducerSequence::OutOfOrder), SequenceCheck::OutOfOrder);
+        assert_eq!(state.check(&past_zero, KAFKA_2_4), SequenceCheck::UnknownProducer);
+        assert_eq!(state.check(&past_zero, NEWEST), SequenceCheck::Append, "KIP-360: any first sequence");
+        for rule in [UnknownProducerSequence::OutOfOrder, KAFKA_2_4, NEWEST] {
+            assert_eq!(state.check(&batch(7, 0, 0, 1, 0), rule), SequenceCheck::Append, "sequence 0: {rule:?}");
+        }
     }
 
     #[test]
     fn epochs_fence_zombies_and_a_new_epoch_restarts_sequences() {
         let mut state = ProducerState::default();
         state.record(&batch(7, 1, 0, 2, 0));
-        assert_eq!(state.check(&batch(7, 0, 2, 1, 2)), SequenceCheck::StaleEpoch);
-        assert_eq!(state.check(&batch(7, 2, 0, 1, 2)), SequenceCheck::Append);
-        assert_eq!(state.check(&batch(7, 2, 4, 1, 2)), SequenceCheck::OutOfOrder);
+        assert_eq!(state.check(&batch(7, 0, 2, 1, 2), NEWEST), SequenceCheck::StaleEpoch);
+        assert_eq!(state.check(&batch(7, 2, 0, 1, 2), NEWEST), SequenceCheck::Append);
+        assert_eq!(state.check(&batch(7, 2, 4, 1, 2), NEWEST), SequenceCheck::OutOfOrder);
     }
 
     #[test]
-    fn a_producer_whose_state_was_lost_is_unknown_until_it_bumps_its_epoch() {
+    fn a_producer_whose_state_was_lost_is_unknown_to_a_2_4_broker_until_it_restarts_at_zero() {
         // The replica knew producer 7 up to sequence 9, then lost its log (power loss).
         let state = ProducerState::rebuild(std::iter::empty());
         assert!(!state.knows(7));
         // The producer's next batch continues its sequence: refused as unknown, not as a gap.
-        assert_eq!(state.check(&batch(7, 0, 10, 2, 0)), SequenceCheck::UnknownProducer);
-        // The KIP-360 answer: the same batch under a bumped epoch from sequence 0.
+        assert_eq!(state.check(&batch(7, 0, 10, 2, 0), KAFKA_2_4), SequenceCheck::UnknownProducer);
+        // A bumped epoch (KIP-360) or restarted sequences (Kafka 1.0's client) from 0.
         let mut state = state;
         let bumped = batch(7, 1, 0, 2, 0);
-        assert_eq!(state.check(&bumped), SequenceCheck::Append);
+        assert_eq!(state.check(&bumped, KAFKA_2_4), SequenceCheck::Append);
         state.record(&bumped);
         // From then on the old epoch is fenced and the new one continues in sequence.
-        assert_eq!(state.check(&batch(7, 0, 12, 1, 2)), SequenceCheck::StaleEpoch);
-        assert_eq!(state.check(&batch(7, 1, 2, 1, 2)), SequenceCheck::Append);
-        assert_eq!(state.check(&batch(7, 1, 0, 2, 9)), SequenceCheck::Duplicate { base_offset: 0 });
+        assert_eq!(state.check(&batch(7, 0, 12, 1, 2), KAFKA_2_4), SequenceCheck::StaleEpoch);
+        assert_eq!(state.check(&batch(7, 1, 2, 1, 2), KAFKA_2_4), SequenceCheck::Append);
+        assert_eq!(state.check(&batch(7, 1, 0, 2, 9), KAFKA_2_4), SequenceCheck::Duplicate { base_offset: 0 });
     }
 
     #[test]
     fn only_the_last_five_batches_are_remembered_and_state_rebuilds_from_the_log() {
         let batches: Vec<RecordBatch> = (0..7).map(|i| batch(7, 0, i, 1, i as Offset)).collect();
         let state = ProducerState::rebuild(&batches);
-        assert_eq!(state.check(&batches[6]), SequenceCheck::Duplicate { base_offset: 6 });
-        assert_eq!(state.check(&batches[2]), SequenceCheck::Duplicate { base_offset: 2 });
+        assert_eq!(state.check(&batches[6], NEWEST), SequenceCheck::Duplicate { base_offset: 6 });
+        assert_eq!(state.check(&batches[2], NEWEST), SequenceCheck::Duplicate { base_offset: 2 });
         // Batch 1 has left the cache: a retry of it can no longer be recognised.
-        assert_eq!(state.check(&batches[1]), SequenceCheck::OutOfOrder);
+        assert_eq!(state.check(&batches[1], NEWEST), SequenceCheck::OutOfOrder);
     }
 }

@@ -104,6 +104,19 @@ impl ClusterView {
         counts
     }
 
+    /// The partitions of every known topic whose leader is known, in partition order
+    /// (Kafka's `Cluster.availablePartitionsForTopic`).
+    pub fn available_partitions(&self) -> BTreeMap<String, Vec<u32>> {
+        let mut available: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for (tp, partition) in &self.partitions {
+            let entry = available.entry(tp.topic.to_string()).or_default();
+            if partition.leader.is_some() {
+                entry.push(tp.partition);
+            }
+        }
+        available
+    }
+
     /// The open connection to a broker, opened on demand.
     pub fn connection(&mut self, broker: BrokerId) -> Option<&Connection<Request, Response>> {
         let addr = self.brokers.get(&broker)?.clone();

@@ -55,14 +55,16 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Whether Kafka clients retry a request that failed with this error.
     pub fn is_retriable(self) -> bool {
-        // UNKNOWN_PRODUCER_ID is not retriable as such (Kafka's UnknownProducerIdException
-        // is an OutOfOrderSequenceException): the idempotent producer decides itself
-        // whether it can recover by bumping its epoch (KIP-360).
+        // OUT_OF_ORDER_SEQUENCE and UNKNOWN_PRODUCER_ID are not retriable as such (Kafka's
+        // OutOfOrderSequenceException is an ApiException, UnknownProducerIdException one
+        // of them): the idempotent producer decides itself whether to retry them
+        // (`TransactionManager.canRetry`).
         !matches!(
             self,
             ErrorCode::UnsupportedRequest
                 | ErrorCode::OffsetOutOfRange
                 | ErrorCode::InvalidProducerEpoch
+                | ErrorCode::OutOfOrderSequence
                 | ErrorCode::UnknownProducerId
         )
     }

@@ -188,6 +188,10 @@ pub struct ProducePartitionResponse {
     pub error: Option<ErrorCode>,
     /// The offset of the batch's first record (valid when `error` is `None`).
     pub base_offset: Offset,
+    /// The answering leader's log start offset, when it hosts the partition (Kafka's
+    /// `PartitionResponse.logStartOffset`, -1 otherwise): the idempotent producer compares
+    /// it with its last acknowledged offset on UNKNOWN_PRODUCER_ID.
+    pub log_start_offset: Option<Offset>,
 }
 
 /// A fetch request, from a consumer (`replica_id: None`) or a follower.

@@ -4,10 +4,11 @@
 
 use super::RunOptions;
 use crate::broker::coordinator::OFFSETS_TOPIC;
-use crate::broker::BrokerConfig;
+use crate::broker::{BrokerConfig, UnknownProducerSequence};
 use crate::client::assignor::Strategy;
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
+use crate::client::partitioner::UnkeyedPartitioning;
 use crate::client::producer::ProducerConfig;
 use crate::protocol::{broker_names, BrokerId, FollowerRestart, RetentionConfig, TopicAssignment, METASTORE};
 use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
@@ -85,6 +86,7 @@ pub(super) fn broker_config(
         log_retention_check_interval_ms: c.log_retention_check_interval_ms,
         inter_broker_timeout_ms: 30_000,
         metastore: Addr::new(METASTORE),
+        unknown_producer_sequence: UnknownProducerSequence::default(),
         plant: options.plant,
     }
 }
@@ -119,6 +121,10 @@ pub(super) fn producer_config(spec: &ProducerSpec, bootstrap: Vec<Addr>) -> Prod
         max_in_flight_requests_per_connection: c.max_in_flight_requests_per_connection,
         max_block_ms: 60_000,
         enable_idempotence: c.enable_idempotence,
+        idempotent_epoch_bump: true,
+        partitioner: UnkeyedPartitioning::default(),
+        partitioner_adaptive_partitioning_enable: true,
+        partitioner_availability_timeout_ms: 0,
     }
 }
 

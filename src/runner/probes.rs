@@ -139,6 +139,7 @@ mod tests {
             tp: "orders-0".into(),
             leader: Some(1),
             leader_epoch: 0,
+            partition_epoch: 0,
             isr: vec![1],
             unclean: false,
             reason: ElectionReason::BrokerFailure,
@@ -163,7 +164,13 @@ mod tests {
             ]
         );
 
-        state.apply(&at(Event::IsrChange { tp: tp.clone(), leader: Some(1), leader_epoch: 0, isr: vec![1, 2] }));
+        state.apply(&at(Event::IsrChange {
+            tp: tp.clone(),
+            leader: Some(1),
+            leader_epoch: 0,
+            partition_epoch: 1,
+            isr: vec![1, 2],
+        }));
         state.apply(&at(Event::HighWatermark { tp, broker: 1, is_leader: true, leader_epoch: 0, old: 0, new: 5 }));
         assert_eq!(problems(&state), []);
     }

@@ -119,13 +119,14 @@ mod tests {
             tp: tp.into(),
             leader: None,
             leader_epoch: 3,
+            partition_epoch: 0,
             isr: vec![],
             unclean: false,
             reason: ElectionReason::BrokerFailure,
         };
         assert!(trigger_matches(&trigger, &election("orders-0")));
         assert!(!trigger_matches(&trigger, &election("orders-1")));
-        let isr = Event::IsrChange { tp: "orders-0".into(), leader: None, leader_epoch: 3, isr: vec![] };
+        let isr = Event::IsrChange { tp: "orders-0".into(), leader: None, leader_epoch: 3, partition_epoch: 1, isr: vec![] };
         assert!(!trigger_matches(&trigger, &isr));
     }
 }

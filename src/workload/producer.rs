@@ -2,7 +2,8 @@
 //! recording each send op as Jepsen's Kafka workload does.
 
 use super::{Incarnation, WorkloadContext};
-use crate::client::producer::{Producer, ProducerConfig, ProducerRecord};
+use crate::client::partitioner::partition_for_key;
+use crate::client::producer::{Delivery, Producer, ProducerConfig, ProducerRecord};
 use crate::history::{MicroOp, OpFn, OpType, OpValue, RunPhase};
 use crate::protocol::{Request, Response, TopicPartition};
 use crate::scenario::{Partitioning, ProducerSpec, SendMode};
@@ -30,6 +31,11 @@ const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 /// short window (as Jepsen's multi-send ops do): they are issued at the rate without
 /// waiting, each with its own completion callback, and the op completes once every
 /// callback has fired; reordering inside the op is what `nonmonotonic-send` sees.
+///
+/// Explicit records name their partition; keyed ones are hashed by the producer (murmur2,
+/// so the invoke can name the partition in advance); unkeyed ones are placed by the
+/// producer's partitioner, so an op's unkeyed records are sent together and the invoke,
+/// recorded right after, names the partitions they went to.
 pub fn run_producer(
     ctx: WorkloadContext,
     net: NodeNet<Request, Response>,
@@ -78,27 +84,36 @@ async fn produce(
             break;
         }
         // Decide the op's records up front: the invoke names every send.
-        let mut planned = Vec::new();
-        for _ in 0..size {
-            let value = ctx.next_value.fetch_add(1, Ordering::Relaxed);
-            let (partition, key) = route(&spec, sent, partitions);
-            sent += 1;
-            let tp = TopicPartition::new(topic.clone(), partition);
-            planned.push(PlannedSend { tp, name: partition_names[partition as usize].clone(), key, value });
-        }
-        let invoke =
-            planned.iter().map(|p| MicroOp::Send { key: p.name.clone(), value: p.value, offset: None }).collect();
-        life.invoke(OpFn::Send, OpValue::Txn(invoke));
-        let mut deliveries = Vec::new();
-        for (i, PlannedSend { tp, key, value, .. }) in planned.iter().enumerate() {
-            if i > 0 {
-                next_send += interval;
-                wait_until(next_send, catch_up).await;
+        let mut planned: Vec<PlannedSend> = (0..size)
+            .map(|_| {
+                let value = ctx.next_value.fetch_add(1, Ordering::Relaxed);
+                let route = route(&spec, sent, partitions);
+                sent += 1;
+                let name = route.partition().map(|p| partition_names[p as usize].clone());
+                PlannedSend { route, name, value }
+            })
+            .collect();
+        let deliveries = if spec.partitioning == Partitioning::Unkeyed {
+            // The partitioner places an unkeyed record when `send` appends it, so the op's
+            // records are appended together, as Jepsen's multi-send ops issue theirs, and
+            // the invoke then names where they went: nothing runs in between, so the
+            // invoke still precedes every effect of the op.
+            let deliveries = append_all(&producer, &topic, &mut planned, &partition_names).await;
+            life.invoke(OpFn::Send, invoke_value(&planned));
+            next_send += interval * (size as u32 - 1);
+            deliveries
+        } else {
+            life.invoke(OpFn::Send, invoke_value(&planned));
+            let mut deliveries = Vec::new();
+            for (i, send) in planned.iter().enumerate() {
+                if i > 0 {
+                    next_send += interval;
+                    wait_until(next_send, catch_up).await;
+                }
+                deliveries.push(producer.send(send.record(&topic)).await);
             }
-            let record =
-                ProducerRecord { topic: topic.clone(), partition: Some(tp.partition), key: key.clone(), value: *value };
-            deliveries.push(producer.send(record).await);
-        }
+            deliveries
+        };
         next_send += interval;
         let mut results = Vec::new();
         for delivery in deliveries {
@@ -117,18 +132,60 @@ async fn wait_until(deadline: Instant, catch_up: bool) {
     }
 }
 
-/// A send op's completion: `ok` if every send was acknowledged, `fail` if every one
-/// definitely failed, else `info` (outcome unknown) with the offsets that are known.
-/// One record of a send op, decided before the op starts: the invoke names every send.
+/// Sends the op's records one after the other without waiting between them, and names
+/// each planned send after the partition its record was appended to. A send that failed
+/// before the partitioner placed it (no metadata within `max.block.ms`) is named after
+/// partition 0: it definitely failed, so its key does not matter to the checkers.
+async fn append_all(
+    producer: &Producer,
+    topic: &Arc<str>,
+    planned: &mut [PlannedSend],
+    partition_names: &[Arc<str>],
+) -> Vec<Delivery> {
+    let mut deliveries = Vec::new();
+    for send in planned.iter_mut() {
+        let delivery = producer.send(send.record(topic)).await;
+        let partition = delivery.partition().map_or(0, |tp| tp.partition);
+        send.name = Some(partition_names[partition as usize].clone());
+        deliveries.push(delivery);
+    }
+    deliveries
+}
+
+/// The invoke of a send op: every planned send, without offsets.
+fn invoke_value(planned: &[PlannedSend]) -> OpValue {
+    OpValue::Txn(planned.iter().map(|p| MicroOp::Send { key: p.name(), value: p.value, offset: None }).collect())
+}
+
+/// One record of a send op, decided before the op starts.
 struct PlannedSend {
-    tp: TopicPartition,
+    route: Route,
     /// The partition's name as the history writes it, shared by the invoke and the
-    /// completion.
-    name: Arc<str>,
-    key: Option<String>,
+    /// completion; for an unkeyed record, known once the partitioner placed it.
+    name: Option<Arc<str>>,
     value: u64,
 }
 
+impl PlannedSend {
+    /// The producer record: the partition is explicit only in explicit mode; a keyed
+    /// record is hashed and an unkeyed one placed by the producer's partitioner.
+    fn record(&self, topic: &Arc<str>) -> ProducerRecord {
+        let (partition, key) = match &self.route {
+            Route::Explicit(partition) => (Some(*partition), None),
+            Route::Keyed { key, .. } => (None, Some(key.clone())),
+            Route::Unkeyed => (None, None),
+        };
+        ProducerRecord { topic: topic.clone(), partition, key, value: self.value }
+    }
+
+    /// The partition's name.
+    fn name(&self) -> Arc<str> {
+        self.name.clone().expect("named before the invoke")
+    }
+}
+
+/// A send op's completion: `ok` if every send was acknowledged, `fail` if every one
+/// definitely failed, else `info` (outcome unknown) with the offsets that are known.
 fn send_completion(
     planned: &[PlannedSend],
     results: Vec<Result<crate::client::producer::RecordMetadata, crate::client::producer::SendError>>,
@@ -140,7 +197,7 @@ fn send_completion(
         .iter()
         .zip(&results)
         .map(|(planned, result)| MicroOp::Send {
-            key: planned.name.clone(),
+            key: planned.name(),
             value: planned.value,
             offset: result.as_ref().ok().and_then(|m| m.offset),
         })
@@ -155,15 +212,41 @@ fn send_completion(
     (kind, OpValue::Txn(mops), error)
 }
 
-/// The partition (and key) of the producer's `n`-th record, per its partitioning mode.
-/// The partition is always explicit in the record so that the invoke can name it.
-fn route(spec: &ProducerSpec, n: u64, partitions: u32) -> (u32, Option<String>) {
+/// Where the producer's `n`-th record goes, per its partitioning mode.
+enum Route {
+    /// To partition `n % partitions`, named in the record.
+    Explicit(u32),
+    /// With a key drawn from `key_count` keys, which the producer hashes to `partition`
+    /// (Kafka's murmur2, the same function).
+    Keyed {
+        /// The key.
+        key: String,
+        /// The partition it hashes to.
+        partition: u32,
+    },
+    /// Without a key: the producer's partitioner decides.
+    Unkeyed,
+}
+
+impl Route {
+    /// The partition, when known before the producer places the record.
+    fn partition(&self) -> Option<u32> {
+        match self {
+            Route::Explicit(partition) | Route::Keyed { partition, .. } => Some(*partition),
+            Route::Unkeyed => None,
+        }
+    }
+}
+
+/// The route of the producer's `n`-th record.
+fn route(spec: &ProducerSpec, n: u64, partitions: u32) -> Route {
     match spec.partitioning {
-        Partitioning::Explicit => ((n % u64::from(partitions)) as u32, None),
+        Partitioning::Explicit => Route::Explicit((n % u64::from(partitions)) as u32),
         Partitioning::Keyed => {
             let key = format!("key-{}", thread_rng().gen_range(0..spec.key_count.max(1)));
-            (crate::client::partitioner::partition_for_key(key.as_bytes(), partitions), Some(key))
+            let partition = partition_for_key(key.as_bytes(), partitions);
+            Route::Keyed { key, partition }
         }
-        Partitioning::Unkeyed => (thread_rng().gen_range(0..partitions), None),
+        Partitioning::Unkeyed => Route::Unkeyed,
     }
 }

@@ -9,6 +9,7 @@
 use super::batch::Batch;
 use super::config::ProducerConfig;
 use super::delivery::Completion;
+use crate::client::partitioner::QueueSizes;
 use crate::protocol::{BrokerId, LeaderEpoch, Record, TopicPartition};
 use madsim::time::Instant;
 use std::collections::{BTreeMap, VecDeque};
@@ -28,6 +29,17 @@ pub(super) struct Accumulator {
     /// Whether a `flush()` is waiting: every batch is ready at once (Kafka's
     /// `RecordAccumulator.flushInProgress`).
     pub flushing: bool,
+    /// When each leader last had batches ready and last could take them, kept only with
+    /// a `partitioner.availability.timeout.ms` (`RecordAccumulator.nodeStats`).
+    node_latency: BTreeMap<BrokerId, NodeLatency>,
+}
+
+/// When a leader last had ready batches and when it last could take them
+/// (`RecordAccumulator.NodeLatencyStats`).
+#[derive(Clone, Copy, Debug)]
+struct NodeLatency {
+    ready: Instant,
+    drained: Instant,
 }
 
 /// What one drain took off the accumulator.
@@ -40,9 +52,6 @@ pub(super) struct Drain {
     /// Whether a batch was ready for a partition whose leader is unknown, so the
     /// metadata needs a refresh.
     pub leader_unknown: bool,
-    /// Whether the drain stopped at the first partition whose batches expired (see
-    /// [`Accumulator::drain`]).
-    pub stopped_by_expiry: bool,
 }
 
 impl Accumulator {
@@ -56,9 +65,8 @@ impl Accumulator {
     /// started.
     pub fn append(&mut self, tp: TopicPartition, record: Record, completion: Completion, batch_size: u64) -> bool {
         let size = record.size_bytes();
+        let started = !self.joins_last_batch(&tp, size, batch_size);
         let queue = self.queues.entry(tp.clone()).or_default();
-        let fits = queue.back().is_some_and(|b| b.attempts == 0 && b.size_bytes + size <= batch_size);
-        let started = !fits;
         if started {
             queue.push_back(Batch::new(tp, self.next_order));
             self.next_order += 1;
@@ -70,26 +78,56 @@ impl Accumulator {
         started
     }
 
-    /// The batches queued for `tp`, oldest first (none in flight).
-    pub fn queued(&self, tp: &TopicPartition) -> impl Iterator<Item = &Batch> {
-        self.queues.get(tp).into_iter().flatten()
+    /// Whether a record of `size` bytes would join the partition's last batch rather
+    /// than start a new one (Kafka's `tryAppend` succeeding).
+    pub fn joins_last_batch(&self, tp: &TopicPartition, size: u64, batch_size: u64) -> bool {
+        let last = self.queues.get(tp).and_then(VecDeque::back);
+        last.is_some_and(|b| b.attempts == 0 && b.size_bytes + size <= batch_size)
     }
 
-    /// The batches queued for `tp`, to update in place.
-    pub fn queued_mut(&mut self, tp: &TopicPartition) -> impl Iterator<Item = &mut Batch> {
-        self.queues.get_mut(tp).into_iter().flatten()
+    /// Whether the partition's last queued batch, if any, takes no more records: it
+    /// reached `batch.size` or was sent (`RecordAccumulator.allBatchesFull`).
+    pub fn all_batches_full(&self, tp: &TopicPartition, batch_size: u64) -> bool {
+        let last = self.queues.get(tp).and_then(VecDeque::back);
+        last.is_none_or(|b| b.attempts > 0 || b.size_bytes >= batch_size)
     }
 
-    /// Hands every queued batch to `keep`, partition by partition, oldest first; the
-    /// batches it gives back stay queued in their order, the others are gone.
-    pub fn retain_queued(&mut self, mut keep: impl FnMut(Batch) -> Option<Batch>) {
-        for queue in self.queues.values_mut() {
-            for batch in std::mem::take(queue) {
-                if let Some(batch) = keep(batch) {
-                    queue.push_back(batch);
-                }
+    /// The queue lengths the adaptive partitioner weighs (`RecordAccumulator.partitionReady`),
+    /// or `None` until every one of the topic's `partitions` has a queue. Partitions
+    /// without a known leader are left out, and with a `partitioner.availability.timeout.ms`
+    /// so are those with batches waiting whose leader had batches ready but could take no
+    /// request for longer than it.
+    pub fn queue_sizes(
+        &self,
+        config: &ProducerConfig,
+        topic: &str,
+        partitions: u32,
+        leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
+    ) -> Option<QueueSizes> {
+        let queues: Vec<(&TopicPartition, &VecDeque<Batch>)> =
+            self.queues.iter().filter(|(tp, _)| *tp.topic == *topic).collect();
+        if queues.len() < partitions as usize {
+            return None;
+        }
+        let timeout = Duration::from_millis(config.partitioner_availability_timeout_ms);
+        let mut sizes = QueueSizes { queues: queues.len(), ..QueueSizes::default() };
+        for (tp, queue) in queues {
+            let Some((leader, _)) = leader_of(tp) else { continue };
+            let unavailable = !queue.is_empty()
+                && !timeout.is_zero()
+                && self.node_latency.get(&leader).is_some_and(|n| n.ready.duration_since(n.drained) > timeout);
+            if !unavailable {
+                sizes.sizes.push(queue.len() as u32);
+                sizes.partitions.push(tp.partition);
             }
         }
+        Some(sizes)
+    }
+
+    /// The batches queued for `tp`, oldest first (none in flight).
+    #[cfg(test)]
+    pub fn queued(&self, tp: &TopicPartition) -> impl Iterator<Item = &Batch> {
+        self.queues.get(tp).into_iter().flatten()
     }
 
     /// Whether some batch of the partition is in flight.
@@ -136,26 +174,23 @@ impl Accumulator {
     }
 
     /// Takes the ready batches off the accumulator, grouped by leader (`leader_of`, from
-    /// the cluster metadata), and fails the ones that waited past `delivery.timeout.ms`
-    /// (Kafka's `ready`, `drain` and `expiredBatches` in one pass over the partitions).
+    /// the cluster metadata) (Kafka's `ready` and `drain` in one pass over the
+    /// partitions).
     ///
     /// A partition's front batch goes if it is ready (`batch.size` reached, `linger.ms`
     /// passed, a flush, or a retry whose backoff passed), its leader is known and below
     /// `max.in.flight.requests.per.connection`, and `admit` lets it: `admit` gets the
-    /// batch, already off its queue, and the accumulator's state, and may refuse it, when
-    /// the batch goes back to the front. Each drained leader counts one request more in
-    /// flight.
+    /// batch, already off its queue, and may refuse it, when the batch goes back to the
+    /// front (an idempotent producer's sequence rules, see `idempotence`; Kafka's drain
+    /// stops at such a batch for the whole broker and starts its next drain after it,
+    /// this one skips it). Each drained leader counts one request more in flight.
     ///
-    /// With `enable.idempotence` the first partition whose batches expired stops the
-    /// drain (`stopped_by_expiry`): the producer must reset its id before it sends more.
-    /// The batches already taken for earlier partitions are then in the returned requests
-    /// but counted in flight only per partition.
     pub fn drain(
         &mut self,
         config: &ProducerConfig,
         now: Instant,
         leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
-        mut admit: impl FnMut(&mut Batch, &Accumulator) -> bool,
+        mut admit: impl FnMut(&mut Batch) -> bool,
     ) -> Drain {
         let linger = Duration::from_millis(config.linger_ms);
         let delivery_timeout = Duration::from_millis(config.delivery_timeout_ms);
@@ -163,23 +198,15 @@ impl Accumulator {
         let mut next_wake: Option<Instant> = None;
         let mut earliest = |at: Instant| next_wake = Some(next_wake.map_or(at, |w: Instant| w.min(at)));
         let mut leader_unknown = false;
-        let idempotent = config.enable_idempotence;
         let tps: Vec<TopicPartition> = self.queues.keys().cloned().collect();
         for tp in tps {
-            let expired = self.expire(&tp, config, now);
-            if expired && idempotent {
-                return Drain { requests, next_wake: None, leader_unknown, stopped_by_expiry: true };
-            }
             let partition_busy = self.has_in_flight(&tp);
             let queue = self.queues.get_mut(&tp).expect("listed above");
             let Some(front) = queue.front() else { continue };
             earliest(front.created + delivery_timeout);
             // In-flight 1 guarantees order by sending one batch per partition at a time
-            // (`RecordAccumulator.drainBatchesForOneNode`: a muted partition is skipped);
-            // an idempotent retry waits until its partition's earlier sends resolved
-            // (`shouldStopDrainBatchesForPartition`).
-            let ordered = config.max_in_flight_requests_per_connection == 1 || (idempotent && front.attempts > 0);
-            if ordered && partition_busy {
+            // (`RecordAccumulator.drainBatchesForOneNode`: a muted partition is skipped).
+            if config.max_in_flight_requests_per_connection == 1 && partition_busy {
                 continue;
             }
             if let Some(retry_at) = front.retry_at.filter(|at| *at > now) {
@@ -199,11 +226,16 @@ impl Accumulator {
             };
             // One request per broker per drain carries every ready partition's batch, so
             // the limit applies to requests already in flight.
-            if self.in_flight.get(&leader).copied().unwrap_or(0) >= config.max_in_flight_requests_per_connection {
+            let can_drain =
+                self.in_flight.get(&leader).copied().unwrap_or(0) < config.max_in_flight_requests_per_connection;
+            if config.partitioner_availability_timeout_ms > 0 {
+                node_ready(&mut self.node_latency, leader, now, can_drain);
+            }
+            if !can_drain {
                 continue;
             }
             let mut batch = queue.pop_front().expect("front exists");
-            if !admit(&mut batch, &*self) {
+            if !admit(&mut batch) {
                 self.queues.get_mut(&tp).expect("listed above").push_front(batch);
                 continue;
             }
@@ -213,20 +245,29 @@ impl Accumulator {
         for leader in requests.keys() {
             *self.in_flight.entry(*leader).or_default() += 1;
         }
-        Drain { requests, next_wake, leader_unknown, stopped_by_expiry: false }
+        Drain { requests, next_wake, leader_unknown }
     }
 
-    /// Fails the batches at the front of a partition's queue that are past the delivery
-    /// timeout (never one in flight). Returns whether any expired.
-    fn expire(&mut self, tp: &TopicPartition, config: &ProducerConfig, now: Instant) -> bool {
-        let Some(queue) = self.queues.get_mut(tp) else { return false };
-        let mut expired = false;
-        while queue.front().is_some_and(|b| b.delivery_timed_out(config, now)) {
-            let batch = queue.pop_front().expect("checked");
-            let reason = batch.last_error.clone().unwrap_or_else(|| "no attempt".into());
-            batch.fail(&format!("TimeoutException: delivery.timeout.ms expired (last error: {reason})"));
-            expired = true;
+    /// Takes off every partition's queue the batches at its front that waited past
+    /// `delivery.timeout.ms` (never one in flight), partition by partition, oldest
+    /// first; the caller fails them (Kafka's `RecordAccumulator.expiredBatches`).
+    pub fn expired(&mut self, config: &ProducerConfig, now: Instant) -> Vec<Batch> {
+        let mut expired = Vec::new();
+        for queue in self.queues.values_mut() {
+            while queue.front().is_some_and(|b| b.delivery_timed_out(config, now)) {
+                expired.push(queue.pop_front().expect("checked"));
+            }
         }
         expired
+    }
+}
+
+/// A leader had batches ready now, and could take them or not
+/// (`RecordAccumulator.updateNodeLatencyStats`, from `Sender.sendProducerData`).
+fn node_ready(stats: &mut BTreeMap<BrokerId, NodeLatency>, leader: BrokerId, now: Instant, can_drain: bool) {
+    let latency = stats.entry(leader).or_insert(NodeLatency { ready: now, drained: now });
+    latency.ready = now;
+    if can_drain {
+        latency.drained = now;
     }
 }

@@ -3,7 +3,8 @@
 
 use super::config::ProducerConfig;
 use super::delivery::{Completion, RecordMetadata, SendError};
-use super::idempotence::BatchSequence;
+use super::idempotence::BatchRef;
+use super::sequences::BatchSequence;
 use crate::protocol::{Offset, Record, RecordBatch, TopicPartition};
 use madsim::time::Instant;
 use std::time::Duration;
@@ -28,11 +29,13 @@ pub(super) struct Batch {
     pub maybe_appended: bool,
     /// The error of the last failed attempt, quoted when the batch finally fails.
     pub last_error: Option<String>,
-    /// The idempotent producer id, epoch and first sequence, fixed at the first send
-    /// (and given anew only when the partition's sequences restart, see `idempotence`).
+    /// The idempotent producer id, epoch and first sequence its last attempt carried:
+    /// given at the first drain, kept across retries, rewritten only when its partition's
+    /// sequences restart or shift (the idempotence state tracks it meanwhile).
     pub sequence: Option<BatchSequence>,
-    /// The batch's place in its partition's send order (creation order), which retries
-    /// of an idempotent producer keep whatever their sequence numbers.
+    /// The batch's place in its partition's send order (creation order, unique in the
+    /// producer), which retries of an idempotent producer keep whatever their sequence
+    /// numbers; the idempotence state knows the batch by it.
     pub order: u64,
 }
 
@@ -52,6 +55,11 @@ impl Batch {
             sequence: None,
             order,
         }
+    }
+
+    /// The batch as the idempotence state sees it.
+    pub fn idempotence_ref(&self) -> BatchRef<'_> {
+        BatchRef { tp: &self.tp, id: self.order, sent: self.sequence, records: self.records.len() }
     }
 
     /// The wire form of this batch.
@@ -82,6 +90,12 @@ impl Batch {
             let offset = base_offset.map(|b| b + i as Offset);
             let _ = completion.send(Ok(RecordMetadata { tp: self.tp.clone(), offset }));
         }
+    }
+
+    /// Fails a batch that waited in the accumulator past `delivery.timeout.ms`.
+    pub fn expire(self) {
+        let reason = self.last_error.clone().unwrap_or_else(|| "no attempt".into());
+        self.fail(&format!("TimeoutException: delivery.timeout.ms expired (last error: {reason})"));
     }
 
     /// Reports failure; definite only if no attempt can have been appended.

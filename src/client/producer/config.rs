@@ -1,5 +1,6 @@
 //! The producer's settings, with Kafka's names and meanings.
 
+use crate::client::partitioner::UnkeyedPartitioning;
 use crate::protocol::Acks;
 use crate::sim::net::Addr;
 
@@ -27,7 +28,23 @@ pub struct ProducerConfig {
     /// `max.block.ms`: how long `send` waits for metadata.
     pub max_block_ms: u64,
     /// `enable.idempotence`: producer id and sequence numbers, so that the leader drops
-    /// retried duplicates and refuses gaps; the producer bumps its epoch when a leader
-    /// lost its state (KIP-360).
+    /// retried duplicates and refuses gaps.
     pub enable_idempotence: bool,
+    /// How the idempotent producer recovers when a leader refuses a sequence
+    /// (OUT_OF_ORDER_SEQUENCE, UNKNOWN_PRODUCER_ID) or a batch fails with an unknown
+    /// outcome. `true`: Kafka 2.5 and later (KIP-360, KAFKA-8805), it bumps its epoch,
+    /// restarts the partition's sequences at 0 and goes on. `false`: Kafka 1.0 to 2.4,
+    /// it fails the batch and resets its producer id. Not a Kafka setting: the release.
+    pub idempotent_epoch_bump: bool,
+    /// How records with neither partition nor key are placed: round-robin (Kafka up to
+    /// 2.3), sticky until a new batch (2.4 to 3.2, KIP-480) or sticky for `batch.size`
+    /// bytes (3.3 and later, KIP-794). Not a Kafka setting: the release.
+    pub partitioner: UnkeyedPartitioning,
+    /// `partitioner.adaptive.partitioning.enable` (3.3+, default true): the KIP-794
+    /// partitioner favours partitions with shorter queues when it switches.
+    pub partitioner_adaptive_partitioning_enable: bool,
+    /// `partitioner.availability.timeout.ms` (3.3+, default 0: off): with adaptive
+    /// partitioning, a partition whose leader had batches ready but could take no request
+    /// for longer than this is left out when the KIP-794 partitioner switches.
+    pub partitioner_availability_timeout_ms: u64,
 }

@@ -38,17 +38,30 @@ pub struct Delivery(Pending);
 
 /// Where a [`Delivery`]'s outcome comes from.
 enum Pending {
-    /// The record is in the accumulator; its batch will complete it.
-    Accumulated(oneshot::Receiver<Result<RecordMetadata, SendError>>),
+    /// The record is in the accumulator, in a batch of this partition, which will
+    /// complete it.
+    Accumulated(TopicPartition, oneshot::Receiver<Result<RecordMetadata, SendError>>),
     /// The send failed before its record reached the accumulator.
     Failed(SendError),
 }
 
 impl Delivery {
-    /// A record's completion and the delivery that reports it.
-    pub(super) fn channel() -> (Completion, Delivery) {
-        let (tx, rx) = oneshot::channel();
-        (tx, Delivery(Pending::Accumulated(rx)))
+    /// The delivery of a record appended to a batch of `tp`, whose [`Completion`] end
+    /// reports to `rx`.
+    pub(super) fn accumulated(
+        tp: TopicPartition,
+        rx: oneshot::Receiver<Result<RecordMetadata, SendError>>,
+    ) -> Delivery {
+        Delivery(Pending::Accumulated(tp, rx))
+    }
+
+    /// The partition the record was appended to, as Kafka's callback and future learn it
+    /// (`None` if the send failed before the partitioner placed it).
+    pub fn partition(&self) -> Option<&TopicPartition> {
+        match &self.0 {
+            Pending::Accumulated(tp, _) => Some(tp),
+            Pending::Failed(_) => None,
+        }
     }
 
     /// A send that failed before its record reached the accumulator.
@@ -61,7 +74,7 @@ impl Delivery {
     pub async fn wait(self) -> Result<RecordMetadata, SendError> {
         match self.0 {
             Pending::Failed(error) => Err(error),
-            Pending::Accumulated(rx) => {
+            Pending::Accumulated(_, rx) => {
                 rx.await.unwrap_or_else(|_| Err(SendError { reason: "producer closed".into(), definite: false }))
             }
         }

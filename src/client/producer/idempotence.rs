@@ -1,138 +1,97 @@
-//! The idempotent producer's state, with one owner ([`Idempotence`]), after Kafka's
-//! `TransactionManager` (idempotent part, Kafka 2.5+ with KIP-360): the producer id and
-//! epoch, and per partition which producer id and epoch its sequences belong to, the
-//! next sequence, the last acknowledged one, and what an UNKNOWN_PRODUCER_ID answer
-//! means.
+//! The idempotent producer's state, with one owner ([`Idempotence`]), after the
+//! idempotent part of Kafka's `TransactionManager`: the producer id and epoch, each
+//! partition's sequences (see `sequences`), and what the producer does when a leader
+//! refuses a sequence or a batch fails for good.
 //!
-//! It knows nothing of batches or queues: the producer's `State` asks it for a batch's
-//! sequence when the batch is first drained, reports acknowledged batches, and passes
-//! along what only the accumulator knows (whether a partition's earlier batches are
-//! still unresolved).
+//! It knows nothing of queues: the producer's `State` shows it each batch as a
+//! [`BatchRef`] when the drain takes it, when its answer comes and when it expires.
 //!
-//! UNKNOWN_PRODUCER_ID means the leader's log holds no batch of ours (a power loss wiped
-//! it, or retention deleted it). Whether that is safe to recover from depends on the
-//! refused batch (`TransactionManager.canRetry` / `isNextSequence`):
+//! Two releases' rules, chosen by `ProducerConfig::idempotent_epoch_bump`:
 //!
-//! - its sequence follows the last acknowledged one: nothing of ours lies between the
-//!   acknowledged records and this batch, so the state was simply lost. The producer
-//!   bumps its epoch and restarts that partition's sequences at 0, in order
-//!   (`requestEpochBumpForPartition`, `startSequencesAtBeginning`); the leader accepts a
-//!   higher epoch from sequence 0, and the batch is retried: no failure, no duplicate.
-//! - the batch was sequenced under an epoch the partition has since left (the bump
-//!   above already re-sequenced the partition): it is re-sequenced and retried
-//!   (`sequenceHasBeenReset`); the refusal proves this attempt was not appended.
-//! - an earlier batch of the partition is still unresolved (in flight or queued): the
-//!   gap may yet close, so the batch waits and retries behind it, as for
-//!   OUT_OF_ORDER_SEQUENCE.
-//! - otherwise the batches between the last acknowledged one and this one have unknown
-//!   outcomes and the producer cannot know what the log should hold: the batch fails
-//!   and the producer id is reset, failing every batch whose outcome is unknown
-//!   (`State::reset_producer_id`). Kafka's idempotent producer bumps the epoch for
-//!   every UNKNOWN_PRODUCER_ID; this model keeps the conservative answer where an
-//!   earlier outcome is unknown.
+//! - Kafka 2.5 and later (KIP-360, KAFKA-8805), the default. OUT_OF_ORDER_SEQUENCE for
+//!   the batch that follows the last acknowledged one means the leader lost records of
+//!   ours (an unclean election, a truncation): the producer bumps its epoch, restarts the
+//!   partition's sequences at 0, rewriting its in-flight batches in order, and retries.
+//!   UNKNOWN_PRODUCER_ID always retries with a bump. A batch that fails for good while
+//!   retries remain, or expired in a retry leaving a gap once the partition has nothing
+//!   in flight, bumps the epoch too. Other partitions move to the new epoch once their
+//!   own in-flight batches completed (KAFKA-12152). Only an exhausted epoch resets the
+//!   producer id.
+//! - Kafka 1.0 to 2.4 (KAFKA-5793). OUT_OF_ORDER_SEQUENCE for the next batch, and
+//!   UNKNOWN_PRODUCER_ID unless the leader's log start passed our last acknowledged
+//!   offset (retention deleted our records: the sequences restart at 0 under the same
+//!   epoch), fail the batch with an OutOfOrderSequenceException and reset the producer
+//!   id: a new InitProducerId, every partition's sequences forgotten. Batches sequenced
+//!   under the old id keep it: a retry of one is failed ("the producer id changed"), a
+//!   queued one is still sent with it. A batch that fails for good otherwise closes its
+//!   gap by shifting the later sequences down; an expired retry that leaves a gap
+//!   resets the producer id.
 //!
-//! Like Kafka, the recovery trusts the answering leader's log: a batch appended only
-//! on a replica that later leads again without truncating it (leadership flapping
-//! before a follower reconciles) would be appended a second time under the new epoch.
-//! The checkers report that as `duplicate`, so a sweep would find it.
+//! In both, a retried batch goes out only when it is its partition's first batch in
+//! flight (by sequence), and new batches wait while an expired retry's outcome is
+//! unresolved (`RecordAccumulator.shouldStopDrainBatchesForPartition`).
+//!
+//! Like Kafka, the recovery trusts the answering leader's log: a rewritten batch whose
+//! earlier attempt some replica did append is appended again under the new epoch if that
+//! replica leads again; the checkers report it as `duplicate`.
 
-use crate::protocol::{ProducerIdAndEpoch, TopicPartition};
-use std::collections::BTreeMap;
+use super::sequences::{BatchId, BatchSequence, PartitionSequences, Sequence, TrackedBatch};
+use crate::protocol::{ErrorCode, Offset, ProducerIdAndEpoch, TopicPartition};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// A record's sequence number in one partition's sequences under one producer id and
-/// epoch: a batch carries its first record's, and the next batch starts where it ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct Sequence(pub i32);
-
-impl Sequence {
-    /// Where a partition's sequences start, and restart after an epoch bump.
-    pub const FIRST: Sequence = Sequence(0);
-
-    /// The sequence `delta` records later. It wraps as `i32` arithmetic does (Kafka wraps
-    /// to 0 instead; no run comes near 2^31 records per partition).
-    pub fn offset_by(self, delta: i32) -> Sequence {
-        Sequence(self.0.wrapping_add(delta))
-    }
+/// A batch as the idempotence state sees it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct BatchRef<'a> {
+    /// Its partition.
+    pub tp: &'a TopicPartition,
+    /// Its identity.
+    pub id: BatchId,
+    /// What its last attempt carried, if it was sent.
+    pub sent: Option<BatchSequence>,
+    /// How many records it holds.
+    pub records: usize,
 }
 
-/// What an idempotent batch carries once first sent (Kafka's `ProducerBatch` producer id,
-/// epoch and base sequence): kept across retries, given anew only when its partition's
-/// sequences restart.
+/// How a batch failed for good, as `TransactionManager.handleFailedBatch` tells them apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct BatchSequence {
-    /// The producer id and epoch the batch was sequenced under.
-    pub producer: ProducerIdAndEpoch,
-    /// The sequence of the batch's first record.
-    pub base: Sequence,
-}
-
-impl BatchSequence {
-    /// The sequence of the last of the batch's `record_count` records.
-    pub fn last(self, record_count: usize) -> Sequence {
-        self.base.offset_by(record_count as i32 - 1)
-    }
-}
-
-/// One partition's sequences under one producer id and epoch (Kafka's
-/// `TopicPartitionEntry`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct PartitionSequences {
-    /// The producer id and epoch the sequences belong to.
-    producer: ProducerIdAndEpoch,
-    /// The first sequence of the next batch.
-    next: Sequence,
-    /// The last sequence of the highest acknowledged batch, if any.
-    last_acked: Option<Sequence>,
-}
-
-impl PartitionSequences {
-    fn fresh(producer: ProducerIdAndEpoch) -> Self {
-        PartitionSequences { producer, next: Sequence::FIRST, last_acked: None }
-    }
-}
-
-/// What bumping the producer epoch did (see [`Idempotence::bump_epoch`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum EpochBump {
-    /// The epoch went up by one and the partition's sequences restart at 0.
-    Bumped,
-    /// The epoch is at its maximum: the producer must reset its id instead.
-    Exhausted,
-    /// There is no producer id to bump.
-    NoProducerId,
-}
-
-/// What to do with a batch the leader refused with UNKNOWN_PRODUCER_ID (see the module
-/// docs), in the order the cases are tested.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum UnknownProducerRecovery {
-    /// The batch was sequenced under sequences its partition has since left: the refusal
-    /// proves this attempt is not in the log, so it is re-sequenced and retried
-    /// (`TransactionManager.sequenceHasBeenReset`).
-    Resequence,
-    /// The batch follows the last acknowledged one: bump the epoch, restart the
-    /// partition's sequences at 0 and retry the batch re-sequenced
-    /// (`TransactionManager.isNextSequence`, `requestEpochBumpForPartition`).
-    BumpEpoch,
-    /// An earlier batch of the partition may still resolve and close the gap: retry
-    /// behind it.
-    RetryBehindEarlier,
-    /// The outcome of the batches before it is unknown: fail it (unknown outcome), which
-    /// resets the producer id.
-    Fail,
+pub(super) enum Failure {
+    /// An OutOfOrderSequenceException (OUT_OF_ORDER_SEQUENCE, or UNKNOWN_PRODUCER_ID,
+    /// whose exception is one): the log has a gap.
+    OutOfOrderSequence,
+    /// Any other error, or the delivery timeout.
+    Other,
 }
 
 /// The idempotent producer's id and epoch and its per-partition sequences.
-#[derive(Default)]
 pub(super) struct Idempotence {
-    /// The producer id and epoch, once InitProducerId answered; the epoch is bumped
-    /// locally when a leader lost our state (KIP-360).
+    /// Kafka 2.5+ rules (epoch bumps, KIP-360) or Kafka 1.0 to 2.4 rules (producer id
+    /// resets); see the module docs.
+    epoch_bump: bool,
+    /// The producer id and epoch, once InitProducerId answered.
     producer: Option<ProducerIdAndEpoch>,
     /// The sequences per partition.
     partitions: BTreeMap<TopicPartition, PartitionSequences>,
+    /// The partitions where a batch expired in a retry, so its outcome is unknown until
+    /// the partition's in-flight batches complete; with the sequence that follows the
+    /// expired batch (`partitionsWithUnresolvedSequences`).
+    unresolved: BTreeMap<TopicPartition, Sequence>,
+    /// The partitions whose sequences restart at the next epoch bump
+    /// (`partitionsToRewriteSequences`; a bump is due while any is listed).
+    partitions_to_rewrite: BTreeSet<TopicPartition>,
 }
 
 impl Idempotence {
+    /// No producer id yet; `epoch_bump` picks the release's rules (see the module docs).
+    pub fn new(epoch_bump: bool) -> Self {
+        Idempotence {
+            epoch_bump,
+            producer: None,
+            partitions: BTreeMap::new(),
+            unresolved: BTreeMap::new(),
+            partitions_to_rewrite: BTreeSet::new(),
+        }
+    }
+
     /// The current producer id and epoch, if any.
     pub fn producer(&self) -> Option<ProducerIdAndEpoch> {
         self.producer
@@ -143,198 +102,270 @@ impl Idempotence {
         self.producer = Some(producer);
     }
 
-    /// Forgets the producer id and every partition's sequences: the next batches start
-    /// new sequences under a new id.
-    pub fn reset(&mut self) {
-        self.producer = None;
-        self.partitions.clear();
+    /// What the batch carries now: its tracked (possibly rewritten) sequence, else what
+    /// it was last sent with.
+    pub fn sequence_of(&self, batch: BatchRef) -> Option<BatchSequence> {
+        self.tracked(batch).map(|t| t.sequence).or(batch.sent)
     }
 
-    /// The sequence for a batch of `record_count` records about to be sent to `tp` for
-    /// the first time, or `None` if the batch must wait: the partition's sequences belong
-    /// to an older producer id or epoch and `old_batches_unresolved` says batches
-    /// sequenced under it are still in flight or queued. Kafka's drain does not start a
-    /// new epoch at sequence 0 while such batches are in flight, or they would land out
-    /// of sequence (`RecordAccumulator.shouldStopDrainBatchesForPartition`).
-    pub fn next_sequence(
-        &mut self,
-        tp: &TopicPartition,
-        record_count: usize,
-        old_batches_unresolved: impl FnOnce() -> bool,
-    ) -> Option<BatchSequence> {
+    /// The sequence the drain sends `batch` with, or `None` if it must wait
+    /// (`RecordAccumulator.shouldStopDrainBatchesForPartition`, then the sequence
+    /// assignment of `drainBatchesForOneNode`):
+    ///
+    /// - nothing is sent without a producer id;
+    /// - a batch without a sequence waits while its partition's outcome is unresolved,
+    ///   and (2.5+) while batches of an older epoch are in flight: a new epoch must not
+    ///   start at 0 ahead of them. Once they completed, the partition moves to the
+    ///   current epoch from 0 (`maybeUpdateProducerIdAndEpoch`);
+    /// - a batch with a sequence (a retry) goes only as the partition's first batch in
+    ///   flight, and keeps its sequence: a new one could make a retry of an appended
+    ///   batch a duplicate.
+    pub fn sequence_for_drain(&mut self, batch: BatchRef) -> Option<BatchSequence> {
         let current = self.producer?;
-        if self.partitions.get(tp).is_none_or(|s| s.producer != current) {
-            if old_batches_unresolved() {
+        let entry = self.partitions.get(batch.tp);
+        if let Some(carried) = self.sequence_of(batch) {
+            if entry.and_then(PartitionSequences::first_in_flight).is_some_and(|first| first != carried.base) {
                 return None;
             }
-            self.partitions.insert(tp.clone(), PartitionSequences::fresh(current));
+            if let Some(tracked) = self.tracked_mut(batch) {
+                tracked.reset = false;
+            }
+            return Some(carried);
         }
-        let entry = self.partitions.get_mut(tp).expect("ensured above");
+        let in_flight = entry.is_some_and(|e| !e.in_flight.is_empty());
+        let stale = entry.is_some_and(|e| e.producer != current);
+        if (self.epoch_bump && in_flight && stale) || self.unresolved.contains_key(batch.tp) {
+            return None;
+        }
+        let entry = self.partitions.entry(batch.tp.clone()).or_insert_with(|| PartitionSequences::fresh(current));
+        if entry.producer != current {
+            entry.start_at_beginning(current);
+        }
         let sequence = BatchSequence { producer: current, base: entry.next };
-        entry.next = entry.next.offset_by(record_count as i32);
+        entry.next = entry.next.offset_by(batch.records as i32);
+        entry.in_flight.insert(batch.id, TrackedBatch { sequence, records: batch.records, reset: false });
         Some(sequence)
     }
 
-    /// Whether a batch sequenced as `sequence` belongs to sequences its partition has
-    /// since left (an epoch bump re-sequenced the partition, or the producer id was reset).
-    pub fn is_stale(&self, tp: &TopicPartition, sequence: Option<BatchSequence>) -> bool {
-        match sequence {
-            Some(sequence) => self.partitions.get(tp).is_none_or(|s| s.producer != sequence.producer),
-            None => false,
+    /// Records an acknowledged batch, at `base_offset` when known
+    /// (`TransactionManager.handleCompletedBatch`). Up to 2.4 an answer for a batch of
+    /// an old producer id changes nothing.
+    pub fn completed(&mut self, batch: BatchRef, base_offset: Option<Offset>) {
+        let Some(sequence) = self.sequence_of(batch) else { return };
+        if !self.epoch_bump && Some(sequence.producer) != self.producer {
+            return;
+        }
+        let entry =
+            self.partitions.entry(batch.tp.clone()).or_insert_with(|| PartitionSequences::fresh(sequence.producer));
+        let last_offset = base_offset.map(|base| base + batch.records as Offset - 1);
+        entry.acknowledged(sequence.last(batch.records), last_offset);
+        entry.in_flight.remove(&batch.id);
+    }
+
+    /// Whether a batch the leader refused with `error` (`None`: the request failed as a
+    /// whole) is retried, given that `retries` and `delivery.timeout.ms` allow it and
+    /// whether the error is `retriable` (`Sender.canRetry` with
+    /// `TransactionManager.canRetry`). May request an epoch bump (2.5+) or restart the
+    /// partition's sequences (up to 2.4).
+    pub fn can_retry(
+        &mut self,
+        batch: BatchRef,
+        error: Option<ErrorCode>,
+        log_start_offset: Option<Offset>,
+        retriable: bool,
+    ) -> bool {
+        if !self.epoch_bump {
+            // Kafka up to 2.4: `RetriableException || transactionManager.canRetry(...)`.
+            return retriable || self.can_retry_2_4(batch, error, log_start_offset);
+        }
+        let reset = self.tracked(batch).is_some_and(|t| t.reset);
+        match error {
+            Some(ErrorCode::UnknownProducerId) => {
+                // Unknown log start: retry until a leader tells it. A batch rewritten
+                // since it was sent retries as it is. Otherwise, whether retention
+                // deleted our records or the leader lost them: bump and retry.
+                if log_start_offset.is_some() && !reset {
+                    self.request_epoch_bump(batch.tp);
+                }
+                true
+            }
+            Some(ErrorCode::OutOfOrderSequence) => {
+                let unresolved = self.unresolved.get(batch.tp).copied();
+                let base = self.sequence_of(batch).map(|s| s.base);
+                let next = base.is_some_and(|b| self.is_next_sequence(batch.tp, b));
+                if unresolved.is_none() && (reset || !next) {
+                    // Not the next batch: an earlier one may still close the gap.
+                    return true;
+                }
+                // A real gap: the next batch, or the one after an unresolved expiry.
+                if unresolved.is_none() || unresolved == base {
+                    self.request_epoch_bump(batch.tp);
+                }
+                true
+            }
+            _ => retriable,
         }
     }
 
-    /// Records an acknowledged batch (`TransactionManager.handleCompletedBatch`): the last
-    /// acknowledged sequence only moves forward, and only for the partition's current
-    /// sequences.
-    pub fn acknowledged(&mut self, tp: &TopicPartition, sequence: Option<BatchSequence>, record_count: usize) {
-        let Some(sequence) = sequence else { return };
-        let Some(entry) = self.partitions.get_mut(tp).filter(|s| s.producer == sequence.producer) else { return };
-        let last = sequence.last(record_count);
-        if entry.last_acked.is_none_or(|acked| last > acked) {
-            entry.last_acked = Some(last);
-        }
-    }
-
-    /// Whether the batch is the next one after the last acknowledged batch of its
-    /// partition (`TransactionManager.isNextSequence`): nothing of ours can lie between
-    /// them.
-    pub fn is_next_sequence(&self, tp: &TopicPartition, sequence: Option<BatchSequence>) -> bool {
-        let Some(sequence) = sequence else { return false };
-        match self.partitions.get(tp) {
-            Some(entry) if entry.producer == sequence.producer => {
-                sequence.base == entry.last_acked.map_or(Sequence::FIRST, |acked| acked.offset_by(1))
+    /// `TransactionManager.canRetry` up to 2.4, for the errors that are not retriable.
+    fn can_retry_2_4(&mut self, batch: BatchRef, error: Option<ErrorCode>, log_start_offset: Option<Offset>) -> bool {
+        let Some(sequence) = self.sequence_of(batch).filter(|s| Some(s.producer) == self.producer) else {
+            return false;
+        };
+        let reset = self.tracked(batch).is_some_and(|t| t.reset);
+        let entry = self.partitions.get(batch.tp);
+        match error {
+            Some(ErrorCode::OutOfOrderSequence) => {
+                let next = self.is_next_sequence(batch.tp, sequence.base);
+                !self.unresolved.contains_key(batch.tp) && (reset || !next)
+            }
+            Some(ErrorCode::UnknownProducerId) => {
+                let Some(log_start) = log_start_offset else { return true };
+                if reset {
+                    return true;
+                }
+                let deleted = entry.and_then(|e| e.last_acked_offset).is_none_or(|acked| acked < log_start);
+                if deleted {
+                    // Retention deleted our records: restart at 0, same epoch.
+                    if let Some(entry) = self.partitions.get_mut(batch.tp) {
+                        entry.start_at_beginning(sequence.producer);
+                    }
+                }
+                deleted
             }
             _ => false,
         }
     }
 
-    /// What an UNKNOWN_PRODUCER_ID answer to a batch sequenced as `sequence` calls for
-    /// (see the module docs). `earlier_unresolved` says whether an earlier batch of the
-    /// partition may still resolve; it is asked only when the answer depends on it.
-    pub fn unknown_producer_id(
-        &self,
-        tp: &TopicPartition,
-        sequence: Option<BatchSequence>,
-        earlier_unresolved: impl FnOnce() -> bool,
-    ) -> UnknownProducerRecovery {
-        if self.is_stale(tp, sequence) {
-            UnknownProducerRecovery::Resequence
-        } else if self.is_next_sequence(tp, sequence) {
-            UnknownProducerRecovery::BumpEpoch
-        } else if earlier_unresolved() {
-            UnknownProducerRecovery::RetryBehindEarlier
-        } else {
-            UnknownProducerRecovery::Fail
+    /// Whether a retry must be dropped because the producer id changed since the batch
+    /// was sequenced (Kafka up to 2.4, `Sender.completeBatch`: "Attempted to retry
+    /// sending a batch but the producer id changed"); 2.5+ retries it.
+    pub fn producer_id_changed(&self, batch: BatchRef) -> bool {
+        !self.epoch_bump && self.sequence_of(batch).is_some_and(|s| Some(s.producer) != self.producer)
+    }
+
+    /// Records a batch that failed for good (`TransactionManager.handleFailedBatch`);
+    /// `adjust` says whether its retries were not exhausted (then its sequence was
+    /// definitely not taken). A batch of another producer id or epoch changes nothing.
+    pub fn failed(&mut self, batch: BatchRef, failure: Failure, adjust: bool) {
+        let matches = self.sequence_of(batch).is_some_and(|s| Some(s.producer) == self.producer);
+        if self.epoch_bump {
+            self.remove_in_flight(batch);
+            if matches && (failure == Failure::OutOfOrderSequence || adjust) {
+                self.request_epoch_bump(batch.tp);
+            }
+        } else if matches && failure == Failure::OutOfOrderSequence {
+            self.reset_producer_id();
+        } else if matches {
+            let sequence = self.sequence_of(batch);
+            self.remove_in_flight(batch);
+            if let (true, Some(sequence), Some(entry)) = (adjust, sequence, self.partitions.get_mut(batch.tp)) {
+                entry.close_gap(sequence.base, batch.records);
+            }
         }
     }
 
-    /// Bumps the producer epoch for `tp` (`TransactionManager.requestEpochBumpForPartition`
-    /// followed by `bumpIdempotentProducerEpoch`): the partition's sequences restart at 0
-    /// under the new epoch; the caller takes the sequences off its queued batches so they
-    /// get new ones, in order, when next sent. Other partitions move to the new epoch once
-    /// their own batches in flight resolve (see [`Idempotence::next_sequence`]). An
-    /// exhausted epoch is left alone: the caller resets the producer id, as Kafka does.
-    pub fn bump_epoch(&mut self, tp: &TopicPartition) -> EpochBump {
-        let Some(producer) = self.producer else { return EpochBump::NoProducerId };
-        if producer.epoch == i16::MAX {
-            return EpochBump::Exhausted;
+    /// Records a batch that expired in the accumulator (`Sender.sendProducerData`:
+    /// `failBatch` without adjusting sequences, then `markSequenceUnresolved` if it was
+    /// in a retry, when whether an attempt was appended is unknown).
+    pub fn expired(&mut self, batch: BatchRef, in_retry: bool) {
+        let sequence = self.sequence_of(batch);
+        self.failed(batch, Failure::Other, false);
+        if let (true, Some(sequence)) = (in_retry, sequence) {
+            let after = sequence.last(batch.records).offset_by(1);
+            let entry = self.unresolved.entry(batch.tp.clone()).or_insert(after);
+            *entry = (*entry).max(after);
         }
-        self.producer = Some(ProducerIdAndEpoch { epoch: producer.epoch + 1, ..producer });
-        self.partitions.remove(tp);
-        EpochBump::Bumped
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Producer id 7 at `epoch`.
-    fn producer_7(epoch: i16) -> ProducerIdAndEpoch {
-        ProducerIdAndEpoch { id: 7, epoch }
     }
 
-    /// Producer id 7's sequence `base` at `epoch`.
-    fn at(epoch: i16, base: i32) -> BatchSequence {
-        BatchSequence { producer: producer_7(epoch), base: Sequence(base) }
+    /// What the sender does before each drain: settles the unresolved partitions whose
+    /// in-flight batches all completed, then bumps the epoch if one was requested
+    /// (2.5+: `maybeResolveSequences`, `bumpIdempotentEpochAndResetIdIfNeeded`), or
+    /// resets the producer id if a gap remains (up to 2.4: `resetProducerIdIfNeeded`).
+    /// A partition is settled if its next sequence follows the last acknowledged one:
+    /// later batches succeeded, so the expired one was appended.
+    pub fn resolve_sequences(&mut self) {
+        let settled: Vec<(TopicPartition, bool)> = self
+            .unresolved
+            .keys()
+            .filter_map(|tp| {
+                let entry = self.partitions.get(tp);
+                if entry.is_some_and(|e| !e.in_flight.is_empty()) {
+                    return None;
+                }
+                let next = entry.map_or(Sequence::FIRST, |e| e.next);
+                Some((tp.clone(), self.is_next_sequence(tp, next)))
+            })
+            .collect();
+        for (tp, gapless) in settled {
+            if !gapless && !self.epoch_bump {
+                self.reset_producer_id();
+                return;
+            }
+            self.unresolved.remove(&tp);
+            if !gapless {
+                self.request_epoch_bump(&tp);
+            }
+        }
+        if !self.partitions_to_rewrite.is_empty() {
+            self.bump_epoch();
+        }
     }
 
-    fn tp(n: u32) -> TopicPartition {
-        TopicPartition::new("orders", n)
+    /// `requestEpochBumpForPartition`.
+    fn request_epoch_bump(&mut self, tp: &TopicPartition) {
+        self.partitions_to_rewrite.insert(tp.clone());
     }
 
-    /// Idempotence state of producer 7 at epoch 0.
-    fn started() -> Idempotence {
-        let mut idempotence = Idempotence::default();
-        idempotence.start(producer_7(0));
-        idempotence
+    /// `bumpIdempotentProducerEpoch`: the epoch goes up by one and the partitions that
+    /// asked for it restart their sequences at 0 under it. An exhausted epoch resets the
+    /// producer id instead (a new InitProducerId); those partitions' batches then keep
+    /// what they carry (Kafka rewrites them to no producer id; no run comes near 32767
+    /// bumps).
+    fn bump_epoch(&mut self) {
+        let Some(producer) = self.producer else { return };
+        self.producer =
+            (producer.epoch < i16::MAX).then_some(ProducerIdAndEpoch { epoch: producer.epoch + 1, ..producer });
+        for tp in std::mem::take(&mut self.partitions_to_rewrite) {
+            match self.producer {
+                Some(bumped) => {
+                    if let Some(entry) = self.partitions.get_mut(&tp) {
+                        entry.start_at_beginning(bumped);
+                    }
+                }
+                None => {
+                    self.partitions.remove(&tp);
+                }
+            }
+            self.unresolved.remove(&tp);
+        }
     }
 
-    #[test]
-    fn sequences_count_records_per_partition_and_need_a_producer_id() {
-        let mut idempotence = Idempotence::default();
-        assert_eq!(idempotence.next_sequence(&tp(0), 1, || false), None, "no producer id yet");
-        idempotence.start(producer_7(0));
-        assert_eq!(idempotence.next_sequence(&tp(0), 3, || false), Some(at(0, 0)));
-        assert_eq!(idempotence.next_sequence(&tp(0), 2, || false), Some(at(0, 3)));
-        assert_eq!(idempotence.next_sequence(&tp(1), 1, || false), Some(at(0, 0)), "each partition its own");
-        assert_eq!(at(0, 3).last(2), Sequence(4));
+    /// `resetProducerId` (up to 2.4): no producer id until InitProducerId answers again,
+    /// and every partition's sequences forgotten.
+    fn reset_producer_id(&mut self) {
+        self.producer = None;
+        self.partitions.clear();
+        self.unresolved.clear();
     }
 
-    #[test]
-    fn a_partition_moves_to_a_new_epoch_from_zero_once_its_old_batches_resolved() {
-        let mut idempotence = started();
-        let old = idempotence.next_sequence(&tp(0), 1, || false);
-        assert_eq!(idempotence.bump_epoch(&tp(1)), EpochBump::Bumped);
-        assert_eq!(idempotence.producer(), Some(producer_7(1)));
-        assert!(!idempotence.is_stale(&tp(0), old), "partition 0 keeps epoch 0 until it moves");
-        assert_eq!(idempotence.next_sequence(&tp(0), 1, || true), None, "epoch 0's batch is unresolved");
-        assert_eq!(idempotence.next_sequence(&tp(0), 1, || false), Some(at(1, 0)));
-        assert!(idempotence.is_stale(&tp(0), old), "partition 0 left epoch 0");
-        assert!(!idempotence.is_stale(&tp(0), None), "an unsequenced batch is never stale");
+    /// Whether `sequence` follows the partition's last acknowledged one (`isNextSequence`;
+    /// with nothing acknowledged, sequence 0 does).
+    fn is_next_sequence(&self, tp: &TopicPartition, sequence: Sequence) -> bool {
+        self.partitions.get(tp).map_or(sequence == Sequence::FIRST, |e| e.is_next(sequence))
     }
 
-    #[test]
-    fn the_last_acknowledged_sequence_only_moves_forward_within_the_current_sequences() {
-        let mut idempotence = started();
-        let batches: Vec<BatchSequence> =
-            (0..3).map(|_| idempotence.next_sequence(&tp(0), 2, || false).expect("sequenced")).collect();
-        assert!(idempotence.is_next_sequence(&tp(0), Some(batches[0])), "nothing acknowledged: 0 is next");
-        idempotence.acknowledged(&tp(0), Some(batches[1]), 2);
-        idempotence.acknowledged(&tp(0), Some(batches[0]), 2);
-        assert!(idempotence.is_next_sequence(&tp(0), Some(batches[2])), "sequences 0..=3 acknowledged");
-        // An answer for epoch 0 after the partition moved to epoch 1 changes nothing.
-        idempotence.bump_epoch(&tp(0));
-        let fresh = idempotence.next_sequence(&tp(0), 1, || false);
-        idempotence.acknowledged(&tp(0), Some(batches[2]), 2);
-        assert!(idempotence.is_next_sequence(&tp(0), fresh));
-        assert!(!idempotence.is_next_sequence(&tp(0), Some(batches[2])));
+    fn tracked(&self, batch: BatchRef) -> Option<&TrackedBatch> {
+        self.partitions.get(batch.tp)?.in_flight.get(&batch.id)
     }
 
-    #[test]
-    fn unknown_producer_id_is_recovered_only_where_nothing_unknown_lies_before_the_batch() {
-        let mut idempotence = started();
-        let first = idempotence.next_sequence(&tp(0), 1, || false);
-        let second = idempotence.next_sequence(&tp(0), 1, || false);
-        let decide = |idempotence: &Idempotence, sequence, earlier_unresolved: bool| {
-            idempotence.unknown_producer_id(&tp(0), sequence, || earlier_unresolved)
-        };
-        assert_eq!(decide(&idempotence, first, true), UnknownProducerRecovery::BumpEpoch, "the next sequence");
-        assert_eq!(decide(&idempotence, second, true), UnknownProducerRecovery::RetryBehindEarlier);
-        assert_eq!(decide(&idempotence, second, false), UnknownProducerRecovery::Fail);
-        assert_eq!(idempotence.bump_epoch(&tp(0)), EpochBump::Bumped);
-        assert_eq!(decide(&idempotence, second, false), UnknownProducerRecovery::Resequence, "sequences left");
+    fn tracked_mut(&mut self, batch: BatchRef) -> Option<&mut TrackedBatch> {
+        self.partitions.get_mut(batch.tp)?.in_flight.get_mut(&batch.id)
     }
 
-    #[test]
-    fn an_exhausted_epoch_is_not_bumped() {
-        let mut idempotence = Idempotence::default();
-        assert_eq!(idempotence.bump_epoch(&tp(0)), EpochBump::NoProducerId);
-        idempotence.start(ProducerIdAndEpoch { id: 7, epoch: i16::MAX });
-        let sequence = idempotence.next_sequence(&tp(0), 1, || false);
-        assert_eq!(idempotence.bump_epoch(&tp(0)), EpochBump::Exhausted);
-        assert_eq!(idempotence.producer(), Some(ProducerIdAndEpoch { id: 7, epoch: i16::MAX }));
-        assert!(!idempotence.is_stale(&tp(0), sequence), "the partition's sequences are untouched");
+    fn remove_in_flight(&mut self, batch: BatchRef) {
+        if let Some(entry) = self.partitions.get_mut(batch.tp) {
+            entry.in_flight.remove(&batch.id);
+        }
     }
 }

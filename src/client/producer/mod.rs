@@ -11,35 +11,34 @@
 //!
 //! With `enable.idempotence` the producer first gets a producer id (InitProducerId);
 //! each batch gets a sequence number per partition when first sent and keeps it across
-//! retries; retried batches go back in sequence order and are sent only once their
-//! partition's earlier requests resolved. The leader answers a duplicate with its first
-//! offset and refuses a gap (OUT_OF_ORDER_SEQUENCE, retried), so neither anomaly can
-//! happen. A batch that fails for good resets the producer id (Kafka bumps the epoch),
-//! failing the queued batches whose outcome is unknown.
+//! retries; a retried batch goes out only as its partition's first batch in flight. The
+//! leader answers a duplicate with its first offset and refuses a gap
+//! (OUT_OF_ORDER_SEQUENCE), so retries neither duplicate nor reorder.
 //!
-//! A leader that lost the producer's state (a power loss wiped every replica's unflushed
-//! log) refuses its next batch with UNKNOWN_PRODUCER_ID. If that batch's sequence follows
-//! the last acknowledged one, nothing of the producer's can be in the log between them:
-//! as Kafka 2.5+ does (KIP-360), the producer bumps its epoch, restarts the partition's
-//! sequences at 0 in order and retries, without failing anything. If an earlier batch's
-//! outcome is unknown, the producer keeps the safe behaviour: the batch waits behind
-//! that one, and fails with an unknown outcome if it cannot be resolved (`idempotence`).
+//! When a leader refuses a sequence because it lost records or the producer's state (an
+//! unclean election, a power loss, retention), Kafka 2.5 and later (KIP-360) bump the
+//! producer epoch, restart the partition's sequences at 0 and go on; Kafka 1.0 to 2.4
+//! fail the batch and reset the producer id. `ProducerConfig::idempotent_epoch_bump`
+//! picks the release; the rules are in `idempotence`.
 //!
 //! Files, each with one owner, dependencies pointing one way: `config` (the settings),
-//! `delivery` (a send's outcome), `batch` (a batch and its attempts), `accumulator` (the
+//! `delivery` (a send's outcome), `batch` (a batch and its attempts), `placement` (the
+//! partition a record goes to), `accumulator` (the
 //! batch queues and the rules for draining, re-enqueueing and expiring them; it knows
-//! nothing of sequences), `idempotence` (the producer id and epoch, the sequence numbers
-//! per partition and the recovery from UNKNOWN_PRODUCER_ID; it knows nothing of
-//! batches), `state` (the state `send` and the sender share, and the rules that need
-//! both the accumulator and the idempotence state) and `sender` (the sender task and
-//! produce responses).
+//! nothing of sequences), `sequences` (one partition's sequence bookkeeping),
+//! `idempotence` (the producer id and epoch, the sequences per partition and the
+//! recovery from refused sequences; it knows nothing of batch queues), `state` (the
+//! state `send` and the sender share, and the rules that need both the accumulator and
+//! the idempotence state) and `sender` (the sender task and produce responses).
 
 mod accumulator;
 mod batch;
 mod config;
 mod delivery;
 mod idempotence;
+mod placement;
 mod sender;
+mod sequences;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -48,8 +47,7 @@ pub use config::ProducerConfig;
 pub use delivery::{Delivery, RecordMetadata, SendError};
 
 use super::metadata::ClusterView;
-use super::partitioner::partition_for_key;
-use crate::protocol::{Record, Request, Response, TopicPartition};
+use crate::protocol::{Record, Request, Response};
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
 use state::{Shared, State};
@@ -80,7 +78,8 @@ impl Producer {
     /// Starts a producer and its sender task on the calling node.
     pub fn new(net: NodeNet<Request, Response>, config: ProducerConfig) -> Self {
         let view = ClusterView::new(net, config.bootstrap.clone());
-        let shared = Arc::new(Shared { config, state: Mutex::default(), wake: Notify::new() });
+        let state = Mutex::new(State::new(&config));
+        let shared = Arc::new(Shared { config, state, wake: Notify::new() });
         let sender_shared = shared.clone();
         let sender = madsim::task::spawn(async move { sender::run_sender(sender_shared, view).await });
         Producer { shared, sender }
@@ -114,43 +113,18 @@ impl Producer {
         }
     }
 
-    /// The partition a record goes to, as Kafka's default partitioner decides.
-    fn choose_partition(state: &mut State, record: &ProducerRecord, partitions: u32) -> u32 {
-        if let Some(p) = record.partition {
-            return p;
-        }
-        if let Some(key) = &record.key {
-            return partition_for_key(key.as_bytes(), partitions);
-        }
-        state.sticky.entry(record.topic.to_string()).or_default().partition(partitions)
-    }
-
+    /// Places the record in a partition (see `placement`) and appends it.
     fn append(&self, record: ProducerRecord, partitions: u32) -> Delivery {
-        let (completion, delivery) = Delivery::channel();
-        {
+        let config = &self.shared.config;
+        let delivery = {
             let mut state = self.shared.lock();
-            let partition = Self::choose_partition(&mut state, &record, partitions);
-            let tp = TopicPartition::new(record.topic.clone(), partition);
+            let (completion, rx) = tokio::sync::oneshot::channel();
             let stored = Record { key: record.key.clone(), value: record.value, timestamp_ms: now_ms() };
-            let started = state.accumulator.append(tp, stored, completion, self.shared.config.batch_size);
-            if started && record.partition.is_none() && record.key.is_none() {
-                // KIP-480: a new batch moves the sticky partition on.
-                state.sticky.entry(record.topic.to_string()).or_default().next_partition(partitions);
-            }
-        }
+            let tp = state.append_record(config, &record, stored, completion, partitions);
+            Delivery::accumulated(tp, rx)
+        };
         self.shared.wake.notify_waiters();
         delivery
-    }
-
-    /// Asynchronous send with a completion callback, as Kafka's `send(record, callback)`:
-    /// the record is in the accumulator when this returns, and `callback` runs on the
-    /// producer's node when the record is acknowledged or fails.
-    pub async fn send_with_callback<F>(&self, record: ProducerRecord, callback: F)
-    where
-        F: FnOnce(Result<RecordMetadata, SendError>) + Send + 'static,
-    {
-        let delivery = self.send(record).await;
-        madsim::task::spawn(async move { callback(delivery.wait().await) });
     }
 
     /// Makes every buffered batch ready at once (as `flush()` does) and waits until the

@@ -14,6 +14,10 @@ use std::time::Duration;
 pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
     let config = shared.config.clone();
     let request_timeout = Duration::from_millis(config.request_timeout_ms);
+    let metadata_backoff = Duration::from_millis(config.retry_backoff_ms.max(1));
+    // When the metadata was last refreshed: a refresh the drain asks for (a partition
+    // without a known leader) is due `retry.backoff.ms` after it.
+    let mut metadata_refreshed_at = Instant::now();
     loop {
         let notified = shared.wake.notified();
         let (disconnect, need_metadata) = {
@@ -24,14 +28,23 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             view.disconnect(broker);
         }
         if need_metadata || view.take_disconnect() {
-            if view.refresh(&[], request_timeout).await {
-                shared.lock().partition_counts.extend(view.partition_counts());
+            let refreshed = view.refresh(&[], request_timeout).await;
+            metadata_refreshed_at = Instant::now();
+            if refreshed {
+                let mut state = shared.lock();
+                state.partition_counts.extend(view.partition_counts());
+                state.available_partitions.extend(view.available_partitions());
+                drop(state);
                 shared.wake.notify_waiters();
             } else {
                 shared.lock().need_metadata = true;
                 sleep(Duration::from_millis(config.retry_backoff_ms.max(1))).await;
                 continue;
             }
+        }
+        if config.enable_idempotence {
+            // Settle expired retries and bump the epoch if asked, before the drain.
+            shared.lock().idempotence.resolve_sequences();
         }
         if config.enable_idempotence && shared.lock().idempotence.producer().is_none() {
             match view.init_producer_id(request_timeout).await {
@@ -42,11 +55,24 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
                 }
             }
         }
-        let (requests, next_wake) = shared.lock().drain_ready(&config, |tp| view.leader(tp));
+        let (requests, next_wake, need_metadata) = {
+            let mut state = shared.lock();
+            let (requests, next_wake) = state.drain_ready(&config, |tp| view.leader(tp));
+            (requests, next_wake, state.need_metadata)
+        };
         for (leader, batches) in requests {
             send_batches(&shared, &mut view, leader, batches);
         }
-        let wake_at = next_wake.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        let mut wake_at = next_wake.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        if need_metadata {
+            // A ready batch whose partition has no known leader asked for metadata: as
+            // Kafka's `Sender.sendProducerData` calls `metadata.requestUpdate()` and
+            // `NetworkClient.poll` bounds its wait by `Metadata.timeToNextUpdate` (the
+            // refresh backoff), the sender comes back for it then, not at the batch's
+            // linger or expiry time. (Sleeping until then left a sync producer's only
+            // record waiting out its whole delivery timeout.)
+            wake_at = wake_at.min(metadata_refreshed_at + metadata_backoff);
+        }
         tokio::select! {
             biased;
             _ = notified => {}
@@ -73,14 +99,16 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
     if config.acks == Acks::None {
         // acks=0: a record counts as sent once it is on the wire.
         let sent = conn.send_without_response(Request::Produce(request));
-        shared.lock().accumulator.release(leader, &batches);
+        let mut state = shared.lock();
+        state.accumulator.release(leader, &batches);
         for batch in batches {
             if sent {
-                batch.complete(None);
+                state.acknowledged(batch, None);
             } else {
-                batch.fail("NetworkException: connection closed");
+                state.attempt_failed(config, batch, None, None, "NetworkException: connection closed");
             }
         }
+        drop(state);
         shared.wake.notify_waiters();
         return;
     }
@@ -127,27 +155,20 @@ async fn handle_response(
     state.accumulator.release_request(leader);
     for mut batch in batches {
         state.accumulator.release_partition(&batch.tp);
-        let outcome = parts.iter().find(|p| p.tp == batch.tp).map(|p| (p.error, p.base_offset));
-        match outcome {
-            Some((None, base_offset)) => {
-                state.acknowledged(&batch);
-                batch.complete(Some(base_offset));
-            }
-            Some((Some(error), _)) => {
+        let Some(part) = parts.iter().find(|p| p.tp == batch.tp) else {
+            let error = ErrorCode::UnknownTopicOrPartition;
+            state.attempt_failed(config, batch, Some(error), None, error.kafka_name());
+            continue;
+        };
+        match part.error {
+            None => state.acknowledged(batch, Some(part.base_offset)),
+            Some(error) => {
                 if error.needs_metadata_refresh() {
                     state.need_metadata = true;
                 }
-                if error == ErrorCode::UnknownProducerId && config.enable_idempotence {
-                    // KIP-360: the leader lost our state; recover by an epoch bump if safe.
-                    state.unknown_producer_id(config, batch);
-                    continue;
-                }
                 batch.maybe_appended |= may_have_appended(error);
-                let retriable =
-                    error.is_retriable() && (error != ErrorCode::OutOfOrderSequence || config.enable_idempotence);
-                state.retry_or_fail(config, batch, error.kafka_name(), retriable);
+                state.attempt_failed(config, batch, Some(error), part.log_start_offset, error.kafka_name());
             }
-            None => state.retry_or_fail(config, batch, ErrorCode::UnknownTopicOrPartition.kafka_name(), true),
         }
     }
     drop(state);
@@ -164,7 +185,7 @@ fn requeue_all(shared: &Arc<Shared>, leader: BrokerId, batches: Vec<Batch>, reas
     state.disconnect.insert(leader);
     for mut batch in batches {
         batch.maybe_appended |= maybe_appended;
-        state.retry_or_fail(config, batch, reason, true);
+        state.attempt_failed(config, batch, None, None, reason);
     }
     drop(state);
     shared.wake.notify_waiters();

@@ -1,14 +1,16 @@
 //! Unit tests of the producer's state without the network: the accumulator's batching
-//! and drain rules (`drain`) and the idempotent producer's sequences and epochs as the
-//! sender drives them (`sequences`). Batches read madsim's clock, so each test runs
+//! and drain rules (`drain`), where records go (`placement`), and the idempotent
+//! producer's sequences and epochs as the sender drives them (`sequences`). Batches read madsim's clock, so each test runs
 //! inside a madsim runtime; time moves by passing later instants to the drain.
 
 mod drain;
+mod placement;
 mod sequences;
 
 use super::batch::Batch;
 use super::config::ProducerConfig;
 use super::delivery::{RecordMetadata, SendError};
+use crate::client::partitioner::UnkeyedPartitioning;
 use crate::protocol::{Acks, BrokerId, LeaderEpoch, Record, TopicPartition};
 use madsim::runtime::Runtime;
 use tokio::sync::oneshot;
@@ -31,6 +33,10 @@ fn plain() -> ProducerConfig {
         max_in_flight_requests_per_connection: 5,
         max_block_ms: 1000,
         enable_idempotence: false,
+        idempotent_epoch_bump: true,
+        partitioner: UnkeyedPartitioning::default(),
+        partitioner_adaptive_partitioning_enable: true,
+        partitioner_availability_timeout_ms: 0,
     }
 }
 
@@ -62,4 +68,9 @@ fn values(batch: &Batch) -> Vec<u64> {
 /// Runs `f` inside a madsim runtime (batches read the simulated clock).
 fn in_sim(f: impl FnOnce() + Send + 'static) {
     Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async move { f() });
+}
+
+/// Runs the future `f` inside a madsim runtime, for tests that let simulated time pass.
+fn in_sim_async<F: std::future::Future<Output = ()> + Send + 'static>(f: impl FnOnce() -> F + Send + 'static) {
+    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async move { f().await });
 }

@@ -1,13 +1,15 @@
 //! The idempotent producer through its shared state, as the sender drives it: sequence
-//! numbers on the first send and kept across retries, retries in send order behind the
-//! batches in flight, and the producer id and epoch rules (KIP-360).
+//! numbers on the first send and kept across retries, retries in sequence order, and
+//! what sequence errors, failures and expiries do under Kafka 2.5+ rules (epoch bumps,
+//! KIP-360) and Kafka 1.0 to 2.4 rules (producer id resets).
 
 use super::super::batch::Batch;
 use super::super::config::ProducerConfig;
-use super::super::idempotence::{BatchSequence, Sequence};
+use super::super::sequences::{BatchSequence, Sequence};
 use super::super::state::State;
-use super::{broker_1, idempotent, in_sim, record, tp, values, Outcome};
+use super::{broker_1, idempotent, in_sim, in_sim_async, record, tp, values, Outcome};
 use crate::protocol::{BrokerId, ErrorCode, Offset, ProducerIdAndEpoch, TopicPartition};
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// Producer id 7 at `epoch`.
@@ -25,253 +27,372 @@ fn sequence(batch: &Batch) -> BatchSequence {
     batch.sequence.expect("sequenced")
 }
 
-/// A producer with id 7 at epoch 0 that queued one-record batches of values `0..count`
-/// for partition 0.
-fn producer(count: u64) -> (State, Vec<Outcome>) {
-    let mut state = State::default();
-    state.idempotence.start(producer_7(0));
-    let outcomes = (0..count).map(|value| append(&mut state, tp(0), value)).collect();
-    (state, outcomes)
+/// [`idempotent`] with Kafka 1.0 to 2.4's rules.
+fn idempotent_2_4() -> ProducerConfig {
+    ProducerConfig { idempotent_epoch_bump: false, ..idempotent() }
 }
 
-/// Queues a one-record batch.
-fn append(state: &mut State, tp: TopicPartition, value: u64) -> Outcome {
-    let (completion, outcome) = oneshot::channel();
-    state.accumulator.append(tp, record(value), completion, 1);
-    outcome
+/// A producer's shared state and its settings, driven as the sender drives them.
+struct Producer {
+    state: State,
+    config: ProducerConfig,
 }
 
-/// Drains the ready batches for broker 1 and counts the attempt, as the sender does.
-fn drain(state: &mut State) -> Vec<Batch> {
-    let (mut ready, _) = state.drain_ready(&idempotent(), broker_1);
-    let mut batches = ready.remove(&BrokerId(1)).unwrap_or_default();
-    for batch in &mut batches {
-        batch.attempts += 1;
+impl Producer {
+    /// A producer with id 7 at epoch 0.
+    fn new(config: ProducerConfig) -> Self {
+        let mut state = State::new(&config);
+        state.idempotence.start(producer_7(0));
+        Producer { state, config }
     }
-    batches
-}
 
-/// Drains exactly one batch.
-fn drain_one(state: &mut State) -> Batch {
-    let mut batches = drain(state);
-    assert_eq!(batches.len(), 1, "one batch drained");
-    batches.pop().expect("checked")
-}
+    /// A producer with id 7 at epoch 0 that queued one-record batches of values
+    /// `0..count` for partition 0.
+    fn with_batches(config: ProducerConfig, count: u64) -> (Self, Vec<Outcome>) {
+        let mut producer = Producer::new(config);
+        let outcomes = (0..count).map(|value| producer.append(tp(0), value)).collect();
+        (producer, outcomes)
+    }
 
-/// Marks a request's batches as answered (the sender's bookkeeping).
-fn answered(state: &mut State, batches: &[Batch]) {
-    state.accumulator.release(BrokerId(1), batches);
-}
+    /// Queues a one-record batch.
+    fn append(&mut self, tp: TopicPartition, value: u64) -> Outcome {
+        let (completion, outcome) = oneshot::channel();
+        self.state.accumulator.append(tp, record(value), completion, 1);
+        outcome
+    }
 
-/// The leader acknowledged `batch` at `offset`: answered, recorded and completed.
-fn acknowledge(state: &mut State, batch: Batch, offset: Offset) {
-    answered(state, std::slice::from_ref(&batch));
-    state.acknowledged(&batch);
-    batch.complete(Some(offset));
-}
+    /// What the sender does before a drain, then the drain for broker 1, counting the
+    /// attempts.
+    fn drain(&mut self) -> Vec<Batch> {
+        self.state.idempotence.resolve_sequences();
+        let (mut ready, _) = self.state.drain_ready(&self.config, broker_1);
+        let mut batches = ready.remove(&BrokerId(1)).unwrap_or_default();
+        for batch in &mut batches {
+            batch.attempts += 1;
+        }
+        batches
+    }
 
-/// Sends the next `N` batches one request each and loses their answers: the
-/// connection broke, so they are no longer in flight and their outcomes are unknown.
-fn lose_answers<const N: usize>(state: &mut State) -> [Batch; N] {
-    let mut batches: [Batch; N] = std::array::from_fn(|_| drain_one(state));
-    for batch in &mut batches {
-        answered(state, std::slice::from_ref(batch));
+    /// Drains exactly one batch.
+    fn drain_one(&mut self) -> Batch {
+        let mut batches = self.drain();
+        assert_eq!(batches.len(), 1, "one batch drained");
+        batches.pop().expect("checked")
+    }
+
+    /// Marks a request's batches as answered (the sender's bookkeeping).
+    fn answered(&mut self, batches: &[Batch]) {
+        self.state.accumulator.release(BrokerId(1), batches);
+    }
+
+    /// The leader acknowledged `batch` at `offset`.
+    fn acknowledge(&mut self, batch: Batch, offset: Offset) {
+        self.answered(std::slice::from_ref(&batch));
+        self.state.acknowledged(batch, Some(offset));
+    }
+
+    /// The leader, whose log starts at `log_start`, refused `batch` with `error`.
+    fn refuse_at(&mut self, batch: Batch, error: ErrorCode, log_start: Option<Offset>) {
+        self.answered(std::slice::from_ref(&batch));
+        self.state.attempt_failed(&self.config, batch, Some(error), log_start, error.kafka_name());
+    }
+
+    /// The leader, whose log starts at 0, refused `batch` with `error`.
+    fn refuse(&mut self, batch: Batch, error: ErrorCode) {
+        self.refuse_at(batch, error, Some(0));
+    }
+
+    /// The request carrying `batch` timed out: its outcome is unknown.
+    fn time_out(&mut self, mut batch: Batch) {
+        self.answered(std::slice::from_ref(&batch));
         batch.maybe_appended = true;
+        self.state.attempt_failed(&self.config, batch, None, None, "TimeoutException");
     }
-    batches
+
+    /// The values queued for partition 0, front first.
+    fn queued_values(&self) -> Vec<u64> {
+        self.state.accumulator.queued(&tp(0)).flat_map(values).collect()
+    }
 }
 
-/// The leader refused `batch` with a retriable error: answered and retried.
-fn refuse(state: &mut State, batch: Batch, error: ErrorCode) {
-    answered(state, std::slice::from_ref(&batch));
-    state.retry_or_fail(&idempotent(), batch, error.kafka_name(), true);
-}
-
-/// The values queued for partition 0, front first.
-fn queued_values(state: &State) -> Vec<u64> {
-    state.accumulator.queued(&tp(0)).flat_map(values).collect()
+/// The offsets each outcome reports, or the error's reason.
+fn resolved(outcomes: &mut [Outcome]) -> Vec<Result<Option<Offset>, String>> {
+    outcomes.iter_mut().map(|o| o.try_recv().expect("resolved").map(|m| m.offset).map_err(|e| e.reason)).collect()
 }
 
 #[test]
 fn a_batch_is_sequenced_on_its_first_send_and_keeps_its_sequence_across_retries() {
     in_sim(|| {
-        let (mut state, _outcomes) = producer(3);
-        assert!(state.accumulator.queued(&tp(0)).all(|b| b.sequence.is_none()), "no sequence before the send");
-        let [first, second, third]: [Batch; 3] = std::array::from_fn(|_| drain_one(&mut state));
-        assert_eq!([&first, &second, &third].map(sequence), [at(0, 0), at(0, 1), at(0, 2)]);
+        for config in [idempotent(), idempotent_2_4()] {
+            let (mut producer, _outcomes) = Producer::with_batches(config, 3);
+            assert!(producer.state.accumulator.queued(&tp(0)).all(|b| b.sequence.is_none()), "no sequence yet");
+            let [first, second, third]: [Batch; 3] = std::array::from_fn(|_| producer.drain_one());
+            assert_eq!([&first, &second, &third].map(sequence), [at(0, 0), at(0, 1), at(0, 2)]);
 
-        refuse(&mut state, second, ErrorCode::NotLeaderOrFollower);
-        assert!(drain(&mut state).is_empty(), "the retry waits for the batches in flight around it");
-        acknowledge(&mut state, first, 0);
-        assert!(drain(&mut state).is_empty(), "batch 2 is still in flight");
-        acknowledge(&mut state, third, 2);
-        let resent = drain_one(&mut state);
-        assert_eq!((sequence(&resent), resent.attempts, values(&resent)), (at(0, 1), 2, vec![1]));
+            producer.refuse(second, ErrorCode::NotLeaderOrFollower);
+            assert!(producer.drain().is_empty(), "the retry waits while batch 0 is first in flight");
+            producer.acknowledge(first, 0);
+            // Now the first in flight by sequence: it goes although batch 2 is in flight
+            // (`RecordAccumulator.shouldStopDrainBatchesForPartition`).
+            let resent = producer.drain_one();
+            assert_eq!((sequence(&resent), resent.attempts, values(&resent)), (at(0, 1), 2, vec![1]));
+            producer.acknowledge(third, 2);
+        }
     });
 }
 
 #[test]
-fn idempotent_retries_go_back_in_send_order_with_at_most_five_requests_in_flight() {
+fn idempotent_retries_go_back_in_send_order_each_once_it_is_first_in_flight() {
     in_sim(|| {
-        let (mut state, _outcomes) = producer(7);
-        let mut sent: Vec<Option<Batch>> = (0..5).map(|_| Some(drain_one(&mut state))).collect();
-        assert!(drain(&mut state).is_empty(), "five requests in flight: batch 5 waits");
+        let (mut producer, _outcomes) = Producer::with_batches(idempotent(), 7);
+        let mut sent: Vec<Option<Batch>> = (0..5).map(|_| Some(producer.drain_one())).collect();
+        assert!(producer.drain().is_empty(), "five requests in flight: batch 5 waits");
 
         // Batch 1 fails, then batch 3: a plain producer would queue 3 before 1
         // (`reenqueue` pushes to the front); the idempotent one keeps send order.
         for i in [1, 3] {
-            refuse(&mut state, sent[i].take().expect("in flight"), ErrorCode::NotLeaderOrFollower);
+            producer.refuse(sent[i].take().expect("in flight"), ErrorCode::NotLeaderOrFollower);
         }
-        assert_eq!(queued_values(&state), vec![1, 3, 5, 6]);
-        assert!(drain(&mut state).is_empty(), "retries wait while batches 0, 2 and 4 are in flight");
-        for i in [0, 2, 4] {
-            acknowledge(&mut state, sent[i].take().expect("in flight"), i as Offset);
-        }
+        assert_eq!(producer.queued_values(), vec![1, 3, 5, 6]);
+        assert!(producer.drain().is_empty(), "batch 0 is first in flight");
+        producer.acknowledge(sent[0].take().expect("in flight"), 0);
 
-        // The retries go one at a time, each once the one before it resolved, with their
-        // sequences; batch 5, never sent, follows batch 3 without waiting.
-        let retry_1 = drain_one(&mut state);
-        assert!(drain(&mut state).is_empty(), "batch 3's retry waits for batch 1's");
+        let retry_1 = producer.drain_one();
         assert_eq!((values(&retry_1), sequence(&retry_1)), (vec![1], at(0, 1)));
-        acknowledge(&mut state, retry_1, 5);
-        let retry_3 = drain_one(&mut state);
-        let fresh = drain_one(&mut state);
+        assert!(producer.drain().is_empty(), "batch 3's retry waits for batch 1's");
+        for i in [2, 4] {
+            producer.acknowledge(sent[i].take().expect("in flight"), i as Offset);
+        }
+        producer.acknowledge(retry_1, 5);
+        // Batch 5, never sent, follows batch 3's retry without waiting.
+        let retry_3 = producer.drain_one();
+        let fresh = producer.drain_one();
         assert_eq!((values(&retry_3), sequence(&retry_3)), (vec![3], at(0, 3)));
         assert_eq!((values(&fresh), sequence(&fresh)), (vec![5], at(0, 5)));
     });
 }
 
+/// Batch 0 is acknowledged, batches 1 and 2 are in flight, and the leader lost batch 0
+/// (an unclean election): it refuses both with OUT_OF_ORDER_SEQUENCE.
+fn lost_acknowledged_batch(config: ProducerConfig) -> (Producer, Vec<Outcome>, Batch, Batch) {
+    let (mut producer, outcomes) = Producer::with_batches(config, 3);
+    let first = producer.drain_one();
+    producer.acknowledge(first, 0);
+    let next = producer.drain_one();
+    let later = producer.drain_one();
+    (producer, outcomes, next, later)
+}
+
 #[test]
-fn an_expired_batch_resets_the_producer_id_and_fails_the_unknown_outcomes() {
+fn out_of_order_sequence_for_the_next_batch_bumps_the_epoch_and_resends_from_zero() {
     in_sim(|| {
-        let mut state = State::default();
-        state.idempotence.start(producer_7(0));
-        let mut expiring = append(&mut state, tp(0), 0);
-        let mut unknown = append(&mut state, tp(1), 10);
-        let mut unsent = append(&mut state, tp(1), 11);
-        // Batches 0 and 10 go in one request, which times out.
-        let request = drain(&mut state);
-        answered(&mut state, &request);
-        for mut batch in request {
-            batch.maybe_appended = true;
-            state.retry_or_fail(&idempotent(), batch, "TimeoutException", true);
-        }
+        let (mut producer, mut outcomes, next, later) = lost_acknowledged_batch(idempotent());
+        producer.refuse(next, ErrorCode::OutOfOrderSequence);
+        // Not the next batch: retried as it is, no second bump.
+        producer.refuse(later, ErrorCode::OutOfOrderSequence);
+        // Before the drain the epoch goes up and both batches restart from 0 in order.
+        let resent = producer.drain_one();
+        assert_eq!(producer.state.idempotence.producer(), Some(producer_7(1)));
+        assert_eq!((values(&resent), sequence(&resent)), (vec![1], at(1, 0)));
+        assert!(producer.drain().is_empty(), "batch 2 waits for batch 1, first in flight");
+        producer.acknowledge(resent, 1);
+        let resent = producer.drain_one();
+        assert_eq!((values(&resent), sequence(&resent)), (vec![2], at(1, 1)));
+        producer.acknowledge(resent, 2);
+        assert_eq!(resolved(&mut outcomes), vec![Ok(Some(0)), Ok(Some(1)), Ok(Some(2))], "nothing failed");
+    });
+}
 
-        let expiry = ProducerConfig { delivery_timeout_ms: 0, ..idempotent() };
-        let (ready, next_wake) = state.drain_ready(&expiry, broker_1);
-        assert!(ready.is_empty() && next_wake.is_some(), "nothing is sent; the sender comes back at once");
-        assert_eq!(state.idempotence.producer(), None, "the producer id was reset");
-        let timeout = expiring.try_recv().expect("resolved").expect_err("expired");
-        assert!(timeout.reason.starts_with("TimeoutException") && !timeout.definite, "{timeout:?}");
-        let reset = unknown.try_recv().expect("resolved").expect_err("failed by the reset");
-        assert!(reset.reason.starts_with("OutOfOrderSequenceException") && !reset.definite, "{reset:?}");
-        assert!(unsent.try_recv().is_err(), "never sent: still queued");
-
-        // A new producer id: the unsent batch starts its partition's new sequences.
+#[test]
+fn out_of_order_sequence_for_the_next_batch_fails_it_and_resets_the_producer_id_up_to_2_4() {
+    in_sim(|| {
+        let (mut producer, mut outcomes, next, later) = lost_acknowledged_batch(idempotent_2_4());
+        producer.refuse(next, ErrorCode::OutOfOrderSequence);
+        assert_eq!(producer.state.idempotence.producer(), None, "InitProducerId again");
+        // A batch of the old producer id is not retried.
+        producer.refuse(later, ErrorCode::OutOfOrderSequence);
+        let failure = "OUT_OF_ORDER_SEQUENCE_NUMBER".to_string();
+        assert_eq!(resolved(&mut outcomes), vec![Ok(Some(0)), Err(failure.clone()), Err(failure)]);
+        // New batches start over under the new producer id.
+        let mut fresh = producer.append(tp(0), 3);
         let new_id = ProducerIdAndEpoch { id: 8, epoch: 0 };
-        state.idempotence.start(new_id);
-        let batch = drain_one(&mut state);
-        assert_eq!(
-            (values(&batch), sequence(&batch)),
-            (vec![11], BatchSequence { producer: new_id, base: Sequence(0) })
-        );
+        producer.state.idempotence.start(new_id);
+        let batch = producer.drain_one();
+        assert_eq!(sequence(&batch), BatchSequence { producer: new_id, base: Sequence(0) });
+        producer.acknowledge(batch, 1);
+        assert!(fresh.try_recv().expect("resolved").is_ok());
     });
 }
 
 #[test]
-fn unknown_producer_for_the_next_sequence_bumps_the_epoch_and_resends_from_zero() {
+fn out_of_order_sequence_behind_an_unresolved_batch_is_retried_without_a_bump() {
     in_sim(|| {
-        let (mut state, mut outcomes) = producer(3);
-        // Batch 0 is acknowledged; batches 1 and 2 are in flight when the leader's
-        // replicas all lose power and come back without our state.
-        let first = drain_one(&mut state);
-        acknowledge(&mut state, first, 0);
-        let [next, later] = lose_answers(&mut state);
-        assert_eq!((sequence(&next), sequence(&later)), (at(0, 1), at(0, 2)));
-        let idempotence = &state.idempotence;
-        assert!(idempotence.is_next_sequence(&next.tp, next.sequence));
-        assert!(!idempotence.is_next_sequence(&later.tp, later.sequence));
-
-        state.unknown_producer_id(&idempotent(), next);
-        assert_eq!(state.idempotence.producer(), Some(producer_7(1)), "the epoch was bumped");
-        // The later batch's refusal arrives after the bump: it is re-sequenced too.
-        assert!(state.idempotence.is_stale(&later.tp, later.sequence));
-        state.unknown_producer_id(&idempotent(), later);
-        assert_eq!(state.idempotence.producer(), Some(producer_7(1)), "one bump for the partition");
-
-        // Both go out again in their original order, one at a time (retries), from
-        // sequence 0 of epoch 1, and are acknowledged.
-        let mut resent = Vec::new();
-        for offset in 1..=2 {
-            let batch = drain_one(&mut state);
-            assert!(drain(&mut state).is_empty(), "a retry waits for the one before it");
-            resent.push((sequence(&batch), batch.records[0].value));
-            acknowledge(&mut state, batch, offset as Offset);
-        }
-        assert_eq!(resent, vec![(at(1, 0), 1), (at(1, 1), 2)]);
-        for (i, outcome) in outcomes.iter_mut().enumerate() {
-            let metadata = outcome.try_recv().expect("resolved").expect("acknowledged, not failed");
-            assert_eq!(metadata.offset, Some(i as Offset));
+        for config in [idempotent(), idempotent_2_4()] {
+            let (mut producer, _outcomes) = Producer::with_batches(config, 2);
+            let [first, second]: [Batch; 2] = std::array::from_fn(|_| producer.drain_one());
+            // Batch 0 was lost on its way: batch 1 arrives with a gap before it.
+            producer.refuse(second, ErrorCode::OutOfOrderSequence);
+            producer.refuse(first, ErrorCode::NotLeaderOrFollower);
+            let first = producer.drain_one();
+            assert_eq!(sequence(&first), at(0, 0), "no bump: batch 0 may still close the gap");
+            producer.acknowledge(first, 0);
+            assert_eq!(sequence(&producer.drain_one()), at(0, 1));
         }
     });
 }
 
 #[test]
-fn unknown_producer_after_a_batch_with_an_unknown_outcome_fails_without_a_bump() {
+fn unknown_producer_id_always_bumps_the_epoch_and_retries() {
     in_sim(|| {
-        let (mut state, mut outcomes) = producer(3);
-        let first = drain_one(&mut state);
-        acknowledge(&mut state, first, 0);
-        // Batch 1 times out (maybe appended) and waits for its retry; batch 2 is
-        // refused as unknown: not the next sequence, and batch 1 may still resolve.
-        let [timed_out, refused] = lose_answers(&mut state);
-        state.retry_or_fail(&idempotent(), timed_out, "TimeoutException", true);
-        assert!(!state.idempotence.is_next_sequence(&refused.tp, refused.sequence));
-        state.unknown_producer_id(&idempotent(), refused);
-        assert_eq!(state.idempotence.producer(), Some(producer_7(0)), "no epoch bump behind an unresolved batch");
-        assert!(outcomes[2].try_recv().is_err(), "still pending behind batch 1");
+        let (mut producer, mut outcomes) = Producer::with_batches(idempotent(), 2);
+        let first = producer.drain_one();
+        producer.acknowledge(first, 5);
+        let second = producer.drain_one();
+        // A leader that does not know its log start yet: retried as it is.
+        producer.refuse_at(second, ErrorCode::UnknownProducerId, None);
+        let second = producer.drain_one();
+        assert_eq!(sequence(&second), at(0, 1));
+        // A leader whose log starts below our last acknowledged offset lost our state.
+        producer.refuse_at(second, ErrorCode::UnknownProducerId, Some(0));
+        let second = producer.drain_one();
+        assert_eq!(sequence(&second), at(1, 0));
+        producer.acknowledge(second, 6);
+        assert_eq!(resolved(&mut outcomes), vec![Ok(Some(5)), Ok(Some(6))]);
+    });
+}
 
-        // Batch 1's retry goes out and its delivery timeout passes: it fails, and so does
-        // batch 2, whose outcome is unknown, instead of being resent under a new sequence.
-        let expired = drain_one(&mut state);
-        assert_eq!(values(&expired), vec![1]);
-        answered(&mut state, std::slice::from_ref(&expired));
-        let expiry = ProducerConfig { delivery_timeout_ms: 0, ..idempotent() };
-        state.retry_or_fail(&expiry, expired, "TimeoutException", true);
-        assert_eq!(state.idempotence.producer(), None, "the producer id was reset, not bumped");
-        for outcome in &mut outcomes[1..] {
-            let error = outcome.try_recv().expect("resolved").expect_err("failed");
-            assert!(!error.definite, "unknown outcome: {error:?}");
+#[test]
+fn unknown_producer_id_up_to_2_4_restarts_the_sequences_only_after_retention_deleted_our_records() {
+    in_sim(|| {
+        // The leader's log starts past our last acknowledged offset: retention deleted
+        // our records, the sequences restart at 0 under the same epoch.
+        let (mut producer, _outcomes) = Producer::with_batches(idempotent_2_4(), 2);
+        let first = producer.drain_one();
+        producer.acknowledge(first, 5);
+        let second = producer.drain_one();
+        producer.refuse_at(second, ErrorCode::UnknownProducerId, Some(10));
+        assert_eq!(sequence(&producer.drain_one()), at(0, 0));
+
+        // It does not: the leader lost the state, and the producer cannot tell what the
+        // log should hold. The batch fails and the producer id is reset.
+        let (mut producer, mut outcomes) = Producer::with_batches(idempotent_2_4(), 2);
+        let first = producer.drain_one();
+        producer.acknowledge(first, 5);
+        let second = producer.drain_one();
+        producer.refuse_at(second, ErrorCode::UnknownProducerId, Some(0));
+        assert_eq!(producer.state.idempotence.producer(), None);
+        assert_eq!(resolved(&mut outcomes), vec![Ok(Some(5)), Err("UNKNOWN_PRODUCER_ID".to_string())]);
+    });
+}
+
+#[test]
+fn a_batch_failed_for_good_with_retries_left_bumps_the_epoch_or_closes_its_gap_up_to_2_4() {
+    in_sim(|| {
+        for (config, rewritten) in [(idempotent(), at(1, 0)), (idempotent_2_4(), at(0, 0))] {
+            let (mut producer, mut outcomes) = Producer::with_batches(config, 2);
+            let [first, second]: [Batch; 2] = std::array::from_fn(|_| producer.drain_one());
+            producer.refuse(first, ErrorCode::InvalidProducerEpoch);
+            assert!(resolved(&mut outcomes[..1])[0].is_err());
+            // Batch 1, in flight, is refused for the gap and retried with the rewritten
+            // sequence: from 0 under a new epoch, or shifted down by one.
+            producer.refuse(second, ErrorCode::OutOfOrderSequence);
+            let second = producer.drain_one();
+            assert_eq!(sequence(&second), rewritten, "epoch bump: {}", producer.config.idempotent_epoch_bump);
         }
     });
 }
 
 #[test]
-fn unknown_producer_not_next_with_nothing_unresolved_fails_with_an_unknown_outcome() {
+fn a_retry_of_a_batch_sequenced_under_a_reset_producer_id_fails_up_to_2_4() {
     in_sim(|| {
-        let (mut state, mut outcomes) = producer(2);
-        // Batch 0's answer never came and nothing acknowledged it; batch 1 (sequence 1)
-        // is refused as unknown: whether batch 0 is in some log is unknown.
-        let [lost, refused] = lose_answers(&mut state);
-        drop(lost);
-        state.unknown_producer_id(&idempotent(), refused);
-        assert_eq!(state.idempotence.producer(), None, "the producer id was reset, not bumped");
-        let error = outcomes[1].try_recv().expect("resolved").expect_err("failed");
-        assert!(!error.definite && error.reason.starts_with("UnknownProducerIdException"), "{error:?}");
+        let (mut producer, mut outcomes, next, later) = lost_acknowledged_batch(idempotent_2_4());
+        producer.refuse(next, ErrorCode::OutOfOrderSequence);
+        producer.state.idempotence.start(ProducerIdAndEpoch { id: 8, epoch: 0 });
+        producer.refuse(later, ErrorCode::NotLeaderOrFollower);
+        let failed = resolved(&mut outcomes).pop().expect("three").expect_err("dropped");
+        assert!(failed.contains("the producer id changed"), "{failed}");
     });
 }
 
 #[test]
-fn a_new_epoch_starts_at_zero_only_once_the_old_epochs_batches_resolved() {
+fn a_new_epoch_starts_at_zero_only_once_the_old_epochs_batches_completed() {
     in_sim(|| {
-        let (mut state, _outcomes) = producer(2);
-        let old = drain_one(&mut state);
-        assert_eq!(sequence(&old), at(0, 0));
-        // Another partition's recovery bumped the epoch meanwhile.
-        state.idempotence.bump_epoch(&tp(1));
-        assert!(drain(&mut state).is_empty(), "batch 1 waits for batch 0 of epoch 0");
-        answered(&mut state, std::slice::from_ref(&old));
-        let next = drain_one(&mut state);
-        assert_eq!(sequence(&next), at(1, 0));
+        let mut producer = Producer::new(idempotent());
+        let _outcomes = [producer.append(tp(0), 0), producer.append(tp(1), 10), producer.append(tp(0), 1)];
+        let mut request = producer.drain();
+        let (old, other) = (request.remove(0), request.remove(0));
+        assert_eq!((sequence(&old), sequence(&other)), (at(0, 0), at(0, 0)));
+        // Partition 1's leader lost everything: the epoch is bumped for it.
+        producer.refuse(other, ErrorCode::OutOfOrderSequence);
+        let resent = producer.drain_one();
+        assert_eq!((resent.tp.partition, sequence(&resent)), (1, at(1, 0)));
+        assert!(producer.drain().is_empty(), "batch 1 of partition 0 waits for batch 0 of epoch 0");
+        producer.acknowledge(old, 0);
+        let next = producer.drain_one();
+        assert_eq!((next.tp.partition, sequence(&next)), (0, at(1, 0)));
+    });
+}
+
+#[test]
+fn an_expired_retry_holds_its_partition_until_later_batches_tell_whether_it_was_appended() {
+    in_sim_async(|| async {
+        for (config, after_gap) in [(idempotent(), Some(at(1, 0))), (idempotent_2_4(), None)] {
+            let config = ProducerConfig { delivery_timeout_ms: 100, ..config };
+            // Batch 0's request times out (and batch 1's, in the second run); the retries
+            // expire in the queue, and a new batch waits while batch 1 tells.
+            for acknowledged in [true, false] {
+                let (mut producer, mut outcomes) = Producer::with_batches(config.clone(), 2);
+                let [first, second]: [Batch; 2] = std::array::from_fn(|_| producer.drain_one());
+                producer.time_out(first);
+                let mut second = Some(second);
+                if !acknowledged {
+                    producer.time_out(second.take().expect("in flight"));
+                }
+                madsim::time::sleep(Duration::from_millis(150)).await;
+                let mut fresh = producer.append(tp(0), 2);
+                assert!(producer.drain().is_empty(), "unresolved: batch 2 waits");
+                assert!(resolved(&mut outcomes[..1])[0].as_ref().is_err_and(|e| e.starts_with("TimeoutException")));
+                if let Some(second) = second {
+                    // Batch 1 followed it: batch 0 was appended, nothing to recover.
+                    producer.acknowledge(second, 1);
+                    assert_eq!(sequence(&producer.drain_one()), at(0, 2), "{config:?}");
+                    continue;
+                }
+                // Both outcomes unknown and a gap may remain: bump, or reset the producer id.
+                producer.state.idempotence.resolve_sequences();
+                match after_gap {
+                    Some(bumped) => assert_eq!(sequence(&producer.drain_one()), bumped),
+                    None => {
+                        assert_eq!(producer.state.idempotence.producer(), None);
+                        producer.state.idempotence.start(ProducerIdAndEpoch { id: 8, epoch: 0 });
+                        assert_eq!(producer.drain_one().sequence.map(|s| s.producer.id), Some(8));
+                    }
+                }
+                assert!(fresh.try_recv().is_err(), "in flight");
+            }
+        }
+    });
+}
+
+#[test]
+fn an_expired_batch_does_not_drop_the_batches_the_same_drain_took_for_other_partitions() {
+    in_sim_async(|| async {
+        let config = ProducerConfig { delivery_timeout_ms: 100, ..idempotent() };
+        let mut producer = Producer::new(config);
+        // Partition 1's batch is sent, fails and waits for its retry, long enough to expire.
+        let mut expiring = producer.append(tp(1), 10);
+        let failed = producer.drain_one();
+        producer.refuse(failed, ErrorCode::NotLeaderOrFollower);
+        madsim::time::sleep(Duration::from_millis(150)).await;
+        // Partition 0's fresh batch is drained first, in the same round as the expiry.
+        let mut fresh = producer.append(tp(0), 0);
+        let request = producer.drain();
+        assert_eq!(request.iter().map(values).collect::<Vec<_>>(), vec![vec![0]], "partition 0's batch goes out");
+        let timeout = expiring.try_recv().expect("resolved").expect_err("expired");
+        assert!(timeout.reason.starts_with("TimeoutException"), "{timeout:?}");
+        assert!(fresh.try_recv().is_err(), "in flight, not dropped as `producer closed`");
+        assert!(producer.state.accumulator.has_in_flight(&tp(0)));
+        producer.answered(&request);
+        assert!(!producer.state.accumulator.has_in_flight(&tp(0)), "its answer frees the partition");
     });
 }

@@ -1,0 +1,94 @@
+//! Where `send` puts a record, as `KafkaProducer.doSend` and `RecordAccumulator.append`
+//! decide together: an explicit partition, else the key's murmur2 hash, else the topic's
+//! partitioner for unkeyed records, whose rules need the accumulator's answers (would the
+//! record start a new batch, are the partition's batches full) and its append (how many
+//! bytes went in). See [`UnkeyedPartitioning`] for the three releases' rules.
+
+use super::config::ProducerConfig;
+use super::delivery::Completion;
+use super::state::State;
+use super::ProducerRecord;
+use crate::client::partitioner::{partition_for_key, TopicPartitioner, UnkeyedPartitioning};
+use crate::protocol::{Record, TopicPartition};
+
+impl State {
+    /// Places `record` (stored as `stored`) in a partition of its topic, which has
+    /// `partitions` partitions, and appends it to that partition's batch. Returns the
+    /// partition.
+    pub fn append_record(
+        &mut self,
+        config: &ProducerConfig,
+        record: &ProducerRecord,
+        stored: Record,
+        completion: Completion,
+        partitions: u32,
+    ) -> TopicPartition {
+        let fixed =
+            record.partition.or_else(|| record.key.as_ref().map(|k| partition_for_key(k.as_bytes(), partitions)));
+        let size = stored.size_bytes();
+        let tp = |partition| TopicPartition::new(record.topic.clone(), partition);
+        let partition = match config.partitioner {
+            UnkeyedPartitioning::RoundRobin => fixed.unwrap_or_else(|| {
+                let available = self.available(&record.topic);
+                self.partitioner(&record.topic).round_robin(&available, partitions)
+            }),
+            UnkeyedPartitioning::Sticky => self.place_sticky(config, &record.topic, fixed, size, partitions),
+            UnkeyedPartitioning::UniformSticky => match fixed {
+                Some(partition) => partition,
+                None => self.place_uniform_sticky(config, &record.topic, partitions),
+            },
+        };
+        self.accumulator.append(tp(partition), stored, completion, config.batch_size);
+        if fixed.is_none() && config.partitioner == UnkeyedPartitioning::UniformSticky {
+            // `BuiltInPartitioner.updatePartitionInfo` after the append, with switching
+            // allowed only if the partition's batches are full.
+            let full = self.accumulator.all_batches_full(&tp(partition), config.batch_size);
+            let available = self.available(&record.topic);
+            self.partitioner(&record.topic).produced(size, config.batch_size, full, &available, partitions);
+        }
+        tp(partition)
+    }
+
+    /// Kafka 2.4 to 3.2: the record's partition (its own, or the sticky one); if it
+    /// would start a new batch there, `onNewBatch` may move the sticky partition and the
+    /// record is placed again (KIP-480: `append` with `abortOnNewBatch`, for every record).
+    fn place_sticky(
+        &mut self,
+        config: &ProducerConfig,
+        topic: &str,
+        fixed: Option<u32>,
+        size: u64,
+        partitions: u32,
+    ) -> u32 {
+        let available = self.available(topic);
+        let first = fixed.unwrap_or_else(|| self.partitioner(topic).sticky(&available, partitions));
+        let tp = TopicPartition::new(topic, first);
+        if self.accumulator.joins_last_batch(&tp, size, config.batch_size) {
+            return first;
+        }
+        let sticky = self.partitioner(topic).on_new_batch(Some(first), &available, partitions);
+        fixed.unwrap_or(sticky)
+    }
+
+    /// Kafka 3.3 and later: the sticky partition, moved on first if the bytes produced
+    /// to it reached `batch.size` and its batches are now full (`RecordAccumulator.partitionChanged`).
+    fn place_uniform_sticky(&mut self, config: &ProducerConfig, topic: &str, partitions: u32) -> u32 {
+        let available = self.available(topic);
+        let current = self.partitioner(topic).uniform_sticky(&available, partitions);
+        let full = self.accumulator.all_batches_full(&TopicPartition::new(topic, current), config.batch_size);
+        if full && self.partitioner(topic).produced(0, config.batch_size, true, &available, partitions) {
+            return self.partitioner(topic).uniform_sticky(&available, partitions);
+        }
+        current
+    }
+
+    /// The topic's partitions with a known leader.
+    fn available(&self, topic: &str) -> Vec<u32> {
+        self.available_partitions.get(topic).cloned().unwrap_or_default()
+    }
+
+    /// The topic's partitioner state.
+    fn partitioner(&mut self, topic: &str) -> &mut TopicPartitioner {
+        self.partitioners.entry(topic.to_string()).or_default()
+    }
+}
