@@ -35,6 +35,8 @@ pub struct Member {
     pub topics: Vec<String>,
     /// What it owned before (sticky assignor input).
     pub owned: Vec<TopicPartition>,
+    /// The generation it owned `owned` in.
+    pub owned_generation: Option<u32>,
     /// `session.timeout.ms`.
     pub session_timeout: Duration,
     /// `max.poll.interval.ms`: the longest a rebalance waits for it.
@@ -131,7 +133,12 @@ impl Group {
         let roster: Vec<GroupMember> = self
             .members
             .iter()
-            .map(|(id, m)| GroupMember { member_id: id.clone(), topics: m.topics.clone(), owned: m.owned.clone() })
+            .map(|(id, m)| GroupMember {
+                member_id: id.clone(),
+                topics: m.topics.clone(),
+                owned: m.owned.clone(),
+                owned_generation: m.owned_generation,
+            })
             .collect();
         for (id, member) in &mut self.members {
             member.assignment.clear();
@@ -217,6 +224,7 @@ mod tests {
         Member {
             topics: vec!["t".into()],
             owned: Vec::new(),
+            owned_generation: None,
             session_timeout: Duration::from_secs(10),
             rebalance_timeout: Duration::from_secs(30),
             last_heard: now,

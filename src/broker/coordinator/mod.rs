@@ -8,14 +8,12 @@ pub mod service;
 
 pub use service::{Coordinator, OFFSETS_TOPIC};
 
+use crate::protocol::java;
+
 /// The partition of `__consumer_offsets` that holds `group`'s offsets:
 /// `abs(group.hashCode()) % partitions`, with Java's `String.hashCode`, as Kafka does.
 pub fn offsets_partition_for(group: &str, partitions: u32) -> u32 {
-    let mut hash: i32 = 0;
-    for unit in group.encode_utf16() {
-        // Java chars are UTF-16 code units, added as unsigned values.
-        hash = hash.wrapping_mul(31).wrapping_add(i32::from(unit));
-    }
+    let hash = java::string_hash(group);
     // Kafka's Utils.abs maps i32::MIN to 0.
     let positive = if hash == i32::MIN { 0 } else { hash.abs() };
     positive as u32 % partitions

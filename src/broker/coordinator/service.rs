@@ -110,8 +110,17 @@ pub async fn handle(shared: &SharedBroker, request: GroupRequest) -> GroupRespon
             rebalance_timeout_ms,
             topics,
             owned,
+            owned_generation,
         } => {
-            let join = JoinRequest { member_id, client_id, session_timeout_ms, rebalance_timeout_ms, topics, owned };
+            let join = JoinRequest {
+                member_id,
+                client_id,
+                session_timeout_ms,
+                rebalance_timeout_ms,
+                topics,
+                owned,
+                owned_generation,
+            };
             join_group(shared, &group, join).await
         }
         GroupRequest::SyncGroup { group, generation, member_id, assignments } => {
@@ -148,6 +157,7 @@ struct JoinRequest {
     rebalance_timeout_ms: u64,
     topics: Vec<String>,
     owned: Vec<TopicPartition>,
+    owned_generation: Option<u32>,
 }
 
 fn joined_error(error: ErrorCode, member_id: String) -> GroupResponse {
@@ -174,6 +184,7 @@ async fn join_group(shared: &SharedBroker, group_id: &str, join: JoinRequest) ->
         let member = Member {
             topics: join.topics,
             owned: join.owned,
+            owned_generation: join.owned_generation,
             session_timeout: Duration::from_millis(join.session_timeout_ms),
             rebalance_timeout: Duration::from_millis(join.rebalance_timeout_ms),
             last_heard: now,

@@ -20,7 +20,7 @@ mod heartbeat;
 pub use coordinator::{CoordinatorLink, LinkError};
 pub use heartbeat::{HeartbeatConfig, Membership, SharedMembership};
 
-use super::assignor::{self, MemberSubscription, Strategy};
+use super::assignor::{self, MemberSubscription, StickyAlgorithm, Strategy};
 use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig};
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
 use crate::sim::net::NodeNet;
@@ -50,6 +50,8 @@ pub struct GroupConfig {
     pub auto_commit_interval_ms: u64,
     /// `retry.backoff.ms`: the pause between attempts of a commit.
     pub retry_backoff_ms: u64,
+    /// Which release's sticky assignor the leader runs (it changed in Kafka 2.6).
+    pub sticky_algorithm: StickyAlgorithm,
 }
 
 /// Which member, in which generation, did something.
@@ -113,8 +115,9 @@ pub struct GroupConsumer {
     generation: Option<Generation>,
     /// The partitions it holds.
     assignment: Vec<TopicPartition>,
-    /// What it held last, sent in JoinGroup for the sticky assignor.
-    previous_assignment: Vec<TopicPartition>,
+    /// What it held last, and in which generation, sent in JoinGroup for the sticky
+    /// assignor (its user data).
+    previous_assignment: (Vec<TopicPartition>, Option<u32>),
     /// Set after a join until the committed offsets of the assignment are read.
     committed_offsets_pending: bool,
     next_auto_commit: Instant,
@@ -155,7 +158,7 @@ impl GroupConsumer {
             heartbeat,
             generation: None,
             assignment: Vec::new(),
-            previous_assignment: Vec::new(),
+            previous_assignment: (Vec::new(), None),
             committed_offsets_pending: false,
         }
     }
@@ -275,7 +278,7 @@ impl GroupConsumer {
             }
         }
         listener.partitions_revoked(&generation, &self.assignment);
-        self.previous_assignment = std::mem::take(&mut self.assignment);
+        self.previous_assignment = (std::mem::take(&mut self.assignment), Some(generation.generation));
         self.generation = None;
         self.committed_offsets_pending = false;
         self.consumer.assign(Vec::new());
@@ -291,7 +294,8 @@ impl GroupConsumer {
             session_timeout_ms: self.config.session_timeout_ms,
             rebalance_timeout_ms: self.config.max_poll_interval_ms,
             topics: self.topics.clone(),
-            owned: self.previous_assignment.clone(),
+            owned: self.previous_assignment.0.clone(),
+            owned_generation: self.previous_assignment.1,
         };
         let join_timeout =
             self.request_timeout().max(Duration::from_millis(self.config.max_poll_interval_ms + JOIN_GRACE_MS));
@@ -354,9 +358,11 @@ impl GroupConsumer {
                 member_id: m.member_id.clone(),
                 topics: m.topics.clone(),
                 owned: m.owned.clone(),
+                generation: m.owned_generation,
             })
             .collect();
-        assignor::assign(self.config.strategy, &subscriptions, &partitions).into_iter().collect()
+        let sticky = self.config.sticky_algorithm;
+        assignor::assign_with(self.config.strategy, sticky, &subscriptions, &partitions).into_iter().collect()
     }
 
     /// OffsetFetch for the held partitions; positions start at the committed offsets,
