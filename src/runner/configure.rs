@@ -151,6 +151,7 @@ pub(super) fn group_config(spec: &ConsumerSpec, client_id: &str) -> GroupConfig 
         enable_auto_commit: spec.commit == CommitPolicy::Auto,
         auto_commit_interval_ms: c.auto_commit_interval_ms,
         retry_backoff_ms: 100,
+        default_api_timeout_ms: 60_000,
         sticky_algorithm: Default::default(),
     }
 }
