@@ -148,6 +148,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
         log_retention_check_interval_ms: 100,
         inter_broker_timeout_ms: 5_000,
         metastore: Addr::new("metastore"),
+        group_coordinator: Default::default(),
         plant: None,
     }
 }

@@ -73,6 +73,9 @@ pub struct BrokerConfig {
     pub inter_broker_timeout_ms: u64,
     /// The metastore's address.
     pub metastore: Addr,
+    /// The group coordinator's settings (`group.*.session.timeout.ms`,
+    /// `group.initial.rebalance.delay.ms`).
+    pub group_coordinator: coordinator::CoordinatorConfig,
     /// The bug planted in this broker (and its controller component), if any: see
     /// [`crate::plant`]. `None` in every real configuration.
     pub plant: Option<PlantedBug>,

@@ -61,6 +61,8 @@ pub struct Partition {
     role: Role,
     /// The latest leader epoch this replica knows.
     leader_epoch: LeaderEpoch,
+    /// The leader epoch in which this replica's current, unbroken leadership began.
+    leadership_start_epoch: LeaderEpoch,
     /// The partition state version (for conditional ISR changes).
     partition_epoch: u64,
     /// The ISR as last confirmed by the controller.
@@ -90,6 +92,7 @@ impl Partition {
             high_watermark,
             role: Role::None,
             leader_epoch: 0,
+            leadership_start_epoch: 0,
             partition_epoch: 0,
             isr: Vec::new(),
             replicas: Vec::new(),
@@ -146,6 +149,15 @@ impl Partition {
         matches!(self.role, Role::Leader { .. })
     }
 
+    /// As leader, the leader epoch in which this replica's unbroken leadership began (a
+    /// newer epoch that kept it leader, after an ISR change, continues the same
+    /// leadership); `None` when it does not lead. Kafka's group coordinator loads an
+    /// offsets partition only when a leadership begins (`Partition.makeLeader` returns
+    /// `isNewLeader`).
+    pub fn leadership_start_epoch(&self) -> Option<LeaderEpoch> {
+        self.is_leader().then_some(self.leadership_start_epoch)
+    }
+
     /// Whether this replica has a role yet (it has none before its first LeaderAndIsr).
     pub fn has_role(&self) -> bool {
         !matches!(self.role, Role::None)
@@ -191,6 +203,9 @@ impl Partition {
     /// Takes the leadership of `state.leader_epoch`: every other replica starts as a
     /// follower of unknown progress, counted as caught up now if it is in the ISR.
     pub fn become_leader(&mut self, me: BrokerId, state: &PartitionState, now: Instant, tracer: &Tracer) {
+        if !self.is_leader() {
+            self.leadership_start_epoch = state.leader_epoch;
+        }
         self.apply_state(state);
         self.log.assign_epoch_at_end(state.leader_epoch);
         let followers = state

@@ -50,6 +50,9 @@ pub enum ErrorCode {
     IllegalGeneration,
     /// The coordinator does not know the member.
     UnknownMemberId,
+    /// The member's `session.timeout.ms` is outside the coordinator's
+    /// `group.min.session.timeout.ms` .. `group.max.session.timeout.ms`.
+    InvalidSessionTimeout,
 }
 
 impl ErrorCode {
@@ -64,6 +67,7 @@ impl ErrorCode {
                 | ErrorCode::OffsetOutOfRange
                 | ErrorCode::InvalidProducerEpoch
                 | ErrorCode::UnknownProducerId
+                | ErrorCode::InvalidSessionTimeout
         )
     }
 
@@ -103,6 +107,7 @@ impl ErrorCode {
             ErrorCode::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
             ErrorCode::IllegalGeneration => "ILLEGAL_GENERATION",
             ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            ErrorCode::InvalidSessionTimeout => "INVALID_SESSION_TIMEOUT",
         }
     }
 }

@@ -168,9 +168,21 @@ async fn member_loop(
             member = join();
             continue;
         }
-        if !member.coordinator_poll(&mut app).await {
-            sleep(Duration::from_millis(REJOIN_BACKOFF_MS)).await;
-            continue;
+        match member.coordinator_poll(&mut app).await {
+            Ok(true) => {}
+            Ok(false) => {
+                sleep(Duration::from_millis(REJOIN_BACKOFF_MS)).await;
+                continue;
+            }
+            Err(error) => {
+                // Kafka's poll() throws (e.g. InvalidSessionTimeoutException when the
+                // brokers refuse session.timeout.ms); the application's consumer thread
+                // ends with it.
+                let poll = || OpValue::Txn(vec![MicroOp::Poll { records: None }]);
+                app.life.invoke(OpFn::Poll, poll());
+                app.life.complete(OpType::Fail, poll(), Some(error.kafka_name().to_string()));
+                return;
+            }
         }
         if spec.commit == CommitPolicy::AfterProcessing {
             commit_progress(&mut member, &mut app, &spec).await;

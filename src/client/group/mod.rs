@@ -216,7 +216,9 @@ impl GroupConsumer {
     /// partition), reads the committed offsets of a new assignment, and auto-commits when
     /// the interval has passed. Returns whether the member holds an assignment and may
     /// fetch; if not, the caller backs off and calls again (one join attempt per call).
-    pub async fn coordinator_poll(&mut self, listener: &mut impl GroupListener) -> bool {
+    /// An error is fatal: Kafka's `poll()` throws it (e.g. INVALID_SESSION_TIMEOUT, an
+    /// `InvalidSessionTimeoutException`, when the brokers refuse `session.timeout.ms`).
+    pub async fn coordinator_poll(&mut self, listener: &mut impl GroupListener) -> Result<bool, ErrorCode> {
         let rejoin = {
             let mut m = self.membership.lock();
             m.last_poll = Instant::now();
@@ -224,20 +226,20 @@ impl GroupConsumer {
         };
         if rejoin {
             self.prepare_rejoin(listener).await;
-            if !self.join().await {
-                return false;
+            if !self.join().await? {
+                return Ok(false);
             }
         }
         if self.committed_offsets_pending {
             if !self.read_committed_offsets().await {
-                return false;
+                return Ok(false);
             }
             self.committed_offsets_pending = false;
             let generation = self.generation.clone().expect("joined");
             listener.partitions_assigned(&generation, &self.assignment);
         }
         self.maybe_auto_commit(listener).await;
-        true
+        Ok(true)
     }
 
     /// The fetch part of Kafka's `poll()`: records from the held partitions, advancing
@@ -333,8 +335,10 @@ impl GroupConsumer {
         self.consumer.assign(Vec::new());
     }
 
-    /// One JoinGroup + SyncGroup round. Returns whether the member got an assignment.
-    async fn join(&mut self) -> bool {
+    /// One JoinGroup + SyncGroup round. Returns whether the member got an assignment, or
+    /// the error that makes joining impossible (a JoinGroup error that is not retriable,
+    /// which Kafka's `joinGroupIfNeeded` throws).
+    async fn join(&mut self) -> Result<bool, ErrorCode> {
         let member_id = self.membership.lock().member_id.clone();
         let join = GroupRequest::JoinGroup {
             group: self.config.group_id.clone(),
@@ -354,9 +358,10 @@ impl GroupConsumer {
             }
             Ok(GroupResponse::Joined { error: Some(ErrorCode::UnknownMemberId), .. }) => {
                 self.membership.lock().member_id.clear();
-                return false;
+                return Ok(false);
             }
-            _ => return false,
+            Ok(GroupResponse::Joined { error: Some(error), .. }) if !error.is_retriable() => return Err(error),
+            _ => return Ok(false),
         };
         self.membership.lock().member_id = member_id.clone();
         let assignments = if leader == member_id { self.assign(&members).await } else { Vec::new() };
@@ -370,14 +375,14 @@ impl GroupConsumer {
             Ok(GroupResponse::Synced { error: None, assignment }) => assignment,
             Ok(GroupResponse::Synced { error: Some(ErrorCode::UnknownMemberId), .. }) => {
                 self.membership.lock().member_id.clear();
-                return false;
+                return Ok(false);
             }
-            _ => return false,
+            _ => return Ok(false),
         };
         {
             let mut m = self.membership.lock();
             if m.member_id != member_id {
-                return false; // The heartbeat thread gave up the membership meanwhile.
+                return Ok(false); // The heartbeat thread gave up the membership meanwhile.
             }
             m.generation = Some(generation);
             m.rejoin_needed = false;
@@ -386,7 +391,7 @@ impl GroupConsumer {
         self.assignment = assignment.clone();
         self.consumer.assign(assignment);
         self.committed_offsets_pending = true;
-        true
+        Ok(true)
     }
 
     /// The leader's work in a rebalance: the assignor over every member's subscription.
