@@ -194,6 +194,9 @@ async fn member_loop(
         // A worker with records to process calls poll() with a short timeout, so as
         // not to idle while the brokers wait for new data.
         let records = if app.backlog.is_empty() { member.fetch().await } else { member.fetch_without_waiting().await };
+        // A stall that struck inside poll() stops the application thread there: poll()
+        // returns, and the records are processed, only when it runs again.
+        ctx.wait_while_stalled(&name).await;
         app.life.complete_in_group(OpType::Ok, poll_value(&records), None, group.clone());
         if spec.commit == CommitPolicy::BeforeProcessing {
             // At most once: the positions, past what was just polled, before processing.
