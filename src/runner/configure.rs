@@ -86,13 +86,10 @@ pub(super) fn broker_config(
         log_retention_check_interval_ms: c.log_retention_check_interval_ms,
         inter_broker_timeout_ms: 30_000,
         metastore: Addr::new(METASTORE),
-        // Until the scenario keys exist, the catalog keeps running as before: no lower
-        // session-timeout limit (some scenarios use 3 s, which a real broker refuses
-        // below its 6 s default) and no initial rebalance delay (Kafka waits 3 s).
         group_coordinator: CoordinatorConfig {
-            group_min_session_timeout_ms: 1,
-            group_initial_rebalance_delay_ms: 0,
-            ..CoordinatorConfig::default()
+            group_min_session_timeout_ms: c.group_min_session_timeout_ms,
+            group_max_session_timeout_ms: c.group_max_session_timeout_ms,
+            group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
         },
         plant: options.plant,
     }
