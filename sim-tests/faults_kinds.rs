@@ -249,10 +249,12 @@ fn a_clogged_leader_stops_committing_until_its_links_unclog() {
     assert!(outcome.stats.acked == outcome.stats.sent, "{}", describe(&outcome));
 }
 
-/// Two group members committing after processing (consumer-1 and -2) and `faults`.
+/// Two group members committing after processing (consumer-1 and -2) and `faults`. The
+/// group forms at once (no initial rebalance delay), so that the faults find it formed.
 fn group_with(faults: &str) -> Scenario {
     let text = format!(
         "seeds = [1]\nduration = \"10s\"\n[cluster.config]\n\"min.insync.replicas\" = 2\n\
+         \"group.initial.rebalance.delay.ms\" = 0\n\
          [[topics]]\nname = \"orders\"\npartitions = 4\n\"replication.factor\" = 3\n\
          [[producers]]\ntopic = \"orders\"\nrate_per_sec = 100\n\
          [[consumers]]\ncount = 2\ntopic = \"orders\"\nmode = \"subscribe\"\ngroup = \"g\"\npoll_interval = \"20ms\"\n\

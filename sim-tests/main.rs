@@ -14,6 +14,7 @@ mod determinism;
 mod fault_scenarios;
 mod faults;
 mod faults_kinds;
+mod group_limits;
 mod groups;
 mod phases;
 mod planted;

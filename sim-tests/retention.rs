@@ -151,6 +151,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
         inter_broker_timeout_ms: 5_000,
         metastore: Addr::new("metastore"),
         unknown_producer_sequence: UnknownProducerSequence::default(),
+        group_coordinator: Default::default(),
         plant: None,
     }
 }

@@ -133,6 +133,7 @@ seeds = [1, 2, 3, 4]
 duration = "8s"
 [cluster.config]
 "min.insync.replicas" = 2
+"group.min.session.timeout.ms" = 3000
 [[topics]]
 name = "orders"
 partitions = 3

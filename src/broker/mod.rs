@@ -87,6 +87,9 @@ pub struct BrokerConfig {
     /// batch does not start at sequence 0: refused (Kafka up to 2.4) or appended (2.5
     /// and later, KIP-360), see [`UnknownProducerSequence`].
     pub unknown_producer_sequence: UnknownProducerSequence,
+    /// The group coordinator's settings (`group.*.session.timeout.ms`,
+    /// `group.initial.rebalance.delay.ms`).
+    pub group_coordinator: coordinator::CoordinatorConfig,
     /// The bug planted in this broker (and its controller component), if any: see
     /// [`crate::plant`]. `None` in every real configuration.
     pub plant: Option<PlantedBug>,

@@ -53,6 +53,8 @@ pub struct Partition {
     /// `makeFollower` last set them. A state without a leader does not change it, and a
     /// restarted broker knows none.
     last_leadership: Option<(BrokerId, LeaderEpoch)>,
+    /// The leader epoch in which this replica's current, unbroken leadership began.
+    leadership_start_epoch: LeaderEpoch,
     /// The partition state version (for conditional ISR changes).
     partition_epoch: u64,
     /// The ISR as last confirmed by the controller.
@@ -83,6 +85,7 @@ impl Partition {
             role: Role::None,
             leader_epoch: 0,
             last_leadership: None,
+            leadership_start_epoch: 0,
             partition_epoch: 0,
             isr: Vec::new(),
             replicas: Vec::new(),
@@ -139,6 +142,15 @@ impl Partition {
         matches!(self.role, Role::Leader { .. })
     }
 
+    /// As leader, the leader epoch in which this replica's unbroken leadership began (a
+    /// newer epoch that kept it leader, after an ISR change, continues the same
+    /// leadership); `None` when it does not lead. Kafka's group coordinator loads an
+    /// offsets partition only when a leadership begins (`Partition.makeLeader` returns
+    /// `isNewLeader`).
+    pub fn leadership_start_epoch(&self) -> Option<LeaderEpoch> {
+        self.is_leader().then_some(self.leadership_start_epoch)
+    }
+
     /// Whether this replica has a role yet (it has none before its first LeaderAndIsr).
     pub fn has_role(&self) -> bool {
         !matches!(self.role, Role::None)
@@ -186,6 +198,9 @@ impl Partition {
     /// the ISR) keeps what it knew of their logs. Either way the lag clock of every ISR
     /// member starts now (Kafka's `Partition.makeLeader` and `resetReplicaState`).
     pub fn become_leader(&mut self, me: BrokerId, state: &PartitionState, now: Instant, tracer: &Tracer) {
+        if !self.is_leader() {
+            self.leadership_start_epoch = state.leader_epoch;
+        }
         let known = match std::mem::replace(&mut self.role, Role::None) {
             Role::Leader { followers, .. } => followers,
             _ => BTreeMap::new(),

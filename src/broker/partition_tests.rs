@@ -323,6 +323,24 @@ fn a_controller_state_is_stale_the_same_leadership_or_a_new_one() {
 }
 
 #[test]
+fn a_leadership_lasts_across_epoch_bumps_that_keep_the_leader() {
+    in_sim(|| {
+        let bench = Bench::new();
+        let mut partition = bench.replica(&[], 0);
+        assert_eq!(partition.leadership_start_epoch(), None, "no role yet");
+        partition.become_leader(ME, &state(ME, 1, &[ME, B2], 0), Instant::now(), &bench.tracer);
+        assert_eq!(partition.leadership_start_epoch(), Some(1));
+        // The controller drops a dead follower from the ISR with a new leader epoch.
+        partition.become_leader(ME, &state(ME, 2, &[ME], 1), Instant::now(), &bench.tracer);
+        assert_eq!(partition.leadership_start_epoch(), Some(1), "the same leadership goes on");
+        partition.become_follower(ME, &state(B2, 3, &[B2], 2), true, &bench.tracer);
+        assert_eq!(partition.leadership_start_epoch(), None);
+        partition.become_leader(ME, &state(ME, 4, &[ME], 3), Instant::now(), &bench.tracer);
+        assert_eq!(partition.leadership_start_epoch(), Some(4), "a new leadership");
+    });
+}
+
+#[test]
 fn a_follower_adopts_the_leader_high_watermark_capped_at_its_log_end() {
     in_sim(|| {
         let bench = Bench::new();

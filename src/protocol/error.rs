@@ -50,6 +50,9 @@ pub enum ErrorCode {
     IllegalGeneration,
     /// The coordinator does not know the member.
     UnknownMemberId,
+    /// The member's `session.timeout.ms` is outside the coordinator's
+    /// `group.min.session.timeout.ms` .. `group.max.session.timeout.ms`.
+    InvalidSessionTimeout,
 }
 
 impl ErrorCode {
@@ -66,6 +69,7 @@ impl ErrorCode {
                 | ErrorCode::InvalidProducerEpoch
                 | ErrorCode::OutOfOrderSequence
                 | ErrorCode::UnknownProducerId
+                | ErrorCode::InvalidSessionTimeout
         )
     }
 
@@ -105,6 +109,7 @@ impl ErrorCode {
             ErrorCode::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
             ErrorCode::IllegalGeneration => "ILLEGAL_GENERATION",
             ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            ErrorCode::InvalidSessionTimeout => "INVALID_SESSION_TIMEOUT",
         }
     }
 }

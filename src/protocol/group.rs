@@ -30,6 +30,9 @@ pub enum GroupRequest {
         topics: Vec<String>,
         /// The partitions the member owned before (for the sticky assignor).
         owned: Vec<TopicPartition>,
+        /// The generation in which it owned them (`None` if it never had an assignment):
+        /// the sticky assignor's user data since Kafka 2.3 (KIP-341).
+        owned_generation: Option<u32>,
     },
     /// Ends a rebalance: the leader sends every member's assignment.
     SyncGroup {
@@ -87,6 +90,8 @@ pub struct GroupMember {
     pub topics: Vec<String>,
     /// The partitions it owned before.
     pub owned: Vec<TopicPartition>,
+    /// The generation in which it owned them, if it had an assignment.
+    pub owned_generation: Option<u32>,
 }
 
 /// The answer to a [`GroupRequest`].

@@ -2,12 +2,14 @@
 //! metastore requests and responses, and error codes; and the types a scenario and the
 //! nodes it configures both name: topic assignments (`topic`, which the controller
 //! creates and the brokers apply) and behaviour modes (`modes`: truncation, follower
-//! restarts, offset reset); and how nodes and partitions are named (`names`). Depends on nothing else in
-//! the crate.
+//! restarts, offset reset); how nodes and partitions are named (`names`); and (`java`)
+//! the Java string hashing and `HashMap` order some of Kafka's choices depend on.
+//! Depends on nothing else in the crate.
 
 mod error;
 mod group;
 mod ids;
+pub mod java;
 mod kafka;
 mod meta;
 mod modes;

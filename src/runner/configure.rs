@@ -3,7 +3,7 @@
 //! Every setting a scenario file names reaches the system here and nowhere else.
 
 use super::RunOptions;
-use crate::broker::coordinator::OFFSETS_TOPIC;
+use crate::broker::coordinator::{CoordinatorConfig, OFFSETS_TOPIC};
 use crate::broker::{BrokerConfig, UnknownProducerSequence};
 use crate::client::assignor::Strategy;
 use crate::client::consumer::ConsumerConfig;
@@ -87,6 +87,11 @@ pub(super) fn broker_config(
         inter_broker_timeout_ms: 30_000,
         metastore: Addr::new(METASTORE),
         unknown_producer_sequence: UnknownProducerSequence::default(),
+        group_coordinator: CoordinatorConfig {
+            group_min_session_timeout_ms: c.group_min_session_timeout_ms,
+            group_max_session_timeout_ms: c.group_max_session_timeout_ms,
+            group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
+        },
         plant: options.plant,
     }
 }
@@ -156,5 +161,7 @@ pub(super) fn group_config(spec: &ConsumerSpec, client_id: &str) -> GroupConfig 
         enable_auto_commit: spec.commit == CommitPolicy::Auto,
         auto_commit_interval_ms: c.auto_commit_interval_ms,
         retry_backoff_ms: 100,
+        default_api_timeout_ms: 60_000,
+        sticky_algorithm: Default::default(),
     }
 }

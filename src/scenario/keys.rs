@@ -44,6 +44,9 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "log.retention.check.interval.ms",
     "offsets.topic.num.partitions",
     "offsets.topic.replication.factor",
+    "group.min.session.timeout.ms",
+    "group.max.session.timeout.ms",
+    "group.initial.rebalance.delay.ms",
 ];
 
 /// `[network]`.

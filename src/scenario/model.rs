@@ -225,6 +225,17 @@ pub struct BrokerSettings {
     /// `offsets.topic.replication.factor`: its replication factor (default 3, or the
     /// broker count if smaller; at most the broker count).
     pub offsets_topic_replication_factor: u32,
+    /// `group.min.session.timeout.ms`: the group coordinator refuses a member whose
+    /// `session.timeout.ms` is smaller with INVALID_SESSION_TIMEOUT, in milliseconds
+    /// (default 6000).
+    pub group_min_session_timeout_ms: u64,
+    /// `group.max.session.timeout.ms`: the group coordinator refuses a member whose
+    /// `session.timeout.ms` is larger with INVALID_SESSION_TIMEOUT, in milliseconds
+    /// (default 1800000, 30 minutes).
+    pub group_max_session_timeout_ms: u64,
+    /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty group
+    /// waits for more members to join, in milliseconds (default 3000).
+    pub group_initial_rebalance_delay_ms: u64,
 }
 
 impl Default for BrokerSettings {
@@ -245,6 +256,9 @@ impl Default for BrokerSettings {
             log_retention_check_interval_ms: 1_000,
             offsets_topic_num_partitions: 5,
             offsets_topic_replication_factor: 3,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_initial_rebalance_delay_ms: 3_000,
         }
     }
 }

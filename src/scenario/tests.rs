@@ -369,6 +369,26 @@ fn acks_accepts_kafka_spellings() {
 }
 
 #[test]
+fn group_coordinator_limits_default_to_kafkas_and_can_be_lowered() {
+    let d = BrokerSettings::default();
+    assert_eq!(
+        (d.group_min_session_timeout_ms, d.group_max_session_timeout_ms, d.group_initial_rebalance_delay_ms),
+        (6_000, 1_800_000, 3_000)
+    );
+    let text = "seeds = [1]\nduration = \"5s\"\n[cluster.config]\n\"group.min.session.timeout.ms\" = 1000\n\
+                \"group.max.session.timeout.ms\" = 60000\n\"group.initial.rebalance.delay.ms\" = 0\n";
+    let s = parse(text, std::path::Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let c = &s.cluster.config;
+    assert_eq!(
+        (c.group_min_session_timeout_ms, c.group_max_session_timeout_ms, c.group_initial_rebalance_delay_ms),
+        (1_000, 60_000, 0)
+    );
+    let text = "seeds = [1]\nduration = \"5s\"\n[cluster.config]\n\"group.max.session.timeout.ms\" = 5000\n";
+    let e = parse(text, std::path::Path::new("x.toml")).expect_err("max below the default min").to_string();
+    assert!(e.contains("expected at least group.min.session.timeout.ms (6000), found 5000"), "{e}");
+}
+
+#[test]
 fn retention_settings_default_to_kafkas_and_minus_one_means_no_limit() {
     let d = BrokerSettings::default();
     assert_eq!(

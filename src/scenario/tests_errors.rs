@@ -67,7 +67,8 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
          `replica.lag.time.max.ms`, `zookeeper.session.timeout.ms`, `replica.fetch.wait.max.ms`, \
          `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `flush.messages`, `flush.ms`, \
          `log.retention.ms`, `log.retention.bytes`, `log.segment.bytes`, `log.retention.check.interval.ms`, \
-         `offsets.topic.num.partitions` or `offsets.topic.replication.factor`"
+         `offsets.topic.num.partitions`, `offsets.topic.replication.factor`, `group.min.session.timeout.ms`, \
+         `group.max.session.timeout.ms` or `group.initial.rebalance.delay.ms`"
     );
     let e = err(&format!("{BASE}replication.factor = 3\n"));
     assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]]; expected one of `name`,"), "{e}");

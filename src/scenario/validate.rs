@@ -235,6 +235,7 @@ fn broker_settings(t: &Table, brokers: u32, unclean_default: bool) -> Res<Broker
             )));
         }
     }
+    let (group_min_session_timeout_ms, group_max_session_timeout_ms) = group_session_limits(t, &d)?;
     Ok(BrokerSettings {
         min_insync_replicas: min_isr.map_or(d.min_insync_replicas, |v| v.value),
         unclean_leader_election_enable: t
@@ -279,7 +280,26 @@ fn broker_settings(t: &Table, brokers: u32, unclean_default: bool) -> Res<Broker
             })
             .transpose()?
             .map_or(brokers.min(3), |v| v.value),
+        group_min_session_timeout_ms,
+        group_max_session_timeout_ms,
+        group_initial_rebalance_delay_ms: t
+            .opt_u64("group.initial.rebalance.delay.ms")?
+            .map_or(d.group_initial_rebalance_delay_ms, |v| v.value),
     })
+}
+
+/// `group.min.session.timeout.ms` and `group.max.session.timeout.ms`; a maximum below
+/// the minimum would refuse every member.
+fn group_session_limits(t: &Table, d: &BrokerSettings) -> Res<(u64, u64)> {
+    let min = t.opt_u64("group.min.session.timeout.ms")?.map_or(d.group_min_session_timeout_ms, |v| v.value);
+    let max = t
+        .opt_u64("group.max.session.timeout.ms")?
+        .map(|v| {
+            v.check(|v| v >= min, |v| format!("expected at least group.min.session.timeout.ms ({min}), found {v}"))
+        })
+        .transpose()?
+        .map_or(d.group_max_session_timeout_ms, |v| v.value);
+    Ok((min, max))
 }
 
 /// Kafka's smallest `segment.bytes` (a legacy record's overhead).

@@ -168,9 +168,21 @@ async fn member_loop(
             member = join();
             continue;
         }
-        if !member.coordinator_poll(&mut app).await {
-            sleep(Duration::from_millis(REJOIN_BACKOFF_MS)).await;
-            continue;
+        match member.coordinator_poll(&mut app).await {
+            Ok(true) => {}
+            Ok(false) => {
+                sleep(Duration::from_millis(REJOIN_BACKOFF_MS)).await;
+                continue;
+            }
+            Err(error) => {
+                // Kafka's poll() throws (e.g. InvalidSessionTimeoutException when the
+                // brokers refuse session.timeout.ms); the application's consumer thread
+                // ends with it.
+                let poll = || OpValue::Txn(vec![MicroOp::Poll { records: None }]);
+                app.life.invoke(OpFn::Poll, poll());
+                app.life.complete(OpType::Fail, poll(), Some(error.kafka_name().to_string()));
+                return;
+            }
         }
         if spec.commit == CommitPolicy::AfterProcessing {
             commit_progress(&mut member, &mut app, &spec).await;
@@ -182,6 +194,9 @@ async fn member_loop(
         // A worker with records to process calls poll() with a short timeout, so as
         // not to idle while the brokers wait for new data.
         let records = if app.backlog.is_empty() { member.fetch().await } else { member.fetch_without_waiting().await };
+        // A stall that struck inside poll() stops the application thread there: poll()
+        // returns, and the records are processed, only when it runs again.
+        ctx.wait_while_stalled(&name).await;
         app.life.complete_in_group(OpType::Ok, poll_value(&records), None, group.clone());
         if spec.commit == CommitPolicy::BeforeProcessing {
             // At most once: the positions, past what was just polled, before processing.

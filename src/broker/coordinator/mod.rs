@@ -1,21 +1,48 @@
 //! The group coordinator: each broker coordinates the groups whose `__consumer_offsets`
-//! partition it leads. `group` is the membership state machine; `service` answers the
-//! group requests and stores offsets in the replicated `__consumer_offsets` topic.
-//! (Consumer groups are issue 4, in progress: the consumer side is not built yet.)
+//! partition it leads. `group` is the membership state machine; `records` the offset and
+//! group metadata records of `__consumer_offsets`; `service` answers the group requests,
+//! writes those records through the replicated log and loads them when the broker
+//! becomes leader of an offsets partition.
 
 pub mod group;
+mod ownership;
+pub mod records;
 pub mod service;
 
 pub use service::{Coordinator, OFFSETS_TOPIC};
 
+use crate::protocol::java;
+
+/// The coordinator's settings, with Kafka's broker setting names and defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoordinatorConfig {
+    /// `group.min.session.timeout.ms`: a JoinGroup with a smaller `session.timeout.ms`
+    /// is refused with INVALID_SESSION_TIMEOUT (default 6000).
+    pub group_min_session_timeout_ms: u64,
+    /// `group.max.session.timeout.ms`: a JoinGroup with a larger `session.timeout.ms` is
+    /// refused with INVALID_SESSION_TIMEOUT (default 1800000 since Kafka 2.3, KIP-345 /
+    /// KAFKA-7862; 300000 from 0.10.0, KAFKA-3636; 30000 in 0.9).
+    pub group_max_session_timeout_ms: u64,
+    /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty
+    /// group waits for more members (default 3000, since Kafka 0.11, KIP-134 /
+    /// KAFKA-4925; 0 gives the behaviour of older releases).
+    pub group_initial_rebalance_delay_ms: u64,
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        CoordinatorConfig {
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_initial_rebalance_delay_ms: 3_000,
+        }
+    }
+}
+
 /// The partition of `__consumer_offsets` that holds `group`'s offsets:
 /// `abs(group.hashCode()) % partitions`, with Java's `String.hashCode`, as Kafka does.
 pub fn offsets_partition_for(group: &str, partitions: u32) -> u32 {
-    let mut hash: i32 = 0;
-    for unit in group.encode_utf16() {
-        // Java chars are UTF-16 code units, added as unsigned values.
-        hash = hash.wrapping_mul(31).wrapping_add(i32::from(unit));
-    }
+    let hash = java::string_hash(group);
     // Kafka's Utils.abs maps i32::MIN to 0.
     let positive = if hash == i32::MIN { 0 } else { hash.abs() };
     positive as u32 % partitions

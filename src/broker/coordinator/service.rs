@@ -1,16 +1,19 @@
 //! The group coordinator's request handling on a broker. A broker coordinates the groups
 //! whose `__consumer_offsets` partition it leads; it answers NOT_COORDINATOR otherwise.
-//! Committed offsets are records of that partition, written through the ordinary produce
-//! path with acks=all, so they are replicated like any user record; a broker that becomes
-//! leader of an offsets partition loads them from its log before answering.
 //!
-//! Deviation from Kafka, on purpose: group membership is not written to the log, only
-//! offsets; after a coordinator moves, members rejoin (a rebalance) instead of carrying on.
-//! Generations stay unique across moves: a coordinator that loads a partition in leader
-//! epoch E numbers its generations from `E * GENERATIONS_PER_EPOCH`.
+//! Committed offsets and group metadata are records of that partition, written through
+//! the ordinary produce path with acks=all (`offsets.commit.timeout.ms`), so they are
+//! replicated like any user record. A group's metadata (its generation, leader, members
+//! and their assignments) is written when the leader's SyncGroup completes a generation,
+//! and when the group empties; the SyncGroup answers wait for that write, as in Kafka's
+//! `storeGroup`. A broker that becomes leader of an offsets partition loads both (see
+//! `ownership`), so after a coordinator moves its members carry on in their generation:
+//! their heartbeats and commits find the new coordinator and no rebalance happens.
 
-use super::group::{Group, GroupState, Member};
+use super::group::{new_member_id, Group, GroupState, Member};
 use super::offsets_partition_for;
+use super::ownership::{offsets_partitions, owned_partition, sync_partition};
+use super::records::{self, GroupMetadata};
 use crate::broker::{produce, SharedBroker};
 use crate::plant::PlantedBug;
 use crate::protocol::{
@@ -23,21 +26,22 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// The internal topic holding committed offsets.
+/// The internal topic holding committed offsets and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
-/// Generation numbers reserved per leader epoch of an offsets partition.
-pub const GENERATIONS_PER_EPOCH: u32 = 10_000;
-
-/// How long a commit may wait for the offsets partition's ISR, in milliseconds.
+/// `offsets.commit.timeout.ms`: how long a write to an offsets partition may wait for
+/// its ISR, in milliseconds.
 const COMMIT_TIMEOUT_MS: u64 = 5_000;
 
+/// What the coordinator holds for the offsets partitions it leads.
 #[derive(Default)]
-struct State {
-    groups: BTreeMap<String, Group>,
-    offsets: BTreeMap<(String, TopicPartition), Offset>,
-    /// Offsets partitions loaded, with the leader epoch they were loaded in.
-    loaded: BTreeMap<u32, LeaderEpoch>,
+pub(super) struct State {
+    /// The groups.
+    pub(super) groups: BTreeMap<String, Group>,
+    /// The committed offsets.
+    pub(super) offsets: BTreeMap<(String, TopicPartition), Offset>,
+    /// Offsets partitions loaded, with the leader epoch their leadership began in.
+    pub(super) loaded: BTreeMap<u32, LeaderEpoch>,
 }
 
 /// The coordinator of one broker.
@@ -46,56 +50,10 @@ pub struct Coordinator {
     state: Mutex<State>,
 }
 
-/// The key of an offset commit record in `__consumer_offsets`: a JSON array, so that
-/// any group or topic name round-trips.
-fn offset_key(group: &str, tp: &TopicPartition) -> String {
-    serde_json::to_string(&("offset", group, &tp.topic, tp.partition)).expect("keys serialize")
-}
-
-/// Reads an offset commit record's key back.
-fn parse_offset_key(key: &str) -> Option<(String, TopicPartition)> {
-    let (kind, group, topic, partition): (String, String, String, u32) = serde_json::from_str(key).ok()?;
-    (kind == "offset").then(|| (group, TopicPartition::new(topic, partition)))
-}
-
 impl Coordinator {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().expect("coordinator state poisoned")
     }
-}
-
-/// How many partitions `__consumer_offsets` has in this cluster (0 if it does not exist).
-fn offsets_partitions(shared: &SharedBroker) -> u32 {
-    shared.config.topic(OFFSETS_TOPIC).map_or(0, |t| t.replicas.len() as u32)
-}
-
-/// The offsets partition of `group` if this broker leads it, loading it first if this
-/// leadership has not loaded it yet; else the error to answer.
-fn owned_partition(shared: &SharedBroker, group: &str) -> Result<TopicPartition, ErrorCode> {
-    let count = offsets_partitions(shared);
-    if count == 0 {
-        return Err(ErrorCode::CoordinatorNotAvailable);
-    }
-    let tp = TopicPartition::new(OFFSETS_TOPIC, offsets_partition_for(group, count));
-    let (epoch, records) = {
-        let state = shared.lock();
-        let partition = state.partitions.get(&tp).filter(|p| p.is_leader()).ok_or(ErrorCode::NotCoordinator)?;
-        let epoch = partition.leader_epoch();
-        if shared.coordinator.lock().loaded.get(&tp.partition) == Some(&epoch) {
-            return Ok(tp);
-        }
-        (epoch, partition.log().key_values())
-    };
-    let mut coordinator = shared.coordinator.lock();
-    coordinator.offsets.retain(|(g, _), _| offsets_partition_for(g, count) != tp.partition);
-    coordinator.groups.retain(|g, _| offsets_partition_for(g, count) != tp.partition);
-    for (key, value) in records {
-        if let Some(at) = key.as_deref().and_then(parse_offset_key) {
-            coordinator.offsets.insert(at, value);
-        }
-    }
-    coordinator.loaded.insert(tp.partition, epoch);
-    Ok(tp)
 }
 
 /// Answers one group request.
@@ -110,12 +68,24 @@ pub async fn handle(shared: &SharedBroker, request: GroupRequest) -> GroupRespon
             rebalance_timeout_ms,
             topics,
             owned,
+            owned_generation,
         } => {
-            let join = JoinRequest { member_id, client_id, session_timeout_ms, rebalance_timeout_ms, topics, owned };
-            join_group(shared, &group, join).await
+            let member = Member {
+                client_id,
+                topics,
+                owned,
+                owned_generation,
+                session_timeout: Duration::from_millis(session_timeout_ms),
+                rebalance_timeout: Duration::from_millis(rebalance_timeout_ms),
+                last_heard: Instant::now(),
+                join_reply: None,
+                sync_reply: None,
+                assignment: Vec::new(),
+            };
+            join_group(shared, &group, member_id, member).await
         }
         GroupRequest::SyncGroup { group, generation, member_id, assignments } => {
-            sync_group(shared, &group, generation, &member_id, assignments).await
+            sync_group(shared, &group, generation, &member_id, assignments.into_iter().collect()).await
         }
         GroupRequest::Heartbeat { group, generation, member_id } => heartbeat(shared, &group, generation, &member_id),
         GroupRequest::LeaveGroup { group, member_id } => leave_group(shared, &group, &member_id),
@@ -141,75 +111,60 @@ fn find_coordinator(shared: &SharedBroker, group: &str) -> GroupResponse {
     }
 }
 
-struct JoinRequest {
-    member_id: String,
-    client_id: String,
-    session_timeout_ms: u64,
-    rebalance_timeout_ms: u64,
-    topics: Vec<String>,
-    owned: Vec<TopicPartition>,
-}
-
 fn joined_error(error: ErrorCode, member_id: String) -> GroupResponse {
     GroupResponse::Joined { error: Some(error), generation: 0, member_id, leader: String::new(), members: Vec::new() }
 }
 
-async fn join_group(shared: &SharedBroker, group_id: &str, join: JoinRequest) -> GroupResponse {
-    let tp = match owned_partition(shared, group_id) {
-        Ok(tp) => tp,
-        Err(error) => return joined_error(error, join.member_id),
-    };
-    let epoch = shared.coordinator.lock().loaded.get(&tp.partition).copied().unwrap_or(0);
+/// JoinGroup: a new member (empty `member_id`) gets an id and joins; a known one rejoins.
+/// A session timeout outside the broker's limits is refused (Kafka's `handleJoinGroup`
+/// checks it right after the coordinator's own state).
+async fn join_group(shared: &SharedBroker, group_id: &str, member_id: String, mut member: Member) -> GroupResponse {
+    if let Err(error) = owned_partition(shared, group_id) {
+        return joined_error(error, member_id);
+    }
+    let limits = shared.config.group_coordinator;
+    let session_ms = member.session_timeout.as_millis() as u64;
+    if session_ms < limits.group_min_session_timeout_ms || session_ms > limits.group_max_session_timeout_ms {
+        return joined_error(ErrorCode::InvalidSessionTimeout, member_id);
+    }
     let (reply, answer) = oneshot::channel();
+    member.join_reply = Some(reply);
     {
         let now = Instant::now();
+        let delay = Duration::from_millis(limits.group_initial_rebalance_delay_ms);
         let mut coordinator = shared.coordinator.lock();
-        let group =
-            coordinator.groups.entry(group_id.to_string()).or_insert_with(|| Group::new(epoch * GENERATIONS_PER_EPOCH));
-        let member_id =
-            if join.member_id.is_empty() { group.new_member_id(&join.client_id) } else { join.member_id.clone() };
-        if !join.member_id.is_empty() && !group.members.contains_key(&member_id) {
-            return joined_error(ErrorCode::UnknownMemberId, member_id);
-        }
-        let member = Member {
-            topics: join.topics,
-            owned: join.owned,
-            session_timeout: Duration::from_millis(join.session_timeout_ms),
-            rebalance_timeout: Duration::from_millis(join.rebalance_timeout_ms),
-            last_heard: now,
-            join_reply: Some(reply),
-            sync_reply: None,
-            assignment: Vec::new(),
-        };
-        if let Some(old) = group.members.insert(member_id.clone(), member) {
-            drop(old); // A duplicate join replaces the parked one, whose sender is dropped.
-        }
-        if group.state != GroupState::PreparingRebalance {
-            group.prepare_rebalance(now);
-        }
-        if group.leader.is_none() {
-            group.leader = Some(member_id);
-        }
-        if group.join_phase_done(now) {
-            group.complete_join();
+        if member_id.is_empty() {
+            let group = coordinator.groups.entry(group_id.to_string()).or_insert_with(|| Group::new(delay));
+            group.add_member(new_member_id(&member.client_id), member, now);
+        } else {
+            // A member id the group does not know (or a group that does not exist).
+            let Some(group) = coordinator.groups.get_mut(group_id).filter(|g| g.members.contains_key(&member_id))
+            else {
+                return joined_error(ErrorCode::UnknownMemberId, member_id);
+            };
+            group.rejoin(&member_id, member, now);
         }
     }
     answer.await.unwrap_or_else(|_| joined_error(ErrorCode::RebalanceInProgress, String::new()))
 }
 
+/// SyncGroup: a follower waits for the leader's assignment; the leader's assignment is
+/// written with the group's metadata, and only once it is stored does every member get
+/// its assignment (Kafka's `doSyncGroup` and `storeGroup`).
 async fn sync_group(
     shared: &SharedBroker,
     group_id: &str,
     generation: u32,
     member_id: &str,
-    assignments: Vec<(String, Vec<TopicPartition>)>,
+    assignment: BTreeMap<String, Vec<TopicPartition>>,
 ) -> GroupResponse {
     let refuse = |error| GroupResponse::Synced { error: Some(error), assignment: Vec::new() };
-    if let Err(error) = owned_partition(shared, group_id) {
-        return refuse(error);
-    }
+    let (tp, leadership) = match owned_partition(shared, group_id) {
+        Ok(owned) => owned,
+        Err(error) => return refuse(error),
+    };
     let (reply, answer) = oneshot::channel();
-    {
+    let to_store = {
         let mut coordinator = shared.coordinator.lock();
         let Some(group) = coordinator.groups.get_mut(group_id) else { return refuse(ErrorCode::UnknownMemberId) };
         if let Some(error) = group.validate(member_id, generation) {
@@ -218,20 +173,63 @@ async fn sync_group(
         match group.state {
             GroupState::PreparingRebalance => return refuse(ErrorCode::RebalanceInProgress),
             GroupState::Stable => {
-                let assignment = group.members[member_id].assignment.clone();
-                return GroupResponse::Synced { error: None, assignment };
+                let member = group.members.get_mut(member_id).expect("validated");
+                member.last_heard = Instant::now();
+                return GroupResponse::Synced { error: None, assignment: member.assignment.clone() };
             }
             GroupState::Empty => return refuse(ErrorCode::UnknownMemberId),
             GroupState::CompletingRebalance => {}
         }
-        let member = group.members.get_mut(member_id).expect("validated");
-        member.sync_reply = Some(reply);
-        member.last_heard = Instant::now();
-        if group.leader.as_deref() == Some(member_id) {
-            group.complete_sync(assignments);
+        group.members.get_mut(member_id).expect("validated").sync_reply = Some(reply);
+        group.is_leader(member_id).then(|| group.metadata(&assignment))
+    };
+    if let Some(metadata) = to_store {
+        let stored = store_group(shared, &tp, group_id, &metadata).await;
+        let now = Instant::now();
+        let mut coordinator = shared.coordinator.lock();
+        let still_loaded = coordinator.loaded.get(&tp.partition) == Some(&leadership);
+        let group = coordinator.groups.get_mut(group_id).filter(|g| still_loaded && g.generation == generation);
+        // The group may have moved on (a new member started another rebalance) meanwhile.
+        if let Some(group) = group.filter(|g| g.state == GroupState::CompletingRebalance) {
+            match stored {
+                Ok(()) => group.complete_sync(&assignment, now),
+                Err(error) => group.fail_sync(error, now),
+            }
         }
     }
     answer.await.unwrap_or_else(|_| refuse(ErrorCode::RebalanceInProgress))
+}
+
+/// Appends `records` to the offsets partition `tp` with acks=all and waits for the ISR;
+/// a failure is told the way Kafka's coordinator tells it (`appendGroupMetadataErrorToResponseError`):
+/// the partition moved (NOT_COORDINATOR) or could not replicate in time
+/// (COORDINATOR_NOT_AVAILABLE; the records may still be committed later).
+async fn append(shared: &SharedBroker, tp: &TopicPartition, records: Vec<Record>) -> Result<(), ErrorCode> {
+    let request = ProduceRequest {
+        acks: Acks::All,
+        timeout_ms: COMMIT_TIMEOUT_MS,
+        batches: vec![(tp.clone(), RecordBatch::plain(records))],
+    };
+    let written = produce::produce(shared, request).await;
+    match written.first().and_then(|r| r.error) {
+        None => Ok(()),
+        Some(ErrorCode::NotLeaderOrFollower) => Err(ErrorCode::NotCoordinator),
+        Some(_) => Err(ErrorCode::CoordinatorNotAvailable),
+    }
+}
+
+fn now_ms() -> u64 {
+    madsim::time::TimeHandle::current().elapsed().as_millis() as u64
+}
+
+/// Writes a group's metadata record (Kafka's `storeGroup`).
+async fn store_group(
+    shared: &SharedBroker,
+    tp: &TopicPartition,
+    group_id: &str,
+    metadata: &GroupMetadata,
+) -> Result<(), ErrorCode> {
+    append(shared, tp, vec![records::group_record(group_id, metadata, now_ms())]).await
 }
 
 fn heartbeat(shared: &SharedBroker, group_id: &str, generation: u32, member_id: &str) -> GroupResponse {
@@ -252,18 +250,28 @@ fn heartbeat(shared: &SharedBroker, group_id: &str, generation: u32, member_id: 
 }
 
 fn leave_group(shared: &SharedBroker, group_id: &str, member_id: &str) -> GroupResponse {
-    if let Err(error) = owned_partition(shared, group_id) {
-        return GroupResponse::Ack { error: Some(error) };
-    }
+    let tp = match owned_partition(shared, group_id) {
+        Ok((tp, _)) => tp,
+        Err(error) => return GroupResponse::Ack { error: Some(error) },
+    };
     let mut coordinator = shared.coordinator.lock();
-    let Some(group) = coordinator.groups.get_mut(group_id) else {
+    let Some(group) = coordinator.groups.get_mut(group_id).filter(|g| g.members.contains_key(member_id)) else {
         return GroupResponse::Ack { error: Some(ErrorCode::UnknownMemberId) };
     };
-    if !group.members.contains_key(member_id) {
-        return GroupResponse::Ack { error: Some(ErrorCode::UnknownMemberId) };
-    }
     group.remove_member(member_id, Instant::now());
+    if group.take_emptied() {
+        spawn_store_emptied(shared, tp, group_id, group);
+    }
     GroupResponse::Ack { error: None }
+}
+
+/// Writes the metadata of a group that just emptied, without waiting: Kafka only logs a
+/// failure (the previous generation then reloads after a move, and its members expire).
+fn spawn_store_emptied(shared: &SharedBroker, tp: TopicPartition, group_id: &str, group: &Group) {
+    let (shared, group_id, metadata) = (shared.clone(), group_id.to_string(), group.metadata(&BTreeMap::new()));
+    madsim::task::spawn(async move {
+        let _ = store_group(&shared, &tp, &group_id, &metadata).await;
+    });
 }
 
 /// Commits offsets: refused from an unknown member or a stale generation (a standalone
@@ -278,29 +286,15 @@ async fn commit(
 ) -> GroupResponse {
     let ack = |error| GroupResponse::Ack { error };
     let tp = match owned_partition(shared, group_id) {
-        Ok(tp) => tp,
+        Ok((tp, _)) => tp,
         Err(error) => return ack(Some(error)),
     };
     if let Some(error) = commit_refusal(shared, group_id, generation, member_id) {
         return ack(Some(error));
     }
-    let now_ms = madsim::time::TimeHandle::current().elapsed().as_millis() as u64;
-    let records = offsets
-        .iter()
-        .map(|(at, offset)| Record { key: Some(offset_key(group_id, at)), value: *offset, timestamp_ms: now_ms })
-        .collect();
-    let request = ProduceRequest {
-        acks: Acks::All,
-        timeout_ms: COMMIT_TIMEOUT_MS,
-        batches: vec![(tp, RecordBatch::plain(records))],
-    };
-    let written = produce::produce(shared, request).await;
-    if let Some(error) = written.first().and_then(|r| r.error) {
-        // The partition moved or could not replicate: the client finds the coordinator again.
-        let error = match error {
-            ErrorCode::NotLeaderOrFollower => ErrorCode::NotCoordinator,
-            _ => ErrorCode::CoordinatorNotAvailable,
-        };
+    let now_ms = now_ms();
+    let records = offsets.iter().map(|(at, offset)| records::offset_record(group_id, at, *offset, now_ms)).collect();
+    if let Err(error) = append(shared, &tp, records).await {
         return ack(Some(error));
     }
     let mut coordinator = shared.coordinator.lock();
@@ -350,37 +344,28 @@ fn fetch_offsets(shared: &SharedBroker, group_id: &str, partitions: Vec<TopicPar
     GroupResponse::Offsets { error: None, offsets }
 }
 
-/// Ends join phases whose deadline passed and removes members whose session expired,
-/// every 100 ms of simulated time (Kafka's delayed join and heartbeat purgatories).
+/// The coordinator's timer, every 100 ms of simulated time: follows the broker's
+/// leadership of the offsets partitions (loading and unloading them), removes members
+/// whose session expired and ends join phases whose time is up (Kafka's heartbeat and
+/// join purgatories).
 pub async fn run_expiry(shared: SharedBroker) {
     loop {
         sleep(Duration::from_millis(100)).await;
+        let count = offsets_partitions(&shared);
+        for partition in 0..count {
+            sync_partition(&shared, &TopicPartition::new(OFFSETS_TOPIC, partition));
+        }
         let now = Instant::now();
         let mut coordinator = shared.coordinator.lock();
-        for group in coordinator.groups.values_mut() {
+        for (group_id, group) in &mut coordinator.groups {
             for member in group.expired_members(now) {
                 group.remove_member(&member, now);
             }
-            if group.join_phase_done(now) {
-                group.complete_join();
+            group.on_timer(now);
+            if group.take_emptied() {
+                let tp = TopicPartition::new(OFFSETS_TOPIC, offsets_partition_for(group_id, count));
+                spawn_store_emptied(&shared, tp, group_id, group);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offset_record_keys_round_trip() {
-        let tp = TopicPartition::new("my-orders", 7);
-        assert_eq!(
-            parse_offset_key(&offset_key("billing|\"eu\"", &tp)),
-            Some(("billing|\"eu\"".to_string(), tp.clone()))
-        );
-        assert_eq!(parse_offset_key(&offset_key("billing", &tp)), Some(("billing".to_string(), tp)));
-        assert_eq!(parse_offset_key("[\"generation\",\"billing\"]"), None);
-        assert_eq!(parse_offset_key("not json"), None);
     }
 }

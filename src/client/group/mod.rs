@@ -10,17 +10,27 @@
 //! protocol: every partition is revoked before a rejoin and positions restart from the
 //! committed offsets.
 //!
-//! Deviation from Kafka, on purpose: auto-commit waits for the coordinator's answer
-//! (Kafka sends it asynchronously). What it commits is the same: the positions, i.e.
-//! everything poll returned, whether or not the application processed it.
+//! Commits retry on retriable errors (the coordinator moved or is unavailable, the answer
+//! was lost) within a budget, as Kafka's `ConsumerCoordinator.commitOffsetsSync` does:
+//! `default.api.timeout.ms` for the application's `commitSync`, the rebalance timeout for
+//! the auto-commit before a rejoin (`onJoinPrepare`), the close timeout when closing.
+//!
+//! Deviation from Kafka, on purpose: the periodic auto-commit waits for the coordinator's
+//! answer (Kafka sends it asynchronously); like Kafka's, it is one attempt, tried again
+//! after `retry.backoff.ms` when it failed for a retriable reason. What it commits is the
+//! same: the positions, i.e. everything poll returned, whether or not the application
+//! processed it.
 
+mod commit;
 mod coordinator;
 mod heartbeat;
 
 pub use coordinator::{CoordinatorLink, LinkError};
 pub use heartbeat::{HeartbeatConfig, Membership, SharedMembership};
 
-use super::assignor::{self, MemberSubscription, Strategy};
+use commit::{commit_with_retries, CommitBudget};
+
+use super::assignor::{self, MemberSubscription, StickyAlgorithm, Strategy};
 use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig};
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
 use crate::sim::net::NodeNet;
@@ -50,6 +60,11 @@ pub struct GroupConfig {
     pub auto_commit_interval_ms: u64,
     /// `retry.backoff.ms`: the pause between attempts of a commit.
     pub retry_backoff_ms: u64,
+    /// `default.api.timeout.ms`: how long `commitSync` keeps retrying (Kafka 2.0,
+    /// KIP-266, default 60000; before 2.0 it retried without limit: `u64::MAX`).
+    pub default_api_timeout_ms: u64,
+    /// Which release's sticky assignor the leader runs (it changed in Kafka 2.6).
+    pub sticky_algorithm: StickyAlgorithm,
 }
 
 /// Which member, in which generation, did something.
@@ -73,6 +88,21 @@ pub enum CommitOutcome {
     Unknown(String),
 }
 
+impl CommitOutcome {
+    /// Whether the commit failed for a reason a new attempt may overcome (Kafka's
+    /// `RetriableCommitFailedException`): the coordinator moved or was unavailable, or
+    /// the answer was lost.
+    pub fn is_retriable_failure(&self) -> bool {
+        match self {
+            CommitOutcome::Committed => false,
+            CommitOutcome::Refused(error) => {
+                matches!(error, ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable)
+            }
+            CommitOutcome::Unknown(_) => true,
+        }
+    }
+}
+
 /// What the application learns from its consumer's group work (Kafka's
 /// `ConsumerRebalanceListener` and `OffsetCommitCallback`, plus the start of each
 /// commit, which the workload records as an invocation).
@@ -92,8 +122,8 @@ pub trait GroupListener {
     fn partitions_assigned(&mut self, generation: &Generation, partitions: &[TopicPartition]);
 }
 
-/// How many times a commit is tried when the coordinator is unavailable or moved.
-const COMMIT_ATTEMPTS: u32 = 3;
+/// `KafkaConsumer.close()`'s timeout, which bounds its final auto-commit, in milliseconds.
+const CLOSE_TIMEOUT_MS: u64 = 30_000;
 
 /// Extra time a JoinGroup may take beyond the rebalance timeout (Kafka: 5 s).
 const JOIN_GRACE_MS: u64 = 5_000;
@@ -113,8 +143,9 @@ pub struct GroupConsumer {
     generation: Option<Generation>,
     /// The partitions it holds.
     assignment: Vec<TopicPartition>,
-    /// What it held last, sent in JoinGroup for the sticky assignor.
-    previous_assignment: Vec<TopicPartition>,
+    /// What it held last, and in which generation, sent in JoinGroup for the sticky
+    /// assignor (its user data).
+    previous_assignment: (Vec<TopicPartition>, Option<u32>),
     /// Set after a join until the committed offsets of the assignment are read.
     committed_offsets_pending: bool,
     next_auto_commit: Instant,
@@ -155,7 +186,7 @@ impl GroupConsumer {
             heartbeat,
             generation: None,
             assignment: Vec::new(),
-            previous_assignment: Vec::new(),
+            previous_assignment: (Vec::new(), None),
             committed_offsets_pending: false,
         }
     }
@@ -185,7 +216,9 @@ impl GroupConsumer {
     /// partition), reads the committed offsets of a new assignment, and auto-commits when
     /// the interval has passed. Returns whether the member holds an assignment and may
     /// fetch; if not, the caller backs off and calls again (one join attempt per call).
-    pub async fn coordinator_poll(&mut self, listener: &mut impl GroupListener) -> bool {
+    /// An error is fatal: Kafka's `poll()` throws it (e.g. INVALID_SESSION_TIMEOUT, an
+    /// `InvalidSessionTimeoutException`, when the brokers refuse `session.timeout.ms`).
+    pub async fn coordinator_poll(&mut self, listener: &mut impl GroupListener) -> Result<bool, ErrorCode> {
         let rejoin = {
             let mut m = self.membership.lock();
             m.last_poll = Instant::now();
@@ -193,20 +226,20 @@ impl GroupConsumer {
         };
         if rejoin {
             self.prepare_rejoin(listener).await;
-            if !self.join().await {
-                return false;
+            if !self.join().await? {
+                return Ok(false);
             }
         }
         if self.committed_offsets_pending {
             if !self.read_committed_offsets().await {
-                return false;
+                return Ok(false);
             }
             self.committed_offsets_pending = false;
             let generation = self.generation.clone().expect("joined");
             listener.partitions_assigned(&generation, &self.assignment);
         }
         self.maybe_auto_commit(listener).await;
-        true
+        Ok(true)
     }
 
     /// The fetch part of Kafka's `poll()`: records from the held partitions, advancing
@@ -222,20 +255,47 @@ impl GroupConsumer {
     }
 
     /// Commits `offsets` (next offsets to consume) in the member's generation and waits
-    /// for the answer (Kafka's `commitSync`), retrying while the coordinator is
-    /// unavailable or moved. Refused when the member holds no generation.
+    /// for the answer (Kafka's `commitSync`), retrying on retriable errors for up to
+    /// `default.api.timeout.ms`. Refused when the member holds no generation.
     pub async fn commit_sync(
         &mut self,
         offsets: Vec<(TopicPartition, Offset)>,
+        listener: &mut impl GroupListener,
+    ) -> CommitOutcome {
+        let budget = CommitBudget::Retry(Duration::from_millis(self.config.default_api_timeout_ms));
+        self.commit_within(offsets, budget, listener).await
+    }
+
+    /// A synchronous commit within `budget`, told to the listener.
+    async fn commit_within(
+        &mut self,
+        offsets: Vec<(TopicPartition, Offset)>,
+        budget: CommitBudget,
         listener: &mut impl GroupListener,
     ) -> CommitOutcome {
         let Some(generation) = self.generation.clone() else {
             return CommitOutcome::Refused(ErrorCode::UnknownMemberId);
         };
         listener.commit_started(&generation, &offsets);
-        let outcome = self.send_commit(&generation, &offsets).await;
+        let (timeout, backoff) = (self.request_timeout(), Duration::from_millis(self.config.retry_backoff_ms));
+        let outcome =
+            commit_with_retries(&mut self.link, &self.membership, &generation, &offsets, budget, timeout, backoff)
+                .await;
         listener.commit_finished(&generation, &offsets, &outcome);
         outcome
+    }
+
+    /// Auto-commits every held partition's position within `budget`, if auto-commit is
+    /// on and there is something to commit. Returns the outcome, if it committed.
+    async fn auto_commit(&mut self, budget: CommitBudget, listener: &mut impl GroupListener) -> Option<CommitOutcome> {
+        if !self.config.enable_auto_commit || self.generation.is_none() {
+            return None;
+        }
+        let offsets = self.consumed_offsets();
+        if offsets.is_empty() {
+            return None;
+        }
+        Some(self.commit_within(offsets, budget, listener).await)
     }
 
     /// Every held partition's position: what auto-commit commits.
@@ -243,15 +303,11 @@ impl GroupConsumer {
         self.assignment.iter().filter_map(|tp| Some((tp.clone(), self.consumer.position(tp)?))).collect()
     }
 
-    /// Closes the member cleanly (Kafka's `close()`): auto-commits if enabled, then
-    /// leaves the group so that its partitions move at once.
+    /// Closes the member cleanly (Kafka's `close()`): auto-commits if enabled (retrying
+    /// within the close timeout), then leaves the group so that its partitions move at
+    /// once.
     pub async fn close(mut self, listener: &mut impl GroupListener) {
-        if self.config.enable_auto_commit && self.generation.is_some() {
-            let offsets = self.consumed_offsets();
-            if !offsets.is_empty() {
-                self.commit_sync(offsets, listener).await;
-            }
-        }
+        self.auto_commit(CommitBudget::Retry(Duration::from_millis(CLOSE_TIMEOUT_MS)), listener).await;
         let member_id = self.membership.lock().member_id.clone();
         if !member_id.is_empty() {
             let request = GroupRequest::LeaveGroup { group: self.config.group_id.clone(), member_id };
@@ -263,26 +319,26 @@ impl GroupConsumer {
         Duration::from_millis(self.consumer_config.request_timeout_ms)
     }
 
-    /// Kafka's `onJoinPrepare`: commit what was consumed (auto-commit), then revoke
-    /// every held partition; positions are forgotten.
+    /// Kafka's `onJoinPrepare`: commit what was consumed (auto-commit, retried within
+    /// the rebalance timeout), then revoke every held partition; positions are forgotten.
     async fn prepare_rejoin(&mut self, listener: &mut impl GroupListener) {
         let Some(generation) = self.generation.clone() else { return };
         let still_member = self.membership.lock().generation == Some(generation.generation);
-        if self.config.enable_auto_commit && still_member {
-            let offsets = self.consumed_offsets();
-            if !offsets.is_empty() {
-                self.commit_sync(offsets, listener).await;
-            }
+        if still_member {
+            let budget = CommitBudget::Retry(Duration::from_millis(self.config.max_poll_interval_ms));
+            self.auto_commit(budget, listener).await;
         }
         listener.partitions_revoked(&generation, &self.assignment);
-        self.previous_assignment = std::mem::take(&mut self.assignment);
+        self.previous_assignment = (std::mem::take(&mut self.assignment), Some(generation.generation));
         self.generation = None;
         self.committed_offsets_pending = false;
         self.consumer.assign(Vec::new());
     }
 
-    /// One JoinGroup + SyncGroup round. Returns whether the member got an assignment.
-    async fn join(&mut self) -> bool {
+    /// One JoinGroup + SyncGroup round. Returns whether the member got an assignment, or
+    /// the error that makes joining impossible (a JoinGroup error that is not retriable,
+    /// which Kafka's `joinGroupIfNeeded` throws).
+    async fn join(&mut self) -> Result<bool, ErrorCode> {
         let member_id = self.membership.lock().member_id.clone();
         let join = GroupRequest::JoinGroup {
             group: self.config.group_id.clone(),
@@ -291,7 +347,8 @@ impl GroupConsumer {
             session_timeout_ms: self.config.session_timeout_ms,
             rebalance_timeout_ms: self.config.max_poll_interval_ms,
             topics: self.topics.clone(),
-            owned: self.previous_assignment.clone(),
+            owned: self.previous_assignment.0.clone(),
+            owned_generation: self.previous_assignment.1,
         };
         let join_timeout =
             self.request_timeout().max(Duration::from_millis(self.config.max_poll_interval_ms + JOIN_GRACE_MS));
@@ -301,9 +358,10 @@ impl GroupConsumer {
             }
             Ok(GroupResponse::Joined { error: Some(ErrorCode::UnknownMemberId), .. }) => {
                 self.membership.lock().member_id.clear();
-                return false;
+                return Ok(false);
             }
-            _ => return false,
+            Ok(GroupResponse::Joined { error: Some(error), .. }) if !error.is_retriable() => return Err(error),
+            _ => return Ok(false),
         };
         self.membership.lock().member_id = member_id.clone();
         let assignments = if leader == member_id { self.assign(&members).await } else { Vec::new() };
@@ -317,14 +375,14 @@ impl GroupConsumer {
             Ok(GroupResponse::Synced { error: None, assignment }) => assignment,
             Ok(GroupResponse::Synced { error: Some(ErrorCode::UnknownMemberId), .. }) => {
                 self.membership.lock().member_id.clear();
-                return false;
+                return Ok(false);
             }
-            _ => return false,
+            _ => return Ok(false),
         };
         {
             let mut m = self.membership.lock();
             if m.member_id != member_id {
-                return false; // The heartbeat thread gave up the membership meanwhile.
+                return Ok(false); // The heartbeat thread gave up the membership meanwhile.
             }
             m.generation = Some(generation);
             m.rejoin_needed = false;
@@ -333,7 +391,7 @@ impl GroupConsumer {
         self.assignment = assignment.clone();
         self.consumer.assign(assignment);
         self.committed_offsets_pending = true;
-        true
+        Ok(true)
     }
 
     /// The leader's work in a rebalance: the assignor over every member's subscription.
@@ -354,9 +412,11 @@ impl GroupConsumer {
                 member_id: m.member_id.clone(),
                 topics: m.topics.clone(),
                 owned: m.owned.clone(),
+                generation: m.owned_generation,
             })
             .collect();
-        assignor::assign(self.config.strategy, &subscriptions, &partitions).into_iter().collect()
+        let sticky = self.config.sticky_algorithm;
+        assignor::assign_with(self.config.strategy, sticky, &subscriptions, &partitions).into_iter().collect()
     }
 
     /// OffsetFetch for the held partitions; positions start at the committed offsets,
@@ -377,40 +437,16 @@ impl GroupConsumer {
         }
     }
 
+    /// The periodic auto-commit (Kafka's `maybeAutoCommitOffsetsAsync`): one attempt
+    /// every `auto.commit.interval.ms`, tried again after `retry.backoff.ms` when it
+    /// failed for a retriable reason.
     async fn maybe_auto_commit(&mut self, listener: &mut impl GroupListener) {
         if !self.config.enable_auto_commit || Instant::now() < self.next_auto_commit {
             return;
         }
         self.next_auto_commit = Instant::now() + Duration::from_millis(self.config.auto_commit_interval_ms);
-        let offsets = self.consumed_offsets();
-        if !offsets.is_empty() {
-            self.commit_sync(offsets, listener).await;
-        }
-    }
-
-    async fn send_commit(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)]) -> CommitOutcome {
-        let mut indeterminate = None;
-        let mut last_error = ErrorCode::CoordinatorNotAvailable;
-        for attempt in 0..COMMIT_ATTEMPTS {
-            if attempt > 0 {
-                madsim::time::sleep(Duration::from_millis(self.config.retry_backoff_ms)).await;
-            }
-            let timeout = self.request_timeout();
-            match commit_once(&mut self.link, &self.membership, generation, offsets, timeout).await {
-                Attempt::Done(CommitOutcome::Unknown(reason)) => indeterminate = Some(reason),
-                Attempt::Done(CommitOutcome::Refused(error)) => {
-                    return match indeterminate {
-                        Some(reason) => CommitOutcome::Unknown(reason),
-                        None => CommitOutcome::Refused(error),
-                    };
-                }
-                Attempt::Done(outcome) => return outcome,
-                Attempt::Retry(error) => last_error = error,
-            }
-        }
-        match indeterminate {
-            Some(reason) => CommitOutcome::Unknown(reason),
-            None => CommitOutcome::Refused(last_error),
+        if self.auto_commit(CommitBudget::OneAttempt, listener).await.is_some_and(|o| o.is_retriable_failure()) {
+            self.next_auto_commit = Instant::now() + Duration::from_millis(self.config.retry_backoff_ms);
         }
     }
 
@@ -429,10 +465,8 @@ impl GroupConsumer {
         let (gen, sent) = (generation.clone(), offsets.clone());
         let task = madsim::task::spawn(async move {
             let mut link = link.lock().await;
-            match commit_once(&mut link, &membership, &gen, &sent, timeout).await {
-                Attempt::Done(outcome) => outcome,
-                Attempt::Retry(error) => CommitOutcome::Refused(error),
-            }
+            let once = CommitBudget::OneAttempt;
+            commit_with_retries(&mut link, &membership, &gen, &sent, once, timeout, Duration::ZERO).await
         });
         Some(PendingCommit { generation, offsets, task })
     }
@@ -452,46 +486,6 @@ pub struct PendingCommit {
     generation: Generation,
     offsets: Vec<(TopicPartition, Offset)>,
     task: madsim::task::JoinHandle<CommitOutcome>,
-}
-
-/// What one OffsetCommit attempt came to.
-enum Attempt {
-    /// An outcome to report.
-    Done(CommitOutcome),
-    /// The coordinator moved or is unknown: nothing was stored; another attempt may work.
-    Retry(ErrorCode),
-}
-
-/// One OffsetCommit request and what its answer means. Eviction errors are passed on to
-/// the membership (the member must rejoin).
-async fn commit_once(
-    link: &mut CoordinatorLink,
-    membership: &SharedMembership,
-    generation: &Generation,
-    offsets: &[(TopicPartition, Offset)],
-    timeout: Duration,
-) -> Attempt {
-    let request = GroupRequest::OffsetCommit {
-        group: link.group().to_string(),
-        generation: Some(generation.generation),
-        member_id: generation.member_id.clone(),
-        offsets: offsets.to_vec(),
-    };
-    match link.call(request, timeout).await {
-        Ok(GroupResponse::Ack { error: None }) => Attempt::Done(CommitOutcome::Committed),
-        // The offsets record was appended but not replicated in time: it may still be
-        // committed.
-        Ok(GroupResponse::Ack { error: Some(ErrorCode::CoordinatorNotAvailable) }) => {
-            Attempt::Done(CommitOutcome::Unknown("the offsets were written but not replicated in time".into()))
-        }
-        Ok(GroupResponse::Ack { error: Some(ErrorCode::NotCoordinator) }) => Attempt::Retry(ErrorCode::NotCoordinator),
-        Ok(GroupResponse::Ack { error: Some(error) }) => {
-            membership.absorb_error(&generation.member_id, generation.generation, error);
-            Attempt::Done(CommitOutcome::Refused(error))
-        }
-        Ok(_) | Err(LinkError::CoordinatorUnknown) => Attempt::Retry(ErrorCode::CoordinatorNotAvailable),
-        Err(LinkError::Indeterminate) => Attempt::Done(CommitOutcome::Unknown("the commit's answer was lost".into())),
-    }
 }
 
 impl Drop for GroupConsumer {

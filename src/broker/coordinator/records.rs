@@ -1,0 +1,177 @@
+//! What the coordinator writes to `__consumer_offsets` and reads back when it loads a
+//! partition (Kafka's `GroupMetadataManager`: offset commit records, written by
+//! `storeOffsets`, and group metadata records, written by `storeGroup` when a generation
+//! completes or the group empties, replayed by `loadGroupsAndOffsets`, the latest record
+//! of a key winning).
+//!
+//! kafkasim's records carry an integer value, so a record's key says what it is and, for
+//! a group, also carries the group's metadata (as JSON, so any group or topic name
+//! round-trips): `["offset", group, topic, partition]` with the committed offset as the
+//! value, and `["group", group, metadata]` with the generation as the value.
+
+use crate::protocol::{Offset, Record, TopicPartition};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A group as Kafka's `GroupMetadataValue` stores it: the generation, its leader and
+/// every member with its subscription and assignment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMetadata {
+    /// The generation.
+    pub generation: u32,
+    /// The leader's member id (`None` for an empty group).
+    pub leader: Option<String>,
+    /// The members, in member id order.
+    pub members: Vec<MemberMetadata>,
+}
+
+/// One member as the group metadata record stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberMetadata {
+    /// The member id.
+    pub member_id: String,
+    /// The `client.id` it joined with.
+    pub client_id: String,
+    /// Its `session.timeout.ms`.
+    pub session_timeout_ms: u64,
+    /// Its rebalance timeout (`max.poll.interval.ms`).
+    pub rebalance_timeout_ms: u64,
+    /// The subscribed topics.
+    pub topics: Vec<String>,
+    /// The partitions it owned before this generation (sticky assignor user data).
+    pub owned: Vec<TopicPartition>,
+    /// The generation it owned them in.
+    pub owned_generation: Option<u32>,
+    /// Its assignment in this generation.
+    pub assignment: Vec<TopicPartition>,
+}
+
+/// What one record of `__consumer_offsets` says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CoordinatorRecord {
+    /// `group` committed `offset` for `tp`.
+    Offset {
+        /// The group.
+        group: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// The next offset to consume.
+        offset: Offset,
+    },
+    /// `group`'s metadata, as of its latest completed generation.
+    Group {
+        /// The group.
+        group: String,
+        /// The metadata.
+        metadata: GroupMetadata,
+    },
+}
+
+/// The record of an offset commit.
+pub fn offset_record(group: &str, tp: &TopicPartition, offset: Offset, timestamp_ms: u64) -> Record {
+    let key = serde_json::to_string(&("offset", group, &tp.topic, tp.partition)).expect("keys serialize");
+    Record { key: Some(key), value: offset, timestamp_ms }
+}
+
+/// The record of a group's metadata.
+pub fn group_record(group: &str, metadata: &GroupMetadata, timestamp_ms: u64) -> Record {
+    let key = serde_json::to_string(&("group", group, metadata)).expect("keys serialize");
+    Record { key: Some(key), value: u64::from(metadata.generation), timestamp_ms }
+}
+
+/// Reads a record back; `None` for a record the coordinator did not write.
+pub fn parse(key: &str, value: u64) -> Option<CoordinatorRecord> {
+    if let Ok((kind, group, topic, partition)) = serde_json::from_str::<(String, String, String, u32)>(key) {
+        return (kind == "offset").then(|| CoordinatorRecord::Offset {
+            group,
+            tp: TopicPartition::new(topic, partition),
+            offset: value,
+        });
+    }
+    let (kind, group, metadata): (String, String, GroupMetadata) = serde_json::from_str(key).ok()?;
+    (kind == "group").then_some(CoordinatorRecord::Group { group, metadata })
+}
+
+/// What a partition of `__consumer_offsets` holds once replayed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Replayed {
+    /// The latest committed offset per group and partition.
+    pub offsets: BTreeMap<(String, TopicPartition), Offset>,
+    /// The latest metadata per group.
+    pub groups: BTreeMap<String, GroupMetadata>,
+}
+
+/// Replays a partition's records in offset order: the latest record of each key wins.
+pub fn replay(records: impl IntoIterator<Item = (Option<String>, u64)>) -> Replayed {
+    let mut replayed = Replayed::default();
+    for (key, value) in records {
+        match key.as_deref().and_then(|key| parse(key, value)) {
+            Some(CoordinatorRecord::Offset { group, tp, offset }) => {
+                replayed.offsets.insert((group, tp), offset);
+            }
+            Some(CoordinatorRecord::Group { group, metadata }) => {
+                replayed.groups.insert(group, metadata);
+            }
+            None => {}
+        }
+    }
+    replayed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(generation: u32) -> GroupMetadata {
+        GroupMetadata {
+            generation,
+            leader: Some("c-1".into()),
+            members: vec![MemberMetadata {
+                member_id: "c-1".into(),
+                client_id: "c".into(),
+                session_timeout_ms: 10_000,
+                rebalance_timeout_ms: 300_000,
+                topics: vec!["orders".into()],
+                owned: vec![TopicPartition::new("orders", 1)],
+                owned_generation: Some(generation - 1),
+                assignment: vec![TopicPartition::new("orders", 0)],
+            }],
+        }
+    }
+
+    fn key_value(record: Record) -> (Option<String>, u64) {
+        (record.key, record.value)
+    }
+
+    #[test]
+    fn records_round_trip_whatever_the_names() {
+        let tp = TopicPartition::new("my-orders", 7);
+        let record = offset_record("billing|\"eu\"", &tp, 42, 0);
+        let expected = CoordinatorRecord::Offset { group: "billing|\"eu\"".into(), tp, offset: 42 };
+        assert_eq!(parse(record.key.as_deref().unwrap(), record.value), Some(expected));
+        let record = group_record("[\"offset\"]", &metadata(3), 0);
+        assert_eq!(record.value, 3);
+        let expected = CoordinatorRecord::Group { group: "[\"offset\"]".into(), metadata: metadata(3) };
+        assert_eq!(parse(record.key.as_deref().unwrap(), record.value), Some(expected));
+        assert_eq!(parse("[\"generation\",\"billing\"]", 1), None);
+        assert_eq!(parse("not json", 1), None);
+    }
+
+    #[test]
+    fn replay_keeps_the_latest_record_of_each_key() {
+        let tp = TopicPartition::new("orders", 0);
+        let replayed = replay([
+            key_value(offset_record("g", &tp, 5, 0)),
+            key_value(group_record("g", &metadata(1), 0)),
+            (Some("a user key".into()), 9),
+            (None, 9),
+            key_value(offset_record("g", &tp, 8, 0)),
+            key_value(group_record("g", &metadata(2), 0)),
+            key_value(offset_record("h", &tp, 1, 0)),
+        ]);
+        assert_eq!(replayed.offsets.get(&("g".to_string(), tp.clone())), Some(&8));
+        assert_eq!(replayed.offsets.get(&("h".to_string(), tp)), Some(&1));
+        assert_eq!(replayed.groups.keys().collect::<Vec<_>>(), ["g"]);
+        assert_eq!(replayed.groups["g"].generation, 2);
+    }
+}

@@ -1,0 +1,131 @@
+//! Offset commits: one OffsetCommit request and what its answer means, and the retry
+//! loop of Kafka's `ConsumerCoordinator.commitOffsetsSync`, which tries again after
+//! `retry.backoff.ms` while the error is retriable and its timer has time left.
+
+use super::coordinator::{CoordinatorLink, LinkError};
+use super::heartbeat::SharedMembership;
+use super::{CommitOutcome, Generation};
+use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, TopicPartition};
+use madsim::time::{sleep, Instant};
+use std::time::Duration;
+
+/// How long a commit may keep trying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum CommitBudget {
+    /// One attempt (Kafka's `commitAsync`, and the periodic auto-commit).
+    OneAttempt,
+    /// Attempts until this much time has passed (Kafka's `commitSync(timeout)`).
+    Retry(Duration),
+}
+
+/// What one OffsetCommit attempt came to.
+pub(super) enum Attempt {
+    /// An outcome to report.
+    Done(CommitOutcome),
+    /// A retriable failure (Kafka's `RetriableCommitFailedException`): the coordinator
+    /// moved, is unavailable, or did not answer in time; another attempt may work.
+    Retry {
+        /// The error, for the report if no attempt succeeds.
+        error: ErrorCode,
+        /// Why the offsets may have been written all the same (the request reached a
+        /// coordinator, which may have appended them), if they may.
+        maybe_written: Option<&'static str>,
+    },
+}
+
+/// How the coordinator's errors read to the committing member (Kafka's
+/// `OffsetCommitResponseHandler`).
+fn classify(error: ErrorCode) -> Attempt {
+    match error {
+        ErrorCode::NotCoordinator => Attempt::Retry { error, maybe_written: None },
+        // The offsets record was appended, or refused for lack of in-sync replicas; the
+        // member cannot tell which, so they may still be committed.
+        ErrorCode::CoordinatorNotAvailable | ErrorCode::CoordinatorLoadInProgress | ErrorCode::RequestTimedOut => {
+            Attempt::Retry { error, maybe_written: Some("the offsets were written but not replicated in time") }
+        }
+        error => Attempt::Done(CommitOutcome::Refused(error)),
+    }
+}
+
+/// One OffsetCommit request and what its answer means. Eviction errors are passed on to
+/// the membership (the member must rejoin).
+pub(super) async fn commit_once(
+    link: &mut CoordinatorLink,
+    membership: &SharedMembership,
+    generation: &Generation,
+    offsets: &[(TopicPartition, Offset)],
+    timeout: Duration,
+) -> Attempt {
+    let request = GroupRequest::OffsetCommit {
+        group: link.group().to_string(),
+        generation: Some(generation.generation),
+        member_id: generation.member_id.clone(),
+        offsets: offsets.to_vec(),
+    };
+    match link.call(request, timeout).await {
+        Ok(GroupResponse::Ack { error: None }) => Attempt::Done(CommitOutcome::Committed),
+        Ok(GroupResponse::Ack { error: Some(error) }) => {
+            let attempt = classify(error);
+            if let Attempt::Done(CommitOutcome::Refused(error)) = attempt {
+                membership.absorb_error(&generation.member_id, generation.generation, error);
+            }
+            attempt
+        }
+        Ok(_) | Err(LinkError::CoordinatorUnknown) => {
+            Attempt::Retry { error: ErrorCode::CoordinatorNotAvailable, maybe_written: None }
+        }
+        Err(LinkError::Indeterminate) => {
+            Attempt::Retry { error: ErrorCode::RequestTimedOut, maybe_written: Some("the commit's answer was lost") }
+        }
+    }
+}
+
+/// Commits `offsets` within `budget` (Kafka's `commitOffsetsSync`): each attempt waits
+/// at most `request_timeout` (and no longer than the budget left); a retriable failure
+/// is tried again after `backoff` while time is left. When every attempt failed, the
+/// outcome is unknown if any of them may have been written, else refused with the last
+/// error.
+pub(super) async fn commit_with_retries(
+    link: &mut CoordinatorLink,
+    membership: &SharedMembership,
+    generation: &Generation,
+    offsets: &[(TopicPartition, Offset)],
+    budget: CommitBudget,
+    request_timeout: Duration,
+    backoff: Duration,
+) -> CommitOutcome {
+    let deadline = match budget {
+        CommitBudget::OneAttempt => None,
+        CommitBudget::Retry(budget) => Some(Instant::now() + budget),
+    };
+    let mut maybe_written = None;
+    loop {
+        let timeout =
+            deadline.map_or(request_timeout, |d| request_timeout.min(d.saturating_duration_since(Instant::now())));
+        let error =
+            match commit_once(link, membership, generation, offsets, timeout.max(Duration::from_millis(1))).await {
+                Attempt::Done(CommitOutcome::Refused(error)) => {
+                    return match maybe_written {
+                        Some(reason) => CommitOutcome::Unknown(String::from(reason)),
+                        None => CommitOutcome::Refused(error),
+                    };
+                }
+                Attempt::Done(outcome) => return outcome,
+                Attempt::Retry { error, maybe_written: written } => {
+                    maybe_written = maybe_written.or(written);
+                    error
+                }
+            };
+        if deadline.is_none_or(|d| Instant::now() + backoff >= d) {
+            return match maybe_written {
+                Some(reason) => CommitOutcome::Unknown(String::from(reason)),
+                None => CommitOutcome::Refused(error),
+            };
+        }
+        sleep(backoff).await;
+    }
+}
+
+#[cfg(test)]
+#[path = "commit_tests.rs"]
+mod tests;
