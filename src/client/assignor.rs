@@ -2,13 +2,13 @@
 //! the members' subscriptions during a rebalance (JoinGroup → SyncGroup), chosen by
 //! `partition.assignment.strategy`.
 //!
-//! - [`Strategy::Range`] (`RangeAssignor`): per topic, the subscribed members sorted by
+//! - [`AssignmentStrategy::Range`] (`RangeAssignor`): per topic, the subscribed members sorted by
 //!   member id take consecutive ranges of partitions; with `n` partitions and `m`
 //!   members each takes `n / m` and the first `n % m` take one more.
-//! - [`Strategy::RoundRobin`] (`RoundRobinAssignor`): every partition of every
+//! - [`AssignmentStrategy::RoundRobin`] (`RoundRobinAssignor`): every partition of every
 //!   subscribed topic, sorted by topic then partition, is dealt to the members sorted by
 //!   member id in a circle, skipping members not subscribed to the partition's topic.
-//! - [`Strategy::Sticky`] (`StickyAssignor`): balanced first, then as much of each
+//! - [`AssignmentStrategy::Sticky`] (`StickyAssignor`): balanced first, then as much of each
 //!   member's previous assignment ([`MemberSubscription::owned`]) as possible (see
 //!   `sticky`).
 //!
@@ -19,9 +19,8 @@ mod sticky;
 #[cfg(test)]
 mod tests;
 
-use crate::protocol::TopicPartition;
+use crate::protocol::{AssignmentStrategy, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 /// Which release's sticky assignor the leader runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -36,50 +35,6 @@ pub enum StickyAlgorithm {
     Constrained,
 }
 
-/// An assignment strategy, as named by `partition.assignment.strategy`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Strategy {
-    /// Kafka's `RangeAssignor` (Kafka's default before 3.0).
-    Range,
-    /// Kafka's `RoundRobinAssignor`.
-    RoundRobin,
-    /// Kafka's `StickyAssignor`.
-    Sticky,
-}
-
-impl Strategy {
-    /// Every strategy, in the order the assignor-comparison scenario reports them.
-    pub const ALL: [Strategy; 3] = [Strategy::Range, Strategy::RoundRobin, Strategy::Sticky];
-
-    /// The short name used in scenario files: `range`, `roundrobin` or `sticky`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::Range => "range",
-            Strategy::RoundRobin => "roundrobin",
-            Strategy::Sticky => "sticky",
-        }
-    }
-
-    /// The strategy for a `partition.assignment.strategy` value: the short name
-    /// (`range`, `roundrobin` or `round-robin`, `sticky`) or Kafka's class name, fully
-    /// qualified (`org.apache.kafka.clients.consumer.RangeAssignor`) or not, so a Kafka
-    /// user's configuration reads as written.
-    pub fn parse(value: &str) -> Option<Strategy> {
-        let simple = value.trim().rsplit('.').next().unwrap_or_default();
-        Some(match simple.to_ascii_lowercase().as_str() {
-            "range" | "rangeassignor" => Strategy::Range,
-            "roundrobin" | "round-robin" | "roundrobinassignor" => Strategy::RoundRobin,
-            "sticky" | "stickyassignor" => Strategy::Sticky,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// What one member of a group told the coordinator in JoinGroup.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -89,7 +44,7 @@ pub struct MemberSubscription {
     /// The topics the member subscribes to.
     pub topics: Vec<String>,
     /// The partitions the member owned in the previous generation (empty for a new
-    /// member). Only [`Strategy::Sticky`] reads it.
+    /// member). Only [`AssignmentStrategy::Sticky`] reads it.
     pub owned: Vec<TopicPartition>,
     /// The generation in which it owned them (`None` for a new member).
     pub generation: Option<u32>,
@@ -104,13 +59,13 @@ pub type Assignment = BTreeMap<String, Vec<TopicPartition>>;
 /// topics missing from it (not created yet) get nothing. Member ids are expected to be
 /// unique; a repeated id keeps its first subscription. `members` come in the order the
 /// leader received them. The result depends only on the input.
-pub fn assign(strategy: Strategy, members: &[MemberSubscription], partitions: &BTreeMap<String, u32>) -> Assignment {
+pub fn assign(strategy: AssignmentStrategy, members: &[MemberSubscription], partitions: &BTreeMap<String, u32>) -> Assignment {
     assign_with(strategy, StickyAlgorithm::default(), members, partitions)
 }
 
 /// [`assign`] with the sticky assignor of a given release.
 pub fn assign_with(
-    strategy: Strategy,
+    strategy: AssignmentStrategy,
     sticky_algorithm: StickyAlgorithm,
     members: &[MemberSubscription],
     partitions: &BTreeMap<String, u32>,
@@ -120,9 +75,9 @@ pub fn assign_with(
     let order: Vec<&str> =
         order.iter().enumerate().filter(|(i, id)| !order[..*i].contains(id)).map(|(_, id)| *id).collect();
     let mut result = match strategy {
-        Strategy::Range => range(&members, partitions),
-        Strategy::RoundRobin => round_robin(&members, partitions),
-        Strategy::Sticky => sticky::sticky(&order, &members, partitions, sticky_algorithm),
+        AssignmentStrategy::Range => range(&members, partitions),
+        AssignmentStrategy::RoundRobin => round_robin(&members, partitions),
+        AssignmentStrategy::Sticky => sticky::sticky(&order, &members, partitions, sticky_algorithm),
     };
     for list in result.values_mut() {
         list.sort();

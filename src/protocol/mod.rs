@@ -2,7 +2,7 @@
 //! metastore requests and responses, and error codes; and the types a scenario and the
 //! nodes it configures both name: topic assignments (`topic`, which the controller
 //! creates and the brokers apply) and behaviour modes (`modes`: truncation, follower
-//! restarts, offset reset); how nodes and partitions are named (`names`); and (`java`)
+//! restarts, offset reset, assignment strategy); how nodes and partitions are named (`names`); and (`java`)
 //! the Java string hashing and `HashMap` order some of Kafka's choices depend on.
 //! Depends on nothing else in the crate.
 
@@ -28,7 +28,7 @@ pub use kafka::{
     ProducePartitionResponse, ProduceRequest, Request, Response,
 };
 pub use meta::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, SessionId, ZNode};
-pub use modes::{FollowerRestart, OffsetReset, TruncationMode};
+pub use modes::{AssignmentStrategy, FollowerRestart, OffsetReset, TruncationMode};
 pub use names::{broker_name, broker_names, partition_name, NodeName, NodeRole, METASTORE};
 pub use records::{Record, RecordBatch};
 pub use topic::{RetentionConfig, TopicAssignment, DEFAULT_SEGMENT_BYTES};

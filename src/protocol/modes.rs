@@ -2,6 +2,8 @@
 //! scenario parser, which maps the text of a scenario file to it, and for the broker or
 //! client that acts on it.
 
+use std::fmt;
+
 /// How a follower reconciles its log with a new leader after a leader change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TruncationMode {
@@ -46,4 +48,49 @@ pub enum OffsetReset {
     Earliest,
     /// From the high watermark: only records written after the consumer started.
     Latest,
+}
+
+/// An assignment strategy, as named by `partition.assignment.strategy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AssignmentStrategy {
+    /// Kafka's `RangeAssignor` (Kafka's default before 3.0).
+    Range,
+    /// Kafka's `RoundRobinAssignor`.
+    RoundRobin,
+    /// Kafka's `StickyAssignor`.
+    Sticky,
+}
+
+impl AssignmentStrategy {
+    /// Every strategy, in the order the assignor-comparison scenario reports them.
+    pub const ALL: [AssignmentStrategy; 3] = [AssignmentStrategy::Range, AssignmentStrategy::RoundRobin, AssignmentStrategy::Sticky];
+
+    /// The short name used in scenario files: `range`, `roundrobin` or `sticky`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AssignmentStrategy::Range => "range",
+            AssignmentStrategy::RoundRobin => "roundrobin",
+            AssignmentStrategy::Sticky => "sticky",
+        }
+    }
+
+    /// The strategy for a `partition.assignment.strategy` value: the short name
+    /// (`range`, `roundrobin` or `round-robin`, `sticky`) or Kafka's class name, fully
+    /// qualified (`org.apache.kafka.clients.consumer.RangeAssignor`) or not, so a Kafka
+    /// user's configuration reads as written.
+    pub fn parse(value: &str) -> Option<AssignmentStrategy> {
+        let simple = value.trim().rsplit('.').next().unwrap_or_default();
+        Some(match simple.to_ascii_lowercase().as_str() {
+            "range" | "rangeassignor" => AssignmentStrategy::Range,
+            "roundrobin" | "round-robin" | "roundrobinassignor" => AssignmentStrategy::RoundRobin,
+            "sticky" | "stickyassignor" => AssignmentStrategy::Sticky,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for AssignmentStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }

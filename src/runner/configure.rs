@@ -5,7 +5,6 @@
 use super::RunOptions;
 use crate::broker::coordinator::{CoordinatorConfig, OFFSETS_TOPIC};
 use crate::broker::{BrokerConfig, UnknownProducerSequence};
-use crate::client::assignor::Strategy;
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
 use crate::client::partitioner::UnkeyedPartitioning;
@@ -153,11 +152,7 @@ pub(super) fn group_config(spec: &ConsumerSpec, client_id: &str) -> GroupConfig 
         session_timeout_ms: c.session_timeout_ms,
         max_poll_interval_ms: c.max_poll_interval_ms,
         heartbeat_interval_ms: c.heartbeat_interval_ms,
-        strategy: match c.partition_assignment_strategy {
-            scenario::AssignmentStrategy::Range => Strategy::Range,
-            scenario::AssignmentStrategy::RoundRobin => Strategy::RoundRobin,
-            scenario::AssignmentStrategy::Sticky => Strategy::Sticky,
-        },
+        strategy: c.partition_assignment_strategy,
         enable_auto_commit: spec.commit == CommitPolicy::Auto,
         auto_commit_interval_ms: c.auto_commit_interval_ms,
         retry_backoff_ms: 100,

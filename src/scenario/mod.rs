@@ -147,7 +147,7 @@ pub use model::{
     BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, SwarmSpec, Theme, TopicSettings, TopicSpec,
 };
 pub use model_clients::{
-    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning,
     Processing, ProducerSettings, ProducerSpec, SendMode,
 };
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, Target, Trigger, TriggerEvent};

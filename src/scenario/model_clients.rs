@@ -1,6 +1,6 @@
 //! The validated workload types: producers and consumers, with Kafka's client settings.
 
-use crate::protocol::{Acks, OffsetReset};
+use crate::protocol::{Acks, AssignmentStrategy, OffsetReset};
 
 /// A group of identical producers (`[[producers]]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -207,13 +207,3 @@ impl Default for ConsumerSettings {
     }
 }
 
-/// The group assignor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AssignmentStrategy {
-    /// Kafka's RangeAssignor (`"range"`).
-    Range,
-    /// Kafka's RoundRobinAssignor (`"roundrobin"`).
-    RoundRobin,
-    /// Kafka's StickyAssignor (`"sticky"`).
-    Sticky,
-}

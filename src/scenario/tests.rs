@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::check::AnomalyKind;
-use crate::protocol::{Acks, OffsetReset, TruncationMode};
+use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, TruncationMode};
 
 /// A scenario that uses every section, in both quoted and dotted key styles.
 pub(super) const FULL: &str = r#"

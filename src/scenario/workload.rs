@@ -2,7 +2,7 @@
 //! rules that tie client settings together (idempotence, delivery timeout, group.id).
 
 use crate::profile::{Profile, Switch};
-use crate::protocol::{Acks, OffsetReset};
+use crate::protocol::{Acks, AssignmentStrategy, OffsetReset};
 
 use super::error::{did_you_mean, excerpt, one_of};
 use super::fields::{at_least, opt_u64_min, profile_bool, profile_choice, Notes};
@@ -10,7 +10,7 @@ use super::keys;
 use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC};
 use super::model::TopicSpec;
 use super::model_clients::{
-    AssignmentStrategy, CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning,
     Processing, ProducerSettings, ProducerSpec, SendMode,
 };
 use super::raw::{Node, Table};

@@ -46,20 +46,20 @@ fn owning(assignment: &Assignment, subscriptions: &[MemberSubscription]) -> Vec<
 
 #[test]
 fn strategies_parse_from_short_and_class_names() {
-    assert_eq!(Strategy::parse("range"), Some(Strategy::Range));
-    assert_eq!(Strategy::parse("round-robin"), Some(Strategy::RoundRobin));
-    assert_eq!(Strategy::parse("org.apache.kafka.clients.consumer.RoundRobinAssignor"), Some(Strategy::RoundRobin));
-    assert_eq!(Strategy::parse("StickyAssignor"), Some(Strategy::Sticky));
-    assert_eq!(Strategy::parse("cooperative-sticky"), None);
-    for s in Strategy::ALL {
-        assert_eq!(Strategy::parse(s.name()), Some(s));
+    assert_eq!(AssignmentStrategy::parse("range"), Some(AssignmentStrategy::Range));
+    assert_eq!(AssignmentStrategy::parse("round-robin"), Some(AssignmentStrategy::RoundRobin));
+    assert_eq!(AssignmentStrategy::parse("org.apache.kafka.clients.consumer.RoundRobinAssignor"), Some(AssignmentStrategy::RoundRobin));
+    assert_eq!(AssignmentStrategy::parse("StickyAssignor"), Some(AssignmentStrategy::Sticky));
+    assert_eq!(AssignmentStrategy::parse("cooperative-sticky"), None);
+    for s in AssignmentStrategy::ALL {
+        assert_eq!(AssignmentStrategy::parse(s.name()), Some(s));
     }
 }
 
 #[test]
 fn range_splits_10_partitions_over_3_consumers_4_3_3() {
     let members = [member("c0", &["t"]), member("c1", &["t"]), member("c2", &["t"])];
-    let a = assign(Strategy::Range, &members, &topics(&[("t", 10)]));
+    let a = assign(AssignmentStrategy::Range, &members, &topics(&[("t", 10)]));
     assert_eq!(a["c0"], (0..4).map(|p| tp("t", p)).collect::<Vec<_>>());
     assert_eq!(a["c1"], (4..7).map(|p| tp("t", p)).collect::<Vec<_>>());
     assert_eq!(a["c2"], (7..10).map(|p| tp("t", p)).collect::<Vec<_>>());
@@ -68,7 +68,7 @@ fn range_splits_10_partitions_over_3_consumers_4_3_3() {
 #[test]
 fn range_javadoc_example_two_topics_two_consumers() {
     let members = [member("C0", &["t0", "t1"]), member("C1", &["t0", "t1"])];
-    let a = assign(Strategy::Range, &members, &topics(&[("t0", 3), ("t1", 3)]));
+    let a = assign(AssignmentStrategy::Range, &members, &topics(&[("t0", 3), ("t1", 3)]));
     assert_eq!(short(&a), expect(&[("C0", &["t0p0", "t0p1", "t1p0", "t1p1"]), ("C1", &["t0p2", "t1p2"])]));
 }
 
@@ -76,7 +76,7 @@ fn range_javadoc_example_two_topics_two_consumers() {
 fn range_sorts_members_by_id_and_skips_unsubscribed_members() {
     // Input order does not matter; C1 does not subscribe to t1, so C0 and C2 share it.
     let members = [member("C2", &["t0", "t1"]), member("C1", &["t0"]), member("C0", &["t0", "t1"])];
-    let a = assign(Strategy::Range, &members, &topics(&[("t0", 4), ("t1", 3), ("unused", 5)]));
+    let a = assign(AssignmentStrategy::Range, &members, &topics(&[("t0", 4), ("t1", 3), ("unused", 5)]));
     assert_eq!(
         short(&a),
         expect(&[("C0", &["t0p0", "t0p1", "t1p0", "t1p1"]), ("C1", &["t0p2"]), ("C2", &["t0p3", "t1p2"])])
@@ -86,14 +86,14 @@ fn range_sorts_members_by_id_and_skips_unsubscribed_members() {
 #[test]
 fn round_robin_javadoc_example_same_subscriptions() {
     let members = [member("C0", &["t0", "t1"]), member("C1", &["t0", "t1"])];
-    let a = assign(Strategy::RoundRobin, &members, &topics(&[("t0", 3), ("t1", 3)]));
+    let a = assign(AssignmentStrategy::RoundRobin, &members, &topics(&[("t0", 3), ("t1", 3)]));
     assert_eq!(short(&a), expect(&[("C0", &["t0p0", "t0p2", "t1p1"]), ("C1", &["t0p1", "t1p0", "t1p2"])]));
 }
 
 #[test]
 fn round_robin_javadoc_example_different_subscriptions() {
     let members = [member("C0", &["t0"]), member("C1", &["t0", "t1"]), member("C2", &["t0", "t1", "t2"])];
-    let a = assign(Strategy::RoundRobin, &members, &topics(&[("t0", 1), ("t1", 2), ("t2", 3)]));
+    let a = assign(AssignmentStrategy::RoundRobin, &members, &topics(&[("t0", 1), ("t1", 2), ("t2", 3)]));
     assert_eq!(short(&a), expect(&[("C0", &["t0p0"]), ("C1", &["t1p0"]), ("C2", &["t1p1", "t2p0", "t2p1", "t2p2"])]));
 }
 
@@ -107,7 +107,7 @@ fn four_topics() -> (Vec<MemberSubscription>, BTreeMap<String, u32>) {
 #[test]
 fn sticky_javadoc_example_1_initial_assignment_is_balanced() {
     let (members, parts) = four_topics();
-    let a = assign(Strategy::Sticky, &members, &parts);
+    let a = assign(AssignmentStrategy::Sticky, &members, &parts);
     assert_eq!(
         short(&a),
         expect(&[("C0", &["t0p0", "t1p1", "t3p0"]), ("C1", &["t0p1", "t2p0", "t3p1"]), ("C2", &["t1p0", "t2p1"]),])
@@ -117,27 +117,27 @@ fn sticky_javadoc_example_1_initial_assignment_is_balanced() {
 #[test]
 fn sticky_javadoc_example_1_after_c1_leaves_moves_only_c1s_partitions() {
     let (members, parts) = four_topics();
-    let sticky_before = assign(Strategy::Sticky, &members, &parts);
+    let sticky_before = assign(AssignmentStrategy::Sticky, &members, &parts);
     let rest = owning(&sticky_before, &[members[0].clone(), members[2].clone()]);
     // Kafka 2.6+ fills C0 and C2 round-robin up to their quota of 4 (Kafka's own
     // AbstractStickyAssignor gives this, run on the same input).
-    let sticky_after = assign(Strategy::Sticky, &rest, &parts);
+    let sticky_after = assign(AssignmentStrategy::Sticky, &rest, &parts);
     assert_eq!(
         short(&sticky_after),
         expect(&[("C0", &["t0p0", "t0p1", "t1p1", "t3p0"]), ("C2", &["t1p0", "t2p0", "t2p1", "t3p1"])])
     );
     assert_eq!(moved(&sticky_before, &sticky_after), 3, "only C1's three partitions move");
     // The javadoc's own result, from the general algorithm of 0.11 to 2.5.
-    let general = assign_with(Strategy::Sticky, StickyAlgorithm::General, &rest, &parts);
+    let general = assign_with(AssignmentStrategy::Sticky, StickyAlgorithm::General, &rest, &parts);
     assert_eq!(
         short(&general),
         expect(&[("C0", &["t0p0", "t1p1", "t2p0", "t3p0"]), ("C2", &["t0p1", "t1p0", "t2p1", "t3p1"])])
     );
     assert_eq!(moved(&sticky_before, &general), 3);
 
-    let rr_before = assign(Strategy::RoundRobin, &members, &parts);
+    let rr_before = assign(AssignmentStrategy::RoundRobin, &members, &parts);
     assert_eq!(rr_before, sticky_before, "the javadoc's starting point is the same for both");
-    let rr_after = assign(Strategy::RoundRobin, &rest, &parts);
+    let rr_after = assign(AssignmentStrategy::RoundRobin, &rest, &parts);
     assert_eq!(
         short(&rr_after),
         expect(&[("C0", &["t0p0", "t1p0", "t2p0", "t3p0"]), ("C2", &["t0p1", "t1p1", "t2p1", "t3p1"])])
@@ -149,19 +149,19 @@ fn sticky_javadoc_example_1_after_c1_leaves_moves_only_c1s_partitions() {
 fn sticky_javadoc_example_2_different_subscriptions() {
     let members = vec![member("C0", &["t0"]), member("C1", &["t0", "t1"]), member("C2", &["t0", "t1", "t2"])];
     let parts = topics(&[("t0", 1), ("t1", 2), ("t2", 3)]);
-    let before = assign(Strategy::Sticky, &members, &parts);
+    let before = assign(AssignmentStrategy::Sticky, &members, &parts);
     assert_eq!(
         short(&before),
         expect(&[("C0", &["t0p0"]), ("C1", &["t1p0", "t1p1"]), ("C2", &["t2p0", "t2p1", "t2p2"])])
     );
     // C0 leaves: sticky moves only t0p0, round robin moves three partitions.
     let rest = owning(&before, &members[1..]);
-    let after = assign(Strategy::Sticky, &rest, &parts);
+    let after = assign(AssignmentStrategy::Sticky, &rest, &parts);
     assert_eq!(short(&after), expect(&[("C1", &["t0p0", "t1p0", "t1p1"]), ("C2", &["t2p0", "t2p1", "t2p2"])]));
     assert_eq!(moved(&before, &after), 1);
 
-    let rr_before = assign(Strategy::RoundRobin, &members, &parts);
-    let rr_after = assign(Strategy::RoundRobin, &members[1..], &parts);
+    let rr_before = assign(AssignmentStrategy::RoundRobin, &members, &parts);
+    let rr_after = assign(AssignmentStrategy::RoundRobin, &members[1..], &parts);
     assert_eq!(short(&rr_after), expect(&[("C1", &["t0p0", "t1p1"]), ("C2", &["t1p0", "t2p0", "t2p1", "t2p2"])]));
     assert_eq!(moved(&rr_before, &rr_after), 3);
 }
@@ -170,14 +170,14 @@ fn sticky_javadoc_example_2_different_subscriptions() {
 fn sticky_rebalances_a_joining_member_with_the_fewest_moves() {
     let old = [member("a", &["t"]), member("b", &["t"])];
     let parts = topics(&[("t", 8)]);
-    let before = assign(Strategy::Sticky, &old, &parts);
+    let before = assign(AssignmentStrategy::Sticky, &old, &parts);
     let mut joined = owning(&before, &old);
     joined.push(member("c", &["t"]));
-    let after = assign(Strategy::Sticky, &joined, &parts);
+    let after = assign(AssignmentStrategy::Sticky, &joined, &parts);
     let sizes: Vec<usize> = after.values().map(Vec::len).collect();
     assert_eq!(sizes, vec![3, 3, 2]);
     assert_eq!(moved(&before, &after), 2, "8 over 3 needs exactly two partitions to move");
-    assert_eq!(after, assign(Strategy::Sticky, &joined, &parts), "deterministic");
+    assert_eq!(after, assign(AssignmentStrategy::Sticky, &joined, &parts), "deterministic");
 }
 
 #[test]
@@ -185,7 +185,7 @@ fn sticky_drops_stale_and_double_claimed_ownership() {
     // b claims a partition a also claims in the same generation (taken from both), and
     // one of a topic nobody reads any more.
     let members = [sub("a", Some(3), &["t"], &["t-0", "t-1"]), sub("b", Some(3), &["t"], &["t-1", "u-0"])];
-    let a = assign(Strategy::Sticky, &members, &topics(&[("t", 4), ("u", 1)]));
+    let a = assign(AssignmentStrategy::Sticky, &members, &topics(&[("t", 4), ("u", 1)]));
     assert_eq!(a["a"], vec![tp("t", 0), tp("t", 1)]);
     assert_eq!(a["b"], vec![tp("t", 2), tp("t", 3)]);
 }
@@ -194,7 +194,7 @@ fn sticky_drops_stale_and_double_claimed_ownership() {
 fn every_strategy_assigns_each_partition_exactly_once() {
     let members = [member("m1", &["x", "y"]), member("m2", &["y"]), member("m3", &["x", "y", "z"])];
     let parts = topics(&[("x", 5), ("y", 7), ("z", 2)]);
-    for s in Strategy::ALL {
+    for s in AssignmentStrategy::ALL {
         let a = assign(s, &members, &parts);
         let mut all: Vec<&TopicPartition> = a.values().flatten().collect();
         all.sort();
@@ -209,7 +209,7 @@ fn every_strategy_assigns_each_partition_exactly_once() {
 
 #[test]
 fn no_members_or_no_topics_assign_nothing() {
-    for s in Strategy::ALL {
+    for s in AssignmentStrategy::ALL {
         assert!(assign(s, &[], &topics(&[("t", 3)])).is_empty());
         let a = assign(s, &[member("m", &["missing"])], &topics(&[("t", 3)]));
         assert_eq!(a["m"], vec![]);
@@ -239,7 +239,7 @@ proptest::proptest! {
                 generation: Some(1),
             })
             .collect();
-        let a = assign(Strategy::Sticky, &subs, &parts);
+        let a = assign(AssignmentStrategy::Sticky, &subs, &parts);
         let sizes: Vec<usize> = a.values().map(Vec::len).collect();
         let (min, max) = (*sizes.iter().min().unwrap(), *sizes.iter().max().unwrap());
         proptest::prop_assert!(max - min <= 1, "unbalanced: {sizes:?}");
@@ -262,7 +262,7 @@ proptest::proptest! {
             .map(|(i, &o)| o.min(quota + usize::from(i < count as usize % members)))
             .sum();
         proptest::prop_assert_eq!(kept_total, best, "not as sticky as possible: {:?}", a);
-        proptest::prop_assert_eq!(&a, &assign(Strategy::Sticky, &subs, &parts));
+        proptest::prop_assert_eq!(&a, &assign(AssignmentStrategy::Sticky, &subs, &parts));
     }
 }
 
@@ -302,7 +302,7 @@ fn lines(assignment: &Assignment) -> Vec<String> {
 /// Kafka's sticky assignment of `members` (in the order the leader received them) over
 /// `partitions`.
 fn sticky(partitions: &[(&str, u32)], members: &[MemberSubscription]) -> Vec<String> {
-    lines(&assign(Strategy::Sticky, members, &topics(partitions)))
+    lines(&assign(AssignmentStrategy::Sticky, members, &topics(partitions)))
 }
 
 // The cases below reproduce Kafka's `AbstractStickyAssignorTest` and `StickyAssignorTest`
@@ -318,7 +318,7 @@ fn sticky_fills_orphaned_partitions_as_constrained_assign_does() {
         [sub("c1", Some(1), &["t"], &["t-0", "t-1", "t-2", "t-3"]), sub("c2", Some(1), &["t"], &["t-4", "t-5", "t-6"])];
     assert_eq!(sticky(&[("t", 10)], &members), ["c1 t-0,t-1,t-2,t-3,t-7", "c2 t-4,t-5,t-6,t-8,t-9"]);
     // Before Kafka 2.6 the general algorithm gave each orphan to the smallest member.
-    let general = assign_with(Strategy::Sticky, StickyAlgorithm::General, &members, &topics(&[("t", 10)]));
+    let general = assign_with(AssignmentStrategy::Sticky, StickyAlgorithm::General, &members, &topics(&[("t", 10)]));
     assert_eq!(lines(&general), ["c1 t-0,t-1,t-2,t-3,t-8", "c2 t-4,t-5,t-6,t-7,t-9"]);
 }
 

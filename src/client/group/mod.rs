@@ -30,7 +30,8 @@ pub use heartbeat::{HeartbeatConfig, Membership, SharedMembership};
 
 use commit::{commit_with_retries, CommitBudget};
 
-use super::assignor::{self, MemberSubscription, StickyAlgorithm, Strategy};
+use super::assignor::{self, MemberSubscription, StickyAlgorithm};
+use crate::protocol::AssignmentStrategy;
 use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig};
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
 use crate::sim::net::NodeNet;
@@ -53,7 +54,7 @@ pub struct GroupConfig {
     /// `heartbeat.interval.ms`.
     pub heartbeat_interval_ms: u64,
     /// `partition.assignment.strategy`.
-    pub strategy: Strategy,
+    pub strategy: AssignmentStrategy,
     /// `enable.auto.commit`.
     pub enable_auto_commit: bool,
     /// `auto.commit.interval.ms`.
