@@ -11,7 +11,7 @@
 use super::load_with;
 use crate::runner::sweep::{parallel_seeds, SeedRange};
 use crate::runner;
-use crate::scenario::{Scenario, SetScope, Setting};
+use crate::scenario::{set_arguments, Scenario, SetScope, Setting};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -200,7 +200,7 @@ pub fn compare(file: &Path, options: CompareOptions<'_>) -> i32 {
         (Some(a), _) => format!("seed {a}"),
         _ => "no seeds".to_string(),
     };
-    println!("{} ({seed_text}){}\n", base.name, options.settings.iter().map(|s| format!(" --set {s}")).collect::<String>());
+    println!("{} ({seed_text}){}\n", base.name, set_arguments(options.settings));
     print!("{}", render_table(&cells));
     if let Some(grid) = render_grid(options.vary, &cells) {
         println!();

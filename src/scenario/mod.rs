@@ -139,7 +139,7 @@ mod tests_values;
 use std::path::Path;
 
 pub use error::ScenarioError;
-pub use overrides::{SetScope, Setting};
+pub use overrides::{set_arguments, SetScope, Setting};
 pub use limits::{
     DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC, MAX_SEEDS,
 };

@@ -77,7 +77,7 @@ impl Scenario {
     /// The `--set` settings as command-line arguments (` --set acks=1 ...`), to append
     /// to a command that loads this scenario; empty without settings.
     pub fn set_arguments(&self) -> String {
-        self.settings.iter().map(|s| format!(" --set {s}")).collect()
+        super::overrides::set_arguments(&self.settings)
     }
 
     /// The broker host names, `broker-1` to `broker-N`.

@@ -72,6 +72,12 @@ pub enum SetScope {
     Catalog,
 }
 
+/// The settings as command-line arguments (` --set acks=1 ...`), to append to a
+/// command; empty without settings.
+pub fn set_arguments(settings: &[Setting]) -> String {
+    settings.iter().map(|s| format!(" --set {s}")).collect()
+}
+
 /// What `--set` reaches: each table a setting can go into, by its keys.
 const REACHABLE: &[&[&str]] = &[
     keys::CLUSTER,
