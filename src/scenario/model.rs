@@ -126,17 +126,21 @@ pub enum Theme {
     ConsumerGroups,
     /// High watermarks, truncation, ISR and leader epochs (`"replication-internals"`).
     ReplicationInternals,
+    /// The museum: real Kafka bugs, each under the release that had it and the one that
+    /// fixed it (`"history"`).
+    History,
 }
 
 impl Theme {
     /// Every theme, in catalog order.
-    pub const ALL: [Theme; 6] = [
+    pub const ALL: [Theme; 7] = [
         Theme::Loss,
         Theme::Duplication,
         Theme::Ordering,
         Theme::Availability,
         Theme::ConsumerGroups,
         Theme::ReplicationInternals,
+        Theme::History,
     ];
 
     /// The theme's name as written in scenario files, e.g. `consumer-groups`.
@@ -148,6 +152,7 @@ impl Theme {
             Theme::Availability => "availability",
             Theme::ConsumerGroups => "consumer-groups",
             Theme::ReplicationInternals => "replication-internals",
+            Theme::History => "history",
         }
     }
 }

@@ -132,7 +132,7 @@ fn bad_values_list_the_choices() {
     assert_eq!(
         err(&format!("{BASE}theme = \"lost\"\n")),
         "scenarios/x.toml:3:9: `theme`: expected \"loss\", \"duplication\", \"ordering\", \"availability\", \
-         \"consumer-groups\" or \"replication-internals\", found \"lost\" (did you mean \"loss\"?)"
+         \"consumer-groups\", \"replication-internals\" or \"history\", found \"lost\" (did you mean \"loss\"?)"
     );
     assert_eq!(
         err(&format!("{BASE}[[faults]]\nat = \"3s\"\nkind = \"explode\"\n")),

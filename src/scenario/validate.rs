@@ -130,13 +130,14 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
     })
 }
 
-const THEMES: [(&str, Theme); 6] = [
+const THEMES: [(&str, Theme); 7] = [
     ("loss", Theme::Loss),
     ("duplication", Theme::Duplication),
     ("ordering", Theme::Ordering),
     ("availability", Theme::Availability),
     ("consumer-groups", Theme::ConsumerGroups),
     ("replication-internals", Theme::ReplicationInternals),
+    ("history", Theme::History),
 ];
 
 fn scenario_name(sp: Sp<String>) -> Res<String> {
