@@ -3,7 +3,8 @@
 //! by `auto.offset.reset`, and the checkers do not take deleted records for lost ones.
 //! Also `Consumer::offsets_for_times` and `Consumer::seek` against a real broker.
 
-use kafkasim::broker::{run_broker, BrokerConfig, BrokerContext, UnknownProducerSequence};
+use kafkasim::broker::{run_broker, BrokerConfig, BrokerContext};
+use kafkasim::protocol::UnknownProducerSequence;
 use kafkasim::check::AnomalyKind;
 use kafkasim::client::consumer::{Consumer, ConsumerConfig};
 use kafkasim::history::{Event, LogStartReason, OpFn, OpType, Recorder};

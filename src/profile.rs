@@ -55,11 +55,54 @@ impl FromStr for KafkaVersion {
     }
 }
 
+/// Every release line (`major.minor`) Apache Kafka shipped from 0.8 to 3.9, oldest first.
+pub const RELEASE_LINES: &[(u16, u16)] = &[
+    (0, 8),
+    (0, 9),
+    (0, 10),
+    (0, 11),
+    (1, 0),
+    (1, 1),
+    (2, 0),
+    (2, 1),
+    (2, 2),
+    (2, 3),
+    (2, 4),
+    (2, 5),
+    (2, 6),
+    (2, 7),
+    (2, 8),
+    (3, 0),
+    (3, 1),
+    (3, 2),
+    (3, 3),
+    (3, 4),
+    (3, 5),
+    (3, 6),
+    (3, 7),
+    (3, 8),
+    (3, 9),
+];
+
 /// The oldest release kafkasim models (the one Jepsen tested in 2013).
 pub const OLDEST: KafkaVersion = KafkaVersion::new(0, 8, 0);
 
 /// The newest release kafkasim models, and the default profile.
 pub const NEWEST: KafkaVersion = KafkaVersion::new(3, 9, 0);
+
+impl KafkaVersion {
+    /// The last release before this one that kafkasim can name: the previous patch, or
+    /// the previous release line's `.0` (patch releases change no switch before a line's
+    /// end, except where [`CHANGES`] names one).
+    pub fn previous(self) -> Option<KafkaVersion> {
+        if self.patch > 0 {
+            return Some(KafkaVersion::new(self.major, self.minor, self.patch - 1));
+        }
+        let line = RELEASE_LINES.iter().position(|&(ma, mi)| (ma, mi) == (self.major, self.minor))?;
+        let (major, minor) = RELEASE_LINES[line.checked_sub(1)?];
+        Some(KafkaVersion::new(major, minor, 0))
+    }
+}
 
 /// A behaviour that changed across releases, by the scenario setting that holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -74,6 +117,30 @@ pub enum Switch {
     EnableIdempotence,
     /// `retries` (`[producers.config]`).
     Retries,
+    /// `[cluster] follower_restart`: which new leader epochs make a follower truncate and
+    /// fetch again.
+    FollowerRestart,
+    /// `[cluster] caught_up_at_leader_log_end`: whether a follower at the leader's log end
+    /// is in sync however long ago it last caught up.
+    CaughtUpAtLeaderLogEnd,
+    /// `[cluster] unknown_producer_sequence`: what a replica answers an idempotent
+    /// producer it has no state for.
+    UnknownProducerSequence,
+    /// `[[producers]] idempotent_epoch_bump`: whether an idempotent producer bumps its
+    /// epoch after a sequence error instead of failing its batches and resetting its id.
+    IdempotentEpochBump,
+    /// `[[producers]] partitioner`: how records with neither a key nor a partition are
+    /// placed.
+    Partitioner,
+    /// `[[consumers]] sticky_assignor`: which release's sticky assignment algorithm the
+    /// group leader runs.
+    StickyAssignor,
+    /// `group.initial.rebalance.delay.ms` (`[cluster.config]`).
+    GroupInitialRebalanceDelay,
+    /// `group.max.session.timeout.ms` (`[cluster.config]`).
+    GroupMaxSessionTimeout,
+    /// `session.timeout.ms` (`[consumers.config]`).
+    SessionTimeout,
 }
 
 impl Switch {
@@ -85,15 +152,31 @@ impl Switch {
             Switch::Acks => "acks",
             Switch::EnableIdempotence => "enable.idempotence",
             Switch::Retries => "retries",
+            Switch::FollowerRestart => "follower_restart",
+            Switch::CaughtUpAtLeaderLogEnd => "caught_up_at_leader_log_end",
+            Switch::UnknownProducerSequence => "unknown_producer_sequence",
+            Switch::IdempotentEpochBump => "idempotent_epoch_bump",
+            Switch::Partitioner => "partitioner",
+            Switch::StickyAssignor => "sticky_assignor",
+            Switch::GroupInitialRebalanceDelay => "group.initial.rebalance.delay.ms",
+            Switch::GroupMaxSessionTimeout => "group.max.session.timeout.ms",
+            Switch::SessionTimeout => "session.timeout.ms",
         }
     }
 
     /// Where in a scenario file the setting goes.
     pub fn table(self) -> &'static str {
         match self {
-            Switch::Truncation => "[cluster]",
+            Switch::Truncation
+            | Switch::FollowerRestart
+            | Switch::CaughtUpAtLeaderLogEnd
+            | Switch::UnknownProducerSequence => "[cluster]",
             Switch::UncleanLeaderElection => "[cluster.config] or [topics.config]",
+            Switch::GroupInitialRebalanceDelay | Switch::GroupMaxSessionTimeout => "[cluster.config]",
             Switch::Acks | Switch::EnableIdempotence | Switch::Retries => "[producers.config]",
+            Switch::IdempotentEpochBump | Switch::Partitioner => "[[producers]]",
+            Switch::StickyAssignor => "[[consumers]]",
+            Switch::SessionTimeout => "[consumers.config]",
         }
     }
 }
@@ -143,12 +226,113 @@ pub const CHANGES: &[Change] = &[
         summary: "an out-of-sync replica no longer becomes leader by default",
     },
     Change {
+        switch: Switch::FollowerRestart,
+        since: KafkaVersion::new(2, 0, 1),
+        before: "leader-change",
+        after: "leader-change-or-missed-epoch",
+        reference: "KAFKA-7164",
+        summary: "a follower that missed a leadership (its epoch jumps by more than one) truncates again even \
+                  when the leader is the one it followed",
+    },
+    Change {
+        switch: Switch::FollowerRestart,
+        since: KafkaVersion::new(2, 1, 0),
+        before: "leader-change-or-missed-epoch",
+        after: "every-leader-epoch",
+        reference: "KIP-320 (KAFKA-7395)",
+        summary: "a follower truncates and fetches again on every new leader epoch",
+    },
+    Change {
+        switch: Switch::CaughtUpAtLeaderLogEnd,
+        since: KafkaVersion::new(2, 1, 0),
+        before: "false",
+        after: "true",
+        reference: "KAFKA-7152",
+        summary: "a follower at the leader's log end stays in the ISR, so an idle partition's followers never \
+                  drop out",
+    },
+    Change {
+        switch: Switch::UnknownProducerSequence,
+        since: KafkaVersion::new(1, 0, 0),
+        before: "out-of-order",
+        after: "unknown-producer-id",
+        reference: "KAFKA-5793",
+        summary: "a replica with no state for an idempotent producer answers UNKNOWN_PRODUCER_ID, not \
+                  OUT_OF_ORDER_SEQUENCE",
+    },
+    Change {
+        switch: Switch::UnknownProducerSequence,
+        since: KafkaVersion::new(2, 5, 0),
+        before: "unknown-producer-id",
+        after: "accept",
+        reference: "KIP-360 (KAFKA-8710)",
+        summary: "a replica with no state for a non-transactional producer appends its batch at any sequence",
+    },
+    Change {
+        switch: Switch::GroupInitialRebalanceDelay,
+        since: KafkaVersion::new(0, 11, 0),
+        before: "0",
+        after: "3000",
+        reference: "KIP-134",
+        summary: "the first rebalance of an empty group waits for more members before it completes",
+    },
+    Change {
+        switch: Switch::GroupMaxSessionTimeout,
+        since: KafkaVersion::new(2, 3, 0),
+        before: "300000",
+        after: "1800000",
+        reference: "KIP-345",
+        summary: "the coordinator accepts session timeouts up to 30 minutes, not 5",
+    },
+    Change {
         switch: Switch::Retries,
         since: KafkaVersion::new(2, 1, 0),
         before: "0",
         after: "2147483647",
         reference: "KIP-91",
         summary: "producers retry until delivery.timeout.ms instead of failing a send on the first error",
+    },
+    Change {
+        switch: Switch::Partitioner,
+        since: KafkaVersion::new(2, 4, 0),
+        before: "round-robin",
+        after: "sticky",
+        reference: "KIP-480 (KAFKA-8601)",
+        summary: "records without a key fill a batch on one partition before the producer moves to another",
+    },
+    Change {
+        switch: Switch::Partitioner,
+        since: KafkaVersion::new(3, 3, 0),
+        before: "sticky",
+        after: "uniform-sticky",
+        reference: "KIP-794 (KAFKA-10888)",
+        summary: "the producer switches partition after batch.size bytes, weighted away from slow brokers",
+    },
+    Change {
+        switch: Switch::IdempotentEpochBump,
+        since: KafkaVersion::new(2, 5, 0),
+        before: "false",
+        after: "true",
+        reference: "KIP-360 (KAFKA-8710)",
+        summary: "an idempotent producer that hits a sequence error bumps its epoch and goes on, instead of \
+                  failing its batches and taking a new producer id",
+    },
+    Change {
+        switch: Switch::StickyAssignor,
+        since: KafkaVersion::new(2, 5, 1),
+        before: "general",
+        after: "constrained",
+        reference: "KAFKA-9987",
+        summary: "when every member subscribes to the same topics, the sticky assignor fills members up to \
+                  their quota (constrainedAssign)",
+    },
+    Change {
+        switch: Switch::SessionTimeout,
+        since: KafkaVersion::new(3, 0, 0),
+        before: "10000",
+        after: "45000",
+        reference: "KIP-735",
+        summary: "a consumer group member is evicted after 45 s without a heartbeat, not 10 s",
     },
     Change {
         switch: Switch::Acks,
@@ -189,6 +373,12 @@ impl Profile {
                 "Kafka {version} is not modelled; expected a release from {OLDEST} to {NEWEST}, such as \"2.4\""
             ));
         }
+        if !RELEASE_LINES.contains(&(version.major, version.minor)) {
+            return Err(format!(
+                "Kafka {}.{} was never released; expected a release line such as 0.10, 0.11, 1.0, 2.8 or 3.0",
+                version.major, version.minor
+            ));
+        }
         Ok(Profile { version })
     }
 
@@ -209,11 +399,14 @@ impl Profile {
     }
 }
 
-/// The change table as Markdown, as the README shows it.
+/// The change table as Markdown, as the README shows it: a timeline, oldest release
+/// first (rows of one release in table order).
 pub fn markdown_table() -> String {
     let mut out = String::from("| setting | where | release | before | from then on | KIP / JIRA | what changed |\n");
     out += "|---|---|---|---|---|---|---|\n";
-    for c in CHANGES {
+    let mut timeline: Vec<&Change> = CHANGES.iter().collect();
+    timeline.sort_by_key(|c| c.since);
+    for c in timeline {
         out += &format!(
             "| `{}` | {} | {} | `{}` | `{}` | {} | {} |\n",
             c.switch.key(),
@@ -243,6 +436,12 @@ mod tests {
         assert_eq!(v("0.10.2").to_string(), "0.10.2");
         assert!("2".parse::<KafkaVersion>().is_err() && "2.x".parse::<KafkaVersion>().is_err());
         assert!(Profile::of(v("4.0")).unwrap_err().contains("from 0.8 to 3.9"));
+        assert!(Profile::of(v("2.9")).unwrap_err().contains("Kafka 2.9 was never released"));
+        assert!(Profile::of(v("0.10.2")).is_ok() && Profile::of(v("2.0.1")).is_ok());
+        assert_eq!(v("3.0").previous(), Some(v("2.8")));
+        assert_eq!(v("2.0.1").previous(), Some(v("2.0")));
+        assert_eq!(v("1.0").previous(), Some(v("0.11")));
+        assert_eq!(v("0.8").previous(), None);
     }
 
     #[test]

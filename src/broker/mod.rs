@@ -29,14 +29,14 @@ pub use epoch_cache::EpochCache;
 pub use follower_progress::IsrLagRule;
 pub use log::PartitionLog;
 pub use partition::{Partition, StateNews};
-pub use producer_state::{ProducerState, SequenceCheck, UnknownProducerSequence};
+pub use producer_state::{ProducerState, SequenceCheck};
 pub use server::{run_broker, BrokerContext};
 
 use crate::history::Tracer;
 use crate::plant::PlantedBug;
 use crate::protocol::{
     BrokerEndpoint, BrokerId, FollowerRestart, PartitionState, Request, Response, RetentionConfig, TopicAssignment,
-    TopicPartition, TruncationMode,
+    TopicPartition, TruncationMode, UnknownProducerSequence,
 };
 use crate::sim::disk::Disk;
 use crate::sim::net::{Addr, NodeNet};

@@ -15,31 +15,12 @@
 //! Leaders and followers both keep it, from every batch they append, and rebuild it
 //! from the log after loading or truncating; so it survives leader changes.
 
-use crate::protocol::{Offset, ProducerId, RecordBatch, NO_PRODUCER_ID};
+use crate::protocol::{Offset, ProducerId, RecordBatch, UnknownProducerSequence, NO_PRODUCER_ID};
 use std::collections::{BTreeMap, VecDeque};
 
 /// How many batches per producer are remembered (Kafka's limit, which is why
 /// `max.in.flight.requests.per.connection` may be at most 5 with idempotence).
 pub const CACHED_BATCHES_PER_PRODUCER: usize = 5;
-
-/// What a replica answers an idempotent producer it has no state for, when the batch
-/// does not start at sequence 0. A batch at sequence 0 is appended in every release.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum UnknownProducerSequence {
-    /// Kafka 0.11: refused with OUT_OF_ORDER_SEQUENCE, as any gap (0.11's
-    /// `ProducerIdEntry.validateAppend`).
-    OutOfOrder,
-    /// Kafka 1.0 to 2.4 (KAFKA-5793): refused with UNKNOWN_PRODUCER_ID, "found no record
-    /// of producerId on the broker" (`ProducerAppendInfo.checkSequence`), so that the
-    /// producer can tell lost state from a gap in its own sequences.
-    UnknownProducerId,
-    /// Kafka 2.5 and later (KIP-360, KAFKA-8710): appended at whatever sequence: "if
-    /// there is no current producer epoch (possibly because all producer records have
-    /// been deleted due to retention or the DeleteRecords API) accept writes with any
-    /// sequence number" (`ProducerAppendInfo.checkSequence`).
-    #[default]
-    Accept,
-}
 
 /// What a leader must do with an incoming idempotent batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -35,6 +35,7 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
         Err(code) => return code,
     };
     let seed = options.seed.or_else(|| scenario.seeds.first().copied()).unwrap_or(0);
+    let tracing = options.trace.is_some();
     if let Some(focus) = options.trace {
         if let Some(p) = &focus.partition {
             // The partitions this seed's run has: `[swarm]` may draw how many.
@@ -55,6 +56,12 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
         trace::install(trace::DEFAULT_TRACE_FILTER, focus);
     }
     print!("{}", render_header(&scenario, seed, options.plant));
+    if tracing {
+        // What the release decided, since a trace is read against Kafka's code of that release.
+        for line in crate::scenario::render_switch_settings(&scenario) {
+            println!("  {line}");
+        }
+    }
     // Shown before the run starts, so that a run that hangs still shows what it drew.
     let _ = std::io::Write::flush(&mut std::io::stdout());
     let outcome = runner::run_seed_with(&scenario, seed, &runner::RunOptions { plant: options.plant });

@@ -19,22 +19,8 @@ mod sticky;
 #[cfg(test)]
 mod tests;
 
-use crate::protocol::{AssignmentStrategy, TopicPartition};
+use crate::protocol::{AssignmentStrategy, StickyAlgorithm, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Which release's sticky assignor the leader runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum StickyAlgorithm {
-    /// Kafka 0.11 to 2.5 (KIP-54): one balancing algorithm for every group.
-    General,
-    /// Kafka 2.6 and later (KAFKA-9987; KAFKA-12464 in 3.0; KAFKA-16277 in 3.8): when
-    /// every member subscribes to the same topics, members are filled up to their quota
-    /// (`AbstractStickyAssignor.constrainedAssign`), and previous ownership is settled by
-    /// generation (KAFKA-12984, 3.0).
-    #[default]
-    Constrained,
-}
-
 
 /// What one member of a group told the coordinator in JoinGroup.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

@@ -20,26 +20,6 @@ pub fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
     ((kafka_murmur2(key) & 0x7fff_ffff) as u32) % partitions
 }
 
-/// How the producer places records with neither a partition nor a key: a release switch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum UnkeyedPartitioning {
-    /// Kafka up to 2.3: `DefaultPartitioner` sends each record to the next available
-    /// partition in turn, from a per-topic counter that starts at a random value.
-    RoundRobin,
-    /// Kafka 2.4 to 3.2 (KIP-480, KAFKA-8601): `DefaultPartitioner` with its
-    /// `StickyPartitionCache` keeps one partition per topic until a record would start a
-    /// new batch on it; then `onNewBatch` moves to another available partition, chosen at
-    /// random, and the record goes there.
-    Sticky,
-    /// Kafka 3.3 and later (KIP-794, KAFKA-10888): `BuiltInPartitioner` keeps one
-    /// partition per topic until `batch.size` bytes were produced to it (switching when
-    /// its batches are full, or at twice that), then picks the next one uniformly among
-    /// the available partitions or, with `partitioner.adaptive.partitioning.enable`,
-    /// weighted towards the partitions with the shortest queues.
-    #[default]
-    UniformSticky,
-}
-
 /// The queue length of each partition of a topic that the adaptive partitioner may
 /// choose, as `RecordAccumulator.partitionReady` collects them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

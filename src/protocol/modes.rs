@@ -94,3 +94,55 @@ impl fmt::Display for AssignmentStrategy {
         f.write_str(self.name())
     }
 }
+
+/// What a replica answers an idempotent producer it has no state for, when the batch
+/// does not start at sequence 0. A batch at sequence 0 is appended in every release.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnknownProducerSequence {
+    /// Kafka 0.11: refused with OUT_OF_ORDER_SEQUENCE, as any gap (0.11's
+    /// `ProducerIdEntry.validateAppend`).
+    OutOfOrder,
+    /// Kafka 1.0 to 2.4 (KAFKA-5793): refused with UNKNOWN_PRODUCER_ID, "found no record
+    /// of producerId on the broker" (`ProducerAppendInfo.checkSequence`), so that the
+    /// producer can tell lost state from a gap in its own sequences.
+    UnknownProducerId,
+    /// Kafka 2.5 and later (KIP-360, KAFKA-8710): appended at whatever sequence: "if
+    /// there is no current producer epoch (possibly because all producer records have
+    /// been deleted due to retention or the DeleteRecords API) accept writes with any
+    /// sequence number" (`ProducerAppendInfo.checkSequence`).
+    #[default]
+    Accept,
+}
+
+/// How the producer places records with neither a partition nor a key: a release switch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnkeyedPartitioning {
+    /// Kafka up to 2.3: `DefaultPartitioner` sends each record to the next available
+    /// partition in turn, from a per-topic counter that starts at a random value.
+    RoundRobin,
+    /// Kafka 2.4 to 3.2 (KIP-480, KAFKA-8601): `DefaultPartitioner` with its
+    /// `StickyPartitionCache` keeps one partition per topic until a record would start a
+    /// new batch on it; then `onNewBatch` moves to another available partition, chosen at
+    /// random, and the record goes there.
+    Sticky,
+    /// Kafka 3.3 and later (KIP-794, KAFKA-10888): `BuiltInPartitioner` keeps one
+    /// partition per topic until `batch.size` bytes were produced to it (switching when
+    /// its batches are full, or at twice that), then picks the next one uniformly among
+    /// the available partitions or, with `partitioner.adaptive.partitioning.enable`,
+    /// weighted towards the partitions with the shortest queues.
+    #[default]
+    UniformSticky,
+}
+
+/// Which release's sticky assignor the leader runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StickyAlgorithm {
+    /// Kafka 0.11 to 2.5.0 (KIP-54): one balancing algorithm for every group.
+    General,
+    /// Kafka 2.5.1 and later (KAFKA-9987; KAFKA-12464 in 3.0; KAFKA-16277 in 3.8): when
+    /// every member subscribes to the same topics, members are filled up to their quota
+    /// (`AbstractStickyAssignor.constrainedAssign`), and previous ownership is settled by
+    /// generation (KAFKA-12984, 3.0).
+    #[default]
+    Constrained,
+}

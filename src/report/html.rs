@@ -103,6 +103,14 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
         );
     }
     h += "</table>\n<h2>Configuration</h2>\n";
+    let mut release = crate::scenario::render_switch_settings(sc).into_iter();
+    if let Some(heading) = release.next() {
+        let _ = write!(h, "<p>{}:</p><ul id=\"release-settings\">", esc(&heading));
+        for line in release {
+            let _ = write!(h, "<li><code>{}</code></li>", esc(&line));
+        }
+        h += "</ul>\n";
+    }
     if let Some(drawn) = &data.outcome.drawn {
         h += "<p>Drawn from the seed (swarm and nemesis):</p><ul id=\"drawn\">";
         for line in drawn.lines() {

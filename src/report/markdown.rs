@@ -70,6 +70,13 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
     for f in facts(data) {
         let _ = writeln!(md, "- {f}");
     }
+    let mut release = crate::scenario::render_switch_settings(sc).into_iter();
+    if let Some(heading) = release.next() {
+        let _ = writeln!(md, "\n## Release settings\n\n{heading}:\n");
+        for line in release {
+            let _ = writeln!(md, "- `{line}`");
+        }
+    }
     if let Some(drawn) = &data.outcome.drawn {
         md += "\n## Drawn from the seed\n\n";
         for line in drawn.lines() {

@@ -4,12 +4,12 @@
 
 use super::RunOptions;
 use crate::broker::coordinator::{CoordinatorConfig, OFFSETS_TOPIC};
-use crate::broker::{BrokerConfig, UnknownProducerSequence};
+use crate::broker::BrokerConfig;
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
-use crate::client::partitioner::UnkeyedPartitioning;
+
 use crate::client::producer::ProducerConfig;
-use crate::protocol::{broker_names, BrokerId, FollowerRestart, RetentionConfig, TopicAssignment, METASTORE};
+use crate::protocol::{broker_names, BrokerId, RetentionConfig, TopicAssignment, METASTORE};
 use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
 use crate::sim::net::{Addr, NetConfig};
 
@@ -71,10 +71,10 @@ pub(super) fn broker_config(
     BrokerConfig {
         id: BrokerId(id),
         truncation: scenario.cluster.truncation,
-        follower_restart: FollowerRestart::default(),
+        follower_restart: scenario.cluster.follower_restart,
         topics: topics.to_vec(),
         replica_lag_time_max_ms: c.replica_lag_time_max_ms,
-        replica_caught_up_at_leader_log_end: true,
+        replica_caught_up_at_leader_log_end: scenario.cluster.caught_up_at_leader_log_end,
         session_timeout_ms: c.zookeeper_session_timeout_ms,
         replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
         replica_fetch_max_bytes: c.replica_fetch_max_bytes,
@@ -85,7 +85,7 @@ pub(super) fn broker_config(
         log_retention_check_interval_ms: c.log_retention_check_interval_ms,
         inter_broker_timeout_ms: 30_000,
         metastore: Addr::new(METASTORE),
-        unknown_producer_sequence: UnknownProducerSequence::default(),
+        unknown_producer_sequence: scenario.cluster.unknown_producer_sequence,
         group_coordinator: CoordinatorConfig {
             group_min_session_timeout_ms: c.group_min_session_timeout_ms,
             group_max_session_timeout_ms: c.group_max_session_timeout_ms,
@@ -125,10 +125,10 @@ pub(super) fn producer_config(spec: &ProducerSpec, bootstrap: Vec<Addr>) -> Prod
         max_in_flight_requests_per_connection: c.max_in_flight_requests_per_connection,
         max_block_ms: 60_000,
         enable_idempotence: c.enable_idempotence,
-        idempotent_epoch_bump: true,
-        partitioner: UnkeyedPartitioning::default(),
-        partitioner_adaptive_partitioning_enable: true,
-        partitioner_availability_timeout_ms: 0,
+        idempotent_epoch_bump: spec.idempotent_epoch_bump,
+        partitioner: spec.partitioner,
+        partitioner_adaptive_partitioning_enable: c.partitioner_adaptive_partitioning_enable,
+        partitioner_availability_timeout_ms: c.partitioner_availability_timeout_ms,
     }
 }
 
@@ -156,7 +156,7 @@ pub(super) fn group_config(spec: &ConsumerSpec, client_id: &str) -> GroupConfig 
         enable_auto_commit: spec.commit == CommitPolicy::Auto,
         auto_commit_interval_ms: c.auto_commit_interval_ms,
         retry_backoff_ms: 100,
-        default_api_timeout_ms: 60_000,
-        sticky_algorithm: Default::default(),
+        default_api_timeout_ms: c.default_api_timeout_ms,
+        sticky_algorithm: spec.sticky_assignor,
     }
 }

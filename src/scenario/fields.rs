@@ -5,6 +5,7 @@
 use super::raw::{Node, Table};
 use crate::profile::{Profile, Switch};
 use super::span::{Pos, Res, Sp};
+use super::values::choice;
 
 /// Requires `value >= min`.
 pub(super) fn at_least<T: Copy + PartialOrd + std::fmt::Display>(sp: Sp<T>, min: T) -> Res<Sp<T>> {
@@ -49,6 +50,25 @@ impl<'t> Notes<'t> {
 pub(super) fn profile_choice<T: Copy>(profile: &Profile, switch: Switch, options: &[(&str, T)]) -> T {
     let text = profile.default_of(switch);
     options.iter().find(|(name, _)| *name == text).map(|(_, v)| *v).expect("profile values are valid choices")
+}
+
+/// An integer profile default.
+pub(super) fn profile_u64(profile: &Profile, switch: Switch) -> u64 {
+    profile.default_of(switch).parse().expect("the profile's integer values are numbers")
+}
+
+/// A release switch written as one of `options` under `key`, or the profile's default.
+pub(super) fn switch_choice<T: Copy>(
+    t: &Table,
+    key: &str,
+    profile: &Profile,
+    switch: Switch,
+    options: &[(&str, T)],
+) -> Res<T> {
+    match t.opt_string(key, "a string")? {
+        Some(sp) => choice(&sp, options),
+        None => Ok(profile_choice(profile, switch, options)),
+    }
 }
 
 /// A boolean profile default.

@@ -25,7 +25,8 @@ pub(super) const ROOT: &[&str] = &[
 ];
 
 /// `[cluster]`.
-pub(super) const CLUSTER: &[&str] = &["brokers", "truncation", "config"];
+pub(super) const CLUSTER: &[&str] =
+    &["brokers", "truncation", "follower_restart", "caught_up_at_leader_log_end", "unknown_producer_sequence", "config"];
 
 /// `[cluster.config]`.
 pub(super) const BROKER_CONFIG: &[&str] = &[
@@ -60,8 +61,18 @@ pub(super) const TOPIC_CONFIG: &[&str] =
     &["min.insync.replicas", "unclean.leader.election.enable", "retention.ms", "retention.bytes", "segment.bytes"];
 
 /// `[[producers]]`.
-pub(super) const PRODUCER: &[&str] =
-    &["count", "topic", "rate_per_sec", "records", "partitioning", "key_count", "send", "config"];
+pub(super) const PRODUCER: &[&str] = &[
+    "count",
+    "topic",
+    "rate_per_sec",
+    "records",
+    "partitioning",
+    "key_count",
+    "send",
+    "partitioner",
+    "idempotent_epoch_bump",
+    "config",
+];
 
 /// `[producers.config]`.
 pub(super) const PRODUCER_CONFIG: &[&str] = &[
@@ -74,6 +85,8 @@ pub(super) const PRODUCER_CONFIG: &[&str] = &[
     "linger.ms",
     "max.in.flight.requests.per.connection",
     "enable.idempotence",
+    "partitioner.adaptive.partitioning.enable",
+    "partitioner.availability.timeout.ms",
 ];
 
 /// `[[consumers]]`.
@@ -87,6 +100,7 @@ pub(super) const CONSUMER: &[&str] = &[
     "process_time",
     "commit",
     "commit_mode",
+    "sticky_assignor",
     "config",
 ];
 
@@ -101,6 +115,7 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
     "max.poll.interval.ms",
     "heartbeat.interval.ms",
     "partition.assignment.strategy",
+    "default.api.timeout.ms",
 ];
 
 /// `[[faults]]`, every kind together; `faults` checks which keys each kind takes.

@@ -93,12 +93,15 @@
 //!    (`[[producers]]`, `[[consumers]]`), `faults`, `nemesis`, `swarm`.
 //! 7. `validate`: the root table, `[cluster]`, `[network]`, `[[topics]]`, `[expect]`,
 //!    and the whole [`Scenario`] from the other readers; [`parse`] and [`load`] call it.
+//! 8. `effective`: the release switches of a read scenario, written back in the
+//!    readers' spellings, for `run --trace` and reports.
 //!
 //! The settings the nodes act on too are `protocol`'s types ([`Acks`](crate::protocol::Acks),
 //! [`TruncationMode`](crate::protocol::TruncationMode),
 //! [`OffsetReset`](crate::protocol::OffsetReset)): the readers map a scenario's words
 //! (`"leader-epoch"`, `"earliest"`) to them, and the runner passes them on unconverted.
 
+mod effective;
 mod error;
 mod faults;
 mod fields;
@@ -138,6 +141,7 @@ mod tests_values;
 
 use std::path::Path;
 
+pub use effective::{render_switch_settings, switch_settings, SwitchSetting};
 pub use error::ScenarioError;
 pub use overrides::{set_arguments, SetScope, Setting};
 pub use limits::{

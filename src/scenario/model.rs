@@ -12,7 +12,7 @@ use super::model_faults::{FaultSpec, NemesisSpec};
 use crate::check::AnomalyKind;
 use super::overrides::Setting;
 use crate::profile::Profile;
-use crate::protocol::TruncationMode;
+use crate::protocol::{FollowerRestart, TruncationMode, UnknownProducerSequence};
 
 /// A parsed and validated scenario file.
 #[derive(Clone, Debug, PartialEq)]
@@ -176,10 +176,35 @@ pub struct ClusterSpec {
     /// How many brokers to run, named `broker-1` to `broker-N` (`brokers`, default 3).
     pub brokers: u32,
     /// How followers truncate their logs after a leader change (`truncation`:
-    /// `"leader-epoch"`, the default, or `"legacy"`).
+    /// `"leader-epoch"`, the default, `"leader-epoch-kip-101"` or `"legacy"`).
     pub truncation: TruncationMode,
+    /// Which new leader epochs make a follower truncate and fetch again
+    /// (`follower_restart`: `"every-leader-epoch"`, the default, `"leader-change-or-missed-epoch"`
+    /// or `"leader-change"`).
+    pub follower_restart: FollowerRestart,
+    /// Whether a follower whose log end equals the leader's stays in sync however long
+    /// ago it last caught up (`caught_up_at_leader_log_end`, default true: KAFKA-7152).
+    pub caught_up_at_leader_log_end: bool,
+    /// What a replica answers an idempotent producer it has no state for
+    /// (`unknown_producer_sequence`: `"accept"`, the default, `"unknown-producer-id"` or
+    /// `"out-of-order"`).
+    pub unknown_producer_sequence: UnknownProducerSequence,
     /// Broker-wide settings (`[cluster.config]`).
     pub config: BrokerSettings,
+}
+
+impl Default for ClusterSpec {
+    /// Three brokers with the newest release's behaviour and settings.
+    fn default() -> Self {
+        ClusterSpec {
+            brokers: 3,
+            truncation: TruncationMode::LeaderEpoch,
+            follower_restart: FollowerRestart::EveryLeaderEpoch,
+            caught_up_at_leader_log_end: true,
+            unknown_producer_sequence: UnknownProducerSequence::Accept,
+            config: BrokerSettings::default(),
+        }
+    }
 }
 
 /// Broker settings, under Kafka's own key names, with Kafka 3.x defaults.

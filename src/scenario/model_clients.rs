@@ -1,6 +1,6 @@
 //! The validated workload types: producers and consumers, with Kafka's client settings.
 
-use crate::protocol::{Acks, AssignmentStrategy, OffsetReset};
+use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, StickyAlgorithm, UnkeyedPartitioning};
 
 /// A group of identical producers (`[[producers]]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +20,13 @@ pub struct ProducerSpec {
     pub key_count: u32,
     /// Whether each send waits for its result before the next (`send`, default sync).
     pub send_mode: SendMode,
+    /// How the producer places records with neither a key nor a partition
+    /// (`partitioner`: `"uniform-sticky"`, the default, `"sticky"` or `"round-robin"`).
+    pub partitioner: UnkeyedPartitioning,
+    /// Whether an idempotent producer bumps its epoch after a sequence error
+    /// (`idempotent_epoch_bump`, default true: KIP-360) instead of failing its batches
+    /// and taking a new producer id.
+    pub idempotent_epoch_bump: bool,
     /// Producer settings (`[producers.config]`).
     pub config: ProducerSettings,
 }
@@ -70,6 +77,13 @@ pub struct ProducerSettings {
     /// absent and one of those does not hold, idempotence is quietly disabled (see
     /// [`Scenario::notes`](crate::scenario::Scenario::notes)).
     pub enable_idempotence: bool,
+    /// `partitioner.adaptive.partitioning.enable` (3.3+): the uniform sticky partitioner
+    /// favours partitions with shorter queues (default true).
+    pub partitioner_adaptive_partitioning_enable: bool,
+    /// `partitioner.availability.timeout.ms` (3.3+): with adaptive partitioning, leave out
+    /// the partitions of a leader that has taken no request for this long, in
+    /// milliseconds (default 0: never).
+    pub partitioner_availability_timeout_ms: u64,
 }
 
 impl Default for ProducerSettings {
@@ -84,6 +98,8 @@ impl Default for ProducerSettings {
             linger_ms: 0,
             max_in_flight_requests_per_connection: 5,
             enable_idempotence: true,
+            partitioner_adaptive_partitioning_enable: true,
+            partitioner_availability_timeout_ms: 0,
         }
     }
 }
@@ -113,6 +129,9 @@ pub struct ConsumerSpec {
     /// Whether manual commits wait for their answer (`commit_mode = "sync"`, Kafka's
     /// `commitSync`, the default) or not (`"async"`, `commitAsync`).
     pub commit_mode: CommitMode,
+    /// Which release's sticky assignment algorithm a group leader runs (`sticky_assignor`:
+    /// `"constrained"`, the default, or `"general"`).
+    pub sticky_assignor: StickyAlgorithm,
     /// Consumer settings (`[consumers.config]`).
     pub config: ConsumerSettings,
 }
@@ -189,6 +208,9 @@ pub struct ConsumerSettings {
     pub heartbeat_interval_ms: u64,
     /// `partition.assignment.strategy`: the group assignor (default range).
     pub partition_assignment_strategy: AssignmentStrategy,
+    /// `default.api.timeout.ms` (2.0+, KIP-266): how long blocking calls such as
+    /// `commitSync` retry, in milliseconds (default 60000).
+    pub default_api_timeout_ms: u64,
 }
 
 impl Default for ConsumerSettings {
@@ -203,6 +225,7 @@ impl Default for ConsumerSettings {
             max_poll_interval_ms: 300_000,
             heartbeat_interval_ms: 3_000,
             partition_assignment_strategy: AssignmentStrategy::Range,
+            default_api_timeout_ms: 60_000,
         }
     }
 }

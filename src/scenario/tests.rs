@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::check::AnomalyKind;
-use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, TruncationMode};
+use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, StickyAlgorithm, TruncationMode, UnkeyedPartitioning};
 
 /// A scenario that uses every section, in both quoted and dotted key styles.
 pub(super) const FULL: &str = r#"
@@ -153,6 +153,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 flush_messages: Some(1),
                 ..BrokerSettings::default()
             },
+            ..ClusterSpec::default()
         }
     );
     assert_eq!(s.network, NetworkSpec { latency_ms_min: 2, latency_ms_max: 10, packet_loss_rate: 0.01 });
@@ -187,6 +188,8 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 partitioning: Partitioning::Keyed,
                 key_count: 10,
                 send_mode: SendMode::Async,
+                partitioner: UnkeyedPartitioning::UniformSticky,
+                idempotent_epoch_bump: true,
                 config: ProducerSettings {
                     acks: Acks::Leader,
                     linger_ms: 5,
@@ -203,6 +206,8 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 partitioning: Partitioning::Explicit,
                 key_count: 100,
                 send_mode: SendMode::Sync,
+                partitioner: UnkeyedPartitioning::UniformSticky,
+                idempotent_epoch_bump: true,
                 config: ProducerSettings::default(),
             },
         ]
@@ -219,6 +224,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
             process_time_ms: 0,
             commit: CommitPolicy::AfterProcessing,
             commit_mode: CommitMode::Sync,
+            sticky_assignor: StickyAlgorithm::Constrained,
             config: ConsumerSettings {
                 auto_offset_reset: OffsetReset::Earliest,
                 enable_auto_commit: false,
@@ -281,7 +287,7 @@ fn defaults_apply_to_a_minimal_scenario() {
     assert_eq!(s.liveness_timeout_ms, 30_000);
     assert_eq!(
         s.cluster,
-        ClusterSpec { brokers: 3, truncation: TruncationMode::LeaderEpoch, config: BrokerSettings::default() }
+        ClusterSpec::default()
     );
     let c = &s.cluster.config;
     assert_eq!((c.min_insync_replicas, c.unclean_leader_election_enable), (1, false));

@@ -24,6 +24,7 @@ const ORDER: &[&str] = &[
     "nemesis",
     "swarm",
     "validate",
+    "effective",
 ];
 
 /// The module names each `super::` path of `text` starts with (`super::{a, b}` gives

@@ -63,3 +63,69 @@ fn an_unmodelled_release_is_an_error_at_its_position() {
     let e = parse("seeds = [1]\nkafka_version = \"two\"\nduration = \"1s\"\n", Path::new("scenarios/x.toml")).unwrap_err();
     assert!(e.to_string().contains("expected a Kafka release such as \"2.4\""), "{e}");
 }
+
+/// A scenario with every kind of entry a switch lives in, under `version`.
+fn every_switch_under(version: crate::profile::KafkaVersion) -> Scenario {
+    ok(&format!(
+        "kafka_version = \"{version}\"\nseeds = [1]\nduration = \"1s\"\n[[topics]]\nname = \"t\"\n\
+         [[producers]]\ntopic = \"t\"\nrate_per_sec = 1\n[[consumers]]\ntopic = \"t\"\nmode = \"subscribe\"\n\
+         group = \"g\"\n"
+    ))
+}
+
+#[test]
+fn every_change_in_the_table_takes_effect_in_its_release_and_not_before() {
+    for change in crate::profile::CHANGES {
+        let value = |version| {
+            let settings = switch_settings(&every_switch_under(version));
+            let setting = settings.into_iter().find(|s| s.switch == change.switch).unwrap();
+            assert!(!setting.overridden(), "{change:?}: nothing is set, so the release's default is in force");
+            setting.values
+        };
+        // The release just before: the previous one, or the switch's earlier change when
+        // that came later (2.0.1 comes between 2.0 and 2.1).
+        let previous = change.since.previous().expect("every change has a release before it");
+        let earlier = crate::profile::CHANGES.iter().filter(|c| c.switch == change.switch && c.since < change.since);
+        let before = earlier.map(|c| c.since).fold(previous, std::cmp::max);
+        assert_eq!(value(before), vec![change.before], "{:?} under {before}", change.switch);
+        assert_eq!(value(change.since), vec![change.after], "{:?} under {}", change.switch, change.since);
+    }
+}
+
+#[test]
+fn the_effective_settings_name_what_the_file_changed() {
+    let s = under(
+        "2.0",
+        "[cluster]\nfollower_restart = \"every-leader-epoch\"",
+        "[producers.config]\nacks = \"all\"",
+    );
+    let lines = render_switch_settings(&s).join("\n");
+    assert!(lines.starts_with("Kafka 2.0 behaviour"), "{lines}");
+    assert!(lines.contains("[cluster] truncation = leader-epoch\n"), "{lines}");
+    assert!(lines.contains("[cluster] follower_restart = every-leader-epoch (set; 2.0's default is leader-change)"), "{lines}");
+    assert!(lines.contains("[producers.config] acks = all (set; 2.0's default is 1)"), "{lines}");
+    // No consumers: the consumer switches are not listed.
+    assert!(!lines.contains("sticky_assignor"), "{lines}");
+}
+
+#[test]
+fn release_switches_are_read_from_the_file_by_their_keys() {
+    let s = under(
+        "3.9",
+        "[cluster]\nunknown_producer_sequence = \"out-of-order\"\ncaught_up_at_leader_log_end = false",
+        "partitioner = \"round-robin\"\nidempotent_epoch_bump = false\n[producers.config]\n\
+         \"partitioner.adaptive.partitioning.enable\" = false\n\"partitioner.availability.timeout.ms\" = 500",
+    );
+    assert_eq!(s.cluster.unknown_producer_sequence, crate::protocol::UnknownProducerSequence::OutOfOrder);
+    assert!(!s.cluster.caught_up_at_leader_log_end);
+    let p = &s.producers[0];
+    assert_eq!((p.partitioner, p.idempotent_epoch_bump), (crate::protocol::UnkeyedPartitioning::RoundRobin, false));
+    assert_eq!((p.config.partitioner_adaptive_partitioning_enable, p.config.partitioner_availability_timeout_ms), (false, 500));
+    let e = parse(
+        "seeds = [1]\nduration = \"1s\"\n[cluster]\nfollower_restart = \"sometimes\"\n",
+        Path::new("scenarios/x.toml"),
+    )
+    .unwrap_err();
+    assert_eq!((e.line, e.field.as_deref()), (4, Some("cluster.follower_restart")));
+    assert!(e.to_string().contains("expected \"leader-change\", \"leader-change-or-missed-epoch\" or \"every-leader-epoch\""), "{e}");
+}

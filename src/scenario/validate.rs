@@ -9,10 +9,10 @@ use std::path::Path;
 
 use crate::check::AnomalyKind;
 use crate::profile::{Profile, Switch};
-use crate::protocol::TruncationMode;
+use crate::protocol::{FollowerRestart, TruncationMode, UnknownProducerSequence};
 
 use super::error::{closest, excerpt, one_of_strings};
-use super::fields::{at_least, loss_rate, opt_u64_min, profile_bool, profile_choice, Notes};
+use super::fields::{at_least, loss_rate, opt_u64_min, profile_bool, profile_choice, profile_u64, switch_choice, Notes};
 use super::keys;
 use super::limits::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS, MAX_SEEDS};
 use super::model::{BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicSettings, TopicSpec};
@@ -64,7 +64,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
     let network = network(root.opt_table("network", keys::NETWORK)?)?;
     let topics = topics(&root.tables("topics", keys::TOPIC)?, &cluster)?;
     let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
-    let consumers = workload::consumers(&root.tables("consumers", keys::CONSUMER)?, &topics)?;
+    let consumers = workload::consumers(&root.tables("consumers", keys::CONSUMER)?, &topics, &profile)?;
     let world = faults::World {
         brokers: cluster.brokers,
         producers: producers.iter().map(|p| p.count).sum(),
@@ -181,20 +181,39 @@ fn seeds(node: &Node) -> Res<Vec<u64>> {
 }
 
 /// The truncation modes by their scenario names.
-const TRUNCATION_MODES: [(&str, TruncationMode); 3] = [
+pub(super) const TRUNCATION_MODES: [(&str, TruncationMode); 3] = [
     ("legacy", TruncationMode::Legacy),
     ("leader-epoch-kip-101", TruncationMode::LeaderEpochKip101),
     ("leader-epoch", TruncationMode::LeaderEpoch),
 ];
 
+/// The follower restart rules by their scenario names.
+pub(super) const FOLLOWER_RESTARTS: [(&str, FollowerRestart); 3] = [
+    ("leader-change", FollowerRestart::LeaderChange),
+    ("leader-change-or-missed-epoch", FollowerRestart::LeaderChangeOrMissedEpoch),
+    ("every-leader-epoch", FollowerRestart::EveryLeaderEpoch),
+];
+
+/// The broker's answers to an unknown idempotent producer, by their scenario names.
+pub(super) const UNKNOWN_PRODUCER_SEQUENCES: [(&str, UnknownProducerSequence); 3] = [
+    ("out-of-order", UnknownProducerSequence::OutOfOrder),
+    ("unknown-producer-id", UnknownProducerSequence::UnknownProducerId),
+    ("accept", UnknownProducerSequence::Accept),
+];
+
 fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
-    let truncation_default = profile_choice(profile, Switch::Truncation, &TRUNCATION_MODES);
-    let unclean_default = profile_bool(profile, Switch::UncleanLeaderElection);
     let Some(t) = table else {
         return Ok(ClusterSpec {
             brokers: 3,
-            truncation: truncation_default,
-            config: BrokerSettings { unclean_leader_election_enable: unclean_default, ..BrokerSettings::default() },
+            truncation: profile_choice(profile, Switch::Truncation, &TRUNCATION_MODES),
+            follower_restart: profile_choice(profile, Switch::FollowerRestart, &FOLLOWER_RESTARTS),
+            caught_up_at_leader_log_end: profile_bool(profile, Switch::CaughtUpAtLeaderLogEnd),
+            unknown_producer_sequence: profile_choice(
+                profile,
+                Switch::UnknownProducerSequence,
+                &UNKNOWN_PRODUCER_SEQUENCES,
+            ),
+            config: broker_defaults(profile, 3),
         });
     };
     let brokers = t
@@ -204,24 +223,41 @@ fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
         })
         .transpose()?
         .map_or(3, |b| b.value);
-    let truncation = t
-        .opt_string("truncation", "a string")?
-        .map(|sp| choice(&sp, &TRUNCATION_MODES))
-        .transpose()?
-        .unwrap_or(truncation_default);
     let config = match t.opt_table("config", keys::BROKER_CONFIG)? {
-        Some(c) => broker_settings(&c, brokers, unclean_default)?,
-        None => BrokerSettings {
-            offsets_topic_replication_factor: brokers.min(3),
-            unclean_leader_election_enable: unclean_default,
-            ..BrokerSettings::default()
-        },
+        Some(c) => broker_settings(&c, brokers, profile)?,
+        None => broker_defaults(profile, brokers),
     };
-    Ok(ClusterSpec { brokers, truncation, config })
+    Ok(ClusterSpec {
+        brokers,
+        truncation: switch_choice(&t, "truncation", profile, Switch::Truncation, &TRUNCATION_MODES)?,
+        follower_restart: switch_choice(&t, "follower_restart", profile, Switch::FollowerRestart, &FOLLOWER_RESTARTS)?,
+        caught_up_at_leader_log_end: t
+            .opt_bool("caught_up_at_leader_log_end")?
+            .map_or_else(|| profile_bool(profile, Switch::CaughtUpAtLeaderLogEnd), |v| v.value),
+        unknown_producer_sequence: switch_choice(
+            &t,
+            "unknown_producer_sequence",
+            profile,
+            Switch::UnknownProducerSequence,
+            &UNKNOWN_PRODUCER_SEQUENCES,
+        )?,
+        config,
+    })
 }
 
-fn broker_settings(t: &Table, brokers: u32, unclean_default: bool) -> Res<BrokerSettings> {
-    let d = BrokerSettings::default();
+/// Kafka's broker defaults in the scenario's release, for `brokers` brokers.
+fn broker_defaults(profile: &Profile, brokers: u32) -> BrokerSettings {
+    BrokerSettings {
+        unclean_leader_election_enable: profile_bool(profile, Switch::UncleanLeaderElection),
+        offsets_topic_replication_factor: brokers.min(3),
+        group_max_session_timeout_ms: profile_u64(profile, Switch::GroupMaxSessionTimeout),
+        group_initial_rebalance_delay_ms: profile_u64(profile, Switch::GroupInitialRebalanceDelay),
+        ..BrokerSettings::default()
+    }
+}
+
+fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSettings> {
+    let d = broker_defaults(profile, brokers);
     let min_isr = t.opt_u32("min.insync.replicas")?.map(|v| at_least(v, 1)).transpose()?;
     let lag = opt_u64_min(t, "replica.lag.time.max.ms", 1)?;
     let lag_ms = lag.as_ref().map_or(d.replica_lag_time_max_ms, |v| v.value);
@@ -241,7 +277,7 @@ fn broker_settings(t: &Table, brokers: u32, unclean_default: bool) -> Res<Broker
         min_insync_replicas: min_isr.map_or(d.min_insync_replicas, |v| v.value),
         unclean_leader_election_enable: t
             .opt_bool("unclean.leader.election.enable")?
-            .map_or(unclean_default, |v| v.value),
+            .map_or(d.unclean_leader_election_enable, |v| v.value),
         replica_lag_time_max_ms: lag_ms,
         zookeeper_session_timeout_ms: opt_u64_min(t, "zookeeper.session.timeout.ms", 1)?
             .map_or(d.zookeeper_session_timeout_ms, |v| v.value),
@@ -280,7 +316,7 @@ fn broker_settings(t: &Table, brokers: u32, unclean_default: bool) -> Res<Broker
                 )
             })
             .transpose()?
-            .map_or(brokers.min(3), |v| v.value),
+            .map_or(d.offsets_topic_replication_factor, |v| v.value),
         group_min_session_timeout_ms,
         group_max_session_timeout_ms,
         group_initial_rebalance_delay_ms: t

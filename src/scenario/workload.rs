@@ -2,10 +2,10 @@
 //! rules that tie client settings together (idempotence, delivery timeout, group.id).
 
 use crate::profile::{Profile, Switch};
-use crate::protocol::{Acks, AssignmentStrategy, OffsetReset};
+use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, StickyAlgorithm, UnkeyedPartitioning};
 
 use super::error::{did_you_mean, excerpt, one_of};
-use super::fields::{at_least, opt_u64_min, profile_bool, profile_choice, Notes};
+use super::fields::{at_least, opt_u64_min, profile_bool, profile_choice, profile_u64, switch_choice, Notes};
 use super::keys;
 use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC};
 use super::model::TopicSpec;
@@ -102,6 +102,10 @@ pub(super) fn producers(
             .map(|sp| choice(&sp, &[("sync", SendMode::Sync), ("async", SendMode::Async)]))
             .transpose()?
             .unwrap_or(SendMode::Sync);
+        let partitioner = switch_choice(t, "partitioner", profile, Switch::Partitioner, &PARTITIONERS)?;
+        let idempotent_epoch_bump = t
+            .opt_bool("idempotent_epoch_bump")?
+            .map_or_else(|| profile_bool(profile, Switch::IdempotentEpochBump), |v| v.value);
         let config = match t.opt_table("config", keys::PRODUCER_CONFIG)? {
             Some(c) => producer_settings(&c, profile, notes)?,
             None => producer_defaults(profile),
@@ -114,6 +118,8 @@ pub(super) fn producers(
             partitioning,
             key_count: key_count.map_or(100, |k| k.value),
             send_mode,
+            partitioner,
+            idempotent_epoch_bump,
             config,
         });
     }
@@ -162,8 +168,19 @@ impl ReleaseDefaults {
     }
 }
 
+/// The partitioners of records without a key, by their scenario names.
+pub(super) const PARTITIONERS: [(&str, UnkeyedPartitioning); 3] = [
+    ("round-robin", UnkeyedPartitioning::RoundRobin),
+    ("sticky", UnkeyedPartitioning::Sticky),
+    ("uniform-sticky", UnkeyedPartitioning::UniformSticky),
+];
+
+/// The sticky assignor's algorithms, by their scenario names.
+pub(super) const STICKY_ASSIGNORS: [(&str, StickyAlgorithm); 2] =
+    [("general", StickyAlgorithm::General), ("constrained", StickyAlgorithm::Constrained)];
+
 /// `acks` by Kafka's spellings of the profile's values.
-const ACKS: [(&str, Acks); 3] = [("0", Acks::None), ("1", Acks::Leader), ("all", Acks::All)];
+pub(super) const ACKS: [(&str, Acks); 3] = [("0", Acks::None), ("1", Acks::Leader), ("all", Acks::All)];
 
 fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes) -> Res<ProducerSettings> {
     let d = ProducerSettings::default();
@@ -268,6 +285,12 @@ fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes) -> Res<Pro
         linger_ms,
         max_in_flight_requests_per_connection: in_flight_value,
         enable_idempotence,
+        partitioner_adaptive_partitioning_enable: t
+            .opt_bool("partitioner.adaptive.partitioning.enable")?
+            .map_or(d.partitioner_adaptive_partitioning_enable, |v| v.value),
+        partitioner_availability_timeout_ms: t
+            .opt_u64("partitioner.availability.timeout.ms")?
+            .map_or(d.partitioner_availability_timeout_ms, |v| v.value),
     })
 }
 
@@ -280,7 +303,7 @@ fn acks_name(acks: Acks) -> &'static str {
 }
 
 /// Reads `[[consumers]]`.
-pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<ConsumerSpec>> {
+pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec], profile: &Profile) -> Res<Vec<ConsumerSpec>> {
     let mut out = Vec::new();
     for t in tables {
         let count = count(t)?;
@@ -311,9 +334,10 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<Consu
             .transpose()?
             .map_or(100, |d| d.value);
         let config = match t.opt_table("config", keys::CONSUMER_CONFIG)? {
-            Some(c) => consumer_settings(&c, group.is_some())?,
-            None => ConsumerSettings { enable_auto_commit: group.is_some(), ..ConsumerSettings::default() },
+            Some(c) => consumer_settings(&c, group.is_some(), profile)?,
+            None => ConsumerSettings { enable_auto_commit: group.is_some(), ..consumer_defaults(profile) },
         };
+        let sticky_assignor = switch_choice(t, "sticky_assignor", profile, Switch::StickyAssignor, &STICKY_ASSIGNORS)?;
         let processing = t
             .opt_string("processing", "a string")?
             .map(|sp| choice(&sp, &[("sync", Processing::Sync), ("async", Processing::Async)]))
@@ -346,6 +370,7 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<Consu
             process_time_ms,
             commit,
             commit_mode,
+            sticky_assignor,
             config,
         });
     }
@@ -394,8 +419,13 @@ const STRATEGIES: [(&str, AssignmentStrategy); 6] = [
     ("org.apache.kafka.clients.consumer.StickyAssignor", AssignmentStrategy::Sticky),
 ];
 
-fn consumer_settings(t: &Table, has_group: bool) -> Res<ConsumerSettings> {
-    let d = ConsumerSettings::default();
+/// Kafka's consumer defaults in the scenario's release.
+fn consumer_defaults(profile: &Profile) -> ConsumerSettings {
+    ConsumerSettings { session_timeout_ms: profile_u64(profile, Switch::SessionTimeout), ..ConsumerSettings::default() }
+}
+
+fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -> Res<ConsumerSettings> {
+    let d = consumer_defaults(profile);
     let auto_commit = t.opt_bool("enable.auto.commit")?;
     if let Some(a) = auto_commit.as_ref().filter(|a| a.value && !has_group) {
         return Err(a.pos.issue(
@@ -457,5 +487,7 @@ fn consumer_settings(t: &Table, has_group: bool) -> Res<ConsumerSettings> {
         max_poll_interval_ms: opt_u64_min(t, "max.poll.interval.ms", 1)?.map_or(d.max_poll_interval_ms, |v| v.value),
         heartbeat_interval_ms,
         partition_assignment_strategy: strategy,
+        default_api_timeout_ms: opt_u64_min(t, "default.api.timeout.ms", 1)?
+            .map_or(d.default_api_timeout_ms, |v| v.value),
     })
 }

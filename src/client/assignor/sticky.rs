@@ -13,7 +13,8 @@
 //! otherwise, and for every group under the 0.11–2.5 rules, [`general`] balances by
 //! moves, kafkasim's model of Kafka's general algorithm (KIP-54).
 
-use super::{subscribed_partitions, subscribes, Assignment, MemberSubscription, StickyAlgorithm};
+use super::{subscribed_partitions, subscribes, Assignment, MemberSubscription};
+use crate::protocol::StickyAlgorithm;
 use crate::protocol::{java, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

@@ -30,7 +30,8 @@ pub use heartbeat::{HeartbeatConfig, Membership, SharedMembership};
 
 use commit::{commit_with_retries, CommitBudget};
 
-use super::assignor::{self, MemberSubscription, StickyAlgorithm};
+use super::assignor::{self, MemberSubscription};
+use crate::protocol::StickyAlgorithm;
 use crate::protocol::AssignmentStrategy;
 use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig};
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};

@@ -1,6 +1,6 @@
 //! The producer's settings, with Kafka's names and meanings.
 
-use crate::client::partitioner::UnkeyedPartitioning;
+use crate::protocol::UnkeyedPartitioning;
 use crate::protocol::Acks;
 use crate::sim::net::Addr;
 

@@ -8,7 +8,8 @@ use super::config::ProducerConfig;
 use super::delivery::Completion;
 use super::state::State;
 use super::ProducerRecord;
-use crate::client::partitioner::{partition_for_key, TopicPartitioner, UnkeyedPartitioning};
+use crate::client::partitioner::{partition_for_key, TopicPartitioner};
+use crate::protocol::UnkeyedPartitioning;
 use crate::protocol::{Record, TopicPartition};
 
 impl State {

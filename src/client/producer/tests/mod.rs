@@ -10,7 +10,7 @@ mod sequences;
 use super::batch::Batch;
 use super::config::ProducerConfig;
 use super::delivery::{RecordMetadata, SendError};
-use crate::client::partitioner::UnkeyedPartitioning;
+use crate::protocol::UnkeyedPartitioning;
 use crate::protocol::{Acks, BrokerId, LeaderEpoch, Record, TopicPartition};
 use madsim::runtime::Runtime;
 use tokio::sync::oneshot;
