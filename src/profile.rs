@@ -74,6 +74,9 @@ pub enum Switch {
     EnableIdempotence,
     /// `retries` (`[producers.config]`).
     Retries,
+    /// `offset_validation` (`[consumers.config]`, a scenario key): KIP-320's consumer-side
+    /// position validation after a leader change.
+    OffsetValidation,
 }
 
 impl Switch {
@@ -85,6 +88,7 @@ impl Switch {
             Switch::Acks => "acks",
             Switch::EnableIdempotence => "enable.idempotence",
             Switch::Retries => "retries",
+            Switch::OffsetValidation => "offset_validation",
         }
     }
 
@@ -94,6 +98,7 @@ impl Switch {
             Switch::Truncation => "[cluster]",
             Switch::UncleanLeaderElection => "[cluster.config] or [topics.config]",
             Switch::Acks | Switch::EnableIdempotence | Switch::Retries => "[producers.config]",
+            Switch::OffsetValidation => "[consumers.config]",
         }
     }
 }
@@ -165,6 +170,15 @@ pub const CHANGES: &[Change] = &[
         after: "true",
         reference: "KIP-679",
         summary: "producers are idempotent by default (unless another setting contradicts it)",
+    },
+    Change {
+        switch: Switch::OffsetValidation,
+        since: KafkaVersion::new(2, 3, 0),
+        before: "none",
+        after: "kip-320",
+        reference: "KIP-320 (KAFKA-7747)",
+        summary: "after a leader change consumers check their position with OffsetsForLeaderEpoch and rewind to where \
+                  the log diverged, instead of reading on past a truncation",
     },
 ];
 

@@ -28,7 +28,7 @@ pub use kafka::{
     ProducePartitionResponse, ProduceRequest, Request, Response,
 };
 pub use meta::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, SessionId, ZNode};
-pub use modes::{AssignmentStrategy, FollowerRestart, OffsetReset, TruncationMode};
+pub use modes::{AssignmentStrategy, FollowerRestart, OffsetReset, OffsetValidation, TruncationMode};
 pub use names::{broker_name, broker_names, partition_name, NodeName, NodeRole, METASTORE};
 pub use records::{Record, RecordBatch};
 pub use topic::{RetentionConfig, TopicAssignment, DEFAULT_SEGMENT_BYTES};

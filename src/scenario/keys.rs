@@ -101,6 +101,7 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
     "max.poll.interval.ms",
     "heartbeat.interval.ms",
     "partition.assignment.strategy",
+    "offset_validation",
 ];
 
 /// `[[faults]]`, every kind together; `faults` checks which keys each kind takes.

@@ -1,6 +1,6 @@
 //! The validated workload types: producers and consumers, with Kafka's client settings.
 
-use crate::protocol::{Acks, AssignmentStrategy, OffsetReset};
+use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, OffsetValidation};
 
 /// A group of identical producers (`[[producers]]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -189,6 +189,10 @@ pub struct ConsumerSettings {
     pub heartbeat_interval_ms: u64,
     /// `partition.assignment.strategy`: the group assignor (default range).
     pub partition_assignment_strategy: AssignmentStrategy,
+    /// `offset_validation` (a scenario key; Kafka has no setting): whether the consumer
+    /// validates its positions after a leader change, KIP-320 (`"kip-320"`, Kafka 2.3
+    /// and later, the default) or not (`"none"`, Kafka 2.2 and before).
+    pub offset_validation: OffsetValidation,
 }
 
 impl Default for ConsumerSettings {
@@ -203,6 +207,7 @@ impl Default for ConsumerSettings {
             max_poll_interval_ms: 300_000,
             heartbeat_interval_ms: 3_000,
             partition_assignment_strategy: AssignmentStrategy::Range,
+            offset_validation: OffsetValidation::Kip320,
         }
     }
 }

@@ -64,7 +64,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
     let network = network(root.opt_table("network", keys::NETWORK)?)?;
     let topics = topics(&root.tables("topics", keys::TOPIC)?, &cluster)?;
     let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
-    let consumers = workload::consumers(&root.tables("consumers", keys::CONSUMER)?, &topics)?;
+    let consumers = workload::consumers(&root.tables("consumers", keys::CONSUMER)?, &topics, &profile)?;
     let world = faults::World {
         brokers: cluster.brokers,
         producers: producers.iter().map(|p| p.count).sum(),

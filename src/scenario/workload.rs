@@ -2,7 +2,7 @@
 //! rules that tie client settings together (idempotence, delivery timeout, group.id).
 
 use crate::profile::{Profile, Switch};
-use crate::protocol::{Acks, AssignmentStrategy, OffsetReset};
+use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, OffsetValidation};
 
 use super::error::{did_you_mean, excerpt, one_of};
 use super::fields::{at_least, opt_u64_min, profile_bool, profile_choice, Notes};
@@ -280,7 +280,7 @@ fn acks_name(acks: Acks) -> &'static str {
 }
 
 /// Reads `[[consumers]]`.
-pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<ConsumerSpec>> {
+pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec], profile: &Profile) -> Res<Vec<ConsumerSpec>> {
     let mut out = Vec::new();
     for t in tables {
         let count = count(t)?;
@@ -311,8 +311,12 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec]) -> Res<Vec<Consu
             .transpose()?
             .map_or(100, |d| d.value);
         let config = match t.opt_table("config", keys::CONSUMER_CONFIG)? {
-            Some(c) => consumer_settings(&c, group.is_some())?,
-            None => ConsumerSettings { enable_auto_commit: group.is_some(), ..ConsumerSettings::default() },
+            Some(c) => consumer_settings(&c, group.is_some(), profile)?,
+            None => ConsumerSettings {
+                enable_auto_commit: group.is_some(),
+                offset_validation: profile_choice(profile, Switch::OffsetValidation, &OFFSET_VALIDATIONS),
+                ..ConsumerSettings::default()
+            },
         };
         let processing = t
             .opt_string("processing", "a string")?
@@ -394,8 +398,17 @@ const STRATEGIES: [(&str, AssignmentStrategy); 6] = [
     ("org.apache.kafka.clients.consumer.StickyAssignor", AssignmentStrategy::Sticky),
 ];
 
-fn consumer_settings(t: &Table, has_group: bool) -> Res<ConsumerSettings> {
+/// `offset_validation` by its scenario spellings (also the profile's values).
+const OFFSET_VALIDATIONS: [(&str, OffsetValidation); 2] =
+    [("kip-320", OffsetValidation::Kip320), ("none", OffsetValidation::None)];
+
+fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -> Res<ConsumerSettings> {
     let d = ConsumerSettings::default();
+    let offset_validation = t
+        .opt_string("offset_validation", "a string")?
+        .map(|sp| choice(&sp, &OFFSET_VALIDATIONS))
+        .transpose()?
+        .unwrap_or_else(|| profile_choice(profile, Switch::OffsetValidation, &OFFSET_VALIDATIONS));
     let auto_commit = t.opt_bool("enable.auto.commit")?;
     if let Some(a) = auto_commit.as_ref().filter(|a| a.value && !has_group) {
         return Err(a.pos.issue(
@@ -442,7 +455,12 @@ fn consumer_settings(t: &Table, has_group: bool) -> Res<ConsumerSettings> {
     Ok(ConsumerSettings {
         auto_offset_reset: t
             .opt_string("auto.offset.reset", "a string")?
-            .map(|sp| choice(&sp, &[("earliest", OffsetReset::Earliest), ("latest", OffsetReset::Latest)]))
+            .map(|sp| {
+                choice(
+                    &sp,
+                    &[("earliest", OffsetReset::Earliest), ("latest", OffsetReset::Latest), ("none", OffsetReset::None)],
+                )
+            })
             .transpose()?
             .unwrap_or(d.auto_offset_reset),
         fetch_max_wait_ms: t.opt_u64("fetch.max.wait.ms")?.map_or(d.fetch_max_wait_ms, |v| v.value),
@@ -457,5 +475,6 @@ fn consumer_settings(t: &Table, has_group: bool) -> Res<ConsumerSettings> {
         max_poll_interval_ms: opt_u64_min(t, "max.poll.interval.ms", 1)?.map_or(d.max_poll_interval_ms, |v| v.value),
         heartbeat_interval_ms,
         partition_assignment_strategy: strategy,
+        offset_validation,
     })
 }

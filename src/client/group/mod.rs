@@ -32,7 +32,7 @@ use commit::{commit_with_retries, CommitBudget};
 
 use super::assignor::{self, MemberSubscription, StickyAlgorithm};
 use crate::protocol::AssignmentStrategy;
-use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig};
+use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig, ConsumerError};
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
 use crate::sim::net::NodeNet;
 use madsim::time::Instant;
@@ -245,14 +245,21 @@ impl GroupConsumer {
 
     /// The fetch part of Kafka's `poll()`: records from the held partitions, advancing
     /// the positions past what is returned.
-    pub async fn fetch(&mut self) -> Vec<ConsumedRecord> {
+    /// Fails as [`Consumer::poll`] does, only under `auto.offset.reset = "none"`.
+    pub async fn fetch(&mut self) -> Result<Vec<ConsumedRecord>, ConsumerError> {
         self.consumer.poll().await
     }
 
     /// [`fetch`](Self::fetch) that does not wait for data to arrive (Kafka's `poll`
     /// with a zero timeout), for an application whose worker is still busy.
-    pub async fn fetch_without_waiting(&mut self) -> Vec<ConsumedRecord> {
+    pub async fn fetch_without_waiting(&mut self) -> Result<Vec<ConsumedRecord>, ConsumerError> {
         self.consumer.poll_waiting(0).await
+    }
+
+    /// Moves a held partition to its log start or high watermark on the next fetch
+    /// (Kafka's `seekToBeginning` / `seekToEnd`).
+    pub fn seek_to(&mut self, tp: &TopicPartition, reset: crate::protocol::OffsetReset) {
+        self.consumer.seek_to(tp, reset);
     }
 
     /// Commits `offsets` (next offsets to consume) in the member's generation and waits
