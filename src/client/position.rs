@@ -192,7 +192,10 @@ mod tests {
         assert!(!p.is_fetchable());
         let requested = p.position;
         // Epoch 0 ends at 12 on the new leader: nothing before 10 was lost.
-        assert_eq!(p.complete_validation(&requested, &answer(0, Some(12)), OffsetReset::Earliest), Validation::Confirmed);
+        assert_eq!(
+            p.complete_validation(&requested, &answer(0, Some(12)), OffsetReset::Earliest),
+            Validation::Confirmed
+        );
         assert!(p.is_fetchable());
         assert_eq!(p.position.offset, 10);
     }

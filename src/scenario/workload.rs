@@ -398,6 +398,10 @@ const STRATEGIES: [(&str, AssignmentStrategy); 6] = [
     ("org.apache.kafka.clients.consumer.StickyAssignor", AssignmentStrategy::Sticky),
 ];
 
+/// `auto.offset.reset` by Kafka's spellings.
+const OFFSET_RESETS: [(&str, OffsetReset); 3] =
+    [("earliest", OffsetReset::Earliest), ("latest", OffsetReset::Latest), ("none", OffsetReset::None)];
+
 /// `offset_validation` by its scenario spellings (also the profile's values).
 const OFFSET_VALIDATIONS: [(&str, OffsetValidation); 2] =
     [("kip-320", OffsetValidation::Kip320), ("none", OffsetValidation::None)];
@@ -455,12 +459,7 @@ fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -> Res<Consu
     Ok(ConsumerSettings {
         auto_offset_reset: t
             .opt_string("auto.offset.reset", "a string")?
-            .map(|sp| {
-                choice(
-                    &sp,
-                    &[("earliest", OffsetReset::Earliest), ("latest", OffsetReset::Latest), ("none", OffsetReset::None)],
-                )
-            })
+            .map(|sp| choice(&sp, &OFFSET_RESETS))
             .transpose()?
             .unwrap_or(d.auto_offset_reset),
         fetch_max_wait_ms: t.opt_u64("fetch.max.wait.ms")?.map_or(d.fetch_max_wait_ms, |v| v.value),
