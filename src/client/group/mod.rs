@@ -436,6 +436,11 @@ impl GroupConsumer {
             Ok(GroupResponse::Offsets { error: None, offsets }) => {
                 for (tp, committed) in offsets {
                     if let Some(offset) = committed {
+                        // Simplified: Kafka 2.3+ commits the position's leader epoch
+                        // (OffsetCommit v6+) and validates a position restored from it
+                        // (`refreshCommittedOffsetsIfNeeded` -> `seekUnvalidated`); here the
+                        // committed offset carries no epoch, so the restored position is
+                        // validated only after the member has fetched from it.
                         self.consumer.seek(&tp, offset);
                     }
                 }
