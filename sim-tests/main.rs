@@ -16,6 +16,7 @@ mod faults;
 mod faults_kinds;
 mod group_limits;
 mod groups;
+mod kip320;
 mod phases;
 mod planted;
 mod producer;

@@ -189,6 +189,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
                     fetch_max_wait_ms: 100,
                     max_poll_records: 100,
                     request_timeout_ms: 2_000,
+                    offset_validation: Default::default(),
                 };
                 let mut consumer = Consumer::new(client_net.clone(), config);
                 while consumer.end_offset(&tp).await.is_none() {
@@ -208,24 +209,27 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
                     assert!(matches!(answer, Ok(Response::Produce(ref r)) if r[0].error.is_none()), "{answer:?}");
                 }
                 let at = |ms: u64| BTreeMap::from([(tp.clone(), ms)]);
-                assert_eq!(consumer.offsets_for_times(&at(2500)).await, BTreeMap::from([(tp.clone(), 2)]));
-                assert_eq!(consumer.offsets_for_times(&at(1000)).await, BTreeMap::from([(tp.clone(), 0)]));
-                // Nothing that recent: the high watermark, where the next record goes.
-                assert_eq!(consumer.offsets_for_times(&at(9000)).await, BTreeMap::from([(tp.clone(), 6)]));
+                assert_eq!(consumer.offsets_for_times(&at(2500)).await, BTreeMap::from([(tp.clone(), Some(2))]));
+                assert_eq!(consumer.offsets_for_times(&at(1000)).await, BTreeMap::from([(tp.clone(), Some(0))]));
+                assert_eq!(consumer.offsets_for_times(&at(6000)).await, BTreeMap::from([(tp.clone(), Some(5))]));
+                // Nothing that recent: null, as Kafka's offsetsForTimes answers (the
+                // broker's ListOffsets says offset -1), not the high watermark.
+                assert_eq!(consumer.offsets_for_times(&at(6001)).await, BTreeMap::from([(tp.clone(), None)]));
+                assert_eq!(consumer.offsets_for_times(&at(9000)).await, BTreeMap::from([(tp.clone(), None)]));
 
                 consumer.assign(vec![tp.clone()]);
                 consumer.seek(&tp, 4);
-                let values: Vec<u64> = consumer.poll().await.iter().map(|r| r.value).collect();
+                let values: Vec<u64> = consumer.poll().await.unwrap().iter().map(|r| r.value).collect();
                 assert_eq!(values, vec![105, 106]);
 
                 // retention.bytes keeps two of the three segments: the log starts at 2.
                 madsim::time::sleep(Duration::from_millis(500)).await;
-                assert_eq!(consumer.offsets_for_times(&at(0)).await, BTreeMap::from([(tp.clone(), 2)]));
+                assert_eq!(consumer.offsets_for_times(&at(0)).await, BTreeMap::from([(tp.clone(), Some(2))]));
                 // A seek below the log start is answered OFFSET_OUT_OF_RANGE, and the
                 // consumer resets to the earliest offset still there.
                 consumer.seek(&tp, 0);
-                assert!(consumer.poll().await.is_empty());
-                let values: Vec<u64> = consumer.poll().await.iter().map(|r| r.value).collect();
+                assert!(consumer.poll().await.unwrap().is_empty());
+                let values: Vec<u64> = consumer.poll().await.unwrap().iter().map(|r| r.value).collect();
                 assert_eq!(values, vec![103, 104, 105, 106]);
             })
             .await

@@ -11,8 +11,16 @@ fn list_groups_every_scenario_under_its_theme_in_catalog_order() {
     let text = stdout(&output);
     let headings: Vec<&str> =
         text.lines().filter(|l| !l.starts_with(' ') && !l.is_empty() && !l.starts_with("Run ")).collect();
-    let order =
-        ["loss", "duplication", "ordering", "availability", "consumer-groups", "replication-internals", "other"];
+    let order = [
+        "loss",
+        "duplication",
+        "ordering",
+        "availability",
+        "consumer-groups",
+        "replication-internals",
+        "history",
+        "other",
+    ];
     let positions: Vec<usize> = headings
         .iter()
         .map(|h| order.iter().position(|o| o == h).unwrap_or_else(|| panic!("unknown heading {h}")))

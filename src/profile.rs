@@ -141,6 +141,9 @@ pub enum Switch {
     GroupMaxSessionTimeout,
     /// `session.timeout.ms` (`[consumers.config]`).
     SessionTimeout,
+    /// `offset_validation` (`[consumers.config]`, a scenario key): KIP-320's consumer-side
+    /// position validation after a leader change.
+    OffsetValidation,
 }
 
 impl Switch {
@@ -161,6 +164,7 @@ impl Switch {
             Switch::GroupInitialRebalanceDelay => "group.initial.rebalance.delay.ms",
             Switch::GroupMaxSessionTimeout => "group.max.session.timeout.ms",
             Switch::SessionTimeout => "session.timeout.ms",
+            Switch::OffsetValidation => "offset_validation",
         }
     }
 
@@ -176,7 +180,7 @@ impl Switch {
             Switch::Acks | Switch::EnableIdempotence | Switch::Retries => "[producers.config]",
             Switch::IdempotentEpochBump | Switch::Partitioner => "[[producers]]",
             Switch::StickyAssignor => "[[consumers]]",
-            Switch::SessionTimeout => "[consumers.config]",
+            Switch::SessionTimeout | Switch::OffsetValidation => "[consumers.config]",
         }
     }
 }
@@ -349,6 +353,15 @@ pub const CHANGES: &[Change] = &[
         after: "true",
         reference: "KIP-679",
         summary: "producers are idempotent by default (unless another setting contradicts it)",
+    },
+    Change {
+        switch: Switch::OffsetValidation,
+        since: KafkaVersion::new(2, 3, 0),
+        before: "none",
+        after: "kip-320",
+        reference: "KIP-320 (KAFKA-7747)",
+        summary: "after a leader change consumers check their position with OffsetsForLeaderEpoch and rewind to where \
+                  the log diverged, instead of reading on past a truncation",
     },
 ];
 

@@ -158,18 +158,20 @@ pub fn list_offsets(shared: &SharedBroker, request: &ListOffsetsRequest) -> Resp
     let state = shared.lock();
     let answer = |error: Option<ErrorCode>, offset| Response::ListOffsets { error, offset };
     let Some(partition) = state.partitions.get(&request.tp) else {
-        return answer(Some(ErrorCode::UnknownTopicOrPartition), 0);
+        return answer(Some(ErrorCode::UnknownTopicOrPartition), None);
     };
     if !partition.is_leader() {
-        return answer(Some(ErrorCode::NotLeaderOrFollower), 0);
+        return answer(Some(ErrorCode::NotLeaderOrFollower), None);
     }
     let high_watermark = partition.high_watermark();
     let offset = match request.spec {
-        OffsetSpec::Earliest => partition.log().log_start_offset(),
-        OffsetSpec::Latest => high_watermark,
-        OffsetSpec::Timestamp(ms) => {
-            partition.log().offset_for_timestamp(ms).filter(|o| *o < high_watermark).unwrap_or(high_watermark)
-        }
+        OffsetSpec::Earliest => Some(partition.log().log_start_offset()),
+        OffsetSpec::Latest => Some(high_watermark),
+        // Kafka's `Partition.fetchOffsetForTimestamp`: the first offset whose timestamp is
+        // at or after the time, kept only below the last fetchable offset (the high
+        // watermark for a consumer); otherwise none, which ListOffsets answers as offset
+        // -1 (UNKNOWN_OFFSET) and `offsetsForTimes` as null.
+        OffsetSpec::Timestamp(ms) => partition.log().offset_for_timestamp(ms).filter(|o| *o < high_watermark),
     };
     answer(None, offset)
 }

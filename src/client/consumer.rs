@@ -1,16 +1,21 @@
 //! The consumer in standalone `assign` mode: it fetches its assigned partitions from
 //! their leaders, keeps a position per partition, resets a missing or out-of-range
-//! position by `auto.offset.reset`, and refreshes metadata when a leader moves.
+//! position by `auto.offset.reset`, and refreshes metadata when a leader moves. From
+//! Kafka 2.3 (KIP-320's consumer side) it also validates its positions after a leader
+//! change with OffsetsForLeaderEpoch and rewinds past log truncation (see
+//! [`position`](super::position)).
 //! (Group membership and offset commits build on this in the consumer-group work.)
 
 use super::metadata::ClusterView;
+use super::position::{FetchPosition, LeaderAndEpoch, LogTruncation, PartitionPosition, Validation};
 use crate::protocol::{
-    BrokerId, ErrorCode, FetchPartition, FetchRequest, ListOffsetsRequest, Offset, OffsetReset, OffsetSpec, Request,
-    Response, TopicPartition,
+    BrokerId, ErrorCode, FetchPartition, FetchRequest, LeaderEpoch, ListOffsetsRequest, Offset, OffsetReset,
+    OffsetSpec, OffsetValidation, Request, Response, TopicPartition,
 };
 use crate::sim::net::{Addr, NodeNet};
 use madsim::time::sleep;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 /// Consumer settings, with Kafka's names.
@@ -26,6 +31,52 @@ pub struct ConsumerConfig {
     pub max_poll_records: usize,
     /// `request.timeout.ms`.
     pub request_timeout_ms: u64,
+    /// Whether positions are validated after a leader change (KIP-320, Kafka 2.3; no
+    /// Kafka setting: the scenario key `offset_validation`).
+    pub offset_validation: OffsetValidation,
+}
+
+/// An error `poll` raises to the application, which must seek the partition (only with
+/// `auto.offset.reset = "none"`: otherwise the consumer resets by itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsumerError {
+    /// No position and no reset policy (Kafka's `NoOffsetForPartitionException`).
+    NoOffsetForPartition(TopicPartition),
+    /// The position is outside the leader's log (Kafka's `OffsetOutOfRangeException`).
+    OffsetOutOfRange {
+        /// The partition.
+        tp: TopicPartition,
+        /// The position.
+        offset: Offset,
+    },
+    /// Validation found the log truncated below the position (Kafka's
+    /// `LogTruncationException`, KIP-320).
+    LogTruncation {
+        /// The partition.
+        tp: TopicPartition,
+        /// What was detected.
+        truncation: LogTruncation,
+    },
+}
+
+impl fmt::Display for ConsumerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConsumerError::NoOffsetForPartition(tp) => {
+                write!(f, "no offset for partition {tp} and auto.offset.reset is none")
+            }
+            ConsumerError::OffsetOutOfRange { tp, offset } => {
+                write!(f, "offset {offset} of {tp} is out of range and auto.offset.reset is none")
+            }
+            ConsumerError::LogTruncation { tp, truncation } => {
+                write!(f, "log truncation detected for {tp} at offset {}", truncation.position)?;
+                match truncation.divergent_offset {
+                    Some(divergent) => write!(f, ", first divergent offset {divergent}"),
+                    None => write!(f, ", divergent offset unknown"),
+                }
+            }
+        }
+    }
 }
 
 /// One consumed record.
@@ -44,7 +95,12 @@ pub struct Consumer {
     config: ConsumerConfig,
     view: ClusterView,
     assignment: Vec<TopicPartition>,
-    positions: BTreeMap<TopicPartition, Offset>,
+    positions: BTreeMap<TopicPartition, PartitionPosition>,
+    /// Partitions the application asked to reset by a policy (Kafka's `seekToBeginning`
+    /// and `seekToEnd`), looked up on the next poll.
+    pending_resets: BTreeMap<TopicPartition, OffsetReset>,
+    /// Errors to raise from the next poll, one at a time, in partition order.
+    pending_errors: BTreeMap<TopicPartition, ConsumerError>,
     need_metadata: bool,
 }
 
@@ -52,12 +108,22 @@ impl Consumer {
     /// A consumer with nothing assigned.
     pub fn new(net: NodeNet<Request, Response>, config: ConsumerConfig) -> Self {
         let view = ClusterView::new(net, config.bootstrap.clone());
-        Consumer { config, view, assignment: Vec::new(), positions: BTreeMap::new(), need_metadata: true }
+        Consumer {
+            config,
+            view,
+            assignment: Vec::new(),
+            positions: BTreeMap::new(),
+            pending_resets: BTreeMap::new(),
+            pending_errors: BTreeMap::new(),
+            need_metadata: true,
+        }
     }
 
     /// Replaces the assignment; positions of partitions no longer assigned are forgotten.
     pub fn assign(&mut self, partitions: Vec<TopicPartition>) {
         self.positions.retain(|tp, _| partitions.contains(tp));
+        self.pending_resets.retain(|tp, _| partitions.contains(tp));
+        self.pending_errors.retain(|tp, _| partitions.contains(tp));
         self.assignment = partitions;
     }
 
@@ -69,13 +135,31 @@ impl Consumer {
     /// Sets the next offset to fetch for a partition. An offset the leader no longer
     /// holds (below its log start, or past its end) is answered OFFSET_OUT_OF_RANGE on
     /// the next fetch and reset by `auto.offset.reset`, as in Kafka.
+    /// The position carries no leader epoch, so it is not validated (Kafka validates a
+    /// seek to an `OffsetAndMetadata` with an epoch; kafkasim's seeks have none).
     pub fn seek(&mut self, tp: &TopicPartition, offset: Offset) {
-        self.positions.insert(tp.clone(), offset);
+        self.pending_resets.remove(tp);
+        self.pending_errors.remove(tp);
+        self.positions.insert(tp.clone(), PartitionPosition::fetching(FetchPosition::unvalidated(offset)));
+    }
+
+    /// Moves a partition to its log start (`Earliest`) or high watermark (`Latest`) on
+    /// the next poll: Kafka's `seekToBeginning` and `seekToEnd`.
+    pub fn seek_to(&mut self, tp: &TopicPartition, reset: OffsetReset) {
+        self.positions.remove(tp);
+        self.pending_errors.remove(tp);
+        self.pending_resets.insert(tp.clone(), reset);
     }
 
     /// The next offset to fetch, if known.
     pub fn position(&self, tp: &TopicPartition) -> Option<Offset> {
-        self.positions.get(tp).copied()
+        self.positions.get(tp).map(|p| p.position.offset)
+    }
+
+    /// The next offset to fetch with the leader epoch of the last record fetched
+    /// (Kafka's `FetchPosition.offsetEpoch`), if known.
+    pub fn position_epoch(&self, tp: &TopicPartition) -> Option<(Offset, Option<LeaderEpoch>)> {
+        self.positions.get(tp).map(|p| (p.position.offset, p.position.offset_epoch))
     }
 
     /// The partitions of a topic, from metadata (refreshing it first).
@@ -89,20 +173,20 @@ impl Consumer {
 
     /// The leader's high watermark for a partition (ListOffsets latest), if reachable.
     pub async fn end_offset(&mut self, tp: &TopicPartition) -> Option<Offset> {
-        self.list_offset(tp, OffsetSpec::Latest).await
+        self.list_offset(tp, OffsetSpec::Latest).await.flatten()
     }
 
     /// Kafka's `offsetsForTimes`: for each partition, the first offset whose record
     /// timestamp is at or after the given time (in milliseconds), from the leader's time
-    /// index, never below its log start. A partition with no record that recent maps to
-    /// its high watermark, where the next record will go (Kafka's client returns null
-    /// there; a seek to the high watermark is what callers then do). A partition whose
-    /// leader could not answer is left out. Positions do not change: [`Consumer::seek`]
-    /// to the answers to start reading there.
+    /// index, never below its log start. A partition with no record that recent below
+    /// the high watermark maps to `None`, as Kafka's client maps it to null (the broker
+    /// answers offset -1). A partition whose leader could not answer is left out (Kafka
+    /// throws a timeout). Positions do not change: [`Consumer::seek`] to the answers to
+    /// start reading there.
     pub async fn offsets_for_times(
         &mut self,
         timestamps_ms: &BTreeMap<TopicPartition, u64>,
-    ) -> BTreeMap<TopicPartition, Offset> {
+    ) -> BTreeMap<TopicPartition, Option<Offset>> {
         if self.need_metadata {
             let topics: Vec<String> = timestamps_ms.keys().map(|tp| tp.topic.to_string()).collect();
             let timeout = Duration::from_millis(self.config.request_timeout_ms);
@@ -119,7 +203,9 @@ impl Consumer {
         offsets
     }
 
-    async fn list_offset(&mut self, tp: &TopicPartition, spec: OffsetSpec) -> Option<Offset> {
+    /// One ListOffsets lookup: `None` when the leader could not answer, `Some(None)` when
+    /// it answered that no offset matches (a timestamp past every record).
+    async fn list_offset(&mut self, tp: &TopicPartition, spec: OffsetSpec) -> Option<Option<Offset>> {
         let timeout = Duration::from_millis(self.config.request_timeout_ms);
         let Some((leader, _)) = self.view.leader(tp) else {
             self.need_metadata = true;
@@ -142,15 +228,17 @@ impl Consumer {
     }
 
     /// Fetches from every assigned partition's leader once and returns what came back,
-    /// at most `max.poll.records`, in partition then offset order.
-    pub async fn poll(&mut self) -> Vec<ConsumedRecord> {
+    /// at most `max.poll.records`, in partition then offset order. Fails, returning no
+    /// records, when a partition needs the application to seek (only with
+    /// `auto.offset.reset = "none"`): as Kafka's `poll` throws.
+    pub async fn poll(&mut self) -> Result<Vec<ConsumedRecord>, ConsumerError> {
         self.poll_waiting(self.config.fetch_max_wait_ms).await
     }
 
     /// [`poll`](Self::poll), with the leaders waiting at most `max_wait_ms` for data
     /// instead of `fetch.max.wait.ms` (what Kafka's `poll(timeout)` with a short
     /// timeout amounts to: it returns without waiting for a fetch to fill).
-    pub async fn poll_waiting(&mut self, max_wait_ms: u64) -> Vec<ConsumedRecord> {
+    pub async fn poll_waiting(&mut self, max_wait_ms: u64) -> Result<Vec<ConsumedRecord>, ConsumerError> {
         let timeout = Duration::from_millis(self.config.request_timeout_ms + max_wait_ms);
         if self.need_metadata {
             let topics: Vec<String> = self.assignment.iter().map(|tp| tp.topic.to_string()).collect();
@@ -158,22 +246,31 @@ impl Consumer {
                 self.need_metadata = false;
             }
         }
+        self.raise_pending_error()?;
         self.reset_missing_positions().await;
+        self.raise_pending_error()?;
+        self.validate_positions().await;
+        self.raise_pending_error()?;
+        let kip320 = self.config.offset_validation == OffsetValidation::Kip320;
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
         for tp in &self.assignment {
             let (Some(position), Some((leader, epoch))) = (self.positions.get(tp), self.view.leader(tp)) else {
                 continue;
             };
+            if !position.is_fetchable() {
+                continue; // Awaiting validation.
+            }
             by_leader.entry(leader).or_default().push(FetchPartition {
                 tp: tp.clone(),
-                fetch_offset: *position,
-                current_leader_epoch: Some(epoch),
+                fetch_offset: position.position.offset,
+                // Consumers before 2.3 send no epoch (Fetch v8 and older): no fencing.
+                current_leader_epoch: kip320.then_some(epoch),
             });
         }
         if by_leader.is_empty() {
             self.need_metadata = true;
             sleep(Duration::from_millis(max_wait_ms.min(100))).await;
-            return Vec::new();
+            return Ok(Vec::new());
         }
         // Send every fetch first so that the leaders wait in parallel.
         let mut pending = Vec::new();
@@ -195,50 +292,141 @@ impl Consumer {
             }
         }
         records.truncate(self.config.max_poll_records);
-        // Positions advance only for what is returned.
-        let mut next: BTreeMap<TopicPartition, Offset> = BTreeMap::new();
-        for record in &records {
-            next.insert(record.tp.clone(), record.offset + 1);
+        // Positions advance only for what is returned, into the epoch of the batch that
+        // held the last record returned.
+        let mut next: BTreeMap<TopicPartition, (Offset, LeaderEpoch)> = BTreeMap::new();
+        for (record, epoch) in &records {
+            next.insert(record.tp.clone(), (record.offset + 1, *epoch));
         }
-        self.positions.extend(next);
-        records
+        for (tp, (offset, epoch)) in next {
+            if let Some(position) = self.positions.get_mut(&tp) {
+                position.advance(offset, epoch);
+            }
+        }
+        Ok(records.into_iter().map(|(record, _)| record).collect())
     }
 
-    fn absorb(&mut self, parts: Vec<crate::protocol::FetchPartitionResponse>, records: &mut Vec<ConsumedRecord>) {
+    /// Raises the first pending error, if any (Kafka throws one exception per poll).
+    fn raise_pending_error(&mut self) -> Result<(), ConsumerError> {
+        match self.pending_errors.pop_first() {
+            Some((_, error)) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    fn absorb(
+        &mut self,
+        parts: Vec<crate::protocol::FetchPartitionResponse>,
+        records: &mut Vec<(ConsumedRecord, LeaderEpoch)>,
+    ) {
         for part in parts {
             match part.error {
                 None => {}
                 Some(ErrorCode::OffsetOutOfRange) => {
-                    self.positions.remove(&part.tp);
+                    if self.config.auto_offset_reset == OffsetReset::None {
+                        if let Some(offset) = self.position(&part.tp) {
+                            let error = ConsumerError::OffsetOutOfRange { tp: part.tp.clone(), offset };
+                            self.pending_errors.insert(part.tp.clone(), error);
+                        }
+                    } else {
+                        self.positions.remove(&part.tp);
+                    }
                     continue;
                 }
+                // FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER...:
+                // refresh metadata; a new epoch there starts validation (KIP-320).
                 Some(_) => {
                     self.need_metadata = true;
                     continue;
                 }
             }
-            let position = self.positions.get(&part.tp).copied().unwrap_or(0);
+            let position = self.position(&part.tp).unwrap_or(0);
             for batch in &part.batches {
                 for (offset, record) in batch.offsets_and_records() {
                     if offset >= position {
-                        records.push(ConsumedRecord { tp: part.tp.clone(), offset, value: record.value });
+                        let consumed = ConsumedRecord { tp: part.tp.clone(), offset, value: record.value };
+                        records.push((consumed, batch.partition_leader_epoch));
                     }
                 }
             }
         }
     }
 
-    /// Looks up a starting position by `auto.offset.reset` for partitions without one.
+    /// Looks up a starting position by `auto.offset.reset` (or a requested
+    /// [`seek_to`](Self::seek_to)) for partitions without one.
     async fn reset_missing_positions(&mut self) {
-        let missing: Vec<TopicPartition> =
-            self.assignment.iter().filter(|tp| !self.positions.contains_key(*tp)).cloned().collect();
-        let spec = match self.config.auto_offset_reset {
-            OffsetReset::Earliest => OffsetSpec::Earliest,
-            OffsetReset::Latest => OffsetSpec::Latest,
-        };
+        let missing: Vec<TopicPartition> = self
+            .assignment
+            .iter()
+            .filter(|tp| !self.positions.contains_key(*tp) && !self.pending_errors.contains_key(*tp))
+            .cloned()
+            .collect();
         for tp in missing {
-            if let Some(offset) = self.list_offset(&tp, spec).await {
-                self.positions.insert(tp, offset);
+            let reset = self.pending_resets.get(&tp).copied().unwrap_or(self.config.auto_offset_reset);
+            let spec = match reset {
+                OffsetReset::Earliest => OffsetSpec::Earliest,
+                OffsetReset::Latest => OffsetSpec::Latest,
+                OffsetReset::None => {
+                    self.pending_errors.insert(tp.clone(), ConsumerError::NoOffsetForPartition(tp));
+                    continue;
+                }
+            };
+            if let Some(Some(offset)) = self.list_offset(&tp, spec).await {
+                self.pending_resets.remove(&tp);
+                self.positions.insert(tp, PartitionPosition::fetching(FetchPosition::unvalidated(offset)));
+            }
+        }
+    }
+
+    /// KIP-320 (Kafka's `Fetcher.validateOffsetsIfNeeded`, 2.3 to 3.x): each position
+    /// whose leader or leader epoch changed in metadata awaits validation; ask the
+    /// leader where the position's epoch ends and complete it
+    /// ([`PartitionPosition::complete_validation`]). Kafka sends these asynchronously
+    /// and fetches the other partitions meanwhile; here they go before the fetch, which
+    /// changes only timing.
+    async fn validate_positions(&mut self) {
+        let timeout = Duration::from_millis(self.config.request_timeout_ms);
+        let validation = self.config.offset_validation;
+        let assignment = self.assignment.clone();
+        for tp in assignment {
+            let current = self.view.leader(&tp).map(|(leader, epoch)| LeaderAndEpoch { leader, epoch });
+            let Some(position) = self.positions.get_mut(&tp) else { continue };
+            if !position.maybe_validate(current, validation) || self.pending_errors.contains_key(&tp) {
+                continue;
+            }
+            let requested = position.position;
+            let (Some(current), Some(epoch)) = (requested.current_leader, requested.offset_epoch) else { continue };
+            let Some(conn) = self.view.connection(current.leader) else {
+                self.need_metadata = true;
+                continue;
+            };
+            let request = Request::OffsetForLeaderEpoch {
+                tp: tp.clone(),
+                current_leader_epoch: current.epoch,
+                leader_epoch: epoch,
+            };
+            let answer = match conn.call(request, timeout).await {
+                Ok(Response::OffsetForLeaderEpoch(answer)) if answer.error.is_none() => answer,
+                Ok(_) => {
+                    // FENCED / UNKNOWN_LEADER_EPOCH, not the leader: retry after a refresh.
+                    self.need_metadata = true;
+                    continue;
+                }
+                Err(_) => {
+                    self.view.disconnect(current.leader);
+                    self.need_metadata = true;
+                    continue;
+                }
+            };
+            let Some(position) = self.positions.get_mut(&tp) else { continue };
+            match position.complete_validation(&requested, &answer, self.config.auto_offset_reset) {
+                Validation::Ignored | Validation::Confirmed | Validation::Rewound { .. } => {}
+                Validation::Reset => {
+                    self.positions.remove(&tp);
+                }
+                Validation::Raised(truncation) => {
+                    self.pending_errors.insert(tp.clone(), ConsumerError::LogTruncation { tp, truncation });
+                }
             }
         }
     }

@@ -7,4 +7,5 @@ pub mod consumer;
 pub mod group;
 pub mod metadata;
 pub mod partitioner;
+pub mod position;
 pub mod producer;

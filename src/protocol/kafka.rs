@@ -87,8 +87,9 @@ pub enum Response {
     ListOffsets {
         /// Why the lookup failed, if it did.
         error: Option<ErrorCode>,
-        /// The offset found.
-        offset: Offset,
+        /// The offset found; `None` when a timestamp lookup finds no record at or after
+        /// the time below the high watermark (Kafka answers offset -1, UNKNOWN_OFFSET).
+        offset: Option<Offset>,
     },
     /// Answer to [`Request::OffsetForLeaderEpoch`].
     OffsetForLeaderEpoch(OffsetForLeaderEpochResponse),

@@ -29,8 +29,8 @@ pub use kafka::{
 };
 pub use meta::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, SessionId, ZNode};
 pub use modes::{
-    AssignmentStrategy, FollowerRestart, OffsetReset, StickyAlgorithm, TruncationMode, UnkeyedPartitioning,
-    UnknownProducerSequence,
+    AssignmentStrategy, FollowerRestart, OffsetReset, OffsetValidation, StickyAlgorithm, TruncationMode,
+    UnkeyedPartitioning, UnknownProducerSequence,
 };
 pub use names::{broker_name, broker_names, partition_name, NodeName, NodeRole, METASTORE};
 pub use records::{Record, RecordBatch};

@@ -48,6 +48,32 @@ pub enum OffsetReset {
     Earliest,
     /// From the high watermark: only records written after the consumer started.
     Latest,
+    /// No reset: the consumer raises an error to the application instead (Kafka's
+    /// `NoOffsetForPartitionException`, `OffsetOutOfRangeException` and, with KIP-320
+    /// validation, `LogTruncationException`), which must seek.
+    None,
+}
+
+/// Whether a consumer checks its position against the log after a leader change
+/// (KIP-320's consumer side, Kafka 2.3, KAFKA-7747). There is no Kafka setting for it:
+/// the scenario key is `offset_validation` under `[consumers.config]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum OffsetValidation {
+    /// Kafka up to 2.2: the consumer fetches from the new leader at its position, without
+    /// a leader epoch; only OFFSET_OUT_OF_RANGE makes it reset. If the new leader's log
+    /// diverged below the position (unclean election) and has since grown past it, the
+    /// consumer reads on from there, never seeing the records that replaced the ones it
+    /// read (`"none"`).
+    None,
+    /// Kafka 2.3 and later: fetches carry the consumer's leader epoch (fenced with
+    /// FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), and a new leader epoch in metadata
+    /// puts the position in "awaiting validation": the consumer asks the leader with
+    /// OffsetsForLeaderEpoch where the epoch of its last fetched record ends, and if that
+    /// is below its position, it detected log truncation and rewinds to the divergence
+    /// point, or raises it to the application under `auto.offset.reset = "none"`
+    /// (`"kip-320"`).
+    #[default]
+    Kip320,
 }
 
 /// An assignment strategy, as named by `partition.assignment.strategy`.

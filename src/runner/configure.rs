@@ -140,6 +140,7 @@ pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>) -> Cons
         fetch_max_wait_ms: spec.config.fetch_max_wait_ms,
         max_poll_records: spec.config.max_poll_records as usize,
         request_timeout_ms: 30_000,
+        offset_validation: spec.config.offset_validation,
     }
 }
 

@@ -8,7 +8,7 @@ use crate::profile::Switch;
 use super::model::Scenario;
 use super::model_clients::{ConsumerSpec, ProducerSpec};
 use super::validate::{FOLLOWER_RESTARTS, TRUNCATION_MODES, UNKNOWN_PRODUCER_SEQUENCES};
-use super::workload::{ACKS, PARTITIONERS, STICKY_ASSIGNORS};
+use super::workload::{ACKS, OFFSET_VALIDATIONS, PARTITIONERS, STICKY_ASSIGNORS};
 
 /// One release switch in one scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,5 +100,6 @@ fn values_of(s: &Scenario, switch: Switch) -> Vec<String> {
         Switch::Partitioner => producers(&|p| spelling(&PARTITIONERS, p.partitioner)),
         Switch::StickyAssignor => consumers(&|c| spelling(&STICKY_ASSIGNORS, c.sticky_assignor)),
         Switch::SessionTimeout => consumers(&|c| c.config.session_timeout_ms.to_string()),
+        Switch::OffsetValidation => consumers(&|c| spelling(&OFFSET_VALIDATIONS, c.config.offset_validation)),
     }
 }

@@ -116,6 +116,7 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
     "heartbeat.interval.ms",
     "partition.assignment.strategy",
     "default.api.timeout.ms",
+    "offset_validation",
 ];
 
 /// `[[faults]]`, every kind together; `faults` checks which keys each kind takes.

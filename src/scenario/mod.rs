@@ -48,7 +48,10 @@
 //! mode = "subscribe"                     # or "assign"
 //! group = "billing"
 //! [consumers.config]
-//! "auto.offset.reset" = "earliest"
+//! "auto.offset.reset" = "earliest"       # or "latest" (default), or "none": errors go to
+//!                                        #   the application (a failed poll), which seeks
+//! offset_validation = "kip-320"          # or "none" (Kafka <= 2.2): validate positions
+//!                                        #   after a leader change (KIP-320, 2.3)
 //!
 //! [[faults]]
 //! at = "5s"

@@ -1,6 +1,6 @@
 //! The validated workload types: producers and consumers, with Kafka's client settings.
 
-use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, StickyAlgorithm, UnkeyedPartitioning};
+use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, OffsetValidation, StickyAlgorithm, UnkeyedPartitioning};
 
 /// A group of identical producers (`[[producers]]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -211,6 +211,10 @@ pub struct ConsumerSettings {
     /// `default.api.timeout.ms` (2.0+, KIP-266): how long blocking calls such as
     /// `commitSync` retry, in milliseconds (default 60000).
     pub default_api_timeout_ms: u64,
+    /// `offset_validation` (a scenario key; Kafka has no setting): whether the consumer
+    /// validates its positions after a leader change, KIP-320 (`"kip-320"`, Kafka 2.3
+    /// and later, the default) or not (`"none"`, Kafka 2.2 and before).
+    pub offset_validation: OffsetValidation,
 }
 
 impl Default for ConsumerSettings {
@@ -226,6 +230,7 @@ impl Default for ConsumerSettings {
             heartbeat_interval_ms: 3_000,
             partition_assignment_strategy: AssignmentStrategy::Range,
             default_api_timeout_ms: 60_000,
+            offset_validation: OffsetValidation::Kip320,
         }
     }
 }

@@ -57,10 +57,12 @@ fn an_explicit_setting_wins_over_the_release() {
 
 #[test]
 fn an_unmodelled_release_is_an_error_at_its_position() {
-    let e = parse("seeds = [1]\nkafka_version = \"9.1\"\nduration = \"1s\"\n", Path::new("scenarios/x.toml")).unwrap_err();
+    let e =
+        parse("seeds = [1]\nkafka_version = \"9.1\"\nduration = \"1s\"\n", Path::new("scenarios/x.toml")).unwrap_err();
     assert_eq!((e.line, e.field.as_deref()), (2, Some("kafka_version")));
     assert!(e.to_string().contains("Kafka 9.1 is not modelled; expected a release from 0.8 to 3.9"), "{e}");
-    let e = parse("seeds = [1]\nkafka_version = \"two\"\nduration = \"1s\"\n", Path::new("scenarios/x.toml")).unwrap_err();
+    let e =
+        parse("seeds = [1]\nkafka_version = \"two\"\nduration = \"1s\"\n", Path::new("scenarios/x.toml")).unwrap_err();
     assert!(e.to_string().contains("expected a Kafka release such as \"2.4\""), "{e}");
 }
 
@@ -128,4 +130,33 @@ fn release_switches_are_read_from_the_file_by_their_keys() {
     .unwrap_err();
     assert_eq!((e.line, e.field.as_deref()), (4, Some("cluster.follower_restart")));
     assert!(e.to_string().contains("expected \"leader-change\", \"leader-change-or-missed-epoch\" or \"every-leader-epoch\""), "{e}");
+}
+
+/// A scenario under `version` with one standalone consumer; `config` is its config table.
+fn consumer_under(version: &str, config: &str) -> Result<Scenario, ScenarioError> {
+    parse(
+        &format!(
+            "kafka_version = \"{version}\"\nseeds = [1]\nduration = \"1s\"\n[[topics]]\nname = \"t\"\n\
+             [[consumers]]\ntopic = \"t\"\n{config}\n"
+        ),
+        Path::new("scenarios/x.toml"),
+    )
+}
+
+#[test]
+fn consumers_validate_positions_from_2_3_unless_the_file_says_otherwise() {
+    use crate::protocol::{OffsetReset, OffsetValidation};
+    let validation =
+        |version: &str, config: &str| consumer_under(version, config).unwrap().consumers[0].config.offset_validation;
+    assert_eq!(validation("2.2", ""), OffsetValidation::None);
+    assert_eq!(validation("2.2", "[consumers.config]\n\"auto.offset.reset\" = \"earliest\""), OffsetValidation::None);
+    assert_eq!(validation("2.3", ""), OffsetValidation::Kip320);
+    assert_eq!(validation("3.9", ""), OffsetValidation::Kip320);
+    assert_eq!(validation("2.2", "[consumers.config]\noffset_validation = \"kip-320\""), OffsetValidation::Kip320);
+    assert_eq!(validation("3.9", "[consumers.config]\noffset_validation = \"none\""), OffsetValidation::None);
+    let none = consumer_under("3.9", "[consumers.config]\n\"auto.offset.reset\" = \"none\"").unwrap();
+    assert_eq!(none.consumers[0].config.auto_offset_reset, OffsetReset::None);
+    let e = consumer_under("3.9", "[consumers.config]\noffset_validation = \"yes\"").unwrap_err();
+    assert_eq!((e.line, e.field.as_deref()), (9, Some("consumers[0].config.offset_validation")));
+    assert!(e.to_string().contains("kip-320") && e.to_string().contains("none"), "{e}");
 }

@@ -2,7 +2,7 @@
 //! rules that tie client settings together (idempotence, delivery timeout, group.id).
 
 use crate::profile::{Profile, Switch};
-use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, StickyAlgorithm, UnkeyedPartitioning};
+use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, OffsetValidation, StickyAlgorithm, UnkeyedPartitioning};
 
 use super::error::{did_you_mean, excerpt, one_of};
 use super::fields::{at_least, opt_u64_min, profile_bool, profile_choice, profile_u64, switch_choice, Notes};
@@ -419,13 +419,27 @@ const STRATEGIES: [(&str, AssignmentStrategy); 6] = [
     ("org.apache.kafka.clients.consumer.StickyAssignor", AssignmentStrategy::Sticky),
 ];
 
+/// `auto.offset.reset` by Kafka's spellings.
+const OFFSET_RESETS: [(&str, OffsetReset); 3] =
+    [("earliest", OffsetReset::Earliest), ("latest", OffsetReset::Latest), ("none", OffsetReset::None)];
+
+/// `offset_validation` by its scenario spellings (also the profile's values).
+pub(super) const OFFSET_VALIDATIONS: [(&str, OffsetValidation); 2] =
+    [("kip-320", OffsetValidation::Kip320), ("none", OffsetValidation::None)];
+
 /// Kafka's consumer defaults in the scenario's release.
 fn consumer_defaults(profile: &Profile) -> ConsumerSettings {
-    ConsumerSettings { session_timeout_ms: profile_u64(profile, Switch::SessionTimeout), ..ConsumerSettings::default() }
+    ConsumerSettings {
+        session_timeout_ms: profile_u64(profile, Switch::SessionTimeout),
+        offset_validation: profile_choice(profile, Switch::OffsetValidation, &OFFSET_VALIDATIONS),
+        ..ConsumerSettings::default()
+    }
 }
 
 fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -> Res<ConsumerSettings> {
     let d = consumer_defaults(profile);
+    let offset_validation =
+        switch_choice(t, "offset_validation", profile, Switch::OffsetValidation, &OFFSET_VALIDATIONS)?;
     let auto_commit = t.opt_bool("enable.auto.commit")?;
     if let Some(a) = auto_commit.as_ref().filter(|a| a.value && !has_group) {
         return Err(a.pos.issue(
@@ -472,7 +486,7 @@ fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -> Res<Consu
     Ok(ConsumerSettings {
         auto_offset_reset: t
             .opt_string("auto.offset.reset", "a string")?
-            .map(|sp| choice(&sp, &[("earliest", OffsetReset::Earliest), ("latest", OffsetReset::Latest)]))
+            .map(|sp| choice(&sp, &OFFSET_RESETS))
             .transpose()?
             .unwrap_or(d.auto_offset_reset),
         fetch_max_wait_ms: t.opt_u64("fetch.max.wait.ms")?.map_or(d.fetch_max_wait_ms, |v| v.value),
@@ -489,5 +503,6 @@ fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -> Res<Consu
         partition_assignment_strategy: strategy,
         default_api_timeout_ms: opt_u64_min(t, "default.api.timeout.ms", 1)?
             .map_or(d.default_api_timeout_ms, |v| v.value),
+        offset_validation,
     })
 }

@@ -1,7 +1,7 @@
 //! Standalone consumers of the workload (`mode = "assign"`) and the liveness phase's
 //! final drain, which reads every partition to its high watermark.
 
-use super::{poll_value, Incarnation, WorkloadContext};
+use super::{poll_value, Incarnation, Recovery, WorkloadContext};
 use crate::client::consumer::{Consumer, ConsumerConfig};
 use crate::history::{MicroOp, OpFn, OpType, OpValue, Recorder, RunPhase};
 use crate::protocol::{OffsetReset, Request, Response, TopicPartition};
@@ -49,12 +49,26 @@ async fn consume(
     }
 }
 
-/// One recorded poll: invoke, fetch, ok with the records per partition.
+/// One recorded poll: invoke, fetch, ok with the records per partition. A poll that
+/// raised an error (only under `auto.offset.reset = "none"`) is recorded as failed with
+/// the error, and the application seeks as [`Recovery`] says.
 async fn poll_once(life: &mut Incarnation, consumer: &mut Consumer) -> usize {
-    life.invoke(OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]));
-    let records = consumer.poll().await;
-    life.complete(OpType::Ok, poll_value(&records), None);
-    records.len()
+    let poll = || OpValue::Txn(vec![MicroOp::Poll { records: None }]);
+    life.invoke(OpFn::Poll, poll());
+    match consumer.poll().await {
+        Ok(records) => {
+            life.complete(OpType::Ok, poll_value(&records), None);
+            records.len()
+        }
+        Err(error) => {
+            life.complete(OpType::Fail, poll(), Some(error.to_string()));
+            match Recovery::after(&error) {
+                Recovery::Seek(tp, offset) => consumer.seek(&tp, offset),
+                Recovery::SeekTo(tp, reset) => consumer.seek_to(&tp, reset),
+            }
+            0
+        }
+    }
 }
 
 /// What the liveness drain found.
@@ -81,6 +95,8 @@ pub async fn drain(
         fetch_max_wait_ms: 100,
         max_poll_records: 10_000,
         request_timeout_ms: 5_000,
+        // The drain reads from the log start: there is no position to validate.
+        offset_validation: Default::default(),
     };
     let mut consumer = Consumer::new(net, config);
     let topics: std::collections::BTreeSet<String> = expected.iter().map(|tp| tp.topic.to_string()).collect();

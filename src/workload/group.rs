@@ -7,7 +7,7 @@
 //! a stall can strike between polling a record, processing it and committing it. That
 //! window is where at-most-once and at-least-once differ.
 
-use super::{add_polled, poll_value, AppFault, Progress, WorkloadContext};
+use super::{add_polled, poll_value, AppFault, Progress, Recovery, WorkloadContext};
 use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener, PendingCommit};
 use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords, RunPhase};
@@ -193,10 +193,24 @@ async fn member_loop(
         app.life.invoke_in_group(OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]), group.clone());
         // A worker with records to process calls poll() with a short timeout, so as
         // not to idle while the brokers wait for new data.
-        let records = if app.backlog.is_empty() { member.fetch().await } else { member.fetch_without_waiting().await };
+        let fetched = if app.backlog.is_empty() { member.fetch().await } else { member.fetch_without_waiting().await };
         // A stall that struck inside poll() stops the application thread there: poll()
         // returns, and the records are processed, only when it runs again.
         ctx.wait_while_stalled(&name).await;
+        let records = match fetched {
+            Ok(records) => records,
+            Err(error) => {
+                // Only under auto.offset.reset = "none": record the error, seek, poll again.
+                let poll = OpValue::Txn(vec![MicroOp::Poll { records: None }]);
+                app.life.complete_in_group(OpType::Fail, poll, Some(error.to_string()), group.clone());
+                match Recovery::after(&error) {
+                    Recovery::Seek(tp, offset) => member.seek(&tp, offset),
+                    Recovery::SeekTo(tp, reset) => member.seek_to(&tp, reset),
+                }
+                sleep(poll_interval).await;
+                continue;
+            }
+        };
         app.life.complete_in_group(OpType::Ok, poll_value(&records), None, group.clone());
         if spec.commit == CommitPolicy::BeforeProcessing {
             // At most once: the positions, past what was just polled, before processing.

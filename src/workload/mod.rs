@@ -25,8 +25,35 @@ pub use process::{Incarnation, ProcessIds};
 pub use producer::run_producer;
 pub use progress::Progress;
 
-use crate::client::consumer::ConsumedRecord;
+use crate::client::consumer::{ConsumedRecord, ConsumerError};
 use crate::history::{MicroOp, OpValue, PolledRecords};
+use crate::protocol::{Offset, OffsetReset, TopicPartition};
+
+/// How the workload's application answers an error its consumer's poll raised (only
+/// under `auto.offset.reset = "none"`): the failed poll is recorded with the error, then
+/// the application seeks, as Kafka's documentation of each exception suggests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Recovery {
+    /// After log truncation with a known divergence point: seek there
+    /// (`LogTruncationException.divergentOffsets()`).
+    Seek(TopicPartition, Offset),
+    /// Otherwise: `seekToBeginning`.
+    SeekTo(TopicPartition, OffsetReset),
+}
+
+impl Recovery {
+    fn after(error: &ConsumerError) -> Recovery {
+        match error {
+            ConsumerError::LogTruncation { tp, truncation } => match truncation.divergent_offset {
+                Some(offset) => Recovery::Seek(tp.clone(), offset),
+                None => Recovery::SeekTo(tp.clone(), OffsetReset::Earliest),
+            },
+            ConsumerError::OffsetOutOfRange { tp, .. } | ConsumerError::NoOffsetForPartition(tp) => {
+                Recovery::SeekTo(tp.clone(), OffsetReset::Earliest)
+            }
+        }
+    }
+}
 
 /// A completed poll's value: what each partition returned, in offset order.
 fn poll_value(records: &[ConsumedRecord]) -> OpValue {

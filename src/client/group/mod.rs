@@ -33,7 +33,7 @@ use commit::{commit_with_retries, CommitBudget};
 use super::assignor::{self, MemberSubscription};
 use crate::protocol::StickyAlgorithm;
 use crate::protocol::AssignmentStrategy;
-use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig};
+use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig, ConsumerError};
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
 use crate::sim::net::NodeNet;
 use madsim::time::Instant;
@@ -246,14 +246,21 @@ impl GroupConsumer {
 
     /// The fetch part of Kafka's `poll()`: records from the held partitions, advancing
     /// the positions past what is returned.
-    pub async fn fetch(&mut self) -> Vec<ConsumedRecord> {
+    /// Fails as [`Consumer::poll`] does, only under `auto.offset.reset = "none"`.
+    pub async fn fetch(&mut self) -> Result<Vec<ConsumedRecord>, ConsumerError> {
         self.consumer.poll().await
     }
 
     /// [`fetch`](Self::fetch) that does not wait for data to arrive (Kafka's `poll`
     /// with a zero timeout), for an application whose worker is still busy.
-    pub async fn fetch_without_waiting(&mut self) -> Vec<ConsumedRecord> {
+    pub async fn fetch_without_waiting(&mut self) -> Result<Vec<ConsumedRecord>, ConsumerError> {
         self.consumer.poll_waiting(0).await
+    }
+
+    /// Moves a held partition to its log start or high watermark on the next fetch
+    /// (Kafka's `seekToBeginning` / `seekToEnd`).
+    pub fn seek_to(&mut self, tp: &TopicPartition, reset: crate::protocol::OffsetReset) {
+        self.consumer.seek_to(tp, reset);
     }
 
     /// Commits `offsets` (next offsets to consume) in the member's generation and waits
@@ -430,6 +437,11 @@ impl GroupConsumer {
             Ok(GroupResponse::Offsets { error: None, offsets }) => {
                 for (tp, committed) in offsets {
                     if let Some(offset) = committed {
+                        // Simplified: Kafka 2.3+ commits the position's leader epoch
+                        // (OffsetCommit v6+) and validates a position restored from it
+                        // (`refreshCommittedOffsetsIfNeeded` -> `seekUnvalidated`); here the
+                        // committed offset carries no epoch, so the restored position is
+                        // validated only after the member has fetched from it.
                         self.consumer.seek(&tp, offset);
                     }
                 }
