@@ -17,6 +17,7 @@ mod faults_kinds;
 mod group_limits;
 mod groups;
 mod kip320;
+mod museum;
 mod phases;
 mod planted;
 mod producer;
