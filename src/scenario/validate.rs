@@ -43,7 +43,8 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         None => path.file_stem().map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned()),
     };
     let text_key = |key: &str| -> Res<Option<String>> { Ok(root.opt_string(key, "a string")?.map(|s| s.value)) };
-    let theme = root.opt_string("theme", "a string")?.map(|sp| choice(&sp, &THEMES)).transpose()?;
+    let themes = Theme::ALL.map(|t| (t.name(), t));
+    let theme = root.opt_string("theme", "a string")?.map(|sp| choice(&sp, &themes)).transpose()?;
     let profile = match root.opt_string("kafka_version", "a Kafka release such as \"2.4\"")? {
         Some(sp) => sp.value.parse().and_then(Profile::of).map_err(|e| sp.pos.issue(e))?,
         None => Profile::default(),
@@ -129,16 +130,6 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         source: text.to_string(),
     })
 }
-
-const THEMES: [(&str, Theme); 7] = [
-    ("loss", Theme::Loss),
-    ("duplication", Theme::Duplication),
-    ("ordering", Theme::Ordering),
-    ("availability", Theme::Availability),
-    ("consumer-groups", Theme::ConsumerGroups),
-    ("replication-internals", Theme::ReplicationInternals),
-    ("history", Theme::History),
-];
 
 fn scenario_name(sp: Sp<String>) -> Res<String> {
     let ok =
