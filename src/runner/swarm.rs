@@ -288,6 +288,8 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
                 FaultAction::Duplicate { target, peers: Target::Everyone, rate }
             }
             // Validation refuses these kinds in a scenario without group consumers.
+            FaultKind::Stop => FaultAction::Stop { target: broker_role(rng, brokers, &partitions) },
+            FaultKind::RollingRestart => FaultAction::RollingRestart,
             FaultKind::Stall => FaultAction::Stall { target: Target::Node(rng.pick(&members).clone()) },
             FaultKind::Leave => FaultAction::Leave { target: Target::Node(rng.pick(&members).clone()) },
             // Validation refuses the undoing kinds in `[nemesis] kinds`.
