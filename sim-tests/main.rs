@@ -16,6 +16,7 @@ mod faults;
 mod faults_kinds;
 mod group_limits;
 mod groups;
+mod operations;
 mod phases;
 mod planted;
 mod producer;

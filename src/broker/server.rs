@@ -52,12 +52,25 @@ pub async fn run_broker(ctx: BrokerContext) {
     if let Some(flush_ms) = shared.config.flush_ms {
         madsim::task::spawn(background::run_periodic_flush(shared.clone(), flush_ms));
     }
+    // The clean shutdown runs beside the registration loop in this task (a task of its
+    // own would change every run's schedule): the loop returns only once the shutdown
+    // asked it to close the metastore session.
     let (close_session, closing) = watch::channel(false);
-    let (session_closed, on_session_closed) = oneshot::channel();
-    madsim::task::spawn(shutdown::run(shared.clone(), stop, close_session, on_session_closed));
-    keep_registered(&shared, &mut commands_rx, closing).await;
-    // Shutting down: the session is closed; wait for the kill.
-    let _ = session_closed.send(());
+    {
+        let shutdown = shutdown::run(shared.clone(), stop.clone(), close_session);
+        let registered = keep_registered(&shared, &mut commands_rx, closing);
+        tokio::pin!(shutdown, registered);
+        let mut shutdown_done = false;
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut registered => break,
+                _ = &mut shutdown, if !shutdown_done => shutdown_done = true,
+            }
+        }
+    }
+    // The session is closed: the process may be killed now.
+    stop.mark_exited();
     refusing_commands(&mut commands_rx, std::future::pending::<()>()).await;
 }
 

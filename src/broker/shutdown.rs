@@ -18,7 +18,7 @@ use crate::sim::net::Addr;
 use madsim::time::sleep;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 /// How a stop request reaches a broker process and how its end reaches the nemesis. One
 /// per broker, shared by every incarnation of its process.
@@ -68,15 +68,10 @@ impl StopSwitch {
     }
 }
 
-/// The broker side of a stop: waits for the request, then shuts down cleanly. Sets
-/// `close_session` once the logs are safe and waits (at most a session timeout) for the
-/// registration task to close the metastore session (`session_closed`).
-pub(super) async fn run(
-    shared: SharedBroker,
-    stop: StopSwitch,
-    close_session: watch::Sender<bool>,
-    session_closed: oneshot::Receiver<()>,
-) {
+/// The broker side of a stop: waits for the request, then shuts down cleanly, and sets
+/// `close_session` once the logs are safe: the registration loop then closes the
+/// metastore session and returns, and the process says it is done.
+pub(super) async fn run(shared: SharedBroker, stop: StopSwitch, close_session: watch::Sender<bool>) {
     stop.requested().await;
     if shared.config.controlled_shutdown.enable {
         let moved = controlled_shutdown(&shared).await;
@@ -91,8 +86,6 @@ pub(super) async fn run(
     // `ReplicaManager.shutdown(checkpointHW = true)`.
     background::write_high_watermark_checkpoint(&shared);
     close_session.send_replace(true);
-    let _ = madsim::time::timeout(Duration::from_millis(shared.config.session_timeout_ms), session_closed).await;
-    stop.mark_exited();
 }
 
 /// The controlled-shutdown settings.

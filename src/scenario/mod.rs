@@ -21,6 +21,9 @@
 //!                                        # or "legacy" (pre-KIP-101); default: the release's
 //! [cluster.config]                       # Kafka's broker keys and defaults
 //! "min.insync.replicas" = 2
+//! "controlled.shutdown.enable" = true    # a "stop" moves leaderships away first
+//! "auto.leader.rebalance.enable" = true  # preferred leaders return: first check 5 s
+//! "leader.imbalance.check.interval.seconds" = 300  # after a controller takes office
 //!
 //! [network]
 //! latency_min = "1ms"
@@ -55,6 +58,20 @@
 //! kind = "crash"                         # crash | restart | partition | heal
 //! target = "the leader of orders-0"      #   | packet-loss | latency
 //! duration = "3s"                        # undo after 3s (here: restart)
+//!
+//! [[faults]]                             # an operator's clean stop of brokers
+//! at = "10s"
+//! kind = "stop"                          # controlled shutdown (if enabled), flush,
+//! target = "the leader of orders-0"      # close the metastore session, exit; with a
+//! duration = "5s"                        # duration, restart 5s after the fault fired
+//!                                        # (or when it has exited, if later)
+//!
+//! [[faults]]                             # an operator's rolling restart: every broker
+//! at = "15s"                             # in id order, the controller of the moment
+//! kind = "rolling-restart"               # last; each stops cleanly, restarts at once,
+//!                                        # and the next waits until it is back in the
+//!                                        # ISR of every partition it hosts (at most
+//!                                        # 30 s); takes no target and no duration
 //!
 //! [nemesis]                              # faults drawn from the seed (see `nemesis`)
 //! kinds = ["crash", "partition"]
