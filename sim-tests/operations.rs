@@ -66,9 +66,10 @@ fn restarted_at(outcome: &RunOutcome, broker: u32, after_ns: u64) -> u64 {
 /// Whether `broker` itself stepped down as leader of `tp` (became its follower) between
 /// the two times.
 fn stepped_down(outcome: &RunOutcome, broker: u32, tp: &str, from_ns: u64, to_ns: u64) -> bool {
-    trace(outcome).iter().filter(|e| e.time_ns > from_ns && e.time_ns < to_ns).any(|e| {
-        matches!(&e.event, Event::BecomeFollower { tp: t, broker: b, .. } if &**t == tp && *b == broker)
-    })
+    trace(outcome)
+        .iter()
+        .filter(|e| e.time_ns > from_ns && e.time_ns < to_ns)
+        .any(|e| matches!(&e.event, Event::BecomeFollower { tp: t, broker: b, .. } if &**t == tp && *b == broker))
 }
 
 fn broker_id(name: &str) -> u32 {
@@ -93,7 +94,11 @@ fn a_controlled_stop_moves_leadership_before_the_broker_exits_and_a_crash_does_n
         assert!(stepped_down(&stopped, old, "orders-0", at, back), "seed {seed}: broker-{old} never stepped down");
         // The partition had a leader all along: the move is one controller round trip,
         // well before the broker's session could have expired.
-        assert!(moved_at - at < SESSION_TIMEOUT_MS * MS / 2, "seed {seed}: moved {} ms after the stop", (moved_at - at) / MS);
+        assert!(
+            moved_at - at < SESSION_TIMEOUT_MS * MS / 2,
+            "seed {seed}: moved {} ms after the stop",
+            (moved_at - at) / MS
+        );
         assert!(stopped.unavailability.is_empty(), "seed {seed}: {:?}", stopped.unavailability);
 
         let crash = stop.replace("\"stop\"", "\"crash\"");
@@ -180,7 +185,10 @@ fn a_rolling_restart_with_acks_all_and_controlled_shutdown_loses_nothing() {
         let (at, _) = fault(&outcome, FaultKind::RollingRestart);
         for tp in ["orders-0", "orders-1", "orders-2"] {
             let found = elections(&outcome, tp, at);
-            assert!(found.iter().any(|(_, _, r)| *r == ElectionReason::ControlledShutdown), "seed {seed} {tp}: {found:?}");
+            assert!(
+                found.iter().any(|(_, _, r)| *r == ElectionReason::ControlledShutdown),
+                "seed {seed} {tp}: {found:?}"
+            );
             assert!(found.iter().all(|(_, _, r)| *r != ElectionReason::BrokerFailure), "seed {seed} {tp}: {found:?}");
         }
         assert!(outcome.unavailability.is_empty(), "seed {seed}: {:?}", outcome.unavailability);

@@ -204,16 +204,20 @@ async fn keep_registered(
             None => return,
             Some(Ok(meta)) => meta,
             Some(Err(_)) => {
-                if refusing_commands(commands, until_closing(&closing, sleep(Duration::from_millis(200)))).await.is_none()
+                if refusing_commands(commands, until_closing(&closing, sleep(Duration::from_millis(200))))
+                    .await
+                    .is_none()
                 {
                     return;
                 }
                 continue;
             }
         };
-        let registered =
-            refusing_commands(commands, until_closing(&closing, register(&meta, &controller::broker_path(me), &registration)))
-                .await;
+        let registered = refusing_commands(
+            commands,
+            until_closing(&closing, register(&meta, &controller::broker_path(me), &registration)),
+        )
+        .await;
         let closed = match registered {
             None => true,
             Some(false) => false,

@@ -35,7 +35,6 @@ pub enum StickyAlgorithm {
     Constrained,
 }
 
-
 /// What one member of a group told the coordinator in JoinGroup.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct MemberSubscription {
@@ -59,7 +58,11 @@ pub type Assignment = BTreeMap<String, Vec<TopicPartition>>;
 /// topics missing from it (not created yet) get nothing. Member ids are expected to be
 /// unique; a repeated id keeps its first subscription. `members` come in the order the
 /// leader received them. The result depends only on the input.
-pub fn assign(strategy: AssignmentStrategy, members: &[MemberSubscription], partitions: &BTreeMap<String, u32>) -> Assignment {
+pub fn assign(
+    strategy: AssignmentStrategy,
+    members: &[MemberSubscription],
+    partitions: &BTreeMap<String, u32>,
+) -> Assignment {
     assign_with(strategy, StickyAlgorithm::default(), members, partitions)
 }
 

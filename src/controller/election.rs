@@ -81,10 +81,8 @@ pub fn controlled_shutdown_leader(
     live: &BTreeSet<BrokerId>,
     shutting_down: &BTreeSet<BrokerId>,
 ) -> Option<Decision> {
-    let leader = state
-        .replicas
-        .iter()
-        .find(|r| live.contains(r) && state.isr.contains(r) && !shutting_down.contains(r))?;
+    let leader =
+        state.replicas.iter().find(|r| live.contains(r) && state.isr.contains(r) && !shutting_down.contains(r))?;
     let mut next = state.clone();
     next.leader = Some(*leader);
     next.leader_epoch += 1;
@@ -221,7 +219,10 @@ mod tests {
         assert_eq!(d.state.leader_epoch, 6);
         // A replica out of the ISR, or dead, or also shutting down, is passed over.
         let s = state(Some(1), &[1, 3], &[1, 2, 3]);
-        assert_eq!(controlled_shutdown_leader(&s, &live(&[1, 2, 3]), &shutting).unwrap().state.leader, Some(BrokerId(3)));
+        assert_eq!(
+            controlled_shutdown_leader(&s, &live(&[1, 2, 3]), &shutting).unwrap().state.leader,
+            Some(BrokerId(3))
+        );
         assert_eq!(controlled_shutdown_leader(&s, &live(&[1, 2]), &shutting), None);
         assert_eq!(controlled_shutdown_leader(&s, &live(&[1, 2, 3]), &live(&[1, 3])), None);
     }
@@ -259,7 +260,10 @@ mod tests {
         // A dead preferred replica cannot lead.
         assert!(imbalanced_partitions(&partitions, &live(&[2]), 10).is_empty());
         let d = preferred_leader(&partitions[2], &all).unwrap();
-        assert_eq!((d.state.leader, d.state.leader_epoch, d.state.isr.clone()), (Some(BrokerId(1)), 6, vec![BrokerId(1), BrokerId(2)]));
+        assert_eq!(
+            (d.state.leader, d.state.leader_epoch, d.state.isr.clone()),
+            (Some(BrokerId(1)), 6, vec![BrokerId(1), BrokerId(2)])
+        );
         assert_eq!(preferred_leader(&partitions[0], &all), None);
     }
 }

@@ -53,8 +53,10 @@ impl ControllerCommand {
                 let _ = reply.send(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None });
             }
             ControllerCommand::ControlledShutdown(_, reply) => {
-                let _ = reply
-                    .send(Response::ControlledShutdown { error: Some(ErrorCode::NotController), remaining: Vec::new() });
+                let _ = reply.send(Response::ControlledShutdown {
+                    error: Some(ErrorCode::NotController),
+                    remaining: Vec::new(),
+                });
             }
         }
     }
@@ -443,7 +445,10 @@ impl<'a> ActiveController<'a> {
     /// before it can shut down again). Kafka also sends the broker StopReplica for the
     /// partitions it follows; here the broker exits right after the answer, and the
     /// ISR change reaches the leader through LeaderAndIsr.
-    async fn controlled_shutdown(&mut self, broker: BrokerId) -> Result<Result<Vec<TopicPartition>, ErrorCode>, Resign> {
+    async fn controlled_shutdown(
+        &mut self,
+        broker: BrokerId,
+    ) -> Result<Result<Vec<TopicPartition>, ErrorCode>, Resign> {
         if !self.live.contains_key(&broker) {
             return Ok(Err(ErrorCode::BrokerNotAvailable));
         }
@@ -662,6 +667,13 @@ impl<'a> ActiveController<'a> {
             && request.new_isr.iter().all(|b| current.replicas.contains(b) && self.live.contains_key(b));
         if !valid {
             return refuse(ErrorCode::InvalidUpdateVersion);
+        }
+        // KIP-841 (Kafka 3.3, `KafkaController.processAlterPartition`): a broker shutting
+        // down is not live for the ISR, so a leader cannot take it back in between its
+        // controlled shutdown and its exit. (Before 3.3 it could, until the broker's
+        // session ended; that window is not modelled.)
+        if request.new_isr.iter().any(|b| self.shutting_down.contains(b)) {
+            return refuse(ErrorCode::IneligibleReplica);
         }
         let next = PartitionState { isr: request.new_isr.clone(), ..current };
         match self.write_state(next).await {

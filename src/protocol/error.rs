@@ -56,6 +56,9 @@ pub enum ErrorCode {
     /// The controller does not know the broker as live (a ControlledShutdown from a
     /// broker whose registration it has not seen).
     BrokerNotAvailable,
+    /// An AlterIsr named a replica the controller cannot take into the ISR: not live, or
+    /// shutting down (KIP-841).
+    IneligibleReplica,
 }
 
 impl ErrorCode {
@@ -114,6 +117,7 @@ impl ErrorCode {
             ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
             ErrorCode::InvalidSessionTimeout => "INVALID_SESSION_TIMEOUT",
             ErrorCode::BrokerNotAvailable => "BROKER_NOT_AVAILABLE",
+            ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
         }
     }
 }

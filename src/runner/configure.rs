@@ -5,11 +5,11 @@
 use super::RunOptions;
 use crate::broker::coordinator::{CoordinatorConfig, OFFSETS_TOPIC};
 use crate::broker::{BrokerConfig, ControlledShutdownConfig, UnknownProducerSequence};
-use crate::controller::AutoRebalance;
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
 use crate::client::partitioner::UnkeyedPartitioning;
 use crate::client::producer::ProducerConfig;
+use crate::controller::AutoRebalance;
 use crate::protocol::{broker_names, BrokerId, FollowerRestart, RetentionConfig, TopicAssignment, METASTORE};
 use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
 use crate::sim::net::{Addr, NetConfig};

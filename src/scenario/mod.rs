@@ -156,7 +156,6 @@ mod tests_values;
 use std::path::Path;
 
 pub use error::ScenarioError;
-pub use overrides::{set_arguments, SetScope, Setting};
 pub use limits::{
     DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC, MAX_SEEDS,
 };
@@ -164,10 +163,11 @@ pub use model::{
     BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, SwarmSpec, Theme, TopicSettings, TopicSpec,
 };
 pub use model_clients::{
-    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning,
-    Processing, ProducerSettings, ProducerSpec, SendMode,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning, Processing, ProducerSettings,
+    ProducerSpec, SendMode,
 };
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, Target, Trigger, TriggerEvent};
+pub use overrides::{set_arguments, SetScope, Setting};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};
 
 /// Reads, parses and validates the scenario file at `path`.
@@ -189,10 +189,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and validates scenario text with `--set` settings applied over it.
 pub fn parse_with(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Result<Scenario, ScenarioError> {
-    validate::build(text, path, settings, scope)
-        .map_err(|issue| {
-            let setting = overrides::setting_of(&issue, text.len(), settings).map(|s| s.to_string());
-            ScenarioError::from_issue(path, text, issue, setting)
-        })
+    validate::build(text, path, settings, scope).map_err(|issue| {
+        let setting = overrides::setting_of(&issue, text.len(), settings).map(|s| s.to_string());
+        ScenarioError::from_issue(path, text, issue, setting)
+    })
 }
-

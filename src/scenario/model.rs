@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use super::model_clients::{ConsumerSpec, ProducerSpec, SendMode};
 use super::model_faults::{FaultSpec, NemesisSpec};
-use crate::check::AnomalyKind;
 use super::overrides::Setting;
+use crate::check::AnomalyKind;
 use crate::profile::Profile;
 use crate::protocol::TruncationMode;
 

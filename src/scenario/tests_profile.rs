@@ -57,9 +57,11 @@ fn an_explicit_setting_wins_over_the_release() {
 
 #[test]
 fn an_unmodelled_release_is_an_error_at_its_position() {
-    let e = parse("seeds = [1]\nkafka_version = \"9.1\"\nduration = \"1s\"\n", Path::new("scenarios/x.toml")).unwrap_err();
+    let e =
+        parse("seeds = [1]\nkafka_version = \"9.1\"\nduration = \"1s\"\n", Path::new("scenarios/x.toml")).unwrap_err();
     assert_eq!((e.line, e.field.as_deref()), (2, Some("kafka_version")));
     assert!(e.to_string().contains("Kafka 9.1 is not modelled; expected a release from 0.8 to 3.9"), "{e}");
-    let e = parse("seeds = [1]\nkafka_version = \"two\"\nduration = \"1s\"\n", Path::new("scenarios/x.toml")).unwrap_err();
+    let e =
+        parse("seeds = [1]\nkafka_version = \"two\"\nduration = \"1s\"\n", Path::new("scenarios/x.toml")).unwrap_err();
     assert!(e.to_string().contains("expected a Kafka release such as \"2.4\""), "{e}");
 }

@@ -31,8 +31,8 @@ pub use heartbeat::{HeartbeatConfig, Membership, SharedMembership};
 use commit::{commit_with_retries, CommitBudget};
 
 use super::assignor::{self, MemberSubscription, StickyAlgorithm};
-use crate::protocol::AssignmentStrategy;
 use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig};
+use crate::protocol::AssignmentStrategy;
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
 use crate::sim::net::NodeNet;
 use madsim::time::Instant;

@@ -14,7 +14,6 @@ mod nodes;
 mod stops;
 mod targets;
 
-
 use super::observer::Observer;
 use crate::fault::FaultKind;
 use crate::history::ClusterState;

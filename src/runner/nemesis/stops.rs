@@ -156,7 +156,11 @@ impl Nemesis {
     pub(super) fn stop(&mut self, target: &Target, now: &ClusterState) -> Option<crate::runner::nemesis::Undo> {
         let names = self.resolve(target, now);
         let stopped: Vec<String> = names.into_iter().filter(|n| self.stopper.stop(n, false)).collect();
-        self.trace(FaultKind::Stop, stopped.clone(), "clean shutdown requested (controlled shutdown first if enabled)".into());
+        self.trace(
+            FaultKind::Stop,
+            stopped.clone(),
+            "clean shutdown requested (controlled shutdown first if enabled)".into(),
+        );
         Some(crate::runner::nemesis::Undo::Restart(stopped))
     }
 
@@ -178,7 +182,11 @@ impl Nemesis {
             roll(stopper, observer, assignments, brokers.clone()).await;
             recorder.trace(
                 "nemesis",
-                Event::FaultEnded { kind: FaultKind::RollingRestart, targets: brokers, detail: "every broker restarted".into() },
+                Event::FaultEnded {
+                    kind: FaultKind::RollingRestart,
+                    targets: brokers,
+                    detail: "every broker restarted".into(),
+                },
             );
         });
         self.rolls.push(task);
