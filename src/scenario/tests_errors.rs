@@ -68,7 +68,9 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
          `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `flush.messages`, `flush.ms`, \
          `log.retention.ms`, `log.retention.bytes`, `log.segment.bytes`, `log.retention.check.interval.ms`, \
          `offsets.topic.num.partitions`, `offsets.topic.replication.factor`, `group.min.session.timeout.ms`, \
-         `group.max.session.timeout.ms` or `group.initial.rebalance.delay.ms`"
+         `group.max.session.timeout.ms`, `group.initial.rebalance.delay.ms`, `controlled.shutdown.enable`, \
+         `controlled.shutdown.max.retries`, `controlled.shutdown.retry.backoff.ms`, `auto.leader.rebalance.enable`, \
+         `leader.imbalance.check.interval.seconds` or `leader.imbalance.per.broker.percentage`"
     );
     let e = err(&format!("{BASE}replication.factor = 3\n"));
     assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]]; expected one of `name`,"), "{e}");
@@ -138,7 +140,7 @@ fn bad_values_list_the_choices() {
         err(&format!("{BASE}[[faults]]\nat = \"3s\"\nkind = \"explode\"\n")),
         "scenarios/x.toml:5:8: `faults[0].kind`: expected \"crash\", \"restart\", \"partition\", \"heal\", \
          \"packet-loss\", \"latency\", \"power-loss\", \"pause\", \"resume\", \"clog\", \"reorder\", \
-         \"duplicate\", \"stall\" or \"leave\", found \"explode\""
+         \"duplicate\", \"stall\", \"leave\", \"stop\" or \"rolling-restart\", found \"explode\""
     );
     assert_eq!(
         err(&format!("{BASE}[network]\npacket_loss_rate = 1.0\n")),
@@ -157,7 +159,7 @@ fn missing_required_keys_point_at_their_table() {
         err(&format!("{BASE}\n[[faults]]\nat = \"3s\"\n")),
         "scenarios/x.toml:4:1: `faults[0].kind`: missing required key `kind`; expected the fault kind, one of \
          `crash`, `restart`, `partition`, `heal`, `packet-loss`, `latency`, `power-loss`, `pause`, `resume`, \
-         `clog`, `reorder`, `duplicate`, `stall` or `leave`"
+         `clog`, `reorder`, `duplicate`, `stall`, `leave`, `stop` or `rolling-restart`"
     );
     assert_eq!(
         err(&with_orders("[[consumers]]\ntopic = \"orders\"\nmode = \"subscribe\"\n")),
