@@ -249,8 +249,12 @@ impl Nemesis {
 
     /// The liveness phase's first step: heal everything and restart every node.
     pub fn heal_everything(&mut self) {
-        for roll in self.rolls.drain(..) {
-            roll.abort();
+        for roll in std::mem::take(&mut self.rolls) {
+            if !roll.is_finished() {
+                roll.abort();
+                let ended = vec![(FaultKind::RollingRestart, self.brokers())];
+                trace_ended(&self.recorder, ended, "cut short by the liveness phase");
+            }
         }
         self.heal();
         // Reordering and duplication are faults too: FIFO, exactly-once delivery returns.
