@@ -18,6 +18,7 @@ mod group_limits;
 mod groups;
 mod kip320;
 mod museum;
+mod operations;
 mod phases;
 mod planted;
 mod producer;

@@ -153,6 +153,8 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
         metastore: Addr::new("metastore"),
         unknown_producer_sequence: UnknownProducerSequence::default(),
         group_coordinator: Default::default(),
+        controlled_shutdown: Default::default(),
+        auto_rebalance: None,
         plant: None,
     }
 }
@@ -175,6 +177,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
             net: network.add_host(&Addr::new("broker-1")),
             disk: disks.disk("broker-1"),
             tracer: recorder.tracer("broker-1"),
+            stop: Default::default(),
         };
         let broker = handle.create_node().name("broker-1").init(move || run_broker(ctx.clone())).build();
 

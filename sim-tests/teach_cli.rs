@@ -43,12 +43,12 @@ fn explain_tells_the_story_of_a_lost_write_with_its_cause_and_prevention() {
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
     for needle in [
-        "The life of value 3930 of orders-0 (offset 3930)",
-        "broker-1 appends it as leader at offset 3930 in leader epoch 0",
+        "The life of value 3957 of orders-0 (offset 3957)",
+        "broker-1 appends it as leader at offset 3957 in leader epoch 0",
         "broker-1 acknowledges the batch to the producer (acks=1)",
         "fault: crash on broker-1",
-        "broker-2 becomes leader of orders-0 in epoch 1 with log end offset 3930, without offset 3930",
-        "Cause: Lost because broker-1 acknowledged it with acks=1 at 8.526 s; broker-1 crashed at 8.600 s before any follower fetched it",
+        "broker-2 becomes leader of orders-0 in epoch 1 with log end offset 3957, without offset 3957",
+        "Cause: Lost because broker-1 acknowledged it with acks=1 at 8.562 s; broker-1 crashed at 8.600 s before any follower fetched it",
         "Prevention: acks=all with min.insync.replicas=2 would have prevented the loss.",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");

@@ -58,6 +58,11 @@ pub enum FaultKind {
     Stall,
     /// A consumer closes cleanly, leaves its group and rejoins later.
     Leave,
+    /// A broker shuts down cleanly (an operator's stop): controlled shutdown first if
+    /// `controlled.shutdown.enable`, its logs flushed, then it exits.
+    Stop,
+    /// Every broker in turn stops cleanly and restarts (an operator's rolling restart).
+    RollingRestart,
 }
 
 impl FaultKind {
@@ -124,7 +129,9 @@ mod tests {
                 "reorder",
                 "duplicate",
                 "stall",
-                "leave"
+                "leave",
+                "stop",
+                "rolling-restart"
             ]
         );
     }

@@ -87,13 +87,18 @@ pub async fn run_high_watermark_checkpoint(shared: SharedBroker) {
     let interval = Duration::from_millis(shared.config.high_watermark_checkpoint_interval_ms);
     loop {
         sleep(interval).await;
-        let checkpoint: BTreeMap<TopicPartition, Offset> = {
-            let state = shared.lock();
-            state.partitions.iter().map(|(tp, p)| (tp.clone(), p.high_watermark())).collect()
-        };
-        let bytes = bincode::serialize(&checkpoint).expect("checkpoint serializes");
-        shared.disk.overwrite_durably(HIGH_WATERMARK_CHECKPOINT, Bytes::from(bytes));
+        write_high_watermark_checkpoint(&shared);
     }
+}
+
+/// Writes every partition's high watermark durably.
+pub fn write_high_watermark_checkpoint(shared: &SharedBroker) {
+    let checkpoint: BTreeMap<TopicPartition, Offset> = {
+        let state = shared.lock();
+        state.partitions.iter().map(|(tp, p)| (tp.clone(), p.high_watermark())).collect()
+    };
+    let bytes = bincode::serialize(&checkpoint).expect("checkpoint serializes");
+    shared.disk.overwrite_durably(HIGH_WATERMARK_CHECKPOINT, Bytes::from(bytes));
 }
 
 /// Reads the high watermark checkpoint (empty if absent or unreadable).

@@ -24,6 +24,7 @@ mod producer_state;
 mod retention;
 mod segment;
 mod server;
+mod shutdown;
 
 pub use epoch_cache::EpochCache;
 pub use follower_progress::IsrLagRule;
@@ -31,6 +32,7 @@ pub use log::PartitionLog;
 pub use partition::{Partition, StateNews};
 pub use producer_state::{ProducerState, SequenceCheck};
 pub use server::{run_broker, BrokerContext};
+pub use shutdown::{ControlledShutdownConfig, StopSwitch};
 
 use crate::history::Tracer;
 use crate::plant::PlantedBug;
@@ -90,6 +92,11 @@ pub struct BrokerConfig {
     /// The group coordinator's settings (`group.*.session.timeout.ms`,
     /// `group.initial.rebalance.delay.ms`).
     pub group_coordinator: coordinator::CoordinatorConfig,
+    /// `controlled.shutdown.*`: what a clean shutdown asks of the controller first.
+    pub controlled_shutdown: ControlledShutdownConfig,
+    /// `auto.leader.rebalance.enable` with `leader.imbalance.*`: the controller's
+    /// periodic preferred-leader election (`None` when disabled).
+    pub auto_rebalance: Option<crate::controller::AutoRebalance>,
     /// The bug planted in this broker (and its controller component), if any: see
     /// [`crate::plant`]. `None` in every real configuration.
     pub plant: Option<PlantedBug>,

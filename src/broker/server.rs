@@ -6,6 +6,7 @@ use super::background::{self, read_high_watermark_checkpoint};
 use super::fetcher::Fetchers;
 use super::log::PartitionLog;
 use super::partition::Partition;
+use super::shutdown::{self, StopSwitch};
 use super::{handlers, BrokerConfig, MetadataCache, ReplicaState, Shared, SharedBroker};
 use crate::controller::{self, ControllerCommand, ControllerContext};
 use crate::history::{Event, Tracer};
@@ -17,7 +18,7 @@ use madsim::time::sleep;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 /// Everything a broker process is started with.
 #[derive(Clone)]
@@ -30,10 +31,13 @@ pub struct BrokerContext {
     pub disk: Disk,
     /// The node's tracer.
     pub tracer: Tracer,
+    /// Where a clean stop is requested (the nemesis' `stop` fault).
+    pub stop: StopSwitch,
 }
 
 /// The broker process's main: never returns while the process lives.
 pub async fn run_broker(ctx: BrokerContext) {
+    let stop = ctx.stop.clone();
     let shared = start(ctx);
     let (commands_tx, mut commands_rx) = mpsc::unbounded_channel();
     let listener_shared = shared.clone();
@@ -48,7 +52,26 @@ pub async fn run_broker(ctx: BrokerContext) {
     if let Some(flush_ms) = shared.config.flush_ms {
         madsim::task::spawn(background::run_periodic_flush(shared.clone(), flush_ms));
     }
-    keep_registered(&shared, &mut commands_rx).await;
+    // The clean shutdown runs beside the registration loop in this task (a task of its
+    // own would change every run's schedule): the loop returns only once the shutdown
+    // asked it to close the metastore session.
+    let (close_session, closing) = watch::channel(false);
+    {
+        let shutdown = shutdown::run(shared.clone(), stop.clone(), close_session);
+        let registered = keep_registered(&shared, &mut commands_rx, closing);
+        tokio::pin!(shutdown, registered);
+        let mut shutdown_done = false;
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut registered => break,
+                _ = &mut shutdown, if !shutdown_done => shutdown_done = true,
+            }
+        }
+    }
+    // The session is closed: the process may be killed now.
+    stop.mark_exited();
+    refusing_commands(&mut commands_rx, std::future::pending::<()>()).await;
 }
 
 /// Loads every partition log from disk and traces what was found.
@@ -141,14 +164,27 @@ async fn handle(
             answer.await.unwrap_or(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None })
         }
         Request::InitProducerId => handlers::init_producer_id(shared),
+        Request::ControlledShutdown { broker_id } => {
+            let refused = Response::ControlledShutdown { error: Some(ErrorCode::NotController), remaining: Vec::new() };
+            let (reply, answer) = oneshot::channel();
+            if controller.send(ControllerCommand::ControlledShutdown(broker_id, reply)).is_err() {
+                return refused;
+            }
+            answer.await.unwrap_or(refused)
+        }
         Request::Group(request) => Response::Group(super::coordinator::service::handle(shared, request).await),
         Request::Meta(_) => Response::Error(ErrorCode::UnsupportedRequest),
     }
 }
 
 /// Registers the broker in the metastore and runs the controller candidate; when the
-/// session expires, starts over with a new session.
-async fn keep_registered(shared: &SharedBroker, commands: &mut mpsc::UnboundedReceiver<ControllerCommand>) {
+/// session expires, starts over with a new session. Returns once `closing` turns true
+/// (a clean shutdown), after closing the session it holds.
+async fn keep_registered(
+    shared: &SharedBroker,
+    commands: &mut mpsc::UnboundedReceiver<ControllerCommand>,
+    closing: watch::Receiver<bool>,
+) {
     let me = shared.id();
     let endpoint = BrokerEndpoint { id: me, host: BrokerConfig::host_of(me) };
     let registration = serde_json::to_string(&endpoint).expect("endpoint serializes");
@@ -159,20 +195,53 @@ async fn keep_registered(shared: &SharedBroker, commands: &mut mpsc::UnboundedRe
         topics: shared.config.topics.clone(),
         request_timeout_ms: shared.config.inter_broker_timeout_ms,
         plant: shared.config.plant,
+        auto_rebalance: shared.config.auto_rebalance,
     };
     loop {
         let connect =
             MetaClient::connect(shared.net.clone(), shared.config.metastore.clone(), shared.config.session_timeout_ms);
-        let meta = match refusing_commands(commands, connect).await {
-            Ok(meta) => meta,
-            Err(_) => {
-                refusing_commands(commands, sleep(Duration::from_millis(200))).await;
+        let meta = match refusing_commands(commands, until_closing(&closing, connect)).await {
+            None => return,
+            Some(Ok(meta)) => meta,
+            Some(Err(_)) => {
+                if refusing_commands(commands, until_closing(&closing, sleep(Duration::from_millis(200))))
+                    .await
+                    .is_none()
+                {
+                    return;
+                }
                 continue;
             }
         };
-        if refusing_commands(commands, register(&meta, &controller::broker_path(me), &registration)).await {
-            controller::run_candidate(&controller_ctx, &meta, commands).await;
+        let registered = refusing_commands(
+            commands,
+            until_closing(&closing, register(&meta, &controller::broker_path(me), &registration)),
+        )
+        .await;
+        let closed = match registered {
+            None => true,
+            Some(false) => false,
+            Some(true) => {
+                let candidate = controller::run_candidate(&controller_ctx, &meta, commands);
+                until_closing(&closing, candidate).await.is_none()
+            }
+        };
+        if closed {
+            // `KafkaServer.shutdown` closes the ZooKeeper client: the session and its
+            // ephemeral registration end now.
+            let _ = refusing_commands(commands, meta.close()).await;
+            return;
         }
+    }
+}
+
+/// Runs `work` unless `closing` turns true first (`None` then).
+async fn until_closing<T>(closing: &watch::Receiver<bool>, work: impl std::future::Future<Output = T>) -> Option<T> {
+    let mut closing = closing.clone();
+    tokio::select! {
+        biased;
+        Ok(_) = closing.wait_for(|c| *c) => None,
+        out = work => Some(out),
     }
 }
 
@@ -190,9 +259,7 @@ async fn refusing_commands<T>(
             biased;
             out = &mut work => return out,
             command = commands.recv() => match command {
-                Some(ControllerCommand::AlterIsr(_, reply)) => {
-                    let _ = reply.send(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None });
-                }
+                Some(command) => command.refuse(),
                 None => return work.await,
             },
         }

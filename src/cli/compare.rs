@@ -9,8 +9,8 @@
 //! naming the flag.
 
 use super::load_with;
-use crate::runner::sweep::{parallel_seeds, SeedRange};
 use crate::runner;
+use crate::runner::sweep::{parallel_seeds, SeedRange};
 use crate::scenario::{set_arguments, Scenario, SetScope, Setting};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -2,10 +2,10 @@
 //! story of the first anomaly of each kind (or of every anomaly).
 
 use super::load_with;
-use crate::scenario::{SetScope, Setting};
 use crate::check::AnomalyKind;
 use crate::explain::{self, Setup};
 use crate::runner;
+use crate::scenario::{SetScope, Setting};
 use std::path::Path;
 
 /// Parses an anomaly kind name for `--anomaly`, listing the valid names on error.
@@ -18,13 +18,7 @@ pub fn parse_kind(name: &str) -> Result<AnomalyKind, String> {
 
 /// Runs the seed and prints the stories; returns the exit code (0 whether or not
 /// anomalies were found: explaining is not judging).
-pub fn explain_run(
-    file: &Path,
-    settings: &[Setting],
-    seed: Option<u64>,
-    kind: Option<AnomalyKind>,
-    all: bool,
-) -> i32 {
+pub fn explain_run(file: &Path, settings: &[Setting], seed: Option<u64>, kind: Option<AnomalyKind>, all: bool) -> i32 {
     let scenario = match load_with(file, settings, SetScope::OneScenario) {
         Ok(s) => s,
         Err(code) => return code,

@@ -3,8 +3,8 @@
 //! into `DIR/<scenario>/` (default `reports/`).
 
 use super::{load_with, EXIT_OUTPUT};
-use crate::scenario::{SetScope, Setting};
 use crate::report;
+use crate::scenario::{SetScope, Setting};
 use std::path::Path;
 
 /// Writes the reports; returns the exit code.

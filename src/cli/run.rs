@@ -4,10 +4,10 @@
 
 use super::trace::{self, Focus};
 use super::{load_with, write_jsonl};
-use crate::scenario::SetScope;
 use crate::check::Anomaly;
 use crate::runner::{self, RunOutcome, SeedVerdict};
 use crate::scenario::Scenario;
+use crate::scenario::SetScope;
 use std::collections::BTreeMap;
 use std::path::Path;
 

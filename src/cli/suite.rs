@@ -4,10 +4,10 @@
 
 use super::run::render_anomalies;
 use super::{load_with, EXIT_NO_INPUT, EXIT_OUTPUT};
-use crate::scenario::{SetScope, Setting};
 use crate::runner::sweep::{parallel_seeds, status_name, SeedRecord};
 use crate::runner::{self, ScenarioVerdict, SeedVerdict, Status};
 use crate::scenario::Scenario;
+use crate::scenario::{SetScope, Setting};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

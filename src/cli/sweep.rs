@@ -4,9 +4,9 @@
 
 use super::run::render_anomalies;
 use super::{load_with, EXIT_OUTPUT};
-use crate::scenario::{SetScope, Setting};
 use crate::runner::sweep::{parallel_seeds, SeedRange, SeedRecord, Shard};
 use crate::runner::{self, Status};
+use crate::scenario::{SetScope, Setting};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -45,7 +45,11 @@ pub type Assignment = BTreeMap<String, Vec<TopicPartition>>;
 /// topics missing from it (not created yet) get nothing. Member ids are expected to be
 /// unique; a repeated id keeps its first subscription. `members` come in the order the
 /// leader received them. The result depends only on the input.
-pub fn assign(strategy: AssignmentStrategy, members: &[MemberSubscription], partitions: &BTreeMap<String, u32>) -> Assignment {
+pub fn assign(
+    strategy: AssignmentStrategy,
+    members: &[MemberSubscription],
+    partitions: &BTreeMap<String, u32>,
+) -> Assignment {
     assign_with(strategy, StickyAlgorithm::default(), members, partitions)
 }
 

@@ -16,7 +16,7 @@ use crate::protocol::{
 };
 use crate::sim::net::{Addr, NodeNet};
 use channel::BrokerChannel;
-use madsim::time::sleep;
+use madsim::time::{sleep, sleep_until, Instant};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -41,7 +41,40 @@ pub fn broker_path(id: BrokerId) -> String {
 pub enum ControllerCommand {
     /// A leader's ISR change.
     AlterIsr(AlterIsrRequest, oneshot::Sender<Response>),
+    /// A broker about to shut down asks for its leaderships to move (controlled shutdown).
+    ControlledShutdown(BrokerId, oneshot::Sender<Response>),
 }
+
+impl ControllerCommand {
+    /// Answers the command with NOT_CONTROLLER: this broker is not the active controller.
+    pub fn refuse(self) {
+        match self {
+            ControllerCommand::AlterIsr(_, reply) => {
+                let _ = reply.send(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None });
+            }
+            ControllerCommand::ControlledShutdown(_, reply) => {
+                let _ = reply.send(Response::ControlledShutdown {
+                    error: Some(ErrorCode::NotController),
+                    remaining: Vec::new(),
+                });
+            }
+        }
+    }
+}
+
+/// The automatic preferred-leader rebalance (`auto.leader.rebalance.enable`), Kafka's
+/// `KafkaController.checkAndTriggerAutoLeaderRebalance`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AutoRebalance {
+    /// `leader.imbalance.check.interval.seconds`, in milliseconds (default 300000).
+    pub check_interval_ms: u64,
+    /// `leader.imbalance.per.broker.percentage` (default 10).
+    pub imbalance_percentage: u32,
+}
+
+/// The first imbalance check after a controller takes office, as Kafka's
+/// `onControllerFailover` schedules it (`scheduleAutoLeaderRebalanceTask(delay = 5 s)`).
+const FIRST_IMBALANCE_CHECK_MS: u64 = 5_000;
 
 /// What the controller component needs from its broker.
 #[derive(Clone)]
@@ -58,6 +91,8 @@ pub struct ControllerContext {
     pub request_timeout_ms: u64,
     /// The bug planted in this controller, if any (the hosting broker's setting).
     pub plant: Option<crate::plant::PlantedBug>,
+    /// The automatic leader rebalance, if enabled.
+    pub auto_rebalance: Option<AutoRebalance>,
 }
 
 /// Runs the controller candidate for one metastore session: contends for `/controller`,
@@ -121,9 +156,7 @@ async fn wait_for_vacancy(
                 _ => {}
             },
             command = commands.recv() => match command {
-                Some(ControllerCommand::AlterIsr(_, reply)) => {
-                    let _ = reply.send(Response::AlterIsr { error: Some(ErrorCode::NotController), state: None });
-                }
+                Some(command) => command.refuse(),
                 None => return,
             },
             _ = expired.changed() => return,
@@ -146,6 +179,11 @@ struct ActiveController<'a> {
     channels: BTreeMap<BrokerId, BrokerChannel>,
     /// Set when a broker or the metastore said a newer controller exists.
     fenced: Arc<AtomicBool>,
+    /// Brokers shutting down under control (Kafka's `shuttingDownBrokerIds`): no
+    /// election picks them; they leave the set when their registration goes.
+    shutting_down: BTreeSet<BrokerId>,
+    /// When the next leader imbalance check is due, if the rebalance is enabled.
+    next_imbalance_check: Option<Instant>,
 }
 
 /// Why the controller stops serving.
@@ -169,6 +207,10 @@ impl<'a> ActiveController<'a> {
             broker_epochs: BTreeMap::new(),
             channels: BTreeMap::new(),
             fenced: Arc::new(AtomicBool::new(false)),
+            shutting_down: BTreeSet::new(),
+            next_imbalance_check: ctx
+                .auto_rebalance
+                .map(|_| Instant::now() + Duration::from_millis(FIRST_IMBALANCE_CHECK_MS)),
         };
         active.refresh_live_brokers().await.ok()?;
         active.load_partitions().await.ok()?;
@@ -204,9 +246,20 @@ impl<'a> ActiveController<'a> {
                             let _ = reply.send(response);
                             Ok(())
                         }
+                        Some(ControllerCommand::ControlledShutdown(broker, reply)) => {
+                            let outcome = self.controlled_shutdown(broker).await;
+                            let response = match &outcome {
+                                Ok(Ok(remaining)) => Response::ControlledShutdown { error: None, remaining: remaining.clone() },
+                                Ok(Err(error)) => Response::ControlledShutdown { error: Some(*error), remaining: Vec::new() },
+                                Err(_) => Response::ControlledShutdown { error: Some(ErrorCode::NotController), remaining: Vec::new() },
+                            };
+                            let _ = reply.send(response);
+                            outcome.map(|_| ())
+                        }
                         None => Err(Resign::Unavailable),
                     },
                     _ = expired.changed() => Err(Resign::Unavailable),
+                    _ = sleep_until_due(self.next_imbalance_check) => self.check_leader_imbalance().await,
                     // Re-check fencing from broker channels now and then.
                     _ = sleep(Duration::from_millis(500)) => Ok(()),
                 };
@@ -327,6 +380,8 @@ impl<'a> ActiveController<'a> {
         if dead.is_empty() && new.is_empty() {
             return Ok(());
         }
+        // Kafka's `onBrokerFailure`: a dead broker is no longer shutting down.
+        self.shutting_down.retain(|b| !dead.contains(b));
         let known_before: BTreeSet<TopicPartition> = self.partitions.keys().cloned().collect();
         self.load_partitions().await?;
         // A broker that restarted unseen first counts as failed (its leaderships and ISR
@@ -335,11 +390,11 @@ impl<'a> ActiveController<'a> {
         let mut changed = BTreeSet::new();
         if !bounced.is_empty() {
             let without_bounced: BTreeSet<BrokerId> =
-                self.live.keys().filter(|b| !bounced.contains(b)).copied().collect();
+                self.electable().into_iter().filter(|b| !bounced.contains(b)).collect();
             changed.extend(self.reevaluate_all(ElectionReason::BrokerFailure, &without_bounced).await?);
         }
         let reason = if dead.is_empty() { ElectionReason::BrokerStartup } else { ElectionReason::BrokerFailure };
-        let live: BTreeSet<BrokerId> = self.live.keys().copied().collect();
+        let live = self.electable();
         changed.extend(self.reevaluate_all(reason, &live).await?);
         changed.extend(self.partitions.keys().filter(|tp| !known_before.contains(*tp)).cloned());
         // Returning brokers learn every partition they host; others learn what changed.
@@ -374,6 +429,95 @@ impl<'a> ActiveController<'a> {
             changed.insert(tp);
         }
         Ok(changed)
+    }
+
+    /// The live brokers an election may pick: those not shutting down (Kafka's
+    /// `ControllerContext.isReplicaOnline` without `includeShuttingDownBrokers`).
+    fn electable(&self) -> BTreeSet<BrokerId> {
+        self.live.keys().filter(|b| !self.shutting_down.contains(b)).copied().collect()
+    }
+
+    /// Kafka's `KafkaController.doControlledShutdown`: marks `broker` as shutting down,
+    /// moves the leadership of every replicated partition it leads to another live ISR
+    /// member, removes it from the ISR of the partitions it follows, tells the replicas,
+    /// and returns the partitions it still leads (none when every move succeeded). The
+    /// broker epoch check of KIP-380 is not modelled (a restarted broker re-registers
+    /// before it can shut down again). Kafka also sends the broker StopReplica for the
+    /// partitions it follows; here the broker exits right after the answer, and the
+    /// ISR change reaches the leader through LeaderAndIsr.
+    async fn controlled_shutdown(
+        &mut self,
+        broker: BrokerId,
+    ) -> Result<Result<Vec<TopicPartition>, ErrorCode>, Resign> {
+        if !self.live.contains_key(&broker) {
+            return Ok(Err(ErrorCode::BrokerNotAvailable));
+        }
+        self.shutting_down.insert(broker);
+        let live: BTreeSet<BrokerId> = self.live.keys().copied().collect();
+        let acting: Vec<TopicPartition> = self
+            .partitions
+            .values()
+            .filter(|s| s.replicas.len() > 1 && s.replicas.contains(&broker))
+            .map(|s| s.tp.clone())
+            .collect();
+        let mut changed = BTreeSet::new();
+        for tp in acting {
+            let state = self.partitions[&tp].clone();
+            if state.leader == Some(broker) {
+                let Some(decision) = election::controlled_shutdown_leader(&state, &live, &self.shutting_down) else {
+                    continue;
+                };
+                let stored = self.write_state(decision.state).await?;
+                self.trace_election(&stored, false, ElectionReason::ControlledShutdown);
+                changed.insert(tp);
+            } else if state.leader.is_some() {
+                let Some(next) = election::remove_from_isr(&state, broker) else {
+                    continue;
+                };
+                let stored = self.write_state(next).await?;
+                self.trace_isr(&stored);
+                changed.insert(tp);
+            }
+        }
+        if !changed.is_empty() {
+            let everyone: Vec<BrokerId> = self.live.keys().copied().collect();
+            self.send_leader_and_isr(&everyone, Some(&changed));
+            self.send_update_metadata();
+        }
+        Ok(Ok(self
+            .partitions
+            .values()
+            .filter(|s| s.leader == Some(broker) && s.replicas.len() > 1)
+            .map(|s| s.tp.clone())
+            .collect()))
+    }
+
+    /// Kafka's `processAutoPreferredReplicaLeaderElection`: elects the preferred replica
+    /// of the partitions of every broker whose leader imbalance is above the percentage,
+    /// then schedules the next check one interval later.
+    async fn check_leader_imbalance(&mut self) -> Result<(), Resign> {
+        let Some(rebalance) = self.ctx.auto_rebalance else {
+            self.next_imbalance_check = None;
+            return Ok(());
+        };
+        self.next_imbalance_check = Some(Instant::now() + Duration::from_millis(rebalance.check_interval_ms));
+        let live = self.electable();
+        let tps = election::imbalanced_partitions(self.partitions.values(), &live, rebalance.imbalance_percentage);
+        let mut changed = BTreeSet::new();
+        for tp in tps {
+            let Some(decision) = election::preferred_leader(&self.partitions[&tp], &live) else {
+                continue;
+            };
+            let stored = self.write_state(decision.state).await?;
+            self.trace_election(&stored, false, ElectionReason::PreferredReplica);
+            changed.insert(tp);
+        }
+        if !changed.is_empty() {
+            let everyone: Vec<BrokerId> = self.live.keys().copied().collect();
+            self.send_leader_and_isr(&everyone, Some(&changed));
+            self.send_update_metadata();
+        }
+        Ok(())
     }
 
     fn unclean_allowed(&self, tp: &TopicPartition) -> bool {
@@ -524,6 +668,13 @@ impl<'a> ActiveController<'a> {
         if !valid {
             return refuse(ErrorCode::InvalidUpdateVersion);
         }
+        // KIP-841 (Kafka 3.3, `KafkaController.processAlterPartition`): a broker shutting
+        // down is not live for the ISR, so a leader cannot take it back in between its
+        // controlled shutdown and its exit. (Before 3.3 it could, until the broker's
+        // session ended; that window is not modelled.)
+        if request.new_isr.iter().any(|b| self.shutting_down.contains(b)) {
+            return refuse(ErrorCode::IneligibleReplica);
+        }
         let next = PartitionState { isr: request.new_isr.clone(), ..current };
         match self.write_state(next).await {
             Ok(stored) => {
@@ -533,6 +684,14 @@ impl<'a> ActiveController<'a> {
             }
             Err(_) => refuse(ErrorCode::NotController),
         }
+    }
+}
+
+/// Sleeps until `due`, or forever when there is nothing due.
+async fn sleep_until_due(due: Option<Instant>) {
+    match due {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

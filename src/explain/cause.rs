@@ -105,6 +105,7 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         let verb = match k {
             FaultKind::Crash => "crashed".to_string(),
             FaultKind::PowerLoss => "lost power".to_string(),
+            FaultKind::Stop => "was stopped".to_string(),
             FaultKind::Pause => "was paused".to_string(),
             FaultKind::Partition | FaultKind::Clog => "was cut off from the cluster".to_string(),
             other => format!("was struck by a {other} fault"),

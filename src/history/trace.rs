@@ -274,6 +274,12 @@ pub enum ElectionReason {
     BrokerFailure,
     /// A broker (re)registered, so partitions without a leader may get one.
     BrokerStartup,
+    /// A broker asked to shut down under control: its leaderships move to other ISR
+    /// members before it exits (`controlled.shutdown.enable`).
+    ControlledShutdown,
+    /// The automatic leader rebalance gave leadership back to the preferred replica
+    /// (`auto.leader.rebalance.enable`).
+    PreferredReplica,
 }
 
 /// A phase of a run, in order. The runner traces the start of the safety and liveness

@@ -53,6 +53,12 @@ pub enum ErrorCode {
     /// The member's `session.timeout.ms` is outside the coordinator's
     /// `group.min.session.timeout.ms` .. `group.max.session.timeout.ms`.
     InvalidSessionTimeout,
+    /// The controller does not know the broker as live (a ControlledShutdown from a
+    /// broker whose registration it has not seen).
+    BrokerNotAvailable,
+    /// An AlterIsr named a replica the controller cannot take into the ISR: not live, or
+    /// shutting down (KIP-841).
+    IneligibleReplica,
 }
 
 impl ErrorCode {
@@ -110,6 +116,8 @@ impl ErrorCode {
             ErrorCode::IllegalGeneration => "ILLEGAL_GENERATION",
             ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
             ErrorCode::InvalidSessionTimeout => "INVALID_SESSION_TIMEOUT",
+            ErrorCode::BrokerNotAvailable => "BROKER_NOT_AVAILABLE",
+            ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
         }
     }
 }

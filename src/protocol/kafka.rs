@@ -49,6 +49,12 @@ pub enum Request {
     AlterIsr(AlterIsrRequest),
     /// An idempotent producer asks for its producer id (any broker answers).
     InitProducerId,
+    /// A broker about to shut down asks the controller to move its leaderships away
+    /// (broker -> controller; Kafka's ControlledShutdownRequest).
+    ControlledShutdown {
+        /// The broker shutting down.
+        broker_id: BrokerId,
+    },
     /// A consumer group request.
     Group(GroupRequest),
     /// A metastore operation (broker or controller -> metastore).
@@ -68,6 +74,7 @@ impl Request {
             Request::UpdateMetadata { .. } => "UpdateMetadata",
             Request::AlterIsr(_) => "AlterIsr",
             Request::InitProducerId => "InitProducerId",
+            Request::ControlledShutdown { .. } => "ControlledShutdown",
             Request::Group(_) => "Group",
             Request::Meta(_) => "Meta",
         }
@@ -111,6 +118,14 @@ pub enum Response {
         producer_id: ProducerId,
         /// The producer epoch.
         producer_epoch: i16,
+    },
+    /// Answer to [`Request::ControlledShutdown`].
+    ControlledShutdown {
+        /// Why the request failed, if it did (NOT_CONTROLLER, BROKER_NOT_AVAILABLE).
+        error: Option<ErrorCode>,
+        /// The partitions the broker still leads (Kafka's `partitionsRemaining`): the
+        /// shutdown succeeded when it is empty.
+        remaining: Vec<TopicPartition>,
     },
     /// Answer to [`Request::Group`].
     Group(GroupResponse),

@@ -89,7 +89,8 @@ pub enum AssignmentStrategy {
 
 impl AssignmentStrategy {
     /// Every strategy, in the order the assignor-comparison scenario reports them.
-    pub const ALL: [AssignmentStrategy; 3] = [AssignmentStrategy::Range, AssignmentStrategy::RoundRobin, AssignmentStrategy::Sticky];
+    pub const ALL: [AssignmentStrategy; 3] =
+        [AssignmentStrategy::Range, AssignmentStrategy::RoundRobin, AssignmentStrategy::Sticky];
 
     /// The short name used in scenario files: `range`, `roundrobin` or `sticky`.
     pub fn name(self) -> &'static str {

@@ -4,11 +4,11 @@
 
 use super::RunOptions;
 use crate::broker::coordinator::{CoordinatorConfig, OFFSETS_TOPIC};
-use crate::broker::BrokerConfig;
+use crate::broker::{BrokerConfig, ControlledShutdownConfig};
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
-
 use crate::client::producer::ProducerConfig;
+use crate::controller::AutoRebalance;
 use crate::protocol::{broker_names, BrokerId, RetentionConfig, TopicAssignment, METASTORE};
 use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
 use crate::sim::net::{Addr, NetConfig};
@@ -91,6 +91,15 @@ pub(super) fn broker_config(
             group_max_session_timeout_ms: c.group_max_session_timeout_ms,
             group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
         },
+        controlled_shutdown: ControlledShutdownConfig {
+            enable: c.controlled_shutdown_enable,
+            max_retries: c.controlled_shutdown_max_retries,
+            retry_backoff_ms: c.controlled_shutdown_retry_backoff_ms,
+        },
+        auto_rebalance: c.auto_leader_rebalance_enable.then_some(AutoRebalance {
+            check_interval_ms: c.leader_imbalance_check_interval_seconds.saturating_mul(1_000),
+            imbalance_percentage: c.leader_imbalance_per_broker_percentage,
+        }),
         plant: options.plant,
     }
 }

@@ -126,7 +126,8 @@ mod tests {
         };
         assert!(trigger_matches(&trigger, &election("orders-0")));
         assert!(!trigger_matches(&trigger, &election("orders-1")));
-        let isr = Event::IsrChange { tp: "orders-0".into(), leader: None, leader_epoch: 3, partition_epoch: 1, isr: vec![] };
+        let isr =
+            Event::IsrChange { tp: "orders-0".into(), leader: None, leader_epoch: 3, partition_epoch: 1, isr: vec![] };
         assert!(!trigger_matches(&trigger, &isr));
     }
 }

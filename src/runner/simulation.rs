@@ -80,6 +80,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
     let disks = DiskStore::new();
     let nodes: SharedNodes = Arc::new(Mutex::new(NodeSet::new(handle.clone(), network.clone(), disks.clone())));
     let topics = configure::topic_assignments(scenario);
+    let mut stop_switches = std::collections::BTreeMap::new();
     {
         let mut nodes = nodes.lock().expect("nodes poisoned");
         let meta_net = network.add_host(&Addr::new(METASTORE));
@@ -87,7 +88,10 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
         nodes.boot(METASTORE, move || run_metastore(meta_net.clone(), meta_disk.clone()));
         for id in 1..=scenario.cluster.brokers {
             let name = broker_name(id);
+            let stop = crate::broker::StopSwitch::default();
+            stop_switches.insert(name.clone(), stop.clone());
             let ctx = BrokerContext {
+                stop,
                 config: configure::broker_config(scenario, options, id, &topics),
                 net: network.add_host(&Addr::new(&name)),
                 disk: disks.disk(&name),
@@ -105,6 +109,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
         scenario.cluster.brokers,
         replica_sets(&topics),
         workload.app_faults.clone(),
+        stop_switches,
     );
     let mut run = Run {
         scenario,

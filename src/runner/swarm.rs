@@ -288,6 +288,8 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
                 FaultAction::Duplicate { target, peers: Target::Everyone, rate }
             }
             // Validation refuses these kinds in a scenario without group consumers.
+            FaultKind::Stop => FaultAction::Stop { target: broker_role(rng, brokers, &partitions) },
+            FaultKind::RollingRestart => FaultAction::RollingRestart,
             FaultKind::Stall => FaultAction::Stall { target: Target::Node(rng.pick(&members).clone()) },
             FaultKind::Leave => FaultAction::Leave { target: Target::Node(rng.pick(&members).clone()) },
             // Validation refuses the undoing kinds in `[nemesis] kinds`.
@@ -374,7 +376,7 @@ mode = "subscribe"
 group = "g"
 count = 2
 [nemesis]
-kinds = ["crash", "partition", "packet-loss", "latency", "power-loss", "pause", "clog", "reorder", "duplicate", "stall", "leave"]
+kinds = ["crash", "partition", "packet-loss", "latency", "power-loss", "pause", "clog", "reorder", "duplicate", "stall", "leave", "stop", "rolling-restart"]
 interval = "500ms"
 start = "1s"
 duration_min = "200ms"
@@ -424,7 +426,7 @@ nemesis_interval = ["100ms", "1s"]
             assert!((1..=3).contains(&s.producers[0].count));
             assert!((1..=5).contains(&s.producers[0].config.max_in_flight_requests_per_connection));
             let nemesis = s.nemesis.as_ref().expect("nemesis");
-            assert!(!nemesis.kinds.is_empty() && nemesis.kinds.len() <= 11);
+            assert!(!nemesis.kinds.is_empty() && nemesis.kinds.len() <= 13);
             assert!((100..=1_000).contains(&nemesis.interval_ms));
             assert_eq!(drawn.faults.len(), s.faults.len());
             for fault in &s.faults {

@@ -41,6 +41,8 @@ fn keys(kind: FaultKind) -> &'static [&'static str] {
             &["at", "when", "kind", "target", "duration"]
         }
         FaultKind::Resume => &["at", "when", "kind", "target"],
+        FaultKind::Stop => &["at", "when", "kind", "target", "duration"],
+        FaultKind::RollingRestart => &["at", "when", "kind"],
         FaultKind::Clog | FaultKind::Reorder => &["at", "when", "kind", "target", "peers", "duration"],
         FaultKind::Duplicate => &["at", "when", "kind", "target", "peers", "rate", "duration"],
     }
@@ -120,6 +122,19 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
         FaultKind::PowerLoss => FaultAction::PowerLoss { target: target(t, "target", Role::Crash, world)? },
         FaultKind::Pause => FaultAction::Pause { target: target(t, "target", Role::Crash, world)? },
         FaultKind::Resume => FaultAction::Resume { target: target(t, "target", Role::Resume, world)? },
+        FaultKind::Stop => {
+            let who = target(t, "target", Role::Crash, world)?;
+            let names_a_non_broker = matches!(&who, Target::Node(n) if NodeName::parse(n).is_none_or(|n| n.role != NodeRole::Broker))
+                || matches!(who, Target::Cluster);
+            if names_a_non_broker {
+                let node = t.require("target", "a broker")?;
+                return Err(node.pos.issue(format!(
+                    "a \"stop\" fault shuts a broker down cleanly; expected a broker or a broker role such as \"broker-2\" or \"the leader of orders-0\", found \"{who}\""
+                )));
+            }
+            FaultAction::Stop { target: who }
+        }
+        FaultKind::RollingRestart => FaultAction::RollingRestart,
         FaultKind::Stall | FaultKind::Leave => {
             t.require("duration", "how long the consumer stays stalled or away, such as \"3s\"")?;
             let who = target(t, "target", Role::Crash, world)?;

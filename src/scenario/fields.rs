@@ -3,9 +3,9 @@
 //! way Kafka does.
 
 use super::raw::{Node, Table};
-use crate::profile::{Profile, Switch};
 use super::span::{Pos, Res, Sp};
 use super::values::choice;
+use crate::profile::{Profile, Switch};
 
 /// Requires `value >= min`.
 pub(super) fn at_least<T: Copy + PartialOrd + std::fmt::Display>(sp: Sp<T>, min: T) -> Res<Sp<T>> {

@@ -21,6 +21,9 @@
 //!                                        # or "legacy" (pre-KIP-101); default: the release's
 //! [cluster.config]                       # Kafka's broker keys and defaults
 //! "min.insync.replicas" = 2
+//! "controlled.shutdown.enable" = true    # a "stop" moves leaderships away first
+//! "auto.leader.rebalance.enable" = true  # preferred leaders return: first check 5 s
+//! "leader.imbalance.check.interval.seconds" = 300  # after a controller takes office
 //!
 //! [network]
 //! latency_min = "1ms"
@@ -58,6 +61,20 @@
 //! kind = "crash"                         # crash | restart | partition | heal
 //! target = "the leader of orders-0"      #   | packet-loss | latency
 //! duration = "3s"                        # undo after 3s (here: restart)
+//!
+//! [[faults]]                             # an operator's clean stop of brokers
+//! at = "10s"
+//! kind = "stop"                          # controlled shutdown (if enabled), flush,
+//! target = "the leader of orders-0"      # close the metastore session, exit; with a
+//! duration = "5s"                        # duration, restart 5s after the fault fired
+//!                                        # (or when it has exited, if later)
+//!
+//! [[faults]]                             # an operator's rolling restart: every broker
+//! at = "15s"                             # in id order, the controller of the moment
+//! kind = "rolling-restart"               # last; each stops cleanly, restarts at once,
+//!                                        # and the next waits until it is back in the
+//!                                        # ISR of every partition it hosts (at most
+//!                                        # 30 s); takes no target and no duration
 //!
 //! [nemesis]                              # faults drawn from the seed (see `nemesis`)
 //! kinds = ["crash", "partition"]
@@ -146,7 +163,6 @@ use std::path::Path;
 
 pub use effective::{render_switch_settings, switch_settings, SwitchSetting};
 pub use error::ScenarioError;
-pub use overrides::{set_arguments, SetScope, Setting};
 pub use limits::{
     DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC, MAX_SEEDS,
 };
@@ -154,10 +170,11 @@ pub use model::{
     BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, SwarmSpec, Theme, TopicSettings, TopicSpec,
 };
 pub use model_clients::{
-    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning,
-    Processing, ProducerSettings, ProducerSpec, SendMode,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning, Processing, ProducerSettings,
+    ProducerSpec, SendMode,
 };
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, Target, Trigger, TriggerEvent};
+pub use overrides::{set_arguments, SetScope, Setting};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};
 
 /// Reads, parses and validates the scenario file at `path`.
@@ -179,10 +196,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and validates scenario text with `--set` settings applied over it.
 pub fn parse_with(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Result<Scenario, ScenarioError> {
-    validate::build(text, path, settings, scope)
-        .map_err(|issue| {
-            let setting = overrides::setting_of(&issue, text.len(), settings).map(|s| s.to_string());
-            ScenarioError::from_issue(path, text, issue, setting)
-        })
+    validate::build(text, path, settings, scope).map_err(|issue| {
+        let setting = overrides::setting_of(&issue, text.len(), settings).map(|s| s.to_string());
+        ScenarioError::from_issue(path, text, issue, setting)
+    })
 }
-

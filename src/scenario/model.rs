@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use super::model_clients::{ConsumerSpec, ProducerSpec, SendMode};
 use super::model_faults::{FaultSpec, NemesisSpec};
-use crate::check::AnomalyKind;
 use super::overrides::Setting;
+use crate::check::AnomalyKind;
 use crate::profile::Profile;
 use crate::protocol::{FollowerRestart, TruncationMode, UnknownProducerSequence};
 
@@ -266,6 +266,24 @@ pub struct BrokerSettings {
     /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty group
     /// waits for more members to join, in milliseconds (default 3000).
     pub group_initial_rebalance_delay_ms: u64,
+    /// `controlled.shutdown.enable`: whether a stopping broker first asks the controller
+    /// to move its leaderships away (default true).
+    pub controlled_shutdown_enable: bool,
+    /// `controlled.shutdown.max.retries`: how many ControlledShutdown requests a stopping
+    /// broker sends at most before it shuts down anyway (default 3).
+    pub controlled_shutdown_max_retries: u32,
+    /// `controlled.shutdown.retry.backoff.ms`: the pause between them, in milliseconds
+    /// (default 5000).
+    pub controlled_shutdown_retry_backoff_ms: u64,
+    /// `auto.leader.rebalance.enable`: whether the controller periodically gives
+    /// leadership back to preferred replicas (default true).
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds`: how often it checks, in seconds
+    /// (default 300; the first check comes 5 s after a controller takes office).
+    pub leader_imbalance_check_interval_seconds: u64,
+    /// `leader.imbalance.per.broker.percentage`: the share of a broker's preferred
+    /// partitions led elsewhere above which they are moved back, in percent (default 10).
+    pub leader_imbalance_per_broker_percentage: u32,
 }
 
 impl Default for BrokerSettings {
@@ -289,6 +307,12 @@ impl Default for BrokerSettings {
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_initial_rebalance_delay_ms: 3_000,
+            controlled_shutdown_enable: true,
+            controlled_shutdown_max_retries: 3,
+            controlled_shutdown_retry_backoff_ms: 5_000,
+            auto_leader_rebalance_enable: true,
+            leader_imbalance_check_interval_seconds: 300,
+            leader_imbalance_per_broker_percentage: 10,
         }
     }
 }

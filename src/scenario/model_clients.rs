@@ -234,4 +234,3 @@ impl Default for ConsumerSettings {
         }
     }
 }
-

@@ -193,6 +193,18 @@ pub enum FaultAction {
         /// The loss probability, in [0, 1) (`rate`).
         rate: f64,
     },
+    /// `kind = "stop"`: the targeted brokers shut down cleanly (an operator's stop):
+    /// controlled shutdown first if `controlled.shutdown.enable`, logs flushed, then the
+    /// process exits; with a `duration`, it restarts that long after the fault fired (or
+    /// when it has exited, if later).
+    Stop {
+        /// Who stops (brokers only).
+        target: Target,
+    },
+    /// `kind = "rolling-restart"`: every broker in turn, in id order with the controller
+    /// last, stops cleanly, restarts, and is waited for until it is back in the ISR of
+    /// every partition it hosts (at most 30 s) before the next one stops.
+    RollingRestart,
     /// `kind = "latency"`: change the one-way latency range.
     Latency {
         /// The new smallest latency, in milliseconds (`latency_min`).
@@ -220,6 +232,8 @@ impl FaultAction {
             FaultAction::Duplicate { .. } => FaultKind::Duplicate,
             FaultAction::PacketLoss { .. } => FaultKind::PacketLoss,
             FaultAction::Latency { .. } => FaultKind::Latency,
+            FaultAction::Stop { .. } => FaultKind::Stop,
+            FaultAction::RollingRestart => FaultKind::RollingRestart,
         }
     }
 }
@@ -246,6 +260,8 @@ impl fmt::Display for FaultAction {
                 write!(f, "duplicate messages between {target} and {peers} (rate {rate})")
             }
             FaultAction::PacketLoss { rate } => write!(f, "packet loss {rate}"),
+            FaultAction::Stop { target } => write!(f, "stop {target} cleanly"),
+            FaultAction::RollingRestart => f.write_str("rolling restart of every broker"),
             FaultAction::Latency { latency_ms_min, latency_ms_max } => {
                 write!(f, "latency {}..{}", format_duration_ms(*latency_ms_min), format_duration_ms(*latency_ms_max))
             }

@@ -153,7 +153,9 @@ fn check_fault_targets(
         .map_or_else(|| cx.producers.iter().map(|p| p.count).sum::<u32>(), |m| m * cx.producers.len() as u32);
     for fault in cx.faults {
         let targets: Vec<&Target> = match &fault.action {
-            FaultAction::Crash { target } | FaultAction::Restart { target } => vec![target],
+            FaultAction::Crash { target } | FaultAction::Restart { target } | FaultAction::Stop { target } => {
+                vec![target]
+            }
             FaultAction::Partition { target, peers, .. } => vec![target, peers],
             _ => Vec::new(),
         };

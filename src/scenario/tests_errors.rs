@@ -68,7 +68,9 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
          `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `flush.messages`, `flush.ms`, \
          `log.retention.ms`, `log.retention.bytes`, `log.segment.bytes`, `log.retention.check.interval.ms`, \
          `offsets.topic.num.partitions`, `offsets.topic.replication.factor`, `group.min.session.timeout.ms`, \
-         `group.max.session.timeout.ms` or `group.initial.rebalance.delay.ms`"
+         `group.max.session.timeout.ms`, `group.initial.rebalance.delay.ms`, `controlled.shutdown.enable`, \
+         `controlled.shutdown.max.retries`, `controlled.shutdown.retry.backoff.ms`, `auto.leader.rebalance.enable`, \
+         `leader.imbalance.check.interval.seconds` or `leader.imbalance.per.broker.percentage`"
     );
     let e = err(&format!("{BASE}replication.factor = 3\n"));
     assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]]; expected one of `name`,"), "{e}");
@@ -138,7 +140,7 @@ fn bad_values_list_the_choices() {
         err(&format!("{BASE}[[faults]]\nat = \"3s\"\nkind = \"explode\"\n")),
         "scenarios/x.toml:5:8: `faults[0].kind`: expected \"crash\", \"restart\", \"partition\", \"heal\", \
          \"packet-loss\", \"latency\", \"power-loss\", \"pause\", \"resume\", \"clog\", \"reorder\", \
-         \"duplicate\", \"stall\" or \"leave\", found \"explode\""
+         \"duplicate\", \"stall\", \"leave\", \"stop\" or \"rolling-restart\", found \"explode\""
     );
     assert_eq!(
         err(&format!("{BASE}[network]\npacket_loss_rate = 1.0\n")),
@@ -157,7 +159,7 @@ fn missing_required_keys_point_at_their_table() {
         err(&format!("{BASE}\n[[faults]]\nat = \"3s\"\n")),
         "scenarios/x.toml:4:1: `faults[0].kind`: missing required key `kind`; expected the fault kind, one of \
          `crash`, `restart`, `partition`, `heal`, `packet-loss`, `latency`, `power-loss`, `pause`, `resume`, \
-         `clog`, `reorder`, `duplicate`, `stall` or `leave`"
+         `clog`, `reorder`, `duplicate`, `stall`, `leave`, `stop` or `rolling-restart`"
     );
     assert_eq!(
         err(&with_orders("[[consumers]]\ntopic = \"orders\"\nmode = \"subscribe\"\n")),
@@ -409,4 +411,58 @@ fn stall_and_leave_act_on_consumers_for_a_duration_and_coordinators_name_a_group
     assert!(forever.contains("`faults[0].duration`") || forever.contains("duration"), "{forever}");
     let group = err(&fault("crash", "the coordinator of group billing", ""));
     assert!(group.contains("no consumer group is named"), "{group}");
+}
+
+#[test]
+fn operations_settings_and_faults_refuse_bad_values_with_their_position() {
+    let config = |line: &str| err(&format!("{BASE}[cluster.config]\n{line}\n"));
+    assert_eq!(
+        config("\"leader.imbalance.per.broker.percentage\" = 150"),
+        "scenarios/x.toml:4:44: `cluster.config.leader.imbalance.per.broker.percentage`: expected a percentage \
+         from 0 to 100, found 150"
+    );
+    assert_eq!(
+        config("\"leader.imbalance.check.interval.seconds\" = 0"),
+        "scenarios/x.toml:4:45: `cluster.config.leader.imbalance.check.interval.seconds`: expected at least 1, found 0"
+    );
+    assert_eq!(
+        config("\"controlled.shutdown.enable\" = \"yes\""),
+        "scenarios/x.toml:4:32: `cluster.config.controlled.shutdown.enable`: expected a boolean (true or false), \
+         found string \"yes\""
+    );
+    assert_eq!(
+        config("\"controlled.shutdown.max.retries\" = -1"),
+        "scenarios/x.toml:4:37: `cluster.config.controlled.shutdown.max.retries`: expected a non-negative integer, \
+         found -1"
+    );
+    let fault = |rest: &str| err(&with_orders(&format!("[[faults]]\nat = \"1s\"\n{rest}\n")));
+    for who in ["metastore", "the cluster", "producer-1"] {
+        let who_line = format!("kind = \"stop\"\ntarget = \"{who}\"");
+        let with_producer =
+            if who == "producer-1" { "[[producers]]\ntopic = \"orders\"\nrate_per_sec = 10\n" } else { "" };
+        let text = with_orders(&format!("{with_producer}[[faults]]\nat = \"1s\"\n{who_line}\n"));
+        let line = if who == "producer-1" { 13 } else { 10 };
+        assert_eq!(
+            err(&text),
+            format!(
+                "scenarios/x.toml:{line}:10: `faults[0].target`: a \"stop\" fault shuts a broker down cleanly; \
+                 expected a broker or a broker role such as \"broker-2\" or \"the leader of orders-0\", found \"{who}\""
+            )
+        );
+    }
+    assert_eq!(
+        fault("kind = \"stop\"\ntarget = \"broker-4\""),
+        "scenarios/x.toml:10:10: `faults[0].target`: broker-4 does not exist: there are 3, broker-1 to broker-3; \
+         expected one of them"
+    );
+    assert_eq!(
+        fault("kind = \"rolling-restart\"\ntarget = \"broker-1\""),
+        "scenarios/x.toml:10:1: `faults[0].target`: `target` does not apply to a \"rolling-restart\" fault; \
+         expected only `at`, `when` or `kind`"
+    );
+    assert_eq!(
+        fault("kind = \"rolling-restart\"\nduration = \"3s\""),
+        "scenarios/x.toml:10:1: `faults[0].duration`: `duration` does not apply to a \"rolling-restart\" fault; \
+         expected only `at`, `when` or `kind`"
+    );
 }

@@ -313,6 +313,28 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
         group_initial_rebalance_delay_ms: t
             .opt_u64("group.initial.rebalance.delay.ms")?
             .map_or(d.group_initial_rebalance_delay_ms, |v| v.value),
+        controlled_shutdown_enable: t
+            .opt_bool("controlled.shutdown.enable")?
+            .map_or(d.controlled_shutdown_enable, |v| v.value),
+        // Kafka accepts 0 retries (no request at all: the stop is an uncontrolled clean
+        // shutdown); the simulation does too.
+        controlled_shutdown_max_retries: t
+            .opt_u32("controlled.shutdown.max.retries")?
+            .map_or(d.controlled_shutdown_max_retries, |v| v.value),
+        controlled_shutdown_retry_backoff_ms: t
+            .opt_u64("controlled.shutdown.retry.backoff.ms")?
+            .map_or(d.controlled_shutdown_retry_backoff_ms, |v| v.value),
+        auto_leader_rebalance_enable: t
+            .opt_bool("auto.leader.rebalance.enable")?
+            .map_or(d.auto_leader_rebalance_enable, |v| v.value),
+        // Kafka: `atLeast(1)`.
+        leader_imbalance_check_interval_seconds: opt_u64_min(t, "leader.imbalance.check.interval.seconds", 1)?
+            .map_or(d.leader_imbalance_check_interval_seconds, |v| v.value),
+        leader_imbalance_per_broker_percentage: t
+            .opt_u32("leader.imbalance.per.broker.percentage")?
+            .map(|v| v.check(|v| v <= 100, |v| format!("expected a percentage from 0 to 100, found {v}")))
+            .transpose()?
+            .map_or(d.leader_imbalance_per_broker_percentage, |v| v.value),
     })
 }
 

@@ -10,8 +10,8 @@ use super::keys;
 use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC};
 use super::model::TopicSpec;
 use super::model_clients::{
-    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning,
-    Processing, ProducerSettings, ProducerSpec, SendMode,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning, Processing, ProducerSettings,
+    ProducerSpec, SendMode,
 };
 use super::raw::{Node, Table};
 use super::span::{Res, Sp};

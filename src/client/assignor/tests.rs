@@ -48,7 +48,10 @@ fn owning(assignment: &Assignment, subscriptions: &[MemberSubscription]) -> Vec<
 fn strategies_parse_from_short_and_class_names() {
     assert_eq!(AssignmentStrategy::parse("range"), Some(AssignmentStrategy::Range));
     assert_eq!(AssignmentStrategy::parse("round-robin"), Some(AssignmentStrategy::RoundRobin));
-    assert_eq!(AssignmentStrategy::parse("org.apache.kafka.clients.consumer.RoundRobinAssignor"), Some(AssignmentStrategy::RoundRobin));
+    assert_eq!(
+        AssignmentStrategy::parse("org.apache.kafka.clients.consumer.RoundRobinAssignor"),
+        Some(AssignmentStrategy::RoundRobin)
+    );
     assert_eq!(AssignmentStrategy::parse("StickyAssignor"), Some(AssignmentStrategy::Sticky));
     assert_eq!(AssignmentStrategy::parse("cooperative-sticky"), None);
     for s in AssignmentStrategy::ALL {

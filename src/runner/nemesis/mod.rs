@@ -11,6 +11,7 @@
 
 mod links;
 mod nodes;
+mod stops;
 mod targets;
 
 use super::observer::Observer;
@@ -50,6 +51,10 @@ pub struct Nemesis {
     app_faults: AppFaults,
     /// What is in force, for tracing each fault's end.
     in_force: Arc<Mutex<InForce>>,
+    /// Clean stops (`stop`, `rolling-restart`).
+    stopper: stops::Stopper,
+    /// Running rolling restarts; the liveness phase stops them.
+    rolls: Vec<madsim::task::JoinHandle<()>>,
 }
 
 /// Something to do later to undo a timed fault.
@@ -122,8 +127,11 @@ impl Nemesis {
         broker_count: u32,
         assignments: BTreeMap<String, Vec<u32>>,
         app_faults: AppFaults,
+        stop_switches: BTreeMap<String, crate::broker::StopSwitch>,
     ) -> Self {
         let baseline = nodes.lock().expect("nodes poisoned").network().config();
+        let in_force: Arc<Mutex<InForce>> = Arc::default();
+        let stopper = stops::Stopper::new(nodes.clone(), recorder.clone(), in_force.clone(), stop_switches);
         Nemesis {
             nodes,
             recorder,
@@ -135,7 +143,9 @@ impl Nemesis {
             baseline,
             fired: 0,
             app_faults,
-            in_force: Arc::default(),
+            in_force,
+            stopper,
+            rolls: Vec::new(),
         }
     }
 
@@ -175,6 +185,8 @@ impl Nemesis {
             FaultAction::Duplicate { target, peers, rate } => self.duplicate(target, peers, *rate, now),
             FaultAction::PacketLoss { rate } => self.packet_loss(*rate),
             FaultAction::Latency { latency_ms_min, latency_ms_max } => self.latency(*latency_ms_min, *latency_ms_max),
+            FaultAction::Stop { target } => self.stop(target, now),
+            FaultAction::RollingRestart => self.rolling_restart(),
         };
         undo.filter(|_| timed)
     }
@@ -237,13 +249,21 @@ impl Nemesis {
 
     /// The liveness phase's first step: heal everything and restart every node.
     pub fn heal_everything(&mut self) {
+        for roll in std::mem::take(&mut self.rolls) {
+            if !roll.is_finished() {
+                roll.abort();
+                let ended = vec![(FaultKind::RollingRestart, self.brokers())];
+                trace_ended(&self.recorder, ended, "cut short by the liveness phase");
+            }
+        }
         self.heal();
         // Reordering and duplication are faults too: FIFO, exactly-once delivery returns.
         self.nodes.lock().expect("nodes poisoned").network().heal_all();
         let ended = self.in_force().end_all(&[FaultKind::Reorder, FaultKind::Duplicate]);
         trace_ended(&self.recorder, ended, "links deliver in order and once again");
         self.restore_network();
-        let down = self.nodes.lock().expect("nodes poisoned").down();
+        let mut down = self.nodes.lock().expect("nodes poisoned").down();
+        down.extend(self.stopper.all_stopping());
         self.restart(down);
         let paused = self.nodes.lock().expect("nodes poisoned").paused();
         self.resume(paused);

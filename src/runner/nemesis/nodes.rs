@@ -78,6 +78,7 @@ impl Nemesis {
     }
 
     fn restart_nodes(&self, names: Vec<String>) -> Vec<String> {
+        let names = self.stopper.defer_restarts(names);
         let mut nodes = self.nodes.lock().expect("nodes poisoned");
         names.into_iter().filter(|n| nodes.restart(n)).collect()
     }
