@@ -25,7 +25,10 @@ pub(super) const ROOT: &[&str] = &[
 ];
 
 /// `[cluster]`.
-pub(super) const CLUSTER: &[&str] = &["brokers", "truncation", "config"];
+pub(super) const CLUSTER: &[&str] = &["brokers", "truncation", "config", "os"];
+
+/// `[cluster.os]`: the brokers' machines' Linux sysctls (not Kafka settings).
+pub(super) const OS: &[&str] = &["vm.dirty_expire_centisecs", "vm.dirty_writeback_centisecs"];
 
 /// `[cluster.config]`.
 pub(super) const BROKER_CONFIG: &[&str] = &[
@@ -141,6 +144,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("the top level", ROOT),
     ("[cluster]", CLUSTER),
     ("[cluster.config]", BROKER_CONFIG),
+    ("[cluster.os]", OS),
     ("[network]", NETWORK),
     ("[[topics]]", TOPIC),
     ("[topics.config]", TOPIC_CONFIG),
@@ -155,12 +159,15 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("[expect]", EXPECT),
 ];
 
-/// The keys of the `config` sub-table of the table with `allowed` keys, if it has one.
-pub(super) fn config_of(allowed: &[&str]) -> Option<&'static [&'static str]> {
-    [(CLUSTER, BROKER_CONFIG), (TOPIC, TOPIC_CONFIG), (PRODUCER, PRODUCER_CONFIG), (CONSUMER, CONSUMER_CONFIG)]
-        .into_iter()
-        .find(|(parent, _)| *parent == allowed)
-        .map(|(_, config)| config)
+/// The keys of each sub-table (`config`, `os`) of the table with `allowed` keys.
+pub(super) fn sub_tables_of(allowed: &[&str]) -> &'static [&'static [&'static str]] {
+    const SUB_TABLES: &[(&[&str], &[&[&str]])] = &[
+        (CLUSTER, &[BROKER_CONFIG, OS]),
+        (TOPIC, &[TOPIC_CONFIG]),
+        (PRODUCER, &[PRODUCER_CONFIG]),
+        (CONSUMER, &[CONSUMER_CONFIG]),
+    ];
+    SUB_TABLES.iter().find(|(parent, _)| *parent == allowed).map_or(&[], |(_, subs)| subs)
 }
 
 /// The tables (other than the one with `allowed` keys) that take `key`, e.g.

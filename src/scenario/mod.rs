@@ -21,6 +21,9 @@
 //!                                        # or "legacy" (pre-KIP-101); default: the release's
 //! [cluster.config]                       # Kafka's broker keys and defaults
 //! "min.insync.replicas" = 2
+//! [cluster.os]                           # the brokers' Linux sysctls (page-cache write-back)
+//! "vm.dirty_expire_centisecs" = 3000     # written back once dirty this long (default 30 s)
+//! "vm.dirty_writeback_centisecs" = 500   # the flusher wakes this often (default 5 s; 0: never)
 //!
 //! [network]
 //! latency_min = "1ms"
@@ -139,18 +142,19 @@ mod tests_values;
 use std::path::Path;
 
 pub use error::ScenarioError;
-pub use overrides::{set_arguments, SetScope, Setting};
 pub use limits::{
     DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC, MAX_SEEDS,
 };
 pub use model::{
-    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, SwarmSpec, Theme, TopicSettings, TopicSpec,
+    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, OsSettings, Scenario, SwarmSpec, Theme, TopicSettings,
+    TopicSpec,
 };
 pub use model_clients::{
-    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning,
-    Processing, ProducerSettings, ProducerSpec, SendMode,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning, Processing, ProducerSettings,
+    ProducerSpec, SendMode,
 };
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, Target, Trigger, TriggerEvent};
+pub use overrides::{set_arguments, SetScope, Setting};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};
 
 /// Reads, parses and validates the scenario file at `path`.
@@ -172,10 +176,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and validates scenario text with `--set` settings applied over it.
 pub fn parse_with(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Result<Scenario, ScenarioError> {
-    validate::build(text, path, settings, scope)
-        .map_err(|issue| {
-            let setting = overrides::setting_of(&issue, text.len(), settings).map(|s| s.to_string());
-            ScenarioError::from_issue(path, text, issue, setting)
-        })
+    validate::build(text, path, settings, scope).map_err(|issue| {
+        let setting = overrides::setting_of(&issue, text.len(), settings).map(|s| s.to_string());
+        ScenarioError::from_issue(path, text, issue, setting)
+    })
 }
-

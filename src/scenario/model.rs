@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use super::model_clients::{ConsumerSpec, ProducerSpec, SendMode};
 use super::model_faults::{FaultSpec, NemesisSpec};
-use crate::check::AnomalyKind;
 use super::overrides::Setting;
+use crate::check::AnomalyKind;
 use crate::profile::Profile;
 use crate::protocol::TruncationMode;
 
@@ -180,6 +180,26 @@ pub struct ClusterSpec {
     pub truncation: TruncationMode,
     /// Broker-wide settings (`[cluster.config]`).
     pub config: BrokerSettings,
+    /// The brokers' machines' operating system settings (`[cluster.os]`).
+    pub os: OsSettings,
+}
+
+/// Linux sysctls of the brokers' machines (`[cluster.os]`), under their sysctl names
+/// and with Linux's defaults. Only page-cache write-back is modelled (see `sim::disk`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OsSettings {
+    /// `vm.dirty_expire_centisecs`: how long data must have been dirty in the page cache
+    /// before the flusher writes it back, in hundredths of a second (default 3000, 30 s).
+    pub dirty_expire_centisecs: u64,
+    /// `vm.dirty_writeback_centisecs`: the interval between the flusher's wakeups, in
+    /// hundredths of a second (default 500, 5 s); 0 disables periodic write-back.
+    pub dirty_writeback_centisecs: u64,
+}
+
+impl Default for OsSettings {
+    fn default() -> Self {
+        OsSettings { dirty_expire_centisecs: 3_000, dirty_writeback_centisecs: 500 }
+    }
 }
 
 /// Broker settings, under Kafka's own key names, with Kafka 3.x defaults.

@@ -153,6 +153,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 flush_messages: Some(1),
                 ..BrokerSettings::default()
             },
+            os: OsSettings::default(),
         }
     );
     assert_eq!(s.network, NetworkSpec { latency_ms_min: 2, latency_ms_max: 10, packet_loss_rate: 0.01 });
@@ -281,7 +282,12 @@ fn defaults_apply_to_a_minimal_scenario() {
     assert_eq!(s.liveness_timeout_ms, 30_000);
     assert_eq!(
         s.cluster,
-        ClusterSpec { brokers: 3, truncation: TruncationMode::LeaderEpoch, config: BrokerSettings::default() }
+        ClusterSpec {
+            brokers: 3,
+            truncation: TruncationMode::LeaderEpoch,
+            config: BrokerSettings::default(),
+            os: OsSettings::default()
+        }
     );
     let c = &s.cluster.config;
     assert_eq!((c.min_insync_replicas, c.unclean_leader_election_enable), (1, false));

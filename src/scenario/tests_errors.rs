@@ -410,3 +410,24 @@ fn stall_and_leave_act_on_consumers_for_a_duration_and_coordinators_name_a_group
     let group = err(&fault("crash", "the coordinator of group billing", ""));
     assert!(group.contains("no consumer group is named"), "{group}");
 }
+
+#[test]
+fn os_sysctls_live_in_cluster_os_and_take_a_linux_int() {
+    let s = parse(
+        &format!("{BASE}[cluster.os]\nvm.dirty_expire_centisecs = 100\n\"vm.dirty_writeback_centisecs\" = 0\n"),
+        Path::new("x.toml"),
+    )
+    .unwrap();
+    assert_eq!(s.cluster.os, OsSettings { dirty_expire_centisecs: 100, dirty_writeback_centisecs: 0 });
+    assert_eq!(
+        err(&format!("{BASE}[cluster.os]\n\"vm.dirty_expire_centisecs\" = -1\n")),
+        "scenarios/x.toml:4:31: `cluster.os.vm.dirty_expire_centisecs`: expected a non-negative integer, found -1"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[cluster.os]\n\"vm.dirty_writeback_centisecs\" = 3000000000\n")),
+        "scenarios/x.toml:4:34: `cluster.os.vm.dirty_writeback_centisecs`: expected 0 to 2147483647 (a Linux int \
+         sysctl), found 3000000000"
+    );
+    let e = err(&format!("{BASE}[cluster.config]\n\"vm.dirty_expire_centisecs\" = 100\n"));
+    assert!(e.contains("`vm.dirty_expire_centisecs` belongs in [cluster.os]"), "{e}");
+}

@@ -15,7 +15,9 @@ use super::error::{closest, excerpt, one_of_strings};
 use super::fields::{at_least, loss_rate, opt_u64_min, profile_bool, profile_choice, Notes};
 use super::keys;
 use super::limits::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS, MAX_SEEDS};
-use super::model::{BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicSettings, TopicSpec};
+use super::model::{
+    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, OsSettings, Scenario, Theme, TopicSettings, TopicSpec,
+};
 use super::model_clients::ConsumerMode;
 use super::overrides::{Overrides, SetScope, Setting};
 use super::raw::{self, Node, Table};
@@ -195,6 +197,7 @@ fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
             brokers: 3,
             truncation: truncation_default,
             config: BrokerSettings { unclean_leader_election_enable: unclean_default, ..BrokerSettings::default() },
+            os: OsSettings::default(),
         });
     };
     let brokers = t
@@ -217,7 +220,27 @@ fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
             ..BrokerSettings::default()
         },
     };
-    Ok(ClusterSpec { brokers, truncation, config })
+    let os = match t.opt_table("os", keys::OS)? {
+        Some(o) => os_settings(&o)?,
+        None => OsSettings::default(),
+    };
+    Ok(ClusterSpec { brokers, truncation, config, os })
+}
+
+/// `[cluster.os]`: Linux sysctls, which take a C `int`; `vm.dirty_expire_centisecs` has
+/// a minimum of 0 (kernel/sysctl.c: `proc_dointvec_minmax` with `SYSCTL_ZERO`), and
+/// `vm.dirty_writeback_centisecs` = 0 turns periodic write-back off.
+fn os_settings(t: &Table) -> Res<OsSettings> {
+    let d = OsSettings::default();
+    let sysctl = |key: &str, default: u64| -> Res<u64> {
+        let Some(v) = t.opt_u64(key)? else { return Ok(default) };
+        let max = i32::MAX as u64;
+        Ok(v.check(|v| v <= max, |v| format!("expected 0 to {max} (a Linux int sysctl), found {v}"))?.value)
+    };
+    Ok(OsSettings {
+        dirty_expire_centisecs: sysctl("vm.dirty_expire_centisecs", d.dirty_expire_centisecs)?,
+        dirty_writeback_centisecs: sysctl("vm.dirty_writeback_centisecs", d.dirty_writeback_centisecs)?,
+    })
 }
 
 fn broker_settings(t: &Table, brokers: u32, unclean_default: bool) -> Res<BrokerSettings> {
