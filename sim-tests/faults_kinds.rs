@@ -14,7 +14,7 @@ use std::path::Path;
 /// then `faults`.
 fn scenario_with(faults: &str) -> Scenario {
     let text = format!(
-        "seeds = [1]\nduration = \"12s\"\n[cluster]\nbrokers = 3\n[cluster.config]\n\
+        "seeds = [1]\nduration = \"12s\"\n[metastore]\ntickTime = 500\n[cluster]\nbrokers = 3\n[cluster.config]\n\
          \"zookeeper.session.timeout.ms\" = 2000\n\"min.insync.replicas\" = 2\n\
          [[topics]]\nname = \"orders\"\n\"replication.factor\" = 3\n\
          [[producers]]\ntopic = \"orders\"\nrate_per_sec = 100\nsend = \"async\"\n\

@@ -74,6 +74,8 @@ pub enum Switch {
     EnableIdempotence,
     /// `retries` (`[producers.config]`).
     Retries,
+    /// `zookeeper.session.timeout.ms` (`[cluster.config]`).
+    ZookeeperSessionTimeout,
 }
 
 impl Switch {
@@ -85,6 +87,7 @@ impl Switch {
             Switch::Acks => "acks",
             Switch::EnableIdempotence => "enable.idempotence",
             Switch::Retries => "retries",
+            Switch::ZookeeperSessionTimeout => "zookeeper.session.timeout.ms",
         }
     }
 
@@ -94,6 +97,7 @@ impl Switch {
             Switch::Truncation => "[cluster]",
             Switch::UncleanLeaderElection => "[cluster.config] or [topics.config]",
             Switch::Acks | Switch::EnableIdempotence | Switch::Retries => "[producers.config]",
+            Switch::ZookeeperSessionTimeout => "[cluster.config]",
         }
     }
 }
@@ -165,6 +169,14 @@ pub const CHANGES: &[Change] = &[
         after: "true",
         reference: "KIP-679",
         summary: "producers are idempotent by default (unless another setting contradicts it)",
+    },
+    Change {
+        switch: Switch::ZookeeperSessionTimeout,
+        since: KafkaVersion::new(2, 5, 0),
+        before: "6000",
+        after: "18000",
+        reference: "KIP-537 (KAFKA-9102)",
+        summary: "brokers ask ZooKeeper for an 18 s session, so a GC pause or a slow network expires it less often",
     },
 ];
 

@@ -85,7 +85,8 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
         let mut nodes = nodes.lock().expect("nodes poisoned");
         let meta_net = network.add_host(&Addr::new(METASTORE));
         let meta_disk = disks.disk(METASTORE);
-        nodes.boot(METASTORE, move || run_metastore(meta_net.clone(), meta_disk.clone()));
+        let meta_config = scenario.metastore;
+        nodes.boot(METASTORE, move || run_metastore(meta_net.clone(), meta_disk.clone(), meta_config));
         for id in 1..=scenario.cluster.brokers {
             let name = broker_name(id);
             let ctx = BrokerContext {

@@ -14,6 +14,7 @@ pub(super) const ROOT: &[&str] = &[
     "duration",
     "liveness_timeout",
     "cluster",
+    "metastore",
     "network",
     "topics",
     "producers",
@@ -51,6 +52,9 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "group.max.session.timeout.ms",
     "group.initial.rebalance.delay.ms",
 ];
+
+/// `[metastore]`: the ZooKeeper server's settings, under zoo.cfg's names.
+pub(super) const METASTORE: &[&str] = &["tickTime", "minSessionTimeout", "maxSessionTimeout"];
 
 /// `[network]`.
 pub(super) const NETWORK: &[&str] = &["latency_min", "latency_max", "packet_loss_rate"];
@@ -145,6 +149,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("[cluster]", CLUSTER),
     ("[cluster.config]", BROKER_CONFIG),
     ("[cluster.os]", OS),
+    ("[metastore]", METASTORE),
     ("[network]", NETWORK),
     ("[[topics]]", TOPIC),
     ("[topics.config]", TOPIC_CONFIG),

@@ -25,6 +25,11 @@
 //! "vm.dirty_expire_centisecs" = 3000     # written back once dirty this long (default 30 s)
 //! "vm.dirty_writeback_centisecs" = 500   # the flusher wakes this often (default 5 s; 0: never)
 //!
+//! [metastore]                            # the ZooKeeper server (zoo.cfg's names)
+//! tickTime = 2000                        # ms; a broker's zookeeper.session.timeout.ms is
+//! minSessionTimeout = 4000               #   granted clamped into [min, max], which default
+//! maxSessionTimeout = 40000              #   to 2 and 20 tickTimes
+//!
 //! [network]
 //! latency_min = "1ms"
 //! latency_max = "5ms"

@@ -12,6 +12,7 @@ use super::model_faults::{FaultSpec, NemesisSpec};
 use super::overrides::Setting;
 use crate::check::AnomalyKind;
 use crate::profile::Profile;
+use crate::metastore::MetastoreConfig;
 use crate::protocol::TruncationMode;
 
 /// A parsed and validated scenario file.
@@ -46,6 +47,9 @@ pub struct Scenario {
     pub liveness_timeout_ms: u64,
     /// The brokers and their configuration.
     pub cluster: ClusterSpec,
+    /// The metastore (ZooKeeper) server's session limits (`[metastore]`, zoo.cfg's
+    /// names): a broker's `zookeeper.session.timeout.ms` is granted clamped into them.
+    pub metastore: MetastoreConfig,
     /// The simulated network's baseline behaviour.
     pub network: NetworkSpec,
     /// The topics created before the workload starts.

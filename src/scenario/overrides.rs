@@ -3,7 +3,7 @@
 //!
 //! A setting goes where the file would have put it: a top-level key (`seeds`,
 //! `kafka_version`, `duration`) at the top level only; any other key into every table of
-//! the file that takes it among `[cluster]`, `[cluster.config]`, `[cluster.os]`, `[network]`,
+//! the file that takes it among `[cluster]`, `[cluster.config]`, `[cluster.os]`, `[metastore]`, `[network]`,
 //! `[[topics]]`, `[topics.config]`, `[[producers]]`, `[producers.config]`,
 //! `[[consumers]]` and `[consumers.config]` (so `min.insync.replicas` sets the broker
 //! default and every topic's override, and `acks` every producer). An absent single
@@ -83,6 +83,7 @@ const REACHABLE: &[&[&str]] = &[
     keys::CLUSTER,
     keys::BROKER_CONFIG,
     keys::OS,
+    keys::METASTORE,
     keys::NETWORK,
     keys::TOPIC,
     keys::TOPIC_CONFIG,
@@ -94,7 +95,8 @@ const REACHABLE: &[&[&str]] = &[
 
 /// Keys that name a table rather than hold a setting.
 const TABLE_KEYS: &[&str] =
-    &["cluster", "network", "topics", "producers", "consumers", "faults", "nemesis", "swarm", "expect", "config", "os"];
+    &["cluster", "network", "topics", "producers", "consumers", "faults", "nemesis", "swarm", "expect", "config", "os",
+      "metastore"];
 
 /// One setting, parsed, with the span that stands for it in errors.
 pub(super) struct Flag {

@@ -431,3 +431,42 @@ fn os_sysctls_live_in_cluster_os_and_take_a_linux_int() {
     let e = err(&format!("{BASE}[cluster.config]\n\"vm.dirty_expire_centisecs\" = 100\n"));
     assert!(e.contains("`vm.dirty_expire_centisecs` belongs in [cluster.os]"), "{e}");
 }
+
+#[test]
+fn metastore_limits_are_checked_as_zookeeper_checks_zoo_cfg() {
+    let s = parse(&format!("{BASE}[metastore]\ntickTime = 500\n"), Path::new("x.toml")).unwrap();
+    assert_eq!(s.metastore, crate::metastore::MetastoreConfig::from_tick_time(500));
+    assert_eq!((s.metastore.min_session_timeout_ms, s.metastore.max_session_timeout_ms), (1_000, 10_000));
+    assert_eq!(
+        err(&format!("{BASE}[metastore]\ntickTime = 0\n")),
+        "scenarios/x.toml:4:12: `metastore.tickTime`: tickTime is 0, which ZooKeeper refuses (\"tickTime is not \
+         set\"); expected a number of milliseconds such as 2000"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[metastore]\ntickTime = 500\nminSessionTimeout = 20000\n")),
+        "scenarios/x.toml:5:21: `metastore.minSessionTimeout`: minSessionTimeout 20000 is larger than \
+         maxSessionTimeout 10000, which ZooKeeper refuses (\"minSessionTimeout must not be larger than \
+         maxSessionTimeout\"); without them they are 2 and 20 times tickTime (1000 and 10000)"
+    );
+    let e = err(&format!("{BASE}[metastore]\nticktime = 500\n"));
+    assert!(e.contains("unknown key `ticktime` (did you mean `tickTime`?)"), "{e}");
+}
+
+#[test]
+fn a_session_timeout_outside_the_metastores_limits_is_granted_clamped_with_a_note() {
+    let s = parse(
+        &format!("{BASE}[cluster.config]\n\"zookeeper.session.timeout.ms\" = 1000\n"),
+        Path::new("x.toml"),
+    )
+    .unwrap();
+    assert_eq!(s.metastore.negotiate(s.cluster.config.zookeeper_session_timeout_ms), 4_000);
+    assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
+    assert!(s.notes[0].starts_with("line 4, `cluster.config.zookeeper.session.timeout.ms`: the metastore grants a \
+         session timeout of 4000 ms, not the 1000 ms asked for"), "{:?}", s.notes);
+    let within = parse(
+        &format!("{BASE}[cluster.config]\n\"zookeeper.session.timeout.ms\" = 1000\n[metastore]\ntickTime = 500\n"),
+        Path::new("x.toml"),
+    )
+    .unwrap();
+    assert!(within.notes.is_empty(), "{:?}", within.notes);
+}

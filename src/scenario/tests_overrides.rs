@@ -81,3 +81,10 @@ fn a_setting_reaches_a_nested_table_and_makes_it_when_missing() {
     let e = with(FILE, &["vm.dirty_expire_centisecs=-5"]).unwrap_err().to_string();
     assert!(e.starts_with("--set vm.dirty_expire_centisecs=-5 (over scenarios/x.toml): `cluster.os."), "{e}");
 }
+
+#[test]
+fn a_setting_reaches_the_metastore_table() {
+    let s = with(FILE, &["tickTime=500", "zookeeper.session.timeout.ms=1000"]).unwrap();
+    assert_eq!((s.metastore.min_session_timeout_ms, s.metastore.max_session_timeout_ms), (1_000, 10_000));
+    assert_eq!(s.cluster.config.zookeeper_session_timeout_ms, 1_000);
+}

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::check::AnomalyKind;
+use crate::metastore::MetastoreConfig;
 use crate::profile::{Profile, Switch};
 use crate::protocol::TruncationMode;
 
@@ -63,6 +64,14 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         .map_or(DEFAULT_LIVENESS_TIMEOUT_MS, |d| d.value);
 
     let cluster = cluster(root.opt_table("cluster", keys::CLUSTER)?, &profile)?;
+    let metastore_table = root.opt_table("metastore", keys::METASTORE)?;
+    let metastore_pos = metastore_table.as_ref().map_or(root.pos.clone(), |t| t.pos.clone());
+    let metastore = metastore(metastore_table)?;
+    let zk_timeout_pos = root
+        .opt_table("cluster", keys::CLUSTER)?
+        .and_then(|c| c.opt_table("config", keys::BROKER_CONFIG).ok().flatten())
+        .and_then(|c| c.get("zookeeper.session.timeout.ms").map(|n| n.pos.clone()));
+    session_note(&cluster, &metastore, &zk_timeout_pos.unwrap_or(metastore_pos), &mut notes);
     let network = network(root.opt_table("network", keys::NETWORK)?)?;
     let topics = topics(&root.tables("topics", keys::TOPIC)?, &cluster)?;
     let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
@@ -119,6 +128,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         duration_ms,
         liveness_timeout_ms,
         cluster,
+        metastore,
         network,
         topics,
         producers,
@@ -192,11 +202,18 @@ const TRUNCATION_MODES: [(&str, TruncationMode); 3] = [
 fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
     let truncation_default = profile_choice(profile, Switch::Truncation, &TRUNCATION_MODES);
     let unclean_default = profile_bool(profile, Switch::UncleanLeaderElection);
+    let zk_session_default: u64 =
+        profile.default_of(Switch::ZookeeperSessionTimeout).parse().expect("the profile's session timeouts are numbers");
+    let release_defaults = BrokerSettings {
+        unclean_leader_election_enable: unclean_default,
+        zookeeper_session_timeout_ms: zk_session_default,
+        ..BrokerSettings::default()
+    };
     let Some(t) = table else {
         return Ok(ClusterSpec {
             brokers: 3,
             truncation: truncation_default,
-            config: BrokerSettings { unclean_leader_election_enable: unclean_default, ..BrokerSettings::default() },
+            config: release_defaults,
             os: OsSettings::default(),
         });
     };
@@ -213,12 +230,8 @@ fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
         .transpose()?
         .unwrap_or(truncation_default);
     let config = match t.opt_table("config", keys::BROKER_CONFIG)? {
-        Some(c) => broker_settings(&c, brokers, unclean_default)?,
-        None => BrokerSettings {
-            offsets_topic_replication_factor: brokers.min(3),
-            unclean_leader_election_enable: unclean_default,
-            ..BrokerSettings::default()
-        },
+        Some(c) => broker_settings(&c, brokers, &release_defaults)?,
+        None => BrokerSettings { offsets_topic_replication_factor: brokers.min(3), ..release_defaults },
     };
     let os = match t.opt_table("os", keys::OS)? {
         Some(o) => os_settings(&o)?,
@@ -243,8 +256,8 @@ fn os_settings(t: &Table) -> Res<OsSettings> {
     })
 }
 
-fn broker_settings(t: &Table, brokers: u32, unclean_default: bool) -> Res<BrokerSettings> {
-    let d = BrokerSettings::default();
+/// `[cluster.config]`; `d` holds the release's defaults.
+fn broker_settings(t: &Table, brokers: u32, d: &BrokerSettings) -> Res<BrokerSettings> {
     let min_isr = t.opt_u32("min.insync.replicas")?.map(|v| at_least(v, 1)).transpose()?;
     let lag = opt_u64_min(t, "replica.lag.time.max.ms", 1)?;
     let lag_ms = lag.as_ref().map_or(d.replica_lag_time_max_ms, |v| v.value);
@@ -259,12 +272,12 @@ fn broker_settings(t: &Table, brokers: u32, unclean_default: bool) -> Res<Broker
             )));
         }
     }
-    let (group_min_session_timeout_ms, group_max_session_timeout_ms) = group_session_limits(t, &d)?;
+    let (group_min_session_timeout_ms, group_max_session_timeout_ms) = group_session_limits(t, d)?;
     Ok(BrokerSettings {
         min_insync_replicas: min_isr.map_or(d.min_insync_replicas, |v| v.value),
         unclean_leader_election_enable: t
             .opt_bool("unclean.leader.election.enable")?
-            .map_or(unclean_default, |v| v.value),
+            .map_or(d.unclean_leader_election_enable, |v| v.value),
         replica_lag_time_max_ms: lag_ms,
         zookeeper_session_timeout_ms: opt_u64_min(t, "zookeeper.session.timeout.ms", 1)?
             .map_or(d.zookeeper_session_timeout_ms, |v| v.value),
@@ -341,6 +354,55 @@ fn opt_limit(t: &Table, key: &str, min: u64) -> Res<Option<Sp<Option<u64>>>> {
     })?;
     let v = at_least(v, min)?;
     Ok(Some(Sp { value: Some(v.value), pos: v.pos }))
+}
+
+/// `[metastore]`, checked as ZooKeeper's `QuorumPeerConfig.parseProperties` checks
+/// zoo.cfg: `tickTime` must be set (not 0), the session limits default to 2 and 20
+/// `tickTime`s, and `minSessionTimeout` must not be larger than `maxSessionTimeout`.
+fn metastore(table: Option<Table>) -> Res<MetastoreConfig> {
+    let Some(t) = table else { return Ok(MetastoreConfig::default()) };
+    let int = |key: &str| -> Res<Option<Sp<u64>>> {
+        let max = i32::MAX as u64;
+        t.opt_u64(key)?
+            .map(|v| v.check(|v| v <= max, |v| format!("expected at most {max} (a Java int), found {v}")))
+            .transpose()
+    };
+    let tick = int("tickTime")?
+        .map(|v| v.check(|v| v > 0, |_| "tickTime is 0, which ZooKeeper refuses (\"tickTime is not set\"); expected a number of milliseconds such as 2000".to_string()))
+        .transpose()?
+        .map_or(MetastoreConfig::default().tick_time_ms, |v| v.value);
+    let defaults = MetastoreConfig::from_tick_time(tick);
+    let min = int("minSessionTimeout")?;
+    let max = int("maxSessionTimeout")?;
+    let min_ms = min.as_ref().map_or(defaults.min_session_timeout_ms, |v| v.value);
+    let max_ms = max.as_ref().map_or(defaults.max_session_timeout_ms, |v| v.value);
+    if min_ms > max_ms {
+        let pos = max.map(|m| m.pos).or(min.map(|m| m.pos)).unwrap_or(t.pos.clone());
+        return Err(pos.issue(format!(
+            "minSessionTimeout {min_ms} is larger than maxSessionTimeout {max_ms}, which ZooKeeper refuses \
+             (\"minSessionTimeout must not be larger than maxSessionTimeout\"); without them they are 2 and 20 \
+             times tickTime ({} and {})",
+            defaults.min_session_timeout_ms, defaults.max_session_timeout_ms
+        )));
+    }
+    Ok(MetastoreConfig { tick_time_ms: tick, min_session_timeout_ms: min_ms, max_session_timeout_ms: max_ms })
+}
+
+/// A note when the metastore grants the brokers another session timeout than the one
+/// `zookeeper.session.timeout.ms` asks for.
+fn session_note(cluster: &ClusterSpec, metastore: &MetastoreConfig, pos: &Pos, notes: &mut Notes) {
+    let asked = cluster.config.zookeeper_session_timeout_ms;
+    let granted = metastore.negotiate(asked);
+    if granted != asked {
+        notes.add(
+            pos,
+            format!(
+                "the metastore grants a session timeout of {granted} ms, not the {asked} ms asked for: ZooKeeper \
+                 clamps it into [minSessionTimeout, maxSessionTimeout] = [{}, {}]",
+                metastore.min_session_timeout_ms, metastore.max_session_timeout_ms
+            ),
+        );
+    }
 }
 
 fn network(table: Option<Table>) -> Res<NetworkSpec> {
