@@ -470,3 +470,22 @@ fn a_session_timeout_outside_the_metastores_limits_is_granted_clamped_with_a_not
     .unwrap();
     assert!(within.notes.is_empty(), "{:?}", within.notes);
 }
+
+#[test]
+fn broker_settings_kafka_refuses_are_refused_with_its_rule() {
+    let e = err(&format!("{BASE}[cluster.config]\n\"log.retention.ms\" = 0\n"));
+    assert!(
+        e.starts_with("scenarios/x.toml:4:22: `cluster.config.log.retention.ms`: log.retention.ms is 0, which Kafka refuses"),
+        "{e}"
+    );
+    let topic = parse(&with_orders("[topics.config]\n\"retention.ms\" = 0\n"), Path::new("x.toml")).unwrap();
+    assert_eq!(topic.topics[0].config.retention_ms, Some(Some(0)), "a topic's retention.ms may be 0");
+    let e = err(&format!(
+        "{BASE}[cluster.config]\n\"replica.lag.time.max.ms\" = 60000\n\"replica.fetch.wait.max.ms\" = 40000\n"
+    ));
+    assert!(e.contains("`cluster.config.replica.fetch.wait.max.ms`: replica.fetch.wait.max.ms 40000 is larger than replica.socket.timeout.ms (30000"), "{e}");
+    let e = err(&format!("{BASE}[cluster.config]\n\"log.segment.bytes\" = 3000000000\n"));
+    assert!(e.ends_with("expected at most 2147483647 (Kafka's log.segment.bytes is a Java int), found 3000000000"), "{e}");
+    let e = err(&with_orders("[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\n[producers.config]\nretries = 3000000000\n"));
+    assert!(e.contains("`producers[0].config.retries`: expected an integer of at most 2147483647"), "{e}");
+}

@@ -262,6 +262,17 @@ fn broker_settings(t: &Table, brokers: u32, d: &BrokerSettings) -> Res<BrokerSet
     let lag = opt_u64_min(t, "replica.lag.time.max.ms", 1)?;
     let lag_ms = lag.as_ref().map_or(d.replica_lag_time_max_ms, |v| v.value);
     let fetch_wait = t.opt_u64("replica.fetch.wait.max.ms")?;
+    // KafkaConfig.validateValues: "replica.socket.timeout.ms should always be at least
+    // replica.fetch.wait.max.ms"; the socket timeout is not settable here, so Kafka's
+    // default applies.
+    if let Some(w) = fetch_wait.as_ref().filter(|w| w.value > REPLICA_SOCKET_TIMEOUT_MS) {
+        return Err(w.pos.issue(format!(
+            "replica.fetch.wait.max.ms {} is larger than replica.socket.timeout.ms ({REPLICA_SOCKET_TIMEOUT_MS}, \
+             Kafka's default), which Kafka refuses (\"replica.socket.timeout.ms should always be at least \
+             replica.fetch.wait.max.ms\"); expected at most {REPLICA_SOCKET_TIMEOUT_MS}",
+            w.value
+        )));
+    }
     if let Some(w) = &fetch_wait {
         if w.value > lag_ms {
             return Err(w.pos.issue(format!(
@@ -291,10 +302,9 @@ fn broker_settings(t: &Table, brokers: u32, d: &BrokerSettings) -> Res<BrokerSet
         .map_or(d.replica_high_watermark_checkpoint_interval_ms, |v| v.value),
         flush_messages: opt_u64_min(t, "flush.messages", 1)?.map(|v| v.value),
         flush_ms: t.opt_u64("flush.ms")?.map(|v| v.value),
-        log_retention_ms: opt_limit(t, "log.retention.ms", 0)?.map_or(d.log_retention_ms, |v| v.value),
+        log_retention_ms: log_retention_ms(t)?.map_or(d.log_retention_ms, |v| v.value),
         log_retention_bytes: opt_limit(t, "log.retention.bytes", 0)?.map_or(d.log_retention_bytes, |v| v.value),
-        log_segment_bytes: opt_u64_min(t, "log.segment.bytes", MIN_SEGMENT_BYTES)?
-            .map_or(d.log_segment_bytes, |v| v.value),
+        log_segment_bytes: segment_bytes(t, "log.segment.bytes")?.map_or(d.log_segment_bytes, |v| v.value),
         log_retention_check_interval_ms: opt_u64_min(t, "log.retention.check.interval.ms", 1)?
             .map_or(d.log_retention_check_interval_ms, |v| v.value),
         offsets_topic_num_partitions: t
@@ -341,6 +351,39 @@ fn group_session_limits(t: &Table, d: &BrokerSettings) -> Res<(u64, u64)> {
 
 /// Kafka's smallest `segment.bytes` (a legacy record's overhead).
 const MIN_SEGMENT_BYTES: u64 = 14;
+
+/// The largest value of a Java `int` setting.
+const JAVA_INT_MAX: u64 = i32::MAX as u64;
+
+/// Kafka's `replica.socket.timeout.ms` default (not settable in a scenario).
+const REPLICA_SOCKET_TIMEOUT_MS: u64 = 30_000;
+
+/// `segment.bytes` / `log.segment.bytes`: an `int` of at least 14
+/// (LogConfig: `atLeast(LegacyRecord.RECORD_OVERHEAD_V0)`).
+fn segment_bytes(t: &Table, key: &str) -> Res<Option<Sp<u64>>> {
+    opt_u64_min(t, key, MIN_SEGMENT_BYTES)?
+        .map(|v| {
+            v.check(
+                |v| v <= JAVA_INT_MAX,
+                |v| format!("expected at most {JAVA_INT_MAX} (Kafka's {key} is a Java int), found {v}"),
+            )
+        })
+        .transpose()
+}
+
+/// `log.retention.ms`: -1 or at least 1 (KafkaConfig.validateValues: "log.retention.ms
+/// must be unlimited (-1) or, greater than or equal to 1"); the topic's `retention.ms`
+/// may be 0.
+fn log_retention_ms(t: &Table) -> Res<Option<Sp<Option<u64>>>> {
+    let limit = opt_limit(t, "log.retention.ms", 0)?;
+    if let Some(v) = limit.as_ref().filter(|v| v.value == Some(0)) {
+        return Err(v.pos.issue(
+            "log.retention.ms is 0, which Kafka refuses (\"log.retention.ms must be unlimited (-1) or, greater than \
+             or equal to 1\"); expected -1 or at least 1",
+        ));
+    }
+    Ok(limit)
+}
 
 /// An optional Kafka limit where -1 means none (`retention.ms`, `retention.bytes`):
 /// `None` when absent, a value of `None` for -1, else the integer, at least `min`.
@@ -474,7 +517,7 @@ fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
                     unclean_leader_election_enable: c.opt_bool("unclean.leader.election.enable")?.map(|v| v.value),
                     retention_ms: opt_limit(&c, "retention.ms", 0)?.map(|v| v.value),
                     retention_bytes: opt_limit(&c, "retention.bytes", 0)?.map(|v| v.value),
-                    segment_bytes: opt_u64_min(&c, "segment.bytes", MIN_SEGMENT_BYTES)?.map(|v| v.value),
+                    segment_bytes: segment_bytes(&c, "segment.bytes")?.map(|v| v.value),
                 }
             }
         };
