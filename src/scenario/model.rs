@@ -229,7 +229,8 @@ pub struct BrokerSettings {
     /// `replica.high.watermark.checkpoint.interval.ms`: how often the high watermark is
     /// written to disk, in milliseconds (default 5000).
     pub replica_high_watermark_checkpoint_interval_ms: u64,
-    /// `flush.messages`: fsync the log after this many records; `None` (the default)
+    /// `log.flush.interval.messages` (the broker-wide `flush.messages`): fsync the log
+    /// after this many records; `None` (the default)
     /// leaves flushing to the operating system.
     pub flush_messages: Option<u64>,
     /// `flush.ms`: fsync the log when its oldest unflushed record is this old, in

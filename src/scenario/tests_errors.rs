@@ -65,7 +65,7 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
         "scenarios/x.toml:4:1: `cluster.config.min.insync.replica`: unknown key `min.insync.replica` (did you mean \
          `min.insync.replicas`?); expected one of `min.insync.replicas`, `unclean.leader.election.enable`, \
          `replica.lag.time.max.ms`, `zookeeper.session.timeout.ms`, `replica.fetch.wait.max.ms`, \
-         `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `flush.messages`, `flush.ms`, \
+         `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `log.flush.interval.messages`, `log.flush.interval.ms`, \
          `log.retention.ms`, `log.retention.bytes`, `log.segment.bytes`, `log.retention.check.interval.ms`, \
          `offsets.topic.num.partitions`, `offsets.topic.replication.factor`, `group.min.session.timeout.ms`, \
          `group.max.session.timeout.ms` or `group.initial.rebalance.delay.ms`"

@@ -300,8 +300,10 @@ fn broker_settings(t: &Table, brokers: u32, d: &BrokerSettings) -> Res<BrokerSet
             1,
         )?
         .map_or(d.replica_high_watermark_checkpoint_interval_ms, |v| v.value),
-        flush_messages: opt_u64_min(t, "flush.messages", 1)?.map(|v| v.value),
-        flush_ms: t.opt_u64("flush.ms")?.map(|v| v.value),
+        // The broker-wide names (ServerLogConfigs): a broker ignores the topic-level
+        // `flush.messages` / `flush.ms` in its own configuration.
+        flush_messages: opt_u64_min(t, "log.flush.interval.messages", 1)?.map(|v| v.value),
+        flush_ms: t.opt_u64("log.flush.interval.ms")?.map(|v| v.value),
         log_retention_ms: log_retention_ms(t)?.map_or(d.log_retention_ms, |v| v.value),
         log_retention_bytes: opt_limit(t, "log.retention.bytes", 0)?.map_or(d.log_retention_bytes, |v| v.value),
         log_segment_bytes: segment_bytes(t, "log.segment.bytes")?.map_or(d.log_segment_bytes, |v| v.value),
