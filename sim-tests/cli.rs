@@ -104,6 +104,8 @@ fn small_scenario(seeds: &str, acks: &str, expect: &str) -> String {
     format!(
         r#"seeds = {seeds}
 duration = "8s"
+[metastore]
+tickTime = 500
 [cluster]
 brokers = 3
 [cluster.config]

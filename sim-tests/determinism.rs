@@ -107,6 +107,8 @@ fn a_thousand_seeds_in_one_process_do_not_grow_memory() {
         seeds = "1..2"
         duration = "1s"
         liveness_timeout = "10s"
+        [metastore]
+        tickTime = 500
         [cluster]
         brokers = 3
         [cluster.config]

@@ -28,6 +28,8 @@ fn scenario(duration: &str, extra_config: &str, producer: &str, rest: &str) -> S
         duration = "{duration}"
         liveness_timeout = "20s"
 
+        [metastore]
+        tickTime = 500
         [cluster]
         brokers = 3
 

@@ -15,6 +15,8 @@ const SMALL: &str = r#"
 seeds = [4, 5]
 duration = "1s"
 liveness_timeout = "10s"
+[metastore]
+tickTime = 300
 [cluster.config]
 "min.insync.replicas" = 2
 "zookeeper.session.timeout.ms" = 600

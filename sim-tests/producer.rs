@@ -57,7 +57,7 @@ fn acked_after(outcome: &kafkasim::runner::RunOutcome, after_ns: u64) -> usize {
 #[test]
 fn the_idempotent_producer_bumps_its_epoch_after_an_unclean_election_and_goes_on() {
     let scenario = inline(
-        "seeds = [1]\nduration = \"20s\"\n[cluster]\nbrokers = 3\n\
+        "seeds = [1]\nduration = \"20s\"\n[metastore]\ntickTime = 500\n[cluster]\nbrokers = 3\n\
          [cluster.config]\n\"unclean.leader.election.enable\" = true\n\
          \"zookeeper.session.timeout.ms\" = 2000\n\"replica.lag.time.max.ms\" = 2000\n\
          [[topics]]\nname = \"orders\"\npartitions = 1\n\"replication.factor\" = 2\n\

@@ -115,6 +115,8 @@ fn scenario_text(faults: &[Fault]) -> String {
 seeds = [1]
 duration = "{DURATION_MS}ms"
 
+[metastore]
+tickTime = 500
 [cluster]
 brokers = 3
 truncation = "leader-epoch"

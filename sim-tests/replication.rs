@@ -18,7 +18,7 @@ fn parse(text: &str) -> Scenario {
 /// elects a new leader for orders-0.
 fn paused_controller() -> Scenario {
     parse(
-        "seeds = [3]\nduration = \"6.16s\"\n[cluster]\nbrokers = 3\n[cluster.config]\n\
+        "seeds = [3]\nduration = \"6.16s\"\n[metastore]\ntickTime = 500\n[cluster]\nbrokers = 3\n[cluster.config]\n\
          \"zookeeper.session.timeout.ms\" = 3000\n\
          [[topics]]\nname = \"orders\"\npartitions = 3\n\"replication.factor\" = 2\n\
          [[faults]]\nat = \"780ms\"\nkind = \"crash\"\ntarget = \"the leader of orders-0\"\nduration = \"10ms\"\n\
@@ -58,7 +58,7 @@ fn the_isr_a_paused_controller_wrote_before_its_successor_is_not_taken_for_the_l
 /// resumes, after its successor elected the restarted broker for orders-4.
 fn paused_controller_leaderless_write() -> Scenario {
     parse(
-        "seeds = [1]\nduration = \"8s\"\n[cluster]\nbrokers = 3\n[cluster.config]\n\
+        "seeds = [1]\nduration = \"8s\"\n[metastore]\ntickTime = 500\n[cluster]\nbrokers = 3\n[cluster.config]\n\
          \"zookeeper.session.timeout.ms\" = 3000\n\
          [[topics]]\nname = \"orders\"\npartitions = 6\n\"replication.factor\" = 1\n\
          [[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"the leader of orders-1\"\nduration = \"4s\"\n\
@@ -91,7 +91,7 @@ fn a_fenced_controllers_late_election_does_not_unelect_the_current_leader() {
 /// acks=1 producer, and a follower of orders-0 crashed from 3 s to 6 s.
 fn legacy_follower_crash() -> Scenario {
     parse(
-        "seeds = [1]\nduration = \"10s\"\n[cluster]\nbrokers = 3\ntruncation = \"legacy\"\n[cluster.config]\n\
+        "seeds = [1]\nduration = \"10s\"\n[metastore]\ntickTime = 500\n[cluster]\nbrokers = 3\ntruncation = \"legacy\"\n[cluster.config]\n\
          \"zookeeper.session.timeout.ms\" = 2000\n\
          [[topics]]\nname = \"orders\"\n\"replication.factor\" = 3\n\
          [[producers]]\ntopic = \"orders\"\nrate_per_sec = 200\nsend = \"async\"\n[producers.config]\nacks = \"1\"\n\

@@ -8,7 +8,7 @@ use kafkasim::protocol::UnknownProducerSequence;
 use kafkasim::check::AnomalyKind;
 use kafkasim::client::consumer::{Consumer, ConsumerConfig};
 use kafkasim::history::{Event, LogStartReason, OpFn, OpType, Recorder};
-use kafkasim::metastore::run_metastore;
+use kafkasim::metastore::{run_metastore, MetastoreConfig};
 use kafkasim::protocol::{
     Acks, BrokerId, FollowerRestart, OffsetReset, ProduceRequest, Record, RecordBatch, Request, Response,
     RetentionConfig, TopicAssignment, TopicPartition, TruncationMode,
@@ -169,7 +169,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
         let recorder = Recorder::new();
         let meta = (network.add_host(&Addr::new("metastore")), disks.disk("metastore"));
         let metastore =
-            handle.create_node().name("metastore").init(move || run_metastore(meta.0.clone(), meta.1.clone())).build();
+            handle.create_node().name("metastore").init(move || run_metastore(meta.0.clone(), meta.1.clone(), MetastoreConfig::default())).build();
         // Two records per segment; keep at least 4 records' worth (312 bytes).
         let retention = RetentionConfig { retention_ms: None, retention_bytes: Some(4 * 78), segment_bytes: 2 * 78 };
         let ctx = BrokerContext {

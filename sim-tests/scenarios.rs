@@ -157,6 +157,8 @@ fn a_record_that_cannot_be_delivered_in_time_fails_with_a_timeout_the_applicatio
     let text = r#"
         seeds = [1]
         duration = "12s"
+        [metastore]
+        tickTime = 500
         [cluster]
         brokers = 2
         [cluster.config]

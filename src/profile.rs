@@ -144,6 +144,8 @@ pub enum Switch {
     /// `offset_validation` (`[consumers.config]`, a scenario key): KIP-320's consumer-side
     /// position validation after a leader change.
     OffsetValidation,
+    /// `zookeeper.session.timeout.ms` (`[cluster.config]`).
+    ZookeeperSessionTimeout,
 }
 
 impl Switch {
@@ -165,6 +167,7 @@ impl Switch {
             Switch::GroupMaxSessionTimeout => "group.max.session.timeout.ms",
             Switch::SessionTimeout => "session.timeout.ms",
             Switch::OffsetValidation => "offset_validation",
+            Switch::ZookeeperSessionTimeout => "zookeeper.session.timeout.ms",
         }
     }
 
@@ -181,6 +184,7 @@ impl Switch {
             Switch::IdempotentEpochBump | Switch::Partitioner => "[[producers]]",
             Switch::StickyAssignor => "[[consumers]]",
             Switch::SessionTimeout | Switch::OffsetValidation => "[consumers.config]",
+            Switch::ZookeeperSessionTimeout => "[cluster.config]",
         }
     }
 }
@@ -362,6 +366,14 @@ pub const CHANGES: &[Change] = &[
         reference: "KIP-320 (KAFKA-7747)",
         summary: "after a leader change consumers check their position with OffsetsForLeaderEpoch and rewind to where \
                   the log diverged, instead of reading on past a truncation",
+    },
+    Change {
+        switch: Switch::ZookeeperSessionTimeout,
+        since: KafkaVersion::new(2, 5, 0),
+        before: "6000",
+        after: "18000",
+        reference: "KIP-537 (KAFKA-9102)",
+        summary: "brokers ask ZooKeeper for an 18 s session, so a GC pause or a slow network expires it less often",
     },
 ];
 

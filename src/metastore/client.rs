@@ -174,7 +174,9 @@ impl MetaClient {
         config: MetaClientConfig,
     ) -> Result<MetaClient, MetaClientError> {
         let requests = Channel::new(net.clone(), server.clone());
-        let session = open_session(&requests, &config).await?;
+        let (session, granted_ms) = open_session(&requests, &config).await?;
+        // As ZooKeeper's client does, run the session on the timeout the server granted.
+        let config = MetaClientConfig { session_timeout_ms: granted_ms, ..config };
         let (expired_tx, expired_rx) = watch::channel(false);
         let inner = Arc::new(Inner { session, config, requests, expired: expired_tx });
         let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -311,15 +313,16 @@ fn unexpected(response: MetaResponse) -> MetaClientError {
     MetaClientError::Unavailable
 }
 
-/// Sends `CreateSession` until it succeeds or `session_timeout_ms` has passed.
-async fn open_session(channel: &Channel, config: &MetaClientConfig) -> Result<SessionId, MetaClientError> {
+/// Sends `CreateSession` until it succeeds or `session_timeout_ms` has passed; returns
+/// the session and the timeout the server granted.
+async fn open_session(channel: &Channel, config: &MetaClientConfig) -> Result<(SessionId, u64), MetaClientError> {
     let deadline = Instant::now() + Duration::from_millis(config.session_timeout_ms);
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let timeout = config.request_timeout().min(remaining).max(Duration::from_millis(1));
         let request = MetaRequest::CreateSession { timeout_ms: config.session_timeout_ms };
         match channel.call(request, timeout).await {
-            Ok(MetaResponse::Session(id)) => return Ok(id),
+            Ok(MetaResponse::Session { id, timeout_ms }) => return Ok((id, timeout_ms)),
             Ok(MetaResponse::Failed { error, .. }) => return Err(MetaClientError::Meta(error)),
             Ok(other) => tracing::warn!(response = ?other, "unexpected answer to CreateSession"),
             Err(_) => {}

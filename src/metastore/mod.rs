@@ -5,6 +5,8 @@
 //!   version (0 at creation, +1 per data change); conditional `SetData`/`Delete` on an
 //!   expected version, and atomic `Multi` whose `Check` op fences zombies (Kafka's
 //!   controller-epoch check). `Create` makes missing parents as persistent nodes.
+//! - Session timeouts negotiated as ZooKeeper does: the one a client asks for, clamped
+//!   into the server's [`minSessionTimeout`, `maxSessionTimeout`] (see [`MetastoreConfig`]).
 //! - Sessions with a timeout, kept alive by any request (heartbeats every third of the
 //!   timeout). A session the server does not hear from for its timeout expires: its
 //!   ephemeral nodes are deleted and the watches on them fire. Ephemeral nodes cannot
@@ -57,4 +59,4 @@ mod tree;
 mod tests;
 
 pub use client::{MetaClient, MetaClientConfig, MetaClientError};
-pub use server::{run_metastore, SNAPSHOT_PATH};
+pub use server::{run_metastore, MetastoreConfig, SNAPSHOT_PATH};

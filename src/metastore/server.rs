@@ -20,8 +20,50 @@ pub const EXPIRY_TICK_MS: u64 = 50;
 /// The longest a `PollEvents` request waits, in milliseconds, whatever it asks for.
 pub const MAX_POLL_WAIT_MS: u64 = 60_000;
 
+/// The server's session limits, under ZooKeeper's zoo.cfg names.
+///
+/// ZooKeeper grants a client the session timeout it asks for clamped into
+/// [`minSessionTimeout`, `maxSessionTimeout`] (`ZooKeeperServer.processConnectRequest`),
+/// which default to 2 and 20 times `tickTime` (`QuorumPeerConfig.parseProperties`; the
+/// ZooKeeper Administrator's Guide, "Advanced Configuration"). The negotiated timeout is
+/// the one that expires. Simplified: ZooKeeper checks expiry in buckets of `tickTime`
+/// (`ExpiryQueue`), so a session may outlive its timeout by up to a tick; here expiry is
+/// checked every [`EXPIRY_TICK_MS`] whatever the tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetastoreConfig {
+    /// `tickTime`: ZooKeeper's basic time unit, in milliseconds (default 2000).
+    pub tick_time_ms: u64,
+    /// `minSessionTimeout`, in milliseconds (default 2 × `tickTime`).
+    pub min_session_timeout_ms: u64,
+    /// `maxSessionTimeout`, in milliseconds (default 20 × `tickTime`).
+    pub max_session_timeout_ms: u64,
+}
+
+impl MetastoreConfig {
+    /// The limits ZooKeeper derives from `tick_time_ms` alone.
+    pub fn from_tick_time(tick_time_ms: u64) -> Self {
+        MetastoreConfig {
+            tick_time_ms,
+            min_session_timeout_ms: 2 * tick_time_ms,
+            max_session_timeout_ms: 20 * tick_time_ms,
+        }
+    }
+
+    /// The session timeout granted to a client asking for `requested_ms`.
+    pub fn negotiate(&self, requested_ms: u64) -> u64 {
+        requested_ms.max(self.min_session_timeout_ms).min(self.max_session_timeout_ms)
+    }
+}
+
+impl Default for MetastoreConfig {
+    fn default() -> Self {
+        Self::from_tick_time(2_000)
+    }
+}
+
 /// The state shared by the tasks of one metastore process.
 struct Shared {
+    config: MetastoreConfig,
     store: Mutex<Store>,
     disk: Disk,
     /// Woken after every change, so that long polls re-check their session's events.
@@ -32,8 +74,8 @@ struct Shared {
 ///
 /// The state is reloaded from `disk` at start, so a restarted node continues where the
 /// previous incarnation stopped; restored sessions get a fresh full timeout.
-pub async fn run_metastore(net: NodeNet<Request, Response>, disk: Disk) {
-    let shared = Arc::new(Shared::recover(disk));
+pub async fn run_metastore(net: NodeNet<Request, Response>, disk: Disk, config: MetastoreConfig) {
+    let shared = Arc::new(Shared::recover(disk, config));
     let accept_loop = async {
         loop {
             // `accept` ends when the host goes down. If the process survives (a hang or
@@ -55,9 +97,9 @@ pub async fn run_metastore(net: NodeNet<Request, Response>, disk: Disk) {
 
 impl Shared {
     /// Loads the last snapshot, or starts empty.
-    fn recover(disk: Disk) -> Shared {
+    fn recover(disk: Disk, config: MetastoreConfig) -> Shared {
         let store = load_snapshot(&disk).unwrap_or_default();
-        Shared { store: Mutex::new(store), disk, changed: Notify::new() }
+        Shared { config, store: Mutex::new(store), disk, changed: Notify::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Store> {
@@ -114,6 +156,10 @@ async fn serve_connection(shared: Arc<Shared>, mut conn: ServerConn<Request, Res
 async fn serve(shared: &Shared, request: MetaRequest) -> MetaResponse {
     match request {
         MetaRequest::PollEvents { session, max_wait_ms, acked } => long_poll(shared, session, max_wait_ms, acked).await,
+        MetaRequest::CreateSession { timeout_ms } => {
+            let granted = MetaRequest::CreateSession { timeout_ms: shared.config.negotiate(timeout_ms) };
+            shared.apply(|store, now| store.handle(granted, now))
+        }
         other => shared.apply(|store, now| store.handle(other, now)),
     }
 }

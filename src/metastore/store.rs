@@ -81,7 +81,7 @@ impl Store {
     /// events); the server does the waiting with [`Store::poll_events`].
     pub fn handle(&mut self, request: MetaRequest, now: Instant) -> MetaResponse {
         if let MetaRequest::CreateSession { timeout_ms } = request {
-            return MetaResponse::Session(self.create_session(timeout_ms, now));
+            return MetaResponse::Session { id: self.create_session(timeout_ms, now), timeout_ms };
         }
         let session = request_session(&request);
         // Any request of a live session is a heartbeat.

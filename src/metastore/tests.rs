@@ -2,7 +2,7 @@
 //! seeded madsim runtime.
 
 use super::server::EXPIRY_TICK_MS;
-use super::{run_metastore, MetaClient, MetaClientConfig, MetaClientError};
+use super::{run_metastore, MetaClient, MetaClientConfig, MetaClientError, MetastoreConfig};
 use crate::protocol::{ErrorCode, MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse};
 use crate::protocol::{Request, Response};
 use crate::sim::disk::DiskStore;
@@ -44,8 +44,13 @@ impl Cluster {
         let disks = DiskStore::new();
         let node_net = net.add_host(&metastore_addr());
         let disk = disks.disk("metastore");
-        let metastore =
-            handle.create_node().name("metastore").init(move || run_metastore(node_net.clone(), disk.clone())).build();
+        // A short tick, so that sessions of a few hundred milliseconds are granted as asked.
+        let config = MetastoreConfig::from_tick_time(50);
+        let metastore = handle
+            .create_node()
+            .name("metastore")
+            .init(move || run_metastore(node_net.clone(), disk.clone(), config))
+            .build();
         Cluster { net, metastore }
     }
 
@@ -217,7 +222,7 @@ fn poll_events_answers_when_a_watch_fires_or_the_wait_ends() {
         let call = |conn: &crate::sim::net::Connection<Request, Response>, r: MetaRequest| {
             conn.send(Request::Meta(r)).wait(ms(5_000))
         };
-        let Ok(Response::Meta(MetaResponse::Session(session))) =
+        let Ok(Response::Meta(MetaResponse::Session { id: session, .. })) =
             call(&requests, MetaRequest::CreateSession { timeout_ms: 5_000 }).await
         else {
             panic!("no session");
@@ -391,4 +396,36 @@ fn the_same_seed_gives_the_same_run() {
 fn a_client_can_be_shared_between_tasks() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<MetaClient>();
+}
+
+#[test]
+fn the_server_clamps_the_session_timeout_into_its_limits_and_the_granted_one_expires() {
+    simulate(11, || async {
+        // tickTime 50 ms: sessions of 100 ms to 1000 ms.
+        let cluster = Cluster::start();
+        let short = cluster.client("short", 30).await;
+        let long = cluster.client("long", 5_000).await;
+        let within = cluster.client("within", 400).await;
+        assert_eq!(short.config().session_timeout_ms, 100, "raised to minSessionTimeout");
+        assert_eq!(long.config().session_timeout_ms, 1_000, "lowered to maxSessionTimeout");
+        assert_eq!(within.config().session_timeout_ms, 400);
+
+        // A crashed client asking for 30 ms keeps its node for the granted 100 ms.
+        let (doomed, doomed_net) = cluster.node("doomed");
+        let (registered_tx, registered_rx) = oneshot::channel();
+        doomed.spawn(async move {
+            let client = MetaClient::connect(doomed_net, metastore_addr(), 30).await.unwrap();
+            client.create("/brokers/ids/9", "broker-9", true).await.unwrap();
+            let _ = registered_tx.send(());
+            std::future::pending::<()>().await;
+        });
+        registered_rx.await.unwrap();
+        cluster.crash(&doomed, &Addr::new("doomed"));
+        sleep(ms(60)).await;
+        assert!(within.get("/brokers/ids/9", false).await.unwrap().is_some(), "expired on the asked-for 30 ms");
+        sleep(ms(100 + 2 * EXPIRY_TICK_MS)).await;
+        assert_eq!(within.get("/brokers/ids/9", false).await, Ok(None));
+        assert_eq!(MetastoreConfig::default().negotiate(1_000), 4_000, "ZooKeeper's defaults: 2 × 2000 ms");
+        assert_eq!(MetastoreConfig::default().negotiate(60_000), 40_000, "and 20 × 2000 ms");
+    });
 }

@@ -157,7 +157,13 @@ pub enum MetaError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MetaResponse {
     /// A new session.
-    Session(SessionId),
+    Session {
+        /// The new session.
+        id: SessionId,
+        /// The session timeout the server granted, in milliseconds: the one asked for,
+        /// clamped into the server's limits (ZooKeeper's negotiated session timeout).
+        timeout_ms: u64,
+    },
     /// The request succeeded; for `Multi`, the resulting version of each op's node.
     Done(Vec<u64>),
     /// A node, or `None` if absent.

@@ -11,6 +11,7 @@ use crate::client::producer::ProducerConfig;
 use crate::controller::AutoRebalance;
 use crate::protocol::{broker_names, BrokerId, RetentionConfig, TopicAssignment, METASTORE};
 use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
+use crate::sim::disk::WriteBack;
 use crate::sim::net::{Addr, NetConfig};
 
 /// The administrator's replica assignment: partition `p` of a topic with replication
@@ -102,6 +103,12 @@ pub(super) fn broker_config(
         }),
         plant: options.plant,
     }
+}
+
+/// The page-cache write-back of every broker's machine (`[cluster.os]`).
+pub(super) fn write_back(scenario: &Scenario) -> WriteBack {
+    let os = &scenario.cluster.os;
+    WriteBack { expire_ms: os.dirty_expire_centisecs * 10, interval_ms: os.dirty_writeback_centisecs * 10 }
 }
 
 /// The network's latency and loss.

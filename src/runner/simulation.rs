@@ -77,7 +77,8 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
     let recorder = Recorder::new();
     let wire = handle.create_node().name("wire").build();
     let network = Network::new(configure::net_config(scenario), wire.clone());
-    let disks = DiskStore::new();
+    let started = Instant::now();
+    let disks = DiskStore::with_clock(Arc::new(move || started.elapsed().as_millis() as u64));
     let nodes: SharedNodes = Arc::new(Mutex::new(NodeSet::new(handle.clone(), network.clone(), disks.clone())));
     let topics = configure::topic_assignments(scenario);
     let mut stop_switches = std::collections::BTreeMap::new();
@@ -85,7 +86,8 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
         let mut nodes = nodes.lock().expect("nodes poisoned");
         let meta_net = network.add_host(&Addr::new(METASTORE));
         let meta_disk = disks.disk(METASTORE);
-        nodes.boot(METASTORE, move || run_metastore(meta_net.clone(), meta_disk.clone()));
+        let meta_config = scenario.metastore;
+        nodes.boot(METASTORE, move || run_metastore(meta_net.clone(), meta_disk.clone(), meta_config));
         for id in 1..=scenario.cluster.brokers {
             let name = broker_name(id);
             let stop = crate::broker::StopSwitch::default();
@@ -94,7 +96,10 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
                 stop,
                 config: configure::broker_config(scenario, options, id, &topics),
                 net: network.add_host(&Addr::new(&name)),
-                disk: disks.disk(&name),
+                disk: {
+                    disks.set_write_back(&name, configure::write_back(scenario));
+                    disks.disk(&name)
+                },
                 tracer: recorder.tracer(&name),
             };
             nodes.boot(&name, move || run_broker(ctx.clone()));

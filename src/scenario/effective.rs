@@ -93,6 +93,7 @@ fn values_of(s: &Scenario, switch: Switch) -> Vec<String> {
         }
         Switch::GroupInitialRebalanceDelay => vec![c.config.group_initial_rebalance_delay_ms.to_string()],
         Switch::GroupMaxSessionTimeout => vec![c.config.group_max_session_timeout_ms.to_string()],
+        Switch::ZookeeperSessionTimeout => vec![c.config.zookeeper_session_timeout_ms.to_string()],
         Switch::Acks => producers(&|p| spelling(&ACKS, p.config.acks)),
         Switch::EnableIdempotence => producers(&|p| p.config.enable_idempotence.to_string()),
         Switch::Retries => producers(&|p| p.config.retries.to_string()),

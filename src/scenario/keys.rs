@@ -14,6 +14,7 @@ pub(super) const ROOT: &[&str] = &[
     "duration",
     "liveness_timeout",
     "cluster",
+    "metastore",
     "network",
     "topics",
     "producers",
@@ -25,8 +26,18 @@ pub(super) const ROOT: &[&str] = &[
 ];
 
 /// `[cluster]`.
-pub(super) const CLUSTER: &[&str] =
-    &["brokers", "truncation", "follower_restart", "caught_up_at_leader_log_end", "unknown_producer_sequence", "config"];
+pub(super) const CLUSTER: &[&str] = &[
+    "brokers",
+    "truncation",
+    "follower_restart",
+    "caught_up_at_leader_log_end",
+    "unknown_producer_sequence",
+    "config",
+    "os",
+];
+
+/// `[cluster.os]`: the brokers' machines' Linux sysctls (not Kafka settings).
+pub(super) const OS: &[&str] = &["vm.dirty_expire_centisecs", "vm.dirty_writeback_centisecs"];
 
 /// `[cluster.config]`.
 pub(super) const BROKER_CONFIG: &[&str] = &[
@@ -37,8 +48,8 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "replica.fetch.wait.max.ms",
     "replica.fetch.max.bytes",
     "replica.high.watermark.checkpoint.interval.ms",
-    "flush.messages",
-    "flush.ms",
+    "log.flush.interval.messages",
+    "log.flush.interval.ms",
     "log.retention.ms",
     "log.retention.bytes",
     "log.segment.bytes",
@@ -55,6 +66,9 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "leader.imbalance.check.interval.seconds",
     "leader.imbalance.per.broker.percentage",
 ];
+
+/// `[metastore]`: the ZooKeeper server's settings, under zoo.cfg's names.
+pub(super) const METASTORE: &[&str] = &["tickTime", "minSessionTimeout", "maxSessionTimeout"];
 
 /// `[network]`.
 pub(super) const NETWORK: &[&str] = &["latency_min", "latency_max", "packet_loss_rate"];
@@ -163,6 +177,8 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("the top level", ROOT),
     ("[cluster]", CLUSTER),
     ("[cluster.config]", BROKER_CONFIG),
+    ("[cluster.os]", OS),
+    ("[metastore]", METASTORE),
     ("[network]", NETWORK),
     ("[[topics]]", TOPIC),
     ("[topics.config]", TOPIC_CONFIG),
@@ -177,12 +193,15 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("[expect]", EXPECT),
 ];
 
-/// The keys of the `config` sub-table of the table with `allowed` keys, if it has one.
-pub(super) fn config_of(allowed: &[&str]) -> Option<&'static [&'static str]> {
-    [(CLUSTER, BROKER_CONFIG), (TOPIC, TOPIC_CONFIG), (PRODUCER, PRODUCER_CONFIG), (CONSUMER, CONSUMER_CONFIG)]
-        .into_iter()
-        .find(|(parent, _)| *parent == allowed)
-        .map(|(_, config)| config)
+/// The keys of each sub-table (`config`, `os`) of the table with `allowed` keys.
+pub(super) fn sub_tables_of(allowed: &[&str]) -> &'static [&'static [&'static str]] {
+    const SUB_TABLES: &[(&[&str], &[&[&str]])] = &[
+        (CLUSTER, &[BROKER_CONFIG, OS]),
+        (TOPIC, &[TOPIC_CONFIG]),
+        (PRODUCER, &[PRODUCER_CONFIG]),
+        (CONSUMER, &[CONSUMER_CONFIG]),
+    ];
+    SUB_TABLES.iter().find(|(parent, _)| *parent == allowed).map_or(&[], |(_, subs)| subs)
 }
 
 /// The tables (other than the one with `allowed` keys) that take `key`, e.g.

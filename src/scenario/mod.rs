@@ -25,6 +25,15 @@
 //! "auto.leader.rebalance.enable" = true  # preferred leaders return: first check 5 s
 //! "leader.imbalance.check.interval.seconds" = 300  # after a controller takes office
 //!
+//! [cluster.os]                           # the brokers' Linux sysctls (page-cache write-back)
+//! "vm.dirty_expire_centisecs" = 3000     # written back once dirty this long (default 30 s)
+//! "vm.dirty_writeback_centisecs" = 500   # the flusher wakes this often (default 5 s; 0: never)
+//!
+//! [metastore]                            # the ZooKeeper server (zoo.cfg's names)
+//! tickTime = 2000                        # ms; a broker's zookeeper.session.timeout.ms is
+//! minSessionTimeout = 4000               #   granted clamped into [min, max], which default
+//! maxSessionTimeout = 40000              #   to 2 and 20 tickTimes
+//!
 //! [network]
 //! latency_min = "1ms"
 //! latency_max = "5ms"
@@ -167,7 +176,8 @@ pub use limits::{
     DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC, MAX_SEEDS,
 };
 pub use model::{
-    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, SwarmSpec, Theme, TopicSettings, TopicSpec,
+    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, OsSettings, Scenario, SwarmSpec, Theme, TopicSettings,
+    TopicSpec,
 };
 pub use model_clients::{
     CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning, Processing, ProducerSettings,

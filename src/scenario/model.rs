@@ -12,6 +12,7 @@ use super::model_faults::{FaultSpec, NemesisSpec};
 use super::overrides::Setting;
 use crate::check::AnomalyKind;
 use crate::profile::Profile;
+use crate::metastore::MetastoreConfig;
 use crate::protocol::{FollowerRestart, TruncationMode, UnknownProducerSequence};
 
 /// A parsed and validated scenario file.
@@ -46,6 +47,9 @@ pub struct Scenario {
     pub liveness_timeout_ms: u64,
     /// The brokers and their configuration.
     pub cluster: ClusterSpec,
+    /// The metastore (ZooKeeper) server's session limits (`[metastore]`, zoo.cfg's
+    /// names): a broker's `zookeeper.session.timeout.ms` is granted clamped into them.
+    pub metastore: MetastoreConfig,
     /// The simulated network's baseline behaviour.
     pub network: NetworkSpec,
     /// The topics created before the workload starts.
@@ -191,6 +195,26 @@ pub struct ClusterSpec {
     pub unknown_producer_sequence: UnknownProducerSequence,
     /// Broker-wide settings (`[cluster.config]`).
     pub config: BrokerSettings,
+    /// The brokers' machines' operating system settings (`[cluster.os]`).
+    pub os: OsSettings,
+}
+
+/// Linux sysctls of the brokers' machines (`[cluster.os]`), under their sysctl names
+/// and with Linux's defaults. Only page-cache write-back is modelled (see `sim::disk`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OsSettings {
+    /// `vm.dirty_expire_centisecs`: how long data must have been dirty in the page cache
+    /// before the flusher writes it back, in hundredths of a second (default 3000, 30 s).
+    pub dirty_expire_centisecs: u64,
+    /// `vm.dirty_writeback_centisecs`: the interval between the flusher's wakeups, in
+    /// hundredths of a second (default 500, 5 s); 0 disables periodic write-back.
+    pub dirty_writeback_centisecs: u64,
+}
+
+impl Default for OsSettings {
+    fn default() -> Self {
+        OsSettings { dirty_expire_centisecs: 3_000, dirty_writeback_centisecs: 500 }
+    }
 }
 
 impl Default for ClusterSpec {
@@ -203,6 +227,7 @@ impl Default for ClusterSpec {
             caught_up_at_leader_log_end: true,
             unknown_producer_sequence: UnknownProducerSequence::Accept,
             config: BrokerSettings::default(),
+            os: OsSettings::default(),
         }
     }
 }
@@ -230,7 +255,8 @@ pub struct BrokerSettings {
     /// `replica.high.watermark.checkpoint.interval.ms`: how often the high watermark is
     /// written to disk, in milliseconds (default 5000).
     pub replica_high_watermark_checkpoint_interval_ms: u64,
-    /// `flush.messages`: fsync the log after this many records; `None` (the default)
+    /// `log.flush.interval.messages` (the broker-wide `flush.messages`): fsync the log
+    /// after this many records; `None` (the default)
     /// leaves flushing to the operating system.
     pub flush_messages: Option<u64>,
     /// `flush.ms`: fsync the log when its oldest unflushed record is this old, in

@@ -3,7 +3,7 @@
 //!
 //! A setting goes where the file would have put it: a top-level key (`seeds`,
 //! `kafka_version`, `duration`) at the top level only; any other key into every table of
-//! the file that takes it among `[cluster]`, `[cluster.config]`, `[network]`,
+//! the file that takes it among `[cluster]`, `[cluster.config]`, `[cluster.os]`, `[metastore]`, `[network]`,
 //! `[[topics]]`, `[topics.config]`, `[[producers]]`, `[producers.config]`,
 //! `[[consumers]]` and `[consumers.config]` (so `min.insync.replicas` sets the broker
 //! default and every topic's override, and `acks` every producer). An absent single
@@ -82,6 +82,8 @@ pub fn set_arguments(settings: &[Setting]) -> String {
 const REACHABLE: &[&[&str]] = &[
     keys::CLUSTER,
     keys::BROKER_CONFIG,
+    keys::OS,
+    keys::METASTORE,
     keys::NETWORK,
     keys::TOPIC,
     keys::TOPIC_CONFIG,
@@ -93,7 +95,8 @@ const REACHABLE: &[&[&str]] = &[
 
 /// Keys that name a table rather than hold a setting.
 const TABLE_KEYS: &[&str] =
-    &["cluster", "network", "topics", "producers", "consumers", "faults", "nemesis", "swarm", "expect", "config"];
+    &["cluster", "network", "topics", "producers", "consumers", "faults", "nemesis", "swarm", "expect", "config", "os",
+      "metastore"];
 
 /// One setting, parsed, with the span that stands for it in errors.
 pub(super) struct Flag {
@@ -163,11 +166,11 @@ impl Overrides {
         self.flags.iter().filter(|f| takes(allowed, &f.key)).collect()
     }
 
-    /// The first setting that a missing table with `allowed` keys (or its `config`
-    /// sub-table) would take: the table is then made for it.
+    /// The first setting that a missing table with `allowed` keys (or one of its
+    /// sub-tables, `config` or `os`) would take: the table is then made for it.
     pub fn claimant(&self, allowed: &[&str]) -> Option<&Flag> {
-        let nested = keys::config_of(allowed);
-        self.flags.iter().find(|f| takes(allowed, &f.key) || nested.is_some_and(|n| takes(n, &f.key)))
+        let nested = keys::sub_tables_of(allowed);
+        self.flags.iter().find(|f| takes(allowed, &f.key) || nested.iter().any(|n| takes(n, &f.key)))
     }
 
     /// Fails at the first setting no table took.

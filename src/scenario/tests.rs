@@ -26,7 +26,7 @@ truncation = "legacy"
 "min.insync.replicas" = 2
 unclean.leader.election.enable = true
 "replica.lag.time.max.ms" = 10000
-"flush.messages" = 1
+"log.flush.interval.messages" = 1
 
 [network]
 latency_min = "2ms"

@@ -65,7 +65,7 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
         "scenarios/x.toml:4:1: `cluster.config.min.insync.replica`: unknown key `min.insync.replica` (did you mean \
          `min.insync.replicas`?); expected one of `min.insync.replicas`, `unclean.leader.election.enable`, \
          `replica.lag.time.max.ms`, `zookeeper.session.timeout.ms`, `replica.fetch.wait.max.ms`, \
-         `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `flush.messages`, `flush.ms`, \
+         `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `log.flush.interval.messages`, `log.flush.interval.ms`, \
          `log.retention.ms`, `log.retention.bytes`, `log.segment.bytes`, `log.retention.check.interval.ms`, \
          `offsets.topic.num.partitions`, `offsets.topic.replication.factor`, `group.min.session.timeout.ms`, \
          `group.max.session.timeout.ms`, `group.initial.rebalance.delay.ms`, `controlled.shutdown.enable`, \
@@ -465,4 +465,83 @@ fn operations_settings_and_faults_refuse_bad_values_with_their_position() {
         "scenarios/x.toml:10:1: `faults[0].duration`: `duration` does not apply to a \"rolling-restart\" fault; \
          expected only `at`, `when` or `kind`"
     );
+}
+
+#[test]
+fn os_sysctls_live_in_cluster_os_and_take_a_linux_int() {
+    let s = parse(
+        &format!("{BASE}[cluster.os]\nvm.dirty_expire_centisecs = 100\n\"vm.dirty_writeback_centisecs\" = 0\n"),
+        Path::new("x.toml"),
+    )
+    .unwrap();
+    assert_eq!(s.cluster.os, OsSettings { dirty_expire_centisecs: 100, dirty_writeback_centisecs: 0 });
+    assert_eq!(
+        err(&format!("{BASE}[cluster.os]\n\"vm.dirty_expire_centisecs\" = -1\n")),
+        "scenarios/x.toml:4:31: `cluster.os.vm.dirty_expire_centisecs`: expected a non-negative integer, found -1"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[cluster.os]\n\"vm.dirty_writeback_centisecs\" = 3000000000\n")),
+        "scenarios/x.toml:4:34: `cluster.os.vm.dirty_writeback_centisecs`: expected 0 to 2147483647 (a Linux int \
+         sysctl), found 3000000000"
+    );
+    let e = err(&format!("{BASE}[cluster.config]\n\"vm.dirty_expire_centisecs\" = 100\n"));
+    assert!(e.contains("`vm.dirty_expire_centisecs` belongs in [cluster.os]"), "{e}");
+}
+
+#[test]
+fn metastore_limits_are_checked_as_zookeeper_checks_zoo_cfg() {
+    let s = parse(&format!("{BASE}[metastore]\ntickTime = 500\n"), Path::new("x.toml")).unwrap();
+    assert_eq!(s.metastore, crate::metastore::MetastoreConfig::from_tick_time(500));
+    assert_eq!((s.metastore.min_session_timeout_ms, s.metastore.max_session_timeout_ms), (1_000, 10_000));
+    assert_eq!(
+        err(&format!("{BASE}[metastore]\ntickTime = 0\n")),
+        "scenarios/x.toml:4:12: `metastore.tickTime`: tickTime is 0, which ZooKeeper refuses (\"tickTime is not \
+         set\"); expected a number of milliseconds such as 2000"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[metastore]\ntickTime = 500\nminSessionTimeout = 20000\n")),
+        "scenarios/x.toml:5:21: `metastore.minSessionTimeout`: minSessionTimeout 20000 is larger than \
+         maxSessionTimeout 10000, which ZooKeeper refuses (\"minSessionTimeout must not be larger than \
+         maxSessionTimeout\"); without them they are 2 and 20 times tickTime (1000 and 10000)"
+    );
+    let e = err(&format!("{BASE}[metastore]\nticktime = 500\n"));
+    assert!(e.contains("unknown key `ticktime` (did you mean `tickTime`?)"), "{e}");
+}
+
+#[test]
+fn a_session_timeout_outside_the_metastores_limits_is_granted_clamped_with_a_note() {
+    let s = parse(
+        &format!("{BASE}[cluster.config]\n\"zookeeper.session.timeout.ms\" = 1000\n"),
+        Path::new("x.toml"),
+    )
+    .unwrap();
+    assert_eq!(s.metastore.negotiate(s.cluster.config.zookeeper_session_timeout_ms), 4_000);
+    assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
+    assert!(s.notes[0].starts_with("line 4, `cluster.config.zookeeper.session.timeout.ms`: the metastore grants a \
+         session timeout of 4000 ms, not the 1000 ms asked for"), "{:?}", s.notes);
+    let within = parse(
+        &format!("{BASE}[cluster.config]\n\"zookeeper.session.timeout.ms\" = 1000\n[metastore]\ntickTime = 500\n"),
+        Path::new("x.toml"),
+    )
+    .unwrap();
+    assert!(within.notes.is_empty(), "{:?}", within.notes);
+}
+
+#[test]
+fn broker_settings_kafka_refuses_are_refused_with_its_rule() {
+    let e = err(&format!("{BASE}[cluster.config]\n\"log.retention.ms\" = 0\n"));
+    assert!(
+        e.starts_with("scenarios/x.toml:4:22: `cluster.config.log.retention.ms`: log.retention.ms is 0, which Kafka refuses"),
+        "{e}"
+    );
+    let topic = parse(&with_orders("[topics.config]\n\"retention.ms\" = 0\n"), Path::new("x.toml")).unwrap();
+    assert_eq!(topic.topics[0].config.retention_ms, Some(Some(0)), "a topic's retention.ms may be 0");
+    let e = err(&format!(
+        "{BASE}[cluster.config]\n\"replica.lag.time.max.ms\" = 60000\n\"replica.fetch.wait.max.ms\" = 40000\n"
+    ));
+    assert!(e.contains("`cluster.config.replica.fetch.wait.max.ms`: replica.fetch.wait.max.ms 40000 is larger than replica.socket.timeout.ms (30000"), "{e}");
+    let e = err(&format!("{BASE}[cluster.config]\n\"log.segment.bytes\" = 3000000000\n"));
+    assert!(e.ends_with("expected at most 2147483647 (Kafka's log.segment.bytes is a Java int), found 3000000000"), "{e}");
+    let e = err(&with_orders("[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\n[producers.config]\nretries = 3000000000\n"));
+    assert!(e.contains("`producers[0].config.retries`: expected an integer of at most 2147483647"), "{e}");
 }

@@ -70,3 +70,21 @@ fn a_setting_without_a_table_is_an_error_for_one_scenario_and_skipped_in_a_catal
         parse_with(FILE, Path::new("x.toml"), &settings(&["auto.offset.reset=earliest"]), SetScope::Catalog).unwrap();
     assert!(catalog.consumers.is_empty());
 }
+
+#[test]
+fn a_setting_reaches_a_nested_table_and_makes_it_when_missing() {
+    let s = with(FILE, &["vm.dirty_expire_centisecs=100", "vm.dirty_writeback_centisecs=50"]).unwrap();
+    assert_eq!((s.cluster.os.dirty_expire_centisecs, s.cluster.os.dirty_writeback_centisecs), (100, 50));
+    let file = format!("{FILE}[cluster.os]\n\"vm.dirty_expire_centisecs\" = 700\n");
+    let s = with(&file, &["vm.dirty_expire_centisecs=200"]).unwrap();
+    assert_eq!(s.cluster.os.dirty_expire_centisecs, 200, "the setting wins over the file");
+    let e = with(FILE, &["vm.dirty_expire_centisecs=-5"]).unwrap_err().to_string();
+    assert!(e.starts_with("--set vm.dirty_expire_centisecs=-5 (over scenarios/x.toml): `cluster.os."), "{e}");
+}
+
+#[test]
+fn a_setting_reaches_the_metastore_table() {
+    let s = with(FILE, &["tickTime=500", "zookeeper.session.timeout.ms=1000"]).unwrap();
+    assert_eq!((s.metastore.min_session_timeout_ms, s.metastore.max_session_timeout_ms), (1_000, 10_000));
+    assert_eq!(s.cluster.config.zookeeper_session_timeout_ms, 1_000);
+}

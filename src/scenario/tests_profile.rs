@@ -26,6 +26,11 @@ fn a_release_sets_the_defaults_of_its_time() {
     let p = &old.producers[0].config;
     assert_eq!((p.acks, p.retries, p.enable_idempotence), (Acks::Leader, 0, false));
 
+    assert_eq!(old.cluster.config.zookeeper_session_timeout_ms, 6_000, "KIP-537 came with 2.5");
+    assert_eq!(under("2.5", "", "").cluster.config.zookeeper_session_timeout_ms, 18_000);
+    let set = under("2.4", "[cluster.config]\n\"zookeeper.session.timeout.ms\" = 9000", "");
+    assert_eq!(set.cluster.config.zookeeper_session_timeout_ms, 9_000);
+
     let kip101 = under("1.1", "", "");
     assert_eq!(kip101.cluster.truncation, TruncationMode::LeaderEpochKip101);
     assert!(!kip101.cluster.config.unclean_leader_election_enable);

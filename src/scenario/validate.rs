@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::check::AnomalyKind;
+use crate::metastore::MetastoreConfig;
 use crate::profile::{Profile, Switch};
 use crate::protocol::{FollowerRestart, TruncationMode, UnknownProducerSequence};
 
@@ -15,7 +16,9 @@ use super::error::{closest, excerpt, one_of_strings};
 use super::fields::{at_least, loss_rate, opt_u64_min, profile_bool, profile_choice, profile_u64, switch_choice, Notes};
 use super::keys;
 use super::limits::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS, MAX_SEEDS};
-use super::model::{BrokerSettings, ClusterSpec, Expectations, NetworkSpec, Scenario, Theme, TopicSettings, TopicSpec};
+use super::model::{
+    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, OsSettings, Scenario, Theme, TopicSettings, TopicSpec,
+};
 use super::model_clients::ConsumerMode;
 use super::overrides::{Overrides, SetScope, Setting};
 use super::raw::{self, Node, Table};
@@ -62,6 +65,14 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         .map_or(DEFAULT_LIVENESS_TIMEOUT_MS, |d| d.value);
 
     let cluster = cluster(root.opt_table("cluster", keys::CLUSTER)?, &profile)?;
+    let metastore_table = root.opt_table("metastore", keys::METASTORE)?;
+    let metastore_pos = metastore_table.as_ref().map_or(root.pos.clone(), |t| t.pos.clone());
+    let metastore = metastore(metastore_table)?;
+    let zk_timeout_pos = root
+        .opt_table("cluster", keys::CLUSTER)?
+        .and_then(|c| c.opt_table("config", keys::BROKER_CONFIG).ok().flatten())
+        .and_then(|c| c.get("zookeeper.session.timeout.ms").map(|n| n.pos.clone()));
+    session_note(&cluster, &metastore, &zk_timeout_pos.unwrap_or(metastore_pos), &mut notes);
     let network = network(root.opt_table("network", keys::NETWORK)?)?;
     let topics = topics(&root.tables("topics", keys::TOPIC)?, &cluster)?;
     let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
@@ -118,6 +129,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         duration_ms,
         liveness_timeout_ms,
         cluster,
+        metastore,
         network,
         topics,
         producers,
@@ -205,6 +217,7 @@ fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
                 &UNKNOWN_PRODUCER_SEQUENCES,
             ),
             config: broker_defaults(profile, 3),
+            os: OsSettings::default(),
         });
     };
     let brokers = t
@@ -217,6 +230,10 @@ fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
     let config = match t.opt_table("config", keys::BROKER_CONFIG)? {
         Some(c) => broker_settings(&c, brokers, profile)?,
         None => broker_defaults(profile, brokers),
+    };
+    let os = match t.opt_table("os", keys::OS)? {
+        Some(o) => os_settings(&o)?,
+        None => OsSettings::default(),
     };
     Ok(ClusterSpec {
         brokers,
@@ -233,6 +250,23 @@ fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
             &UNKNOWN_PRODUCER_SEQUENCES,
         )?,
         config,
+        os,
+    })
+}
+
+/// `[cluster.os]`: Linux sysctls, which take a C `int`; `vm.dirty_expire_centisecs` has
+/// a minimum of 0 (kernel/sysctl.c: `proc_dointvec_minmax` with `SYSCTL_ZERO`), and
+/// `vm.dirty_writeback_centisecs` = 0 turns periodic write-back off.
+fn os_settings(t: &Table) -> Res<OsSettings> {
+    let d = OsSettings::default();
+    let sysctl = |key: &str, default: u64| -> Res<u64> {
+        let Some(v) = t.opt_u64(key)? else { return Ok(default) };
+        let max = i32::MAX as u64;
+        Ok(v.check(|v| v <= max, |v| format!("expected 0 to {max} (a Linux int sysctl), found {v}"))?.value)
+    };
+    Ok(OsSettings {
+        dirty_expire_centisecs: sysctl("vm.dirty_expire_centisecs", d.dirty_expire_centisecs)?,
+        dirty_writeback_centisecs: sysctl("vm.dirty_writeback_centisecs", d.dirty_writeback_centisecs)?,
     })
 }
 
@@ -243,6 +277,7 @@ fn broker_defaults(profile: &Profile, brokers: u32) -> BrokerSettings {
         offsets_topic_replication_factor: brokers.min(3),
         group_max_session_timeout_ms: profile_u64(profile, Switch::GroupMaxSessionTimeout),
         group_initial_rebalance_delay_ms: profile_u64(profile, Switch::GroupInitialRebalanceDelay),
+        zookeeper_session_timeout_ms: profile_u64(profile, Switch::ZookeeperSessionTimeout),
         ..BrokerSettings::default()
     }
 }
@@ -253,6 +288,17 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
     let lag = opt_u64_min(t, "replica.lag.time.max.ms", 1)?;
     let lag_ms = lag.as_ref().map_or(d.replica_lag_time_max_ms, |v| v.value);
     let fetch_wait = t.opt_u64("replica.fetch.wait.max.ms")?;
+    // KafkaConfig.validateValues: "replica.socket.timeout.ms should always be at least
+    // replica.fetch.wait.max.ms"; the socket timeout is not settable here, so Kafka's
+    // default applies.
+    if let Some(w) = fetch_wait.as_ref().filter(|w| w.value > REPLICA_SOCKET_TIMEOUT_MS) {
+        return Err(w.pos.issue(format!(
+            "replica.fetch.wait.max.ms {} is larger than replica.socket.timeout.ms ({REPLICA_SOCKET_TIMEOUT_MS}, \
+             Kafka's default), which Kafka refuses (\"replica.socket.timeout.ms should always be at least \
+             replica.fetch.wait.max.ms\"); expected at most {REPLICA_SOCKET_TIMEOUT_MS}",
+            w.value
+        )));
+    }
     if let Some(w) = &fetch_wait {
         if w.value > lag_ms {
             return Err(w.pos.issue(format!(
@@ -280,12 +326,13 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
             1,
         )?
         .map_or(d.replica_high_watermark_checkpoint_interval_ms, |v| v.value),
-        flush_messages: opt_u64_min(t, "flush.messages", 1)?.map(|v| v.value),
-        flush_ms: t.opt_u64("flush.ms")?.map(|v| v.value),
-        log_retention_ms: opt_limit(t, "log.retention.ms", 0)?.map_or(d.log_retention_ms, |v| v.value),
+        // The broker-wide names (ServerLogConfigs): a broker ignores the topic-level
+        // `flush.messages` / `flush.ms` in its own configuration.
+        flush_messages: opt_u64_min(t, "log.flush.interval.messages", 1)?.map(|v| v.value),
+        flush_ms: t.opt_u64("log.flush.interval.ms")?.map(|v| v.value),
+        log_retention_ms: log_retention_ms(t)?.map_or(d.log_retention_ms, |v| v.value),
         log_retention_bytes: opt_limit(t, "log.retention.bytes", 0)?.map_or(d.log_retention_bytes, |v| v.value),
-        log_segment_bytes: opt_u64_min(t, "log.segment.bytes", MIN_SEGMENT_BYTES)?
-            .map_or(d.log_segment_bytes, |v| v.value),
+        log_segment_bytes: segment_bytes(t, "log.segment.bytes")?.map_or(d.log_segment_bytes, |v| v.value),
         log_retention_check_interval_ms: opt_u64_min(t, "log.retention.check.interval.ms", 1)?
             .map_or(d.log_retention_check_interval_ms, |v| v.value),
         offsets_topic_num_partitions: t
@@ -355,6 +402,39 @@ fn group_session_limits(t: &Table, d: &BrokerSettings) -> Res<(u64, u64)> {
 /// Kafka's smallest `segment.bytes` (a legacy record's overhead).
 const MIN_SEGMENT_BYTES: u64 = 14;
 
+/// The largest value of a Java `int` setting.
+const JAVA_INT_MAX: u64 = i32::MAX as u64;
+
+/// Kafka's `replica.socket.timeout.ms` default (not settable in a scenario).
+const REPLICA_SOCKET_TIMEOUT_MS: u64 = 30_000;
+
+/// `segment.bytes` / `log.segment.bytes`: an `int` of at least 14
+/// (LogConfig: `atLeast(LegacyRecord.RECORD_OVERHEAD_V0)`).
+fn segment_bytes(t: &Table, key: &str) -> Res<Option<Sp<u64>>> {
+    opt_u64_min(t, key, MIN_SEGMENT_BYTES)?
+        .map(|v| {
+            v.check(
+                |v| v <= JAVA_INT_MAX,
+                |v| format!("expected at most {JAVA_INT_MAX} (Kafka's {key} is a Java int), found {v}"),
+            )
+        })
+        .transpose()
+}
+
+/// `log.retention.ms`: -1 or at least 1 (KafkaConfig.validateValues: "log.retention.ms
+/// must be unlimited (-1) or, greater than or equal to 1"); the topic's `retention.ms`
+/// may be 0.
+fn log_retention_ms(t: &Table) -> Res<Option<Sp<Option<u64>>>> {
+    let limit = opt_limit(t, "log.retention.ms", 0)?;
+    if let Some(v) = limit.as_ref().filter(|v| v.value == Some(0)) {
+        return Err(v.pos.issue(
+            "log.retention.ms is 0, which Kafka refuses (\"log.retention.ms must be unlimited (-1) or, greater than \
+             or equal to 1\"); expected -1 or at least 1",
+        ));
+    }
+    Ok(limit)
+}
+
 /// An optional Kafka limit where -1 means none (`retention.ms`, `retention.bytes`):
 /// `None` when absent, a value of `None` for -1, else the integer, at least `min`.
 fn opt_limit(t: &Table, key: &str, min: u64) -> Res<Option<Sp<Option<u64>>>> {
@@ -367,6 +447,55 @@ fn opt_limit(t: &Table, key: &str, min: u64) -> Res<Option<Sp<Option<u64>>>> {
     })?;
     let v = at_least(v, min)?;
     Ok(Some(Sp { value: Some(v.value), pos: v.pos }))
+}
+
+/// `[metastore]`, checked as ZooKeeper's `QuorumPeerConfig.parseProperties` checks
+/// zoo.cfg: `tickTime` must be set (not 0), the session limits default to 2 and 20
+/// `tickTime`s, and `minSessionTimeout` must not be larger than `maxSessionTimeout`.
+fn metastore(table: Option<Table>) -> Res<MetastoreConfig> {
+    let Some(t) = table else { return Ok(MetastoreConfig::default()) };
+    let int = |key: &str| -> Res<Option<Sp<u64>>> {
+        let max = i32::MAX as u64;
+        t.opt_u64(key)?
+            .map(|v| v.check(|v| v <= max, |v| format!("expected at most {max} (a Java int), found {v}")))
+            .transpose()
+    };
+    let tick = int("tickTime")?
+        .map(|v| v.check(|v| v > 0, |_| "tickTime is 0, which ZooKeeper refuses (\"tickTime is not set\"); expected a number of milliseconds such as 2000".to_string()))
+        .transpose()?
+        .map_or(MetastoreConfig::default().tick_time_ms, |v| v.value);
+    let defaults = MetastoreConfig::from_tick_time(tick);
+    let min = int("minSessionTimeout")?;
+    let max = int("maxSessionTimeout")?;
+    let min_ms = min.as_ref().map_or(defaults.min_session_timeout_ms, |v| v.value);
+    let max_ms = max.as_ref().map_or(defaults.max_session_timeout_ms, |v| v.value);
+    if min_ms > max_ms {
+        let pos = max.map(|m| m.pos).or(min.map(|m| m.pos)).unwrap_or(t.pos.clone());
+        return Err(pos.issue(format!(
+            "minSessionTimeout {min_ms} is larger than maxSessionTimeout {max_ms}, which ZooKeeper refuses \
+             (\"minSessionTimeout must not be larger than maxSessionTimeout\"); without them they are 2 and 20 \
+             times tickTime ({} and {})",
+            defaults.min_session_timeout_ms, defaults.max_session_timeout_ms
+        )));
+    }
+    Ok(MetastoreConfig { tick_time_ms: tick, min_session_timeout_ms: min_ms, max_session_timeout_ms: max_ms })
+}
+
+/// A note when the metastore grants the brokers another session timeout than the one
+/// `zookeeper.session.timeout.ms` asks for.
+fn session_note(cluster: &ClusterSpec, metastore: &MetastoreConfig, pos: &Pos, notes: &mut Notes) {
+    let asked = cluster.config.zookeeper_session_timeout_ms;
+    let granted = metastore.negotiate(asked);
+    if granted != asked {
+        notes.add(
+            pos,
+            format!(
+                "the metastore grants a session timeout of {granted} ms, not the {asked} ms asked for: ZooKeeper \
+                 clamps it into [minSessionTimeout, maxSessionTimeout] = [{}, {}]",
+                metastore.min_session_timeout_ms, metastore.max_session_timeout_ms
+            ),
+        );
+    }
 }
 
 fn network(table: Option<Table>) -> Res<NetworkSpec> {
@@ -438,7 +567,7 @@ fn topics(tables: &[Table], cluster: &ClusterSpec) -> Res<Vec<TopicSpec>> {
                     unclean_leader_election_enable: c.opt_bool("unclean.leader.election.enable")?.map(|v| v.value),
                     retention_ms: opt_limit(&c, "retention.ms", 0)?.map(|v| v.value),
                     retention_bytes: opt_limit(&c, "retention.bytes", 0)?.map(|v| v.value),
-                    segment_bytes: opt_u64_min(&c, "segment.bytes", MIN_SEGMENT_BYTES)?.map(|v| v.value),
+                    segment_bytes: segment_bytes(&c, "segment.bytes")?.map(|v| v.value),
                 }
             }
         };

@@ -7,6 +7,20 @@
 //! file contents need a flush, as in Kafka, which leaves flushing to the OS unless
 //! `flush.messages` or `flush.ms` say otherwise.
 //!
+//! The operating system does flush on its own: Linux's flusher threads wake every
+//! `vm.dirty_writeback_centisecs` (default 500, 5 s) and write back every file that has
+//! been dirty for at least `vm.dirty_expire_centisecs` (default 3000, 30 s); see the
+//! kernel's Documentation/admin-guide/sysctl/vm.rst and `wb_kupdate`/`wb_writeback` in
+//! fs/fs-writeback.c. [`WriteBack`] models that per disk: a file remembers when it became
+//! dirty (Linux's `inode->dirtied_when`), and a wakeup at which it is old enough writes
+//! back the whole file (Linux writes back an expired inode's dirty pages together). So a
+//! power loss loses roughly the last 30 s of unflushed writes, not everything since the
+//! last fsync. The wakeups fall at multiples of the interval since the clock's zero. They
+//! are applied lazily, before any access to the disk and at a power loss: the files do not
+//! change between accesses, so this gives the same images as a task waking every
+//! interval, without adding a task to the schedule. Simplified away: write-back forced by
+//! `vm.dirty_background_ratio` (memory pressure), and the time a write-back takes.
+//!
 //! A file is a sequence of entries (Kafka's log segments hold record batches; checkpoint
 //! files hold one entry). Entries are [`Bytes`], so copies between the cache and the
 //! durable image are cheap.
@@ -24,6 +38,9 @@ struct File {
     durable: Vec<Bytes>,
     /// How many leading entries of `cached` equal those of `durable`.
     unchanged_prefix: usize,
+    /// When the file last went from clean to dirty, in milliseconds of the store's clock
+    /// (Linux's `inode->dirtied_when`); `None` while clean.
+    dirtied_at_ms: Option<u64>,
 }
 
 impl File {
@@ -31,6 +48,16 @@ impl File {
         self.durable.truncate(self.unchanged_prefix);
         self.durable.extend_from_slice(&self.cached[self.unchanged_prefix..]);
         self.unchanged_prefix = self.cached.len();
+        self.dirtied_at_ms = None;
+    }
+
+    /// Records the time of a change: the first change of a clean file starts its age.
+    fn touched(&mut self, now_ms: u64) {
+        if !self.is_dirty() {
+            self.dirtied_at_ms = None;
+        } else if self.dirtied_at_ms.is_none() {
+            self.dirtied_at_ms = Some(now_ms);
+        }
     }
 
     fn is_dirty(&self) -> bool {
@@ -40,10 +67,64 @@ impl File {
 
 type Files = BTreeMap<String, File>;
 
+/// The kernel's periodic write-back of dirty pages on one machine (Linux's flusher).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteBack {
+    /// `vm.dirty_expire_centisecs` in milliseconds: how long data must have been dirty
+    /// for a wakeup to write it back (Linux's default 30000).
+    pub expire_ms: u64,
+    /// `vm.dirty_writeback_centisecs` in milliseconds: the time between the flusher's
+    /// wakeups (Linux's default 5000); 0 disables periodic write-back, as in Linux.
+    pub interval_ms: u64,
+}
+
+impl Default for WriteBack {
+    fn default() -> Self {
+        WriteBack { expire_ms: 30_000, interval_ms: 5_000 }
+    }
+}
+
+impl WriteBack {
+    /// Whether a file dirty since `dirtied_at_ms` has been written back by `now_ms`: at
+    /// the first wakeup (a multiple of the interval) at least `expire_ms` later.
+    fn written_back_by(&self, dirtied_at_ms: u64, now_ms: u64) -> bool {
+        if self.interval_ms == 0 {
+            return false;
+        }
+        let due = dirtied_at_ms.saturating_add(self.expire_ms);
+        let wakeup = due.div_ceil(self.interval_ms).max(1).saturating_mul(self.interval_ms);
+        wakeup <= now_ms
+    }
+}
+
+/// One machine's files and its kernel's write-back.
+#[derive(Default)]
+struct Machine {
+    files: Files,
+    write_back: Option<WriteBack>,
+}
+
+impl Machine {
+    /// Applies the write-back wakeups up to `now_ms`.
+    fn catch_up(&mut self, now_ms: u64) {
+        let Some(wb) = self.write_back else { return };
+        for file in self.files.values_mut() {
+            if file.dirtied_at_ms.is_some_and(|at| wb.written_back_by(at, now_ms)) {
+                file.flush();
+            }
+        }
+    }
+}
+
+/// The simulated time, in milliseconds, that file ages are measured in.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
 /// Every node's disk, as the simulation holds it (it survives node crashes).
 #[derive(Clone, Default)]
 pub struct DiskStore {
-    disks: Arc<Mutex<BTreeMap<String, Files>>>,
+    disks: Arc<Mutex<BTreeMap<String, Machine>>>,
+    /// Without a clock no time passes, so write-back never happens.
+    clock: Option<Clock>,
 }
 
 /// One node's disk, as the node sees it.
@@ -54,13 +135,39 @@ pub struct Disk {
 }
 
 impl DiskStore {
-    /// An empty store.
+    /// An empty store without a clock (no write-back ever happens).
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Files>> {
+    /// An empty store whose file ages are read from `clock` (simulated milliseconds).
+    pub fn with_clock(clock: Clock) -> Self {
+        DiskStore { disks: Arc::default(), clock: Some(clock) }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.as_ref().map_or(0, |c| c())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Machine>> {
         self.disks.lock().expect("disk state poisoned")
+    }
+
+    /// Gives `node`'s kernel periodic write-back (without it, only fsyncs make data durable).
+    pub fn set_write_back(&self, node: &str, write_back: WriteBack) {
+        let now_ms = self.now_ms();
+        let mut disks = self.lock();
+        let machine = disks.entry(node.to_string()).or_default();
+        machine.catch_up(now_ms);
+        machine.write_back = Some(write_back);
+    }
+
+    /// `node`'s machine with write-back applied up to now.
+    fn machine<'a>(&self, disks: &'a mut BTreeMap<String, Machine>, node: &str) -> Option<&'a mut Machine> {
+        let now_ms = self.now_ms();
+        let machine = disks.get_mut(node)?;
+        machine.catch_up(now_ms);
+        Some(machine)
     }
 
     /// The disk of node `node` (created empty on first use).
@@ -73,63 +180,73 @@ impl DiskStore {
     /// Returns how many files lost data.
     pub fn lose_page_cache(&self, node: &str) -> usize {
         let mut disks = self.lock();
-        let Some(files) = disks.get_mut(node) else {
+        let Some(machine) = self.machine(&mut disks, node) else {
             return 0;
         };
         let mut damaged = 0;
-        for file in files.values_mut() {
+        for file in machine.files.values_mut() {
             if file.is_dirty() {
                 damaged += 1;
             }
             file.cached = file.durable.clone();
             file.unchanged_prefix = file.cached.len();
+            file.dirtied_at_ms = None;
         }
         damaged
     }
 
     /// How many entries of `node` are not yet flushed, over all its files.
     pub fn unflushed_entries(&self, node: &str) -> usize {
-        let disks = self.lock();
-        disks
-            .get(node)
-            .map_or(0, |files| files.values().map(|f| f.cached.len() - f.unchanged_prefix.min(f.cached.len())).sum())
+        let mut disks = self.lock();
+        self.machine(&mut disks, node)
+            .map_or(0, |m| m.files.values().map(|f| f.cached.len() - f.unchanged_prefix.min(f.cached.len())).sum())
     }
 }
 
 impl Disk {
-    fn with_files<T>(&self, f: impl FnOnce(&mut Files) -> T) -> T {
+    /// Runs `f` on this machine's files, after the write-back due by now; `f` gets the
+    /// time too, to date the changes it makes.
+    fn with_files<T>(&self, f: impl FnOnce(&mut Files, u64) -> T) -> T {
+        let now_ms = self.store.now_ms();
         let mut disks = self.store.lock();
-        f(disks.get_mut(&self.node).expect("disk created by DiskStore::disk"))
+        let machine = self.store.machine(&mut disks, &self.node).expect("disk created by DiskStore::disk");
+        f(&mut machine.files, now_ms)
     }
 
     /// Appends an entry to a file, creating it if needed (page cache only).
     pub fn append(&self, path: &str, entry: Bytes) {
-        self.with_files(|files| files.entry(path.to_string()).or_default().cached.push(entry));
+        self.with_files(|files, now_ms| {
+            let file = files.entry(path.to_string()).or_default();
+            file.cached.push(entry);
+            file.touched(now_ms);
+        });
     }
 
     /// Keeps the first `entries` entries of a file.
     pub fn truncate(&self, path: &str, entries: usize) {
-        self.with_files(|files| {
+        self.with_files(|files, now_ms| {
             if let Some(file) = files.get_mut(path) {
                 file.cached.truncate(entries);
                 file.unchanged_prefix = file.unchanged_prefix.min(entries);
+                file.touched(now_ms);
             }
         });
     }
 
     /// Replaces a file's whole content with one entry (page cache only).
     pub fn overwrite(&self, path: &str, entry: Bytes) {
-        self.with_files(|files| {
+        self.with_files(|files, now_ms| {
             let file = files.entry(path.to_string()).or_default();
             file.cached = vec![entry];
             file.unchanged_prefix = 0;
+            file.touched(now_ms);
         });
     }
 
     /// Replaces a file's content durably: write to a temporary file, fsync, rename, as
     /// Kafka writes its checkpoint files.
     pub fn overwrite_durably(&self, path: &str, entry: Bytes) {
-        self.with_files(|files| {
+        self.with_files(|files, _| {
             let file = files.entry(path.to_string()).or_default();
             file.cached = vec![entry];
             file.unchanged_prefix = 0;
@@ -139,7 +256,7 @@ impl Disk {
 
     /// Flushes one file to durable storage (fsync).
     pub fn flush(&self, path: &str) {
-        self.with_files(|files| {
+        self.with_files(|files, _| {
             if let Some(file) = files.get_mut(path) {
                 file.flush();
             }
@@ -148,24 +265,24 @@ impl Disk {
 
     /// Every entry of a file, or `None` if it does not exist.
     pub fn read(&self, path: &str) -> Option<Vec<Bytes>> {
-        self.with_files(|files| files.get(path).map(|f| f.cached.clone()))
+        self.with_files(|files, _| files.get(path).map(|f| f.cached.clone()))
     }
 
     /// The number of entries in a file (0 if absent).
     pub fn len(&self, path: &str) -> usize {
-        self.with_files(|files| files.get(path).map_or(0, |f| f.cached.len()))
+        self.with_files(|files, _| files.get(path).map_or(0, |f| f.cached.len()))
     }
 
     /// Deletes a file.
     pub fn delete(&self, path: &str) {
-        self.with_files(|files| {
+        self.with_files(|files, _| {
             files.remove(path);
         });
     }
 
     /// The paths that start with `prefix`, sorted.
     pub fn list(&self, prefix: &str) -> Vec<String> {
-        self.with_files(|files| files.keys().filter(|p| p.starts_with(prefix)).cloned().collect())
+        self.with_files(|files, _| files.keys().filter(|p| p.starts_with(prefix)).cloned().collect())
     }
 }
 
@@ -223,5 +340,56 @@ mod tests {
         assert_eq!(disk.list("check"), vec!["checkpoint".to_string()]);
         disk.delete("checkpoint");
         assert!(disk.read("checkpoint").is_none());
+    }
+
+    /// A store whose clock the test sets, in milliseconds.
+    fn clocked() -> (DiskStore, Arc<std::sync::atomic::AtomicU64>) {
+        let now = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let read = now.clone();
+        (DiskStore::with_clock(Arc::new(move || read.load(std::sync::atomic::Ordering::SeqCst))), now)
+    }
+
+    #[test]
+    fn data_dirty_longer_than_the_expiry_is_durable_after_the_next_wakeup_and_younger_data_is_lost() {
+        let (store, now) = clocked();
+        let set = |ms: u64| now.store(ms, std::sync::atomic::Ordering::SeqCst);
+        store.set_write_back("b", WriteBack { expire_ms: 30_000, interval_ms: 5_000 });
+        let disk = store.disk("b");
+        set(1_000);
+        disk.append("old", entry(1));
+        set(31_000);
+        disk.append("young", entry(2));
+        // Dirty for 30 s at 31 s, but the flusher only wakes at 35 s.
+        set(34_999);
+        assert_eq!(store.unflushed_entries("b"), 2);
+        set(35_000);
+        assert_eq!(store.unflushed_entries("b"), 1, "the 35 s wakeup wrote back `old`");
+        set(60_000);
+        assert_eq!(store.lose_page_cache("b"), 1);
+        assert_eq!(disk.read("old").unwrap(), vec![entry(1)]);
+        assert_eq!(disk.read("young").unwrap(), Vec::<Bytes>::new(), "29 s dirty: lost");
+    }
+
+    #[test]
+    fn a_file_ages_from_its_first_change_since_it_was_last_clean_and_zero_interval_disables_write_back() {
+        let (store, now) = clocked();
+        let set = |ms: u64| now.store(ms, std::sync::atomic::Ordering::SeqCst);
+        store.set_write_back("b", WriteBack { expire_ms: 1_000, interval_ms: 500 });
+        store.set_write_back("off", WriteBack { expire_ms: 1_000, interval_ms: 0 });
+        let (disk, off) = (store.disk("b"), store.disk("off"));
+        set(100);
+        disk.append("log", entry(1));
+        off.append("log", entry(1));
+        set(900);
+        disk.append("log", entry(2));
+        // Linux writes back an expired inode whole: the later entry goes with the first.
+        set(1_500);
+        assert_eq!(store.unflushed_entries("b"), 0);
+        disk.append("log", entry(3));
+        set(2_400);
+        store.lose_page_cache("b");
+        assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(2)], "entry 3 was 0.9 s dirty");
+        store.lose_page_cache("off");
+        assert_eq!(off.read("log").unwrap(), Vec::<Bytes>::new());
     }
 }
