@@ -226,3 +226,32 @@ fn kip320_museum_a_2_2_consumer_rereads_after_truncation_and_2_3_shows_only_what
         assert!(unexplained.is_empty(), "{unexplained:?}: {}", describe(&outcome));
     }
 }
+
+#[test]
+fn kip279_museum_a_1_1_fast_double_failover_diverges_with_clean_elections_and_2_0_shows_only_what_its_text_explains() {
+    let old = load("kip279-clean-fast-failover");
+    assert_eq!(old.profile.version.to_string(), "1.1");
+    for &seed in &old.seeds {
+        let outcome = run(&old, seed);
+        assert!(kinds(&outcome).contains(&AnomalyKind::ReplicaDivergence), "{}", describe(&outcome));
+        // Every election was clean: the divergence is not unclean election's.
+        assert!(outcome
+            .history
+            .trace
+            .iter()
+            .all(|e| !matches!(&e.event, kafkasim::history::Event::LeaderElection { unclean: true, .. })));
+    }
+    let fixed = load("kip279-clean-fast-failover-fixed");
+    assert_eq!(fixed.profile.version.to_string(), "2.0");
+    let lesson = format!("{} {}", fixed.lesson.as_deref().unwrap_or(""), fixed.mechanism.as_deref().unwrap_or(""));
+    // What the fixed twin's text explains: acks=1's own loss.
+    let explained = [AnomalyKind::LostWrite, AnomalyKind::Unseen, AnomalyKind::InconsistentOffsets];
+    for kind in explained {
+        assert!(lesson.contains(kind.name()), "the text names {}", kind.name());
+    }
+    for &seed in &fixed.seeds {
+        let outcome = run(&fixed, seed);
+        let unexplained: Vec<AnomalyKind> = kinds(&outcome).into_iter().filter(|k| !explained.contains(k)).collect();
+        assert!(unexplained.is_empty(), "{unexplained:?}: {}", describe(&outcome));
+    }
+}
