@@ -196,3 +196,68 @@ fn a_record_that_cannot_be_delivered_in_time_fails_with_a_timeout_the_applicatio
     // Every failed send waited about delivery.timeout.ms, not forever.
     assert!(outcome.stats.failed + outcome.stats.unknown > 0);
 }
+
+#[test]
+fn kip360_museum_a_2_4_producer_loses_a_send_where_its_state_resurfaces_and_2_5_loses_none() {
+    let old = load("kip360-unknown-producer");
+    assert_eq!(old.profile.version.to_string(), "2.4");
+    for &seed in &old.seeds {
+        let outcome = run(&old, seed);
+        // No checker reports it: what the lesson rests on is the failed send.
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        let lost: Vec<_> = outcome
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.f == OpFn::Send && matches!(op.kind, OpType::Fail | OpType::Info))
+            .collect();
+        assert!(!lost.is_empty(), "{}", describe(&outcome));
+        for op in &lost {
+            assert_eq!(op.process, 0, "only the idle idempotent producer-1 loses sends: {op:?}");
+            assert!(
+                op.error.as_deref().is_some_and(|e| e.contains("OUT_OF_ORDER_SEQUENCE_NUMBER")),
+                "the next leader still knew the producer: {op:?}"
+            );
+        }
+        assert!(outcome.stats.unknown + outcome.stats.failed > 0);
+        // The records were never written: nothing but the acknowledged sends was consumed.
+        assert_eq!(outcome.stats.consumed, outcome.stats.acked, "{}", describe(&outcome));
+    }
+    let fixed = load("kip360-unknown-producer-fixed");
+    assert_eq!(fixed.profile.version.to_string(), "2.5");
+    for &seed in &fixed.seeds {
+        let outcome = run(&fixed, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        assert_eq!((outcome.stats.failed, outcome.stats.unknown), (0, 0), "{}", describe(&outcome));
+        assert_eq!(outcome.stats.acked, outcome.stats.sent, "{}", describe(&outcome));
+    }
+}
+
+#[test]
+fn kip279_museum_a_1_1_fast_double_failover_diverges_with_clean_elections_and_2_0_shows_only_what_its_text_explains() {
+    let old = load("kip279-clean-fast-failover");
+    assert_eq!(old.profile.version.to_string(), "1.1");
+    for &seed in &old.seeds {
+        let outcome = run(&old, seed);
+        assert!(kinds(&outcome).contains(&AnomalyKind::ReplicaDivergence), "{}", describe(&outcome));
+        // Every election was clean: the divergence is not unclean election's.
+        assert!(outcome
+            .history
+            .trace
+            .iter()
+            .all(|e| !matches!(&e.event, kafkasim::history::Event::LeaderElection { unclean: true, .. })));
+    }
+    let fixed = load("kip279-clean-fast-failover-fixed");
+    assert_eq!(fixed.profile.version.to_string(), "2.0");
+    let lesson = format!("{} {}", fixed.lesson.as_deref().unwrap_or(""), fixed.mechanism.as_deref().unwrap_or(""));
+    // What the fixed twin's text explains: acks=1's own loss.
+    let explained = [AnomalyKind::LostWrite, AnomalyKind::Unseen, AnomalyKind::InconsistentOffsets];
+    for kind in explained {
+        assert!(lesson.contains(kind.name()), "the text names {}", kind.name());
+    }
+    for &seed in &fixed.seeds {
+        let outcome = run(&fixed, seed);
+        let unexplained: Vec<AnomalyKind> = kinds(&outcome).into_iter().filter(|k| !explained.contains(k)).collect();
+        assert!(unexplained.is_empty(), "{unexplained:?}: {}", describe(&outcome));
+    }
+}

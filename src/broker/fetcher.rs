@@ -214,6 +214,10 @@ fn apply_fetch_responses(
                     // This replica is ahead of its leader: cut back to the leader's end.
                     replica.truncate(me, response.log_end_offset, TruncationReason::OutOfRange, &shared.tracer);
                     changed = true;
+                    // Handled: fetch again at once, without the error backoff (Kafka's
+                    // `AbstractFetcherThread.handleOutOfRangeError` returns false, so the
+                    // partition is not among `partitionsWithError`).
+                    any_ok = true;
                     continue;
                 }
                 Some(ErrorCode::OffsetOutOfRange) if expected.log_end_offset < response.log_start_offset => {
@@ -226,6 +230,10 @@ fn apply_fetch_responses(
                         &shared.tracer,
                     );
                     changed = true;
+                    // Handled, as above: backing off here would let a leader whose
+                    // retention moves faster than the backoff push this replica out of
+                    // range again and again, so that it never catches up.
+                    any_ok = true;
                     continue;
                 }
                 Some(error) => {
