@@ -488,7 +488,7 @@ fn compare_runs_every_combination_over_the_same_seeds() {
         assert_eq!(lost(cell), showing, "acks={acks}");
     }
     let table = stdout(&kafkasim(&args));
-    assert!(table.contains("| acks | anomalies (seeds showing each) | acked/s |"), "{table}");
+    assert!(table.contains("| acks | anomalies (seeds showing each) | acked/s | failed / unknown sends |"), "{table}");
     let bad = kafkasim(&["compare", path, "--vary", "acks=1,2"]);
     assert_eq!(bad.status.code(), Some(65));
     assert!(stderr(&bad).contains("--set acks=2"), "{}", stderr(&bad));

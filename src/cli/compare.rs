@@ -75,6 +75,19 @@ pub struct Cell {
     /// Acknowledged sends per simulated second of the safety phase, averaged over the
     /// seeds.
     pub acked_per_sec: f64,
+    /// Sends that failed, summed over the seeds.
+    pub failed_sends: u64,
+    /// Sends whose outcome the producer never learned, summed over the seeds.
+    pub unknown_sends: u64,
+}
+
+/// What one seed of a cell keeps.
+struct SeedSummary {
+    kinds: Vec<&'static str>,
+    acked: u64,
+    failed: u64,
+    unknown: u64,
+    panicked: bool,
 }
 
 /// Every combination of the dimensions' values, the first dimension slowest.
@@ -98,27 +111,29 @@ pub fn combinations(dimensions: &[Dimension]) -> Vec<Vec<Setting>> {
 /// Runs `seeds` of `scenario` (already loaded with the combination's settings) and sums
 /// them up.
 pub fn run_cell(scenario: &Scenario, varied: &[Setting], seeds: &[u64], jobs: usize) -> Cell {
-    // Each seed kept small: its anomaly kinds, acknowledged sends and whether it panicked.
     let summarize = |seed| {
         let outcome = runner::run_seed(scenario, seed);
         let mut kinds: Vec<&'static str> = outcome.anomalies.iter().map(|a| a.kind.name()).collect();
         kinds.sort_unstable();
         kinds.dedup();
-        (kinds, outcome.stats.acked, outcome.panic.is_some())
+        let s = &outcome.stats;
+        SeedSummary { kinds, acked: s.acked, failed: s.failed, unknown: s.unknown, panicked: outcome.panic.is_some() }
     };
     let runs = parallel_seeds(seeds, jobs, summarize, None, |_| {});
     let mut anomalies = BTreeMap::new();
-    for kind in runs.iter().flat_map(|(kinds, _, _)| kinds) {
+    for kind in runs.iter().flat_map(|run| &run.kinds) {
         *anomalies.entry(kind.to_string()).or_insert(0) += 1;
     }
     let safety_secs = scenario.duration_ms as f64 / 1000.0;
-    let acked: u64 = runs.iter().map(|(_, acked, _)| acked).sum();
+    let acked: u64 = runs.iter().map(|run| run.acked).sum();
     Cell {
         varied: varied.iter().map(|s| (s.key.clone(), s.value.clone())).collect(),
         seeds: runs.len(),
         anomalies,
-        panics: runs.iter().filter(|(_, _, panicked)| *panicked).count(),
+        panics: runs.iter().filter(|run| run.panicked).count(),
         acked_per_sec: acked as f64 / runs.len().max(1) as f64 / safety_secs,
+        failed_sends: runs.iter().map(|run| run.failed).sum(),
+        unknown_sends: runs.iter().map(|run| run.unknown).sum(),
     }
 }
 
@@ -139,11 +154,19 @@ pub fn cell_summary(cell: &Cell) -> String {
 pub fn render_table(cells: &[Cell]) -> String {
     let Some(first) = cells.first() else { return String::new() };
     let keys: Vec<&str> = first.varied.iter().map(|(k, _)| k.as_str()).collect();
-    let mut out = format!("| {} | anomalies (seeds showing each) | acked/s |\n", keys.join(" | "));
-    out += &format!("|{}---|---:|\n", "---|".repeat(keys.len()));
+    let mut out =
+        format!("| {} | anomalies (seeds showing each) | acked/s | failed / unknown sends |\n", keys.join(" | "));
+    out += &format!("|{}---|---:|---:|\n", "---|".repeat(keys.len()));
     for cell in cells {
         let values: Vec<&str> = cell.varied.iter().map(|(_, v)| v.as_str()).collect();
-        out += &format!("| {} | {} | {:.0} |\n", values.join(" | "), cell_summary(cell), cell.acked_per_sec);
+        out += &format!(
+            "| {} | {} | {:.0} | {} / {} |\n",
+            values.join(" | "),
+            cell_summary(cell),
+            cell.acked_per_sec,
+            cell.failed_sends,
+            cell.unknown_sends
+        );
     }
     out
 }
@@ -244,11 +267,16 @@ mod tests {
             anomalies: if lost > 0 { BTreeMap::from([("lost-write".to_string(), lost)]) } else { BTreeMap::new() },
             panics: 0,
             acked_per_sec: 100.4,
+            failed_sends: lost as u64,
+            unknown_sends: 7,
         };
         let cells = [cell("1", "1", 3), cell("1", "2", 2), cell("all", "1", 1), cell("all", "2", 0)];
         let table = render_table(&cells);
-        assert!(table.starts_with("| acks | min.insync.replicas | anomalies (seeds showing each) | acked/s |\n"));
-        assert!(table.contains("| 1 | 1 | lost-write 3/4 | 100 |\n") && table.contains("| all | 2 | none | 100 |\n"));
+        assert!(table.starts_with(
+            "| acks | min.insync.replicas | anomalies (seeds showing each) | acked/s | failed / unknown sends |\n"
+        ));
+        assert!(table.contains("| 1 | 1 | lost-write 3/4 | 100 | 3 / 7 |\n"), "{table}");
+        assert!(table.contains("| all | 2 | none | 100 | 0 / 7 |\n"), "{table}");
         let grid = render_grid(&[dim("acks=1,all"), dim("min.insync.replicas=1,2")], &cells).unwrap();
         assert!(grid.contains("| 1 | lost-write 3/4 | lost-write 2/4 |\n| all | lost-write 1/4 | none |\n"), "{grid}");
         assert!(render_grid(&[dim("acks=1,all")], &cells[..2]).is_none());
