@@ -25,7 +25,8 @@ pub struct SwitchSetting {
 }
 
 impl SwitchSetting {
-    /// Whether the scenario (or `--set`) departs from its release's default.
+    /// Whether the scenario (or `--set`) departs from its release's default: a value,
+    /// or a topic override (`topic: value`), other than the default.
     pub fn overridden(&self) -> bool {
         self.values.iter().any(|v| v != self.release_default && !v.ends_with(&format!(": {}", self.release_default)))
     }
