@@ -360,6 +360,21 @@ impl<'a> Table<'a> {
         self.get(key).map(Node::bool).transpose()
     }
 
+    /// A non-negative integer, or `default` when the key is absent.
+    pub fn u64_or(&self, key: &str, default: u64) -> Res<u64> {
+        Ok(self.opt_u64(key)?.map_or(default, |v| v.value))
+    }
+
+    /// A non-negative 32-bit integer, or `default` when the key is absent.
+    pub fn u32_or(&self, key: &str, default: u32) -> Res<u32> {
+        Ok(self.opt_u32(key)?.map_or(default, |v| v.value))
+    }
+
+    /// A boolean, or `default` when the key is absent.
+    pub fn bool_or(&self, key: &str, default: bool) -> Res<bool> {
+        Ok(self.opt_bool(key)?.map_or(default, |v| v.value))
+    }
+
     /// An optional duration, in milliseconds.
     pub fn opt_duration_ms(&self, key: &str) -> Res<Option<Sp<u64>>> {
         self.get(key).map(Node::duration_ms).transpose()

@@ -13,7 +13,9 @@ use crate::profile::{Profile, Switch};
 use crate::protocol::{FollowerRestart, TruncationMode, UnknownProducerSequence};
 
 use super::error::{closest, excerpt, one_of_strings};
-use super::fields::{at_least, loss_rate, opt_u64_min, profile_bool, profile_choice, profile_u64, switch_choice, Notes};
+use super::fields::{
+    at_least, loss_rate, opt_u64_min, profile_bool, profile_choice, profile_u64, switch_choice, Notes,
+};
 use super::keys;
 use super::limits::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS, MAX_SEEDS};
 use super::model::{
@@ -313,13 +315,12 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
     Ok(BrokerSettings {
         min_insync_replicas: min_isr.map_or(d.min_insync_replicas, |v| v.value),
         unclean_leader_election_enable: t
-            .opt_bool("unclean.leader.election.enable")?
-            .map_or(d.unclean_leader_election_enable, |v| v.value),
+            .bool_or("unclean.leader.election.enable", d.unclean_leader_election_enable)?,
         replica_lag_time_max_ms: lag_ms,
         zookeeper_session_timeout_ms: opt_u64_min(t, "zookeeper.session.timeout.ms", 1)?
             .map_or(d.zookeeper_session_timeout_ms, |v| v.value),
         replica_fetch_wait_max_ms: fetch_wait.map_or(d.replica_fetch_wait_max_ms, |v| v.value),
-        replica_fetch_max_bytes: t.opt_u64("replica.fetch.max.bytes")?.map_or(d.replica_fetch_max_bytes, |v| v.value),
+        replica_fetch_max_bytes: t.u64_or("replica.fetch.max.bytes", d.replica_fetch_max_bytes)?,
         replica_high_watermark_checkpoint_interval_ms: opt_u64_min(
             t,
             "replica.high.watermark.checkpoint.interval.ms",
@@ -358,22 +359,15 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
         group_min_session_timeout_ms,
         group_max_session_timeout_ms,
         group_initial_rebalance_delay_ms: t
-            .opt_u64("group.initial.rebalance.delay.ms")?
-            .map_or(d.group_initial_rebalance_delay_ms, |v| v.value),
-        controlled_shutdown_enable: t
-            .opt_bool("controlled.shutdown.enable")?
-            .map_or(d.controlled_shutdown_enable, |v| v.value),
+            .u64_or("group.initial.rebalance.delay.ms", d.group_initial_rebalance_delay_ms)?,
+        controlled_shutdown_enable: t.bool_or("controlled.shutdown.enable", d.controlled_shutdown_enable)?,
         // Kafka accepts 0 retries (no request at all: the stop is an uncontrolled clean
         // shutdown); the simulation does too.
         controlled_shutdown_max_retries: t
-            .opt_u32("controlled.shutdown.max.retries")?
-            .map_or(d.controlled_shutdown_max_retries, |v| v.value),
+            .u32_or("controlled.shutdown.max.retries", d.controlled_shutdown_max_retries)?,
         controlled_shutdown_retry_backoff_ms: t
-            .opt_u64("controlled.shutdown.retry.backoff.ms")?
-            .map_or(d.controlled_shutdown_retry_backoff_ms, |v| v.value),
-        auto_leader_rebalance_enable: t
-            .opt_bool("auto.leader.rebalance.enable")?
-            .map_or(d.auto_leader_rebalance_enable, |v| v.value),
+            .u64_or("controlled.shutdown.retry.backoff.ms", d.controlled_shutdown_retry_backoff_ms)?,
+        auto_leader_rebalance_enable: t.bool_or("auto.leader.rebalance.enable", d.auto_leader_rebalance_enable)?,
         // Kafka: `atLeast(1)`.
         leader_imbalance_check_interval_seconds: opt_u64_min(t, "leader.imbalance.check.interval.seconds", 1)?
             .map_or(d.leader_imbalance_check_interval_seconds, |v| v.value),
@@ -388,7 +382,7 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
 /// `group.min.session.timeout.ms` and `group.max.session.timeout.ms`; a maximum below
 /// the minimum would refuse every member.
 fn group_session_limits(t: &Table, d: &BrokerSettings) -> Res<(u64, u64)> {
-    let min = t.opt_u64("group.min.session.timeout.ms")?.map_or(d.group_min_session_timeout_ms, |v| v.value);
+    let min = t.u64_or("group.min.session.timeout.ms", d.group_min_session_timeout_ms)?;
     let max = t
         .opt_u64("group.max.session.timeout.ms")?
         .map(|v| {

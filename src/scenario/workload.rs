@@ -187,8 +187,8 @@ fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes) -> Res<Pro
     let release = ReleaseDefaults::of(profile);
     let acks = t.get("acks").map(acks).transpose()?;
     let retries = t.opt_u32("retries")?;
-    let request_timeout_ms = t.opt_u64("request.timeout.ms")?.map_or(d.request_timeout_ms, |v| v.value);
-    let linger_ms = t.opt_u64("linger.ms")?.map_or(d.linger_ms, |v| v.value);
+    let request_timeout_ms = t.u64_or("request.timeout.ms", d.request_timeout_ms)?;
+    let linger_ms = t.u64_or("linger.ms", d.linger_ms)?;
     let in_flight = t.opt_u32("max.in.flight.requests.per.connection")?.map(|v| at_least(v, 1)).transpose()?;
     let idempotence = t.opt_bool("enable.idempotence")?;
 
@@ -279,18 +279,16 @@ fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes) -> Res<Pro
         acks: acks_value,
         retries: retries_value,
         request_timeout_ms,
-        retry_backoff_ms: t.opt_u64("retry.backoff.ms")?.map_or(d.retry_backoff_ms, |v| v.value),
+        retry_backoff_ms: t.u64_or("retry.backoff.ms", d.retry_backoff_ms)?,
         delivery_timeout_ms,
-        batch_size: t.opt_u64("batch.size")?.map_or(d.batch_size, |v| v.value),
+        batch_size: t.u64_or("batch.size", d.batch_size)?,
         linger_ms,
         max_in_flight_requests_per_connection: in_flight_value,
         enable_idempotence,
         partitioner_adaptive_partitioning_enable: t
-            .opt_bool("partitioner.adaptive.partitioning.enable")?
-            .map_or(d.partitioner_adaptive_partitioning_enable, |v| v.value),
+            .bool_or("partitioner.adaptive.partitioning.enable", d.partitioner_adaptive_partitioning_enable)?,
         partitioner_availability_timeout_ms: t
-            .opt_u64("partitioner.availability.timeout.ms")?
-            .map_or(d.partitioner_availability_timeout_ms, |v| v.value),
+            .u64_or("partitioner.availability.timeout.ms", d.partitioner_availability_timeout_ms)?,
     })
 }
 
@@ -489,14 +487,14 @@ fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -> Res<Consu
             .map(|sp| choice(&sp, &OFFSET_RESETS))
             .transpose()?
             .unwrap_or(d.auto_offset_reset),
-        fetch_max_wait_ms: t.opt_u64("fetch.max.wait.ms")?.map_or(d.fetch_max_wait_ms, |v| v.value),
+        fetch_max_wait_ms: t.u64_or("fetch.max.wait.ms", d.fetch_max_wait_ms)?,
         max_poll_records: t
             .opt_u32("max.poll.records")?
             .map(|v| at_least(v, 1))
             .transpose()?
             .map_or(d.max_poll_records, |v| v.value),
         enable_auto_commit: auto_commit.map_or(has_group, |a| a.value),
-        auto_commit_interval_ms: t.opt_u64("auto.commit.interval.ms")?.map_or(d.auto_commit_interval_ms, |v| v.value),
+        auto_commit_interval_ms: t.u64_or("auto.commit.interval.ms", d.auto_commit_interval_ms)?,
         session_timeout_ms,
         max_poll_interval_ms: opt_u64_min(t, "max.poll.interval.ms", 1)?.map_or(d.max_poll_interval_ms, |v| v.value),
         heartbeat_interval_ms,
