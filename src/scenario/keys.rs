@@ -215,3 +215,27 @@ pub(super) fn home_of(key: &str, allowed: &[&str]) -> Option<String> {
         Some((last, rest)) => Some(format!("{} or {last}", rest.join(", "))),
     }
 }
+
+/// Settings a topic and a broker name differently (Kafka's `LogConfig` synonyms: a
+/// topic's `flush.messages` overrides the broker's `log.flush.interval.messages`), topic
+/// name first.
+const TOPIC_AND_BROKER_NAMES: &[(&str, &str)] = &[
+    ("flush.messages", "log.flush.interval.messages"),
+    ("flush.ms", "log.flush.interval.ms"),
+    ("retention.ms", "log.retention.ms"),
+    ("retention.bytes", "log.retention.bytes"),
+    ("segment.bytes", "log.segment.bytes"),
+];
+
+/// The name among `allowed` of the same setting at the other level (broker or topic),
+/// e.g. `log.flush.interval.messages` for `flush.messages` in `[cluster.config]`.
+pub(super) fn synonym_of(key: &str, allowed: &[&str]) -> Option<&'static str> {
+    TOPIC_AND_BROKER_NAMES
+        .iter()
+        .find_map(|&(topic, broker)| match () {
+            _ if key == topic => Some(broker),
+            _ if key == broker => Some(topic),
+            _ => None,
+        })
+        .filter(|other| allowed.contains(other))
+}

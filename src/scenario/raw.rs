@@ -292,7 +292,10 @@ impl<'a> Table<'a> {
             .filter(|e| !allowed.contains(&e.key.as_str()))
             .min_by_key(|e| e.key_pos.span.as_ref().map_or(0, |s| s.start));
         if let Some(e) = unknown {
-            let mut message = format!("unknown key `{}`{}", e.key, did_you_mean(&e.key, allowed));
+            let mut message = match keys::synonym_of(&e.key, allowed) {
+                Some(other) => format!("unknown key `{}` here, where the same setting is named `{other}`", e.key),
+                None => format!("unknown key `{}`{}", e.key, did_you_mean(&e.key, allowed)),
+            };
             if let Some(home) = keys::home_of(&e.key, allowed) {
                 message.push_str(&format!("; `{}` belongs in {home}", e.key));
             }

@@ -545,3 +545,20 @@ fn broker_settings_kafka_refuses_are_refused_with_its_rule() {
     let e = err(&with_orders("[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\n[producers.config]\nretries = 3000000000\n"));
     assert!(e.contains("`producers[0].config.retries`: expected an integer of at most 2147483647"), "{e}");
 }
+
+#[test]
+fn a_topic_level_name_in_the_broker_config_names_the_brokers_key_and_back() {
+    let broker = err(&format!("{BASE}[cluster.config]\n\"flush.messages\" = 1\n"));
+    assert!(
+        broker.starts_with(
+            "scenarios/x.toml:4:1: `cluster.config.flush.messages`: unknown key `flush.messages` here, where the \
+             same setting is named `log.flush.interval.messages`; expected one of"
+        ),
+        "{broker}"
+    );
+    let topic = err(&with_orders("[topics.config]\n\"log.retention.ms\" = 1000\n"));
+    assert!(
+        topic.contains("unknown key `log.retention.ms` here, where the same setting is named `retention.ms`"),
+        "{topic}"
+    );
+}
