@@ -102,12 +102,23 @@ impl WriteBack {
 struct Machine {
     files: Files,
     write_back: Option<WriteBack>,
+    /// The latest wakeup already applied: files change only at accesses, which apply
+    /// the wakeups due first, so nothing more is due until the next wakeup (every disk
+    /// access passes here, so this keeps the scan of the files off most of them).
+    applied_wakeup_ms: Option<u64>,
 }
 
 impl Machine {
     /// Applies the write-back wakeups up to `now_ms`.
     fn catch_up(&mut self, now_ms: u64) {
-        let Some(wb) = self.write_back else { return };
+        let Some(wb) = self.write_back.filter(|wb| wb.interval_ms > 0) else { return };
+        let latest_wakeup_ms = now_ms - now_ms % wb.interval_ms;
+        // A file dirtied since the last applied wakeup is due after it, unless it expires
+        // at once (expire 0), which the scan must then see.
+        if wb.expire_ms > 0 && self.applied_wakeup_ms.is_some_and(|applied| latest_wakeup_ms <= applied) {
+            return;
+        }
+        self.applied_wakeup_ms = Some(latest_wakeup_ms);
         for file in self.files.values_mut() {
             if file.dirtied_at_ms.is_some_and(|at| wb.written_back_by(at, now_ms)) {
                 file.flush();
@@ -160,6 +171,7 @@ impl DiskStore {
         let machine = disks.entry(node.to_string()).or_default();
         machine.catch_up(now_ms);
         machine.write_back = Some(write_back);
+        machine.applied_wakeup_ms = None;
     }
 
     /// `node`'s machine with write-back applied up to now.
