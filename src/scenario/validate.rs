@@ -242,8 +242,7 @@ fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
         truncation: switch_choice(&t, "truncation", profile, Switch::Truncation, &TRUNCATION_MODES)?,
         follower_restart: switch_choice(&t, "follower_restart", profile, Switch::FollowerRestart, &FOLLOWER_RESTARTS)?,
         caught_up_at_leader_log_end: t
-            .opt_bool("caught_up_at_leader_log_end")?
-            .map_or_else(|| profile_bool(profile, Switch::CaughtUpAtLeaderLogEnd), |v| v.value),
+            .bool_or("caught_up_at_leader_log_end", profile_bool(profile, Switch::CaughtUpAtLeaderLogEnd))?,
         unknown_producer_sequence: switch_choice(
             &t,
             "unknown_producer_sequence",

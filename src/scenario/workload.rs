@@ -103,9 +103,8 @@ pub(super) fn producers(
             .transpose()?
             .unwrap_or(SendMode::Sync);
         let partitioner = switch_choice(t, "partitioner", profile, Switch::Partitioner, &PARTITIONERS)?;
-        let idempotent_epoch_bump = t
-            .opt_bool("idempotent_epoch_bump")?
-            .map_or_else(|| profile_bool(profile, Switch::IdempotentEpochBump), |v| v.value);
+        let idempotent_epoch_bump =
+            t.bool_or("idempotent_epoch_bump", profile_bool(profile, Switch::IdempotentEpochBump))?;
         let config = match t.opt_table("config", keys::PRODUCER_CONFIG)? {
             Some(c) => producer_settings(&c, profile, notes)?,
             None => producer_defaults(profile),
