@@ -15,6 +15,7 @@ const MUSEUM: &[(&str, &str)] = &[
     ("kip320-consumer-truncation", "kip320-consumer-truncation-fixed"),
     ("kip279-clean-fast-failover", "kip279-clean-fast-failover-fixed"),
     ("kip360-unknown-producer", "kip360-unknown-producer-fixed"),
+    ("kafka7164-missed-leader-epoch", "kafka7164-missed-leader-epoch-fixed"),
 ];
 
 /// `name` as written, but under the release `version`.

@@ -261,3 +261,41 @@ fn kip279_museum_a_1_1_fast_double_failover_diverges_with_clean_elections_and_2_
         assert!(unexplained.is_empty(), "{unexplained:?}: {}", describe(&outcome));
     }
 }
+
+/// broker-2's truncations after it returns from its partition (at 12 s).
+fn truncations_of_broker_2_after_it_returns(outcome: &kafkasim::runner::RunOutcome) -> Vec<u64> {
+    outcome
+        .history
+        .trace
+        .iter()
+        .filter(|e| e.time_ns > 12_000_000_000)
+        .filter_map(|e| match &e.event {
+            kafkasim::history::Event::Truncate { broker: 2, to_offset, .. } => Some(*to_offset),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn kafka7164_museum_a_2_0_follower_that_missed_leaderships_keeps_its_log_and_2_0_1_truncates() {
+    let old = load("kafka7164-missed-leader-epoch");
+    assert_eq!(old.profile.version.to_string(), "2.0");
+    for &seed in &old.seeds {
+        let outcome = run(&old, seed);
+        assert!(kinds(&outcome).contains(&AnomalyKind::ReplicaDivergence), "{}", describe(&outcome));
+        assert!(outcome
+            .history
+            .trace
+            .iter()
+            .all(|e| !matches!(&e.event, kafkasim::history::Event::LeaderElection { unclean: true, .. })));
+        // The same leader in a later epoch is no new leadership for Kafka 2.0.0.
+        assert!(truncations_of_broker_2_after_it_returns(&outcome).is_empty(), "{}", describe(&outcome));
+    }
+    let fixed = load("kafka7164-missed-leader-epoch-fixed");
+    assert_eq!(fixed.profile.version.to_string(), "2.0.1");
+    for &seed in &fixed.seeds {
+        let outcome = run(&fixed, seed);
+        assert_eq!(truncations_of_broker_2_after_it_returns(&outcome).len(), 1, "{}", describe(&outcome));
+        assert!(!kinds(&outcome).contains(&AnomalyKind::ReplicaDivergence), "{}", describe(&outcome));
+    }
+}
