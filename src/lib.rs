@@ -23,6 +23,8 @@
 //!   cluster's state, ordered by epochs (protocol, fault).
 //! - [`metastore`]  the ZooKeeper-like store: sessions, ephemeral nodes, versioned
 //!   conditional writes, watches (protocol, sim).
+//! - [`raft`]       KRaft's controller quorum: the replicated log and one voter as a
+//!   state machine without I/O (KIP-595 Raft, KIP-996 pre-vote) (protocol).
 //! - [`controller`] controller election, partition leader election, LeaderAndIsr
 //!   propagation (protocol, sim, metastore, history, plant).
 //! - [`broker`]     partition logs, replication (LEO, HW, ISR, leader epochs), follower
@@ -82,6 +84,7 @@ pub mod metastore;
 pub mod plant;
 pub mod profile;
 pub mod protocol;
+pub mod raft;
 pub mod report;
 pub mod runner;
 pub mod scenario;

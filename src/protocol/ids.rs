@@ -14,6 +14,16 @@ impl fmt::Display for BrokerId {
     }
 }
 
+/// A KRaft node's id (Kafka's `node.id`): a controller's, or a broker's in KRaft mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NodeId(pub u32);
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// A position in a partition's log. Offsets start at 0.
 pub type Offset = u64;
 

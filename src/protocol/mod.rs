@@ -20,7 +20,8 @@ mod topic;
 pub use error::ErrorCode;
 pub use group::{GroupMember, GroupRequest, GroupResponse};
 pub use ids::{
-    BrokerEndpoint, BrokerId, LeaderEpoch, Offset, ProducerId, ProducerIdAndEpoch, TopicPartition, NO_PRODUCER_ID,
+    BrokerEndpoint, BrokerId, LeaderEpoch, NodeId, Offset, ProducerId, ProducerIdAndEpoch, TopicPartition,
+    NO_PRODUCER_ID,
 };
 pub use kafka::{
     Acks, AlterIsrRequest, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest,

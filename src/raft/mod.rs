@@ -1,0 +1,24 @@
+//! KRaft: the controller quorum (KIP-595's fetch-based Raft, KIP-996's pre-vote).
+//!
+//! - [`log`]: the replicated log and its epoch queries (`ReplicatedLog`).
+//! - [`message`]: the quorum's requests and responses.
+//! - [`config`]: `controller.quorum.*` settings with Kafka's defaults.
+//! - [`node`]: one voter as a state machine without I/O (`KafkaRaftClient`,
+//!   `QuorumState`); the controller process drives it over `sim::net` and `sim::disk`.
+//!
+//! This module does not know it is simulated: time comes in as `now_ms`, randomness as
+//! an `Rng`, and messages go out as values.
+
+pub mod config;
+mod leader;
+pub mod log;
+pub mod message;
+pub mod node;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::QuorumConfig;
+pub use log::{Entry, Epoch, FetchPosition, OffsetAndEpoch, Payload, RaftLog};
+pub use message::{Outbound, QuorumError, QuorumMessage};
+pub use node::{ElectionState, QuorumNode, RoleKind};

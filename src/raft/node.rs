@@ -1,0 +1,783 @@
+//! One member of the KRaft controller quorum as a state machine without I/O: messages and
+//! timer ticks in, messages out. It follows Kafka's `KafkaRaftClient` and `QuorumState`
+//! (3.9) and KIP-996's pre-vote (4.0): roles Unattached, Prospective, Candidate, Leader,
+//! Follower and Resigned; votes with the log-up-to-date check; randomized election
+//! timeouts and exponential election backoff; fetch-based replication with truncation
+//! on a diverging epoch; the high watermark; check-quorum resignation.
+//!
+//! The driver (the controller process) persists [`QuorumNode::election_state`] and the
+//! log before it sends what a call returned, as Kafka writes `quorum-state` on every
+//! transition and voters flush before their next fetch.
+//!
+//! Simplified: one in-flight request per destination and no connection backoff
+//! (`RequestManager`'s retry backoff); a fixed voter set (no KIP-853 reconfiguration);
+//! no observers; no snapshots.
+
+use super::config::{QuorumConfig, RETRY_BACKOFF_BASE_MS};
+use super::leader::{LeaderState, ParkedFetch};
+use super::log::{Entry, Epoch, FetchPosition, OffsetAndEpoch, Payload, RaftLog};
+use super::message::{Outbound, QuorumError, QuorumMessage};
+use crate::protocol::{NodeId, Offset};
+use rand::Rng;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a voter persists in its `quorum-state` file (Kafka's `ElectionState`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ElectionState {
+    /// The current epoch.
+    pub epoch: Epoch,
+    /// The leader of that epoch, once known.
+    pub leader: Option<NodeId>,
+    /// The candidate this voter voted for in that epoch (itself when it stood).
+    pub voted: Option<NodeId>,
+}
+
+/// A quorum member's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
+pub enum RoleKind {
+    /// No leader known in the epoch; may have voted.
+    Unattached,
+    /// Asking for pre-votes before standing (KIP-996).
+    Prospective,
+    /// Standing for election in its epoch.
+    Candidate,
+    /// Leading its epoch.
+    Leader,
+    /// Following the epoch's leader.
+    Follower,
+    /// A leader that gave up its epoch and waits for the next election.
+    Resigned,
+}
+
+/// Votes counted in an election (real or pre-vote).
+#[derive(Clone, Debug, Default)]
+struct Ballot {
+    granted: BTreeSet<NodeId>,
+    rejected: BTreeSet<NodeId>,
+    /// Elections lost in a row, for the exponential backoff.
+    retries: u32,
+    /// When the election is given up.
+    election_deadline_ms: u64,
+    /// Set once the election is lost: when the next one starts.
+    backoff_until_ms: Option<u64>,
+}
+
+/// An expired timer, and what it calls for.
+enum Due {
+    /// Stand for election (after `retries` lost ones).
+    Stand(u32),
+    /// The election timed out: back off before the next.
+    BackOff,
+    /// Check quorum failed: resign, naming these successors.
+    Resign(Vec<NodeId>),
+    /// These held fetches expired: answer them, empty.
+    AnswerParked(Vec<NodeId>),
+    Nothing,
+}
+
+#[derive(Clone, Debug)]
+enum Role {
+    Unattached {
+        voted: Option<NodeId>,
+        election_deadline_ms: u64,
+    },
+    /// Keeps the vote it cast in its epoch, which it must not cast again.
+    Prospective {
+        ballot: Ballot,
+        voted: Option<NodeId>,
+    },
+    Candidate(Ballot),
+    Leader(LeaderState),
+    Follower {
+        leader: NodeId,
+        fetch_deadline_ms: u64,
+        has_fetched: bool,
+    },
+    Resigned {
+        election_deadline_ms: u64,
+        unacknowledged: BTreeSet<NodeId>,
+        successors: Vec<NodeId>,
+    },
+}
+
+/// One voter of the quorum.
+#[derive(Clone, Debug)]
+pub struct QuorumNode<R> {
+    me: NodeId,
+    voters: Vec<NodeId>,
+    config: QuorumConfig,
+    epoch: Epoch,
+    role: Role,
+    log: RaftLog<R>,
+    /// The highest offset known committed; never moves back.
+    high_watermark: Option<Offset>,
+    /// When each outstanding request was sent: one per destination (`RequestManager`).
+    in_flight: BTreeMap<NodeId, u64>,
+}
+
+impl<R: Clone> QuorumNode<R> {
+    /// A voter starting from what it persisted: its election state and its log
+    /// (`QuorumState.initialize`). A former leader starts resigned, so that it cannot
+    /// vote again in its epoch; a former candidate stands again in the same epoch.
+    pub fn start(
+        me: NodeId,
+        voters: &[NodeId],
+        config: QuorumConfig,
+        stored: ElectionState,
+        log: RaftLog<R>,
+        now_ms: u64,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let mut voters = voters.to_vec();
+        voters.sort_unstable();
+        voters.dedup();
+        let election_deadline_ms = now_ms + random_election_timeout_ms(&config, rng);
+        let last_epoch = log.last_epoch();
+        let (epoch, role) = if stored.epoch < last_epoch {
+            (last_epoch, Role::Unattached { voted: None, election_deadline_ms })
+        } else if stored.leader == Some(me) {
+            let others = voters.iter().copied().filter(|&v| v != me).collect();
+            (stored.epoch, Role::Resigned { election_deadline_ms, unacknowledged: others, successors: Vec::new() })
+        } else if stored.voted == Some(me) {
+            let ballot =
+                Ballot { granted: BTreeSet::from([me]), retries: 1, election_deadline_ms, ..Ballot::default() };
+            (stored.epoch, Role::Candidate(ballot))
+        } else if let Some(voted) = stored.voted {
+            (stored.epoch, Role::Unattached { voted: Some(voted), election_deadline_ms })
+        } else if let Some(leader) = stored.leader {
+            let fetch_deadline_ms = now_ms + config.fetch_timeout_ms;
+            (stored.epoch, Role::Follower { leader, fetch_deadline_ms, has_fetched: false })
+        } else {
+            (stored.epoch, Role::Unattached { voted: None, election_deadline_ms })
+        };
+        QuorumNode { me, voters, config, epoch, role, log, high_watermark: None, in_flight: BTreeMap::new() }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.me
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    /// The current role.
+    pub fn role(&self) -> RoleKind {
+        match self.role {
+            Role::Unattached { .. } => RoleKind::Unattached,
+            Role::Prospective { .. } => RoleKind::Prospective,
+            Role::Candidate(_) => RoleKind::Candidate,
+            Role::Leader(_) => RoleKind::Leader,
+            Role::Follower { .. } => RoleKind::Follower,
+            Role::Resigned { .. } => RoleKind::Resigned,
+        }
+    }
+
+    /// The leader of the current epoch as this node knows it.
+    pub fn leader(&self) -> Option<NodeId> {
+        match self.role {
+            Role::Leader(_) | Role::Resigned { .. } => Some(self.me),
+            Role::Follower { leader, .. } => Some(leader),
+            _ => None,
+        }
+    }
+
+    /// What the driver must persist before it sends anything this node returned.
+    pub fn election_state(&self) -> ElectionState {
+        let voted = match &self.role {
+            Role::Unattached { voted, .. } | Role::Prospective { voted, .. } => *voted,
+            Role::Candidate(_) => Some(self.me),
+            _ => None,
+        };
+        ElectionState { epoch: self.epoch, leader: self.leader(), voted }
+    }
+
+    /// The replicated log.
+    pub fn log(&self) -> &RaftLog<R> {
+        &self.log
+    }
+
+    /// The highest offset this node knows committed (exclusive), if any.
+    pub fn high_watermark(&self) -> Option<Offset> {
+        self.high_watermark
+    }
+
+    /// Appends `records` as the leader, in its epoch, and returns the offset after them;
+    /// `None` when this node does not lead.
+    pub fn append(&mut self, records: Vec<R>) -> Option<(Offset, Vec<Outbound<R>>)> {
+        let Role::Leader(_) = self.role else {
+            return None;
+        };
+        for record in records {
+            self.log.append(Entry { epoch: self.epoch, payload: Payload::Data(record) });
+        }
+        let out = self.leader_progress();
+        Some((self.log.end_offset(), out))
+    }
+
+    /// The earliest time [`QuorumNode::tick`] has something to do.
+    pub fn next_deadline_ms(&self) -> u64 {
+        let role_deadline = match &self.role {
+            Role::Unattached { election_deadline_ms, .. } | Role::Resigned { election_deadline_ms, .. } => {
+                *election_deadline_ms
+            }
+            Role::Prospective { ballot: b, .. } | Role::Candidate(b) => {
+                b.backoff_until_ms.unwrap_or(b.election_deadline_ms)
+            }
+            Role::Leader(l) => {
+                let parked = l.parked.values().map(|p| p.expires_at_ms).min().unwrap_or(u64::MAX);
+                parked.min(if self.voters.len() > 1 { l.check_quorum_deadline_ms } else { u64::MAX })
+            }
+            Role::Follower { fetch_deadline_ms, .. } => *fetch_deadline_ms,
+        };
+        let resend = self.in_flight.values().map(|sent| sent + self.config.request_timeout_ms).min();
+        role_deadline.min(resend.unwrap_or(u64::MAX))
+    }
+
+    /// Runs the timers due at `now_ms`: elections, fetch timeouts, check quorum, held
+    /// fetches, and requests to send (again).
+    pub fn tick(&mut self, now_ms: u64, rng: &mut impl Rng) -> Vec<Outbound<R>> {
+        self.in_flight.retain(|_, sent| *sent + self.config.request_timeout_ms > now_ms);
+        let mut out = Vec::new();
+        match self.due(now_ms) {
+            Due::Stand(retries) => self.stand(now_ms, retries, rng),
+            Due::BackOff => {
+                if let Role::Prospective { ballot, .. } | Role::Candidate(ballot) = &mut self.role {
+                    ballot.retries += 1;
+                    ballot.backoff_until_ms = Some(now_ms + election_backoff_ms(&self.config, ballot.retries, rng));
+                }
+            }
+            Due::Resign(successors) => self.resign(successors, now_ms, rng),
+            Due::AnswerParked(followers) => {
+                for follower in followers {
+                    let Role::Leader(leader) = &mut self.role else { break };
+                    let parked = leader.parked.remove(&follower).expect("listed by due");
+                    out.push(self.fetch_answer(follower, parked.fetch_offset, parked.last_fetched_epoch));
+                }
+            }
+            Due::Nothing => {}
+        }
+        out.extend(self.send_requests(now_ms));
+        out
+    }
+
+    /// Which timer of the current role has expired at `now_ms`.
+    fn due(&self, now_ms: u64) -> Due {
+        match &self.role {
+            Role::Unattached { election_deadline_ms: deadline, .. }
+            | Role::Resigned { election_deadline_ms: deadline, .. }
+            | Role::Follower { fetch_deadline_ms: deadline, .. }
+                if now_ms >= *deadline =>
+            {
+                Due::Stand(0)
+            }
+            Role::Prospective { ballot, .. } | Role::Candidate(ballot) => match ballot.backoff_until_ms {
+                Some(until) if now_ms >= until => Due::Stand(ballot.retries),
+                None if now_ms >= ballot.election_deadline_ms => Due::BackOff,
+                _ => Due::Nothing,
+            },
+            Role::Leader(leader) if self.voters.len() > 1 && now_ms >= leader.check_quorum_deadline_ms => {
+                Due::Resign(leader.successors_by_descending_end_offset())
+            }
+            Role::Leader(leader) => {
+                let expired: Vec<NodeId> =
+                    leader.parked.iter().filter(|(_, p)| now_ms >= p.expires_at_ms).map(|(&f, _)| f).collect();
+                if expired.is_empty() {
+                    Due::Nothing
+                } else {
+                    Due::AnswerParked(expired)
+                }
+            }
+            _ => Due::Nothing,
+        }
+    }
+
+    /// Handles one message from `from`, and returns what to send.
+    pub fn handle(
+        &mut self,
+        from: NodeId,
+        message: QuorumMessage<R>,
+        now_ms: u64,
+        rng: &mut impl Rng,
+    ) -> Vec<Outbound<R>> {
+        let mut out = Vec::new();
+        match message {
+            QuorumMessage::Vote { epoch, last, pre_vote } => {
+                out.push(self.on_vote(from, epoch, last, pre_vote, now_ms, rng));
+            }
+            QuorumMessage::VoteResponse { epoch, leader, granted, pre_vote, error } => {
+                self.in_flight.remove(&from);
+                if !self.common_response(epoch, leader, error, now_ms, rng) {
+                    self.on_vote_response(from, epoch, granted, pre_vote, now_ms, rng);
+                }
+            }
+            QuorumMessage::BeginQuorumEpoch { epoch } => {
+                let error = if epoch < self.epoch {
+                    Some(QuorumError::FencedLeaderEpoch)
+                } else {
+                    self.maybe_transition(Some(from), epoch, now_ms, rng);
+                    None
+                };
+                let message = QuorumMessage::BeginQuorumEpochResponse { epoch: self.epoch, error };
+                out.push(Outbound { to: from, message });
+            }
+            QuorumMessage::BeginQuorumEpochResponse { epoch, error } => {
+                self.in_flight.remove(&from);
+                if !self.common_response(epoch, None, error, now_ms, rng) {
+                    if let Role::Leader(leader) = &mut self.role {
+                        leader.acknowledged.insert(from);
+                    }
+                }
+            }
+            QuorumMessage::EndQuorumEpoch { epoch, preferred_successors } => {
+                self.on_end_quorum_epoch(from, epoch, &preferred_successors, now_ms, rng);
+            }
+            QuorumMessage::Fetch { epoch, fetch_offset, last_fetched_epoch } => {
+                out.extend(self.on_fetch(from, epoch, fetch_offset, last_fetched_epoch, now_ms));
+            }
+            QuorumMessage::FetchResponse { epoch, leader, error, diverging, from_offset, entries, high_watermark } => {
+                self.in_flight.remove(&from);
+                if !self.common_response(epoch, leader, error, now_ms, rng) {
+                    self.on_fetch_response(from, diverging, from_offset, entries, high_watermark, now_ms);
+                }
+            }
+        }
+        out.extend(self.send_requests(now_ms));
+        out
+    }
+
+    // ---- transitions ----
+
+    /// Stands for election after a timeout: a pre-vote first when KIP-996 is on, else a
+    /// candidacy in the next epoch.
+    fn stand(&mut self, now_ms: u64, retries: u32, rng: &mut impl Rng) {
+        if self.config.pre_vote && self.voters.len() > 1 {
+            self.in_flight.clear();
+            let voted = self.election_state().voted;
+            let ballot = Ballot {
+                granted: BTreeSet::from([self.me]),
+                retries,
+                election_deadline_ms: now_ms + random_election_timeout_ms(&self.config, rng),
+                ..Ballot::default()
+            };
+            self.role = Role::Prospective { ballot, voted };
+        } else {
+            self.become_candidate(now_ms, retries, rng);
+        }
+    }
+
+    /// `transitionToCandidate`: the next epoch, a vote for itself.
+    fn become_candidate(&mut self, now_ms: u64, retries: u32, rng: &mut impl Rng) {
+        self.epoch += 1;
+        self.in_flight.clear();
+        self.role = Role::Candidate(Ballot {
+            granted: BTreeSet::from([self.me]),
+            retries,
+            election_deadline_ms: now_ms + random_election_timeout_ms(&self.config, rng),
+            ..Ballot::default()
+        });
+        self.maybe_become_leader(now_ms);
+    }
+
+    fn maybe_become_leader(&mut self, now_ms: u64) {
+        let Role::Candidate(ballot) = &self.role else {
+            return;
+        };
+        if ballot.granted.len() < self.majority() {
+            return;
+        }
+        // `onBecomeLeader`: a LeaderChange entry at once, so that the new leader can
+        // commit an entry of its epoch and with it everything before.
+        let epoch_start_offset = self.log.end_offset();
+        let deadline = now_ms + self.config.check_quorum_timeout_ms();
+        self.role = Role::Leader(LeaderState::new(self.me, &self.voters, epoch_start_offset, deadline));
+        self.in_flight.clear();
+        self.log.append(Entry { epoch: self.epoch, payload: Payload::LeaderChange });
+        if let Role::Leader(leader) = &mut self.role {
+            if leader.maybe_advance_high_watermark(self.log.end_offset()) {
+                self.high_watermark = leader.high_watermark;
+            }
+        }
+    }
+
+    fn become_follower(&mut self, epoch: Epoch, leader: NodeId, now_ms: u64) {
+        self.epoch = epoch;
+        self.in_flight.clear();
+        let fetch_deadline_ms = now_ms + self.config.fetch_timeout_ms;
+        self.role = Role::Follower { leader, fetch_deadline_ms, has_fetched: false };
+    }
+
+    /// `QuorumState.transitionToUnattached`: a higher epoch without a leader. An
+    /// unattached voter or a candidate keeps the election time it has left, so that a
+    /// stream of new epochs (a candidate that keeps losing) cannot hold off its own
+    /// candidacy for ever; the other roles draw a new timeout.
+    fn become_unattached(&mut self, epoch: Epoch, now_ms: u64, rng: &mut impl Rng) {
+        let election_deadline_ms = match &self.role {
+            Role::Unattached { election_deadline_ms, .. } => *election_deadline_ms,
+            Role::Candidate(ballot) => ballot.election_deadline_ms,
+            _ => now_ms + random_election_timeout_ms(&self.config, rng),
+        };
+        self.epoch = epoch;
+        self.in_flight.clear();
+        self.role = Role::Unattached { voted: None, election_deadline_ms };
+    }
+
+    /// `transitionToResigned`: gives up the epoch and tells the voters, longest log first.
+    fn resign(&mut self, successors: Vec<NodeId>, now_ms: u64, rng: &mut impl Rng) {
+        self.in_flight.clear();
+        let unacknowledged = self.voters.iter().copied().filter(|&v| v != self.me).collect();
+        let election_deadline_ms = now_ms + random_election_timeout_ms(&self.config, rng);
+        self.role = Role::Resigned { election_deadline_ms, unacknowledged, successors };
+    }
+
+    /// `KafkaRaftClient.maybeTransition`: a message showed `epoch` and perhaps its leader.
+    fn maybe_transition(&mut self, leader: Option<NodeId>, epoch: Epoch, now_ms: u64, rng: &mut impl Rng) {
+        let leader = leader.filter(|&l| l != self.me);
+        if epoch > self.epoch {
+            match leader {
+                Some(l) => self.become_follower(epoch, l, now_ms),
+                None => self.become_unattached(epoch, now_ms, rng),
+            }
+        } else if epoch == self.epoch && self.leader().is_none() {
+            if let Some(l) = leader {
+                self.become_follower(epoch, l, now_ms);
+            }
+        }
+    }
+
+    /// `maybeHandleCommonResponse`: returns true when the response is fully handled
+    /// (stale, or it changed this node's epoch or leader, or an error).
+    fn common_response(
+        &mut self,
+        epoch: Epoch,
+        leader: Option<NodeId>,
+        error: Option<QuorumError>,
+        now_ms: u64,
+        rng: &mut impl Rng,
+    ) -> bool {
+        if epoch < self.epoch || error == Some(QuorumError::UnknownLeaderEpoch) {
+            return true;
+        }
+        if epoch > self.epoch
+            || matches!(error, Some(QuorumError::FencedLeaderEpoch | QuorumError::NotLeaderOrFollower))
+        {
+            self.maybe_transition(leader, epoch, now_ms, rng);
+            return true;
+        }
+        if let Some(l) = leader.filter(|&l| l != self.me) {
+            if self.leader().is_none() {
+                self.become_follower(epoch, l, now_ms);
+                return error.is_some();
+            }
+        }
+        error.is_some()
+    }
+
+    // ---- requests ----
+
+    fn on_vote(
+        &mut self,
+        from: NodeId,
+        epoch: Epoch,
+        last: OffsetAndEpoch,
+        pre_vote: bool,
+        now_ms: u64,
+        rng: &mut impl Rng,
+    ) -> Outbound<R> {
+        let answer = |node: &Self, granted: bool, error: Option<QuorumError>| {
+            // A follower granting a pre-vote names no leader, so that the prospective
+            // does not fall back to following it (KIP-996).
+            let leader = if granted { None } else { node.leader() };
+            let message = QuorumMessage::VoteResponse { epoch: node.epoch, leader, granted, pre_vote, error };
+            Outbound { to: from, message }
+        };
+        if epoch < self.epoch {
+            return answer(self, false, Some(QuorumError::FencedLeaderEpoch));
+        }
+        if epoch > self.epoch && !pre_vote {
+            self.become_unattached(epoch, now_ms, rng);
+        }
+        let up_to_date = last >= self.log.end_offset_and_epoch();
+        let granted = if pre_vote {
+            // KIP-996: granted by a voter whose log is not ahead and that has not heard
+            // from a leader: not a leader, nor a follower that has fetched successfully.
+            up_to_date
+                && match &self.role {
+                    Role::Leader(_) => false,
+                    Role::Follower { has_fetched, .. } => !has_fetched,
+                    _ => true,
+                }
+        } else {
+            // `EpochState.canGrantVote`: only an unattached voter votes, once per epoch.
+            match &self.role {
+                Role::Unattached { voted: Some(v), .. } => *v == from,
+                Role::Unattached { voted: None, .. } => up_to_date,
+                _ => false,
+            }
+        };
+        if granted && !pre_vote {
+            if let Role::Unattached { voted: voted @ None, election_deadline_ms } = &mut self.role {
+                *voted = Some(from);
+                *election_deadline_ms = now_ms + random_election_timeout_ms(&self.config, rng);
+            }
+        }
+        answer(self, granted, None)
+    }
+
+    fn on_vote_response(
+        &mut self,
+        from: NodeId,
+        epoch: Epoch,
+        granted: bool,
+        pre_vote: bool,
+        now_ms: u64,
+        rng: &mut impl Rng,
+    ) {
+        let majority = self.majority();
+        let voters = self.voters.len();
+        let ballot = match (&mut self.role, pre_vote) {
+            (Role::Prospective { ballot, .. }, true) | (Role::Candidate(ballot), false) if epoch == self.epoch => {
+                ballot
+            }
+            _ => return,
+        };
+        if granted {
+            ballot.granted.insert(from);
+        } else {
+            ballot.rejected.insert(from);
+        }
+        if ballot.granted.len() >= majority {
+            let retries = ballot.retries;
+            if pre_vote {
+                self.become_candidate(now_ms, retries, rng);
+            } else {
+                self.maybe_become_leader(now_ms);
+            }
+        } else if voters - ballot.rejected.len() < majority && ballot.backoff_until_ms.is_none() {
+            // Lost: back off at once rather than wait for the election timeout.
+            ballot.retries += 1;
+            ballot.backoff_until_ms = Some(now_ms + election_backoff_ms(&self.config, ballot.retries, rng));
+        }
+    }
+
+    /// `handleEndQuorumEpochRequest`: a follower of the resigning leader stands after a
+    /// backoff that grows with its place among the preferred successors.
+    fn on_end_quorum_epoch(
+        &mut self,
+        from: NodeId,
+        epoch: Epoch,
+        successors: &[NodeId],
+        now_ms: u64,
+        rng: &mut impl Rng,
+    ) {
+        if epoch < self.epoch {
+            return;
+        }
+        self.maybe_transition(Some(from), epoch, now_ms, rng);
+        if let Role::Follower { leader, fetch_deadline_ms, .. } = &mut self.role {
+            if *leader == from {
+                let position = successors.iter().position(|&s| s == self.me);
+                *fetch_deadline_ms = now_ms + strict_election_backoff_ms(&self.config, position, successors.len());
+            }
+        }
+    }
+
+    fn on_fetch(
+        &mut self,
+        from: NodeId,
+        epoch: Epoch,
+        fetch_offset: Offset,
+        last_fetched_epoch: Epoch,
+        now_ms: u64,
+    ) -> Vec<Outbound<R>> {
+        // `validateLeaderOnlyRequest`.
+        let error = if epoch < self.epoch {
+            Some(QuorumError::FencedLeaderEpoch)
+        } else if epoch > self.epoch {
+            Some(QuorumError::UnknownLeaderEpoch)
+        } else if !matches!(self.role, Role::Leader(_)) {
+            Some(QuorumError::NotLeaderOrFollower)
+        } else {
+            None
+        };
+        if error.is_some() {
+            let message = QuorumMessage::FetchResponse {
+                epoch: self.epoch,
+                leader: self.leader(),
+                error,
+                diverging: None,
+                from_offset: fetch_offset,
+                entries: Vec::new(),
+                high_watermark: None,
+            };
+            return vec![Outbound { to: from, message }];
+        }
+        let position = self.log.validate_fetch_position(fetch_offset, last_fetched_epoch);
+        let end = self.log.end_offset();
+        let check_quorum_timeout_ms = self.config.check_quorum_timeout_ms();
+        let Role::Leader(leader) = &mut self.role else { unreachable!("checked above") };
+        leader.parked.remove(&from);
+        if position == FetchPosition::Valid {
+            let moved = leader.on_fetch(from, fetch_offset, end, now_ms, check_quorum_timeout_ms);
+            if fetch_offset >= end && !moved {
+                let expires_at_ms = now_ms + self.config.fetch_max_wait_ms;
+                leader.parked.insert(from, ParkedFetch { fetch_offset, last_fetched_epoch, expires_at_ms });
+                return Vec::new();
+            }
+        }
+        let mut out = vec![self.fetch_answer(from, fetch_offset, last_fetched_epoch)];
+        out.extend(self.leader_progress());
+        out
+    }
+
+    /// The leader's answer to a fetch at `fetch_offset`: a diverging epoch, or the
+    /// entries from there and the high watermark.
+    fn fetch_answer(&self, to: NodeId, fetch_offset: Offset, last_fetched_epoch: Epoch) -> Outbound<R> {
+        let (diverging, entries) = match self.log.validate_fetch_position(fetch_offset, last_fetched_epoch) {
+            FetchPosition::Diverging(at) => (Some(at), Vec::new()),
+            FetchPosition::Valid => (None, self.log.read_from(fetch_offset).to_vec()),
+        };
+        let message = QuorumMessage::FetchResponse {
+            epoch: self.epoch,
+            leader: Some(self.me),
+            error: None,
+            diverging,
+            from_offset: fetch_offset,
+            entries,
+            high_watermark: self.high_watermark,
+        };
+        Outbound { to, message }
+    }
+
+    /// After the leader's log or high watermark moved: the new mark, and the held fetches
+    /// answered (Kafka completes its fetch purgatory on both).
+    fn leader_progress(&mut self) -> Vec<Outbound<R>> {
+        let end = self.log.end_offset();
+        let Role::Leader(leader) = &mut self.role else {
+            return Vec::new();
+        };
+        leader.maybe_advance_high_watermark(end);
+        if leader.high_watermark > self.high_watermark {
+            self.high_watermark = leader.high_watermark;
+        }
+        let parked = std::mem::take(&mut leader.parked);
+        parked.into_iter().map(|(f, p)| self.fetch_answer(f, p.fetch_offset, p.last_fetched_epoch)).collect()
+    }
+
+    fn on_fetch_response(
+        &mut self,
+        from: NodeId,
+        diverging: Option<OffsetAndEpoch>,
+        from_offset: Offset,
+        entries: Vec<Entry<R>>,
+        high_watermark: Option<Offset>,
+        now_ms: u64,
+    ) {
+        let fetch_timeout_ms = self.config.fetch_timeout_ms;
+        let Role::Follower { leader, fetch_deadline_ms, has_fetched } = &mut self.role else {
+            return;
+        };
+        if *leader != from {
+            return;
+        }
+        if let Some(at) = diverging {
+            // Kafka throws if asked to truncate below its high watermark: it cannot happen
+            // in a correct quorum, and the Raft checkers report it if it does.
+            self.log.truncate_to_diverging(at);
+        } else if from_offset == self.log.end_offset() {
+            for entry in entries {
+                self.log.append(entry);
+            }
+            // `updateFollowerHighWatermark`: no further than this log reaches.
+            if let Some(hw) = high_watermark.map(|hw| hw.min(self.log.end_offset())) {
+                if Some(hw) > self.high_watermark {
+                    self.high_watermark = Some(hw);
+                }
+            }
+        }
+        *has_fetched = true;
+        *fetch_deadline_ms = now_ms + fetch_timeout_ms;
+    }
+
+    /// The requests this role keeps sending, to each destination without one in flight.
+    fn send_requests(&mut self, now_ms: u64) -> Vec<Outbound<R>> {
+        let last = self.log.end_offset_and_epoch();
+        let wanted: Vec<(NodeId, QuorumMessage<R>)> = match &self.role {
+            Role::Prospective { ballot: b, .. } | Role::Candidate(b) if b.backoff_until_ms.is_none() => {
+                let pre_vote = matches!(self.role, Role::Prospective { .. });
+                self.voters
+                    .iter()
+                    .filter(|v| !b.granted.contains(v) && !b.rejected.contains(v))
+                    .map(|&v| (v, QuorumMessage::Vote { epoch: self.epoch, last, pre_vote }))
+                    .collect()
+            }
+            Role::Leader(l) => self
+                .voters
+                .iter()
+                .filter(|&&v| v != self.me && !l.acknowledged.contains(&v))
+                .map(|&v| (v, QuorumMessage::BeginQuorumEpoch { epoch: self.epoch }))
+                .collect(),
+            Role::Follower { leader, .. } => vec![(
+                *leader,
+                QuorumMessage::Fetch { epoch: self.epoch, fetch_offset: last.offset, last_fetched_epoch: last.epoch },
+            )],
+            Role::Resigned { unacknowledged, successors, .. } => unacknowledged
+                .iter()
+                .map(|&v| {
+                    let message =
+                        QuorumMessage::EndQuorumEpoch { epoch: self.epoch, preferred_successors: successors.clone() };
+                    (v, message)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut out = Vec::new();
+        for (to, message) in wanted {
+            if self.in_flight.contains_key(&to) {
+                continue;
+            }
+            // EndQuorumEpoch has no answer in this model: sent once per voter.
+            if let Role::Resigned { unacknowledged, .. } = &mut self.role {
+                unacknowledged.remove(&to);
+            } else {
+                self.in_flight.insert(to, now_ms);
+            }
+            out.push(Outbound { to, message });
+        }
+        out
+    }
+
+    fn majority(&self) -> usize {
+        self.voters.len() / 2 + 1
+    }
+}
+
+/// `QuorumState.randomElectionTimeoutMs`: uniform in [timeout, 2 × timeout).
+fn random_election_timeout_ms(config: &QuorumConfig, rng: &mut impl Rng) -> u64 {
+    config.election_timeout_ms + rng.gen_range(0..config.election_timeout_ms.max(1))
+}
+
+/// `binaryExponentialElectionBackoffMs`: 100 ms times a random factor below 2^retries,
+/// at most `election.backoff.max.ms`.
+fn election_backoff_ms(config: &QuorumConfig, retries: u32, rng: &mut impl Rng) -> u64 {
+    let factor = rng.gen_range(0..(2u64 << (retries.max(1) - 1).min(20)));
+    (RETRY_BACKOFF_BASE_MS * factor).min(config.election_backoff_max_ms)
+}
+
+/// `strictExponentialElectionBackoffMs`: the first preferred successor stands at once,
+/// the next after a backoff doubling with each place; a voter not in the list waits the
+/// longest.
+fn strict_election_backoff_ms(config: &QuorumConfig, position: Option<usize>, successors: usize) -> u64 {
+    let max = config.election_backoff_max_ms;
+    match position {
+        Some(0) => 0,
+        Some(p) if p < successors => {
+            let base = max >> (successors - 1);
+            (base << (p - 1)).min(max)
+        }
+        _ => max,
+    }
+}
