@@ -3,6 +3,8 @@
 //! - [`log`]: the replicated log and its epoch queries (`ReplicatedLog`).
 //! - [`message`]: the quorum's requests and responses.
 //! - [`config`]: `controller.quorum.*` settings with Kafka's defaults.
+//! - [`metadata`]: the metadata log's records (KIP-631) and the image replaying them
+//!   builds (`MetadataDelta`, `PartitionRegistration.merge`).
 //! - [`node`]: one voter as a state machine without I/O (`KafkaRaftClient`,
 //!   `QuorumState`); the controller process drives it over `sim::net` and `sim::disk`.
 //!
@@ -13,6 +15,7 @@ pub mod config;
 mod leader;
 pub mod log;
 pub mod message;
+pub mod metadata;
 pub mod node;
 
 #[cfg(test)]
@@ -21,4 +24,5 @@ mod tests;
 pub use config::QuorumConfig;
 pub use log::{Entry, Epoch, FetchPosition, OffsetAndEpoch, Payload, RaftLog};
 pub use message::{Outbound, QuorumError, QuorumMessage};
+pub use metadata::{MetadataImage, MetadataRecord};
 pub use node::{ElectionState, QuorumNode, RoleKind};

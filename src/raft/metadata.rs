@@ -1,0 +1,405 @@
+//! The metadata log's records (KIP-631) and the image every controller and broker builds
+//! by replaying them in log order (Kafka's `MetadataDelta` / `ClusterDelta` /
+//! `TopicsDelta` and `PartitionRegistration.merge`).
+//!
+//! Only the records the model needs: broker registrations and fencing, topics and
+//! partitions, partition changes (leader, ISR, ELR, leader recovery). Configs, quotas,
+//! ACLs, features and producer-id blocks are left out.
+
+use crate::protocol::BrokerId;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A topic's id (Kafka's topic `Uuid`; the model numbers topics from 1).
+pub type TopicId = u64;
+
+/// A partition leader's recovery state after an unclean election (KIP-704).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LeaderRecoveryState {
+    /// The leader's log is the partition's.
+    Recovered,
+    /// An uncleanly elected leader that has not yet recovered its log: the ISR stays
+    /// the leader alone until it has.
+    Recovering,
+}
+
+/// What a [`MetadataRecord::PartitionChange`] does to the leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LeaderChange {
+    /// The leader stays, and so does the leader epoch (Kafka's `NO_LEADER_CHANGE`, -2).
+    Unchanged,
+    /// A new leader (`None`: the partition has none), and the leader epoch goes up by one
+    /// even when the new leader is the old one: that is how the controller bumps the
+    /// epoch without a leader change.
+    To(Option<BrokerId>),
+}
+
+/// One record of the metadata log.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MetadataRecord {
+    /// A broker registered (or registered again after a restart: a new incarnation).
+    /// Its broker epoch is the offset of this record in the log.
+    RegisterBroker {
+        /// The broker.
+        broker: BrokerId,
+        /// Unique per process start (Kafka's `incarnationId`).
+        incarnation_id: u64,
+        /// The broker epoch.
+        broker_epoch: u64,
+        /// A broker registers fenced and is unfenced once it has caught up.
+        fenced: bool,
+        /// Whether it registered while shutting down.
+        in_controlled_shutdown: bool,
+    },
+    /// A broker's registration was removed.
+    UnregisterBroker {
+        /// The broker.
+        broker: BrokerId,
+        /// The broker epoch it was registered with.
+        broker_epoch: u64,
+    },
+    /// A broker's fencing or controlled-shutdown state changed
+    /// (`BrokerRegistrationChangeRecord`; `FenceBrokerRecord` and `UnfenceBrokerRecord`
+    /// are its older forms and read the same).
+    BrokerRegistrationChange {
+        /// The broker.
+        broker: BrokerId,
+        /// The broker epoch the change applies to: a record for an older incarnation is
+        /// an error.
+        broker_epoch: u64,
+        /// The new fencing state, if it changes.
+        fenced: Option<bool>,
+        /// Whether the broker is now in controlled shutdown, if that changes.
+        in_controlled_shutdown: Option<bool>,
+    },
+    /// A topic was created.
+    Topic {
+        /// Its name.
+        name: Arc<str>,
+        /// Its id.
+        topic_id: TopicId,
+    },
+    /// A partition was created, whole.
+    Partition {
+        /// Its topic.
+        topic_id: TopicId,
+        /// Its number.
+        partition: u32,
+        /// The partition's state.
+        registration: PartitionRegistration,
+    },
+    /// A partition's state changed; `None` fields keep their value.
+    PartitionChange {
+        /// Its topic.
+        topic_id: TopicId,
+        /// Its number.
+        partition: u32,
+        /// The leader.
+        leader: LeaderChange,
+        /// The new ISR.
+        isr: Option<Vec<BrokerId>>,
+        /// The new eligible leader replicas (KIP-966).
+        elr: Option<Vec<BrokerId>>,
+        /// The new last known ELR (KIP-966).
+        last_known_elr: Option<Vec<BrokerId>>,
+        /// The new replica set.
+        replicas: Option<Vec<BrokerId>>,
+        /// The new leader recovery state.
+        leader_recovery: Option<LeaderRecoveryState>,
+    },
+    /// A topic was deleted.
+    RemoveTopic {
+        /// Its id.
+        topic_id: TopicId,
+    },
+    /// A record that changes nothing: the active controller writes one now and then so
+    /// that the log (and the brokers' view of it) moves on (`NoOpRecord`).
+    NoOp,
+}
+
+/// A partition's state in the image (Kafka's `PartitionRegistration`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PartitionRegistration {
+    /// The replicas, preferred leader first.
+    pub replicas: Vec<BrokerId>,
+    /// The in-sync replicas.
+    pub isr: Vec<BrokerId>,
+    /// Eligible leader replicas: replicas out of the ISR that still hold every committed
+    /// record (KIP-966).
+    pub elr: Vec<BrokerId>,
+    /// The ELR members last known before the ELR emptied (KIP-966).
+    pub last_known_elr: Vec<BrokerId>,
+    /// The leader, if any.
+    pub leader: Option<BrokerId>,
+    /// The leader's recovery state.
+    pub leader_recovery: LeaderRecoveryState,
+    /// Bumped by every leader change (and forced bumps).
+    pub leader_epoch: u32,
+    /// Bumped by every change of this partition.
+    pub partition_epoch: u64,
+}
+
+/// A broker's registration in the image (Kafka's `BrokerRegistration`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BrokerRegistration {
+    /// The process incarnation that registered.
+    pub incarnation_id: u64,
+    /// The broker epoch: the offset of its registration record.
+    pub broker_epoch: u64,
+    /// Fenced brokers lead nothing and are left out of ISRs.
+    pub fenced: bool,
+    /// Whether the broker is shutting down.
+    pub in_controlled_shutdown: bool,
+}
+
+/// A topic in the image.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TopicImage {
+    /// Its name.
+    pub name: Arc<str>,
+    /// Its partitions by number.
+    pub partitions: BTreeMap<u32, PartitionRegistration>,
+}
+
+/// Why a record could not be replayed. Kafka throws `IllegalStateException` on these: a
+/// correct controller never writes such a record, so seeing one is a bug.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplayError {
+    /// The record names a broker that is not registered.
+    UnknownBroker(BrokerId),
+    /// The record names another registration of the broker than the current one.
+    StaleBrokerEpoch {
+        /// The broker.
+        broker: BrokerId,
+        /// The epoch the record names.
+        record_epoch: u64,
+        /// The registered epoch.
+        registered_epoch: u64,
+    },
+    /// The record names a topic that does not exist.
+    UnknownTopic(TopicId),
+    /// A topic name or id already exists.
+    DuplicateTopic(TopicId),
+    /// The record names a partition that does not exist (or, for a `Partition`
+    /// record, one that already does).
+    UnknownPartition(TopicId, u32),
+}
+
+/// The cluster's metadata as of some offset of the metadata log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetadataImage {
+    /// Registered brokers.
+    pub brokers: BTreeMap<BrokerId, BrokerRegistration>,
+    /// Topics by id.
+    pub topics: BTreeMap<TopicId, TopicImage>,
+}
+
+impl MetadataImage {
+    /// Applies one record, as every member of the cluster does in log order.
+    pub fn replay(&mut self, record: &MetadataRecord) -> Result<(), ReplayError> {
+        match record {
+            MetadataRecord::RegisterBroker { broker, incarnation_id, broker_epoch, fenced, in_controlled_shutdown } => {
+                let registration = BrokerRegistration {
+                    incarnation_id: *incarnation_id,
+                    broker_epoch: *broker_epoch,
+                    fenced: *fenced,
+                    in_controlled_shutdown: *in_controlled_shutdown,
+                };
+                self.brokers.insert(*broker, registration);
+            }
+            MetadataRecord::UnregisterBroker { broker, broker_epoch } => {
+                self.registered(*broker, *broker_epoch)?;
+                self.brokers.remove(broker);
+            }
+            MetadataRecord::BrokerRegistrationChange { broker, broker_epoch, fenced, in_controlled_shutdown } => {
+                let registration = self.registered(*broker, *broker_epoch)?;
+                if let Some(fenced) = fenced {
+                    registration.fenced = *fenced;
+                }
+                if let Some(shutting_down) = in_controlled_shutdown {
+                    registration.in_controlled_shutdown = *shutting_down;
+                }
+            }
+            MetadataRecord::Topic { name, topic_id } => {
+                if self.topics.contains_key(topic_id) || self.topic_id(name).is_some() {
+                    return Err(ReplayError::DuplicateTopic(*topic_id));
+                }
+                self.topics.insert(*topic_id, TopicImage { name: name.clone(), partitions: BTreeMap::new() });
+            }
+            MetadataRecord::Partition { topic_id, partition, registration } => {
+                let topic = self.topics.get_mut(topic_id).ok_or(ReplayError::UnknownTopic(*topic_id))?;
+                if topic.partitions.insert(*partition, registration.clone()).is_some() {
+                    return Err(ReplayError::UnknownPartition(*topic_id, *partition));
+                }
+            }
+            MetadataRecord::PartitionChange {
+                topic_id,
+                partition,
+                leader,
+                isr,
+                elr,
+                last_known_elr,
+                replicas,
+                leader_recovery,
+            } => {
+                let topic = self.topics.get_mut(topic_id).ok_or(ReplayError::UnknownTopic(*topic_id))?;
+                let p = topic.partitions.get_mut(partition).ok_or(ReplayError::UnknownPartition(*topic_id, *partition))?;
+                // `PartitionRegistration.merge`: the leader epoch moves only with a leader
+                // in the record; the partition epoch with every record.
+                if let LeaderChange::To(new_leader) = leader {
+                    p.leader = *new_leader;
+                    p.leader_epoch += 1;
+                }
+                for (field, value) in [(&mut p.isr, isr), (&mut p.elr, elr), (&mut p.last_known_elr, last_known_elr)] {
+                    if let Some(v) = value {
+                        field.clone_from(v);
+                    }
+                }
+                if let Some(r) = replicas {
+                    p.replicas.clone_from(r);
+                }
+                if let Some(state) = leader_recovery {
+                    p.leader_recovery = *state;
+                }
+                p.partition_epoch += 1;
+            }
+            MetadataRecord::RemoveTopic { topic_id } => {
+                self.topics.remove(topic_id).ok_or(ReplayError::UnknownTopic(*topic_id))?;
+            }
+            MetadataRecord::NoOp => {}
+        }
+        Ok(())
+    }
+
+    /// The id of the topic named `name`.
+    pub fn topic_id(&self, name: &str) -> Option<TopicId> {
+        self.topics.iter().find(|(_, t)| &*t.name == name).map(|(&id, _)| id)
+    }
+
+    /// The registration of `broker` with epoch `broker_epoch` (`ClusterDelta.getBrokerOrThrow`).
+    fn registered(&mut self, broker: BrokerId, broker_epoch: u64) -> Result<&mut BrokerRegistration, ReplayError> {
+        let registration = self.brokers.get_mut(&broker).ok_or(ReplayError::UnknownBroker(broker))?;
+        if registration.broker_epoch != broker_epoch {
+            return Err(ReplayError::StaleBrokerEpoch {
+                broker,
+                record_epoch: broker_epoch,
+                registered_epoch: registration.broker_epoch,
+            });
+        }
+        Ok(registration)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(ids: &[u32]) -> Vec<BrokerId> {
+        ids.iter().map(|&i| BrokerId(i)).collect()
+    }
+
+    fn image_with_one_partition() -> MetadataImage {
+        let mut image = MetadataImage::default();
+        let records = [
+            MetadataRecord::RegisterBroker {
+                broker: BrokerId(1),
+                incarnation_id: 11,
+                broker_epoch: 5,
+                fenced: true,
+                in_controlled_shutdown: false,
+            },
+            MetadataRecord::Topic { name: "orders".into(), topic_id: 1 },
+            MetadataRecord::Partition {
+                topic_id: 1,
+                partition: 0,
+                registration: PartitionRegistration {
+                    replicas: b(&[1, 2, 3]),
+                    isr: b(&[1, 2, 3]),
+                    elr: Vec::new(),
+                    last_known_elr: Vec::new(),
+                    leader: Some(BrokerId(1)),
+                    leader_recovery: LeaderRecoveryState::Recovered,
+                    leader_epoch: 0,
+                    partition_epoch: 0,
+                },
+            },
+        ];
+        for record in &records {
+            image.replay(record).expect("a consistent log");
+        }
+        image
+    }
+
+    fn change(leader: LeaderChange, isr: Option<&[u32]>) -> MetadataRecord {
+        MetadataRecord::PartitionChange {
+            topic_id: 1,
+            partition: 0,
+            leader,
+            isr: isr.map(b),
+            elr: None,
+            last_known_elr: None,
+            replicas: None,
+            leader_recovery: None,
+        }
+    }
+
+    #[test]
+    fn an_isr_change_bumps_the_partition_epoch_and_only_a_leader_in_the_record_the_leader_epoch() {
+        let mut image = image_with_one_partition();
+        image.replay(&change(LeaderChange::Unchanged, Some(&[1, 2]))).unwrap();
+        let p = &image.topics[&1].partitions[&0];
+        assert_eq!((p.leader_epoch, p.partition_epoch, p.isr.clone()), (0, 1, b(&[1, 2])));
+        // The same leader named again: a forced leader epoch bump.
+        image.replay(&change(LeaderChange::To(Some(BrokerId(1))), None)).unwrap();
+        let p = &image.topics[&1].partitions[&0];
+        assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (Some(BrokerId(1)), 1, 2));
+        image.replay(&change(LeaderChange::To(None), Some(&[]))).unwrap();
+        let p = &image.topics[&1].partitions[&0];
+        assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (None, 2, 3));
+    }
+
+    #[test]
+    fn a_record_for_an_older_incarnation_of_a_broker_is_refused() {
+        let mut image = image_with_one_partition();
+        let unfence = |epoch| MetadataRecord::BrokerRegistrationChange {
+            broker: BrokerId(1),
+            broker_epoch: epoch,
+            fenced: Some(false),
+            in_controlled_shutdown: None,
+        };
+        image.replay(&unfence(5)).unwrap();
+        assert!(!image.brokers[&BrokerId(1)].fenced);
+        // The broker restarts and registers again at offset 40: a new epoch.
+        let register = MetadataRecord::RegisterBroker {
+            broker: BrokerId(1),
+            incarnation_id: 12,
+            broker_epoch: 40,
+            fenced: true,
+            in_controlled_shutdown: false,
+        };
+        image.replay(&register).unwrap();
+        assert_eq!(
+            image.replay(&unfence(5)),
+            Err(ReplayError::StaleBrokerEpoch { broker: BrokerId(1), record_epoch: 5, registered_epoch: 40 })
+        );
+        assert!(image.brokers[&BrokerId(1)].fenced, "the refused record changed nothing");
+        assert_eq!(image.replay(&unfence(40)), Ok(()));
+    }
+
+    #[test]
+    fn records_for_unknown_topics_partitions_and_brokers_are_refused() {
+        let mut image = image_with_one_partition();
+        let mut unknown = change(LeaderChange::Unchanged, None);
+        if let MetadataRecord::PartitionChange { partition, .. } = &mut unknown {
+            *partition = 7;
+        }
+        assert_eq!(image.replay(&unknown), Err(ReplayError::UnknownPartition(1, 7)));
+        assert_eq!(image.replay(&MetadataRecord::RemoveTopic { topic_id: 9 }), Err(ReplayError::UnknownTopic(9)));
+        let again = MetadataRecord::Topic { name: "orders".into(), topic_id: 2 };
+        assert_eq!(image.replay(&again), Err(ReplayError::DuplicateTopic(2)));
+        let gone = MetadataRecord::UnregisterBroker { broker: BrokerId(3), broker_epoch: 1 };
+        assert_eq!(image.replay(&gone), Err(ReplayError::UnknownBroker(BrokerId(3))));
+        image.replay(&MetadataRecord::RemoveTopic { topic_id: 1 }).unwrap();
+        assert_eq!(image.topic_id("orders"), None);
+    }
+}
