@@ -5,6 +5,8 @@
 //! - [`config`]: `controller.quorum.*` settings with Kafka's defaults.
 //! - [`metadata`]: the metadata log's records (KIP-631) and the image replaying them
 //!   builds (`MetadataDelta`, `PartitionRegistration.merge`).
+//! - [`partition_change`]: how the controller changes a partition: elections, ISR,
+//!   ELR (`PartitionChangeBuilder`).
 //! - [`node`]: one voter as a state machine without I/O (`KafkaRaftClient`,
 //!   `QuorumState`); the controller process drives it over `sim::net` and `sim::disk`.
 //!
@@ -17,6 +19,7 @@ pub mod log;
 pub mod message;
 pub mod metadata;
 pub mod node;
+pub mod partition_change;
 
 #[cfg(test)]
 mod tests;
