@@ -243,7 +243,8 @@ impl MetadataImage {
                 leader_recovery,
             } => {
                 let topic = self.topics.get_mut(topic_id).ok_or(ReplayError::UnknownTopic(*topic_id))?;
-                let p = topic.partitions.get_mut(partition).ok_or(ReplayError::UnknownPartition(*topic_id, *partition))?;
+                let p =
+                    topic.partitions.get_mut(partition).ok_or(ReplayError::UnknownPartition(*topic_id, *partition))?;
                 // `PartitionRegistration.merge`: the leader epoch moves only with a leader
                 // in the record; the partition epoch with every record.
                 if let LeaderChange::To(new_leader) = leader {

@@ -7,12 +7,16 @@
 //!   builds (`MetadataDelta`, `PartitionRegistration.merge`).
 //! - [`partition_change`]: how the controller changes a partition: elections, ISR,
 //!   ELR (`PartitionChangeBuilder`).
+//! - [`cluster_control`]: the active controller's broker sessions: registration,
+//!   heartbeats, fencing, controlled shutdown (`ClusterControlManager`,
+//!   `BrokerHeartbeatManager`).
 //! - [`node`]: one voter as a state machine without I/O (`KafkaRaftClient`,
 //!   `QuorumState`); the controller process drives it over `sim::net` and `sim::disk`.
 //!
 //! This module does not know it is simulated: time comes in as `now_ms`, randomness as
 //! an `Rng`, and messages go out as values.
 
+pub mod cluster_control;
 pub mod config;
 mod leader;
 pub mod log;

@@ -140,7 +140,7 @@ impl<'a> PartitionChangeBuilder<'a> {
             && elr.is_none()
             && last_known_elr.is_none()
             && leader_recovery.is_none();
-        (!no_op).then(|| MetadataRecord::PartitionChange {
+        (!no_op).then_some(MetadataRecord::PartitionChange {
             topic_id: self.topic_id,
             partition: self.partition_id,
             leader,
@@ -264,8 +264,8 @@ impl<'a> PartitionChangeBuilder<'a> {
             return;
         }
         let isr_empties = change.isr.as_ref().is_some_and(|isr| isr.is_empty());
-        let remembered = self.partition.last_known_elr.len() == 1
-            && Some(self.partition.last_known_elr[0]) == self.partition.leader;
+        let remembered =
+            self.partition.last_known_elr.len() == 1 && Some(self.partition.last_known_elr[0]) == self.partition.leader;
         if isr_empties && !remembered {
             // Kafka writes NO_LEADER (-1) here when the partition had no leader; the model
             // has no such broker id and writes an empty list instead.
@@ -309,7 +309,10 @@ mod tests {
         }
     }
 
-    fn fields(record: Option<MetadataRecord>) -> Option<(LeaderChange, Option<Vec<BrokerId>>, Option<Vec<BrokerId>>)> {
+    /// A change's leader, ISR and ELR fields.
+    type Fields = (LeaderChange, Option<Vec<BrokerId>>, Option<Vec<BrokerId>>);
+
+    fn fields(record: Option<MetadataRecord>) -> Option<Fields> {
         record.map(|r| match r {
             MetadataRecord::PartitionChange { leader, isr, elr, .. } => (leader, isr, elr),
             other => panic!("not a partition change: {other:?}"),
@@ -330,10 +333,8 @@ mod tests {
         let alive = |r: BrokerId| r != BrokerId(1);
         let record = PartitionChangeBuilder::new(&p, 1, 0, &alive, 2).target_isr(Vec::new()).build();
         assert_eq!(fields(record), Some((LeaderChange::To(None), None, None)), "ISR [1] is kept");
-        let unclean = PartitionChangeBuilder::new(&p, 1, 0, &alive, 2)
-            .target_isr(Vec::new())
-            .election(Election::Unclean)
-            .build();
+        let unclean =
+            PartitionChangeBuilder::new(&p, 1, 0, &alive, 2).target_isr(Vec::new()).election(Election::Unclean).build();
         assert_eq!(fields(unclean), Some((LeaderChange::To(Some(BrokerId(2))), Some(b(&[2])), None)));
     }
 
