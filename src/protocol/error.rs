@@ -59,6 +59,14 @@ pub enum ErrorCode {
     /// An AlterIsr named a replica the controller cannot take into the ISR: not live, or
     /// shutting down (KIP-841).
     IneligibleReplica,
+    /// A request that breaks the protocol's rules (an AlterPartition from a broker that
+    /// does not lead, an ISR without the leader, ...).
+    InvalidRequest,
+    /// A KRaft request named another registration of the broker than the current one:
+    /// an old incarnation, fenced by its broker epoch.
+    StaleBrokerEpoch,
+    /// An AlterPartition was applied but elected another leader: fetch metadata.
+    NewLeaderElected,
 }
 
 impl ErrorCode {
@@ -76,6 +84,8 @@ impl ErrorCode {
                 | ErrorCode::OutOfOrderSequence
                 | ErrorCode::UnknownProducerId
                 | ErrorCode::InvalidSessionTimeout
+                | ErrorCode::InvalidRequest
+                | ErrorCode::StaleBrokerEpoch
         )
     }
 
@@ -118,6 +128,9 @@ impl ErrorCode {
             ErrorCode::InvalidSessionTimeout => "INVALID_SESSION_TIMEOUT",
             ErrorCode::BrokerNotAvailable => "BROKER_NOT_AVAILABLE",
             ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
+            ErrorCode::InvalidRequest => "INVALID_REQUEST",
+            ErrorCode::StaleBrokerEpoch => "STALE_BROKER_EPOCH",
+            ErrorCode::NewLeaderElected => "NEW_LEADER_ELECTED",
         }
     }
 }

@@ -139,6 +139,37 @@ pub struct PartitionRegistration {
     pub partition_epoch: u64,
 }
 
+impl PartitionRegistration {
+    /// Applies a [`MetadataRecord::PartitionChange`] (any other record changes nothing):
+    /// Kafka's `PartitionRegistration.merge`. The leader epoch moves only with a leader in
+    /// the record; the partition epoch with every change.
+    pub fn merge(&mut self, record: &MetadataRecord) {
+        let MetadataRecord::PartitionChange { leader, isr, elr, last_known_elr, replicas, leader_recovery, .. } =
+            record
+        else {
+            return;
+        };
+        if let LeaderChange::To(new_leader) = leader {
+            self.leader = *new_leader;
+            self.leader_epoch += 1;
+        }
+        for (field, value) in [
+            (&mut self.isr, isr),
+            (&mut self.elr, elr),
+            (&mut self.last_known_elr, last_known_elr),
+            (&mut self.replicas, replicas),
+        ] {
+            if let Some(v) = value {
+                field.clone_from(v);
+            }
+        }
+        if let Some(state) = leader_recovery {
+            self.leader_recovery = *state;
+        }
+        self.partition_epoch += 1;
+    }
+}
+
 /// A broker's registration in the image (Kafka's `BrokerRegistration`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BrokerRegistration {
@@ -232,37 +263,11 @@ impl MetadataImage {
                     return Err(ReplayError::UnknownPartition(*topic_id, *partition));
                 }
             }
-            MetadataRecord::PartitionChange {
-                topic_id,
-                partition,
-                leader,
-                isr,
-                elr,
-                last_known_elr,
-                replicas,
-                leader_recovery,
-            } => {
+            MetadataRecord::PartitionChange { topic_id, partition, .. } => {
                 let topic = self.topics.get_mut(topic_id).ok_or(ReplayError::UnknownTopic(*topic_id))?;
                 let p =
                     topic.partitions.get_mut(partition).ok_or(ReplayError::UnknownPartition(*topic_id, *partition))?;
-                // `PartitionRegistration.merge`: the leader epoch moves only with a leader
-                // in the record; the partition epoch with every record.
-                if let LeaderChange::To(new_leader) = leader {
-                    p.leader = *new_leader;
-                    p.leader_epoch += 1;
-                }
-                for (field, value) in [(&mut p.isr, isr), (&mut p.elr, elr), (&mut p.last_known_elr, last_known_elr)] {
-                    if let Some(v) = value {
-                        field.clone_from(v);
-                    }
-                }
-                if let Some(r) = replicas {
-                    p.replicas.clone_from(r);
-                }
-                if let Some(state) = leader_recovery {
-                    p.leader_recovery = *state;
-                }
-                p.partition_epoch += 1;
+                p.merge(record);
             }
             MetadataRecord::RemoveTopic { topic_id } => {
                 self.topics.remove(topic_id).ok_or(ReplayError::UnknownTopic(*topic_id))?;

@@ -7,6 +7,8 @@
 //!   builds (`MetadataDelta`, `PartitionRegistration.merge`).
 //! - [`partition_change`]: how the controller changes a partition: elections, ISR,
 //!   ELR (`PartitionChangeBuilder`).
+//! - [`alter_partition`]: a leader's ISR change request and the controller's checks
+//!   (`ReplicationControlManager.alterPartition`).
 //! - [`cluster_control`]: the active controller's broker sessions: registration,
 //!   heartbeats, fencing, controlled shutdown (`ClusterControlManager`,
 //!   `BrokerHeartbeatManager`).
@@ -16,6 +18,7 @@
 //! This module does not know it is simulated: time comes in as `now_ms`, randomness as
 //! an `Rng`, and messages go out as values.
 
+pub mod alter_partition;
 pub mod cluster_control;
 pub mod config;
 mod leader;
