@@ -2,14 +2,16 @@
 //! They never run the system, so they check histories recorded anywhere.
 //!
 //! One file per family: `jepsen` (client-visible anomalies, defined as in Jepsen's Kafka
-//! workload), `groups` (what consumer groups did with their records) and `log`
-//! (replication invariants over the internal trace).
+//! workload), `groups` (what consumer groups did with their records), `log`
+//! (replication invariants over the internal trace) and `quorum` (KRaft's Raft safety
+//! over the trace).
 
 pub(crate) mod describe;
 pub mod groups;
 pub mod jepsen;
 pub mod liveness;
 pub mod log;
+pub mod quorum;
 #[cfg(test)]
 pub(crate) mod testkit;
 
@@ -53,13 +55,20 @@ pub enum AnomalyKind {
     CommittedTruncation,
     /// Two brokers accepted writes for one partition in one leader epoch.
     MultipleLeaders,
+    /// Two KRaft controllers led the quorum in one Raft epoch.
+    QuorumMultipleLeaders,
+    /// A committed metadata log entry changed, disappeared, or is missing from a newly
+    /// elected quorum leader.
+    MetadataDivergence,
+    /// A node applied metadata records out of log order or skipped some.
+    MetadataGap,
     /// The cluster did not recover after the faults healed (liveness).
     NoProgress,
 }
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 17] = [
+    pub const ALL: [AnomalyKind; 20] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -76,6 +85,9 @@ impl AnomalyKind {
         AnomalyKind::HwRegression,
         AnomalyKind::CommittedTruncation,
         AnomalyKind::MultipleLeaders,
+        AnomalyKind::QuorumMultipleLeaders,
+        AnomalyKind::MetadataDivergence,
+        AnomalyKind::MetadataGap,
         AnomalyKind::NoProgress,
     ];
 
@@ -98,6 +110,9 @@ impl AnomalyKind {
             AnomalyKind::HwRegression => "hw-regression",
             AnomalyKind::CommittedTruncation => "committed-truncation",
             AnomalyKind::MultipleLeaders => "multiple-leaders",
+            AnomalyKind::QuorumMultipleLeaders => "quorum-multiple-leaders",
+            AnomalyKind::MetadataDivergence => "metadata-divergence",
+            AnomalyKind::MetadataGap => "metadata-gap",
             AnomalyKind::NoProgress => "no-progress",
         }
     }
@@ -213,6 +228,7 @@ pub fn check_all(history: &History) -> Vec<Anomaly> {
     let mut all = jepsen::check(history);
     all.extend(groups::check(history));
     all.extend(log::check(history));
+    all.extend(quorum::check(history));
     all.sort_by_key(|a| a.kind);
     all
 }

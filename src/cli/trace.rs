@@ -91,7 +91,11 @@ impl Focus {
             | Event::FaultEnded { .. }
             | Event::Phase { .. }
             | Event::BrokerStarted { .. }
-            | Event::ControllerElected { .. } => return true,
+            | Event::ControllerElected { .. }
+            | Event::QuorumLeader { .. } => return true,
+            Event::QuorumCommitted { .. } | Event::QuorumTruncate { .. } | Event::MetadataApplied { .. } => {
+                return self.partition.is_none() && self.value.is_none();
+            }
             Event::StaleControllerFenced { .. } => return self.value.is_none(),
             Event::Append { tp, values, .. } => (tp, self.holds(values.iter().copied())),
             Event::LogLoaded { tp, records, .. } => (tp, self.holds(records.iter().map(|r| r.1))),

@@ -60,6 +60,18 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "Two brokers accepted writes as leader of one partition in the same leader epoch: the epoch no longer fences the old leader.".into(),
             "The leader epoch must fence every old leader (a zombie's writes are refused by epoch); no configuration makes two leaders of one epoch safe.".into(),
         ),
+        QuorumMultipleLeaders => (
+            "Two controllers led the KRaft quorum in the same Raft epoch: a voter granted two votes in one epoch, or a candidate counted votes without a majority.".into(),
+            "Raft's election safety: each voter persists its vote (quorum-state) before answering, and a candidate needs a majority of the voters; no configuration makes two leaders of one epoch safe.".into(),
+        ),
+        MetadataDivergence => (
+            "A metadata log entry that a controller had committed was later different, truncated, or missing from a new quorum leader: a controller committed without a majority, or a leader was elected without the committed entries.".into(),
+            "Raft commits an entry only once a majority holds it, and votes only for candidates whose log is at least as up to date; a quorum of 3 or 5 voters with durable logs (power loss included) keeps committed metadata.".into(),
+        ),
+        MetadataGap => (
+            "A node applied metadata records out of log order or skipped some, so its view of the cluster (leaders, ISRs, fenced brokers) is not any state the controller ever decided.".into(),
+            "Nodes must apply committed metadata in offset order, from the log or a snapshot; it is a bug, not a configuration.".into(),
+        ),
         NoProgress => no_progress(anomaly.liveness.as_ref(), setup),
     }
 }

@@ -218,6 +218,44 @@ pub enum Event {
         /// The phase.
         name: RunPhase,
     },
+    /// A KRaft controller became leader of the quorum (the active controller).
+    QuorumLeader {
+        /// The controller's node id.
+        controller: u32,
+        /// The Raft epoch it leads.
+        epoch: u32,
+        /// Its metadata log's end when elected.
+        log_end_offset: u64,
+    },
+    /// A KRaft controller's high watermark moved: these metadata log entries are now
+    /// committed on it.
+    QuorumCommitted {
+        /// The controller's node id.
+        controller: u32,
+        /// Its epoch at the time.
+        epoch: u32,
+        /// The offset of the first entry.
+        base_offset: u64,
+        /// `(epoch of the entry, digest of its record)` at consecutive offsets.
+        entries: Vec<(u32, u64)>,
+    },
+    /// A KRaft controller truncated its metadata log (a diverging epoch).
+    QuorumTruncate {
+        /// The controller's node id.
+        controller: u32,
+        /// Its new log end.
+        to_offset: u64,
+        /// Its high watermark at the time.
+        high_watermark: u64,
+    },
+    /// A node (broker or controller) applied committed metadata records to its image, in
+    /// log order. A process that restarts replays its log again from offset 0.
+    MetadataApplied {
+        /// The offset of the first record applied.
+        base_offset: u64,
+        /// How many records.
+        count: u64,
+    },
 }
 
 /// Why a replica removed the tail of its log.

@@ -290,7 +290,7 @@ fn expectations_use_known_names_and_do_not_overlap() {
          expected one of \"lost-write\", \"duplicate\", \"inconsistent-offsets\", \"unseen\", \"nonmonotonic-send\", \
          \"nonmonotonic-poll\", \"poll-skip\", \"G1a\", \"consume-skip\", \"consume-duplicate\", \
          \"commit-regression\", \"split-ownership\", \"replica-divergence\", \"hw-regression\", \
-         \"committed-truncation\", \"multiple-leaders\" or \"no-progress\""
+         \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\" or \"no-progress\""
     );
     assert_eq!(
         err(&format!("{BASE}[expect]\npresent = [\"*\"]\n")),
