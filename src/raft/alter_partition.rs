@@ -149,14 +149,9 @@ mod tests {
             image.brokers.insert(BrokerId(id), broker(u64::from(id) * 10));
         }
         let partition = PartitionRegistration {
-            replicas: vec![BrokerId(1), BrokerId(2), BrokerId(3)],
-            isr: vec![BrokerId(1), BrokerId(2)],
-            elr: Vec::new(),
-            last_known_elr: Vec::new(),
-            leader: Some(BrokerId(1)),
-            leader_recovery: LeaderRecoveryState::Recovered,
             leader_epoch: 4,
             partition_epoch: 7,
+            ..PartitionRegistration::for_tests(Some(1), &[1, 2])
         };
         image.topics.insert(1, TopicImage { name: "orders".into(), partitions: BTreeMap::from([(0, partition)]) });
         image

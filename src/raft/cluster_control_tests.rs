@@ -2,7 +2,7 @@
 //! fencing by session expiry, a new incarnation, controlled shutdown.
 
 use super::*;
-use crate::raft::metadata::{LeaderChange, LeaderRecoveryState, PartitionRegistration};
+use crate::raft::metadata::{LeaderChange, PartitionRegistration};
 
 const SESSION_MS: u64 = 9000;
 
@@ -64,16 +64,7 @@ fn cluster(settings: ReplicationSettings) -> (ClusterControl, Log) {
         MetadataRecord::Partition {
             topic_id: 1,
             partition: 0,
-            registration: PartitionRegistration {
-                replicas: b(&[1, 2, 3]),
-                isr: b(&[1, 2, 3]),
-                elr: Vec::new(),
-                last_known_elr: Vec::new(),
-                leader: Some(BrokerId(1)),
-                leader_recovery: LeaderRecoveryState::Recovered,
-                leader_epoch: 0,
-                partition_epoch: 0,
-            },
+            registration: PartitionRegistration::for_tests(Some(1), &[1, 2, 3]),
         },
     ]);
     (control, log)

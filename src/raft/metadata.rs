@@ -170,6 +170,24 @@ impl PartitionRegistration {
     }
 }
 
+#[cfg(test)]
+impl PartitionRegistration {
+    /// The tests' partition: replicas [1, 2, 3], `leader` and `isr` as given, nothing
+    /// else, epochs 0.
+    pub(crate) fn for_tests(leader: Option<u32>, isr: &[u32]) -> Self {
+        PartitionRegistration {
+            replicas: vec![BrokerId(1), BrokerId(2), BrokerId(3)],
+            isr: isr.iter().map(|&i| BrokerId(i)).collect(),
+            elr: Vec::new(),
+            last_known_elr: Vec::new(),
+            leader: leader.map(BrokerId),
+            leader_recovery: LeaderRecoveryState::Recovered,
+            leader_epoch: 0,
+            partition_epoch: 0,
+        }
+    }
+}
+
 /// A broker's registration in the image (Kafka's `BrokerRegistration`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BrokerRegistration {
@@ -318,16 +336,7 @@ mod tests {
             MetadataRecord::Partition {
                 topic_id: 1,
                 partition: 0,
-                registration: PartitionRegistration {
-                    replicas: b(&[1, 2, 3]),
-                    isr: b(&[1, 2, 3]),
-                    elr: Vec::new(),
-                    last_known_elr: Vec::new(),
-                    leader: Some(BrokerId(1)),
-                    leader_recovery: LeaderRecoveryState::Recovered,
-                    leader_epoch: 0,
-                    partition_epoch: 0,
-                },
+                registration: PartitionRegistration::for_tests(Some(1), &[1, 2, 3]),
             },
         ];
         for record in &records {

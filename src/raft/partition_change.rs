@@ -297,16 +297,7 @@ mod tests {
     }
 
     fn partition(leader: Option<u32>, isr: &[u32]) -> PartitionRegistration {
-        PartitionRegistration {
-            replicas: b(&[1, 2, 3]),
-            isr: b(isr),
-            elr: Vec::new(),
-            last_known_elr: Vec::new(),
-            leader: leader.map(BrokerId),
-            leader_recovery: LeaderRecoveryState::Recovered,
-            leader_epoch: 5,
-            partition_epoch: 9,
-        }
+        PartitionRegistration::for_tests(leader, isr)
     }
 
     /// A change's leader, ISR and ELR fields.
