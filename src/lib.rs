@@ -23,8 +23,9 @@
 //!   cluster's state, ordered by epochs (protocol, fault).
 //! - [`metastore`]  the ZooKeeper-like store: sessions, ephemeral nodes, versioned
 //!   conditional writes, watches (protocol, sim).
-//! - [`raft`]       KRaft's controller quorum: the replicated log and one voter as a
-//!   state machine without I/O (KIP-595 Raft, KIP-996 pre-vote) (protocol).
+//! - [`raft`]       KRaft: the controller quorum (one voter as a state machine without
+//!   I/O: KIP-595 Raft, KIP-996 pre-vote), the metadata log's records and image, the
+//!   controller's partition changes and broker sessions, the quorum files (protocol, sim).
 //! - [`controller`] controller election, partition leader election, LeaderAndIsr
 //!   propagation (protocol, sim, metastore, history, plant).
 //! - [`broker`]     partition logs, replication (LEO, HW, ISR, leader epochs), follower

@@ -6,6 +6,7 @@
 //! stays small (thousands of records), so the leader never needs `FETCH_SNAPSHOT`.
 
 use crate::protocol::Offset;
+use serde::{Deserialize, Serialize};
 
 /// A Raft epoch (Kafka's quorum `leaderEpoch`): bumped by every candidacy.
 pub type Epoch = u32;
@@ -22,7 +23,7 @@ pub struct OffsetAndEpoch {
 }
 
 /// What an entry holds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Payload<R> {
     /// The control record a new leader writes first (Kafka's `LeaderChangeMessage`), so
     /// that it can commit an entry of its own epoch at once.
@@ -32,7 +33,7 @@ pub enum Payload<R> {
 }
 
 /// One entry of the log.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry<R> {
     /// The epoch of the leader that appended it.
     pub epoch: Epoch,

@@ -7,6 +7,7 @@
 //! ACLs, features and producer-id blocks are left out.
 
 use crate::protocol::BrokerId;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use std::sync::Arc;
 pub type TopicId = u64;
 
 /// A partition leader's recovery state after an unclean election (KIP-704).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum LeaderRecoveryState {
     /// The leader's log is the partition's.
     Recovered,
@@ -24,7 +25,7 @@ pub enum LeaderRecoveryState {
 }
 
 /// What a [`MetadataRecord::PartitionChange`] does to the leader.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum LeaderChange {
     /// The leader stays, and so does the leader epoch (Kafka's `NO_LEADER_CHANGE`, -2).
     Unchanged,
@@ -35,7 +36,7 @@ pub enum LeaderChange {
 }
 
 /// One record of the metadata log.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MetadataRecord {
     /// A broker registered (or registered again after a restart: a new incarnation).
     /// Its broker epoch is the offset of this record in the log.
@@ -118,7 +119,7 @@ pub enum MetadataRecord {
 }
 
 /// A partition's state in the image (Kafka's `PartitionRegistration`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PartitionRegistration {
     /// The replicas, preferred leader first.
     pub replicas: Vec<BrokerId>,

@@ -12,8 +12,12 @@
 //! - [`cluster_control`]: the active controller's broker sessions: registration,
 //!   heartbeats, fencing, controlled shutdown (`ClusterControlManager`,
 //!   `BrokerHeartbeatManager`).
+//! - [`store`]: the quorum-state file and the metadata log on the controller's disk.
 //! - [`node`]: one voter as a state machine without I/O (`KafkaRaftClient`,
 //!   `QuorumState`); the controller process drives it over `sim::net` and `sim::disk`.
+//!
+//! Everything here but [`store`] (which writes through `sim::disk`, as every node
+//! stores) does no I/O.
 //!
 //! This module does not know it is simulated: time comes in as `now_ms`, randomness as
 //! an `Rng`, and messages go out as values.
@@ -27,6 +31,7 @@ pub mod message;
 pub mod metadata;
 pub mod node;
 pub mod partition_change;
+pub mod store;
 
 #[cfg(test)]
 mod tests;

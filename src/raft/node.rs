@@ -22,7 +22,7 @@ use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a voter persists in its `quorum-state` file (Kafka's `ElectionState`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ElectionState {
     /// The current epoch.
     pub epoch: Epoch,
