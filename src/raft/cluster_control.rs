@@ -326,6 +326,32 @@ impl ClusterControl {
         fence_records(image, broker, epoch, &self.policies)
     }
 
+    /// `maybeBalancePartitionLeaders`: a preferred-leader election for each partition
+    /// whose leader is not its first replica, at most `max_elections` (Kafka's
+    /// `MAX_ELECTIONS_PER_IMBALANCE`, 1000) per call. Unlike the ZooKeeper-era controller,
+    /// KRaft's ignores `leader.imbalance.per.broker.percentage`: every imbalanced
+    /// partition is rebalanced on each `leader.imbalance.check.interval.seconds`.
+    pub fn balance_partition_leaders(&self, image: &MetadataImage, max_elections: usize) -> Vec<MetadataRecord> {
+        let active = |r: BrokerId| image.brokers.get(&r).is_some_and(|reg| !reg.fenced && !reg.in_controlled_shutdown);
+        let mut records = Vec::new();
+        for (&topic_id, topic) in &image.topics {
+            let min_isr = self.policies.topic(topic_id).min_insync_replicas;
+            for (&partition_id, partition) in &topic.partitions {
+                if records.len() >= max_elections {
+                    return records;
+                }
+                if partition.leader.is_none() || partition.leader == partition.replicas.first().copied() {
+                    continue;
+                }
+                let builder = PartitionChangeBuilder::new(partition, topic_id, partition_id, &active, min_isr)
+                    .election(Election::Preferred)
+                    .eligible_leader_replicas(self.policies.settings.eligible_leader_replicas);
+                records.extend(builder.build());
+            }
+        }
+        records
+    }
+
     /// When the next session may expire, if any broker is unfenced.
     pub fn next_session_expiry_ms(&self, image: &MetadataImage) -> Option<u64> {
         self.sessions

@@ -189,3 +189,37 @@ fn controlled_shutdown_moves_leadership_away_before_the_broker_may_stop() {
     assert!(reply.should_shut_down);
     log.apply(records);
 }
+
+#[test]
+fn a_returning_preferred_replica_gets_its_leadership_back_once_in_sync() {
+    let (mut control, mut log) = cluster(ZK_ERA);
+    // Broker 1 (preferred) is fenced: broker 2 leads.
+    let records = control.fence_one_stale_broker(&log.image, SESSION_MS + 1);
+    log.apply(records);
+    assert!(control.balance_partition_leaders(&log.image, 1000).is_empty(), "broker 1 is fenced");
+    // Back, unfenced, but not yet in the ISR: still no election.
+    let (records, epoch) = control
+        .register_broker(&log.image, BrokerId(1), 4242, log.next_offset, SESSION_MS + 2)
+        .expect("expired session");
+    let at = log.next_offset;
+    log.apply(records);
+    let caught_up = Heartbeat { broker_epoch: epoch, ..beat(&log, 1) };
+    let (records, _) = control.heartbeat(&log.image, caught_up, at, log.next_offset, SESSION_MS + 3).unwrap();
+    log.apply(records);
+    assert!(control.balance_partition_leaders(&log.image, 1000).is_empty(), "broker 1 is out of the ISR");
+    // The leader takes it back into the ISR; the next check moves leadership to it.
+    log.apply(vec![MetadataRecord::PartitionChange {
+        topic_id: 1,
+        partition: 0,
+        leader: LeaderChange::Unchanged,
+        isr: Some(b(&[2, 3, 1])),
+        elr: None,
+        last_known_elr: None,
+        replicas: None,
+        leader_recovery: None,
+    }]);
+    let records = control.balance_partition_leaders(&log.image, 1000);
+    log.apply(records);
+    assert_eq!(log.partition().leader, Some(BrokerId(1)));
+    assert!(control.balance_partition_leaders(&log.image, 1000).is_empty(), "balanced");
+}
