@@ -497,6 +497,10 @@ impl<R: Clone> QuorumNode<R> {
         if epoch < self.epoch {
             return answer(self, false, Some(QuorumError::FencedLeaderEpoch));
         }
+        // A pre-vote changes nobody's epoch (KIP-996). Its answer then carries this
+        // voter's older epoch, which the prospective ignores as stale: a voter behind in
+        // epochs helps a pre-vote only once it has caught up (it learns the epoch from
+        // the prospective's own later requests or from the leader).
         if epoch > self.epoch && !pre_vote {
             self.become_unattached(epoch, now_ms, rng);
         }
