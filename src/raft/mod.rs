@@ -15,6 +15,8 @@
 //! - [`store`]: the quorum-state file and the metadata log on the controller's disk.
 //! - [`node`]: one voter as a state machine without I/O (`KafkaRaftClient`,
 //!   `QuorumState`); the controller process drives it over `sim::net` and `sim::disk`.
+//!   Its message handlers live in `node_requests.rs`, its election timers and ballots in
+//!   `election` (Kafka's `CandidateState`/`ProspectiveState` backoff).
 //!
 //! Everything here but [`store`] (which writes through `sim::disk`, as every node
 //! stores) does no I/O.
@@ -25,6 +27,7 @@
 pub mod alter_partition;
 pub mod cluster_control;
 pub mod config;
+mod election;
 mod leader;
 pub mod log;
 pub mod message;

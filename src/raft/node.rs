@@ -13,13 +13,17 @@
 //! (`RequestManager`'s retry backoff); a fixed voter set (no KIP-853 reconfiguration);
 //! no observers; no snapshots.
 
-use super::config::{QuorumConfig, RETRY_BACKOFF_BASE_MS};
-use super::leader::{LeaderState, ParkedFetch};
-use super::log::{Entry, Epoch, FetchPosition, OffsetAndEpoch, Payload, RaftLog};
+use super::config::QuorumConfig;
+use super::election::{random_election_timeout_ms, Ballot};
+use super::leader::LeaderState;
+use super::log::{Entry, Epoch, Payload, RaftLog};
 use super::message::{Outbound, QuorumError, QuorumMessage};
 use crate::protocol::{NodeId, Offset};
 use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet};
+
+#[path = "node_requests.rs"]
+mod requests;
 
 /// What a voter persists in its `quorum-state` file (Kafka's `ElectionState`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -48,19 +52,6 @@ pub enum RoleKind {
     Follower,
     /// A leader that gave up its epoch and waits for the next election.
     Resigned,
-}
-
-/// Votes counted in an election (real or pre-vote).
-#[derive(Clone, Debug, Default)]
-struct Ballot {
-    granted: BTreeSet<NodeId>,
-    rejected: BTreeSet<NodeId>,
-    /// Elections lost in a row, for the exponential backoff.
-    retries: u32,
-    /// When the election is given up.
-    election_deadline_ms: u64,
-    /// Set once the election is lost: when the next one starts.
-    backoff_until_ms: Option<u64>,
 }
 
 /// An expired timer, and what it calls for.
@@ -140,9 +131,7 @@ impl<R: Clone> QuorumNode<R> {
             let others = voters.iter().copied().filter(|&v| v != me).collect();
             (stored.epoch, Role::Resigned { election_deadline_ms, unacknowledged: others, successors: Vec::new() })
         } else if stored.voted == Some(me) {
-            let ballot =
-                Ballot { granted: BTreeSet::from([me]), retries: 1, election_deadline_ms, ..Ballot::default() };
-            (stored.epoch, Role::Candidate(ballot))
+            (stored.epoch, Role::Candidate(Ballot::new(me, 1, election_deadline_ms)))
         } else if let Some(voted) = stored.voted {
             (stored.epoch, Role::Unattached { voted: Some(voted), election_deadline_ms })
         } else if let Some(leader) = stored.leader {
@@ -246,8 +235,7 @@ impl<R: Clone> QuorumNode<R> {
             Due::Stand(retries) => self.stand(now_ms, retries, rng),
             Due::BackOff => {
                 if let Role::Prospective { ballot, .. } | Role::Candidate(ballot) = &mut self.role {
-                    ballot.retries += 1;
-                    ballot.backoff_until_ms = Some(now_ms + election_backoff_ms(&self.config, ballot.retries, rng));
+                    ballot.back_off(&self.config, now_ms, rng);
                 }
             }
             Due::Resign(successors) => self.resign(successors, now_ms, rng),
@@ -355,15 +343,9 @@ impl<R: Clone> QuorumNode<R> {
     /// candidacy in the next epoch.
     fn stand(&mut self, now_ms: u64, retries: u32, rng: &mut impl Rng) {
         if self.config.pre_vote && self.voters.len() > 1 {
-            self.in_flight.clear();
             let voted = self.election_state().voted;
-            let ballot = Ballot {
-                granted: BTreeSet::from([self.me]),
-                retries,
-                election_deadline_ms: now_ms + random_election_timeout_ms(&self.config, rng),
-                ..Ballot::default()
-            };
-            self.role = Role::Prospective { ballot, voted };
+            let ballot = Ballot::new(self.me, retries, now_ms + random_election_timeout_ms(&self.config, rng));
+            self.enter(Role::Prospective { ballot, voted });
         } else {
             self.become_candidate(now_ms, retries, rng);
         }
@@ -372,13 +354,8 @@ impl<R: Clone> QuorumNode<R> {
     /// `transitionToCandidate`: the next epoch, a vote for itself.
     fn become_candidate(&mut self, now_ms: u64, retries: u32, rng: &mut impl Rng) {
         self.epoch += 1;
-        self.in_flight.clear();
-        self.role = Role::Candidate(Ballot {
-            granted: BTreeSet::from([self.me]),
-            retries,
-            election_deadline_ms: now_ms + random_election_timeout_ms(&self.config, rng),
-            ..Ballot::default()
-        });
+        let election_deadline_ms = now_ms + random_election_timeout_ms(&self.config, rng);
+        self.enter(Role::Candidate(Ballot::new(self.me, retries, election_deadline_ms)));
         self.maybe_become_leader(now_ms);
     }
 
@@ -393,21 +370,17 @@ impl<R: Clone> QuorumNode<R> {
         // commit an entry of its epoch and with it everything before.
         let epoch_start_offset = self.log.end_offset();
         let deadline = now_ms + self.config.check_quorum_timeout_ms();
-        self.role = Role::Leader(LeaderState::new(self.me, &self.voters, epoch_start_offset, deadline));
-        self.in_flight.clear();
+        self.enter(Role::Leader(LeaderState::new(self.me, &self.voters, epoch_start_offset, deadline)));
         self.log.append(Entry { epoch: self.epoch, payload: Payload::LeaderChange });
-        if let Role::Leader(leader) = &mut self.role {
-            if leader.maybe_advance_high_watermark(self.log.end_offset()) {
-                self.high_watermark = leader.high_watermark;
-            }
-        }
+        // A lone voter commits it at once; a new leader holds no fetches to answer.
+        let answers = self.leader_progress();
+        debug_assert!(answers.is_empty());
     }
 
     fn become_follower(&mut self, epoch: Epoch, leader: NodeId, now_ms: u64) {
         self.epoch = epoch;
-        self.in_flight.clear();
         let fetch_deadline_ms = now_ms + self.config.fetch_timeout_ms;
-        self.role = Role::Follower { leader, fetch_deadline_ms, has_fetched: false };
+        self.enter(Role::Follower { leader, fetch_deadline_ms, has_fetched: false });
     }
 
     /// `QuorumState.transitionToUnattached`: a higher epoch without a leader. An
@@ -421,16 +394,21 @@ impl<R: Clone> QuorumNode<R> {
             _ => now_ms + random_election_timeout_ms(&self.config, rng),
         };
         self.epoch = epoch;
-        self.in_flight.clear();
-        self.role = Role::Unattached { voted: None, election_deadline_ms };
+        self.enter(Role::Unattached { voted: None, election_deadline_ms });
     }
 
     /// `transitionToResigned`: gives up the epoch and tells the voters, longest log first.
     fn resign(&mut self, successors: Vec<NodeId>, now_ms: u64, rng: &mut impl Rng) {
-        self.in_flight.clear();
         let unacknowledged = self.voters.iter().copied().filter(|&v| v != self.me).collect();
         let election_deadline_ms = now_ms + random_election_timeout_ms(&self.config, rng);
-        self.role = Role::Resigned { election_deadline_ms, unacknowledged, successors };
+        self.enter(Role::Resigned { election_deadline_ms, unacknowledged, successors });
+    }
+
+    /// Takes up `role`; its requests start afresh (Kafka's `resetConnections` on every
+    /// transition).
+    fn enter(&mut self, role: Role) {
+        self.in_flight.clear();
+        self.role = role;
     }
 
     /// `KafkaRaftClient.maybeTransition`: a message showed `epoch` and perhaps its leader.
@@ -474,236 +452,6 @@ impl<R: Clone> QuorumNode<R> {
             }
         }
         error.is_some()
-    }
-
-    // ---- requests ----
-
-    fn on_vote(
-        &mut self,
-        from: NodeId,
-        epoch: Epoch,
-        last: OffsetAndEpoch,
-        pre_vote: bool,
-        now_ms: u64,
-        rng: &mut impl Rng,
-    ) -> Outbound<R> {
-        let answer = |node: &Self, granted: bool, error: Option<QuorumError>| {
-            // A follower granting a pre-vote names no leader, so that the prospective
-            // does not fall back to following it (KIP-996).
-            let leader = if granted { None } else { node.leader() };
-            let message = QuorumMessage::VoteResponse { epoch: node.epoch, leader, granted, pre_vote, error };
-            Outbound { to: from, message }
-        };
-        if epoch < self.epoch {
-            return answer(self, false, Some(QuorumError::FencedLeaderEpoch));
-        }
-        // A pre-vote changes nobody's epoch (KIP-996). Its answer then carries this
-        // voter's older epoch, which the prospective ignores as stale: a voter behind in
-        // epochs helps a pre-vote only once it has caught up (it learns the epoch from
-        // the prospective's own later requests or from the leader).
-        if epoch > self.epoch && !pre_vote {
-            self.become_unattached(epoch, now_ms, rng);
-        }
-        let up_to_date = last >= self.log.end_offset_and_epoch();
-        let granted = if pre_vote {
-            // KIP-996: granted by a voter whose log is not ahead and that has not heard
-            // from a leader: not a leader, nor a follower that has fetched successfully.
-            up_to_date
-                && match &self.role {
-                    Role::Leader(_) => false,
-                    Role::Follower { has_fetched, .. } => !has_fetched,
-                    _ => true,
-                }
-        } else {
-            // `EpochState.canGrantVote`: only an unattached voter votes, once per epoch.
-            match &self.role {
-                Role::Unattached { voted: Some(v), .. } => *v == from,
-                Role::Unattached { voted: None, .. } => up_to_date,
-                _ => false,
-            }
-        };
-        if granted && !pre_vote {
-            if let Role::Unattached { voted: voted @ None, election_deadline_ms } = &mut self.role {
-                *voted = Some(from);
-                *election_deadline_ms = now_ms + random_election_timeout_ms(&self.config, rng);
-            }
-        }
-        answer(self, granted, None)
-    }
-
-    fn on_vote_response(
-        &mut self,
-        from: NodeId,
-        epoch: Epoch,
-        granted: bool,
-        pre_vote: bool,
-        now_ms: u64,
-        rng: &mut impl Rng,
-    ) {
-        let majority = self.majority();
-        let voters = self.voters.len();
-        let ballot = match (&mut self.role, pre_vote) {
-            (Role::Prospective { ballot, .. }, true) | (Role::Candidate(ballot), false) if epoch == self.epoch => {
-                ballot
-            }
-            _ => return,
-        };
-        if granted {
-            ballot.granted.insert(from);
-        } else {
-            ballot.rejected.insert(from);
-        }
-        if ballot.granted.len() >= majority {
-            let retries = ballot.retries;
-            if pre_vote {
-                self.become_candidate(now_ms, retries, rng);
-            } else {
-                self.maybe_become_leader(now_ms);
-            }
-        } else if voters - ballot.rejected.len() < majority && ballot.backoff_until_ms.is_none() {
-            // Lost: back off at once rather than wait for the election timeout.
-            ballot.retries += 1;
-            ballot.backoff_until_ms = Some(now_ms + election_backoff_ms(&self.config, ballot.retries, rng));
-        }
-    }
-
-    /// `handleEndQuorumEpochRequest`: a follower of the resigning leader stands after a
-    /// backoff that grows with its place among the preferred successors.
-    fn on_end_quorum_epoch(
-        &mut self,
-        from: NodeId,
-        epoch: Epoch,
-        successors: &[NodeId],
-        now_ms: u64,
-        rng: &mut impl Rng,
-    ) {
-        if epoch < self.epoch {
-            return;
-        }
-        self.maybe_transition(Some(from), epoch, now_ms, rng);
-        if let Role::Follower { leader, fetch_deadline_ms, .. } = &mut self.role {
-            if *leader == from {
-                let position = successors.iter().position(|&s| s == self.me);
-                *fetch_deadline_ms = now_ms + strict_election_backoff_ms(&self.config, position, successors.len());
-            }
-        }
-    }
-
-    fn on_fetch(
-        &mut self,
-        from: NodeId,
-        epoch: Epoch,
-        fetch_offset: Offset,
-        last_fetched_epoch: Epoch,
-        now_ms: u64,
-    ) -> Vec<Outbound<R>> {
-        // `validateLeaderOnlyRequest`.
-        let error = if epoch < self.epoch {
-            Some(QuorumError::FencedLeaderEpoch)
-        } else if epoch > self.epoch {
-            Some(QuorumError::UnknownLeaderEpoch)
-        } else if !matches!(self.role, Role::Leader(_)) {
-            Some(QuorumError::NotLeaderOrFollower)
-        } else {
-            None
-        };
-        if error.is_some() {
-            let message = QuorumMessage::FetchResponse {
-                epoch: self.epoch,
-                leader: self.leader(),
-                error,
-                diverging: None,
-                from_offset: fetch_offset,
-                entries: Vec::new(),
-                high_watermark: None,
-            };
-            return vec![Outbound { to: from, message }];
-        }
-        let position = self.log.validate_fetch_position(fetch_offset, last_fetched_epoch);
-        let end = self.log.end_offset();
-        let check_quorum_timeout_ms = self.config.check_quorum_timeout_ms();
-        let Role::Leader(leader) = &mut self.role else { unreachable!("checked above") };
-        leader.parked.remove(&from);
-        if position == FetchPosition::Valid {
-            let moved = leader.on_fetch(from, fetch_offset, end, now_ms, check_quorum_timeout_ms);
-            if fetch_offset >= end && !moved {
-                let expires_at_ms = now_ms + self.config.fetch_max_wait_ms;
-                leader.parked.insert(from, ParkedFetch { fetch_offset, last_fetched_epoch, expires_at_ms });
-                return Vec::new();
-            }
-        }
-        let mut out = vec![self.fetch_answer(from, fetch_offset, last_fetched_epoch)];
-        out.extend(self.leader_progress());
-        out
-    }
-
-    /// The leader's answer to a fetch at `fetch_offset`: a diverging epoch, or the
-    /// entries from there and the high watermark.
-    fn fetch_answer(&self, to: NodeId, fetch_offset: Offset, last_fetched_epoch: Epoch) -> Outbound<R> {
-        let (diverging, entries) = match self.log.validate_fetch_position(fetch_offset, last_fetched_epoch) {
-            FetchPosition::Diverging(at) => (Some(at), Vec::new()),
-            FetchPosition::Valid => (None, self.log.read_from(fetch_offset).to_vec()),
-        };
-        let message = QuorumMessage::FetchResponse {
-            epoch: self.epoch,
-            leader: Some(self.me),
-            error: None,
-            diverging,
-            from_offset: fetch_offset,
-            entries,
-            high_watermark: self.high_watermark,
-        };
-        Outbound { to, message }
-    }
-
-    /// After the leader's log or high watermark moved: the new mark, and the held fetches
-    /// answered (Kafka completes its fetch purgatory on both).
-    fn leader_progress(&mut self) -> Vec<Outbound<R>> {
-        let end = self.log.end_offset();
-        let Role::Leader(leader) = &mut self.role else {
-            return Vec::new();
-        };
-        leader.maybe_advance_high_watermark(end);
-        if leader.high_watermark > self.high_watermark {
-            self.high_watermark = leader.high_watermark;
-        }
-        let parked = std::mem::take(&mut leader.parked);
-        parked.into_iter().map(|(f, p)| self.fetch_answer(f, p.fetch_offset, p.last_fetched_epoch)).collect()
-    }
-
-    fn on_fetch_response(
-        &mut self,
-        from: NodeId,
-        diverging: Option<OffsetAndEpoch>,
-        from_offset: Offset,
-        entries: Vec<Entry<R>>,
-        high_watermark: Option<Offset>,
-        now_ms: u64,
-    ) {
-        let fetch_timeout_ms = self.config.fetch_timeout_ms;
-        let Role::Follower { leader, fetch_deadline_ms, has_fetched } = &mut self.role else {
-            return;
-        };
-        if *leader != from {
-            return;
-        }
-        if let Some(at) = diverging {
-            // Kafka throws if asked to truncate below its high watermark: it cannot happen
-            // in a correct quorum, and the Raft checkers report it if it does.
-            self.log.truncate_to_diverging(at);
-        } else if from_offset == self.log.end_offset() {
-            for entry in entries {
-                self.log.append(entry);
-            }
-            // `updateFollowerHighWatermark`: no further than this log reaches.
-            if let Some(hw) = high_watermark.map(|hw| hw.min(self.log.end_offset())) {
-                if Some(hw) > self.high_watermark {
-                    self.high_watermark = Some(hw);
-                }
-            }
-        }
-        *has_fetched = true;
-        *fetch_deadline_ms = now_ms + fetch_timeout_ms;
     }
 
     /// The requests this role keeps sending, to each destination without one in flight.
@@ -756,32 +504,5 @@ impl<R: Clone> QuorumNode<R> {
 
     fn majority(&self) -> usize {
         self.voters.len() / 2 + 1
-    }
-}
-
-/// `QuorumState.randomElectionTimeoutMs`: uniform in [timeout, 2 × timeout).
-fn random_election_timeout_ms(config: &QuorumConfig, rng: &mut impl Rng) -> u64 {
-    config.election_timeout_ms + rng.gen_range(0..config.election_timeout_ms.max(1))
-}
-
-/// `binaryExponentialElectionBackoffMs`: 100 ms times a random factor below 2^retries,
-/// at most `election.backoff.max.ms`.
-fn election_backoff_ms(config: &QuorumConfig, retries: u32, rng: &mut impl Rng) -> u64 {
-    let factor = rng.gen_range(0..(2u64 << (retries.max(1) - 1).min(20)));
-    (RETRY_BACKOFF_BASE_MS * factor).min(config.election_backoff_max_ms)
-}
-
-/// `strictExponentialElectionBackoffMs`: the first preferred successor stands at once,
-/// the next after a backoff doubling with each place; a voter not in the list waits the
-/// longest.
-fn strict_election_backoff_ms(config: &QuorumConfig, position: Option<usize>, successors: usize) -> u64 {
-    let max = config.election_backoff_max_ms;
-    match position {
-        Some(0) => 0,
-        Some(p) if p < successors => {
-            let base = max >> (successors - 1);
-            (base << (p - 1)).min(max)
-        }
-        _ => max,
     }
 }

@@ -1,0 +1,240 @@
+//! How a voter answers each quorum message (Kafka's `KafkaRaftClient.handle*`): the
+//! other half of [`QuorumNode`](super::QuorumNode)'s implementation, kept apart from
+//! its state, timers and transitions.
+
+use super::{QuorumNode, Role};
+use crate::protocol::{NodeId, Offset};
+use crate::raft::election::{random_election_timeout_ms, strict_election_backoff_ms};
+use crate::raft::leader::ParkedFetch;
+use crate::raft::log::{Entry, Epoch, FetchPosition, OffsetAndEpoch};
+use crate::raft::message::{Outbound, QuorumError, QuorumMessage};
+use rand::Rng;
+
+impl<R: Clone> QuorumNode<R> {
+    pub(super) fn on_vote(
+        &mut self,
+        from: NodeId,
+        epoch: Epoch,
+        last: OffsetAndEpoch,
+        pre_vote: bool,
+        now_ms: u64,
+        rng: &mut impl Rng,
+    ) -> Outbound<R> {
+        let answer = |node: &Self, granted: bool, error: Option<QuorumError>| {
+            // A follower granting a pre-vote names no leader, so that the prospective
+            // does not fall back to following it (KIP-996).
+            let leader = if granted { None } else { node.leader() };
+            let message = QuorumMessage::VoteResponse { epoch: node.epoch, leader, granted, pre_vote, error };
+            Outbound { to: from, message }
+        };
+        if epoch < self.epoch {
+            return answer(self, false, Some(QuorumError::FencedLeaderEpoch));
+        }
+        // A pre-vote changes nobody's epoch (KIP-996). Its answer then carries this
+        // voter's older epoch, which the prospective ignores as stale: a voter behind in
+        // epochs helps a pre-vote only once it has caught up (it learns the epoch from
+        // the prospective's own later requests or from the leader).
+        if epoch > self.epoch && !pre_vote {
+            self.become_unattached(epoch, now_ms, rng);
+        }
+        let up_to_date = last >= self.log.end_offset_and_epoch();
+        let granted = if pre_vote {
+            // KIP-996: granted by a voter whose log is not ahead and that has not heard
+            // from a leader: not a leader, nor a follower that has fetched successfully.
+            up_to_date
+                && match &self.role {
+                    Role::Leader(_) => false,
+                    Role::Follower { has_fetched, .. } => !has_fetched,
+                    _ => true,
+                }
+        } else {
+            // `EpochState.canGrantVote`: only an unattached voter votes, once per epoch.
+            match &self.role {
+                Role::Unattached { voted: Some(v), .. } => *v == from,
+                Role::Unattached { voted: None, .. } => up_to_date,
+                _ => false,
+            }
+        };
+        if granted && !pre_vote {
+            if let Role::Unattached { voted: voted @ None, election_deadline_ms } = &mut self.role {
+                *voted = Some(from);
+                *election_deadline_ms = now_ms + random_election_timeout_ms(&self.config, rng);
+            }
+        }
+        answer(self, granted, None)
+    }
+
+    pub(super) fn on_vote_response(
+        &mut self,
+        from: NodeId,
+        epoch: Epoch,
+        granted: bool,
+        pre_vote: bool,
+        now_ms: u64,
+        rng: &mut impl Rng,
+    ) {
+        let majority = self.majority();
+        let voters = self.voters.len();
+        let ballot = match (&mut self.role, pre_vote) {
+            (Role::Prospective { ballot, .. }, true) | (Role::Candidate(ballot), false) if epoch == self.epoch => {
+                ballot
+            }
+            _ => return,
+        };
+        if granted {
+            ballot.granted.insert(from);
+        } else {
+            ballot.rejected.insert(from);
+        }
+        if ballot.granted.len() >= majority {
+            let retries = ballot.retries;
+            if pre_vote {
+                self.become_candidate(now_ms, retries, rng);
+            } else {
+                self.maybe_become_leader(now_ms);
+            }
+        } else if voters - ballot.rejected.len() < majority && ballot.backoff_until_ms.is_none() {
+            // Lost: back off at once rather than wait for the election timeout.
+            ballot.back_off(&self.config, now_ms, rng);
+        }
+    }
+
+    /// `handleEndQuorumEpochRequest`: a follower of the resigning leader stands after a
+    /// backoff that grows with its place among the preferred successors.
+    pub(super) fn on_end_quorum_epoch(
+        &mut self,
+        from: NodeId,
+        epoch: Epoch,
+        successors: &[NodeId],
+        now_ms: u64,
+        rng: &mut impl Rng,
+    ) {
+        if epoch < self.epoch {
+            return;
+        }
+        self.maybe_transition(Some(from), epoch, now_ms, rng);
+        if let Role::Follower { leader, fetch_deadline_ms, .. } = &mut self.role {
+            if *leader == from {
+                let position = successors.iter().position(|&s| s == self.me);
+                *fetch_deadline_ms = now_ms + strict_election_backoff_ms(&self.config, position, successors.len());
+            }
+        }
+    }
+
+    pub(super) fn on_fetch(
+        &mut self,
+        from: NodeId,
+        epoch: Epoch,
+        fetch_offset: Offset,
+        last_fetched_epoch: Epoch,
+        now_ms: u64,
+    ) -> Vec<Outbound<R>> {
+        // `validateLeaderOnlyRequest`.
+        let error = if epoch < self.epoch {
+            Some(QuorumError::FencedLeaderEpoch)
+        } else if epoch > self.epoch {
+            Some(QuorumError::UnknownLeaderEpoch)
+        } else if !matches!(self.role, Role::Leader(_)) {
+            Some(QuorumError::NotLeaderOrFollower)
+        } else {
+            None
+        };
+        if error.is_some() {
+            let message = QuorumMessage::FetchResponse {
+                epoch: self.epoch,
+                leader: self.leader(),
+                error,
+                diverging: None,
+                from_offset: fetch_offset,
+                entries: Vec::new(),
+                high_watermark: None,
+            };
+            return vec![Outbound { to: from, message }];
+        }
+        let position = self.log.validate_fetch_position(fetch_offset, last_fetched_epoch);
+        let end = self.log.end_offset();
+        let check_quorum_timeout_ms = self.config.check_quorum_timeout_ms();
+        let Role::Leader(leader) = &mut self.role else { unreachable!("checked above") };
+        leader.parked.remove(&from);
+        if position == FetchPosition::Valid {
+            let moved = leader.on_fetch(from, fetch_offset, end, now_ms, check_quorum_timeout_ms);
+            if fetch_offset >= end && !moved {
+                let expires_at_ms = now_ms + self.config.fetch_max_wait_ms;
+                leader.parked.insert(from, ParkedFetch { fetch_offset, last_fetched_epoch, expires_at_ms });
+                return Vec::new();
+            }
+        }
+        let mut out = vec![self.fetch_answer(from, fetch_offset, last_fetched_epoch)];
+        out.extend(self.leader_progress());
+        out
+    }
+
+    /// The leader's answer to a fetch at `fetch_offset`: a diverging epoch, or the
+    /// entries from there and the high watermark.
+    pub(super) fn fetch_answer(&self, to: NodeId, fetch_offset: Offset, last_fetched_epoch: Epoch) -> Outbound<R> {
+        let (diverging, entries) = match self.log.validate_fetch_position(fetch_offset, last_fetched_epoch) {
+            FetchPosition::Diverging(at) => (Some(at), Vec::new()),
+            FetchPosition::Valid => (None, self.log.read_from(fetch_offset).to_vec()),
+        };
+        let message = QuorumMessage::FetchResponse {
+            epoch: self.epoch,
+            leader: Some(self.me),
+            error: None,
+            diverging,
+            from_offset: fetch_offset,
+            entries,
+            high_watermark: self.high_watermark,
+        };
+        Outbound { to, message }
+    }
+
+    /// After the leader's log or high watermark moved: the new mark, and the held fetches
+    /// answered (Kafka completes its fetch purgatory on both).
+    pub(super) fn leader_progress(&mut self) -> Vec<Outbound<R>> {
+        let end = self.log.end_offset();
+        let Role::Leader(leader) = &mut self.role else {
+            return Vec::new();
+        };
+        leader.maybe_advance_high_watermark(end);
+        if leader.high_watermark > self.high_watermark {
+            self.high_watermark = leader.high_watermark;
+        }
+        let parked = std::mem::take(&mut leader.parked);
+        parked.into_iter().map(|(f, p)| self.fetch_answer(f, p.fetch_offset, p.last_fetched_epoch)).collect()
+    }
+
+    pub(super) fn on_fetch_response(
+        &mut self,
+        from: NodeId,
+        diverging: Option<OffsetAndEpoch>,
+        from_offset: Offset,
+        entries: Vec<Entry<R>>,
+        high_watermark: Option<Offset>,
+        now_ms: u64,
+    ) {
+        let fetch_timeout_ms = self.config.fetch_timeout_ms;
+        let Role::Follower { leader, fetch_deadline_ms, has_fetched } = &mut self.role else {
+            return;
+        };
+        if *leader != from {
+            return;
+        }
+        if let Some(at) = diverging {
+            // Kafka throws if asked to truncate below its high watermark: it cannot happen
+            // in a correct quorum, and the Raft checkers report it if it does.
+            self.log.truncate_to_diverging(at);
+        } else if from_offset == self.log.end_offset() {
+            for entry in entries {
+                self.log.append(entry);
+            }
+            // `updateFollowerHighWatermark`: no further than this log reaches.
+            if let Some(hw) = high_watermark.map(|hw| hw.min(self.log.end_offset())) {
+                if Some(hw) > self.high_watermark {
+                    self.high_watermark = Some(hw);
+                }
+            }
+        }
+        *has_fetched = true;
+        *fetch_deadline_ms = now_ms + fetch_timeout_ms;
+    }
+}
