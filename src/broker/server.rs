@@ -173,7 +173,7 @@ async fn handle(
             answer.await.unwrap_or(refused)
         }
         Request::Group(request) => Response::Group(super::coordinator::service::handle(shared, request).await),
-        Request::Meta(_) => Response::Error(ErrorCode::UnsupportedRequest),
+        Request::Meta(_) | Request::Controller(_) => Response::Error(ErrorCode::UnsupportedRequest),
     }
 }
 

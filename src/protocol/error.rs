@@ -67,6 +67,10 @@ pub enum ErrorCode {
     StaleBrokerEpoch,
     /// An AlterPartition was applied but elected another leader: fetch metadata.
     NewLeaderElected,
+    /// A broker registered with an id another live process holds.
+    DuplicateBrokerRegistration,
+    /// A heartbeat from a broker the controller has no registration for.
+    BrokerIdNotRegistered,
 }
 
 impl ErrorCode {
@@ -86,6 +90,8 @@ impl ErrorCode {
                 | ErrorCode::InvalidSessionTimeout
                 | ErrorCode::InvalidRequest
                 | ErrorCode::StaleBrokerEpoch
+                | ErrorCode::DuplicateBrokerRegistration
+                | ErrorCode::BrokerIdNotRegistered
         )
     }
 
@@ -130,6 +136,8 @@ impl ErrorCode {
             ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
             ErrorCode::InvalidRequest => "INVALID_REQUEST",
             ErrorCode::StaleBrokerEpoch => "STALE_BROKER_EPOCH",
+            ErrorCode::DuplicateBrokerRegistration => "DUPLICATE_BROKER_REGISTRATION",
+            ErrorCode::BrokerIdNotRegistered => "BROKER_ID_NOT_REGISTERED",
             ErrorCode::NewLeaderElected => "NEW_LEADER_ELECTED",
         }
     }

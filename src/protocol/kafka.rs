@@ -7,6 +7,7 @@
 use super::error::ErrorCode;
 use super::group::{GroupRequest, GroupResponse};
 use super::ids::{BrokerEndpoint, BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition};
+use super::kraft::{ControllerRequest, ControllerResponse};
 use super::meta::{MetaRequest, MetaResponse};
 use super::records::RecordBatch;
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,8 @@ pub enum Request {
     Group(GroupRequest),
     /// A metastore operation (broker or controller -> metastore).
     Meta(MetaRequest),
+    /// A KRaft request to a controller node (quorum member or broker -> controller).
+    Controller(ControllerRequest),
 }
 
 impl Request {
@@ -77,6 +80,7 @@ impl Request {
             Request::ControlledShutdown { .. } => "ControlledShutdown",
             Request::Group(_) => "Group",
             Request::Meta(_) => "Meta",
+            Request::Controller(request) => request.name(),
         }
     }
 }
@@ -131,6 +135,8 @@ pub enum Response {
     Group(GroupResponse),
     /// Answer to [`Request::Meta`].
     Meta(MetaResponse),
+    /// Answer to [`Request::Controller`].
+    Controller(ControllerResponse),
     /// The request could not be served at all.
     Error(ErrorCode),
 }

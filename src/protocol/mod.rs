@@ -4,13 +4,16 @@
 //! creates and the brokers apply) and behaviour modes (`modes`: truncation, follower
 //! restarts, offset reset, assignment strategy); how nodes and partitions are named (`names`); and (`java`)
 //! the Java string hashing and `HashMap` order some of Kafka's choices depend on.
-//! Depends on nothing else in the crate.
+//! `kraft` holds KRaft's wire vocabulary: the quorum's messages, the metadata log's
+//! records, and the brokers' requests to the controller. Depends on nothing else in the
+//! crate.
 
 mod error;
 mod group;
 mod ids;
 pub mod java;
 mod kafka;
+pub mod kraft;
 mod meta;
 mod modes;
 mod names;

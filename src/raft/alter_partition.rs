@@ -5,33 +5,10 @@
 //! reassignments.
 
 use super::cluster_control::Policies;
-use super::metadata::{
-    LeaderChange, LeaderRecoveryState, MetadataImage, MetadataRecord, PartitionRegistration, TopicId,
-};
+use super::metadata::{LeaderChange, LeaderRecoveryState, MetadataImage, MetadataRecord, PartitionRegistration};
 use super::partition_change::{Election, PartitionChangeBuilder};
+pub use crate::protocol::kraft::AlterPartition;
 use crate::protocol::{BrokerId, ErrorCode};
-
-/// One partition's AlterPartition.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AlterPartition {
-    /// The requesting broker (the partition's leader).
-    pub broker: BrokerId,
-    /// Its broker epoch.
-    pub broker_epoch: u64,
-    /// The topic.
-    pub topic_id: TopicId,
-    /// The partition.
-    pub partition: u32,
-    /// The leader epoch the leader holds.
-    pub leader_epoch: u32,
-    /// The partition epoch the leader last saw.
-    pub partition_epoch: u64,
-    /// The ISR it asks for, each member with the broker epoch the leader saw it fetch
-    /// with (`None`: not checked, as Kafka's -1).
-    pub new_isr: Vec<(BrokerId, Option<u64>)>,
-    /// The leader's recovery state.
-    pub leader_recovery: LeaderRecoveryState,
-}
 
 /// The controller's answer: the record to append (if any) and the partition's state
 /// after it, or the error.

@@ -11,7 +11,8 @@
 
 use super::metadata::{MetadataImage, MetadataRecord, TopicId};
 use super::partition_change::{Election, PartitionChangeBuilder};
-use crate::protocol::BrokerId;
+pub use crate::protocol::kraft::{Heartbeat, HeartbeatReply};
+use crate::protocol::{BrokerId, ErrorCode};
 use std::collections::BTreeMap;
 
 /// What the controller needs to know about a topic to change its partitions.
@@ -50,34 +51,6 @@ impl Policies {
     }
 }
 
-/// A broker's heartbeat (`BrokerHeartbeatRequest`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Heartbeat {
-    /// The broker.
-    pub broker: BrokerId,
-    /// The epoch it registered with.
-    pub broker_epoch: u64,
-    /// How far it has replayed the metadata log.
-    pub current_metadata_offset: u64,
-    /// The broker asks to be fenced (it has not caught up, or it is starting).
-    pub want_fence: bool,
-    /// The broker asks to shut down (controlled shutdown).
-    pub want_shut_down: bool,
-}
-
-/// The answer to a heartbeat (`BrokerHeartbeatReply`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HeartbeatReply {
-    /// Whether the broker has replayed the log up to its own registration.
-    pub is_caught_up: bool,
-    /// Whether the broker is fenced now.
-    pub is_fenced: bool,
-    /// Whether it is in controlled shutdown.
-    pub in_controlled_shutdown: bool,
-    /// Whether it may stop now.
-    pub should_shut_down: bool,
-}
-
 /// Why a registration or heartbeat was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BrokerRequestError {
@@ -88,6 +61,16 @@ pub enum BrokerRequestError {
     StaleBrokerEpoch,
     /// The broker is not registered (`BROKER_ID_NOT_REGISTERED`).
     BrokerIdNotRegistered,
+}
+
+impl From<BrokerRequestError> for ErrorCode {
+    fn from(error: BrokerRequestError) -> Self {
+        match error {
+            BrokerRequestError::DuplicateBrokerRegistration => ErrorCode::DuplicateBrokerRegistration,
+            BrokerRequestError::StaleBrokerEpoch => ErrorCode::StaleBrokerEpoch,
+            BrokerRequestError::BrokerIdNotRegistered => ErrorCode::BrokerIdNotRegistered,
+        }
+    }
 }
 
 /// A broker's state as the heartbeat manager computes it (`BrokerControlState`).

@@ -5,41 +5,8 @@
 //! The model keeps the whole log in memory and has no snapshots: a run's metadata log
 //! stays small (thousands of records), so the leader never needs `FETCH_SNAPSHOT`.
 
+pub use crate::protocol::kraft::{Entry, Epoch, OffsetAndEpoch, Payload};
 use crate::protocol::Offset;
-use serde::{Deserialize, Serialize};
-
-/// A Raft epoch (Kafka's quorum `leaderEpoch`): bumped by every candidacy.
-pub type Epoch = u32;
-
-/// An offset with the epoch of the entry just before it: a log's end as Raft compares
-/// logs (Kafka's `OffsetAndEpoch`). Ordered by epoch first, then offset, as
-/// `OffsetAndEpoch.compareTo` is, which is the "log up to date" rule of a vote.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct OffsetAndEpoch {
-    /// The epoch (compared first).
-    pub epoch: Epoch,
-    /// The offset.
-    pub offset: Offset,
-}
-
-/// What an entry holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Payload<R> {
-    /// The control record a new leader writes first (Kafka's `LeaderChangeMessage`), so
-    /// that it can commit an entry of its own epoch at once.
-    LeaderChange,
-    /// A record of the state machine (the metadata log's records).
-    Data(R),
-}
-
-/// One entry of the log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry<R> {
-    /// The epoch of the leader that appended it.
-    pub epoch: Epoch,
-    /// What it holds.
-    pub payload: Payload<R>,
-}
 
 /// The answer to a follower's fetch position (Kafka's `ValidOffsetAndEpoch`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

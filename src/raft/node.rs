@@ -9,9 +9,15 @@
 //! log before it sends what a call returned, as Kafka writes `quorum-state` on every
 //! transition and voters flush before their next fetch.
 //!
+//! A node whose id is not among the voters is an observer (a broker replicating the
+//! metadata log): it never stands or votes; without a leader it fetches from the voters
+//! in turn until one names the leader (`pollUnattachedAsObserver`,
+//! `maybeSendFetchToAnyBootstrap`), and when its leader stops answering for the fetch
+//! timeout it goes back to that search (`pollFollowerAsObserver`).
+//!
 //! Simplified: one in-flight request per destination and no connection backoff
 //! (`RequestManager`'s retry backoff); a fixed voter set (no KIP-853 reconfiguration);
-//! no observers; no snapshots.
+//! no snapshots; observers try the voters in id order rather than at random.
 
 use super::config::QuorumConfig;
 use super::election::{random_election_timeout_ms, Ballot};
@@ -105,6 +111,8 @@ pub struct QuorumNode<R> {
     high_watermark: Option<Offset>,
     /// When each outstanding request was sent: one per destination (`RequestManager`).
     in_flight: BTreeMap<NodeId, u64>,
+    /// An observer's turn through the voters while it looks for the leader.
+    bootstrap_turn: usize,
 }
 
 impl<R: Clone> QuorumNode<R> {
@@ -140,12 +148,27 @@ impl<R: Clone> QuorumNode<R> {
         } else {
             (stored.epoch, Role::Unattached { voted: None, election_deadline_ms })
         };
-        QuorumNode { me, voters, config, epoch, role, log, high_watermark: None, in_flight: BTreeMap::new() }
+        QuorumNode {
+            me,
+            voters,
+            config,
+            epoch,
+            role,
+            log,
+            high_watermark: None,
+            in_flight: BTreeMap::new(),
+            bootstrap_turn: 0,
+        }
     }
 
     /// This node's id.
     pub fn id(&self) -> NodeId {
         self.me
+    }
+
+    /// Whether this node votes (else it observes).
+    pub fn is_voter(&self) -> bool {
+        self.voters.binary_search(&self.me).is_ok()
     }
 
     /// The current epoch.
@@ -342,6 +365,13 @@ impl<R: Clone> QuorumNode<R> {
     /// Stands for election after a timeout: a pre-vote first when KIP-996 is on, else a
     /// candidacy in the next epoch.
     fn stand(&mut self, now_ms: u64, retries: u32, rng: &mut impl Rng) {
+        if !self.is_voter() {
+            // An observer never stands: it looks for the leader at the next voter.
+            self.bootstrap_turn += 1;
+            let election_deadline_ms = now_ms + random_election_timeout_ms(&self.config, rng);
+            self.enter(Role::Unattached { voted: None, election_deadline_ms });
+            return;
+        }
         if self.config.pre_vote && self.voters.len() > 1 {
             let voted = self.election_state().voted;
             let ballot = Ballot::new(self.me, retries, now_ms + random_election_timeout_ms(&self.config, rng));
@@ -474,6 +504,10 @@ impl<R: Clone> QuorumNode<R> {
                 .collect(),
             Role::Follower { leader, .. } => vec![(
                 *leader,
+                QuorumMessage::Fetch { epoch: self.epoch, fetch_offset: last.offset, last_fetched_epoch: last.epoch },
+            )],
+            Role::Unattached { .. } if !self.is_voter() && !self.voters.is_empty() => vec![(
+                self.voters[self.bootstrap_turn % self.voters.len()],
                 QuorumMessage::Fetch { epoch: self.epoch, fetch_offset: last.offset, last_fetched_epoch: last.epoch },
             )],
             Role::Resigned { unacknowledged, successors, .. } => unacknowledged

@@ -38,7 +38,9 @@ impl<R: Clone> QuorumNode<R> {
             self.become_unattached(epoch, now_ms, rng);
         }
         let up_to_date = last >= self.log.end_offset_and_epoch();
-        let granted = if pre_vote {
+        let granted = if !self.is_voter() {
+            false
+        } else if pre_vote {
             // KIP-996: granted by a voter whose log is not ahead and that has not heard
             // from a leader: not a leader, nor a follower that has fetched successfully.
             up_to_date

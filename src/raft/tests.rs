@@ -164,6 +164,21 @@ impl Quorum {
         }
     }
 
+    /// Starts a node that replicates the log without a vote (a broker).
+    fn add_observer(&mut self, id: NodeId) {
+        let node = QuorumNode::start(
+            id,
+            &self.ids,
+            self.config,
+            ElectionState::default(),
+            RaftLog::default(),
+            0,
+            &mut self.rng,
+        );
+        assert!(!node.is_voter());
+        self.nodes.insert(id, node);
+    }
+
     fn crash(&mut self, id: NodeId) {
         if let Some(node) = self.nodes.remove(&id) {
             self.stored.insert(id, (node.election_state(), node.log().clone()));
@@ -229,6 +244,25 @@ fn three_voters_elect_one_leader_and_replicate() {
         assert_eq!(node.high_watermark(), Some(end), "node {} is current", node.id());
         assert_eq!(node.log(), q.nodes[&leader].log());
     }
+}
+
+#[test]
+fn an_observer_replicates_the_committed_log_without_voting_and_finds_the_next_leader() {
+    let observer = NodeId(100);
+    let mut q = Quorum::new(3, QuorumConfig::default(), 7);
+    q.add_observer(observer);
+    q.run_until(5_000, Some(20));
+    let leader = q.settled_leader().expect("a leader the observer follows within 5 s");
+    q.crash(leader);
+    q.run_until(15_000, Some(20));
+    let next = q.settled_leader().unwrap_or_else(|| panic!("no leader followed by all: {}", q.describe()));
+    assert_ne!(next, leader);
+    q.run_until(17_000, None);
+    let (seen, next) = (&q.nodes[&observer], &q.nodes[&next]);
+    assert_eq!(seen.log(), next.log());
+    assert_eq!(seen.high_watermark(), next.high_watermark());
+    assert_eq!(seen.election_state().voted, None, "an observer never votes nor stands");
+    assert!(q.leaders.values().all(|&l| l != observer));
 }
 
 #[test]
