@@ -30,8 +30,11 @@
 //!   not compared: Kafka moves those back legitimately. One anomaly per lowering.
 //! - [`committed_truncations`] (`committed-truncation`): a record is committed once a
 //!   leader's high watermark passes it while that leader holds it (same offset, value
-//!   and epoch). A `Truncate` event that removes a committed record from any replica is a
-//!   committed truncation. Records lost without a `Truncate` (unflushed data dropped by
+//!   and epoch). A `Truncate` event that removes a committed record from a replica that
+//!   follows (or leads) the committing leader's epoch or a later one is a committed
+//!   truncation; a replica still following an older leadership, which it learned of
+//!   late, truncates to that leader's log as Kafka does and fetches the record again
+//!   (a race KRaft's slower metadata propagation shows). Records lost without a `Truncate` (unflushed data dropped by
 //!   a power loss, seen as a shorter `LogLoaded` log) are not counted: replication, not
 //!   the disk, is what keeps them. Removing another entry at a committed offset (an
 //!   older epoch's copy of an equal value, say) is not a committed truncation: the
@@ -48,6 +51,7 @@ use super::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{Event, History, TraceEvent};
 use replicas::{Change, Entry, ReplicaLog, Replicas};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Every log anomaly of a history, in [`AnomalyKind`] order, then in trace order.
 pub fn check(history: &History) -> Vec<Anomaly> {
@@ -58,6 +62,7 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     let mut truncations = CommittedTruncations::default();
     replay(history, |event, change, replicas| {
         regressions.observe(event, change, replicas);
+        truncations.observe_role(event);
         if let Some(change) = change {
             divergences.observe(change);
             truncations.observe(change);
@@ -367,15 +372,20 @@ fn hw_regression(tp: &str, b: u32, before: LeaderHw, now: LeaderHw, log: Option<
 /// documentation.
 pub fn committed_truncations(history: &History) -> Vec<Anomaly> {
     let mut truncations = CommittedTruncations::default();
-    replay(history, |_, change, _| change.into_iter().for_each(|c| truncations.observe(c)));
+    replay(history, |event, change, _| {
+        truncations.observe_role(event);
+        change.into_iter().for_each(|c| truncations.observe(c));
+    });
     truncations.finish()
 }
 
-/// Which leader committed an entry, and when.
+/// Which leader committed an entry, when, and in which leader epoch.
 #[derive(Clone, Copy, Debug)]
 struct Committer {
     broker: u32,
     time_ns: u64,
+    /// The leader epoch it led in (`None` if no leadership event told it).
+    epoch: Option<u32>,
 }
 
 /// A committed entry a truncation removed: offset, entry, who had committed it.
@@ -389,22 +399,46 @@ struct CommittedTruncations {
     committed: Vec<BTreeMap<(u64, Entry), Committer>>,
     /// Truncations found so far.
     found: Vec<Anomaly>,
+    /// The leader epoch each replica last took up, as leader or follower.
+    epochs: BTreeMap<(Arc<str>, u32), u32>,
 }
 
 impl CommittedTruncations {
+    /// Remembers the leader epoch a replica takes up.
+    fn observe_role(&mut self, event: &TraceEvent) {
+        if let Event::BecomeLeader { tp, broker, leader_epoch, .. }
+        | Event::BecomeFollower { tp, broker, leader_epoch, .. } = &event.event
+        {
+            self.epochs.insert((tp.clone(), *broker), *leader_epoch);
+        }
+    }
+
     fn observe(&mut self, change: &Change<'_>) {
         if self.committed.len() <= change.partition {
             self.committed.resize_with(change.partition + 1, BTreeMap::new);
         }
+        let epoch = self.epochs.get(&(Arc::from(change.tp), change.broker)).copied();
         let committed = &mut self.committed[change.partition];
         if change.as_leader {
-            let by = Committer { broker: change.broker, time_ns: change.event.time_ns };
+            let by = Committer { broker: change.broker, time_ns: change.event.time_ns, epoch };
             for &(offset, entry) in &change.now_below_hw {
                 committed.entry((offset, entry)).or_insert(by);
             }
         }
-        let lost: Vec<Lost> =
-            change.removed.iter().filter_map(|&(o, e)| committed.get(&(o, e)).map(|c| (o, e, *c))).collect();
+        // A follower still following an older leadership than the one that committed
+        // a record knows nothing of that commit: truncating to its (older) leader's log
+        // is how Kafka reconciles, it is out of the committing ISR, and it fetches the
+        // record again from the newer leader once it learns of it. Only a truncation by
+        // a replica at or past the committing epoch breaks the guarantee.
+        let after_commit = |c: &Committer| match (c.epoch, epoch) {
+            (Some(committed_in), Some(follows)) => committed_in <= follows,
+            _ => true,
+        };
+        let lost: Vec<Lost> = change
+            .removed
+            .iter()
+            .filter_map(|&(o, e)| committed.get(&(o, e)).filter(|c| after_commit(c)).map(|c| (o, e, *c)))
+            .collect();
         if !lost.is_empty() {
             self.found.push(committed_truncation(change, &lost));
         }

@@ -131,6 +131,34 @@ fn truncating_records_below_the_leader_high_watermark_is_committed_truncation() 
     );
 }
 
+fn role(broker: u32, leads: bool, leader_epoch: u32, leader: u32) -> Event {
+    if leads {
+        Event::BecomeLeader { tp: TP.into(), broker, leader_epoch, log_end_offset: 0, isr: vec![broker] }
+    } else {
+        Event::BecomeFollower { tp: TP.into(), broker, leader: Some(leader), leader_epoch, log_end_offset: 0 }
+    }
+}
+
+#[test]
+fn a_follower_of_an_older_leadership_truncating_a_record_committed_later_is_not_committed_truncation() {
+    // Broker 3 leads epoch 2 and commits 10 at offset 0 (appended in epoch 1); broker 1,
+    // which has not yet heard of epoch 2, truncates it following epoch 1's leader
+    // broker 2, whose log was shorter. Once it follows epoch 2, the same is an anomaly.
+    let shared = vec![
+        role(1, false, 1, 2),
+        role(3, true, 2, 3),
+        append(3, false, 1, 0, &[10]),
+        append(1, false, 1, 0, &[10]),
+        hw(3, true, 2, 0, 1),
+    ];
+    let mut stale = shared.clone();
+    stale.push(truncate(1, 0, &[(0, 10, 1)]));
+    assert!(committed_truncations(&trace(stale)).is_empty());
+    let mut current = shared;
+    current.extend([role(1, false, 2, 3), truncate(1, 0, &[(0, 10, 1)])]);
+    assert_eq!(committed_truncations(&trace(current)).len(), 1);
+}
+
 #[test]
 fn truncating_above_the_leader_high_watermark_or_a_different_value_is_not_committed_truncation() {
     let events = vec![
