@@ -17,6 +17,7 @@ mod faults_kinds;
 mod group_limits;
 mod groups;
 mod kip320;
+mod kraft;
 mod museum;
 mod operations;
 mod phases;

@@ -156,6 +156,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
         controlled_shutdown: Default::default(),
         auto_rebalance: None,
         plant: None,
+        kraft: None,
     }
 }
 

@@ -26,6 +26,9 @@
 //! - [`raft`]       KRaft: the controller quorum (one voter as a state machine without
 //!   I/O: KIP-595 Raft, KIP-996 pre-vote), the metadata log's records and image, the
 //!   controller's partition changes and broker sessions, the quorum files (protocol, sim).
+//! - [`kraft`]      KRaft's processes: the dedicated controller (a Raft voter over
+//!   `sim::net` and `sim::disk`, the active controller while it leads) and the quorum
+//!   transport brokers share (protocol, sim, history, raft).
 //! - [`controller`] controller election, partition leader election, LeaderAndIsr
 //!   propagation (protocol, sim, metastore, history, plant).
 //! - [`broker`]     partition logs, replication (LEO, HW, ISR, leader epochs), follower
@@ -81,6 +84,7 @@ pub mod controller;
 pub mod explain;
 pub mod fault;
 pub mod history;
+pub mod kraft;
 pub mod metastore;
 pub mod plant;
 pub mod profile;

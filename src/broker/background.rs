@@ -13,8 +13,11 @@ use std::time::Duration;
 pub const HIGH_WATERMARK_CHECKPOINT: &str = "replication-offset-checkpoint";
 
 /// Asks the controller to change a partition's ISR, unless a change is already in flight.
-/// The answer is applied if the leadership is still the same.
+/// The answer is applied if the leadership is still the same. In ZooKeeper mode the
+/// request goes to the controller broker as AlterIsr, in KRaft mode to the active
+/// controller as AlterPartition.
 pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<BrokerId>) {
+    let kraft = shared.config.kraft.is_some();
     let (request, controller_host) = {
         let mut state = shared.lock();
         let controller = state.metadata.controller;
@@ -26,7 +29,9 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
         if !partition.is_leader() || partition.pending_isr().is_some() {
             return;
         }
-        let Some(host) = host else { return };
+        if host.is_none() && !kraft {
+            return;
+        }
         partition.mark_pending_isr(new_isr.clone());
         let request = AlterIsrRequest {
             broker_id: shared.id(),
@@ -35,13 +40,28 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
             new_isr,
             partition_epoch: partition.partition_epoch(),
         };
-        (request, Addr::new(&host))
+        (request, host.map(|h| Addr::new(&h)))
     };
     let shared = shared.clone();
     madsim::task::spawn(async move {
-        let timeout = Duration::from_millis(shared.config.inter_broker_timeout_ms);
-        let conn = shared.net.connect(&controller_host);
-        let answer = conn.call(Request::AlterIsr(request.clone()), timeout).await;
+        // The connection lives until the answer is applied: when it closes changes the
+        // run's schedule, and ZooKeeper-mode runs keep the schedule they always had.
+        let mut _connection = None;
+        let accepted = match controller_host {
+            Some(host) if !kraft => {
+                let timeout = Duration::from_millis(shared.config.inter_broker_timeout_ms);
+                let conn = _connection.insert(shared.net.connect(&host));
+                match conn.call(Request::AlterIsr(request.clone()), timeout).await {
+                    Ok(Response::AlterIsr { error: None, state: Some(new_state) }) => Some(new_state),
+                    _ => None,
+                }
+            }
+            _ => {
+                let r = &request;
+                super::kraft::alter_partition(&shared, &r.tp, r.leader_epoch, r.partition_epoch, r.new_isr.clone())
+                    .await
+            }
+        };
         let me = shared.id();
         {
             let mut state = shared.lock();
@@ -51,11 +71,7 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
             if partition.leader_epoch() != request.leader_epoch || !partition.is_leader() {
                 return;
             }
-            let accepted = match &answer {
-                Ok(Response::AlterIsr { error: None, state: Some(new_state) }) => Some(new_state),
-                _ => None,
-            };
-            partition.complete_isr_change(me, accepted, &shared.tracer);
+            partition.complete_isr_change(me, accepted.as_ref(), &shared.tracer);
         }
         shared.changed.notify_waiters();
     });

@@ -210,14 +210,11 @@ pub fn leader_and_isr(shared: &SharedBroker, request: LeaderAndIsrRequest) -> Re
     {
         let mut guard = shared.lock();
         let state = &mut *guard;
-        let me = state.id;
         if let Some(error) = fence_controller(shared, &mut state.metadata, request.controller_epoch) {
             return Response::ControllerAck { error: Some(error) };
         }
         let new_controller = state.metadata.controller != Some(request.controller_id);
         state.metadata.controller = Some(request.controller_id);
-        update_live_brokers(&mut state.metadata, &request.live_brokers);
-        let now = Instant::now();
         if new_controller {
             // An ISR change sent to the previous controller may never be answered (it can
             // hang until the inter-broker timeout), and while it is pending no other one
@@ -228,7 +225,22 @@ pub fn leader_and_isr(shared: &SharedBroker, request: LeaderAndIsrRequest) -> Re
                 partition.clear_pending_isr();
             }
         }
-        for partition_state in &request.partitions {
+    }
+    apply_partition_states(shared, &request.partitions, &request.live_brokers);
+    Response::ControllerAck { error: None }
+}
+
+/// Takes the role each partition state gives this broker and caches every state and
+/// the live brokers: what a LeaderAndIsr request does, and what a KRaft broker does
+/// with the partition changes it replays (`ReplicaManager.applyDelta`).
+pub fn apply_partition_states(shared: &SharedBroker, partitions: &[PartitionState], live_brokers: &[BrokerEndpoint]) {
+    {
+        let mut guard = shared.lock();
+        let state = &mut *guard;
+        let me = state.id;
+        update_live_brokers(&mut state.metadata, live_brokers);
+        let now = Instant::now();
+        for partition_state in partitions {
             state.metadata.partitions.insert(partition_state.tp.clone(), partition_state.clone());
             if !partition_state.replicas.contains(&me) {
                 continue;
@@ -247,7 +259,6 @@ pub fn leader_and_isr(shared: &SharedBroker, request: LeaderAndIsrRequest) -> Re
     }
     shared.changed.notify_waiters();
     fetcher::ensure_fetchers(shared);
-    Response::ControllerAck { error: None }
 }
 
 /// Takes the role a partition state gives this broker, if it is news.

@@ -17,6 +17,7 @@ mod epoch_cache;
 mod fetcher;
 mod follower_progress;
 pub(crate) mod handlers;
+pub mod kraft;
 mod log;
 mod partition;
 pub(crate) mod produce;
@@ -100,6 +101,9 @@ pub struct BrokerConfig {
     /// The bug planted in this broker (and its controller component), if any: see
     /// [`crate::plant`]. `None` in every real configuration.
     pub plant: Option<PlantedBug>,
+    /// In a KRaft cluster, the broker's quorum and lifecycle settings; `None` in
+    /// ZooKeeper mode.
+    pub kraft: Option<kraft::KraftBrokerConfig>,
 }
 
 impl BrokerConfig {
@@ -191,12 +195,20 @@ pub struct Shared {
     pub next_producer_id: Mutex<i64>,
     /// The group coordinator's state.
     pub coordinator: coordinator::Coordinator,
+    /// What the broker knows of the KRaft cluster (unused in ZooKeeper mode).
+    kraft: Mutex<kraft::KraftView>,
 }
 
 impl Shared {
     /// Locks the replica state. Never held across an await.
     pub fn lock(&self) -> MutexGuard<'_, ReplicaState> {
         self.state.lock().expect("broker state poisoned")
+    }
+
+    /// Locks the broker's view of the KRaft cluster. Never held across an await, nor
+    /// while [`Shared::lock`] is held.
+    pub fn kraft(&self) -> MutexGuard<'_, kraft::KraftView> {
+        self.kraft.lock().expect("KRaft view poisoned")
     }
 
     /// This broker's id.

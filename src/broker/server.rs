@@ -58,7 +58,16 @@ pub async fn run_broker(ctx: BrokerContext) {
     let (close_session, closing) = watch::channel(false);
     {
         let shutdown = shutdown::run(shared.clone(), stop.clone(), close_session);
-        let registered = keep_registered(&shared, &mut commands_rx, closing);
+        // A KRaft broker hosts no controller: its lifecycle with the active controller
+        // replaces the metastore registration and the controller candidate.
+        let registered: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> = match shared.config.kraft.clone() {
+            Some(kraft) => {
+                madsim::task::spawn(super::kraft::run_metadata_observer(shared.clone(), kraft.clone()));
+                let lifecycle = super::kraft::run_lifecycle(shared.clone(), kraft, closing);
+                Box::pin(refusing_commands(&mut commands_rx, lifecycle))
+            }
+            None => Box::pin(keep_registered(&shared, &mut commands_rx, closing)),
+        };
         tokio::pin!(shutdown, registered);
         let mut shutdown_done = false;
         loop {
@@ -113,12 +122,14 @@ fn start(ctx: BrokerContext) -> SharedBroker {
         fetchers: Fetchers::default(),
         next_producer_id: Mutex::new(next_producer_id),
         coordinator: super::coordinator::Coordinator::default(),
+        kraft: Mutex::new(super::kraft::KraftView::default()),
     })
 }
 
 /// Accepts connections; each is served by its own task, one request at a time in
 /// order (Kafka mutes a connection until its request is answered).
 async fn serve(shared: SharedBroker, controller: mpsc::UnboundedSender<ControllerCommand>) {
+    super::kraft::until_running(&shared).await;
     let mut listener = shared.net.listen();
     while let Some(conn) = listener.accept().await {
         let shared = shared.clone();

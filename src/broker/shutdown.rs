@@ -74,7 +74,10 @@ impl StopSwitch {
 pub(super) async fn run(shared: SharedBroker, stop: StopSwitch, close_session: watch::Sender<bool>) {
     stop.requested().await;
     if shared.config.controlled_shutdown.enable {
-        let moved = controlled_shutdown(&shared).await;
+        let moved = match shared.config.kraft {
+            Some(_) => super::kraft::controlled_shutdown(&shared).await,
+            None => controlled_shutdown(&shared).await,
+        };
         tracing::debug!(broker = %shared.id(), moved, "controlled shutdown");
     }
     {

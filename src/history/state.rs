@@ -30,6 +30,15 @@ pub struct ControllerView {
     pub epoch: u64,
 }
 
+/// The KRaft quorum's leader as the trace tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuorumLeaderView {
+    /// The leading controller's node id.
+    pub controller: u32,
+    /// Its Raft epoch.
+    pub epoch: u32,
+}
+
 /// A partition's leadership as the controller last stored it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PartitionView {
@@ -92,6 +101,7 @@ pub enum Applied {
 #[derive(Clone, Debug, Default)]
 pub struct ClusterState {
     controller: Option<ControllerView>,
+    quorum_leader: Option<QuorumLeaderView>,
     numbers: BTreeMap<Arc<str>, usize>,
     partitions: Vec<PartitionView>,
     replicas: BTreeMap<(usize, u32), ReplicaView>,
@@ -110,6 +120,12 @@ impl ClusterState {
     /// The controller, if one was elected.
     pub fn controller(&self) -> Option<ControllerView> {
         self.controller
+    }
+
+    /// The KRaft quorum leader of the highest epoch traced, if any. It may have lost
+    /// office since without the trace saying so (a crashed leader traces nothing).
+    pub fn quorum_leader(&self) -> Option<QuorumLeaderView> {
+        self.quorum_leader
     }
 
     /// A partition by name, if the trace named it.
@@ -181,6 +197,13 @@ impl ClusterState {
                     return Applied::Stale;
                 }
                 self.controller = Some(ControllerView { broker: *broker, epoch: *controller_epoch });
+                Applied::Controller
+            }
+            Event::QuorumLeader { controller, epoch, .. } => {
+                if self.quorum_leader.is_some_and(|l| l.epoch > *epoch) {
+                    return Applied::Stale;
+                }
+                self.quorum_leader = Some(QuorumLeaderView { controller: *controller, epoch: *epoch });
                 Applied::Controller
             }
             Event::LeaderElection { tp, leader, leader_epoch, partition_epoch, isr, .. }

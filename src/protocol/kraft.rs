@@ -23,7 +23,7 @@ pub struct OffsetAndEpoch {
 }
 
 /// What an entry holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Payload<R> {
     /// The control record a new leader writes first (Kafka's `LeaderChangeMessage`), so
     /// that it can commit an entry of its own epoch at once.
@@ -129,6 +129,16 @@ pub enum QuorumMessage<R> {
 }
 
 impl<R> QuorumMessage<R> {
+    /// Whether this message answers a request (it goes back on the request's connection).
+    pub fn is_response(&self) -> bool {
+        matches!(
+            self,
+            QuorumMessage::VoteResponse { .. }
+                | QuorumMessage::BeginQuorumEpochResponse { .. }
+                | QuorumMessage::FetchResponse { .. }
+        )
+    }
+
     /// The message's name, as Kafka's API keys spell it.
     pub fn name(&self) -> &'static str {
         match self {
@@ -370,4 +380,17 @@ pub enum ControllerResponse {
     BrokerHeartbeat(Result<HeartbeatReply, ErrorCode>),
     /// The answer to an AlterPartition: the partition's state after it, or why not.
     AlterPartition(Result<PartitionRegistration, ErrorCode>),
+}
+
+impl ControllerResponse {
+    /// Whether the answer is NOT_CONTROLLER: the node asked is not the active controller.
+    pub fn is_not_controller(&self) -> bool {
+        let error = match self {
+            ControllerResponse::Quorum(_) => None,
+            ControllerResponse::BrokerRegistration(r) => r.as_ref().err(),
+            ControllerResponse::BrokerHeartbeat(r) => r.as_ref().err(),
+            ControllerResponse::AlterPartition(r) => r.as_ref().err(),
+        };
+        error == Some(&ErrorCode::NotController)
+    }
 }

@@ -33,9 +33,9 @@ pub use kafka::{
 };
 pub use meta::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, SessionId, ZNode};
 pub use modes::{
-    AssignmentStrategy, FollowerRestart, OffsetReset, OffsetValidation, StickyAlgorithm, TruncationMode,
+    AssignmentStrategy, FollowerRestart, MetadataMode, OffsetReset, OffsetValidation, StickyAlgorithm, TruncationMode,
     UnkeyedPartitioning, UnknownProducerSequence,
 };
-pub use names::{broker_name, broker_names, partition_name, NodeName, NodeRole, METASTORE};
+pub use names::{broker_name, broker_names, partition_name, NodeName, NodeRole, CONTROLLER_ID_OFFSET, METASTORE};
 pub use records::{Record, RecordBatch};
 pub use topic::{RetentionConfig, TopicAssignment, DEFAULT_SEGMENT_BYTES};

@@ -4,6 +4,18 @@
 
 use std::fmt;
 
+/// Where a cluster keeps its metadata and how it elects its controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum MetadataMode {
+    /// A ZooKeeper ensemble (the metastore): the controller is the broker that created
+    /// `/controller` first (Kafka up to 3.x).
+    #[default]
+    Zookeeper,
+    /// A Raft quorum of dedicated controllers replicating the metadata log (KIP-500,
+    /// KIP-595, KIP-631); brokers replicate that log as observers.
+    Kraft,
+}
+
 /// How a follower reconciles its log with a new leader after a leader change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TruncationMode {

@@ -2,6 +2,7 @@
 //! `producer-1`, `consumer-3`, `metastore`, and partitions `topic-N`. Node names are the
 //! network addresses, the trace's `node`, and what fault targets name.
 
+use super::ids::NodeId;
 use std::fmt;
 
 /// The metastore's node name.
@@ -17,12 +18,19 @@ pub enum NodeRole {
     Producer,
     /// A consumer client process (`consumer-N`, from 1 in scenario order).
     Consumer,
+    /// A dedicated KRaft controller (`controller-N`, from 1), in KRaft mode.
+    Controller,
 }
 
 impl NodeRole {
     /// Every role.
-    pub const ALL: [NodeRole; 3] = [NodeRole::Broker, NodeRole::Producer, NodeRole::Consumer];
+    pub const ALL: [NodeRole; 4] = [NodeRole::Broker, NodeRole::Producer, NodeRole::Consumer, NodeRole::Controller];
 }
+
+/// Where controllers' node ids start, so that they never collide with broker ids (Kafka
+/// requires `node.id` to be unique across brokers and controllers; its test kit numbers
+/// controllers from 3000, `TestKitNodes.CONTROLLER_ID_OFFSET`).
+pub const CONTROLLER_ID_OFFSET: u32 = 3000;
 
 /// A numbered node: its role and its number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,7 +57,30 @@ impl NodeName {
         NodeName { role: NodeRole::Consumer, number: n }
     }
 
-    /// Reads `broker-2`, `producer-1` or `consumer-3`; `None` for anything else
+    /// The `n`-th controller's node name.
+    pub fn controller(n: u32) -> Self {
+        NodeName { role: NodeRole::Controller, number: n }
+    }
+
+    /// The KRaft node that has node id `id`: a controller from [`CONTROLLER_ID_OFFSET`]
+    /// on, a broker below.
+    pub fn of_kraft_node(id: NodeId) -> Self {
+        match id.0.checked_sub(CONTROLLER_ID_OFFSET) {
+            Some(n) => NodeName::controller(n),
+            None => NodeName::broker(id.0),
+        }
+    }
+
+    /// This node's KRaft node id (`node.id`), if it is a broker or a controller.
+    pub fn kraft_node_id(&self) -> Option<NodeId> {
+        match self.role {
+            NodeRole::Broker => Some(NodeId(self.number)),
+            NodeRole::Controller => Some(NodeId(CONTROLLER_ID_OFFSET + self.number)),
+            NodeRole::Producer | NodeRole::Consumer => None,
+        }
+    }
+
+    /// Reads `broker-2`, `producer-1`, `consumer-3` or `controller-1`; `None` for anything else
     /// (including `metastore`, which has no number).
     pub fn parse(text: &str) -> Option<Self> {
         let (role, n) = text.split_once('-')?;
@@ -86,9 +117,13 @@ mod tests {
 
     #[test]
     fn node_names_read_back_as_written() {
-        for name in [NodeName::broker(2), NodeName::producer(1), NodeName::consumer(13)] {
+        for name in [NodeName::broker(2), NodeName::producer(1), NodeName::consumer(13), NodeName::controller(3)] {
             assert_eq!(NodeName::parse(&name.to_string()), Some(name));
         }
+        for kraft in [NodeName::broker(2), NodeName::controller(1)] {
+            assert_eq!(NodeName::of_kraft_node(kraft.kraft_node_id().expect("a KRaft node")), kraft);
+        }
+        assert_eq!(NodeName::controller(1).kraft_node_id(), Some(NodeId(3001)));
         assert_eq!(broker_names(2), ["broker-1", "broker-2"]);
         for not_a_node in ["metastore", "broker-", "broker-x", "broker-1234567890", "drain-1", "broker"] {
             assert_eq!(NodeName::parse(not_a_node), None, "{not_a_node}");

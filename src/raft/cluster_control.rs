@@ -111,6 +111,11 @@ impl ClusterControl {
         ClusterControl { session_timeout_ms, policies, sessions }
     }
 
+    /// Replaces the partition-change policies (a topic was created since activation).
+    pub fn set_policies(&mut self, policies: Policies) {
+        self.policies = policies;
+    }
+
     /// `hasValidSession`: an unfenced broker heard from within the session timeout.
     fn has_valid_session(&self, image: &MetadataImage, broker: BrokerId, now_ms: u64) -> bool {
         let fenced = image.brokers.get(&broker).is_none_or(|r| r.fenced);

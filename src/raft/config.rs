@@ -15,6 +15,9 @@ pub struct QuorumConfig {
     /// `controller.quorum.request.timeout.ms` (2000): how long a request waits for its
     /// answer before it is sent again.
     pub request_timeout_ms: u64,
+    /// `controller.quorum.retry.backoff.ms` (20): the pause before a request that failed
+    /// at once (connection refused or reset) is sent again.
+    pub retry_backoff_ms: u64,
     /// How long the leader holds a fetch that finds nothing new (Kafka's
     /// `KafkaRaftClient.MAX_FETCH_WAIT_MS`, 500, not a setting).
     pub fetch_max_wait_ms: u64,
@@ -30,6 +33,7 @@ impl Default for QuorumConfig {
             fetch_timeout_ms: 2000,
             election_backoff_max_ms: 1000,
             request_timeout_ms: 2000,
+            retry_backoff_ms: 20,
             fetch_max_wait_ms: 500,
             pre_vote: true,
         }

@@ -31,6 +31,11 @@ use std::collections::{BTreeMap, BTreeSet};
 #[path = "node_requests.rs"]
 mod requests;
 
+/// The network client's first reconnect backoff (`reconnect.backoff.ms`).
+const RECONNECT_BACKOFF_MS: u64 = 50;
+/// Its longest (`reconnect.backoff.max.ms`).
+const RECONNECT_BACKOFF_MAX_MS: u64 = 1_000;
+
 /// What a voter persists in its `quorum-state` file (Kafka's `ElectionState`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ElectionState {
@@ -109,10 +114,13 @@ pub struct QuorumNode<R> {
     log: RaftLog<R>,
     /// The highest offset known committed; never moves back.
     high_watermark: Option<Offset>,
-    /// When each outstanding request was sent: one per destination (`RequestManager`).
+    /// When each outstanding request is given up (sent again): one per destination
+    /// (`RequestManager`).
     in_flight: BTreeMap<NodeId, u64>,
     /// An observer's turn through the voters while it looks for the leader.
     bootstrap_turn: usize,
+    /// Requests to each peer that failed in a row, for the reconnect backoff.
+    failures: BTreeMap<NodeId, u32>,
 }
 
 impl<R: Clone> QuorumNode<R> {
@@ -158,6 +166,7 @@ impl<R: Clone> QuorumNode<R> {
             high_watermark: None,
             in_flight: BTreeMap::new(),
             bootstrap_turn: 0,
+            failures: BTreeMap::new(),
         }
     }
 
@@ -245,14 +254,19 @@ impl<R: Clone> QuorumNode<R> {
             }
             Role::Follower { fetch_deadline_ms, .. } => *fetch_deadline_ms,
         };
-        let resend = self.in_flight.values().map(|sent| sent + self.config.request_timeout_ms).min();
+        let resend = self.in_flight.values().copied().min();
         role_deadline.min(resend.unwrap_or(u64::MAX))
     }
 
     /// Runs the timers due at `now_ms`: elections, fetch timeouts, check quorum, held
     /// fetches, and requests to send (again).
     pub fn tick(&mut self, now_ms: u64, rng: &mut impl Rng) -> Vec<Outbound<R>> {
-        self.in_flight.retain(|_, sent| *sent + self.config.request_timeout_ms > now_ms);
+        let before = self.in_flight.len();
+        self.in_flight.retain(|_, due| *due > now_ms);
+        if self.in_flight.len() < before {
+            // An observer whose fetch went unanswered asks the next voter.
+            self.next_bootstrap_voter();
+        }
         let mut out = Vec::new();
         match self.due(now_ms) {
             Due::Stand(retries) => self.stand(now_ms, retries, rng),
@@ -306,6 +320,22 @@ impl<R: Clone> QuorumNode<R> {
         }
     }
 
+    /// The request to `to` failed without an answer (the connection was refused or
+    /// reset): it is sent again after `controller.quorum.retry.backoff.ms`, and an
+    /// observer asks the next voter meanwhile (`RequestManager.onResponseResult`).
+    pub fn request_failed(&mut self, to: NodeId, now_ms: u64) {
+        let failures = self.failures.entry(to).or_insert(0);
+        // The connection itself is retried with the network client's exponential
+        // reconnect backoff (`reconnect.backoff.ms` 50 up to `reconnect.backoff.max.ms`
+        // 1000, without its jitter).
+        let reconnect_ms = (RECONNECT_BACKOFF_MS << (*failures).min(10)).min(RECONNECT_BACKOFF_MAX_MS);
+        *failures += 1;
+        if let Some(due) = self.in_flight.get_mut(&to) {
+            *due = now_ms + self.config.retry_backoff_ms.max(reconnect_ms);
+            self.next_bootstrap_voter();
+        }
+    }
+
     /// Handles one message from `from`, and returns what to send.
     pub fn handle(
         &mut self,
@@ -314,6 +344,7 @@ impl<R: Clone> QuorumNode<R> {
         now_ms: u64,
         rng: &mut impl Rng,
     ) -> Vec<Outbound<R>> {
+        self.failures.remove(&from);
         let mut out = Vec::new();
         match message {
             QuorumMessage::Vote { epoch, last, pre_vote } => {
@@ -354,6 +385,9 @@ impl<R: Clone> QuorumNode<R> {
                 if !self.common_response(epoch, leader, error, now_ms, rng) {
                     self.on_fetch_response(from, diverging, from_offset, entries, high_watermark, now_ms);
                 }
+                // A voter that answered without naming a leader the observer can follow:
+                // the next one.
+                self.next_bootstrap_voter();
             }
         }
         out.extend(self.send_requests(now_ms));
@@ -506,10 +540,17 @@ impl<R: Clone> QuorumNode<R> {
                 *leader,
                 QuorumMessage::Fetch { epoch: self.epoch, fetch_offset: last.offset, last_fetched_epoch: last.epoch },
             )],
-            Role::Unattached { .. } if !self.is_voter() && !self.voters.is_empty() => vec![(
-                self.voters[self.bootstrap_turn % self.voters.len()],
-                QuorumMessage::Fetch { epoch: self.epoch, fetch_offset: last.offset, last_fetched_epoch: last.epoch },
-            )],
+            // One bootstrap fetch at a time, as Kafka's observer sends.
+            Role::Unattached { .. } if !self.is_voter() && !self.voters.is_empty() && self.in_flight.is_empty() => {
+                vec![(
+                    self.voters[self.bootstrap_turn % self.voters.len()],
+                    QuorumMessage::Fetch {
+                        epoch: self.epoch,
+                        fetch_offset: last.offset,
+                        last_fetched_epoch: last.epoch,
+                    },
+                )]
+            }
             Role::Resigned { unacknowledged, successors, .. } => unacknowledged
                 .iter()
                 .map(|&v| {
@@ -529,11 +570,19 @@ impl<R: Clone> QuorumNode<R> {
             if let Role::Resigned { unacknowledged, .. } = &mut self.role {
                 unacknowledged.remove(&to);
             } else {
-                self.in_flight.insert(to, now_ms);
+                self.in_flight.insert(to, now_ms + self.config.request_timeout_ms);
             }
             out.push(Outbound { to, message });
         }
         out
+    }
+
+    /// An observer without a leader moves on to the next voter to ask
+    /// (`RequestManager.findReadyBootstrapServer`, in id order rather than at random).
+    fn next_bootstrap_voter(&mut self) {
+        if !self.is_voter() && matches!(self.role, Role::Unattached { .. }) {
+            self.bootstrap_turn += 1;
+        }
     }
 
     fn majority(&self) -> usize {

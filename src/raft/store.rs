@@ -13,7 +13,7 @@
 //!
 //! [`QuorumNode`]: super::node::QuorumNode
 
-use super::log::{Entry, RaftLog};
+use super::log::{Entry, Epoch, RaftLog};
 use super::node::ElectionState;
 use crate::sim::disk::Disk;
 use bytes::Bytes;
@@ -37,8 +37,10 @@ pub struct CorruptFile {
 /// A controller's quorum files, and what it last wrote to them.
 pub struct QuorumStore {
     disk: Disk,
-    /// The encoded entries as the log file holds them (page cache included).
-    written: Vec<Bytes>,
+    /// The epoch of each entry the log file holds (page cache included). By Raft's log
+    /// matching property, an entry at the same offset with the same epoch is the same
+    /// entry, so epochs are all [`QuorumStore::persist`] compares.
+    written_epochs: Vec<Epoch>,
     state: Option<ElectionState>,
 }
 
@@ -51,13 +53,13 @@ impl QuorumStore {
             Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| corrupt(QUORUM_STATE, e))?,
             None => ElectionState::default(),
         };
-        let written = disk.read(LOG).unwrap_or_default();
         let mut log = RaftLog::default();
-        for bytes in &written {
-            let entry: Entry<R> = serde_json::from_slice(bytes).map_err(|e| corrupt(LOG, e))?;
+        for bytes in disk.read(LOG).unwrap_or_default() {
+            let entry: Entry<R> = serde_json::from_slice(&bytes).map_err(|e| corrupt(LOG, e))?;
             log.append(entry);
         }
-        Ok((QuorumStore { disk, written, state: Some(state) }, state, log))
+        let written_epochs = log.read_from(0).iter().map(|e| e.epoch).collect();
+        Ok((QuorumStore { disk, written_epochs, state: Some(state) }, state, log))
     }
 
     /// Makes the files durable copies of `state` and `log`: rewrites `quorum-state` if it
@@ -70,19 +72,23 @@ impl QuorumStore {
             self.state = Some(state);
         }
         let entries = log.read_from(0);
-        let encode = |e: &Entry<R>| Bytes::from(serde_json::to_vec(e).expect("a log entry encodes"));
-        let common = self.written.iter().zip(entries).take_while(|(w, e)| **w == encode(e)).count();
-        if common == self.written.len() && common == entries.len() {
+        // Logs only grow at the end or lose a tail, so the first difference is found
+        // from the end of the shorter one backwards.
+        let mut common = self.written_epochs.len().min(entries.len());
+        while common > 0 && self.written_epochs[common - 1] != entries[common - 1].epoch {
+            common -= 1;
+        }
+        if common == self.written_epochs.len() && common == entries.len() {
             return;
         }
-        if common < self.written.len() {
+        if common < self.written_epochs.len() {
             self.disk.truncate(LOG, common);
-            self.written.truncate(common);
+            self.written_epochs.truncate(common);
         }
         for entry in &entries[common..] {
-            let bytes = encode(entry);
-            self.disk.append(LOG, bytes.clone());
-            self.written.push(bytes);
+            let bytes = Bytes::from(serde_json::to_vec(entry).expect("a log entry encodes"));
+            self.disk.append(LOG, bytes);
+            self.written_epochs.push(entry.epoch);
         }
         self.disk.flush(LOG);
     }

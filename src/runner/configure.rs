@@ -4,12 +4,18 @@
 
 use super::RunOptions;
 use crate::broker::coordinator::{CoordinatorConfig, OFFSETS_TOPIC};
+use crate::broker::kraft::KraftBrokerConfig;
 use crate::broker::{BrokerConfig, ControlledShutdownConfig};
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
 use crate::client::producer::ProducerConfig;
 use crate::controller::AutoRebalance;
-use crate::protocol::{broker_names, BrokerId, RetentionConfig, TopicAssignment, METASTORE};
+use crate::kraft::ControllerSettings;
+use crate::protocol::{
+    broker_names, BrokerId, MetadataMode, NodeId, NodeName, RetentionConfig, TopicAssignment, METASTORE,
+};
+use crate::raft::cluster_control::{ReplicationSettings, TopicPolicy};
+use crate::raft::QuorumConfig;
 use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
 use crate::sim::disk::WriteBack;
 use crate::sim::net::{Addr, NetConfig};
@@ -102,7 +108,54 @@ pub(super) fn broker_config(
             imbalance_percentage: c.leader_imbalance_per_broker_percentage,
         }),
         plant: options.plant,
+        kraft: (scenario.cluster.metadata == MetadataMode::Kraft).then(|| KraftBrokerConfig {
+            voters: controller_ids(scenario),
+            quorum: quorum_config(scenario),
+            heartbeat_interval_ms: c.broker_heartbeat_interval_ms,
+            session_timeout_ms: c.broker_session_timeout_ms,
+        }),
     }
+}
+
+/// The KRaft controllers' node ids, `controller-1` first (none in ZooKeeper mode).
+pub(super) fn controller_ids(scenario: &Scenario) -> Vec<NodeId> {
+    (1..=scenario.cluster.controllers).filter_map(|n| NodeName::controller(n).kraft_node_id()).collect()
+}
+
+/// `controller.quorum.*` and pre-vote.
+fn quorum_config(scenario: &Scenario) -> QuorumConfig {
+    let c = &scenario.cluster.config;
+    QuorumConfig {
+        election_timeout_ms: c.controller_quorum_election_timeout_ms,
+        fetch_timeout_ms: c.controller_quorum_fetch_timeout_ms,
+        election_backoff_max_ms: c.controller_quorum_election_backoff_max_ms,
+        request_timeout_ms: c.controller_quorum_request_timeout_ms,
+        pre_vote: scenario.cluster.pre_vote,
+        ..QuorumConfig::default()
+    }
+}
+
+/// KRaft controller `n`'s configuration (`controller-n`).
+pub(super) fn controller_config(scenario: &Scenario, topics: &[TopicAssignment]) -> (QuorumConfig, ControllerSettings) {
+    let c = &scenario.cluster.config;
+    let settings = ControllerSettings {
+        broker_session_timeout_ms: c.broker_session_timeout_ms,
+        replication: ReplicationSettings {
+            eligible_leader_replicas: c.eligible_leader_replicas_enable,
+            // Metadata versions from 3.6 no longer bump the leader epoch on an ISR
+            // shrink (KAFKA-15021); kafkasim's KRaft runs at 3.6 or later behaviour.
+            bump_leader_epoch_on_isr_shrink: false,
+        },
+        default_topic: TopicPolicy {
+            min_insync_replicas: c.min_insync_replicas as usize,
+            unclean_leader_election: c.unclean_leader_election_enable,
+        },
+        topics: topics.to_vec(),
+        leader_imbalance_check_interval_ms: c
+            .auto_leader_rebalance_enable
+            .then(|| c.leader_imbalance_check_interval_seconds.saturating_mul(1_000)),
+    };
+    (quorum_config(scenario), settings)
 }
 
 /// The page-cache write-back of every broker's machine (`[cluster.os]`).

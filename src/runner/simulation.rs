@@ -2,7 +2,7 @@
 //! phase (workload and faults), the liveness phase (heal, recover, drain), shutdown.
 
 use super::configure;
-use super::nemesis::{Nemesis, SharedNodes};
+use super::nemesis::{ClusterSize, Nemesis, SharedNodes};
 use super::observer::Observer;
 use super::probes::{self, wait_until};
 use super::schedule::FaultSchedule;
@@ -11,8 +11,9 @@ use crate::broker::{run_broker, BrokerContext};
 use crate::check::liveness::LivenessCause;
 use crate::check::Anomaly;
 use crate::history::{Recorder, RunPhase, DRAIN_PROCESS};
+use crate::kraft::{run_controller, ControllerContext};
 use crate::metastore::run_metastore;
-use crate::protocol::{broker_name, partition_name, NodeName, TopicAssignment, METASTORE};
+use crate::protocol::{broker_name, partition_name, MetadataMode, NodeName, TopicAssignment, METASTORE};
 use crate::protocol::{Request, Response, TopicPartition};
 use crate::scenario::{self, Scenario};
 use crate::sim::disk::DiskStore;
@@ -84,10 +85,33 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
     let mut stop_switches = std::collections::BTreeMap::new();
     {
         let mut nodes = nodes.lock().expect("nodes poisoned");
-        let meta_net = network.add_host(&Addr::new(METASTORE));
-        let meta_disk = disks.disk(METASTORE);
-        let meta_config = scenario.metastore;
-        nodes.boot(METASTORE, move || run_metastore(meta_net.clone(), meta_disk.clone(), meta_config));
+        match scenario.cluster.metadata {
+            MetadataMode::Zookeeper => {
+                let meta_net = network.add_host(&Addr::new(METASTORE));
+                let meta_disk = disks.disk(METASTORE);
+                let meta_config = scenario.metastore;
+                nodes.boot(METASTORE, move || run_metastore(meta_net.clone(), meta_disk.clone(), meta_config));
+            }
+            MetadataMode::Kraft => {
+                let (quorum, settings) = configure::controller_config(scenario, &topics);
+                let settings = Arc::new(settings);
+                let voters = configure::controller_ids(scenario);
+                for &id in &voters {
+                    let name = NodeName::of_kraft_node(id).to_string();
+                    disks.set_write_back(&name, configure::write_back(scenario));
+                    let ctx = ControllerContext {
+                        id,
+                        voters: voters.clone(),
+                        quorum,
+                        settings: settings.clone(),
+                        net: network.add_host(&Addr::new(&name)),
+                        disk: disks.disk(&name),
+                        tracer: recorder.tracer(&name),
+                    };
+                    nodes.boot(&name, move || run_controller(ctx.clone()));
+                }
+            }
+        }
         for id in 1..=scenario.cluster.brokers {
             let name = broker_name(id);
             let stop = crate::broker::StopSwitch::default();
@@ -111,7 +135,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
         nodes.clone(),
         recorder.clone(),
         observer.clone(),
-        scenario.cluster.brokers,
+        ClusterSize { brokers: scenario.cluster.brokers, controllers: scenario.cluster.controllers },
         replica_sets(&topics),
         workload.app_faults.clone(),
         stop_switches,

@@ -4,6 +4,7 @@
 //! of [`crate::profile::CHANGES`] through them.
 
 use crate::profile::Switch;
+use crate::protocol::MetadataMode;
 
 use super::model::Scenario;
 use super::model_clients::{ConsumerSpec, ProducerSpec};
@@ -87,13 +88,16 @@ fn values_of(s: &Scenario, switch: Switch) -> Vec<String> {
         Switch::CaughtUpAtLeaderLogEnd => vec![c.caught_up_at_leader_log_end.to_string()],
         Switch::UnknownProducerSequence => vec![spelling(&UNKNOWN_PRODUCER_SEQUENCES, c.unknown_producer_sequence)],
         Switch::UncleanLeaderElection => {
-            let topics = s.topics.iter().filter_map(|t| {
-                t.config.unclean_leader_election_enable.map(|v| format!("{}: {v}", t.name))
-            });
+            let topics = s
+                .topics
+                .iter()
+                .filter_map(|t| t.config.unclean_leader_election_enable.map(|v| format!("{}: {v}", t.name)));
             std::iter::once(c.config.unclean_leader_election_enable.to_string()).chain(topics).collect()
         }
         Switch::GroupInitialRebalanceDelay => vec![c.config.group_initial_rebalance_delay_ms.to_string()],
         Switch::GroupMaxSessionTimeout => vec![c.config.group_max_session_timeout_ms.to_string()],
+        // A KRaft cluster has no ZooKeeper session.
+        Switch::ZookeeperSessionTimeout if c.metadata == MetadataMode::Kraft => Vec::new(),
         Switch::ZookeeperSessionTimeout => vec![c.config.zookeeper_session_timeout_ms.to_string()],
         Switch::Acks => producers(&|p| spelling(&ACKS, p.config.acks)),
         Switch::EnableIdempotence => producers(&|p| p.config.enable_idempotence.to_string()),

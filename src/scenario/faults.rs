@@ -10,12 +10,14 @@ use super::span::{Pos, Res};
 use super::target::FORMS;
 use super::values::{choice, format_duration_ms};
 use crate::fault::FaultKind;
-use crate::protocol::{NodeName, NodeRole};
+use crate::protocol::{NodeName, NodeRole, METASTORE};
 
 /// What fault targets may refer to.
 pub(super) struct World<'a> {
     /// The broker count.
     pub brokers: u32,
+    /// The dedicated KRaft controller count (0 in ZooKeeper mode).
+    pub controllers: u32,
     /// The producer process count, over all `[[producers]]` entries.
     pub producers: u32,
     /// The consumer process count, over all `[[consumers]]` entries.
@@ -124,8 +126,17 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
         FaultKind::Resume => FaultAction::Resume { target: target(t, "target", Role::Resume, world)? },
         FaultKind::Stop => {
             let who = target(t, "target", Role::Crash, world)?;
+            // A controller's clean shutdown is not modelled: crash it instead.
             let names_a_non_broker = matches!(&who, Target::Node(n) if NodeName::parse(n).is_none_or(|n| n.role != NodeRole::Broker))
-                || matches!(who, Target::Cluster);
+                || matches!(
+                    who,
+                    Target::Cluster
+                        | Target::ActiveController
+                        | Target::AController
+                        | Target::MajorityOfControllers
+                        | Target::AllControllers
+                )
+                || (matches!(who, Target::Controller) && world.controllers > 0);
             if names_a_non_broker {
                 let node = t.require("target", "a broker")?;
                 return Err(node.pos.issue(format!(
@@ -295,6 +306,18 @@ fn target(t: &Table, key: &str, role: Role, world: &World) -> Res<Target> {
 fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
     let pos: &Pos = &node.pos;
     match target {
+        Target::ActiveController | Target::AController | Target::MajorityOfControllers | Target::AllControllers
+            if world.controllers == 0 =>
+        {
+            Err(pos.issue(format!(
+                "\"{target}\" names KRaft controllers, which a ZooKeeper cluster does not run; expected \
+                 metadata = \"kraft\" in [cluster], or \"the controller\" (the controller broker)"
+            )))
+        }
+        Target::Node(name) if name == METASTORE && world.controllers > 0 => Err(pos.issue(
+            "the metastore (ZooKeeper) does not run in a KRaft cluster; expected a controller such as \
+             \"controller-1\", \"the active controller\" or \"a majority of controllers\"",
+        )),
         Target::Node(name) => {
             let Some(NodeName { role: kind, number: n }) = NodeName::parse(name) else {
                 return Ok(());
@@ -303,6 +326,7 @@ fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
                 NodeRole::Broker => (world.brokers, "brokers", "[cluster] brokers"),
                 NodeRole::Producer => (world.producers, "producer processes", "[[producers]]"),
                 NodeRole::Consumer => (world.consumers, "consumer processes", "[[consumers]]"),
+                NodeRole::Controller => (world.controllers, "controllers", "[cluster] controllers"),
             };
             if n == 0 || n > count {
                 let range = match count {

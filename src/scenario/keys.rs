@@ -28,6 +28,9 @@ pub(super) const ROOT: &[&str] = &[
 /// `[cluster]`.
 pub(super) const CLUSTER: &[&str] = &[
     "brokers",
+    "metadata",
+    "controllers",
+    "pre_vote",
     "truncation",
     "follower_restart",
     "caught_up_at_leader_log_end",
@@ -65,6 +68,13 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "auto.leader.rebalance.enable",
     "leader.imbalance.check.interval.seconds",
     "leader.imbalance.per.broker.percentage",
+    "broker.heartbeat.interval.ms",
+    "broker.session.timeout.ms",
+    "controller.quorum.election.timeout.ms",
+    "controller.quorum.fetch.timeout.ms",
+    "controller.quorum.election.backoff.max.ms",
+    "controller.quorum.request.timeout.ms",
+    "eligible.leader.replicas.enable",
 ];
 
 /// `[metastore]`: the ZooKeeper server's settings, under zoo.cfg's names.

@@ -24,6 +24,8 @@
 //! "controlled.shutdown.enable" = true    # a "stop" moves leaderships away first
 //! "auto.leader.rebalance.enable" = true  # preferred leaders return: first check 5 s
 //! "leader.imbalance.check.interval.seconds" = 300  # after a controller takes office
+//! # KRaft instead of ZooKeeper: metadata = "kraft" and controllers = 1 | 3 | 5 in
+//! # [cluster]; the quorum's and heartbeats' keys here (see the README's KRaft section)
 //!
 //! [cluster.os]                           # the brokers' Linux sysctls (page-cache write-back)
 //! "vm.dirty_expire_centisecs" = 3000     # written back once dirty this long (default 30 s)
@@ -119,7 +121,8 @@
 //! 5. `fields` (field rules and notes several readers share) and `target` (fault
 //!    target phrases).
 //! 6. The readers, which check meaning and fill in defaults: `workload`
-//!    (`[[producers]]`, `[[consumers]]`), `faults`, `nemesis`, `swarm`.
+//!    (`[[producers]]`, `[[consumers]]`), `faults`, `nemesis`, `swarm`, `kraft` (the
+//!    KRaft keys of `[cluster]` and `[cluster.config]`).
 //! 7. `validate`: the root table, `[cluster]`, `[network]`, `[[topics]]`, `[expect]`,
 //!    and the whole [`Scenario`] from the other readers; [`parse`] and [`load`] call it.
 //! 8. `effective`: the release switches of a read scenario, written back in the
@@ -135,6 +138,7 @@ mod error;
 mod faults;
 mod fields;
 mod keys;
+mod kraft;
 mod limits;
 mod model;
 mod model_clients;
@@ -157,6 +161,8 @@ mod tests_errors;
 mod tests_faults;
 #[cfg(test)]
 mod tests_layers;
+#[cfg(test)]
+mod tests_kraft;
 #[cfg(test)]
 mod tests_nemesis;
 #[cfg(test)]

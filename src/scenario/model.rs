@@ -13,7 +13,7 @@ use super::overrides::Setting;
 use crate::check::AnomalyKind;
 use crate::profile::Profile;
 use crate::metastore::MetastoreConfig;
-use crate::protocol::{FollowerRestart, TruncationMode, UnknownProducerSequence};
+use crate::protocol::{FollowerRestart, MetadataMode, TruncationMode, UnknownProducerSequence};
 
 /// A parsed and validated scenario file.
 #[derive(Clone, Debug, PartialEq)]
@@ -179,6 +179,14 @@ impl fmt::Display for Theme {
 pub struct ClusterSpec {
     /// How many brokers to run, named `broker-1` to `broker-N` (`brokers`, default 3).
     pub brokers: u32,
+    /// Where the metadata lives (`metadata`: `"zookeeper"`, the default, or `"kraft"`).
+    pub metadata: MetadataMode,
+    /// In KRaft mode, the dedicated controllers forming the Raft quorum, `controller-1`
+    /// to `controller-N` (`controllers`: 1, 3 or 5, default 3); 0 in ZooKeeper mode.
+    pub controllers: u32,
+    /// KIP-996 pre-vote in the controller quorum (`pre_vote`, Kafka 4.0; default false,
+    /// as in 3.x): a controller first asks whether it could win before it bumps the epoch.
+    pub pre_vote: bool,
     /// How followers truncate their logs after a leader change (`truncation`:
     /// `"leader-epoch"`, the default, `"leader-epoch-kip-101"` or `"legacy"`).
     pub truncation: TruncationMode,
@@ -222,6 +230,9 @@ impl Default for ClusterSpec {
     fn default() -> Self {
         ClusterSpec {
             brokers: 3,
+            metadata: MetadataMode::Zookeeper,
+            controllers: 0,
+            pre_vote: false,
             truncation: TruncationMode::LeaderEpoch,
             follower_restart: FollowerRestart::EveryLeaderEpoch,
             caught_up_at_leader_log_end: true,
@@ -310,6 +321,23 @@ pub struct BrokerSettings {
     /// `leader.imbalance.per.broker.percentage`: the share of a broker's preferred
     /// partitions led elsewhere above which they are moved back, in percent (default 10).
     pub leader_imbalance_per_broker_percentage: u32,
+    /// KRaft: `broker.heartbeat.interval.ms`, how often a broker heartbeats to the
+    /// active controller, in milliseconds (default 2000).
+    pub broker_heartbeat_interval_ms: u64,
+    /// KRaft: `broker.session.timeout.ms`, how long the active controller waits for a
+    /// heartbeat before it fences the broker, in milliseconds (default 9000).
+    pub broker_session_timeout_ms: u64,
+    /// KRaft: `controller.quorum.election.timeout.ms` (default 1000).
+    pub controller_quorum_election_timeout_ms: u64,
+    /// KRaft: `controller.quorum.fetch.timeout.ms` (default 2000).
+    pub controller_quorum_fetch_timeout_ms: u64,
+    /// KRaft: `controller.quorum.election.backoff.max.ms` (default 1000).
+    pub controller_quorum_election_backoff_max_ms: u64,
+    /// KRaft: `controller.quorum.request.timeout.ms` (default 2000).
+    pub controller_quorum_request_timeout_ms: u64,
+    /// KRaft: `eligible.leader.replicas.enable`, KIP-966's eligible leader replicas
+    /// (default false, as in 3.9 and 4.0).
+    pub eligible_leader_replicas_enable: bool,
 }
 
 impl Default for BrokerSettings {
@@ -338,6 +366,13 @@ impl Default for BrokerSettings {
             controlled_shutdown_retry_backoff_ms: 5_000,
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_seconds: 300,
+            broker_heartbeat_interval_ms: 2_000,
+            broker_session_timeout_ms: 9_000,
+            controller_quorum_election_timeout_ms: 1_000,
+            controller_quorum_fetch_timeout_ms: 2_000,
+            controller_quorum_election_backoff_max_ms: 1_000,
+            controller_quorum_request_timeout_ms: 2_000,
+            eligible_leader_replicas_enable: false,
             leader_imbalance_per_broker_percentage: 10,
         }
     }

@@ -275,8 +275,19 @@ impl fmt::Display for FaultAction {
 pub enum Target {
     /// One named node: `broker-2`, `metastore`, `producer-1`, `consumer-1`.
     Node(String),
-    /// The broker that is the controller when the fault fires (`"the controller"`).
+    /// The broker that is the controller when the fault fires (`"the controller"`); in
+    /// KRaft mode, the active controller.
     Controller,
+    /// KRaft: the active controller (the quorum leader) when the fault fires (`"the
+    /// active controller"`).
+    ActiveController,
+    /// KRaft: one controller chosen from the seed (`"a controller"`).
+    AController,
+    /// KRaft: a majority of the controllers, chosen from the seed, the active one among
+    /// them (`"a majority of controllers"`): the quorum is lost.
+    MajorityOfControllers,
+    /// KRaft: every controller (`"all controllers"`).
+    AllControllers,
     /// The current leader of a partition, e.g. `"the leader of orders-0"`.
     LeaderOf(String),
     /// The broker coordinating a consumer group when the fault fires: the leader of the
@@ -293,8 +304,9 @@ pub enum Target {
     /// Every assigned replica of a partition, leader and followers together, e.g.
     /// `"all replicas of orders-0"`: for correlated faults such as a rack's power loss.
     ReplicasOf(String),
-    /// Every broker and the metastore, but no client (`"the cluster"`): isolating a
-    /// node from "the cluster" leaves it reachable by producers and consumers.
+    /// Every broker and the metastore (the controllers in KRaft mode), but no client
+    /// (`"the cluster"`): isolating a node from "the cluster" leaves it reachable by
+    /// producers and consumers.
     Cluster,
     /// Every crashed node (`"crashed"`); only for `restart`.
     Crashed,
@@ -339,6 +351,10 @@ impl fmt::Display for Target {
         match self {
             Target::Node(name) => f.write_str(name),
             Target::Controller => f.write_str("the controller"),
+            Target::ActiveController => f.write_str("the active controller"),
+            Target::AController => f.write_str("a controller"),
+            Target::MajorityOfControllers => f.write_str("a majority of controllers"),
+            Target::AllControllers => f.write_str("all controllers"),
             Target::LeaderOf(tp) => write!(f, "the leader of {tp}"),
             Target::CoordinatorOf(group) => write!(f, "the coordinator of group {group}"),
             Target::FollowersOf(tp) => write!(f, "the followers of {tp}"),

@@ -7,7 +7,8 @@ use crate::protocol::{NodeName, METASTORE};
 
 /// The spellings accepted, for error messages.
 pub(super) const FORMS: &str = "\"broker-N\", \"metastore\", \"producer-N\", \"consumer-N\", \
-     \"the controller\", \"the leader of TOPIC-P\", \"the coordinator of group G\", \
+     \"controller-N\", \"the controller\", \"the active controller\", \"a controller\", \
+     \"a majority of controllers\", \"all controllers\", \"the leader of TOPIC-P\", \"the coordinator of group G\", \
      \"the followers of TOPIC-P\", \
      \"a follower of TOPIC-P\", \"a random broker\", \"all brokers\", \
      \"all replicas of TOPIC-P\", \"the cluster\", \"crashed\" (restart only), \
@@ -25,6 +26,12 @@ impl Target {
         let tp = original.last().copied().unwrap_or_default();
         let target = match words.as_slice() {
             ["controller"] | ["the", "controller"] => Target::Controller,
+            ["the", "active", "controller"] | ["active", "controller"] => Target::ActiveController,
+            ["a", "controller"] | ["a", "random", "controller"] => Target::AController,
+            ["a", "majority", "of", "controllers"] | ["a", "majority", "of", "the", "controllers"] => {
+                Target::MajorityOfControllers
+            }
+            ["all", "controllers"] | ["all", "the", "controllers"] => Target::AllControllers,
             ["a", "random", "broker"] | ["random", "broker"] => Target::RandomBroker,
             ["all", "brokers"] | ["all", "the", "brokers"] => Target::AllBrokers,
             ["crashed"] | ["all", "crashed"] | ["the", "crashed", "nodes"] => Target::Crashed,
@@ -58,7 +65,8 @@ fn partition(text: &str) -> Option<String> {
     ok.then(|| text.to_string())
 }
 
-/// A node name: `metastore`, or `broker-N`, `producer-N`, `consumer-N` with N a number.
+/// A node name: `metastore`, or `broker-N`, `producer-N`, `consumer-N`, `controller-N`
+/// with N a number.
 fn node(text: &str) -> Option<String> {
     (text == METASTORE || NodeName::parse(text).is_some()).then(|| text.to_string())
 }

@@ -70,7 +70,10 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
          `offsets.topic.num.partitions`, `offsets.topic.replication.factor`, `group.min.session.timeout.ms`, \
          `group.max.session.timeout.ms`, `group.initial.rebalance.delay.ms`, `controlled.shutdown.enable`, \
          `controlled.shutdown.max.retries`, `controlled.shutdown.retry.backoff.ms`, `auto.leader.rebalance.enable`, \
-         `leader.imbalance.check.interval.seconds` or `leader.imbalance.per.broker.percentage`"
+         `leader.imbalance.check.interval.seconds`, `leader.imbalance.per.broker.percentage`, \
+         `broker.heartbeat.interval.ms`, `broker.session.timeout.ms`, `controller.quorum.election.timeout.ms`, \
+         `controller.quorum.fetch.timeout.ms`, `controller.quorum.election.backoff.max.ms`, \
+         `controller.quorum.request.timeout.ms` or `eligible.leader.replicas.enable`"
     );
     let e = err(&format!("{BASE}replication.factor = 3\n"));
     assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]]; expected one of `name`,"), "{e}");
@@ -510,15 +513,18 @@ fn metastore_limits_are_checked_as_zookeeper_checks_zoo_cfg() {
 
 #[test]
 fn a_session_timeout_outside_the_metastores_limits_is_granted_clamped_with_a_note() {
-    let s = parse(
-        &format!("{BASE}[cluster.config]\n\"zookeeper.session.timeout.ms\" = 1000\n"),
-        Path::new("x.toml"),
-    )
-    .unwrap();
+    let s = parse(&format!("{BASE}[cluster.config]\n\"zookeeper.session.timeout.ms\" = 1000\n"), Path::new("x.toml"))
+        .unwrap();
     assert_eq!(s.metastore.negotiate(s.cluster.config.zookeeper_session_timeout_ms), 4_000);
     assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
-    assert!(s.notes[0].starts_with("line 4, `cluster.config.zookeeper.session.timeout.ms`: the metastore grants a \
-         session timeout of 4000 ms, not the 1000 ms asked for"), "{:?}", s.notes);
+    assert!(
+        s.notes[0].starts_with(
+            "line 4, `cluster.config.zookeeper.session.timeout.ms`: the metastore grants a \
+         session timeout of 4000 ms, not the 1000 ms asked for"
+        ),
+        "{:?}",
+        s.notes
+    );
     let within = parse(
         &format!("{BASE}[cluster.config]\n\"zookeeper.session.timeout.ms\" = 1000\n[metastore]\ntickTime = 500\n"),
         Path::new("x.toml"),
@@ -531,7 +537,9 @@ fn a_session_timeout_outside_the_metastores_limits_is_granted_clamped_with_a_not
 fn broker_settings_kafka_refuses_are_refused_with_its_rule() {
     let e = err(&format!("{BASE}[cluster.config]\n\"log.retention.ms\" = 0\n"));
     assert!(
-        e.starts_with("scenarios/x.toml:4:22: `cluster.config.log.retention.ms`: log.retention.ms is 0, which Kafka refuses"),
+        e.starts_with(
+            "scenarios/x.toml:4:22: `cluster.config.log.retention.ms`: log.retention.ms is 0, which Kafka refuses"
+        ),
         "{e}"
     );
     let topic = parse(&with_orders("[topics.config]\n\"retention.ms\" = 0\n"), Path::new("x.toml")).unwrap();
@@ -541,8 +549,13 @@ fn broker_settings_kafka_refuses_are_refused_with_its_rule() {
     ));
     assert!(e.contains("`cluster.config.replica.fetch.wait.max.ms`: replica.fetch.wait.max.ms 40000 is larger than replica.socket.timeout.ms (30000"), "{e}");
     let e = err(&format!("{BASE}[cluster.config]\n\"log.segment.bytes\" = 3000000000\n"));
-    assert!(e.ends_with("expected at most 2147483647 (Kafka's log.segment.bytes is a Java int), found 3000000000"), "{e}");
-    let e = err(&with_orders("[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\n[producers.config]\nretries = 3000000000\n"));
+    assert!(
+        e.ends_with("expected at most 2147483647 (Kafka's log.segment.bytes is a Java int), found 3000000000"),
+        "{e}"
+    );
+    let e = err(&with_orders(
+        "[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\n[producers.config]\nretries = 3000000000\n",
+    ));
     assert!(e.contains("`producers[0].config.retries`: expected an integer of at most 2147483647"), "{e}");
 }
 

@@ -23,6 +23,7 @@ const ORDER: &[&str] = &[
     "faults",
     "nemesis",
     "swarm",
+    "kraft",
     "validate",
     "effective",
 ];

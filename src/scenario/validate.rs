@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::check::AnomalyKind;
 use crate::metastore::MetastoreConfig;
 use crate::profile::{Profile, Switch};
-use crate::protocol::{FollowerRestart, TruncationMode, UnknownProducerSequence};
+use crate::protocol::{FollowerRestart, MetadataMode, TruncationMode, UnknownProducerSequence};
 
 use super::error::{closest, excerpt, one_of_strings};
 use super::fields::{
@@ -26,7 +26,7 @@ use super::overrides::{Overrides, SetScope, Setting};
 use super::raw::{self, Node, Table};
 use super::span::{Pos, Res, Sp};
 use super::values::{choice, parse_seed_range};
-use super::{faults, nemesis, swarm, workload};
+use super::{faults, kraft, nemesis, swarm, workload};
 
 /// Parses and validates scenario text with the `--set` settings applied.
 pub(super) fn build(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Res<Scenario> {
@@ -66,21 +66,27 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         .transpose()?
         .map_or(DEFAULT_LIVENESS_TIMEOUT_MS, |d| d.value);
 
-    let cluster = cluster(root.opt_table("cluster", keys::CLUSTER)?, &profile)?;
+    let cluster = cluster(root.opt_table("cluster", keys::CLUSTER)?, &profile, &mut notes)?;
     let metastore_table = root.opt_table("metastore", keys::METASTORE)?;
+    if let (Some(t), MetadataMode::Kraft) = (&metastore_table, cluster.metadata) {
+        notes.add(&t.pos, "no effect: a KRaft cluster runs no ZooKeeper".into());
+    }
     let metastore_pos = metastore_table.as_ref().map_or(root.pos.clone(), |t| t.pos.clone());
     let metastore = metastore(metastore_table)?;
     let zk_timeout_pos = root
         .opt_table("cluster", keys::CLUSTER)?
         .and_then(|c| c.opt_table("config", keys::BROKER_CONFIG).ok().flatten())
         .and_then(|c| c.get("zookeeper.session.timeout.ms").map(|n| n.pos.clone()));
-    session_note(&cluster, &metastore, &zk_timeout_pos.unwrap_or(metastore_pos), &mut notes);
+    if cluster.metadata == MetadataMode::Zookeeper {
+        session_note(&cluster, &metastore, &zk_timeout_pos.unwrap_or(metastore_pos), &mut notes);
+    }
     let network = network(root.opt_table("network", keys::NETWORK)?)?;
     let topics = topics(&root.tables("topics", keys::TOPIC)?, &cluster)?;
     let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
     let consumers = workload::consumers(&root.tables("consumers", keys::CONSUMER)?, &topics, &profile)?;
     let world = faults::World {
         brokers: cluster.brokers,
+        controllers: cluster.controllers,
         producers: producers.iter().map(|p| p.count).sum(),
         consumers: consumers.iter().map(|c| c.count).sum(),
         topics: &topics,
@@ -206,10 +212,14 @@ pub(super) const UNKNOWN_PRODUCER_SEQUENCES: [(&str, UnknownProducerSequence); 3
     ("accept", UnknownProducerSequence::Accept),
 ];
 
-fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
+fn cluster(table: Option<Table>, profile: &Profile, notes: &mut Notes) -> Res<ClusterSpec> {
+    let quorum = kraft::quorum(table.as_ref(), profile, notes)?;
     let Some(t) = table else {
         return Ok(ClusterSpec {
             brokers: 3,
+            metadata: quorum.metadata,
+            controllers: quorum.controllers,
+            pre_vote: quorum.pre_vote,
             truncation: profile_choice(profile, Switch::Truncation, &TRUNCATION_MODES),
             follower_restart: profile_choice(profile, Switch::FollowerRestart, &FOLLOWER_RESTARTS),
             caught_up_at_leader_log_end: profile_bool(profile, Switch::CaughtUpAtLeaderLogEnd),
@@ -230,7 +240,12 @@ fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
         .transpose()?
         .map_or(3, |b| b.value);
     let config = match t.opt_table("config", keys::BROKER_CONFIG)? {
-        Some(c) => broker_settings(&c, brokers, profile)?,
+        Some(c) => {
+            kraft::note_other_mode_keys(&c, quorum.metadata, notes);
+            let mut settings = broker_settings(&c, brokers, profile)?;
+            kraft::settings(&c, &mut settings)?;
+            settings
+        }
         None => broker_defaults(profile, brokers),
     };
     let os = match t.opt_table("os", keys::OS)? {
@@ -239,6 +254,9 @@ fn cluster(table: Option<Table>, profile: &Profile) -> Res<ClusterSpec> {
     };
     Ok(ClusterSpec {
         brokers,
+        metadata: quorum.metadata,
+        controllers: quorum.controllers,
+        pre_vote: quorum.pre_vote,
         truncation: switch_choice(&t, "truncation", profile, Switch::Truncation, &TRUNCATION_MODES)?,
         follower_restart: switch_choice(&t, "follower_restart", profile, Switch::FollowerRestart, &FOLLOWER_RESTARTS)?,
         caught_up_at_leader_log_end: t
@@ -375,6 +393,7 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
             .map(|v| v.check(|v| v <= 100, |v| format!("expected a percentage from 0 to 100, found {v}")))
             .transpose()?
             .map_or(d.leader_imbalance_per_broker_percentage, |v| v.value),
+        ..d
     })
 }
 

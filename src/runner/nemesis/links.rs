@@ -80,7 +80,7 @@ impl Nemesis {
                 (centre.clone(), rest, "isolated from the cluster".to_string())
             }
             SplitShape::MajorityMinority => {
-                let minority_size = (self.broker_count as usize / 2).max(centre.len());
+                let minority_size = (self.size.brokers as usize / 2).max(centre.len());
                 let mut minority = centre.clone();
                 let fill = minority_size.saturating_sub(minority.len()).min(others.len());
                 minority.extend(others.drain(..fill));

@@ -36,7 +36,8 @@ pub struct Nemesis {
     recorder: Recorder,
     /// The cluster as the trace tells it, to resolve targets when a fault fires.
     observer: Observer,
-    broker_count: u32,
+    /// How many brokers and KRaft controllers the cluster runs.
+    size: ClusterSize,
     /// The replicas of each partition, by name (`orders-0`).
     assignments: BTreeMap<String, Vec<u32>>,
     /// Directed links this nemesis blocked.
@@ -118,13 +119,22 @@ fn trace_ended(recorder: &Recorder, ended: Vec<(FaultKind, Vec<String>)>, detail
     }
 }
 
+/// How many nodes of each server kind a cluster runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClusterSize {
+    /// Brokers, `broker-1` to `broker-N`.
+    pub brokers: u32,
+    /// Dedicated KRaft controllers, `controller-1` to `controller-N` (0 in ZooKeeper mode).
+    pub controllers: u32,
+}
+
 impl Nemesis {
     /// A nemesis over `nodes`.
     pub fn new(
         nodes: SharedNodes,
         recorder: Recorder,
         observer: Observer,
-        broker_count: u32,
+        size: ClusterSize,
         assignments: BTreeMap<String, Vec<u32>>,
         app_faults: AppFaults,
         stop_switches: BTreeMap<String, crate::broker::StopSwitch>,
@@ -136,7 +146,7 @@ impl Nemesis {
             nodes,
             recorder,
             observer,
-            broker_count,
+            size,
             assignments,
             blocked: BTreeSet::new(),
             clogs: Vec::new(),

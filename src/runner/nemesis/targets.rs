@@ -4,14 +4,19 @@
 use super::Nemesis;
 use crate::broker::coordinator::{offsets_partition_for, OFFSETS_TOPIC};
 use crate::history::ClusterState;
-use crate::protocol::{broker_name, broker_names, METASTORE};
+use crate::protocol::{broker_name, broker_names, NodeId, NodeName, METASTORE};
 use crate::scenario::Target;
 use madsim::rand::{seq::SliceRandom, thread_rng};
 
 impl Nemesis {
     /// Every broker's node name.
     pub(super) fn brokers(&self) -> Vec<String> {
-        broker_names(self.broker_count)
+        broker_names(self.size.brokers)
+    }
+
+    /// Every KRaft controller's node name (none in ZooKeeper mode).
+    pub(super) fn controllers(&self) -> Vec<String> {
+        (1..=self.size.controllers).map(|n| NodeName::controller(n).to_string()).collect()
     }
 
     /// Resolves a target to node names, now.
@@ -19,9 +24,26 @@ impl Nemesis {
         let broker = broker_name;
         let partition = |tp: &str| observation.partition(tp).filter(|p| p.created);
         let leader_of = |tp: &str| partition(tp).and_then(|p| p.leader).map(broker);
+        let active_controller = || {
+            let leader = observation.quorum_leader().map(|l| NodeName::of_kraft_node(NodeId(l.controller)).to_string());
+            leader.into_iter().collect::<Vec<String>>()
+        };
         match target {
             Target::Node(name) => vec![name.clone()],
+            Target::Controller if self.size.controllers > 0 => active_controller(),
             Target::Controller => observation.controller().map(|c| broker(c.broker)).into_iter().collect(),
+            Target::ActiveController => active_controller(),
+            Target::AController => self.controllers().choose(&mut thread_rng()).cloned().into_iter().collect(),
+            Target::MajorityOfControllers => {
+                // The active controller and, drawn from the seed, others up to a majority.
+                let mut chosen = active_controller();
+                let mut others: Vec<String> = self.controllers().into_iter().filter(|c| !chosen.contains(c)).collect();
+                others.shuffle(&mut thread_rng());
+                let majority = self.size.controllers as usize / 2 + 1;
+                chosen.extend(others.into_iter().take(majority.saturating_sub(chosen.len())));
+                chosen
+            }
+            Target::AllControllers => self.controllers(),
             Target::LeaderOf(tp) => leader_of(tp).into_iter().collect(),
             Target::CoordinatorOf(group) => {
                 let prefix = format!("{OFFSETS_TOPIC}-");
@@ -48,7 +70,11 @@ impl Nemesis {
             Target::ReplicasOf(tp) => self.replicas_of(tp).into_iter().map(broker).collect(),
             Target::Cluster => {
                 let mut names = self.brokers();
-                names.push(METASTORE.to_string());
+                if self.size.controllers > 0 {
+                    names.extend(self.controllers());
+                } else {
+                    names.push(METASTORE.to_string());
+                }
                 names
             }
             Target::Crashed => self.nodes.lock().expect("nodes poisoned").down(),

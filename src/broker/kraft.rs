@@ -1,0 +1,379 @@
+//! A broker in a KRaft cluster: it replicates the metadata log as an observer of the
+//! controller quorum and acts on the committed records (Kafka's `BrokerMetadataPublisher`
+//! and `ReplicaManager.applyDelta`), registers with the active controller and keeps its
+//! session with heartbeats (`BrokerLifecycleManager`), shuts down under the controller's
+//! control, and sends its ISR changes to the active controller (`AlterPartitionManager`).
+//!
+//! Simplified: the broker keeps its copy of the metadata log in memory and replays it
+//! from the start after a restart (Kafka keeps it on disk with snapshots); an
+//! AlterPartition names no broker epochs for the ISR members (KIP-903's check is not
+//! made); the lifecycle's exponential backoff has no jitter.
+
+use super::{BrokerConfig, SharedBroker};
+use crate::history::Event;
+use crate::kraft::transport::{Answer, QuorumTransport};
+use crate::protocol::kraft::{
+    AlterPartition, ControllerRequest, ControllerResponse, Heartbeat, HeartbeatReply, LeaderRecoveryState, Payload,
+};
+use crate::protocol::{
+    BrokerEndpoint, BrokerId, NodeId, NodeName, Offset, PartitionState, Request, Response, TopicPartition,
+};
+use crate::raft::metadata::MetadataImage;
+use crate::raft::{ElectionState, QuorumConfig, QuorumNode, RaftLog};
+use crate::sim::net::{Addr, NetError};
+use madsim::rand::{thread_rng, Rng};
+use madsim::time::{sleep, sleep_until, Instant};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A KRaft broker's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KraftBrokerConfig {
+    /// The controller quorum's voters (`controller.quorum.voters`).
+    pub voters: Vec<NodeId>,
+    /// `controller.quorum.*`, for the broker's observer.
+    pub quorum: QuorumConfig,
+    /// `broker.heartbeat.interval.ms`.
+    pub heartbeat_interval_ms: u64,
+    /// `broker.session.timeout.ms`: also the longest backoff between failed heartbeats.
+    pub session_timeout_ms: u64,
+}
+
+/// What the broker knows of the KRaft cluster, shared by its tasks.
+#[derive(Debug)]
+pub struct KraftView {
+    /// The quorum leader, that is the active controller, as the observer knows it.
+    pub controller: Option<NodeId>,
+    /// The metadata image, replayed up to `applied_offset`.
+    pub image: MetadataImage,
+    /// How far the broker has replayed the metadata log.
+    pub applied_offset: Offset,
+    /// The broker epoch the active controller gave this process, once registered.
+    pub broker_epoch: Option<u64>,
+    /// Set once the controller has unfenced this process for the first time: from then
+    /// on it accepts connections (`BrokerServer.startup` starts its listeners only after
+    /// `setReadyToUnfence` completes).
+    pub running: watch::Sender<bool>,
+    /// Set when the broker asks for a controlled shutdown (`wantShutDown`).
+    pub shutdown_requested: watch::Sender<bool>,
+    /// Set when the active controller lets the broker go (`shouldShutDown`).
+    pub shutdown_approved: watch::Sender<bool>,
+}
+
+impl Default for KraftView {
+    fn default() -> Self {
+        KraftView {
+            controller: None,
+            image: MetadataImage::default(),
+            applied_offset: 0,
+            broker_epoch: None,
+            running: watch::channel(false).0,
+            shutdown_requested: watch::channel(false).0,
+            shutdown_approved: watch::channel(false).0,
+        }
+    }
+}
+
+/// How long a stopping broker waits for the controller to approve its controlled
+/// shutdown before it shuts down anyway (`KafkaBroker.shutdown()`'s five minutes).
+const CONTROLLED_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The first heartbeat after a controlled shutdown begins is sent at once, the next
+/// 50 ms after a reply that does not yet let the broker go (`BrokerLifecycleManager`).
+const PENDING_SHUTDOWN_HEARTBEAT_MS: u64 = 50;
+
+/// `BrokerServer.shutdown` with `controlled.shutdown.enable`: asks the lifecycle to
+/// heartbeat with `wantShutDown` and waits until the controller lets the broker go, or
+/// the timeout. Returns whether it did.
+pub async fn controlled_shutdown(shared: &SharedBroker) -> bool {
+    let mut approved = {
+        let view = shared.kraft();
+        view.shutdown_requested.send_replace(true);
+        view.shutdown_approved.subscribe()
+    };
+    let approval = tokio::time::timeout(CONTROLLED_SHUTDOWN_TIMEOUT, approved.wait_for(|a| *a)).await;
+    approval.is_ok_and(|answer| answer.is_ok())
+}
+
+/// The first pause after a failed registration or heartbeat (`ExponentialBackoff(100, 2,
+/// broker.session.timeout.ms)`).
+const RETRY_BACKOFF_BASE_MS: u64 = 100;
+
+/// While starting, the broker heartbeats this often until it has caught up
+/// (`BrokerLifecycleManager`: "schedule the heartbeat after only 10 ms").
+const STARTING_HEARTBEAT_MS: u64 = 10;
+
+/// Replicates the metadata log as an observer and applies what is committed. Runs for the
+/// life of the process.
+pub async fn run_metadata_observer(shared: SharedBroker, config: KraftBrokerConfig) {
+    let started = Instant::now();
+    let now_ms = move || started.elapsed().as_millis() as u64;
+    let me = NodeId(shared.id().0);
+    let mut rng = thread_rng();
+    let stored = ElectionState::default();
+    let mut node = QuorumNode::start(me, &config.voters, config.quorum, stored, RaftLog::default(), now_ms(), &mut rng);
+    let timeout = Duration::from_millis(config.quorum.request_timeout_ms);
+    let (mut transport, mut answers) = QuorumTransport::new(me, shared.net.clone(), timeout);
+    let out = node.tick(now_ms(), &mut rng);
+    transport.send(out);
+    loop {
+        let wake = started + Duration::from_millis(node.next_deadline_ms().min(now_ms() + 60_000));
+        let out = tokio::select! {
+            biased;
+            Some(answer) = answers.recv() => match answer {
+                Answer::Message(from, message) => node.handle(from, message, now_ms(), &mut rng),
+                Answer::Failed(to) => {
+                    node.request_failed(to, now_ms());
+                    Vec::new()
+                }
+            },
+            _ = sleep_until(wake) => node.tick(now_ms(), &mut rng),
+        };
+        transport.send(out);
+        shared.kraft().controller = node.leader();
+        apply_committed(&shared, &node);
+    }
+}
+
+/// Replays the records the observer has newly seen committed, then takes the roles and
+/// caches the states of the partitions that changed.
+fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::MetadataRecord>) {
+    let high_watermark = node.high_watermark().unwrap_or(0);
+    let (base, partitions, live) = {
+        let mut view = shared.kraft();
+        let base = view.applied_offset;
+        if high_watermark <= base {
+            return;
+        }
+        for entry in &node.log().read_from(base)[..(high_watermark - base) as usize] {
+            if let Payload::Data(record) = &entry.payload {
+                if let Err(error) = view.image.replay(record) {
+                    tracing::error!(?error, broker = %shared.id(), "a committed metadata record does not replay");
+                }
+            }
+        }
+        view.applied_offset = high_watermark;
+        (base, partition_states(&view.image), live_brokers(&view.image))
+    };
+    shared.tracer.emit(Event::MetadataApplied { base_offset: base, count: high_watermark - base });
+    let changed: Vec<PartitionState> = {
+        let state = shared.lock();
+        partitions.into_iter().filter(|p| state.metadata.partitions.get(&p.tp) != Some(p)).collect()
+    };
+    super::handlers::apply_partition_states(shared, &changed, &live);
+}
+
+/// Every partition of the image as the broker's metadata cache holds it.
+fn partition_states(image: &MetadataImage) -> Vec<PartitionState> {
+    let mut states = Vec::new();
+    for topic in image.topics.values() {
+        for (&partition, registration) in &topic.partitions {
+            states.push(PartitionState {
+                tp: TopicPartition::new(topic.name.clone(), partition),
+                leader: registration.leader,
+                leader_epoch: registration.leader_epoch,
+                isr: registration.isr.clone(),
+                replicas: registration.replicas.clone(),
+                partition_epoch: registration.partition_epoch,
+            });
+        }
+    }
+    states
+}
+
+/// The brokers clients and followers may use: registered and unfenced
+/// (`KRaftMetadataCache.getAliveBrokerNodes`).
+fn live_brokers(image: &MetadataImage) -> Vec<BrokerEndpoint> {
+    image
+        .brokers
+        .iter()
+        .filter(|(_, r)| !r.fenced)
+        .map(|(&id, _)| BrokerEndpoint { id, host: BrokerConfig::host_of(id) })
+        .collect()
+}
+
+/// The broker's lifecycle with the active controller (`BrokerLifecycleManager`):
+/// registers, heartbeats, asks to be unfenced once it has caught up with the metadata
+/// log, and once a controlled shutdown is requested, heartbeats with `wantShutDown` until
+/// the controller lets it go, then stops. Returns when `closing` turns true.
+pub async fn run_lifecycle(shared: SharedBroker, config: KraftBrokerConfig, mut closing: watch::Receiver<bool>) {
+    let me = shared.id();
+    let incarnation_id: u64 = thread_rng().gen();
+    // The heartbeat channel gives up on a request after half the session timeout
+    // (KAFKA-14392), so that a controller that went silent cannot hold the next
+    // heartbeat back until the broker's session is over.
+    let timeout = Duration::from_millis((config.session_timeout_ms / 2).min(shared.config.inter_broker_timeout_ms));
+    let mut requested = shared.kraft().shutdown_requested.subscribe();
+    let mut caught_up = false;
+    let mut failures = 0u32;
+    let mut pending_shutdown_replies = 0u32;
+    loop {
+        if *closing.borrow() {
+            return;
+        }
+        let (broker_epoch, applied, want_shut_down, approved) = {
+            let view = shared.kraft();
+            let approved = *view.shutdown_approved.borrow();
+            let requested = *view.shutdown_requested.borrow();
+            (view.broker_epoch, view.applied_offset, requested, approved)
+        };
+        if approved {
+            // `beginShutdown`: no more heartbeats.
+            let _ = closing.wait_for(|c| *c).await;
+            return;
+        }
+        let request = match broker_epoch {
+            None => ControllerRequest::BrokerRegistration { broker: me, incarnation_id },
+            Some(broker_epoch) => ControllerRequest::BrokerHeartbeat(Heartbeat {
+                broker: me,
+                broker_epoch,
+                current_metadata_offset: applied,
+                want_fence: !caught_up,
+                want_shut_down,
+            }),
+        };
+        let answer = call_controller(&shared, request, timeout).await;
+        let pause_ms = match answer {
+            Some(ControllerResponse::BrokerRegistration(Ok(epoch))) => {
+                shared.kraft().broker_epoch = Some(epoch);
+                failures = 0;
+                0
+            }
+            Some(ControllerResponse::BrokerHeartbeat(Ok(reply))) => {
+                failures = 0;
+                if want_shut_down && reply.should_shut_down {
+                    shared.kraft().shutdown_approved.send_replace(true);
+                    continue;
+                }
+                if want_shut_down {
+                    pending_shutdown_replies += 1;
+                    if pending_shutdown_replies == 1 {
+                        PENDING_SHUTDOWN_HEARTBEAT_MS
+                    } else {
+                        config.heartbeat_interval_ms
+                    }
+                } else {
+                    if caught_up && !reply.is_fenced {
+                        shared.kraft().running.send_replace(true);
+                    }
+                    next_heartbeat_ms(&config, &mut caught_up, reply)
+                }
+            }
+            _ => {
+                failures += 1;
+                backoff_ms(&config, failures)
+            }
+        };
+        // A shutdown request is sent at once (`beginControlledShutdown`).
+        tokio::select! {
+            biased;
+            _ = closing.wait_for(|c| *c) => {}
+            _ = requested.wait_for(|r| *r), if !want_shut_down => {}
+            _ = sleep(Duration::from_millis(pause_ms)) => {}
+        }
+    }
+}
+
+/// Waits until the broker may accept connections: at once in ZooKeeper mode, once
+/// first unfenced in KRaft mode.
+pub async fn until_running(shared: &SharedBroker) {
+    if shared.config.kraft.is_none() {
+        return;
+    }
+    let mut running = shared.kraft().running.subscribe();
+    let _ = running.wait_for(|r| *r).await;
+}
+
+/// When to heartbeat next: soon while starting, then every interval; the broker asks
+/// to be unfenced once the controller says it has caught up.
+fn next_heartbeat_ms(config: &KraftBrokerConfig, caught_up: &mut bool, reply: HeartbeatReply) -> u64 {
+    if !*caught_up {
+        *caught_up = reply.is_caught_up;
+        return STARTING_HEARTBEAT_MS;
+    }
+    config.heartbeat_interval_ms
+}
+
+/// The pause after `failures` failed calls in a row.
+fn backoff_ms(config: &KraftBrokerConfig, failures: u32) -> u64 {
+    let exponent = failures.saturating_sub(1).min(20);
+    (RETRY_BACKOFF_BASE_MS << exponent).min(config.session_timeout_ms)
+}
+
+/// How long the channel waits before it tries again when it knows no active controller
+/// or the one it tried refused (`NodeToControllerRequestThread.doWork`'s 100 ms poll).
+const NO_CONTROLLER_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Sends a request to the active controller the way Kafka's
+/// `NodeToControllerChannelManager` does: to the quorum leader the observer knows, again
+/// to the next one known when the connection fails or the controller answers
+/// NOT_CONTROLLER, until `retry_timeout` after the first attempt. `None` when no answer
+/// came in that time.
+async fn call_controller(
+    shared: &SharedBroker,
+    request: ControllerRequest,
+    retry_timeout: Duration,
+) -> Option<ControllerResponse> {
+    let deadline = Instant::now() + retry_timeout;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        let controller = shared.kraft().controller;
+        let Some(controller) = controller else {
+            sleep(NO_CONTROLLER_BACKOFF.min(deadline - now)).await;
+            continue;
+        };
+        let addr = Addr::new(&NodeName::of_kraft_node(controller).to_string());
+        let connection = shared.net.connect(&addr);
+        let answer = connection.call(Request::Controller(request.clone()), deadline - now).await;
+        connection.close();
+        match answer {
+            Ok(Response::Controller(response)) if !response.is_not_controller() => return Some(response),
+            Err(NetError::Timeout) => return None,
+            _ => sleep(NO_CONTROLLER_BACKOFF.min(deadline.saturating_duration_since(Instant::now()))).await,
+        }
+    }
+}
+
+/// Sends a leader's ISR change to the active controller (`AlterPartitionManager`) and
+/// returns the partition's state after it, or `None` if it was refused or unanswered.
+pub async fn alter_partition(
+    shared: &SharedBroker,
+    tp: &TopicPartition,
+    leader_epoch: u32,
+    partition_epoch: u64,
+    new_isr: Vec<BrokerId>,
+) -> Option<PartitionState> {
+    let request = {
+        let view = shared.kraft();
+        let topic_id = view.image.topic_id(&tp.topic)?;
+        AlterPartition {
+            broker: shared.id(),
+            broker_epoch: view.broker_epoch?,
+            topic_id,
+            partition: tp.partition,
+            leader_epoch,
+            partition_epoch,
+            new_isr: new_isr.into_iter().map(|b| (b, None)).collect(),
+            leader_recovery: LeaderRecoveryState::Recovered,
+        }
+    };
+    let timeout = Duration::from_millis(shared.config.inter_broker_timeout_ms);
+    match call_controller(shared, ControllerRequest::AlterPartition(request), timeout).await? {
+        ControllerResponse::AlterPartition(Ok(registration)) => Some(PartitionState {
+            tp: tp.clone(),
+            leader: registration.leader,
+            leader_epoch: registration.leader_epoch,
+            isr: registration.isr,
+            replicas: registration.replicas,
+            partition_epoch: registration.partition_epoch,
+        }),
+        ControllerResponse::AlterPartition(Err(error)) => {
+            tracing::debug!(%tp, ?error, "AlterPartition refused");
+            None
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,128 @@
+//! The KRaft part of `[cluster]` and `[cluster.config]`: `metadata`, `controllers`,
+//! `pre_vote`, and the quorum, heartbeat and ELR settings, under Kafka's names and with
+//! its defaults and checks.
+
+use super::fields::Notes;
+use super::model::BrokerSettings;
+use super::raw::Table;
+use super::span::Res;
+use super::values::choice;
+use crate::profile::{KafkaVersion, Profile};
+use crate::protocol::MetadataMode;
+
+/// The metadata modes by their scenario names.
+pub(super) const METADATA_MODES: [(&str, MetadataMode); 2] =
+    [("zookeeper", MetadataMode::Zookeeper), ("kraft", MetadataMode::Kraft)];
+
+/// KRaft was declared production-ready in 3.3 (KIP-833); kafkasim models it from there.
+pub(super) const FIRST_KRAFT_RELEASE: KafkaVersion = KafkaVersion::new(3, 3, 0);
+
+/// The controller quorum sizes a scenario may ask for: an odd number, so that a majority
+/// survives the loss of the others (1 has no fault tolerance, 5 tolerates two).
+const CONTROLLER_COUNTS: [u32; 3] = [1, 3, 5];
+
+/// `[cluster]`'s `metadata`, `controllers` and `pre_vote`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Quorum {
+    pub metadata: MetadataMode,
+    pub controllers: u32,
+    pub pre_vote: bool,
+}
+
+/// Reads `metadata`, `controllers` and `pre_vote` from `[cluster]` (absent: ZooKeeper).
+/// The quorum keys in a ZooKeeper cluster have no effect, as the KRaft settings of a
+/// ZooKeeper-mode Kafka broker have none: each gets a note, so that
+/// `compare --vary metadata=zookeeper,kraft` runs one file both ways.
+pub(super) fn quorum(t: Option<&Table>, profile: &Profile, notes: &mut Notes) -> Res<Quorum> {
+    let zookeeper = Quorum { metadata: MetadataMode::Zookeeper, controllers: 0, pre_vote: false };
+    let Some(t) = t else { return Ok(zookeeper) };
+    let metadata = match t.opt_string("metadata", "a string")? {
+        Some(sp) => {
+            let mode = choice(&sp, &METADATA_MODES)?;
+            if mode == MetadataMode::Kraft && profile.version < FIRST_KRAFT_RELEASE {
+                return Err(sp.pos.issue(format!(
+                    "KRaft is modelled from Kafka {FIRST_KRAFT_RELEASE} (KIP-833 made it production-ready), \
+                     but kafka_version is {}; expected kafka_version \"{FIRST_KRAFT_RELEASE}\" or later, or \
+                     metadata = \"zookeeper\"",
+                    profile.version
+                )));
+            }
+            mode
+        }
+        None => MetadataMode::Zookeeper,
+    };
+    let controllers = t.opt_u32("controllers")?;
+    let pre_vote = t.opt_bool("pre_vote")?;
+    if metadata == MetadataMode::Zookeeper {
+        for pos in controllers.iter().map(|c| &c.pos).chain(pre_vote.iter().map(|p| &p.pos)) {
+            notes.add(pos, "no effect: the cluster keeps its metadata in ZooKeeper (metadata = \"zookeeper\")".into());
+        }
+        return Ok(zookeeper);
+    }
+    let controllers = match controllers {
+        Some(c) => {
+            c.check(|c| CONTROLLER_COUNTS.contains(&c), |c| format!("expected 1, 3 or 5 controllers, found {c}"))?.value
+        }
+        None => 3,
+    };
+    Ok(Quorum { metadata, controllers, pre_vote: pre_vote.is_some_and(|p| p.value) })
+}
+
+/// The `[cluster.config]` keys only a KRaft cluster has.
+const KRAFT_KEYS: [&str; 7] = [
+    "broker.heartbeat.interval.ms",
+    "broker.session.timeout.ms",
+    "controller.quorum.election.timeout.ms",
+    "controller.quorum.fetch.timeout.ms",
+    "controller.quorum.election.backoff.max.ms",
+    "controller.quorum.request.timeout.ms",
+    "eligible.leader.replicas.enable",
+];
+
+/// The `[cluster.config]` keys only a ZooKeeper cluster has.
+const ZOOKEEPER_KEYS: [&str; 1] = ["zookeeper.session.timeout.ms"];
+
+/// Notes each `[cluster.config]` key the cluster's metadata mode has no use for: Kafka
+/// accepts it and nothing reads it.
+pub(super) fn note_other_mode_keys(t: &Table, metadata: MetadataMode, notes: &mut Notes) {
+    let (foreign, mode) = match metadata {
+        MetadataMode::Zookeeper => (&KRAFT_KEYS[..], "ZooKeeper"),
+        MetadataMode::Kraft => (&ZOOKEEPER_KEYS[..], "KRaft"),
+    };
+    for key in foreign {
+        if let Some(node) = t.get(key) {
+            notes.add(&node.pos, format!("no effect in a {mode} cluster"));
+        }
+    }
+}
+
+/// Reads the KRaft keys of `[cluster.config]` into `settings` (defaults kept when absent).
+pub(super) fn settings(t: &Table, settings: &mut BrokerSettings) -> Res<()> {
+    let at_least_1 = |key: &str, default: u64| -> Res<u64> {
+        Ok(super::fields::opt_u64_min(t, key, 1)?.map_or(default, |v| v.value))
+    };
+    settings.broker_heartbeat_interval_ms =
+        at_least_1("broker.heartbeat.interval.ms", settings.broker_heartbeat_interval_ms)?;
+    let session = super::fields::opt_u64_min(t, "broker.session.timeout.ms", 1)?;
+    if let Some(s) = &session {
+        if s.value <= settings.broker_heartbeat_interval_ms {
+            return Err(s.pos.issue(format!(
+                "broker.session.timeout.ms {} is not longer than broker.heartbeat.interval.ms {}: every broker \
+                 would be fenced between two heartbeats; expected more than {}",
+                s.value, settings.broker_heartbeat_interval_ms, settings.broker_heartbeat_interval_ms
+            )));
+        }
+    }
+    settings.broker_session_timeout_ms = session.map_or(settings.broker_session_timeout_ms, |v| v.value);
+    settings.controller_quorum_election_timeout_ms =
+        at_least_1("controller.quorum.election.timeout.ms", settings.controller_quorum_election_timeout_ms)?;
+    settings.controller_quorum_fetch_timeout_ms =
+        at_least_1("controller.quorum.fetch.timeout.ms", settings.controller_quorum_fetch_timeout_ms)?;
+    settings.controller_quorum_election_backoff_max_ms =
+        at_least_1("controller.quorum.election.backoff.max.ms", settings.controller_quorum_election_backoff_max_ms)?;
+    settings.controller_quorum_request_timeout_ms =
+        at_least_1("controller.quorum.request.timeout.ms", settings.controller_quorum_request_timeout_ms)?;
+    settings.eligible_leader_replicas_enable =
+        t.bool_or("eligible.leader.replicas.enable", settings.eligible_leader_replicas_enable)?;
+    Ok(())
+}

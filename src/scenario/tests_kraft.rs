@@ -1,0 +1,103 @@
+//! KRaft's scenario keys: `metadata`, `controllers`, `pre_vote`, the quorum and
+//! heartbeat settings, and the controller targets; each refused where it has no meaning.
+
+use std::path::Path;
+
+use super::*;
+use crate::protocol::MetadataMode;
+
+fn scenario(text: &str) -> Scenario {
+    parse(text, Path::new("scenarios/k.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn err(text: &str) -> String {
+    match parse(text, Path::new("scenarios/k.toml")) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const BASE: &str = "seeds = [1]\nduration = \"20s\"\n";
+
+fn kraft(rest: &str) -> String {
+    format!("{BASE}[cluster]\nmetadata = \"kraft\"\n{rest}")
+}
+
+#[test]
+fn kraft_runs_three_controllers_with_kafka_defaults_and_zookeeper_stays_the_default() {
+    let s = scenario(&kraft(""));
+    assert_eq!((s.cluster.metadata, s.cluster.controllers, s.cluster.pre_vote), (MetadataMode::Kraft, 3, false));
+    let c = &s.cluster.config;
+    assert_eq!((c.broker_heartbeat_interval_ms, c.broker_session_timeout_ms), (2_000, 9_000));
+    assert_eq!((c.controller_quorum_election_timeout_ms, c.controller_quorum_fetch_timeout_ms), (1_000, 2_000));
+    assert!(!c.eligible_leader_replicas_enable);
+    let zk = scenario(BASE);
+    assert_eq!((zk.cluster.metadata, zk.cluster.controllers), (MetadataMode::Zookeeper, 0));
+    let set = scenario(&kraft(
+        "controllers = 5\npre_vote = true\n[cluster.config]\n\"broker.session.timeout.ms\" = 3000\n\
+         \"eligible.leader.replicas.enable\" = true\n",
+    ));
+    assert_eq!((set.cluster.controllers, set.cluster.pre_vote), (5, true));
+    assert_eq!(set.cluster.config.broker_session_timeout_ms, 3_000);
+    assert!(set.cluster.config.eligible_leader_replicas_enable);
+}
+
+#[test]
+fn bad_quorum_settings_are_refused_and_the_other_mode_s_settings_noted() {
+    assert_eq!(
+        err(&kraft("controllers = 2\n")),
+        "scenarios/k.toml:5:15: `cluster.controllers`: expected 1, 3 or 5 controllers, found 2"
+    );
+    assert!(err(&kraft(
+        "[cluster.config]\n\"broker.heartbeat.interval.ms\" = 3000\n\"broker.session.timeout.ms\" = 3000\n"
+    ))
+    .contains("broker.session.timeout.ms 3000 is not longer than broker.heartbeat.interval.ms 3000"));
+    assert!(err(&format!("kafka_version = \"3.2\"\n{}", kraft("")))
+        .contains("KRaft is modelled from Kafka 3.3 (KIP-833 made it production-ready), but kafka_version is 3.2"));
+    assert!(err(&format!("{BASE}[cluster]\nmetadata = \"raft\"\n"))
+        .contains("expected \"zookeeper\" or \"kraft\", found \"raft\""));
+    // Settings of the other mode have no effect, as in Kafka, and say so: one file can
+    // be run both ways (`compare --vary metadata=zookeeper,kraft`).
+    let zk = scenario(&format!(
+        "{BASE}[cluster]\ncontrollers = 3\n[cluster.config]\n\"broker.session.timeout.ms\" = 3000\n"
+    ));
+    assert_eq!(zk.cluster.metadata, MetadataMode::Zookeeper);
+    assert_eq!(
+        zk.notes,
+        [
+            "line 4, `cluster.controllers`: no effect: the cluster keeps its metadata in ZooKeeper (metadata = \"zookeeper\")",
+            "line 6, `cluster.config.broker.session.timeout.ms`: no effect in a ZooKeeper cluster"
+        ]
+    );
+    let k = scenario(&format!(
+        "{}[cluster.config]\n\"zookeeper.session.timeout.ms\" = 3000\n[metastore]\ntickTime = 500\n",
+        kraft("")
+    ));
+    assert_eq!(
+        k.notes,
+        [
+            "line 6, `cluster.config.zookeeper.session.timeout.ms`: no effect in a KRaft cluster",
+            "line 7, `metastore`: no effect: a KRaft cluster runs no ZooKeeper"
+        ]
+    );
+}
+
+#[test]
+fn controller_targets_exist_only_in_kraft_and_the_metastore_only_in_zookeeper() {
+    let fault = |target: &str, kind: &str| {
+        format!("[[faults]]\nat = \"1s\"\nkind = \"{kind}\"\ntarget = \"{target}\"\nduration = \"1s\"\n")
+    };
+    for target in
+        ["the active controller", "a controller", "a majority of controllers", "all controllers", "controller-3"]
+    {
+        let s = scenario(&format!("{}{}", kraft(""), fault(target, "crash")));
+        assert_eq!(s.faults.len(), 1, "{target}");
+        assert!(err(&format!("{BASE}{}", fault(target, "crash"))).contains("expected"), "{target}");
+    }
+    assert!(err(&format!("{}{}", kraft(""), fault("controller-4", "crash")))
+        .contains("controller-4 does not exist: there are 3, controller-1 to controller-3"));
+    assert!(err(&format!("{}{}", kraft(""), fault("metastore", "crash")))
+        .contains("the metastore (ZooKeeper) does not run in a KRaft cluster"));
+    assert!(err(&format!("{}{}", kraft(""), fault("the active controller", "stop")))
+        .contains("a \"stop\" fault shuts a broker down cleanly"));
+}
