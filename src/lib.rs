@@ -5,7 +5,8 @@
 //! the code does today; there is no import cycle between modules, nor between the files
 //! of one module):
 //!
-//! - [`protocol`]   request/response types, ids, Kafka error codes, node and partition
+//! - [`protocol`]   request/response types (KRaft's quorum messages and metadata records
+//!   among them, in `protocol::kraft`), ids, Kafka error codes, node and partition
 //!   names, and the settings a scenario and the nodes both name: topic assignments,
 //!   truncation mode, offset reset (nothing).
 //! - [`fault`]      the fault kinds: the one list the scenario parser, the nemesis, the
@@ -33,7 +34,9 @@
 //!   propagation (protocol, sim, metastore, history, plant).
 //! - [`broker`]     partition logs, replication (LEO, HW, ISR, leader epochs), follower
 //!   fetching and truncation, produce purgatory, group coordinator; runs the controller
-//!   (protocol, sim, metastore, controller, history, plant).
+//!   in ZooKeeper mode, and in KRaft mode replicates the metadata log as an observer and
+//!   keeps its session with the active controller (protocol, sim, metastore, controller,
+//!   raft, kraft, history, plant).
 //! - [`client`]     producer and consumer (protocol, sim).
 //! - [`check`]      pure checkers `&History -> Vec<Anomaly>`, and the causes of
 //!   `no-progress` (history, protocol, units).
