@@ -11,7 +11,7 @@
 
 use super::{BrokerConfig, SharedBroker};
 use crate::history::Event;
-use crate::kraft::transport::{Answer, QuorumTransport};
+use crate::kraft::transport::QuorumTransport;
 use crate::protocol::kraft::{
     AlterPartition, ControllerRequest, ControllerResponse, Heartbeat, HeartbeatReply, LeaderRecoveryState, Payload,
 };
@@ -120,13 +120,7 @@ pub async fn run_metadata_observer(shared: SharedBroker, config: KraftBrokerConf
         let wake = started + Duration::from_millis(node.next_deadline_ms().min(now_ms() + 60_000));
         let out = tokio::select! {
             biased;
-            Some(answer) = answers.recv() => match answer {
-                Answer::Message(from, message) => node.handle(from, message, now_ms(), &mut rng),
-                Answer::Failed(to) => {
-                    node.request_failed(to, now_ms());
-                    Vec::new()
-                }
-            },
+            Some(answer) = answers.recv() => answer.deliver(&mut node, now_ms(), &mut rng),
             _ = sleep_until(wake) => node.tick(now_ms(), &mut rng),
         };
         transport.send(out);

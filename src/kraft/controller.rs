@@ -150,11 +150,7 @@ impl Controller {
 
     fn step(&mut self, step: Step, now_ms: u64, rng: &mut GlobalRng) {
         let out = match step {
-            Step::Answer(Answer::Message(from, message)) => self.node.handle(from, message, now_ms, rng),
-            Step::Answer(Answer::Failed(to)) => {
-                self.node.request_failed(to, now_ms);
-                Vec::new()
-            }
+            Step::Answer(answer) => answer.deliver(&mut self.node, now_ms, rng),
             Step::Tick => self.node.tick(now_ms, rng),
             Step::Request(incoming) => {
                 let (request, responder) = incoming.into_parts();

@@ -7,12 +7,12 @@
 //! Kafka's `KafkaNetworkChannel` and `RaftRequest.Inbound/Outbound` do the same: the
 //! Raft client sees messages, the channel sees connections and correlation ids.
 //!
-//! [`QuorumNode`]: crate::raft::QuorumNode
 
 use crate::protocol::kraft::{ControllerRequest, ControllerResponse, MetadataRecord, QuorumMessage};
 use crate::protocol::{NodeId, NodeName, Request, Response};
-use crate::raft::Outbound;
+use crate::raft::{Outbound, QuorumNode};
 use crate::sim::net::{Addr, Connection, NetError, NodeNet, Responder};
+use rand::Rng;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -23,6 +23,24 @@ pub enum Answer {
     Message(NodeId, QuorumMessage<MetadataRecord>),
     /// The connection to the peer was refused or reset before an answer came.
     Failed(NodeId),
+}
+
+impl Answer {
+    /// Hands what came back to `node` and returns what it sends in turn.
+    pub fn deliver(
+        self,
+        node: &mut QuorumNode<MetadataRecord>,
+        now_ms: u64,
+        rng: &mut impl Rng,
+    ) -> Vec<Outbound<MetadataRecord>> {
+        match self {
+            Answer::Message(from, message) => node.handle(from, message, now_ms, rng),
+            Answer::Failed(to) => {
+                node.request_failed(to, now_ms);
+                Vec::new()
+            }
+        }
+    }
 }
 
 /// Moves one quorum node's messages.
