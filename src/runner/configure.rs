@@ -11,6 +11,7 @@ use crate::client::group::GroupConfig;
 use crate::client::producer::ProducerConfig;
 use crate::controller::AutoRebalance;
 use crate::kraft::ControllerSettings;
+use crate::profile::KafkaVersion;
 use crate::protocol::{
     broker_names, BrokerId, MetadataMode, NodeId, NodeName, RetentionConfig, TopicAssignment, METASTORE,
 };
@@ -142,9 +143,10 @@ pub(super) fn controller_config(scenario: &Scenario, topics: &[TopicAssignment])
         broker_session_timeout_ms: c.broker_session_timeout_ms,
         replication: ReplicationSettings {
             eligible_leader_replicas: c.eligible_leader_replicas_enable,
-            // Metadata versions from 3.6 no longer bump the leader epoch on an ISR
-            // shrink (KAFKA-15021); kafkasim's KRaft runs at 3.6 or later behaviour.
-            bump_leader_epoch_on_isr_shrink: false,
+            // The cluster runs its release's metadata version; from 3.6-IV0 an ISR
+            // shrink no longer bumps the leader epoch
+            // (MetadataVersion.isLeaderEpochBumpRequiredOnIsrShrink, KAFKA-15021).
+            bump_leader_epoch_on_isr_shrink: scenario.profile.version < KafkaVersion::new(3, 6, 0),
         },
         default_topic: TopicPolicy {
             min_insync_replicas: c.min_insync_replicas as usize,

@@ -6,6 +6,7 @@
 use crate::profile::Switch;
 use crate::protocol::MetadataMode;
 
+use super::kraft::METADATA_MODES;
 use super::model::Scenario;
 use super::model_clients::{ConsumerSpec, ProducerSpec};
 use super::validate::{FOLLOWER_RESTARTS, TRUNCATION_MODES, UNKNOWN_PRODUCER_SEQUENCES};
@@ -99,6 +100,12 @@ fn values_of(s: &Scenario, switch: Switch) -> Vec<String> {
         // A KRaft cluster has no ZooKeeper session.
         Switch::ZookeeperSessionTimeout if c.metadata == MetadataMode::Kraft => Vec::new(),
         Switch::ZookeeperSessionTimeout => vec![c.config.zookeeper_session_timeout_ms.to_string()],
+        Switch::Metadata => vec![spelling(&METADATA_MODES, c.metadata)],
+        // A ZooKeeper cluster has no controller quorum and no ELR.
+        Switch::PreVote | Switch::EligibleLeaderReplicas if c.metadata == MetadataMode::Zookeeper => Vec::new(),
+        Switch::PreVote => vec![c.pre_vote.to_string()],
+        Switch::EligibleLeaderReplicas => vec![c.config.eligible_leader_replicas_enable.to_string()],
+        Switch::LingerMs => producers(&|p| p.config.linger_ms.to_string()),
         Switch::Acks => producers(&|p| spelling(&ACKS, p.config.acks)),
         Switch::EnableIdempotence => producers(&|p| p.config.enable_idempotence.to_string()),
         Switch::Retries => producers(&|p| p.config.retries.to_string()),

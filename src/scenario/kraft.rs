@@ -2,12 +2,12 @@
 //! `pre_vote`, and the quorum, heartbeat and ELR settings, under Kafka's names and with
 //! its defaults and checks.
 
-use super::fields::Notes;
+use super::fields::{profile_bool, profile_choice, Notes};
 use super::model::BrokerSettings;
 use super::raw::Table;
 use super::span::Res;
 use super::values::choice;
-use crate::profile::{KafkaVersion, Profile};
+use crate::profile::{KafkaVersion, Profile, Switch};
 use crate::protocol::MetadataMode;
 
 /// The metadata modes by their scenario names.
@@ -17,9 +17,15 @@ pub(super) const METADATA_MODES: [(&str, MetadataMode); 2] =
 /// KRaft was declared production-ready in 3.3 (KIP-833); kafkasim models it from there.
 pub(super) const FIRST_KRAFT_RELEASE: KafkaVersion = KafkaVersion::new(3, 3, 0);
 
+/// The first release without a ZooKeeper mode (KIP-500): 3.9 is the last one with it.
+const FIRST_KRAFT_ONLY_RELEASE: KafkaVersion = KafkaVersion::new(4, 0, 0);
+
 /// The controller quorum sizes a scenario may ask for: an odd number, so that a majority
 /// survives the loss of the others (1 has no fault tolerance, 5 tolerates two).
 const CONTROLLER_COUNTS: [u32; 3] = [1, 3, 5];
+
+/// Three controllers, as Kafka's documentation recommends for production.
+const DEFAULT_CONTROLLERS: u32 = 3;
 
 /// `[cluster]`'s `metadata`, `controllers` and `pre_vote`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,13 +35,19 @@ pub(super) struct Quorum {
     pub pre_vote: bool,
 }
 
-/// Reads `metadata`, `controllers` and `pre_vote` from `[cluster]` (absent: ZooKeeper).
-/// The quorum keys in a ZooKeeper cluster have no effect, as the KRaft settings of a
-/// ZooKeeper-mode Kafka broker have none: each gets a note, so that
-/// `compare --vary metadata=zookeeper,kraft` runs one file both ways.
+/// Reads `metadata`, `controllers` and `pre_vote` from `[cluster]` (absent: the
+/// release's metadata mode and pre-vote rule). The quorum keys in a ZooKeeper cluster
+/// have no effect, as the KRaft settings of a ZooKeeper-mode Kafka broker have none: each
+/// gets a note, so that `compare --vary metadata=zookeeper,kraft` runs one file both ways.
 pub(super) fn quorum(t: Option<&Table>, profile: &Profile, notes: &mut Notes) -> Res<Quorum> {
     let zookeeper = Quorum { metadata: MetadataMode::Zookeeper, controllers: 0, pre_vote: false };
-    let Some(t) = t else { return Ok(zookeeper) };
+    let default_metadata = profile_choice(profile, Switch::Metadata, &METADATA_MODES);
+    let default_pre_vote = profile_bool(profile, Switch::PreVote);
+    let default_quorum = |metadata| match metadata {
+        MetadataMode::Zookeeper => zookeeper,
+        MetadataMode::Kraft => Quorum { metadata, controllers: DEFAULT_CONTROLLERS, pre_vote: default_pre_vote },
+    };
+    let Some(t) = t else { return Ok(default_quorum(default_metadata)) };
     let metadata = match t.opt_string("metadata", "a string")? {
         Some(sp) => {
             let mode = choice(&sp, &METADATA_MODES)?;
@@ -47,9 +59,16 @@ pub(super) fn quorum(t: Option<&Table>, profile: &Profile, notes: &mut Notes) ->
                     profile.version
                 )));
             }
+            if mode == MetadataMode::Zookeeper && profile.version >= FIRST_KRAFT_ONLY_RELEASE {
+                return Err(sp.pos.issue(format!(
+                    "Kafka {} has no ZooKeeper mode (4.0 removed it, KIP-500); expected metadata = \"kraft\", \
+                     or kafka_version \"3.9\" or earlier",
+                    profile.version
+                )));
+            }
             mode
         }
-        None => MetadataMode::Zookeeper,
+        None => default_metadata,
     };
     let controllers = t.opt_u32("controllers")?;
     let pre_vote = t.opt_bool("pre_vote")?;
@@ -63,9 +82,9 @@ pub(super) fn quorum(t: Option<&Table>, profile: &Profile, notes: &mut Notes) ->
         Some(c) => {
             c.check(|c| CONTROLLER_COUNTS.contains(&c), |c| format!("expected 1, 3 or 5 controllers, found {c}"))?.value
         }
-        None => 3,
+        None => DEFAULT_CONTROLLERS,
     };
-    Ok(Quorum { metadata, controllers, pre_vote: pre_vote.is_some_and(|p| p.value) })
+    Ok(Quorum { metadata, controllers, pre_vote: pre_vote.map_or(default_pre_vote, |p| p.value) })
 }
 
 /// The `[cluster.config]` keys only a KRaft cluster has.

@@ -336,7 +336,7 @@ pub struct BrokerSettings {
     /// KRaft: `controller.quorum.request.timeout.ms` (default 2000).
     pub controller_quorum_request_timeout_ms: u64,
     /// KRaft: `eligible.leader.replicas.enable`, KIP-966's eligible leader replicas
-    /// (default false, as in 3.9 and 4.0).
+    /// (default false; true from Kafka 4.1, which turns the feature on in new clusters).
     pub eligible_leader_replicas_enable: bool,
 }
 

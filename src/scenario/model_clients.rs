@@ -68,7 +68,8 @@ pub struct ProducerSettings {
     pub delivery_timeout_ms: u64,
     /// `batch.size`: the most bytes per partition batch (default 16384).
     pub batch_size: u64,
-    /// `linger.ms`: how long a batch waits for more records, in milliseconds (default 0).
+    /// `linger.ms`: how long a batch waits for more records, in milliseconds (default 0;
+    /// 5 from Kafka 4.0, KIP-1030).
     pub linger_ms: u64,
     /// `max.in.flight.requests.per.connection`: unanswered requests per connection (default 5).
     pub max_in_flight_requests_per_connection: u32,

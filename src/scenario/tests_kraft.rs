@@ -101,3 +101,34 @@ fn controller_targets_exist_only_in_kraft_and_the_metastore_only_in_zookeeper() 
     assert!(err(&format!("{}{}", kraft(""), fault("the active controller", "stop")))
         .contains("a \"stop\" fault shuts a broker down cleanly"));
 }
+
+#[test]
+fn the_4x_profiles_run_kraft_with_pre_vote_and_4_1_turns_elr_on() {
+    let quorum = |version: &str, cluster: &str| {
+        let s = scenario(&format!(
+            "kafka_version = \"{version}\"\n{BASE}{cluster}[[producers]]\ntopic = \"t\"\nrate_per_sec = 1\n[[topics]]\nname = \"t\"\n"
+        ));
+        let c = &s.cluster;
+        (
+            c.metadata,
+            c.controllers,
+            c.pre_vote,
+            c.config.eligible_leader_replicas_enable,
+            s.producers[0].config.linger_ms,
+        )
+    };
+    assert_eq!(quorum("3.9", ""), (MetadataMode::Zookeeper, 0, false, false, 0));
+    assert_eq!(quorum("3.9", "[cluster]\nmetadata = \"kraft\"\n"), (MetadataMode::Kraft, 3, false, false, 0));
+    assert_eq!(quorum("4.0", ""), (MetadataMode::Kraft, 3, true, false, 5));
+    assert_eq!(quorum("4.1", "[cluster]\nbrokers = 3\n"), (MetadataMode::Kraft, 3, true, true, 5));
+    // A release's default gives way to the file, as every switch does.
+    assert_eq!(
+        quorum("4.1", "[cluster]\npre_vote = false\n[cluster.config]\n\"eligible.leader.replicas.enable\" = false\n"),
+        (MetadataMode::Kraft, 3, false, false, 5)
+    );
+    assert_eq!(
+        err(&format!("kafka_version = \"4.0\"\n{BASE}[cluster]\nmetadata = \"zookeeper\"\n")),
+        "scenarios/k.toml:5:12: `cluster.metadata`: Kafka 4.0 has no ZooKeeper mode (4.0 removed it, KIP-500); \
+         expected metadata = \"kraft\", or kafka_version \"3.9\" or earlier"
+    );
+}

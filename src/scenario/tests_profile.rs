@@ -65,16 +65,17 @@ fn an_unmodelled_release_is_an_error_at_its_position() {
     let e =
         parse("seeds = [1]\nkafka_version = \"9.1\"\nduration = \"1s\"\n", Path::new("scenarios/x.toml")).unwrap_err();
     assert_eq!((e.line, e.field.as_deref()), (2, Some("kafka_version")));
-    assert!(e.to_string().contains("Kafka 9.1 is not modelled; expected a release from 0.8 to 3.9"), "{e}");
+    assert!(e.to_string().contains("Kafka 9.1 is not modelled; expected a release from 0.8 to 4.1"), "{e}");
     let e =
         parse("seeds = [1]\nkafka_version = \"two\"\nduration = \"1s\"\n", Path::new("scenarios/x.toml")).unwrap_err();
     assert!(e.to_string().contains("expected a Kafka release such as \"2.4\""), "{e}");
 }
 
-/// A scenario with every kind of entry a switch lives in, under `version`.
-fn every_switch_under(version: crate::profile::KafkaVersion) -> Scenario {
+/// A scenario with every kind of entry a switch lives in, under `version`; `cluster` is
+/// its `[cluster]` table, if any.
+fn every_switch_under(version: crate::profile::KafkaVersion, cluster: &str) -> Scenario {
     ok(&format!(
-        "kafka_version = \"{version}\"\nseeds = [1]\nduration = \"1s\"\n[[topics]]\nname = \"t\"\n\
+        "kafka_version = \"{version}\"\nseeds = [1]\nduration = \"1s\"\n{cluster}[[topics]]\nname = \"t\"\n\
          [[producers]]\ntopic = \"t\"\nrate_per_sec = 1\n[[consumers]]\ntopic = \"t\"\nmode = \"subscribe\"\n\
          group = \"g\"\n"
     ))
@@ -82,9 +83,16 @@ fn every_switch_under(version: crate::profile::KafkaVersion) -> Scenario {
 
 #[test]
 fn every_change_in_the_table_takes_effect_in_its_release_and_not_before() {
+    use crate::profile::Switch;
     for change in crate::profile::CHANGES {
+        // The quorum's switches mean something in a KRaft cluster only, which the release
+        // before theirs (3.9) runs when the file asks for it.
+        let cluster = match change.switch {
+            Switch::PreVote | Switch::EligibleLeaderReplicas => "[cluster]\nmetadata = \"kraft\"\n",
+            _ => "",
+        };
         let value = |version| {
-            let settings = switch_settings(&every_switch_under(version));
+            let settings = switch_settings(&every_switch_under(version, cluster));
             let setting = settings.into_iter().find(|s| s.switch == change.switch).unwrap();
             assert!(!setting.overridden(), "{change:?}: nothing is set, so the release's default is in force");
             setting.values
@@ -101,15 +109,14 @@ fn every_change_in_the_table_takes_effect_in_its_release_and_not_before() {
 
 #[test]
 fn the_effective_settings_name_what_the_file_changed() {
-    let s = under(
-        "2.0",
-        "[cluster]\nfollower_restart = \"every-leader-epoch\"",
-        "[producers.config]\nacks = \"all\"",
-    );
+    let s = under("2.0", "[cluster]\nfollower_restart = \"every-leader-epoch\"", "[producers.config]\nacks = \"all\"");
     let lines = render_switch_settings(&s).join("\n");
     assert!(lines.starts_with("Kafka 2.0 behaviour"), "{lines}");
     assert!(lines.contains("[cluster] truncation = leader-epoch\n"), "{lines}");
-    assert!(lines.contains("[cluster] follower_restart = every-leader-epoch (set; 2.0's default is leader-change)"), "{lines}");
+    assert!(
+        lines.contains("[cluster] follower_restart = every-leader-epoch (set; 2.0's default is leader-change)"),
+        "{lines}"
+    );
     assert!(lines.contains("[producers.config] acks = all (set; 2.0's default is 1)"), "{lines}");
     // No consumers: the consumer switches are not listed.
     assert!(!lines.contains("sticky_assignor"), "{lines}");
@@ -127,14 +134,21 @@ fn release_switches_are_read_from_the_file_by_their_keys() {
     assert!(!s.cluster.caught_up_at_leader_log_end);
     let p = &s.producers[0];
     assert_eq!((p.partitioner, p.idempotent_epoch_bump), (crate::protocol::UnkeyedPartitioning::RoundRobin, false));
-    assert_eq!((p.config.partitioner_adaptive_partitioning_enable, p.config.partitioner_availability_timeout_ms), (false, 500));
+    assert_eq!(
+        (p.config.partitioner_adaptive_partitioning_enable, p.config.partitioner_availability_timeout_ms),
+        (false, 500)
+    );
     let e = parse(
         "seeds = [1]\nduration = \"1s\"\n[cluster]\nfollower_restart = \"sometimes\"\n",
         Path::new("scenarios/x.toml"),
     )
     .unwrap_err();
     assert_eq!((e.line, e.field.as_deref()), (4, Some("cluster.follower_restart")));
-    assert!(e.to_string().contains("expected \"leader-change\", \"leader-change-or-missed-epoch\" or \"every-leader-epoch\""), "{e}");
+    assert!(
+        e.to_string()
+            .contains("expected \"leader-change\", \"leader-change-or-missed-epoch\" or \"every-leader-epoch\""),
+        "{e}"
+    );
 }
 
 /// A scenario under `version` with one standalone consumer; `config` is its config table.

@@ -297,6 +297,7 @@ fn broker_defaults(profile: &Profile, brokers: u32) -> BrokerSettings {
         group_max_session_timeout_ms: profile_u64(profile, Switch::GroupMaxSessionTimeout),
         group_initial_rebalance_delay_ms: profile_u64(profile, Switch::GroupInitialRebalanceDelay),
         zookeeper_session_timeout_ms: profile_u64(profile, Switch::ZookeeperSessionTimeout),
+        eligible_leader_replicas_enable: profile_bool(profile, Switch::EligibleLeaderReplicas),
         ..BrokerSettings::default()
     }
 }

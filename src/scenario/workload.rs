@@ -146,7 +146,13 @@ fn producer_defaults(profile: &Profile) -> ProducerSettings {
     let release = ReleaseDefaults::of(profile);
     // Kafka 3.x's default idempotence needs acks = "all" (KIP-679).
     let enable_idempotence = release.enable_idempotence && release.acks == Acks::All;
-    ProducerSettings { acks: release.acks, retries: release.retries, enable_idempotence, ..ProducerSettings::default() }
+    ProducerSettings {
+        acks: release.acks,
+        retries: release.retries,
+        enable_idempotence,
+        linger_ms: release.linger_ms,
+        ..ProducerSettings::default()
+    }
 }
 
 /// The producer defaults that changed across releases.
@@ -154,6 +160,7 @@ struct ReleaseDefaults {
     acks: Acks,
     retries: u32,
     enable_idempotence: bool,
+    linger_ms: u64,
 }
 
 impl ReleaseDefaults {
@@ -163,6 +170,7 @@ impl ReleaseDefaults {
             acks: profile_choice(profile, Switch::Acks, &ACKS),
             retries,
             enable_idempotence: profile_bool(profile, Switch::EnableIdempotence),
+            linger_ms: profile_u64(profile, Switch::LingerMs),
         }
     }
 }
@@ -187,7 +195,7 @@ fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes) -> Res<Pro
     let acks = t.get("acks").map(acks).transpose()?;
     let retries = t.opt_u32("retries")?;
     let request_timeout_ms = t.u64_or("request.timeout.ms", d.request_timeout_ms)?;
-    let linger_ms = t.u64_or("linger.ms", d.linger_ms)?;
+    let linger_ms = t.u64_or("linger.ms", release.linger_ms)?;
     let in_flight = t.opt_u32("max.in.flight.requests.per.connection")?.map(|v| at_least(v, 1)).transpose()?;
     let idempotence = t.opt_bool("enable.idempotence")?;
 
