@@ -1,8 +1,11 @@
 //! KRaft mode end to end: the controller quorum over the simulated network and disks,
-//! brokers replicating the metadata log as observers, and the lesson
-//! `kraft-controller-failover` teaching what it says.
+//! brokers replicating the metadata log as observers, and the lessons
+//! `kraft-controller-failover` and `kip966-last-replica-standing` (with `-fixed`)
+//! teaching what they say.
 
-use crate::support::{describe, load, run};
+use crate::support::{describe, kinds, load, run};
+use kafkasim::check::AnomalyKind;
+use kafkasim::fault::FaultKind;
 use kafkasim::history::{ElectionReason, Event};
 use std::collections::BTreeSet;
 
@@ -53,4 +56,48 @@ fn a_kraft_run_is_deterministic_and_runs_no_metastore() {
     assert_eq!(first.trace_hash, second.trace_hash);
     assert_eq!(first.history, second.history);
     assert!(first.history.trace.iter().all(|e| &*e.node != "metastore"), "no ZooKeeper in a KRaft run");
+}
+
+/// The broker that lost power, and every leader orders-0 got after that.
+fn power_lost_broker_and_later_leaders(outcome: &kafkasim::runner::RunOutcome) -> (u32, Vec<Option<u32>>) {
+    let trace = &outcome.history.trace;
+    let (at, broker) = trace
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::Fault { kind: FaultKind::PowerLoss, targets, .. } => {
+                Some((e.time_ns, targets[0].trim_start_matches("broker-").parse::<u32>().unwrap()))
+            }
+            _ => None,
+        })
+        .expect("the leader loses power");
+    let leaders = trace
+        .iter()
+        .filter(|e| e.time_ns > at)
+        .filter_map(|e| match &e.event {
+            Event::LeaderElection { tp, leader, .. } if &**tp == "orders-0" => Some(*leader),
+            _ => None,
+        })
+        .collect();
+    (broker, leaders)
+}
+
+#[test]
+fn kip966_the_last_replica_standing_is_elected_again_in_4_0_and_an_eligible_follower_in_4_1() {
+    let old = load("kip966-last-replica-standing");
+    for &seed in &old.seeds {
+        let outcome = run(&old, seed);
+        assert!(kinds(&outcome).contains(&AnomalyKind::LostWrite), "{}", describe(&outcome));
+        let (lost_power, leaders) = power_lost_broker_and_later_leaders(&outcome);
+        // Fenced, then elected again from the ISR it never left, with an empty log.
+        assert_eq!(leaders.iter().flatten().next(), Some(&lost_power), "seed {seed}: {leaders:?}");
+    }
+    let fixed = load("kip966-last-replica-standing-fixed");
+    for &seed in &fixed.seeds {
+        let outcome = run(&fixed, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        let (lost_power, leaders) = power_lost_broker_and_later_leaders(&outcome);
+        // No leader until a follower from the ELR returns.
+        let first = leaders.iter().flatten().next();
+        assert!(first.is_some_and(|&l| l != lost_power), "seed {seed}: {leaders:?}");
+    }
 }

@@ -16,6 +16,7 @@ const MUSEUM: &[(&str, &str)] = &[
     ("kip279-clean-fast-failover", "kip279-clean-fast-failover-fixed"),
     ("kip360-unknown-producer", "kip360-unknown-producer-fixed"),
     ("kafka7164-missed-leader-epoch", "kafka7164-missed-leader-epoch-fixed"),
+    ("kip966-last-replica-standing", "kip966-last-replica-standing-fixed"),
 ];
 
 /// `name` as written, but under the release `version`.
@@ -73,7 +74,8 @@ fn every_museum_entry_shows_its_bug_in_the_old_release_and_not_in_the_new() {
         for &seed in &fixed.seeds {
             let outcome = run(&fixed, seed);
             assert_eq!(outcome.verdict(&fixed).status(), Status::Pass, "{}", describe(&outcome));
-            let unexplained: Vec<AnomalyKind> = kinds(&outcome).into_iter().filter(|k| !explained.contains(k)).collect();
+            let unexplained: Vec<AnomalyKind> =
+                kinds(&outcome).into_iter().filter(|k| !explained.contains(k)).collect();
             assert!(unexplained.is_empty(), "{unexplained:?} not in {fixed_name}'s text: {}", describe(&outcome));
         }
     }

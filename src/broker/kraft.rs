@@ -14,13 +14,16 @@ use crate::history::Event;
 use crate::kraft::transport::QuorumTransport;
 use crate::protocol::kraft::{
     AlterPartition, ControllerRequest, ControllerResponse, Heartbeat, HeartbeatReply, LeaderRecoveryState, Payload,
+    Registration,
 };
 use crate::protocol::{
     BrokerEndpoint, BrokerId, NodeId, NodeName, Offset, PartitionState, Request, Response, TopicPartition,
 };
 use crate::raft::metadata::MetadataImage;
 use crate::raft::{ElectionState, QuorumConfig, QuorumNode, RaftLog};
+use crate::sim::disk::Disk;
 use crate::sim::net::{Addr, NetError};
+use bytes::Bytes;
 use madsim::rand::{thread_rng, Rng};
 use madsim::time::{sleep, sleep_until, Instant};
 use std::time::Duration;
@@ -186,6 +189,29 @@ fn live_brokers(image: &MetadataImage) -> Vec<BrokerEndpoint> {
         .collect()
 }
 
+/// Kafka's clean-shutdown marker (`CleanShutdownFileHandler`'s `.kafka_cleanshutdown`):
+/// written durably with the broker epoch once a clean shutdown has flushed every log,
+/// read and deleted when the next process starts (so a crash while starting counts as
+/// unclean, KAFKA-10471). Its epoch tells the controller that nothing was lost (KIP-966).
+const CLEAN_SHUTDOWN_MARKER: &str = ".kafka_cleanshutdown";
+
+/// Writes the clean-shutdown marker with the process's broker epoch (none before it
+/// registered: then the next start counts as unclean, as Kafka's -1).
+pub fn write_clean_shutdown_marker(shared: &SharedBroker) {
+    let Some(epoch) = shared.kraft().broker_epoch else { return };
+    shared.disk.overwrite_durably(CLEAN_SHUTDOWN_MARKER, Bytes::copy_from_slice(&epoch.to_be_bytes()));
+}
+
+/// The broker epoch of the clean-shutdown marker, if the last process left one; the
+/// marker is gone afterwards (`LogManager.readBrokerEpochFromCleanShutdownFiles`, then
+/// `loadLogs`).
+fn take_clean_shutdown_epoch(disk: &Disk) -> Option<u64> {
+    let marker = disk.read(CLEAN_SHUTDOWN_MARKER)?;
+    disk.delete(CLEAN_SHUTDOWN_MARKER);
+    let bytes: [u8; 8] = marker.last()?.as_ref().try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
 /// The broker's lifecycle with the active controller (`BrokerLifecycleManager`):
 /// registers, heartbeats, asks to be unfenced once it has caught up with the metadata
 /// log, and once a controlled shutdown is requested, heartbeats with `wantShutDown` until
@@ -193,6 +219,7 @@ fn live_brokers(image: &MetadataImage) -> Vec<BrokerEndpoint> {
 pub async fn run_lifecycle(shared: SharedBroker, config: KraftBrokerConfig, mut closing: watch::Receiver<bool>) {
     let me = shared.id();
     let incarnation_id: u64 = thread_rng().gen();
+    let previous_broker_epoch = take_clean_shutdown_epoch(&shared.disk);
     // The heartbeat channel gives up on a request after half the session timeout
     // (KAFKA-14392), so that a controller that went silent cannot hold the next
     // heartbeat back until the broker's session is over.
@@ -217,7 +244,11 @@ pub async fn run_lifecycle(shared: SharedBroker, config: KraftBrokerConfig, mut 
             return;
         }
         let request = match broker_epoch {
-            None => ControllerRequest::BrokerRegistration { broker: me, incarnation_id },
+            None => ControllerRequest::BrokerRegistration(Registration {
+                broker: me,
+                incarnation_id,
+                previous_broker_epoch,
+            }),
             Some(broker_epoch) => ControllerRequest::BrokerHeartbeat(Heartbeat {
                 broker: me,
                 broker_epoch,

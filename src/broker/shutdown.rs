@@ -2,10 +2,11 @@
 //! Kafka's `KafkaServer.shutdown`. With `controlled.shutdown.enable` the broker first asks
 //! the controller to move its leaderships away (`KafkaServer.controlledShutdown`,
 //! retried `controlled.shutdown.max.retries` times `controlled.shutdown.retry.backoff.ms`
-//! apart, then shut down anyway); then it flushes every log (the clean-shutdown marker:
-//! nothing stays only in the page cache), checkpoints its high watermarks, closes its
-//! metastore session (its registration goes at once, not after the session timeout)
-//! and exits.
+//! apart, then shut down anyway); then it flushes every log (nothing stays only in the
+//! page cache), checkpoints its high watermarks, in KRaft mode writes the clean-shutdown
+//! marker with its broker epoch (so the controller knows the next process lost
+//! nothing, KIP-966), closes its metastore session (its registration goes at once, not
+//! after the session timeout) and exits.
 //!
 //! The nemesis asks for the stop through the broker's [`StopSwitch`] and kills the
 //! process once the broker says it is done. Kafka also writes producer state
@@ -88,6 +89,11 @@ pub(super) async fn run(shared: SharedBroker, stop: StopSwitch, close_session: w
     }
     // `ReplicaManager.shutdown(checkpointHW = true)`.
     background::write_high_watermark_checkpoint(&shared);
+    // `LogManager.shutdown(brokerEpoch)`. A ZooKeeper-mode broker writes the marker too,
+    // but only a KRaft controller reads the epoch in it; nothing here reads it in ZK mode.
+    if shared.config.kraft.is_some() {
+        super::kraft::write_clean_shutdown_marker(&shared);
+    }
     close_session.send_replace(true);
 }
 

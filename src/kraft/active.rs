@@ -75,8 +75,8 @@ impl ActiveController {
     pub fn serve(&mut self, request: ControllerRequest, next_offset: u64, now_ms: u64) -> Answered {
         let nothing = |reason| Decision { records: Vec::new(), reason };
         match request {
-            ControllerRequest::BrokerRegistration { broker, incarnation_id } => {
-                match self.control.register_broker(&self.image, broker, incarnation_id, next_offset, now_ms) {
+            ControllerRequest::BrokerRegistration(registration) => {
+                match self.control.register_broker(&self.image, registration, next_offset, now_ms) {
                     // A new incarnation's unclean-shutdown records (ELR) take it out of
                     // ISRs: a broker failure, then a start.
                     Ok((records, epoch)) => Answered {

@@ -321,7 +321,7 @@ impl Controller {
 fn not_controller(request: &ControllerRequest) -> ControllerResponse {
     let error = ErrorCode::NotController;
     match request {
-        ControllerRequest::BrokerRegistration { .. } => ControllerResponse::BrokerRegistration(Err(error)),
+        ControllerRequest::BrokerRegistration(_) => ControllerResponse::BrokerRegistration(Err(error)),
         ControllerRequest::BrokerHeartbeat(_) => ControllerResponse::BrokerHeartbeat(Err(error)),
         ControllerRequest::AlterPartition(_) | ControllerRequest::Quorum { .. } => {
             ControllerResponse::AlterPartition(Err(error))

@@ -282,6 +282,19 @@ pub struct PartitionRegistration {
     pub partition_epoch: u64,
 }
 
+/// A broker process's registration (`BrokerRegistrationRequest`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// The broker.
+    pub broker: BrokerId,
+    /// Unique per process start.
+    pub incarnation_id: u64,
+    /// The broker epoch its clean-shutdown marker holds: the epoch of the incarnation
+    /// before, if that one shut down cleanly; `None` (Kafka's -1) after a crash or a
+    /// power loss (KIP-966, `BrokerLifecycleManager`'s `previousBrokerEpoch`).
+    pub previous_broker_epoch: Option<u64>,
+}
+
 /// A broker's heartbeat (`BrokerHeartbeatRequest`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Heartbeat {
@@ -345,12 +358,7 @@ pub enum ControllerRequest {
         message: QuorumMessage<MetadataRecord>,
     },
     /// A broker process starting registers (`BrokerRegistrationRequest`).
-    BrokerRegistration {
-        /// The broker.
-        broker: BrokerId,
-        /// Unique per process start.
-        incarnation_id: u64,
-    },
+    BrokerRegistration(Registration),
     /// A registered broker's heartbeat (`BrokerHeartbeatRequest`).
     BrokerHeartbeat(Heartbeat),
     /// A partition leader's ISR change (`AlterPartitionRequest`, one partition).
@@ -362,7 +370,7 @@ impl ControllerRequest {
     pub fn name(&self) -> &'static str {
         match self {
             ControllerRequest::Quorum { message, .. } => message.name(),
-            ControllerRequest::BrokerRegistration { .. } => "BrokerRegistration",
+            ControllerRequest::BrokerRegistration(_) => "BrokerRegistration",
             ControllerRequest::BrokerHeartbeat(_) => "BrokerHeartbeat",
             ControllerRequest::AlterPartition(_) => "AlterPartition",
         }

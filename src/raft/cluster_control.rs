@@ -11,7 +11,7 @@
 
 use super::metadata::{MetadataImage, MetadataRecord, TopicId};
 use super::partition_change::{Election, PartitionChangeBuilder};
-pub use crate::protocol::kraft::{Heartbeat, HeartbeatReply};
+pub use crate::protocol::kraft::{Heartbeat, HeartbeatReply, Registration};
 use crate::protocol::{BrokerId, ErrorCode};
 use std::collections::BTreeMap;
 
@@ -125,17 +125,20 @@ impl ClusterControl {
 
     /// `ClusterControlManager.registerBroker`: the records of a (re-)registration and the
     /// broker's epoch. A new incarnation gets `next_offset` as its epoch and starts
-    /// fenced; with ELR, its replicas leave every ISR and ELR first, since a process that
-    /// restarted may have lost unflushed records (`handleBrokerUncleanShutdown`). The same
-    /// incarnation registering again keeps its epoch and state.
+    /// fenced. A new incarnation whose clean-shutdown marker does not hold the epoch of
+    /// the registration it replaces restarted uncleanly (Kafka 4.0's
+    /// `isUncleanShutdownRegistration`, KAFKA-18635): it may have lost unflushed records,
+    /// so with ELR its replicas leave every ISR and ELR first
+    /// (`handleBrokerUncleanShutdown`). The same incarnation registering again keeps its
+    /// epoch and state.
     pub fn register_broker(
         &mut self,
         image: &MetadataImage,
-        broker: BrokerId,
-        incarnation_id: u64,
+        request: Registration,
         next_offset: u64,
         now_ms: u64,
     ) -> Result<(Vec<MetadataRecord>, u64), BrokerRequestError> {
+        let Registration { broker, incarnation_id, previous_broker_epoch } = request;
         let existing = image.brokers.get(&broker);
         let new_incarnation = existing.is_none_or(|r| r.incarnation_id != incarnation_id);
         if new_incarnation && existing.is_some() && self.has_valid_session(image, broker, now_ms) {
@@ -151,7 +154,8 @@ impl ClusterControl {
                 in_controlled_shutdown: r.in_controlled_shutdown,
             },
             None => {
-                if self.policies.settings.eligible_leader_replicas && existing.is_some() {
+                let unclean = existing.is_some_and(|r| previous_broker_epoch != Some(r.broker_epoch));
+                if self.policies.settings.eligible_leader_replicas && unclean {
                     let updates = Updates { unclean_shutdown: Some(broker), ..Updates::default() };
                     records.extend(
                         updates.generate(image, &self.policies, |p| p.isr.contains(&broker) || p.elr.contains(&broker)),

@@ -39,13 +39,19 @@ impl Log {
     }
 }
 
+/// Broker `id`'s process `incarnation_id`, started after a crash or a power loss (no
+/// clean-shutdown marker).
+fn after_crash(id: u32, incarnation_id: u64) -> Registration {
+    Registration { broker: BrokerId(id), incarnation_id, previous_broker_epoch: None }
+}
+
 /// Three registered, unfenced brokers and one partition led by broker 1, ISR [1, 2, 3].
 fn cluster(settings: ReplicationSettings) -> (ClusterControl, Log) {
     let mut log = Log { image: MetadataImage::default(), next_offset: 0 };
     let mut control = ClusterControl::activate(&log.image, SESSION_MS, policies(settings), 0);
     for id in 1..=3 {
         let (records, epoch) =
-            control.register_broker(&log.image, BrokerId(id), 100 + u64::from(id), log.next_offset, 0).unwrap();
+            control.register_broker(&log.image, after_crash(id, 100 + u64::from(id)), log.next_offset, 0).unwrap();
         let at = log.next_offset;
         log.apply(records);
         let beat = Heartbeat {
@@ -85,7 +91,7 @@ fn beat(log: &Log, id: u32) -> Heartbeat {
 fn a_new_broker_stays_fenced_until_it_has_replayed_its_own_registration() {
     let mut log = Log { image: MetadataImage::default(), next_offset: 7 };
     let mut control = ClusterControl::activate(&log.image, SESSION_MS, policies(ZK_ERA), 0);
-    let (records, epoch) = control.register_broker(&log.image, BrokerId(1), 11, 7, 0).unwrap();
+    let (records, epoch) = control.register_broker(&log.image, after_crash(1, 11), 7, 0).unwrap();
     assert_eq!(epoch, 7, "the broker epoch is the registration's offset");
     log.apply(records);
     assert!(log.image.brokers[&BrokerId(1)].fenced);
@@ -130,13 +136,13 @@ fn a_restarted_broker_is_a_new_incarnation_with_a_new_epoch_and_its_old_epoch_is
     let old = beat(&log, 3);
     // While its session is valid, another process cannot take the id.
     assert_eq!(
-        control.register_broker(&log.image, BrokerId(3), 999, log.next_offset, 1000),
+        control.register_broker(&log.image, after_crash(3, 999), log.next_offset, 1000),
         Err(BrokerRequestError::DuplicateBrokerRegistration)
     );
     let records = control.fence_one_stale_broker(&log.image, SESSION_MS + 1);
     log.apply(records);
     let at = log.next_offset;
-    let (records, epoch) = control.register_broker(&log.image, BrokerId(3), 999, at, SESSION_MS + 2).unwrap();
+    let (records, epoch) = control.register_broker(&log.image, after_crash(3, 999), at, SESSION_MS + 2).unwrap();
     log.apply(records);
     assert_eq!(epoch, at);
     assert_eq!(
@@ -154,16 +160,40 @@ fn with_elr_a_bounced_broker_leaves_the_isr_when_it_registers_again() {
     let records = control.fence_one_stale_broker(&log.image, SESSION_MS + 1);
     log.apply(records);
     assert_eq!(log.partition().isr, b(&[2, 3]), "broker 1 was the stalest: fenced first");
-    let (records, _) = control.register_broker(&log.image, BrokerId(1), 555, log.next_offset, SESSION_MS + 2).unwrap();
+    let (records, _) =
+        control.register_broker(&log.image, after_crash(1, 555), log.next_offset, SESSION_MS + 2).unwrap();
     log.apply(records);
     // Broker 3 crashed and restarts before the controller fenced it: a new incarnation,
     // accepted since its old session has expired.
     let (records, _) = control
-        .register_broker(&log.image, BrokerId(3), 777, log.next_offset, SESSION_MS + 3)
+        .register_broker(&log.image, after_crash(3, 777), log.next_offset, SESSION_MS + 3)
         .expect("the old session expired");
     log.apply(records);
     assert_eq!(log.partition().isr, b(&[2]), "the bounced broker may have lost unflushed records");
     assert!(log.partition().elr.is_empty(), "nor is it an eligible leader");
+}
+
+#[test]
+fn with_elr_a_broker_back_from_a_clean_shutdown_keeps_its_isr_membership() {
+    let (mut control, mut log) = cluster(WITH_ELR);
+    let records = control.fence_one_stale_broker(&log.image, SESSION_MS + 1);
+    log.apply(records);
+    assert_eq!(log.partition().isr, b(&[2, 3]));
+    // Broker 3's last process wrote its epoch into the clean-shutdown marker: it flushed
+    // every log before it stopped, so it lost nothing.
+    let clean = Registration {
+        broker: BrokerId(3),
+        incarnation_id: 777,
+        previous_broker_epoch: Some(log.image.brokers[&BrokerId(3)].broker_epoch),
+    };
+    let (records, _) = control.register_broker(&log.image, clean, log.next_offset, SESSION_MS + 3).unwrap();
+    log.apply(records);
+    assert_eq!(log.partition().isr, b(&[2, 3]), "a clean restart keeps the replica in the ISR");
+    // A marker from an older incarnation than the registered one proves nothing.
+    let stale = Registration { incarnation_id: 778, previous_broker_epoch: Some(0), ..clean };
+    let (records, _) = control.register_broker(&log.image, stale, log.next_offset, SESSION_MS + 4).unwrap();
+    log.apply(records);
+    assert!(!log.partition().isr.contains(&BrokerId(3)) && !log.partition().elr.contains(&BrokerId(3)));
 }
 
 #[test]
@@ -199,7 +229,7 @@ fn a_returning_preferred_replica_gets_its_leadership_back_once_in_sync() {
     assert!(control.balance_partition_leaders(&log.image, 1000).is_empty(), "broker 1 is fenced");
     // Back, unfenced, but not yet in the ISR: still no election.
     let (records, epoch) = control
-        .register_broker(&log.image, BrokerId(1), 4242, log.next_offset, SESSION_MS + 2)
+        .register_broker(&log.image, after_crash(1, 4242), log.next_offset, SESSION_MS + 2)
         .expect("expired session");
     let at = log.next_offset;
     log.apply(records);
