@@ -101,3 +101,85 @@ fn kip966_the_last_replica_standing_is_elected_again_in_4_0_and_an_eligible_foll
         assert!(first.is_some_and(|&l| l != lost_power), "seed {seed}: {leaders:?}");
     }
 }
+
+#[test]
+fn kraft_quorum_loss_freezes_the_metadata_until_a_majority_of_controllers_returns() {
+    let scenario = load("kraft-quorum-loss");
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        let trace = &outcome.history.trace;
+        let broker_crash = trace
+            .iter()
+            .find(|e| matches!(&e.event, Event::Fault { kind: FaultKind::Crash, targets, .. } if targets[0].starts_with("broker-")))
+            .expect("a broker crashes")
+            .time_ns;
+        let quorum_back = trace
+            .iter()
+            .find(|e| e.time_ns > broker_crash && matches!(e.event, Event::QuorumLeader { .. }))
+            .expect("the quorum elects a leader once the controllers return")
+            .time_ns;
+        // Between the broker's crash and the quorum's return nothing changes: no election,
+        // no ISR change, however long the partitions wait.
+        let changes: Vec<u64> = trace
+            .iter()
+            .filter(|e| (broker_crash..quorum_back).contains(&e.time_ns))
+            .filter(|e| matches!(e.event, Event::LeaderElection { .. } | Event::IsrChange { .. }))
+            .map(|e| e.time_ns)
+            .collect();
+        assert!(changes.is_empty(), "seed {seed}: metadata changed without a quorum at {changes:?}");
+        // Then the crashed leader's partition gets a new leader, from its ISR.
+        let elected = trace.iter().find(|e| {
+            e.time_ns > quorum_back
+                && matches!(&e.event, Event::LeaderElection { tp, leader: Some(_), unclean: false, .. } if &**tp == "orders-0")
+        });
+        assert!(elected.is_some(), "seed {seed}: orders-0 got a leader after the quorum returned");
+    }
+}
+
+/// The epochs of the quorum leaders elected after the first partition healed.
+fn quorum_leaders_after_heal(outcome: &kafkasim::runner::RunOutcome) -> Vec<u32> {
+    let trace = &outcome.history.trace;
+    let healed = trace
+        .iter()
+        .find(|e| matches!(e.event, Event::FaultEnded { kind: FaultKind::Partition, .. }))
+        .expect("the partition heals")
+        .time_ns;
+    trace
+        .iter()
+        .filter(|e| e.time_ns > healed)
+        .filter_map(|e| match e.event {
+            Event::QuorumLeader { epoch, .. } => Some(epoch),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_returning_partitioned_controller_unseats_the_leader_without_pre_vote_and_not_with_it() {
+    let without = load("kraft-partitioned-controller");
+    let with = load("kraft-partitioned-controller-pre-vote");
+    for &seed in &without.seeds {
+        let outcome = run(&without, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        let epochs = quorum_leaders_after_heal(&outcome);
+        // The candidate's epochs climbed while it was cut off: the new leadership is
+        // several epochs above the first.
+        assert!(epochs.first().is_some_and(|&e| e > 2), "seed {seed}: leaders after the heal in epochs {epochs:?}");
+    }
+    for &seed in &with.seeds {
+        let outcome = run(&with, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        assert_eq!(quorum_leaders_after_heal(&outcome), Vec::<u32>::new(), "seed {seed}: the leader stays");
+        let epochs: Vec<u32> = outcome
+            .history
+            .trace
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::QuorumLeader { epoch, .. } => Some(epoch),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(epochs, vec![1], "seed {seed}: one leadership, in the first epoch");
+    }
+}

@@ -47,6 +47,8 @@ pub(super) struct ActiveController {
     settings: Arc<ControllerSettings>,
     /// When leaders are next balanced, if `auto.leader.rebalance.enable`.
     next_balance_ms: Option<u64>,
+    /// When the next `NoOpRecord` is due, if `metadata.max.idle.interval.ms` is not 0.
+    next_no_op_ms: Option<u64>,
 }
 
 impl ActiveController {
@@ -56,7 +58,8 @@ impl ActiveController {
         let control =
             ClusterControl::activate(&image, settings.broker_session_timeout_ms, policies(&settings, &image), now_ms);
         let next_balance_ms = settings.leader_imbalance_check_interval_ms.map(|every| now_ms + every);
-        ActiveController { epoch, image, control, settings, next_balance_ms }
+        let next_no_op_ms = settings.max_idle_interval_ms.map(|every| now_ms + every);
+        ActiveController { epoch, image, control, settings, next_balance_ms, next_no_op_ms }
     }
 
     /// Applies records this controller appended to its own image.
@@ -130,7 +133,10 @@ impl ActiveController {
     /// The periodic work due at `now_ms`, one decision at a time, as Kafka schedules each
     /// as its own event: fencing a broker whose session expired
     /// (`maybeFenceOneStaleBroker`), creating a topic whose replicas are all up, and
-    /// balancing leaders (`maybeBalancePartitionLeaders`).
+    /// balancing leaders (`maybeBalancePartitionLeaders`), and the idle writer's
+    /// `NoOpRecord` (`QuorumController.maybeScheduleNextWriteNoOpRecord`, KIP-835: every
+    /// `metadata.max.idle.interval.ms` whatever else was written, so that the log, and
+    /// every voter's and observer's view of how current it is, keeps moving).
     pub fn due(&mut self, now_ms: u64) -> Option<Decision> {
         let fenced = self.control.fence_one_stale_broker(&self.image, now_ms);
         if !fenced.is_empty() {
@@ -146,13 +152,18 @@ impl ActiveController {
                 return Some(Decision { records, reason: ElectionReason::PreferredReplica });
             }
         }
+        if self.next_no_op_ms.is_some_and(|at| now_ms >= at) {
+            self.next_no_op_ms = self.settings.max_idle_interval_ms.map(|every| now_ms + every);
+            // The reason names the elections among the records: there are none.
+            return Some(Decision { records: vec![MetadataRecord::NoOp], reason: ElectionReason::BrokerFailure });
+        }
         None
     }
 
     /// When [`ActiveController::due`] next has something to do.
     pub fn next_deadline_ms(&self) -> u64 {
         let expiry = self.control.next_session_expiry_ms(&self.image).unwrap_or(u64::MAX);
-        expiry.min(self.next_balance_ms.unwrap_or(u64::MAX))
+        [self.next_balance_ms, self.next_no_op_ms].into_iter().flatten().fold(expiry, u64::min)
     }
 
     /// The first scenario topic not in the image whose replicas are all registered and

@@ -7,9 +7,9 @@
 //! Files: `transport` (quorum messages over connections), `controller` (the process and
 //! its trace of the quorum), `active` (the decisions of the active controller).
 //!
-//! Simplified, as the README says: no snapshots (the log stays small), no `NoOpRecord`s
-//! (KIP-835's idle writes), a fixed voter set (no KIP-853), and brokers keep their copy
-//! of the metadata log in memory, replaying it from the start after a restart.
+//! Simplified, as the README says: no snapshots (the log stays small), a fixed voter set
+//! (no KIP-853), and brokers keep their copy of the metadata log in memory, replaying it
+//! from the start after a restart.
 
 mod active;
 mod controller;
@@ -35,4 +35,7 @@ pub struct ControllerSettings {
     /// `leader.imbalance.check.interval.seconds` in milliseconds, when
     /// `auto.leader.rebalance.enable`.
     pub leader_imbalance_check_interval_ms: Option<u64>,
+    /// `metadata.max.idle.interval.ms`, unless 0: the period of the active controller's
+    /// `NoOpRecord`s (KIP-835).
+    pub max_idle_interval_ms: Option<u64>,
 }

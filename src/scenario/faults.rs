@@ -133,6 +133,7 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
                     Target::Cluster
                         | Target::ActiveController
                         | Target::AController
+                        | Target::AFollowerController
                         | Target::MajorityOfControllers
                         | Target::AllControllers
                 )
@@ -306,7 +307,11 @@ fn target(t: &Table, key: &str, role: Role, world: &World) -> Res<Target> {
 fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
     let pos: &Pos = &node.pos;
     match target {
-        Target::ActiveController | Target::AController | Target::MajorityOfControllers | Target::AllControllers
+        Target::ActiveController
+        | Target::AController
+        | Target::AFollowerController
+        | Target::MajorityOfControllers
+        | Target::AllControllers
             if world.controllers == 0 =>
         {
             Err(pos.issue(format!(

@@ -74,6 +74,7 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "controller.quorum.fetch.timeout.ms",
     "controller.quorum.election.backoff.max.ms",
     "controller.quorum.request.timeout.ms",
+    "metadata.max.idle.interval.ms",
     "eligible.leader.replicas.enable",
 ];
 

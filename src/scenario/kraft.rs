@@ -88,7 +88,7 @@ pub(super) fn quorum(t: Option<&Table>, profile: &Profile, notes: &mut Notes) ->
 }
 
 /// The `[cluster.config]` keys only a KRaft cluster has.
-const KRAFT_KEYS: [&str; 7] = [
+const KRAFT_KEYS: [&str; 8] = [
     "broker.heartbeat.interval.ms",
     "broker.session.timeout.ms",
     "controller.quorum.election.timeout.ms",
@@ -96,6 +96,7 @@ const KRAFT_KEYS: [&str; 7] = [
     "controller.quorum.election.backoff.max.ms",
     "controller.quorum.request.timeout.ms",
     "eligible.leader.replicas.enable",
+    "metadata.max.idle.interval.ms",
 ];
 
 /// The `[cluster.config]` keys only a ZooKeeper cluster has.
@@ -141,6 +142,8 @@ pub(super) fn settings(t: &Table, settings: &mut BrokerSettings) -> Res<()> {
         at_least_1("controller.quorum.election.backoff.max.ms", settings.controller_quorum_election_backoff_max_ms)?;
     settings.controller_quorum_request_timeout_ms =
         at_least_1("controller.quorum.request.timeout.ms", settings.controller_quorum_request_timeout_ms)?;
+    settings.metadata_max_idle_interval_ms =
+        t.u64_or("metadata.max.idle.interval.ms", settings.metadata_max_idle_interval_ms)?;
     settings.eligible_leader_replicas_enable =
         t.bool_or("eligible.leader.replicas.enable", settings.eligible_leader_replicas_enable)?;
     Ok(())

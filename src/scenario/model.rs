@@ -11,8 +11,8 @@ use super::model_clients::{ConsumerSpec, ProducerSpec, SendMode};
 use super::model_faults::{FaultSpec, NemesisSpec};
 use super::overrides::Setting;
 use crate::check::AnomalyKind;
-use crate::profile::Profile;
 use crate::metastore::MetastoreConfig;
+use crate::profile::Profile;
 use crate::protocol::{FollowerRestart, MetadataMode, TruncationMode, UnknownProducerSequence};
 
 /// A parsed and validated scenario file.
@@ -335,6 +335,9 @@ pub struct BrokerSettings {
     pub controller_quorum_election_backoff_max_ms: u64,
     /// KRaft: `controller.quorum.request.timeout.ms` (default 2000).
     pub controller_quorum_request_timeout_ms: u64,
+    /// KRaft: `metadata.max.idle.interval.ms`, how often the active controller appends a
+    /// `NoOpRecord` (KIP-835; default 500, 0 turns it off).
+    pub metadata_max_idle_interval_ms: u64,
     /// KRaft: `eligible.leader.replicas.enable`, KIP-966's eligible leader replicas
     /// (default false; true from Kafka 4.1, which turns the feature on in new clusters).
     pub eligible_leader_replicas_enable: bool,
@@ -372,6 +375,7 @@ impl Default for BrokerSettings {
             controller_quorum_fetch_timeout_ms: 2_000,
             controller_quorum_election_backoff_max_ms: 1_000,
             controller_quorum_request_timeout_ms: 2_000,
+            metadata_max_idle_interval_ms: 500,
             eligible_leader_replicas_enable: false,
             leader_imbalance_per_broker_percentage: 10,
         }

@@ -283,6 +283,9 @@ pub enum Target {
     ActiveController,
     /// KRaft: one controller chosen from the seed (`"a controller"`).
     AController,
+    /// KRaft: one controller other than the active one, chosen from the seed (`"a
+    /// follower controller"`).
+    AFollowerController,
     /// KRaft: a majority of the controllers, chosen from the seed, the active one among
     /// them (`"a majority of controllers"`): the quorum is lost.
     MajorityOfControllers,
@@ -353,6 +356,7 @@ impl fmt::Display for Target {
             Target::Controller => f.write_str("the controller"),
             Target::ActiveController => f.write_str("the active controller"),
             Target::AController => f.write_str("a controller"),
+            Target::AFollowerController => f.write_str("a follower controller"),
             Target::MajorityOfControllers => f.write_str("a majority of controllers"),
             Target::AllControllers => f.write_str("all controllers"),
             Target::LeaderOf(tp) => write!(f, "the leader of {tp}"),

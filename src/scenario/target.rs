@@ -8,6 +8,7 @@ use crate::protocol::{NodeName, METASTORE};
 /// The spellings accepted, for error messages.
 pub(super) const FORMS: &str = "\"broker-N\", \"metastore\", \"producer-N\", \"consumer-N\", \
      \"controller-N\", \"the controller\", \"the active controller\", \"a controller\", \
+     \"a follower controller\", \
      \"a majority of controllers\", \"all controllers\", \"the leader of TOPIC-P\", \"the coordinator of group G\", \
      \"the followers of TOPIC-P\", \
      \"a follower of TOPIC-P\", \"a random broker\", \"all brokers\", \
@@ -28,6 +29,7 @@ impl Target {
             ["controller"] | ["the", "controller"] => Target::Controller,
             ["the", "active", "controller"] | ["active", "controller"] => Target::ActiveController,
             ["a", "controller"] | ["a", "random", "controller"] => Target::AController,
+            ["a", "follower", "controller"] => Target::AFollowerController,
             ["a", "majority", "of", "controllers"] | ["a", "majority", "of", "the", "controllers"] => {
                 Target::MajorityOfControllers
             }

@@ -73,7 +73,7 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
          `leader.imbalance.check.interval.seconds`, `leader.imbalance.per.broker.percentage`, \
          `broker.heartbeat.interval.ms`, `broker.session.timeout.ms`, `controller.quorum.election.timeout.ms`, \
          `controller.quorum.fetch.timeout.ms`, `controller.quorum.election.backoff.max.ms`, \
-         `controller.quorum.request.timeout.ms` or `eligible.leader.replicas.enable`"
+         `controller.quorum.request.timeout.ms`, `metadata.max.idle.interval.ms` or `eligible.leader.replicas.enable`"
     );
     let e = err(&format!("{BASE}replication.factor = 3\n"));
     assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]]; expected one of `name`,"), "{e}");

@@ -31,12 +31,14 @@ fn kraft_runs_three_controllers_with_kafka_defaults_and_zookeeper_stays_the_defa
     assert_eq!((c.broker_heartbeat_interval_ms, c.broker_session_timeout_ms), (2_000, 9_000));
     assert_eq!((c.controller_quorum_election_timeout_ms, c.controller_quorum_fetch_timeout_ms), (1_000, 2_000));
     assert!(!c.eligible_leader_replicas_enable);
+    assert_eq!(c.metadata_max_idle_interval_ms, 500);
     let zk = scenario(BASE);
     assert_eq!((zk.cluster.metadata, zk.cluster.controllers), (MetadataMode::Zookeeper, 0));
     let set = scenario(&kraft(
         "controllers = 5\npre_vote = true\n[cluster.config]\n\"broker.session.timeout.ms\" = 3000\n\
-         \"eligible.leader.replicas.enable\" = true\n",
+         \"eligible.leader.replicas.enable\" = true\n\"metadata.max.idle.interval.ms\" = 0\n",
     ));
+    assert_eq!(set.cluster.config.metadata_max_idle_interval_ms, 0, "0 turns the idle writes off");
     assert_eq!((set.cluster.controllers, set.cluster.pre_vote), (5, true));
     assert_eq!(set.cluster.config.broker_session_timeout_ms, 3_000);
     assert!(set.cluster.config.eligible_leader_replicas_enable);
@@ -87,9 +89,14 @@ fn controller_targets_exist_only_in_kraft_and_the_metastore_only_in_zookeeper() 
     let fault = |target: &str, kind: &str| {
         format!("[[faults]]\nat = \"1s\"\nkind = \"{kind}\"\ntarget = \"{target}\"\nduration = \"1s\"\n")
     };
-    for target in
-        ["the active controller", "a controller", "a majority of controllers", "all controllers", "controller-3"]
-    {
+    for target in [
+        "the active controller",
+        "a controller",
+        "a follower controller",
+        "a majority of controllers",
+        "all controllers",
+        "controller-3",
+    ] {
         let s = scenario(&format!("{}{}", kraft(""), fault(target, "crash")));
         assert_eq!(s.faults.len(), 1, "{target}");
         assert!(err(&format!("{BASE}{}", fault(target, "crash"))).contains("expected"), "{target}");

@@ -34,6 +34,11 @@ impl Nemesis {
             Target::Controller => observation.controller().map(|c| broker(c.broker)).into_iter().collect(),
             Target::ActiveController => active_controller(),
             Target::AController => self.controllers().choose(&mut thread_rng()).cloned().into_iter().collect(),
+            Target::AFollowerController => {
+                let active = active_controller();
+                let followers: Vec<String> = self.controllers().into_iter().filter(|c| !active.contains(c)).collect();
+                followers.choose(&mut thread_rng()).cloned().into_iter().collect()
+            }
             Target::MajorityOfControllers => {
                 // The active controller and, drawn from the seed, others up to a majority.
                 let mut chosen = active_controller();
