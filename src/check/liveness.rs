@@ -32,6 +32,15 @@ pub enum LivenessCause {
         /// What was wrong, partition by partition.
         problems: Vec<PartitionProblem>,
     },
+    /// KRaft: the controller quorum or the brokers' place in it did not recover after the
+    /// faults healed: no active controller committing, or brokers fenced or behind the
+    /// committed metadata.
+    QuorumNotRecovered {
+        /// How long the liveness phase waited, in milliseconds.
+        waited_ms: u64,
+        /// What was wrong.
+        problems: Vec<QuorumProblem>,
+    },
     /// The final drain could not read these partitions to their high watermark.
     Undrained {
         /// The partitions, `topic-N`.
@@ -78,6 +87,31 @@ pub enum PartitionProblem {
     },
 }
 
+/// What kept a KRaft cluster's metadata from recovering.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum QuorumProblem {
+    /// No controller committed anything after the faults healed, although the active
+    /// controller writes a `NoOpRecord` every `metadata.max.idle.interval.ms`: the quorum
+    /// has no leader, or its leader cannot reach a majority.
+    NoActiveController,
+    /// The broker is not registered, or fenced, in the committed metadata.
+    BrokerFenced {
+        /// The broker.
+        broker: u32,
+    },
+    /// The broker has not applied the metadata committed by the time the faults healed
+    /// (and, while the controller writes idle records, anything after it).
+    BrokerBehind {
+        /// The broker.
+        broker: u32,
+        /// How far it has applied the metadata log.
+        applied: u64,
+        /// The committed end of the log.
+        committed: u64,
+    },
+}
+
 /// A consumer group's committed offset short of a partition's end.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct GroupLag {
@@ -114,10 +148,8 @@ impl fmt::Display for LivenessCause {
             LivenessCause::SendsUnanswered { count, waited_ms } => {
                 write!(f, "{count} sends were still unanswered {} after the faults healed", duration(*waited_ms))
             }
-            LivenessCause::NotRecovered { waited_ms, problems } => {
-                let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                write!(f, "{} after the faults healed: {}", duration(*waited_ms), problems.join("; "))
-            }
+            LivenessCause::NotRecovered { waited_ms, problems } => after_heal(f, *waited_ms, problems),
+            LivenessCause::QuorumNotRecovered { waited_ms, problems } => after_heal(f, *waited_ms, problems),
             LivenessCause::Undrained { partitions, waited_ms } => write!(
                 f,
                 "after healing, partitions {} could not be read to their high watermark within {}",
@@ -137,6 +169,26 @@ impl fmt::Display for LivenessCause {
                     waited_ms / 1_000,
                     lags.join("; ")
                 )
+            }
+        }
+    }
+}
+
+/// "40s after the faults healed: " and the problems, `;`-separated.
+fn after_heal(f: &mut fmt::Formatter<'_>, waited_ms: u64, problems: &[impl fmt::Display]) -> fmt::Result {
+    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    write!(f, "{} after the faults healed: {}", duration(waited_ms), problems.join("; "))
+}
+
+impl fmt::Display for QuorumProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QuorumProblem::NoActiveController => {
+                f.write_str("the controller quorum committed nothing: no active controller")
+            }
+            QuorumProblem::BrokerFenced { broker } => write!(f, "{} is fenced", broker_name(*broker)),
+            QuorumProblem::BrokerBehind { broker, applied, committed } => {
+                write!(f, "{} applied the metadata log to {applied} of {committed} committed", broker_name(*broker))
             }
         }
     }
@@ -174,6 +226,19 @@ mod tests {
         assert_eq!(
             not_recovered.to_string(),
             "40s after the faults healed: orders-2 has no leader; orders-1 ISR lacks broker-1, broker-3"
+        );
+        let quorum = LivenessCause::QuorumNotRecovered {
+            waited_ms: 30_000,
+            problems: vec![
+                QuorumProblem::NoActiveController,
+                QuorumProblem::BrokerFenced { broker: 2 },
+                QuorumProblem::BrokerBehind { broker: 3, applied: 7, committed: 41 },
+            ],
+        };
+        assert_eq!(
+            quorum.to_string(),
+            "30s after the faults healed: the controller quorum committed nothing: no active controller; broker-2 \
+             is fenced; broker-3 applied the metadata log to 7 of 41 committed"
         );
         let groups = LivenessCause::GroupsBehind {
             waited_ms: 30_000,

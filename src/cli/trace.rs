@@ -92,7 +92,8 @@ impl Focus {
             | Event::Phase { .. }
             | Event::BrokerStarted { .. }
             | Event::ControllerElected { .. }
-            | Event::QuorumLeader { .. } => return true,
+            | Event::QuorumLeader { .. }
+            | Event::BrokerRegistration { .. } => return true,
             Event::QuorumCommitted { .. } | Event::QuorumTruncate { .. } | Event::MetadataApplied { .. } => {
                 return self.partition.is_none() && self.value.is_none();
             }

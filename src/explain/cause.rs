@@ -197,6 +197,11 @@ fn no_progress(cause: Option<&LivenessCause>, setup: &Setup) -> (String, String)
             "producers were still waiting for answers to sends that no leader could accept or refuse",
             "Bound every send with delivery.timeout.ms and keep enough in-sync replicas alive that a leader can answer (replication factor 3, min.insync.replicas=2).",
         )
+    } else if let Some(LivenessCause::QuorumNotRecovered { .. }) = cause {
+        (
+            "the KRaft controller quorum did not recover after every node was restarted: no active controller committed metadata, or brokers stayed fenced or behind the metadata log",
+            "Keep a majority of controllers up and reachable (three controllers in three failure domains), and broker.session.timeout.ms comfortably above broker.heartbeat.interval.ms.",
+        )
     } else if cause.is_some_and(LivenessCause::is_leadership) {
         (
             if setup.unclean_election == Some(false) {

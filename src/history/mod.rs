@@ -15,7 +15,7 @@ pub use diff::{first_divergence, Divergence};
 pub use jsonl::{read_history_jsonl, write_history_jsonl, HistoryParseError};
 pub use op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, DRAIN_PROCESS};
 pub use recorder::{Recorder, Tracer, HISTORY_TARGET, TRACE_TARGET};
-pub use state::ClusterState;
+pub use state::{BrokerRegistrationView, ClusterState, MetadataView};
 pub use trace::{ElectionReason, Event, LogStartReason, RunPhase, TraceEvent, TruncationReason};
 
 use std::hash::{Hash, Hasher};

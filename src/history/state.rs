@@ -39,6 +39,27 @@ pub struct QuorumLeaderView {
     pub epoch: u32,
 }
 
+/// KRaft: a broker's registration as the committed metadata holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BrokerRegistrationView {
+    /// Its broker epoch.
+    pub broker_epoch: u64,
+    /// Whether it is fenced.
+    pub fenced: bool,
+}
+
+/// KRaft: the metadata log as the trace tells it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetadataView {
+    /// The end of what any controller has shown committed (`QuorumCommitted`).
+    pub committed_end: u64,
+    /// How far each node (by name) has applied the committed log, since its process
+    /// last started (a restart replays from offset 0).
+    pub applied_end: BTreeMap<Arc<str>, u64>,
+    /// Each broker's registration, by broker id.
+    pub brokers: BTreeMap<u32, BrokerRegistrationView>,
+}
+
 /// A partition's leadership as the controller last stored it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PartitionView {
@@ -102,6 +123,7 @@ pub enum Applied {
 pub struct ClusterState {
     controller: Option<ControllerView>,
     quorum_leader: Option<QuorumLeaderView>,
+    metadata: MetadataView,
     numbers: BTreeMap<Arc<str>, usize>,
     partitions: Vec<PartitionView>,
     replicas: BTreeMap<(usize, u32), ReplicaView>,
@@ -126,6 +148,12 @@ impl ClusterState {
     /// office since without the trace saying so (a crashed leader traces nothing).
     pub fn quorum_leader(&self) -> Option<QuorumLeaderView> {
         self.quorum_leader
+    }
+
+    /// KRaft: the committed metadata log, who applied how much of it, and the brokers'
+    /// registrations (empty in ZooKeeper mode).
+    pub fn metadata(&self) -> &MetadataView {
+        &self.metadata
     }
 
     /// A partition by name, if the trace named it.
@@ -237,6 +265,20 @@ impl ClusterState {
                 let hw_before = replica.high_watermark;
                 apply_to_replica(replica, &event.event);
                 Applied::Replica { partition, broker: *broker, hw_before }
+            }
+            Event::QuorumCommitted { base_offset, entries, .. } => {
+                let end = base_offset + entries.len() as u64;
+                self.metadata.committed_end = self.metadata.committed_end.max(end);
+                Applied::Nothing
+            }
+            Event::MetadataApplied { base_offset, count } => {
+                self.metadata.applied_end.insert(event.node.clone(), base_offset + count);
+                Applied::Nothing
+            }
+            Event::BrokerRegistration { broker, broker_epoch, fenced, .. } => {
+                let view = BrokerRegistrationView { broker_epoch: *broker_epoch, fenced: *fenced };
+                self.metadata.brokers.insert(*broker, view);
+                Applied::Nothing
             }
             _ => Applied::Nothing,
         }

@@ -248,6 +248,19 @@ pub enum Event {
         /// Its high watermark at the time.
         high_watermark: u64,
     },
+    /// KRaft: the active controller committed a broker's registration or a change of it
+    /// (`RegisterBrokerRecord`, `BrokerRegistrationChangeRecord`): the broker's state as
+    /// the cluster's metadata holds it from then on.
+    BrokerRegistration {
+        /// The broker.
+        broker: u32,
+        /// Its broker epoch (the offset of its registration).
+        broker_epoch: u64,
+        /// Whether it is fenced: no leadership, not in any new ISR, not offered to clients.
+        fenced: bool,
+        /// Whether it is in controlled shutdown.
+        in_controlled_shutdown: bool,
+    },
     /// A node (broker or controller) applied committed metadata records to its image, in
     /// log order. A process that restarts replays its log again from offset 0.
     MetadataApplied {

@@ -276,6 +276,7 @@ impl Controller {
             if leads {
                 let reason = self.reasons.get(&offset).copied().unwrap_or(ElectionReason::ControllerFailover);
                 trace_partition_change(&self.ctx.tracer, &self.image, record, before.as_ref(), reason);
+                trace_broker_change(&self.ctx.tracer, &self.image, record);
             }
         }
         self.reasons.retain(|&offset, _| offset >= high_watermark);
@@ -354,6 +355,23 @@ fn digest(payload: &Payload<MetadataRecord>) -> u64 {
 fn partition_of<'a>(image: &'a MetadataImage, record: &MetadataRecord) -> Option<&'a PartitionRegistration> {
     let MetadataRecord::PartitionChange { topic_id, partition, .. } = record else { return None };
     image.topics.get(topic_id)?.partitions.get(partition)
+}
+
+/// Traces a committed broker registration or change of one, with the broker's state
+/// after it: what the liveness phase reads to see every broker unfenced.
+fn trace_broker_change(tracer: &Tracer, image: &MetadataImage, record: &MetadataRecord) {
+    let (MetadataRecord::RegisterBroker { broker, .. } | MetadataRecord::BrokerRegistrationChange { broker, .. }) =
+        record
+    else {
+        return;
+    };
+    let Some(registration) = image.brokers.get(broker) else { return };
+    tracer.emit(Event::BrokerRegistration {
+        broker: broker.0,
+        broker_epoch: registration.broker_epoch,
+        fenced: registration.fenced,
+        in_controlled_shutdown: registration.in_controlled_shutdown,
+    });
 }
 
 /// Traces a committed partition record as the ZooKeeper-era controller traces its

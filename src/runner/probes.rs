@@ -1,9 +1,9 @@
 //! The liveness phase's probes: what "recovered" means, read from the cluster state the
 //! trace tells and from the history, and the cause to report when it does not happen.
 
-use crate::check::liveness::{GroupLag, PartitionProblem};
+use crate::check::liveness::{GroupLag, PartitionProblem, QuorumProblem};
 use crate::history::{ClusterState, OpFn, OpType, OpValue, Recorder};
-use crate::protocol::TopicPartition;
+use crate::protocol::{broker_name, TopicPartition};
 use crate::protocol::{partition_name, TopicAssignment};
 use crate::scenario::{self, Scenario};
 use madsim::time::{sleep, Instant};
@@ -60,6 +60,45 @@ pub(super) fn partition_problems(state: &ClusterState, topics: &[TopicAssignment
             if !state.leader_committed_all(&tp) {
                 problems.push(PartitionProblem::UncommittedTail { tp });
             }
+        }
+    }
+    problems
+}
+
+/// KRaft: what the metadata looked like when the faults healed, against which recovery
+/// is judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct QuorumMark {
+    /// The committed end of the metadata log when the faults healed.
+    pub committed_end: u64,
+    /// Whether the active controller writes idle `NoOpRecord`s
+    /// (`metadata.max.idle.interval.ms` > 0): then a working quorum keeps committing, and
+    /// recovery means a commit past the mark that every broker has applied. Without them
+    /// nothing need be written after the heal, and the mark itself is the bar.
+    pub idle_writes: bool,
+}
+
+/// What keeps a KRaft cluster's metadata from having recovered since `mark`: an active
+/// controller committing (shown by its idle writes), and every broker registered,
+/// unfenced and caught up with the committed log. Empty when it has recovered.
+pub(super) fn quorum_problems(state: &ClusterState, brokers: u32, mark: QuorumMark) -> Vec<QuorumProblem> {
+    let metadata = state.metadata();
+    let mut problems = Vec::new();
+    let bar = if mark.idle_writes {
+        if metadata.committed_end <= mark.committed_end {
+            problems.push(QuorumProblem::NoActiveController);
+        }
+        mark.committed_end + 1
+    } else {
+        mark.committed_end
+    };
+    for broker in 1..=brokers {
+        if metadata.brokers.get(&broker).is_none_or(|r| r.fenced) {
+            problems.push(QuorumProblem::BrokerFenced { broker });
+        }
+        let applied = metadata.applied_end.get(broker_name(broker).as_str()).copied().unwrap_or(0);
+        if applied < bar {
+            problems.push(QuorumProblem::BrokerBehind { broker, applied, committed: metadata.committed_end });
         }
     }
     problems
@@ -125,6 +164,59 @@ mod tests {
 
     fn at(event: Event) -> TraceEvent {
         TraceEvent { time_ns: 0, node: "broker-1".into(), event }
+    }
+
+    fn on(node: &str, event: Event) -> TraceEvent {
+        TraceEvent { time_ns: 0, node: node.into(), event }
+    }
+
+    fn registration(broker: u32, fenced: bool) -> Event {
+        Event::BrokerRegistration { broker, broker_epoch: 7, fenced, in_controlled_shutdown: false }
+    }
+
+    fn committed(base_offset: u64, count: u64) -> Event {
+        Event::QuorumCommitted { controller: 3001, epoch: 2, base_offset, entries: vec![(2, 0); count as usize] }
+    }
+
+    #[test]
+    fn a_kraft_cluster_recovers_once_the_quorum_commits_and_every_broker_is_unfenced_and_current() {
+        let mut state = ClusterState::default();
+        state.apply(&on("controller-1", committed(0, 10)));
+        state.apply(&on("controller-1", registration(1, false)));
+        state.apply(&on("controller-1", registration(2, true)));
+        state.apply(&on("broker-1", Event::MetadataApplied { base_offset: 0, count: 10 }));
+        let mark = QuorumMark { committed_end: 10, idle_writes: true };
+        assert_eq!(
+            quorum_problems(&state, 2, mark),
+            [
+                QuorumProblem::NoActiveController,
+                QuorumProblem::BrokerBehind { broker: 1, applied: 10, committed: 10 },
+                QuorumProblem::BrokerFenced { broker: 2 },
+                QuorumProblem::BrokerBehind { broker: 2, applied: 0, committed: 10 },
+            ]
+        );
+        // Without idle writes the mark itself is the bar, and nothing need be committed.
+        let quiet = QuorumMark { idle_writes: false, ..mark };
+        assert_eq!(
+            quorum_problems(&state, 2, quiet),
+            [
+                QuorumProblem::BrokerFenced { broker: 2 },
+                QuorumProblem::BrokerBehind { broker: 2, applied: 0, committed: 10 }
+            ]
+        );
+        // The quorum commits again, broker 2 is unfenced, and both apply everything.
+        state.apply(&on("controller-2", committed(10, 2)));
+        state.apply(&on("controller-2", registration(2, false)));
+        for broker in ["broker-1", "broker-2"] {
+            state.apply(&on(broker, Event::MetadataApplied { base_offset: 0, count: 12 }));
+        }
+        assert_eq!(quorum_problems(&state, 2, mark), []);
+        // A broker that restarts replays the log from the start: behind again.
+        state.apply(&on("broker-2", Event::MetadataApplied { base_offset: 0, count: 3 }));
+        assert_eq!(
+            quorum_problems(&state, 2, mark),
+            [QuorumProblem::BrokerBehind { broker: 2, applied: 3, committed: 12 }]
+        );
     }
 
     #[test]

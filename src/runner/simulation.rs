@@ -257,6 +257,17 @@ async fn liveness_phase(run: &mut Run<'_>) {
     if !wait_until(limit, || progress.outstanding_sends() == 0).await {
         run.fail(LivenessCause::SendsUnanswered { count: progress.outstanding_sends(), waited_ms });
     }
+    if run.scenario.cluster.metadata == MetadataMode::Kraft {
+        let mark = probes::QuorumMark {
+            committed_end: run.observer.now().metadata().committed_end,
+            idle_writes: run.scenario.cluster.config.metadata_max_idle_interval_ms > 0,
+        };
+        let (brokers, observer) = (run.scenario.cluster.brokers, run.observer.clone());
+        let problems = move || probes::quorum_problems(&observer.now(), brokers, mark);
+        if !wait_until(limit, || problems().is_empty()).await {
+            run.fail(LivenessCause::QuorumNotRecovered { waited_ms, problems: problems() });
+        }
+    }
     let topics = run.topics.clone();
     if !wait_until(limit, || probes::partition_problems(&run.observer.now(), &topics).is_empty()).await {
         let problems = probes::partition_problems(&run.observer.now(), &topics);
