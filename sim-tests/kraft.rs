@@ -1,7 +1,9 @@
 //! KRaft mode end to end: the controller quorum over the simulated network and disks,
-//! brokers replicating the metadata log as observers, and the lessons
-//! `kraft-controller-failover` and `kip966-last-replica-standing` (with `-fixed`)
-//! teaching what they say.
+//! brokers replicating the metadata log as observers, the lessons
+//! `kraft-controller-failover`, `kraft-quorum-loss`, `kraft-partitioned-controller`
+//! (with `-pre-vote`) and `kip966-last-replica-standing` (with `-fixed`) teaching what
+//! they say, and `planted-kraft-quorum` (the target of the Raft planted bugs) doing what
+//! its text says when nothing is planted.
 
 use crate::support::{describe, kinds, load, run};
 use kafkasim::check::AnomalyKind;
@@ -181,5 +183,32 @@ fn a_returning_partitioned_controller_unseats_the_leader_without_pre_vote_and_no
             })
             .collect();
         assert_eq!(epochs, vec![1], "seed {seed}: one leadership, in the first epoch");
+    }
+}
+
+#[test]
+fn planted_kraft_quorum_fails_over_three_times_and_the_cut_off_controller_drops_only_what_it_did_not_commit() {
+    let scenario = load("planted-kraft-quorum");
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        let trace = &outcome.history.trace;
+        // The first leader and one after each of the three controller faults, one per epoch.
+        let epochs: Vec<u32> = trace
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::QuorumLeader { epoch, .. } => Some(epoch),
+                _ => None,
+            })
+            .collect();
+        assert!(epochs.len() >= 4, "seed {seed}: quorum leaders in epochs {epochs:?}");
+        assert!(epochs.windows(2).all(|w| w[0] < w[1]), "seed {seed}: {epochs:?}");
+        // The cut-off controller wrote entries it could not commit and truncates them when it
+        // follows the new leader: down to its high watermark, not below.
+        let dropped_uncommitted = trace.iter().any(|e| {
+            matches!(e.event, Event::QuorumTruncate { to_offset, high_watermark, .. }
+                if high_watermark > 0 && to_offset == high_watermark)
+        });
+        assert!(dropped_uncommitted, "seed {seed}: no controller truncated its uncommitted entries");
     }
 }

@@ -14,7 +14,7 @@ use kafkasim::plant::PlantedBug;
 use kafkasim::runner::{self, sweep_planted, PlantedSweep, RunOptions};
 
 /// The most seeds each bug may take to be caught (measured with `kafkasim planted-report`:
-/// 1, 1, 1, 2, 1, 1; `forget-idempotence-on-leader-change` took 4 before the fault-kinds merge).
+/// 1, 1, 1, 2, 1, 1, 1, 1; `forget-idempotence-on-leader-change` took 4 before the fault-kinds merge).
 fn bound(bug: PlantedBug) -> usize {
     match bug {
         PlantedBug::HwBeforeIsr => 3,
@@ -25,6 +25,12 @@ fn bound(bug: PlantedBug) -> usize {
         // Caught wherever a stalled member's late commit is refused without the bug
         // (rebalance-storm seeds 1, 3 and 4 of the first 5).
         PlantedBug::StaleGenerationCommit => 3,
+        // Caught where two candidates of one epoch each win a majority before the other's
+        // BeginQuorumEpoch reaches it (planted-kraft-quorum: 12 of its 20 seeds, 70 of
+        // seeds 1-100), so a wider bound.
+        PlantedBug::QuorumVoteTwice => 5,
+        // Every seed (20 of 20): each controller fault comes as the leader commits alone.
+        PlantedBug::QuorumCommitWithoutMajority => 3,
     }
 }
 
@@ -111,6 +117,20 @@ fn stale_generation_commit_is_caught() {
     );
 }
 
+#[test]
+fn quorum_vote_twice_is_caught() {
+    // Caught for the right reason: two controllers led one Raft epoch.
+    let sweep = caught_within_bound_and_clean_without(PlantedBug::QuorumVoteTwice);
+    assert!(sweep.kinds().contains_key(&AnomalyKind::QuorumMultipleLeaders), "{}", describe(&sweep));
+}
+
+#[test]
+fn quorum_commit_without_majority_is_caught() {
+    // Caught for the right reason: an entry one leader committed is not another's.
+    let sweep = caught_within_bound_and_clean_without(PlantedBug::QuorumCommitWithoutMajority);
+    assert!(sweep.kinds().contains_key(&AnomalyKind::MetadataDivergence), "{}", describe(&sweep));
+}
+
 /// A commit the coordinator refused because its member was fenced by a rebalance.
 fn is_fenced_commit(op: &Op) -> bool {
     op.f == OpFn::Commit
@@ -121,7 +141,7 @@ fn is_fenced_commit(op: &Op) -> bool {
 #[test]
 fn every_planted_bug_has_a_test_here() {
     // A new variant must get a bound (the match above) and a #[test] like the ones above.
-    assert_eq!(PlantedBug::ALL.len(), 6, "add a test for the new planted bug");
+    assert_eq!(PlantedBug::ALL.len(), 8, "add a test for the new planted bug");
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! Planted bugs: known-broken behaviours the system under test can be told to adopt, so
 //! that we can measure whether the checkers are any good. A planted bug is chosen per
 //! run (`kafkasim run FILE --plant BUG`, [`crate::runner::RunOptions::plant`]) and
-//! reaches the broker (its replication code and its group coordinator) and the
-//! controller through their configuration, never through a global: two runs in one
-//! process may plant different bugs.
+//! reaches the broker (its replication code and its group coordinator), the controller
+//! and the KRaft controllers' Raft code ([`crate::raft::QuorumConfig::plant`]) through
+//! their configuration, never through a global: two runs in one process may plant
+//! different bugs.
 //!
 //! Each bug is one small branch in the real code path, marked with a `PLANTED BUG`
 //! comment naming it, so `grep -rn "PLANTED BUG" src/` lists every place.
@@ -49,17 +50,27 @@ pub enum PlantedBug {
     /// one the group no longer knows), and writes it to `__consumer_offsets`, instead of
     /// refusing it with ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID.
     StaleGenerationCommit,
+    /// A KRaft controller grants its vote to a candidate in an epoch in which it has
+    /// already voted for another (or stands itself): Raft's one vote per epoch is not
+    /// kept, so two candidates can each win a majority of one epoch.
+    QuorumVoteTwice,
+    /// The KRaft quorum leader moves its high watermark to its own log end as it
+    /// appends, without waiting for a majority of voters to have fetched the entries;
+    /// what it commits alone is lost when another controller leads.
+    QuorumCommitWithoutMajority,
 }
 
 impl PlantedBug {
     /// Every planted bug, in a fixed order (the order of reports and tests).
-    pub const ALL: [PlantedBug; 6] = [
+    pub const ALL: [PlantedBug; 8] = [
         PlantedBug::HwBeforeIsr,
         PlantedBug::AcksAllLeaderOnly,
         PlantedBug::NoFollowerTruncation,
         PlantedBug::ForgetIdempotenceOnLeaderChange,
         PlantedBug::UncleanElectionIgnoresFlag,
         PlantedBug::StaleGenerationCommit,
+        PlantedBug::QuorumVoteTwice,
+        PlantedBug::QuorumCommitWithoutMajority,
     ];
 
     /// The kebab-case name used on the command line.
@@ -71,6 +82,8 @@ impl PlantedBug {
             PlantedBug::ForgetIdempotenceOnLeaderChange => "forget-idempotence-on-leader-change",
             PlantedBug::UncleanElectionIgnoresFlag => "unclean-election-ignores-flag",
             PlantedBug::StaleGenerationCommit => "stale-generation-commit",
+            PlantedBug::QuorumVoteTwice => "quorum-vote-twice",
+            PlantedBug::QuorumCommitWithoutMajority => "quorum-commit-without-majority",
         }
     }
 
@@ -85,6 +98,10 @@ impl PlantedBug {
                 "controller elects from outside the ISR with unclean election off"
             }
             PlantedBug::StaleGenerationCommit => "coordinator accepts offset commits from a stale generation",
+            PlantedBug::QuorumVoteTwice => "controller votes for a second candidate in one epoch",
+            PlantedBug::QuorumCommitWithoutMajority => {
+                "quorum leader commits metadata before a majority of controllers has it"
+            }
         }
     }
 
@@ -98,6 +115,7 @@ impl PlantedBug {
             PlantedBug::ForgetIdempotenceOnLeaderChange => "idempotent-producer",
             PlantedBug::UncleanElectionIgnoresFlag => "planted-unclean-election",
             PlantedBug::StaleGenerationCommit => "rebalance-storm",
+            PlantedBug::QuorumVoteTwice | PlantedBug::QuorumCommitWithoutMajority => "planted-kraft-quorum",
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The quorum's settings, with Kafka's names and defaults (`QuorumConfig`).
 
+use crate::plant::PlantedBug;
+
 /// `controller.quorum.*` settings, in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QuorumConfig {
@@ -24,6 +26,9 @@ pub struct QuorumConfig {
     /// KIP-996 pre-vote (Kafka 4.0): a voter first asks whether it could win, without
     /// bumping the epoch, so a node cut off and back cannot disrupt a healthy leader.
     pub pre_vote: bool,
+    /// The bug planted in this node's Raft code, if any (`quorum-vote-twice`,
+    /// `quorum-commit-without-majority`; see [`crate::plant`]).
+    pub plant: Option<PlantedBug>,
 }
 
 impl Default for QuorumConfig {
@@ -36,6 +41,7 @@ impl Default for QuorumConfig {
             retry_backoff_ms: 20,
             fetch_max_wait_ms: 500,
             pre_vote: true,
+            plant: None,
         }
     }
 }

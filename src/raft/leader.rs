@@ -3,6 +3,7 @@
 //! holds until there is something new (Kafka's `LeaderState` and fetch purgatory).
 
 use super::log::Epoch;
+use crate::plant::{is_planted, PlantedBug};
 use crate::protocol::{NodeId, Offset};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,11 +37,20 @@ pub(super) struct LeaderState {
     pub check_quorum_deadline_ms: u64,
     /// Held fetches, one per follower.
     pub parked: BTreeMap<NodeId, ParkedFetch>,
+    /// The bug planted in this node's Raft code, if any.
+    plant: Option<PlantedBug>,
 }
 
 impl LeaderState {
-    /// A new leadership over `voters` (this node among them).
-    pub fn new(me: NodeId, voters: &[NodeId], epoch_start_offset: Offset, check_quorum_deadline_ms: u64) -> Self {
+    /// A new leadership over `voters` (this node among them), with the node's planted
+    /// bug if any.
+    pub fn new(
+        me: NodeId,
+        voters: &[NodeId],
+        epoch_start_offset: Offset,
+        check_quorum_deadline_ms: u64,
+        plant: Option<PlantedBug>,
+    ) -> Self {
         LeaderState {
             epoch_start_offset,
             high_watermark: None,
@@ -49,6 +59,7 @@ impl LeaderState {
             fetched_since_check: BTreeSet::new(),
             check_quorum_deadline_ms,
             parked: BTreeMap::new(),
+            plant,
         }
     }
 
@@ -85,7 +96,14 @@ impl LeaderState {
         let mut ends: Vec<Option<Offset>> = self.follower_end_offsets.values().copied().collect();
         ends.push(Some(leader_end_offset));
         ends.sort_unstable_by(|a, b| b.cmp(a));
-        let Some(majority_end) = ends[ends.len() / 2] else {
+        let majority_end = if is_planted(self.plant, PlantedBug::QuorumCommitWithoutMajority) {
+            // PLANTED BUG quorum-commit-without-majority: the leader's own log end is
+            // taken for what a majority holds, so it commits what no follower has.
+            Some(leader_end_offset)
+        } else {
+            ends[ends.len() / 2]
+        };
+        let Some(majority_end) = majority_end else {
             return false;
         };
         if majority_end <= self.epoch_start_offset || self.high_watermark.is_some_and(|hw| majority_end <= hw) {
@@ -112,7 +130,7 @@ mod tests {
     #[test]
     fn the_high_watermark_is_what_a_majority_holds_past_the_epoch_start() {
         let voters = [NodeId(1), NodeId(2), NodeId(3)];
-        let mut leader = LeaderState::new(NodeId(1), &voters, 10, 3000);
+        let mut leader = LeaderState::new(NodeId(1), &voters, 10, 3000, None);
         // Only the leader has its LeaderChange entry: no majority yet.
         assert!(!leader.maybe_advance_high_watermark(11));
         // A follower at the epoch start: a majority holds 10, not past the start.
@@ -126,9 +144,21 @@ mod tests {
     }
 
     #[test]
+    fn planted_commit_without_majority_commits_the_leaders_own_log_end() {
+        let voters = [NodeId(1), NodeId(2), NodeId(3)];
+        let plant = Some(PlantedBug::QuorumCommitWithoutMajority);
+        let mut leader = LeaderState::new(NodeId(1), &voters, 10, 3000, plant);
+        // Only the leader has its LeaderChange entry, and it is committed.
+        assert!(leader.maybe_advance_high_watermark(11));
+        assert_eq!(leader.high_watermark, Some(11));
+        assert!(leader.maybe_advance_high_watermark(15));
+        assert_eq!(leader.high_watermark, Some(15));
+    }
+
+    #[test]
     fn check_quorum_resets_once_a_majority_has_fetched() {
         let voters = [NodeId(1), NodeId(2), NodeId(3), NodeId(4), NodeId(5)];
-        let mut leader = LeaderState::new(NodeId(1), &voters, 0, 3000);
+        let mut leader = LeaderState::new(NodeId(1), &voters, 0, 3000, None);
         leader.on_fetch(NodeId(2), 0, 1, 1000, 3000);
         assert_eq!(leader.check_quorum_deadline_ms, 3000, "two of five is no majority");
         leader.on_fetch(NodeId(2), 0, 1, 1500, 3000);

@@ -434,7 +434,8 @@ impl<R: Clone> QuorumNode<R> {
         // commit an entry of its epoch and with it everything before.
         let epoch_start_offset = self.log.end_offset();
         let deadline = now_ms + self.config.check_quorum_timeout_ms();
-        self.enter(Role::Leader(LeaderState::new(self.me, &self.voters, epoch_start_offset, deadline)));
+        let leader = LeaderState::new(self.me, &self.voters, epoch_start_offset, deadline, self.config.plant);
+        self.enter(Role::Leader(leader));
         self.log.append(Entry { epoch: self.epoch, payload: Payload::LeaderChange });
         // A lone voter commits it at once; a new leader holds no fetches to answer.
         let answers = self.leader_progress();

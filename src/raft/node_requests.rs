@@ -3,6 +3,7 @@
 //! its state, timers and transitions.
 
 use super::{QuorumNode, Role};
+use crate::plant::{is_planted, PlantedBug};
 use crate::protocol::{NodeId, Offset};
 use crate::raft::election::{random_election_timeout_ms, strict_election_backoff_ms};
 use crate::raft::leader::ParkedFetch;
@@ -49,6 +50,11 @@ impl<R: Clone> QuorumNode<R> {
                     Role::Follower { has_fetched, .. } => !has_fetched,
                     _ => true,
                 }
+        } else if is_planted(self.config.plant, PlantedBug::QuorumVoteTwice) {
+            // PLANTED BUG quorum-vote-twice: the vote already cast in this epoch is not
+            // looked at; a voter that knows no leader grants every candidate whose log is
+            // up to date, though it voted for another (or, standing, for itself).
+            up_to_date && self.leader().is_none()
         } else {
             // `EpochState.canGrantVote`: only an unattached voter votes, once per epoch.
             match &self.role {

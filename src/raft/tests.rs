@@ -417,6 +417,30 @@ fn a_restarted_leader_starts_resigned_and_never_votes_twice_in_an_epoch() {
 }
 
 #[test]
+fn planted_quorum_vote_twice_grants_a_second_candidate_of_the_epoch() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let ids = [NodeId(1), NodeId(2), NodeId(3)];
+    let config = QuorumConfig { plant: Some(crate::plant::PlantedBug::QuorumVoteTwice), ..QuorumConfig::default() };
+    let last = OffsetAndEpoch { epoch: 0, offset: 0 };
+    let vote = QuorumMessage::Vote { epoch: 4, last, pre_vote: false };
+    let granted = |out: &[Outbound<u32>]| matches!(out[0].message, QuorumMessage::VoteResponse { granted: true, .. });
+    // A voter that voted for 3 in epoch 4 votes for 2 as well.
+    let stored = ElectionState { epoch: 4, leader: None, voted: Some(NodeId(3)) };
+    let mut node: QuorumNode<u32> = QuorumNode::start(NodeId(1), &ids, config, stored, RaftLog::default(), 0, &mut rng);
+    assert!(granted(&node.handle(NodeId(2), vote.clone(), 1, &mut rng)));
+    // A candidate of epoch 4 (it voted for itself) votes for another and stands on.
+    let stored = ElectionState { epoch: 4, leader: None, voted: Some(NodeId(1)) };
+    let mut node: QuorumNode<u32> = QuorumNode::start(NodeId(1), &ids, config, stored, RaftLog::default(), 0, &mut rng);
+    assert_eq!(node.role(), RoleKind::Candidate);
+    assert!(granted(&node.handle(NodeId(2), vote.clone(), 1, &mut rng)));
+    assert_eq!(node.role(), RoleKind::Candidate);
+    // Without the plant, neither votes.
+    let mut node: QuorumNode<u32> =
+        QuorumNode::start(NodeId(1), &ids, QuorumConfig::default(), stored, RaftLog::default(), 0, &mut rng);
+    assert!(!granted(&node.handle(NodeId(2), vote, 1, &mut rng)));
+}
+
+#[test]
 fn a_voter_refuses_a_candidate_whose_log_is_behind() {
     let mut rng = StdRng::seed_from_u64(1);
     let ids = [NodeId(1), NodeId(2), NodeId(3)];

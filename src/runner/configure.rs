@@ -111,7 +111,7 @@ pub(super) fn broker_config(
         plant: options.plant,
         kraft: (scenario.cluster.metadata == MetadataMode::Kraft).then(|| KraftBrokerConfig {
             voters: controller_ids(scenario),
-            quorum: quorum_config(scenario),
+            quorum: quorum_config(scenario, options),
             heartbeat_interval_ms: c.broker_heartbeat_interval_ms,
             session_timeout_ms: c.broker_session_timeout_ms,
         }),
@@ -123,8 +123,9 @@ pub(super) fn controller_ids(scenario: &Scenario) -> Vec<NodeId> {
     (1..=scenario.cluster.controllers).filter_map(|n| NodeName::controller(n).kraft_node_id()).collect()
 }
 
-/// `controller.quorum.*` and pre-vote.
-fn quorum_config(scenario: &Scenario) -> QuorumConfig {
+/// `controller.quorum.*`, pre-vote, and the planted bug (whose Raft branches only a voter
+/// reaches: an observer neither votes nor leads).
+fn quorum_config(scenario: &Scenario, options: &RunOptions) -> QuorumConfig {
     let c = &scenario.cluster.config;
     QuorumConfig {
         election_timeout_ms: c.controller_quorum_election_timeout_ms,
@@ -132,12 +133,17 @@ fn quorum_config(scenario: &Scenario) -> QuorumConfig {
         election_backoff_max_ms: c.controller_quorum_election_backoff_max_ms,
         request_timeout_ms: c.controller_quorum_request_timeout_ms,
         pre_vote: scenario.cluster.pre_vote,
+        plant: options.plant,
         ..QuorumConfig::default()
     }
 }
 
 /// KRaft controller `n`'s configuration (`controller-n`).
-pub(super) fn controller_config(scenario: &Scenario, topics: &[TopicAssignment]) -> (QuorumConfig, ControllerSettings) {
+pub(super) fn controller_config(
+    scenario: &Scenario,
+    options: &RunOptions,
+    topics: &[TopicAssignment],
+) -> (QuorumConfig, ControllerSettings) {
     let c = &scenario.cluster.config;
     let settings = ControllerSettings {
         broker_session_timeout_ms: c.broker_session_timeout_ms,
@@ -158,7 +164,7 @@ pub(super) fn controller_config(scenario: &Scenario, topics: &[TopicAssignment])
             .then(|| c.leader_imbalance_check_interval_seconds.saturating_mul(1_000)),
         max_idle_interval_ms: (c.metadata_max_idle_interval_ms > 0).then_some(c.metadata_max_idle_interval_ms),
     };
-    (quorum_config(scenario), settings)
+    (quorum_config(scenario, options), settings)
 }
 
 /// The page-cache write-back of every broker's machine (`[cluster.os]`).

@@ -93,7 +93,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
                 nodes.boot(METASTORE, move || run_metastore(meta_net.clone(), meta_disk.clone(), meta_config));
             }
             MetadataMode::Kraft => {
-                let (quorum, settings) = configure::controller_config(scenario, &topics);
+                let (quorum, settings) = configure::controller_config(scenario, options, &topics);
                 let settings = Arc::new(settings);
                 let voters = configure::controller_ids(scenario);
                 for &id in &voters {
