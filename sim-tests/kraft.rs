@@ -139,22 +139,27 @@ fn kraft_quorum_loss_freezes_the_metadata_until_a_majority_of_controllers_return
     }
 }
 
-/// The epochs of the quorum leaders elected after the first partition healed.
-fn quorum_leaders_after_heal(outcome: &kafkasim::runner::RunOutcome) -> Vec<u32> {
-    let trace = &outcome.history.trace;
-    let healed = trace
-        .iter()
-        .find(|e| matches!(e.event, Event::FaultEnded { kind: FaultKind::Partition, .. }))
-        .expect("the partition heals")
-        .time_ns;
+/// The epochs of the quorum leaderships traced from `from_ns` on, in trace order.
+fn quorum_leader_epochs(outcome: &kafkasim::runner::RunOutcome, from_ns: u64) -> Vec<u32> {
+    let trace = outcome.history.trace.iter().filter(|e| e.time_ns >= from_ns);
     trace
-        .iter()
-        .filter(|e| e.time_ns > healed)
         .filter_map(|e| match e.event {
             Event::QuorumLeader { epoch, .. } => Some(epoch),
             _ => None,
         })
         .collect()
+}
+
+/// The epochs of the quorum leaders elected after the first partition healed.
+fn quorum_leaders_after_heal(outcome: &kafkasim::runner::RunOutcome) -> Vec<u32> {
+    let healed = outcome
+        .history
+        .trace
+        .iter()
+        .find(|e| matches!(e.event, Event::FaultEnded { kind: FaultKind::Partition, .. }))
+        .expect("the partition heals")
+        .time_ns;
+    quorum_leader_epochs(outcome, healed + 1)
 }
 
 #[test]
@@ -173,16 +178,7 @@ fn a_returning_partitioned_controller_unseats_the_leader_without_pre_vote_and_no
         let outcome = run(&with, seed);
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
         assert_eq!(quorum_leaders_after_heal(&outcome), Vec::<u32>::new(), "seed {seed}: the leader stays");
-        let epochs: Vec<u32> = outcome
-            .history
-            .trace
-            .iter()
-            .filter_map(|e| match e.event {
-                Event::QuorumLeader { epoch, .. } => Some(epoch),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(epochs, vec![1], "seed {seed}: one leadership, in the first epoch");
+        assert_eq!(quorum_leader_epochs(&outcome, 0), vec![1], "seed {seed}: one leadership, in the first epoch");
     }
 }
 
@@ -194,13 +190,7 @@ fn planted_kraft_quorum_fails_over_three_times_and_the_cut_off_controller_drops_
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
         let trace = &outcome.history.trace;
         // The first leader and one after each of the three controller faults, one per epoch.
-        let epochs: Vec<u32> = trace
-            .iter()
-            .filter_map(|e| match e.event {
-                Event::QuorumLeader { epoch, .. } => Some(epoch),
-                _ => None,
-            })
-            .collect();
+        let epochs = quorum_leader_epochs(&outcome, 0);
         assert!(epochs.len() >= 4, "seed {seed}: quorum leaders in epochs {epochs:?}");
         assert!(epochs.windows(2).all(|w| w[0] < w[1]), "seed {seed}: {epochs:?}");
         // The cut-off controller wrote entries it could not commit and truncates them when it
