@@ -202,3 +202,30 @@ fn planted_kraft_quorum_fails_over_three_times_and_the_cut_off_controller_drops_
         assert!(dropped_uncommitted, "seed {seed}: no controller truncated its uncommitted entries");
     }
 }
+
+/// The one span orders-0 had no live leader, in milliseconds.
+fn leaderless_ms(outcome: &kafkasim::runner::RunOutcome) -> u64 {
+    let spans = &outcome.unavailability;
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    spans[0].until_ms.expect("a new leader is elected") - spans[0].from_ms
+}
+
+#[test]
+fn a_crashed_leader_is_replaced_after_the_broker_session_in_kraft_and_the_zookeeper_session_in_zookeeper_mode() {
+    let zookeeper = load("broker-failure-zookeeper");
+    let kraft = load("broker-failure-kraft");
+    assert_eq!(
+        (zookeeper.cluster.config.clone(), zookeeper.topics.clone()),
+        (kraft.cluster.config.clone(), kraft.topics.clone())
+    );
+    for &seed in &kraft.seeds {
+        let (zk, kr) = (run(&zookeeper, seed), run(&kraft, seed));
+        assert!(zk.anomalies.is_empty() && kr.anomalies.is_empty(), "{}\n{}", describe(&zk), describe(&kr));
+        // ZooKeeper: the 18 s session after the broker's last ping, a third of it apart.
+        let zk_ms = leaderless_ms(&zk);
+        assert!((12_000..=18_500).contains(&zk_ms), "seed {seed}: {zk_ms} ms without a leader in ZooKeeper mode");
+        // KRaft: the 9 s broker session after the last heartbeat, 2 s apart.
+        let kraft_ms = leaderless_ms(&kr);
+        assert!((7_000..=9_500).contains(&kraft_ms), "seed {seed}: {kraft_ms} ms without a leader in KRaft mode");
+    }
+}

@@ -143,7 +143,8 @@ fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
         }
         for span in &outcome.unavailability {
             let until = span.until_ms.map_or("the end".to_string(), seconds);
-            out += &format!("  unavailable: {} had no leader from {} to {}\n", span.tp, seconds(span.from_ms), until);
+            out +=
+                &format!("  unavailable: {} had no live leader from {} to {}\n", span.tp, seconds(span.from_ms), until);
         }
         out += &render_rebalances(&outcome.history);
         out += &render_anomalies(&outcome.anomalies);

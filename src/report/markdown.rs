@@ -33,7 +33,11 @@ pub(crate) fn facts(data: &ReportData<'_>) -> Vec<String> {
     ];
     for span in &data.outcome.unavailability {
         let until = span.until_ms.map_or("the end".to_string(), |ms| secs(ms * 1_000_000));
-        out.push(format!("unavailable: {} had no leader from {} to {until}", span.tp, secs(span.from_ms * 1_000_000)));
+        out.push(format!(
+            "unavailable: {} had no live leader from {} to {until}",
+            span.tp,
+            secs(span.from_ms * 1_000_000)
+        ));
     }
     if data.scenario.topics.iter().any(|t| t.partitions > 1) {
         out.push(format!(

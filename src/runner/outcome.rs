@@ -1,9 +1,11 @@
 //! What a run produced and how it is judged against the scenario's expectations.
 
 use crate::check::{Anomaly, AnomalyKind};
+use crate::fault::FaultKind;
 use crate::history::state::Applied;
-use crate::history::{ClusterState, History, MicroOp, OpFn, OpType};
+use crate::history::{ClusterState, Event, History, MicroOp, OpFn, OpType};
 use crate::plant::PlantedBug;
+use crate::protocol::{NodeName, NodeRole};
 use crate::scenario::Scenario;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -76,7 +78,7 @@ impl RunStats {
     }
 }
 
-/// A span during which a partition had no leader.
+/// A span during which a partition had no leader that could serve it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Unavailability {
     /// The partition.
@@ -87,30 +89,62 @@ pub struct Unavailability {
     pub until_ms: Option<u64>,
 }
 
-/// Spans without a leader, as the controller stored each partition's state (stale
-/// events from a fenced controller change nothing: see [`ClusterState`]).
+/// Spans in which a partition had no leader, as the controller stored each partition's
+/// state (stale events from a fenced controller change nothing: see [`ClusterState`]), or
+/// a leader whose broker was down: crashed, powered off or paused, from the fault until
+/// it starts again (or resumes) or the controller moves the leadership. A broker the
+/// controller still names as leader after it died serves nobody: the partition is
+/// unavailable for as long as the failure detection takes (the ZooKeeper session, or the
+/// KRaft broker session). A clean stop is not counted: the broker hands its leaderships
+/// over first, and what it could not hand over goes leaderless when it exits.
 pub fn unavailability(history: &History) -> Vec<Unavailability> {
     let mut state = ClusterState::default();
+    let mut down: BTreeSet<u32> = BTreeSet::new();
     // By name, so that spans still open at the end come in partition order.
     let mut open: BTreeMap<std::sync::Arc<str>, u64> = BTreeMap::new();
     let mut spans = Vec::new();
     for event in &history.trace {
-        let Applied::Partition(n) = state.apply(event) else { continue };
-        let partition = state.partition_by_number(n);
         let now_ms = event.time_ns / 1_000_000;
-        match partition.leader {
-            None => {
-                open.entry(partition.name.clone()).or_insert(now_ms);
+        let changed: Vec<usize> = match (state.apply(event), &event.event) {
+            (Applied::Partition(n), _) => vec![n],
+            (_, Event::Fault { kind: FaultKind::Crash | FaultKind::PowerLoss | FaultKind::Pause, targets, .. }) => {
+                down.extend(targets.iter().filter_map(|t| broker_id(t)));
+                led_by(&state, &down)
             }
-            Some(_) => {
-                if let Some(from_ms) = open.remove(&partition.name) {
-                    spans.push(Unavailability { tp: partition.name.to_string(), from_ms, until_ms: Some(now_ms) });
-                }
+            (_, Event::BrokerStarted { broker }) => {
+                down.remove(broker);
+                led_by(&state, &BTreeSet::from([*broker]))
+            }
+            (_, Event::FaultEnded { kind: FaultKind::Pause, targets, .. })
+            | (_, Event::Fault { kind: FaultKind::Resume, targets, .. }) => {
+                let resumed: BTreeSet<u32> = targets.iter().filter_map(|t| broker_id(t)).collect();
+                down.retain(|b| !resumed.contains(b));
+                led_by(&state, &resumed)
+            }
+            _ => continue,
+        };
+        for n in changed {
+            let partition = state.partition_by_number(n);
+            if partition.leader.is_none_or(|l| down.contains(&l)) {
+                open.entry(partition.name.clone()).or_insert(now_ms);
+            } else if let Some(from_ms) = open.remove(&partition.name) {
+                spans.push(Unavailability { tp: partition.name.to_string(), from_ms, until_ms: Some(now_ms) });
             }
         }
     }
     spans.extend(open.into_iter().map(|(tp, from_ms)| Unavailability { tp: tp.to_string(), from_ms, until_ms: None }));
     spans
+}
+
+/// A broker's id from its node name (`broker-3`), or `None` for any other node.
+fn broker_id(node: &str) -> Option<u32> {
+    NodeName::parse(node).filter(|n| n.role == NodeRole::Broker).map(|n| n.number)
+}
+
+/// The numbers of the partitions the controller says one of `brokers` leads.
+fn led_by(state: &ClusterState, brokers: &BTreeSet<u32>) -> Vec<usize> {
+    let led = |p: &crate::history::state::PartitionView| p.leader.is_some_and(|l| brokers.contains(&l));
+    state.partitions().enumerate().filter(|(_, p)| led(p)).map(|(n, _)| n).collect()
 }
 
 /// Everything one run produced.
