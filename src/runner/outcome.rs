@@ -296,3 +296,69 @@ impl ScenarioVerdict {
         ScenarioVerdict { scenario: scenario.name.clone(), seeds, missing, status }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{ElectionReason, TraceEvent};
+
+    fn at(ms: u64, node: &str, event: Event) -> TraceEvent {
+        TraceEvent { time_ns: ms * 1_000_000, node: node.into(), event }
+    }
+
+    fn elected(leader: Option<u32>, leader_epoch: u32) -> Event {
+        Event::LeaderElection {
+            tp: "orders-0".into(),
+            leader,
+            leader_epoch,
+            partition_epoch: u64::from(leader_epoch),
+            isr: leader.into_iter().collect(),
+            unclean: false,
+            reason: ElectionReason::BrokerFailure,
+        }
+    }
+
+    fn fault(kind: FaultKind, broker: &str) -> Event {
+        Event::Fault { kind, targets: vec![broker.to_string()], detail: String::new() }
+    }
+
+    fn spans(trace: Vec<TraceEvent>) -> Vec<(u64, Option<u64>)> {
+        let history = History { trace, ..History::default() };
+        unavailability(&history).into_iter().map(|s| (s.from_ms, s.until_ms)).collect()
+    }
+
+    #[test]
+    fn a_partition_is_unavailable_without_a_leader_and_while_its_leader_is_down() {
+        // Crashed at 5 s, replaced at 13 s: unavailable in between although the metadata
+        // named a leader all along.
+        let crash = vec![
+            at(0, "controller", elected(Some(1), 0)),
+            at(5_000, "nemesis", fault(FaultKind::Crash, "broker-1")),
+            at(13_000, "controller", elected(Some(2), 1)),
+        ];
+        assert_eq!(spans(crash), [(5_000, Some(13_000))]);
+        // A paused leader is back when it resumes; a crash of another node changes nothing.
+        let pause = vec![
+            at(0, "controller", elected(Some(1), 0)),
+            at(1_000, "nemesis", fault(FaultKind::Crash, "broker-2")),
+            at(2_000, "nemesis", fault(FaultKind::Pause, "broker-1")),
+            at(
+                4_000,
+                "nemesis",
+                Event::FaultEnded { kind: FaultKind::Pause, targets: vec!["broker-1".into()], detail: String::new() },
+            ),
+        ];
+        assert_eq!(spans(pause), [(2_000, Some(4_000))]);
+        // No leader at all, then a leader that restarts before any election: both count,
+        // and a span still open at the end has no end.
+        let offline = vec![
+            at(0, "controller", elected(Some(1), 0)),
+            at(1_000, "controller", elected(None, 1)),
+            at(3_000, "controller", elected(Some(3), 2)),
+            at(4_000, "nemesis", fault(FaultKind::PowerLoss, "broker-3")),
+            at(6_000, "broker-3", Event::BrokerStarted { broker: 3 }),
+            at(7_000, "nemesis", fault(FaultKind::Crash, "broker-3")),
+        ];
+        assert_eq!(spans(offline), [(1_000, Some(3_000)), (4_000, Some(6_000)), (7_000, None)]);
+    }
+}
