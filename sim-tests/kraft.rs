@@ -229,3 +229,40 @@ fn a_crashed_leader_is_replaced_after_the_broker_session_in_kraft_and_the_zookee
         assert!((7_000..=9_500).contains(&kraft_ms), "seed {seed}: {kraft_ms} ms without a leader in KRaft mode");
     }
 }
+
+#[test]
+fn a_stopped_active_controller_resigns_and_another_leads_at_once() {
+    // kraft-controller-failover with its first fault a clean stop instead of a crash.
+    let path = crate::support::scenario_path("kraft-controller-failover");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "kind = \"crash\"\ntarget = \"the active controller\"",
+        "kind = \"stop\"\ntarget = \"the active controller\"",
+        1,
+    );
+    assert!(text.contains("kind = \"stop\""), "the file's first fault crashes the active controller");
+    let scenario = kafkasim::scenario::parse(&text, &path).unwrap();
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        let stopped = outcome
+            .history
+            .trace
+            .iter()
+            .find(|e| matches!(e.event, Event::Fault { kind: FaultKind::Stop, .. }))
+            .expect("the stop fires")
+            .time_ns;
+        // EndQuorumEpoch makes a successor stand at once, well inside the 2 s fetch
+        // timeout a crash would make the followers wait out.
+        let next = quorum_leader_epochs(&outcome, stopped);
+        let elected = outcome
+            .history
+            .trace
+            .iter()
+            .find(|e| e.time_ns >= stopped && matches!(e.event, Event::QuorumLeader { .. }));
+        let after_ms = elected.map(|e| (e.time_ns - stopped) / 1_000_000);
+        assert!(
+            after_ms.is_some_and(|ms| ms < 500),
+            "seed {seed}: new leader {after_ms:?} ms after the stop ({next:?})"
+        );
+    }
+}

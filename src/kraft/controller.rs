@@ -10,6 +10,7 @@
 use super::active::{ActiveController, Answered, Decision};
 use super::transport::{Answer, QuorumTransport};
 use super::ControllerSettings;
+use crate::broker::StopSwitch;
 use crate::history::{ElectionReason, Event, Tracer};
 use crate::protocol::kraft::{ControllerRequest, ControllerResponse, LeaderChange, Payload};
 use crate::protocol::{ErrorCode, NodeId, Offset, Request, Response};
@@ -19,7 +20,7 @@ use crate::raft::{QuorumConfig, QuorumNode, RoleKind};
 use crate::sim::disk::Disk;
 use crate::sim::net::{Incoming, NodeNet, Responder};
 use madsim::rand::{thread_rng, GlobalRng};
-use madsim::time::{sleep_until, Instant};
+use madsim::time::{sleep, sleep_until, Instant};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -43,7 +44,14 @@ pub struct ControllerContext {
     pub disk: Disk,
     /// The node's trace.
     pub tracer: Tracer,
+    /// Where a clean stop is requested (the nemesis' `stop` fault).
+    pub stop: StopSwitch,
 }
+
+/// How long a stopping controller lingers after its last messages, so that they leave
+/// the node before the process exits (Kafka's leader waits up to its shutdown timeout for
+/// the voters to acknowledge its EndQuorumEpoch; here EndQuorumEpoch has no answer).
+const SHUTDOWN_LINGER: Duration = Duration::from_millis(100);
 
 /// The longest sleep of the loop when nothing is due (a timer far away).
 const IDLE_WAKE_MS: u64 = 60_000;
@@ -82,14 +90,20 @@ pub async fn run_controller(ctx: ControllerContext) {
     loop {
         let now = now_ms();
         let wake_ms = controller.next_deadline_ms().min(now + IDLE_WAKE_MS);
+        let stop = controller.ctx.stop.clone();
         let step = tokio::select! {
             biased;
+            () = stop.requested() => break,
             Some(answer) = answers.recv() => Step::Answer(answer),
             Some(incoming) = requests.recv() => Step::Request(incoming),
             _ = sleep_until(started + Duration::from_millis(wake_ms)) => Step::Tick,
         };
         controller.step(step, now_ms(), &mut rng);
     }
+    controller.shut_down(now_ms(), &mut rng);
+    sleep(SHUTDOWN_LINGER).await;
+    controller.ctx.stop.mark_exited();
+    std::future::pending().await
 }
 
 /// Hands every request that reaches the node to the controller's loop.
@@ -146,6 +160,23 @@ impl Controller {
     fn next_deadline_ms(&self) -> u64 {
         let active = self.active.as_ref().map_or(u64::MAX, ActiveController::next_deadline_ms);
         self.node.next_deadline_ms().min(active)
+    }
+
+    /// A clean shutdown: the quorum files are already durable; a leader resigns with
+    /// EndQuorumEpoch, and the brokers' waiting requests are answered NOT_CONTROLLER so
+    /// that they try the next controller.
+    fn shut_down(&mut self, now_ms: u64, rng: &mut GlobalRng) {
+        let out = self.node.shut_down(now_ms, rng);
+        self.persist_and_send(out);
+        self.leave_office();
+    }
+
+    /// No longer the active controller: what waited is answered NOT_CONTROLLER.
+    fn leave_office(&mut self) {
+        self.active = None;
+        for w in std::mem::take(&mut self.waiting) {
+            w.responder.reply(Response::Controller(refusal(&w.response)));
+        }
     }
 
     fn step(&mut self, step: Step, now_ms: u64, rng: &mut GlobalRng) {
@@ -291,10 +322,7 @@ impl Controller {
         let epoch = self.node.epoch();
         let leads = self.node.role() == RoleKind::Leader;
         if self.active.as_ref().is_some_and(|a| !leads || a.epoch != epoch) {
-            self.active = None;
-            for w in std::mem::take(&mut self.waiting) {
-                w.responder.reply(Response::Controller(refusal(&w.response)));
-            }
+            self.leave_office();
         }
         let own_epoch_committed =
             self.applied > 0 && self.node.log().get(self.applied - 1).is_some_and(|e| e.epoch == epoch);

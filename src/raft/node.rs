@@ -320,6 +320,19 @@ impl<R: Clone> QuorumNode<R> {
         }
     }
 
+    /// A clean shutdown (`KafkaRaftClient.shutdown`): a leader resigns and tells the
+    /// other voters with EndQuorumEpoch, longest log first as successors, so that one of
+    /// them stands at once instead of waiting out its fetch timeout. Returns what to send
+    /// before the process exits. Simplified: Kafka's leader also waits (up to the
+    /// shutdown timeout) for the voters to acknowledge; here EndQuorumEpoch has no answer.
+    pub fn shut_down(&mut self, now_ms: u64, rng: &mut impl Rng) -> Vec<Outbound<R>> {
+        if let Role::Leader(leader) = &self.role {
+            let successors = leader.successors_by_descending_end_offset();
+            self.resign(successors, now_ms, rng);
+        }
+        self.send_requests(now_ms)
+    }
+
     /// The request to `to` failed without an answer (the connection was refused or
     /// reset): it is sent again after `controller.quorum.retry.backoff.ms`, and an
     /// observer asks the next voter meanwhile (`RequestManager.onResponseResult`).

@@ -99,7 +99,10 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
                 for &id in &voters {
                     let name = NodeName::of_kraft_node(id).to_string();
                     disks.set_write_back(&name, configure::write_back(scenario));
+                    let stop = crate::broker::StopSwitch::default();
+                    stop_switches.insert(name.clone(), stop.clone());
                     let ctx = ControllerContext {
+                        stop,
                         id,
                         voters: voters.clone(),
                         quorum,

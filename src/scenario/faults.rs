@@ -126,22 +126,17 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
         FaultKind::Resume => FaultAction::Resume { target: target(t, "target", Role::Resume, world)? },
         FaultKind::Stop => {
             let who = target(t, "target", Role::Crash, world)?;
-            // A controller's clean shutdown is not modelled: crash it instead.
-            let names_a_non_broker = matches!(&who, Target::Node(n) if NodeName::parse(n).is_none_or(|n| n.role != NodeRole::Broker))
-                || matches!(
-                    who,
-                    Target::Cluster
-                        | Target::ActiveController
-                        | Target::AController
-                        | Target::AFollowerController
-                        | Target::MajorityOfControllers
-                        | Target::AllControllers
-                )
-                || (matches!(who, Target::Controller) && world.controllers > 0);
-            if names_a_non_broker {
-                let node = t.require("target", "a broker")?;
+            // Brokers and KRaft controllers shut down cleanly; the metastore and the
+            // clients have no such stop here.
+            let names_another_node = matches!(&who, Target::Node(n)
+                if NodeName::parse(n).is_none_or(|n| !matches!(n.role, NodeRole::Broker | NodeRole::Controller)))
+                || matches!(who, Target::Cluster);
+            if names_another_node {
+                let node = t.require("target", "a broker or a controller")?;
                 return Err(node.pos.issue(format!(
-                    "a \"stop\" fault shuts a broker down cleanly; expected a broker or a broker role such as \"broker-2\" or \"the leader of orders-0\", found \"{who}\""
+                    "a \"stop\" fault shuts a broker or a KRaft controller down cleanly; expected a broker, a \
+                     controller or a role such as \"broker-2\", \"the leader of orders-0\" or \"the active \
+                     controller\", found \"{who}\""
                 )));
             }
             FaultAction::Stop { target: who }

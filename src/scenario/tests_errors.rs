@@ -448,8 +448,9 @@ fn operations_settings_and_faults_refuse_bad_values_with_their_position() {
         assert_eq!(
             err(&text),
             format!(
-                "scenarios/x.toml:{line}:10: `faults[0].target`: a \"stop\" fault shuts a broker down cleanly; \
-                 expected a broker or a broker role such as \"broker-2\" or \"the leader of orders-0\", found \"{who}\""
+                "scenarios/x.toml:{line}:10: `faults[0].target`: a \"stop\" fault shuts a broker or a KRaft \
+                 controller down cleanly; expected a broker, a controller or a role such as \"broker-2\", \"the \
+                 leader of orders-0\" or \"the active controller\", found \"{who}\""
             )
         );
     }

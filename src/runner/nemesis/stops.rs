@@ -152,15 +152,19 @@ impl Stopper {
 
 impl Nemesis {
     /// `stop`: the targeted brokers shut down cleanly (controlled shutdown first if
-    /// enabled) and exit; non-broker targets are ignored.
+    /// enabled) and exit, and so do KRaft controllers (a leader resigns first); other
+    /// targets are ignored.
     pub(super) fn stop(&mut self, target: &Target, now: &ClusterState) -> Option<crate::runner::nemesis::Undo> {
         let names = self.resolve(target, now);
         let stopped: Vec<String> = names.into_iter().filter(|n| self.stopper.stop(n, false)).collect();
-        self.trace(
-            FaultKind::Stop,
-            stopped.clone(),
-            "clean shutdown requested (controlled shutdown first if enabled)".into(),
-        );
+        let only_controllers = !stopped.is_empty()
+            && stopped.iter().all(|n| NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Controller));
+        let detail = if only_controllers {
+            "clean shutdown requested (a quorum leader resigns first)"
+        } else {
+            "clean shutdown requested (controlled shutdown first if enabled)"
+        };
+        self.trace(FaultKind::Stop, stopped.clone(), detail.into());
         Some(crate::runner::nemesis::Undo::Restart(stopped))
     }
 
