@@ -351,3 +351,23 @@ fn a_member_that_leaves_hands_its_partitions_over_at_once_and_rejoins_after_the_
     assert!(!refused, "a clean leave commits before it goes; nothing is refused");
     assert!(!kinds(&outcome).contains(&AnomalyKind::SplitOwnership), "{}", describe(&outcome));
 }
+
+#[test]
+fn in_kraft_mode_partition_shapes_keep_the_controllers_with_the_majority() {
+    let kraft = |faults: &str| {
+        let mut text = std::fs::read_to_string(crate::support::scenario_path("kraft-controller-failover")).unwrap();
+        text.truncate(text.find("[[faults]]").expect("the file has faults"));
+        scenario::parse(&format!("{text}{faults}[expect]\nabsent = [\"*\"]\n"), Path::new("inline.toml"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let split = "[[faults]]\nat = \"4s\"\nkind = \"partition\"\nshape = \"majority-minority\"\n\
+                 target = \"the leader of orders-0\"\nduration = \"5s\"\n";
+    let outcome = run(&kraft(split), 1);
+    let (event, targets, detail) = faults(&outcome, FaultKind::Partition)[0];
+    assert!(detail.ends_with("controller-1, controller-2, controller-3"), "{detail}");
+    assert!(!detail.contains("metastore"), "{detail}");
+    // The majority's active controller fences the cut-off leader and elects another.
+    let old = targets[0].trim_start_matches("broker-").parse::<u32>().unwrap();
+    assert!(outcome.history.trace.iter().any(|e| e.time_ns > event.time_ns
+        && matches!(&e.event, Event::LeaderElection { tp, leader: Some(l), .. } if &**tp == "orders-0" && *l != old)));
+}

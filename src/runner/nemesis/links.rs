@@ -70,13 +70,15 @@ impl Nemesis {
         let centre = self.resolve(target, now);
         let mut others: Vec<String> = self.brokers().into_iter().filter(|b| !centre.contains(b)).collect();
         others.shuffle(&mut thread_rng());
-        let metastore_free = !centre.iter().any(|n| n == METASTORE);
+        // The metadata nodes not at the centre (the metastore, or in KRaft the controller
+        // quorum) stay together on the side that keeps the majority of the brokers.
+        let metadata_nodes: Vec<String> =
+            if self.size.controllers > 0 { self.controllers() } else { vec![METASTORE.to_string()] };
+        let metadata_side: Vec<String> = metadata_nodes.into_iter().filter(|n| !centre.contains(n)).collect();
         let (side_a, side_b, detail) = match shape {
             SplitShape::Isolate => {
                 let mut rest = others;
-                if metastore_free {
-                    rest.push(METASTORE.to_string());
-                }
+                rest.extend(metadata_side);
                 (centre.clone(), rest, "isolated from the cluster".to_string())
             }
             SplitShape::MajorityMinority => {
@@ -85,17 +87,12 @@ impl Nemesis {
                 let fill = minority_size.saturating_sub(minority.len()).min(others.len());
                 minority.extend(others.drain(..fill));
                 let mut majority = others;
-                if metastore_free {
-                    majority.push(METASTORE.to_string());
-                }
+                majority.extend(metadata_side);
                 let detail = format!("minority {} | majority {}", minority.join(", "), majority.join(", "));
                 (minority, majority, detail)
             }
             SplitShape::Bridge => {
-                let mut half_a = Vec::new();
-                if metastore_free {
-                    half_a.push(METASTORE.to_string());
-                }
+                let mut half_a = metadata_side;
                 let first = others.len().div_ceil(2);
                 half_a.extend(others.drain(..first));
                 let half_b = others;
