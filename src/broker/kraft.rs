@@ -123,7 +123,7 @@ pub async fn run_metadata_observer(shared: SharedBroker, config: KraftBrokerConf
         let wake = started + Duration::from_millis(node.next_deadline_ms().min(now_ms() + 60_000));
         let out = tokio::select! {
             biased;
-            Some(answer) = answers.recv() => answer.deliver(&mut node, now_ms(), &mut rng),
+            Some(answer) = answers.recv() => answer.deliver(&mut node, &transport, now_ms(), &mut rng),
             _ = sleep_until(wake) => node.tick(now_ms(), &mut rng),
         };
         transport.send(out);

@@ -181,7 +181,7 @@ impl Controller {
 
     fn step(&mut self, step: Step, now_ms: u64, rng: &mut GlobalRng) {
         let out = match step {
-            Step::Answer(answer) => answer.deliver(&mut self.node, now_ms, rng),
+            Step::Answer(answer) => answer.deliver(&mut self.node, &self.transport, now_ms, rng),
             Step::Tick => self.node.tick(now_ms, rng),
             Step::Request(incoming) => {
                 let (request, responder) = incoming.into_parts();

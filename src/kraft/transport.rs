@@ -17,26 +17,43 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// The number of a request to one peer, counted from 1 by the transport: Kafka's
+/// correlation id, as far as matching answers to requests needs.
+pub type RequestNumber = u64;
+
 /// What came back for a request to a peer.
 pub enum Answer {
-    /// The peer's answer.
-    Message(NodeId, QuorumMessage<MetadataRecord>),
-    /// The connection to the peer was refused or reset before an answer came.
-    Failed(NodeId),
+    /// The peer's answer to request number `.1`.
+    Message(NodeId, RequestNumber, QuorumMessage<MetadataRecord>),
+    /// The connection to the peer was refused or reset before request `.1` was answered.
+    Failed(NodeId, RequestNumber),
 }
 
 impl Answer {
-    /// Hands what came back to `node` and returns what it sends in turn.
+    /// Hands what came back to `node` and returns what it sends in turn. What came back
+    /// for a request the node has since sent again (its request timed out) is dropped:
+    /// Kafka's `RequestManager` expects only the answer to the request in flight (its
+    /// correlation id) and `handleInboundMessage` ignores the others ("no longer
+    /// needed"). Handling a stale answer would let an old fetch response, a diverging
+    /// epoch computed for a position the follower has since left, truncate entries it
+    /// has fetched and seen committed since.
     pub fn deliver(
         self,
         node: &mut QuorumNode<MetadataRecord>,
+        transport: &QuorumTransport,
         now_ms: u64,
         rng: &mut impl Rng,
     ) -> Vec<Outbound<MetadataRecord>> {
         match self {
-            Answer::Message(from, message) => node.handle(from, message, now_ms, rng),
-            Answer::Failed(to) => {
+            Answer::Message(from, number, message) if transport.is_latest(from, number) => {
+                node.handle(from, message, now_ms, rng)
+            }
+            Answer::Failed(to, number) if transport.is_latest(to, number) => {
                 node.request_failed(to, now_ms);
+                Vec::new()
+            }
+            Answer::Message(peer, number, _) | Answer::Failed(peer, number) => {
+                tracing::debug!(%peer, number, "ignoring the answer to a request sent again since");
                 Vec::new()
             }
         }
@@ -52,6 +69,8 @@ pub struct QuorumTransport {
     connections: BTreeMap<NodeId, Connection<Request, Response>>,
     /// The request from each peer that the node has yet to answer.
     held: BTreeMap<NodeId, Responder<Request, Response>>,
+    /// The number of the last request sent to each peer that expects an answer.
+    sent: BTreeMap<NodeId, RequestNumber>,
     answers: mpsc::UnboundedSender<Answer>,
 }
 
@@ -64,8 +83,15 @@ impl QuorumTransport {
         request_timeout: Duration,
     ) -> (Self, mpsc::UnboundedReceiver<Answer>) {
         let (answers, received) = mpsc::unbounded_channel();
-        let transport =
-            QuorumTransport { me, net, request_timeout, connections: BTreeMap::new(), held: BTreeMap::new(), answers };
+        let transport = QuorumTransport {
+            me,
+            net,
+            request_timeout,
+            connections: BTreeMap::new(),
+            held: BTreeMap::new(),
+            sent: BTreeMap::new(),
+            answers,
+        };
         (transport, received)
     }
 
@@ -73,6 +99,12 @@ impl QuorumTransport {
     /// request from the same peer replaces an older one (a peer has one in flight).
     pub fn hold(&mut self, from: NodeId, responder: Responder<Request, Response>) {
         self.held.insert(from, responder);
+    }
+
+    /// Whether request `number` is the last one sent to `peer`, whose answer the node
+    /// expects.
+    pub fn is_latest(&self, peer: NodeId, number: RequestNumber) -> bool {
+        self.sent.get(&peer) == Some(&number)
     }
 
     /// Sends what the node returned: answers on their request's connection, requests
@@ -94,14 +126,16 @@ impl QuorumTransport {
                 continue;
             }
             let pending = connection.send(request);
+            let number = self.sent.get(&to).map_or(1, |n| n + 1);
+            self.sent.insert(to, number);
             let (answers, timeout) = (self.answers.clone(), self.request_timeout);
             madsim::task::spawn(async move {
                 match pending.wait(timeout).await {
                     Ok(Response::Controller(ControllerResponse::Quorum(answer))) => {
-                        let _ = answers.send(Answer::Message(to, answer));
+                        let _ = answers.send(Answer::Message(to, number, answer));
                     }
                     Err(NetError::Disconnected) => {
-                        let _ = answers.send(Answer::Failed(to));
+                        let _ = answers.send(Answer::Failed(to, number));
                     }
                     // Without an answer in time the node sends again after its own
                     // request timeout.
@@ -119,5 +153,85 @@ impl QuorumTransport {
             self.connections.insert(peer, self.net.connect(&addr));
         }
         &self.connections[&peer]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::net::{NetConfig, Network};
+    use madsim::runtime::{Handle, Runtime};
+    use madsim::time::sleep;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    const LEADER: NodeId = NodeId(3001);
+    const ME: NodeId = NodeId(3002);
+
+    /// The peer's process: answers the n-th request it receives 50 ms after it came (a
+    /// leader answering a held fetch) with a fetch response in epoch 1 + n, so that each
+    /// answer, handled, moves a follower to an epoch of its own.
+    async fn answer_late(net: NodeNet<Request, Response>) {
+        let mut listener = net.listen();
+        let mut seen = 0;
+        while let Some(mut conn) = listener.accept().await {
+            while let Some(incoming) = conn.recv().await {
+                seen += 1;
+                let (request, responder) = incoming.into_parts();
+                let Request::Controller(ControllerRequest::Quorum { message: QuorumMessage::Fetch { .. }, .. }) =
+                    request
+                else {
+                    continue;
+                };
+                let message = QuorumMessage::FetchResponse {
+                    epoch: 1 + seen,
+                    leader: Some(LEADER),
+                    error: None,
+                    diverging: None,
+                    from_offset: 0,
+                    entries: Vec::new(),
+                    high_watermark: None,
+                };
+                madsim::task::spawn(async move {
+                    sleep(Duration::from_millis(50)).await;
+                    responder.reply(Response::Controller(ControllerResponse::Quorum(message)));
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn the_answer_to_a_request_sent_again_since_is_dropped_and_the_last_one_delivered() {
+        Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+            let wire = Handle::current().create_node().name("wire").build();
+            let config = NetConfig { latency_ms_min: 1, latency_ms_max: 1, ..NetConfig::default() };
+            let net: crate::sim::net::Network<Request, Response> = Network::new(config, wire);
+            let peer = net.add_host(&Addr::new("controller-1"));
+            Handle::current().create_node().name("controller-1").init(move || answer_late(peer.clone())).build();
+            let (mut transport, mut answers) =
+                QuorumTransport::new(ME, net.add_host(&Addr::new("controller-2")), Duration::from_secs(5));
+            let mut rng = StdRng::seed_from_u64(1);
+            let voters = [LEADER, ME, NodeId(3003)];
+            let stored = crate::raft::ElectionState { epoch: 1, leader: Some(LEADER), voted: None };
+            let start = crate::raft::RaftLog::default();
+            let config = crate::raft::QuorumConfig::default();
+            let mut node = QuorumNode::start(ME, &voters, config, stored, start, 0, &mut rng);
+            let fetch = || Outbound {
+                to: LEADER,
+                message: QuorumMessage::Fetch { epoch: 1, fetch_offset: 0, last_fetched_epoch: 0 },
+            };
+            transport.send(vec![fetch()]);
+            // The node gave up on that fetch and sent it again before the answer came.
+            sleep(Duration::from_millis(20)).await;
+            transport.send(vec![fetch()]);
+            let first = answers.recv().await.expect("the first answer");
+            assert!(matches!(first, Answer::Message(LEADER, 1, _)));
+            assert!(first.deliver(&mut node, &transport, 80, &mut rng).is_empty());
+            assert_eq!(node.epoch(), 1, "the stale answer (epoch 2) was not handled");
+            let second = answers.recv().await.expect("the second answer");
+            assert!(matches!(second, Answer::Message(LEADER, 2, _)));
+            second.deliver(&mut node, &transport, 90, &mut rng);
+            assert_eq!(node.epoch(), 3, "the answer to the request in flight was handled");
+        });
     }
 }
