@@ -12,8 +12,11 @@
 //! A node whose id is not among the voters is an observer (a broker replicating the
 //! metadata log): it never stands or votes; without a leader it fetches from the voters
 //! in turn until one names the leader (`pollUnattachedAsObserver`,
-//! `maybeSendFetchToAnyBootstrap`), and when its leader stops answering for the fetch
-//! timeout it goes back to that search (`pollFollowerAsObserver`).
+//! `maybeSendAnyVoterFetch`), and when its leader stops answering for the fetch timeout
+//! it goes back to that search while it still follows that leader, whom it keeps naming
+//! (`pollFollowerAsObserver`: the observer stays in `FollowerState`, so the broker keeps
+//! sending its heartbeats to the active controller it knows), until a fetch from the
+//! leader succeeds or a voter names another leader.
 //!
 //! Simplified: one in-flight request per destination and no connection backoff
 //! (`RequestManager`'s retry backoff); a fixed voter set (no KIP-853 reconfiguration);
@@ -95,6 +98,9 @@ enum Role {
         leader: NodeId,
         fetch_deadline_ms: u64,
         has_fetched: bool,
+        /// An observer whose fetch timeout passed: it asks the voters in turn (still
+        /// following `leader`) until the leader answers a fetch.
+        searching: bool,
     },
     Resigned {
         election_deadline_ms: u64,
@@ -152,7 +158,7 @@ impl<R: Clone> QuorumNode<R> {
             (stored.epoch, Role::Unattached { voted: Some(voted), election_deadline_ms })
         } else if let Some(leader) = stored.leader {
             let fetch_deadline_ms = now_ms + config.fetch_timeout_ms;
-            (stored.epoch, Role::Follower { leader, fetch_deadline_ms, has_fetched: false })
+            (stored.epoch, Role::Follower { leader, fetch_deadline_ms, has_fetched: false, searching: false })
         } else {
             (stored.epoch, Role::Unattached { voted: None, election_deadline_ms })
         };
@@ -252,7 +258,8 @@ impl<R: Clone> QuorumNode<R> {
                 let parked = l.parked.values().map(|p| p.expires_at_ms).min().unwrap_or(u64::MAX);
                 parked.min(if self.voters.len() > 1 { l.check_quorum_deadline_ms } else { u64::MAX })
             }
-            Role::Follower { fetch_deadline_ms, .. } => *fetch_deadline_ms,
+            Role::Follower { fetch_deadline_ms, searching: false, .. } => *fetch_deadline_ms,
+            Role::Follower { searching: true, .. } => u64::MAX,
         };
         let resend = self.in_flight.values().copied().min();
         role_deadline.min(resend.unwrap_or(u64::MAX))
@@ -294,7 +301,7 @@ impl<R: Clone> QuorumNode<R> {
         match &self.role {
             Role::Unattached { election_deadline_ms: deadline, .. }
             | Role::Resigned { election_deadline_ms: deadline, .. }
-            | Role::Follower { fetch_deadline_ms: deadline, .. }
+            | Role::Follower { fetch_deadline_ms: deadline, searching: false, .. }
                 if now_ms >= *deadline =>
             {
                 Due::Stand(0)
@@ -413,8 +420,13 @@ impl<R: Clone> QuorumNode<R> {
     /// candidacy in the next epoch.
     fn stand(&mut self, now_ms: u64, retries: u32, rng: &mut impl Rng) {
         if !self.is_voter() {
-            // An observer never stands: it looks for the leader at the next voter.
+            // An observer never stands: it looks for the leader at the next voter, still
+            // following the leader it knows, if any.
             self.bootstrap_turn += 1;
+            if let Role::Follower { searching, .. } = &mut self.role {
+                *searching = true;
+                return;
+            }
             let election_deadline_ms = now_ms + random_election_timeout_ms(&self.config, rng);
             self.enter(Role::Unattached { voted: None, election_deadline_ms });
             return;
@@ -458,7 +470,7 @@ impl<R: Clone> QuorumNode<R> {
     fn become_follower(&mut self, epoch: Epoch, leader: NodeId, now_ms: u64) {
         self.epoch = epoch;
         let fetch_deadline_ms = now_ms + self.config.fetch_timeout_ms;
-        self.enter(Role::Follower { leader, fetch_deadline_ms, has_fetched: false });
+        self.enter(Role::Follower { leader, fetch_deadline_ms, has_fetched: false, searching: false });
     }
 
     /// `QuorumState.transitionToUnattached`: a higher epoch without a leader. An
@@ -550,6 +562,18 @@ impl<R: Clone> QuorumNode<R> {
                 .filter(|&&v| v != self.me && !l.acknowledged.contains(&v))
                 .map(|&v| (v, QuorumMessage::BeginQuorumEpoch { epoch: self.epoch }))
                 .collect(),
+            // One fetch at a time, to the next voter, as the observer's search sends.
+            Role::Follower { searching: true, .. } if self.in_flight.is_empty() => {
+                vec![(
+                    self.voters[self.bootstrap_turn % self.voters.len()],
+                    QuorumMessage::Fetch {
+                        epoch: self.epoch,
+                        fetch_offset: last.offset,
+                        last_fetched_epoch: last.epoch,
+                    },
+                )]
+            }
+            Role::Follower { searching: true, .. } => Vec::new(),
             Role::Follower { leader, .. } => vec![(
                 *leader,
                 QuorumMessage::Fetch { epoch: self.epoch, fetch_offset: last.offset, last_fetched_epoch: last.epoch },
@@ -591,10 +615,12 @@ impl<R: Clone> QuorumNode<R> {
         out
     }
 
-    /// An observer without a leader moves on to the next voter to ask
-    /// (`RequestManager.findReadyBootstrapServer`, in id order rather than at random).
+    /// An observer without a leader, or searching for its leader, moves on to the next
+    /// voter to ask (`RequestManager.findReadyBootstrapServer`, in id order rather than
+    /// at random).
     fn next_bootstrap_voter(&mut self) {
-        if !self.is_voter() && matches!(self.role, Role::Unattached { .. }) {
+        let searching = matches!(self.role, Role::Unattached { .. } | Role::Follower { searching: true, .. });
+        if !self.is_voter() && searching {
             self.bootstrap_turn += 1;
         }
     }

@@ -221,12 +221,13 @@ impl<R: Clone> QuorumNode<R> {
         now_ms: u64,
     ) {
         let fetch_timeout_ms = self.config.fetch_timeout_ms;
-        let Role::Follower { leader, fetch_deadline_ms, has_fetched } = &mut self.role else {
+        let Role::Follower { leader, fetch_deadline_ms, has_fetched, searching } = &mut self.role else {
             return;
         };
         if *leader != from {
             return;
         }
+        *searching = false;
         if let Some(at) = diverging {
             // Kafka throws if asked to truncate below its high watermark: it cannot happen
             // in a correct quorum, and the Raft checkers report it if it does.

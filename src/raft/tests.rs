@@ -266,6 +266,33 @@ fn an_observer_replicates_the_committed_log_without_voting_and_finds_the_next_le
 }
 
 #[test]
+fn an_observer_cut_off_from_its_leader_keeps_naming_it_while_it_asks_the_other_voters() {
+    let observer = NodeId(100);
+    let mut q = Quorum::new(3, QuorumConfig::default(), 7);
+    q.add_observer(observer);
+    q.run_until(5_000, Some(20));
+    let leader = q.settled_leader().expect("a leader the observer follows within 5 s");
+    // Only the observer's links with the leader fail, for three fetch timeouts: the
+    // voters keep their leader, and the observer, which asks them in turn, hears of no
+    // other. Kafka's observer stays in `FollowerState` meanwhile (`pollFollowerAsObserver`),
+    // so its broker keeps sending heartbeats to the active controller it knows.
+    q.cut.insert((observer, leader));
+    q.cut.insert((leader, observer));
+    let until = q.now_ms + 3 * q.config.fetch_timeout_ms;
+    while q.now_ms < until {
+        let next = q.now_ms + 1;
+        q.run_until(next, Some(20));
+        assert_eq!(q.nodes[&observer].leader(), Some(leader), "at {} ms: {}", q.now_ms, q.describe());
+    }
+    assert_eq!(q.settled_leader(), Some(leader));
+    q.heal();
+    q.run_until(q.now_ms + 3_000, None);
+    let (seen, leads) = (&q.nodes[&observer], &q.nodes[&leader]);
+    assert_eq!(seen.log(), leads.log(), "caught up once the leader answers again");
+    assert_eq!(seen.high_watermark(), leads.high_watermark());
+}
+
+#[test]
 fn a_single_voter_leads_at_once_and_commits_alone() {
     let mut q = Quorum::new(1, QuorumConfig::default(), 1);
     q.run_until(3_000, Some(10));
