@@ -17,13 +17,21 @@ impl EpochCache {
         self.entries.last().map(|(e, _)| *e)
     }
 
-    /// Records that `epoch` starts at `start_offset` (ignored unless it is newer).
+    /// Records that `epoch` starts at `start_offset`, as Kafka's
+    /// `LeaderEpochFileCache.assign` has since KAFKA-7415 (2.0.1): nothing to do when the
+    /// latest entry is that epoch starting no later; otherwise every entry that is not
+    /// both of an older epoch and earlier is dropped, and the new one appended. So an
+    /// older epoch is recorded too: a replica that led an epoch without writing in it
+    /// (its entry sits at its log end, as a new leader records it) and then fetches the
+    /// next leader's older-epoch records at that offset keeps the epoch of what it holds,
+    /// rather than claiming the later epoch for it. Returns whether the cache changed.
     pub fn assign(&mut self, epoch: LeaderEpoch, start_offset: Offset) -> bool {
-        if self.latest_epoch().is_some_and(|latest| epoch <= latest) {
+        let update_needed = self.entries.last().is_none_or(|&(e, start)| e != epoch || start_offset < start);
+        if !update_needed {
             return false;
         }
-        // An epoch cannot start before a later-recorded one did: drop entries it supersedes.
-        self.entries.retain(|(_, start)| *start < start_offset);
+        // `truncateAndAppend`: keep only the entries that precede the new one in both.
+        self.entries.retain(|&(e, start)| e < epoch && start < start_offset);
         self.entries.push((epoch, start_offset));
         true
     }
@@ -88,5 +96,25 @@ mod tests {
         assert_eq!(cache.end_offset_for(2, 12), Some((2, 9)));
         assert_eq!(cache.end_offset_for(1, 12), None);
         assert_eq!(cache.entries, vec![(2, 7), (4, 9)]);
+    }
+
+    #[test]
+    fn an_older_epoch_fetched_where_a_later_one_was_recorded_replaces_it() {
+        // A replica led epoch 3 from offset 5 without writing, then fetches the next
+        // leader's epoch-2 records from offset 5 (Kafka's truncateAndAppend, KAFKA-7415).
+        let mut cache = EpochCache::default();
+        cache.assign(1, 0);
+        cache.assign(3, 5);
+        assert!(cache.assign(2, 5));
+        assert_eq!(cache.entries, vec![(1, 0), (2, 5)]);
+        // Its end is where the log ends, not where epoch 3 was said to start.
+        assert_eq!(cache.end_offset_for(2, 8), Some((2, 8)));
+        // The same epoch again, or starting later, changes nothing.
+        assert!(!cache.assign(2, 5));
+        assert!(!cache.assign(2, 7));
+        // A newer epoch appends; the same epoch from an earlier offset moves its start.
+        assert!(cache.assign(4, 8));
+        assert!(cache.assign(4, 6));
+        assert_eq!(cache.entries, vec![(1, 0), (2, 5), (4, 6)]);
     }
 }
