@@ -16,7 +16,7 @@
 //! stable when only a swarm bound changes the number of swarm draws.
 
 use crate::fault::FaultKind;
-use crate::protocol::{broker_name, partition_name, METASTORE};
+use crate::protocol::{broker_name, partition_name, NodeName, NodeRole, METASTORE};
 use crate::scenario::format_duration_ms;
 use crate::scenario::{
     ConsumerMode, FaultAction, FaultSpec, NemesisSpec, Scenario, SendMode, SplitShape, SwarmSpec, Target,
@@ -222,10 +222,18 @@ fn apply_swarm(s: &mut Scenario, swarm: &SwarmSpec, rng: &mut SeedRng, out: &mut
 /// Draws the safety phase's faults: exponential gaps with the nemesis' mean, a kind by
 /// weight, a duration, and the kind's parameters. Targets that depend on the cluster's
 /// state ("the leader of orders-1") are resolved when the fault fires.
+///
+/// The targets follow the metadata mode. In ZooKeeper mode a role draws a named broker,
+/// the controller broker or a partition's leader, and the metadata service is the
+/// metastore. In KRaft mode the brokers' roles stay, the controller role draws a
+/// controller node ([`controller_role`]) and the metadata service is the controller
+/// quorum ([`quorum_role`]); a ZooKeeper scenario's draws are the same calls in the same
+/// order as before KRaft existed, so its faults (and trace hashes) did not move.
 fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<FaultSpec> {
-    let brokers = s.cluster.brokers.max(1);
     let partitions: Vec<String> =
         s.topics.iter().flat_map(|t| (0..t.partitions).map(move |p| partition_name(&t.name, p))).collect();
+    let servers =
+        Servers { brokers: s.cluster.brokers.max(1), controllers: s.cluster.controllers, partitions: &partitions };
     let members = group_consumers(s);
     let total: f64 = nemesis.kinds.iter().map(|(_, w)| w).sum();
     let mut out = Vec::new();
@@ -248,8 +256,8 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
         }
         let duration = rng.range(nemesis.duration_ms_min, nemesis.duration_ms_max);
         let action = match kind {
-            FaultKind::Crash => FaultAction::Crash { target: broker_role(rng, brokers, &partitions) },
-            FaultKind::Partition => partition(rng, brokers, &partitions),
+            FaultKind::Crash => FaultAction::Crash { target: server_role(rng, &servers) },
+            FaultKind::Partition => partition(rng, &servers),
             FaultKind::PacketLoss => {
                 let lo = 0.01f64.min(nemesis.packet_loss_rate_max);
                 let rate = lo + rng.unit() * (nemesis.packet_loss_rate_max - lo);
@@ -265,37 +273,53 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
                 // One time in four a correlated loss: every replica of a partition.
                 let target = match rng.chance(0.25) && !partitions.is_empty() {
                     true => Target::ReplicasOf(rng.pick(&partitions).clone()),
-                    false => broker_role(rng, brokers, &partitions),
+                    false => server_role(rng, &servers),
                 };
                 FaultAction::PowerLoss { target }
             }
             FaultKind::Pause => {
-                let target = if rng.chance(0.1) { metastore() } else { broker_role(rng, brokers, &partitions) };
+                let target = if rng.chance(0.1) { quorum_role(rng, &servers) } else { server_role(rng, &servers) };
                 FaultAction::Pause { target }
             }
             FaultKind::Clog => {
-                let target = broker_role(rng, brokers, &partitions);
-                let peers = if rng.chance(0.25) { metastore() } else { Target::Everyone };
+                let target = server_role(rng, &servers);
+                let peers = if rng.chance(0.25) { metadata_peers(&servers) } else { Target::Everyone };
+                let peers = widen(&target, peers, &servers);
                 FaultAction::Clog { target, peers }
             }
-            FaultKind::Reorder => {
-                FaultAction::Reorder { target: broker_role(rng, brokers, &partitions), peers: Target::Everyone }
-            }
+            FaultKind::Reorder => FaultAction::Reorder { target: server_role(rng, &servers), peers: Target::Everyone },
             FaultKind::Duplicate => {
                 let rate = 0.01 + rng.unit() * (nemesis.duplicate_rate_max - 0.01).max(0.0);
                 let rate = ((rate * 1000.0).round() / 1000.0).clamp(0.001, nemesis.duplicate_rate_max);
-                let target = broker_role(rng, brokers, &partitions);
+                let target = server_role(rng, &servers);
                 FaultAction::Duplicate { target, peers: Target::Everyone, rate }
             }
-            // Validation refuses these kinds in a scenario without group consumers.
-            FaultKind::Stop => FaultAction::Stop { target: broker_role(rng, brokers, &partitions) },
+            // A server by role as for a crash: in KRaft mode a controller stops cleanly too.
+            FaultKind::Stop => FaultAction::Stop { target: server_role(rng, &servers) },
             FaultKind::RollingRestart => FaultAction::RollingRestart,
+            // Validation refuses these kinds in a scenario without group consumers.
             FaultKind::Stall => FaultAction::Stall { target: Target::Node(rng.pick(&members).clone()) },
             FaultKind::Leave => FaultAction::Leave { target: Target::Node(rng.pick(&members).clone()) },
             // Validation refuses the undoing kinds in `[nemesis] kinds`.
             FaultKind::Restart | FaultKind::Resume | FaultKind::Heal => unreachable!("{kind} is never drawn"),
         };
         out.push(FaultSpec { at_ms: at, action, duration_ms: Some(duration), line: nemesis.line, trigger: None });
+    }
+}
+
+/// What the drawn targets range over.
+struct Servers<'a> {
+    /// The broker count (at least 1).
+    brokers: u32,
+    /// The KRaft controller count; 0 in ZooKeeper mode.
+    controllers: u32,
+    /// Every partition, by name (`orders-0`).
+    partitions: &'a [String],
+}
+
+impl Servers<'_> {
+    fn kraft(&self) -> bool {
+        self.controllers > 0
     }
 }
 
@@ -309,44 +333,100 @@ fn group_consumers(s: &Scenario) -> Vec<String> {
         .collect()
 }
 
-/// A broker by role: a named one, the controller, or a partition's leader (a third each).
-fn broker_role(rng: &mut SeedRng, brokers: u32, partitions: &[String]) -> Target {
+/// A server by role: a named broker, the controller, or a partition's leader (a third
+/// each). The controller is [`controller_role`]'s: a broker in ZooKeeper mode, a
+/// controller node in KRaft mode.
+fn server_role(rng: &mut SeedRng, servers: &Servers) -> Target {
     match rng.range(0, 2) {
-        0 => Target::Node(broker_name(rng.range(1, brokers.into()) as u32)),
-        1 => Target::Controller,
-        _ if partitions.is_empty() => Target::Controller,
-        _ => Target::LeaderOf(rng.pick(partitions).clone()),
+        0 => Target::Node(broker_name(rng.range(1, servers.brokers.into()) as u32)),
+        1 => controller_role(rng, servers),
+        _ if servers.partitions.is_empty() => controller_role(rng, servers),
+        _ => Target::LeaderOf(rng.pick(servers.partitions).clone()),
     }
 }
 
-/// The metastore as a target.
-fn metastore() -> Target {
-    Target::Node(METASTORE.to_string())
+/// The controller as a target. ZooKeeper mode: the controller broker of the moment (no
+/// draw). KRaft mode: half the time the active controller, otherwise a controller named
+/// from the seed (the active one or not, which decides whether the quorum fails over).
+fn controller_role(rng: &mut SeedRng, servers: &Servers) -> Target {
+    if !servers.kraft() {
+        return Target::Controller;
+    }
+    if rng.chance(0.5) {
+        Target::ActiveController
+    } else {
+        Target::Node(NodeName::controller(rng.range(1, servers.controllers.into()) as u32).to_string())
+    }
+}
+
+/// The metadata service as a whole. ZooKeeper mode: the metastore (no draw). KRaft mode:
+/// a majority of the controllers (the active one among them) or all of them, half the
+/// time each: either way the quorum is lost while the fault lasts.
+fn quorum_role(rng: &mut SeedRng, servers: &Servers) -> Target {
+    if !servers.kraft() {
+        return Target::Node(METASTORE.to_string());
+    }
+    if rng.chance(0.5) {
+        Target::MajorityOfControllers
+    } else {
+        Target::AllControllers
+    }
+}
+
+/// The metadata service as the far side of a link fault: the metastore, or every
+/// controller in KRaft mode (no draw either way).
+fn metadata_peers(servers: &Servers) -> Target {
+    if servers.kraft() {
+        Target::AllControllers
+    } else {
+        Target::Node(METASTORE.to_string())
+    }
+}
+
+/// Whether `target` names a KRaft controller.
+fn names_a_controller(target: &Target) -> bool {
+    match target {
+        Target::Controller | Target::ActiveController | Target::AController | Target::AFollowerController => true,
+        Target::Node(n) => NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Controller),
+        _ => false,
+    }
+}
+
+/// A link fault's peers, widened to everyone else when they would cut nothing: a node
+/// cut off from itself, or the only controller from "all controllers". A controller cut
+/// off from "all controllers" in a quorum of three or five is cut off from the others.
+fn widen(target: &Target, peers: Target, servers: &Servers) -> Target {
+    let only_itself =
+        peers == *target || (servers.controllers == 1 && peers == Target::AllControllers && names_a_controller(target));
+    if only_itself {
+        Target::Everyone
+    } else {
+        peers
+    }
 }
 
 /// A partition's shape: one time in five a split of the cluster (majority/minority or
-/// bridge, around a broker by role); otherwise who is cut off (a broker by role, or one
-/// time in ten the metastore), from whom (everyone else, the metastore, or one broker)
-/// and whether one way only (one time in five).
-fn partition(rng: &mut SeedRng, brokers: u32, partitions: &[String]) -> FaultAction {
+/// bridge, around a server by role); otherwise who is cut off (a server by role, or one
+/// time in ten the metadata service), from whom (everyone else, the metadata service, or
+/// one broker) and whether one way only (one time in five).
+fn partition(rng: &mut SeedRng, servers: &Servers) -> FaultAction {
     // One time in five a cut through the whole cluster instead of one node's links.
-    if brokers >= 3 && rng.chance(0.2) {
+    if servers.brokers >= 3 && rng.chance(0.2) {
         let shape = if rng.chance(0.5) { SplitShape::MajorityMinority } else { SplitShape::Bridge };
-        return FaultAction::Split { shape, target: broker_role(rng, brokers, partitions) };
+        return FaultAction::Split { shape, target: server_role(rng, servers) };
     }
-    let metastore = metastore();
-    let target = if rng.chance(0.1) { metastore.clone() } else { broker_role(rng, brokers, partitions) };
-    let peers = if target == metastore {
-        Target::Everyone
+    let (target, peers) = if rng.chance(0.1) {
+        (quorum_role(rng, servers), Target::Everyone)
     } else {
-        match rng.range(0, 4) {
-            0 => metastore,
-            1 => Target::Node(broker_name(rng.range(1, brokers.into()) as u32)),
+        let target = server_role(rng, servers);
+        let peers = match rng.range(0, 4) {
+            0 => metadata_peers(servers),
+            1 => Target::Node(broker_name(rng.range(1, servers.brokers.into()) as u32)),
             _ => Target::Everyone,
-        }
+        };
+        (target, peers)
     };
-    // A broker cut off from itself would cut nothing: widen it to everyone else.
-    let peers = if peers == target { Target::Everyone } else { peers };
+    let peers = widen(&target, peers, servers);
     FaultAction::Partition { target, peers, one_way: rng.chance(0.2) }
 }
 
@@ -474,6 +554,140 @@ nemesis_interval = ["100ms", "1s"]
         let all: std::collections::BTreeSet<FaultKind> = FaultKind::drawable().collect();
         assert_eq!(kinds, all);
         assert_eq!(shapes, ["bridge", "majority-minority"].into_iter().collect());
+    }
+
+    /// FNV-1a over every drawn fault of seeds 0 to 99, one line per seed.
+    fn digest_of_drawn_faults(base: &Scenario) -> u64 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for seed in 0..100 {
+            let drawn = instantiate(base, seed).1.expect("drawn");
+            for byte in format!("{seed}:{}\n", drawn.faults.join("|")).bytes() {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        hash
+    }
+
+    #[test]
+    fn zookeeper_draws_are_those_drawn_before_kraft_targets_existed() {
+        // The digest of the 2205 faults this scenario (ZooKeeper) drew over seeds 0 to 99
+        // before the nemesis knew KRaft controllers (commit 87eca8a, through `kafkasim
+        // sweep --out`): a ZooKeeper seed makes the same draws in the same order, so its
+        // faults, and with them every ZooKeeper trace hash, stay as they were.
+        assert_eq!(digest_of_drawn_faults(&scenario()), 0xaa02_b54a_3a07_0314);
+    }
+
+    /// Every target and peer a fault names.
+    fn targets_of(action: &FaultAction) -> Vec<&Target> {
+        match action {
+            FaultAction::Crash { target }
+            | FaultAction::Stop { target }
+            | FaultAction::Split { target, .. }
+            | FaultAction::PowerLoss { target }
+            | FaultAction::Pause { target }
+            | FaultAction::Stall { target }
+            | FaultAction::Leave { target } => vec![target],
+            FaultAction::Partition { target, peers, .. }
+            | FaultAction::Clog { target, peers }
+            | FaultAction::Reorder { target, peers }
+            | FaultAction::Duplicate { target, peers, .. } => vec![target, peers],
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_kraft_nemesis_draws_controllers_where_zookeeper_s_draws_the_controller_broker_or_the_metastore() {
+        let text =
+            TEXT.replace("[cluster.config]", "[cluster]\nmetadata = \"kraft\"\ncontrollers = 3\n[cluster.config]");
+        let base = parse(&text, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..300 {
+            let (s, _) = instantiate(&base, seed);
+            assert_eq!(s.cluster.controllers, 3);
+            for fault in &s.faults {
+                for target in targets_of(&fault.action) {
+                    // No metastore runs, and "the controller" would only repeat "the
+                    // active controller": the draws name controllers by role or by name.
+                    assert_ne!(*target, Target::Node(METASTORE.to_string()), "{fault}");
+                    assert_ne!(*target, Target::Controller, "{fault}");
+                    if let Target::Node(n) = target {
+                        if let Some(i) = n.strip_prefix("controller-") {
+                            assert!((1..=3).contains(&i.parse::<u32>().expect("a number")), "{fault}");
+                        }
+                    }
+                }
+                let kind = fault.action.kind().name();
+                match &fault.action {
+                    FaultAction::Partition { target, peers, .. } => {
+                        seen.insert(format!("{kind} {} | {}", class(target), peer_class(peers)));
+                    }
+                    FaultAction::Clog { target, peers } => {
+                        seen.insert(format!("{kind} {} | {}", class(target), peer_class(peers)));
+                    }
+                    action => {
+                        for target in targets_of(action).into_iter().take(1) {
+                            seen.insert(format!("{kind} {}", class(target)));
+                        }
+                    }
+                }
+            }
+        }
+        for expected in [
+            "crash the active controller",
+            "crash a named controller",
+            "crash a named broker",
+            "power-loss the active controller",
+            "power-loss a named controller",
+            "pause a majority of controllers",
+            "pause all controllers",
+            "pause the active controller",
+            "partition a majority of controllers | everyone else",
+            "partition all controllers | everyone else",
+            "partition the active controller | all controllers",
+            "clog a named broker | all controllers",
+            "clog the active controller | all controllers",
+            "reorder a named controller",
+            "duplicate the active controller",
+            "stop the active controller",
+            "stop a named controller",
+            "stop a named broker",
+        ] {
+            assert!(seen.contains(expected), "{expected} never drawn in 300 seeds: {seen:#?}");
+        }
+    }
+
+    /// A target's role, with numbered nodes grouped.
+    fn class(target: &Target) -> String {
+        match target {
+            Target::Node(n) if n.starts_with("controller-") => "a named controller".into(),
+            Target::Node(n) if n.starts_with("broker-") => "a named broker".into(),
+            t => t.to_string(),
+        }
+    }
+
+    fn peer_class(peers: &Target) -> String {
+        match peers {
+            Target::Node(n) if n.starts_with("broker-") => "a named broker".into(),
+            t => t.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_only_controller_is_cut_off_from_everyone_else_rather_than_from_itself() {
+        let text =
+            TEXT.replace("[cluster.config]", "[cluster]\nmetadata = \"kraft\"\ncontrollers = 1\n[cluster.config]");
+        let base = parse(&text, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+        for seed in 0..300 {
+            for fault in instantiate(&base, seed).0.faults {
+                if let FaultAction::Partition { target, peers, .. } | FaultAction::Clog { target, peers } =
+                    &fault.action
+                {
+                    let controller = matches!(target, Target::ActiveController)
+                        || matches!(target, Target::Node(n) if n == "controller-1");
+                    assert!(!(controller && *peers == Target::AllControllers), "{fault}");
+                }
+            }
+        }
     }
 
     #[test]
