@@ -16,7 +16,7 @@
 //! stable when only a swarm bound changes the number of swarm draws.
 
 use crate::fault::FaultKind;
-use crate::protocol::{broker_name, partition_name, NodeName, NodeRole, METASTORE};
+use crate::protocol::{broker_name, partition_name, MetadataMode, NodeName, NodeRole, METASTORE};
 use crate::scenario::format_duration_ms;
 use crate::scenario::{
     ConsumerMode, FaultAction, FaultSpec, NemesisSpec, Scenario, SendMode, SplitShape, SwarmSpec, Target,
@@ -147,12 +147,38 @@ pub fn instantiate(scenario: &Scenario, seed: u64) -> (Scenario, Option<DrawnPar
 }
 
 /// Applies the swarm draws to `s`, recording each as (setting, value). The draw order
-/// is part of the replay contract: cluster, topics, each producer entry, nemesis.
+/// is part of the replay contract: cluster (brokers, metadata, controllers), topics, each
+/// producer entry, nemesis. A bound the scenario does not set draws nothing, so adding
+/// a kind of draw leaves the draws of the files without it as they were.
 fn apply_swarm(s: &mut Scenario, swarm: &SwarmSpec, rng: &mut SeedRng, out: &mut Vec<(String, String)>) {
     let mut note = |k: &str, v: String| out.push((k.to_string(), v));
     if let Some((lo, hi)) = swarm.brokers {
         s.cluster.brokers = rng.range(lo.into(), hi.into()) as u32;
         note("brokers", s.cluster.brokers.to_string());
+    }
+    if let Some(modes) = &swarm.metadata {
+        let mode = *rng.pick(modes);
+        match (mode, s.cluster.metadata) {
+            (MetadataMode::Kraft, MetadataMode::Zookeeper) => {
+                // Validation gave the quorum of a drawn KRaft cluster whenever one can be drawn.
+                let (controllers, pre_vote) = swarm.kraft_quorum.expect("a KRaft quorum when KRaft is drawn");
+                s.cluster.controllers = controllers;
+                s.cluster.pre_vote = pre_vote;
+            }
+            (MetadataMode::Zookeeper, MetadataMode::Kraft) => {
+                s.cluster.controllers = 0;
+                s.cluster.pre_vote = false;
+            }
+            _ => {}
+        }
+        s.cluster.metadata = mode;
+        note("metadata", mode_name(mode).to_string());
+    }
+    if let (Some((lo, hi)), MetadataMode::Kraft) = (swarm.controllers, s.cluster.metadata) {
+        // Validation made both ends 1, 3 or 5: one of those counts in the range.
+        let counts: Vec<u32> = [1, 3, 5].into_iter().filter(|c| (lo..=hi).contains(c)).collect();
+        s.cluster.controllers = *rng.pick(&counts);
+        note("controllers", s.cluster.controllers.to_string());
     }
     if let Some((lo, hi)) = swarm.replication_factor {
         // Drawn below the broker count; validation made lo <= every drawable count.
@@ -320,6 +346,14 @@ struct Servers<'a> {
 impl Servers<'_> {
     fn kraft(&self) -> bool {
         self.controllers > 0
+    }
+}
+
+/// A metadata mode's scenario name.
+fn mode_name(mode: MetadataMode) -> &'static str {
+    match mode {
+        MetadataMode::Zookeeper => "zookeeper",
+        MetadataMode::Kraft => "kraft",
     }
 }
 
@@ -688,6 +722,61 @@ nemesis_interval = ["100ms", "1s"]
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_metadata_mode_and_the_controller_count_are_drawn_and_the_nemesis_follows_the_drawn_mode() {
+        let text = TEXT.replace("[swarm]\n", "[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\ncontrollers = [1, 5]\n");
+        let base = parse(&text, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let (mut modes, mut counts) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+        for seed in 0..200 {
+            let (s, drawn) = instantiate(&base, seed);
+            let drawn = drawn.expect("drawn");
+            // Drawn right after the broker count, and the count only for a KRaft cluster.
+            assert_eq!(drawn.swarm[1].0, "metadata");
+            let kraft = s.cluster.metadata == MetadataMode::Kraft;
+            assert_eq!(drawn.swarm[1].1, if kraft { "kraft" } else { "zookeeper" });
+            modes.insert(s.cluster.metadata == MetadataMode::Kraft);
+            if kraft {
+                assert_eq!(drawn.swarm[2], ("controllers".to_string(), s.cluster.controllers.to_string()));
+                counts.insert(s.cluster.controllers);
+            } else {
+                assert_eq!(s.cluster.controllers, 0);
+                assert!(drawn.swarm.iter().all(|(k, _)| k != "controllers"));
+            }
+            for fault in &s.faults {
+                for target in targets_of(&fault.action) {
+                    let names_controllers = matches!(
+                        target,
+                        Target::ActiveController | Target::MajorityOfControllers | Target::AllControllers
+                    ) || matches!(target, Target::Node(n) if n.starts_with("controller-"));
+                    let metastore = *target == Target::Node(METASTORE.to_string());
+                    assert!(if kraft { !metastore } else { !names_controllers }, "seed {seed}: {fault}");
+                    if let Target::Node(n) = target {
+                        if let Some(i) = n.strip_prefix("controller-") {
+                            assert!(i.parse::<u32>().is_ok_and(|i| i <= s.cluster.controllers), "{fault}");
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(modes.len(), 2, "both modes drawn");
+        assert_eq!(counts, [1, 3, 5].into_iter().collect(), "every odd count in [1, 5]");
+        // A narrower range draws only the counts it holds.
+        let text = TEXT.replace("[swarm]\n", "[swarm]\nmetadata = \"kraft\"\ncontrollers = [3, 5]\n");
+        let base = parse(&text, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let counts: std::collections::BTreeSet<u32> =
+            (0..50).map(|seed| instantiate(&base, seed).0.cluster.controllers).collect();
+        assert_eq!(counts, [3, 5].into_iter().collect());
+        // A file written for ZooKeeper drawing KRaft runs its own `controllers` and
+        // `pre_vote`, which a ZooKeeper cluster ignores.
+        let text = TEXT
+            .replace("[cluster.config]", "[cluster]\ncontrollers = 5\npre_vote = true\n[cluster.config]")
+            .replace("[swarm]\n", "[swarm]\nmetadata = [\"kraft\"]\n");
+        let base = parse(&text, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((base.cluster.metadata, base.cluster.controllers), (MetadataMode::Zookeeper, 0));
+        let (s, _) = instantiate(&base, 1);
+        assert_eq!((s.cluster.metadata, s.cluster.controllers, s.cluster.pre_vote), (MetadataMode::Kraft, 5, true));
     }
 
     #[test]

@@ -169,6 +169,8 @@ pub(super) const NEMESIS: &[&str] = &[
 /// `[swarm]` (see `swarm`).
 pub(super) const SWARM: &[&str] = &[
     "brokers",
+    "metadata",
+    "controllers",
     "replication.factor",
     "partitions",
     "producers",

@@ -5,7 +5,7 @@
 use super::fields::{profile_bool, profile_choice, Notes};
 use super::model::BrokerSettings;
 use super::raw::Table;
-use super::span::Res;
+use super::span::{Res, Sp};
 use super::values::choice;
 use crate::profile::{KafkaVersion, Profile, Switch};
 use crate::protocol::MetadataMode;
@@ -39,52 +39,79 @@ pub(super) struct Quorum {
 /// release's metadata mode and pre-vote rule). The quorum keys in a ZooKeeper cluster
 /// have no effect, as the KRaft settings of a ZooKeeper-mode Kafka broker have none: each
 /// gets a note, so that `compare --vary metadata=zookeeper,kraft` runs one file both ways.
-pub(super) fn quorum(t: Option<&Table>, profile: &Profile, notes: &mut Notes) -> Res<Quorum> {
+///
+/// `swarm_modes` are the modes `[swarm] metadata` draws from, if it does. Returns the
+/// cluster's quorum and, when some drawn configuration is a KRaft cluster, the quorum it
+/// runs (the file's own if it is KRaft; otherwise `controllers` and `pre_vote` as a KRaft
+/// cluster reads them, checked as such and not noted).
+pub(super) fn quorum(
+    t: Option<&Table>,
+    profile: &Profile,
+    swarm_modes: Option<&[MetadataMode]>,
+    notes: &mut Notes,
+) -> Res<(Quorum, Option<Quorum>)> {
     let zookeeper = Quorum { metadata: MetadataMode::Zookeeper, controllers: 0, pre_vote: false };
     let default_metadata = profile_choice(profile, Switch::Metadata, &METADATA_MODES);
     let default_pre_vote = profile_bool(profile, Switch::PreVote);
-    let default_quorum = |metadata| match metadata {
-        MetadataMode::Zookeeper => zookeeper,
-        MetadataMode::Kraft => Quorum { metadata, controllers: DEFAULT_CONTROLLERS, pre_vote: default_pre_vote },
-    };
-    let Some(t) = t else { return Ok(default_quorum(default_metadata)) };
-    let metadata = match t.opt_string("metadata", "a string")? {
+    let metadata = match t.map(|t| t.opt_string("metadata", "a string")).transpose()?.flatten() {
         Some(sp) => {
             let mode = choice(&sp, &METADATA_MODES)?;
-            if mode == MetadataMode::Kraft && profile.version < FIRST_KRAFT_RELEASE {
-                return Err(sp.pos.issue(format!(
-                    "KRaft is modelled from Kafka {FIRST_KRAFT_RELEASE} (KIP-833 made it production-ready), \
-                     but kafka_version is {}; expected kafka_version \"{FIRST_KRAFT_RELEASE}\" or later, or \
-                     metadata = \"zookeeper\"",
-                    profile.version
-                )));
-            }
-            if mode == MetadataMode::Zookeeper && profile.version >= FIRST_KRAFT_ONLY_RELEASE {
-                return Err(sp.pos.issue(format!(
-                    "Kafka {} has no ZooKeeper mode (4.0 removed it, KIP-500); expected metadata = \"kraft\", \
-                     or kafka_version \"3.9\" or earlier",
-                    profile.version
-                )));
-            }
+            check_release(&sp, mode, profile)?;
             mode
         }
         None => default_metadata,
     };
-    let controllers = t.opt_u32("controllers")?;
-    let pre_vote = t.opt_bool("pre_vote")?;
-    if metadata == MetadataMode::Zookeeper {
+    let kraft_drawn = swarm_modes.map_or(metadata == MetadataMode::Kraft, |m| m.contains(&MetadataMode::Kraft));
+    let controllers = t.map(|t| t.opt_u32("controllers")).transpose()?.flatten();
+    let pre_vote = t.map(|t| t.opt_bool("pre_vote")).transpose()?.flatten();
+    let kraft = Quorum {
+        metadata: MetadataMode::Kraft,
+        controllers: match &controllers {
+            Some(c) if kraft_drawn => {
+                c.clone()
+                    .check(
+                        |c| CONTROLLER_COUNTS.contains(&c),
+                        |c| format!("expected 1, 3 or 5 controllers, found {c}"),
+                    )?
+                    .value
+            }
+            _ => DEFAULT_CONTROLLERS,
+        },
+        pre_vote: pre_vote.as_ref().map_or(default_pre_vote, |p| p.value),
+    };
+    if !kraft_drawn {
         for pos in controllers.iter().map(|c| &c.pos).chain(pre_vote.iter().map(|p| &p.pos)) {
             notes.add(pos, "no effect: the cluster keeps its metadata in ZooKeeper (metadata = \"zookeeper\")".into());
         }
-        return Ok(zookeeper);
     }
-    let controllers = match controllers {
-        Some(c) => {
-            c.check(|c| CONTROLLER_COUNTS.contains(&c), |c| format!("expected 1, 3 or 5 controllers, found {c}"))?.value
-        }
-        None => DEFAULT_CONTROLLERS,
-    };
-    Ok(Quorum { metadata, controllers, pre_vote: pre_vote.map_or(default_pre_vote, |p| p.value) })
+    let base = if metadata == MetadataMode::Zookeeper { zookeeper } else { kraft };
+    Ok((base, kraft_drawn.then_some(kraft)))
+}
+
+/// Refuses a metadata mode the scenario's release does not have: KRaft before 3.3,
+/// ZooKeeper from 4.0.
+pub(super) fn check_release(sp: &Sp<String>, mode: MetadataMode, profile: &Profile) -> Res<()> {
+    if mode == MetadataMode::Kraft && profile.version < FIRST_KRAFT_RELEASE {
+        return Err(sp.pos.issue(format!(
+            "KRaft is modelled from Kafka {FIRST_KRAFT_RELEASE} (KIP-833 made it production-ready), \
+             but kafka_version is {}; expected kafka_version \"{FIRST_KRAFT_RELEASE}\" or later, or \
+             metadata = \"zookeeper\"",
+            profile.version
+        )));
+    }
+    if mode == MetadataMode::Zookeeper && profile.version >= FIRST_KRAFT_ONLY_RELEASE {
+        return Err(sp.pos.issue(format!(
+            "Kafka {} has no ZooKeeper mode (4.0 removed it, KIP-500); expected metadata = \"kraft\", \
+             or kafka_version \"3.9\" or earlier",
+            profile.version
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `n` is a controller count a KRaft cluster may run (1, 3 or 5).
+pub(super) fn is_controller_count(n: u32) -> bool {
+    CONTROLLER_COUNTS.contains(&n)
 }
 
 /// The `[cluster.config]` keys only a KRaft cluster has.
@@ -102,16 +129,20 @@ const KRAFT_KEYS: [&str; 8] = [
 /// The `[cluster.config]` keys only a ZooKeeper cluster has.
 const ZOOKEEPER_KEYS: [&str; 1] = ["zookeeper.session.timeout.ms"];
 
-/// Notes each `[cluster.config]` key the cluster's metadata mode has no use for: Kafka
-/// accepts it and nothing reads it.
-pub(super) fn note_other_mode_keys(t: &Table, metadata: MetadataMode, notes: &mut Notes) {
-    let (foreign, mode) = match metadata {
-        MetadataMode::Zookeeper => (&KRAFT_KEYS[..], "ZooKeeper"),
-        MetadataMode::Kraft => (&ZOOKEEPER_KEYS[..], "KRaft"),
-    };
-    for key in foreign {
-        if let Some(node) = t.get(key) {
-            notes.add(&node.pos, format!("no effect in a {mode} cluster"));
+/// Notes each `[cluster.config]` key that none of `modes` (the cluster's metadata mode,
+/// or the modes `[swarm]` draws from) has a use for: Kafka accepts it and nothing reads
+/// it.
+pub(super) fn note_other_mode_keys(t: &Table, modes: &[MetadataMode], notes: &mut Notes) {
+    let foreign: [(MetadataMode, &[&str], &str); 2] =
+        [(MetadataMode::Kraft, &KRAFT_KEYS[..], "ZooKeeper"), (MetadataMode::Zookeeper, &ZOOKEEPER_KEYS[..], "KRaft")];
+    for (owner, keys, mode) in foreign {
+        if modes.contains(&owner) {
+            continue;
+        }
+        for key in keys {
+            if let Some(node) = t.get(key) {
+                notes.add(&node.pos, format!("no effect in a {mode} cluster"));
+            }
         }
     }
 }

@@ -121,8 +121,9 @@
 //! 5. `fields` (field rules and notes several readers share) and `target` (fault
 //!    target phrases).
 //! 6. The readers, which check meaning and fill in defaults: `workload`
-//!    (`[[producers]]`, `[[consumers]]`), `faults`, `nemesis`, `swarm`, `kraft` (the
-//!    KRaft keys of `[cluster]` and `[cluster.config]`).
+//!    (`[[producers]]`, `[[consumers]]`), `faults`, `nemesis`, `kraft` (the KRaft keys
+//!    of `[cluster]` and `[cluster.config]`), `swarm` (which draws the metadata mode
+//!    with `kraft`'s names and release checks).
 //! 7. `validate`: the root table, `[cluster]`, `[network]`, `[[topics]]`, `[expect]`,
 //!    and the whole [`Scenario`] from the other readers; [`parse`] and [`load`] call it.
 //! 8. `effective`: the release switches of a read scenario, written back in the

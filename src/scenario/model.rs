@@ -460,6 +460,15 @@ pub struct Expectations {
 pub struct SwarmSpec {
     /// The broker count (`brokers`).
     pub brokers: Option<(u32, u32)>,
+    /// The metadata modes to draw one from (`metadata`, such as `["zookeeper", "kraft"]`).
+    pub metadata: Option<Vec<MetadataMode>>,
+    /// The KRaft controller count (`controllers`): one of 1, 3 and 5 within the range,
+    /// drawn when the seed's cluster is KRaft.
+    pub controllers: Option<(u32, u32)>,
+    /// The controller count and pre-vote rule of a seed that draws KRaft for a file whose
+    /// cluster is ZooKeeper (`[cluster]` `controllers` and `pre_vote`, or their defaults);
+    /// `None` when no seed can draw KRaft.
+    pub kraft_quorum: Option<(u32, bool)>,
     /// Every topic's replication factor (`"replication.factor"`); a draw above the drawn
     /// broker count is lowered to it.
     pub replication_factor: Option<(u32, u32)>,

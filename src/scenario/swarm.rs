@@ -7,6 +7,8 @@
 //! ```toml
 //! [swarm]
 //! brokers = [3, 5]                  # inclusive ranges; a single value fixes it
+//! metadata = ["zookeeper", "kraft"] # one is drawn per seed
+//! controllers = [1, 5]              # KRaft: 1, 3 or 5 within the range
 //! "replication.factor" = [2, 3]     # never more than the drawn broker count
 //! partitions = [1, 4]               # every topic
 //! producers = [1, 3]                # the count of every [[producers]] entry
@@ -21,7 +23,27 @@
 //! Every key is optional: what is not drawn keeps the scenario's value. With a
 //! `[nemesis]` section, swarm also enables each of its kinds with probability 1/2 (at
 //! least one) and draws their weights.
+//!
+//! `metadata` draws the metadata mode: one of the listed modes (a single string fixes
+//! it), each allowed by the scenario's `kafka_version` (KRaft from 3.3, ZooKeeper up to
+//! 3.9). A seed that draws `"kraft"` for a file whose `[cluster]` is ZooKeeper runs the
+//! file's `controllers` and `pre_vote` (default 3 controllers, the release's pre-vote
+//! rule) and its KRaft keys of `[cluster.config]`; its ZooKeeper settings (`[metastore]`,
+//! `zookeeper.session.timeout.ms`) simply have no effect there, as they have none in a
+//! KRaft cluster, and the other way round. So one file written with both modes' settings
+//! runs under both. `controllers` draws the controller count of the seeds whose cluster
+//! is KRaft (drawn or written): both ends must be 1, 3 or 5, and the seed draws one of
+//! those counts in the range uniformly (`[1, 5]` draws 1, 3 or 5; `[3, 5]` 3 or 5); it
+//! needs some configuration to be KRaft. Drawn after `brokers`: metadata, then
+//! controllers (only when the seed's cluster is KRaft).
+//!
+//! The nemesis follows the drawn mode: in KRaft mode it targets controllers where a
+//! ZooKeeper cluster's faults hit the controller broker or the metastore (see
+//! `runner::swarm`). Scheduled `[[faults]]` must fit every configuration swarm can draw:
+//! a controller target needs every drawn mode to be KRaft (and `controller-N` at most
+//! the smallest drawn count), the metastore needs every mode to be ZooKeeper.
 
+use super::kraft::{check_release, is_controller_count, METADATA_MODES};
 use super::limits::{MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC};
 use super::model::{SwarmSpec, TopicSpec};
 use super::model_clients::{ProducerSpec, SendMode};
@@ -29,11 +51,22 @@ use super::model_faults::{FaultAction, FaultSpec, Target};
 use super::raw::{Node, Table};
 use super::span::{Res, Sp};
 use super::values::{choice, format_duration_ms};
+use crate::profile::Profile;
+use crate::protocol::{MetadataMode, NodeName, NodeRole, METASTORE};
 
 /// What the bounds are checked against: the rest of the scenario, already validated.
 pub(super) struct Context<'a> {
     /// The `[cluster]` broker count.
     pub brokers: u32,
+    /// The `[cluster]` metadata mode.
+    pub metadata: MetadataMode,
+    /// The `[cluster]` controller count (0 in ZooKeeper mode).
+    pub controllers: u32,
+    /// `metadata`, read first by [`metadata`].
+    pub swarm_metadata: Option<Sp<Vec<MetadataMode>>>,
+    /// The controller count and pre-vote rule of a drawn KRaft cluster, when some
+    /// configuration is KRaft (see `kraft::quorum`).
+    pub kraft_quorum: Option<(u32, bool)>,
     /// The cluster-wide `min.insync.replicas`.
     pub min_insync_replicas: u32,
     /// The topics.
@@ -58,6 +91,14 @@ pub(super) fn swarm(t: &Table, cx: &Context) -> Res<SwarmSpec> {
     let rate = rate_range(t)?;
     let send = send_modes(t)?;
     let interval = duration_range(t, "nemesis_interval")?;
+    let controllers = controller_range(t)?;
+    if let (Some(c), None) = (&controllers, cx.kraft_quorum) {
+        return Err(c.pos.issue(
+            "`controllers` draws the KRaft controller count, but every configuration this swarm draws keeps its \
+             metadata in ZooKeeper; expected metadata = \"kraft\" in [cluster] or \"kraft\" among [swarm] \
+             `metadata`, or no `controllers`",
+        ));
+    }
 
     // Every drawable configuration must be one the scenario could have written.
     let brokers_min = brokers.as_ref().map_or(cx.brokers, |b| b.value.0);
@@ -118,16 +159,23 @@ pub(super) fn swarm(t: &Table, cx: &Context) -> Res<SwarmSpec> {
     if let (Some(i), false) = (&interval, cx.has_nemesis) {
         return Err(i.pos.issue("`nemesis_interval` draws the interval of [nemesis], but there is no [nemesis] section; expected one, or no `nemesis_interval`"));
     }
+    let kraft_controllers_min = cx.kraft_quorum.map(|(n, _)| controllers.as_ref().map_or(n, |c| c.value.0));
     check_fault_targets(
         t,
         cx,
-        brokers_min,
-        partitions.as_ref().map(|p| p.value.0),
-        producers.as_ref().map(|p| p.value.0),
+        Minimums {
+            brokers: brokers_min,
+            partitions: partitions.as_ref().map(|p| p.value.0),
+            producers: producers.as_ref().map(|p| p.value.0),
+            controllers: kraft_controllers_min,
+        },
     )?;
 
     Ok(SwarmSpec {
         brokers: brokers.map(|b| b.value),
+        metadata: cx.swarm_metadata.as_ref().map(|m| m.value.clone()),
+        controllers: controllers.map(|c| c.value),
+        kraft_quorum: cx.kraft_quorum,
         replication_factor: rf.map(|r| r.value),
         partitions: partitions.map(|p| p.value),
         producers: producers.map(|p| p.value),
@@ -140,34 +188,88 @@ pub(super) fn swarm(t: &Table, cx: &Context) -> Res<SwarmSpec> {
     })
 }
 
-/// Scheduled faults that name a broker, partition or producer must name one that exists
-/// in every drawn configuration.
-fn check_fault_targets(
-    t: &Table,
-    cx: &Context,
-    brokers_min: u32,
-    partitions_min: Option<u32>,
-    producers_min: Option<u32>,
-) -> Res<()> {
-    let producers_min = producers_min
+/// The smallest counts swarm can draw, for [`check_fault_targets`].
+struct Minimums {
+    brokers: u32,
+    /// `None`: not drawn.
+    partitions: Option<u32>,
+    /// Per `[[producers]]` entry; `None`: not drawn.
+    producers: Option<u32>,
+    /// The smallest controller count of a KRaft configuration; `None`: none is KRaft.
+    controllers: Option<u32>,
+}
+
+/// Every target a fault names.
+fn targets_of(action: &FaultAction) -> Vec<&Target> {
+    match action {
+        FaultAction::Crash { target }
+        | FaultAction::Restart { target }
+        | FaultAction::Stop { target }
+        | FaultAction::Split { target, .. }
+        | FaultAction::PowerLoss { target }
+        | FaultAction::Pause { target }
+        | FaultAction::Resume { target }
+        | FaultAction::Stall { target }
+        | FaultAction::Leave { target } => vec![target],
+        FaultAction::Partition { target, peers, .. }
+        | FaultAction::Clog { target, peers }
+        | FaultAction::Reorder { target, peers }
+        | FaultAction::Duplicate { target, peers, .. } => vec![target, peers],
+        FaultAction::Heal
+        | FaultAction::PacketLoss { .. }
+        | FaultAction::Latency { .. }
+        | FaultAction::RollingRestart => Vec::new(),
+    }
+}
+
+/// Whether `target` names KRaft controllers (`"the controller"` names the controller
+/// broker in ZooKeeper mode, so it fits both).
+fn names_controllers(target: &Target) -> bool {
+    match target {
+        Target::ActiveController
+        | Target::AController
+        | Target::AFollowerController
+        | Target::MajorityOfControllers
+        | Target::AllControllers => true,
+        Target::Node(n) => NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Controller),
+        _ => false,
+    }
+}
+
+/// Scheduled faults that name a broker, partition, producer, controller or the metastore
+/// must name one that exists in every drawn configuration.
+fn check_fault_targets(t: &Table, cx: &Context, min: Minimums) -> Res<()> {
+    let producers_min = min
+        .producers
         .map_or_else(|| cx.producers.iter().map(|p| p.count).sum::<u32>(), |m| m * cx.producers.len() as u32);
+    let modes = cx.swarm_metadata.as_ref().map_or_else(|| vec![cx.metadata], |m| m.value.clone());
+    let zookeeper_drawn = modes.contains(&MetadataMode::Zookeeper);
+    let controllers_min = min.controllers.unwrap_or(cx.controllers);
     for fault in cx.faults {
-        let targets: Vec<&Target> = match &fault.action {
-            FaultAction::Crash { target } | FaultAction::Restart { target } | FaultAction::Stop { target } => {
-                vec![target]
+        for target in targets_of(&fault.action) {
+            let mode_issue = match target {
+                _ if zookeeper_drawn && names_controllers(target) => Some(
+                    "the ZooKeeper configurations swarm draws run no KRaft controllers; expected [swarm] \
+                     `metadata` without \"zookeeper\", or a broker target",
+                ),
+                Target::Node(n) if n == METASTORE && min.controllers.is_some() => Some(
+                    "the KRaft configurations swarm draws run no metastore (ZooKeeper); expected [swarm] \
+                     `metadata` without \"kraft\", or a broker target",
+                ),
+                _ => None,
+            };
+            if let Some(issue) = mode_issue {
+                return Err(t.pos.issue(format!("the fault on line {} targets {target}: {issue}", fault.line)));
             }
-            FaultAction::Partition { target, peers, .. } => vec![target, peers],
-            _ => Vec::new(),
-        };
-        for target in targets {
             let fits = match target {
                 Target::Node(n) => match n.split_once('-') {
-                    Some(("broker", i)) => i.parse::<u32>().is_ok_and(|i| i <= brokers_min),
+                    Some(("broker", i)) => i.parse::<u32>().is_ok_and(|i| i <= min.brokers),
                     Some(("producer", i)) => i.parse::<u32>().is_ok_and(|i| i <= producers_min),
+                    Some(("controller", i)) => i.parse::<u32>().is_ok_and(|i| i <= controllers_min),
                     _ => true,
                 },
-                Target::LeaderOf(tp) | Target::FollowersOf(tp) | Target::AFollowerOf(tp) => {
-                    partitions_min.is_none_or(|min| {
+                Target::LeaderOf(tp) | Target::FollowersOf(tp) | Target::AFollowerOf(tp) | Target::ReplicasOf(tp) => {
+                    min.partitions.is_none_or(|min| {
                         tp.rsplit_once('-').and_then(|(_, p)| p.parse::<u32>().ok()).is_some_and(|p| p < min)
                     })
                 }
@@ -184,6 +286,44 @@ fn check_fault_targets(
         }
     }
     Ok(())
+}
+
+/// `metadata`: the metadata modes each seed draws one from, as one name or a list (read
+/// before `[cluster]`, since which of the file's settings take effect depends on it).
+/// Each mode must exist in the scenario's release.
+pub(super) fn metadata(t: &Table, profile: &Profile) -> Res<Option<Sp<Vec<MetadataMode>>>> {
+    let Some(node) = t.get("metadata") else { return Ok(None) };
+    let names = match node.as_str() {
+        Some(_) => vec![node.string("\"zookeeper\" or \"kraft\"")?],
+        None => node
+            .array("a list of metadata modes, such as [\"zookeeper\", \"kraft\"]")?
+            .iter()
+            .map(|item| item.string("\"zookeeper\" or \"kraft\""))
+            .collect::<Res<Vec<_>>>()?,
+    };
+    let mut modes = Vec::new();
+    for sp in &names {
+        let mode = choice(sp, &METADATA_MODES)?;
+        check_release(sp, mode, profile)?;
+        if !modes.contains(&mode) {
+            modes.push(mode);
+        }
+    }
+    if modes.is_empty() {
+        return Err(node.pos.issue("the list is empty; expected [\"zookeeper\"], [\"kraft\"] or both"));
+    }
+    Ok(Some(Sp { value: modes, pos: node.pos.clone() }))
+}
+
+/// `controllers`: a range whose ends are both KRaft controller counts (1, 3 or 5).
+fn controller_range(t: &Table) -> Res<Option<Sp<(u32, u32)>>> {
+    let Some(node) = t.get("controllers") else { return Ok(None) };
+    let one = |n: &Node| {
+        n.u32()?.check(is_controller_count, |v| {
+            format!("expected 1, 3 or 5 controllers (a KRaft quorum of odd size), found {v}")
+        })
+    };
+    pair(node, one, |v| v.to_string()).map(Some)
 }
 
 /// A value or an inclusive `[min, max]` pair of values.

@@ -22,8 +22,8 @@ const ORDER: &[&str] = &[
     "workload",
     "faults",
     "nemesis",
-    "swarm",
     "kraft",
+    "swarm",
     "validate",
     "effective",
 ];

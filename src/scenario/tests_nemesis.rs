@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::*;
 use crate::fault::FaultKind;
+use crate::protocol::MetadataMode;
 
 fn parsed(text: &str) -> Scenario {
     parse(text, Path::new("scenarios/x.toml")).unwrap_or_else(|e| panic!("{e}\n{}", e.snippet().unwrap_or_default()))
@@ -154,4 +155,95 @@ fn swarm_bounds_that_could_draw_an_invalid_configuration_are_errors() {
     let text = "seeds = [1]\nduration = \"10s\"\n[[topics]]\nname = \"orders\"\npartitions = 3\n[[faults]]\n\
                 at = \"1s\"\nkind = \"crash\"\ntarget = \"the leader of orders-2\"\n[swarm]\npartitions = [1, 3]\n";
     assert!(err(text).contains("the fault on line 6 targets the leader of orders-2, which does not exist"));
+}
+
+#[test]
+fn swarm_reads_the_metadata_modes_and_the_controller_counts_to_draw() {
+    let s = parsed(&format!("{BASE}[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\ncontrollers = [1, 5]\n"));
+    assert_eq!(s.cluster.metadata, MetadataMode::Zookeeper, "the file's own mode stays");
+    let w = s.swarm.expect("swarm");
+    assert_eq!(w.metadata, Some(vec![MetadataMode::Zookeeper, MetadataMode::Kraft]));
+    assert_eq!(w.controllers, Some((1, 5)));
+    assert_eq!(w.kraft_quorum, Some((3, false)), "Kafka's default quorum for a drawn KRaft cluster");
+    let w = parsed(&format!("{BASE}[swarm]\nmetadata = \"kraft\"\ncontrollers = 5\n")).swarm.expect("swarm");
+    assert_eq!((w.metadata, w.controllers), (Some(vec![MetadataMode::Kraft]), Some((5, 5))));
+    let w = parsed(&format!("{BASE}[swarm]\nbrokers = [3, 5]\n")).swarm.expect("swarm");
+    assert_eq!((w.metadata, w.controllers, w.kraft_quorum), (None, None, None));
+}
+
+#[test]
+fn bad_metadata_and_controller_bounds_are_errors_at_the_value() {
+    let swarm = |rest: &str| err(&format!("{BASE}[swarm]\n{rest}"));
+    assert_eq!(
+        swarm("metadata = [\"zookeeper\", \"raft\"]\n"),
+        "scenarios/x.toml:12:26: `swarm.metadata[1]`: expected \"zookeeper\" or \"kraft\", found \"raft\" \
+         (did you mean \"kraft\"?)"
+    );
+    assert_eq!(
+        swarm("metadata = []\n"),
+        "scenarios/x.toml:12:12: `swarm.metadata`: the list is empty; expected [\"zookeeper\"], [\"kraft\"] or both"
+    );
+    assert_eq!(
+        swarm("metadata = \"kraft\"\ncontrollers = [1, 4]\n"),
+        "scenarios/x.toml:13:19: `swarm.controllers[1]`: expected 1, 3 or 5 controllers (a KRaft quorum of odd \
+         size), found 4"
+    );
+    assert!(swarm("metadata = \"kraft\"\ncontrollers = [5, 1]\n").contains("the range [5, 1] is empty"));
+    assert_eq!(
+        swarm("controllers = [1, 5]\n"),
+        "scenarios/x.toml:12:15: `swarm.controllers`: `controllers` draws the KRaft controller count, but every \
+         configuration this swarm draws keeps its metadata in ZooKeeper; expected metadata = \"kraft\" in \
+         [cluster] or \"kraft\" among [swarm] `metadata`, or no `controllers`"
+    );
+    // Each mode must exist in the scenario's release.
+    let old = err(&format!("kafka_version = \"3.2\"\n{BASE}[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\n"));
+    assert!(old.starts_with("scenarios/x.toml:13:26: `swarm.metadata[1]`: KRaft is modelled from Kafka 3.3"), "{old}");
+    let new = err(&format!("kafka_version = \"4.0\"\n{BASE}[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\n"));
+    assert!(new.starts_with("scenarios/x.toml:13:13: `swarm.metadata[0]`: Kafka 4.0 has no ZooKeeper mode"), "{new}");
+    // A drawn KRaft cluster reads `[cluster] controllers` as a KRaft cluster does.
+    let text = format!("{BASE}[cluster]\ncontrollers = 4\n[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\n");
+    assert!(err(&text).contains("`cluster.controllers`: expected 1, 3 or 5 controllers, found 4"));
+}
+
+#[test]
+fn scheduled_faults_must_target_what_every_drawn_metadata_mode_runs() {
+    let fault = |target: &str| format!("[[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"{target}\"\n");
+    let zk_or_kraft = "[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\n";
+    let text = format!("{BASE}{}{zk_or_kraft}", fault("metastore"));
+    assert!(err(&text).contains(
+        "the fault on line 11 targets metastore: the KRaft configurations swarm draws run no metastore \
+         (ZooKeeper)"
+    ));
+    let kraft = "[cluster]\nmetadata = \"kraft\"\n";
+    let text = format!("{BASE}{kraft}{}{zk_or_kraft}", fault("the active controller"));
+    assert!(err(&text)
+        .contains("targets the active controller: the ZooKeeper configurations swarm draws run no KRaft controllers"));
+    let text = format!("{BASE}{kraft}{}[swarm]\ncontrollers = [1, 5]\n", fault("controller-3"));
+    assert!(err(&text).contains("targets controller-3, which does not exist in every configuration swarm can draw"));
+    let text = format!("{BASE}{kraft}{}{zk_or_kraft}", fault("a follower controller"));
+    assert!(err(&text).contains("targets a follower controller: the ZooKeeper configurations swarm draws"));
+    // Roles every mode has are fine (a stop too: brokers and KRaft controllers both stop
+    // cleanly), and so is a controller role when every mode is KRaft.
+    parsed(&format!("{BASE}{}{zk_or_kraft}", fault("the controller")));
+    let stop = "[[faults]]\nat = \"1s\"\nkind = \"stop\"\ntarget = \"the controller\"\n";
+    parsed(&format!("{BASE}{stop}{zk_or_kraft}"));
+    parsed(&format!("{BASE}{kraft}{}[swarm]\ncontrollers = [3, 5]\n", fault("controller-3")));
+}
+
+#[test]
+fn settings_of_a_mode_swarm_can_draw_are_not_noted_as_without_effect() {
+    let keys = "[cluster.config]\n\"broker.session.timeout.ms\" = 3000\n\"zookeeper.session.timeout.ms\" = 6000\n";
+    let base = BASE.replace("[cluster.config]\n", keys);
+    // Both modes drawable: every key takes effect in some seed.
+    let both = parsed(&format!("{base}[metastore]\ntickTime = 500\n[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\n"));
+    assert_eq!(both.notes, Vec::<String>::new());
+    // Only KRaft drawn from a ZooKeeper file: its ZooKeeper settings are noted.
+    let kraft = parsed(&format!("{base}[metastore]\ntickTime = 500\n[swarm]\nmetadata = [\"kraft\"]\n"));
+    assert_eq!(
+        kraft.notes,
+        [
+            "line 5, `cluster.config.zookeeper.session.timeout.ms`: no effect in a KRaft cluster",
+            "line 13, `metastore`: no effect: a KRaft cluster runs no ZooKeeper"
+        ]
+    );
 }

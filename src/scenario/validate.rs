@@ -66,9 +66,17 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         .transpose()?
         .map_or(DEFAULT_LIVENESS_TIMEOUT_MS, |d| d.value);
 
-    let cluster = cluster(root.opt_table("cluster", keys::CLUSTER)?, &profile, &mut notes)?;
+    // `[swarm] metadata` decides which of the file's settings can take effect.
+    let swarm_metadata = match root.opt_table("swarm", keys::SWARM)? {
+        Some(t) => swarm::metadata(&t, &profile)?,
+        None => None,
+    };
+    let swarm_modes = swarm_metadata.as_ref().map(|m| m.value.as_slice());
+    let (cluster, kraft_quorum) =
+        cluster(root.opt_table("cluster", keys::CLUSTER)?, &profile, swarm_modes, &mut notes)?;
+    let modes = swarm_modes.map_or_else(|| vec![cluster.metadata], <[MetadataMode]>::to_vec);
     let metastore_table = root.opt_table("metastore", keys::METASTORE)?;
-    if let (Some(t), MetadataMode::Kraft) = (&metastore_table, cluster.metadata) {
+    if let (Some(t), false) = (&metastore_table, modes.contains(&MetadataMode::Zookeeper)) {
         notes.add(&t.pos, "no effect: a KRaft cluster runs no ZooKeeper".into());
     }
     let metastore_pos = metastore_table.as_ref().map_or(root.pos.clone(), |t| t.pos.clone());
@@ -77,7 +85,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         .opt_table("cluster", keys::CLUSTER)?
         .and_then(|c| c.opt_table("config", keys::BROKER_CONFIG).ok().flatten())
         .and_then(|c| c.get("zookeeper.session.timeout.ms").map(|n| n.pos.clone()));
-    if cluster.metadata == MetadataMode::Zookeeper {
+    if modes.contains(&MetadataMode::Zookeeper) {
         session_note(&cluster, &metastore, &zk_timeout_pos.unwrap_or(metastore_pos), &mut notes);
     }
     let network = network(root.opt_table("network", keys::NETWORK)?)?;
@@ -111,6 +119,10 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         Some(t) => {
             let cx = swarm::Context {
                 brokers: cluster.brokers,
+                metadata: cluster.metadata,
+                controllers: cluster.controllers,
+                swarm_metadata: swarm_metadata.clone(),
+                kraft_quorum: kraft_quorum.map(|q| (q.controllers, q.pre_vote)),
                 min_insync_replicas: cluster.config.min_insync_replicas,
                 topics: &topics,
                 producers: &producers,
@@ -212,10 +224,19 @@ pub(super) const UNKNOWN_PRODUCER_SEQUENCES: [(&str, UnknownProducerSequence); 3
     ("accept", UnknownProducerSequence::Accept),
 ];
 
-fn cluster(table: Option<Table>, profile: &Profile, notes: &mut Notes) -> Res<ClusterSpec> {
-    let quorum = kraft::quorum(table.as_ref(), profile, notes)?;
+/// Reads `[cluster]`; returns it with the quorum a drawn KRaft configuration runs, if
+/// `[swarm]` (`swarm_modes`) or the cluster itself makes one KRaft (see
+/// [`kraft::quorum`]).
+fn cluster(
+    table: Option<Table>,
+    profile: &Profile,
+    swarm_modes: Option<&[MetadataMode]>,
+    notes: &mut Notes,
+) -> Res<(ClusterSpec, Option<kraft::Quorum>)> {
+    let (quorum, kraft_quorum) = kraft::quorum(table.as_ref(), profile, swarm_modes, notes)?;
+    let modes = swarm_modes.map_or_else(|| vec![quorum.metadata], <[MetadataMode]>::to_vec);
     let Some(t) = table else {
-        return Ok(ClusterSpec {
+        let spec = ClusterSpec {
             brokers: 3,
             metadata: quorum.metadata,
             controllers: quorum.controllers,
@@ -230,7 +251,8 @@ fn cluster(table: Option<Table>, profile: &Profile, notes: &mut Notes) -> Res<Cl
             ),
             config: broker_defaults(profile, 3),
             os: OsSettings::default(),
-        });
+        };
+        return Ok((spec, kraft_quorum));
     };
     let brokers = t
         .opt_u32("brokers")?
@@ -241,7 +263,7 @@ fn cluster(table: Option<Table>, profile: &Profile, notes: &mut Notes) -> Res<Cl
         .map_or(3, |b| b.value);
     let config = match t.opt_table("config", keys::BROKER_CONFIG)? {
         Some(c) => {
-            kraft::note_other_mode_keys(&c, quorum.metadata, notes);
+            kraft::note_other_mode_keys(&c, &modes, notes);
             let mut settings = broker_settings(&c, brokers, profile)?;
             kraft::settings(&c, &mut settings)?;
             settings
@@ -252,7 +274,7 @@ fn cluster(table: Option<Table>, profile: &Profile, notes: &mut Notes) -> Res<Cl
         Some(o) => os_settings(&o)?,
         None => OsSettings::default(),
     };
-    Ok(ClusterSpec {
+    let spec = ClusterSpec {
         brokers,
         metadata: quorum.metadata,
         controllers: quorum.controllers,
@@ -270,7 +292,8 @@ fn cluster(table: Option<Table>, profile: &Profile, notes: &mut Notes) -> Res<Cl
         )?,
         config,
         os,
-    })
+    };
+    Ok((spec, kraft_quorum))
 }
 
 /// `[cluster.os]`: Linux sysctls, which take a C `int`; `vm.dirty_expire_centisecs` has
