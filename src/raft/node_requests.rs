@@ -178,11 +178,20 @@ impl<R: Clone> QuorumNode<R> {
     }
 
     /// The leader's answer to a fetch at `fetch_offset`: a diverging epoch, or the
-    /// entries from there and the high watermark.
+    /// entries from there and the high watermark. The high watermark is the leadership's
+    /// own (`LeaderState.highWatermark`): none until this leader has committed an entry
+    /// of its epoch, even though it knew one as a follower, as Kafka answers -1 then. So
+    /// an observer that starts meanwhile (a restarted broker replaying the metadata log)
+    /// learns where the committed log ends only from a leader that has caught up with it,
+    /// and does not act on a prefix missing entries the previous leader committed.
     pub(super) fn fetch_answer(&self, to: NodeId, fetch_offset: Offset, last_fetched_epoch: Epoch) -> Outbound<R> {
         let (diverging, entries) = match self.log.validate_fetch_position(fetch_offset, last_fetched_epoch) {
             FetchPosition::Diverging(at) => (Some(at), Vec::new()),
             FetchPosition::Valid => (None, self.log.read_from(fetch_offset).to_vec()),
+        };
+        let high_watermark = match &self.role {
+            Role::Leader(leader) => leader.high_watermark,
+            _ => None,
         };
         let message = QuorumMessage::FetchResponse {
             epoch: self.epoch,
@@ -191,7 +200,7 @@ impl<R: Clone> QuorumNode<R> {
             diverging,
             from_offset: fetch_offset,
             entries,
-            high_watermark: self.high_watermark,
+            high_watermark,
         };
         Outbound { to, message }
     }

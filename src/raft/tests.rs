@@ -483,3 +483,48 @@ fn a_voter_refuses_a_candidate_whose_log_is_behind() {
     assert!(matches!(out[0].message, QuorumMessage::VoteResponse { epoch: 3, granted: true, .. }));
     assert_eq!(node.election_state(), ElectionState { epoch: 3, leader: None, voted: Some(NodeId(3)) });
 }
+
+#[test]
+fn a_new_leader_reports_no_high_watermark_until_it_commits_an_entry_of_its_epoch() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let ids = [NodeId(1), NodeId(2), NodeId(3)];
+    let config = QuorumConfig { pre_vote: false, ..QuorumConfig::default() };
+    let mut log = RaftLog::default();
+    for value in 0..3 {
+        log.append(Entry { epoch: 1, payload: Payload::Data(value) });
+    }
+    let stored = ElectionState { epoch: 1, leader: Some(NodeId(2)), voted: None };
+    let mut node = QuorumNode::start(NodeId(1), &ids, config, stored, log, 0, &mut rng);
+    // As a follower it learns that all three entries are committed.
+    let answer = QuorumMessage::FetchResponse {
+        epoch: 1,
+        leader: Some(NodeId(2)),
+        error: None,
+        diverging: None,
+        from_offset: 3,
+        entries: Vec::new(),
+        high_watermark: Some(3),
+    };
+    node.handle(NodeId(2), answer, 1, &mut rng);
+    assert_eq!(node.high_watermark(), Some(3));
+    // The leader goes silent; this node stands and wins epoch 2 with voter 3's vote.
+    node.tick(config.fetch_timeout_ms + 2, &mut rng);
+    assert_eq!((node.role(), node.epoch()), (RoleKind::Candidate, 2));
+    let vote = QuorumMessage::VoteResponse { epoch: 2, leader: None, granted: true, pre_vote: false, error: None };
+    node.handle(NodeId(3), vote, config.fetch_timeout_ms + 3, &mut rng);
+    assert_eq!(node.role(), RoleKind::Leader);
+    let high_watermark_answered = |out: Vec<Outbound<u32>>| match out.first().map(|o| &o.message) {
+        Some(QuorumMessage::FetchResponse { high_watermark, entries, .. }) => (*high_watermark, entries.len()),
+        other => panic!("expected a fetch response, got {other:?}"),
+    };
+    // An observer starting from an empty log gets every entry but no high watermark:
+    // Kafka's LeaderState has none before an entry of its epoch is committed.
+    let fetch = |offset, epoch| QuorumMessage::Fetch { epoch: 2, fetch_offset: offset, last_fetched_epoch: epoch };
+    let out = node.handle(NodeId(100), fetch(0, 0), config.fetch_timeout_ms + 4, &mut rng);
+    assert_eq!(high_watermark_answered(out), (None, 4), "three entries and the LeaderChange");
+    assert_eq!(node.high_watermark(), Some(3), "what it knew committed stays committed for itself");
+    // Voter 3 fetches past the LeaderChange: committed, and from now on reported.
+    node.handle(NodeId(3), fetch(4, 2), config.fetch_timeout_ms + 5, &mut rng);
+    let out = node.handle(NodeId(100), fetch(0, 0), config.fetch_timeout_ms + 6, &mut rng);
+    assert_eq!(high_watermark_answered(out), (Some(4), 4));
+}
