@@ -70,6 +70,98 @@ fn swarm_shows_no_anomaly_over_five_hundred_seeds() {
     );
 }
 
+/// What the KRaft sweep keeps of each seed.
+struct SeenKraft {
+    seed: u64,
+    failure: Option<String>,
+    controllers: String,
+    /// The fired faults that hit a controller, as `kind targets`.
+    on_controllers: Vec<String>,
+    /// The traced splits' details (`minority ... | majority ...`, `... with bridge ...`).
+    splits: Vec<String>,
+}
+
+#[test]
+fn the_kraft_swarm_shows_no_anomaly_over_five_hundred_seeds_with_faults_on_the_controllers() {
+    let scenario = load("swarm-kraft");
+    assert!(scenario.seeds.len() >= 500);
+    let started = std::time::Instant::now();
+    let seen = sweep::parallel_seeds(
+        &scenario.seeds,
+        sweep::default_jobs(),
+        |seed| {
+            let outcome = run(&scenario, seed);
+            let unexpected = !kinds(&outcome).is_empty();
+            let failure = (unexpected || outcome.panic.is_some())
+                .then(|| format!("{}\n{:?}\npanic: {:?}", describe(&outcome), outcome.drawn, outcome.panic));
+            let drawn = outcome.drawn.as_ref().expect("swarm draws");
+            let controllers = drawn.swarm.iter().find(|(k, _)| k == "controllers").expect("drawn").1.clone();
+            let mut on_controllers = Vec::new();
+            let mut splits = Vec::new();
+            for event in &outcome.history.trace {
+                let Event::Fault { kind, targets, detail } = &event.event else { continue };
+                if targets.iter().any(|t| t.starts_with("controller-")) {
+                    on_controllers.push(format!("{kind} {}", targets.join(",")));
+                }
+                if detail.starts_with("majority-minority") || detail.starts_with("bridge") {
+                    splits.push(detail.to_string());
+                }
+            }
+            SeenKraft { seed, failure, controllers, on_controllers, splits }
+        },
+        None,
+        |_| {},
+    );
+    let failures: Vec<String> =
+        seen.iter().filter_map(|s| s.failure.as_ref().map(|f| format!("seed {}: {f}", s.seed))).collect();
+    assert!(failures.is_empty(), "{} failing seeds:\n{}", failures.len(), failures.join("\n"));
+    let counts: BTreeSet<&str> = seen.iter().map(|s| s.controllers.as_str()).collect();
+    assert_eq!(counts, ["1", "3", "5"].into_iter().collect(), "controller counts drawn");
+    // The nemesis hit the controllers, one at a time and as a quorum, in every kind that
+    // takes a process or link target.
+    let on_controllers: Vec<&String> = seen.iter().flat_map(|s| &s.on_controllers).collect();
+    for kind in ["crash", "power-loss", "pause", "partition", "clog", "reorder", "duplicate"] {
+        assert!(on_controllers.iter().any(|f| f.starts_with(&format!("{kind} "))), "no {kind} on a controller");
+    }
+    let quorum_lost = on_controllers.iter().filter(|f| f.matches("controller-").count() >= 2).count();
+    assert!(quorum_lost > 10, "only {quorum_lost} faults on several controllers at once");
+    assert!(on_controllers.len() > 300, "only {} faults on controllers", on_controllers.len());
+    // A split around a controller leaves it with the minority, the rest of the quorum with
+    // the majority of brokers.
+    let splits: Vec<&String> = seen.iter().flat_map(|s| &s.splits).collect();
+    let with_minority_controller = splits.iter().filter(|d| {
+        d.split_once(" | ").is_some_and(|(minority, _)| minority.contains("controller-")) && d.starts_with("majority")
+    });
+    assert!(with_minority_controller.count() > 0, "no split with a controller in the minority: {splits:?}");
+    eprintln!(
+        "swarm-kraft: {} seeds in {:.1} s on {} threads",
+        seen.len(),
+        started.elapsed().as_secs_f64(),
+        sweep::default_jobs()
+    );
+}
+
+#[test]
+fn the_zookeeper_swarm_drawing_the_metadata_mode_runs_both_ways() {
+    // swarm.toml is written for ZooKeeper ([metastore], zookeeper.session.timeout.ms):
+    // drawn KRaft, those have no effect and Kafka's KRaft defaults run.
+    let text = std::fs::read_to_string(scenario_path("swarm")).expect("swarm.toml");
+    let text = text.replace("[swarm]\n", "[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\n");
+    let scenario = kafkasim::scenario::parse(&text, &scenario_path("swarm")).unwrap_or_else(|e| panic!("{e}"));
+    let mut modes = BTreeSet::new();
+    for seed in 1..=16 {
+        let outcome = run(&scenario, seed);
+        assert!(kinds(&outcome).is_empty() && outcome.panic.is_none(), "seed {seed}: {}", describe(&outcome));
+        let drawn = outcome.drawn.as_ref().expect("drawn");
+        let mode = drawn.swarm.iter().find(|(k, _)| k == "metadata").expect("metadata drawn").1.clone();
+        // A KRaft run's controllers trace the quorum; a ZooKeeper run has none.
+        let controllers_ran = outcome.history.trace.iter().any(|e| e.node.starts_with("controller-"));
+        assert_eq!(controllers_ran, mode == "kraft", "seed {seed}");
+        modes.insert(mode);
+    }
+    assert_eq!(modes.len(), 2, "both modes drawn in 16 seeds: {modes:?}");
+}
+
 #[test]
 fn a_seed_draws_the_same_parameters_and_trace_hash_every_time() {
     let scenario = load("swarm");
@@ -79,6 +171,13 @@ fn a_seed_draws_the_same_parameters_and_trace_hash_every_time() {
         assert_eq!(first.drawn, second.drawn, "seed {seed}");
         assert_eq!(first.trace_hash, second.trace_hash, "seed {seed}");
         assert_eq!(first.history, second.history, "seed {seed}");
+    }
+    let kraft = load("swarm-kraft");
+    for seed in [1, 2, 3, 77, 400] {
+        let (first, second) = (run(&kraft, seed), run(&kraft, seed));
+        assert_eq!(first.drawn, second.drawn, "swarm-kraft seed {seed}");
+        assert_eq!(first.trace_hash, second.trace_hash, "swarm-kraft seed {seed}");
+        assert_eq!(first.history, second.history, "swarm-kraft seed {seed}");
     }
     // Other seeds draw other configurations.
     let drawn: BTreeSet<String> = (1..20).map(|seed| format!("{:?}", run(&scenario, seed).drawn)).collect();
