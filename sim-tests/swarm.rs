@@ -16,10 +16,43 @@ use std::process::Command;
 const EPOCH_BUMP_DUPLICATE_KINDS: [AnomalyKind; 3] =
     [AnomalyKind::Duplicate, AnomalyKind::NonmonotonicPoll, AnomalyKind::PollSkip];
 
+/// Runs every seed of a swarm scenario (at least 500) on worker threads, each in its own
+/// runtime as `kafkasim sweep` does, asserts that none shows an anomaly or panics, and
+/// returns what `keep` takes of each run, in seed order.
+fn sweep_without_anomalies<T: Send>(
+    scenario: &kafkasim::scenario::Scenario,
+    keep: impl Fn(&kafkasim::runner::RunOutcome) -> T + Sync,
+) -> Vec<T> {
+    assert!(scenario.seeds.len() >= 500, "{} lists fewer than 500 seeds", scenario.name);
+    let started = std::time::Instant::now();
+    let seen = sweep::parallel_seeds(
+        &scenario.seeds,
+        sweep::default_jobs(),
+        |seed| {
+            let outcome = run(scenario, seed);
+            let unexpected = !kinds(&outcome).is_empty() || outcome.panic.is_some();
+            let failure = unexpected.then(|| {
+                format!("seed {seed}: {}\n{:?}\npanic: {:?}", describe(&outcome), outcome.drawn, outcome.panic)
+            });
+            (failure, keep(&outcome))
+        },
+        None,
+        |_| {},
+    );
+    let failures: Vec<String> = seen.iter().filter_map(|(failure, _)| failure.clone()).collect();
+    assert!(failures.is_empty(), "{} failing seeds:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "{}: {} seeds in {:.1} s on {} threads",
+        scenario.name,
+        seen.len(),
+        started.elapsed().as_secs_f64(),
+        sweep::default_jobs()
+    );
+    seen.into_iter().map(|(_, kept)| kept).collect()
+}
+
 /// What the big sweep keeps of each seed (a run's history is dropped on its worker).
 struct Seen {
-    seed: u64,
-    failure: Option<String>,
     brokers: String,
     kinds: Vec<String>,
     faults: u64,
@@ -28,27 +61,11 @@ struct Seen {
 #[test]
 fn swarm_shows_no_anomaly_over_five_hundred_seeds() {
     let scenario = load("swarm");
-    assert!(scenario.seeds.len() >= 500);
-    let started = std::time::Instant::now();
-    // The seeds run on worker threads, each in its own runtime, as `kafkasim sweep` does.
-    let seen = sweep::parallel_seeds(
-        &scenario.seeds,
-        sweep::default_jobs(),
-        |seed| {
-            let outcome = run(&scenario, seed);
-            let unexpected = !kinds(&outcome).is_empty();
-            let failure = (unexpected || outcome.panic.is_some())
-                .then(|| format!("{}\n{:?}\npanic: {:?}", describe(&outcome), outcome.drawn, outcome.panic));
-            let drawn = outcome.drawn.as_ref().expect("swarm draws");
-            let kinds = drawn.nemesis_kinds.iter().map(|(k, _)| k.clone()).collect();
-            Seen { seed, failure, brokers: drawn.swarm[0].1.clone(), kinds, faults: outcome.stats.faults }
-        },
-        None,
-        |_| {},
-    );
-    let failures: Vec<String> =
-        seen.iter().filter_map(|s| s.failure.as_ref().map(|f| format!("seed {}: {f}", s.seed))).collect();
-    assert!(failures.is_empty(), "{} failing seeds:\n{}", failures.len(), failures.join("\n"));
+    let seen = sweep_without_anomalies(&scenario, |outcome| {
+        let drawn = outcome.drawn.as_ref().expect("swarm draws");
+        let kinds = drawn.nemesis_kinds.iter().map(|(k, _)| k.clone()).collect();
+        Seen { brokers: drawn.swarm[0].1.clone(), kinds, faults: outcome.stats.faults }
+    });
     // The seeds explored different clusters, every fault kind and many faults.
     let brokers: BTreeSet<&str> = seen.iter().map(|s| s.brokers.as_str()).collect();
     assert_eq!(brokers.len(), 3, "broker counts drawn: {brokers:?}");
@@ -62,18 +79,10 @@ fn swarm_shows_no_anomaly_over_five_hundred_seeds() {
     assert_eq!(enabled.len(), FaultKind::drawable().count() - 4, "every broker and network kind");
     let faults: u64 = seen.iter().map(|s| s.faults).sum();
     assert!(faults > 1_000, "only {faults} faults over {} seeds", seen.len());
-    eprintln!(
-        "swarm: {} seeds in {:.1} s on {} threads",
-        seen.len(),
-        started.elapsed().as_secs_f64(),
-        sweep::default_jobs()
-    );
 }
 
 /// What the KRaft sweep keeps of each seed.
 struct SeenKraft {
-    seed: u64,
-    failure: Option<String>,
     controllers: String,
     /// The fired faults that hit a controller, as `kind targets`.
     on_controllers: Vec<String>,
@@ -84,37 +93,22 @@ struct SeenKraft {
 #[test]
 fn the_kraft_swarm_shows_no_anomaly_over_five_hundred_seeds_with_faults_on_the_controllers() {
     let scenario = load("swarm-kraft");
-    assert!(scenario.seeds.len() >= 500);
-    let started = std::time::Instant::now();
-    let seen = sweep::parallel_seeds(
-        &scenario.seeds,
-        sweep::default_jobs(),
-        |seed| {
-            let outcome = run(&scenario, seed);
-            let unexpected = !kinds(&outcome).is_empty();
-            let failure = (unexpected || outcome.panic.is_some())
-                .then(|| format!("{}\n{:?}\npanic: {:?}", describe(&outcome), outcome.drawn, outcome.panic));
-            let drawn = outcome.drawn.as_ref().expect("swarm draws");
-            let controllers = drawn.swarm.iter().find(|(k, _)| k == "controllers").expect("drawn").1.clone();
-            let mut on_controllers = Vec::new();
-            let mut splits = Vec::new();
-            for event in &outcome.history.trace {
-                let Event::Fault { kind, targets, detail } = &event.event else { continue };
-                if targets.iter().any(|t| t.starts_with("controller-")) {
-                    on_controllers.push(format!("{kind} {}", targets.join(",")));
-                }
-                if detail.starts_with("majority-minority") || detail.starts_with("bridge") {
-                    splits.push(detail.to_string());
-                }
+    let seen = sweep_without_anomalies(&scenario, |outcome| {
+        let drawn = outcome.drawn.as_ref().expect("swarm draws");
+        let controllers = drawn.swarm.iter().find(|(k, _)| k == "controllers").expect("drawn").1.clone();
+        let mut on_controllers = Vec::new();
+        let mut splits = Vec::new();
+        for event in &outcome.history.trace {
+            let Event::Fault { kind, targets, detail } = &event.event else { continue };
+            if targets.iter().any(|t| t.starts_with("controller-")) {
+                on_controllers.push(format!("{kind} {}", targets.join(",")));
             }
-            SeenKraft { seed, failure, controllers, on_controllers, splits }
-        },
-        None,
-        |_| {},
-    );
-    let failures: Vec<String> =
-        seen.iter().filter_map(|s| s.failure.as_ref().map(|f| format!("seed {}: {f}", s.seed))).collect();
-    assert!(failures.is_empty(), "{} failing seeds:\n{}", failures.len(), failures.join("\n"));
+            if detail.starts_with("majority-minority") || detail.starts_with("bridge") {
+                splits.push(detail.to_string());
+            }
+        }
+        SeenKraft { controllers, on_controllers, splits }
+    });
     let counts: BTreeSet<&str> = seen.iter().map(|s| s.controllers.as_str()).collect();
     assert_eq!(counts, ["1", "3", "5"].into_iter().collect(), "controller counts drawn");
     // The nemesis hit the controllers, one at a time and as a quorum, in every kind that
@@ -133,12 +127,6 @@ fn the_kraft_swarm_shows_no_anomaly_over_five_hundred_seeds_with_faults_on_the_c
         d.split_once(" | ").is_some_and(|(minority, _)| minority.contains("controller-")) && d.starts_with("majority")
     });
     assert!(with_minority_controller.count() > 0, "no split with a controller in the minority: {splits:?}");
-    eprintln!(
-        "swarm-kraft: {} seeds in {:.1} s on {} threads",
-        seen.len(),
-        started.elapsed().as_secs_f64(),
-        sweep::default_jobs()
-    );
 }
 
 #[test]

@@ -611,24 +611,6 @@ nemesis_interval = ["100ms", "1s"]
         assert_eq!(digest_of_drawn_faults(&scenario()), 0xaa02_b54a_3a07_0314);
     }
 
-    /// Every target and peer a fault names.
-    fn targets_of(action: &FaultAction) -> Vec<&Target> {
-        match action {
-            FaultAction::Crash { target }
-            | FaultAction::Stop { target }
-            | FaultAction::Split { target, .. }
-            | FaultAction::PowerLoss { target }
-            | FaultAction::Pause { target }
-            | FaultAction::Stall { target }
-            | FaultAction::Leave { target } => vec![target],
-            FaultAction::Partition { target, peers, .. }
-            | FaultAction::Clog { target, peers }
-            | FaultAction::Reorder { target, peers }
-            | FaultAction::Duplicate { target, peers, .. } => vec![target, peers],
-            _ => Vec::new(),
-        }
-    }
-
     #[test]
     fn a_kraft_nemesis_draws_controllers_where_zookeeper_s_draws_the_controller_broker_or_the_metastore() {
         let text =
@@ -639,7 +621,7 @@ nemesis_interval = ["100ms", "1s"]
             let (s, _) = instantiate(&base, seed);
             assert_eq!(s.cluster.controllers, 3);
             for fault in &s.faults {
-                for target in targets_of(&fault.action) {
+                for target in fault.action.targets() {
                     // No metastore runs, and "the controller" would only repeat "the
                     // active controller": the draws name controllers by role or by name.
                     assert_ne!(*target, Target::Node(METASTORE.to_string()), "{fault}");
@@ -659,7 +641,7 @@ nemesis_interval = ["100ms", "1s"]
                         seen.insert(format!("{kind} {} | {}", class(target), peer_class(peers)));
                     }
                     action => {
-                        for target in targets_of(action).into_iter().take(1) {
+                        for target in action.targets().into_iter().take(1) {
                             seen.insert(format!("{kind} {}", class(target)));
                         }
                     }
@@ -745,7 +727,7 @@ nemesis_interval = ["100ms", "1s"]
                 assert!(drawn.swarm.iter().all(|(k, _)| k != "controllers"));
             }
             for fault in &s.faults {
-                for target in targets_of(&fault.action) {
+                for target in fault.action.targets() {
                     let names_controllers = matches!(
                         target,
                         Target::ActiveController | Target::MajorityOfControllers | Target::AllControllers

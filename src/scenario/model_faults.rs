@@ -215,6 +215,29 @@ pub enum FaultAction {
 }
 
 impl FaultAction {
+    /// Every target the fault names (its `target`, and its `peers` if it has them).
+    pub fn targets(&self) -> Vec<&Target> {
+        match self {
+            FaultAction::Crash { target }
+            | FaultAction::Restart { target }
+            | FaultAction::Stop { target }
+            | FaultAction::Split { target, .. }
+            | FaultAction::PowerLoss { target }
+            | FaultAction::Pause { target }
+            | FaultAction::Resume { target }
+            | FaultAction::Stall { target }
+            | FaultAction::Leave { target } => vec![target],
+            FaultAction::Partition { target, peers, .. }
+            | FaultAction::Clog { target, peers }
+            | FaultAction::Reorder { target, peers }
+            | FaultAction::Duplicate { target, peers, .. } => vec![target, peers],
+            FaultAction::Heal
+            | FaultAction::PacketLoss { .. }
+            | FaultAction::Latency { .. }
+            | FaultAction::RollingRestart => Vec::new(),
+        }
+    }
+
     /// The fault's kind (`kind = "..."` in scenario files).
     pub fn kind(&self) -> FaultKind {
         match self {

@@ -47,7 +47,7 @@ use super::kraft::{check_release, is_controller_count, METADATA_MODES};
 use super::limits::{MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC};
 use super::model::{SwarmSpec, TopicSpec};
 use super::model_clients::{ProducerSpec, SendMode};
-use super::model_faults::{FaultAction, FaultSpec, Target};
+use super::model_faults::{FaultSpec, Target};
 use super::raw::{Node, Table};
 use super::span::{Res, Sp};
 use super::values::{choice, format_duration_ms};
@@ -199,29 +199,6 @@ struct Minimums {
     controllers: Option<u32>,
 }
 
-/// Every target a fault names.
-fn targets_of(action: &FaultAction) -> Vec<&Target> {
-    match action {
-        FaultAction::Crash { target }
-        | FaultAction::Restart { target }
-        | FaultAction::Stop { target }
-        | FaultAction::Split { target, .. }
-        | FaultAction::PowerLoss { target }
-        | FaultAction::Pause { target }
-        | FaultAction::Resume { target }
-        | FaultAction::Stall { target }
-        | FaultAction::Leave { target } => vec![target],
-        FaultAction::Partition { target, peers, .. }
-        | FaultAction::Clog { target, peers }
-        | FaultAction::Reorder { target, peers }
-        | FaultAction::Duplicate { target, peers, .. } => vec![target, peers],
-        FaultAction::Heal
-        | FaultAction::PacketLoss { .. }
-        | FaultAction::Latency { .. }
-        | FaultAction::RollingRestart => Vec::new(),
-    }
-}
-
 /// Whether `target` names KRaft controllers (`"the controller"` names the controller
 /// broker in ZooKeeper mode, so it fits both).
 fn names_controllers(target: &Target) -> bool {
@@ -246,7 +223,7 @@ fn check_fault_targets(t: &Table, cx: &Context, min: Minimums) -> Res<()> {
     let zookeeper_drawn = modes.contains(&MetadataMode::Zookeeper);
     let controllers_min = min.controllers.unwrap_or(cx.controllers);
     for fault in cx.faults {
-        for target in targets_of(&fault.action) {
+        for target in fault.action.targets() {
             let mode_issue = match target {
                 _ if zookeeper_drawn && names_controllers(target) => Some(
                     "the ZooKeeper configurations swarm draws run no KRaft controllers; expected [swarm] \
