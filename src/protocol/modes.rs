@@ -16,6 +16,16 @@ pub enum MetadataMode {
     Kraft,
 }
 
+impl MetadataMode {
+    /// The mode as a scenario file writes it (`[cluster] metadata`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            MetadataMode::Zookeeper => "zookeeper",
+            MetadataMode::Kraft => "kraft",
+        }
+    }
+}
+
 /// How a follower reconciles its log with a new leader after a leader change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TruncationMode {

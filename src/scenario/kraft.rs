@@ -11,8 +11,10 @@ use crate::profile::{KafkaVersion, Profile, Switch};
 use crate::protocol::MetadataMode;
 
 /// The metadata modes by their scenario names.
-pub(super) const METADATA_MODES: [(&str, MetadataMode); 2] =
-    [("zookeeper", MetadataMode::Zookeeper), ("kraft", MetadataMode::Kraft)];
+pub(super) const METADATA_MODES: [(&str, MetadataMode); 2] = [
+    (MetadataMode::Zookeeper.name(), MetadataMode::Zookeeper),
+    (MetadataMode::Kraft.name(), MetadataMode::Kraft),
+];
 
 /// KRaft was declared production-ready in 3.3 (KIP-833); kafkasim models it from there.
 pub(super) const FIRST_KRAFT_RELEASE: KafkaVersion = KafkaVersion::new(3, 3, 0);
@@ -68,12 +70,7 @@ pub(super) fn quorum(
         metadata: MetadataMode::Kraft,
         controllers: match &controllers {
             Some(c) if kraft_drawn => {
-                c.clone()
-                    .check(
-                        |c| CONTROLLER_COUNTS.contains(&c),
-                        |c| format!("expected 1, 3 or 5 controllers, found {c}"),
-                    )?
-                    .value
+                c.clone().check(is_controller_count, |c| format!("expected 1, 3 or 5 controllers, found {c}"))?.value
             }
             _ => DEFAULT_CONTROLLERS,
         },

@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::values::format_duration_ms;
 use crate::fault::FaultKind;
+use crate::protocol::{NodeName, NodeRole};
 
 /// One scheduled fault (`[[faults]]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -212,6 +213,23 @@ pub enum FaultAction {
         /// The new largest latency, in milliseconds (`latency_max`).
         latency_ms_max: u64,
     },
+}
+
+impl Target {
+    /// Whether the target names KRaft controllers only: a controller role or
+    /// `controller-N` (`"the controller"` names the controller broker in ZooKeeper mode,
+    /// so it is not one of them).
+    pub fn names_controllers(&self) -> bool {
+        match self {
+            Target::ActiveController
+            | Target::AController
+            | Target::AFollowerController
+            | Target::MajorityOfControllers
+            | Target::AllControllers => true,
+            Target::Node(n) => NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Controller),
+            _ => false,
+        }
+    }
 }
 
 impl FaultAction {

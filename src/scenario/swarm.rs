@@ -52,7 +52,7 @@ use super::raw::{Node, Table};
 use super::span::{Res, Sp};
 use super::values::{choice, format_duration_ms};
 use crate::profile::Profile;
-use crate::protocol::{MetadataMode, NodeName, NodeRole, METASTORE};
+use crate::protocol::{MetadataMode, METASTORE};
 
 /// What the bounds are checked against: the rest of the scenario, already validated.
 pub(super) struct Context<'a> {
@@ -199,20 +199,6 @@ struct Minimums {
     controllers: Option<u32>,
 }
 
-/// Whether `target` names KRaft controllers (`"the controller"` names the controller
-/// broker in ZooKeeper mode, so it fits both).
-fn names_controllers(target: &Target) -> bool {
-    match target {
-        Target::ActiveController
-        | Target::AController
-        | Target::AFollowerController
-        | Target::MajorityOfControllers
-        | Target::AllControllers => true,
-        Target::Node(n) => NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Controller),
-        _ => false,
-    }
-}
-
 /// Scheduled faults that name a broker, partition, producer, controller or the metastore
 /// must name one that exists in every drawn configuration.
 fn check_fault_targets(t: &Table, cx: &Context, min: Minimums) -> Res<()> {
@@ -225,7 +211,7 @@ fn check_fault_targets(t: &Table, cx: &Context, min: Minimums) -> Res<()> {
     for fault in cx.faults {
         for target in fault.action.targets() {
             let mode_issue = match target {
-                _ if zookeeper_drawn && names_controllers(target) => Some(
+                _ if zookeeper_drawn && target.names_controllers() => Some(
                     "the ZooKeeper configurations swarm draws run no KRaft controllers; expected [swarm] \
                      `metadata` without \"zookeeper\", or a broker target",
                 ),
