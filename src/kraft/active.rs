@@ -24,8 +24,9 @@ const MAX_ELECTIONS_PER_IMBALANCE: usize = 1_000;
 pub(super) struct Decision {
     /// The records, in order.
     pub records: Vec<MetadataRecord>,
-    /// Why the partition changes among them happened.
-    pub reason: ElectionReason,
+    /// Why the partition changes among them happened; `None` for records that change no
+    /// partition (the idle writer's `NoOpRecord`).
+    pub reason: Option<ElectionReason>,
 }
 
 /// A broker request's outcome: records to append and the answer to give once they (and
@@ -76,18 +77,18 @@ impl ActiveController {
 
     /// Decides a broker's request; `next_offset` is where its records will go.
     pub fn serve(&mut self, request: ControllerRequest, next_offset: u64, now_ms: u64) -> Answered {
-        let nothing = |reason| Decision { records: Vec::new(), reason };
+        let nothing = || Decision { records: Vec::new(), reason: None };
         match request {
             ControllerRequest::BrokerRegistration(registration) => {
                 match self.control.register_broker(&self.image, registration, next_offset, now_ms) {
                     // A new incarnation's unclean-shutdown records (ELR) take it out of
                     // ISRs: a broker failure, then a start.
                     Ok((records, epoch)) => Answered {
-                        decision: Decision { records, reason: ElectionReason::BrokerFailure },
+                        decision: Decision { records, reason: Some(ElectionReason::BrokerFailure) },
                         response: ControllerResponse::BrokerRegistration(Ok(epoch)),
                     },
                     Err(error) => Answered {
-                        decision: nothing(ElectionReason::BrokerStartup),
+                        decision: nothing(),
                         response: ControllerResponse::BrokerRegistration(Err(error.into())),
                     },
                 }
@@ -105,12 +106,12 @@ impl ActiveController {
                             ElectionReason::BrokerStartup
                         };
                         Answered {
-                            decision: Decision { records, reason },
+                            decision: Decision { records, reason: Some(reason) },
                             response: ControllerResponse::BrokerHeartbeat(Ok(reply)),
                         }
                     }
                     Err(error) => Answered {
-                        decision: nothing(ElectionReason::BrokerFailure),
+                        decision: nothing(),
                         response: ControllerResponse::BrokerHeartbeat(Err(error.into())),
                     },
                 }
@@ -119,12 +120,15 @@ impl ActiveController {
                 let policies = policies(&self.settings, &self.image);
                 let (record, result) = alter_partition(&self.image, &policies, &request);
                 Answered {
-                    decision: Decision { records: record.into_iter().collect(), reason: ElectionReason::BrokerFailure },
+                    decision: Decision {
+                        records: record.into_iter().collect(),
+                        reason: Some(ElectionReason::BrokerFailure),
+                    },
                     response: ControllerResponse::AlterPartition(result),
                 }
             }
             ControllerRequest::Quorum { .. } => Answered {
-                decision: nothing(ElectionReason::BrokerFailure),
+                decision: nothing(),
                 response: ControllerResponse::AlterPartition(Err(ErrorCode::InvalidRequest)),
             },
         }
@@ -140,22 +144,21 @@ impl ActiveController {
     pub fn due(&mut self, now_ms: u64) -> Option<Decision> {
         let fenced = self.control.fence_one_stale_broker(&self.image, now_ms);
         if !fenced.is_empty() {
-            return Some(Decision { records: fenced, reason: ElectionReason::BrokerFailure });
+            return Some(Decision { records: fenced, reason: Some(ElectionReason::BrokerFailure) });
         }
         if let Some(records) = self.create_a_topic() {
-            return Some(Decision { records, reason: ElectionReason::TopicCreation });
+            return Some(Decision { records, reason: Some(ElectionReason::TopicCreation) });
         }
         if self.next_balance_ms.is_some_and(|at| now_ms >= at) {
             self.next_balance_ms = self.settings.leader_imbalance_check_interval_ms.map(|every| now_ms + every);
             let records = self.control.balance_partition_leaders(&self.image, MAX_ELECTIONS_PER_IMBALANCE);
             if !records.is_empty() {
-                return Some(Decision { records, reason: ElectionReason::PreferredReplica });
+                return Some(Decision { records, reason: Some(ElectionReason::PreferredReplica) });
             }
         }
         if self.next_no_op_ms.is_some_and(|at| now_ms >= at) {
             self.next_no_op_ms = self.settings.max_idle_interval_ms.map(|every| now_ms + every);
-            // The reason names the elections among the records: there are none.
-            return Some(Decision { records: vec![MetadataRecord::NoOp], reason: ElectionReason::BrokerFailure });
+            return Some(Decision { records: vec![MetadataRecord::NoOp], reason: None });
         }
         None
     }

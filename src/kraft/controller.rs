@@ -87,13 +87,15 @@ pub async fn run_controller(ctx: ControllerContext) {
         reasons: BTreeMap::new(),
         ctx,
     };
+    let stop = controller.ctx.stop.clone();
+    let stop_requested = stop.requested();
+    tokio::pin!(stop_requested);
     loop {
         let now = now_ms();
         let wake_ms = controller.next_deadline_ms().min(now + IDLE_WAKE_MS);
-        let stop = controller.ctx.stop.clone();
         let step = tokio::select! {
             biased;
-            () = stop.requested() => break,
+            () = &mut stop_requested => break,
             Some(answer) = answers.recv() => Step::Answer(answer),
             Some(incoming) = requests.recv() => Step::Request(incoming),
             _ = sleep_until(started + Duration::from_millis(wake_ms)) => Step::Tick,
@@ -102,7 +104,7 @@ pub async fn run_controller(ctx: ControllerContext) {
     }
     controller.shut_down(now_ms(), &mut rng);
     sleep(SHUTDOWN_LINGER).await;
-    controller.ctx.stop.mark_exited();
+    stop.mark_exited();
     std::future::pending().await
 }
 
@@ -226,8 +228,8 @@ impl Controller {
         let Some((end, out)) = self.node.append(records.clone()) else {
             return base;
         };
-        for offset in base..end {
-            self.reasons.insert(offset, reason);
+        if let Some(reason) = reason {
+            self.reasons.extend((base..end).map(|offset| (offset, reason)));
         }
         if let Some(active) = &mut self.active {
             active.speculate(&records);
