@@ -547,6 +547,7 @@ impl<R: Clone> QuorumNode<R> {
     /// The requests this role keeps sending, to each destination without one in flight.
     fn send_requests(&mut self, now_ms: u64) -> Vec<Outbound<R>> {
         let last = self.log.end_offset_and_epoch();
+        let fetch = QuorumMessage::Fetch { epoch: self.epoch, fetch_offset: last.offset, last_fetched_epoch: last.epoch };
         let wanted: Vec<(NodeId, QuorumMessage<R>)> = match &self.role {
             Role::Prospective { ballot: b, .. } | Role::Candidate(b) if b.backoff_until_ms.is_none() => {
                 let pre_vote = matches!(self.role, Role::Prospective { .. });
@@ -562,33 +563,15 @@ impl<R: Clone> QuorumNode<R> {
                 .filter(|&&v| v != self.me && !l.acknowledged.contains(&v))
                 .map(|&v| (v, QuorumMessage::BeginQuorumEpoch { epoch: self.epoch }))
                 .collect(),
-            // One fetch at a time, to the next voter, as the observer's search sends.
-            Role::Follower { searching: true, .. } if self.in_flight.is_empty() => {
-                vec![(
-                    self.voters[self.bootstrap_turn % self.voters.len()],
-                    QuorumMessage::Fetch {
-                        epoch: self.epoch,
-                        fetch_offset: last.offset,
-                        last_fetched_epoch: last.epoch,
-                    },
-                )]
+            // An observer looking for its leader (none known, or its leader silent): one
+            // fetch at a time, to the next voter, as Kafka's observer sends.
+            Role::Follower { searching: true, .. } | Role::Unattached { .. }
+                if !self.is_voter() && !self.voters.is_empty() =>
+            {
+                let next = self.voters[self.bootstrap_turn % self.voters.len()];
+                self.in_flight.is_empty().then_some((next, fetch)).into_iter().collect()
             }
-            Role::Follower { searching: true, .. } => Vec::new(),
-            Role::Follower { leader, .. } => vec![(
-                *leader,
-                QuorumMessage::Fetch { epoch: self.epoch, fetch_offset: last.offset, last_fetched_epoch: last.epoch },
-            )],
-            // One bootstrap fetch at a time, as Kafka's observer sends.
-            Role::Unattached { .. } if !self.is_voter() && !self.voters.is_empty() && self.in_flight.is_empty() => {
-                vec![(
-                    self.voters[self.bootstrap_turn % self.voters.len()],
-                    QuorumMessage::Fetch {
-                        epoch: self.epoch,
-                        fetch_offset: last.offset,
-                        last_fetched_epoch: last.epoch,
-                    },
-                )]
-            }
+            Role::Follower { leader, .. } => vec![(*leader, fetch)],
             Role::Resigned { unacknowledged, successors, .. } => unacknowledged
                 .iter()
                 .map(|&v| {
