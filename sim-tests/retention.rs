@@ -4,11 +4,11 @@
 //! Also `Consumer::offsets_for_times` and `Consumer::seek` against a real broker.
 
 use kafkasim::broker::{run_broker, BrokerConfig, BrokerContext};
-use kafkasim::protocol::UnknownProducerSequence;
 use kafkasim::check::AnomalyKind;
 use kafkasim::client::consumer::{Consumer, ConsumerConfig};
 use kafkasim::history::{Event, LogStartReason, OpFn, OpType, Recorder};
 use kafkasim::metastore::{run_metastore, MetastoreConfig};
+use kafkasim::protocol::UnknownProducerSequence;
 use kafkasim::protocol::{
     Acks, BrokerId, FollowerRestart, OffsetReset, ProduceRequest, Record, RecordBatch, Request, Response,
     RetentionConfig, TopicAssignment, TopicPartition, TruncationMode,
@@ -132,6 +132,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
         id: BrokerId(1),
         truncation: TruncationMode::LeaderEpoch,
         follower_restart: FollowerRestart::default(),
+        high_watermark_holds_under_min_isr: true,
         topics: vec![TopicAssignment {
             name: "t".into(),
             replicas: vec![vec![BrokerId(1)]],
@@ -169,8 +170,11 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
         let disks = DiskStore::new();
         let recorder = Recorder::new();
         let meta = (network.add_host(&Addr::new("metastore")), disks.disk("metastore"));
-        let metastore =
-            handle.create_node().name("metastore").init(move || run_metastore(meta.0.clone(), meta.1.clone(), MetastoreConfig::default())).build();
+        let metastore = handle
+            .create_node()
+            .name("metastore")
+            .init(move || run_metastore(meta.0.clone(), meta.1.clone(), MetastoreConfig::default()))
+            .build();
         // Two records per segment; keep at least 4 records' worth (312 bytes).
         let retention = RetentionConfig { retention_ms: None, retention_bytes: Some(4 * 78), segment_bytes: 2 * 78 };
         let ctx = BrokerContext {

@@ -18,7 +18,8 @@ pub const HIGH_WATERMARK_CHECKPOINT: &str = "replication-offset-checkpoint";
 /// controller as AlterPartition.
 pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<BrokerId>) {
     let kraft = shared.config.kraft.is_some();
-    let (request, controller_host) = {
+    let own_epoch = super::kraft::broker_epoch_for_isr(shared);
+    let (request, isr_with_epochs, controller_host) = {
         let mut state = shared.lock();
         let controller = state.metadata.controller;
         let host = controller
@@ -33,6 +34,12 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
             return;
         }
         partition.mark_pending_isr(new_isr.clone());
+        // KIP-903 (`Partition.addBrokerEpochToIsr`): this broker's own epoch for itself,
+        // each follower's from its last fetch; none without KIP-903.
+        let isr_with_epochs: Vec<(BrokerId, Option<u64>)> = new_isr
+            .iter()
+            .map(|&b| (b, if b == shared.id() { own_epoch } else { own_epoch.and(partition.follower_broker_epoch(b)) }))
+            .collect();
         let request = AlterIsrRequest {
             broker_id: shared.id(),
             tp: tp.clone(),
@@ -40,7 +47,7 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
             new_isr,
             partition_epoch: partition.partition_epoch(),
         };
-        (request, host.map(|h| Addr::new(&h)))
+        (request, isr_with_epochs, host.map(|h| Addr::new(&h)))
     };
     let shared = shared.clone();
     madsim::task::spawn(async move {
@@ -58,8 +65,7 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
             }
             _ => {
                 let r = &request;
-                super::kraft::alter_partition(&shared, &r.tp, r.leader_epoch, r.partition_epoch, r.new_isr.clone())
-                    .await
+                super::kraft::alter_partition(&shared, &r.tp, r.leader_epoch, r.partition_epoch, isr_with_epochs).await
             }
         };
         let me = shared.id();

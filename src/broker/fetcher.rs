@@ -64,6 +64,7 @@ async fn run_fetcher(shared: SharedBroker, leader: BrokerId) {
         }
         let request = FetchRequest {
             replica_id: Some(shared.id()),
+            replica_broker_epoch: super::kraft::broker_epoch_for_isr(&shared),
             max_wait_ms: shared.config.replica_fetch_wait_max_ms,
             max_records: usize::MAX,
             partitions: followed

@@ -30,6 +30,9 @@ pub(super) struct FollowerProgress {
     last_fetch_leader_log_end_offset: Option<Offset>,
     /// The last time the follower was known to have everything the leader had.
     last_caught_up_time: Option<Instant>,
+    /// The broker epoch its last fetch carried (KIP-903), `None` if it carried none or
+    /// none came since this leadership began.
+    broker_epoch: Option<u64>,
 }
 
 impl FollowerProgress {
@@ -42,6 +45,7 @@ impl FollowerProgress {
             last_fetch_time: None,
             last_fetch_leader_log_end_offset: None,
             last_caught_up_time: in_isr.then_some(now),
+            broker_epoch: None,
         }
     }
 
@@ -54,6 +58,7 @@ impl FollowerProgress {
             last_fetch_time: in_isr.then_some(now),
             last_fetch_leader_log_end_offset: Some(leader_log_end_offset),
             last_caught_up_time: in_isr.then_some(now),
+            broker_epoch: self.broker_epoch,
         }
     }
 
@@ -68,11 +73,24 @@ impl FollowerProgress {
         self.log_end_offset.unwrap_or(0)
     }
 
-    /// Records a fetch at `fetch_offset` (the follower's log end offset) at `now`, while
-    /// the leader's log ends at `leader_end` (Kafka's `updateFetchState`): a fetch at the
-    /// leader's log end catches the follower up now; a fetch reaching what the leader had
-    /// at the previous fetch catches it up as of that previous fetch.
-    pub(super) fn record_fetch(&mut self, fetch_offset: Offset, leader_end: Offset, now: Instant) {
+    /// The broker epoch the follower's last fetch carried (KIP-903).
+    pub(super) fn broker_epoch(&self) -> Option<u64> {
+        self.broker_epoch
+    }
+
+    /// Records a fetch at `fetch_offset` (the follower's log end offset) carrying
+    /// `broker_epoch` at `now`, while the leader's log ends at `leader_end` (Kafka's
+    /// `updateFetchState`): a fetch at the leader's log end catches the follower up now;
+    /// a fetch reaching what the leader had at the previous fetch catches it up as of
+    /// that previous fetch.
+    pub(super) fn record_fetch(
+        &mut self,
+        fetch_offset: Offset,
+        broker_epoch: Option<u64>,
+        leader_end: Offset,
+        now: Instant,
+    ) {
+        self.broker_epoch = broker_epoch;
         let caught_up_at = if fetch_offset >= leader_end {
             Some(now)
         } else if self.last_fetch_leader_log_end_offset.is_none_or(|end| fetch_offset >= end) {

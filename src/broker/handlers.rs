@@ -60,9 +60,13 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
 }
 
 /// Leader side of a follower fetch: its fetch offset is its log end offset, which may
-/// move the high watermark and let it rejoin the ISR.
+/// move the high watermark and let it rejoin the ISR if it is eligible (in KRaft, by this
+/// broker's metadata and the broker epoch the fetch carried).
 fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::BrokerId, request: &FetchRequest) {
     let now = Instant::now();
+    let broker_epoch = request.replica_broker_epoch;
+    // The fetch's epoch is what the partitions store below, so one check serves them all.
+    let isr_eligible = super::kraft::isr_eligible(shared, follower, broker_epoch);
     let mut expansions = Vec::new();
     let mut moved = false;
     {
@@ -81,9 +85,9 @@ fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::Br
             if wanted.fetch_offset > log.log_end_offset() || wanted.fetch_offset < log.log_start_offset() {
                 continue;
             }
-            partition.record_follower_fetch(follower, wanted.fetch_offset, now);
+            partition.record_follower_fetch(follower, wanted.fetch_offset, broker_epoch, now);
             moved |= partition.maybe_advance_high_watermark(me, &shared.tracer);
-            if let Some(new_isr) = partition.expanded_isr(follower) {
+            if let Some(new_isr) = partition.expanded_isr(follower).filter(|_| isr_eligible) {
                 expansions.push((wanted.tp.clone(), new_isr));
             }
         }
@@ -252,7 +256,7 @@ pub fn apply_partition_states(shared: &SharedBroker, partitions: &[PartitionStat
                     shared.disk.clone(),
                     segment_bytes,
                 );
-                Partition::new(log, 0)
+                Partition::new(log, 0, shared.config.high_watermark_rule(&partition_state.tp.topic))
             });
             apply_partition_state(shared, me, partition, partition_state, now);
         }

@@ -40,6 +40,10 @@ pub struct KraftBrokerConfig {
     pub heartbeat_interval_ms: u64,
     /// `broker.session.timeout.ms`: also the longest backoff between failed heartbeats.
     pub session_timeout_ms: u64,
+    /// KIP-903 (metadata version 3.5-IV1 onwards): followers send their broker epoch in
+    /// each Fetch, and a leader sends the epochs it saw in its AlterPartition, so that a
+    /// replica cannot join an ISR on the strength of a previous incarnation's fetches.
+    pub isr_broker_epochs: bool,
 }
 
 /// What the broker knows of the KRaft cluster, shared by its tasks.
@@ -319,6 +323,32 @@ fn next_heartbeat_ms(config: &KraftBrokerConfig, caught_up: &mut bool, reply: He
     config.heartbeat_interval_ms
 }
 
+/// The broker epoch a follower sends in its Fetch requests (KIP-903): this process's
+/// epoch in a KRaft cluster whose release has KIP-903, else `None` (Kafka's -1).
+pub fn broker_epoch_for_isr(shared: &SharedBroker) -> Option<u64> {
+    let config = shared.config.kraft.as_ref()?;
+    config.isr_broker_epochs.then(|| shared.kraft().broker_epoch).flatten()
+}
+
+/// Whether a leader may add `follower` to an ISR (`Partition.isReplicaIsrEligible` in a
+/// KRaft cluster): registered and unfenced (KIP-841), not shutting down, and, if its
+/// fetches carried a broker epoch (KIP-903), of the epoch this broker's metadata holds:
+/// fetches of a previous incarnation, which may have had a longer log, do not count.
+/// Always true in ZooKeeper mode, where kafkasim leaves the check to the controller.
+pub fn isr_eligible(shared: &SharedBroker, follower: BrokerId, fetched_broker_epoch: Option<u64>) -> bool {
+    shared.config.kraft.is_none() || isr_eligible_in(&shared.kraft().image, follower, fetched_broker_epoch)
+}
+
+/// [`isr_eligible`] against a KRaft metadata image (`isBrokerEpochIsrEligible`: a fetch
+/// without an epoch, Kafka's -1, passes the epoch check).
+fn isr_eligible_in(image: &MetadataImage, follower: BrokerId, fetched_broker_epoch: Option<u64>) -> bool {
+    image.brokers.get(&follower).is_some_and(|registration| {
+        !registration.fenced
+            && !registration.in_controlled_shutdown
+            && fetched_broker_epoch.is_none_or(|epoch| epoch == registration.broker_epoch)
+    })
+}
+
 /// The pause after `failures` failed calls in a row.
 fn backoff_ms(config: &KraftBrokerConfig, failures: u32) -> u64 {
     let exponent = failures.saturating_sub(1).min(20);
@@ -364,12 +394,15 @@ async fn call_controller(
 
 /// Sends a leader's ISR change to the active controller (`AlterPartitionManager`) and
 /// returns the partition's state after it, or `None` if it was refused or unanswered.
+/// Each member of `new_isr` comes with the broker epoch the leader knows for it
+/// (`Partition.addBrokerEpochToIsr`), `None` where it sends -1 and the controller
+/// checks nothing.
 pub async fn alter_partition(
     shared: &SharedBroker,
     tp: &TopicPartition,
     leader_epoch: u32,
     partition_epoch: u64,
-    new_isr: Vec<BrokerId>,
+    new_isr: Vec<(BrokerId, Option<u64>)>,
 ) -> Option<PartitionState> {
     let request = {
         let view = shared.kraft();
@@ -381,7 +414,7 @@ pub async fn alter_partition(
             partition: tp.partition,
             leader_epoch,
             partition_epoch,
-            new_isr: new_isr.into_iter().map(|b| (b, None)).collect(),
+            new_isr,
             leader_recovery: LeaderRecoveryState::Recovered,
         }
     };
@@ -400,5 +433,40 @@ pub async fn alter_partition(
             None
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft::metadata::BrokerRegistration;
+
+    fn image_with_broker_2(registration: BrokerRegistration) -> MetadataImage {
+        let mut image = MetadataImage::default();
+        image.brokers.insert(BrokerId(2), registration);
+        image
+    }
+
+    const EPOCH_7: BrokerRegistration =
+        BrokerRegistration { incarnation_id: 2, broker_epoch: 7, fenced: false, in_controlled_shutdown: false };
+
+    #[test]
+    fn only_a_registered_unfenced_broker_of_the_fetched_epoch_may_join_an_isr() {
+        let image = image_with_broker_2(EPOCH_7);
+        assert!(isr_eligible_in(&image, BrokerId(2), Some(7)));
+        // KIP-903: fetches of an earlier incarnation (epoch 3) do not make the new one,
+        // which may have lost its log, eligible.
+        assert!(!isr_eligible_in(&image, BrokerId(2), Some(3)));
+        // A fetch without an epoch (before 3.5) is not checked against one.
+        assert!(isr_eligible_in(&image, BrokerId(2), None));
+        // KIP-841: fenced, shutting down or unknown brokers never are.
+        assert!(!isr_eligible_in(
+            &image_with_broker_2(BrokerRegistration { fenced: true, ..EPOCH_7 }),
+            BrokerId(2),
+            None
+        ));
+        let stopping = BrokerRegistration { in_controlled_shutdown: true, ..EPOCH_7 };
+        assert!(!isr_eligible_in(&image_with_broker_2(stopping), BrokerId(2), Some(7)));
+        assert!(!isr_eligible_in(&image, BrokerId(3), None));
     }
 }

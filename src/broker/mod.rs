@@ -66,6 +66,9 @@ pub struct BrokerConfig {
     /// follower that has not fetched for the lag time leaves the ISR even when the
     /// partition is idle and it has every record).
     pub replica_caught_up_at_leader_log_end: bool,
+    /// Whether a leader holds its high watermark while the ISR is under the min ISR
+    /// (Kafka 3.7 onwards, KAFKA-15583; see [`partition::HighWatermarkRule`]).
+    pub high_watermark_holds_under_min_isr: bool,
     /// `zookeeper.session.timeout.ms`.
     pub session_timeout_ms: u64,
     /// `replica.fetch.wait.max.ms`.
@@ -110,6 +113,21 @@ impl BrokerConfig {
     /// The topic settings for a partition, if the topic exists.
     pub fn topic(&self, name: &str) -> Option<&TopicAssignment> {
         self.topics.iter().find(|t| t.name == name)
+    }
+
+    /// A topic's `min.insync.replicas`. A topic the configuration does not list (the
+    /// internal `__consumer_offsets`) counts as 1: kafkasim's group coordinator does not
+    /// model the min ISR check of its offset commits.
+    pub fn min_insync_replicas(&self, topic: &str) -> usize {
+        self.topic(topic).map_or(1, |t| t.min_insync_replicas) as usize
+    }
+
+    /// When a leader of a partition of `topic` may move its high watermark.
+    pub fn high_watermark_rule(&self, topic: &str) -> partition::HighWatermarkRule {
+        partition::HighWatermarkRule {
+            min_insync_replicas: self.min_insync_replicas(topic),
+            hold_under_min_isr: self.high_watermark_holds_under_min_isr,
+        }
     }
 
     /// The retention settings of a topic: its own, or Kafka's defaults for a topic the

@@ -61,6 +61,27 @@ pub struct Partition {
     isr: Vec<BrokerId>,
     /// The assigned replicas.
     replicas: Vec<BrokerId>,
+    /// When the leader may move the high watermark.
+    high_watermark_rule: HighWatermarkRule,
+}
+
+/// When a leader may move its high watermark beyond what its ISR holds, by release
+/// (Kafka's `Partition.maybeIncrementLeaderHW`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HighWatermarkRule {
+    /// The topic's `min.insync.replicas`.
+    pub min_insync_replicas: usize,
+    /// Kafka 3.7 onwards (KAFKA-15583): the high watermark stays where it is while the
+    /// ISR is smaller than the effective min ISR (`min.insync.replicas`, at most the
+    /// replica count), in both metadata modes. Before, it followed the ISR down to the
+    /// leader alone, so records written with `acks=1` became visible to consumers on one
+    /// copy.
+    pub hold_under_min_isr: bool,
+}
+
+impl HighWatermarkRule {
+    /// No hold: the high watermark follows the ISR whatever its size (before 3.7).
+    pub const FOLLOW_ISR: HighWatermarkRule = HighWatermarkRule { min_insync_replicas: 1, hold_under_min_isr: false };
 }
 
 /// What a controller's partition state means to a replica that already has one.
@@ -75,8 +96,9 @@ pub enum StateNews {
 }
 
 impl Partition {
-    /// A replica with a loaded log and the high watermark from the checkpoint.
-    pub fn new(log: PartitionLog, checkpointed_high_watermark: Offset) -> Self {
+    /// A replica with a loaded log and the high watermark from the checkpoint, whose
+    /// high watermark moves under `high_watermark_rule` while it leads.
+    pub fn new(log: PartitionLog, checkpointed_high_watermark: Offset, high_watermark_rule: HighWatermarkRule) -> Self {
         let high_watermark = checkpointed_high_watermark.min(log.log_end_offset()).max(log.log_start_offset());
         Partition {
             name: Arc::from(log.tp().to_string()),
@@ -89,6 +111,7 @@ impl Partition {
             partition_epoch: 0,
             isr: Vec::new(),
             replicas: Vec::new(),
+            high_watermark_rule,
         }
     }
 
@@ -367,23 +390,45 @@ impl Partition {
         self.log.forget_producers();
     }
 
-    /// Records a follower's fetch at `fetch_offset` (its log end offset), as Kafka's
-    /// `Replica.updateFetchState` does (see [`FollowerProgress::record_fetch`]).
-    pub fn record_follower_fetch(&mut self, follower: BrokerId, fetch_offset: Offset, now: Instant) {
+    /// Records a follower's fetch at `fetch_offset` (its log end offset), carrying
+    /// `broker_epoch` (KIP-903), as Kafka's `Replica.updateFetchState` does (see
+    /// [`FollowerProgress::record_fetch`]).
+    pub fn record_follower_fetch(
+        &mut self,
+        follower: BrokerId,
+        fetch_offset: Offset,
+        broker_epoch: Option<u64>,
+        now: Instant,
+    ) {
         let leader_end = self.log.log_end_offset();
         if let Role::Leader { followers, .. } = &mut self.role {
             if let Some(progress) = followers.get_mut(&follower) {
-                progress.record_fetch(fetch_offset, leader_end, now);
+                progress.record_fetch(fetch_offset, broker_epoch, leader_end, now);
             }
         }
     }
 
+    /// Leader: the broker epoch `follower`'s last fetch carried, if any (KIP-903).
+    pub fn follower_broker_epoch(&self, follower: BrokerId) -> Option<u64> {
+        match &self.role {
+            Role::Leader { followers, .. } => followers.get(&follower).and_then(FollowerProgress::broker_epoch),
+            _ => None,
+        }
+    }
+
     /// Leader: moves the high watermark to the smallest log end offset over the maximal
-    /// ISR if that is higher; it never moves back. Returns whether it moved.
+    /// ISR if that is higher; it never moves back, and (see [`HighWatermarkRule`]) it
+    /// may hold while the ISR is under the min ISR. Returns whether it moved.
+    /// Simplified: from 3.6 Kafka also waits for a caught-up, ISR-eligible follower
+    /// outside the ISR (`shouldWaitForReplicaToJoinIsr`), so that it can join; here only
+    /// the maximal ISR counts, which moves the high watermark sooner, never past the ISR.
     pub fn maybe_advance_high_watermark(&mut self, me: BrokerId, tracer: &Tracer) -> bool {
         let Role::Leader { followers, .. } = &self.role else {
             return false;
         };
+        if self.is_under_min_isr() {
+            return false;
+        }
         let mut candidate = self.log.log_end_offset();
         for broker in self.maximal_isr() {
             if broker == me {
@@ -397,6 +442,14 @@ impl Partition {
             return true;
         }
         false
+    }
+
+    /// Leader under [`HighWatermarkRule::hold_under_min_isr`]: whether the confirmed ISR
+    /// (not the maximal one) is smaller than the effective min ISR, `min.insync.replicas`
+    /// capped at the replica count (Kafka's `isUnderMinIsr` and `effectiveMinIsr`).
+    fn is_under_min_isr(&self) -> bool {
+        let rule = self.high_watermark_rule;
+        rule.hold_under_min_isr && self.isr.len() < rule.min_insync_replicas.min(self.replicas.len())
     }
 
     /// Leader: commits everything in the log at once, as if every ISR member had it.

@@ -76,13 +76,18 @@ impl Bench {
 
     /// A replica with no role over `batches`, its checkpointed high watermark `hw`.
     fn replica(&self, batches: &[(LeaderEpoch, &[u64])], hw: Offset) -> Partition {
-        Partition::new(self.log(batches), hw)
+        Partition::new(self.log(batches), hw, HighWatermarkRule::FOLLOW_ISR)
     }
 
     /// A leader in epoch 1 of an empty log with the given ISR, its followers' lag clocks
     /// started now; the trace is emptied.
     fn leader(&self, isr: &[BrokerId]) -> Partition {
-        let mut partition = self.replica(&[], 0);
+        self.leader_under(isr, HighWatermarkRule::FOLLOW_ISR)
+    }
+
+    /// [`Bench::leader`] whose high watermark moves under `rule`.
+    fn leader_under(&self, isr: &[BrokerId], rule: HighWatermarkRule) -> Partition {
+        let mut partition = Partition::new(self.log(&[]), 0, rule);
         partition.become_leader(ME, &state(ME, 1, isr, 0), Instant::now(), &self.tracer);
         self.events();
         partition
@@ -121,7 +126,7 @@ fn a_new_replica_clamps_its_checkpointed_high_watermark_into_the_log() {
         assert_eq!(bench.replica(&[(1, &[1, 2, 3])], 10).high_watermark(), 3);
         let mut log = bench.log(&[]);
         log.advance_log_start(2);
-        assert_eq!(Partition::new(log, 0).high_watermark(), 2);
+        assert_eq!(Partition::new(log, 0, HighWatermarkRule::FOLLOW_ISR).high_watermark(), 2);
     });
 }
 
@@ -159,7 +164,7 @@ fn a_new_follower_fetches_only_once_reconciled_and_never_moves_a_leader_high_wat
         partition.mark_reconciled();
         assert!(!partition.needs_truncation());
         // The leader-only transitions do nothing on a follower.
-        partition.record_follower_fetch(B2, 3, Instant::now());
+        partition.record_follower_fetch(B2, 3, None, Instant::now());
         assert!(!partition.maybe_advance_high_watermark(ME, &bench.tracer));
         assert_eq!(partition.lagging_isr_members(ME, Instant::now() + ms(1000), RULE), vec![]);
         assert_eq!(partition.high_watermark(), 1);
@@ -224,7 +229,7 @@ fn the_leader_appends_in_its_epoch_and_the_high_watermark_is_the_smallest_isr_lo
         assert_eq!(bench.events(), vec![append]);
         let now = Instant::now();
         let mut fetch = |follower, offset| {
-            partition.record_follower_fetch(follower, offset, now);
+            partition.record_follower_fetch(follower, offset, None, now);
             partition.maybe_advance_high_watermark(ME, &bench.tracer);
             partition.high_watermark()
         };
@@ -248,8 +253,8 @@ fn a_pending_isr_member_holds_the_high_watermark_back() {
         assert_eq!(partition.pending_isr(), Some(&[ME, B2, B3][..]));
         assert_eq!(partition.maximal_isr().collect::<Vec<_>>(), vec![ME, B2, B3]);
         let now = Instant::now();
-        partition.record_follower_fetch(B2, 5, now);
-        partition.record_follower_fetch(B3, 2, now);
+        partition.record_follower_fetch(B2, 5, None, now);
+        partition.record_follower_fetch(B3, 2, None, now);
         assert!(partition.maybe_advance_high_watermark(ME, &bench.tracer));
         assert_eq!(partition.high_watermark(), 2);
         partition.clear_pending_isr();
@@ -260,12 +265,67 @@ fn a_pending_isr_member_holds_the_high_watermark_back() {
 }
 
 #[test]
+fn a_leader_keeps_the_broker_epoch_of_each_followers_last_fetch_for_its_own_leadership_only() {
+    // KIP-903: the epoch goes into the leader's AlterPartition; `resetReplicaState` keeps
+    // it when the same leader starts a new epoch and forgets it for a new leader.
+    in_sim(|| {
+        let bench = Bench::new();
+        let mut partition = bench.leader(&[ME, B2, B3]);
+        partition.record_follower_fetch(B2, 0, Some(7), Instant::now());
+        partition.record_follower_fetch(B3, 0, None, Instant::now());
+        assert_eq!((partition.follower_broker_epoch(B2), partition.follower_broker_epoch(B3)), (Some(7), None));
+        partition.become_leader(ME, &state(ME, 2, &[ME, B2, B3], 1), Instant::now(), &bench.tracer);
+        assert_eq!(partition.follower_broker_epoch(B2), Some(7));
+        partition.become_follower(ME, &state(B2, 3, &[ME, B2, B3], 2), true, &bench.tracer);
+        assert_eq!(partition.follower_broker_epoch(B2), None, "a follower tracks no one");
+        partition.become_leader(ME, &state(ME, 4, &[ME, B2, B3], 3), Instant::now(), &bench.tracer);
+        assert_eq!(partition.follower_broker_epoch(B2), None);
+    });
+}
+
+#[test]
+fn from_3_7_the_high_watermark_holds_while_the_isr_is_under_the_min_isr() {
+    // KAFKA-15583: with min.insync.replicas = 2 a leader alone in the ISR commits nothing
+    // more (before 3.7 it committed its whole log); the effective min ISR is capped at
+    // the replica count, so a single-replica partition is never held.
+    in_sim(|| {
+        let bench = Bench::new();
+        let hold = HighWatermarkRule { min_insync_replicas: 2, hold_under_min_isr: true };
+        let mut partition = bench.leader_under(&[ME], hold);
+        partition.append_as_leader(ME, batch(&[1, 2, 3]), &bench.tracer);
+        assert!(!partition.maybe_advance_high_watermark(ME, &bench.tracer));
+        assert_eq!(partition.high_watermark(), 0);
+        // A pending expansion does not lift the hold: the confirmed ISR counts.
+        partition.mark_pending_isr(vec![ME, B2]);
+        partition.record_follower_fetch(B2, 3, None, Instant::now());
+        assert!(!partition.maybe_advance_high_watermark(ME, &bench.tracer));
+        partition.complete_isr_change(ME, Some(&state(ME, 1, &[ME, B2], 1)), &bench.tracer);
+        assert_eq!(partition.high_watermark(), 3, "the ISR reached the min ISR");
+
+        let bench = Bench::new();
+        let before_3_7 = HighWatermarkRule { hold_under_min_isr: false, ..hold };
+        let mut old = bench.leader_under(&[ME], before_3_7);
+        old.append_as_leader(ME, batch(&[1, 2, 3]), &bench.tracer);
+        assert!(old.maybe_advance_high_watermark(ME, &bench.tracer));
+        assert_eq!(old.high_watermark(), 3);
+
+        let bench = Bench::new();
+        let mut alone = Partition::new(bench.log(&[]), 0, HighWatermarkRule { min_insync_replicas: 3, ..hold });
+        let only_me = PartitionState { replicas: vec![ME], ..state(ME, 1, &[ME], 0) };
+        alone.become_leader(ME, &only_me, Instant::now(), &bench.tracer);
+        alone.append_as_leader(ME, batch(&[1]), &bench.tracer);
+        assert!(alone.maybe_advance_high_watermark(ME, &bench.tracer));
+        assert_eq!(alone.high_watermark(), 1);
+    });
+}
+
+#[test]
 fn the_leader_high_watermark_never_moves_back_when_a_laggard_joins_the_isr() {
     in_sim(|| {
         let bench = Bench::new();
         let mut partition = bench.leader(&[ME, B2]);
         partition.append_as_leader(ME, batch(&[1, 2, 3, 4, 5]), &bench.tracer);
-        partition.record_follower_fetch(B2, 5, Instant::now());
+        partition.record_follower_fetch(B2, 5, None, Instant::now());
         partition.maybe_advance_high_watermark(ME, &bench.tracer);
         assert_eq!(partition.high_watermark(), 5);
         bench.events();
@@ -285,7 +345,7 @@ fn an_accepted_isr_shrink_is_adopted_and_releases_the_high_watermark() {
         let bench = Bench::new();
         let mut partition = bench.leader(&[ME, B2, B3]);
         partition.append_as_leader(ME, batch(&[1, 2, 3, 4, 5]), &bench.tracer);
-        partition.record_follower_fetch(B2, 5, Instant::now());
+        partition.record_follower_fetch(B2, 5, None, Instant::now());
         partition.maybe_advance_high_watermark(ME, &bench.tracer);
         assert_eq!(partition.high_watermark(), 0, "broker 3 has nothing");
         // A refused change is forgotten and changes nothing.
@@ -384,7 +444,7 @@ fn an_isr_member_lags_once_it_has_not_caught_up_for_the_lag_time() {
         assert_eq!(partition.lagging_isr_members(ME, t0 + LAG, RULE), vec![]);
         assert_eq!(partition.lagging_isr_members(ME, t0 + LAG + ms(1), RULE), vec![B2, B3]);
         // Broker 2 fetches at the leader's log end: caught up then.
-        partition.record_follower_fetch(B2, 5, t0 + ms(50));
+        partition.record_follower_fetch(B2, 5, None, t0 + ms(50));
         assert_eq!(partition.lagging_isr_members(ME, t0 + ms(150), RULE), vec![B3]);
         assert_eq!(partition.shrunk_isr(ME, t0 + ms(150), RULE), Some(vec![ME, B2]));
         assert_eq!(partition.shrunk_isr(ME, t0 + ms(100), RULE), None, "nobody lags yet");
@@ -402,12 +462,12 @@ fn a_fetch_reaching_the_previous_leader_end_counts_as_caught_up_at_the_previous_
         let t0 = Instant::now();
         let mut partition = bench.leader(&[ME, B2, B3]);
         partition.append_as_leader(ME, batch(&[1, 2, 3, 4, 5]), &bench.tracer);
-        partition.record_follower_fetch(B2, 0, t0 + ms(60));
-        partition.record_follower_fetch(B3, 0, t0 + ms(60));
+        partition.record_follower_fetch(B2, 0, None, t0 + ms(60));
+        partition.record_follower_fetch(B3, 0, None, t0 + ms(60));
         partition.append_as_leader(ME, batch(&[6, 7]), &bench.tracer);
         // Broker 2 now has the 5 records the leader had at its last fetch; broker 3 not.
-        partition.record_follower_fetch(B2, 5, t0 + ms(120));
-        partition.record_follower_fetch(B3, 4, t0 + ms(120));
+        partition.record_follower_fetch(B2, 5, None, t0 + ms(120));
+        partition.record_follower_fetch(B3, 4, None, t0 + ms(120));
         assert_eq!(partition.lagging_isr_members(ME, t0 + ms(130), RULE), vec![B3]);
         assert_eq!(partition.lagging_isr_members(ME, t0 + ms(160), RULE), vec![B3]);
         assert_eq!(partition.lagging_isr_members(ME, t0 + ms(161), RULE), vec![B2, B3]);
@@ -423,8 +483,8 @@ fn an_idle_follower_at_the_leader_log_end_stays_in_sync_from_kafka_2_1() {
         let t0 = Instant::now();
         let mut partition = bench.leader(&[ME, B2, B3]);
         partition.append_as_leader(ME, batch(&[1, 2, 3]), &bench.tracer);
-        partition.record_follower_fetch(B2, 3, t0);
-        partition.record_follower_fetch(B3, 2, t0);
+        partition.record_follower_fetch(B2, 3, None, t0);
+        partition.record_follower_fetch(B3, 2, None, t0);
         let later = t0 + ms(1000);
         assert_eq!(partition.lagging_isr_members(ME, later, RULE), vec![B3]);
         assert_eq!(partition.lagging_isr_members(ME, later, RULE_BEFORE_2_1), vec![B2, B3]);
@@ -444,8 +504,8 @@ fn a_leader_in_a_new_epoch_of_its_own_keeps_what_it_knew_of_its_followers() {
         let t0 = Instant::now();
         let mut partition = bench.leader(&[ME, B2, B3]);
         partition.append_as_leader(ME, batch(&[1, 2, 3]), &bench.tracer);
-        partition.record_follower_fetch(B2, 3, t0);
-        partition.record_follower_fetch(B3, 1, t0);
+        partition.record_follower_fetch(B2, 3, None, t0);
+        partition.record_follower_fetch(B3, 1, None, t0);
         partition.become_leader(ME, &state(ME, 2, &[ME, B2], 1), t0 + ms(50), &bench.tracer);
         assert_eq!(partition.high_watermark(), 3, "broker 2's log end is still known");
         assert_eq!(partition.lagging_isr_members(ME, t0 + ms(1000), RULE), vec![], "and at the leader's end");
@@ -466,14 +526,14 @@ fn a_follower_outside_the_isr_is_proposed_once_it_reaches_the_high_watermark() {
         let mut partition = bench.leader(&[ME, B2]);
         partition.append_as_leader(ME, batch(&[1, 2, 3, 4, 5]), &bench.tracer);
         let now = Instant::now();
-        partition.record_follower_fetch(B2, 5, now);
+        partition.record_follower_fetch(B2, 5, None, now);
         partition.maybe_advance_high_watermark(ME, &bench.tracer);
         // Broker 3 is outside the ISR: it never lags, and joins once it has the HW.
         assert_eq!(partition.lagging_isr_members(ME, now + ms(1000), RULE_BEFORE_2_1), vec![B2]);
-        partition.record_follower_fetch(B3, 4, now);
+        partition.record_follower_fetch(B3, 4, None, now);
         assert_eq!(partition.caught_up_outside_isr(), vec![]);
         assert_eq!(partition.expanded_isr(B3), None);
-        partition.record_follower_fetch(B3, 5, now);
+        partition.record_follower_fetch(B3, 5, None, now);
         assert_eq!(partition.caught_up_outside_isr(), vec![B3]);
         assert_eq!(partition.expanded_isr(B3), Some(vec![ME, B2, B3]));
         assert_eq!(partition.expanded_isr(B2), None, "already in the ISR");
@@ -491,12 +551,12 @@ fn a_follower_joins_the_isr_only_once_it_has_the_start_of_the_leader_epoch() {
         let mut partition = bench.replica(&[(1, &[1, 2, 3])], 0);
         partition.become_leader(ME, &state(ME, 2, &[ME, B3], 0), Instant::now(), &bench.tracer);
         let now = Instant::now();
-        partition.record_follower_fetch(B3, 1, now);
+        partition.record_follower_fetch(B3, 1, None, now);
         partition.maybe_advance_high_watermark(ME, &bench.tracer);
         assert_eq!(partition.high_watermark(), 1);
-        partition.record_follower_fetch(B2, 2, now);
+        partition.record_follower_fetch(B2, 2, None, now);
         assert_eq!(partition.caught_up_outside_isr(), vec![], "above the HW but before the epoch start, 3");
-        partition.record_follower_fetch(B2, 3, now);
+        partition.record_follower_fetch(B2, 3, None, now);
         assert_eq!(partition.caught_up_outside_isr(), vec![B2]);
     });
 }

@@ -91,7 +91,7 @@ fn admit_batch(
     tp: TopicPartition,
     batch: RecordBatch,
 ) -> Admission {
-    let min_isr = shared.config.topic(&tp.topic).map_or(1, |t| t.min_insync_replicas) as usize;
+    let min_isr = shared.config.min_insync_replicas(&tp.topic);
     let Some(partition) = state.partitions.get_mut(&tp) else {
         return Admission::refused(tp, ErrorCode::UnknownTopicOrPartition);
     };
@@ -174,7 +174,7 @@ async fn await_replication(shared: &SharedBroker, admissions: &mut [Admission], 
 /// enough replicas in sync, else the error to answer (Kafka's
 /// `Partition.checkEnoughReplicasReachOffset`).
 async fn replicated(shared: &SharedBroker, wait: &AwaitingReplication, deadline: Instant) -> Option<ErrorCode> {
-    let min_isr = shared.config.topic(&wait.tp.topic).map_or(1, |t| t.min_insync_replicas) as usize;
+    let min_isr = shared.config.min_insync_replicas(&wait.tp.topic);
     if shared.config.planted(PlantedBug::AcksAllLeaderOnly) {
         // PLANTED BUG acks-all-leader-only: the leader's own write is taken as enough.
         return None;

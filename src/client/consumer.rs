@@ -275,8 +275,13 @@ impl Consumer {
         // Send every fetch first so that the leaders wait in parallel.
         let mut pending = Vec::new();
         for (leader, partitions) in by_leader {
-            let request =
-                FetchRequest { replica_id: None, max_wait_ms, max_records: self.config.max_poll_records, partitions };
+            let request = FetchRequest {
+                replica_id: None,
+                replica_broker_epoch: None,
+                max_wait_ms,
+                max_records: self.config.max_poll_records,
+                partitions,
+            };
             if let Some(conn) = self.view.connection(leader) {
                 pending.push((leader, conn.send(Request::Fetch(request))));
             }

@@ -221,6 +221,9 @@ pub struct ProducePartitionResponse {
 pub struct FetchRequest {
     /// The fetching follower, or `None` for a consumer.
     pub replica_id: Option<BrokerId>,
+    /// The fetching follower's broker epoch (KIP-903, Fetch v15): sent in KRaft clusters
+    /// from 3.5, `None` otherwise (Kafka's -1, which skips the leader's epoch check).
+    pub replica_broker_epoch: Option<u64>,
     /// How long to wait when no partition has data, in milliseconds.
     pub max_wait_ms: u64,
     /// The most records to return per partition.

@@ -83,6 +83,9 @@ pub(super) fn broker_config(
         topics: topics.to_vec(),
         replica_lag_time_max_ms: c.replica_lag_time_max_ms,
         replica_caught_up_at_leader_log_end: scenario.cluster.caught_up_at_leader_log_end,
+        // `Partition.maybeIncrementLeaderHW` returns early under the min ISR from 3.7
+        // (KAFKA-15583), in both metadata modes.
+        high_watermark_holds_under_min_isr: scenario.profile.version >= KafkaVersion::new(3, 7, 0),
         session_timeout_ms: c.zookeeper_session_timeout_ms,
         replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
         replica_fetch_max_bytes: c.replica_fetch_max_bytes,
@@ -114,6 +117,8 @@ pub(super) fn broker_config(
             quorum: quorum_config(scenario, options),
             heartbeat_interval_ms: c.broker_heartbeat_interval_ms,
             session_timeout_ms: c.broker_session_timeout_ms,
+            // Fetch v15 and AlterPartition v3 came with metadata version 3.5-IV1 (KIP-903).
+            isr_broker_epochs: scenario.profile.version >= KafkaVersion::new(3, 5, 0),
         }),
     }
 }
