@@ -92,10 +92,10 @@ pub const OLDEST: KafkaVersion = KafkaVersion::new(0, 8, 0);
 /// The newest release kafkasim models.
 pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 1, 0);
 
-/// The profile of a scenario that names no `kafka_version`: the last ZooKeeper-era
-/// release, until every lesson of the catalog is checked under the 4.x profiles (which
-/// run KRaft, whose controller is built but whose catalog pass is not done yet).
-pub const DEFAULT: KafkaVersion = KafkaVersion::new(3, 9, 0);
+/// The profile of a scenario that names no `kafka_version`: the newest release, so a
+/// scenario without one describes the Kafka that ships today (KRaft, ELR). Lessons about
+/// the ZooKeeper era name their release.
+pub const DEFAULT: KafkaVersion = NEWEST;
 
 impl KafkaVersion {
     /// The last release before this one that kafkasim can name: the previous patch, or

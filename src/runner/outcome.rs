@@ -96,10 +96,16 @@ pub struct Unavailability {
 /// controller still names as leader after it died serves nobody: the partition is
 /// unavailable for as long as the failure detection takes (the ZooKeeper session, or the
 /// KRaft broker session). A clean stop is not counted: the broker hands its leaderships
-/// over first, and what it could not hand over goes leaderless when it exits.
+/// over first, and what it could not hand over goes leaderless when it exits. A KRaft
+/// broker that starts again serves nobody until the controller has unfenced its new
+/// registration (`BrokerServer.startup` opens its listeners only then), although it may
+/// already have taken the leaderships its metadata still gives it.
 pub fn unavailability(history: &History) -> Vec<Unavailability> {
     let mut state = ClusterState::default();
     let mut down: BTreeSet<u32> = BTreeSet::new();
+    let kraft = history.trace.iter().any(|e| matches!(e.event, Event::BrokerRegistration { .. }));
+    // KRaft brokers started again, down until their registration is unfenced.
+    let mut starting: BTreeSet<u32> = BTreeSet::new();
     // By name, so that spans still open at the end come in partition order.
     let mut open: BTreeMap<std::sync::Arc<str>, u64> = BTreeMap::new();
     let mut spans = Vec::new();
@@ -111,6 +117,16 @@ pub fn unavailability(history: &History) -> Vec<Unavailability> {
                 down.extend(targets.iter().filter_map(|t| broker_id(t)));
                 led_by(&state, &down)
             }
+            (_, Event::BrokerStarted { broker }) if kraft => {
+                if down.contains(broker) {
+                    starting.insert(*broker);
+                }
+                continue;
+            }
+            (_, Event::BrokerRegistration { broker, fenced: false, .. }) if starting.remove(broker) => {
+                down.remove(broker);
+                led_by(&state, &BTreeSet::from([*broker]))
+            }
             (_, Event::BrokerStarted { broker }) => {
                 down.remove(broker);
                 led_by(&state, &BTreeSet::from([*broker]))
@@ -118,7 +134,7 @@ pub fn unavailability(history: &History) -> Vec<Unavailability> {
             (_, Event::FaultEnded { kind: FaultKind::Pause, targets, .. })
             | (_, Event::Fault { kind: FaultKind::Resume, targets, .. }) => {
                 let resumed: BTreeSet<u32> = targets.iter().filter_map(|t| broker_id(t)).collect();
-                down.retain(|b| !resumed.contains(b));
+                down.retain(|b| !resumed.contains(b) || starting.contains(b));
                 led_by(&state, &resumed)
             }
             _ => continue,
@@ -360,5 +376,24 @@ mod tests {
             at(7_000, "nemesis", fault(FaultKind::Crash, "broker-3")),
         ];
         assert_eq!(spans(offline), [(1_000, Some(3_000)), (4_000, Some(6_000)), (7_000, None)]);
+    }
+    fn registration(broker: u32, broker_epoch: u64, fenced: bool) -> Event {
+        Event::BrokerRegistration { broker, broker_epoch, fenced, in_controlled_shutdown: false }
+    }
+
+    #[test]
+    fn a_restarted_kraft_leader_serves_again_only_once_its_new_registration_is_unfenced() {
+        // Crashed at 5 s and started at 8 s, inside its old session: it takes its old
+        // leadership from the metadata but opens no listener until the controller unfences
+        // its new incarnation (at 12 s, the old session having expired at 11 s).
+        let trace = vec![
+            at(0, "controller-1", registration(1, 3, false)),
+            at(0, "controller-1", elected(Some(1), 0)),
+            at(5_000, "nemesis", fault(FaultKind::Crash, "broker-1")),
+            at(8_000, "broker-1", Event::BrokerStarted { broker: 1 }),
+            at(11_500, "controller-1", registration(1, 40, true)),
+            at(12_000, "controller-1", registration(1, 40, false)),
+        ];
+        assert_eq!(spans(trace), [(5_000, Some(12_000))]);
     }
 }
