@@ -44,6 +44,18 @@ fn scenario() -> Scenario {
     parse(TEXT, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `text` under Kafka 3.9, the last release that runs ZooKeeper (and by default), on
+/// the text's empty first line so that every line keeps its number.
+fn on_3_9(text: &str) -> String {
+    assert!(text.starts_with('\n'), "the text begins with an empty line");
+    format!("kafka_version = \"3.9\"{text}")
+}
+
+/// TEXT under Kafka 3.9: a ZooKeeper cluster.
+fn zookeeper_scenario() -> Scenario {
+    parse(&on_3_9(TEXT), Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[test]
 fn the_generator_is_fixed_by_seed_and_stream() {
     let mut a = SeedRng::new(7, SWARM_STREAM);
@@ -63,7 +75,9 @@ fn the_generator_is_fixed_by_seed_and_stream() {
 
 #[test]
 fn every_draw_stays_within_its_bounds() {
-    let base = scenario();
+    // ZooKeeper: the crashed, paused, powered-off or partitioned node is a broker or the
+    // metastore.
+    let base = zookeeper_scenario();
     for seed in 0..300 {
         let (s, drawn) = instantiate(&base, seed);
         let drawn = drawn.expect("drawn");
@@ -138,11 +152,12 @@ fn digest_of_drawn_faults(base: &Scenario) -> u64 {
 
 #[test]
 fn zookeeper_draws_are_those_drawn_before_kraft_targets_existed() {
-    // The digest of the 2205 faults this scenario (ZooKeeper) drew over seeds 0 to 99
-    // before the nemesis knew KRaft controllers (commit 87eca8a, through `kafkasim
-    // sweep --out`): a ZooKeeper seed makes the same draws in the same order, so its
-    // faults, and with them every ZooKeeper trace hash, stay as they were.
-    assert_eq!(digest_of_drawn_faults(&scenario()), 0xaa02_b54a_3a07_0314);
+    // The digest of the 2205 faults this scenario (ZooKeeper, the default release then
+    // being 3.9) drew over seeds 0 to 99 before the nemesis knew KRaft controllers
+    // (commit 87eca8a, through `kafkasim sweep --out`): a ZooKeeper seed makes the same
+    // draws in the same order, so its faults, and with them every ZooKeeper trace hash,
+    // stay as they were.
+    assert_eq!(digest_of_drawn_faults(&zookeeper_scenario()), 0xaa02_b54a_3a07_0314);
 }
 
 #[test]
@@ -238,7 +253,9 @@ fn the_only_controller_is_cut_off_from_everyone_else_rather_than_from_itself() {
 
 #[test]
 fn the_metadata_mode_and_the_controller_count_are_drawn_and_the_nemesis_follows_the_drawn_mode() {
-    let text = TEXT.replace("[swarm]\n", "[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\ncontrollers = [1, 5]\n");
+    // Under 3.9, which runs both modes (4.0 removed ZooKeeper).
+    let text =
+        on_3_9(&TEXT.replace("[swarm]\n", "[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\ncontrollers = [1, 5]\n"));
     let base = parse(&text, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
     let (mut modes, mut counts) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
     for seed in 0..200 {
@@ -274,16 +291,18 @@ fn the_metadata_mode_and_the_controller_count_are_drawn_and_the_nemesis_follows_
     assert_eq!(modes.len(), 2, "both modes drawn");
     assert_eq!(counts, [1, 3, 5].into_iter().collect(), "every odd count in [1, 5]");
     // A narrower range draws only the counts it holds.
-    let text = TEXT.replace("[swarm]\n", "[swarm]\nmetadata = \"kraft\"\ncontrollers = [3, 5]\n");
+    let text = on_3_9(&TEXT.replace("[swarm]\n", "[swarm]\nmetadata = \"kraft\"\ncontrollers = [3, 5]\n"));
     let base = parse(&text, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
     let counts: std::collections::BTreeSet<u32> =
         (0..50).map(|seed| instantiate(&base, seed).0.cluster.controllers).collect();
     assert_eq!(counts, [3, 5].into_iter().collect());
     // A file written for ZooKeeper drawing KRaft runs its own `controllers` and
     // `pre_vote`, which a ZooKeeper cluster ignores.
-    let text = TEXT
-        .replace("[cluster.config]", "[cluster]\ncontrollers = 5\npre_vote = true\n[cluster.config]")
-        .replace("[swarm]\n", "[swarm]\nmetadata = [\"kraft\"]\n");
+    let text = on_3_9(
+        &TEXT
+            .replace("[cluster.config]", "[cluster]\ncontrollers = 5\npre_vote = true\n[cluster.config]")
+            .replace("[swarm]\n", "[swarm]\nmetadata = [\"kraft\"]\n"),
+    );
     let base = parse(&text, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((base.cluster.metadata, base.cluster.controllers), (MetadataMode::Zookeeper, 0));
     let (s, _) = instantiate(&base, 1);

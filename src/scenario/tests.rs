@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::check::AnomalyKind;
-use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, StickyAlgorithm, TruncationMode, UnkeyedPartitioning};
+use crate::protocol::{
+    Acks, AssignmentStrategy, MetadataMode, OffsetReset, StickyAlgorithm, TruncationMode, UnkeyedPartitioning,
+};
 
 /// A scenario that uses every section, in both quoted and dotted key styles.
 pub(super) const FULL: &str = r#"
@@ -129,7 +131,10 @@ pub(super) fn ok(text: &str) -> Scenario {
 
 #[test]
 fn a_full_scenario_parses_to_the_expected_structs() {
-    let s = ok(FULL);
+    // Under Kafka 3.9 (a ZooKeeper cluster, linger.ms 0), whose defaults the structs
+    // below take; on FULL's empty first line, so that every line keeps its number.
+    let text = format!("kafka_version = \"3.9\"{FULL}");
+    let s = ok(&text);
     assert_eq!(s.name, "acks-1-leader-crash");
     assert_eq!(s.path, PathBuf::from("scenarios/x.toml"));
     assert_eq!(s.title.as_deref(), Some("acks=1 loses acknowledged writes"));
@@ -140,7 +145,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
     assert_eq!(s.seeds, vec![1, 2, 3]);
     assert_eq!(s.duration_ms, 20_000);
     assert_eq!(s.liveness_timeout_ms, 45_000);
-    assert_eq!(s.source, FULL);
+    assert_eq!(s.source, text);
     assert_eq!(
         s.cluster,
         ClusterSpec {
@@ -285,10 +290,20 @@ fn defaults_apply_to_a_minimal_scenario() {
     assert_eq!(s.name, "x", "the name defaults to the file stem");
     assert_eq!((s.title, s.lesson, s.mechanism, s.fix, s.theme), (None, None, None, None, None));
     assert_eq!(s.liveness_timeout_ms, 30_000);
+    // The default release, 4.1, runs KRaft: three controllers, pre-vote (4.0, KIP-996)
+    // and eligible leader replicas (4.1, KIP-966); the rest is ClusterSpec's default.
     assert_eq!(
         s.cluster,
-        ClusterSpec::default()
+        ClusterSpec {
+            metadata: MetadataMode::Kraft,
+            controllers: 3,
+            pre_vote: true,
+            config: BrokerSettings { eligible_leader_replicas_enable: true, ..BrokerSettings::default() },
+            ..ClusterSpec::default()
+        }
     );
+    // Kafka 3.9, the last release with ZooKeeper, runs ClusterSpec's default itself.
+    assert_eq!(ok("kafka_version = \"3.9\"\nseeds = [7]\nduration = \"1s\"\n").cluster, ClusterSpec::default());
     let c = &s.cluster.config;
     assert_eq!((c.min_insync_replicas, c.unclean_leader_election_enable), (1, false));
     assert_eq!(
@@ -305,7 +320,8 @@ fn defaults_apply_to_a_minimal_scenario() {
 
 #[test]
 fn client_defaults_are_kafka_3_defaults() {
-    let s = ok(r#"seeds = [1]
+    let s = ok(r#"kafka_version = "3.9"
+seeds = [1]
 duration = "1s"
 [[topics]]
 name = "t"
@@ -341,7 +357,7 @@ group = "g"
 
 #[test]
 fn kafka_adjusts_delivery_timeout_and_idempotence_quietly_when_not_set() {
-    let s = ok(r#"seeds = [1]
+    let text = r#"seeds = [1]
 duration = "1s"
 [[topics]]
 name = "t"
@@ -349,9 +365,17 @@ name = "t"
 topic = "t"
 rate_per_sec = 1
 config = { "request.timeout.ms" = 200000, "max.in.flight.requests.per.connection" = 6 }
-"#);
+"#;
+    // Kafka 3.9: linger.ms 0, so delivery.timeout.ms rises to request.timeout.ms.
+    let s = ok(&format!("kafka_version = \"3.9\"\n{text}"));
     let c = &s.producers[0].config;
     assert_eq!(c.delivery_timeout_ms, 200_000);
+    assert!(!c.enable_idempotence);
+    assert_eq!(s.notes.len(), 2, "{:?}", s.notes);
+    // The default release (4.1) lingers 5 ms (KIP-1030), which the floor adds.
+    let s = ok(text);
+    let c = &s.producers[0].config;
+    assert_eq!((c.linger_ms, c.delivery_timeout_ms), (5, 200_005));
     assert!(!c.enable_idempotence);
     assert_eq!(s.notes.len(), 2, "{:?}", s.notes);
 }

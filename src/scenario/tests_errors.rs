@@ -439,12 +439,17 @@ fn operations_settings_and_faults_refuse_bad_values_with_their_position() {
          found -1"
     );
     let fault = |rest: &str| err(&with_orders(&format!("[[faults]]\nat = \"1s\"\n{rest}\n")));
+    // Under Kafka 3.9, whose ZooKeeper cluster runs a metastore; the `kafka_version`
+    // line moves every line down one.
     for who in ["metastore", "the cluster", "producer-1"] {
         let who_line = format!("kind = \"stop\"\ntarget = \"{who}\"");
         let with_producer =
             if who == "producer-1" { "[[producers]]\ntopic = \"orders\"\nrate_per_sec = 10\n" } else { "" };
-        let text = with_orders(&format!("{with_producer}[[faults]]\nat = \"1s\"\n{who_line}\n"));
-        let line = if who == "producer-1" { 13 } else { 10 };
+        let text = format!(
+            "kafka_version = \"3.9\"\n{}",
+            with_orders(&format!("{with_producer}[[faults]]\nat = \"1s\"\n{who_line}\n"))
+        );
+        let line = if who == "producer-1" { 14 } else { 11 };
         assert_eq!(
             err(&text),
             format!(
@@ -514,20 +519,28 @@ fn metastore_limits_are_checked_as_zookeeper_checks_zoo_cfg() {
 
 #[test]
 fn a_session_timeout_outside_the_metastores_limits_is_granted_clamped_with_a_note() {
-    let s = parse(&format!("{BASE}[cluster.config]\n\"zookeeper.session.timeout.ms\" = 1000\n"), Path::new("x.toml"))
-        .unwrap();
+    // Under Kafka 3.9, whose ZooKeeper cluster runs the metastore; the `kafka_version`
+    // line moves every line down one.
+    let s = parse(
+        &format!("kafka_version = \"3.9\"\n{BASE}[cluster.config]\n\"zookeeper.session.timeout.ms\" = 1000\n"),
+        Path::new("x.toml"),
+    )
+    .unwrap();
     assert_eq!(s.metastore.negotiate(s.cluster.config.zookeeper_session_timeout_ms), 4_000);
     assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
     assert!(
         s.notes[0].starts_with(
-            "line 4, `cluster.config.zookeeper.session.timeout.ms`: the metastore grants a \
+            "line 5, `cluster.config.zookeeper.session.timeout.ms`: the metastore grants a \
          session timeout of 4000 ms, not the 1000 ms asked for"
         ),
         "{:?}",
         s.notes
     );
     let within = parse(
-        &format!("{BASE}[cluster.config]\n\"zookeeper.session.timeout.ms\" = 1000\n[metastore]\ntickTime = 500\n"),
+        &format!(
+            "kafka_version = \"3.9\"\n{BASE}[cluster.config]\n\"zookeeper.session.timeout.ms\" = 1000\n\
+             [metastore]\ntickTime = 500\n"
+        ),
         Path::new("x.toml"),
     )
     .unwrap();

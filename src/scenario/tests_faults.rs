@@ -21,8 +21,10 @@ fn err(faults: &str) -> String {
     }
 }
 
+/// Parsed under Kafka 3.9, whose ZooKeeper cluster runs the metastore a fault may target.
 fn action(faults: &str) -> (FaultAction, Option<u64>) {
-    let scenario = parse(&with_faults(faults), Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let text = format!("kafka_version = \"3.9\"\n{}", with_faults(faults));
+    let scenario = parse(&text, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
     (scenario.faults[0].action.clone(), scenario.faults[0].duration_ms)
 }
 

@@ -23,21 +23,39 @@ fn kraft(rest: &str) -> String {
     format!("{BASE}[cluster]\nmetadata = \"kraft\"\n{rest}")
 }
 
+/// `text` under Kafka 3.9, the last release with ZooKeeper (its default mode), one line longer.
+fn on_3_9(text: &str) -> String {
+    format!("kafka_version = \"3.9\"\n{text}")
+}
+
 #[test]
-fn kraft_runs_three_controllers_with_kafka_defaults_and_zookeeper_stays_the_default() {
-    let s = scenario(&kraft(""));
+fn kraft_runs_three_controllers_with_kafka_defaults_and_is_the_default_from_4_0() {
+    // Kafka 3.9 runs KRaft when asked, without pre-vote or ELR, and ZooKeeper otherwise.
+    let s = scenario(&on_3_9(&kraft("")));
     assert_eq!((s.cluster.metadata, s.cluster.controllers, s.cluster.pre_vote), (MetadataMode::Kraft, 3, false));
     let c = &s.cluster.config;
     assert_eq!((c.broker_heartbeat_interval_ms, c.broker_session_timeout_ms), (2_000, 9_000));
     assert_eq!((c.controller_quorum_election_timeout_ms, c.controller_quorum_fetch_timeout_ms), (1_000, 2_000));
     assert!(!c.eligible_leader_replicas_enable);
     assert_eq!(c.metadata_max_idle_interval_ms, 500);
-    let zk = scenario(BASE);
+    let zk = scenario(&on_3_9(BASE));
     assert_eq!((zk.cluster.metadata, zk.cluster.controllers), (MetadataMode::Zookeeper, 0));
-    let set = scenario(&kraft(
+    // A file that names no release runs 4.1: KRaft whether it asks or not, with the same
+    // quorum settings, pre-vote (4.0) and eligible leader replicas (4.1).
+    for text in [kraft(""), BASE.to_string()] {
+        let s = scenario(&text);
+        assert_eq!((s.cluster.metadata, s.cluster.controllers, s.cluster.pre_vote), (MetadataMode::Kraft, 3, true));
+        let c = &s.cluster.config;
+        assert_eq!((c.broker_heartbeat_interval_ms, c.broker_session_timeout_ms), (2_000, 9_000));
+        assert_eq!((c.controller_quorum_election_timeout_ms, c.controller_quorum_fetch_timeout_ms), (1_000, 2_000));
+        assert!(c.eligible_leader_replicas_enable);
+        assert_eq!(c.metadata_max_idle_interval_ms, 500);
+    }
+    // Explicit settings win; under 3.9 (no pre-vote, no ELR) they change every default.
+    let set = scenario(&on_3_9(&kraft(
         "controllers = 5\npre_vote = true\n[cluster.config]\n\"broker.session.timeout.ms\" = 3000\n\
          \"eligible.leader.replicas.enable\" = true\n\"metadata.max.idle.interval.ms\" = 0\n",
-    ));
+    )));
     assert_eq!(set.cluster.config.metadata_max_idle_interval_ms, 0, "0 turns the idle writes off");
     assert_eq!((set.cluster.controllers, set.cluster.pre_vote), (5, true));
     assert_eq!(set.cluster.config.broker_session_timeout_ms, 3_000);
@@ -60,15 +78,15 @@ fn bad_quorum_settings_are_refused_and_the_other_mode_s_settings_noted() {
         .contains("expected \"zookeeper\" or \"kraft\", found \"raft\""));
     // Settings of the other mode have no effect, as in Kafka, and say so: one file can
     // be run both ways (`compare --vary metadata=zookeeper,kraft`).
-    let zk = scenario(&format!(
+    let zk = scenario(&on_3_9(&format!(
         "{BASE}[cluster]\ncontrollers = 3\n[cluster.config]\n\"broker.session.timeout.ms\" = 3000\n"
-    ));
+    )));
     assert_eq!(zk.cluster.metadata, MetadataMode::Zookeeper);
     assert_eq!(
         zk.notes,
         [
-            "line 4, `cluster.controllers`: no effect: the cluster keeps its metadata in ZooKeeper (metadata = \"zookeeper\")",
-            "line 6, `cluster.config.broker.session.timeout.ms`: no effect in a ZooKeeper cluster"
+            "line 5, `cluster.controllers`: no effect: the cluster keeps its metadata in ZooKeeper (metadata = \"zookeeper\")",
+            "line 7, `cluster.config.broker.session.timeout.ms`: no effect in a ZooKeeper cluster"
         ]
     );
     let k = scenario(&format!(
@@ -99,7 +117,9 @@ fn controller_targets_exist_only_in_kraft_and_the_metastore_only_in_zookeeper() 
     ] {
         let s = scenario(&format!("{}{}", kraft(""), fault(target, "crash")));
         assert_eq!(s.faults.len(), 1, "{target}");
-        assert!(err(&format!("{BASE}{}", fault(target, "crash"))).contains("expected"), "{target}");
+        // ZooKeeper (3.9's default) has no controller to target; 4.1, the default, does.
+        assert!(err(&on_3_9(&format!("{BASE}{}", fault(target, "crash")))).contains("expected"), "{target}");
+        assert_eq!(scenario(&format!("{BASE}{}", fault(target, "crash"))).faults.len(), 1, "{target}");
     }
     assert!(err(&format!("{}{}", kraft(""), fault("controller-4", "crash")))
         .contains("controller-4 does not exist: there are 3, controller-1 to controller-3"));

@@ -22,6 +22,12 @@ fn err(text: &str) -> String {
 const BASE: &str = "seeds = [1]\nduration = \"10s\"\n[cluster.config]\nmin.insync.replicas = 2\n\
 [[topics]]\nname = \"orders\"\nreplication.factor = 3\n[[producers]]\ntopic = \"orders\"\nrate_per_sec = 10\n";
 
+/// `text` under Kafka 3.9, the last release that runs both metadata modes (ZooKeeper by
+/// default); one line longer.
+fn on_3_9(text: &str) -> String {
+    format!("kafka_version = \"3.9\"\n{text}")
+}
+
 #[test]
 fn a_nemesis_section_reads_kinds_weights_and_defaults() {
     let s = parsed(&format!("{BASE}[nemesis]\nkinds = [\"crash\", \"latency\"]\ninterval = \"2s\"\n"));
@@ -159,39 +165,43 @@ fn swarm_bounds_that_could_draw_an_invalid_configuration_are_errors() {
 
 #[test]
 fn swarm_reads_the_metadata_modes_and_the_controller_counts_to_draw() {
-    let s = parsed(&format!("{BASE}[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\ncontrollers = [1, 5]\n"));
+    let s = parsed(&on_3_9(&format!("{BASE}[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\ncontrollers = [1, 5]\n")));
     assert_eq!(s.cluster.metadata, MetadataMode::Zookeeper, "the file's own mode stays");
     let w = s.swarm.expect("swarm");
     assert_eq!(w.metadata, Some(vec![MetadataMode::Zookeeper, MetadataMode::Kraft]));
     assert_eq!(w.controllers, Some((1, 5)));
     assert_eq!(w.kraft_quorum, Some((3, false)), "Kafka's default quorum for a drawn KRaft cluster");
-    let w = parsed(&format!("{BASE}[swarm]\nmetadata = \"kraft\"\ncontrollers = 5\n")).swarm.expect("swarm");
+    let w = parsed(&on_3_9(&format!("{BASE}[swarm]\nmetadata = \"kraft\"\ncontrollers = 5\n"))).swarm.expect("swarm");
     assert_eq!((w.metadata, w.controllers), (Some(vec![MetadataMode::Kraft]), Some((5, 5))));
-    let w = parsed(&format!("{BASE}[swarm]\nbrokers = [3, 5]\n")).swarm.expect("swarm");
+    let w = parsed(&on_3_9(&format!("{BASE}[swarm]\nbrokers = [3, 5]\n"))).swarm.expect("swarm");
     assert_eq!((w.metadata, w.controllers, w.kraft_quorum), (None, None, None));
+    // Under the default release (4.1) the file's own cluster is KRaft, with pre-vote.
+    let w = parsed(&format!("{BASE}[swarm]\nbrokers = [3, 5]\n")).swarm.expect("swarm");
+    assert_eq!((w.metadata, w.controllers, w.kraft_quorum), (None, None, Some((3, true))));
 }
 
 #[test]
 fn bad_metadata_and_controller_bounds_are_errors_at_the_value() {
-    let swarm = |rest: &str| err(&format!("{BASE}[swarm]\n{rest}"));
+    // Under 3.9, whose files may draw ZooKeeper: every position is a line further down.
+    let swarm = |rest: &str| err(&on_3_9(&format!("{BASE}[swarm]\n{rest}")));
     assert_eq!(
         swarm("metadata = [\"zookeeper\", \"raft\"]\n"),
-        "scenarios/x.toml:12:26: `swarm.metadata[1]`: expected \"zookeeper\" or \"kraft\", found \"raft\" \
+        "scenarios/x.toml:13:26: `swarm.metadata[1]`: expected \"zookeeper\" or \"kraft\", found \"raft\" \
          (did you mean \"kraft\"?)"
     );
     assert_eq!(
         swarm("metadata = []\n"),
-        "scenarios/x.toml:12:12: `swarm.metadata`: the list is empty; expected [\"zookeeper\"], [\"kraft\"] or both"
+        "scenarios/x.toml:13:12: `swarm.metadata`: the list is empty; expected [\"zookeeper\"], [\"kraft\"] or both"
     );
     assert_eq!(
         swarm("metadata = \"kraft\"\ncontrollers = [1, 4]\n"),
-        "scenarios/x.toml:13:19: `swarm.controllers[1]`: expected 1, 3 or 5 controllers (a KRaft quorum of odd \
+        "scenarios/x.toml:14:19: `swarm.controllers[1]`: expected 1, 3 or 5 controllers (a KRaft quorum of odd \
          size), found 4"
     );
     assert!(swarm("metadata = \"kraft\"\ncontrollers = [5, 1]\n").contains("the range [5, 1] is empty"));
     assert_eq!(
         swarm("controllers = [1, 5]\n"),
-        "scenarios/x.toml:12:15: `swarm.controllers`: `controllers` draws the KRaft controller count, but every \
+        "scenarios/x.toml:13:15: `swarm.controllers`: `controllers` draws the KRaft controller count, but every \
          configuration this swarm draws keeps its metadata in ZooKeeper; expected metadata = \"kraft\" in \
          [cluster] or \"kraft\" among [swarm] `metadata`, or no `controllers`"
     );
@@ -201,39 +211,41 @@ fn bad_metadata_and_controller_bounds_are_errors_at_the_value() {
     let new = err(&format!("kafka_version = \"4.0\"\n{BASE}[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\n"));
     assert!(new.starts_with("scenarios/x.toml:13:13: `swarm.metadata[0]`: Kafka 4.0 has no ZooKeeper mode"), "{new}");
     // A drawn KRaft cluster reads `[cluster] controllers` as a KRaft cluster does.
-    let text = format!("{BASE}[cluster]\ncontrollers = 4\n[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\n");
+    let text = on_3_9(&format!("{BASE}[cluster]\ncontrollers = 4\n[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\n"));
     assert!(err(&text).contains("`cluster.controllers`: expected 1, 3 or 5 controllers, found 4"));
 }
 
 #[test]
 fn scheduled_faults_must_target_what_every_drawn_metadata_mode_runs() {
+    // Under 3.9, which runs both modes: the fault's line is one further down.
     let fault = |target: &str| format!("[[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"{target}\"\n");
     let zk_or_kraft = "[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\n";
-    let text = format!("{BASE}{}{zk_or_kraft}", fault("metastore"));
+    let text = on_3_9(&format!("{BASE}{}{zk_or_kraft}", fault("metastore")));
     assert!(err(&text).contains(
-        "the fault on line 11 targets metastore: the KRaft configurations swarm draws run no metastore \
+        "the fault on line 12 targets metastore: the KRaft configurations swarm draws run no metastore \
          (ZooKeeper)"
     ));
     let kraft = "[cluster]\nmetadata = \"kraft\"\n";
-    let text = format!("{BASE}{kraft}{}{zk_or_kraft}", fault("the active controller"));
+    let text = on_3_9(&format!("{BASE}{kraft}{}{zk_or_kraft}", fault("the active controller")));
     assert!(err(&text)
         .contains("targets the active controller: the ZooKeeper configurations swarm draws run no KRaft controllers"));
-    let text = format!("{BASE}{kraft}{}[swarm]\ncontrollers = [1, 5]\n", fault("controller-3"));
+    let text = on_3_9(&format!("{BASE}{kraft}{}[swarm]\ncontrollers = [1, 5]\n", fault("controller-3")));
     assert!(err(&text).contains("targets controller-3, which does not exist in every configuration swarm can draw"));
-    let text = format!("{BASE}{kraft}{}{zk_or_kraft}", fault("a follower controller"));
+    let text = on_3_9(&format!("{BASE}{kraft}{}{zk_or_kraft}", fault("a follower controller")));
     assert!(err(&text).contains("targets a follower controller: the ZooKeeper configurations swarm draws"));
     // Roles every mode has are fine (a stop too: brokers and KRaft controllers both stop
     // cleanly), and so is a controller role when every mode is KRaft.
-    parsed(&format!("{BASE}{}{zk_or_kraft}", fault("the controller")));
+    parsed(&on_3_9(&format!("{BASE}{}{zk_or_kraft}", fault("the controller"))));
     let stop = "[[faults]]\nat = \"1s\"\nkind = \"stop\"\ntarget = \"the controller\"\n";
-    parsed(&format!("{BASE}{stop}{zk_or_kraft}"));
-    parsed(&format!("{BASE}{kraft}{}[swarm]\ncontrollers = [3, 5]\n", fault("controller-3")));
+    parsed(&on_3_9(&format!("{BASE}{stop}{zk_or_kraft}")));
+    parsed(&on_3_9(&format!("{BASE}{kraft}{}[swarm]\ncontrollers = [3, 5]\n", fault("controller-3"))));
 }
 
 #[test]
 fn settings_of_a_mode_swarm_can_draw_are_not_noted_as_without_effect() {
     let keys = "[cluster.config]\n\"broker.session.timeout.ms\" = 3000\n\"zookeeper.session.timeout.ms\" = 6000\n";
-    let base = BASE.replace("[cluster.config]\n", keys);
+    // Under 3.9, whose files are ZooKeeper's unless they say otherwise.
+    let base = on_3_9(&BASE.replace("[cluster.config]\n", keys));
     // Both modes drawable: every key takes effect in some seed.
     let both = parsed(&format!("{base}[metastore]\ntickTime = 500\n[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\n"));
     assert_eq!(both.notes, Vec::<String>::new());
@@ -242,8 +254,8 @@ fn settings_of_a_mode_swarm_can_draw_are_not_noted_as_without_effect() {
     assert_eq!(
         kraft.notes,
         [
-            "line 5, `cluster.config.zookeeper.session.timeout.ms`: no effect in a KRaft cluster",
-            "line 13, `metastore`: no effect: a KRaft cluster runs no ZooKeeper"
+            "line 6, `cluster.config.zookeeper.session.timeout.ms`: no effect in a KRaft cluster",
+            "line 14, `metastore`: no effect: a KRaft cluster runs no ZooKeeper"
         ]
     );
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::protocol::{Acks, TruncationMode};
+use crate::protocol::{Acks, MetadataMode, TruncationMode};
 
 fn ok(text: &str) -> Scenario {
     parse(text, Path::new("scenarios/x.toml")).unwrap_or_else(|e| panic!("{e}"))
@@ -38,9 +38,28 @@ fn a_release_sets_the_defaults_of_its_time() {
     let today = under("3.9", "", "");
     assert_eq!(today.cluster.truncation, TruncationMode::LeaderEpoch);
     assert_eq!((today.producers[0].config.acks, today.producers[0].config.enable_idempotence), (Acks::All, true));
-    let default = ok("seeds = [1]\nduration = \"1s\"\n");
+    // 3.9, the last release with ZooKeeper, runs it, without pre-vote, ELR or linger.
+    let c = &today.cluster;
+    assert_eq!(
+        (c.metadata, c.controllers, c.pre_vote, c.config.eligible_leader_replicas_enable),
+        (MetadataMode::Zookeeper, 0, false, false)
+    );
+    assert_eq!(today.producers[0].config.linger_ms, 0);
+    // A file that names no release runs the newest, 4.1: KRaft with pre-vote (4.0),
+    // eligible leader replicas (4.1) and producers that linger 5 ms (4.0).
+    let default = ok(
+        "seeds = [1]\nduration = \"1s\"\n[[topics]]\nname = \"t\"\n[[producers]]\ntopic = \"t\"\nrate_per_sec = 1\n",
+    );
     assert_eq!(default.profile, crate::profile::Profile::default());
-    assert_eq!(default.cluster, ok("kafka_version = \"3.9\"\nseeds = [1]\nduration = \"1s\"\n").cluster);
+    assert_eq!(default.profile.version, crate::profile::NEWEST);
+    assert_eq!(default.cluster, under("4.1", "", "").cluster);
+    let c = &default.cluster;
+    assert_eq!(
+        (c.metadata, c.controllers, c.pre_vote, c.config.eligible_leader_replicas_enable),
+        (MetadataMode::Kraft, 3, true, true)
+    );
+    assert_eq!(default.producers[0].config, under("4.1", "", "").producers[0].config);
+    assert_eq!(default.producers[0].config.linger_ms, 5);
 }
 
 #[test]

@@ -80,7 +80,9 @@ fn every_target_form_parses() {
 
 #[test]
 fn targets_resolve_against_the_scenario() {
-    let s = ok(r#"seeds = [1]
+    // Under Kafka 3.9, whose ZooKeeper cluster runs the metastore.
+    let s = ok(r#"kafka_version = "3.9"
+seeds = [1]
 duration = "10s"
 [[topics]]
 name = "orders"
