@@ -400,6 +400,8 @@ fn run_trace_prints_the_run_in_simulated_time_and_filters_by_partition_and_value
                 "phase",
                 "broker-started",
                 "controller-elected",
+                "quorum-leader",
+                "broker-registration",
                 "append",
                 "log-loaded",
                 "truncate"

@@ -20,10 +20,12 @@ const MS: u64 = 1_000_000;
 /// replicated three times, short timeouts, and a producer configured so that no fault
 /// can make it lose, duplicate or reorder a write (acks=all, min.insync.replicas=2, no
 /// retries, one request in flight). `extra_config` adds `[cluster.config]` lines;
-/// `rest` adds tables such as `[[faults]]`.
+/// `rest` adds tables such as `[[faults]]`. A ZooKeeper cluster: Kafka 3.9, the last
+/// release with one.
 fn scenario(duration: &str, extra_config: &str, producer: &str, rest: &str) -> Scenario {
     let text = format!(
         r#"
+        kafka_version = "3.9"
         seeds = [1, 2, 3]
         duration = "{duration}"
         liveness_timeout = "20s"

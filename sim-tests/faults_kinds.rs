@@ -11,10 +11,10 @@ use kafkasim::scenario::{self, Scenario};
 use std::path::Path;
 
 /// One topic `orders` (1 partition, RF 3), one async acks=all producer and a consumer,
-/// then `faults`.
+/// then `faults`, in a ZooKeeper cluster (Kafka 3.9, the last release with one).
 fn scenario_with(faults: &str) -> Scenario {
     let text = format!(
-        "seeds = [1]\nduration = \"12s\"\n[metastore]\ntickTime = 500\n[cluster]\nbrokers = 3\n[cluster.config]\n\
+        "kafka_version = \"3.9\"\nseeds = [1]\nduration = \"12s\"\n[metastore]\ntickTime = 500\n[cluster]\nbrokers = 3\n[cluster.config]\n\
          \"zookeeper.session.timeout.ms\" = 2000\n\"min.insync.replicas\" = 2\n\
          [[topics]]\nname = \"orders\"\n\"replication.factor\" = 3\n\
          [[producers]]\ntopic = \"orders\"\nrate_per_sec = 100\nsend = \"async\"\n\

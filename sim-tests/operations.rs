@@ -14,10 +14,11 @@ const MS: u64 = 1_000_000;
 const SESSION_TIMEOUT_MS: u64 = 2_000;
 
 /// One topic `orders` (1 partition, RF 3), one async acks=all producer and a consumer,
-/// `config` added to `[cluster.config]`, then `faults`.
+/// `config` added to `[cluster.config]`, then `faults`, in a ZooKeeper cluster (Kafka 3.9,
+/// the last release with one).
 fn scenario_with(config: &str, faults: &str) -> Scenario {
     let text = format!(
-        "seeds = [1]\nduration = \"12s\"\n[cluster]\nbrokers = 3\n[cluster.config]\n\
+        "kafka_version = \"3.9\"\nseeds = [1]\nduration = \"12s\"\n[cluster]\nbrokers = 3\n[cluster.config]\n\
          \"zookeeper.session.timeout.ms\" = {SESSION_TIMEOUT_MS}\n\"min.insync.replicas\" = 2\n{config}\n\
          [[topics]]\nname = \"orders\"\n\"replication.factor\" = 3\n\
          [[producers]]\ntopic = \"orders\"\nrate_per_sec = 100\nsend = \"async\"\n\

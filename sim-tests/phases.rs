@@ -10,8 +10,10 @@ use kafkasim::runner::{self, PLANT_PANIC_VAR};
 use kafkasim::scenario;
 use std::process::{Command, Output};
 
-/// A small scenario: 3 brokers, one producer, one consumer, a leader crash.
+/// A small scenario: 3 brokers, one producer, one consumer, a leader crash, in a
+/// ZooKeeper cluster (Kafka 3.9, the last release with one).
 const SMALL: &str = r#"
+kafka_version = "3.9"
 seeds = [4, 5]
 duration = "1s"
 liveness_timeout = "10s"

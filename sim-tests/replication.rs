@@ -8,8 +8,11 @@ use kafkasim::history::{ClusterState, ElectionReason, Event};
 use kafkasim::scenario::{self, Scenario};
 use std::path::Path;
 
+/// Parses an inline scenario as a ZooKeeper cluster (Kafka 3.9, the last release with
+/// one): these tests pin the ZooKeeper-era controller's rules.
 fn parse(text: &str) -> Scenario {
-    scenario::parse(text, Path::new("inline.toml")).unwrap_or_else(|e| panic!("{e}"))
+    let text = format!("kafka_version = \"3.9\"\n{text}");
+    scenario::parse(&text, Path::new("inline.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Issue 14's second fuzz reproducer: three brokers, `orders` with three partitions of
