@@ -490,7 +490,12 @@ fn compare_runs_every_combination_over_the_same_seeds() {
         assert_eq!(lost(cell), showing, "acks={acks}");
     }
     let table = stdout(&kafkasim(&args));
-    assert!(table.contains("| acks | anomalies (seeds showing each) | acked/s | failed / unknown sends |"), "{table}");
+    assert!(
+        table.contains(
+            "| acks | anomalies (seeds showing each) | acked/s | failed / unknown sends | longest without a leader (median) |"
+        ),
+        "{table}"
+    );
     let bad = kafkasim(&["compare", path, "--vary", "acks=1,2"]);
     assert_eq!(bad.status.code(), Some(65));
     assert!(stderr(&bad).contains("--set acks=2"), "{}", stderr(&bad));

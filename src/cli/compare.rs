@@ -1,7 +1,8 @@
 //! `kafkasim compare FILE --vary KEY=V1,V2,... [--vary ...] [--set KEY=VALUE]
 //! [--seeds A..B] [--jobs N] [--json]`: the same scenario under every combination of the
 //! varied settings, over the same seeds, as one table: per combination, each anomaly
-//! with the number of seeds showing it, and the acknowledged throughput.
+//! with the number of seeds showing it, the acknowledged throughput, and the longest
+//! time a partition went without a live leader.
 //!
 //! `--vary kafka_version=0.10.2,0.11,2.0` is a time machine; `--vary acks=1,all --vary
 //! min.insync.replicas=1,2` the durability table. Each combination is loaded as if run
@@ -79,6 +80,10 @@ pub struct Cell {
     pub failed_sends: u64,
     /// Sends whose outcome the producer never learned, summed over the seeds.
     pub unknown_sends: u64,
+    /// In each seed, the longest span in which a partition had no live leader (to the end
+    /// of the run if it never got one again; 0 without any), the median over the seeds:
+    /// what a failover costs under these settings.
+    pub median_longest_unavailable_ms: u64,
 }
 
 /// What one seed of a cell keeps.
@@ -88,6 +93,19 @@ struct SeedSummary {
     failed: u64,
     unknown: u64,
     panicked: bool,
+    longest_unavailable_ms: u64,
+}
+
+/// The longest span of `outcome` in which a partition had no live leader, 0 if none.
+fn longest_unavailable_ms(outcome: &runner::RunOutcome) -> u64 {
+    let run_end_ms = outcome.stats.simulated_ms;
+    outcome.unavailability.iter().map(|s| s.until_ms.unwrap_or(run_end_ms).saturating_sub(s.from_ms)).max().unwrap_or(0)
+}
+
+/// The median of `values` (the lower middle one of an even count), 0 when empty.
+fn median(mut values: Vec<u64>) -> u64 {
+    values.sort_unstable();
+    values.get(values.len().saturating_sub(1) / 2).copied().unwrap_or(0)
 }
 
 /// Every combination of the dimensions' values, the first dimension slowest.
@@ -117,7 +135,14 @@ pub fn run_cell(scenario: &Scenario, varied: &[Setting], seeds: &[u64], jobs: us
         kinds.sort_unstable();
         kinds.dedup();
         let s = &outcome.stats;
-        SeedSummary { kinds, acked: s.acked, failed: s.failed, unknown: s.unknown, panicked: outcome.panic.is_some() }
+        SeedSummary {
+            kinds,
+            acked: s.acked,
+            failed: s.failed,
+            unknown: s.unknown,
+            panicked: outcome.panic.is_some(),
+            longest_unavailable_ms: longest_unavailable_ms(&outcome),
+        }
     };
     let runs = parallel_seeds(seeds, jobs, summarize, None, |_| {});
     let mut anomalies = BTreeMap::new();
@@ -134,6 +159,7 @@ pub fn run_cell(scenario: &Scenario, varied: &[Setting], seeds: &[u64], jobs: us
         acked_per_sec: acked as f64 / runs.len().max(1) as f64 / safety_secs,
         failed_sends: runs.iter().map(|run| run.failed).sum(),
         unknown_sends: runs.iter().map(|run| run.unknown).sum(),
+        median_longest_unavailable_ms: median(runs.iter().map(|run| run.longest_unavailable_ms).collect()),
     }
 }
 
@@ -154,18 +180,21 @@ pub fn cell_summary(cell: &Cell) -> String {
 pub fn render_table(cells: &[Cell]) -> String {
     let Some(first) = cells.first() else { return String::new() };
     let keys: Vec<&str> = first.varied.iter().map(|(k, _)| k.as_str()).collect();
-    let mut out =
-        format!("| {} | anomalies (seeds showing each) | acked/s | failed / unknown sends |\n", keys.join(" | "));
-    out += &format!("|{}---|---:|---:|\n", "---|".repeat(keys.len()));
+    let mut out = format!(
+        "| {} | anomalies (seeds showing each) | acked/s | failed / unknown sends | longest without a leader (median) |\n",
+        keys.join(" | ")
+    );
+    out += &format!("|{}---|---:|---:|---:|\n", "---|".repeat(keys.len()));
     for cell in cells {
         let values: Vec<&str> = cell.varied.iter().map(|(_, v)| v.as_str()).collect();
         out += &format!(
-            "| {} | {} | {:.0} | {} / {} |\n",
+            "| {} | {} | {:.0} | {} / {} | {:.1} s |\n",
             values.join(" | "),
             cell_summary(cell),
             cell.acked_per_sec,
             cell.failed_sends,
-            cell.unknown_sends
+            cell.unknown_sends,
+            cell.median_longest_unavailable_ms as f64 / 1000.0
         );
     }
     out
@@ -260,6 +289,13 @@ mod tests {
     }
 
     #[test]
+    fn the_median_takes_the_lower_middle_and_is_zero_without_seeds() {
+        assert_eq!(median(vec![9_000, 1_000, 7_000]), 7_000);
+        assert_eq!(median(vec![4, 1, 3, 2]), 2);
+        assert_eq!(median(Vec::new()), 0);
+    }
+
+    #[test]
     fn the_table_and_the_grid_show_each_cell() {
         let cell = |acks: &str, mir: &str, lost: usize| Cell {
             varied: vec![("acks".into(), acks.into()), ("min.insync.replicas".into(), mir.into())],
@@ -269,14 +305,16 @@ mod tests {
             acked_per_sec: 100.4,
             failed_sends: lost as u64,
             unknown_sends: 7,
+            median_longest_unavailable_ms: 7_450,
         };
         let cells = [cell("1", "1", 3), cell("1", "2", 2), cell("all", "1", 1), cell("all", "2", 0)];
         let table = render_table(&cells);
         assert!(table.starts_with(
-            "| acks | min.insync.replicas | anomalies (seeds showing each) | acked/s | failed / unknown sends |\n"
+            "| acks | min.insync.replicas | anomalies (seeds showing each) | acked/s | failed / unknown sends \
+             | longest without a leader (median) |\n"
         ));
-        assert!(table.contains("| 1 | 1 | lost-write 3/4 | 100 | 3 / 7 |\n"), "{table}");
-        assert!(table.contains("| all | 2 | none | 100 | 0 / 7 |\n"), "{table}");
+        assert!(table.contains("| 1 | 1 | lost-write 3/4 | 100 | 3 / 7 | 7.5 s |\n"), "{table}");
+        assert!(table.contains("| all | 2 | none | 100 | 0 / 7 | 7.5 s |\n"), "{table}");
         let grid = render_grid(&[dim("acks=1,all"), dim("min.insync.replicas=1,2")], &cells).unwrap();
         assert!(grid.contains("| 1 | lost-write 3/4 | lost-write 2/4 |\n| all | lost-write 1/4 | none |\n"), "{grid}");
         assert!(render_grid(&[dim("acks=1,all")], &cells[..2]).is_none());
