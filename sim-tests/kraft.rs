@@ -203,7 +203,7 @@ fn planted_kraft_quorum_fails_over_three_times_and_the_cut_off_controller_drops_
     }
 }
 
-/// The one span orders-0 had no live leader, in milliseconds.
+/// The one span a partition had no live leader, in milliseconds.
 fn leaderless_ms(outcome: &kafkasim::runner::RunOutcome) -> u64 {
     let spans = &outcome.unavailability;
     assert_eq!(spans.len(), 1, "{spans:?}");
@@ -277,5 +277,34 @@ fn stopped_leader_is_replaced_within(scenario: &kafkasim::scenario::Scenario, wi
             after_ms.is_some_and(|ms| window_ms.contains(&ms)),
             "seed {seed}: new leader {after_ms:?} ms after the stop, expected within {window_ms:?} ({next:?})"
         );
+    }
+}
+
+#[test]
+fn in_combined_mode_the_active_controllers_machine_takes_its_broker_and_its_partitions_wait_for_two_failovers() {
+    let combined = load("kraft-combined-mode");
+    assert!(combined.cluster.combined);
+    let mut dedicated = combined.clone();
+    dedicated.cluster.combined = false;
+    for &seed in &combined.seeds {
+        let outcome = run(&combined, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        let crash = outcome
+            .history
+            .trace
+            .iter()
+            .find_map(|e| match &e.event {
+                Event::Fault { kind: FaultKind::Crash, targets, .. } => Some(targets.clone()),
+                _ => None,
+            })
+            .expect("the crash fires");
+        assert_eq!(crash.len(), 2, "seed {seed}: one machine, a controller and its broker: {crash:?}");
+        assert_eq!(crash[0].strip_prefix("controller-"), crash[1].strip_prefix("broker-"), "seed {seed}: {crash:?}");
+        // The quorum's fetch timeout (2 s) and then a whole fresh broker session (9 s).
+        let without_leader_ms = leaderless_ms(&outcome);
+        assert!((10_500..=12_500).contains(&without_leader_ms), "seed {seed}: {without_leader_ms} ms");
+        // With dedicated controllers the same fault hits no broker.
+        let outcome = run(&dedicated, seed);
+        assert!(outcome.anomalies.is_empty() && outcome.unavailability.is_empty(), "{}", describe(&outcome));
     }
 }

@@ -138,7 +138,11 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
         nodes.clone(),
         recorder.clone(),
         observer.clone(),
-        ClusterSize { brokers: scenario.cluster.brokers, controllers: scenario.cluster.controllers },
+        ClusterSize {
+            brokers: scenario.cluster.brokers,
+            controllers: scenario.cluster.controllers,
+            combined: scenario.cluster.combined,
+        },
         replica_sets(&topics),
         workload.app_faults.clone(),
         stop_switches,

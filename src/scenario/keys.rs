@@ -30,6 +30,7 @@ pub(super) const CLUSTER: &[&str] = &[
     "brokers",
     "metadata",
     "controllers",
+    "combined",
     "pre_vote",
     "truncation",
     "follower_restart",

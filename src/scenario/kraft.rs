@@ -1,6 +1,6 @@
 //! The KRaft part of `[cluster]` and `[cluster.config]`: `metadata`, `controllers`,
-//! `pre_vote`, and the quorum, heartbeat and ELR settings, under Kafka's names and with
-//! its defaults and checks.
+//! `combined`, `pre_vote`, and the quorum, heartbeat and ELR settings, under Kafka's names
+//! and with its defaults and checks.
 
 use super::fields::{profile_bool, profile_choice, Notes};
 use super::model::BrokerSettings;
@@ -11,10 +11,8 @@ use crate::profile::{KafkaVersion, Profile, Switch};
 use crate::protocol::MetadataMode;
 
 /// The metadata modes by their scenario names.
-pub(super) const METADATA_MODES: [(&str, MetadataMode); 2] = [
-    (MetadataMode::Zookeeper.name(), MetadataMode::Zookeeper),
-    (MetadataMode::Kraft.name(), MetadataMode::Kraft),
-];
+pub(super) const METADATA_MODES: [(&str, MetadataMode); 2] =
+    [(MetadataMode::Zookeeper.name(), MetadataMode::Zookeeper), (MetadataMode::Kraft.name(), MetadataMode::Kraft)];
 
 /// KRaft was declared production-ready in 3.3 (KIP-833); kafkasim models it from there.
 pub(super) const FIRST_KRAFT_RELEASE: KafkaVersion = KafkaVersion::new(3, 3, 0);
@@ -29,11 +27,12 @@ const CONTROLLER_COUNTS: [u32; 3] = [1, 3, 5];
 /// Three controllers, as Kafka's documentation recommends for production.
 const DEFAULT_CONTROLLERS: u32 = 3;
 
-/// `[cluster]`'s `metadata`, `controllers` and `pre_vote`.
+/// `[cluster]`'s `metadata`, `controllers`, `combined` and `pre_vote`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Quorum {
     pub metadata: MetadataMode,
     pub controllers: u32,
+    pub combined: bool,
     pub pre_vote: bool,
 }
 
@@ -52,7 +51,7 @@ pub(super) fn quorum(
     swarm_modes: Option<&[MetadataMode]>,
     notes: &mut Notes,
 ) -> Res<(Quorum, Option<Quorum>)> {
-    let zookeeper = Quorum { metadata: MetadataMode::Zookeeper, controllers: 0, pre_vote: false };
+    let zookeeper = Quorum { metadata: MetadataMode::Zookeeper, controllers: 0, combined: false, pre_vote: false };
     let default_metadata = profile_choice(profile, Switch::Metadata, &METADATA_MODES);
     let default_pre_vote = profile_bool(profile, Switch::PreVote);
     let metadata = match t.map(|t| t.opt_string("metadata", "a string")).transpose()?.flatten() {
@@ -66,6 +65,7 @@ pub(super) fn quorum(
     let kraft_drawn = swarm_modes.map_or(metadata == MetadataMode::Kraft, |m| m.contains(&MetadataMode::Kraft));
     let controllers = t.map(|t| t.opt_u32("controllers")).transpose()?.flatten();
     let pre_vote = t.map(|t| t.opt_bool("pre_vote")).transpose()?.flatten();
+    let combined = t.map(|t| t.opt_bool("combined")).transpose()?.flatten();
     let kraft = Quorum {
         metadata: MetadataMode::Kraft,
         controllers: match &controllers {
@@ -74,10 +74,19 @@ pub(super) fn quorum(
             }
             _ => DEFAULT_CONTROLLERS,
         },
+        combined: combined.as_ref().is_some_and(|c| c.value),
         pre_vote: pre_vote.as_ref().map_or(default_pre_vote, |p| p.value),
     };
+    if let Some(c) = combined.as_ref().filter(|c| c.value && swarm_modes.is_some()) {
+        return Err(c.pos.issue(
+            "a `[swarm]` that draws the metadata mode runs dedicated controllers; expected combined = false, \
+             or no `metadata` in `[swarm]`"
+                .to_string(),
+        ));
+    }
     if !kraft_drawn {
-        for pos in controllers.iter().map(|c| &c.pos).chain(pre_vote.iter().map(|p| &p.pos)) {
+        let positions = controllers.iter().map(|c| &c.pos).chain(pre_vote.iter().map(|p| &p.pos));
+        for pos in positions.chain(combined.iter().map(|c| &c.pos)) {
             notes.add(pos, "no effect: the cluster keeps its metadata in ZooKeeper (metadata = \"zookeeper\")".into());
         }
     }

@@ -184,6 +184,10 @@ pub struct ClusterSpec {
     /// In KRaft mode, the dedicated controllers forming the Raft quorum, `controller-1`
     /// to `controller-N` (`controllers`: 1, 3 or 5, default 3); 0 in ZooKeeper mode.
     pub controllers: u32,
+    /// Combined mode (`combined = true`, Kafka's `process.roles=broker,controller`):
+    /// `controller-N` runs in the same process as `broker-N`, on its machine, so every
+    /// fault on either hits both. False: dedicated controller machines.
+    pub combined: bool,
     /// KIP-996 pre-vote in the controller quorum (`pre_vote`, Kafka 4.0; default false,
     /// as in 3.x): a controller first asks whether it could win before it bumps the epoch.
     pub pre_vote: bool,
@@ -232,6 +236,7 @@ impl Default for ClusterSpec {
             brokers: 3,
             metadata: MetadataMode::Zookeeper,
             controllers: 0,
+            combined: false,
             pre_vote: false,
             truncation: TruncationMode::LeaderEpoch,
             follower_restart: FollowerRestart::EveryLeaderEpoch,

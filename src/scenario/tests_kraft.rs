@@ -161,3 +161,25 @@ fn the_4x_profiles_run_kraft_with_pre_vote_and_4_1_turns_elr_on() {
          expected metadata = \"kraft\", or kafka_version \"3.9\" or earlier"
     );
 }
+
+#[test]
+fn combined_mode_runs_each_controller_in_a_brokers_process_and_needs_as_many_brokers() {
+    let s = scenario(&kraft("combined = true\n"));
+    assert_eq!((s.cluster.controllers, s.cluster.combined), (3, true));
+    assert!(!scenario(&kraft("")).cluster.combined, "dedicated controllers by default");
+    assert_eq!(
+        err(&kraft("brokers = 1\ncombined = true\n")),
+        "scenarios/k.toml:6:12: `cluster.combined`: in combined mode each controller runs in a broker's \
+         process, but there are 3 controllers for 1 brokers; expected controllers <= brokers"
+    );
+    let zk = scenario(&on_3_9(&format!("{BASE}[cluster]\ncombined = true\n")));
+    assert!(!zk.cluster.combined);
+    assert_eq!(
+        zk.notes,
+        ["line 5, `cluster.combined`: no effect: the cluster keeps its metadata in ZooKeeper (metadata = \"zookeeper\")"]
+    );
+    assert!(err(&on_3_9(&format!(
+        "{BASE}[cluster]\ncombined = true\n[swarm]\nmetadata = [\"zookeeper\", \"kraft\"]\n"
+    )))
+    .contains("`cluster.combined`: a `[swarm]` that draws the metadata mode runs dedicated controllers"));
+}

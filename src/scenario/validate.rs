@@ -240,6 +240,7 @@ fn cluster(
             brokers: 3,
             metadata: quorum.metadata,
             controllers: quorum.controllers,
+            combined: quorum.combined,
             pre_vote: quorum.pre_vote,
             truncation: profile_choice(profile, Switch::Truncation, &TRUNCATION_MODES),
             follower_restart: profile_choice(profile, Switch::FollowerRestart, &FOLLOWER_RESTARTS),
@@ -261,6 +262,13 @@ fn cluster(
         })
         .transpose()?
         .map_or(3, |b| b.value);
+    if let Some(combined) = t.opt_bool("combined")?.filter(|_| quorum.combined && quorum.controllers > brokers) {
+        return Err(combined.pos.issue(format!(
+            "in combined mode each controller runs in a broker's process, but there are {} controllers \
+             for {brokers} brokers; expected controllers <= brokers",
+            quorum.controllers
+        )));
+    }
     let config = match t.opt_table("config", keys::BROKER_CONFIG)? {
         Some(c) => {
             kraft::note_other_mode_keys(&c, &modes, notes);
@@ -278,6 +286,7 @@ fn cluster(
         brokers,
         metadata: quorum.metadata,
         controllers: quorum.controllers,
+        combined: quorum.combined,
         pre_vote: quorum.pre_vote,
         truncation: switch_choice(&t, "truncation", profile, Switch::Truncation, &TRUNCATION_MODES)?,
         follower_restart: switch_choice(&t, "follower_restart", profile, Switch::FollowerRestart, &FOLLOWER_RESTARTS)?,

@@ -71,9 +71,13 @@ impl Nemesis {
         let mut others: Vec<String> = self.brokers().into_iter().filter(|b| !centre.contains(b)).collect();
         others.shuffle(&mut thread_rng());
         // The metadata nodes not at the centre (the metastore, or in KRaft the controller
-        // quorum) stay together on the side that keeps the majority of the brokers.
-        let metadata_nodes: Vec<String> =
-            if self.size.controllers > 0 { self.controllers() } else { vec![METASTORE.to_string()] };
+        // quorum) stay together on the side that keeps the majority of the brokers; in
+        // combined mode each controller stays with its broker instead.
+        let metadata_nodes: Vec<String> = match (self.size.controllers, self.size.combined) {
+            (0, _) => vec![METASTORE.to_string()],
+            (_, true) => Vec::new(),
+            (_, false) => self.controllers(),
+        };
         let metadata_side: Vec<String> = metadata_nodes.into_iter().filter(|n| !centre.contains(n)).collect();
         let (side_a, side_b, detail) = match shape {
             SplitShape::Isolate => {
@@ -100,7 +104,8 @@ impl Nemesis {
                 (half_a, half_b, detail)
             }
         };
-        let links = links_between(&side_a, &side_b);
+        let machines = self.size.machines();
+        let links = links_between(&machines.whole(side_a), &machines.whole(side_b));
         self.block(&links);
         let id = self.in_force().start(FaultKind::Partition, &centre);
         self.trace(FaultKind::Partition, centre, format!("{}: {detail}", shape.name()));

@@ -18,7 +18,7 @@ use super::observer::Observer;
 use crate::fault::FaultKind;
 use crate::history::ClusterState;
 use crate::history::{Event, Recorder};
-use crate::protocol::{Request, Response};
+use crate::protocol::{NodeName, NodeRole, Request, Response};
 use crate::scenario::{FaultAction, FaultSpec, Target};
 use crate::sim::net::{Addr, NetConfig};
 use crate::sim::nodes::NodeSet;
@@ -124,8 +124,54 @@ fn trace_ended(recorder: &Recorder, ended: Vec<(FaultKind, Vec<String>)>, detail
 pub struct ClusterSize {
     /// Brokers, `broker-1` to `broker-N`.
     pub brokers: u32,
-    /// Dedicated KRaft controllers, `controller-1` to `controller-N` (0 in ZooKeeper mode).
+    /// KRaft controllers, `controller-1` to `controller-N` (0 in ZooKeeper mode).
     pub controllers: u32,
+    /// Combined mode: `controller-N` shares `broker-N`'s process and machine.
+    pub combined: bool,
+}
+
+impl ClusterSize {
+    /// Which nodes share a machine in this cluster.
+    pub fn machines(self) -> Machines {
+        Machines { combined_controllers: if self.combined { self.controllers } else { 0 } }
+    }
+}
+
+/// Which nodes share a machine and a process: in combined mode (Kafka's
+/// `process.roles=broker,controller`) `broker-N` and `controller-N` for N up to the
+/// controller count, so that a crash, power loss, pause, stop or network fault of either
+/// is one of both; every node alone otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Machines {
+    /// The controllers combined with brokers of the same number (0: none).
+    combined_controllers: u32,
+}
+
+impl Machines {
+    /// The node sharing `name`'s machine, if any.
+    fn mate(self, name: &str) -> Option<String> {
+        let node = NodeName::parse(name).filter(|n| n.number <= self.combined_controllers)?;
+        match node.role {
+            NodeRole::Broker => Some(NodeName::controller(node.number).to_string()),
+            NodeRole::Controller => Some(NodeName::broker(node.number).to_string()),
+            NodeRole::Producer | NodeRole::Consumer => None,
+        }
+    }
+
+    /// `names` with the nodes sharing their machines, each right after its mate, without
+    /// repeats.
+    pub fn whole(self, names: Vec<String>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::with_capacity(names.len() * 2);
+        for name in names {
+            let mate = self.mate(&name);
+            for node in std::iter::once(name).chain(mate) {
+                if !out.contains(&node) {
+                    out.push(node);
+                }
+            }
+        }
+        out
+    }
 }
 
 impl Nemesis {
@@ -277,5 +323,25 @@ impl Nemesis {
         self.restart(down);
         let paused = self.nodes.lock().expect("nodes poisoned").paused();
         self.resume(paused);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn in_combined_mode_a_broker_and_the_controller_of_its_number_are_one_machine() {
+        let combined = ClusterSize { brokers: 5, controllers: 3, combined: true }.machines();
+        assert_eq!(
+            combined.whole(names(&["broker-2", "controller-3", "broker-5", "producer-1", "controller-2"])),
+            names(&["broker-2", "controller-2", "controller-3", "broker-3", "broker-5", "producer-1"]),
+        );
+        let dedicated = ClusterSize { brokers: 5, controllers: 3, combined: false }.machines();
+        assert_eq!(dedicated.whole(names(&["broker-2", "controller-3"])), names(&["broker-2", "controller-3"]));
     }
 }

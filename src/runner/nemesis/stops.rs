@@ -182,8 +182,9 @@ impl Nemesis {
         let observer = self.observer.clone();
         let assignments = self.assignments.clone();
         let recorder = self.recorder.clone();
+        let machines = self.size.machines();
         let task = madsim::task::spawn(async move {
-            roll(stopper, observer, assignments, brokers.clone()).await;
+            roll(stopper, observer, assignments, machines, brokers.clone()).await;
             recorder.trace(
                 "nemesis",
                 Event::FaultEnded {
@@ -201,8 +202,15 @@ impl Nemesis {
 /// The rolling restart's task. Brokers go in id order, except that the controller of
 /// the moment goes last: operators restart the controller last so that the cluster
 /// moves the controller once, not at every step (each controller move re-reads every
-/// partition and can race with the controlled shutdowns).
-async fn roll(stopper: Stopper, observer: Observer, assignments: BTreeMap<String, Vec<u32>>, brokers: Vec<String>) {
+/// partition and can race with the controlled shutdowns). In combined mode a broker's
+/// controller stops and restarts with it: they are one process.
+async fn roll(
+    stopper: Stopper,
+    observer: Observer,
+    assignments: BTreeMap<String, Vec<u32>>,
+    machines: super::Machines,
+    brokers: Vec<String>,
+) {
     let mut remaining = brokers;
     while !remaining.is_empty() {
         let controller = observer.now().controller().map(|c| broker_name(c.broker));
@@ -211,10 +219,12 @@ async fn roll(stopper: Stopper, observer: Observer, assignments: BTreeMap<String
             None => 0,
         };
         let name = remaining.remove(index);
-        if !stopper.stop(&name, true) {
+        let process: Vec<String> = machines.whole(vec![name.clone()]);
+        let asked: Vec<bool> = process.iter().map(|node| stopper.stop(node, true)).collect();
+        if !asked[0] {
             continue;
         }
-        while stopper.is_stopping(&name) {
+        while process.iter().any(|node| stopper.is_stopping(node)) {
             sleep(Duration::from_millis(ROLL_POLL_MS)).await;
         }
         let Some(id) = NodeName::parse(&name).filter(|n| n.role == NodeRole::Broker).map(|n| n.number) else {

@@ -19,8 +19,14 @@ impl Nemesis {
         (1..=self.size.controllers).map(|n| NodeName::controller(n).to_string()).collect()
     }
 
-    /// Resolves a target to node names, now.
+    /// Resolves a target to node names, now: in combined mode with the nodes sharing
+    /// their machines (a fault on `broker-1` is one on `controller-1` too, and back).
     pub fn resolve(&self, target: &Target, observation: &ClusterState) -> Vec<String> {
+        self.size.machines().whole(self.resolve_nodes(target, observation))
+    }
+
+    /// The nodes a target names, now, each alone.
+    fn resolve_nodes(&self, target: &Target, observation: &ClusterState) -> Vec<String> {
         let broker = broker_name;
         let partition = |tp: &str| observation.partition(tp).filter(|p| p.created);
         let leader_of = |tp: &str| partition(tp).and_then(|p| p.leader).map(broker);
