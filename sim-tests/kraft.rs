@@ -251,19 +251,26 @@ fn a_stopped_active_controller_resigns_and_another_leads_at_once() {
     }
 }
 
+/// When the first fault of `kind` fired (simulated nanoseconds) and its targets.
+fn first_fault(outcome: &kafkasim::runner::RunOutcome, kind: FaultKind) -> (u64, Vec<String>) {
+    outcome
+        .history
+        .trace
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::Fault { kind: k, targets, .. } if *k == kind => Some((e.time_ns, targets.clone())),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no {kind:?} fault fired"))
+}
+
 /// Runs every seed of `scenario` (whose first fault stops the active controller) and
 /// checks that a new quorum leader comes within `window_ms` of the stop.
 fn stopped_leader_is_replaced_within(scenario: &kafkasim::scenario::Scenario, window_ms: std::ops::Range<u64>) {
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
-        let stopped = outcome
-            .history
-            .trace
-            .iter()
-            .find(|e| matches!(e.event, Event::Fault { kind: FaultKind::Stop, .. }))
-            .expect("the stop fires")
-            .time_ns;
+        let (stopped, _) = first_fault(&outcome, FaultKind::Stop);
         // EndQuorumEpoch makes a successor stand well inside the 2 s fetch timeout a crash
         // would make the followers wait out.
         let next = quorum_leader_epochs(&outcome, stopped);
@@ -289,15 +296,7 @@ fn in_combined_mode_the_active_controllers_machine_takes_its_broker_and_its_part
     for &seed in &combined.seeds {
         let outcome = run(&combined, seed);
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
-        let crash = outcome
-            .history
-            .trace
-            .iter()
-            .find_map(|e| match &e.event {
-                Event::Fault { kind: FaultKind::Crash, targets, .. } => Some(targets.clone()),
-                _ => None,
-            })
-            .expect("the crash fires");
+        let (_, crash) = first_fault(&outcome, FaultKind::Crash);
         assert_eq!(crash.len(), 2, "seed {seed}: one machine, a controller and its broker: {crash:?}");
         assert_eq!(crash[0].strip_prefix("controller-"), crash[1].strip_prefix("broker-"), "seed {seed}: {crash:?}");
         // The quorum's fetch timeout (2 s) and then a whole fresh broker session (9 s).
