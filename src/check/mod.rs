@@ -39,6 +39,8 @@ pub enum AnomalyKind {
     PollSkip,
     /// A poll saw a value whose send definitely failed.
     G1a,
+    /// A transaction read a value it wrote itself, before it committed.
+    PrecommittedRead,
     /// A group committed past a record no member finished processing.
     ConsumeSkip,
     /// A record processed more than once within a group.
@@ -68,7 +70,7 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 20] = [
+    pub const ALL: [AnomalyKind; 21] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -77,6 +79,7 @@ impl AnomalyKind {
         AnomalyKind::NonmonotonicPoll,
         AnomalyKind::PollSkip,
         AnomalyKind::G1a,
+        AnomalyKind::PrecommittedRead,
         AnomalyKind::ConsumeSkip,
         AnomalyKind::ConsumeDuplicate,
         AnomalyKind::CommitRegression,
@@ -102,6 +105,7 @@ impl AnomalyKind {
             AnomalyKind::NonmonotonicPoll => "nonmonotonic-poll",
             AnomalyKind::PollSkip => "poll-skip",
             AnomalyKind::G1a => "G1a",
+            AnomalyKind::PrecommittedRead => "precommitted-read",
             AnomalyKind::ConsumeSkip => "consume-skip",
             AnomalyKind::ConsumeDuplicate => "consume-duplicate",
             AnomalyKind::CommitRegression => "commit-regression",

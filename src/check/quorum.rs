@@ -100,7 +100,8 @@ pub fn metadata_divergence(history: &History) -> Vec<Anomaly> {
                 )));
             }
             Event::QuorumLeader { controller, epoch, log_end_offset } => {
-                let missing = committed.iter().enumerate().skip(*log_end_offset as usize).find(|(_, c)| c.epoch < *epoch);
+                let missing =
+                    committed.iter().enumerate().skip(*log_end_offset as usize).find(|(_, c)| c.epoch < *epoch);
                 if let Some((offset, c)) = missing {
                     out.push(anomaly(format!(
                         "Controller {controller} became leader of epoch {epoch} at {} with its log ending at offset \

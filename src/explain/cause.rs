@@ -31,6 +31,10 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             ),
             "No producer setting makes a failed send certain; treat failures as unknown, let the idempotent producer retry (enable.idempotence=true), or use transactions for an exact outcome.".into(),
         ),
+        PrecommittedRead => (
+            "Read by the transaction that wrote it, before that transaction committed: the broker served records of an open transaction to a read_committed poller, or the client read its own uncommitted writes from a local buffer.".into(),
+            "Kafka hides a transaction's records from every read_committed consumer, its own producer's included, until the commit marker is written (isolation.level=read_committed reads up to the last stable offset); it is a bug, not a configuration.".into(),
+        ),
         ConsumeSkip if !facts.expired.is_empty() => expired(facts, "any member of the group read it"),
         ConsumeSkip => (
             "Skipped because the group committed an offset past the record before any member had finished processing it, and the member then crashed or lost the partition: the next owner started from the commit.".into(),

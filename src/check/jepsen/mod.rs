@@ -40,6 +40,10 @@
 //!   after where its previous `ok` poll of that key ended, or two reads of one key within
 //!   one op skipped over values (Jepsen's `int-poll-skip`).
 //! - [`g1a`] (`G1a`, aborted read): an `ok` poll read a value whose send failed.
+//! - [`precommitted_reads`] (`precommitted-read`): a `txn` op polled a value it sent
+//!   itself. Most databases allow reading one's own writes, but in Kafka's model a
+//!   transaction's records are invisible to every poller, its own included, until it
+//!   commits (`read_committed` reads up to the last stable offset).
 //!
 //! Where kafkasim deliberately differs from Jepsen:
 //!
@@ -129,6 +133,11 @@ pub fn g1a(history: &History) -> Vec<Anomaly> {
     visibility::g1a(&Analysis::new(history))
 }
 
+/// `txn` ops that polled a value they sent themselves (`precommitted-read`).
+pub fn precommitted_reads(history: &History) -> Vec<Anomaly> {
+    visibility::precommitted_reads(&Analysis::new(history))
+}
+
 /// Sends of one process (or one op) to a key that went backwards (`nonmonotonic-send`).
 pub fn nonmonotonic_sends(history: &History) -> Vec<Anomaly> {
     order::nonmonotonic_sends(&Analysis::new(history))
@@ -160,6 +169,7 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     all.extend(polls.nonmonotonic);
     all.extend(polls.skips);
     all.extend(visibility::g1a(&analysis));
+    all.extend(visibility::precommitted_reads(&analysis));
     all.sort_by_key(|a| a.kind);
     all
 }

@@ -180,6 +180,33 @@ pub(super) fn g1a(a: &Analysis<'_>) -> Vec<Anomaly> {
     out
 }
 
+/// Jepsen's `precommitted-read-cases`: an op that polled a value it sent itself. One
+/// anomaly per op (its first key, in key order, and the first such value in poll order),
+/// whatever the op's outcome, as Jepsen reports it.
+pub(super) fn precommitted_reads(a: &Analysis<'_>) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    for c in &a.ops {
+        let reads = op_reads(c.op);
+        let own_read = op_writes(c.op).into_iter().find_map(|(key, sent)| {
+            let polled = reads.get(key)?;
+            polled.iter().find(|(_, value)| sent.iter().any(|s| s.value == *value)).map(|&pair| (key, pair))
+        });
+        if let Some((key, (offset, value))) = own_read {
+            out.push(Anomaly::new(
+                AnomalyKind::PrecommittedRead,
+                format!(
+                    "{} polled value {value} from {key} at offset {offset}, which the same transaction sent: a \
+                     transaction's records must stay invisible, to itself too, until it commits.",
+                    capitalize(&who_when(c))
+                ),
+                vec![RecordRef::new(key, Some(offset), Some(value), "sent and polled in one transaction")
+                    .seen_in(c.op)],
+            ));
+        }
+    }
+    out
+}
+
 /// Describes one aborted read.
 fn aborted_read(key: &str, (offset, value): (u64, u64), reader: &Completion<'_>, writer: &Completion<'_>) -> Anomaly {
     let error = writer.op.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
@@ -346,6 +373,44 @@ mod tests {
             .poll_fail(1, &[("x", &[(1, 11)])])
             .build();
         assert!(g1a(&Analysis::new(&h)).is_empty());
+    }
+
+    #[test]
+    fn a_transaction_polling_its_own_send_is_a_precommitted_read_whatever_its_outcome() {
+        // Process 0's txn sends 10 to x and polls it back: once per op, even with two keys
+        // and two own values read (Jepsen reports an op's first case).
+        let h = Hist::new()
+            .txn(
+                0,
+                OpType::Ok,
+                &[
+                    M::Send("x", Some(0), 10),
+                    M::Send("y", Some(0), 20),
+                    M::Poll(&[("x", &[(0, 10)]), ("y", &[(0, 20)])]),
+                ],
+            )
+            .txn(1, OpType::Fail, &[M::Send("x", None, 11), M::Poll(&[("x", &[(0, 10), (1, 11)])])])
+            .build();
+        let found = precommitted_reads(&Analysis::new(&h));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].kind, AnomalyKind::PrecommittedRead);
+        assert_eq!(
+            found[0].description,
+            "Process 0 at 0.200 s polled value 10 from x at offset 0, which the same transaction sent: a \
+             transaction's records must stay invisible, to itself too, until it commits."
+        );
+        assert_eq!((found[1].records[0].offset, found[1].records[0].value), (Some(1), Some(11)));
+    }
+
+    #[test]
+    fn reading_another_transactions_value_or_sending_without_reading_is_no_precommitted_read() {
+        let h = Hist::new()
+            .txn(0, OpType::Ok, &[M::Send("x", Some(0), 10), M::Poll(&[("y", &[(0, 10)])])])
+            .txn(1, OpType::Ok, &[M::Send("x", Some(1), 11), M::Poll(&[("x", &[(0, 10)])])])
+            .send_ok(2, "x", 2, 12)
+            .poll_ok(2, &[("x", &[(2, 12)])])
+            .build();
+        assert!(precommitted_reads(&Analysis::new(&h)).is_empty(), "another key, another op, separate ops");
     }
 
     #[test]
