@@ -17,6 +17,7 @@ const MUSEUM: &[(&str, &str)] = &[
     ("kip360-unknown-producer", "kip360-unknown-producer-fixed"),
     ("kafka7164-missed-leader-epoch", "kafka7164-missed-leader-epoch-fixed"),
     ("kip966-last-replica-standing", "kip966-last-replica-standing-fixed"),
+    ("kip903-zombie-broker", "kip903-zombie-broker-fixed"),
 ];
 
 /// `name` as written, but under the release `version`.

@@ -63,6 +63,10 @@ pub enum FaultKind {
     Stop,
     /// Every broker in turn stops cleanly and restarts (an operator's rolling restart).
     RollingRestart,
+    /// The connections one broker opens to the controllers on one channel stop carrying
+    /// anything, both ways, while its other connections work: a TCP flow that a switch
+    /// hashed onto a broken path. TCP retransmits what they hold when the fault ends.
+    StuckConnection,
 }
 
 impl FaultKind {
@@ -83,9 +87,10 @@ impl FaultKind {
         matches!(self, FaultKind::Restart | FaultKind::Resume | FaultKind::Heal)
     }
 
-    /// The kinds `[nemesis]` may draw: every kind that breaks something.
+    /// The kinds `[nemesis]` may draw: every kind that breaks something, but a stuck
+    /// connection, which needs a channel and a moment only a scenario's author can name.
     pub fn drawable() -> impl Iterator<Item = FaultKind> {
-        FaultKind::all().iter().copied().filter(|k| !k.is_undo())
+        FaultKind::all().iter().copied().filter(|k| !k.is_undo() && *k != FaultKind::StuckConnection)
     }
 
     /// Whether the kind acts on a consumer group member's application rather than on a

@@ -13,8 +13,8 @@ use super::{BrokerConfig, SharedBroker};
 use crate::history::Event;
 use crate::kraft::transport::QuorumTransport;
 use crate::protocol::kraft::{
-    AlterPartition, ControllerRequest, ControllerResponse, Heartbeat, HeartbeatReply, LeaderRecoveryState, Payload,
-    Registration,
+    AlterPartition, ControllerChannel, ControllerRequest, ControllerResponse, Heartbeat, HeartbeatReply,
+    LeaderRecoveryState, Payload, Registration,
 };
 use crate::protocol::{
     BrokerEndpoint, BrokerId, NodeId, NodeName, Offset, PartitionState, Request, Response, TopicPartition,
@@ -261,7 +261,7 @@ pub async fn run_lifecycle(shared: SharedBroker, config: KraftBrokerConfig, mut 
                 want_shut_down,
             }),
         };
-        let answer = call_controller(&shared, request, timeout).await;
+        let answer = call_controller(&shared, ControllerChannel::Heartbeat, request, timeout).await;
         let pause_ms = match answer {
             Some(ControllerResponse::BrokerRegistration(Ok(epoch))) => {
                 shared.kraft().broker_epoch = Some(epoch);
@@ -366,6 +366,7 @@ const NO_CONTROLLER_BACKOFF: Duration = Duration::from_millis(100);
 /// came in that time.
 async fn call_controller(
     shared: &SharedBroker,
+    channel: ControllerChannel,
     request: ControllerRequest,
     retry_timeout: Duration,
 ) -> Option<ControllerResponse> {
@@ -381,7 +382,7 @@ async fn call_controller(
             continue;
         };
         let addr = Addr::new(&NodeName::of_kraft_node(controller).to_string());
-        let connection = shared.net.connect(&addr);
+        let connection = shared.net.connect_on(&addr, channel.name());
         let answer = connection.call(Request::Controller(request.clone()), deadline - now).await;
         connection.close();
         match answer {
@@ -419,7 +420,14 @@ pub async fn alter_partition(
         }
     };
     let timeout = Duration::from_millis(shared.config.inter_broker_timeout_ms);
-    match call_controller(shared, ControllerRequest::AlterPartition(request), timeout).await? {
+    match call_controller(
+        shared,
+        ControllerChannel::AlterPartition,
+        ControllerRequest::AlterPartition(request),
+        timeout,
+    )
+    .await?
+    {
         ControllerResponse::AlterPartition(Ok(registration)) => Some(PartitionState {
             tp: tp.clone(),
             leader: registration.leader,

@@ -50,7 +50,11 @@ struct AwaitingReplication {
     tp: TopicPartition,
     /// The high watermark that commits the whole batch.
     required_offset: Offset,
-    /// The leadership that appended it: another one answers NOT_LEADER_OR_FOLLOWER.
+    /// The leader epoch it was appended in. Only the end of that leadership answers
+    /// NOT_LEADER_OR_FOLLOWER: a newer epoch of the same, unbroken leadership (an ISR
+    /// change) keeps the wait going, as Kafka's `DelayedProduce` does
+    /// (`Partition.checkEnoughReplicasReachOffset` looks at the high watermark only, and
+    /// becoming a follower completes the purgatory's requests with the error).
     leader_epoch: LeaderEpoch,
 }
 
@@ -186,7 +190,7 @@ async fn replicated(shared: &SharedBroker, wait: &AwaitingReplication, deadline:
             let Some(partition) = state.partitions.get(&wait.tp) else {
                 return Some(ErrorCode::NotLeaderOrFollower);
             };
-            if !partition.is_leader() || partition.leader_epoch() != wait.leader_epoch {
+            if partition.leadership_start_epoch().is_none_or(|start| start > wait.leader_epoch) {
                 return Some(ErrorCode::NotLeaderOrFollower);
             }
             if partition.high_watermark() >= wait.required_offset {

@@ -345,6 +345,29 @@ pub struct AlterPartition {
     pub leader_recovery: LeaderRecoveryState,
 }
 
+/// The channels a KRaft broker keeps to the active controller, each its own connection
+/// (Kafka's `NodeToControllerChannelManager` instances).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ControllerChannel {
+    /// `BrokerLifecycleManager`'s: registration, heartbeats and controlled shutdown.
+    Heartbeat,
+    /// `AlterPartitionManager`'s: a leader's ISR changes.
+    AlterPartition,
+}
+
+impl ControllerChannel {
+    /// Every channel, in order.
+    pub const ALL: [ControllerChannel; 2] = [ControllerChannel::Heartbeat, ControllerChannel::AlterPartition];
+
+    /// The channel's name, as scenario files write it and Kafka names its threads.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ControllerChannel::Heartbeat => "heartbeat",
+            ControllerChannel::AlterPartition => "alter-partition",
+        }
+    }
+}
+
 /// A request to a controller node.
 #[derive(Clone, Debug)]
 pub enum ControllerRequest {

@@ -327,7 +327,9 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
             FaultKind::Stall => FaultAction::Stall { target: Target::Node(rng.pick(&members).clone()) },
             FaultKind::Leave => FaultAction::Leave { target: Target::Node(rng.pick(&members).clone()) },
             // Validation refuses the undoing kinds in `[nemesis] kinds`.
-            FaultKind::Restart | FaultKind::Resume | FaultKind::Heal => unreachable!("{kind} is never drawn"),
+            FaultKind::Restart | FaultKind::Resume | FaultKind::Heal | FaultKind::StuckConnection => {
+                unreachable!("{kind} is never drawn")
+            }
         };
         out.push(FaultSpec { at_ms: at, action, duration_ms: Some(duration), line: nemesis.line, trigger: None });
     }

@@ -10,6 +10,7 @@ use super::span::{Pos, Res};
 use super::target::FORMS;
 use super::values::{choice, format_duration_ms};
 use crate::fault::FaultKind;
+use crate::protocol::kraft::ControllerChannel;
 use crate::protocol::{NodeName, NodeRole, METASTORE};
 
 /// What fault targets may refer to.
@@ -47,6 +48,7 @@ fn keys(kind: FaultKind) -> &'static [&'static str] {
         FaultKind::RollingRestart => &["at", "when", "kind"],
         FaultKind::Clog | FaultKind::Reorder => &["at", "when", "kind", "target", "peers", "duration"],
         FaultKind::Duplicate => &["at", "when", "kind", "target", "peers", "rate", "duration"],
+        FaultKind::StuckConnection => &["at", "when", "kind", "target", "channel", "duration"],
     }
 }
 
@@ -58,6 +60,33 @@ enum Role {
     Resume,
     Cut,
     Peers,
+}
+
+/// A `stuck-connection` fault: a broker target and one of its controller channels, in a
+/// KRaft cluster (a ZooKeeper-mode broker keeps no such channels).
+fn stuck_connection(t: &Table, world: &World) -> Res<FaultAction> {
+    let channels: Vec<(&str, ControllerChannel)> = ControllerChannel::ALL.iter().map(|c| (c.name(), *c)).collect();
+    let names: Vec<&str> = channels.iter().map(|(n, _)| *n).collect();
+    let channel_sp = t
+        .require("channel", &format!("which of the broker's controller channels sticks, one of {}", one_of(&names)))?
+        .string("a string")?;
+    let channel = choice(&channel_sp, &channels)?;
+    if world.controllers == 0 {
+        return Err(channel_sp.pos.issue(
+            "a \"stuck-connection\" fault sticks a broker's connection to the KRaft controllers, and this cluster \
+             keeps its metadata in ZooKeeper; expected metadata = \"kraft\""
+                .to_string(),
+        ));
+    }
+    let who = target(t, "target", Role::Crash, world)?;
+    if !who.names_only_brokers() {
+        let node = t.require("target", "a broker")?;
+        return Err(node.pos.issue(format!(
+            "a \"stuck-connection\" fault acts on a broker's connections; expected a broker or a broker's role such \
+             as \"broker-2\" or \"the leader of orders-0\", found \"{who}\""
+        )));
+    }
+    Ok(FaultAction::StuckConnection { target: who, channel })
 }
 
 /// Reads `[[faults]]`, sorted by time (stable).
@@ -142,6 +171,7 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
             FaultAction::Stop { target: who }
         }
         FaultKind::RollingRestart => FaultAction::RollingRestart,
+        FaultKind::StuckConnection => stuck_connection(t, world)?,
         FaultKind::Stall | FaultKind::Leave => {
             t.require("duration", "how long the consumer stays stalled or away, such as \"3s\"")?;
             let who = target(t, "target", Role::Crash, world)?;

@@ -152,8 +152,20 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
 ];
 
 /// `[[faults]]`, every kind together; `faults` checks which keys each kind takes.
-pub(super) const FAULT: &[&str] =
-    &["at", "when", "kind", "target", "peers", "one_way", "shape", "duration", "rate", "latency_min", "latency_max"];
+pub(super) const FAULT: &[&str] = &[
+    "at",
+    "when",
+    "kind",
+    "target",
+    "peers",
+    "one_way",
+    "shape",
+    "duration",
+    "rate",
+    "latency_min",
+    "latency_max",
+    "channel",
+];
 
 /// `[nemesis]` (see `nemesis`).
 pub(super) const NEMESIS: &[&str] = &[

@@ -206,6 +206,16 @@ pub enum FaultAction {
     /// last, stops cleanly, restarts, and is waited for until it is back in the ISR of
     /// every partition it hosts (at most 30 s) before the next one stops.
     RollingRestart,
+    /// `kind = "stuck-connection"`: the connections the targeted brokers open to the
+    /// KRaft controllers on `channel` carry nothing, either way, until the fault ends;
+    /// TCP then retransmits what they hold. Their other connections work: only a flow
+    /// is hashed onto a broken path.
+    StuckConnection {
+        /// Whose connections (brokers).
+        target: Target,
+        /// Which of the broker's controller channels (`channel`).
+        channel: crate::protocol::kraft::ControllerChannel,
+    },
     /// `kind = "latency"`: change the one-way latency range.
     Latency {
         /// The new smallest latency, in milliseconds (`latency_min`).
@@ -216,6 +226,21 @@ pub enum FaultAction {
 }
 
 impl Target {
+    /// Whether the target names brokers only (a broker, or a role only brokers play).
+    pub fn names_only_brokers(&self) -> bool {
+        match self {
+            Target::Node(n) => NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Broker),
+            Target::LeaderOf(_)
+            | Target::CoordinatorOf(_)
+            | Target::FollowersOf(_)
+            | Target::AFollowerOf(_)
+            | Target::RandomBroker
+            | Target::AllBrokers
+            | Target::ReplicasOf(_) => true,
+            _ => false,
+        }
+    }
+
     /// Whether the target names KRaft controllers only: a controller role or
     /// `controller-N` (`"the controller"` names the controller broker in ZooKeeper mode,
     /// so it is not one of them).
@@ -244,7 +269,8 @@ impl FaultAction {
             | FaultAction::Pause { target }
             | FaultAction::Resume { target }
             | FaultAction::Stall { target }
-            | FaultAction::Leave { target } => vec![target],
+            | FaultAction::Leave { target }
+            | FaultAction::StuckConnection { target, .. } => vec![target],
             FaultAction::Partition { target, peers, .. }
             | FaultAction::Clog { target, peers }
             | FaultAction::Reorder { target, peers }
@@ -275,6 +301,7 @@ impl FaultAction {
             FaultAction::Latency { .. } => FaultKind::Latency,
             FaultAction::Stop { .. } => FaultKind::Stop,
             FaultAction::RollingRestart => FaultKind::RollingRestart,
+            FaultAction::StuckConnection { .. } => FaultKind::StuckConnection,
         }
     }
 }
@@ -303,6 +330,9 @@ impl fmt::Display for FaultAction {
             FaultAction::PacketLoss { rate } => write!(f, "packet loss {rate}"),
             FaultAction::Stop { target } => write!(f, "stop {target} cleanly"),
             FaultAction::RollingRestart => f.write_str("rolling restart of every broker"),
+            FaultAction::StuckConnection { target, channel } => {
+                write!(f, "stick the {} connections of {target} to the controllers", channel.name())
+            }
             FaultAction::Latency { latency_ms_min, latency_ms_max } => {
                 write!(f, "latency {}..{}", format_duration_ms(*latency_ms_min), format_duration_ms(*latency_ms_max))
             }

@@ -112,3 +112,44 @@ fn mistakes_in_the_new_fault_kinds_point_at_their_field() {
     assert!(err("[[faults]]\nat = \"1s\"\nkind = \"reorder\"\ntarget = \"producer-2\"\n")
         .starts_with("scenarios/x.toml:15:10: `faults[0].target`: producer-2 does not exist"));
 }
+
+#[test]
+fn a_stuck_connection_names_a_broker_and_one_of_its_controller_channels_in_a_kraft_cluster() {
+    use crate::protocol::kraft::ControllerChannel;
+    let fault = "[[faults]]\nat = \"1s\"\nkind = \"stuck-connection\"\ntarget = \"the leader of orders-0\"\n\
+                 channel = \"alter-partition\"\nduration = \"5s\"\n";
+    let scenario = parse(&with_faults(fault), Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let (action, duration) = (scenario.faults[0].action.clone(), scenario.faults[0].duration_ms);
+    assert_eq!(
+        (action.clone(), duration),
+        (
+            FaultAction::StuckConnection {
+                target: Target::LeaderOf("orders-0".into()),
+                channel: ControllerChannel::AlterPartition
+            },
+            Some(5_000)
+        )
+    );
+    assert_eq!(
+        action.to_string(),
+        "stick the alter-partition connections of the leader of orders-0 to the controllers"
+    );
+    let with = |target: &str, channel: &str| {
+        format!(
+            "[[faults]]\nat = \"1s\"\nkind = \"stuck-connection\"\ntarget = \"{target}\"\nchannel = \"{channel}\"\n"
+        )
+    };
+    assert_eq!(
+        err(&with("broker-1", "fetch")),
+        "scenarios/x.toml:16:11: `faults[0].channel`: expected \"heartbeat\" or \"alter-partition\", found \"fetch\""
+    );
+    assert!(err(&with("the active controller", "heartbeat"))
+        .contains("`faults[0].target`: a \"stuck-connection\" fault acts on a broker's connections"));
+    let zookeeper = parse(
+        &format!("kafka_version = \"3.9\"\n{}", with_faults(&with("broker-1", "heartbeat"))),
+        Path::new("x.toml"),
+    );
+    assert!(zookeeper.unwrap_err().to_string().contains("this cluster keeps its metadata in ZooKeeper"));
+    assert!(err("[[faults]]\nat = \"1s\"\nkind = \"stuck-connection\"\ntarget = \"broker-1\"\n")
+        .contains("`faults[0].channel`: missing required key `channel`"));
+}

@@ -5,7 +5,7 @@
 use super::{trace_ended, FaultId, Nemesis, Undo};
 use crate::fault::FaultKind;
 use crate::history::ClusterState;
-use crate::protocol::METASTORE;
+use crate::protocol::{NodeName, NodeRole, METASTORE};
 use crate::scenario::{SplitShape, Target};
 use crate::sim::net::Addr;
 use madsim::rand::{seq::SliceRandom, thread_rng, Rng};
@@ -241,6 +241,38 @@ impl Nemesis {
         let detail = format!("messages to and from {} delivered twice with probability {rate}", side_b.join(", "));
         self.trace(FaultKind::Duplicate, side_a, detail);
         Some(Undo::StopDuplicating(id, links))
+    }
+
+    /// `stuck-connection`: the targeted brokers' connections on `channel` carry nothing
+    /// until the fault ends (in combined mode the broker's controller is not a target: it
+    /// opens no such channel).
+    pub(super) fn stick(&mut self, target: &Target, channel: &'static str, now: &ClusterState) -> Option<Undo> {
+        let brokers: Vec<String> = self
+            .resolve(target, now)
+            .into_iter()
+            .filter(|n| NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Broker))
+            .collect();
+        let flows: Vec<(Addr, &'static str)> = brokers.iter().map(|b| (Addr::new(b), channel)).collect();
+        {
+            let nodes = self.nodes.lock().expect("nodes poisoned");
+            for (client, channel) in &flows {
+                nodes.network().set_stuck(client, channel, true);
+            }
+        }
+        let id = self.in_force().start(FaultKind::StuckConnection, &brokers);
+        self.trace(FaultKind::StuckConnection, brokers, format!("{channel} connections to the controllers stuck"));
+        Some(Undo::Unstick(id, flows))
+    }
+
+    /// Undoes the stuck-connection fault `id`: its flows carry what they hold again.
+    pub(super) fn unstick(&self, id: FaultId, flows: Vec<(Addr, &'static str)>) {
+        let nodes = self.nodes.lock().expect("nodes poisoned");
+        for (client, channel) in &flows {
+            nodes.network().set_stuck(client, channel, false);
+        }
+        drop(nodes);
+        let ended = self.in_force().end(id).into_iter().collect();
+        trace_ended(&self.recorder, ended, "the connections deliver again (TCP retransmits what they held)");
     }
 
     /// Undoes the reorder fault `id`: FIFO delivery on its links again.

@@ -73,6 +73,8 @@ pub enum Undo {
     StopReordering(FaultId, Vec<(Addr, Addr)>),
     /// Stop duplicating messages on the links of the duplicate fault with this id.
     StopDuplicating(FaultId, Vec<(Addr, Addr)>),
+    /// Free the flows of the stuck-connection fault with this id.
+    Unstick(FaultId, Vec<(Addr, &'static str)>),
 }
 
 /// Names one link or network fault in force.
@@ -243,6 +245,7 @@ impl Nemesis {
             FaultAction::Latency { latency_ms_min, latency_ms_max } => self.latency(*latency_ms_min, *latency_ms_max),
             FaultAction::Stop { target } => self.stop(target, now),
             FaultAction::RollingRestart => self.rolling_restart(),
+            FaultAction::StuckConnection { target, channel } => self.stick(target, channel.name(), now),
         };
         undo.filter(|_| timed)
     }
@@ -256,6 +259,7 @@ impl Nemesis {
             Undo::Resume(names) => self.resume(names),
             Undo::StopReordering(id, links) => self.stop_reordering(id, links),
             Undo::StopDuplicating(id, links) => self.stop_duplicating(id, links),
+            Undo::Unstick(id, flows) => self.unstick(id, flows),
         }
     }
 
@@ -313,9 +317,10 @@ impl Nemesis {
             }
         }
         self.heal();
-        // Reordering and duplication are faults too: FIFO, exactly-once delivery returns.
+        // Reordering, duplication and stuck flows are faults too: FIFO, exactly-once
+        // delivery on every connection returns.
         self.nodes.lock().expect("nodes poisoned").network().heal_all();
-        let ended = self.in_force().end_all(&[FaultKind::Reorder, FaultKind::Duplicate]);
+        let ended = self.in_force().end_all(&[FaultKind::Reorder, FaultKind::Duplicate, FaultKind::StuckConnection]);
         trace_ended(&self.recorder, ended, "links deliver in order and once again");
         self.restore_network();
         let mut down = self.nodes.lock().expect("nodes poisoned").down();

@@ -36,7 +36,13 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeNet<Req, Res
     /// Opens a connection to `server`. It is usable at once; if the server cannot be
     /// reached the first requests fail with [`NetError::Disconnected`] or time out.
     pub fn connect(&self, server: &Addr) -> Connection<Req, Resp> {
-        self.net.open(&self.addr, server)
+        self.net.open(&self.addr, server, None)
+    }
+
+    /// [`NodeNet::connect`] for a named purpose (`channel`, such as Kafka's
+    /// `alter-partition`): a stuck-connection fault names its connections by it.
+    pub fn connect_on(&self, server: &Addr, channel: &'static str) -> Connection<Req, Resp> {
+        self.net.open(&self.addr, server, Some(channel))
     }
 }
 

@@ -119,6 +119,20 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         self.lock().faults.blocked.contains(&(from.clone(), to.clone()))
     }
 
+    /// Sticks (or frees) the connections `client` opened on `channel`: while stuck they
+    /// carry nothing either way, and TCP retransmits what they hold once freed.
+    pub fn set_stuck(&self, client: &Addr, channel: &'static str, stuck: bool) {
+        let flow = (client.clone(), channel);
+        let mut fabric = self.lock();
+        if stuck {
+            fabric.faults.stuck.insert(flow);
+        } else {
+            fabric.faults.stuck.remove(&flow);
+            drop(fabric);
+            self.links_changed.notify_waiters();
+        }
+    }
+
     /// Lets messages on `from -> to` overtake each other (or restores FIFO).
     pub fn set_reordering(&self, from: &Addr, to: &Addr, on: bool) {
         let link = (from.clone(), to.clone());

@@ -122,6 +122,9 @@ pub(super) struct Pipe<Req, Resp> {
 pub(super) struct Conn<Req, Resp> {
     pub(super) client: Addr,
     pub(super) server: Addr,
+    /// The client's name for what the connection is for (a Kafka channel such as
+    /// `alter-partition`), if it gave one: the handle of a stuck-connection fault.
+    pub(super) channel: Option<&'static str>,
     /// The server host's incarnation this connection was opened against.
     server_incarnation: u64,
     /// Where accepted requests go; `None` until the first request reaches the server.
@@ -151,6 +154,8 @@ pub(super) struct Faults {
     pub(super) blocked: BTreeSet<(Addr, Addr)>,
     /// Directed links on which messages may overtake each other.
     pub(super) reordering: BTreeSet<(Addr, Addr)>,
+    /// Flows that carry nothing either way: the connections a client opened on a channel.
+    pub(super) stuck: BTreeSet<(Addr, &'static str)>,
     /// Directed links on which messages may be delivered twice, with that probability.
     pub(super) duplicating: BTreeMap<(Addr, Addr), f64>,
 }
@@ -227,7 +232,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     }
 
     /// Opens a connection from `client` to `server` and starts its delivery tasks.
-    pub(super) fn open(&self, client: &Addr, server: &Addr) -> Connection<Req, Resp> {
+    pub(super) fn open(&self, client: &Addr, server: &Addr, channel: Option<&'static str>) -> Connection<Req, Resp> {
         let mut fabric = self.lock();
         let id = fabric.next_conn_id;
         fabric.next_conn_id += 1;
@@ -238,6 +243,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         let conn = Conn {
             client: client.clone(),
             server: server.clone(),
+            channel,
             server_incarnation,
             server_inbox: None,
             pending: BTreeMap::new(),
@@ -268,14 +274,15 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                     Direction::ToServer => (conn.client.clone(), conn.server.clone()),
                     Direction::ToClient => (conn.server.clone(), conn.client.clone()),
                 };
+                let flow = conn.channel.map(|channel| (conn.client.clone(), channel));
                 let pipe = match direction {
                     Direction::ToServer => &conn.to_server,
                     Direction::ToClient => &conn.to_client,
                 };
-                let next = pipe.queue.keys().next().map(|(at, _)| (*at, link));
+                let next = pipe.queue.keys().next().map(|(at, _)| (*at, (link, flow)));
                 (pipe.wake.clone(), next)
             };
-            let Some((arrival, link)) = next else {
+            let Some((arrival, (link, flow))) = next else {
                 wake.notified().await;
                 continue;
             };
@@ -287,9 +294,14 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                             _ = wake.notified() => continue,
                         }
             }
-            // A partitioned link holds its messages; TCP retransmits once it heals.
+            // A partitioned link, or a stuck flow, holds its messages; TCP retransmits
+            // once it heals.
             let healed = self.links_changed.notified();
-            if self.lock().faults.blocked.contains(&link) {
+            let held = {
+                let fabric = self.lock();
+                fabric.faults.blocked.contains(&link) || flow.as_ref().is_some_and(|f| fabric.faults.stuck.contains(f))
+            };
+            if held {
                 healed.await;
                 let mut fabric = self.lock();
                 let retransmit_at = Self::arrival_time(&fabric, Instant::now());

@@ -310,6 +310,38 @@ fn a_blocked_link_holds_requests_until_it_heals() {
 }
 
 #[test]
+fn a_stuck_flow_holds_only_its_channels_connections_both_ways_until_freed() {
+    simulate(12, || async {
+        let net = network_with_latency(1, 5);
+        let server = Server::start(&net);
+        let client = net.add_host(&client_addr());
+        let stuck = client.connect_on(&server_addr(), "alter-partition");
+        let other = client.connect_on(&server_addr(), "heartbeat");
+        let plain = client.connect(&server_addr());
+        net.set_stuck(&client_addr(), "alter-partition", true);
+        let stuck_at = Instant::now();
+        // The client's other connections to the same server work meanwhile.
+        assert_eq!(other.call(1, ms(100)).await, Ok(1));
+        assert_eq!(plain.call(2, ms(100)).await, Ok(2));
+        assert_eq!(stuck.call(3, ms(300)).await, Err(NetError::Timeout));
+        assert_eq!(server.log.values(), vec![1, 2], "nothing crossed the stuck flow");
+        // Freed at +1 s: the held request arrives (TCP retransmits it) and a new call on
+        // the same connection is answered.
+        let freer = {
+            let net = net.clone();
+            async move {
+                sleep(ms(1000)).await;
+                net.set_stuck(&client_addr(), "alter-partition", false);
+            }
+        };
+        let (result, ()) = tokio::join!(stuck.call(4, Duration::from_secs(5)), freer);
+        assert_eq!(result, Ok(4));
+        assert!(stuck_at.elapsed() >= ms(1000), "answered before the flow was freed");
+        assert_eq!(server.log.values(), vec![1, 2, 3, 4], "the held request was delivered, in order");
+    });
+}
+
+#[test]
 fn a_blocked_reverse_link_holds_the_responses() {
     simulate(12, || async {
         let net = network_with_latency(1, 5);
