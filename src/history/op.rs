@@ -297,12 +297,17 @@ fn micro_op_from_json(json: &Value) -> Result<MicroOp, String> {
         Some("send") => {
             let key = parts.get(1).and_then(Value::as_str).ok_or("send: expected a key string")?;
             let payload = parts.get(2).ok_or("send: missing value")?;
-            let (offset, value) = match payload {
-                Value::Array(_) => {
+            let (offset, value) = match payload.as_array().map(Vec::as_slice) {
+                // Jepsen writes `[nil, v]` (JSON `[null, v]`) for a send whose offset the
+                // client never learned: the value without an offset.
+                Some([Value::Null, v]) => {
+                    (None, v.as_u64().ok_or(format!("send: expected [null, value], got {payload}"))?)
+                }
+                Some(_) => {
                     let (o, v) = offset_value_pair(payload)?;
                     (Some(o), v)
                 }
-                other => (None, other.as_u64().ok_or("send: expected an integer value")?),
+                None => (None, payload.as_u64().ok_or("send: expected an integer value")?),
             };
             Ok(MicroOp::Send { key: key.into(), value, offset })
         }
@@ -362,6 +367,17 @@ mod tests {
         let poll = r#"{"index":4,"time":5,"process":1,"type":"ok","f":"poll","value":[["poll",{"orders-2":[[812,17],[813,18]]}]]}"#;
         let op = Op::from_json(&serde_json::from_str(poll).unwrap()).unwrap();
         assert_eq!(op.to_json().to_string(), poll);
+    }
+
+    #[test]
+    fn a_send_completed_without_an_offset_reads_as_jepsen_writes_it() {
+        // Jepsen's `[nil 17]`: acknowledged or not, the client never learned the offset.
+        let line =
+            r#"{"index":3,"time":2,"process":0,"type":"info","f":"send","value":[["send","orders-2",[null,17]]]}"#;
+        let op = Op::from_json(&serde_json::from_str(line).unwrap()).unwrap();
+        assert_eq!(op.value, OpValue::Txn(vec![MicroOp::Send { key: "orders-2".into(), value: 17, offset: None }]));
+        let bad = serde_json::json!({"index":0,"time":0,"process":0,"type":"ok","f":"send","value":[["send","k",[null,"a"]]]});
+        assert!(Op::from_json(&bad).unwrap_err().contains("expected [null, value]"));
     }
 
     #[test]
