@@ -65,8 +65,6 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
 fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::BrokerId, request: &FetchRequest) {
     let now = Instant::now();
     let broker_epoch = request.replica_broker_epoch;
-    // The fetch's epoch is what the partitions store below, so one check serves them all.
-    let isr_eligible = super::kraft::isr_eligible(shared, follower, broker_epoch);
     let mut expansions = Vec::new();
     let mut moved = false;
     {
@@ -87,13 +85,18 @@ fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::Br
             }
             partition.record_follower_fetch(follower, wanted.fetch_offset, broker_epoch, now);
             moved |= partition.maybe_advance_high_watermark(me, &shared.tracer);
-            if let Some(new_isr) = partition.expanded_isr(follower).filter(|_| isr_eligible) {
+            if let Some(new_isr) = partition.expanded_isr(follower) {
                 expansions.push((wanted.tp.clone(), new_isr));
             }
         }
     }
     if moved {
         shared.changed.notify_waiters();
+    }
+    // Eligibility is the follower's, not a partition's (the fetch's epoch is what every
+    // partition stored), so one check after the fact, only when there is an expansion.
+    if !expansions.is_empty() && !super::kraft::isr_eligible(shared, follower, broker_epoch) {
+        return;
     }
     for (tp, new_isr) in expansions {
         super::background::propose_isr(shared, &tp, new_isr);

@@ -80,6 +80,11 @@ impl NodeName {
         }
     }
 
+    /// The broker id a node name names (`broker-3`: 3); `None` for any other node.
+    pub fn broker_id(text: &str) -> Option<u32> {
+        NodeName::parse(text).filter(|n| n.role == NodeRole::Broker).map(|n| n.number)
+    }
+
     /// Reads `broker-2`, `producer-1`, `consumer-3` or `controller-1`; `None` for anything else
     /// (including `metastore`, which has no number).
     pub fn parse(text: &str) -> Option<Self> {

@@ -5,7 +5,7 @@ use crate::fault::FaultKind;
 use crate::history::state::Applied;
 use crate::history::{ClusterState, Event, History, MicroOp, OpFn, OpType};
 use crate::plant::PlantedBug;
-use crate::protocol::{NodeName, NodeRole};
+use crate::protocol::NodeName;
 use crate::scenario::Scenario;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -114,7 +114,7 @@ pub fn unavailability(history: &History) -> Vec<Unavailability> {
         let changed: Vec<usize> = match (state.apply(event), &event.event) {
             (Applied::Partition(n), _) => vec![n],
             (_, Event::Fault { kind: FaultKind::Crash | FaultKind::PowerLoss | FaultKind::Pause, targets, .. }) => {
-                down.extend(targets.iter().filter_map(|t| broker_id(t)));
+                down.extend(targets.iter().filter_map(|t| NodeName::broker_id(t)));
                 led_by(&state, &down)
             }
             (_, Event::BrokerStarted { broker }) if kraft => {
@@ -133,7 +133,7 @@ pub fn unavailability(history: &History) -> Vec<Unavailability> {
             }
             (_, Event::FaultEnded { kind: FaultKind::Pause, targets, .. })
             | (_, Event::Fault { kind: FaultKind::Resume, targets, .. }) => {
-                let resumed: BTreeSet<u32> = targets.iter().filter_map(|t| broker_id(t)).collect();
+                let resumed: BTreeSet<u32> = targets.iter().filter_map(|t| NodeName::broker_id(t)).collect();
                 down.retain(|b| !resumed.contains(b) || starting.contains(b));
                 led_by(&state, &resumed)
             }
@@ -150,11 +150,6 @@ pub fn unavailability(history: &History) -> Vec<Unavailability> {
     }
     spans.extend(open.into_iter().map(|(tp, from_ms)| Unavailability { tp: tp.to_string(), from_ms, until_ms: None }));
     spans
-}
-
-/// A broker's id from its node name (`broker-3`), or `None` for any other node.
-fn broker_id(node: &str) -> Option<u32> {
-    NodeName::parse(node).filter(|n| n.role == NodeRole::Broker).map(|n| n.number)
 }
 
 /// The numbers of the partitions the controller says one of `brokers` leads.

@@ -229,7 +229,7 @@ impl Target {
     /// Whether the target names brokers only (a broker, or a role only brokers play).
     pub fn names_only_brokers(&self) -> bool {
         match self {
-            Target::Node(n) => NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Broker),
+            Target::Node(n) => NodeName::broker_id(n).is_some(),
             Target::LeaderOf(_)
             | Target::CoordinatorOf(_)
             | Target::FollowersOf(_)

@@ -5,7 +5,7 @@
 use super::{trace_ended, FaultId, Nemesis, Undo};
 use crate::fault::FaultKind;
 use crate::history::ClusterState;
-use crate::protocol::{NodeName, NodeRole, METASTORE};
+use crate::protocol::{NodeName, METASTORE};
 use crate::scenario::{SplitShape, Target};
 use crate::sim::net::Addr;
 use madsim::rand::{seq::SliceRandom, thread_rng, Rng};
@@ -247,11 +247,8 @@ impl Nemesis {
     /// until the fault ends (in combined mode the broker's controller is not a target: it
     /// opens no such channel).
     pub(super) fn stick(&mut self, target: &Target, channel: &'static str, now: &ClusterState) -> Option<Undo> {
-        let brokers: Vec<String> = self
-            .resolve(target, now)
-            .into_iter()
-            .filter(|n| NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Broker))
-            .collect();
+        let brokers: Vec<String> =
+            self.resolve(target, now).into_iter().filter(|n| NodeName::broker_id(n).is_some()).collect();
         let flows: Vec<(Addr, &'static str)> = brokers.iter().map(|b| (Addr::new(b), channel)).collect();
         {
             let nodes = self.nodes.lock().expect("nodes poisoned");

@@ -219,15 +219,18 @@ async fn roll(
             None => 0,
         };
         let name = remaining.remove(index);
-        let process: Vec<String> = machines.whole(vec![name.clone()]);
-        let asked: Vec<bool> = process.iter().map(|node| stopper.stop(node, true)).collect();
-        if !asked[0] {
+        if !stopper.stop(&name, true) {
             continue;
+        }
+        // The broker's controller in combined mode (`whole` lists the broker first).
+        let process: Vec<String> = machines.whole(vec![name.clone()]);
+        for mate in &process[1..] {
+            stopper.stop(mate, true);
         }
         while process.iter().any(|node| stopper.is_stopping(node)) {
             sleep(Duration::from_millis(ROLL_POLL_MS)).await;
         }
-        let Some(id) = NodeName::parse(&name).filter(|n| n.role == NodeRole::Broker).map(|n| n.number) else {
+        let Some(id) = NodeName::broker_id(&name) else {
             continue;
         };
         let deadline = Instant::now() + Duration::from_millis(ROLL_ISR_WAIT_MS);
