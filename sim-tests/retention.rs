@@ -158,6 +158,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
         auto_rebalance: None,
         plant: None,
         kraft: None,
+        txn: Default::default(),
     }
 }
 
@@ -198,6 +199,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
                     max_poll_records: 100,
                     request_timeout_ms: 2_000,
                     offset_validation: Default::default(),
+                    isolation_level: Default::default(),
                 };
                 let mut consumer = Consumer::new(client_net.clone(), config);
                 while consumer.end_offset(&tp).await.is_none() {
@@ -212,6 +214,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
                         acks: Acks::All,
                         timeout_ms: 1_000,
                         batches: vec![(tp.clone(), RecordBatch::plain(vec![record]))],
+                        transactional_id: None,
                     };
                     let answer = conn.call(Request::Produce(request), Duration::from_secs(2)).await;
                     assert!(matches!(answer, Ok(Response::Produce(ref r)) if r[0].error.is_none()), "{answer:?}");

@@ -164,6 +164,9 @@ pub enum Switch {
     EligibleLeaderReplicas,
     /// `linger.ms` (`[producers.config]`).
     LingerMs,
+    /// `transaction.partition.verification.enable` (`[cluster.config]`): KIP-890's
+    /// server-side check that a transactional write's partition is in its transaction.
+    TransactionPartitionVerification,
 }
 
 impl Switch {
@@ -190,6 +193,7 @@ impl Switch {
             Switch::PreVote => "pre_vote",
             Switch::EligibleLeaderReplicas => "eligible.leader.replicas.enable",
             Switch::LingerMs => "linger.ms",
+            Switch::TransactionPartitionVerification => "transaction.partition.verification.enable",
         }
     }
 
@@ -208,7 +212,9 @@ impl Switch {
             Switch::IdempotentEpochBump | Switch::Partitioner => "[[producers]]",
             Switch::StickyAssignor => "[[consumers]]",
             Switch::SessionTimeout | Switch::OffsetValidation => "[consumers.config]",
-            Switch::ZookeeperSessionTimeout | Switch::EligibleLeaderReplicas => "[cluster.config]",
+            Switch::ZookeeperSessionTimeout
+            | Switch::EligibleLeaderReplicas
+            | Switch::TransactionPartitionVerification => "[cluster.config]",
             Switch::LingerMs => "[producers.config]",
         }
     }
@@ -435,6 +441,15 @@ pub const CHANGES: &[Change] = &[
         summary: "replicas that drop out of an ISR smaller than min.insync.replicas stay eligible leaders (the high \
                   watermark cannot pass them), and a replica that restarted uncleanly is not elected, so the last \
                   replica standing cannot lose acknowledged records",
+    },
+    Change {
+        switch: Switch::TransactionPartitionVerification,
+        since: KafkaVersion::new(3, 6, 0),
+        before: "false",
+        after: "true",
+        reference: "KIP-890 part 1 (KAFKA-14402)",
+        summary: "a partition leader asks the transaction coordinator before it lets a producer's first \
+                  transactional write open a transaction there, so a late write cannot leave a hanging transaction",
     },
 ];
 

@@ -6,8 +6,8 @@
 use super::{BrokerConfig, SharedBroker};
 use crate::history::{LogStartReason, TruncationReason};
 use crate::protocol::{
-    BrokerId, ErrorCode, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderEpoch, Offset, Request, Response,
-    TopicPartition, TruncationMode,
+    BrokerId, ErrorCode, FetchPartition, FetchPartitionResponse, FetchRequest, IsolationLevel, LeaderEpoch, Offset,
+    Request, Response, TopicPartition, TruncationMode,
 };
 use crate::sim::net::{Addr, Connection};
 use madsim::time::sleep;
@@ -76,6 +76,7 @@ async fn run_fetcher(shared: SharedBroker, leader: BrokerId) {
                     current_leader_epoch: Some(p.leader_epoch),
                 })
                 .collect(),
+            isolation_level: IsolationLevel::ReadUncommitted,
         };
         if request.partitions.is_empty() {
             // Every partition was just reconciled (or failed to be): fetch right away

@@ -8,9 +8,9 @@ use crate::broker::log::{PartitionLog, ReadLimits};
 use crate::history::{Event, TruncationReason};
 use crate::plant::PlantedBug;
 use crate::protocol::{
-    BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, FollowerRestart, LeaderAndIsrRequest, LeaderEpoch,
-    ListOffsetsRequest, MetadataResponse, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata, PartitionState,
-    Response, TopicPartition, TruncationMode,
+    BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, FollowerRestart, IsolationLevel,
+    LeaderAndIsrRequest, LeaderEpoch, ListOffsetsRequest, MetadataResponse, OffsetForLeaderEpochResponse, OffsetSpec,
+    PartitionMetadata, PartitionState, Response, TopicPartition, TruncationMode,
 };
 use madsim::time::{sleep_until, Instant};
 use std::time::Duration;
@@ -118,6 +118,8 @@ fn read_partitions(shared: &SharedBroker, request: &FetchRequest) -> Vec<FetchPa
                 log_start_offset: 0,
                 log_end_offset: 0,
                 batches: Vec::new(),
+                last_stable_offset: 0,
+                aborted_transactions: Vec::new(),
             };
             let Some(partition) = state.partitions.get(&wanted.tp) else {
                 response.error = Some(ErrorCode::UnknownTopicOrPartition);
@@ -131,18 +133,28 @@ fn read_partitions(shared: &SharedBroker, request: &FetchRequest) -> Vec<FetchPa
             response.high_watermark = partition.high_watermark();
             response.log_start_offset = log.log_start_offset();
             response.log_end_offset = log.log_end_offset();
+            response.last_stable_offset = partition.last_stable_offset();
             if wanted.fetch_offset > log.log_end_offset() || wanted.fetch_offset < log.log_start_offset() {
                 response.error = Some(ErrorCode::OffsetOutOfRange);
                 return response;
             }
-            // Consumers see only committed records; followers read up to the log end.
-            let until = if is_follower { log.log_end_offset() } else { partition.high_watermark() };
+            // Consumers see only committed records (`read_committed` ones only records
+            // below the last stable offset); followers read up to the log end.
+            let read_committed = request.isolation_level == IsolationLevel::ReadCommitted;
+            let until = match () {
+                _ if is_follower => log.log_end_offset(),
+                _ if read_committed => response.last_stable_offset,
+                _ => partition.high_watermark(),
+            };
             let limits = if is_follower {
                 ReadLimits { max_bytes: shared.config.replica_fetch_max_bytes, max_records: usize::MAX }
             } else {
                 ReadLimits { max_bytes: u64::MAX, max_records: request.max_records }
             };
             response.batches = log.read(wanted.fetch_offset, until, limits);
+            if read_committed && !is_follower {
+                response.aborted_transactions = log.txns().aborted_between(wanted.fetch_offset, until);
+            }
             response
         })
         .collect()
@@ -170,15 +182,19 @@ pub fn list_offsets(shared: &SharedBroker, request: &ListOffsetsRequest) -> Resp
     if !partition.is_leader() {
         return answer(Some(ErrorCode::NotLeaderOrFollower), None);
     }
-    let high_watermark = partition.high_watermark();
+    // Kafka's `lastFetchableOffset`: the last stable offset for `read_committed`.
+    let last_fetchable = match request.isolation_level {
+        IsolationLevel::ReadCommitted => partition.last_stable_offset(),
+        IsolationLevel::ReadUncommitted => partition.high_watermark(),
+    };
     let offset = match request.spec {
         OffsetSpec::Earliest => Some(partition.log().log_start_offset()),
-        OffsetSpec::Latest => Some(high_watermark),
+        OffsetSpec::Latest => Some(last_fetchable),
         // Kafka's `Partition.fetchOffsetForTimestamp`: the first offset whose timestamp is
         // at or after the time, kept only below the last fetchable offset (the high
         // watermark for a consumer); otherwise none, which ListOffsets answers as offset
         // -1 (UNKNOWN_OFFSET) and `offsetsForTimes` as null.
-        OffsetSpec::Timestamp(ms) => partition.log().offset_for_timestamp(ms).filter(|o| *o < high_watermark),
+        OffsetSpec::Timestamp(ms) => partition.log().offset_for_timestamp(ms).filter(|o| *o < last_fetchable),
     };
     answer(None, offset)
 }
@@ -366,10 +382,15 @@ pub fn load_producer_id_counter(me: crate::protocol::BrokerId, disk: &crate::sim
 
 /// Hands out a new producer id (epoch 0), persisting the counter first.
 pub fn init_producer_id(shared: &SharedBroker) -> Response {
+    Response::InitProducerId { producer_id: allocate_producer_id(shared), producer_epoch: 0 }
+}
+
+/// Hands out the next producer id of this broker's block, persisting the counter first.
+pub fn allocate_producer_id(shared: &SharedBroker) -> i64 {
     let mut next = shared.next_producer_id.lock().expect("producer id counter poisoned");
     let producer_id = *next;
     *next += 1;
     let bytes = bincode::serialize(&*next).expect("counter serializes");
     shared.disk.overwrite_durably(PRODUCER_ID_COUNTER, bytes::Bytes::from(bytes));
-    Response::InitProducerId { producer_id, producer_epoch: 0 }
+    producer_id
 }

@@ -11,10 +11,12 @@ use super::epoch_cache::EpochCache;
 use super::producer_state::ProducerState;
 use super::retention::SegmentInfo;
 use super::segment::Segment;
-use crate::protocol::{LeaderEpoch, Offset, Record, RecordBatch, TopicPartition, DEFAULT_SEGMENT_BYTES};
+use super::txn_index::TxnIndex;
+use crate::protocol::{LeaderEpoch, Offset, ProducerId, Record, RecordBatch, TopicPartition, DEFAULT_SEGMENT_BYTES};
 use crate::sim::disk::Disk;
 use bincode::Options;
 use bytes::Bytes;
+use std::collections::BTreeMap;
 
 /// A replica's log of one partition.
 pub struct PartitionLog {
@@ -30,6 +32,8 @@ pub struct PartitionLog {
     unflushed_records: u64,
     /// The idempotent producers seen in this log, kept in step with its batches.
     producers: ProducerState,
+    /// The transactions in this log, kept in step with its batches.
+    txns: TxnIndex,
     /// `segment.bytes`: a batch that would take the active segment past this starts a new one.
     segment_bytes: u64,
 }
@@ -71,6 +75,7 @@ impl PartitionLog {
             disk,
             unflushed_records: 0,
             producers: ProducerState::default(),
+            txns: TxnIndex::default(),
             segment_bytes,
         };
         if log.segments.is_empty() {
@@ -85,6 +90,7 @@ impl PartitionLog {
             log.segments.push(Segment::new(&log.tp, start));
         }
         log.producers = ProducerState::rebuild(log.batches());
+        log.txns = TxnIndex::rebuild(log.batches());
         // The checkpoint may mention epochs whose batches did not survive (power loss):
         // Kafka's recovery drops entries starting at or after the log end.
         let end = log.log_end_offset();
@@ -182,6 +188,39 @@ impl PartitionLog {
         &self.producers
     }
 
+    /// The transactions of this log: open ones, and the aborted-transactions index.
+    pub fn txns(&self) -> &TxnIndex {
+        &self.txns
+    }
+
+    /// The transaction index, to record a verification (KIP-890).
+    pub fn txns_mut(&mut self) -> &mut TxnIndex {
+        &mut self.txns
+    }
+
+    /// Every readable record's key and value as a `read_committed` reader sees them
+    /// (records of open or aborted transactions and markers left out), and the records
+    /// of each transaction still open, per producer: the group coordinator loads
+    /// transactional offset commits from these.
+    pub fn committed_key_values(&self) -> (Vec<(Option<String>, u64)>, OpenTxnRecords) {
+        let mut out = Vec::new();
+        let mut open: BTreeMap<ProducerId, Vec<(Option<String>, u64)>> = BTreeMap::new();
+        for batch in self.batches().filter(|b| b.next_offset() > self.log_start_offset) {
+            let pairs = batch.records.iter().map(|r| (r.key.clone(), r.value));
+            match (batch.transactional, batch.control) {
+                (false, _) => out.extend(pairs),
+                (true, None) => open.entry(batch.producer_id).or_default().extend(pairs),
+                (true, Some(marker)) => {
+                    let pending = open.remove(&batch.producer_id).unwrap_or_default();
+                    if marker.result == crate::protocol::TxnResult::Commit {
+                        out.extend(pending);
+                    }
+                }
+            }
+        }
+        (out, open)
+    }
+
     /// Drops the idempotent-producer state (it is rebuilt from the batches on the next
     /// load or truncation). Only the planted bug `forget-idempotence-on-leader-change`
     /// calls this: a correct replica always keeps the state in step with its log.
@@ -244,6 +283,7 @@ impl PartitionLog {
         }
         self.unflushed_records += batch.records.len() as u64;
         self.producers.record(&batch);
+        self.txns.record(&batch);
         let active = self.segments.last_mut().expect("a log always has an active segment");
         self.disk.append(&active.file, encode_batch(&batch));
         active.push(batch);
@@ -297,6 +337,9 @@ impl PartitionLog {
         }
         self.epochs.truncate_from(offset);
         self.write_epoch_checkpoint();
+        // Kafka truncates the transaction index and reloads the producer state's open
+        // transactions from the log (`ProducerStateManager.truncateAndReload`).
+        self.txns = TxnIndex::rebuild(self.batches());
         // Truncated batches must be forgotten, or their retries would be taken for duplicates.
         self.producers = ProducerState::rebuild(self.batches());
         tail
@@ -349,6 +392,7 @@ impl PartitionLog {
         self.epochs = EpochCache::default();
         self.write_epoch_checkpoint();
         self.producers = ProducerState::default();
+        self.txns = TxnIndex::default();
     }
 
     /// Batches holding records from `from` (exclusive of earlier records) up to `until`,
@@ -379,6 +423,8 @@ impl PartitionLog {
                     producer_epoch: batch.producer_epoch,
                     base_sequence: batch.base_sequence,
                     records: batch.records.slice(skip..end),
+                    transactional: batch.transactional,
+                    control: batch.control,
                 };
                 bytes += slice.size_bytes();
                 records += slice.records.len();
@@ -421,6 +467,9 @@ impl PartitionLog {
         self.disk.overwrite_durably(&Self::log_start_path(&self.tp), Bytes::from(bytes));
     }
 }
+
+/// The key and value of every record of each open transaction, per producer id.
+pub type OpenTxnRecords = BTreeMap<ProducerId, Vec<(Option<String>, u64)>>;
 
 /// How much one [`PartitionLog::read`] may return.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

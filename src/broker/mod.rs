@@ -26,14 +26,18 @@ mod retention;
 mod segment;
 mod server;
 mod shutdown;
+pub mod txn;
+mod txn_index;
+mod txn_verify;
 
 pub use epoch_cache::EpochCache;
 pub use follower_progress::IsrLagRule;
-pub use log::PartitionLog;
+pub use log::{OpenTxnRecords, PartitionLog};
 pub use partition::{Partition, StateNews};
 pub use producer_state::{ProducerState, SequenceCheck};
 pub use server::{run_broker, BrokerContext};
 pub use shutdown::{ControlledShutdownConfig, StopSwitch};
+pub use txn_index::TxnIndex;
 
 use crate::history::Tracer;
 use crate::plant::PlantedBug;
@@ -107,6 +111,8 @@ pub struct BrokerConfig {
     /// In a KRaft cluster, the broker's quorum and lifecycle settings; `None` in
     /// ZooKeeper mode.
     pub kraft: Option<kraft::KraftBrokerConfig>,
+    /// The transaction coordinator's settings (`transaction.*`).
+    pub txn: txn::TxnCoordinatorConfig,
 }
 
 impl BrokerConfig {
@@ -213,6 +219,8 @@ pub struct Shared {
     pub next_producer_id: Mutex<i64>,
     /// The group coordinator's state.
     pub coordinator: coordinator::Coordinator,
+    /// The transaction coordinator's state.
+    pub txn_coordinator: txn::Coordinator,
     /// What the broker knows of the KRaft cluster (unused in ZooKeeper mode).
     kraft: Mutex<kraft::KraftView>,
 }

@@ -135,6 +135,19 @@ impl Partition {
         self.log.log_end_offset()
     }
 
+    /// The last stable offset: the high watermark, held back by the first offset of a
+    /// transaction still open or whose marker is not yet below the high watermark
+    /// (Kafka's `UnifiedLog.lastStableOffset`). `read_committed` consumers read below it.
+    pub fn last_stable_offset(&self) -> Offset {
+        let high_watermark = self.high_watermark();
+        self.log().txns().first_unstable_offset(high_watermark).map_or(high_watermark, |o| o.min(high_watermark))
+    }
+
+    /// The log, to record a transaction verification (KIP-890).
+    pub fn log_mut(&mut self) -> &mut PartitionLog {
+        &mut self.log
+    }
+
     /// The high watermark: offsets below it are committed and visible to consumers.
     pub fn high_watermark(&self) -> Offset {
         self.high_watermark

@@ -18,14 +18,19 @@ use std::time::Duration;
 /// Appends every batch of a produce request; with acks=all, waits until the ISR has
 /// them or the request's timeout passes.
 pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<ProducePartitionResponse> {
-    let mut admissions = admit(shared, request.acks, request.batches);
+    let (batches, mut unverified) = match &request.transactional_id {
+        Some(id) => super::txn_verify::verify(shared, id, request.batches).await,
+        None => (request.batches, Vec::new()),
+    };
+    let mut admissions = admit(shared, request.acks, batches);
+    admissions.append(&mut unverified);
     let deadline = Instant::now() + Duration::from_millis(request.timeout_ms);
     await_replication(shared, &mut admissions, deadline).await;
     answer(shared, request.acks, admissions)
 }
 
 /// What admission decided for one batch of a produce request.
-struct Admission {
+pub(super) struct Admission {
     /// The answer so far: an error, or the batch's base offset.
     response: ProducePartitionResponse,
     /// For a batch in the log, what its acknowledgement traces.
@@ -59,8 +64,9 @@ struct AwaitingReplication {
 }
 
 impl Admission {
-    /// Refused by a broker that is not the partition's leader.
-    fn refused(tp: TopicPartition, error: ErrorCode) -> Self {
+    /// Refused by a broker that is not the partition's leader (or before any check, by
+    /// the transaction verification).
+    pub(super) fn refused(tp: TopicPartition, error: ErrorCode) -> Self {
         let response = ProducePartitionResponse { tp, error: Some(error), base_offset: 0, log_start_offset: None };
         Admission { response, acknowledgeable: None, awaiting: None }
     }
@@ -105,6 +111,17 @@ fn admit_batch(
     if acks == Acks::All && partition.isr().len() < min_isr {
         return Admission::refused_by_leader(partition, tp, ErrorCode::NotEnoughReplicas);
     }
+    if let Some(marker) = batch.control {
+        return admit_marker(shared, partition, acks, tp, batch, marker);
+    }
+    if batch.transactional
+        && shared.config.txn.partition_verification
+        && !partition.log().txns().may_append(batch.producer_id)
+    {
+        // KIP-890: the coordinator did not confirm this partition is in the
+        // producer's open transaction (or a marker ended it since).
+        return Admission::refused_by_leader(partition, tp, ErrorCode::InvalidTxnState);
+    }
     let mut check = partition.log().producers().check(&batch, shared.config.unknown_producer_sequence);
     if check == SequenceCheck::UnknownProducer && shared.config.planted(PlantedBug::ForgetIdempotenceOnLeaderChange) {
         // PLANTED BUG forget-idempotence-on-leader-change: a producer this leader
@@ -123,6 +140,29 @@ fn admit_batch(
         SequenceCheck::UnknownProducer => Admission::refused_by_leader(partition, tp, ErrorCode::UnknownProducerId),
         SequenceCheck::StaleEpoch => Admission::refused_by_leader(partition, tp, ErrorCode::InvalidProducerEpoch),
     }
+}
+
+/// Checks a transaction marker before the leader appends it (Kafka's
+/// `ProducerAppendInfo.appendEndTxnMarker`): a marker from a coordinator older than the
+/// last one this partition saw for the producer is fenced
+/// (TRANSACTION_COORDINATOR_FENCED), and so is one with an older producer epoch than
+/// the partition knows (INVALID_PRODUCER_EPOCH).
+fn admit_marker(
+    shared: &SharedBroker,
+    partition: &mut Partition,
+    acks: Acks,
+    tp: TopicPartition,
+    batch: RecordBatch,
+    marker: crate::protocol::ControlMarker,
+) -> Admission {
+    let log = partition.log();
+    if log.txns().coordinator_epoch(batch.producer_id).is_some_and(|seen| seen > marker.coordinator_epoch) {
+        return Admission::refused_by_leader(partition, tp, ErrorCode::TransactionCoordinatorFenced);
+    }
+    if log.producers().check(&batch, shared.config.unknown_producer_sequence) == SequenceCheck::StaleEpoch {
+        return Admission::refused_by_leader(partition, tp, ErrorCode::InvalidProducerEpoch);
+    }
+    append(shared, partition, acks, tp, batch)
 }
 
 /// Appends an admitted batch as leader; `flush.messages` and the high watermark follow.

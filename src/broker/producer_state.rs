@@ -129,6 +129,12 @@ impl ProducerState {
             entry.epoch = batch.producer_epoch;
             entry.batches.clear();
         }
+        if batch.control.is_some() {
+            // A transaction marker carries no sequence: it only moves the epoch
+            // (`ProducerAppendInfo.appendEndTxnMarker`), so a marker written after a
+            // coordinator fenced the producer fences its older epoch here too.
+            return;
+        }
         entry.batches.push_back(CachedBatch {
             first_sequence: batch.base_sequence,
             last_sequence: last_sequence(batch),

@@ -44,6 +44,10 @@ pub async fn run_broker(ctx: BrokerContext) {
     madsim::task::spawn(async move { serve(listener_shared, commands_tx).await });
     madsim::task::spawn(background::run_isr_expiry(shared.clone()));
     madsim::task::spawn(super::coordinator::service::run_expiry(shared.clone()));
+    if shared.config.topic(super::txn::TRANSACTION_TOPIC).is_some() {
+        // Only in clusters with transactions: a timer task changes every run's schedule.
+        madsim::task::spawn(super::txn::coordinator::run_timers(shared.clone()));
+    }
     madsim::task::spawn(background::run_high_watermark_checkpoint(shared.clone()));
     if shared.config.uses_retention() {
         let interval_ms = shared.config.log_retention_check_interval_ms;
@@ -123,6 +127,7 @@ fn start(ctx: BrokerContext) -> SharedBroker {
         fetchers: Fetchers::default(),
         next_producer_id: Mutex::new(next_producer_id),
         coordinator: super::coordinator::Coordinator::default(),
+        txn_coordinator: super::txn::Coordinator::default(),
         kraft: Mutex::new(super::kraft::KraftView::default()),
     })
 }
@@ -185,6 +190,10 @@ async fn handle(
             answer.await.unwrap_or(refused)
         }
         Request::Group(request) => Response::Group(super::coordinator::service::handle(shared, request).await),
+        Request::Txn(request) => Response::Txn(super::txn::coordinator::handle(shared, request).await),
+        Request::WriteTxnMarkers(entries) => {
+            Response::WriteTxnMarkers(super::txn::write_txn_markers(shared, entries).await)
+        }
         Request::Meta(_) | Request::Controller(_) => Response::Error(ErrorCode::UnsupportedRequest),
     }
 }

@@ -6,11 +6,12 @@
 //! [`position`](super::position)).
 //! (Group membership and offset commits build on this in the consumer-group work.)
 
+use super::isolation::{fetched_items, Fetched};
 use super::metadata::ClusterView;
 use super::position::{FetchPosition, LeaderAndEpoch, LogTruncation, PartitionPosition, Validation};
 use crate::protocol::{
-    BrokerId, ErrorCode, FetchPartition, FetchRequest, LeaderEpoch, ListOffsetsRequest, Offset, OffsetReset,
-    OffsetSpec, OffsetValidation, Request, Response, TopicPartition,
+    BrokerId, ErrorCode, FetchPartition, FetchRequest, IsolationLevel, LeaderEpoch, ListOffsetsRequest, Offset,
+    OffsetReset, OffsetSpec, OffsetValidation, Request, Response, TopicPartition,
 };
 use crate::sim::net::{Addr, NodeNet};
 use madsim::time::sleep;
@@ -34,6 +35,8 @@ pub struct ConsumerConfig {
     /// Whether positions are validated after a leader change (KIP-320, Kafka 2.3; no
     /// Kafka setting: the scenario key `offset_validation`).
     pub offset_validation: OffsetValidation,
+    /// `isolation.level`: whether records of open and aborted transactions are read.
+    pub isolation_level: IsolationLevel,
 }
 
 /// An error `poll` raises to the application, which must seek the partition (only with
@@ -171,7 +174,8 @@ impl Consumer {
         self.view.partitions_of(topic)
     }
 
-    /// The leader's high watermark for a partition (ListOffsets latest), if reachable.
+    /// The leader's high watermark for a partition (ListOffsets latest; the last stable
+    /// offset for `read_committed`), if reachable.
     pub async fn end_offset(&mut self, tp: &TopicPartition) -> Option<Offset> {
         self.list_offset(tp, OffsetSpec::Latest).await.flatten()
     }
@@ -212,7 +216,11 @@ impl Consumer {
             return None;
         };
         let conn = self.view.connection(leader)?;
-        let request = Request::ListOffsets(ListOffsetsRequest { tp: tp.clone(), spec });
+        let request = Request::ListOffsets(ListOffsetsRequest {
+            tp: tp.clone(),
+            spec,
+            isolation_level: self.config.isolation_level,
+        });
         match conn.call(request, timeout).await {
             Ok(Response::ListOffsets { error: None, offset }) => Some(offset),
             Ok(_) => {
@@ -281,27 +289,40 @@ impl Consumer {
                 max_wait_ms,
                 max_records: self.config.max_poll_records,
                 partitions,
+                isolation_level: self.config.isolation_level,
             };
             if let Some(conn) = self.view.connection(leader) {
                 pending.push((leader, conn.send(Request::Fetch(request))));
             }
         }
         let mut records = Vec::new();
+        let mut skipped_to = BTreeMap::new();
         for (leader, response) in pending {
             match response.wait(timeout).await {
-                Ok(Response::Fetch(parts)) => self.absorb(parts, &mut records),
+                Ok(Response::Fetch(parts)) => self.absorb(parts, &mut records, &mut skipped_to),
                 _ => {
                     self.view.disconnect(leader);
                     self.need_metadata = true;
                 }
             }
         }
+        let fetched_per_partition = count_per_partition(&records);
         records.truncate(self.config.max_poll_records);
         // Positions advance only for what is returned, into the epoch of the batch that
-        // held the last record returned.
+        // held the last record returned; past batches skipped after it (markers, aborted
+        // transactions) when every record of the partition was returned.
         let mut next: BTreeMap<TopicPartition, (Offset, LeaderEpoch)> = BTreeMap::new();
         for (record, epoch) in &records {
             next.insert(record.tp.clone(), (record.offset + 1, *epoch));
+        }
+        let returned_per_partition = count_per_partition(&records);
+        for (tp, (offset, epoch)) in skipped_to {
+            if returned_per_partition.get(&tp) == fetched_per_partition.get(&tp) {
+                let after_records = next.get(&tp).is_none_or(|(returned, _)| *returned <= offset);
+                if after_records {
+                    next.insert(tp, (offset, epoch));
+                }
+            }
         }
         for (tp, (offset, epoch)) in next {
             if let Some(position) = self.positions.get_mut(&tp) {
@@ -319,10 +340,13 @@ impl Consumer {
         }
     }
 
+    /// Takes in one fetch response: the records to return, and per partition where the
+    /// batches the consumer skips after its last record end (see [`fetched_items`]).
     fn absorb(
         &mut self,
         parts: Vec<crate::protocol::FetchPartitionResponse>,
         records: &mut Vec<(ConsumedRecord, LeaderEpoch)>,
+        skipped_to: &mut BTreeMap<TopicPartition, (Offset, LeaderEpoch)>,
     ) {
         for part in parts {
             match part.error {
@@ -346,12 +370,17 @@ impl Consumer {
                 }
             }
             let position = self.position(&part.tp).unwrap_or(0);
-            for batch in &part.batches {
-                for (offset, record) in batch.offsets_and_records() {
-                    if offset >= position {
-                        let consumed = ConsumedRecord { tp: part.tp.clone(), offset, value: record.value };
-                        records.push((consumed, batch.partition_leader_epoch));
+            let isolation = self.config.isolation_level;
+            for item in fetched_items(&part.batches, &part.aborted_transactions, isolation, position) {
+                match item {
+                    Fetched::Record { offset, value, epoch } => {
+                        skipped_to.remove(&part.tp);
+                        records.push((ConsumedRecord { tp: part.tp.clone(), offset, value }, epoch));
                     }
+                    Fetched::Skipped { next_offset, epoch } if next_offset > position => {
+                        skipped_to.insert(part.tp.clone(), (next_offset, epoch));
+                    }
+                    Fetched::Skipped { .. } => {}
                 }
             }
         }
@@ -435,4 +464,13 @@ impl Consumer {
             }
         }
     }
+}
+
+/// How many records of each partition `records` holds.
+fn count_per_partition(records: &[(ConsumedRecord, LeaderEpoch)]) -> BTreeMap<TopicPartition, usize> {
+    let mut counts = BTreeMap::new();
+    for (record, _) in records {
+        *counts.entry(record.tp.clone()).or_insert(0) += 1;
+    }
+    counts
 }

@@ -36,6 +36,11 @@ impl ClusterView {
         }
     }
 
+    /// The network handle the view connects through.
+    pub fn net(&self) -> &NodeNet<Request, Response> {
+        &self.net
+    }
+
     /// The next broker to ask, rotating through known and bootstrap brokers so that one
     /// dead broker does not block the client.
     fn next_broker(&mut self) -> Option<Addr> {

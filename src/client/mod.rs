@@ -5,6 +5,7 @@
 pub mod assignor;
 pub mod consumer;
 pub mod group;
+pub mod isolation;
 pub mod metadata;
 pub mod partitioner;
 pub mod position;

@@ -150,6 +150,11 @@ impl OpFn {
         }
     }
 
+    /// Whether the op writes records (`send` and `txn`).
+    pub fn writes(self) -> bool {
+        matches!(self, OpFn::Send | OpFn::Txn)
+    }
+
     fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "send" => OpFn::Send,

@@ -71,6 +71,22 @@ pub enum ErrorCode {
     DuplicateBrokerRegistration,
     /// A heartbeat from a broker the controller has no registration for.
     BrokerIdNotRegistered,
+    /// A newer producer with the same `transactional.id` took over (its epoch is
+    /// higher): this one is a zombie and must close.
+    ProducerFenced,
+    /// The request does not fit the transaction's state (an EndTxn with nothing open,
+    /// a commit of an aborting transaction, a transactional write to a partition that
+    /// was never added).
+    InvalidTxnState,
+    /// The transaction's producer id does not belong to the `transactional.id`.
+    InvalidProducerIdMapping,
+    /// The coordinator is completing the previous transaction: retry.
+    ConcurrentTransactions,
+    /// A marker from a coordinator whose epoch is older than one the partition saw.
+    TransactionCoordinatorFenced,
+    /// The transaction cannot go on and must be aborted (KIP-890: a write the
+    /// coordinator could not verify, Kafka 3.8+).
+    TransactionAbortable,
 }
 
 impl ErrorCode {
@@ -92,6 +108,11 @@ impl ErrorCode {
                 | ErrorCode::StaleBrokerEpoch
                 | ErrorCode::DuplicateBrokerRegistration
                 | ErrorCode::BrokerIdNotRegistered
+                | ErrorCode::ProducerFenced
+                | ErrorCode::InvalidTxnState
+                | ErrorCode::InvalidProducerIdMapping
+                | ErrorCode::TransactionCoordinatorFenced
+                | ErrorCode::TransactionAbortable
         )
     }
 
@@ -139,6 +160,12 @@ impl ErrorCode {
             ErrorCode::DuplicateBrokerRegistration => "DUPLICATE_BROKER_REGISTRATION",
             ErrorCode::BrokerIdNotRegistered => "BROKER_ID_NOT_REGISTERED",
             ErrorCode::NewLeaderElected => "NEW_LEADER_ELECTED",
+            ErrorCode::ProducerFenced => "PRODUCER_FENCED",
+            ErrorCode::InvalidTxnState => "INVALID_TXN_STATE",
+            ErrorCode::InvalidProducerIdMapping => "INVALID_PRODUCER_ID_MAPPING",
+            ErrorCode::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
+            ErrorCode::TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
+            ErrorCode::TransactionAbortable => "TRANSACTION_ABORTABLE",
         }
     }
 }

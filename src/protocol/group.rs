@@ -3,7 +3,7 @@
 //! [`super::Response::Group`].
 
 use super::error::ErrorCode;
-use super::ids::{BrokerEndpoint, Offset, TopicPartition};
+use super::ids::{BrokerEndpoint, Offset, ProducerIdAndEpoch, TopicPartition};
 
 /// A consumer group request, sent to the group's coordinator (FindCoordinator to any
 /// broker).
@@ -68,6 +68,24 @@ pub enum GroupRequest {
         /// The member's generation, or `None` for a standalone (assign-mode) commit.
         generation: Option<u32>,
         /// The member (empty for a standalone commit).
+        member_id: String,
+        /// The offsets.
+        offsets: Vec<(TopicPartition, Offset)>,
+    },
+    /// Commits offsets inside a transaction (`sendOffsetsToTransaction`, KIP-98): they
+    /// take effect when the transaction commits and are dropped when it aborts. With a
+    /// generation and member (KIP-447, Kafka 2.5+) a zombie member of an older
+    /// generation is fenced as an OffsetCommit would be.
+    TxnOffsetCommit {
+        /// The producer's `transactional.id`.
+        transactional_id: String,
+        /// The `group.id`.
+        group: String,
+        /// The producer id and epoch the offsets are written under.
+        producer: ProducerIdAndEpoch,
+        /// The consumer's generation (KIP-447), if it sent its group metadata.
+        generation: Option<u32>,
+        /// The consumer's member id (empty without group metadata).
         member_id: String,
         /// The offsets.
         offsets: Vec<(TopicPartition, Offset)>,

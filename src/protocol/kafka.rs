@@ -10,6 +10,7 @@ use super::ids::{BrokerEndpoint, BrokerId, LeaderEpoch, Offset, ProducerId, Topi
 use super::kraft::{ControllerRequest, ControllerResponse};
 use super::meta::{MetaRequest, MetaResponse};
 use super::records::RecordBatch;
+use super::txn::{AbortedTxn, IsolationLevel, TxnMarkerEntry, TxnRequest, TxnResponse};
 use serde::{Deserialize, Serialize};
 
 /// Every request in the simulation.
@@ -62,6 +63,10 @@ pub enum Request {
     Meta(MetaRequest),
     /// A KRaft request to a controller node (quorum member or broker -> controller).
     Controller(ControllerRequest),
+    /// A transactional producer's request (to its transaction coordinator).
+    Txn(TxnRequest),
+    /// Transaction markers to append (transaction coordinator -> partition leader).
+    WriteTxnMarkers(Vec<TxnMarkerEntry>),
 }
 
 impl Request {
@@ -81,6 +86,8 @@ impl Request {
             Request::Group(_) => "Group",
             Request::Meta(_) => "Meta",
             Request::Controller(request) => request.name(),
+            Request::Txn(request) => request.name(),
+            Request::WriteTxnMarkers(_) => "WriteTxnMarkers",
         }
     }
 }
@@ -137,6 +144,10 @@ pub enum Response {
     Meta(MetaResponse),
     /// Answer to [`Request::Controller`].
     Controller(ControllerResponse),
+    /// Answer to [`Request::Txn`].
+    Txn(TxnResponse),
+    /// Answer to [`Request::WriteTxnMarkers`]: one result per partition.
+    WriteTxnMarkers(Vec<(TopicPartition, Option<ErrorCode>)>),
     /// The request could not be served at all.
     Error(ErrorCode),
 }
@@ -199,6 +210,10 @@ pub struct ProduceRequest {
     pub timeout_ms: u64,
     /// One batch per partition.
     pub batches: Vec<(TopicPartition, RecordBatch)>,
+    /// The producer's `transactional.id`, when its batches are transactional (the
+    /// leader verifies with the coordinator that the partition is in the transaction,
+    /// KIP-890).
+    pub transactional_id: Option<String>,
 }
 
 /// The outcome of producing one batch to one partition.
@@ -230,6 +245,8 @@ pub struct FetchRequest {
     pub max_records: usize,
     /// The partitions and positions.
     pub partitions: Vec<FetchPartition>,
+    /// The consumer's `isolation.level` (followers read uncommitted).
+    pub isolation_level: IsolationLevel,
 }
 
 /// One partition of a fetch request.
@@ -256,8 +273,14 @@ pub struct FetchPartitionResponse {
     pub log_start_offset: Offset,
     /// The leader's log end offset (followers use it to truncate when they are ahead).
     pub log_end_offset: Offset,
-    /// Batches from the fetch offset; consumers get only batches below the high watermark.
+    /// Batches from the fetch offset; consumers get only batches below the high
+    /// watermark (`read_committed`: below the last stable offset).
     pub batches: Vec<RecordBatch>,
+    /// The leader's last stable offset: no transaction is open below it.
+    pub last_stable_offset: Offset,
+    /// For `read_committed`, the aborted transactions whose records the batches may
+    /// hold (Kafka's `FetchResponse.abortedTransactions`).
+    pub aborted_transactions: Vec<AbortedTxn>,
 }
 
 /// Where a [`ListOffsetsRequest`] looks.
@@ -278,6 +301,9 @@ pub struct ListOffsetsRequest {
     pub tp: TopicPartition,
     /// Which offset.
     pub spec: OffsetSpec,
+    /// `read_committed` looks up the last stable offset where `read_uncommitted` looks
+    /// up the high watermark.
+    pub isolation_level: IsolationLevel,
 }
 
 /// The end offset of a leader epoch, as the leader knows it.

@@ -4,6 +4,7 @@
 //! creates and the brokers apply) and behaviour modes (`modes`: truncation, follower
 //! restarts, offset reset, assignment strategy); how nodes and partitions are named (`names`); and (`java`)
 //! the Java string hashing and `HashMap` order some of Kafka's choices depend on.
+//! `txn` holds the transaction requests, markers and isolation levels (KIP-98).
 //! `kraft` holds KRaft's wire vocabulary: the quorum's messages, the metadata log's
 //! records, and the brokers' requests to the controller. Depends on nothing else in the
 //! crate.
@@ -19,6 +20,7 @@ mod modes;
 mod names;
 mod records;
 mod topic;
+mod txn;
 
 pub use error::ErrorCode;
 pub use group::{GroupMember, GroupRequest, GroupResponse};
@@ -37,5 +39,6 @@ pub use modes::{
     UnkeyedPartitioning, UnknownProducerSequence,
 };
 pub use names::{broker_name, broker_names, partition_name, NodeName, NodeRole, CONTROLLER_ID_OFFSET, METASTORE};
-pub use records::{Record, RecordBatch};
+pub use records::{ControlMarker, Record, RecordBatch, ABORT_MARKER_VALUE, COMMIT_MARKER_VALUE};
 pub use topic::{RetentionConfig, TopicAssignment, DEFAULT_SEGMENT_BYTES};
+pub use txn::{AbortedTxn, IsolationLevel, TxnMarkerEntry, TxnRequest, TxnResponse, TxnResult};

@@ -1,6 +1,7 @@
 //! Records and record batches, the unit the log stores and replicates.
 
 use super::ids::{LeaderEpoch, Offset, ProducerId, NO_PRODUCER_ID};
+use super::txn::TxnResult;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::ops::{Deref, Range};
 use std::sync::Arc;
@@ -41,7 +42,43 @@ pub struct RecordBatch {
     pub base_sequence: i32,
     /// The records, at offsets `base_offset..base_offset + records.len()`.
     pub records: Records,
+    /// Whether the batch belongs to a transaction (Kafka's `isTransactional` attribute):
+    /// `read_committed` consumers see it only once its transaction commits.
+    pub transactional: bool,
+    /// For a control batch (Kafka's `isControlBatch` attribute), the transaction marker
+    /// it holds; `None` for a batch of data records. A control batch holds exactly one
+    /// record, whose value is [`ControlMarker::record_value`].
+    pub control: Option<ControlMarker>,
 }
+
+/// A transaction marker: the control record a transaction coordinator has every leader
+/// of the transaction's partitions append (Kafka's `EndTransactionMarker`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ControlMarker {
+    /// Commit or abort.
+    pub result: TxnResult,
+    /// The epoch of the coordinator that wrote it.
+    pub coordinator_epoch: u32,
+}
+
+impl ControlMarker {
+    /// The value of the marker's record. Kafka's control record has a key (the control
+    /// type) and a value (version and coordinator epoch), never a user value; kafkasim's
+    /// records carry one integer, so a marker's record carries one reserved far above
+    /// any workload value (a commit `u64::MAX`, an abort `u64::MAX - 1`). The trace then
+    /// lists markers like any entry, so the replica checkers compare them too.
+    pub fn record_value(self) -> u64 {
+        match self.result {
+            TxnResult::Commit => COMMIT_MARKER_VALUE,
+            TxnResult::Abort => ABORT_MARKER_VALUE,
+        }
+    }
+}
+
+/// The record value of a commit marker (see [`ControlMarker::record_value`]).
+pub const COMMIT_MARKER_VALUE: u64 = u64::MAX;
+/// The record value of an abort marker (see [`ControlMarker::record_value`]).
+pub const ABORT_MARKER_VALUE: u64 = u64::MAX - 1;
 
 impl RecordBatch {
     /// A batch from a non-idempotent producer; offsets and epoch are set by the leader.
@@ -53,6 +90,20 @@ impl RecordBatch {
             producer_epoch: -1,
             base_sequence: -1,
             records: Records::from(records),
+            transactional: false,
+            control: None,
+        }
+    }
+
+    /// A control batch holding one transaction marker of `producer_id` at `epoch`.
+    pub fn marker(producer_id: ProducerId, producer_epoch: i16, marker: ControlMarker, timestamp_ms: u64) -> Self {
+        let record = Record { key: None, value: marker.record_value(), timestamp_ms };
+        RecordBatch {
+            producer_id,
+            producer_epoch,
+            transactional: true,
+            control: Some(marker),
+            ..RecordBatch::plain(vec![record])
         }
     }
 

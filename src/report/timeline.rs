@@ -130,7 +130,7 @@ pub(crate) fn throughput(history: &History, bucket_ns: u64, end_ns: u64) -> Vec<
     let mut buckets = vec![Bucket::default(); n];
     let mut sums = vec![(0u64, 0u64); n];
     let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
-    for op in history.ops.iter().filter(|o| o.f == OpFn::Send) {
+    for op in history.ops.iter().filter(|o| o.f.writes()) {
         if op.kind == OpType::Invoke {
             invoked.insert(op.process, op.time_ns);
             continue;
@@ -139,7 +139,7 @@ pub(crate) fn throughput(history: &History, bucket_ns: u64, end_ns: u64) -> Vec<
         let i = ((op.time_ns / bucket_ns) as usize).min(n - 1);
         let latency_ms = op.time_ns.saturating_sub(start) / 1_000_000;
         if op.kind == OpType::Ok {
-            buckets[i].acked += op.micro_ops().len() as u64;
+            buckets[i].acked += op.micro_ops().iter().filter(|m| matches!(m, MicroOp::Send { .. })).count() as u64;
         }
         sums[i].0 += latency_ms;
         sums[i].1 += 1;

@@ -5,6 +5,7 @@
 use super::RunOptions;
 use crate::broker::coordinator::{CoordinatorConfig, OFFSETS_TOPIC};
 use crate::broker::kraft::KraftBrokerConfig;
+use crate::broker::txn::{TxnCoordinatorConfig, TRANSACTION_TOPIC};
 use crate::broker::{BrokerConfig, ControlledShutdownConfig};
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
@@ -13,7 +14,7 @@ use crate::controller::AutoRebalance;
 use crate::kraft::ControllerSettings;
 use crate::profile::KafkaVersion;
 use crate::protocol::{
-    broker_names, BrokerId, MetadataMode, NodeId, NodeName, RetentionConfig, TopicAssignment, METASTORE,
+    broker_names, BrokerId, IsolationLevel, MetadataMode, NodeId, NodeName, RetentionConfig, TopicAssignment, METASTORE,
 };
 use crate::raft::cluster_control::{ReplicationSettings, TopicPolicy};
 use crate::raft::QuorumConfig;
@@ -28,8 +29,9 @@ pub fn replica_assignment(partitions: u32, replication_factor: u32, brokers: u32
 }
 
 /// Every topic of the scenario with its assignment and topic-level settings, and
-/// `__consumer_offsets` when a consumer group needs it (Kafka creates it on the first
-/// FindCoordinator; here it exists from the start, which only saves the wait).
+/// `__consumer_offsets` when a consumer group needs it and `__transaction_state` when a
+/// transactional producer does (Kafka creates them on the first FindCoordinator; here
+/// they exist from the start, which only saves the wait).
 pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
     let defaults = &scenario.cluster.config;
     let mut topics: Vec<TopicAssignment> = scenario
@@ -62,6 +64,20 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
             unclean_leader_election_enable: false,
             // Compacted in Kafka, with its own `offsets.topic.segment.bytes`: the
             // cluster's retention settings do not apply (see `BrokerConfig::retention_for`).
+            retention: RetentionConfig::default(),
+        });
+    }
+    if scenario.producers.iter().any(|p| p.config.transactional_id.is_some()) {
+        topics.push(TopicAssignment {
+            name: TRANSACTION_TOPIC.to_string(),
+            replicas: replica_assignment(
+                defaults.transaction_state_log_num_partitions,
+                defaults.transaction_state_log_replication_factor,
+                scenario.cluster.brokers,
+            ),
+            min_insync_replicas: defaults.transaction_state_log_min_isr,
+            unclean_leader_election_enable: false,
+            // Compacted in Kafka, like `__consumer_offsets`.
             retention: RetentionConfig::default(),
         });
     }
@@ -112,6 +128,11 @@ pub(super) fn broker_config(
             imbalance_percentage: c.leader_imbalance_per_broker_percentage,
         }),
         plant: options.plant,
+        txn: TxnCoordinatorConfig {
+            transaction_max_timeout_ms: c.transaction_max_timeout_ms,
+            abort_timed_out_interval_ms: c.transaction_abort_timed_out_transaction_cleanup_interval_ms,
+            partition_verification: c.transaction_partition_verification_enable,
+        },
         kraft: (scenario.cluster.metadata == MetadataMode::Kraft).then(|| KraftBrokerConfig {
             voters: controller_ids(scenario),
             quorum: quorum_config(scenario, options),
@@ -194,7 +215,9 @@ pub(super) fn bootstrap(scenario: &Scenario) -> Vec<Addr> {
 }
 
 /// A producer's client settings.
-pub(super) fn producer_config(spec: &ProducerSpec, bootstrap: Vec<Addr>) -> ProducerConfig {
+/// Producer `index` (from 0) of the entry `spec`'s client settings; a transactional
+/// producer's `transactional.id` is the entry's with `-index` appended.
+pub(super) fn producer_config(spec: &ProducerSpec, index: u32, bootstrap: Vec<Addr>) -> ProducerConfig {
     let c = &spec.config;
     ProducerConfig {
         bootstrap,
@@ -212,6 +235,22 @@ pub(super) fn producer_config(spec: &ProducerSpec, bootstrap: Vec<Addr>) -> Prod
         partitioner: spec.partitioner,
         partitioner_adaptive_partitioning_enable: c.partitioner_adaptive_partitioning_enable,
         partitioner_availability_timeout_ms: c.partitioner_availability_timeout_ms,
+        transactional_id: c.transactional_id.as_ref().map(|id| format!("{id}-{index}")),
+        transaction_timeout_ms: c.transaction_timeout_ms,
+    }
+}
+
+/// The `isolation.level` the final drain reads at: the consumers' when they all read
+/// `read_committed` (a transactional application's readers), `read_committed` too when
+/// there is no consumer but a transactional producer (as Jepsen's final reads use the
+/// test's consumer settings), else `read_uncommitted`.
+pub(super) fn drain_isolation(scenario: &Scenario) -> IsolationLevel {
+    let committed = |c: &ConsumerSpec| c.config.isolation_level == IsolationLevel::ReadCommitted;
+    let transactional = scenario.producers.iter().any(|p| p.config.transactional_id.is_some());
+    match scenario.consumers.is_empty() {
+        true if transactional => IsolationLevel::ReadCommitted,
+        false if scenario.consumers.iter().all(committed) => IsolationLevel::ReadCommitted,
+        _ => IsolationLevel::ReadUncommitted,
     }
 }
 
@@ -224,6 +263,7 @@ pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>) -> Cons
         max_poll_records: spec.config.max_poll_records as usize,
         request_timeout_ms: 30_000,
         offset_validation: spec.config.offset_validation,
+        isolation_level: spec.config.isolation_level,
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::check::{Anomaly, AnomalyKind};
 use crate::fault::FaultKind;
 use crate::history::state::Applied;
-use crate::history::{ClusterState, Event, History, MicroOp, OpFn, OpType};
+use crate::history::{ClusterState, Event, History, MicroOp, OpType};
 use crate::plant::PlantedBug;
 use crate::protocol::NodeName;
 use crate::scenario::Scenario;
@@ -47,14 +47,16 @@ impl RunStats {
         let mut consumed = Vec::new();
         for op in &history.ops {
             for mop in op.micro_ops() {
-                match (op.f, op.kind, mop) {
-                    (OpFn::Send, OpType::Invoke, _) => stats.sent += 1,
-                    (OpFn::Send, OpType::Ok, _) => {
+                // A transaction's sends count as sends, committed ones as acknowledged.
+                let send = matches!(mop, MicroOp::Send { .. }) && op.f.writes();
+                match (send, op.kind, mop) {
+                    (true, OpType::Invoke, _) => stats.sent += 1,
+                    (true, OpType::Ok, _) => {
                         stats.acked += 1;
                         *stats.acked_by_process.entry(op.process).or_default() += 1;
                     }
-                    (OpFn::Send, OpType::Fail, _) => stats.failed += 1,
-                    (OpFn::Send, OpType::Info, _) => stats.unknown += 1,
+                    (true, OpType::Fail, _) => stats.failed += 1,
+                    (true, OpType::Info, _) => stats.unknown += 1,
                     (_, OpType::Ok, MicroOp::Poll { records: Some(records) }) => {
                         consumed.extend(records.values().flatten().map(|(_, v)| *v));
                     }

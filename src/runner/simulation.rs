@@ -205,8 +205,8 @@ fn boot_clients(run: &Run<'_>) {
     let mut producer_number = 0;
     for spec in &scenario.producers {
         let partitions = scenario.topics.iter().find(|t| t.name == spec.topic).map_or(1, |t| t.partitions);
-        let config = configure::producer_config(spec, bootstrap.clone());
-        for _ in 0..spec.count {
+        for index in 0..spec.count {
+            let config = configure::producer_config(spec, index, bootstrap.clone());
             producer_number += 1;
             let name = NodeName::producer(producer_number).to_string();
             let net = run.network.add_host(&Addr::new(&name));
@@ -310,9 +310,12 @@ async fn drain(run: &mut Run<'_>, deadline: Instant) -> Drained {
         .flat_map(|t| (0..t.partitions).map(move |p| TopicPartition::new(t.name.as_str(), p)))
         .collect();
     let (recorder, bootstrap) = (run.recorder.clone(), configure::bootstrap(run.scenario));
+    let isolation = configure::drain_isolation(run.scenario);
     let node = run.handle.create_node().name("drain").build();
-    let drained = node
-        .spawn(async move { workload::drain(recorder, net, bootstrap, expected, DRAIN_PROCESS, deadline).await })
+    let drained =
+        node.spawn(async move {
+            workload::drain(recorder, net, bootstrap, expected, DRAIN_PROCESS, deadline, isolation).await
+        })
         .await
         .unwrap_or_default();
     run.drain_node = Some(node);

@@ -106,6 +106,15 @@ fn values_of(s: &Scenario, switch: Switch) -> Vec<String> {
         Switch::PreVote => vec![c.pre_vote.to_string()],
         Switch::EligibleLeaderReplicas => vec![c.config.eligible_leader_replicas_enable.to_string()],
         Switch::LingerMs => producers(&|p| p.config.linger_ms.to_string()),
+        // Without a transactional producer no write is verified.
+        Switch::TransactionPartitionVerification
+            if !s.producers.iter().any(|p| p.config.transactional_id.is_some()) =>
+        {
+            Vec::new()
+        }
+        Switch::TransactionPartitionVerification => {
+            vec![c.config.transaction_partition_verification_enable.to_string()]
+        }
         Switch::Acks => producers(&|p| spelling(&ACKS, p.config.acks)),
         Switch::EnableIdempotence => producers(&|p| p.config.enable_idempotence.to_string()),
         Switch::Retries => producers(&|p| p.config.retries.to_string()),

@@ -60,6 +60,12 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "log.retention.check.interval.ms",
     "offsets.topic.num.partitions",
     "offsets.topic.replication.factor",
+    "transaction.state.log.num.partitions",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "transaction.max.timeout.ms",
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+    "transaction.partition.verification.enable",
     "group.min.session.timeout.ms",
     "group.max.session.timeout.ms",
     "group.initial.rebalance.delay.ms",
@@ -103,6 +109,8 @@ pub(super) const PRODUCER: &[&str] = &[
     "send",
     "partitioner",
     "idempotent_epoch_bump",
+    "records_per_transaction",
+    "abort_every",
     "config",
 ];
 
@@ -119,6 +127,8 @@ pub(super) const PRODUCER_CONFIG: &[&str] = &[
     "enable.idempotence",
     "partitioner.adaptive.partitioning.enable",
     "partitioner.availability.timeout.ms",
+    "transactional.id",
+    "transaction.timeout.ms",
 ];
 
 /// `[[consumers]]`.
@@ -148,6 +158,7 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
     "heartbeat.interval.ms",
     "partition.assignment.strategy",
     "default.api.timeout.ms",
+    "isolation.level",
     "offset_validation",
 ];
 

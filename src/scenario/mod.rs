@@ -8,7 +8,7 @@
 //! name = "acks-1-leader-crash"          # default: the file stem
 //! title = "acks=1 loses acknowledged writes when the leader crashes"
 //! theme = "loss"                         # loss | duplication | ordering | availability
-//!                                        # | consumer-groups | replication-internals | history
+//!                                        # | consumer-groups | transactions | replication-internals | history
 //! kafka_version = "3.9"                 # the release whose defaults apply (default 3.9;
 //!                                        # see `crate::profile`)
 //! seeds = "1..51"                        # half-open range, or a list: [1, 2, 3]
@@ -161,9 +161,9 @@ mod tests_errors;
 #[cfg(test)]
 mod tests_faults;
 #[cfg(test)]
-mod tests_layers;
-#[cfg(test)]
 mod tests_kraft;
+#[cfg(test)]
+mod tests_layers;
 #[cfg(test)]
 mod tests_nemesis;
 #[cfg(test)]

@@ -128,6 +128,8 @@ pub enum Theme {
     Availability,
     /// Group membership, rebalances and offset commits (`"consumer-groups"`).
     ConsumerGroups,
+    /// Transactions, `read_committed` and exactly-once (`"transactions"`).
+    Transactions,
     /// High watermarks, truncation, ISR and leader epochs (`"replication-internals"`).
     ReplicationInternals,
     /// The museum: real Kafka bugs, each under the release that had it and the one that
@@ -137,12 +139,13 @@ pub enum Theme {
 
 impl Theme {
     /// Every theme, in catalog order.
-    pub const ALL: [Theme; 7] = [
+    pub const ALL: [Theme; 8] = [
         Theme::Loss,
         Theme::Duplication,
         Theme::Ordering,
         Theme::Availability,
         Theme::ConsumerGroups,
+        Theme::Transactions,
         Theme::ReplicationInternals,
         Theme::History,
     ];
@@ -155,6 +158,7 @@ impl Theme {
             Theme::Ordering => "ordering",
             Theme::Availability => "availability",
             Theme::ConsumerGroups => "consumer-groups",
+            Theme::Transactions => "transactions",
             Theme::ReplicationInternals => "replication-internals",
             Theme::History => "history",
         }
@@ -297,6 +301,26 @@ pub struct BrokerSettings {
     /// `offsets.topic.replication.factor`: its replication factor (default 3, or the
     /// broker count if smaller; at most the broker count).
     pub offsets_topic_replication_factor: u32,
+    /// `transaction.state.log.num.partitions`: partitions of `__transaction_state`,
+    /// created when a scenario has a transactional producer (default 5; Kafka's is 50,
+    /// more than a simulation needs, as for `__consumer_offsets`).
+    pub transaction_state_log_num_partitions: u32,
+    /// `transaction.state.log.replication.factor` (default 3, or the broker count if
+    /// smaller; at most the broker count).
+    pub transaction_state_log_replication_factor: u32,
+    /// `transaction.state.log.min.isr`: the min ISR of `__transaction_state` (default 2,
+    /// at most its replication factor).
+    pub transaction_state_log_min_isr: u32,
+    /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a producer may
+    /// ask for (default 900000).
+    pub transaction_max_timeout_ms: u64,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often the
+    /// coordinator aborts transactions past their timeout (default 10000).
+    pub transaction_abort_timed_out_transaction_cleanup_interval_ms: u64,
+    /// `transaction.partition.verification.enable` (Kafka 3.6+, KIP-890 part 1, default
+    /// true): partition leaders verify a producer's first transactional write with the
+    /// coordinator.
+    pub transaction_partition_verification_enable: bool,
     /// `group.min.session.timeout.ms`: the group coordinator refuses a member whose
     /// `session.timeout.ms` is smaller with INVALID_SESSION_TIMEOUT, in milliseconds
     /// (default 6000).
@@ -366,6 +390,12 @@ impl Default for BrokerSettings {
             log_retention_check_interval_ms: 1_000,
             offsets_topic_num_partitions: 5,
             offsets_topic_replication_factor: 3,
+            transaction_state_log_num_partitions: 5,
+            transaction_state_log_replication_factor: 3,
+            transaction_state_log_min_isr: 2,
+            transaction_max_timeout_ms: 900_000,
+            transaction_abort_timed_out_transaction_cleanup_interval_ms: 10_000,
+            transaction_partition_verification_enable: true,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_initial_rebalance_delay_ms: 3_000,

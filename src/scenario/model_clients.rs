@@ -1,6 +1,8 @@
 //! The validated workload types: producers and consumers, with Kafka's client settings.
 
-use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, OffsetValidation, StickyAlgorithm, UnkeyedPartitioning};
+use crate::protocol::{
+    Acks, AssignmentStrategy, IsolationLevel, OffsetReset, OffsetValidation, StickyAlgorithm, UnkeyedPartitioning,
+};
 
 /// A group of identical producers (`[[producers]]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +29,12 @@ pub struct ProducerSpec {
     /// (`idempotent_epoch_bump`, default true: KIP-360) instead of failing its batches
     /// and taking a new producer id.
     pub idempotent_epoch_bump: bool,
+    /// For a transactional producer, how many records each transaction writes
+    /// (`records_per_transaction`, default 1): one `txn` op per transaction.
+    pub records_per_transaction: u32,
+    /// For a transactional producer, the application aborts every N-th transaction
+    /// instead of committing it (`abort_every`; `None`, the default, commits all).
+    pub abort_every: Option<u32>,
     /// Producer settings (`[producers.config]`).
     pub config: ProducerSettings,
 }
@@ -85,6 +93,13 @@ pub struct ProducerSettings {
     /// the partitions of a leader that has taken no request for this long, in
     /// milliseconds (default 0: never).
     pub partitioner_availability_timeout_ms: u64,
+    /// `transactional.id`: makes the producers transactional (it needs idempotence).
+    /// Each producer of the entry uses `ID-N`, N its index in the entry from 0, and a
+    /// restarted producer takes the same id again, fencing its previous incarnation.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: how long the coordinator lets a transaction stay open
+    /// before aborting it, in milliseconds (default 60000).
+    pub transaction_timeout_ms: u64,
 }
 
 impl Default for ProducerSettings {
@@ -101,6 +116,8 @@ impl Default for ProducerSettings {
             enable_idempotence: true,
             partitioner_adaptive_partitioning_enable: true,
             partitioner_availability_timeout_ms: 0,
+            transactional_id: None,
+            transaction_timeout_ms: 60_000,
         }
     }
 }
@@ -212,6 +229,10 @@ pub struct ConsumerSettings {
     /// `default.api.timeout.ms` (2.0+, KIP-266): how long blocking calls such as
     /// `commitSync` retry, in milliseconds (default 60000).
     pub default_api_timeout_ms: u64,
+    /// `isolation.level`: `"read_uncommitted"` (the default) reads every record below
+    /// the high watermark; `"read_committed"` reads below the last stable offset and
+    /// skips records of aborted transactions.
+    pub isolation_level: IsolationLevel,
     /// `offset_validation` (a scenario key; Kafka has no setting): whether the consumer
     /// validates its positions after a leader change, KIP-320 (`"kip-320"`, Kafka 2.3
     /// and later, the default) or not (`"none"`, Kafka 2.2 and before).
@@ -231,6 +252,7 @@ impl Default for ConsumerSettings {
             heartbeat_interval_ms: 3_000,
             partition_assignment_strategy: AssignmentStrategy::Range,
             default_api_timeout_ms: 60_000,
+            isolation_level: IsolationLevel::ReadUncommitted,
             offset_validation: OffsetValidation::Kip320,
         }
     }

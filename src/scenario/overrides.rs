@@ -94,9 +94,20 @@ const REACHABLE: &[&[&str]] = &[
 ];
 
 /// Keys that name a table rather than hold a setting.
-const TABLE_KEYS: &[&str] =
-    &["cluster", "network", "topics", "producers", "consumers", "faults", "nemesis", "swarm", "expect", "config", "os",
-      "metastore"];
+const TABLE_KEYS: &[&str] = &[
+    "cluster",
+    "network",
+    "topics",
+    "producers",
+    "consumers",
+    "faults",
+    "nemesis",
+    "swarm",
+    "expect",
+    "config",
+    "os",
+    "metastore",
+];
 
 /// One setting, parsed, with the span that stands for it in errors.
 pub(super) struct Flag {

@@ -195,6 +195,8 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 send_mode: SendMode::Async,
                 partitioner: UnkeyedPartitioning::UniformSticky,
                 idempotent_epoch_bump: true,
+                records_per_transaction: 1,
+                abort_every: None,
                 config: ProducerSettings {
                     acks: Acks::Leader,
                     linger_ms: 5,
@@ -213,6 +215,8 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 send_mode: SendMode::Sync,
                 partitioner: UnkeyedPartitioning::UniformSticky,
                 idempotent_epoch_bump: true,
+                records_per_transaction: 1,
+                abort_every: None,
                 config: ProducerSettings::default(),
             },
         ]

@@ -326,6 +326,9 @@ fn broker_defaults(profile: &Profile, brokers: u32) -> BrokerSettings {
     BrokerSettings {
         unclean_leader_election_enable: profile_bool(profile, Switch::UncleanLeaderElection),
         offsets_topic_replication_factor: brokers.min(3),
+        transaction_state_log_replication_factor: brokers.min(3),
+        transaction_state_log_min_isr: brokers.min(2),
+        transaction_partition_verification_enable: profile_bool(profile, Switch::TransactionPartitionVerification),
         group_max_session_timeout_ms: profile_u64(profile, Switch::GroupMaxSessionTimeout),
         group_initial_rebalance_delay_ms: profile_u64(profile, Switch::GroupInitialRebalanceDelay),
         zookeeper_session_timeout_ms: profile_u64(profile, Switch::ZookeeperSessionTimeout),
@@ -339,6 +342,16 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
     let min_isr = t.opt_u32("min.insync.replicas")?.map(|v| at_least(v, 1)).transpose()?;
     let lag = opt_u64_min(t, "replica.lag.time.max.ms", 1)?;
     let lag_ms = lag.as_ref().map_or(d.replica_lag_time_max_ms, |v| v.value);
+    let txn_replication_factor = t
+        .opt_u32("transaction.state.log.replication.factor")?
+        .map(|v| {
+            v.check(
+                |v| (1..=brokers).contains(&v),
+                |v| format!("expected 1 to {brokers} (the broker count), found {v}"),
+            )
+        })
+        .transpose()?
+        .map_or(d.transaction_state_log_replication_factor, |v| v.value);
     let fetch_wait = t.opt_u64("replica.fetch.wait.max.ms")?;
     // KafkaConfig.validateValues: "replica.socket.timeout.ms should always be at least
     // replica.fetch.wait.max.ms"; the socket timeout is not settable here, so Kafka's
@@ -406,6 +419,37 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
             })
             .transpose()?
             .map_or(d.offsets_topic_replication_factor, |v| v.value),
+        transaction_state_log_num_partitions: t
+            .opt_u32("transaction.state.log.num.partitions")?
+            .map(|v| {
+                v.check(
+                    |v| (1..=MAX_PARTITIONS).contains(&v),
+                    |v| format!("expected 1 to {MAX_PARTITIONS} partitions, found {v}"),
+                )
+            })
+            .transpose()?
+            .map_or(d.transaction_state_log_num_partitions, |v| v.value),
+        transaction_state_log_replication_factor: txn_replication_factor,
+        transaction_state_log_min_isr: t
+            .opt_u32("transaction.state.log.min.isr")?
+            .map(|v| {
+                v.check(
+                    |v| (1..=txn_replication_factor).contains(&v),
+                    |v| format!("expected 1 to {txn_replication_factor} (its replication factor), found {v}"),
+                )
+            })
+            .transpose()?
+            .map_or(d.transaction_state_log_min_isr.min(txn_replication_factor), |v| v.value),
+        transaction_max_timeout_ms: opt_u64_min(t, "transaction.max.timeout.ms", 1)?
+            .map_or(d.transaction_max_timeout_ms, |v| v.value),
+        transaction_abort_timed_out_transaction_cleanup_interval_ms: opt_u64_min(
+            t,
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            1,
+        )?
+        .map_or(d.transaction_abort_timed_out_transaction_cleanup_interval_ms, |v| v.value),
+        transaction_partition_verification_enable: t
+            .bool_or("transaction.partition.verification.enable", d.transaction_partition_verification_enable)?,
         group_min_session_timeout_ms,
         group_max_session_timeout_ms,
         group_initial_rebalance_delay_ms: t

@@ -2,7 +2,9 @@
 //! rules that tie client settings together (idempotence, delivery timeout, group.id).
 
 use crate::profile::{Profile, Switch};
-use crate::protocol::{Acks, AssignmentStrategy, OffsetReset, OffsetValidation, StickyAlgorithm, UnkeyedPartitioning};
+use crate::protocol::{
+    Acks, AssignmentStrategy, IsolationLevel, OffsetReset, OffsetValidation, StickyAlgorithm, UnkeyedPartitioning,
+};
 
 use super::error::{did_you_mean, excerpt, one_of};
 use super::fields::{at_least, opt_u64_min, profile_bool, profile_choice, profile_u64, switch_choice, Notes};
@@ -109,6 +111,17 @@ pub(super) fn producers(
             Some(c) => producer_settings(&c, profile, notes)?,
             None => producer_defaults(profile),
         };
+        let records_per_transaction = t.opt_u32("records_per_transaction")?.map(|v| at_least(v, 1)).transpose()?;
+        let abort_every = t.opt_u32("abort_every")?.map(|v| at_least(v, 1)).transpose()?;
+        let transaction_keys = [("records_per_transaction", &records_per_transaction), ("abort_every", &abort_every)];
+        if let (None, Some((key, Some(v)))) =
+            (&config.transactional_id, transaction_keys.iter().find(|(_, v)| v.is_some()))
+        {
+            return Err(v.pos.issue(format!(
+                "`{key}` only applies to a transactional producer; expected a \"transactional.id\" in \
+                 [producers.config], or no `{key}`"
+            )));
+        }
         out.push(ProducerSpec {
             count,
             topic,
@@ -119,6 +132,8 @@ pub(super) fn producers(
             send_mode,
             partitioner,
             idempotent_epoch_bump,
+            records_per_transaction: records_per_transaction.map_or(1, |v| v.value),
+            abort_every: abort_every.map(|v| v.value),
             config,
         });
     }
@@ -282,6 +297,20 @@ fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes) -> Res<Pro
         (None, None) => true,
     };
 
+    let transactional_id = t.opt_string("transactional.id", "a transactional id")?;
+    if let Some(id) = &transactional_id {
+        if id.value.trim().is_empty() {
+            return Err(id.pos.issue("expected a non-empty transactional.id"));
+        }
+        if !enable_idempotence {
+            // `ProducerConfig.postProcessAndValidateIdempotenceConfigs`.
+            return Err(id.pos.issue(
+                "a transactional.id needs idempotence, which is off here (Kafka rejects this too: \
+                 \"Cannot set a transactional.id without also enabling idempotence\"); expected \
+                 enable.idempotence = true with acks = \"all\", or no transactional.id",
+            ));
+        }
+    }
     Ok(ProducerSettings {
         acks: acks_value,
         retries: retries_value,
@@ -296,6 +325,9 @@ fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes) -> Res<Pro
             .bool_or("partitioner.adaptive.partitioning.enable", d.partitioner_adaptive_partitioning_enable)?,
         partitioner_availability_timeout_ms: t
             .u64_or("partitioner.availability.timeout.ms", d.partitioner_availability_timeout_ms)?,
+        transactional_id: transactional_id.map(|id| id.value),
+        transaction_timeout_ms: opt_u64_min(t, "transaction.timeout.ms", 1)?
+            .map_or(d.transaction_timeout_ms, |v| v.value),
     })
 }
 
@@ -508,6 +540,19 @@ fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -> Res<Consu
         partition_assignment_strategy: strategy,
         default_api_timeout_ms: opt_u64_min(t, "default.api.timeout.ms", 1)?
             .map_or(d.default_api_timeout_ms, |v| v.value),
+        isolation_level: t
+            .opt_string("isolation.level", "a string")?
+            .map(|sp| {
+                choice(
+                    &sp,
+                    &[
+                        ("read_uncommitted", IsolationLevel::ReadUncommitted),
+                        ("read_committed", IsolationLevel::ReadCommitted),
+                    ],
+                )
+            })
+            .transpose()?
+            .unwrap_or(d.isolation_level),
         offset_validation,
     })
 }

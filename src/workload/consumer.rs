@@ -4,7 +4,7 @@
 use super::{poll_value, Incarnation, Recovery, WorkloadContext};
 use crate::client::consumer::{Consumer, ConsumerConfig};
 use crate::history::{MicroOp, OpFn, OpType, OpValue, Recorder, RunPhase};
-use crate::protocol::{OffsetReset, Request, Response, TopicPartition};
+use crate::protocol::{IsolationLevel, OffsetReset, Request, Response, TopicPartition};
 use crate::scenario::ConsumerSpec;
 use crate::sim::net::{Addr, NodeNet};
 use madsim::time::{sleep, Instant};
@@ -88,6 +88,7 @@ pub async fn drain(
     expected: Vec<TopicPartition>,
     process: u64,
     deadline: Instant,
+    isolation_level: IsolationLevel,
 ) -> Drained {
     let config = ConsumerConfig {
         bootstrap,
@@ -97,6 +98,7 @@ pub async fn drain(
         request_timeout_ms: 5_000,
         // The drain reads from the log start: there is no position to validate.
         offset_validation: Default::default(),
+        isolation_level,
     };
     let mut consumer = Consumer::new(net, config);
     let topics: std::collections::BTreeSet<String> = expected.iter().map(|tp| tp.topic.to_string()).collect();

@@ -4,7 +4,8 @@
 //! and the final drain that reads every partition to its high watermark.
 //!
 //! Files: `context` (what every process of a run shares, and the run's phase as the
-//! runner announces it), `producer`, `consumer` (standalone consumers and the drain),
+//! runner announces it), `producer`, `transactional` (a transactional producer's `txn`
+//! ops), `consumer` (standalone consumers and the drain),
 //! `group` (group members), `app_faults` (stall and leave), `process` (Jepsen process
 //! ids and crash recording), `progress` (the counts the liveness phase waits on). The client configurations come ready from the runner's
 //! one scenario-to-system mapping (`runner::configure`).
@@ -16,6 +17,7 @@ mod group;
 mod process;
 mod producer;
 mod progress;
+mod transactional;
 
 pub use app_faults::{AppFault, AppFaults};
 pub use consumer::{drain, run_consumer, Drained};

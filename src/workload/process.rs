@@ -93,7 +93,7 @@ impl Incarnation {
 
     fn start(&mut self, f: OpFn, value: OpValue, group: Option<GroupContext>) {
         self.record(OpType::Invoke, f, value.clone(), None, group);
-        if f == OpFn::Send {
+        if matches!(f, OpFn::Send | OpFn::Txn) {
             if let Some(progress) = &self.progress {
                 progress.send_started();
             }
@@ -117,7 +117,7 @@ impl Incarnation {
     }
 
     fn release(&self, f: OpFn) {
-        if f == OpFn::Send {
+        if matches!(f, OpFn::Send | OpFn::Txn) {
             if let Some(progress) = &self.progress {
                 progress.send_ended();
             }

@@ -46,7 +46,13 @@ pub fn run_producer(
 ) -> impl std::future::Future<Output = ()> {
     // Claimed now, when the node (re)starts, not when the task first runs.
     let life = ctx.incarnation(process, RunPhase::Liveness);
-    produce(ctx, net, spec, config, partitions, life)
+    async move {
+        if config.transactional_id.is_some() {
+            super::transactional::produce_in_transactions(ctx, net, spec, config, partitions, life).await;
+        } else {
+            produce(ctx, net, spec, config, partitions, life).await;
+        }
+    }
 }
 
 async fn produce(
@@ -84,15 +90,7 @@ async fn produce(
             break;
         }
         // Decide the op's records up front: the invoke names every send.
-        let mut planned: Vec<PlannedSend> = (0..size)
-            .map(|_| {
-                let value = ctx.next_value.fetch_add(1, Ordering::Relaxed);
-                let route = route(&spec, sent, partitions);
-                sent += 1;
-                let name = route.partition().map(|p| partition_names[p as usize].clone());
-                PlannedSend { route, name, value }
-            })
-            .collect();
+        let mut planned = plan(&ctx, &spec, &mut sent, size, &partition_names);
         let deliveries = if spec.partitioning == Partitioning::Unkeyed {
             // The partitioner places an unkeyed record when `send` appends it, so the op's
             // records are appended together, as Jepsen's multi-send ops issue theirs, and
@@ -126,7 +124,7 @@ async fn produce(
 }
 
 /// Sleeps until `deadline`; with `catch_up`, not at all when it has passed.
-async fn wait_until(deadline: Instant, catch_up: bool) {
+pub(super) async fn wait_until(deadline: Instant, catch_up: bool) {
     if !catch_up || deadline > Instant::now() {
         sleep_until(deadline).await;
     }
@@ -136,7 +134,7 @@ async fn wait_until(deadline: Instant, catch_up: bool) {
 /// each planned send after the partition its record was appended to. A send that failed
 /// before the partitioner placed it (no metadata within `max.block.ms`) is named after
 /// partition 0: it definitely failed, so its key does not matter to the checkers.
-async fn append_all(
+pub(super) async fn append_all(
     producer: &Producer,
     topic: &Arc<str>,
     planned: &mut [PlannedSend],
@@ -153,23 +151,23 @@ async fn append_all(
 }
 
 /// The invoke of a send op: every planned send, without offsets.
-fn invoke_value(planned: &[PlannedSend]) -> OpValue {
+pub(super) fn invoke_value(planned: &[PlannedSend]) -> OpValue {
     OpValue::Txn(planned.iter().map(|p| MicroOp::Send { key: p.name(), value: p.value, offset: None }).collect())
 }
 
 /// One record of a send op, decided before the op starts.
-struct PlannedSend {
+pub(super) struct PlannedSend {
     route: Route,
     /// The partition's name as the history writes it, shared by the invoke and the
     /// completion; for an unkeyed record, known once the partitioner placed it.
-    name: Option<Arc<str>>,
-    value: u64,
+    pub name: Option<Arc<str>>,
+    pub value: u64,
 }
 
 impl PlannedSend {
     /// The producer record: the partition is explicit only in explicit mode; a keyed
     /// record is hashed and an unkeyed one placed by the producer's partitioner.
-    fn record(&self, topic: &Arc<str>) -> ProducerRecord {
+    pub fn record(&self, topic: &Arc<str>) -> ProducerRecord {
         let (partition, key) = match &self.route {
             Route::Explicit(partition) => (Some(*partition), None),
             Route::Keyed { key, .. } => (None, Some(key.clone())),
@@ -179,7 +177,7 @@ impl PlannedSend {
     }
 
     /// The partition's name.
-    fn name(&self) -> Arc<str> {
+    pub fn name(&self) -> Arc<str> {
         self.name.clone().expect("named before the invoke")
     }
 }
@@ -210,6 +208,27 @@ fn send_completion(
         OpType::Info
     };
     (kind, OpValue::Txn(mops), error)
+}
+
+/// The next `size` records of a producer that has planned `sent` so far: each with a
+/// run-unique value and its route (named when the route knows its partition).
+pub(super) fn plan(
+    ctx: &WorkloadContext,
+    spec: &ProducerSpec,
+    sent: &mut u64,
+    size: u64,
+    partition_names: &[Arc<str>],
+) -> Vec<PlannedSend> {
+    let partitions = partition_names.len() as u32;
+    (0..size)
+        .map(|_| {
+            let value = ctx.next_value.fetch_add(1, Ordering::Relaxed);
+            let route = route(spec, *sent, partitions);
+            *sent += 1;
+            let name = route.partition().map(|p| partition_names[p as usize].clone());
+            PlannedSend { route, name, value }
+        })
+        .collect()
 }
 
 /// Where the producer's `n`-th record goes, per its partitioning mode.

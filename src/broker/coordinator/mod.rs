@@ -2,14 +2,17 @@
 //! partition it leads. `group` is the membership state machine; `records` the offset and
 //! group metadata records of `__consumer_offsets`; `service` answers the group requests,
 //! writes those records through the replicated log and loads them when the broker
-//! becomes leader of an offsets partition.
+//! becomes leader of an offsets partition. `txn_offsets` handles offsets committed
+//! inside transactions.
 
 pub mod group;
 mod ownership;
 pub mod records;
 pub mod service;
+mod txn_offsets;
 
 pub use service::{Coordinator, OFFSETS_TOPIC};
+pub use txn_offsets::{complete_txn_offsets, offsets_partition_of};
 
 use crate::protocol::java;
 

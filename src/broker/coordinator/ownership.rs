@@ -52,11 +52,15 @@ pub(super) fn sync_partition(shared: &SharedBroker, tp: &TopicPartition) -> Opti
         if shared.coordinator.lock().loaded.get(&tp.partition).copied() == leadership {
             return leadership;
         }
-        (leadership, partition.filter(|_| leadership.is_some()).map(|p| p.log().key_values()))
+        (leadership, partition.filter(|_| leadership.is_some()).map(|p| p.log().committed_key_values()))
     };
     let mut coordinator = shared.coordinator.lock();
     unload(&mut coordinator, tp.partition, offsets_partitions(shared));
-    if let (Some(epoch), Some(log)) = (leadership, log) {
+    if let (Some(epoch), Some((log, open))) = (leadership, log) {
+        for (producer_id, records) in open {
+            let pending = coordinator.pending_txn_offsets.entry(producer_id).or_default();
+            pending.extend(records::replay(records).offsets);
+        }
         let delay = Duration::from_millis(shared.config.group_coordinator.group_initial_rebalance_delay_ms);
         let replayed = records::replay(log);
         let now = Instant::now();
@@ -74,6 +78,10 @@ pub(super) fn sync_partition(shared: &SharedBroker, tp: &TopicPartition) -> Opti
 fn unload(coordinator: &mut State, partition: u32, count: u32) {
     coordinator.loaded.remove(&partition);
     coordinator.offsets.retain(|(g, _), _| offsets_partition_for(g, count) != partition);
+    for pending in coordinator.pending_txn_offsets.values_mut() {
+        pending.retain(|(g, _), _| offsets_partition_for(g, count) != partition);
+    }
+    coordinator.pending_txn_offsets.retain(|_, pending| !pending.is_empty());
     let ids: Vec<String> =
         coordinator.groups.keys().filter(|g| offsets_partition_for(g, count) == partition).cloned().collect();
     for id in ids {

@@ -42,6 +42,10 @@ pub(super) struct State {
     pub(super) offsets: BTreeMap<(String, TopicPartition), Offset>,
     /// Offsets partitions loaded, with the leader epoch their leadership began in.
     pub(super) loaded: BTreeMap<u32, LeaderEpoch>,
+    /// Offsets committed in transactions not ended yet, per producer id: applied when
+    /// the commit marker is written, dropped on abort (Kafka's
+    /// `pendingTransactionalOffsetCommits`).
+    pub(super) pending_txn_offsets: BTreeMap<crate::protocol::ProducerId, BTreeMap<(String, TopicPartition), Offset>>,
 }
 
 /// The coordinator of one broker.
@@ -91,6 +95,10 @@ pub async fn handle(shared: &SharedBroker, request: GroupRequest) -> GroupRespon
         GroupRequest::LeaveGroup { group, member_id } => leave_group(shared, &group, &member_id),
         GroupRequest::OffsetCommit { group, generation, member_id, offsets } => {
             commit(shared, &group, generation, &member_id, offsets).await
+        }
+        GroupRequest::TxnOffsetCommit { transactional_id, group, producer, generation, member_id, offsets } => {
+            let commit = super::txn_offsets::TxnCommit { transactional_id, producer, generation, member_id, offsets };
+            super::txn_offsets::commit(shared, &group, commit).await
         }
         GroupRequest::OffsetFetch { group, partitions } => fetch_offsets(shared, &group, partitions),
     }
@@ -205,10 +213,21 @@ async fn sync_group(
 /// the partition moved (NOT_COORDINATOR) or could not replicate in time
 /// (COORDINATOR_NOT_AVAILABLE; the records may still be committed later).
 async fn append(shared: &SharedBroker, tp: &TopicPartition, records: Vec<Record>) -> Result<(), ErrorCode> {
+    append_batch(shared, tp, RecordBatch::plain(records), None).await
+}
+
+/// Appends one batch (transactional, for TxnOffsetCommit) as [`append`] does.
+pub(super) async fn append_batch(
+    shared: &SharedBroker,
+    tp: &TopicPartition,
+    batch: RecordBatch,
+    transactional_id: Option<String>,
+) -> Result<(), ErrorCode> {
     let request = ProduceRequest {
         acks: Acks::All,
         timeout_ms: COMMIT_TIMEOUT_MS,
-        batches: vec![(tp.clone(), RecordBatch::plain(records))],
+        batches: vec![(tp.clone(), batch)],
+        transactional_id,
     };
     let written = produce::produce(shared, request).await;
     match written.first().and_then(|r| r.error) {
@@ -218,7 +237,7 @@ async fn append(shared: &SharedBroker, tp: &TopicPartition, records: Vec<Record>
     }
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     madsim::time::TimeHandle::current().elapsed().as_millis() as u64
 }
 
@@ -307,7 +326,7 @@ async fn commit(
 /// Why a commit must be refused, if it must: a member the group does not know, or a
 /// generation that is not the group's current one, is fenced; a standalone commit (no
 /// generation) is refused while the group has members.
-fn commit_refusal(
+pub(super) fn commit_refusal(
     shared: &SharedBroker,
     group_id: &str,
     generation: Option<u32>,

@@ -1,17 +1,28 @@
-//! The link from a group member to its coordinator: FindCoordinator against any broker,
-//! then requests on one connection to the coordinator, forgotten (and looked up again)
-//! when the coordinator moves or stops answering. Kafka's `AbstractCoordinator`
-//! `lookupCoordinator` / `markCoordinatorUnknown`.
+//! The link from a client to its coordinator (a group member's group coordinator, a
+//! transactional producer's transaction coordinator): FindCoordinator against any
+//! broker, then requests on one connection to the coordinator, forgotten (and looked up
+//! again) when the coordinator moves or stops answering. Kafka's `AbstractCoordinator`
+//! `lookupCoordinator` / `markCoordinatorUnknown`, and the `TransactionManager`'s
+//! FindCoordinator handling.
 
-use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Request, Response};
+use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Request, Response, TxnRequest, TxnResponse};
 use crate::sim::net::{Addr, Connection, NodeNet};
 use std::time::Duration;
 
-/// A connection to a group's coordinator, found on demand.
+/// Whose coordinator a link finds (FindCoordinator's key type and key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum CoordinatorKey {
+    /// A consumer group's (`group.id`).
+    Group(String),
+    /// A transactional producer's (`transactional.id`).
+    Transaction(String),
+}
+
+/// A connection to a coordinator, found on demand.
 pub struct CoordinatorLink {
     net: NodeNet<Request, Response>,
     bootstrap: Vec<Addr>,
-    group: String,
+    key: CoordinatorKey,
     /// Rotates which broker FindCoordinator asks, so one dead broker does not block.
     next_broker: usize,
     coordinator: Option<Connection<Request, Response>>,
@@ -31,12 +42,22 @@ pub enum LinkError {
 impl CoordinatorLink {
     /// A link for `group` that knows only the bootstrap brokers.
     pub fn new(net: NodeNet<Request, Response>, bootstrap: Vec<Addr>, group: &str) -> Self {
-        CoordinatorLink { net, bootstrap, group: group.to_string(), next_broker: 0, coordinator: None }
+        let key = CoordinatorKey::Group(group.to_string());
+        CoordinatorLink { net, bootstrap, key, next_broker: 0, coordinator: None }
     }
 
-    /// The group id.
+    /// A link for the transactional producer `transactional_id`.
+    pub fn for_transactions(net: NodeNet<Request, Response>, bootstrap: Vec<Addr>, transactional_id: &str) -> Self {
+        let key = CoordinatorKey::Transaction(transactional_id.to_string());
+        CoordinatorLink { net, bootstrap, key, next_broker: 0, coordinator: None }
+    }
+
+    /// The group id (empty for a transactional producer's link).
     pub fn group(&self) -> &str {
-        &self.group
+        match &self.key {
+            CoordinatorKey::Group(group) => group,
+            CoordinatorKey::Transaction(_) => "",
+        }
     }
 
     /// Forgets the coordinator (Kafka's `markCoordinatorUnknown`): the next request
@@ -54,12 +75,18 @@ impl CoordinatorLink {
         }
         let broker = self.bootstrap[self.next_broker % self.bootstrap.len()].clone();
         self.next_broker += 1;
-        let request = Request::Group(GroupRequest::FindCoordinator { group: self.group.clone() });
+        let request = match &self.key {
+            CoordinatorKey::Group(group) => Request::Group(GroupRequest::FindCoordinator { group: group.clone() }),
+            CoordinatorKey::Transaction(id) => {
+                Request::Txn(TxnRequest::FindCoordinator { transactional_id: id.clone() })
+            }
+        };
         let conn = self.net.connect(&broker);
         let answer = conn.call(request, timeout).await;
         conn.close();
         match answer {
-            Ok(Response::Group(GroupResponse::Coordinator { error: None, coordinator: Some(endpoint) })) => {
+            Ok(Response::Group(GroupResponse::Coordinator { error: None, coordinator: Some(endpoint) }))
+            | Ok(Response::Txn(TxnResponse::Coordinator { error: None, coordinator: Some(endpoint) })) => {
                 self.coordinator = Some(self.net.connect(&Addr::new(&endpoint.host)));
                 true
             }
@@ -67,17 +94,51 @@ impl CoordinatorLink {
         }
     }
 
-    /// Sends a request to the coordinator (looking it up first if needed) and waits up to
-    /// `timeout` for the answer. A NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE answer
-    /// is returned as is, after forgetting the coordinator.
-    pub async fn call(&mut self, request: GroupRequest, timeout: Duration) -> Result<GroupResponse, LinkError> {
+    /// Sends a transaction request to the coordinator, as [`call`](Self::call) sends a
+    /// group request.
+    pub async fn call_txn(&mut self, request: TxnRequest, timeout: Duration) -> Result<TxnResponse, LinkError> {
+        match self.call_raw(Request::Txn(request), timeout).await? {
+            Response::Txn(response) => {
+                if matches!(
+                    txn_response_error(&response),
+                    Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable)
+                ) {
+                    self.mark_unknown();
+                }
+                Ok(response)
+            }
+            _ => {
+                self.mark_unknown();
+                Err(LinkError::Indeterminate)
+            }
+        }
+    }
+
+    /// Sends any request to the coordinator (looking it up first if needed); a failed
+    /// call forgets the coordinator.
+    async fn call_raw(&mut self, request: Request, timeout: Duration) -> Result<Response, LinkError> {
         if self.coordinator.as_ref().is_none_or(|c| c.is_closed()) && !self.lookup(timeout).await {
             self.coordinator = None;
             return Err(LinkError::CoordinatorUnknown);
         }
         let conn = self.coordinator.as_ref().expect("looked up");
-        match conn.call(Request::Group(request), timeout).await {
-            Ok(Response::Group(response)) => {
+        match conn.call(request, timeout).await {
+            Ok(response) => Ok(response),
+            Err(_) => {
+                // Kafka closes the connection after a request timeout; the coordinator
+                // may have died, so it is looked up again.
+                self.mark_unknown();
+                Err(LinkError::Indeterminate)
+            }
+        }
+    }
+
+    /// Sends a request to the coordinator (looking it up first if needed) and waits up to
+    /// `timeout` for the answer. A NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE answer
+    /// is returned as is, after forgetting the coordinator.
+    pub async fn call(&mut self, request: GroupRequest, timeout: Duration) -> Result<GroupResponse, LinkError> {
+        match self.call_raw(Request::Group(request), timeout).await? {
+            Response::Group(response) => {
                 if matches!(
                     response_error(&response),
                     Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable)
@@ -86,13 +147,7 @@ impl CoordinatorLink {
                 }
                 Ok(response)
             }
-            Ok(_) => {
-                self.mark_unknown();
-                Err(LinkError::Indeterminate)
-            }
-            Err(_) => {
-                // Kafka closes the connection after a request timeout; the coordinator
-                // may have died, so it is looked up again.
+            _ => {
                 self.mark_unknown();
                 Err(LinkError::Indeterminate)
             }
@@ -108,5 +163,16 @@ pub fn response_error(response: &GroupResponse) -> Option<ErrorCode> {
         | GroupResponse::Synced { error, .. }
         | GroupResponse::Ack { error }
         | GroupResponse::Offsets { error, .. } => *error,
+    }
+}
+
+/// The error code of a transaction response (the first failing partition's for
+/// AddPartitionsToTxn).
+pub fn txn_response_error(response: &TxnResponse) -> Option<ErrorCode> {
+    match response {
+        TxnResponse::Coordinator { error, .. } | TxnResponse::ProducerId { error, .. } | TxnResponse::Ack { error } => {
+            *error
+        }
+        TxnResponse::Partitions(results) => results.iter().find_map(|(_, error)| *error),
     }
 }

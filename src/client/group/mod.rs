@@ -22,7 +22,7 @@
 //! processed it.
 
 mod commit;
-mod coordinator;
+pub mod coordinator;
 mod heartbeat;
 
 pub use coordinator::{CoordinatorLink, LinkError};
@@ -31,9 +31,9 @@ pub use heartbeat::{HeartbeatConfig, Membership, SharedMembership};
 use commit::{commit_with_retries, CommitBudget};
 
 use super::assignor::{self, MemberSubscription};
-use crate::protocol::StickyAlgorithm;
-use crate::protocol::AssignmentStrategy;
 use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig, ConsumerError};
+use crate::protocol::AssignmentStrategy;
+use crate::protocol::StickyAlgorithm;
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
 use crate::sim::net::NodeNet;
 use madsim::time::Instant;

@@ -248,6 +248,17 @@ impl Accumulator {
         Drain { requests, next_wake, leader_unknown }
     }
 
+    /// Takes every queued batch off its queue (never one in flight): what an aborted
+    /// transaction fails (`RecordAccumulator.abortUndrainedBatches`).
+    pub fn take_queued(&mut self) -> Vec<Batch> {
+        self.queues.values_mut().flat_map(|queue| queue.drain(..)).collect()
+    }
+
+    /// Whether nothing is in flight.
+    pub fn nothing_in_flight(&self) -> bool {
+        self.in_flight.values().all(|n| *n == 0)
+    }
+
     /// Takes off every partition's queue the batches at its front that waited past
     /// `delivery.timeout.ms` (never one in flight), partition by partition, oldest
     /// first; the caller fails them (Kafka's `RecordAccumulator.expiredBatches`).

@@ -1,7 +1,7 @@
 //! The producer's settings, with Kafka's names and meanings.
 
-use crate::protocol::UnkeyedPartitioning;
 use crate::protocol::Acks;
+use crate::protocol::UnkeyedPartitioning;
 use crate::sim::net::Addr;
 
 /// Producer settings, with Kafka's names and meanings.
@@ -47,4 +47,9 @@ pub struct ProducerConfig {
     /// partitioning, a partition whose leader had batches ready but could take no request
     /// for longer than this is left out when the KIP-794 partitioner switches.
     pub partitioner_availability_timeout_ms: u64,
+    /// `transactional.id`: makes the producer transactional (it implies idempotence).
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: how long the coordinator lets a transaction stay open
+    /// before it aborts it (default 60000).
+    pub transaction_timeout_ms: u64,
 }

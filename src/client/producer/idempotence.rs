@@ -102,6 +102,16 @@ impl Idempotence {
         self.producer = Some(producer);
     }
 
+    /// Takes a new producer id or epoch from the transaction coordinator: every
+    /// partition's sequences start again at 0 (a transactional producer's
+    /// `initTransactions`, and its re-initialisation after an abort).
+    pub fn restart(&mut self, producer: ProducerIdAndEpoch) {
+        if self.producer != Some(producer) {
+            self.reset_producer_id();
+        }
+        self.producer = Some(producer);
+    }
+
     /// What the batch carries now: its tracked (possibly rewritten) sequence, else what
     /// it was last sent with.
     pub fn sequence_of(&self, batch: BatchRef) -> Option<BatchSequence> {

@@ -42,12 +42,15 @@ mod sequences;
 mod state;
 #[cfg(test)]
 mod tests;
+mod transactions;
 
 pub use config::ProducerConfig;
 pub use delivery::{Delivery, RecordMetadata, SendError};
+pub use transactions::TxnError;
 
+use super::group::coordinator::CoordinatorLink;
 use super::metadata::ClusterView;
-use crate::protocol::{Record, Request, Response};
+use crate::protocol::{Record, Request, Response, TxnResult};
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
 use state::{Shared, State};
@@ -72,17 +75,23 @@ pub struct ProducerRecord {
 pub struct Producer {
     shared: Arc<Shared>,
     sender: madsim::task::JoinHandle<()>,
+    /// A transactional producer's link to its transaction coordinator, for the
+    /// application's calls (the sender has its own for AddPartitionsToTxn).
+    txn_link: Option<tokio::sync::Mutex<CoordinatorLink>>,
 }
 
 impl Producer {
     /// Starts a producer and its sender task on the calling node.
     pub fn new(net: NodeNet<Request, Response>, config: ProducerConfig) -> Self {
+        let txn_link = config.transactional_id.as_ref().map(|id| {
+            tokio::sync::Mutex::new(CoordinatorLink::for_transactions(net.clone(), config.bootstrap.clone(), id))
+        });
         let view = ClusterView::new(net, config.bootstrap.clone());
         let state = Mutex::new(State::new(&config));
         let shared = Arc::new(Shared { config, state, wake: Notify::new() });
         let sender_shared = shared.clone();
         let sender = madsim::task::spawn(async move { sender::run_sender(sender_shared, view).await });
-        Producer { shared, sender }
+        Producer { shared, sender, txn_link }
     }
 
     /// Partitions the record and appends it to the accumulator, waiting up to
@@ -113,14 +122,28 @@ impl Producer {
         }
     }
 
-    /// Places the record in a partition (see `placement`) and appends it.
+    /// Places the record in a partition (see `placement`) and appends it. A
+    /// transactional producer outside an open transaction refuses the record (Kafka
+    /// throws); a partition new to the open transaction is marked for
+    /// AddPartitionsToTxn.
     fn append(&self, record: ProducerRecord, partitions: u32) -> Delivery {
         let config = &self.shared.config;
         let delivery = {
             let mut state = self.shared.lock();
+            if let Some(txn) = &state.txn {
+                if txn.phase != transactions::Phase::InTransaction {
+                    let reason = format!("IllegalStateException: send outside a transaction ({:?})", txn.phase);
+                    return Delivery::failed(SendError { reason, definite: true });
+                }
+            }
             let (completion, rx) = tokio::sync::oneshot::channel();
             let stored = Record { key: record.key.clone(), value: record.value, timestamp_ms: now_ms() };
             let tp = state.append_record(config, &record, stored, completion, partitions);
+            if let Some(txn) = &mut state.txn {
+                if !txn.added.contains(&tp) {
+                    txn.new_partitions.insert(tp.clone());
+                }
+            }
             Delivery::accumulated(tp, rx)
         };
         self.shared.wake.notify_waiters();
@@ -145,6 +168,142 @@ impl Producer {
                 _ = sleep(Duration::from_millis(10)) => {}
             }
         }
+    }
+}
+
+/// The transactional API (`initTransactions`, `beginTransaction`, `commitTransaction`,
+/// `abortTransaction`); see `transactions`. Each blocks at most `max.block.ms`.
+impl Producer {
+    /// Gets the producer id and epoch for the `transactional.id` from its coordinator,
+    /// fencing every older producer of the id.
+    pub async fn init_transactions(&self) -> Result<(), TxnError> {
+        let link = self.txn_link.as_ref().expect("init_transactions needs a transactional.id");
+        let deadline = self.deadline();
+        let producer = transactions::init_producer_id(&self.shared, &mut *link.lock().await, deadline).await?;
+        let mut state = self.shared.lock();
+        state.idempotence.restart(producer);
+        let txn = state.txn.as_mut().expect("transactional");
+        txn.phase = transactions::Phase::Ready;
+        Ok(())
+    }
+
+    /// Opens a transaction (no request: the coordinator learns of it from the first
+    /// AddPartitionsToTxn).
+    pub fn begin_transaction(&self) -> Result<(), TxnError> {
+        let mut state = self.shared.lock();
+        let txn = state.txn.as_mut().expect("begin_transaction needs a transactional.id");
+        match &txn.phase {
+            transactions::Phase::Ready => {
+                txn.phase = transactions::Phase::InTransaction;
+                Ok(())
+            }
+            transactions::Phase::FatalError(reason) => Err(TxnError::Fatal(reason.clone())),
+            other => Err(TxnError::Fatal(format!("IllegalStateException: begin_transaction in {other:?}"))),
+        }
+    }
+
+    /// Flushes the open transaction's records, then commits it. A failed record makes the
+    /// transaction abortable instead: the caller must abort.
+    pub async fn commit_transaction(&self) -> Result<(), TxnError> {
+        self.flush().await;
+        let producer = {
+            let state = self.shared.lock();
+            let txn = state.txn.as_ref().expect("commit_transaction needs a transactional.id");
+            match &txn.phase {
+                transactions::Phase::InTransaction => {}
+                transactions::Phase::AbortableError(reason) => return Err(TxnError::Abortable(reason.clone())),
+                transactions::Phase::FatalError(reason) => return Err(TxnError::Fatal(reason.clone())),
+                other => return Err(TxnError::Fatal(format!("IllegalStateException: commit in {other:?}"))),
+            }
+            state.idempotence.producer().expect("initialized")
+        };
+        self.end_transaction(producer, TxnResult::Commit).await
+    }
+
+    /// Aborts the open transaction: records not sent yet fail, those in flight are
+    /// awaited, then EndTxn(abort).
+    pub async fn abort_transaction(&self) -> Result<(), TxnError> {
+        let producer = {
+            let mut state = self.shared.lock();
+            if let Some(transactions::Phase::FatalError(reason)) = state.txn.as_ref().map(|t| &t.phase) {
+                return Err(TxnError::Fatal(reason.clone()));
+            }
+            for batch in state.accumulator.take_queued() {
+                batch.fail("TransactionAbortedException: the transaction was aborted");
+            }
+            state.idempotence.producer()
+        };
+        self.shared.wake.notify_waiters();
+        self.await_in_flight().await;
+        let Some(producer) = producer else { return Err(TxnError::Fatal("not initialized".into())) };
+        self.end_transaction(producer, TxnResult::Abort).await?;
+        self.bump_epoch_if_required().await
+    }
+
+    /// Sends EndTxn and, on success, returns to Ready with nothing added. A transaction
+    /// that added no partition never reached the coordinator: there is nothing to end
+    /// (Kafka sends no EndTxn then).
+    async fn end_transaction(
+        &self,
+        producer: crate::protocol::ProducerIdAndEpoch,
+        result: TxnResult,
+    ) -> Result<(), TxnError> {
+        let link = self.txn_link.as_ref().expect("transactional");
+        let deadline = self.deadline();
+        let added_nothing = self.shared.lock().txn.as_ref().is_some_and(|t| t.added.is_empty());
+        if !added_nothing {
+            let ended = transactions::end_txn(&self.shared, &mut *link.lock().await, producer, result, deadline).await;
+            if let Err(error) = ended {
+                if let (TxnError::Fatal(reason), Some(txn)) = (&error, self.shared.lock().txn.as_mut()) {
+                    txn.phase = transactions::Phase::FatalError(reason.clone());
+                }
+                return Err(error);
+            }
+        }
+        self.finish_transaction();
+        Ok(())
+    }
+
+    /// Back to Ready: the next transaction adds its partitions afresh.
+    fn finish_transaction(&self) {
+        let mut state = self.shared.lock();
+        let txn = state.txn.as_mut().expect("transactional");
+        txn.phase = transactions::Phase::Ready;
+        txn.added.clear();
+        txn.new_partitions.clear();
+    }
+
+    /// After an abort that followed a failed batch: a new epoch, every sequence from 0.
+    async fn bump_epoch_if_required(&self) -> Result<(), TxnError> {
+        let required = self.shared.lock().txn.as_ref().is_some_and(|t| t.epoch_bump_required);
+        if !required {
+            return Ok(());
+        }
+        let link = self.txn_link.as_ref().expect("transactional");
+        let producer = transactions::init_producer_id(&self.shared, &mut *link.lock().await, self.deadline()).await?;
+        let mut state = self.shared.lock();
+        state.idempotence.restart(producer);
+        state.txn.as_mut().expect("transactional").epoch_bump_required = false;
+        Ok(())
+    }
+
+    /// Waits until no produce request is in flight.
+    async fn await_in_flight(&self) {
+        loop {
+            let notified = self.shared.wake.notified();
+            if self.shared.lock().accumulator.nothing_in_flight() {
+                return;
+            }
+            tokio::select! {
+                biased;
+                _ = notified => {}
+                _ = sleep(Duration::from_millis(10)) => {}
+            }
+        }
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + Duration::from_millis(self.shared.config.max_block_ms)
     }
 }
 

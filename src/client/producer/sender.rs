@@ -3,6 +3,7 @@
 
 use super::batch::Batch;
 use super::state::Shared;
+use crate::client::group::coordinator::CoordinatorLink;
 use crate::client::metadata::ClusterView;
 use crate::protocol::{Acks, BrokerId, ErrorCode, ProduceRequest, Request, Response};
 use crate::sim::net::{NetError, PendingResponse};
@@ -18,6 +19,10 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
     // When the metadata was last refreshed: a refresh the drain asks for (a partition
     // without a known leader) is due `retry.backoff.ms` after it.
     let mut metadata_refreshed_at = Instant::now();
+    let mut txn_link = config
+        .transactional_id
+        .as_ref()
+        .map(|id| CoordinatorLink::for_transactions(view.net().clone(), config.bootstrap.clone(), id));
     loop {
         let notified = shared.wake.notified();
         let (disconnect, need_metadata) = {
@@ -42,11 +47,15 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
                 continue;
             }
         }
-        if config.enable_idempotence {
+        if let Some(link) = &mut txn_link {
+            // Partitions the open transaction wrote to are added before their batches go.
+            super::transactions::add_new_partitions(&shared, link).await;
+        } else if config.enable_idempotence {
             // Settle expired retries and bump the epoch if asked, before the drain.
             shared.lock().idempotence.resolve_sequences();
         }
-        if config.enable_idempotence && shared.lock().idempotence.producer().is_none() {
+        // A transactional producer's id comes from `init_transactions`.
+        if config.enable_idempotence && txn_link.is_none() && shared.lock().idempotence.producer().is_none() {
             match view.init_producer_id(request_timeout).await {
                 Some(producer) => shared.lock().idempotence.start(producer),
                 None => {
@@ -90,7 +99,15 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
     let request = ProduceRequest {
         acks: config.acks,
         timeout_ms: config.request_timeout_ms,
-        batches: batches.iter().map(|b| (b.tp.clone(), b.to_record_batch())).collect(),
+        batches: batches
+            .iter()
+            .map(|b| {
+                let mut batch = b.to_record_batch();
+                batch.transactional = config.transactional_id.is_some();
+                (b.tp.clone(), batch)
+            })
+            .collect(),
+        transactional_id: config.transactional_id.clone(),
     };
     let Some(conn) = view.connection(leader) else {
         requeue_all(shared, leader, batches, "NetworkException: no connection to the leader", false);

@@ -9,6 +9,7 @@ use super::accumulator::Accumulator;
 use super::batch::Batch;
 use super::config::ProducerConfig;
 use super::idempotence::{Failure, Idempotence};
+use super::transactions::TxnState;
 use crate::client::partitioner::TopicPartitioner;
 use crate::protocol::UnkeyedPartitioning;
 use crate::protocol::{BrokerId, ErrorCode, LeaderEpoch, Offset, TopicPartition};
@@ -51,6 +52,9 @@ pub(super) struct State {
     pub disconnect: BTreeSet<BrokerId>,
     /// The partitioner state per topic, for records with neither partition nor key.
     pub partitioners: BTreeMap<String, TopicPartitioner>,
+    /// A transactional producer's transaction state (`None` without a
+    /// `transactional.id`).
+    pub txn: Option<TxnState>,
 }
 
 impl State {
@@ -64,6 +68,7 @@ impl State {
             need_metadata: false,
             disconnect: BTreeSet::new(),
             partitioners: BTreeMap::new(),
+            txn: config.transactional_id.as_ref().map(|_| TxnState::new()),
         }
     }
 
@@ -94,10 +99,17 @@ impl State {
                 // Only a retry waits in the queue after a send (Kafka's `inRetry`).
                 self.idempotence.expired(batch.idempotence_ref(), batch.attempts > 0);
             }
+            if let Some(txn) = &mut self.txn {
+                txn.batch_failed(None, "TimeoutException: delivery.timeout.ms expired");
+            }
             batch.expire();
         }
         let idempotence = &mut self.idempotence;
+        let txn = &self.txn;
         let drain = self.accumulator.drain(config, now, leader_of, |batch| {
+            if txn.as_ref().is_some_and(|txn| !txn.may_send(&batch.tp)) {
+                return false;
+            }
             if !idempotent {
                 return true;
             }
@@ -163,6 +175,28 @@ impl State {
             return;
         }
         let r = batch.idempotence_ref();
+        if let Some(txn) = &mut self.txn {
+            // A transactional producer does not recover from sequence or epoch errors by
+            // itself: the transaction must abort (`TransactionManager.handleFailedBatch`).
+            let ends_transaction = matches!(
+                error,
+                Some(
+                    ErrorCode::OutOfOrderSequence
+                        | ErrorCode::UnknownProducerId
+                        | ErrorCode::InvalidProducerEpoch
+                        | ErrorCode::ProducerFenced
+                        | ErrorCode::InvalidTxnState
+                        | ErrorCode::TransactionAbortable
+                        | ErrorCode::InvalidProducerIdMapping
+                )
+            );
+            if ends_transaction || !(may_retry && retriable) {
+                txn.batch_failed(error, reason);
+                self.idempotence.failed(r, Failure::Other, false);
+                batch.fail(reason);
+                return;
+            }
+        }
         if may_retry && self.idempotence.can_retry(r, error, log_start_offset, retriable) {
             if self.idempotence.producer_id_changed(r) {
                 self.idempotence.failed(r, Failure::OutOfOrderSequence, false);

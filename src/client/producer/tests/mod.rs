@@ -37,6 +37,8 @@ fn plain() -> ProducerConfig {
         partitioner: UnkeyedPartitioning::default(),
         partitioner_adaptive_partitioning_enable: true,
         partitioner_availability_timeout_ms: 0,
+        transactional_id: None,
+        transaction_timeout_ms: 60_000,
     }
 }
 

@@ -1,0 +1,222 @@
+//! The transactional part of the producer (Kafka's `TransactionManager` with a
+//! `transactional.id`): its state machine, and the requests it sends the transaction
+//! coordinator.
+//!
+//! - `init_transactions`: FindCoordinator, then InitProducerId with the id, retried
+//!   while the coordinator answers CONCURRENT_TRANSACTIONS (it is aborting or completing
+//!   the id's previous transaction); the answer's epoch fences every older producer of
+//!   the id.
+//! - `send` within a transaction: a record for a partition not yet in the transaction
+//!   marks the partition new; the sender adds new partitions with AddPartitionsToTxn
+//!   before it drains their batches (`isSendToPartitionAllowed`), and marks the
+//!   batches transactional.
+//! - `commit_transaction` flushes, then sends EndTxn(commit), retried while the
+//!   coordinator answers CONCURRENT_TRANSACTIONS or moves; a batch of the transaction
+//!   that failed makes the transaction abortable instead. `abort_transaction` fails the
+//!   batches not yet sent, waits for those in flight, and sends EndTxn(abort).
+//! - Errors: PRODUCER_FENCED, INVALID_PRODUCER_EPOCH and INVALID_PRODUCER_ID_MAPPING are
+//!   fatal (the application must close the producer); other failures of a transaction's
+//!   batches are abortable. A commit whose EndTxn got no answer within `max.block.ms`
+//!   leaves the outcome unknown, as Kafka's `TimeoutException` does.
+//!
+//! A failed batch leaves its partition's sequence unknown: once the application has
+//! aborted the transaction, the producer sends InitProducerId again and takes the next
+//! epoch, restarting every sequence at 0 (KIP-360's `epochBumpRequired`). Simplified:
+//! Kafka sends the current id and epoch with that request, so the coordinator can tell
+//! a retry from a zombie; here the request is the plain InitProducerId, which the
+//! coordinator answers the same way once the abort is complete.
+
+use super::state::Shared;
+use crate::client::group::coordinator::{txn_response_error, CoordinatorLink, LinkError};
+use crate::protocol::{ErrorCode, ProducerIdAndEpoch, TopicPartition, TxnRequest, TxnResponse, TxnResult};
+use madsim::time::{sleep, Instant};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+/// Kafka's `TransactionManager.State`, as far as the application sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// `initTransactions` has not completed.
+    Uninitialized,
+    /// No transaction open.
+    Ready,
+    /// A transaction is open.
+    InTransaction,
+    /// A batch of the open transaction failed: only an abort may follow.
+    AbortableError(String),
+    /// The producer was fenced or broke the protocol: it must be closed.
+    FatalError(String),
+}
+
+/// The transactional state shared by the application's calls and the sender.
+pub(super) struct TxnState {
+    /// The phase.
+    pub phase: Phase,
+    /// Partitions the coordinator added to the open transaction.
+    pub added: BTreeSet<TopicPartition>,
+    /// Partitions the open transaction wrote to that are not added yet.
+    pub new_partitions: BTreeSet<TopicPartition>,
+    /// A batch failed, so its sequence may be missing from (or late to reach) a
+    /// partition: after the abort, the producer takes a new epoch from the coordinator,
+    /// restarting every sequence (`TransactionManager.epochBumpRequired`, KIP-360).
+    pub epoch_bump_required: bool,
+}
+
+impl TxnState {
+    /// Before `initTransactions`.
+    pub fn new() -> Self {
+        TxnState {
+            phase: Phase::Uninitialized,
+            added: BTreeSet::new(),
+            new_partitions: BTreeSet::new(),
+            epoch_bump_required: false,
+        }
+    }
+
+    /// Whether the sender may drain batches of `tp` (`isSendToPartitionAllowed`).
+    pub fn may_send(&self, tp: &TopicPartition) -> bool {
+        self.added.contains(tp) && matches!(self.phase, Phase::InTransaction | Phase::AbortableError(_))
+    }
+
+    /// A batch of the transaction failed for good: the transaction must abort, or, if
+    /// the producer was fenced, the producer must close.
+    pub fn batch_failed(&mut self, error: Option<ErrorCode>, reason: &str) {
+        if matches!(self.phase, Phase::FatalError(_)) {
+            return;
+        }
+        self.epoch_bump_required = true;
+        self.phase = match error {
+            Some(code) if is_fatal(code) => Phase::FatalError(reason.to_string()),
+            _ => Phase::AbortableError(reason.to_string()),
+        };
+    }
+}
+
+/// Errors after which Kafka's producer can only be closed.
+fn is_fatal(error: ErrorCode) -> bool {
+    matches!(error, ErrorCode::ProducerFenced | ErrorCode::InvalidProducerEpoch | ErrorCode::InvalidProducerIdMapping)
+}
+
+/// How a transactional call failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnError {
+    /// The transaction cannot commit; `abort_transaction` ends it (Kafka's
+    /// `TransactionAbortableException` and the exceptions it wraps).
+    Abortable(String),
+    /// The producer must be closed (`ProducerFencedException`, ...).
+    Fatal(String),
+    /// No answer in time: the transaction's outcome is unknown (`TimeoutException`).
+    Timeout(String),
+}
+
+impl fmt::Display for TxnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TxnError::Abortable(reason) => write!(f, "abortable: {reason}"),
+            TxnError::Fatal(reason) => write!(f, "fatal: {reason}"),
+            TxnError::Timeout(reason) => write!(f, "timeout: {reason}"),
+        }
+    }
+}
+
+/// The pause before a request the coordinator answered CONCURRENT_TRANSACTIONS is sent
+/// again (Kafka's producer retries AddPartitions after 20 ms; `retry.backoff.ms`
+/// elsewhere).
+const CONCURRENT_TRANSACTIONS_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Sends `request` to the transaction coordinator until it gets an answer that is not
+/// retriable, or `deadline` passes (Kafka's `max.block.ms` for the blocking calls).
+pub(super) async fn call_until_settled(
+    shared: &Shared,
+    link: &mut CoordinatorLink,
+    request: TxnRequest,
+    deadline: Instant,
+) -> Result<TxnResponse, TxnError> {
+    let timeout = Duration::from_millis(shared.config.request_timeout_ms);
+    let backoff = Duration::from_millis(shared.config.retry_backoff_ms.max(1));
+    loop {
+        if Instant::now() >= deadline {
+            return Err(TxnError::Timeout(format!("{} not answered within max.block.ms", request.name())));
+        }
+        match link.call_txn(request.clone(), timeout).await {
+            Ok(response) => match txn_response_error(&response) {
+                None => return Ok(response),
+                Some(ErrorCode::ConcurrentTransactions) => sleep(CONCURRENT_TRANSACTIONS_BACKOFF).await,
+                Some(error) if error.is_retriable() => sleep(backoff).await,
+                Some(error) if is_fatal(error) => return Err(TxnError::Fatal(error.kafka_name().to_string())),
+                Some(error) => return Err(TxnError::Abortable(error.kafka_name().to_string())),
+            },
+            Err(LinkError::CoordinatorUnknown | LinkError::Indeterminate) => sleep(backoff).await,
+        }
+    }
+}
+
+/// InitProducerId with the `transactional.id`.
+pub(super) async fn init_producer_id(
+    shared: &Shared,
+    link: &mut CoordinatorLink,
+    deadline: Instant,
+) -> Result<ProducerIdAndEpoch, TxnError> {
+    let request = TxnRequest::InitProducerId {
+        transactional_id: transactional_id(shared),
+        transaction_timeout_ms: shared.config.transaction_timeout_ms,
+    };
+    match call_until_settled(shared, link, request, deadline).await? {
+        TxnResponse::ProducerId { producer: Some(producer), .. } => Ok(producer),
+        other => Err(TxnError::Fatal(format!("unexpected InitProducerId answer {other:?}"))),
+    }
+}
+
+/// EndTxn with `result` for the producer's current id and epoch.
+pub(super) async fn end_txn(
+    shared: &Shared,
+    link: &mut CoordinatorLink,
+    producer: ProducerIdAndEpoch,
+    result: TxnResult,
+    deadline: Instant,
+) -> Result<(), TxnError> {
+    let request = TxnRequest::EndTxn { transactional_id: transactional_id(shared), producer, result };
+    call_until_settled(shared, link, request, deadline).await.map(|_| ())
+}
+
+/// AddPartitionsToTxn for the partitions the open transaction wrote to and the
+/// coordinator has not added yet (the sender calls this before each drain). Returns
+/// whether it made progress.
+pub(super) async fn add_new_partitions(shared: &Shared, link: &mut CoordinatorLink) {
+    let (partitions, producer) = {
+        let state = shared.lock();
+        let txn = state.txn.as_ref().expect("a transactional producer");
+        if txn.new_partitions.is_empty() || txn.phase != Phase::InTransaction {
+            return;
+        }
+        (txn.new_partitions.iter().cloned().collect::<Vec<_>>(), state.idempotence.producer())
+    };
+    let Some(producer) = producer else { return };
+    let request = TxnRequest::AddPartitions {
+        transactional_id: transactional_id(shared),
+        producer,
+        partitions: partitions.clone(),
+        verify_only: false,
+    };
+    // Bounded by the delivery timeout: the batches waiting for the partitions expire
+    // then anyway.
+    let deadline = Instant::now() + Duration::from_millis(shared.config.delivery_timeout_ms);
+    let answer = call_until_settled(shared, link, request, deadline).await;
+    let mut state = shared.lock();
+    let txn = state.txn.as_mut().expect("a transactional producer");
+    match answer {
+        Ok(_) => {
+            for tp in partitions {
+                txn.new_partitions.remove(&tp);
+                txn.added.insert(tp);
+            }
+        }
+        Err(TxnError::Fatal(reason)) => txn.phase = Phase::FatalError(reason),
+        Err(TxnError::Abortable(reason) | TxnError::Timeout(reason)) => txn.phase = Phase::AbortableError(reason),
+    }
+}
+
+fn transactional_id(shared: &Shared) -> String {
+    shared.config.transactional_id.clone().expect("a transactional producer")
+}

@@ -1,0 +1,185 @@
+//! A transactional producer process (a `transactional.id` in `[producers.config]`):
+//! every op is one transaction, recorded as Jepsen's `txn` op: the invoke lists the
+//! transaction's sends, the completion is `ok` with their offsets once
+//! `commitTransaction` returned, `fail` when the transaction was aborted (by the
+//! application every `abort_every`-th time, once its records were acknowledged, or
+//! because one of its records failed), and
+//! `info` when the outcome is unknown (a commit that timed out, or that failed after its
+//! EndTxn may have been applied). A failed or unknown transaction's completion carries
+//! no offsets: an acknowledged record of an aborted transaction is in the log but not
+//! committed, so it proves nothing a checker may count on.
+//!
+//! As a Kafka application must, the process closes a producer that was fenced (or broke
+//! the protocol) and starts a new one under the same `transactional.id`, whose
+//! `initTransactions` aborts whatever the old one left open.
+
+use super::producer::{append_all, invoke_value, plan, wait_until, PlannedSend};
+use super::{Incarnation, WorkloadContext};
+use crate::client::producer::{Producer, ProducerConfig, RecordMetadata, SendError, TxnError};
+use crate::history::{MicroOp, OpFn, OpType, OpValue};
+use crate::protocol::{Request, Response, TopicPartition};
+use crate::scenario::{Partitioning, ProducerSpec};
+use crate::sim::net::NodeNet;
+use madsim::time::{sleep, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The pause before a producer that could not initialize tries again.
+const INIT_RETRY: Duration = Duration::from_millis(500);
+
+/// Runs transactions at the spec's record rate until the safety phase ends.
+pub(super) async fn produce_in_transactions(
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    spec: ProducerSpec,
+    config: ProducerConfig,
+    partitions: u32,
+    mut life: Incarnation,
+) {
+    let topic: Arc<str> = spec.topic.as_str().into();
+    let partition_names: Vec<Arc<str>> =
+        (0..partitions).map(|p| Arc::from(TopicPartition::new(topic.clone(), p).to_string())).collect();
+    let interval = Duration::from_secs_f64(1.0 / spec.rate_per_sec.max(0.001));
+    let mut producer = None;
+    let mut next_txn = Instant::now();
+    let (mut sent, mut transactions) = (0u64, 0u64);
+    while !ctx.safety_over() {
+        let Some(active) = ready_producer(&ctx, &net, &config, &mut producer).await else { break };
+        let remaining = spec.records.map_or(u64::MAX, |limit| limit.saturating_sub(sent));
+        let size = u64::from(spec.records_per_transaction).min(remaining);
+        if size == 0 {
+            break;
+        }
+        wait_until(next_txn, false).await;
+        if ctx.safety_over() {
+            break;
+        }
+        if let Err(error) = active.begin_transaction() {
+            tracing::debug!(%error, "begin_transaction failed; a new producer takes over");
+            producer = None;
+            continue;
+        }
+        let mut planned = plan(&ctx, &spec, &mut sent, size, &partition_names);
+        next_txn += interval * size as u32;
+        transactions += 1;
+        let abort = spec.abort_every.is_some_and(|n| transactions % u64::from(n) == 0);
+        let outcome = run_transaction(active, &topic, &mut planned, &partition_names, &spec, &mut life, abort).await;
+        if matches!(outcome, Outcome::Closed) {
+            producer = None;
+        }
+    }
+}
+
+/// The producer to use, initialized; a new one when there is none (the first, or after
+/// the last was closed). `None` once the safety phase is over.
+async fn ready_producer<'a>(
+    ctx: &WorkloadContext,
+    net: &NodeNet<Request, Response>,
+    config: &ProducerConfig,
+    producer: &'a mut Option<Producer>,
+) -> Option<&'a Producer> {
+    while producer.is_none() {
+        if ctx.safety_over() {
+            return None;
+        }
+        let fresh = Producer::new(net.clone(), config.clone());
+        match fresh.init_transactions().await {
+            Ok(()) => *producer = Some(fresh),
+            Err(error) => {
+                tracing::debug!(%error, "init_transactions failed");
+                sleep(INIT_RETRY).await;
+            }
+        }
+    }
+    producer.as_ref()
+}
+
+/// What became of the producer after a transaction.
+enum Outcome {
+    /// It may run the next transaction.
+    Open,
+    /// It was fenced or failed fatally: the application closes it.
+    Closed,
+}
+
+/// One transaction: begin (done by the caller), send every planned record, then commit
+/// (or abort), recording the `txn` op.
+async fn run_transaction(
+    producer: &Producer,
+    topic: &Arc<str>,
+    planned: &mut [PlannedSend],
+    partition_names: &[Arc<str>],
+    spec: &ProducerSpec,
+    life: &mut Incarnation,
+    abort: bool,
+) -> Outcome {
+    let deliveries = if spec.partitioning == Partitioning::Unkeyed {
+        let deliveries = append_all(producer, topic, planned, partition_names).await;
+        life.invoke(OpFn::Txn, invoke_value(planned));
+        deliveries
+    } else {
+        life.invoke(OpFn::Txn, invoke_value(planned));
+        let mut deliveries = Vec::new();
+        for send in planned.iter() {
+            deliveries.push(producer.send(send.record(topic)).await);
+        }
+        deliveries
+    };
+    if abort {
+        // The application aborts after its records were written (it waits for their
+        // acknowledgements, then decides to abort): they are in the log, aborted.
+        for delivery in deliveries {
+            let _ = delivery.wait().await;
+        }
+        return match producer.abort_transaction().await {
+            Ok(()) => complete(life, planned, OpType::Fail, None, "aborted by the application"),
+            // Fenced: the producer that fenced this one aborted the transaction.
+            Err(TxnError::Fatal(reason)) => complete_closed(life, planned, OpType::Fail, reason),
+            Err(error) => complete_closed(life, planned, OpType::Info, error.to_string()),
+        };
+    }
+    let committed = producer.commit_transaction().await;
+    let mut results = Vec::new();
+    for delivery in deliveries {
+        results.push(delivery.wait().await);
+    }
+    match committed {
+        Ok(()) => complete(life, planned, OpType::Ok, Some(&results), "committed"),
+        Err(TxnError::Abortable(reason)) => match producer.abort_transaction().await {
+            Ok(()) => complete(life, planned, OpType::Fail, None, &reason),
+            Err(TxnError::Fatal(fatal)) => complete_closed(life, planned, OpType::Fail, format!("{reason}; {fatal}")),
+            Err(error) => complete_closed(life, planned, OpType::Info, format!("{reason}; {error}")),
+        },
+        // A commit refused as fenced or unanswered may still have been applied: an
+        // EndTxn whose answer was lost, then fenced on its retry.
+        Err(error) => complete_closed(life, planned, OpType::Info, error.to_string()),
+    }
+}
+
+/// Records the completion; `results` (for `ok`) gives each send its offset.
+fn complete(
+    life: &mut Incarnation,
+    planned: &[PlannedSend],
+    kind: OpType,
+    results: Option<&[Result<RecordMetadata, SendError>]>,
+    reason: &str,
+) -> Outcome {
+    let mops = planned
+        .iter()
+        .enumerate()
+        .map(|(i, send)| MicroOp::Send {
+            key: send.name(),
+            value: send.value,
+            offset: results.and_then(|r| r.get(i)).and_then(|r| r.as_ref().ok()).and_then(|m| m.offset),
+        })
+        .collect();
+    let error = (kind != OpType::Ok).then(|| reason.to_string());
+    life.complete(kind, OpValue::Txn(mops), error);
+    Outcome::Open
+}
+
+/// Records the completion of a transaction whose producer must be closed.
+fn complete_closed(life: &mut Incarnation, planned: &[PlannedSend], kind: OpType, reason: String) -> Outcome {
+    complete(life, planned, kind, None, &reason);
+    Outcome::Closed
+}
