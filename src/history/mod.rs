@@ -10,6 +10,7 @@ mod op;
 mod recorder;
 pub mod state;
 mod trace;
+mod values;
 
 pub use diff::{first_divergence, Divergence};
 pub use jsonl::{read_history_jsonl, write_history_jsonl, HistoryParseError};
@@ -17,6 +18,7 @@ pub use op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, DR
 pub use recorder::{Recorder, Tracer, HISTORY_TARGET, TRACE_TARGET};
 pub use state::{BrokerRegistrationView, ClusterState, MetadataView};
 pub use trace::{ElectionReason, Event, LogStartReason, RunPhase, TraceEvent, TruncationReason};
+pub use values::{ValueName, ValueNames};
 
 use std::hash::{Hash, Hasher};
 
