@@ -97,3 +97,36 @@ fn with_value_names(anomaly: &Anomaly, values: &ValueNames) -> Value {
     }
     json
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::read_history_jsonl;
+
+    #[test]
+    fn a_txn_of_string_values_reads_its_own_send_and_the_anomaly_names_the_value() {
+        let text = concat!(
+            r#"{"index":0,"time":1000000,"process":0,"type":"invoke","f":"txn","value":[["send",1,"x"],["poll"],["send",1,"y"]]}"#,
+            "\n",
+            r#"{"index":1,"time":2000000,"process":0,"type":"ok","f":"txn","value":[["send",1,[0,"x"]],["poll",{"1":[[0,"x"]]}],["send",1,[1,"y"]]]}"#,
+            "\n",
+        );
+        let file = read_history_jsonl(text.as_bytes()).unwrap();
+        let history = History { ops: file.ops, trace: Vec::new() };
+        let anomalies = check::check_all(&history);
+        let precommitted: Vec<&Anomaly> =
+            anomalies.iter().filter(|a| a.kind == check::AnomalyKind::PrecommittedRead).collect();
+        assert_eq!(precommitted.len(), 1, "{anomalies:#?}");
+        let json = with_value_names(precommitted[0], &file.values);
+        assert!(json["description"].as_str().unwrap().contains("polled value \"x\" from 1 at offset 0"), "{json}");
+        assert_eq!(json["records"][0]["value"], "x");
+        assert_eq!(json["records"][0]["key"], "1");
+    }
+
+    #[test]
+    fn skipped_ops_are_counted_by_kind() {
+        assert_eq!(skipped_note(&BTreeMap::new()), None);
+        let one: BTreeMap<String, usize> = [(":nemesis process".to_string(), 1)].into_iter().collect();
+        assert_eq!(skipped_note(&one).unwrap(), "skipped 1 op kafkasim does not check: :nemesis process 1");
+    }
+}
