@@ -38,21 +38,53 @@ pub fn read_history_edn(text: &str) -> Result<HistoryFile, HistoryParseError> {
         if node.kind == NodeKind::Nil && source != "nil" {
             break; // Only comments and discarded forms were left.
         }
-        let forms = match node.kind {
-            NodeKind::Vector(items, _) | NodeKind::List(items, _) => items,
-            _ => vec![node],
+        let forms = match &node.kind {
+            NodeKind::Vector(items, _) | NodeKind::List(items, _) => items.iter().collect(),
+            _ => vec![&node],
         };
-        for form in &forms {
-            let doc = to_doc(text, form, 0)?;
-            match OpReader::new(Syntax::Edn, &mut file.values).op(&doc, ordinal) {
-                Ok(Read::Op(op)) => file.ops.push(op),
-                Ok(Read::Skipped(what)) => *file.skipped.entry(what).or_default() += 1,
-                Err(e) => return Err(HistoryParseError::new(e.at.line.max(1), e.at.column.max(1), e.message)),
+        let mut read = Ok(());
+        for form in forms {
+            read = to_doc(text, form, 0).and_then(|doc| {
+                match OpReader::new(Syntax::Edn, &mut file.values).op(&doc, ordinal) {
+                    Ok(Read::Op(op)) => file.ops.push(op),
+                    Ok(Read::Skipped(what)) => *file.skipped.entry(what).or_default() += 1,
+                    Err(e) => return Err(HistoryParseError::new(e.at.line.max(1), e.at.column.max(1), e.message)),
+                }
+                Ok(())
+            });
+            if read.is_err() {
+                break;
             }
             ordinal += 1;
         }
+        drop_flat(node);
+        read?;
     }
     Ok(file)
+}
+
+/// Drops a syntax tree without recursion: a form nested a million levels deep (which
+/// the reader parses without recursion) would otherwise overflow the stack as it drops.
+fn drop_flat(node: Node<'_>) {
+    let mut stack = vec![node];
+    while let Some(mut node) = stack.pop() {
+        stack.extend(node.leading_discards.drain(..).map(|d| d.0));
+        match &mut node.kind {
+            NodeKind::Vector(items, discards) | NodeKind::List(items, discards) | NodeKind::Set(items, discards) => {
+                stack.append(items);
+                stack.extend(discards.drain(..).map(|d| d.0));
+            }
+            NodeKind::Map(entries, discards) => {
+                for (k, v) in entries.drain(..) {
+                    stack.push(k);
+                    stack.push(v);
+                }
+                stack.extend(discards.drain(..).map(|d| d.0));
+            }
+            NodeKind::Tagged(_, _, inner) => stack.push(std::mem::take(&mut **inner)),
+            _ => {}
+        }
+    }
 }
 
 fn pos(span: Span) -> Pos {
@@ -177,5 +209,9 @@ mod tests {
         assert_eq!((err.line, err.column), (1, 2));
         let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
         assert!(read_history_edn(&deep).unwrap_err().message.contains("nested more than"));
+        let deeper = format!("{{:value {}{}}}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+        assert!(read_history_edn(&deeper).unwrap_err().message.contains("nested more than"));
+        let unclosed = "[".repeat(1_000_000);
+        assert!(read_history_edn(&unclosed).unwrap_err().message.contains("unexpected end of file"));
     }
 }
