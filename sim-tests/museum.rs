@@ -18,6 +18,7 @@ const MUSEUM: &[(&str, &str)] = &[
     ("kafka7164-missed-leader-epoch", "kafka7164-missed-leader-epoch-fixed"),
     ("kip966-last-replica-standing", "kip966-last-replica-standing-fixed"),
     ("kip903-zombie-broker", "kip903-zombie-broker-fixed"),
+    ("kip890-late-write", "kip890-late-write-fixed"),
 ];
 
 /// `name` as written, but under the release `version`.

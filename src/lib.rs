@@ -20,7 +20,8 @@
 //!   fault controls only the simulation holds), `disk` (flushed vs page-cache data)
 //!   (madsim).
 //! - [`history`]    recorded client operations and internal trace events in a typed
-//!   vocabulary, JSON Lines I/O, and `state`: the one fold of the trace into the
+//!   vocabulary, JSON Lines I/O, histories recorded elsewhere (Jepsen's EDN, any scalar
+//!   value, named through `ValueNames`), and `state`: the one fold of the trace into the
 //!   cluster's state, ordered by epochs (protocol, fault).
 //! - [`metastore`]  the ZooKeeper-like store: sessions, ephemeral nodes, versioned
 //!   conditional writes, watches (protocol, sim).

@@ -150,8 +150,9 @@ pub enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         jobs: Option<u64>,
     },
-    /// Checks a history in kafkasim's JSON Lines format (for example one recorded
-    /// against a real Kafka cluster) and prints the anomalies found.
+    /// Checks a history recorded elsewhere and prints the anomalies found: kafkasim's
+    /// JSON Lines, or Jepsen's EDN `history.edn` (by the extension `.edn`, else by the
+    /// content), for example one recorded against a real Kafka cluster.
     Check {
         /// The history file.
         file: PathBuf,

@@ -203,7 +203,7 @@ mod tests {
     use crate::history::read_history_jsonl;
 
     fn op(line: &str) -> Op {
-        read_history_jsonl(line.as_bytes()).unwrap().remove(0)
+        read_history_jsonl(line.as_bytes()).unwrap().ops.remove(0)
     }
 
     #[test]

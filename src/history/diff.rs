@@ -48,7 +48,7 @@ mod tests {
     use crate::history::{read_history_jsonl, Event, TraceEvent};
 
     fn ops(text: &str) -> History {
-        History { ops: read_history_jsonl(text.as_bytes()).unwrap(), trace: Vec::new() }
+        History { ops: read_history_jsonl(text.as_bytes()).unwrap().ops, trace: Vec::new() }
     }
 
     const A: &str = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"send","value":[["send","t-0",1]]}

@@ -3,20 +3,35 @@
 //!
 //! A history line looks like
 //! `{"index":3,"time":2104000000,"process":0,"type":"ok","f":"send","value":[["send","orders-2",[812,17]]]}`.
+//!
+//! Histories recorded elsewhere come in through [`read_history`]: JSON Lines
+//! ([`read_history_jsonl`]) or Jepsen's EDN ([`read_history_edn`]), both parsed into one
+//! format-neutral tree (`doc`) that one op reader (`parse`) walks, so the two syntaxes
+//! accept the same shapes and report errors alike (line, column, what was expected).
+//! Values other than integers below 2^63 become ids named in [`ValueNames`]: the
+//! history types and the checkers keep `u64` values.
 
 mod diff;
+mod doc;
+mod edn;
+mod file;
 mod jsonl;
 mod op;
+mod parse;
 mod recorder;
 pub mod state;
 mod trace;
+mod values;
 
 pub use diff::{first_divergence, Divergence};
-pub use jsonl::{read_history_jsonl, write_history_jsonl, HistoryParseError};
+pub use edn::read_history_edn;
+pub use file::{read_history, HistoryFile, HistoryFormat, HistoryParseError};
+pub use jsonl::{read_history_jsonl, write_history_jsonl};
 pub use op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, DRAIN_PROCESS};
 pub use recorder::{Recorder, Tracer, HISTORY_TARGET, TRACE_TARGET};
 pub use state::{BrokerRegistrationView, ClusterState, MetadataView};
 pub use trace::{ElectionReason, Event, LogStartReason, RunPhase, TraceEvent, TruncationReason};
+pub use values::{ValueName, ValueNames};
 
 use std::hash::{Hash, Hasher};
 
