@@ -17,6 +17,7 @@ fn list_groups_every_scenario_under_its_theme_in_catalog_order() {
         "ordering",
         "availability",
         "consumer-groups",
+        "transactions",
         "replication-internals",
         "history",
         "other",
