@@ -31,6 +31,9 @@ fn bound(bug: PlantedBug) -> usize {
         PlantedBug::QuorumVoteTwice => 5,
         // Every seed (20 of 20): each controller fault comes as the leader commits alone.
         PlantedBug::QuorumCommitWithoutMajority => 3,
+        // Every seed: the application aborts transactions whose records are below the
+        // high watermark, and the crash leaves one open.
+        PlantedBug::LsoPastOpenTransaction => 3,
     }
 }
 
@@ -64,6 +67,11 @@ fn caught_within_bound_and_clean_without(bug: PlantedBug) -> PlantedSweep {
     let control = sweep_planted(&scenario, None, seeds, false);
     assert_eq!(control.detections(), 0, "not clean without a planted bug: {}", describe(&control));
     planted
+}
+
+#[test]
+fn lso_past_open_transaction_is_caught() {
+    caught_within_bound_and_clean_without(PlantedBug::LsoPastOpenTransaction);
 }
 
 #[test]
@@ -141,7 +149,7 @@ fn is_fenced_commit(op: &Op) -> bool {
 #[test]
 fn every_planted_bug_has_a_test_here() {
     // A new variant must get a bound (the match above) and a #[test] like the ones above.
-    assert_eq!(PlantedBug::ALL.len(), 8, "add a test for the new planted bug");
+    assert_eq!(PlantedBug::ALL.len(), 9, "add a test for the new planted bug");
 }
 
 #[test]

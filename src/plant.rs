@@ -58,11 +58,16 @@ pub enum PlantedBug {
     /// appends, without waiting for a majority of voters to have fetched the entries;
     /// what it commits alone is lost when another controller leads.
     QuorumCommitWithoutMajority,
+    /// A partition leader serves `read_committed` consumers up to its high watermark,
+    /// as if no transaction were open below it: the last stable offset is not held back
+    /// by the first offset of an open transaction, so consumers read records of
+    /// transactions that later abort.
+    LsoPastOpenTransaction,
 }
 
 impl PlantedBug {
     /// Every planted bug, in a fixed order (the order of reports and tests).
-    pub const ALL: [PlantedBug; 8] = [
+    pub const ALL: [PlantedBug; 9] = [
         PlantedBug::HwBeforeIsr,
         PlantedBug::AcksAllLeaderOnly,
         PlantedBug::NoFollowerTruncation,
@@ -71,6 +76,7 @@ impl PlantedBug {
         PlantedBug::StaleGenerationCommit,
         PlantedBug::QuorumVoteTwice,
         PlantedBug::QuorumCommitWithoutMajority,
+        PlantedBug::LsoPastOpenTransaction,
     ];
 
     /// The kebab-case name used on the command line.
@@ -84,6 +90,7 @@ impl PlantedBug {
             PlantedBug::StaleGenerationCommit => "stale-generation-commit",
             PlantedBug::QuorumVoteTwice => "quorum-vote-twice",
             PlantedBug::QuorumCommitWithoutMajority => "quorum-commit-without-majority",
+            PlantedBug::LsoPastOpenTransaction => "lso-past-open-transaction",
         }
     }
 
@@ -102,6 +109,7 @@ impl PlantedBug {
             PlantedBug::QuorumCommitWithoutMajority => {
                 "quorum leader commits metadata before a majority of controllers has it"
             }
+            PlantedBug::LsoPastOpenTransaction => "read_committed consumers read past open transactions",
         }
     }
 
@@ -116,6 +124,7 @@ impl PlantedBug {
             PlantedBug::UncleanElectionIgnoresFlag => "planted-unclean-election",
             PlantedBug::StaleGenerationCommit => "rebalance-storm",
             PlantedBug::QuorumVoteTwice | PlantedBug::QuorumCommitWithoutMajority => "planted-kraft-quorum",
+            PlantedBug::LsoPastOpenTransaction => "txn-read-committed",
         }
     }
 }

@@ -133,7 +133,7 @@ fn read_partitions(shared: &SharedBroker, request: &FetchRequest) -> Vec<FetchPa
             response.high_watermark = partition.high_watermark();
             response.log_start_offset = log.log_start_offset();
             response.log_end_offset = log.log_end_offset();
-            response.last_stable_offset = partition.last_stable_offset();
+            response.last_stable_offset = last_stable_offset(shared, partition);
             if wanted.fetch_offset > log.log_end_offset() || wanted.fetch_offset < log.log_start_offset() {
                 response.error = Some(ErrorCode::OffsetOutOfRange);
                 return response;
@@ -160,6 +160,16 @@ fn read_partitions(shared: &SharedBroker, request: &FetchRequest) -> Vec<FetchPa
         .collect()
 }
 
+/// The partition's last stable offset, as this broker serves it.
+fn last_stable_offset(shared: &SharedBroker, partition: &Partition) -> crate::protocol::Offset {
+    if shared.config.planted(PlantedBug::LsoPastOpenTransaction) {
+        // PLANTED BUG lso-past-open-transaction: open transactions do not hold the last
+        // stable offset back; read_committed consumers read up to the high watermark.
+        return partition.high_watermark();
+    }
+    partition.last_stable_offset()
+}
+
 /// KIP-320 fencing: the request's leader epoch must match the leader's.
 fn epoch_error(partition: &Partition, requested: Option<LeaderEpoch>) -> Option<ErrorCode> {
     if !partition.is_leader() {
@@ -184,7 +194,7 @@ pub fn list_offsets(shared: &SharedBroker, request: &ListOffsetsRequest) -> Resp
     }
     // Kafka's `lastFetchableOffset`: the last stable offset for `read_committed`.
     let last_fetchable = match request.isolation_level {
-        IsolationLevel::ReadCommitted => partition.last_stable_offset(),
+        IsolationLevel::ReadCommitted => last_stable_offset(shared, partition),
         IsolationLevel::ReadUncommitted => partition.high_watermark(),
     };
     let offset = match request.spec {
