@@ -91,13 +91,8 @@ fn an_unmodelled_release_is_an_error_at_its_position() {
 }
 
 /// A scenario with every kind of entry a switch lives in, under `version`; `cluster` is
-/// its `[cluster]` table, if any.
-fn every_switch_under(version: crate::profile::KafkaVersion, cluster: &str) -> Scenario {
-    every_switch_with(version, cluster, "")
-}
-
-/// [`every_switch_under`], with `producer` (a `[producers.config]` table) for the producer.
-fn every_switch_with(version: crate::profile::KafkaVersion, cluster: &str, producer: &str) -> Scenario {
+/// its `[cluster]` table, if any, and `producer` the producer's `[producers.config]`, if any.
+fn every_switch_under(version: crate::profile::KafkaVersion, cluster: &str, producer: &str) -> Scenario {
     ok(&format!(
         "kafka_version = \"{version}\"\nseeds = [1]\nduration = \"1s\"\n{cluster}[[topics]]\nname = \"t\"\n\
          [[producers]]\ntopic = \"t\"\nrate_per_sec = 1\n{producer}[[consumers]]\ntopic = \"t\"\nmode = \"subscribe\"\n\
@@ -121,7 +116,7 @@ fn every_change_in_the_table_takes_effect_in_its_release_and_not_before() {
             _ => "",
         };
         let value = |version| {
-            let settings = switch_settings(&every_switch_with(version, cluster, producer));
+            let settings = switch_settings(&every_switch_under(version, cluster, producer));
             let setting = settings.into_iter().find(|s| s.switch == change.switch).unwrap();
             assert!(!setting.overridden(), "{change:?}: nothing is set, so the release's default is in force");
             setting.values
