@@ -32,4 +32,5 @@ mod scenarios;
 mod shrink;
 mod support;
 mod swarm;
+mod transactions;
 mod teach_cli;

@@ -1,0 +1,104 @@
+//! Transactions end to end, on the catalog's transaction lessons: what a read_committed
+//! reader may and may not see, what a read_uncommitted one sees, and that the markers
+//! are in the replicated logs.
+
+use crate::support::{describe, load, run};
+use kafkasim::history::{Event, MicroOp, OpFn, OpType};
+use kafkasim::protocol::{ABORT_MARKER_VALUE, COMMIT_MARKER_VALUE};
+use kafkasim::runner::RunOutcome;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The values of the `txn` ops that completed with `kind`.
+fn txn_values(outcome: &RunOutcome, kind: OpType) -> BTreeSet<u64> {
+    let ops = outcome.history.ops.iter().filter(|o| o.f == OpFn::Txn && o.kind == kind);
+    ops.flat_map(|o| o.micro_ops().iter())
+        .filter_map(|m| if let MicroOp::Send { value, .. } = m { Some(*value) } else { None })
+        .collect()
+}
+
+/// Every value `ok` polls returned, with the distinct (partition, offset) it was read at.
+fn polled(outcome: &RunOutcome) -> BTreeMap<u64, BTreeSet<(String, u64)>> {
+    let mut seen: BTreeMap<u64, BTreeSet<(String, u64)>> = BTreeMap::new();
+    for op in outcome.history.ops.iter().filter(|o| o.kind == OpType::Ok) {
+        for mop in op.micro_ops() {
+            if let MicroOp::Poll { records: Some(records) } = mop {
+                for (key, pairs) in records {
+                    for (offset, value) in pairs {
+                        seen.entry(*value).or_default().insert((key.clone(), *offset));
+                    }
+                }
+            }
+        }
+    }
+    seen
+}
+
+/// The send values of each `txn` op that completed with `kind`, one set per op.
+fn txns(outcome: &RunOutcome, kind: OpType) -> Vec<BTreeSet<u64>> {
+    let ops = outcome.history.ops.iter().filter(|o| o.f == OpFn::Txn && o.kind == kind);
+    ops.map(|o| {
+        o.micro_ops()
+            .iter()
+            .filter_map(|m| if let MicroOp::Send { value, .. } = m { Some(*value) } else { None })
+            .collect()
+    })
+    .collect()
+}
+
+#[test]
+fn read_committed_reads_every_committed_record_once_nothing_aborted_and_unknown_transactions_whole_or_not_at_all() {
+    let scenario = load("txn-read-committed");
+    for &seed in &scenario.seeds[..2] {
+        let outcome = run(&scenario, seed);
+        let (committed, aborted) = (txn_values(&outcome, OpType::Ok), txn_values(&outcome, OpType::Fail));
+        let unknown = txns(&outcome, OpType::Info);
+        assert!(!committed.is_empty() && !aborted.is_empty(), "{}", describe(&outcome));
+        assert!(!unknown.is_empty(), "the crash leaves a transaction's outcome unknown: {}", describe(&outcome));
+        let seen = polled(&outcome);
+        for value in &aborted {
+            assert!(!seen.contains_key(value), "seed {seed}: value {value} of an aborted transaction was read");
+        }
+        for value in &committed {
+            let at = seen.get(value).map_or(0, BTreeSet::len);
+            assert_eq!(at, 1, "seed {seed}: committed value {value} read at {at} offsets");
+        }
+        // The crashed producer's transaction committed (its EndTxn got through) or was
+        // aborted by the next incarnation's initTransactions: never in part.
+        for txn in &unknown {
+            let read = txn.iter().filter(|v| seen.contains_key(v)).count();
+            assert!(read == 0 || read == txn.len(), "seed {seed}: {read} of {txn:?} read");
+        }
+    }
+}
+
+#[test]
+fn read_uncommitted_reads_exactly_records_of_transactions_that_did_not_commit() {
+    let outcome = run(&load("txn-read-uncommitted"), 1);
+    let committed = txn_values(&outcome, OpType::Ok);
+    let not_committed: BTreeSet<u64> =
+        txn_values(&outcome, OpType::Fail).union(&txn_values(&outcome, OpType::Info)).copied().collect();
+    let seen = polled(&outcome);
+    let aborted_read: Vec<&u64> = not_committed.iter().filter(|v| seen.contains_key(v)).collect();
+    assert!(!aborted_read.is_empty(), "{}", describe(&outcome));
+    assert!(committed.iter().all(|v| seen.get(v).is_some_and(|at| at.len() == 1)), "{}", describe(&outcome));
+}
+
+#[test]
+fn commit_and_abort_markers_are_appended_by_leaders_and_replicated() {
+    let outcome = run(&load("txn-read-committed"), 1);
+    let mut markers: BTreeMap<(u64, bool), BTreeSet<u32>> = BTreeMap::new();
+    for event in &outcome.history.trace {
+        if let Event::Append { tp, broker, values, .. } = &event.event {
+            if !tp.starts_with("orders-") {
+                continue;
+            }
+            for value in values.iter().filter(|v| [COMMIT_MARKER_VALUE, ABORT_MARKER_VALUE].contains(v)) {
+                markers.entry((*value, *value == COMMIT_MARKER_VALUE)).or_default().insert(*broker);
+            }
+        }
+    }
+    for kind in [(COMMIT_MARKER_VALUE, true), (ABORT_MARKER_VALUE, false)] {
+        let brokers = markers.get(&kind).cloned().unwrap_or_default();
+        assert_eq!(brokers.len(), 3, "{kind:?} markers on every replica, found on {brokers:?}");
+    }
+}
