@@ -337,21 +337,32 @@ fn broker_defaults(profile: &Profile, brokers: u32) -> BrokerSettings {
     }
 }
 
+/// An internal topic's partition count (`offsets.topic.num.partitions`, ...), if set.
+fn internal_topic_partitions(t: &Table, key: &str) -> Res<Option<u32>> {
+    let count = t.opt_u32(key)?.map(|v| {
+        v.check(
+            |v| (1..=MAX_PARTITIONS).contains(&v),
+            |v| format!("expected 1 to {MAX_PARTITIONS} partitions, found {v}"),
+        )
+    });
+    Ok(count.transpose()?.map(|v| v.value))
+}
+
+/// An internal topic's replication factor, at most the broker count, if set.
+fn internal_topic_replication(t: &Table, key: &str, brokers: u32) -> Res<Option<u32>> {
+    let factor = t.opt_u32(key)?.map(|v| {
+        v.check(|v| (1..=brokers).contains(&v), |v| format!("expected 1 to {brokers} (the broker count), found {v}"))
+    });
+    Ok(factor.transpose()?.map(|v| v.value))
+}
+
 fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSettings> {
     let d = broker_defaults(profile, brokers);
     let min_isr = t.opt_u32("min.insync.replicas")?.map(|v| at_least(v, 1)).transpose()?;
     let lag = opt_u64_min(t, "replica.lag.time.max.ms", 1)?;
     let lag_ms = lag.as_ref().map_or(d.replica_lag_time_max_ms, |v| v.value);
-    let txn_replication_factor = t
-        .opt_u32("transaction.state.log.replication.factor")?
-        .map(|v| {
-            v.check(
-                |v| (1..=brokers).contains(&v),
-                |v| format!("expected 1 to {brokers} (the broker count), found {v}"),
-            )
-        })
-        .transpose()?
-        .map_or(d.transaction_state_log_replication_factor, |v| v.value);
+    let txn_replication_factor = internal_topic_replication(t, "transaction.state.log.replication.factor", brokers)?
+        .unwrap_or(d.transaction_state_log_replication_factor);
     let fetch_wait = t.opt_u64("replica.fetch.wait.max.ms")?;
     // KafkaConfig.validateValues: "replica.socket.timeout.ms should always be at least
     // replica.fetch.wait.max.ms"; the socket timeout is not settable here, so Kafka's
@@ -399,36 +410,12 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
         log_segment_bytes: segment_bytes(t, "log.segment.bytes")?.map_or(d.log_segment_bytes, |v| v.value),
         log_retention_check_interval_ms: opt_u64_min(t, "log.retention.check.interval.ms", 1)?
             .map_or(d.log_retention_check_interval_ms, |v| v.value),
-        offsets_topic_num_partitions: t
-            .opt_u32("offsets.topic.num.partitions")?
-            .map(|v| {
-                v.check(
-                    |v| (1..=MAX_PARTITIONS).contains(&v),
-                    |v| format!("expected 1 to {MAX_PARTITIONS} partitions, found {v}"),
-                )
-            })
-            .transpose()?
-            .map_or(d.offsets_topic_num_partitions, |v| v.value),
-        offsets_topic_replication_factor: t
-            .opt_u32("offsets.topic.replication.factor")?
-            .map(|v| {
-                v.check(
-                    |v| (1..=brokers).contains(&v),
-                    |v| format!("expected 1 to {brokers} (the broker count), found {v}"),
-                )
-            })
-            .transpose()?
-            .map_or(d.offsets_topic_replication_factor, |v| v.value),
-        transaction_state_log_num_partitions: t
-            .opt_u32("transaction.state.log.num.partitions")?
-            .map(|v| {
-                v.check(
-                    |v| (1..=MAX_PARTITIONS).contains(&v),
-                    |v| format!("expected 1 to {MAX_PARTITIONS} partitions, found {v}"),
-                )
-            })
-            .transpose()?
-            .map_or(d.transaction_state_log_num_partitions, |v| v.value),
+        offsets_topic_num_partitions: internal_topic_partitions(t, "offsets.topic.num.partitions")?
+            .unwrap_or(d.offsets_topic_num_partitions),
+        offsets_topic_replication_factor: internal_topic_replication(t, "offsets.topic.replication.factor", brokers)?
+            .unwrap_or(d.offsets_topic_replication_factor),
+        transaction_state_log_num_partitions: internal_topic_partitions(t, "transaction.state.log.num.partitions")?
+            .unwrap_or(d.transaction_state_log_num_partitions),
         transaction_state_log_replication_factor: txn_replication_factor,
         transaction_state_log_min_isr: t
             .opt_u32("transaction.state.log.min.isr")?

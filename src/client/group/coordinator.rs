@@ -97,17 +97,26 @@ impl CoordinatorLink {
     /// Sends a transaction request to the coordinator, as [`call`](Self::call) sends a
     /// group request.
     pub async fn call_txn(&mut self, request: TxnRequest, timeout: Duration) -> Result<TxnResponse, LinkError> {
-        match self.call_raw(Request::Txn(request), timeout).await? {
-            Response::Txn(response) => {
-                if matches!(
-                    txn_response_error(&response),
-                    Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable)
-                ) {
+        let response = self.call_raw(Request::Txn(request), timeout).await?;
+        let txn = match response {
+            Response::Txn(txn) => Some(txn),
+            _ => None,
+        };
+        self.settle(txn, txn_response_error)
+    }
+
+    /// The answer of the expected kind (`answer`, `None` for any other response), after
+    /// forgetting the coordinator if it says it is not one (NOT_COORDINATOR,
+    /// COORDINATOR_NOT_AVAILABLE) or answered something else.
+    fn settle<T>(&mut self, answer: Option<T>, error_of: impl Fn(&T) -> Option<ErrorCode>) -> Result<T, LinkError> {
+        match answer {
+            Some(answer) => {
+                if matches!(error_of(&answer), Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable)) {
                     self.mark_unknown();
                 }
-                Ok(response)
+                Ok(answer)
             }
-            _ => {
+            None => {
                 self.mark_unknown();
                 Err(LinkError::Indeterminate)
             }
@@ -137,21 +146,12 @@ impl CoordinatorLink {
     /// `timeout` for the answer. A NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE answer
     /// is returned as is, after forgetting the coordinator.
     pub async fn call(&mut self, request: GroupRequest, timeout: Duration) -> Result<GroupResponse, LinkError> {
-        match self.call_raw(Request::Group(request), timeout).await? {
-            Response::Group(response) => {
-                if matches!(
-                    response_error(&response),
-                    Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable)
-                ) {
-                    self.mark_unknown();
-                }
-                Ok(response)
-            }
-            _ => {
-                self.mark_unknown();
-                Err(LinkError::Indeterminate)
-            }
-        }
+        let response = self.call_raw(Request::Group(request), timeout).await?;
+        let group = match response {
+            Response::Group(group) => Some(group),
+            _ => None,
+        };
+        self.settle(group, response_error)
     }
 }
 
