@@ -11,10 +11,16 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 /// The anomalies an epoch bump's duplicate shows as: the value at two offsets, and a
-/// poll that reads the second copy after later values (`nonmonotonic-poll`) or jumps
-/// back over the first copy (`poll-skip`).
-const EPOCH_BUMP_DUPLICATE_KINDS: [AnomalyKind; 3] =
-    [AnomalyKind::Duplicate, AnomalyKind::NonmonotonicPoll, AnomalyKind::PollSkip];
+/// poll that reads the second copy after later values (`nonmonotonic-poll`, or
+/// `int-nonmonotonic-poll` within one poll) or jumps back over the first copy
+/// (`poll-skip`, `int-poll-skip`).
+const EPOCH_BUMP_DUPLICATE_KINDS: [AnomalyKind; 5] = [
+    AnomalyKind::Duplicate,
+    AnomalyKind::NonmonotonicPoll,
+    AnomalyKind::IntNonmonotonicPoll,
+    AnomalyKind::PollSkip,
+    AnomalyKind::IntPollSkip,
+];
 
 /// Runs every seed of a swarm scenario (at least 500) on worker threads, each in its own
 /// runtime as `kafkasim sweep` does, asserts that none shows an anomaly or panics, and

@@ -33,10 +33,20 @@ pub enum AnomalyKind {
     Unseen,
     /// A producer's successive acknowledged sends to one partition went backwards.
     NonmonotonicSend,
+    /// Two sends to one partition within one transaction (`txn` op) went backwards.
+    IntNonmonotonicSend,
+    /// Two sends to one partition within one transaction (`txn` op) landed with other
+    /// records between them (normal: other producers' writes interleave).
+    IntSendSkip,
     /// A consumer's successive polls of one partition went backwards.
     NonmonotonicPoll,
+    /// Two reads of one partition within one poll or transaction went backwards or
+    /// repeated.
+    IntNonmonotonicPoll,
     /// A consumer skipped offsets between successive polls of one partition.
     PollSkip,
+    /// Two reads of one partition within one poll or transaction skipped records.
+    IntPollSkip,
     /// A poll saw a value whose send definitely failed.
     G1a,
     /// A transaction read a value it wrote itself, before it committed.
@@ -70,14 +80,18 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 21] = [
+    pub const ALL: [AnomalyKind; 25] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
         AnomalyKind::Unseen,
         AnomalyKind::NonmonotonicSend,
+        AnomalyKind::IntNonmonotonicSend,
+        AnomalyKind::IntSendSkip,
         AnomalyKind::NonmonotonicPoll,
+        AnomalyKind::IntNonmonotonicPoll,
         AnomalyKind::PollSkip,
+        AnomalyKind::IntPollSkip,
         AnomalyKind::G1a,
         AnomalyKind::PrecommittedRead,
         AnomalyKind::ConsumeSkip,
@@ -102,8 +116,12 @@ impl AnomalyKind {
             AnomalyKind::InconsistentOffsets => "inconsistent-offsets",
             AnomalyKind::Unseen => "unseen",
             AnomalyKind::NonmonotonicSend => "nonmonotonic-send",
+            AnomalyKind::IntNonmonotonicSend => "int-nonmonotonic-send",
+            AnomalyKind::IntSendSkip => "int-send-skip",
             AnomalyKind::NonmonotonicPoll => "nonmonotonic-poll",
+            AnomalyKind::IntNonmonotonicPoll => "int-nonmonotonic-poll",
             AnomalyKind::PollSkip => "poll-skip",
+            AnomalyKind::IntPollSkip => "int-poll-skip",
             AnomalyKind::G1a => "G1a",
             AnomalyKind::PrecommittedRead => "precommitted-read",
             AnomalyKind::ConsumeSkip => "consume-skip",
@@ -270,7 +288,7 @@ mod tests {
             vec![
                 AnomalyKind::LostWrite,
                 AnomalyKind::Unseen,
-                AnomalyKind::PollSkip,
+                AnomalyKind::IntPollSkip,
                 AnomalyKind::G1a,
                 AnomalyKind::MultipleLeaders,
             ]
@@ -279,6 +297,17 @@ mod tests {
         assert_eq!(found[2].records[1].offset, Some(1));
         assert_eq!(found[3].records[1].offset, Some(3));
         assert_eq!(check_all(&h), found, "same history, same anomalies");
+    }
+
+    #[test]
+    fn every_kind_is_listed_once_in_declaration_order_with_a_unique_name() {
+        assert!(AnomalyKind::ALL.windows(2).all(|w| w[0] < w[1]), "ALL follows the enum's order");
+        assert_eq!(AnomalyKind::ALL[0], AnomalyKind::LostWrite);
+        assert_eq!(*AnomalyKind::ALL.last().unwrap(), AnomalyKind::NoProgress);
+        for kind in AnomalyKind::ALL {
+            assert_eq!(AnomalyKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(AnomalyKind::from_name("int-send-skip"), Some(AnomalyKind::IntSendSkip));
     }
 
     #[test]

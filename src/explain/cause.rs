@@ -23,7 +23,13 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
                 "enable.idempotence=true (with acks=all) would have prevented it: the leader recognises a repeated batch by its producer id and sequence number.".into()
             },
         ),
-        NonmonotonicSend | NonmonotonicPoll | PollSkip => order(anomaly.kind, facts, setup),
+        NonmonotonicSend | IntNonmonotonicSend | NonmonotonicPoll | IntNonmonotonicPoll | PollSkip | IntPollSkip => {
+            order(anomaly.kind, facts, setup)
+        }
+        IntSendSkip => (
+            "Other records landed between two sends of one transaction: a transaction's writes are not isolated from other producers', so theirs interleave with its own in the log.".into(),
+            "Nothing to prevent: Kafka transactions make a transaction's records visible together, not contiguous, and Jepsen allows int-send-skip.".into(),
+        ),
         G1a => (
             format!(
                 "Seen although its send was reported as failed{}: the error came after the leader had appended the record (a timeout or NOT_ENOUGH_REPLICAS_AFTER_APPEND), so a failure only means the outcome is unknown.",
@@ -268,7 +274,12 @@ fn order(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     }
     let what = match kind {
         AnomalyKind::NonmonotonicSend => "Acknowledged at a lower offset than a record the producer sent earlier",
+        AnomalyKind::IntNonmonotonicSend => {
+            "Acknowledged at a lower offset than a record the same transaction sent before it"
+        }
         AnomalyKind::PollSkip => "Skipped by a consumer",
+        AnomalyKind::IntPollSkip => "Skipped within one poll",
+        AnomalyKind::IntNonmonotonicPoll => "Read out of order within one poll",
         _ => "Read out of order",
     };
     let cause = if reordered_by_retry {

@@ -31,14 +31,21 @@
 //!   that polls every partition from its start to its high watermark, so a value still
 //!   unseen at the end is a real loss (or a drain that did not finish).
 //! - [`nonmonotonic_sends`] (`nonmonotonic-send`): a process's send to a key landed at or
-//!   before its previous send to that key (only `ok`/`info` ops), or two sends within one
-//!   op to one key went backwards (Jepsen's `int-nonmonotonic-send`).
+//!   before its previous send to that key (only `ok`/`info` ops), or two sends to one key
+//!   within one `send` op went backwards (see "Internal variants" below).
+//! - [`int_nonmonotonic_sends`] (`int-nonmonotonic-send`): two sends to one key within
+//!   one `txn` op went backwards.
+//! - [`int_send_skips`] (`int-send-skip`): two sends to one key within one `txn` op landed
+//!   with other records between them. Jepsen always allows it: other producers' writes
+//!   interleave with a transaction's.
 //! - [`nonmonotonic_polls`] (`nonmonotonic-poll`): a process's poll of a key began at or
-//!   before where its previous `ok` poll of that key ended, or two reads of one key within
-//!   one op went backwards or repeated (Jepsen's `int-nonmonotonic-poll`).
+//!   before where its previous `ok` poll of that key ended.
+//! - [`int_nonmonotonic_polls`] (`int-nonmonotonic-poll`): two reads of one key within
+//!   one `poll` or `txn` op went backwards or repeated.
 //! - [`poll_skips`] (`poll-skip`): a process's poll of a key began more than one index
-//!   after where its previous `ok` poll of that key ended, or two reads of one key within
-//!   one op skipped over values (Jepsen's `int-poll-skip`).
+//!   after where its previous `ok` poll of that key ended.
+//! - [`int_poll_skips`] (`int-poll-skip`): two reads of one key within one `poll` or
+//!   `txn` op skipped over values.
 //! - [`g1a`] (`G1a`, aborted read): an `ok` poll read a value whose send failed.
 //! - [`precommitted_reads`] (`precommitted-read`): a `txn` op polled a value it sent
 //!   itself. Most databases allow reading one's own writes, but in Kafka's model a
@@ -57,12 +64,22 @@
 //!   the value is skipped: `lost-write` only reports values some op sent.
 //! - **Conflicting offsets.** Where one offset holds several values, the smallest stands
 //!   for the offset in the dense order; Jepsen takes an arbitrary one.
-//! - **Internal variants.** Jepsen's `int-poll-skip`, `int-nonmonotonic-poll` and
-//!   `int-nonmonotonic-send` are reported under `poll-skip`, `nonmonotonic-poll` and
-//!   `nonmonotonic-send`, with descriptions saying "within one poll/send". Jepsen's
-//!   `int-send-skip` is not reported: Jepsen always allows it (other producers' writes
-//!   interleave). kafkasim ops have no rebalance log, so no key is excused from the
-//!   internal poll checks on that ground.
+//! - **Internal variants and `send` ops.** Within one op, reads are judged as Jepsen does
+//!   for every `poll` and `txn` op (`int-poll-skip`, `int-nonmonotonic-poll`), and sends
+//!   as Jepsen does for every `txn` op (`int-send-skip`, `int-nonmonotonic-send`). A
+//!   `send` op with several sends is different: kafkasim's asynchronous producer records
+//!   one such op per window of independent, pipelined `send()` calls, which are no unit
+//!   at all (the window is an arbitrary 200 ms). So two sends of one `send` op that went
+//!   backwards are a `nonmonotonic-send` like two successive ops' sends (producer
+//!   reordering, which the catalog's reordering lessons expect under that name), and a
+//!   skip between them is not reported (as Jepsen does not report skips between a
+//!   process's ops). Jepsen itself writes a multi-send `send` op only in its
+//!   transactional mode (`tag-rw` names an all-send transaction `send`); such an op's
+//!   backward pair is then reported as `nonmonotonic-send` instead of
+//!   `int-nonmonotonic-send` (both are errors), and its skips (always allowed by Jepsen)
+//!   are not reported.
+//!   kafkasim ops have no rebalance log, so no key is excused from the internal poll
+//!   checks on that ground.
 //! - **Subscribe.** Jepsen computes `poll-skip` and `nonmonotonic-poll` for subscribed
 //!   consumers too, but counts them as allowed when the test uses `subscribe`, since a
 //!   rebalance moves positions between polls without an op in the history. They are
@@ -89,8 +106,8 @@
 //!   jumps over deleted (or, resetting to `latest`, over undeleted) records did skip them.
 //! - **Reporting.** `G1a` is reported once per (poll op, key, value); `unseen` once per
 //!   key with every unseen value as a record; `lost-write` shows, as proof, the `ok`
-//!   poll of the highest-read value. Elle's cycle anomalies (G0, G1c, ...) and
-//!   `precommitted-read` are not checked.
+//!   poll of the highest-read value. Elle's cycle anomalies (`G0`, `G1c`, ...) are not
+//!   checked.
 
 mod analysis;
 mod offsets;
@@ -104,7 +121,7 @@ pub(crate) fn completions_for_tests(ops: &[crate::history::Op]) -> Vec<(crate::h
 mod order;
 mod visibility;
 
-use super::Anomaly;
+use super::{Anomaly, AnomalyKind};
 use crate::history::History;
 use analysis::Analysis;
 
@@ -138,25 +155,51 @@ pub fn precommitted_reads(history: &History) -> Vec<Anomaly> {
     visibility::precommitted_reads(&Analysis::new(history))
 }
 
-/// Sends of one process (or one op) to a key that went backwards (`nonmonotonic-send`).
-pub fn nonmonotonic_sends(history: &History) -> Vec<Anomaly> {
-    order::nonmonotonic_sends(&Analysis::new(history))
+/// The sends of one kind of the send-order anomalies.
+fn send_order_of(history: &History, kind: AnomalyKind) -> Vec<Anomaly> {
+    order::send_order(&Analysis::new(history)).into_iter().filter(|a| a.kind == kind).collect()
 }
 
-/// Polls of one process (or one op) of a key that went backwards (`nonmonotonic-poll`).
+/// Sends of one process to a key that went backwards, between its ops or within one
+/// `send` op (`nonmonotonic-send`).
+pub fn nonmonotonic_sends(history: &History) -> Vec<Anomaly> {
+    send_order_of(history, AnomalyKind::NonmonotonicSend)
+}
+
+/// Two sends to a key within one `txn` op that went backwards (`int-nonmonotonic-send`).
+pub fn int_nonmonotonic_sends(history: &History) -> Vec<Anomaly> {
+    send_order_of(history, AnomalyKind::IntNonmonotonicSend)
+}
+
+/// Two sends to a key within one `txn` op with other records between them
+/// (`int-send-skip`).
+pub fn int_send_skips(history: &History) -> Vec<Anomaly> {
+    send_order_of(history, AnomalyKind::IntSendSkip)
+}
+
+/// Polls of one process of a key that went backwards between its ops
+/// (`nonmonotonic-poll`).
 pub fn nonmonotonic_polls(history: &History) -> Vec<Anomaly> {
     order::poll_order(&Analysis::new(history)).nonmonotonic
 }
 
-/// Polls of one process (or one op) of a key that skipped records (`poll-skip`).
+/// Reads of a key within one op that went backwards or repeated (`int-nonmonotonic-poll`).
+pub fn int_nonmonotonic_polls(history: &History) -> Vec<Anomaly> {
+    order::poll_order(&Analysis::new(history)).int_nonmonotonic
+}
+
+/// Polls of one process of a key that skipped records between its ops (`poll-skip`).
 pub fn poll_skips(history: &History) -> Vec<Anomaly> {
     order::poll_order(&Analysis::new(history)).skips
 }
 
+/// Reads of a key within one op that skipped records (`int-poll-skip`).
+pub fn int_poll_skips(history: &History) -> Vec<Anomaly> {
+    order::poll_order(&Analysis::new(history)).int_skips
+}
+
 /// Every client-visible anomaly, built from one analysis, in [`AnomalyKind`] order
 /// and, within a kind, in the order found.
-///
-/// [`AnomalyKind`]: super::AnomalyKind
 pub fn check(history: &History) -> Vec<Anomaly> {
     let analysis = Analysis::new(history);
     let polls = order::poll_order(&analysis);
@@ -165,9 +208,11 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     all.extend(offsets::duplicates(&analysis));
     all.extend(offsets::inconsistent_offsets(&analysis));
     all.extend(visibility::unseen(&analysis));
-    all.extend(order::nonmonotonic_sends(&analysis));
+    all.extend(order::send_order(&analysis));
     all.extend(polls.nonmonotonic);
+    all.extend(polls.int_nonmonotonic);
     all.extend(polls.skips);
+    all.extend(polls.int_skips);
     all.extend(visibility::g1a(&analysis));
     all.extend(visibility::precommitted_reads(&analysis));
     all.sort_by_key(|a| a.kind);
