@@ -47,8 +47,13 @@ pub enum AnomalyKind {
     PollSkip,
     /// Two reads of one partition within one poll or transaction skipped records.
     IntPollSkip,
+    /// A cycle of write-write dependencies between operations (Adya's G0, write cycle).
+    G0,
     /// A poll saw a value whose send definitely failed.
     G1a,
+    /// A cycle of write-write and write-read dependencies with at least one write-read
+    /// edge (Adya's G1c, circular information flow).
+    G1c,
     /// A transaction read a value it wrote itself, before it committed.
     PrecommittedRead,
     /// A group committed past a record no member finished processing.
@@ -80,7 +85,7 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 25] = [
+    pub const ALL: [AnomalyKind; 27] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -92,7 +97,9 @@ impl AnomalyKind {
         AnomalyKind::IntNonmonotonicPoll,
         AnomalyKind::PollSkip,
         AnomalyKind::IntPollSkip,
+        AnomalyKind::G0,
         AnomalyKind::G1a,
+        AnomalyKind::G1c,
         AnomalyKind::PrecommittedRead,
         AnomalyKind::ConsumeSkip,
         AnomalyKind::ConsumeDuplicate,
@@ -122,7 +129,9 @@ impl AnomalyKind {
             AnomalyKind::IntNonmonotonicPoll => "int-nonmonotonic-poll",
             AnomalyKind::PollSkip => "poll-skip",
             AnomalyKind::IntPollSkip => "int-poll-skip",
+            AnomalyKind::G0 => "G0",
             AnomalyKind::G1a => "G1a",
+            AnomalyKind::G1c => "G1c",
             AnomalyKind::PrecommittedRead => "precommitted-read",
             AnomalyKind::ConsumeSkip => "consume-skip",
             AnomalyKind::ConsumeDuplicate => "consume-duplicate",
@@ -308,6 +317,7 @@ mod tests {
             assert_eq!(AnomalyKind::from_name(kind.name()), Some(kind));
         }
         assert_eq!(AnomalyKind::from_name("int-send-skip"), Some(AnomalyKind::IntSendSkip));
+        assert_eq!(AnomalyKind::from_name("G1c"), Some(AnomalyKind::G1c));
     }
 
     #[test]

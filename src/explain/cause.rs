@@ -30,6 +30,14 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "Other records landed between two sends of one transaction: a transaction's writes are not isolated from other producers', so theirs interleave with its own in the log.".into(),
             "Nothing to prevent: Kafka transactions make a transaction's records visible together, not contiguous, and Jepsen allows int-send-skip.".into(),
         ),
+        G0 => (
+            "A cycle of write order: on some partition each operation's record landed just before the next one's, around in a circle, so no order of the operations explains every partition's log. Kafka does not isolate writes (sends of different producers interleave in every log), so Jepsen allows G0; without transactions it comes from a record appended twice (a duplicate), whose second copy moves it after its neighbours.".into(),
+            "Nothing to prevent for transactions (Jepsen allows G0: Kafka transactions give atomic visibility, not write isolation); where a duplicate made it, enable.idempotence=true would have prevented it.".into(),
+        ),
+        G1c => (
+            "Circular information flow: each operation of the cycle read a record the previous one wrote, or wrote just after it, so none of them can have come first. With write-order (ww) edges Jepsen expects such cycles from Kafka's lack of write isolation; a cycle of reads (wr) only means transactions each saw the other's records, so a transaction's records were visible before it committed.".into(),
+            "Transactional producers with consumers at isolation.level=read_committed keep a transaction's records invisible until it commits; a cycle of wr edges only is a bug, not a configuration.".into(),
+        ),
         G1a => (
             format!(
                 "Seen although its send was reported as failed{}: the error came after the leader had appended the record (a timeout or NOT_ENOUGH_REPLICAS_AFTER_APPEND), so a failure only means the outcome is unknown.",

@@ -47,6 +47,12 @@
 //! - [`int_poll_skips`] (`int-poll-skip`): two reads of one key within one `poll` or
 //!   `txn` op skipped over values.
 //! - [`g1a`] (`G1a`, aborted read): an `ok` poll read a value whose send failed.
+//! - [`cycles`] (`G0`, `G1c`): Elle's cycle search over Jepsen's dependency graph between
+//!   operations: a ww edge from the writer of each value to the writer of the value
+//!   directly after it in the version order, a wr edge from the writer of a value to each
+//!   op that polled it. `G0` is a cycle of ww edges only (write cycle), `G1c` a cycle of
+//!   ww and wr edges with at least one wr edge (circular information flow). One cycle
+//!   per strongly connected component, the shortest, `G0` before `G1c`.
 //! - [`precommitted_reads`] (`precommitted-read`): a `txn` op polled a value it sent
 //!   itself. Most databases allow reading one's own writes, but in Kafka's model a
 //!   transaction's records are invisible to every poller, its own included, until it
@@ -61,7 +67,8 @@
 //!   Here an invocation with no completion is read as an `info` completion at the
 //!   invocation's position (what Jepsen records for a crashed client).
 //! - **No exceptions.** Where Jepsen throws (a value in the version order nobody sent),
-//!   the value is skipped: `lost-write` only reports values some op sent.
+//!   the value is skipped: `lost-write` only reports values some op sent, and the
+//!   dependency graph has no edge for it.
 //! - **Conflicting offsets.** Where one offset holds several values, the smallest stands
 //!   for the offset in the dense order; Jepsen takes an arbitrary one.
 //! - **Internal variants and `send` ops.** Within one op, reads are judged as Jepsen does
@@ -71,15 +78,24 @@
 //!   one such op per window of independent, pipelined `send()` calls, which are no unit
 //!   at all (the window is an arbitrary 200 ms). So two sends of one `send` op that went
 //!   backwards are a `nonmonotonic-send` like two successive ops' sends (producer
-//!   reordering, which the catalog's reordering lessons expect under that name), and a
-//!   skip between them is not reported (as Jepsen does not report skips between a
-//!   process's ops). Jepsen itself writes a multi-send `send` op only in its
-//!   transactional mode (`tag-rw` names an all-send transaction `send`); such an op's
-//!   backward pair is then reported as `nonmonotonic-send` instead of
-//!   `int-nonmonotonic-send` (both are errors), and its skips (always allowed by Jepsen)
-//!   are not reported.
+//!   reordering, which the catalog's reordering lessons expect under that name), a skip
+//!   between them is not reported (as Jepsen does not report skips between a process's
+//!   ops), and in the dependency graph each of its sends is a node of its own. Jepsen
+//!   itself writes a multi-send `send` op only in its transactional mode (`tag-rw` names
+//!   an all-send transaction `send`); such an op's backward pair is then reported as
+//!   `nonmonotonic-send` instead of `int-nonmonotonic-send` (both are errors), its skips
+//!   (always allowed) are not reported, and cycles that need its sends to be one node
+//!   are missed, which costs only allowed anomalies: a send-only node has no incoming wr
+//!   edge, so every such cycle has a ww edge, a `G0` or, with ww edges, a `G1c`.
 //!   kafkasim ops have no rebalance log, so no key is excused from the internal poll
 //!   checks on that ground.
+//! - **Cycles.** Jepsen asks Elle for strict serializability, which adds realtime (and
+//!   process) edges and reports `G0-realtime`, `G1c-process` and the like, with one cycle
+//!   per type per component of that larger graph. kafkasim searches ww and wr edges
+//!   only (the data dependencies, as Jepsen's `graph` builds them), reports plain `G0`
+//!   and `G1c`, one per component of that graph, and bounds its search by work done
+//!   instead of Elle's one-second timeout. ww edges are always inferred (Jepsen's
+//!   command line default, `--ww-deps`); [`cycles`] also searches without them.
 //! - **Subscribe.** Jepsen computes `poll-skip` and `nonmonotonic-poll` for subscribed
 //!   consumers too, but counts them as allowed when the test uses `subscribe`, since a
 //!   rebalance moves positions between polls without an op in the history. They are
@@ -106,8 +122,8 @@
 //!   jumps over deleted (or, resetting to `latest`, over undeleted) records did skip them.
 //! - **Reporting.** `G1a` is reported once per (poll op, key, value); `unseen` once per
 //!   key with every unseen value as a record; `lost-write` shows, as proof, the `ok`
-//!   poll of the highest-read value. Elle's cycle anomalies (`G0`, `G1c`, ...) are not
-//!   checked.
+//!   poll of the highest-read value. Elle's other cycle anomalies (`G-single`, `G2`, ...)
+//!   need rw edges, which Jepsen's Kafka graph does not build, and are not checked.
 
 mod analysis;
 mod offsets;
@@ -118,6 +134,8 @@ mod offsets;
 pub(crate) fn completions_for_tests(ops: &[crate::history::Op]) -> Vec<(crate::history::OpFn, bool)> {
     analysis::completions(ops).iter().map(|c| (c.op.f, c.synthetic)).collect()
 }
+mod cycles;
+mod graph;
 mod order;
 mod visibility;
 
@@ -198,6 +216,15 @@ pub fn int_poll_skips(history: &History) -> Vec<Anomaly> {
     order::poll_order(&Analysis::new(history)).int_skips
 }
 
+/// Cycles of write-write dependencies (`G0`) and of write-write and write-read
+/// dependencies with a write-read edge (`G1c`) between operations, one per strongly
+/// connected component. With `ww_deps: false` only write-read edges are used, as Jepsen
+/// does with `--no-ww-deps`, so every cycle found is a `G1c` of wr edges only, which
+/// Jepsen does not allow then. [`check`] uses `ww_deps: true`.
+pub fn cycles(history: &History, ww_deps: bool) -> Vec<Anomaly> {
+    cycles::cycles(&Analysis::new(history), ww_deps)
+}
+
 /// Every client-visible anomaly, built from one analysis, in [`AnomalyKind`] order
 /// and, within a kind, in the order found.
 pub fn check(history: &History) -> Vec<Anomaly> {
@@ -214,6 +241,7 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     all.extend(polls.skips);
     all.extend(polls.int_skips);
     all.extend(visibility::g1a(&analysis));
+    all.extend(cycles::cycles(&analysis, true));
     all.extend(visibility::precommitted_reads(&analysis));
     all.sort_by_key(|a| a.kind);
     all
