@@ -58,6 +58,10 @@
 //!   transaction's records are invisible to every poller, its own included, until it
 //!   commits (`read_committed` reads up to the last stable offset).
 //!
+//! Which of them Jepsen tolerates is [`allowed_by_default`] (Jepsen's
+//! `allowed-error-types`): `int-send-skip` and `G0` always, `poll-skip` and
+//! `nonmonotonic-poll` when consumers subscribe, `G1c` when ww edges are inferred.
+//!
 //! Where kafkasim deliberately differs from Jepsen:
 //!
 //! - **Values.** kafkasim's values are unique per run across all keys, Jepsen's only per
@@ -100,7 +104,8 @@
 //!   consumers too, but counts them as allowed when the test uses `subscribe`, since a
 //!   rebalance moves positions between polls without an op in the history. They are
 //!   reported here all the same; deciding whether they are expected is the scenario's
-//!   job (group semantics are checked by the consumer-group checkers).
+//!   job (group semantics are checked by the consumer-group checkers), or
+//!   [`allowed_by_default`]'s.
 //! - **Assign keeps positions.** As in Jepsen, an `assign` that names a key again keeps
 //!   the process's position on it (as `KafkaConsumer::assign` does), except a group
 //!   member's `assign` (one with a group context: a new generation), which resets every
@@ -134,6 +139,7 @@ mod offsets;
 pub(crate) fn completions_for_tests(ops: &[crate::history::Op]) -> Vec<(crate::history::OpFn, bool)> {
     analysis::completions(ops).iter().map(|c| (c.op.f, c.synthetic)).collect()
 }
+mod allowed;
 mod cycles;
 mod graph;
 mod order;
@@ -141,6 +147,7 @@ mod visibility;
 
 use super::{Anomaly, AnomalyKind};
 use crate::history::History;
+pub use allowed::{allowed_by_default, allowed_error_types, JepsenOptions};
 use analysis::Analysis;
 
 /// Values observed at more than one offset of a key (`duplicate`).
@@ -220,7 +227,7 @@ pub fn int_poll_skips(history: &History) -> Vec<Anomaly> {
 /// dependencies with a write-read edge (`G1c`) between operations, one per strongly
 /// connected component. With `ww_deps: false` only write-read edges are used, as Jepsen
 /// does with `--no-ww-deps`, so every cycle found is a `G1c` of wr edges only, which
-/// Jepsen does not allow then. [`check`] uses `ww_deps: true`.
+/// [`allowed_error_types`] does not allow. [`check`] uses `ww_deps: true`.
 pub fn cycles(history: &History, ww_deps: bool) -> Vec<Anomaly> {
     cycles::cycles(&Analysis::new(history), ww_deps)
 }
