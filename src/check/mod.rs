@@ -2,9 +2,10 @@
 //! They never run the system, so they check histories recorded anywhere.
 //!
 //! One file per family: `jepsen` (client-visible anomalies, defined as in Jepsen's Kafka
-//! workload), `groups` (what consumer groups did with their records), `log`
-//! (replication invariants over the internal trace) and `quorum` (KRaft's Raft safety
-//! over the trace).
+//! workload, with Elle's `G0`/`G1c` cycles, Jepsen's allowed-by-default rules and
+//! kafkasim's `exactly-once` check of pipelines), `groups` (what consumer groups did
+//! with their records), `log` (replication invariants over the internal trace) and
+//! `quorum` (KRaft's Raft safety over the trace).
 
 pub(crate) mod describe;
 pub mod groups;
@@ -56,6 +57,9 @@ pub enum AnomalyKind {
     G1c,
     /// A transaction read a value it wrote itself, before it committed.
     PrecommittedRead,
+    /// A consume-transform-produce pipeline forwarded an input record to its output
+    /// more than once, or not at all although it forwarded later records.
+    ExactlyOnce,
     /// A group committed past a record no member finished processing.
     ConsumeSkip,
     /// A record processed more than once within a group.
@@ -85,7 +89,7 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 27] = [
+    pub const ALL: [AnomalyKind; 28] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -101,6 +105,7 @@ impl AnomalyKind {
         AnomalyKind::G1a,
         AnomalyKind::G1c,
         AnomalyKind::PrecommittedRead,
+        AnomalyKind::ExactlyOnce,
         AnomalyKind::ConsumeSkip,
         AnomalyKind::ConsumeDuplicate,
         AnomalyKind::CommitRegression,
@@ -133,6 +138,7 @@ impl AnomalyKind {
             AnomalyKind::G1a => "G1a",
             AnomalyKind::G1c => "G1c",
             AnomalyKind::PrecommittedRead => "precommitted-read",
+            AnomalyKind::ExactlyOnce => "exactly-once",
             AnomalyKind::ConsumeSkip => "consume-skip",
             AnomalyKind::ConsumeDuplicate => "consume-duplicate",
             AnomalyKind::CommitRegression => "commit-regression",
@@ -318,6 +324,7 @@ mod tests {
         }
         assert_eq!(AnomalyKind::from_name("int-send-skip"), Some(AnomalyKind::IntSendSkip));
         assert_eq!(AnomalyKind::from_name("G1c"), Some(AnomalyKind::G1c));
+        assert_eq!(AnomalyKind::from_name("exactly-once"), Some(AnomalyKind::ExactlyOnce));
     }
 
     #[test]

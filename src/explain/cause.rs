@@ -38,6 +38,10 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "Circular information flow: each operation of the cycle read a record the previous one wrote, or wrote just after it, so none of them can have come first. With write-order (ww) edges Jepsen expects such cycles from Kafka's lack of write isolation; a cycle of reads (wr) only means transactions each saw the other's records, so a transaction's records were visible before it committed.".into(),
             "Transactional producers with consumers at isolation.level=read_committed keep a transaction's records invisible until it commits; a cycle of wr edges only is a bug, not a configuration.".into(),
         ),
+        ExactlyOnce => (
+            "The pipeline forwarded this input record more or less than once: a copy appears when the output send and the consumer's offset commit are not one atomic step (a crash or rebalance between them makes the next owner forward the record again), and a record goes missing when offsets are committed past records whose output was aborted or lost.".into(),
+            "Exactly-once processing: a transactional producer (transactional.id) that sends the output and commits the consumer's offsets in the same transaction (sendOffsetsToTransaction), with its consumers at isolation.level=read_committed.".into(),
+        ),
         G1a => (
             format!(
                 "Seen although its send was reported as failed{}: the error came after the leader had appended the record (a timeout or NOT_ENOUGH_REPLICAS_AFTER_APPEND), so a failure only means the outcome is unknown.",

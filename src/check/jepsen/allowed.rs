@@ -88,6 +88,7 @@ mod tests {
             AnomalyKind::IntNonmonotonicPoll,
             AnomalyKind::G1a,
             AnomalyKind::PrecommittedRead,
+            AnomalyKind::ExactlyOnce,
             AnomalyKind::ConsumeSkip,
         ] {
             assert!(!every.contains(&kind), "{kind}");

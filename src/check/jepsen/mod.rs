@@ -57,6 +57,9 @@
 //!   itself. Most databases allow reading one's own writes, but in Kafka's model a
 //!   transaction's records are invisible to every poller, its own included, until it
 //!   commits (`read_committed` reads up to the last stable offset).
+//! - [`exactly_once`] (`exactly-once`, kafkasim's own): a consume-transform-produce
+//!   pipeline (a process sending values it polled from another key) forwarded an input
+//!   record more than once, or not at all although it forwarded later ones.
 //!
 //! Which of them Jepsen tolerates is [`allowed_by_default`] (Jepsen's
 //! `allowed-error-types`): `int-send-skip` and `G0` always, `poll-skip` and
@@ -141,6 +144,7 @@ pub(crate) fn completions_for_tests(ops: &[crate::history::Op]) -> Vec<(crate::h
 }
 mod allowed;
 mod cycles;
+mod exactly_once;
 mod graph;
 mod order;
 mod visibility;
@@ -232,6 +236,12 @@ pub fn cycles(history: &History, ww_deps: bool) -> Vec<Anomaly> {
     cycles::cycles(&Analysis::new(history), ww_deps)
 }
 
+/// Input records of a consume-transform-produce pipeline that its output holds more
+/// often than its input, or not at all although later ones are there (`exactly-once`).
+pub fn exactly_once(history: &History) -> Vec<Anomaly> {
+    exactly_once::exactly_once(&Analysis::new(history))
+}
+
 /// Every client-visible anomaly, built from one analysis, in [`AnomalyKind`] order
 /// and, within a kind, in the order found.
 pub fn check(history: &History) -> Vec<Anomaly> {
@@ -250,6 +260,7 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     all.extend(visibility::g1a(&analysis));
     all.extend(cycles::cycles(&analysis, true));
     all.extend(visibility::precommitted_reads(&analysis));
+    all.extend(exactly_once::exactly_once(&analysis));
     all.sort_by_key(|a| a.kind);
     all
 }
