@@ -11,10 +11,18 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 /// The anomalies an epoch bump's duplicate shows as: the value at two offsets, and a
-/// poll that reads the second copy after later values (`nonmonotonic-poll`) or jumps
-/// back over the first copy (`poll-skip`).
-const EPOCH_BUMP_DUPLICATE_KINDS: [AnomalyKind; 3] =
-    [AnomalyKind::Duplicate, AnomalyKind::NonmonotonicPoll, AnomalyKind::PollSkip];
+/// poll that reads the second copy after later values (`nonmonotonic-poll`, or
+/// `int-nonmonotonic-poll` within one poll) or jumps back over the first copy
+/// (`poll-skip`, `int-poll-skip`); with other values between the copies, the sends of
+/// the first copy's neighbours and the duplicate precede each other (`G0`).
+const EPOCH_BUMP_DUPLICATE_KINDS: [AnomalyKind; 6] = [
+    AnomalyKind::Duplicate,
+    AnomalyKind::NonmonotonicPoll,
+    AnomalyKind::IntNonmonotonicPoll,
+    AnomalyKind::PollSkip,
+    AnomalyKind::IntPollSkip,
+    AnomalyKind::G0,
+];
 
 /// Runs every seed of a swarm scenario (at least 500) on worker threads, each in its own
 /// runtime as `kafkasim sweep` does, asserts that none shows an anomaly or panics, and

@@ -102,3 +102,14 @@ fn commit_and_abort_markers_are_appended_by_leaders_and_replicated() {
         assert_eq!(brokers.len(), 3, "{kind:?} markers on every replica, found on {brokers:?}");
     }
 }
+
+#[test]
+fn the_transactional_swarm_allows_exactly_what_jepsen_allows_by_default() {
+    use kafkasim::check::jepsen::{allowed_error_types, JepsenOptions};
+    use kafkasim::check::AnomalyKind;
+    let scenario = load("swarm-transactions");
+    let allowed: BTreeSet<AnomalyKind> =
+        AnomalyKind::ALL.into_iter().filter(|k| !scenario.expect.absent.contains(k)).collect();
+    // Its consumers assign, and kafkasim's cycle search infers write-write edges.
+    assert_eq!(allowed, allowed_error_types(JepsenOptions { subscribe: false, ww_deps: true }));
+}

@@ -2,9 +2,10 @@
 //! They never run the system, so they check histories recorded anywhere.
 //!
 //! One file per family: `jepsen` (client-visible anomalies, defined as in Jepsen's Kafka
-//! workload), `groups` (what consumer groups did with their records), `log`
-//! (replication invariants over the internal trace) and `quorum` (KRaft's Raft safety
-//! over the trace).
+//! workload, with Elle's `G0`/`G1c` cycles, Jepsen's allowed-by-default rules and
+//! kafkasim's `exactly-once` check of pipelines), `groups` (what consumer groups did
+//! with their records), `log` (replication invariants over the internal trace) and
+//! `quorum` (KRaft's Raft safety over the trace).
 
 pub(crate) mod describe;
 pub mod groups;
@@ -33,14 +34,32 @@ pub enum AnomalyKind {
     Unseen,
     /// A producer's successive acknowledged sends to one partition went backwards.
     NonmonotonicSend,
+    /// Two sends to one partition within one transaction (`txn` op) went backwards.
+    IntNonmonotonicSend,
+    /// Two sends to one partition within one transaction (`txn` op) landed with other
+    /// records between them (normal: other producers' writes interleave).
+    IntSendSkip,
     /// A consumer's successive polls of one partition went backwards.
     NonmonotonicPoll,
+    /// Two reads of one partition within one poll or transaction went backwards or
+    /// repeated.
+    IntNonmonotonicPoll,
     /// A consumer skipped offsets between successive polls of one partition.
     PollSkip,
+    /// Two reads of one partition within one poll or transaction skipped records.
+    IntPollSkip,
+    /// A cycle of write-write dependencies between operations (Adya's G0, write cycle).
+    G0,
     /// A poll saw a value whose send definitely failed.
     G1a,
+    /// A cycle of write-write and write-read dependencies with at least one write-read
+    /// edge (Adya's G1c, circular information flow).
+    G1c,
     /// A transaction read a value it wrote itself, before it committed.
     PrecommittedRead,
+    /// A consume-transform-produce pipeline forwarded an input record to its output
+    /// more than once, or not at all although it forwarded later records.
+    ExactlyOnce,
     /// A group committed past a record no member finished processing.
     ConsumeSkip,
     /// A record processed more than once within a group.
@@ -70,16 +89,23 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 21] = [
+    pub const ALL: [AnomalyKind; 28] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
         AnomalyKind::Unseen,
         AnomalyKind::NonmonotonicSend,
+        AnomalyKind::IntNonmonotonicSend,
+        AnomalyKind::IntSendSkip,
         AnomalyKind::NonmonotonicPoll,
+        AnomalyKind::IntNonmonotonicPoll,
         AnomalyKind::PollSkip,
+        AnomalyKind::IntPollSkip,
+        AnomalyKind::G0,
         AnomalyKind::G1a,
+        AnomalyKind::G1c,
         AnomalyKind::PrecommittedRead,
+        AnomalyKind::ExactlyOnce,
         AnomalyKind::ConsumeSkip,
         AnomalyKind::ConsumeDuplicate,
         AnomalyKind::CommitRegression,
@@ -102,10 +128,17 @@ impl AnomalyKind {
             AnomalyKind::InconsistentOffsets => "inconsistent-offsets",
             AnomalyKind::Unseen => "unseen",
             AnomalyKind::NonmonotonicSend => "nonmonotonic-send",
+            AnomalyKind::IntNonmonotonicSend => "int-nonmonotonic-send",
+            AnomalyKind::IntSendSkip => "int-send-skip",
             AnomalyKind::NonmonotonicPoll => "nonmonotonic-poll",
+            AnomalyKind::IntNonmonotonicPoll => "int-nonmonotonic-poll",
             AnomalyKind::PollSkip => "poll-skip",
+            AnomalyKind::IntPollSkip => "int-poll-skip",
+            AnomalyKind::G0 => "G0",
             AnomalyKind::G1a => "G1a",
+            AnomalyKind::G1c => "G1c",
             AnomalyKind::PrecommittedRead => "precommitted-read",
+            AnomalyKind::ExactlyOnce => "exactly-once",
             AnomalyKind::ConsumeSkip => "consume-skip",
             AnomalyKind::ConsumeDuplicate => "consume-duplicate",
             AnomalyKind::CommitRegression => "commit-regression",
@@ -270,7 +303,7 @@ mod tests {
             vec![
                 AnomalyKind::LostWrite,
                 AnomalyKind::Unseen,
-                AnomalyKind::PollSkip,
+                AnomalyKind::IntPollSkip,
                 AnomalyKind::G1a,
                 AnomalyKind::MultipleLeaders,
             ]
@@ -279,6 +312,19 @@ mod tests {
         assert_eq!(found[2].records[1].offset, Some(1));
         assert_eq!(found[3].records[1].offset, Some(3));
         assert_eq!(check_all(&h), found, "same history, same anomalies");
+    }
+
+    #[test]
+    fn every_kind_is_listed_once_in_declaration_order_with_a_unique_name() {
+        assert!(AnomalyKind::ALL.windows(2).all(|w| w[0] < w[1]), "ALL follows the enum's order");
+        assert_eq!(AnomalyKind::ALL[0], AnomalyKind::LostWrite);
+        assert_eq!(*AnomalyKind::ALL.last().unwrap(), AnomalyKind::NoProgress);
+        for kind in AnomalyKind::ALL {
+            assert_eq!(AnomalyKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(AnomalyKind::from_name("int-send-skip"), Some(AnomalyKind::IntSendSkip));
+        assert_eq!(AnomalyKind::from_name("G1c"), Some(AnomalyKind::G1c));
+        assert_eq!(AnomalyKind::from_name("exactly-once"), Some(AnomalyKind::ExactlyOnce));
     }
 
     #[test]

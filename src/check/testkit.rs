@@ -121,6 +121,18 @@ impl Hist {
 
     /// A txn op (sends and polls) completing with `kind`.
     pub(crate) fn txn(self, p: u64, kind: OpType, mops: &[M<'_>]) -> Self {
+        self.micro_ops(p, OpFn::Txn, kind, mops)
+    }
+
+    /// A `send` op of several sends (as kafkasim's asynchronous producer records a
+    /// window of sends, or Jepsen's txn mode an all-send transaction) completing with
+    /// `kind`; give only [`M::Send`]s.
+    pub(crate) fn sends(self, p: u64, kind: OpType, mops: &[M<'_>]) -> Self {
+        self.micro_ops(p, OpFn::Send, kind, mops)
+    }
+
+    /// An op of function `f` made of these micro-ops, invoked and completed with `kind`.
+    fn micro_ops(self, p: u64, f: OpFn, kind: OpType, mops: &[M<'_>]) -> Self {
         let invoke = invoked(mops);
         let done = mops
             .iter()
@@ -129,7 +141,7 @@ impl Hist {
                 M::Poll(pairs) => MicroOp::Poll { records: Some(records(pairs)) },
             })
             .collect();
-        self.pair(p, OpFn::Txn, invoke, kind, OpValue::Txn(done))
+        self.pair(p, f, invoke, kind, OpValue::Txn(done))
     }
 
     /// A txn op that was invoked and never completed.

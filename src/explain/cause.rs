@@ -23,7 +23,25 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
                 "enable.idempotence=true (with acks=all) would have prevented it: the leader recognises a repeated batch by its producer id and sequence number.".into()
             },
         ),
-        NonmonotonicSend | NonmonotonicPoll | PollSkip => order(anomaly.kind, facts, setup),
+        NonmonotonicSend | IntNonmonotonicSend | NonmonotonicPoll | IntNonmonotonicPoll | PollSkip | IntPollSkip => {
+            order(anomaly.kind, facts, setup)
+        }
+        IntSendSkip => (
+            "Other records landed between two sends of one transaction: a transaction's writes are not isolated from other producers', so theirs interleave with its own in the log.".into(),
+            "Nothing to prevent: Kafka transactions make a transaction's records visible together, not contiguous, and Jepsen allows int-send-skip.".into(),
+        ),
+        G0 => (
+            "A cycle of write order: on some partition each operation's record landed just before the next one's, around in a circle, so no order of the operations explains every partition's log. Kafka does not isolate writes (sends of different producers interleave in every log), so Jepsen allows G0; without transactions it comes from a record appended twice (a duplicate), whose second copy moves it after its neighbours.".into(),
+            "Nothing to prevent for transactions (Jepsen allows G0: Kafka transactions give atomic visibility, not write isolation); where a duplicate made it, enable.idempotence=true would have prevented it.".into(),
+        ),
+        G1c => (
+            "Circular information flow: each operation of the cycle read a record the previous one wrote, or wrote just after it, so none of them can have come first. With write-order (ww) edges Jepsen expects such cycles from Kafka's lack of write isolation; a cycle of reads (wr) only means transactions each saw the other's records, so a transaction's records were visible before it committed.".into(),
+            "Transactional producers with consumers at isolation.level=read_committed keep a transaction's records invisible until it commits; a cycle of wr edges only is a bug, not a configuration.".into(),
+        ),
+        ExactlyOnce => (
+            "The pipeline forwarded this input record more or less than once: a copy appears when the output send and the consumer's offset commit are not one atomic step (a crash or rebalance between them makes the next owner forward the record again), and a record goes missing when offsets are committed past records whose output was aborted or lost.".into(),
+            "Exactly-once processing: a transactional producer (transactional.id) that sends the output and commits the consumer's offsets in the same transaction (sendOffsetsToTransaction), with its consumers at isolation.level=read_committed.".into(),
+        ),
         G1a => (
             format!(
                 "Seen although its send was reported as failed{}: the error came after the leader had appended the record (a timeout or NOT_ENOUGH_REPLICAS_AFTER_APPEND), so a failure only means the outcome is unknown.",
@@ -268,7 +286,12 @@ fn order(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     }
     let what = match kind {
         AnomalyKind::NonmonotonicSend => "Acknowledged at a lower offset than a record the producer sent earlier",
+        AnomalyKind::IntNonmonotonicSend => {
+            "Acknowledged at a lower offset than a record the same transaction sent before it"
+        }
         AnomalyKind::PollSkip => "Skipped by a consumer",
+        AnomalyKind::IntPollSkip => "Skipped within one poll",
+        AnomalyKind::IntNonmonotonicPoll => "Read out of order within one poll",
         _ => "Read out of order",
     };
     let cause = if reordered_by_retry {

@@ -96,7 +96,9 @@ pub fn explain(history: &History, anomaly: &Anomaly, setup: &Setup) -> Story {
 fn focuses(anomaly: &Anomaly) -> Vec<Focus> {
     let mut refs: Vec<_> = anomaly.records.iter().filter(|r| r.value.is_some()).collect();
     match anomaly.kind {
-        AnomalyKind::PollSkip | AnomalyKind::ConsumeSkip => refs.retain(|r| r.role == RecordRole::Subject),
+        AnomalyKind::PollSkip | AnomalyKind::IntPollSkip | AnomalyKind::ConsumeSkip => {
+            refs.retain(|r| r.role == RecordRole::Subject)
+        }
         AnomalyKind::LostWrite | AnomalyKind::G1a => refs.truncate(1),
         _ => {}
     }

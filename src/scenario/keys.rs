@@ -207,7 +207,7 @@ pub(super) const SWARM: &[&str] = &[
 ];
 
 /// `[expect]`.
-pub(super) const EXPECT: &[&str] = &["present", "absent", "all_acked_consumed"];
+pub(super) const EXPECT: &[&str] = &["present", "absent", "allow", "all_acked_consumed"];
 
 /// Every table with the keys it takes, for "this key belongs in [...]" hints.
 const SECTIONS: &[(&str, &[&str])] = &[

@@ -97,6 +97,7 @@
 //! [expect]
 //! present = ["lost-write"]
 //! absent = ["*"]                         # every other kind
+//! allow = ["G0"]                         # ... but these may appear (out of absent = ["*"])
 //! ```
 //!
 //! Durations are strings with a unit (`"150ms"`, `"2.5s"`, `"1m"`); Kafka settings keep

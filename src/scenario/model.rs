@@ -482,7 +482,8 @@ pub struct Expectations {
     /// Each kind must appear in at least one seed's run (`present`).
     pub present: Vec<AnomalyKind>,
     /// No kind here may appear in any seed's run (`absent`); `["*"]` expands to every
-    /// kind not in `present`, in [`AnomalyKind::ALL`] order.
+    /// kind not in `present` nor in `allow` (kinds that may appear or not, such as those
+    /// Jepsen's checker allows by default), in [`AnomalyKind::ALL`] order.
     pub absent: Vec<AnomalyKind>,
     /// Every acknowledged record must be consumed by the end of the liveness phase
     /// (`all_acked_consumed`, default false).

@@ -281,6 +281,23 @@ fn faults_take_only_their_own_keys_and_fire_inside_the_safety_phase() {
 }
 
 #[test]
+fn allow_takes_kinds_out_of_the_absent_wildcard_only() {
+    use crate::check::AnomalyKind;
+    let s = crate::scenario::parse(
+        &format!("{BASE}[expect]\nabsent = [\"*\"]\nallow = [\"G0\", \"int-send-skip\"]\n"),
+        std::path::Path::new("scenarios/x.toml"),
+    )
+    .unwrap();
+    assert!(!s.expect.absent.contains(&AnomalyKind::G0) && !s.expect.absent.contains(&AnomalyKind::IntSendSkip));
+    assert!(s.expect.absent.contains(&AnomalyKind::G1a) && s.expect.absent.contains(&AnomalyKind::LostWrite));
+    assert_eq!(
+        err(&format!("{BASE}[expect]\nabsent = [\"G1a\"]\nallow = [\"G0\"]\n")),
+        "scenarios/x.toml:5:10: `expect.allow[0]`: `allow` takes kinds out of `absent = [\"*\"]`; expected \
+         `absent = [\"*\"]` and `G0` in neither `present` nor `absent`"
+    );
+}
+
+#[test]
 fn expectations_use_known_names_and_do_not_overlap() {
     assert_eq!(
         err(&format!("{BASE}[expect]\npresent = [\"lost-write\"]\nabsent = [\"duplicate\", \"lost-write\"]\n")),
@@ -291,7 +308,9 @@ fn expectations_use_known_names_and_do_not_overlap() {
         err(&format!("{BASE}[expect]\npresent = [\"lost-writes\"]\n")),
         "scenarios/x.toml:4:12: `expect.present[0]`: unknown anomaly \"lost-writes\" (did you mean \"lost-write\"?); \
          expected one of \"lost-write\", \"duplicate\", \"inconsistent-offsets\", \"unseen\", \"nonmonotonic-send\", \
-         \"nonmonotonic-poll\", \"poll-skip\", \"G1a\", \"precommitted-read\", \"consume-skip\", \"consume-duplicate\", \
+         \"int-nonmonotonic-send\", \"int-send-skip\", \"nonmonotonic-poll\", \"int-nonmonotonic-poll\", \"poll-skip\", \
+         \"int-poll-skip\", \"G0\", \"G1a\", \"G1c\", \"precommitted-read\", \"exactly-once\", \"consume-skip\", \
+         \"consume-duplicate\", \
          \"commit-regression\", \"split-ownership\", \"replica-divergence\", \"hw-regression\", \
          \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\" or \"no-progress\""
     );

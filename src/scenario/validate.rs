@@ -692,9 +692,23 @@ fn expectations(table: Option<Table>) -> Res<Expectations> {
             )));
         }
     }
+    let allow = match t.get("allow") {
+        Some(n) => anomaly_list(n, false)?.0,
+        None => Vec::new(),
+    };
+    for (kind, pos) in &allow {
+        let listed = present.iter().chain(&absent).any(|(k, _)| k == kind);
+        if listed || !wildcard {
+            return Err(pos.issue(format!(
+                "`allow` takes kinds out of `absent = [\"*\"]`; expected `absent = [\"*\"]` and `{kind}` in \
+                 neither `present` nor `absent`"
+            )));
+        }
+    }
     let absent = if wildcard {
         let present: Vec<AnomalyKind> = present.iter().map(|(k, _)| *k).collect();
-        AnomalyKind::ALL.into_iter().filter(|k| !present.contains(k)).collect()
+        let allowed: Vec<AnomalyKind> = allow.iter().map(|(k, _)| *k).collect();
+        AnomalyKind::ALL.into_iter().filter(|k| !present.contains(k) && !allowed.contains(k)).collect()
     } else {
         absent.into_iter().map(|(k, _)| k).collect()
     };

@@ -156,8 +156,14 @@ impl VersionOrder {
     }
 
     /// The dense index a value stands for, if it has a place in the order.
-    fn index_of(&self, value: u64) -> Option<usize> {
+    pub fn index_of(&self, value: u64) -> Option<usize> {
         self.by_value.get(&value).copied()
+    }
+
+    /// Whether some value stands for more than one offset of the dense order (a value
+    /// observed at several offsets, a `duplicate`).
+    pub fn has_repeats(&self) -> bool {
+        self.by_value.entries.len() < self.by_index.len()
     }
 
     /// The first observation of `value` at `offset`, if it was observed there.
@@ -200,14 +206,16 @@ pub(super) struct ByValue<T> {
 
 /// Which of several pairs for one value a [`ByValue`] keeps.
 #[derive(Clone, Copy)]
-enum Keep {
+pub(super) enum Keep {
+    /// The first pair in history order.
     First,
+    /// The last pair in history order.
     Last,
 }
 
 impl<T: Copy> ByValue<T> {
     /// Builds the index from pairs in history order.
-    fn build(pairs: Vec<(u64, T)>, keep: Keep) -> Self {
+    pub fn build(pairs: Vec<(u64, T)>, keep: Keep) -> Self {
         Self::build_merging(pairs, |kept, later| {
             if matches!(keep, Keep::Last) {
                 *kept = later;

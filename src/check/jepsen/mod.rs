@@ -31,19 +31,39 @@
 //!   that polls every partition from its start to its high watermark, so a value still
 //!   unseen at the end is a real loss (or a drain that did not finish).
 //! - [`nonmonotonic_sends`] (`nonmonotonic-send`): a process's send to a key landed at or
-//!   before its previous send to that key (only `ok`/`info` ops), or two sends within one
-//!   op to one key went backwards (Jepsen's `int-nonmonotonic-send`).
+//!   before its previous send to that key (only `ok`/`info` ops), or two sends to one key
+//!   within one `send` op went backwards (see "Internal variants" below).
+//! - [`int_nonmonotonic_sends`] (`int-nonmonotonic-send`): two sends to one key within
+//!   one `txn` op went backwards.
+//! - [`int_send_skips`] (`int-send-skip`): two sends to one key within one `txn` op landed
+//!   with other records between them. Jepsen always allows it: other producers' writes
+//!   interleave with a transaction's.
 //! - [`nonmonotonic_polls`] (`nonmonotonic-poll`): a process's poll of a key began at or
-//!   before where its previous `ok` poll of that key ended, or two reads of one key within
-//!   one op went backwards or repeated (Jepsen's `int-nonmonotonic-poll`).
+//!   before where its previous `ok` poll of that key ended.
+//! - [`int_nonmonotonic_polls`] (`int-nonmonotonic-poll`): two reads of one key within
+//!   one `poll` or `txn` op went backwards or repeated.
 //! - [`poll_skips`] (`poll-skip`): a process's poll of a key began more than one index
-//!   after where its previous `ok` poll of that key ended, or two reads of one key within
-//!   one op skipped over values (Jepsen's `int-poll-skip`).
+//!   after where its previous `ok` poll of that key ended.
+//! - [`int_poll_skips`] (`int-poll-skip`): two reads of one key within one `poll` or
+//!   `txn` op skipped over values.
 //! - [`g1a`] (`G1a`, aborted read): an `ok` poll read a value whose send failed.
+//! - [`cycles`] (`G0`, `G1c`): Elle's cycle search over Jepsen's dependency graph between
+//!   operations: a ww edge from the writer of each value to the writer of the value
+//!   directly after it in the version order, a wr edge from the writer of a value to each
+//!   op that polled it. `G0` is a cycle of ww edges only (write cycle), `G1c` a cycle of
+//!   ww and wr edges with at least one wr edge (circular information flow). One cycle
+//!   per strongly connected component, the shortest, `G0` before `G1c`.
 //! - [`precommitted_reads`] (`precommitted-read`): a `txn` op polled a value it sent
 //!   itself. Most databases allow reading one's own writes, but in Kafka's model a
 //!   transaction's records are invisible to every poller, its own included, until it
 //!   commits (`read_committed` reads up to the last stable offset).
+//! - [`exactly_once`] (`exactly-once`, kafkasim's own): a consume-transform-produce
+//!   pipeline (a process sending values it polled from another key) forwarded an input
+//!   record more than once, or not at all although it forwarded later ones.
+//!
+//! Which of them Jepsen tolerates is [`allowed_by_default`] (Jepsen's
+//! `allowed-error-types`): `int-send-skip` and `G0` always, `poll-skip` and
+//! `nonmonotonic-poll` when consumers subscribe, `G1c` when ww edges are inferred.
 //!
 //! Where kafkasim deliberately differs from Jepsen:
 //!
@@ -54,20 +74,41 @@
 //!   Here an invocation with no completion is read as an `info` completion at the
 //!   invocation's position (what Jepsen records for a crashed client).
 //! - **No exceptions.** Where Jepsen throws (a value in the version order nobody sent),
-//!   the value is skipped: `lost-write` only reports values some op sent.
+//!   the value is skipped: `lost-write` only reports values some op sent, and the
+//!   dependency graph has no edge for it.
 //! - **Conflicting offsets.** Where one offset holds several values, the smallest stands
 //!   for the offset in the dense order; Jepsen takes an arbitrary one.
-//! - **Internal variants.** Jepsen's `int-poll-skip`, `int-nonmonotonic-poll` and
-//!   `int-nonmonotonic-send` are reported under `poll-skip`, `nonmonotonic-poll` and
-//!   `nonmonotonic-send`, with descriptions saying "within one poll/send". Jepsen's
-//!   `int-send-skip` is not reported: Jepsen always allows it (other producers' writes
-//!   interleave). kafkasim ops have no rebalance log, so no key is excused from the
-//!   internal poll checks on that ground.
+//! - **Internal variants and `send` ops.** Within one op, reads are judged as Jepsen does
+//!   for every `poll` and `txn` op (`int-poll-skip`, `int-nonmonotonic-poll`), and sends
+//!   as Jepsen does for every `txn` op (`int-send-skip`, `int-nonmonotonic-send`). A
+//!   `send` op with several sends is different: kafkasim's asynchronous producer records
+//!   one such op per window of independent, pipelined `send()` calls, which are no unit
+//!   at all (the window is an arbitrary 200 ms). So two sends of one `send` op that went
+//!   backwards are a `nonmonotonic-send` like two successive ops' sends (producer
+//!   reordering, which the catalog's reordering lessons expect under that name), a skip
+//!   between them is not reported (as Jepsen does not report skips between a process's
+//!   ops), and in the dependency graph each of its sends is a node of its own. Jepsen
+//!   itself writes a multi-send `send` op only in its transactional mode (`tag-rw` names
+//!   an all-send transaction `send`); such an op's backward pair is then reported as
+//!   `nonmonotonic-send` instead of `int-nonmonotonic-send` (both are errors), its skips
+//!   (always allowed) are not reported, and cycles that need its sends to be one node
+//!   are missed, which costs only allowed anomalies: a send-only node has no incoming wr
+//!   edge, so every such cycle has a ww edge, a `G0` or, with ww edges, a `G1c`.
+//!   kafkasim ops have no rebalance log, so no key is excused from the internal poll
+//!   checks on that ground.
+//! - **Cycles.** Jepsen asks Elle for strict serializability, which adds realtime (and
+//!   process) edges and reports `G0-realtime`, `G1c-process` and the like, with one cycle
+//!   per type per component of that larger graph. kafkasim searches ww and wr edges
+//!   only (the data dependencies, as Jepsen's `graph` builds them), reports plain `G0`
+//!   and `G1c`, one per component of that graph, and bounds its search by work done
+//!   instead of Elle's one-second timeout. ww edges are always inferred (Jepsen's
+//!   command line default, `--ww-deps`); [`cycles`] also searches without them.
 //! - **Subscribe.** Jepsen computes `poll-skip` and `nonmonotonic-poll` for subscribed
 //!   consumers too, but counts them as allowed when the test uses `subscribe`, since a
 //!   rebalance moves positions between polls without an op in the history. They are
 //!   reported here all the same; deciding whether they are expected is the scenario's
-//!   job (group semantics are checked by the consumer-group checkers).
+//!   job (group semantics are checked by the consumer-group checkers), or
+//!   [`allowed_by_default`]'s.
 //! - **Assign keeps positions.** As in Jepsen, an `assign` that names a key again keeps
 //!   the process's position on it (as `KafkaConsumer::assign` does), except a group
 //!   member's `assign` (one with a group context: a new generation), which resets every
@@ -89,8 +130,8 @@
 //!   jumps over deleted (or, resetting to `latest`, over undeleted) records did skip them.
 //! - **Reporting.** `G1a` is reported once per (poll op, key, value); `unseen` once per
 //!   key with every unseen value as a record; `lost-write` shows, as proof, the `ok`
-//!   poll of the highest-read value. Elle's cycle anomalies (G0, G1c, ...) and
-//!   `precommitted-read` are not checked.
+//!   poll of the highest-read value. Elle's other cycle anomalies (`G-single`, `G2`, ...)
+//!   need rw edges, which Jepsen's Kafka graph does not build, and are not checked.
 
 mod analysis;
 mod offsets;
@@ -101,11 +142,16 @@ mod offsets;
 pub(crate) fn completions_for_tests(ops: &[crate::history::Op]) -> Vec<(crate::history::OpFn, bool)> {
     analysis::completions(ops).iter().map(|c| (c.op.f, c.synthetic)).collect()
 }
+mod allowed;
+mod cycles;
+mod exactly_once;
+mod graph;
 mod order;
 mod visibility;
 
-use super::Anomaly;
+use super::{Anomaly, AnomalyKind};
 use crate::history::History;
+pub use allowed::{allowed_by_default, allowed_error_types, JepsenOptions};
 use analysis::Analysis;
 
 /// Values observed at more than one offset of a key (`duplicate`).
@@ -138,25 +184,66 @@ pub fn precommitted_reads(history: &History) -> Vec<Anomaly> {
     visibility::precommitted_reads(&Analysis::new(history))
 }
 
-/// Sends of one process (or one op) to a key that went backwards (`nonmonotonic-send`).
-pub fn nonmonotonic_sends(history: &History) -> Vec<Anomaly> {
-    order::nonmonotonic_sends(&Analysis::new(history))
+/// The sends of one kind of the send-order anomalies.
+fn send_order_of(history: &History, kind: AnomalyKind) -> Vec<Anomaly> {
+    order::send_order(&Analysis::new(history)).into_iter().filter(|a| a.kind == kind).collect()
 }
 
-/// Polls of one process (or one op) of a key that went backwards (`nonmonotonic-poll`).
+/// Sends of one process to a key that went backwards, between its ops or within one
+/// `send` op (`nonmonotonic-send`).
+pub fn nonmonotonic_sends(history: &History) -> Vec<Anomaly> {
+    send_order_of(history, AnomalyKind::NonmonotonicSend)
+}
+
+/// Two sends to a key within one `txn` op that went backwards (`int-nonmonotonic-send`).
+pub fn int_nonmonotonic_sends(history: &History) -> Vec<Anomaly> {
+    send_order_of(history, AnomalyKind::IntNonmonotonicSend)
+}
+
+/// Two sends to a key within one `txn` op with other records between them
+/// (`int-send-skip`).
+pub fn int_send_skips(history: &History) -> Vec<Anomaly> {
+    send_order_of(history, AnomalyKind::IntSendSkip)
+}
+
+/// Polls of one process of a key that went backwards between its ops
+/// (`nonmonotonic-poll`).
 pub fn nonmonotonic_polls(history: &History) -> Vec<Anomaly> {
     order::poll_order(&Analysis::new(history)).nonmonotonic
 }
 
-/// Polls of one process (or one op) of a key that skipped records (`poll-skip`).
+/// Reads of a key within one op that went backwards or repeated (`int-nonmonotonic-poll`).
+pub fn int_nonmonotonic_polls(history: &History) -> Vec<Anomaly> {
+    order::poll_order(&Analysis::new(history)).int_nonmonotonic
+}
+
+/// Polls of one process of a key that skipped records between its ops (`poll-skip`).
 pub fn poll_skips(history: &History) -> Vec<Anomaly> {
     order::poll_order(&Analysis::new(history)).skips
 }
 
+/// Reads of a key within one op that skipped records (`int-poll-skip`).
+pub fn int_poll_skips(history: &History) -> Vec<Anomaly> {
+    order::poll_order(&Analysis::new(history)).int_skips
+}
+
+/// Cycles of write-write dependencies (`G0`) and of write-write and write-read
+/// dependencies with a write-read edge (`G1c`) between operations, one per strongly
+/// connected component. With `ww_deps: false` only write-read edges are used, as Jepsen
+/// does with `--no-ww-deps`, so every cycle found is a `G1c` of wr edges only, which
+/// [`allowed_error_types`] does not allow. [`check`] uses `ww_deps: true`.
+pub fn cycles(history: &History, ww_deps: bool) -> Vec<Anomaly> {
+    cycles::cycles(&Analysis::new(history), ww_deps)
+}
+
+/// Input records of a consume-transform-produce pipeline that its output holds more
+/// often than its input, or not at all although later ones are there (`exactly-once`).
+pub fn exactly_once(history: &History) -> Vec<Anomaly> {
+    exactly_once::exactly_once(&Analysis::new(history))
+}
+
 /// Every client-visible anomaly, built from one analysis, in [`AnomalyKind`] order
 /// and, within a kind, in the order found.
-///
-/// [`AnomalyKind`]: super::AnomalyKind
 pub fn check(history: &History) -> Vec<Anomaly> {
     let analysis = Analysis::new(history);
     let polls = order::poll_order(&analysis);
@@ -165,11 +252,15 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     all.extend(offsets::duplicates(&analysis));
     all.extend(offsets::inconsistent_offsets(&analysis));
     all.extend(visibility::unseen(&analysis));
-    all.extend(order::nonmonotonic_sends(&analysis));
+    all.extend(order::send_order(&analysis));
     all.extend(polls.nonmonotonic);
+    all.extend(polls.int_nonmonotonic);
     all.extend(polls.skips);
+    all.extend(polls.int_skips);
     all.extend(visibility::g1a(&analysis));
+    all.extend(cycles::cycles(&analysis, true));
     all.extend(visibility::precommitted_reads(&analysis));
+    all.extend(exactly_once::exactly_once(&analysis));
     all.sort_by_key(|a| a.kind);
     all
 }

@@ -1,8 +1,16 @@
-//! Whether each process moves through a key's log in order: `nonmonotonic-send`,
-//! `nonmonotonic-poll` and `poll-skip`, between successive ops of one process (Jepsen's
-//! `poll-skip+nonmonotonic-cases` and `nonmonotonic-send-cases`) and within one op
-//! (Jepsen's `int-poll-skip+nonmonotonic-cases` and `int-send-skip+nonmonotonic-cases`).
+//! Whether each process moves through a key's log in order, between successive ops of
+//! one process (Jepsen's `poll-skip+nonmonotonic-cases` and `nonmonotonic-send-cases`:
+//! `poll-skip`, `nonmonotonic-poll`, `nonmonotonic-send`) and within one op (Jepsen's
+//! `int-poll-skip+nonmonotonic-cases` and `int-send-skip+nonmonotonic-cases`:
+//! `int-poll-skip`, `int-nonmonotonic-poll`, `int-send-skip`, `int-nonmonotonic-send`).
 //! All steps are measured in the version order's dense index (see the module above).
+//!
+//! Within one op, polls are judged as Jepsen does for every `poll` and `txn` op. Sends are
+//! judged as Jepsen does for `txn` ops only: a `send` op with several sends is
+//! kafkasim's asynchronous producer's window of independent, pipelined `send()` calls,
+//! not one unit, so two of its sends that went backwards are a `nonmonotonic-send` like
+//! two successive ops' sends, and a skip between them is not reported (Jepsen does not
+//! report skips between a process's sends either).
 
 use super::analysis::{op_reads, op_writes, Analysis, Completion};
 use crate::check::describe::{capitalize, offset_ranges, process, sample, secs};
@@ -63,6 +71,10 @@ pub(super) struct PollOrder {
     pub skips: Vec<Anomaly>,
     /// `nonmonotonic-poll` anomalies, in history order.
     pub nonmonotonic: Vec<Anomaly>,
+    /// `int-poll-skip` anomalies, in history order.
+    pub int_skips: Vec<Anomaly>,
+    /// `int-nonmonotonic-poll` anomalies, in history order.
+    pub int_nonmonotonic: Vec<Anomaly>,
 }
 
 /// Where a process last read a key: its last `ok` op reading the key, and the last
@@ -76,9 +88,10 @@ struct Position {
 /// Jepsen's poll checks. Between ops: for each process and key, the first record a poll
 /// or txn returns (whatever its completion type) is compared with the last record of
 /// the process's previous `ok` op that read the key; only `ok` ops move the position.
-/// Within an op: each pair of successive records of a key is compared. A step of more
-/// than one index skipped records (`poll-skip`); a step of less than one went backwards
-/// or repeated (`nonmonotonic-poll`).
+/// A step of more than one index skipped records (`poll-skip`); a step of less than one
+/// went backwards or repeated (`nonmonotonic-poll`). Within an op (any completion type):
+/// each pair of successive records of a key is compared the same way (`int-poll-skip`,
+/// `int-nonmonotonic-poll`).
 pub(super) fn poll_order(a: &Analysis<'_>) -> PollOrder {
     let mut found = PollOrder::default();
     let mut positions: BTreeMap<u64, BTreeMap<&str, Position>> = BTreeMap::new();
@@ -116,9 +129,11 @@ impl PollOrder {
         let delta = order.delta(step.from.1, step.to.1);
         if delta > 1 {
             let skipped = order.between(step.from.1, step.to.1);
-            self.skips.push(poll_skip(a, step, skipped));
+            let anomaly = poll_skip(a, step, skipped);
+            if step.internal() { &mut self.int_skips } else { &mut self.skips }.push(anomaly);
         } else if delta < 1 {
-            self.nonmonotonic.push(nonmonotonic_poll(a, step));
+            let anomaly = nonmonotonic_poll(a, step);
+            if step.internal() { &mut self.int_nonmonotonic } else { &mut self.nonmonotonic }.push(anomaly);
         }
     }
 }
@@ -162,7 +177,8 @@ fn poll_skip(a: &Analysis<'_>, step: Step<'_>, skipped: &[(u64, u64)]) -> Anomal
     let mut records = vec![from];
     records.extend(skipped.iter().map(|&(o, v)| RecordRef::new(step.key, Some(o), Some(v), "skipped").subject()));
     records.push(to);
-    Anomaly::new(AnomalyKind::PollSkip, description, records)
+    let kind = if step.internal() { AnomalyKind::IntPollSkip } else { AnomalyKind::PollSkip };
+    Anomaly::new(kind, description, records)
 }
 
 /// `2 records of x (offsets 2-3, values 12, 13)` / `1 record of x (offset 1, value 11)`.
@@ -201,17 +217,20 @@ fn nonmonotonic_poll(a: &Analysis<'_>, step: Step<'_>) -> Anomaly {
         )
     };
     let (from, to) = step_records(a, step, "polled first", "polled next, not after it");
-    Anomaly::new(AnomalyKind::NonmonotonicPoll, description, vec![from, to])
+    let kind = if step.internal() { AnomalyKind::IntNonmonotonicPoll } else { AnomalyKind::NonmonotonicPoll };
+    Anomaly::new(kind, description, vec![from, to])
 }
 
 /// Jepsen's send checks. Between ops: for each process and key, over `ok` and `info`
 /// completions only, the first value a send or txn sends is compared with the last value
-/// the process's previous such op sent to the key. Within an op (any completion): each
-/// pair of successive sends to a key. A step of less than one index in the version order
-/// is `nonmonotonic-send`; skips are normal (other producers interleave) and not reported.
-/// Values without a place in the version order (unacknowledged, never polled) are never
-/// out of order.
-pub(super) fn nonmonotonic_sends(a: &Analysis<'_>) -> Vec<Anomaly> {
+/// the process's previous such op sent to the key; a step of less than one index in the
+/// version order is `nonmonotonic-send`, and skips are normal (other producers
+/// interleave) and not reported. Within an op (any completion): each pair of successive
+/// sends to a key; in a `txn` op a step of less than one is `int-nonmonotonic-send` and
+/// of more than one `int-send-skip`, in a `send` op (independent sends, see the module
+/// docs) a step of less than one is `nonmonotonic-send`. Values without a place in the
+/// version order (unacknowledged, never polled) are never out of order. In history order.
+pub(super) fn send_order(a: &Analysis<'_>) -> Vec<Anomaly> {
     let mut out = Vec::new();
     let mut last_sends: BTreeMap<u64, BTreeMap<&str, (usize, u64)>> = BTreeMap::new();
     for (i, c) in a.ops.iter().enumerate() {
@@ -245,8 +264,9 @@ pub(super) fn nonmonotonic_sends(a: &Analysis<'_>) -> Vec<Anomaly> {
     out
 }
 
-/// A `nonmonotonic-send` anomaly if `to` (op, value) does not come after `from` in the
-/// version order of `key`.
+/// The anomaly, if any, of a step from `from` to `to` (op, value) among the sends to
+/// `key`: backwards is `nonmonotonic-send` (`int-nonmonotonic-send` within a `txn` op),
+/// a skip within a `txn` op is `int-send-skip`.
 fn judge_send(
     a: &Analysis<'_>,
     key: &str,
@@ -254,11 +274,16 @@ fn judge_send(
     (to_at, to): (usize, u64),
 ) -> Option<Anomaly> {
     let order = a.orders.get(key)?;
-    if order.delta(from, to) >= 1 {
+    let delta = order.delta(from, to);
+    let in_txn = from_at == to_at && a.op(to_at).op.f == OpFn::Txn;
+    if delta == 1 || (delta > 1 && !in_txn) {
         return None;
     }
     let (from_offset, to_offset) = (order.offset_of(from)?, order.offset_of(to)?);
     let step = Step { key, from_at, from: (from_offset, from), to_at, to: (to_offset, to) };
+    if delta > 1 {
+        return Some(int_send_skip(a, step, order.between(from, to)));
+    }
     let (from_c, to_c) = (a.op(from_at), a.op(to_at));
     let description = if step.internal() {
         format!(
@@ -280,7 +305,28 @@ fn judge_send(
         )
     };
     let (from_record, to_record) = step_records(a, step, "sent first", "sent next, landed not after it");
-    Some(Anomaly::new(AnomalyKind::NonmonotonicSend, description, vec![from_record, to_record]))
+    let kind = if in_txn { AnomalyKind::IntNonmonotonicSend } else { AnomalyKind::NonmonotonicSend };
+    Some(Anomaly::new(kind, description, vec![from_record, to_record]))
+}
+
+/// Describes two sends of one transaction to one key with other records between them.
+fn int_send_skip(a: &Analysis<'_>, step: Step<'_>, between: &[(u64, u64)]) -> Anomaly {
+    let c = a.op(step.to_at);
+    let ((from_offset, from), (to_offset, to)) = (step.from, step.to);
+    let description = format!(
+        "One txn by {} at {} sent value {from} to {}, which landed at offset {from_offset}, and then value {to}, \
+         which landed at offset {to_offset}, with {} between them (other producers' writes interleave with a \
+         transaction's).",
+        process(c.op.process),
+        secs(c.op.time_ns),
+        step.key,
+        skipped_phrase(step.key, between)
+    );
+    let (from_record, to_record) = step_records(a, step, "sent first", "sent next, further on");
+    let mut records = vec![from_record];
+    records.extend(between.iter().map(|&(o, v)| RecordRef::new(step.key, Some(o), Some(v), "in between").subject()));
+    records.push(to_record);
+    Anomaly::new(AnomalyKind::IntSendSkip, description, records)
 }
 
 #[cfg(test)]
@@ -294,6 +340,10 @@ mod tests {
             .iter()
             .map(|x| x.records.iter().map(|r| (r.offset.unwrap_or(999), r.value.unwrap_or(999))).collect())
             .collect()
+    }
+
+    fn sends(h: &crate::history::History) -> Vec<Anomaly> {
+        send_order(&Analysis::new(h))
     }
 
     /// Offsets 0..=4 of `x` hold values 10..=14, as a writer saw them acknowledged.
@@ -373,12 +423,14 @@ mod tests {
     }
 
     #[test]
-    fn a_skip_within_one_poll_is_a_poll_skip() {
+    fn a_skip_within_one_poll_is_an_int_poll_skip() {
         let h = log_of_five().poll_ok(1, &[("x", &[(0, 10), (2, 12)])]).build();
         let found = poll_order(&Analysis::new(&h));
-        assert_eq!(records(&found.skips), vec![vec![(0, 10), (1, 11), (2, 12)]]);
+        assert!(found.skips.is_empty() && found.nonmonotonic.is_empty() && found.int_nonmonotonic.is_empty());
+        assert_eq!(found.int_skips[0].kind, AnomalyKind::IntPollSkip);
+        assert_eq!(records(&found.int_skips), vec![vec![(0, 10), (1, 11), (2, 12)]]);
         assert_eq!(
-            found.skips[0].description,
+            found.int_skips[0].description,
             "One poll by process 1 at 1.200 s read x offset 0 then offset 2, skipping 1 record of x (offset 1, value 11)."
         );
     }
@@ -400,12 +452,24 @@ mod tests {
     }
 
     #[test]
-    fn a_poll_going_backwards_within_one_txn_is_nonmonotonic() {
+    fn a_poll_going_backwards_within_one_txn_is_int_nonmonotonic() {
         let h =
             log_of_five().txn(1, OpType::Ok, &[M::Poll(&[("x", &[(3, 13)])]), M::Poll(&[("x", &[(1, 11)])])]).build();
         let found = poll_order(&Analysis::new(&h));
-        assert_eq!(records(&found.nonmonotonic), vec![vec![(3, 13), (1, 11)]]);
-        assert!(found.nonmonotonic[0].description.starts_with("One txn by process 1"));
+        assert!(found.nonmonotonic.is_empty() && found.skips.is_empty() && found.int_skips.is_empty());
+        assert_eq!(found.int_nonmonotonic[0].kind, AnomalyKind::IntNonmonotonicPoll);
+        assert_eq!(records(&found.int_nonmonotonic), vec![vec![(3, 13), (1, 11)]]);
+        assert!(found.int_nonmonotonic[0].description.starts_with("One txn by process 1"));
+    }
+
+    #[test]
+    fn reads_in_order_within_one_op_are_no_int_anomaly() {
+        let h = log_of_five()
+            .txn(1, OpType::Ok, &[M::Poll(&[("x", &[(0, 10), (1, 11)])]), M::Poll(&[("x", &[(2, 12)])])])
+            .poll_ok(2, &[("x", &[(3, 13), (4, 14)])])
+            .build();
+        let found = poll_order(&Analysis::new(&h));
+        assert!(found.int_skips.is_empty() && found.int_nonmonotonic.is_empty());
     }
 
     #[test]
@@ -423,7 +487,7 @@ mod tests {
     #[test]
     fn a_producer_whose_later_send_lands_earlier_is_nonmonotonic() {
         let h = Hist::new().send_ok(0, "x", 5, 10).send_ok(0, "x", 3, 11).build();
-        let found = nonmonotonic_sends(&Analysis::new(&h));
+        let found = sends(&h);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].kind, AnomalyKind::NonmonotonicSend);
         assert_eq!(records(&found), vec![vec![(5, 10), (3, 11)]]);
@@ -435,9 +499,54 @@ mod tests {
     }
 
     #[test]
-    fn two_sends_within_one_op_going_backwards_are_nonmonotonic() {
+    fn two_sends_within_one_txn_going_backwards_are_int_nonmonotonic() {
         let h = Hist::new().txn(0, OpType::Ok, &[M::Send("x", Some(4), 10), M::Send("x", Some(2), 11)]).build();
-        assert_eq!(records(&nonmonotonic_sends(&Analysis::new(&h))), vec![vec![(4, 10), (2, 11)]]);
+        let found = sends(&h);
+        assert_eq!(records(&found), vec![vec![(4, 10), (2, 11)]]);
+        assert_eq!(found[0].kind, AnomalyKind::IntNonmonotonicSend);
+        assert_eq!(
+            found[0].description,
+            "One txn by process 0 at 0.200 s sent value 10 to x, which landed at offset 4, and then value 11, which \
+             landed at offset 2, not after it."
+        );
+    }
+
+    #[test]
+    fn two_sends_within_one_send_op_going_backwards_are_nonmonotonic_send() {
+        // kafkasim's asynchronous producer: one op, independent sends.
+        let h = Hist::new().sends(0, OpType::Ok, &[M::Send("x", Some(4), 10), M::Send("x", Some(2), 11)]).build();
+        let found = sends(&h);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, AnomalyKind::NonmonotonicSend);
+        assert!(found[0].description.starts_with("One send by process 0"), "{}", found[0].description);
+    }
+
+    #[test]
+    fn a_txn_whose_sends_have_other_records_between_them_is_an_int_send_skip() {
+        let h = Hist::new()
+            .txn(0, OpType::Ok, &[M::Send("x", Some(0), 10), M::Send("x", Some(2), 12)])
+            .send_ok(1, "x", 1, 11)
+            .build();
+        let found = sends(&h);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, AnomalyKind::IntSendSkip);
+        assert_eq!(records(&found), vec![vec![(0, 10), (1, 11), (2, 12)]]);
+        assert_eq!(
+            found[0].description,
+            "One txn by process 0 at 0.200 s sent value 10 to x, which landed at offset 0, and then value 12, which \
+             landed at offset 2, with 1 record of x (offset 1, value 11) between them (other producers' writes \
+             interleave with a transaction's)."
+        );
+    }
+
+    #[test]
+    fn consecutive_sends_of_one_txn_and_skips_in_a_send_op_are_no_anomaly() {
+        let h = Hist::new()
+            .txn(0, OpType::Ok, &[M::Send("x", Some(0), 10), M::Send("x", Some(1), 11)])
+            .sends(2, OpType::Ok, &[M::Send("x", Some(2), 12), M::Send("x", Some(4), 14)])
+            .send_ok(1, "x", 3, 13)
+            .build();
+        assert!(sends(&h).is_empty());
     }
 
     #[test]
@@ -448,6 +557,6 @@ mod tests {
             .send_fail(1, "x", 12)
             .send_ok(1, "x", 6, 13)
             .build();
-        assert!(nonmonotonic_sends(&Analysis::new(&h)).is_empty());
+        assert!(sends(&h).is_empty());
     }
 }
