@@ -159,5 +159,7 @@ fn the_example_in_the_module_docs_parses() {
     assert_eq!(s.seeds.len(), 50);
     assert_eq!(Theme::from_name("loss"), s.theme);
     assert_eq!(s.faults[0].to_string(), "at 5s: crash the leader of orders-0 for 3s");
-    assert_eq!(s.expect.absent.len(), crate::check::AnomalyKind::ALL.len() - 1);
+    // Every kind but the one present and the one allowed.
+    assert_eq!(s.expect.absent.len(), crate::check::AnomalyKind::ALL.len() - 2);
+    assert!(!s.expect.absent.contains(&crate::check::AnomalyKind::G0));
 }
