@@ -10,10 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The values of the `txn` ops that completed with `kind`.
 fn txn_values(outcome: &RunOutcome, kind: OpType) -> BTreeSet<u64> {
-    let ops = outcome.history.ops.iter().filter(|o| o.f == OpFn::Txn && o.kind == kind);
-    ops.flat_map(|o| o.micro_ops().iter())
-        .filter_map(|m| if let MicroOp::Send { value, .. } = m { Some(*value) } else { None })
-        .collect()
+    txns(outcome, kind).into_iter().flatten().collect()
 }
 
 /// Every value `ok` polls returned, with the distinct (partition, offset) it was read at.

@@ -143,9 +143,10 @@ impl Partition {
         self.log().txns().first_unstable_offset(high_watermark).map_or(high_watermark, |o| o.min(high_watermark))
     }
 
-    /// The log, to record a transaction verification (KIP-890).
-    pub fn log_mut(&mut self) -> &mut PartitionLog {
-        &mut self.log
+    /// Records that the transaction coordinator confirmed this partition is in the
+    /// producer's open transaction (KIP-890's verification).
+    pub fn mark_txn_verified(&mut self, producer_id: crate::protocol::ProducerId) {
+        self.log.txns_mut().mark_verified(producer_id);
     }
 
     /// The high watermark: offsets below it are committed and visible to consumers.

@@ -57,7 +57,7 @@ pub(super) async fn verify(
             match answers.iter().find(|(answered, _)| *answered == tp).map(|(_, error)| *error) {
                 Some(None) => {
                     if let Some(partition) = state.partitions.get_mut(&tp) {
-                        partition.log_mut().txns_mut().mark_verified(producer.id);
+                        partition.mark_txn_verified(producer.id);
                     }
                     admitted.push((tp, batch));
                 }
