@@ -19,6 +19,7 @@ const MUSEUM: &[(&str, &str)] = &[
     ("kip966-last-replica-standing", "kip966-last-replica-standing-fixed"),
     ("kip903-zombie-broker", "kip903-zombie-broker-fixed"),
     ("kip890-late-write", "kip890-late-write-fixed"),
+    ("kafka17754-late-end-txn", "kafka17754-late-end-txn-fixed"),
 ];
 
 /// `name` as written, but under the release `version`.

@@ -215,6 +215,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
                         timeout_ms: 1_000,
                         batches: vec![(tp.clone(), RecordBatch::plain(vec![record]))],
                         transactional_id: None,
+                        transaction_version: Default::default(),
                     };
                     let answer = conn.call(Request::Produce(request), Duration::from_secs(2)).await;
                     assert!(matches!(answer, Ok(Response::Produce(ref r)) if r[0].error.is_none()), "{answer:?}");

@@ -167,6 +167,9 @@ pub enum Switch {
     /// `transaction.partition.verification.enable` (`[cluster.config]`): KIP-890's
     /// server-side check that a transactional write's partition is in its transaction.
     TransactionPartitionVerification,
+    /// `transaction.version` (`[cluster.config]`): the finalized transaction feature
+    /// level; level 2 is KIP-890 part 2.
+    TransactionVersion,
 }
 
 impl Switch {
@@ -194,6 +197,7 @@ impl Switch {
             Switch::EligibleLeaderReplicas => "eligible.leader.replicas.enable",
             Switch::LingerMs => "linger.ms",
             Switch::TransactionPartitionVerification => "transaction.partition.verification.enable",
+            Switch::TransactionVersion => "transaction.version",
         }
     }
 
@@ -214,7 +218,8 @@ impl Switch {
             Switch::SessionTimeout | Switch::OffsetValidation => "[consumers.config]",
             Switch::ZookeeperSessionTimeout
             | Switch::EligibleLeaderReplicas
-            | Switch::TransactionPartitionVerification => "[cluster.config]",
+            | Switch::TransactionPartitionVerification
+            | Switch::TransactionVersion => "[cluster.config]",
             Switch::LingerMs => "[producers.config]",
         }
     }
@@ -450,6 +455,16 @@ pub const CHANGES: &[Change] = &[
         reference: "KIP-890 part 1 (KAFKA-14402)",
         summary: "a partition leader asks the transaction coordinator before it lets a producer's first \
                   transactional write open a transaction there, so a late write cannot leave a hanging transaction",
+    },
+    Change {
+        switch: Switch::TransactionVersion,
+        since: KafkaVersion::new(4, 0, 0),
+        before: "0",
+        after: "2",
+        reference: "KIP-890 part 2 (KAFKA-14562)",
+        summary: "every EndTxn bumps the producer epoch and the markers carry the new one, so a late request of \
+                  an earlier transaction is fenced instead of ending the next one; partition leaders add \
+                  partitions to the transaction themselves",
     },
 ];
 

@@ -145,8 +145,8 @@ impl Partition {
 
     /// Records that the transaction coordinator confirmed this partition is in the
     /// producer's open transaction (KIP-890's verification).
-    pub fn mark_txn_verified(&mut self, producer_id: crate::protocol::ProducerId) {
-        self.log.txns_mut().mark_verified(producer_id);
+    pub fn mark_txn_verified(&mut self, producer: crate::protocol::ProducerIdAndEpoch) {
+        self.log.txns_mut().mark_verified(producer);
     }
 
     /// The high watermark: offsets below it are committed and visible to consumers.

@@ -19,10 +19,14 @@ use std::time::Duration;
 /// them or the request's timeout passes.
 pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<ProducePartitionResponse> {
     let (batches, mut unverified) = match &request.transactional_id {
-        Some(id) => super::txn_verify::verify(shared, id, request.batches).await,
+        Some(id) => super::txn_verify::verify(shared, id, request.transaction_version, request.batches).await,
         None => (request.batches, Vec::new()),
     };
-    let mut admissions = admit(shared, request.acks, batches);
+    // KIP-890: transactional batches are appended only in a transaction the coordinator
+    // confirmed (part 1) or that the leader added them to (part 2, transaction version 2).
+    let verified_only = request.transactional_id.is_some()
+        && (shared.config.txn.partition_verification || request.transaction_version.bumps_epoch_per_transaction());
+    let mut admissions = admit(shared, request.acks, verified_only, batches);
     admissions.append(&mut unverified);
     let deadline = Instant::now() + Duration::from_millis(request.timeout_ms);
     await_replication(shared, &mut admissions, deadline).await;
@@ -83,21 +87,28 @@ impl Admission {
 
 /// Step 1: checks and appends every batch under one lock, then wakes the fetch
 /// long-polls and the purgatory.
-fn admit(shared: &SharedBroker, acks: Acks, batches: Vec<(TopicPartition, RecordBatch)>) -> Vec<Admission> {
+fn admit(
+    shared: &SharedBroker,
+    acks: Acks,
+    verified_only: bool,
+    batches: Vec<(TopicPartition, RecordBatch)>,
+) -> Vec<Admission> {
     let admissions = {
         let mut state = shared.lock();
-        batches.into_iter().map(|(tp, batch)| admit_batch(shared, &mut state, acks, tp, batch)).collect()
+        batches.into_iter().map(|(tp, batch)| admit_batch(shared, &mut state, acks, verified_only, tp, batch)).collect()
     };
     shared.changed.notify_waiters();
     admissions
 }
 
-/// Checks one batch (leadership, `min.insync.replicas` for acks=all, the idempotent
-/// producer's sequence) and appends it if it passes.
+/// Checks one batch (leadership, `min.insync.replicas` for acks=all, KIP-890's
+/// verification when `verified_only`, the idempotent producer's sequence) and appends it
+/// if it passes.
 fn admit_batch(
     shared: &SharedBroker,
     state: &mut ReplicaState,
     acks: Acks,
+    verified_only: bool,
     tp: TopicPartition,
     batch: RecordBatch,
 ) -> Admission {
@@ -115,8 +126,8 @@ fn admit_batch(
         return admit_marker(shared, partition, acks, tp, batch, marker);
     }
     if batch.transactional
-        && shared.config.txn.partition_verification
-        && !partition.log().txns().may_append(batch.producer_id)
+        && verified_only
+        && !partition.log().txns().may_append(batch.producer_id, batch.producer_epoch)
     {
         // KIP-890: the coordinator did not confirm this partition is in the
         // producer's open transaction (or a marker ended it since).

@@ -14,7 +14,10 @@
 //! batch the log appends and rebuilt from the log's batches when the log is loaded,
 //! truncated or trimmed at its start.
 
-use crate::protocol::{AbortedTxn, Offset, ProducerId, RecordBatch, TxnResult};
+use crate::protocol::{AbortedTxn, Offset, ProducerId, ProducerIdAndEpoch, RecordBatch, TxnResult};
+
+/// A producer epoch.
+type ProducerEpoch = i16;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One aborted transaction with the offset of its abort marker (Kafka's `AbortedTxn`
@@ -28,8 +31,9 @@ struct Aborted {
 /// The transactions of one log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TxnIndex {
-    /// Producer id → the first offset of its open transaction.
-    ongoing: BTreeMap<ProducerId, Offset>,
+    /// Producer id → the first offset of its open transaction, and the producer epoch
+    /// it was opened under.
+    ongoing: BTreeMap<ProducerId, (Offset, ProducerEpoch)>,
     /// Marker offset → the first offset of the transaction it completed.
     completed: BTreeMap<Offset, Offset>,
     /// Aborted transactions in marker order.
@@ -41,7 +45,7 @@ pub struct TxnIndex {
     /// of (KIP-890's `VerificationGuard`): their next transactional batch may open a
     /// transaction here. A marker for the producer clears it, so a write verified
     /// before its transaction ended cannot open a transaction after it.
-    verified: BTreeSet<ProducerId>,
+    verified: BTreeSet<ProducerIdAndEpoch>,
 }
 
 impl TxnIndex {
@@ -61,16 +65,16 @@ impl TxnIndex {
             return;
         }
         let Some(marker) = batch.control else {
-            self.ongoing.entry(batch.producer_id).or_insert(batch.base_offset);
-            self.verified.remove(&batch.producer_id);
+            self.ongoing.entry(batch.producer_id).or_insert((batch.base_offset, batch.producer_epoch));
+            self.verified.retain(|p| p.id != batch.producer_id);
             return;
         };
         self.coordinator_epochs.insert(batch.producer_id, marker.coordinator_epoch);
-        self.verified.remove(&batch.producer_id);
+        self.verified.retain(|p| p.id != batch.producer_id);
         // A marker for a producer with nothing open here (a retried WriteTxnMarkers, an
         // abort of a transaction that never wrote here) completes nothing, as Kafka's
         // `ProducerAppendInfo.appendEndTxnMarker` does not add a completed transaction.
-        let Some(first_offset) = self.ongoing.remove(&batch.producer_id) else { return };
+        let Some((first_offset, _)) = self.ongoing.remove(&batch.producer_id) else { return };
         self.completed.insert(batch.base_offset, first_offset);
         if marker.result == TxnResult::Abort {
             let txn = AbortedTxn { producer_id: batch.producer_id, first_offset };
@@ -85,15 +89,19 @@ impl TxnIndex {
 
     /// Records that the coordinator confirmed the producer's open transaction includes
     /// this partition.
-    pub fn mark_verified(&mut self, producer_id: ProducerId) {
-        self.verified.insert(producer_id);
+    pub fn mark_verified(&mut self, producer: ProducerIdAndEpoch) {
+        self.verified.insert(producer);
     }
 
-    /// Whether a transactional batch of the producer may be appended here: its
-    /// transaction is open here already, or the coordinator confirmed it since the
-    /// producer's last marker.
-    pub fn may_append(&self, producer_id: ProducerId) -> bool {
-        self.is_open(producer_id) || self.verified.contains(&producer_id)
+    /// Whether a transactional batch of the producer, written under `epoch`, may be
+    /// appended here: a transaction of that epoch is open here already, or the
+    /// coordinator confirmed it since the producer's last marker. The epoch matters under
+    /// transaction version 2 (Kafka 4.0's `UnifiedLog.hasOngoingTransaction(producerId,
+    /// producerEpoch)`): the next transaction's first batch, under the bumped epoch, must
+    /// not join the previous transaction before that one's marker is written here.
+    pub fn may_append(&self, producer_id: ProducerId, epoch: ProducerEpoch) -> bool {
+        self.ongoing.get(&producer_id).is_some_and(|&(_, open_epoch)| open_epoch == epoch)
+            || self.verified.contains(&ProducerIdAndEpoch { id: producer_id, epoch })
     }
 
     /// The coordinator epoch of the producer's last marker here, if any.
@@ -104,7 +112,7 @@ impl TxnIndex {
     /// The first offset of any transaction still open, or completed by a marker at or
     /// above `high_watermark` (Kafka's `firstUnstableOffset`).
     pub fn first_unstable_offset(&self, high_watermark: Offset) -> Option<Offset> {
-        let open = self.ongoing.values().copied().min();
+        let open = self.ongoing.values().map(|&(first, _)| first).min();
         let unreplicated = self.completed.range(high_watermark..).map(|(_, first)| *first).min();
         open.into_iter().chain(unreplicated).min()
     }

@@ -7,12 +7,19 @@
 //! its transaction ended (a retry delayed in the network) cannot open a transaction
 //! that no coordinator will ever end: the hanging transaction that blocks every
 //! `read_committed` consumer at the last stable offset.
+//!
+//! Under transaction version 2 (KIP-890 part 2) the same step adds the partition to the
+//! transaction instead of verifying it (the producer sends no AddPartitionsToTxn), and
+//! it runs whatever `transaction.partition.verification.enable` says
+//! (`ReplicaManager.maybeSendPartitionsToTransactionCoordinator` skips it only for
+//! producers that cannot bump their epoch).
 
 use super::produce::Admission;
 use super::txn::coordinator::txn_partition;
 use super::{BrokerConfig, SharedBroker};
 use crate::protocol::{
-    ErrorCode, ProducerIdAndEpoch, RecordBatch, Request, Response, TopicPartition, TxnRequest, TxnResponse,
+    ErrorCode, ProducerIdAndEpoch, RecordBatch, Request, Response, TopicPartition, TransactionVersion, TxnRequest,
+    TxnResponse,
 };
 use crate::sim::net::Addr;
 use std::time::Duration;
@@ -23,9 +30,11 @@ use std::time::Duration;
 pub(super) async fn verify(
     shared: &SharedBroker,
     transactional_id: &str,
+    version: TransactionVersion,
     batches: Vec<(TopicPartition, RecordBatch)>,
 ) -> (Vec<(TopicPartition, RecordBatch)>, Vec<Admission>) {
-    if !shared.config.txn.partition_verification {
+    let adds = version.bumps_epoch_per_transaction();
+    if !adds && !shared.config.txn.partition_verification {
         return (batches, Vec::new());
     }
     let (needing, producer) = {
@@ -33,10 +42,9 @@ pub(super) async fn verify(
         let needs = |tp: &TopicPartition, batch: &RecordBatch| {
             batch.transactional
                 && batch.control.is_none()
-                && state
-                    .partitions
-                    .get(tp)
-                    .is_some_and(|p| p.is_leader() && !p.log().txns().may_append(batch.producer_id))
+                && state.partitions.get(tp).is_some_and(|p| {
+                    p.is_leader() && !p.log().txns().may_append(batch.producer_id, batch.producer_epoch)
+                })
         };
         let needing: Vec<TopicPartition> =
             batches.iter().filter(|(tp, b)| needs(tp, b)).map(|(tp, _)| tp.clone()).collect();
@@ -44,7 +52,7 @@ pub(super) async fn verify(
         (needing, producer)
     };
     let (Some(producer), false) = (producer, needing.is_empty()) else { return (batches, Vec::new()) };
-    let answers = ask_coordinator(shared, transactional_id, producer, needing.clone()).await;
+    let answers = ask_coordinator(shared, transactional_id, producer, needing.clone(), version).await;
     let mut refused = Vec::new();
     let mut admitted = Vec::new();
     {
@@ -57,7 +65,7 @@ pub(super) async fn verify(
             match answers.iter().find(|(answered, _)| *answered == tp).map(|(_, error)| *error) {
                 Some(None) => {
                     if let Some(partition) = state.partitions.get_mut(&tp) {
-                        partition.mark_txn_verified(producer.id);
+                        partition.mark_txn_verified(producer);
                     }
                     admitted.push((tp, batch));
                 }
@@ -70,11 +78,13 @@ pub(super) async fn verify(
 }
 
 /// The error the producer gets for a failed verification: the coordinator's own when it
-/// is final (INVALID_TXN_STATE, PRODUCER_FENCED, ...); NOT_ENOUGH_REPLICAS, which the
-/// producer retries, when the coordinator could not answer (Kafka's mapping in
-/// `ReplicaManager`, for clients that predate the coordinator errors in Produce).
+/// is final (INVALID_TXN_STATE, ...; PRODUCER_FENCED as INVALID_PRODUCER_EPOCH, as
+/// `AddPartitionsToTxnManager` maps it); NOT_ENOUGH_REPLICAS, which the producer
+/// retries, when the coordinator could not answer (Kafka's mapping in `ReplicaManager`,
+/// for clients that predate the coordinator errors in Produce).
 fn client_error(error: ErrorCode) -> ErrorCode {
     match error {
+        ErrorCode::ProducerFenced => ErrorCode::InvalidProducerEpoch,
         ErrorCode::CoordinatorNotAvailable
         | ErrorCode::NotCoordinator
         | ErrorCode::CoordinatorLoadInProgress
@@ -90,6 +100,7 @@ async fn ask_coordinator(
     transactional_id: &str,
     producer: ProducerIdAndEpoch,
     partitions: Vec<TopicPartition>,
+    version: TransactionVersion,
 ) -> Vec<(TopicPartition, Option<ErrorCode>)> {
     let unanswered = |partitions: Vec<TopicPartition>| {
         partitions.into_iter().map(|tp| (tp, Some(ErrorCode::CoordinatorNotAvailable))).collect()
@@ -101,7 +112,8 @@ async fn ask_coordinator(
         transactional_id: transactional_id.to_string(),
         producer,
         partitions: partitions.clone(),
-        verify_only: true,
+        verify_only: !version.bumps_epoch_per_transaction(),
+        transaction_version: version,
     });
     let timeout = Duration::from_millis(shared.config.inter_broker_timeout_ms);
     let conn = shared.net.connect(&Addr::new(&BrokerConfig::host_of(coordinator)));

@@ -177,7 +177,14 @@ impl Consumer {
     /// The leader's high watermark for a partition (ListOffsets latest; the last stable
     /// offset for `read_committed`), if reachable.
     pub async fn end_offset(&mut self, tp: &TopicPartition) -> Option<Offset> {
-        self.list_offset(tp, OffsetSpec::Latest).await.flatten()
+        self.list_offset(tp, OffsetSpec::Latest, self.config.isolation_level).await.flatten()
+    }
+
+    /// The leader's high watermark for a partition whatever the consumer's isolation
+    /// level (ListOffsets latest at `read_uncommitted`), if reachable: what a
+    /// `read_committed` consumer reaches once no transaction below it is open.
+    pub async fn high_watermark(&mut self, tp: &TopicPartition) -> Option<Offset> {
+        self.list_offset(tp, OffsetSpec::Latest, IsolationLevel::ReadUncommitted).await.flatten()
     }
 
     /// Kafka's `offsetsForTimes`: for each partition, the first offset whose record
@@ -200,7 +207,8 @@ impl Consumer {
         }
         let mut offsets = BTreeMap::new();
         for (tp, &timestamp_ms) in timestamps_ms {
-            if let Some(offset) = self.list_offset(tp, OffsetSpec::Timestamp(timestamp_ms)).await {
+            let isolation_level = self.config.isolation_level;
+            if let Some(offset) = self.list_offset(tp, OffsetSpec::Timestamp(timestamp_ms), isolation_level).await {
                 offsets.insert(tp.clone(), offset);
             }
         }
@@ -209,18 +217,19 @@ impl Consumer {
 
     /// One ListOffsets lookup: `None` when the leader could not answer, `Some(None)` when
     /// it answered that no offset matches (a timestamp past every record).
-    async fn list_offset(&mut self, tp: &TopicPartition, spec: OffsetSpec) -> Option<Option<Offset>> {
+    async fn list_offset(
+        &mut self,
+        tp: &TopicPartition,
+        spec: OffsetSpec,
+        isolation_level: IsolationLevel,
+    ) -> Option<Option<Offset>> {
         let timeout = Duration::from_millis(self.config.request_timeout_ms);
         let Some((leader, _)) = self.view.leader(tp) else {
             self.need_metadata = true;
             return None;
         };
         let conn = self.view.connection(leader)?;
-        let request = Request::ListOffsets(ListOffsetsRequest {
-            tp: tp.clone(),
-            spec,
-            isolation_level: self.config.isolation_level,
-        });
+        let request = Request::ListOffsets(ListOffsetsRequest { tp: tp.clone(), spec, isolation_level });
         match conn.call(request, timeout).await {
             Ok(Response::ListOffsets { error: None, offset }) => Some(offset),
             Ok(_) => {
@@ -405,7 +414,7 @@ impl Consumer {
                     continue;
                 }
             };
-            if let Some(Some(offset)) = self.list_offset(&tp, spec).await {
+            if let Some(Some(offset)) = self.list_offset(&tp, spec, self.config.isolation_level).await {
                 self.pending_resets.remove(&tp);
                 self.positions.insert(tp, PartitionPosition::fetching(FetchPosition::unvalidated(offset)));
             }

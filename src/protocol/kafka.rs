@@ -10,7 +10,7 @@ use super::ids::{BrokerEndpoint, BrokerId, LeaderEpoch, Offset, ProducerId, Topi
 use super::kraft::{ControllerRequest, ControllerResponse};
 use super::meta::{MetaRequest, MetaResponse};
 use super::records::RecordBatch;
-use super::txn::{AbortedTxn, IsolationLevel, TxnMarkerEntry, TxnRequest, TxnResponse};
+use super::txn::{AbortedTxn, IsolationLevel, TransactionVersion, TxnMarkerEntry, TxnRequest, TxnResponse};
 use serde::{Deserialize, Serialize};
 
 /// Every request in the simulation.
@@ -214,6 +214,9 @@ pub struct ProduceRequest {
     /// leader verifies with the coordinator that the partition is in the transaction,
     /// KIP-890).
     pub transactional_id: Option<String>,
+    /// The transaction protocol the producer speaks (Produce v12 and later: level 2,
+    /// where the leader adds the partition to the transaction itself).
+    pub transaction_version: TransactionVersion,
 }
 
 /// The outcome of producing one batch to one partition.

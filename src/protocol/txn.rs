@@ -40,6 +40,42 @@ pub enum IsolationLevel {
     ReadCommitted,
 }
 
+/// The cluster's finalized `transaction.version` feature (Kafka's `TransactionVersion`,
+/// KIP-890, KIP-1022): which transaction protocol producers and brokers speak.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum TransactionVersion {
+    /// Level 0: the protocol of KIP-98 (Kafka 0.11 to 3.9).
+    #[default]
+    Tv0,
+    /// Level 1 (Kafka 4.0): flexible `__transaction_state` records; on the wire the
+    /// protocol is level 0's, which is all kafkasim models of it.
+    Tv1,
+    /// Level 2 (Kafka 4.0, KIP-890 part 2): every EndTxn bumps the producer epoch and
+    /// the markers carry the new one; producers send no AddPartitionsToTxn, the
+    /// partition leader adds the partition to the transaction itself.
+    Tv2,
+}
+
+impl TransactionVersion {
+    /// The feature level, as `transaction.version` writes it.
+    pub fn level(self) -> u8 {
+        match self {
+            TransactionVersion::Tv0 => 0,
+            TransactionVersion::Tv1 => 1,
+            TransactionVersion::Tv2 => 2,
+        }
+    }
+
+    /// Whether every EndTxn bumps the producer epoch (`supportsEpochBump`, level 2).
+    pub fn bumps_epoch_per_transaction(self) -> bool {
+        self == TransactionVersion::Tv2
+    }
+}
+
+/// The channel name of a transactional producer's connections to its transaction
+/// coordinator (the handle of a `stuck-connection` fault on them).
+pub const TRANSACTION_COORDINATOR_CHANNEL: &str = "transaction-coordinator";
+
 /// A request to a transaction coordinator (FindCoordinator goes to any broker).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TxnRequest {
@@ -58,8 +94,10 @@ pub enum TxnRequest {
         transaction_timeout_ms: u64,
     },
     /// AddPartitionsToTxn: adds partitions to the producer's transaction before its
-    /// first write to them (transactions v1). With `verify_only`, a partition leader
-    /// asks whether they were added (KIP-890 part 1, Kafka 3.6+).
+    /// first write to them (transaction versions 0 and 1). With `verify_only`, a
+    /// partition leader asks whether they were added (KIP-890 part 1, Kafka 3.6+); under
+    /// version 2 the partition leader itself adds a partition on the producer's first
+    /// write there (KIP-890 part 2).
     AddPartitions {
         /// The `transactional.id`.
         transactional_id: String,
@@ -69,6 +107,8 @@ pub enum TxnRequest {
         partitions: Vec<TopicPartition>,
         /// Only check, change nothing (the broker's verification request).
         verify_only: bool,
+        /// The protocol of the producer whose partitions these are.
+        transaction_version: TransactionVersion,
     },
     /// AddOffsetsToTxn: adds the group's `__consumer_offsets` partition to the
     /// transaction, before TxnOffsetCommit (`sendOffsetsToTransaction`).
@@ -88,6 +128,8 @@ pub enum TxnRequest {
         producer: ProducerIdAndEpoch,
         /// Commit or abort.
         result: TxnResult,
+        /// The protocol the producer speaks (EndTxn v5 and later: level 2).
+        transaction_version: TransactionVersion,
     },
 }
 
@@ -120,13 +162,25 @@ pub enum TxnResponse {
         error: Option<ErrorCode>,
         /// The producer id and epoch to write under.
         producer: Option<ProducerIdAndEpoch>,
+        /// The cluster's finalized `transaction.version`. Simplified: Kafka's producer
+        /// reads the finalized features from ApiVersions responses; here the
+        /// coordinator's InitProducerId answer carries them.
+        transaction_version: TransactionVersion,
     },
     /// Answer to AddPartitionsToTxn: one result per partition.
     Partitions(Vec<(TopicPartition, Option<ErrorCode>)>),
-    /// Answer to AddOffsetsToTxn and EndTxn.
+    /// Answer to AddOffsetsToTxn.
     Ack {
         /// Why it failed, if it did.
         error: Option<ErrorCode>,
+    },
+    /// Answer to EndTxn.
+    Ended {
+        /// Why it failed, if it did.
+        error: Option<ErrorCode>,
+        /// Under transaction version 2, the producer id and epoch the producer's next
+        /// transaction writes under (EndTxn v5's `ProducerId` and `ProducerEpoch`).
+        next_producer: Option<ProducerIdAndEpoch>,
     },
 }
 

@@ -132,6 +132,7 @@ pub(super) fn broker_config(
             transaction_max_timeout_ms: c.transaction_max_timeout_ms,
             abort_timed_out_interval_ms: c.transaction_abort_timed_out_transaction_cleanup_interval_ms,
             partition_verification: c.transaction_partition_verification_enable,
+            transaction_version: c.transaction_version,
         },
         kraft: (scenario.cluster.metadata == MetadataMode::Kraft).then(|| KraftBrokerConfig {
             voters: controller_ids(scenario),

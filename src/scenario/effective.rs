@@ -107,11 +107,12 @@ fn values_of(s: &Scenario, switch: Switch) -> Vec<String> {
         Switch::EligibleLeaderReplicas => vec![c.config.eligible_leader_replicas_enable.to_string()],
         Switch::LingerMs => producers(&|p| p.config.linger_ms.to_string()),
         // Without a transactional producer no write is verified.
-        Switch::TransactionPartitionVerification
+        Switch::TransactionPartitionVerification | Switch::TransactionVersion
             if !s.producers.iter().any(|p| p.config.transactional_id.is_some()) =>
         {
             Vec::new()
         }
+        Switch::TransactionVersion => vec![c.config.transaction_version.level().to_string()],
         Switch::TransactionPartitionVerification => {
             vec![c.config.transaction_partition_verification_enable.to_string()]
         }

@@ -4,7 +4,7 @@
 use super::error::{excerpt, one_of};
 use super::fields::loss_rate;
 use super::model::TopicSpec;
-use super::model_faults::{FaultAction, FaultSpec, SplitShape, Target, Trigger, TriggerEvent};
+use super::model_faults::{FaultAction, FaultSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};
 use super::raw::{Node, Table};
 use super::span::{Pos, Res};
 use super::target::FORMS;
@@ -21,6 +21,8 @@ pub(super) struct World<'a> {
     pub controllers: u32,
     /// The producer process count, over all `[[producers]]` entries.
     pub producers: u32,
+    /// The names of the producers with a `transactional.id` (`producer-N`).
+    pub transactional_producers: Vec<String>,
     /// The consumer process count, over all `[[consumers]]` entries.
     pub consumers: u32,
     /// The topics.
@@ -63,14 +65,38 @@ enum Role {
 }
 
 /// A `stuck-connection` fault: a broker target and one of its controller channels, in a
-/// KRaft cluster (a ZooKeeper-mode broker keeps no such channels).
+/// KRaft cluster (a ZooKeeper-mode broker keeps no such channels), or a transactional
+/// producer and its connections to its transaction coordinator.
 fn stuck_connection(t: &Table, world: &World) -> Res<FaultAction> {
-    let channels: Vec<(&str, ControllerChannel)> = ControllerChannel::ALL.iter().map(|c| (c.name(), *c)).collect();
+    let channels: Vec<(&str, StuckChannel)> = ControllerChannel::ALL
+        .iter()
+        .map(|c| StuckChannel::Controller(*c))
+        .chain([StuckChannel::TransactionCoordinator])
+        .map(|c| (c.name(), c))
+        .collect();
     let names: Vec<&str> = channels.iter().map(|(n, _)| *n).collect();
-    let channel_sp = t
-        .require("channel", &format!("which of the broker's controller channels sticks, one of {}", one_of(&names)))?
-        .string("a string")?;
+    let channel_sp =
+        t.require("channel", &format!("which connections stick, one of {}", one_of(&names)))?.string("a string")?;
     let channel = choice(&channel_sp, &channels)?;
+    if channel == StuckChannel::TransactionCoordinator {
+        let who = target(t, "target", Role::Crash, world)?;
+        let is_transactional_producer =
+            matches!(&who, Target::Node(name) if world.transactional_producers.contains(name));
+        if !is_transactional_producer {
+            let node = t.require("target", "a transactional producer")?;
+            return Err(node.pos.issue(format!(
+                "a \"stuck-connection\" fault on channel \"transaction-coordinator\" acts on a transactional \
+                 producer's connections to its coordinator; expected one of the producers with a transactional.id \
+                 ({}), found \"{who}\"",
+                if world.transactional_producers.is_empty() {
+                    "this scenario has none".to_string()
+                } else {
+                    world.transactional_producers.join(", ")
+                }
+            )));
+        }
+        return Ok(FaultAction::StuckConnection { target: who, channel });
+    }
     if world.controllers == 0 {
         return Err(channel_sp.pos.issue(
             "a \"stuck-connection\" fault sticks a broker's connection to the KRaft controllers, and this cluster \

@@ -191,7 +191,7 @@ pub use model_clients::{
     CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning, Processing, ProducerSettings,
     ProducerSpec, SendMode,
 };
-pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, Target, Trigger, TriggerEvent};
+pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};
 pub use overrides::{set_arguments, SetScope, Setting};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};
 

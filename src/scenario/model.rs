@@ -105,7 +105,7 @@ impl Scenario {
     }
 }
 
-fn instances<'a, T>(prefix: &str, groups: impl Iterator<Item = (u32, &'a T)>) -> Vec<(String, &'a T)> {
+pub(super) fn instances<'a, T>(prefix: &str, groups: impl Iterator<Item = (u32, &'a T)>) -> Vec<(String, &'a T)> {
     let mut out = Vec::new();
     for (count, spec) in groups {
         for _ in 0..count {
@@ -321,6 +321,10 @@ pub struct BrokerSettings {
     /// true): partition leaders verify a producer's first transactional write with the
     /// coordinator.
     pub transaction_partition_verification_enable: bool,
+    /// `transaction.version`: the cluster's finalized transaction feature level, 0, 1
+    /// (Kafka 4.0+) or 2 (Kafka 4.0+, KIP-890 part 2: an epoch bump per transaction and
+    /// partitions added by their leaders; the default of a new 4.0 cluster).
+    pub transaction_version: crate::protocol::TransactionVersion,
     /// `group.min.session.timeout.ms`: the group coordinator refuses a member whose
     /// `session.timeout.ms` is smaller with INVALID_SESSION_TIMEOUT, in milliseconds
     /// (default 6000).
@@ -396,6 +400,7 @@ impl Default for BrokerSettings {
             transaction_max_timeout_ms: 900_000,
             transaction_abort_timed_out_transaction_cleanup_interval_ms: 10_000,
             transaction_partition_verification_enable: true,
+            transaction_version: crate::protocol::TransactionVersion::Tv0,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_initial_rebalance_delay_ms: 3_000,

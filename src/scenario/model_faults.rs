@@ -206,15 +206,14 @@ pub enum FaultAction {
     /// last, stops cleanly, restarts, and is waited for until it is back in the ISR of
     /// every partition it hosts (at most 30 s) before the next one stops.
     RollingRestart,
-    /// `kind = "stuck-connection"`: the connections the targeted brokers open to the
-    /// KRaft controllers on `channel` carry nothing, either way, until the fault ends;
-    /// TCP then retransmits what they hold. Their other connections work: only a flow
-    /// is hashed onto a broken path.
+    /// `kind = "stuck-connection"`: connections on `channel` carry nothing, either way,
+    /// until the fault ends; TCP then retransmits what they hold. Their other
+    /// connections work: only a flow is hashed onto a broken path.
     StuckConnection {
-        /// Whose connections (brokers).
+        /// Whose connections (brokers, or a transactional producer).
         target: Target,
-        /// Which of the broker's controller channels (`channel`).
-        channel: crate::protocol::kraft::ControllerChannel,
+        /// Which connections (`channel`).
+        channel: StuckChannel,
     },
     /// `kind = "latency"`: change the one-way latency range.
     Latency {
@@ -223,6 +222,31 @@ pub enum FaultAction {
         /// The new largest latency, in milliseconds (`latency_max`).
         latency_ms_max: u64,
     },
+}
+
+/// The connections a `stuck-connection` fault sticks (`channel`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StuckChannel {
+    /// Every connection the targeted brokers open to the KRaft controllers on this
+    /// channel while the fault lasts, the ones they reopen included (a broker's channel
+    /// to the controllers is one flow its manager keeps reconnecting).
+    Controller(crate::protocol::kraft::ControllerChannel),
+    /// The connections a transactional producer has open to its transaction coordinator
+    /// when the fault fires (`transaction-coordinator`). The connection the producer
+    /// opens after giving up on one (a request timeout closes it) gets another source
+    /// port and takes another path; what the stuck one held still arrives when the
+    /// fault ends, since TCP delivers data sent before a close.
+    TransactionCoordinator,
+}
+
+impl StuckChannel {
+    /// The channel's name, as scenario files write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StuckChannel::Controller(channel) => channel.name(),
+            StuckChannel::TransactionCoordinator => crate::protocol::TRANSACTION_COORDINATOR_CHANNEL,
+        }
+    }
 }
 
 impl Target {
@@ -330,6 +354,9 @@ impl fmt::Display for FaultAction {
             FaultAction::PacketLoss { rate } => write!(f, "packet loss {rate}"),
             FaultAction::Stop { target } => write!(f, "stop {target} cleanly"),
             FaultAction::RollingRestart => f.write_str("rolling restart of every broker"),
+            FaultAction::StuckConnection { target, channel: StuckChannel::TransactionCoordinator } => {
+                write!(f, "stick the connections of {target} to its transaction coordinator")
+            }
             FaultAction::StuckConnection { target, channel } => {
                 write!(f, "stick the {} connections of {target} to the controllers", channel.name())
             }

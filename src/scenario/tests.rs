@@ -294,15 +294,20 @@ fn defaults_apply_to_a_minimal_scenario() {
     assert_eq!(s.name, "x", "the name defaults to the file stem");
     assert_eq!((s.title, s.lesson, s.mechanism, s.fix, s.theme), (None, None, None, None, None));
     assert_eq!(s.liveness_timeout_ms, 30_000);
-    // The default release, 4.1, runs KRaft: three controllers, pre-vote (4.0, KIP-996)
-    // and eligible leader replicas (4.1, KIP-966); the rest is ClusterSpec's default.
+    // The default release, 4.1, runs KRaft: three controllers, pre-vote (4.0, KIP-996),
+    // transaction version 2 (4.0, KIP-890 part 2) and eligible leader replicas (4.1,
+    // KIP-966); the rest is ClusterSpec's default.
     assert_eq!(
         s.cluster,
         ClusterSpec {
             metadata: MetadataMode::Kraft,
             controllers: 3,
             pre_vote: true,
-            config: BrokerSettings { eligible_leader_replicas_enable: true, ..BrokerSettings::default() },
+            config: BrokerSettings {
+                eligible_leader_replicas_enable: true,
+                transaction_version: crate::protocol::TransactionVersion::Tv2,
+                ..BrokerSettings::default()
+            },
             ..ClusterSpec::default()
         }
     );

@@ -125,7 +125,7 @@ fn a_stuck_connection_names_a_broker_and_one_of_its_controller_channels_in_a_kra
         (
             FaultAction::StuckConnection {
                 target: Target::LeaderOf("orders-0".into()),
-                channel: ControllerChannel::AlterPartition
+                channel: crate::scenario::StuckChannel::Controller(ControllerChannel::AlterPartition)
             },
             Some(5_000)
         )
@@ -141,8 +141,15 @@ fn a_stuck_connection_names_a_broker_and_one_of_its_controller_channels_in_a_kra
     };
     assert_eq!(
         err(&with("broker-1", "fetch")),
-        "scenarios/x.toml:16:11: `faults[0].channel`: expected \"heartbeat\" or \"alter-partition\", found \"fetch\""
+        "scenarios/x.toml:16:11: `faults[0].channel`: expected \"heartbeat\", \"alter-partition\" or \
+         \"transaction-coordinator\", found \"fetch\""
     );
+    // A transactional producer's connections to its coordinator: only such a producer.
+    assert!(err(&with("producer-1", "transaction-coordinator")).contains(
+        "`faults[0].target`: a \"stuck-connection\" fault on channel \"transaction-coordinator\" acts on a \
+         transactional producer's connections to its coordinator; expected one of the producers with a \
+         transactional.id (this scenario has none), found \"producer-1\""
+    ));
     assert!(err(&with("the active controller", "heartbeat"))
         .contains("`faults[0].target`: a \"stuck-connection\" fault acts on a broker's connections"));
     let zookeeper = parse(

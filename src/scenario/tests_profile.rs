@@ -112,7 +112,9 @@ fn every_change_in_the_table_takes_effect_in_its_release_and_not_before() {
         };
         // Partition verification means something for transactional writes only.
         let producer = match change.switch {
-            Switch::TransactionPartitionVerification => "[producers.config]\n\"transactional.id\" = \"t\"\n",
+            Switch::TransactionPartitionVerification | Switch::TransactionVersion => {
+                "[producers.config]\n\"transactional.id\" = \"t\"\n"
+            }
             _ => "",
         };
         let value = |version| {

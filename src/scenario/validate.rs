@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::check::AnomalyKind;
 use crate::metastore::MetastoreConfig;
 use crate::profile::{Profile, Switch};
-use crate::protocol::{FollowerRestart, MetadataMode, TruncationMode, UnknownProducerSequence};
+use crate::protocol::{FollowerRestart, MetadataMode, TransactionVersion, TruncationMode, UnknownProducerSequence};
 
 use super::error::{closest, excerpt, one_of_strings};
 use super::fields::{
@@ -96,6 +96,11 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         brokers: cluster.brokers,
         controllers: cluster.controllers,
         producers: producers.iter().map(|p| p.count).sum(),
+        transactional_producers: super::model::instances("producer", producers.iter().map(|p| (p.count, p)))
+            .into_iter()
+            .filter(|(_, p)| p.config.transactional_id.is_some())
+            .map(|(name, _)| name)
+            .collect(),
         consumers: consumers.iter().map(|c| c.count).sum(),
         topics: &topics,
         groups: consumers.iter().filter_map(|c| c.group.clone()).collect(),
@@ -209,6 +214,10 @@ pub(super) const TRUNCATION_MODES: [(&str, TruncationMode); 3] = [
     ("leader-epoch-kip-101", TruncationMode::LeaderEpochKip101),
     ("leader-epoch", TruncationMode::LeaderEpoch),
 ];
+
+/// The `transaction.version` feature levels, as the profile and scenario files write them.
+pub(super) const TRANSACTION_VERSIONS: [(&str, TransactionVersion); 3] =
+    [("0", TransactionVersion::Tv0), ("1", TransactionVersion::Tv1), ("2", TransactionVersion::Tv2)];
 
 /// The follower restart rules by their scenario names.
 pub(super) const FOLLOWER_RESTARTS: [(&str, FollowerRestart); 3] = [
@@ -329,12 +338,33 @@ fn broker_defaults(profile: &Profile, brokers: u32) -> BrokerSettings {
         transaction_state_log_replication_factor: brokers.min(3),
         transaction_state_log_min_isr: brokers.min(2),
         transaction_partition_verification_enable: profile_bool(profile, Switch::TransactionPartitionVerification),
+        transaction_version: profile_choice(profile, Switch::TransactionVersion, &TRANSACTION_VERSIONS),
         group_max_session_timeout_ms: profile_u64(profile, Switch::GroupMaxSessionTimeout),
         group_initial_rebalance_delay_ms: profile_u64(profile, Switch::GroupInitialRebalanceDelay),
         zookeeper_session_timeout_ms: profile_u64(profile, Switch::ZookeeperSessionTimeout),
         eligible_leader_replicas_enable: profile_bool(profile, Switch::EligibleLeaderReplicas),
         ..BrokerSettings::default()
     }
+}
+
+/// `transaction.version` as the scenario sets it: a feature level the scenario's release
+/// has (levels 1 and 2 came with Kafka 4.0).
+fn transaction_version(t: &Table, profile: &Profile) -> Res<Option<TransactionVersion>> {
+    let Some(level) = t.opt_u32("transaction.version")? else { return Ok(None) };
+    let first_release = crate::profile::KafkaVersion::new(4, 0, 0);
+    let version =
+        level.check(|v| v <= 2, |v| format!("expected a transaction.version feature level of 0, 1 or 2, found {v}"))?;
+    let version = version.check(
+        |v| v == 0 || profile.version >= first_release,
+        |v| {
+            format!(
+                "transaction.version {v} needs Kafka {first_release} or later (KIP-890 part 2, KIP-1022), but \
+                 kafka_version is {}; expected 0, or kafka_version \"4.0\" or later",
+                profile.version
+            )
+        },
+    )?;
+    Ok(TRANSACTION_VERSIONS.iter().find(|(name, _)| name.parse() == Ok(version.value)).map(|&(_, v)| v))
 }
 
 /// An internal topic's partition count (`offsets.topic.num.partitions`, ...), if set.
@@ -437,6 +467,7 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
         .map_or(d.transaction_abort_timed_out_transaction_cleanup_interval_ms, |v| v.value),
         transaction_partition_verification_enable: t
             .bool_or("transaction.partition.verification.enable", d.transaction_partition_verification_enable)?,
+        transaction_version: transaction_version(t, profile)?.unwrap_or(d.transaction_version),
         group_min_session_timeout_ms,
         group_max_session_timeout_ms,
         group_initial_rebalance_delay_ms: t

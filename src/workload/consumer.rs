@@ -122,7 +122,10 @@ pub async fn drain(
     while !unfinished.is_empty() && Instant::now() < deadline {
         let mut still = Vec::new();
         for tp in unfinished {
-            match (consumer.end_offset(&tp).await, consumer.position(&tp)) {
+            // The high watermark even for read_committed: a transaction still open
+            // (its markers not yet written) holds the last stable offset below it, and
+            // the drain waits for it to end rather than stop short of its records.
+            match (consumer.high_watermark(&tp).await, consumer.position(&tp)) {
                 (Some(end), Some(position)) if position >= end => {
                     end_offsets.insert(tp, end);
                 }

@@ -228,6 +228,10 @@ pub(super) async fn append_batch(
         timeout_ms: COMMIT_TIMEOUT_MS,
         batches: vec![(tp.clone(), batch)],
         transactional_id,
+        // Simplified: a TxnOffsetCommit is verified as transactions v1 verify (the
+        // producer added the offsets partition with AddOffsetsToTxn), under either
+        // transaction version.
+        transaction_version: Default::default(),
     };
     let written = produce::produce(shared, request).await;
     match written.first().and_then(|r| r.error) {

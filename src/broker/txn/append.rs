@@ -26,6 +26,7 @@ pub async fn write_txn_markers(
         timeout_ms: shared.config.inter_broker_timeout_ms,
         batches,
         transactional_id: None,
+        transaction_version: Default::default(),
     };
     let written = produce::produce(shared, request).await;
     for response in &written {

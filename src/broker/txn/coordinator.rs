@@ -15,8 +15,8 @@ use super::metadata::{self, TxnMetadata, TxnState};
 use super::txn_partition_for;
 use crate::broker::{produce, SharedBroker};
 use crate::protocol::{
-    Acks, ErrorCode, LeaderEpoch, ProduceRequest, ProducerIdAndEpoch, RecordBatch, TopicPartition, TxnRequest,
-    TxnResponse, TxnResult,
+    Acks, ErrorCode, LeaderEpoch, ProduceRequest, ProducerIdAndEpoch, RecordBatch, TopicPartition, TransactionVersion,
+    TxnRequest, TxnResponse, TxnResult,
 };
 use madsim::time::sleep;
 use std::collections::BTreeMap;
@@ -131,29 +131,46 @@ pub async fn handle(shared: &SharedBroker, request: TxnRequest) -> TxnResponse {
         TxnRequest::FindCoordinator { transactional_id } => find_coordinator(shared, &transactional_id),
         TxnRequest::InitProducerId { transactional_id, transaction_timeout_ms } => {
             let answer = init_producer_id(shared, &transactional_id, transaction_timeout_ms).await;
+            let transaction_version = shared.config.txn.transaction_version;
             match answer {
-                Ok(producer) => TxnResponse::ProducerId { error: None, producer: Some(producer) },
-                Err(error) => TxnResponse::ProducerId { error: Some(error), producer: None },
+                Ok(producer) => TxnResponse::ProducerId { error: None, producer: Some(producer), transaction_version },
+                Err(error) => TxnResponse::ProducerId { error: Some(error), producer: None, transaction_version },
             }
         }
-        TxnRequest::AddPartitions { transactional_id, producer, partitions, verify_only: true } => {
+        TxnRequest::AddPartitions { transactional_id, producer, partitions, verify_only: true, .. } => {
             verify_partitions(shared, &transactional_id, producer, partitions)
         }
-        TxnRequest::AddPartitions { transactional_id, producer, partitions, verify_only: false } => {
-            let error = add_partitions(shared, &transactional_id, producer, &partitions).await.err();
+        TxnRequest::AddPartitions {
+            transactional_id,
+            producer,
+            partitions,
+            verify_only: false,
+            transaction_version,
+        } => {
+            let error =
+                add_partitions(shared, &transactional_id, producer, &partitions, transaction_version).await.err();
             TxnResponse::Partitions(partitions.into_iter().map(|tp| (tp, error)).collect())
         }
         TxnRequest::AddOffsets { transactional_id, producer, group } => {
             let offsets = crate::broker::coordinator::offsets_partition_of(shared, &group);
             let error = match offsets {
-                Some(tp) => add_partitions(shared, &transactional_id, producer, &[tp]).await.err(),
+                Some(tp) => {
+                    add_partitions(shared, &transactional_id, producer, &[tp], TransactionVersion::Tv0).await.err()
+                }
                 None => Some(ErrorCode::CoordinatorNotAvailable),
             };
             TxnResponse::Ack { error }
         }
-        TxnRequest::EndTxn { transactional_id, producer, result } => {
-            let error = end_transaction(shared, &transactional_id, producer, result, true).await.err();
-            TxnResponse::Ack { error }
+        TxnRequest::EndTxn { transactional_id, producer, result, transaction_version } => {
+            let ended = end_transaction(shared, &transactional_id, producer, result, true, transaction_version).await;
+            match ended {
+                // EndTxn v5 (level 2) tells the producer the id and epoch it goes on with.
+                Ok(next) => TxnResponse::Ended {
+                    error: None,
+                    next_producer: transaction_version.bumps_epoch_per_transaction().then_some(next),
+                },
+                Err(error) => TxnResponse::Ended { error: Some(error), next_producer: None },
+            }
         }
     }
 }
@@ -180,6 +197,7 @@ async fn write(shared: &SharedBroker, tp: &TopicPartition, id: &str, metadata: &
         timeout_ms: metadata.timeout_ms,
         batches: vec![(tp.clone(), RecordBatch::plain(vec![record]))],
         transactional_id: None,
+        transaction_version: Default::default(),
     };
     match produce::produce(shared, request).await.first().and_then(|r| r.error) {
         None => Ok(()),
@@ -249,6 +267,8 @@ async fn init_producer_id(shared: &SharedBroker, id: &str, timeout_ms: u64) -> R
             state: TxnState::Empty,
             partitions: Default::default(),
             start_ms: now_ms(),
+            transaction_version: TransactionVersion::Tv0,
+            next_producer_id: None,
         })),
         Some(m) if m.state.is_prepare() => Err(ErrorCode::ConcurrentTransactions),
         Some(m) if m.state == TxnState::Ongoing => {
@@ -283,7 +303,7 @@ pub(super) async fn fence_and_abort(shared: &SharedBroker, id: &str, open: TxnMe
         // PrepareAbort record.
         entry.metadata.producer_epoch = fenced.producer_epoch;
     }
-    let _ = end_transaction(shared, id, fenced.producer(), TxnResult::Abort, false).await;
+    let _ = end_transaction(shared, id, fenced.producer(), TxnResult::Abort, false, fenced.transaction_version).await;
 }
 
 /// The checks every request of a producer with an open transaction passes
@@ -299,12 +319,15 @@ fn check_producer(current: Option<&TxnMetadata>, producer: ProducerIdAndEpoch) -
     Ok(m)
 }
 
-/// AddPartitionsToTxn (`handleAddPartitionsToTransaction`).
+/// AddPartitionsToTxn (`handleAddPartitionsToTransaction`): from a producer under
+/// transaction version 0 or 1, or from a partition leader adding a level-2 producer's
+/// partition on its first write there (KIP-890 part 2).
 async fn add_partitions(
     shared: &SharedBroker,
     id: &str,
     producer: ProducerIdAndEpoch,
     partitions: &[TopicPartition],
+    version: TransactionVersion,
 ) -> Result<(), ErrorCode> {
     let (tp, epoch) = owned_partition(shared, id)?;
     let now = now_ms();
@@ -316,7 +339,7 @@ async fn add_partitions(
         if m.state == TxnState::Ongoing && partitions.iter().all(|p| m.partitions.contains(p)) {
             return Ok(None);
         }
-        Ok(Some(m.with_partitions(partitions, now)))
+        Ok(Some(m.with_partitions(partitions, now, version)))
     })?;
     match next {
         Some(next) => transition(shared, &tp, epoch, id, next).await,
@@ -355,10 +378,9 @@ fn verify_partitions(
 }
 
 /// EndTxn (`endTransaction`): an open transaction moves to PrepareCommit or
-/// PrepareAbort, written before the answer; the markers follow. A retry of a decided
-/// or completed end is answered as Kafka answers it (CONCURRENT_TRANSACTIONS while the
-/// markers are written, success once complete), the other outcome INVALID_TXN_STATE.
-/// `from_client` requests must carry the current epoch exactly; the coordinator's own
+/// PrepareAbort, written before the answer; the markers follow. Returns the producer id
+/// and epoch the producer goes on with. `from_client` requests must carry the current
+/// epoch (or, under level 2, the one just before it, for a retry); the coordinator's own
 /// aborts carry the epoch it just bumped.
 pub(super) async fn end_transaction(
     shared: &SharedBroker,
@@ -366,29 +388,93 @@ pub(super) async fn end_transaction(
     producer: ProducerIdAndEpoch,
     result: TxnResult,
     from_client: bool,
-) -> Result<(), ErrorCode> {
+    version: TransactionVersion,
+) -> Result<ProducerIdAndEpoch, ErrorCode> {
     let (tp, epoch) = owned_partition(shared, id)?;
-    let next = begin_transition(shared, id, |current| {
-        let m = current.ok_or(ErrorCode::InvalidProducerIdMapping)?;
+    let mut current = None;
+    let next = begin_transition(shared, id, |m| {
+        let m = m.ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        current = Some(m.producer());
         if m.producer_id != producer.id {
             return Err(ErrorCode::InvalidProducerIdMapping);
         }
-        if (from_client && producer.epoch != m.producer_epoch) || producer.epoch < m.producer_epoch {
-            return Err(ErrorCode::ProducerFenced);
-        }
-        match m.state {
-            TxnState::Ongoing => Ok(Some(m.prepared(result))),
-            TxnState::CompleteCommit | TxnState::CompleteAbort if m.state.result() == Some(result) => Ok(None),
-            TxnState::PrepareCommit | TxnState::PrepareAbort if m.state.result() == Some(result) => {
-                Err(ErrorCode::ConcurrentTransactions)
-            }
-            _ => Err(ErrorCode::InvalidTxnState),
-        }
+        let decision = if version.bumps_epoch_per_transaction() {
+            end_decision_v2(m, producer, result, from_client)
+        } else {
+            end_decision_v1(m, producer, result, from_client)
+        }?;
+        let new_producer_id = || crate::broker::handlers::allocate_producer_id(shared);
+        Ok(decision.map(|result| m.prepared(result, version, new_producer_id)))
     })?;
-    let Some(prepared) = next else { return Ok(()) };
+    let Some(prepared) = next else { return Ok(current.expect("looked up")) };
     transition(shared, &tp, epoch, id, prepared.clone()).await?;
+    let next_producer = prepared.completed().producer();
     markers::spawn_completion(shared, id.to_string(), epoch, prepared);
-    Ok(())
+    Ok(next_producer)
+}
+
+/// EndTxn's rules under transaction versions 0 and 1 (Kafka 3.9's `endTransaction`):
+/// the outcome to prepare, `None` for a retry answered with success (the transaction
+/// already completed that way), or the error. The epoch says nothing about which
+/// transaction a request belongs to: a late EndTxn of an earlier transaction ends the
+/// open one (KAFKA-17754).
+fn end_decision_v1(
+    m: &TxnMetadata,
+    producer: ProducerIdAndEpoch,
+    result: TxnResult,
+    from_client: bool,
+) -> Result<Option<TxnResult>, ErrorCode> {
+    if (from_client && producer.epoch != m.producer_epoch) || producer.epoch < m.producer_epoch {
+        return Err(ErrorCode::ProducerFenced);
+    }
+    match m.state {
+        TxnState::Ongoing => Ok(Some(result)),
+        TxnState::CompleteCommit | TxnState::CompleteAbort if m.state.result() == Some(result) => Ok(None),
+        TxnState::PrepareCommit | TxnState::PrepareAbort if m.state.result() == Some(result) => {
+            Err(ErrorCode::ConcurrentTransactions)
+        }
+        _ => Err(ErrorCode::InvalidTxnState),
+    }
+}
+
+/// EndTxn's rules under transaction version 2 (Kafka 4.0's `endTransaction`, the table
+/// above it): every end bumps the epoch, so a retry carries the epoch just before the
+/// current one and is told apart from the next transaction's end, which carries the
+/// current one; a late EndTxn of an earlier transaction is fenced.
+fn end_decision_v2(
+    m: &TxnMetadata,
+    producer: ProducerIdAndEpoch,
+    result: TxnResult,
+    from_client: bool,
+) -> Result<Option<TxnResult>, ErrorCode> {
+    let retry = from_client && producer.epoch.checked_add(1) == Some(m.producer_epoch);
+    let current = producer.epoch == m.producer_epoch;
+    let valid_epoch = if from_client {
+        match m.state {
+            TxnState::Ongoing | TxnState::Empty => current,
+            TxnState::PrepareCommit | TxnState::PrepareAbort => retry,
+            TxnState::CompleteCommit | TxnState::CompleteAbort => retry || current,
+        }
+    } else {
+        producer.epoch >= m.producer_epoch
+    };
+    if !valid_epoch {
+        return Err(ErrorCode::ProducerFenced);
+    }
+    let same_outcome = m.state.result() == Some(result);
+    match m.state {
+        TxnState::Ongoing => Ok(Some(result)),
+        TxnState::CompleteCommit | TxnState::CompleteAbort if same_outcome && retry => Ok(None),
+        // An abort with nothing open still bumps the epoch (the producer's way to
+        // fence its own earlier requests after an error).
+        TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+            if result == TxnResult::Abort && !retry =>
+        {
+            Ok(Some(TxnResult::Abort))
+        }
+        TxnState::PrepareCommit | TxnState::PrepareAbort if same_outcome => Err(ErrorCode::ConcurrentTransactions),
+        _ => Err(ErrorCode::InvalidTxnState),
+    }
 }
 
 /// The coordinator's timers: every 100 ms of simulated time it follows the broker's
@@ -429,4 +515,71 @@ pub async fn run_timers(shared: SharedBroker) {
 
 pub(super) fn now_ms() -> u64 {
     madsim::time::TimeHandle::current().elapsed().as_millis() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txn(state: TxnState, epoch: i16) -> TxnMetadata {
+        TxnMetadata {
+            producer_id: 7,
+            producer_epoch: epoch,
+            timeout_ms: 60_000,
+            state,
+            partitions: Default::default(),
+            start_ms: 0,
+            transaction_version: TransactionVersion::Tv2,
+            next_producer_id: None,
+        }
+    }
+
+    fn producer(epoch: i16) -> ProducerIdAndEpoch {
+        ProducerIdAndEpoch { id: 7, epoch }
+    }
+
+    #[test]
+    fn under_version_0_a_late_end_of_the_previous_transaction_ends_the_open_one() {
+        // KAFKA-17754: the late EndTxn carries the same id and epoch as the open
+        // transaction's, so nothing tells them apart.
+        let open = txn(TxnState::Ongoing, 3);
+        assert_eq!(end_decision_v1(&open, producer(3), TxnResult::Commit, true), Ok(Some(TxnResult::Commit)));
+        let done = txn(TxnState::CompleteCommit, 3);
+        assert_eq!(end_decision_v1(&done, producer(3), TxnResult::Commit, true), Ok(None), "a retry");
+        assert_eq!(end_decision_v1(&done, producer(3), TxnResult::Abort, true), Err(ErrorCode::InvalidTxnState));
+        assert_eq!(end_decision_v1(&open, producer(2), TxnResult::Commit, true), Err(ErrorCode::ProducerFenced));
+    }
+
+    #[test]
+    fn under_version_2_the_epoch_tells_a_retry_from_a_late_request_as_kafkas_table_does() {
+        let (commit, abort) = (TxnResult::Commit, TxnResult::Abort);
+        // The open transaction (epoch 4) ends only with its own epoch; the previous
+        // transaction's EndTxn (epoch 3) is fenced.
+        let open = txn(TxnState::Ongoing, 4);
+        assert_eq!(end_decision_v2(&open, producer(4), commit, true), Ok(Some(commit)));
+        assert_eq!(end_decision_v2(&open, producer(3), commit, true), Err(ErrorCode::ProducerFenced));
+        // Complete states: a retry (epoch just before) of the same outcome succeeds,
+        // of the other is INVALID_TXN_STATE; the current epoch may abort (an epoch
+        // bump with nothing open) but not commit.
+        let committed = txn(TxnState::CompleteCommit, 4);
+        assert_eq!(end_decision_v2(&committed, producer(3), commit, true), Ok(None));
+        assert_eq!(end_decision_v2(&committed, producer(3), abort, true), Err(ErrorCode::InvalidTxnState));
+        assert_eq!(end_decision_v2(&committed, producer(4), abort, true), Ok(Some(abort)));
+        assert_eq!(end_decision_v2(&committed, producer(4), commit, true), Err(ErrorCode::InvalidTxnState));
+        let aborted = txn(TxnState::CompleteAbort, 4);
+        assert_eq!(end_decision_v2(&aborted, producer(3), abort, true), Ok(None));
+        assert_eq!(end_decision_v2(&aborted, producer(4), abort, true), Ok(Some(abort)));
+        assert_eq!(end_decision_v2(&aborted, producer(3), commit, true), Err(ErrorCode::InvalidTxnState));
+        // Empty: a retry is fenced; abort bumps; commit is invalid.
+        let empty = txn(TxnState::Empty, 4);
+        assert_eq!(end_decision_v2(&empty, producer(3), abort, true), Err(ErrorCode::ProducerFenced));
+        assert_eq!(end_decision_v2(&empty, producer(4), abort, true), Ok(Some(abort)));
+        assert_eq!(end_decision_v2(&empty, producer(4), commit, true), Err(ErrorCode::InvalidTxnState));
+        // Prepare states accept only a retry, answered CONCURRENT_TRANSACTIONS.
+        let preparing = txn(TxnState::PrepareCommit, 5);
+        assert_eq!(end_decision_v2(&preparing, producer(4), commit, true), Err(ErrorCode::ConcurrentTransactions));
+        assert_eq!(end_decision_v2(&preparing, producer(5), commit, true), Err(ErrorCode::ProducerFenced));
+        // The coordinator's own abort carries the epoch it fenced with.
+        assert_eq!(end_decision_v2(&open, producer(5), abort, false), Ok(Some(abort)));
+    }
 }

@@ -7,7 +7,7 @@
 //! (as JSON), as the group coordinator's records do: `["txn", id, metadata]`, with the
 //! producer epoch as the value.
 
-use crate::protocol::{ProducerIdAndEpoch, Record, TopicPartition, TxnResult};
+use crate::protocol::{ProducerIdAndEpoch, Record, TopicPartition, TransactionVersion, TxnResult};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -76,6 +76,15 @@ pub struct TxnMetadata {
     /// When the open transaction began (its first AddPartitions), in simulated
     /// milliseconds.
     pub start_ms: u64,
+    /// The transaction protocol of the producer's last request that opened or ended a
+    /// transaction (Kafka's `clientTransactionVersion`): under level 2 every end bumps
+    /// the epoch, the coordinator's own timeout aborts included.
+    #[serde(default)]
+    pub transaction_version: TransactionVersion,
+    /// Under transaction version 2, the producer id the producer continues with once a
+    /// transaction that exhausted the epoch completes (Kafka's `nextProducerId`).
+    #[serde(default)]
+    pub next_producer_id: Option<i64>,
 }
 
 impl TxnMetadata {
@@ -100,13 +109,26 @@ impl TxnMetadata {
             state: TxnState::Empty,
             partitions: BTreeSet::new(),
             start_ms: self.start_ms,
+            transaction_version: self.transaction_version,
+            next_producer_id: None,
         }
+    }
+
+    /// Whether the epoch cannot be bumped again (`isProducerEpochExhausted`).
+    pub fn epoch_exhausted(&self) -> bool {
+        self.producer_epoch >= i16::MAX - 1
     }
 
     /// `prepareAddPartitions`: the transaction is open with `partitions` added; it began
     /// now unless it was already open.
-    pub fn with_partitions(&self, partitions: &[TopicPartition], now_ms: u64) -> TxnMetadata {
+    pub fn with_partitions(
+        &self,
+        partitions: &[TopicPartition],
+        now_ms: u64,
+        version: TransactionVersion,
+    ) -> TxnMetadata {
         let mut next = self.clone();
+        next.transaction_version = version;
         if self.state != TxnState::Ongoing {
             next.partitions.clear();
             next.start_ms = now_ms;
@@ -116,15 +138,36 @@ impl TxnMetadata {
         next
     }
 
-    /// `prepareAbortOrCommit`.
-    pub fn prepared(&self, result: TxnResult) -> TxnMetadata {
-        TxnMetadata { state: TxnState::prepare(result), ..self.clone() }
+    /// `prepareAbortOrCommit`, for a request of protocol `version`. Under level 2 the
+    /// epoch is bumped here, so the markers carry the new epoch and fence every request
+    /// the producer sent under the old one (KIP-890 part 2); an exhausted epoch moves to
+    /// `new_producer_id()` once the transaction completes.
+    pub fn prepared(
+        &self,
+        result: TxnResult,
+        version: TransactionVersion,
+        new_producer_id: impl FnOnce() -> i64,
+    ) -> TxnMetadata {
+        let mut next = TxnMetadata { state: TxnState::prepare(result), transaction_version: version, ..self.clone() };
+        if version.bumps_epoch_per_transaction() {
+            if self.epoch_exhausted() {
+                next.next_producer_id = Some(new_producer_id());
+            }
+            next.producer_epoch = self.producer_epoch.saturating_add(1);
+        }
+        next
     }
 
-    /// `prepareComplete`: every marker written, nothing open.
+    /// `prepareComplete`: every marker written, nothing open; a producer id whose epoch
+    /// ran out is replaced by the next one, at epoch 0.
     pub fn completed(&self) -> TxnMetadata {
         let state = TxnState::complete(self.state.result().expect("only a Prepare state completes"));
-        TxnMetadata { state, partitions: BTreeSet::new(), ..self.clone() }
+        let mut next = TxnMetadata { state, partitions: BTreeSet::new(), next_producer_id: None, ..self.clone() };
+        if let Some(producer_id) = self.next_producer_id {
+            next.producer_id = producer_id;
+            next.producer_epoch = 0;
+        }
+        next
     }
 }
 
@@ -162,17 +205,20 @@ mod tests {
             state: TxnState::Empty,
             partitions: BTreeSet::new(),
             start_ms: 0,
+            transaction_version: TransactionVersion::Tv0,
+            next_producer_id: None,
         }
     }
 
     #[test]
     fn a_transaction_goes_from_empty_through_prepare_to_complete_and_replays_from_its_records() {
         let tp = TopicPartition::new("orders", 1);
-        let open = empty().with_partitions(std::slice::from_ref(&tp), 500);
+        let open = empty().with_partitions(std::slice::from_ref(&tp), 500, TransactionVersion::Tv0);
         assert_eq!((open.state, open.start_ms), (TxnState::Ongoing, 500));
-        let more = open.with_partitions(&[TopicPartition::new("orders", 2)], 900);
+        let more = open.with_partitions(&[TopicPartition::new("orders", 2)], 900, TransactionVersion::Tv0);
         assert_eq!((more.partitions.len(), more.start_ms), (2, 500), "still the same transaction");
-        let prepared = more.prepared(TxnResult::Commit);
+        let prepared = more.prepared(TxnResult::Commit, TransactionVersion::Tv0, || unreachable!());
+        assert_eq!(prepared.producer_epoch, 0, "version 0 keeps the epoch");
         assert!(prepared.state.is_prepare());
         let done = prepared.completed();
         assert_eq!((done.state, done.partitions.len()), (TxnState::CompleteCommit, 0));
@@ -187,6 +233,19 @@ mod tests {
         let replayed = replay(records);
         assert_eq!(replayed["t1"], done);
         assert_eq!(replayed["t2"], empty());
+    }
+
+    #[test]
+    fn under_version_2_every_end_bumps_the_epoch_and_an_exhausted_one_rotates_the_id_on_completion() {
+        let tv2 = TransactionVersion::Tv2;
+        let open = empty().with_partitions(&[TopicPartition::new("orders", 0)], 0, tv2);
+        let prepared = open.prepared(TxnResult::Abort, tv2, || unreachable!("epoch not exhausted"));
+        assert_eq!(prepared.producer(), ProducerIdAndEpoch { id: 7, epoch: 1 }, "the markers carry the new epoch");
+        assert_eq!(prepared.completed().producer(), ProducerIdAndEpoch { id: 7, epoch: 1 });
+        let last = TxnMetadata { producer_epoch: i16::MAX - 1, ..open };
+        let prepared = last.prepared(TxnResult::Commit, tv2, || 99);
+        assert_eq!(prepared.producer(), ProducerIdAndEpoch { id: 7, epoch: i16::MAX });
+        assert_eq!(prepared.completed().producer(), ProducerIdAndEpoch { id: 99, epoch: 0 });
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct TxnCoordinatorConfig {
     /// is in its transaction before appending the producer's first transactional batch
     /// there, so a late write cannot open a transaction the coordinator does not know.
     pub partition_verification: bool,
+    /// The finalized `transaction.version` feature (level 2 from Kafka 4.0 on a new
+    /// cluster, KIP-890 part 2): told to producers in InitProducerId answers.
+    pub transaction_version: crate::protocol::TransactionVersion,
 }
 
 impl Default for TxnCoordinatorConfig {
@@ -41,6 +44,7 @@ impl Default for TxnCoordinatorConfig {
             transaction_max_timeout_ms: 900_000,
             abort_timed_out_interval_ms: 10_000,
             partition_verification: true,
+            transaction_version: crate::protocol::TransactionVersion::Tv0,
         }
     }
 }

@@ -87,7 +87,13 @@ impl CoordinatorLink {
         match answer {
             Ok(Response::Group(GroupResponse::Coordinator { error: None, coordinator: Some(endpoint) }))
             | Ok(Response::Txn(TxnResponse::Coordinator { error: None, coordinator: Some(endpoint) })) => {
-                self.coordinator = Some(self.net.connect(&Addr::new(&endpoint.host)));
+                let coordinator = Addr::new(&endpoint.host);
+                self.coordinator = Some(match self.key {
+                    CoordinatorKey::Group(_) => self.net.connect(&coordinator),
+                    CoordinatorKey::Transaction(_) => {
+                        self.net.connect_on(&coordinator, crate::protocol::TRANSACTION_COORDINATOR_CHANNEL)
+                    }
+                });
                 true
             }
             _ => false,
@@ -170,9 +176,10 @@ pub fn response_error(response: &GroupResponse) -> Option<ErrorCode> {
 /// AddPartitionsToTxn).
 pub fn txn_response_error(response: &TxnResponse) -> Option<ErrorCode> {
     match response {
-        TxnResponse::Coordinator { error, .. } | TxnResponse::ProducerId { error, .. } | TxnResponse::Ack { error } => {
-            *error
-        }
+        TxnResponse::Coordinator { error, .. }
+        | TxnResponse::ProducerId { error, .. }
+        | TxnResponse::Ack { error }
+        | TxnResponse::Ended { error, .. } => *error,
         TxnResponse::Partitions(results) => results.iter().find_map(|(_, error)| *error),
     }
 }

@@ -140,9 +140,7 @@ impl Producer {
             let stored = Record { key: record.key.clone(), value: record.value, timestamp_ms: now_ms() };
             let tp = state.append_record(config, &record, stored, completion, partitions);
             if let Some(txn) = &mut state.txn {
-                if !txn.added.contains(&tp) {
-                    txn.new_partitions.insert(tp.clone());
-                }
+                txn.wrote_to(&tp);
             }
             Delivery::accumulated(tp, rx)
         };
@@ -179,11 +177,13 @@ impl Producer {
     pub async fn init_transactions(&self) -> Result<(), TxnError> {
         let link = self.txn_link.as_ref().expect("init_transactions needs a transactional.id");
         let deadline = self.deadline();
-        let producer = transactions::init_producer_id(&self.shared, &mut *link.lock().await, deadline).await?;
+        let (producer, version) =
+            transactions::init_producer_id(&self.shared, &mut *link.lock().await, deadline).await?;
         let mut state = self.shared.lock();
         state.idempotence.restart(producer);
         let txn = state.txn.as_mut().expect("transactional");
         txn.phase = transactions::Phase::Ready;
+        txn.version = version;
         Ok(())
     }
 
@@ -250,14 +250,25 @@ impl Producer {
     ) -> Result<(), TxnError> {
         let link = self.txn_link.as_ref().expect("transactional");
         let deadline = self.deadline();
-        let added_nothing = self.shared.lock().txn.as_ref().is_some_and(|t| t.added.is_empty());
+        let (added_nothing, version) = {
+            let state = self.shared.lock();
+            let txn = state.txn.as_ref().expect("transactional");
+            (txn.added.is_empty(), txn.version)
+        };
         if !added_nothing {
-            let ended = transactions::end_txn(&self.shared, &mut *link.lock().await, producer, result, deadline).await;
-            if let Err(error) = ended {
-                if let (TxnError::Fatal(reason), Some(txn)) = (&error, self.shared.lock().txn.as_mut()) {
-                    txn.phase = transactions::Phase::FatalError(reason.clone());
+            let ended =
+                transactions::end_txn(&self.shared, &mut *link.lock().await, producer, result, version, deadline).await;
+            match ended {
+                // Level 2: the next transaction writes under the epoch the coordinator
+                // bumped, every sequence from 0 again.
+                Ok(Some(next)) => self.shared.lock().idempotence.restart(next),
+                Ok(None) => {}
+                Err(error) => {
+                    if let (TxnError::Fatal(reason), Some(txn)) = (&error, self.shared.lock().txn.as_mut()) {
+                        txn.phase = transactions::Phase::FatalError(reason.clone());
+                    }
+                    return Err(error);
                 }
-                return Err(error);
             }
         }
         self.finish_transaction();
@@ -274,13 +285,20 @@ impl Producer {
     }
 
     /// After an abort that followed a failed batch: a new epoch, every sequence from 0.
+    /// Under transaction version 2 the abort's EndTxn already bumped it.
     async fn bump_epoch_if_required(&self) -> Result<(), TxnError> {
-        let required = self.shared.lock().txn.as_ref().is_some_and(|t| t.epoch_bump_required);
+        let required = self.shared.lock().txn.as_mut().is_some_and(|t| {
+            if t.version.bumps_epoch_per_transaction() {
+                t.epoch_bump_required = false;
+            }
+            t.epoch_bump_required
+        });
         if !required {
             return Ok(());
         }
         let link = self.txn_link.as_ref().expect("transactional");
-        let producer = transactions::init_producer_id(&self.shared, &mut *link.lock().await, self.deadline()).await?;
+        let (producer, _) =
+            transactions::init_producer_id(&self.shared, &mut *link.lock().await, self.deadline()).await?;
         let mut state = self.shared.lock();
         state.idempotence.restart(producer);
         state.txn.as_mut().expect("transactional").epoch_bump_required = false;

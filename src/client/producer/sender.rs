@@ -108,6 +108,7 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
             })
             .collect(),
         transactional_id: config.transactional_id.clone(),
+        transaction_version: shared.lock().txn.as_ref().map_or_else(Default::default, |t| t.version),
     };
     let Some(conn) = view.connection(leader) else {
         requeue_all(shared, leader, batches, "NetworkException: no connection to the leader", false);

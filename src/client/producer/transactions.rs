@@ -9,7 +9,9 @@
 //! - `send` within a transaction: a record for a partition not yet in the transaction
 //!   marks the partition new; the sender adds new partitions with AddPartitionsToTxn
 //!   before it drains their batches (`isSendToPartitionAllowed`), and marks the
-//!   batches transactional.
+//!   batches transactional. Under transaction version 2 (KIP-890 part 2, the cluster's
+//!   finalized feature, learnt with the producer id) the producer sends no
+//!   AddPartitionsToTxn: the partition leader adds the partition on the first write.
 //! - `commit_transaction` flushes, then sends EndTxn(commit), retried while the
 //!   coordinator answers CONCURRENT_TRANSACTIONS or moves; a batch of the transaction
 //!   that failed makes the transaction abortable instead. `abort_transaction` fails the
@@ -17,7 +19,9 @@
 //! - Errors: PRODUCER_FENCED, INVALID_PRODUCER_EPOCH and INVALID_PRODUCER_ID_MAPPING are
 //!   fatal (the application must close the producer); other failures of a transaction's
 //!   batches are abortable. A commit whose EndTxn got no answer within `max.block.ms`
-//!   leaves the outcome unknown, as Kafka's `TimeoutException` does.
+//!   leaves the outcome unknown, as Kafka's `TimeoutException` does. Under version 2
+//!   the EndTxn answer carries the bumped epoch the next transaction writes under, every
+//!   sequence restarting at 0.
 //!
 //! A failed batch leaves its partition's sequence unknown: once the application has
 //! aborted the transaction, the producer sends InitProducerId again and takes the next
@@ -28,7 +32,9 @@
 
 use super::state::Shared;
 use crate::client::group::coordinator::{txn_response_error, CoordinatorLink, LinkError};
-use crate::protocol::{ErrorCode, ProducerIdAndEpoch, TopicPartition, TxnRequest, TxnResponse, TxnResult};
+use crate::protocol::{
+    ErrorCode, ProducerIdAndEpoch, TopicPartition, TransactionVersion, TxnRequest, TxnResponse, TxnResult,
+};
 use madsim::time::{sleep, Instant};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -61,6 +67,8 @@ pub(super) struct TxnState {
     /// partition: after the abort, the producer takes a new epoch from the coordinator,
     /// restarting every sequence (`TransactionManager.epochBumpRequired`, KIP-360).
     pub epoch_bump_required: bool,
+    /// The cluster's transaction protocol, as the last InitProducerId answer told it.
+    pub version: TransactionVersion,
 }
 
 impl TxnState {
@@ -71,6 +79,18 @@ impl TxnState {
             added: BTreeSet::new(),
             new_partitions: BTreeSet::new(),
             epoch_bump_required: false,
+            version: TransactionVersion::Tv0,
+        }
+    }
+
+    /// The open transaction wrote a record to `tp`: under version 2 the partition is in
+    /// the transaction as of now (its leader adds it); otherwise it waits for
+    /// AddPartitionsToTxn unless already added.
+    pub fn wrote_to(&mut self, tp: &TopicPartition) {
+        if self.version.bumps_epoch_per_transaction() {
+            self.added.insert(tp.clone());
+        } else if !self.added.contains(tp) {
+            self.new_partitions.insert(tp.clone());
         }
     }
 
@@ -96,6 +116,12 @@ impl TxnState {
 /// Errors after which Kafka's producer can only be closed.
 fn is_fatal(error: ErrorCode) -> bool {
     matches!(error, ErrorCode::ProducerFenced | ErrorCode::InvalidProducerEpoch | ErrorCode::InvalidProducerIdMapping)
+}
+
+/// Errors fatal in the answer to one request only: EndTxn's INVALID_TXN_STATE (the
+/// coordinator holds another outcome for the transaction; Kafka's `EndTxnHandler`).
+fn fatal_answer_to(request: &TxnRequest, error: ErrorCode) -> bool {
+    matches!(request, TxnRequest::EndTxn { .. }) && error == ErrorCode::InvalidTxnState
 }
 
 /// How a transactional call failed.
@@ -144,7 +170,9 @@ pub(super) async fn call_until_settled(
                 None => return Ok(response),
                 Some(ErrorCode::ConcurrentTransactions) => sleep(CONCURRENT_TRANSACTIONS_BACKOFF).await,
                 Some(error) if error.is_retriable() => sleep(backoff).await,
-                Some(error) if is_fatal(error) => return Err(TxnError::Fatal(error.kafka_name().to_string())),
+                Some(error) if is_fatal(error) || fatal_answer_to(&request, error) => {
+                    return Err(TxnError::Fatal(error.kafka_name().to_string()))
+                }
                 Some(error) => return Err(TxnError::Abortable(error.kafka_name().to_string())),
             },
             Err(LinkError::CoordinatorUnknown | LinkError::Indeterminate) => sleep(backoff).await,
@@ -152,32 +180,41 @@ pub(super) async fn call_until_settled(
     }
 }
 
-/// InitProducerId with the `transactional.id`.
+/// InitProducerId with the `transactional.id`: the producer id and epoch, and the
+/// cluster's transaction protocol.
 pub(super) async fn init_producer_id(
     shared: &Shared,
     link: &mut CoordinatorLink,
     deadline: Instant,
-) -> Result<ProducerIdAndEpoch, TxnError> {
+) -> Result<(ProducerIdAndEpoch, TransactionVersion), TxnError> {
     let request = TxnRequest::InitProducerId {
         transactional_id: transactional_id(shared),
         transaction_timeout_ms: shared.config.transaction_timeout_ms,
     };
     match call_until_settled(shared, link, request, deadline).await? {
-        TxnResponse::ProducerId { producer: Some(producer), .. } => Ok(producer),
+        TxnResponse::ProducerId { producer: Some(producer), transaction_version, .. } => {
+            Ok((producer, transaction_version))
+        }
         other => Err(TxnError::Fatal(format!("unexpected InitProducerId answer {other:?}"))),
     }
 }
 
-/// EndTxn with `result` for the producer's current id and epoch.
+/// EndTxn with `result` for the producer's current id and epoch; under version 2, the
+/// id and epoch the producer goes on with.
 pub(super) async fn end_txn(
     shared: &Shared,
     link: &mut CoordinatorLink,
     producer: ProducerIdAndEpoch,
     result: TxnResult,
+    transaction_version: TransactionVersion,
     deadline: Instant,
-) -> Result<(), TxnError> {
-    let request = TxnRequest::EndTxn { transactional_id: transactional_id(shared), producer, result };
-    call_until_settled(shared, link, request, deadline).await.map(|_| ())
+) -> Result<Option<ProducerIdAndEpoch>, TxnError> {
+    let request =
+        TxnRequest::EndTxn { transactional_id: transactional_id(shared), producer, result, transaction_version };
+    match call_until_settled(shared, link, request, deadline).await? {
+        TxnResponse::Ended { next_producer, .. } => Ok(next_producer),
+        other => Err(TxnError::Fatal(format!("unexpected EndTxn answer {other:?}"))),
+    }
 }
 
 /// AddPartitionsToTxn for the partitions the open transaction wrote to and the
@@ -198,6 +235,7 @@ pub(super) async fn add_new_partitions(shared: &Shared, link: &mut CoordinatorLi
         producer,
         partitions: partitions.clone(),
         verify_only: false,
+        transaction_version: TransactionVersion::Tv0,
     };
     // Bounded by the delivery timeout: the batches waiting for the partitions expire
     // then anyway.

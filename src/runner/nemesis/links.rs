@@ -261,6 +261,38 @@ impl Nemesis {
         Some(Undo::Unstick(id, flows))
     }
 
+    /// `stuck-connection` on a client (a transactional producer's connections to its
+    /// transaction coordinator): the connections it has open on `channel` now carry
+    /// nothing until the fault ends; the ones it opens meanwhile work.
+    pub(super) fn stick_client_connections(
+        &mut self,
+        target: &Target,
+        channel: &'static str,
+        now: &ClusterState,
+    ) -> Option<Undo> {
+        let clients = self.resolve(target, now);
+        let connections: Vec<crate::sim::net::ConnId> = {
+            let nodes = self.nodes.lock().expect("nodes poisoned");
+            clients.iter().flat_map(|c| nodes.network().stick_open_connections(&Addr::new(c), channel)).collect()
+        };
+        let id = self.in_force().start(FaultKind::StuckConnection, &clients);
+        let detail = match connections.len() {
+            0 => format!("no {channel} connection open to stick"),
+            1 => format!("its open {channel} connection stuck (a new one takes another path)"),
+            n => format!("its {n} open {channel} connections stuck (new ones take other paths)"),
+        };
+        self.trace(FaultKind::StuckConnection, clients, detail);
+        Some(Undo::FreeConnections(id, connections))
+    }
+
+    /// Undoes a stuck-connection fault on a client: its connections deliver what they
+    /// held.
+    pub(super) fn free_connections(&self, id: FaultId, connections: Vec<crate::sim::net::ConnId>) {
+        self.nodes.lock().expect("nodes poisoned").network().free_connections(&connections);
+        let ended = self.in_force().end(id).into_iter().collect();
+        trace_ended(&self.recorder, ended, "the connections deliver again (TCP retransmits what they held)");
+    }
+
     /// Undoes the stuck-connection fault `id`: its flows carry what they hold again.
     pub(super) fn unstick(&self, id: FaultId, flows: Vec<(Addr, &'static str)>) {
         let nodes = self.nodes.lock().expect("nodes poisoned");

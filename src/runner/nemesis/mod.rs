@@ -19,7 +19,7 @@ use crate::fault::FaultKind;
 use crate::history::ClusterState;
 use crate::history::{Event, Recorder};
 use crate::protocol::{NodeName, NodeRole, Request, Response};
-use crate::scenario::{FaultAction, FaultSpec, Target};
+use crate::scenario::{FaultAction, FaultSpec, StuckChannel, Target};
 use crate::sim::net::{Addr, NetConfig};
 use crate::sim::nodes::NodeSet;
 use crate::workload::{AppFault, AppFaults};
@@ -75,6 +75,8 @@ pub enum Undo {
     StopDuplicating(FaultId, Vec<(Addr, Addr)>),
     /// Free the flows of the stuck-connection fault with this id.
     Unstick(FaultId, Vec<(Addr, &'static str)>),
+    /// Frees the single connections a stuck-connection fault on a client stuck.
+    FreeConnections(FaultId, Vec<crate::sim::net::ConnId>),
 }
 
 /// Names one link or network fault in force.
@@ -245,6 +247,9 @@ impl Nemesis {
             FaultAction::Latency { latency_ms_min, latency_ms_max } => self.latency(*latency_ms_min, *latency_ms_max),
             FaultAction::Stop { target } => self.stop(target, now),
             FaultAction::RollingRestart => self.rolling_restart(),
+            FaultAction::StuckConnection { target, channel: StuckChannel::TransactionCoordinator } => {
+                self.stick_client_connections(target, StuckChannel::TransactionCoordinator.name(), now)
+            }
             FaultAction::StuckConnection { target, channel } => self.stick(target, channel.name(), now),
         };
         undo.filter(|_| timed)
@@ -260,6 +265,7 @@ impl Nemesis {
             Undo::StopReordering(id, links) => self.stop_reordering(id, links),
             Undo::StopDuplicating(id, links) => self.stop_duplicating(id, links),
             Undo::Unstick(id, flows) => self.unstick(id, flows),
+            Undo::FreeConnections(id, connections) => self.free_connections(id, connections),
         }
     }
 

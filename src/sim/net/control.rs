@@ -133,6 +133,31 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         }
     }
 
+    /// Sticks the connections `client` has open on `channel` now, and returns them:
+    /// while stuck they carry nothing either way; connections it opens later are free.
+    pub fn stick_open_connections(&self, client: &Addr, channel: &'static str) -> Vec<super::fabric::ConnId> {
+        let mut fabric = self.lock();
+        let open: Vec<super::fabric::ConnId> = fabric
+            .conns
+            .iter()
+            .filter(|(_, c)| &c.client == client && c.channel == Some(channel) && !c.client_closed)
+            .map(|(id, _)| *id)
+            .collect();
+        fabric.faults.stuck_connections.extend(open.iter().copied());
+        open
+    }
+
+    /// Frees connections [`stick_open_connections`](Self::stick_open_connections)
+    /// stuck: TCP retransmits what they hold, even on those the client closed since.
+    pub fn free_connections(&self, connections: &[super::fabric::ConnId]) {
+        let mut fabric = self.lock();
+        for id in connections {
+            fabric.faults.stuck_connections.remove(id);
+        }
+        drop(fabric);
+        self.links_changed.notify_waiters();
+    }
+
     /// Lets messages on `from -> to` overtake each other (or restores FIFO).
     pub fn set_reordering(&self, from: &Addr, to: &Addr, on: bool) {
         let link = (from.clone(), to.clone());

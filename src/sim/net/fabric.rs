@@ -86,7 +86,7 @@ pub struct NetStats {
 }
 
 /// Numbers the connections of a run, from 1.
-pub(super) type ConnId = u64;
+pub type ConnId = u64;
 /// Matches a response to its request on one connection, from 1.
 pub(super) type CorrelationId = u64;
 
@@ -156,6 +156,9 @@ pub(super) struct Faults {
     pub(super) reordering: BTreeSet<(Addr, Addr)>,
     /// Flows that carry nothing either way: the connections a client opened on a channel.
     pub(super) stuck: BTreeSet<(Addr, &'static str)>,
+    /// Single connections that carry nothing either way (the client's later connections
+    /// on the same channel are not affected).
+    pub(super) stuck_connections: BTreeSet<ConnId>,
     /// Directed links on which messages may be delivered twice, with that probability.
     pub(super) duplicating: BTreeMap<(Addr, Addr), f64>,
 }
@@ -299,7 +302,9 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             let healed = self.links_changed.notified();
             let held = {
                 let fabric = self.lock();
-                fabric.faults.blocked.contains(&link) || flow.as_ref().is_some_and(|f| fabric.faults.stuck.contains(f))
+                fabric.faults.blocked.contains(&link)
+                    || flow.as_ref().is_some_and(|f| fabric.faults.stuck.contains(f))
+                    || fabric.faults.stuck_connections.contains(&conn_id)
             };
             if held {
                 healed.await;

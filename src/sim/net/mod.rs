@@ -31,7 +31,7 @@ mod fabric;
 
 pub use api::{Listener, PendingResponse};
 pub use control::HostDown;
-pub use fabric::{Connection, Incoming, NetStats, Network, NodeNet, Responder, ServerConn};
+pub use fabric::{ConnId, Connection, Incoming, NetStats, Network, NodeNet, Responder, ServerConn};
 
 use std::fmt;
 use std::sync::Arc;
