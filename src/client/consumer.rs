@@ -180,6 +180,15 @@ impl Consumer {
         self.list_offset(tp, OffsetSpec::Latest).await.flatten()
     }
 
+    /// The leader's high watermark for a partition whatever this consumer's
+    /// `isolation.level` (ListOffsets latest at `read_uncommitted`, as Kafka's admin
+    /// `listOffsets` with `OffsetSpec.latest()` and the default isolation answers), if
+    /// reachable. A `read_committed` consumer compares it with [`Consumer::end_offset`]
+    /// to see how far an unstable transaction holds it back.
+    pub async fn high_watermark(&mut self, tp: &TopicPartition) -> Option<Offset> {
+        self.list_offset_at(tp, OffsetSpec::Latest, IsolationLevel::ReadUncommitted).await.flatten()
+    }
+
     /// Kafka's `offsetsForTimes`: for each partition, the first offset whose record
     /// timestamp is at or after the given time (in milliseconds), from the leader's time
     /// index, never below its log start. A partition with no record that recent below
@@ -210,17 +219,23 @@ impl Consumer {
     /// One ListOffsets lookup: `None` when the leader could not answer, `Some(None)` when
     /// it answered that no offset matches (a timestamp past every record).
     async fn list_offset(&mut self, tp: &TopicPartition, spec: OffsetSpec) -> Option<Option<Offset>> {
+        self.list_offset_at(tp, spec, self.config.isolation_level).await
+    }
+
+    /// [`Consumer::list_offset`] at the given isolation level.
+    async fn list_offset_at(
+        &mut self,
+        tp: &TopicPartition,
+        spec: OffsetSpec,
+        isolation_level: IsolationLevel,
+    ) -> Option<Option<Offset>> {
         let timeout = Duration::from_millis(self.config.request_timeout_ms);
         let Some((leader, _)) = self.view.leader(tp) else {
             self.need_metadata = true;
             return None;
         };
         let conn = self.view.connection(leader)?;
-        let request = Request::ListOffsets(ListOffsetsRequest {
-            tp: tp.clone(),
-            spec,
-            isolation_level: self.config.isolation_level,
-        });
+        let request = Request::ListOffsets(ListOffsetsRequest { tp: tp.clone(), spec, isolation_level });
         match conn.call(request, timeout).await {
             Ok(Response::ListOffsets { error: None, offset }) => Some(offset),
             Ok(_) => {
