@@ -16,7 +16,8 @@
 //! The nemesis's `stall` stops the application thread in the middle of a transaction:
 //! between two of its sends, or between its last send and the commit (or abort). A stall
 //! that begins between two transactions, or while a commit is under way, takes hold in
-//! the next transaction, after its first send. The producer's sender carries on meanwhile
+//! the next transaction, after its first send (after all its sends when the records are
+//! unkeyed: the partitioner places them together). The producer's sender carries on meanwhile
 //! (as Kafka's network thread does): what the application already handed over is sent
 //! and answered, and the transaction stays open at the coordinator until the application
 //! comes back, or until `transaction.timeout.ms` passes and the coordinator aborts it
