@@ -110,3 +110,71 @@ fn the_transactional_swarm_allows_exactly_what_jepsen_allows_by_default() {
     // Its consumers assign, and kafkasim's cycle search infers write-write edges.
     assert_eq!(allowed, allowed_error_types(JepsenOptions { subscribe: false, ww_deps: true }));
 }
+
+#[test]
+fn a_stalled_producers_open_transaction_holds_read_committed_readers_until_the_coordinator_times_it_out() {
+    use kafkasim::check::liveness::LivenessCause;
+    use kafkasim::check::AnomalyKind;
+    let hanging = load("txn-hanging-transaction");
+    for &seed in &hanging.seeds[..2] {
+        let outcome = run(&hanging, seed);
+        assert_eq!(crate::support::kinds(&outcome), vec![AnomalyKind::NoProgress], "{}", describe(&outcome));
+        let cause = outcome.anomalies.iter().find_map(|a| a.liveness.as_ref());
+        let Some(LivenessCause::OpenTransaction { held, .. }) = cause else { panic!("seed {seed}: {cause:?}") };
+        let [held] = held.as_slice() else { panic!("seed {seed}: one partition, held {held:?}") };
+        assert!(held.last_stable_offset < held.high_watermark, "seed {seed}: {held:?}");
+        // The transaction was opened by producer-1 (process 0), whose txn op never ended.
+        let opener = held.opened_by.expect("the history names the transaction's op");
+        assert_eq!(opener.process, 0, "seed {seed}: {held:?}");
+        let completed = outcome
+            .history
+            .ops
+            .iter()
+            .any(|o| o.process == 0 && o.f == OpFn::Txn && o.kind != OpType::Invoke && o.index > opener.op_index);
+        assert!(!completed, "seed {seed}: the stalled transaction completed");
+        // Behind it, committed records of producer-2 that no consumer read.
+        let seen = polled(&outcome);
+        let unread = txn_values(&outcome, OpType::Ok).into_iter().filter(|v| !seen.contains_key(v)).count();
+        assert!(unread > 0, "seed {seed}: nothing committed was held back");
+    }
+    let timeout = load("txn-hanging-transaction-timeout");
+    for &seed in &timeout.seeds[..2] {
+        let outcome = run(&timeout, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        let seen = polled(&outcome);
+        assert!(txn_values(&outcome, OpType::Ok).iter().all(|v| seen.contains_key(v)), "{}", describe(&outcome));
+        // The stalled transaction's first record was aborted by the coordinator: never read.
+        let invoked = outcome.history.ops.iter().filter(|o| o.process == 0 && o.f == OpFn::Txn);
+        let stalled = invoked.last().expect("producer-1 ran transactions");
+        assert_eq!(stalled.kind, OpType::Invoke, "seed {seed}: the stalled transaction is still open");
+        for mop in stalled.micro_ops() {
+            if let MicroOp::Send { value, .. } = mop {
+                assert!(!seen.contains_key(value), "seed {seed}: value {value} of the timed-out transaction was read");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_producer_back_from_a_stall_past_its_transaction_timeout_is_refused_as_a_fenced_epoch() {
+    let scenario = load("txn-timed-out-producer-fenced");
+    let outcome = run(&scenario, scenario.seeds[0]);
+    assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+    let fenced: Vec<BTreeSet<u64>> = outcome
+        .history
+        .ops
+        .iter()
+        .filter(|o| o.f == OpFn::Txn && o.error.as_deref().is_some_and(|e| e.contains("INVALID_PRODUCER_EPOCH")))
+        .map(|o| {
+            o.micro_ops()
+                .iter()
+                .filter_map(|m| if let MicroOp::Send { value, .. } = m { Some(*value) } else { None })
+                .collect()
+        })
+        .collect();
+    assert!(!fenced.is_empty(), "a stall ends in a refused late write: {}", describe(&outcome));
+    let seen = polled(&outcome);
+    for value in fenced.iter().flatten() {
+        assert!(!seen.contains_key(value), "value {value} of a timed-out transaction was read");
+    }
+}

@@ -54,7 +54,8 @@ pub enum FaultKind {
     Reorder,
     /// Messages on some links are delivered twice with a probability.
     Duplicate,
-    /// A consumer's application thread stops; its heartbeats go on.
+    /// A consumer's application thread stops; its heartbeats go on. A transactional
+    /// producer's application stops in the middle of a transaction; its sender goes on.
     Stall,
     /// A consumer closes cleanly, leaves its group and rejoins later.
     Leave,

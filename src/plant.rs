@@ -63,11 +63,18 @@ pub enum PlantedBug {
     /// by the first offset of an open transaction, so consumers read records of
     /// transactions that later abort.
     LsoPastOpenTransaction,
+    /// A partition leader appends a producer's batch whose producer epoch is older than
+    /// the one it knows for that producer id (from a newer batch, or from the marker of
+    /// a transaction the coordinator aborted under a bumped epoch), instead of refusing
+    /// it with INVALID_PRODUCER_EPOCH: a fenced or timed-out producer's late write gets
+    /// into the log, in a transaction nobody will end, which the producer's next
+    /// transaction there then commits.
+    FencedEpochAccepted,
 }
 
 impl PlantedBug {
     /// Every planted bug, in a fixed order (the order of reports and tests).
-    pub const ALL: [PlantedBug; 9] = [
+    pub const ALL: [PlantedBug; 10] = [
         PlantedBug::HwBeforeIsr,
         PlantedBug::AcksAllLeaderOnly,
         PlantedBug::NoFollowerTruncation,
@@ -77,6 +84,7 @@ impl PlantedBug {
         PlantedBug::QuorumVoteTwice,
         PlantedBug::QuorumCommitWithoutMajority,
         PlantedBug::LsoPastOpenTransaction,
+        PlantedBug::FencedEpochAccepted,
     ];
 
     /// The kebab-case name used on the command line.
@@ -91,6 +99,7 @@ impl PlantedBug {
             PlantedBug::QuorumVoteTwice => "quorum-vote-twice",
             PlantedBug::QuorumCommitWithoutMajority => "quorum-commit-without-majority",
             PlantedBug::LsoPastOpenTransaction => "lso-past-open-transaction",
+            PlantedBug::FencedEpochAccepted => "fenced-epoch-accepted",
         }
     }
 
@@ -110,6 +119,7 @@ impl PlantedBug {
                 "quorum leader commits metadata before a majority of controllers has it"
             }
             PlantedBug::LsoPastOpenTransaction => "read_committed consumers read past open transactions",
+            PlantedBug::FencedEpochAccepted => "leader appends a batch from a fenced producer epoch",
         }
     }
 
@@ -125,6 +135,7 @@ impl PlantedBug {
             PlantedBug::StaleGenerationCommit => "rebalance-storm",
             PlantedBug::QuorumVoteTwice | PlantedBug::QuorumCommitWithoutMajority => "planted-kraft-quorum",
             PlantedBug::LsoPastOpenTransaction => "txn-read-committed",
+            PlantedBug::FencedEpochAccepted => "txn-timed-out-producer-fenced",
         }
     }
 }

@@ -139,6 +139,12 @@ fn admit_batch(
         // has no state for is taken as starting afresh at whatever sequence.
         check = SequenceCheck::Append;
     }
+    if check == SequenceCheck::StaleEpoch && shared.config.planted(PlantedBug::FencedEpochAccepted) {
+        // PLANTED BUG fenced-epoch-accepted: the batch of an older producer epoch than
+        // this partition knows (`ProducerAppendInfo.checkProducerEpoch` throws
+        // InvalidProducerEpochException) is appended like any other.
+        check = SequenceCheck::Append;
+    }
     match check {
         SequenceCheck::Append => append(shared, partition, acks, tp, batch),
         // A retry of a batch already in the log: answer with its offset. With acks=all

@@ -48,6 +48,18 @@ pub enum LivenessCause {
         /// How long the drain had, in milliseconds.
         waited_ms: u64,
     },
+    /// `read_committed` consumers were held at the last stable offset of these
+    /// partitions until the liveness phase ran out of time: a transaction opened there
+    /// was still open (its producer never ended it, and the coordinator had not aborted
+    /// it yet), and acknowledged records above it could not be read. Kafka's
+    /// `firstUnstableOffset` (`ProducerStateManager`) holds the last stable offset at the
+    /// first offset of the earliest open transaction.
+    OpenTransaction {
+        /// How long the drain had, in milliseconds.
+        waited_ms: u64,
+        /// Each held partition.
+        held: Vec<HeldPartition>,
+    },
     /// Consumer groups had not committed up to the end of every partition.
     GroupsBehind {
         /// How long the liveness phase waited, in milliseconds.
@@ -112,6 +124,33 @@ pub enum QuorumProblem {
     },
 }
 
+/// A partition whose last stable offset an open transaction held below its high
+/// watermark.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HeldPartition {
+    /// The partition.
+    pub tp: String,
+    /// Its last stable offset when the drain gave up: the first offset of the open
+    /// transaction.
+    pub last_stable_offset: u64,
+    /// Its high watermark then.
+    pub high_watermark: u64,
+    /// Who opened the transaction at the last stable offset, if the history tells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opened_by: Option<TxnOpener>,
+}
+
+/// The client operation whose record opened a transaction in a partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TxnOpener {
+    /// The client process (Jepsen's process id).
+    pub process: u64,
+    /// The value of the record at the transaction's first offset.
+    pub value: u64,
+    /// The history index of the `txn` op's invocation.
+    pub op_index: u64,
+}
+
 /// A consumer group's committed offset short of a partition's end.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct GroupLag {
@@ -156,6 +195,16 @@ impl fmt::Display for LivenessCause {
                 partitions.join(", "),
                 duration(*waited_ms)
             ),
+            LivenessCause::OpenTransaction { waited_ms, held } => {
+                let held: Vec<String> = held.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "{} after the faults healed, read_committed consumers were still held at the last stable \
+                     offset by a transaction nobody ended: {}",
+                    duration(*waited_ms),
+                    held.join("; ")
+                )
+            }
             LivenessCause::GroupsBehind { waited_ms, behind, unprocessed } => {
                 let mut lags: Vec<String> =
                     behind.iter().map(|l| format!("{} {} at {} of {}", l.group, l.tp, l.committed, l.end)).collect();
@@ -178,6 +227,20 @@ impl fmt::Display for LivenessCause {
 fn after_heal(f: &mut fmt::Formatter<'_>, waited_ms: u64, problems: &[impl fmt::Display]) -> fmt::Result {
     let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
     write!(f, "{} after the faults healed: {}", duration(waited_ms), problems.join("; "))
+}
+
+impl fmt::Display for HeldPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let HeldPartition { tp, last_stable_offset: lso, high_watermark: hw, opened_by } = self;
+        write!(f, "{tp} at offset {lso} with its high watermark at {hw}")?;
+        match opened_by {
+            Some(TxnOpener { process, value, op_index }) => write!(
+                f,
+                ", behind the transaction process {process} opened at offset {lso} (value {value}, txn op {op_index})"
+            ),
+            None => write!(f, ", behind a transaction opened at offset {lso}"),
+        }
+    }
 }
 
 impl fmt::Display for QuorumProblem {
@@ -250,6 +313,26 @@ mod tests {
             "30 s after the faults healed, consumer groups had not committed up to the end of every partition: \
              g t-0 at 12 of 40; 3 polled records not processed yet"
         );
+        let held = LivenessCause::OpenTransaction {
+            waited_ms: 30_000,
+            held: vec![
+                HeldPartition {
+                    tp: "orders-0".into(),
+                    last_stable_offset: 412,
+                    high_watermark: 530,
+                    opened_by: Some(TxnOpener { process: 0, value: 1234, op_index: 57 }),
+                },
+                HeldPartition { tp: "orders-1".into(), last_stable_offset: 9, high_watermark: 12, opened_by: None },
+            ],
+        };
+        assert_eq!(
+            held.to_string(),
+            "30s after the faults healed, read_committed consumers were still held at the last stable offset by a \
+             transaction nobody ended: orders-0 at offset 412 with its high watermark at 530, behind the \
+             transaction process 0 opened at offset 412 (value 1234, txn op 57); orders-1 at offset 9 with its \
+             high watermark at 12, behind a transaction opened at offset 9"
+        );
+        assert!(!held.is_leadership());
         assert_eq!(
             LivenessCause::SendsUnanswered { count: 2, waited_ms: 30_000 }.to_string(),
             "2 sends were still unanswered 30s after the faults healed"

@@ -177,14 +177,16 @@ impl Consumer {
     /// The leader's high watermark for a partition (ListOffsets latest; the last stable
     /// offset for `read_committed`), if reachable.
     pub async fn end_offset(&mut self, tp: &TopicPartition) -> Option<Offset> {
-        self.list_offset(tp, OffsetSpec::Latest, self.config.isolation_level).await.flatten()
+        self.list_offset(tp, OffsetSpec::Latest).await.flatten()
     }
 
-    /// The leader's high watermark for a partition whatever the consumer's isolation
-    /// level (ListOffsets latest at `read_uncommitted`), if reachable: what a
-    /// `read_committed` consumer reaches once no transaction below it is open.
+    /// The leader's high watermark for a partition whatever this consumer's
+    /// `isolation.level` (ListOffsets latest at `read_uncommitted`, as Kafka's admin
+    /// `listOffsets` with `OffsetSpec.latest()` and the default isolation answers), if
+    /// reachable. A `read_committed` consumer compares it with [`Consumer::end_offset`]
+    /// to see how far an unstable transaction holds it back.
     pub async fn high_watermark(&mut self, tp: &TopicPartition) -> Option<Offset> {
-        self.list_offset(tp, OffsetSpec::Latest, IsolationLevel::ReadUncommitted).await.flatten()
+        self.list_offset_at(tp, OffsetSpec::Latest, IsolationLevel::ReadUncommitted).await.flatten()
     }
 
     /// Kafka's `offsetsForTimes`: for each partition, the first offset whose record
@@ -207,8 +209,7 @@ impl Consumer {
         }
         let mut offsets = BTreeMap::new();
         for (tp, &timestamp_ms) in timestamps_ms {
-            let isolation_level = self.config.isolation_level;
-            if let Some(offset) = self.list_offset(tp, OffsetSpec::Timestamp(timestamp_ms), isolation_level).await {
+            if let Some(offset) = self.list_offset(tp, OffsetSpec::Timestamp(timestamp_ms)).await {
                 offsets.insert(tp.clone(), offset);
             }
         }
@@ -217,7 +218,12 @@ impl Consumer {
 
     /// One ListOffsets lookup: `None` when the leader could not answer, `Some(None)` when
     /// it answered that no offset matches (a timestamp past every record).
-    async fn list_offset(
+    async fn list_offset(&mut self, tp: &TopicPartition, spec: OffsetSpec) -> Option<Option<Offset>> {
+        self.list_offset_at(tp, spec, self.config.isolation_level).await
+    }
+
+    /// [`Consumer::list_offset`] at the given isolation level.
+    async fn list_offset_at(
         &mut self,
         tp: &TopicPartition,
         spec: OffsetSpec,
@@ -414,7 +420,7 @@ impl Consumer {
                     continue;
                 }
             };
-            if let Some(Some(offset)) = self.list_offset(&tp, spec, self.config.isolation_level).await {
+            if let Some(Some(offset)) = self.list_offset(&tp, spec).await {
                 self.pending_resets.remove(&tp);
                 self.positions.insert(tp, PartitionPosition::fetching(FetchPosition::unvalidated(offset)));
             }

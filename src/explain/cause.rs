@@ -219,6 +219,11 @@ fn no_progress(cause: Option<&LivenessCause>, setup: &Setup) -> (String, String)
             "producers were still waiting for answers to sends that no leader could accept or refuse",
             "Bound every send with delivery.timeout.ms and keep enough in-sync replicas alive that a leader can answer (replication factor 3, min.insync.replicas=2).",
         )
+    } else if let Some(LivenessCause::OpenTransaction { .. }) = cause {
+        (
+            "a transaction nobody ended held the last stable offset below the high watermark: read_committed consumers read nothing past the first offset of a transaction until it commits or aborts, so the committed records of every later transaction waited behind it; its producer's application had stopped in the middle of it (or its process died with no successor under its transactional.id), and transaction.timeout.ms had not passed, so the coordinator had not aborted it yet",
+            "Lower transaction.timeout.ms (Kafka's default is 60 s) to bound how long an abandoned transaction can hold consumers: the coordinator aborts it under a bumped epoch, which also fences the stalled producer when it comes back. A producer restarted under the same transactional.id aborts it at once with initTransactions; kafka-transactions.sh find-hanging and abort (KIP-664) end one by hand.",
+        )
     } else if let Some(LivenessCause::QuorumNotRecovered { .. }) = cause {
         (
             "the KRaft controller quorum did not recover after every node was restarted: no active controller committed metadata, or brokers stayed fenced or behind the metadata log",

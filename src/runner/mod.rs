@@ -10,6 +10,7 @@
 //! waits for), `swarm` (what a seed draws), `outcome` and `sweep` (verdicts over seeds).
 
 mod configure;
+mod held;
 mod nemesis;
 mod observer;
 mod outcome;
@@ -67,6 +68,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunOutcome {
 pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> RunOutcome {
     let started = std::time::Instant::now();
     let (instance, drawn) = swarm::instantiate(scenario, seed);
+    let liveness_timeout_ms = instance.liveness_timeout_ms;
     let planted = panic_hook::planted_panic_at();
     let result = catch_unwind(AssertUnwindSafe(|| {
         let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
@@ -96,6 +98,8 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
             anomalies.retain(|a| {
                 a.kind != AnomalyKind::Unseen || !a.records.iter().all(|r| simulated.undrained.contains(&r.key))
             });
+            // So is `unseen` above the last stable offset an open transaction held.
+            held::account_for_held(&mut anomalies, &simulated.held, &history, liveness_timeout_ms);
             anomalies.extend(simulated.liveness_failures);
             anomalies.sort_by_key(|a| a.kind);
             let mut stats = RunStats::from_history(&history, simulated.faults_fired, simulated.messages, wall_ms);

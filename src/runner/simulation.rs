@@ -35,6 +35,10 @@ pub struct Simulated {
     /// The partitions the liveness phase could not read to their high watermark; an
     /// acknowledged record there that nobody read is a liveness failure, not a loss.
     pub undrained: Vec<String>,
+    /// The partitions a `read_committed` drain could read only to their last stable
+    /// offset, which an open transaction held below the high watermark: `(last stable
+    /// offset, high watermark)` by partition name.
+    pub held: BTreeMap<String, (u64, u64)>,
     /// Faults fired.
     pub faults_fired: u64,
     /// Network messages delivered.
@@ -211,8 +215,10 @@ fn boot_clients(run: &Run<'_>) {
             let name = NodeName::producer(producer_number).to_string();
             let net = run.network.add_host(&Addr::new(&name));
             let (ctx, spec, config, this) = (run.workload.clone(), spec.clone(), config.clone(), process);
+            let node = name.clone();
             nodes.boot(&name, move || {
-                workload::run_producer(ctx.clone(), net.clone(), spec.clone(), config.clone(), partitions, this)
+                let (spec, config, node) = (spec.clone(), config.clone(), node.clone());
+                workload::run_producer(ctx.clone(), net.clone(), spec, config, partitions, this, node)
             });
             process += 1;
         }
@@ -325,6 +331,7 @@ async fn drain(run: &mut Run<'_>, deadline: Instant) -> Drained {
 /// Kills every node so that no task outlives the run, and hands back what it recorded.
 fn shutdown(run: Run<'_>) -> Simulated {
     let undrained: Vec<String> = run.drained.unfinished.iter().map(ToString::to_string).collect();
+    let held = run.drained.held.iter().map(|(tp, &offsets)| (tp.to_string(), offsets)).collect();
     let faults_fired = run.nemesis.lock().expect("nemesis poisoned").fired;
     let messages = run.network.stats().messages_delivered;
     run.nodes.lock().expect("nodes poisoned").kill_all();
@@ -332,7 +339,14 @@ fn shutdown(run: Run<'_>) -> Simulated {
         run.handle.kill(drain.id());
     }
     run.handle.kill(run.wire.id());
-    Simulated { recorder: run.recorder, liveness_failures: run.liveness_failures, undrained, faults_fired, messages }
+    Simulated {
+        recorder: run.recorder,
+        liveness_failures: run.liveness_failures,
+        undrained,
+        held,
+        faults_fired,
+        messages,
+    }
 }
 
 impl Run<'_> {

@@ -21,10 +21,12 @@ pub(super) struct World<'a> {
     pub controllers: u32,
     /// The producer process count, over all `[[producers]]` entries.
     pub producers: u32,
-    /// The names of the producers with a `transactional.id` (`producer-N`).
-    pub transactional_producers: Vec<String>,
     /// The consumer process count, over all `[[consumers]]` entries.
     pub consumers: u32,
+    /// The numbers of the transactional producers (`producer-N`, counted over all
+    /// `[[producers]]` entries): a `stall` may target them, and a `stuck-connection` on
+    /// their transaction coordinator connections.
+    pub transactional_producers: Vec<u32>,
     /// The topics.
     pub topics: &'a [TopicSpec],
     /// The consumer groups (of subscribe-mode consumers).
@@ -80,8 +82,12 @@ fn stuck_connection(t: &Table, world: &World) -> Res<FaultAction> {
     let channel = choice(&channel_sp, &channels)?;
     if channel == StuckChannel::TransactionCoordinator {
         let who = target(t, "target", Role::Crash, world)?;
+        let node = match &who {
+            Target::Node(n) => NodeName::parse(n),
+            _ => None,
+        };
         let is_transactional_producer =
-            matches!(&who, Target::Node(name) if world.transactional_producers.contains(name));
+            node.is_some_and(|n| n.role == NodeRole::Producer && world.transactional_producers.contains(&n.number));
         if !is_transactional_producer {
             let node = t.require("target", "a transactional producer")?;
             return Err(node.pos.issue(format!(
@@ -91,7 +97,9 @@ fn stuck_connection(t: &Table, world: &World) -> Res<FaultAction> {
                 if world.transactional_producers.is_empty() {
                     "this scenario has none".to_string()
                 } else {
-                    world.transactional_producers.join(", ")
+                    let names: Vec<String> =
+                        world.transactional_producers.iter().map(|n| format!("producer-{n}")).collect();
+                    names.join(", ")
                 }
             )));
         }
@@ -199,12 +207,28 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
         FaultKind::RollingRestart => FaultAction::RollingRestart,
         FaultKind::StuckConnection => stuck_connection(t, world)?,
         FaultKind::Stall | FaultKind::Leave => {
-            t.require("duration", "how long the consumer stays stalled or away, such as \"3s\"")?;
+            t.require("duration", "how long the client stays stalled or away, such as \"3s\"")?;
             let who = target(t, "target", Role::Crash, world)?;
-            if !matches!(&who, Target::Node(n) if NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Consumer)) {
+            let node = match &who {
+                Target::Node(n) => NodeName::parse(n),
+                _ => None,
+            };
+            let consumer = node.as_ref().is_some_and(|n| n.role == NodeRole::Consumer);
+            // A transactional producer's application can stall too (in the middle of a
+            // transaction); a plain producer's sends have no transaction to hold open.
+            let transactional = node
+                .as_ref()
+                .is_some_and(|n| n.role == NodeRole::Producer && world.transactional_producers.contains(&n.number));
+            if !(consumer || (kind == FaultKind::Stall && transactional)) {
                 let node = t.require("target", "a consumer")?;
+                let expected = if kind == FaultKind::Stall {
+                    "a consumer such as \"consumer-1\", or a transactional producer (one with a \
+                     `transactional.id`)"
+                } else {
+                    "a consumer such as \"consumer-1\""
+                };
                 return Err(node.pos.issue(format!(
-                    "a \"{}\" fault acts on a consumer's application; expected a consumer such as \"consumer-1\", found \"{who}\"",
+                    "a \"{}\" fault acts on a client's application; expected {expected}, found \"{who}\"",
                     kind_sp.value
                 )));
             }

@@ -105,7 +105,7 @@ impl Scenario {
     }
 }
 
-pub(super) fn instances<'a, T>(prefix: &str, groups: impl Iterator<Item = (u32, &'a T)>) -> Vec<(String, &'a T)> {
+fn instances<'a, T>(prefix: &str, groups: impl Iterator<Item = (u32, &'a T)>) -> Vec<(String, &'a T)> {
     let mut out = Vec::new();
     for (count, spec) in groups {
         for _ in 0..count {

@@ -436,6 +436,27 @@ fn stall_and_leave_act_on_consumers_for_a_duration_and_coordinators_name_a_group
 }
 
 #[test]
+fn a_stall_may_also_target_a_transactional_producer_but_not_a_plain_one() {
+    let with = |config: &str, kind: &str| {
+        with_orders(&format!(
+            "[[producers]]\ntopic = \"orders\"\nrate_per_sec = 10\n{config}[[faults]]\nat = \"1s\"\nkind = \"{kind}\"\n\
+             target = \"producer-1\"\nduration = \"2s\"\n"
+        ))
+    };
+    let transactional = "[producers.config]\n\"transactional.id\" = \"w\"\n";
+    let scenario = parse(&with(transactional, "stall"), Path::new("scenarios/x.toml")).expect("valid");
+    assert!(matches!(&scenario.faults[0].action, FaultAction::Stall { .. }));
+    let plain = err(&with("", "stall"));
+    assert!(
+        plain.contains("`faults[0].target`")
+            && plain.contains("or a transactional producer (one with a `transactional.id`), found \"producer-1\""),
+        "{plain}"
+    );
+    let leave = err(&with(transactional, "leave"));
+    assert!(leave.contains("expected a consumer such as \"consumer-1\", found \"producer-1\""), "{leave}");
+}
+
+#[test]
 fn operations_settings_and_faults_refuse_bad_values_with_their_position() {
     let config = |line: &str| err(&format!("{BASE}[cluster.config]\n{line}\n"));
     assert_eq!(

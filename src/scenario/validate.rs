@@ -21,7 +21,7 @@ use super::limits::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS, MA
 use super::model::{
     BrokerSettings, ClusterSpec, Expectations, NetworkSpec, OsSettings, Scenario, Theme, TopicSettings, TopicSpec,
 };
-use super::model_clients::ConsumerMode;
+use super::model_clients::{ConsumerMode, ProducerSpec};
 use super::overrides::{Overrides, SetScope, Setting};
 use super::raw::{self, Node, Table};
 use super::span::{Pos, Res, Sp};
@@ -96,12 +96,8 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         brokers: cluster.brokers,
         controllers: cluster.controllers,
         producers: producers.iter().map(|p| p.count).sum(),
-        transactional_producers: super::model::instances("producer", producers.iter().map(|p| (p.count, p)))
-            .into_iter()
-            .filter(|(_, p)| p.config.transactional_id.is_some())
-            .map(|(name, _)| name)
-            .collect(),
         consumers: consumers.iter().map(|c| c.count).sum(),
+        transactional_producers: transactional_producer_numbers(&producers),
         topics: &topics,
         groups: consumers.iter().filter_map(|c| c.group.clone()).collect(),
         duration_ms,
@@ -784,4 +780,20 @@ fn anomaly_list(node: &Node, allow_wildcard: bool) -> Res<(Vec<(AnomalyKind, Pos
         out.push((kind, name.pos));
     }
     Ok((out, wildcard))
+}
+
+/// The numbers of the transactional producers (`producer-N`), in the order the runner
+/// boots producers: every entry's `count` processes, entry by entry.
+fn transactional_producer_numbers(producers: &[ProducerSpec]) -> Vec<u32> {
+    let mut number = 0;
+    let mut transactional = Vec::new();
+    for spec in producers {
+        for _ in 0..spec.count {
+            number += 1;
+            if spec.config.transactional_id.is_some() {
+                transactional.push(number);
+            }
+        }
+    }
+    transactional
 }

@@ -1,5 +1,7 @@
 //! Faults in a consumer's application rather than its process or network: the nemesis's
-//! `stall` and `leave`, which the group member's application loop obeys.
+//! `stall` and `leave`, which the group member's application loop obeys. A transactional
+//! producer's application obeys `stall` too, in the middle of a transaction (see
+//! `transactional`).
 
 use crate::fault::FaultKind;
 use crate::history::{Event, Recorder};
@@ -10,7 +12,8 @@ use std::sync::{Arc, Mutex};
 /// A fault in a consumer's application rather than its process or network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppFault {
-    /// The application thread stops (the heartbeat thread carries on).
+    /// The application thread stops (a consumer's heartbeat thread, a producer's
+    /// sender, carries on).
     Stall,
     /// The consumer closes cleanly and joins again later.
     Leave,

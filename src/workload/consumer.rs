@@ -76,8 +76,13 @@ async fn poll_once(life: &mut Incarnation, consumer: &mut Consumer) -> usize {
 pub struct Drained {
     /// The partitions it could not read to their high watermark in time.
     pub unfinished: Vec<TopicPartition>,
-    /// The high watermark each finished partition was read to.
+    /// The high watermark each finished partition was read to (for a `read_committed`
+    /// drain held back by an unstable transaction, its last stable offset).
     pub end_offsets: BTreeMap<TopicPartition, u64>,
+    /// The partitions a `read_committed` drain read to their last stable offset but no
+    /// further: when it ran out of time a transaction still held the last stable offset
+    /// below the high watermark. Each with `(last stable offset, high watermark)`.
+    pub held: BTreeMap<TopicPartition, (u64, u64)>,
 }
 
 /// The liveness drain: reads every partition from its start to its high watermark.
@@ -119,17 +124,36 @@ pub async fn drain(
     life.complete(OpType::Ok, OpValue::Keys(keys), None);
     let mut unfinished = all;
     let mut end_offsets = BTreeMap::new();
+    let mut held = BTreeMap::new();
     while !unfinished.is_empty() && Instant::now() < deadline {
         let mut still = Vec::new();
         for tp in unfinished {
-            // The high watermark even for read_committed: a transaction still open
-            // (its markers not yet written) holds the last stable offset below it, and
-            // the drain waits for it to end rather than stop short of its records.
-            match (consumer.high_watermark(&tp).await, consumer.position(&tp)) {
+            match (consumer.end_offset(&tp).await, consumer.position(&tp)) {
                 (Some(end), Some(position)) if position >= end => {
+                    // At read_committed the end is the last stable offset: the drain
+                    // waits for it to reach the high watermark, so that a transaction
+                    // still being completed (or aborted when it times out) is read whole.
+                    if isolation_level == IsolationLevel::ReadCommitted {
+                        match consumer.high_watermark(&tp).await {
+                            Some(hw) if hw > end => {
+                                held.insert(tp.clone(), (end, hw));
+                                still.push(tp);
+                                continue;
+                            }
+                            Some(_) => {}
+                            None => {
+                                still.push(tp);
+                                continue;
+                            }
+                        }
+                    }
+                    held.remove(&tp);
                     end_offsets.insert(tp, end);
                 }
-                _ => still.push(tp),
+                _ => {
+                    held.remove(&tp);
+                    still.push(tp);
+                }
             }
         }
         unfinished = still;
@@ -137,5 +161,14 @@ pub async fn drain(
             poll_once(&mut life, &mut consumer).await;
         }
     }
-    Drained { unfinished, end_offsets }
+    // A partition read to its last stable offset, which an open transaction held below
+    // the high watermark until the end: read as far as a read_committed consumer can.
+    unfinished.retain(|tp| match held.get(tp) {
+        Some(&(lso, _)) => {
+            end_offsets.insert(tp.clone(), lso);
+            false
+        }
+        None => true,
+    });
+    Drained { unfinished, end_offsets, held }
 }

@@ -52,17 +52,20 @@ pub struct Incarnation {
     /// The run's progress counts: outstanding sends are released if a send op dies with
     /// the process.
     progress: Option<Progress>,
+    /// Whether the application is stalled (see [`Incarnation::set_stalled`]): its
+    /// outstanding send op is then not counted as outstanding.
+    stalled: bool,
 }
 
 impl Incarnation {
     /// A workload client's incarnation, which records its crash.
     pub fn new(recorder: Recorder, process: u64, over: Box<dyn Fn() -> bool + Send>, progress: Progress) -> Self {
-        Incarnation { recorder, process, pending: None, over: Some(over), progress: Some(progress) }
+        Incarnation { recorder, process, pending: None, over: Some(over), progress: Some(progress), stalled: false }
     }
 
     /// An incarnation that records nothing when dropped (the liveness drain).
     pub fn unguarded(recorder: Recorder, process: u64) -> Self {
-        Incarnation { recorder, process, pending: None, over: None, progress: None }
+        Incarnation { recorder, process, pending: None, over: None, progress: None, stalled: false }
     }
 
     /// Records an invocation; send invocations count as outstanding.
@@ -91,6 +94,25 @@ impl Incarnation {
         self.record(OpType::Ok, f, value, None, Some(group));
     }
 
+    /// Marks the application stalled (or running again). A stalled application waits
+    /// for no answer from the cluster, so its outstanding send op does not count among
+    /// the sends the liveness phase waits on while the stall lasts: the op stays open
+    /// in the history, and the liveness phase sees what the stall holds up instead.
+    pub(super) fn set_stalled(&mut self, stalled: bool) {
+        if self.stalled == stalled {
+            return;
+        }
+        let send = self.pending.as_ref().is_some_and(|(f, _)| matches!(f, OpFn::Send | OpFn::Txn));
+        if let (true, Some(progress)) = (send, &self.progress) {
+            if stalled {
+                progress.send_ended();
+            } else {
+                progress.send_started();
+            }
+        }
+        self.stalled = stalled;
+    }
+
     fn start(&mut self, f: OpFn, value: OpValue, group: Option<GroupContext>) {
         self.record(OpType::Invoke, f, value.clone(), None, group);
         if matches!(f, OpFn::Send | OpFn::Txn) {
@@ -117,7 +139,7 @@ impl Incarnation {
     }
 
     fn release(&self, f: OpFn) {
-        if matches!(f, OpFn::Send | OpFn::Txn) {
+        if matches!(f, OpFn::Send | OpFn::Txn) && !self.stalled {
             if let Some(progress) = &self.progress {
                 progress.send_ended();
             }

@@ -36,6 +36,9 @@ const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 /// so the invoke can name the partition in advance); unkeyed ones are placed by the
 /// producer's partitioner, so an op's unkeyed records are sent together and the invoke,
 /// recorded right after, names the partitions they went to.
+///
+/// `name` is the producer's node name: the nemesis stalls a transactional producer's
+/// application by it.
 pub fn run_producer(
     ctx: WorkloadContext,
     net: NodeNet<Request, Response>,
@@ -43,12 +46,13 @@ pub fn run_producer(
     config: ProducerConfig,
     partitions: u32,
     process: u64,
+    name: String,
 ) -> impl std::future::Future<Output = ()> {
     // Claimed now, when the node (re)starts, not when the task first runs.
     let life = ctx.incarnation(process, RunPhase::Liveness);
     async move {
         if config.transactional_id.is_some() {
-            super::transactional::produce_in_transactions(ctx, net, spec, config, partitions, life).await;
+            super::transactional::produce_in_transactions(ctx, net, spec, config, partitions, life, name).await;
         } else {
             produce(ctx, net, spec, config, partitions, life).await;
         }

@@ -12,22 +12,34 @@
 //! As a Kafka application must, the process closes a producer that was fenced (or broke
 //! the protocol) and starts a new one under the same `transactional.id`, whose
 //! `initTransactions` aborts whatever the old one left open.
+//!
+//! The nemesis's `stall` stops the application thread in the middle of a transaction:
+//! between two of its sends, or between its last send and the commit (or abort). A stall
+//! that begins between two transactions, or while a commit is under way, takes hold in
+//! the next transaction, after its first send (after all its sends when the records are
+//! unkeyed: the partitioner places them together). The producer's sender carries on meanwhile
+//! (as Kafka's network thread does): what the application already handed over is sent
+//! and answered, and the transaction stays open at the coordinator until the application
+//! comes back, or until `transaction.timeout.ms` passes and the coordinator aborts it
+//! under a bumped epoch (`TransactionCoordinator.abortTimedOutTransactions`), which fences
+//! the stalled producer's later requests.
 
 use super::producer::{append_all, invoke_value, plan, wait_until, PlannedSend};
-use super::{Incarnation, WorkloadContext};
+use super::{AppFault, Incarnation, WorkloadContext};
 use crate::client::producer::{Producer, ProducerConfig, RecordMetadata, SendError, TxnError};
 use crate::history::{MicroOp, OpFn, OpType, OpValue};
 use crate::protocol::{Request, Response, TopicPartition};
 use crate::scenario::{Partitioning, ProducerSpec};
 use crate::sim::net::NodeNet;
-use madsim::time::{sleep, Instant};
+use madsim::time::{sleep, sleep_until, Instant};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The pause before a producer that could not initialize tries again.
 const INIT_RETRY: Duration = Duration::from_millis(500);
 
-/// Runs transactions at the spec's record rate until the safety phase ends.
+/// Runs transactions at the spec's record rate until the safety phase ends; `name` is
+/// the producer's node name, which the nemesis's `stall` targets.
 pub(super) async fn produce_in_transactions(
     ctx: WorkloadContext,
     net: NodeNet<Request, Response>,
@@ -35,6 +47,7 @@ pub(super) async fn produce_in_transactions(
     config: ProducerConfig,
     partitions: u32,
     mut life: Incarnation,
+    name: String,
 ) {
     let topic: Arc<str> = spec.topic.as_str().into();
     let partition_names: Vec<Arc<str>> =
@@ -63,7 +76,9 @@ pub(super) async fn produce_in_transactions(
         next_txn += interval * size as u32;
         transactions += 1;
         let abort = spec.abort_every.is_some_and(|n| transactions % u64::from(n) == 0);
-        let outcome = run_transaction(active, &topic, &mut planned, &partition_names, &spec, &mut life, abort).await;
+        let app = App { ctx: &ctx, name: &name };
+        let outcome =
+            run_transaction(active, &topic, &mut planned, &partition_names, &spec, &mut life, abort, app).await;
         if matches!(outcome, Outcome::Closed) {
             producer = None;
         }
@@ -102,8 +117,31 @@ enum Outcome {
     Closed,
 }
 
+/// The application thread of a transactional producer process.
+#[derive(Clone, Copy)]
+struct App<'a> {
+    ctx: &'a WorkloadContext,
+    /// The producer's node name.
+    name: &'a str,
+}
+
+impl App<'_> {
+    /// Waits while the nemesis stalls the application (see the module's docs). The
+    /// open `txn` op waits for no answer from the cluster meanwhile, so it does not
+    /// count among the sends the liveness phase waits on.
+    async fn wait_while_stalled(self, life: &mut Incarnation) {
+        while let Some(until) = self.ctx.app_faults.active(self.name, AppFault::Stall) {
+            life.set_stalled(true);
+            sleep_until(until).await;
+        }
+        life.set_stalled(false);
+    }
+}
+
 /// One transaction: begin (done by the caller), send every planned record, then commit
-/// (or abort), recording the `txn` op.
+/// (or abort), recording the `txn` op. A stall of `app` holds the application between
+/// two sends, or before the commit.
+#[allow(clippy::too_many_arguments)]
 async fn run_transaction(
     producer: &Producer,
     topic: &Arc<str>,
@@ -112,6 +150,7 @@ async fn run_transaction(
     spec: &ProducerSpec,
     life: &mut Incarnation,
     abort: bool,
+    app: App<'_>,
 ) -> Outcome {
     let deliveries = if spec.partitioning == Partitioning::Unkeyed {
         let deliveries = append_all(producer, topic, planned, partition_names).await;
@@ -120,11 +159,15 @@ async fn run_transaction(
     } else {
         life.invoke(OpFn::Txn, invoke_value(planned));
         let mut deliveries = Vec::new();
-        for send in planned.iter() {
+        for (i, send) in planned.iter().enumerate() {
+            if i > 0 {
+                app.wait_while_stalled(life).await;
+            }
             deliveries.push(producer.send(send.record(topic)).await);
         }
         deliveries
     };
+    app.wait_while_stalled(life).await;
     if abort {
         // The application aborts after its records were written (it waits for their
         // acknowledgements, then decides to abort): they are in the log, aborted.

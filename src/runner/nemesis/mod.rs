@@ -305,7 +305,13 @@ impl Nemesis {
         for name in &names {
             self.app_faults.set(name, kind, until);
         }
+        let producer = names.iter().any(|n| NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Producer));
         let (fault_kind, detail) = match kind {
+            // A transactional producer (the only producer a stall may target) stops in
+            // the middle of a transaction.
+            AppFault::Stall if producer => {
+                (FaultKind::Stall, "application thread stalled mid-transaction; the producer's sender goes on")
+            }
             AppFault::Stall => (FaultKind::Stall, "application thread stalled; heartbeats go on"),
             AppFault::Leave => (FaultKind::Leave, "closes and leaves its group; rejoins when the fault ends"),
         };
