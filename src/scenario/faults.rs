@@ -23,6 +23,8 @@ pub(super) struct World<'a> {
     pub producers: u32,
     /// The consumer process count, over all `[[consumers]]` entries.
     pub consumers: u32,
+    /// The pipeline instance count, over all `[[pipelines]]` entries.
+    pub pipelines: u32,
     /// The topics.
     pub topics: &'a [TopicSpec],
     /// The consumer groups (of subscribe-mode consumers).
@@ -175,10 +177,12 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
         FaultKind::Stall | FaultKind::Leave => {
             t.require("duration", "how long the consumer stays stalled or away, such as \"3s\"")?;
             let who = target(t, "target", Role::Crash, world)?;
-            if !matches!(&who, Target::Node(n) if NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Consumer)) {
+            let app = |n: NodeName| matches!(n.role, NodeRole::Consumer | NodeRole::Pipeline);
+            if !matches!(&who, Target::Node(n) if NodeName::parse(n).is_some_and(app)) {
                 let node = t.require("target", "a consumer")?;
                 return Err(node.pos.issue(format!(
-                    "a \"{}\" fault acts on a consumer's application; expected a consumer such as \"consumer-1\", found \"{who}\"",
+                    "a \"{}\" fault acts on a consumer's application; expected a consumer such as \"consumer-1\" \
+                     or a pipeline instance such as \"pipeline-1\", found \"{who}\"",
                     kind_sp.value
                 )));
             }
@@ -357,6 +361,7 @@ fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
                 NodeRole::Producer => (world.producers, "producer processes", "[[producers]]"),
                 NodeRole::Consumer => (world.consumers, "consumer processes", "[[consumers]]"),
                 NodeRole::Controller => (world.controllers, "controllers", "[cluster] controllers"),
+                NodeRole::Pipeline => (world.pipelines, "pipeline instances", "[[pipelines]]"),
             };
             if n == 0 || n > count {
                 let range = match count {

@@ -14,6 +14,13 @@
 //!   coordinator answers CONCURRENT_TRANSACTIONS or moves; a batch of the transaction
 //!   that failed makes the transaction abortable instead. `abort_transaction` fails the
 //!   batches not yet sent, waits for those in flight, and sends EndTxn(abort).
+//! - `send_offsets_to_transaction` (KIP-98, KIP-447): AddOffsetsToTxn to the
+//!   transaction coordinator (which adds the group's `__consumer_offsets` partition to
+//!   the transaction, so its markers go there too), then TxnOffsetCommit with the
+//!   consumer's group metadata to the group coordinator. A group coordinator that
+//!   refuses the metadata (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION: the consumer is a
+//!   zombie of an older generation) makes the transaction abortable, as Kafka's
+//!   `CommitFailedException`; see [`txn_offset_commit_handling`].
 //! - Errors: PRODUCER_FENCED, INVALID_PRODUCER_EPOCH and INVALID_PRODUCER_ID_MAPPING are
 //!   fatal (the application must close the producer); other failures of a transaction's
 //!   batches are abortable. A commit whose EndTxn got no answer within `max.block.ms`
@@ -28,7 +35,11 @@
 
 use super::state::Shared;
 use crate::client::group::coordinator::{txn_response_error, CoordinatorLink, LinkError};
-use crate::protocol::{ErrorCode, ProducerIdAndEpoch, TopicPartition, TxnRequest, TxnResponse, TxnResult};
+use crate::client::group::ConsumerGroupMetadata;
+use crate::protocol::{
+    ErrorCode, GroupRequest, GroupResponse, Offset, ProducerIdAndEpoch, TopicPartition, TxnRequest, TxnResponse,
+    TxnResult,
+};
 use madsim::time::{sleep, Instant};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -61,6 +72,10 @@ pub(super) struct TxnState {
     /// partition: after the abort, the producer takes a new epoch from the coordinator,
     /// restarting every sequence (`TransactionManager.epochBumpRequired`, KIP-360).
     pub epoch_bump_required: bool,
+    /// AddOffsetsToTxn succeeded in the open transaction: the coordinator knows it even
+    /// if it wrote no record, so it must be ended with EndTxn (Kafka's
+    /// `transactionStarted`).
+    pub offsets_added: bool,
 }
 
 impl TxnState {
@@ -71,6 +86,7 @@ impl TxnState {
             added: BTreeSet::new(),
             new_partitions: BTreeSet::new(),
             epoch_bump_required: false,
+            offsets_added: false,
         }
     }
 
@@ -219,4 +235,107 @@ pub(super) async fn add_new_partitions(shared: &Shared, link: &mut CoordinatorLi
 
 fn transactional_id(shared: &Shared) -> String {
     shared.config.transactional_id.clone().expect("a transactional producer")
+}
+
+/// What the producer does with an AddOffsetsToTxn error that `call_until_settled`
+/// classified (Kafka 3.9's `AddOffsetsToTxnHandler`): INVALID_TXN_STATE is fatal there,
+/// where other calls treat it as abortable.
+pub(super) fn add_offsets_error(error: TxnError) -> TxnError {
+    match error {
+        TxnError::Abortable(reason) if reason == ErrorCode::InvalidTxnState.kafka_name() => TxnError::Fatal(reason),
+        other => other,
+    }
+}
+
+/// What the producer does with a TxnOffsetCommit answer's error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum OffsetCommitHandling {
+    /// Send it again after `retry.backoff.ms`; `lookup`: find the group coordinator
+    /// first.
+    Retry {
+        /// The coordinator moved or did not answer: look it up again.
+        lookup: bool,
+    },
+    /// The transaction must be aborted.
+    Abortable(String),
+    /// The producer must be closed.
+    Fatal(String),
+}
+
+/// Kafka 3.9's `TransactionManager.TxnOffsetCommitHandler.handleResponse`, error by
+/// error: a moved or unavailable coordinator (or a timeout) is looked up again; other
+/// retriable errors are retried as they are; the group's refusal of a zombie member
+/// (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION) is a `CommitFailedException` that the
+/// application handles by aborting, as are FENCED_INSTANCE_ID and
+/// TRANSACTION_ABORTABLE; a fenced producer epoch is fatal, as is anything unexpected.
+pub(super) fn txn_offset_commit_handling(error: ErrorCode) -> OffsetCommitHandling {
+    use OffsetCommitHandling::{Abortable, Fatal, Retry};
+    match error {
+        ErrorCode::CoordinatorNotAvailable | ErrorCode::NotCoordinator | ErrorCode::RequestTimedOut => {
+            Retry { lookup: true }
+        }
+        ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => Abortable(format!(
+            "CommitFailedException: Transaction offset Commit failed due to consumer group metadata mismatch: {}",
+            error.kafka_name()
+        )),
+        ErrorCode::FencedInstanceId | ErrorCode::TransactionAbortable => Abortable(error.kafka_name().to_string()),
+        // Kafka maps INVALID_PRODUCER_EPOCH to PRODUCER_FENCED here.
+        ErrorCode::InvalidProducerEpoch | ErrorCode::ProducerFenced => {
+            Fatal(ErrorCode::ProducerFenced.kafka_name().to_string())
+        }
+        // Kafka's RetriableException subclasses among the codes a group coordinator
+        // answers TxnOffsetCommit with (REBALANCE_IN_PROGRESS is not retriable in Kafka's
+        // Errors and not answered to TxnOffsetCommit).
+        ErrorCode::CoordinatorLoadInProgress
+        | ErrorCode::UnknownTopicOrPartition
+        | ErrorCode::NotEnoughReplicas
+        | ErrorCode::NotEnoughReplicasAfterAppend
+        | ErrorCode::ConcurrentTransactions
+        | ErrorCode::NotLeaderOrFollower => Retry { lookup: false },
+        other => Fatal(format!("Unexpected error in TxnOffsetCommitResponse: {}", other.kafka_name())),
+    }
+}
+
+/// TxnOffsetCommit of `offsets` for the consumer described by `metadata`, sent to its
+/// group coordinator until it is settled or `deadline` passes.
+pub(super) async fn txn_offset_commit(
+    shared: &Shared,
+    link: &mut CoordinatorLink,
+    producer: ProducerIdAndEpoch,
+    offsets: &[(TopicPartition, Offset)],
+    metadata: &ConsumerGroupMetadata,
+    deadline: Instant,
+) -> Result<(), TxnError> {
+    let timeout = Duration::from_millis(shared.config.request_timeout_ms);
+    let backoff = Duration::from_millis(shared.config.retry_backoff_ms.max(1));
+    let request = GroupRequest::TxnOffsetCommit {
+        transactional_id: transactional_id(shared),
+        group: metadata.group_id.clone(),
+        producer,
+        generation: metadata.generation_id,
+        member_id: metadata.member_id.clone(),
+        offsets: offsets.to_vec(),
+    };
+    loop {
+        if Instant::now() >= deadline {
+            return Err(TxnError::Timeout("TxnOffsetCommit not answered within max.block.ms".into()));
+        }
+        match link.call(request.clone(), timeout).await {
+            Ok(GroupResponse::Ack { error: None }) => return Ok(()),
+            Ok(GroupResponse::Ack { error: Some(error) }) => match txn_offset_commit_handling(error) {
+                OffsetCommitHandling::Retry { lookup } => {
+                    if lookup {
+                        link.mark_unknown();
+                    }
+                    sleep(backoff).await;
+                }
+                OffsetCommitHandling::Abortable(reason) => return Err(TxnError::Abortable(reason)),
+                OffsetCommitHandling::Fatal(reason) => return Err(TxnError::Fatal(reason)),
+            },
+            Ok(_) | Err(LinkError::CoordinatorUnknown | LinkError::Indeterminate) => {
+                link.mark_unknown();
+                sleep(backoff).await;
+            }
+        }
+    }
 }
