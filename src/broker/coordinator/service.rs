@@ -223,6 +223,7 @@ pub(super) async fn append_batch(
     batch: RecordBatch,
     transactional_id: Option<String>,
 ) -> Result<(), ErrorCode> {
+    let transactional = batch.transactional;
     let request = ProduceRequest {
         acks: Acks::All,
         timeout_ms: COMMIT_TIMEOUT_MS,
@@ -233,6 +234,9 @@ pub(super) async fn append_batch(
     match written.first().and_then(|r| r.error) {
         None => Ok(()),
         Some(ErrorCode::NotLeaderOrFollower) => Err(ErrorCode::NotCoordinator),
+        // A transactional batch of a fenced producer epoch, told as the produce path
+        // tells it; the caller answers PRODUCER_FENCED.
+        Some(ErrorCode::InvalidProducerEpoch) if transactional => Err(ErrorCode::InvalidProducerEpoch),
         Some(_) => Err(ErrorCode::CoordinatorNotAvailable),
     }
 }

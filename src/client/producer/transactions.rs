@@ -155,7 +155,9 @@ pub(super) async fn call_until_settled(
         if Instant::now() >= deadline {
             return Err(TxnError::Timeout(format!("{} not answered within max.block.ms", request.name())));
         }
-        match link.call_txn(request.clone(), timeout).await {
+        let answer = link.call_txn(request.clone(), timeout).await;
+        tracing::debug!(request = request.name(), ?answer, "transaction coordinator answer");
+        match answer {
             Ok(response) => match txn_response_error(&response) {
                 None => return Ok(response),
                 Some(ErrorCode::ConcurrentTransactions) => sleep(CONCURRENT_TRANSACTIONS_BACKOFF).await,
@@ -320,7 +322,9 @@ pub(super) async fn txn_offset_commit(
         if Instant::now() >= deadline {
             return Err(TxnError::Timeout("TxnOffsetCommit not answered within max.block.ms".into()));
         }
-        match link.call(request.clone(), timeout).await {
+        let answer = link.call(request.clone(), timeout).await;
+        tracing::debug!(?answer, "TxnOffsetCommit answer");
+        match answer {
             Ok(GroupResponse::Ack { error: None }) => return Ok(()),
             Ok(GroupResponse::Ack { error: Some(error) }) => match txn_offset_commit_handling(error) {
                 OffsetCommitHandling::Retry { lookup } => {
