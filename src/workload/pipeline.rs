@@ -23,8 +23,9 @@
 //!   records again from the last committed offset: the output gets them twice.
 //!
 //! Each record takes `process_time` before it is sent. A `stall` that strikes while the
-//! instance polls holds the polled records until it ends: the application then forwards
-//! them and tries to commit, as a zombie of the generation it polled in.
+//! instance polls or transforms holds the polled records until it ends: the application
+//! then forwards the rest and tries to commit, as a zombie of the generation it polled
+//! in (its heartbeat thread left the group once `max.poll.interval.ms` passed).
 
 use super::{add_polled, poll_value, Incarnation, WorkloadContext};
 use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
@@ -266,6 +267,9 @@ impl Instance {
         let producer = self.producer.as_ref().expect("ready");
         let (mut sends, mut deliveries) = (Vec::new(), Vec::new());
         for record in records {
+            // A stall holds the application between two records: it forwards the rest
+            // when it runs again.
+            self.ctx.wait_while_stalled(&self.name).await;
             if !process_time.is_zero() {
                 sleep(process_time).await;
             }
