@@ -19,9 +19,9 @@ use crate::protocol::{
 use crate::raft::cluster_control::{ReplicationSettings, TopicPolicy};
 use crate::raft::QuorumConfig;
 use crate::scenario::{self, CommitPolicy, ConsumerSpec, Guarantee, PipelineSpec, ProducerSpec, Scenario};
-use crate::workload;
 use crate::sim::disk::WriteBack;
 use crate::sim::net::{Addr, NetConfig};
+use crate::workload;
 
 /// The administrator's replica assignment: partition `p` of a topic with replication
 /// factor `r` on `n` brokers gets brokers `p+1, p+2, ... p+r` (mod n), so leaders spread.

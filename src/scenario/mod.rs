@@ -171,6 +171,8 @@ mod tests_nemesis;
 #[cfg(test)]
 mod tests_overrides;
 #[cfg(test)]
+mod tests_pipelines;
+#[cfg(test)]
 mod tests_profile;
 #[cfg(test)]
 mod tests_props;

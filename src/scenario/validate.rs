@@ -92,8 +92,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
     let topics = topics(&root.tables("topics", keys::TOPIC)?, &cluster)?;
     let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
     let consumers = workload::consumers(&root.tables("consumers", keys::CONSUMER)?, &topics, &profile)?;
-    let pipelines =
-        pipelines::pipelines(&root.tables("pipelines", keys::PIPELINE)?, &topics, &profile, &mut notes)?;
+    let pipelines = pipelines::pipelines(&root.tables("pipelines", keys::PIPELINE)?, &topics, &profile, &mut notes)?;
     let world = faults::World {
         brokers: cluster.brokers,
         controllers: cluster.controllers,
@@ -101,7 +100,11 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         consumers: consumers.iter().map(|c| c.count).sum(),
         pipelines: pipelines.iter().map(|p| p.count).sum(),
         topics: &topics,
-        groups: consumers.iter().filter_map(|c| c.group.clone()).chain(pipelines.iter().map(|p| p.group.clone())).collect(),
+        groups: consumers
+            .iter()
+            .filter_map(|c| c.group.clone())
+            .chain(pipelines.iter().map(|p| p.group.clone()))
+            .collect(),
         duration_ms,
     };
     let faults = faults::faults(&root.tables("faults", keys::FAULT)?, &world, text)?;

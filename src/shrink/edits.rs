@@ -290,7 +290,6 @@ mod tests {
                 .collect(),
             producers: Vec::new(),
             consumers: Vec::new(),
-            pipelines: Vec::new(),
             partitions: Vec::new(),
         };
         let removals: Vec<(usize, usize)> = candidates(&dims)

@@ -275,7 +275,12 @@ impl Instance {
             }
             let partition = record.tp.partition % self.output_partitions.max(1);
             let key: Arc<str> = Arc::from(TopicPartition::new(self.output.clone(), partition).to_string());
-            let out = ProducerRecord { topic: self.output.clone(), partition: Some(partition), key: None, value: record.value };
+            let out = ProducerRecord {
+                topic: self.output.clone(),
+                partition: Some(partition),
+                key: None,
+                value: record.value,
+            };
             deliveries.push(producer.send(out).await);
             sends.push(MicroOp::Send { key, value: record.value, offset: None });
             // A crash from here on completes the op `info` with what it sent so far.
@@ -420,10 +425,7 @@ mod tests {
     #[test]
     fn offsets_to_commit_are_past_each_partitions_last_record() {
         let records = [record(1, 7), record(0, 3), record(1, 8), record(0, 4)];
-        assert_eq!(
-            offsets_after(&records),
-            vec![(TopicPartition::new("in", 0), 5), (TopicPartition::new("in", 1), 9)]
-        );
+        assert_eq!(offsets_after(&records), vec![(TopicPartition::new("in", 0), 5), (TopicPartition::new("in", 1), 9)]);
         assert!(offsets_after(&[]).is_empty());
     }
 }

@@ -244,7 +244,9 @@ impl Producer {
                 transactions::Phase::AbortableError(reason) => return Err(TxnError::Abortable(reason.clone())),
                 transactions::Phase::FatalError(reason) => return Err(TxnError::Fatal(reason.clone())),
                 other => {
-                    return Err(TxnError::Fatal(format!("IllegalStateException: sendOffsetsToTransaction in {other:?}")))
+                    return Err(TxnError::Fatal(format!(
+                        "IllegalStateException: sendOffsetsToTransaction in {other:?}"
+                    )))
                 }
             }
             state.idempotence.producer().expect("initialized")
@@ -315,8 +317,7 @@ impl Producer {
     ) -> Result<(), TxnError> {
         let link = self.txn_link.as_ref().expect("transactional");
         let deadline = self.deadline();
-        let added_nothing =
-            self.shared.lock().txn.as_ref().is_some_and(|t| t.added.is_empty() && !t.offsets_added);
+        let added_nothing = self.shared.lock().txn.as_ref().is_some_and(|t| t.added.is_empty() && !t.offsets_added);
         if !added_nothing {
             let ended = transactions::end_txn(&self.shared, &mut *link.lock().await, producer, result, deadline).await;
             if let Err(error) = ended {

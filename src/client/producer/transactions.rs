@@ -343,3 +343,42 @@ pub(super) async fn txn_offset_commit(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn txn_offset_commit_errors_are_handled_as_kafkas_transaction_manager_does() {
+        use OffsetCommitHandling::{Abortable, Fatal, Retry};
+        for moved in [ErrorCode::CoordinatorNotAvailable, ErrorCode::NotCoordinator, ErrorCode::RequestTimedOut] {
+            assert_eq!(txn_offset_commit_handling(moved), Retry { lookup: true }, "{moved}");
+        }
+        for retriable in [ErrorCode::CoordinatorLoadInProgress, ErrorCode::UnknownTopicOrPartition] {
+            assert_eq!(txn_offset_commit_handling(retriable), Retry { lookup: false }, "{retriable}");
+        }
+        // A zombie consumer's group metadata: CommitFailedException, abortable.
+        for zombie in [ErrorCode::UnknownMemberId, ErrorCode::IllegalGeneration] {
+            let Abortable(reason) = txn_offset_commit_handling(zombie) else { panic!("{zombie} is abortable") };
+            assert!(reason.starts_with("CommitFailedException") && reason.ends_with(zombie.kafka_name()), "{reason}");
+        }
+        assert!(matches!(txn_offset_commit_handling(ErrorCode::FencedInstanceId), Abortable(_)));
+        assert!(matches!(txn_offset_commit_handling(ErrorCode::TransactionAbortable), Abortable(_)));
+        for fenced in [ErrorCode::ProducerFenced, ErrorCode::InvalidProducerEpoch] {
+            assert_eq!(txn_offset_commit_handling(fenced), Fatal("PRODUCER_FENCED".into()), "{fenced}");
+        }
+        // REBALANCE_IN_PROGRESS is retriable in kafkasim's table but not an answer to
+        // TxnOffsetCommit: unexpected, hence fatal, as Kafka's handler treats it.
+        assert!(matches!(txn_offset_commit_handling(ErrorCode::RebalanceInProgress), Fatal(_)));
+    }
+
+    #[test]
+    fn add_offsets_to_txn_makes_invalid_txn_state_fatal_and_keeps_the_rest() {
+        let invalid = TxnError::Abortable("INVALID_TXN_STATE".into());
+        assert_eq!(add_offsets_error(invalid), TxnError::Fatal("INVALID_TXN_STATE".into()));
+        let other = TxnError::Abortable("TRANSACTION_ABORTABLE".into());
+        assert_eq!(add_offsets_error(other.clone()), other);
+        let timeout = TxnError::Timeout("x".into());
+        assert_eq!(add_offsets_error(timeout.clone()), timeout);
+    }
+}
