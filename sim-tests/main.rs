@@ -33,5 +33,5 @@ mod scenarios;
 mod shrink;
 mod support;
 mod swarm;
-mod teach_cli;
 mod transactions;
+mod teach_cli;
