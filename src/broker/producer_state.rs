@@ -197,6 +197,18 @@ mod tests {
     }
 
     #[test]
+    fn a_coordinators_batches_without_sequence_are_checked_for_epoch_only() {
+        // TxnOffsetCommit batches (`AppendOrigin.COORDINATOR`) carry NO_SEQUENCE.
+        let mut state = ProducerState::default();
+        for rule in [UnknownProducerSequence::OutOfOrder, KAFKA_2_4, NEWEST] {
+            assert_eq!(state.check(&batch(7, 1, NO_SEQUENCE, 2, 0), rule), SequenceCheck::Append);
+        }
+        state.record(&batch(7, 1, NO_SEQUENCE, 2, 0));
+        assert_eq!(state.check(&batch(7, 1, NO_SEQUENCE, 2, 2), NEWEST), SequenceCheck::Append);
+        assert_eq!(state.check(&batch(7, 0, NO_SEQUENCE, 2, 2), NEWEST), SequenceCheck::StaleEpoch);
+    }
+
+    #[test]
     fn a_gap_of_a_known_producer_is_out_of_order_in_every_release() {
         let mut state = ProducerState::default();
         state.record(&batch(7, 0, 0, 2, 0));
