@@ -21,6 +21,7 @@ mod kraft;
 mod museum;
 mod operations;
 mod phases;
+mod pipelines;
 mod planted;
 mod producer;
 mod proptest_faults;

@@ -18,6 +18,10 @@
 use crate::protocol::{Offset, ProducerId, RecordBatch, UnknownProducerSequence, NO_PRODUCER_ID};
 use std::collections::{BTreeMap, VecDeque};
 
+/// The sequence of a batch written without one (Kafka's `RecordBatch.NO_SEQUENCE`): a
+/// group coordinator's TxnOffsetCommit batch.
+const NO_SEQUENCE: i32 = -1;
+
 /// How many batches per producer are remembered (Kafka's limit, which is why
 /// `max.in.flight.requests.per.connection` may be at most 5 with idempotence).
 pub const CACHED_BATCHES_PER_PRODUCER: usize = 5;
@@ -83,6 +87,15 @@ impl ProducerState {
         if batch.producer_id == NO_PRODUCER_ID {
             return SequenceCheck::Append;
         }
+        if batch.base_sequence == NO_SEQUENCE {
+            // A group coordinator's TxnOffsetCommit batch (`AppendOrigin.COORDINATOR`):
+            // Kafka checks its epoch but not its sequence (`maybeValidateDataBatch`
+            // checks sequences of client batches only).
+            return match self.producers.get(&batch.producer_id) {
+                Some(entry) if batch.producer_epoch < entry.epoch => SequenceCheck::StaleEpoch,
+                _ => SequenceCheck::Append,
+            };
+        }
         let Some(entry) = self.producers.get(&batch.producer_id) else {
             return match unknown {
                 _ if batch.base_sequence == 0 => SequenceCheck::Append,
@@ -129,7 +142,8 @@ impl ProducerState {
             entry.epoch = batch.producer_epoch;
             entry.batches.clear();
         }
-        if batch.control.is_some() {
+        if batch.control.is_some() || batch.base_sequence == NO_SEQUENCE {
+            // A coordinator's batch without sequence (see `check`) only moves the epoch.
             // A transaction marker carries no sequence: it only moves the epoch
             // (`ProducerAppendInfo.appendEndTxnMarker`), so a marker written after a
             // coordinator fenced the producer fences its older epoch here too.
@@ -180,6 +194,18 @@ mod tests {
         state.record(&first);
         assert_eq!(state.check(&batch(7, 0, 0, 3, 99), NEWEST), SequenceCheck::Duplicate { base_offset: 10 });
         assert_eq!(state.check(&batch(7, 0, 3, 2, 13), NEWEST), SequenceCheck::Append);
+    }
+
+    #[test]
+    fn a_coordinators_batches_without_sequence_are_checked_for_epoch_only() {
+        // TxnOffsetCommit batches (`AppendOrigin.COORDINATOR`) carry NO_SEQUENCE.
+        let mut state = ProducerState::default();
+        for rule in [UnknownProducerSequence::OutOfOrder, KAFKA_2_4, NEWEST] {
+            assert_eq!(state.check(&batch(7, 1, NO_SEQUENCE, 2, 0), rule), SequenceCheck::Append);
+        }
+        state.record(&batch(7, 1, NO_SEQUENCE, 2, 0));
+        assert_eq!(state.check(&batch(7, 1, NO_SEQUENCE, 2, 2), NEWEST), SequenceCheck::Append);
+        assert_eq!(state.check(&batch(7, 0, NO_SEQUENCE, 2, 2), NEWEST), SequenceCheck::StaleEpoch);
     }
 
     #[test]

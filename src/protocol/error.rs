@@ -87,6 +87,13 @@ pub enum ErrorCode {
     /// The transaction cannot go on and must be aborted (KIP-890: a write the
     /// coordinator could not verify, Kafka 3.8+).
     TransactionAbortable,
+    /// A static member's `group.instance.id` is now held by a newer member (KIP-345):
+    /// this one is a zombie. Static membership is not modelled: no broker answers it,
+    /// clients handle it as Kafka's do.
+    FencedInstanceId,
+    /// OffsetFetch of a partition whose group has transactional offsets pending (a
+    /// TxnOffsetCommit whose transaction has not ended): retry (KIP-447).
+    UnstableOffsetCommit,
 }
 
 impl ErrorCode {
@@ -113,6 +120,7 @@ impl ErrorCode {
                 | ErrorCode::InvalidProducerIdMapping
                 | ErrorCode::TransactionCoordinatorFenced
                 | ErrorCode::TransactionAbortable
+                | ErrorCode::FencedInstanceId
         )
     }
 
@@ -166,6 +174,8 @@ impl ErrorCode {
             ErrorCode::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
             ErrorCode::TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
             ErrorCode::TransactionAbortable => "TRANSACTION_ABORTABLE",
+            ErrorCode::FencedInstanceId => "FENCED_INSTANCE_ID",
+            ErrorCode::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
         }
     }
 }

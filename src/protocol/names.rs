@@ -20,11 +20,15 @@ pub enum NodeRole {
     Consumer,
     /// A dedicated KRaft controller (`controller-N`, from 1), in KRaft mode.
     Controller,
+    /// A consume-transform-produce pipeline instance (`pipeline-N`, from 1 in scenario
+    /// order).
+    Pipeline,
 }
 
 impl NodeRole {
     /// Every role.
-    pub const ALL: [NodeRole; 4] = [NodeRole::Broker, NodeRole::Producer, NodeRole::Consumer, NodeRole::Controller];
+    pub const ALL: [NodeRole; 5] =
+        [NodeRole::Broker, NodeRole::Producer, NodeRole::Consumer, NodeRole::Controller, NodeRole::Pipeline];
 }
 
 /// Where controllers' node ids start, so that they never collide with broker ids (Kafka
@@ -45,6 +49,11 @@ impl NodeName {
     /// Broker `id`'s node name.
     pub fn broker(id: u32) -> Self {
         NodeName { role: NodeRole::Broker, number: id }
+    }
+
+    /// The `n`-th pipeline instance's node name.
+    pub fn pipeline(n: u32) -> Self {
+        NodeName { role: NodeRole::Pipeline, number: n }
     }
 
     /// The `n`-th producer process's node name.
@@ -76,7 +85,7 @@ impl NodeName {
         match self.role {
             NodeRole::Broker => Some(NodeId(self.number)),
             NodeRole::Controller => Some(NodeId(CONTROLLER_ID_OFFSET + self.number)),
-            NodeRole::Producer | NodeRole::Consumer => None,
+            NodeRole::Producer | NodeRole::Consumer | NodeRole::Pipeline => None,
         }
     }
 
@@ -85,7 +94,7 @@ impl NodeName {
         NodeName::parse(text).filter(|n| n.role == NodeRole::Broker).map(|n| n.number)
     }
 
-    /// Reads `broker-2`, `producer-1`, `consumer-3` or `controller-1`; `None` for anything else
+    /// Reads `broker-2`, `producer-1`, `consumer-3`, `pipeline-1` or `controller-1`; `None` for anything else
     /// (including `metastore`, which has no number).
     pub fn parse(text: &str) -> Option<Self> {
         let (role, n) = text.split_once('-')?;

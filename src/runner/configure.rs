@@ -18,9 +18,10 @@ use crate::protocol::{
 };
 use crate::raft::cluster_control::{ReplicationSettings, TopicPolicy};
 use crate::raft::QuorumConfig;
-use crate::scenario::{self, CommitPolicy, ConsumerSpec, ProducerSpec, Scenario};
+use crate::scenario::{self, CommitPolicy, ConsumerSpec, Guarantee, PipelineSpec, ProducerSpec, Scenario};
 use crate::sim::disk::WriteBack;
 use crate::sim::net::{Addr, NetConfig};
+use crate::workload;
 
 /// The administrator's replica assignment: partition `p` of a topic with replication
 /// factor `r` on `n` brokers gets brokers `p+1, p+2, ... p+r` (mod n), so leaders spread.
@@ -52,7 +53,8 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
             },
         })
         .collect();
-    if scenario.consumers.iter().any(|c| c.mode == scenario::ConsumerMode::Subscribe) {
+    let groups = scenario.consumers.iter().any(|c| c.mode == scenario::ConsumerMode::Subscribe);
+    if groups || !scenario.pipelines.is_empty() {
         topics.push(TopicAssignment {
             name: OFFSETS_TOPIC.to_string(),
             replicas: replica_assignment(
@@ -67,7 +69,8 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
             retention: RetentionConfig::default(),
         });
     }
-    if scenario.producers.iter().any(|p| p.config.transactional_id.is_some()) {
+    let exactly_once = scenario.pipelines.iter().any(|p| p.guarantee == Guarantee::ExactlyOnce);
+    if exactly_once || scenario.producers.iter().any(|p| p.config.transactional_id.is_some()) {
         topics.push(TopicAssignment {
             name: TRANSACTION_TOPIC.to_string(),
             replicas: replica_assignment(
@@ -246,12 +249,38 @@ pub(super) fn producer_config(spec: &ProducerSpec, index: u32, bootstrap: Vec<Ad
 /// there is no consumer but a transactional producer (as Jepsen's final reads use the
 /// test's consumer settings), else `read_uncommitted`.
 pub(super) fn drain_isolation(scenario: &Scenario) -> IsolationLevel {
+    // A pipeline's output is read as its downstream readers would read it: committed.
+    if !scenario.pipelines.is_empty() {
+        return IsolationLevel::ReadCommitted;
+    }
     let committed = |c: &ConsumerSpec| c.config.isolation_level == IsolationLevel::ReadCommitted;
     let transactional = scenario.producers.iter().any(|p| p.config.transactional_id.is_some());
     match scenario.consumers.is_empty() {
         true if transactional => IsolationLevel::ReadCommitted,
         false if scenario.consumers.iter().all(committed) => IsolationLevel::ReadCommitted,
         _ => IsolationLevel::ReadUncommitted,
+    }
+}
+
+/// A pipeline instance's client settings: its consumer's and producer's as the
+/// equivalent `[[consumers]]` and `[[producers]]` entries would have them, and, when
+/// exactly-once, the instance's own `transactional.id`, `GROUP-pipeline-N` (one per
+/// instance, stable across its restarts: KIP-447's producer per instance).
+pub(super) fn pipeline_configs(
+    spec: &PipelineSpec,
+    index: u32,
+    name: &str,
+    bootstrap: Vec<Addr>,
+) -> workload::PipelineConfigs {
+    let mut producer = producer_config(&spec.producer, index, bootstrap.clone());
+    producer.transactional_id = match spec.guarantee {
+        Guarantee::ExactlyOnce => Some(format!("{}-{name}", spec.group)),
+        Guarantee::AtLeastOnce => None,
+    };
+    workload::PipelineConfigs {
+        consumer: consumer_config(&spec.consumer, bootstrap),
+        group: group_config(&spec.consumer, name),
+        producer,
     }
 }
 

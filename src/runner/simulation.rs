@@ -199,8 +199,8 @@ async fn safety_phase(run: &mut Run<'_>) {
     run.phases.announce(RunPhase::Liveness);
 }
 
-/// Boots every producer and consumer process. Process ids: producers first, then
-/// consumers, in scenario order.
+/// Boots every producer, consumer and pipeline process. Process ids: producers first,
+/// then consumers, then pipeline instances, in scenario order.
 fn boot_clients(run: &Run<'_>) {
     let scenario = run.scenario;
     let bootstrap = configure::bootstrap(scenario);
@@ -252,6 +252,29 @@ fn boot_clients(run: &Run<'_>) {
                     });
                 }
             }
+            process += 1;
+        }
+    }
+    let mut pipeline_number = 0;
+    for spec in &scenario.pipelines {
+        let output_partitions = scenario.topic(&spec.output).map_or(1, |t| t.partitions);
+        for index in 0..spec.count {
+            pipeline_number += 1;
+            let name = NodeName::pipeline(pipeline_number).to_string();
+            let net = run.network.add_host(&Addr::new(&name));
+            let configs = configure::pipeline_configs(spec, index, &name, bootstrap.clone());
+            let (ctx, spec, this, member) = (run.workload.clone(), spec.clone(), process, name.clone());
+            nodes.boot(&name, move || {
+                workload::run_pipeline(
+                    ctx.clone(),
+                    net.clone(),
+                    spec.clone(),
+                    configs.clone(),
+                    member.clone(),
+                    output_partitions,
+                    this,
+                )
+            });
             process += 1;
         }
     }

@@ -27,6 +27,8 @@ pub(super) struct World<'a> {
     /// `[[producers]]` entries): a `stall` may target them, and a `stuck-connection` on
     /// their transaction coordinator connections.
     pub transactional_producers: Vec<u32>,
+    /// The pipeline instance count, over all `[[pipelines]]` entries.
+    pub pipelines: u32,
     /// The topics.
     pub topics: &'a [TopicSpec],
     /// The consumer groups (of subscribe-mode consumers).
@@ -213,7 +215,7 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
                 Target::Node(n) => NodeName::parse(n),
                 _ => None,
             };
-            let consumer = node.as_ref().is_some_and(|n| n.role == NodeRole::Consumer);
+            let consumer = node.as_ref().is_some_and(|n| matches!(n.role, NodeRole::Consumer | NodeRole::Pipeline));
             // A transactional producer's application can stall too (in the middle of a
             // transaction); a plain producer's sends have no transaction to hold open.
             let transactional = node
@@ -222,10 +224,10 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
             if !(consumer || (kind == FaultKind::Stall && transactional)) {
                 let node = t.require("target", "a consumer")?;
                 let expected = if kind == FaultKind::Stall {
-                    "a consumer such as \"consumer-1\", or a transactional producer (one with a \
-                     `transactional.id`)"
+                    "a consumer such as \"consumer-1\", a pipeline instance such as \"pipeline-1\", or a \
+                     transactional producer (one with a `transactional.id`)"
                 } else {
-                    "a consumer such as \"consumer-1\""
+                    "a consumer such as \"consumer-1\" or a pipeline instance such as \"pipeline-1\""
                 };
                 return Err(node.pos.issue(format!(
                     "a \"{}\" fault acts on a client's application; expected {expected}, found \"{who}\"",
@@ -407,6 +409,7 @@ fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
                 NodeRole::Producer => (world.producers, "producer processes", "[[producers]]"),
                 NodeRole::Consumer => (world.consumers, "consumer processes", "[[consumers]]"),
                 NodeRole::Controller => (world.controllers, "controllers", "[cluster] controllers"),
+                NodeRole::Pipeline => (world.pipelines, "pipeline instances", "[[pipelines]]"),
             };
             if n == 0 || n > count {
                 let range = match count {

@@ -19,6 +19,7 @@ pub(super) const ROOT: &[&str] = &[
     "topics",
     "producers",
     "consumers",
+    "pipelines",
     "faults",
     "nemesis",
     "swarm",
@@ -162,6 +163,52 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
     "offset_validation",
 ];
 
+/// `[[pipelines]]`: consume-transform-produce applications.
+pub(super) const PIPELINE: &[&str] = &[
+    "count",
+    "input",
+    "output",
+    "group",
+    "guarantee",
+    "poll_interval",
+    "process_time",
+    "sticky_assignor",
+    "consumer",
+    "producer",
+];
+
+/// `[pipelines.consumer]`: `[consumers.config]` without what the pipeline sets itself
+/// (`enable.auto.commit` is off; `isolation.level` follows the guarantee).
+pub(super) const PIPELINE_CONSUMER_CONFIG: &[&str] = &[
+    "auto.offset.reset",
+    "fetch.max.wait.ms",
+    "max.poll.records",
+    "auto.commit.interval.ms",
+    "session.timeout.ms",
+    "max.poll.interval.ms",
+    "heartbeat.interval.ms",
+    "partition.assignment.strategy",
+    "default.api.timeout.ms",
+    "offset_validation",
+];
+
+/// `[pipelines.producer]`: `[producers.config]` without `transactional.id`, which an
+/// exactly-once pipeline sets per instance.
+pub(super) const PIPELINE_PRODUCER_CONFIG: &[&str] = &[
+    "acks",
+    "retries",
+    "request.timeout.ms",
+    "retry.backoff.ms",
+    "delivery.timeout.ms",
+    "batch.size",
+    "linger.ms",
+    "max.in.flight.requests.per.connection",
+    "enable.idempotence",
+    "partitioner.adaptive.partitioning.enable",
+    "partitioner.availability.timeout.ms",
+    "transaction.timeout.ms",
+];
+
 /// `[[faults]]`, every kind together; `faults` checks which keys each kind takes.
 pub(super) const FAULT: &[&str] = &[
     "at",
@@ -223,6 +270,9 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("[producers.config]", PRODUCER_CONFIG),
     ("[[consumers]]", CONSUMER),
     ("[consumers.config]", CONSUMER_CONFIG),
+    ("[[pipelines]]", PIPELINE),
+    ("[pipelines.consumer]", PIPELINE_CONSUMER_CONFIG),
+    ("[pipelines.producer]", PIPELINE_PRODUCER_CONFIG),
     ("[[faults]]", FAULT),
     ("[nemesis]", NEMESIS),
     // Not [swarm]: its keys repeat settings of other tables as ranges to draw from, and
@@ -237,6 +287,7 @@ pub(super) fn sub_tables_of(allowed: &[&str]) -> &'static [&'static [&'static st
         (TOPIC, &[TOPIC_CONFIG]),
         (PRODUCER, &[PRODUCER_CONFIG]),
         (CONSUMER, &[CONSUMER_CONFIG]),
+        (PIPELINE, &[PIPELINE_CONSUMER_CONFIG, PIPELINE_PRODUCER_CONFIG]),
     ];
     SUB_TABLES.iter().find(|(parent, _)| *parent == allowed).map_or(&[], |(_, subs)| subs)
 }

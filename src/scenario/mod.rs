@@ -122,7 +122,7 @@
 //! 5. `fields` (field rules and notes several readers share) and `target` (fault
 //!    target phrases).
 //! 6. The readers, which check meaning and fill in defaults: `workload`
-//!    (`[[producers]]`, `[[consumers]]`), `faults`, `nemesis`, `kraft` (the KRaft keys
+//!    (`[[producers]]`, `[[consumers]]`), `pipelines` (`[[pipelines]]`), `faults`, `nemesis`, `kraft` (the KRaft keys
 //!    of `[cluster]` and `[cluster.config]`), `swarm` (which draws the metadata mode
 //!    with `kraft`'s names and release checks).
 //! 7. `validate`: the root table, `[cluster]`, `[network]`, `[[topics]]`, `[expect]`,
@@ -147,6 +147,7 @@ mod model_clients;
 mod model_faults;
 mod nemesis;
 mod overrides;
+mod pipelines;
 mod raw;
 mod span;
 mod swarm;
@@ -170,6 +171,8 @@ mod tests_nemesis;
 #[cfg(test)]
 mod tests_overrides;
 #[cfg(test)]
+mod tests_pipelines;
+#[cfg(test)]
 mod tests_profile;
 #[cfg(test)]
 mod tests_props;
@@ -188,8 +191,8 @@ pub use model::{
     TopicSpec,
 };
 pub use model_clients::{
-    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning, Processing, ProducerSettings,
-    ProducerSpec, SendMode,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Guarantee, Partitioning, PipelineSpec,
+    Processing, ProducerSettings, ProducerSpec, SendMode,
 };
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};
 pub use overrides::{set_arguments, SetScope, Setting};

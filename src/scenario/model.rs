@@ -7,7 +7,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::model_clients::{ConsumerSpec, ProducerSpec, SendMode};
+use super::model_clients::{ConsumerSpec, PipelineSpec, ProducerSpec, SendMode};
 use super::model_faults::{FaultSpec, NemesisSpec};
 use super::overrides::Setting;
 use crate::check::AnomalyKind;
@@ -60,6 +60,9 @@ pub struct Scenario {
     pub producers: Vec<ProducerSpec>,
     /// The consumer groups, in file order, numbered like the producers: `consumer-1`, ...
     pub consumers: Vec<ConsumerSpec>,
+    /// The consume-transform-produce pipelines (`[[pipelines]]`), in file order,
+    /// numbered like the consumers: `pipeline-1`, ...
+    pub pipelines: Vec<PipelineSpec>,
     /// The fault schedule, sorted by `at_ms`; faults at the same time keep their file order.
     pub faults: Vec<FaultSpec>,
     /// Faults drawn at random during the safety phase, in addition to `faults`
@@ -97,6 +100,11 @@ impl Scenario {
     /// Every consumer process with its host name (`consumer-1`, ...), in numbering order.
     pub fn consumer_instances(&self) -> Vec<(String, &ConsumerSpec)> {
         instances("consumer", self.consumers.iter().map(|c| (c.count, c)))
+    }
+
+    /// Every pipeline instance with its host name (`pipeline-1`, ...), in numbering order.
+    pub fn pipeline_instances(&self) -> Vec<(String, &PipelineSpec)> {
+        instances("pipeline", self.pipelines.iter().map(|p| (p.count, p)))
     }
 
     /// The topic with this name, if the scenario defines it.

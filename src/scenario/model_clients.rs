@@ -257,3 +257,46 @@ impl Default for ConsumerSettings {
         }
     }
 }
+
+/// What a consume-transform-produce pipeline promises about its output (`guarantee`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Guarantee {
+    /// `"at-least-once"`: an idempotent producer sends the output; the consumer commits
+    /// its offsets (`commitSync`) once the sends are acknowledged. A crash or a zombie
+    /// between the two produces the output again.
+    AtLeastOnce,
+    /// `"exactly-once"`: a transactional producer per instance (`transactional.id`
+    /// `GROUP-pipeline-N`) sends the output and the consumer's offsets
+    /// (`sendOffsetsToTransaction`) in one transaction; the consumer reads
+    /// `read_committed` (KIP-447's producer-per-instance design, Kafka Streams'
+    /// `exactly_once_v2`).
+    ExactlyOnce,
+}
+
+/// A group of identical consume-transform-produce pipeline instances (`[[pipelines]]`),
+/// numbered `pipeline-1`, ... across entries in file order. Each instance is a group
+/// member of `group` reading `input` and a producer writing each record's value,
+/// unchanged, to the same-numbered partition of `output` (modulo its partition count).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineSpec {
+    /// How many instances this entry starts (`count`, default 1).
+    pub count: u32,
+    /// The topic read (`input`).
+    pub input: String,
+    /// The topic written (`output`); never the input.
+    pub output: String,
+    /// The consumer group (`group`).
+    pub group: String,
+    /// At-least-once or exactly-once (`guarantee`, required).
+    pub guarantee: Guarantee,
+    /// How long transforming one record takes, in milliseconds (`process_time`, default
+    /// "0ms"); each record is sent once transformed.
+    pub process_time_ms: u64,
+    /// The instances' consumer, as a subscribe-mode `[[consumers]]` entry on `input`
+    /// with manual commits (`[pipelines.consumer]`, `poll_interval`, `sticky_assignor`).
+    pub consumer: ConsumerSpec,
+    /// The instances' producer, as a `[[producers]]` entry on `output`
+    /// (`[pipelines.producer]`); its `transactional.id` is set per instance when
+    /// exactly-once.
+    pub producer: ProducerSpec,
+}

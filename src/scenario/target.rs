@@ -6,7 +6,7 @@ use super::model_faults::Target;
 use crate::protocol::{NodeName, METASTORE};
 
 /// The spellings accepted, for error messages.
-pub(super) const FORMS: &str = "\"broker-N\", \"metastore\", \"producer-N\", \"consumer-N\", \
+pub(super) const FORMS: &str = "\"broker-N\", \"metastore\", \"producer-N\", \"consumer-N\", \"pipeline-N\", \
      \"controller-N\", \"the controller\", \"the active controller\", \"a controller\", \
      \"a follower controller\", \
      \"a majority of controllers\", \"all controllers\", \"the leader of TOPIC-P\", \"the coordinator of group G\", \
@@ -67,7 +67,7 @@ fn partition(text: &str) -> Option<String> {
     ok.then(|| text.to_string())
 }
 
-/// A node name: `metastore`, or `broker-N`, `producer-N`, `consumer-N`, `controller-N`
+/// A node name: `metastore`, or `broker-N`, `producer-N`, `consumer-N`, `pipeline-N`, `controller-N`
 /// with N a number.
 fn node(text: &str) -> Option<String> {
     (text == METASTORE || NodeName::parse(text).is_some()).then(|| text.to_string())

@@ -82,7 +82,8 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
     let e = err(&with_orders("[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\nacks = \"all\"\n"));
     assert!(
         e.starts_with(
-            "scenarios/x.toml:10:1: `producers[0].acks`: unknown key `acks`; `acks` belongs in [producers.config];"
+            "scenarios/x.toml:10:1: `producers[0].acks`: unknown key `acks`; `acks` belongs in [producers.config] \
+             or [pipelines.producer];"
         ),
         "{e}"
     );

@@ -20,6 +20,7 @@ const ORDER: &[&str] = &[
     "fields",
     "target",
     "workload",
+    "pipelines",
     "faults",
     "nemesis",
     "kraft",

@@ -65,7 +65,8 @@ fn errors_in_a_setting_name_the_flag_and_what_was_expected() {
 #[test]
 fn a_setting_without_a_table_is_an_error_for_one_scenario_and_skipped_in_a_catalog() {
     let no_consumers = with(FILE, &["auto.offset.reset=earliest"]).unwrap_err().to_string();
-    assert!(no_consumers.contains("this scenario has no [consumers.config] for `auto.offset.reset`"), "{no_consumers}");
+    let expected = "this scenario has no [consumers.config] or [pipelines.consumer] for `auto.offset.reset`";
+    assert!(no_consumers.contains(expected), "{no_consumers}");
     let catalog =
         parse_with(FILE, Path::new("x.toml"), &settings(&["auto.offset.reset=earliest"]), SetScope::Catalog).unwrap();
     assert!(catalog.consumers.is_empty());

@@ -26,7 +26,7 @@ use super::overrides::{Overrides, SetScope, Setting};
 use super::raw::{self, Node, Table};
 use super::span::{Pos, Res, Sp};
 use super::values::{choice, parse_seed_range};
-use super::{faults, kraft, nemesis, swarm, workload};
+use super::{faults, kraft, nemesis, pipelines, swarm, workload};
 
 /// Parses and validates scenario text with the `--set` settings applied.
 pub(super) fn build(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Res<Scenario> {
@@ -92,14 +92,20 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
     let topics = topics(&root.tables("topics", keys::TOPIC)?, &cluster)?;
     let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
     let consumers = workload::consumers(&root.tables("consumers", keys::CONSUMER)?, &topics, &profile)?;
+    let pipelines = pipelines::pipelines(&root.tables("pipelines", keys::PIPELINE)?, &topics, &profile, &mut notes)?;
     let world = faults::World {
         brokers: cluster.brokers,
         controllers: cluster.controllers,
         producers: producers.iter().map(|p| p.count).sum(),
         consumers: consumers.iter().map(|c| c.count).sum(),
         transactional_producers: transactional_producer_numbers(&producers),
+        pipelines: pipelines.iter().map(|p| p.count).sum(),
         topics: &topics,
-        groups: consumers.iter().filter_map(|c| c.group.clone()).collect(),
+        groups: consumers
+            .iter()
+            .filter_map(|c| c.group.clone())
+            .chain(pipelines.iter().map(|p| p.group.clone()))
+            .collect(),
         duration_ms,
     };
     let faults = faults::faults(&root.tables("faults", keys::FAULT)?, &world, text)?;
@@ -155,6 +161,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         topics,
         producers,
         consumers,
+        pipelines,
         faults,
         nemesis,
         swarm,

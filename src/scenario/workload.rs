@@ -22,7 +22,7 @@ use super::values::{bad_choice, choice};
 /// The longest idempotent pipeline Kafka allows.
 const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: u32 = 5;
 
-fn count(t: &Table) -> Res<u32> {
+pub(super) fn count(t: &Table) -> Res<u32> {
     let c = t.opt_u32("count")?;
     let c = c
         .map(|c| {
@@ -37,7 +37,12 @@ fn count(t: &Table) -> Res<u32> {
 
 /// The `topic` key, which must name a defined topic.
 fn topic_ref(t: &Table, topics: &[TopicSpec]) -> Res<String> {
-    let sp = t.require("topic", "the name of a topic defined in [[topics]]")?.string("a topic name")?;
+    topic_named(t, "topic", topics)
+}
+
+/// The `key` key, which must name a defined topic.
+pub(super) fn topic_named(t: &Table, key: &str, topics: &[TopicSpec]) -> Res<String> {
+    let sp = t.require(key, "the name of a topic defined in [[topics]]")?.string("a topic name")?;
     if topics.iter().any(|x| x.name == sp.value) {
         return Ok(sp.value);
     }
@@ -157,7 +162,7 @@ fn acks(node: &Node) -> Res<Sp<Acks>> {
 
 /// The producer settings of a `[[producers]]` entry without a config table: Kafka's
 /// defaults in the scenario's release.
-fn producer_defaults(profile: &Profile) -> ProducerSettings {
+pub(super) fn producer_defaults(profile: &Profile) -> ProducerSettings {
     let release = ReleaseDefaults::of(profile);
     // Kafka 3.x's default idempotence needs acks = "all" (KIP-679).
     let enable_idempotence = release.enable_idempotence && release.acks == Acks::All;
@@ -204,7 +209,7 @@ pub(super) const STICKY_ASSIGNORS: [(&str, StickyAlgorithm); 2] =
 /// `acks` by Kafka's spellings of the profile's values.
 pub(super) const ACKS: [(&str, Acks); 3] = [("0", Acks::None), ("1", Acks::Leader), ("all", Acks::All)];
 
-fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes) -> Res<ProducerSettings> {
+pub(super) fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes) -> Res<ProducerSettings> {
     let d = ProducerSettings::default();
     let release = ReleaseDefaults::of(profile);
     let acks = t.get("acks").map(acks).transpose()?;
@@ -465,7 +470,7 @@ pub(super) const OFFSET_VALIDATIONS: [(&str, OffsetValidation); 2] =
     [("kip-320", OffsetValidation::Kip320), ("none", OffsetValidation::None)];
 
 /// Kafka's consumer defaults in the scenario's release.
-fn consumer_defaults(profile: &Profile) -> ConsumerSettings {
+pub(super) fn consumer_defaults(profile: &Profile) -> ConsumerSettings {
     ConsumerSettings {
         session_timeout_ms: profile_u64(profile, Switch::SessionTimeout),
         offset_validation: profile_choice(profile, Switch::OffsetValidation, &OFFSET_VALIDATIONS),
@@ -473,7 +478,7 @@ fn consumer_defaults(profile: &Profile) -> ConsumerSettings {
     }
 }
 
-fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -> Res<ConsumerSettings> {
+pub(super) fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -> Res<ConsumerSettings> {
     let d = consumer_defaults(profile);
     let offset_validation =
         switch_choice(t, "offset_validation", profile, Switch::OffsetValidation, &OFFSET_VALIDATIONS)?;

@@ -6,7 +6,7 @@
 //! Files: `context` (what every process of a run shares, and the run's phase as the
 //! runner announces it), `producer`, `transactional` (a transactional producer's `txn`
 //! ops), `consumer` (standalone consumers and the drain),
-//! `group` (group members), `app_faults` (stall and leave), `process` (Jepsen process
+//! `group` (group members), `pipeline` (consume-transform-produce instances), `app_faults` (stall and leave), `process` (Jepsen process
 //! ids and crash recording), `progress` (the counts the liveness phase waits on). The client configurations come ready from the runner's
 //! one scenario-to-system mapping (`runner::configure`).
 
@@ -14,6 +14,7 @@ mod app_faults;
 mod consumer;
 mod context;
 mod group;
+mod pipeline;
 mod process;
 mod producer;
 mod progress;
@@ -23,6 +24,7 @@ pub use app_faults::{AppFault, AppFaults};
 pub use consumer::{drain, run_consumer, Drained};
 pub use context::{PhaseAnnouncer, WorkloadContext};
 pub use group::run_group_consumer;
+pub use pipeline::{run_pipeline, PipelineConfigs};
 pub use process::{Incarnation, ProcessIds};
 pub use producer::run_producer;
 pub use progress::Progress;

@@ -6,7 +6,7 @@
 //! starts both afresh.
 
 use super::progress::Progress;
-use crate::history::{GroupContext, OpFn, OpType, OpValue, Recorder};
+use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, Recorder};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -46,6 +46,10 @@ pub struct Incarnation {
     pub process: u64,
     /// The outstanding operation's function and invoke value.
     pending: Option<(OpFn, OpValue)>,
+    /// Whether the outstanding operation counts as a send in the run's progress: a
+    /// `send`, or a `txn` once it holds a send (a pipeline's transaction that polled
+    /// nothing waits on no broker's answer).
+    counted: bool,
     /// Whether the part of the run this client works in is over: a kill then is the end
     /// of the run, not a crash, and nothing more is recorded.
     over: Option<Box<dyn Fn() -> bool + Send>>,
@@ -60,17 +64,35 @@ pub struct Incarnation {
 impl Incarnation {
     /// A workload client's incarnation, which records its crash.
     pub fn new(recorder: Recorder, process: u64, over: Box<dyn Fn() -> bool + Send>, progress: Progress) -> Self {
-        Incarnation { recorder, process, pending: None, over: Some(over), progress: Some(progress), stalled: false }
+        Incarnation {
+            recorder,
+            process,
+            pending: None,
+            counted: false,
+            over: Some(over),
+            progress: Some(progress),
+            stalled: false,
+        }
     }
 
     /// An incarnation that records nothing when dropped (the liveness drain).
     pub fn unguarded(recorder: Recorder, process: u64) -> Self {
-        Incarnation { recorder, process, pending: None, over: None, progress: None, stalled: false }
+        Incarnation { recorder, process, pending: None, counted: false, over: None, progress: None, stalled: false }
     }
 
     /// Records an invocation; send invocations count as outstanding.
     pub fn invoke(&mut self, f: OpFn, value: OpValue) {
         self.start(f, value, None);
+    }
+
+    /// Replaces the outstanding operation's invoke value with what it has done so far
+    /// (recording nothing): a crash completes it `info` with this value, so that the
+    /// history keeps the sends a pipeline made before it died.
+    pub fn amend(&mut self, value: OpValue) {
+        let Some((f, pending)) = &mut self.pending else { return };
+        let f = *f;
+        *pending = value;
+        self.count_if_sending(f);
     }
 
     /// Records the outstanding operation's completion.
@@ -102,8 +124,7 @@ impl Incarnation {
         if self.stalled == stalled {
             return;
         }
-        let send = self.pending.as_ref().is_some_and(|(f, _)| matches!(f, OpFn::Send | OpFn::Txn));
-        if let (true, Some(progress)) = (send, &self.progress) {
+        if let (true, Some(progress)) = (self.counted, &self.progress) {
             if stalled {
                 progress.send_ended();
             } else {
@@ -115,12 +136,24 @@ impl Incarnation {
 
     fn start(&mut self, f: OpFn, value: OpValue, group: Option<GroupContext>) {
         self.record(OpType::Invoke, f, value.clone(), None, group);
-        if matches!(f, OpFn::Send | OpFn::Txn) {
-            if let Some(progress) = &self.progress {
+        self.pending = Some((f, value));
+        self.counted = false;
+        self.count_if_sending(f);
+    }
+
+    /// Counts the outstanding op as a send once it is one (see `counted`).
+    fn count_if_sending(&mut self, f: OpFn) {
+        let sending = match (f, &self.pending) {
+            (OpFn::Send, _) => true,
+            (OpFn::Txn, Some((_, OpValue::Txn(mops)))) => mops.iter().any(|m| matches!(m, MicroOp::Send { .. })),
+            _ => false,
+        };
+        if sending && !self.counted {
+            self.counted = true;
+            if let (false, Some(progress)) = (self.stalled, &self.progress) {
                 progress.send_started();
             }
         }
-        self.pending = Some((f, value));
     }
 
     fn finish(&mut self, kind: OpType, value: OpValue, error: Option<String>, group: Option<GroupContext>) {
@@ -138,8 +171,9 @@ impl Incarnation {
         };
     }
 
-    fn release(&self, f: OpFn) {
-        if matches!(f, OpFn::Send | OpFn::Txn) && !self.stalled {
+    fn release(&mut self, _f: OpFn) {
+        // A stalled application's send op was released when the stall began.
+        if std::mem::take(&mut self.counted) && !self.stalled {
             if let Some(progress) = &self.progress {
                 progress.send_ended();
             }

@@ -223,6 +223,7 @@ pub(super) async fn append_batch(
     batch: RecordBatch,
     transactional_id: Option<String>,
 ) -> Result<(), ErrorCode> {
+    let transactional = batch.transactional;
     let request = ProduceRequest {
         acks: Acks::All,
         timeout_ms: COMMIT_TIMEOUT_MS,
@@ -237,6 +238,9 @@ pub(super) async fn append_batch(
     match written.first().and_then(|r| r.error) {
         None => Ok(()),
         Some(ErrorCode::NotLeaderOrFollower) => Err(ErrorCode::NotCoordinator),
+        // A transactional batch of a fenced producer epoch, told as the produce path
+        // tells it; the caller answers PRODUCER_FENCED.
+        Some(ErrorCode::InvalidProducerEpoch) if transactional => Err(ErrorCode::InvalidProducerEpoch),
         Some(_) => Err(ErrorCode::CoordinatorNotAvailable),
     }
 }
@@ -357,6 +361,19 @@ fn fetch_offsets(shared: &SharedBroker, group_id: &str, partitions: Vec<TopicPar
         return GroupResponse::Offsets { error: Some(error), offsets: Vec::new() };
     }
     let coordinator = shared.coordinator.lock();
+    // KIP-447 (Kafka 2.5+): the consumer always asks for stable offsets
+    // (`OffsetFetchRequest.requireStable`); a partition with transactional offsets
+    // pending (a TxnOffsetCommit whose transaction has not ended yet) is answered
+    // UNSTABLE_OFFSET_COMMIT, and the consumer asks again (`GroupMetadataManager.getOffsets`,
+    // `hasPendingOffsetCommitsForTopicPartition`). Simplified: Kafka answers per
+    // partition; here the whole answer carries the error, which the consumer retries
+    // the same way.
+    let pending = |tp: &TopicPartition| {
+        coordinator.pending_txn_offsets.values().any(|p| p.contains_key(&(group_id.to_string(), tp.clone())))
+    };
+    if partitions.iter().any(pending) {
+        return GroupResponse::Offsets { error: Some(ErrorCode::UnstableOffsetCommit), offsets: Vec::new() };
+    }
     let offsets = partitions
         .into_iter()
         .map(|tp| {

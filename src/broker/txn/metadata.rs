@@ -128,7 +128,9 @@ impl TxnMetadata {
         version: TransactionVersion,
     ) -> TxnMetadata {
         let mut next = self.clone();
-        next.transaction_version = version;
+        // A producer's protocol does not go back: AddOffsetsToTxn speaks version 0
+        // whatever the producer (Kafka's `handleAddOffsetsToTxnRequest` passes TV_0).
+        next.transaction_version = version.max(self.transaction_version);
         if self.state != TxnState::Ongoing {
             next.partitions.clear();
             next.start_ms = now_ms;

@@ -365,6 +365,24 @@ mod tests {
     }
 
     #[test]
+    fn reading_a_value_that_an_ok_op_sent_again_is_not_g1a() {
+        // A pipeline's aborted transaction forwarded 10 to x, the next one forwarded it
+        // again and committed: the read may be of the committed copy. Another key's
+        // failed send of a value is no cover.
+        let h = Hist::new()
+            .send_fail(0, "x", 10)
+            .send_ok(1, "x", 1, 10)
+            .send_fail(0, "y", 11)
+            .send_ok(1, "x", 2, 11)
+            .poll_ok(2, &[("x", &[(0, 10), (1, 10), (2, 11)]), ("y", &[(0, 11)])])
+            .build();
+        let found = g1a(&Analysis::new(&h));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].records[1].offset, Some(0));
+        assert_eq!(found[0].records[1].key, "y");
+    }
+
+    #[test]
     fn reading_an_info_send_or_failing_to_poll_a_failed_send_is_not_g1a() {
         let h = Hist::new()
             .send_info(0, "x", 10)

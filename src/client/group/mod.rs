@@ -78,6 +78,21 @@ pub struct Generation {
     pub generation: u32,
 }
 
+/// The consumer's group standing that a transactional producer sends with the offsets
+/// it commits (Kafka's `ConsumerGroupMetadata`, KIP-447), so that the group coordinator
+/// fences a zombie member's TxnOffsetCommit as it would fence its OffsetCommit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerGroupMetadata {
+    /// `group.id`.
+    pub group_id: String,
+    /// The generation of the member's last completed join (Kafka: -1 before any).
+    pub generation_id: Option<u32>,
+    /// The member id of the last completed join (empty before any).
+    pub member_id: String,
+    /// `group.instance.id` (static membership, KIP-345): not modelled, always `None`.
+    pub group_instance_id: Option<String>,
+}
+
 /// How a commit ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommitOutcome {
@@ -151,6 +166,10 @@ pub struct GroupConsumer {
     /// Set after a join until the committed offsets of the assignment are read.
     committed_offsets_pending: bool,
     next_auto_commit: Instant,
+    /// What `groupMetadata()` returns: set when a join completes and never cleared, as
+    /// Kafka's `ConsumerCoordinator.onJoinComplete` sets it (a member that the heartbeat
+    /// thread took out of the group still reports its old generation and member id).
+    group_metadata: ConsumerGroupMetadata,
 }
 
 impl GroupConsumer {
@@ -182,7 +201,6 @@ impl GroupConsumer {
             link: CoordinatorLink::new(net, bootstrap, &config.group_id),
             next_auto_commit: Instant::now() + Duration::from_millis(config.auto_commit_interval_ms),
             consumer_config,
-            config,
             topics,
             membership,
             heartbeat,
@@ -190,7 +208,42 @@ impl GroupConsumer {
             assignment: Vec::new(),
             previous_assignment: (Vec::new(), None),
             committed_offsets_pending: false,
+            group_metadata: ConsumerGroupMetadata {
+                group_id: config.group_id.clone(),
+                generation_id: None,
+                member_id: String::new(),
+                group_instance_id: None,
+            },
+            config,
         }
+    }
+
+    /// The member's group metadata for `sendOffsetsToTransaction` (Kafka's
+    /// `KafkaConsumer.groupMetadata()`): the generation and member id of its last
+    /// completed join.
+    pub fn group_metadata(&self) -> ConsumerGroupMetadata {
+        self.group_metadata.clone()
+    }
+
+    /// Moves every held partition back to its committed offset (or, without one, to
+    /// where `auto.offset.reset` says), as an exactly-once application does after it
+    /// aborted a transaction (`resetToLastCommittedPositions` in Kafka's
+    /// `ExactlyOnceMessageProcessor` example): the records of the aborted transaction
+    /// are processed again. Returns whether the committed offsets could be read; if
+    /// not, they are read again on the next [`coordinator_poll`](Self::coordinator_poll).
+    pub async fn seek_to_committed(&mut self) -> bool {
+        if self.generation.is_none() {
+            return true;
+        }
+        let assignment = self.assignment.clone();
+        self.consumer.assign(Vec::new());
+        self.consumer.assign(assignment);
+        if self.read_committed_offsets().await {
+            return true;
+        }
+        // Read on the next poll instead (which records the assignment again).
+        self.committed_offsets_pending = true;
+        false
     }
 
     /// The generation whose assignment the member holds, if any.
@@ -396,6 +449,8 @@ impl GroupConsumer {
             m.generation = Some(generation);
             m.rejoin_needed = false;
         }
+        self.group_metadata.generation_id = Some(generation);
+        self.group_metadata.member_id = member_id.clone();
         self.generation = Some(Generation { member_id, generation });
         self.assignment = assignment.clone();
         self.consumer.assign(assignment);

@@ -78,6 +78,10 @@ pub struct Producer {
     /// A transactional producer's link to its transaction coordinator, for the
     /// application's calls (the sender has its own for AddPartitionsToTxn).
     txn_link: Option<tokio::sync::Mutex<CoordinatorLink>>,
+    /// Links to group coordinators for TxnOffsetCommit, by `group.id`, made on first use.
+    group_links: tokio::sync::Mutex<std::collections::BTreeMap<String, CoordinatorLink>>,
+    /// The producer's network, for the group links.
+    net: NodeNet<Request, Response>,
 }
 
 impl Producer {
@@ -86,12 +90,12 @@ impl Producer {
         let txn_link = config.transactional_id.as_ref().map(|id| {
             tokio::sync::Mutex::new(CoordinatorLink::for_transactions(net.clone(), config.bootstrap.clone(), id))
         });
-        let view = ClusterView::new(net, config.bootstrap.clone());
+        let view = ClusterView::new(net.clone(), config.bootstrap.clone());
         let state = Mutex::new(State::new(&config));
         let shared = Arc::new(Shared { config, state, wake: Notify::new() });
         let sender_shared = shared.clone();
         let sender = madsim::task::spawn(async move { sender::run_sender(sender_shared, view).await });
-        Producer { shared, sender, txn_link }
+        Producer { shared, sender, txn_link, group_links: Default::default(), net }
     }
 
     /// Partitions the record and appends it to the accumulator, waiting up to
@@ -220,6 +224,69 @@ impl Producer {
         self.end_transaction(producer, TxnResult::Commit).await
     }
 
+    /// Adds the consumer's `offsets` (next offsets to consume) to the open transaction
+    /// (Kafka's `sendOffsetsToTransaction(offsets, groupMetadata)`): AddOffsetsToTxn to
+    /// the transaction coordinator, then TxnOffsetCommit to the group's coordinator
+    /// with the consumer's group metadata (KIP-447). The offsets take effect if the
+    /// transaction commits. A refusal of the metadata (the consumer was fenced by a
+    /// newer generation) makes the transaction abortable; a fenced producer is fatal;
+    /// no answer within `max.block.ms` is a timeout.
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: &[(crate::protocol::TopicPartition, crate::protocol::Offset)],
+        metadata: &super::group::ConsumerGroupMetadata,
+    ) -> Result<(), TxnError> {
+        let producer = {
+            let state = self.shared.lock();
+            let txn = state.txn.as_ref().expect("send_offsets_to_transaction needs a transactional.id");
+            match &txn.phase {
+                transactions::Phase::InTransaction => {}
+                transactions::Phase::AbortableError(reason) => return Err(TxnError::Abortable(reason.clone())),
+                transactions::Phase::FatalError(reason) => return Err(TxnError::Fatal(reason.clone())),
+                other => {
+                    return Err(TxnError::Fatal(format!(
+                        "IllegalStateException: sendOffsetsToTransaction in {other:?}"
+                    )))
+                }
+            }
+            state.idempotence.producer().expect("initialized")
+        };
+        let deadline = self.deadline();
+        let link = self.txn_link.as_ref().expect("transactional");
+        let request = crate::protocol::TxnRequest::AddOffsets {
+            transactional_id: self.shared.config.transactional_id.clone().expect("transactional"),
+            producer,
+            group: metadata.group_id.clone(),
+        };
+        let added = transactions::call_until_settled(&self.shared, &mut *link.lock().await, request, deadline).await;
+        if let Err(error) = added {
+            return Err(self.txn_call_failed(transactions::add_offsets_error(error)));
+        }
+        self.shared.lock().txn.as_mut().expect("transactional").offsets_added = true;
+        let mut links = self.group_links.lock().await;
+        let group_link = links.entry(metadata.group_id.clone()).or_insert_with(|| {
+            CoordinatorLink::new(self.net.clone(), self.shared.config.bootstrap.clone(), &metadata.group_id)
+        });
+        transactions::txn_offset_commit(&self.shared, group_link, producer, offsets, metadata, deadline)
+            .await
+            .map_err(|error| self.txn_call_failed(error))
+    }
+
+    /// Moves the transaction to the error phase a failed call leaves it in (Kafka's
+    /// `abortableError` / `fatalError`); a timeout leaves it as it was.
+    fn txn_call_failed(&self, error: TxnError) -> TxnError {
+        let mut state = self.shared.lock();
+        let txn = state.txn.as_mut().expect("transactional");
+        match &error {
+            TxnError::Fatal(reason) => txn.phase = transactions::Phase::FatalError(reason.clone()),
+            TxnError::Abortable(reason) if txn.phase == transactions::Phase::InTransaction => {
+                txn.phase = transactions::Phase::AbortableError(reason.clone())
+            }
+            _ => {}
+        }
+        error
+    }
+
     /// Aborts the open transaction: records not sent yet fail, those in flight are
     /// awaited, then EndTxn(abort).
     pub async fn abort_transaction(&self) -> Result<(), TxnError> {
@@ -253,7 +320,7 @@ impl Producer {
         let (added_nothing, version) = {
             let state = self.shared.lock();
             let txn = state.txn.as_ref().expect("transactional");
-            (txn.added.is_empty(), txn.version)
+            (txn.added.is_empty() && !txn.offsets_added, txn.version)
         };
         if !added_nothing {
             let ended =
@@ -282,6 +349,7 @@ impl Producer {
         txn.phase = transactions::Phase::Ready;
         txn.added.clear();
         txn.new_partitions.clear();
+        txn.offsets_added = false;
     }
 
     /// After an abort that followed a failed batch: a new epoch, every sequence from 0.

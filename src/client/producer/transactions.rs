@@ -16,6 +16,13 @@
 //!   coordinator answers CONCURRENT_TRANSACTIONS or moves; a batch of the transaction
 //!   that failed makes the transaction abortable instead. `abort_transaction` fails the
 //!   batches not yet sent, waits for those in flight, and sends EndTxn(abort).
+//! - `send_offsets_to_transaction` (KIP-98, KIP-447): AddOffsetsToTxn to the
+//!   transaction coordinator (which adds the group's `__consumer_offsets` partition to
+//!   the transaction, so its markers go there too), then TxnOffsetCommit with the
+//!   consumer's group metadata to the group coordinator. A group coordinator that
+//!   refuses the metadata (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION: the consumer is a
+//!   zombie of an older generation) makes the transaction abortable, as Kafka's
+//!   `CommitFailedException`; see [`txn_offset_commit_handling`].
 //! - Errors: PRODUCER_FENCED, INVALID_PRODUCER_EPOCH and INVALID_PRODUCER_ID_MAPPING are
 //!   fatal (the application must close the producer); other failures of a transaction's
 //!   batches are abortable. A commit whose EndTxn got no answer within `max.block.ms`
@@ -32,8 +39,10 @@
 
 use super::state::Shared;
 use crate::client::group::coordinator::{txn_response_error, CoordinatorLink, LinkError};
+use crate::client::group::ConsumerGroupMetadata;
 use crate::protocol::{
-    ErrorCode, ProducerIdAndEpoch, TopicPartition, TransactionVersion, TxnRequest, TxnResponse, TxnResult,
+    ErrorCode, GroupRequest, GroupResponse, Offset, ProducerIdAndEpoch, TopicPartition, TransactionVersion, TxnRequest,
+    TxnResponse, TxnResult,
 };
 use madsim::time::{sleep, Instant};
 use std::collections::BTreeSet;
@@ -69,6 +78,10 @@ pub(super) struct TxnState {
     pub epoch_bump_required: bool,
     /// The cluster's transaction protocol, as the last InitProducerId answer told it.
     pub version: TransactionVersion,
+    /// AddOffsetsToTxn succeeded in the open transaction: the coordinator knows it even
+    /// if it wrote no record, so it must be ended with EndTxn (Kafka's
+    /// `transactionStarted`).
+    pub offsets_added: bool,
 }
 
 impl TxnState {
@@ -80,6 +93,7 @@ impl TxnState {
             new_partitions: BTreeSet::new(),
             epoch_bump_required: false,
             version: TransactionVersion::Tv0,
+            offsets_added: false,
         }
     }
 
@@ -165,7 +179,9 @@ pub(super) async fn call_until_settled(
         if Instant::now() >= deadline {
             return Err(TxnError::Timeout(format!("{} not answered within max.block.ms", request.name())));
         }
-        match link.call_txn(request.clone(), timeout).await {
+        let answer = link.call_txn(request.clone(), timeout).await;
+        tracing::debug!(request = request.name(), ?answer, "transaction coordinator answer");
+        match answer {
             Ok(response) => match txn_response_error(&response) {
                 None => return Ok(response),
                 Some(ErrorCode::ConcurrentTransactions) => sleep(CONCURRENT_TRANSACTIONS_BACKOFF).await,
@@ -257,4 +273,148 @@ pub(super) async fn add_new_partitions(shared: &Shared, link: &mut CoordinatorLi
 
 fn transactional_id(shared: &Shared) -> String {
     shared.config.transactional_id.clone().expect("a transactional producer")
+}
+
+/// What the producer does with an AddOffsetsToTxn error that `call_until_settled`
+/// classified (Kafka 3.9's `AddOffsetsToTxnHandler`): INVALID_TXN_STATE is fatal there,
+/// where other calls treat it as abortable.
+pub(super) fn add_offsets_error(error: TxnError) -> TxnError {
+    match error {
+        TxnError::Abortable(reason) if reason == ErrorCode::InvalidTxnState.kafka_name() => TxnError::Fatal(reason),
+        other => other,
+    }
+}
+
+/// What the producer does with a TxnOffsetCommit answer's error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum OffsetCommitHandling {
+    /// Send it again after `retry.backoff.ms`; `lookup`: find the group coordinator
+    /// first.
+    Retry {
+        /// The coordinator moved or did not answer: look it up again.
+        lookup: bool,
+    },
+    /// The transaction must be aborted.
+    Abortable(String),
+    /// The producer must be closed.
+    Fatal(String),
+}
+
+/// Kafka 3.9's `TransactionManager.TxnOffsetCommitHandler.handleResponse`, error by
+/// error: a moved or unavailable coordinator (or a timeout) is looked up again; other
+/// retriable errors are retried as they are; the group's refusal of a zombie member
+/// (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION) is a `CommitFailedException` that the
+/// application handles by aborting, as are FENCED_INSTANCE_ID and
+/// TRANSACTION_ABORTABLE; a fenced producer epoch is fatal, as is anything unexpected.
+pub(super) fn txn_offset_commit_handling(error: ErrorCode) -> OffsetCommitHandling {
+    use OffsetCommitHandling::{Abortable, Fatal, Retry};
+    match error {
+        ErrorCode::CoordinatorNotAvailable | ErrorCode::NotCoordinator | ErrorCode::RequestTimedOut => {
+            Retry { lookup: true }
+        }
+        ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => Abortable(format!(
+            "CommitFailedException: Transaction offset Commit failed due to consumer group metadata mismatch: {}",
+            error.kafka_name()
+        )),
+        ErrorCode::FencedInstanceId | ErrorCode::TransactionAbortable => Abortable(error.kafka_name().to_string()),
+        // Kafka maps INVALID_PRODUCER_EPOCH to PRODUCER_FENCED here.
+        ErrorCode::InvalidProducerEpoch | ErrorCode::ProducerFenced => {
+            Fatal(ErrorCode::ProducerFenced.kafka_name().to_string())
+        }
+        // Kafka's RetriableException subclasses among the codes a group coordinator
+        // answers TxnOffsetCommit with (REBALANCE_IN_PROGRESS is not retriable in Kafka's
+        // Errors and not answered to TxnOffsetCommit).
+        ErrorCode::CoordinatorLoadInProgress
+        | ErrorCode::UnknownTopicOrPartition
+        | ErrorCode::NotEnoughReplicas
+        | ErrorCode::NotEnoughReplicasAfterAppend
+        | ErrorCode::ConcurrentTransactions
+        | ErrorCode::NotLeaderOrFollower => Retry { lookup: false },
+        other => Fatal(format!("Unexpected error in TxnOffsetCommitResponse: {}", other.kafka_name())),
+    }
+}
+
+/// TxnOffsetCommit of `offsets` for the consumer described by `metadata`, sent to its
+/// group coordinator until it is settled or `deadline` passes.
+pub(super) async fn txn_offset_commit(
+    shared: &Shared,
+    link: &mut CoordinatorLink,
+    producer: ProducerIdAndEpoch,
+    offsets: &[(TopicPartition, Offset)],
+    metadata: &ConsumerGroupMetadata,
+    deadline: Instant,
+) -> Result<(), TxnError> {
+    let timeout = Duration::from_millis(shared.config.request_timeout_ms);
+    let backoff = Duration::from_millis(shared.config.retry_backoff_ms.max(1));
+    let request = GroupRequest::TxnOffsetCommit {
+        transactional_id: transactional_id(shared),
+        group: metadata.group_id.clone(),
+        producer,
+        generation: metadata.generation_id,
+        member_id: metadata.member_id.clone(),
+        offsets: offsets.to_vec(),
+    };
+    loop {
+        if Instant::now() >= deadline {
+            return Err(TxnError::Timeout("TxnOffsetCommit not answered within max.block.ms".into()));
+        }
+        let answer = link.call(request.clone(), timeout).await;
+        tracing::debug!(?answer, "TxnOffsetCommit answer");
+        match answer {
+            Ok(GroupResponse::Ack { error: None }) => return Ok(()),
+            Ok(GroupResponse::Ack { error: Some(error) }) => match txn_offset_commit_handling(error) {
+                OffsetCommitHandling::Retry { lookup } => {
+                    if lookup {
+                        link.mark_unknown();
+                    }
+                    sleep(backoff).await;
+                }
+                OffsetCommitHandling::Abortable(reason) => return Err(TxnError::Abortable(reason)),
+                OffsetCommitHandling::Fatal(reason) => return Err(TxnError::Fatal(reason)),
+            },
+            Ok(_) | Err(LinkError::CoordinatorUnknown | LinkError::Indeterminate) => {
+                link.mark_unknown();
+                sleep(backoff).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn txn_offset_commit_errors_are_handled_as_kafkas_transaction_manager_does() {
+        use OffsetCommitHandling::{Abortable, Fatal, Retry};
+        for moved in [ErrorCode::CoordinatorNotAvailable, ErrorCode::NotCoordinator, ErrorCode::RequestTimedOut] {
+            assert_eq!(txn_offset_commit_handling(moved), Retry { lookup: true }, "{moved}");
+        }
+        for retriable in [ErrorCode::CoordinatorLoadInProgress, ErrorCode::UnknownTopicOrPartition] {
+            assert_eq!(txn_offset_commit_handling(retriable), Retry { lookup: false }, "{retriable}");
+        }
+        // A zombie consumer's group metadata: CommitFailedException, abortable.
+        for zombie in [ErrorCode::UnknownMemberId, ErrorCode::IllegalGeneration] {
+            let Abortable(reason) = txn_offset_commit_handling(zombie) else { panic!("{zombie} is abortable") };
+            assert!(reason.starts_with("CommitFailedException") && reason.ends_with(zombie.kafka_name()), "{reason}");
+        }
+        assert!(matches!(txn_offset_commit_handling(ErrorCode::FencedInstanceId), Abortable(_)));
+        assert!(matches!(txn_offset_commit_handling(ErrorCode::TransactionAbortable), Abortable(_)));
+        for fenced in [ErrorCode::ProducerFenced, ErrorCode::InvalidProducerEpoch] {
+            assert_eq!(txn_offset_commit_handling(fenced), Fatal("PRODUCER_FENCED".into()), "{fenced}");
+        }
+        // REBALANCE_IN_PROGRESS is retriable in kafkasim's table but not an answer to
+        // TxnOffsetCommit: unexpected, hence fatal, as Kafka's handler treats it.
+        assert!(matches!(txn_offset_commit_handling(ErrorCode::RebalanceInProgress), Fatal(_)));
+    }
+
+    #[test]
+    fn add_offsets_to_txn_makes_invalid_txn_state_fatal_and_keeps_the_rest() {
+        let invalid = TxnError::Abortable("INVALID_TXN_STATE".into());
+        assert_eq!(add_offsets_error(invalid), TxnError::Fatal("INVALID_TXN_STATE".into()));
+        let other = TxnError::Abortable("TRANSACTION_ABORTABLE".into());
+        assert_eq!(add_offsets_error(other.clone()), other);
+        let timeout = TxnError::Timeout("x".into());
+        assert_eq!(add_offsets_error(timeout.clone()), timeout);
+    }
 }

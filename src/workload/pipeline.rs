@@ -1,0 +1,431 @@
+//! A consume-transform-produce pipeline instance (`[[pipelines]]`): a consumer group
+//! member of the pipeline's group reading the input topic, and a producer forwarding
+//! each polled record's value, unchanged, to the same-numbered partition of the output
+//! topic (so that the `exactly-once` checker recognises the forward), the loop of Kafka's
+//! `examples/ExactlyOnceMessageProcessor` (KIP-447):
+//!
+//! - **exactly-once**: a transactional producer per instance, `transactional.id`
+//!   `GROUP-pipeline-N` (stable across restarts, so a restarted instance's
+//!   `initTransactions` aborts what its crashed incarnation left open); a
+//!   `read_committed` consumer. Per non-empty poll: `beginTransaction`, one send per
+//!   record, `sendOffsetsToTransaction(offsets, consumer.groupMetadata())`,
+//!   `commitTransaction`. Recorded as one Jepsen `txn` op: `[["poll", {...}], ["send",
+//!   KEY, [OFFSET, VALUE]], ...]`, `ok` once committed, `fail` once aborted, `info`
+//!   when the outcome is unknown (a timeout, a crash). After an abort the application
+//!   moves back to the committed offsets (`resetToLastCommittedPositions`), recorded as
+//!   an `assign` of the same partitions in the same generation, since the process's
+//!   positions start afresh there; a fenced producer is closed and a new one initialised.
+//! - **at-least-once**: an idempotent producer. Per non-empty poll: a `poll` op, a `send`
+//!   op with one send per record (completed once every send is acknowledged), then
+//!   a `process` op for the records once every send is acknowledged, then
+//!   `commitSync` of the offsets past the polled records (a `commit` op). A crash or a
+//!   stall between the sends and the commit makes the group's next owner process the
+//!   records again from the last committed offset: the output gets them twice.
+//!
+//! Each record takes `process_time` before it is sent. A `stall` that strikes while the
+//! instance polls or transforms holds the polled records until it ends: the application
+//! then forwards the rest and tries to commit, as a zombie of the generation it polled
+//! in (its heartbeat thread left the group once `max.poll.interval.ms` passed).
+
+use super::{add_polled, poll_value, Incarnation, WorkloadContext};
+use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
+use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener};
+use crate::client::producer::{Delivery, Producer, ProducerConfig, ProducerRecord, TxnError};
+use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords, RunPhase};
+use crate::protocol::{Offset, Request, Response, TopicPartition};
+use crate::scenario::{Guarantee, PipelineSpec};
+use crate::sim::net::NodeNet;
+use madsim::time::sleep;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an instance that could not join, or initialise its producer, waits before
+/// trying again, in milliseconds.
+const RETRY_BACKOFF_MS: u64 = 100;
+
+/// The clients' settings of one instance.
+#[derive(Clone)]
+pub struct PipelineConfigs {
+    /// The consumer's.
+    pub consumer: ConsumerConfig,
+    /// The consumer's group settings.
+    pub group: GroupConfig,
+    /// The producer's (with the instance's `transactional.id` when exactly-once).
+    pub producer: ProducerConfig,
+}
+
+/// The application's side of the group work: records the assignments and (at least
+/// once) the commits, as a group member's workload does.
+struct App {
+    life: Incarnation,
+    group_id: String,
+}
+
+impl App {
+    fn context(&self, generation: &Generation) -> GroupContext {
+        GroupContext {
+            group: self.group_id.clone(),
+            member: generation.member_id.clone(),
+            generation: generation.generation,
+        }
+    }
+
+    fn record_assignment(&mut self, generation: &Generation, partitions: &[TopicPartition]) {
+        let ctx = self.context(generation);
+        let keys: Vec<String> = partitions.iter().map(TopicPartition::to_string).collect();
+        self.life.invoke_in_group(OpFn::Assign, OpValue::Keys(keys.clone()), ctx.clone());
+        self.life.complete_in_group(OpType::Ok, OpValue::Keys(keys), None, ctx);
+    }
+}
+
+fn offsets_value(offsets: &[(TopicPartition, Offset)]) -> OpValue {
+    OpValue::Offsets(offsets.iter().map(|(tp, offset)| (tp.to_string(), *offset)).collect())
+}
+
+impl GroupListener for App {
+    fn commit_started(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)]) {
+        let ctx = self.context(generation);
+        self.life.invoke_in_group(OpFn::Commit, offsets_value(offsets), ctx);
+    }
+
+    fn commit_finished(
+        &mut self,
+        generation: &Generation,
+        offsets: &[(TopicPartition, Offset)],
+        outcome: &CommitOutcome,
+    ) {
+        let ctx = self.context(generation);
+        let (kind, error) = match outcome {
+            CommitOutcome::Committed => (OpType::Ok, None),
+            CommitOutcome::Refused(code) => (OpType::Fail, Some(code.kafka_name().to_string())),
+            CommitOutcome::Unknown(reason) => (OpType::Info, Some(reason.clone())),
+        };
+        self.life.complete_in_group(kind, offsets_value(offsets), error, ctx);
+    }
+
+    fn partitions_revoked(&mut self, _generation: &Generation, _partitions: &[TopicPartition]) {}
+
+    fn partitions_assigned(&mut self, generation: &Generation, partitions: &[TopicPartition]) {
+        self.record_assignment(generation, partitions);
+    }
+}
+
+/// One pipeline instance, named `name` (its client id), booted as Jepsen process
+/// `process`. Like a group member it runs until the run ends, so that it forwards what
+/// the producers wrote before the liveness phase.
+pub fn run_pipeline(
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    spec: PipelineSpec,
+    configs: PipelineConfigs,
+    name: String,
+    output_partitions: u32,
+    process: u64,
+) -> impl std::future::Future<Output = ()> {
+    let life = ctx.incarnation(process, RunPhase::Shutdown);
+    async move {
+        let mut instance = Instance::start(ctx, net, spec, configs, name, output_partitions, life);
+        instance.run().await;
+    }
+}
+
+/// One running instance.
+struct Instance {
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    spec: PipelineSpec,
+    configs: PipelineConfigs,
+    name: String,
+    output: Arc<str>,
+    output_partitions: u32,
+    member: GroupConsumer,
+    app: App,
+    /// The producer; `None` until an exactly-once instance's `initTransactions`
+    /// succeeded, and after it was closed.
+    producer: Option<Producer>,
+}
+
+/// How one transaction (or at-least-once round) ended, for what follows.
+enum After {
+    /// Go on polling.
+    Continue,
+    /// Move back to the committed offsets: what was polled must be processed again.
+    Rewind,
+    /// Close the producer (fenced or failed fatally), then rewind.
+    CloseProducer,
+}
+
+impl Instance {
+    fn start(
+        ctx: WorkloadContext,
+        net: NodeNet<Request, Response>,
+        spec: PipelineSpec,
+        configs: PipelineConfigs,
+        name: String,
+        output_partitions: u32,
+        mut life: Incarnation,
+    ) -> Self {
+        let topics = vec![spec.input.clone()];
+        life.invoke(OpFn::Subscribe, OpValue::Keys(topics.clone()));
+        let member = GroupConsumer::subscribe(net.clone(), configs.consumer.clone(), configs.group.clone(), topics);
+        life.complete(OpType::Ok, OpValue::Keys(vec![spec.input.clone()]), None);
+        let producer = match spec.guarantee {
+            Guarantee::AtLeastOnce => Some(Producer::new(net.clone(), configs.producer.clone())),
+            Guarantee::ExactlyOnce => None,
+        };
+        let app = App { life, group_id: spec.group.clone() };
+        let output = Arc::from(spec.output.as_str());
+        Instance { ctx, net, spec, configs, name, output, output_partitions, member, app, producer }
+    }
+
+    async fn run(&mut self) {
+        let poll_interval = Duration::from_millis(self.spec.consumer.poll_interval_ms);
+        let backoff = Duration::from_millis(RETRY_BACKOFF_MS);
+        while !self.ctx.run_over() {
+            self.ctx.wait_while_stalled(&self.name).await;
+            if !self.producer_ready().await {
+                sleep(backoff).await;
+                continue;
+            }
+            match self.member.coordinator_poll(&mut self.app).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    sleep(backoff).await;
+                    continue;
+                }
+                Err(error) => {
+                    // Kafka's poll() throws; the application's thread ends with it.
+                    let poll = || OpValue::Txn(vec![MicroOp::Poll { records: None }]);
+                    self.app.life.invoke(OpFn::Poll, poll());
+                    self.app.life.complete(OpType::Fail, poll(), Some(error.kafka_name().to_string()));
+                    return;
+                }
+            }
+            let generation = self.member.generation().cloned().expect("coordinator_poll succeeded");
+            let group = self.app.context(&generation);
+            let after = match self.spec.guarantee {
+                Guarantee::ExactlyOnce => self.transaction(group).await,
+                Guarantee::AtLeastOnce => self.at_least_once(group).await,
+            };
+            match after {
+                After::Continue => sleep(poll_interval).await,
+                After::Rewind => self.rewind(&generation).await,
+                After::CloseProducer => {
+                    self.producer = None;
+                    self.rewind(&generation).await;
+                }
+            }
+        }
+    }
+
+    /// Whether the producer is ready; an exactly-once instance without one makes one
+    /// and initialises its transactions (fencing older producers of its id and aborting
+    /// what they left open).
+    async fn producer_ready(&mut self) -> bool {
+        if self.producer.is_some() {
+            return true;
+        }
+        let fresh = Producer::new(self.net.clone(), self.configs.producer.clone());
+        match fresh.init_transactions().await {
+            Ok(()) => {
+                self.producer = Some(fresh);
+                true
+            }
+            Err(error) => {
+                tracing::debug!(%error, "init_transactions failed");
+                false
+            }
+        }
+    }
+
+    /// Moves back to the committed offsets after a round whose records must be processed
+    /// again, recorded as an assignment of the same partitions in `generation`.
+    async fn rewind(&mut self, generation: &Generation) {
+        if self.member.generation() != Some(generation) {
+            return; // Rejoined meanwhile: positions start from the committed offsets anyway.
+        }
+        if self.member.seek_to_committed().await {
+            let partitions = self.member.assignment().to_vec();
+            self.app.record_assignment(generation, &partitions);
+        }
+    }
+
+    /// Polls, holding the records while a stall lasts (the application thread stopped
+    /// inside poll()).
+    async fn fetch(&mut self) -> Result<Vec<ConsumedRecord>, String> {
+        let fetched = self.member.fetch().await;
+        self.ctx.wait_while_stalled(&self.name).await;
+        fetched.map_err(|error| error.to_string())
+    }
+
+    /// Transforms and sends every record, each after `process_time`; returns the sends'
+    /// micro-ops (without offsets) and their deliveries.
+    /// `before`: the op's micro-ops before the sends (its poll, in a `txn` op).
+    async fn forward(&mut self, before: &[MicroOp], records: &[ConsumedRecord]) -> (Vec<MicroOp>, Vec<Delivery>) {
+        let process_time = Duration::from_millis(self.spec.process_time_ms);
+        let producer = self.producer.as_ref().expect("ready");
+        let (mut sends, mut deliveries) = (Vec::new(), Vec::new());
+        for record in records {
+            // A stall holds the application between two records: it forwards the rest
+            // when it runs again.
+            self.ctx.wait_while_stalled(&self.name).await;
+            if !process_time.is_zero() {
+                sleep(process_time).await;
+            }
+            let partition = record.tp.partition % self.output_partitions.max(1);
+            let key: Arc<str> = Arc::from(TopicPartition::new(self.output.clone(), partition).to_string());
+            let out = ProducerRecord {
+                topic: self.output.clone(),
+                partition: Some(partition),
+                key: None,
+                value: record.value,
+            };
+            deliveries.push(producer.send(out).await);
+            sends.push(MicroOp::Send { key, value: record.value, offset: None });
+            // A crash from here on completes the op `info` with what it sent so far.
+            self.app.life.amend(OpValue::Txn(before.iter().chain(&sends).cloned().collect()));
+        }
+        (sends, deliveries)
+    }
+
+    /// One exactly-once round: a transaction forwarding one poll's records with the
+    /// consumer's offsets.
+    async fn transaction(&mut self, group: GroupContext) -> After {
+        self.app.life.invoke_in_group(OpFn::Txn, OpValue::Txn(vec![MicroOp::Poll { records: None }]), group.clone());
+        let records = match self.fetch().await {
+            Ok(records) => records,
+            Err(error) => {
+                let poll = OpValue::Txn(vec![MicroOp::Poll { records: None }]);
+                self.app.life.complete_in_group(OpType::Fail, poll, Some(error), group);
+                return After::Rewind;
+            }
+        };
+        let polled = poll_value(&records);
+        if records.is_empty() {
+            self.app.life.complete_in_group(OpType::Ok, polled, None, group);
+            return After::Continue;
+        }
+        let mut mops = match polled {
+            OpValue::Txn(mops) => mops,
+            _ => unreachable!("poll_value gives micro-ops"),
+        };
+        if let Err(error) = self.producer.as_ref().expect("ready").begin_transaction() {
+            self.app.life.complete_in_group(OpType::Fail, OpValue::Txn(mops), Some(error.to_string()), group);
+            return After::CloseProducer;
+        }
+        self.app.life.amend(OpValue::Txn(mops.clone()));
+        let (sends, deliveries) = self.forward(&mops, &records).await;
+        let offsets = offsets_after(&records);
+        let metadata = self.member.group_metadata();
+        let producer = self.producer.as_ref().expect("ready");
+        let mut committed = producer.send_offsets_to_transaction(&offsets, &metadata).await;
+        tracing::debug!(?committed, "sendOffsetsToTransaction");
+        if committed.is_ok() {
+            committed = producer.commit_transaction().await;
+            tracing::debug!(?committed, "commitTransaction");
+        }
+        let mut results = Vec::new();
+        for delivery in deliveries {
+            results.push(delivery.wait().await.ok().and_then(|m| m.offset));
+        }
+        let (kind, error, after) = match committed {
+            Ok(()) => (OpType::Ok, None, After::Continue),
+            Err(TxnError::Abortable(reason)) => match producer.abort_transaction().await {
+                Ok(()) => (OpType::Fail, Some(reason), After::Rewind),
+                // Fenced while aborting: whoever fenced it aborts the transaction.
+                Err(TxnError::Fatal(fatal)) => (OpType::Fail, Some(format!("{reason}; {fatal}")), After::CloseProducer),
+                Err(other) => (OpType::Info, Some(format!("{reason}; {other}")), After::CloseProducer),
+            },
+            // A commit refused as fenced or unanswered may still have been applied (an
+            // EndTxn whose answer was lost, then fenced on its retry).
+            Err(error) => (OpType::Info, Some(error.to_string()), After::CloseProducer),
+        };
+        let offsets_known = kind == OpType::Ok;
+        mops.extend(sends.into_iter().zip(results).map(|(send, offset)| match send {
+            MicroOp::Send { key, value, .. } => MicroOp::Send { key, value, offset: offset.filter(|_| offsets_known) },
+            poll => poll,
+        }));
+        self.app.life.complete_in_group(kind, OpValue::Txn(mops), error, group);
+        after
+    }
+
+    /// One at-least-once round: a poll, the sends of its records, then `commitSync` once
+    /// every send is acknowledged.
+    async fn at_least_once(&mut self, group: GroupContext) -> After {
+        self.app.life.invoke_in_group(OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]), group.clone());
+        let records = match self.fetch().await {
+            Ok(records) => records,
+            Err(error) => {
+                let poll = OpValue::Txn(vec![MicroOp::Poll { records: None }]);
+                self.app.life.complete_in_group(OpType::Fail, poll, Some(error), group);
+                return After::Rewind;
+            }
+        };
+        self.app.life.complete_in_group(OpType::Ok, poll_value(&records), None, group.clone());
+        if records.is_empty() {
+            return After::Continue;
+        }
+        self.app.life.invoke(OpFn::Send, OpValue::Txn(Vec::new()));
+        let (sends, deliveries) = self.forward(&[], &records).await;
+        let mut results = Vec::new();
+        for delivery in deliveries {
+            results.push(delivery.wait().await);
+        }
+        let failed = results.iter().find_map(|r| r.as_ref().err()).map(|e| e.reason.clone());
+        let mops = sends
+            .into_iter()
+            .zip(&results)
+            .map(|(send, result)| match send {
+                MicroOp::Send { key, value, .. } => {
+                    MicroOp::Send { key, value, offset: result.as_ref().ok().and_then(|m| m.offset) }
+                }
+                poll => poll,
+            })
+            .collect();
+        // A failed send may still have been written: the op's outcome is unknown.
+        let kind = if failed.is_some() { OpType::Info } else { OpType::Ok };
+        self.app.life.complete(kind, OpValue::Txn(mops), failed.clone());
+        if failed.is_some() {
+            return After::Rewind;
+        }
+        // The records are processed: their output is acknowledged.
+        let mut processed = PolledRecords::new();
+        add_polled(&mut processed, &records, |r| r);
+        self.app.life.record_in_group(OpFn::Process, OpValue::Records(processed), group);
+        let offsets = offsets_after(&records);
+        match self.member.commit_sync(offsets, &mut self.app).await {
+            CommitOutcome::Committed => After::Continue,
+            // Refused (CommitFailedException: the member was fenced; it rejoins on its
+            // next poll) or unknown: the records are processed again.
+            _ => After::Rewind,
+        }
+    }
+}
+
+/// The offsets to commit after `records`: per partition, the offset after its last
+/// record (Kafka's example `getOffsetsToCommit`).
+fn offsets_after(records: &[ConsumedRecord]) -> Vec<(TopicPartition, Offset)> {
+    let mut next: BTreeMap<TopicPartition, Offset> = BTreeMap::new();
+    for record in records {
+        let at = next.entry(record.tp.clone()).or_insert(record.offset + 1);
+        *at = (*at).max(record.offset + 1);
+    }
+    next.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(partition: u32, offset: Offset) -> ConsumedRecord {
+        ConsumedRecord { tp: TopicPartition::new("in", partition), offset, value: offset * 10 }
+    }
+
+    #[test]
+    fn offsets_to_commit_are_past_each_partitions_last_record() {
+        let records = [record(1, 7), record(0, 3), record(1, 8), record(0, 4)];
+        assert_eq!(offsets_after(&records), vec![(TopicPartition::new("in", 0), 5), (TopicPartition::new("in", 1), 9)]);
+        assert!(offsets_after(&[]).is_empty());
+    }
+}
