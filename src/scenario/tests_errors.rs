@@ -454,7 +454,13 @@ fn a_stall_may_also_target_a_transactional_producer_but_not_a_plain_one() {
         "{plain}"
     );
     let leave = err(&with(transactional, "leave"));
-    assert!(leave.contains("expected a consumer such as \"consumer-1\", found \"producer-1\""), "{leave}");
+    assert!(
+        leave.contains(
+            "expected a consumer such as \"consumer-1\" or a pipeline instance such as \"pipeline-1\", found \
+             \"producer-1\""
+        ),
+        "{leave}"
+    );
 }
 
 #[test]
