@@ -67,6 +67,7 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "transaction.max.timeout.ms",
     "transaction.abort.timed.out.transaction.cleanup.interval.ms",
     "transaction.partition.verification.enable",
+    "transaction.version",
     "group.min.session.timeout.ms",
     "group.max.session.timeout.ms",
     "group.initial.rebalance.delay.ms",

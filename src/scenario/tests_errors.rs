@@ -67,7 +67,7 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
          `replica.lag.time.max.ms`, `zookeeper.session.timeout.ms`, `replica.fetch.wait.max.ms`, \
          `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `log.flush.interval.messages`, `log.flush.interval.ms`, \
          `log.retention.ms`, `log.retention.bytes`, `log.segment.bytes`, `log.retention.check.interval.ms`, \
-         `offsets.topic.num.partitions`, `offsets.topic.replication.factor`, `transaction.state.log.num.partitions`, `transaction.state.log.replication.factor`, `transaction.state.log.min.isr`, `transaction.max.timeout.ms`, `transaction.abort.timed.out.transaction.cleanup.interval.ms`, `transaction.partition.verification.enable`, `group.min.session.timeout.ms`, \
+         `offsets.topic.num.partitions`, `offsets.topic.replication.factor`, `transaction.state.log.num.partitions`, `transaction.state.log.replication.factor`, `transaction.state.log.min.isr`, `transaction.max.timeout.ms`, `transaction.abort.timed.out.transaction.cleanup.interval.ms`, `transaction.partition.verification.enable`, `transaction.version`, `group.min.session.timeout.ms`, \
          `group.max.session.timeout.ms`, `group.initial.rebalance.delay.ms`, `controlled.shutdown.enable`, \
          `controlled.shutdown.max.retries`, `controlled.shutdown.retry.backoff.ms`, `auto.leader.rebalance.enable`, \
          `leader.imbalance.check.interval.seconds`, `leader.imbalance.per.broker.percentage`, \
