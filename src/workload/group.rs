@@ -76,8 +76,19 @@ impl App<'_> {
     }
 }
 
-fn offsets_value(offsets: &[(TopicPartition, Offset)]) -> OpValue {
+/// A `commit` op's value: the offsets, by partition name.
+pub(super) fn offsets_value(offsets: &[(TopicPartition, Offset)]) -> OpValue {
     OpValue::Offsets(offsets.iter().map(|(tp, offset)| (tp.to_string(), *offset)).collect())
+}
+
+/// How a `commit` op completes: `ok` once committed, `fail` when the coordinator
+/// refused it (with Kafka's error name), `info` when its outcome is unknown.
+pub(super) fn commit_completion(outcome: &CommitOutcome) -> (OpType, Option<String>) {
+    match outcome {
+        CommitOutcome::Committed => (OpType::Ok, None),
+        CommitOutcome::Refused(code) => (OpType::Fail, Some(code.kafka_name().to_string())),
+        CommitOutcome::Unknown(reason) => (OpType::Info, Some(reason.clone())),
+    }
 }
 
 impl GroupListener for App<'_> {
@@ -93,11 +104,7 @@ impl GroupListener for App<'_> {
         outcome: &CommitOutcome,
     ) {
         let ctx = self.context(generation);
-        let (kind, error) = match outcome {
-            CommitOutcome::Committed => (OpType::Ok, None),
-            CommitOutcome::Refused(code) => (OpType::Fail, Some(code.kafka_name().to_string())),
-            CommitOutcome::Unknown(reason) => (OpType::Info, Some(reason.clone())),
-        };
+        let (kind, error) = commit_completion(outcome);
         self.life.complete_in_group(kind, offsets_value(offsets), error, ctx);
         if *outcome == CommitOutcome::Committed {
             self.last_committed.extend(offsets.iter().cloned());

@@ -27,6 +27,7 @@
 //! then forwards the rest and tries to commit, as a zombie of the generation it polled
 //! in (its heartbeat thread left the group once `max.poll.interval.ms` passed).
 
+use super::group::{commit_completion, offsets_value};
 use super::{add_polled, poll_value, Incarnation, WorkloadContext};
 use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener};
@@ -79,10 +80,6 @@ impl App {
     }
 }
 
-fn offsets_value(offsets: &[(TopicPartition, Offset)]) -> OpValue {
-    OpValue::Offsets(offsets.iter().map(|(tp, offset)| (tp.to_string(), *offset)).collect())
-}
-
 impl GroupListener for App {
     fn commit_started(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)]) {
         let ctx = self.context(generation);
@@ -96,11 +93,7 @@ impl GroupListener for App {
         outcome: &CommitOutcome,
     ) {
         let ctx = self.context(generation);
-        let (kind, error) = match outcome {
-            CommitOutcome::Committed => (OpType::Ok, None),
-            CommitOutcome::Refused(code) => (OpType::Fail, Some(code.kafka_name().to_string())),
-            CommitOutcome::Unknown(reason) => (OpType::Info, Some(reason.clone())),
-        };
+        let (kind, error) = commit_completion(outcome);
         self.life.complete_in_group(kind, offsets_value(offsets), error, ctx);
     }
 
@@ -259,6 +252,20 @@ impl Instance {
         fetched.map_err(|error| error.to_string())
     }
 
+    /// Invokes `f` (a `txn` op, or a `poll` op, opening with its poll) and polls; a
+    /// failed poll completes the op `fail` and gives `None` (the application rewinds).
+    async fn poll_op(&mut self, f: OpFn, group: &GroupContext) -> Option<Vec<ConsumedRecord>> {
+        let unanswered = || OpValue::Txn(vec![MicroOp::Poll { records: None }]);
+        self.app.life.invoke_in_group(f, unanswered(), group.clone());
+        match self.fetch().await {
+            Ok(records) => Some(records),
+            Err(error) => {
+                self.app.life.complete_in_group(OpType::Fail, unanswered(), Some(error), group.clone());
+                None
+            }
+        }
+    }
+
     /// Transforms and sends every record, each after `process_time`; returns the sends'
     /// micro-ops (without offsets) and their deliveries.
     /// `before`: the op's micro-ops before the sends (its poll, in a `txn` op).
@@ -292,15 +299,7 @@ impl Instance {
     /// One exactly-once round: a transaction forwarding one poll's records with the
     /// consumer's offsets.
     async fn transaction(&mut self, group: GroupContext) -> After {
-        self.app.life.invoke_in_group(OpFn::Txn, OpValue::Txn(vec![MicroOp::Poll { records: None }]), group.clone());
-        let records = match self.fetch().await {
-            Ok(records) => records,
-            Err(error) => {
-                let poll = OpValue::Txn(vec![MicroOp::Poll { records: None }]);
-                self.app.life.complete_in_group(OpType::Fail, poll, Some(error), group);
-                return After::Rewind;
-            }
-        };
+        let Some(records) = self.poll_op(OpFn::Txn, &group).await else { return After::Rewind };
         let polled = poll_value(&records);
         if records.is_empty() {
             self.app.life.complete_in_group(OpType::Ok, polled, None, group);
@@ -353,15 +352,7 @@ impl Instance {
     /// One at-least-once round: a poll, the sends of its records, then `commitSync` once
     /// every send is acknowledged.
     async fn at_least_once(&mut self, group: GroupContext) -> After {
-        self.app.life.invoke_in_group(OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]), group.clone());
-        let records = match self.fetch().await {
-            Ok(records) => records,
-            Err(error) => {
-                let poll = OpValue::Txn(vec![MicroOp::Poll { records: None }]);
-                self.app.life.complete_in_group(OpType::Fail, poll, Some(error), group);
-                return After::Rewind;
-            }
-        };
+        let Some(records) = self.poll_op(OpFn::Poll, &group).await else { return After::Rewind };
         self.app.life.complete_in_group(OpType::Ok, poll_value(&records), None, group.clone());
         if records.is_empty() {
             return After::Continue;
