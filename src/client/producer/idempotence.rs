@@ -217,6 +217,45 @@ impl Idempotence {
         }
     }
 
+    /// `TransactionManager.canRetry` for a transactional producer (3.x): a sequence
+    /// error of a batch that is not its partition's next one is retried (an earlier
+    /// batch, being retried itself, may still close the gap); UNKNOWN_PRODUCER_ID is
+    /// retried while the log start is unknown or once the batch's sequences restarted,
+    /// and restarts the partition's sequences when retention removed its records. Any
+    /// other sequence or epoch error fails the batch, and the transaction must abort:
+    /// only the coordinator bumps a transactional producer's epoch.
+    pub fn can_retry_transactional(
+        &mut self,
+        batch: BatchRef,
+        error: Option<ErrorCode>,
+        log_start_offset: Option<Offset>,
+        retriable: bool,
+    ) -> bool {
+        let reset = self.tracked(batch).is_some_and(|t| t.reset);
+        match error {
+            Some(ErrorCode::UnknownProducerId) => {
+                let Some(log_start) = log_start_offset else { return true };
+                if reset {
+                    return true;
+                }
+                let entry = self.partitions.get(batch.tp);
+                let deleted = entry.and_then(|e| e.last_acked_offset).is_none_or(|acked| acked < log_start);
+                if let (true, Some(producer)) = (deleted, self.producer) {
+                    if let Some(entry) = self.partitions.get_mut(batch.tp) {
+                        entry.start_at_beginning(producer);
+                    }
+                }
+                deleted
+            }
+            Some(ErrorCode::OutOfOrderSequence) => {
+                let base = self.sequence_of(batch).map(|s| s.base);
+                let next = base.is_some_and(|b| self.is_next_sequence(batch.tp, b));
+                !self.unresolved.contains_key(batch.tp) && (reset || !next)
+            }
+            _ => retriable,
+        }
+    }
+
     /// `TransactionManager.canRetry` up to 2.4, for the errors that are not retriable.
     fn can_retry_2_4(&mut self, batch: BatchRef, error: Option<ErrorCode>, log_start_offset: Option<Offset>) -> bool {
         let Some(sequence) = self.sequence_of(batch).filter(|s| Some(s.producer) == self.producer) else {

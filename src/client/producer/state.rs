@@ -176,26 +176,21 @@ impl State {
         }
         let r = batch.idempotence_ref();
         if let Some(txn) = &mut self.txn {
-            // A transactional producer does not recover from sequence or epoch errors by
-            // itself: the transaction must abort (`TransactionManager.handleFailedBatch`).
-            let ends_transaction = matches!(
-                error,
-                Some(
-                    ErrorCode::OutOfOrderSequence
-                        | ErrorCode::UnknownProducerId
-                        | ErrorCode::InvalidProducerEpoch
-                        | ErrorCode::ProducerFenced
-                        | ErrorCode::InvalidTxnState
-                        | ErrorCode::TransactionAbortable
-                        | ErrorCode::InvalidProducerIdMapping
-                )
-            );
-            if ends_transaction || !(may_retry && retriable) {
+            // A transactional producer retries what `TransactionManager.canRetry` lets
+            // it, unless its transaction can no longer commit (`Sender.maybeAbortBatches`
+            // aborts re-enqueued batches then); it does not recover from other sequence or
+            // epoch errors by itself: the transaction must abort (`handleFailedBatch`).
+            if may_retry
+                && !txn.must_abort()
+                && self.idempotence.can_retry_transactional(r, error, log_start_offset, retriable)
+            {
+                self.accumulator.reenqueue(config, batch, reason, now);
+            } else {
                 txn.batch_failed(error, reason);
                 self.idempotence.failed(r, Failure::Other, false);
                 batch.fail(reason);
-                return;
             }
+            return;
         }
         if may_retry && self.idempotence.can_retry(r, error, log_start_offset, retriable) {
             if self.idempotence.producer_id_changed(r) {

@@ -108,6 +108,11 @@ impl TxnState {
         }
     }
 
+    /// Whether the transaction can only abort now (an abortable or fatal error).
+    pub fn must_abort(&self) -> bool {
+        matches!(self.phase, Phase::AbortableError(_) | Phase::FatalError(_))
+    }
+
     /// Whether the sender may drain batches of `tp` (`isSendToPartitionAllowed`).
     pub fn may_send(&self, tp: &TopicPartition) -> bool {
         self.added.contains(tp) && matches!(self.phase, Phase::InTransaction | Phase::AbortableError(_))

@@ -396,3 +396,43 @@ fn an_expired_batch_does_not_drop_the_batches_the_same_drain_took_for_other_part
         assert!(!producer.state.accumulator.has_in_flight(&tp(0)), "its answer frees the partition");
     });
 }
+
+/// [`idempotent`] with a `transactional.id`, its transaction open and partition 0 added.
+fn transactional() -> Producer {
+    use super::super::transactions::Phase;
+    let config = ProducerConfig { transactional_id: Some("t".into()), ..idempotent() };
+    let mut producer = Producer::new(config);
+    let txn = producer.state.txn.as_mut().expect("transactional");
+    txn.phase = Phase::InTransaction;
+    txn.added.insert(tp(0));
+    producer
+}
+
+#[test]
+fn a_transactional_batch_that_is_not_the_next_retries_its_sequence_error_and_the_next_one_ends_the_transaction() {
+    in_sim(|| {
+        // Kafka's `TransactionManager.canRetry`: batch 1 is refused while batch 0, refused
+        // with a retriable error (its leader still adding the partition to the
+        // transaction), has not been appended: batch 1 waits for batch 0 and retries.
+        let mut producer = transactional();
+        let mut outcomes: Vec<Outcome> = (0..2).map(|value| producer.append(tp(0), value)).collect();
+        let (first, second) = (producer.drain_one(), producer.drain_one());
+        assert_eq!((sequence(&first), sequence(&second)), (at(0, 0), at(0, 1)), "both in flight");
+        producer.refuse(first, ErrorCode::NotEnoughReplicas);
+        producer.refuse(second, ErrorCode::OutOfOrderSequence);
+        assert!(!producer.state.txn.as_ref().expect("transactional").must_abort());
+        let resent = producer.drain_one();
+        assert_eq!((values(&resent), sequence(&resent)), (vec![0], at(0, 0)));
+        producer.acknowledge(resent, 0);
+        let resent = producer.drain_one();
+        assert_eq!((values(&resent), sequence(&resent)), (vec![1], at(0, 1)));
+        producer.acknowledge(resent, 1);
+        assert_eq!(resolved(&mut outcomes), vec![Ok(Some(0)), Ok(Some(1))]);
+        // The next batch's sequence error is a real gap: the transaction can only abort.
+        let mut outcome = producer.append(tp(0), 2);
+        let next = producer.drain_one();
+        producer.refuse(next, ErrorCode::OutOfOrderSequence);
+        assert!(producer.state.txn.as_ref().expect("transactional").must_abort());
+        assert!(outcome.try_recv().expect("resolved").is_err(), "failed, not retried");
+    });
+}
