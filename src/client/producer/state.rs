@@ -104,6 +104,15 @@ impl State {
             }
             batch.expire();
         }
+        if self.txn.as_ref().is_some_and(TxnState::must_abort) {
+            // The transaction can only abort: what has not gone out never will
+            // (`Sender.maybeSendAndPollTransactionalRequest` calls
+            // `RecordAccumulator.abortUndrainedBatches`), a retry waiting in its queue
+            // included, so that a flush before commit or abort does not wait for it.
+            for batch in self.accumulator.take_queued() {
+                batch.fail("TransactionAbortedException: the transaction can only abort");
+            }
+        }
         let idempotence = &mut self.idempotence;
         let txn = &self.txn;
         let drain = self.accumulator.drain(config, now, leader_of, |batch| {
