@@ -12,6 +12,7 @@ use super::producer_state::ProducerState;
 use super::retention::SegmentInfo;
 use super::segment::Segment;
 use super::txn_index::TxnIndex;
+use super::txn_verification::TxnVerifications;
 use crate::protocol::{LeaderEpoch, Offset, ProducerId, Record, RecordBatch, TopicPartition, DEFAULT_SEGMENT_BYTES};
 use crate::sim::disk::Disk;
 use bincode::Options;
@@ -34,6 +35,8 @@ pub struct PartitionLog {
     producers: ProducerState,
     /// The transactions in this log, kept in step with its batches.
     txns: TxnIndex,
+    /// The KIP-890 verifications this replica started as leader; not persisted.
+    verifications: TxnVerifications,
     /// `segment.bytes`: a batch that would take the active segment past this starts a new one.
     segment_bytes: u64,
 }
@@ -76,6 +79,7 @@ impl PartitionLog {
             unflushed_records: 0,
             producers: ProducerState::default(),
             txns: TxnIndex::default(),
+            verifications: TxnVerifications::default(),
             segment_bytes,
         };
         if log.segments.is_empty() {
@@ -193,9 +197,14 @@ impl PartitionLog {
         &self.txns
     }
 
-    /// The transaction index, to record a verification (KIP-890).
-    pub fn txns_mut(&mut self) -> &mut TxnIndex {
-        &mut self.txns
+    /// The KIP-890 verifications in progress on this replica.
+    pub fn verifications(&self) -> &TxnVerifications {
+        &self.verifications
+    }
+
+    /// The verifications, to start one.
+    pub fn verifications_mut(&mut self) -> &mut TxnVerifications {
+        &mut self.verifications
     }
 
     /// Every readable record's key and value as a `read_committed` reader sees them
@@ -284,6 +293,7 @@ impl PartitionLog {
         self.unflushed_records += batch.records.len() as u64;
         self.producers.record(&batch);
         self.txns.record(&batch);
+        self.verifications.record(&batch);
         let active = self.segments.last_mut().expect("a log always has an active segment");
         self.disk.append(&active.file, encode_batch(&batch));
         active.push(batch);

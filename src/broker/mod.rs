@@ -28,6 +28,7 @@ mod server;
 mod shutdown;
 pub mod txn;
 mod txn_index;
+mod txn_verification;
 mod txn_verify;
 
 pub use epoch_cache::EpochCache;

@@ -9,6 +9,7 @@
 
 use super::follower_progress::{FollowerProgress, IsrLagRule};
 use super::log::PartitionLog;
+use super::txn_verification::VerificationGuard;
 use crate::history::{Event, LogStartReason, Tracer, TruncationReason};
 use crate::protocol::{BrokerId, FollowerRestart, LeaderEpoch, Offset, PartitionState, RecordBatch, TopicPartition};
 use madsim::time::Instant;
@@ -143,10 +144,11 @@ impl Partition {
         self.log().txns().first_unstable_offset(high_watermark).map_or(high_watermark, |o| o.min(high_watermark))
     }
 
-    /// Records that the transaction coordinator confirmed this partition is in the
-    /// producer's open transaction (KIP-890's verification).
-    pub fn mark_txn_verified(&mut self, producer: crate::protocol::ProducerIdAndEpoch) {
-        self.log.txns_mut().mark_verified(producer);
+    /// Starts (or joins) the KIP-890 verification of a transactional batch whose
+    /// producer has no transaction open here; the batch carries the guard back to
+    /// admission once the coordinator confirmed it.
+    pub fn start_txn_verification(&mut self, batch: &RecordBatch) -> VerificationGuard {
+        self.log.verifications_mut().start(batch.producer_id, batch.base_sequence, batch.producer_epoch)
     }
 
     /// The high watermark: offsets below it are committed and visible to consumers.

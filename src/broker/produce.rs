@@ -5,6 +5,7 @@
 
 use super::partition::Partition;
 use super::producer_state::SequenceCheck;
+use super::txn_verification::VerificationGuard;
 use super::{ReplicaState, SharedBroker};
 use crate::history::Event;
 use crate::plant::PlantedBug;
@@ -20,7 +21,7 @@ use std::time::Duration;
 pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<ProducePartitionResponse> {
     let (batches, mut unverified) = match &request.transactional_id {
         Some(id) => super::txn_verify::verify(shared, id, request.transaction_version, request.batches).await,
-        None => (request.batches, Vec::new()),
+        None => (request.batches.into_iter().map(IncomingBatch::unguarded).collect(), Vec::new()),
     };
     // KIP-890: transactional batches are appended only in a transaction the coordinator
     // confirmed (part 1) or that the leader added them to (part 2, transaction version 2).
@@ -31,6 +32,22 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
     let deadline = Instant::now() + Duration::from_millis(request.timeout_ms);
     await_replication(shared, &mut admissions, deadline).await;
     answer(shared, request.acks, admissions)
+}
+
+/// A batch of a produce request on its way to admission.
+pub(super) struct IncomingBatch {
+    pub tp: TopicPartition,
+    pub batch: RecordBatch,
+    /// The guard of the KIP-890 verification the coordinator confirmed for it, if it
+    /// needed one (see `txn_verification`).
+    pub guard: Option<VerificationGuard>,
+}
+
+impl IncomingBatch {
+    /// A batch that needed no verification (yet).
+    pub(super) fn unguarded((tp, batch): (TopicPartition, RecordBatch)) -> Self {
+        IncomingBatch { tp, batch, guard: None }
+    }
 }
 
 /// What admission decided for one batch of a produce request.
@@ -87,15 +104,10 @@ impl Admission {
 
 /// Step 1: checks and appends every batch under one lock, then wakes the fetch
 /// long-polls and the purgatory.
-fn admit(
-    shared: &SharedBroker,
-    acks: Acks,
-    verified_only: bool,
-    batches: Vec<(TopicPartition, RecordBatch)>,
-) -> Vec<Admission> {
+fn admit(shared: &SharedBroker, acks: Acks, verified_only: bool, batches: Vec<IncomingBatch>) -> Vec<Admission> {
     let admissions = {
         let mut state = shared.lock();
-        batches.into_iter().map(|(tp, batch)| admit_batch(shared, &mut state, acks, verified_only, tp, batch)).collect()
+        batches.into_iter().map(|incoming| admit_batch(shared, &mut state, acks, verified_only, incoming)).collect()
     };
     shared.changed.notify_waiters();
     admissions
@@ -109,8 +121,7 @@ fn admit_batch(
     state: &mut ReplicaState,
     acks: Acks,
     verified_only: bool,
-    tp: TopicPartition,
-    batch: RecordBatch,
+    IncomingBatch { tp, batch, guard }: IncomingBatch,
 ) -> Admission {
     let min_isr = shared.config.min_insync_replicas(&tp.topic);
     let Some(partition) = state.partitions.get_mut(&tp) else {
@@ -125,15 +136,23 @@ fn admit_batch(
     if let Some(marker) = batch.control {
         return admit_marker(shared, partition, acks, tp, batch, marker);
     }
+    let log = partition.log();
     if batch.transactional
         && verified_only
-        && !partition.log().txns().may_append(batch.producer_id, batch.producer_epoch)
+        && !log.txns().is_open_under(batch.producer_id, batch.producer_epoch)
+        && !guard.is_some_and(|guard| log.verifications().holds(batch.producer_id, guard))
     {
-        // KIP-890: the coordinator did not confirm this partition is in the
-        // producer's open transaction (or a marker ended it since).
+        // KIP-890 (`UnifiedLog.batchMissingRequiredVerification`): the coordinator did
+        // not confirm this partition is in the producer's open transaction, or a batch
+        // or marker of the producer was appended since it did.
         return Admission::refused_by_leader(partition, tp, ErrorCode::InvalidTxnState);
     }
-    let mut check = partition.log().producers().check(&batch, shared.config.unknown_producer_sequence);
+    let mut check = log.producers().check(&batch, shared.config.unknown_producer_sequence);
+    if check == SequenceCheck::Append && log.verifications().blocks_sequence(batch.producer_id, batch.base_sequence) {
+        // A lower sequence of the producer is still being verified: appending this one
+        // first would refuse that one forever (`ProducerAppendInfo.checkSequence`).
+        check = SequenceCheck::OutOfOrder;
+    }
     if check == SequenceCheck::UnknownProducer && shared.config.planted(PlantedBug::ForgetIdempotenceOnLeaderChange) {
         // PLANTED BUG forget-idempotence-on-leader-change: a producer this leader
         // has no state for is taken as starting afresh at whatever sequence.

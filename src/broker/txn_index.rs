@@ -14,11 +14,11 @@
 //! batch the log appends and rebuilt from the log's batches when the log is loaded,
 //! truncated or trimmed at its start.
 
-use crate::protocol::{AbortedTxn, Offset, ProducerId, ProducerIdAndEpoch, RecordBatch, TxnResult};
+use crate::protocol::{AbortedTxn, Offset, ProducerId, RecordBatch, TxnResult};
 
 /// A producer epoch.
 type ProducerEpoch = i16;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// One aborted transaction with the offset of its abort marker (Kafka's `AbortedTxn`
 /// `lastOffset`).
@@ -41,11 +41,6 @@ pub struct TxnIndex {
     /// Producer id → the coordinator epoch of its last marker, which fences markers
     /// from older coordinators (`ProducerStateEntry.coordinatorEpoch`).
     coordinator_epochs: BTreeMap<ProducerId, u32>,
-    /// Producers the coordinator confirmed this partition is in the open transaction
-    /// of (KIP-890's `VerificationGuard`): their next transactional batch may open a
-    /// transaction here. A marker for the producer clears it, so a write verified
-    /// before its transaction ended cannot open a transaction after it.
-    verified: BTreeSet<ProducerIdAndEpoch>,
 }
 
 impl TxnIndex {
@@ -66,11 +61,9 @@ impl TxnIndex {
         }
         let Some(marker) = batch.control else {
             self.ongoing.entry(batch.producer_id).or_insert((batch.base_offset, batch.producer_epoch));
-            self.verified.retain(|p| p.id != batch.producer_id);
             return;
         };
         self.coordinator_epochs.insert(batch.producer_id, marker.coordinator_epoch);
-        self.verified.retain(|p| p.id != batch.producer_id);
         // A marker for a producer with nothing open here (a retried WriteTxnMarkers, an
         // abort of a transaction that never wrote here) completes nothing, as Kafka's
         // `ProducerAppendInfo.appendEndTxnMarker` does not add a completed transaction.
@@ -87,21 +80,13 @@ impl TxnIndex {
         self.ongoing.contains_key(&producer_id)
     }
 
-    /// Records that the coordinator confirmed the producer's open transaction includes
-    /// this partition.
-    pub fn mark_verified(&mut self, producer: ProducerIdAndEpoch) {
-        self.verified.insert(producer);
-    }
-
-    /// Whether a transactional batch of the producer, written under `epoch`, may be
-    /// appended here: a transaction of that epoch is open here already, or the
-    /// coordinator confirmed it since the producer's last marker. The epoch matters under
-    /// transaction version 2 (Kafka 4.0's `UnifiedLog.hasOngoingTransaction(producerId,
+    /// Whether the producer has a transaction open here under `epoch`, which its next
+    /// transactional batch of that epoch joins without a verification. The epoch matters
+    /// under transaction version 2 (Kafka 4.0's `UnifiedLog.hasOngoingTransaction(producerId,
     /// producerEpoch)`): the next transaction's first batch, under the bumped epoch, must
     /// not join the previous transaction before that one's marker is written here.
-    pub fn may_append(&self, producer_id: ProducerId, epoch: ProducerEpoch) -> bool {
+    pub fn is_open_under(&self, producer_id: ProducerId, epoch: ProducerEpoch) -> bool {
         self.ongoing.get(&producer_id).is_some_and(|&(_, open_epoch)| open_epoch == epoch)
-            || self.verified.contains(&ProducerIdAndEpoch { id: producer_id, epoch })
     }
 
     /// The coordinator epoch of the producer's last marker here, if any.

@@ -14,7 +14,7 @@
 //! (`ReplicaManager.maybeSendPartitionsToTransactionCoordinator` skips it only for
 //! producers that cannot bump their epoch).
 
-use super::produce::Admission;
+use super::produce::{Admission, IncomingBatch};
 use super::txn::coordinator::txn_partition;
 use super::{BrokerConfig, SharedBroker};
 use crate::protocol::{
@@ -22,59 +22,75 @@ use crate::protocol::{
     TxnResponse,
 };
 use crate::sim::net::Addr;
+use madsim::time::{sleep, Instant};
 use std::time::Duration;
 
 /// Splits a transactional produce request's batches into those that may go on to
-/// admission and the refusals of those the coordinator did not confirm. Confirmed
-/// partitions are marked verified in their logs (the `VerificationGuard`).
+/// admission and the refusals of those the coordinator did not confirm. Each batch that
+/// needed a verification starts one in its partition and, once confirmed, carries its
+/// guard to admission (`ReplicaManager.appendRecordsWithTransactionVerification`).
 pub(super) async fn verify(
     shared: &SharedBroker,
     transactional_id: &str,
     version: TransactionVersion,
     batches: Vec<(TopicPartition, RecordBatch)>,
-) -> (Vec<(TopicPartition, RecordBatch)>, Vec<Admission>) {
-    let adds = version.bumps_epoch_per_transaction();
-    if !adds && !shared.config.txn.partition_verification {
-        return (batches, Vec::new());
+) -> (Vec<IncomingBatch>, Vec<Admission>) {
+    let mut incoming: Vec<IncomingBatch> = batches.into_iter().map(IncomingBatch::unguarded).collect();
+    if !version.bumps_epoch_per_transaction() && !shared.config.txn.partition_verification {
+        return (incoming, Vec::new());
     }
-    let (needing, producer) = {
-        let state = shared.lock();
-        let needs = |tp: &TopicPartition, batch: &RecordBatch| {
-            batch.transactional
-                && batch.control.is_none()
-                && state.partitions.get(tp).is_some_and(|p| {
-                    p.is_leader() && !p.log().txns().may_append(batch.producer_id, batch.producer_epoch)
-                })
-        };
-        let needing: Vec<TopicPartition> =
-            batches.iter().filter(|(tp, b)| needs(tp, b)).map(|(tp, _)| tp.clone()).collect();
-        let producer = batches.first().map(|(_, b)| ProducerIdAndEpoch { id: b.producer_id, epoch: b.producer_epoch });
-        (needing, producer)
+    let started = Instant::now();
+    let retry_timeout = Duration::from_millis(shared.config.txn.add_partitions_retry_timeout_ms);
+    let answers = loop {
+        let needing = start_verifications(shared, &mut incoming);
+        let Some(first) = incoming.first().filter(|_| !needing.is_empty()) else { return (incoming, Vec::new()) };
+        let producer = ProducerIdAndEpoch { id: first.batch.producer_id, epoch: first.batch.producer_epoch };
+        let answers = ask_coordinator(shared, transactional_id, producer, needing, version).await;
+        // Under version 2 the leader asks again while the coordinator is still ending the
+        // producer's previous transaction (CONCURRENT_TRANSACTIONS), rather than make the
+        // producer retry the whole produce request after its backoff
+        // (`ReplicaManager.maybeRetryOnConcurrentTransactions`, Kafka 4.0).
+        let concurrent = answers.iter().any(|(_, error)| *error == Some(ErrorCode::ConcurrentTransactions));
+        if !version.bumps_epoch_per_transaction() || !concurrent || started.elapsed() >= retry_timeout {
+            break answers;
+        }
+        sleep(Duration::from_millis(shared.config.txn.add_partitions_retry_backoff_ms)).await;
     };
-    let (Some(producer), false) = (producer, needing.is_empty()) else { return (batches, Vec::new()) };
-    let answers = ask_coordinator(shared, transactional_id, producer, needing.clone(), version).await;
     let mut refused = Vec::new();
     let mut admitted = Vec::new();
-    {
-        let mut state = shared.lock();
-        for (tp, batch) in batches {
-            if !needing.contains(&tp) {
-                admitted.push((tp, batch));
-                continue;
-            }
-            match answers.iter().find(|(answered, _)| *answered == tp).map(|(_, error)| *error) {
-                Some(None) => {
-                    if let Some(partition) = state.partitions.get_mut(&tp) {
-                        partition.mark_txn_verified(producer);
-                    }
-                    admitted.push((tp, batch));
-                }
-                Some(Some(error)) => refused.push(Admission::refused(tp, client_error(error))),
-                None => refused.push(Admission::refused(tp, ErrorCode::NotEnoughReplicas)),
-            }
+    for pending in incoming {
+        if pending.guard.is_none() {
+            admitted.push(pending);
+            continue;
+        }
+        match answers.iter().find(|(answered, _)| *answered == pending.tp).map(|(_, error)| *error) {
+            Some(None) => admitted.push(pending),
+            Some(Some(error)) => refused.push(Admission::refused(pending.tp, client_error(error))),
+            None => refused.push(Admission::refused(pending.tp, ErrorCode::NotEnoughReplicas)),
         }
     }
     (admitted, refused)
+}
+
+/// Starts (or joins) a verification in each partition where a transactional batch of the
+/// request has no transaction of its producer epoch open; the batch keeps the guard.
+/// Returns the partitions to ask the coordinator about.
+fn start_verifications(shared: &SharedBroker, incoming: &mut [IncomingBatch]) -> Vec<TopicPartition> {
+    let mut state = shared.lock();
+    let mut needing = Vec::new();
+    for pending in incoming {
+        pending.guard = None;
+        let batch = &pending.batch;
+        if !batch.transactional || batch.control.is_some() {
+            continue;
+        }
+        let Some(partition) = state.partitions.get_mut(&pending.tp) else { continue };
+        if partition.is_leader() && !partition.log().txns().is_open_under(batch.producer_id, batch.producer_epoch) {
+            pending.guard = Some(partition.start_txn_verification(batch));
+            needing.push(pending.tp.clone());
+        }
+    }
+    needing
 }
 
 /// The error the producer gets for a failed verification: the coordinator's own when it

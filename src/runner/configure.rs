@@ -22,6 +22,7 @@ use crate::scenario::{self, CommitPolicy, ConsumerSpec, Guarantee, PipelineSpec,
 use crate::sim::disk::WriteBack;
 use crate::sim::net::{Addr, NetConfig};
 use crate::workload;
+use std::collections::BTreeMap;
 
 /// The administrator's replica assignment: partition `p` of a topic with replication
 /// factor `r` on `n` brokers gets brokers `p+1, p+2, ... p+r` (mod n), so leaders spread.
@@ -136,6 +137,9 @@ pub(super) fn broker_config(
             abort_timed_out_interval_ms: c.transaction_abort_timed_out_transaction_cleanup_interval_ms,
             partition_verification: c.transaction_partition_verification_enable,
             transaction_version: c.transaction_version,
+            add_partitions_retry_backoff_ms: c.add_partitions_to_txn_retry_backoff_ms,
+            // Kafka's `retryTimeoutMs`: the maximum, capped by `request.timeout.ms` (30 s).
+            add_partitions_retry_timeout_ms: c.add_partitions_to_txn_retry_backoff_max_ms.min(30_000),
         },
         kraft: (scenario.cluster.metadata == MetadataMode::Kraft).then(|| KraftBrokerConfig {
             voters: controller_ids(scenario),
@@ -218,7 +222,28 @@ pub(super) fn bootstrap(scenario: &Scenario) -> Vec<Addr> {
     broker_names(scenario.cluster.brokers).iter().map(|name| Addr::new(name)).collect()
 }
 
-/// A producer's client settings.
+/// The `transactional.id` producer `index` (from 0) of an entry with `transactional.id =
+/// id` runs with: one per process, as two producers sharing one would fence each other.
+fn instance_transactional_id(id: &str, index: u32) -> String {
+    format!("{id}-{index}")
+}
+
+/// Each transactional producer process's `transactional.id`, by node name (for the
+/// fault target `"the transaction coordinator of producer-N"`).
+pub(super) fn transactional_ids(scenario: &Scenario) -> BTreeMap<String, String> {
+    let mut ids = BTreeMap::new();
+    let mut number = 0;
+    for spec in &scenario.producers {
+        for index in 0..spec.count {
+            number += 1;
+            if let Some(id) = &spec.config.transactional_id {
+                ids.insert(NodeName::producer(number).to_string(), instance_transactional_id(id, index));
+            }
+        }
+    }
+    ids
+}
+
 /// Producer `index` (from 0) of the entry `spec`'s client settings; a transactional
 /// producer's `transactional.id` is the entry's with `-index` appended.
 pub(super) fn producer_config(spec: &ProducerSpec, index: u32, bootstrap: Vec<Addr>) -> ProducerConfig {
@@ -239,7 +264,7 @@ pub(super) fn producer_config(spec: &ProducerSpec, index: u32, bootstrap: Vec<Ad
         partitioner: spec.partitioner,
         partitioner_adaptive_partitioning_enable: c.partitioner_adaptive_partitioning_enable,
         partitioner_availability_timeout_ms: c.partitioner_availability_timeout_ms,
-        transactional_id: c.transactional_id.as_ref().map(|id| format!("{id}-{index}")),
+        transactional_id: c.transactional_id.as_ref().map(|id| instance_transactional_id(id, index)),
         transaction_timeout_ms: c.transaction_timeout_ms,
     }
 }

@@ -68,6 +68,8 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "transaction.abort.timed.out.transaction.cleanup.interval.ms",
     "transaction.partition.verification.enable",
     "transaction.version",
+    "add.partitions.to.txn.retry.backoff.ms",
+    "add.partitions.to.txn.retry.backoff.max.ms",
     "group.min.session.timeout.ms",
     "group.max.session.timeout.ms",
     "group.initial.rebalance.delay.ms",

@@ -333,6 +333,13 @@ pub struct BrokerSettings {
     /// (Kafka 4.0+) or 2 (Kafka 4.0+, KIP-890 part 2: an epoch bump per transaction and
     /// partitions added by their leaders; the default of a new 4.0 cluster).
     pub transaction_version: crate::protocol::TransactionVersion,
+    /// `add.partitions.to.txn.retry.backoff.ms` (Kafka 4.0+, default 20): under
+    /// transaction version 2, how long a partition leader waits before it asks the
+    /// coordinator again to add a partition it was answered CONCURRENT_TRANSACTIONS for.
+    pub add_partitions_to_txn_retry_backoff_ms: u64,
+    /// `add.partitions.to.txn.retry.backoff.max.ms` (Kafka 4.0+, default 100): how long
+    /// it keeps asking before it answers the producer NOT_ENOUGH_REPLICAS.
+    pub add_partitions_to_txn_retry_backoff_max_ms: u64,
     /// `group.min.session.timeout.ms`: the group coordinator refuses a member whose
     /// `session.timeout.ms` is smaller with INVALID_SESSION_TIMEOUT, in milliseconds
     /// (default 6000).
@@ -409,6 +416,8 @@ impl Default for BrokerSettings {
             transaction_abort_timed_out_transaction_cleanup_interval_ms: 10_000,
             transaction_partition_verification_enable: true,
             transaction_version: crate::protocol::TransactionVersion::Tv0,
+            add_partitions_to_txn_retry_backoff_ms: 20,
+            add_partitions_to_txn_retry_backoff_max_ms: 100,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_initial_rebalance_delay_ms: 3_000,

@@ -67,7 +67,8 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
          `replica.lag.time.max.ms`, `zookeeper.session.timeout.ms`, `replica.fetch.wait.max.ms`, \
          `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `log.flush.interval.messages`, `log.flush.interval.ms`, \
          `log.retention.ms`, `log.retention.bytes`, `log.segment.bytes`, `log.retention.check.interval.ms`, \
-         `offsets.topic.num.partitions`, `offsets.topic.replication.factor`, `transaction.state.log.num.partitions`, `transaction.state.log.replication.factor`, `transaction.state.log.min.isr`, `transaction.max.timeout.ms`, `transaction.abort.timed.out.transaction.cleanup.interval.ms`, `transaction.partition.verification.enable`, `transaction.version`, `group.min.session.timeout.ms`, \
+         `offsets.topic.num.partitions`, `offsets.topic.replication.factor`, `transaction.state.log.num.partitions`, `transaction.state.log.replication.factor`, `transaction.state.log.min.isr`, `transaction.max.timeout.ms`, `transaction.abort.timed.out.transaction.cleanup.interval.ms`, `transaction.partition.verification.enable`, `transaction.version`, \
+         `add.partitions.to.txn.retry.backoff.ms`, `add.partitions.to.txn.retry.backoff.max.ms`, `group.min.session.timeout.ms`, \
          `group.max.session.timeout.ms`, `group.initial.rebalance.delay.ms`, `controlled.shutdown.enable`, \
          `controlled.shutdown.max.retries`, `controlled.shutdown.retry.backoff.ms`, `auto.leader.rebalance.enable`, \
          `leader.imbalance.check.interval.seconds`, `leader.imbalance.per.broker.percentage`, \
@@ -635,4 +636,22 @@ fn a_topic_level_name_in_the_broker_config_names_the_brokers_key_and_back() {
         topic.contains("unknown key `log.retention.ms` here, where the same setting is named `retention.ms`"),
         "{topic}"
     );
+}
+
+#[test]
+fn the_broker_side_add_partitions_retries_are_settings_of_kafka_4_only() {
+    let config =
+        |version: &str, key: &str| format!("kafka_version = \"{version}\"\n{BASE}[cluster.config]\n\"{key}\" = 50\n");
+    assert_eq!(
+        err(&config("3.9", "add.partitions.to.txn.retry.backoff.max.ms")),
+        "scenarios/x.toml:5:48: `cluster.config.add.partitions.to.txn.retry.backoff.max.ms`: \
+         add.partitions.to.txn.retry.backoff.max.ms came with Kafka 4.0 (KIP-890 part 2), but kafka_version is \
+         3.9; expected kafka_version \"4.0\" or later, or no add.partitions.to.txn.retry.backoff.max.ms"
+    );
+    let scenario = parse(&config("4.0", "add.partitions.to.txn.retry.backoff.ms"), Path::new("x.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.cluster.config.add_partitions_to_txn_retry_backoff_ms, 50);
+    assert_eq!(scenario.cluster.config.add_partitions_to_txn_retry_backoff_max_ms, 100, "Kafka's default");
+    assert!(err(&config("4.0", "add.partitions.to.txn.retry.backoff.ms").replace("= 50", "= 0"))
+        .contains("expected at least 1"));
 }

@@ -370,6 +370,25 @@ fn transaction_version(t: &Table, profile: &Profile) -> Res<Option<TransactionVe
     Ok(TRANSACTION_VERSIONS.iter().find(|(name, _)| name.parse() == Ok(version.value)).map(|&(_, v)| v))
 }
 
+/// A milliseconds setting of at least `min` that came with Kafka 4.0 (KIP-890 part 2's
+/// broker-side retries of AddPartitionsToTxn): refused in a scenario of an earlier
+/// release, where it would do nothing.
+fn since_kafka_4(t: &Table, key: &str, min: u64, profile: &Profile) -> Res<Option<u64>> {
+    let Some(value) = opt_u64_min(t, key, min)? else { return Ok(None) };
+    let first_release = crate::profile::KafkaVersion::new(4, 0, 0);
+    let value = value.check(
+        |_| profile.version >= first_release,
+        |_| {
+            format!(
+                "{key} came with Kafka {first_release} (KIP-890 part 2), but kafka_version is {}; expected \
+                 kafka_version \"4.0\" or later, or no {key}",
+                profile.version
+            )
+        },
+    )?;
+    Ok(Some(value.value))
+}
+
 /// An internal topic's partition count (`offsets.topic.num.partitions`, ...), if set.
 fn internal_topic_partitions(t: &Table, key: &str) -> Res<Option<u32>> {
     let count = t.opt_u32(key)?.map(|v| {
@@ -471,6 +490,15 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
         transaction_partition_verification_enable: t
             .bool_or("transaction.partition.verification.enable", d.transaction_partition_verification_enable)?,
         transaction_version: transaction_version(t, profile)?.unwrap_or(d.transaction_version),
+        add_partitions_to_txn_retry_backoff_ms: since_kafka_4(t, "add.partitions.to.txn.retry.backoff.ms", 1, profile)?
+            .unwrap_or(d.add_partitions_to_txn_retry_backoff_ms),
+        add_partitions_to_txn_retry_backoff_max_ms: since_kafka_4(
+            t,
+            "add.partitions.to.txn.retry.backoff.max.ms",
+            0,
+            profile,
+        )?
+        .unwrap_or(d.add_partitions_to_txn_retry_backoff_max_ms),
         group_min_session_timeout_ms,
         group_max_session_timeout_ms,
         group_initial_rebalance_delay_ms: t

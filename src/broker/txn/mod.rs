@@ -36,6 +36,13 @@ pub struct TxnCoordinatorConfig {
     /// The finalized `transaction.version` feature (level 2 from Kafka 4.0 on a new
     /// cluster, KIP-890 part 2): told to producers in InitProducerId answers.
     pub transaction_version: crate::protocol::TransactionVersion,
+    /// `add.partitions.to.txn.retry.backoff.ms`: under transaction version 2, the pause
+    /// before a partition leader asks the coordinator again to add a partition it was
+    /// answered CONCURRENT_TRANSACTIONS for (default 20).
+    pub add_partitions_retry_backoff_ms: u64,
+    /// How long a leader keeps asking: `add.partitions.to.txn.retry.backoff.max.ms`
+    /// (default 100), at most the broker's `request.timeout.ms`.
+    pub add_partitions_retry_timeout_ms: u64,
 }
 
 impl Default for TxnCoordinatorConfig {
@@ -45,6 +52,8 @@ impl Default for TxnCoordinatorConfig {
             abort_timed_out_interval_ms: 10_000,
             partition_verification: true,
             transaction_version: crate::protocol::TransactionVersion::Tv0,
+            add_partitions_retry_backoff_ms: 20,
+            add_partitions_retry_timeout_ms: 100,
         }
     }
 }
