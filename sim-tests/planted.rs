@@ -26,7 +26,7 @@ fn bound(bug: PlantedBug) -> usize {
         // (rebalance-storm seeds 1, 3 and 4 of the first 5).
         PlantedBug::StaleGenerationCommit => 3,
         // Caught where two candidates of one epoch each win a majority before the other's
-        // BeginQuorumEpoch reaches it (planted-kraft-quorum: 12 of its 20 seeds, 70 of
+        // BeginQuorumEpoch reaches it (planted-kraft-quorum: 9 of its 20 seeds, 45 of
         // seeds 1-100), so a wider bound.
         PlantedBug::QuorumVoteTwice => 5,
         // Every seed (20 of 20): each controller fault comes as the leader commits alone.
@@ -38,6 +38,11 @@ fn bound(bug: PlantedBug) -> usize {
         // 4, 5, 7, 8 and 9 of the first 10): the next transaction commits the late write
         // with it, a G1a.
         PlantedBug::FencedEpochAccepted => 4,
+        // Caught where a crash lands after the coordinator wrote a marker and before its
+        // Prepare record was replicated, and the next coordinator then expires the
+        // transaction before the producer's retried EndTxn reaches it (15 of
+        // txn-coordinator-crash's 20 seeds).
+        PlantedBug::MarkersBeforeDecision => 5,
     }
 }
 
@@ -78,19 +83,35 @@ fn lso_past_open_transaction_is_caught() {
     caught_within_bound_and_clean_without(PlantedBug::LsoPastOpenTransaction);
 }
 
+/// Sweeps `bug` (see [`caught_within_bound_and_clean_without`]), requires `anomaly` among
+/// what caught it, and returns the detecting seed with the faithful run of that seed's
+/// `txn` ops, for the test to check that the bug's branch was reached for the right reason.
+fn caught_as(bug: PlantedBug, anomaly: AnomalyKind) -> (u64, Vec<Op>) {
+    let sweep = caught_within_bound_and_clean_without(bug);
+    assert!(sweep.kinds().contains_key(&anomaly), "{}", describe(&sweep));
+    let seed = sweep.seeds.last().expect("a detection").seed;
+    let faithful = runner::run_seed(&load(bug.target_scenario()), seed);
+    (seed, faithful.history.ops.into_iter().filter(|o| o.f == OpFn::Txn).collect())
+}
+
 #[test]
 fn fenced_epoch_accepted_is_caught() {
     // Caught for the right reason: an aborted read of a value the faithful run of the same
     // seed refused, as sent with the epoch the coordinator's expiry had fenced.
-    let bug = PlantedBug::FencedEpochAccepted;
-    let sweep = caught_within_bound_and_clean_without(bug);
-    assert!(sweep.kinds().contains_key(&AnomalyKind::G1a), "{}", describe(&sweep));
-    let scenario = load(bug.target_scenario());
-    let seed = sweep.seeds.last().expect("a detection").seed;
-    let faithful = runner::run_seed(&scenario, seed);
-    let refused =
-        |o: &&Op| o.f == OpFn::Txn && o.error.as_deref().is_some_and(|e| e.contains("INVALID_PRODUCER_EPOCH"));
-    assert!(faithful.history.ops.iter().any(|o| refused(&o)), "seed {seed}: the faithful run refused no late write");
+    let (seed, txns) = caught_as(PlantedBug::FencedEpochAccepted, AnomalyKind::G1a);
+    let refused = |o: &Op| o.error.as_deref().is_some_and(|e| e.contains("INVALID_PRODUCER_EPOCH"));
+    assert!(txns.iter().any(refused), "seed {seed}: the faithful run refused no late write");
+}
+
+#[test]
+fn markers_before_decision_is_caught() {
+    // Caught for the right reason: a transaction torn between its partitions (a
+    // lost-write: some of its records read, another never), in a seed whose faithful run
+    // had the next coordinator fence a producer's retried commit (PRODUCER_FENCED): there
+    // the decision the crashed coordinator had not persisted was replaced, whole.
+    let (seed, txns) = caught_as(PlantedBug::MarkersBeforeDecision, AnomalyKind::LostWrite);
+    let fenced = |o: &Op| o.kind == OpType::Info && o.error.as_deref().is_some_and(|e| e.contains("PRODUCER_FENCED"));
+    assert!(txns.iter().any(fenced), "seed {seed}: no commit was fenced in the faithful run");
 }
 
 #[test]
@@ -168,7 +189,7 @@ fn is_fenced_commit(op: &Op) -> bool {
 #[test]
 fn every_planted_bug_has_a_test_here() {
     // A new variant must get a bound (the match above) and a #[test] like the ones above.
-    assert_eq!(PlantedBug::ALL.len(), 10, "add a test for the new planted bug");
+    assert_eq!(PlantedBug::ALL.len(), 11, "add a test for the new planted bug");
 }
 
 #[test]

@@ -70,11 +70,17 @@ pub enum PlantedBug {
     /// into the log, in a transaction nobody will end, which the producer's next
     /// transaction there then commits.
     FencedEpochAccepted,
+    /// The transaction coordinator starts writing a transaction's commit or abort
+    /// markers as soon as it decides, before the PrepareCommit or PrepareAbort record is
+    /// replicated in `__transaction_state`: when it fails before that record is safe, the
+    /// next coordinator finds the transaction still open and may end it the other way,
+    /// while some partitions already hold the first decision's markers.
+    MarkersBeforeDecision,
 }
 
 impl PlantedBug {
     /// Every planted bug, in a fixed order (the order of reports and tests).
-    pub const ALL: [PlantedBug; 10] = [
+    pub const ALL: [PlantedBug; 11] = [
         PlantedBug::HwBeforeIsr,
         PlantedBug::AcksAllLeaderOnly,
         PlantedBug::NoFollowerTruncation,
@@ -85,6 +91,7 @@ impl PlantedBug {
         PlantedBug::QuorumCommitWithoutMajority,
         PlantedBug::LsoPastOpenTransaction,
         PlantedBug::FencedEpochAccepted,
+        PlantedBug::MarkersBeforeDecision,
     ];
 
     /// The kebab-case name used on the command line.
@@ -100,6 +107,7 @@ impl PlantedBug {
             PlantedBug::QuorumCommitWithoutMajority => "quorum-commit-without-majority",
             PlantedBug::LsoPastOpenTransaction => "lso-past-open-transaction",
             PlantedBug::FencedEpochAccepted => "fenced-epoch-accepted",
+            PlantedBug::MarkersBeforeDecision => "markers-before-decision",
         }
     }
 
@@ -120,6 +128,7 @@ impl PlantedBug {
             }
             PlantedBug::LsoPastOpenTransaction => "read_committed consumers read past open transactions",
             PlantedBug::FencedEpochAccepted => "leader appends a batch from a fenced producer epoch",
+            PlantedBug::MarkersBeforeDecision => "transaction coordinator writes markers before its decision is durable",
         }
     }
 
@@ -136,6 +145,7 @@ impl PlantedBug {
             PlantedBug::QuorumVoteTwice | PlantedBug::QuorumCommitWithoutMajority => "planted-kraft-quorum",
             PlantedBug::LsoPastOpenTransaction => "txn-read-committed",
             PlantedBug::FencedEpochAccepted => "txn-timed-out-producer-fenced",
+            PlantedBug::MarkersBeforeDecision => "txn-coordinator-crash",
         }
     }
 }

@@ -148,6 +148,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
             combined: scenario.cluster.combined,
         },
         replica_sets(&topics),
+        configure::transactional_ids(scenario),
         workload.app_faults.clone(),
         stop_switches,
     );

@@ -37,6 +37,22 @@ pub(super) struct World<'a> {
     pub duration_ms: u64,
 }
 
+impl World<'_> {
+    /// Whether `node` is a producer with a `transactional.id`.
+    fn is_transactional_producer(&self, node: Option<&NodeName>) -> bool {
+        node.is_some_and(|n| n.role == NodeRole::Producer && self.transactional_producers.contains(&n.number))
+    }
+
+    /// The transactional producers' names, for error messages.
+    fn transactional_producer_names(&self) -> String {
+        if self.transactional_producers.is_empty() {
+            return "this scenario has none".to_string();
+        }
+        let names: Vec<String> = self.transactional_producers.iter().map(|n| format!("producer-{n}")).collect();
+        names.join(", ")
+    }
+}
+
 /// The keys a fault of `kind` takes.
 fn keys(kind: FaultKind) -> &'static [&'static str] {
     match kind {
@@ -88,21 +104,13 @@ fn stuck_connection(t: &Table, world: &World) -> Res<FaultAction> {
             Target::Node(n) => NodeName::parse(n),
             _ => None,
         };
-        let is_transactional_producer =
-            node.is_some_and(|n| n.role == NodeRole::Producer && world.transactional_producers.contains(&n.number));
-        if !is_transactional_producer {
+        if !world.is_transactional_producer(node.as_ref()) {
             let node = t.require("target", "a transactional producer")?;
             return Err(node.pos.issue(format!(
                 "a \"stuck-connection\" fault on channel \"transaction-coordinator\" acts on a transactional \
                  producer's connections to its coordinator; expected one of the producers with a transactional.id \
                  ({}), found \"{who}\"",
-                if world.transactional_producers.is_empty() {
-                    "this scenario has none".to_string()
-                } else {
-                    let names: Vec<String> =
-                        world.transactional_producers.iter().map(|n| format!("producer-{n}")).collect();
-                    names.join(", ")
-                }
+                world.transactional_producer_names()
             )));
         }
         return Ok(FaultAction::StuckConnection { target: who, channel });
@@ -218,9 +226,7 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
             let consumer = node.as_ref().is_some_and(|n| matches!(n.role, NodeRole::Consumer | NodeRole::Pipeline));
             // A transactional producer's application can stall too (in the middle of a
             // transaction); a plain producer's sends have no transaction to hold open.
-            let transactional = node
-                .as_ref()
-                .is_some_and(|n| n.role == NodeRole::Producer && world.transactional_producers.contains(&n.number));
+            let transactional = world.is_transactional_producer(node.as_ref());
             if !(consumer || (kind == FaultKind::Stall && transactional)) {
                 let node = t.require("target", "a consumer")?;
                 let expected = if kind == FaultKind::Stall {
@@ -432,6 +438,16 @@ fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
                 one_of(&names)
             };
             Err(pos.issue(format!("no consumer group is named {}; expected {expected}", excerpt(group))))
+        }
+        Target::TransactionCoordinatorOf(producer) => {
+            if world.is_transactional_producer(NodeName::parse(producer).as_ref()) {
+                return Ok(());
+            }
+            Err(pos.issue(format!(
+                "{producer} has no transaction coordinator: it is not a producer with a transactional.id; \
+                 expected one of them ({})",
+                world.transactional_producer_names()
+            )))
         }
         Target::LeaderOf(tp) | Target::FollowersOf(tp) | Target::AFollowerOf(tp) | Target::ReplicasOf(tp) => {
             let (topic, n) = tp.rsplit_once('-').unwrap_or((tp, ""));

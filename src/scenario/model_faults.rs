@@ -256,6 +256,7 @@ impl Target {
             Target::Node(n) => NodeName::broker_id(n).is_some(),
             Target::LeaderOf(_)
             | Target::CoordinatorOf(_)
+            | Target::TransactionCoordinatorOf(_)
             | Target::FollowersOf(_)
             | Target::AFollowerOf(_)
             | Target::RandomBroker
@@ -394,6 +395,10 @@ pub enum Target {
     /// The broker coordinating a consumer group when the fault fires: the leader of the
     /// group's `__consumer_offsets` partition, e.g. `"the coordinator of group billing"`.
     CoordinatorOf(String),
+    /// The broker coordinating a transactional producer's transactions when the fault
+    /// fires: the leader of its `transactional.id`'s `__transaction_state` partition,
+    /// e.g. `"the transaction coordinator of producer-1"`.
+    TransactionCoordinatorOf(String),
     /// Every follower of a partition, e.g. `"the followers of orders-0"`.
     FollowersOf(String),
     /// One follower of a partition, chosen from the seed (`"a follower of orders-0"`).
@@ -459,6 +464,7 @@ impl fmt::Display for Target {
             Target::AllControllers => f.write_str("all controllers"),
             Target::LeaderOf(tp) => write!(f, "the leader of {tp}"),
             Target::CoordinatorOf(group) => write!(f, "the coordinator of group {group}"),
+            Target::TransactionCoordinatorOf(producer) => write!(f, "the transaction coordinator of {producer}"),
             Target::FollowersOf(tp) => write!(f, "the followers of {tp}"),
             Target::AFollowerOf(tp) => write!(f, "a follower of {tp}"),
             Target::RandomBroker => f.write_str("a random broker"),

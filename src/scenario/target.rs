@@ -10,6 +10,7 @@ pub(super) const FORMS: &str = "\"broker-N\", \"metastore\", \"producer-N\", \"c
      \"controller-N\", \"the controller\", \"the active controller\", \"a controller\", \
      \"a follower controller\", \
      \"a majority of controllers\", \"all controllers\", \"the leader of TOPIC-P\", \"the coordinator of group G\", \
+     \"the transaction coordinator of producer-N\", \
      \"the followers of TOPIC-P\", \
      \"a follower of TOPIC-P\", \"a random broker\", \"all brokers\", \
      \"all replicas of TOPIC-P\", \"the cluster\", \"crashed\" (restart only), \
@@ -51,6 +52,9 @@ impl Target {
             // Group names are case-sensitive, like topic names.
             ["the", "coordinator", "of", "group", _] | ["coordinator", "of", "group", _] => {
                 Target::CoordinatorOf(tp.to_string())
+            }
+            ["the", "transaction", "coordinator", "of", _] | ["transaction", "coordinator", "of", _] => {
+                Target::TransactionCoordinatorOf(node(&words[words.len() - 1])?)
             }
             ["a", "follower", "of", _] => Target::AFollowerOf(partition(tp)?),
             [name] => Target::Node(node(name)?),

@@ -160,3 +160,37 @@ fn a_stuck_connection_names_a_broker_and_one_of_its_controller_channels_in_a_kra
     assert!(err("[[faults]]\nat = \"1s\"\nkind = \"stuck-connection\"\ntarget = \"broker-1\"\n")
         .contains("`faults[0].channel`: missing required key `channel`"));
 }
+
+#[test]
+fn the_transaction_coordinator_of_a_transactional_producer_is_a_target() {
+    let transactional = |fault: &str| {
+        with_faults(fault)
+            .replace("rate_per_sec = 1\n", "rate_per_sec = 1\n[producers.config]\n\"transactional.id\" = \"writer\"\n")
+    };
+    let fault = "[[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"The transaction coordinator of producer-1\"\n";
+    let scenario = parse(&transactional(fault), Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let target = Target::TransactionCoordinatorOf("producer-1".into());
+    assert!(
+        matches!(&scenario.faults[0].action, FaultAction::Crash { target: t } if *t == target),
+        "{:?}",
+        scenario.faults
+    );
+    assert_eq!(target.to_string(), "the transaction coordinator of producer-1");
+    assert!(target.names_only_brokers());
+    // A producer without a transactional.id has no transaction coordinator.
+    assert_eq!(
+        err(fault),
+        "scenarios/x.toml:15:10: `faults[0].target`: producer-1 has no transaction coordinator: it is not a \
+         producer with a transactional.id; expected one of them (this scenario has none)"
+    );
+    let missing = "[[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"the transaction coordinator of producer-2\"\n";
+    let text = transactional(missing);
+    let e = parse(&text, Path::new("scenarios/x.toml")).expect_err("producer-2 does not exist").to_string();
+    assert!(
+        e.ends_with(
+            "producer-2 has no transaction coordinator: it is not a producer with a transactional.id; \
+                         expected one of them (producer-1)"
+        ),
+        "{e}"
+    );
+}

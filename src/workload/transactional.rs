@@ -5,9 +5,11 @@
 //! application every `abort_every`-th time, once its records were acknowledged, or
 //! because one of its records failed), and
 //! `info` when the outcome is unknown (a commit that timed out, or that failed after its
-//! EndTxn may have been applied). A failed or unknown transaction's completion carries
-//! no offsets: an acknowledged record of an aborted transaction is in the log but not
-//! committed, so it proves nothing a checker may count on.
+//! EndTxn may have been applied). A failed transaction's completion carries no offsets:
+//! an acknowledged record of an aborted transaction is in the log but not committed, so
+//! it proves nothing a checker may count on. An unknown one carries the offsets its
+//! records were acknowledged at, which count once the transaction is proved committed
+//! (another of its records was read): then each of them must be read too.
 //!
 //! As a Kafka application must, the process closes a producer that was fenced (or broke
 //! the protocol) and starts a new one under the same `transactional.id`, whose
@@ -53,6 +55,13 @@ pub(super) async fn produce_in_transactions(
     let partition_names: Vec<Arc<str>> =
         (0..partitions).map(|p| Arc::from(TopicPartition::new(topic.clone(), p).to_string())).collect();
     let interval = Duration::from_secs_f64(1.0 / spec.rate_per_sec.max(0.001));
+    if ctx.safety_over() {
+        // Restarted after the safety phase (its crash healed in the liveness phase): it
+        // still starts as a Kafka application does, with initTransactions, which aborts
+        // what its previous incarnation left open; then it has nothing more to send.
+        initialized(&net, &config, || true).await;
+        return;
+    }
     let mut producer = None;
     let mut next_txn = Instant::now();
     let (mut sent, mut transactions) = (0u64, 0u64);
@@ -93,20 +102,30 @@ async fn ready_producer<'a>(
     config: &ProducerConfig,
     producer: &'a mut Option<Producer>,
 ) -> Option<&'a Producer> {
-    while producer.is_none() {
-        if ctx.safety_over() {
-            return None;
-        }
+    if producer.is_none() {
+        *producer = Some(initialized(net, config, || !ctx.safety_over()).await?);
+    }
+    producer.as_ref()
+}
+
+/// A new producer whose `initTransactions` succeeded, tried again every [`INIT_RETRY`]
+/// while `keep_trying` says so; `None` once it says no.
+async fn initialized(
+    net: &NodeNet<Request, Response>,
+    config: &ProducerConfig,
+    keep_trying: impl Fn() -> bool,
+) -> Option<Producer> {
+    while keep_trying() {
         let fresh = Producer::new(net.clone(), config.clone());
         match fresh.init_transactions().await {
-            Ok(()) => *producer = Some(fresh),
+            Ok(()) => return Some(fresh),
             Err(error) => {
                 tracing::debug!(%error, "init_transactions failed");
                 sleep(INIT_RETRY).await;
             }
         }
     }
-    producer.as_ref()
+    None
 }
 
 /// What became of the producer after a transaction.
@@ -177,8 +196,8 @@ async fn run_transaction(
         return match producer.abort_transaction().await {
             Ok(()) => complete(life, planned, OpType::Fail, None, "aborted by the application"),
             // Fenced: the producer that fenced this one aborted the transaction.
-            Err(TxnError::Fatal(reason)) => complete_closed(life, planned, OpType::Fail, reason),
-            Err(error) => complete_closed(life, planned, OpType::Info, error.to_string()),
+            Err(TxnError::Fatal(reason)) => complete_closed(life, planned, OpType::Fail, None, reason),
+            Err(error) => complete_closed(life, planned, OpType::Info, None, error.to_string()),
         };
     }
     let committed = producer.commit_transaction().await;
@@ -190,12 +209,17 @@ async fn run_transaction(
         Ok(()) => complete(life, planned, OpType::Ok, Some(&results), "committed"),
         Err(TxnError::Abortable(reason)) => match producer.abort_transaction().await {
             Ok(()) => complete(life, planned, OpType::Fail, None, &reason),
-            Err(TxnError::Fatal(fatal)) => complete_closed(life, planned, OpType::Fail, format!("{reason}; {fatal}")),
-            Err(error) => complete_closed(life, planned, OpType::Info, format!("{reason}; {error}")),
+            Err(TxnError::Fatal(fatal)) => {
+                complete_closed(life, planned, OpType::Fail, None, format!("{reason}; {fatal}"))
+            }
+            Err(error) => complete_closed(life, planned, OpType::Info, Some(&results), format!("{reason}; {error}")),
         },
         // A commit refused as fenced or unanswered may still have been applied: an
-        // EndTxn whose answer was lost, then fenced on its retry.
-        Err(error) => complete_closed(life, planned, OpType::Info, error.to_string()),
+        // EndTxn whose answer was lost, then fenced on its retry. The offsets the broker
+        // acknowledged are recorded: a checker may count them once it proves the
+        // transaction committed (Jepsen's `must-have-committed?`: another of its sends
+        // was read), and then every one of its sends must be read.
+        Err(error) => complete_closed(life, planned, OpType::Info, Some(&results), error.to_string()),
     }
 }
 
@@ -222,7 +246,13 @@ fn complete(
 }
 
 /// Records the completion of a transaction whose producer must be closed.
-fn complete_closed(life: &mut Incarnation, planned: &[PlannedSend], kind: OpType, reason: String) -> Outcome {
-    complete(life, planned, kind, None, &reason);
+fn complete_closed(
+    life: &mut Incarnation,
+    planned: &[PlannedSend],
+    kind: OpType,
+    results: Option<&[Result<RecordMetadata, SendError>]>,
+    reason: String,
+) -> Outcome {
+    complete(life, planned, kind, results, &reason);
     Outcome::Closed
 }

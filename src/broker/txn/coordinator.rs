@@ -14,6 +14,7 @@ use super::markers;
 use super::metadata::{self, TxnMetadata, TxnState};
 use super::txn_partition_for;
 use crate::broker::{produce, SharedBroker};
+use crate::plant::PlantedBug;
 use crate::protocol::{
     Acks, ErrorCode, LeaderEpoch, ProduceRequest, ProducerIdAndEpoch, RecordBatch, TopicPartition, TransactionVersion,
     TxnRequest, TxnResponse, TxnResult,
@@ -407,8 +408,19 @@ pub(super) async fn end_transaction(
         Ok(decision.map(|result| m.prepared(result, version, new_producer_id)))
     })?;
     let Some(prepared) = next else { return Ok(current.expect("looked up")) };
-    transition(shared, &tp, epoch, id, prepared.clone()).await?;
     let next_producer = prepared.completed().producer();
+    if shared.config.planted(PlantedBug::MarkersBeforeDecision) {
+        // PLANTED BUG markers-before-decision: every marker is written first, then the
+        // Prepare record; a coordinator that fails in between leaves markers of a
+        // decision that no replica of `__transaction_state` holds.
+        markers::write_markers(shared, &tp, epoch, &prepared).await;
+        transition(shared, &tp, epoch, id, prepared.clone()).await?;
+        markers::spawn_completion(shared, id.to_string(), epoch, prepared);
+        return Ok(next_producer);
+    }
+    // Kafka's `TransactionCoordinator.endTransaction` sends the markers only from the
+    // callback of the Prepare record's append: a decision no replica holds is never acted on.
+    transition(shared, &tp, epoch, id, prepared.clone()).await?;
     markers::spawn_completion(shared, id.to_string(), epoch, prepared);
     Ok(next_producer)
 }

@@ -26,25 +26,8 @@ pub(super) fn spawn_completion(shared: &SharedBroker, id: String, epoch: LeaderE
 
 async fn complete(shared: &SharedBroker, id: &str, epoch: LeaderEpoch, prepared: TxnMetadata) {
     let Ok((tp, _)) = owned_partition(shared, id) else { return };
-    let result = prepared.state.result().expect("markers complete a Prepare state");
-    let mut remaining: BTreeSet<TopicPartition> = prepared.partitions.clone();
-    while !remaining.is_empty() {
-        if !still_owned(shared, &tp, epoch) {
-            return;
-        }
-        for (leader, partitions) in leaders_of(shared, &remaining) {
-            let entry = TxnMarkerEntry { producer: prepared.producer(), result, coordinator_epoch: epoch, partitions };
-            for (done, error) in send_markers(shared, leader, entry).await {
-                // Kafka's `TransactionMarkerRequestCompletionHandler`: a partition that
-                // is gone is dropped; every other error is retried.
-                if matches!(error, None | Some(ErrorCode::UnknownTopicOrPartition)) {
-                    remaining.remove(&done);
-                }
-            }
-        }
-        if !remaining.is_empty() {
-            sleep(RETRY_BACKOFF).await;
-        }
+    if !write_markers(shared, &tp, epoch, &prepared).await {
+        return;
     }
     // Every marker is written: the Complete state, retried while this coordinator
     // still serves the id and the write failed for lack of replicas.
@@ -70,6 +53,38 @@ async fn complete(shared: &SharedBroker, id: &str, epoch: LeaderEpoch, prepared:
         }
         sleep(RETRY_BACKOFF).await;
     }
+}
+
+/// Writes the markers of `prepared` to every partition of its transaction, retrying
+/// until each is written or this coordinator no longer serves `tp` (the id's
+/// `__transaction_state` partition) in `epoch`; returns whether all were written.
+pub(super) async fn write_markers(
+    shared: &SharedBroker,
+    tp: &TopicPartition,
+    epoch: LeaderEpoch,
+    prepared: &TxnMetadata,
+) -> bool {
+    let result = prepared.state.result().expect("markers complete a Prepare state");
+    let mut remaining: BTreeSet<TopicPartition> = prepared.partitions.clone();
+    while !remaining.is_empty() {
+        if !still_owned(shared, tp, epoch) {
+            return false;
+        }
+        for (leader, partitions) in leaders_of(shared, &remaining) {
+            let entry = TxnMarkerEntry { producer: prepared.producer(), result, coordinator_epoch: epoch, partitions };
+            for (done, error) in send_markers(shared, leader, entry).await {
+                // Kafka's `TransactionMarkerRequestCompletionHandler`: a partition that
+                // is gone is dropped; every other error is retried.
+                if matches!(error, None | Some(ErrorCode::UnknownTopicOrPartition)) {
+                    remaining.remove(&done);
+                }
+            }
+        }
+        if !remaining.is_empty() {
+            sleep(RETRY_BACKOFF).await;
+        }
+    }
+    true
 }
 
 /// The partitions of `remaining` grouped by their leader in the broker's metadata; a

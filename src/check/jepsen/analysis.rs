@@ -368,11 +368,9 @@ impl<'a> Analysis<'a> {
     }
 
     /// Whether one send of an op took effect: its op must have committed, or the send
-    /// itself carries an offset. kafkasim extends Jepsen here: an `info` op that groups
-    /// several sends (an asynchronous producer's) may carry offsets for the sends the
-    /// broker acknowledged, and those are acknowledged whatever became of the others.
+    /// itself carries an offset (see [`Analysis::offset_is_an_ack`]).
     pub fn send_committed(&self, c: &Completion<'_>, key: &str, value: u64) -> bool {
-        self.must_have_committed(c) || (c.kind == OpType::Info && send_offset(c.op, key, value).is_some())
+        self.must_have_committed(c) || (offset_is_an_ack(c) && send_offset(c.op, key, value).is_some())
     }
 
     /// Jepsen's `version-orders`: every poll of every send/poll/txn completion, whatever
@@ -384,11 +382,12 @@ impl<'a> Analysis<'a> {
             if !matches!(c.op.f, OpFn::Send | OpFn::Poll | OpFn::Txn) {
                 continue;
             }
-            let sends_count = self.must_have_committed(c) || c.kind == OpType::Info;
+            let sends_count = self.must_have_committed(c) || offset_is_an_ack(c);
             let op: &'a Op = c.op;
             for mop in op.micro_ops() {
                 match mop {
-                    // An offset is the broker's acknowledgement, even inside an `info` op.
+                    // An offset is the broker's acknowledgement, even inside an `info`
+                    // send op (not inside a transaction that may have aborted).
                     MicroOp::Send { key, value, offset: Some(offset) } if sends_count => {
                         orders.entry(&**key).or_default().observe(*offset, *value, i, How::Sent);
                     }
@@ -411,9 +410,9 @@ impl<'a> Analysis<'a> {
     }
 
     /// Whether a completion's send of `value` to `key` was acknowledged: an `ok` op, or
-    /// an offset on the send itself.
+    /// an offset on the send itself (see [`offset_is_an_ack`]).
     pub fn send_acknowledged(&self, c: &Completion<'_>, key: &str, value: u64) -> bool {
-        c.kind == OpType::Ok || (c.kind == OpType::Info && send_offset(c.op, key, value).is_some())
+        c.kind == OpType::Ok || (offset_is_an_ack(c) && send_offset(c.op, key, value).is_some())
     }
 
     /// Whether retention deleted `value` from `key` (so never reading it is no loss).
@@ -444,6 +443,18 @@ impl<'a> Analysis<'a> {
             How::Polled => format!("polled at offset {offset}"),
         }
     }
+}
+
+/// Whether an offset on a send of this completion is, alone, the broker's
+/// acknowledgement of that send. kafkasim extends Jepsen for `info` *send* ops: one that
+/// groups several sends (an asynchronous producer's) may carry offsets for the sends the
+/// broker acknowledged, and those are acknowledged whatever became of the others (Jepsen's
+/// own clients record no offset in an `info` op, so its histories are read as Jepsen
+/// reads them). Inside a transaction an acknowledged send proves nothing until the
+/// transaction commits: an `info` `txn` op's offsets count only once it must have
+/// committed (Jepsen's `version-orders`), for the transaction may have aborted.
+fn offset_is_an_ack(c: &Completion<'_>) -> bool {
+    c.kind == OpType::Info && c.op.f == OpFn::Send
 }
 
 /// The offset a completed op reports for its send of `value` to `key`, if any.

@@ -40,6 +40,8 @@ pub struct Nemesis {
     size: ClusterSize,
     /// The replicas of each partition, by name (`orders-0`).
     assignments: BTreeMap<String, Vec<u32>>,
+    /// Each transactional producer's `transactional.id`, by node name.
+    transactional_ids: BTreeMap<String, String>,
     /// Directed links this nemesis blocked.
     blocked: BTreeSet<(Addr, Addr)>,
     /// Running `clog` faults; `heal` stops them.
@@ -186,6 +188,7 @@ impl Nemesis {
         observer: Observer,
         size: ClusterSize,
         assignments: BTreeMap<String, Vec<u32>>,
+        transactional_ids: BTreeMap<String, String>,
         app_faults: AppFaults,
         stop_switches: BTreeMap<String, crate::broker::StopSwitch>,
     ) -> Self {
@@ -198,6 +201,7 @@ impl Nemesis {
             observer,
             size,
             assignments,
+            transactional_ids,
             blocked: BTreeSet::new(),
             clogs: Vec::new(),
             baseline,

@@ -3,6 +3,7 @@
 
 use super::Nemesis;
 use crate::broker::coordinator::{offsets_partition_for, OFFSETS_TOPIC};
+use crate::broker::txn::{txn_partition_for, TRANSACTION_TOPIC};
 use crate::history::ClusterState;
 use crate::protocol::{broker_name, broker_names, NodeId, NodeName, METASTORE};
 use crate::scenario::Target;
@@ -17,6 +18,15 @@ impl Nemesis {
     /// Every KRaft controller's node name (none in ZooKeeper mode).
     pub(super) fn controllers(&self) -> Vec<String> {
         (1..=self.size.controllers).map(|n| NodeName::controller(n).to_string()).collect()
+    }
+
+    /// The name of the partition of an internal topic (`__consumer_offsets`,
+    /// `__transaction_state`) that `pick` chooses from the topic's partition count; `None`
+    /// if the cluster has no such topic.
+    fn internal_partition(&self, topic: &str, pick: impl FnOnce(u32) -> u32) -> Option<String> {
+        let prefix = format!("{topic}-");
+        let count = self.assignments.keys().filter(|tp| tp.starts_with(&prefix)).count() as u32;
+        (count > 0).then(|| format!("{prefix}{}", pick(count)))
     }
 
     /// Resolves a target to node names, now: in combined mode with the nodes sharing
@@ -57,12 +67,13 @@ impl Nemesis {
             Target::AllControllers => self.controllers(),
             Target::LeaderOf(tp) => leader_of(tp).into_iter().collect(),
             Target::CoordinatorOf(group) => {
-                let prefix = format!("{OFFSETS_TOPIC}-");
-                let count = self.assignments.keys().filter(|tp| tp.starts_with(&prefix)).count() as u32;
-                if count == 0 {
-                    return Vec::new();
-                }
-                leader_of(&format!("{prefix}{}", offsets_partition_for(group, count))).into_iter().collect()
+                let partition = self.internal_partition(OFFSETS_TOPIC, |count| offsets_partition_for(group, count));
+                partition.and_then(|tp| leader_of(&tp)).into_iter().collect()
+            }
+            Target::TransactionCoordinatorOf(producer) => {
+                let Some(id) = self.transactional_ids.get(producer) else { return Vec::new() };
+                let partition = self.internal_partition(TRANSACTION_TOPIC, |count| txn_partition_for(id, count));
+                partition.and_then(|tp| leader_of(&tp)).into_iter().collect()
             }
             Target::FollowersOf(tp) | Target::AFollowerOf(tp) => {
                 let Some(partition) = partition(tp) else {
