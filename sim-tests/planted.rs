@@ -40,7 +40,7 @@ fn bound(bug: PlantedBug) -> usize {
         PlantedBug::FencedEpochAccepted => 4,
         // Caught where a crash lands after the coordinator wrote a marker and before its
         // Prepare record was replicated, and the next coordinator then expires the
-        // transaction before the producer's retried EndTxn reaches it (15 of
+        // transaction before the producer's retried EndTxn reaches it (13 of
         // txn-coordinator-crash's 20 seeds).
         PlantedBug::MarkersBeforeDecision => 5,
     }

@@ -139,6 +139,10 @@ pub enum Switch {
     /// `[[producers]] partitioner`: how records with neither a key nor a partition are
     /// placed.
     Partitioner,
+    /// `[[producers]] invalid_epoch_abortable`: whether a transactional producer whose
+    /// record is refused as from an old epoch may abort its transaction (KIP-588) or is
+    /// fenced.
+    InvalidEpochAbortable,
     /// `[[consumers]] sticky_assignor`: which release's sticky assignment algorithm the
     /// group leader runs.
     StickyAssignor,
@@ -186,6 +190,7 @@ impl Switch {
             Switch::UnknownProducerSequence => "unknown_producer_sequence",
             Switch::IdempotentEpochBump => "idempotent_epoch_bump",
             Switch::Partitioner => "partitioner",
+            Switch::InvalidEpochAbortable => "invalid_epoch_abortable",
             Switch::StickyAssignor => "sticky_assignor",
             Switch::GroupInitialRebalanceDelay => "group.initial.rebalance.delay.ms",
             Switch::GroupMaxSessionTimeout => "group.max.session.timeout.ms",
@@ -213,7 +218,7 @@ impl Switch {
             Switch::UncleanLeaderElection => "[cluster.config] or [topics.config]",
             Switch::GroupInitialRebalanceDelay | Switch::GroupMaxSessionTimeout => "[cluster.config]",
             Switch::Acks | Switch::EnableIdempotence | Switch::Retries => "[producers.config]",
-            Switch::IdempotentEpochBump | Switch::Partitioner => "[[producers]]",
+            Switch::IdempotentEpochBump | Switch::Partitioner | Switch::InvalidEpochAbortable => "[[producers]]",
             Switch::StickyAssignor => "[[consumers]]",
             Switch::SessionTimeout | Switch::OffsetValidation => "[consumers.config]",
             Switch::ZookeeperSessionTimeout
@@ -360,6 +365,16 @@ pub const CHANGES: &[Change] = &[
         reference: "KIP-360 (KAFKA-8710)",
         summary: "an idempotent producer that hits a sequence error bumps its epoch and goes on, instead of \
                   failing its batches and taking a new producer id",
+    },
+    Change {
+        switch: Switch::InvalidEpochAbortable,
+        since: KafkaVersion::new(2, 7, 0),
+        before: "false",
+        after: "true",
+        reference: "KIP-588 (KAFKA-9803)",
+        summary: "a transactional write refused as from an old producer epoch (its transaction timed out) makes \
+                  the transaction abortable (INVALID_PRODUCER_EPOCH) instead of fencing the producer \
+                  (PRODUCER_FENCED)",
     },
     Change {
         switch: Switch::StickyAssignor,

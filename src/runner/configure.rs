@@ -261,6 +261,7 @@ pub(super) fn producer_config(spec: &ProducerSpec, index: u32, bootstrap: Vec<Ad
         max_block_ms: 60_000,
         enable_idempotence: c.enable_idempotence,
         idempotent_epoch_bump: spec.idempotent_epoch_bump,
+        invalid_epoch_abortable: spec.invalid_epoch_abortable,
         partitioner: spec.partitioner,
         partitioner_adaptive_partitioning_enable: c.partitioner_adaptive_partitioning_enable,
         partitioner_availability_timeout_ms: c.partitioner_availability_timeout_ms,

@@ -120,6 +120,7 @@ fn values_of(s: &Scenario, switch: Switch) -> Vec<String> {
         Switch::EnableIdempotence => producers(&|p| p.config.enable_idempotence.to_string()),
         Switch::Retries => producers(&|p| p.config.retries.to_string()),
         Switch::IdempotentEpochBump => producers(&|p| p.idempotent_epoch_bump.to_string()),
+        Switch::InvalidEpochAbortable => producers(&|p| p.invalid_epoch_abortable.to_string()),
         Switch::Partitioner => producers(&|p| spelling(&PARTITIONERS, p.partitioner)),
         Switch::StickyAssignor => consumers(&|c| spelling(&STICKY_ASSIGNORS, c.sticky_assignor)),
         Switch::SessionTimeout => consumers(&|c| c.config.session_timeout_ms.to_string()),

@@ -113,6 +113,7 @@ pub(super) const PRODUCER: &[&str] = &[
     "send",
     "partitioner",
     "idempotent_epoch_bump",
+    "invalid_epoch_abortable",
     "records_per_transaction",
     "abort_every",
     "config",

@@ -29,6 +29,10 @@ pub struct ProducerSpec {
     /// (`idempotent_epoch_bump`, default true: KIP-360) instead of failing its batches
     /// and taking a new producer id.
     pub idempotent_epoch_bump: bool,
+    /// Whether a transactional producer whose record is refused as from an old producer
+    /// epoch may abort its transaction and go on (`invalid_epoch_abortable`, default
+    /// true: KIP-588, Kafka 2.7) instead of being fenced.
+    pub invalid_epoch_abortable: bool,
     /// For a transactional producer, how many records each transaction writes
     /// (`records_per_transaction`, default 1): one `txn` op per transaction.
     pub records_per_transaction: u32,

@@ -115,6 +115,7 @@ pub(super) fn pipelines(
             send_mode: SendMode::Async,
             partitioner: profile_partitioner(profile),
             idempotent_epoch_bump: super::fields::profile_bool(profile, Switch::IdempotentEpochBump),
+            invalid_epoch_abortable: super::fields::profile_bool(profile, Switch::InvalidEpochAbortable),
             records_per_transaction: 1,
             abort_every: None,
             config: producer_config,

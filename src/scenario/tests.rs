@@ -195,6 +195,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 send_mode: SendMode::Async,
                 partitioner: UnkeyedPartitioning::UniformSticky,
                 idempotent_epoch_bump: true,
+                invalid_epoch_abortable: true,
                 records_per_transaction: 1,
                 abort_every: None,
                 config: ProducerSettings {
@@ -215,6 +216,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 send_mode: SendMode::Sync,
                 partitioner: UnkeyedPartitioning::UniformSticky,
                 idempotent_epoch_bump: true,
+                invalid_epoch_abortable: true,
                 records_per_transaction: 1,
                 abort_every: None,
                 config: ProducerSettings::default(),

@@ -153,13 +153,15 @@ fn release_switches_are_read_from_the_file_by_their_keys() {
     let s = under(
         "3.9",
         "[cluster]\nunknown_producer_sequence = \"out-of-order\"\ncaught_up_at_leader_log_end = false",
-        "partitioner = \"round-robin\"\nidempotent_epoch_bump = false\n[producers.config]\n\
+        "partitioner = \"round-robin\"\nidempotent_epoch_bump = false\ninvalid_epoch_abortable = false\n\
+         [producers.config]\n\
          \"partitioner.adaptive.partitioning.enable\" = false\n\"partitioner.availability.timeout.ms\" = 500",
     );
     assert_eq!(s.cluster.unknown_producer_sequence, crate::protocol::UnknownProducerSequence::OutOfOrder);
     assert!(!s.cluster.caught_up_at_leader_log_end);
     let p = &s.producers[0];
     assert_eq!((p.partitioner, p.idempotent_epoch_bump), (crate::protocol::UnkeyedPartitioning::RoundRobin, false));
+    assert!(!p.invalid_epoch_abortable, "3.9's KIP-588 behaviour, turned off by the file");
     assert_eq!(
         (p.config.partitioner_adaptive_partitioning_enable, p.config.partitioner_availability_timeout_ms),
         (false, 500)

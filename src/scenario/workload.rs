@@ -112,6 +112,8 @@ pub(super) fn producers(
         let partitioner = switch_choice(t, "partitioner", profile, Switch::Partitioner, &PARTITIONERS)?;
         let idempotent_epoch_bump =
             t.bool_or("idempotent_epoch_bump", profile_bool(profile, Switch::IdempotentEpochBump))?;
+        let invalid_epoch_abortable =
+            t.bool_or("invalid_epoch_abortable", profile_bool(profile, Switch::InvalidEpochAbortable))?;
         let config = match t.opt_table("config", keys::PRODUCER_CONFIG)? {
             Some(c) => producer_settings(&c, profile, notes)?,
             None => producer_defaults(profile),
@@ -137,6 +139,7 @@ pub(super) fn producers(
             send_mode,
             partitioner,
             idempotent_epoch_bump,
+            invalid_epoch_abortable,
             records_per_transaction: records_per_transaction.map_or(1, |v| v.value),
             abort_every: abort_every.map(|v| v.value),
             config,

@@ -190,13 +190,21 @@ async fn run_transaction(
     if abort {
         // The application aborts after its records were written (it waits for their
         // acknowledgements, then decides to abort): they are in the log, aborted.
+        let mut send_failure = None;
         for delivery in deliveries {
-            let _ = delivery.wait().await;
+            if let Err(error) = delivery.wait().await {
+                send_failure.get_or_insert(error.reason);
+            }
         }
         return match producer.abort_transaction().await {
             Ok(()) => complete(life, planned, OpType::Fail, None, "aborted by the application"),
-            // Fenced: the producer that fenced this one aborted the transaction.
-            Err(TxnError::Fatal(reason)) => complete_closed(life, planned, OpType::Fail, None, reason),
+            // Fenced: the producer that fenced this one aborted the transaction (or the
+            // coordinator, which bumped the epoch when it timed it out: then a send was
+            // refused first, INVALID_PRODUCER_EPOCH, and the error says so).
+            Err(TxnError::Fatal(fatal)) => {
+                let reason = send_failure.map_or(fatal.clone(), |send| format!("{send}; {fatal}"));
+                complete_closed(life, planned, OpType::Fail, None, reason)
+            }
             Err(error) => complete_closed(life, planned, OpType::Info, None, error.to_string()),
         };
     }

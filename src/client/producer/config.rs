@@ -36,6 +36,12 @@ pub struct ProducerConfig {
     /// restarts the partition's sequences at 0 and goes on. `false`: Kafka 1.0 to 2.4,
     /// it fails the batch and resets its producer id. Not a Kafka setting: the release.
     pub idempotent_epoch_bump: bool,
+    /// How a transactional producer takes a batch refused with INVALID_PRODUCER_EPOCH
+    /// (its epoch is older than the partition's: the coordinator bumped it when it
+    /// timed the transaction out). `true`: Kafka 2.7 and later (KIP-588), the transaction
+    /// becomes abortable. `false`: before 2.7, where the broker answered PRODUCER_FENCED,
+    /// the producer is fenced and must be closed. Not a Kafka setting: the release.
+    pub invalid_epoch_abortable: bool,
     /// How records with neither partition nor key are placed: round-robin (Kafka up to
     /// 2.3), sticky until a new batch (2.4 to 3.2, KIP-480) or sticky for `batch.size`
     /// bytes (3.3 and later, KIP-794). Not a Kafka setting: the release.

@@ -68,7 +68,7 @@ impl State {
             need_metadata: false,
             disconnect: BTreeSet::new(),
             partitioners: BTreeMap::new(),
-            txn: config.transactional_id.as_ref().map(|_| TxnState::new()),
+            txn: config.transactional_id.as_ref().map(|_| TxnState::new(config.invalid_epoch_abortable)),
         }
     }
 

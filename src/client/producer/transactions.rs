@@ -82,12 +82,15 @@ pub(super) struct TxnState {
     /// if it wrote no record, so it must be ended with EndTxn (Kafka's
     /// `transactionStarted`).
     pub offsets_added: bool,
+    /// See [`ProducerConfig::invalid_epoch_abortable`](super::ProducerConfig).
+    invalid_epoch_abortable: bool,
 }
 
 impl TxnState {
     /// Before `initTransactions`.
-    pub fn new() -> Self {
+    pub fn new(invalid_epoch_abortable: bool) -> Self {
         TxnState {
+            invalid_epoch_abortable,
             phase: Phase::Uninitialized,
             added: BTreeSet::new(),
             new_partitions: BTreeSet::new(),
@@ -125,14 +128,21 @@ impl TxnState {
             return;
         }
         self.epoch_bump_required = true;
-        self.phase = match error {
-            Some(code) if is_fatal(code) => Phase::FatalError(reason.to_string()),
-            _ => Phase::AbortableError(reason.to_string()),
+        let fatal = match error {
+            // KIP-588 (2.7): the broker answers INVALID_PRODUCER_EPOCH where it answered
+            // PRODUCER_FENCED, and the producer takes it as abortable
+            // (`TransactionManager.maybeTransitionToErrorState`).
+            Some(ErrorCode::InvalidProducerEpoch) => !self.invalid_epoch_abortable,
+            Some(code) => is_fatal(code),
+            None => false,
         };
+        self.phase =
+            if fatal { Phase::FatalError(reason.to_string()) } else { Phase::AbortableError(reason.to_string()) };
     }
 }
 
-/// Errors after which Kafka's producer can only be closed.
+/// Errors after which Kafka's producer can only be closed (the transaction
+/// coordinator's INVALID_PRODUCER_EPOCH is PRODUCER_FENCED to its request handlers).
 fn is_fatal(error: ErrorCode) -> bool {
     matches!(error, ErrorCode::ProducerFenced | ErrorCode::InvalidProducerEpoch | ErrorCode::InvalidProducerIdMapping)
 }
@@ -411,6 +421,22 @@ mod tests {
         // REBALANCE_IN_PROGRESS is retriable in kafkasim's table but not an answer to
         // TxnOffsetCommit: unexpected, hence fatal, as Kafka's handler treats it.
         assert!(matches!(txn_offset_commit_handling(ErrorCode::RebalanceInProgress), Fatal(_)));
+    }
+
+    #[test]
+    fn a_record_refused_as_from_an_old_epoch_is_abortable_from_kip_588_and_fatal_before() {
+        for (abortable, expected_fatal) in [(true, false), (false, true)] {
+            let mut txn = TxnState::new(abortable);
+            txn.phase = Phase::InTransaction;
+            txn.batch_failed(Some(ErrorCode::InvalidProducerEpoch), "INVALID_PRODUCER_EPOCH");
+            assert_eq!(matches!(txn.phase, Phase::FatalError(_)), expected_fatal, "KIP-588 behaviour {abortable}");
+            assert!(txn.must_abort());
+        }
+        // A fenced producer is fenced whatever the release.
+        let mut txn = TxnState::new(true);
+        txn.phase = Phase::InTransaction;
+        txn.batch_failed(Some(ErrorCode::ProducerFenced), "PRODUCER_FENCED");
+        assert!(matches!(txn.phase, Phase::FatalError(_)));
     }
 
     #[test]

@@ -34,6 +34,7 @@ fn plain() -> ProducerConfig {
         max_block_ms: 1000,
         enable_idempotence: false,
         idempotent_epoch_bump: true,
+        invalid_epoch_abortable: true,
         partitioner: UnkeyedPartitioning::default(),
         partitioner_adaptive_partitioning_enable: true,
         partitioner_availability_timeout_ms: 0,
