@@ -262,3 +262,35 @@ fn asynchronous_commits_after_processing_let_the_member_go_on_and_still_never_sk
         assert!(groups.iter().all(|a| a.kind != AnomalyKind::CommitRegression), "seed {seed}: {groups:?}");
     }
 }
+
+#[test]
+fn a_rolling_restart_rebalances_a_dynamic_group_at_every_step_and_a_static_group_never() {
+    let lesson = load("consumer-rolling-restart");
+    for &seed in &lesson.seeds[..2] {
+        let outcome = run(&lesson, seed);
+        assert!(kinds(&outcome).is_empty(), "seed {seed}: {}", describe(&outcome));
+        let generations = kafkasim::check::groups::rebalances(&outcome.history);
+        // The first generation, then a leave and a rejoin for each of the three restarts
+        // (one rebalance when the rejoin comes while the leave's is still gathering).
+        assert!(generations.len() >= 6, "seed {seed}: {generations:?}");
+        assert!(generations[1..].iter().all(|g| g.moved > 0), "seed {seed}: {generations:?}");
+    }
+    let twin = load("consumer-rolling-restart-static");
+    for &seed in &twin.seeds[..2] {
+        let outcome = run(&twin, seed);
+        assert!(kinds(&outcome).is_empty(), "seed {seed}: {}", describe(&outcome));
+        let generations = kafkasim::check::groups::rebalances(&outcome.history);
+        assert_eq!(generations.len(), 1, "seed {seed}: no rebalance after the first: {generations:?}");
+        // Each instance came back under a new member id (KIP-345's replaceStaticMember),
+        // in the same generation.
+        let mut member_ids: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+        // (The final drain's consumer assigns itself partitions outside the group.)
+        let assigns = outcome.history.ops.iter().filter(|o| o.f == OpFn::Assign && o.kind == OpType::Ok);
+        for ctx in assigns.filter_map(|o| o.group.as_ref()) {
+            let instance = ctx.instance.clone().expect("static members");
+            member_ids.entry(instance).or_default().insert(ctx.member.clone());
+        }
+        assert_eq!(member_ids.len(), 3, "seed {seed}: {member_ids:?}");
+        assert!(member_ids.values().all(|ids| ids.len() == 2), "seed {seed}: each restarted once: {member_ids:?}");
+    }
+}

@@ -385,6 +385,7 @@ mod tests {
             group: "g".into(),
             member: format!("m{process}"),
             generation: (index % 3) as u32,
+            instance: None,
         });
         Op { index, time_ns: index * 1_000_000, process, kind, f, value, error: None, group }
     }

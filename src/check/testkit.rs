@@ -173,7 +173,7 @@ impl Hist {
     /// From now on process `p`'s ops carry the group context `member` of `group` in
     /// `generation` (call again after a rebalance with the new generation).
     pub(crate) fn member(mut self, p: u64, group: &str, member: &str, generation: u32) -> Self {
-        let ctx = GroupContext { group: group.to_string(), member: member.to_string(), generation };
+        let ctx = GroupContext { group: group.to_string(), member: member.to_string(), generation, instance: None };
         self.member_of.insert(p, ctx);
         self
     }

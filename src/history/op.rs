@@ -114,6 +114,18 @@ pub struct GroupContext {
     pub member: String,
     /// The group generation the member was in.
     pub generation: u32,
+    /// The member's `group.instance.id`, if it is static (`"instance"` in the JSON
+    /// line): successive member ids of one instance are one member restarted.
+    pub instance: Option<String>,
+}
+
+impl GroupContext {
+    /// Who owns what this member is assigned: its `group.instance.id` when it is static
+    /// (a restarted static member is the same owner under a new member id), else its
+    /// member id.
+    pub fn owner(&self) -> &str {
+        self.instance.as_deref().unwrap_or(&self.member)
+    }
 }
 
 impl OpType {
@@ -206,6 +218,9 @@ impl Op {
             object.insert("group".into(), json!(ctx.group));
             object.insert("member".into(), json!(ctx.member));
             object.insert("generation".into(), json!(ctx.generation));
+            if let Some(instance) = &ctx.instance {
+                object.insert("instance".into(), json!(instance));
+            }
         }
         Value::Object(object)
     }
@@ -301,7 +316,12 @@ mod group_context_tests {
         let op = Op::from_json(&serde_json::from_str(line).unwrap()).unwrap();
         assert_eq!(
             op.group,
-            Some(GroupContext { group: "billing".into(), member: "consumer-2-1".into(), generation: 3 })
+            Some(GroupContext {
+                group: "billing".into(),
+                member: "consumer-2-1".into(),
+                generation: 3,
+                instance: None
+            })
         );
         assert_eq!(op.to_json().to_string(), line);
         let bad = r#"{"index":7,"time":9,"process":2,"type":"ok","f":"commit","value":{},"group":"billing"}"#;

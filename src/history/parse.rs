@@ -158,6 +158,11 @@ impl<'n> OpReader<'n> {
                         format!("{}: expected a 32-bit integer", self.field_name("generation")),
                     )
                 })?,
+                instance: match doc.field("instance") {
+                    None => None,
+                    Some(i) if i.is_null() => None,
+                    Some(i) => Some(self.string(i, "instance")?),
+                },
             }),
         };
         Ok(Read::Op(Op { index, time_ns, process, kind, f, value, error, group }))

@@ -22,6 +22,8 @@ pub enum GroupRequest {
         member_id: String,
         /// The client's id, the prefix of a new member id.
         client_id: String,
+        /// `group.instance.id`, for a static member (KIP-345).
+        group_instance_id: Option<String>,
         /// `session.timeout.ms`.
         session_timeout_ms: u64,
         /// `max.poll.interval.ms`, the longest the coordinator waits for a rejoin.
@@ -42,6 +44,8 @@ pub enum GroupRequest {
         generation: u32,
         /// The member.
         member_id: String,
+        /// `group.instance.id`, for a static member (KIP-345).
+        group_instance_id: Option<String>,
         /// Every member's assignment (leader only; empty from the others).
         assignments: Vec<(String, Vec<TopicPartition>)>,
     },
@@ -53,6 +57,8 @@ pub enum GroupRequest {
         generation: u32,
         /// The member.
         member_id: String,
+        /// `group.instance.id`, for a static member (KIP-345).
+        group_instance_id: Option<String>,
     },
     /// Leaves the group at once (a clean close, or `max.poll.interval.ms` exceeded).
     LeaveGroup {
@@ -60,6 +66,8 @@ pub enum GroupRequest {
         group: String,
         /// The member.
         member_id: String,
+        /// `group.instance.id`, for a static member (KIP-345).
+        group_instance_id: Option<String>,
     },
     /// Commits offsets (the next offset to consume, per partition).
     OffsetCommit {
@@ -69,6 +77,8 @@ pub enum GroupRequest {
         generation: Option<u32>,
         /// The member (empty for a standalone commit).
         member_id: String,
+        /// `group.instance.id`, for a static member (KIP-345).
+        group_instance_id: Option<String>,
         /// The offsets.
         offsets: Vec<(TopicPartition, Offset)>,
     },

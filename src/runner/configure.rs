@@ -222,9 +222,10 @@ pub(super) fn bootstrap(scenario: &Scenario) -> Vec<Addr> {
     broker_names(scenario.cluster.brokers).iter().map(|name| Addr::new(name)).collect()
 }
 
-/// The `transactional.id` producer `index` (from 0) of an entry with `transactional.id =
-/// id` runs with: one per process, as two producers sharing one would fence each other.
-fn instance_transactional_id(id: &str, index: u32) -> String {
+/// The id (`transactional.id`, `group.instance.id`) process `index` (from 0) of an entry
+/// setting `id` runs with: one per process, as two processes sharing one would fence
+/// each other.
+fn process_instance_id(id: &str, index: u32) -> String {
     format!("{id}-{index}")
 }
 
@@ -237,7 +238,7 @@ pub(super) fn transactional_ids(scenario: &Scenario) -> BTreeMap<String, String>
         for index in 0..spec.count {
             number += 1;
             if let Some(id) = &spec.config.transactional_id {
-                ids.insert(NodeName::producer(number).to_string(), instance_transactional_id(id, index));
+                ids.insert(NodeName::producer(number).to_string(), process_instance_id(id, index));
             }
         }
     }
@@ -265,7 +266,7 @@ pub(super) fn producer_config(spec: &ProducerSpec, index: u32, bootstrap: Vec<Ad
         partitioner: spec.partitioner,
         partitioner_adaptive_partitioning_enable: c.partitioner_adaptive_partitioning_enable,
         partitioner_availability_timeout_ms: c.partitioner_availability_timeout_ms,
-        transactional_id: c.transactional_id.as_ref().map(|id| instance_transactional_id(id, index)),
+        transactional_id: c.transactional_id.as_ref().map(|id| process_instance_id(id, index)),
         transaction_timeout_ms: c.transaction_timeout_ms,
     }
 }
@@ -305,7 +306,7 @@ pub(super) fn pipeline_configs(
     };
     workload::PipelineConfigs {
         consumer: consumer_config(&spec.consumer, bootstrap),
-        group: group_config(&spec.consumer, name),
+        group: group_config(&spec.consumer, name, index),
         producer,
     }
 }
@@ -323,12 +324,15 @@ pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>) -> Cons
     }
 }
 
-/// A group member's group settings; `client_id` is its node name.
-pub(super) fn group_config(spec: &ConsumerSpec, client_id: &str) -> GroupConfig {
+/// The group settings of member `index` (from 0) of the entry `spec`; `client_id` is its
+/// node name. A static member's `group.instance.id` is the entry's with `-index`
+/// appended: one per process, the same after a restart (as a pod's name).
+pub(super) fn group_config(spec: &ConsumerSpec, client_id: &str, index: u32) -> GroupConfig {
     let c = &spec.config;
     GroupConfig {
         group_id: spec.group.clone().unwrap_or_default(),
         client_id: client_id.to_string(),
+        group_instance_id: c.group_instance_id.as_ref().map(|id| process_instance_id(id, index)),
         session_timeout_ms: c.session_timeout_ms,
         max_poll_interval_ms: c.max_poll_interval_ms,
         heartbeat_interval_ms: c.heartbeat_interval_ms,

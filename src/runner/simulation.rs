@@ -227,7 +227,7 @@ fn boot_clients(run: &Run<'_>) {
     let mut consumer_number = 0;
     for spec in &scenario.consumers {
         let config = configure::consumer_config(spec, bootstrap.clone());
-        for _ in 0..spec.count {
+        for index in 0..spec.count {
             consumer_number += 1;
             let name = NodeName::consumer(consumer_number).to_string();
             let net = run.network.add_host(&Addr::new(&name));
@@ -239,7 +239,7 @@ fn boot_clients(run: &Run<'_>) {
                     });
                 }
                 scenario::ConsumerMode::Subscribe => {
-                    let configs = (config, configure::group_config(&spec, &name));
+                    let configs = (config, configure::group_config(&spec, &name, index));
                     let member = name.clone();
                     nodes.boot(&name, move || {
                         workload::run_group_consumer(

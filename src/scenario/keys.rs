@@ -162,6 +162,7 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
     "max.poll.interval.ms",
     "heartbeat.interval.ms",
     "partition.assignment.strategy",
+    "group.instance.id",
     "default.api.timeout.ms",
     "isolation.level",
     "offset_validation",

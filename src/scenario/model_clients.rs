@@ -230,6 +230,9 @@ pub struct ConsumerSettings {
     pub heartbeat_interval_ms: u64,
     /// `partition.assignment.strategy`: the group assignor (default range).
     pub partition_assignment_strategy: AssignmentStrategy,
+    /// `group.instance.id` (Kafka 2.3+, KIP-345): makes the members static; each process
+    /// gets the entry's id with `-N` appended (N its position in the entry, from 0).
+    pub group_instance_id: Option<String>,
     /// `default.api.timeout.ms` (2.0+, KIP-266): how long blocking calls such as
     /// `commitSync` retry, in milliseconds (default 60000).
     pub default_api_timeout_ms: u64,
@@ -255,6 +258,7 @@ impl Default for ConsumerSettings {
             max_poll_interval_ms: 300_000,
             heartbeat_interval_ms: 3_000,
             partition_assignment_strategy: AssignmentStrategy::Range,
+            group_instance_id: None,
             default_api_timeout_ms: 60_000,
             isolation_level: IsolationLevel::ReadUncommitted,
             offset_validation: OffsetValidation::Kip320,

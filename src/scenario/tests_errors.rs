@@ -655,3 +655,25 @@ fn the_broker_side_add_partitions_retries_are_settings_of_kafka_4_only() {
     assert!(err(&config("4.0", "add.partitions.to.txn.retry.backoff.ms").replace("= 50", "= 0"))
         .contains("expected at least 1"));
 }
+
+#[test]
+fn group_instance_id_needs_a_group_and_kafka_2_3() {
+    let consumer = |group: &str| {
+        with_orders(&format!(
+            "[[consumers]]\ntopic = \"orders\"\n{group}[consumers.config]\n\"group.instance.id\" = \"pod\"\n"
+        ))
+    };
+    let subscribed = consumer("mode = \"subscribe\"\ngroup = \"billing\"\n");
+    let scenario = parse(&subscribed, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.consumers[0].config.group_instance_id.as_deref(), Some("pod"));
+    assert!(err(&consumer("")).contains(
+        "`consumers[0].config.group.instance.id`: group.instance.id makes a group member static, and this consumer \
+         has no `group`"
+    ));
+    let old = format!("kafka_version = \"2.2\"\n{subscribed}");
+    assert!(err(&old).contains("group.instance.id came with Kafka 2.3 (KIP-345), but kafka_version is 2.2"));
+    assert!(err(&subscribed.replace("\"pod\"", "\"\"")).contains("group.instance.id is empty"));
+    // Pipelines take none (their members are dynamic).
+    let pipeline_keys = crate::scenario::keys::PIPELINE_CONSUMER_CONFIG;
+    assert!(!pipeline_keys.contains(&"group.instance.id"));
+}

@@ -481,6 +481,29 @@ pub(super) fn consumer_defaults(profile: &Profile) -> ConsumerSettings {
     }
 }
 
+/// `group.instance.id`: static membership needs a group and Kafka 2.3 (KIP-345).
+fn group_instance_id(t: &Table, has_group: bool, profile: &Profile) -> Res<Option<String>> {
+    let Some(id) = t.opt_string("group.instance.id", "a group instance id")? else { return Ok(None) };
+    let first_release = crate::profile::KafkaVersion::new(2, 3, 0);
+    if !has_group {
+        return Err(id.pos.issue(
+            "group.instance.id makes a group member static, and this consumer has no `group`; expected a \
+             `group` (mode = \"subscribe\"), or no group.instance.id",
+        ));
+    }
+    if profile.version < first_release {
+        return Err(id.pos.issue(format!(
+            "group.instance.id came with Kafka {first_release} (KIP-345), but kafka_version is {}; expected \
+             kafka_version \"2.3\" or later, or no group.instance.id",
+            profile.version
+        )));
+    }
+    if id.value.is_empty() {
+        return Err(id.pos.issue("group.instance.id is empty; expected a non-empty id, or no group.instance.id"));
+    }
+    Ok(Some(id.value))
+}
+
 pub(super) fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -> Res<ConsumerSettings> {
     let d = consumer_defaults(profile);
     let offset_validation =
@@ -546,6 +569,7 @@ pub(super) fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -
         max_poll_interval_ms: opt_u64_min(t, "max.poll.interval.ms", 1)?.map_or(d.max_poll_interval_ms, |v| v.value),
         heartbeat_interval_ms,
         partition_assignment_strategy: strategy,
+        group_instance_id: group_instance_id(t, has_group, profile)?,
         default_api_timeout_ms: opt_u64_min(t, "default.api.timeout.ms", 1)?
             .map_or(d.default_api_timeout_ms, |v| v.value),
         isolation_level: t

@@ -33,6 +33,8 @@ struct Polled {
 struct App<'a> {
     life: Incarnation,
     group_id: &'a str,
+    /// The member's `group.instance.id`, if it is static.
+    instance_id: Option<&'a str>,
     /// Polled, not yet processed (only ever non-empty between polls with async processing).
     backlog: VecDeque<Polled>,
     /// The offsets last committed by this member, per partition, so that a manual
@@ -72,6 +74,7 @@ impl App<'_> {
             group: self.group_id.to_string(),
             member: generation.member_id.clone(),
             generation: generation.generation,
+            instance: self.instance_id.map(str::to_string),
         }
     }
 }
@@ -158,6 +161,7 @@ async fn member_loop(
     let mut app = App {
         life,
         group_id: &group_id,
+        instance_id: group_config.group_instance_id.as_deref(),
         backlog: VecDeque::new(),
         last_committed: BTreeMap::new(),
         progress: ctx.progress.clone(),

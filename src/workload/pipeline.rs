@@ -69,6 +69,7 @@ impl App {
             group: self.group_id.clone(),
             member: generation.member_id.clone(),
             generation: generation.generation,
+            instance: None,
         }
     }
 

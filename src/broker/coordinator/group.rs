@@ -45,6 +45,8 @@ pub type Reply = oneshot::Sender<GroupResponse>;
 pub struct Member {
     /// The `client.id` it joined with.
     pub client_id: String,
+    /// Its `group.instance.id`, if it is a static member (KIP-345).
+    pub instance_id: Option<String>,
     /// The subscribed topics.
     pub topics: Vec<String>,
     /// What it owned before (sticky assignor input).
@@ -72,6 +74,16 @@ impl Member {
     fn matches(&self, other: &Member) -> bool {
         self.topics == other.topics && self.owned == other.owned && self.owned_generation == other.owned_generation
     }
+}
+
+/// What a static member's rejoin under a new member id leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaticRejoin {
+    /// The group is stable: store its metadata (the member's new id), then answer with
+    /// the current generation (no rebalance).
+    StoreThenAnswer,
+    /// The member's join is parked in a rebalance, answered when its join phase ends.
+    Parked,
 }
 
 /// How the current join phase ends (Kafka's delayed join operations).
@@ -151,6 +163,7 @@ impl Group {
         for m in metadata.members {
             let member = Member {
                 client_id: m.client_id,
+                instance_id: m.group_instance_id,
                 topics: m.topics,
                 owned: m.owned,
                 owned_generation: m.owned_generation,
@@ -176,6 +189,7 @@ impl Group {
             .map(|(id, m)| MemberMetadata {
                 member_id: id.clone(),
                 client_id: m.client_id.clone(),
+                group_instance_id: m.instance_id.clone(),
                 session_timeout_ms: m.session_timeout.as_millis() as u64,
                 rebalance_timeout_ms: m.rebalance_timeout.as_millis() as u64,
                 topics: m.topics.clone(),
@@ -185,6 +199,12 @@ impl Group {
             })
             .collect();
         GroupMetadata { generation: self.generation, leader: self.leader.clone(), members }
+    }
+
+    /// The group's metadata with every member's current assignment.
+    pub fn current_metadata(&self) -> GroupMetadata {
+        let assignment = self.members.iter().map(|(id, m)| (id.clone(), m.assignment.clone())).collect();
+        self.metadata(&assignment)
     }
 
     /// Whether the group became empty since the last call (its metadata must be written).
@@ -235,6 +255,91 @@ impl Group {
         update.sync_reply = current.sync_reply.take();
         *current = update; // A parked earlier join of the member is dropped (its sender closes).
         self.rebalance_or_complete_join(now);
+    }
+
+    /// The member id a `group.instance.id` is mapped to (Kafka's `currentStaticMemberId`).
+    pub fn static_member_id(&self, instance_id: &str) -> Option<&str> {
+        self.members.iter().find(|(_, m)| m.instance_id.as_deref() == Some(instance_id)).map(|(id, _)| id.as_str())
+    }
+
+    /// A known static member rejoins under a new member id (it restarted, so it knows
+    /// only its `group.instance.id`): the member keeps its assignment under `new_id`, and
+    /// the old id is fenced from now on (Kafka's `replaceStaticMember`, which also moves
+    /// the leadership to the new id). `update` carries the join's subscription and reply.
+    pub fn replace_static_member(&mut self, old_id: &str, new_id: &str, mut update: Member) {
+        let old = self.members.remove(old_id).expect("the caller found the static member");
+        update.assignment = old.assignment;
+        update.sync_reply = None;
+        if let Some(reply) = old.join_reply {
+            // The old incarnation's parked join is answered as fenced.
+            let _ = reply.send(GroupResponse::Joined {
+                error: Some(ErrorCode::FencedInstanceId),
+                generation: self.generation,
+                member_id: old_id.to_string(),
+                leader: String::new(),
+                members: Vec::new(),
+            });
+        }
+        if let Some(reply) = old.sync_reply {
+            let _ =
+                reply.send(GroupResponse::Synced { error: Some(ErrorCode::FencedInstanceId), assignment: Vec::new() });
+        }
+        if self.is_leader(old_id) {
+            self.leader = Some(new_id.to_string());
+        }
+        self.members.insert(new_id.to_string(), update);
+    }
+
+    /// What a static member that rejoined under a new id (see
+    /// [`Group::replace_static_member`]) does next, by the group's state (Kafka's
+    /// `updateStaticMemberAndRebalance`): in a stable group it gets the current
+    /// generation back without a rebalance once the group's metadata, with its new id,
+    /// is stored; during a join phase it takes part in it; after the join phase (the
+    /// leader may already be assigning to the old id) a new rebalance starts.
+    pub fn static_rejoin(&mut self, new_id: &str, now: Instant) -> StaticRejoin {
+        match self.state {
+            GroupState::Stable => StaticRejoin::StoreThenAnswer,
+            GroupState::PreparingRebalance => {
+                self.maybe_complete_join(now);
+                StaticRejoin::Parked
+            }
+            GroupState::CompletingRebalance => {
+                self.prepare_rebalance(now);
+                StaticRejoin::Parked
+            }
+            GroupState::Empty => unreachable!("a group with a static member {new_id} has members"),
+        }
+    }
+
+    /// Answers a static member's rejoin into a stable group once its metadata is stored:
+    /// the current generation, with the leader as it was before the member's restart (a
+    /// restarted leader then acts as a follower and assigns nothing: Kafka's JoinGroup
+    /// before version 9 returns `currentLeader`).
+    pub fn answer_static_rejoin(&mut self, new_id: &str, leader_before: &str) {
+        let Some(member) = self.members.get_mut(new_id) else { return };
+        if let Some(reply) = member.join_reply.take() {
+            let _ = reply.send(joined(Vec::new(), self.generation, new_id, leader_before));
+        }
+    }
+
+    /// The group's metadata with a static member's new id could not be stored: the old id
+    /// is the member's again and the rejoin is answered with `error` (Kafka reverts
+    /// `replaceStaticMember` in `updateStaticMemberAndRebalance`).
+    pub fn revert_static_member(&mut self, new_id: &str, old_id: &str, error: ErrorCode) {
+        let Some(mut member) = self.members.remove(new_id) else { return };
+        if let Some(reply) = member.join_reply.take() {
+            let _ = reply.send(GroupResponse::Joined {
+                error: Some(error),
+                generation: self.generation,
+                member_id: String::new(),
+                leader: self.leader.clone().unwrap_or_default(),
+                members: Vec::new(),
+            });
+        }
+        if self.is_leader(new_id) {
+            self.leader = Some(old_id.to_string());
+        }
+        self.members.insert(old_id.to_string(), member);
     }
 
     /// Kafka's `maybePrepareRebalanceOrCompleteJoin`.
@@ -454,16 +559,24 @@ impl Group {
         }
     }
 
-    /// Whether a member may commit or heartbeat in `generation` (Kafka's generation and
-    /// member checks).
-    pub fn validate(&self, member_id: &str, generation: u32) -> Option<ErrorCode> {
-        if !self.members.contains_key(member_id) {
-            Some(ErrorCode::UnknownMemberId)
-        } else if generation != self.generation {
-            Some(ErrorCode::IllegalGeneration)
-        } else {
-            None
+    /// Whether the request of `member_id`, a static member if it names its
+    /// `group.instance.id`, comes from the group's current member (Kafka's
+    /// `validateCurrentMember`): an instance id now mapped to another member id is
+    /// fenced (FENCED_INSTANCE_ID, the restarted instance replaced this one).
+    pub fn validate_member(&self, member_id: &str, instance_id: Option<&str>) -> Option<ErrorCode> {
+        match instance_id.map(|instance| self.static_member_id(instance)) {
+            Some(Some(current)) if current != member_id => Some(ErrorCode::FencedInstanceId),
+            Some(None) => Some(ErrorCode::UnknownMemberId),
+            _ if !self.members.contains_key(member_id) => Some(ErrorCode::UnknownMemberId),
+            _ => None,
         }
+    }
+
+    /// Whether a member may commit, heartbeat or sync in `generation`: the member checks
+    /// of [`Group::validate_member`], then the generation's.
+    pub fn validate(&self, member_id: &str, instance_id: Option<&str>, generation: u32) -> Option<ErrorCode> {
+        self.validate_member(member_id, instance_id)
+            .or_else(|| (generation != self.generation).then_some(ErrorCode::IllegalGeneration))
     }
 }
 

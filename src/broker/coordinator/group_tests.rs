@@ -19,6 +19,7 @@ fn ms(n: u64) -> Duration {
 fn member(now: Instant) -> Member {
     Member {
         client_id: "c".into(),
+        instance_id: None,
         topics: vec!["t".into()],
         owned: Vec::new(),
         owned_generation: None,
@@ -218,9 +219,9 @@ fn members_that_do_not_rejoin_before_the_deadline_are_dropped() {
         group.on_timer(now + REBALANCE);
         assert_eq!(joined_as(&mut rx), (5, "quick".to_string(), 1));
         assert_eq!(group.members.keys().collect::<Vec<_>>(), vec!["quick"]);
-        assert_eq!(group.validate("quick", 4), Some(ErrorCode::IllegalGeneration));
-        assert_eq!(group.validate("slow", 5), Some(ErrorCode::UnknownMemberId));
-        assert_eq!(group.validate("quick", 5), None);
+        assert_eq!(group.validate("quick", None, 4), Some(ErrorCode::IllegalGeneration));
+        assert_eq!(group.validate("slow", None, 5), Some(ErrorCode::UnknownMemberId));
+        assert_eq!(group.validate("quick", None, 5), None);
     });
 }
 
@@ -257,5 +258,77 @@ fn unloading_answers_parked_requests_not_coordinator() {
             Ok(GroupResponse::Joined { error, .. }) => assert_eq!(error, Some(ErrorCode::NotCoordinator)),
             other => panic!("{other:?}"),
         }
+    });
+}
+
+/// A stable group of `others` and the static member `old` (instance `pod-1`, owning
+/// `t-0`; the leader if `leads`, else the first of `others`) in `generation`, whose
+/// restarted process has just rejoined and taken its place as `new` (Kafka's
+/// `replaceStaticMember`); with the rejoin's answer.
+fn restarted_static_member(
+    others: &[&str],
+    leads: bool,
+    generation: u32,
+    now: Instant,
+) -> (Group, oneshot::Receiver<GroupResponse>) {
+    let mut group = stable(others, generation, now);
+    let old =
+        Member { instance_id: Some("pod-1".into()), assignment: vec![TopicPartition::new("t", 0)], ..member(now) };
+    group.members.insert("old".into(), old);
+    if leads {
+        group.leader = Some("old".into());
+    }
+    assert_eq!(group.static_member_id("pod-1"), Some("old"));
+    let (rejoin, rx) = parked(now);
+    group.replace_static_member("old", "new", Member { instance_id: Some("pod-1".into()), ..rejoin });
+    (group, rx)
+}
+
+// As Kafka's GroupCoordinatorTest `staticMemberRejoinWithKnownMemberId` /
+// `staticMemberFenceDuplicateRejoinedFollower` and `staticMemberRejoinAsFollower...`:
+// a restarted static member takes its old place under a new id without a rebalance, and
+// the old id is fenced.
+#[test]
+fn a_restarted_static_member_takes_its_place_back_without_a_rebalance_and_fences_the_old_id() {
+    in_sim(|| {
+        let now = Instant::now();
+        let (mut group, mut rx) = restarted_static_member(&["leader"], false, 3, now);
+        assert_eq!(group.static_rejoin("new", now), StaticRejoin::StoreThenAnswer);
+        assert_eq!(group.state, GroupState::Stable, "no rebalance");
+        assert_eq!(group.members["new"].assignment, vec![TopicPartition::new("t", 0)], "its assignment kept");
+        group.answer_static_rejoin("new", "leader");
+        assert_eq!(joined_as(&mut rx), (3, "leader".to_string(), 0), "the same generation, as a follower");
+        // The old incarnation is fenced; the new one is the member.
+        assert_eq!(group.validate("old", Some("pod-1"), 3), Some(ErrorCode::FencedInstanceId));
+        assert_eq!(group.validate("new", Some("pod-1"), 3), None);
+        assert_eq!(group.validate("old", None, 3), Some(ErrorCode::UnknownMemberId));
+        let stored = group.current_metadata();
+        let new = stored.members.iter().find(|m| m.member_id == "new").expect("stored under its new id");
+        assert_eq!(new.group_instance_id.as_deref(), Some("pod-1"));
+    });
+}
+
+#[test]
+fn a_static_leader_restarting_stays_leader_under_its_new_id_and_a_failed_store_reverts() {
+    in_sim(|| {
+        let now = Instant::now();
+        let (mut group, mut rx) = restarted_static_member(&["other"], true, 2, now);
+        assert!(group.is_leader("new"), "the leadership follows the instance");
+        group.revert_static_member("new", "old", ErrorCode::NotCoordinator);
+        assert!(group.is_leader("old"));
+        assert!(group.members.contains_key("old") && !group.members.contains_key("new"));
+        assert!(matches!(rx.try_recv(), Ok(GroupResponse::Joined { error: Some(ErrorCode::NotCoordinator), .. })));
+    });
+}
+
+#[test]
+fn a_static_member_restarting_after_the_join_phase_starts_a_new_rebalance() {
+    in_sim(|| {
+        let now = Instant::now();
+        let (mut group, _rx) = restarted_static_member(&["leader"], false, 2, now);
+        group.state = GroupState::CompletingRebalance;
+        // The leader may be assigning to the old id: Kafka's `prepareRebalance`.
+        assert_eq!(group.static_rejoin("new", now), StaticRejoin::Parked);
+        assert_eq!(group.state, GroupState::PreparingRebalance);
     });
 }

@@ -32,6 +32,10 @@ pub struct MemberMetadata {
     pub member_id: String,
     /// The `client.id` it joined with.
     pub client_id: String,
+    /// Its `group.instance.id`, if it is a static member (KIP-345; absent in records
+    /// written before static membership, as in Kafka's `MemberMetadata` v3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_instance_id: Option<String>,
     /// Its `session.timeout.ms`.
     pub session_timeout_ms: u64,
     /// Its rebalance timeout (`max.poll.interval.ms`).
@@ -129,6 +133,7 @@ mod tests {
             members: vec![MemberMetadata {
                 member_id: "c-1".into(),
                 client_id: "c".into(),
+                group_instance_id: Some("c-instance".into()),
                 session_timeout_ms: 10_000,
                 rebalance_timeout_ms: 300_000,
                 topics: vec!["orders".into()],

@@ -10,7 +10,7 @@
 //! `ownership`), so after a coordinator moves its members carry on in their generation:
 //! their heartbeats and commits find the new coordinator and no rebalance happens.
 
-use super::group::{new_member_id, Group, GroupState, Member};
+use super::group::{new_member_id, Group, GroupState, Member, StaticRejoin};
 use super::offsets_partition_for;
 use super::ownership::{offsets_partitions, owned_partition, sync_partition};
 use super::records::{self, GroupMetadata};
@@ -60,6 +60,14 @@ impl Coordinator {
     }
 }
 
+/// Who sends a request: its member id and, for a static member, its
+/// `group.instance.id` (Kafka validates both, `validateCurrentMember`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Who<'a> {
+    pub member_id: &'a str,
+    pub instance_id: Option<&'a str>,
+}
+
 /// Answers one group request.
 pub async fn handle(shared: &SharedBroker, request: GroupRequest) -> GroupResponse {
     match request {
@@ -68,6 +76,7 @@ pub async fn handle(shared: &SharedBroker, request: GroupRequest) -> GroupRespon
             group,
             member_id,
             client_id,
+            group_instance_id,
             session_timeout_ms,
             rebalance_timeout_ms,
             topics,
@@ -76,6 +85,7 @@ pub async fn handle(shared: &SharedBroker, request: GroupRequest) -> GroupRespon
         } => {
             let member = Member {
                 client_id,
+                instance_id: group_instance_id,
                 topics,
                 owned,
                 owned_generation,
@@ -88,13 +98,22 @@ pub async fn handle(shared: &SharedBroker, request: GroupRequest) -> GroupRespon
             };
             join_group(shared, &group, member_id, member).await
         }
-        GroupRequest::SyncGroup { group, generation, member_id, assignments } => {
-            sync_group(shared, &group, generation, &member_id, assignments.into_iter().collect()).await
+        GroupRequest::SyncGroup { group, generation, member_id, group_instance_id, assignments } => {
+            let who = Who { member_id: &member_id, instance_id: group_instance_id.as_deref() };
+            sync_group(shared, &group, generation, who, assignments.into_iter().collect()).await
         }
-        GroupRequest::Heartbeat { group, generation, member_id } => heartbeat(shared, &group, generation, &member_id),
-        GroupRequest::LeaveGroup { group, member_id } => leave_group(shared, &group, &member_id),
-        GroupRequest::OffsetCommit { group, generation, member_id, offsets } => {
-            commit(shared, &group, generation, &member_id, offsets).await
+        GroupRequest::Heartbeat { group, generation, member_id, group_instance_id } => heartbeat(
+            shared,
+            &group,
+            generation,
+            Who { member_id: &member_id, instance_id: group_instance_id.as_deref() },
+        ),
+        GroupRequest::LeaveGroup { group, member_id, group_instance_id } => {
+            leave_group(shared, &group, Who { member_id: &member_id, instance_id: group_instance_id.as_deref() })
+        }
+        GroupRequest::OffsetCommit { group, generation, member_id, group_instance_id, offsets } => {
+            let who = Who { member_id: &member_id, instance_id: group_instance_id.as_deref() };
+            commit(shared, &group, generation, who, offsets).await
         }
         GroupRequest::TxnOffsetCommit { transactional_id, group, producer, generation, member_id, offsets } => {
             let commit = super::txn_offsets::TxnCommit { transactional_id, producer, generation, member_id, offsets };
@@ -124,12 +143,15 @@ fn joined_error(error: ErrorCode, member_id: String) -> GroupResponse {
 }
 
 /// JoinGroup: a new member (empty `member_id`) gets an id and joins; a known one rejoins.
-/// A session timeout outside the broker's limits is refused (Kafka's `handleJoinGroup`
-/// checks it right after the coordinator's own state).
+/// A static member (KIP-345) that restarted joins with its `group.instance.id` and no
+/// member id: it takes over its earlier member's place under a new id. A session
+/// timeout outside the broker's limits is refused (Kafka's `handleJoinGroup` checks it
+/// right after the coordinator's own state).
 async fn join_group(shared: &SharedBroker, group_id: &str, member_id: String, mut member: Member) -> GroupResponse {
-    if let Err(error) = owned_partition(shared, group_id) {
-        return joined_error(error, member_id);
-    }
+    let tp = match owned_partition(shared, group_id) {
+        Ok((tp, _)) => tp,
+        Err(error) => return joined_error(error, member_id),
+    };
     let limits = shared.config.group_coordinator;
     let session_ms = member.session_timeout.as_millis() as u64;
     if session_ms < limits.group_min_session_timeout_ms || session_ms > limits.group_max_session_timeout_ms {
@@ -137,20 +159,55 @@ async fn join_group(shared: &SharedBroker, group_id: &str, member_id: String, mu
     }
     let (reply, answer) = oneshot::channel();
     member.join_reply = Some(reply);
-    {
+    let stable_static_rejoin = {
         let now = Instant::now();
         let delay = Duration::from_millis(limits.group_initial_rebalance_delay_ms);
         let mut coordinator = shared.coordinator.lock();
         if member_id.is_empty() {
             let group = coordinator.groups.entry(group_id.to_string()).or_insert_with(|| Group::new(delay));
-            group.add_member(new_member_id(&member.client_id), member, now);
+            // Kafka's `generateMemberId`: a static member's id starts with its instance id.
+            let new_id = new_member_id(member.instance_id.as_deref().unwrap_or(&member.client_id));
+            let known = member.instance_id.as_deref().and_then(|i| group.static_member_id(i)).map(str::to_string);
+            match known {
+                Some(old_id) => {
+                    let leader_before = group.leader.clone().unwrap_or_default();
+                    group.replace_static_member(&old_id, &new_id, member);
+                    match group.static_rejoin(&new_id, now) {
+                        StaticRejoin::StoreThenAnswer => {
+                            Some((old_id, new_id, leader_before, group.current_metadata()))
+                        }
+                        StaticRejoin::Parked => None,
+                    }
+                }
+                None => {
+                    group.add_member(new_id, member, now);
+                    None
+                }
+            }
         } else {
-            // A member id the group does not know (or a group that does not exist).
-            let Some(group) = coordinator.groups.get_mut(group_id).filter(|g| g.members.contains_key(&member_id))
-            else {
-                return joined_error(ErrorCode::UnknownMemberId, member_id);
-            };
-            group.rejoin(&member_id, member, now);
+            // A member id the group does not know (or a group that does not exist), or a
+            // static member another incarnation replaced.
+            let group = coordinator.groups.get_mut(group_id);
+            let error = group.as_ref().map_or(Some(ErrorCode::UnknownMemberId), |g| {
+                g.validate_member(&member_id, member.instance_id.as_deref())
+            });
+            match (error, group) {
+                (None, Some(group)) => group.rejoin(&member_id, member, now),
+                (error, _) => return joined_error(error.unwrap_or(ErrorCode::UnknownMemberId), member_id),
+            }
+            None
+        }
+    };
+    if let Some((old_id, new_id, leader_before, metadata)) = stable_static_rejoin {
+        // The new member id must be stored before it is answered, or a failover would
+        // bring back the old one (Kafka's `storeGroup` in `updateStaticMemberAndRebalance`).
+        let stored = store_group(shared, &tp, group_id, &metadata).await;
+        let mut coordinator = shared.coordinator.lock();
+        if let Some(group) = coordinator.groups.get_mut(group_id) {
+            match stored {
+                Ok(()) => group.answer_static_rejoin(&new_id, &leader_before),
+                Err(error) => group.revert_static_member(&new_id, &old_id, error),
+            }
         }
     }
     answer.await.unwrap_or_else(|_| joined_error(ErrorCode::RebalanceInProgress, String::new()))
@@ -163,9 +220,10 @@ async fn sync_group(
     shared: &SharedBroker,
     group_id: &str,
     generation: u32,
-    member_id: &str,
+    who: Who<'_>,
     assignment: BTreeMap<String, Vec<TopicPartition>>,
 ) -> GroupResponse {
+    let member_id = who.member_id;
     let refuse = |error| GroupResponse::Synced { error: Some(error), assignment: Vec::new() };
     let (tp, leadership) = match owned_partition(shared, group_id) {
         Ok(owned) => owned,
@@ -175,7 +233,7 @@ async fn sync_group(
     let to_store = {
         let mut coordinator = shared.coordinator.lock();
         let Some(group) = coordinator.groups.get_mut(group_id) else { return refuse(ErrorCode::UnknownMemberId) };
-        if let Some(error) = group.validate(member_id, generation) {
+        if let Some(error) = group.validate(member_id, who.instance_id, generation) {
             return refuse(error);
         }
         match group.state {
@@ -259,14 +317,15 @@ async fn store_group(
     append(shared, tp, vec![records::group_record(group_id, metadata, now_ms())]).await
 }
 
-fn heartbeat(shared: &SharedBroker, group_id: &str, generation: u32, member_id: &str) -> GroupResponse {
+fn heartbeat(shared: &SharedBroker, group_id: &str, generation: u32, who: Who<'_>) -> GroupResponse {
+    let member_id = who.member_id;
     let ack = |error| GroupResponse::Ack { error };
     if let Err(error) = owned_partition(shared, group_id) {
         return ack(Some(error));
     }
     let mut coordinator = shared.coordinator.lock();
     let Some(group) = coordinator.groups.get_mut(group_id) else { return ack(Some(ErrorCode::UnknownMemberId)) };
-    if let Some(error) = group.validate(member_id, generation) {
+    if let Some(error) = group.validate(member_id, who.instance_id, generation) {
         return ack(Some(error));
     }
     group.members.get_mut(member_id).expect("validated").last_heard = Instant::now();
@@ -276,16 +335,19 @@ fn heartbeat(shared: &SharedBroker, group_id: &str, generation: u32, member_id: 
     ack(None)
 }
 
-fn leave_group(shared: &SharedBroker, group_id: &str, member_id: &str) -> GroupResponse {
+fn leave_group(shared: &SharedBroker, group_id: &str, who: Who<'_>) -> GroupResponse {
     let tp = match owned_partition(shared, group_id) {
         Ok((tp, _)) => tp,
         Err(error) => return GroupResponse::Ack { error: Some(error) },
     };
     let mut coordinator = shared.coordinator.lock();
-    let Some(group) = coordinator.groups.get_mut(group_id).filter(|g| g.members.contains_key(member_id)) else {
+    let Some(group) = coordinator.groups.get_mut(group_id) else {
         return GroupResponse::Ack { error: Some(ErrorCode::UnknownMemberId) };
     };
-    group.remove_member(member_id, Instant::now());
+    if let Some(error) = group.validate_member(who.member_id, who.instance_id) {
+        return GroupResponse::Ack { error: Some(error) };
+    }
+    group.remove_member(who.member_id, Instant::now());
     if group.take_emptied() {
         spawn_store_emptied(shared, tp, group_id, group);
     }
@@ -308,7 +370,7 @@ async fn commit(
     shared: &SharedBroker,
     group_id: &str,
     generation: Option<u32>,
-    member_id: &str,
+    who: Who<'_>,
     offsets: Vec<(TopicPartition, Offset)>,
 ) -> GroupResponse {
     let ack = |error| GroupResponse::Ack { error };
@@ -316,7 +378,7 @@ async fn commit(
         Ok((tp, _)) => tp,
         Err(error) => return ack(Some(error)),
     };
-    if let Some(error) = commit_refusal(shared, group_id, generation, member_id) {
+    if let Some(error) = commit_refusal(shared, group_id, generation, who) {
         return ack(Some(error));
     }
     let now_ms = now_ms();
@@ -338,12 +400,12 @@ pub(super) fn commit_refusal(
     shared: &SharedBroker,
     group_id: &str,
     generation: Option<u32>,
-    member_id: &str,
+    who: Who<'_>,
 ) -> Option<ErrorCode> {
     let coordinator = shared.coordinator.lock();
     let group = coordinator.groups.get(group_id);
     let error = match (generation, group) {
-        (Some(generation), Some(group)) => group.validate(member_id, generation),
+        (Some(generation), Some(group)) => group.validate(who.member_id, who.instance_id, generation),
         (Some(_), None) => Some(ErrorCode::UnknownMemberId),
         (None, Some(group)) if !group.members.is_empty() => Some(ErrorCode::UnknownMemberId),
         (None, _) => None,

@@ -43,7 +43,10 @@ pub(super) async fn commit(shared: &SharedBroker, group: &str, commit: TxnCommit
         Err(error) => return ack(Some(error)),
     };
     if commit.generation.is_some() {
-        if let Some(error) = commit_refusal(shared, group, commit.generation, &commit.member_id) {
+        // Simplified: TxnOffsetCommit carries no `group.instance.id` here (Kafka's does,
+        // from the consumer's group metadata); pipelines have no static members.
+        let who = super::service::Who { member_id: &commit.member_id, instance_id: None };
+        if let Some(error) = commit_refusal(shared, group, commit.generation, who) {
             return ack(Some(error));
         }
     }

@@ -51,7 +51,10 @@ fn regression(key: &str, previous: u64, earlier: &MemberOp<'_>, offset: u64, lat
 }
 
 /// `split-ownership`: one anomaly per group, generation and partition that `ok` assign
-/// ops gave to more than one member, in group, generation and partition order.
+/// ops gave to more than one member, in group, generation and partition order. A static
+/// member (KIP-345) is one member under each of its member ids: its restarted process
+/// takes its place, and its partitions, in the same generation, and the coordinator
+/// fences the old id (FENCED_INSTANCE_ID).
 pub(super) fn split_ownership(ops: &GroupOps<'_>) -> Vec<Anomaly> {
     // (group, generation, key) -> member -> the first assign op that gave it the key.
     type Owners<'a, 'o> = BTreeMap<&'a str, &'o MemberOp<'a>>;
@@ -61,7 +64,7 @@ pub(super) fn split_ownership(ops: &GroupOps<'_>) -> Vec<Anomaly> {
         let ctx = assign.ctx;
         for key in keys {
             let by_member = owners.entry((ctx.group.as_str(), ctx.generation, key.as_str())).or_default();
-            by_member.entry(ctx.member.as_str()).or_insert(assign);
+            by_member.entry(ctx.owner()).or_insert(assign);
         }
     }
     let mut out = Vec::new();
@@ -200,6 +203,26 @@ mod tests {
         assert_eq!(found[0].records.len(), 2);
         assert_eq!(found[0].records[0].key, "x-1");
         assert_eq!(found[0].records[1].note, "assigned to m2 in generation 3");
+    }
+
+    #[test]
+    fn a_static_member_restarted_under_a_new_member_id_is_one_owner_but_two_instances_are_two() {
+        let static_member = |h: Hist, process: u64, member: &str, instance: &str| {
+            let mut built = h.member(process, "g", member, 3).assign(process, &["x-0"]).build();
+            for op in &mut built.ops {
+                if let Some(ctx) = op.group.as_mut().filter(|c| c.member == member) {
+                    ctx.instance = Some(instance.to_string());
+                }
+            }
+            built
+        };
+        let mut h = static_member(Hist::new(), 1, "pod-1-a", "pod-1");
+        let restarted = static_member(Hist::new(), 1, "pod-1-b", "pod-1");
+        h.ops.extend(restarted.ops.into_iter().map(|op| crate::history::Op { index: op.index + 10, ..op }));
+        assert!(splits(&h).is_empty(), "{:?}", splits(&h));
+        let other = static_member(Hist::new(), 2, "pod-2-a", "pod-2");
+        h.ops.extend(other.ops.into_iter().map(|op| crate::history::Op { index: op.index + 20, ..op }));
+        assert_eq!(splits(&h).len(), 1, "two instances owning one partition");
     }
 
     #[test]

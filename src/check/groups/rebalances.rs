@@ -5,7 +5,7 @@
 //! from the committed offset.
 
 use crate::history::{History, OpFn, OpType, OpValue};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One generation of a group and what its rebalance moved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,15 +27,18 @@ pub struct Rebalance {
 
 /// Every generation of every group, in group then generation order.
 pub fn rebalances(history: &History) -> Vec<Rebalance> {
-    // (group, generation) → (first time, member → partitions).
+    // (group, generation) → (first time, partition → owner, owners). An owner is a
+    // member id, or a static member's instance id (one owner across its restarts).
     type Owners = BTreeMap<String, String>;
-    let mut generations: BTreeMap<(String, u32), (u64, Owners, usize)> = BTreeMap::new();
+    let mut generations: BTreeMap<(String, u32), (u64, Owners, BTreeSet<String>)> = BTreeMap::new();
     for op in history.ops.iter().filter(|o| o.f == OpFn::Assign && o.kind == OpType::Ok) {
         let (Some(ctx), OpValue::Keys(keys)) = (&op.group, &op.value) else { continue };
-        let entry = generations.entry((ctx.group.clone(), ctx.generation)).or_insert((op.time_ns, Owners::new(), 0));
-        entry.2 += 1;
+        let entry = generations
+            .entry((ctx.group.clone(), ctx.generation))
+            .or_insert_with(|| (op.time_ns, Owners::new(), BTreeSet::new()));
+        entry.2.insert(ctx.owner().to_string());
         for key in keys {
-            entry.1.insert(key.clone(), ctx.member.clone());
+            entry.1.insert(key.clone(), ctx.owner().to_string());
         }
     }
     let mut out = Vec::new();
@@ -51,7 +54,7 @@ pub fn rebalances(history: &History) -> Vec<Rebalance> {
             group: group.clone(),
             generation: *generation,
             time_ns: *time_ns,
-            members: *members,
+            members: members.len(),
             partitions: owners.len(),
             moved,
         });

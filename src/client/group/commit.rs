@@ -60,6 +60,7 @@ pub(super) async fn commit_once(
         group: link.group().to_string(),
         generation: Some(generation.generation),
         member_id: generation.member_id.clone(),
+        group_instance_id: membership.lock().instance_id.clone(),
         offsets: offsets.to_vec(),
     };
     match link.call(request, timeout).await {

@@ -57,7 +57,7 @@ fn setup(refuse_for: Duration) -> CoordinatorLink {
 fn commit(refuse_for: Duration, budget: CommitBudget) -> (CommitOutcome, Duration) {
     Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async move {
         let mut link = setup(refuse_for);
-        let membership = SharedMembership::new();
+        let membership = SharedMembership::new(None);
         let generation = Generation { member_id: "consumer-1-a".into(), generation: 3 };
         let offsets = [(TopicPartition::new("orders", 0), 42)];
         let start = Instant::now();

@@ -27,6 +27,12 @@ pub struct Membership {
     pub rejoin_needed: bool,
     /// When the application last polled.
     pub last_poll: Instant,
+    /// `group.instance.id`: the member is static (KIP-345); requests name it, and it
+    /// never sends LeaveGroup (its session timeout alone ends its membership).
+    pub instance_id: Option<String>,
+    /// Set when the coordinator answered FENCED_INSTANCE_ID: another process took over
+    /// the instance id; the consumer can only be closed (`FencedInstanceIdException`).
+    pub fenced: bool,
 }
 
 /// The shared membership.
@@ -34,13 +40,15 @@ pub struct Membership {
 pub struct SharedMembership(Arc<Mutex<Membership>>);
 
 impl SharedMembership {
-    /// A member that has not joined yet.
-    pub fn new() -> Self {
+    /// A member that has not joined yet; static if it has a `group.instance.id`.
+    pub fn new(instance_id: Option<String>) -> Self {
         SharedMembership(Arc::new(Mutex::new(Membership {
             member_id: String::new(),
             generation: None,
             rejoin_needed: true,
             last_poll: Instant::now(),
+            instance_id,
+            fenced: false,
         })))
     }
 
@@ -68,6 +76,10 @@ impl SharedMembership {
                 m.generation = None;
                 m.rejoin_needed = true;
             }
+            ErrorCode::FencedInstanceId => {
+                m.generation = None;
+                m.fenced = true;
+            }
             _ => {}
         }
     }
@@ -75,7 +87,7 @@ impl SharedMembership {
 
 impl Default for SharedMembership {
     fn default() -> Self {
-        Self::new()
+        Self::new(None)
     }
 }
 
@@ -99,29 +111,37 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, config
     let timeout = Duration::from_millis(config.request_timeout_ms);
     loop {
         sleep(Duration::from_millis(config.interval_ms)).await;
-        let (member_id, generation, polled_long_ago) = {
+        let (member_id, generation, instance_id, polled_long_ago) = {
             let m = membership.lock();
             let Some(generation) = m.generation else { continue };
             if m.rejoin_needed {
                 continue;
             }
             let idle = Instant::now().duration_since(m.last_poll);
-            (m.member_id.clone(), generation, idle > Duration::from_millis(config.max_poll_interval_ms))
+            let polled_long_ago = idle > Duration::from_millis(config.max_poll_interval_ms);
+            (m.member_id.clone(), generation, m.instance_id.clone(), polled_long_ago)
         };
         if polled_long_ago {
             leave_for_poll_timeout(&mut link, &membership, &member_id, generation, timeout).await;
             continue;
         }
-        let request =
-            GroupRequest::Heartbeat { group: link.group().to_string(), generation, member_id: member_id.clone() };
+        let request = GroupRequest::Heartbeat {
+            group: link.group().to_string(),
+            generation,
+            member_id: member_id.clone(),
+            group_instance_id: instance_id,
+        };
         if let Ok(GroupResponse::Ack { error: Some(error) }) = link.call(request, timeout).await {
             membership.absorb_error(&member_id, generation, error);
         }
     }
 }
 
-/// Kafka's `maybeLeaveGroup("consumer poll timeout has expired")`: the member leaves so
-/// that its partitions go to members that are making progress.
+/// Kafka's `maybeLeaveGroup("consumer poll timeout has expired")`: the member forgets
+/// its generation and member id, and a dynamic member leaves so that its partitions go
+/// to members that are making progress. A static member sends no LeaveGroup (KIP-345):
+/// it keeps its place until its session times out, and its next poll rejoins with its
+/// instance id.
 async fn leave_for_poll_timeout(
     link: &mut CoordinatorLink,
     membership: &SharedMembership,
@@ -137,8 +157,40 @@ async fn leave_for_poll_timeout(
         m.member_id.clear();
         m.generation = None;
         m.rejoin_needed = true;
+        if m.instance_id.is_some() {
+            return;
+        }
     }
-    let request = GroupRequest::LeaveGroup { group: link.group().to_string(), member_id: member_id.to_string() };
+    let request = GroupRequest::LeaveGroup {
+        group: link.group().to_string(),
+        member_id: member_id.to_string(),
+        group_instance_id: None,
+    };
     // Best effort, as in Kafka: if the LeaveGroup is lost, the session timeout evicts.
     let _ = link.call(request, timeout).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fenced_instance_id_fences_the_member_for_good_and_other_errors_make_it_rejoin() {
+        madsim::runtime::Runtime::new().block_on(async {
+            let membership = SharedMembership::new(Some("pod-1".into()));
+            let joined = |m: &SharedMembership| {
+                let mut m = m.lock();
+                m.member_id = "pod-1-a".into();
+                m.generation = Some(4);
+                m.rejoin_needed = false;
+            };
+            joined(&membership);
+            membership.absorb_error("pod-1-a", 4, ErrorCode::UnknownMemberId);
+            assert!(membership.lock().rejoin_needed && !membership.lock().fenced);
+            joined(&membership);
+            membership.absorb_error("pod-1-a", 4, ErrorCode::FencedInstanceId);
+            let m = membership.lock();
+            assert!(m.fenced && m.generation.is_none(), "another process took the instance over");
+        });
+    }
 }

@@ -48,6 +48,9 @@ pub struct GroupConfig {
     pub group_id: String,
     /// `client.id`, the prefix of the member id.
     pub client_id: String,
+    /// `group.instance.id`: a static member (KIP-345, Kafka 2.3), which keeps its place
+    /// in the group across restarts shorter than its session timeout.
+    pub group_instance_id: Option<String>,
     /// `session.timeout.ms`.
     pub session_timeout_ms: u64,
     /// `max.poll.interval.ms`.
@@ -182,7 +185,7 @@ impl GroupConsumer {
         config: GroupConfig,
         topics: Vec<String>,
     ) -> Self {
-        let membership = SharedMembership::new();
+        let membership = SharedMembership::new(config.group_instance_id.clone());
         let bootstrap = consumer_config.bootstrap.clone();
         let heartbeat_link = CoordinatorLink::new(net.clone(), bootstrap.clone(), &config.group_id);
         let heartbeat_config = HeartbeatConfig {
@@ -276,6 +279,9 @@ impl GroupConsumer {
     pub async fn coordinator_poll(&mut self, listener: &mut impl GroupListener) -> Result<bool, ErrorCode> {
         let rejoin = {
             let mut m = self.membership.lock();
+            if m.fenced {
+                return Err(ErrorCode::FencedInstanceId);
+            }
             m.last_poll = Instant::now();
             m.rejoin_needed || m.generation.is_none()
         };
@@ -371,8 +377,10 @@ impl GroupConsumer {
     pub async fn close(mut self, listener: &mut impl GroupListener) {
         self.auto_commit(CommitBudget::Retry(Duration::from_millis(CLOSE_TIMEOUT_MS)), listener).await;
         let member_id = self.membership.lock().member_id.clone();
-        if !member_id.is_empty() {
-            let request = GroupRequest::LeaveGroup { group: self.config.group_id.clone(), member_id };
+        // Only a dynamic member leaves (Kafka's `maybeLeaveGroup`, KIP-345).
+        if !member_id.is_empty() && self.config.group_instance_id.is_none() {
+            let request =
+                GroupRequest::LeaveGroup { group: self.config.group_id.clone(), member_id, group_instance_id: None };
             let _ = self.link.call(request, self.request_timeout()).await;
         }
     }
@@ -406,6 +414,7 @@ impl GroupConsumer {
             group: self.config.group_id.clone(),
             member_id,
             client_id: self.config.client_id.clone(),
+            group_instance_id: self.config.group_instance_id.clone(),
             session_timeout_ms: self.config.session_timeout_ms,
             rebalance_timeout_ms: self.config.max_poll_interval_ms,
             topics: self.topics.clone(),
@@ -431,6 +440,7 @@ impl GroupConsumer {
             group: self.config.group_id.clone(),
             generation,
             member_id: member_id.clone(),
+            group_instance_id: self.config.group_instance_id.clone(),
             assignments,
         };
         let assignment = match self.link.call(sync, join_timeout).await {
