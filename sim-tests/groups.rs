@@ -294,3 +294,73 @@ fn a_rolling_restart_rebalances_a_dynamic_group_at_every_step_and_a_static_group
         assert!(member_ids.values().all(|ids| ids.len() == 2), "seed {seed}: each restarted once: {member_ids:?}");
     }
 }
+
+/// The values every `ok` send op had acknowledged.
+fn acknowledged_values(outcome: &RunOutcome) -> BTreeSet<u64> {
+    let sends = outcome.history.ops.iter().filter(|o| o.f == OpFn::Send && o.kind == OpType::Ok);
+    sends
+        .flat_map(|o| o.micro_ops())
+        .filter_map(|mop| match mop {
+            kafkasim::history::MicroOp::Send { value, offset: Some(_), .. } => Some(*value),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The values the members of `group` processed.
+fn processed_by_group(outcome: &RunOutcome, group: &str) -> BTreeSet<u64> {
+    let processed = outcome.history.ops.iter().filter(|o| o.f == OpFn::Process && o.kind == OpType::Ok);
+    processed
+        .filter(|o| o.group.as_ref().is_some_and(|g| g.group == group))
+        .filter_map(|o| match &o.value {
+            OpValue::Records(records) => Some(records.values().flatten().map(|(_, value)| *value).collect::<Vec<_>>()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn every_group_processes_every_record_and_a_crash_rebalances_its_own_group_only() {
+    let lesson = load("consumer-groups-publish-subscribe");
+    for &seed in &lesson.seeds[..2] {
+        let outcome = run(&lesson, seed);
+        let acknowledged = acknowledged_values(&outcome);
+        assert!(!acknowledged.is_empty(), "seed {seed}: nothing sent");
+        for group in ["billing", "audit"] {
+            let processed = processed_by_group(&outcome, group);
+            let missing: Vec<&u64> = acknowledged.difference(&processed).collect();
+            assert!(missing.is_empty(), "seed {seed}: {group} never processed {missing:?}");
+        }
+        let generations = kafkasim::check::groups::rebalances(&outcome.history);
+        let count = |group: &str| generations.iter().filter(|g| g.group == group).count();
+        assert_eq!(count("audit"), 1, "seed {seed}: {generations:?}");
+        assert!(count("billing") >= 2, "seed {seed}: {generations:?}");
+    }
+}
+
+#[test]
+fn a_member_beyond_the_partition_count_idles_and_takes_over_when_an_owner_crashes() {
+    let lesson = load("consumer-idle-members");
+    for &seed in &lesson.seeds[..2] {
+        let outcome = run(&lesson, seed);
+        assert!(kinds(&outcome).iter().all(|k| *k == AnomalyKind::ConsumeDuplicate), "{}", describe(&outcome));
+        let generations = kafkasim::check::groups::rebalances(&outcome.history);
+        let idle: Vec<usize> = generations.iter().map(|g| g.idle).collect();
+        assert_eq!(idle, vec![1, 0, 1], "seed {seed}: {generations:?}");
+        // The member idle in the first generation owns a partition in the second.
+        let assigned = |generation: u32| -> Vec<(String, usize)> {
+            let ops = outcome.history.ops.iter().filter(|o| o.f == OpFn::Assign && o.kind == OpType::Ok);
+            ops.filter_map(|o| {
+                let ctx = o.group.as_ref().filter(|c| c.generation == generation)?;
+                let OpValue::Keys(keys) = &o.value else { return None };
+                Some((ctx.member.clone(), keys.len()))
+            })
+            .collect()
+        };
+        let first = generations[0].generation;
+        let standby = assigned(first).into_iter().find(|(_, n)| *n == 0).expect("an idle member").0;
+        let second = assigned(generations[1].generation);
+        assert!(second.iter().any(|(m, n)| *m == standby && *n > 0), "seed {seed}: {standby} in {second:?}");
+    }
+}

@@ -158,12 +158,13 @@ fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
 }
 
 /// One line per consumer group: its generations with the partitions each rebalance
-/// moved (`range: 3 generations, moved 0, 3, 2`), or nothing without groups.
+/// moved (`range: 3 generations, moved 0, 3, 2`) and, when some generation left members
+/// without partitions, how many (`; idle members 1, 0, 0`); nothing without groups.
 fn render_rebalances(history: &crate::history::History) -> String {
     let all = crate::check::groups::rebalances(history);
-    let mut by_group: std::collections::BTreeMap<&str, Vec<usize>> = std::collections::BTreeMap::new();
+    let mut by_group: std::collections::BTreeMap<&str, Vec<(usize, usize)>> = std::collections::BTreeMap::new();
     for r in &all {
-        by_group.entry(r.group.as_str()).or_default().push(r.moved);
+        by_group.entry(r.group.as_str()).or_default().push((r.moved, r.idle));
     }
     if by_group.is_empty() {
         return String::new();
@@ -171,14 +172,15 @@ fn render_rebalances(history: &crate::history::History) -> String {
     let mut out = "  rebalances (partitions moved by each generation's assignment):
 "
     .to_string();
-    for (group, moved) in by_group {
-        let list: Vec<String> = moved.iter().map(ToString::to_string).collect();
-        out += &format!(
-            "    {group}: {} generations, moved {}
-",
-            moved.len(),
-            list.join(", ")
-        );
+    for (group, generations) in by_group {
+        let moved: Vec<String> = generations.iter().map(|(moved, _)| moved.to_string()).collect();
+        let idle = if generations.iter().any(|(_, idle)| *idle > 0) {
+            let idle: Vec<String> = generations.iter().map(|(_, idle)| idle.to_string()).collect();
+            format!("; idle members {}", idle.join(", "))
+        } else {
+            String::new()
+        };
+        out += &format!("    {group}: {} generations, moved {}{idle}\n", generations.len(), moved.join(", "));
     }
     out
 }

@@ -20,45 +20,64 @@ pub struct Rebalance {
     pub members: usize,
     /// Partitions assigned in this generation.
     pub partitions: usize,
+    /// Members whose assignment in this generation is empty: a group with more members
+    /// than partitions keeps the rest idle, as standbys.
+    pub idle: usize,
     /// Partitions owned in the group's previous generation that this one gives to
     /// another member or to nobody (0 for a group's first generation).
     pub moved: usize,
 }
 
+/// What the assign ops of one generation of one group showed.
+#[derive(Default)]
+struct Seen {
+    /// When the first member received its assignment.
+    first_ns: u64,
+    /// Partition → owner. An owner is a member id, or a static member's instance id
+    /// (one owner across its restarts).
+    owners: BTreeMap<String, String>,
+    /// The owners told their assignment.
+    members: BTreeSet<String>,
+    /// Those of them given partitions.
+    busy: BTreeSet<String>,
+}
+
 /// Every generation of every group, in group then generation order.
 pub fn rebalances(history: &History) -> Vec<Rebalance> {
-    // (group, generation) → (first time, partition → owner, owners). An owner is a
-    // member id, or a static member's instance id (one owner across its restarts).
-    type Owners = BTreeMap<String, String>;
-    let mut generations: BTreeMap<(String, u32), (u64, Owners, BTreeSet<String>)> = BTreeMap::new();
+    let mut generations: BTreeMap<(String, u32), Seen> = BTreeMap::new();
     for op in history.ops.iter().filter(|o| o.f == OpFn::Assign && o.kind == OpType::Ok) {
         let (Some(ctx), OpValue::Keys(keys)) = (&op.group, &op.value) else { continue };
-        let entry = generations
+        let seen = generations
             .entry((ctx.group.clone(), ctx.generation))
-            .or_insert_with(|| (op.time_ns, Owners::new(), BTreeSet::new()));
-        entry.2.insert(ctx.owner().to_string());
+            .or_insert_with(|| Seen { first_ns: op.time_ns, ..Seen::default() });
+        let owner = ctx.owner().to_string();
         for key in keys {
-            entry.1.insert(key.clone(), ctx.owner().to_string());
+            seen.owners.insert(key.clone(), owner.clone());
         }
+        if !keys.is_empty() {
+            seen.busy.insert(owner.clone());
+        }
+        seen.members.insert(owner);
     }
     let mut out = Vec::new();
-    let mut previous: Option<(&String, &Owners)> = None;
-    for ((group, generation), (time_ns, owners, members)) in &generations {
+    let mut previous: Option<(&String, &BTreeMap<String, String>)> = None;
+    for ((group, generation), seen) in &generations {
         let moved = match previous {
             Some((g, before)) if g == group => {
-                before.iter().filter(|(key, member)| owners.get(*key) != Some(*member)).count()
+                before.iter().filter(|(key, member)| seen.owners.get(*key) != Some(*member)).count()
             }
             _ => 0,
         };
         out.push(Rebalance {
             group: group.clone(),
             generation: *generation,
-            time_ns: *time_ns,
-            members: members.len(),
-            partitions: owners.len(),
+            time_ns: seen.first_ns,
+            members: seen.members.len(),
+            partitions: seen.owners.len(),
+            idle: seen.members.len() - seen.busy.len(),
             moved,
         });
-        previous = Some((group, owners));
+        previous = Some((group, &seen.owners));
     }
     out
 }
@@ -90,5 +109,20 @@ mod tests {
         let summary: Vec<(&str, u32, usize, usize, usize)> =
             found.iter().map(|r| (r.group.as_str(), r.generation, r.members, r.partitions, r.moved)).collect();
         assert_eq!(summary, vec![("g", 1, 2, 4, 0), ("g", 2, 1, 4, 2), ("g", 3, 2, 4, 2), ("other", 1, 1, 1, 0)]);
+        assert!(found.iter().all(|r| r.idle == 0));
+    }
+
+    #[test]
+    fn a_member_given_no_partition_is_idle() {
+        let h = Hist::new()
+            .member(1, "g", "a", 1)
+            .assign(1, &["t-0"])
+            .member(2, "g", "b", 1)
+            .assign(2, &[])
+            .member(2, "g", "b", 2)
+            .assign(2, &["t-0"])
+            .build();
+        let idle: Vec<usize> = rebalances(&h).iter().map(|r| r.idle).collect();
+        assert_eq!(idle, vec![1, 0]);
     }
 }
