@@ -4,7 +4,7 @@
 //! and groups survive their coordinator's crash in their generation.
 
 use crate::support::{describe, kinds, load, run};
-use kafkasim::check::AnomalyKind;
+use kafkasim::check::{AnomalyKind, RecordRole};
 use kafkasim::fault::FaultKind;
 use kafkasim::history::{Event, OpFn, OpType, OpValue};
 use kafkasim::runner::{RunOutcome, Status};
@@ -84,6 +84,28 @@ fn committing_after_processing_turns_a_crash_into_duplicates_and_never_skips() {
             let record = anomaly.records.first().expect("a duplicate names its record");
             let at = (record.key.clone(), record.offset.unwrap());
             assert!(first_life.contains(&at), "seed {seed}: {at:?} was not processed by the crashed member");
+        }
+    }
+}
+
+#[test]
+fn committing_before_processing_turns_a_crash_into_skips_and_never_duplicates() {
+    let scenario = load("commit-before-processing-skips");
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
+        let found = kinds(&outcome);
+        assert!(found.contains(&AnomalyKind::ConsumeSkip), "seed {seed}: {}", describe(&outcome));
+        assert!(!found.contains(&AnomalyKind::ConsumeDuplicate), "seed {seed}: {}", describe(&outcome));
+        // What was skipped, the crashed member had polled (and committed) but not processed.
+        let crashed = *crashed_processes(&outcome).first().expect("a consumer crashed");
+        let (polled, processed) = (polled_by(&outcome, crashed), processed_by(&outcome, crashed));
+        for anomaly in outcome.anomalies.iter().filter(|a| a.kind == AnomalyKind::ConsumeSkip) {
+            // The first record names the commit; the skipped ones are the anomaly's subjects.
+            for record in anomaly.records.iter().filter(|r| r.role == RecordRole::Subject) {
+                let at = (record.key.clone(), record.offset.expect("a skipped record has an offset"));
+                assert!(polled.contains(&at) && !processed.contains(&at), "seed {seed}: {at:?}");
+            }
         }
     }
 }
