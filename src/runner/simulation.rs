@@ -2,7 +2,7 @@
 //! phase (workload and faults), the liveness phase (heal, recover, drain), shutdown.
 
 use super::configure;
-use super::nemesis::{ClusterSize, Nemesis, SharedNodes};
+use super::nemesis::{ClusterSize, Nemesis, Placement, SharedNodes};
 use super::observer::Observer;
 use super::probes::{self, wait_until};
 use super::schedule::FaultSchedule;
@@ -147,8 +147,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
             controllers: scenario.cluster.controllers,
             combined: scenario.cluster.combined,
         },
-        replica_sets(&topics),
-        configure::transactional_ids(scenario),
+        Placement { assignments: replica_sets(&topics), transactional_ids: configure::transactional_ids(scenario) },
         workload.app_faults.clone(),
         stop_switches,
     );

@@ -54,7 +54,7 @@ impl Target {
                 Target::CoordinatorOf(tp.to_string())
             }
             ["the", "transaction", "coordinator", "of", _] | ["transaction", "coordinator", "of", _] => {
-                Target::TransactionCoordinatorOf(node(&words[words.len() - 1])?)
+                Target::TransactionCoordinatorOf(node(words[words.len() - 1])?)
             }
             ["a", "follower", "of", _] => Target::AFollowerOf(partition(tp)?),
             [name] => Target::Node(node(name)?),

@@ -30,6 +30,14 @@ use std::time::Duration;
 /// The simulation's nodes, shared by the runner and the nemesis.
 pub type SharedNodes = Arc<Mutex<NodeSet<Request, Response>>>;
 
+/// Where things are placed in the cluster, for resolving fault targets.
+pub struct Placement {
+    /// The replicas of each partition, by name.
+    pub assignments: BTreeMap<String, Vec<u32>>,
+    /// Each transactional producer's `transactional.id`, by node name.
+    pub transactional_ids: BTreeMap<String, String>,
+}
+
 /// Fires faults and remembers what must be undone.
 pub struct Nemesis {
     nodes: SharedNodes,
@@ -187,8 +195,7 @@ impl Nemesis {
         recorder: Recorder,
         observer: Observer,
         size: ClusterSize,
-        assignments: BTreeMap<String, Vec<u32>>,
-        transactional_ids: BTreeMap<String, String>,
+        Placement { assignments, transactional_ids }: Placement,
         app_faults: AppFaults,
         stop_switches: BTreeMap<String, crate::broker::StopSwitch>,
     ) -> Self {
