@@ -72,6 +72,25 @@ pub(super) fn switch_choice<T: Copy>(
 }
 
 /// A boolean profile default.
+/// Refuses `key`, set at `pos`, in a scenario of a release before `first_release`, the
+/// release that brought it (`reference`, its KIP): there it would do nothing.
+pub(super) fn check_introduced(
+    pos: &Pos,
+    key: &str,
+    first_release: crate::profile::KafkaVersion,
+    reference: &str,
+    profile: &Profile,
+) -> Res<()> {
+    if profile.version >= first_release {
+        return Ok(());
+    }
+    Err(pos.issue(format!(
+        "{key} came with Kafka {first_release} ({reference}), but kafka_version is {}; expected kafka_version \
+         \"{first_release}\" or later, or no {key}",
+        profile.version
+    )))
+}
+
 pub(super) fn profile_bool(profile: &Profile, switch: Switch) -> bool {
     profile_choice(profile, switch, &[("true", true), ("false", false)])
 }

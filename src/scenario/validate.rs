@@ -376,16 +376,7 @@ fn transaction_version(t: &Table, profile: &Profile) -> Res<Option<TransactionVe
 fn since_kafka_4(t: &Table, key: &str, min: u64, profile: &Profile) -> Res<Option<u64>> {
     let Some(value) = opt_u64_min(t, key, min)? else { return Ok(None) };
     let first_release = crate::profile::KafkaVersion::new(4, 0, 0);
-    let value = value.check(
-        |_| profile.version >= first_release,
-        |_| {
-            format!(
-                "{key} came with Kafka {first_release} (KIP-890 part 2), but kafka_version is {}; expected \
-                 kafka_version \"4.0\" or later, or no {key}",
-                profile.version
-            )
-        },
-    )?;
+    super::fields::check_introduced(&value.pos, key, first_release, "KIP-890 part 2", profile)?;
     Ok(Some(value.value))
 }
 

@@ -491,13 +491,7 @@ fn group_instance_id(t: &Table, has_group: bool, profile: &Profile) -> Res<Optio
              `group` (mode = \"subscribe\"), or no group.instance.id",
         ));
     }
-    if profile.version < first_release {
-        return Err(id.pos.issue(format!(
-            "group.instance.id came with Kafka {first_release} (KIP-345), but kafka_version is {}; expected \
-             kafka_version \"2.3\" or later, or no group.instance.id",
-            profile.version
-        )));
-    }
+    super::fields::check_introduced(&id.pos, "group.instance.id", first_release, "KIP-345", profile)?;
     if id.value.is_empty() {
         return Err(id.pos.issue("group.instance.id is empty; expected a non-empty id, or no group.instance.id"));
     }

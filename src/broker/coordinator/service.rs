@@ -159,46 +159,27 @@ async fn join_group(shared: &SharedBroker, group_id: &str, member_id: String, mu
     }
     let (reply, answer) = oneshot::channel();
     member.join_reply = Some(reply);
-    let stable_static_rejoin = {
+    let pending = {
         let now = Instant::now();
         let delay = Duration::from_millis(limits.group_initial_rebalance_delay_ms);
         let mut coordinator = shared.coordinator.lock();
         if member_id.is_empty() {
             let group = coordinator.groups.entry(group_id.to_string()).or_insert_with(|| Group::new(delay));
-            // Kafka's `generateMemberId`: a static member's id starts with its instance id.
-            let new_id = new_member_id(member.instance_id.as_deref().unwrap_or(&member.client_id));
-            let known = member.instance_id.as_deref().and_then(|i| group.static_member_id(i)).map(str::to_string);
-            match known {
-                Some(old_id) => {
-                    let leader_before = group.leader.clone().unwrap_or_default();
-                    group.replace_static_member(&old_id, &new_id, member);
-                    match group.static_rejoin(&new_id, now) {
-                        StaticRejoin::StoreThenAnswer => {
-                            Some((old_id, new_id, leader_before, group.current_metadata()))
-                        }
-                        StaticRejoin::Parked => None,
-                    }
-                }
-                None => {
-                    group.add_member(new_id, member, now);
-                    None
-                }
-            }
+            join_without_member_id(group, member, now)
         } else {
             // A member id the group does not know (or a group that does not exist), or a
             // static member another incarnation replaced.
-            let group = coordinator.groups.get_mut(group_id);
-            let error = group.as_ref().map_or(Some(ErrorCode::UnknownMemberId), |g| {
-                g.validate_member(&member_id, member.instance_id.as_deref())
-            });
-            match (error, group) {
-                (None, Some(group)) => group.rejoin(&member_id, member, now),
-                (error, _) => return joined_error(error.unwrap_or(ErrorCode::UnknownMemberId), member_id),
+            let Some(group) = coordinator.groups.get_mut(group_id) else {
+                return joined_error(ErrorCode::UnknownMemberId, member_id);
+            };
+            if let Some(error) = group.validate_member(&member_id, member.instance_id.as_deref()) {
+                return joined_error(error, member_id);
             }
+            group.rejoin(&member_id, member, now);
             None
         }
     };
-    if let Some((old_id, new_id, leader_before, metadata)) = stable_static_rejoin {
+    if let Some(PendingStaticRejoin { old_id, new_id, leader_before, metadata }) = pending {
         // The new member id must be stored before it is answered, or a failover would
         // bring back the old one (Kafka's `storeGroup` in `updateStaticMemberAndRebalance`).
         let stored = store_group(shared, &tp, group_id, &metadata).await;
@@ -211,6 +192,38 @@ async fn join_group(shared: &SharedBroker, group_id: &str, member_id: String, mu
         }
     }
     answer.await.unwrap_or_else(|_| joined_error(ErrorCode::RebalanceInProgress, String::new()))
+}
+
+/// A static member's rejoin into a stable group under a new member id, answered once the
+/// group's metadata with that id is stored.
+struct PendingStaticRejoin {
+    old_id: String,
+    new_id: String,
+    /// The leader before the rejoin, as the answer names it.
+    leader_before: String,
+    metadata: GroupMetadata,
+}
+
+/// A member without a member id joins: a static member the group knows (it restarted)
+/// takes its earlier place under a new id; anyone else joins as a new member. Returns
+/// the rejoin to store first, when the group is stable.
+fn join_without_member_id(group: &mut Group, member: Member, now: Instant) -> Option<PendingStaticRejoin> {
+    // Kafka's `generateMemberId`: a static member's id starts with its instance id.
+    let new_id = new_member_id(member.instance_id.as_deref().unwrap_or(&member.client_id));
+    let known = member.instance_id.as_deref().and_then(|i| group.static_member_id(i)).map(str::to_string);
+    let Some(old_id) = known else {
+        group.add_member(new_id, member, now);
+        return None;
+    };
+    let leader_before = group.leader.clone().unwrap_or_default();
+    group.replace_static_member(&old_id, &new_id, member);
+    match group.static_rejoin(&new_id, now) {
+        StaticRejoin::StoreThenAnswer => {
+            let metadata = group.current_metadata();
+            Some(PendingStaticRejoin { old_id, new_id, leader_before, metadata })
+        }
+        StaticRejoin::Parked => None,
+    }
 }
 
 /// SyncGroup: a follower waits for the leader's assignment; the leader's assignment is
