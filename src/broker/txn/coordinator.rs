@@ -413,9 +413,11 @@ pub(super) async fn end_transaction(
         // PLANTED BUG markers-before-decision: every marker is written first, then the
         // Prepare record; a coordinator that fails in between leaves markers of a
         // decision that no replica of `__transaction_state` holds.
-        markers::write_markers(shared, &tp, epoch, &prepared).await;
+        let written = markers::write_markers(shared, &tp, epoch, &prepared).await;
         transition(shared, &tp, epoch, id, prepared.clone()).await?;
-        markers::spawn_completion(shared, id.to_string(), epoch, prepared);
+        if written {
+            markers::spawn_complete_state(shared, id.to_string(), epoch, prepared);
+        }
         return Ok(next_producer);
     }
     // Kafka's `TransactionCoordinator.endTransaction` sends the markers only from the

@@ -24,18 +24,36 @@ pub(super) fn spawn_completion(shared: &SharedBroker, id: String, epoch: LeaderE
     madsim::task::spawn(async move { complete(&shared, &id, epoch, prepared).await });
 }
 
+/// Starts writing the Complete state of `prepared`, whose markers are all written.
+pub(super) fn spawn_complete_state(shared: &SharedBroker, id: String, epoch: LeaderEpoch, prepared: TxnMetadata) {
+    let shared = shared.clone();
+    madsim::task::spawn(async move {
+        let Ok((tp, _)) = owned_partition(&shared, &id) else { return };
+        write_complete_state(&shared, &tp, epoch, &id, &prepared).await;
+    });
+}
+
 async fn complete(shared: &SharedBroker, id: &str, epoch: LeaderEpoch, prepared: TxnMetadata) {
     let Ok((tp, _)) = owned_partition(shared, id) else { return };
-    if !write_markers(shared, &tp, epoch, &prepared).await {
-        return;
+    if write_markers(shared, &tp, epoch, &prepared).await {
+        write_complete_state(shared, &tp, epoch, id, &prepared).await;
     }
-    // Every marker is written: the Complete state, retried while this coordinator
-    // still serves the id and the write failed for lack of replicas.
+}
+
+/// Every marker is written: the Complete state, retried while this coordinator still
+/// serves the id and the write failed for lack of replicas.
+async fn write_complete_state(
+    shared: &SharedBroker,
+    tp: &TopicPartition,
+    epoch: LeaderEpoch,
+    id: &str,
+    prepared: &TxnMetadata,
+) {
     loop {
         let begun = {
             let mut coordinator = shared.txn_coordinator.lock();
             match coordinator.txns.get_mut(id) {
-                Some(entry) if !entry.pending && entry.metadata == prepared => {
+                Some(entry) if !entry.pending && entry.metadata == *prepared => {
                     entry.pending = true;
                     true
                 }
@@ -43,12 +61,12 @@ async fn complete(shared: &SharedBroker, id: &str, epoch: LeaderEpoch, prepared:
             }
         };
         if begun {
-            match transition(shared, &tp, epoch, id, prepared.completed()).await {
+            match transition(shared, tp, epoch, id, prepared.completed()).await {
                 Err(ErrorCode::CoordinatorNotAvailable) => {}
                 _ => return,
             }
         }
-        if !still_owned(shared, &tp, epoch) {
+        if !still_owned(shared, tp, epoch) {
             return;
         }
         sleep(RETRY_BACKOFF).await;
