@@ -68,6 +68,9 @@ pub enum AnomalyKind {
     CommitRegression,
     /// Two members of a group owned one partition in the same generation.
     SplitOwnership,
+    /// A group handed a partition to a member in a generation whose other member still
+    /// claimed it: it had not revoked it before rejoining.
+    ReassignedBeforeRevoked,
     /// Two replicas disagree below their common high watermark.
     ReplicaDivergence,
     /// A leader's high watermark went backwards within one leadership.
@@ -89,7 +92,7 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 28] = [
+    pub const ALL: [AnomalyKind; 29] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -110,6 +113,7 @@ impl AnomalyKind {
         AnomalyKind::ConsumeDuplicate,
         AnomalyKind::CommitRegression,
         AnomalyKind::SplitOwnership,
+        AnomalyKind::ReassignedBeforeRevoked,
         AnomalyKind::ReplicaDivergence,
         AnomalyKind::HwRegression,
         AnomalyKind::CommittedTruncation,
@@ -143,6 +147,7 @@ impl AnomalyKind {
             AnomalyKind::ConsumeDuplicate => "consume-duplicate",
             AnomalyKind::CommitRegression => "commit-regression",
             AnomalyKind::SplitOwnership => "split-ownership",
+            AnomalyKind::ReassignedBeforeRevoked => "reassigned-before-revoked",
             AnomalyKind::ReplicaDivergence => "replica-divergence",
             AnomalyKind::HwRegression => "hw-regression",
             AnomalyKind::CommittedTruncation => "committed-truncation",
@@ -350,7 +355,7 @@ mod tests {
 
     /// One arbitrary op: small ranges so that keys, offsets and values collide often.
     fn arb_op() -> impl Strategy<Value = (u64, u8, u8, u8, u64, u64, bool)> {
-        (0..3u64, 0..4u8, 0..8u8, 0..3u8, 0..6u64, 0..8u64, any::<bool>())
+        (0..3u64, 0..4u8, 0..10u8, 0..3u8, 0..6u64, 0..8u64, any::<bool>())
     }
 
     fn op_from((process, kind, f, key, offset, value, flag): (u64, u8, u8, u8, u64, u64, bool), index: u64) -> Op {
@@ -364,6 +369,8 @@ mod tests {
             OpFn::Crash,
             OpFn::Commit,
             OpFn::Process,
+            OpFn::Revoke,
+            OpFn::Lose,
         ][f as usize];
         let key = format!("k-{key}");
         let send = MicroOp::Send { key: key.as_str().into(), value, offset: flag.then_some(offset) };
@@ -375,7 +382,7 @@ mod tests {
             OpFn::Send => OpValue::Txn(vec![send]),
             OpFn::Poll => OpValue::Txn(vec![poll]),
             OpFn::Txn => OpValue::Txn(vec![poll, send]),
-            OpFn::Assign | OpFn::Subscribe if flag => OpValue::Keys(vec![key]),
+            OpFn::Assign | OpFn::Subscribe | OpFn::Revoke | OpFn::Lose if flag => OpValue::Keys(vec![key]),
             OpFn::Commit if flag => OpValue::Offsets([(key, offset)].into_iter().collect()),
             OpFn::Process if flag => OpValue::Records([(key, vec![(offset, value)])].into_iter().collect()),
             _ => OpValue::Nil,

@@ -157,6 +157,18 @@ impl Hist {
         self.pair(p, OpFn::Assign, v.clone(), OpType::Ok, v)
     }
 
+    /// A group member's revocation of these keys (`onPartitionsRevoked`).
+    pub(crate) fn revoke(self, p: u64, keys: &[&str]) -> Self {
+        let v = OpValue::Keys(keys.iter().map(|k| k.to_string()).collect());
+        self.pair(p, OpFn::Revoke, v.clone(), OpType::Ok, v)
+    }
+
+    /// A group member's loss of these keys (`onPartitionsLost`).
+    pub(crate) fn lose(self, p: u64, keys: &[&str]) -> Self {
+        let v = OpValue::Keys(keys.iter().map(|k| k.to_string()).collect());
+        self.pair(p, OpFn::Lose, v.clone(), OpType::Ok, v)
+    }
+
     /// A successful group subscription to these keys.
     pub(crate) fn subscribe(self, p: u64, keys: &[&str]) -> Self {
         let v = OpValue::Keys(keys.iter().map(|k| k.to_string()).collect());

@@ -11,10 +11,15 @@
 //! - [`AssignmentStrategy::Sticky`] (`StickyAssignor`): balanced first, then as much of each
 //!   member's previous assignment ([`MemberSubscription::owned`]) as possible (see
 //!   `sticky`).
+//! - [`AssignmentStrategy::CooperativeSticky`] (`CooperativeStickyAssignor`, KIP-429): the
+//!   sticky assignment minus every partition that would move straight from a member still
+//!   claiming it to another member; the owner revokes it and rejoins, and the next
+//!   rebalance hands it over (see `cooperative`).
 //!
 //! Everything is ordered (`BTreeMap`, sorted vectors), so the same input always gives the
 //! same assignment: the simulation replays byte for byte.
 
+mod cooperative;
 mod sticky;
 #[cfg(test)]
 mod tests;
@@ -30,7 +35,7 @@ pub struct MemberSubscription {
     /// The topics the member subscribes to.
     pub topics: Vec<String>,
     /// The partitions the member owned in the previous generation (empty for a new
-    /// member). Only [`AssignmentStrategy::Sticky`] reads it.
+    /// member). Only the sticky assignors read it.
     pub owned: Vec<TopicPartition>,
     /// The generation in which it owned them (`None` for a new member).
     pub generation: Option<u32>,
@@ -67,7 +72,10 @@ pub fn assign_with(
     let mut result = match strategy {
         AssignmentStrategy::Range => range(&members, partitions),
         AssignmentStrategy::RoundRobin => round_robin(&members, partitions),
-        AssignmentStrategy::Sticky => sticky::sticky(&order, &members, partitions, sticky_algorithm),
+        AssignmentStrategy::Sticky => sticky::sticky(&order, &members, partitions, sticky_algorithm).assignment,
+        AssignmentStrategy::CooperativeSticky => {
+            cooperative::cooperative_sticky(&order, &members, partitions, sticky_algorithm)
+        }
     };
     for list in result.values_mut() {
         list.sort();

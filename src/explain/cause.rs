@@ -74,6 +74,10 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "Two members owned one partition in the same generation, so both consumed it: the assignment handed out was not a partition of the topic's partitions among the members.".into(),
             "A correct assignor and the coordinator's generation fencing prevent this; it is a bug, not a configuration.".into(),
         ),
+        ReassignedBeforeRevoked => (
+            "A member was given a partition in a generation whose other member still owned it when it rejoined: the owner had not revoked it, so both may have consumed it while the handover was under way.".into(),
+            "The cooperative protocol forbids it (CooperativeStickyAssignor leaves a partition unassigned until its owner revoked it and rejoined; the eager protocol revokes everything before rejoining); it is an assignor or client bug, not a configuration.".into(),
+        ),
         HwRegression => (
             "The leader's high watermark went backwards within one leadership, so consumers may have read records that were not committed.".into(),
             "A leader must never lower its high watermark; leader-epoch truncation (truncation = \"leader-epoch\") keeps followers from feeding it stale state.".into(),

@@ -46,6 +46,12 @@ pub enum OpFn {
     Commit,
     /// A consumer finished processing records.
     Process,
+    /// A group member gave partitions up while still in its group (Kafka's
+    /// `onPartitionsRevoked`); value: the keys.
+    Revoke,
+    /// A group member's partitions were taken from it without a revocation (Kafka's
+    /// `onPartitionsLost`: it was no longer in the group); value: the keys.
+    Lose,
 }
 
 /// One micro-operation of a send, poll or txn.
@@ -73,7 +79,7 @@ pub enum MicroOp {
 pub enum OpValue {
     /// Micro-operations (for `send`, `poll` and `txn`).
     Txn(Vec<MicroOp>),
-    /// Keys (for `assign` and `subscribe`).
+    /// Keys (for `assign`, `subscribe`, `revoke` and `lose`).
     Keys(Vec<String>),
     /// Offsets per key (for `commit`: the next offset to consume).
     Offsets(BTreeMap<String, u64>),
@@ -162,6 +168,8 @@ impl OpFn {
             OpFn::Crash => "crash",
             OpFn::Commit => "commit",
             OpFn::Process => "process",
+            OpFn::Revoke => "revoke",
+            OpFn::Lose => "lose",
         }
     }
 
@@ -180,6 +188,8 @@ impl OpFn {
             "crash" => OpFn::Crash,
             "commit" => OpFn::Commit,
             "process" => OpFn::Process,
+            "revoke" => OpFn::Revoke,
+            "lose" => OpFn::Lose,
             _ => return None,
         })
     }

@@ -207,7 +207,7 @@ impl<'n> OpReader<'n> {
                 })?;
                 Ok(OpValue::Txn(mops.iter().map(|m| self.micro_op(m)).collect::<Result<_>>()?))
             }
-            OpFn::Assign | OpFn::Subscribe => {
+            OpFn::Assign | OpFn::Subscribe | OpFn::Revoke | OpFn::Lose => {
                 let keys = doc.as_list().ok_or_else(|| {
                     FieldError::new(doc.at, format!("expected a list of keys, got {}", self.got(doc)))
                 })?;

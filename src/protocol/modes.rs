@@ -107,24 +107,54 @@ pub enum AssignmentStrategy {
     RoundRobin,
     /// Kafka's `StickyAssignor`.
     Sticky,
+    /// Kafka's `CooperativeStickyAssignor` (Kafka 2.4, KIP-429): the sticky assignment
+    /// without the partitions that must first be revoked by their owner, under the
+    /// cooperative rebalance protocol.
+    CooperativeSticky,
+}
+
+/// How a group member gives partitions up in a rebalance of the classic group protocol
+/// (Kafka's `ConsumerPartitionAssignor.RebalanceProtocol`), chosen by the assignor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RebalanceProtocol {
+    /// Every partition is revoked before the member rejoins (stop the world).
+    Eager,
+    /// The member keeps its partitions while it rejoins and revokes only those the new
+    /// assignment takes away, then rejoins so that they can be handed over (KIP-429).
+    Cooperative,
 }
 
 impl AssignmentStrategy {
     /// Every strategy, in the order the assignor-comparison scenario reports them.
-    pub const ALL: [AssignmentStrategy; 3] =
-        [AssignmentStrategy::Range, AssignmentStrategy::RoundRobin, AssignmentStrategy::Sticky];
+    pub const ALL: [AssignmentStrategy; 4] = [
+        AssignmentStrategy::Range,
+        AssignmentStrategy::RoundRobin,
+        AssignmentStrategy::Sticky,
+        AssignmentStrategy::CooperativeSticky,
+    ];
 
-    /// The short name used in scenario files: `range`, `roundrobin` or `sticky`.
+    /// The short name used in scenario files: `range`, `roundrobin`, `sticky` or
+    /// `cooperative-sticky`.
     pub fn name(self) -> &'static str {
         match self {
             AssignmentStrategy::Range => "range",
             AssignmentStrategy::RoundRobin => "roundrobin",
             AssignmentStrategy::Sticky => "sticky",
+            AssignmentStrategy::CooperativeSticky => "cooperative-sticky",
+        }
+    }
+
+    /// The rebalance protocol a group using this assignor runs: cooperative for the
+    /// cooperative sticky assignor, eager for the others (their `supportedProtocols`).
+    pub fn protocol(self) -> RebalanceProtocol {
+        match self {
+            AssignmentStrategy::CooperativeSticky => RebalanceProtocol::Cooperative,
+            _ => RebalanceProtocol::Eager,
         }
     }
 
     /// The strategy for a `partition.assignment.strategy` value: the short name
-    /// (`range`, `roundrobin` or `round-robin`, `sticky`) or Kafka's class name, fully
+    /// (`range`, `roundrobin` or `round-robin`, `sticky`, `cooperative-sticky`) or Kafka's class name, fully
     /// qualified (`org.apache.kafka.clients.consumer.RangeAssignor`) or not, so a Kafka
     /// user's configuration reads as written.
     pub fn parse(value: &str) -> Option<AssignmentStrategy> {
@@ -133,6 +163,7 @@ impl AssignmentStrategy {
             "range" | "rangeassignor" => AssignmentStrategy::Range,
             "roundrobin" | "round-robin" | "roundrobinassignor" => AssignmentStrategy::RoundRobin,
             "sticky" | "stickyassignor" => AssignmentStrategy::Sticky,
+            "cooperative-sticky" | "cooperativestickyassignor" => AssignmentStrategy::CooperativeSticky,
             _ => return None,
         })
     }

@@ -147,6 +147,7 @@ pub(super) const CONSUMER: &[&str] = &[
     "process_time",
     "commit",
     "commit_mode",
+    "commit_on_revoke",
     "sticky_assignor",
     "config",
 ];

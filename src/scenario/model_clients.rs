@@ -151,6 +151,10 @@ pub struct ConsumerSpec {
     /// Whether manual commits wait for their answer (`commit_mode = "sync"`, Kafka's
     /// `commitSync`, the default) or not (`"async"`, `commitAsync`).
     pub commit_mode: CommitMode,
+    /// Whether the application commits its progress on the partitions it gives up, in its
+    /// rebalance listener's `onPartitionsRevoked` (`commit_on_revoke`, default false: an
+    /// application without a rebalance listener). Only with a manual commit policy.
+    pub commit_on_revoke: bool,
     /// Which release's sticky assignment algorithm a group leader runs (`sticky_assignor`:
     /// `"constrained"`, the default, or `"general"`).
     pub sticky_assignor: StickyAlgorithm,

@@ -89,6 +89,7 @@ pub(super) fn pipelines(
             process_time_ms,
             commit: CommitPolicy::AfterProcessing,
             commit_mode: CommitMode::Sync,
+            commit_on_revoke: false,
             sticky_assignor: switch_choice(t, "sticky_assignor", profile, Switch::StickyAssignor, &STICKY_ASSIGNORS)?,
             config: ConsumerSettings { enable_auto_commit: false, isolation_level, ..consumer_config },
         };

@@ -235,6 +235,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
             process_time_ms: 0,
             commit: CommitPolicy::AfterProcessing,
             commit_mode: CommitMode::Sync,
+            commit_on_revoke: false,
             sticky_assignor: StickyAlgorithm::Constrained,
             config: ConsumerSettings {
                 auto_offset_reset: OffsetReset::Earliest,

@@ -313,7 +313,7 @@ fn expectations_use_known_names_and_do_not_overlap() {
          \"int-nonmonotonic-send\", \"int-send-skip\", \"nonmonotonic-poll\", \"int-nonmonotonic-poll\", \"poll-skip\", \
          \"int-poll-skip\", \"G0\", \"G1a\", \"G1c\", \"precommitted-read\", \"exactly-once\", \"consume-skip\", \
          \"consume-duplicate\", \
-         \"commit-regression\", \"split-ownership\", \"replica-divergence\", \"hw-regression\", \
+         \"commit-regression\", \"split-ownership\", \"reassigned-before-revoked\", \"replica-divergence\", \"hw-regression\", \
          \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\" or \"no-progress\""
     );
     assert_eq!(
@@ -676,4 +676,29 @@ fn group_instance_id_needs_a_group_and_kafka_2_3() {
     // Pipelines take none (their members are dynamic).
     let pipeline_keys = crate::scenario::keys::PIPELINE_CONSUMER_CONFIG;
     assert!(!pipeline_keys.contains(&"group.instance.id"));
+}
+
+#[test]
+fn cooperative_sticky_needs_kafka_2_4_and_commit_on_revoke_a_manual_policy() {
+    let consumer = |extra: &str, config: &str| {
+        with_orders(&format!(
+            "[[consumers]]\ntopic = \"orders\"\nmode = \"subscribe\"\ngroup = \"billing\"\n{extra}[consumers.config]\n\
+             \"partition.assignment.strategy\" = \"cooperative-sticky\"\n{config}"
+        ))
+    };
+    let manual =
+        consumer("commit = \"after-processing\"\ncommit_on_revoke = true\n", "\"enable.auto.commit\" = false\n");
+    let scenario = parse(&manual, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let spec = &scenario.consumers[0];
+    assert_eq!(spec.config.partition_assignment_strategy, crate::protocol::AssignmentStrategy::CooperativeSticky);
+    assert!(spec.commit_on_revoke);
+    let old = format!("kafka_version = \"2.3\"\n{manual}");
+    assert!(err(&old).contains(
+        "partition.assignment.strategy = \"cooperative-sticky\" came with Kafka 2.4 (KIP-429), but kafka_version is 2.3"
+    ));
+    assert!(err(&consumer("commit_on_revoke = true\n", ""))
+        .contains("commit_on_revoke = true commits by hand in the rebalance listener"));
+    let class =
+        manual.replace("\"cooperative-sticky\"", "\"org.apache.kafka.clients.consumer.CooperativeStickyAssignor\"");
+    assert!(parse(&class, Path::new("x.toml")).is_ok(), "Kafka's class name reads too");
 }

@@ -405,6 +405,15 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec], profile: &Profil
                 mode
             }
         };
+        let commit_on_revoke = match t.opt_bool("commit_on_revoke")? {
+            Some(b) if b.value && !matches!(commit, CommitPolicy::AfterProcessing | CommitPolicy::BeforeProcessing) => {
+                return Err(b.pos.issue(
+                    "commit_on_revoke = true commits by hand in the rebalance listener; expected commit = \
+                     \"after-processing\" or \"before-processing\" (with \"enable.auto.commit\" = false)",
+                ))
+            }
+            b => b.is_some_and(|b| b.value),
+        };
         out.push(ConsumerSpec {
             count,
             topic,
@@ -415,6 +424,7 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec], profile: &Profil
             process_time_ms,
             commit,
             commit_mode,
+            commit_on_revoke,
             sticky_assignor,
             config,
         });
@@ -455,13 +465,15 @@ fn commit_policy(t: &Table, has_group: bool, config: &ConsumerSettings) -> Res<C
     }
 }
 
-const STRATEGIES: [(&str, AssignmentStrategy); 6] = [
+const STRATEGIES: [(&str, AssignmentStrategy); 8] = [
     ("range", AssignmentStrategy::Range),
     ("roundrobin", AssignmentStrategy::RoundRobin),
     ("sticky", AssignmentStrategy::Sticky),
+    ("cooperative-sticky", AssignmentStrategy::CooperativeSticky),
     ("org.apache.kafka.clients.consumer.RangeAssignor", AssignmentStrategy::Range),
     ("org.apache.kafka.clients.consumer.RoundRobinAssignor", AssignmentStrategy::RoundRobin),
     ("org.apache.kafka.clients.consumer.StickyAssignor", AssignmentStrategy::Sticky),
+    ("org.apache.kafka.clients.consumer.CooperativeStickyAssignor", AssignmentStrategy::CooperativeSticky),
 ];
 
 /// `auto.offset.reset` by Kafka's spellings.
@@ -511,16 +523,20 @@ pub(super) fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -
     }
     let strategy = match t.opt_string("partition.assignment.strategy", "a string")? {
         None => d.partition_assignment_strategy,
-        Some(sp) if sp.value.contains("ooperative") => {
-            return Err(sp.pos.issue(format!(
-                "{} is not modelled (kafkasim has eager rebalancing only); expected \"range\", \
-                    \"roundrobin\" or \"sticky\"",
-                excerpt(&sp.value)
-            )))
-        }
         Some(sp) => match STRATEGIES.iter().find(|(n, _)| *n == sp.value) {
+            Some((_, AssignmentStrategy::CooperativeSticky)) => {
+                let key = "partition.assignment.strategy = \"cooperative-sticky\"";
+                super::fields::check_introduced(
+                    &sp.pos,
+                    key,
+                    crate::profile::KafkaVersion::new(2, 4, 0),
+                    "KIP-429",
+                    profile,
+                )?;
+                AssignmentStrategy::CooperativeSticky
+            }
             Some((_, s)) => *s,
-            None => return Err(bad_choice(&sp, &["range", "roundrobin", "sticky"])),
+            None => return Err(bad_choice(&sp, &["range", "roundrobin", "sticky", "cooperative-sticky"])),
         },
     };
     let session_timeout_ms = opt_u64_min(t, "session.timeout.ms", 1)?.map_or(d.session_timeout_ms, |v| v.value);

@@ -1,7 +1,8 @@
 //! A consumer group member's workload process: subscribes, polls, processes what it
 //! polled and commits by the scenario's policy, recording each step with its group
-//! context (`subscribe`, `assign` per generation, `poll`, `process`, `commit`), the way
-//! an application built on Kafka's consumer would behave.
+//! context (`subscribe`, `assign` per generation, `revoke` and `lose` when it gives
+//! partitions up, `poll`, `process`, `commit`), the way an application built on Kafka's
+//! consumer would behave.
 //!
 //! Processing is modelled, not skipped: each record takes `process_time`, and a crash or
 //! a stall can strike between polling a record, processing it and committing it. That
@@ -35,6 +36,8 @@ struct App<'a> {
     group_id: &'a str,
     /// The member's `group.instance.id`, if it is static.
     instance_id: Option<&'a str>,
+    /// The commit policy, and whether the rebalance listener commits by it on revocation.
+    commit: (CommitPolicy, bool),
     /// Polled, not yet processed (only ever non-empty between polls with async processing).
     backlog: VecDeque<Polled>,
     /// The offsets last committed by this member, per partition, so that a manual
@@ -79,6 +82,14 @@ impl App<'_> {
     }
 }
 
+/// Records an `assign`, `revoke` or `lose` of `partitions` by a group member, which
+/// happens at one instant.
+pub(super) fn record_partitions(life: &mut Incarnation, f: OpFn, ctx: GroupContext, partitions: &[TopicPartition]) {
+    let keys: Vec<String> = partitions.iter().map(TopicPartition::to_string).collect();
+    life.invoke_in_group(f, OpValue::Keys(keys.clone()), ctx.clone());
+    life.complete_in_group(OpType::Ok, OpValue::Keys(keys), None, ctx);
+}
+
 /// A `commit` op's value: the offsets, by partition name.
 pub(super) fn offsets_value(offsets: &[(TopicPartition, Offset)]) -> OpValue {
     OpValue::Offsets(offsets.iter().map(|(tp, offset)| (tp.to_string(), *offset)).collect())
@@ -114,18 +125,65 @@ impl GroupListener for App<'_> {
         }
     }
 
-    fn partitions_revoked(&mut self, _generation: &Generation, partitions: &[TopicPartition]) {
+    fn partitions_revoked(
+        &mut self,
+        generation: &Generation,
+        revoked: &[(TopicPartition, Option<Offset>)],
+    ) -> Vec<(TopicPartition, Offset)> {
+        let partitions: Vec<TopicPartition> = revoked.iter().map(|(tp, _)| tp.clone()).collect();
+        self.record_keys(OpFn::Revoke, generation, &partitions);
+        let (policy, commit_on_revoke) = self.commit;
+        // Committed in the callback, before the partitions go: the progress made on them.
+        let offsets = if commit_on_revoke {
+            let positions = revoked.iter().filter_map(|(tp, position)| Some((tp.clone(), (*position)?)));
+            self.progress_to_commit(policy, positions)
+        } else {
+            Vec::new()
+        };
         // The worker finishes what it was handed, as a worker queue does unless the
         // application drains it on revocation: records of a revoked partition may then
         // be processed by both the old and the new owner (duplicates), never by nobody.
         self.last_committed.retain(|tp, _| !partitions.contains(tp));
+        offsets
+    }
+
+    fn partitions_lost(&mut self, generation: &Generation, partitions: &[TopicPartition]) {
+        self.record_keys(OpFn::Lose, generation, partitions);
+        self.last_committed.retain(|tp, _| !partitions.contains(tp));
     }
 
     fn partitions_assigned(&mut self, generation: &Generation, partitions: &[TopicPartition]) {
+        self.record_keys(OpFn::Assign, generation, partitions);
+    }
+}
+
+impl App<'_> {
+    fn record_keys(&mut self, f: OpFn, generation: &Generation, partitions: &[TopicPartition]) {
         let ctx = self.context(generation);
-        let keys: Vec<String> = partitions.iter().map(TopicPartition::to_string).collect();
-        self.life.invoke_in_group(OpFn::Assign, OpValue::Keys(keys.clone()), ctx.clone());
-        self.life.complete_in_group(OpType::Ok, OpValue::Keys(keys), None, ctx);
+        record_partitions(&mut self.life, f, ctx, partitions);
+    }
+
+    /// The offsets a manual commit sends for partitions at `positions`: after processing
+    /// (at least once) the first polled record not processed yet, or the position when
+    /// everything polled from the partition was processed; before processing (at most
+    /// once) the position, past everything polled. Only partitions whose offset moved
+    /// since this member's last commit are kept.
+    fn progress_to_commit(
+        &self,
+        policy: CommitPolicy,
+        positions: impl IntoIterator<Item = (TopicPartition, Offset)>,
+    ) -> Vec<(TopicPartition, Offset)> {
+        positions
+            .into_iter()
+            .map(|(tp, position)| {
+                let unprocessed = self.backlog.iter().find(|p| p.record.tp == tp).map(|p| p.record.offset);
+                match policy {
+                    CommitPolicy::BeforeProcessing => (tp, position),
+                    _ => (tp, unprocessed.unwrap_or(position)),
+                }
+            })
+            .filter(|(tp, offset)| self.last_committed.get(tp) != Some(offset))
+            .collect()
     }
 }
 
@@ -162,6 +220,7 @@ async fn member_loop(
         life,
         group_id: &group_id,
         instance_id: group_config.group_instance_id.as_deref(),
+        commit: (spec.commit, spec.commit_on_revoke),
         backlog: VecDeque::new(),
         last_committed: BTreeMap::new(),
         progress: ctx.progress.clone(),
@@ -245,26 +304,11 @@ async fn member_loop(
     }
 }
 
-/// A manual commit (Kafka's `commitSync`) of each held partition's progress. After
-/// processing (at least once) that is the first polled record not processed yet, or the
-/// position when everything polled from the partition was processed; before processing
-/// (at most once) it is the position, past everything polled. Only partitions whose
-/// offset moved since this member's last commit are sent.
+/// A manual commit (Kafka's `commitSync` or `commitAsync`) of each held partition's
+/// progress ([`App::progress_to_commit`]).
 async fn commit_progress(member: &mut GroupConsumer, app: &mut App<'_>, spec: &scenario::ConsumerSpec) {
-    let policy = spec.commit;
     finish_in_flight(member, app).await;
-    let offsets: Vec<(TopicPartition, Offset)> = member
-        .consumed_offsets()
-        .into_iter()
-        .map(|(tp, position)| {
-            let unprocessed = app.backlog.iter().find(|p| p.record.tp == tp).map(|p| p.record.offset);
-            match policy {
-                CommitPolicy::BeforeProcessing => (tp, position),
-                _ => (tp, unprocessed.unwrap_or(position)),
-            }
-        })
-        .filter(|(tp, offset)| app.last_committed.get(tp) != Some(offset))
-        .collect();
+    let offsets = app.progress_to_commit(spec.commit, member.consumed_offsets());
     if offsets.is_empty() {
         return;
     }

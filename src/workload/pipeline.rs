@@ -27,7 +27,7 @@
 //! then forwards the rest and tries to commit, as a zombie of the generation it polled
 //! in (its heartbeat thread left the group once `max.poll.interval.ms` passed).
 
-use super::group::{commit_completion, offsets_value};
+use super::group::{commit_completion, offsets_value, record_partitions};
 use super::{add_polled, poll_value, Incarnation, WorkloadContext};
 use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener};
@@ -74,10 +74,12 @@ impl App {
     }
 
     fn record_assignment(&mut self, generation: &Generation, partitions: &[TopicPartition]) {
+        self.record(OpFn::Assign, generation, partitions);
+    }
+
+    fn record(&mut self, f: OpFn, generation: &Generation, partitions: &[TopicPartition]) {
         let ctx = self.context(generation);
-        let keys: Vec<String> = partitions.iter().map(TopicPartition::to_string).collect();
-        self.life.invoke_in_group(OpFn::Assign, OpValue::Keys(keys.clone()), ctx.clone());
-        self.life.complete_in_group(OpType::Ok, OpValue::Keys(keys), None, ctx);
+        record_partitions(&mut self.life, f, ctx, partitions);
     }
 }
 
@@ -98,7 +100,19 @@ impl GroupListener for App {
         self.life.complete_in_group(kind, offsets_value(offsets), error, ctx);
     }
 
-    fn partitions_revoked(&mut self, _generation: &Generation, _partitions: &[TopicPartition]) {}
+    fn partitions_revoked(
+        &mut self,
+        generation: &Generation,
+        revoked: &[(TopicPartition, Option<Offset>)],
+    ) -> Vec<(TopicPartition, Offset)> {
+        let partitions: Vec<TopicPartition> = revoked.iter().map(|(tp, _)| tp.clone()).collect();
+        self.record(OpFn::Revoke, generation, &partitions);
+        Vec::new()
+    }
+
+    fn partitions_lost(&mut self, generation: &Generation, partitions: &[TopicPartition]) {
+        self.record(OpFn::Lose, generation, partitions);
+    }
 
     fn partitions_assigned(&mut self, generation: &Generation, partitions: &[TopicPartition]) {
         self.record_assignment(generation, partitions);

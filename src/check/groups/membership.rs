@@ -1,12 +1,13 @@
 //! What the coordinator let a group do: `commit-regression` (an accepted commit moved a
-//! partition's offset backwards) and `split-ownership` (one partition handed to two
-//! members in one generation). Definitions in the [module docs](super).
+//! partition's offset backwards), `split-ownership` (one partition handed to two
+//! members in one generation) and `reassigned-before-revoked` (a partition handed over
+//! while its owner still claimed it). Definitions in the [module docs](super).
 
 use super::{GroupOps, MemberOp};
 use crate::check::describe::{plural, process, secs};
 use crate::check::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{OpFn, OpValue};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `commit-regression`: one anomaly per `ok` commit whose offset for a key is below that
 /// of the group's last `ok` commit of the key that completed before it was invoked, in
@@ -96,6 +97,84 @@ pub(super) fn split_ownership(ops: &GroupOps<'_>) -> Vec<Anomaly> {
         ));
     }
     out
+}
+
+/// One member's `assign` in a generation, with what it claimed when it joined.
+struct Joined<'o, 'a> {
+    assign: &'o MemberOp<'a>,
+    /// The keys it held just before this assignment.
+    claimed: BTreeSet<&'a str>,
+    /// The keys it was assigned.
+    assigned: BTreeSet<&'a str>,
+}
+
+/// `reassigned-before-revoked`: one anomaly per group, generation, key and member given a
+/// key that another member of the generation still claimed, in group, generation, key
+/// and history order.
+pub(super) fn reassigned_before_revoked<'a>(ops: &GroupOps<'a>) -> Vec<Anomaly> {
+    fn keys<'a>(m: &MemberOp<'a>) -> BTreeSet<&'a str> {
+        match m.value {
+            OpValue::Keys(keys) => keys.iter().map(String::as_str).collect(),
+            _ => BTreeSet::new(),
+        }
+    }
+    // Per group and process: the keys it holds now.
+    let mut held: BTreeMap<(&str, u64), BTreeSet<&str>> = BTreeMap::new();
+    // Per group and generation: each member's assignments, in history order.
+    let mut generations: BTreeMap<(&str, u32), Vec<Joined<'_, '_>>> = BTreeMap::new();
+    for m in ops.ops.iter().filter(|m| m.op.kind == crate::history::OpType::Ok) {
+        let holding = held.entry((m.ctx.group.as_str(), m.op.process)).or_default();
+        match m.op.f {
+            OpFn::Assign => {
+                let assigned = keys(m);
+                let claimed = std::mem::replace(holding, assigned.clone());
+                generations.entry((m.ctx.group.as_str(), m.ctx.generation)).or_default().push(Joined {
+                    assign: m,
+                    claimed,
+                    assigned,
+                });
+            }
+            OpFn::Revoke | OpFn::Lose => holding.retain(|k| !keys(m).contains(k)),
+            _ => {}
+        }
+    }
+    // A group none of whose members ever revoked or lost a partition is from a history
+    // that does not record revocations (older kafkasim, or written by hand): its claims
+    // are unknown.
+    let records_revocations: BTreeSet<&str> =
+        ops.ops.iter().filter(|m| matches!(m.op.f, OpFn::Revoke | OpFn::Lose)).map(|m| m.ctx.group.as_str()).collect();
+    let mut found: BTreeMap<(&str, u32, &str, usize), Anomaly> = BTreeMap::new();
+    for ((group, generation), joined) in generations.iter().filter(|((g, _), _)| records_revocations.contains(g)) {
+        for owner in joined {
+            for taker in joined.iter().filter(|t| t.assign.op.process != owner.assign.op.process) {
+                for &key in owner.claimed.iter().filter(|k| taker.assigned.contains(*k) && !owner.assigned.contains(*k))
+                {
+                    found
+                        .entry((group, *generation, key, taker.assign.done_at))
+                        .or_insert_with(|| unrevoked(group, *generation, key, owner.assign, taker.assign));
+                }
+            }
+        }
+    }
+    found.into_values().collect()
+}
+
+fn unrevoked(group: &str, generation: u32, key: &str, owner: &MemberOp<'_>, taker: &MemberOp<'_>) -> Anomaly {
+    Anomaly::new(
+        AnomalyKind::ReassignedBeforeRevoked,
+        format!(
+            "Group {group} generation {generation} assigned {key} to {} at {} while {}, also in generation \
+             {generation}, still held it when it rejoined: it had not revoked it.",
+            taker.ctx.member,
+            secs(taker.op.time_ns),
+            owner.who()
+        ),
+        vec![
+            RecordRef::new(key, None, None, format!("held by {} when it rejoined", owner.ctx.member)).seen_in(owner.op),
+            RecordRef::new(key, None, None, format!("assigned to {} in generation {generation}", taker.ctx.member))
+                .seen_in(taker.op),
+        ],
+    )
 }
 
 /// `a`, `a and b`, `a, b and c`.
@@ -223,6 +302,81 @@ mod tests {
         let other = static_member(Hist::new(), 2, "pod-2-a", "pod-2");
         h.ops.extend(other.ops.into_iter().map(|op| crate::history::Op { index: op.index + 20, ..op }));
         assert_eq!(splits(&h).len(), 1, "two instances owning one partition");
+    }
+
+    fn unrevoked(h: &History) -> Vec<Anomaly> {
+        reassigned_before_revoked(&GroupOps::new(h))
+    }
+
+    #[test]
+    fn a_partition_handed_over_before_its_owner_revoked_it_is_reassigned_before_revoked() {
+        // Cooperative, done wrong: m1 owns x-0 and x-1 in generation 1; generation 2 takes
+        // x-1 from m1 and gives it straight to m2 while m1 still claimed it.
+        let h = Hist::new()
+            .member(1, "g", "m1", 1)
+            .assign(1, &["x-0", "x-1"])
+            .member(1, "g", "m1", 2)
+            .assign(1, &["x-0"])
+            .revoke(1, &["x-1"])
+            .member(2, "g", "m2", 2)
+            .assign(2, &["x-1"])
+            .build();
+        let found = unrevoked(&h);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, AnomalyKind::ReassignedBeforeRevoked);
+        assert_eq!(
+            found[0].description,
+            "Group g generation 2 assigned x-1 to m2 at 0.800 s while m1 (generation 2, process 1), also in \
+             generation 2, still held it when it rejoined: it had not revoked it."
+        );
+        assert_eq!(found[0].records[1].op_index, Some(7));
+        // The same handover order in time is fine when m2's generation is the next one.
+        let cooperative = Hist::new()
+            .member(1, "g", "m1", 1)
+            .assign(1, &["x-0", "x-1"])
+            .member(1, "g", "m1", 2)
+            .assign(1, &["x-0"])
+            .revoke(1, &["x-1"])
+            .member(2, "g", "m2", 2)
+            .assign(2, &[])
+            .member(1, "g", "m1", 3)
+            .assign(1, &["x-0"])
+            .member(2, "g", "m2", 3)
+            .assign(2, &["x-1"])
+            .build();
+        assert!(unrevoked(&cooperative).is_empty(), "{:?}", unrevoked(&cooperative));
+    }
+
+    #[test]
+    fn eager_revocation_lost_partitions_and_crashed_owners_claim_nothing() {
+        let h = Hist::new()
+            .member(1, "g", "m1", 1)
+            .assign(1, &["x-0", "x-1"])
+            .member(3, "g", "m3", 1)
+            .assign(3, &["x-2"])
+            // Eager: m1 revokes everything before rejoining; m3 was evicted (lost).
+            .revoke(1, &["x-0", "x-1"])
+            .lose(3, &["x-2"])
+            .member(1, "g", "m1", 2)
+            .assign(1, &["x-0"])
+            .member(2, "g", "m2", 2)
+            .assign(2, &["x-1"])
+            .member(3, "g", "m3b", 2)
+            .assign(3, &["x-2"])
+            // A process that crashed never joins again: its old claim is nobody's.
+            .member(4, "g", "m4", 1)
+            .assign(4, &["x-3"])
+            .crash(4)
+            .member(5, "g", "m5", 2)
+            .assign(5, &["x-3"])
+            .build();
+        assert!(unrevoked(&h).is_empty(), "{:?}", unrevoked(&h));
+        // Without m1's revocation the eager handover of x-1 is reported.
+        let mut unrevoking = h.clone();
+        unrevoking.ops.retain(|op| !(op.f == OpFn::Revoke && op.process == 1));
+        let found = unrevoked(&unrevoking);
+        let keys: Vec<&str> = found.iter().map(|a| a.records[0].key.as_str()).collect();
+        assert_eq!(keys, vec!["x-1"], "x-0 stays with m1; x-1 went to m2: {found:?}");
     }
 
     #[test]

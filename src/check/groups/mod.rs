@@ -18,6 +18,9 @@
 //!   been, so neither counts). The value is read from the completion, or from the
 //!   invocation when the completion carries none.
 //!
+//! - `revoke` and `lose` `ok`, value `Keys([partition keys])`: the member gave those up
+//!   (revoked while still in the group, or lost because it was not any more).
+//!
 //! `subscribe` and `crash` ops are not needed: membership is read from the contexts.
 //! Records are identified by key and offset, shown with their value; a value that
 //! changed under an offset is `inconsistent-offsets`' business, not a group's.
@@ -54,6 +57,19 @@
 //! - [`split_ownership`] (`split-ownership`): two different members of a group received
 //!   one partition in `ok` `assign` ops of the same generation. One anomaly per group,
 //!   generation and partition, naming every member that received it.
+//! - [`reassigned_before_revoked`] (`reassigned-before-revoked`): a member's *claim* when
+//!   it joins generation `g` is what it held just before its `ok` `assign` of `g`: the
+//!   keys of its previous `assign`, less those it gave up since in `ok` `revoke` or `lose`
+//!   ops (a member holds what it was assigned until it revokes or loses it). A key
+//!   assigned in `g` to one member (one process) while another member of `g` claimed it
+//!   and was not assigned it in `g` was handed over before its owner revoked it. The
+//!   eager protocol revokes everything before rejoining, so claims are empty; the
+//!   cooperative one leaves a claimed partition to nobody for one generation, and its
+//!   owner revokes it after that generation's assignment, so it claims it no more in the
+//!   next one. A crashed process claims nothing: it never joins again. One anomaly per
+//!   group, generation, key and receiving member. (A key both members are assigned in
+//!   `g` is `split-ownership` instead.) A group with no `revoke` or `lose` op at all is
+//!   from a history that does not record revocations, and is not checked.
 
 mod membership;
 mod processing;
@@ -87,6 +103,12 @@ pub fn split_ownership(history: &History) -> Vec<Anomaly> {
     membership::split_ownership(&GroupOps::new(history))
 }
 
+/// Partitions assigned in a generation whose other member still claimed them
+/// (`reassigned-before-revoked`).
+pub fn reassigned_before_revoked(history: &History) -> Vec<Anomaly> {
+    membership::reassigned_before_revoked(&GroupOps::new(history))
+}
+
 /// Every consumer-group anomaly, in [`AnomalyKind`](super::AnomalyKind) order and,
 /// within a kind, in the order found.
 pub fn check(history: &History) -> Vec<Anomaly> {
@@ -95,6 +117,7 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     all.extend(processing::consume_duplicates(&ops));
     all.extend(membership::commit_regressions(&ops));
     all.extend(membership::split_ownership(&ops));
+    all.extend(membership::reassigned_before_revoked(&ops));
     all
 }
 
@@ -194,7 +217,7 @@ fn has_expected_shape(op: &Op) -> bool {
         (op.f, &op.value),
         (OpFn::Commit, OpValue::Offsets(_))
             | (OpFn::Process, OpValue::Records(_))
-            | (OpFn::Assign | OpFn::Subscribe, OpValue::Keys(_))
+            | (OpFn::Assign | OpFn::Subscribe | OpFn::Revoke | OpFn::Lose, OpValue::Keys(_))
             | (OpFn::Poll | OpFn::Txn, OpValue::Txn(_))
     )
 }
@@ -272,7 +295,8 @@ mod tests {
             .poll_ok(1, &[("x-0", &[(0, 10)]), ("x-1", &[(0, 20)])])
             .process_ok(1, &[("x-0", &[(0, 10)]), ("x-1", &[(0, 20)])])
             .commit_ok(1, &[("x-0", 1), ("x-1", 1)])
-            // m2 joins: generation 2 splits the partitions.
+            // m2 joins: m1 revokes everything (eager), generation 2 splits the partitions.
+            .revoke(1, &["x-0", "x-1"])
             .member(1, "g", "m1", 2)
             .member(2, "g", "m2", 2)
             .assign(1, &["x-0"])
@@ -280,6 +304,7 @@ mod tests {
             .poll_ok(1, &[("x-0", &[(1, 11)])])
             .crash(1)
             // m1 crashed before processing 11; its replacement resumes from offset 1.
+            .revoke(2, &["x-1"])
             .member(3, "g", "m3", 3)
             .member(2, "g", "m2", 3)
             .assign(3, &["x-0"])

@@ -21,13 +21,38 @@ use std::collections::BTreeMap;
 /// Jepsen's rule for `assign` and `subscribe`: the process keeps its position only on the
 /// keys the op names; any other key starts afresh. A value other than a key list (a
 /// malformed op) names no keys.
-fn keep_assigned<T>(positions: &mut BTreeMap<&str, T>, op: &Op) {
-    match &op.value {
-        // A group member's assignment in a new generation starts every partition afresh
-        // from the committed offset (eager rebalancing revokes everything first).
-        _ if op.group.is_some() => positions.clear(),
-        OpValue::Keys(keys) => positions.retain(|k, _| keys.iter().any(|named| named == k)),
-        _ => positions.clear(),
+///
+/// A group member's ops (with a group context) say more, and are read so: `revoke` and
+/// `lose` end the member's hold on the keys they name (a later assignment of them starts
+/// from the committed offset); an `assign` in a new generation keeps the positions of
+/// the keys it names, as a partition kept through a cooperative rebalance is consumed on
+/// from where it was (an eager member revoked everything first); an `assign` repeated in
+/// the member's generation (it moved back to its committed offsets) starts every key
+/// afresh.
+#[derive(Default)]
+struct AssignmentChanges {
+    /// Per process, the generation of its last group `assign`.
+    generations: BTreeMap<u64, u32>,
+}
+
+impl AssignmentChanges {
+    /// Applies `op` (`assign`, `subscribe`, `revoke` or `lose`) to its process's positions.
+    fn apply<T>(&mut self, positions: &mut BTreeMap<&str, T>, op: &Op) {
+        let named = |k: &&str| match &op.value {
+            OpValue::Keys(keys) => keys.iter().any(|named| named == *k),
+            _ => false,
+        };
+        match (op.f, &op.group) {
+            (OpFn::Revoke | OpFn::Lose, _) => positions.retain(|k, _| !named(k)),
+            (OpFn::Assign, Some(ctx)) => {
+                if self.generations.insert(op.process, ctx.generation) == Some(ctx.generation) {
+                    positions.clear();
+                } else {
+                    positions.retain(|k, _| named(k));
+                }
+            }
+            _ => positions.retain(|k, _| named(k)),
+        }
     }
 }
 
@@ -95,10 +120,13 @@ struct Position {
 pub(super) fn poll_order(a: &Analysis<'_>) -> PollOrder {
     let mut found = PollOrder::default();
     let mut positions: BTreeMap<u64, BTreeMap<&str, Position>> = BTreeMap::new();
+    let mut changes = AssignmentChanges::default();
     for (i, c) in a.ops.iter().enumerate() {
         let process_positions = positions.entry(c.op.process).or_default();
         match c.op.f {
-            OpFn::Assign | OpFn::Subscribe if may_have_happened(c) => keep_assigned(process_positions, c.op),
+            OpFn::Assign | OpFn::Subscribe | OpFn::Revoke | OpFn::Lose if may_have_happened(c) => {
+                changes.apply(process_positions, c.op)
+            }
             OpFn::Poll | OpFn::Txn => {
                 let reads = op_reads(c.op);
                 for (&key, pairs) in &reads {
@@ -233,11 +261,14 @@ fn nonmonotonic_poll(a: &Analysis<'_>, step: Step<'_>) -> Anomaly {
 pub(super) fn send_order(a: &Analysis<'_>) -> Vec<Anomaly> {
     let mut out = Vec::new();
     let mut last_sends: BTreeMap<u64, BTreeMap<&str, (usize, u64)>> = BTreeMap::new();
+    let mut changes = AssignmentChanges::default();
     for (i, c) in a.ops.iter().enumerate() {
         let between_ops = may_have_happened(c);
         let process_sends = last_sends.entry(c.op.process).or_default();
         match c.op.f {
-            OpFn::Assign | OpFn::Subscribe if between_ops => keep_assigned(process_sends, c.op),
+            OpFn::Assign | OpFn::Subscribe | OpFn::Revoke | OpFn::Lose if between_ops => {
+                changes.apply(process_sends, c.op)
+            }
             OpFn::Send | OpFn::Txn => {
                 let writes = op_writes(c.op);
                 for (&key, sends) in &writes {
@@ -398,12 +429,14 @@ mod tests {
 
     #[test]
     fn a_group_members_new_generation_restarts_its_positions_but_skips_within_one_still_count() {
-        // Generation 2 hands x back and the member resumes from the committed offset 1:
-        // a rewind, not nonmonotonic. Within generation 2 it then jumps from 1 to 4.
+        // The member revokes x (eager), generation 2 hands it back and the member resumes
+        // from the committed offset 1: a rewind, not nonmonotonic. Within generation 2 it
+        // then jumps from 1 to 4.
         let h = log_of_five()
             .member(1, "g", "m-1", 1)
             .assign(1, &["x"])
             .poll_ok(1, &[("x", &[(0, 10), (1, 11), (2, 12)])])
+            .revoke(1, &["x"])
             .member(1, "g", "m-1", 2)
             .assign(1, &["x"])
             .poll_ok(1, &[("x", &[(1, 11)])])
@@ -412,6 +445,34 @@ mod tests {
         let found = poll_order(&Analysis::new(&h));
         assert!(found.nonmonotonic.is_empty(), "{:?}", found.nonmonotonic);
         assert_eq!(records(&found.skips), vec![vec![(1, 11), (2, 12), (3, 13), (4, 14)]]);
+    }
+
+    #[test]
+    fn a_partition_kept_through_a_cooperative_rebalance_keeps_its_position() {
+        // x is kept from generation 1 to 2 (no revoke): going back to offset 1 is a
+        // nonmonotonic poll; y was lost in between and starts afresh.
+        let h = log_of_five()
+            .member(1, "g", "m-1", 1)
+            .assign(1, &["x", "y"])
+            .poll_ok(1, &[("x", &[(0, 10), (1, 11), (2, 12)]), ("y", &[(0, 20), (1, 21)])])
+            .lose(1, &["y"])
+            .member(1, "g", "m-1", 2)
+            .assign(1, &["x", "y"])
+            .poll_ok(1, &[("x", &[(1, 11)]), ("y", &[(0, 20)])])
+            .build();
+        let found = poll_order(&Analysis::new(&h));
+        let keys: Vec<&str> = found.nonmonotonic.iter().map(|a| a.records[0].key.as_str()).collect();
+        assert_eq!(keys, vec!["x"], "{:?}", found.nonmonotonic);
+        // The same assignment recorded again in one generation (the member moved back to
+        // its committed offsets) starts every key afresh.
+        let h = log_of_five()
+            .member(1, "g", "m-1", 1)
+            .assign(1, &["x"])
+            .poll_ok(1, &[("x", &[(0, 10), (1, 11), (2, 12)])])
+            .assign(1, &["x"])
+            .poll_ok(1, &[("x", &[(1, 11)])])
+            .build();
+        assert!(poll_order(&Analysis::new(&h)).nonmonotonic.is_empty());
     }
 
     #[test]

@@ -25,6 +25,18 @@ struct Claims<'a> {
     doubly_claimed: BTreeSet<TopicPartition>,
 }
 
+/// A sticky assignment, and what the cooperative assignor needs to know about it.
+pub(super) struct StickyAssignment {
+    /// Member id → its partitions.
+    pub assignment: Assignment,
+    /// Partition → the member it goes to, for each partition the constrained algorithm
+    /// gave to a member other than its valid previous owner, or that several members of
+    /// one generation claimed (Kafka's `partitionsTransferringOwnership`). `None` when
+    /// the general algorithm ran: Kafka then leaves it to the cooperative assignor to
+    /// work out from the members' claims.
+    pub transferring: Option<BTreeMap<TopicPartition, String>>,
+}
+
 /// The sticky assignment. `order` is the members' ids in the order the leader received
 /// them; `members` the same members keyed by id.
 pub(super) fn sticky(
@@ -32,17 +44,18 @@ pub(super) fn sticky(
     members: &BTreeMap<&str, &MemberSubscription>,
     partitions: &BTreeMap<String, u32>,
     algorithm: StickyAlgorithm,
-) -> Assignment {
+) -> StickyAssignment {
     let all = subscribed_partitions(members, partitions);
+    let general_only = |assignment| StickyAssignment { assignment, transferring: None };
     match algorithm {
-        StickyAlgorithm::General => general(members, &all, &first_claims(members, &all)),
+        StickyAlgorithm::General => general_only(general(members, &all, &first_claims(members, &all))),
         StickyAlgorithm::Constrained => {
             let order = java::hash_map_order(order.iter().copied());
             let claims = newest_claims(&order, members, &all);
             if all_subscriptions_equal(members) {
                 constrained(&order, &all, &claims)
             } else {
-                general(members, &all, &claims.owned)
+                general_only(general(members, &all, &claims.owned))
             }
         }
     }
@@ -117,12 +130,17 @@ fn first_claims<'a>(
 /// 2. **Fill** (`assignRoundRobin`): the unassigned partitions, in topic-partition order,
 ///    go round the unfilled members sorted by id until each reaches the min quota, then
 ///    one each to the members at the min quota (sorted by id) while max-quota slots
-///    remain.
-fn constrained(order: &[&str], all: &[TopicPartition], claims: &Claims<'_>) -> Assignment {
+///    remain. A partition filled into a member other than the one that gave it up in
+///    step 1 (Kafka's `maybeRevokedPartitions`), or claimed twice, is transferring
+///    ownership (`assignNewPartition`).
+fn constrained(order: &[&str], all: &[TopicPartition], claims: &Claims<'_>) -> StickyAssignment {
     let members = order.len();
+    let mut transferring = BTreeMap::new();
     if members == 0 {
-        return Assignment::new();
+        return StickyAssignment { assignment: Assignment::new(), transferring: Some(transferring) };
     }
+    // Partition → the member that owned it validly and kept it not (over its quota).
+    let mut given_up: BTreeMap<&TopicPartition, &str> = BTreeMap::new();
     let (min_quota, max_quota) = (all.len() / members, all.len().div_ceil(members));
     let expected_over_min = all.len() % members;
     let mut over_min = 0;
@@ -152,6 +170,7 @@ fn constrained(order: &[&str], all: &[TopicPartition], claims: &Claims<'_>) -> A
             min_quota
         };
         assigned.extend(owned[..keep].iter().copied());
+        given_up.extend(owned[keep..].iter().map(|tp| (*tp, consumer)));
         assignment.insert(consumer, owned[..keep].iter().map(|tp| (*tp).clone()).collect());
     }
 
@@ -172,13 +191,17 @@ fn constrained(order: &[&str], all: &[TopicPartition], claims: &Claims<'_>) -> A
         };
         let list = assignment.get_mut(consumer).expect("every member has a list");
         list.push(tp.clone());
+        if given_up.get(tp).is_some_and(|owner| *owner != consumer) || claims.doubly_claimed.contains(tp) {
+            transferring.insert(tp.clone(), consumer.to_string());
+        }
         if list.len() == min_quota && from_under {
             next -= 1;
             under_min.remove(next);
             at_min.push_back(consumer);
         }
     }
-    assignment.into_iter().map(|(id, tps)| (id.to_string(), tps)).collect()
+    let assignment = assignment.into_iter().map(|(id, tps)| (id.to_string(), tps)).collect();
+    StickyAssignment { assignment, transferring: Some(transferring) }
 }
 
 /// The general algorithm, in three steps:

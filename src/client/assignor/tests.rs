@@ -1,5 +1,6 @@
 //! Tests of the assignors: Kafka's javadoc examples, Kafka's own assignor tests
-//! (`AbstractStickyAssignorTest`, `StickyAssignorTest`) and properties.
+//! (`AbstractStickyAssignorTest`, `StickyAssignorTest`, `CooperativeStickyAssignorTest`)
+//! and properties.
 
 use super::*;
 
@@ -53,7 +54,11 @@ fn strategies_parse_from_short_and_class_names() {
         Some(AssignmentStrategy::RoundRobin)
     );
     assert_eq!(AssignmentStrategy::parse("StickyAssignor"), Some(AssignmentStrategy::Sticky));
-    assert_eq!(AssignmentStrategy::parse("cooperative-sticky"), None);
+    assert_eq!(
+        AssignmentStrategy::parse("org.apache.kafka.clients.consumer.CooperativeStickyAssignor"),
+        Some(AssignmentStrategy::CooperativeSticky)
+    );
+    assert_eq!(AssignmentStrategy::parse("cooperative"), None);
     for s in AssignmentStrategy::ALL {
         assert_eq!(AssignmentStrategy::parse(s.name()), Some(s));
     }
@@ -475,4 +480,115 @@ fn kafka_test_assignment_with_conflicting_previous_generations() {
             "consumer3 topic-2,topic3-0,topic3-1,topic3-2"
         ]
     );
+}
+
+/// Kafka's cooperative sticky assignment of `members` over `partitions`.
+fn cooperative(partitions: &[(&str, u32)], members: &[MemberSubscription]) -> Vec<String> {
+    lines(&assign(AssignmentStrategy::CooperativeSticky, members, &topics(partitions)))
+}
+
+#[test]
+fn kafka_test_cooperative_partition_claimed_twice_is_assigned_to_nobody_equal_quotas() {
+    // CooperativeStickyAssignorTest.testAllConsumersHaveOwnedPartitionInvalidatedWhenClaimed-
+    // ByMultipleConsumersInSameGenerationWithEqualPartitionsPerConsumer: topic-0 "has to be
+    // considered owned and so it can't be assigned until both have revoked it".
+    let members = [
+        sub("consumer1", Some(1), &["topic"], &["topic-0", "topic-1"]),
+        sub("consumer2", Some(1), &["topic"], &["topic-0", "topic-2"]),
+        sub("consumer3", Some(1), &["topic"], &[]),
+    ];
+    assert_eq!(cooperative(&[("topic", 3)], &members), ["consumer1 topic-1", "consumer2 topic-2", "consumer3 "]);
+    // The eager sticky assignor hands it over at once.
+    assert_eq!(sticky(&[("topic", 3)], &members), ["consumer1 topic-1", "consumer2 topic-2", "consumer3 topic-0"]);
+}
+
+#[test]
+fn kafka_test_cooperative_partition_claimed_twice_is_assigned_to_nobody_unequal_quotas() {
+    // ...WithUnequalPartitionsPerConsumer.
+    let members = [
+        sub("consumer1", Some(1), &["topic"], &["topic-0", "topic-1"]),
+        sub("consumer2", Some(1), &["topic"], &["topic-0", "topic-2"]),
+        sub("consumer3", Some(1), &["topic"], &[]),
+    ];
+    assert_eq!(
+        cooperative(&[("topic", 4)], &members),
+        ["consumer1 topic-1,topic-3", "consumer2 topic-2", "consumer3 "]
+    );
+}
+
+#[test]
+fn kafka_test_cooperative_new_member_gets_only_unclaimed_partitions() {
+    // testAssignorWithOldVersionSubscriptions: nothing moves, the free partition is dealt.
+    let members = [
+        sub("consumer1", Some(1), &["topic1"], &["topic1-0"]),
+        sub("consumer2", Some(1), &["topic1"], &["topic1-1"]),
+        sub("consumer3", Some(1), &["topic1"], &[]),
+    ];
+    let expected = ["consumer1 topic1-0", "consumer2 topic1-1", "consumer3 topic1-2"];
+    assert_eq!(cooperative(&[("topic1", 3)], &members), expected);
+}
+
+#[test]
+fn cooperative_joining_member_waits_for_revocation_under_both_sticky_algorithms() {
+    // c1 owns everything; c2 joins. Balanced would move 2 partitions to c2, but c1 still
+    // claims them: c2 gets nothing this round (the general algorithm too, through
+    // computePartitionsTransferringOwnership), and c1 gives them up.
+    let members = [sub("c1", Some(3), &["t"], &["t-0", "t-1", "t-2", "t-3"]), sub("c2", None, &["t"], &[])];
+    for algorithm in [StickyAlgorithm::Constrained, StickyAlgorithm::General] {
+        let a = assign_with(AssignmentStrategy::CooperativeSticky, algorithm, &members, &topics(&[("t", 4)]));
+        assert_eq!(a["c1"].len(), 2, "{algorithm:?}: c1 keeps its quota");
+        assert!(a["c2"].is_empty(), "{algorithm:?}: nothing moves straight to c2");
+        // The follow-up rebalance: c1 claims only what it kept.
+        let second = [sub("c1", Some(4), &["t"], &[]), sub("c2", Some(4), &["t"], &[])];
+        let second = [MemberSubscription { owned: a["c1"].clone(), ..second[0].clone() }, second[1].clone()];
+        let b = assign_with(AssignmentStrategy::CooperativeSticky, algorithm, &second, &topics(&[("t", 4)]));
+        assert_eq!(b["c1"], a["c1"], "{algorithm:?}: c1 keeps what it kept");
+        assert_eq!(b["c2"].len(), 2, "{algorithm:?}: the revoked partitions go to c2");
+    }
+}
+
+proptest::proptest! {
+    /// CooperativeStickyAssignorTest.verifyValidityAndBalance: no round gives a member a
+    /// partition another member gives up in the same round, and repeating rebalances
+    /// with each member owning its new assignment reaches a balanced assignment of every
+    /// partition within 4 rounds, which the eager sticky assignor would have produced.
+    #[test]
+    fn cooperative_never_moves_a_claimed_partition_and_converges(
+        count in 1u32..20,
+        members in 1usize..6,
+        previous in proptest::collection::vec(0usize..8, 20),
+    ) {
+        let parts = topics(&[("t", count)]);
+        let mut subs: Vec<MemberSubscription> = (0..members)
+            .map(|i| MemberSubscription {
+                member_id: format!("m{i}"),
+                topics: vec!["t".into()],
+                owned: (0..count).filter(|&p| previous[p as usize] == i).map(|p| tp("t", p)).collect(),
+                generation: Some(1),
+            })
+            .collect();
+        let mut rounds = 0;
+        loop {
+            let a = assign(AssignmentStrategy::CooperativeSticky, &subs, &parts);
+            let revoked: BTreeSet<&TopicPartition> =
+                subs.iter().flat_map(|m| m.owned.iter().filter(|tp| !a[&m.member_id].contains(tp))).collect();
+            let added: BTreeSet<&TopicPartition> =
+                subs.iter().flat_map(|m| a[&m.member_id].iter().filter(|tp| !m.owned.contains(tp))).collect();
+            proptest::prop_assert!(revoked.is_disjoint(&added), "moved straight across: {:?}", a);
+            let settled = revoked.is_empty();
+            rounds += 1;
+            for m in &mut subs {
+                m.owned = a[&m.member_id].clone();
+                m.generation = Some(1 + rounds);
+            }
+            if settled {
+                let sizes: Vec<usize> = a.values().map(Vec::len).collect();
+                let (min, max) = (*sizes.iter().min().unwrap(), *sizes.iter().max().unwrap());
+                proptest::prop_assert!(max - min <= 1, "unbalanced: {sizes:?}");
+                proptest::prop_assert_eq!(sizes.iter().sum::<usize>(), count as usize);
+                break;
+            }
+            proptest::prop_assert!(rounds <= 4, "no convergence in 4 rounds");
+        }
+    }
 }

@@ -52,6 +52,11 @@ impl CoordinatorLink {
         CoordinatorLink { net, bootstrap, key, next_broker: 0, coordinator: None }
     }
 
+    /// The network handle the link connects through.
+    pub fn net(&self) -> &NodeNet<Request, Response> {
+        &self.net
+    }
+
     /// The group id (empty for a transactional producer's link).
     pub fn group(&self) -> &str {
         match &self.key {

@@ -6,9 +6,17 @@
 //! [`GroupConsumer::coordinator_poll`] (rejoin if a rebalance is due, committing first
 //! when auto-commit is on, then fetch the committed offsets of the new assignment; and
 //! auto-commit when its interval has passed) and [`GroupConsumer::fetch`] (fetch
-//! records from the assigned partitions). Rebalances are eager, as with Kafka's classic
-//! protocol: every partition is revoked before a rejoin and positions restart from the
-//! committed offsets.
+//! records from the assigned partitions).
+//!
+//! Rebalances follow the protocol of the assignor (Kafka's `RebalanceProtocol`): **eager**
+//! revokes every partition before the member rejoins, and positions restart from the
+//! committed offsets; **cooperative** (`cooperative-sticky`, KIP-429) keeps the partitions
+//! while the member rejoins, goes on fetching them during the rebalance, and revokes only
+//! those the new assignment takes away, then rejoins at once so that the next rebalance
+//! can hand them over (`ConsumerCoordinator.onJoinPrepare` / `onJoinComplete`). A member
+//! whose generation was taken from it (evicted, or it gave up after
+//! `max.poll.interval.ms`) loses its partitions instead (`onPartitionsLost`): by then
+//! other members may own them. The join itself runs beside the fetches (see `join`).
 //!
 //! Commits retry on retriable errors (the coordinator moved or is unavailable, the answer
 //! was lost) within a budget, as Kafka's `ConsumerCoordinator.commitOffsetsSync` does:
@@ -24,20 +32,20 @@
 mod commit;
 pub mod coordinator;
 mod heartbeat;
+mod join;
 
 pub use coordinator::{CoordinatorLink, LinkError};
 pub use heartbeat::{HeartbeatConfig, Membership, SharedMembership};
 
 use commit::{commit_with_retries, CommitBudget};
+use join::{JoinOutcome, JoinRequest, JoinTask, Joiner};
 
-use super::assignor::{self, MemberSubscription};
 use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig, ConsumerError};
-use crate::protocol::AssignmentStrategy;
-use crate::protocol::StickyAlgorithm;
+use super::metadata::ClusterView;
+use crate::protocol::{AssignmentStrategy, RebalanceProtocol, StickyAlgorithm};
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
 use crate::sim::net::NodeNet;
 use madsim::time::Instant;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -136,17 +144,28 @@ pub trait GroupListener {
         offsets: &[(TopicPartition, Offset)],
         outcome: &CommitOutcome,
     );
-    /// The member's partitions are revoked before it rejoins.
-    fn partitions_revoked(&mut self, generation: &Generation, partitions: &[TopicPartition]);
-    /// The member got its assignment in a new generation.
+    /// The member gives up `revoked` (each with its position, if known) while it is still
+    /// in the group (Kafka's `onPartitionsRevoked`): under the eager protocol every
+    /// partition before it rejoins, under the cooperative protocol those its new
+    /// assignment took away, and every partition when it closes. Returns the offsets the
+    /// application commits before the partitions go (`commitSync` in the callback), if
+    /// any.
+    fn partitions_revoked(
+        &mut self,
+        generation: &Generation,
+        revoked: &[(TopicPartition, Option<Offset>)],
+    ) -> Vec<(TopicPartition, Offset)>;
+    /// The member's `partitions` are gone without a revocation (Kafka's
+    /// `onPartitionsLost`): its generation was taken from it, so other members may own
+    /// them already, and nothing can be committed for them.
+    fn partitions_lost(&mut self, generation: &Generation, partitions: &[TopicPartition]);
+    /// The member's whole assignment in a new generation, once the committed offsets of
+    /// the partitions it did not hold before are read.
     fn partitions_assigned(&mut self, generation: &Generation, partitions: &[TopicPartition]);
 }
 
 /// `KafkaConsumer.close()`'s timeout, which bounds its final auto-commit, in milliseconds.
 const CLOSE_TIMEOUT_MS: u64 = 30_000;
-
-/// Extra time a JoinGroup may take beyond the rebalance timeout (Kafka: 5 s).
-const JOIN_GRACE_MS: u64 = 5_000;
 
 /// A consumer group member.
 pub struct GroupConsumer {
@@ -163,11 +182,20 @@ pub struct GroupConsumer {
     generation: Option<Generation>,
     /// The partitions it holds.
     assignment: Vec<TopicPartition>,
-    /// What it held last, and in which generation, sent in JoinGroup for the sticky
-    /// assignor (its user data).
+    /// What it owns (cooperative) or held last (eager), and in which generation, sent in
+    /// JoinGroup for the sticky assignors (the owned partitions and the user data).
     previous_assignment: (Vec<TopicPartition>, Option<u32>),
-    /// Set after a join until the committed offsets of the assignment are read.
-    committed_offsets_pending: bool,
+    /// After a join, the partitions whose committed offsets are still to be read (those
+    /// the member did not hold before), until they are.
+    committed_offsets_pending: Option<Vec<TopicPartition>>,
+    /// Whether the work before a rejoin (commit, revoke or lose) is done for the rebalance
+    /// in progress (Kafka's `needsJoinPrepare`, inverted): a retried JoinGroup does not
+    /// do it again.
+    join_prepared: bool,
+    /// The rebalance round in flight, if any.
+    joining: Option<JoinTask>,
+    /// The connection and metadata of rebalance rounds, while no round has them.
+    joiner: Option<Joiner>,
     next_auto_commit: Instant,
     /// What `groupMetadata()` returns: set when a join completes and never cleared, as
     /// Kafka's `ConsumerCoordinator.onJoinComplete` sets it (a member that the heartbeat
@@ -196,6 +224,12 @@ impl GroupConsumer {
         let heartbeat = madsim::task::spawn(heartbeat::run(heartbeat_link, membership.clone(), heartbeat_config));
         GroupConsumer {
             consumer: Consumer::new(net.clone(), consumer_config.clone()),
+            joiner: Some(Joiner {
+                link: CoordinatorLink::new(net.clone(), bootstrap.clone(), &config.group_id),
+                view: ClusterView::new(net.clone(), bootstrap.clone()),
+            }),
+            joining: None,
+            join_prepared: false,
             async_link: Arc::new(tokio::sync::Mutex::new(CoordinatorLink::new(
                 net.clone(),
                 bootstrap.clone(),
@@ -210,7 +244,7 @@ impl GroupConsumer {
             generation: None,
             assignment: Vec::new(),
             previous_assignment: (Vec::new(), None),
-            committed_offsets_pending: false,
+            committed_offsets_pending: None,
             group_metadata: ConsumerGroupMetadata {
                 group_id: config.group_id.clone(),
                 generation_id: None,
@@ -241,11 +275,11 @@ impl GroupConsumer {
         let assignment = self.assignment.clone();
         self.consumer.assign(Vec::new());
         self.consumer.assign(assignment);
-        if self.read_committed_offsets().await {
+        if self.read_committed_offsets(self.assignment.clone()).await {
             return true;
         }
         // Read on the next poll instead (which records the assignment again).
-        self.committed_offsets_pending = true;
+        self.committed_offsets_pending = Some(self.assignment.clone());
         false
     }
 
@@ -269,13 +303,17 @@ impl GroupConsumer {
         self.consumer.seek(tp, offset);
     }
 
-    /// The group part of Kafka's `poll()`: notes the poll (for `max.poll.interval.ms`),
-    /// rejoins if a rebalance is due (auto-committing first, then revoking every
-    /// partition), reads the committed offsets of a new assignment, and auto-commits when
-    /// the interval has passed. Returns whether the member holds an assignment and may
-    /// fetch; if not, the caller backs off and calls again (one join attempt per call).
-    /// An error is fatal: Kafka's `poll()` throws it (e.g. INVALID_SESSION_TIMEOUT, an
-    /// `InvalidSessionTimeoutException`, when the brokers refuse `session.timeout.ms`).
+    /// The group part of Kafka's `poll()`: notes the poll (for `max.poll.interval.ms`);
+    /// when a rebalance is due, does the work before it (auto-commit, then revoke or lose
+    /// partitions as the protocol says) and starts a rebalance round; finishes a round
+    /// that ended (revoking what the new assignment took away, and reading the committed
+    /// offsets of what it added); and auto-commits when the interval has passed.
+    ///
+    /// Returns whether the member holds partitions it may fetch. A member that holds none
+    /// waits for its round to end; one that keeps partitions through a cooperative
+    /// rebalance does not, and fetches them meanwhile. If it may not fetch, the caller
+    /// backs off and calls again. An error is fatal: Kafka's `poll()` throws it (e.g.
+    /// INVALID_SESSION_TIMEOUT when the brokers refuse `session.timeout.ms`).
     pub async fn coordinator_poll(&mut self, listener: &mut impl GroupListener) -> Result<bool, ErrorCode> {
         let rejoin = {
             let mut m = self.membership.lock();
@@ -285,28 +323,54 @@ impl GroupConsumer {
             m.last_poll = Instant::now();
             m.rejoin_needed || m.generation.is_none()
         };
-        if rejoin {
-            self.prepare_rejoin(listener).await;
-            if !self.join().await? {
-                return Ok(false);
+        if rejoin && self.joining.is_none() {
+            if !self.join_prepared || !self.still_member() {
+                self.prepare_rejoin(listener).await;
+                self.join_prepared = true;
+            }
+            self.start_round();
+        }
+        if let Some(round) = self.joining.take() {
+            if !round.is_finished() && !self.assignment.is_empty() {
+                self.joining = Some(round);
+                self.skip_auto_commit_while_rebalancing();
+                return Ok(true);
+            }
+            let (joiner, outcome) = round.await.expect("a rebalance round is never cancelled while awaited");
+            self.joiner = Some(joiner);
+            match outcome {
+                JoinOutcome::Joined { generation, member_id, assignment } => {
+                    self.join_prepared = false;
+                    self.complete_join(Generation { member_id, generation }, assignment, listener).await;
+                }
+                JoinOutcome::Again => return Ok(false),
+                JoinOutcome::Fatal(error) => return Err(error),
             }
         }
-        if self.committed_offsets_pending {
-            if !self.read_committed_offsets().await {
+        if let Some(partitions) = self.committed_offsets_pending.take() {
+            if !self.read_committed_offsets(partitions.clone()).await {
+                self.committed_offsets_pending = Some(partitions);
                 return Ok(false);
             }
-            self.committed_offsets_pending = false;
             let generation = self.generation.clone().expect("joined");
             listener.partitions_assigned(&generation, &self.assignment);
         }
         self.maybe_auto_commit(listener).await;
-        Ok(true)
+        Ok(self.generation.is_some())
     }
 
     /// The fetch part of Kafka's `poll()`: records from the held partitions, advancing
     /// the positions past what is returned.
     /// Fails as [`Consumer::poll`] does, only under `auto.offset.reset = "none"`.
+    ///
+    /// While a rebalance round is in flight the fetch does not wait for data: Kafka's
+    /// `poll` wakes up when the JoinGroup or SyncGroup answer arrives and finishes the
+    /// rebalance at once, which the member's next [`coordinator_poll`](Self::coordinator_poll)
+    /// models.
     pub async fn fetch(&mut self) -> Result<Vec<ConsumedRecord>, ConsumerError> {
+        if self.joining.is_some() {
+            return self.consumer.poll_waiting(0).await;
+        }
         self.consumer.poll().await
     }
 
@@ -345,6 +409,11 @@ impl GroupConsumer {
             return CommitOutcome::Refused(ErrorCode::UnknownMemberId);
         };
         listener.commit_started(&generation, &offsets);
+        if self.joining.is_some() {
+            let outcome = Self::refused_while_rebalancing();
+            listener.commit_finished(&generation, &offsets, &outcome);
+            return outcome;
+        }
         let (timeout, backoff) = (self.request_timeout(), Duration::from_millis(self.config.retry_backoff_ms));
         let outcome =
             commit_with_retries(&mut self.link, &self.membership, &generation, &offsets, budget, timeout, backoff)
@@ -372,10 +441,23 @@ impl GroupConsumer {
     }
 
     /// Closes the member cleanly (Kafka's `close()`): auto-commits if enabled (retrying
-    /// within the close timeout), then leaves the group so that its partitions move at
-    /// once.
+    /// within the close timeout), gives up its partitions (revoked, or lost if it is no
+    /// longer a member or a rebalance is in progress: `onLeavePrepare`), then leaves the
+    /// group so that its partitions move at once.
     pub async fn close(mut self, listener: &mut impl GroupListener) {
-        self.auto_commit(CommitBudget::Retry(Duration::from_millis(CLOSE_TIMEOUT_MS)), listener).await;
+        let rebalancing = self.joining.take().inspect(|round| round.abort()).is_some();
+        if !rebalancing {
+            self.auto_commit(CommitBudget::Retry(Duration::from_millis(CLOSE_TIMEOUT_MS)), listener).await;
+        }
+        if let Some(generation) = self.generation.take() {
+            let held = std::mem::take(&mut self.assignment);
+            if rebalancing || !self.still_member_of(&generation) {
+                listener.partitions_lost(&generation, &held);
+            } else {
+                self.generation = Some(generation.clone());
+                self.revoke(&generation, &held, listener).await;
+            }
+        }
         let member_id = self.membership.lock().member_id.clone();
         // Only a dynamic member leaves (Kafka's `maybeLeaveGroup`, KIP-345).
         if !member_id.is_empty() && self.config.group_instance_id.is_none() {
@@ -389,115 +471,137 @@ impl GroupConsumer {
         Duration::from_millis(self.consumer_config.request_timeout_ms)
     }
 
-    /// Kafka's `onJoinPrepare`: commit what was consumed (auto-commit, retried within
-    /// the rebalance timeout), then revoke every held partition; positions are forgotten.
+    /// The rebalance protocol of the member's assignor.
+    fn protocol(&self) -> RebalanceProtocol {
+        self.config.strategy.protocol()
+    }
+
+    /// Whether the coordinator still counts the member in the generation it holds: the
+    /// heartbeat thread or a commit answer may have taken its generation or member id
+    /// from it (Kafka's `generation == NO_GENERATION || memberId == NO_GENERATION`).
+    fn still_member(&self) -> bool {
+        self.generation.as_ref().is_none_or(|g| self.still_member_of(g))
+    }
+
+    fn still_member_of(&self, generation: &Generation) -> bool {
+        let m = self.membership.lock();
+        m.generation == Some(generation.generation) && m.member_id == generation.member_id
+    }
+
+    /// Kafka's `onJoinPrepare`: commit what was consumed (auto-commit, retried within the
+    /// rebalance timeout), then give partitions up. A member that is no longer in its
+    /// generation loses them all; otherwise the eager protocol revokes them all, and the
+    /// cooperative one keeps them (it would revoke those of topics no longer subscribed,
+    /// but kafkasim's subscriptions do not change) and claims them in its JoinGroup.
     async fn prepare_rejoin(&mut self, listener: &mut impl GroupListener) {
         let Some(generation) = self.generation.clone() else { return };
-        let still_member = self.membership.lock().generation == Some(generation.generation);
-        if still_member {
-            let budget = CommitBudget::Retry(Duration::from_millis(self.config.max_poll_interval_ms));
-            self.auto_commit(budget, listener).await;
+        if !self.still_member_of(&generation) {
+            listener.partitions_lost(&generation, &self.assignment);
+            self.give_up_assignment(&generation);
+            if self.protocol() == RebalanceProtocol::Cooperative {
+                self.previous_assignment.0.clear(); // It owns nothing now.
+            }
+            return;
         }
-        listener.partitions_revoked(&generation, &self.assignment);
+        let budget = CommitBudget::Retry(Duration::from_millis(self.config.max_poll_interval_ms));
+        self.auto_commit(budget, listener).await;
+        match self.protocol() {
+            RebalanceProtocol::Eager => {
+                let held = self.assignment.clone();
+                self.revoke(&generation, &held, listener).await;
+                self.give_up_assignment(&generation);
+            }
+            RebalanceProtocol::Cooperative => {
+                self.previous_assignment = (self.assignment.clone(), Some(generation.generation));
+            }
+        }
+    }
+
+    /// Forgets the whole assignment, remembering it (and its generation) for the sticky
+    /// assignor's user data.
+    fn give_up_assignment(&mut self, generation: &Generation) {
         self.previous_assignment = (std::mem::take(&mut self.assignment), Some(generation.generation));
         self.generation = None;
-        self.committed_offsets_pending = false;
+        self.committed_offsets_pending = None;
         self.consumer.assign(Vec::new());
     }
 
-    /// One JoinGroup + SyncGroup round. Returns whether the member got an assignment, or
-    /// the error that makes joining impossible (a JoinGroup error that is not retriable,
-    /// which Kafka's `joinGroupIfNeeded` throws).
-    async fn join(&mut self) -> Result<bool, ErrorCode> {
-        let member_id = self.membership.lock().member_id.clone();
-        let join = GroupRequest::JoinGroup {
-            group: self.config.group_id.clone(),
-            member_id,
-            client_id: self.config.client_id.clone(),
-            group_instance_id: self.config.group_instance_id.clone(),
-            session_timeout_ms: self.config.session_timeout_ms,
-            rebalance_timeout_ms: self.config.max_poll_interval_ms,
-            topics: self.topics.clone(),
-            owned: self.previous_assignment.0.clone(),
-            owned_generation: self.previous_assignment.1,
-        };
-        let join_timeout =
-            self.request_timeout().max(Duration::from_millis(self.config.max_poll_interval_ms + JOIN_GRACE_MS));
-        let (generation, member_id, leader, members) = match self.link.call(join, join_timeout).await {
-            Ok(GroupResponse::Joined { error: None, generation, member_id, leader, members }) => {
-                (generation, member_id, leader, members)
-            }
-            Ok(GroupResponse::Joined { error: Some(ErrorCode::UnknownMemberId), .. }) => {
-                self.membership.lock().member_id.clear();
-                return Ok(false);
-            }
-            Ok(GroupResponse::Joined { error: Some(error), .. }) if !error.is_retriable() => return Err(error),
-            _ => return Ok(false),
-        };
-        self.membership.lock().member_id = member_id.clone();
-        let assignments = if leader == member_id { self.assign(&members).await } else { Vec::new() };
-        let sync = GroupRequest::SyncGroup {
-            group: self.config.group_id.clone(),
-            generation,
-            member_id: member_id.clone(),
-            group_instance_id: self.config.group_instance_id.clone(),
-            assignments,
-        };
-        let assignment = match self.link.call(sync, join_timeout).await {
-            Ok(GroupResponse::Synced { error: None, assignment }) => assignment,
-            Ok(GroupResponse::Synced { error: Some(ErrorCode::UnknownMemberId), .. }) => {
-                self.membership.lock().member_id.clear();
-                return Ok(false);
-            }
-            _ => return Ok(false),
-        };
-        {
-            let mut m = self.membership.lock();
-            if m.member_id != member_id {
-                return Ok(false); // The heartbeat thread gave up the membership meanwhile.
-            }
-            m.generation = Some(generation);
-            m.rejoin_needed = false;
+    /// Tells the listener `partitions` are revoked, and commits what it asks to commit
+    /// before they go (in the member's current generation).
+    async fn revoke(
+        &mut self,
+        generation: &Generation,
+        partitions: &[TopicPartition],
+        listener: &mut impl GroupListener,
+    ) {
+        if partitions.is_empty() {
+            return;
         }
-        self.group_metadata.generation_id = Some(generation);
-        self.group_metadata.member_id = member_id.clone();
-        self.generation = Some(Generation { member_id, generation });
+        let revoked: Vec<(TopicPartition, Option<Offset>)> =
+            partitions.iter().map(|tp| (tp.clone(), self.consumer.position(tp))).collect();
+        let offsets = listener.partitions_revoked(generation, &revoked);
+        if !offsets.is_empty() {
+            self.commit_sync(offsets, listener).await;
+        }
+    }
+
+    /// Starts a rebalance round, claiming what the member owns (cooperative) or owned
+    /// last (eager).
+    fn start_round(&mut self) {
+        let joiner = self.joiner.take().unwrap_or_else(|| Joiner {
+            link: CoordinatorLink::new(
+                self.consumer_net(),
+                self.consumer_config.bootstrap.clone(),
+                &self.config.group_id,
+            ),
+            view: ClusterView::new(self.consumer_net(), self.consumer_config.bootstrap.clone()),
+        });
+        let request = JoinRequest {
+            config: self.config.clone(),
+            topics: self.topics.clone(),
+            owned: self.previous_assignment.clone(),
+            request_timeout: self.request_timeout(),
+        };
+        self.joining = Some(join::spawn(joiner, self.membership.clone(), request));
+    }
+
+    fn consumer_net(&self) -> NodeNet<Request, Response> {
+        self.link.net().clone()
+    }
+
+    /// Kafka's `onJoinComplete`: under the cooperative protocol, revoke what the new
+    /// assignment took away and ask to rejoin so that it can be handed over; then hold
+    /// the new assignment, keeping the positions of partitions held before, and read the
+    /// committed offsets of the added ones.
+    async fn complete_join(
+        &mut self,
+        generation: Generation,
+        assignment: Vec<TopicPartition>,
+        listener: &mut impl GroupListener,
+    ) {
+        self.group_metadata.generation_id = Some(generation.generation);
+        self.group_metadata.member_id = generation.member_id.clone();
+        self.generation = Some(generation.clone());
+        let revoked: Vec<TopicPartition> =
+            self.assignment.iter().filter(|tp| !assignment.contains(tp)).cloned().collect();
+        if !revoked.is_empty() {
+            self.revoke(&generation, &revoked, listener).await;
+            self.membership.lock().rejoin_needed = true;
+        }
+        let added: Vec<TopicPartition> =
+            assignment.iter().filter(|tp| !self.assignment.contains(tp)).cloned().collect();
         self.assignment = assignment.clone();
         self.consumer.assign(assignment);
-        self.committed_offsets_pending = true;
-        Ok(true)
+        self.committed_offsets_pending = Some(added);
     }
 
-    /// The leader's work in a rebalance: the assignor over every member's subscription.
-    async fn assign(&mut self, members: &[crate::protocol::GroupMember]) -> Vec<(String, Vec<TopicPartition>)> {
-        let mut partitions = BTreeMap::new();
-        let mut topics: Vec<&String> = members.iter().flat_map(|m| &m.topics).collect();
-        topics.sort();
-        topics.dedup();
-        for topic in topics {
-            let count = self.consumer.partitions_for(topic).await.len() as u32;
-            if count > 0 {
-                partitions.insert(topic.clone(), count);
-            }
+    /// OffsetFetch for `partitions`; their positions start at the committed offsets, and
+    /// partitions without one are reset by `auto.offset.reset` on the first fetch.
+    async fn read_committed_offsets(&mut self, partitions: Vec<TopicPartition>) -> bool {
+        if partitions.is_empty() {
+            return true;
         }
-        let subscriptions: Vec<MemberSubscription> = members
-            .iter()
-            .map(|m| MemberSubscription {
-                member_id: m.member_id.clone(),
-                topics: m.topics.clone(),
-                owned: m.owned.clone(),
-                generation: m.owned_generation,
-            })
-            .collect();
-        let sticky = self.config.sticky_algorithm;
-        assignor::assign_with(self.config.strategy, sticky, &subscriptions, &partitions).into_iter().collect()
-    }
-
-    /// OffsetFetch for the held partitions; positions start at the committed offsets,
-    /// and partitions without one are reset by `auto.offset.reset` on the first fetch.
-    async fn read_committed_offsets(&mut self) -> bool {
-        let request =
-            GroupRequest::OffsetFetch { group: self.config.group_id.clone(), partitions: self.assignment.clone() };
+        let request = GroupRequest::OffsetFetch { group: self.config.group_id.clone(), partitions };
         match self.link.call(request, self.request_timeout()).await {
             Ok(GroupResponse::Offsets { error: None, offsets }) => {
                 for (tp, committed) in offsets {
@@ -523,10 +627,30 @@ impl GroupConsumer {
         if !self.config.enable_auto_commit || Instant::now() < self.next_auto_commit {
             return;
         }
+        if self.joining.is_some() {
+            self.skip_auto_commit_while_rebalancing();
+            return;
+        }
         self.next_auto_commit = Instant::now() + Duration::from_millis(self.config.auto_commit_interval_ms);
         if self.auto_commit(CommitBudget::OneAttempt, listener).await.is_some_and(|o| o.is_retriable_failure()) {
             self.next_auto_commit = Instant::now() + Duration::from_millis(self.config.retry_backoff_ms);
         }
+    }
+
+    /// A due auto-commit while a rebalance is in progress fails in the client, without a
+    /// request (`generationIfStable()` is null: a `RebalanceInProgressException`, which
+    /// is not retriable), and the next one comes a whole interval later.
+    fn skip_auto_commit_while_rebalancing(&mut self) {
+        if self.config.enable_auto_commit && Instant::now() >= self.next_auto_commit {
+            self.next_auto_commit = Instant::now() + Duration::from_millis(self.config.auto_commit_interval_ms);
+        }
+    }
+
+    /// What a commit the application asks for during a rebalance gets: Kafka's
+    /// `sendOffsetCommitRequest` fails it at once (REBALANCE_IN_PROGRESS, a
+    /// `RebalanceInProgressException`) while the member is not stable.
+    fn refused_while_rebalancing() -> CommitOutcome {
+        CommitOutcome::Refused(ErrorCode::RebalanceInProgress)
     }
 
     /// Sends a commit of `offsets` in the member's generation without waiting for the
@@ -540,6 +664,10 @@ impl GroupConsumer {
     ) -> Option<PendingCommit> {
         let generation = self.generation.clone()?;
         listener.commit_started(&generation, &offsets);
+        if self.joining.is_some() {
+            let task = madsim::task::spawn(async { Self::refused_while_rebalancing() });
+            return Some(PendingCommit { generation, offsets, task });
+        }
         let (link, membership, timeout) = (self.async_link.clone(), self.membership.clone(), self.request_timeout());
         let (gen, sent) = (generation.clone(), offsets.clone());
         let task = madsim::task::spawn(async move {
@@ -570,5 +698,8 @@ pub struct PendingCommit {
 impl Drop for GroupConsumer {
     fn drop(&mut self) {
         self.heartbeat.abort();
+        if let Some(round) = &self.joining {
+            round.abort();
+        }
     }
 }

@@ -1,0 +1,163 @@
+//! One rebalance round of a group member: JoinGroup, the leader's assignment, SyncGroup
+//! (Kafka's `AbstractCoordinator.joinGroupIfNeeded` → `JoinGroupResponseHandler` →
+//! `onLeaderElected` → `SyncGroupResponseHandler`).
+//!
+//! The round runs as its own task, beside the application's fetches: Kafka's
+//! `KafkaConsumer.poll` calls `ConsumerCoordinator.poll(timer, waitForJoinGroup = false)`,
+//! which sends the JoinGroup and returns at once, so a member that keeps partitions
+//! through the rebalance (the cooperative protocol, KIP-429) goes on consuming them while
+//! the group waits for every member to rejoin. The task takes the connection and the
+//! metadata it needs and hands them back with its outcome.
+
+use super::heartbeat::SharedMembership;
+use super::{CoordinatorLink, GroupConfig};
+use crate::client::assignor::{self, MemberSubscription};
+use crate::client::metadata::ClusterView;
+use crate::protocol::{ErrorCode, GroupMember, GroupRequest, GroupResponse, TopicPartition};
+use std::time::Duration;
+
+/// Extra time a JoinGroup may take beyond the rebalance timeout (Kafka: 5 s).
+const JOIN_GRACE_MS: u64 = 5_000;
+
+/// The connection to the coordinator and the metadata a round uses; moved into the
+/// round's task and handed back when it ends.
+pub(super) struct Joiner {
+    /// The member's connection for JoinGroup and SyncGroup.
+    pub link: CoordinatorLink,
+    /// The leader's view of the subscribed topics' partitions.
+    pub view: ClusterView,
+}
+
+/// What the member tells the coordinator in its JoinGroup.
+pub(super) struct JoinRequest {
+    /// The group settings.
+    pub config: GroupConfig,
+    /// The subscribed topics.
+    pub topics: Vec<String>,
+    /// The partitions it owns (cooperative) or owned last (eager, for the sticky
+    /// assignor), and in which generation.
+    pub owned: (Vec<TopicPartition>, Option<u32>),
+    /// `request.timeout.ms`.
+    pub request_timeout: Duration,
+}
+
+/// What a round came to.
+#[derive(Debug)]
+pub(super) enum JoinOutcome {
+    /// The member is in `generation` as `member_id`, with `assignment`.
+    Joined {
+        /// The new generation.
+        generation: u32,
+        /// The member's id in it.
+        member_id: String,
+        /// Its partitions.
+        assignment: Vec<TopicPartition>,
+    },
+    /// No assignment this round (the coordinator moved or did not answer, the rebalance
+    /// started over, the member id was forgotten): the next poll tries again.
+    Again,
+    /// A JoinGroup error that is not retriable (Kafka's `joinGroupIfNeeded` throws it).
+    Fatal(ErrorCode),
+}
+
+/// A round in flight: its task hands back the [`Joiner`] and the outcome.
+pub(super) type JoinTask = madsim::task::JoinHandle<(Joiner, JoinOutcome)>;
+
+/// Starts a round on the current node.
+pub(super) fn spawn(joiner: Joiner, membership: SharedMembership, request: JoinRequest) -> JoinTask {
+    madsim::task::spawn(async move {
+        let mut joiner = joiner;
+        let outcome = round(&mut joiner, &membership, &request).await;
+        (joiner, outcome)
+    })
+}
+
+/// One JoinGroup + SyncGroup round; the membership learns the member id and, once the
+/// assignment arrived, the generation.
+async fn round(joiner: &mut Joiner, membership: &SharedMembership, request: &JoinRequest) -> JoinOutcome {
+    let config = &request.config;
+    let member_id = membership.lock().member_id.clone();
+    let join = GroupRequest::JoinGroup {
+        group: config.group_id.clone(),
+        member_id,
+        client_id: config.client_id.clone(),
+        group_instance_id: config.group_instance_id.clone(),
+        session_timeout_ms: config.session_timeout_ms,
+        rebalance_timeout_ms: config.max_poll_interval_ms,
+        topics: request.topics.clone(),
+        owned: request.owned.0.clone(),
+        owned_generation: request.owned.1,
+    };
+    let join_timeout = request.request_timeout.max(Duration::from_millis(config.max_poll_interval_ms + JOIN_GRACE_MS));
+    tracing::debug!(owned = ?request.owned, "JoinGroup");
+    let (generation, member_id, leader, members) = match joiner.link.call(join, join_timeout).await {
+        Ok(GroupResponse::Joined { error: None, generation, member_id, leader, members }) => {
+            (generation, member_id, leader, members)
+        }
+        Ok(GroupResponse::Joined { error: Some(ErrorCode::UnknownMemberId), .. }) => {
+            membership.lock().member_id.clear();
+            return JoinOutcome::Again;
+        }
+        Ok(GroupResponse::Joined { error: Some(error), .. }) if !error.is_retriable() => {
+            return JoinOutcome::Fatal(error)
+        }
+        other => {
+            tracing::debug!(?other, "JoinGroup failed");
+            return JoinOutcome::Again;
+        }
+    };
+    membership.lock().member_id = member_id.clone();
+    let assignments = if leader == member_id { assign(joiner, config, &members, request).await } else { Vec::new() };
+    let sync = GroupRequest::SyncGroup {
+        group: config.group_id.clone(),
+        generation,
+        member_id: member_id.clone(),
+        group_instance_id: config.group_instance_id.clone(),
+        assignments,
+    };
+    tracing::debug!(generation, leader = leader == member_id, "SyncGroup");
+    let assignment = match joiner.link.call(sync, join_timeout).await {
+        Ok(GroupResponse::Synced { error: None, assignment }) => assignment,
+        Ok(GroupResponse::Synced { error: Some(ErrorCode::UnknownMemberId), .. }) => {
+            membership.lock().member_id.clear();
+            return JoinOutcome::Again;
+        }
+        other => {
+            tracing::debug!(?other, "SyncGroup failed");
+            return JoinOutcome::Again;
+        }
+    };
+    tracing::debug!(generation, ?assignment, "synced");
+    let mut m = membership.lock();
+    if m.member_id != member_id {
+        return JoinOutcome::Again; // The heartbeat thread gave up the membership meanwhile.
+    }
+    m.generation = Some(generation);
+    m.rejoin_needed = false;
+    JoinOutcome::Joined { generation, member_id, assignment }
+}
+
+/// The leader's work in a rebalance: the assignor over every member's subscription, with
+/// fresh metadata of every subscribed topic (Kafka's `updateGroupSubscription`).
+async fn assign(
+    joiner: &mut Joiner,
+    config: &GroupConfig,
+    members: &[GroupMember],
+    request: &JoinRequest,
+) -> Vec<(String, Vec<TopicPartition>)> {
+    let mut topics: Vec<String> = members.iter().flat_map(|m| m.topics.iter().cloned()).collect();
+    topics.sort();
+    topics.dedup();
+    joiner.view.refresh(&topics, request.request_timeout).await;
+    let partitions = joiner.view.partition_counts().into_iter().filter(|(t, n)| *n > 0 && topics.contains(t)).collect();
+    let subscriptions: Vec<MemberSubscription> = members
+        .iter()
+        .map(|m| MemberSubscription {
+            member_id: m.member_id.clone(),
+            topics: m.topics.clone(),
+            owned: m.owned.clone(),
+            generation: m.owned_generation,
+        })
+        .collect();
+    assignor::assign_with(config.strategy, config.sticky_algorithm, &subscriptions, &partitions).into_iter().collect()
+}
