@@ -186,7 +186,7 @@ fn a_consumer_slower_than_retention_skips_records_that_were_deleted_unread() {
 }
 
 #[test]
-fn when_a_member_leaves_sticky_moves_only_its_partitions_and_range_and_roundrobin_move_more() {
+fn when_a_member_leaves_the_sticky_assignors_move_only_its_partitions_and_range_and_roundrobin_move_more() {
     let scenario = load("assignor-comparison");
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
@@ -199,15 +199,26 @@ fn when_a_member_leaves_sticky_moves_only_its_partitions_and_range_and_roundrobi
                 .windows(2)
                 .find(|w| w[0].members == 3 && w[1].members == 2)
                 .unwrap_or_else(|| panic!("seed {seed}: group {group} never lost a member: {generations:?}"));
-            assert_eq!(after[1].partitions, 6, "seed {seed}: every partition is still assigned");
+            assert_eq!(after[1].partitions, 10, "seed {seed}: every partition is still assigned");
             after[1].moved
         };
-        // 6 partitions over 3 members, the first member leaves: its 2 partitions must move.
-        // Range re-cuts the blocks ([0,1][2,3][4,5] -> [0,1,2][3,4,5]: 0, 1 and 3 move);
-        // round-robin re-deals ([0,3][1,4][2,5] -> [0,2,4][1,3,5]: 0, 1, 2 and 3 move).
-        assert_eq!(departure("sticky"), 2, "seed {seed}");
-        assert_eq!(departure("range"), 3, "seed {seed}");
-        assert_eq!(departure("roundrobin"), 4, "seed {seed}");
+        // 10 partitions over 3 members, the first member leaves: its 4 partitions must move.
+        // Range re-cuts the blocks ([0-3][4-6][7-9] -> [0-4][5-9]: 0-3, 5 and 6 move);
+        // round-robin re-deals ([0,3,6,9][1,4,7][2,5,8] -> [0,2,4,6,8][1,3,5,7,9]: all
+        // but 4 and 5 move).
+        assert_eq!(departure("sticky"), 4, "seed {seed}");
+        assert_eq!(departure("cooperative-sticky"), 4, "seed {seed}");
+        assert_eq!(departure("range"), 6, "seed {seed}");
+        assert_eq!(departure("roundrobin"), 8, "seed {seed}");
+        // The cooperative group revokes only what its returning member takes; the eager
+        // ones revoke everything at each of their rebalances.
+        let revoked: std::collections::BTreeMap<String, usize> =
+            kafkasim::check::groups::ownerless_time(&outcome.history)
+                .into_iter()
+                .map(|g| (g.group, g.revoked))
+                .collect();
+        assert!(revoked["cooperative-sticky"] <= 4, "seed {seed}: {revoked:?}");
+        assert!(revoked["sticky"] >= 10, "seed {seed}: {revoked:?}");
     }
 }
 
@@ -385,4 +396,51 @@ fn a_member_beyond_the_partition_count_idles_and_takes_over_when_an_owner_crashe
         let second = assigned(generations[1].generation);
         assert!(second.iter().any(|(m, n)| *m == standby && *n > 0), "seed {seed}: {standby} in {second:?}");
     }
+}
+
+#[test]
+fn cooperative_members_revoke_only_what_moves_and_leave_partitions_ownerless_for_less_time() {
+    use kafkasim::protocol::AssignmentStrategy;
+    let cooperative = load("consumer-scaling-cooperative");
+    let mut eager = cooperative.clone();
+    eager.consumers[0].config.partition_assignment_strategy = AssignmentStrategy::Sticky;
+    let summary = |outcome: &RunOutcome| {
+        let all = kafkasim::check::groups::ownerless_time(&outcome.history);
+        assert_eq!(all.len(), 1, "{all:?}");
+        (all[0].revoked, all[0].total_ns)
+    };
+    for &seed in &cooperative.seeds {
+        let coop = run(&cooperative, seed);
+        assert!(kinds(&coop).is_empty(), "seed {seed}: {}", describe(&coop));
+        let stop_the_world = run(&eager, seed);
+        assert!(kinds(&stop_the_world).is_empty(), "seed {seed}: {}", describe(&stop_the_world));
+        let ((coop_revoked, coop_ns), (eager_revoked, eager_ns)) = (summary(&coop), summary(&stop_the_world));
+        assert!(coop_revoked * 3 <= eager_revoked, "seed {seed}: revoked {coop_revoked} vs {eager_revoked}");
+        assert!(coop_ns < eager_ns, "seed {seed}: ownerless {coop_ns} ns vs {eager_ns} ns");
+        // Some member kept partitions from one generation to the next without revoking
+        // them: the cooperative point. Under eager every rejoin revokes all it held.
+        let kept = kept_without_revocation(&coop);
+        assert!(kept > 0, "seed {seed}: nothing kept through a rebalance");
+        assert_eq!(kept_without_revocation(&stop_the_world), 0, "seed {seed}: eager kept partitions");
+    }
+}
+
+/// Partitions a group member held in one generation's `assign` and again in its next
+/// `assign`, with no `revoke` or `lose` of them in between.
+fn kept_without_revocation(outcome: &RunOutcome) -> usize {
+    let mut held: std::collections::BTreeMap<u64, BTreeSet<String>> = Default::default();
+    let mut kept = 0;
+    for op in outcome.history.ops.iter().filter(|o| o.kind == OpType::Ok && o.group.is_some()) {
+        let OpValue::Keys(keys) = &op.value else { continue };
+        let holding = held.entry(op.process).or_default();
+        match op.f {
+            OpFn::Assign => {
+                kept += keys.iter().filter(|k| holding.contains(*k)).count();
+                *holding = keys.iter().cloned().collect();
+            }
+            OpFn::Revoke | OpFn::Lose => holding.retain(|k| !keys.contains(k)),
+            _ => {}
+        }
+    }
+    kept
 }

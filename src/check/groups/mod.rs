@@ -75,7 +75,7 @@ mod membership;
 mod processing;
 mod rebalances;
 
-pub use rebalances::{rebalances, Rebalance};
+pub use rebalances::{ownerless_time, rebalances, OwnerlessTime, Rebalance};
 
 use super::describe::{process, secs};
 use super::Anomaly;

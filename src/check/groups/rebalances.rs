@@ -1,8 +1,10 @@
 //! What each rebalance of a group cost: how many partitions changed owner from one
-//! generation's assignment to the next, read from the members' `assign` ops. Not an
-//! anomaly but a measurement, for comparing assignors (`assignor-comparison`): every
-//! moved partition is revoked from one member and its processing restarts elsewhere
-//! from the committed offset.
+//! generation's assignment to the next, read from the members' `assign` ops, and how
+//! long partitions went without an owner. Not anomalies but measurements, for comparing
+//! assignors (`assignor-comparison`) and rebalance protocols: every moved partition is
+//! revoked from one member and its processing restarts elsewhere from the committed
+//! offset, and while a partition has no owner nobody consumes it (the eager protocol's
+//! stop-the-world pause; the cooperative protocol pauses only the partitions that move).
 
 use crate::history::{History, OpFn, OpType, OpValue};
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +28,9 @@ pub struct Rebalance {
     /// Partitions owned in the group's previous generation that this one gives to
     /// another member or to nobody (0 for a group's first generation).
     pub moved: usize,
+    /// The assignment: each owner told its assignment (a member id, or a static member's
+    /// instance id) → its partitions, sorted.
+    pub assignment: BTreeMap<String, Vec<String>>,
 }
 
 /// What the assign ops of one generation of one group showed.
@@ -68,6 +73,11 @@ pub fn rebalances(history: &History) -> Vec<Rebalance> {
             }
             _ => 0,
         };
+        let mut assignment: BTreeMap<String, Vec<String>> =
+            seen.members.iter().map(|m| (m.clone(), Vec::new())).collect();
+        for (key, owner) in &seen.owners {
+            assignment.entry(owner.clone()).or_default().push(key.clone());
+        }
         out.push(Rebalance {
             group: group.clone(),
             generation: *generation,
@@ -76,10 +86,110 @@ pub fn rebalances(history: &History) -> Vec<Rebalance> {
             partitions: seen.owners.len(),
             idle: seen.members.len() - seen.busy.len(),
             moved,
+            assignment,
         });
         previous = Some((group, &seen.owners));
     }
     out
+}
+
+/// How long a group's partitions went without an owner, and how many revocations
+/// its rebalances cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnerlessTime {
+    /// The `group.id`.
+    pub group: String,
+    /// Partitions its members revoked (`revoke` ops, one per partition named): every
+    /// held partition at every eager rebalance, only those that move under the
+    /// cooperative protocol (and every partition of a member that closes).
+    pub revoked: usize,
+    /// The sum over the group's partitions of the time each had no owner, after its
+    /// first assignment, in simulated nanoseconds.
+    pub total_ns: u64,
+    /// The longest single stretch one partition had no owner.
+    pub longest_ns: u64,
+    /// That partition.
+    pub longest_key: String,
+}
+
+/// Per group, the time its partitions had no owner, in group order. A member owns a
+/// partition from the `assign` op that gives it to the member until a `revoke` or
+/// `lose` op names it, the member's next `assign` leaves it out, or the member's process
+/// crashes; a partition is ownerless while no member of its group owns it, from its
+/// first assignment to the end of the history. (A zombie member that has not noticed
+/// its eviction still counts as an owner: it has not lost the partition yet.)
+pub fn ownerless_time(history: &History) -> Vec<OwnerlessTime> {
+    // (group, key) -> processes owning it now.
+    let mut owners: BTreeMap<(&str, &str), BTreeSet<u64>> = BTreeMap::new();
+    // (group, key) -> when it last lost its last owner (None while owned).
+    let mut ownerless_since: BTreeMap<(&str, &str), Option<u64>> = BTreeMap::new();
+    let mut stretches: BTreeMap<&str, Vec<(u64, &str)>> = BTreeMap::new();
+    let mut revoked: BTreeMap<&str, usize> = BTreeMap::new();
+    let end_ns = history.ops.last().map_or(0, |o| o.time_ns);
+    // Completions only (a crash is recorded as an `info` op).
+    for op in history.ops.iter().filter(|o| o.kind != OpType::Invoke && (o.kind == OpType::Ok || o.f == OpFn::Crash)) {
+        let mut released: Vec<(&str, &str)> = Vec::new();
+        match (&op.f, &op.group, &op.value) {
+            (OpFn::Crash, _, _) => {
+                for ((group, key), held) in owners.iter_mut() {
+                    if held.remove(&op.process) {
+                        released.push((group, key));
+                    }
+                }
+            }
+            (OpFn::Assign, Some(ctx), OpValue::Keys(keys)) => {
+                for ((group, key), held) in owners.iter_mut().filter(|((g, _), _)| *g == ctx.group) {
+                    if !keys.iter().any(|k| k == key) && held.remove(&op.process) {
+                        released.push((group, key));
+                    }
+                }
+                for key in keys {
+                    let at = (ctx.group.as_str(), key.as_str());
+                    owners.entry(at).or_default().insert(op.process);
+                    if let Some(Some(since)) = ownerless_since.insert(at, None) {
+                        stretches.entry(at.0).or_default().push((op.time_ns - since, at.1));
+                    }
+                }
+            }
+            (OpFn::Revoke | OpFn::Lose, Some(ctx), OpValue::Keys(keys)) => {
+                if op.f == OpFn::Revoke {
+                    *revoked.entry(ctx.group.as_str()).or_default() += keys.len();
+                }
+                for key in keys {
+                    let at = (ctx.group.as_str(), key.as_str());
+                    if owners.get_mut(&at).is_some_and(|held| held.remove(&op.process)) {
+                        released.push(at);
+                    }
+                }
+            }
+            _ => {}
+        }
+        for at in released {
+            if owners[&at].is_empty() {
+                ownerless_since.insert(at, Some(op.time_ns));
+            }
+        }
+    }
+    for (at, since) in ownerless_since {
+        if let Some(since) = since {
+            stretches.entry(at.0).or_default().push((end_ns - since, at.1));
+        }
+    }
+    let groups: BTreeSet<&str> = owners.keys().map(|(group, _)| *group).collect();
+    groups
+        .into_iter()
+        .map(|group| {
+            let list = stretches.remove(group).unwrap_or_default();
+            let longest = list.iter().max_by_key(|(ns, key)| (*ns, std::cmp::Reverse(*key)));
+            OwnerlessTime {
+                group: group.to_string(),
+                revoked: revoked.get(group).copied().unwrap_or(0),
+                total_ns: list.iter().map(|(ns, _)| ns).sum(),
+                longest_ns: longest.map_or(0, |(ns, _)| *ns),
+                longest_key: longest.map_or(String::new(), |(_, key)| key.to_string()),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -110,6 +220,57 @@ mod tests {
             found.iter().map(|r| (r.group.as_str(), r.generation, r.members, r.partitions, r.moved)).collect();
         assert_eq!(summary, vec![("g", 1, 2, 4, 0), ("g", 2, 1, 4, 2), ("g", 3, 2, 4, 2), ("other", 1, 1, 1, 0)]);
         assert!(found.iter().all(|r| r.idle == 0));
+    }
+
+    #[test]
+    fn ownerless_time_runs_from_a_revocation_or_crash_to_the_next_assignment() {
+        // Eager: a revokes both partitions at 1.1 s; b gets t-0 at 1.6 s and a gets t-1
+        // back at 2.1 s. Then a crashes at 3 s and t-1 waits until 4.1 s. b's t-0 is never
+        // ownerless after. (Each completion comes 100 ms after its invocation.)
+        let h = Hist::new()
+            .member(1, "g", "a", 1)
+            .at_ms(0)
+            .assign(1, &["t-0", "t-1"])
+            .at_ms(1_000)
+            .revoke(1, &["t-0", "t-1"])
+            .member(2, "g", "b", 2)
+            .at_ms(1_500)
+            .assign(2, &["t-0"])
+            .member(1, "g", "a", 2)
+            .at_ms(2_000)
+            .assign(1, &["t-1"])
+            .at_ms(3_000)
+            .crash(1)
+            .member(2, "g", "b", 3)
+            .at_ms(4_000)
+            .assign(2, &["t-0", "t-1"])
+            .build();
+        let found = ownerless_time(&h);
+        assert_eq!(found.len(), 1);
+        // t-0: 0.5 s; t-1: 1 s + 1.1 s.
+        assert_eq!(found[0].total_ns, 2_600_000_000);
+        assert_eq!(found[0].revoked, 2, "a crash is no revocation");
+        assert_eq!((found[0].longest_ns, found[0].longest_key.as_str()), (1_100_000_000, "t-1"));
+    }
+
+    #[test]
+    fn a_partition_kept_through_a_cooperative_rebalance_is_never_ownerless() {
+        let h = Hist::new()
+            .member(1, "g", "a", 1)
+            .at_ms(0)
+            .assign(1, &["t-0", "t-1"])
+            // The member revokes what generation 2 took away, then records its assignment.
+            .member(1, "g", "a", 2)
+            .at_ms(1_000)
+            .revoke(1, &["t-1"])
+            .assign(1, &["t-0"])
+            .member(2, "g", "b", 3)
+            .at_ms(1_500)
+            .assign(2, &["t-1"])
+            .build();
+        let found = ownerless_time(&h);
+        // t-1 from its revocation (1.1 s) to b's assignment (1.6 s); t-0 never.
+        assert_eq!((found[0].total_ns, found[0].longest_key.as_str()), (500_000_000, "t-1"));
     }
 
     #[test]
