@@ -71,6 +71,9 @@ pub enum AnomalyKind {
     /// A group handed a partition to a member in a generation whose other member still
     /// claimed it: it had not revoked it before rejoining.
     ReassignedBeforeRevoked,
+    /// The coordinator accepted a commit from a member of an older generation, or from a
+    /// static member whose instance had since been taken over.
+    StaleCommitAccepted,
     /// Two replicas disagree below their common high watermark.
     ReplicaDivergence,
     /// A leader's high watermark went backwards within one leadership.
@@ -92,7 +95,7 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 29] = [
+    pub const ALL: [AnomalyKind; 30] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -114,6 +117,7 @@ impl AnomalyKind {
         AnomalyKind::CommitRegression,
         AnomalyKind::SplitOwnership,
         AnomalyKind::ReassignedBeforeRevoked,
+        AnomalyKind::StaleCommitAccepted,
         AnomalyKind::ReplicaDivergence,
         AnomalyKind::HwRegression,
         AnomalyKind::CommittedTruncation,
@@ -148,6 +152,7 @@ impl AnomalyKind {
             AnomalyKind::CommitRegression => "commit-regression",
             AnomalyKind::SplitOwnership => "split-ownership",
             AnomalyKind::ReassignedBeforeRevoked => "reassigned-before-revoked",
+            AnomalyKind::StaleCommitAccepted => "stale-commit-accepted",
             AnomalyKind::ReplicaDivergence => "replica-divergence",
             AnomalyKind::HwRegression => "hw-regression",
             AnomalyKind::CommittedTruncation => "committed-truncation",

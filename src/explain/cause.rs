@@ -78,6 +78,10 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "A member was given a partition in a generation whose other member still owned it when it rejoined: the owner had not revoked it, so both may have consumed it while the handover was under way.".into(),
             "The cooperative protocol forbids it (CooperativeStickyAssignor leaves a partition unassigned until its owner revoked it and rejoined; the eager protocol revokes everything before rejoining); it is an assignor or client bug, not a configuration.".into(),
         ),
+        StaleCommitAccepted => (
+            "The coordinator accepted a commit from a member that was no longer in the group's current generation (or whose static instance another process had taken over): a zombie's offsets overwrote those of the partition's new owner.".into(),
+            "The coordinator's fencing refuses such commits (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID); no configuration makes a zombie's commit safe, so this is a coordinator bug.".into(),
+        ),
         HwRegression => (
             "The leader's high watermark went backwards within one leadership, so consumers may have read records that were not committed.".into(),
             "A leader must never lower its high watermark; leader-epoch truncation (truncation = \"leader-epoch\") keeps followers from feeding it stale state.".into(),

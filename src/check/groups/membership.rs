@@ -177,6 +177,72 @@ fn unrevoked(group: &str, generation: u32, key: &str, owner: &MemberOp<'_>, take
     )
 }
 
+/// `stale-commit-accepted`: one anomaly per `ok` commit invoked after its member had
+/// been fenced: a later generation of its group, or (for a static member) another member
+/// id of its instance, had been assigned, in history order of the commits.
+pub(super) fn stale_commits(ops: &GroupOps<'_>) -> Vec<Anomaly> {
+    // Per group, the ok assigns in completion order.
+    let mut assigns: BTreeMap<&str, Vec<&MemberOp<'_>>> = BTreeMap::new();
+    for assign in ops.ok(OpFn::Assign) {
+        assigns.entry(assign.ctx.group.as_str()).or_default().push(assign);
+    }
+    let mut out = Vec::new();
+    // A commit of nothing wrote nothing.
+    let writes = |m: &&MemberOp<'_>| matches!(m.value, OpValue::Offsets(offsets) if !offsets.is_empty());
+    for commit in ops.ok(OpFn::Commit).filter(writes) {
+        let before =
+            assigns.get(commit.ctx.group.as_str()).into_iter().flatten().filter(|a| a.done_at < commit.invoked_at);
+        let before: Vec<&&MemberOp<'_>> = before.collect();
+        // A static member's id is superseded by another id of its instance assigned after
+        // this id's own last assignment.
+        let own_last = before.iter().filter(|a| a.ctx.member == commit.ctx.member).map(|a| a.done_at).max();
+        let superseded = before.into_iter().find(|a| {
+            let taken_over = a.ctx.instance.is_some()
+                && a.ctx.instance == commit.ctx.instance
+                && a.ctx.member != commit.ctx.member
+                && own_last.is_none_or(|own| a.done_at > own);
+            a.ctx.generation > commit.ctx.generation || taken_over
+        });
+        if let Some(later) = superseded {
+            out.push(stale_commit(commit, later));
+        }
+    }
+    out
+}
+
+fn stale_commit(commit: &MemberOp<'_>, later: &MemberOp<'_>) -> Anomaly {
+    let why = if later.ctx.generation > commit.ctx.generation {
+        format!(
+            "the group had moved on to generation {} ({} was assigned at {})",
+            later.ctx.generation,
+            later.ctx.member,
+            secs(later.op.time_ns)
+        )
+    } else {
+        format!(
+            "instance {} had been taken over by {} (assigned at {})",
+            later.ctx.instance.as_deref().unwrap_or_default(),
+            later.ctx.member,
+            secs(later.op.time_ns)
+        )
+    };
+    let offsets = match commit.value {
+        OpValue::Offsets(offsets) => offsets.iter().map(|(k, o)| (k.as_str(), *o)).collect(),
+        _ => Vec::new(),
+    };
+    Anomaly::new(
+        AnomalyKind::StaleCommitAccepted,
+        format!("The coordinator accepted a commit by {} although {why}.", commit.who_when()),
+        offsets
+            .into_iter()
+            .map(|(key, offset)| {
+                RecordRef::new(key, Some(offset), None, format!("committed next offset {offset} by {}", commit.who()))
+                    .seen_in(commit.op)
+            })
+            .collect(),
+    )
+}
+
 /// `a`, `a and b`, `a, b and c`.
 fn and_list(items: &[String]) -> String {
     match items {
@@ -377,6 +443,84 @@ mod tests {
         let found = unrevoked(&unrevoking);
         let keys: Vec<&str> = found.iter().map(|a| a.records[0].key.as_str()).collect();
         assert_eq!(keys, vec!["x-1"], "x-0 stays with m1; x-1 went to m2: {found:?}");
+    }
+
+    fn stale(h: &History) -> Vec<Anomaly> {
+        stale_commits(&GroupOps::new(h))
+    }
+
+    #[test]
+    fn a_commit_sent_after_the_group_moved_on_and_accepted_is_stale() {
+        let h = Hist::new()
+            .member(1, "g", "m1", 1)
+            .assign(1, &["x-0"])
+            .member(2, "g", "m2", 2)
+            .assign(2, &["x-0"])
+            // m1 still thinks it is in generation 1; its commit must have been refused.
+            .commit_ok(1, &[("x-0", 7)])
+            .build();
+        let found = stale(&h);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, AnomalyKind::StaleCommitAccepted);
+        assert_eq!(
+            found[0].description,
+            "The coordinator accepted a commit by m1 (generation 1, process 1) at 0.600 s although the group had \
+             moved on to generation 2 (m2 was assigned at 0.400 s)."
+        );
+        assert_eq!((found[0].records[0].key.as_str(), found[0].records[0].offset), ("x-0", Some(7)));
+    }
+
+    #[test]
+    fn refused_overlapping_and_current_commits_are_not_stale() {
+        let h = Hist::new()
+            .member(1, "g", "m1", 1)
+            .assign(1, &["x-0"])
+            // Invoked before generation 2 was assigned: the coordinator may have taken it
+            // while the group was still preparing the rebalance.
+            .commit_invoke(1, &[("x-0", 3)])
+            .member(2, "g", "m2", 2)
+            .assign(2, &["x-0"])
+            .build();
+        let mut h = h;
+        let mut done = h.ops[2].clone();
+        done.index = 5;
+        done.kind = OpType::Ok;
+        h.ops.push(done);
+        let h2 = Hist::new()
+            .member(1, "g", "m1", 1)
+            .assign(1, &["x-0"])
+            .member(2, "g", "m2", 2)
+            .assign(2, &["x-0"])
+            .commit(1, OpType::Fail, &[("x-0", 7)])
+            .commit_ok(2, &[("x-0", 8)])
+            .member(3, "other", "o1", 1)
+            .commit_ok(3, &[("x-0", 1)])
+            .build();
+        assert!(stale(&h).is_empty(), "{:?}", stale(&h));
+        assert!(stale(&h2).is_empty(), "{:?}", stale(&h2));
+    }
+
+    #[test]
+    fn a_static_members_old_id_committing_after_its_instance_was_taken_over_is_stale() {
+        let mut h = Hist::new()
+            .member(1, "g", "pod-a", 3)
+            .assign(1, &["x-0"])
+            .member(2, "g", "pod-b", 3)
+            .assign(2, &["x-0"])
+            .member(1, "g", "pod-a", 3)
+            .commit_ok(1, &[("x-0", 4)])
+            // The new id's commits are its own: the old id's assignment came before.
+            .member(2, "g", "pod-b", 3)
+            .commit_ok(2, &[("x-0", 5)])
+            .build();
+        for op in &mut h.ops {
+            if let Some(ctx) = op.group.as_mut() {
+                ctx.instance = Some("pod".into());
+            }
+        }
+        let found = stale(&h);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].description.contains("instance pod had been taken over by pod-b"), "{}", found[0].description);
     }
 
     #[test]

@@ -70,6 +70,14 @@
 //!   group, generation, key and receiving member. (A key both members are assigned in
 //!   `g` is `split-ownership` instead.) A group with no `revoke` or `lose` op at all is
 //!   from a history that does not record revocations, and is not checked.
+//! - [`stale_commits`] (`stale-commit-accepted`): an `ok` commit by a member in
+//!   generation `g`, invoked after an `ok` `assign` of the same group in a later
+//!   generation had completed: the group had moved on before the commit was sent (a
+//!   member is assigned only after its generation was stored), so the coordinator had to
+//!   refuse it (ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID). Likewise an `ok` commit by a
+//!   static member's member id invoked after another member id of the same instance had
+//!   been assigned after that member id's own last assignment (FENCED_INSTANCE_ID). One
+//!   anomaly per such commit.
 
 mod membership;
 mod processing;
@@ -103,6 +111,11 @@ pub fn split_ownership(history: &History) -> Vec<Anomaly> {
     membership::split_ownership(&GroupOps::new(history))
 }
 
+/// Commits the coordinator accepted from members it had fenced (`stale-commit-accepted`).
+pub fn stale_commits(history: &History) -> Vec<Anomaly> {
+    membership::stale_commits(&GroupOps::new(history))
+}
+
 /// Partitions assigned in a generation whose other member still claimed them
 /// (`reassigned-before-revoked`).
 pub fn reassigned_before_revoked(history: &History) -> Vec<Anomaly> {
@@ -118,6 +131,7 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     all.extend(membership::commit_regressions(&ops));
     all.extend(membership::split_ownership(&ops));
     all.extend(membership::reassigned_before_revoked(&ops));
+    all.extend(membership::stale_commits(&ops));
     all
 }
 
