@@ -84,6 +84,52 @@ pub struct Cell {
     /// of the run if it never got one again; 0 without any), the median over the seeds:
     /// what a failover costs under these settings.
     pub median_longest_unavailable_ms: u64,
+    /// What rebalances cost the scenario's consumer groups (medians over the seeds), if
+    /// it has groups.
+    pub group_costs: Option<GroupCosts>,
+}
+
+/// What rebalances cost a run's consumer groups, summed over its groups: the numbers to
+/// compare rebalance protocols and assignors by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GroupCosts {
+    /// Records a group processed more than once (`consume-duplicate` anomalies).
+    pub reprocessed: u64,
+    /// Partitions revoked (see [`crate::check::groups::OwnerlessTime::revoked`]).
+    pub revoked: u64,
+    /// Partition-milliseconds without an owner (see
+    /// [`crate::check::groups::ownerless_time`]).
+    pub ownerless_ms: u64,
+}
+
+impl GroupCosts {
+    /// The costs in `outcome`, or `None` when it has no group.
+    fn of(outcome: &runner::RunOutcome) -> Option<GroupCosts> {
+        let groups = crate::check::groups::ownerless_time(&outcome.history);
+        if groups.is_empty() {
+            return None;
+        }
+        let reprocessed = outcome.anomalies.iter().filter(|a| a.kind == crate::check::AnomalyKind::ConsumeDuplicate);
+        Some(GroupCosts {
+            reprocessed: reprocessed.count() as u64,
+            revoked: groups.iter().map(|g| g.revoked as u64).sum(),
+            ownerless_ms: groups.iter().map(|g| g.total_ns / 1_000_000).sum(),
+        })
+    }
+
+    /// Each cost's median over `runs` (those with groups), if any has groups.
+    fn median_of(runs: impl Iterator<Item = Option<GroupCosts>>) -> Option<GroupCosts> {
+        let runs: Vec<GroupCosts> = runs.flatten().collect();
+        if runs.is_empty() {
+            return None;
+        }
+        let each = |cost: fn(&GroupCosts) -> u64| median(runs.iter().map(cost).collect());
+        Some(GroupCosts {
+            reprocessed: each(|c| c.reprocessed),
+            revoked: each(|c| c.revoked),
+            ownerless_ms: each(|c| c.ownerless_ms),
+        })
+    }
 }
 
 /// What one seed of a cell keeps.
@@ -94,6 +140,7 @@ struct SeedSummary {
     unknown: u64,
     panicked: bool,
     longest_unavailable_ms: u64,
+    group_costs: Option<GroupCosts>,
 }
 
 /// The longest span of `outcome` in which a partition had no live leader, 0 if none.
@@ -142,6 +189,7 @@ pub fn run_cell(scenario: &Scenario, varied: &[Setting], seeds: &[u64], jobs: us
             unknown: s.unknown,
             panicked: outcome.panic.is_some(),
             longest_unavailable_ms: longest_unavailable_ms(&outcome),
+            group_costs: GroupCosts::of(&outcome),
         }
     };
     let runs = parallel_seeds(seeds, jobs, summarize, None, |_| {});
@@ -160,6 +208,7 @@ pub fn run_cell(scenario: &Scenario, varied: &[Setting], seeds: &[u64], jobs: us
         failed_sends: runs.iter().map(|run| run.failed).sum(),
         unknown_sends: runs.iter().map(|run| run.unknown).sum(),
         median_longest_unavailable_ms: median(runs.iter().map(|run| run.longest_unavailable_ms).collect()),
+        group_costs: GroupCosts::median_of(runs.iter().map(|run| run.group_costs)),
     }
 }
 
@@ -176,19 +225,31 @@ pub fn cell_summary(cell: &Cell) -> String {
     }
 }
 
-/// The table: one row per combination.
+/// The table: one row per combination; with consumer groups, three more columns with
+/// what rebalances cost them.
 pub fn render_table(cells: &[Cell]) -> String {
     let Some(first) = cells.first() else { return String::new() };
     let keys: Vec<&str> = first.varied.iter().map(|(k, _)| k.as_str()).collect();
+    let groups = cells.iter().any(|c| c.group_costs.is_some());
+    let (group_headers, group_rule) = if groups {
+        (" records processed twice | partitions revoked | partition-s without an owner (medians) |", "---:|---:|---:|")
+    } else {
+        ("", "")
+    };
     let mut out = format!(
-        "| {} | anomalies (seeds showing each) | acked/s | failed / unknown sends | longest without a leader (median) |\n",
+        "| {} | anomalies (seeds showing each) | acked/s | failed / unknown sends | longest without a leader (median) |{group_headers}\n",
         keys.join(" | ")
     );
-    out += &format!("|{}---|---:|---:|---:|\n", "---|".repeat(keys.len()));
+    out += &format!("|{}---|---:|---:|---:|{group_rule}\n", "---|".repeat(keys.len()));
     for cell in cells {
         let values: Vec<&str> = cell.varied.iter().map(|(_, v)| v.as_str()).collect();
+        let costs = match (groups, cell.group_costs) {
+            (true, Some(c)) => format!(" {} | {} | {:.1} |", c.reprocessed, c.revoked, c.ownerless_ms as f64 / 1000.0),
+            (true, None) => " - | - | - |".to_string(),
+            (false, _) => String::new(),
+        };
         out += &format!(
-            "| {} | {} | {:.0} | {} / {} | {:.1} s |\n",
+            "| {} | {} | {:.0} | {} / {} | {:.1} s |{costs}\n",
             values.join(" | "),
             cell_summary(cell),
             cell.acked_per_sec,
@@ -306,6 +367,7 @@ mod tests {
             failed_sends: lost as u64,
             unknown_sends: 7,
             median_longest_unavailable_ms: 7_450,
+            group_costs: None,
         };
         let cells = [cell("1", "1", 3), cell("1", "2", 2), cell("all", "1", 1), cell("all", "2", 0)];
         let table = render_table(&cells);
@@ -318,5 +380,22 @@ mod tests {
         let grid = render_grid(&[dim("acks=1,all"), dim("min.insync.replicas=1,2")], &cells).unwrap();
         assert!(grid.contains("| 1 | lost-write 3/4 | lost-write 2/4 |\n| all | lost-write 1/4 | none |\n"), "{grid}");
         assert!(render_grid(&[dim("acks=1,all")], &cells[..2]).is_none());
+        // With groups, what their rebalances cost.
+        let with_groups = Cell {
+            group_costs: Some(GroupCosts { reprocessed: 40, revoked: 18, ownerless_ms: 3_550 }),
+            ..cells[0].clone()
+        };
+        let table = render_table(&[with_groups, cells[1].clone()]);
+        assert!(table.contains("| partitions revoked | partition-s without an owner (medians) |\n"), "{table}");
+        assert!(table.contains("| 1 | 1 | lost-write 3/4 | 100 | 3 / 7 | 7.5 s | 40 | 18 | 3.5 |\n"), "{table}");
+        assert!(table.contains("| 7.5 s | - | - | - |\n"), "{table}");
+    }
+
+    #[test]
+    fn group_costs_take_each_median_over_the_seeds_with_groups() {
+        let c = |reprocessed, revoked, ownerless_ms| Some(GroupCosts { reprocessed, revoked, ownerless_ms });
+        let median = GroupCosts::median_of([c(1, 9, 300), None, c(5, 3, 100), c(3, 6, 200)].into_iter());
+        assert_eq!(median, c(3, 6, 200));
+        assert_eq!(GroupCosts::median_of([None, None].into_iter()), None);
     }
 }
