@@ -175,6 +175,13 @@ fn group_side(op: &crate::history::Op, focus: &Focus, passed_by: &mut BTreeSet<S
         (OpValue::Keys(keys), OpFn::Assign) if keys.contains(&focus.key) => {
             Some(format!("{member} is assigned {}", focus.key))
         }
+        (OpValue::Keys(keys), OpFn::Revoke) if keys.contains(&focus.key) => {
+            Some(format!("{member} revokes {} (onPartitionsRevoked)", focus.key))
+        }
+        (OpValue::Keys(keys), OpFn::Lose) if keys.contains(&focus.key) => Some(format!(
+            "{member} loses {} (onPartitionsLost: it was no longer in the group)",
+            focus.key
+        )),
         _ => None,
     };
     if let Some(text) = text {
