@@ -444,3 +444,35 @@ fn kept_without_revocation(outcome: &RunOutcome) -> usize {
     }
     kept
 }
+
+#[test]
+fn assigned_consumers_never_rebalance_and_a_crashed_ones_partitions_wait_for_it() {
+    let assign = load("consumer-assign");
+    let subscribed = load("consumer-assign-subscribed");
+    for &seed in &assign.seeds {
+        let alone = run(&assign, seed);
+        assert!(kinds(&alone).is_empty(), "seed {seed}: {}", describe(&alone));
+        let generations = kafkasim::check::groups::rebalances(&alone.history);
+        assert_eq!(generations.len(), 1, "seed {seed}: {generations:?}");
+        assert_eq!(generations[0].members, 3, "seed {seed}: the restarted process is the same consumer");
+        let [costs] = &kafkasim::check::groups::ownerless_time(&alone.history)[..] else { panic!("one group") };
+        assert_eq!(costs.revoked, 0, "seed {seed}");
+        // consumer-1's two partitions, for the 8 s it is down (and no other partition).
+        assert!((15_900_000_000..16_500_000_000).contains(&costs.total_ns), "seed {seed}: {costs:?}");
+        assert!(["orders-0", "orders-1"].contains(&costs.longest_key.as_str()), "seed {seed}: {costs:?}");
+
+        let group = run(&subscribed, seed);
+        assert!(kinds(&group).iter().all(|k| *k == AnomalyKind::ConsumeDuplicate), "seed {seed}: {}", describe(&group));
+        let generations = kafkasim::check::groups::rebalances(&group.history);
+        assert!(generations.len() >= 3, "seed {seed}: {generations:?}");
+        // The failover: a generation in which the two survivors own all six partitions.
+        assert!(
+            generations.iter().any(|g| g.members == 2 && g.partitions == 6),
+            "seed {seed}: no failover in {generations:?}"
+        );
+        let [costs] = &kafkasim::check::groups::ownerless_time(&group.history)[..] else { panic!("one group") };
+        assert!(costs.revoked >= 6, "seed {seed}: {costs:?}");
+        // The dead member's partitions waited for its session to expire, not for its return.
+        assert!(costs.longest_ns < 7_000_000_000, "seed {seed}: {costs:?}");
+    }
+}

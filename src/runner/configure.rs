@@ -18,7 +18,7 @@ use crate::protocol::{
 };
 use crate::raft::cluster_control::{ReplicationSettings, TopicPolicy};
 use crate::raft::QuorumConfig;
-use crate::scenario::{self, CommitPolicy, ConsumerSpec, Guarantee, PipelineSpec, ProducerSpec, Scenario};
+use crate::scenario::{CommitPolicy, ConsumerSpec, Guarantee, PipelineSpec, ProducerSpec, Scenario};
 use crate::sim::disk::WriteBack;
 use crate::sim::net::{Addr, NetConfig};
 use crate::workload;
@@ -54,7 +54,7 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
             },
         })
         .collect();
-    let groups = scenario.consumers.iter().any(|c| c.mode == scenario::ConsumerMode::Subscribe);
+    let groups = scenario.consumers.iter().any(|c| c.group.is_some());
     if groups || !scenario.pipelines.is_empty() {
         topics.push(TopicAssignment {
             name: OFFSETS_TOPIC.to_string(),

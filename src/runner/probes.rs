@@ -5,7 +5,7 @@ use crate::check::liveness::{GroupLag, PartitionProblem, QuorumProblem};
 use crate::history::{ClusterState, OpFn, OpType, OpValue, Recorder};
 use crate::protocol::{broker_name, TopicPartition};
 use crate::protocol::{partition_name, TopicAssignment};
-use crate::scenario::{self, Scenario};
+use crate::scenario::Scenario;
 use madsim::time::{sleep, Instant};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -104,10 +104,11 @@ pub(super) fn quorum_problems(state: &ClusterState, brokers: u32, mark: QuorumMa
     problems
 }
 
-/// Each consumer group of the scenario with the topics its members subscribe to.
+/// Each consumer group of the scenario with the topics its members subscribe to (or its
+/// assign-mode consumers commit for).
 pub(super) fn group_topics(scenario: &Scenario) -> BTreeMap<String, Vec<String>> {
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for c in scenario.consumers.iter().filter(|c| c.mode == scenario::ConsumerMode::Subscribe) {
+    for c in scenario.consumers.iter().filter(|c| c.group.is_some()) {
         let topics = groups.entry(c.group.clone().unwrap_or_default()).or_default();
         if !topics.contains(&c.topic) {
             topics.push(c.topic.clone());

@@ -231,13 +231,19 @@ fn boot_clients(run: &Run<'_>) {
             let name = NodeName::consumer(consumer_number).to_string();
             let net = run.network.add_host(&Addr::new(&name));
             let (ctx, spec, config, this) = (run.workload.clone(), spec.clone(), config.clone(), process);
-            match spec.mode {
-                scenario::ConsumerMode::Assign => {
+            match (spec.mode, &spec.group) {
+                (scenario::ConsumerMode::Assign, None) => {
                     nodes.boot(&name, move || {
                         workload::run_consumer(ctx.clone(), net.clone(), spec.clone(), config.clone(), this)
                     });
                 }
-                scenario::ConsumerMode::Subscribe => {
+                (mode, Some(_)) => {
+                    // A member of the group, or an assign-mode consumer committing to it.
+                    let manual = (mode == scenario::ConsumerMode::Assign).then(|| {
+                        let count = scenario.topic(&spec.topic).map_or(1, |t| t.partitions);
+                        let share = spec.partitions.share(count, index, spec.count);
+                        share.map(|p| TopicPartition::new(spec.topic.as_str(), p)).collect::<Vec<_>>()
+                    });
                     let configs = (config, configure::group_config(&spec, &name, index));
                     let member = name.clone();
                     nodes.boot(&name, move || {
@@ -246,11 +252,12 @@ fn boot_clients(run: &Run<'_>) {
                             net.clone(),
                             spec.clone(),
                             configs.clone(),
-                            member.clone(),
+                            (member.clone(), manual.clone()),
                             this,
                         )
                     });
                 }
+                (scenario::ConsumerMode::Subscribe, None) => unreachable!("a subscribed consumer has a group"),
             }
             process += 1;
         }

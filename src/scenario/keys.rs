@@ -148,6 +148,7 @@ pub(super) const CONSUMER: &[&str] = &[
     "commit",
     "commit_mode",
     "commit_on_revoke",
+    "partitions",
     "sticky_assignor",
     "config",
 ];

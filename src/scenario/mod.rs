@@ -191,8 +191,8 @@ pub use model::{
     TopicSpec,
 };
 pub use model_clients::{
-    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Guarantee, Partitioning, PipelineSpec,
-    Processing, ProducerSettings, ProducerSpec, SendMode,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Guarantee, ManualPartitions, Partitioning,
+    PipelineSpec, Processing, ProducerSettings, ProducerSpec, SendMode,
 };
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};
 pub use overrides::{set_arguments, SetScope, Setting};

@@ -151,6 +151,8 @@ pub struct ConsumerSpec {
     /// Whether manual commits wait for their answer (`commit_mode = "sync"`, Kafka's
     /// `commitSync`, the default) or not (`"async"`, `commitAsync`).
     pub commit_mode: CommitMode,
+    /// Which partitions an assign-mode consumer takes (`partitions`).
+    pub partitions: ManualPartitions,
     /// Whether the application commits its progress on the partitions it gives up, in its
     /// rebalance listener's `onPartitionsRevoked` (`commit_on_revoke`, default false: an
     /// application without a rebalance listener). Only with a manual commit policy.
@@ -165,10 +167,38 @@ pub struct ConsumerSpec {
 /// How a consumer gets its partitions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConsumerMode {
-    /// `assign()` every partition of the topic, no group membership (`"assign"`).
+    /// `assign()` partitions of the topic itself, no group membership (`"assign"`); with
+    /// a `group` it commits to that group and starts from its committed offsets.
     Assign,
     /// `subscribe()` to the topic as a member of `group` (`"subscribe"`).
     Subscribe,
+}
+
+/// Which partitions an assign-mode consumer assigns itself (`partitions`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ManualPartitions {
+    /// Every partition of the topic (`"all"`, the default).
+    #[default]
+    All,
+    /// The entry's consumers share the topic's partitions as the range assignor would
+    /// deal them (`"spread"`): the `count` consumers in order take consecutive ranges,
+    /// as instances of an application that hard-codes its share do.
+    Spread,
+}
+
+impl ManualPartitions {
+    /// The partitions of a topic with `count` partitions that consumer `index` (from 0)
+    /// of an entry of `consumers` takes.
+    pub fn share(self, count: u32, index: u32, consumers: u32) -> std::ops::Range<u32> {
+        match self {
+            ManualPartitions::All => 0..count,
+            ManualPartitions::Spread => {
+                let (each, extra) = (count / consumers.max(1), count % consumers.max(1));
+                let start = index * each + index.min(extra);
+                start..start + each + u32::from(index < extra)
+            }
+        }
+    }
 }
 
 /// When a consumer processes what it polled.

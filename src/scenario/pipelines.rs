@@ -90,6 +90,7 @@ pub(super) fn pipelines(
             commit: CommitPolicy::AfterProcessing,
             commit_mode: CommitMode::Sync,
             commit_on_revoke: false,
+            partitions: Default::default(),
             sticky_assignor: switch_choice(t, "sticky_assignor", profile, Switch::StickyAssignor, &STICKY_ASSIGNORS)?,
             config: ConsumerSettings { enable_auto_commit: false, isolation_level, ..consumer_config },
         };

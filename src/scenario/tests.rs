@@ -236,6 +236,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
             commit: CommitPolicy::AfterProcessing,
             commit_mode: CommitMode::Sync,
             commit_on_revoke: false,
+            partitions: Default::default(),
             sticky_assignor: StickyAlgorithm::Constrained,
             config: ConsumerSettings {
                 auto_offset_reset: OffsetReset::Earliest,

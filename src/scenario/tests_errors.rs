@@ -702,3 +702,29 @@ fn cooperative_sticky_needs_kafka_2_4_and_commit_on_revoke_a_manual_policy() {
         manual.replace("\"cooperative-sticky\"", "\"org.apache.kafka.clients.consumer.CooperativeStickyAssignor\"");
     assert!(parse(&class, Path::new("x.toml")).is_ok(), "Kafka's class name reads too");
 }
+
+#[test]
+fn assign_mode_may_commit_to_a_group_and_spread_its_partitions_but_not_rebalance() {
+    let consumer = |lines: &str| with_orders(&format!("[[consumers]]\ntopic = \"orders\"\n{lines}"));
+    let spread =
+        consumer("count = 3\nmode = \"assign\"\npartitions = \"spread\"\ngroup = \"billing\"\ncommit = \"auto\"\n");
+    let scenario = parse(&spread, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let spec = &scenario.consumers[0];
+    assert_eq!((spec.group.as_deref(), spec.partitions), (Some("billing"), crate::scenario::ManualPartitions::Spread));
+    assert!(spec.config.enable_auto_commit, "a group means auto-commit by default, as in Kafka");
+    assert!(err(&consumer("mode = \"subscribe\"\ngroup = \"billing\"\npartitions = \"spread\"\n"))
+        .contains("`partitions` chooses what an assign-mode consumer assigns itself"));
+    assert!(err(&consumer("mode = \"assign\"\npartitions = \"some\"\n")).contains("\"spread\""));
+    let revoke = "mode = \"assign\"\ngroup = \"billing\"\ncommit = \"after-processing\"\ncommit_on_revoke = true\n\
+                  [consumers.config]\n\"enable.auto.commit\" = false\n";
+    assert!(err(&consumer(revoke)).contains("an assign-mode consumer never rebalances"));
+}
+
+#[test]
+fn spread_deals_partitions_as_the_range_assignor_does() {
+    use crate::scenario::ManualPartitions;
+    let shares: Vec<Vec<u32>> = (0..3).map(|i| ManualPartitions::Spread.share(10, i, 3).collect()).collect();
+    assert_eq!(shares, vec![vec![0, 1, 2, 3], vec![4, 5, 6], vec![7, 8, 9]]);
+    assert_eq!(ManualPartitions::All.share(4, 2, 3).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    assert!(ManualPartitions::Spread.share(2, 2, 3).next().is_none(), "more consumers than partitions: one idles");
+}

@@ -12,8 +12,8 @@ use super::keys;
 use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC};
 use super::model::TopicSpec;
 use super::model_clients::{
-    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Partitioning, Processing, ProducerSettings,
-    ProducerSpec, SendMode,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, ManualPartitions, Partitioning, Processing,
+    ProducerSettings, ProducerSpec, SendMode,
 };
 use super::raw::{Node, Table};
 use super::span::{Res, Sp};
@@ -367,12 +367,16 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec], profile: &Profil
         if mode == ConsumerMode::Subscribe && group.is_none() {
             t.require("group", "a consumer group name, which `mode = \"subscribe\"` needs")?;
         }
-        if let Some(g) = group.as_ref().filter(|_| mode == ConsumerMode::Assign) {
-            return Err(g.pos.issue(
-                "`group` applies to mode = \"subscribe\"; assign-mode consumers in kafkasim neither join a \
-                 group nor commit; expected mode = \"subscribe\" with this group, or no `group`",
-            ));
-        }
+        let partitions = match t.opt_string("partitions", "a string")? {
+            None => ManualPartitions::All,
+            Some(sp) if mode == ConsumerMode::Subscribe => {
+                return Err(sp.pos.issue(
+                    "`partitions` chooses what an assign-mode consumer assigns itself; a subscribed member \
+                     gets its partitions from the group; expected mode = \"assign\", or no `partitions`",
+                ))
+            }
+            Some(sp) => choice(&sp, &[("all", ManualPartitions::All), ("spread", ManualPartitions::Spread)])?,
+        };
         let poll_interval_ms = t
             .opt_duration_ms("poll_interval")?
             .map(|d| d.check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string()))
@@ -412,6 +416,12 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec], profile: &Profil
                      \"after-processing\" or \"before-processing\" (with \"enable.auto.commit\" = false)",
                 ))
             }
+            Some(b) if b.value && mode == ConsumerMode::Assign => {
+                return Err(b.pos.issue(
+                    "commit_on_revoke = true commits in the rebalance listener, and an assign-mode consumer \
+                     never rebalances; expected mode = \"subscribe\", or no commit_on_revoke",
+                ))
+            }
             b => b.is_some_and(|b| b.value),
         };
         out.push(ConsumerSpec {
@@ -425,6 +435,7 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec], profile: &Profil
             commit,
             commit_mode,
             commit_on_revoke,
+            partitions,
             sticky_assignor,
             config,
         });

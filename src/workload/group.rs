@@ -188,18 +188,20 @@ impl App<'_> {
 }
 
 /// One group member process, named `name` (its client id), booted as Jepsen process
-/// `process`. It runs until the run ends (not only the safety phase: the liveness phase
-/// waits for groups to catch up), recording a crash if killed before.
+/// `process`; with `manual` partitions, a consumer that assigned them itself and commits
+/// to the group without joining it. It runs until the run ends (not only the safety
+/// phase: the liveness phase waits for groups to catch up), recording a crash if killed
+/// before.
 pub fn run_group_consumer(
     ctx: WorkloadContext,
     net: NodeNet<Request, Response>,
     spec: scenario::ConsumerSpec,
     configs: (ConsumerConfig, GroupConfig),
-    name: String,
+    (name, manual): (String, Option<Vec<TopicPartition>>),
     process: u64,
 ) -> impl std::future::Future<Output = ()> {
     let life = ctx.incarnation(process, RunPhase::Shutdown);
-    member_loop(ctx, net, spec, configs, name, life)
+    member_loop(ctx, net, spec, configs, (name, manual), life)
 }
 
 async fn member_loop(
@@ -207,15 +209,25 @@ async fn member_loop(
     net: NodeNet<Request, Response>,
     spec: scenario::ConsumerSpec,
     (config, group_config): (ConsumerConfig, GroupConfig),
-    name: String,
+    (name, manual): (String, Option<Vec<TopicPartition>>),
     mut life: Incarnation,
 ) {
     let group_id = spec.group.clone().unwrap_or_default();
     let topics = vec![spec.topic.clone()];
-    life.invoke(OpFn::Subscribe, OpValue::Keys(topics.clone()));
-    let join = || GroupConsumer::subscribe(net.clone(), config.clone(), group_config.clone(), topics.clone());
+    let join = || match &manual {
+        Some(partitions) => {
+            GroupConsumer::assign(net.clone(), config.clone(), group_config.clone(), partitions.clone())
+        }
+        None => GroupConsumer::subscribe(net.clone(), config.clone(), group_config.clone(), topics.clone()),
+    };
+    // An assign-mode consumer's `assign` op comes with its group context on its first poll.
+    if manual.is_none() {
+        life.invoke(OpFn::Subscribe, OpValue::Keys(topics.clone()));
+    }
     let mut member = join();
-    life.complete(OpType::Ok, OpValue::Keys(topics.clone()), None);
+    if manual.is_none() {
+        life.complete(OpType::Ok, OpValue::Keys(topics.clone()), None);
+    }
     let mut app = App {
         life,
         group_id: &group_id,

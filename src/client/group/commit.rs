@@ -47,19 +47,33 @@ fn classify(error: ErrorCode) -> Attempt {
     }
 }
 
+/// Who a commit comes from.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Committer<'a> {
+    /// A group member, in its generation.
+    Member(&'a Generation),
+    /// A consumer outside the group's membership (assign mode): no generation, no member
+    /// id, accepted only while the group has no members (Kafka's simple consumer commit).
+    Standalone,
+}
+
 /// One OffsetCommit request and what its answer means. Eviction errors are passed on to
 /// the membership (the member must rejoin).
 pub(super) async fn commit_once(
     link: &mut CoordinatorLink,
     membership: &SharedMembership,
-    generation: &Generation,
+    committer: Committer<'_>,
     offsets: &[(TopicPartition, Offset)],
     timeout: Duration,
 ) -> Attempt {
+    let (generation, member_id) = match committer {
+        Committer::Member(g) => (Some(g.generation), g.member_id.clone()),
+        Committer::Standalone => (None, String::new()),
+    };
     let request = GroupRequest::OffsetCommit {
         group: link.group().to_string(),
-        generation: Some(generation.generation),
-        member_id: generation.member_id.clone(),
+        generation,
+        member_id,
         group_instance_id: membership.lock().instance_id.clone(),
         offsets: offsets.to_vec(),
     };
@@ -67,8 +81,8 @@ pub(super) async fn commit_once(
         Ok(GroupResponse::Ack { error: None }) => Attempt::Done(CommitOutcome::Committed),
         Ok(GroupResponse::Ack { error: Some(error) }) => {
             let attempt = classify(error);
-            if let Attempt::Done(CommitOutcome::Refused(error)) = attempt {
-                membership.absorb_error(&generation.member_id, generation.generation, error);
+            if let (Attempt::Done(CommitOutcome::Refused(error)), Committer::Member(g)) = (&attempt, committer) {
+                membership.absorb_error(&g.member_id, g.generation, *error);
             }
             attempt
         }
@@ -89,7 +103,7 @@ pub(super) async fn commit_once(
 pub(super) async fn commit_with_retries(
     link: &mut CoordinatorLink,
     membership: &SharedMembership,
-    generation: &Generation,
+    committer: Committer<'_>,
     offsets: &[(TopicPartition, Offset)],
     budget: CommitBudget,
     request_timeout: Duration,
@@ -103,20 +117,20 @@ pub(super) async fn commit_with_retries(
     loop {
         let timeout =
             deadline.map_or(request_timeout, |d| request_timeout.min(d.saturating_duration_since(Instant::now())));
-        let error =
-            match commit_once(link, membership, generation, offsets, timeout.max(Duration::from_millis(1))).await {
-                Attempt::Done(CommitOutcome::Refused(error)) => {
-                    return match maybe_written {
-                        Some(reason) => CommitOutcome::Unknown(String::from(reason)),
-                        None => CommitOutcome::Refused(error),
-                    };
-                }
-                Attempt::Done(outcome) => return outcome,
-                Attempt::Retry { error, maybe_written: written } => {
-                    maybe_written = maybe_written.or(written);
-                    error
-                }
-            };
+        let error = match commit_once(link, membership, committer, offsets, timeout.max(Duration::from_millis(1))).await
+        {
+            Attempt::Done(CommitOutcome::Refused(error)) => {
+                return match maybe_written {
+                    Some(reason) => CommitOutcome::Unknown(String::from(reason)),
+                    None => CommitOutcome::Refused(error),
+                };
+            }
+            Attempt::Done(outcome) => return outcome,
+            Attempt::Retry { error, maybe_written: written } => {
+                maybe_written = maybe_written.or(written);
+                error
+            }
+        };
         if deadline.is_none_or(|d| Instant::now() + backoff >= d) {
             return match maybe_written {
                 Some(reason) => CommitOutcome::Unknown(String::from(reason)),

@@ -61,8 +61,16 @@ fn commit(refuse_for: Duration, budget: CommitBudget) -> (CommitOutcome, Duratio
         let generation = Generation { member_id: "consumer-1-a".into(), generation: 3 };
         let offsets = [(TopicPartition::new("orders", 0), 42)];
         let start = Instant::now();
-        let outcome =
-            commit_with_retries(&mut link, &membership, &generation, &offsets, budget, ms(30_000), ms(100)).await;
+        let outcome = commit_with_retries(
+            &mut link,
+            &membership,
+            Committer::Member(&generation),
+            &offsets,
+            budget,
+            ms(30_000),
+            ms(100),
+        )
+        .await;
         (outcome, start.elapsed())
     })
 }

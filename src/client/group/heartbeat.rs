@@ -131,7 +131,9 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, config
             member_id: member_id.clone(),
             group_instance_id: instance_id,
         };
-        if let Ok(GroupResponse::Ack { error: Some(error) }) = link.call(request, timeout).await {
+        let answer = link.call(request, timeout).await;
+        tracing::debug!(generation, ?answer, "Heartbeat");
+        if let Ok(GroupResponse::Ack { error: Some(error) }) = answer {
             membership.absorb_error(&member_id, generation, error);
         }
     }

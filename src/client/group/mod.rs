@@ -37,7 +37,7 @@ mod join;
 pub use coordinator::{CoordinatorLink, LinkError};
 pub use heartbeat::{HeartbeatConfig, Membership, SharedMembership};
 
-use commit::{commit_with_retries, CommitBudget};
+use commit::{commit_with_retries, CommitBudget, Committer};
 use join::{JoinOutcome, JoinRequest, JoinTask, Joiner};
 
 use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig, ConsumerError};
@@ -177,7 +177,12 @@ pub struct GroupConsumer {
     /// The connection asynchronous commits use, one at a time.
     async_link: Arc<tokio::sync::Mutex<CoordinatorLink>>,
     membership: SharedMembership,
-    heartbeat: madsim::task::JoinHandle<()>,
+    /// The heartbeat thread (none for a manually assigned consumer).
+    heartbeat: Option<madsim::task::JoinHandle<()>>,
+    /// Set for a consumer that assigned itself these partitions (Kafka's
+    /// `KafkaConsumer.assign` with a `group.id`): it uses the group coordinator for its
+    /// commits and committed offsets only, never joins, and never rebalances.
+    manual: Option<Vec<TopicPartition>>,
     /// The generation whose assignment the member holds, if any.
     generation: Option<Generation>,
     /// The partitions it holds.
@@ -213,16 +218,46 @@ impl GroupConsumer {
         config: GroupConfig,
         topics: Vec<String>,
     ) -> Self {
-        let membership = SharedMembership::new(config.group_instance_id.clone());
-        let bootstrap = consumer_config.bootstrap.clone();
-        let heartbeat_link = CoordinatorLink::new(net.clone(), bootstrap.clone(), &config.group_id);
+        let heartbeat_link = CoordinatorLink::new(net.clone(), consumer_config.bootstrap.clone(), &config.group_id);
         let heartbeat_config = HeartbeatConfig {
             interval_ms: config.heartbeat_interval_ms,
             max_poll_interval_ms: config.max_poll_interval_ms,
             request_timeout_ms: consumer_config.request_timeout_ms,
         };
-        let heartbeat = madsim::task::spawn(heartbeat::run(heartbeat_link, membership.clone(), heartbeat_config));
+        let mut consumer = Self::outside_the_group(net, consumer_config, config, topics);
+        let membership = consumer.membership.clone();
+        consumer.heartbeat = Some(madsim::task::spawn(heartbeat::run(heartbeat_link, membership, heartbeat_config)));
+        consumer
+    }
+
+    /// A consumer that assigns itself `partitions` (Kafka's `assign` with a `group.id`):
+    /// on its first [`coordinator_poll`](Self::coordinator_poll) it holds them, starting
+    /// from the group's committed offsets, and it commits to the group as a standalone
+    /// consumer (no generation, no member id: accepted only while the group has no
+    /// members). It never joins, so nothing moves its partitions: if it stops, they wait
+    /// for it. Its ops carry its client id as member and generation 0 (Kafka: -1).
+    pub fn assign(
+        net: NodeNet<Request, Response>,
+        consumer_config: ConsumerConfig,
+        config: GroupConfig,
+        partitions: Vec<TopicPartition>,
+    ) -> Self {
+        let mut consumer = Self::outside_the_group(net, consumer_config, config, Vec::new());
+        consumer.manual = Some(partitions);
+        consumer
+    }
+
+    /// The consumer before it joins anything: no heartbeat thread, no manual assignment.
+    fn outside_the_group(
+        net: NodeNet<Request, Response>,
+        consumer_config: ConsumerConfig,
+        config: GroupConfig,
+        topics: Vec<String>,
+    ) -> Self {
+        let membership = SharedMembership::new(config.group_instance_id.clone());
+        let bootstrap = consumer_config.bootstrap.clone();
         GroupConsumer {
+            manual: None,
             consumer: Consumer::new(net.clone(), consumer_config.clone()),
             joiner: Some(Joiner {
                 link: CoordinatorLink::new(net.clone(), bootstrap.clone(), &config.group_id),
@@ -240,7 +275,7 @@ impl GroupConsumer {
             consumer_config,
             topics,
             membership,
-            heartbeat,
+            heartbeat: None,
             generation: None,
             assignment: Vec::new(),
             previous_assignment: (Vec::new(), None),
@@ -315,7 +350,14 @@ impl GroupConsumer {
     /// backs off and calls again. An error is fatal: Kafka's `poll()` throws it (e.g.
     /// INVALID_SESSION_TIMEOUT when the brokers refuse `session.timeout.ms`).
     pub async fn coordinator_poll(&mut self, listener: &mut impl GroupListener) -> Result<bool, ErrorCode> {
-        let rejoin = {
+        if let Some(partitions) = self.manual.clone().filter(|_| self.generation.is_none()) {
+            let generation = Generation { member_id: self.config.client_id.clone(), generation: 0 };
+            self.generation = Some(generation);
+            self.assignment = partitions.clone();
+            self.consumer.assign(partitions.clone());
+            self.committed_offsets_pending = Some(partitions);
+        }
+        let rejoin = self.manual.is_none() && {
             let mut m = self.membership.lock();
             if m.fenced {
                 return Err(ErrorCode::FencedInstanceId);
@@ -415,9 +457,9 @@ impl GroupConsumer {
             return outcome;
         }
         let (timeout, backoff) = (self.request_timeout(), Duration::from_millis(self.config.retry_backoff_ms));
+        let committer = self.committer(&generation);
         let outcome =
-            commit_with_retries(&mut self.link, &self.membership, &generation, &offsets, budget, timeout, backoff)
-                .await;
+            commit_with_retries(&mut self.link, &self.membership, committer, &offsets, budget, timeout, backoff).await;
         listener.commit_finished(&generation, &offsets, &outcome);
         outcome
     }
@@ -449,7 +491,8 @@ impl GroupConsumer {
         if !rebalancing {
             self.auto_commit(CommitBudget::Retry(Duration::from_millis(CLOSE_TIMEOUT_MS)), listener).await;
         }
-        if let Some(generation) = self.generation.take() {
+        // A consumer that assigned its partitions itself has no rebalance listener to call.
+        if let Some(generation) = self.generation.take().filter(|_| self.manual.is_none()) {
             let held = std::mem::take(&mut self.assignment);
             if rebalancing || !self.still_member_of(&generation) {
                 listener.partitions_lost(&generation, &held);
@@ -469,6 +512,16 @@ impl GroupConsumer {
 
     fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.consumer_config.request_timeout_ms)
+    }
+
+    /// How the member's commits name it: a standalone committer when it assigned its
+    /// partitions itself.
+    fn committer<'g>(&self, generation: &'g Generation) -> Committer<'g> {
+        if self.manual.is_some() {
+            Committer::Standalone
+        } else {
+            Committer::Member(generation)
+        }
     }
 
     /// The rebalance protocol of the member's assignor.
@@ -669,11 +722,12 @@ impl GroupConsumer {
             return Some(PendingCommit { generation, offsets, task });
         }
         let (link, membership, timeout) = (self.async_link.clone(), self.membership.clone(), self.request_timeout());
-        let (gen, sent) = (generation.clone(), offsets.clone());
+        let (gen, sent, standalone) = (generation.clone(), offsets.clone(), self.manual.is_some());
         let task = madsim::task::spawn(async move {
             let mut link = link.lock().await;
             let once = CommitBudget::OneAttempt;
-            commit_with_retries(&mut link, &membership, &gen, &sent, once, timeout, Duration::ZERO).await
+            let committer = if standalone { Committer::Standalone } else { Committer::Member(&gen) };
+            commit_with_retries(&mut link, &membership, committer, &sent, once, timeout, Duration::ZERO).await
         });
         Some(PendingCommit { generation, offsets, task })
     }
@@ -697,7 +751,9 @@ pub struct PendingCommit {
 
 impl Drop for GroupConsumer {
     fn drop(&mut self) {
-        self.heartbeat.abort();
+        if let Some(heartbeat) = &self.heartbeat {
+            heartbeat.abort();
+        }
         if let Some(round) = &self.joining {
             round.abort();
         }
