@@ -13,7 +13,8 @@ use super::heartbeat::SharedMembership;
 use super::{CoordinatorLink, GroupConfig};
 use crate::client::assignor::{self, MemberSubscription};
 use crate::client::metadata::ClusterView;
-use crate::protocol::{ErrorCode, GroupMember, GroupRequest, GroupResponse, TopicPartition};
+use crate::protocol::{ErrorCode, GroupMember, GroupRequest, GroupResponse, Request, Response, TopicPartition};
+use crate::sim::net::{Addr, NodeNet};
 use std::time::Duration;
 
 /// Extra time a JoinGroup may take beyond the rebalance timeout (Kafka: 5 s).
@@ -26,6 +27,16 @@ pub(super) struct Joiner {
     pub link: CoordinatorLink,
     /// The leader's view of the subscribed topics' partitions.
     pub view: ClusterView,
+}
+
+impl Joiner {
+    /// A connection to `group`'s coordinator (found on first use) and an empty view.
+    pub fn new(net: &NodeNet<Request, Response>, bootstrap: &[Addr], group: &str) -> Self {
+        Joiner {
+            link: CoordinatorLink::new(net.clone(), bootstrap.to_vec(), group),
+            view: ClusterView::new(net.clone(), bootstrap.to_vec()),
+        }
+    }
 }
 
 /// What the member tells the coordinator in its JoinGroup.

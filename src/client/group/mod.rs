@@ -41,7 +41,6 @@ use commit::{commit_with_retries, CommitBudget, Committer};
 use join::{JoinOutcome, JoinRequest, JoinTask, Joiner};
 
 use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig, ConsumerError};
-use super::metadata::ClusterView;
 use crate::protocol::{AssignmentStrategy, RebalanceProtocol, StickyAlgorithm};
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
 use crate::sim::net::NodeNet;
@@ -259,10 +258,7 @@ impl GroupConsumer {
         GroupConsumer {
             manual: None,
             consumer: Consumer::new(net.clone(), consumer_config.clone()),
-            joiner: Some(Joiner {
-                link: CoordinatorLink::new(net.clone(), bootstrap.clone(), &config.group_id),
-                view: ClusterView::new(net.clone(), bootstrap.clone()),
-            }),
+            joiner: Some(Joiner::new(&net, &bootstrap, &config.group_id)),
             joining: None,
             join_prepared: false,
             async_link: Arc::new(tokio::sync::Mutex::new(CoordinatorLink::new(
@@ -492,12 +488,11 @@ impl GroupConsumer {
             self.auto_commit(CommitBudget::Retry(Duration::from_millis(CLOSE_TIMEOUT_MS)), listener).await;
         }
         // A consumer that assigned its partitions itself has no rebalance listener to call.
-        if let Some(generation) = self.generation.take().filter(|_| self.manual.is_none()) {
-            let held = std::mem::take(&mut self.assignment);
+        if let Some(generation) = self.generation.clone().filter(|_| self.manual.is_none()) {
+            let held = self.assignment.clone();
             if rebalancing || !self.still_member_of(&generation) {
                 listener.partitions_lost(&generation, &held);
             } else {
-                self.generation = Some(generation.clone());
                 self.revoke(&generation, &held, listener).await;
             }
         }
@@ -601,14 +596,11 @@ impl GroupConsumer {
     /// Starts a rebalance round, claiming what the member owns (cooperative) or owned
     /// last (eager).
     fn start_round(&mut self) {
-        let joiner = self.joiner.take().unwrap_or_else(|| Joiner {
-            link: CoordinatorLink::new(
-                self.consumer_net(),
-                self.consumer_config.bootstrap.clone(),
-                &self.config.group_id,
-            ),
-            view: ClusterView::new(self.consumer_net(), self.consumer_config.bootstrap.clone()),
-        });
+        // A round aborted by `close` took its joiner with it.
+        let joiner = self
+            .joiner
+            .take()
+            .unwrap_or_else(|| Joiner::new(self.link.net(), &self.consumer_config.bootstrap, &self.config.group_id));
         let request = JoinRequest {
             config: self.config.clone(),
             topics: self.topics.clone(),
@@ -616,10 +608,6 @@ impl GroupConsumer {
             request_timeout: self.request_timeout(),
         };
         self.joining = Some(join::spawn(joiner, self.membership.clone(), request));
-    }
-
-    fn consumer_net(&self) -> NodeNet<Request, Response> {
-        self.link.net().clone()
     }
 
     /// Kafka's `onJoinComplete`: under the cooperative protocol, revoke what the new
