@@ -3,10 +3,13 @@
 //! group metadata records of `__consumer_offsets`; `service` answers the group requests,
 //! writes those records through the replicated log and loads them when the broker
 //! becomes leader of an offsets partition. `txn_offsets` handles offsets committed
-//! inside transactions.
+//! inside transactions. `reconciliation` is the first piece of the KIP-848 consumer
+//! protocol (a member's path to its target assignment); the protocol's heartbeat, which
+//! will use it, is not built yet.
 
 pub mod group;
 mod ownership;
+pub mod reconciliation;
 pub mod records;
 pub mod service;
 mod txn_offsets;
