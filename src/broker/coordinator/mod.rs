@@ -3,14 +3,16 @@
 //! group metadata records of `__consumer_offsets`; `service` answers the group requests,
 //! writes those records through the replicated log and loads them when the broker
 //! becomes leader of an offsets partition. `txn_offsets` handles offsets committed
-//! inside transactions. `reconciliation` is the first piece of the KIP-848 consumer
-//! protocol (a member's path to its target assignment); the protocol's heartbeat, which
-//! will use it, is not built yet.
+//! inside transactions. `reconciliation` (a member's path to its target assignment) and
+//! `server_assignor` (target assignments computed on the broker) are the first pieces of
+//! the KIP-848 consumer protocol; the protocol's heartbeat, which will use them, is not
+//! built yet.
 
 pub mod group;
 mod ownership;
 pub mod reconciliation;
 pub mod records;
+pub mod server_assignor;
 pub mod service;
 mod txn_offsets;
 
