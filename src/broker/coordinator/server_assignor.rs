@@ -1,9 +1,10 @@
 //! The group coordinator's own assignors for consumer-protocol groups (KIP-848,
 //! `group.consumer.assignors`), which compute a group's target assignment on the broker
-//! instead of on a member. So far: `range` (Kafka 4.0's
-//! `org.apache.kafka.coordinator.group.assignor.RangeAssignor`); `uniform`, Kafka's
-//! default, comes with the protocol's heartbeat (see
-//! `docs/design/kip848-consumer-protocol.md` §4).
+//! instead of on a member: `range` (Kafka 4.0's
+//! `org.apache.kafka.coordinator.group.assignor.RangeAssignor`) and `uniform`, Kafka's
+//! default, for groups whose members all subscribe to the same topics (its
+//! `UniformHomogeneousAssignmentBuilder`; the heterogeneous builder is not modelled yet).
+//! See `docs/design/kip848-consumer-protocol.md` §4.
 
 use crate::protocol::TopicPartition;
 use std::collections::{BTreeMap, BTreeSet};
@@ -66,6 +67,65 @@ pub fn range(members: &[MemberSpec], partitions: &BTreeMap<String, u32>) -> Resu
     Ok(out)
 }
 
+/// Kafka 4.0's `UniformHomogeneousAssignmentBuilder` ("uniform" when every member
+/// subscribes to `topics`): balanced first, then sticky to the current target
+/// assignment. `members` come in the order Kafka's `GroupSpec.memberIds()` iterates them
+/// (a Java `HashMap`: the coordinator passes [`crate::protocol::java::hash_map_order`];
+/// Kafka's unit tests use sorted order). With `N` partitions and `M` members, the first
+/// `N % M` members in that order may hold one more than `N / M` (Kafka 4.0's rule,
+/// whatever they held; 4.1 changed it, KAFKA-18688). `maybeRevokePartitions`: each member
+/// keeps its current target up to its quota, topic by topic and partition by partition,
+/// and gives up the rest; `assignRemainingPartitions`: the partitions nobody holds, then
+/// those given up, in that order, fill the members left below their quota, in member
+/// order. Simplified: topics in name order and partitions in ascending order (Kafka
+/// iterates hash sets of topic ids and of partition numbers; the latter is ascending for
+/// partition numbers below the set's table size).
+pub fn uniform_homogeneous(
+    members: &[&str],
+    topics: &BTreeSet<String>,
+    current: &TargetAssignment,
+    partitions: &BTreeMap<String, u32>,
+) -> Result<TargetAssignment, UnknownTopic> {
+    if members.is_empty() || topics.is_empty() {
+        return Ok(members.iter().map(|m| (m.to_string(), BTreeSet::new())).collect());
+    }
+    let mut all = Vec::new();
+    for topic in topics {
+        let count = *partitions.get(topic).ok_or_else(|| UnknownTopic(topic.clone()))?;
+        all.extend((0..count).map(|p| TopicPartition::new(topic.as_str(), p)));
+    }
+    let held: BTreeSet<&TopicPartition> = current.values().flatten().collect();
+    let mut unassigned: Vec<TopicPartition> = all.iter().filter(|tp| !held.contains(tp)).cloned().collect();
+    let (min_quota, mut extra) = (all.len() / members.len(), all.len() % members.len());
+    let mut target = TargetAssignment::new();
+    let mut unfilled: Vec<(&str, usize)> = Vec::new();
+    for &member in members {
+        let mut quota = min_quota + usize::from(extra > 0);
+        extra = extra.saturating_sub(1);
+        let mut kept = BTreeSet::new();
+        let previous = current.get(member).into_iter().flatten().filter(|tp| topics.contains(tp.topic.as_ref()));
+        for tp in previous {
+            if quota > 0 {
+                quota -= 1;
+                kept.insert(tp.clone());
+            } else {
+                unassigned.push(tp.clone());
+            }
+        }
+        if quota > 0 {
+            unfilled.push((member, quota));
+        }
+        target.insert(member.to_string(), kept);
+    }
+    let mut next = unassigned.into_iter();
+    for (member, quota) in unfilled {
+        target.get_mut(member).expect("inserted above").extend(next.by_ref().take(quota));
+    }
+    // The quotas add up to the partition count, so nothing is left (Kafka throws if it were).
+    debug_assert!(next.next().is_none(), "partitions left unassigned");
+    Ok(target)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +167,40 @@ mod tests {
         let mixed = [spec("a", None, &["T1"]), spec("z", Some("I0"), &["T1"])];
         let got = range(&mixed, &counts(&[("T1", 3)])).unwrap();
         assert_eq!(lines(&got), ["a T1-2", "z T1-0,T1-1"]);
+    }
+
+    fn target(list: &[(&str, &[(&str, u32)])]) -> TargetAssignment {
+        list.iter()
+            .map(|(m, tps)| (m.to_string(), tps.iter().map(|(t, p)| TopicPartition::new(*t, *p)).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn kafka_test_uniform_reassignment_when_a_member_joins_two_members_two_topics() {
+        // UniformHomogeneousAssignmentBuilderTest (OptimizedUniformAssignmentBuilderTest
+        // in 3.7) testReassignmentWhenOneMemberAddedAfterInitialAssignmentWithTwoMembersTwoTopics.
+        let current = target(&[("A", &[("T1", 0), ("T1", 2), ("T2", 0)]), ("B", &[("T1", 1), ("T2", 1), ("T2", 2)])]);
+        let topics: BTreeSet<String> = ["T1".to_string(), "T2".to_string()].into();
+        let got = uniform_homogeneous(&["A", "B", "C"], &topics, &current, &counts(&[("T1", 3), ("T2", 3)])).unwrap();
+        assert_eq!(lines(&got), ["A T1-0,T1-2", "B T1-1,T2-1", "C T2-0,T2-2"]);
+    }
+
+    #[test]
+    fn uniform_first_assignment_deals_in_member_order_and_a_leaving_member_frees_only_its_own() {
+        let topics: BTreeSet<String> = ["t".to_string()].into();
+        let first =
+            uniform_homogeneous(&["b", "a", "c"], &topics, &TargetAssignment::new(), &counts(&[("t", 7)])).unwrap();
+        // 7 over 3: the first member in iteration order (b) takes 3.
+        assert_eq!(lines(&first), ["a t-3,t-4", "b t-0,t-1,t-2", "c t-5,t-6"]);
+        // c leaves: a and b keep theirs and share c's two.
+        let mut current = first.clone();
+        current.remove("c");
+        let after = uniform_homogeneous(&["b", "a"], &topics, &current, &counts(&[("t", 7)])).unwrap();
+        assert_eq!(lines(&after), ["a t-3,t-4,t-6", "b t-0,t-1,t-2,t-5"]);
+        assert_eq!(
+            uniform_homogeneous(&["a"], &topics, &TargetAssignment::new(), &counts(&[])),
+            Err(UnknownTopic("t".into()))
+        );
     }
 
     #[test]
