@@ -185,63 +185,12 @@ fn render_rebalances(history: &crate::history::History) -> String {
     }
     out += "  assignments (each generation's partitions per member):\n";
     for r in &all {
-        let members: Vec<String> = r
-            .assignment
-            .iter()
-            .map(|(owner, keys)| format!("{} {}", without_uuid(owner), compact_keys(keys)))
-            .collect();
-        out += &format!("    {} generation {}: {}\n", r.group, r.generation, members.join(" | "));
+        out += &format!("    {} generation {}: {}\n", r.group, r.generation, r.assignment_line());
     }
     for gap in crate::check::groups::ownerless_time(history) {
-        out += &format!(
-            "    {}: {} partitions revoked; partitions without an owner {:.3} s in all, longest {:.3} s ({})\n",
-            gap.group,
-            gap.revoked,
-            gap.total_ns as f64 / 1e9,
-            gap.longest_ns as f64 / 1e9,
-            gap.longest_key
-        );
+        out += &format!("    {}: {}\n", gap.group, gap.summary());
     }
     out
-}
-
-/// A member id without the UUID the coordinator appended to its client id
-/// (`consumer-1-9405964c-45af-47fd-93dd-402b9e1c3a6f` → `consumer-1`).
-fn without_uuid(member: &str) -> &str {
-    let uuid_len = 36;
-    match member.len().checked_sub(uuid_len + 1) {
-        Some(cut)
-            if member.as_bytes()[cut] == b'-'
-                && member[cut + 1..].chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-                && member[cut + 1..].split('-').map(str::len).eq([8, 4, 4, 4, 12]) =>
-        {
-            &member[..cut]
-        }
-        _ => member,
-    }
-}
-
-/// Partition keys by topic with their partitions in numeric order: `orders-0,1,2,3`
-/// (`-` for none).
-fn compact_keys(keys: &[String]) -> String {
-    let mut by_topic: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-    for key in keys {
-        if let Some((topic, partition)) = key.rsplit_once('-').and_then(|(t, p)| Some((t, p.parse().ok()?))) {
-            by_topic.entry(topic).or_default().push(partition);
-        }
-    }
-    if by_topic.is_empty() {
-        return "-".to_string();
-    }
-    let parts: Vec<String> = by_topic
-        .into_iter()
-        .map(|(topic, mut partitions)| {
-            partitions.sort_unstable();
-            let list: Vec<String> = partitions.iter().map(u32::to_string).collect();
-            format!("{topic}-{}", list.join(","))
-        })
-        .collect();
-    parts.join(" ")
 }
 
 pub(super) fn render_anomalies(anomalies: &[Anomaly]) -> String {
@@ -278,24 +227,5 @@ pub(super) fn describe_seed_verdict(scenario: &Scenario, verdict: &SeedVerdict) 
             if shown.is_empty() { "none".to_string() } else { shown.join(", ") },
             expected.join(", ")
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn member_ids_lose_their_uuid_and_keys_read_as_partition_lists() {
-        assert_eq!(without_uuid("consumer-1-9405964c-45af-47fd-93dd-402b9e1c3a6f"), "consumer-1");
-        assert_eq!(without_uuid("pod-1"), "pod-1");
-        assert_eq!(
-            without_uuid("x-not-a-uuid-at-all-but-long-enough-to-look-like-one"),
-            "x-not-a-uuid-at-all-but-long-enough-to-look-like-one"
-        );
-        let keys: Vec<String> =
-            ["orders-10", "orders-2", "audit-0", "orders-0"].iter().map(|k| k.to_string()).collect();
-        assert_eq!(compact_keys(&keys), "audit-0 orders-0,2,10");
-        assert_eq!(compact_keys(&[]), "-");
     }
 }

@@ -81,6 +81,25 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
         }
         h += "</table>\n";
     }
+    let groups = crate::check::groups::rebalances(history);
+    if !groups.is_empty() {
+        h += "<h2>Consumer groups</h2>\n<table id=\"groups\"><tr><th>group</th><th>generation</th><th>at</th><th>members and their partitions</th></tr>";
+        for r in &groups {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r.group),
+                r.generation,
+                secs(r.time_ns),
+                esc(&r.assignment_line())
+            );
+        }
+        h += "</table>\n<ul>";
+        for g in crate::check::groups::ownerless_time(history) {
+            let _ = write!(h, "<li>{}: {}</li>", esc(&g.group), esc(&g.summary()));
+        }
+        h += "</ul>\n";
+    }
     h += "<h2>Anomalies</h2>\n<table id=\"anomalies\"><tr><th>anomaly</th><th>count</th><th>first instance and its story</th></tr>";
     if data.stories.is_empty() {
         h += "<tr><td colspan=\"3\">None.</td></tr>";

@@ -96,6 +96,19 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
             let _ = writeln!(md, "| {} | {kind} | {} | {} |", secs(*t), targets.join(", "), detail.replace('|', "\\|"));
         }
     }
+    let groups = crate::check::groups::rebalances(&data.outcome.history);
+    if !groups.is_empty() {
+        md += "\n## Consumer groups\n\nEach generation's assignment (as `kafkasim run` prints it):\n\n";
+        md += "| group | generation | at | members and their partitions |\n|---|---|---|---|\n";
+        for r in &groups {
+            let line = r.assignment_line().replace('|', "\\|");
+            let _ = writeln!(md, "| {} | {} | {} | {line} |", r.group, r.generation, secs(r.time_ns));
+        }
+        md.push('\n');
+        for g in crate::check::groups::ownerless_time(&data.outcome.history) {
+            let _ = writeln!(md, "- {}: {}", g.group, g.summary());
+        }
+    }
     md += "\n## Anomalies\n\n";
     if data.stories.is_empty() {
         md += "None.\n";

@@ -93,6 +93,57 @@ pub fn rebalances(history: &History) -> Vec<Rebalance> {
     out
 }
 
+impl Rebalance {
+    /// The generation's assignment in a line: `consumer-1 orders-0,1 | consumer-2 orders-2`.
+    pub fn assignment_line(&self) -> String {
+        let members: Vec<String> = self
+            .assignment
+            .iter()
+            .map(|(owner, keys)| format!("{} {}", without_uuid(owner), compact_keys(keys)))
+            .collect();
+        members.join(" | ")
+    }
+}
+
+/// A member id without the UUID the coordinator appended to its client id
+/// (`consumer-1-9405964c-45af-47fd-93dd-402b9e1c3a6f` → `consumer-1`).
+pub fn without_uuid(member: &str) -> &str {
+    let uuid_len = 36;
+    match member.len().checked_sub(uuid_len + 1) {
+        Some(cut)
+            if member.as_bytes()[cut] == b'-'
+                && member[cut + 1..].chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+                && member[cut + 1..].split('-').map(str::len).eq([8, 4, 4, 4, 12]) =>
+        {
+            &member[..cut]
+        }
+        _ => member,
+    }
+}
+
+/// Partition keys by topic with their partitions in numeric order: `orders-0,1,2,3`
+/// (`-` for none).
+pub fn compact_keys(keys: &[String]) -> String {
+    let mut by_topic: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    for key in keys {
+        if let Some((topic, partition)) = key.rsplit_once('-').and_then(|(t, p)| Some((t, p.parse().ok()?))) {
+            by_topic.entry(topic).or_default().push(partition);
+        }
+    }
+    if by_topic.is_empty() {
+        return "-".to_string();
+    }
+    let parts: Vec<String> = by_topic
+        .into_iter()
+        .map(|(topic, mut partitions)| {
+            partitions.sort_unstable();
+            let list: Vec<String> = partitions.iter().map(u32::to_string).collect();
+            format!("{topic}-{}", list.join(","))
+        })
+        .collect();
+    parts.join(" ")
+}
+
 /// How long a group's partitions went without an owner, and how many revocations
 /// its rebalances cost.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,6 +161,19 @@ pub struct OwnerlessTime {
     pub longest_ns: u64,
     /// That partition.
     pub longest_key: String,
+}
+
+impl OwnerlessTime {
+    /// `4 partitions revoked; partitions without an owner 2.784 s in all, longest 0.731 s (orders-5)`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} partitions revoked; partitions without an owner {:.3} s in all, longest {:.3} s ({})",
+            self.revoked,
+            self.total_ns as f64 / 1e9,
+            self.longest_ns as f64 / 1e9,
+            self.longest_key
+        )
+    }
 }
 
 /// Per group, the time its partitions had no owner, in group order. A member owns a
@@ -285,5 +349,19 @@ mod tests {
             .build();
         let idle: Vec<usize> = rebalances(&h).iter().map(|r| r.idle).collect();
         assert_eq!(idle, vec![1, 0]);
+    }
+
+    #[test]
+    fn member_ids_lose_their_uuid_and_keys_read_as_partition_lists() {
+        assert_eq!(without_uuid("consumer-1-9405964c-45af-47fd-93dd-402b9e1c3a6f"), "consumer-1");
+        assert_eq!(without_uuid("pod-1"), "pod-1");
+        assert_eq!(
+            without_uuid("x-not-a-uuid-at-all-but-long-enough-to-look-like-one"),
+            "x-not-a-uuid-at-all-but-long-enough-to-look-like-one"
+        );
+        let keys: Vec<String> =
+            ["orders-10", "orders-2", "audit-0", "orders-0"].iter().map(|k| k.to_string()).collect();
+        assert_eq!(compact_keys(&keys), "audit-0 orders-0,2,10");
+        assert_eq!(compact_keys(&[]), "-");
     }
 }
