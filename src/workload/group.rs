@@ -128,14 +128,14 @@ impl GroupListener for App<'_> {
     fn partitions_revoked(
         &mut self,
         generation: &Generation,
-        revoked: &[(TopicPartition, Option<Offset>)],
+        revoked: &[TopicPartition],
+        position: &dyn Fn(&TopicPartition) -> Option<Offset>,
     ) -> Vec<(TopicPartition, Offset)> {
-        let partitions: Vec<TopicPartition> = revoked.iter().map(|(tp, _)| tp.clone()).collect();
-        self.record_keys(OpFn::Revoke, generation, &partitions);
+        self.record_keys(OpFn::Revoke, generation, revoked);
         let (policy, commit_on_revoke) = self.commit;
         // Committed in the callback, before the partitions go: the progress made on them.
         let offsets = if commit_on_revoke {
-            let positions = revoked.iter().filter_map(|(tp, position)| Some((tp.clone(), (*position)?)));
+            let positions = revoked.iter().filter_map(|tp| Some((tp.clone(), position(tp)?)));
             self.progress_to_commit(policy, positions)
         } else {
             Vec::new()
@@ -143,7 +143,7 @@ impl GroupListener for App<'_> {
         // The worker finishes what it was handed, as a worker queue does unless the
         // application drains it on revocation: records of a revoked partition may then
         // be processed by both the old and the new owner (duplicates), never by nobody.
-        self.last_committed.retain(|tp, _| !partitions.contains(tp));
+        self.last_committed.retain(|tp, _| !revoked.contains(tp));
         offsets
     }
 

@@ -103,10 +103,10 @@ impl GroupListener for App {
     fn partitions_revoked(
         &mut self,
         generation: &Generation,
-        revoked: &[(TopicPartition, Option<Offset>)],
+        revoked: &[TopicPartition],
+        _position: &dyn Fn(&TopicPartition) -> Option<Offset>,
     ) -> Vec<(TopicPartition, Offset)> {
-        let partitions: Vec<TopicPartition> = revoked.iter().map(|(tp, _)| tp.clone()).collect();
-        self.record(OpFn::Revoke, generation, &partitions);
+        self.record(OpFn::Revoke, generation, revoked);
         Vec::new()
     }
 

@@ -143,16 +143,17 @@ pub trait GroupListener {
         offsets: &[(TopicPartition, Offset)],
         outcome: &CommitOutcome,
     );
-    /// The member gives up `revoked` (each with its position, if known) while it is still
-    /// in the group (Kafka's `onPartitionsRevoked`): under the eager protocol every
-    /// partition before it rejoins, under the cooperative protocol those its new
-    /// assignment took away, and every partition when it closes. Returns the offsets the
-    /// application commits before the partitions go (`commitSync` in the callback), if
-    /// any.
+    /// The member gives up `revoked` while it is still in the group (Kafka's
+    /// `onPartitionsRevoked`): under the eager protocol every partition before it
+    /// rejoins, under the cooperative protocol those its new assignment took away, and
+    /// every partition when it closes. `position` tells a partition's position, if known
+    /// (Kafka's `consumer.position` in the callback). Returns the offsets the application
+    /// commits before the partitions go (`commitSync` in the callback), if any.
     fn partitions_revoked(
         &mut self,
         generation: &Generation,
-        revoked: &[(TopicPartition, Option<Offset>)],
+        revoked: &[TopicPartition],
+        position: &dyn Fn(&TopicPartition) -> Option<Offset>,
     ) -> Vec<(TopicPartition, Offset)>;
     /// The member's `partitions` are gone without a revocation (Kafka's
     /// `onPartitionsLost`): its generation was taken from it, so other members may own
@@ -585,9 +586,8 @@ impl GroupConsumer {
         if partitions.is_empty() {
             return;
         }
-        let revoked: Vec<(TopicPartition, Option<Offset>)> =
-            partitions.iter().map(|tp| (tp.clone(), self.consumer.position(tp))).collect();
-        let offsets = listener.partitions_revoked(generation, &revoked);
+        let consumer = &self.consumer;
+        let offsets = listener.partitions_revoked(generation, partitions, &|tp| consumer.position(tp));
         if !offsets.is_empty() {
             self.commit_sync(offsets, listener).await;
         }
