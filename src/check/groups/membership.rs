@@ -3,6 +3,7 @@
 //! members in one generation) and `reassigned-before-revoked` (a partition handed over
 //! while its owner still claimed it). Definitions in the [module docs](super).
 
+use super::holdings::Holdings;
 use super::{GroupOps, MemberOp};
 use crate::check::describe::{plural, process, secs};
 use crate::check::{Anomaly, AnomalyKind, RecordRef};
@@ -112,30 +113,17 @@ struct Joined<'o, 'a> {
 /// key that another member of the generation still claimed, in group, generation, key
 /// and history order.
 pub(super) fn reassigned_before_revoked<'a>(ops: &GroupOps<'a>) -> Vec<Anomaly> {
-    fn keys<'a>(m: &MemberOp<'a>) -> BTreeSet<&'a str> {
-        match m.value {
-            OpValue::Keys(keys) => keys.iter().map(String::as_str).collect(),
-            _ => BTreeSet::new(),
-        }
-    }
-    // Per group and process: the keys it holds now.
-    let mut held: BTreeMap<(&str, u64), BTreeSet<&str>> = BTreeMap::new();
+    let mut holdings = Holdings::default();
     // Per group and generation: each member's assignments, in history order.
     let mut generations: BTreeMap<(&str, u32), Vec<Joined<'_, '_>>> = BTreeMap::new();
     for m in ops.ops.iter().filter(|m| m.op.kind == crate::history::OpType::Ok) {
-        let holding = held.entry((m.ctx.group.as_str(), m.op.process)).or_default();
-        match m.op.f {
-            OpFn::Assign => {
-                let assigned = keys(m);
-                let claimed = std::mem::replace(holding, assigned.clone());
-                generations.entry((m.ctx.group.as_str(), m.ctx.generation)).or_default().push(Joined {
-                    assign: m,
-                    claimed,
-                    assigned,
-                });
+        let OpValue::Keys(keys) = m.value else { continue };
+        for change in holdings.apply(m.op.process, m.op.f, Some(m.ctx.group.as_str()), keys) {
+            if m.op.f == OpFn::Assign {
+                let assigned = keys.iter().map(String::as_str).collect();
+                let joined = Joined { assign: m, claimed: change.before, assigned };
+                generations.entry((m.ctx.group.as_str(), m.ctx.generation)).or_default().push(joined);
             }
-            OpFn::Revoke | OpFn::Lose => holding.retain(|k| !keys(m).contains(k)),
-            _ => {}
         }
     }
     // A group none of whose members ever revoked or lost a partition is from a history

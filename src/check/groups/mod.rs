@@ -79,6 +79,7 @@
 //!   been assigned after that member id's own last assignment (FENCED_INSTANCE_ID). One
 //!   anomaly per such commit.
 
+mod holdings;
 mod membership;
 mod processing;
 mod rebalances;

@@ -6,6 +6,7 @@
 //! offset, and while a partition has no owner nobody consumes it (the eager protocol's
 //! stop-the-world pause; the cooperative protocol pauses only the partitions that move).
 
+use super::holdings::Holdings;
 use crate::history::{History, OpFn, OpType, OpValue};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -183,63 +184,40 @@ impl OwnerlessTime {
 /// first assignment to the end of the history. (A zombie member that has not noticed
 /// its eviction still counts as an owner: it has not lost the partition yet.)
 pub fn ownerless_time(history: &History) -> Vec<OwnerlessTime> {
-    // (group, key) -> processes owning it now.
-    let mut owners: BTreeMap<(&str, &str), BTreeSet<u64>> = BTreeMap::new();
-    // (group, key) -> when it last lost its last owner (None while owned).
-    let mut ownerless_since: BTreeMap<(&str, &str), Option<u64>> = BTreeMap::new();
+    let mut holdings = Holdings::default();
+    let mut groups: BTreeSet<&str> = BTreeSet::new();
+    // (group, key) -> when it last lost its last owner.
+    let mut ownerless_since: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     let mut stretches: BTreeMap<&str, Vec<(u64, &str)>> = BTreeMap::new();
     let mut revoked: BTreeMap<&str, usize> = BTreeMap::new();
     let end_ns = history.ops.last().map_or(0, |o| o.time_ns);
     // Completions only (a crash is recorded as an `info` op).
     for op in history.ops.iter().filter(|o| o.kind != OpType::Invoke && (o.kind == OpType::Ok || o.f == OpFn::Crash)) {
-        let mut released: Vec<(&str, &str)> = Vec::new();
-        match (&op.f, &op.group, &op.value) {
-            (OpFn::Crash, _, _) => {
-                for ((group, key), held) in owners.iter_mut() {
-                    if held.remove(&op.process) {
-                        released.push((group, key));
-                    }
-                }
-            }
-            (OpFn::Assign, Some(ctx), OpValue::Keys(keys)) => {
-                for ((group, key), held) in owners.iter_mut().filter(|((g, _), _)| *g == ctx.group) {
-                    if !keys.iter().any(|k| k == key) && held.remove(&op.process) {
-                        released.push((group, key));
-                    }
-                }
-                for key in keys {
-                    let at = (ctx.group.as_str(), key.as_str());
-                    owners.entry(at).or_default().insert(op.process);
-                    if let Some(Some(since)) = ownerless_since.insert(at, None) {
-                        stretches.entry(at.0).or_default().push((op.time_ns - since, at.1));
-                    }
-                }
-            }
-            (OpFn::Revoke | OpFn::Lose, Some(ctx), OpValue::Keys(keys)) => {
-                if op.f == OpFn::Revoke {
-                    *revoked.entry(ctx.group.as_str()).or_default() += keys.len();
-                }
-                for key in keys {
-                    let at = (ctx.group.as_str(), key.as_str());
-                    if owners.get_mut(&at).is_some_and(|held| held.remove(&op.process)) {
-                        released.push(at);
-                    }
-                }
-            }
-            _ => {}
+        let keys = match &op.value {
+            OpValue::Keys(keys) => &keys[..],
+            _ => &[],
+        };
+        let group = op.group.as_ref().map(|ctx| ctx.group.as_str());
+        if op.f == OpFn::Revoke {
+            *revoked.entry(group.unwrap_or_default()).or_default() += keys.len();
         }
-        for at in released {
-            if owners[&at].is_empty() {
-                ownerless_since.insert(at, Some(op.time_ns));
+        for change in holdings.apply(op.process, op.f, group, keys) {
+            groups.insert(change.group);
+            for key in change.gained {
+                if let Some(since) = ownerless_since.remove(&(change.group, key)) {
+                    stretches.entry(change.group).or_default().push((op.time_ns - since, key));
+                }
+            }
+            for key in change.released {
+                if !holdings.is_held(change.group, key) {
+                    ownerless_since.insert((change.group, key), op.time_ns);
+                }
             }
         }
     }
-    for (at, since) in ownerless_since {
-        if let Some(since) = since {
-            stretches.entry(at.0).or_default().push((end_ns - since, at.1));
-        }
+    for ((group, key), since) in ownerless_since {
+        stretches.entry(group).or_default().push((end_ns - since, key));
     }
-    let groups: BTreeSet<&str> = owners.keys().map(|(group, _)| *group).collect();
     groups
         .into_iter()
         .map(|group| {

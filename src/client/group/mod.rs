@@ -347,12 +347,12 @@ impl GroupConsumer {
     /// backs off and calls again. An error is fatal: Kafka's `poll()` throws it (e.g.
     /// INVALID_SESSION_TIMEOUT when the brokers refuse `session.timeout.ms`).
     pub async fn coordinator_poll(&mut self, listener: &mut impl GroupListener) -> Result<bool, ErrorCode> {
-        if let Some(partitions) = self.manual.clone().filter(|_| self.generation.is_none()) {
-            let generation = Generation { member_id: self.config.client_id.clone(), generation: 0 };
-            self.generation = Some(generation);
+        // A manually assigned consumer takes its partitions on its first poll.
+        if let Some(partitions) = self.manual.as_ref().filter(|_| self.generation.is_none()) {
+            self.generation = Some(Generation { member_id: self.config.client_id.clone(), generation: 0 });
             self.assignment = partitions.clone();
             self.consumer.assign(partitions.clone());
-            self.committed_offsets_pending = Some(partitions);
+            self.committed_offsets_pending = Some(partitions.clone());
         }
         let rejoin = self.manual.is_none() && {
             let mut m = self.membership.lock();
