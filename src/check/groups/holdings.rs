@@ -36,7 +36,7 @@ impl<'a> Holdings<'a> {
             }
             (OpFn::Assign, Some(group)) => vec![self.replace(group, process, named)],
             (OpFn::Revoke | OpFn::Lose, Some(group)) => {
-                let kept = self.held.get(&(group, process)).map_or_else(BTreeSet::new, |h| &*h - &named);
+                let kept = self.held.get(&(group, process)).map_or_else(BTreeSet::new, |h| h - &named);
                 vec![self.replace(group, process, kept)]
             }
             _ => Vec::new(),
