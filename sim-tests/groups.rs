@@ -476,3 +476,44 @@ fn assigned_consumers_never_rebalance_and_a_crashed_ones_partitions_wait_for_it(
         assert!(costs.longest_ns < 7_000_000_000, "seed {seed}: {costs:?}");
     }
 }
+
+#[test]
+fn the_kip848_protocol_weathers_the_storm_with_fewer_revocations_and_less_time_without_an_owner() {
+    let scenario = load("rebalance-storm-kip848");
+    let classic = load("rebalance-storm");
+    assert_eq!(scenario.seeds, classic.seeds, "the twins run the same seeds");
+    let (mut stale_refused, mut duplicated) = (0, 0);
+    let cost = |outcome: &RunOutcome| {
+        let gaps = kafkasim::check::groups::ownerless_time(&outcome.history);
+        (gaps.iter().map(|g| g.revoked).sum::<usize>(), gaps.iter().map(|g| g.total_ns).sum::<u64>())
+    };
+    let (mut kip848_cost, mut classic_cost) = ((0, 0), (0, 0));
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        // Forbidden: split-ownership, reassigned-before-revoked, stale-commit-accepted,
+        // commit-regression, consume-skip, lost-write, no-progress.
+        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
+        let members: Vec<_> = outcome.history.ops.iter().filter_map(|o| o.group.as_ref()).collect();
+        assert!(!members.is_empty());
+        assert!(members.iter().all(|g| g.protocol == kafkasim::protocol::GroupProtocol::Consumer));
+        stale_refused += outcome
+            .history
+            .ops
+            .iter()
+            .filter(|o| o.f == OpFn::Commit && o.kind == OpType::Fail)
+            .filter(|o| o.error.as_deref() == Some("STALE_MEMBER_EPOCH"))
+            .count();
+        duplicated += outcome.anomalies.iter().filter(|a| a.kind == AnomalyKind::ConsumeDuplicate).count();
+        let (revoked, ownerless) = cost(&outcome);
+        kip848_cost = (kip848_cost.0 + revoked, kip848_cost.1 + ownerless);
+        let (revoked, ownerless) = cost(&run(&classic, seed));
+        classic_cost = (classic_cost.0 + revoked, classic_cost.1 + ownerless);
+    }
+    // Commits are fenced by member epoch, and the storm still makes the group redo work.
+    assert!(stale_refused > 0, "no commit was refused with STALE_MEMBER_EPOCH");
+    assert!(duplicated > 0, "no record was processed twice");
+    // No stop-the-world: fewer partitions revoked, less time without an owner than the
+    // classic eager protocol under the same faults.
+    assert!(kip848_cost.0 < classic_cost.0, "revoked: {kip848_cost:?} against {classic_cost:?}");
+    assert!(kip848_cost.1 < classic_cost.1, "ownerless: {kip848_cost:?} against {classic_cost:?}");
+}

@@ -398,6 +398,7 @@ mod tests {
             member: format!("m{process}"),
             generation: (index % 3) as u32,
             instance: None,
+            protocol: Default::default(),
         });
         Op { index, time_ns: index * 1_000_000, process, kind, f, value, error: None, group }
     }

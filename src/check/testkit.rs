@@ -185,8 +185,22 @@ impl Hist {
     /// From now on process `p`'s ops carry the group context `member` of `group` in
     /// `generation` (call again after a rebalance with the new generation).
     pub(crate) fn member(mut self, p: u64, group: &str, member: &str, generation: u32) -> Self {
-        let ctx = GroupContext { group: group.to_string(), member: member.to_string(), generation, instance: None };
+        let ctx = GroupContext {
+            group: group.to_string(),
+            member: member.to_string(),
+            generation,
+            instance: None,
+            protocol: Default::default(),
+        };
         self.member_of.insert(p, ctx);
+        self
+    }
+
+    /// As [`member`](Self::member), for a consumer-protocol group (KIP-848): `epoch` is
+    /// the member's own epoch.
+    pub(crate) fn consumer_member(mut self, p: u64, group: &str, member: &str, epoch: u32) -> Self {
+        self = self.member(p, group, member, epoch);
+        self.member_of.get_mut(&p).expect("just set").protocol = crate::protocol::GroupProtocol::Consumer;
         self
     }
 

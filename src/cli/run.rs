@@ -164,13 +164,18 @@ fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
 fn render_rebalances(history: &crate::history::History) -> String {
     let all = crate::check::groups::rebalances(history);
     let mut by_group: std::collections::BTreeMap<&str, Vec<(usize, usize)>> = std::collections::BTreeMap::new();
+    let mut word: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
     for r in &all {
         by_group.entry(r.group.as_str()).or_default().push((r.moved, r.idle));
+        word.insert(
+            r.group.as_str(),
+            if r.protocol == crate::protocol::GroupProtocol::Consumer { "member epochs" } else { "generations" },
+        );
     }
     if by_group.is_empty() {
         return String::new();
     }
-    let mut out = "  rebalances (partitions moved by each generation's assignment):
+    let mut out = "  rebalances (partitions moved by each generation's or member epoch's assignment):
 "
     .to_string();
     for (group, generations) in by_group {
@@ -181,11 +186,11 @@ fn render_rebalances(history: &crate::history::History) -> String {
         } else {
             String::new()
         };
-        out += &format!("    {group}: {} generations, moved {}{idle}\n", generations.len(), moved.join(", "));
+        out += &format!("    {group}: {} {}, moved {}{idle}\n", generations.len(), word[group], moved.join(", "));
     }
-    out += "  assignments (each generation's partitions per member):\n";
+    out += "  assignments (each generation's or member epoch's partitions per member):\n";
     for r in &all {
-        out += &format!("    {} generation {}: {}\n", r.group, r.generation, r.assignment_line());
+        out += &format!("    {} {}: {}\n", r.group, r.label(), r.assignment_line());
     }
     for gap in crate::check::groups::ownerless_time(history) {
         out += &format!("    {}: {}\n", gap.group, gap.summary());

@@ -123,6 +123,10 @@ pub struct GroupContext {
     /// The member's `group.instance.id`, if it is static (`"instance"` in the JSON
     /// line): successive member ids of one instance are one member restarted.
     pub instance: Option<String>,
+    /// The group protocol. Under the consumer protocol (KIP-848) `generation` is the
+    /// member's own epoch, which the JSON line writes as `"member_epoch"` instead of
+    /// `"generation"`.
+    pub protocol: crate::protocol::GroupProtocol,
 }
 
 impl GroupContext {
@@ -227,7 +231,11 @@ impl Op {
         if let Some(ctx) = &self.group {
             object.insert("group".into(), json!(ctx.group));
             object.insert("member".into(), json!(ctx.member));
-            object.insert("generation".into(), json!(ctx.generation));
+            let epoch_name = match ctx.protocol {
+                crate::protocol::GroupProtocol::Classic => "generation",
+                crate::protocol::GroupProtocol::Consumer => "member_epoch",
+            };
+            object.insert(epoch_name.into(), json!(ctx.generation));
             if let Some(instance) = &ctx.instance {
                 object.insert("instance".into(), json!(instance));
             }
@@ -330,10 +338,19 @@ mod group_context_tests {
                 group: "billing".into(),
                 member: "consumer-2-1".into(),
                 generation: 3,
-                instance: None
+                instance: None,
+                protocol: crate::protocol::GroupProtocol::Classic,
             })
         );
         assert_eq!(op.to_json().to_string(), line);
+        // A consumer-protocol member names its member epoch instead.
+        let epoch_line = line.replace("\"generation\"", "\"member_epoch\"");
+        let op = Op::from_json(&serde_json::from_str(&epoch_line).unwrap()).unwrap();
+        assert_eq!(
+            op.group.as_ref().map(|g| (g.generation, g.protocol)),
+            Some((3, crate::protocol::GroupProtocol::Consumer))
+        );
+        assert_eq!(op.to_json().to_string(), epoch_line);
         let bad = r#"{"index":7,"time":9,"process":2,"type":"ok","f":"commit","value":{},"group":"billing"}"#;
         assert!(Op::from_json(&serde_json::from_str(bad).unwrap()).unwrap_err().contains("`member`"));
     }

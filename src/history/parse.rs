@@ -149,21 +149,29 @@ impl<'n> OpReader<'n> {
         let group = match doc.field("group") {
             None => None,
             Some(g) if g.is_null() => None,
-            Some(g) => Some(GroupContext {
-                group: self.string(g, "group")?,
-                member: self.string(self.required(doc, "member")?, "member")?,
-                generation: u32::try_from(self.uint_field(doc, "generation")?).map_err(|_| {
-                    FieldError::new(
-                        doc.field("generation").map_or(doc.at, |g| g.at),
-                        format!("{}: expected a 32-bit integer", self.field_name("generation")),
-                    )
-                })?,
-                instance: match doc.field("instance") {
-                    None => None,
-                    Some(i) if i.is_null() => None,
-                    Some(i) => Some(self.string(i, "instance")?),
-                },
-            }),
+            Some(g) => {
+                // A consumer-protocol member's op names its member epoch instead.
+                let (epoch_name, protocol) = match doc.field("member_epoch") {
+                    Some(_) => ("member_epoch", crate::protocol::GroupProtocol::Consumer),
+                    None => ("generation", crate::protocol::GroupProtocol::Classic),
+                };
+                Some(GroupContext {
+                    group: self.string(g, "group")?,
+                    member: self.string(self.required(doc, "member")?, "member")?,
+                    generation: u32::try_from(self.uint_field(doc, epoch_name)?).map_err(|_| {
+                        FieldError::new(
+                            doc.field(epoch_name).map_or(doc.at, |g| g.at),
+                            format!("{}: expected a 32-bit integer", self.field_name(epoch_name)),
+                        )
+                    })?,
+                    protocol,
+                    instance: match doc.field("instance") {
+                        None => None,
+                        Some(i) if i.is_null() => None,
+                        Some(i) => Some(self.string(i, "instance")?),
+                    },
+                })
+            }
         };
         Ok(Read::Op(Op { index, time_ns, process, kind, f, value, error, group }))
     }

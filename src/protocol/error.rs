@@ -88,12 +88,28 @@ pub enum ErrorCode {
     /// coordinator could not verify, Kafka 3.8+).
     TransactionAbortable,
     /// A static member's `group.instance.id` is now held by a newer member (KIP-345):
-    /// this one is a zombie. Static membership is not modelled: no broker answers it,
-    /// clients handle it as Kafka's do.
+    /// this one is a zombie.
     FencedInstanceId,
     /// OffsetFetch of a partition whose group has transactional offsets pending (a
     /// TxnOffsetCommit whose transaction has not ended): retry (KIP-447).
     UnstableOffsetCommit,
+    /// A ConsumerGroupHeartbeat's member epoch is not the member's (KIP-848): the member
+    /// must give up its partitions and rejoin with epoch 0.
+    FencedMemberEpoch,
+    /// An OffsetCommit or OffsetFetch of a consumer-protocol member carries another
+    /// member epoch than the member's current one (KIP-848).
+    StaleMemberEpoch,
+    /// A static member joins with a `group.instance.id` another member still holds
+    /// (KIP-848's static membership: the holder has not left with epoch -2).
+    UnreleasedInstanceId,
+    /// The group does not exist, or is not of the protocol the request speaks.
+    GroupIdNotFound,
+    /// A request of one group protocol for a group of the other (a classic JoinGroup for
+    /// a consumer-protocol group; Kafka 4.0 converts such members, kafkasim does not).
+    InconsistentGroupProtocol,
+    /// The coordinator failed in a way the request cannot fix (Kafka's
+    /// UNKNOWN_SERVER_ERROR; e.g. the server assignor threw).
+    UnknownServerError,
 }
 
 impl ErrorCode {
@@ -121,6 +137,12 @@ impl ErrorCode {
                 | ErrorCode::TransactionCoordinatorFenced
                 | ErrorCode::TransactionAbortable
                 | ErrorCode::FencedInstanceId
+                | ErrorCode::FencedMemberEpoch
+                | ErrorCode::StaleMemberEpoch
+                | ErrorCode::UnreleasedInstanceId
+                | ErrorCode::GroupIdNotFound
+                | ErrorCode::InconsistentGroupProtocol
+                | ErrorCode::UnknownServerError
         )
     }
 
@@ -176,6 +198,12 @@ impl ErrorCode {
             ErrorCode::TransactionAbortable => "TRANSACTION_ABORTABLE",
             ErrorCode::FencedInstanceId => "FENCED_INSTANCE_ID",
             ErrorCode::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
+            ErrorCode::FencedMemberEpoch => "FENCED_MEMBER_EPOCH",
+            ErrorCode::StaleMemberEpoch => "STALE_MEMBER_EPOCH",
+            ErrorCode::UnreleasedInstanceId => "UNRELEASED_INSTANCE_ID",
+            ErrorCode::GroupIdNotFound => "GROUP_ID_NOT_FOUND",
+            ErrorCode::InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
+            ErrorCode::UnknownServerError => "UNKNOWN_SERVER_ERROR",
         }
     }
 }

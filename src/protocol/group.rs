@@ -4,6 +4,7 @@
 
 use super::error::ErrorCode;
 use super::ids::{BrokerEndpoint, Offset, ProducerIdAndEpoch, TopicPartition};
+use super::modes::ServerAssignor;
 
 /// A consumer group request, sent to the group's coordinator (FindCoordinator to any
 /// broker).
@@ -100,6 +101,11 @@ pub enum GroupRequest {
         /// The offsets.
         offsets: Vec<(TopicPartition, Offset)>,
     },
+    /// A consumer-protocol member's heartbeat (KIP-848, `ConsumerGroupHeartbeat`): joins
+    /// (epoch 0), keeps the member alive, acknowledges its reconciliation (its owned
+    /// partitions) and leaves (epoch -1, or -2 for a static member's temporary leave).
+    /// Fields left `None` are unchanged since the member's last heartbeat.
+    ConsumerGroupHeartbeat(ConsumerHeartbeat),
     /// Reads committed offsets.
     OffsetFetch {
         /// The `group.id`.
@@ -107,6 +113,32 @@ pub enum GroupRequest {
         /// The partitions.
         partitions: Vec<TopicPartition>,
     },
+}
+
+/// A ConsumerGroupHeartbeat request (Kafka's `ConsumerGroupHeartbeatRequestData`, v1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerHeartbeat {
+    /// The `group.id`.
+    pub group: String,
+    /// The member id, which the client generates once (KIP-1082) and keeps across
+    /// rejoins.
+    pub member_id: String,
+    /// The member epoch: 0 to join, -1 to leave, -2 for a static member's temporary
+    /// leave, else the epoch the member holds.
+    pub member_epoch: i32,
+    /// `group.instance.id`, for a static member.
+    pub instance_id: Option<String>,
+    /// The `client.id`.
+    pub client_id: String,
+    /// `max.poll.interval.ms`, the rebalance timeout (`None`: unchanged).
+    pub rebalance_timeout_ms: Option<u64>,
+    /// The subscribed topics (`None`: unchanged).
+    pub subscribed_topics: Option<Vec<String>>,
+    /// `group.remote.assignor` (`None`: unchanged or none).
+    pub server_assignor: Option<ServerAssignor>,
+    /// The partitions the member owns (`None`: unchanged; sent when they changed, which
+    /// acknowledges a reconciliation).
+    pub owned: Option<Vec<TopicPartition>>,
 }
 
 /// A member of a group as the leader sees it in the JoinGroup response.
@@ -156,6 +188,20 @@ pub enum GroupResponse {
     Ack {
         /// Why the request was refused, if it was.
         error: Option<ErrorCode>,
+    },
+    /// Answer to ConsumerGroupHeartbeat.
+    ConsumerHeartbeat {
+        /// Why the heartbeat was refused, if it was.
+        error: Option<ErrorCode>,
+        /// The member id.
+        member_id: String,
+        /// The member's epoch now (-1 or -2 after a leave).
+        member_epoch: i32,
+        /// How soon the member should heartbeat again (`group.consumer.heartbeat.interval.ms`).
+        heartbeat_interval_ms: u64,
+        /// The partitions the member may use now, when they changed (or the request was
+        /// a full one); `None` otherwise.
+        assignment: Option<Vec<TopicPartition>>,
     },
     /// Answer to OffsetFetch.
     Offsets {

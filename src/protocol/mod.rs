@@ -23,7 +23,7 @@ mod topic;
 mod txn;
 
 pub use error::ErrorCode;
-pub use group::{GroupMember, GroupRequest, GroupResponse};
+pub use group::{ConsumerHeartbeat, GroupMember, GroupRequest, GroupResponse};
 pub use ids::{
     BrokerEndpoint, BrokerId, LeaderEpoch, NodeId, Offset, ProducerId, ProducerIdAndEpoch, TopicPartition,
     NO_PRODUCER_ID,
@@ -35,8 +35,8 @@ pub use kafka::{
 };
 pub use meta::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, SessionId, ZNode};
 pub use modes::{
-    AssignmentStrategy, FollowerRestart, MetadataMode, OffsetReset, OffsetValidation, RebalanceProtocol, StickyAlgorithm,
-    TruncationMode, UnkeyedPartitioning, UnknownProducerSequence,
+    AssignmentStrategy, FollowerRestart, GroupProtocol, MetadataMode, OffsetReset, OffsetValidation, RebalanceProtocol,
+    ServerAssignor, StickyAlgorithm, TruncationMode, UnkeyedPartitioning, UnknownProducerSequence,
 };
 pub use names::{broker_name, broker_names, partition_name, NodeName, NodeRole, CONTROLLER_ID_OFFSET, METASTORE};
 pub use records::{ControlMarker, Record, RecordBatch, ABORT_MARKER_VALUE, COMMIT_MARKER_VALUE};

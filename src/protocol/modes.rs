@@ -124,6 +124,74 @@ pub enum RebalanceProtocol {
     Cooperative,
 }
 
+/// Which group membership protocol a consumer speaks (`group.protocol`, Kafka 3.7+,
+/// KIP-848).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupProtocol {
+    /// JoinGroup / SyncGroup / Heartbeat, with the assignment computed by the group's
+    /// leader (`"classic"`, the default in every release so far).
+    #[default]
+    Classic,
+    /// ConsumerGroupHeartbeat, with the target assignment computed by the coordinator
+    /// and reconciled member by member (`"consumer"`, KIP-848: early access in 3.7,
+    /// generally available in 4.0).
+    Consumer,
+}
+
+impl GroupProtocol {
+    /// The `group.protocol` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupProtocol::Classic => "classic",
+            GroupProtocol::Consumer => "consumer",
+        }
+    }
+}
+
+impl fmt::Display for GroupProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A group coordinator's assignor for consumer-protocol groups (`group.consumer.assignors`
+/// on the broker, `group.remote.assignor` on the consumer; KIP-848).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerAssignor {
+    /// `"uniform"` (Kafka's `UniformAssignor`, the default): balanced, then sticky.
+    Uniform,
+    /// `"range"` (Kafka's server-side `RangeAssignor`): co-partitions topics, not sticky.
+    Range,
+}
+
+impl ServerAssignor {
+    /// Its name in `group.consumer.assignors` and `group.remote.assignor`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerAssignor::Uniform => "uniform",
+            ServerAssignor::Range => "range",
+        }
+    }
+
+    /// The assignor a `group.consumer.assignors` entry names: the short name or Kafka's
+    /// class name (`org.apache.kafka.coordinator.group.assignor.UniformAssignor`).
+    pub fn parse(value: &str) -> Option<ServerAssignor> {
+        let simple = value.trim().rsplit('.').next().unwrap_or_default();
+        Some(match simple.to_ascii_lowercase().as_str() {
+            "uniform" | "uniformassignor" => ServerAssignor::Uniform,
+            "range" | "rangeassignor" => ServerAssignor::Range,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ServerAssignor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl AssignmentStrategy {
     /// Every strategy, in the order the assignor-comparison scenario reports them.
     pub const ALL: [AssignmentStrategy; 4] = [

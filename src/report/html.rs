@@ -83,13 +83,13 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
     }
     let groups = crate::check::groups::rebalances(history);
     if !groups.is_empty() {
-        h += "<h2>Consumer groups</h2>\n<table id=\"groups\"><tr><th>group</th><th>generation</th><th>at</th><th>members and their partitions</th></tr>";
+        h += "<h2>Consumer groups</h2>\n<table id=\"groups\"><tr><th>group</th><th>rebalance</th><th>at</th><th>members and their partitions</th></tr>";
         for r in &groups {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&r.group),
-                r.generation,
+                r.label(),
                 secs(r.time_ns),
                 esc(&r.assignment_line())
             );

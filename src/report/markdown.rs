@@ -98,11 +98,11 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
     }
     let groups = crate::check::groups::rebalances(&data.outcome.history);
     if !groups.is_empty() {
-        md += "\n## Consumer groups\n\nEach generation's assignment (as `kafkasim run` prints it):\n\n";
-        md += "| group | generation | at | members and their partitions |\n|---|---|---|---|\n";
+        md += "\n## Consumer groups\n\nEach generation's (or, under the consumer protocol, member epoch's) assignment (as `kafkasim run` prints it):\n\n";
+        md += "| group | rebalance | at | members and their partitions |\n|---|---|---|---|\n";
         for r in &groups {
             let line = r.assignment_line().replace('|', "\\|");
-            let _ = writeln!(md, "| {} | {} | {} | {line} |", r.group, r.generation, secs(r.time_ns));
+            let _ = writeln!(md, "| {} | {} | {} | {line} |", r.group, r.label(), secs(r.time_ns));
         }
         md.push('\n');
         for g in crate::check::groups::ownerless_time(&data.outcome.history) {

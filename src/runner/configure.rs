@@ -3,6 +3,8 @@
 //! Every setting a scenario file names reaches the system here and nowhere else.
 
 use super::RunOptions;
+use crate::broker::coordinator::consumer_group::ConsumerGroupSettings;
+use crate::broker::coordinator::server_assignor::ExtraPartitionRule;
 use crate::broker::coordinator::{CoordinatorConfig, OFFSETS_TOPIC};
 use crate::broker::kraft::KraftBrokerConfig;
 use crate::broker::txn::{TxnCoordinatorConfig, TRANSACTION_TOPIC};
@@ -121,6 +123,22 @@ pub(super) fn broker_config(
             group_min_session_timeout_ms: c.group_min_session_timeout_ms,
             group_max_session_timeout_ms: c.group_max_session_timeout_ms,
             group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
+            // The new group coordinator runs only in KRaft mode.
+            consumer_protocol_enabled: scenario.cluster.metadata == crate::protocol::MetadataMode::Kraft
+                && c.group_consumer.rebalance_protocols.contains(&crate::protocol::GroupProtocol::Consumer),
+            consumer: ConsumerGroupSettings {
+                session_timeout_ms: c.group_consumer.session_timeout_ms,
+                heartbeat_interval_ms: c.group_consumer.heartbeat_interval_ms,
+                assignors: c.group_consumer.assignors.clone(),
+                // KAFKA-19233 was fixed in Kafka 4.2.0 (apache/kafka#21305).
+                fence_epoch_zero_rejoin: scenario.profile.version < KafkaVersion::new(4, 2, 0),
+                // KAFKA-18688 came with Kafka 4.1.
+                uniform_extra_partitions: if scenario.profile.version < KafkaVersion::new(4, 1, 0) {
+                    ExtraPartitionRule::FirstMembers
+                } else {
+                    ExtraPartitionRule::GiveBack
+                },
+            },
         },
         controlled_shutdown: ControlledShutdownConfig {
             enable: c.controlled_shutdown_enable,
@@ -342,5 +360,7 @@ pub(super) fn group_config(spec: &ConsumerSpec, client_id: &str, index: u32) -> 
         retry_backoff_ms: 100,
         default_api_timeout_ms: c.default_api_timeout_ms,
         sticky_algorithm: spec.sticky_assignor,
+        group_protocol: c.group_protocol,
+        remote_assignor: c.group_remote_assignor,
     }
 }

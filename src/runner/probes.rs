@@ -272,7 +272,13 @@ mod tests {
     fn a_group_is_behind_until_its_last_accepted_commit_reaches_the_end() {
         madsim::runtime::Runtime::new().block_on(async {
             let recorder = Recorder::new();
-            let member = GroupContext { group: "g".into(), member: "m".into(), generation: 1, instance: None };
+            let member = GroupContext {
+                group: "g".into(),
+                member: "m".into(),
+                generation: 1,
+                instance: None,
+                protocol: Default::default(),
+            };
             let commit = |offset: u64, kind: OpType| {
                 let offsets = [("orders-0".to_string(), offset)].into_iter().collect();
                 recorder.group_op(0, kind, OpFn::Commit, OpValue::Offsets(offsets), None, member.clone());

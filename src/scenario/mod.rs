@@ -139,6 +139,7 @@ mod effective;
 mod error;
 mod faults;
 mod fields;
+mod group_protocol;
 mod keys;
 mod kraft;
 mod limits;

@@ -260,6 +260,38 @@ impl Default for ClusterSpec {
     }
 }
 
+/// The group coordinator's settings for consumer-protocol groups (KIP-848), with Kafka's
+/// names and the defaults of 3.7 to 3.9 (4.0 also serves `consumer` by default).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerGroupBrokerSettings {
+    /// `group.coordinator.rebalance.protocols` (Kafka 3.7+): the group protocols the
+    /// coordinator serves; `consumer` is listed by default from Kafka 4.0.
+    pub rebalance_protocols: Vec<crate::protocol::GroupProtocol>,
+    /// `group.consumer.session.timeout.ms`: how long a member may go without a
+    /// heartbeat, in milliseconds (default 45000, within
+    /// `group.consumer.min.session.timeout.ms` 45000 and `...max...` 60000).
+    pub session_timeout_ms: u64,
+    /// `group.consumer.heartbeat.interval.ms`: the interval the coordinator tells members
+    /// to heartbeat at, in milliseconds (default 5000, within
+    /// `group.consumer.min.heartbeat.interval.ms` 5000 and `...max...` 15000).
+    pub heartbeat_interval_ms: u64,
+    /// `group.consumer.assignors`: the server assignors, the first the default (default
+    /// `uniform,range`).
+    pub assignors: Vec<crate::protocol::ServerAssignor>,
+}
+
+impl Default for ConsumerGroupBrokerSettings {
+    fn default() -> Self {
+        use crate::protocol::{GroupProtocol, ServerAssignor};
+        ConsumerGroupBrokerSettings {
+            rebalance_protocols: vec![GroupProtocol::Classic],
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 5_000,
+            assignors: vec![ServerAssignor::Uniform, ServerAssignor::Range],
+        }
+    }
+}
+
 /// Broker settings, under Kafka's own key names, with Kafka 3.x defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerSettings {
@@ -351,6 +383,8 @@ pub struct BrokerSettings {
     /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty group
     /// waits for more members to join, in milliseconds (default 3000).
     pub group_initial_rebalance_delay_ms: u64,
+    /// The group coordinator's settings for consumer-protocol groups (KIP-848).
+    pub group_consumer: ConsumerGroupBrokerSettings,
     /// `controlled.shutdown.enable`: whether a stopping broker first asks the controller
     /// to move its leaderships away (default true).
     pub controlled_shutdown_enable: bool,
@@ -421,6 +455,7 @@ impl Default for BrokerSettings {
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_initial_rebalance_delay_ms: 3_000,
+            group_consumer: ConsumerGroupBrokerSettings::default(),
             controlled_shutdown_enable: true,
             controlled_shutdown_max_retries: 3,
             controlled_shutdown_retry_backoff_ms: 5_000,

@@ -262,8 +262,14 @@ pub struct ConsumerSettings {
     /// `heartbeat.interval.ms`: how often the member heartbeats, in milliseconds (default
     /// 3000; below `session.timeout.ms`).
     pub heartbeat_interval_ms: u64,
-    /// `partition.assignment.strategy`: the group assignor (default range).
+    /// `partition.assignment.strategy`: the group assignor (default range; classic
+    /// protocol only).
     pub partition_assignment_strategy: AssignmentStrategy,
+    /// `group.protocol` (Kafka 3.7+): `classic` (the default) or `consumer` (KIP-848).
+    pub group_protocol: crate::protocol::GroupProtocol,
+    /// `group.remote.assignor` (consumer protocol only): the server assignor the member
+    /// asks for (default none: the coordinator's default).
+    pub group_remote_assignor: Option<crate::protocol::ServerAssignor>,
     /// `group.instance.id` (Kafka 2.3+, KIP-345): makes the members static; each process
     /// gets the entry's id with `-N` appended (N its position in the entry, from 0).
     pub group_instance_id: Option<String>,
@@ -292,6 +298,8 @@ impl Default for ConsumerSettings {
             max_poll_interval_ms: 300_000,
             heartbeat_interval_ms: 3_000,
             partition_assignment_strategy: AssignmentStrategy::Range,
+            group_protocol: crate::protocol::GroupProtocol::Classic,
+            group_remote_assignor: None,
             group_instance_id: None,
             default_api_timeout_ms: 60_000,
             isolation_level: IsolationLevel::ReadUncommitted,

@@ -310,6 +310,13 @@ fn defaults_apply_to_a_minimal_scenario() {
             config: BrokerSettings {
                 eligible_leader_replicas_enable: true,
                 transaction_version: crate::protocol::TransactionVersion::Tv2,
+                group_consumer: super::model::ConsumerGroupBrokerSettings {
+                    rebalance_protocols: vec![
+                        crate::protocol::GroupProtocol::Classic,
+                        crate::protocol::GroupProtocol::Consumer
+                    ],
+                    ..Default::default()
+                },
                 ..BrokerSettings::default()
             },
             ..ClusterSpec::default()

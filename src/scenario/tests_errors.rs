@@ -69,7 +69,11 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
          `log.retention.ms`, `log.retention.bytes`, `log.segment.bytes`, `log.retention.check.interval.ms`, \
          `offsets.topic.num.partitions`, `offsets.topic.replication.factor`, `transaction.state.log.num.partitions`, `transaction.state.log.replication.factor`, `transaction.state.log.min.isr`, `transaction.max.timeout.ms`, `transaction.abort.timed.out.transaction.cleanup.interval.ms`, `transaction.partition.verification.enable`, `transaction.version`, \
          `add.partitions.to.txn.retry.backoff.ms`, `add.partitions.to.txn.retry.backoff.max.ms`, `group.min.session.timeout.ms`, \
-         `group.max.session.timeout.ms`, `group.initial.rebalance.delay.ms`, `controlled.shutdown.enable`, \
+         `group.max.session.timeout.ms`, `group.initial.rebalance.delay.ms`, `group.coordinator.rebalance.protocols`, \
+         `group.consumer.session.timeout.ms`, `group.consumer.min.session.timeout.ms`, \
+         `group.consumer.max.session.timeout.ms`, `group.consumer.heartbeat.interval.ms`, \
+         `group.consumer.min.heartbeat.interval.ms`, `group.consumer.max.heartbeat.interval.ms`, \
+         `group.consumer.assignors`, `controlled.shutdown.enable`, \
          `controlled.shutdown.max.retries`, `controlled.shutdown.retry.backoff.ms`, `auto.leader.rebalance.enable`, \
          `leader.imbalance.check.interval.seconds`, `leader.imbalance.per.broker.percentage`, \
          `broker.heartbeat.interval.ms`, `broker.session.timeout.ms`, `controller.quorum.election.timeout.ms`, \
@@ -727,4 +731,52 @@ fn spread_deals_partitions_as_the_range_assignor_does() {
     assert_eq!(shares, vec![vec![0, 1, 2, 3], vec![4, 5, 6], vec![7, 8, 9]]);
     assert_eq!(ManualPartitions::All.share(4, 2, 3).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
     assert!(ManualPartitions::Spread.share(2, 2, 3).next().is_none(), "more consumers than partitions: one idles");
+}
+
+#[test]
+fn the_consumer_protocol_needs_kraft_a_serving_coordinator_and_its_own_settings() {
+    let consumer = |header: &str, cluster: &str, config: &str| {
+        format!(
+            "{header}{}{cluster}[[consumers]]\ntopic = \"orders\"\nmode = \"subscribe\"\ngroup = \"billing\"\n\
+             [consumers.config]\n\"group.protocol\" = \"consumer\"\n{config}",
+            with_orders("")
+        )
+    };
+    // Kafka 4.1 (the default) serves it by default.
+    let ok = parse(&consumer("", "", "\"group.remote.assignor\" = \"range\"\n"), Path::new("x.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let config = &ok.consumers[0].config;
+    assert_eq!(config.group_protocol, crate::protocol::GroupProtocol::Consumer);
+    assert_eq!(config.group_remote_assignor, Some(crate::protocol::ServerAssignor::Range));
+    assert_eq!(ok.cluster.config.group_consumer.session_timeout_ms, 45_000);
+    // Kafka refuses the classic protocol's settings with it, and the other way round.
+    assert!(err(&consumer("", "", "\"session.timeout.ms\" = 10000\n"))
+        .contains("session.timeout.ms cannot be set when group.protocol=consumer"));
+    let classic =
+        consumer("", "", "\"group.remote.assignor\" = \"uniform\"\n").replace("\"consumer\"\n", "\"classic\"\n");
+    assert!(err(&classic).contains("group.remote.assignor cannot be set when group.protocol=classic"));
+    // Kafka 3.9 runs ZooKeeper by default, and its coordinators serve only classic groups.
+    assert!(err(&consumer("kafka_version = \"3.9\"\n", "", "")).contains("runs only in a KRaft cluster"));
+    let kraft_3_9 = "[cluster]\nmetadata = \"kraft\"\n";
+    assert!(err(&consumer("kafka_version = \"3.9\"\n", kraft_3_9, "")).contains("UNSUPPORTED_VERSION"));
+    let serving = "[cluster]\nmetadata = \"kraft\"\n[cluster.config]\n\
+                   \"group.coordinator.rebalance.protocols\" = \"classic,consumer\"\n";
+    assert!(parse(&consumer("kafka_version = \"3.9\"\n", serving, ""), Path::new("x.toml")).is_ok());
+    assert!(err(&consumer("kafka_version = \"3.6\"\n", kraft_3_9, ""))
+        .contains("group.protocol came with Kafka 3.7 (KIP-848)"));
+    // The coordinator's timing stays within its limits, which a fast scenario lowers too.
+    let fast = "[cluster.config]\n\"group.consumer.session.timeout.ms\" = 3000\n";
+    assert!(err(&consumer("", fast, "")).contains("group.consumer.session.timeout.ms is 3000, outside [45000, 60000]"));
+    let lowered = format!("{fast}\"group.consumer.min.session.timeout.ms\" = 3000\n");
+    assert!(err(&consumer("", &lowered, "")).contains("must be below group.consumer.session.timeout.ms (3000)"));
+    let both = format!(
+        "{lowered}\"group.consumer.heartbeat.interval.ms\" = 500\n\"group.consumer.min.heartbeat.interval.ms\" = 500\n\
+         \"group.consumer.assignors\" = [\"range\", \"uniform\"]\n"
+    );
+    let fast = parse(&consumer("", &both, ""), Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let settings = &fast.cluster.config.group_consumer;
+    assert_eq!((settings.session_timeout_ms, settings.heartbeat_interval_ms), (3000, 500));
+    assert_eq!(settings.assignors[0], crate::protocol::ServerAssignor::Range);
+    assert!(err(&consumer("", "[cluster.config]\n\"group.consumer.assignors\" = \"uniform,sticky\"\n", ""))
+        .contains("expected \"uniform\" or \"range\", found \"sticky\""));
 }

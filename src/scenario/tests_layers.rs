@@ -19,6 +19,7 @@ const ORDER: &[&str] = &[
     "raw",
     "fields",
     "target",
+    "group_protocol",
     "workload",
     "pipelines",
     "faults",

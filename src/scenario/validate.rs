@@ -91,7 +91,9 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
     let network = network(root.opt_table("network", keys::NETWORK)?)?;
     let topics = topics(&root.tables("topics", keys::TOPIC)?, &cluster)?;
     let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
-    let consumers = workload::consumers(&root.tables("consumers", keys::CONSUMER)?, &topics, &profile)?;
+    let consumer_tables = root.tables("consumers", keys::CONSUMER)?;
+    let consumers = workload::consumers(&consumer_tables, &topics, &profile)?;
+    super::group_protocol::check_groups(&consumer_tables, &consumers, &cluster)?;
     let pipelines = pipelines::pipelines(&root.tables("pipelines", keys::PIPELINE)?, &topics, &profile, &mut notes)?;
     let world = faults::World {
         brokers: cluster.brokers,
@@ -344,6 +346,7 @@ fn broker_defaults(profile: &Profile, brokers: u32) -> BrokerSettings {
         transaction_version: profile_choice(profile, Switch::TransactionVersion, &TRANSACTION_VERSIONS),
         group_max_session_timeout_ms: profile_u64(profile, Switch::GroupMaxSessionTimeout),
         group_initial_rebalance_delay_ms: profile_u64(profile, Switch::GroupInitialRebalanceDelay),
+        group_consumer: super::group_protocol::broker_defaults(profile),
         zookeeper_session_timeout_ms: profile_u64(profile, Switch::ZookeeperSessionTimeout),
         eligible_leader_replicas_enable: profile_bool(profile, Switch::EligibleLeaderReplicas),
         ..BrokerSettings::default()
@@ -494,6 +497,7 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
         group_max_session_timeout_ms,
         group_initial_rebalance_delay_ms: t
             .u64_or("group.initial.rebalance.delay.ms", d.group_initial_rebalance_delay_ms)?,
+        group_consumer: super::group_protocol::broker_settings(t, profile, &d)?,
         controlled_shutdown_enable: t.bool_or("controlled.shutdown.enable", d.controlled_shutdown_enable)?,
         // Kafka accepts 0 retries (no request at all: the stop is an uncontrolled clean
         // shutdown); the simulation does too.

@@ -523,6 +523,7 @@ fn group_instance_id(t: &Table, has_group: bool, profile: &Profile) -> Res<Optio
 
 pub(super) fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -> Res<ConsumerSettings> {
     let d = consumer_defaults(profile);
+    let (group_protocol, group_remote_assignor) = super::group_protocol::consumer_settings(t, profile)?;
     let offset_validation =
         switch_choice(t, "offset_validation", profile, Switch::OffsetValidation, &OFFSET_VALIDATIONS)?;
     let auto_commit = t.opt_bool("enable.auto.commit")?;
@@ -590,6 +591,8 @@ pub(super) fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -
         max_poll_interval_ms: opt_u64_min(t, "max.poll.interval.ms", 1)?.map_or(d.max_poll_interval_ms, |v| v.value),
         heartbeat_interval_ms,
         partition_assignment_strategy: strategy,
+        group_protocol,
+        group_remote_assignor,
         group_instance_id: group_instance_id(t, has_group, profile)?,
         default_api_timeout_ms: opt_u64_min(t, "default.api.timeout.ms", 1)?
             .map_or(d.default_api_timeout_ms, |v| v.value),

@@ -36,6 +36,8 @@ struct App<'a> {
     group_id: &'a str,
     /// The member's `group.instance.id`, if it is static.
     instance_id: Option<&'a str>,
+    /// The group protocol it speaks.
+    protocol: crate::protocol::GroupProtocol,
     /// The commit policy, and whether the rebalance listener commits by it on revocation.
     commit: (CommitPolicy, bool),
     /// Polled, not yet processed (only ever non-empty between polls with async processing).
@@ -78,6 +80,7 @@ impl App<'_> {
             member: generation.member_id.clone(),
             generation: generation.generation,
             instance: self.instance_id.map(str::to_string),
+            protocol: self.protocol,
         }
     }
 }
@@ -232,6 +235,7 @@ async fn member_loop(
         life,
         group_id: &group_id,
         instance_id: group_config.group_instance_id.as_deref(),
+        protocol: group_config.group_protocol,
         commit: (spec.commit, spec.commit_on_revoke),
         backlog: VecDeque::new(),
         last_committed: BTreeMap::new(),

@@ -70,6 +70,7 @@ impl App {
             member: generation.member_id.clone(),
             generation: generation.generation,
             instance: None,
+            protocol: crate::protocol::GroupProtocol::Classic,
         }
     }
 

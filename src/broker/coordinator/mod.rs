@@ -3,11 +3,13 @@
 //! group metadata records of `__consumer_offsets`; `service` answers the group requests,
 //! writes those records through the replicated log and loads them when the broker
 //! becomes leader of an offsets partition. `txn_offsets` handles offsets committed
-//! inside transactions. `reconciliation` (a member's path to its target assignment) and
-//! `server_assignor` (target assignments computed on the broker) are the first pieces of
-//! the KIP-848 consumer protocol; the protocol's heartbeat, which will use them, is not
-//! built yet.
+//! inside transactions. `consumer_group` is a KIP-848 consumer-protocol group
+//! (`group.protocol = "consumer"`), answered by `consumer_service`; it moves members
+//! towards their target with `reconciliation` and computes targets with
+//! `server_assignor`.
 
+pub mod consumer_group;
+mod consumer_service;
 pub mod group;
 mod ownership;
 pub mod reconciliation;
@@ -22,7 +24,7 @@ pub use txn_offsets::{complete_txn_offsets, offsets_partition_of};
 use crate::protocol::java;
 
 /// The coordinator's settings, with Kafka's broker setting names and defaults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CoordinatorConfig {
     /// `group.min.session.timeout.ms`: a JoinGroup with a smaller `session.timeout.ms`
     /// is refused with INVALID_SESSION_TIMEOUT (default 6000).
@@ -35,6 +37,12 @@ pub struct CoordinatorConfig {
     /// group waits for more members (default 3000, since Kafka 0.11, KIP-134 /
     /// KAFKA-4925; 0 gives the behaviour of older releases).
     pub group_initial_rebalance_delay_ms: u64,
+    /// Whether `group.coordinator.rebalance.protocols` lists `consumer` (Kafka 3.7+;
+    /// the default from 4.0): without it a ConsumerGroupHeartbeat is answered
+    /// UNSUPPORTED_VERSION.
+    pub consumer_protocol_enabled: bool,
+    /// The settings of consumer-protocol groups (`group.consumer.*`).
+    pub consumer: consumer_group::ConsumerGroupSettings,
 }
 
 impl Default for CoordinatorConfig {
@@ -43,6 +51,8 @@ impl Default for CoordinatorConfig {
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_initial_rebalance_delay_ms: 3_000,
+            consumer_protocol_enabled: false,
+            consumer: consumer_group::ConsumerGroupSettings::default(),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! every group request and on the coordinator's timer, so a change is seen within one
 //! timer tick even when no member asks.
 
+use super::consumer_group::ConsumerGroup;
 use super::group::Group;
 use super::offsets_partition_for;
 use super::records;
@@ -68,6 +69,10 @@ pub(super) fn sync_partition(shared: &SharedBroker, tp: &TopicPartition) -> Opti
         for (id, metadata) in replayed.groups {
             coordinator.groups.insert(id, Group::loaded(metadata, delay, now));
         }
+        let settings = &shared.config.group_coordinator.consumer;
+        for (id, records) in replayed.consumer_groups {
+            coordinator.consumer_groups.insert(id, ConsumerGroup::loaded(&records, settings, now));
+        }
         coordinator.loaded.insert(tp.partition, epoch);
     }
     leadership
@@ -89,4 +94,5 @@ fn unload(coordinator: &mut State, partition: u32, count: u32) {
             group.unload();
         }
     }
+    coordinator.consumer_groups.retain(|g, _| offsets_partition_for(g, count) != partition);
 }

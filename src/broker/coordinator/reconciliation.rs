@@ -17,7 +17,8 @@ use crate::protocol::TopicPartition;
 use std::collections::BTreeSet;
 
 /// Where a member stands in its reconciliation (Kafka's `MemberState`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum MemberState {
     /// Reconciled to the epoch it holds.
     Stable,

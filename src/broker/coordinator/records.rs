@@ -8,8 +8,13 @@
 //! a group, also carries the group's metadata (as JSON, so any group or topic name
 //! round-trips): `["offset", group, topic, partition]` with the committed offset as the
 //! value, and `["group", group, metadata]` with the generation as the value.
+//!
+//! A consumer-protocol group (KIP-848) is stored as Kafka 4.0's group coordinator stores
+//! it: one record per fact, `["consumer-group", group, record]` with a
+//! [`ConsumerGroupRecord`], replayed in log order (see `consumer_group`).
 
-use crate::protocol::{Offset, Record, TopicPartition};
+use super::reconciliation::MemberState;
+use crate::protocol::{Offset, Record, ServerAssignor, TopicPartition};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -50,6 +55,83 @@ pub struct MemberMetadata {
     pub assignment: Vec<TopicPartition>,
 }
 
+/// One record of a consumer-protocol group (KIP-848), with Kafka's record type ids
+/// (`group-coordinator/src/main/resources/common/message/*.json`). A `None` value is a
+/// tombstone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum ConsumerGroupRecord {
+    /// `ConsumerGroupMetadata` (3): the group epoch, written on every bump.
+    GroupEpoch {
+        /// The group epoch.
+        epoch: u32,
+    },
+    /// `ConsumerGroupPartitionMetadata` (4): the partition count of every subscribed
+    /// topic that exists, as of the last target assignment.
+    SubscriptionMetadata {
+        /// Topic → partition count.
+        partitions: BTreeMap<String, u32>,
+    },
+    /// `ConsumerGroupMemberMetadata` (5): what the member told the coordinator.
+    MemberMetadata {
+        /// The member id.
+        member_id: String,
+        /// Its metadata; `None` removes the member.
+        metadata: Option<ConsumerMemberMetadata>,
+    },
+    /// `ConsumerGroupTargetAssignmentMember` (7): a member's target partitions, written
+    /// for every member whose target changed.
+    TargetMember {
+        /// The member id.
+        member_id: String,
+        /// Its target; `None` removes it.
+        partitions: Option<Vec<TopicPartition>>,
+    },
+    /// `ConsumerGroupTargetAssignmentMetadata` (6): the epoch of the target assignment.
+    TargetEpoch {
+        /// The group epoch the target was computed at.
+        epoch: u32,
+    },
+    /// `ConsumerGroupCurrentMemberAssignment` (8): where the member's reconciliation
+    /// stands.
+    CurrentAssignment {
+        /// The member id.
+        member_id: String,
+        /// Its assignment; `None` before the member is removed.
+        assignment: Option<CurrentAssignment>,
+    },
+}
+
+/// The value of a `ConsumerGroupMemberMetadata` record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerMemberMetadata {
+    /// `group.instance.id`, for a static member.
+    pub instance_id: Option<String>,
+    /// The `client.id`.
+    pub client_id: String,
+    /// The subscribed topic names, sorted.
+    pub topics: Vec<String>,
+    /// The rebalance timeout (`max.poll.interval.ms`).
+    pub rebalance_timeout_ms: u64,
+    /// `group.remote.assignor`, if the member named one.
+    pub server_assignor: Option<ServerAssignor>,
+}
+
+/// The value of a `ConsumerGroupCurrentMemberAssignment` record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentAssignment {
+    /// The member epoch (-2: a static member that left for now).
+    pub member_epoch: i32,
+    /// The epoch before (-1: none).
+    pub previous_member_epoch: i32,
+    /// The reconciliation state.
+    pub state: MemberState,
+    /// The partitions it may use.
+    pub assigned: Vec<TopicPartition>,
+    /// The partitions it must revoke.
+    pub pending_revocation: Vec<TopicPartition>,
+}
+
 /// What one record of `__consumer_offsets` says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CoordinatorRecord {
@@ -69,6 +151,13 @@ pub enum CoordinatorRecord {
         /// The metadata.
         metadata: GroupMetadata,
     },
+    /// One record of a consumer-protocol group.
+    ConsumerGroup {
+        /// The group.
+        group: String,
+        /// The record.
+        record: ConsumerGroupRecord,
+    },
 }
 
 /// The record of an offset commit.
@@ -83,6 +172,12 @@ pub fn group_record(group: &str, metadata: &GroupMetadata, timestamp_ms: u64) ->
     Record { key: Some(key), value: u64::from(metadata.generation), timestamp_ms }
 }
 
+/// A record of a consumer-protocol group.
+pub fn consumer_group_record(group: &str, record: &ConsumerGroupRecord, timestamp_ms: u64) -> Record {
+    let key = serde_json::to_string(&("consumer-group", group, record)).expect("keys serialize");
+    Record { key: Some(key), value: 0, timestamp_ms }
+}
+
 /// Reads a record back; `None` for a record the coordinator did not write.
 pub fn parse(key: &str, value: u64) -> Option<CoordinatorRecord> {
     if let Ok((kind, group, topic, partition)) = serde_json::from_str::<(String, String, String, u32)>(key) {
@@ -91,6 +186,9 @@ pub fn parse(key: &str, value: u64) -> Option<CoordinatorRecord> {
             tp: TopicPartition::new(topic, partition),
             offset: value,
         });
+    }
+    if let Ok((kind, group, record)) = serde_json::from_str::<(String, String, ConsumerGroupRecord)>(key) {
+        return (kind == "consumer-group").then_some(CoordinatorRecord::ConsumerGroup { group, record });
     }
     let (kind, group, metadata): (String, String, GroupMetadata) = serde_json::from_str(key).ok()?;
     (kind == "group").then_some(CoordinatorRecord::Group { group, metadata })
@@ -103,6 +201,8 @@ pub struct Replayed {
     pub offsets: BTreeMap<(String, TopicPartition), Offset>,
     /// The latest metadata per group.
     pub groups: BTreeMap<String, GroupMetadata>,
+    /// Every record of each consumer-protocol group, in log order.
+    pub consumer_groups: BTreeMap<String, Vec<ConsumerGroupRecord>>,
 }
 
 /// Replays a partition's records in offset order: the latest record of each key wins.
@@ -115,6 +215,9 @@ pub fn replay(records: impl IntoIterator<Item = (Option<String>, u64)>) -> Repla
             }
             Some(CoordinatorRecord::Group { group, metadata }) => {
                 replayed.groups.insert(group, metadata);
+            }
+            Some(CoordinatorRecord::ConsumerGroup { group, record }) => {
+                replayed.consumer_groups.entry(group).or_default().push(record);
             }
             None => {}
         }
@@ -173,7 +276,11 @@ mod tests {
             key_value(offset_record("g", &tp, 8, 0)),
             key_value(group_record("g", &metadata(2), 0)),
             key_value(offset_record("h", &tp, 1, 0)),
+            key_value(consumer_group_record("k", &ConsumerGroupRecord::GroupEpoch { epoch: 1 }, 0)),
+            key_value(consumer_group_record("k", &ConsumerGroupRecord::TargetEpoch { epoch: 1 }, 0)),
         ]);
+        let epochs = [ConsumerGroupRecord::GroupEpoch { epoch: 1 }, ConsumerGroupRecord::TargetEpoch { epoch: 1 }];
+        assert_eq!(replayed.consumer_groups["k"], epochs, "every consumer-group record, in log order");
         assert_eq!(replayed.offsets.get(&("g".to_string(), tp.clone())), Some(&8));
         assert_eq!(replayed.offsets.get(&("h".to_string(), tp)), Some(&1));
         assert_eq!(replayed.groups.keys().collect::<Vec<_>>(), ["g"]);

@@ -9,6 +9,18 @@
 use crate::protocol::TopicPartition;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Which members of a uniform assignment may hold one partition more than the minimum
+/// quota (`UniformHomogeneousAssignmentBuilder.maybeRevokePartitions`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtraPartitionRule {
+    /// Kafka 4.0: the first `N % M` members in iteration order, whatever they hold, so a
+    /// member holding the extra may have to give it up to one that did not.
+    FirstMembers,
+    /// Kafka 4.1 (KAFKA-18688): a member keeps an extra only if it already holds it;
+    /// the last members take the extras nobody kept.
+    GiveBack,
+}
+
 /// What the coordinator knows of a member when it assigns (Kafka's `MemberSubscription`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberSpec {
@@ -72,8 +84,10 @@ pub fn range(members: &[MemberSpec], partitions: &BTreeMap<String, u32>) -> Resu
 /// assignment. `members` come in the order Kafka's `GroupSpec.memberIds()` iterates them
 /// (a Java `HashMap`: the coordinator passes [`crate::protocol::java::hash_map_order`];
 /// Kafka's unit tests use sorted order). With `N` partitions and `M` members, the first
-/// `N % M` members in that order may hold one more than `N / M` (Kafka 4.0's rule,
-/// whatever they held; 4.1 changed it, KAFKA-18688). `maybeRevokePartitions`: each member
+/// `N % M` members in that order may hold one more than `N / M` whatever they held
+/// ([`ExtraPartitionRule::FirstMembers`], Kafka 4.0), or only members that already
+/// hold more than `N / M` keep one more, unless the last members must take the extras
+/// ([`ExtraPartitionRule::GiveBack`], Kafka 4.1, KAFKA-18688). `maybeRevokePartitions`: each member
 /// keeps its current target up to its quota, topic by topic and partition by partition,
 /// and gives up the rest; `assignRemainingPartitions`: the partitions nobody holds, then
 /// those given up, in that order, fill the members left below their quota, in member
@@ -85,6 +99,7 @@ pub fn uniform_homogeneous(
     topics: &BTreeSet<String>,
     current: &TargetAssignment,
     partitions: &BTreeMap<String, u32>,
+    rule: ExtraPartitionRule,
 ) -> Result<TargetAssignment, UnknownTopic> {
     if members.is_empty() || topics.is_empty() {
         return Ok(members.iter().map(|m| (m.to_string(), BTreeSet::new())).collect());
@@ -99,9 +114,12 @@ pub fn uniform_homogeneous(
     let (min_quota, mut extra) = (all.len() / members.len(), all.len() % members.len());
     let mut target = TargetAssignment::new();
     let mut unfilled: Vec<(&str, usize)> = Vec::new();
-    for &member in members {
-        let mut quota = min_quota + usize::from(extra > 0);
-        extra = extra.saturating_sub(1);
+    for (index, &member) in members.iter().enumerate() {
+        let mut has_extra = extra > 0;
+        let mut quota = min_quota + usize::from(has_extra);
+        if rule == ExtraPartitionRule::FirstMembers {
+            extra = extra.saturating_sub(1);
+        }
         let mut kept = BTreeSet::new();
         let previous = current.get(member).into_iter().flatten().filter(|tp| topics.contains(tp.topic.as_ref()));
         for tp in previous {
@@ -112,8 +130,17 @@ pub fn uniform_homogeneous(
                 unassigned.push(tp.clone());
             }
         }
+        // Kafka 4.1: a member that could not fill its extra gives it back for another
+        // member to claim, unless it is among the last that must take one.
+        if rule == ExtraPartitionRule::GiveBack && quota > 0 && has_extra && members.len() - index > extra {
+            quota -= 1;
+            has_extra = false;
+        }
         if quota > 0 {
             unfilled.push((member, quota));
+        }
+        if rule == ExtraPartitionRule::GiveBack && has_extra {
+            extra -= 1;
         }
         target.insert(member.to_string(), kept);
     }
@@ -181,7 +208,14 @@ mod tests {
         // in 3.7) testReassignmentWhenOneMemberAddedAfterInitialAssignmentWithTwoMembersTwoTopics.
         let current = target(&[("A", &[("T1", 0), ("T1", 2), ("T2", 0)]), ("B", &[("T1", 1), ("T2", 1), ("T2", 2)])]);
         let topics: BTreeSet<String> = ["T1".to_string(), "T2".to_string()].into();
-        let got = uniform_homogeneous(&["A", "B", "C"], &topics, &current, &counts(&[("T1", 3), ("T2", 3)])).unwrap();
+        let got = uniform_homogeneous(
+            &["A", "B", "C"],
+            &topics,
+            &current,
+            &counts(&[("T1", 3), ("T2", 3)]),
+            ExtraPartitionRule::FirstMembers,
+        )
+        .unwrap();
         assert_eq!(lines(&got), ["A T1-0,T1-2", "B T1-1,T2-1", "C T2-0,T2-2"]);
     }
 
@@ -189,18 +223,48 @@ mod tests {
     fn uniform_first_assignment_deals_in_member_order_and_a_leaving_member_frees_only_its_own() {
         let topics: BTreeSet<String> = ["t".to_string()].into();
         let first =
-            uniform_homogeneous(&["b", "a", "c"], &topics, &TargetAssignment::new(), &counts(&[("t", 7)])).unwrap();
+            uniform_homogeneous(&["b", "a", "c"], &topics, &TargetAssignment::new(), &counts(&[("t", 7)]), FIRST)
+                .unwrap();
         // 7 over 3: the first member in iteration order (b) takes 3.
         assert_eq!(lines(&first), ["a t-3,t-4", "b t-0,t-1,t-2", "c t-5,t-6"]);
         // c leaves: a and b keep theirs and share c's two.
         let mut current = first.clone();
         current.remove("c");
-        let after = uniform_homogeneous(&["b", "a"], &topics, &current, &counts(&[("t", 7)])).unwrap();
+        let after = uniform_homogeneous(&["b", "a"], &topics, &current, &counts(&[("t", 7)]), FIRST).unwrap();
         assert_eq!(lines(&after), ["a t-3,t-4,t-6", "b t-0,t-1,t-2,t-5"]);
         assert_eq!(
-            uniform_homogeneous(&["a"], &topics, &TargetAssignment::new(), &counts(&[])),
+            uniform_homogeneous(&["a"], &topics, &TargetAssignment::new(), &counts(&[]), FIRST),
             Err(UnknownTopic("t".into()))
         );
+    }
+
+    const FIRST: ExtraPartitionRule = ExtraPartitionRule::FirstMembers;
+
+    #[test]
+    fn kafka_4_1_lets_the_member_that_holds_the_extra_partition_keep_it() {
+        // 7 partitions over A, B, C (in iteration order): B holds three, A and C two.
+        let topics: BTreeSet<String> = ["t".to_string()].into();
+        let current = target(&[
+            ("A", &[("t", 0), ("t", 1)]),
+            ("B", &[("t", 2), ("t", 3), ("t", 4)]),
+            ("C", &[("t", 5), ("t", 6)]),
+        ]);
+        let assign =
+            |rule| uniform_homogeneous(&["A", "B", "C"], &topics, &current, &counts(&[("t", 7)]), rule).unwrap();
+        // Kafka 4.0: A, first, gets the extra, so B must give t-4 up to it.
+        assert_eq!(lines(&assign(FIRST)), ["A t-0,t-1,t-4", "B t-2,t-3", "C t-5,t-6"]);
+        // Kafka 4.1: A gives the extra back; B keeps its three; nothing moves.
+        assert_eq!(lines(&assign(ExtraPartitionRule::GiveBack)), lines(&current));
+        // The last member takes an extra nobody kept.
+        let fresh = uniform_homogeneous(
+            &["A", "B", "C"],
+            &topics,
+            &TargetAssignment::new(),
+            &counts(&[("t", 7)]),
+            ExtraPartitionRule::GiveBack,
+        )
+        .unwrap();
+        assert_eq!(lines(&fresh), ["A t-0,t-1", "B t-2,t-3", "C t-4,t-5,t-6"]);
     }
 
     #[test]

@@ -36,8 +36,10 @@ const COMMIT_TIMEOUT_MS: u64 = 5_000;
 /// What the coordinator holds for the offsets partitions it leads.
 #[derive(Default)]
 pub(super) struct State {
-    /// The groups.
+    /// The classic-protocol groups.
     pub(super) groups: BTreeMap<String, Group>,
+    /// The consumer-protocol groups (KIP-848); a group id is in one map or the other.
+    pub(super) consumer_groups: BTreeMap<String, super::consumer_group::ConsumerGroup>,
     /// The committed offsets.
     pub(super) offsets: BTreeMap<(String, TopicPartition), Offset>,
     /// Offsets partitions loaded, with the leader epoch their leadership began in.
@@ -120,6 +122,7 @@ pub async fn handle(shared: &SharedBroker, request: GroupRequest) -> GroupRespon
             super::txn_offsets::commit(shared, &group, commit).await
         }
         GroupRequest::OffsetFetch { group, partitions } => fetch_offsets(shared, &group, partitions),
+        GroupRequest::ConsumerGroupHeartbeat(request) => super::consumer_service::heartbeat(shared, request).await,
     }
 }
 
@@ -152,10 +155,15 @@ async fn join_group(shared: &SharedBroker, group_id: &str, member_id: String, mu
         Ok((tp, _)) => tp,
         Err(error) => return joined_error(error, member_id),
     };
-    let limits = shared.config.group_coordinator;
+    let limits = &shared.config.group_coordinator;
     let session_ms = member.session_timeout.as_millis() as u64;
     if session_ms < limits.group_min_session_timeout_ms || session_ms > limits.group_max_session_timeout_ms {
         return joined_error(ErrorCode::InvalidSessionTimeout, member_id);
+    }
+    if shared.coordinator.lock().consumer_groups.get(group_id).is_some_and(|g| !g.members.is_empty()) {
+        // A consumer-protocol group: Kafka 4.0 lets classic members join it
+        // (`classicGroupJoinToConsumerGroup`); kafkasim keeps each group on one protocol.
+        return joined_error(ErrorCode::InconsistentGroupProtocol, member_id);
     }
     let (reply, answer) = oneshot::channel();
     member.join_reply = Some(reply);
@@ -283,7 +291,7 @@ async fn sync_group(
 /// a failure is told the way Kafka's coordinator tells it (`appendGroupMetadataErrorToResponseError`):
 /// the partition moved (NOT_COORDINATOR) or could not replicate in time
 /// (COORDINATOR_NOT_AVAILABLE; the records may still be committed later).
-async fn append(shared: &SharedBroker, tp: &TopicPartition, records: Vec<Record>) -> Result<(), ErrorCode> {
+pub(super) async fn append(shared: &SharedBroker, tp: &TopicPartition, records: Vec<Record>) -> Result<(), ErrorCode> {
     append_batch(shared, tp, RecordBatch::plain(records), None).await
 }
 
@@ -416,6 +424,14 @@ pub(super) fn commit_refusal(
     who: Who<'_>,
 ) -> Option<ErrorCode> {
     let coordinator = shared.coordinator.lock();
+    if let Some(group) = coordinator.consumer_groups.get(group_id) {
+        let error = super::consumer_service::commit_refusal(group, who.member_id, generation);
+        if generation.is_some() && shared.config.planted(PlantedBug::StaleGenerationCommit) {
+            // PLANTED BUG stale-generation-commit, as below: the member epoch is not checked.
+            return None;
+        }
+        return error;
+    }
     let group = coordinator.groups.get(group_id);
     let error = match (generation, group) {
         (Some(generation), Some(group)) => group.validate(who.member_id, who.instance_id, generation),
@@ -472,6 +488,8 @@ pub async fn run_expiry(shared: SharedBroker) {
         }
         let now = Instant::now();
         let mut coordinator = shared.coordinator.lock();
+        let partition_of = |group: &str| TopicPartition::new(OFFSETS_TOPIC, offsets_partition_for(group, count));
+        super::consumer_service::expire(&shared, &mut coordinator, now, partition_of);
         for (group_id, group) in &mut coordinator.groups {
             for member in group.expired_members(now) {
                 group.remove_member(&member, now);

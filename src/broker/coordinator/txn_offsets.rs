@@ -47,6 +47,9 @@ pub(super) async fn commit(shared: &SharedBroker, group: &str, commit: TxnCommit
         // from the consumer's group metadata); pipelines have no static members.
         let who = super::service::Who { member_id: &commit.member_id, instance_id: None };
         if let Some(error) = commit_refusal(shared, group, commit.generation, who) {
+            // `validateTransactionalOffsetCommit` tells a consumer-protocol member's
+            // stale epoch as ILLEGAL_GENERATION, which the producer understands.
+            let error = if error == ErrorCode::StaleMemberEpoch { ErrorCode::IllegalGeneration } else { error };
             return ack(Some(error));
         }
     }

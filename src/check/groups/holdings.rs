@@ -43,6 +43,16 @@ impl<'a> Holdings<'a> {
         }
     }
 
+    /// A member process of `group` other than `process` that holds `key`, if any.
+    pub fn holder_other_than(&self, process: u64, group: &str, key: &str) -> Option<u64> {
+        self.held.iter().find(|((g, p), keys)| *p != process && *g == group && keys.contains(key)).map(|((_, p), _)| *p)
+    }
+
+    /// Whether `process` holds `key` of `group`.
+    pub fn holds(&self, process: u64, group: &str, key: &str) -> bool {
+        self.held.iter().any(|((g, p), keys)| *p == process && *g == group && keys.contains(key))
+    }
+
     /// Whether some member process of `group` holds `key`.
     pub fn is_held(&self, group: &str, key: &str) -> bool {
         self.held.iter().any(|((g, _), keys)| *g == group && keys.contains(key))

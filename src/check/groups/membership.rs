@@ -8,6 +8,7 @@ use super::{GroupOps, MemberOp};
 use crate::check::describe::{plural, process, secs};
 use crate::check::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{OpFn, OpValue};
+use crate::protocol::GroupProtocol;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// `commit-regression`: one anomaly per `ok` commit whose offset for a key is below that
@@ -113,10 +114,13 @@ struct Joined<'o, 'a> {
 /// key that another member of the generation still claimed, in group, generation, key
 /// and history order.
 pub(super) fn reassigned_before_revoked<'a>(ops: &GroupOps<'a>) -> Vec<Anomaly> {
+    let mut out = handed_over_then_revoked(ops);
     let mut holdings = Holdings::default();
     // Per group and generation: each member's assignments, in history order.
     let mut generations: BTreeMap<(&str, u32), Vec<Joined<'_, '_>>> = BTreeMap::new();
-    for m in ops.ops.iter().filter(|m| m.op.kind == crate::history::OpType::Ok) {
+    let classic =
+        |m: &&MemberOp<'_>| m.op.kind == crate::history::OpType::Ok && m.ctx.protocol == GroupProtocol::Classic;
+    for m in ops.ops.iter().filter(classic) {
         let OpValue::Keys(keys) = m.value else { continue };
         for change in holdings.apply(m.op.process, m.op.f, Some(m.ctx.group.as_str()), keys) {
             if m.op.f == OpFn::Assign {
@@ -144,7 +148,60 @@ pub(super) fn reassigned_before_revoked<'a>(ops: &GroupOps<'a>) -> Vec<Anomaly> 
             }
         }
     }
-    found.into_values().collect()
+    out.extend(found.into_values());
+    out
+}
+
+/// `reassigned-before-revoked` under the consumer protocol (KIP-848), whose member
+/// epochs are per member: an `ok` `assign` gave a member a key another member process
+/// held at that moment and revoked only afterwards (as a member in good standing: a
+/// fenced owner loses its partitions instead). The coordinator hands a partition over
+/// only once its owner acknowledged the revocation, which follows the revoke. One
+/// anomaly per key and receiving assign, in history order.
+fn handed_over_then_revoked(ops: &GroupOps<'_>) -> Vec<Anomaly> {
+    let kip848 =
+        |m: &&MemberOp<'_>| m.op.kind == crate::history::OpType::Ok && m.ctx.protocol == GroupProtocol::Consumer;
+    let mut holdings = Holdings::default();
+    let mut out = Vec::new();
+    let group_ops: Vec<&MemberOp<'_>> = ops.ops.iter().filter(kip848).collect();
+    for (i, m) in group_ops.iter().enumerate() {
+        let OpValue::Keys(keys) = m.value else { continue };
+        let group = m.ctx.group.as_str();
+        let owners: Vec<(u64, &str)> = if m.op.f == OpFn::Assign {
+            keys.iter()
+                .filter_map(|k| holdings.holder_other_than(m.op.process, group, k).map(|p| (p, k.as_str())))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        holdings.apply(m.op.process, m.op.f, Some(group), keys);
+        for (owner, key) in owners {
+            let revoke = group_ops[i + 1..].iter().find(|later| {
+                later.op.process == owner
+                    && later.ctx.group == group
+                    && matches!(later.op.f, OpFn::Revoke | OpFn::Lose)
+                    && matches!(later.value, OpValue::Keys(ks) if ks.iter().any(|k| k == key))
+            });
+            if let Some(revoke) = revoke.filter(|r| r.op.f == OpFn::Revoke) {
+                out.push(Anomaly::new(
+                    AnomalyKind::ReassignedBeforeRevoked,
+                    format!(
+                        "Group {group} assigned {key} to {} at {} while {} still held it: it revoked it only at {}.",
+                        m.who(),
+                        secs(m.op.time_ns),
+                        revoke.who(),
+                        secs(revoke.op.time_ns)
+                    ),
+                    vec![
+                        RecordRef::new(key, None, None, format!("assigned to {}", m.ctx.member)).seen_in(m.op),
+                        RecordRef::new(key, None, None, format!("revoked by {} afterwards", revoke.ctx.member))
+                            .seen_in(revoke.op),
+                    ],
+                ));
+            }
+        }
+    }
+    out
 }
 
 fn unrevoked(group: &str, generation: u32, key: &str, owner: &MemberOp<'_>, taker: &MemberOp<'_>) -> Anomaly {
@@ -166,8 +223,13 @@ fn unrevoked(group: &str, generation: u32, key: &str, owner: &MemberOp<'_>, take
 }
 
 /// `stale-commit-accepted`: one anomaly per `ok` commit invoked after its member had
-/// been fenced: a later generation of its group, or (for a static member) another member
-/// id of its instance, had been assigned, in history order of the commits.
+/// been fenced, in history order of the commits. Classic protocol: a later generation of
+/// its group, or (for a static member) another member id of its instance, had been
+/// assigned. Consumer protocol (KIP-848, per-member epochs): the member itself had
+/// already been assigned at a later member epoch, or another member had been given a
+/// partition the committing member still held and never revoked afterwards (the
+/// coordinator hands a partition over only once its owner acknowledged the revocation,
+/// so an owner that never revoked it had been fenced).
 pub(super) fn stale_commits(ops: &GroupOps<'_>) -> Vec<Anomaly> {
     // Per group, the ok assigns in completion order.
     let mut assigns: BTreeMap<&str, Vec<&MemberOp<'_>>> = BTreeMap::new();
@@ -181,6 +243,24 @@ pub(super) fn stale_commits(ops: &GroupOps<'_>) -> Vec<Anomaly> {
         let before =
             assigns.get(commit.ctx.group.as_str()).into_iter().flatten().filter(|a| a.done_at < commit.invoked_at);
         let before: Vec<&&MemberOp<'_>> = before.collect();
+        if commit.ctx.protocol == GroupProtocol::Consumer {
+            let own_later =
+                before.iter().find(|a| a.ctx.member == commit.ctx.member && a.ctx.generation > commit.ctx.generation);
+            if let Some(later) = own_later {
+                out.push(stale_commit(
+                    commit,
+                    format!("it had been assigned at member epoch {}", later.ctx.generation),
+                ));
+            } else if let Some((key, taker)) = handed_over_unrevoked(ops, commit) {
+                let why = format!(
+                    "{key}, which it held and never revoked, had been given to {} at {}: the coordinator had fenced it",
+                    taker.ctx.member,
+                    secs(taker.op.time_ns)
+                );
+                out.push(stale_commit(commit, why));
+            }
+            continue;
+        }
         // A static member's id is superseded by another id of its instance assigned after
         // this id's own last assignment.
         let own_last = before.iter().filter(|a| a.ctx.member == commit.ctx.member).map(|a| a.done_at).max();
@@ -192,28 +272,64 @@ pub(super) fn stale_commits(ops: &GroupOps<'_>) -> Vec<Anomaly> {
             a.ctx.generation > commit.ctx.generation || taken_over
         });
         if let Some(later) = superseded {
-            out.push(stale_commit(commit, later));
+            let why = if later.ctx.generation > commit.ctx.generation {
+                format!(
+                    "the group had moved on to generation {} ({} was assigned at {})",
+                    later.ctx.generation,
+                    later.ctx.member,
+                    secs(later.op.time_ns)
+                )
+            } else {
+                format!(
+                    "instance {} had been taken over by {} (assigned at {})",
+                    later.ctx.instance.as_deref().unwrap_or_default(),
+                    later.ctx.member,
+                    secs(later.op.time_ns)
+                )
+            };
+            out.push(stale_commit(commit, why));
         }
     }
     out
 }
 
-fn stale_commit(commit: &MemberOp<'_>, later: &MemberOp<'_>) -> Anomaly {
-    let why = if later.ctx.generation > commit.ctx.generation {
-        format!(
-            "the group had moved on to generation {} ({} was assigned at {})",
-            later.ctx.generation,
-            later.ctx.member,
-            secs(later.op.time_ns)
-        )
-    } else {
-        format!(
-            "instance {} had been taken over by {} (assigned at {})",
-            later.ctx.instance.as_deref().unwrap_or_default(),
-            later.ctx.member,
-            secs(later.op.time_ns)
-        )
+/// A key the committing process held when it sent `commit` that another process of the
+/// group had been assigned meanwhile, and that the committing process did not revoke
+/// afterwards (it lost it, or never gave it up), with the assign that took it.
+fn handed_over_unrevoked<'o, 'a>(ops: &'o GroupOps<'a>, commit: &MemberOp<'a>) -> Option<(&'a str, &'o MemberOp<'a>)> {
+    let group = commit.ctx.group.as_str();
+    let in_group = |m: &&'o MemberOp<'a>| m.ctx.group == group && m.op.kind == crate::history::OpType::Ok;
+    let mut holdings = Holdings::default();
+    // Who gained each key last, before the commit was sent.
+    let mut gained_by: BTreeMap<&'a str, &'o MemberOp<'a>> = BTreeMap::new();
+    for m in ops.ops.iter().filter(in_group).filter(|m| m.done_at < commit.invoked_at) {
+        let OpValue::Keys(keys) = m.value else { continue };
+        for change in holdings.apply(m.op.process, m.op.f, Some(group), keys) {
+            for key in change.gained {
+                gained_by.insert(key, m);
+            }
+        }
+    }
+    let held: BTreeSet<&str> = match commit.value {
+        OpValue::Offsets(offsets) => offsets.keys().map(String::as_str).collect(),
+        _ => BTreeSet::new(),
     };
+    let revoked_later = |key: &str| {
+        ops.ops.iter().filter(in_group).any(|m| {
+            m.done_at > commit.invoked_at
+                && m.op.process == commit.op.process
+                && m.op.f == OpFn::Revoke
+                && matches!(m.value, OpValue::Keys(keys) if keys.iter().any(|k| k == key))
+        })
+    };
+    held.into_iter().find_map(|key| {
+        let taker = *gained_by.get(key)?;
+        let still_held = holdings.holds(commit.op.process, group, key);
+        (taker.op.process != commit.op.process && still_held && !revoked_later(key)).then_some((key, taker))
+    })
+}
+
+fn stale_commit(commit: &MemberOp<'_>, why: String) -> Anomaly {
     let offsets = match commit.value {
         OpValue::Offsets(offsets) => offsets.iter().map(|(k, o)| (k.as_str(), *o)).collect(),
         _ => Vec::new(),
@@ -486,6 +602,64 @@ mod tests {
             .build();
         assert!(stale(&h).is_empty(), "{:?}", stale(&h));
         assert!(stale(&h2).is_empty(), "{:?}", stale(&h2));
+    }
+
+    #[test]
+    fn a_consumer_protocol_commit_is_stale_only_against_the_members_own_epoch_or_a_partition_it_lost() {
+        // Member epochs are per member: m1 committing at 10 while m2 is at 11 is fine.
+        let fine = Hist::new()
+            .consumer_member(1, "g", "m1", 10)
+            .assign(1, &["x-0", "x-1"])
+            .revoke(1, &["x-1"])
+            .consumer_member(2, "g", "m2", 11)
+            .assign(2, &["x-1"])
+            .commit_ok(1, &[("x-0", 4)])
+            .build();
+        assert!(stale(&fine).is_empty(), "{:?}", stale(&fine));
+        // m1 was given x-1 at epoch 11, then commits at 10: the coordinator had moved it on.
+        let own = Hist::new()
+            .consumer_member(1, "g", "m1", 11)
+            .assign(1, &["x-0"])
+            .consumer_member(1, "g", "m1", 10)
+            .commit_ok(1, &[("x-0", 4)])
+            .build();
+        let found = stale(&own);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].description.contains("m1 (member epoch 10, process 1)"), "{}", found[0].description);
+        assert!(found[0].description.ends_with("although it had been assigned at member epoch 11."));
+        // m2 got x-0 while m1 held it, and m1 only lost it later: m1 had been fenced, so
+        // its commit in between had to be refused.
+        let zombie = Hist::new()
+            .consumer_member(1, "g", "m1", 10)
+            .assign(1, &["x-0"])
+            .consumer_member(2, "g", "m2", 12)
+            .assign(2, &["x-0"])
+            .commit_ok(1, &[("x-0", 4)])
+            .lose(1, &["x-0"])
+            .build();
+        let found = stale(&zombie);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].description.contains("x-0, which it held and never revoked, had been given to m2"));
+        // Had m1 revoked it afterwards, the handover came too early instead (not a stale commit).
+        let early = Hist::new()
+            .consumer_member(1, "g", "m1", 10)
+            .assign(1, &["x-0"])
+            .consumer_member(2, "g", "m2", 12)
+            .assign(2, &["x-0"])
+            .commit_ok(1, &[("x-0", 4)])
+            .revoke(1, &["x-0"])
+            .build();
+        assert!(stale(&early).is_empty(), "{:?}", stale(&early));
+        let found = reassigned_before_revoked(&GroupOps::new(&early));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].description,
+            "Group g assigned x-0 to m2 (member epoch 12, process 2) at 0.400 s while m1 (member epoch 10, \
+             process 1) still held it: it revoked it only at 0.800 s."
+        );
+        // A handover after the revoke, or after the owner was fenced (it loses it), is fine.
+        assert!(reassigned_before_revoked(&GroupOps::new(&zombie)).is_empty());
+        assert!(reassigned_before_revoked(&GroupOps::new(&fine)).is_empty());
     }
 
     #[test]

@@ -158,9 +158,18 @@ impl MemberOp<'_> {
         format!("{} at {}", self.who(), secs(self.op.time_ns))
     }
 
-    /// `consumer-1 (generation 3, process 2)`.
+    /// `consumer-1 (generation 3, process 2)`, or `(member epoch 3, ...)` under the
+    /// consumer protocol.
     pub fn who(&self) -> String {
-        format!("{} (generation {}, {})", self.ctx.member, self.ctx.generation, process(self.op.process))
+        format!("{} ({} {}, {})", self.ctx.member, epoch_word(self.ctx), self.ctx.generation, process(self.op.process))
+    }
+}
+
+/// What a group context's number is: a generation (classic) or a member epoch (KIP-848).
+pub(super) fn epoch_word(ctx: &GroupContext) -> &'static str {
+    match ctx.protocol {
+        crate::protocol::GroupProtocol::Classic => "generation",
+        crate::protocol::GroupProtocol::Consumer => "member epoch",
     }
 }
 

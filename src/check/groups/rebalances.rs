@@ -8,6 +8,7 @@
 
 use super::holdings::Holdings;
 use crate::history::{History, OpFn, OpType, OpValue};
+use crate::protocol::GroupProtocol;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One generation of a group and what its rebalance moved.
@@ -32,6 +33,10 @@ pub struct Rebalance {
     /// The assignment: each owner told its assignment (a member id, or a static member's
     /// instance id) → its partitions, sorted.
     pub assignment: BTreeMap<String, Vec<String>>,
+    /// The group's protocol: under the consumer protocol (KIP-848) `generation` is a
+    /// member epoch, and the assignment is the group's as of that epoch (members not
+    /// assigned at it keep their earlier partitions).
+    pub protocol: GroupProtocol,
 }
 
 /// What the assign ops of one generation of one group showed.
@@ -51,12 +56,16 @@ struct Seen {
 /// Every generation of every group, in group then generation order.
 pub fn rebalances(history: &History) -> Vec<Rebalance> {
     let mut generations: BTreeMap<(String, u32), Seen> = BTreeMap::new();
+    let mut protocols: BTreeMap<String, GroupProtocol> = BTreeMap::new();
     for op in history.ops.iter().filter(|o| o.f == OpFn::Assign && o.kind == OpType::Ok) {
         let (Some(ctx), OpValue::Keys(keys)) = (&op.group, &op.value) else { continue };
+        protocols.insert(ctx.group.clone(), ctx.protocol);
         let seen = generations
             .entry((ctx.group.clone(), ctx.generation))
             .or_insert_with(|| Seen { first_ns: op.time_ns, ..Seen::default() });
         let owner = ctx.owner().to_string();
+        // A member's later assign in one epoch replaces its earlier one.
+        seen.owners.retain(|_, o| *o != owner);
         for key in keys {
             seen.owners.insert(key.clone(), owner.clone());
         }
@@ -65,6 +74,7 @@ pub fn rebalances(history: &History) -> Vec<Rebalance> {
         }
         seen.members.insert(owner);
     }
+    carry_member_epochs_forward(&mut generations, &protocols);
     let mut out = Vec::new();
     let mut previous: Option<(&String, &BTreeMap<String, String>)> = None;
     for ((group, generation), seen) in &generations {
@@ -88,13 +98,46 @@ pub fn rebalances(history: &History) -> Vec<Rebalance> {
             idle: seen.members.len() - seen.busy.len(),
             moved,
             assignment,
+            protocol: protocols.get(group).copied().unwrap_or_default(),
         });
         previous = Some((group, &seen.owners));
     }
     out
 }
 
+/// Under the consumer protocol members move to a new epoch one by one, each recording
+/// its own assignment: each epoch's assignment is completed with what the other members
+/// held as of the epoch before (a member not assigned at an epoch keeps its partitions).
+fn carry_member_epochs_forward(
+    generations: &mut BTreeMap<(String, u32), Seen>,
+    protocols: &BTreeMap<String, GroupProtocol>,
+) {
+    let mut previous: Option<(String, BTreeMap<String, String>, BTreeSet<String>)> = None;
+    for ((group, _), seen) in generations.iter_mut() {
+        if protocols.get(group) != Some(&GroupProtocol::Consumer) {
+            continue;
+        }
+        if let Some((_, owners, members)) = previous.take().filter(|(g, _, _)| g == group) {
+            for (key, owner) in owners.into_iter().filter(|(_, owner)| !seen.members.contains(owner)) {
+                seen.owners.entry(key).or_insert(owner);
+            }
+            let kept: Vec<String> = members.into_iter().filter(|m| seen.owners.values().any(|o| o == m)).collect();
+            seen.busy.extend(kept.iter().cloned());
+            seen.members.extend(kept);
+        }
+        previous = Some((group.clone(), seen.owners.clone(), seen.members.clone()));
+    }
+}
+
 impl Rebalance {
+    /// `generation 4`, or `member epoch 4` under the consumer protocol.
+    pub fn label(&self) -> String {
+        match self.protocol {
+            GroupProtocol::Classic => format!("generation {}", self.generation),
+            GroupProtocol::Consumer => format!("member epoch {}", self.generation),
+        }
+    }
+
     /// The generation's assignment in a line: `consumer-1 orders-0,1 | consumer-2 orders-2`.
     pub fn assignment_line(&self) -> String {
         let members: Vec<String> = self
@@ -262,6 +305,25 @@ mod tests {
             found.iter().map(|r| (r.group.as_str(), r.generation, r.members, r.partitions, r.moved)).collect();
         assert_eq!(summary, vec![("g", 1, 2, 4, 0), ("g", 2, 1, 4, 2), ("g", 3, 2, 4, 2), ("other", 1, 1, 1, 0)]);
         assert!(found.iter().all(|r| r.idle == 0));
+    }
+
+    #[test]
+    fn a_member_epoch_keeps_the_assignments_of_members_not_assigned_at_it() {
+        // Consumer protocol: a holds t-0..3 at epoch 1; b joins, a revokes t-2,3 at
+        // epoch 1 again, and b receives them at epoch 2 while a is not reassigned then.
+        let h = Hist::new()
+            .consumer_member(1, "g", "a", 1)
+            .assign(1, &["t-0", "t-1", "t-2", "t-3"])
+            .assign(1, &["t-0", "t-1"])
+            .consumer_member(2, "g", "b", 2)
+            .assign(2, &["t-2", "t-3"])
+            .build();
+        let found = rebalances(&h);
+        let summary: Vec<(u32, usize, usize, usize)> =
+            found.iter().map(|r| (r.generation, r.members, r.partitions, r.moved)).collect();
+        assert_eq!(summary, vec![(1, 1, 2, 0), (2, 2, 4, 0)], "{found:?}");
+        assert_eq!(found[1].label(), "member epoch 2");
+        assert_eq!(found[1].assignment_line(), "a t-0,1 | b t-2,3");
     }
 
     #[test]

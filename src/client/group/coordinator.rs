@@ -173,7 +173,8 @@ pub fn response_error(response: &GroupResponse) -> Option<ErrorCode> {
         | GroupResponse::Joined { error, .. }
         | GroupResponse::Synced { error, .. }
         | GroupResponse::Ack { error }
-        | GroupResponse::Offsets { error, .. } => *error,
+        | GroupResponse::Offsets { error, .. }
+        | GroupResponse::ConsumerHeartbeat { error, .. } => *error,
     }
 }
 

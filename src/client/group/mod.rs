@@ -30,6 +30,7 @@
 //! processed it.
 
 mod commit;
+pub mod consumer_protocol;
 pub mod coordinator;
 mod heartbeat;
 mod join;
@@ -41,7 +42,7 @@ use commit::{commit_with_retries, CommitBudget, Committer};
 use join::{JoinOutcome, JoinRequest, JoinTask, Joiner};
 
 use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig, ConsumerError};
-use crate::protocol::{AssignmentStrategy, RebalanceProtocol, StickyAlgorithm};
+use crate::protocol::{AssignmentStrategy, GroupProtocol, RebalanceProtocol, ServerAssignor, StickyAlgorithm};
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
 use crate::sim::net::NodeNet;
 use madsim::time::Instant;
@@ -77,6 +78,10 @@ pub struct GroupConfig {
     pub default_api_timeout_ms: u64,
     /// Which release's sticky assignor the leader runs (it changed in Kafka 2.6).
     pub sticky_algorithm: StickyAlgorithm,
+    /// `group.protocol`: classic (JoinGroup/SyncGroup) or consumer (KIP-848).
+    pub group_protocol: GroupProtocol,
+    /// `group.remote.assignor` (consumer protocol).
+    pub remote_assignor: Option<ServerAssignor>,
 }
 
 /// Which member, in which generation, did something.
@@ -179,6 +184,9 @@ pub struct GroupConsumer {
     membership: SharedMembership,
     /// The heartbeat thread (none for a manually assigned consumer).
     heartbeat: Option<madsim::task::JoinHandle<()>>,
+    /// The membership of a consumer-protocol member (KIP-848), shared with its
+    /// heartbeat task; `None` under the classic protocol.
+    kip848: Option<(consumer_protocol::SharedMembership, consumer_protocol::HeartbeatSettings)>,
     /// Set for a consumer that assigned itself these partitions (Kafka's
     /// `KafkaConsumer.assign` with a `group.id`): it uses the group coordinator for its
     /// commits and committed offsets only, never joins, and never rebalances.
@@ -225,6 +233,22 @@ impl GroupConsumer {
             request_timeout_ms: consumer_config.request_timeout_ms,
         };
         let mut consumer = Self::outside_the_group(net, consumer_config, config, topics);
+        if consumer.config.group_protocol == GroupProtocol::Consumer {
+            let membership = consumer_protocol::SharedMembership::new();
+            let settings = consumer_protocol::HeartbeatSettings {
+                client_id: consumer.config.client_id.clone(),
+                instance_id: consumer.config.group_instance_id.clone(),
+                topics: consumer.topics.clone(),
+                max_poll_interval_ms: consumer.config.max_poll_interval_ms,
+                remote_assignor: consumer.config.remote_assignor,
+                request_timeout_ms: consumer.consumer_config.request_timeout_ms,
+                retry_backoff_ms: consumer.config.retry_backoff_ms,
+            };
+            let task = consumer_protocol::run(heartbeat_link, membership.clone(), settings.clone());
+            consumer.heartbeat = Some(madsim::task::spawn(task));
+            consumer.kip848 = Some((membership, settings));
+            return consumer;
+        }
         let membership = consumer.membership.clone();
         consumer.heartbeat = Some(madsim::task::spawn(heartbeat::run(heartbeat_link, membership, heartbeat_config)));
         consumer
@@ -273,6 +297,7 @@ impl GroupConsumer {
             topics,
             membership,
             heartbeat: None,
+            kip848: None,
             generation: None,
             assignment: Vec::new(),
             previous_assignment: (Vec::new(), None),
@@ -347,6 +372,9 @@ impl GroupConsumer {
     /// backs off and calls again. An error is fatal: Kafka's `poll()` throws it (e.g.
     /// INVALID_SESSION_TIMEOUT when the brokers refuse `session.timeout.ms`).
     pub async fn coordinator_poll(&mut self, listener: &mut impl GroupListener) -> Result<bool, ErrorCode> {
+        if self.kip848.is_some() {
+            return self.consumer_protocol_poll(listener).await;
+        }
         // A manually assigned consumer takes its partitions on its first poll.
         if let Some(partitions) = self.manual.as_ref().filter(|_| self.generation.is_none()) {
             self.generation = Some(Generation { member_id: self.config.client_id.clone(), generation: 0 });
@@ -386,16 +414,127 @@ impl GroupConsumer {
                 JoinOutcome::Fatal(error) => return Err(error),
             }
         }
+        if !self.finish_assignment(listener).await {
+            return Ok(false);
+        }
+        self.maybe_auto_commit(listener).await;
+        Ok(self.generation.is_some())
+    }
+
+    /// Reads the committed offsets of the partitions a new assignment added, then tells
+    /// the listener the whole assignment. Returns false if the offsets could not be read
+    /// (the next poll tries again).
+    async fn finish_assignment(&mut self, listener: &mut impl GroupListener) -> bool {
         if let Some(partitions) = self.committed_offsets_pending.take() {
             if !self.read_committed_offsets(partitions.clone()).await {
                 self.committed_offsets_pending = Some(partitions);
-                return Ok(false);
+                return false;
             }
             let generation = self.generation.clone().expect("joined");
             listener.partitions_assigned(&generation, &self.assignment);
         }
+        true
+    }
+
+    /// `poll` of a consumer-protocol member (KIP-848; Kafka's `AsyncKafkaConsumer`):
+    /// tells the listener of partitions lost when the member was fenced or left for a
+    /// late poll, and rejoins; reconciles a new assignment (auto-commit, revoke, assign,
+    /// then acknowledge); auto-commits when due. Commits carry the member epoch.
+    async fn consumer_protocol_poll(&mut self, listener: &mut impl GroupListener) -> Result<bool, ErrorCode> {
+        let (membership, _) = self.kip848.clone().expect("a consumer-protocol member");
+        let (state, lost, target, epoch, member_id) = {
+            let mut m = membership.lock();
+            m.last_poll = Instant::now();
+            (m.state, m.lost, m.target.clone(), m.epoch, m.member_id.clone())
+        };
+        if lost {
+            if let Some(generation) = self.generation.take() {
+                listener.partitions_lost(&generation, &self.assignment);
+            }
+            self.assignment.clear();
+            self.consumer.assign(Vec::new());
+            self.committed_offsets_pending = None;
+            let mut m = membership.lock();
+            m.lost = false;
+            m.owned.clear();
+            m.target = None;
+            if matches!(m.state, consumer_protocol::MemberState::Fenced | consumer_protocol::MemberState::Stale) {
+                // Kafka's `transitionToJoining`: epoch 0, the same member id.
+                m.state = consumer_protocol::MemberState::Joining;
+                m.epoch = 0;
+                m.send_full = true;
+            }
+        }
+        if let consumer_protocol::MemberState::Fatal(error) = state {
+            return Err(error);
+        }
+        if lost {
+            return Ok(false);
+        }
+        if epoch > 0 {
+            self.generation = Some(Generation { member_id, generation: epoch as u32 });
+        }
+        if let (consumer_protocol::MemberState::Reconciling, Some(target)) = (state, target) {
+            self.reconcile(&membership, target, listener).await;
+        }
+        if !self.finish_assignment(listener).await {
+            return Ok(false);
+        }
         self.maybe_auto_commit(listener).await;
-        Ok(self.generation.is_some())
+        Ok(!self.assignment.is_empty())
+    }
+
+    /// A consumer-protocol member's commits carry the member epoch the heartbeat task
+    /// learned last (Kafka's `CommitRequestManager.onMemberEpochUpdated`), not the one of
+    /// the last poll: the epoch moves on at every heartbeat after a group epoch bump.
+    fn refresh_member_epoch(&mut self) {
+        let Some((membership, _)) = &self.kip848 else { return };
+        let epoch = membership.lock().epoch;
+        if let (Some(generation), true) = (self.generation.as_mut(), epoch > 0) {
+            generation.generation = epoch as u32;
+        }
+    }
+
+    /// Kafka's `maybeReconcile` on the application thread: commits what was consumed
+    /// (auto-commit, before every reconciliation), revokes what the target took away,
+    /// holds the target (reading the committed offsets of what it added), and asks the
+    /// heartbeat task to acknowledge.
+    async fn reconcile(
+        &mut self,
+        membership: &consumer_protocol::SharedMembership,
+        target: Vec<TopicPartition>,
+        listener: &mut impl GroupListener,
+    ) {
+        // `maybeAutoCommitSyncBeforeRevocation`: retried within the rebalance timeout,
+        // STALE_MEMBER_EPOCH included (with the latest epoch); revocation goes on even
+        // if it never succeeds.
+        let deadline = Instant::now() + Duration::from_millis(self.config.max_poll_interval_ms);
+        loop {
+            let budget = CommitBudget::Retry(deadline.saturating_duration_since(Instant::now()));
+            let outcome = self.auto_commit(budget, listener).await;
+            let stale = outcome == Some(CommitOutcome::Refused(ErrorCode::StaleMemberEpoch));
+            if !stale || Instant::now() >= deadline {
+                break;
+            }
+            madsim::time::sleep(Duration::from_millis(self.config.retry_backoff_ms)).await;
+        }
+        self.refresh_member_epoch();
+        let generation = self.generation.clone().expect("a member with an epoch");
+        let revoked: Vec<TopicPartition> = self.assignment.iter().filter(|tp| !target.contains(tp)).cloned().collect();
+        self.revoke(&generation, &revoked, listener).await;
+        let added: Vec<TopicPartition> = target.iter().filter(|tp| !self.assignment.contains(tp)).cloned().collect();
+        self.assignment = target.clone();
+        self.consumer.assign(target.clone());
+        self.committed_offsets_pending = Some(added);
+        let mut m = membership.lock();
+        m.owned = target.clone();
+        m.owned_changed = true;
+        if m.target.as_ref() == Some(&target) {
+            m.target = None;
+        }
+        if m.state == consumer_protocol::MemberState::Reconciling {
+            m.state = consumer_protocol::MemberState::Acknowledging;
+        }
     }
 
     /// The fetch part of Kafka's `poll()`: records from the held partitions, advancing
@@ -444,6 +583,7 @@ impl GroupConsumer {
         budget: CommitBudget,
         listener: &mut impl GroupListener,
     ) -> CommitOutcome {
+        self.refresh_member_epoch();
         let Some(generation) = self.generation.clone() else {
             return CommitOutcome::Refused(ErrorCode::UnknownMemberId);
         };
@@ -484,6 +624,24 @@ impl GroupConsumer {
     /// longer a member or a rebalance is in progress: `onLeavePrepare`), then leaves the
     /// group so that its partitions move at once.
     pub async fn close(mut self, listener: &mut impl GroupListener) {
+        if let Some((membership, settings)) = self.kip848.clone() {
+            // Kafka's `AsyncKafkaConsumer.close`: commit, revoke (or lose, out of the
+            // group), then leave with epoch -1 (-2 for a static member).
+            self.auto_commit(CommitBudget::Retry(Duration::from_millis(CLOSE_TIMEOUT_MS)), listener).await;
+            if let Some(generation) = self.generation.clone() {
+                let held = self.assignment.clone();
+                if membership.lock().epoch > 0 {
+                    self.revoke(&generation, &held, listener).await;
+                } else {
+                    listener.partitions_lost(&generation, &held);
+                }
+            }
+            if let Some(task) = self.heartbeat.take() {
+                task.abort();
+            }
+            consumer_protocol::leave(&mut self.link, &membership, &settings).await;
+            return;
+        }
         let rebalancing = self.joining.take().inspect(|round| round.abort()).is_some();
         if !rebalancing {
             self.auto_commit(CommitBudget::Retry(Duration::from_millis(CLOSE_TIMEOUT_MS)), listener).await;
@@ -703,6 +861,7 @@ impl GroupConsumer {
         offsets: Vec<(TopicPartition, Offset)>,
         listener: &mut impl GroupListener,
     ) -> Option<PendingCommit> {
+        self.refresh_member_epoch();
         let generation = self.generation.clone()?;
         listener.commit_started(&generation, &offsets);
         if self.joining.is_some() {

@@ -1,0 +1,133 @@
+//! ConsumerGroupHeartbeat on the coordinator (KIP-848): Kafka's
+//! `GroupCoordinatorService.consumerGroupHeartbeat`, a write operation of the
+//! coordinator runtime. The group applies the heartbeat's records at once (Kafka replays
+//! them into its in-memory state as it appends them to the leader's log) and the answer
+//! waits until they are replicated (Kafka's deferred event, completed when the high
+//! watermark passes them). A write that fails after the local append leaves the state as
+//! Kafka's does: the records stay in the leader's log and in memory (a lost leadership
+//! unloads the partition anyway).
+//!
+//! Simplified: a heartbeat that writes nothing is answered at once (Kafka waits for the
+//! high watermark to pass the partition's last written offset).
+
+use super::consumer_group::{ConsumerGroup, Context};
+use super::ownership::owned_partition;
+use super::records::{self, ConsumerGroupRecord};
+use super::service::{append, now_ms, State};
+use crate::broker::SharedBroker;
+use crate::protocol::{ConsumerHeartbeat, ErrorCode, GroupResponse, TopicPartition};
+use madsim::time::Instant;
+use std::collections::BTreeMap;
+
+/// Answers a ConsumerGroupHeartbeat.
+pub(super) async fn heartbeat(shared: &SharedBroker, request: ConsumerHeartbeat) -> GroupResponse {
+    let settings = &shared.config.group_coordinator;
+    let refuse = |error| GroupResponse::ConsumerHeartbeat {
+        error: Some(error),
+        member_id: request.member_id.clone(),
+        member_epoch: request.member_epoch,
+        heartbeat_interval_ms: settings.consumer.heartbeat_interval_ms,
+        assignment: None,
+    };
+    if !settings.consumer_protocol_enabled {
+        return refuse(ErrorCode::UnsupportedRequest);
+    }
+    let tp = match owned_partition(shared, &request.group) {
+        Ok((tp, _)) => tp,
+        Err(error) => return refuse(error),
+    };
+    let topics = topic_partition_counts(shared);
+    let written = {
+        let mut coordinator = shared.coordinator.lock();
+        if coordinator.groups.get(&request.group).is_some_and(|g| !g.members.is_empty()) {
+            // A classic group with members: Kafka 4.0 may upgrade it online; kafkasim
+            // keeps each group on one protocol.
+            return refuse(ErrorCode::GroupIdNotFound);
+        }
+        let joining = request.member_epoch == super::consumer_group::JOIN_EPOCH;
+        let group = match coordinator.consumer_groups.get_mut(&request.group) {
+            Some(group) => group,
+            None if joining => coordinator.consumer_groups.entry(request.group.clone()).or_default(),
+            None => return refuse(ErrorCode::GroupIdNotFound),
+        };
+        let cx = Context { now: Instant::now(), topics: &topics, settings: &settings.consumer };
+        group.heartbeat(&request, &cx)
+    };
+    let (records, answer) = match written {
+        Ok(written) => written,
+        Err(error) => return refuse(error),
+    };
+    tracing::debug!(group = %request.group, member = %answer.member_id, epoch = answer.member_epoch, records = records.len(), "ConsumerGroupHeartbeat");
+    if let Err(error) = store(shared, &tp, &request.group, &records).await {
+        return refuse(error);
+    }
+    GroupResponse::ConsumerHeartbeat {
+        error: None,
+        member_id: answer.member_id,
+        member_epoch: answer.member_epoch,
+        heartbeat_interval_ms: settings.consumer.heartbeat_interval_ms,
+        assignment: answer.assignment,
+    }
+}
+
+/// Writes a consumer group's records to its offsets partition (nothing to do for none).
+pub(super) async fn store(
+    shared: &SharedBroker,
+    tp: &TopicPartition,
+    group: &str,
+    records: &[ConsumerGroupRecord],
+) -> Result<(), ErrorCode> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let now_ms = now_ms();
+    let records = records.iter().map(|r| records::consumer_group_record(group, r, now_ms)).collect();
+    append(shared, tp, records).await
+}
+
+/// Every topic the broker's metadata knows, with its partition count.
+fn topic_partition_counts(shared: &SharedBroker) -> BTreeMap<String, u32> {
+    let state = shared.lock();
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    for tp in state.metadata.partitions.keys() {
+        let count = counts.entry(tp.topic.to_string()).or_default();
+        *count = (*count).max(tp.partition + 1);
+    }
+    counts
+}
+
+/// Why a commit (or fetch) by `member_id` at `epoch` must be refused by consumer group
+/// `group`, if it must (Kafka's `ConsumerGroup.validateOffsetCommit`): a commit without
+/// a member epoch is accepted only while the group has no members; an unknown member is
+/// UNKNOWN_MEMBER_ID; another epoch than the member's, older or newer, is
+/// STALE_MEMBER_EPOCH. Kafka does not check that the member owns the partitions: the
+/// epoch alone fences a zombie.
+pub(super) fn commit_refusal(group: &ConsumerGroup, member_id: &str, epoch: Option<u32>) -> Option<ErrorCode> {
+    let Some(epoch) = epoch else {
+        return (!group.members.is_empty()).then_some(ErrorCode::UnknownMemberId);
+    };
+    let Some(member) = group.members.get(member_id) else { return Some(ErrorCode::UnknownMemberId) };
+    (member.epoch() != epoch as i32).then_some(ErrorCode::StaleMemberEpoch)
+}
+
+/// The coordinator's timer for consumer groups: fences the members whose session or
+/// rebalance timer expired and writes the records without waiting (a failure is only
+/// logged, as Kafka's timer operations are).
+pub(super) fn expire(
+    shared: &SharedBroker,
+    coordinator: &mut State,
+    now: Instant,
+    partition_of: impl Fn(&str) -> TopicPartition,
+) {
+    for (group_id, group) in &mut coordinator.consumer_groups {
+        let (records, fenced) = group.expire(now);
+        if records.is_empty() {
+            continue;
+        }
+        tracing::debug!(group = %group_id, ?fenced, "consumer group members fenced by their timers");
+        let (shared, tp, group_id) = (shared.clone(), partition_of(group_id), group_id.clone());
+        madsim::task::spawn(async move {
+            let _ = store(&shared, &tp, &group_id, &records).await;
+        });
+    }
+}

@@ -1,0 +1,286 @@
+//! A member of a consumer-protocol group (KIP-848, `group.protocol = "consumer"`): Kafka
+//! 4.0's `AsyncKafkaConsumer` membership (`ConsumerMembershipManager`,
+//! `ConsumerHeartbeatRequestManager`). See `docs/design/kip848-consumer-protocol.md` §5.
+//!
+//! The background heartbeat task speaks ConsumerGroupHeartbeat: it joins with epoch 0,
+//! learns the member epoch and the assignment the coordinator computed, heartbeats every
+//! interval the coordinator names, and acknowledges a reconciliation by sending its owned
+//! partitions at once. The application thread reconciles in `poll` (as Kafka runs the
+//! rebalance callbacks on the application thread): it auto-commits, revokes what the
+//! target took away, assigns what it added, and then asks for the acknowledgement.
+//! There is no global barrier: a member keeps consuming what it keeps while others
+//! rebalance, and receives a partition only once its previous owner has released it.
+//!
+//! States (Kafka's `MemberState`): `Joining` → `Reconciling` → `Acknowledging` →
+//! `Stable`; `Fenced` (FENCED_MEMBER_EPOCH, UNKNOWN_MEMBER_ID: the partitions are lost,
+//! then the member rejoins with epoch 0 and the same member id); `Stale` (the application
+//! did not poll within `max.poll.interval.ms`: the member left, its partitions are lost
+//! and the next poll rejoins); `Fatal` (an error the consumer cannot overcome).
+
+use super::coordinator::CoordinatorLink;
+use crate::protocol::{ConsumerHeartbeat, ErrorCode, GroupRequest, GroupResponse, ServerAssignor, TopicPartition};
+use madsim::rand::{thread_rng, Rng};
+
+/// The member epoch of a leave (`LEAVE_GROUP_MEMBER_EPOCH`).
+const LEAVE_EPOCH: i32 = -1;
+/// The member epoch of a static member's leave (`LEAVE_GROUP_STATIC_MEMBER_EPOCH`).
+const STATIC_LEAVE_EPOCH: i32 = -2;
+use madsim::time::{sleep, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Where the member stands (Kafka's client-side `MemberState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberState {
+    /// Joining (epoch 0): the next heartbeat is sent at once, with every field.
+    Joining,
+    /// A new assignment arrived; the application reconciles it in its next poll.
+    Reconciling,
+    /// Reconciled: the next heartbeat, sent at once, acknowledges it.
+    Acknowledging,
+    /// Holding its assignment.
+    Stable,
+    /// The coordinator fenced the member; its partitions are lost on the next poll, which
+    /// rejoins.
+    Fenced,
+    /// It left because the application did not poll in time; the next poll rejoins.
+    Stale,
+    /// An error the consumer cannot overcome; `poll` raises it.
+    Fatal(ErrorCode),
+}
+
+/// What the heartbeat task and the application share.
+#[derive(Debug)]
+pub struct Membership {
+    /// The member id, generated once by the client (KIP-1082).
+    pub member_id: String,
+    /// The member epoch the coordinator gave last (0 while joining).
+    pub epoch: i32,
+    /// The state.
+    pub state: MemberState,
+    /// The latest assignment the coordinator sent that is not reconciled yet.
+    pub target: Option<Vec<TopicPartition>>,
+    /// The partitions the application holds (what heartbeats report as owned).
+    pub owned: Vec<TopicPartition>,
+    /// The owned partitions changed since the last heartbeat sent them.
+    pub owned_changed: bool,
+    /// The member must tell the application its partitions are lost.
+    pub lost: bool,
+    /// When the application last polled.
+    pub last_poll: Instant,
+    /// The interval the coordinator asked for.
+    pub heartbeat_interval: Duration,
+    /// The next heartbeat sends every field (after a join or an error).
+    pub send_full: bool,
+}
+
+/// The shared membership.
+#[derive(Clone, Debug)]
+pub struct SharedMembership(Arc<Mutex<Membership>>);
+
+impl SharedMembership {
+    /// A member about to join, with a fresh member id (a UUID drawn from the simulation's
+    /// seeded generator).
+    pub fn new() -> Self {
+        SharedMembership(Arc::new(Mutex::new(Membership {
+            member_id: random_uuid(),
+            epoch: 0,
+            state: MemberState::Joining,
+            target: None,
+            owned: Vec::new(),
+            owned_changed: false,
+            lost: false,
+            last_poll: Instant::now(),
+            heartbeat_interval: Duration::ZERO,
+            send_full: true,
+        })))
+    }
+
+    /// Locks it.
+    pub fn lock(&self) -> MutexGuard<'_, Membership> {
+        self.0.lock().expect("membership poisoned")
+    }
+}
+
+impl Default for SharedMembership {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A random UUID, as Kafka's `Uuid.randomUuid().toString()` (base64 in Kafka; hex here).
+fn random_uuid() -> String {
+    let bits: u128 = thread_rng().gen();
+    format!("{bits:032x}")
+}
+
+/// What the heartbeat task needs to know.
+#[derive(Clone, Debug)]
+pub struct HeartbeatSettings {
+    /// `client.id`.
+    pub client_id: String,
+    /// `group.instance.id`.
+    pub instance_id: Option<String>,
+    /// The subscribed topics.
+    pub topics: Vec<String>,
+    /// `max.poll.interval.ms`, also the rebalance timeout.
+    pub max_poll_interval_ms: u64,
+    /// `group.remote.assignor`.
+    pub remote_assignor: Option<ServerAssignor>,
+    /// `request.timeout.ms`.
+    pub request_timeout_ms: u64,
+    /// `retry.backoff.ms`.
+    pub retry_backoff_ms: u64,
+}
+
+/// How often the task looks at the membership (a heartbeat due is sent within this).
+const TICK: Duration = Duration::from_millis(10);
+
+/// The heartbeat task (Kafka's `ConsumerHeartbeatRequestManager` on the background
+/// thread): runs until the consumer drops it.
+pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settings: HeartbeatSettings) {
+    let timeout = Duration::from_millis(settings.request_timeout_ms);
+    let backoff = Duration::from_millis(settings.retry_backoff_ms);
+    let mut next_due = Instant::now();
+    loop {
+        sleep(TICK).await;
+        let (request, leaving) = {
+            let mut m = membership.lock();
+            let idle = Instant::now().duration_since(m.last_poll);
+            let polled_long_ago = idle > Duration::from_millis(settings.max_poll_interval_ms);
+            let in_group = matches!(
+                m.state,
+                MemberState::Stable | MemberState::Reconciling | MemberState::Acknowledging | MemberState::Joining
+            );
+            if polled_long_ago && in_group {
+                // `maybeLeaveGroup` on poll timer expiry: leave (-2 for a static member),
+                // then STALE; the partitions are lost.
+                let epoch = if settings.instance_id.is_some() { STATIC_LEAVE_EPOCH } else { LEAVE_EPOCH };
+                let leave = heartbeat_request(&m, &settings, link.group(), epoch, false);
+                m.state = MemberState::Stale;
+                m.lost = true;
+                m.epoch = 0;
+                (leave, true)
+            } else {
+                let now_due = matches!(m.state, MemberState::Joining | MemberState::Acknowledging);
+                let due = now_due || Instant::now() >= next_due;
+                let sends = in_group;
+                if !due || !sends {
+                    continue;
+                }
+                let full = m.send_full || m.state == MemberState::Joining;
+                let request = heartbeat_request(&m, &settings, link.group(), m.epoch, full);
+                // Kafka's `onHeartbeatRequestGenerated`: the acknowledgement is on its way.
+                if m.state == MemberState::Acknowledging {
+                    m.state = if m.target.is_some() { MemberState::Reconciling } else { MemberState::Stable };
+                }
+                m.owned_changed = false;
+                m.send_full = false;
+                (request, false)
+            }
+        };
+        if leaving {
+            // Kafka ignores the answer.
+            let _ = link.call(GroupRequest::ConsumerGroupHeartbeat(request), timeout).await;
+            continue;
+        }
+        let sent_epoch = request.member_epoch;
+        let answer = link.call(GroupRequest::ConsumerGroupHeartbeat(request), timeout).await;
+        tracing::debug!(epoch = sent_epoch, ?answer, "ConsumerGroupHeartbeat");
+        let mut m = membership.lock();
+        match answer {
+            Ok(GroupResponse::ConsumerHeartbeat {
+                error: None,
+                member_epoch,
+                heartbeat_interval_ms,
+                assignment,
+                ..
+            }) => {
+                m.heartbeat_interval = Duration::from_millis(heartbeat_interval_ms);
+                next_due = Instant::now() + m.heartbeat_interval;
+                if matches!(m.state, MemberState::Fenced | MemberState::Stale | MemberState::Fatal(_)) {
+                    continue; // An answer to a request sent before the member left.
+                }
+                m.epoch = member_epoch;
+                match assignment {
+                    Some(assignment) if sorted(&assignment) != sorted(&m.owned) => {
+                        m.target = Some(assignment);
+                        m.state = MemberState::Reconciling;
+                    }
+                    Some(_) => {
+                        m.target = None;
+                        if matches!(m.state, MemberState::Joining | MemberState::Reconciling) {
+                            m.state = MemberState::Stable;
+                        }
+                    }
+                    None if m.state == MemberState::Joining => m.state = MemberState::Stable,
+                    None => {}
+                }
+            }
+            Ok(GroupResponse::ConsumerHeartbeat { error: Some(error), .. }) => {
+                m.send_full = true;
+                match error {
+                    ErrorCode::FencedMemberEpoch | ErrorCode::UnknownMemberId => {
+                        // `transitionToFenced`: lose everything, then rejoin at once.
+                        m.state = MemberState::Fenced;
+                        m.lost = true;
+                        m.epoch = 0;
+                        next_due = Instant::now();
+                    }
+                    ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => next_due = Instant::now(),
+                    error if error.is_retriable() => next_due = Instant::now() + backoff,
+                    error => {
+                        m.state = MemberState::Fatal(error);
+                        m.lost = true;
+                    }
+                }
+            }
+            _ => {
+                // No answer: try again after the backoff, with every field.
+                m.send_full = true;
+                next_due = Instant::now() + backoff;
+            }
+        }
+    }
+}
+
+fn sorted(partitions: &[TopicPartition]) -> Vec<TopicPartition> {
+    let mut out = partitions.to_vec();
+    out.sort();
+    out
+}
+
+/// A heartbeat from the member as it stands (Kafka's `HeartbeatState.buildRequestData`:
+/// every field when joining or after an error, else only what changed; the owned
+/// partitions whenever they changed, which acknowledges a reconciliation).
+fn heartbeat_request(
+    m: &Membership,
+    settings: &HeartbeatSettings,
+    group: &str,
+    epoch: i32,
+    full: bool,
+) -> ConsumerHeartbeat {
+    ConsumerHeartbeat {
+        group: group.to_string(),
+        member_id: m.member_id.clone(),
+        member_epoch: epoch,
+        instance_id: settings.instance_id.clone(),
+        client_id: settings.client_id.clone(),
+        rebalance_timeout_ms: full.then_some(settings.max_poll_interval_ms),
+        subscribed_topics: full.then(|| settings.topics.clone()),
+        server_assignor: full.then_some(settings.remote_assignor).flatten(),
+        owned: (full || m.owned_changed).then(|| m.owned.clone()),
+    }
+}
+
+/// The leave heartbeat a closing member sends (epoch -1, or -2 for a static member),
+/// once (Kafka ignores its answer).
+pub async fn leave(link: &mut CoordinatorLink, membership: &SharedMembership, settings: &HeartbeatSettings) {
+    let request = {
+        let m = membership.lock();
+        let epoch = if settings.instance_id.is_some() { STATIC_LEAVE_EPOCH } else { LEAVE_EPOCH };
+        heartbeat_request(&m, settings, link.group(), epoch, false)
+    };
+    let timeout = Duration::from_millis(settings.request_timeout_ms);
+    let _ = link.call(GroupRequest::ConsumerGroupHeartbeat(request), timeout).await;
+}
