@@ -110,6 +110,19 @@ fn committing_before_processing_turns_a_crash_into_skips_and_never_duplicates() 
     }
 }
 
+/// When the run's first crash fault fired (coordinator-failover's crash of the coordinator).
+fn first_crash_ns(outcome: &RunOutcome) -> u64 {
+    outcome
+        .history
+        .trace
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::Fault { kind: FaultKind::Crash, .. } => Some(e.time_ns),
+            _ => None,
+        })
+        .expect("the coordinator crashed")
+}
+
 #[test]
 fn a_group_carries_on_in_its_generation_when_its_coordinator_moves() {
     let scenario = load("coordinator-failover");
@@ -119,15 +132,7 @@ fn a_group_carries_on_in_its_generation_when_its_coordinator_moves() {
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
-        let crash_ns = outcome
-            .history
-            .trace
-            .iter()
-            .find_map(|e| match &e.event {
-                Event::Fault { kind: FaultKind::Crash, .. } => Some(e.time_ns),
-                _ => None,
-            })
-            .expect("the coordinator crashed");
+        let crash_ns = first_crash_ns(&outcome);
         let ops = &outcome.history.ops;
         // The new coordinator loaded the group's metadata from __consumer_offsets: no
         // rebalance, every member keeps the generation and assignment it had.
@@ -516,4 +521,57 @@ fn the_kip848_protocol_weathers_the_storm_with_fewer_revocations_and_less_time_w
     // classic eager protocol under the same faults.
     assert!(kip848_cost.0 < classic_cost.0, "revoked: {kip848_cost:?} against {classic_cost:?}");
     assert!(kip848_cost.1 < classic_cost.1, "ownerless: {kip848_cost:?} against {classic_cost:?}");
+}
+
+#[test]
+fn a_consumer_protocol_group_keeps_its_member_epochs_when_its_coordinator_moves() {
+    // coordinator-failover under KIP-848: a KRaft 4.1 cluster, the group on the consumer
+    // protocol with the same 3 s session and 1 s heartbeat, set on the brokers.
+    let settings: Vec<kafkasim::scenario::Setting> =
+        ["kafka_version=4.1", "metadata=kraft"].iter().map(|s| s.parse().expect("a setting")).collect();
+    let path = crate::support::scenario_path("coordinator-failover");
+    let mut scenario = kafkasim::scenario::load_with(&path, &settings, kafkasim::scenario::SetScope::OneScenario)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let consumer_groups = &mut scenario.cluster.config.group_consumer;
+    consumer_groups.session_timeout_ms = 3_000;
+    consumer_groups.heartbeat_interval_ms = 1_000;
+    for consumer in &mut scenario.consumers {
+        consumer.config.group_protocol = kafkasim::protocol::GroupProtocol::Consumer;
+    }
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
+        let crash_ns = first_crash_ns(&outcome);
+        let ops = &outcome.history.ops;
+        assert!(ops
+            .iter()
+            .filter_map(|o| o.group.as_ref())
+            .all(|g| g.protocol == kafkasim::protocol::GroupProtocol::Consumer));
+        // The new coordinator replayed the group's records: no member lost its
+        // partitions or rejoined, and each kept the member epoch it had.
+        let moved = ops.iter().filter(|o| {
+            o.group.is_some() && matches!(o.f, OpFn::Assign | OpFn::Revoke | OpFn::Lose) && o.kind == OpType::Ok
+        });
+        assert!(
+            moved.clone().all(|o| o.time_ns < crash_ns),
+            "seed {seed}: {:?}",
+            moved.filter(|o| o.time_ns >= crash_ns).collect::<Vec<_>>()
+        );
+        let epoch_of = |process: u64, before: bool| -> BTreeSet<u32> {
+            ops.iter()
+                .filter(|o| o.process == process && (o.time_ns < crash_ns) == before)
+                .filter_map(|o| o.group.as_ref().map(|g| g.generation))
+                .collect()
+        };
+        let committed_after =
+            ops.iter().filter(|o| o.f == OpFn::Commit && o.kind == OpType::Ok && o.time_ns > crash_ns);
+        assert!(committed_after.count() >= 3, "seed {seed}: the members went on committing with the new coordinator");
+        for process in ops.iter().filter(|o| o.group.is_some()).map(|o| o.process).collect::<BTreeSet<_>>() {
+            let (before, after) = (epoch_of(process, true), epoch_of(process, false));
+            assert!(
+                after.is_empty() || after.iter().all(|e| Some(e) == before.iter().max()),
+                "seed {seed}, process {process}: epochs {before:?} then {after:?}"
+            );
+        }
+    }
 }

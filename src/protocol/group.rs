@@ -110,6 +110,9 @@ pub enum GroupRequest {
     OffsetFetch {
         /// The `group.id`.
         group: String,
+        /// A consumer-protocol member's id and epoch (OffsetFetch v9, KIP-848), which the
+        /// coordinator validates; `None` for anyone else.
+        member: Option<(String, u32)>,
         /// The partitions.
         partitions: Vec<TopicPartition>,
     },

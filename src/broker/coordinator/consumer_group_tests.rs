@@ -65,6 +65,13 @@ impl Harness {
         Ok(answer)
     }
 
+    /// m1 and then m2 join; m1 learns it must revoke foo-2 and foo-3 (still at epoch 1).
+    fn two_members_joined(&mut self) {
+        self.send(join("m1")).unwrap();
+        self.send(join("m2")).unwrap();
+        self.send(beat("m1", 1, Some(&[0, 1, 2, 3]))).unwrap();
+    }
+
     fn member(&self, id: &str) -> &ConsumerMember {
         &self.group.members[id]
     }
@@ -105,9 +112,7 @@ fn a_partition_moves_only_after_its_owner_revoked_it() {
 fn a_loaded_group_is_the_group_its_records_describe() {
     sim(|| {
         let mut h = Harness::new();
-        h.send(join("m1")).unwrap();
-        h.send(join("m2")).unwrap();
-        h.send(beat("m1", 1, Some(&[0, 1, 2, 3]))).unwrap();
+        h.two_members_joined();
         let loaded = ConsumerGroup::loaded(&h.records, &h.settings, Instant::now());
         assert_eq!(loaded.group_epoch, h.group.group_epoch);
         assert_eq!(loaded.assignment_epoch, h.group.assignment_epoch);
@@ -123,9 +128,7 @@ fn a_loaded_group_is_the_group_its_records_describe() {
 fn heartbeats_from_other_epochs_are_fenced_unless_an_answer_was_lost() {
     sim(|| {
         let mut h = Harness::new();
-        h.send(join("m1")).unwrap();
-        h.send(join("m2")).unwrap();
-        h.send(beat("m1", 1, Some(&[0, 1, 2, 3]))).unwrap();
+        h.two_members_joined();
         h.send(beat("m1", 1, Some(&[0, 1]))).unwrap(); // Now at epoch 2, previous 1.
         let before = h.group.clone();
         assert_eq!(h.send(beat("m1", 3, None)), Err(ErrorCode::FencedMemberEpoch));
@@ -220,6 +223,10 @@ fn commits_must_carry_the_members_current_epoch() {
         assert_eq!(consumer_service_refusal(&h.group, "m9", Some(1)), Some(ErrorCode::UnknownMemberId));
         assert_eq!(refusal(None), Some(ErrorCode::UnknownMemberId), "a standalone commit while members exist");
         assert_eq!(consumer_service_refusal(&ConsumerGroup::default(), "", None), None);
+        // A member that left is unknown to the group.
+        let leave = ConsumerHeartbeat { instance_id: None, ..beat("m1", LEAVE_EPOCH, None) };
+        h.send(leave).unwrap();
+        assert_eq!(consumer_service_refusal(&h.group, "m1", Some(1)), Some(ErrorCode::UnknownMemberId), "it left");
     });
 }
 

@@ -121,7 +121,7 @@ pub async fn handle(shared: &SharedBroker, request: GroupRequest) -> GroupRespon
             let commit = super::txn_offsets::TxnCommit { transactional_id, producer, generation, member_id, offsets };
             super::txn_offsets::commit(shared, &group, commit).await
         }
-        GroupRequest::OffsetFetch { group, partitions } => fetch_offsets(shared, &group, partitions),
+        GroupRequest::OffsetFetch { group, member, partitions } => fetch_offsets(shared, &group, member, partitions),
         GroupRequest::ConsumerGroupHeartbeat(request) => super::consumer_service::heartbeat(shared, request).await,
     }
 }
@@ -447,11 +447,24 @@ pub(super) fn commit_refusal(
     error
 }
 
-fn fetch_offsets(shared: &SharedBroker, group_id: &str, partitions: Vec<TopicPartition>) -> GroupResponse {
+fn fetch_offsets(
+    shared: &SharedBroker,
+    group_id: &str,
+    member: Option<(String, u32)>,
+    partitions: Vec<TopicPartition>,
+) -> GroupResponse {
     if let Err(error) = owned_partition(shared, group_id) {
         return GroupResponse::Offsets { error: Some(error), offsets: Vec::new() };
     }
     let coordinator = shared.coordinator.lock();
+    // OffsetFetch v9 (KIP-848, `ConsumerGroup.validateOffsetFetch`): a member must be
+    // the group's, at its current epoch. Simplified: Kafka reads the member as of the
+    // last committed offset; here as of now.
+    if let (Some((member_id, epoch)), Some(group)) = (&member, coordinator.consumer_groups.get(group_id)) {
+        if let Some(error) = super::consumer_service::commit_refusal(group, member_id, Some(*epoch)) {
+            return GroupResponse::Offsets { error: Some(error), offsets: Vec::new() };
+        }
+    }
     // KIP-447 (Kafka 2.5+): the consumer always asks for stable offsets
     // (`OffsetFetchRequest.requireStable`); a partition with transactional offsets
     // pending (a TxnOffsetCommit whose transaction has not ended yet) is answered

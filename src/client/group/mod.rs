@@ -522,10 +522,7 @@ impl GroupConsumer {
         let generation = self.generation.clone().expect("a member with an epoch");
         let revoked: Vec<TopicPartition> = self.assignment.iter().filter(|tp| !target.contains(tp)).cloned().collect();
         self.revoke(&generation, &revoked, listener).await;
-        let added: Vec<TopicPartition> = target.iter().filter(|tp| !self.assignment.contains(tp)).cloned().collect();
-        self.assignment = target.clone();
-        self.consumer.assign(target.clone());
-        self.committed_offsets_pending = Some(added);
+        self.hold(target.clone());
         let mut m = membership.lock();
         m.owned = target.clone();
         m.owned_changed = true;
@@ -787,11 +784,20 @@ impl GroupConsumer {
             self.revoke(&generation, &revoked, listener).await;
             self.membership.lock().rejoin_needed = true;
         }
-        let added: Vec<TopicPartition> =
-            assignment.iter().filter(|tp| !self.assignment.contains(tp)).cloned().collect();
+        self.hold(assignment);
+    }
+
+    /// Holds `assignment`, keeping the positions of partitions held before; the
+    /// committed offsets are to be read for the added partitions and for those still
+    /// waiting for theirs (a read that failed before a new assignment came: Kafka fetches
+    /// them for every partition without a position).
+    fn hold(&mut self, assignment: Vec<TopicPartition>) {
+        let waiting = self.committed_offsets_pending.take().unwrap_or_default();
+        let pending: Vec<TopicPartition> =
+            assignment.iter().filter(|tp| !self.assignment.contains(tp) || waiting.contains(tp)).cloned().collect();
         self.assignment = assignment.clone();
         self.consumer.assign(assignment);
-        self.committed_offsets_pending = Some(added);
+        self.committed_offsets_pending = Some(pending);
     }
 
     /// OffsetFetch for `partitions`; their positions start at the committed offsets, and
@@ -800,7 +806,10 @@ impl GroupConsumer {
         if partitions.is_empty() {
             return true;
         }
-        let request = GroupRequest::OffsetFetch { group: self.config.group_id.clone(), partitions };
+        // A consumer-protocol member names itself and its latest epoch (OffsetFetch v9).
+        self.refresh_member_epoch();
+        let member = self.kip848.as_ref().and(self.generation.as_ref()).map(|g| (g.member_id.clone(), g.generation));
+        let request = GroupRequest::OffsetFetch { group: self.config.group_id.clone(), member, partitions };
         match self.link.call(request, self.request_timeout()).await {
             Ok(GroupResponse::Offsets { error: None, offsets }) => {
                 for (tp, committed) in offsets {
