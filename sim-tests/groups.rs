@@ -575,3 +575,39 @@ fn a_consumer_protocol_group_keeps_its_member_epochs_when_its_coordinator_moves(
         }
     }
 }
+
+#[test]
+fn static_members_restart_without_a_rebalance_under_the_consumer_protocol_too() {
+    // consumer-rolling-restart-static with group.protocol = consumer (Kafka 4.1, KRaft):
+    // each closing member leaves with epoch -2 and keeps its place; its restarted process
+    // takes its partitions back at the same member epoch (Kafka's replaceMember).
+    let setting: kafkasim::scenario::Setting = "group.protocol=consumer".parse().expect("a setting");
+    let path = crate::support::scenario_path("consumer-rolling-restart-static");
+    let scenario = kafkasim::scenario::load_with(&path, &[setting], kafkasim::scenario::SetScope::OneScenario)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for &seed in &scenario.seeds[..2] {
+        let outcome = run(&scenario, seed);
+        // static-member-rebalanced among them.
+        assert!(kinds(&outcome).is_empty(), "seed {seed}: {}", describe(&outcome));
+        let mut epochs: std::collections::BTreeMap<String, Vec<(String, u32)>> = Default::default();
+        // Every group op carries the member epoch the member had then.
+        for ctx in outcome.history.ops.iter().filter_map(|o| o.group.as_ref()) {
+            assert_eq!(ctx.protocol, kafkasim::protocol::GroupProtocol::Consumer);
+            let instance = ctx.instance.clone().expect("static members");
+            epochs.entry(instance).or_default().push((ctx.member.clone(), ctx.generation));
+        }
+        // A member restarted gets its partitions back at the epoch it had.
+        // (Released partitions reach a member only on its next heartbeat, 5 s by default,
+        // so a member may restart before it was ever assigned.)
+        let mut restarts = 0;
+        for (instance, assigned) in &epochs {
+            let new_id = &assigned.last().expect("assigned").0;
+            let first_new = assigned.iter().position(|(id, _)| id == new_id).expect("the new id");
+            if first_new > 0 {
+                restarts += 1;
+                assert_eq!(assigned[first_new - 1].1, assigned[first_new].1, "seed {seed}: {instance}: {assigned:?}");
+            }
+        }
+        assert!(restarts >= 1, "seed {seed}: {epochs:?}");
+    }
+}

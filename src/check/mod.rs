@@ -74,6 +74,9 @@ pub enum AnomalyKind {
     /// The coordinator accepted a commit from a member of an older generation, or from a
     /// static member whose instance had since been taken over.
     StaleCommitAccepted,
+    /// A static member that restarted and returned before its session expired made its
+    /// group rebalance (KIP-345 promises it gets its partitions back without one).
+    StaticMemberRebalanced,
     /// Two replicas disagree below their common high watermark.
     ReplicaDivergence,
     /// A leader's high watermark went backwards within one leadership.
@@ -95,7 +98,7 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 30] = [
+    pub const ALL: [AnomalyKind; 31] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -118,6 +121,7 @@ impl AnomalyKind {
         AnomalyKind::SplitOwnership,
         AnomalyKind::ReassignedBeforeRevoked,
         AnomalyKind::StaleCommitAccepted,
+        AnomalyKind::StaticMemberRebalanced,
         AnomalyKind::ReplicaDivergence,
         AnomalyKind::HwRegression,
         AnomalyKind::CommittedTruncation,
@@ -153,6 +157,7 @@ impl AnomalyKind {
             AnomalyKind::SplitOwnership => "split-ownership",
             AnomalyKind::ReassignedBeforeRevoked => "reassigned-before-revoked",
             AnomalyKind::StaleCommitAccepted => "stale-commit-accepted",
+            AnomalyKind::StaticMemberRebalanced => "static-member-rebalanced",
             AnomalyKind::ReplicaDivergence => "replica-divergence",
             AnomalyKind::HwRegression => "hw-regression",
             AnomalyKind::CommittedTruncation => "committed-truncation",

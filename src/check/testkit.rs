@@ -196,6 +196,13 @@ impl Hist {
         self
     }
 
+    /// As [`member`](Self::member), for a static member of `instance`.
+    pub(crate) fn static_member(mut self, p: u64, group: &str, member: &str, generation: u32, instance: &str) -> Self {
+        self = self.member(p, group, member, generation);
+        self.member_of.get_mut(&p).expect("just set").instance = Some(instance.to_string());
+        self
+    }
+
     /// As [`member`](Self::member), for a consumer-protocol group (KIP-848): `epoch` is
     /// the member's own epoch.
     pub(crate) fn consumer_member(mut self, p: u64, group: &str, member: &str, epoch: u32) -> Self {

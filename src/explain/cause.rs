@@ -82,6 +82,10 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "The coordinator accepted a commit from a member that was no longer in the group's current generation (or whose static instance another process had taken over): a zombie's offsets overwrote those of the partition's new owner.".into(),
             "The coordinator's fencing refuses such commits (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID); no configuration makes a zombie's commit safe, so this is a coordinator bug.".into(),
         ),
+        StaticMemberRebalanced => (
+            "A static member restarted and came back before its session expired, and its group rebalanced at its return although nothing else had changed: every member paused and partitions may have moved.".into(),
+            "Static membership (group.instance.id, Kafka 2.3+) makes the coordinator hand a returning instance its partitions back without a rebalance (classic: a stable group's JoinGroup under a new member id; consumer protocol: a leave with epoch -2 and a rejoin). A rebalance there is a coordinator or client bug; keep restarts shorter than session.timeout.ms.".into(),
+        ),
         HwRegression => (
             "The leader's high watermark went backwards within one leadership, so consumers may have read records that were not committed.".into(),
             "A leader must never lower its high watermark; leader-epoch truncation (truncation = \"leader-epoch\") keeps followers from feeding it stale state.".into(),

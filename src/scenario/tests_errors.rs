@@ -317,7 +317,7 @@ fn expectations_use_known_names_and_do_not_overlap() {
          \"int-nonmonotonic-send\", \"int-send-skip\", \"nonmonotonic-poll\", \"int-nonmonotonic-poll\", \"poll-skip\", \
          \"int-poll-skip\", \"G0\", \"G1a\", \"G1c\", \"precommitted-read\", \"exactly-once\", \"consume-skip\", \
          \"consume-duplicate\", \
-         \"commit-regression\", \"split-ownership\", \"reassigned-before-revoked\", \"stale-commit-accepted\", \"replica-divergence\", \"hw-regression\", \
+         \"commit-regression\", \"split-ownership\", \"reassigned-before-revoked\", \"stale-commit-accepted\", \"static-member-rebalanced\", \"replica-divergence\", \"hw-regression\", \
          \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\" or \"no-progress\""
     );
     assert_eq!(

@@ -77,12 +77,22 @@
 //!   refuse it (ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID). Likewise an `ok` commit by a
 //!   static member's member id invoked after another member id of the same instance had
 //!   been assigned after that member id's own last assignment (FENCED_INSTANCE_ID). One
-//!   anomaly per such commit.
+//!   anomaly per such commit. Consumer-protocol groups (KIP-848, ops with a member epoch)
+//!   are judged by member epochs instead: see `membership::stale_commits`.
+//! - [`static_member_rebalances`] (`static-member-rebalanced`): a static member's
+//!   restarted process first assigned in a later generation (or member epoch) than the
+//!   one its previous process was last in, although nothing else explains a rebalance;
+//!   see `static_members`.
+//!
+//! Under the consumer protocol (KIP-848) a context's `generation` is the member's own
+//! epoch; `split-ownership` groups by it, and `reassigned-before-revoked` and
+//! `stale-commit-accepted` have rules of their own for such groups (`membership`).
 
 mod holdings;
 mod membership;
 mod processing;
 mod rebalances;
+mod static_members;
 
 pub use rebalances::{ownerless_time, rebalances, OwnerlessTime, Rebalance};
 
@@ -133,7 +143,14 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     all.extend(membership::split_ownership(&ops));
     all.extend(membership::reassigned_before_revoked(&ops));
     all.extend(membership::stale_commits(&ops));
+    all.extend(static_members::static_member_rebalances(history, &ops));
     all
+}
+
+/// Restarts of static members that rebalanced their group although they came back in
+/// time (`static-member-rebalanced`).
+pub fn static_member_rebalances(history: &History) -> Vec<Anomaly> {
+    static_members::static_member_rebalances(history, &GroupOps::new(history))
 }
 
 /// One completed op of a group member.
