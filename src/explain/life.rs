@@ -162,7 +162,8 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
 /// each member's first commit past the record (later commits add nothing to its story).
 fn group_side(op: &crate::history::Op, focus: &Focus, passed_by: &mut BTreeSet<String>, lines: &mut Vec<Line>) {
     let (Some(ctx), Some(offset), OpType::Ok) = (&op.group, focus.offset, op.kind) else { return };
-    let member = format!("member {} of group {} (generation {})", ctx.member, ctx.group, ctx.generation);
+    let member =
+        format!("member {} of group {} ({} {})", ctx.member, ctx.group, ctx.protocol.epoch_name(), ctx.generation);
     let text = match (&op.value, op.f) {
         (OpValue::Records(records), OpFn::Process) => records
             .get(&focus.key)
@@ -178,10 +179,9 @@ fn group_side(op: &crate::history::Op, focus: &Focus, passed_by: &mut BTreeSet<S
         (OpValue::Keys(keys), OpFn::Revoke) if keys.contains(&focus.key) => {
             Some(format!("{member} revokes {} (onPartitionsRevoked)", focus.key))
         }
-        (OpValue::Keys(keys), OpFn::Lose) if keys.contains(&focus.key) => Some(format!(
-            "{member} loses {} (onPartitionsLost: it was no longer in the group)",
-            focus.key
-        )),
+        (OpValue::Keys(keys), OpFn::Lose) if keys.contains(&focus.key) => {
+            Some(format!("{member} loses {} (onPartitionsLost: it was no longer in the group)", focus.key))
+        }
         _ => None,
     };
     if let Some(text) = text {

@@ -146,6 +146,15 @@ impl GroupProtocol {
             GroupProtocol::Consumer => "consumer",
         }
     }
+
+    /// What a member's number is called: its group's generation (classic) or its own
+    /// member epoch (consumer).
+    pub fn epoch_name(self) -> &'static str {
+        match self {
+            GroupProtocol::Classic => "generation",
+            GroupProtocol::Consumer => "member epoch",
+        }
+    }
 }
 
 impl fmt::Display for GroupProtocol {

@@ -178,15 +178,13 @@ impl MemberOp<'_> {
     /// `consumer-1 (generation 3, process 2)`, or `(member epoch 3, ...)` under the
     /// consumer protocol.
     pub fn who(&self) -> String {
-        format!("{} ({} {}, {})", self.ctx.member, epoch_word(self.ctx), self.ctx.generation, process(self.op.process))
-    }
-}
-
-/// What a group context's number is: a generation (classic) or a member epoch (KIP-848).
-pub(super) fn epoch_word(ctx: &GroupContext) -> &'static str {
-    match ctx.protocol {
-        crate::protocol::GroupProtocol::Classic => "generation",
-        crate::protocol::GroupProtocol::Consumer => "member epoch",
+        format!(
+            "{} ({} {}, {})",
+            self.ctx.member,
+            self.ctx.protocol.epoch_name(),
+            self.ctx.generation,
+            process(self.op.process)
+        )
     }
 }
 

@@ -132,10 +132,7 @@ fn carry_member_epochs_forward(
 impl Rebalance {
     /// `generation 4`, or `member epoch 4` under the consumer protocol.
     pub fn label(&self) -> String {
-        match self.protocol {
-            GroupProtocol::Classic => format!("generation {}", self.generation),
-            GroupProtocol::Consumer => format!("member epoch {}", self.generation),
-        }
+        format!("{} {}", self.protocol.epoch_name(), self.generation)
     }
 
     /// The generation's assignment in a line: `consumer-1 orders-0,1 | consumer-2 orders-2`.

@@ -15,7 +15,7 @@
 //! process started, crashed, revoked or lost partitions. A group rebalancing when X was
 //! already away long enough for its session to expire is therefore not reported.
 
-use super::{epoch_word, GroupOps, MemberOp};
+use super::{GroupOps, MemberOp};
 use crate::check::describe::{process, secs};
 use crate::check::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{History, OpFn, OpType, OpValue};
@@ -106,7 +106,7 @@ fn other_process_came_or_went(
 }
 
 fn rebalanced(group: &str, instance: &str, last: &MemberOp<'_>, first: &MemberOp<'_>) -> Anomaly {
-    let word = epoch_word(first.ctx);
+    let word = first.ctx.protocol.epoch_name();
     Anomaly::new(
         AnomalyKind::StaticMemberRebalanced,
         format!(
