@@ -17,7 +17,9 @@
 //! did not poll within `max.poll.interval.ms`: the member left, its partitions are lost
 //! and the next poll rejoins); `Fatal` (an error the consumer cannot overcome).
 
+use super::commit::CommitBudget;
 use super::coordinator::CoordinatorLink;
+use super::{CommitOutcome, Generation, GroupConsumer, GroupListener};
 use crate::protocol::{ConsumerHeartbeat, ErrorCode, GroupRequest, GroupResponse, ServerAssignor, TopicPartition};
 use madsim::rand::{thread_rng, Rng};
 
@@ -283,4 +285,109 @@ pub async fn leave(link: &mut CoordinatorLink, membership: &SharedMembership, se
     };
     let timeout = Duration::from_millis(settings.request_timeout_ms);
     let _ = link.call(GroupRequest::ConsumerGroupHeartbeat(request), timeout).await;
+}
+
+/// The application-thread half of a consumer-protocol member: Kafka's
+/// `AsyncKafkaConsumer.poll` and the reconciliation it runs.
+impl GroupConsumer {
+    /// `poll` of a consumer-protocol member (KIP-848; Kafka's `AsyncKafkaConsumer`):
+    /// tells the listener of partitions lost when the member was fenced or left for a
+    /// late poll, and rejoins; reconciles a new assignment (auto-commit, revoke, assign,
+    /// then acknowledge); auto-commits when due. Commits carry the member epoch.
+    pub(super) async fn consumer_protocol_poll(
+        &mut self,
+        listener: &mut impl GroupListener,
+    ) -> Result<bool, ErrorCode> {
+        let (membership, _) = self.kip848.clone().expect("a consumer-protocol member");
+        let (state, lost, target, epoch, member_id) = {
+            let mut m = membership.lock();
+            m.last_poll = Instant::now();
+            (m.state, m.lost, m.target.clone(), m.epoch, m.member_id.clone())
+        };
+        if lost {
+            if let Some(generation) = self.generation.take() {
+                listener.partitions_lost(&generation, &self.assignment);
+            }
+            self.assignment.clear();
+            self.consumer.assign(Vec::new());
+            self.committed_offsets_pending = None;
+            let mut m = membership.lock();
+            m.lost = false;
+            m.owned.clear();
+            m.target = None;
+            if matches!(m.state, MemberState::Fenced | MemberState::Stale) {
+                // Kafka's `transitionToJoining`: epoch 0, the same member id.
+                m.state = MemberState::Joining;
+                m.epoch = 0;
+                m.send_full = true;
+            }
+        }
+        if let MemberState::Fatal(error) = state {
+            return Err(error);
+        }
+        if lost {
+            return Ok(false);
+        }
+        if epoch > 0 {
+            self.generation = Some(Generation { member_id, generation: epoch as u32 });
+        }
+        if let (MemberState::Reconciling, Some(target)) = (state, target) {
+            self.reconcile(&membership, target, listener).await;
+        }
+        if !self.finish_assignment(listener).await {
+            return Ok(false);
+        }
+        self.maybe_auto_commit(listener).await;
+        Ok(!self.assignment.is_empty())
+    }
+
+    /// A consumer-protocol member's commits carry the member epoch the heartbeat task
+    /// learned last (Kafka's `CommitRequestManager.onMemberEpochUpdated`), not the one of
+    /// the last poll: the epoch moves on at every heartbeat after a group epoch bump.
+    pub(super) fn refresh_member_epoch(&mut self) {
+        let Some((membership, _)) = &self.kip848 else { return };
+        let epoch = membership.lock().epoch;
+        if let (Some(generation), true) = (self.generation.as_mut(), epoch > 0) {
+            generation.generation = epoch as u32;
+        }
+    }
+
+    /// Kafka's `maybeReconcile` on the application thread: commits what was consumed
+    /// (auto-commit, before every reconciliation), revokes what the target took away,
+    /// holds the target (reading the committed offsets of what it added), and asks the
+    /// heartbeat task to acknowledge.
+    async fn reconcile(
+        &mut self,
+        membership: &SharedMembership,
+        target: Vec<TopicPartition>,
+        listener: &mut impl GroupListener,
+    ) {
+        // `maybeAutoCommitSyncBeforeRevocation`: retried within the rebalance timeout,
+        // STALE_MEMBER_EPOCH included (with the latest epoch); revocation goes on even
+        // if it never succeeds.
+        let deadline = Instant::now() + Duration::from_millis(self.config.max_poll_interval_ms);
+        loop {
+            let budget = CommitBudget::Retry(deadline.saturating_duration_since(Instant::now()));
+            let outcome = self.auto_commit(budget, listener).await;
+            let stale = outcome == Some(CommitOutcome::Refused(ErrorCode::StaleMemberEpoch));
+            if !stale || Instant::now() >= deadline {
+                break;
+            }
+            madsim::time::sleep(Duration::from_millis(self.config.retry_backoff_ms)).await;
+        }
+        self.refresh_member_epoch();
+        let generation = self.generation.clone().expect("a member with an epoch");
+        let revoked: Vec<TopicPartition> = self.assignment.iter().filter(|tp| !target.contains(tp)).cloned().collect();
+        self.revoke(&generation, &revoked, listener).await;
+        self.hold(target.clone());
+        let mut m = membership.lock();
+        m.owned = target.clone();
+        m.owned_changed = true;
+        if m.target.as_ref() == Some(&target) {
+            m.target = None;
+        }
+        if m.state == MemberState::Reconciling {
+            m.state = MemberState::Acknowledging;
+        }
+    }
 }
