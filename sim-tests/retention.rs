@@ -198,6 +198,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
                     fetch_max_wait_ms: 100,
                     max_poll_records: 100,
                     request_timeout_ms: 2_000,
+                    metadata_max_age_ms: 300_000,
                     offset_validation: Default::default(),
                     isolation_level: Default::default(),
                 };

@@ -32,6 +32,8 @@ pub struct ConsumerConfig {
     pub max_poll_records: usize,
     /// `request.timeout.ms`.
     pub request_timeout_ms: u64,
+    /// `metadata.max.age.ms`: a poll refreshes metadata at least this often.
+    pub metadata_max_age_ms: u64,
     /// Whether positions are validated after a leader change (KIP-320, Kafka 2.3; no
     /// Kafka setting: the scenario key `offset_validation`).
     pub offset_validation: OffsetValidation,
@@ -263,7 +265,9 @@ impl Consumer {
     /// timeout amounts to: it returns without waiting for a fetch to fill).
     pub async fn poll_waiting(&mut self, max_wait_ms: u64) -> Result<Vec<ConsumedRecord>, ConsumerError> {
         let timeout = Duration::from_millis(self.config.request_timeout_ms + max_wait_ms);
-        if self.need_metadata {
+        // Kafka's `Metadata.updateRequested` or the cached metadata older than
+        // `metadata.max.age.ms` (`Metadata.timeToNextUpdate`).
+        if self.need_metadata || self.view.older_than(Duration::from_millis(self.config.metadata_max_age_ms)) {
             let topics: Vec<String> = self.assignment.iter().map(|tp| tp.topic.to_string()).collect();
             if self.view.refresh(&topics, timeout).await {
                 self.need_metadata = false;

@@ -20,6 +20,8 @@ pub struct ClusterView {
     /// Set when a connection was found closed: Kafka's NetworkClient then asks for a
     /// metadata update, since the broker may have died.
     saw_disconnect: bool,
+    /// When the cache was last refreshed (Kafka's `Metadata.lastSuccessfulRefreshMs`).
+    refreshed_at: Option<madsim::time::Instant>,
 }
 
 impl ClusterView {
@@ -33,6 +35,7 @@ impl ClusterView {
             connections: BTreeMap::new(),
             next_bootstrap: 0,
             saw_disconnect: false,
+            refreshed_at: None,
         }
     }
 
@@ -85,7 +88,19 @@ impl ClusterView {
         for partition in metadata.partitions {
             self.partitions.insert(partition.tp.clone(), partition);
         }
+        self.refreshed_at = Some(madsim::time::Instant::now());
         true
+    }
+
+    /// When the cache, refreshed once already, becomes older than `max_age` (Kafka's
+    /// `metadata.max.age.ms`: the client then refreshes it even without an error).
+    pub fn expires_at(&self, max_age: Duration) -> Option<madsim::time::Instant> {
+        self.refreshed_at.map(|at| at + max_age)
+    }
+
+    /// Whether the cache, refreshed once already, is older than `max_age`.
+    pub fn older_than(&self, max_age: Duration) -> bool {
+        self.expires_at(max_age).is_some_and(|at| madsim::time::Instant::now() >= at)
     }
 
     /// The leader of a partition and its epoch, if known.
@@ -147,5 +162,58 @@ impl ClusterView {
         if let Some(conn) = self.connections.remove(&broker) {
             conn.close();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{BrokerEndpoint, MetadataResponse};
+    use crate::sim::net::{NetConfig, Network};
+    use madsim::runtime::{Handle, Runtime};
+    use madsim::time::sleep;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn the_cache_ages_from_its_last_successful_refresh() {
+        Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+            let wire = Handle::current().create_node().name("wire").build();
+            let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+            let asked = Arc::new(AtomicU64::new(0));
+            let broker = net.add_host(&Addr::new("broker-1"));
+            let counter = asked.clone();
+            let node = Handle::current().create_node().name("broker-1").build();
+            node.spawn(async move {
+                let mut listener = broker.listen();
+                while let Some(mut conn) = listener.accept().await {
+                    let counter = counter.clone();
+                    madsim::task::spawn(async move {
+                        while let Some(incoming) = conn.recv().await {
+                            let (_, responder) = incoming.into_parts();
+                            counter.fetch_add(1, Ordering::SeqCst);
+                            let brokers = vec![BrokerEndpoint { id: BrokerId(1), host: "broker-1".into() }];
+                            responder.reply(Response::Metadata(MetadataResponse {
+                                brokers,
+                                controller: None,
+                                partitions: Vec::new(),
+                            }));
+                        }
+                    });
+                }
+            });
+            let mut view = ClusterView::new(net.add_host(&Addr::new("client")), vec![Addr::new("broker-1")]);
+            let max_age = Duration::from_millis(1_000);
+            assert!(!view.older_than(max_age), "never refreshed: nothing to age");
+            assert!(view.refresh(&[], Duration::from_secs(1)).await);
+            assert_eq!(asked.load(Ordering::SeqCst), 1);
+            let expiry = view.expires_at(max_age).expect("refreshed");
+            sleep(Duration::from_millis(500)).await;
+            assert!(!view.older_than(max_age));
+            madsim::time::sleep_until(expiry).await;
+            assert!(view.older_than(max_age), "metadata.max.age.ms has passed");
+            assert!(view.refresh(&[], Duration::from_secs(1)).await);
+            assert!(!view.older_than(max_age), "a refresh starts it again");
+        });
     }
 }

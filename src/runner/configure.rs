@@ -277,6 +277,7 @@ pub(super) fn producer_config(spec: &ProducerSpec, index: u32, bootstrap: Vec<Ad
         batch_size: c.batch_size,
         linger_ms: c.linger_ms,
         max_in_flight_requests_per_connection: c.max_in_flight_requests_per_connection,
+        metadata_max_age_ms: c.metadata_max_age_ms,
         max_block_ms: 60_000,
         enable_idempotence: c.enable_idempotence,
         idempotent_epoch_bump: spec.idempotent_epoch_bump,
@@ -337,6 +338,7 @@ pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>) -> Cons
         fetch_max_wait_ms: spec.config.fetch_max_wait_ms,
         max_poll_records: spec.config.max_poll_records as usize,
         request_timeout_ms: 30_000,
+        metadata_max_age_ms: spec.config.metadata_max_age_ms,
         offset_validation: spec.config.offset_validation,
         isolation_level: spec.config.isolation_level,
     }

@@ -136,6 +136,7 @@ pub(super) const PRODUCER_CONFIG: &[&str] = &[
     "delivery.timeout.ms",
     "batch.size",
     "linger.ms",
+    "metadata.max.age.ms",
     "max.in.flight.requests.per.connection",
     "enable.idempotence",
     "partitioner.adaptive.partitioning.enable",
@@ -165,6 +166,7 @@ pub(super) const CONSUMER: &[&str] = &[
 pub(super) const CONSUMER_CONFIG: &[&str] = &[
     "auto.offset.reset",
     "fetch.max.wait.ms",
+    "metadata.max.age.ms",
     "max.poll.records",
     "enable.auto.commit",
     "auto.commit.interval.ms",
@@ -199,6 +201,7 @@ pub(super) const PIPELINE: &[&str] = &[
 pub(super) const PIPELINE_CONSUMER_CONFIG: &[&str] = &[
     "auto.offset.reset",
     "fetch.max.wait.ms",
+    "metadata.max.age.ms",
     "max.poll.records",
     "auto.commit.interval.ms",
     "session.timeout.ms",
@@ -219,6 +222,7 @@ pub(super) const PIPELINE_PRODUCER_CONFIG: &[&str] = &[
     "delivery.timeout.ms",
     "batch.size",
     "linger.ms",
+    "metadata.max.age.ms",
     "max.in.flight.requests.per.connection",
     "enable.idempotence",
     "partitioner.adaptive.partitioning.enable",

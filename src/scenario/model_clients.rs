@@ -85,6 +85,9 @@ pub struct ProducerSettings {
     pub linger_ms: u64,
     /// `max.in.flight.requests.per.connection`: unanswered requests per connection (default 5).
     pub max_in_flight_requests_per_connection: u32,
+    /// `metadata.max.age.ms`: how old the producer's metadata may get before it asks
+    /// again, even without an error (default 300000).
+    pub metadata_max_age_ms: u64,
     /// `enable.idempotence` as in force (default true). As in Kafka 3.x, an explicit `true`
     /// requires acks=all, retries > 0 and at most 5 requests in flight; when the key is
     /// absent and one of those does not hold, idempotence is quietly disabled (see
@@ -117,6 +120,7 @@ impl Default for ProducerSettings {
             batch_size: 16_384,
             linger_ms: 0,
             max_in_flight_requests_per_connection: 5,
+            metadata_max_age_ms: 300_000,
             enable_idempotence: true,
             partitioner_adaptive_partitioning_enable: true,
             partitioner_availability_timeout_ms: 0,
@@ -248,6 +252,9 @@ pub struct ConsumerSettings {
     pub fetch_max_wait_ms: u64,
     /// `max.poll.records`: the most records one poll returns (default 500).
     pub max_poll_records: u32,
+    /// `metadata.max.age.ms`: how old the consumer's metadata may get before it asks
+    /// again, even without an error (default 300000).
+    pub metadata_max_age_ms: u64,
     /// `enable.auto.commit`: commit offsets in the background (default true; false when
     /// the consumer has no group, as Kafka does).
     pub enable_auto_commit: bool,
@@ -292,6 +299,7 @@ impl Default for ConsumerSettings {
             auto_offset_reset: OffsetReset::Latest,
             fetch_max_wait_ms: 500,
             max_poll_records: 500,
+            metadata_max_age_ms: 300_000,
             enable_auto_commit: true,
             auto_commit_interval_ms: 5_000,
             session_timeout_ms: 45_000,

@@ -328,6 +328,7 @@ pub(super) fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes)
         batch_size: t.u64_or("batch.size", d.batch_size)?,
         linger_ms,
         max_in_flight_requests_per_connection: in_flight_value,
+        metadata_max_age_ms: t.u64_or("metadata.max.age.ms", d.metadata_max_age_ms)?,
         enable_idempotence,
         partitioner_adaptive_partitioning_enable: t
             .bool_or("partitioner.adaptive.partitioning.enable", d.partitioner_adaptive_partitioning_enable)?,
@@ -580,6 +581,7 @@ pub(super) fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -
             .transpose()?
             .unwrap_or(d.auto_offset_reset),
         fetch_max_wait_ms: t.u64_or("fetch.max.wait.ms", d.fetch_max_wait_ms)?,
+        metadata_max_age_ms: t.u64_or("metadata.max.age.ms", d.metadata_max_age_ms)?,
         max_poll_records: t
             .opt_u32("max.poll.records")?
             .map(|v| at_least(v, 1))

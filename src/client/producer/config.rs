@@ -25,6 +25,8 @@ pub struct ProducerConfig {
     pub linger_ms: u64,
     /// `max.in.flight.requests.per.connection`.
     pub max_in_flight_requests_per_connection: u32,
+    /// `metadata.max.age.ms`: the sender refreshes metadata at least this often.
+    pub metadata_max_age_ms: u64,
     /// `max.block.ms`: how long `send` waits for metadata.
     pub max_block_ms: u64,
     /// `enable.idempotence`: producer id and sequence numbers, so that the leader drops

@@ -32,7 +32,8 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         for broker in disconnect {
             view.disconnect(broker);
         }
-        if need_metadata || view.take_disconnect() {
+        let max_age = Duration::from_millis(config.metadata_max_age_ms);
+        if need_metadata || view.take_disconnect() || view.older_than(max_age) {
             let refreshed = view.refresh(&[], request_timeout).await;
             metadata_refreshed_at = Instant::now();
             if refreshed {
@@ -81,6 +82,10 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             // linger or expiry time. (Sleeping until then left a sync producer's only
             // record waiting out its whole delivery timeout.)
             wake_at = wake_at.min(metadata_refreshed_at + metadata_backoff);
+        }
+        // `NetworkClient.poll` also wakes when the metadata reaches `metadata.max.age.ms`.
+        if let Some(expiry) = view.expires_at(Duration::from_millis(config.metadata_max_age_ms)) {
+            wake_at = wake_at.min(expiry);
         }
         tokio::select! {
             biased;

@@ -31,6 +31,7 @@ fn plain() -> ProducerConfig {
         batch_size: 1,
         linger_ms: 0,
         max_in_flight_requests_per_connection: 5,
+        metadata_max_age_ms: 300_000,
         max_block_ms: 1000,
         enable_idempotence: false,
         idempotent_epoch_bump: true,
