@@ -163,14 +163,11 @@ fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
 /// the time its partitions had no owner; nothing without groups.
 fn render_rebalances(history: &crate::history::History) -> String {
     let all = crate::check::groups::rebalances(history);
-    let mut by_group: std::collections::BTreeMap<&str, Vec<(usize, usize)>> = std::collections::BTreeMap::new();
-    let mut word: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+    // Per group: its protocol, and each generation's (or member epoch's) moves and idle members.
+    type Moves = (crate::protocol::GroupProtocol, Vec<(usize, usize)>);
+    let mut by_group: std::collections::BTreeMap<&str, Moves> = std::collections::BTreeMap::new();
     for r in &all {
-        by_group.entry(r.group.as_str()).or_default().push((r.moved, r.idle));
-        word.insert(
-            r.group.as_str(),
-            if r.protocol == crate::protocol::GroupProtocol::Consumer { "member epochs" } else { "generations" },
-        );
+        by_group.entry(r.group.as_str()).or_insert((r.protocol, Vec::new())).1.push((r.moved, r.idle));
     }
     if by_group.is_empty() {
         return String::new();
@@ -178,7 +175,7 @@ fn render_rebalances(history: &crate::history::History) -> String {
     let mut out = "  rebalances (partitions moved by each generation's or member epoch's assignment):
 "
     .to_string();
-    for (group, generations) in by_group {
+    for (group, (protocol, generations)) in by_group {
         let moved: Vec<String> = generations.iter().map(|(moved, _)| moved.to_string()).collect();
         let idle = if generations.iter().any(|(_, idle)| *idle > 0) {
             let idle: Vec<String> = generations.iter().map(|(_, idle)| idle.to_string()).collect();
@@ -186,7 +183,8 @@ fn render_rebalances(history: &crate::history::History) -> String {
         } else {
             String::new()
         };
-        out += &format!("    {group}: {} {}, moved {}{idle}\n", generations.len(), word[group], moved.join(", "));
+        let count = generations.len();
+        out += &format!("    {group}: {count} {}s, moved {}{idle}\n", protocol.epoch_name(), moved.join(", "));
     }
     out += "  assignments (each generation's or member epoch's partitions per member):\n";
     for r in &all {

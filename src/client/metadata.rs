@@ -116,12 +116,7 @@ impl ClusterView {
 
     /// The partition count of every known topic.
     pub fn partition_counts(&self) -> BTreeMap<String, u32> {
-        let mut counts = BTreeMap::new();
-        for tp in self.partitions.keys() {
-            let count: &mut u32 = counts.entry(tp.topic.to_string()).or_default();
-            *count = (*count).max(tp.partition + 1);
-        }
-        counts
+        TopicPartition::counts(self.partitions.keys())
     }
 
     /// The partitions of every known topic whose leader is known, in partition order

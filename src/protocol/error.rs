@@ -107,6 +107,9 @@ pub enum ErrorCode {
     /// A request of one group protocol for a group of the other (a classic JoinGroup for
     /// a consumer-protocol group; Kafka 4.0 converts such members, kafkasim does not).
     InconsistentGroupProtocol,
+    /// A ConsumerGroupHeartbeat names a server assignor the coordinator does not run
+    /// (not in `group.consumer.assignors`; KIP-848).
+    UnsupportedAssignor,
     /// The coordinator failed in a way the request cannot fix (Kafka's
     /// UNKNOWN_SERVER_ERROR; e.g. the server assignor threw).
     UnknownServerError,
@@ -142,6 +145,7 @@ impl ErrorCode {
                 | ErrorCode::UnreleasedInstanceId
                 | ErrorCode::GroupIdNotFound
                 | ErrorCode::InconsistentGroupProtocol
+                | ErrorCode::UnsupportedAssignor
                 | ErrorCode::UnknownServerError
         )
     }
@@ -203,6 +207,7 @@ impl ErrorCode {
             ErrorCode::UnreleasedInstanceId => "UNRELEASED_INSTANCE_ID",
             ErrorCode::GroupIdNotFound => "GROUP_ID_NOT_FOUND",
             ErrorCode::InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
+            ErrorCode::UnsupportedAssignor => "UNSUPPORTED_ASSIGNOR",
             ErrorCode::UnknownServerError => "UNKNOWN_SERVER_ERROR",
         }
     }

@@ -1,6 +1,7 @@
 //! Identifiers.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -70,6 +71,16 @@ impl TopicPartition {
             return None;
         }
         Some(TopicPartition { topic: topic.into(), partition: partition.parse().ok()? })
+    }
+
+    /// Each topic's partition count (its highest partition plus one) among `partitions`.
+    pub fn counts<'a>(partitions: impl IntoIterator<Item = &'a TopicPartition>) -> BTreeMap<String, u32> {
+        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+        for tp in partitions {
+            let count = counts.entry(tp.topic.to_string()).or_default();
+            *count = (*count).max(tp.partition + 1);
+        }
+        counts
     }
 }
 

@@ -101,11 +101,16 @@ impl ConsumerMember {
         }
     }
 
+    /// The epoch before its last update (-1: none).
+    fn previous_epoch(&self) -> i32 {
+        self.assignment.previous_epoch.map_or(-1, |e| e as i32)
+    }
+
     fn current_record(&self, member_id: &str) -> ConsumerGroupRecord {
         let a = &self.assignment;
         let assignment = CurrentAssignment {
             member_epoch: self.epoch(),
-            previous_member_epoch: a.previous_epoch.map_or(-1, |e| e as i32),
+            previous_member_epoch: self.previous_epoch(),
             state: a.state,
             assigned: a.assigned.iter().cloned().collect(),
             pending_revocation: a.pending_revocation.iter().cloned().collect(),
@@ -265,7 +270,7 @@ impl ConsumerGroup {
         request: &ConsumerHeartbeat,
         cx: &Context<'_>,
     ) -> Result<(Vec<ConsumerGroupRecord>, HeartbeatAnswer), ErrorCode> {
-        validate(request)?;
+        validate(request, cx.settings)?;
         let before = self.clone();
         let mut records = Records { group: self, written: Vec::new() };
         let answer = if request.member_epoch < 0 { records.leave(request) } else { records.heartbeat(request, cx) };
@@ -303,8 +308,12 @@ impl ConsumerGroup {
     }
 }
 
-/// Kafka's `throwIfConsumerGroupHeartbeatRequestIsInvalid` (INVALID_REQUEST).
-fn validate(request: &ConsumerHeartbeat) -> Result<(), ErrorCode> {
+/// Kafka's `throwIfConsumerGroupHeartbeatRequestIsInvalid`: INVALID_REQUEST, or
+/// UNSUPPORTED_ASSIGNOR for a server assignor the coordinator does not run.
+fn validate(request: &ConsumerHeartbeat, settings: &ConsumerGroupSettings) -> Result<(), ErrorCode> {
+    if request.server_assignor.is_some_and(|a| !settings.assignors.contains(&a)) {
+        return Err(ErrorCode::UnsupportedAssignor);
+    }
     let invalid = request.member_id.is_empty()
         || request.group.is_empty()
         || request.instance_id.as_deref() == Some("")
@@ -410,7 +419,7 @@ impl Records<'_> {
         cx: &Context<'_>,
     ) -> Result<ConsumerMember, ErrorCode> {
         match self.group.members.get(member_id) {
-            None if epoch == JOIN_EPOCH => Ok(ConsumerMember::new(empty_metadata())),
+            None if epoch == JOIN_EPOCH => Ok(ConsumerMember::new(ConsumerMemberMetadata::default())),
             None => Err(ErrorCode::UnknownMemberId),
             // KAFKA-19233, fixed in 4.2: "Epoch 0 is a special value indicating the
             // member wants to (re)join the group."
@@ -442,7 +451,7 @@ impl Records<'_> {
             check_epoch(member, epoch, owned)?;
             return Ok(member.clone());
         }
-        let Some(old_id) = holder else { return Ok(ConsumerMember::new(empty_metadata())) };
+        let Some(old_id) = holder else { return Ok(ConsumerMember::new(ConsumerMemberMetadata::default())) };
         let old = self.group.members[&old_id].clone();
         if !old.left_temporarily {
             return Err(ErrorCode::UnreleasedInstanceId);
@@ -594,23 +603,12 @@ impl Records<'_> {
     }
 }
 
-fn empty_metadata() -> ConsumerMemberMetadata {
-    ConsumerMemberMetadata {
-        instance_id: None,
-        client_id: String::new(),
-        topics: Vec::new(),
-        rebalance_timeout_ms: 0,
-        server_assignor: None,
-    }
-}
-
 /// Kafka's `throwIfConsumerGroupMemberEpochIsInvalid`: a heartbeat from a later epoch
 /// than the member's is fenced; one from an earlier epoch too, unless it is the
 /// member's previous epoch and it owns no more than it is assigned (the answer that
 /// moved it on was lost).
 fn check_epoch(member: &ConsumerMember, epoch: i32, owned: Option<&BTreeSet<TopicPartition>>) -> Result<(), ErrorCode> {
-    let current = member.epoch();
-    let previous = member.assignment.previous_epoch.map_or(-1, |e| e as i32);
+    let (current, previous) = (member.epoch(), member.previous_epoch());
     let subset = owned.is_none_or(|owned| owned.is_subset(&member.assignment.assigned));
     if epoch > current || (epoch < current && (epoch != previous || !subset)) {
         return Err(ErrorCode::FencedMemberEpoch);
@@ -620,23 +618,12 @@ fn check_epoch(member: &ConsumerMember, epoch: i32, owned: Option<&BTreeSet<Topi
 
 /// The assignor the members name most, else the broker's first (Kafka's
 /// `computePreferredServerAssignor`; a tie goes to the one listed first in
-/// `group.consumer.assignors`, where Kafka's depends on `HashMap` order).
+/// `group.consumer.assignors`, where Kafka's depends on `HashMap` order). Members name
+/// only configured assignors (see `validate`).
 fn preferred_assignor(group: &ConsumerGroup, settings: &ConsumerGroupSettings) -> ServerAssignor {
-    let mut counts: BTreeMap<ServerAssignor, usize> = BTreeMap::new();
-    for assignor in group.members.values().filter_map(|m| m.metadata.server_assignor) {
-        *counts.entry(assignor).or_default() += 1;
-    }
-    let default = settings.assignors.first().copied().unwrap_or(ServerAssignor::Uniform);
-    let most = counts.values().copied().max().unwrap_or(0);
-    if most == 0 {
-        return default;
-    }
-    settings
-        .assignors
-        .iter()
-        .copied()
-        .find(|a| counts.get(a) == Some(&most))
-        .unwrap_or_else(|| counts.iter().find(|(_, &n)| n == most).map(|(a, _)| *a).expect("a most-named assignor"))
+    let named = |a: ServerAssignor| group.members.values().filter(|m| m.metadata.server_assignor == Some(a)).count();
+    // `max_by_key` keeps the last of equal keys, so the list goes in reverse.
+    settings.assignors.iter().copied().rev().max_by_key(|a| named(*a)).unwrap_or(ServerAssignor::Uniform)
 }
 
 #[cfg(test)]

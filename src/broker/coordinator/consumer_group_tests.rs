@@ -109,6 +109,26 @@ fn a_partition_moves_only_after_its_owner_revoked_it() {
 }
 
 #[test]
+fn the_assignor_the_members_name_most_assigns_and_an_unconfigured_one_is_refused() {
+    sim(|| {
+        let mut h = Harness::new();
+        h.settings.assignors = vec![ServerAssignor::Uniform, ServerAssignor::Range];
+        let range = |member: &str| ConsumerHeartbeat { server_assignor: Some(ServerAssignor::Range), ..join(member) };
+        h.send(range("m1")).unwrap();
+        assert_eq!(preferred_assignor(&h.group, &h.settings), ServerAssignor::Range);
+        h.send(join("m2")).unwrap();
+        assert_eq!(preferred_assignor(&h.group, &h.settings), ServerAssignor::Range, "one vote to none");
+        h.send(ConsumerHeartbeat { server_assignor: Some(ServerAssignor::Uniform), ..join("m4") }).unwrap();
+        assert_eq!(preferred_assignor(&h.group, &h.settings), ServerAssignor::Uniform, "a tie: the first listed");
+        h.settings.assignors = vec![ServerAssignor::Uniform];
+        assert_eq!(h.send(range("m3")), Err(ErrorCode::UnsupportedAssignor));
+        assert!(!h.group.members.contains_key("m3"));
+        let empty = ConsumerGroup::default();
+        assert_eq!(preferred_assignor(&empty, &h.settings), ServerAssignor::Uniform, "the broker's first");
+    });
+}
+
+#[test]
 fn a_loaded_group_is_the_group_its_records_describe() {
     sim(|| {
         let mut h = Harness::new();

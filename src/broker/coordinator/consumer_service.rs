@@ -87,13 +87,7 @@ pub(super) async fn store(
 
 /// Every topic the broker's metadata knows, with its partition count.
 fn topic_partition_counts(shared: &SharedBroker) -> BTreeMap<String, u32> {
-    let state = shared.lock();
-    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
-    for tp in state.metadata.partitions.keys() {
-        let count = counts.entry(tp.topic.to_string()).or_default();
-        *count = (*count).max(tp.partition + 1);
-    }
-    counts
+    TopicPartition::counts(shared.lock().metadata.partitions.keys())
 }
 
 /// Why a commit (or fetch) by `member_id` at `epoch` must be refused by consumer group

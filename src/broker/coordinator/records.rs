@@ -103,7 +103,7 @@ pub enum ConsumerGroupRecord {
 }
 
 /// The value of a `ConsumerGroupMemberMetadata` record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsumerMemberMetadata {
     /// `group.instance.id`, for a static member.
     pub instance_id: Option<String>,

@@ -7,7 +7,7 @@ use super::holdings::Holdings;
 use super::{GroupOps, MemberOp};
 use crate::check::describe::{plural, process, secs};
 use crate::check::{Anomaly, AnomalyKind, RecordRef};
-use crate::history::{OpFn, OpValue};
+use crate::history::{OpFn, OpType, OpValue};
 use crate::protocol::GroupProtocol;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -118,8 +118,7 @@ pub(super) fn reassigned_before_revoked<'a>(ops: &GroupOps<'a>) -> Vec<Anomaly> 
     let mut holdings = Holdings::default();
     // Per group and generation: each member's assignments, in history order.
     let mut generations: BTreeMap<(&str, u32), Vec<Joined<'_, '_>>> = BTreeMap::new();
-    let classic =
-        |m: &&MemberOp<'_>| m.op.kind == crate::history::OpType::Ok && m.ctx.protocol == GroupProtocol::Classic;
+    let classic = |m: &&MemberOp<'_>| m.op.kind == OpType::Ok && m.ctx.protocol == GroupProtocol::Classic;
     for m in ops.ops.iter().filter(classic) {
         let OpValue::Keys(keys) = m.value else { continue };
         for change in holdings.apply(m.op.process, m.op.f, Some(m.ctx.group.as_str()), keys) {
@@ -159,8 +158,7 @@ pub(super) fn reassigned_before_revoked<'a>(ops: &GroupOps<'a>) -> Vec<Anomaly> 
 /// only once its owner acknowledged the revocation, which follows the revoke. One
 /// anomaly per key and receiving assign, in history order.
 fn handed_over_then_revoked(ops: &GroupOps<'_>) -> Vec<Anomaly> {
-    let kip848 =
-        |m: &&MemberOp<'_>| m.op.kind == crate::history::OpType::Ok && m.ctx.protocol == GroupProtocol::Consumer;
+    let kip848 = |m: &&MemberOp<'_>| m.op.kind == OpType::Ok && m.ctx.protocol == GroupProtocol::Consumer;
     let mut holdings = Holdings::default();
     let mut out = Vec::new();
     let group_ops: Vec<&MemberOp<'_>> = ops.ops.iter().filter(kip848).collect();
@@ -236,6 +234,7 @@ pub(super) fn stale_commits(ops: &GroupOps<'_>) -> Vec<Anomaly> {
     for assign in ops.ok(OpFn::Assign) {
         assigns.entry(assign.ctx.group.as_str()).or_default().push(assign);
     }
+    let handed_over = handed_over_unrevoked(ops);
     let mut out = Vec::new();
     // A commit of nothing wrote nothing.
     let writes = |m: &&MemberOp<'_>| matches!(m.value, OpValue::Offsets(offsets) if !offsets.is_empty());
@@ -251,7 +250,7 @@ pub(super) fn stale_commits(ops: &GroupOps<'_>) -> Vec<Anomaly> {
                     commit,
                     format!("it had been assigned at member epoch {}", later.ctx.generation),
                 ));
-            } else if let Some((key, taker)) = handed_over_unrevoked(ops, commit) {
+            } else if let Some((key, taker)) = handed_over.get(&commit.done_at) {
                 let why = format!(
                     "{key}, which it held and never revoked, had been given to {} at {}: the coordinator had fenced it",
                     taker.ctx.member,
@@ -293,40 +292,53 @@ pub(super) fn stale_commits(ops: &GroupOps<'_>) -> Vec<Anomaly> {
     out
 }
 
-/// A key the committing process held when it sent `commit` that another process of the
+/// For each `ok` commit of a consumer-protocol member (by its completion's position): a
+/// key the committing process held when it sent the commit that another process of the
 /// group had been assigned meanwhile, and that the committing process did not revoke
-/// afterwards (it lost it, or never gave it up), with the assign that took it.
-fn handed_over_unrevoked<'o, 'a>(ops: &'o GroupOps<'a>, commit: &MemberOp<'a>) -> Option<(&'a str, &'o MemberOp<'a>)> {
-    let group = commit.ctx.group.as_str();
-    let in_group = |m: &&'o MemberOp<'a>| m.ctx.group == group && m.op.kind == crate::history::OpType::Ok;
-    let mut holdings = Holdings::default();
-    // Who gained each key last, before the commit was sent.
-    let mut gained_by: BTreeMap<&'a str, &'o MemberOp<'a>> = BTreeMap::new();
-    for m in ops.ops.iter().filter(in_group).filter(|m| m.done_at < commit.invoked_at) {
+/// afterwards (it lost it, or never gave it up), with the assign that took it. One pass
+/// over the history: ownership changes are applied up to each commit's invocation.
+fn handed_over_unrevoked<'o, 'a>(ops: &'o GroupOps<'a>) -> BTreeMap<usize, (&'a str, &'o MemberOp<'a>)> {
+    let kip848 = |m: &&'o MemberOp<'a>| m.op.kind == OpType::Ok && m.ctx.protocol == GroupProtocol::Consumer;
+    let changes: Vec<&MemberOp<'a>> =
+        ops.ops.iter().filter(kip848).filter(|m| matches!(m.value, OpValue::Keys(_))).collect();
+    // The last revoke of each key by each process, per group.
+    let mut last_revoke: BTreeMap<(&str, u64, &str), usize> = BTreeMap::new();
+    for m in changes.iter().filter(|m| m.op.f == OpFn::Revoke) {
         let OpValue::Keys(keys) = m.value else { continue };
-        for change in holdings.apply(m.op.process, m.op.f, Some(group), keys) {
-            for key in change.gained {
-                gained_by.insert(key, m);
-            }
+        for key in keys {
+            last_revoke.insert((m.ctx.group.as_str(), m.op.process, key.as_str()), m.done_at);
         }
     }
-    let held: BTreeSet<&str> = match commit.value {
-        OpValue::Offsets(offsets) => offsets.keys().map(String::as_str).collect(),
-        _ => BTreeSet::new(),
-    };
-    let revoked_later = |key: &str| {
-        ops.ops.iter().filter(in_group).any(|m| {
-            m.done_at > commit.invoked_at
-                && m.op.process == commit.op.process
-                && m.op.f == OpFn::Revoke
-                && matches!(m.value, OpValue::Keys(keys) if keys.iter().any(|k| k == key))
-        })
-    };
-    held.into_iter().find_map(|key| {
-        let taker = *gained_by.get(key)?;
-        let still_held = holdings.holds(commit.op.process, group, key);
-        (taker.op.process != commit.op.process && still_held && !revoked_later(key)).then_some((key, taker))
-    })
+    let mut commits: Vec<&MemberOp<'a>> = ops.ops.iter().filter(kip848).filter(|m| m.op.f == OpFn::Commit).collect();
+    commits.sort_by_key(|c| c.invoked_at);
+    let mut holdings = Holdings::default();
+    // Who gained each key of each group last.
+    let mut gained_by: BTreeMap<(&str, &str), &'o MemberOp<'a>> = BTreeMap::new();
+    let mut applied = changes.iter().peekable();
+    let mut found = BTreeMap::new();
+    for commit in commits {
+        while let Some(m) = applied.next_if(|m| m.done_at < commit.invoked_at) {
+            let OpValue::Keys(keys) = m.value else { continue };
+            let group = m.ctx.group.as_str();
+            for change in holdings.apply(m.op.process, m.op.f, Some(group), keys) {
+                for key in change.gained {
+                    gained_by.insert((group, key), m);
+                }
+            }
+        }
+        let (group, process) = (commit.ctx.group.as_str(), commit.op.process);
+        let OpValue::Offsets(offsets) = commit.value else { continue };
+        let taken = offsets.keys().map(String::as_str).find_map(|key| {
+            let taker = *gained_by.get(&(group, key))?;
+            let revoked_later = last_revoke.get(&(group, process, key)).is_some_and(|&at| at > commit.invoked_at);
+            let unrevoked = holdings.holds(process, group, key) && !revoked_later;
+            (taker.op.process != process && unrevoked).then_some((key, taker))
+        });
+        if let Some(taken) = taken {
+            found.insert(commit.done_at, taken);
+        }
+    }
+    found
 }
 
 fn stale_commit(commit: &MemberOp<'_>, why: String) -> Anomaly {

@@ -41,33 +41,54 @@ pub(super) fn static_member_rebalances(history: &History, ops: &GroupOps<'_>) ->
             let last = *old.1.last().expect("an op");
             let is_assign = |m: &&&MemberOp<'_>| m.op.f == OpFn::Assign && m.op.kind == OpType::Ok;
             let Some(&first) = new.1.iter().find(is_assign) else { continue };
-            if first.ctx.generation <= last.ctx.generation {
-                continue;
-            }
-            let returned_at = first_op_at[&new.0];
-            let explained =
-                ops.ops.iter().filter(|m| m.ctx.group == *group && ![old.0, new.0].contains(&m.op.process)).any(|m| {
-                    let between = m.done_at > last.done_at && m.done_at < first.done_at;
-                    let rebalanced_while_away = m.op.kind == OpType::Ok
-                        && m.op.f == OpFn::Assign
-                        && m.ctx.generation > last.ctx.generation
-                        && m.done_at < returned_at;
-                    let changed = matches!(m.op.f, OpFn::Subscribe | OpFn::Revoke | OpFn::Lose);
-                    rebalanced_while_away || (between && changed)
-                }) || other_process_came_or_went(
-                    history,
-                    ops,
-                    group,
-                    (old.0, new.0),
-                    (last.done_at, first.done_at),
-                    &first_op_at,
-                );
-            if !explained {
+            let restart = Restart { group, processes: (old.0, new.0), last, first, returned_at: first_op_at[&new.0] };
+            if first.ctx.generation > last.ctx.generation && !restart.explained(history, ops, &first_op_at) {
                 out.push(rebalanced(group, instance, last, first));
             }
         }
     }
     out
+}
+
+/// One restart of a static member: its old and new process, the old one's last group
+/// op, the new one's first assignment, and where the new process's first op is.
+struct Restart<'r, 'a> {
+    group: &'r str,
+    processes: (u64, u64),
+    last: &'r MemberOp<'a>,
+    first: &'r MemberOp<'a>,
+    returned_at: usize,
+}
+
+impl Restart<'_, '_> {
+    /// Whether something else explains a rebalance at the member's return: the group
+    /// rebalanced while it was away (its session expired, or another change), or another
+    /// member process started, crashed, subscribed, revoked or lost partitions meanwhile.
+    fn explained(&self, history: &History, ops: &GroupOps<'_>, first_op_at: &BTreeMap<u64, usize>) -> bool {
+        let window = (self.last.done_at, self.first.done_at);
+        let inside = |i: usize| i > window.0 && i < window.1;
+        let others = ops.ops.iter().filter(|m| {
+            m.ctx.group == self.group && m.op.process != self.processes.0 && m.op.process != self.processes.1
+        });
+        let mut members = BTreeSet::new();
+        for m in others {
+            let rebalanced_while_away = m.op.kind == OpType::Ok
+                && m.op.f == OpFn::Assign
+                && m.ctx.generation > self.last.ctx.generation
+                && m.done_at < self.returned_at;
+            let changed = inside(m.done_at) && matches!(m.op.f, OpFn::Subscribe | OpFn::Revoke | OpFn::Lose);
+            if rebalanced_while_away || changed {
+                return true;
+            }
+            members.insert(m.op.process);
+        }
+        members.iter().any(|p| {
+            let started = first_op_at.get(p).is_some_and(|&i| inside(i));
+            let crashed =
+                history.ops.iter().enumerate().any(|(i, op)| op.process == *p && op.f == OpFn::Crash && inside(i));
+            started || crashed
+        })
+    }
 }
 
 /// Where each process's first op is in the history.
@@ -77,32 +98,6 @@ fn first_ops(history: &History) -> BTreeMap<u64, usize> {
         first.entry(op.process).or_insert(i);
     }
     first
-}
-
-/// Whether another member process of `group` started or crashed within `window`.
-fn other_process_came_or_went(
-    history: &History,
-    ops: &GroupOps<'_>,
-    group: &str,
-    instance_processes: (u64, u64),
-    window: (usize, usize),
-    first_op_at: &BTreeMap<u64, usize>,
-) -> bool {
-    let members: BTreeSet<u64> = ops
-        .ops
-        .iter()
-        .filter(|m| {
-            m.ctx.group == group && m.op.process != instance_processes.0 && m.op.process != instance_processes.1
-        })
-        .map(|m| m.op.process)
-        .collect();
-    let inside = |i: usize| i > window.0 && i < window.1;
-    members.iter().any(|p| {
-        let started = first_op_at.get(p).is_some_and(|&i| inside(i));
-        let crashed =
-            history.ops.iter().enumerate().any(|(i, op)| op.process == *p && op.f == OpFn::Crash && inside(i));
-        started || crashed
-    })
 }
 
 fn rebalanced(group: &str, instance: &str, last: &MemberOp<'_>, first: &MemberOp<'_>) -> Anomaly {

@@ -27,7 +27,7 @@ use madsim::rand::{thread_rng, Rng};
 const LEAVE_EPOCH: i32 = -1;
 /// The member epoch of a static member's leave (`LEAVE_GROUP_STATIC_MEMBER_EPOCH`).
 const STATIC_LEAVE_EPOCH: i32 = -2;
-use madsim::time::{sleep, Instant};
+use madsim::time::{sleep_until, Instant};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -70,21 +70,25 @@ pub struct Membership {
     pub lost: bool,
     /// When the application last polled.
     pub last_poll: Instant,
-    /// The interval the coordinator asked for.
-    pub heartbeat_interval: Duration,
     /// The next heartbeat sends every field (after a join or an error).
     pub send_full: bool,
 }
 
-/// The shared membership.
+/// The shared membership, and the heartbeat task's wake-up call.
 #[derive(Clone, Debug)]
-pub struct SharedMembership(Arc<Mutex<Membership>>);
+pub struct SharedMembership {
+    state: Arc<Mutex<Membership>>,
+    /// Rung by the application when a heartbeat must go at once (it joins again, or
+    /// acknowledges a reconciliation), as Kafka's application thread wakes the
+    /// background thread.
+    wake: Arc<tokio::sync::Notify>,
+}
 
 impl SharedMembership {
     /// A member about to join, with a fresh member id (a UUID drawn from the simulation's
     /// seeded generator).
     pub fn new() -> Self {
-        SharedMembership(Arc::new(Mutex::new(Membership {
+        let state = Arc::new(Mutex::new(Membership {
             member_id: random_uuid(),
             epoch: 0,
             state: MemberState::Joining,
@@ -93,14 +97,19 @@ impl SharedMembership {
             owned_changed: false,
             lost: false,
             last_poll: Instant::now(),
-            heartbeat_interval: Duration::ZERO,
             send_full: true,
-        })))
+        }));
+        SharedMembership { state, wake: Arc::default() }
     }
 
     /// Locks it.
     pub fn lock(&self) -> MutexGuard<'_, Membership> {
-        self.0.lock().expect("membership poisoned")
+        self.state.lock().expect("membership poisoned")
+    }
+
+    /// Asks the heartbeat task to look at the membership now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 }
 
@@ -135,41 +144,43 @@ pub struct HeartbeatSettings {
     pub retry_backoff_ms: u64,
 }
 
-/// How often the task looks at the membership (a heartbeat due is sent within this).
-const TICK: Duration = Duration::from_millis(10);
+/// The member epoch a leaving member sends: -2 keeps a static member's place.
+fn leave_epoch(settings: &HeartbeatSettings) -> i32 {
+    if settings.instance_id.is_some() {
+        STATIC_LEAVE_EPOCH
+    } else {
+        LEAVE_EPOCH
+    }
+}
 
 /// The heartbeat task (Kafka's `ConsumerHeartbeatRequestManager` on the background
 /// thread): runs until the consumer drops it.
 pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settings: HeartbeatSettings) {
     let timeout = Duration::from_millis(settings.request_timeout_ms);
     let backoff = Duration::from_millis(settings.retry_backoff_ms);
+    let max_poll_interval = Duration::from_millis(settings.max_poll_interval_ms);
     let mut next_due = Instant::now();
     loop {
-        sleep(TICK).await;
-        let (request, leaving) = {
+        // Armed before the membership is read, so that a wake-up in between is kept.
+        let woken = membership.wake.notified();
+        let (request, leaving, poll_deadline) = {
             let mut m = membership.lock();
-            let idle = Instant::now().duration_since(m.last_poll);
-            let polled_long_ago = idle > Duration::from_millis(settings.max_poll_interval_ms);
+            let poll_deadline = m.last_poll + max_poll_interval;
             let in_group = matches!(
                 m.state,
                 MemberState::Stable | MemberState::Reconciling | MemberState::Acknowledging | MemberState::Joining
             );
-            if polled_long_ago && in_group {
+            if in_group && Instant::now() > poll_deadline {
                 // `maybeLeaveGroup` on poll timer expiry: leave (-2 for a static member),
                 // then STALE; the partitions are lost.
-                let epoch = if settings.instance_id.is_some() { STATIC_LEAVE_EPOCH } else { LEAVE_EPOCH };
-                let leave = heartbeat_request(&m, &settings, link.group(), epoch, false);
+                let leave = heartbeat_request(&m, &settings, link.group(), leave_epoch(&settings), false);
                 m.state = MemberState::Stale;
                 m.lost = true;
                 m.epoch = 0;
-                (leave, true)
-            } else {
-                let now_due = matches!(m.state, MemberState::Joining | MemberState::Acknowledging);
-                let due = now_due || Instant::now() >= next_due;
-                let sends = in_group;
-                if !due || !sends {
-                    continue;
-                }
+                (Some(leave), true, None)
+            } else if in_group
+                && (matches!(m.state, MemberState::Joining | MemberState::Acknowledging) || Instant::now() >= next_due)
+            {
                 let full = m.send_full || m.state == MemberState::Joining;
                 let request = heartbeat_request(&m, &settings, link.group(), m.epoch, full);
                 // Kafka's `onHeartbeatRequestGenerated`: the acknowledgement is on its way.
@@ -178,8 +189,28 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settin
                 }
                 m.owned_changed = false;
                 m.send_full = false;
-                (request, false)
+                (Some(request), false, None)
+            } else {
+                (None, false, in_group.then_some(poll_deadline))
             }
+        };
+        let Some(request) = request else {
+            // Nothing to send: wait for the application, the next heartbeat or the poll
+            // timer (Kafka's `AbstractHeartbeatRequestManager.maximumTimeToWait`).
+            // (Out of the group, only the application can move it on.)
+            match poll_deadline {
+                Some(poll) => {
+                    // Both lie ahead: the poll timer fires once strictly past.
+                    let until = poll.min(next_due) + Duration::from_nanos(1);
+                    tokio::select! {
+                        biased;
+                        _ = woken => {}
+                        _ = sleep_until(until) => {}
+                    }
+                }
+                None => woken.await,
+            }
+            continue;
         };
         if leaving {
             // Kafka ignores the answer.
@@ -198,8 +229,7 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settin
                 assignment,
                 ..
             }) => {
-                m.heartbeat_interval = Duration::from_millis(heartbeat_interval_ms);
-                next_due = Instant::now() + m.heartbeat_interval;
+                next_due = Instant::now() + Duration::from_millis(heartbeat_interval_ms);
                 if matches!(m.state, MemberState::Fenced | MemberState::Stale | MemberState::Fatal(_)) {
                     continue; // An answer to a request sent before the member left.
                 }
@@ -278,11 +308,7 @@ fn heartbeat_request(
 /// The leave heartbeat a closing member sends (epoch -1, or -2 for a static member),
 /// once (Kafka ignores its answer).
 pub async fn leave(link: &mut CoordinatorLink, membership: &SharedMembership, settings: &HeartbeatSettings) {
-    let request = {
-        let m = membership.lock();
-        let epoch = if settings.instance_id.is_some() { STATIC_LEAVE_EPOCH } else { LEAVE_EPOCH };
-        heartbeat_request(&m, settings, link.group(), epoch, false)
-    };
+    let request = heartbeat_request(&membership.lock(), settings, link.group(), leave_epoch(settings), false);
     let timeout = Duration::from_millis(settings.request_timeout_ms);
     let _ = link.call(GroupRequest::ConsumerGroupHeartbeat(request), timeout).await;
 }
@@ -298,7 +324,7 @@ impl GroupConsumer {
         &mut self,
         listener: &mut impl GroupListener,
     ) -> Result<bool, ErrorCode> {
-        let (membership, _) = self.kip848.clone().expect("a consumer-protocol member");
+        let membership = self.kip848.as_ref().expect("a consumer-protocol member").0.clone();
         let (state, lost, target, epoch, member_id) = {
             let mut m = membership.lock();
             m.last_poll = Instant::now();
@@ -320,6 +346,7 @@ impl GroupConsumer {
                 m.state = MemberState::Joining;
                 m.epoch = 0;
                 m.send_full = true;
+                membership.wake();
             }
         }
         if let MemberState::Fatal(error) = state {
@@ -388,6 +415,7 @@ impl GroupConsumer {
         }
         if m.state == MemberState::Reconciling {
             m.state = MemberState::Acknowledging;
+            membership.wake();
         }
     }
 }
