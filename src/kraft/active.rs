@@ -1,8 +1,8 @@
 //! The active controller: what the quorum leader decides once it has committed an entry
 //! of its own epoch (and so replayed everything before it), as Kafka's `QuorumController`
 //! claims leadership. It answers brokers' registrations, heartbeats and AlterPartition
-//! requests, fences brokers whose sessions expire, creates the scenario's topics once
-//! their replicas are up, and balances leaders. Every decision is a list of metadata
+//! requests and an administrator's topic changes, fences brokers whose sessions expire,
+//! creates the scenario's topics once their replicas are up, and balances leaders. Every decision is a list of metadata
 //! records for the caller to append; its own image already holds them (Kafka's timeline
 //! data structures), so that the next decision sees the last one before it commits.
 
@@ -14,6 +14,8 @@ use crate::raft::alter_partition::alter_partition;
 use crate::raft::cluster_control::{ClusterControl, Policies, TopicPolicy};
 use crate::raft::log::Epoch;
 use crate::raft::metadata::{LeaderRecoveryState, MetadataImage, MetadataRecord};
+use crate::raft::placement::PlacementRandom;
+use crate::raft::topic_admin::topic_admin;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -75,8 +77,15 @@ impl ActiveController {
         }
     }
 
-    /// Decides a broker's request; `next_offset` is where its records will go.
-    pub fn serve(&mut self, request: ControllerRequest, next_offset: u64, now_ms: u64) -> Answered {
+    /// Decides a broker's or an administrator's request; `next_offset` is where its
+    /// records will go; `rng` places the replicas of new partitions.
+    pub fn serve(
+        &mut self,
+        request: ControllerRequest,
+        next_offset: u64,
+        now_ms: u64,
+        rng: &mut impl PlacementRandom,
+    ) -> Answered {
         let nothing = || Decision { records: Vec::new(), reason: None };
         match request {
             ControllerRequest::BrokerRegistration(registration) => {
@@ -127,6 +136,13 @@ impl ActiveController {
                     response: ControllerResponse::AlterPartition(result),
                 }
             }
+            ControllerRequest::TopicAdmin(request) => {
+                let (records, outcome) = topic_admin(&self.image, &request, self.settings.delete_topic_enable, rng);
+                Answered {
+                    decision: Decision { records, reason: Some(ElectionReason::TopicCreation) },
+                    response: ControllerResponse::TopicAdmin(outcome),
+                }
+            }
             ControllerRequest::Quorum { .. } => Answered {
                 decision: nothing(),
                 response: ControllerResponse::AlterPartition(Err(ErrorCode::InvalidRequest)),
@@ -169,18 +185,19 @@ impl ActiveController {
         [self.next_balance_ms, self.next_no_op_ms].into_iter().flatten().fold(expiry, u64::min)
     }
 
-    /// The first scenario topic not in the image whose replicas are all registered and
+    /// The first scenario topic never created whose replicas are all registered and
     /// unfenced, as records: the administrator creates it with its replica assignment,
     /// every replica in the ISR, the first leading in epoch 0
-    /// (`ReplicationControlManager.createTopic` with a manual assignment).
+    /// (`ReplicationControlManager.createTopic` with a manual assignment). A scenario
+    /// topic that a `delete-topic` event deleted is not created again.
     fn create_a_topic(&self) -> Option<Vec<MetadataRecord>> {
         let up = |b| self.image.brokers.get(b).is_some_and(|r| !r.fenced && !r.in_controlled_shutdown);
-        let topic = self
-            .settings
-            .topics
-            .iter()
-            .find(|t| self.image.topic_id(&t.name).is_none() && t.replicas.iter().flatten().all(&up))?;
-        let topic_id = self.image.topics.keys().last().map_or(1, |id| id + 1);
+        let topic = self.settings.topics.iter().find(|t| {
+            self.image.topic_id(&t.name).is_none()
+                && !self.image.deleted_names.contains(t.name.as_str())
+                && t.replicas.iter().flatten().all(&up)
+        })?;
+        let topic_id = self.image.next_topic_id();
         let mut records = vec![MetadataRecord::Topic { name: topic.name.as_str().into(), topic_id }];
         for (partition, replicas) in topic.replicas.iter().enumerate() {
             let registration = PartitionRegistration {

@@ -193,7 +193,7 @@ impl Controller {
                         self.node.handle(from, message, now_ms, rng)
                     }
                     Request::Controller(request) => {
-                        self.serve(request, responder, now_ms);
+                        self.serve(request, responder, now_ms, rng);
                         Vec::new()
                     }
                     _ => {
@@ -242,13 +242,19 @@ impl Controller {
 
     /// Answers a broker's request, once what it decided is committed; NOT_CONTROLLER
     /// from any controller that is not active.
-    fn serve(&mut self, request: ControllerRequest, responder: Responder<Request, Response>, now_ms: u64) {
+    fn serve(
+        &mut self,
+        request: ControllerRequest,
+        responder: Responder<Request, Response>,
+        now_ms: u64,
+        rng: &mut GlobalRng,
+    ) {
         let next_offset = self.node.log().end_offset();
         let Some(active) = &mut self.active else {
             responder.reply(Response::Controller(not_controller(&request)));
             return;
         };
-        let Answered { decision, response } = active.serve(request, next_offset, now_ms);
+        let Answered { decision, response } = active.serve(request, next_offset, now_ms, rng);
         let offset = self.append(decision, now_ms);
         // Even an answer without records waits for what is already written to commit
         // (Kafka's `ControllerWriteEvent` completes at the write offset).
@@ -354,6 +360,7 @@ fn not_controller(request: &ControllerRequest) -> ControllerResponse {
     match request {
         ControllerRequest::BrokerRegistration(_) => ControllerResponse::BrokerRegistration(Err(error)),
         ControllerRequest::BrokerHeartbeat(_) => ControllerResponse::BrokerHeartbeat(Err(error)),
+        ControllerRequest::TopicAdmin(_) => ControllerResponse::TopicAdmin(Err(error)),
         ControllerRequest::AlterPartition(_) | ControllerRequest::Quorum { .. } => {
             ControllerResponse::AlterPartition(Err(error))
         }
@@ -367,6 +374,7 @@ fn refusal(response: &ControllerResponse) -> ControllerResponse {
     match response {
         ControllerResponse::BrokerRegistration(_) => ControllerResponse::BrokerRegistration(Err(error)),
         ControllerResponse::BrokerHeartbeat(_) => ControllerResponse::BrokerHeartbeat(Err(error)),
+        ControllerResponse::TopicAdmin(_) => ControllerResponse::TopicAdmin(Err(error)),
         ControllerResponse::AlterPartition(_) | ControllerResponse::Quorum(_) => {
             ControllerResponse::AlterPartition(Err(error))
         }

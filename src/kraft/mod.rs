@@ -35,6 +35,8 @@ pub struct ControllerSettings {
     /// `leader.imbalance.check.interval.seconds` in milliseconds, when
     /// `auto.leader.rebalance.enable`.
     pub leader_imbalance_check_interval_ms: Option<u64>,
+    /// `delete.topic.enable`: whether DeleteTopics may delete (default true).
+    pub delete_topic_enable: bool,
     /// `metadata.max.idle.interval.ms`, unless 0: the period of the active controller's
     /// `NoOpRecord`s (KIP-835).
     pub max_idle_interval_ms: Option<u64>,

@@ -110,6 +110,17 @@ pub enum ErrorCode {
     /// A ConsumerGroupHeartbeat names a server assignor the coordinator does not run
     /// (not in `group.consumer.assignors`; KIP-848).
     UnsupportedAssignor,
+    /// CreateTopics named a topic that exists (`TOPIC_ALREADY_EXISTS`).
+    TopicAlreadyExists,
+    /// CreateTopics or CreatePartitions asked for a partition count that is not valid:
+    /// not positive, or not above the topic's current count (`INVALID_PARTITIONS`).
+    InvalidPartitions,
+    /// The replicas cannot be placed: more than the registered brokers, or none
+    /// unfenced (`INVALID_REPLICATION_FACTOR`).
+    InvalidReplicationFactor,
+    /// DeleteTopics reached a controller with `delete.topic.enable=false`
+    /// (`TOPIC_DELETION_DISABLED`).
+    TopicDeletionDisabled,
     /// The coordinator failed in a way the request cannot fix (Kafka's
     /// UNKNOWN_SERVER_ERROR; e.g. the server assignor threw).
     UnknownServerError,
@@ -131,6 +142,10 @@ impl ErrorCode {
                 | ErrorCode::UnknownProducerId
                 | ErrorCode::InvalidSessionTimeout
                 | ErrorCode::InvalidRequest
+                | ErrorCode::TopicAlreadyExists
+                | ErrorCode::InvalidPartitions
+                | ErrorCode::InvalidReplicationFactor
+                | ErrorCode::TopicDeletionDisabled
                 | ErrorCode::StaleBrokerEpoch
                 | ErrorCode::DuplicateBrokerRegistration
                 | ErrorCode::BrokerIdNotRegistered
@@ -209,6 +224,10 @@ impl ErrorCode {
             ErrorCode::InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
             ErrorCode::UnsupportedAssignor => "UNSUPPORTED_ASSIGNOR",
             ErrorCode::UnknownServerError => "UNKNOWN_SERVER_ERROR",
+            ErrorCode::TopicAlreadyExists => "TOPIC_ALREADY_EXISTS",
+            ErrorCode::InvalidPartitions => "INVALID_PARTITIONS",
+            ErrorCode::InvalidReplicationFactor => "INVALID_REPLICATION_FACTOR",
+            ErrorCode::TopicDeletionDisabled => "TOPIC_DELETION_DISABLED",
         }
     }
 }

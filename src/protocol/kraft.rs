@@ -386,6 +386,39 @@ pub enum ControllerRequest {
     BrokerHeartbeat(Heartbeat),
     /// A partition leader's ISR change (`AlterPartitionRequest`, one partition).
     AlterPartition(AlterPartition),
+    /// An administrator's topic change (CreateTopics, CreatePartitions, DeleteTopics).
+    TopicAdmin(TopicAdmin),
+}
+
+/// An administrator's topic change, one topic per request, as the Admin API's
+/// CreateTopics, CreatePartitions and DeleteTopics carry them. The admin client sends it
+/// to the controllers directly (`bootstrap.controllers`, KIP-919); a broker would only
+/// forward it there (`KafkaApis.maybeForwardToController`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TopicAdmin {
+    /// CreateTopics: a new topic with `partitions` partitions of `replication_factor`
+    /// replicas each, placed by the controller (`ReplicationControlManager.createTopic`).
+    CreateTopic {
+        /// The topic.
+        name: Arc<str>,
+        /// Its partition count.
+        partitions: u32,
+        /// Replicas per partition.
+        replication_factor: u32,
+    },
+    /// CreatePartitions: grow the topic to `count` partitions
+    /// (`ReplicationControlManager.createPartitions`).
+    CreatePartitions {
+        /// The topic.
+        topic: Arc<str>,
+        /// Its new partition count.
+        count: u32,
+    },
+    /// DeleteTopics (`ReplicationControlManager.deleteTopic`).
+    DeleteTopic {
+        /// The topic.
+        topic: Arc<str>,
+    },
 }
 
 impl ControllerRequest {
@@ -396,6 +429,9 @@ impl ControllerRequest {
             ControllerRequest::BrokerRegistration(_) => "BrokerRegistration",
             ControllerRequest::BrokerHeartbeat(_) => "BrokerHeartbeat",
             ControllerRequest::AlterPartition(_) => "AlterPartition",
+            ControllerRequest::TopicAdmin(TopicAdmin::CreateTopic { .. }) => "CreateTopics",
+            ControllerRequest::TopicAdmin(TopicAdmin::CreatePartitions { .. }) => "CreatePartitions",
+            ControllerRequest::TopicAdmin(TopicAdmin::DeleteTopic { .. }) => "DeleteTopics",
         }
     }
 }
@@ -411,6 +447,8 @@ pub enum ControllerResponse {
     BrokerHeartbeat(Result<HeartbeatReply, ErrorCode>),
     /// The answer to an AlterPartition: the partition's state after it, or why not.
     AlterPartition(Result<PartitionRegistration, ErrorCode>),
+    /// The answer to a topic change: done (committed), or why not.
+    TopicAdmin(Result<(), ErrorCode>),
 }
 
 impl ControllerResponse {
@@ -421,6 +459,7 @@ impl ControllerResponse {
             ControllerResponse::BrokerRegistration(r) => r.as_ref().err(),
             ControllerResponse::BrokerHeartbeat(r) => r.as_ref().err(),
             ControllerResponse::AlterPartition(r) => r.as_ref().err(),
+            ControllerResponse::TopicAdmin(r) => r.as_ref().err(),
         };
         error == Some(&ErrorCode::NotController)
     }

@@ -8,7 +8,7 @@
 
 pub use crate::protocol::kraft::{LeaderChange, LeaderRecoveryState, MetadataRecord, PartitionRegistration, TopicId};
 use crate::protocol::BrokerId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 impl PartitionRegistration {
@@ -113,6 +113,13 @@ pub struct MetadataImage {
     pub brokers: BTreeMap<BrokerId, BrokerRegistration>,
     /// Topics by id.
     pub topics: BTreeMap<TopicId, TopicImage>,
+    /// The highest topic id ever created: ids are never reused, as Kafka's random
+    /// UUIDs never are, so a re-created topic is told apart from the deleted one.
+    pub highest_topic_id: TopicId,
+    /// The names of deleted topics that were not created again. Model bookkeeping, not
+    /// a Kafka record: the administrator who creates the scenario's topics at startup
+    /// creates each once, and a topic a scenario event deleted stays deleted.
+    pub deleted_names: BTreeSet<Arc<str>>,
 }
 
 impl MetadataImage {
@@ -146,6 +153,8 @@ impl MetadataImage {
                     return Err(ReplayError::DuplicateTopic(*topic_id));
                 }
                 self.topics.insert(*topic_id, TopicImage { name: name.clone(), partitions: BTreeMap::new() });
+                self.highest_topic_id = self.highest_topic_id.max(*topic_id);
+                self.deleted_names.remove(name);
             }
             MetadataRecord::Partition { topic_id, partition, registration } => {
                 let topic = self.topics.get_mut(topic_id).ok_or(ReplayError::UnknownTopic(*topic_id))?;
@@ -160,11 +169,17 @@ impl MetadataImage {
                 p.merge(record);
             }
             MetadataRecord::RemoveTopic { topic_id } => {
-                self.topics.remove(topic_id).ok_or(ReplayError::UnknownTopic(*topic_id))?;
+                let topic = self.topics.remove(topic_id).ok_or(ReplayError::UnknownTopic(*topic_id))?;
+                self.deleted_names.insert(topic.name);
             }
             MetadataRecord::NoOp => {}
         }
         Ok(())
+    }
+
+    /// The id the next created topic gets.
+    pub fn next_topic_id(&self) -> TopicId {
+        self.highest_topic_id + 1
     }
 
     /// The id of the topic named `name`.

@@ -34,7 +34,9 @@ pub mod message;
 pub mod metadata;
 pub mod node;
 pub mod partition_change;
+pub mod placement;
 pub mod store;
+pub mod topic_admin;
 
 #[cfg(test)]
 mod tests;

@@ -215,6 +215,7 @@ pub(super) fn controller_config(
             .auto_leader_rebalance_enable
             .then(|| c.leader_imbalance_check_interval_seconds.saturating_mul(1_000)),
         max_idle_interval_ms: (c.metadata_max_idle_interval_ms > 0).then_some(c.metadata_max_idle_interval_ms),
+        delete_topic_enable: c.delete_topic_enable,
     };
     (quorum_config(scenario, options), settings)
 }

@@ -95,6 +95,7 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "controller.quorum.request.timeout.ms",
     "metadata.max.idle.interval.ms",
     "eligible.leader.replicas.enable",
+    "delete.topic.enable",
 ];
 
 /// `[metastore]`: the ZooKeeper server's settings, under zoo.cfg's names.

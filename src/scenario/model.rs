@@ -423,6 +423,9 @@ pub struct BrokerSettings {
     /// KRaft: `eligible.leader.replicas.enable`, KIP-966's eligible leader replicas
     /// (default false; true from Kafka 4.1, which turns the feature on in new clusters).
     pub eligible_leader_replicas_enable: bool,
+    /// `delete.topic.enable`: whether a `delete-topic` event may delete a topic (default
+    /// true; false makes the controller refuse with TOPIC_DELETION_DISABLED).
+    pub delete_topic_enable: bool,
 }
 
 impl Default for BrokerSettings {
@@ -470,6 +473,7 @@ impl Default for BrokerSettings {
             metadata_max_idle_interval_ms: 500,
             eligible_leader_replicas_enable: false,
             leader_imbalance_per_broker_percentage: 10,
+            delete_topic_enable: true,
         }
     }
 }
