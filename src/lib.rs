@@ -11,6 +11,8 @@
 //!   truncation mode, offset reset (nothing).
 //! - [`fault`]      the fault kinds: the one list the scenario parser, the nemesis, the
 //!   trace and the report share (nothing).
+//! - [`admin`]      the topic event kinds (`[[events]]`: create a topic, add partitions),
+//!   shared the same way (nothing).
 //! - [`units`]      how durations are written for people (nothing).
 //! - [`profile`]    Kafka version profiles: per behaviour switch, the release that
 //!   changed it and its KIP or JIRA; a scenario's `kafka_version` (nothing).
@@ -79,6 +81,7 @@ macro_rules! hash_by_name {
     )+};
 }
 
+pub mod admin;
 pub mod bench;
 pub mod broker;
 pub mod check;

@@ -83,8 +83,8 @@ impl Focus {
 
     /// Whether an internal event concerns the focus: events of the partition (appends,
     /// truncations, log start moves and log loads holding the value when one is set), and always the events
-    /// that give context to any partition: faults, phases, broker starts and controller
-    /// elections.
+    /// that give context to any partition: faults, topic events, phases, broker starts and
+    /// controller elections.
     pub fn keeps_event(&self, event: &TraceEvent) -> bool {
         let (tp, value_ok) = match &event.event {
             Event::Fault { .. }
@@ -93,6 +93,7 @@ impl Focus {
             | Event::BrokerStarted { .. }
             | Event::ControllerElected { .. }
             | Event::QuorumLeader { .. }
+            | Event::TopicAdmin { .. }
             | Event::BrokerRegistration { .. } => return true,
             Event::QuorumCommitted { .. } | Event::QuorumTruncate { .. } | Event::MetadataApplied { .. } => {
                 return self.partition.is_none() && self.value.is_none();
@@ -108,6 +109,7 @@ impl Focus {
             | Event::BecomeLeader { tp, .. }
             | Event::BecomeFollower { tp, .. }
             | Event::IsrChange { tp, .. }
+            | Event::PartitionCreated { tp, .. }
             | Event::LeaderElection { tp, .. } => (tp, self.value.is_none()),
         };
         value_ok && self.partition.as_deref().is_none_or(|p| p == &**tp)

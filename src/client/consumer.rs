@@ -252,6 +252,11 @@ impl Consumer {
         }
     }
 
+    /// The partition count of every topic in the consumer's cached metadata.
+    pub fn partition_counts(&self) -> BTreeMap<String, u32> {
+        self.view.partition_counts()
+    }
+
     /// Fetches from every assigned partition's leader once and returns what came back,
     /// at most `max.poll.records`, in partition then offset order. Fails, returning no
     /// records, when a partition needs the application to seek (only with

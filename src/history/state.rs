@@ -127,6 +127,8 @@ pub struct ClusterState {
     numbers: BTreeMap<Arc<str>, usize>,
     partitions: Vec<PartitionView>,
     replicas: BTreeMap<(usize, u32), ReplicaView>,
+    /// The replicas of each partition an administrator created, by name.
+    created_by_admin: BTreeMap<Arc<str>, Vec<u32>>,
 }
 
 impl ClusterState {
@@ -154,6 +156,12 @@ impl ClusterState {
     /// registrations (empty in ZooKeeper mode).
     pub fn metadata(&self) -> &MetadataView {
         &self.metadata
+    }
+
+    /// The partitions an administrator created while the run went on (`[[events]]`), by
+    /// name, with their replicas.
+    pub fn created_by_admin(&self) -> &BTreeMap<Arc<str>, Vec<u32>> {
+        &self.created_by_admin
     }
 
     /// A partition by name, if the trace named it.
@@ -248,6 +256,10 @@ impl ClusterState {
                 partition.partition_epoch = *partition_epoch;
                 partition.isr.clone_from(isr);
                 Applied::Partition(n)
+            }
+            Event::PartitionCreated { tp, replicas } => {
+                self.created_by_admin.insert(tp.clone(), replicas.clone());
+                Applied::Nothing
             }
             Event::BrokerStarted { broker } => {
                 self.replicas.retain(|(_, b), _| b != broker);

@@ -261,6 +261,27 @@ pub enum Event {
         /// Whether it is in controlled shutdown.
         in_controlled_shutdown: bool,
     },
+    /// An administrator's topic change (a scenario's `[[events]]`) was answered.
+    TopicAdmin {
+        /// The event kind, as written in the scenario (`add-partitions`, ...).
+        kind: crate::admin::TopicEventKind,
+        /// The topic.
+        topic: Arc<str>,
+        /// The partition count asked for (created, or grown to), if the kind has one.
+        partitions: Option<u32>,
+        /// Why it was refused, if it was; `REQUEST_TIMED_OUT` when no controller
+        /// answered within the admin client's `default.api.timeout.ms`.
+        error: Option<crate::protocol::ErrorCode>,
+    },
+    /// KRaft: the active controller committed a partition an administrator created
+    /// (CreateTopics or CreatePartitions), with the replicas it placed. The scenario's
+    /// own topics have the replicas the scenario gave them, and no such event.
+    PartitionCreated {
+        /// The partition.
+        tp: Arc<str>,
+        /// Its replicas, preferred leader first.
+        replicas: Vec<u32>,
+    },
     /// A node (broker or controller) applied committed metadata records to its image, in
     /// log order. A process that restarts replays its log again from offset 0.
     MetadataApplied {

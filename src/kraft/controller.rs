@@ -313,6 +313,7 @@ impl Controller {
                 continue;
             }
             if leads {
+                trace_admin_partition(&self.ctx.tracer, &self.ctx.settings, &self.image, record);
                 let reason = self.reasons.get(&offset).copied().unwrap_or(ElectionReason::ControllerFailover);
                 trace_partition_change(&self.ctx.tracer, &self.image, record, before.as_ref(), reason);
                 trace_broker_change(&self.ctx.tracer, &self.image, record);
@@ -409,6 +410,28 @@ fn trace_broker_change(tracer: &Tracer, image: &MetadataImage, record: &Metadata
         broker_epoch: registration.broker_epoch,
         fenced: registration.fenced,
         in_controlled_shutdown: registration.in_controlled_shutdown,
+    });
+}
+
+/// Traces a committed `PartitionRecord` of a partition an administrator created (not
+/// one of the scenario's own topics at its own partition count), with its replicas: the
+/// runner learns from it what the liveness phase must see recovered and drained.
+fn trace_admin_partition(
+    tracer: &Tracer,
+    settings: &ControllerSettings,
+    image: &MetadataImage,
+    record: &MetadataRecord,
+) {
+    let MetadataRecord::Partition { topic_id, partition, registration } = record else { return };
+    let Some(topic) = image.topics.get(topic_id) else { return };
+    let scenario_partition =
+        settings.topics.iter().any(|t| *t.name == *topic.name && (*partition as usize) < t.replicas.len());
+    if scenario_partition {
+        return;
+    }
+    tracer.emit(Event::PartitionCreated {
+        tp: crate::protocol::partition_name(&topic.name, *partition).into(),
+        replicas: registration.replicas.iter().map(|b| b.0).collect(),
     });
 }
 

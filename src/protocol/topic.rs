@@ -23,6 +23,14 @@ pub struct TopicAssignment {
     pub retention: RetentionConfig,
 }
 
+impl TopicAssignment {
+    /// Whether this is one of Kafka's internal topics, `__consumer_offsets` and
+    /// `__transaction_state` (`org.apache.kafka.common.internals.Topic.isInternal`).
+    pub fn is_internal(&self) -> bool {
+        matches!(self.name.as_str(), "__consumer_offsets" | "__transaction_state")
+    }
+}
+
 /// A topic's retention and segment settings, with Kafka's defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetentionConfig {

@@ -117,7 +117,11 @@ impl ReplicaPlacer {
     /// The replicas of the next partition, leader first (`RackList.place`), or
     /// INVALID_REPLICATION_FACTOR when the factor is not positive, exceeds the usable
     /// brokers, or no broker is unfenced.
-    pub fn place(&mut self, replication_factor: u32, rng: &mut impl PlacementRandom) -> Result<Vec<BrokerId>, ErrorCode> {
+    pub fn place(
+        &mut self,
+        replication_factor: u32,
+        rng: &mut impl PlacementRandom,
+    ) -> Result<Vec<BrokerId>, ErrorCode> {
         let factor = replication_factor as usize;
         if factor == 0 || factor > self.total || self.unfenced.brokers.is_empty() {
             return Err(ErrorCode::InvalidReplicationFactor);

@@ -32,6 +32,23 @@ pub fn replica_assignment(partitions: u32, replication_factor: u32, brokers: u32
     (0..partitions).map(|p| (0..replication_factor).map(|i| BrokerId((p + i) % brokers + 1)).collect()).collect()
 }
 
+/// A topic an administrator created while the run went on: the cluster's topic settings,
+/// no replicas yet (the controller places them; the caller fills them in).
+pub(super) fn new_topic_assignment(scenario: &Scenario, name: &str) -> TopicAssignment {
+    let defaults = &scenario.cluster.config;
+    TopicAssignment {
+        name: name.to_string(),
+        replicas: Vec::new(),
+        min_insync_replicas: defaults.min_insync_replicas,
+        unclean_leader_election_enable: defaults.unclean_leader_election_enable,
+        retention: RetentionConfig {
+            retention_ms: defaults.log_retention_ms,
+            retention_bytes: defaults.log_retention_bytes,
+            segment_bytes: defaults.log_segment_bytes,
+        },
+    }
+}
+
 /// Every topic of the scenario with its assignment and topic-level settings, and
 /// `__consumer_offsets` when a consumer group needs it and `__transaction_state` when a
 /// transactional producer does (Kafka creates them on the first FindCoordinator; here

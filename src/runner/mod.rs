@@ -9,6 +9,7 @@
 //! state folded from the trace while the run goes), `probes` (what the liveness phase
 //! waits for), `swarm` (what a seed draws), `outcome` and `sweep` (verdicts over seeds).
 
+mod admin;
 mod configure;
 mod held;
 mod nemesis;

@@ -3,7 +3,7 @@
 //! timed faults when their duration ends. Times are relative to the safety phase's start.
 
 use super::nemesis::{Nemesis, Undo};
-use crate::history::Event;
+use crate::history::{Event, Recorder};
 use crate::scenario::{FaultSpec, Trigger, TriggerEvent};
 use madsim::task::JoinHandle;
 use madsim::time::{sleep, sleep_until, Instant};
@@ -78,18 +78,23 @@ async fn run(
 /// its duration.
 async fn fire_on_trigger(nemesis: Arc<Mutex<Nemesis>>, fault: FaultSpec, trigger: Trigger) {
     let recorder = nemesis.lock().expect("nemesis poisoned").recorder().clone();
-    let mut seen = recorder.trace_len();
-    loop {
-        let events = recorder.trace_since(seen).await;
-        seen += events.len();
-        if events.iter().any(|e| trigger_matches(&trigger, &e.event)) {
-            break;
-        }
-    }
+    until_triggered(&recorder, &trigger).await;
     let undo = nemesis.lock().expect("nemesis poisoned").fire(&fault);
     if let (Some(undo), Some(duration)) = (undo, fault.duration_ms) {
         sleep(Duration::from_millis(duration)).await;
         nemesis.lock().expect("nemesis poisoned").undo(undo);
+    }
+}
+
+/// Waits for the first trace event from now on that `trigger` names.
+pub(super) async fn until_triggered(recorder: &Recorder, trigger: &Trigger) {
+    let mut seen = recorder.trace_len();
+    loop {
+        let events = recorder.trace_since(seen).await;
+        seen += events.len();
+        if events.iter().any(|e| trigger_matches(trigger, &e.event)) {
+            return;
+        }
     }
 }
 

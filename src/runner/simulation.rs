@@ -1,6 +1,7 @@
 //! One simulated run, inside the runtime, in the shape of a simulator: boot, the safety
 //! phase (workload and faults), the liveness phase (heal, recover, drain), shutdown.
 
+use super::admin::EventSchedule;
 use super::configure;
 use super::nemesis::{ClusterSize, Nemesis, Placement, SharedNodes};
 use super::observer::Observer;
@@ -14,7 +15,7 @@ use crate::history::{Recorder, RunPhase, DRAIN_PROCESS};
 use crate::kraft::{run_controller, ControllerContext};
 use crate::metastore::run_metastore;
 use crate::protocol::{broker_name, partition_name, MetadataMode, NodeName, TopicAssignment, METASTORE};
-use crate::protocol::{Request, Response, TopicPartition};
+use crate::protocol::{BrokerId, Request, Response, TopicPartition};
 use crate::scenario::{self, Scenario};
 use crate::sim::disk::DiskStore;
 use crate::sim::net::{Addr, Network};
@@ -45,6 +46,9 @@ pub struct Simulated {
     pub messages: u64,
 }
 
+/// The administrator's node and host name.
+const ADMIN: &str = "admin";
+
 /// How long the cluster may take to elect every partition's first leader.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -66,6 +70,8 @@ struct Run<'s> {
     drained: Drained,
     /// The node the final drain ran on, killed with the others at shutdown.
     drain_node: Option<NodeHandle>,
+    /// The node the administrator's topic events ran on, if the scenario has any.
+    admin_node: Option<NodeHandle>,
 }
 
 /// Runs the whole simulation. Must be called inside a fresh runtime.
@@ -166,6 +172,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
         liveness_failures: Vec::new(),
         drained: Drained::default(),
         drain_node: None,
+        admin_node: None,
     };
     let partitions = probes::partition_names(&run.topics);
     if !wait_until(BOOT_TIMEOUT, || probes::all_led(&run.observer.now(), &partitions)).await {
@@ -194,9 +201,56 @@ async fn safety_phase(run: &mut Run<'_>) {
     boot_clients(run);
     let start = Instant::now();
     let schedule = FaultSchedule::start(run.scenario.faults.clone(), run.nemesis.clone(), start);
+    let events = start_events(run, start);
     sleep_until(start + Duration::from_millis(run.scenario.duration_ms)).await;
     schedule.stop();
+    if let Some(events) = events {
+        events.stop();
+    }
+    run.topics = with_admin_partitions(&run.topics, &run.observer.now(), run.scenario);
     run.phases.announce(RunPhase::Liveness);
+}
+
+/// Starts the administrator's `[[events]]` on a node of its own, if the scenario has
+/// any (a run without them boots no such node, so its schedule is unchanged).
+fn start_events(run: &mut Run<'_>, start: Instant) -> Option<EventSchedule> {
+    if run.scenario.events.is_empty() {
+        return None;
+    }
+    let net = run.network.add_host(&Addr::new(ADMIN));
+    let node = run.handle.create_node().name(ADMIN).build();
+    let controllers = configure::controller_ids(run.scenario);
+    let schedule = EventSchedule::start(&run.scenario.events, &node, net, controllers, run.recorder.clone(), start);
+    run.admin_node = Some(node);
+    Some(schedule)
+}
+
+/// The topics as the safety phase left them: the scenario's, and the partitions an
+/// administrator created, with the replicas the controller placed them on (new topics
+/// take the cluster's topic settings).
+fn with_admin_partitions(
+    topics: &[TopicAssignment],
+    state: &crate::history::ClusterState,
+    scenario: &Scenario,
+) -> Vec<TopicAssignment> {
+    let mut topics = topics.to_vec();
+    for (tp, replicas) in state.created_by_admin() {
+        let Some(tp) = TopicPartition::parse(tp) else { continue };
+        let replicas: Vec<BrokerId> = replicas.iter().map(|&b| BrokerId(b)).collect();
+        let index = match topics.iter().position(|t| *t.name == *tp.topic) {
+            Some(index) => index,
+            None => {
+                topics.push(configure::new_topic_assignment(scenario, &tp.topic));
+                topics.len() - 1
+            }
+        };
+        let partitions = &mut topics[index].replicas;
+        if partitions.len() <= tp.partition as usize {
+            partitions.resize(tp.partition as usize + 1, Vec::new());
+        }
+        partitions[tp.partition as usize] = replicas;
+    }
+    topics
 }
 
 /// Boots every producer, consumer and pipeline process. Process ids: producers first,
@@ -340,10 +394,10 @@ async fn drain(run: &mut Run<'_>, deadline: Instant) -> Drained {
     // Every partition the scenario has, so that one missing from the metadata (no leader)
     // counts as undrained rather than as drained by default.
     let expected: Vec<TopicPartition> = run
-        .scenario
         .topics
         .iter()
-        .flat_map(|t| (0..t.partitions).map(move |p| TopicPartition::new(t.name.as_str(), p)))
+        .filter(|t| !t.is_internal())
+        .flat_map(|t| (0..t.replicas.len() as u32).map(move |p| TopicPartition::new(t.name.as_str(), p)))
         .collect();
     let (recorder, bootstrap) = (run.recorder.clone(), configure::bootstrap(run.scenario));
     let isolation = configure::drain_isolation(run.scenario);
@@ -365,8 +419,8 @@ fn shutdown(run: Run<'_>) -> Simulated {
     let faults_fired = run.nemesis.lock().expect("nemesis poisoned").fired;
     let messages = run.network.stats().messages_delivered;
     run.nodes.lock().expect("nodes poisoned").kill_all();
-    if let Some(drain) = &run.drain_node {
-        run.handle.kill(drain.id());
+    for node in run.drain_node.iter().chain(&run.admin_node) {
+        run.handle.kill(node.id());
     }
     run.handle.kill(run.wire.id());
     Simulated {

@@ -322,7 +322,7 @@ fn sides(t: &Table, world: &World) -> Res<(Target, Target)> {
 }
 
 /// Reads `when = "EVENT PARTITION"`, e.g. `when = "truncate orders-0"`.
-fn trigger(t: &Table, world: &World) -> Res<Trigger> {
+pub(super) fn trigger(t: &Table, world: &World) -> Res<Trigger> {
     let names: Vec<&str> = TriggerEvent::ALL.iter().map(|(n, _)| *n).collect();
     let expected = format!("\"EVENT PARTITION\" with EVENT one of {}, such as \"truncate orders-0\"", one_of(&names));
     let sp = t.require("when", &expected)?.string("a string")?;

@@ -21,6 +21,7 @@ pub(super) const ROOT: &[&str] = &[
     "consumers",
     "pipelines",
     "faults",
+    "events",
     "nemesis",
     "swarm",
     "expect",
@@ -97,6 +98,9 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "eligible.leader.replicas.enable",
     "delete.topic.enable",
 ];
+
+/// `[[events]]`.
+pub(super) const EVENT: &[&str] = &["at", "when", "kind", "topic", "partitions", "replication.factor"];
 
 /// `[metastore]`: the ZooKeeper server's settings, under zoo.cfg's names.
 pub(super) const METASTORE: &[&str] = &["tickTime", "minSessionTimeout", "maxSessionTimeout"];
@@ -296,6 +300,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("[pipelines.consumer]", PIPELINE_CONSUMER_CONFIG),
     ("[pipelines.producer]", PIPELINE_PRODUCER_CONFIG),
     ("[[faults]]", FAULT),
+    ("[[events]]", EVENT),
     ("[nemesis]", NEMESIS),
     // Not [swarm]: its keys repeat settings of other tables as ranges to draw from, and
     // "`replication.factor` belongs in [[topics]] or [swarm]" would mislead.

@@ -87,6 +87,12 @@
 //!                                        # ISR of every partition it hosts (at most
 //!                                        # 30 s); takes no target and no duration
 //!
+//! # [[events]]                           # an administrator's topic change, in a KRaft
+//! # at = "8s"                            #   cluster: create-topic | add-partitions,
+//! # kind = "add-partitions"              #   sent to the controllers; clients learn it
+//! # topic = "orders"                     #   at their next metadata refresh
+//! # partitions = 6                       #   (`metadata.max.age.ms`)
+//!
 //! [nemesis]                              # faults drawn from the seed (see `nemesis`)
 //! kinds = ["crash", "partition"]
 //! interval = "2s"
@@ -115,14 +121,16 @@
 //! 2. `error` ([`ScenarioError`] with file:line:column, and message wording).
 //! 3. `values` (durations, seed ranges, named choices), `overrides` (`--set KEY=VALUE`
 //!    settings and the tables each goes into).
-//! 4. The spec types, what the readers produce: `model_clients`, `model_faults`, and
+//! 4. The spec types, what the readers produce: `model_clients`, `model_faults`,
+//!    `model_events` (`[[events]]`), and
 //!    `model` with the [`Scenario`] made of them (they use `values` only to print
 //!    durations); and `raw` (TOML text to positioned values; keys and TOML types
 //!    checked).
 //! 5. `fields` (field rules and notes several readers share) and `target` (fault
 //!    target phrases).
 //! 6. The readers, which check meaning and fill in defaults: `workload`
-//!    (`[[producers]]`, `[[consumers]]`), `pipelines` (`[[pipelines]]`), `faults`, `nemesis`, `kraft` (the KRaft keys
+//!    (`[[producers]]`, `[[consumers]]`), `pipelines` (`[[pipelines]]`), `faults`, `events`
+//!    (`[[events]]`: topic administration), `nemesis`, `kraft` (the KRaft keys
 //!    of `[cluster]` and `[cluster.config]`), `swarm` (which draws the metadata mode
 //!    with `kraft`'s names and release checks).
 //! 7. `validate`: the root table, `[cluster]`, `[network]`, `[[topics]]`, `[expect]`,
@@ -137,6 +145,7 @@
 
 mod effective;
 mod error;
+mod events;
 mod faults;
 mod fields;
 mod group_protocol;
@@ -145,6 +154,7 @@ mod kraft;
 mod limits;
 mod model;
 mod model_clients;
+mod model_events;
 mod model_faults;
 mod nemesis;
 mod overrides;
@@ -195,6 +205,7 @@ pub use model_clients::{
     CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Guarantee, ManualPartitions, Partitioning,
     PipelineSpec, Processing, ProducerSettings, ProducerSpec, SendMode,
 };
+pub use model_events::{TopicEvent, TopicEventSpec};
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};
 pub use overrides::{set_arguments, SetScope, Setting};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};

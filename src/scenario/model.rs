@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::model_clients::{ConsumerSpec, PipelineSpec, ProducerSpec, SendMode};
+use super::model_events::TopicEventSpec;
 use super::model_faults::{FaultSpec, NemesisSpec};
 use super::overrides::Setting;
 use crate::check::AnomalyKind;
@@ -65,6 +66,8 @@ pub struct Scenario {
     pub pipelines: Vec<PipelineSpec>,
     /// The fault schedule, sorted by `at_ms`; faults at the same time keep their file order.
     pub faults: Vec<FaultSpec>,
+    /// The administrator's topic changes (`[[events]]`), sorted by `at_ms`.
+    pub events: Vec<TopicEventSpec>,
     /// Faults drawn at random during the safety phase, in addition to `faults`
     /// (`[nemesis]`).
     pub nemesis: Option<NemesisSpec>,

@@ -78,10 +78,10 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
          `leader.imbalance.check.interval.seconds`, `leader.imbalance.per.broker.percentage`, \
          `broker.heartbeat.interval.ms`, `broker.session.timeout.ms`, `controller.quorum.election.timeout.ms`, \
          `controller.quorum.fetch.timeout.ms`, `controller.quorum.election.backoff.max.ms`, \
-         `controller.quorum.request.timeout.ms`, `metadata.max.idle.interval.ms` or `eligible.leader.replicas.enable`"
+         `controller.quorum.request.timeout.ms`, `metadata.max.idle.interval.ms`, `eligible.leader.replicas.enable` or `delete.topic.enable`"
     );
     let e = err(&format!("{BASE}replication.factor = 3\n"));
-    assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]]; expected one of `name`,"), "{e}");
+    assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]] or [[events]]; expected one of `name`,"), "{e}");
     let e = err(&format!("{BASE}brokers = 3\n"));
     assert!(e.starts_with("scenarios/x.toml:3:1: `brokers`: unknown key `brokers`; `brokers` belongs in [cluster]; expected one of `name`,"), "{e}");
     let e = err(&with_orders("[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\nacks = \"all\"\n"));
@@ -779,4 +779,50 @@ fn the_consumer_protocol_needs_kraft_a_serving_coordinator_and_its_own_settings(
     assert_eq!(settings.assignors[0], crate::protocol::ServerAssignor::Range);
     assert!(err(&consumer("", "[cluster.config]\n\"group.consumer.assignors\" = \"uniform,sticky\"\n", ""))
         .contains("expected \"uniform\" or \"range\", found \"sticky\""));
+}
+
+/// BASE, a KRaft cluster of three brokers (lines 3-5), topic `orders` (lines 6-9).
+fn kraft_with_orders(rest: &str) -> String {
+    format!(
+        "{BASE}[cluster]\nbrokers = 3\nmetadata = \"kraft\"\n[[topics]]\nname = \"orders\"\npartitions = 3\n\
+         replication.factor = 3\n{rest}"
+    )
+}
+
+#[test]
+fn topic_events_are_checked_against_the_topics_the_earlier_events_leave() {
+    let grow = |at: &str, partitions: u32| {
+        format!("[[events]]\nat = \"{at}\"\nkind = \"add-partitions\"\ntopic = \"orders\"\npartitions = {partitions}\n")
+    };
+    let ok = parse(&kraft_with_orders(&format!("{}{}", grow("2s", 4), grow("5s", 6))), Path::new("x.toml")).unwrap();
+    assert_eq!(ok.events.len(), 2);
+    // Lines 10-14 hold the first event; its `partitions` is on line 14.
+    assert_eq!(
+        err(&kraft_with_orders(&format!("{}{}", grow("5s", 4), grow("2s", 5)))),
+        "scenarios/x.toml:14:14: `events[0].partitions`: topic \"orders\" has 5 partition(s) at 5s, and Kafka can only \
+         add partitions (INVALID_PARTITIONS); expected more than 5"
+    );
+    assert!(err(&kraft_with_orders(&grow("2s", 3))).contains("has 3 partition(s) at 2s"));
+    let unknown = "[[events]]\nat = \"1s\"\nkind = \"add-partitions\"\ntopic = \"payments\"\npartitions = 2\n";
+    assert!(err(&kraft_with_orders(unknown)).contains("topic \"payments\" does not exist at 1s"));
+    let create = |name: &str| {
+        format!(
+            "[[events]]\nat = \"1s\"\nkind = \"create-topic\"\ntopic = \"{name}\"\npartitions = 2\n\
+             replication.factor = 3\n"
+        )
+    };
+    assert!(err(&kraft_with_orders(&create("orders"))).contains("topic \"orders\" already exists at 1s"));
+    let created_then_grown = format!("{}{}", create("payments"), grow("2s", 4).replace("orders", "payments"));
+    assert!(parse(&kraft_with_orders(&created_then_grown), Path::new("x.toml")).is_ok());
+    assert!(err(&kraft_with_orders(&create("p").replace("= 3\n", "= 4\n"))).contains("expected 1 to 3"));
+    // A key of another kind, an unknown kind, and ZooKeeper mode.
+    assert!(err(&kraft_with_orders(
+        &grow("1s", 4).replace("partitions = 4", "partitions = 4\nreplication.factor = 1")
+    ))
+    .contains("`replication.factor` does not apply to a \"add-partitions\" event"));
+    assert!(err(&kraft_with_orders(&grow("1s", 4).replace("add-partitions", "delete-everything")))
+        .contains("expected \"create-topic\" or \"add-partitions\", found \"delete-everything\""));
+    let zookeeper = kraft_with_orders(&grow("1s", 4)).replace("metadata = \"kraft\"", "metadata = \"zookeeper\"");
+    let zookeeper = format!("kafka_version = \"3.9\"\n{zookeeper}");
+    assert!(err(&zookeeper).contains("topic events are modelled in KRaft clusters only so far"), "{}", err(&zookeeper));
 }

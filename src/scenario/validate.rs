@@ -26,7 +26,7 @@ use super::overrides::{Overrides, SetScope, Setting};
 use super::raw::{self, Node, Table};
 use super::span::{Pos, Res, Sp};
 use super::values::{choice, parse_seed_range};
-use super::{faults, kraft, nemesis, pipelines, swarm, workload};
+use super::{events, faults, kraft, nemesis, pipelines, swarm, workload};
 
 /// Parses and validates scenario text with the `--set` settings applied.
 pub(super) fn build(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Res<Scenario> {
@@ -111,6 +111,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         duration_ms,
     };
     let faults = faults::faults(&root.tables("faults", keys::FAULT)?, &world, text)?;
+    let events = events::events(&root.tables("events", keys::EVENT)?, &world, &cluster, text)?;
     let nemesis = match root.opt_table("nemesis", keys::NEMESIS)? {
         Some(t) => {
             let line = t.pos.line(text);
@@ -165,6 +166,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         consumers,
         pipelines,
         faults,
+        events,
         nemesis,
         swarm,
         expect,

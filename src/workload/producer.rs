@@ -69,8 +69,7 @@ async fn produce(
 ) {
     let producer = Producer::new(net, config);
     let topic: Arc<str> = spec.topic.as_str().into();
-    let partition_names: Vec<Arc<str>> =
-        (0..partitions).map(|p| Arc::from(TopicPartition::new(topic.clone(), p).to_string())).collect();
+    let mut partition_names = PartitionNames::new(topic.clone(), partitions);
     let interval = Duration::from_secs_f64(1.0 / spec.rate_per_sec.max(0.001));
     let op_size = match spec.send_mode {
         SendMode::Sync => 1,
@@ -94,13 +93,13 @@ async fn produce(
             break;
         }
         // Decide the op's records up front: the invoke names every send.
-        let mut planned = plan(&ctx, &spec, &mut sent, size, &partition_names);
+        let mut planned = plan(&ctx, &spec, &mut sent, size, &producer, &mut partition_names);
         let deliveries = if spec.partitioning == Partitioning::Unkeyed {
             // The partitioner places an unkeyed record when `send` appends it, so the op's
             // records are appended together, as Jepsen's multi-send ops issue theirs, and
             // the invoke then names where they went: nothing runs in between, so the
             // invoke still precedes every effect of the op.
-            let deliveries = append_all(&producer, &topic, &mut planned, &partition_names).await;
+            let deliveries = append_all(&producer, &topic, &mut planned, &mut partition_names).await;
             life.invoke(OpFn::Send, invoke_value(&planned));
             next_send += interval * (size as u32 - 1);
             deliveries
@@ -142,13 +141,13 @@ pub(super) async fn append_all(
     producer: &Producer,
     topic: &Arc<str>,
     planned: &mut [PlannedSend],
-    partition_names: &[Arc<str>],
+    partition_names: &mut PartitionNames,
 ) -> Vec<Delivery> {
     let mut deliveries = Vec::new();
     for send in planned.iter_mut() {
         let delivery = producer.send(send.record(topic)).await;
         let partition = delivery.partition().map_or(0, |tp| tp.partition);
-        send.name = Some(partition_names[partition as usize].clone());
+        send.name = Some(partition_names.get(partition));
         deliveries.push(delivery);
     }
     deliveries
@@ -169,12 +168,14 @@ pub(super) struct PlannedSend {
 }
 
 impl PlannedSend {
-    /// The producer record: the partition is explicit only in explicit mode; a keyed
-    /// record is hashed and an unkeyed one placed by the producer's partitioner.
+    /// The producer record: an unkeyed one is placed by the producer's partitioner; a
+    /// keyed one carries the partition its key hashed to when the op was planned, with
+    /// the producer's own partition count (see [`plan`]), so that the record goes where
+    /// the invoke says even if a metadata refresh lands between two sends of one op.
     pub fn record(&self, topic: &Arc<str>) -> ProducerRecord {
         let (partition, key) = match &self.route {
             Route::Explicit(partition) => (Some(*partition), None),
-            Route::Keyed { key, .. } => (None, Some(key.clone())),
+            Route::Keyed { key, partition } => (Some(*partition), Some(key.clone())),
             Route::Unkeyed => (None, None),
         };
         ProducerRecord { topic: topic.clone(), partition, key, value: self.value }
@@ -216,23 +217,58 @@ fn send_completion(
 
 /// The next `size` records of a producer that has planned `sent` so far: each with a
 /// run-unique value and its route (named when the route knows its partition).
+///
+/// A keyed record's partition is `murmur2(key) % count` with the producer's own cached
+/// partition count (`Producer::partition_count`), as `KafkaProducer.partition` computes
+/// it in `send`; before the producer's first metadata, the topic's count at the start.
+/// The route is decided when the op starts so that the invoke can name it: an async op
+/// spans a few milliseconds, within which a metadata refresh that changes the count
+/// takes effect from the next op.
 pub(super) fn plan(
     ctx: &WorkloadContext,
     spec: &ProducerSpec,
     sent: &mut u64,
     size: u64,
-    partition_names: &[Arc<str>],
+    producer: &Producer,
+    partition_names: &mut PartitionNames,
 ) -> Vec<PlannedSend> {
-    let partitions = partition_names.len() as u32;
+    let partitions = producer.partition_count(&spec.topic).unwrap_or(partition_names.initial);
     (0..size)
         .map(|_| {
             let value = ctx.next_value.fetch_add(1, Ordering::Relaxed);
             let route = route(spec, *sent, partitions);
             *sent += 1;
-            let name = route.partition().map(|p| partition_names[p as usize].clone());
+            let name = route.partition().map(|p| partition_names.get(p));
             PlannedSend { route, name, value }
         })
         .collect()
+}
+
+/// The history's names of one topic's partitions (`orders-2`), each made once and shared
+/// by every op that names it; a partition added while the run goes on gets its name when
+/// first used.
+pub(super) struct PartitionNames {
+    topic: Arc<str>,
+    names: Vec<Arc<str>>,
+    /// The topic's partition count when the run started.
+    initial: u32,
+}
+
+impl PartitionNames {
+    /// The names of a topic that starts with `partitions` partitions.
+    pub fn new(topic: Arc<str>, partitions: u32) -> Self {
+        let names = (0..partitions).map(|p| Arc::from(TopicPartition::new(topic.clone(), p).to_string())).collect();
+        PartitionNames { topic, names, initial: partitions }
+    }
+
+    /// The name of partition `partition`.
+    pub fn get(&mut self, partition: u32) -> Arc<str> {
+        while self.names.len() <= partition as usize {
+            let next = self.names.len() as u32;
+            self.names.push(Arc::from(TopicPartition::new(self.topic.clone(), next).to_string()));
+        }
+        self.names[partition as usize].clone()
+    }
 }
 
 /// Where the producer's `n`-th record goes, per its partitioning mode.

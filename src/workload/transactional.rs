@@ -26,11 +26,11 @@
 //! under a bumped epoch (`TransactionCoordinator.abortTimedOutTransactions`), which fences
 //! the stalled producer's later requests.
 
-use super::producer::{append_all, invoke_value, plan, wait_until, PlannedSend};
+use super::producer::{append_all, invoke_value, plan, wait_until, PartitionNames, PlannedSend};
 use super::{AppFault, Incarnation, WorkloadContext};
 use crate::client::producer::{Producer, ProducerConfig, RecordMetadata, SendError, TxnError};
 use crate::history::{MicroOp, OpFn, OpType, OpValue};
-use crate::protocol::{Request, Response, TopicPartition};
+use crate::protocol::{Request, Response};
 use crate::scenario::{Partitioning, ProducerSpec};
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
@@ -52,8 +52,7 @@ pub(super) async fn produce_in_transactions(
     name: String,
 ) {
     let topic: Arc<str> = spec.topic.as_str().into();
-    let partition_names: Vec<Arc<str>> =
-        (0..partitions).map(|p| Arc::from(TopicPartition::new(topic.clone(), p).to_string())).collect();
+    let mut partition_names = PartitionNames::new(topic.clone(), partitions);
     let interval = Duration::from_secs_f64(1.0 / spec.rate_per_sec.max(0.001));
     if ctx.safety_over() {
         // Restarted after the safety phase (its crash healed in the liveness phase): it
@@ -81,13 +80,13 @@ pub(super) async fn produce_in_transactions(
             producer = None;
             continue;
         }
-        let mut planned = plan(&ctx, &spec, &mut sent, size, &partition_names);
+        let mut planned = plan(&ctx, &spec, &mut sent, size, active, &mut partition_names);
         next_txn += interval * size as u32;
         transactions += 1;
         let abort = spec.abort_every.is_some_and(|n| transactions % u64::from(n) == 0);
         let app = App { ctx: &ctx, name: &name };
         let outcome =
-            run_transaction(active, &topic, &mut planned, &partition_names, &spec, &mut life, abort, app).await;
+            run_transaction(active, &topic, &mut planned, &mut partition_names, &spec, &mut life, abort, app).await;
         if matches!(outcome, Outcome::Closed) {
             producer = None;
         }
@@ -165,7 +164,7 @@ async fn run_transaction(
     producer: &Producer,
     topic: &Arc<str>,
     planned: &mut [PlannedSend],
-    partition_names: &[Arc<str>],
+    partition_names: &mut PartitionNames,
     spec: &ProducerSpec,
     life: &mut Incarnation,
     abort: bool,

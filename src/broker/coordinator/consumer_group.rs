@@ -213,6 +213,18 @@ impl ConsumerGroup {
         }
     }
 
+    /// Asks the next heartbeat of any member to recompute the subscription metadata if a
+    /// member subscribes to one of `changed_topics` (Kafka's
+    /// `GroupMetadataManager.onNewMetadataImage`, which calls
+    /// `requestMetadataRefresh()` on the groups subscribed to a topic whose partitions
+    /// changed, or that was created or deleted). Nothing is written until that heartbeat.
+    pub fn on_topics_changed(&mut self, changed_topics: &BTreeSet<String>) {
+        let subscribed = self.members.values().flat_map(|m| &m.metadata.topics).any(|t| changed_topics.contains(t));
+        if subscribed {
+            self.metadata_refresh_needed = true;
+        }
+    }
+
     /// The group a coordinator loads from `records` (in log order), every member's
     /// session timer starting `now` and every member that must revoke getting a full
     /// rebalance timeout (Kafka's `onLoaded`).

@@ -60,6 +60,15 @@ impl Coordinator {
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().expect("coordinator state poisoned")
     }
+
+    /// The broker's metadata changed the partitions of `topics` (added, created or
+    /// deleted): the consumer-protocol groups subscribed to one recompute their
+    /// subscription metadata at their next heartbeat (`onNewMetadataImage`).
+    pub fn on_topics_changed(&self, topics: &std::collections::BTreeSet<String>) {
+        for group in self.lock().consumer_groups.values_mut() {
+            group.on_topics_changed(topics);
+        }
+    }
 }
 
 /// Who sends a request: its member id and, for a static member, its

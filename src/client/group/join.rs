@@ -15,6 +15,7 @@ use crate::client::assignor::{self, MemberSubscription};
 use crate::client::metadata::ClusterView;
 use crate::protocol::{ErrorCode, GroupMember, GroupRequest, GroupResponse, Request, Response, TopicPartition};
 use crate::sim::net::{Addr, NodeNet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Extra time a JoinGroup may take beyond the rebalance timeout (Kafka: 5 s).
@@ -63,6 +64,9 @@ pub(super) enum JoinOutcome {
         member_id: String,
         /// Its partitions.
         assignment: Vec<TopicPartition>,
+        /// On the leader, the partition count of every subscribed topic it assigned
+        /// from (Kafka's `assignmentSnapshot`); `None` on the other members.
+        metadata_snapshot: Option<BTreeMap<String, u32>>,
     },
     /// No assignment this round (the coordinator moved or did not answer, the rebalance
     /// started over, the member id was forgotten): the next poll tries again.
@@ -118,7 +122,12 @@ async fn round(joiner: &mut Joiner, membership: &SharedMembership, request: &Joi
         }
     };
     membership.lock().member_id = member_id.clone();
-    let assignments = if leader == member_id { assign(joiner, config, &members, request).await } else { Vec::new() };
+    let (assignments, metadata_snapshot) = if leader == member_id {
+        let (assignments, snapshot) = assign(joiner, config, &members, request).await;
+        (assignments, Some(snapshot))
+    } else {
+        (Vec::new(), None)
+    };
     let sync = GroupRequest::SyncGroup {
         group: config.group_id.clone(),
         generation,
@@ -145,22 +154,24 @@ async fn round(joiner: &mut Joiner, membership: &SharedMembership, request: &Joi
     }
     m.generation = Some(generation);
     m.rejoin_needed = false;
-    JoinOutcome::Joined { generation, member_id, assignment }
+    JoinOutcome::Joined { generation, member_id, assignment, metadata_snapshot }
 }
 
 /// The leader's work in a rebalance: the assignor over every member's subscription, with
-/// fresh metadata of every subscribed topic (Kafka's `updateGroupSubscription`).
+/// fresh metadata of every subscribed topic (Kafka's `updateGroupSubscription`). Returns
+/// the assignments and the partition counts they were made from.
 async fn assign(
     joiner: &mut Joiner,
     config: &GroupConfig,
     members: &[GroupMember],
     request: &JoinRequest,
-) -> Vec<(String, Vec<TopicPartition>)> {
+) -> (Vec<(String, Vec<TopicPartition>)>, BTreeMap<String, u32>) {
     let mut topics: Vec<String> = members.iter().flat_map(|m| m.topics.iter().cloned()).collect();
     topics.sort();
     topics.dedup();
     joiner.view.refresh(&topics, request.request_timeout).await;
-    let partitions = joiner.view.partition_counts().into_iter().filter(|(t, n)| *n > 0 && topics.contains(t)).collect();
+    let partitions: BTreeMap<String, u32> =
+        joiner.view.partition_counts().into_iter().filter(|(t, n)| *n > 0 && topics.contains(t)).collect();
     let subscriptions: Vec<MemberSubscription> = members
         .iter()
         .map(|m| MemberSubscription {
@@ -170,5 +181,8 @@ async fn assign(
             generation: m.owned_generation,
         })
         .collect();
-    assignor::assign_with(config.strategy, config.sticky_algorithm, &subscriptions, &partitions).into_iter().collect()
+    let assignments = assignor::assign_with(config.strategy, config.sticky_algorithm, &subscriptions, &partitions)
+        .into_iter()
+        .collect();
+    (assignments, partitions)
 }

@@ -46,6 +46,7 @@ use crate::protocol::{AssignmentStrategy, GroupProtocol, RebalanceProtocol, Serv
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
 use crate::sim::net::NodeNet;
 use madsim::time::Instant;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -207,6 +208,9 @@ pub struct GroupConsumer {
     join_prepared: bool,
     /// The rebalance round in flight, if any.
     joining: Option<JoinTask>,
+    /// On the leader of the last completed join, the partition counts it assigned from
+    /// (Kafka's `assignmentSnapshot`); `None` on the other members.
+    metadata_snapshot: Option<BTreeMap<String, u32>>,
     /// The connection and metadata of rebalance rounds, while no round has them.
     joiner: Option<Joiner>,
     next_auto_commit: Instant,
@@ -285,6 +289,7 @@ impl GroupConsumer {
             consumer: Consumer::new(net.clone(), consumer_config.clone()),
             joiner: Some(Joiner::new(&net, &bootstrap, &config.group_id)),
             joining: None,
+            metadata_snapshot: None,
             join_prepared: false,
             async_link: Arc::new(tokio::sync::Mutex::new(CoordinatorLink::new(
                 net.clone(),
@@ -388,6 +393,12 @@ impl GroupConsumer {
                 return Err(ErrorCode::FencedInstanceId);
             }
             m.last_poll = Instant::now();
+            if self.joining.is_none() && self.assigned_metadata_changed() {
+                // Kafka's `rejoinNeededOrPending`: "cached metadata has changed".
+                tracing::debug!(snapshot = ?self.metadata_snapshot, "the leader's metadata changed: rejoin");
+                self.metadata_snapshot = None;
+                m.rejoin_needed = true;
+            }
             m.rejoin_needed || m.generation.is_none()
         };
         if rejoin && self.joining.is_none() {
@@ -406,8 +417,9 @@ impl GroupConsumer {
             let (joiner, outcome) = round.await.expect("a rebalance round is never cancelled while awaited");
             self.joiner = Some(joiner);
             match outcome {
-                JoinOutcome::Joined { generation, member_id, assignment } => {
+                JoinOutcome::Joined { generation, member_id, assignment, metadata_snapshot } => {
                     self.join_prepared = false;
+                    self.metadata_snapshot = metadata_snapshot;
                     self.complete_join(Generation { member_id, generation }, assignment, listener).await;
                 }
                 JoinOutcome::Again => return Ok(false),
@@ -419,6 +431,18 @@ impl GroupConsumer {
         }
         self.maybe_auto_commit(listener).await;
         Ok(self.generation.is_some())
+    }
+
+    /// On the group's leader, whether the partition count of a topic it assigned has
+    /// changed in its own metadata since (Kafka's `ConsumerCoordinator`: the
+    /// `assignmentSnapshot` no longer `matches` the `metadataSnapshot` rebuilt after each
+    /// metadata update). Only the leader checks, and only when it polls: a partition
+    /// added to the topic waits for the leader's next metadata refresh, which nothing
+    /// forces before `metadata.max.age.ms`.
+    fn assigned_metadata_changed(&self) -> bool {
+        let Some(snapshot) = &self.metadata_snapshot else { return false };
+        let now = self.consumer.partition_counts();
+        snapshot.iter().any(|(topic, count)| now.get(topic).is_some_and(|n| n != count))
     }
 
     /// Reads the committed offsets of the partitions a new assignment added, then tells

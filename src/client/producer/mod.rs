@@ -98,6 +98,12 @@ impl Producer {
         Producer { shared, sender, txn_link, group_links: Default::default(), net }
     }
 
+    /// The partition count of `topic` in the producer's cached metadata, if it has any:
+    /// the count `send` hashes keys with (`KafkaProducer.partition`).
+    pub fn partition_count(&self, topic: &str) -> Option<u32> {
+        self.shared.lock().partition_counts.get(topic).copied()
+    }
+
     /// Partitions the record and appends it to the accumulator, waiting up to
     /// `max.block.ms` for the topic's metadata. The returned [`Delivery`] resolves when
     /// the record is acknowledged or fails.

@@ -1,0 +1,106 @@
+//! The administrator of the safety phase: sends each `[[events]]` topic change at its
+//! time (or at its trigger), as Kafka's admin client does with `bootstrap.controllers`
+//! (KIP-919): to a controller, again to the next one on NOT_CONTROLLER or a timeout,
+//! until an answer or `default.api.timeout.ms`. Each answer is traced
+//! ([`Event::TopicAdmin`]).
+//!
+//! Simplified: the admin client goes to the controllers directly in every KRaft release;
+//! before 3.7 it would reach them through a broker, which forwards the same request
+//! (`KafkaApis.maybeForwardToController`) and relays the same answer.
+
+use super::schedule::until_triggered;
+use crate::history::{Event, Recorder};
+use crate::protocol::kraft::{ControllerRequest, ControllerResponse};
+use crate::protocol::{ErrorCode, NodeId, NodeName, Request, Response};
+use crate::scenario::TopicEventSpec;
+use crate::sim::net::{Addr, NodeNet};
+use madsim::runtime::NodeHandle;
+use madsim::task::JoinHandle;
+use madsim::time::{sleep, sleep_until, Instant};
+use std::time::Duration;
+
+/// The admin client's `default.api.timeout.ms`: how long one call may take, retries
+/// included.
+const DEFAULT_API_TIMEOUT: Duration = Duration::from_millis(60_000);
+
+/// The admin client's `request.timeout.ms`: how long it waits for one answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_millis(30_000);
+
+/// The admin client's `retry.backoff.ms`.
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The running events, one task each on the admin's node; stopping them at the end of
+/// the safety phase abandons what has not been sent.
+pub(super) struct EventSchedule {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl EventSchedule {
+    /// Starts every event relative to `start`, on `node`, whose network handle is `net`.
+    pub fn start(
+        events: &[TopicEventSpec],
+        node: &NodeHandle,
+        net: NodeNet<Request, Response>,
+        controllers: Vec<NodeId>,
+        recorder: Recorder,
+        start: Instant,
+    ) -> Self {
+        let tasks = events
+            .iter()
+            .map(|event| {
+                let (event, net, controllers, recorder) =
+                    (event.clone(), net.clone(), controllers.clone(), recorder.clone());
+                node.spawn(async move {
+                    sleep_until(start + Duration::from_millis(event.at_ms)).await;
+                    if let Some(trigger) = &event.trigger {
+                        until_triggered(&recorder, trigger).await;
+                    }
+                    let error = call(&net, &controllers, ControllerRequest::TopicAdmin(event.action.request())).await;
+                    recorder.tracer("admin").emit(Event::TopicAdmin {
+                        kind: event.action.kind(),
+                        topic: event.action.topic().into(),
+                        partitions: event.action.partitions(),
+                        error,
+                    });
+                })
+            })
+            .collect();
+        EventSchedule { tasks }
+    }
+
+    /// Stops sending.
+    pub fn stop(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Sends `request` to the controllers in turn until one that is active answers, and
+/// returns its error, if any: REQUEST_TIMED_OUT when none answered in time.
+async fn call(
+    net: &NodeNet<Request, Response>,
+    controllers: &[NodeId],
+    request: ControllerRequest,
+) -> Option<ErrorCode> {
+    let deadline = Instant::now() + DEFAULT_API_TIMEOUT;
+    for &controller in controllers.iter().cycle() {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        let addr = Addr::new(&NodeName::of_kraft_node(controller).to_string());
+        let connection = net.connect(&addr);
+        let answer = connection.call(Request::Controller(request.clone()), REQUEST_TIMEOUT.min(deadline - now)).await;
+        connection.close();
+        match answer {
+            Ok(Response::Controller(ControllerResponse::TopicAdmin(result)))
+                if result != Err(ErrorCode::NotController) =>
+            {
+                return result.err();
+            }
+            _ => sleep(RETRY_BACKOFF).await,
+        }
+    }
+    Some(ErrorCode::RequestTimedOut)
+}

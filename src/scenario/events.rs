@@ -1,0 +1,126 @@
+//! The validated layer for `[[events]]`: an administrator's topic changes. Each event
+//! is checked against the topics as the events before it leave them, so that a file
+//! cannot grow a topic that does not exist yet or create one twice; the controller's own
+//! checks (`raft::topic_admin`) still decide at run time.
+
+use super::error::one_of;
+use super::faults::{trigger, World};
+use super::model::ClusterSpec;
+use super::model_events::{TopicEvent, TopicEventSpec};
+use super::raw::Table;
+use super::span::Res;
+use super::values::{choice, format_duration_ms};
+use crate::admin::TopicEventKind;
+use crate::protocol::MetadataMode;
+use std::collections::BTreeMap;
+
+/// The keys an event of `kind` takes.
+fn keys(kind: TopicEventKind) -> &'static [&'static str] {
+    match kind {
+        TopicEventKind::CreateTopic => &["at", "when", "kind", "topic", "partitions", "replication.factor"],
+        TopicEventKind::AddPartitions => &["at", "when", "kind", "topic", "partitions"],
+    }
+}
+
+/// Reads `[[events]]`, sorted by time (stable).
+pub(super) fn events(tables: &[Table], world: &World, cluster: &ClusterSpec, text: &str) -> Res<Vec<TopicEventSpec>> {
+    let mut read = Vec::new();
+    for t in tables {
+        read.push((event(t, world, cluster, text)?, t));
+    }
+    read.sort_by_key(|(e, _)| e.at_ms);
+    // The partition count of every topic as the events leave it, in time order.
+    let mut counts: BTreeMap<&str, u32> = world.topics.iter().map(|t| (t.name.as_str(), t.partitions)).collect();
+    for (spec, t) in &read {
+        let topic = spec.action.topic();
+        match &spec.action {
+            TopicEvent::CreateTopic { partitions, .. } => {
+                if counts.contains_key(topic) {
+                    let node = t.require("topic", "a topic name")?;
+                    return Err(node.pos.issue(format!(
+                        "topic \"{topic}\" already exists at {} (a `[[topics]]` entry or an earlier event \
+                         creates it), so the controller would refuse with TOPIC_ALREADY_EXISTS; expected a new name",
+                        format_duration_ms(spec.at_ms)
+                    )));
+                }
+                counts.insert(topic, *partitions);
+            }
+            TopicEvent::AddPartitions { partitions, .. } => {
+                let Some(current) = counts.get_mut(topic) else {
+                    let node = t.require("topic", "a topic name")?;
+                    return Err(node.pos.issue(format!(
+                        "topic \"{topic}\" does not exist at {}; expected a `[[topics]]` entry or a topic an earlier \
+                         event creates",
+                        format_duration_ms(spec.at_ms)
+                    )));
+                };
+                if *partitions <= *current {
+                    let node = t.require("partitions", "the new partition count")?;
+                    return Err(node.pos.issue(format!(
+                        "topic \"{topic}\" has {current} partition(s) at {}, and Kafka can only add partitions \
+                         (INVALID_PARTITIONS); expected more than {current}",
+                        format_duration_ms(spec.at_ms)
+                    )));
+                }
+                *current = *partitions;
+            }
+        }
+    }
+    Ok(read.into_iter().map(|(spec, _)| spec).collect())
+}
+
+fn event(t: &Table, world: &World, cluster: &ClusterSpec, text: &str) -> Res<TopicEventSpec> {
+    let kinds: Vec<(&str, TopicEventKind)> = TopicEventKind::all().iter().map(|k| (k.name(), *k)).collect();
+    let kind_names: Vec<&str> = kinds.iter().map(|(n, _)| *n).collect();
+    let kind_sp = t.require("kind", &format!("the event kind, one of {}", one_of(&kind_names)))?.string("a string")?;
+    let kind = choice(&kind_sp, &kinds)?;
+    let allowed = keys(kind);
+    if let Some((key, pos)) = t.keys().into_iter().find(|(k, _)| !allowed.contains(k)) {
+        return Err(pos.issue(format!(
+            "`{key}` does not apply to a \"{}\" event; expected only {}",
+            kind_sp.value,
+            one_of(allowed)
+        )));
+    }
+    if cluster.metadata != MetadataMode::Kraft {
+        return Err(kind_sp.pos.issue(
+            "topic events are modelled in KRaft clusters only so far (a ZooKeeper-mode controller's topic \
+             watches are not yet); expected metadata = \"kraft\" in [cluster]"
+                .to_string(),
+        ));
+    }
+    let at = t.require("at", "when the administrator sends the request, such as \"2.5s\"")?.duration_ms()?;
+    if at.value >= world.duration_ms {
+        let end = format_duration_ms(world.duration_ms);
+        return Err(at.pos.issue(format!(
+            "the event fires at {} but the safety phase (`duration`) ends at {end}; expected a time before {end}",
+            format_duration_ms(at.value)
+        )));
+    }
+    let topic = t.require("topic", "the topic's name, such as \"orders\"")?.string("a string")?.value;
+    let partitions = t
+        .require("partitions", "a partition count, such as 6")?
+        .u32()?
+        .check(|p| p >= 1, |_| "expected at least 1 partition".to_string())?
+        .value;
+    let action = match kind {
+        TopicEventKind::CreateTopic => {
+            let brokers = cluster.brokers;
+            let replication_factor = t
+                .require("replication.factor", "replicas per partition, such as 3")?
+                .u32()?
+                .check(
+                    |r| (1..=brokers).contains(&r),
+                    |r| format!("expected 1 to {brokers} (the broker count), found {r}"),
+                )?
+                .value;
+            TopicEvent::CreateTopic { topic, partitions, replication_factor }
+        }
+        TopicEventKind::AddPartitions => TopicEvent::AddPartitions { topic, partitions },
+    };
+    let trigger = match t.get("when") {
+        Some(_) => Some(trigger(t, world)?),
+        None => None,
+    };
+    Ok(TopicEventSpec { at_ms: at.value, trigger, action, line: t.pos.line(text) })
+}

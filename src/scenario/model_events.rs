@@ -1,0 +1,109 @@
+//! The validated topic events (`[[events]]`): an administrator's changes to the
+//! cluster's topics while the workload runs. Every value here has passed the checks in
+//! `events`.
+
+use super::model_faults::Trigger;
+use super::values::format_duration_ms;
+use crate::admin::TopicEventKind;
+use crate::protocol::kraft::TopicAdmin;
+use std::fmt;
+
+/// One topic event (`[[events]]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopicEventSpec {
+    /// When the administrator sends the request, in simulated milliseconds from the start
+    /// of the safety phase (`at`).
+    pub at_ms: u64,
+    /// When set (`when`), `at` only arms the event: it is sent at the first such internal
+    /// event at or after `at`, as a fault's `when` works.
+    pub trigger: Option<Trigger>,
+    /// What the administrator asks for.
+    pub action: TopicEvent,
+    /// The 1-based line of the event's `[[events]]` header in the file.
+    pub line: usize,
+}
+
+/// What a topic event asks the controller for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TopicEvent {
+    /// `kind = "create-topic"`: CreateTopics.
+    CreateTopic {
+        /// The topic.
+        topic: String,
+        /// Its partition count (`partitions`).
+        partitions: u32,
+        /// Replicas per partition (`replication.factor`), placed by the controller.
+        replication_factor: u32,
+    },
+    /// `kind = "add-partitions"`: CreatePartitions, as `kafka-topics.sh --alter
+    /// --partitions N` sends it.
+    AddPartitions {
+        /// The topic.
+        topic: String,
+        /// The new partition count (`partitions`), above the current one.
+        partitions: u32,
+    },
+}
+
+impl TopicEvent {
+    /// The event's kind.
+    pub fn kind(&self) -> TopicEventKind {
+        match self {
+            TopicEvent::CreateTopic { .. } => TopicEventKind::CreateTopic,
+            TopicEvent::AddPartitions { .. } => TopicEventKind::AddPartitions,
+        }
+    }
+
+    /// The topic it changes.
+    pub fn topic(&self) -> &str {
+        match self {
+            TopicEvent::CreateTopic { topic, .. } | TopicEvent::AddPartitions { topic, .. } => topic,
+        }
+    }
+
+    /// The partition count it asks for.
+    pub fn partitions(&self) -> Option<u32> {
+        match self {
+            TopicEvent::CreateTopic { partitions, .. } | TopicEvent::AddPartitions { partitions, .. } => {
+                Some(*partitions)
+            }
+        }
+    }
+
+    /// The request the administrator sends.
+    pub fn request(&self) -> TopicAdmin {
+        match self {
+            TopicEvent::CreateTopic { topic, partitions, replication_factor } => TopicAdmin::CreateTopic {
+                name: topic.as_str().into(),
+                partitions: *partitions,
+                replication_factor: *replication_factor,
+            },
+            TopicEvent::AddPartitions { topic, partitions } => {
+                TopicAdmin::CreatePartitions { topic: topic.as_str().into(), count: *partitions }
+            }
+        }
+    }
+}
+
+impl fmt::Display for TopicEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TopicEvent::CreateTopic { topic, partitions, replication_factor } => {
+                write!(f, "create topic {topic} with {partitions} partition(s) of {replication_factor} replica(s)")
+            }
+            TopicEvent::AddPartitions { topic, partitions } => {
+                write!(f, "add partitions to {topic} up to {partitions}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for TopicEventSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at {}", format_duration_ms(self.at_ms))?;
+        if let Some(trigger) = &self.trigger {
+            write!(f, " on the next {trigger}")?;
+        }
+        write!(f, ": {}", self.action)
+    }
+}
