@@ -405,7 +405,7 @@ mod tests {
             instance: None,
             protocol: Default::default(),
         });
-        Op { index, time_ns: index * 1_000_000, process, kind, f, value, error: None, group }
+        Op { index, time_ns: index * 1_000_000, process, kind, f, value, error: None, group, record_keys: None }
     }
 
     fn event_from((broker, which, offset, value, flag): (u32, u8, u64, u64, bool)) -> Event {

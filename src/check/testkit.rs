@@ -56,7 +56,17 @@ impl Hist {
         let index = self.ops.len() as u64;
         let error = (kind == OpType::Fail || kind == OpType::Info).then(|| "test-error".to_string());
         let group = self.member_of.get(&process).cloned();
-        self.ops.push(Op { index, time_ns: self.clock_ms * 1_000_000, process, kind, f, value, error, group });
+        self.ops.push(Op {
+            index,
+            time_ns: self.clock_ms * 1_000_000,
+            process,
+            kind,
+            f,
+            value,
+            error,
+            group,
+            record_keys: None,
+        });
     }
 
     /// An invocation and its completion.
