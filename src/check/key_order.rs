@@ -344,8 +344,7 @@ mod tests {
              partitions, and Kafka orders records only within one (1 record of the key reached process 1 \
              before an earlier one)"
         );
-        let records: Vec<(&str, Option<u64>, Option<u64>, Option<u64>)> =
-            a.records.iter().map(|r| (r.key.as_str(), r.offset, r.value, r.op_index)).collect();
+        let records: Vec<_> = a.records.iter().map(|r| (r.key.as_str(), r.offset, r.value, r.op_index)).collect();
         assert_eq!(records, [("orders-0", Some(4), Some(10), Some(7)), ("orders-2", Some(0), Some(11), Some(5))]);
     }
 
