@@ -3,13 +3,15 @@
 //!
 //! One file per family: `jepsen` (client-visible anomalies, defined as in Jepsen's Kafka
 //! workload, with Elle's `G0`/`G1c` cycles, Jepsen's allowed-by-default rules and
-//! kafkasim's `exactly-once` check of pipelines), `groups` (what consumer groups did
-//! with their records), `log` (replication invariants over the internal trace) and
-//! `quorum` (KRaft's Raft safety over the trace).
+//! kafkasim's `exactly-once` check of pipelines), `key_order` (one record key's records
+//! across partitions), `groups` (what consumer groups did with their records), `log`
+//! (replication invariants over the internal trace) and `quorum` (KRaft's Raft safety
+//! over the trace).
 
 pub(crate) mod describe;
 pub mod groups;
 pub mod jepsen;
+pub mod key_order;
 pub mod liveness;
 pub mod log;
 pub mod quorum;
@@ -60,6 +62,11 @@ pub enum AnomalyKind {
     /// A consume-transform-produce pipeline forwarded an input record to its output
     /// more than once, or not at all although it forwarded later records.
     ExactlyOnce,
+    /// A reader (a consumer group, or a consumer outside any group) received a record of
+    /// a record key before an earlier record of that key from the same producer, the two
+    /// being in different partitions: Kafka orders records only within a partition, and
+    /// the key had moved (see [`key_order`]).
+    KeyReordered,
     /// A group committed past a record no member finished processing.
     ConsumeSkip,
     /// A record processed more than once within a group.
@@ -98,7 +105,7 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 31] = [
+    pub const ALL: [AnomalyKind; 32] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -115,6 +122,7 @@ impl AnomalyKind {
         AnomalyKind::G1c,
         AnomalyKind::PrecommittedRead,
         AnomalyKind::ExactlyOnce,
+        AnomalyKind::KeyReordered,
         AnomalyKind::ConsumeSkip,
         AnomalyKind::ConsumeDuplicate,
         AnomalyKind::CommitRegression,
@@ -151,6 +159,7 @@ impl AnomalyKind {
             AnomalyKind::G1c => "G1c",
             AnomalyKind::PrecommittedRead => "precommitted-read",
             AnomalyKind::ExactlyOnce => "exactly-once",
+            AnomalyKind::KeyReordered => "key-reordered",
             AnomalyKind::ConsumeSkip => "consume-skip",
             AnomalyKind::ConsumeDuplicate => "consume-duplicate",
             AnomalyKind::CommitRegression => "commit-regression",
@@ -269,8 +278,8 @@ impl Anomaly {
 }
 
 /// Runs every safety checker over a history: the client-visible anomalies of
-/// [`jepsen`], the consumer-group anomalies of [`groups`] and the replication
-/// invariants of [`log`]. Anomalies come sorted by
+/// [`jepsen`] and [`key_order`], the consumer-group anomalies of [`groups`], the
+/// replication invariants of [`log`] and KRaft's of [`quorum`]. Anomalies come sorted by
 /// [`AnomalyKind`] (the order of [`AnomalyKind::ALL`]), then in the order found; the
 /// result depends only on the history.
 pub fn check_all(history: &History) -> Vec<Anomaly> {
@@ -278,6 +287,7 @@ pub fn check_all(history: &History) -> Vec<Anomaly> {
     // malloc arenas instead of the memory the simulation just freed, which raised the
     // benchmark's peak memory by a half for a small gain in wall time.
     let mut all = jepsen::check(history);
+    all.extend(key_order::key_reorders(history));
     all.extend(groups::check(history));
     all.extend(log::check(history));
     all.extend(quorum::check(history));
@@ -405,7 +415,7 @@ mod tests {
             instance: None,
             protocol: Default::default(),
         });
-        Op { index, time_ns: index * 1_000_000, process, kind, f, value, error: None, group }
+        Op { index, time_ns: index * 1_000_000, process, kind, f, value, error: None, group, record_keys: None }
     }
 
     fn event_from((broker, which, offset, value, flag): (u32, u8, u64, u64, bool)) -> Event {

@@ -56,7 +56,17 @@ impl Hist {
         let index = self.ops.len() as u64;
         let error = (kind == OpType::Fail || kind == OpType::Info).then(|| "test-error".to_string());
         let group = self.member_of.get(&process).cloned();
-        self.ops.push(Op { index, time_ns: self.clock_ms * 1_000_000, process, kind, f, value, error, group });
+        self.ops.push(Op {
+            index,
+            time_ns: self.clock_ms * 1_000_000,
+            process,
+            kind,
+            f,
+            value,
+            error,
+            group,
+            record_keys: None,
+        });
     }
 
     /// An invocation and its completion.
@@ -84,6 +94,15 @@ impl Hist {
         self.pair(p, OpFn::Send, invoke, OpType::Ok, OpValue::Txn(vec![send(key, Some(offset), value)]))
     }
 
+    /// A send of a record with Kafka record key `record_key`, acknowledged at `offset`:
+    /// its invocation names the key in `record_keys`, as kafkasim's keyed producers do.
+    pub(crate) fn keyed_send_ok(mut self, p: u64, key: &str, offset: u64, value: u64, record_key: &str) -> Self {
+        self = self.send_ok(p, key, offset, value);
+        let invoke = self.ops.len() - 2;
+        self.ops[invoke].record_keys = Some([(value, record_key.into())].into_iter().collect());
+        self
+    }
+
     /// A send whose outcome is unknown.
     /// A send's `ok` completion alone (its invocation recorded earlier with `send_invoke`).
     pub(crate) fn send_done(mut self, p: u64, key: &str, offset: u64, value: u64) -> Self {
@@ -107,6 +126,19 @@ impl Hist {
         let invoke = OpValue::Txn(vec![MicroOp::Poll { records: None }]);
         let done = OpValue::Txn(vec![MicroOp::Poll { records: Some(records(pairs)) }]);
         self.pair(p, OpFn::Poll, invoke, kind, done)
+    }
+
+    /// A poll invoked, to complete later with [`poll_done`](Self::poll_done) (polls of
+    /// several processes that overlap).
+    pub(crate) fn poll_invoke(mut self, p: u64) -> Self {
+        self.push(p, OpType::Invoke, OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]));
+        self
+    }
+
+    /// The `ok` completion of a poll invoked with [`poll_invoke`](Self::poll_invoke).
+    pub(crate) fn poll_done(mut self, p: u64, pairs: Pairs<'_>) -> Self {
+        self.push(p, OpType::Ok, OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: Some(records(pairs)) }]));
+        self
     }
 
     /// A poll that returned these records.

@@ -42,6 +42,10 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "The pipeline forwarded this input record more or less than once: a copy appears when the output send and the consumer's offset commit are not one atomic step (a crash or rebalance between them makes the next owner forward the record again), and a record goes missing when offsets are committed past records whose output was aborted or lost.".into(),
             "Exactly-once processing: a transactional producer (transactional.id) that sends the output and commits the consumer's offsets in the same transaction (sendOffsetsToTransaction), with its consumers at isolation.level=read_committed.".into(),
         ),
+        KeyReordered => (
+            "Read before an earlier record of its key because the two were in different partitions: Kafka orders records only within a partition, and a key stays in one only while murmur2(key) % partitions stays the same, so when partitions are added the key's new records go to another partition and a consumer may read them before the older ones, with no error anywhere.".into(),
+            "Keep the partition count of a keyed topic fixed (create it with the partitions it will need), or, before adding partitions, stop the producers and let consumers drain the old partitions; a custom partitioner that keeps existing keys where they were does the same.".into(),
+        ),
         G1a => (
             format!(
                 "Seen although its send was reported as failed{}: the error came after the leader had appended the record (a timeout or NOT_ENOUGH_REPLICAS_AFTER_APPEND), so a failure only means the outcome is unknown.",

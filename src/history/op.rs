@@ -90,7 +90,7 @@ pub enum OpValue {
 }
 
 /// One line of a history.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Op {
     /// Position in the history, from 0.
     pub index: u64,
@@ -109,6 +109,31 @@ pub struct Op {
     /// The consumer group context of a group member's op (`"group"`, `"member"` and
     /// `"generation"` in the JSON line), for the consumer-group checkers.
     pub group: Option<GroupContext>,
+    /// The Kafka record key of each keyed record an op writes, by value (`"record_keys"`
+    /// in the JSON line, `:record-keys` in EDN): on the invocation of a `send` or `txn`
+    /// whose records carry keys, for the checkers that follow one key's records across
+    /// partitions. `None` for every other op, and then absent from the line.
+    pub record_keys: Option<BTreeMap<u64, Arc<str>>>,
+}
+
+/// Field by field, as `derive(Hash)` would, except that `record_keys` adds nothing when
+/// it is `None`: the trace hash of a history without record keys stays what it was
+/// before the field existed (the committed reports and determinism tests pin them).
+impl std::hash::Hash for Op {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let Op { index, time_ns, process, kind, f, value, error, group, record_keys } = self;
+        index.hash(state);
+        time_ns.hash(state);
+        process.hash(state);
+        kind.hash(state);
+        f.hash(state);
+        value.hash(state);
+        error.hash(state);
+        group.hash(state);
+        if let Some(keys) = record_keys {
+            keys.hash(state);
+        }
+    }
 }
 
 /// Which group member did an op, in which generation.
@@ -228,6 +253,11 @@ impl Op {
         if let Some(error) = &self.error {
             object.insert("error".into(), json!(error));
         }
+        if let Some(keys) = &self.record_keys {
+            // JSON object keys are strings: the value's decimal number.
+            let map: Map<String, Value> = keys.iter().map(|(v, k)| (v.to_string(), json!(&**k))).collect();
+            object.insert("record_keys".into(), Value::Object(map));
+        }
         if let Some(ctx) = &self.group {
             object.insert("group".into(), json!(ctx.group));
             object.insert("member".into(), json!(ctx.member));
@@ -321,6 +351,73 @@ mod tests {
         assert!(Op::from_json(&bad).unwrap_err().contains("`type`"));
         let bad = serde_json::json!({"index":0,"time":0,"process":0,"type":"ok","f":"send","value":[["send","k",[1]]]});
         assert!(Op::from_json(&bad).unwrap_err().contains("`value`"));
+    }
+}
+
+#[cfg(test)]
+mod record_keys_tests {
+    use super::*;
+    use std::hash::{DefaultHasher, Hash, Hasher};
+
+    #[test]
+    fn record_keys_round_trip_and_are_optional() {
+        let line = r#"{"index":0,"time":5,"process":0,"type":"invoke","f":"send","value":[["send","orders-2",17],["send","orders-0",9]],"record_keys":{"9":"key-1","17":"key-3"}}"#;
+        let op = Op::from_json(&serde_json::from_str(line).unwrap()).unwrap();
+        let keys: BTreeMap<u64, Arc<str>> = [(9, "key-1".into()), (17, "key-3".into())].into_iter().collect();
+        assert_eq!(op.record_keys, Some(keys));
+        assert_eq!(op.to_json().to_string(), line);
+        let without = Op { record_keys: None, ..op };
+        assert!(!without.to_json().to_string().contains("record_keys"));
+        let null = line.replace(r#"{"9":"key-1","17":"key-3"}"#, "null");
+        assert_eq!(Op::from_json(&serde_json::from_str(&null).unwrap()).unwrap().record_keys, None);
+    }
+
+    #[test]
+    fn malformed_record_keys_name_the_field() {
+        let line = r#"{"index":0,"time":5,"process":0,"type":"invoke","f":"send","value":[],"record_keys":{"17":3}}"#;
+        let e = Op::from_json(&serde_json::from_str(line).unwrap()).unwrap_err();
+        assert!(e.starts_with("field `record_keys`: expected the record key of \"17\" (a string), got 3"), "{e}");
+        let line = r#"{"index":0,"time":5,"process":0,"type":"invoke","f":"send","value":[],"record_keys":[]}"#;
+        let e = Op::from_json(&serde_json::from_str(line).unwrap()).unwrap_err();
+        assert!(e.starts_with("field `record_keys`: expected a map"), "{e}");
+    }
+
+    /// `Op` as it was before `record_keys`, with its derived `Hash`.
+    #[derive(Hash)]
+    struct OpBefore<'a> {
+        index: u64,
+        time_ns: u64,
+        process: u64,
+        kind: OpType,
+        f: OpFn,
+        value: &'a OpValue,
+        error: &'a Option<String>,
+        group: &'a Option<GroupContext>,
+    }
+
+    fn hash_of(x: &impl Hash) -> u64 {
+        let mut h = DefaultHasher::new();
+        x.hash(&mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn an_op_without_record_keys_hashes_as_before_the_field_existed() {
+        let line = r#"{"index":4,"time":5,"process":1,"type":"ok","f":"poll","value":[["poll",{"orders-2":[[812,17]]}]],"error":"e"}"#;
+        let op = Op::from_json(&serde_json::from_str(line).unwrap()).unwrap();
+        let before = OpBefore {
+            index: op.index,
+            time_ns: op.time_ns,
+            process: op.process,
+            kind: op.kind,
+            f: op.f,
+            value: &op.value,
+            error: &op.error,
+            group: &op.group,
+        };
+        assert_eq!(hash_of(&op), hash_of(&before));
+        let keyed = Op { record_keys: Some(BTreeMap::new()), ..op.clone() };
+        assert_ne!(hash_of(&keyed), hash_of(&op), "record keys, when present, are hashed");
     }
 }
 

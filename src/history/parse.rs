@@ -14,13 +14,16 @@
 //!   and counted; `:index` defaults to the op's position in the file, `:time` to 0.
 //!   JSON Lines, kafkasim's own format, still rejects such ops;
 //! - fields the format does not define (Jepsen's `:rebalance-log`, `:poll-ms`, ...)
-//!   are ignored in both syntaxes.
+//!   are ignored in both syntaxes;
+//! - the optional record keys of a keyed send are `"record_keys"` in JSON and
+//!   `:record-keys` in EDN (EDN spells its keywords with dashes).
 
 use super::doc::{float_text, Doc, DocKind, Pos, Syntax};
 use super::op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords};
 use super::values::ValueNames;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Something wrong in an op, and where.
 #[derive(Clone, Debug, PartialEq)]
@@ -173,7 +176,54 @@ impl<'n> OpReader<'n> {
                 })
             }
         };
-        Ok(Read::Op(Op { index, time_ns, process, kind, f, value, error, group }))
+        let record_keys = self.record_keys(doc)?;
+        Ok(Read::Op(Op { index, time_ns, process, kind, f, value, error, group, record_keys }))
+    }
+
+    /// The optional map of record keys: `"record_keys": {"17": "key-3"}` in JSON,
+    /// `:record-keys {17 "key-3"}` in EDN. A key of the map is a record value, read as
+    /// values are; a JSON object key is always a string, so there the decimal text of an
+    /// integer stands for that integer (as kafkasim writes it) and any other text for the
+    /// string value.
+    fn record_keys(&mut self, doc: &Doc) -> Result<Option<BTreeMap<u64, Arc<str>>>> {
+        let name = match self.syntax {
+            Syntax::Json => "record_keys",
+            Syntax::Edn => "record-keys",
+        };
+        let map_doc = match doc.field(name) {
+            None => return Ok(None),
+            Some(d) if d.is_null() => return Ok(None),
+            Some(d) => d,
+        };
+        let DocKind::Map(entries) = &map_doc.kind else {
+            let message =
+                format!("{}: expected a map of value -> record key, got {}", self.field_name(name), self.got(map_doc));
+            return Err(FieldError::new(map_doc.at, message));
+        };
+        let mut keys = BTreeMap::new();
+        for (value_doc, key_doc) in entries {
+            let value = match (&value_doc.kind, self.syntax) {
+                (DocKind::Str(text), Syntax::Json) => match text.parse::<i128>() {
+                    Ok(n) if n.to_string() == *text => {
+                        self.record_value(&Doc { kind: DocKind::Int(n), at: value_doc.at })
+                    }
+                    _ => self.record_value(value_doc),
+                },
+                _ => self.record_value(value_doc),
+            }
+            .map_err(|e| e.within(&self.field_name(name)))?;
+            let DocKind::Str(key) = &key_doc.kind else {
+                let message = format!(
+                    "{}: expected the record key of {} (a string), got {}",
+                    self.field_name(name),
+                    self.got(value_doc),
+                    self.got(key_doc)
+                );
+                return Err(FieldError::new(key_doc.at, message));
+            };
+            keys.insert(value, Arc::from(key.as_str()));
+        }
+        Ok(Some(keys))
     }
 
     fn required<'d>(&self, doc: &'d Doc, name: &str) -> Result<&'d Doc> {

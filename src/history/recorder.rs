@@ -4,6 +4,7 @@ use super::op::{GroupContext, Op, OpFn, OpType, OpValue};
 use super::trace::{Event, TraceEvent};
 use super::History;
 use madsim::time::Instant;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
@@ -114,7 +115,7 @@ impl Recorder {
 
     /// Appends a client operation and returns its index.
     pub fn op(&self, process: u64, kind: OpType, f: OpFn, value: OpValue, error: Option<String>) -> u64 {
-        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error, group: None })
+        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error, group: None, record_keys: None })
     }
 
     /// Appends a group member's op (with its group, member id and generation).
@@ -127,7 +128,15 @@ impl Recorder {
         error: Option<String>,
         group: GroupContext,
     ) -> u64 {
-        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error, group: Some(group) })
+        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error, group: Some(group), record_keys: None })
+    }
+
+    /// Appends the invocation of a `send` or `txn` whose records carry Kafka record keys
+    /// (`record_keys`: value → key, written as the op's `"record_keys"`).
+    pub fn keyed_invoke(&self, process: u64, f: OpFn, value: OpValue, record_keys: BTreeMap<u64, Arc<str>>) -> u64 {
+        let kind = OpType::Invoke;
+        let record_keys = Some(record_keys);
+        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error: None, group: None, record_keys })
     }
 
     /// Stamps `op` with its index and the current time, appends it and returns the index.

@@ -92,6 +92,7 @@ mod tests {
             value: OpValue::Txn(vec![send]),
             error: None,
             group: None,
+            record_keys: None,
         };
         let append = Event::Append {
             tp: "orders-0".into(),

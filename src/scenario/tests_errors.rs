@@ -315,7 +315,7 @@ fn expectations_use_known_names_and_do_not_overlap() {
         "scenarios/x.toml:4:12: `expect.present[0]`: unknown anomaly \"lost-writes\" (did you mean \"lost-write\"?); \
          expected one of \"lost-write\", \"duplicate\", \"inconsistent-offsets\", \"unseen\", \"nonmonotonic-send\", \
          \"int-nonmonotonic-send\", \"int-send-skip\", \"nonmonotonic-poll\", \"int-nonmonotonic-poll\", \"poll-skip\", \
-         \"int-poll-skip\", \"G0\", \"G1a\", \"G1c\", \"precommitted-read\", \"exactly-once\", \"consume-skip\", \
+         \"int-poll-skip\", \"G0\", \"G1a\", \"G1c\", \"precommitted-read\", \"exactly-once\", \"key-reordered\", \"consume-skip\", \
          \"consume-duplicate\", \
          \"commit-regression\", \"split-ownership\", \"reassigned-before-revoked\", \"stale-commit-accepted\", \"static-member-rebalanced\", \"replica-divergence\", \"hw-regression\", \
          \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\" or \"no-progress\""

@@ -7,7 +7,7 @@
 
 use super::progress::Progress;
 use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, Recorder};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 /// Hands out process ids: a client's first start keeps the id it was booted with; each
@@ -85,6 +85,17 @@ impl Incarnation {
         self.start(f, value, None);
     }
 
+    /// Records the invocation of a `send` or `txn` whose records carry Kafka record keys
+    /// (`record_keys`: value → key, for the checkers that follow a key across
+    /// partitions); with no keys, exactly [`invoke`](Self::invoke).
+    pub fn invoke_with_record_keys(&mut self, f: OpFn, value: OpValue, record_keys: BTreeMap<u64, Arc<str>>) {
+        if record_keys.is_empty() {
+            return self.invoke(f, value);
+        }
+        self.recorder.keyed_invoke(self.process, f, value.clone(), record_keys);
+        self.begin(f, value);
+    }
+
     /// Replaces the outstanding operation's invoke value with what it has done so far
     /// (recording nothing): a crash completes it `info` with this value, so that the
     /// history keeps the sends a pipeline made before it died.
@@ -136,6 +147,11 @@ impl Incarnation {
 
     fn start(&mut self, f: OpFn, value: OpValue, group: Option<GroupContext>) {
         self.record(OpType::Invoke, f, value.clone(), None, group);
+        self.begin(f, value);
+    }
+
+    /// Makes the operation just invoked the outstanding one.
+    fn begin(&mut self, f: OpFn, value: OpValue) {
         self.pending = Some((f, value));
         self.counted = false;
         self.count_if_sending(f);

@@ -10,6 +10,7 @@ use crate::scenario::{Partitioning, ProducerSpec, SendMode};
 use crate::sim::net::NodeNet;
 use madsim::rand::{thread_rng, Rng};
 use madsim::time::{sleep_until, Instant};
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,7 +105,7 @@ async fn produce(
             next_send += interval * (size as u32 - 1);
             deliveries
         } else {
-            life.invoke(OpFn::Send, invoke_value(&planned));
+            life.invoke_with_record_keys(OpFn::Send, invoke_value(&planned), record_keys(&planned));
             let mut deliveries = Vec::new();
             for (i, send) in planned.iter().enumerate() {
                 if i > 0 {
@@ -158,6 +159,12 @@ pub(super) fn invoke_value(planned: &[PlannedSend]) -> OpValue {
     OpValue::Txn(planned.iter().map(|p| MicroOp::Send { key: p.name(), value: p.value, offset: None }).collect())
 }
 
+/// The Kafka record key of each keyed planned send, by value: the invoke's
+/// `record_keys` (empty when no record carries a key).
+pub(super) fn record_keys(planned: &[PlannedSend]) -> BTreeMap<u64, Arc<str>> {
+    planned.iter().filter_map(|p| Some((p.value, Arc::from(p.record_key()?)))).collect()
+}
+
 /// One record of a send op, decided before the op starts.
 pub(super) struct PlannedSend {
     route: Route,
@@ -179,6 +186,14 @@ impl PlannedSend {
             Route::Unkeyed => (None, None),
         };
         ProducerRecord { topic: topic.clone(), partition, key, value: self.value }
+    }
+
+    /// The record's Kafka key, if it has one.
+    pub fn record_key(&self) -> Option<&str> {
+        match &self.route {
+            Route::Keyed { key, .. } => Some(key.as_str()),
+            Route::Explicit(_) | Route::Unkeyed => None,
+        }
     }
 
     /// The partition's name.

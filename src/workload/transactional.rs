@@ -26,7 +26,7 @@
 //! under a bumped epoch (`TransactionCoordinator.abortTimedOutTransactions`), which fences
 //! the stalled producer's later requests.
 
-use super::producer::{append_all, invoke_value, plan, wait_until, PartitionNames, PlannedSend};
+use super::producer::{append_all, invoke_value, plan, record_keys, wait_until, PartitionNames, PlannedSend};
 use super::{AppFault, Incarnation, WorkloadContext};
 use crate::client::producer::{Producer, ProducerConfig, RecordMetadata, SendError, TxnError};
 use crate::history::{MicroOp, OpFn, OpType, OpValue};
@@ -175,7 +175,7 @@ async fn run_transaction(
         life.invoke(OpFn::Txn, invoke_value(planned));
         deliveries
     } else {
-        life.invoke(OpFn::Txn, invoke_value(planned));
+        life.invoke_with_record_keys(OpFn::Txn, invoke_value(planned), record_keys(planned));
         let mut deliveries = Vec::new();
         for (i, send) in planned.iter().enumerate() {
             if i > 0 {
