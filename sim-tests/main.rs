@@ -35,3 +35,4 @@ mod support;
 mod swarm;
 mod transactions;
 mod teach_cli;
+mod topic_events;

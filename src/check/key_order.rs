@@ -21,7 +21,10 @@
 //!   its member processes), and each process whose polls carry no group context,
 //!   separately. The final drain (processes from [`DRAIN_PROCESS`] on) reads nothing.
 //! - **Deliveries.** A record is delivered to a reader by the `ok` completion of a
-//!   `poll` op, or of a `txn` op with poll micro-ops, that returned it. Only its first
+//!   `poll` op, or of a `txn` op with poll micro-ops, that returned it; for a reader whose
+//!   application records its processing (`process` ops, which stand alone), by the
+//!   `process` op that processed it instead: a poll hands over a whole backlog at once,
+//!   and the order the application acts in is the order that matters. Only its first
 //!   delivery counts: `done(r)` is the earliest history index of such a completion, and
 //!   `start(r)` the earliest index of the invocation of a poll that delivered it (a
 //!   completion without an invocation is its own). Later re-deliveries (after a
@@ -42,7 +45,7 @@
 
 use super::describe::{plural, process, secs};
 use super::{Anomaly, AnomalyKind, RecordRef};
-use crate::history::{History, MicroOp, Op, OpFn, OpType, DRAIN_PROCESS};
+use crate::history::{History, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, DRAIN_PROCESS};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -137,9 +140,11 @@ fn keyed_chains(history: &History) -> BTreeMap<(u64, &str), Vec<Sent<'_>>> {
     chains
 }
 
-/// Per reader, per value, the record's first delivery.
+/// Per reader, per value, the record's first delivery: its first processing where the
+/// reader's application records processing (`process` ops), else its first poll.
 fn first_deliveries(history: &History) -> BTreeMap<Reader<'_>, BTreeMap<u64, First<'_>>> {
-    let mut firsts: BTreeMap<Reader<'_>, BTreeMap<u64, First<'_>>> = BTreeMap::new();
+    let mut polled: BTreeMap<Reader<'_>, BTreeMap<u64, First<'_>>> = BTreeMap::new();
+    let mut processed: BTreeMap<Reader<'_>, BTreeMap<u64, First<'_>>> = BTreeMap::new();
     let mut pending: BTreeMap<u64, usize> = BTreeMap::new();
     for (at, op) in history.ops.iter().enumerate() {
         if op.kind == OpType::Invoke {
@@ -154,7 +159,7 @@ fn first_deliveries(history: &History) -> BTreeMap<Reader<'_>, BTreeMap<u64, Fir
         } else {
             pending.remove(&op.process).filter(|&i| history.ops[i].f == op.f)
         };
-        if op.kind != OpType::Ok || !matches!(op.f, OpFn::Poll | OpFn::Txn) || op.process >= DRAIN_PROCESS {
+        if op.kind != OpType::Ok || op.process >= DRAIN_PROCESS {
             continue;
         }
         let invocation = invoked_at.map(|i| &history.ops[i]);
@@ -163,24 +168,37 @@ fn first_deliveries(history: &History) -> BTreeMap<Reader<'_>, BTreeMap<u64, Fir
             None => Reader::Process(op.process),
         };
         let start_at = invoked_at.unwrap_or(at);
-        let reader_firsts = firsts.entry(reader).or_default();
-        for mop in op.micro_ops() {
-            let MicroOp::Poll { records: Some(records) } = mop else { continue };
-            for (partition, pairs) in records {
-                for &(offset, value) in pairs {
-                    let done = Delivery { at, op, partition, offset };
-                    let start = Delivery { at: start_at, ..done };
-                    let first = reader_firsts.entry(value).or_insert(First { done, start });
-                    // Completions come in history order, so `done` is already the first;
-                    // an earlier invocation may still come later (overlapping polls).
-                    if start.at < first.start.at {
-                        first.start = start;
-                    }
+        let (firsts, records): (_, Vec<&PolledRecords>) = match (op.f, &op.value) {
+            (OpFn::Poll | OpFn::Txn, _) => (
+                polled.entry(reader).or_default(),
+                op.micro_ops()
+                    .iter()
+                    .filter_map(|mop| match mop {
+                        MicroOp::Poll { records: Some(records) } => Some(records),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            (OpFn::Process, OpValue::Records(records)) => (processed.entry(reader).or_default(), vec![records]),
+            _ => continue,
+        };
+        for (partition, pairs) in records.into_iter().flatten() {
+            for &(offset, value) in pairs {
+                let done = Delivery { at, op, partition, offset };
+                let start = Delivery { at: start_at, ..done };
+                let first = firsts.entry(value).or_insert(First { done, start });
+                // Completions come in history order, so `done` is already the first;
+                // an earlier invocation may still come later (overlapping polls).
+                if start.at < first.start.at {
+                    first.start = start;
                 }
             }
         }
     }
-    firsts
+    for (reader, firsts) in processed {
+        polled.insert(reader, firsts);
+    }
+    polled
 }
 
 /// The best (latest first-delivery start) earlier record in each of the two partitions
@@ -272,8 +290,10 @@ fn describe(
     early: usize,
 ) -> Anomaly {
     let (d1, d2) = (first1.start, first2.done);
+    // A reader whose application records its processing is judged by it (see the module).
+    let read = if d2.op.f == OpFn::Process { "processed" } else { "read" };
     let description = format!(
-        "{reader} read value {} of record key {key:?} ({} offset {}) at {}{} before value {} ({} offset {}), \
+        "{reader} {read} value {} of record key {key:?} ({} offset {}) at {}{} before value {} ({} offset {}), \
          which {} had sent first, at {}{}: the key's records were in two partitions, and Kafka orders records \
          only within one ({} of the key reached {reader} before an earlier one)",
         sent2.value,
@@ -294,7 +314,7 @@ fn describe(
             d1.partition,
             Some(d1.offset),
             Some(sent1.value),
-            format!("record key {key:?}: sent first, read by {reader} after value {}", sent2.value),
+            format!("record key {key:?}: sent first, {read} by {reader} after value {}", sent2.value),
         )
         .seen_in(d1.op)
         .subject(),
@@ -302,7 +322,7 @@ fn describe(
             d2.partition,
             Some(d2.offset),
             Some(sent2.value),
-            format!("record key {key:?}: sent after value {}, read first by {reader}", sent1.value),
+            format!("record key {key:?}: sent after value {}, {read} first by {reader}", sent1.value),
         )
         .seen_in(d2.op)
         .subject(),
@@ -378,6 +398,36 @@ mod tests {
             found[0].description
         );
         assert!(found[0].description.contains("at 0.800 s (member c-2, process 2)"), "{}", found[0].description);
+    }
+
+    #[test]
+    fn a_group_that_records_processing_is_judged_by_the_order_it_processed() {
+        // One poll hands both records over; the application then processes the later
+        // one first (its partition's records came first in its backlog).
+        let polled_together = || {
+            moved_key()
+                .member(1, "billing", "c-1", 1)
+                .poll_ok(1, &[("orders-0", &[(4, 10)]), ("orders-2", &[(0, 11)])])
+        };
+        assert_eq!(reorders(polled_together()), vec![], "one poll orders nothing across partitions");
+        let processed_out_of_order = polled_together()
+            .process_ok(1, &[("orders-2", &[(0, 11)])])
+            .process_ok(1, &[("orders-0", &[(4, 10)])]);
+        let found = reorders(processed_out_of_order);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].description.starts_with("group billing processed value 11 of record key \"key-3\""),
+            "{}",
+            found[0].description
+        );
+        // Processed in send order: the polls' order no longer matters.
+        let polled_out_of_order = moved_key()
+            .member(1, "billing", "c-1", 1)
+            .poll_ok(1, &[("orders-2", &[(0, 11)])])
+            .poll_ok(1, &[("orders-0", &[(4, 10)])])
+            .process_ok(1, &[("orders-0", &[(4, 10)])])
+            .process_ok(1, &[("orders-2", &[(0, 11)])]);
+        assert_eq!(reorders(polled_out_of_order), vec![]);
     }
 
     #[test]

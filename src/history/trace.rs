@@ -261,6 +261,16 @@ pub enum Event {
         /// Whether it is in controlled shutdown.
         in_controlled_shutdown: bool,
     },
+    /// A node (broker or controller) applied committed metadata records to its image, in
+    /// log order. A process that restarts replays its log again from offset 0.
+    MetadataApplied {
+        /// The offset of the first record applied.
+        base_offset: u64,
+        /// How many records.
+        count: u64,
+    },
+    // New variants go last: the derived `Hash` hashes the variant's index, and trace
+    // hashes must not change for runs that never use them.
     /// An administrator's topic change (a scenario's `[[events]]`) was answered.
     TopicAdmin {
         /// The event kind, as written in the scenario (`add-partitions`, ...).
@@ -281,14 +291,6 @@ pub enum Event {
         tp: Arc<str>,
         /// Its replicas, preferred leader first.
         replicas: Vec<u32>,
-    },
-    /// A node (broker or controller) applied committed metadata records to its image, in
-    /// log order. A process that restarts replays its log again from offset 0.
-    MetadataApplied {
-        /// The offset of the first record applied.
-        base_offset: u64,
-        /// How many records.
-        count: u64,
     },
 }
 

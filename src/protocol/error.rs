@@ -110,6 +110,9 @@ pub enum ErrorCode {
     /// A ConsumerGroupHeartbeat names a server assignor the coordinator does not run
     /// (not in `group.consumer.assignors`; KIP-848).
     UnsupportedAssignor,
+    /// The coordinator failed in a way the request cannot fix (Kafka's
+    /// UNKNOWN_SERVER_ERROR; e.g. the server assignor threw).
+    UnknownServerError,
     /// CreateTopics named a topic that exists (`TOPIC_ALREADY_EXISTS`).
     TopicAlreadyExists,
     /// CreateTopics or CreatePartitions asked for a partition count that is not valid:
@@ -121,9 +124,6 @@ pub enum ErrorCode {
     /// DeleteTopics reached a controller with `delete.topic.enable=false`
     /// (`TOPIC_DELETION_DISABLED`).
     TopicDeletionDisabled,
-    /// The coordinator failed in a way the request cannot fix (Kafka's
-    /// UNKNOWN_SERVER_ERROR; e.g. the server assignor threw).
-    UnknownServerError,
 }
 
 impl ErrorCode {

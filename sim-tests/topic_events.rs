@@ -1,0 +1,60 @@
+//! Topic administration while the workload runs (`[[events]]`): partitions added under a
+//! keyed producer and a consumer group, and the `adding-partitions-reorders-keys` lesson
+//! with its fixed twin.
+
+use crate::support::{describe, kinds, load, run};
+use kafkasim::check::{AnomalyKind, RecordRole};
+use kafkasim::history::{ClusterState, Event};
+
+#[test]
+fn adding_partitions_moves_a_key_and_the_group_processes_it_out_of_send_order() {
+    let scenario = load("adding-partitions-reorders-keys");
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert_eq!(kinds(&outcome), vec![AnomalyKind::KeyReordered], "{}", describe(&outcome));
+        // The administrator's CreatePartitions was answered without an error, and the
+        // controller placed three new partitions on three replicas each.
+        let answered: Vec<_> = outcome
+            .history
+            .trace
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::TopicAdmin { partitions, error, .. } => Some((*partitions, *error)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answered, vec![(Some(6), None)], "seed {seed}");
+        let created = ClusterState::replay(&outcome.history.trace).created_by_admin().clone();
+        let names: Vec<&str> = created.keys().map(|tp| &**tp).collect();
+        assert_eq!(names, ["orders-3", "orders-4", "orders-5"], "seed {seed}");
+        assert!(created.values().all(|replicas| replicas.len() == 3), "seed {seed}: {created:?}");
+        // The key that moved: key-3, from orders-2 (murmur2 % 3) to orders-5 (% 6); the
+        // partitions of the others are the same modulo 3 and 6.
+        for anomaly in &outcome.anomalies {
+            assert!(anomaly.description.contains("\"key-3\""), "seed {seed}: {}", anomaly.description);
+            // The earlier record in orders-2, the later one processed first in orders-5.
+            let partitions: Vec<&str> =
+                anomaly.records.iter().filter(|r| r.role == RecordRole::Subject).map(|r| r.key.as_str()).collect();
+            assert_eq!(partitions, ["orders-2", "orders-5"], "seed {seed}: {}", anomaly.description);
+            assert!(anomaly.description.starts_with("group billing processed value"), "{}", anomaly.description);
+        }
+        // The new partitions were consumed: the group committed to the end of orders-5.
+        assert!(
+            outcome.history.ops.iter().any(|o| matches!(&o.value,
+                kafkasim::history::OpValue::Offsets(offsets) if offsets.contains_key("orders-5"))),
+            "seed {seed}: no commit of orders-5"
+        );
+    }
+}
+
+#[test]
+fn a_topic_sized_up_front_keeps_every_key_in_send_order() {
+    let scenario = load("adding-partitions-reorders-keys-fixed");
+    let twin = load("adding-partitions-reorders-keys");
+    assert_eq!(scenario.seeds, twin.seeds, "the twins run the same seeds");
+    assert!(scenario.events.is_empty());
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+    }
+}
