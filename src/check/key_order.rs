@@ -405,14 +405,11 @@ mod tests {
         // One poll hands both records over; the application then processes the later
         // one first (its partition's records came first in its backlog).
         let polled_together = || {
-            moved_key()
-                .member(1, "billing", "c-1", 1)
-                .poll_ok(1, &[("orders-0", &[(4, 10)]), ("orders-2", &[(0, 11)])])
+            moved_key().member(1, "billing", "c-1", 1).poll_ok(1, &[("orders-0", &[(4, 10)]), ("orders-2", &[(0, 11)])])
         };
         assert_eq!(reorders(polled_together()), vec![], "one poll orders nothing across partitions");
-        let processed_out_of_order = polled_together()
-            .process_ok(1, &[("orders-2", &[(0, 11)])])
-            .process_ok(1, &[("orders-0", &[(4, 10)])]);
+        let processed_out_of_order =
+            polled_together().process_ok(1, &[("orders-2", &[(0, 11)])]).process_ok(1, &[("orders-0", &[(4, 10)])]);
         let found = reorders(processed_out_of_order);
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(

@@ -20,7 +20,7 @@ use crate::protocol::{
 };
 use crate::raft::cluster_control::{ReplicationSettings, TopicPolicy};
 use crate::raft::QuorumConfig;
-use crate::scenario::{CommitPolicy, ConsumerSpec, Guarantee, PipelineSpec, ProducerSpec, Scenario};
+use crate::scenario::{CommitPolicy, ConsumerSpec, Guarantee, PipelineSpec, ProducerSpec, Scenario, TopicSettings};
 use crate::sim::disk::WriteBack;
 use crate::sim::net::{Addr, NetConfig};
 use crate::workload;
@@ -35,16 +35,28 @@ pub fn replica_assignment(partitions: u32, replication_factor: u32, brokers: u32
 /// A topic an administrator created while the run went on: the cluster's topic settings,
 /// no replicas yet (the controller places them; the caller fills them in).
 pub(super) fn new_topic_assignment(scenario: &Scenario, name: &str) -> TopicAssignment {
+    with_settings(scenario, name.to_string(), Vec::new(), &TopicSettings::default())
+}
+
+/// A topic's assignment with its overrides of the cluster's settings (`[topics.config]`).
+fn with_settings(
+    scenario: &Scenario,
+    name: String,
+    replicas: Vec<Vec<BrokerId>>,
+    config: &TopicSettings,
+) -> TopicAssignment {
     let defaults = &scenario.cluster.config;
     TopicAssignment {
-        name: name.to_string(),
-        replicas: Vec::new(),
-        min_insync_replicas: defaults.min_insync_replicas,
-        unclean_leader_election_enable: defaults.unclean_leader_election_enable,
+        name,
+        replicas,
+        min_insync_replicas: config.min_insync_replicas.unwrap_or(defaults.min_insync_replicas),
+        unclean_leader_election_enable: config
+            .unclean_leader_election_enable
+            .unwrap_or(defaults.unclean_leader_election_enable),
         retention: RetentionConfig {
-            retention_ms: defaults.log_retention_ms,
-            retention_bytes: defaults.log_retention_bytes,
-            segment_bytes: defaults.log_segment_bytes,
+            retention_ms: config.retention_ms.unwrap_or(defaults.log_retention_ms),
+            retention_bytes: config.retention_bytes.unwrap_or(defaults.log_retention_bytes),
+            segment_bytes: config.segment_bytes.unwrap_or(defaults.log_segment_bytes),
         },
     }
 }
@@ -58,19 +70,9 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
     let mut topics: Vec<TopicAssignment> = scenario
         .topics
         .iter()
-        .map(|t| TopicAssignment {
-            name: t.name.clone(),
-            replicas: replica_assignment(t.partitions, t.replication_factor, scenario.cluster.brokers),
-            min_insync_replicas: t.config.min_insync_replicas.unwrap_or(defaults.min_insync_replicas),
-            unclean_leader_election_enable: t
-                .config
-                .unclean_leader_election_enable
-                .unwrap_or(defaults.unclean_leader_election_enable),
-            retention: RetentionConfig {
-                retention_ms: t.config.retention_ms.unwrap_or(defaults.log_retention_ms),
-                retention_bytes: t.config.retention_bytes.unwrap_or(defaults.log_retention_bytes),
-                segment_bytes: t.config.segment_bytes.unwrap_or(defaults.log_segment_bytes),
-            },
+        .map(|t| {
+            let replicas = replica_assignment(t.partitions, t.replication_factor, scenario.cluster.brokers);
+            with_settings(scenario, t.name.clone(), replicas, &t.config)
         })
         .collect();
     let groups = scenario.consumers.iter().any(|c| c.group.is_some());
