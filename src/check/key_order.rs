@@ -145,20 +145,7 @@ fn keyed_chains(history: &History) -> BTreeMap<(u64, &str), Vec<Sent<'_>>> {
 fn first_deliveries(history: &History) -> BTreeMap<Reader<'_>, BTreeMap<u64, First<'_>>> {
     let mut polled: BTreeMap<Reader<'_>, BTreeMap<u64, First<'_>>> = BTreeMap::new();
     let mut processed: BTreeMap<Reader<'_>, BTreeMap<u64, First<'_>>> = BTreeMap::new();
-    let mut pending: BTreeMap<u64, usize> = BTreeMap::new();
-    for (at, op) in history.ops.iter().enumerate() {
-        if op.kind == OpType::Invoke {
-            pending.insert(op.process, at);
-            continue;
-        }
-        // A completion belongs to the process's outstanding invocation of the same
-        // function, as the other checkers pair them.
-        let outstanding = pending.get(&op.process).map(|&i| history.ops[i].f);
-        let invoked_at = if op.stands_alone_beside(outstanding) {
-            None
-        } else {
-            pending.remove(&op.process).filter(|&i| history.ops[i].f == op.f)
-        };
+    for (at, op, invoked_at) in history.completions() {
         if op.kind != OpType::Ok || op.process >= DRAIN_PROCESS {
             continue;
         }

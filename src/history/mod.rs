@@ -45,6 +45,27 @@ pub struct History {
 }
 
 impl History {
+    /// Every completion (`ok`, `fail`, `info`) with its history index and the index of
+    /// its invocation, as the checkers pair them: a process has one op outstanding, and
+    /// a completion belongs to it only if it is of the same function (a bare `process`
+    /// completion, [`Op::stands_alone_beside`], has none).
+    pub fn completions(&self) -> impl Iterator<Item = (usize, &Op, Option<usize>)> + '_ {
+        let mut pending: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+        self.ops.iter().enumerate().filter_map(move |(at, op)| {
+            if op.kind == OpType::Invoke {
+                pending.insert(op.process, at);
+                return None;
+            }
+            let outstanding = pending.get(&op.process).map(|&i| self.ops[i].f);
+            let invoked_at = if op.stands_alone_beside(outstanding) {
+                None
+            } else {
+                pending.remove(&op.process).filter(|&i| self.ops[i].f == op.f)
+            };
+            Some((at, op, invoked_at))
+        })
+    }
+
     /// A 64-bit hash (FNV-1a) over every op and trace event, field by field: the same
     /// run gives the same hash in any process and build (debug or release) of the same
     /// kafkasim. Each value is fed through its derived [`Hash`] with integers in

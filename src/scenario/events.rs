@@ -3,13 +3,13 @@
 //! cannot grow a topic that does not exist yet or create one twice; the controller's own
 //! checks (`raft::topic_admin`) still decide at run time.
 
-use super::error::one_of;
 use super::faults::{trigger, World};
+use super::fields::kind_and_keys;
 use super::model::ClusterSpec;
 use super::model_events::{TopicEvent, TopicEventSpec};
 use super::raw::Table;
 use super::span::Res;
-use super::values::{choice, format_duration_ms};
+use super::values::format_duration_ms;
 use crate::admin::TopicEventKind;
 use crate::protocol::MetadataMode;
 use std::collections::BTreeMap;
@@ -71,17 +71,7 @@ pub(super) fn events(tables: &[Table], world: &World, cluster: &ClusterSpec, tex
 
 fn event(t: &Table, world: &World, cluster: &ClusterSpec, text: &str) -> Res<TopicEventSpec> {
     let kinds: Vec<(&str, TopicEventKind)> = TopicEventKind::all().iter().map(|k| (k.name(), *k)).collect();
-    let kind_names: Vec<&str> = kinds.iter().map(|(n, _)| *n).collect();
-    let kind_sp = t.require("kind", &format!("the event kind, one of {}", one_of(&kind_names)))?.string("a string")?;
-    let kind = choice(&kind_sp, &kinds)?;
-    let allowed = keys(kind);
-    if let Some((key, pos)) = t.keys().into_iter().find(|(k, _)| !allowed.contains(k)) {
-        return Err(pos.issue(format!(
-            "`{key}` does not apply to a \"{}\" event; expected only {}",
-            kind_sp.value,
-            one_of(allowed)
-        )));
-    }
+    let (kind_sp, kind) = kind_and_keys(t, &kinds, keys, "event")?;
     if cluster.metadata != MetadataMode::Kraft {
         return Err(kind_sp.pos.issue(
             "topic events are modelled in KRaft clusters only so far (a ZooKeeper-mode controller's topic \

@@ -2,7 +2,7 @@
 //! nodes and partitions that exist, and times inside the safety phase.
 
 use super::error::{excerpt, one_of};
-use super::fields::loss_rate;
+use super::fields::{kind_and_keys, loss_rate};
 use super::model::TopicSpec;
 use super::model_faults::{FaultAction, FaultSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};
 use super::raw::{Node, Table};
@@ -145,17 +145,7 @@ pub(super) fn faults(tables: &[Table], world: &World, text: &str) -> Res<Vec<Fau
 
 fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
     let kinds: Vec<(&str, FaultKind)> = FaultKind::all().iter().map(|k| (k.name(), *k)).collect();
-    let kind_names: Vec<&str> = kinds.iter().map(|(n, _)| *n).collect();
-    let kind_sp = t.require("kind", &format!("the fault kind, one of {}", one_of(&kind_names)))?.string("a string")?;
-    let kind = choice(&kind_sp, &kinds)?;
-    let allowed = keys(kind);
-    if let Some((key, pos)) = t.keys().into_iter().find(|(k, _)| !allowed.contains(k)) {
-        return Err(pos.issue(format!(
-            "`{key}` does not apply to a \"{}\" fault; expected only {}",
-            kind_sp.value,
-            one_of(allowed)
-        )));
-    }
+    let (kind_sp, kind) = kind_and_keys(t, &kinds, keys, "fault")?;
 
     let at = t.require("at", "when the fault fires, such as \"2.5s\"")?.duration_ms()?;
     if at.value >= world.duration_ms {

@@ -2,12 +2,36 @@
 //! (lower bounds, loss rates) and the notes they leave when they adjust a setting the
 //! way Kafka does.
 
+use super::error::one_of;
 use super::raw::{Node, Table};
 use super::span::{Pos, Res, Sp};
 use super::values::choice;
 use crate::profile::{Profile, Switch};
 
 /// Requires `value >= min`.
+/// Reads a table's `kind` (one of `kinds`) and refuses every key that kind does not take
+/// (`keys`): the shape of `[[faults]]` and `[[events]]` entries. `noun` names the entry
+/// in messages ("fault", "event").
+pub(super) fn kind_and_keys<K: Copy + PartialEq>(
+    t: &Table,
+    kinds: &[(&'static str, K)],
+    keys: impl Fn(K) -> &'static [&'static str],
+    noun: &str,
+) -> Res<(Sp<String>, K)> {
+    let kind_names: Vec<&str> = kinds.iter().map(|(n, _)| *n).collect();
+    let kind_sp = t.require("kind", &format!("the {noun} kind, one of {}", one_of(&kind_names)))?.string("a string")?;
+    let kind = choice(&kind_sp, kinds)?;
+    let allowed = keys(kind);
+    if let Some((key, pos)) = t.keys().into_iter().find(|(k, _)| !allowed.contains(k)) {
+        return Err(pos.issue(format!(
+            "`{key}` does not apply to a \"{}\" {noun}; expected only {}",
+            kind_sp.value,
+            one_of(allowed)
+        )));
+    }
+    Ok((kind_sp, kind))
+}
+
 pub(super) fn at_least<T: Copy + PartialOrd + std::fmt::Display>(sp: Sp<T>, min: T) -> Res<Sp<T>> {
     sp.check(|v| v >= min, |v| format!("expected at least {min}, found {v}"))
 }

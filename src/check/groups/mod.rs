@@ -212,20 +212,7 @@ impl<'a> GroupOps<'a> {
     pub fn new(history: &'a History) -> Self {
         let mut ops = Vec::new();
         let mut seen: BTreeMap<&'a str, BTreeMap<u64, Seen<'a>>> = BTreeMap::new();
-        let mut pending: BTreeMap<u64, usize> = BTreeMap::new();
-        for (at, op) in history.ops.iter().enumerate() {
-            if op.kind == OpType::Invoke {
-                pending.insert(op.process, at);
-                continue;
-            }
-            // A process has one op outstanding; an invocation of another function is not
-            // this completion's.
-            let outstanding = pending.get(&op.process).map(|&i| history.ops[i].f);
-            let invoke = if op.stands_alone_beside(outstanding) {
-                None
-            } else {
-                pending.remove(&op.process).filter(|&i| history.ops[i].f == op.f)
-            };
+        for (at, op, invoke) in history.completions() {
             let invoked = invoke.map(|i| &history.ops[i]);
             if matches!(op.f, OpFn::Poll | OpFn::Txn) {
                 record_polled(&mut seen, op);
