@@ -21,10 +21,13 @@ use crate::check::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{History, OpFn, OpType, OpValue};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// One process of a static member (its process id) with its group ops, in order.
+type Incarnation<'o, 'h> = (u64, Vec<&'o MemberOp<'h>>);
+
 /// One anomaly per restart of a static member that caused a rebalance, in history order.
 pub(super) fn static_member_rebalances(history: &History, ops: &GroupOps<'_>) -> Vec<Anomaly> {
     // Per group and instance: each process's group ops, processes in order of appearance.
-    let mut instances: BTreeMap<(&str, &str), Vec<(u64, Vec<&MemberOp<'_>>)>> = BTreeMap::new();
+    let mut instances: BTreeMap<(&str, &str), Vec<Incarnation<'_, '_>>> = BTreeMap::new();
     for m in &ops.ops {
         let Some(instance) = m.ctx.instance.as_deref() else { continue };
         let processes = instances.entry((m.ctx.group.as_str(), instance)).or_default();
