@@ -1,6 +1,6 @@
 //! The teaching commands: `list` groups the catalog by theme, `explain` tells stories and
 //! refuses unknown anomaly kinds, `report` writes both documents and reports unwritable
-//! output.
+//! output, `describe` prints topics and groups at a moment of a run.
 
 use crate::support::{kafkasim, scratch_dir, stdout};
 
@@ -85,4 +85,23 @@ fn report_writes_html_and_markdown_and_fails_clearly_on_unwritable_output() {
     let blocked = kafkasim(&["report", "scenarios/ordering-keyed.toml", "--out", "/proc/kafkasim-cannot-write"]);
     assert_eq!(blocked.status.code(), Some(74));
     assert_eq!(kafkasim(&["report"]).status.code(), Some(64));
+}
+
+#[test]
+fn describe_prints_topics_and_groups_before_and_after_a_topic_event() {
+    let file = "scenarios/adding-partitions-reorders-keys.toml";
+    let before = kafkasim(&["describe", file, "--at", "5s"]);
+    assert_eq!(before.status.code(), Some(0));
+    let text = stdout(&before);
+    assert!(text.contains("at 5s into the safety phase"), "{text}");
+    assert!(text.contains("Topic: orders\tPartitionCount: 3\tReplicationFactor: 3"), "{text}");
+    assert!(!text.contains("Topic event"), "{text}");
+    assert!(text.contains("Group: billing\t(classic, generation 2)"), "{text}");
+    let after = stdout(&kafkasim(&["describe", file]));
+    assert!(after.contains("Topic: orders\tPartitionCount: 6\tReplicationFactor: 3"), "{after}");
+    assert!(after.contains(": add-partitions orders (6 partitions): done"), "{after}");
+    assert!(after.contains("\torders-5\t"), "the group owns and commits the new partitions: {after}");
+    let bad = kafkasim(&["describe", file, "--at", "soon"]);
+    assert_eq!(bad.status.code(), Some(64), "a bad --at is a usage error (EX_USAGE)");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected a duration such as \"12s\""));
 }

@@ -9,6 +9,7 @@
 mod bench;
 mod check;
 mod compare;
+mod describe;
 mod determinism;
 mod explain;
 mod list;
@@ -195,6 +196,25 @@ pub enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Setting>,
     },
+    /// Runs one seed and prints the topics and consumer groups as `kafka-topics.sh
+    /// --describe` and `kafka-consumer-groups.sh --describe` would have shown them at the
+    /// end of the run, or at `--at`: leaders, replicas, ISR and high watermarks, topic
+    /// events, committed offsets, lag and owners.
+    Describe {
+        /// The scenario file.
+        file: PathBuf,
+        /// The seed (default: the scenario's first seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// When, counted from the start of the safety phase as a scenario's `at` is, such
+        /// as `12s` (default: the end of the run).
+        #[arg(long, value_name = "DURATION", value_parser = describe::parse_at)]
+        at: Option<u64>,
+        /// Overrides a scenario setting by its scenario key or Kafka name, as if the file
+        /// set it (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Setting>,
+    },
     /// Runs a scenario under every combination of the varied settings over the same
     /// seeds and prints, per combination, each anomaly with the number of seeds showing
     /// it and the acknowledged throughput (a grid when two settings vary).
@@ -283,6 +303,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::List { dir } => list::list(&dir),
         Command::Explain { file, seed, anomaly, all, set } => explain::explain_run(&file, &set, seed, anomaly, all),
         Command::Report { files, seed, out, set } => report::report(&files, &set, seed, &out),
+        Command::Describe { file, seed, at, set } => describe::describe_run(&file, &set, seed, at),
         Command::Compare { file, vary, set, seeds, jobs: n, json } => {
             let options =
                 compare::CompareOptions { vary: &vary, settings: &set, seeds: seeds.as_ref(), jobs: jobs(n), json };

@@ -100,6 +100,12 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
         }
         h += "</ul>\n";
     }
+    let _ = write!(
+        h,
+        "<h2>Topics and groups at the end of the run</h2>\n<p>As <code>kafkasim describe</code> prints them.</p>\n\
+         <pre id=\"describe\">{}</pre>\n",
+        esc(&data.described)
+    );
     h += "<h2>Anomalies</h2>\n<table id=\"anomalies\"><tr><th>anomaly</th><th>count</th><th>first instance and its story</th></tr>";
     if data.stories.is_empty() {
         h += "<tr><td colspan=\"3\">None.</td></tr>";

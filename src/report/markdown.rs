@@ -109,6 +109,12 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
             let _ = writeln!(md, "- {}: {}", g.group, g.summary());
         }
     }
+    let _ = write!(
+        md,
+        "\n## Topics and groups at the end of the run\n\nAs `kafkasim describe` prints them (Kafka's \
+         `kafka-topics.sh --describe` and `kafka-consumer-groups.sh --describe`):\n\n```\n{}```\n",
+        data.described
+    );
     md += "\n## Anomalies\n\n";
     if data.stories.is_empty() {
         md += "None.\n";

@@ -7,6 +7,7 @@
 //! `timeline` reads what the charts draw from the history and trace; `svg` draws them;
 //! `html` and `markdown` lay out the two documents from one [`ReportData`].
 
+pub mod describe;
 mod html;
 mod markdown;
 mod svg;
@@ -47,6 +48,8 @@ pub(crate) struct ReportData<'a> {
     pub end_ns: u64,
     /// The verdict against the scenario's expectations, one line.
     pub verdict: String,
+    /// The topics and groups at the end of the run, as `kafkasim describe` prints them.
+    pub described: String,
 }
 
 /// The seed a scenario's committed report uses: the first of its seeds.
@@ -92,6 +95,7 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome) -> Report {
         .map(|(kind, (i, count))| (kind, count, explain::explain(history, &outcome.anomalies[i], &setup)))
         .collect();
     let verdict = verdict_line(scenario, outcome);
+    let described = describe::render_text(&describe::describe(history, &runner::topic_assignments(scenario), None));
     let data = ReportData {
         scenario,
         outcome,
@@ -100,6 +104,7 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome) -> Report {
         overtaken: timeline::overtaken_across_partitions(history),
         end_ns,
         verdict,
+        described,
     };
     Report { html: html::render(&data), markdown: markdown::render(&data) }
 }
