@@ -39,7 +39,11 @@
 //!   processing (an `ok` `process` op with that key and offset, before or after the
 //!   commit) was skipped. One anomaly per commit that first passed skipped records,
 //!   listing them; each record is reported once. A key the group never polled nor
-//!   processed has no start, so its commits are not checked.
+//!   processed has no start, so its commits are not checked. A partition an
+//!   administrator added (`partition-created` in the trace) after a member of the group
+//!   subscribed to its topic starts at offset 0 whatever the group first read: every
+//!   record in it was written after the group subscribed, and a member that reset to
+//!   `latest` when it was assigned the partition skipped those before (KAFKA-12261).
 //! - [`consume_duplicates`] (`consume-duplicate`): one record (key, offset and value)
 //!   appears in more than one `ok` `process` op of a group's members, or twice in one,
 //!   by the same or different members. One anomaly per group and record, saying how many
@@ -99,11 +103,46 @@ pub use rebalances::{ownerless_time, rebalances, OwnerlessTime, Rebalance};
 use super::describe::{process, secs};
 use super::Anomaly;
 use crate::history::{GroupContext, History, MicroOp, Op, OpFn, OpType, OpValue};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Commits of a group past records no member finished processing (`consume-skip`).
 pub fn consume_skips(history: &History) -> Vec<Anomaly> {
-    processing::consume_skips(&GroupOps::new(history))
+    let ops = GroupOps::new(history);
+    processing::consume_skips(&ops, &added_while_subscribed(history, &ops))
+}
+
+/// The partitions an administrator added (`partition-created` in the trace) after a
+/// member of the group had subscribed to their topic, by group and key: the group could
+/// have consumed every record of such a partition, from offset 0.
+fn added_while_subscribed<'a>(history: &'a History, ops: &GroupOps<'a>) -> BTreeSet<(&'a str, &'a str)> {
+    let created: Vec<(u64, &str)> = history
+        .trace
+        .iter()
+        .filter_map(|e| match &e.event {
+            crate::history::Event::PartitionCreated { tp, .. } => Some((e.time_ns, &**tp)),
+            _ => None,
+        })
+        .collect();
+    if created.is_empty() {
+        return BTreeSet::new();
+    }
+    let group_of: BTreeMap<u64, &str> = ops.ops.iter().map(|m| (m.op.process, m.ctx.group.as_str())).collect();
+    // Per group and topic, when a member first subscribed to it.
+    let mut subscribed: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for op in history.ops.iter().filter(|o| o.f == OpFn::Subscribe && o.kind == OpType::Ok) {
+        let (Some(&group), OpValue::Keys(topics)) = (group_of.get(&op.process), &op.value) else { continue };
+        for topic in topics {
+            subscribed.entry((group, topic.as_str())).or_insert(op.time_ns);
+        }
+    }
+    let mut added = BTreeSet::new();
+    for (created_ns, key) in created {
+        let Some((topic, _)) = key.rsplit_once('-') else { continue };
+        for (&(group, _), _) in subscribed.iter().filter(|((_, t), &at)| *t == topic && at < created_ns) {
+            added.insert((group, key));
+        }
+    }
+    added
 }
 
 /// Records processed more than once within a group (`consume-duplicate`).
@@ -137,7 +176,7 @@ pub fn reassigned_before_revoked(history: &History) -> Vec<Anomaly> {
 /// within a kind, in the order found.
 pub fn check(history: &History) -> Vec<Anomaly> {
     let ops = GroupOps::new(history);
-    let mut all = processing::consume_skips(&ops);
+    let mut all = processing::consume_skips(&ops, &added_while_subscribed(history, &ops));
     all.extend(processing::consume_duplicates(&ops));
     all.extend(membership::commit_regressions(&ops));
     all.extend(membership::split_ownership(&ops));

@@ -72,7 +72,10 @@ fn consumption<'a>(ops: &GroupOps<'a>) -> BTreeMap<(&'a str, &'a str), Consumpti
 
 /// `consume-skip`: one anomaly per `ok` commit that first passed existing records no
 /// member of its group finished processing, in history order of the commits.
-pub(super) fn consume_skips(ops: &GroupOps<'_>) -> Vec<Anomaly> {
+///
+/// For a partition in `added` (by group and key: added while the group was subscribed to
+/// its topic), the group's start is offset 0 whatever it first read.
+pub(super) fn consume_skips(ops: &GroupOps<'_>, added: &BTreeSet<(&str, &str)>) -> Vec<Anomaly> {
     let consumed = consumption(ops);
     // Per group and key, the offset below which every record has been judged: a record
     // is skipped or not for the whole history (processing counts whenever it happened),
@@ -85,7 +88,9 @@ pub(super) fn consume_skips(ops: &GroupOps<'_>) -> Vec<Anomaly> {
         for (key, &next) in offsets {
             let key = key.as_str();
             let (Some(c), Some(seen)) = (consumed.get(&(group, key)), ops.seen.get(key)) else { continue };
-            let Some(start) = c.start.filter(|&s| s < next) else { continue };
+            let added_later = added.contains(&(group, key));
+            let start = if added_later { c.start.map(|_| 0) } else { c.start };
+            let Some(start) = start.filter(|&s| s < next) else { continue };
             let judged = judged_to.entry((group, key)).or_insert(start);
             if *judged >= next {
                 continue;
@@ -97,7 +102,16 @@ pub(super) fn consume_skips(ops: &GroupOps<'_>) -> Vec<Anomaly> {
                 .collect();
             *judged = next;
             if !skipped.is_empty() {
-                out.push(skip_anomaly(commit, key, next, start, &skipped));
+                let mut anomaly = skip_anomaly(commit, key, next, start, &skipped);
+                if added_later && skipped.iter().any(|&(o, _, _)| c.start.is_some_and(|s| o < s)) {
+                    anomaly.description.push_str(&format!(
+                        " {key} was added while the group was subscribed to its topic, and the group first read it \
+                         at offset {}: a member assigned it without a committed offset reset past the records \
+                         written before (auto.offset.reset=latest, KAFKA-12261).",
+                        c.start.unwrap_or(0)
+                    ));
+                }
+                out.push(anomaly);
             }
         }
     }
@@ -214,7 +228,7 @@ mod tests {
     use crate::check::testkit::Hist;
 
     fn skips(h: &crate::history::History) -> Vec<Anomaly> {
-        consume_skips(&GroupOps::new(h))
+        super::super::consume_skips(h)
     }
 
     fn dups(h: &crate::history::History) -> Vec<Anomaly> {
@@ -223,6 +237,43 @@ mod tests {
 
     fn offsets(a: &Anomaly) -> Vec<Option<u64>> {
         a.records.iter().map(|r| r.offset).collect()
+    }
+
+    /// A member subscribed to topic x, partition x-1 added `added_after_subscribe` or
+    /// before it, the member first reading x-1 at offset 3 (a reset to `latest`) and
+    /// committing 4, the drain reading x-1 from 0.
+    fn new_partition_read_from_its_end(added_after_subscribe: bool) -> crate::history::History {
+        let created = crate::history::Event::PartitionCreated { tp: "x-1".into(), replicas: vec![1] };
+        let h = Hist::new();
+        let h = if added_after_subscribe { h } else { h.event("controller-1", created.clone()) };
+        let h = h.member(1, "g", "m1", 1).subscribe(1, &["x"]);
+        let h = if added_after_subscribe { h.event("controller-1", created) } else { h };
+        h.poll_ok(1, &[("x-1", &[(3, 13)])])
+            .process_ok(1, &[("x-1", &[(3, 13)])])
+            .commit_ok(1, &[("x-1", 4)])
+            .poll_ok(1_000_000, &[("x-1", &[(0, 10), (1, 11), (2, 12), (3, 13)])])
+            .build()
+    }
+
+    #[test]
+    fn a_partition_added_while_the_group_was_subscribed_is_owed_from_offset_0() {
+        // KAFKA-12261: the member assigned the new partition had no committed offset and
+        // reset to its end, past records written after the group had subscribed.
+        let found = skips(&new_partition_read_from_its_end(true));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(offsets(&found[0])[1..], [Some(0), Some(1), Some(2)]);
+        assert!(
+            found[0].description.ends_with(
+                "x-1 was added while the group was subscribed to its topic, and the group first read it at offset \
+                 3: a member assigned it without a committed offset reset past the records written before \
+                 (auto.offset.reset=latest, KAFKA-12261)."
+            ),
+            "{}",
+            found[0].description
+        );
+        // A partition that existed before the group subscribed: starting at its end is what
+        // `latest` asks for.
+        assert_eq!(skips(&new_partition_read_from_its_end(false)), vec![]);
     }
 
     #[test]
