@@ -38,6 +38,17 @@ fn adding_partitions_moves_a_key_and_the_group_processes_it_out_of_send_order() 
             assert_eq!(partitions, ["orders-2", "orders-5"], "seed {seed}: {}", anomaly.description);
             assert!(anomaly.description.starts_with("group billing processed value"), "{}", anomaly.description);
         }
+        // The story of the earlier record tells the topic event.
+        let setup = kafkasim::explain::Setup::from_scenario(&scenario);
+        let story = kafkasim::explain::render_text(&kafkasim::explain::explain(
+            &outcome.history,
+            &outcome.anomalies[0],
+            &setup,
+        ));
+        assert!(
+            story.contains("an administrator grows orders to 6 partitions (CreatePartitions)"),
+            "seed {seed}: {story}"
+        );
         // The new partitions were consumed: the group committed to the end of orders-5.
         assert!(
             outcome.history.ops.iter().any(|o| matches!(&o.value,

@@ -2,6 +2,7 @@
 //! appended, who fetched it, when it was acknowledged and committed, which faults and
 //! elections happened around it, where it was truncated or overwritten, what consumers saw.
 
+use crate::admin::TopicEventKind;
 use crate::check::describe::{broker, process, secs};
 use crate::fault::FaultKind;
 use crate::history::{
@@ -311,7 +312,8 @@ fn on(targets: &[String]) -> String {
     }
 }
 
-/// Faults, elections and leader changes of the partition while the story unfolds.
+/// Faults, elections, leader changes and topic events of the partition while the story
+/// unfolds.
 fn context(
     history: &History,
     key: Option<&str>,
@@ -325,6 +327,9 @@ fn context(
     let mut last_ns = start;
     let at_offset = offsets.iter().next().copied();
     let ours = |tp: &str| key.is_none_or(|k| k == tp);
+    let of_topic = |topic: &str| {
+        key.is_none_or(|k| crate::protocol::TopicPartition::parse(k).is_some_and(|tp| *tp.topic == *topic))
+    };
     for e in history.trace.iter().filter(|e| (start..=end).contains(&e.time_ns)) {
         let text = match &e.event {
             Event::Fault { kind, targets, detail } => {
@@ -362,6 +367,19 @@ fn context(
                 )
             }
             Event::IsrChange { tp, isr, .. } if ours(tp) => format!("the ISR of {tp} becomes {isr:?}"),
+            Event::TopicAdmin { kind, topic, partitions, error } if of_topic(topic) => {
+                let what = match (kind, partitions) {
+                    (TopicEventKind::AddPartitions, Some(n)) => {
+                        format!("grows {topic} to {n} partitions (CreatePartitions): keys may hash elsewhere")
+                    }
+                    (_, Some(n)) => format!("creates {topic} with {n} partitions (CreateTopics)"),
+                    (_, None) => format!("changes {topic} ({kind})"),
+                };
+                match error {
+                    None => format!("an administrator {what}"),
+                    Some(error) => format!("an administrator's request refused with {error}: it {what}"),
+                }
+            }
             _ => continue,
         };
         last_ns = e.time_ns;
