@@ -69,3 +69,69 @@ fn a_topic_sized_up_front_keeps_every_key_in_send_order() {
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
     }
 }
+
+#[test]
+fn a_created_topic_gets_the_replicas_the_controller_placed_and_recovers_with_the_rest() {
+    let text = r#"
+seeds = [1, 2]
+duration = "8s"
+[cluster]
+brokers = 3
+metadata = "kraft"
+[[topics]]
+name = "orders"
+partitions = 2
+"replication.factor" = 3
+[[producers]]
+topic = "orders"
+rate_per_sec = 50
+[[events]]
+at = "2s"
+kind = "create-topic"
+topic = "payments"
+partitions = 4
+"replication.factor" = 2
+[[events]]
+at = "3s"
+kind = "add-partitions"
+topic = "payments"
+partitions = 5
+[expect]
+absent = ["*"]
+"#;
+    let scenario =
+        kafkasim::scenario::parse(text, std::path::Path::new("created.toml")).unwrap_or_else(|e| panic!("{e}"));
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        let answers: Vec<_> = outcome
+            .history
+            .trace
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::TopicAdmin { kind, error, .. } => Some((kind.name(), *error)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answers, [("create-topic", None), ("add-partitions", None)], "seed {seed}");
+        let created = ClusterState::replay(&outcome.history.trace).created_by_admin().clone();
+        let names: Vec<&str> = created.keys().map(|tp| &**tp).collect();
+        assert_eq!(names, ["payments-0", "payments-1", "payments-2", "payments-3", "payments-4"], "seed {seed}");
+        for replicas in created.values() {
+            let distinct: std::collections::BTreeSet<_> = replicas.iter().collect();
+            assert_eq!((replicas.len(), distinct.len()), (2, 2), "seed {seed}: {created:?}");
+        }
+        // The striped placer starts each partition one broker further on, until it has
+        // placed as many as there are brokers (then it shuffles).
+        let leaders: Vec<u32> = created.values().map(|r| r[0]).collect();
+        assert!(leaders[..3].windows(2).all(|w| w[1] == w[0] % 3 + 1), "seed {seed}: {leaders:?}");
+        // Every new partition has a leader at the end (the liveness phase waited for it).
+        let description = kafkasim::report::describe::describe(
+            &outcome.history,
+            &kafkasim::runner::topic_assignments(&scenario),
+            None,
+        );
+        assert_eq!(description.topics["payments"].len(), 5);
+        assert!(description.topics["payments"].iter().all(|p| p.leader.is_some() && p.isr.len() == 2));
+    }
+}
