@@ -391,8 +391,9 @@ async fn liveness_phase(run: &mut Run<'_>) {
 /// its high watermark, by `deadline`.
 async fn drain(run: &mut Run<'_>, deadline: Instant) -> Drained {
     let net = run.network.add_host(&Addr::new("drain"));
-    // Every partition the scenario has, so that one missing from the metadata (no leader)
-    // counts as undrained rather than as drained by default.
+    // Every partition the scenario has, and those an administrator added, so that one
+    // missing from the metadata (no leader) counts as undrained rather than as drained
+    // by default.
     let expected: Vec<TopicPartition> = run
         .topics
         .iter()
