@@ -135,3 +135,92 @@ absent = ["*"]
         assert!(description.topics["payments"].iter().all(|p| p.leader.is_some() && p.isr.len() == 2));
     }
 }
+
+/// Two topics, a producer on each, and a group of two members reading `orders` that both
+/// subscribe to `orders` and `payments` at 4 s, under `strategy`.
+fn growing_subscription(strategy: &str) -> kafkasim::scenario::Scenario {
+    let text = format!(
+        r#"
+seeds = [1, 2, 3]
+duration = "10s"
+liveness_timeout = "60s"
+[cluster]
+brokers = 3
+[cluster.config]
+"group.initial.rebalance.delay.ms" = 0
+[[topics]]
+name = "orders"
+partitions = 3
+"replication.factor" = 3
+[[topics]]
+name = "payments"
+partitions = 3
+"replication.factor" = 3
+[[producers]]
+topic = "orders"
+rate_per_sec = 50
+[[producers]]
+topic = "payments"
+rate_per_sec = 50
+[[consumers]]
+topic = "orders"
+count = 2
+mode = "subscribe"
+group = "billing"
+[consumers.config]
+"auto.offset.reset" = "earliest"
+"partition.assignment.strategy" = "{strategy}"
+[[events]]
+at = "4s"
+kind = "subscribe"
+target = "consumer-1"
+topics = ["orders", "payments"]
+[[events]]
+at = "4s"
+kind = "subscribe"
+target = "consumer-2"
+topics = ["orders", "payments"]
+[expect]
+absent = ["*"]
+allow = ["consume-duplicate"]
+"#
+    );
+    kafkasim::scenario::parse(&text, std::path::Path::new("subscription.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_group_whose_members_subscribe_to_another_topic_rebalances_and_consumes_it() {
+    for (strategy, revokes_orders) in [("range", true), ("cooperative-sticky", false)] {
+        let scenario = growing_subscription(strategy);
+        for &seed in &scenario.seeds {
+            let outcome = run(&scenario, seed);
+            // No loss, no skip, no split ownership; the group caught up on both topics.
+            assert_eq!(
+                outcome.verdict(&scenario).status(),
+                kafkasim::runner::Status::Pass,
+                "{strategy}: {}",
+                describe(&outcome)
+            );
+            let subscribed: Vec<&kafkasim::history::Op> = outcome
+                .history
+                .ops
+                .iter()
+                .filter(|o| o.f == kafkasim::history::OpFn::Subscribe && o.kind == kafkasim::history::OpType::Ok)
+                .collect();
+            assert_eq!(subscribed.len(), 4, "{strategy} seed {seed}: two subscribes each");
+            let generations = kafkasim::check::groups::rebalances(&outcome.history);
+            let last = generations.last().expect("a generation");
+            let owned: Vec<&String> = last.assignment.values().flatten().collect();
+            assert_eq!(owned.len(), 6, "{strategy} seed {seed}: {generations:?}");
+            assert!(owned.iter().any(|k| k.starts_with("payments-")), "{strategy} seed {seed}: {generations:?}");
+            // Eager revokes everything for the new subscription; cooperative keeps the
+            // orders partitions the members still subscribe to.
+            let revoked_orders = outcome.history.ops.iter().any(|o| {
+                o.f == kafkasim::history::OpFn::Revoke
+                    && matches!(&o.value, kafkasim::history::OpValue::Keys(k) if k.iter().any(|k| k.starts_with("orders-")))
+                    && o.time_ns > 4_000_000_000
+            });
+            assert_eq!(revoked_orders, revokes_orders, "{strategy} seed {seed}");
+        }
+    }
+}

@@ -1,7 +1,8 @@
-//! The topic administration event kinds: the one list of what a scenario's `[[events]]`
-//! can do to the cluster's topics while producers and consumers run. The scenario parser
-//! reads `kind = "..."` against it, the runner's admin client sends one request per kind,
-//! and the trace records each answer.
+//! The topic event kinds: the one list of what a scenario's `[[events]]` can do while
+//! producers and consumers run: change the cluster's topics (an administrator's request,
+//! whose answer the trace records) or a group member's subscription (its application's
+//! `subscribe`, which the history records). The scenario parser reads `kind = "..."`
+//! against it, and the runner acts on each.
 //!
 //! Depends on nothing.
 
@@ -32,6 +33,8 @@ pub enum TopicEventKind {
     /// CreatePartitions: the topic grows to a larger partition count. Keys hash
     /// (`murmur2(key) % count`) to other partitions from then on.
     AddPartitions,
+    /// A group member's application subscribes to another list of topics.
+    Subscribe,
 }
 
 impl TopicEventKind {

@@ -1,5 +1,6 @@
 //! The administrator of the safety phase: sends each `[[events]]` topic change at its
-//! time (or at its trigger), as Kafka's admin client does with `bootstrap.controllers`
+//! time (or at its trigger), and hands each subscription change to its consumer's
+//! application. Topic changes go as Kafka's admin client sends them with `bootstrap.controllers`
 //! (KIP-919): to a controller, again to the next one on NOT_CONTROLLER or a timeout,
 //! until an answer or `default.api.timeout.ms`. Each answer is traced
 //! ([`Event::TopicAdmin`]).
@@ -12,8 +13,9 @@ use super::schedule::until_triggered;
 use crate::history::{Event, Recorder};
 use crate::protocol::kraft::{ControllerRequest, ControllerResponse};
 use crate::protocol::{ErrorCode, NodeId, NodeName, Request, Response};
-use crate::scenario::TopicEventSpec;
+use crate::scenario::{TopicEvent, TopicEventSpec};
 use crate::sim::net::{Addr, NodeNet};
+use crate::workload::Subscriptions;
 use madsim::runtime::NodeHandle;
 use madsim::task::JoinHandle;
 use madsim::time::{sleep, sleep_until, Instant};
@@ -43,25 +45,32 @@ impl EventSchedule {
         net: NodeNet<Request, Response>,
         controllers: Vec<NodeId>,
         recorder: Recorder,
+        subscriptions: Subscriptions,
         start: Instant,
     ) -> Self {
         let tasks = events
             .iter()
             .map(|event| {
-                let (event, net, controllers, recorder) =
-                    (event.clone(), net.clone(), controllers.clone(), recorder.clone());
+                let (event, net, controllers, recorder, subscriptions) =
+                    (event.clone(), net.clone(), controllers.clone(), recorder.clone(), subscriptions.clone());
                 node.spawn(async move {
                     sleep_until(start + Duration::from_millis(event.at_ms)).await;
                     if let Some(trigger) = &event.trigger {
                         until_triggered(&recorder, trigger).await;
                     }
-                    let error = call(&net, &controllers, ControllerRequest::TopicAdmin(event.action.request())).await;
-                    recorder.tracer("admin").emit(Event::TopicAdmin {
-                        kind: event.action.kind(),
-                        topic: event.action.topic().into(),
-                        partitions: event.action.partitions(),
-                        error,
-                    });
+                    match &event.action {
+                        TopicEvent::Subscribe { consumer, topics } => subscriptions.request(consumer, topics.clone()),
+                        action => {
+                            let Some((request, topic, partitions)) = action.request() else { return };
+                            let error = call(&net, &controllers, ControllerRequest::TopicAdmin(request)).await;
+                            recorder.tracer("admin").emit(Event::TopicAdmin {
+                                kind: action.kind(),
+                                topic: topic.into(),
+                                partitions: Some(partitions),
+                                error,
+                            });
+                        }
+                    }
                 })
             })
             .collect();

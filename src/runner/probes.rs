@@ -3,9 +3,9 @@
 
 use crate::check::liveness::{GroupLag, PartitionProblem, QuorumProblem};
 use crate::history::{ClusterState, OpFn, OpType, OpValue, Recorder};
-use crate::protocol::{broker_name, TopicPartition};
+use crate::protocol::{broker_name, NodeName, TopicPartition};
 use crate::protocol::{partition_name, TopicAssignment};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, TopicEvent};
 use madsim::time::{sleep, Instant};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -107,11 +107,27 @@ pub(super) fn quorum_problems(state: &ClusterState, brokers: u32, mark: QuorumMa
 /// Each consumer group of the scenario with the topics its members subscribe to (or its
 /// assign-mode consumers commit for).
 pub(super) fn group_topics(scenario: &Scenario) -> BTreeMap<String, Vec<String>> {
+    // Each consumer's last subscription: its spec's topic, or a `subscribe` event's list.
+    let mut changed: BTreeMap<&str, &[String]> = BTreeMap::new();
+    for event in &scenario.events {
+        if let TopicEvent::Subscribe { consumer, topics } = &event.action {
+            changed.insert(consumer, topics);
+        }
+    }
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for c in scenario.consumers.iter().filter(|c| c.group.is_some()) {
-        let topics = groups.entry(c.group.clone().unwrap_or_default()).or_default();
-        if !topics.contains(&c.topic) {
-            topics.push(c.topic.clone());
+    let mut number = 0;
+    for c in &scenario.consumers {
+        for _ in 0..c.count {
+            number += 1;
+            let Some(group) = &c.group else { continue };
+            let name = NodeName::consumer(number).to_string();
+            let subscription = changed.get(name.as_str()).copied().unwrap_or(std::slice::from_ref(&c.topic));
+            let topics = groups.entry(group.clone()).or_default();
+            for topic in subscription {
+                if !topics.contains(topic) {
+                    topics.push(topic.clone());
+                }
+            }
         }
     }
     groups

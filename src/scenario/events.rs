@@ -6,12 +6,13 @@
 use super::faults::{trigger, World};
 use super::fields::kind_and_keys;
 use super::model::ClusterSpec;
+use super::model_clients::{ConsumerMode, ConsumerSpec};
 use super::model_events::{TopicEvent, TopicEventSpec};
 use super::raw::Table;
 use super::span::Res;
 use super::values::format_duration_ms;
 use crate::admin::TopicEventKind;
-use crate::protocol::MetadataMode;
+use crate::protocol::{GroupProtocol, MetadataMode, NodeName};
 use std::collections::BTreeMap;
 
 /// The keys an event of `kind` takes.
@@ -19,22 +20,39 @@ fn keys(kind: TopicEventKind) -> &'static [&'static str] {
     match kind {
         TopicEventKind::CreateTopic => &["at", "when", "kind", "topic", "partitions", "replication.factor"],
         TopicEventKind::AddPartitions => &["at", "when", "kind", "topic", "partitions"],
+        TopicEventKind::Subscribe => &["at", "when", "kind", "target", "topics"],
     }
 }
 
 /// Reads `[[events]]`, sorted by time (stable).
-pub(super) fn events(tables: &[Table], world: &World, cluster: &ClusterSpec, text: &str) -> Res<Vec<TopicEventSpec>> {
+pub(super) fn events(
+    tables: &[Table],
+    world: &World,
+    cluster: &ClusterSpec,
+    consumers: &[ConsumerSpec],
+    text: &str,
+) -> Res<Vec<TopicEventSpec>> {
     let mut read = Vec::new();
     for t in tables {
-        read.push((event(t, world, cluster, text)?, t));
+        read.push((event(t, world, cluster, consumers, text)?, t));
     }
     read.sort_by_key(|(e, _)| e.at_ms);
     // The partition count of every topic as the events leave it, in time order.
     let mut counts: BTreeMap<&str, u32> = world.topics.iter().map(|t| (t.name.as_str(), t.partitions)).collect();
     for (spec, t) in &read {
-        let topic = spec.action.topic();
         match &spec.action {
-            TopicEvent::CreateTopic { partitions, .. } => {
+            TopicEvent::Subscribe { topics, .. } => {
+                if let Some(missing) = topics.iter().find(|topic| !counts.contains_key(topic.as_str())) {
+                    let node = t.require("topics", "a list of topics")?;
+                    return Err(node.pos.issue(format!(
+                        "topic \"{missing}\" does not exist at {}; expected `[[topics]]` entries or topics an \
+                         earlier event creates",
+                        format_duration_ms(spec.at_ms)
+                    )));
+                }
+            }
+            TopicEvent::CreateTopic { topic, partitions, .. } => {
+                let topic = topic.as_str();
                 if counts.contains_key(topic) {
                     let node = t.require("topic", "a topic name")?;
                     return Err(node.pos.issue(format!(
@@ -45,8 +63,8 @@ pub(super) fn events(tables: &[Table], world: &World, cluster: &ClusterSpec, tex
                 }
                 counts.insert(topic, *partitions);
             }
-            TopicEvent::AddPartitions { partitions, .. } => {
-                let Some(current) = counts.get_mut(topic) else {
+            TopicEvent::AddPartitions { topic, partitions } => {
+                let Some(current) = counts.get_mut(topic.as_str()) else {
                     let node = t.require("topic", "a topic name")?;
                     return Err(node.pos.issue(format!(
                         "topic \"{topic}\" does not exist at {}; expected a `[[topics]]` entry or a topic an earlier \
@@ -69,16 +87,15 @@ pub(super) fn events(tables: &[Table], world: &World, cluster: &ClusterSpec, tex
     Ok(read.into_iter().map(|(spec, _)| spec).collect())
 }
 
-fn event(t: &Table, world: &World, cluster: &ClusterSpec, text: &str) -> Res<TopicEventSpec> {
+fn event(
+    t: &Table,
+    world: &World,
+    cluster: &ClusterSpec,
+    consumers: &[ConsumerSpec],
+    text: &str,
+) -> Res<TopicEventSpec> {
     let kinds: Vec<(&str, TopicEventKind)> = TopicEventKind::all().iter().map(|k| (k.name(), *k)).collect();
     let (kind_sp, kind) = kind_and_keys(t, &kinds, keys, "event")?;
-    if cluster.metadata != MetadataMode::Kraft {
-        return Err(kind_sp.pos.issue(
-            "topic events are modelled in KRaft clusters only so far (a ZooKeeper-mode controller's topic \
-             watches are not yet); expected metadata = \"kraft\" in [cluster]"
-                .to_string(),
-        ));
-    }
     let at = t.require("at", "when the administrator sends the request, such as \"2.5s\"")?.duration_ms()?;
     if at.value >= world.duration_ms {
         let end = format_duration_ms(world.duration_ms);
@@ -87,30 +104,95 @@ fn event(t: &Table, world: &World, cluster: &ClusterSpec, text: &str) -> Res<Top
             format_duration_ms(at.value)
         )));
     }
-    let topic = t.require("topic", "the topic's name, such as \"orders\"")?.string("a string")?.value;
-    let partitions = t
-        .require("partitions", "a partition count, such as 6")?
-        .u32()?
-        .check(|p| p >= 1, |_| "expected at least 1 partition".to_string())?
-        .value;
     let action = match kind {
-        TopicEventKind::CreateTopic => {
-            let brokers = cluster.brokers;
-            let replication_factor = t
-                .require("replication.factor", "replicas per partition, such as 3")?
-                .u32()?
-                .check(
-                    |r| (1..=brokers).contains(&r),
-                    |r| format!("expected 1 to {brokers} (the broker count), found {r}"),
-                )?
-                .value;
-            TopicEvent::CreateTopic { topic, partitions, replication_factor }
+        TopicEventKind::Subscribe => subscribe(t, consumers)?,
+        TopicEventKind::CreateTopic | TopicEventKind::AddPartitions => {
+            if cluster.metadata != MetadataMode::Kraft {
+                return Err(kind_sp.pos.issue(
+                    "topic events are modelled in KRaft clusters only so far (a ZooKeeper-mode controller's \
+                     topic watches are not yet); expected metadata = \"kraft\" in [cluster]"
+                        .to_string(),
+                ));
+            }
+            topic_change(t, kind == TopicEventKind::CreateTopic, cluster)?
         }
-        TopicEventKind::AddPartitions => TopicEvent::AddPartitions { topic, partitions },
     };
     let trigger = match t.get("when") {
         Some(_) => Some(trigger(t, world)?),
         None => None,
     };
     Ok(TopicEventSpec { at_ms: at.value, trigger, action, line: t.pos.line(text) })
+}
+
+/// A `subscribe` event: `target` a subscribe-mode member of a classic-protocol group,
+/// `topics` its new subscription.
+fn subscribe(t: &Table, consumers: &[ConsumerSpec]) -> Res<TopicEvent> {
+    let target = t.require("target", "a group member such as \"consumer-2\"")?.string("a string")?;
+    let mut number = 0;
+    let mut found = None;
+    for spec in consumers {
+        for _ in 0..spec.count {
+            number += 1;
+            if NodeName::consumer(number).to_string() == target.value {
+                found = Some(spec);
+            }
+        }
+    }
+    let Some(spec) = found else {
+        return Err(target.pos.issue(format!(
+            "no consumer is named \"{}\"; expected one of consumer-1 to consumer-{number}",
+            target.value
+        )));
+    };
+    if spec.mode != ConsumerMode::Subscribe {
+        return Err(target.pos.issue(format!(
+            "{} assigns itself partitions (mode = \"assign\"), so it has no subscription to change; expected a \
+             member with mode = \"subscribe\"",
+            target.value
+        )));
+    }
+    if spec.config.group_protocol != GroupProtocol::Classic {
+        return Err(target.pos.issue(format!(
+            "{} is a member of a group.protocol = \"consumer\" group, whose members kafkasim keeps on one topic \
+             (the uniform assignor's heterogeneous builder is not modelled); expected a classic-protocol member",
+            target.value
+        )));
+    }
+    let node = t.require("topics", "the new subscription, such as [\"orders\", \"payments\"]")?;
+    let items = node.array("a list of topic names")?;
+    let mut topics = Vec::new();
+    for item in items {
+        topics.push(item.string("a topic name")?.value);
+    }
+    if topics.is_empty() {
+        return Err(node.pos.issue(
+            "an empty subscription; expected at least one topic (a member that consumes \
+             nothing would unsubscribe, which kafkasim does not model)"
+                .to_string(),
+        ));
+    }
+    Ok(TopicEvent::Subscribe { consumer: target.value, topics })
+}
+
+/// A `create-topic` (`create`) or `add-partitions` event.
+fn topic_change(t: &Table, create: bool, cluster: &ClusterSpec) -> Res<TopicEvent> {
+    let topic = t.require("topic", "the topic's name, such as \"orders\"")?.string("a string")?.value;
+    let partitions = t
+        .require("partitions", "a partition count, such as 6")?
+        .u32()?
+        .check(|p| p >= 1, |_| "expected at least 1 partition".to_string())?
+        .value;
+    if create {
+        let brokers = cluster.brokers;
+        let replication_factor = t
+            .require("replication.factor", "replicas per partition, such as 3")?
+            .u32()?
+            .check(
+                |r| (1..=brokers).contains(&r),
+                |r| format!("expected 1 to {brokers} (the broker count), found {r}"),
+            )?
+            .value;
+        return Ok(TopicEvent::CreateTopic { topic, partitions, replication_factor });
+    }
+    Ok(TopicEvent::AddPartitions { topic, partitions })
 }

@@ -91,7 +91,9 @@
 //! # at = "8s"                            #   cluster: create-topic | add-partitions,
 //! # kind = "add-partitions"              #   sent to the controllers; clients learn it
 //! # topic = "orders"                     #   at their next metadata refresh
-//! # partitions = 6                       #   (`metadata.max.age.ms`)
+//! # partitions = 6                       #   (`metadata.max.age.ms`); or kind =
+//! #                                      #   "subscribe" with target = "consumer-2"
+//! #                                      #   and topics = ["orders", "payments"]
 //!
 //! [nemesis]                              # faults drawn from the seed (see `nemesis`)
 //! kinds = ["crash", "partition"]

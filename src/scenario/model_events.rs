@@ -43,6 +43,14 @@ pub enum TopicEvent {
         /// The new partition count (`partitions`), above the current one.
         partitions: u32,
     },
+    /// `kind = "subscribe"`: a group member's application calls `subscribe` with another
+    /// topic list.
+    Subscribe {
+        /// The consumer, such as `consumer-2` (`target`).
+        consumer: String,
+        /// Its new subscription (`topics`).
+        topics: Vec<String>,
+    },
 }
 
 impl TopicEvent {
@@ -51,36 +59,29 @@ impl TopicEvent {
         match self {
             TopicEvent::CreateTopic { .. } => TopicEventKind::CreateTopic,
             TopicEvent::AddPartitions { .. } => TopicEventKind::AddPartitions,
+            TopicEvent::Subscribe { .. } => TopicEventKind::Subscribe,
         }
     }
 
-    /// The topic it changes.
-    pub fn topic(&self) -> &str {
+    /// The administrator's request, with the topic it changes and the partition count it
+    /// asks for; `None` for a subscription change, which no administrator sends.
+    pub fn request(&self) -> Option<(TopicAdmin, &str, u32)> {
         match self {
-            TopicEvent::CreateTopic { topic, .. } | TopicEvent::AddPartitions { topic, .. } => topic,
-        }
-    }
-
-    /// The partition count it asks for.
-    pub fn partitions(&self) -> Option<u32> {
-        match self {
-            TopicEvent::CreateTopic { partitions, .. } | TopicEvent::AddPartitions { partitions, .. } => {
-                Some(*partitions)
-            }
-        }
-    }
-
-    /// The request the administrator sends.
-    pub fn request(&self) -> TopicAdmin {
-        match self {
-            TopicEvent::CreateTopic { topic, partitions, replication_factor } => TopicAdmin::CreateTopic {
-                name: topic.as_str().into(),
-                partitions: *partitions,
-                replication_factor: *replication_factor,
-            },
-            TopicEvent::AddPartitions { topic, partitions } => {
-                TopicAdmin::CreatePartitions { topic: topic.as_str().into(), count: *partitions }
-            }
+            TopicEvent::CreateTopic { topic, partitions, replication_factor } => Some((
+                TopicAdmin::CreateTopic {
+                    name: topic.as_str().into(),
+                    partitions: *partitions,
+                    replication_factor: *replication_factor,
+                },
+                topic,
+                *partitions,
+            )),
+            TopicEvent::AddPartitions { topic, partitions } => Some((
+                TopicAdmin::CreatePartitions { topic: topic.as_str().into(), count: *partitions },
+                topic,
+                *partitions,
+            )),
+            TopicEvent::Subscribe { .. } => None,
         }
     }
 }
@@ -94,6 +95,7 @@ impl fmt::Display for TopicEvent {
             TopicEvent::AddPartitions { topic, partitions } => {
                 write!(f, "add partitions to {topic} up to {partitions}")
             }
+            TopicEvent::Subscribe { consumer, topics } => write!(f, "{consumer} subscribes to {}", topics.join(", ")),
         }
     }
 }

@@ -826,3 +826,30 @@ fn topic_events_are_checked_against_the_topics_the_earlier_events_leave() {
     let zookeeper = format!("kafka_version = \"3.9\"\n{zookeeper}");
     assert!(err(&zookeeper).contains("topic events are modelled in KRaft clusters only so far"), "{}", err(&zookeeper));
 }
+
+#[test]
+fn subscribe_events_name_a_classic_group_member_and_existing_topics() {
+    let consumers = "[[consumers]]\ntopic = \"orders\"\ncount = 2\nmode = \"subscribe\"\ngroup = \"g\"\n\
+                     [[consumers]]\ntopic = \"orders\"\n";
+    let subscribe = |target: &str, topics: &str| {
+        format!("{consumers}[[events]]\nat = \"1s\"\nkind = \"subscribe\"\ntarget = \"{target}\"\ntopics = {topics}\n")
+    };
+    let ok = parse(&kraft_with_orders(&subscribe("consumer-2", "[\"orders\"]")), Path::new("x.toml")).unwrap();
+    assert_eq!(ok.events.len(), 1);
+    assert!(err(&kraft_with_orders(&subscribe("consumer-9", "[\"orders\"]")))
+        .contains("no consumer is named \"consumer-9\"; expected one of consumer-1 to consumer-3"));
+    assert!(err(&kraft_with_orders(&subscribe("consumer-3", "[\"orders\"]")))
+        .contains("consumer-3 assigns itself partitions (mode = \"assign\")"));
+    assert!(err(&kraft_with_orders(&subscribe("consumer-1", "[\"payments\"]")))
+        .contains("topic \"payments\" does not exist at 1s"));
+    assert!(err(&kraft_with_orders(&subscribe("consumer-1", "[]"))).contains("an empty subscription"));
+    let kip848 = kraft_with_orders(&subscribe("consumer-1", "[\"orders\"]"))
+        .replace("group = \"g\"\n", "group = \"g\"\n[consumers.config]\n\"group.protocol\" = \"consumer\"\n");
+    assert!(err(&kip848).contains("group.protocol = \"consumer\" group"), "{}", err(&kip848));
+    // Subscription changes need no controller: a ZooKeeper cluster takes them.
+    let zookeeper = format!(
+        "kafka_version = \"3.9\"\n{}",
+        kraft_with_orders(&subscribe("consumer-1", "[\"orders\"]")).replace("\"kraft\"", "\"zookeeper\"")
+    );
+    assert!(parse(&zookeeper, Path::new("x.toml")).is_ok());
+}

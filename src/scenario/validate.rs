@@ -111,7 +111,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         duration_ms,
     };
     let faults = faults::faults(&root.tables("faults", keys::FAULT)?, &world, text)?;
-    let events = events::events(&root.tables("events", keys::EVENT)?, &world, &cluster, text)?;
+    let events = events::events(&root.tables("events", keys::EVENT)?, &world, &cluster, &consumers, text)?;
     let nemesis = match root.opt_table("nemesis", keys::NEMESIS)? {
         Some(t) => {
             let line = t.pos.line(text);

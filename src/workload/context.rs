@@ -26,6 +26,8 @@ pub struct WorkloadContext {
     pub app_faults: AppFaults,
     /// Process ids: a restarted client continues under a new one.
     pub processes: ProcessIds,
+    /// Subscription changes the scenario's events ask of group members.
+    pub subscriptions: super::Subscriptions,
 }
 
 /// The runner's end of the phase channel.
@@ -49,6 +51,7 @@ impl WorkloadContext {
             phase,
             progress: Progress::default(),
             processes: ProcessIds::default(),
+            subscriptions: super::Subscriptions::default(),
         };
         (context, PhaseAnnouncer(announcer))
     }

@@ -216,18 +216,19 @@ async fn member_loop(
     mut life: Incarnation,
 ) {
     let group_id = spec.group.clone().unwrap_or_default();
-    let topics = vec![spec.topic.clone()];
-    let join = || match &manual {
+    // The application's subscription: the spec's topic, until an event changes it.
+    let mut topics = vec![spec.topic.clone()];
+    let join = |topics: &[String]| match &manual {
         Some(partitions) => {
             GroupConsumer::assign(net.clone(), config.clone(), group_config.clone(), partitions.clone())
         }
-        None => GroupConsumer::subscribe(net.clone(), config.clone(), group_config.clone(), topics.clone()),
+        None => GroupConsumer::subscribe(net.clone(), config.clone(), group_config.clone(), topics.to_vec()),
     };
     // An assign-mode consumer's `assign` op comes with its group context on its first poll.
     if manual.is_none() {
         life.invoke(OpFn::Subscribe, OpValue::Keys(topics.clone()));
     }
-    let mut member = join();
+    let mut member = join(&topics);
     if manual.is_none() {
         life.complete(OpType::Ok, OpValue::Keys(topics.clone()), None);
     }
@@ -251,8 +252,15 @@ async fn member_loop(
             // A clean close (commits if auto-commit is on, LeaveGroup), then a new member.
             member.close(&mut app).await;
             sleep_until(back_at).await;
-            member = join();
+            member = join(&topics);
             continue;
+        }
+        if let Some(changed) = ctx.subscriptions.take(&name).filter(|_| manual.is_none()) {
+            // `subscribe` from the application thread; it takes effect at the next poll.
+            app.life.invoke(OpFn::Subscribe, OpValue::Keys(changed.clone()));
+            member.change_subscription(changed.clone());
+            app.life.complete(OpType::Ok, OpValue::Keys(changed.clone()), None);
+            topics = changed;
         }
         match member.coordinator_poll(&mut app).await {
             Ok(true) => {}

@@ -18,6 +18,7 @@ mod pipeline;
 mod process;
 mod producer;
 mod progress;
+mod subscriptions;
 mod transactional;
 
 pub use app_faults::{AppFault, AppFaults};
@@ -28,6 +29,7 @@ pub use pipeline::{run_pipeline, PipelineConfigs};
 pub use process::{Incarnation, ProcessIds};
 pub use producer::run_producer;
 pub use progress::Progress;
+pub use subscriptions::Subscriptions;
 
 use crate::client::consumer::{ConsumedRecord, ConsumerError};
 use crate::history::{MicroOp, OpValue, PolledRecords};

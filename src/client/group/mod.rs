@@ -621,8 +621,8 @@ impl GroupConsumer {
     /// Kafka's `onJoinPrepare`: commit what was consumed (auto-commit, retried within the
     /// rebalance timeout), then give partitions up. A member that is no longer in its
     /// generation loses them all; otherwise the eager protocol revokes them all, and the
-    /// cooperative one keeps them (it would revoke those of topics no longer subscribed,
-    /// but kafkasim's subscriptions do not change) and claims them in its JoinGroup.
+    /// cooperative one keeps them, but for those of topics no longer subscribed, and
+    /// claims them in its JoinGroup.
     async fn prepare_rejoin(&mut self, listener: &mut impl GroupListener) {
         let Some(generation) = self.generation.clone() else { return };
         if !self.still_member_of(&generation) {
@@ -642,9 +642,43 @@ impl GroupConsumer {
                 self.give_up_assignment(&generation);
             }
             RebalanceProtocol::Cooperative => {
+                // Only the partitions of topics no longer subscribed go now.
+                let unsubscribed: Vec<TopicPartition> =
+                    self.assignment.iter().filter(|tp| !self.subscribes_to(&tp.topic)).cloned().collect();
+                if !unsubscribed.is_empty() {
+                    self.revoke(&generation, &unsubscribed, listener).await;
+                    let kept: Vec<TopicPartition> =
+                        self.assignment.iter().filter(|tp| !unsubscribed.contains(tp)).cloned().collect();
+                    self.assignment = kept.clone();
+                    self.consumer.assign(kept);
+                }
                 self.previous_assignment = (self.assignment.clone(), Some(generation.generation));
             }
         }
+    }
+
+    /// Whether the member subscribes to `topic`.
+    fn subscribes_to(&self, topic: &str) -> bool {
+        self.topics.iter().any(|t| t == topic)
+    }
+
+    /// `KafkaConsumer.subscribe` with a new topic list while the member runs (classic
+    /// protocol only: the scenario reader refuses subscription changes for consumer-protocol
+    /// members, whose heartbeat task keeps the topics it started with): a subscription that differs from the one it joined with makes it
+    /// rejoin at its next poll (`rejoinNeededOrPending`: "subscription has changed");
+    /// the cooperative protocol then revokes only the partitions of topics it dropped
+    /// (`onJoinPrepare`), the eager one everything, as in any rebalance.
+    pub fn change_subscription(&mut self, topics: Vec<String>) {
+        if topics == self.topics {
+            return;
+        }
+        self.topics = topics;
+        self.membership.lock().rejoin_needed = true;
+    }
+
+    /// The topics the member subscribes to.
+    pub fn subscription(&self) -> &[String] {
+        &self.topics
     }
 
     /// Forgets the whole assignment, remembering it (and its generation) for the sticky
