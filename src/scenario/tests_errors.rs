@@ -821,7 +821,7 @@ fn topic_events_are_checked_against_the_topics_the_earlier_events_leave() {
     ))
     .contains("`replication.factor` does not apply to a \"add-partitions\" event"));
     assert!(err(&kraft_with_orders(&grow("1s", 4).replace("add-partitions", "delete-everything")))
-        .contains("expected \"create-topic\" or \"add-partitions\", found \"delete-everything\""));
+        .contains("expected \"create-topic\", \"add-partitions\" or \"subscribe\", found \"delete-everything\""));
     let zookeeper = kraft_with_orders(&grow("1s", 4)).replace("metadata = \"kraft\"", "metadata = \"zookeeper\"");
     let zookeeper = format!("kafka_version = \"3.9\"\n{zookeeper}");
     assert!(err(&zookeeper).contains("topic events are modelled in KRaft clusters only so far"), "{}", err(&zookeeper));
