@@ -1,7 +1,8 @@
-//! The validated layer for `[[events]]`: an administrator's topic changes. Each event
-//! is checked against the topics as the events before it leave them, so that a file
-//! cannot grow a topic that does not exist yet or create one twice; the controller's own
-//! checks (`raft::topic_admin`) still decide at run time.
+//! The validated layer for `[[events]]`: an administrator's topic changes and group
+//! members' subscription changes. Each event is checked against the topics as the events
+//! before it leave them, so that a file cannot grow a topic that does not exist yet,
+//! create one twice or subscribe to one that is not there; the controller's own checks
+//! (`raft::topic_admin`) still decide at run time.
 
 use super::faults::{trigger, World};
 use super::fields::kind_and_keys;
