@@ -101,6 +101,8 @@ fn describe_prints_topics_and_groups_before_and_after_a_topic_event() {
     assert!(after.contains("Topic: orders\tPartitionCount: 6\tReplicationFactor: 3"), "{after}");
     assert!(after.contains(": add-partitions orders (6 partitions): done"), "{after}");
     assert!(after.contains("\torders-5\t"), "the group owns and commits the new partitions: {after}");
+    let run = stdout(&kafkasim(&["run", file, "--seed", "1"]));
+    assert!(run.contains(": add-partitions orders (6 partitions): done\n"), "run names the event: {run}");
     let bad = kafkasim(&["describe", file, "--at", "soon"]);
     assert_eq!(bad.status.code(), Some(64), "a bad --at is a usage error (EX_USAGE)");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected a duration such as \"12s\""));

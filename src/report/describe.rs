@@ -109,21 +109,7 @@ pub fn describe(history: &History, assignments: &[TopicAssignment], at_ns: Optio
     for partitions in topics.values_mut() {
         partitions.sort_by_key(|p| p.partition);
     }
-    let topic_events = history
-        .trace
-        .iter()
-        .filter(|e| e.time_ns <= at_ns)
-        .filter_map(|e| match &e.event {
-            Event::TopicAdmin { kind, topic, partitions, error } => {
-                let what = match partitions {
-                    Some(n) => format!("{kind} {topic} ({n} partitions)"),
-                    None => format!("{kind} {topic}"),
-                };
-                Some((e.time_ns, what, error.map(|e| e.to_string())))
-            }
-            _ => None,
-        })
-        .collect();
+    let topic_events = topic_events(history, at_ns);
     let log_end = |tp: &TopicPartition| {
         let name = tp.to_string();
         topics
@@ -168,6 +154,26 @@ pub fn describe(history: &History, assignments: &[TopicAssignment], at_ns: Optio
         }
     }
     Description { at_ns, topics, topic_events, groups }
+}
+
+/// The topic events answered by `at_ns`: `(time, what, error)`, such as `add-partitions
+/// orders (6 partitions)` with no error.
+pub fn topic_events(history: &History, at_ns: u64) -> Vec<(u64, String, Option<String>)> {
+    history
+        .trace
+        .iter()
+        .filter(|e| e.time_ns <= at_ns)
+        .filter_map(|e| match &e.event {
+            Event::TopicAdmin { kind, topic, partitions, error } => {
+                let what = match partitions {
+                    Some(n) => format!("{kind} {topic} ({n} partitions)"),
+                    None => format!("{kind} {topic}"),
+                };
+                Some((e.time_ns, what, error.map(|e| e.to_string())))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// `-` for what is not known.
