@@ -26,7 +26,7 @@ use crate::sim::net::{Addr, NetError};
 use bytes::Bytes;
 use madsim::rand::{thread_rng, Rng};
 use madsim::time::{sleep, sleep_until, Instant};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -158,25 +158,22 @@ fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::Metadat
         (base, partition_states(&view.image), live_brokers(&view.image))
     };
     shared.tracer.emit(Event::MetadataApplied { base_offset: base, count: high_watermark - base });
-    let (changed, resized) = {
+    let (changed, grown) = {
         let state = shared.lock();
-        let before = TopicPartition::counts(state.metadata.partitions.keys());
-        let after = TopicPartition::counts(partitions.iter().map(|p| &p.tp));
         let changed: Vec<PartitionState> =
             partitions.into_iter().filter(|p| state.metadata.partitions.get(&p.tp) != Some(p)).collect();
-        (changed, topics_resized(&before, &after))
+        // Topics with a partition the cache did not hold: created, or grown.
+        let grown: BTreeSet<String> = changed
+            .iter()
+            .filter(|p| !state.metadata.partitions.contains_key(&p.tp))
+            .map(|p| p.tp.topic.to_string())
+            .collect();
+        (changed, grown)
     };
     super::handlers::apply_partition_states(shared, &changed, &live);
-    if !resized.is_empty() {
-        shared.coordinator.on_topics_changed(&resized);
+    if !grown.is_empty() {
+        shared.coordinator.on_topics_changed(&grown);
     }
-}
-
-/// The topics whose partition count differs between two metadata views, created and
-/// deleted ones included.
-fn topics_resized(before: &BTreeMap<String, u32>, after: &BTreeMap<String, u32>) -> BTreeSet<String> {
-    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-    names.into_iter().filter(|t| before.get(*t) != after.get(*t)).cloned().collect()
 }
 
 /// Every partition of the image as the broker's metadata cache holds it.

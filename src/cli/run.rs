@@ -141,9 +141,8 @@ fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
                 acked as f64 / safety_s
             );
         }
-        for (time_ns, what, error) in crate::report::describe::topic_events(&outcome.history, u64::MAX) {
-            let outcome = error.as_deref().unwrap_or("done");
-            out += &format!("  topic event at {}: {what}: {outcome}\n", crate::check::describe::secs(time_ns));
+        for event in crate::report::describe::topic_events(&outcome.history, u64::MAX) {
+            out += &format!("  {}\n", crate::report::describe::topic_event_line(&event));
         }
         for span in &outcome.unavailability {
             let until = span.until_ms.map_or("the end".to_string(), seconds);

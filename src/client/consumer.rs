@@ -252,9 +252,10 @@ impl Consumer {
         }
     }
 
-    /// The partition count of every topic in the consumer's cached metadata.
-    pub fn partition_counts(&self) -> BTreeMap<String, u32> {
-        self.view.partition_counts()
+    /// The partition count of `topic` in the consumer's cached metadata, if it knows the
+    /// topic.
+    pub fn partition_count(&self, topic: &str) -> Option<u32> {
+        self.view.partition_count(topic)
     }
 
     /// Fetches from every assigned partition's leader once and returns what came back,

@@ -114,6 +114,14 @@ impl ClusterView {
         self.partitions.keys().filter(|tp| *tp.topic == *topic).cloned().collect()
     }
 
+    /// The partition count of `topic`, if any of its partitions is known: a range of the
+    /// cache, not a count of every topic (the group leader asks on every poll).
+    pub fn partition_count(&self, topic: &str) -> Option<u32> {
+        let first = TopicPartition::new(topic, 0);
+        let count = self.partitions.range(first..).take_while(|(tp, _)| *tp.topic == *topic).count() as u32;
+        (count > 0).then_some(count)
+    }
+
     /// The partition count of every known topic.
     pub fn partition_counts(&self) -> BTreeMap<String, u32> {
         TopicPartition::counts(self.partitions.keys())

@@ -368,12 +368,11 @@ fn context(
             }
             Event::IsrChange { tp, isr, .. } if ours(tp) => format!("the ISR of {tp} becomes {isr:?}"),
             Event::TopicAdmin { kind, topic, partitions, error } if of_topic(topic) => {
-                let what = match (kind, partitions) {
-                    (TopicEventKind::AddPartitions, Some(n)) => {
-                        format!("grows {topic} to {n} partitions (CreatePartitions): keys may hash elsewhere")
+                let what = match kind {
+                    TopicEventKind::AddPartitions => {
+                        format!("grows {topic} to {partitions} partitions (CreatePartitions): keys may hash elsewhere")
                     }
-                    (_, Some(n)) => format!("creates {topic} with {n} partitions (CreateTopics)"),
-                    (_, None) => format!("changes {topic} ({kind})"),
+                    _ => format!("creates {topic} with {partitions} partitions (CreateTopics)"),
                 };
                 match error {
                     None => format!("an administrator {what}"),

@@ -277,8 +277,8 @@ pub enum Event {
         kind: crate::admin::TopicEventKind,
         /// The topic.
         topic: Arc<str>,
-        /// The partition count asked for (created, or grown to), if the kind has one.
-        partitions: Option<u32>,
+        /// The partition count asked for (created, or grown to).
+        partitions: u32,
         /// Why it was refused, if it was; `REQUEST_TIMED_OUT` when no controller
         /// answered within the admin client's `default.api.timeout.ms`.
         error: Option<crate::protocol::ErrorCode>,

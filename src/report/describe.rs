@@ -110,15 +110,8 @@ pub fn describe(history: &History, assignments: &[TopicAssignment], at_ns: Optio
         partitions.sort_by_key(|p| p.partition);
     }
     let topic_events = topic_events(history, at_ns);
-    let log_end = |tp: &TopicPartition| {
-        let name = tp.to_string();
-        topics
-            .get(&*tp.topic)?
-            .iter()
-            .find(|p| p.partition == tp.partition)?
-            .high_watermark
-            .filter(|_| state.partition(&name).is_some())
-    };
+    let log_end =
+        |tp: &TopicPartition| topics.get(&*tp.topic)?.iter().find(|p| p.partition == tp.partition)?.high_watermark;
     let mut groups: BTreeMap<String, GroupDescription> = BTreeMap::new();
     for rebalance in rebalances(history).into_iter().filter(|r| r.time_ns <= at_ns) {
         let group = groups.entry(rebalance.group.clone()).or_insert_with(|| GroupDescription {
@@ -165,15 +158,17 @@ pub fn topic_events(history: &History, at_ns: u64) -> Vec<(u64, String, Option<S
         .filter(|e| e.time_ns <= at_ns)
         .filter_map(|e| match &e.event {
             Event::TopicAdmin { kind, topic, partitions, error } => {
-                let what = match partitions {
-                    Some(n) => format!("{kind} {topic} ({n} partitions)"),
-                    None => format!("{kind} {topic}"),
-                };
-                Some((e.time_ns, what, error.map(|e| e.to_string())))
+                Some((e.time_ns, format!("{kind} {topic} ({partitions} partitions)"), error.map(|e| e.to_string())))
             }
             _ => None,
         })
         .collect()
+}
+
+/// One topic event as `describe` and `run` print it:
+/// `Topic event at 11.939 s: add-partitions orders (6 partitions): done`.
+pub fn topic_event_line((time_ns, what, error): &(u64, String, Option<String>)) -> String {
+    format!("Topic event at {}: {what}: {}", secs(*time_ns), error.as_deref().unwrap_or("done"))
 }
 
 /// `-` for what is not known.
@@ -210,9 +205,8 @@ pub fn render_text(description: &Description) -> String {
             );
         }
     }
-    for (time_ns, what, error) in &description.topic_events {
-        let outcome = error.as_deref().unwrap_or("done");
-        let _ = writeln!(out, "Topic event at {}: {what}: {outcome}", secs(*time_ns));
+    for event in &description.topic_events {
+        let _ = writeln!(out, "{}", topic_event_line(event));
     }
     for (group, g) in &description.groups {
         let epoch = match (g.protocol, g.generation) {
@@ -298,7 +292,7 @@ mod tests {
                 Event::TopicAdmin {
                     kind: crate::admin::TopicEventKind::AddPartitions,
                     topic: "orders".into(),
-                    partitions: Some(2),
+                    partitions: 2,
                     error: Some(crate::protocol::ErrorCode::InvalidPartitions),
                 },
             )

@@ -58,18 +58,17 @@ impl EventSchedule {
                     if let Some(trigger) = &event.trigger {
                         until_triggered(&recorder, trigger).await;
                     }
-                    match &event.action {
-                        TopicEvent::Subscribe { consumer, topics } => subscriptions.request(consumer, topics.clone()),
-                        action => {
-                            let Some((request, topic, partitions)) = action.request() else { return };
-                            let error = call(&net, &controllers, ControllerRequest::TopicAdmin(request)).await;
-                            recorder.tracer("admin").emit(Event::TopicAdmin {
-                                kind: action.kind(),
-                                topic: topic.into(),
-                                partitions: Some(partitions),
-                                error,
-                            });
-                        }
+                    if let TopicEvent::Subscribe { consumer, topics } = &event.action {
+                        subscriptions.request(consumer, topics.clone());
+                    }
+                    if let Some((request, topic, partitions)) = event.action.request() {
+                        let error = call(&net, &controllers, ControllerRequest::TopicAdmin(request)).await;
+                        recorder.tracer("admin").emit(Event::TopicAdmin {
+                            kind: event.action.kind(),
+                            topic: topic.into(),
+                            partitions,
+                            error,
+                        });
                     }
                 })
             })

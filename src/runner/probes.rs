@@ -3,7 +3,7 @@
 
 use crate::check::liveness::{GroupLag, PartitionProblem, QuorumProblem};
 use crate::history::{ClusterState, OpFn, OpType, OpValue, Recorder};
-use crate::protocol::{broker_name, NodeName, TopicPartition};
+use crate::protocol::{broker_name, TopicPartition};
 use crate::protocol::{partition_name, TopicAssignment};
 use crate::scenario::{Scenario, TopicEvent};
 use madsim::time::{sleep, Instant};
@@ -115,18 +115,13 @@ pub(super) fn group_topics(scenario: &Scenario) -> BTreeMap<String, Vec<String>>
         }
     }
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut number = 0;
-    for c in &scenario.consumers {
-        for _ in 0..c.count {
-            number += 1;
-            let Some(group) = &c.group else { continue };
-            let name = NodeName::consumer(number).to_string();
-            let subscription = changed.get(name.as_str()).copied().unwrap_or(std::slice::from_ref(&c.topic));
-            let topics = groups.entry(group.clone()).or_default();
-            for topic in subscription {
-                if !topics.contains(topic) {
-                    topics.push(topic.clone());
-                }
+    for (name, c) in scenario.consumer_instances() {
+        let Some(group) = &c.group else { continue };
+        let subscription = changed.get(name.as_str()).copied().unwrap_or(std::slice::from_ref(&c.topic));
+        let topics = groups.entry(group.clone()).or_default();
+        for topic in subscription {
+            if !topics.contains(topic) {
+                topics.push(topic.clone());
             }
         }
     }

@@ -6,14 +6,14 @@
 
 use super::faults::{trigger, World};
 use super::fields::kind_and_keys;
-use super::model::ClusterSpec;
+use super::model::{instances, ClusterSpec};
 use super::model_clients::{ConsumerMode, ConsumerSpec};
 use super::model_events::{TopicEvent, TopicEventSpec};
 use super::raw::Table;
 use super::span::Res;
 use super::values::format_duration_ms;
 use crate::admin::TopicEventKind;
-use crate::protocol::{GroupProtocol, MetadataMode, NodeName};
+use crate::protocol::{GroupProtocol, MetadataMode};
 use std::collections::BTreeMap;
 
 /// The keys an event of `kind` takes.
@@ -129,20 +129,12 @@ fn event(
 /// `topics` its new subscription.
 fn subscribe(t: &Table, consumers: &[ConsumerSpec]) -> Res<TopicEvent> {
     let target = t.require("target", "a group member such as \"consumer-2\"")?.string("a string")?;
-    let mut number = 0;
-    let mut found = None;
-    for spec in consumers {
-        for _ in 0..spec.count {
-            number += 1;
-            if NodeName::consumer(number).to_string() == target.value {
-                found = Some(spec);
-            }
-        }
-    }
-    let Some(spec) = found else {
+    let named = instances("consumer", consumers.iter().map(|c| (c.count, c)));
+    let Some(&(_, spec)) = named.iter().find(|(name, _)| *name == target.value) else {
         return Err(target.pos.issue(format!(
-            "no consumer is named \"{}\"; expected one of consumer-1 to consumer-{number}",
-            target.value
+            "no consumer is named \"{}\"; expected one of consumer-1 to consumer-{}",
+            target.value,
+            named.len()
         )));
     };
     if spec.mode != ConsumerMode::Subscribe {

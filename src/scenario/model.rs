@@ -116,7 +116,9 @@ impl Scenario {
     }
 }
 
-fn instances<'a, T>(prefix: &str, groups: impl Iterator<Item = (u32, &'a T)>) -> Vec<(String, &'a T)> {
+/// Every process of `groups` (`count` processes per spec) with its host name
+/// (`PREFIX-1`, ...), in numbering order.
+pub(super) fn instances<'a, T>(prefix: &str, groups: impl Iterator<Item = (u32, &'a T)>) -> Vec<(String, &'a T)> {
     let mut out = Vec::new();
     for (count, spec) in groups {
         for _ in 0..count {

@@ -441,8 +441,7 @@ impl GroupConsumer {
     /// forces before `metadata.max.age.ms`.
     fn assigned_metadata_changed(&self) -> bool {
         let Some(snapshot) = &self.metadata_snapshot else { return false };
-        let now = self.consumer.partition_counts();
-        snapshot.iter().any(|(topic, count)| now.get(topic).is_some_and(|n| n != count))
+        snapshot.iter().any(|(topic, &count)| self.consumer.partition_count(topic).is_some_and(|n| n != count))
     }
 
     /// Reads the committed offsets of the partitions a new assignment added, then tells
@@ -663,9 +662,10 @@ impl GroupConsumer {
     }
 
     /// `KafkaConsumer.subscribe` with a new topic list while the member runs (classic
-    /// protocol only: the scenario reader refuses subscription changes for consumer-protocol
-    /// members, whose heartbeat task keeps the topics it started with): a subscription that differs from the one it joined with makes it
-    /// rejoin at its next poll (`rejoinNeededOrPending`: "subscription has changed");
+    /// protocol only: the scenario reader refuses subscription changes for
+    /// consumer-protocol members, whose heartbeat task keeps the topics it started with):
+    /// a subscription that differs from the one it joined with makes it rejoin at its
+    /// next poll (`rejoinNeededOrPending`: "subscription has changed");
     /// the cooperative protocol then revokes only the partitions of topics it dropped
     /// (`onJoinPrepare`), the eager one everything, as in any rebalance.
     pub fn change_subscription(&mut self, topics: Vec<String>) {
@@ -674,11 +674,6 @@ impl GroupConsumer {
         }
         self.topics = topics;
         self.membership.lock().rejoin_needed = true;
-    }
-
-    /// The topics the member subscribes to.
-    pub fn subscription(&self) -> &[String] {
-        &self.topics
     }
 
     /// Forgets the whole assignment, remembering it (and its generation) for the sticky
