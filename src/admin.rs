@@ -35,6 +35,9 @@ pub enum TopicEventKind {
     AddPartitions,
     /// A group member's application subscribes to another list of topics.
     Subscribe,
+    /// DeleteTopics: the topic and its records go (refused with TOPIC_DELETION_DISABLED
+    /// under `delete.topic.enable = false`). Listed last: trace hashes hash the index.
+    DeleteTopic,
 }
 
 impl TopicEventKind {

@@ -19,7 +19,7 @@ use crate::protocol::kraft::{
 use crate::protocol::{
     BrokerEndpoint, BrokerId, NodeId, NodeName, Offset, PartitionState, Request, Response, TopicPartition,
 };
-use crate::raft::metadata::MetadataImage;
+use crate::raft::metadata::{MetadataImage, TopicId};
 use crate::raft::{ElectionState, QuorumConfig, QuorumNode, RaftLog};
 use crate::sim::disk::Disk;
 use crate::sim::net::{Addr, NetError};
@@ -27,6 +27,7 @@ use bytes::Bytes;
 use madsim::rand::{thread_rng, Rng};
 use madsim::time::{sleep, sleep_until, Instant};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -141,12 +142,14 @@ pub async fn run_metadata_observer(shared: SharedBroker, config: KraftBrokerConf
 /// caches the states of the partitions that changed.
 fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::MetadataRecord>) {
     let high_watermark = node.high_watermark().unwrap_or(0);
-    let (base, partitions, live) = {
+    let (base, partitions, live, deleted_topics) = {
         let mut view = shared.kraft();
         let base = view.applied_offset;
         if high_watermark <= base {
             return;
         }
+        let topics_before: Vec<(TopicId, Arc<str>)> =
+            view.image.topics.iter().map(|(&id, topic)| (id, topic.name.clone())).collect();
         for entry in &node.log().read_from(base)[..(high_watermark - base) as usize] {
             if let Payload::Data(record) = &entry.payload {
                 if let Err(error) = view.image.replay(record) {
@@ -155,9 +158,22 @@ fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::Metadat
             }
         }
         view.applied_offset = high_watermark;
-        (base, partition_states(&view.image), live_brokers(&view.image))
+        // `TopicsDelta.deletedTopicIds`: the topics whose RemoveTopicRecord came in.
+        let deleted_topics: BTreeSet<Arc<str>> = topics_before
+            .into_iter()
+            .filter(|(id, _)| !view.image.topics.contains_key(id))
+            .map(|(_, name)| name)
+            .collect();
+        (base, partition_states(&view.image), live_brokers(&view.image), deleted_topics)
     };
     shared.tracer.emit(Event::MetadataApplied { base_offset: base, count: high_watermark - base });
+    // Deletes first (`ReplicaManager.applyDelta`): the cache holds the deleted topics'
+    // partitions, which no new partition can replace before this.
+    let deleted: Vec<TopicPartition> = {
+        let state = shared.lock();
+        state.metadata.partitions.keys().filter(|tp| deleted_topics.contains(&*tp.topic)).cloned().collect()
+    };
+    super::deletion::delete_partitions(shared, &deleted);
     let (changed, grown) = {
         let state = shared.lock();
         let changed: Vec<PartitionState> =
@@ -171,8 +187,10 @@ fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::Metadat
         (changed, grown)
     };
     super::handlers::apply_partition_states(shared, &changed, &live);
-    if !grown.is_empty() {
-        shared.coordinator.on_topics_changed(&grown);
+    let changed_topics: BTreeSet<String> =
+        grown.into_iter().chain(deleted_topics.iter().map(|t| t.to_string())).collect();
+    if !changed_topics.is_empty() {
+        shared.coordinator.on_topics_changed(&changed_topics);
     }
 }
 

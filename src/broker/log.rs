@@ -50,6 +50,13 @@ impl PartitionLog {
         format!("{tp}/log-start-offset-checkpoint")
     }
 
+    /// Deletes every file of `tp`'s log: its segments and checkpoints.
+    pub fn delete_files(disk: &Disk, tp: &TopicPartition) {
+        for path in disk.list(&format!("{tp}/")) {
+            disk.delete(&path);
+        }
+    }
+
     /// Loads the log from disk (empty if never written) with Kafka's default 1 GiB
     /// segments.
     pub fn load(tp: TopicPartition, disk: Disk) -> Self {

@@ -13,6 +13,7 @@
 
 mod background;
 pub mod coordinator;
+mod deletion;
 mod epoch_cache;
 mod fetcher;
 mod follower_progress;
@@ -188,6 +189,15 @@ pub struct MetadataCache {
     pub controller: Option<BrokerId>,
     /// The highest controller epoch seen; older controllers are refused.
     pub controller_epoch: u64,
+}
+
+impl MetadataCache {
+    /// Whether the cache holds any partition of `topic` (Kafka's
+    /// `MetadataCache.contains(topic)`): false for a deleted topic.
+    pub fn knows_topic(&self, topic: &str) -> bool {
+        let first = TopicPartition::new(topic, 0);
+        self.partitions.range(first..).next().is_some_and(|(tp, _)| *tp.topic == *topic)
+    }
 }
 
 /// The broker's replica state, shared by its request handlers and background tasks.

@@ -94,6 +94,7 @@ impl Focus {
             | Event::ControllerElected { .. }
             | Event::QuorumLeader { .. }
             | Event::TopicAdmin { .. }
+            | Event::TopicDeleted { .. }
             | Event::BrokerRegistration { .. } => return true,
             Event::QuorumCommitted { .. } | Event::QuorumTruncate { .. } | Event::MetadataApplied { .. } => {
                 return self.partition.is_none() && self.value.is_none();
@@ -110,6 +111,7 @@ impl Focus {
             | Event::BecomeFollower { tp, .. }
             | Event::IsrChange { tp, .. }
             | Event::PartitionCreated { tp, .. }
+            | Event::PartitionDeleted { tp, .. }
             | Event::LeaderElection { tp, .. } => (tp, self.value.is_none()),
         };
         value_ok && self.partition.as_deref().is_none_or(|p| p == &**tp)

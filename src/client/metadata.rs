@@ -85,6 +85,16 @@ impl ClusterView {
             return false; // A broker that has not heard from the controller yet.
         }
         self.brokers = metadata.brokers.iter().map(|b| (b.id, Addr::new(&b.host))).collect();
+        // The response describes each topic asked for completely (every topic when none
+        // is named): a topic it leaves out is unknown to the broker (deleted, say) and
+        // leaves the cache, and a topic's partitions are the ones it lists (Kafka's
+        // `Metadata.handleMetadataResponse` builds the cluster from the response; a
+        // topic with an error contributes no partitions).
+        if topics.is_empty() {
+            self.partitions.clear();
+        } else {
+            self.partitions.retain(|tp, _| !topics.iter().any(|t| **t == *tp.topic));
+        }
         for partition in metadata.partitions {
             self.partitions.insert(partition.tp.clone(), partition);
         }

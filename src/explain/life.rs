@@ -372,7 +372,12 @@ fn context(
                     TopicEventKind::AddPartitions => {
                         format!("grows {topic} to {partitions} partitions (CreatePartitions): keys may hash elsewhere")
                     }
-                    _ => format!("creates {topic} with {partitions} partitions (CreateTopics)"),
+                    TopicEventKind::DeleteTopic => {
+                        format!("deletes {topic} (DeleteTopics): its partitions and their records go")
+                    }
+                    TopicEventKind::CreateTopic | TopicEventKind::Subscribe => {
+                        format!("creates {topic} with {partitions} partitions (CreateTopics)")
+                    }
                 };
                 match error {
                     None => format!("an administrator {what}"),

@@ -18,7 +18,8 @@
 //! leadership change, or a log start moved past the end).
 
 use super::trace::{Event, TraceEvent};
-use std::collections::BTreeMap;
+use crate::protocol::TopicPartition;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The controller as the trace tells it.
@@ -129,6 +130,8 @@ pub struct ClusterState {
     replicas: BTreeMap<(usize, u32), ReplicaView>,
     /// The replicas of each partition an administrator created, by name.
     created_by_admin: BTreeMap<Arc<str>, Vec<u32>>,
+    /// The topics an administrator deleted.
+    deleted_topics: BTreeSet<Arc<str>>,
 }
 
 impl ClusterState {
@@ -162,6 +165,11 @@ impl ClusterState {
     /// name, with their replicas.
     pub fn created_by_admin(&self) -> &BTreeMap<Arc<str>, Vec<u32>> {
         &self.created_by_admin
+    }
+
+    /// The topics an administrator deleted while the run went on (`[[events]]`).
+    pub fn deleted_topics(&self) -> &BTreeSet<Arc<str>> {
+        &self.deleted_topics
     }
 
     /// A partition by name, if the trace named it.
@@ -259,6 +267,17 @@ impl ClusterState {
             }
             Event::PartitionCreated { tp, replicas } => {
                 self.created_by_admin.insert(tp.clone(), replicas.clone());
+                Applied::Nothing
+            }
+            Event::TopicDeleted { topic } => {
+                self.created_by_admin.retain(|tp, _| !TopicPartition::parse(tp).is_some_and(|tp| tp.topic == *topic));
+                self.deleted_topics.insert(topic.clone());
+                Applied::Nothing
+            }
+            Event::PartitionDeleted { tp, broker } => {
+                if let Some(&n) = self.numbers.get(tp) {
+                    self.replicas.remove(&(n, *broker));
+                }
                 Applied::Nothing
             }
             Event::BrokerStarted { broker } => {

@@ -292,6 +292,21 @@ pub enum Event {
         /// Its replicas, preferred leader first.
         replicas: Vec<u32>,
     },
+    /// KRaft: the active controller committed the `RemoveTopicRecord` of a topic an
+    /// administrator deleted. Its partitions are gone from the metadata from here on;
+    /// each broker drops its replicas when it applies the record ([`Event::PartitionDeleted`]).
+    TopicDeleted {
+        /// The topic.
+        topic: Arc<str>,
+    },
+    /// A broker stopped hosting a partition of a deleted topic and deleted its log
+    /// (Kafka's `ReplicaManager.stopPartitions` with `deleteLocalLog`).
+    PartitionDeleted {
+        /// The partition.
+        tp: Arc<str>,
+        /// The broker.
+        broker: u32,
+    },
 }
 
 /// Why a replica removed the tail of its log.

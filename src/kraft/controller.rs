@@ -308,11 +308,18 @@ impl Controller {
         for (offset, entry) in (base..).zip(&entries) {
             let Payload::Data(record) = &entry.payload else { continue };
             let before = partition_of(&self.image, record).cloned();
+            let removed_topic = match record {
+                MetadataRecord::RemoveTopic { topic_id } => self.image.topics.get(topic_id).map(|t| t.name.clone()),
+                _ => None,
+            };
             if let Err(error) = self.image.replay(record) {
                 tracing::error!(?error, controller = me, offset, "a committed record does not replay");
                 continue;
             }
             if leads {
+                if let Some(topic) = removed_topic {
+                    self.ctx.tracer.emit(Event::TopicDeleted { topic });
+                }
                 trace_admin_partition(&self.ctx.tracer, &self.ctx.settings, &self.image, record);
                 let reason = self.reasons.get(&offset).copied().unwrap_or(ElectionReason::ControllerFailover);
                 trace_partition_change(&self.ctx.tracer, &self.image, record, before.as_ref(), reason);

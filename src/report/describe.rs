@@ -4,6 +4,7 @@
 //! answered so far, and each consumer group's owners, committed offsets and lag.
 //! `kafkasim describe` prints it at any time; reports show it at the end of the run.
 
+use crate::admin::TopicEventKind;
 use crate::check::describe::secs;
 use crate::check::groups::rebalances;
 use crate::history::{ClusterState, Event, History, OpFn, OpType, OpValue};
@@ -91,6 +92,10 @@ pub fn describe(history: &History, assignments: &[TopicAssignment], at_ns: Optio
     for (tp, brokers) in state.created_by_admin() {
         replicas.insert(tp.to_string(), brokers.clone());
     }
+    // A deleted topic is gone from both tools' answers, and with it its partitions'
+    // committed offsets (the coordinator writes their tombstones).
+    let deleted = |tp: &TopicPartition| state.deleted_topics().contains(&*tp.topic);
+    replicas.retain(|name, _| !TopicPartition::parse(name).is_some_and(|tp| deleted(&tp)));
     let mut topics: BTreeMap<String, Vec<PartitionDescription>> = BTreeMap::new();
     for (name, replicas) in &replicas {
         let Some(tp) = TopicPartition::parse(name) else { continue };
@@ -142,6 +147,7 @@ pub fn describe(history: &History, assignments: &[TopicAssignment], at_ns: Optio
         }
     }
     for group in groups.values_mut() {
+        group.partitions.retain(|tp, _| !deleted(tp));
         for (tp, partition) in &mut group.partitions {
             partition.log_end = log_end(tp);
         }
@@ -158,7 +164,11 @@ pub fn topic_events(history: &History, at_ns: u64) -> Vec<(u64, String, Option<S
         .filter(|e| e.time_ns <= at_ns)
         .filter_map(|e| match &e.event {
             Event::TopicAdmin { kind, topic, partitions, error } => {
-                Some((e.time_ns, format!("{kind} {topic} ({partitions} partitions)"), error.map(|e| e.to_string())))
+                let what = match kind {
+                    TopicEventKind::DeleteTopic => format!("{kind} {topic}"),
+                    _ => format!("{kind} {topic} ({partitions} partitions)"),
+                };
+                Some((e.time_ns, what, error.map(|e| e.to_string())))
             }
             _ => None,
         })

@@ -227,15 +227,16 @@ fn start_events(run: &mut Run<'_>, start: Instant) -> Option<EventSchedule> {
     Some(schedule)
 }
 
-/// The topics as the safety phase left them: the scenario's, and the partitions an
-/// administrator created, with the replicas the controller placed them on (new topics
-/// take the cluster's topic settings).
+/// The topics as the safety phase left them: the scenario's, less those an
+/// administrator deleted, and the partitions an administrator created, with the
+/// replicas the controller placed them on (new topics take the cluster's topic settings).
 fn with_admin_partitions(
     topics: &[TopicAssignment],
     state: &crate::history::ClusterState,
     scenario: &Scenario,
 ) -> Vec<TopicAssignment> {
     let mut topics = topics.to_vec();
+    topics.retain(|t| !state.deleted_topics().contains(&*t.name));
     for (tp, replicas) in state.created_by_admin() {
         let Some(tp) = TopicPartition::parse(tp) else { continue };
         let replicas: Vec<BrokerId> = replicas.iter().map(|&b| BrokerId(b)).collect();

@@ -14,7 +14,7 @@ use super::span::Res;
 use super::values::format_duration_ms;
 use crate::admin::TopicEventKind;
 use crate::protocol::{GroupProtocol, MetadataMode};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The keys an event of `kind` takes.
 fn keys(kind: TopicEventKind) -> &'static [&'static str] {
@@ -22,6 +22,7 @@ fn keys(kind: TopicEventKind) -> &'static [&'static str] {
         TopicEventKind::CreateTopic => &["at", "when", "kind", "topic", "partitions", "replication.factor"],
         TopicEventKind::AddPartitions => &["at", "when", "kind", "topic", "partitions"],
         TopicEventKind::Subscribe => &["at", "when", "kind", "target", "topics"],
+        TopicEventKind::DeleteTopic => &["at", "when", "kind", "topic"],
     }
 }
 
@@ -40,6 +41,7 @@ pub(super) fn events(
     read.sort_by_key(|(e, _)| e.at_ms);
     // The partition count of every topic as the events leave it, in time order.
     let mut counts: BTreeMap<&str, u32> = world.topics.iter().map(|t| (t.name.as_str(), t.partitions)).collect();
+    let mut deleted: BTreeSet<&str> = BTreeSet::new();
     for (spec, t) in &read {
         match &spec.action {
             TopicEvent::Subscribe { topics, .. } => {
@@ -54,6 +56,14 @@ pub(super) fn events(
             }
             TopicEvent::CreateTopic { topic, partitions, .. } => {
                 let topic = topic.as_str();
+                if deleted.contains(topic) {
+                    let node = t.require("topic", "a topic name")?;
+                    return Err(node.pos.issue(format!(
+                        "topic \"{topic}\" was deleted by an earlier event, and creating a deleted topic's name \
+                         again is not modelled yet (its partitions' histories would mix two topics); expected a new \
+                         name"
+                    )));
+                }
                 if counts.contains_key(topic) {
                     let node = t.require("topic", "a topic name")?;
                     return Err(node.pos.issue(format!(
@@ -83,6 +93,25 @@ pub(super) fn events(
                 }
                 *current = *partitions;
             }
+            TopicEvent::DeleteTopic { topic } => {
+                if cluster.config.auto_create_topics_enable {
+                    let node = t.require("kind", "an event kind")?;
+                    return Err(node.pos.issue(format!(
+                        "deleting \"{topic}\" while clients run would have them re-create it through \
+                         auto.create.topics.enable (default true), which kafkasim does not model yet; expected \
+                         auto.create.topics.enable = false in [cluster.config]"
+                    )));
+                }
+                deleted.insert(topic.as_str());
+                if counts.remove(topic.as_str()).is_none() {
+                    let node = t.require("topic", "a topic name")?;
+                    return Err(node.pos.issue(format!(
+                        "topic \"{topic}\" does not exist at {}, so the controller would refuse with \
+                         UNKNOWN_TOPIC_OR_PARTITION; expected a `[[topics]]` entry or a topic an earlier event creates",
+                        format_duration_ms(spec.at_ms)
+                    )));
+                }
+            }
         }
     }
     Ok(read.into_iter().map(|(spec, _)| spec).collect())
@@ -107,7 +136,7 @@ fn event(
     }
     let action = match kind {
         TopicEventKind::Subscribe => subscribe(t, consumers)?,
-        TopicEventKind::CreateTopic | TopicEventKind::AddPartitions => {
+        TopicEventKind::CreateTopic | TopicEventKind::AddPartitions | TopicEventKind::DeleteTopic => {
             if cluster.metadata != MetadataMode::Kraft {
                 return Err(kind_sp.pos.issue(
                     "topic events are modelled in KRaft clusters only so far (a ZooKeeper-mode controller's \
@@ -115,7 +144,7 @@ fn event(
                         .to_string(),
                 ));
             }
-            topic_change(t, kind == TopicEventKind::CreateTopic, cluster)?
+            topic_change(t, kind, cluster)?
         }
     };
     let trigger = match t.get("when") {
@@ -167,15 +196,18 @@ fn subscribe(t: &Table, consumers: &[ConsumerSpec]) -> Res<TopicEvent> {
     Ok(TopicEvent::Subscribe { consumer: target.value, topics })
 }
 
-/// A `create-topic` (`create`) or `add-partitions` event.
-fn topic_change(t: &Table, create: bool, cluster: &ClusterSpec) -> Res<TopicEvent> {
+/// A `create-topic`, `add-partitions` or `delete-topic` event.
+fn topic_change(t: &Table, kind: TopicEventKind, cluster: &ClusterSpec) -> Res<TopicEvent> {
     let topic = t.require("topic", "the topic's name, such as \"orders\"")?.string("a string")?.value;
+    if kind == TopicEventKind::DeleteTopic {
+        return Ok(TopicEvent::DeleteTopic { topic });
+    }
     let partitions = t
         .require("partitions", "a partition count, such as 6")?
         .u32()?
         .check(|p| p >= 1, |_| "expected at least 1 partition".to_string())?
         .value;
-    if create {
+    if kind == TopicEventKind::CreateTopic {
         let brokers = cluster.brokers;
         let replication_factor = t
             .require("replication.factor", "replicas per partition, such as 3")?

@@ -97,6 +97,7 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "metadata.max.idle.interval.ms",
     "eligible.leader.replicas.enable",
     "delete.topic.enable",
+    "auto.create.topics.enable",
 ];
 
 /// `[[events]]`.

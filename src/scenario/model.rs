@@ -431,6 +431,12 @@ pub struct BrokerSettings {
     /// `delete.topic.enable`: whether a `delete-topic` event may delete a topic (default
     /// true; false makes the controller refuse with TOPIC_DELETION_DISABLED).
     pub delete_topic_enable: bool,
+    /// `auto.create.topics.enable` (default true): a broker asked for a topic it does not
+    /// know creates it with `num.partitions` partitions. kafkasim's clients name only
+    /// topics that exist, so it matters only once a topic is deleted under running
+    /// clients, whose next metadata request would re-create it; that re-creation is not
+    /// modelled, so a scenario that deletes a topic must turn this off.
+    pub auto_create_topics_enable: bool,
 }
 
 impl Default for BrokerSettings {
@@ -479,6 +485,7 @@ impl Default for BrokerSettings {
             eligible_leader_replicas_enable: false,
             leader_imbalance_per_broker_percentage: 10,
             delete_topic_enable: true,
+            auto_create_topics_enable: true,
         }
     }
 }

@@ -51,6 +51,11 @@ pub enum TopicEvent {
         /// Its new subscription (`topics`).
         topics: Vec<String>,
     },
+    /// `kind = "delete-topic"`: DeleteTopics, as `kafka-topics.sh --delete` sends it.
+    DeleteTopic {
+        /// The topic.
+        topic: String,
+    },
 }
 
 impl TopicEvent {
@@ -60,11 +65,13 @@ impl TopicEvent {
             TopicEvent::CreateTopic { .. } => TopicEventKind::CreateTopic,
             TopicEvent::AddPartitions { .. } => TopicEventKind::AddPartitions,
             TopicEvent::Subscribe { .. } => TopicEventKind::Subscribe,
+            TopicEvent::DeleteTopic { .. } => TopicEventKind::DeleteTopic,
         }
     }
 
     /// The administrator's request, with the topic it changes and the partition count it
-    /// asks for; `None` for a subscription change, which no administrator sends.
+    /// asks for (0 for a deletion); `None` for a subscription change, which no
+    /// administrator sends.
     pub fn request(&self) -> Option<(TopicAdmin, &str, u32)> {
         match self {
             TopicEvent::CreateTopic { topic, partitions, replication_factor } => Some((
@@ -81,6 +88,9 @@ impl TopicEvent {
                 topic,
                 *partitions,
             )),
+            TopicEvent::DeleteTopic { topic } => {
+                Some((TopicAdmin::DeleteTopic { topic: topic.as_str().into() }, topic, 0))
+            }
             TopicEvent::Subscribe { .. } => None,
         }
     }
@@ -96,6 +106,7 @@ impl fmt::Display for TopicEvent {
                 write!(f, "add partitions to {topic} up to {partitions}")
             }
             TopicEvent::Subscribe { consumer, topics } => write!(f, "{consumer} subscribes to {}", topics.join(", ")),
+            TopicEvent::DeleteTopic { topic } => write!(f, "delete topic {topic}"),
         }
     }
 }

@@ -78,7 +78,8 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
          `leader.imbalance.check.interval.seconds`, `leader.imbalance.per.broker.percentage`, \
          `broker.heartbeat.interval.ms`, `broker.session.timeout.ms`, `controller.quorum.election.timeout.ms`, \
          `controller.quorum.fetch.timeout.ms`, `controller.quorum.election.backoff.max.ms`, \
-         `controller.quorum.request.timeout.ms`, `metadata.max.idle.interval.ms`, `eligible.leader.replicas.enable` or `delete.topic.enable`"
+         `controller.quorum.request.timeout.ms`, `metadata.max.idle.interval.ms`, `eligible.leader.replicas.enable`, `delete.topic.enable` or \
+         `auto.create.topics.enable`"
     );
     let e = err(&format!("{BASE}replication.factor = 3\n"));
     assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]] or [[events]]; expected one of `name`,"), "{e}");
@@ -820,8 +821,30 @@ fn topic_events_are_checked_against_the_topics_the_earlier_events_leave() {
         &grow("1s", 4).replace("partitions = 4", "partitions = 4\nreplication.factor = 1")
     ))
     .contains("`replication.factor` does not apply to a \"add-partitions\" event"));
-    assert!(err(&kraft_with_orders(&grow("1s", 4).replace("add-partitions", "delete-everything")))
-        .contains("expected \"create-topic\", \"add-partitions\" or \"subscribe\", found \"delete-everything\""));
+    assert!(err(&kraft_with_orders(&grow("1s", 4).replace("add-partitions", "delete-everything"))).contains(
+        "expected \"create-topic\", \"add-partitions\", \"subscribe\" or \"delete-topic\", found \"delete-everything\""
+    ));
+    // Deletion: only with auto-create off, only of a topic that exists, and a deleted
+    // name is not created again.
+    let delete =
+        |at: &str, topic: &str| format!("[[events]]\nat = \"{at}\"\nkind = \"delete-topic\"\ntopic = \"{topic}\"\n");
+    let no_auto_create = "[cluster.config]\n\"auto.create.topics.enable\" = false\n";
+    assert!(err(&kraft_with_orders(&delete("1s", "orders"))).contains(
+        "would have them re-create it through auto.create.topics.enable (default true), which kafkasim does not model \
+         yet; expected auto.create.topics.enable = false in [cluster.config]"
+    ));
+    let deleted =
+        parse(&kraft_with_orders(&format!("{no_auto_create}{}", delete("1s", "orders"))), Path::new("x.toml"));
+    assert_eq!(deleted.unwrap().events[0].action, crate::scenario::TopicEvent::DeleteTopic { topic: "orders".into() });
+    assert!(err(&kraft_with_orders(&format!("{no_auto_create}{}", delete("1s", "payments")))).contains(
+        "topic \"payments\" does not exist at 1s, so the controller would refuse with UNKNOWN_TOPIC_OR_PARTITION"
+    ));
+    let twice = format!("{no_auto_create}{}{}", delete("1s", "orders"), delete("2s", "orders"));
+    assert!(err(&kraft_with_orders(&twice)).contains("topic \"orders\" does not exist at 2s"));
+    let recreated =
+        format!("{no_auto_create}{}{}", delete("1s", "orders"), create("orders").replace("\"1s\"", "\"2s\""));
+    assert!(err(&kraft_with_orders(&recreated))
+        .contains("topic \"orders\" was deleted by an earlier event, and creating a deleted topic's name again is not modelled yet"));
     let zookeeper = kraft_with_orders(&grow("1s", 4)).replace("metadata = \"kraft\"", "metadata = \"zookeeper\"");
     let zookeeper = format!("kafka_version = \"3.9\"\n{zookeeper}");
     assert!(err(&zookeeper).contains("topic events are modelled in KRaft clusters only so far"), "{}", err(&zookeeper));

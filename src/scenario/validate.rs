@@ -439,6 +439,7 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
         unclean_leader_election_enable: t
             .bool_or("unclean.leader.election.enable", d.unclean_leader_election_enable)?,
         delete_topic_enable: t.bool_or("delete.topic.enable", d.delete_topic_enable)?,
+        auto_create_topics_enable: t.bool_or("auto.create.topics.enable", d.auto_create_topics_enable)?,
         replica_lag_time_max_ms: lag_ms,
         zookeeper_session_timeout_ms: opt_u64_min(t, "zookeeper.session.timeout.ms", 1)?
             .map_or(d.zookeeper_session_timeout_ms, |v| v.value),

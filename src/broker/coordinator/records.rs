@@ -144,6 +144,14 @@ pub enum CoordinatorRecord {
         /// The next offset to consume.
         offset: Offset,
     },
+    /// `group`'s offset for `tp` was deleted with its topic (Kafka's offset tombstone:
+    /// the offset key with a null value).
+    OffsetTombstone {
+        /// The group.
+        group: String,
+        /// The partition.
+        tp: TopicPartition,
+    },
     /// `group`'s metadata, as of its latest completed generation.
     Group {
         /// The group.
@@ -166,6 +174,13 @@ pub fn offset_record(group: &str, tp: &TopicPartition, offset: Offset, timestamp
     Record { key: Some(key), value: offset, timestamp_ms }
 }
 
+/// The tombstone of `group`'s offset for `tp` (`OffsetMetadataManager.onPartitionsDeleted`).
+/// Records carry a number, not bytes, so the key says what Kafka's null value says.
+pub fn offset_tombstone(group: &str, tp: &TopicPartition, timestamp_ms: u64) -> Record {
+    let key = serde_json::to_string(&("offset-tombstone", group, &tp.topic, tp.partition)).expect("keys serialize");
+    Record { key: Some(key), value: 0, timestamp_ms }
+}
+
 /// The record of a group's metadata.
 pub fn group_record(group: &str, metadata: &GroupMetadata, timestamp_ms: u64) -> Record {
     let key = serde_json::to_string(&("group", group, metadata)).expect("keys serialize");
@@ -181,11 +196,12 @@ pub fn consumer_group_record(group: &str, record: &ConsumerGroupRecord, timestam
 /// Reads a record back; `None` for a record the coordinator did not write.
 pub fn parse(key: &str, value: u64) -> Option<CoordinatorRecord> {
     if let Ok((kind, group, topic, partition)) = serde_json::from_str::<(String, String, String, u32)>(key) {
-        return (kind == "offset").then(|| CoordinatorRecord::Offset {
-            group,
-            tp: TopicPartition::new(topic, partition),
-            offset: value,
-        });
+        let tp = TopicPartition::new(topic, partition);
+        return match kind.as_str() {
+            "offset" => Some(CoordinatorRecord::Offset { group, tp, offset: value }),
+            "offset-tombstone" => Some(CoordinatorRecord::OffsetTombstone { group, tp }),
+            _ => None,
+        };
     }
     if let Ok((kind, group, record)) = serde_json::from_str::<(String, String, ConsumerGroupRecord)>(key) {
         return (kind == "consumer-group").then_some(CoordinatorRecord::ConsumerGroup { group, record });
@@ -212,6 +228,9 @@ pub fn replay(records: impl IntoIterator<Item = (Option<String>, u64)>) -> Repla
         match key.as_deref().and_then(|key| parse(key, value)) {
             Some(CoordinatorRecord::Offset { group, tp, offset }) => {
                 replayed.offsets.insert((group, tp), offset);
+            }
+            Some(CoordinatorRecord::OffsetTombstone { group, tp }) => {
+                replayed.offsets.remove(&(group, tp));
             }
             Some(CoordinatorRecord::Group { group, metadata }) => {
                 replayed.groups.insert(group, metadata);
@@ -276,13 +295,16 @@ mod tests {
             key_value(offset_record("g", &tp, 8, 0)),
             key_value(group_record("g", &metadata(2), 0)),
             key_value(offset_record("h", &tp, 1, 0)),
+            key_value(offset_record("d", &tp, 4, 0)),
+            key_value(offset_tombstone("d", &tp, 0)),
             key_value(consumer_group_record("k", &ConsumerGroupRecord::GroupEpoch { epoch: 1 }, 0)),
             key_value(consumer_group_record("k", &ConsumerGroupRecord::TargetEpoch { epoch: 1 }, 0)),
         ]);
         let epochs = [ConsumerGroupRecord::GroupEpoch { epoch: 1 }, ConsumerGroupRecord::TargetEpoch { epoch: 1 }];
         assert_eq!(replayed.consumer_groups["k"], epochs, "every consumer-group record, in log order");
         assert_eq!(replayed.offsets.get(&("g".to_string(), tp.clone())), Some(&8));
-        assert_eq!(replayed.offsets.get(&("h".to_string(), tp)), Some(&1));
+        assert_eq!(replayed.offsets.get(&("h".to_string(), tp.clone())), Some(&1));
+        assert_eq!(replayed.offsets.get(&("d".to_string(), tp)), None, "a tombstone deletes the offset");
         assert_eq!(replayed.groups.keys().collect::<Vec<_>>(), ["g"]);
         assert_eq!(replayed.groups["g"].generation, 2);
     }

@@ -69,6 +69,44 @@ impl Coordinator {
             group.on_topics_changed(topics);
         }
     }
+
+    /// The partitions `deleted` went with their topic: every group this broker
+    /// coordinates forgets its committed and pending transactional offsets for them,
+    /// and a tombstone per forgotten offset goes to the group's offsets partition
+    /// (Kafka 4.0's `OffsetMetadataManager.onPartitionsDeleted`, run on every
+    /// coordinator shard; the tombstones keep a coordinator that loads the partition
+    /// later from bringing the offsets back). A group stays, even with no offsets left.
+    ///
+    /// Simplified: Kafka 3.9's classic coordinator, which also marks an empty group
+    /// whose offsets are all gone Dead, is not told apart from 4.0's; the tombstones are
+    /// written with acks=all where Kafka's old coordinator used acks=0, and the
+    /// coordinator forgets the offsets without waiting for them.
+    pub fn on_partitions_deleted(&self, shared: &SharedBroker, deleted: &[TopicPartition]) {
+        let forgotten: Vec<(String, TopicPartition)> = {
+            let mut state = self.lock();
+            let forgotten: Vec<(String, TopicPartition)> =
+                state.offsets.keys().filter(|(_, tp)| deleted.contains(tp)).cloned().collect();
+            for key in &forgotten {
+                state.offsets.remove(key);
+            }
+            for pending in state.pending_txn_offsets.values_mut() {
+                pending.retain(|(_, tp), _| !deleted.contains(tp));
+            }
+            forgotten
+        };
+        let count = offsets_partitions(shared);
+        let mut tombstones: BTreeMap<TopicPartition, Vec<Record>> = BTreeMap::new();
+        for (group, tp) in forgotten {
+            let offsets_tp = TopicPartition::new(OFFSETS_TOPIC, super::offsets_partition_for(&group, count));
+            tombstones.entry(offsets_tp).or_default().push(records::offset_tombstone(&group, &tp, now_ms()));
+        }
+        for (offsets_tp, records) in tombstones {
+            let shared = shared.clone();
+            madsim::task::spawn(async move {
+                let _ = append(&shared, &offsets_tp, records).await;
+            });
+        }
+    }
 }
 
 /// Who sends a request: its member id and, for a static member, its
@@ -410,6 +448,13 @@ async fn commit(
     };
     if let Some(error) = commit_refusal(shared, group_id, generation, who) {
         return ack(Some(error));
+    }
+    // `KafkaApis.handleOffsetCommitRequest`: the partitions of a topic the broker's
+    // metadata does not know (deleted) get UNKNOWN_TOPIC_OR_PARTITION. Simplified:
+    // Kafka commits the request's other partitions and answers per partition; the
+    // answer here carries one error, so the commit is refused whole.
+    if offsets.iter().any(|(at, _)| !shared.lock().metadata.knows_topic(&at.topic)) {
+        return ack(Some(ErrorCode::UnknownTopicOrPartition));
     }
     let now_ms = now_ms();
     let records = offsets.iter().map(|(at, offset)| records::offset_record(group_id, at, *offset, now_ms)).collect();

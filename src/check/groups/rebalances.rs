@@ -221,7 +221,7 @@ impl OwnerlessTime {
 /// partition from the `assign` op that gives it to the member until a `revoke` or
 /// `lose` op names it, the member's next `assign` leaves it out, or the member's process
 /// crashes; a partition is ownerless while no member of its group owns it, from its
-/// first assignment to the end of the history. (A zombie member that has not noticed
+/// first assignment to the end of the history or the deletion of its topic. (A zombie member that has not noticed
 /// its eviction still counts as an owner: it has not lost the partition yet.)
 pub fn ownerless_time(history: &History) -> Vec<OwnerlessTime> {
     let mut holdings = Holdings::default();
@@ -231,6 +231,20 @@ pub fn ownerless_time(history: &History) -> Vec<OwnerlessTime> {
     let mut stretches: BTreeMap<&str, Vec<(u64, &str)>> = BTreeMap::new();
     let mut revoked: BTreeMap<&str, usize> = BTreeMap::new();
     let end_ns = history.ops.last().map_or(0, |o| o.time_ns);
+    // A deleted topic's partitions stop counting when the controller commits the
+    // deletion: nothing is left to own.
+    let deleted_at: BTreeMap<&str, u64> = history
+        .trace
+        .iter()
+        .filter_map(|e| match &e.event {
+            crate::history::Event::TopicDeleted { topic } => Some((&**topic, e.time_ns)),
+            _ => None,
+        })
+        .collect();
+    let until = |key: &str, time_ns: u64| {
+        let topic = key.rsplit_once('-').map_or(key, |(topic, _)| topic);
+        deleted_at.get(topic).map_or(time_ns, |&deleted| deleted.min(time_ns))
+    };
     // Completions only (a crash is recorded as an `info` op).
     for op in history.ops.iter().filter(|o| o.kind != OpType::Invoke && (o.kind == OpType::Ok || o.f == OpFn::Crash)) {
         let keys = match &op.value {
@@ -245,18 +259,18 @@ pub fn ownerless_time(history: &History) -> Vec<OwnerlessTime> {
             groups.insert(change.group);
             for key in change.gained {
                 if let Some(since) = ownerless_since.remove(&(change.group, key)) {
-                    stretches.entry(change.group).or_default().push((op.time_ns - since, key));
+                    stretches.entry(change.group).or_default().push((until(key, op.time_ns) - since, key));
                 }
             }
             for key in change.released {
                 if !holdings.is_held(change.group, key) {
-                    ownerless_since.insert((change.group, key), op.time_ns);
+                    ownerless_since.insert((change.group, key), until(key, op.time_ns));
                 }
             }
         }
     }
     for ((group, key), since) in ownerless_since {
-        stretches.entry(group).or_default().push((end_ns - since, key));
+        stretches.entry(group).or_default().push((until(key, end_ns) - since, key));
     }
     groups
         .into_iter()
@@ -352,6 +366,38 @@ mod tests {
         assert_eq!(found[0].total_ns, 2_600_000_000);
         assert_eq!(found[0].revoked, 2, "a crash is no revocation");
         assert_eq!((found[0].longest_ns, found[0].longest_key.as_str()), (1_100_000_000, "t-1"));
+    }
+
+    #[test]
+    fn a_deleted_topic_stops_counting_when_it_is_deleted() {
+        // a holds t-0 and u-0; t is deleted at 2 s, and a revokes both at 3 s: u-0 is
+        // ownerless to the end (5.1 s), t-0 never, since nothing is left to own.
+        let h = Hist::new()
+            .member(1, "g", "a", 1)
+            .at_ms(0)
+            .assign(1, &["t-0", "u-0"])
+            .at_ms(2_000)
+            .event("controller-1", crate::history::Event::TopicDeleted { topic: "t".into() })
+            .at_ms(3_000)
+            .revoke(1, &["t-0", "u-0"])
+            .at_ms(5_000)
+            .send_ok(0, "u-0", 0, 1)
+            .build();
+        let found = ownerless_time(&h);
+        assert_eq!((found[0].total_ns, found[0].longest_key.as_str()), (2_000_000_000, "u-0"));
+        // Released before the deletion: ownerless until the deletion only.
+        let h = Hist::new()
+            .member(1, "g", "a", 1)
+            .at_ms(0)
+            .assign(1, &["t-0"])
+            .at_ms(1_000)
+            .revoke(1, &["t-0"])
+            .at_ms(2_000)
+            .event("controller-1", crate::history::Event::TopicDeleted { topic: "t".into() })
+            .at_ms(5_000)
+            .send_ok(0, "u-0", 0, 1)
+            .build();
+        assert_eq!(ownerless_time(&h)[0].total_ns, 900_000_000, "from 1.1 s to the deletion at 2 s");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! every key.
 
 use crate::check::describe::{process, secs};
-use crate::history::{History, MicroOp, Op, OpFn, OpType};
+use crate::history::{Event, History, MicroOp, Op, OpFn, OpType};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -282,6 +282,8 @@ pub(super) struct Analysis<'a> {
     pub orders: BTreeMap<&'a str, VersionOrder>,
     /// Key → values that retention deleted: see [`deleted_by_retention`].
     pub deleted_by_retention: BTreeMap<&'a str, BTreeSet<u64>>,
+    /// Topic → when the controller committed its deletion ([`Event::TopicDeleted`]).
+    pub topic_deletions: BTreeMap<&'a str, u64>,
 }
 
 /// Key → the values a replica's retention check deleted (see
@@ -306,6 +308,14 @@ impl<'a> Analysis<'a> {
             writer_of: BTreeMap::new(),
             orders: BTreeMap::new(),
             deleted_by_retention: deleted_by_retention(history),
+            topic_deletions: history
+                .trace
+                .iter()
+                .filter_map(|e| match &e.event {
+                    Event::TopicDeleted { topic } => Some((&**topic, e.time_ns)),
+                    _ => None,
+                })
+                .collect(),
         };
         analysis.index_reads_and_writes();
         analysis.build_version_orders();
@@ -418,6 +428,12 @@ impl<'a> Analysis<'a> {
     /// Whether retention deleted `value` from `key` (so never reading it is no loss).
     pub fn deleted_by_retention(&self, key: &str, value: u64) -> bool {
         self.deleted_by_retention.get(key).is_some_and(|values| values.contains(&value))
+    }
+
+    /// When the topic of `key` (a topic-partition) was deleted, if it was.
+    pub fn topic_deleted_at(&self, key: &str) -> Option<u64> {
+        let topic = key.rsplit_once('-').map_or(key, |(topic, _)| topic);
+        self.topic_deletions.get(topic).copied()
     }
 
     /// The completion at an index of [`Analysis::ops`].

@@ -3,7 +3,7 @@
 //! ever read) and `G1a` (a read of a send that failed).
 
 use super::analysis::{op_reads, op_writes, who_when, Analysis, ByValue, Completion, VersionOrder};
-use crate::check::describe::{capitalize, sample};
+use crate::check::describe::{capitalize, sample, secs};
 use crate::check::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{OpFn, OpType};
 use std::collections::{BTreeMap, BTreeSet};
@@ -149,9 +149,14 @@ fn unseen_key(a: &Analysis<'_>, key: &str, values: &[UnseenSend]) -> Anomaly {
         1 => "1 acknowledged send was".to_string(),
         n => format!("{n} acknowledged sends were"),
     };
+    // Records of a deleted topic went with it: say so, since nothing else will.
+    let deletion = match a.topic_deleted_at(key) {
+        Some(at_ns) => format!(" Its topic was deleted at {} (DeleteTopics), with every record in it.", secs(at_ns)),
+        None => String::new(),
+    };
     Anomaly::new(
         AnomalyKind::Unseen,
-        format!("{key}: {count} never read by any poll: {}.", sample(&phrases, 5)),
+        format!("{key}: {count} never read by any poll: {}.{deletion}", sample(&phrases, 5)),
         records,
     )
 }
@@ -307,6 +312,24 @@ mod tests {
         let found = lost_writes(&Analysis::new(&h));
         assert_eq!(values(&found), vec![(Some(1), Some(11))]);
         assert!(found[0].description.contains("process 1 at 0.300 s (never completed) with unknown outcome"));
+    }
+
+    #[test]
+    fn unseen_records_of_a_deleted_topic_say_it_was_deleted() {
+        let h = Hist::new()
+            .send_ok(0, "orders-0", 0, 10)
+            .send_ok(0, "payments-0", 0, 20)
+            .at_ms(2_000)
+            .event("controller-1", crate::history::Event::TopicDeleted { topic: "orders".into() })
+            .build();
+        let found = unseen(&Analysis::new(&h));
+        assert_eq!(found.len(), 2);
+        assert!(
+            found[0].description.ends_with("Its topic was deleted at 2.000 s (DeleteTopics), with every record in it."),
+            "{}",
+            found[0].description
+        );
+        assert!(!found[1].description.contains("deleted"), "payments was not: {}", found[1].description);
     }
 
     #[test]

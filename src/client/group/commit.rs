@@ -43,6 +43,9 @@ fn classify(error: ErrorCode) -> Attempt {
         ErrorCode::CoordinatorNotAvailable | ErrorCode::CoordinatorLoadInProgress | ErrorCode::RequestTimedOut => {
             Attempt::Retry { error, maybe_written: Some("the offsets were written but not replicated in time") }
         }
+        // A topic the coordinator's broker does not know (deleted): "just retry", until
+        // the commit's time is up.
+        ErrorCode::UnknownTopicOrPartition => Attempt::Retry { error, maybe_written: None },
         error => Attempt::Done(CommitOutcome::Refused(error)),
     }
 }

@@ -434,14 +434,19 @@ impl GroupConsumer {
     }
 
     /// On the group's leader, whether the partition count of a topic it assigned has
-    /// changed in its own metadata since (Kafka's `ConsumerCoordinator`: the
+    /// changed in its own metadata since, or the topic has gone (Kafka's `ConsumerCoordinator`: the
     /// `assignmentSnapshot` no longer `matches` the `metadataSnapshot` rebuilt after each
     /// metadata update). Only the leader checks, and only when it polls: a partition
     /// added to the topic waits for the leader's next metadata refresh, which nothing
     /// forces before `metadata.max.age.ms`.
     fn assigned_metadata_changed(&self) -> bool {
         let Some(snapshot) = &self.metadata_snapshot else { return false };
-        snapshot.iter().any(|(topic, &count)| self.consumer.partition_count(topic).is_some_and(|n| n != count))
+        snapshot.iter().any(|(topic, &count)| match self.consumer.partition_count(topic) {
+            Some(now) => now != count,
+            // Gone from metadata the consumer refreshes (the topics it is assigned):
+            // the topic was deleted, and the snapshot no longer matches.
+            None => self.consumer.assignment().iter().any(|tp| *tp.topic == **topic),
+        })
     }
 
     /// Reads the committed offsets of the partitions a new assignment added, then tells

@@ -38,8 +38,9 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             metadata_refreshed_at = Instant::now();
             if refreshed {
                 let mut state = shared.lock();
-                state.partition_counts.extend(view.partition_counts());
-                state.available_partitions.extend(view.available_partitions());
+                // The whole cluster as the response tells it: a deleted topic goes.
+                state.partition_counts = view.partition_counts();
+                state.available_partitions = view.available_partitions();
                 drop(state);
                 shared.wake.notify_waiters();
             } else {
