@@ -19,7 +19,7 @@ use crate::protocol::kraft::{
 use crate::protocol::{
     BrokerEndpoint, BrokerId, NodeId, NodeName, Offset, PartitionState, Request, Response, TopicPartition,
 };
-use crate::raft::metadata::{MetadataImage, TopicId};
+use crate::raft::metadata::{MetadataImage, MetadataRecord};
 use crate::raft::{ElectionState, QuorumConfig, QuorumNode, RaftLog};
 use crate::sim::disk::Disk;
 use crate::sim::net::{Addr, NetError};
@@ -148,22 +148,19 @@ fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::Metadat
         if high_watermark <= base {
             return;
         }
-        let topics_before: Vec<(TopicId, Arc<str>)> =
-            view.image.topics.iter().map(|(&id, topic)| (id, topic.name.clone())).collect();
+        // `TopicsDelta.deletedTopicIds`: the topics whose RemoveTopicRecord came in.
+        let mut deleted_topics: BTreeSet<Arc<str>> = BTreeSet::new();
         for entry in &node.log().read_from(base)[..(high_watermark - base) as usize] {
             if let Payload::Data(record) = &entry.payload {
+                if let MetadataRecord::RemoveTopic { topic_id } = record {
+                    deleted_topics.extend(view.image.topics.get(topic_id).map(|t| t.name.clone()));
+                }
                 if let Err(error) = view.image.replay(record) {
                     tracing::error!(?error, broker = %shared.id(), "a committed metadata record does not replay");
                 }
             }
         }
         view.applied_offset = high_watermark;
-        // `TopicsDelta.deletedTopicIds`: the topics whose RemoveTopicRecord came in.
-        let deleted_topics: BTreeSet<Arc<str>> = topics_before
-            .into_iter()
-            .filter(|(id, _)| !view.image.topics.contains_key(id))
-            .map(|(_, name)| name)
-            .collect();
         (base, partition_states(&view.image), live_brokers(&view.image), deleted_topics)
     };
     shared.tracer.emit(Event::MetadataApplied { base_offset: base, count: high_watermark - base });
@@ -171,7 +168,8 @@ fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::Metadat
     // partitions, which no new partition can replace before this.
     let deleted: Vec<TopicPartition> = {
         let state = shared.lock();
-        state.metadata.partitions.keys().filter(|tp| deleted_topics.contains(&*tp.topic)).cloned().collect()
+        let of_topic = |topic| TopicPartition::of_topic(&state.metadata.partitions, topic).map(|(tp, _)| tp.clone());
+        deleted_topics.iter().flat_map(|topic| of_topic(topic)).collect()
     };
     super::deletion::delete_partitions(shared, &deleted);
     let (changed, grown) = {

@@ -195,8 +195,7 @@ impl MetadataCache {
     /// Whether the cache holds any partition of `topic` (Kafka's
     /// `MetadataCache.contains(topic)`): false for a deleted topic.
     pub fn knows_topic(&self, topic: &str) -> bool {
-        let first = TopicPartition::new(topic, 0);
-        self.partitions.range(first..).next().is_some_and(|(tp, _)| *tp.topic == *topic)
+        TopicPartition::of_topic(&self.partitions, topic).next().is_some()
     }
 }
 

@@ -127,8 +127,7 @@ impl ClusterView {
     /// The partition count of `topic`, if any of its partitions is known: a range of the
     /// cache, not a count of every topic (the group leader asks on every poll).
     pub fn partition_count(&self, topic: &str) -> Option<u32> {
-        let first = TopicPartition::new(topic, 0);
-        let count = self.partitions.range(first..).take_while(|(tp, _)| *tp.topic == *topic).count() as u32;
+        let count = TopicPartition::of_topic(&self.partitions, topic).count() as u32;
         (count > 0).then_some(count)
     }
 

@@ -45,6 +45,18 @@ pub struct History {
 }
 
 impl History {
+    /// When each topic an administrator deleted went: the time the controller committed
+    /// its deletion ([`Event::TopicDeleted`]), by topic.
+    pub fn topic_deletions(&self) -> std::collections::BTreeMap<&str, u64> {
+        self.trace
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::TopicDeleted { topic } => Some((&**topic, e.time_ns)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Every completion (`ok`, `fail`, `info`) with its history index and the index of
     /// its invocation, as the checkers pair them: a process has one op outstanding, and
     /// a completion belongs to it only if it is of the same function (a bare `process`

@@ -73,6 +73,20 @@ impl TopicPartition {
         Some(TopicPartition { topic: topic.into(), partition: partition.parse().ok()? })
     }
 
+    /// The topic of a `topic-N` key (the whole key if it has no dash).
+    pub fn topic_of(key: &str) -> &str {
+        key.rsplit_once('-').map_or(key, |(topic, _)| topic)
+    }
+
+    /// The entries of `map` whose partition belongs to `topic`, in partition order: a
+    /// range of the map, not a scan of every topic.
+    pub fn of_topic<'a, V>(
+        map: &'a BTreeMap<TopicPartition, V>,
+        topic: &'a str,
+    ) -> impl Iterator<Item = (&'a TopicPartition, &'a V)> + 'a {
+        map.range(TopicPartition::new(topic, 0)..).take_while(move |(tp, _)| *tp.topic == *topic)
+    }
+
     /// Each topic's partition count (its highest partition plus one) among `partitions`.
     pub fn counts<'a>(partitions: impl IntoIterator<Item = &'a TopicPartition>) -> BTreeMap<String, u32> {
         let mut counts: BTreeMap<String, u32> = BTreeMap::new();

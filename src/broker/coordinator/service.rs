@@ -453,7 +453,11 @@ async fn commit(
     // metadata does not know (deleted) get UNKNOWN_TOPIC_OR_PARTITION. Simplified:
     // Kafka commits the request's other partitions and answers per partition; the
     // answer here carries one error, so the commit is refused whole.
-    if offsets.iter().any(|(at, _)| !shared.lock().metadata.knows_topic(&at.topic)) {
+    let unknown_topic = {
+        let state = shared.lock();
+        offsets.iter().any(|(at, _)| !state.metadata.knows_topic(&at.topic))
+    };
+    if unknown_topic {
         return ack(Some(ErrorCode::UnknownTopicOrPartition));
     }
     let now_ms = now_ms();

@@ -233,16 +233,9 @@ pub fn ownerless_time(history: &History) -> Vec<OwnerlessTime> {
     let end_ns = history.ops.last().map_or(0, |o| o.time_ns);
     // A deleted topic's partitions stop counting when the controller commits the
     // deletion: nothing is left to own.
-    let deleted_at: BTreeMap<&str, u64> = history
-        .trace
-        .iter()
-        .filter_map(|e| match &e.event {
-            crate::history::Event::TopicDeleted { topic } => Some((&**topic, e.time_ns)),
-            _ => None,
-        })
-        .collect();
+    let deleted_at = history.topic_deletions();
     let until = |key: &str, time_ns: u64| {
-        let topic = key.rsplit_once('-').map_or(key, |(topic, _)| topic);
+        let topic = crate::protocol::TopicPartition::topic_of(key);
         deleted_at.get(topic).map_or(time_ns, |&deleted| deleted.min(time_ns))
     };
     // Completions only (a crash is recorded as an `info` op).

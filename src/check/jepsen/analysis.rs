@@ -4,7 +4,8 @@
 //! every key.
 
 use crate::check::describe::{process, secs};
-use crate::history::{Event, History, MicroOp, Op, OpFn, OpType};
+use crate::history::{History, MicroOp, Op, OpFn, OpType};
+use crate::protocol::TopicPartition;
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -308,14 +309,7 @@ impl<'a> Analysis<'a> {
             writer_of: BTreeMap::new(),
             orders: BTreeMap::new(),
             deleted_by_retention: deleted_by_retention(history),
-            topic_deletions: history
-                .trace
-                .iter()
-                .filter_map(|e| match &e.event {
-                    Event::TopicDeleted { topic } => Some((&**topic, e.time_ns)),
-                    _ => None,
-                })
-                .collect(),
+            topic_deletions: history.topic_deletions(),
         };
         analysis.index_reads_and_writes();
         analysis.build_version_orders();
@@ -432,8 +426,7 @@ impl<'a> Analysis<'a> {
 
     /// When the topic of `key` (a topic-partition) was deleted, if it was.
     pub fn topic_deleted_at(&self, key: &str) -> Option<u64> {
-        let topic = key.rsplit_once('-').map_or(key, |(topic, _)| topic);
-        self.topic_deletions.get(topic).copied()
+        self.topic_deletions.get(TopicPartition::topic_of(key)).copied()
     }
 
     /// The completion at an index of [`Analysis::ops`].
