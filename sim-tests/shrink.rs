@@ -32,7 +32,7 @@ fn replay_written(shrunk: &Shrunk, name: &str, seed: u64, run: &RunOptions) -> V
 #[test]
 fn a_lost_write_shrinks_to_a_short_run_with_one_fault_and_the_file_replays_it() {
     let original = load("acks1-leader-crash");
-    let shrunk = shrink(&original, &options(3, None, 120, 2), |_| {}).expect("seed 3 loses writes");
+    let shrunk = shrink(&original, &options(4, None, 120, 2), |_| {}).expect("seed 4 loses writes");
     assert_eq!(shrunk.anomaly, AnomalyKind::LostWrite, "the scenario's first anomaly kind in report order");
     let (before, after) = (&shrunk.original, &shrunk.minimal);
     assert!(!shrunk.steps.is_empty());
@@ -40,7 +40,7 @@ fn a_lost_write_shrinks_to_a_short_run_with_one_fault_and_the_file_replays_it() 
     assert!(after.run_ms < before.run_ms / 2, "{} -> {}", before.summary(), after.summary());
     assert!(after.records() * 10 < before.records(), "{} -> {}", before.summary(), after.summary());
     assert!(after.clients() < before.clients(), "the consumer is not needed to see the loss");
-    let kinds = replay_written(&shrunk, "acks1", 3, &RunOptions::default());
+    let kinds = replay_written(&shrunk, "acks1", 4, &RunOptions::default());
     assert!(kinds.contains(&AnomalyKind::LostWrite), "the written file replays the loss: {kinds:?}");
 }
 
@@ -63,8 +63,8 @@ fn a_planted_bug_shrinks_to_fewer_faults_that_still_catch_it() {
 #[test]
 fn the_result_does_not_depend_on_jobs() {
     let original = load("acks1-leader-crash");
-    let one = shrink(&original, &options(3, None, 25, 1), |_| {}).unwrap();
-    let three = shrink(&original, &options(3, None, 25, 3), |_| {}).unwrap();
+    let one = shrink(&original, &options(4, None, 25, 1), |_| {}).unwrap();
+    let three = shrink(&original, &options(4, None, 25, 3), |_| {}).unwrap();
     assert_eq!(one.text, three.text);
     assert_eq!(one.tries, three.tries);
     assert_eq!(one.steps.len(), three.steps.len());
@@ -73,7 +73,7 @@ fn the_result_does_not_depend_on_jobs() {
 #[test]
 fn a_run_without_the_anomaly_is_refused() {
     let original = load("acks1-leader-crash");
-    let wanted = ShrinkOptions { anomaly: Some(AnomalyKind::Duplicate), ..options(3, None, 10, 1) };
+    let wanted = ShrinkOptions { anomaly: Some(AnomalyKind::Duplicate), ..options(4, None, 10, 1) };
     match shrink(&original, &wanted, |_| {}) {
         Err(ShrinkError::NotShown { wanted, shown }) => {
             assert_eq!(wanted, AnomalyKind::Duplicate);
@@ -92,7 +92,7 @@ fn the_command_writes_the_file_and_refuses_bad_requests_with_64() {
         "shrink",
         "scenarios/acks1-leader-crash.toml",
         "--seed",
-        "3",
+        "4",
         "--anomaly",
         "inconsistent-offsets",
         "--max-tries",
@@ -105,7 +105,7 @@ fn the_command_writes_the_file_and_refuses_bad_requests_with_64() {
     assert!(text.contains(&format!("written to {}", out.display())), "{text}");
     assert!(text.contains("keeping `inconsistent-offsets`"), "{text}");
     let written = std::fs::read_to_string(&out).unwrap();
-    assert!(written.starts_with("# Shrunk by `kafkasim shrink scenarios/acks1-leader-crash.toml --seed 3`"));
+    assert!(written.starts_with("# Shrunk by `kafkasim shrink scenarios/acks1-leader-crash.toml --seed 4`"));
     scenario::parse(&written, &out).expect("the written file parses");
 
     let clean = kafkasim(&["shrink", "scenarios/acks-all-safe.toml", "--seed", "1"]);

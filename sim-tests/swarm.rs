@@ -316,7 +316,7 @@ fn the_nemesis_draws_stall_and_leave_against_group_members_and_replays_them() {
     assert!(rebalanced_seeds >= 3, "only {rebalanced_seeds} seeds rebalanced beyond the first generations");
 }
 
-/// swarm.toml seed 1570 (outside the suite's 500 seeds): a retry reaches a broker that
+/// swarm.toml seed 6025 (outside the suite's 500 seeds): a retry reaches a broker that
 /// still believes it leads orders-0 but missed the producer's recent batches; it answers
 /// OUT_OF_ORDER_SEQUENCE for the batch that follows the last acknowledged one. As Kafka
 /// 2.5+ does (`TransactionManager.canRetry`: "we know there is actually a gap in the
@@ -328,7 +328,7 @@ fn the_nemesis_draws_stall_and_leave_against_group_members_and_replays_them() {
 #[test]
 fn a_zombie_leaders_out_of_order_sequence_makes_the_idempotent_producer_write_twice() {
     let scenario = load("swarm");
-    let outcome = run(&scenario, 1570);
+    let outcome = run(&scenario, 6025);
     let found = kinds(&outcome);
     assert!(found.contains(&AnomalyKind::Duplicate), "{}", describe(&outcome));
     assert!(found.iter().all(|k| EPOCH_BUMP_DUPLICATE_KINDS.contains(k)), "{}", describe(&outcome));

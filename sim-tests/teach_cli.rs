@@ -44,17 +44,41 @@ fn explain_tells_the_story_of_a_lost_write_with_its_cause_and_prevention() {
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
     for needle in [
-        "The life of value 3957 of orders-0 (offset 3957)",
-        "broker-1 appends it as leader at offset 3957 in leader epoch 0",
+        "The life of value 3905 of orders-0 (offset 3905)",
+        "broker-1 appends it as leader at offset 3905 in leader epoch 0",
         "broker-1 acknowledges the batch to the producer (acks=1)",
         "fault: crash on broker-1",
-        "broker-2 becomes leader of orders-0 in epoch 1 with log end offset 3957, without offset 3957",
-        "Cause: Lost because broker-1 acknowledged it with acks=1 at 8.562 s; broker-1 crashed at 8.600 s before any follower fetched it",
+        "broker-2 becomes leader of orders-0 in epoch 1 with log end offset 3905, without offset 3905",
+        "Cause: Lost because broker-1 acknowledged it with acks=1 at 8.566 s; broker-1 crashed at 8.600 s before any follower fetched it",
         "Prevention: acks=all with min.insync.replicas=2 would have prevented the loss.",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
     }
     assert_eq!(text.matches("lost-write:").count(), 1, "the first anomaly of the kind only");
+}
+
+#[test]
+fn explain_tells_that_unseen_records_went_with_their_deleted_topic() {
+    let output = kafkasim(&[
+        "explain",
+        "scenarios/deleting-a-topic-under-running-clients.toml",
+        "--seed",
+        "1",
+        "--anomaly",
+        "unseen",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    for needle in [
+        "an administrator deletes orders (DeleteTopics)",
+        "broker-1 deletes orders-0 and its log: the topic was deleted",
+        "its topic was deleted (DeleteTopics) and broker-1, broker-2 and broker-3 dropped the partition with its log",
+        "set delete.topic.enable=false on the controllers",
+    ] {
+        assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
+    }
+    // Not a replication setting: the story must not blame one.
+    assert!(!text.contains("min.insync.replicas=2"), "{text}");
 }
 
 #[test]

@@ -22,6 +22,9 @@ pub struct ClusterView {
     saw_disconnect: bool,
     /// When the cache was last refreshed (Kafka's `Metadata.lastSuccessfulRefreshMs`).
     refreshed_at: Option<madsim::time::Instant>,
+    /// When a refresh was last answered or failed (Kafka's `Metadata.lastRefreshMs`):
+    /// the next one waits the refresh backoff from here.
+    attempted_at: Option<madsim::time::Instant>,
 }
 
 impl ClusterView {
@@ -36,6 +39,7 @@ impl ClusterView {
             next_bootstrap: 0,
             saw_disconnect: false,
             refreshed_at: None,
+            attempted_at: None,
         }
     }
 
@@ -78,6 +82,7 @@ impl ClusterView {
         let conn = self.net.connect(&addr);
         let answer = conn.call(Request::Metadata { topics: topics.to_vec() }, timeout).await;
         tracing::trace!(%addr, ok = answer.is_ok(), "metadata refresh");
+        self.attempted_at = Some(madsim::time::Instant::now());
         let Ok(Response::Metadata(metadata)) = answer else {
             return false;
         };
@@ -100,6 +105,18 @@ impl ClusterView {
         }
         self.refreshed_at = Some(madsim::time::Instant::now());
         true
+    }
+
+    /// When the next refresh may go, `backoff` after the last one was answered or failed
+    /// (Kafka's `Metadata.timeToAllowUpdate` with `retry.backoff.ms`); `None` before the
+    /// first.
+    pub fn refresh_allowed_at(&self, backoff: Duration) -> Option<madsim::time::Instant> {
+        self.attempted_at.map(|at| at + backoff)
+    }
+
+    /// Whether a refresh may go now (see [`ClusterView::refresh_allowed_at`]).
+    pub fn may_refresh(&self, backoff: Duration) -> bool {
+        self.refresh_allowed_at(backoff).is_none_or(|at| madsim::time::Instant::now() >= at)
     }
 
     /// When the cache, refreshed once already, becomes older than `max_age` (Kafka's
@@ -177,43 +194,59 @@ impl ClusterView {
     }
 }
 
+/// A broker for client tests that knows no topic: it answers every Metadata request
+/// with itself as the only broker and no partitions, and counts the requests.
+#[cfg(test)]
+pub(crate) mod test_broker {
+    use crate::protocol::{BrokerEndpoint, BrokerId, MetadataResponse, Request, Response};
+    use crate::sim::net::{Addr, Network};
+    use madsim::runtime::Handle;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    /// Starts `broker-1` on `net`; returns how many requests it has answered so far.
+    pub(crate) fn spawn_empty_broker(net: &Network<Request, Response>) -> Arc<AtomicU64> {
+        let asked = Arc::new(AtomicU64::new(0));
+        let broker = net.add_host(&Addr::new("broker-1"));
+        let counter = asked.clone();
+        let node = Handle::current().create_node().name("broker-1").build();
+        node.spawn(async move {
+            let mut listener = broker.listen();
+            while let Some(mut conn) = listener.accept().await {
+                let counter = counter.clone();
+                madsim::task::spawn(async move {
+                    while let Some(incoming) = conn.recv().await {
+                        let (_, responder) = incoming.into_parts();
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let brokers = vec![BrokerEndpoint { id: BrokerId(1), host: "broker-1".into() }];
+                        responder.reply(Response::Metadata(MetadataResponse {
+                            brokers,
+                            controller: None,
+                            partitions: Vec::new(),
+                        }));
+                    }
+                });
+            }
+        });
+        asked
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_broker::spawn_empty_broker;
     use super::*;
-    use crate::protocol::{BrokerEndpoint, MetadataResponse};
     use crate::sim::net::{NetConfig, Network};
     use madsim::runtime::{Handle, Runtime};
     use madsim::time::sleep;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn the_cache_ages_from_its_last_successful_refresh() {
         Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
             let wire = Handle::current().create_node().name("wire").build();
             let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
-            let asked = Arc::new(AtomicU64::new(0));
-            let broker = net.add_host(&Addr::new("broker-1"));
-            let counter = asked.clone();
-            let node = Handle::current().create_node().name("broker-1").build();
-            node.spawn(async move {
-                let mut listener = broker.listen();
-                while let Some(mut conn) = listener.accept().await {
-                    let counter = counter.clone();
-                    madsim::task::spawn(async move {
-                        while let Some(incoming) = conn.recv().await {
-                            let (_, responder) = incoming.into_parts();
-                            counter.fetch_add(1, Ordering::SeqCst);
-                            let brokers = vec![BrokerEndpoint { id: BrokerId(1), host: "broker-1".into() }];
-                            responder.reply(Response::Metadata(MetadataResponse {
-                                brokers,
-                                controller: None,
-                                partitions: Vec::new(),
-                            }));
-                        }
-                    });
-                }
-            });
+            let asked = spawn_empty_broker(&net);
             let mut view = ClusterView::new(net.add_host(&Addr::new("client")), vec![Addr::new("broker-1")]);
             let max_age = Duration::from_millis(1_000);
             assert!(!view.older_than(max_age), "never refreshed: nothing to age");
@@ -226,6 +259,27 @@ mod tests {
             assert!(view.older_than(max_age), "metadata.max.age.ms has passed");
             assert!(view.refresh(&[], Duration::from_secs(1)).await);
             assert!(!view.older_than(max_age), "a refresh starts it again");
+        });
+    }
+
+    #[test]
+    fn a_refresh_waits_the_backoff_after_the_last_one_answered_or_failed() {
+        Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+            let wire = Handle::current().create_node().name("wire").build();
+            let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+            spawn_empty_broker(&net);
+            let backoff = Duration::from_millis(100);
+            let mut view = ClusterView::new(net.add_host(&Addr::new("client")), vec![Addr::new("broker-1")]);
+            assert!(view.may_refresh(backoff) && view.refresh_allowed_at(backoff).is_none(), "the first goes at once");
+            assert!(view.refresh(&[], Duration::from_secs(1)).await);
+            let allowed_at = view.refresh_allowed_at(backoff).expect("answered");
+            assert!(!view.may_refresh(backoff));
+            madsim::time::sleep_until(allowed_at).await;
+            assert!(view.may_refresh(backoff));
+            // A failed attempt (a broker nobody listens on) counts too.
+            let mut lost = ClusterView::new(net.add_host(&Addr::new("client-2")), vec![Addr::new("broker-9")]);
+            assert!(!lost.refresh(&[], Duration::from_millis(50)).await);
+            assert!(!lost.may_refresh(backoff), "Metadata.failedUpdate sets lastRefreshMs too");
         });
     }
 }

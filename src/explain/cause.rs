@@ -177,6 +177,14 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     if let Some((b, t, reason)) = f.expired.first() {
         because += &format!("; {} deleted it at {} by retention ({reason}) before anyone read it", broker(*b), at(*t));
     }
+    if let Some((_, t)) = f.deleted.first() {
+        let who: Vec<String> = f.deleted.iter().map(|(b, _)| broker(*b)).collect();
+        because += &format!(
+            "; its topic was deleted (DeleteTopics) and {} dropped the partition with its log from {} on, before anyone read it",
+            and_list(&who),
+            at(*t)
+        );
+    }
     if let Some((_, t)) = f.lost_on_load.first() {
         let who: Vec<String> = f.lost_on_load.iter().map(|(b, _)| broker(*b)).collect();
         because += &format!(
@@ -194,7 +202,9 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         because += &format!("; {} truncated it at {} ({reason})", broker(*b), at(*t));
     }
     because.push('.');
-    let fix = if !f.expired.is_empty() && f.truncated.is_empty() {
+    let fix = if !f.deleted.is_empty() {
+        "Nothing in the producer or replication settings: delete a topic only after its producers stopped and every group drained it, and set delete.topic.enable=false on the controllers where a deletion must never happen by accident."
+    } else if !f.expired.is_empty() && f.truncated.is_empty() {
         "retention.ms or retention.bytes larger than the longest time a record waits to be read would have kept it."
     } else if !f.lost_on_load.is_empty() {
         "flush.messages=1 (an fsync before each record counts as appended), or replicas in separate failure domains (broker.rack), would have prevented the loss."

@@ -51,6 +51,9 @@ pub(crate) struct Facts {
     pub expired: Vec<(u32, u64, LogStartReason)>,
     /// Restarts whose log no longer held it: `(broker, time)`.
     pub lost_on_load: Vec<(u32, u64)>,
+    /// Replicas that dropped its partition, log and all, when its topic was deleted:
+    /// `(broker, time)`.
+    pub deleted: Vec<(u32, u64)>,
     /// Another record appended at its offset: `(broker, time, value, epoch)`.
     pub overwritten: Option<(u32, u64, u64, u32)>,
     /// Faults fired in the story: `(time, kind, targets)`.
@@ -285,6 +288,10 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                     "leader {} deletes it with its old segment ({reason}); the log now starts at offset {log_start_offset}",
                     broker(*b)
                 )));
+            }
+            Event::PartitionDeleted { tp, broker: b } if **tp == *focus.key && holders.remove(b) => {
+                facts.deleted.push((*b, e.time_ns));
+                lines.push(at(format!("{} deletes {tp} and its log: the topic was deleted", broker(*b))));
             }
             Event::LogLoaded { tp, broker: b, records, .. }
                 if **tp == *focus.key && holders.contains(b) && !records.iter().any(|&(o, v, _)| is_it(o, v)) =>

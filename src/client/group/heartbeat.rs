@@ -25,6 +25,11 @@ pub struct Membership {
     pub generation: Option<u32>,
     /// Set when the member must rejoin before its next fetch.
     pub rejoin_needed: bool,
+    /// Set while a JoinGroup + SyncGroup round is in flight (Kafka's
+    /// `MemberState.PREPARING_REBALANCE`): the heartbeat thread pauses then, and only
+    /// then; a member that must rejoin but has not sent its JoinGroup yet (its
+    /// application is still in a commit or a long poll loop) keeps beating.
+    pub round_in_flight: bool,
     /// When the application last polled.
     pub last_poll: Instant,
     /// `group.instance.id`: the member is static (KIP-345); requests name it, and it
@@ -46,6 +51,7 @@ impl SharedMembership {
             member_id: String::new(),
             generation: None,
             rejoin_needed: true,
+            round_in_flight: false,
             last_poll: Instant::now(),
             instance_id,
             fenced: false,
@@ -105,8 +111,15 @@ pub struct HeartbeatConfig {
 /// The heartbeat thread: runs until the member's task is dropped (spawn it on the
 /// member's node so that a crash kills it too). It has its own connection to the
 /// coordinator, as the heartbeat must not wait behind a long JoinGroup on the
-/// application's connection (Kafka disables heartbeats during a join instead; the effect
-/// is the same, since only members holding a generation heartbeat).
+/// application's connection.
+///
+/// It beats while the member holds a generation and no rebalance round is in flight,
+/// whether or not a rejoin is pending: Kafka's `HeartbeatThread` stops only once
+/// `initiateJoinGroup` moved the member to PREPARING_REBALANCE, so a member told
+/// REBALANCE_IN_PROGRESS keeps its session alive (the coordinator answers each beat with
+/// that error and waits up to the rebalance timeout for its JoinGroup). Simplification:
+/// Kafka resumes beating with the new generation once the JoinGroup is answered
+/// (COMPLETING_REBALANCE); here the pause lasts until the SyncGroup is answered.
 pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, config: HeartbeatConfig) {
     let timeout = Duration::from_millis(config.request_timeout_ms);
     loop {
@@ -114,7 +127,7 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, config
         let (member_id, generation, instance_id, polled_long_ago) = {
             let m = membership.lock();
             let Some(generation) = m.generation else { continue };
-            if m.rejoin_needed {
+            if m.round_in_flight {
                 continue;
             }
             let idle = Instant::now().duration_since(m.last_poll);

@@ -16,9 +16,6 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
     let config = shared.config.clone();
     let request_timeout = Duration::from_millis(config.request_timeout_ms);
     let metadata_backoff = Duration::from_millis(config.retry_backoff_ms.max(1));
-    // When the metadata was last refreshed: a refresh the drain asks for (a partition
-    // without a known leader) is due `retry.backoff.ms` after it.
-    let mut metadata_refreshed_at = Instant::now();
     let mut txn_link = config
         .transactional_id
         .as_ref()
@@ -34,9 +31,15 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         }
         let max_age = Duration::from_millis(config.metadata_max_age_ms);
         if need_metadata || view.take_disconnect() || view.older_than(max_age) {
-            let refreshed = view.refresh(&[], request_timeout).await;
-            metadata_refreshed_at = Instant::now();
-            if refreshed {
+            // Kafka's `Metadata.timeToNextUpdate`: a requested update, a closed connection
+            // or an expired cache waits `retry.backoff.ms` after the last refresh, answered
+            // or failed (`timeToAllowUpdate`), so a topic that stays unknown is asked for
+            // ten times a second, not once per round trip. (Kafka 3.7+ backs off
+            // exponentially to `retry.backoff.max.ms` when the answers repeat, KIP-580's
+            // `equivalentResponseCount`; kafkasim keeps the fixed backoff of every release.)
+            if !view.may_refresh(metadata_backoff) {
+                shared.lock().need_metadata = true;
+            } else if view.refresh(&[], request_timeout).await {
                 let mut state = shared.lock();
                 // The whole cluster as the response tells it: a deleted topic goes.
                 state.partition_counts = view.partition_counts();
@@ -44,9 +47,8 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
                 drop(state);
                 shared.wake.notify_waiters();
             } else {
+                // The drain still runs: batches expire whether or not metadata comes.
                 shared.lock().need_metadata = true;
-                sleep(Duration::from_millis(config.retry_backoff_ms.max(1))).await;
-                continue;
             }
         }
         if let Some(link) = &mut txn_link {
@@ -82,7 +84,9 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             // refresh backoff), the sender comes back for it then, not at the batch's
             // linger or expiry time. (Sleeping until then left a sync producer's only
             // record waiting out its whole delivery timeout.)
-            wake_at = wake_at.min(metadata_refreshed_at + metadata_backoff);
+            if let Some(allowed_at) = view.refresh_allowed_at(metadata_backoff) {
+                wake_at = wake_at.min(allowed_at);
+            }
         }
         // `NetworkClient.poll` also wakes when the metadata reaches `metadata.max.age.ms`.
         if let Some(expiry) = view.expires_at(Duration::from_millis(config.metadata_max_age_ms)) {

@@ -1,10 +1,12 @@
 //! Unit tests of the producer's state without the network: the accumulator's batching
 //! and drain rules (`drain`), where records go (`placement`), and the idempotent
-//! producer's sequences and epochs as the sender drives them (`sequences`). Batches read madsim's clock, so each test runs
+//! producer's sequences and epochs as the sender drives them (`sequences`); and, with a
+//! simulated broker, how often the sender asks for metadata (`sender`). Batches read madsim's clock, so each test runs
 //! inside a madsim runtime; time moves by passing later instants to the drain.
 
 mod drain;
 mod placement;
+mod sender;
 mod sequences;
 
 use super::batch::Batch;
