@@ -140,6 +140,13 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
             unclean_leader_election_enable: false,
             retention,
         }],
+        topic_defaults: TopicAssignment {
+            name: String::new(),
+            replicas: Vec::new(),
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
+            retention: RetentionConfig::default(),
+        },
         replica_lag_time_max_ms: 10_000,
         replica_caught_up_at_leader_log_end: true,
         session_timeout_ms: 6_000,

@@ -65,6 +65,10 @@ pub struct BrokerConfig {
     pub follower_restart: FollowerRestart,
     /// The topics in the cluster.
     pub topics: Vec<TopicAssignment>,
+    /// The settings of a topic an administrator creates while the cluster runs: the
+    /// cluster's defaults (`min.insync.replicas`, `unclean.leader.election.enable`,
+    /// `log.retention.*`), which a topic without overrides takes in Kafka.
+    pub topic_defaults: TopicAssignment,
     /// `replica.lag.time.max.ms`.
     pub replica_lag_time_max_ms: u64,
     /// Whether an ISR member whose log end equals the leader's stays in sync however
@@ -123,11 +127,15 @@ impl BrokerConfig {
         self.topics.iter().find(|t| t.name == name)
     }
 
-    /// A topic's `min.insync.replicas`. A topic the configuration does not list (the
-    /// internal `__consumer_offsets`) counts as 1: kafkasim's group coordinator does not
-    /// model the min ISR check of its offset commits.
+    /// A topic's settings: its own, or the cluster's defaults for a topic created while
+    /// the cluster runs.
+    fn settings_of(&self, topic: &str) -> &TopicAssignment {
+        self.topic(topic).unwrap_or(&self.topic_defaults)
+    }
+
+    /// A topic's `min.insync.replicas` (the cluster's for a topic created at run time).
     pub fn min_insync_replicas(&self, topic: &str) -> usize {
-        self.topic(topic).map_or(1, |t| t.min_insync_replicas) as usize
+        self.settings_of(topic).min_insync_replicas as usize
     }
 
     /// When a leader of a partition of `topic` may move its high watermark.
@@ -138,12 +146,12 @@ impl BrokerConfig {
         }
     }
 
-    /// The retention settings of a topic: its own, or Kafka's defaults for a topic the
-    /// configuration does not list. `__consumer_offsets` is compacted in Kafka
+    /// The retention settings of a topic: its own, or the cluster's for a topic created
+    /// at run time. `__consumer_offsets` is compacted in Kafka
     /// (`cleanup.policy=compact`), never deleted by age or size, so only its segment
     /// size applies.
     pub fn retention_for(&self, topic: &str) -> RetentionConfig {
-        let config = self.topic(topic).map(|t| t.retention).unwrap_or_default();
+        let config = self.settings_of(topic).retention;
         if topic == coordinator::OFFSETS_TOPIC {
             return RetentionConfig { retention_ms: None, retention_bytes: None, ..config };
         }

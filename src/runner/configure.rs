@@ -122,6 +122,7 @@ pub(super) fn broker_config(
         truncation: scenario.cluster.truncation,
         follower_restart: scenario.cluster.follower_restart,
         topics: topics.to_vec(),
+        topic_defaults: new_topic_assignment(scenario, ""),
         replica_lag_time_max_ms: c.replica_lag_time_max_ms,
         replica_caught_up_at_leader_log_end: scenario.cluster.caught_up_at_leader_log_end,
         // `Partition.maybeIncrementLeaderHW` returns early under the min ISR from 3.7
@@ -384,5 +385,38 @@ pub(super) fn group_config(spec: &ConsumerSpec, client_id: &str, index: u32) -> 
         sticky_algorithm: spec.sticky_assignor,
         group_protocol: c.group_protocol,
         remote_assignor: c.group_remote_assignor,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse;
+    use std::path::Path;
+
+    #[test]
+    fn a_topic_created_at_run_time_takes_the_clusters_topic_defaults() {
+        let text = r#"
+seeds = [1]
+duration = "10s"
+[cluster]
+brokers = 3
+metadata = "kraft"
+[cluster.config]
+"min.insync.replicas" = 2
+"log.retention.ms" = 60000
+[[topics]]
+name = "orders"
+partitions = 1
+"replication.factor" = 3
+[topics.config]
+"min.insync.replicas" = 3
+"#;
+        let scenario = parse(text, Path::new("t.toml")).expect("parses");
+        let topics = topic_assignments(&scenario);
+        let broker = broker_config(&scenario, &RunOptions::default(), 1, &topics);
+        assert_eq!(broker.min_insync_replicas("orders"), 3, "the topic's own setting");
+        assert_eq!(broker.min_insync_replicas("payments"), 2, "the cluster's min.insync.replicas");
+        assert_eq!(broker.retention_for("payments").retention_ms, Some(60_000));
     }
 }
