@@ -147,6 +147,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
             unclean_leader_election_enable: false,
             retention: RetentionConfig::default(),
         },
+        topic_watches: false,
         replica_lag_time_max_ms: 10_000,
         replica_caught_up_at_leader_log_end: true,
         session_timeout_ms: 6_000,

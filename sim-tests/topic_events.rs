@@ -72,14 +72,34 @@ fn a_topic_sized_up_front_keeps_every_key_in_send_order() {
     }
 }
 
+/// Each topic change the administrator sent, by kind, with the error it was answered with.
+fn admin_answers(outcome: &kafkasim::runner::RunOutcome) -> Vec<(&'static str, Option<kafkasim::protocol::ErrorCode>)> {
+    let answers = outcome.history.trace.iter().filter_map(|e| match &e.event {
+        Event::TopicAdmin { kind, error, .. } => Some((kind.name(), *error)),
+        _ => None,
+    });
+    answers.collect()
+}
+
 #[test]
 fn a_created_topic_gets_the_replicas_the_controller_placed_and_recovers_with_the_rest() {
-    let text = r#"
+    // KRaft: ReplicationControlManager's striped placer. ZooKeeper mode (3.9): the
+    // controller's broker places replicas round-robin (AdminUtils) and writes the
+    // assignment to /brokers/topics, which the controller's watches pick up.
+    for (version, metadata) in [("4.1", "kraft"), ("3.9", "zookeeper")] {
+        created_topic_recovers(version, metadata);
+    }
+}
+
+fn created_topic_recovers(version: &str, metadata: &str) {
+    let text = format!(
+        r#"
+kafka_version = "{version}"
 seeds = [1, 2]
 duration = "8s"
 [cluster]
 brokers = 3
-metadata = "kraft"
+metadata = "{metadata}"
 [[topics]]
 name = "orders"
 partitions = 2
@@ -100,33 +120,33 @@ topic = "payments"
 partitions = 5
 [expect]
 absent = ["*"]
-"#;
+"#
+    );
     let scenario =
-        kafkasim::scenario::parse(text, std::path::Path::new("created.toml")).unwrap_or_else(|e| panic!("{e}"));
+        kafkasim::scenario::parse(&text, std::path::Path::new("created.toml")).unwrap_or_else(|e| panic!("{e}"));
     for &seed in &scenario.seeds {
+        let seed_label = format!("{metadata} seed {seed}");
         let outcome = run(&scenario, seed);
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
-        let answers: Vec<_> = outcome
-            .history
-            .trace
-            .iter()
-            .filter_map(|e| match &e.event {
-                Event::TopicAdmin { kind, error, .. } => Some((kind.name(), *error)),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(answers, [("create-topic", None), ("add-partitions", None)], "seed {seed}");
+        let answers = admin_answers(&outcome);
+        assert_eq!(answers, [("create-topic", None), ("add-partitions", None)], "{seed_label}");
         let created = ClusterState::replay(&outcome.history.trace).created_by_admin().clone();
         let names: Vec<&str> = created.keys().map(|tp| &**tp).collect();
-        assert_eq!(names, ["payments-0", "payments-1", "payments-2", "payments-3", "payments-4"], "seed {seed}");
+        assert_eq!(names, ["payments-0", "payments-1", "payments-2", "payments-3", "payments-4"], "{seed_label}");
         for replicas in created.values() {
             let distinct: BTreeSet<_> = replicas.iter().collect();
-            assert_eq!((replicas.len(), distinct.len()), (2, 2), "seed {seed}: {created:?}");
+            assert_eq!((replicas.len(), distinct.len()), (2, 2), "{seed_label}: {created:?}");
         }
-        // The striped placer starts each partition one broker further on, until it has
-        // placed as many as there are brokers (then it shuffles).
+        // Both placers start each partition one broker further on, until they have placed
+        // as many as there are brokers (then the striped placer shuffles, and the
+        // round-robin one shifts the other replicas).
         let leaders: Vec<u32> = created.values().map(|r| r[0]).collect();
-        assert!(leaders[..3].windows(2).all(|w| w[1] == w[0] % 3 + 1), "seed {seed}: {leaders:?}");
+        assert!(leaders[..3].windows(2).all(|w| w[1] == w[0] % 3 + 1), "{seed_label}: {leaders:?}");
+        if metadata == "zookeeper" {
+            // AdminUtils continues the round-robin where partition 0 started it, for the
+            // partitions the topic was created with and those added later alike.
+            assert_eq!(leaders[3..], [leaders[0], leaders[1]], "{seed_label}: {leaders:?}");
+        }
         // Every new partition has a leader at the end (the liveness phase waited for it).
         let description = kafkasim::report::describe::describe(
             &outcome.history,
@@ -135,6 +155,76 @@ absent = ["*"]
         );
         assert_eq!(description.topics["payments"].len(), 5);
         assert!(description.topics["payments"].iter().all(|p| p.leader.is_some() && p.isr.len() == 2));
+    }
+}
+
+/// ZooKeeper mode: a controller elected after a topic was created learns it from
+/// `/brokers/topics` (read and watched when it takes office), so it can grow the topic.
+#[test]
+fn a_zookeeper_controller_elected_after_a_creation_knows_the_topic_and_grows_it() {
+    let text = r#"
+kafka_version = "3.9"
+seeds = [1, 2, 3]
+duration = "12s"
+# Sessions of 3 s rather than 18 s, so that the crashed controller's /controller node
+# goes, and another broker takes office, while the run lasts.
+[metastore]
+tickTime = 500
+[cluster]
+brokers = 3
+[cluster.config]
+"zookeeper.session.timeout.ms" = 3000
+[[topics]]
+name = "orders"
+partitions = 1
+"replication.factor" = 3
+[[producers]]
+topic = "orders"
+rate_per_sec = 20
+[[events]]
+at = "2s"
+kind = "create-topic"
+topic = "payments"
+partitions = 2
+"replication.factor" = 3
+[[faults]]
+at = "3s"
+kind = "crash"
+target = "the controller"
+duration = "3s"
+[[events]]
+at = "9s"
+kind = "add-partitions"
+topic = "payments"
+partitions = 3
+[expect]
+absent = ["*"]
+"#;
+    let scenario =
+        kafkasim::scenario::parse(text, std::path::Path::new("failover.toml")).unwrap_or_else(|e| panic!("{e}"));
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+        let controllers: BTreeSet<u32> = outcome
+            .history
+            .trace
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::ControllerElected { broker, .. } => Some(*broker),
+                _ => None,
+            })
+            .collect();
+        assert!(controllers.len() >= 2, "seed {seed}: the controller moved ({controllers:?})");
+        let answers = admin_answers(&outcome);
+        assert_eq!(answers, [("create-topic", None), ("add-partitions", None)], "seed {seed}");
+        let created = ClusterState::replay(&outcome.history.trace).created_by_admin().clone();
+        assert_eq!(created.len(), 3, "seed {seed}: {created:?}");
+        let description = kafkasim::report::describe::describe(
+            &outcome.history,
+            &kafkasim::runner::topic_assignments(&scenario),
+            None,
+        );
+        assert!(description.topics["payments"].iter().all(|p| p.leader.is_some()), "seed {seed}");
     }
 }
 

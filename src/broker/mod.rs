@@ -69,6 +69,10 @@ pub struct BrokerConfig {
     /// cluster's defaults (`min.insync.replicas`, `unclean.leader.election.enable`,
     /// `log.retention.*`), which a topic without overrides takes in Kafka.
     pub topic_defaults: TopicAssignment,
+    /// Whether administrators create or grow topics while the cluster runs (the
+    /// scenario's topic events): a ZooKeeper-mode controller then watches
+    /// `/brokers/topics` (see `controller::ControllerContext::topic_watches`).
+    pub topic_watches: bool,
     /// `replica.lag.time.max.ms`.
     pub replica_lag_time_max_ms: u64,
     /// Whether an ISR member whose log end equals the leader's stays in sync however

@@ -11,6 +11,7 @@ use super::{handlers, BrokerConfig, MetadataCache, ReplicaState, Shared, SharedB
 use crate::controller::{self, ControllerCommand, ControllerContext};
 use crate::history::{Event, Tracer};
 use crate::metastore::MetaClient;
+use crate::protocol::kraft::{ControllerRequest, ControllerResponse};
 use crate::protocol::{BrokerEndpoint, ErrorCode, Request, Response, TopicPartition};
 use crate::sim::disk::Disk;
 use crate::sim::net::{NodeNet, ServerConn};
@@ -194,6 +195,18 @@ async fn handle(
         Request::WriteTxnMarkers(entries) => {
             Response::WriteTxnMarkers(super::txn::write_txn_markers(shared, entries).await)
         }
+        // ZooKeeper mode: CreateTopics and CreatePartitions go to the controller's broker
+        // (KafkaApis refuses them with NOT_CONTROLLER elsewhere). A KRaft broker takes no
+        // controller requests: its administrators talk to the controllers.
+        Request::Controller(ControllerRequest::TopicAdmin(request)) if shared.config.kraft.is_none() => {
+            let (reply, answer) = oneshot::channel();
+            let result = if controller.send(ControllerCommand::TopicAdmin(request, reply)).is_err() {
+                Err(ErrorCode::NotController)
+            } else {
+                answer.await.unwrap_or(Err(ErrorCode::NotController))
+            };
+            Response::Controller(ControllerResponse::TopicAdmin(result))
+        }
         Request::Meta(_) | Request::Controller(_) => Response::Error(ErrorCode::UnsupportedRequest),
     }
 }
@@ -214,6 +227,8 @@ async fn keep_registered(
         net: shared.net.clone(),
         tracer: shared.tracer.clone(),
         topics: shared.config.topics.clone(),
+        topic_watches: shared.config.topic_watches,
+        topic_defaults: shared.config.topic_defaults.clone(),
         request_timeout_ms: shared.config.inter_broker_timeout_ms,
         plant: shared.config.plant,
         auto_rebalance: shared.config.auto_rebalance,

@@ -7,9 +7,11 @@
 
 mod channel;
 pub mod election;
+mod topics;
 
 use crate::history::{ElectionReason, Event, Tracer};
 use crate::metastore::{MetaClient, MetaClientError};
+use crate::protocol::kraft::TopicAdmin;
 use crate::protocol::{
     AlterIsrRequest, BrokerEndpoint, BrokerId, ErrorCode, LeaderAndIsrRequest, MetaError, MetaEvent, MetaOp,
     PartitionState, Request, Response, TopicAssignment, TopicPartition,
@@ -43,6 +45,9 @@ pub enum ControllerCommand {
     AlterIsr(AlterIsrRequest, oneshot::Sender<Response>),
     /// A broker about to shut down asks for its leaderships to move (controlled shutdown).
     ControlledShutdown(BrokerId, oneshot::Sender<Response>),
+    /// An administrator's CreateTopics or CreatePartitions, which only the active
+    /// controller's broker answers in ZooKeeper mode (see `topics`).
+    TopicAdmin(TopicAdmin, oneshot::Sender<Result<(), ErrorCode>>),
 }
 
 impl ControllerCommand {
@@ -57,6 +62,9 @@ impl ControllerCommand {
                     error: Some(ErrorCode::NotController),
                     remaining: Vec::new(),
                 });
+            }
+            ControllerCommand::TopicAdmin(_, reply) => {
+                let _ = reply.send(Err(ErrorCode::NotController));
             }
         }
     }
@@ -87,6 +95,12 @@ pub struct ControllerContext {
     pub tracer: Tracer,
     /// The topics to create if the metastore has none (the administrator's step).
     pub topics: Vec<TopicAssignment>,
+    /// Whether topics may be created or grown while the cluster runs (the scenario has
+    /// topic events): the controller then reads and watches `/brokers/topics`. Without
+    /// them it skips those reads, which would change nothing but the run's timing.
+    pub topic_watches: bool,
+    /// The settings of a topic created while the cluster runs (the cluster's defaults).
+    pub topic_defaults: TopicAssignment,
     /// Timeout for requests to brokers, in milliseconds.
     pub request_timeout_ms: u64,
     /// The bug planted in this controller, if any (the hosting broker's setting).
@@ -184,6 +198,10 @@ struct ActiveController<'a> {
     shutting_down: BTreeSet<BrokerId>,
     /// When the next leader imbalance check is due, if the rebalance is enabled.
     next_imbalance_check: Option<Instant>,
+    /// Every topic the controller knows with its replica assignment: the scenario's, as
+    /// grown by administrators, and those created since (Kafka's
+    /// `ControllerContext.partitionAssignments`).
+    topics: Vec<TopicAssignment>,
 }
 
 /// Why the controller stops serving.
@@ -211,8 +229,12 @@ impl<'a> ActiveController<'a> {
             next_imbalance_check: ctx
                 .auto_rebalance
                 .map(|_| Instant::now() + Duration::from_millis(FIRST_IMBALANCE_CHECK_MS)),
+            topics: ctx.topics.clone(),
         };
         active.refresh_live_brokers().await.ok()?;
+        if ctx.topic_watches {
+            active.read_topics().await.ok()?;
+        }
         active.load_partitions().await.ok()?;
         let live: BTreeSet<BrokerId> = active.live.keys().copied().collect();
         active.reevaluate_all(ElectionReason::ControllerFailover, &live).await.ok()?;
@@ -236,6 +258,8 @@ impl<'a> ActiveController<'a> {
             biased;
                     event = events.recv() => match event {
                         Some(MetaEvent::ChildrenChanged(path)) if path == BROKER_IDS_PATH => self.on_brokers_changed().await,
+                        Some(MetaEvent::ChildrenChanged(path)) if path == topics::TOPICS_PATH => self.on_topics_changed().await,
+                        Some(MetaEvent::DataChanged(path)) if topics::topic_of_path(&path).is_some() => self.on_topics_changed().await,
                         Some(MetaEvent::Deleted(path)) if path == CONTROLLER_PATH => Err(Resign::Fenced),
                         None => Err(Resign::Unavailable),
                         _ => Ok(()),
@@ -256,6 +280,11 @@ impl<'a> ActiveController<'a> {
                             let _ = reply.send(response);
                             outcome.map(|_| ())
                         }
+                        Some(ControllerCommand::TopicAdmin(request, reply)) => {
+                            let outcome = self.topic_admin(&request).await;
+                            let _ = reply.send(outcome.as_ref().map_or(Err(ErrorCode::NotController), |r| *r));
+                            outcome.map(|_| ())
+                        }
                         None => Err(Resign::Unavailable),
                     },
                     _ = expired.changed() => Err(Resign::Unavailable),
@@ -274,7 +303,7 @@ impl<'a> ActiveController<'a> {
     /// its replicas are registered, as an administrator creates topics on a running
     /// cluster, so that its first ISR holds every replica.
     async fn load_partitions(&mut self) -> Result<(), Resign> {
-        for topic in &self.ctx.topics {
+        for topic in &self.topics {
             for (partition, replicas) in topic.replicas.iter().enumerate() {
                 let tp = TopicPartition::new(topic.name.as_str(), partition as u32);
                 if self.partitions.contains_key(&tp) {
@@ -313,6 +342,20 @@ impl<'a> ActiveController<'a> {
                             return Err(Resign::Unavailable);
                         };
                         let state = PartitionState { partition_epoch: version, ..state };
+                        // A partition an administrator created (not one of the scenario's
+                        // topics at its own count) is traced as KRaft's controller traces
+                        // it: the runner learns its replicas from it.
+                        let scenario_partition = self
+                            .ctx
+                            .topics
+                            .iter()
+                            .any(|t| *t.name == *tp.topic && (tp.partition as usize) < t.replicas.len());
+                        if !scenario_partition {
+                            self.ctx.tracer.emit(Event::PartitionCreated {
+                                tp: tp.to_string().into(),
+                                replicas: replicas.iter().map(|b| b.0).collect(),
+                            });
+                        }
                         self.trace_election(&state, false, ElectionReason::TopicCreation);
                         state
                     }
@@ -372,6 +415,112 @@ impl<'a> ActiveController<'a> {
                 )
             });
         }
+    }
+
+    /// Reads every topic's assignment node and leaves watches on the list and on each
+    /// node (`TopicChangeHandler`, `PartitionModificationsHandler`): a node with an
+    /// assignment replaces what the controller knew of the topic (an administrator added
+    /// partitions) or adds a topic (one was created).
+    async fn read_topics(&mut self) -> Result<(), Resign> {
+        // Kafka creates its top-level paths at startup (`KafkaZkClient.createTopLevelPaths`),
+        // so the list can be watched before the first topic exists.
+        match self.meta.create(topics::TOPICS_PATH, "", false).await {
+            Ok(_) | Err(MetaClientError::Meta(MetaError::NodeExists)) => {}
+            Err(_) => return Err(Resign::Unavailable),
+        }
+        let names = self.meta.children(topics::TOPICS_PATH, true).await.map_err(|_| Resign::Unavailable)?;
+        for name in names {
+            let node = self.meta.get(&topics::topic_path(&name), true).await.map_err(|_| Resign::Unavailable)?;
+            let Some(replicas) = node.and_then(|n| topics::decode_assignment(&n.data)) else { continue };
+            match self.topics.iter_mut().find(|t| t.name == name) {
+                Some(topic) => topic.replicas = replicas,
+                None => self.topics.push(TopicAssignment { name, replicas, ..self.ctx.topic_defaults.clone() }),
+            }
+        }
+        Ok(())
+    }
+
+    /// A topic was created or grew (`processTopicChange`, `processPartitionModifications`):
+    /// re-reads the assignments and starts the new partitions (`onNewPartitionCreation`):
+    /// their state is written with the first live replica leading and every replica in
+    /// the ISR, their replicas get LeaderAndIsr and every broker UpdateMetadata.
+    /// Simplified: a new partition waits until all its replicas are registered (Kafka
+    /// starts it with the live ones); an administrator places replicas on live brokers
+    /// only, so this waits only when a broker died in between.
+    async fn on_topics_changed(&mut self) -> Result<(), Resign> {
+        self.read_topics().await?;
+        let known_before: BTreeSet<TopicPartition> = self.partitions.keys().cloned().collect();
+        self.load_partitions().await?;
+        let created: BTreeSet<TopicPartition> =
+            self.partitions.keys().filter(|tp| !known_before.contains(*tp)).cloned().collect();
+        if created.is_empty() {
+            return Ok(());
+        }
+        let replicas: BTreeSet<BrokerId> =
+            created.iter().flat_map(|tp| self.partitions[tp].replicas.iter().copied()).collect();
+        let replicas: Vec<BrokerId> = replicas.into_iter().collect();
+        self.send_leader_and_isr(&replicas, Some(&created));
+        self.send_update_metadata();
+        Ok(())
+    }
+
+    /// An administrator's CreateTopics or CreatePartitions on the active controller's
+    /// broker (`ZkAdminManager.createTopics`, `createPartitions`): the checks, the
+    /// placement over the live brokers (see `topics`), the write of the topic's
+    /// assignment node, then the partitions started at once, as the watch on that node
+    /// would start them. Answered once the new partitions' LeaderAndIsr and
+    /// UpdateMetadata are sent (Kafka answers once this broker's metadata cache has their
+    /// leaders, `DelayedCreatePartitions`, a round trip later). Deletion is not modelled
+    /// in ZooKeeper mode (scenario validation refuses it).
+    async fn topic_admin(&mut self, request: &TopicAdmin) -> Result<Result<(), ErrorCode>, Resign> {
+        use madsim::rand::{thread_rng, Rng};
+        let live: Vec<BrokerId> = self.live.keys().copied().collect();
+        let (topic, replicas) = match request {
+            TopicAdmin::CreateTopic { name, partitions, replication_factor } => {
+                if self.topics.iter().any(|t| *t.name == **name) {
+                    return Ok(Err(ErrorCode::TopicAlreadyExists));
+                }
+                let (start, shift) = if live.is_empty() {
+                    (0, 0)
+                } else {
+                    (thread_rng().gen_range(0..live.len()), thread_rng().gen_range(0..live.len()))
+                };
+                match topics::assign_replicas(&live, *partitions, *replication_factor, start, shift, 0) {
+                    Ok(replicas) => (name.clone(), replicas),
+                    Err(error) => return Ok(Err(error)),
+                }
+            }
+            TopicAdmin::CreatePartitions { topic, count } => {
+                let Some(existing) = self.topics.iter().find(|t| *t.name == **topic) else {
+                    return Ok(Err(ErrorCode::UnknownTopicOrPartition));
+                };
+                let current = existing.replicas.len() as u32;
+                if *count <= current {
+                    return Ok(Err(ErrorCode::InvalidPartitions));
+                }
+                let partition_zero = existing.replicas.first().cloned().unwrap_or_default();
+                let start = topics::start_index_after(&live, &partition_zero);
+                let factor = partition_zero.len() as u32;
+                match topics::assign_replicas(&live, count - current, factor, start, start, current) {
+                    Ok(added) => (topic.clone(), existing.replicas.iter().cloned().chain(added).collect()),
+                    Err(error) => return Ok(Err(error)),
+                }
+            }
+            TopicAdmin::DeleteTopic { .. } => return Ok(Err(ErrorCode::UnsupportedRequest)),
+        };
+        let path = topics::topic_path(&topic);
+        let data = topics::encode_assignment(&replicas);
+        let written = match request {
+            TopicAdmin::CreateTopic { .. } => self.meta.create(&path, &data, false).await.map(|_| ()),
+            _ => self.meta.set_data(&path, &data, None).await.map(|_| ()),
+        };
+        match written {
+            Ok(()) => {}
+            Err(MetaClientError::Meta(MetaError::NodeExists)) => return Ok(Err(ErrorCode::TopicAlreadyExists)),
+            Err(_) => return Err(Resign::Unavailable),
+        }
+        self.on_topics_changed().await?;
+        Ok(Ok(()))
     }
 
     async fn on_brokers_changed(&mut self) -> Result<(), Resign> {
@@ -525,7 +674,7 @@ impl<'a> ActiveController<'a> {
             // PLANTED BUG unclean-election-ignores-flag: the topic's setting is not read.
             return true;
         }
-        self.ctx.topics.iter().find(|t| *t.name == *tp.topic).is_some_and(|t| t.unclean_leader_election_enable)
+        self.topics.iter().find(|t| *t.name == *tp.topic).is_some_and(|t| t.unclean_leader_election_enable)
     }
 
     fn trace_election(&self, state: &PartitionState, unclean: bool, reason: ElectionReason) {

@@ -283,9 +283,11 @@ pub enum Event {
         /// answered within the admin client's `default.api.timeout.ms`.
         error: Option<crate::protocol::ErrorCode>,
     },
-    /// KRaft: the active controller committed a partition an administrator created
-    /// (CreateTopics or CreatePartitions), with the replicas it placed. The scenario's
-    /// own topics have the replicas the scenario gave them, and no such event.
+    /// The active controller created a partition an administrator asked for
+    /// (CreateTopics or CreatePartitions), with the replicas placed for it: KRaft at the
+    /// commit of its `PartitionRecord`, ZooKeeper mode when it writes the partition's
+    /// first state. The scenario's own topics have the replicas the scenario gave them,
+    /// and no such event.
     PartitionCreated {
         /// The partition.
         tp: Arc<str>,

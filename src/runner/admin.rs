@@ -1,18 +1,22 @@
 //! The administrator of the safety phase: sends each `[[events]]` topic change at its
 //! time (or at its trigger), and hands each subscription change to its consumer's
-//! application. Topic changes go as Kafka's admin client sends them with `bootstrap.controllers`
-//! (KIP-919): to a controller, again to the next one on NOT_CONTROLLER or a timeout,
-//! until an answer or `default.api.timeout.ms`. Each answer is traced
-//! ([`Event::TopicAdmin`]).
+//! application. In KRaft mode topic changes go as Kafka's admin client sends them with
+//! `bootstrap.controllers` (KIP-919): to a controller, again to the next one on
+//! NOT_CONTROLLER or a timeout, until an answer or `default.api.timeout.ms`. In
+//! ZooKeeper mode they go to the brokers the same way: only the active controller's
+//! broker answers CreateTopics and CreatePartitions, the others refuse with
+//! NOT_CONTROLLER. Each answer is traced ([`Event::TopicAdmin`]).
 //!
 //! Simplified: the admin client goes to the controllers directly in every KRaft release;
 //! before 3.7 it would reach them through a broker, which forwards the same request
-//! (`KafkaApis.maybeForwardToController`) and relays the same answer.
+//! (`KafkaApis.maybeForwardToController`) and relays the same answer. In ZooKeeper mode
+//! Kafka's admin client sends to the controller its metadata names and refreshes the
+//! metadata on NOT_CONTROLLER; here it tries the brokers in turn.
 
 use super::schedule::until_triggered;
 use crate::history::{Event, Recorder};
 use crate::protocol::kraft::{ControllerRequest, ControllerResponse};
-use crate::protocol::{ErrorCode, NodeId, NodeName, Request, Response};
+use crate::protocol::{ErrorCode, Request, Response};
 use crate::scenario::{TopicEvent, TopicEventSpec};
 use crate::sim::net::{Addr, NodeNet};
 use crate::workload::Subscriptions;
@@ -43,7 +47,7 @@ impl EventSchedule {
         events: &[TopicEventSpec],
         node: &NodeHandle,
         net: NodeNet<Request, Response>,
-        controllers: Vec<NodeId>,
+        controllers: Vec<Addr>,
         recorder: Recorder,
         subscriptions: Subscriptions,
         start: Instant,
@@ -84,21 +88,17 @@ impl EventSchedule {
     }
 }
 
-/// Sends `request` to the controllers in turn until one that is active answers, and
-/// returns its error, if any: REQUEST_TIMED_OUT when none answered in time.
-async fn call(
-    net: &NodeNet<Request, Response>,
-    controllers: &[NodeId],
-    request: ControllerRequest,
-) -> Option<ErrorCode> {
+/// Sends `request` to the controllers (KRaft) or brokers (ZooKeeper mode) in turn until
+/// the active controller answers, and returns its error, if any: REQUEST_TIMED_OUT when
+/// none answered in time.
+async fn call(net: &NodeNet<Request, Response>, controllers: &[Addr], request: ControllerRequest) -> Option<ErrorCode> {
     let deadline = Instant::now() + DEFAULT_API_TIMEOUT;
-    for &controller in controllers.iter().cycle() {
+    for addr in controllers.iter().cycle() {
         let now = Instant::now();
         if now >= deadline {
             break;
         }
-        let addr = Addr::new(&NodeName::of_kraft_node(controller).to_string());
-        let connection = net.connect(&addr);
+        let connection = net.connect(addr);
         let answer = connection.call(Request::Controller(request.clone()), REQUEST_TIMEOUT.min(deadline - now)).await;
         connection.close();
         match answer {

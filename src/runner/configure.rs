@@ -123,6 +123,7 @@ pub(super) fn broker_config(
         follower_restart: scenario.cluster.follower_restart,
         topics: topics.to_vec(),
         topic_defaults: new_topic_assignment(scenario, ""),
+        topic_watches: scenario.events.iter().any(|e| e.action.request().is_some()),
         replica_lag_time_max_ms: c.replica_lag_time_max_ms,
         replica_caught_up_at_leader_log_end: scenario.cluster.caught_up_at_leader_log_end,
         // `Partition.maybeIncrementLeaderHW` returns early under the min ISR from 3.7
@@ -187,6 +188,17 @@ pub(super) fn broker_config(
             // Fetch v15 and AlterPartition v3 came with metadata version 3.5-IV1 (KIP-903).
             isr_broker_epochs: scenario.profile.version >= KafkaVersion::new(3, 5, 0),
         }),
+    }
+}
+
+/// Where the administrator sends topic changes: the controllers in KRaft mode, the
+/// brokers in ZooKeeper mode (only the active controller's broker answers).
+pub(super) fn admin_targets(scenario: &Scenario) -> Vec<Addr> {
+    match scenario.cluster.metadata {
+        MetadataMode::Kraft => {
+            controller_ids(scenario).into_iter().map(|id| Addr::new(&NodeName::of_kraft_node(id).to_string())).collect()
+        }
+        _ => (1..=scenario.cluster.brokers).map(|id| Addr::new(&BrokerConfig::host_of(BrokerId(id)))).collect(),
     }
 }
 

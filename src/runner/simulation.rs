@@ -219,7 +219,7 @@ fn start_events(run: &mut Run<'_>, start: Instant) -> Option<EventSchedule> {
     }
     let net = run.network.add_host(&Addr::new(ADMIN));
     let node = run.handle.create_node().name(ADMIN).build();
-    let controllers = configure::controller_ids(run.scenario);
+    let controllers = configure::admin_targets(run.scenario);
     let subscriptions = run.workload.subscriptions.clone();
     let schedule =
         EventSchedule::start(&run.scenario.events, &node, net, controllers, run.recorder.clone(), subscriptions, start);

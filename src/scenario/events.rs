@@ -136,11 +136,12 @@ fn event(
     }
     let action = match kind {
         TopicEventKind::Subscribe => subscribe(t, consumers)?,
-        TopicEventKind::CreateTopic | TopicEventKind::AddPartitions | TopicEventKind::DeleteTopic => {
+        TopicEventKind::CreateTopic | TopicEventKind::AddPartitions => topic_change(t, kind, cluster)?,
+        TopicEventKind::DeleteTopic => {
             if cluster.metadata != MetadataMode::Kraft {
                 return Err(kind_sp.pos.issue(
-                    "topic events are modelled in KRaft clusters only so far (a ZooKeeper-mode controller's \
-                     topic watches are not yet); expected metadata = \"kraft\" in [cluster]"
+                    "delete-topic is modelled in KRaft clusters only so far (a ZooKeeper-mode controller's \
+                     topic deletion, TopicDeletionManager, is not yet); expected metadata = \"kraft\" in [cluster]"
                         .to_string(),
                 ));
             }

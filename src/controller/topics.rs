@@ -1,0 +1,143 @@
+//! Topics created and grown while a ZooKeeper-mode cluster runs: where their replica
+//! assignments live in the metastore and how the administrator's request places them.
+//!
+//! Kafka 3.9's ZooKeeper path: the active controller's broker answers CreateTopics and
+//! CreatePartitions (`KafkaApis.handleCreateTopicsRequest` refuses with NOT_CONTROLLER
+//! elsewhere); `ZkAdminManager` places the replicas over the live brokers
+//! (`AdminUtils.assignReplicasToBrokers`, rack-unaware) and writes the assignment to
+//! `/brokers/topics/<topic>` (`AdminZkClient.createTopicWithAssignment`, `addPartitions`).
+//! The controller learns it from its watches: `TopicChangeHandler` on the children of
+//! `/brokers/topics`, `PartitionModificationsHandler` on each topic's node, and starts
+//! the new partitions (`onNewPartitionCreation`).
+//!
+//! Pure functions: the assignment's znode format and the placement. The controller
+//! (`super`) does the reads, writes and watches.
+
+use crate::protocol::{BrokerId, ErrorCode};
+use std::collections::BTreeMap;
+
+/// The parent of every topic's assignment node (`TopicsZNode`).
+pub const TOPICS_PATH: &str = "/brokers/topics";
+
+/// The node of a topic's replica assignment (`TopicZNode.path`).
+pub fn topic_path(topic: &str) -> String {
+    format!("{TOPICS_PATH}/{topic}")
+}
+
+/// The topic name of a node directly under [`TOPICS_PATH`], if `path` is one.
+pub fn topic_of_path(path: &str) -> Option<&str> {
+    path.strip_prefix(TOPICS_PATH)?.strip_prefix('/').filter(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+/// `TopicZNode`'s data: the replicas of each partition, by partition number.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TopicZNodeData {
+    partitions: BTreeMap<u32, Vec<u32>>,
+}
+
+/// A topic's assignment as its node stores it.
+pub fn encode_assignment(replicas: &[Vec<BrokerId>]) -> String {
+    let partitions = replicas.iter().enumerate().map(|(p, r)| (p as u32, r.iter().map(|b| b.0).collect())).collect();
+    serde_json::to_string(&TopicZNodeData { partitions }).expect("an assignment serializes")
+}
+
+/// A topic's assignment read from its node: `None` for a node without one (the topics a
+/// scenario starts with have empty nodes, made as parents of their partitions' state),
+/// or with a gap in its partition numbers.
+pub fn decode_assignment(data: &str) -> Option<Vec<Vec<BrokerId>>> {
+    let parsed: TopicZNodeData = serde_json::from_str(data).ok()?;
+    let replicas: Vec<Vec<BrokerId>> =
+        parsed.partitions.values().map(|r| r.iter().map(|&b| BrokerId(b)).collect()).collect();
+    let gapless = parsed.partitions.keys().copied().eq(0..replicas.len() as u32);
+    gapless.then_some(replicas)
+}
+
+/// `AdminUtils.assignReplicasToBrokers` without racks: `partitions` partitions numbered
+/// from `first_partition`, `replication_factor` replicas each, over `brokers` (sorted).
+/// The first replica goes round-robin from `start_index`; the others follow at a shift
+/// that grows by one every `brokers.len()` partitions, so that replica sets differ.
+/// INVALID_PARTITIONS without partitions, INVALID_REPLICATION_FACTOR when there are
+/// fewer brokers than replicas.
+pub fn assign_replicas(
+    brokers: &[BrokerId],
+    partitions: u32,
+    replication_factor: u32,
+    start_index: usize,
+    replica_shift: usize,
+    first_partition: u32,
+) -> Result<Vec<Vec<BrokerId>>, ErrorCode> {
+    if partitions == 0 {
+        return Err(ErrorCode::InvalidPartitions);
+    }
+    if replication_factor == 0 || replication_factor as usize > brokers.len() {
+        return Err(ErrorCode::InvalidReplicationFactor);
+    }
+    let n = brokers.len();
+    let mut shift = replica_shift;
+    let mut assignment = Vec::new();
+    for partition in first_partition..first_partition + partitions {
+        let p = partition as usize;
+        if p > 0 && p % n == 0 {
+            shift += 1;
+        }
+        let first = (p + start_index) % n;
+        let mut replicas = vec![brokers[first]];
+        for j in 0..replication_factor as usize - 1 {
+            // `AdminUtils.replicaIndex`.
+            let step = 1 + (shift + j) % (n - 1);
+            replicas.push(brokers[(first + step) % n]);
+        }
+        assignment.push(replicas);
+    }
+    Ok(assignment)
+}
+
+/// Where added partitions start their round-robin (`AdminZkClient.createNewPartitionsAssignment`):
+/// at the first broker whose id is at least partition 0's first replica, so that the new
+/// partitions continue the existing pattern.
+pub fn start_index_after(brokers: &[BrokerId], partition_zero: &[BrokerId]) -> usize {
+    let first = partition_zero.first().copied().unwrap_or(BrokerId(0));
+    brokers.iter().position(|b| *b >= first).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(v: &[u32]) -> Vec<BrokerId> {
+        v.iter().map(|&b| BrokerId(b)).collect()
+    }
+
+    #[test]
+    fn replicas_go_round_robin_with_a_shift_that_grows_each_lap() {
+        let brokers = ids(&[1, 2, 3]);
+        let got = assign_replicas(&brokers, 4, 2, 0, 0, 0).unwrap();
+        // AdminUtilsTest's pattern: first replicas 1, 2, 3, 1; second one step on, then two
+        // once a lap of the brokers is done.
+        assert_eq!(got, vec![ids(&[1, 2]), ids(&[2, 3]), ids(&[3, 1]), ids(&[1, 3])]);
+        let started = assign_replicas(&brokers, 2, 3, 1, 1, 0).unwrap();
+        assert_eq!(started, vec![ids(&[2, 1, 3]), ids(&[3, 2, 1])]);
+    }
+
+    #[test]
+    fn added_partitions_continue_the_pattern_and_bad_requests_are_refused() {
+        let brokers = ids(&[1, 2, 3]);
+        let all = assign_replicas(&brokers, 6, 2, 0, 0, 0).unwrap();
+        let start = start_index_after(&brokers, &all[0]);
+        let added = assign_replicas(&brokers, 3, 2, start, start, 3).unwrap();
+        assert_eq!(added, all[3..].to_vec());
+        assert_eq!(assign_replicas(&brokers, 0, 2, 0, 0, 0), Err(ErrorCode::InvalidPartitions));
+        assert_eq!(assign_replicas(&brokers, 1, 4, 0, 0, 0), Err(ErrorCode::InvalidReplicationFactor));
+    }
+
+    #[test]
+    fn assignments_round_trip_through_their_node_and_empty_nodes_have_none() {
+        let replicas = vec![ids(&[1, 2]), ids(&[2, 3])];
+        assert_eq!(decode_assignment(&encode_assignment(&replicas)), Some(replicas));
+        assert_eq!(decode_assignment(""), None);
+        assert_eq!(decode_assignment(r#"{"partitions":{"1":[1]}}"#), None, "a gap at partition 0");
+        assert_eq!(topic_of_path("/brokers/topics/orders"), Some("orders"));
+        assert_eq!(topic_of_path("/brokers/topics/orders/partitions"), None);
+        assert_eq!(topic_of_path("/brokers/ids/1"), None);
+    }
+}
