@@ -591,11 +591,17 @@ impl Partition {
         let Role::Leader { followers, .. } = &self.role else {
             return Vec::new();
         };
-        let epoch_start = self
-            .log
-            .epochs()
-            .end_offset_for(self.leader_epoch.saturating_sub(1), self.log.log_end_offset())
-            .map_or(0, |(_, end)| end);
+        // Where the current epoch starts: where the one before it ends. Epoch 0 has none
+        // before it and starts with the log (asking for the end of epoch `0 - 1` would
+        // give the end of epoch 0 itself, the log end, which a follower reaches only when
+        // the producers pause: a leader kept in epoch 0 by a controller that did not see
+        // it restart never took a follower back while writes went on; swarm seed 6953).
+        let epoch_start = match self.leader_epoch.checked_sub(1) {
+            Some(previous) => {
+                self.log.epochs().end_offset_for(previous, self.log.log_end_offset()).map_or(0, |(_, end)| end)
+            }
+            None => 0,
+        };
         followers
             .iter()
             .filter(|(b, _)| !self.isr.contains(b))

@@ -652,3 +652,23 @@ fn the_log_is_flushed_once_flush_messages_records_have_accumulated() {
         assert_eq!(bench.store.lose_page_cache("b1"), 0, "a power loss now loses nothing");
     });
 }
+
+#[test]
+fn a_follower_outside_the_isr_of_an_epoch_0_leader_rejoins_once_past_the_high_watermark() {
+    in_sim(|| {
+        let bench = Bench::new();
+        // A leader still in epoch 0 (the controller never bumped it) that writes on.
+        let mut partition = Partition::new(bench.log(&[]), 0, HighWatermarkRule::FOLLOW_ISR);
+        partition.become_leader(ME, &state(ME, 0, &[ME, B2], 0), Instant::now(), &bench.tracer);
+        partition.append_as_leader(ME, batch(&[1, 2, 3, 4, 5]), &bench.tracer);
+        partition.record_follower_fetch(B2, 5, None, Instant::now());
+        partition.maybe_advance_high_watermark(ME, &bench.tracer);
+        partition.append_as_leader(ME, batch(&[6, 7]), &bench.tracer);
+        // Broker 3 has reached the high watermark (5) but not the log end (7): epoch 0
+        // starts at the log start, so it is in sync (`isFollowerInSync`).
+        partition.record_follower_fetch(B3, 5, None, Instant::now());
+        assert_eq!(partition.high_watermark(), 5);
+        assert_eq!(partition.caught_up_outside_isr(), [B3]);
+        assert_eq!(partition.expanded_isr(B3), Some(vec![ME, B2, B3]));
+    });
+}

@@ -809,6 +809,16 @@ impl<'a> ActiveController<'a> {
         if request.leader_epoch != current.leader_epoch {
             return refuse(ErrorCode::FencedLeaderEpoch);
         }
+        // A request for the state the partition already has (a retry whose answer was
+        // lost) gets that state back whatever partition epoch it carries, checked before
+        // the partition-epoch fencing "to maintain idempotency"
+        // (`KafkaController.processAlterPartition`, `LeaderAndIsr.equalsAllowStalePartitionEpoch`;
+        // `equalsIgnoreZk` since AlterIsr came in 2.7). Without it a leader whose shrink
+        // was stored but not answered retried it forever with its stale partition epoch,
+        // refused each time, and never took a follower back (swarm seed 6953).
+        if request.new_isr == current.isr && request.partition_epoch <= current.partition_epoch {
+            return Response::AlterIsr { error: None, state: Some(current) };
+        }
         if request.partition_epoch != current.partition_epoch {
             return refuse(ErrorCode::InvalidUpdateVersion);
         }
