@@ -138,7 +138,7 @@ impl ClusterView {
 
     /// The partitions of a topic, in order (empty if unknown).
     pub fn partitions_of(&self, topic: &str) -> Vec<TopicPartition> {
-        self.partitions.keys().filter(|tp| *tp.topic == *topic).cloned().collect()
+        TopicPartition::of_topic(&self.partitions, topic).map(|(tp, _)| tp.clone()).collect()
     }
 
     /// The partition count of `topic`, if any of its partitions is known: a range of the

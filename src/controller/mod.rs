@@ -299,6 +299,13 @@ impl<'a> ActiveController<'a> {
         }
     }
 
+    /// [`ActiveController::load_partitions`], returning the partitions it started.
+    async fn load_new_partitions(&mut self) -> Result<BTreeSet<TopicPartition>, Resign> {
+        let known_before: BTreeSet<TopicPartition> = self.partitions.keys().cloned().collect();
+        self.load_partitions().await?;
+        Ok(self.partitions.keys().filter(|tp| !known_before.contains(*tp)).cloned().collect())
+    }
+
     /// Reads every partition state. A topic absent from the metastore is created once all
     /// its replicas are registered, as an administrator creates topics on a running
     /// cluster, so that its first ISR holds every replica.
@@ -345,12 +352,7 @@ impl<'a> ActiveController<'a> {
                         // A partition an administrator created (not one of the scenario's
                         // topics at its own count) is traced as KRaft's controller traces
                         // it: the runner learns its replicas from it.
-                        let scenario_partition = self
-                            .ctx
-                            .topics
-                            .iter()
-                            .any(|t| *t.name == *tp.topic && (tp.partition as usize) < t.replicas.len());
-                        if !scenario_partition {
+                        if !TopicAssignment::hold_partition(&self.ctx.topics, &tp.topic, tp.partition) {
                             self.ctx.tracer.emit(Event::PartitionCreated {
                                 tp: tp.to_string().into(),
                                 replicas: replicas.iter().map(|b| b.0).collect(),
@@ -417,112 +419,6 @@ impl<'a> ActiveController<'a> {
         }
     }
 
-    /// Reads every topic's assignment node and leaves watches on the list and on each
-    /// node (`TopicChangeHandler`, `PartitionModificationsHandler`): a node with an
-    /// assignment replaces what the controller knew of the topic (an administrator added
-    /// partitions) or adds a topic (one was created).
-    async fn read_topics(&mut self) -> Result<(), Resign> {
-        // Kafka creates its top-level paths at startup (`KafkaZkClient.createTopLevelPaths`),
-        // so the list can be watched before the first topic exists.
-        match self.meta.create(topics::TOPICS_PATH, "", false).await {
-            Ok(_) | Err(MetaClientError::Meta(MetaError::NodeExists)) => {}
-            Err(_) => return Err(Resign::Unavailable),
-        }
-        let names = self.meta.children(topics::TOPICS_PATH, true).await.map_err(|_| Resign::Unavailable)?;
-        for name in names {
-            let node = self.meta.get(&topics::topic_path(&name), true).await.map_err(|_| Resign::Unavailable)?;
-            let Some(replicas) = node.and_then(|n| topics::decode_assignment(&n.data)) else { continue };
-            match self.topics.iter_mut().find(|t| t.name == name) {
-                Some(topic) => topic.replicas = replicas,
-                None => self.topics.push(TopicAssignment { name, replicas, ..self.ctx.topic_defaults.clone() }),
-            }
-        }
-        Ok(())
-    }
-
-    /// A topic was created or grew (`processTopicChange`, `processPartitionModifications`):
-    /// re-reads the assignments and starts the new partitions (`onNewPartitionCreation`):
-    /// their state is written with the first live replica leading and every replica in
-    /// the ISR, their replicas get LeaderAndIsr and every broker UpdateMetadata.
-    /// Simplified: a new partition waits until all its replicas are registered (Kafka
-    /// starts it with the live ones); an administrator places replicas on live brokers
-    /// only, so this waits only when a broker died in between.
-    async fn on_topics_changed(&mut self) -> Result<(), Resign> {
-        self.read_topics().await?;
-        let known_before: BTreeSet<TopicPartition> = self.partitions.keys().cloned().collect();
-        self.load_partitions().await?;
-        let created: BTreeSet<TopicPartition> =
-            self.partitions.keys().filter(|tp| !known_before.contains(*tp)).cloned().collect();
-        if created.is_empty() {
-            return Ok(());
-        }
-        let replicas: BTreeSet<BrokerId> =
-            created.iter().flat_map(|tp| self.partitions[tp].replicas.iter().copied()).collect();
-        let replicas: Vec<BrokerId> = replicas.into_iter().collect();
-        self.send_leader_and_isr(&replicas, Some(&created));
-        self.send_update_metadata();
-        Ok(())
-    }
-
-    /// An administrator's CreateTopics or CreatePartitions on the active controller's
-    /// broker (`ZkAdminManager.createTopics`, `createPartitions`): the checks, the
-    /// placement over the live brokers (see `topics`), the write of the topic's
-    /// assignment node, then the partitions started at once, as the watch on that node
-    /// would start them. Answered once the new partitions' LeaderAndIsr and
-    /// UpdateMetadata are sent (Kafka answers once this broker's metadata cache has their
-    /// leaders, `DelayedCreatePartitions`, a round trip later). Deletion is not modelled
-    /// in ZooKeeper mode (scenario validation refuses it).
-    async fn topic_admin(&mut self, request: &TopicAdmin) -> Result<Result<(), ErrorCode>, Resign> {
-        use madsim::rand::{thread_rng, Rng};
-        let live: Vec<BrokerId> = self.live.keys().copied().collect();
-        let (topic, replicas) = match request {
-            TopicAdmin::CreateTopic { name, partitions, replication_factor } => {
-                if self.topics.iter().any(|t| *t.name == **name) {
-                    return Ok(Err(ErrorCode::TopicAlreadyExists));
-                }
-                let (start, shift) = if live.is_empty() {
-                    (0, 0)
-                } else {
-                    (thread_rng().gen_range(0..live.len()), thread_rng().gen_range(0..live.len()))
-                };
-                match topics::assign_replicas(&live, *partitions, *replication_factor, start, shift, 0) {
-                    Ok(replicas) => (name.clone(), replicas),
-                    Err(error) => return Ok(Err(error)),
-                }
-            }
-            TopicAdmin::CreatePartitions { topic, count } => {
-                let Some(existing) = self.topics.iter().find(|t| *t.name == **topic) else {
-                    return Ok(Err(ErrorCode::UnknownTopicOrPartition));
-                };
-                let current = existing.replicas.len() as u32;
-                if *count <= current {
-                    return Ok(Err(ErrorCode::InvalidPartitions));
-                }
-                let partition_zero = existing.replicas.first().cloned().unwrap_or_default();
-                let start = topics::start_index_after(&live, &partition_zero);
-                let factor = partition_zero.len() as u32;
-                match topics::assign_replicas(&live, count - current, factor, start, start, current) {
-                    Ok(added) => (topic.clone(), existing.replicas.iter().cloned().chain(added).collect()),
-                    Err(error) => return Ok(Err(error)),
-                }
-            }
-            TopicAdmin::DeleteTopic { .. } => return Ok(Err(ErrorCode::UnsupportedRequest)),
-        };
-        let path = topics::topic_path(&topic);
-        let data = topics::encode_assignment(&replicas);
-        let written = match request {
-            TopicAdmin::CreateTopic { .. } => self.meta.create(&path, &data, false).await.map(|_| ()),
-            _ => self.meta.set_data(&path, &data, None).await.map(|_| ()),
-        };
-        match written {
-            Ok(()) => {}
-            Err(MetaClientError::Meta(MetaError::NodeExists)) => return Ok(Err(ErrorCode::TopicAlreadyExists)),
-            Err(_) => return Err(Resign::Unavailable),
-        }
-        self.on_topics_changed().await?;
-        Ok(Ok(()))
-    }
-
     async fn on_brokers_changed(&mut self) -> Result<(), Resign> {
         let (dead, new) = self.refresh_live_brokers().await?;
         tracing::debug!(controller = %self.ctx.id, ?dead, ?new, "live brokers changed");
@@ -531,8 +427,7 @@ impl<'a> ActiveController<'a> {
         }
         // Kafka's `onBrokerFailure`: a dead broker is no longer shutting down.
         self.shutting_down.retain(|b| !dead.contains(b));
-        let known_before: BTreeSet<TopicPartition> = self.partitions.keys().cloned().collect();
-        self.load_partitions().await?;
+        let created = self.load_new_partitions().await?;
         // A broker that restarted unseen first counts as failed (its leaderships and ISR
         // places go), then as started, as Kafka's controller treats bounced brokers.
         let bounced: BTreeSet<BrokerId> = dead.intersection(&new).copied().collect();
@@ -545,7 +440,7 @@ impl<'a> ActiveController<'a> {
         let reason = if dead.is_empty() { ElectionReason::BrokerStartup } else { ElectionReason::BrokerFailure };
         let live = self.electable();
         changed.extend(self.reevaluate_all(reason, &live).await?);
-        changed.extend(self.partitions.keys().filter(|tp| !known_before.contains(*tp)).cloned());
+        changed.extend(created);
         // Returning brokers learn every partition they host; others learn what changed.
         let new: Vec<BrokerId> = new.into_iter().collect();
         self.send_leader_and_isr(&new, None);

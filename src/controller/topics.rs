@@ -10,11 +10,14 @@
 //! `/brokers/topics`, `PartitionModificationsHandler` on each topic's node, and starts
 //! the new partitions (`onNewPartitionCreation`).
 //!
-//! Pure functions: the assignment's znode format and the placement. The controller
-//! (`super`) does the reads, writes and watches.
+//! Here: the assignment's znode format, the placement, and the active controller's part
+//! (the request, the reads, the writes and the watches' handling).
 
-use crate::protocol::{BrokerId, ErrorCode};
-use std::collections::BTreeMap;
+use super::{ActiveController, Resign};
+use crate::metastore::MetaClientError;
+use crate::protocol::kraft::TopicAdmin;
+use crate::protocol::{BrokerId, ErrorCode, MetaError, TopicAssignment};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The parent of every topic's assignment node (`TopicsZNode`).
 pub const TOPICS_PATH: &str = "/brokers/topics";
@@ -98,6 +101,111 @@ pub fn assign_replicas(
 pub fn start_index_after(brokers: &[BrokerId], partition_zero: &[BrokerId]) -> usize {
     let first = partition_zero.first().copied().unwrap_or(BrokerId(0));
     brokers.iter().position(|b| *b >= first).unwrap_or(0)
+}
+
+impl ActiveController<'_> {
+    /// Reads every topic's assignment node and leaves watches on the list and on each
+    /// node (`TopicChangeHandler`, `PartitionModificationsHandler`): a node with an
+    /// assignment replaces what the controller knew of the topic (an administrator added
+    /// partitions) or adds a topic (one was created).
+    pub(super) async fn read_topics(&mut self) -> Result<(), Resign> {
+        // Kafka creates its top-level paths at startup (`KafkaZkClient.createTopLevelPaths`),
+        // so the list can be watched before the first topic exists.
+        match self.meta.create(TOPICS_PATH, "", false).await {
+            Ok(_) | Err(MetaClientError::Meta(MetaError::NodeExists)) => {}
+            Err(_) => return Err(Resign::Unavailable),
+        }
+        let names = self.meta.children(TOPICS_PATH, true).await.map_err(|_| Resign::Unavailable)?;
+        for name in names {
+            let node = self.meta.get(&topic_path(&name), true).await.map_err(|_| Resign::Unavailable)?;
+            let Some(replicas) = node.and_then(|n| decode_assignment(&n.data)) else { continue };
+            match self.topics.iter_mut().find(|t| t.name == name) {
+                Some(topic) => topic.replicas = replicas,
+                None => self.topics.push(TopicAssignment { name, replicas, ..self.ctx.topic_defaults.clone() }),
+            }
+        }
+        Ok(())
+    }
+
+    /// A topic was created or grew (`processTopicChange`, `processPartitionModifications`):
+    /// re-reads the assignments and starts the new partitions (`onNewPartitionCreation`):
+    /// their state is written with the first live replica leading and every replica in
+    /// the ISR, their replicas get LeaderAndIsr and every broker UpdateMetadata.
+    /// Simplified: a new partition waits until all its replicas are registered (Kafka
+    /// starts it with the live ones); an administrator places replicas on live brokers
+    /// only, so this waits only when a broker died in between.
+    pub(super) async fn on_topics_changed(&mut self) -> Result<(), Resign> {
+        self.read_topics().await?;
+        let created = self.load_new_partitions().await?;
+        if created.is_empty() {
+            return Ok(());
+        }
+        let replicas: BTreeSet<BrokerId> =
+            created.iter().flat_map(|tp| self.partitions[tp].replicas.iter().copied()).collect();
+        let replicas: Vec<BrokerId> = replicas.into_iter().collect();
+        self.send_leader_and_isr(&replicas, Some(&created));
+        self.send_update_metadata();
+        Ok(())
+    }
+
+    /// An administrator's CreateTopics or CreatePartitions on the active controller's
+    /// broker (`ZkAdminManager.createTopics`, `createPartitions`): the checks, the
+    /// placement over the live brokers (see `topics`), the write of the topic's
+    /// assignment node, then the partitions started at once, as the watch on that node
+    /// would start them. Answered once the new partitions' LeaderAndIsr and
+    /// UpdateMetadata are sent (Kafka answers once this broker's metadata cache has their
+    /// leaders, `DelayedCreatePartitions`, a round trip later). Deletion is not modelled
+    /// in ZooKeeper mode (scenario validation refuses it).
+    pub(super) async fn topic_admin(&mut self, request: &TopicAdmin) -> Result<Result<(), ErrorCode>, Resign> {
+        use madsim::rand::{thread_rng, Rng};
+        let live: Vec<BrokerId> = self.live.keys().copied().collect();
+        let (topic, replicas) = match request {
+            TopicAdmin::CreateTopic { name, partitions, replication_factor } => {
+                if self.topics.iter().any(|t| *t.name == **name) {
+                    return Ok(Err(ErrorCode::TopicAlreadyExists));
+                }
+                let (start, shift) = if live.is_empty() {
+                    (0, 0)
+                } else {
+                    (thread_rng().gen_range(0..live.len()), thread_rng().gen_range(0..live.len()))
+                };
+                match assign_replicas(&live, *partitions, *replication_factor, start, shift, 0) {
+                    Ok(replicas) => (name.clone(), replicas),
+                    Err(error) => return Ok(Err(error)),
+                }
+            }
+            TopicAdmin::CreatePartitions { topic, count } => {
+                let Some(existing) = self.topics.iter().find(|t| *t.name == **topic) else {
+                    return Ok(Err(ErrorCode::UnknownTopicOrPartition));
+                };
+                let current = existing.replicas.len() as u32;
+                if *count <= current {
+                    return Ok(Err(ErrorCode::InvalidPartitions));
+                }
+                let partition_zero = existing.replicas.first().cloned().unwrap_or_default();
+                let start = start_index_after(&live, &partition_zero);
+                let factor = partition_zero.len() as u32;
+                match assign_replicas(&live, count - current, factor, start, start, current) {
+                    Ok(added) => (topic.clone(), existing.replicas.iter().cloned().chain(added).collect()),
+                    Err(error) => return Ok(Err(error)),
+                }
+            }
+            TopicAdmin::DeleteTopic { .. } => return Ok(Err(ErrorCode::UnsupportedRequest)),
+        };
+        let path = topic_path(&topic);
+        let data = encode_assignment(&replicas);
+        let written = match request {
+            TopicAdmin::CreateTopic { .. } => self.meta.create(&path, &data, false).await.map(|_| ()),
+            _ => self.meta.set_data(&path, &data, None).await.map(|_| ()),
+        };
+        match written {
+            Ok(()) => {}
+            Err(MetaClientError::Meta(MetaError::NodeExists)) => return Ok(Err(ErrorCode::TopicAlreadyExists)),
+            Err(_) => return Err(Resign::Unavailable),
+        }
+        self.on_topics_changed().await?;
+        Ok(Ok(()))
+    }
 }
 
 #[cfg(test)]

@@ -177,21 +177,13 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     if let Some((b, t, reason)) = f.expired.first() {
         because += &format!("; {} deleted it at {} by retention ({reason}) before anyone read it", broker(*b), at(*t));
     }
-    if let Some((_, t)) = f.deleted.first() {
-        let who: Vec<String> = f.deleted.iter().map(|(b, _)| broker(*b)).collect();
+    if let Some((who, t)) = brokers_from(&f.deleted) {
         because += &format!(
-            "; its topic was deleted (DeleteTopics) and {} dropped the partition with its log from {} on, before anyone read it",
-            and_list(&who),
-            at(*t)
+            "; its topic was deleted (DeleteTopics) and {who} dropped the partition with its log from {t} on, before anyone read it"
         );
     }
-    if let Some((_, t)) = f.lost_on_load.first() {
-        let who: Vec<String> = f.lost_on_load.iter().map(|(b, _)| broker(*b)).collect();
-        because += &format!(
-            "; {} came back from {} on without it, because it was only in the page cache",
-            and_list(&who),
-            at(*t)
-        );
+    if let Some((who, t)) = brokers_from(&f.lost_on_load) {
+        because += &format!("; {who} came back from {t} on without it, because it was only in the page cache");
     }
     if let Some((b, t, v, _)) =
         f.overwritten.filter(|o| f.new_leaders.iter().find(|l| Some(l.1) != leader).is_none_or(|l| l.1 != o.0))
@@ -230,6 +222,14 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         "acks=all, min.insync.replicas=2, unclean.leader.election.enable=false and leader-epoch truncation together prevent this; one of them was defeated here."
     };
     (because, fix.to_string())
+}
+
+/// The brokers of `(broker, time)` facts as a list, and the first one's time, both as the
+/// story writes them; `None` without facts.
+fn brokers_from(facts: &[(u32, u64)]) -> Option<(String, String)> {
+    let (_, first) = facts.first()?;
+    let who: Vec<String> = facts.iter().map(|(b, _)| broker(*b)).collect();
+    Some((and_list(&who), at(*first)))
 }
 
 /// Why the cluster did not recover, from what the liveness phase found still wrong when

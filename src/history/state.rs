@@ -270,7 +270,7 @@ impl ClusterState {
                 Applied::Nothing
             }
             Event::TopicDeleted { topic } => {
-                self.created_by_admin.retain(|tp, _| !TopicPartition::parse(tp).is_some_and(|tp| tp.topic == *topic));
+                self.created_by_admin.retain(|tp, _| TopicPartition::topic_of(tp) != &**topic);
                 self.deleted_topics.insert(topic.clone());
                 Applied::Nothing
             }

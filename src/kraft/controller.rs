@@ -431,9 +431,7 @@ fn trace_admin_partition(
 ) {
     let MetadataRecord::Partition { topic_id, partition, registration } = record else { return };
     let Some(topic) = image.topics.get(topic_id) else { return };
-    let scenario_partition =
-        settings.topics.iter().any(|t| *t.name == *topic.name && (*partition as usize) < t.replicas.len());
-    if scenario_partition {
+    if crate::protocol::TopicAssignment::hold_partition(&settings.topics, &topic.name, *partition) {
         return;
     }
     tracer.emit(Event::PartitionCreated {

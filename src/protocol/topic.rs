@@ -24,6 +24,13 @@ pub struct TopicAssignment {
 }
 
 impl TopicAssignment {
+    /// Whether `topics` (the scenario's, as it created them) hold partition `partition`
+    /// of `topic`: any other partition was created by an administrator while the
+    /// cluster ran.
+    pub fn hold_partition(topics: &[TopicAssignment], topic: &str, partition: u32) -> bool {
+        topics.iter().any(|t| t.name == topic && (partition as usize) < t.replicas.len())
+    }
+
     /// Whether this is one of Kafka's internal topics, `__consumer_offsets` and
     /// `__transaction_state` (`org.apache.kafka.common.internals.Topic.isInternal`).
     pub fn is_internal(&self) -> bool {

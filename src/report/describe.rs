@@ -94,8 +94,8 @@ pub fn describe(history: &History, assignments: &[TopicAssignment], at_ns: Optio
     }
     // A deleted topic is gone from both tools' answers, and with it its partitions'
     // committed offsets (the coordinator writes their tombstones).
-    let deleted = |tp: &TopicPartition| state.deleted_topics().contains(&*tp.topic);
-    replicas.retain(|name, _| !TopicPartition::parse(name).is_some_and(|tp| deleted(&tp)));
+    let deleted = |topic: &str| state.deleted_topics().contains(topic);
+    replicas.retain(|name, _| !deleted(TopicPartition::topic_of(name)));
     let mut topics: BTreeMap<String, Vec<PartitionDescription>> = BTreeMap::new();
     for (name, replicas) in &replicas {
         let Some(tp) = TopicPartition::parse(name) else { continue };
@@ -147,7 +147,7 @@ pub fn describe(history: &History, assignments: &[TopicAssignment], at_ns: Optio
         }
     }
     for group in groups.values_mut() {
-        group.partitions.retain(|tp, _| !deleted(tp));
+        group.partitions.retain(|tp, _| !deleted(&tp.topic));
         for (tp, partition) in &mut group.partitions {
             partition.log_end = log_end(tp);
         }

@@ -15,7 +15,7 @@ use std::time::Duration;
 pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
     let config = shared.config.clone();
     let request_timeout = Duration::from_millis(config.request_timeout_ms);
-    let metadata_backoff = Duration::from_millis(config.retry_backoff_ms.max(1));
+    let retry_backoff = Duration::from_millis(config.retry_backoff_ms.max(1));
     let mut txn_link = config
         .transactional_id
         .as_ref()
@@ -37,7 +37,7 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             // ten times a second, not once per round trip. (Kafka 3.7+ backs off
             // exponentially to `retry.backoff.max.ms` when the answers repeat, KIP-580's
             // `equivalentResponseCount`; kafkasim keeps the fixed backoff of every release.)
-            if !view.may_refresh(metadata_backoff) {
+            if !view.may_refresh(retry_backoff) {
                 shared.lock().need_metadata = true;
             } else if view.refresh(&[], request_timeout).await {
                 let mut state = shared.lock();
@@ -63,7 +63,7 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             match view.init_producer_id(request_timeout).await {
                 Some(producer) => shared.lock().idempotence.start(producer),
                 None => {
-                    sleep(Duration::from_millis(config.retry_backoff_ms.max(1))).await;
+                    sleep(retry_backoff).await;
                     continue;
                 }
             }
@@ -84,7 +84,7 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             // refresh backoff), the sender comes back for it then, not at the batch's
             // linger or expiry time. (Sleeping until then left a sync producer's only
             // record waiting out its whole delivery timeout.)
-            if let Some(allowed_at) = view.refresh_allowed_at(metadata_backoff) {
+            if let Some(allowed_at) = view.refresh_allowed_at(retry_backoff) {
                 wake_at = wake_at.min(allowed_at);
             }
         }
