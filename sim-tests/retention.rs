@@ -164,6 +164,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
         group_coordinator: Default::default(),
         controlled_shutdown: Default::default(),
         auto_rebalance: None,
+        delete_topic_enable: true,
         plant: None,
         kraft: None,
         txn: Default::default(),

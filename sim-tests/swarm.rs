@@ -316,8 +316,9 @@ fn the_nemesis_draws_stall_and_leave_against_group_members_and_replays_them() {
     assert!(rebalanced_seeds >= 3, "only {rebalanced_seeds} seeds rebalanced beyond the first generations");
 }
 
-/// swarm.toml seed 6025 (outside the suite's 500 seeds): a retry reaches a broker that
-/// still believes it leads orders-0 but missed the producer's recent batches; it answers
+/// swarm.toml seed 7223 (outside the suite's 500 seeds): leadership of orders-0 moved
+/// from broker-1 to broker-2 at 1.672 s, but a retry at 2.5 s reaches broker-1, which
+/// still believes it leads and missed the producer's recent batches; it answers
 /// OUT_OF_ORDER_SEQUENCE for the batch that follows the last acknowledged one. As Kafka
 /// 2.5+ does (`TransactionManager.canRetry`: "we know there is actually a gap in the
 /// sequences, and we bump the epoch"), the producer bumps its epoch and sends the batch
@@ -328,7 +329,7 @@ fn the_nemesis_draws_stall_and_leave_against_group_members_and_replays_them() {
 #[test]
 fn a_zombie_leaders_out_of_order_sequence_makes_the_idempotent_producer_write_twice() {
     let scenario = load("swarm");
-    let outcome = run(&scenario, 6025);
+    let outcome = run(&scenario, 7223);
     let found = kinds(&outcome);
     assert!(found.contains(&AnomalyKind::Duplicate), "{}", describe(&outcome));
     assert!(found.iter().all(|k| EPOCH_BUMP_DUPLICATE_KINDS.contains(k)), "{}", describe(&outcome));
@@ -345,4 +346,32 @@ fn a_zombie_leaders_out_of_order_sequence_makes_the_idempotent_producer_write_tw
     });
     assert_eq!(acknowledged, offsets.last().copied(), "value {value} at {offsets:?}: {}", describe(&outcome));
     assert_eq!(outcome.stats.acked, outcome.stats.sent, "{}", describe(&outcome));
+}
+
+/// swarm.toml seed 6953 (outside the suite's seeds): broker-1's AlterIsr shrink of
+/// orders-0 to [1, 3] waits in the controller's queue while the controller is cut off
+/// from the metastore and all three replicas lose power. The controller, elected again,
+/// must refuse it: it comes from broker-1's previous process (a stale broker epoch,
+/// `KafkaController.tryProcessAlterPartition`). Storing it left the restarted leader
+/// with ISR [1, 2, 3] while the controller held [1, 3], so broker-2 was never taken back.
+#[test]
+fn an_isr_change_from_a_previous_incarnation_of_the_leader_is_refused() {
+    let outcome = run(&load("swarm"), 6953);
+    let powered_off =
+        outcome.history.trace.iter().any(
+            |e| matches!(&e.event, Event::Fault { kind: FaultKind::PowerLoss, targets, .. } if targets.len() == 3),
+        );
+    assert!(powered_off, "the seed no longer powers off three brokers: {}", describe(&outcome));
+    assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+}
+
+/// swarm.toml seed 5805: broker-3, restarted after a power loss, creates its registration
+/// while reordered messages lose the answer; its retry finds the node its own session
+/// made. It must take that for its registration (`checkedEphemeralCreate`): waiting for
+/// the node to go left it unregistered for good, without a broker epoch, so its ISR
+/// changes were never sent and orders-2's ISR never grew back.
+#[test]
+fn a_broker_whose_registration_answer_was_lost_is_registered() {
+    let outcome = run(&load("swarm"), 5805);
+    assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
 }

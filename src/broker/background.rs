@@ -2,8 +2,10 @@
 //! watermark checkpoint, and `flush.ms` flushing.
 
 use super::{BrokerConfig, SharedBroker};
-use crate::protocol::{AlterIsrRequest, BrokerId, Offset, Request, Response, TopicPartition};
-use crate::sim::net::Addr;
+use crate::protocol::{
+    AlterIsrRequest, BrokerId, ErrorCode, Offset, PartitionState, Request, Response, TopicPartition,
+};
+use crate::sim::net::{Addr, Connection};
 use bytes::Bytes;
 use madsim::time::{sleep, Instant};
 use std::collections::BTreeMap;
@@ -12,28 +14,47 @@ use std::time::Duration;
 /// The path of the high watermark checkpoint (Kafka's `replication-offset-checkpoint`).
 pub const HIGH_WATERMARK_CHECKPOINT: &str = "replication-offset-checkpoint";
 
+/// How long a leader waits before sending an unanswered ISR change again
+/// (`AlterPartitionManager` schedules "send-alter-partition" 50 ms after a top-level
+/// error; a broken connection is retried after `reconnect.backoff.ms`, also 50 ms).
+const ALTER_ISR_RETRY_BACKOFF: Duration = Duration::from_millis(50);
+
+/// What became of one attempt to send a leader's ISR change to the controller.
+#[derive(Debug)]
+pub enum IsrChangeAnswer {
+    /// The controller stored it (or already had it): the partition's state after it.
+    Accepted(PartitionState),
+    /// The controller refused it for this partition (a stale leader or partition epoch,
+    /// an ineligible replica): it is not sent again.
+    Refused,
+    /// No answer, or a top-level one (NOT_CONTROLLER): it is sent again, to the
+    /// controller known then.
+    Unanswered,
+}
+
 /// Asks the controller to change a partition's ISR, unless a change is already in flight.
-/// The answer is applied if the leadership is still the same. In ZooKeeper mode the
-/// request goes to the controller broker as AlterIsr, in KRaft mode to the active
-/// controller as AlterPartition.
+/// In ZooKeeper mode the request goes to the controller broker as AlterIsr, in KRaft mode
+/// to the active controller as AlterPartition. As Kafka's `AlterPartitionManager` (whose
+/// channel to the controller retries with no time limit), an unanswered change stays
+/// pending and is sent again until it is answered or the partition's state moves on;
+/// the answer is applied only if the change is still the one pending.
+///
+/// Simplification: on a refusal the change is forgotten and the next ISR-expiry tick or
+/// fetch may propose again; Kafka keeps most refused changes pending until the next
+/// LeaderAndIsr or metadata delta (`Partition.handleAlterPartitionError`), which a
+/// refusal here is soon followed by.
 pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<BrokerId>) {
-    let kraft = shared.config.kraft.is_some();
     let own_epoch = super::kraft::broker_epoch_for_isr(shared);
-    let (request, isr_with_epochs, controller_host) = {
+    let (request, isr_with_epochs) = {
         let mut state = shared.lock();
-        let controller = state.metadata.controller;
-        let host = controller
-            .map(|c| state.metadata.live_brokers.get(&c).map_or_else(|| BrokerConfig::host_of(c), |b| b.host.clone()));
         let Some(partition) = state.partitions.get_mut(tp) else {
             return;
         };
         if !partition.is_leader() || partition.pending_isr().is_some() {
             return;
         }
-        if host.is_none() && !kraft {
-            return;
-        }
         partition.mark_pending_isr(new_isr.clone());
+        tracing::debug!(%tp, isr = ?new_isr, "ISR change proposed");
         // KIP-903 (`Partition.addBrokerEpochToIsr`): this broker's own epoch for itself,
         // each follower's from its last fetch; none without KIP-903.
         let isr_with_epochs: Vec<(BrokerId, Option<u64>)> = new_isr
@@ -42,45 +63,98 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
             .collect();
         let request = AlterIsrRequest {
             broker_id: shared.id(),
+            broker_epoch: 0, // Set when it is sent (`sentBrokerEpoch`).
             tp: tp.clone(),
             leader_epoch: partition.leader_epoch(),
             new_isr,
             partition_epoch: partition.partition_epoch(),
         };
-        (request, isr_with_epochs, host.map(|h| Addr::new(&h)))
+        (request, isr_with_epochs)
     };
     let shared = shared.clone();
     madsim::task::spawn(async move {
         // The connection lives until the answer is applied: when it closes changes the
         // run's schedule, and ZooKeeper-mode runs keep the schedule they always had.
         let mut _connection = None;
-        let accepted = match controller_host {
-            Some(host) if !kraft => {
-                let timeout = Duration::from_millis(shared.config.inter_broker_timeout_ms);
-                let conn = _connection.insert(shared.net.connect(&host));
-                match conn.call(Request::AlterIsr(request.clone()), timeout).await {
-                    Ok(Response::AlterIsr { error: None, state: Some(new_state) }) => Some(new_state),
-                    _ => None,
-                }
-            }
-            _ => {
+        loop {
+            let answer = if shared.config.kraft.is_some() {
                 let r = &request;
-                super::kraft::alter_partition(&shared, &r.tp, r.leader_epoch, r.partition_epoch, isr_with_epochs).await
-            }
-        };
-        let me = shared.id();
-        {
-            let mut state = shared.lock();
-            let Some(partition) = state.partitions.get_mut(&request.tp) else {
-                return;
+                super::kraft::alter_partition(
+                    &shared,
+                    &r.tp,
+                    r.leader_epoch,
+                    r.partition_epoch,
+                    isr_with_epochs.clone(),
+                )
+                .await
+            } else {
+                alter_isr_via_zk_controller(&shared, &request, &mut _connection).await
             };
-            if partition.leader_epoch() != request.leader_epoch || !partition.is_leader() {
-                return;
+            tracing::debug!(tp = %request.tp, isr = ?request.new_isr, answer = ?answer, "ISR change answered");
+            let accepted = match answer {
+                IsrChangeAnswer::Accepted(state) => Some(state),
+                IsrChangeAnswer::Refused => None,
+                IsrChangeAnswer::Unanswered => {
+                    sleep(ALTER_ISR_RETRY_BACKOFF).await;
+                    if still_pending(&shared, &request) {
+                        continue;
+                    }
+                    return;
+                }
+            };
+            if still_pending(&shared, &request) {
+                let mut state = shared.lock();
+                if let Some(partition) = state.partitions.get_mut(&request.tp) {
+                    partition.complete_isr_change(shared.id(), accepted.as_ref(), &shared.tracer);
+                }
+                drop(state);
+                shared.changed.notify_waiters();
             }
-            partition.complete_isr_change(me, accepted.as_ref(), &shared.tracer);
+            return;
         }
-        shared.changed.notify_waiters();
     });
+}
+
+/// Whether `request` is still the ISR change in flight of a partition this broker leads
+/// in the same leader epoch.
+fn still_pending(shared: &SharedBroker, request: &AlterIsrRequest) -> bool {
+    let state = shared.lock();
+    state.partitions.get(&request.tp).is_some_and(|partition| {
+        partition.is_leader()
+            && partition.leader_epoch() == request.leader_epoch
+            && partition.is_pending_isr(&request.new_isr, request.partition_epoch)
+    })
+}
+
+/// One attempt to send `request` to the ZooKeeper-mode controller broker known now.
+async fn alter_isr_via_zk_controller(
+    shared: &SharedBroker,
+    request: &AlterIsrRequest,
+    connection: &mut Option<Connection<Request, Response>>,
+) -> IsrChangeAnswer {
+    let (host, broker_epoch) = {
+        let state = shared.lock();
+        let metadata = &state.metadata;
+        let host = metadata
+            .controller
+            .map(|c| metadata.live_brokers.get(&c).map_or_else(|| BrokerConfig::host_of(c), |b| b.host.clone()));
+        (host, metadata.zk_broker_epoch)
+    };
+    // No controller known yet, or not registered yet: wait as Kafka's channel does.
+    let (Some(host), Some(broker_epoch)) = (host, broker_epoch) else {
+        return IsrChangeAnswer::Unanswered;
+    };
+    let request = AlterIsrRequest { broker_epoch, ..request.clone() };
+    let timeout = Duration::from_millis(shared.config.inter_broker_timeout_ms);
+    let conn = connection.insert(shared.net.connect(&Addr::new(&host)));
+    match conn.call(Request::AlterIsr(request), timeout).await {
+        Ok(Response::AlterIsr { error: None, state: Some(state) }) => IsrChangeAnswer::Accepted(state),
+        // Top-level errors: sent again (`AlterPartitionManager.handleAlterPartitionResponse`).
+        Ok(Response::AlterIsr { error: Some(ErrorCode::NotController | ErrorCode::StaleBrokerEpoch), .. }) | Err(_) => {
+            IsrChangeAnswer::Unanswered
+        }
+        Ok(_) => IsrChangeAnswer::Refused,
+    }
 }
 
 /// Every `replica.lag.time.max.ms / 2`, removes lagging followers from the ISR of the

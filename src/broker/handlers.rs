@@ -246,18 +246,10 @@ pub fn leader_and_isr(shared: &SharedBroker, request: LeaderAndIsrRequest) -> Re
         if let Some(error) = fence_controller(shared, &mut state.metadata, request.controller_epoch) {
             return Response::ControllerAck { error: Some(error) };
         }
-        let new_controller = state.metadata.controller != Some(request.controller_id);
+        // An ISR change in flight to the previous controller stays pending: it is sent
+        // to this one when the old connection fails or answers NOT_CONTROLLER
+        // (`NodeToControllerRequestThread`), as `background::propose_isr` does.
         state.metadata.controller = Some(request.controller_id);
-        if new_controller {
-            // An ISR change sent to the previous controller may never be answered (it can
-            // hang until the inter-broker timeout), and while it is pending no other one
-            // is proposed: forget it, so the next fetch proposes to the new controller
-            // (found by the swarm scenario, seed 630). The controller checks the
-            // partition epoch, so a late answer to the old request does no harm.
-            for partition in state.partitions.values_mut() {
-                partition.clear_pending_isr();
-            }
-        }
     }
     apply_partition_states(shared, &request.partitions, &request.live_brokers);
     Response::ControllerAck { error: None }
@@ -342,21 +334,35 @@ fn apply_partition_state(
     }
 }
 
-/// Applies UpdateMetadata from the controller.
+/// Applies UpdateMetadata from the controller; partitions being deleted are forgotten.
 pub fn update_metadata(
     shared: &SharedBroker,
     controller_epoch: u64,
     live_brokers: &[BrokerEndpoint],
     partitions: Vec<PartitionState>,
+    deleting: &[TopicPartition],
 ) -> Response {
-    let mut state = shared.lock();
-    if let Some(error) = fence_controller(shared, &mut state.metadata, controller_epoch) {
+    {
+        let mut state = shared.lock();
+        if let Some(error) = fence_controller(shared, &mut state.metadata, controller_epoch) {
+            return Response::ControllerAck { error: Some(error) };
+        }
+        update_live_brokers(&mut state.metadata, live_brokers);
+        for partition in partitions {
+            state.metadata.partitions.insert(partition.tp.clone(), partition);
+        }
+    }
+    super::deletion::forget_partitions(shared, deleting);
+    Response::ControllerAck { error: None }
+}
+
+/// Applies StopReplica from the controller: stops hosting the partitions of a topic
+/// being deleted and deletes their logs (`ReplicaManager.stopReplicas`).
+pub fn stop_replica(shared: &SharedBroker, controller_epoch: u64, partitions: &[TopicPartition]) -> Response {
+    if let Some(error) = fence_controller(shared, &mut shared.lock().metadata, controller_epoch) {
         return Response::ControllerAck { error: Some(error) };
     }
-    update_live_brokers(&mut state.metadata, live_brokers);
-    for partition in partitions {
-        state.metadata.partitions.insert(partition.tp.clone(), partition);
-    }
+    super::deletion::stop_and_delete_replicas(shared, partitions);
     Response::ControllerAck { error: None }
 }
 

@@ -9,6 +9,7 @@
 //! AlterPartition names no broker epochs for the ISR members (KIP-903's check is not
 //! made); the lifecycle's exponential backoff has no jitter.
 
+use super::background::IsrChangeAnswer;
 use super::{BrokerConfig, SharedBroker};
 use crate::history::Event;
 use crate::kraft::transport::QuorumTransport;
@@ -421,8 +422,8 @@ async fn call_controller(
     }
 }
 
-/// Sends a leader's ISR change to the active controller (`AlterPartitionManager`) and
-/// returns the partition's state after it, or `None` if it was refused or unanswered.
+/// Sends a leader's ISR change to the active controller (`AlterPartitionManager`), for
+/// up to the inter-broker timeout, and says what came of it.
 /// Each member of `new_isr` comes with the broker epoch the leader knows for it
 /// (`Partition.addBrokerEpochToIsr`), `None` where it sends -1 and the controller
 /// checks nothing.
@@ -432,13 +433,16 @@ pub async fn alter_partition(
     leader_epoch: u32,
     partition_epoch: u64,
     new_isr: Vec<(BrokerId, Option<u64>)>,
-) -> Option<PartitionState> {
+) -> IsrChangeAnswer {
     let request = {
         let view = shared.kraft();
-        let topic_id = view.image.topic_id(&tp.topic)?;
+        let (Some(topic_id), Some(broker_epoch)) = (view.image.topic_id(&tp.topic), view.broker_epoch) else {
+            // Not registered yet, or the topic not in this broker's image yet.
+            return IsrChangeAnswer::Unanswered;
+        };
         AlterPartition {
             broker: shared.id(),
-            broker_epoch: view.broker_epoch?,
+            broker_epoch,
             topic_id,
             partition: tp.partition,
             leader_epoch,
@@ -448,15 +452,11 @@ pub async fn alter_partition(
         }
     };
     let timeout = Duration::from_millis(shared.config.inter_broker_timeout_ms);
-    match call_controller(
-        shared,
-        ControllerChannel::AlterPartition,
-        ControllerRequest::AlterPartition(request),
-        timeout,
-    )
-    .await?
-    {
-        ControllerResponse::AlterPartition(Ok(registration)) => Some(PartitionState {
+    let answer =
+        call_controller(shared, ControllerChannel::AlterPartition, ControllerRequest::AlterPartition(request), timeout)
+            .await;
+    match answer {
+        Some(ControllerResponse::AlterPartition(Ok(registration))) => IsrChangeAnswer::Accepted(PartitionState {
             tp: tp.clone(),
             leader: registration.leader,
             leader_epoch: registration.leader_epoch,
@@ -464,11 +464,11 @@ pub async fn alter_partition(
             replicas: registration.replicas,
             partition_epoch: registration.partition_epoch,
         }),
-        ControllerResponse::AlterPartition(Err(error)) => {
+        Some(ControllerResponse::AlterPartition(Err(error))) => {
             tracing::debug!(%tp, ?error, "AlterPartition refused");
-            None
+            IsrChangeAnswer::Refused
         }
-        _ => None,
+        _ => IsrChangeAnswer::Unanswered,
     }
 }
 

@@ -50,11 +50,14 @@ impl PartitionLog {
         format!("{tp}/log-start-offset-checkpoint")
     }
 
-    /// Deletes every file of `tp`'s log: its segments and checkpoints.
-    pub fn delete_files(disk: &Disk, tp: &TopicPartition) {
-        for path in disk.list(&format!("{tp}/")) {
-            disk.delete(&path);
+    /// Deletes every file of `tp`'s log: its segments and checkpoints. Returns whether
+    /// there was any.
+    pub fn delete_files(disk: &Disk, tp: &TopicPartition) -> bool {
+        let paths = disk.list(&format!("{tp}/"));
+        for path in &paths {
+            disk.delete(path);
         }
+        !paths.is_empty()
     }
 
     /// Loads the log from disk (empty if never written) with Kafka's default 1 GiB

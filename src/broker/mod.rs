@@ -115,6 +115,9 @@ pub struct BrokerConfig {
     /// `auto.leader.rebalance.enable` with `leader.imbalance.*`: the controller's
     /// periodic preferred-leader election (`None` when disabled).
     pub auto_rebalance: Option<crate::controller::AutoRebalance>,
+    /// `delete.topic.enable` (default true): whether DeleteTopics may delete, checked by
+    /// the ZooKeeper-mode controller (a KRaft controller has its own setting).
+    pub delete_topic_enable: bool,
     /// The bug planted in this broker (and its controller component), if any: see
     /// [`crate::plant`]. `None` in every real configuration.
     pub plant: Option<PlantedBug>,
@@ -201,6 +204,9 @@ pub struct MetadataCache {
     pub controller: Option<BrokerId>,
     /// The highest controller epoch seen; older controllers are refused.
     pub controller_epoch: u64,
+    /// ZooKeeper mode: this broker's epoch, the session owning its registration (Kafka
+    /// uses the registration znode's czxid), once registered. An AlterIsr carries it.
+    pub zk_broker_epoch: Option<u64>,
 }
 
 impl MetadataCache {

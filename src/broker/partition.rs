@@ -325,13 +325,24 @@ impl Partition {
 
     /// Adopts the ISR of `state` if it is a newer version (partition epoch) of the
     /// current leadership, as a LeaderAndIsr or an AlterIsr answer brings. Returns
-    /// whether it did.
+    /// whether it did. A leader's ISR change in flight is forgotten: the committed state
+    /// replaces it (`Partition.makeLeader` sets a `CommittedPartitionState`), and its
+    /// answer, when it comes, no longer matches and is ignored.
     pub fn adopt_newer_isr(&mut self, state: &PartitionState) -> bool {
         if state.leader_epoch != self.leader_epoch || state.partition_epoch <= self.partition_epoch {
             return false;
         }
         self.apply_state(state);
+        self.clear_pending_isr();
         true
+    }
+
+    /// Leader: whether `isr`, proposed at `partition_epoch`, is still the ISR change in
+    /// flight (no newer state replaced it), so that its answer applies and an unanswered
+    /// request is sent again (`Partition.handleAlterPartitionUpdate` ignores an answer
+    /// once `partitionState` is no longer the proposed state).
+    pub fn is_pending_isr(&self, isr: &[BrokerId], partition_epoch: u64) -> bool {
+        self.partition_epoch == partition_epoch && self.pending_isr() == Some(isr)
     }
 
     fn apply_state(&mut self, state: &PartitionState) {
@@ -639,8 +650,7 @@ impl Partition {
         }
     }
 
-    /// Leader: forgets the ISR change in flight (it was answered, or its controller is
-    /// gone).
+    /// Leader: forgets the ISR change in flight (it was answered).
     pub fn clear_pending_isr(&mut self) {
         if let Role::Leader { pending_isr, .. } = &mut self.role {
             *pending_isr = None;

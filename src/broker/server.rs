@@ -171,8 +171,11 @@ async fn handle(
             handlers::offset_for_leader_epoch(shared, &tp, current_leader_epoch, leader_epoch)
         }
         Request::LeaderAndIsr(request) => handlers::leader_and_isr(shared, request),
-        Request::UpdateMetadata { controller_epoch, live_brokers, partitions } => {
-            handlers::update_metadata(shared, controller_epoch, &live_brokers, partitions)
+        Request::UpdateMetadata { controller_epoch, live_brokers, partitions, deleting } => {
+            handlers::update_metadata(shared, controller_epoch, &live_brokers, partitions, &deleting)
+        }
+        Request::StopReplica { controller_epoch, partitions } => {
+            handlers::stop_replica(shared, controller_epoch, &partitions)
         }
         Request::AlterIsr(request) => {
             let (reply, answer) = oneshot::channel();
@@ -232,6 +235,7 @@ async fn keep_registered(
         request_timeout_ms: shared.config.inter_broker_timeout_ms,
         plant: shared.config.plant,
         auto_rebalance: shared.config.auto_rebalance,
+        delete_topic_enable: shared.config.delete_topic_enable,
     };
     loop {
         let connect =
@@ -258,6 +262,7 @@ async fn keep_registered(
             None => true,
             Some(false) => false,
             Some(true) => {
+                shared.lock().metadata.zk_broker_epoch = Some(meta.session_id());
                 let candidate = controller::run_candidate(&controller_ctx, &meta, commands);
                 until_closing(&closing, candidate).await.is_none()
             }
@@ -304,15 +309,24 @@ async fn refusing_commands<T>(
 
 /// Creates the broker's ephemeral registration. The previous process's registration may
 /// linger until its session expires: wait for it, on the same session (a Kafka broker
-/// does the same). Returns false if the session is lost first.
+/// does the same). A node this session owns is the registration itself, created by an
+/// attempt whose answer was lost (`KafkaZkClient.checkedEphemeralCreate`); without that
+/// check such a broker waited forever and never registered (swarm seed 5805). Returns
+/// false if the session is lost first.
 async fn register(meta: &MetaClient, path: &str, registration: &str) -> bool {
+    use crate::metastore::MetaClientError;
     loop {
         match meta.create(path, registration, true).await {
             Ok(_) => return true,
-            Err(crate::metastore::MetaClientError::Meta(crate::protocol::MetaError::NodeExists))
-            | Err(crate::metastore::MetaClientError::Unavailable) => {
+            Err(MetaClientError::Meta(crate::protocol::MetaError::NodeExists)) => {
+                if let Ok(Some(node)) = meta.get(path, false).await {
+                    if node.ephemeral_owner == Some(meta.session_id()) {
+                        return true;
+                    }
+                }
                 sleep(Duration::from_millis(200)).await;
             }
+            Err(MetaClientError::Unavailable) => sleep(Duration::from_millis(200)).await,
             Err(_) => return false,
         }
     }

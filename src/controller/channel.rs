@@ -10,27 +10,35 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// What to do once the broker accepted a request.
+pub type OnAccepted = Box<dyn FnOnce() + Send>;
+
 /// A queue of controller requests to one broker, drained by its own task.
 pub struct BrokerChannel {
-    queue: mpsc::UnboundedSender<Request>,
+    queue: mpsc::UnboundedSender<(Request, Option<OnAccepted>)>,
     stopped: Arc<AtomicBool>,
 }
 
 impl BrokerChannel {
     /// Starts the channel's sender task.
     pub fn start(net: NodeNet<Request, Response>, broker: Addr, timeout: Duration, fenced: Arc<AtomicBool>) -> Self {
-        let (queue, mut requests) = mpsc::unbounded_channel::<Request>();
+        let (queue, mut requests) = mpsc::unbounded_channel::<(Request, Option<OnAccepted>)>();
         let stopped = Arc::new(AtomicBool::new(false));
         let stop = stopped.clone();
         madsim::task::spawn(async move {
             let mut connection = net.connect(&broker);
-            while let Some(request) = requests.recv().await {
+            while let Some((request, on_accepted)) = requests.recv().await {
                 loop {
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
                     match connection.call(request.clone(), timeout).await {
-                        Ok(Response::ControllerAck { error: None }) => break,
+                        Ok(Response::ControllerAck { error: None }) => {
+                            if let Some(on_accepted) = on_accepted {
+                                on_accepted();
+                            }
+                            break;
+                        }
                         Ok(Response::ControllerAck { error: Some(ErrorCode::StaleControllerEpoch) }) => {
                             // A newer controller exists: this one is a zombie.
                             fenced.store(true, Ordering::Relaxed);
@@ -50,7 +58,14 @@ impl BrokerChannel {
 
     /// Queues a request.
     pub fn send(&self, request: Request) {
-        let _ = self.queue.send(request);
+        let _ = self.queue.send((request, None));
+    }
+
+    /// Queues a request and runs `on_accepted` once the broker accepted it (Kafka's
+    /// `ControllerChannelManager` callbacks, such as a StopReplica's response handler).
+    /// It never runs if the channel stops first (the broker died, or the controller).
+    pub fn send_then(&self, request: Request, on_accepted: OnAccepted) {
+        let _ = self.queue.send((request, Some(on_accepted)));
     }
 }
 

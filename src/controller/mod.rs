@@ -6,6 +6,7 @@
 //! Leaders change ISRs through it with AlterIsr (KIP-497).
 
 mod channel;
+mod deletion;
 pub mod election;
 mod topics;
 
@@ -107,6 +108,8 @@ pub struct ControllerContext {
     pub plant: Option<crate::plant::PlantedBug>,
     /// The automatic leader rebalance, if enabled.
     pub auto_rebalance: Option<AutoRebalance>,
+    /// `delete.topic.enable`: whether DeleteTopics may delete (default true).
+    pub delete_topic_enable: bool,
 }
 
 /// Runs the controller candidate for one metastore session: contends for `/controller`,
@@ -202,6 +205,13 @@ struct ActiveController<'a> {
     /// grown by administrators, and those created since (Kafka's
     /// `ControllerContext.partitionAssignments`).
     topics: Vec<TopicAssignment>,
+    /// The topics queued for deletion, by name (`TopicDeletionManager`); their
+    /// partitions are not in `partitions`.
+    deleting: BTreeMap<String, deletion::TopicDeletion>,
+    /// Where the broker channels report the StopReplica requests brokers accepted...
+    replicas_deleted: mpsc::UnboundedSender<deletion::ReplicasDeleted>,
+    /// ...and where `serve` reads them (taken when it starts).
+    replicas_deleted_rx: Option<mpsc::UnboundedReceiver<deletion::ReplicasDeleted>>,
 }
 
 /// Why the controller stops serving.
@@ -215,6 +225,7 @@ impl<'a> ActiveController<'a> {
     async fn take_office(ctx: &'a ControllerContext, meta: &'a MetaClient) -> Option<ActiveController<'a>> {
         let (epoch, epoch_version) = bump_controller_epoch(meta).await?;
         ctx.tracer.emit(Event::ControllerElected { broker: ctx.id.0, controller_epoch: epoch });
+        let (replicas_deleted, replicas_deleted_rx) = mpsc::unbounded_channel();
         let mut active = ActiveController {
             ctx,
             meta,
@@ -230,10 +241,14 @@ impl<'a> ActiveController<'a> {
                 .auto_rebalance
                 .map(|_| Instant::now() + Duration::from_millis(FIRST_IMBALANCE_CHECK_MS)),
             topics: ctx.topics.clone(),
+            deleting: BTreeMap::new(),
+            replicas_deleted,
+            replicas_deleted_rx: Some(replicas_deleted_rx),
         };
         active.refresh_live_brokers().await.ok()?;
         if ctx.topic_watches {
             active.read_topics().await.ok()?;
+            active.read_deletions().await.ok()?;
         }
         active.load_partitions().await.ok()?;
         let live: BTreeSet<BrokerId> = active.live.keys().copied().collect();
@@ -241,6 +256,7 @@ impl<'a> ActiveController<'a> {
         let everyone: Vec<BrokerId> = active.live.keys().copied().collect();
         active.send_leader_and_isr(&everyone, None);
         active.send_update_metadata();
+        active.resume_deletions().await.ok()?;
         Some(active)
     }
 
@@ -250,6 +266,9 @@ impl<'a> ActiveController<'a> {
         commands: &mut mpsc::UnboundedReceiver<ControllerCommand>,
         expired: &mut tokio::sync::watch::Receiver<bool>,
     ) {
+        let Some(mut replicas_deleted) = self.replicas_deleted_rx.take() else {
+            return;
+        };
         loop {
             if self.fenced.load(Ordering::Relaxed) || *expired.borrow() {
                 return;
@@ -260,6 +279,7 @@ impl<'a> ActiveController<'a> {
                         Some(MetaEvent::ChildrenChanged(path)) if path == BROKER_IDS_PATH => self.on_brokers_changed().await,
                         Some(MetaEvent::ChildrenChanged(path)) if path == topics::TOPICS_PATH => self.on_topics_changed().await,
                         Some(MetaEvent::DataChanged(path)) if topics::topic_of_path(&path).is_some() => self.on_topics_changed().await,
+                        Some(MetaEvent::ChildrenChanged(path)) if path == deletion::DELETE_TOPICS_PATH => self.on_deletions_changed().await,
                         Some(MetaEvent::Deleted(path)) if path == CONTROLLER_PATH => Err(Resign::Fenced),
                         None => Err(Resign::Unavailable),
                         _ => Ok(()),
@@ -287,6 +307,7 @@ impl<'a> ActiveController<'a> {
                         }
                         None => Err(Resign::Unavailable),
                     },
+                    Some(deleted) = replicas_deleted.recv() => self.on_replicas_deleted(deleted).await,
                     _ = expired.changed() => Err(Resign::Unavailable),
                     _ = sleep_until_due(self.next_imbalance_check) => self.check_leader_imbalance().await,
                     // Re-check fencing from broker channels now and then.
@@ -310,7 +331,7 @@ impl<'a> ActiveController<'a> {
     /// its replicas are registered, as an administrator creates topics on a running
     /// cluster, so that its first ISR holds every replica.
     async fn load_partitions(&mut self) -> Result<(), Resign> {
-        for topic in &self.topics {
+        for topic in self.topics.iter().filter(|t| !self.deleting.contains_key(&t.name)) {
             for (partition, replicas) in topic.replicas.iter().enumerate() {
                 let tp = TopicPartition::new(topic.name.as_str(), partition as u32);
                 if self.partitions.contains_key(&tp) {
@@ -425,8 +446,10 @@ impl<'a> ActiveController<'a> {
         if dead.is_empty() && new.is_empty() {
             return Ok(());
         }
-        // Kafka's `onBrokerFailure`: a dead broker is no longer shutting down.
+        // Kafka's `onBrokerFailure`: a dead broker is no longer shutting down, and its
+        // replicas of topics being deleted wait for it.
         self.shutting_down.retain(|b| !dead.contains(b));
+        self.fail_replica_deletions(&dead);
         let created = self.load_new_partitions().await?;
         // A broker that restarted unseen first counts as failed (its leaderships and ISR
         // places go), then as started, as Kafka's controller treats bounced brokers.
@@ -447,7 +470,8 @@ impl<'a> ActiveController<'a> {
         let others: Vec<BrokerId> = self.live.keys().filter(|b| !new.contains(b)).copied().collect();
         self.send_leader_and_isr(&others, Some(&changed));
         self.send_update_metadata();
-        Ok(())
+        // `onBrokerStartup`: the deletions waiting for a returning broker go on.
+        self.resume_deletions().await
     }
 
     /// Re-elects leaders and prunes ISRs for every partition against `live`; returns
@@ -687,6 +711,7 @@ impl<'a> ActiveController<'a> {
                 controller_epoch: self.epoch,
                 live_brokers: self.live.values().cloned().collect(),
                 partitions: self.partitions.values().cloned().collect(),
+                deleting: self.deleting.values().flat_map(|d| d.partitions()).cloned().collect(),
             });
         }
     }
@@ -695,6 +720,13 @@ impl<'a> ActiveController<'a> {
     /// new ISR must hold the leader and only live assigned replicas.
     async fn alter_isr(&mut self, request: AlterIsrRequest) -> Response {
         let refuse = |error| Response::AlterIsr { error: Some(error), state: None };
+        // A request from an earlier incarnation of the broker, as one held in a queue
+        // through a power loss, is stale (`KafkaController.tryProcessAlterPartition`);
+        // without this check a restarted leader kept the ISR it was given while the
+        // controller stored its previous process's shrink (swarm seed 6953).
+        if self.broker_epochs.get(&request.broker_id) != Some(&request.broker_epoch) {
+            return refuse(ErrorCode::StaleBrokerEpoch);
+        }
         let Some(current) = self.partitions.get(&request.tp).cloned() else {
             return refuse(ErrorCode::UnknownTopicOrPartition);
         };

@@ -154,8 +154,8 @@ impl ActiveController<'_> {
     /// assignment node, then the partitions started at once, as the watch on that node
     /// would start them. Answered once the new partitions' LeaderAndIsr and
     /// UpdateMetadata are sent (Kafka answers once this broker's metadata cache has their
-    /// leaders, `DelayedCreatePartitions`, a round trip later). Deletion is not modelled
-    /// in ZooKeeper mode (scenario validation refuses it).
+    /// leaders, `DelayedCreatePartitions`, a round trip later). DeleteTopics goes to
+    /// `deletion`.
     pub(super) async fn topic_admin(&mut self, request: &TopicAdmin) -> Result<Result<(), ErrorCode>, Resign> {
         use madsim::rand::{thread_rng, Rng};
         let live: Vec<BrokerId> = self.live.keys().copied().collect();
@@ -190,7 +190,7 @@ impl ActiveController<'_> {
                     Err(error) => return Ok(Err(error)),
                 }
             }
-            TopicAdmin::DeleteTopic { .. } => return Ok(Err(ErrorCode::UnsupportedRequest)),
+            TopicAdmin::DeleteTopic { topic } => return self.delete_topic(topic).await,
         };
         let path = topic_path(&topic);
         let data = encode_assignment(&replicas);

@@ -45,16 +45,17 @@ pub struct History {
 }
 
 impl History {
-    /// When each topic an administrator deleted went: the time the controller committed
-    /// its deletion ([`Event::TopicDeleted`]), by topic.
+    /// When each topic an administrator deleted went: the first [`Event::TopicDeleted`]
+    /// of the topic (a ZooKeeper-mode controller taking office during a deletion traces
+    /// it again as it starts the deletion over), by topic.
     pub fn topic_deletions(&self) -> std::collections::BTreeMap<&str, u64> {
-        self.trace
-            .iter()
-            .filter_map(|e| match &e.event {
-                Event::TopicDeleted { topic } => Some((&**topic, e.time_ns)),
-                _ => None,
-            })
-            .collect()
+        let mut deletions = std::collections::BTreeMap::new();
+        for e in &self.trace {
+            if let Event::TopicDeleted { topic } = &e.event {
+                deletions.entry(&**topic).or_insert(e.time_ns);
+            }
+        }
+        deletions
     }
 
     /// Every completion (`ok`, `fail`, `info`) with its history index and the index of

@@ -294,9 +294,12 @@ pub enum Event {
         /// Its replicas, preferred leader first.
         replicas: Vec<u32>,
     },
-    /// KRaft: the active controller committed the `RemoveTopicRecord` of a topic an
-    /// administrator deleted. Its partitions are gone from the metadata from here on;
-    /// each broker drops its replicas when it applies the record ([`Event::PartitionDeleted`]).
+    /// A topic an administrator deleted left the metadata. KRaft: the active controller
+    /// committed its `RemoveTopicRecord`; each broker drops its replicas when it applies
+    /// the record ([`Event::PartitionDeleted`]). ZooKeeper mode: the controller queued
+    /// the deletion and tells every broker to forget the partitions; each replica is
+    /// dropped when its StopReplica arrives (a controller taking office mid-deletion
+    /// queues it, and traces this, again).
     TopicDeleted {
         /// The topic.
         topic: Arc<str>,

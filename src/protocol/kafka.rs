@@ -46,6 +46,10 @@ pub enum Request {
         live_brokers: Vec<BrokerEndpoint>,
         /// Every partition's state.
         partitions: Vec<PartitionState>,
+        /// The partitions of topics being deleted: a broker forgets them (Kafka sends
+        /// them with leader -2, `LeaderAndIsr.LeaderDuringDelete`, and
+        /// `ZkMetadataCache.updateMetadata` removes them).
+        deleting: Vec<TopicPartition>,
     },
     /// A leader asks the controller to change a partition's ISR (KIP-497).
     AlterIsr(AlterIsrRequest),
@@ -67,6 +71,15 @@ pub enum Request {
     Txn(TxnRequest),
     /// Transaction markers to append (transaction coordinator -> partition leader).
     WriteTxnMarkers(Vec<TxnMarkerEntry>),
+    /// ZooKeeper mode: the controller has a replica stop and delete its partitions of a
+    /// topic being deleted (controller -> replica; Kafka's StopReplica with
+    /// `deletePartition = true`, the only use kafkasim makes of it). Listed last.
+    StopReplica {
+        /// The sending controller's epoch, for fencing zombies.
+        controller_epoch: u64,
+        /// The partitions to stop and delete.
+        partitions: Vec<TopicPartition>,
+    },
 }
 
 impl Request {
@@ -88,6 +101,7 @@ impl Request {
             Request::Controller(request) => request.name(),
             Request::Txn(request) => request.name(),
             Request::WriteTxnMarkers(_) => "WriteTxnMarkers",
+            Request::StopReplica { .. } => "StopReplica",
         }
     }
 }
@@ -340,6 +354,9 @@ pub struct LeaderAndIsrRequest {
 pub struct AlterIsrRequest {
     /// The requesting leader.
     pub broker_id: BrokerId,
+    /// The leader's broker epoch (its registration's session); the controller refuses
+    /// a request from an earlier incarnation of the broker (STALE_BROKER_EPOCH).
+    pub broker_epoch: u64,
     /// The partition.
     pub tp: TopicPartition,
     /// The leader's epoch; the controller refuses stale ones.

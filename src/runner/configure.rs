@@ -171,6 +171,7 @@ pub(super) fn broker_config(
             imbalance_percentage: c.leader_imbalance_per_broker_percentage,
         }),
         plant: options.plant,
+        delete_topic_enable: c.delete_topic_enable,
         txn: TxnCoordinatorConfig {
             transaction_max_timeout_ms: c.transaction_max_timeout_ms,
             abort_timed_out_interval_ms: c.transaction_abort_timed_out_transaction_cleanup_interval_ms,
