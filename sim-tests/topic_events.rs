@@ -317,9 +317,26 @@ fn a_group_whose_members_subscribe_to_another_topic_rebalances_and_consumes_it()
     }
 }
 
+/// The deletion lesson as written (KRaft), or moved to a ZooKeeper-mode cluster of Kafka
+/// 3.9, whose controller deletes through its `TopicDeletionManager`.
+fn deletion_lesson(name: &str, metadata: &str) -> kafkasim::scenario::Scenario {
+    let path = crate::support::scenario_path(name);
+    let text = std::fs::read_to_string(&path).expect("the lesson is readable");
+    let text = match metadata {
+        "kraft" => text,
+        _ => format!("kafka_version = \"3.9\"\n{}", text.replace("metadata = \"kraft\"", "metadata = \"zookeeper\"")),
+    };
+    kafkasim::scenario::parse(&text, &path).unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[test]
 fn deleting_a_topic_under_running_clients_loses_what_the_group_had_not_read() {
-    let scenario = load("deleting-a-topic-under-running-clients");
+    for metadata in ["kraft", "zookeeper"] {
+        deletion_loses_unread_records(&deletion_lesson("deleting-a-topic-under-running-clients", metadata));
+    }
+}
+
+fn deletion_loses_unread_records(scenario: &kafkasim::scenario::Scenario) {
     let mut expired_seeds = 0;
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
@@ -330,7 +347,8 @@ fn deleting_a_topic_under_running_clients_loses_what_the_group_had_not_read() {
             assert!(anomaly.description.contains("Its topic was deleted at"), "{}", anomaly.description);
         }
         let trace = &outcome.history.trace;
-        // One RemoveTopicRecord, committed once; every broker dropped its three replicas.
+        // One RemoveTopicRecord committed once (KRaft), or one deletion begun by the
+        // controller (ZooKeeper); every broker dropped its three replicas.
         let deleted: Vec<_> = trace.iter().filter(|e| matches!(e.event, Event::TopicDeleted { .. })).collect();
         assert_eq!(deleted.len(), 1, "seed {seed}");
         let deleted_at = deleted[0].time_ns;
@@ -386,7 +404,7 @@ fn deleting_a_topic_under_running_clients_loses_what_the_group_had_not_read() {
         // Neither the cluster nor the group lists the topic at the end.
         let description = kafkasim::report::describe::describe(
             &outcome.history,
-            &kafkasim::runner::topic_assignments(&scenario),
+            &kafkasim::runner::topic_assignments(scenario),
             None,
         );
         assert!(description.topics.is_empty(), "seed {seed}: {:?}", description.topics.keys());
@@ -397,9 +415,15 @@ fn deleting_a_topic_under_running_clients_loses_what_the_group_had_not_read() {
 
 #[test]
 fn a_deletion_the_controllers_refuse_loses_nothing() {
-    let scenario = load("deleting-a-topic-under-running-clients-fixed");
     let twin = load("deleting-a-topic-under-running-clients");
-    assert_eq!(scenario.seeds, twin.seeds, "the twins run the same seeds");
+    for metadata in ["kraft", "zookeeper"] {
+        let scenario = deletion_lesson("deleting-a-topic-under-running-clients-fixed", metadata);
+        assert_eq!(scenario.seeds, twin.seeds, "the twins run the same seeds");
+        refused_deletion_loses_nothing(&scenario);
+    }
+}
+
+fn refused_deletion_loses_nothing(scenario: &kafkasim::scenario::Scenario) {
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
@@ -410,5 +434,184 @@ fn a_deletion_the_controllers_refuse_loses_nothing() {
             )
         });
         assert!(refused, "seed {seed}: TOPIC_DELETION_DISABLED");
+    }
+}
+
+/// ZooKeeper mode (`TopicDeletionManager`): a replica whose broker is down when the
+/// deletion begins is ineligible, and the deletion waits for it; when the broker is back
+/// the controller has it delete its replica too and completes the deletion. Seeds where
+/// broker-3 was the controller run the deletion on the next one.
+#[test]
+fn a_zookeeper_deletion_waits_for_a_crashed_replica_and_completes_when_it_returns() {
+    let text = r#"
+kafka_version = "3.9"
+seeds = [1, 2, 3]
+duration = "14s"
+# The orders producer's sends after the deletion fail only after max.block.ms each.
+liveness_timeout = "12m"
+[cluster]
+brokers = 3
+metadata = "zookeeper"
+[cluster.config]
+"auto.create.topics.enable" = false
+# Sessions of 3 s: where broker-3 was the controller, another takes office at about 5 s
+# and runs the deletion.
+"zookeeper.session.timeout.ms" = 3000
+[[topics]]
+name = "orders"
+partitions = 2
+"replication.factor" = 3
+[[topics]]
+name = "payments"
+partitions = 1
+"replication.factor" = 3
+[[producers]]
+topic = "payments"
+rate_per_sec = 20
+[[producers]]
+topic = "orders"
+rate_per_sec = 20
+[[faults]]
+at = "2s"
+kind = "crash"
+target = "broker-3"
+duration = "6s"
+[[events]]
+at = "4s"
+kind = "delete-topic"
+topic = "orders"
+"#;
+    let scenario = kafkasim::scenario::parse(text, std::path::Path::new("zk-deletion.toml")).unwrap();
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        // Only the deleted topic's records, which the final drain could not read.
+        assert!(
+            outcome.anomalies.iter().all(|a| a.kind == AnomalyKind::Unseen && a.description.starts_with("orders-")),
+            "{}",
+            describe(&outcome)
+        );
+        let trace = &outcome.history.trace;
+        let at = |pred: &dyn Fn(&Event) -> bool| {
+            trace.iter().filter(|e| pred(&e.event)).map(|e| e.time_ns).collect::<Vec<_>>()
+        };
+        let restarted = at(&|e| matches!(e, Event::BrokerStarted { broker: 3 }));
+        let restarted_at = *restarted.last().expect("broker-3 restarts");
+        assert!(restarted_at >= 8_000_000_000, "seed {seed}: broker-3 back at {restarted_at}");
+        let deleted = at(&|e| matches!(e, Event::TopicDeleted { .. }));
+        assert_eq!(deleted.len(), 1, "seed {seed}");
+        assert!(deleted[0] < restarted_at, "seed {seed}: the deletion began while broker-3 was down");
+        // Brokers 1 and 2 dropped their replicas at once; broker-3 only once it was back.
+        for broker in 1..=3u32 {
+            let dropped = at(&|e| matches!(e, Event::PartitionDeleted { broker: b, .. } if *b == broker));
+            assert_eq!(dropped.len(), 2, "seed {seed}: broker-{broker} dropped {dropped:?}");
+            if broker == 3 {
+                assert!(dropped.iter().all(|&t| t > restarted_at), "seed {seed}: broker-3 dropped {dropped:?}");
+            } else {
+                assert!(dropped.iter().all(|&t| t < restarted_at), "seed {seed}: broker-{broker} dropped {dropped:?}");
+            }
+        }
+        // The other topic lives on: payments keeps its replicas and the producer its acks.
+        assert!(outcome.stats.acked > 0, "seed {seed}");
+        let description = kafkasim::report::describe::describe(
+            &outcome.history,
+            &kafkasim::runner::topic_assignments(&scenario),
+            None,
+        );
+        assert_eq!(
+            description.topics.keys().map(String::as_str).collect::<Vec<&str>>(),
+            vec!["payments"],
+            "seed {seed}"
+        );
+    }
+}
+
+/// A classic group that subscribes by pattern (`subscribe(Pattern)`) consumes the
+/// existing topics that match, never the others, and takes a matching topic created
+/// later into its subscription once its members' metadata (refreshed every
+/// `metadata.max.age.ms`, lowered to 2 s here) has it: the group rebalances and the new
+/// topic's partitions are assigned.
+#[test]
+fn a_pattern_subscription_takes_in_a_matching_topic_created_later() {
+    let text = r#"
+seeds = [1, 2, 3]
+duration = "10s"
+liveness_timeout = "60s"
+[cluster]
+brokers = 3
+[cluster.config]
+"group.initial.rebalance.delay.ms" = 0
+[[topics]]
+name = "orders"
+partitions = 3
+"replication.factor" = 3
+[[topics]]
+name = "payments"
+partitions = 3
+"replication.factor" = 3
+[[producers]]
+topic = "orders"
+rate_per_sec = 50
+[[producers]]
+topic = "payments"
+rate_per_sec = 50
+[[consumers]]
+topic = "orders"
+count = 2
+mode = "subscribe"
+group = "billing"
+[consumers.config]
+"auto.offset.reset" = "earliest"
+"metadata.max.age.ms" = 2000
+[[events]]
+at = "2s"
+kind = "subscribe"
+target = "consumer-1"
+pattern = "orders.*"
+[[events]]
+at = "2s"
+kind = "subscribe"
+target = "consumer-2"
+pattern = "orders.*"
+[[events]]
+at = "4s"
+kind = "create-topic"
+topic = "orders-eu"
+partitions = 2
+"replication.factor" = 3
+[expect]
+absent = ["*"]
+allow = ["consume-duplicate"]
+"#;
+    let scenario =
+        kafkasim::scenario::parse(text, std::path::Path::new("pattern.toml")).unwrap_or_else(|e| panic!("{e}"));
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert_eq!(outcome.verdict(&scenario).status(), kafkasim::runner::Status::Pass, "{}", describe(&outcome));
+        let generations = kafkasim::check::groups::rebalances(&outcome.history);
+        let owned_in = |g: &kafkasim::check::groups::Rebalance| -> BTreeSet<String> {
+            g.assignment.values().flatten().cloned().collect()
+        };
+        // Nobody ever owns a partition of payments, which the pattern does not match.
+        assert!(
+            generations.iter().all(|g| owned_in(g).iter().all(|tp| !tp.starts_with("payments-"))),
+            "seed {seed}: {generations:?}"
+        );
+        // The last generation holds orders and the new orders-eu, first assigned after the
+        // creation (about 4.2 s), within a metadata refresh (2 s), the other member's
+        // next heartbeat (3 s: it learns of the rebalance then) and the rebalance.
+        let last = generations.last().expect("a generation");
+        let owned = owned_in(last);
+        let expected: BTreeSet<String> =
+            ["orders-0", "orders-1", "orders-2", "orders-eu-0", "orders-eu-1"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(owned, expected, "seed {seed}: {generations:?}");
+        let first_with_eu = generations
+            .iter()
+            .find(|g| owned_in(g).iter().any(|tp| tp.starts_with("orders-eu-")))
+            .expect("orders-eu assigned");
+        assert!(
+            (4_000_000_000..10_000_000_000).contains(&first_with_eu.time_ns),
+            "seed {seed}: orders-eu assigned at {} ns",
+            first_with_eu.time_ns
+        );
     }
 }

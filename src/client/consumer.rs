@@ -107,6 +107,9 @@ pub struct Consumer {
     /// Errors to raise from the next poll, one at a time, in partition order.
     pending_errors: BTreeMap<TopicPartition, ConsumerError>,
     need_metadata: bool,
+    /// Whether metadata requests ask for every topic (a pattern subscription) rather
+    /// than the assigned ones.
+    metadata_for_all_topics: bool,
 }
 
 impl Consumer {
@@ -121,6 +124,7 @@ impl Consumer {
             pending_resets: BTreeMap::new(),
             pending_errors: BTreeMap::new(),
             need_metadata: true,
+            metadata_for_all_topics: false,
         }
     }
 
@@ -252,6 +256,46 @@ impl Consumer {
         }
     }
 
+    /// Kafka's `Metadata.updateRequested` or the cached metadata older than
+    /// `metadata.max.age.ms` (`Metadata.timeToNextUpdate`).
+    fn metadata_due(&self) -> bool {
+        self.need_metadata || self.view.older_than(Duration::from_millis(self.config.metadata_max_age_ms))
+    }
+
+    /// Refreshes the metadata of the assigned topics, or of every topic.
+    async fn refresh_metadata(&mut self, timeout: Duration) {
+        let topics: Vec<String> = match self.metadata_for_all_topics {
+            true => Vec::new(), // A Metadata request naming no topic asks for all.
+            false => self.assignment.iter().map(|tp| tp.topic.to_string()).collect(),
+        };
+        if self.view.refresh(&topics, timeout).await {
+            self.need_metadata = false;
+        }
+    }
+
+    /// Whether metadata requests ask for every topic (a pattern subscription).
+    pub fn set_metadata_for_all_topics(&mut self, all: bool) {
+        self.metadata_for_all_topics = all;
+    }
+
+    /// Asks for a metadata update at the next poll (`Metadata.requestUpdate`).
+    pub fn request_metadata_update(&mut self) {
+        self.need_metadata = true;
+    }
+
+    /// Refreshes the metadata now if it is due, or if `wanted` and the refresh backoff
+    /// (`retry.backoff.ms`) allows one (`Metadata.timeToAllowUpdate`).
+    pub async fn refresh_metadata_if_due(&mut self, wanted: bool, retry_backoff: Duration) {
+        if self.metadata_due() || (wanted && self.view.may_refresh(retry_backoff)) {
+            self.refresh_metadata(Duration::from_millis(self.config.request_timeout_ms)).await;
+        }
+    }
+
+    /// The topics in the consumer's cached metadata.
+    pub fn known_topics(&self) -> Vec<String> {
+        self.view.partition_counts().into_keys().collect()
+    }
+
     /// The partition count of `topic` in the consumer's cached metadata, if it knows the
     /// topic.
     pub fn partition_count(&self, topic: &str) -> Option<u32> {
@@ -273,11 +317,8 @@ impl Consumer {
         let timeout = Duration::from_millis(self.config.request_timeout_ms + max_wait_ms);
         // Kafka's `Metadata.updateRequested` or the cached metadata older than
         // `metadata.max.age.ms` (`Metadata.timeToNextUpdate`).
-        if self.need_metadata || self.view.older_than(Duration::from_millis(self.config.metadata_max_age_ms)) {
-            let topics: Vec<String> = self.assignment.iter().map(|tp| tp.topic.to_string()).collect();
-            if self.view.refresh(&topics, timeout).await {
-                self.need_metadata = false;
-            }
+        if self.metadata_due() {
+            self.refresh_metadata(timeout).await;
         }
         self.raise_pending_error()?;
         self.reset_missing_positions().await;

@@ -34,7 +34,12 @@ impl TopicAssignment {
     /// Whether this is one of Kafka's internal topics, `__consumer_offsets` and
     /// `__transaction_state` (`org.apache.kafka.common.internals.Topic.isInternal`).
     pub fn is_internal(&self) -> bool {
-        matches!(self.name.as_str(), "__consumer_offsets" | "__transaction_state")
+        Self::is_internal_name(&self.name)
+    }
+
+    /// Whether `topic` names one of Kafka's internal topics.
+    pub fn is_internal_name(topic: &str) -> bool {
+        matches!(topic, "__consumer_offsets" | "__transaction_state")
     }
 }
 

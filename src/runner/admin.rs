@@ -62,8 +62,8 @@ impl EventSchedule {
                     if let Some(trigger) = &event.trigger {
                         until_triggered(&recorder, trigger).await;
                     }
-                    if let TopicEvent::Subscribe { consumer, topics } = &event.action {
-                        subscriptions.request(consumer, topics.clone());
+                    if let TopicEvent::Subscribe { consumer, subscription } = &event.action {
+                        subscriptions.request(consumer, subscription.clone());
                     }
                     if let Some((request, topic, partitions)) = event.action.request() {
                         let error = call(&net, &controllers, ControllerRequest::TopicAdmin(request)).await;

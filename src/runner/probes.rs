@@ -4,10 +4,10 @@
 use crate::check::liveness::{GroupLag, PartitionProblem, QuorumProblem};
 use crate::history::{ClusterState, OpFn, OpType, OpValue, Recorder};
 use crate::protocol::{broker_name, TopicPartition};
-use crate::protocol::{partition_name, TopicAssignment};
+use crate::protocol::{partition_name, Subscription, TopicAssignment};
 use crate::scenario::{Scenario, TopicEvent};
 use madsim::time::{sleep, Instant};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// How often a probe looks, in simulated time.
@@ -107,21 +107,36 @@ pub(super) fn quorum_problems(state: &ClusterState, brokers: u32, mark: QuorumMa
 /// Each consumer group of the scenario with the topics its members subscribe to (or its
 /// assign-mode consumers commit for).
 pub(super) fn group_topics(scenario: &Scenario) -> BTreeMap<String, Vec<String>> {
-    // Each consumer's last subscription: its spec's topic, or a `subscribe` event's list.
-    let mut changed: BTreeMap<&str, &[String]> = BTreeMap::new();
+    // Each consumer's last subscription: its spec's topic, or a `subscribe` event's list,
+    // or the topics its pattern matches among those that exist at the end.
+    let mut existing: BTreeSet<&str> = scenario.topics.iter().map(|t| t.name.as_str()).collect();
+    let mut changed: BTreeMap<&str, &Subscription> = BTreeMap::new();
     for event in &scenario.events {
-        if let TopicEvent::Subscribe { consumer, topics } = &event.action {
-            changed.insert(consumer, topics);
+        match &event.action {
+            TopicEvent::Subscribe { consumer, subscription } => {
+                changed.insert(consumer, subscription);
+            }
+            TopicEvent::CreateTopic { topic, .. } => {
+                existing.insert(topic);
+            }
+            TopicEvent::DeleteTopic { topic } => {
+                existing.remove(topic.as_str());
+            }
+            TopicEvent::AddPartitions { .. } => {}
         }
     }
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, c) in scenario.consumer_instances() {
         let Some(group) = &c.group else { continue };
-        let subscription = changed.get(name.as_str()).copied().unwrap_or(std::slice::from_ref(&c.topic));
+        let subscription = match changed.get(name.as_str()) {
+            Some(Subscription::Topics(topics)) => topics.clone(),
+            Some(Subscription::Pattern(pattern)) => pattern.matching(existing.iter().copied()),
+            None => vec![c.topic.clone()],
+        };
         let topics = groups.entry(group.clone()).or_default();
         for topic in subscription {
-            if !topics.contains(topic) {
-                topics.push(topic.clone());
+            if !topics.contains(&topic) {
+                topics.push(topic);
             }
         }
     }

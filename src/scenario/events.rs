@@ -13,7 +13,7 @@ use super::raw::Table;
 use super::span::Res;
 use super::values::format_duration_ms;
 use crate::admin::TopicEventKind;
-use crate::protocol::{GroupProtocol, MetadataMode};
+use crate::protocol::{GroupProtocol, Subscription, TopicPattern};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The keys an event of `kind` takes.
@@ -21,7 +21,7 @@ fn keys(kind: TopicEventKind) -> &'static [&'static str] {
     match kind {
         TopicEventKind::CreateTopic => &["at", "when", "kind", "topic", "partitions", "replication.factor"],
         TopicEventKind::AddPartitions => &["at", "when", "kind", "topic", "partitions"],
-        TopicEventKind::Subscribe => &["at", "when", "kind", "target", "topics"],
+        TopicEventKind::Subscribe => &["at", "when", "kind", "target", "topics", "pattern"],
         TopicEventKind::DeleteTopic => &["at", "when", "kind", "topic"],
     }
 }
@@ -44,13 +44,24 @@ pub(super) fn events(
     let mut deleted: BTreeSet<&str> = BTreeSet::new();
     for (spec, t) in &read {
         match &spec.action {
-            TopicEvent::Subscribe { topics, .. } => {
+            TopicEvent::Subscribe { subscription: Subscription::Topics(topics), .. } => {
                 if let Some(missing) = topics.iter().find(|topic| !counts.contains_key(topic.as_str())) {
                     let node = t.require("topics", "a list of topics")?;
                     return Err(node.pos.issue(format!(
                         "topic \"{missing}\" does not exist at {}; expected `[[topics]]` entries or topics an \
                          earlier event creates",
                         format_duration_ms(spec.at_ms)
+                    )));
+                }
+            }
+            TopicEvent::Subscribe { subscription: Subscription::Pattern(pattern), .. } => {
+                if pattern.matching(counts.keys().copied()).is_empty() {
+                    let node = t.require("pattern", "a regular expression")?;
+                    return Err(node.pos.issue(format!(
+                        "pattern {pattern} matches no topic at {} (the topics then: {}); expected a pattern that \
+                         matches at least one (kafkasim does not model a member subscribed to nothing)",
+                        format_duration_ms(spec.at_ms),
+                        counts.keys().copied().collect::<Vec<_>>().join(", ")
                     )));
                 }
             }
@@ -125,7 +136,7 @@ fn event(
     text: &str,
 ) -> Res<TopicEventSpec> {
     let kinds: Vec<(&str, TopicEventKind)> = TopicEventKind::all().iter().map(|k| (k.name(), *k)).collect();
-    let (kind_sp, kind) = kind_and_keys(t, &kinds, keys, "event")?;
+    let (_, kind) = kind_and_keys(t, &kinds, keys, "event")?;
     let at = t.require("at", "when the administrator sends the request, such as \"2.5s\"")?.duration_ms()?;
     if at.value >= world.duration_ms {
         let end = format_duration_ms(world.duration_ms);
@@ -136,15 +147,7 @@ fn event(
     }
     let action = match kind {
         TopicEventKind::Subscribe => subscribe(t, consumers)?,
-        TopicEventKind::CreateTopic | TopicEventKind::AddPartitions => topic_change(t, kind, cluster)?,
-        TopicEventKind::DeleteTopic => {
-            if cluster.metadata != MetadataMode::Kraft {
-                return Err(kind_sp.pos.issue(
-                    "delete-topic is modelled in KRaft clusters only so far (a ZooKeeper-mode controller's \
-                     topic deletion, TopicDeletionManager, is not yet); expected metadata = \"kraft\" in [cluster]"
-                        .to_string(),
-                ));
-            }
+        TopicEventKind::CreateTopic | TopicEventKind::AddPartitions | TopicEventKind::DeleteTopic => {
             topic_change(t, kind, cluster)?
         }
     };
@@ -181,7 +184,19 @@ fn subscribe(t: &Table, consumers: &[ConsumerSpec]) -> Res<TopicEvent> {
             target.value
         )));
     }
-    let node = t.require("topics", "the new subscription, such as [\"orders\", \"payments\"]")?;
+    if let Some(node) = t.get("pattern") {
+        if t.get("topics").is_some() {
+            return Err(node.pos.issue(
+                "both `topics` and `pattern`; expected one: a member subscribes to a list of topics or to a pattern"
+                    .to_string(),
+            ));
+        }
+        let source = node.string("a regular expression, such as \"orders-.*\"")?;
+        let pattern =
+            TopicPattern::new(&source.value).map_err(|e| source.pos.issue(format!("not a regular expression: {e}")))?;
+        return Ok(TopicEvent::Subscribe { consumer: target.value, subscription: Subscription::Pattern(pattern) });
+    }
+    let node = t.require("topics", "the new subscription, such as [\"orders\", \"payments\"], or a `pattern`")?;
     let items = node.array("a list of topic names")?;
     let mut topics = Vec::new();
     for item in items {
@@ -194,7 +209,7 @@ fn subscribe(t: &Table, consumers: &[ConsumerSpec]) -> Res<TopicEvent> {
                 .to_string(),
         ));
     }
-    Ok(TopicEvent::Subscribe { consumer: target.value, topics })
+    Ok(TopicEvent::Subscribe { consumer: target.value, subscription: Subscription::Topics(topics) })
 }
 
 /// A `create-topic`, `add-partitions` or `delete-topic` event.

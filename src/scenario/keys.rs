@@ -102,7 +102,7 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
 
 /// `[[events]]`.
 pub(super) const EVENT: &[&str] =
-    &["at", "when", "kind", "topic", "partitions", "replication.factor", "target", "topics"];
+    &["at", "when", "kind", "topic", "partitions", "replication.factor", "target", "topics", "pattern"];
 
 /// `[metastore]`: the ZooKeeper server's settings, under zoo.cfg's names.
 pub(super) const METASTORE: &[&str] = &["tickTime", "minSessionTimeout", "maxSessionTimeout"];

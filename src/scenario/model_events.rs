@@ -6,6 +6,7 @@ use super::model_faults::Trigger;
 use super::values::format_duration_ms;
 use crate::admin::TopicEventKind;
 use crate::protocol::kraft::TopicAdmin;
+use crate::protocol::Subscription;
 use std::fmt;
 
 /// One topic event (`[[events]]`).
@@ -44,12 +45,12 @@ pub enum TopicEvent {
         partitions: u32,
     },
     /// `kind = "subscribe"`: a group member's application calls `subscribe` with another
-    /// topic list.
+    /// topic list (`topics`) or a pattern (`pattern`).
     Subscribe {
         /// The consumer, such as `consumer-2` (`target`).
         consumer: String,
-        /// Its new subscription (`topics`).
-        topics: Vec<String>,
+        /// Its new subscription.
+        subscription: Subscription,
     },
     /// `kind = "delete-topic"`: DeleteTopics, as `kafka-topics.sh --delete` sends it.
     DeleteTopic {
@@ -105,7 +106,12 @@ impl fmt::Display for TopicEvent {
             TopicEvent::AddPartitions { topic, partitions } => {
                 write!(f, "add partitions to {topic} up to {partitions}")
             }
-            TopicEvent::Subscribe { consumer, topics } => write!(f, "{consumer} subscribes to {}", topics.join(", ")),
+            TopicEvent::Subscribe { consumer, subscription: Subscription::Topics(topics) } => {
+                write!(f, "{consumer} subscribes to {}", topics.join(", "))
+            }
+            TopicEvent::Subscribe { consumer, subscription: Subscription::Pattern(pattern) } => {
+                write!(f, "{consumer} subscribes to the topics matching {pattern}")
+            }
             TopicEvent::DeleteTopic { topic } => write!(f, "delete topic {topic}"),
         }
     }

@@ -851,7 +851,7 @@ fn topic_events_are_checked_against_the_topics_the_earlier_events_leave() {
     };
     assert!(parse(&in_zookeeper(&grow("1s", 4)), Path::new("x.toml")).is_ok(), "a ZooKeeper controller grows topics");
     let zk_delete = in_zookeeper(&format!("{no_auto_create}{}", delete("1s", "orders")));
-    assert!(err(&zk_delete).contains("delete-topic is modelled in KRaft clusters only so far"), "{}", err(&zk_delete));
+    assert!(parse(&zk_delete, Path::new("x.toml")).is_ok(), "a ZooKeeper controller deletes topics");
 }
 
 #[test]
@@ -879,4 +879,15 @@ fn subscribe_events_name_a_classic_group_member_and_existing_topics() {
         kraft_with_orders(&subscribe("consumer-1", "[\"orders\"]")).replace("\"kraft\"", "\"zookeeper\"")
     );
     assert!(parse(&zookeeper, Path::new("x.toml")).is_ok());
+    // A pattern instead of a list: it must compile and match a topic existing then.
+    let by_pattern = |pattern: &str| {
+        subscribe("consumer-1", "[\"orders\"]").replace("topics = [\"orders\"]", &format!("pattern = \"{pattern}\""))
+    };
+    assert!(parse(&kraft_with_orders(&by_pattern("ord.*")), Path::new("x.toml")).is_ok());
+    let e = err(&kraft_with_orders(&by_pattern("ord(")));
+    assert!(e.contains("`events[0].pattern`: not a regular expression"), "{e}");
+    let e = err(&kraft_with_orders(&by_pattern("pay.*")));
+    assert!(e.contains("pattern /pay.*/ matches no topic at 1s (the topics then: orders)"), "{e}");
+    let both = subscribe("consumer-1", "[\"orders\"]").replace("topics =", "pattern = \"o.*\"\ntopics =");
+    assert!(err(&kraft_with_orders(&both)).contains("both `topics` and `pattern`; expected one"));
 }

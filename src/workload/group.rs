@@ -12,7 +12,7 @@ use super::{add_polled, poll_value, AppFault, Progress, Recovery, WorkloadContex
 use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener, PendingCommit};
 use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords, RunPhase};
-use crate::protocol::{Offset, Request, Response, TopicPartition};
+use crate::protocol::{Offset, Request, Response, Subscription, TopicPartition};
 use crate::scenario::{self, CommitMode, CommitPolicy, Processing};
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
@@ -217,20 +217,27 @@ async fn member_loop(
 ) {
     let group_id = spec.group.clone().unwrap_or_default();
     // The application's subscription: the spec's topic, until an event changes it.
-    let mut topics = vec![spec.topic.clone()];
-    let join = |topics: &[String]| match &manual {
-        Some(partitions) => {
+    let mut subscription = Subscription::Topics(vec![spec.topic.clone()]);
+    let join = |subscription: &Subscription| match (&manual, subscription) {
+        (Some(partitions), _) => {
             GroupConsumer::assign(net.clone(), config.clone(), group_config.clone(), partitions.clone())
         }
-        None => GroupConsumer::subscribe(net.clone(), config.clone(), group_config.clone(), topics.to_vec()),
+        (None, Subscription::Topics(topics)) => {
+            GroupConsumer::subscribe(net.clone(), config.clone(), group_config.clone(), topics.clone())
+        }
+        (None, Subscription::Pattern(pattern)) => {
+            let mut member = GroupConsumer::subscribe(net.clone(), config.clone(), group_config.clone(), Vec::new());
+            member.subscribe_pattern(pattern.clone());
+            member
+        }
     };
     // An assign-mode consumer's `assign` op comes with its group context on its first poll.
     if manual.is_none() {
-        life.invoke(OpFn::Subscribe, OpValue::Keys(topics.clone()));
+        life.invoke(OpFn::Subscribe, subscription_value(&subscription));
     }
-    let mut member = join(&topics);
+    let mut member = join(&subscription);
     if manual.is_none() {
-        life.complete(OpType::Ok, OpValue::Keys(topics.clone()), None);
+        life.complete(OpType::Ok, subscription_value(&subscription), None);
     }
     let mut app = App {
         life,
@@ -252,15 +259,18 @@ async fn member_loop(
             // A clean close (commits if auto-commit is on, LeaveGroup), then a new member.
             member.close(&mut app).await;
             sleep_until(back_at).await;
-            member = join(&topics);
+            member = join(&subscription);
             continue;
         }
         if let Some(changed) = ctx.subscriptions.take(&name).filter(|_| manual.is_none()) {
             // `subscribe` from the application thread; it takes effect at the next poll.
-            app.life.invoke(OpFn::Subscribe, OpValue::Keys(changed.clone()));
-            member.change_subscription(changed.clone());
-            app.life.complete(OpType::Ok, OpValue::Keys(changed.clone()), None);
-            topics = changed;
+            app.life.invoke(OpFn::Subscribe, subscription_value(&changed));
+            match &changed {
+                Subscription::Topics(topics) => member.change_subscription(topics.clone()),
+                Subscription::Pattern(pattern) => member.subscribe_pattern(pattern.clone()),
+            }
+            app.life.complete(OpType::Ok, subscription_value(&changed), None);
+            subscription = changed;
         }
         match member.coordinator_poll(&mut app).await {
             Ok(true) => {}
@@ -385,5 +395,14 @@ fn record_processed(app: &mut App<'_>, batch: Vec<Polled>) {
         let mut records = PolledRecords::new();
         add_polled(&mut records, generation, |p| &p.record);
         app.life.record_in_group(OpFn::Process, OpValue::Records(records), generation[0].group.clone());
+    }
+}
+
+/// A `subscribe` op's value: the topics, or the pattern as written (its matches change
+/// with the cluster's topics, not with an application call).
+fn subscription_value(subscription: &Subscription) -> OpValue {
+    match subscription {
+        Subscription::Topics(topics) => OpValue::Keys(topics.clone()),
+        Subscription::Pattern(pattern) => OpValue::Keys(vec![pattern.source().to_string()]),
     }
 }

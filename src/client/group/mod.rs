@@ -43,7 +43,9 @@ use join::{JoinOutcome, JoinRequest, JoinTask, Joiner};
 
 use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig, ConsumerError};
 use crate::protocol::{AssignmentStrategy, GroupProtocol, RebalanceProtocol, ServerAssignor, StickyAlgorithm};
-use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition};
+use crate::protocol::{
+    ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition, TopicPattern,
+};
 use crate::sim::net::NodeNet;
 use madsim::time::Instant;
 use std::collections::BTreeMap;
@@ -178,7 +180,10 @@ pub struct GroupConsumer {
     consumer: Consumer,
     consumer_config: ConsumerConfig,
     config: GroupConfig,
+    /// The topics it subscribes to (those its pattern matched last, under a pattern).
     topics: Vec<String>,
+    /// A `subscribe(Pattern)` subscription: `topics` follows the topics it matches.
+    pattern: Option<TopicPattern>,
     link: CoordinatorLink,
     /// The connection asynchronous commits use, one at a time.
     async_link: Arc<tokio::sync::Mutex<CoordinatorLink>>,
@@ -300,6 +305,7 @@ impl GroupConsumer {
             next_auto_commit: Instant::now() + Duration::from_millis(config.auto_commit_interval_ms),
             consumer_config,
             topics,
+            pattern: None,
             membership,
             heartbeat: None,
             kip848: None,
@@ -386,6 +392,9 @@ impl GroupConsumer {
             self.assignment = partitions.clone();
             self.consumer.assign(partitions.clone());
             self.committed_offsets_pending = Some(partitions.clone());
+        }
+        if self.manual.is_none() {
+            self.update_pattern_subscription().await;
         }
         let rejoin = self.manual.is_none() && {
             let mut m = self.membership.lock();
@@ -674,11 +683,52 @@ impl GroupConsumer {
     /// the cooperative protocol then revokes only the partitions of topics it dropped
     /// (`onJoinPrepare`), the eager one everything, as in any rebalance.
     pub fn change_subscription(&mut self, topics: Vec<String>) {
+        self.pattern = None;
+        self.consumer.set_metadata_for_all_topics(false);
+        self.subscribe_from(topics);
+    }
+
+    /// Replaces the topic list; a different one makes the member rejoin at its next poll.
+    fn subscribe_from(&mut self, topics: Vec<String>) {
         if topics == self.topics {
             return;
         }
         self.topics = topics;
         self.membership.lock().rejoin_needed = true;
+    }
+
+    /// `KafkaConsumer.subscribe(Pattern)` (classic protocol only, as
+    /// [`change_subscription`](Self::change_subscription)): the consumer's metadata
+    /// requests name no topic, so it learns every topic (`ConsumerMetadata` with a pattern
+    /// subscription), and the member's topics become those the pattern matches, matched
+    /// again after every metadata update (`updatePatternSubscription` from
+    /// `maybeUpdateSubscriptionMetadata`): a topic created later that matches joins the
+    /// subscription, and the group rebalances, once this member's metadata has it (at
+    /// most `metadata.max.age.ms` later). Simplified: a pattern that no longer matches
+    /// anything leaves the last topics subscribed (kafkasim does not model a member
+    /// subscribed to nothing).
+    pub fn subscribe_pattern(&mut self, pattern: TopicPattern) {
+        self.pattern = Some(pattern);
+        self.consumer.set_metadata_for_all_topics(true);
+        self.consumer.request_metadata_update();
+    }
+
+    /// Under a pattern subscription, matches the pattern against the consumer's metadata,
+    /// first refreshed if it is due or a rejoin is about to go (Kafka's `poll` asks for
+    /// fresh metadata before a pattern-subscribed member rejoins, "so that we have matched
+    /// the pattern against the cluster's topics at least once before joining").
+    async fn update_pattern_subscription(&mut self) {
+        let Some(pattern) = self.pattern.clone() else { return };
+        let rejoining = {
+            let m = self.membership.lock();
+            m.rejoin_needed || m.generation.is_none()
+        };
+        let retry_backoff = Duration::from_millis(self.config.retry_backoff_ms);
+        self.consumer.refresh_metadata_if_due(rejoining, retry_backoff).await;
+        let matched = pattern.matching(self.consumer.known_topics().iter().map(String::as_str));
+        if !matched.is_empty() {
+            self.subscribe_from(matched);
+        }
     }
 
     /// Forgets the whole assignment, remembering it (and its generation) for the sticky
