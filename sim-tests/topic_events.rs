@@ -228,9 +228,9 @@ absent = ["*"]
     }
 }
 
-/// Two topics, a producer on each, and a group of two members reading `orders` that both
-/// subscribe to `orders` and `payments` at 4 s, under `strategy`.
-fn growing_subscription(strategy: &str) -> kafkasim::scenario::Scenario {
+/// Two topics, a producer on each, and a group of two members reading `orders` with
+/// `consumer_config` (lines of `[consumers.config]`), then `events`.
+fn orders_and_payments_group(consumer_config: &str, events: &str) -> kafkasim::scenario::Scenario {
     let text = format!(
         r#"
 seeds = [1, 2, 3]
@@ -261,23 +261,30 @@ mode = "subscribe"
 group = "billing"
 [consumers.config]
 "auto.offset.reset" = "earliest"
-"partition.assignment.strategy" = "{strategy}"
-[[events]]
-at = "4s"
-kind = "subscribe"
-target = "consumer-1"
-topics = ["orders", "payments"]
-[[events]]
-at = "4s"
-kind = "subscribe"
-target = "consumer-2"
-topics = ["orders", "payments"]
+{consumer_config}
+{events}
 [expect]
 absent = ["*"]
 allow = ["consume-duplicate"]
 "#
     );
     kafkasim::scenario::parse(&text, std::path::Path::new("subscription.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `subscribe` events for both members at `at`, with `subscription` (`topics = [...]` or
+/// `pattern = "..."`).
+fn both_subscribe(at: &str, subscription: &str) -> String {
+    (1..=2)
+        .map(|n| {
+            format!("[[events]]\nat = \"{at}\"\nkind = \"subscribe\"\ntarget = \"consumer-{n}\"\n{subscription}\n")
+        })
+        .collect()
+}
+
+/// The group's members both subscribe to `orders` and `payments` at 4 s, under `strategy`.
+fn growing_subscription(strategy: &str) -> kafkasim::scenario::Scenario {
+    let config = format!("\"partition.assignment.strategy\" = \"{strategy}\"");
+    orders_and_payments_group(&config, &both_subscribe("4s", "topics = [\"orders\", \"payments\"]"))
 }
 
 #[test]
@@ -532,58 +539,9 @@ topic = "orders"
 /// topic's partitions are assigned.
 #[test]
 fn a_pattern_subscription_takes_in_a_matching_topic_created_later() {
-    let text = r#"
-seeds = [1, 2, 3]
-duration = "10s"
-liveness_timeout = "60s"
-[cluster]
-brokers = 3
-[cluster.config]
-"group.initial.rebalance.delay.ms" = 0
-[[topics]]
-name = "orders"
-partitions = 3
-"replication.factor" = 3
-[[topics]]
-name = "payments"
-partitions = 3
-"replication.factor" = 3
-[[producers]]
-topic = "orders"
-rate_per_sec = 50
-[[producers]]
-topic = "payments"
-rate_per_sec = 50
-[[consumers]]
-topic = "orders"
-count = 2
-mode = "subscribe"
-group = "billing"
-[consumers.config]
-"auto.offset.reset" = "earliest"
-"metadata.max.age.ms" = 2000
-[[events]]
-at = "2s"
-kind = "subscribe"
-target = "consumer-1"
-pattern = "orders.*"
-[[events]]
-at = "2s"
-kind = "subscribe"
-target = "consumer-2"
-pattern = "orders.*"
-[[events]]
-at = "4s"
-kind = "create-topic"
-topic = "orders-eu"
-partitions = 2
-"replication.factor" = 3
-[expect]
-absent = ["*"]
-allow = ["consume-duplicate"]
-"#;
-    let scenario =
-        kafkasim::scenario::parse(text, std::path::Path::new("pattern.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let created = "[[events]]\nat = \"4s\"\nkind = \"create-topic\"\ntopic = \"orders-eu\"\npartitions = 2\n\"replication.factor\" = 3\n";
+    let events = format!("{}{created}", both_subscribe("2s", "pattern = \"orders.*\""));
+    let scenario = orders_and_payments_group("\"metadata.max.age.ms\" = 2000", &events);
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         assert_eq!(outcome.verdict(&scenario).status(), kafkasim::runner::Status::Pass, "{}", describe(&outcome));
