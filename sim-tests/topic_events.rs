@@ -573,3 +573,32 @@ fn a_pattern_subscription_takes_in_a_matching_topic_created_later() {
         );
     }
 }
+
+/// KIP-848: consumer-protocol members whose coordinator runs the range assignor change
+/// their subscription: their next heartbeats carry the new topics, the coordinator bumps
+/// the group epoch and its new target assignment hands out the new topic's partitions,
+/// with no global rebalance. It converges heartbeat by heartbeat
+/// (`group.consumer.heartbeat.interval.ms`, 5 s): in seed 2 the member whose heartbeat
+/// came first takes all of payments, and gives payments-2 back at its next heartbeat
+/// after the other member's subscription arrived.
+#[test]
+fn consumer_protocol_members_that_subscribe_to_another_topic_get_its_partitions() {
+    let config = "\"group.protocol\" = \"consumer\"\n\"group.remote.assignor\" = \"range\"";
+    let scenario = orders_and_payments_group(config, &both_subscribe("4s", "topics = [\"orders\", \"payments\"]"));
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        // No loss, no split ownership; the group caught up on both topics.
+        assert_eq!(outcome.verdict(&scenario).status(), kafkasim::runner::Status::Pass, "{}", describe(&outcome));
+        let generations = kafkasim::check::groups::rebalances(&outcome.history);
+        let owns_payments = |g: &&kafkasim::check::groups::Rebalance| {
+            g.assignment.values().flatten().any(|k| k.starts_with("payments-"))
+        };
+        // Only orders before the change; payments assigned after it.
+        assert!(generations.iter().filter(|g| g.time_ns < 4_000_000_000).all(|g| !owns_payments(&g)), "seed {seed}");
+        assert!(
+            generations.iter().any(|g| g.time_ns > 4_000_000_000 && owns_payments(&g)),
+            "seed {seed}: {generations:?}"
+        );
+        assert!(generations.iter().all(|g| g.protocol == kafkasim::protocol::GroupProtocol::Consumer), "seed {seed}");
+    }
+}

@@ -6,6 +6,7 @@
 
 use super::faults::{trigger, World};
 use super::fields::kind_and_keys;
+use super::group_protocol::group_assignor;
 use super::model::{instances, ClusterSpec};
 use super::model_clients::{ConsumerMode, ConsumerSpec};
 use super::model_events::{TopicEvent, TopicEventSpec};
@@ -13,7 +14,7 @@ use super::raw::Table;
 use super::span::Res;
 use super::values::format_duration_ms;
 use crate::admin::TopicEventKind;
-use crate::protocol::{GroupProtocol, Subscription, TopicPattern};
+use crate::protocol::{GroupProtocol, ServerAssignor, Subscription, TopicPattern};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The keys an event of `kind` takes.
@@ -146,7 +147,7 @@ fn event(
         )));
     }
     let action = match kind {
-        TopicEventKind::Subscribe => subscribe(t, consumers)?,
+        TopicEventKind::Subscribe => subscribe(t, consumers, cluster)?,
         TopicEventKind::CreateTopic | TopicEventKind::AddPartitions | TopicEventKind::DeleteTopic => {
             topic_change(t, kind, cluster)?
         }
@@ -158,9 +159,10 @@ fn event(
     Ok(TopicEventSpec { at_ms: at.value, trigger, action, line: t.pos.line(text) })
 }
 
-/// A `subscribe` event: `target` a subscribe-mode member of a classic-protocol group,
-/// `topics` its new subscription.
-fn subscribe(t: &Table, consumers: &[ConsumerSpec]) -> Res<TopicEvent> {
+/// A `subscribe` event: `target` a subscribe-mode member (of a classic-protocol group, or
+/// of a consumer-protocol group whose coordinator runs the range assignor), `topics` or
+/// `pattern` its new subscription.
+fn subscribe(t: &Table, consumers: &[ConsumerSpec], cluster: &ClusterSpec) -> Res<TopicEvent> {
     let target = t.require("target", "a group member such as \"consumer-2\"")?.string("a string")?;
     let named = instances("consumer", consumers.iter().map(|c| (c.count, c)));
     let Some(&(_, spec)) = named.iter().find(|(name, _)| *name == target.value) else {
@@ -177,14 +179,24 @@ fn subscribe(t: &Table, consumers: &[ConsumerSpec]) -> Res<TopicEvent> {
             target.value
         )));
     }
-    if spec.config.group_protocol != GroupProtocol::Classic {
+    let kip848 = spec.config.group_protocol == GroupProtocol::Consumer;
+    if kip848 && group_assignor(spec.group.as_deref(), consumers, cluster) != ServerAssignor::Range {
         return Err(target.pos.issue(format!(
-            "{} is a member of a group.protocol = \"consumer\" group, whose members kafkasim keeps on one topic \
-             (the uniform assignor's heterogeneous builder is not modelled); expected a classic-protocol member",
+            "{} is a member of a group.protocol = \"consumer\" group whose coordinator runs the uniform \
+             assignor, and a changed subscription would leave its members on different topics (the uniform \
+             assignor's heterogeneous builder is not modelled); expected a classic-protocol member, or the range \
+             assignor (\"group.remote.assignor\" = \"range\")",
             target.value
         )));
     }
     if let Some(node) = t.get("pattern") {
+        if kip848 {
+            return Err(node.pos.issue(format!(
+                "{} is a consumer-protocol member, whose pattern subscriptions (client-side or the coordinator's \
+                 SubscriptionPattern) are not modelled; expected a topic list, or a classic-protocol member",
+                target.value
+            )));
+        }
         if t.get("topics").is_some() {
             return Err(node.pos.issue(
                 "both `topics` and `pattern`; expected one: a member subscribes to a list of topics or to a pattern"

@@ -169,11 +169,26 @@ pub(super) fn consumer_settings(t: &Table, profile: &Profile) -> Res<(GroupProto
     Ok((protocol, assignor.map(|(a, _)| a)))
 }
 
+/// The server-side assignor the coordinator of consumer-protocol group `group` runs, as
+/// its `preferred_assignor` picks it: the one of `group.consumer.assignors` most members
+/// name in `group.remote.assignor`, the first listed on a tie.
+pub(super) fn group_assignor(group: Option<&str>, consumers: &[ConsumerSpec], cluster: &ClusterSpec) -> ServerAssignor {
+    let named = |a: ServerAssignor| {
+        consumers
+            .iter()
+            .filter(|c| c.group.as_deref() == group && c.config.group_remote_assignor == Some(a))
+            .map(|c| c.count)
+            .sum::<u32>()
+    };
+    let assignors = &cluster.config.group_consumer.assignors;
+    assignors.iter().copied().rev().max_by_key(|a| named(*a)).unwrap_or(ServerAssignor::Uniform)
+}
+
 /// The rules between the consumers and the cluster: a consumer-protocol member needs a
 /// KRaft cluster (the new group coordinator runs only there) whose coordinators serve the
 /// protocol, and one group speaks one protocol (Kafka 4.0 can mix them in one group,
-/// kafkasim does not model it) and, with the uniform assignor, reads one topic (its
-/// heterogeneous builder is not modelled).
+/// kafkasim does not model it) and, unless its coordinator runs the range assignor, reads
+/// one topic (the uniform assignor's heterogeneous builder is not modelled).
 pub(super) fn check_groups(tables: &[Table], consumers: &[ConsumerSpec], cluster: &ClusterSpec) -> Res<()> {
     let issue = |i: usize, message: String| -> Issue {
         let t = &tables[i];
@@ -199,8 +214,8 @@ pub(super) fn check_groups(tables: &[Table], consumers: &[ConsumerSpec], cluster
             if other.config.group_protocol != GroupProtocol::Consumer {
                 return Err(issue(j.max(i), format!("group {} mixes group.protocol \"consumer\" and \"classic\" members, which kafkasim does not model; expected one protocol per group", group.unwrap_or_default())));
             }
-            if other.topic != c.topic {
-                return Err(issue(j.max(i), format!("the consumer-protocol members of group {} read different topics ({} and {}); the uniform assignor's heterogeneous builder is not modelled; expected one topic per consumer-protocol group", group.unwrap_or_default(), c.topic, other.topic)));
+            if other.topic != c.topic && group_assignor(group, consumers, cluster) != ServerAssignor::Range {
+                return Err(issue(j.max(i), format!("the consumer-protocol members of group {} read different topics ({} and {}) under the uniform assignor, whose heterogeneous builder is not modelled; expected one topic per group, or the range assignor (\"group.remote.assignor\" = \"range\")", group.unwrap_or_default(), c.topic, other.topic)));
             }
         }
     }

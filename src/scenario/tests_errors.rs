@@ -873,6 +873,35 @@ fn subscribe_events_name_a_classic_group_member_and_existing_topics() {
     let kip848 = kraft_with_orders(&subscribe("consumer-1", "[\"orders\"]"))
         .replace("group = \"g\"\n", "group = \"g\"\n[consumers.config]\n\"group.protocol\" = \"consumer\"\n");
     assert!(err(&kip848).contains("group.protocol = \"consumer\" group"), "{}", err(&kip848));
+    // Under the range assignor a consumer-protocol member may change its topics (the
+    // coordinator's range assignor takes members on different topics), not by pattern.
+    let ranged = kip848.replace(
+        "\"group.protocol\" = \"consumer\"\n",
+        "\"group.protocol\" = \"consumer\"\n\"group.remote.assignor\" = \"range\"\n",
+    );
+    assert!(parse(&ranged, Path::new("x.toml")).is_ok(), "{}", err(&ranged));
+    let by_pattern = ranged.replace("topics = [\"orders\"]", "pattern = \"ord.*\"");
+    assert!(
+        err(&by_pattern)
+            .contains("pattern subscriptions (client-side or the coordinator's SubscriptionPattern) are not modelled"),
+        "{}",
+        err(&by_pattern)
+    );
+    // Members on different topics from the start: only under the range assignor.
+    let two_topics = |extra: &str| {
+        kraft_with_orders(&format!(
+            "[[consumers]]\ntopic = \"orders\"\nmode = \"subscribe\"\ngroup = \"g\"\n[consumers.config]\n\"group.protocol\" = \"consumer\"\n{extra}\
+             [[consumers]]\ntopic = \"payments\"\nmode = \"subscribe\"\ngroup = \"g\"\n[consumers.config]\n\"group.protocol\" = \"consumer\"\n{extra}"
+        ))
+        .replacen("[[consumers]]", "[[topics]]\nname = \"payments\"\npartitions = 1\n\"replication.factor\" = 1\n[[consumers]]", 1)
+    };
+    assert!(
+        err(&two_topics("")).contains("read different topics (orders and payments) under the uniform assignor"),
+        "{}",
+        err(&two_topics(""))
+    );
+    let ranged_two = two_topics("\"group.remote.assignor\" = \"range\"\n");
+    assert!(parse(&ranged_two, Path::new("x.toml")).is_ok(), "{}", err(&ranged_two));
     // Subscription changes need no controller: a ZooKeeper cluster takes them.
     let zookeeper = format!(
         "kafka_version = \"3.9\"\n{}",

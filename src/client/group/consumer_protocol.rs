@@ -72,6 +72,12 @@ pub struct Membership {
     pub last_poll: Instant,
     /// The next heartbeat sends every field (after a join or an error).
     pub send_full: bool,
+    /// The topics the application subscribed to since the member started (`None`: those
+    /// of its [`HeartbeatSettings`]).
+    pub topics: Option<Vec<String>>,
+    /// The subscription changed since the last heartbeat sent it (Kafka's
+    /// `HeartbeatState` sends `SubscribedTopicNames` whenever they differ from those sent).
+    pub topics_changed: bool,
 }
 
 /// The shared membership, and the heartbeat task's wake-up call.
@@ -98,6 +104,8 @@ impl SharedMembership {
             lost: false,
             last_poll: Instant::now(),
             send_full: true,
+            topics: None,
+            topics_changed: false,
         }));
         SharedMembership { state, wake: Arc::default() }
     }
@@ -188,6 +196,7 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settin
                     m.state = if m.target.is_some() { MemberState::Reconciling } else { MemberState::Stable };
                 }
                 m.owned_changed = false;
+                m.topics_changed = false;
                 m.send_full = false;
                 (Some(request), false, None)
             } else {
@@ -299,7 +308,8 @@ fn heartbeat_request(
         instance_id: settings.instance_id.clone(),
         client_id: settings.client_id.clone(),
         rebalance_timeout_ms: full.then_some(settings.max_poll_interval_ms),
-        subscribed_topics: full.then(|| settings.topics.clone()),
+        subscribed_topics: (full || m.topics_changed)
+            .then(|| m.topics.clone().unwrap_or_else(|| settings.topics.clone())),
         server_assignor: full.then_some(settings.remote_assignor).flatten(),
         owned: (full || m.owned_changed).then(|| m.owned.clone()),
     }

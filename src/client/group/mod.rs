@@ -675,14 +675,26 @@ impl GroupConsumer {
         self.topics.iter().any(|t| t == topic)
     }
 
-    /// `KafkaConsumer.subscribe` with a new topic list while the member runs (classic
-    /// protocol only: the scenario reader refuses subscription changes for
-    /// consumer-protocol members, whose heartbeat task keeps the topics it started with):
-    /// a subscription that differs from the one it joined with makes it rejoin at its
-    /// next poll (`rejoinNeededOrPending`: "subscription has changed");
-    /// the cooperative protocol then revokes only the partitions of topics it dropped
-    /// (`onJoinPrepare`), the eager one everything, as in any rebalance.
+    /// `KafkaConsumer.subscribe` with a new topic list while the member runs. Classic
+    /// protocol: a subscription that differs from the one it joined with makes it rejoin
+    /// at its next poll (`rejoinNeededOrPending`: "subscription has changed"); the
+    /// cooperative protocol then revokes only the partitions of topics it dropped
+    /// (`onJoinPrepare`), the eager one everything, as in any rebalance. Consumer
+    /// protocol (KIP-848): the next heartbeat sends the new topics, and the coordinator's
+    /// new target assignment moves partitions, reconciled as any other (the scenario
+    /// reader allows it only where the coordinator runs the range assignor).
     pub fn change_subscription(&mut self, topics: Vec<String>) {
+        if let Some((membership, _)) = &self.kip848 {
+            // The next heartbeat carries it; the coordinator bumps the group epoch and
+            // the new target revokes the partitions of topics dropped.
+            if topics != self.topics {
+                let mut m = membership.lock();
+                m.topics = Some(topics.clone());
+                m.topics_changed = true;
+                self.topics = topics;
+            }
+            return;
+        }
         self.pattern = None;
         self.consumer.set_metadata_for_all_topics(false);
         self.subscribe_from(topics);
