@@ -375,3 +375,15 @@ fn a_broker_whose_registration_answer_was_lost_is_registered() {
     let outcome = run(&load("swarm"), 5805);
     assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
 }
+
+/// swarm.toml seed 21627: leader broker-1 of orders-0 loses power 7 ms before the faults
+/// heal. The liveness phase must not take the trace's last view of broker-1 (leading,
+/// high watermark at its log end) for a recovered partition at the instant it restarts
+/// it: the drain then stopped at broker-2's high watermark, held below a record
+/// broker-1 had acknowledged while the ISR was below min.insync.replicas, and reported
+/// that record unseen.
+#[test]
+fn the_liveness_phase_waits_for_a_leader_restarted_by_the_heal() {
+    let outcome = run(&load("swarm"), 21627);
+    assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
+}

@@ -18,6 +18,7 @@
 //! leadership change, or a log start moved past the end).
 
 use super::trace::{Event, TraceEvent};
+use crate::fault::FaultKind;
 use crate::protocol::TopicPartition;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -284,6 +285,17 @@ impl ClusterState {
                 self.replicas.retain(|(_, b), _| b != broker);
                 Applied::BrokerStarted(*broker)
             }
+            // A crashed or powered-off broker being restarted: until its process traces
+            // `broker-started` it holds nothing (a moment later, in simulated time). Without
+            // this the liveness phase, probing at the very instant it restarts nodes, took a
+            // powered-off leader's last state for a recovered partition and drained it
+            // before its records were readable again (swarm seed 21627).
+            Event::FaultEnded { kind: FaultKind::Crash | FaultKind::PowerLoss, targets, .. } => {
+                let restarted: BTreeSet<u32> =
+                    targets.iter().filter_map(|t| t.strip_prefix("broker-")?.parse().ok()).collect();
+                self.replicas.retain(|(_, b), _| !restarted.contains(b));
+                Applied::Nothing
+            }
             Event::LogLoaded { tp, broker, .. }
             | Event::Append { tp, broker, .. }
             | Event::HighWatermark { tp, broker, .. }
@@ -456,6 +468,27 @@ mod tests {
         assert!(state.replica("orders-2", 3).is_none(), "nothing is known of its log until it loads it");
         state.apply(&at(4, "broker-3", become_leader(3, 3, 10)));
         assert_eq!(state.acting_leader("orders-2"), Some(3));
+    }
+
+    #[test]
+    fn a_broker_restarted_after_a_power_loss_holds_nothing_before_it_starts() {
+        let ended = |kind, target: &str| Event::FaultEnded {
+            kind,
+            targets: vec![target.to_string()],
+            detail: "process started on the same disk".into(),
+        };
+        let mut state = ClusterState::replay(&[
+            at(1, "c", election(Some(3), 3, &[3, 4])),
+            at(2, "broker-3", become_leader(3, 3, 10)),
+        ]);
+        // A network fault ending changes nothing; a pause ending neither.
+        state.apply(&at(3, "nemesis", ended(FaultKind::Partition, "broker-3")));
+        state.apply(&at(3, "nemesis", ended(FaultKind::Pause, "broker-3")));
+        assert_eq!(state.acting_leader("orders-2"), Some(3));
+        // Restarted: it leads nothing, before its process even traces broker-started.
+        state.apply(&at(4, "nemesis", ended(FaultKind::PowerLoss, "broker-3")));
+        assert_eq!(state.acting_leader("orders-2"), None);
+        assert!(state.replica("orders-2", 3).is_none());
     }
 
     #[test]
