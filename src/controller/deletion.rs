@@ -217,19 +217,12 @@ impl ActiveController<'_> {
     /// `completeDeleteTopic`: deletes the topic's nodes (its assignment and partition
     /// states) and its mark, fenced by this controller's epoch, and forgets the topic.
     async fn complete_delete_topic(&mut self, topic: &str) -> Result<(), Resign> {
-        let mut ops =
-            vec![MetaOp::Check { path: super::CONTROLLER_EPOCH_PATH.to_string(), version: self.epoch_version }];
         let mut nodes = Vec::new();
         self.collect_subtree(&super::topics::topic_path(topic), &mut nodes).await?;
         nodes.push(mark_path(topic));
-        ops.extend(nodes.into_iter().map(|path| MetaOp::Delete { path, expected_version: None }));
-        match self.meta.multi(ops).await {
-            Ok(_) => {}
-            Err(MetaClientError::MultiFailed { error: MetaError::BadVersion, op_index: 0 }) => {
-                self.fenced.store(true, std::sync::atomic::Ordering::Relaxed);
-                return Err(Resign::Fenced);
-            }
-            Err(_) => return Err(Resign::Unavailable),
+        let ops = nodes.into_iter().map(|path| MetaOp::Delete { path, expected_version: None }).collect();
+        if self.write_as_controller(ops).await?.is_err() {
+            return Err(Resign::Unavailable);
         }
         tracing::debug!(controller = %self.ctx.id, topic, "topic deletion completed");
         self.deleting.remove(topic);

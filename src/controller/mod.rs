@@ -618,25 +618,39 @@ impl<'a> ActiveController<'a> {
         });
     }
 
+    /// Runs `ops` in one transaction with a check that this controller's epoch is still
+    /// current (Kafka's writes conditional on `epochZkVersion`). A failed check means a
+    /// newer controller exists: this one is fenced. Returns the versions after `ops`, or
+    /// the transaction's other failure.
+    async fn write_as_controller(&self, ops: Vec<MetaOp>) -> Result<Result<Vec<u64>, MetaClientError>, Resign> {
+        let check = MetaOp::Check { path: CONTROLLER_EPOCH_PATH.to_string(), version: self.epoch_version };
+        match self.meta.multi(std::iter::once(check).chain(ops).collect()).await {
+            Ok(mut versions) => {
+                versions.remove(0);
+                Ok(Ok(versions))
+            }
+            Err(MetaClientError::MultiFailed { error: MetaError::BadVersion, op_index: 0 }) => {
+                self.fenced.store(true, Ordering::Relaxed);
+                Err(Resign::Fenced)
+            }
+            Err(error) => Ok(Err(error)),
+        }
+    }
+
     /// Stores a partition state conditionally on its version and on this controller's
     /// epoch still being current.
     async fn write_state(&mut self, mut next: PartitionState) -> Result<PartitionState, Resign> {
         let current_version = self.partitions.get(&next.tp).map_or(0, |s| s.partition_epoch);
         let data = serde_json::to_string(&next).expect("partition state serializes");
-        let ops = vec![
-            MetaOp::Check { path: CONTROLLER_EPOCH_PATH.to_string(), version: self.epoch_version },
-            MetaOp::SetData { path: partition_state_path(&next.tp), data, expected_version: Some(current_version) },
-        ];
-        match self.meta.multi(ops).await {
+        let path = partition_state_path(&next.tp);
+        match self
+            .write_as_controller(vec![MetaOp::SetData { path, data, expected_version: Some(current_version) }])
+            .await?
+        {
             Ok(versions) => {
-                next.partition_epoch = versions.get(1).copied().unwrap_or(current_version + 1);
+                next.partition_epoch = versions.first().copied().unwrap_or(current_version + 1);
                 self.partitions.insert(next.tp.clone(), next.clone());
                 Ok(next)
-            }
-            Err(MetaClientError::MultiFailed { error: MetaError::BadVersion, op_index: 0 }) => {
-                // The controller epoch moved on: a newer controller exists.
-                self.fenced.store(true, Ordering::Relaxed);
-                Err(Resign::Fenced)
             }
             Err(_) => self.resolve_failed_write(&next, current_version).await,
         }
