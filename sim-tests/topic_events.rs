@@ -602,3 +602,39 @@ fn consumer_protocol_members_that_subscribe_to_another_topic_get_its_partitions(
         assert!(generations.iter().all(|g| g.protocol == kafkasim::protocol::GroupProtocol::Consumer), "seed {seed}");
     }
 }
+
+/// KIP-848 under the coordinator's default uniform assignor: consumer-1 alone subscribes
+/// to payments as well, so the group's subscriptions differ and Kafka 4.0's heterogeneous
+/// builder computes the target. It keeps what it can, gives payments (only consumer-1
+/// subscribes) to consumer-1, then balances orders across its two subscribers by whole
+/// load, so consumer-1 ends with payments and consumer-2 with all of orders: 3 and 3
+/// (`UniformHeterogeneousAssignmentBuilder.balanceTopic`). The range assignor, which
+/// deals each topic on its own, leaves the two members two or more partitions apart.
+#[test]
+fn one_member_that_subscribes_to_another_topic_gets_it_and_gives_up_the_shared_one_under_the_uniform_assignor() {
+    let one_subscribes = "[[events]]\nat = \"4s\"\nkind = \"subscribe\"\ntarget = \"consumer-1\"\n\
+                          topics = [\"orders\", \"payments\"]\n";
+    for (assignor, balanced) in [("uniform", true), ("range", false)] {
+        let config = format!("\"group.protocol\" = \"consumer\"\n\"group.remote.assignor\" = \"{assignor}\"");
+        let scenario = orders_and_payments_group(&config, one_subscribes);
+        for &seed in &scenario.seeds {
+            let outcome = run(&scenario, seed);
+            assert_eq!(outcome.verdict(&scenario).status(), kafkasim::runner::Status::Pass, "{}", describe(&outcome));
+            let generations = kafkasim::check::groups::rebalances(&outcome.history);
+            let last = generations.last().expect("a generation");
+            let sizes: Vec<usize> = last.assignment.values().map(Vec::len).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), 6, "{assignor} seed {seed}: {last:?}");
+            let spread = sizes.iter().max().unwrap() - sizes.iter().min().unwrap();
+            assert_eq!(spread == 0, balanced, "{assignor} seed {seed}: {last:?}");
+            if balanced {
+                // One member reads payments only, the other orders only.
+                let topics = |keys: &Vec<String>| -> std::collections::BTreeSet<String> {
+                    keys.iter().map(|k| k.rsplit_once('-').unwrap().0.to_string()).collect()
+                };
+                let mut each: Vec<_> = last.assignment.values().map(topics).collect();
+                each.sort();
+                assert_eq!(each, [["orders".to_string()].into(), ["payments".to_string()].into()], "seed {seed}");
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@
 
 use super::faults::{trigger, World};
 use super::fields::kind_and_keys;
-use super::group_protocol::group_assignor;
+use super::group_protocol::{one_subscription_per_group, ONE_SUBSCRIPTION_EXPECTED};
 use super::model::{instances, ClusterSpec};
 use super::model_clients::{ConsumerMode, ConsumerSpec};
 use super::model_events::{TopicEvent, TopicEventSpec};
@@ -14,7 +14,8 @@ use super::raw::Table;
 use super::span::Res;
 use super::values::format_duration_ms;
 use crate::admin::TopicEventKind;
-use crate::protocol::{GroupProtocol, ServerAssignor, Subscription, TopicPattern};
+use crate::profile::Profile;
+use crate::protocol::{GroupProtocol, Subscription, TopicPattern};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The keys an event of `kind` takes.
@@ -33,11 +34,12 @@ pub(super) fn events(
     world: &World,
     cluster: &ClusterSpec,
     consumers: &[ConsumerSpec],
+    profile: &Profile,
     text: &str,
 ) -> Res<Vec<TopicEventSpec>> {
     let mut read = Vec::new();
     for t in tables {
-        read.push((event(t, world, cluster, consumers, text)?, t));
+        read.push((event(t, world, cluster, consumers, profile, text)?, t));
     }
     read.sort_by_key(|(e, _)| e.at_ms);
     // The partition count of every topic as the events leave it, in time order.
@@ -134,6 +136,7 @@ fn event(
     world: &World,
     cluster: &ClusterSpec,
     consumers: &[ConsumerSpec],
+    profile: &Profile,
     text: &str,
 ) -> Res<TopicEventSpec> {
     let kinds: Vec<(&str, TopicEventKind)> = TopicEventKind::all().iter().map(|k| (k.name(), *k)).collect();
@@ -147,7 +150,7 @@ fn event(
         )));
     }
     let action = match kind {
-        TopicEventKind::Subscribe => subscribe(t, consumers, cluster)?,
+        TopicEventKind::Subscribe => subscribe(t, consumers, cluster, profile)?,
         TopicEventKind::CreateTopic | TopicEventKind::AddPartitions | TopicEventKind::DeleteTopic => {
             topic_change(t, kind, cluster)?
         }
@@ -162,7 +165,7 @@ fn event(
 /// A `subscribe` event: `target` a subscribe-mode member (of a classic-protocol group, or
 /// of a consumer-protocol group whose coordinator runs the range assignor), `topics` or
 /// `pattern` its new subscription.
-fn subscribe(t: &Table, consumers: &[ConsumerSpec], cluster: &ClusterSpec) -> Res<TopicEvent> {
+fn subscribe(t: &Table, consumers: &[ConsumerSpec], cluster: &ClusterSpec, profile: &Profile) -> Res<TopicEvent> {
     let target = t.require("target", "a group member such as \"consumer-2\"")?.string("a string")?;
     let named = instances("consumer", consumers.iter().map(|c| (c.count, c)));
     let Some(&(_, spec)) = named.iter().find(|(name, _)| *name == target.value) else {
@@ -180,13 +183,12 @@ fn subscribe(t: &Table, consumers: &[ConsumerSpec], cluster: &ClusterSpec) -> Re
         )));
     }
     let kip848 = spec.config.group_protocol == GroupProtocol::Consumer;
-    if kip848 && group_assignor(spec.group.as_deref(), consumers, cluster) != ServerAssignor::Range {
+    if kip848 && one_subscription_per_group(spec.group.as_deref(), consumers, cluster, profile) {
         return Err(target.pos.issue(format!(
-            "{} is a member of a group.protocol = \"consumer\" group whose coordinator runs the uniform \
-             assignor, and a changed subscription would leave its members on different topics (the uniform \
-             assignor's heterogeneous builder is not modelled); expected a classic-protocol member, or the range \
-             assignor (\"group.remote.assignor\" = \"range\")",
-            target.value
+            "{} is a member of a group.protocol = \"consumer\" group whose coordinator runs Kafka {}'s uniform \
+             assignor, and a changed subscription would leave its members on different topics, which that \
+             assignor's builder (not modelled) handles; a classic-protocol member can change it, or {ONE_SUBSCRIPTION_EXPECTED}",
+            target.value, profile.version
         )));
     }
     if let Some(node) = t.get("pattern") {

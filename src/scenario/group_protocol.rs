@@ -184,12 +184,34 @@ pub(super) fn group_assignor(group: Option<&str>, consumers: &[ConsumerSpec], cl
     assignors.iter().copied().rev().max_by_key(|a| named(*a)).unwrap_or(ServerAssignor::Uniform)
 }
 
+/// Whether the members of a consumer-protocol `group` must all read the same topics in
+/// kafkasim: when its coordinator runs the uniform assignor of a Kafka 3.x release, whose
+/// builder for members on different topics (before KAFKA-17710 rewrote it for 4.0) is
+/// not modelled. The range assignor, and 4.0's uniform assignor, take any subscriptions.
+pub(super) fn one_subscription_per_group(
+    group: Option<&str>,
+    consumers: &[ConsumerSpec],
+    cluster: &ClusterSpec,
+    profile: &Profile,
+) -> bool {
+    profile.version < GA_RELEASE && group_assignor(group, consumers, cluster) == ServerAssignor::Uniform
+}
+
+/// What to write instead when [`one_subscription_per_group`] holds.
+pub(super) const ONE_SUBSCRIPTION_EXPECTED: &str = "expected one topic per group, kafka_version = \"4.0\" or later \
+     (whose uniform assignor kafkasim models for members on different topics), or the range assignor \
+     (\"group.remote.assignor\" = \"range\")";
+
 /// The rules between the consumers and the cluster: a consumer-protocol member needs a
 /// KRaft cluster (the new group coordinator runs only there) whose coordinators serve the
 /// protocol, and one group speaks one protocol (Kafka 4.0 can mix them in one group,
-/// kafkasim does not model it) and, unless its coordinator runs the range assignor, reads
-/// one topic (the uniform assignor's heterogeneous builder is not modelled).
-pub(super) fn check_groups(tables: &[Table], consumers: &[ConsumerSpec], cluster: &ClusterSpec) -> Res<()> {
+/// kafkasim does not model it) and reads one topic where [`one_subscription_per_group`].
+pub(super) fn check_groups(
+    tables: &[Table],
+    consumers: &[ConsumerSpec],
+    cluster: &ClusterSpec,
+    profile: &Profile,
+) -> Res<()> {
     let issue = |i: usize, message: String| -> Issue {
         let t = &tables[i];
         let pos = t
@@ -214,8 +236,8 @@ pub(super) fn check_groups(tables: &[Table], consumers: &[ConsumerSpec], cluster
             if other.config.group_protocol != GroupProtocol::Consumer {
                 return Err(issue(j.max(i), format!("group {} mixes group.protocol \"consumer\" and \"classic\" members, which kafkasim does not model; expected one protocol per group", group.unwrap_or_default())));
             }
-            if other.topic != c.topic && group_assignor(group, consumers, cluster) != ServerAssignor::Range {
-                return Err(issue(j.max(i), format!("the consumer-protocol members of group {} read different topics ({} and {}) under the uniform assignor, whose heterogeneous builder is not modelled; expected one topic per group, or the range assignor (\"group.remote.assignor\" = \"range\")", group.unwrap_or_default(), c.topic, other.topic)));
+            if other.topic != c.topic && one_subscription_per_group(group, consumers, cluster, profile) {
+                return Err(issue(j.max(i), format!("the consumer-protocol members of group {} read different topics ({} and {}) under Kafka {}'s uniform assignor, whose builder for members on different topics is not modelled; {ONE_SUBSCRIPTION_EXPECTED}", group.unwrap_or_default(), c.topic, other.topic, profile.version)));
             }
         }
     }

@@ -93,7 +93,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
     let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
     let consumer_tables = root.tables("consumers", keys::CONSUMER)?;
     let consumers = workload::consumers(&consumer_tables, &topics, &profile)?;
-    super::group_protocol::check_groups(&consumer_tables, &consumers, &cluster)?;
+    super::group_protocol::check_groups(&consumer_tables, &consumers, &cluster, &profile)?;
     let pipelines = pipelines::pipelines(&root.tables("pipelines", keys::PIPELINE)?, &topics, &profile, &mut notes)?;
     let world = faults::World {
         brokers: cluster.brokers,
@@ -111,7 +111,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         duration_ms,
     };
     let faults = faults::faults(&root.tables("faults", keys::FAULT)?, &world, text)?;
-    let events = events::events(&root.tables("events", keys::EVENT)?, &world, &cluster, &consumers, text)?;
+    let events = events::events(&root.tables("events", keys::EVENT)?, &world, &cluster, &consumers, &profile, text)?;
     let nemesis = match root.opt_table("nemesis", keys::NEMESIS)? {
         Some(t) => {
             let line = t.pos.line(text);

@@ -520,9 +520,15 @@ impl Records<'_> {
             ServerAssignor::Uniform => {
                 // Kafka iterates the members of a HashMap.
                 let order = java::hash_map_order(group.members.keys().map(String::as_str));
-                let topics = specs.first().map(|s| s.topics.clone()).unwrap_or_default();
+                let ordered: Vec<&MemberSpec> =
+                    order.iter().filter_map(|id| specs.iter().find(|s| s.member_id == *id)).collect();
+                // `ModernGroup.subscriptionType`: over the subscribed names, existing or not.
+                let mut subscriptions =
+                    group.members.values().map(|m| m.metadata.topics.iter().collect::<BTreeSet<_>>());
+                let first = subscriptions.next();
+                let homogeneous = subscriptions.all(|topics| Some(&topics) == first.as_ref());
                 let rule = cx.settings.uniform_extra_partitions;
-                server_assignor::uniform_homogeneous(&order, &topics, &group.target, existing, rule)
+                server_assignor::uniform(&ordered, homogeneous, &group.target, existing, rule)
             }
         };
         let target = assigned.map_err(|_| ErrorCode::UnknownServerError)?;

@@ -2,9 +2,13 @@
 //! `group.consumer.assignors`), which compute a group's target assignment on the broker
 //! instead of on a member: `range` (Kafka 4.0's
 //! `org.apache.kafka.coordinator.group.assignor.RangeAssignor`) and `uniform`, Kafka's
-//! default, for groups whose members all subscribe to the same topics (its
-//! `UniformHomogeneousAssignmentBuilder`; the heterogeneous builder is not modelled yet).
+//! default, with its two builders: `UniformHomogeneousAssignmentBuilder` for groups whose
+//! members all subscribe to the same topics, and [`heterogeneous`] for the others.
 //! See `docs/design/kip848-consumer-protocol.md` §4.
+
+mod heterogeneous;
+
+pub use heterogeneous::uniform_heterogeneous;
 
 use crate::protocol::TopicPartition;
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,6 +81,26 @@ pub fn range(members: &[MemberSpec], partitions: &BTreeMap<String, u32>) -> Resu
         out.insert(member.member_id.clone(), assigned);
     }
     Ok(out)
+}
+
+/// Kafka 4.0's `UniformAssignor` ("uniform"): `members` in the order Kafka's
+/// `GroupSpec.memberIds()` iterates them, each with the existing topics it subscribes to;
+/// `homogeneous` when every member subscribes to the same topic names, existing or not
+/// (Kafka's `ModernGroup.subscriptionType`), which picks [`uniform_homogeneous`],
+/// otherwise [`uniform_heterogeneous`].
+pub fn uniform(
+    members: &[&MemberSpec],
+    homogeneous: bool,
+    current: &TargetAssignment,
+    partitions: &BTreeMap<String, u32>,
+    rule: ExtraPartitionRule,
+) -> Result<TargetAssignment, UnknownTopic> {
+    if !homogeneous {
+        return uniform_heterogeneous(members, current, partitions);
+    }
+    let ids: Vec<&str> = members.iter().map(|m| m.member_id.as_str()).collect();
+    let topics = members.first().map(|m| m.topics.clone()).unwrap_or_default();
+    uniform_homogeneous(&ids, &topics, current, partitions, rule)
 }
 
 /// Kafka 4.0's `UniformHomogeneousAssignmentBuilder` ("uniform" when every member
