@@ -192,13 +192,6 @@ fn subscribe(t: &Table, consumers: &[ConsumerSpec], cluster: &ClusterSpec, profi
         )));
     }
     if let Some(node) = t.get("pattern") {
-        if kip848 {
-            return Err(node.pos.issue(format!(
-                "{} is a consumer-protocol member, whose pattern subscriptions (client-side or the coordinator's \
-                 SubscriptionPattern) are not modelled; expected a topic list, or a classic-protocol member",
-                target.value
-            )));
-        }
         if t.get("topics").is_some() {
             return Err(node.pos.issue(
                 "both `topics` and `pattern`; expected one: a member subscribes to a list of topics or to a pattern"

@@ -335,6 +335,7 @@ impl GroupConsumer {
         listener: &mut impl GroupListener,
     ) -> Result<bool, ErrorCode> {
         let membership = self.kip848.as_ref().expect("a consumer-protocol member").0.clone();
+        self.update_pattern_subscription().await;
         let (state, lost, target, epoch, member_id) = {
             let mut m = membership.lock();
             m.last_poll = Instant::now();

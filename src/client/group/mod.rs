@@ -681,44 +681,44 @@ impl GroupConsumer {
     /// cooperative protocol then revokes only the partitions of topics it dropped
     /// (`onJoinPrepare`), the eager one everything, as in any rebalance. Consumer
     /// protocol (KIP-848): the next heartbeat sends the new topics, and the coordinator's
-    /// new target assignment moves partitions, reconciled as any other (the scenario
-    /// reader allows it only where the coordinator runs the range assignor).
+    /// new target assignment moves partitions, reconciled as any other.
     pub fn change_subscription(&mut self, topics: Vec<String>) {
-        if let Some((membership, _)) = &self.kip848 {
-            // The next heartbeat carries it; the coordinator bumps the group epoch and
-            // the new target revokes the partitions of topics dropped.
-            if topics != self.topics {
-                let mut m = membership.lock();
-                m.topics = Some(topics.clone());
-                m.topics_changed = true;
-                self.topics = topics;
-            }
-            return;
-        }
         self.pattern = None;
         self.consumer.set_metadata_for_all_topics(false);
         self.subscribe_from(topics);
     }
 
-    /// Replaces the topic list; a different one makes the member rejoin at its next poll.
+    /// Replaces the topic list. A different one makes a classic member rejoin at its next
+    /// poll; a consumer-protocol member's next heartbeat carries it (Kafka's
+    /// `HeartbeatState` sends `SubscribedTopicNames` whenever they differ from those
+    /// sent), and the coordinator bumps the group epoch.
     fn subscribe_from(&mut self, topics: Vec<String>) {
         if topics == self.topics {
             return;
         }
+        if let Some((membership, _)) = &self.kip848 {
+            let mut m = membership.lock();
+            m.topics = Some(topics.clone());
+            m.topics_changed = true;
+        } else {
+            self.membership.lock().rejoin_needed = true;
+        }
         self.topics = topics;
-        self.membership.lock().rejoin_needed = true;
     }
 
-    /// `KafkaConsumer.subscribe(Pattern)` (classic protocol only, as
-    /// [`change_subscription`](Self::change_subscription)): the consumer's metadata
-    /// requests name no topic, so it learns every topic (`ConsumerMetadata` with a pattern
-    /// subscription), and the member's topics become those the pattern matches, matched
-    /// again after every metadata update (`updatePatternSubscription` from
-    /// `maybeUpdateSubscriptionMetadata`): a topic created later that matches joins the
-    /// subscription, and the group rebalances, once this member's metadata has it (at
-    /// most `metadata.max.age.ms` later). Simplified: a pattern that no longer matches
-    /// anything leaves the last topics subscribed (kafkasim does not model a member
-    /// subscribed to nothing).
+    /// `KafkaConsumer.subscribe(Pattern)`: the consumer's metadata requests name no topic,
+    /// so it learns every topic (`ConsumerMetadata` with a pattern subscription), and the
+    /// member's topics become those the pattern matches, matched again after every
+    /// metadata update: a topic created later that matches joins the subscription once
+    /// this member's metadata has it (at most `metadata.max.age.ms` later). A classic
+    /// member matches in `ConsumerCoordinator.updatePatternSubscription` and rejoins; a
+    /// consumer-protocol member (Kafka's `AsyncKafkaConsumer`, whose
+    /// `ApplicationEventProcessor.maybeUpdatePatternSubscription` matches once per poll
+    /// after a metadata update) sends the matched names in its next heartbeat, as with a
+    /// topic list: the client resolves a `java.util.regex.Pattern`, not the coordinator
+    /// (KIP-848's server-side `SubscriptionPattern` is not modelled). Simplified: a
+    /// pattern that no longer matches anything leaves the last topics subscribed
+    /// (kafkasim does not model a member subscribed to nothing).
     pub fn subscribe_pattern(&mut self, pattern: TopicPattern) {
         self.pattern = Some(pattern);
         self.consumer.set_metadata_for_all_topics(true);
@@ -726,12 +726,13 @@ impl GroupConsumer {
     }
 
     /// Under a pattern subscription, matches the pattern against the consumer's metadata,
-    /// first refreshed if it is due or a rejoin is about to go (Kafka's `poll` asks for
-    /// fresh metadata before a pattern-subscribed member rejoins, "so that we have matched
-    /// the pattern against the cluster's topics at least once before joining").
+    /// first refreshed if it is due or a classic rejoin is about to go (Kafka's `poll`
+    /// asks for fresh metadata before a pattern-subscribed member rejoins, "so that we
+    /// have matched the pattern against the cluster's topics at least once before
+    /// joining").
     async fn update_pattern_subscription(&mut self) {
         let Some(pattern) = self.pattern.clone() else { return };
-        let rejoining = {
+        let rejoining = self.kip848.is_none() && {
             let m = self.membership.lock();
             m.rejoin_needed || m.generation.is_none()
         };
