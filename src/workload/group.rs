@@ -265,9 +265,16 @@ async fn member_loop(
         if let Some(changed) = ctx.subscriptions.take(&name).filter(|_| manual.is_none()) {
             // `subscribe` from the application thread; it takes effect at the next poll.
             app.life.invoke(OpFn::Subscribe, subscription_value(&changed));
-            match &changed {
-                Subscription::Topics(topics) => member.change_subscription(topics.clone()),
-                Subscription::Pattern(pattern) => member.subscribe_pattern(pattern.clone()),
+            match (&subscription, &changed) {
+                (Subscription::Topics(_), Subscription::Topics(topics)) => member.change_subscription(topics.clone()),
+                (Subscription::Pattern(_), Subscription::Pattern(pattern)) => member.subscribe_pattern(pattern.clone()),
+                // Another kind of subscription: the application must `unsubscribe()`
+                // first (Kafka throws IllegalStateException otherwise), so the member
+                // leaves the group and joins again.
+                _ => {
+                    member.unsubscribe(&mut app).await;
+                    member = join(&changed);
+                }
             }
             app.life.complete(OpType::Ok, subscription_value(&changed), None);
             subscription = changed;

@@ -559,11 +559,28 @@ impl GroupConsumer {
     /// within the close timeout), gives up its partitions (revoked, or lost if it is no
     /// longer a member or a rebalance is in progress: `onLeavePrepare`), then leaves the
     /// group so that its partitions move at once.
-    pub async fn close(mut self, listener: &mut impl GroupListener) {
+    pub async fn close(self, listener: &mut impl GroupListener) {
+        self.leave(listener, true).await;
+    }
+
+    /// `unsubscribe()`: as [`close`](Self::close) without the auto-commit (Kafka's
+    /// `ClassicKafkaConsumer.unsubscribe` runs `onLeavePrepare` and `maybeLeaveGroup`;
+    /// `AsyncKafkaConsumer.unsubscribe` the membership manager's `leaveGroup`). An
+    /// application must call it before it changes the kind of its subscription (topics
+    /// to pattern or back): `SubscriptionState.setSubscriptionType` throws
+    /// IllegalStateException otherwise.
+    pub async fn unsubscribe(self, listener: &mut impl GroupListener) {
+        self.leave(listener, false).await;
+    }
+
+    async fn leave(mut self, listener: &mut impl GroupListener, auto_commit: bool) {
+        let auto_commit_budget = CommitBudget::Retry(Duration::from_millis(CLOSE_TIMEOUT_MS));
         if let Some((membership, settings)) = self.kip848.clone() {
             // Kafka's `AsyncKafkaConsumer.close`: commit, revoke (or lose, out of the
             // group), then leave with epoch -1 (-2 for a static member).
-            self.auto_commit(CommitBudget::Retry(Duration::from_millis(CLOSE_TIMEOUT_MS)), listener).await;
+            if auto_commit {
+                self.auto_commit(auto_commit_budget, listener).await;
+            }
             if let Some(generation) = self.generation.clone() {
                 let held = self.assignment.clone();
                 if membership.lock().epoch > 0 {
@@ -579,8 +596,8 @@ impl GroupConsumer {
             return;
         }
         let rebalancing = self.joining.take().inspect(|round| round.abort()).is_some();
-        if !rebalancing {
-            self.auto_commit(CommitBudget::Retry(Duration::from_millis(CLOSE_TIMEOUT_MS)), listener).await;
+        if !rebalancing && auto_commit {
+            self.auto_commit(auto_commit_budget, listener).await;
         }
         // A consumer that assigned its partitions itself has no rebalance listener to call.
         if let Some(generation) = self.generation.clone().filter(|_| self.manual.is_none()) {
