@@ -660,3 +660,40 @@ fn one_member_that_subscribes_to_another_topic_gets_it_and_gives_up_the_shared_o
         }
     }
 }
+
+/// KIP-848's `subscribe(SubscriptionPattern)` (Kafka 4.0): the members send the regular
+/// expression and their coordinator resolves it against its metadata image, off the
+/// heartbeat path, then assigns what matched. A topic created later is taken in only by
+/// the next resolution, which a heartbeat asks for no sooner than 10 s after the last one
+/// (`REGEX_BATCH_REFRESH_INTERVAL_MS`): the members' first resolution follows their
+/// rejoin at about 2 s (from a topic list to a pattern they unsubscribe first), so the
+/// new topic's partitions are first assigned after 12 s, though it exists from 6 s.
+#[test]
+fn a_subscription_pattern_is_resolved_by_the_coordinator_at_most_every_ten_seconds() {
+    let created = "[[events]]\nat = \"4s\"\nkind = \"create-topic\"\ntopic = \"orders-eu\"\npartitions = 2\n\"replication.factor\" = 3\n";
+    let events = format!("{}{created}", both_subscribe("2s", "subscription_pattern = \"orders.*\""));
+    let scenario = orders_and_payments_group("\"group.protocol\" = \"consumer\"", &events);
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert_eq!(outcome.verdict(&scenario).status(), kafkasim::runner::Status::Pass, "{}", describe(&outcome));
+        let generations = kafkasim::check::groups::rebalances(&outcome.history);
+        let owned_in = |g: &kafkasim::check::groups::Rebalance| -> BTreeSet<String> {
+            g.assignment.values().flatten().cloned().collect()
+        };
+        assert!(generations.iter().all(|g| g.protocol == kafkasim::protocol::GroupProtocol::Consumer));
+        // Only what the pattern matches is ever assigned.
+        let matched = |tp: &String| tp.starts_with("orders-");
+        assert!(generations.iter().all(|g| owned_in(g).iter().all(matched)), "seed {seed}: {generations:?}");
+        let last = owned_in(generations.last().expect("a generation"));
+        assert!(["orders-0", "orders-1", "orders-2"].iter().all(|tp| last.contains(*tp)), "seed {seed}: {last:?}");
+        let first_with_eu = generations
+            .iter()
+            .find(|g| owned_in(g).iter().any(|tp| tp.starts_with("orders-eu-")))
+            .expect("orders-eu assigned");
+        assert!(
+            (12_000_000_000..25_000_000_000).contains(&first_with_eu.time_ns),
+            "seed {seed}: orders-eu assigned at {} ns",
+            first_with_eu.time_ns
+        );
+    }
+}

@@ -173,7 +173,7 @@ fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::Metadat
         deleted_topics.iter().flat_map(|topic| of_topic(topic)).collect()
     };
     super::deletion::delete_partitions(shared, &deleted);
-    let (changed, grown) = {
+    let (changed, grown, created) = {
         let state = shared.lock();
         let changed: Vec<PartitionState> =
             partitions.into_iter().filter(|p| state.metadata.partitions.get(&p.tp) != Some(p)).collect();
@@ -183,8 +183,11 @@ fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::Metadat
             .filter(|p| !state.metadata.partitions.contains_key(&p.tp))
             .map(|p| p.tp.topic.to_string())
             .collect();
-        (changed, grown)
+        let created =
+            grown.iter().any(|topic| TopicPartition::of_topic(&state.metadata.partitions, topic).next().is_none());
+        (changed, grown, created)
     };
+    shared.coordinator.on_metadata_image(high_watermark, created);
     super::handlers::apply_partition_states(shared, &changed, &live);
     let changed_topics: BTreeSet<String> =
         grown.into_iter().chain(deleted_topics.iter().map(|t| t.to_string())).collect();

@@ -124,6 +124,9 @@ pub enum ErrorCode {
     /// DeleteTopics reached a controller with `delete.topic.enable=false`
     /// (`TOPIC_DELETION_DISABLED`).
     TopicDeletionDisabled,
+    /// A ConsumerGroupHeartbeat's `SubscribedTopicRegex` does not compile (RE2J on the
+    /// coordinator; `INVALID_REGULAR_EXPRESSION`).
+    InvalidRegularExpression,
 }
 
 impl ErrorCode {
@@ -228,6 +231,7 @@ impl ErrorCode {
             ErrorCode::InvalidPartitions => "INVALID_PARTITIONS",
             ErrorCode::InvalidReplicationFactor => "INVALID_REPLICATION_FACTOR",
             ErrorCode::TopicDeletionDisabled => "TOPIC_DELETION_DISABLED",
+            ErrorCode::InvalidRegularExpression => "INVALID_REGULAR_EXPRESSION",
         }
     }
 }

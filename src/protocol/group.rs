@@ -137,6 +137,9 @@ pub struct ConsumerHeartbeat {
     pub rebalance_timeout_ms: Option<u64>,
     /// The subscribed topics (`None`: unchanged).
     pub subscribed_topics: Option<Vec<String>>,
+    /// `SubscribedTopicRegex`: the regular expression of a `subscribe(SubscriptionPattern)`
+    /// that the coordinator resolves (`None`: unchanged; empty: none).
+    pub subscribed_topic_regex: Option<String>,
     /// `group.remote.assignor` (`None`: unchanged or none).
     pub server_assignor: Option<ServerAssignor>,
     /// The partitions the member owns (`None`: unchanged; sent when they changed, which

@@ -1,7 +1,8 @@
-//! What a group member subscribes to: a list of topics (`KafkaConsumer.subscribe(Collection)`)
-//! or every topic whose name matches a pattern (`subscribe(Pattern)`), which the classic
-//! consumer matches against the cluster's topics itself, at each metadata update
-//! (`ConsumerCoordinator.updatePatternSubscription`).
+//! What a group member subscribes to: a list of topics (`KafkaConsumer.subscribe(Collection)`),
+//! every topic whose name matches a pattern the consumer matches against the cluster's
+//! topics itself, at each metadata update (`subscribe(Pattern)`,
+//! `ConsumerCoordinator.updatePatternSubscription`), or every topic whose name matches a
+//! pattern the group coordinator resolves (`subscribe(SubscriptionPattern)`, KIP-848).
 
 use std::fmt;
 
@@ -10,8 +11,20 @@ use std::fmt;
 pub enum Subscription {
     /// These topics.
     Topics(Vec<String>),
-    /// The topics whose names match.
+    /// The topics whose names match, as the consumer matches them.
     Pattern(TopicPattern),
+    /// The topics whose names match, as the group coordinator resolves them (Kafka 4.0's
+    /// `subscribe(SubscriptionPattern)`, consumer protocol only: the member sends the
+    /// regular expression, RE2J syntax, in its heartbeats).
+    BrokerPattern(TopicPattern),
+}
+
+impl Subscription {
+    /// Whether `other` is a subscription of the same kind (Kafka's `SubscriptionState`
+    /// refuses to change the kind without an `unsubscribe()` in between).
+    pub fn same_kind(&self, other: &Subscription) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
 }
 
 /// A `subscribe(Pattern)` pattern: a regular expression that must match a topic's whole
@@ -42,6 +55,12 @@ impl TopicPattern {
     /// Whether a member subscribed with this pattern consumes `topic`.
     pub fn matches(&self, topic: &str) -> bool {
         !super::TopicAssignment::is_internal_name(topic) && self.whole_name.is_match(topic)
+    }
+
+    /// Whether it matches `name` whole, internal topic names included (as the group
+    /// coordinator applies a `SubscriptionPattern`).
+    pub fn matches_any_name(&self, name: &str) -> bool {
+        self.whole_name.is_match(name)
     }
 
     /// The topics of `topics` it matches, in order.

@@ -130,7 +130,9 @@ pub(super) fn group_topics(scenario: &Scenario) -> BTreeMap<String, Vec<String>>
         let Some(group) = &c.group else { continue };
         let subscription = match changed.get(name.as_str()) {
             Some(Subscription::Topics(topics)) => topics.clone(),
-            Some(Subscription::Pattern(pattern)) => pattern.matching(existing.iter().copied()),
+            Some(Subscription::Pattern(pattern) | Subscription::BrokerPattern(pattern)) => {
+                pattern.matching(existing.iter().copied())
+            }
             None => vec![c.topic.clone()],
         };
         let topics = groups.entry(group.clone()).or_default();

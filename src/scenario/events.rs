@@ -10,11 +10,11 @@ use super::group_protocol::{one_subscription_per_group, ONE_SUBSCRIPTION_EXPECTE
 use super::model::{instances, ClusterSpec};
 use super::model_clients::{ConsumerMode, ConsumerSpec};
 use super::model_events::{TopicEvent, TopicEventSpec};
-use super::raw::Table;
+use super::raw::{Node, Table};
 use super::span::Res;
 use super::values::format_duration_ms;
 use crate::admin::TopicEventKind;
-use crate::profile::Profile;
+use crate::profile::{KafkaVersion, Profile};
 use crate::protocol::{GroupProtocol, Subscription, TopicPattern};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,7 +23,7 @@ fn keys(kind: TopicEventKind) -> &'static [&'static str] {
     match kind {
         TopicEventKind::CreateTopic => &["at", "when", "kind", "topic", "partitions", "replication.factor"],
         TopicEventKind::AddPartitions => &["at", "when", "kind", "topic", "partitions"],
-        TopicEventKind::Subscribe => &["at", "when", "kind", "target", "topics", "pattern"],
+        TopicEventKind::Subscribe => &["at", "when", "kind", "target", "topics", "pattern", "subscription_pattern"],
         TopicEventKind::DeleteTopic => &["at", "when", "kind", "topic"],
     }
 }
@@ -57,9 +57,13 @@ pub(super) fn events(
                     )));
                 }
             }
-            TopicEvent::Subscribe { subscription: Subscription::Pattern(pattern), .. } => {
+            TopicEvent::Subscribe {
+                subscription: subscription @ (Subscription::Pattern(pattern) | Subscription::BrokerPattern(pattern)),
+                ..
+            } => {
                 if pattern.matching(counts.keys().copied()).is_empty() {
-                    let node = t.require("pattern", "a regular expression")?;
+                    let key = if matches!(subscription, Subscription::Pattern(_)) { "pattern" } else { SERVER_KEY };
+                    let node = t.require(key, "a regular expression")?;
                     return Err(node.pos.issue(format!(
                         "pattern {pattern} matches no topic at {} (the topics then: {}); expected a pattern that \
                          matches at least one (kafkasim does not model a member subscribed to nothing)",
@@ -191,19 +195,45 @@ fn subscribe(t: &Table, consumers: &[ConsumerSpec], cluster: &ClusterSpec, profi
             target.value, profile.version
         )));
     }
+    let given: Vec<(&str, &Node)> =
+        ["topics", "pattern", SERVER_KEY].into_iter().filter_map(|key| Some((key, t.get(key)?))).collect();
+    if let [_, (second, node), ..] = given.as_slice() {
+        return Err(node.pos.issue(format!(
+            "both `{}` and `{second}`; expected one: a member subscribes to a list of topics, to a pattern it \
+             matches itself (`pattern`) or to one its group coordinator resolves (`{SERVER_KEY}`)",
+            given[0].0
+        )));
+    }
     if let Some(node) = t.get("pattern") {
-        if t.get("topics").is_some() {
-            return Err(node.pos.issue(
-                "both `topics` and `pattern`; expected one: a member subscribes to a list of topics or to a pattern"
-                    .to_string(),
-            ));
-        }
-        let source = node.string("a regular expression, such as \"orders-.*\"")?;
-        let pattern =
-            TopicPattern::new(&source.value).map_err(|e| source.pos.issue(format!("not a regular expression: {e}")))?;
+        let pattern = topic_pattern(node)?;
         return Ok(TopicEvent::Subscribe { consumer: target.value, subscription: Subscription::Pattern(pattern) });
     }
-    let node = t.require("topics", "the new subscription, such as [\"orders\", \"payments\"], or a `pattern`")?;
+    if let Some(node) = t.get(SERVER_KEY) {
+        if !kip848 || profile.version < SUBSCRIPTION_PATTERN_RELEASE {
+            return Err(node.pos.issue(format!(
+                "{} cannot subscribe with a SubscriptionPattern: the group coordinator resolves one only for a \
+                 group.protocol = \"consumer\" member, from Kafka {SUBSCRIPTION_PATTERN_RELEASE}; expected such a \
+                 member, or `pattern` (the consumer matches it itself)",
+                target.value
+            )));
+        }
+        let pattern = topic_pattern(node)?;
+        if let Some(internal) = INTERNAL_TOPICS.iter().find(|name| pattern.matches_any_name(name)) {
+            return Err(node.pos.issue(format!(
+                "{pattern} matches the internal topic {internal}, which the coordinator would resolve it to (Kafka's \
+                 refreshRegularExpressions leaves internal topics in) and kafkasim does not model consuming; expected \
+                 a pattern that matches no internal topic"
+            )));
+        }
+        return Ok(TopicEvent::Subscribe {
+            consumer: target.value,
+            subscription: Subscription::BrokerPattern(pattern),
+        });
+    }
+    let node = t.require(
+        "topics",
+        "the new subscription, such as [\"orders\", \"payments\"], or a `pattern` or `subscription_pattern`",
+    )?;
     let items = node.array("a list of topic names")?;
     let mut topics = Vec::new();
     for item in items {
@@ -217,6 +247,22 @@ fn subscribe(t: &Table, consumers: &[ConsumerSpec], cluster: &ClusterSpec, profi
         ));
     }
     Ok(TopicEvent::Subscribe { consumer: target.value, subscription: Subscription::Topics(topics) })
+}
+
+/// The key of a pattern the group coordinator resolves (`subscribe(SubscriptionPattern)`).
+const SERVER_KEY: &str = "subscription_pattern";
+
+/// The release that brought `subscribe(SubscriptionPattern)` (KIP-848's regular
+/// expressions, resolved by the coordinator).
+const SUBSCRIPTION_PATTERN_RELEASE: KafkaVersion = KafkaVersion::new(4, 0, 0);
+
+/// The internal topics a scenario's cluster may hold.
+const INTERNAL_TOPICS: [&str; 2] = ["__consumer_offsets", "__transaction_state"];
+
+/// A `pattern` or `subscription_pattern` value.
+fn topic_pattern(node: &Node) -> Res<TopicPattern> {
+    let source = node.string("a regular expression, such as \"orders-.*\"")?;
+    TopicPattern::new(&source.value).map_err(|e| source.pos.issue(format!("not a regular expression: {e}")))
 }
 
 /// A `create-topic`, `add-partitions` or `delete-topic` event.

@@ -101,8 +101,18 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
 ];
 
 /// `[[events]]`.
-pub(super) const EVENT: &[&str] =
-    &["at", "when", "kind", "topic", "partitions", "replication.factor", "target", "topics", "pattern"];
+pub(super) const EVENT: &[&str] = &[
+    "at",
+    "when",
+    "kind",
+    "topic",
+    "partitions",
+    "replication.factor",
+    "target",
+    "topics",
+    "pattern",
+    "subscription_pattern",
+];
 
 /// `[metastore]`: the ZooKeeper server's settings, under zoo.cfg's names.
 pub(super) const METASTORE: &[&str] = &["tickTime", "minSessionTimeout", "maxSessionTimeout"];

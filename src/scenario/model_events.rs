@@ -112,6 +112,9 @@ impl fmt::Display for TopicEvent {
             TopicEvent::Subscribe { consumer, subscription: Subscription::Pattern(pattern) } => {
                 write!(f, "{consumer} subscribes to the topics matching {pattern}")
             }
+            TopicEvent::Subscribe { consumer, subscription: Subscription::BrokerPattern(pattern) } => {
+                write!(f, "{consumer} subscribes to the topics its group coordinator finds matching {pattern}")
+            }
             TopicEvent::DeleteTopic { topic } => write!(f, "delete topic {topic}"),
         }
     }

@@ -890,6 +890,23 @@ fn subscribe_events_name_a_classic_group_member_and_existing_topics() {
     // matches a java.util.regex.Pattern).
     let by_pattern = kip848.replace("topics = [\"orders\"]", "pattern = \"ord.*\"");
     assert!(parse(&by_pattern, Path::new("x.toml")).is_ok(), "{}", err(&by_pattern));
+    // A SubscriptionPattern, which the coordinator resolves: consumer-protocol members of
+    // Kafka 4.0 on, one kind of subscription per event, no internal topic matched.
+    let server = |regex: &str| kip848.replace("topics = [\"orders\"]", &format!("subscription_pattern = \"{regex}\""));
+    assert!(parse(&server("ord.*"), Path::new("x.toml")).is_ok(), "{}", err(&server("ord.*")));
+    assert!(err(&server(".*")).contains("matches the internal topic __consumer_offsets"), "{}", err(&server(".*")));
+    assert!(err(&server("ord(")).contains("not a regular expression"), "{}", err(&server("ord(")));
+    let classic =
+        subscribe("consumer-1", "[\"orders\"]").replace("topics = [\"orders\"]", "subscription_pattern = \"ord.*\"");
+    assert!(
+        err(&kraft_with_orders(&classic)).contains("consumer-1 cannot subscribe with a SubscriptionPattern"),
+        "{}",
+        err(&kraft_with_orders(&classic))
+    );
+    let ranged_server = ranged.replace("topics = [\"orders\"]", "subscription_pattern = \"ord.*\"");
+    assert!(err(&in_3_9(&ranged_server)).contains("from Kafka 4.0"), "{}", err(&in_3_9(&ranged_server)));
+    let both = server("ord.*").replace("subscription_pattern", "pattern = \"o.*\"\nsubscription_pattern");
+    assert!(err(&both).contains("both `pattern` and `subscription_pattern`"), "{}", err(&both));
     // Members on different topics from the start: in 3.x only under the range assignor.
     let two_topics = |extra: &str| {
         kraft_with_orders(&format!(

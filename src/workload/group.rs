@@ -230,6 +230,11 @@ async fn member_loop(
             member.subscribe_pattern(pattern.clone());
             member
         }
+        (None, Subscription::BrokerPattern(pattern)) => {
+            let mut member = GroupConsumer::subscribe(net.clone(), config.clone(), group_config.clone(), Vec::new());
+            member.subscribe_broker_pattern(pattern);
+            member
+        }
     };
     // An assign-mode consumer's `assign` op comes with its group context on its first poll.
     if manual.is_none() {
@@ -265,16 +270,17 @@ async fn member_loop(
         if let Some(changed) = ctx.subscriptions.take(&name).filter(|_| manual.is_none()) {
             // `subscribe` from the application thread; it takes effect at the next poll.
             app.life.invoke(OpFn::Subscribe, subscription_value(&changed));
-            match (&subscription, &changed) {
-                (Subscription::Topics(_), Subscription::Topics(topics)) => member.change_subscription(topics.clone()),
-                (Subscription::Pattern(_), Subscription::Pattern(pattern)) => member.subscribe_pattern(pattern.clone()),
+            match &changed {
                 // Another kind of subscription: the application must `unsubscribe()`
                 // first (Kafka throws IllegalStateException otherwise), so the member
                 // leaves the group and joins again.
-                _ => {
+                _ if !subscription.same_kind(&changed) => {
                     member.unsubscribe(&mut app).await;
                     member = join(&changed);
                 }
+                Subscription::Topics(topics) => member.change_subscription(topics.clone()),
+                Subscription::Pattern(pattern) => member.subscribe_pattern(pattern.clone()),
+                Subscription::BrokerPattern(pattern) => member.subscribe_broker_pattern(pattern),
             }
             app.life.complete(OpType::Ok, subscription_value(&changed), None);
             subscription = changed;
@@ -410,6 +416,8 @@ fn record_processed(app: &mut App<'_>, batch: Vec<Polled>) {
 fn subscription_value(subscription: &Subscription) -> OpValue {
     match subscription {
         Subscription::Topics(topics) => OpValue::Keys(topics.clone()),
-        Subscription::Pattern(pattern) => OpValue::Keys(vec![pattern.source().to_string()]),
+        Subscription::Pattern(pattern) | Subscription::BrokerPattern(pattern) => {
+            OpValue::Keys(vec![pattern.source().to_string()])
+        }
     }
 }

@@ -10,14 +10,14 @@
 //! Simplified: a heartbeat that writes nothing is answered at once (Kafka waits for the
 //! high watermark to pass the partition's last written offset).
 
-use super::consumer_group::{ConsumerGroup, Context};
+use super::consumer_group::{regex, ConsumerGroup, Context};
 use super::ownership::owned_partition;
 use super::records::{self, ConsumerGroupRecord};
 use super::service::{append, now_ms, State};
 use crate::broker::SharedBroker;
 use crate::protocol::{ConsumerHeartbeat, ErrorCode, GroupResponse, TopicPartition};
 use madsim::time::Instant;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Answers a ConsumerGroupHeartbeat.
 pub(super) async fn heartbeat(shared: &SharedBroker, request: ConsumerHeartbeat) -> GroupResponse {
@@ -39,6 +39,7 @@ pub(super) async fn heartbeat(shared: &SharedBroker, request: ConsumerHeartbeat)
     let topics = topic_partition_counts(shared);
     let written = {
         let mut coordinator = shared.coordinator.lock();
+        let last_image_with_new_topics = coordinator.last_image_with_new_topics.unwrap_or(0);
         if coordinator.groups.get(&request.group).is_some_and(|g| !g.members.is_empty()) {
             // A classic group with members: Kafka 4.0 may upgrade it online; kafkasim
             // keeps each group on one protocol.
@@ -50,13 +51,22 @@ pub(super) async fn heartbeat(shared: &SharedBroker, request: ConsumerHeartbeat)
             None if joining => coordinator.consumer_groups.entry(request.group.clone()).or_default(),
             None => return refuse(ErrorCode::GroupIdNotFound),
         };
-        let cx = Context { now: Instant::now(), topics: &topics, settings: &settings.consumer };
-        group.heartbeat(&request, &cx)
+        let cx = Context {
+            now: Instant::now(),
+            now_ms: now_ms(),
+            topics: &topics,
+            last_image_with_new_topics,
+            settings: &settings.consumer,
+        };
+        group.heartbeat(&request, &cx).map(|written| (written, group.take_regex_refresh()))
     };
-    let (records, answer) = match written {
+    let ((records, answer), regex_refresh) = match written {
         Ok(written) => written,
         Err(error) => return refuse(error),
     };
+    if let Some(regexes) = regex_refresh {
+        resolve_regexes(shared, tp.clone(), request.group.clone(), regexes);
+    }
     tracing::debug!(group = %request.group, member = %answer.member_id, epoch = answer.member_epoch, records = records.len(), "ConsumerGroupHeartbeat");
     if let Err(error) = store(shared, &tp, &request.group, &records).await {
         return refuse(error);
@@ -68,6 +78,27 @@ pub(super) async fn heartbeat(shared: &SharedBroker, request: ConsumerHeartbeat)
         heartbeat_interval_ms: settings.consumer.heartbeat_interval_ms,
         assignment: answer.assignment,
     }
+}
+
+/// Resolves a group's regular expressions off its write path (Kafka's
+/// `CoordinatorExecutor` task, `refreshRegularExpressions` against the broker's metadata
+/// as it is when the task runs) and writes what the group makes of the result
+/// (`handleRegularExpressionsResult`, a write operation of its own). A group gone by
+/// then (its partition unloaded) takes nothing.
+fn resolve_regexes(shared: &SharedBroker, tp: TopicPartition, group_id: String, regexes: BTreeSet<String>) {
+    let shared = shared.clone();
+    madsim::task::spawn(async move {
+        let topics = topic_partition_counts(&shared);
+        let version = shared.kraft().applied_offset;
+        let resolved = regex::resolve(&regexes, topics.keys().map(String::as_str), version, now_ms());
+        let records = {
+            let mut coordinator = shared.coordinator.lock();
+            let Some(group) = coordinator.consumer_groups.get_mut(&group_id) else { return };
+            group.regexes_resolved(resolved, &topics)
+        };
+        tracing::debug!(group = %group_id, records = records.len(), "regular expressions resolved");
+        let _ = store(&shared, &tp, &group_id, &records).await;
+    });
 }
 
 /// Writes a consumer group's records to its offsets partition (nothing to do for none).

@@ -100,6 +100,26 @@ pub enum ConsumerGroupRecord {
         /// Its assignment; `None` before the member is removed.
         assignment: Option<CurrentAssignment>,
     },
+    /// `ConsumerGroupRegularExpression` (16): the topics a regular expression the group's
+    /// members subscribe to resolved to.
+    RegularExpression {
+        /// The regular expression.
+        regex: String,
+        /// What it resolved to; `None` once no member subscribes to it.
+        resolved: Option<ResolvedRegex>,
+    },
+}
+
+/// The value of a `ConsumerGroupRegularExpression` record (Kafka's
+/// `ResolvedRegularExpression`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedRegex {
+    /// The topics it matched, sorted.
+    pub topics: Vec<String>,
+    /// The offset of the metadata image it was resolved against.
+    pub version: u64,
+    /// When it was resolved, in milliseconds of simulated time.
+    pub timestamp_ms: u64,
 }
 
 /// The value of a `ConsumerGroupMemberMetadata` record.
@@ -111,6 +131,9 @@ pub struct ConsumerMemberMetadata {
     pub client_id: String,
     /// The subscribed topic names, sorted.
     pub topics: Vec<String>,
+    /// The subscribed regular expression (`subscribe(SubscriptionPattern)`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
     /// The rebalance timeout (`max.poll.interval.ms`).
     pub rebalance_timeout_ms: u64,
     /// `group.remote.assignor`, if the member named one.

@@ -48,6 +48,9 @@ pub(super) struct State {
     /// the commit marker is written, dropped on abort (Kafka's
     /// `pendingTransactionalOffsetCommits`).
     pub(super) pending_txn_offsets: BTreeMap<crate::protocol::ProducerId, BTreeMap<(String, TopicPartition), Offset>>,
+    /// The offset of the last metadata image that created a topic, from the first image
+    /// on (Kafka's `lastMetadataImageWithNewTopics`; KRaft only).
+    pub(super) last_image_with_new_topics: Option<u64>,
 }
 
 /// The coordinator of one broker.
@@ -59,6 +62,16 @@ pub struct Coordinator {
 impl Coordinator {
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().expect("coordinator state poisoned")
+    }
+
+    /// The broker applied the metadata image ending at `offset`; `created_topics` if it
+    /// created a topic (Kafka's `onNewMetadataImage`: consumer groups resolve their
+    /// regular expressions again once an image created topics).
+    pub fn on_metadata_image(&self, offset: u64, created_topics: bool) {
+        let mut state = self.lock();
+        if created_topics || state.last_image_with_new_topics.is_none() {
+            state.last_image_with_new_topics = Some(offset);
+        }
     }
 
     /// The broker's metadata changed the partitions of `topics` (added, created or

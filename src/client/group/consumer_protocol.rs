@@ -78,6 +78,11 @@ pub struct Membership {
     /// The subscription changed since the last heartbeat sent it (Kafka's
     /// `HeartbeatState` sends `SubscribedTopicNames` whenever they differ from those sent).
     pub topics_changed: bool,
+    /// The regular expression of a `subscribe(SubscriptionPattern)`, which the
+    /// coordinator resolves (KIP-848).
+    pub regex: Option<String>,
+    /// The regular expression changed since the last heartbeat sent it.
+    pub regex_changed: bool,
 }
 
 /// The shared membership, and the heartbeat task's wake-up call.
@@ -106,6 +111,8 @@ impl SharedMembership {
             send_full: true,
             topics: None,
             topics_changed: false,
+            regex: None,
+            regex_changed: false,
         }));
         SharedMembership { state, wake: Arc::default() }
     }
@@ -197,6 +204,7 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settin
                 }
                 m.owned_changed = false;
                 m.topics_changed = false;
+                m.regex_changed = false;
                 m.send_full = false;
                 (Some(request), false, None)
             } else {
@@ -310,6 +318,8 @@ fn heartbeat_request(
         rebalance_timeout_ms: full.then_some(settings.max_poll_interval_ms),
         subscribed_topics: (full || m.topics_changed)
             .then(|| m.topics.clone().unwrap_or_else(|| settings.topics.clone())),
+        subscribed_topic_regex: ((full && m.regex.is_some()) || m.regex_changed)
+            .then(|| m.regex.clone().unwrap_or_default()),
         server_assignor: full.then_some(settings.remote_assignor).flatten(),
         owned: (full || m.owned_changed).then(|| m.owned.clone()),
     }

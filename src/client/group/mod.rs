@@ -742,6 +742,27 @@ impl GroupConsumer {
         self.consumer.request_metadata_update();
     }
 
+    /// Kafka 4.0's `subscribe(SubscriptionPattern)` (consumer protocol): the member sends
+    /// the regular expression in its next heartbeat (`SubscribedTopicRegex`) and the
+    /// group coordinator resolves it and assigns the matching topics' partitions; the
+    /// consumer's metadata requests ask for every topic (4.0's `ConsumerMetadata`), so it
+    /// can name what it is assigned.
+    /// (The scenario reader lets only consumer-protocol members subscribe so; a classic
+    /// member has no regular expression to send and this does nothing.)
+    pub fn subscribe_broker_pattern(&mut self, pattern: &TopicPattern) {
+        let Some((membership, _)) = &self.kip848 else {
+            debug_assert!(false, "a SubscriptionPattern for a classic member");
+            return;
+        };
+        {
+            let mut m = membership.lock();
+            m.regex = Some(pattern.source().to_string());
+            m.regex_changed = true;
+        }
+        self.consumer.set_metadata_for_all_topics(true);
+        self.consumer.request_metadata_update();
+    }
+
     /// Under a pattern subscription, matches the pattern against the consumer's metadata,
     /// first refreshed if it is due or a classic rejoin is about to go (Kafka's `poll`
     /// asks for fresh metadata before a pattern-subscribed member rejoins, "so that we

@@ -26,6 +26,7 @@ fn join(member: &str) -> ConsumerHeartbeat {
         client_id: "client".into(),
         rebalance_timeout_ms: Some(300_000),
         subscribed_topics: Some(vec!["foo".into()]),
+        subscribed_topic_regex: None,
         server_assignor: None,
         owned: Some(Vec::new()),
     }
@@ -50,16 +51,34 @@ struct Harness {
     group: ConsumerGroup,
     records: Vec<ConsumerGroupRecord>,
     settings: ConsumerGroupSettings,
+    /// The broker's topics.
+    topics: BTreeMap<String, u32>,
+    /// The coordinator's clock, in milliseconds.
+    now_ms: u64,
+    /// The last metadata image that created a topic.
+    last_image_with_new_topics: u64,
 }
 
 impl Harness {
     fn new() -> Self {
-        Harness { group: ConsumerGroup::default(), records: Vec::new(), settings: settings() }
+        Harness {
+            group: ConsumerGroup::default(),
+            records: Vec::new(),
+            settings: settings(),
+            topics: topics(),
+            now_ms: 0,
+            last_image_with_new_topics: 0,
+        }
     }
 
     fn send(&mut self, request: ConsumerHeartbeat) -> Result<HeartbeatAnswer, ErrorCode> {
-        let topics = topics();
-        let cx = Context { now: Instant::now(), topics: &topics, settings: &self.settings };
+        let cx = Context {
+            now: Instant::now(),
+            now_ms: self.now_ms,
+            topics: &self.topics,
+            last_image_with_new_topics: self.last_image_with_new_topics,
+            settings: &self.settings,
+        };
         let (records, answer) = self.group.heartbeat(&request, &cx)?;
         self.records.extend(records);
         Ok(answer)
@@ -252,4 +271,112 @@ fn commits_must_carry_the_members_current_epoch() {
 
 fn consumer_service_refusal(group: &ConsumerGroup, member: &str, epoch: Option<u32>) -> Option<ErrorCode> {
     super::super::consumer_service::commit_refusal(group, member, epoch)
+}
+
+/// A member that joins with a regular expression and no topic names.
+fn join_by_regex(member: &str, regex: &str) -> ConsumerHeartbeat {
+    ConsumerHeartbeat {
+        subscribed_topics: Some(Vec::new()),
+        subscribed_topic_regex: Some(regex.into()),
+        ..join(member)
+    }
+}
+
+impl Harness {
+    /// Runs the resolution the group asked for, against image offset `version`, and
+    /// applies its result; returns the regexes it resolved.
+    fn resolve(&mut self, version: u64) -> Option<BTreeSet<String>> {
+        let regexes = self.group.take_regex_refresh()?;
+        let resolved = regex::resolve(&regexes, self.topics.keys().map(String::as_str), version, self.now_ms);
+        let records = self.group.regexes_resolved(resolved, &self.topics);
+        self.records.extend(records);
+        Some(regexes)
+    }
+}
+
+#[test]
+fn a_new_regex_is_resolved_off_the_heartbeat_and_its_topics_assigned_at_the_next_epoch() {
+    // GroupMetadataManagerTest.testConsumerGroupMemberJoinsWithNewRegex: the heartbeat
+    // that brings a new regex writes the member and asks for a resolution, without a
+    // bump; the result writes the resolved regex and bumps the group epoch.
+    sim(|| {
+        let mut h = Harness::new();
+        h.topics.insert("bar".into(), 2);
+        h.send(join("m1")).unwrap();
+        let before = h.records.len();
+        let b = h.send(join_by_regex("m2", "ba.*")).unwrap();
+        assert_eq!((b.member_epoch, assigned(&b)), (1, Some(vec![])), "no bump before the resolution");
+        assert!(matches!(&h.records[before..], [ConsumerGroupRecord::MemberMetadata { .. }, ..]));
+        assert!(!h.records[before..].iter().any(|r| matches!(r, ConsumerGroupRecord::GroupEpoch { .. })));
+        assert_eq!(h.resolve(7), Some(BTreeSet::from(["ba.*".to_string()])));
+        assert_eq!(h.group.resolved_regexes["ba.*"].topics, ["bar"]);
+        assert_eq!(h.group.resolved_regexes["ba.*"].version, 7);
+        assert_eq!(h.group.group_epoch, 2);
+        assert_eq!(h.group.subscription_metadata, BTreeMap::from([("bar".into(), 2), ("foo".into(), 4)]));
+        // The next heartbeat computes the target: foo stays with m1, bar goes to m2.
+        h.send(beat("m1", 1, Some(&[0, 1, 2, 3]))).unwrap();
+        let b = h.send(beat("m2", 1, Some(&[]))).unwrap();
+        let bar: Vec<TopicPartition> = (0..2).map(|p| TopicPartition::new("bar", p)).collect();
+        assert_eq!((b.member_epoch, b.assignment), (2, Some(bar)));
+        assert!(!h.group.is_homogeneous());
+        // GroupMetadataManagerTest.testConsumerGroupMemberPicksUpExistingResolvedRegularExpression:
+        // a second member on the same regex bumps at once and needs no resolution.
+        h.send(join_by_regex("m3", "ba.*")).unwrap();
+        assert_eq!((h.group.group_epoch, h.group.take_regex_refresh()), (3, None));
+    });
+}
+
+#[test]
+fn regexes_are_resolved_again_after_a_topic_creation_at_most_every_ten_seconds() {
+    // GroupMetadataManagerTest.testConsumerGroupMemberJoinRefreshesExpiredRegexes.
+    sim(|| {
+        let mut h = Harness::new();
+        h.now_ms = 1_000;
+        h.send(join_by_regex("m1", "fo.*")).unwrap();
+        h.resolve(5).expect("a new regex is resolved");
+        assert!(h.group.is_homogeneous(), "one regex, no names");
+        // foo-eu is created in image 9.
+        h.topics.insert("foo-eu".into(), 1);
+        h.last_image_with_new_topics = 9;
+        h.now_ms = 11_000;
+        assert_eq!(h.send(beat("m1", 1, None)).unwrap().member_epoch, 2);
+        assert_eq!(h.resolve(9), None, "10 s since the last resolution have not passed");
+        h.now_ms = 11_001;
+        h.send(beat("m1", 2, None)).unwrap();
+        assert!(h.resolve(9).is_some(), "a topic was created since");
+        assert_eq!(h.group.resolved_regexes["fo.*"].topics, ["foo", "foo-eu"]);
+        assert_eq!(h.group.group_epoch, 3, "the resolved set changed");
+        // Nothing new since image 9: no resolution, however long it has been.
+        h.now_ms = 60_000;
+        assert_eq!(h.send(beat("m1", 2, None)).unwrap().member_epoch, 3);
+        assert_eq!(h.resolve(10), None);
+    });
+}
+
+#[test]
+fn a_regex_that_does_not_compile_is_refused_and_the_last_member_on_a_regex_takes_it_away() {
+    sim(|| {
+        let mut h = Harness::new();
+        h.send(join("m1")).unwrap();
+        let before = h.group.clone();
+        assert_eq!(h.send(join_by_regex("m2", "(fo")), Err(ErrorCode::InvalidRegularExpression));
+        assert_eq!(h.group, before, "a refused heartbeat changes nothing");
+        h.topics.insert("bar".into(), 2);
+        h.send(join_by_regex("m2", "bar")).unwrap();
+        h.resolve(3).unwrap();
+        assert_eq!(h.group.subscription_metadata.len(), 2);
+        // m2 leaves: its regex's resolution is deleted and bar leaves the subscription.
+        h.send(ConsumerHeartbeat { member_epoch: LEAVE_EPOCH, ..beat("m2", 2, None) }).unwrap();
+        assert!(h.group.resolved_regexes.is_empty());
+        assert!(matches!(
+            h.records.iter().rev().find(|r| matches!(r, ConsumerGroupRecord::RegularExpression { .. })),
+            Some(ConsumerGroupRecord::RegularExpression { resolved: None, .. })
+        ));
+        assert_eq!(h.group.subscription_metadata, BTreeMap::from([("foo".into(), 4)]));
+        // A group loaded from the records knows what was resolved.
+        h.send(join_by_regex("m3", "bar")).unwrap();
+        h.resolve(4).unwrap();
+        let loaded = ConsumerGroup::loaded(&h.records, &h.settings, Instant::now());
+        assert_eq!(loaded.resolved_regexes, h.group.resolved_regexes);
+    });
 }

@@ -11,15 +11,16 @@
 //! Timers are not records: a loaded group starts every member's session timer afresh
 //! (`onLoaded`).
 //!
-//! Simplified: members subscribe by topic name (no regular expressions, KIP-848's
-//! `SubscribedTopicRegex`); no racks; classic-protocol members cannot join a consumer
+//! Members subscribe by topic name or by a regular expression the coordinator resolves
+//! ([`regex`]). Simplified: no racks; classic-protocol members cannot join a consumer
 //! group, nor can a classic group be upgraded online (scenarios keep a group on one
-//! protocol); `group.consumer.max.size` is unlimited. The uniform assignor runs only for
-//! groups whose members all subscribe to the same topics (scenario validation keeps them
-//! so).
+//! protocol); `group.consumer.max.size` is unlimited.
 
+pub mod regex;
+
+use self::regex::RegexRefresh;
 use super::reconciliation::{MemberAssignment, MemberState, Reconciliation};
-use super::records::{ConsumerGroupRecord, ConsumerMemberMetadata, CurrentAssignment};
+use super::records::{ConsumerGroupRecord, ConsumerMemberMetadata, CurrentAssignment, ResolvedRegex};
 use super::server_assignor::{self, MemberSpec, TargetAssignment};
 use crate::protocol::{java, ConsumerHeartbeat, ErrorCode, ServerAssignor, TopicPartition};
 use madsim::time::Instant;
@@ -136,8 +137,14 @@ pub enum ConsumerGroupState {
 pub struct Context<'a> {
     /// Now.
     pub now: Instant,
+    /// Now, in milliseconds of simulated time (what records carry).
+    pub now_ms: u64,
     /// The partition count of every topic in the broker's metadata.
     pub topics: &'a BTreeMap<String, u32>,
+    /// The offset of the last metadata image that created a topic (Kafka's
+    /// `lastMetadataImageWithNewTopics`): regular expressions resolved against an older
+    /// image are resolved again.
+    pub last_image_with_new_topics: u64,
     /// The broker's settings.
     pub settings: &'a ConsumerGroupSettings,
 }
@@ -166,6 +173,10 @@ pub struct ConsumerGroup {
     pub target: TargetAssignment,
     /// The partition count of each subscribed topic, as of the last computation.
     pub subscription_metadata: BTreeMap<String, u32>,
+    /// What each regular expression the members subscribe to resolved to.
+    pub resolved_regexes: BTreeMap<String, ResolvedRegex>,
+    /// Whether a resolution of the regular expressions is asked for or running.
+    regex_refresh: RegexRefresh,
     /// The first heartbeat after a load recomputes the subscription metadata (Kafka's
     /// empty metadata refresh deadline).
     metadata_refresh_needed: bool,
@@ -192,6 +203,12 @@ impl ConsumerGroup {
                 self.target.remove(member_id);
             }
             ConsumerGroupRecord::TargetEpoch { epoch } => self.assignment_epoch = *epoch,
+            ConsumerGroupRecord::RegularExpression { regex, resolved: Some(resolved) } => {
+                self.resolved_regexes.insert(regex.clone(), resolved.clone());
+            }
+            ConsumerGroupRecord::RegularExpression { regex, resolved: None } => {
+                self.resolved_regexes.remove(regex);
+            }
             ConsumerGroupRecord::CurrentAssignment { member_id, assignment } => {
                 let Some(member) = self.members.get_mut(member_id) else { return };
                 match assignment {
@@ -219,7 +236,8 @@ impl ConsumerGroup {
     /// `requestMetadataRefresh()` on the groups subscribed to a topic whose partitions
     /// changed, or that was created or deleted). Nothing is written until that heartbeat.
     pub fn on_topics_changed(&mut self, changed_topics: &BTreeSet<String>) {
-        let subscribed = self.members.values().flat_map(|m| &m.metadata.topics).any(|t| changed_topics.contains(t));
+        let subscribed =
+            self.members.values().any(|m| self.member_topics(m).iter().any(|t| changed_topics.contains(t)));
         if subscribed {
             self.metadata_refresh_needed = true;
         }
@@ -333,7 +351,7 @@ fn validate(request: &ConsumerHeartbeat, settings: &ConsumerGroupSettings) -> Re
         || (request.member_epoch == STATIC_LEAVE_EPOCH && request.instance_id.is_none())
         || (request.member_epoch == JOIN_EPOCH
             && (request.rebalance_timeout_ms.is_none()
-                || request.subscribed_topics.is_none()
+                || (request.subscribed_topics.is_none() && request.subscribed_topic_regex.is_none())
                 || request.owned.as_ref().is_none_or(|owned| !owned.is_empty())));
     if invalid {
         Err(ErrorCode::InvalidRequest)
@@ -381,17 +399,22 @@ impl Records<'_> {
             topics.dedup();
             metadata.topics = topics;
         }
+        if let Some(regex) = &request.subscribed_topic_regex {
+            metadata.regex = (!regex.is_empty()).then(|| regex.clone());
+        }
         metadata.client_id = request.client_id.clone();
         let known = self.group.members.contains_key(member_id);
         let mut bump = self.group.group_epoch == 0;
+        let regex_update = self.plan_regex_update(member.metadata.regex.as_deref(), metadata.regex.as_deref(), cx)?;
         if !known || metadata != member.metadata {
             // Kafka's `hasMemberSubscriptionChanged`: the record is written on any
-            // change, the epoch bumped only when the subscribed topics changed.
+            // change, the epoch bumped only when the subscribed topic names changed.
             bump |= metadata.topics != member.metadata.topics;
             let record =
                 ConsumerGroupRecord::MemberMetadata { member_id: member_id.to_string(), metadata: Some(metadata) };
             self.write(record);
         }
+        bump |= self.apply_regex_update(regex_update);
         // Step 5: the subscribed topics' partition counts, and the group epoch.
         if bump || self.group.metadata_refresh_needed {
             self.group.metadata_refresh_needed = false;
@@ -415,7 +438,8 @@ impl Records<'_> {
         // Step 8: its session goes on.
         let member = self.group.members.get_mut(member_id).expect("the member was written");
         member.session_deadline = Some(cx.now + Duration::from_millis(cx.settings.session_timeout_ms));
-        let full = request.rebalance_timeout_ms.is_some() && request.subscribed_topics.is_some() && owned.is_some();
+        let subscribed = request.subscribed_topics.is_some() || request.subscribed_topic_regex.is_some();
+        let full = request.rebalance_timeout_ms.is_some() && subscribed && owned.is_some();
         let changed = member.assignment.assigned != previous.assigned;
         let assignment = (joining || full || changed).then(|| member.assignment.assigned.iter().cloned().collect());
         Ok(HeartbeatAnswer { member_id: member_id.to_string(), member_epoch: member.epoch(), assignment })
@@ -492,11 +516,12 @@ impl Records<'_> {
         Ok(replacement)
     }
 
-    /// The subscribed topics that exist, with their partition counts (Kafka's
-    /// `computeSubscriptionMetadata`).
+    /// The subscribed topics, by name or through a resolved regular expression, that
+    /// exist, with their partition counts (Kafka's `computeSubscriptionMetadata`).
     fn subscription_metadata(&self, topics: &BTreeMap<String, u32>) -> BTreeMap<String, u32> {
-        let subscribed: BTreeSet<&String> = self.group.members.values().flat_map(|m| &m.metadata.topics).collect();
-        subscribed.into_iter().filter_map(|t| topics.get(t).map(|&n| (t.clone(), n))).collect()
+        let group = &self.group;
+        let subscribed: BTreeSet<String> = group.members.values().flat_map(|m| group.member_topics(m)).collect();
+        subscribed.into_iter().filter_map(|t| topics.get(&t).map(|&n| (t, n))).collect()
     }
 
     /// Kafka's `updateTargetAssignment`: the preferred assignor over every member, a
@@ -512,7 +537,7 @@ impl Records<'_> {
             .map(|(id, m)| MemberSpec {
                 member_id: id.clone(),
                 instance_id: m.metadata.instance_id.clone(),
-                topics: m.metadata.topics.iter().filter(|t| existing.contains_key(*t)).cloned().collect(),
+                topics: group.member_topics(m).into_iter().filter(|t| existing.contains_key(t)).collect(),
             })
             .collect();
         let assigned = match preferred_assignor(group, cx.settings) {
@@ -522,13 +547,8 @@ impl Records<'_> {
                 let order = java::hash_map_order(group.members.keys().map(String::as_str));
                 let ordered: Vec<&MemberSpec> =
                     order.iter().filter_map(|id| specs.iter().find(|s| s.member_id == *id)).collect();
-                // `ModernGroup.subscriptionType`: over the subscribed names, existing or not.
-                let mut subscriptions =
-                    group.members.values().map(|m| m.metadata.topics.iter().collect::<BTreeSet<_>>());
-                let first = subscriptions.next();
-                let homogeneous = subscriptions.all(|topics| Some(&topics) == first.as_ref());
                 let rule = cx.settings.uniform_extra_partitions;
-                server_assignor::uniform(&ordered, homogeneous, &group.target, existing, rule)
+                server_assignor::uniform(&ordered, group.is_homogeneous(), &group.target, existing, rule)
             }
         };
         let target = assigned.map_err(|_| ErrorCode::UnknownServerError)?;
@@ -601,6 +621,7 @@ impl Records<'_> {
     /// the next heartbeat).
     fn fence(&mut self, member_id: &str) {
         self.remove_member_records(member_id);
+        self.drop_unused_regexes();
         let subscribed = {
             let topics: BTreeMap<String, u32> = self.group.subscription_metadata.clone();
             self.subscription_metadata(&topics)
@@ -645,5 +666,4 @@ fn preferred_assignor(group: &ConsumerGroup, settings: &ConsumerGroupSettings) -
 }
 
 #[cfg(test)]
-#[path = "consumer_group_tests.rs"]
 mod tests;
