@@ -418,15 +418,7 @@ impl Records<'_> {
         // Step 5: the subscribed topics' partition counts, and the group epoch.
         if bump || self.group.metadata_refresh_needed {
             self.group.metadata_refresh_needed = false;
-            let subscribed = self.subscription_metadata(cx.topics);
-            if subscribed != self.group.subscription_metadata {
-                bump = true;
-                self.write(ConsumerGroupRecord::SubscriptionMetadata { partitions: subscribed });
-            }
-            if bump {
-                let epoch = self.group.group_epoch + 1;
-                self.write(ConsumerGroupRecord::GroupEpoch { epoch });
-            }
+            self.update_subscription_metadata(cx.topics, bump);
         }
         // Step 6: a new target assignment when the group epoch moved past it.
         if self.group.group_epoch > self.group.assignment_epoch {
@@ -622,15 +614,24 @@ impl Records<'_> {
     fn fence(&mut self, member_id: &str) {
         self.remove_member_records(member_id);
         self.drop_unused_regexes();
-        let subscribed = {
-            let topics: BTreeMap<String, u32> = self.group.subscription_metadata.clone();
-            self.subscription_metadata(&topics)
-        };
+        let topics = self.group.subscription_metadata.clone();
+        self.update_subscription_metadata(&topics, true);
+    }
+
+    /// Kafka's `updateSubscriptionMetadata`: the subscribed topics' partition counts over
+    /// `topics`, written if they changed, then a group epoch bump if they changed or
+    /// `bump`. Returns whether the group epoch moved.
+    fn update_subscription_metadata(&mut self, topics: &BTreeMap<String, u32>, mut bump: bool) -> bool {
+        let subscribed = self.subscription_metadata(topics);
         if subscribed != self.group.subscription_metadata {
+            bump = true;
             self.write(ConsumerGroupRecord::SubscriptionMetadata { partitions: subscribed });
         }
-        let epoch = self.group.group_epoch + 1;
-        self.write(ConsumerGroupRecord::GroupEpoch { epoch });
+        if bump {
+            let epoch = self.group.group_epoch + 1;
+            self.write(ConsumerGroupRecord::GroupEpoch { epoch });
+        }
+        bump
     }
 
     /// The tombstones of a member, in Kafka's order: current assignment, target, metadata.

@@ -153,14 +153,7 @@ impl ConsumerGroup {
             bump |= old_topics.map_or(!new.topics.is_empty(), |old| *old != new.topics);
             records.write(ConsumerGroupRecord::RegularExpression { regex, resolved: Some(new) });
         }
-        let subscribed = records.subscription_metadata(topics);
-        if subscribed != records.group.subscription_metadata {
-            bump = true;
-            records.write(ConsumerGroupRecord::SubscriptionMetadata { partitions: subscribed });
-        }
-        if bump {
-            let epoch = records.group.group_epoch + 1;
-            records.write(ConsumerGroupRecord::GroupEpoch { epoch });
+        if records.update_subscription_metadata(topics, bump) {
             records.group.metadata_refresh_needed = false;
         }
         records.written
