@@ -579,3 +579,23 @@ fn compare_runs_every_combination_over_the_same_seeds() {
     assert!(stderr(&bad).contains("--set acks=2"), "{}", stderr(&bad));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A reader that stops early (`kafkasim run ... | head -1`) ends the process as it ends
+/// `cat`: by SIGPIPE, without a panic (exit 101 and a backtrace, before).
+#[cfg(unix)]
+#[test]
+fn output_into_a_closed_pipe_ends_the_process_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kafkasim"))
+        .args(["run", "scenarios/acks1-leader-crash.toml", "--seed", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kafkasim starts");
+    // The reader goes away before the first line is written.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("kafkasim ends");
+    assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{:?}: {}", output.status, stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}
