@@ -2,7 +2,9 @@
 
 fn main() {
     restore_default_sigpipe();
-    kafkasim::cli::init_logging_from_env();
+    if let Err(code) = kafkasim::cli::init_logging_from_env() {
+        std::process::exit(code);
+    }
     std::process::exit(kafkasim::cli::main_with_args(std::env::args_os()));
 }
 

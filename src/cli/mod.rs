@@ -313,11 +313,16 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
 }
 
 /// Installs the simulated-time `tracing` subscriber when `RUST_LOG` is set (any command);
-/// `run --trace` installs it whether or not RUST_LOG is set.
-pub fn init_logging_from_env() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        trace::install("warn", trace::Focus::default());
+/// `run --trace` installs it whether or not RUST_LOG is set. An invalid `RUST_LOG` is a
+/// usage error: the message and the exit code to end with.
+pub fn init_logging_from_env() -> Result<(), i32> {
+    if std::env::var_os("RUST_LOG").is_none() {
+        return Ok(());
     }
+    trace::install("warn", trace::Focus::default()).map_err(|message| {
+        eprintln!("error: {message}");
+        EXIT_USAGE
+    })
 }
 
 fn load(file: &Path) -> Result<Scenario, i32> {

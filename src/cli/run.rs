@@ -53,7 +53,10 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
                 return super::EXIT_USAGE;
             }
         }
-        trace::install(trace::DEFAULT_TRACE_FILTER, focus);
+        if let Err(message) = trace::install(trace::DEFAULT_TRACE_FILTER, focus) {
+            eprintln!("error: {message}");
+            return super::EXIT_USAGE;
+        }
     }
     print!("{}", render_header(&scenario, seed, options.plant));
     if tracing {

@@ -190,15 +190,39 @@ impl<S: Subscriber> Layer<S> for FocusLayer {
 
 /// Installs the process-wide subscriber: human-readable lines on stderr with simulated
 /// timestamps, filtered by `RUST_LOG` (or `default_filter` when it is unset) and by
-/// `focus`. Does nothing if a subscriber is already installed.
-pub fn install(default_filter: &str, focus: Focus) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+/// `focus`. Does nothing if a subscriber is already installed. A `RUST_LOG` that is not a
+/// filter is refused, with the reason.
+///
+/// madsim warns at every run that std's `HashMap` seeds will not be deterministic; the
+/// warning is silenced (unless `RUST_LOG` names `madsim::sim::rand`) because kafkasim
+/// never lets a std `HashMap`'s order decide anything (the same-seed tests guard it),
+/// and at `warn` it reads as an alarm about kafkasim's determinism.
+pub fn install(default_filter: &str, focus: Focus) -> Result<(), String> {
+    let filter = filter_from_env(default_filter)?;
     let format = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_timer(SimulatedTime);
     let focus = focus.is_active().then_some(FocusLayer(focus));
     let _ = tracing_subscriber::registry().with(filter).with(focus).with(format).try_init();
+    Ok(())
+}
+
+/// The filter `RUST_LOG` sets, or `default_filter` when it is unset.
+fn filter_from_env(default_filter: &str) -> Result<EnvFilter, String> {
+    const HASH_MAP_WARNING: &str = "madsim::sim::rand";
+    let spec = match std::env::var("RUST_LOG") {
+        Ok(spec) => spec,
+        Err(std::env::VarError::NotPresent) => default_filter.to_string(),
+        Err(std::env::VarError::NotUnicode(_)) => return Err("RUST_LOG is not valid UTF-8".to_string()),
+    };
+    let filter = EnvFilter::builder().parse(&spec).map_err(|error| {
+        format!("RUST_LOG={spec:?} is not a log filter ({error}); expected directives such as \"debug\" or \"kafkasim=debug,madsim=warn\"")
+    })?;
+    if spec.contains(HASH_MAP_WARNING) {
+        return Ok(filter);
+    }
+    Ok(filter.add_directive(format!("{HASH_MAP_WARNING}=error").parse().expect("a valid directive")))
 }
 
 #[cfg(test)]
