@@ -27,7 +27,7 @@ pub fn check_file(file: &Path, json: bool) -> i32 {
             return EXIT_NO_INPUT;
         }
     };
-    let HistoryFile { ops, values, skipped } = match read_history(format, reader) {
+    let HistoryFile { ops, values, skipped, .. } = match read_history(format, reader) {
         Ok(read) => read,
         Err(e) => {
             eprintln!("error: {}:{e}", file.display());

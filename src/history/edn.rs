@@ -47,7 +47,10 @@ pub fn read_history_edn(text: &str) -> Result<HistoryFile, HistoryParseError> {
         for form in forms {
             read = to_doc(text, form, 0).and_then(|doc| {
                 match OpReader::new(Syntax::Edn, &mut file.values).op(&doc, ordinal) {
-                    Ok(Read::Op(op)) => file.ops.push(op),
+                    Ok(Read::Op(op)) => {
+                        file.ops.push(op);
+                        file.positions.push((doc.at.line.max(1), doc.at.column.max(1)));
+                    }
                     Ok(Read::Skipped(what)) => *file.skipped.entry(what).or_default() += 1,
                     Err(e) => return Err(HistoryParseError::new(e.at.line.max(1), e.at.column.max(1), e.message)),
                 }
