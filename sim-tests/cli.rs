@@ -619,3 +619,22 @@ fn rust_log_is_checked_and_warn_level_is_quiet_on_a_clean_run() {
     assert_eq!(warn.status.code(), Some(0), "{}", stderr(&warn));
     assert!(!stderr(&warn).contains("HashMap"), "{}", stderr(&warn));
 }
+
+/// An output path that cannot be written fails before the run (nothing printed, exit
+/// 74), not after minutes of simulation.
+#[test]
+fn output_paths_are_checked_before_the_work_starts() {
+    let dir = scratch_dir("unwritable-outputs");
+    let missing = dir.join("no-such-dir").join("out");
+    let missing = missing.to_str().expect("a UTF-8 path");
+    for args in [
+        vec!["run", "scenarios/acks1-leader-crash.toml", "--seed", "3", "--history", missing],
+        vec!["run", "scenarios/acks1-leader-crash.toml", "--seed", "3", "--trace-out", missing],
+        vec!["shrink", "scenarios/acks1-leader-crash.toml", "--seed", "4", "--out", missing],
+    ] {
+        let output = kafkasim(&args);
+        assert_eq!(output.status.code(), Some(74), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("cannot write"), "{args:?}: {}", stderr(&output));
+        assert_eq!(stdout(&output), "", "{args:?}: the run started");
+    }
+}

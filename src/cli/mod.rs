@@ -342,9 +342,19 @@ fn load_with(file: &Path, settings: &[Setting], scope: SetScope) -> Result<Scena
     })
 }
 
-fn write_jsonl(path: &Path, history: &History, trace: bool) -> Result<(), i32> {
+/// Creates an output file the command will write when it is done, so that a path it
+/// cannot write fails before the work starts (exit 74), not after it.
+fn open_output(path: &Path) -> Result<File, i32> {
+    File::create(path).map_err(|e| {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        EXIT_OUTPUT
+    })
+}
+
+/// Writes the history's ops, or its trace, as JSON Lines to `file`, opened at `path`.
+fn write_jsonl((file, path): (File, &Path), history: &History, trace: bool) -> Result<(), i32> {
     let write = || -> std::io::Result<()> {
-        let mut out = BufWriter::new(File::create(path)?);
+        let mut out = BufWriter::new(file);
         if trace {
             for event in &history.trace {
                 writeln!(out, "{}", serde_json::to_string(event).expect("trace events serialize"))?;

@@ -3,7 +3,7 @@
 //! stream in simulated time.
 
 use super::trace::{self, Focus};
-use super::{load_with, write_jsonl};
+use super::{load_with, open_output, write_jsonl};
 use crate::check::Anomaly;
 use crate::runner::{self, RunOutcome, SeedVerdict};
 use crate::scenario::Scenario;
@@ -26,6 +26,11 @@ pub struct RunOptions<'a> {
     pub plant: Option<crate::plant::PlantedBug>,
     /// The `--set` settings over the scenario file.
     pub settings: &'a [crate::scenario::Setting],
+}
+
+/// An output file, created now, with its path, if the command line asked for one.
+fn open_if_asked(path: Option<&Path>) -> Result<Option<(std::fs::File, &Path)>, i32> {
+    path.map(|p| open_output(p).map(|file| (file, p))).transpose()
 }
 
 /// Runs one seed and prints its summary; returns the exit code.
@@ -58,6 +63,12 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
             return super::EXIT_USAGE;
         }
     }
+    // The output files exist before the run, so that a path that cannot be written fails
+    // at once.
+    let (history_out, trace_out) = match (open_if_asked(options.history_out), open_if_asked(options.trace_out)) {
+        (Ok(history), Ok(trace)) => (history, trace),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
     print!("{}", render_header(&scenario, seed, options.plant));
     if tracing {
         // What the release decided, since a trace is read against Kafka's code of that release.
@@ -69,13 +80,13 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
     let _ = std::io::Write::flush(&mut std::io::stdout());
     let outcome = runner::run_seed_with(&scenario, seed, &runner::RunOptions { plant: options.plant });
     print!("{}", render_outcome(&scenario, &outcome));
-    if let Some(path) = options.history_out {
-        if let Err(code) = write_jsonl(path, &outcome.history, false) {
+    if let Some(out) = history_out {
+        if let Err(code) = write_jsonl(out, &outcome.history, false) {
             return code;
         }
     }
-    if let Some(path) = options.trace_out {
-        if let Err(code) = write_jsonl(path, &outcome.history, true) {
+    if let Some(out) = trace_out {
+        if let Err(code) = write_jsonl(out, &outcome.history, true) {
             return code;
         }
     }

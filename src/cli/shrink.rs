@@ -54,6 +54,11 @@ pub fn shrink(args: &ShrinkArgs) -> i32 {
     };
     let seed = args.seed.or_else(|| scenario.seeds.first().copied()).unwrap_or(0);
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.file, seed));
+    // Created before the search, so that a path that cannot be written fails at once.
+    let mut out_file = match super::open_output(&out) {
+        Ok(file) => file,
+        Err(code) => return code,
+    };
     let options = ShrinkOptions {
         seed,
         anomaly: args.anomaly,
@@ -88,7 +93,7 @@ pub fn shrink(args: &ShrinkArgs) -> i32 {
         if shrunk.exhausted { " (stopped by --max-tries: a smaller scenario may exist)" } else { "" }
     );
     println!("\n{text}");
-    if let Err(e) = std::fs::write(&out, &text) {
+    if let Err(e) = std::io::Write::write_all(&mut out_file, text.as_bytes()) {
         eprintln!("error: cannot write {}: {e}", out.display());
         return EXIT_OUTPUT;
     }
