@@ -334,7 +334,11 @@ fn defaults_apply_to_a_minimal_scenario() {
     assert_eq!((c.flush_messages, c.flush_ms), (None, None));
     assert_eq!(s.network, NetworkSpec { latency_ms_min: 1, latency_ms_max: 5, packet_loss_rate: 0.0 });
     assert!(s.topics.is_empty() && s.producers.is_empty() && s.consumers.is_empty() && s.faults.is_empty());
-    assert_eq!(s.expect, Expectations { present: vec![], absent: vec![], all_acked_consumed: false });
+    // Without `[expect]`, only `no-progress` is forbidden: a stuck run never passes silently.
+    assert_eq!(
+        s.expect,
+        Expectations { present: vec![], absent: vec![AnomalyKind::NoProgress], all_acked_consumed: false }
+    );
     assert!(s.notes.is_empty());
 }
 

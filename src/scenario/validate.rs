@@ -735,7 +735,9 @@ fn topic_name(name: &Sp<String>) -> Res<()> {
 
 fn expectations(table: Option<Table>) -> Res<Expectations> {
     let Some(t) = table else {
-        return Ok(Expectations::default());
+        // A scenario that says nothing still promises liveness: a run that stops making
+        // progress after the faults heal never passes silently.
+        return Ok(Expectations { absent: vec![AnomalyKind::NoProgress], ..Expectations::default() });
     };
     let present = match t.get("present") {
         Some(n) => anomaly_list(n, false)?.0,
