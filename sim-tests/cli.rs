@@ -638,3 +638,36 @@ fn output_paths_are_checked_before_the_work_starts() {
         assert_eq!(stdout(&output), "", "{args:?}: the run started");
     }
 }
+
+/// A file that is not UTF-8 is invalid input (65), located by line and column, for
+/// every command that reads one; it was "unreadable" (66) for scenarios and 1:1 for
+/// EDN histories before.
+#[test]
+fn a_file_that_is_not_utf8_is_reported_the_same_way_by_every_command() {
+    let dir = scratch_dir("not-utf8");
+    let scenario = dir.join("bad.toml");
+    std::fs::write(&scenario, b"seeds = [1]\nduration = \"1s\"\n# \xff\n").unwrap();
+    let suite_dir = dir.join("suite");
+    std::fs::create_dir_all(&suite_dir).unwrap();
+    std::fs::copy(&scenario, suite_dir.join("bad.toml")).unwrap();
+    let history = dir.join("bad.edn");
+    std::fs::write(&history, b"{:index 0 :time 0 :process 0 :type :invoke :f :poll\n :value [[:poll \xff]]}\n")
+        .unwrap();
+    let (scenario, suite_dir, history) =
+        (scenario.to_str().unwrap(), suite_dir.to_str().unwrap(), history.to_str().unwrap());
+    for (args, at) in [
+        (vec!["run", scenario], "bad.toml:3:3:"),
+        (vec!["describe", scenario], "bad.toml:3:3:"),
+        (vec!["sweep", scenario, "--seeds", "1..2"], "bad.toml:3:3:"),
+        (vec!["suite", suite_dir], "bad.toml:3:3:"),
+        (vec!["check", history], "bad.edn:2:17:"),
+    ] {
+        let output = kafkasim(&args);
+        assert_eq!(output.status.code(), Some(65), "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(&format!("{at} not valid UTF-8 (byte 0xff)")),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}

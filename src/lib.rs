@@ -103,4 +103,5 @@ pub mod scenario;
 pub mod shrink;
 pub mod sim;
 pub mod units;
+pub mod utf8;
 pub mod workload;

@@ -84,13 +84,12 @@ impl HistoryFormat {
 /// Reads a history in either format, and refuses one that no run could have written
 /// ([`check_structure`]).
 pub fn read_history(format: HistoryFormat, mut input: impl BufRead) -> Result<HistoryFile, HistoryParseError> {
+    let mut bytes = Vec::new();
+    input.read_to_end(&mut bytes).map_err(|e| HistoryParseError::new(1, 1, e.to_string()))?;
+    let text = crate::utf8::decode(bytes).map_err(|bad| HistoryParseError::new(bad.line, bad.column, bad.message))?;
     let file = match format {
-        HistoryFormat::JsonLines => super::read_history_jsonl(input)?,
-        HistoryFormat::Edn => {
-            let mut text = String::new();
-            input.read_to_string(&mut text).map_err(|e| HistoryParseError::new(1, 1, e.to_string()))?;
-            super::read_history_edn(&text)?
-        }
+        HistoryFormat::JsonLines => super::read_history_jsonl(text.as_bytes())?,
+        HistoryFormat::Edn => super::read_history_edn(&text)?,
     };
     check_structure(&file)?;
     Ok(file)

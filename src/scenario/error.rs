@@ -62,6 +62,20 @@ impl ScenarioError {
         }
     }
 
+    /// An error for a file that is not UTF-8: invalid input, where it stops being text.
+    pub(super) fn not_utf8(path: &Path, bad: crate::utf8::NotUtf8) -> ScenarioError {
+        ScenarioError {
+            path: path.to_path_buf(),
+            line: bad.line,
+            column: bad.column,
+            field: None,
+            message: bad.message,
+            line_text: None,
+            unreadable: false,
+            setting: None,
+        }
+    }
+
     /// An error for a file that could not be read.
     pub(super) fn unreadable(path: &Path, err: &std::io::Error) -> ScenarioError {
         ScenarioError {

@@ -220,7 +220,8 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Reads, parses and validates the scenario file at `path` with `--set` settings
 /// applied over it (see `overrides` for where each goes).
 pub fn load_with(path: &Path, settings: &[Setting], scope: SetScope) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::unreadable(path, &e))?;
+    let bytes = std::fs::read(path).map_err(|e| ScenarioError::unreadable(path, &e))?;
+    let text = crate::utf8::decode(bytes).map_err(|bad| ScenarioError::not_utf8(path, bad))?;
     parse_with(&text, path, settings, scope)
 }
 
