@@ -733,7 +733,8 @@ impl GroupConsumer {
     /// `ApplicationEventProcessor.maybeUpdatePatternSubscription` matches once per poll
     /// after a metadata update) sends the matched names in its next heartbeat, as with a
     /// topic list: the client resolves a `java.util.regex.Pattern`, not the coordinator
-    /// (KIP-848's server-side `SubscriptionPattern` is not modelled). Simplified: a
+    /// (for KIP-848's server-side pattern see
+    /// [`subscribe_broker_pattern`](Self::subscribe_broker_pattern)). Simplified: a
     /// pattern that no longer matches anything leaves the last topics subscribed
     /// (kafkasim does not model a member subscribed to nothing).
     pub fn subscribe_pattern(&mut self, pattern: TopicPattern) {
