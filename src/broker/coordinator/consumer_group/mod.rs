@@ -521,26 +521,25 @@ impl Records<'_> {
     fn update_target(&mut self, cx: &Context<'_>) -> Result<(), ErrorCode> {
         let group = &self.group;
         let existing = &group.subscription_metadata;
-        // Unknown topic names are left out, as Kafka's TargetAssignmentBuilder resolves
-        // names through the metadata image.
-        let specs: Vec<MemberSpec> = group
-            .members
-            .iter()
-            .map(|(id, m)| MemberSpec {
-                member_id: id.clone(),
-                instance_id: m.metadata.instance_id.clone(),
-                topics: group.member_topics(m).into_iter().filter(|t| existing.contains_key(t)).collect(),
+        // The members in the order Kafka's `GroupSpec.memberIds()` iterates them (a
+        // HashMap's; the range assignor sorts them itself). Unknown topic names are left
+        // out, as Kafka's TargetAssignmentBuilder resolves names through the metadata image.
+        let specs: Vec<MemberSpec> = java::hash_map_order(group.members.keys().map(String::as_str))
+            .into_iter()
+            .map(|id| {
+                let member = &group.members[id];
+                MemberSpec {
+                    member_id: id.to_string(),
+                    instance_id: member.metadata.instance_id.clone(),
+                    topics: group.member_topics(member).into_iter().filter(|t| existing.contains_key(t)).collect(),
+                }
             })
             .collect();
         let assigned = match preferred_assignor(group, cx.settings) {
             ServerAssignor::Range => server_assignor::range(&specs, existing),
             ServerAssignor::Uniform => {
-                // Kafka iterates the members of a HashMap.
-                let order = java::hash_map_order(group.members.keys().map(String::as_str));
-                let ordered: Vec<&MemberSpec> =
-                    order.iter().filter_map(|id| specs.iter().find(|s| s.member_id == *id)).collect();
                 let rule = cx.settings.uniform_extra_partitions;
-                server_assignor::uniform(&ordered, group.is_homogeneous(), &group.target, existing, rule)
+                server_assignor::uniform(&specs, group.is_homogeneous(), &group.target, existing, rule)
             }
         };
         let target = assigned.map_err(|_| ErrorCode::UnknownServerError)?;

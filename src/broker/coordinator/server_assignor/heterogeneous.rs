@@ -27,7 +27,7 @@ const MAX_BALANCING_ROUNDS: usize = 16;
 /// the lower number), each with the existing topics it subscribes to. `current` is the
 /// group's current target assignment, `partitions` each existing topic's partition count.
 pub fn uniform_heterogeneous(
-    members: &[&MemberSpec],
+    members: &[MemberSpec],
     current: &TargetAssignment,
     partitions: &BTreeMap<String, u32>,
 ) -> Result<TargetAssignment, UnknownTopic> {
@@ -42,11 +42,10 @@ pub fn uniform_heterogeneous(
 
 /// The builder's state; members are numbered by their position in the iteration order.
 struct Builder<'a> {
-    /// Each subscribed topic's partition count.
-    partition_counts: BTreeMap<&'a str, u32>,
     /// Each subscribed topic's subscribers, ascending.
     subscribers: BTreeMap<&'a str, Vec<usize>>,
-    /// Each subscribed topic's partitions' owners in the new target.
+    /// Each subscribed topic's partitions' owners in the new target (one entry per
+    /// partition: the topic's partition count is its length).
     owners: BTreeMap<&'a str, Vec<Option<usize>>>,
     /// Each member's new target.
     target: Vec<BTreeSet<TopicPartition>>,
@@ -55,9 +54,8 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(members: &[&'a MemberSpec], partitions: &BTreeMap<String, u32>) -> Result<Self, UnknownTopic> {
+    fn new(members: &'a [MemberSpec], partitions: &BTreeMap<String, u32>) -> Result<Self, UnknownTopic> {
         let mut builder = Builder {
-            partition_counts: BTreeMap::new(),
             subscribers: BTreeMap::new(),
             owners: BTreeMap::new(),
             target: vec![BTreeSet::new(); members.len()],
@@ -67,7 +65,6 @@ impl<'a> Builder<'a> {
             for topic in &member.topics {
                 let count = *partitions.get(topic).ok_or_else(|| UnknownTopic(topic.clone()))?;
                 let topic = topic.as_str();
-                builder.partition_counts.insert(topic, count);
                 builder.subscribers.entry(topic).or_default().push(index);
                 builder.owners.entry(topic).or_insert_with(|| vec![None; count as usize]);
             }
@@ -78,8 +75,8 @@ impl<'a> Builder<'a> {
     /// Kafka's `topicComparator`: partitions per subscriber, descending; then subscriber
     /// count, ascending; then (kafkasim's stand-in for the topic id) name, ascending.
     fn topic_order(&self, a: &str, b: &str) -> Ordering {
-        let (partitions_a, subscribers_a) = (u64::from(self.partition_counts[a]), self.subscribers[a].len() as u64);
-        let (partitions_b, subscribers_b) = (u64::from(self.partition_counts[b]), self.subscribers[b].len() as u64);
+        let (partitions_a, subscribers_a) = (self.owners[a].len() as u64, self.subscribers[a].len() as u64);
+        let (partitions_b, subscribers_b) = (self.owners[b].len() as u64, self.subscribers[b].len() as u64);
         // b's ratio against a's, by cross-multiplying (exact where Java divides doubles).
         (partitions_b * subscribers_a)
             .cmp(&(partitions_a * subscribers_b))
@@ -95,7 +92,7 @@ impl<'a> Builder<'a> {
 
     /// Kafka's `maybeRevokePartitions`: each member keeps the partitions of its current
     /// target whose topics it still subscribes to.
-    fn keep_subscribed_partitions(&mut self, members: &[&MemberSpec], current: &TargetAssignment) {
+    fn keep_subscribed_partitions(&mut self, members: &[MemberSpec], current: &TargetAssignment) {
         for (index, member) in members.iter().enumerate() {
             let held = current.get(&member.member_id).into_iter().flatten();
             for tp in held.filter(|tp| member.topics.contains(tp.topic.as_ref())) {
@@ -320,8 +317,7 @@ mod tests {
     }
 
     fn assign(members: &[MemberSpec], current: &TargetAssignment, partitions: &[(&str, u32)]) -> TargetAssignment {
-        let order: Vec<&MemberSpec> = members.iter().collect();
-        uniform_heterogeneous(&order, current, &counts(partitions)).unwrap()
+        uniform_heterogeneous(members, current, &counts(partitions)).unwrap()
     }
 
     #[test]
@@ -344,8 +340,7 @@ mod tests {
         let members = [member("A", &[]), member("B", &[])];
         assert_eq!(assign(&members, &TargetAssignment::new(), &[("T1", 3)]), held(&[("A", &[]), ("B", &[])]));
         let members = [member("A", &["T3"]), member("B", &["T2"])];
-        let order: Vec<&MemberSpec> = members.iter().collect();
-        assert!(uniform_heterogeneous(&order, &TargetAssignment::new(), &counts(&[("T1", 3)])).is_err());
+        assert!(uniform_heterogeneous(&members, &TargetAssignment::new(), &counts(&[("T1", 3)])).is_err());
     }
 
     #[test]

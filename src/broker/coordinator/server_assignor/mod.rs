@@ -89,7 +89,7 @@ pub fn range(members: &[MemberSpec], partitions: &BTreeMap<String, u32>) -> Resu
 /// (Kafka's `ModernGroup.subscriptionType`), which picks [`uniform_homogeneous`],
 /// otherwise [`uniform_heterogeneous`].
 pub fn uniform(
-    members: &[&MemberSpec],
+    members: &[MemberSpec],
     homogeneous: bool,
     current: &TargetAssignment,
     partitions: &BTreeMap<String, u32>,
