@@ -42,7 +42,7 @@ pub use modes::{
 pub use names::{broker_name, broker_names, partition_name, NodeName, NodeRole, CONTROLLER_ID_OFFSET, METASTORE};
 pub use records::{ControlMarker, Record, RecordBatch, ABORT_MARKER_VALUE, COMMIT_MARKER_VALUE};
 pub use subscription::{Subscription, TopicPattern};
-pub use topic::{RetentionConfig, TopicAssignment, DEFAULT_SEGMENT_BYTES};
+pub use topic::{RetentionConfig, TopicAssignment, DEFAULT_SEGMENT_BYTES, INTERNAL_TOPIC_NAMES};
 pub use txn::{
     AbortedTxn, IsolationLevel, TransactionVersion, TxnMarkerEntry, TxnRequest, TxnResponse, TxnResult,
     TRANSACTION_COORDINATOR_CHANNEL,

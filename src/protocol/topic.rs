@@ -39,9 +39,12 @@ impl TopicAssignment {
 
     /// Whether `topic` names one of Kafka's internal topics.
     pub fn is_internal_name(topic: &str) -> bool {
-        matches!(topic, "__consumer_offsets" | "__transaction_state")
+        INTERNAL_TOPIC_NAMES.contains(&topic)
     }
 }
+
+/// Kafka's internal topics (`org.apache.kafka.common.internals.Topic.INTERNAL_TOPICS`).
+pub const INTERNAL_TOPIC_NAMES: [&str; 2] = ["__consumer_offsets", "__transaction_state"];
 
 /// A topic's retention and segment settings, with Kafka's defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

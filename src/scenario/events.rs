@@ -218,7 +218,8 @@ fn subscribe(t: &Table, consumers: &[ConsumerSpec], cluster: &ClusterSpec, profi
             )));
         }
         let pattern = topic_pattern(node)?;
-        if let Some(internal) = INTERNAL_TOPICS.iter().find(|name| pattern.matches_any_name(name)) {
+        if let Some(internal) = crate::protocol::INTERNAL_TOPIC_NAMES.iter().find(|name| pattern.matches_any_name(name))
+        {
             return Err(node.pos.issue(format!(
                 "{pattern} matches the internal topic {internal}, which the coordinator would resolve it to (Kafka's \
                  refreshRegularExpressions leaves internal topics in) and kafkasim does not model consuming; expected \
@@ -255,9 +256,6 @@ const SERVER_KEY: &str = "subscription_pattern";
 /// The release that brought `subscribe(SubscriptionPattern)` (KIP-848's regular
 /// expressions, resolved by the coordinator).
 const SUBSCRIPTION_PATTERN_RELEASE: KafkaVersion = KafkaVersion::new(4, 0, 0);
-
-/// The internal topics a scenario's cluster may hold.
-const INTERNAL_TOPICS: [&str; 2] = ["__consumer_offsets", "__transaction_state"];
 
 /// A `pattern` or `subscription_pattern` value.
 fn topic_pattern(node: &Node) -> Res<TopicPattern> {
