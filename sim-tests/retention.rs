@@ -168,6 +168,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
         plant: None,
         kraft: None,
         txn: Default::default(),
+        fetch_topic_ids: true,
     }
 }
 
@@ -210,6 +211,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
                     metadata_max_age_ms: 300_000,
                     offset_validation: Default::default(),
                     isolation_level: Default::default(),
+                    fetch_topic_ids: true,
                 };
                 let mut consumer = Consumer::new(client_net.clone(), config);
                 while consumer.end_offset(&tp).await.is_none() {

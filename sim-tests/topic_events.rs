@@ -391,12 +391,15 @@ fn deletion_loses_unread_records(scenario: &kafkasim::scenario::Scenario) {
         assert!(!commits.is_empty(), "seed {seed}: the group kept committing");
         assert!(commits.iter().all(|o| o.kind == kafkasim::history::OpType::Fail), "seed {seed}: {commits:?}");
         assert!(commits.iter().any(|o| o.error.as_deref() == Some("UNKNOWN_TOPIC_OR_PARTITION")), "seed {seed}");
-        // Where the producer had batches in flight, they expired with the retriable
-        // error as their last.
+        // Where the producer had batches in flight, they expired with a retriable error
+        // of the deletion as their last: the leader no longer knew the topic, or it
+        // dropped the partition while the batch waited for its replicas.
         expired_seeds += usize::from(outcome.history.ops.iter().any(|o| {
-            o.error
-                .as_deref()
-                .is_some_and(|e| e.contains("delivery.timeout.ms expired (last error: UNKNOWN_TOPIC_OR_PARTITION)"))
+            o.error.as_deref().is_some_and(|e| {
+                ["UNKNOWN_TOPIC_OR_PARTITION", "NOT_LEADER_OR_FOLLOWER"]
+                    .iter()
+                    .any(|last| e.contains(&format!("delivery.timeout.ms expired (last error: {last})")))
+            })
         }));
         // No rebalance completes: the member that must rejoin first retries its
         // pre-rebalance commit of the deleted partitions for max.poll.interval.ms, still
@@ -694,6 +697,152 @@ fn a_subscription_pattern_is_resolved_by_the_coordinator_at_most_every_ten_secon
             (12_000_000_000..25_000_000_000).contains(&first_with_eu.time_ns),
             "seed {seed}: orders-eu assigned at {} ns",
             first_with_eu.time_ns
+        );
+    }
+}
+
+/// Four brokers, `orders` on three replicas each; broker-4 crashes at 3 s for 9 s, so it is
+/// down (though not yet fenced, in KRaft) while an administrator deletes `orders` at 5 s
+/// and creates a topic of the same name at 7 s.
+fn recreation_while_a_broker_is_down(metadata: &str) -> kafkasim::scenario::Scenario {
+    let version = if metadata == "zookeeper" { "kafka_version = \"3.9\"\n" } else { "" };
+    let text = format!(
+        r#"{version}seeds = [1, 2, 3]
+duration = "20s"
+
+[cluster]
+brokers = 4
+metadata = "{metadata}"
+
+[cluster.config]
+"auto.create.topics.enable" = false
+
+[[topics]]
+name = "orders"
+partitions = 4
+"replication.factor" = 3
+
+[[producers]]
+topic = "orders"
+rate_per_sec = 40
+
+[[consumers]]
+topic = "orders"
+mode = "subscribe"
+group = "billing"
+
+[consumers.config]
+"auto.offset.reset" = "earliest"
+
+[[faults]]
+at = "3s"
+kind = "crash"
+target = "broker-4"
+duration = "9s"
+
+[[events]]
+at = "5s"
+kind = "delete-topic"
+topic = "orders"
+
+[[events]]
+at = "7s"
+kind = "create-topic"
+topic = "orders"
+partitions = 4
+"replication.factor" = 3
+
+[expect]
+absent = []
+"#
+    );
+    kafkasim::scenario::parse(&text, std::path::Path::new("recreation.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_topic_created_again_under_a_deleted_name_is_another_topic_in_kraft() {
+    let scenario = recreation_while_a_broker_is_down("kraft");
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        let trace = &outcome.history.trace;
+        // The controller frees the name once the RemoveTopicRecord commits: the create
+        // succeeds, and the new topic's partitions are traced under `orders#2`.
+        let answered: Vec<_> = trace
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::TopicAdmin { error, .. } => Some(*error),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answered, vec![None, None], "seed {seed}");
+        let created: Vec<String> =
+            ClusterState::replay(trace).created_by_admin().keys().map(|k| k.to_string()).collect();
+        assert_eq!(created, ["orders#2-0", "orders#2-1", "orders#2-2", "orders#2-3"], "seed {seed}");
+        // Broker-4 comes back with logs of the deleted topic: it sets them aside as stray
+        // (`isStrayKraftReplica`) instead of serving them as the new topic's.
+        let strays: Vec<(&str, u32, u64)> = trace
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::PartitionStray { tp, broker, records } => Some((&**tp, *broker, *records)),
+                _ => None,
+            })
+            .collect();
+        assert!(!strays.is_empty(), "seed {seed}: no stray log");
+        assert!(
+            strays.iter().all(|(tp, broker, records)| tp.starts_with("orders-") && *broker == 4 && *records > 0),
+            "seed {seed}: {strays:?}"
+        );
+        // The clients moved on to the new topic, under its own keys.
+        let keys_with = |f: kafkasim::history::OpFn| {
+            outcome.history.ops.iter().filter(|o| o.f == f && o.kind == kafkasim::history::OpType::Ok).any(|o| {
+                o.micro_ops().iter().any(|m| match m {
+                    kafkasim::history::MicroOp::Send { key, .. } => key.starts_with("orders#2-"),
+                    kafkasim::history::MicroOp::Poll { records: Some(r) } => {
+                        r.keys().any(|k| k.starts_with("orders#2-"))
+                    }
+                    _ => false,
+                })
+            })
+        };
+        assert!(keys_with(kafkasim::history::OpFn::Send), "seed {seed}: nothing acknowledged in the new topic");
+        assert!(keys_with(kafkasim::history::OpFn::Poll), "seed {seed}: nothing polled from the new topic");
+        // What the checkers find: records of the first topic nobody read before it went,
+        // and the group's commits of positions in the deleted topic, which the
+        // coordinator stored for the new one. Nothing mixes the two topics' logs.
+        let found: BTreeSet<AnomalyKind> = kinds(&outcome).into_iter().collect();
+        let allowed =
+            BTreeSet::from([AnomalyKind::Unseen, AnomalyKind::CrossIncarnationCommit, AnomalyKind::PositionCarried]);
+        assert!(found.is_subset(&allowed), "seed {seed}: {}", describe(&outcome));
+        assert!(found.contains(&AnomalyKind::CrossIncarnationCommit), "seed {seed}: {}", describe(&outcome));
+        for anomaly in outcome.anomalies.iter().filter(|a| a.kind == AnomalyKind::Unseen) {
+            assert!(anomaly.description.contains("Its topic was deleted at"), "{}", anomaly.description);
+        }
+    }
+}
+
+#[test]
+fn a_zookeeper_controller_refuses_the_name_until_every_replica_is_deleted() {
+    let scenario = recreation_while_a_broker_is_down("zookeeper");
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        let trace = &outcome.history.trace;
+        // Broker-4 is down, so the deletion waits for it (`ReplicaDeletionIneligible`)
+        // and the create is refused: TOPIC_ALREADY_EXISTS ("marked for deletion").
+        let answered: Vec<_> = trace
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::TopicAdmin { error, .. } => Some(*error),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answered, vec![None, Some(kafkasim::protocol::ErrorCode::TopicAlreadyExists)], "seed {seed}");
+        assert!(!trace.iter().any(|e| matches!(e.event, Event::PartitionStray { .. })), "seed {seed}");
+        // Once back, broker-4 deletes its replicas as the controller tells it.
+        assert!(
+            trace
+                .iter()
+                .any(|e| matches!(&e.event, Event::PartitionDeleted { broker: 4, .. }) && e.time_ns > 12_000_000_000),
+            "seed {seed}"
         );
     }
 }

@@ -15,16 +15,21 @@
 //!
 //! Simplified: Kafka renames a deleted log's directory `-delete` and removes it after
 //! `file.delete.delay.ms`; here the files go at once (nothing reads them in between).
-//! A KRaft broker that was down while its topic was deleted keeps the stale files, which
-//! nothing loads since the topic is not in its metadata when it comes back (Kafka
-//! renames them `-stray`); kafkasim does not re-create a deleted topic's name, so no
-//! newer topic can adopt them. (A ZooKeeper-mode controller waits for such a broker and
-//! has it delete them.)
+//!
+//! Stray logs (KRaft): a broker that was down while its topic was deleted finds the log
+//! on its disk when it comes back, and the topic may have been created again under the
+//! same name with a new id meanwhile (a KRaft controller frees the name as soon as the
+//! `RemoveTopicRecord` commits). Kafka's `LogManager.isStrayKraftReplica` calls a log
+//! stray when it has no topic id, its id is not in the metadata image, or the image's
+//! partition does not list the broker; the log is renamed `<tp>.<id>-stray` and kept,
+//! never read ([`stray_replica`], [`stray_orphans`]). A ZooKeeper-mode controller instead
+//! waits for such a broker and has it delete the log before the name can be reused.
 
 use super::log::PartitionLog;
+use super::partition::Partition;
 use super::SharedBroker;
 use crate::history::Event;
-use crate::protocol::TopicPartition;
+use crate::protocol::{BrokerId, TopicId, TopicPartition};
 
 /// Stops hosting `deleted` (partitions of deleted topics), deletes their logs, forgets
 /// them and drops their committed offsets (KRaft's single step).
@@ -47,9 +52,10 @@ pub fn stop_and_delete_replicas(shared: &SharedBroker, deleted: &[TopicPartition
         let mut state = shared.lock();
         let me = state.id;
         for tp in deleted {
-            let hosted = state.partitions.remove(tp).is_some();
-            if PartitionLog::delete_files(&shared.disk, tp) || hosted {
-                shared.tracer.emit(Event::PartitionDeleted { tp: tp.to_string().into(), broker: me.0 });
+            let hosted = state.partitions.remove(tp);
+            if PartitionLog::delete_files(&shared.disk, tp) || hosted.is_some() {
+                let name = hosted.map_or_else(|| tp.to_string().into(), |p| p.name().clone());
+                shared.tracer.emit(Event::PartitionDeleted { tp: name, broker: me.0 });
             }
         }
     }
@@ -66,5 +72,36 @@ pub fn forget_partitions(shared: &SharedBroker, deleted: &[TopicPartition]) {
     };
     if !forgotten.is_empty() {
         shared.coordinator.on_partitions_deleted(shared, &forgotten);
+    }
+}
+
+/// Sets a stray replica aside: its files move to `<tp>.<id>-stray/` (a directory the
+/// startup scan does not read back as a partition) and a [`Event::PartitionStray`] is
+/// traced under the stray log's own topic.
+pub fn stray_replica(shared: &SharedBroker, me: BrokerId, stray: &Partition) {
+    let tp = stray.tp();
+    let id = stray.topic_id().map_or_else(|| "unknown".to_string(), |id| id.to_string());
+    PartitionLog::move_files(&shared.disk, tp, &format!("{tp}.{id}-stray"));
+    let records = stray.log_end_offset() - stray.log().log_start_offset();
+    shared.tracer.emit(Event::PartitionStray { tp: stray.name().clone(), broker: me.0, records });
+}
+
+/// The KRaft startup scan, once the broker has caught up with the metadata log
+/// (`BrokerMetadataPublisher.initializeManagers` → `LogManager.startup(isStray)`): every
+/// replica on this broker that the image does not give it under the log's own topic id
+/// is stray: one loaded from disk for a topic that has gone (or gone and come back).
+pub fn stray_orphans(shared: &SharedBroker, is_current: impl Fn(&TopicPartition, TopicId) -> bool) {
+    let mut state = shared.lock();
+    let me = state.id;
+    let strays: Vec<TopicPartition> = state
+        .partitions
+        .iter()
+        .filter(|(tp, p)| p.topic_id().is_none_or(|id| !is_current(tp, id)))
+        .map(|(tp, _)| tp.clone())
+        .collect();
+    for tp in strays {
+        if let Some(stray) = state.partitions.remove(&tp) {
+            stray_replica(shared, me, &stray);
+        }
     }
 }

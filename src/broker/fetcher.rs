@@ -39,6 +39,9 @@ pub fn ensure_fetchers(shared: &SharedBroker) {
 /// A followed partition as the fetcher sees it at the start of a round.
 struct Followed {
     tp: TopicPartition,
+    /// The topic of the followed replica's log: a partition of a topic re-created under
+    /// the same name while the fetch was out is another partition.
+    topic_id: Option<crate::protocol::TopicId>,
     leader_epoch: LeaderEpoch,
     needs_truncation: bool,
     log_end_offset: Offset,
@@ -74,6 +77,7 @@ async fn run_fetcher(shared: SharedBroker, leader: BrokerId) {
                     tp: p.tp.clone(),
                     fetch_offset: p.log_end_offset,
                     current_leader_epoch: Some(p.leader_epoch),
+                    topic_id: p.topic_id.filter(|_| shared.config.fetch_topic_ids),
                 })
                 .collect(),
             isolation_level: IsolationLevel::ReadUncommitted,
@@ -111,6 +115,7 @@ fn followed_partitions(shared: &SharedBroker, leader: BrokerId) -> Option<(Addr,
         .filter(|p| p.followed_leader() == Some(leader))
         .map(|p| Followed {
             tp: p.tp().clone(),
+            topic_id: p.topic_id(),
             leader_epoch: p.leader_epoch(),
             needs_truncation: p.needs_truncation(),
             log_end_offset: p.log_end_offset(),
@@ -154,8 +159,8 @@ async fn reconcile_with_leader(
     let Some(replica) = state.partitions.get_mut(&partition.tp) else {
         return true;
     };
-    if replica.leader_epoch() != partition.leader_epoch {
-        return true; // Leadership moved on while we asked.
+    if replica.leader_epoch() != partition.leader_epoch || replica.topic_id() != partition.topic_id {
+        return true; // Leadership moved on while we asked (or the topic was re-created).
     }
     let (truncate_to, reason) = match (shared.config.truncation, answer.end_offset) {
         // A 0.11-1.1 leader that answered UNDEFINED: back to the high watermark.
@@ -205,6 +210,7 @@ fn apply_fetch_responses(
                 continue;
             };
             let still_following = replica.followed_leader() == Some(leader)
+                && replica.topic_id() == expected.topic_id
                 && replica.leader_epoch() == expected.leader_epoch
                 && replica.log_end_offset() == expected.log_end_offset;
             if !still_following {

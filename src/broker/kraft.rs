@@ -18,7 +18,7 @@ use crate::protocol::kraft::{
     LeaderRecoveryState, Payload, Registration,
 };
 use crate::protocol::{
-    BrokerEndpoint, BrokerId, NodeId, NodeName, Offset, PartitionState, Request, Response, TopicPartition,
+    BrokerEndpoint, BrokerId, NodeId, NodeName, Offset, PartitionState, Request, Response, TopicId, TopicPartition,
 };
 use crate::raft::metadata::{MetadataImage, MetadataRecord};
 use crate::raft::{ElectionState, QuorumConfig, QuorumNode, RaftLog};
@@ -196,10 +196,31 @@ fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::Metadat
     }
 }
 
+/// The startup scan for stray logs, against the image the broker caught up to (see
+/// [`super::deletion::stray_orphans`]).
+fn set_strays_aside(shared: &SharedBroker) {
+    let me = shared.id();
+    let mine: BTreeSet<(TopicPartition, TopicId)> = {
+        let view = shared.kraft();
+        view.image
+            .topics
+            .iter()
+            .flat_map(|(&id, topic)| {
+                topic
+                    .partitions
+                    .iter()
+                    .filter(|(_, registration)| registration.replicas.contains(&me))
+                    .map(move |(&partition, _)| (TopicPartition::new(topic.name.clone(), partition), id))
+            })
+            .collect()
+    };
+    super::deletion::stray_orphans(shared, |tp, id| mine.contains(&(tp.clone(), id)));
+}
+
 /// Every partition of the image as the broker's metadata cache holds it.
 fn partition_states(image: &MetadataImage) -> Vec<PartitionState> {
     let mut states = Vec::new();
-    for topic in image.topics.values() {
+    for (&topic_id, topic) in &image.topics {
         for (&partition, registration) in &topic.partitions {
             states.push(PartitionState {
                 tp: TopicPartition::new(topic.name.clone(), partition),
@@ -208,6 +229,7 @@ fn partition_states(image: &MetadataImage) -> Vec<PartitionState> {
                 isr: registration.isr.clone(),
                 replicas: registration.replicas.clone(),
                 partition_epoch: registration.partition_epoch,
+                topic_id,
             });
         }
     }
@@ -314,7 +336,9 @@ pub async fn run_lifecycle(shared: SharedBroker, config: KraftBrokerConfig, mut 
                         config.heartbeat_interval_ms
                     }
                 } else {
-                    if caught_up && !reply.is_fenced {
+                    let first_unfenced = caught_up && !reply.is_fenced && !*shared.kraft().running.borrow();
+                    if first_unfenced {
+                        set_strays_aside(&shared);
                         shared.kraft().running.send_replace(true);
                     }
                     next_heartbeat_ms(&config, &mut caught_up, reply)
@@ -437,13 +461,13 @@ pub async fn alter_partition(
     partition_epoch: u64,
     new_isr: Vec<(BrokerId, Option<u64>)>,
 ) -> IsrChangeAnswer {
-    let request = {
+    let (request, topic_id) = {
         let view = shared.kraft();
         let (Some(topic_id), Some(broker_epoch)) = (view.image.topic_id(&tp.topic), view.broker_epoch) else {
             // Not registered yet, or the topic not in this broker's image yet.
             return IsrChangeAnswer::Unanswered;
         };
-        AlterPartition {
+        let request = AlterPartition {
             broker: shared.id(),
             broker_epoch,
             topic_id,
@@ -452,7 +476,8 @@ pub async fn alter_partition(
             partition_epoch,
             new_isr,
             leader_recovery: LeaderRecoveryState::Recovered,
-        }
+        };
+        (request, topic_id)
     };
     let timeout = Duration::from_millis(shared.config.inter_broker_timeout_ms);
     let answer =
@@ -466,6 +491,7 @@ pub async fn alter_partition(
             isr: registration.isr,
             replicas: registration.replicas,
             partition_epoch: registration.partition_epoch,
+            topic_id,
         }),
         Some(ControllerResponse::AlterPartition(Err(error))) => {
             tracing::debug!(%tp, ?error, "AlterPartition refused");

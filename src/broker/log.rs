@@ -13,7 +13,9 @@ use super::retention::SegmentInfo;
 use super::segment::Segment;
 use super::txn_index::TxnIndex;
 use super::txn_verification::TxnVerifications;
-use crate::protocol::{LeaderEpoch, Offset, ProducerId, Record, RecordBatch, TopicPartition, DEFAULT_SEGMENT_BYTES};
+use crate::protocol::{
+    LeaderEpoch, Offset, ProducerId, Record, RecordBatch, TopicId, TopicPartition, DEFAULT_SEGMENT_BYTES,
+};
 use crate::sim::disk::Disk;
 use bincode::Options;
 use bytes::Bytes;
@@ -39,6 +41,9 @@ pub struct PartitionLog {
     verifications: TxnVerifications,
     /// `segment.bytes`: a batch that would take the active segment past this starts a new one.
     segment_bytes: u64,
+    /// The id of the topic this log belongs to (Kafka's `partition.metadata` file), once
+    /// the broker learned it; `None` for a log written before it did.
+    topic_id: Option<TopicId>,
 }
 
 impl PartitionLog {
@@ -50,6 +55,10 @@ impl PartitionLog {
         format!("{tp}/log-start-offset-checkpoint")
     }
 
+    fn topic_id_path(tp: &TopicPartition) -> String {
+        format!("{tp}/partition.metadata")
+    }
+
     /// Deletes every file of `tp`'s log: its segments and checkpoints. Returns whether
     /// there was any.
     pub fn delete_files(disk: &Disk, tp: &TopicPartition) -> bool {
@@ -58,6 +67,20 @@ impl PartitionLog {
             disk.delete(path);
         }
         !paths.is_empty()
+    }
+
+    /// Moves every file of `tp`'s log under the directory `dir` (a stray log's new home).
+    pub fn move_files(disk: &Disk, tp: &TopicPartition, dir: &str) {
+        let prefix = format!("{tp}/");
+        for path in disk.list(&prefix) {
+            let entries = disk.read(&path).unwrap_or_default();
+            let moved = format!("{dir}/{}", &path[prefix.len()..]);
+            for entry in entries {
+                disk.append(&moved, entry);
+            }
+            disk.flush(&moved);
+            disk.delete(&path);
+        }
     }
 
     /// Loads the log from disk (empty if never written) with Kafka's default 1 GiB
@@ -80,6 +103,9 @@ impl PartitionLog {
             .read(&Self::epoch_path(&tp))
             .and_then(|entries| entries.last().and_then(|e| EpochCache::decode(e)))
             .unwrap_or_default();
+        let topic_id = disk
+            .read(&Self::topic_id_path(&tp))
+            .and_then(|entries| entries.last().and_then(|e| bincode::deserialize(e).ok()));
         let mut log = PartitionLog {
             tp,
             segments,
@@ -91,6 +117,7 @@ impl PartitionLog {
             txns: TxnIndex::default(),
             verifications: TxnVerifications::default(),
             segment_bytes,
+            topic_id,
         };
         if log.segments.is_empty() {
             log.segments.push(Segment::new(&log.tp, checkpointed_start));
@@ -175,6 +202,23 @@ impl PartitionLog {
         self.batches()
             .flat_map(|b| b.offsets_and_records().map(move |(o, r)| (o, r, b.partition_leader_epoch)))
             .filter(move |(o, _, _)| *o >= start)
+    }
+
+    /// The id of the topic this log belongs to, if recorded.
+    pub fn topic_id(&self) -> Option<TopicId> {
+        self.topic_id
+    }
+
+    /// Records the topic's id with the log, durably, if it has none yet
+    /// (`UnifiedLog.initializeTopicId`). Kafka flushes `partition.metadata`
+    /// asynchronously but always before the first append (`maybeFlushMetadataFile`);
+    /// writing it durably at once is the same as far as any reader can tell.
+    pub fn record_topic_id(&mut self, id: TopicId) {
+        if self.topic_id.is_none() {
+            self.topic_id = Some(id);
+            let entry = bincode::serialize(&id).expect("a topic id serializes");
+            self.disk.overwrite_durably(&Self::topic_id_path(&self.tp), Bytes::from(entry));
+        }
     }
 
     /// The partition.

@@ -126,6 +126,9 @@ pub struct BrokerConfig {
     pub kraft: Option<kraft::KraftBrokerConfig>,
     /// The transaction coordinator's settings (`transaction.*`).
     pub txn: txn::TxnCoordinatorConfig,
+    /// Whether follower fetches carry topic ids (Fetch v13, Kafka 3.1 onwards, KIP-516):
+    /// a leader then refuses a fetch for another topic of the same name.
+    pub fetch_topic_ids: bool,
 }
 
 impl BrokerConfig {

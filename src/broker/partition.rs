@@ -116,12 +116,31 @@ impl Partition {
         }
     }
 
+    /// This replica under its history name (`orders#2-0` for a partition of the second
+    /// topic named `orders`, see [`crate::history::incarnations`]) instead of `topic-N`.
+    pub fn named(mut self, name: Arc<str>) -> Self {
+        self.name = name;
+        self
+    }
+
     /// The partition.
     pub fn tp(&self) -> &TopicPartition {
         self.log.tp()
     }
 
-    /// The partition's name, `topic-N`, as trace events carry it.
+    /// The id of the topic this replica's log belongs to, if recorded.
+    pub fn topic_id(&self) -> Option<crate::protocol::TopicId> {
+        self.log.topic_id()
+    }
+
+    /// Records the topic's id with the log if it has none (see
+    /// [`PartitionLog::record_topic_id`]).
+    pub fn record_topic_id(&mut self, id: crate::protocol::TopicId) {
+        self.log.record_topic_id(id);
+    }
+
+    /// The partition's name, `topic-N` (`topic#k-N` for a re-created name), as trace
+    /// events carry it.
     pub fn name(&self) -> &Arc<str> {
         &self.name
     }

@@ -48,6 +48,7 @@ fn state(leader: BrokerId, leader_epoch: LeaderEpoch, isr: &[BrokerId], partitio
         isr: isr.to_vec(),
         replicas: vec![ME, B2, B3],
         partition_epoch,
+        topic_id: 1,
     }
 }
 

@@ -82,13 +82,18 @@ struct AwaitingReplication {
     /// (`Partition.checkEnoughReplicasReachOffset` looks at the high watermark only, and
     /// becoming a follower completes the purgatory's requests with the error).
     leader_epoch: LeaderEpoch,
+    /// The topic of the log it was appended to: a partition of a topic re-created under
+    /// the same name is another partition (`stopPartitions` completed the wait with
+    /// NOT_LEADER_OR_FOLLOWER when the old one went).
+    topic_id: Option<crate::protocol::TopicId>,
 }
 
 impl Admission {
     /// Refused by a broker that is not the partition's leader (or before any check, by
     /// the transaction verification).
     pub(super) fn refused(tp: TopicPartition, error: ErrorCode) -> Self {
-        let response = ProducePartitionResponse { tp, error: Some(error), base_offset: 0, log_start_offset: None };
+        let response =
+            ProducePartitionResponse { tp, error: Some(error), base_offset: 0, log_start_offset: None, topic_id: None };
         Admission { response, acknowledgeable: None, awaiting: None }
     }
 
@@ -225,15 +230,17 @@ fn append(
 /// offset, after replication for acks=all.
 fn admitted(partition: &Partition, acks: Acks, tp: TopicPartition, base_offset: Offset, count: u64) -> Admission {
     let leader_epoch = partition.leader_epoch();
+    let topic_id = partition.topic_id();
     let awaiting = (acks == Acks::All).then(|| AwaitingReplication {
         tp: tp.clone(),
         required_offset: base_offset + count,
         leader_epoch,
+        topic_id,
     });
     let acknowledgeable = Acknowledgeable { tp: partition.name().clone(), count, leader_epoch };
     let log_start_offset = Some(partition.log().log_start_offset());
     Admission {
-        response: ProducePartitionResponse { tp, error: None, base_offset, log_start_offset },
+        response: ProducePartitionResponse { tp, error: None, base_offset, log_start_offset, topic_id },
         acknowledgeable: Some(acknowledgeable),
         awaiting,
     }
@@ -263,7 +270,7 @@ async fn replicated(shared: &SharedBroker, wait: &AwaitingReplication, deadline:
         let changed = shared.changed.notified();
         {
             let state = shared.lock();
-            let Some(partition) = state.partitions.get(&wait.tp) else {
+            let Some(partition) = state.partitions.get(&wait.tp).filter(|p| p.topic_id() == wait.topic_id) else {
                 return Some(ErrorCode::NotLeaderOrFollower);
             };
             if partition.leadership_start_epoch().is_none_or(|start| start > wait.leader_epoch) {

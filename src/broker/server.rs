@@ -108,7 +108,8 @@ fn start(ctx: BrokerContext) -> SharedBroker {
         let segment_bytes = ctx.config.retention_for(&tp.topic).segment_bytes;
         let log = PartitionLog::load_with_segment_bytes(tp.clone(), ctx.disk.clone(), segment_bytes);
         let rule = ctx.config.high_watermark_rule(&tp.topic);
-        let partition = Partition::new(log, checkpoint.get(&tp).copied().unwrap_or(0), rule);
+        let name = ctx.tracer.recorder().partition_key(&tp, log.topic_id());
+        let partition = Partition::new(log, checkpoint.get(&tp).copied().unwrap_or(0), rule).named(name);
         ctx.tracer.emit(Event::LogLoaded {
             tp: partition.name().clone(),
             broker: me.0,

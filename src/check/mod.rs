@@ -4,12 +4,15 @@
 //! One file per family: `jepsen` (client-visible anomalies, defined as in Jepsen's Kafka
 //! workload, with Elle's `G0`/`G1c` cycles, Jepsen's allowed-by-default rules and
 //! kafkasim's `exactly-once` check of pipelines), `key_order` (one record key's records
-//! across partitions), `groups` (what consumer groups did with their records), `log`
+//! across partitions), `incarnations` (positions and commits that crossed from a deleted
+//! topic to one created again under its name), `groups` (what consumer groups did with
+//! their records), `log`
 //! (replication invariants over the internal trace) and `quorum` (KRaft's Raft safety
 //! over the trace).
 
 pub(crate) mod describe;
 pub mod groups;
+pub mod incarnations;
 pub mod jepsen;
 pub mod key_order;
 pub mod liveness;
@@ -50,6 +53,10 @@ pub enum AnomalyKind {
     PollSkip,
     /// Two reads of one partition within one poll or transaction skipped records.
     IntPollSkip,
+    /// A consumer's position in a deleted topic carried over to the topic created again
+    /// under its name, and it skipped the new topic's records below it (see
+    /// [`incarnations`]).
+    PositionCarried,
     /// A cycle of write-write dependencies between operations (Adya's G0, write cycle).
     G0,
     /// A poll saw a value whose send definitely failed.
@@ -73,6 +80,10 @@ pub enum AnomalyKind {
     ConsumeDuplicate,
     /// A group's committed offset moved backwards without a seek.
     CommitRegression,
+    /// A group committed a position in a deleted topic after a topic of the same name
+    /// was created, and the coordinator stored it for the new topic (see
+    /// [`incarnations`]).
+    CrossIncarnationCommit,
     /// Two members of a group owned one partition in the same generation.
     SplitOwnership,
     /// A group handed a partition to a member in a generation whose other member still
@@ -105,7 +116,7 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 32] = [
+    pub const ALL: [AnomalyKind; 34] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -117,6 +128,7 @@ impl AnomalyKind {
         AnomalyKind::IntNonmonotonicPoll,
         AnomalyKind::PollSkip,
         AnomalyKind::IntPollSkip,
+        AnomalyKind::PositionCarried,
         AnomalyKind::G0,
         AnomalyKind::G1a,
         AnomalyKind::G1c,
@@ -126,6 +138,7 @@ impl AnomalyKind {
         AnomalyKind::ConsumeSkip,
         AnomalyKind::ConsumeDuplicate,
         AnomalyKind::CommitRegression,
+        AnomalyKind::CrossIncarnationCommit,
         AnomalyKind::SplitOwnership,
         AnomalyKind::ReassignedBeforeRevoked,
         AnomalyKind::StaleCommitAccepted,
@@ -154,6 +167,7 @@ impl AnomalyKind {
             AnomalyKind::IntNonmonotonicPoll => "int-nonmonotonic-poll",
             AnomalyKind::PollSkip => "poll-skip",
             AnomalyKind::IntPollSkip => "int-poll-skip",
+            AnomalyKind::PositionCarried => "position-carried",
             AnomalyKind::G0 => "G0",
             AnomalyKind::G1a => "G1a",
             AnomalyKind::G1c => "G1c",
@@ -163,6 +177,7 @@ impl AnomalyKind {
             AnomalyKind::ConsumeSkip => "consume-skip",
             AnomalyKind::ConsumeDuplicate => "consume-duplicate",
             AnomalyKind::CommitRegression => "commit-regression",
+            AnomalyKind::CrossIncarnationCommit => "cross-incarnation-commit",
             AnomalyKind::SplitOwnership => "split-ownership",
             AnomalyKind::ReassignedBeforeRevoked => "reassigned-before-revoked",
             AnomalyKind::StaleCommitAccepted => "stale-commit-accepted",
@@ -288,6 +303,8 @@ pub fn check_all(history: &History) -> Vec<Anomaly> {
     // benchmark's peak memory by a half for a small gain in wall time.
     let mut all = jepsen::check(history);
     all.extend(key_order::key_reorders(history));
+    all.extend(incarnations::positions_carried(history));
+    all.extend(incarnations::cross_incarnation_commits(history));
     all.extend(groups::check(history));
     all.extend(log::check(history));
     all.extend(quorum::check(history));

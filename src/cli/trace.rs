@@ -112,6 +112,7 @@ impl Focus {
             | Event::IsrChange { tp, .. }
             | Event::PartitionCreated { tp, .. }
             | Event::PartitionDeleted { tp, .. }
+            | Event::PartitionStray { tp, .. }
             | Event::LeaderElection { tp, .. } => (tp, self.value.is_none()),
         };
         value_ok && self.partition.as_deref().is_none_or(|p| p == &**tp)

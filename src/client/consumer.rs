@@ -39,6 +39,10 @@ pub struct ConsumerConfig {
     pub offset_validation: OffsetValidation,
     /// `isolation.level`: whether records of open and aborted transactions are read.
     pub isolation_level: IsolationLevel,
+    /// Whether fetches name topics by id (Fetch v13, Kafka 3.1 onwards, KIP-516): a
+    /// leader then answers UNKNOWN_TOPIC_ID or INCONSISTENT_TOPIC_ID when the topic the
+    /// consumer's metadata knows is not the one it holds under that name.
+    pub fetch_topic_ids: bool,
 }
 
 /// An error `poll` raises to the application, which must seek the partition (only with
@@ -93,6 +97,12 @@ pub struct ConsumedRecord {
     pub offset: Offset,
     /// The value.
     pub value: u64,
+    /// The id of the topic whose log held it (see [`FetchPartitionResponse::topic_id`]):
+    /// for the history, which tells a deleted topic's records from those of the topic
+    /// created again under its name.
+    ///
+    /// [`FetchPartitionResponse::topic_id`]: crate::protocol::FetchPartitionResponse::topic_id
+    pub topic_id: Option<crate::protocol::TopicId>,
 }
 
 /// A standalone consumer.
@@ -126,6 +136,11 @@ impl Consumer {
             need_metadata: true,
             metadata_for_all_topics: false,
         }
+    }
+
+    /// The handle on the topic ids this consumer's metadata holds, for the history.
+    pub fn topic_ids(&self) -> super::metadata::TopicIds {
+        self.view.topic_ids()
     }
 
     /// Replaces the assignment; positions of partitions no longer assigned are forgotten.
@@ -339,6 +354,7 @@ impl Consumer {
                 fetch_offset: position.position.offset,
                 // Consumers before 2.3 send no epoch (Fetch v8 and older): no fencing.
                 current_leader_epoch: kip320.then_some(epoch),
+                topic_id: self.view.topic_id(tp).filter(|_| self.config.fetch_topic_ids),
             });
         }
         if by_leader.is_empty() {
@@ -441,7 +457,8 @@ impl Consumer {
                 match item {
                     Fetched::Record { offset, value, epoch } => {
                         skipped_to.remove(&part.tp);
-                        records.push((ConsumedRecord { tp: part.tp.clone(), offset, value }, epoch));
+                        let record = ConsumedRecord { tp: part.tp.clone(), offset, value, topic_id: part.topic_id };
+                        records.push((record, epoch));
                     }
                     Fetched::Skipped { next_offset, epoch } if next_offset > position => {
                         skipped_to.insert(part.tp.clone(), (next_offset, epoch));

@@ -2,11 +2,31 @@
 //! broker, refreshed with Metadata requests (Kafka's `Metadata` + `NetworkClient`).
 
 use crate::protocol::{
-    BrokerId, LeaderEpoch, PartitionMetadata, ProducerIdAndEpoch, Request, Response, TopicPartition,
+    BrokerId, LeaderEpoch, PartitionMetadata, ProducerIdAndEpoch, Request, Response, TopicId, TopicPartition,
 };
 use crate::sim::net::{Addr, Connection, NodeNet};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The topic ids a client's metadata holds, by topic name, shared with whoever records
+/// the client's operations: the history names a partition after the topic the client
+/// believes in (see [`crate::history::incarnations`]). Client logic never reads it.
+#[derive(Clone, Debug, Default)]
+pub struct TopicIds(Arc<Mutex<BTreeMap<Arc<str>, TopicId>>>);
+
+impl TopicIds {
+    /// The id the client's metadata holds for `topic`, if it knows the topic.
+    pub fn get(&self, topic: &str) -> Option<TopicId> {
+        self.0.lock().expect("topic ids poisoned").get(topic).copied()
+    }
+
+    fn publish(&self, partitions: &BTreeMap<TopicPartition, PartitionMetadata>) {
+        let mut ids = self.0.lock().expect("topic ids poisoned");
+        ids.clear();
+        ids.extend(partitions.values().map(|p| (p.tp.topic.clone(), p.topic_id)));
+    }
+}
 
 /// Cached cluster metadata plus connections.
 pub struct ClusterView {
@@ -25,6 +45,8 @@ pub struct ClusterView {
     /// When a refresh was last answered or failed (Kafka's `Metadata.lastRefreshMs`):
     /// the next one waits the refresh backoff from here.
     attempted_at: Option<madsim::time::Instant>,
+    /// The cached topic ids, published for the history.
+    topic_ids: TopicIds,
 }
 
 impl ClusterView {
@@ -40,7 +62,13 @@ impl ClusterView {
             saw_disconnect: false,
             refreshed_at: None,
             attempted_at: None,
+            topic_ids: TopicIds::default(),
         }
+    }
+
+    /// The handle on the cached topic ids (see [`TopicIds`]).
+    pub fn topic_ids(&self) -> TopicIds {
+        self.topic_ids.clone()
     }
 
     /// The network handle the view connects through.
@@ -103,6 +131,7 @@ impl ClusterView {
         for partition in metadata.partitions {
             self.partitions.insert(partition.tp.clone(), partition);
         }
+        self.topic_ids.publish(&self.partitions);
         self.refreshed_at = Some(madsim::time::Instant::now());
         true
     }
@@ -134,6 +163,11 @@ impl ClusterView {
     pub fn leader(&self, tp: &TopicPartition) -> Option<(BrokerId, LeaderEpoch)> {
         let partition = self.partitions.get(tp)?;
         Some((partition.leader?, partition.leader_epoch))
+    }
+
+    /// The id of the topic `tp` belongs to, as the cached metadata has it.
+    pub fn topic_id(&self, tp: &TopicPartition) -> Option<TopicId> {
+        Some(self.partitions.get(tp)?.topic_id)
     }
 
     /// The partitions of a topic, in order (empty if unknown).

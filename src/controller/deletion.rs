@@ -139,7 +139,8 @@ impl ActiveController<'_> {
                 })
                 .collect();
             self.partitions.retain(|tp, _| *tp.topic != *topic);
-            self.ctx.tracer.emit(Event::TopicDeleted { topic: topic.as_str().into() });
+            let topic_key = self.ctx.tracer.recorder().topic_key(&topic, Some(self.topic_id(&topic)));
+            self.ctx.tracer.emit(Event::TopicDeleted { topic: topic_key });
             self.deleting.insert(topic, TopicDeletion { replicas });
             queued = true;
         }
@@ -227,6 +228,7 @@ impl ActiveController<'_> {
         tracing::debug!(controller = %self.ctx.id, topic, "topic deletion completed");
         self.deleting.remove(topic);
         self.topics.retain(|t| t.name != topic);
+        self.topic_ids.remove(topic);
         Ok(())
     }
 

@@ -162,6 +162,7 @@ mod tests {
             isr: isr.iter().copied().map(BrokerId).collect(),
             replicas: replicas.iter().copied().map(BrokerId).collect(),
             partition_epoch: 0,
+            topic_id: 1,
         }
     }
 

@@ -205,6 +205,9 @@ struct ActiveController<'a> {
     /// grown by administrators, and those created since (Kafka's
     /// `ControllerContext.partitionAssignments`).
     topics: Vec<TopicAssignment>,
+    /// The ids of the topics created while the cluster runs, as their nodes hold them
+    /// (see [`topics::initial_topic_id`] for the scenario's own).
+    topic_ids: BTreeMap<String, crate::protocol::TopicId>,
     /// The topics queued for deletion, by name (`TopicDeletionManager`); their
     /// partitions are not in `partitions`.
     deleting: BTreeMap<String, deletion::TopicDeletion>,
@@ -241,6 +244,7 @@ impl<'a> ActiveController<'a> {
                 .auto_rebalance
                 .map(|_| Instant::now() + Duration::from_millis(FIRST_IMBALANCE_CHECK_MS)),
             topics: ctx.topics.clone(),
+            topic_ids: BTreeMap::new(),
             deleting: BTreeMap::new(),
             replicas_deleted,
             replicas_deleted_rx: Some(replicas_deleted_rx),
@@ -332,6 +336,7 @@ impl<'a> ActiveController<'a> {
     /// cluster, so that its first ISR holds every replica.
     async fn load_partitions(&mut self) -> Result<(), Resign> {
         for topic in self.topics.iter().filter(|t| !self.deleting.contains_key(&t.name)) {
+            let topic_id = self.topic_id(&topic.name);
             for (partition, replicas) in topic.replicas.iter().enumerate() {
                 let tp = TopicPartition::new(topic.name.as_str(), partition as u32);
                 if self.partitions.contains_key(&tp) {
@@ -344,6 +349,7 @@ impl<'a> ActiveController<'a> {
                         let mut state: PartitionState =
                             serde_json::from_str(&node.data).map_err(|_| Resign::Unavailable)?;
                         state.partition_epoch = node.version;
+                        state.topic_id = topic_id;
                         // Trace the state as found: a write of the previous controller whose
                         // answer was lost may have landed unseen, and the trace (which the
                         // liveness phase and the nemesis read) must show the true ISR (found
@@ -364,6 +370,7 @@ impl<'a> ActiveController<'a> {
                             isr: replicas.clone(),
                             replicas: replicas.clone(),
                             partition_epoch: 0,
+                            topic_id,
                         };
                         let data = serde_json::to_string(&state).expect("partition state serializes");
                         let Ok(version) = self.meta.create(&path, &data, false).await else {
@@ -373,9 +380,13 @@ impl<'a> ActiveController<'a> {
                         // A partition an administrator created (not one of the scenario's
                         // topics at its own count) is traced as KRaft's controller traces
                         // it: the runner learns its replicas from it.
-                        if !TopicAssignment::hold_partition(&self.ctx.topics, &tp.topic, tp.partition) {
+                        let key = self.partition_key(&state);
+                        let first_incarnation = *key == *tp.to_string();
+                        if !first_incarnation
+                            || !TopicAssignment::hold_partition(&self.ctx.topics, &tp.topic, tp.partition)
+                        {
                             self.ctx.tracer.emit(Event::PartitionCreated {
-                                tp: tp.to_string().into(),
+                                tp: key,
                                 replicas: replicas.iter().map(|b| b.0).collect(),
                             });
                         }
@@ -596,9 +607,14 @@ impl<'a> ActiveController<'a> {
         self.topics.iter().find(|t| *t.name == *tp.topic).is_some_and(|t| t.unclean_leader_election_enable)
     }
 
+    /// A partition's name in the trace (`topic#k-N` for a re-created topic's).
+    fn partition_key(&self, state: &PartitionState) -> Arc<str> {
+        self.ctx.tracer.recorder().partition_key(&state.tp, Some(state.topic_id))
+    }
+
     fn trace_election(&self, state: &PartitionState, unclean: bool, reason: ElectionReason) {
         self.ctx.tracer.emit(Event::LeaderElection {
-            tp: state.tp.to_string().into(),
+            tp: self.partition_key(state),
             leader: state.leader.map(|b| b.0),
             leader_epoch: state.leader_epoch,
             partition_epoch: state.partition_epoch,
@@ -610,7 +626,7 @@ impl<'a> ActiveController<'a> {
 
     fn trace_isr(&self, state: &PartitionState) {
         self.ctx.tracer.emit(Event::IsrChange {
-            tp: state.tp.to_string().into(),
+            tp: self.partition_key(state),
             leader: state.leader.map(|b| b.0),
             leader_epoch: state.leader_epoch,
             partition_epoch: state.partition_epoch,
@@ -676,6 +692,7 @@ impl<'a> ActiveController<'a> {
             return Err(Resign::Unavailable);
         };
         stored.partition_epoch = node.version;
+        stored.topic_id = next.topic_id; // Kept in the topic's node, not the state's.
         self.partitions.insert(next.tp.clone(), stored.clone());
         let landed = stored.leader == next.leader
             && stored.leader_epoch == next.leader_epoch

@@ -16,7 +16,7 @@
 use super::{ActiveController, Resign};
 use crate::metastore::MetaClientError;
 use crate::protocol::kraft::TopicAdmin;
-use crate::protocol::{BrokerId, ErrorCode, MetaError, TopicAssignment};
+use crate::protocol::{BrokerId, ErrorCode, MetaError, TopicAssignment, TopicId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The parent of every topic's assignment node (`TopicsZNode`).
@@ -32,27 +32,37 @@ pub fn topic_of_path(path: &str) -> Option<&str> {
     path.strip_prefix(TOPICS_PATH)?.strip_prefix('/').filter(|rest| !rest.is_empty() && !rest.contains('/'))
 }
 
-/// `TopicZNode`'s data: the replicas of each partition, by partition number.
+/// `TopicZNode`'s data: the replicas of each partition, by partition number, and the
+/// topic's id (`topic_id`, written since Kafka 2.8, KIP-516).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct TopicZNodeData {
     partitions: BTreeMap<u32, Vec<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    topic_id: Option<TopicId>,
 }
 
 /// A topic's assignment as its node stores it.
-pub fn encode_assignment(replicas: &[Vec<BrokerId>]) -> String {
+pub fn encode_assignment(replicas: &[Vec<BrokerId>], topic_id: TopicId) -> String {
     let partitions = replicas.iter().enumerate().map(|(p, r)| (p as u32, r.iter().map(|b| b.0).collect())).collect();
-    serde_json::to_string(&TopicZNodeData { partitions }).expect("an assignment serializes")
+    serde_json::to_string(&TopicZNodeData { partitions, topic_id: Some(topic_id) }).expect("an assignment serializes")
 }
 
-/// A topic's assignment read from its node: `None` for a node without one (the topics a
-/// scenario starts with have empty nodes, made as parents of their partitions' state),
-/// or with a gap in its partition numbers.
-pub fn decode_assignment(data: &str) -> Option<Vec<Vec<BrokerId>>> {
+/// A topic's assignment and id read from its node: `None` for a node without an
+/// assignment (the topics a scenario starts with have empty nodes, made as parents of
+/// their partitions' state), or with a gap in its partition numbers.
+pub fn decode_assignment(data: &str) -> Option<(Vec<Vec<BrokerId>>, Option<TopicId>)> {
     let parsed: TopicZNodeData = serde_json::from_str(data).ok()?;
     let replicas: Vec<Vec<BrokerId>> =
         parsed.partitions.values().map(|r| r.iter().map(|&b| BrokerId(b)).collect()).collect();
     let gapless = parsed.partitions.keys().copied().eq(0..replicas.len() as u32);
-    gapless.then_some(replicas)
+    gapless.then_some((replicas, parsed.topic_id))
+}
+
+/// The id of one of the scenario's own topics, which the administrator created before
+/// the cluster started: its position in the scenario, from 1 (a KRaft controller numbers
+/// them the same way). Topics created while the cluster runs draw a random one.
+pub fn initial_topic_id(topics: &[TopicAssignment], name: &str) -> Option<TopicId> {
+    topics.iter().position(|t| t.name == name).map(|i| i as TopicId + 1)
 }
 
 /// `AdminUtils.assignReplicasToBrokers` without racks: `partitions` partitions numbered
@@ -104,6 +114,11 @@ pub fn start_index_after(brokers: &[BrokerId], partition_zero: &[BrokerId]) -> u
 }
 
 impl ActiveController<'_> {
+    /// The id of a topic the controller knows: from its node, or the scenario's own.
+    pub(super) fn topic_id(&self, topic: &str) -> TopicId {
+        self.topic_ids.get(topic).copied().or_else(|| initial_topic_id(&self.ctx.topics, topic)).unwrap_or_default()
+    }
+
     /// Reads every topic's assignment node and leaves watches on the list and on each
     /// node (`TopicChangeHandler`, `PartitionModificationsHandler`): a node with an
     /// assignment replaces what the controller knew of the topic (an administrator added
@@ -118,7 +133,10 @@ impl ActiveController<'_> {
         let names = self.meta.children(TOPICS_PATH, true).await.map_err(|_| Resign::Unavailable)?;
         for name in names {
             let node = self.meta.get(&topic_path(&name), true).await.map_err(|_| Resign::Unavailable)?;
-            let Some(replicas) = node.and_then(|n| decode_assignment(&n.data)) else { continue };
+            let Some((replicas, id)) = node.and_then(|n| decode_assignment(&n.data)) else { continue };
+            if let Some(id) = id {
+                self.topic_ids.insert(name.clone(), id);
+            }
             match self.topics.iter_mut().find(|t| t.name == name) {
                 Some(topic) => topic.replicas = replicas,
                 None => self.topics.push(TopicAssignment { name, replicas, ..self.ctx.topic_defaults.clone() }),
@@ -193,13 +211,23 @@ impl ActiveController<'_> {
             TopicAdmin::DeleteTopic { topic } => return self.delete_topic(topic).await,
         };
         let path = topic_path(&topic);
-        let data = encode_assignment(&replicas);
+        // `AdminZkClient.createTopicWithAssignment` draws the id (`Uuid.randomUuid()`);
+        // growing a topic keeps it.
+        let topic_id = match request {
+            TopicAdmin::CreateTopic { .. } => thread_rng().gen_range(1 << 32..TopicId::MAX),
+            _ => self.topic_id(&topic),
+        };
+        let data = encode_assignment(&replicas, topic_id);
         let written = match request {
             TopicAdmin::CreateTopic { .. } => self.meta.create(&path, &data, false).await.map(|_| ()),
             _ => self.meta.set_data(&path, &data, None).await.map(|_| ()),
         };
         match written {
-            Ok(()) => {}
+            Ok(()) => {
+                if matches!(request, TopicAdmin::CreateTopic { .. }) {
+                    self.ctx.tracer.recorder().register_topic(&topic, topic_id);
+                }
+            }
             Err(MetaClientError::Meta(MetaError::NodeExists)) => return Ok(Err(ErrorCode::TopicAlreadyExists)),
             Err(_) => return Err(Resign::Unavailable),
         }
@@ -241,7 +269,7 @@ mod tests {
     #[test]
     fn assignments_round_trip_through_their_node_and_empty_nodes_have_none() {
         let replicas = vec![ids(&[1, 2]), ids(&[2, 3])];
-        assert_eq!(decode_assignment(&encode_assignment(&replicas)), Some(replicas));
+        assert_eq!(decode_assignment(&encode_assignment(&replicas, 7)), Some((replicas, Some(7))));
         assert_eq!(decode_assignment(""), None);
         assert_eq!(decode_assignment(r#"{"partitions":{"1":[1]}}"#), None, "a gap at partition 0");
         assert_eq!(topic_of_path("/brokers/topics/orders"), Some("orders"));

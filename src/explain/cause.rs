@@ -70,6 +70,14 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "Processed twice because a member processed the record and stopped (crash, rebalance or session timeout) before committing it, so the next owner resumed from the older committed offset.".into(),
             "At-least-once delivery allows this; commit more often, make processing idempotent, or use transactions (read-process-write with exactly-once) to prevent it.".into(),
         ),
+        PositionCarried => (
+            "Skipped because the topic was deleted and created again under the same name while this consumer ran: Kafka's consumer keeps its position by topic name (SubscriptionState has no topic ids), so when its metadata showed the new topic it fetched the new log at the offset it had reached in the old one. A fetch above the new log's end answers OFFSET_OUT_OF_RANGE and resets by auto.offset.reset; a fetch at or below it reads on silently, past the new topic's first records; KIP-320 validation, when it runs, clamps the position to the new log's end, whatever auto.offset.reset says.".into(),
+            "Do not reuse a deleted topic's name under running clients: stop or unsubscribe the consumers before deleting, re-create the topic, then let them start from the new topic's beginning (auto.offset.reset=earliest with no committed offset), or give the new topic a new name; turn off auto.create.topics.enable so that clients cannot re-create it themselves.".into(),
+        ),
+        CrossIncarnationCommit => (
+            "The member committed the position it held in the deleted topic after a topic of the same name had been created: OffsetCommit names topics, not topic ids, and the coordinator checks only that the name exists, so it stored that offset for the new topic, whose next owner starts there and never reads what lies below it.".into(),
+            "Stop a group's members (or unsubscribe them) before deleting its topic and while the name is reused; after re-creating it, reset the group's offsets to the new topic's beginning (kafka-consumer-groups --reset-offsets --to-earliest) before the members start.".into(),
+        ),
         CommitRegression => (
             "The committed offset went backwards because a member committed a position older than the group's last commit: it consumed from a stale position (an old fetch position after a rebalance, or a commit that arrived late).".into(),
             "Commit only from the current generation and reset the position to the committed offset after every rebalance; the coordinator's generation check refuses stale members' commits.".into(),

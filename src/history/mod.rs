@@ -15,6 +15,7 @@ mod diff;
 mod doc;
 mod edn;
 mod file;
+pub mod incarnations;
 mod jsonl;
 mod op;
 mod parse;

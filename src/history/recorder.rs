@@ -1,8 +1,10 @@
 //! Collects ops and trace events while a run goes. One recorder per run; clones share it.
 
+use super::incarnations::TopicIncarnations;
 use super::op::{GroupContext, Op, OpFn, OpType, OpValue};
 use super::trace::{Event, TraceEvent};
 use super::History;
+use crate::protocol::{TopicId, TopicPartition};
 use madsim::time::Instant;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,6 +21,7 @@ pub const TRACE_TARGET: &str = "kafkasim::trace";
 struct Log {
     ops: Vec<Op>,
     trace: TraceChunks,
+    incarnations: TopicIncarnations,
 }
 
 /// The trace as it grows: fixed-size chunks instead of one `Vec`, so that a long run
@@ -205,6 +208,22 @@ impl Recorder {
         f(&self.lock().ops)
     }
 
+    /// Registers a topic a controller created (see [`super::incarnations`]).
+    pub fn register_topic(&self, name: &str, id: TopicId) {
+        self.lock().incarnations.register(name, id);
+    }
+
+    /// The history key of partition `tp` of the topic with id `id`: `orders-2`, or
+    /// `orders#2-2` for the second topic named `orders` (see [`super::incarnations`]).
+    pub fn partition_key(&self, tp: &TopicPartition, id: Option<TopicId>) -> Arc<str> {
+        self.lock().incarnations.partition_key(tp, id)
+    }
+
+    /// The history name of the topic `name` with id `id`: `orders`, or `orders#2`.
+    pub fn topic_key(&self, name: &str, id: Option<TopicId>) -> Arc<str> {
+        self.lock().incarnations.topic_key(name, id)
+    }
+
     /// A copy of everything recorded so far.
     pub fn snapshot(&self) -> History {
         let log = self.lock();
@@ -229,6 +248,11 @@ impl Tracer {
     /// Records an event under this tracer's node name.
     pub fn emit(&self, event: Event) {
         self.recorder.push_trace(Arc::clone(&self.node), event);
+    }
+
+    /// The run's recorder, for the history's topic names (see [`Recorder::partition_key`]).
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
     }
 
     /// The node's name.

@@ -275,7 +275,7 @@ impl ClusterState {
                 self.deleted_topics.insert(topic.clone());
                 Applied::Nothing
             }
-            Event::PartitionDeleted { tp, broker } => {
+            Event::PartitionDeleted { tp, broker } | Event::PartitionStray { tp, broker, .. } => {
                 if let Some(&n) = self.numbers.get(tp) {
                     self.replicas.remove(&(n, *broker));
                 }

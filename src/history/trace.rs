@@ -312,6 +312,18 @@ pub enum Event {
         /// The broker.
         broker: u32,
     },
+    /// A KRaft broker found a log on its disk whose topic id is not in the metadata it
+    /// caught up to (the topic was deleted, and perhaps created again under a new id,
+    /// while the broker was down): it renamed the log `-stray` and keeps it, unread
+    /// (`LogManager.isStrayKraftReplica`; Kafka 3.9 never deletes strays).
+    PartitionStray {
+        /// The partition, under the stray log's own topic.
+        tp: Arc<str>,
+        /// The broker.
+        broker: u32,
+        /// How many records the stray log holds.
+        records: u64,
+    },
 }
 
 /// Why a replica removed the tail of its log.

@@ -13,7 +13,7 @@ use super::ControllerSettings;
 use crate::broker::StopSwitch;
 use crate::history::{ElectionReason, Event, Tracer};
 use crate::protocol::kraft::{ControllerRequest, ControllerResponse, LeaderChange, Payload};
-use crate::protocol::{ErrorCode, NodeId, Offset, Request, Response};
+use crate::protocol::{ErrorCode, NodeId, Offset, Request, Response, TopicPartition};
 use crate::raft::metadata::{MetadataImage, MetadataRecord, PartitionRegistration};
 use crate::raft::store::QuorumStore;
 use crate::raft::{QuorumConfig, QuorumNode, RoleKind};
@@ -308,8 +308,15 @@ impl Controller {
         for (offset, entry) in (base..).zip(&entries) {
             let Payload::Data(record) = &entry.payload else { continue };
             let before = partition_of(&self.image, record).cloned();
+            let recorder = self.ctx.tracer.recorder();
             let removed_topic = match record {
-                MetadataRecord::RemoveTopic { topic_id } => self.image.topics.get(topic_id).map(|t| t.name.clone()),
+                MetadataRecord::RemoveTopic { topic_id } => {
+                    self.image.topics.get(topic_id).map(|t| recorder.topic_key(&t.name, Some(*topic_id)))
+                }
+                MetadataRecord::Topic { name, topic_id } => {
+                    recorder.register_topic(name, *topic_id);
+                    None
+                }
                 _ => None,
             };
             if let Err(error) = self.image.replay(record) {
@@ -431,13 +438,14 @@ fn trace_admin_partition(
 ) {
     let MetadataRecord::Partition { topic_id, partition, registration } = record else { return };
     let Some(topic) = image.topics.get(topic_id) else { return };
-    if crate::protocol::TopicAssignment::hold_partition(&settings.topics, &topic.name, *partition) {
+    let tp = TopicPartition::new(topic.name.clone(), *partition);
+    let key = tracer.recorder().partition_key(&tp, Some(*topic_id));
+    let first_incarnation = *key == *tp.to_string();
+    if first_incarnation && crate::protocol::TopicAssignment::hold_partition(&settings.topics, &topic.name, *partition)
+    {
         return;
     }
-    tracer.emit(Event::PartitionCreated {
-        tp: crate::protocol::partition_name(&topic.name, *partition).into(),
-        replicas: registration.replicas.iter().map(|b| b.0).collect(),
-    });
+    tracer.emit(Event::PartitionCreated { tp: key, replicas: registration.replicas.iter().map(|b| b.0).collect() });
 }
 
 /// Traces a committed partition record as the ZooKeeper-era controller traces its
@@ -459,7 +467,7 @@ fn trace_partition_change(
     };
     let Some(topic) = image.topics.get(&topic_id) else { return };
     let Some(after) = topic.partitions.get(&partition) else { return };
-    let tp: Arc<str> = crate::protocol::partition_name(&topic.name, partition).into();
+    let tp = tracer.recorder().partition_key(&TopicPartition::new(topic.name.clone(), partition), Some(topic_id));
     let isr: Vec<u32> = after.isr.iter().map(|b| b.0).collect();
     let leader = after.leader.map(|b| b.0);
     if new_leader {

@@ -127,6 +127,13 @@ pub enum ErrorCode {
     /// A ConsumerGroupHeartbeat's `SubscribedTopicRegex` does not compile (RE2J on the
     /// coordinator; `INVALID_REGULAR_EXPRESSION`).
     InvalidRegularExpression,
+    /// A Fetch (v13+) named a topic id the broker's metadata does not hold: the topic was
+    /// deleted, or re-created under a new id the fetcher has not learned yet, or the
+    /// broker lags behind the fetcher's metadata (`UNKNOWN_TOPIC_ID`, KIP-516).
+    UnknownTopicId,
+    /// A Fetch's topic id is known but the log the broker hosts under that name belongs
+    /// to another id (`INCONSISTENT_TOPIC_ID`, `ReplicaManager.readFromLocalLog`).
+    InconsistentTopicId,
 }
 
 impl ErrorCode {
@@ -177,6 +184,9 @@ impl ErrorCode {
                 | ErrorCode::FencedLeaderEpoch
                 | ErrorCode::UnknownLeaderEpoch
                 | ErrorCode::NotCoordinator
+                // Both are `InvalidMetadataException`s in Kafka.
+                | ErrorCode::UnknownTopicId
+                | ErrorCode::InconsistentTopicId
         )
     }
 
@@ -232,6 +242,8 @@ impl ErrorCode {
             ErrorCode::InvalidReplicationFactor => "INVALID_REPLICATION_FACTOR",
             ErrorCode::TopicDeletionDisabled => "TOPIC_DELETION_DISABLED",
             ErrorCode::InvalidRegularExpression => "INVALID_REGULAR_EXPRESSION",
+            ErrorCode::UnknownTopicId => "UNKNOWN_TOPIC_ID",
+            ErrorCode::InconsistentTopicId => "INCONSISTENT_TOPIC_ID",
         }
     }
 }

@@ -31,6 +31,12 @@ pub type Offset = u64;
 /// The epoch of a partition's leadership; bumped by the controller on every leader change.
 pub type LeaderEpoch = u32;
 
+/// A topic's id (KIP-516: Kafka's topic `Uuid`, random and never reused). A KRaft
+/// controller numbers topics from 1 (`MetadataImage::next_topic_id`); a ZooKeeper-mode
+/// administrator draws one at random, as `AdminZkClient` does. The name of a deleted
+/// topic may come back under a new id: the id tells the two incarnations apart.
+pub type TopicId = u64;
+
 /// A producer id assigned by InitProducerId (idempotent producers).
 pub type ProducerId = i64;
 

@@ -6,7 +6,7 @@
 
 use super::error::ErrorCode;
 use super::group::{GroupRequest, GroupResponse};
-use super::ids::{BrokerEndpoint, BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition};
+use super::ids::{BrokerEndpoint, BrokerId, LeaderEpoch, Offset, ProducerId, TopicId, TopicPartition};
 use super::kraft::{ControllerRequest, ControllerResponse};
 use super::meta::{MetaRequest, MetaResponse};
 use super::records::RecordBatch;
@@ -182,6 +182,11 @@ pub struct PartitionState {
     /// The version of the partition state in the metastore (Kafka's zkVersion), used for
     /// conditional ISR updates.
     pub partition_epoch: u64,
+    /// The topic's id (KIP-516), which LeaderAndIsr v5+ and UpdateMetadata v7+ carry per
+    /// topic. ZooKeeper mode keeps it in the topic's node, not in the partition's state
+    /// node, so it is not stored with the state.
+    #[serde(skip)]
+    pub topic_id: TopicId,
 }
 
 /// The acknowledgement a producer asks for, written as Kafka writes it (`0`, `1`, `all`).
@@ -246,6 +251,11 @@ pub struct ProducePartitionResponse {
     /// `PartitionResponse.logStartOffset`, -1 otherwise): the idempotent producer compares
     /// it with its last acknowledged offset on UNKNOWN_PRODUCER_ID.
     pub log_start_offset: Option<Offset>,
+    /// The id of the topic whose log took the batch. Not on the wire (Produce names
+    /// topics only, up to v11, so a batch goes to whichever topic of its name the leader
+    /// hosts): an oracle for the history, which tells a deleted topic's records from
+    /// those of the topic re-created under its name. Client logic never reads it.
+    pub topic_id: Option<TopicId>,
 }
 
 /// A fetch request, from a consumer (`replica_id: None`) or a follower.
@@ -275,6 +285,10 @@ pub struct FetchPartition {
     pub fetch_offset: Offset,
     /// The fetcher's view of the leader epoch, for fencing (KIP-320); `None` skips the check.
     pub current_leader_epoch: Option<LeaderEpoch>,
+    /// The topic's id as the fetcher's metadata has it (Fetch v13, Kafka 3.1, KIP-516):
+    /// a leader that knows the name under another id answers UNKNOWN_TOPIC_ID, one whose
+    /// log belongs to another id INCONSISTENT_TOPIC_ID. `None` fetches by name.
+    pub topic_id: Option<TopicId>,
 }
 
 /// One partition of a fetch response.
@@ -298,6 +312,10 @@ pub struct FetchPartitionResponse {
     /// For `read_committed`, the aborted transactions whose records the batches may
     /// hold (Kafka's `FetchResponse.abortedTransactions`).
     pub aborted_transactions: Vec<AbortedTxn>,
+    /// The id of the topic whose log was read. On the wire from Fetch v13 (Kafka 3.1);
+    /// for older fetches by name an oracle for the history only (see
+    /// [`ProducePartitionResponse::topic_id`]).
+    pub topic_id: Option<TopicId>,
 }
 
 /// Where a [`ListOffsetsRequest`] looks.
@@ -391,4 +409,6 @@ pub struct PartitionMetadata {
     pub replicas: Vec<BrokerId>,
     /// In-sync replicas.
     pub isr: Vec<BrokerId>,
+    /// The topic's id (Metadata v10+, KIP-516).
+    pub topic_id: TopicId,
 }

@@ -153,8 +153,7 @@ impl<R> QuorumMessage<R> {
     }
 }
 
-/// A topic's id (Kafka's topic `Uuid`; the model numbers topics from 1).
-pub type TopicId = u64;
+pub use super::ids::TopicId;
 
 /// A partition leader's recovery state after an unclean election (KIP-704).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

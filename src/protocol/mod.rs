@@ -26,7 +26,7 @@ mod txn;
 pub use error::ErrorCode;
 pub use group::{ConsumerHeartbeat, GroupMember, GroupRequest, GroupResponse};
 pub use ids::{
-    BrokerEndpoint, BrokerId, LeaderEpoch, NodeId, Offset, ProducerId, ProducerIdAndEpoch, TopicPartition,
+    BrokerEndpoint, BrokerId, LeaderEpoch, NodeId, Offset, ProducerId, ProducerIdAndEpoch, TopicId, TopicPartition,
     NO_PRODUCER_ID,
 };
 pub use kafka::{

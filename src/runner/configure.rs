@@ -189,7 +189,14 @@ pub(super) fn broker_config(
             // Fetch v15 and AlterPartition v3 came with metadata version 3.5-IV1 (KIP-903).
             isr_broker_epochs: scenario.profile.version >= KafkaVersion::new(3, 5, 0),
         }),
+        fetch_topic_ids: fetches_carry_topic_ids(scenario),
     }
+}
+
+/// Whether fetches name topics by id (Fetch v13 and the inter-broker protocol 3.1,
+/// KAFKA-10580, KIP-516): consumers and followers of Kafka 3.1 onwards.
+fn fetches_carry_topic_ids(scenario: &Scenario) -> bool {
+    scenario.profile.version >= KafkaVersion::new(3, 1, 0)
 }
 
 /// Where the administrator sends topic changes: the controllers in KRaft mode, the
@@ -351,6 +358,7 @@ pub(super) fn pipeline_configs(
     index: u32,
     name: &str,
     bootstrap: Vec<Addr>,
+    scenario: &Scenario,
 ) -> workload::PipelineConfigs {
     let mut producer = producer_config(&spec.producer, index, bootstrap.clone());
     producer.transactional_id = match spec.guarantee {
@@ -358,15 +366,16 @@ pub(super) fn pipeline_configs(
         Guarantee::AtLeastOnce => None,
     };
     workload::PipelineConfigs {
-        consumer: consumer_config(&spec.consumer, bootstrap),
+        consumer: consumer_config(&spec.consumer, bootstrap, scenario),
         group: group_config(&spec.consumer, name, index),
         producer,
     }
 }
 
 /// A consumer's client settings.
-pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>) -> ConsumerConfig {
+pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>, scenario: &Scenario) -> ConsumerConfig {
     ConsumerConfig {
+        fetch_topic_ids: fetches_carry_topic_ids(scenario),
         bootstrap,
         auto_offset_reset: spec.config.auto_offset_reset,
         fetch_max_wait_ms: spec.config.fetch_max_wait_ms,

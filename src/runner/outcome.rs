@@ -5,10 +5,11 @@ use crate::fault::FaultKind;
 use crate::history::state::Applied;
 use crate::history::{ClusterState, Event, History, MicroOp, OpType};
 use crate::plant::PlantedBug;
-use crate::protocol::NodeName;
+use crate::protocol::{NodeName, TopicPartition};
 use crate::scenario::Scenario;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Counts over one run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -132,6 +133,16 @@ pub fn unavailability(history: &History) -> Vec<Unavailability> {
             (_, Event::BrokerStarted { broker }) => {
                 down.remove(broker);
                 led_by(&state, &BTreeSet::from([*broker]))
+            }
+            (_, Event::TopicDeleted { topic }) => {
+                // A deleted topic's partitions are gone, not unavailable.
+                let gone: Vec<Arc<str>> =
+                    open.keys().filter(|tp| TopicPartition::topic_of(tp) == &**topic).cloned().collect();
+                for tp in gone {
+                    let from_ms = open.remove(&tp).expect("listed");
+                    spans.push(Unavailability { tp: tp.to_string(), from_ms, until_ms: Some(now_ms) });
+                }
+                continue;
             }
             (_, Event::FaultEnded { kind: FaultKind::Pause, targets, .. })
             | (_, Event::Fault { kind: FaultKind::Resume, targets, .. }) => {

@@ -165,7 +165,12 @@ pub(super) fn groups_behind(
     });
     let mut behind = Vec::new();
     for (group, topics) in groups {
-        for (tp, end) in end_offsets.iter().filter(|(tp, _)| topics.iter().any(|t| **t == *tp.topic)) {
+        // A topic created again under a subscribed name is subscribed too.
+        let subscribed = |tp: &TopicPartition| {
+            let (name, _) = crate::history::incarnations::split_incarnation(&tp.topic);
+            topics.iter().any(|t| t == name)
+        };
+        for (tp, end) in end_offsets.iter().filter(|(tp, _)| subscribed(tp)) {
             let at = committed.get(&(group.clone(), tp.to_string())).copied().unwrap_or(0);
             if at < *end {
                 behind.push(GroupLag { group: group.clone(), tp: tp.to_string(), committed: at, end: *end });

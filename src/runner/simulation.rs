@@ -282,7 +282,7 @@ fn boot_clients(run: &Run<'_>) {
     }
     let mut consumer_number = 0;
     for spec in &scenario.consumers {
-        let config = configure::consumer_config(spec, bootstrap.clone());
+        let config = configure::consumer_config(spec, bootstrap.clone(), scenario);
         for index in 0..spec.count {
             consumer_number += 1;
             let name = NodeName::consumer(consumer_number).to_string();
@@ -326,7 +326,7 @@ fn boot_clients(run: &Run<'_>) {
             pipeline_number += 1;
             let name = NodeName::pipeline(pipeline_number).to_string();
             let net = run.network.add_host(&Addr::new(&name));
-            let configs = configure::pipeline_configs(spec, index, &name, bootstrap.clone());
+            let configs = configure::pipeline_configs(spec, index, &name, bootstrap.clone(), scenario);
             let (ctx, spec, this, member) = (run.workload.clone(), spec.clone(), process, name.clone());
             nodes.boot(&name, move || {
                 workload::run_pipeline(
@@ -401,7 +401,11 @@ async fn drain(run: &mut Run<'_>, deadline: Instant) -> Drained {
         .topics
         .iter()
         .filter(|t| !t.is_internal())
-        .flat_map(|t| (0..t.replicas.len() as u32).map(move |p| TopicPartition::new(t.name.as_str(), p)))
+        .flat_map(|t| {
+            // The drain asks for a topic by its name (`orders` for the history's `orders#2`).
+            let (name, _) = crate::history::incarnations::split_incarnation(&t.name);
+            (0..t.replicas.len() as u32).map(move |p| TopicPartition::new(name, p))
+        })
         .collect();
     let (recorder, bootstrap) = (run.recorder.clone(), configure::bootstrap(run.scenario));
     let isolation = configure::drain_isolation(run.scenario);

@@ -16,7 +16,7 @@ use super::values::format_duration_ms;
 use crate::admin::TopicEventKind;
 use crate::profile::{KafkaVersion, Profile};
 use crate::protocol::{GroupProtocol, Subscription, TopicPattern};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// The keys an event of `kind` takes.
 fn keys(kind: TopicEventKind) -> &'static [&'static str] {
@@ -44,7 +44,6 @@ pub(super) fn events(
     read.sort_by_key(|(e, _)| e.at_ms);
     // The partition count of every topic as the events leave it, in time order.
     let mut counts: BTreeMap<&str, u32> = world.topics.iter().map(|t| (t.name.as_str(), t.partitions)).collect();
-    let mut deleted: BTreeSet<&str> = BTreeSet::new();
     for (spec, t) in &read {
         match &spec.action {
             TopicEvent::Subscribe { subscription: Subscription::Topics(topics), .. } => {
@@ -74,14 +73,6 @@ pub(super) fn events(
             }
             TopicEvent::CreateTopic { topic, partitions, .. } => {
                 let topic = topic.as_str();
-                if deleted.contains(topic) {
-                    let node = t.require("topic", "a topic name")?;
-                    return Err(node.pos.issue(format!(
-                        "topic \"{topic}\" was deleted by an earlier event, and creating a deleted topic's name \
-                         again is not modelled yet (its partitions' histories would mix two topics); expected a new \
-                         name"
-                    )));
-                }
                 if counts.contains_key(topic) {
                     let node = t.require("topic", "a topic name")?;
                     return Err(node.pos.issue(format!(
@@ -120,7 +111,6 @@ pub(super) fn events(
                          auto.create.topics.enable = false in [cluster.config]"
                     )));
                 }
-                deleted.insert(topic.as_str());
                 if counts.remove(topic.as_str()).is_none() {
                     let node = t.require("topic", "a topic name")?;
                     return Err(node.pos.issue(format!(

@@ -57,7 +57,8 @@ async fn poll_once(life: &mut Incarnation, consumer: &mut Consumer) -> usize {
     life.invoke(OpFn::Poll, poll());
     match consumer.poll().await {
         Ok(records) => {
-            life.complete(OpType::Ok, poll_value(&records), None);
+            let value = poll_value(life, &records);
+            life.complete(OpType::Ok, value, None);
             records.len()
         }
         Err(error) => {
@@ -105,6 +106,9 @@ pub async fn drain(
         // The drain reads from the log start: there is no position to validate.
         offset_validation: Default::default(),
         isolation_level,
+        // By name: the drain reads whatever topic holds the name now, and the history
+        // tells topics apart by the id the leader's answer carries.
+        fetch_topic_ids: false,
     };
     let mut consumer = Consumer::new(net, config);
     let topics: std::collections::BTreeSet<String> = expected.iter().map(|tp| tp.topic.to_string()).collect();
@@ -118,8 +122,13 @@ pub async fn drain(
             all.push(tp);
         }
     }
-    let keys: Vec<String> = all.iter().map(TopicPartition::to_string).collect();
-    let mut life = Incarnation::unguarded(recorder, process);
+    // The drain reads whatever topic holds each name now; its results name that topic
+    // as the history does (see `crate::history::incarnations`).
+    let ids = consumer.topic_ids();
+    let spelled =
+        |tp: &TopicPartition| TopicPartition::new(recorder.topic_key(&tp.topic, ids.get(&tp.topic)), tp.partition);
+    let keys: Vec<String> = all.iter().map(|tp| spelled(tp).to_string()).collect();
+    let mut life = Incarnation::unguarded(recorder.clone(), process);
     life.invoke(OpFn::Assign, OpValue::Keys(keys.clone()));
     consumer.assign(all.clone());
     life.complete(OpType::Ok, OpValue::Keys(keys), None);
@@ -171,5 +180,9 @@ pub async fn drain(
         }
         None => true,
     });
-    Drained { unfinished, end_offsets, held }
+    Drained {
+        unfinished: unfinished.iter().map(spelled).collect(),
+        end_offsets: end_offsets.into_iter().map(|(tp, end)| (spelled(&tp), end)).collect(),
+        held: held.into_iter().map(|(tp, offsets)| (spelled(&tp), offsets)).collect(),
+    }
 }

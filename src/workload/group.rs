@@ -11,8 +11,9 @@
 use super::{add_polled, poll_value, AppFault, Progress, Recovery, WorkloadContext};
 use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener, PendingCommit};
+use crate::client::metadata::TopicIds;
 use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords, RunPhase};
-use crate::protocol::{Offset, Request, Response, Subscription, TopicPartition};
+use crate::protocol::{Offset, Request, Response, Subscription, TopicId, TopicPartition};
 use crate::scenario::{self, CommitMode, CommitPolicy, Processing};
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
@@ -50,6 +51,8 @@ struct App<'a> {
     progress: Progress,
     /// An asynchronous commit not answered yet.
     in_flight: Option<PendingCommit>,
+    /// How its ops name partitions.
+    keys: PartitionKeys,
 }
 
 impl App<'_> {
@@ -85,17 +88,62 @@ impl App<'_> {
     }
 }
 
+/// Which topic a group member's ops name when a topic's name has been used twice (see
+/// [`crate::history::incarnations`]): its assignment ops name the topic the member's
+/// metadata knows (a classic assignment names topics only); its commits name the topic
+/// its positions came from, that is the one it last polled the partition from.
+#[derive(Default)]
+pub(super) struct PartitionKeys {
+    /// The member's metadata's topic ids (replaced when the member is).
+    pub(super) topic_ids: TopicIds,
+    /// The topic of the last records polled from each partition.
+    polled_from: BTreeMap<TopicPartition, Option<TopicId>>,
+}
+
+impl PartitionKeys {
+    /// Keys for a member whose metadata is `topic_ids`.
+    pub(super) fn new(topic_ids: TopicIds) -> Self {
+        PartitionKeys { topic_ids, polled_from: BTreeMap::new() }
+    }
+
+    /// Notes the topic each partition's polled records came from.
+    pub(super) fn polled(&mut self, records: &[ConsumedRecord]) {
+        for record in records {
+            self.polled_from.insert(record.tp.clone(), record.topic_id);
+        }
+    }
+
+    /// The key of a partition as the member's metadata names it.
+    fn assigned(&self, life: &Incarnation, tp: &TopicPartition) -> String {
+        life.partition_key(tp, self.topic_ids.get(&tp.topic)).to_string()
+    }
+
+    /// The key of a partition whose position the member commits.
+    fn position(&self, life: &Incarnation, tp: &TopicPartition) -> String {
+        let topic_id = self.polled_from.get(tp).copied().flatten().or_else(|| self.topic_ids.get(&tp.topic));
+        life.partition_key(tp, topic_id).to_string()
+    }
+}
+
 /// Records an `assign`, `revoke` or `lose` of `partitions` by a group member, which
-/// happens at one instant.
-pub(super) fn record_partitions(life: &mut Incarnation, f: OpFn, ctx: GroupContext, partitions: &[TopicPartition]) {
-    let keys: Vec<String> = partitions.iter().map(TopicPartition::to_string).collect();
+/// happens at one instant. Their positions start over (from a committed offset or the
+/// reset policy), so they no longer come from what was polled before.
+pub(super) fn record_partitions(
+    life: &mut Incarnation,
+    keys: &mut PartitionKeys,
+    f: OpFn,
+    ctx: GroupContext,
+    partitions: &[TopicPartition],
+) {
+    keys.polled_from.retain(|tp, _| !partitions.contains(tp));
+    let keys: Vec<String> = partitions.iter().map(|tp| keys.assigned(life, tp)).collect();
     life.invoke_in_group(f, OpValue::Keys(keys.clone()), ctx.clone());
     life.complete_in_group(OpType::Ok, OpValue::Keys(keys), None, ctx);
 }
 
-/// A `commit` op's value: the offsets, by partition name.
-pub(super) fn offsets_value(offsets: &[(TopicPartition, Offset)]) -> OpValue {
-    OpValue::Offsets(offsets.iter().map(|(tp, offset)| (tp.to_string(), *offset)).collect())
+/// A `commit` op's value: the offsets, by partition key.
+pub(super) fn offsets_value(life: &Incarnation, keys: &PartitionKeys, offsets: &[(TopicPartition, Offset)]) -> OpValue {
+    OpValue::Offsets(offsets.iter().map(|(tp, offset)| (keys.position(life, tp), *offset)).collect())
 }
 
 /// How a `commit` op completes: `ok` once committed, `fail` when the coordinator
@@ -111,7 +159,8 @@ pub(super) fn commit_completion(outcome: &CommitOutcome) -> (OpType, Option<Stri
 impl GroupListener for App<'_> {
     fn commit_started(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)]) {
         let ctx = self.context(generation);
-        self.life.invoke_in_group(OpFn::Commit, offsets_value(offsets), ctx);
+        let value = offsets_value(&self.life, &self.keys, offsets);
+        self.life.invoke_in_group(OpFn::Commit, value, ctx);
     }
 
     fn commit_finished(
@@ -122,7 +171,8 @@ impl GroupListener for App<'_> {
     ) {
         let ctx = self.context(generation);
         let (kind, error) = commit_completion(outcome);
-        self.life.complete_in_group(kind, offsets_value(offsets), error, ctx);
+        let value = offsets_value(&self.life, &self.keys, offsets);
+        self.life.complete_in_group(kind, value, error, ctx);
         if *outcome == CommitOutcome::Committed {
             self.last_committed.extend(offsets.iter().cloned());
         }
@@ -163,7 +213,7 @@ impl GroupListener for App<'_> {
 impl App<'_> {
     fn record_keys(&mut self, f: OpFn, generation: &Generation, partitions: &[TopicPartition]) {
         let ctx = self.context(generation);
-        record_partitions(&mut self.life, f, ctx, partitions);
+        record_partitions(&mut self.life, &mut self.keys, f, ctx, partitions);
     }
 
     /// The offsets a manual commit sends for partitions at `positions`: after processing
@@ -254,6 +304,7 @@ async fn member_loop(
         last_committed: BTreeMap::new(),
         progress: ctx.progress.clone(),
         in_flight: None,
+        keys: PartitionKeys::new(member.topic_ids()),
     };
     let poll_interval = Duration::from_millis(spec.poll_interval_ms);
     while !ctx.run_over() {
@@ -265,6 +316,7 @@ async fn member_loop(
             member.close(&mut app).await;
             sleep_until(back_at).await;
             member = join(&subscription);
+            app.keys.topic_ids = member.topic_ids();
             continue;
         }
         if let Some(changed) = ctx.subscriptions.take(&name).filter(|_| manual.is_none()) {
@@ -277,6 +329,7 @@ async fn member_loop(
                 _ if !subscription.same_kind(&changed) => {
                     member.unsubscribe(&mut app).await;
                     member = join(&changed);
+                    app.keys.topic_ids = member.topic_ids();
                 }
                 Subscription::Topics(topics) => member.change_subscription(topics.clone()),
                 Subscription::Pattern(pattern) => member.subscribe_pattern(pattern.clone()),
@@ -328,7 +381,9 @@ async fn member_loop(
                 continue;
             }
         };
-        app.life.complete_in_group(OpType::Ok, poll_value(&records), None, group.clone());
+        app.keys.polled(&records);
+        let value = poll_value(&app.life, &records);
+        app.life.complete_in_group(OpType::Ok, value, None, group.clone());
         if spec.commit == CommitPolicy::BeforeProcessing {
             // At most once: the positions, past what was just polled, before processing.
             commit_progress(&mut member, &mut app, &spec).await;
@@ -406,7 +461,7 @@ async fn process_backlog(
 fn record_processed(app: &mut App<'_>, batch: Vec<Polled>) {
     for generation in batch.chunk_by(|a, b| a.group == b.group) {
         let mut records = PolledRecords::new();
-        add_polled(&mut records, generation, |p| &p.record);
+        add_polled(&app.life, &mut records, generation, |p| &p.record);
         app.life.record_in_group(OpFn::Process, OpValue::Records(records), generation[0].group.clone());
     }
 }

@@ -62,18 +62,22 @@ impl Recovery {
 }
 
 /// A completed poll's value: what each partition returned, in offset order.
-fn poll_value(records: &[ConsumedRecord]) -> OpValue {
+fn poll_value(life: &Incarnation, records: &[ConsumedRecord]) -> OpValue {
     let mut polled = PolledRecords::new();
-    add_polled(&mut polled, records, |r| r);
+    add_polled(life, &mut polled, records, |r| r);
     OpValue::Txn(vec![MicroOp::Poll { records: Some(polled) }])
 }
 
-/// Adds the consumed records of `items` to `polled`, under their partition's name. A
-/// poll returns runs of one partition's records: each run is named and looked up once
-/// (naming every record showed in the benchmark's profile).
-fn add_polled<T>(polled: &mut PolledRecords, items: &[T], record: impl Fn(&T) -> &ConsumedRecord) {
-    for run in items.chunk_by(|a, b| record(a).tp == record(b).tp) {
-        let list = polled.entry(record(&run[0]).tp.to_string()).or_default();
+/// Adds the consumed records of `items` to `polled`, under their partition's history key
+/// (which names the topic the leader read them from, see
+/// [`crate::history::incarnations`]). A poll returns runs of one partition's records:
+/// each run is named and looked up once (naming every record showed in the benchmark's
+/// profile).
+fn add_polled<T>(life: &Incarnation, polled: &mut PolledRecords, items: &[T], record: impl Fn(&T) -> &ConsumedRecord) {
+    let same_log = |a: &ConsumedRecord, b: &ConsumedRecord| a.tp == b.tp && a.topic_id == b.topic_id;
+    for run in items.chunk_by(|a, b| same_log(record(a), record(b))) {
+        let first = record(&run[0]);
+        let list = polled.entry(life.partition_key(&first.tp, first.topic_id).to_string()).or_default();
         list.extend(run.iter().map(|item| (record(item).offset, record(item).value)));
     }
 }

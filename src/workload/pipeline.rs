@@ -27,7 +27,7 @@
 //! then forwards the rest and tries to commit, as a zombie of the generation it polled
 //! in (its heartbeat thread left the group once `max.poll.interval.ms` passed).
 
-use super::group::{commit_completion, offsets_value, record_partitions};
+use super::group::{commit_completion, offsets_value, record_partitions, PartitionKeys};
 use super::{add_polled, poll_value, Incarnation, WorkloadContext};
 use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener};
@@ -61,6 +61,8 @@ pub struct PipelineConfigs {
 struct App {
     life: Incarnation,
     group_id: String,
+    /// How its ops name partitions.
+    keys: PartitionKeys,
 }
 
 impl App {
@@ -80,14 +82,15 @@ impl App {
 
     fn record(&mut self, f: OpFn, generation: &Generation, partitions: &[TopicPartition]) {
         let ctx = self.context(generation);
-        record_partitions(&mut self.life, f, ctx, partitions);
+        record_partitions(&mut self.life, &mut self.keys, f, ctx, partitions);
     }
 }
 
 impl GroupListener for App {
     fn commit_started(&mut self, generation: &Generation, offsets: &[(TopicPartition, Offset)]) {
         let ctx = self.context(generation);
-        self.life.invoke_in_group(OpFn::Commit, offsets_value(offsets), ctx);
+        let value = offsets_value(&self.life, &self.keys, offsets);
+        self.life.invoke_in_group(OpFn::Commit, value, ctx);
     }
 
     fn commit_finished(
@@ -98,7 +101,8 @@ impl GroupListener for App {
     ) {
         let ctx = self.context(generation);
         let (kind, error) = commit_completion(outcome);
-        self.life.complete_in_group(kind, offsets_value(offsets), error, ctx);
+        let value = offsets_value(&self.life, &self.keys, offsets);
+        self.life.complete_in_group(kind, value, error, ctx);
     }
 
     fn partitions_revoked(
@@ -183,7 +187,7 @@ impl Instance {
             Guarantee::AtLeastOnce => Some(Producer::new(net.clone(), configs.producer.clone())),
             Guarantee::ExactlyOnce => None,
         };
-        let app = App { life, group_id: spec.group.clone() };
+        let app = App { life, group_id: spec.group.clone(), keys: PartitionKeys::new(member.topic_ids()) };
         let output = Arc::from(spec.output.as_str());
         Instance { ctx, net, spec, configs, name, output, output_partitions, member, app, producer }
     }
@@ -274,7 +278,10 @@ impl Instance {
         let unanswered = || OpValue::Txn(vec![MicroOp::Poll { records: None }]);
         self.app.life.invoke_in_group(f, unanswered(), group.clone());
         match self.fetch().await {
-            Ok(records) => Some(records),
+            Ok(records) => {
+                self.app.keys.polled(&records);
+                Some(records)
+            }
             Err(error) => {
                 self.app.life.complete_in_group(OpType::Fail, unanswered(), Some(error), group.clone());
                 None
@@ -316,7 +323,7 @@ impl Instance {
     /// consumer's offsets.
     async fn transaction(&mut self, group: GroupContext) -> After {
         let Some(records) = self.poll_op(OpFn::Txn, &group).await else { return After::Rewind };
-        let polled = poll_value(&records);
+        let polled = poll_value(&self.app.life, &records);
         if records.is_empty() {
             self.app.life.complete_in_group(OpType::Ok, polled, None, group);
             return After::Continue;
@@ -369,7 +376,8 @@ impl Instance {
     /// every send is acknowledged.
     async fn at_least_once(&mut self, group: GroupContext) -> After {
         let Some(records) = self.poll_op(OpFn::Poll, &group).await else { return After::Rewind };
-        self.app.life.complete_in_group(OpType::Ok, poll_value(&records), None, group.clone());
+        let value = poll_value(&self.app.life, &records);
+        self.app.life.complete_in_group(OpType::Ok, value, None, group.clone());
         if records.is_empty() {
             return After::Continue;
         }
@@ -398,7 +406,7 @@ impl Instance {
         }
         // The records are processed: their output is acknowledged.
         let mut processed = PolledRecords::new();
-        add_polled(&mut processed, &records, |r| r);
+        add_polled(&self.app.life, &mut processed, &records, |r| r);
         self.app.life.record_in_group(OpFn::Process, OpValue::Records(processed), group);
         let offsets = offsets_after(&records);
         match self.member.commit_sync(offsets, &mut self.app).await {
@@ -426,7 +434,7 @@ mod tests {
     use super::*;
 
     fn record(partition: u32, offset: Offset) -> ConsumedRecord {
-        ConsumedRecord { tp: TopicPartition::new("in", partition), offset, value: offset * 10 }
+        ConsumedRecord { tp: TopicPartition::new("in", partition), offset, value: offset * 10, topic_id: None }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use super::progress::Progress;
 use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, Recorder};
+use crate::protocol::{TopicId, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -78,6 +79,12 @@ impl Incarnation {
     /// An incarnation that records nothing when dropped (the liveness drain).
     pub fn unguarded(recorder: Recorder, process: u64) -> Self {
         Incarnation { recorder, process, pending: None, counted: false, over: None, progress: None, stalled: false }
+    }
+
+    /// The history key of partition `tp` of topic `topic_id` (see
+    /// [`Recorder::partition_key`]).
+    pub fn partition_key(&self, tp: &TopicPartition, topic_id: Option<TopicId>) -> Arc<str> {
+        self.recorder.partition_key(tp, topic_id)
     }
 
     /// Records an invocation; send invocations count as outstanding.

@@ -121,7 +121,7 @@ async fn produce(
         for delivery in deliveries {
             results.push(delivery.wait().await);
         }
-        let (kind, value, error) = send_completion(&planned, results);
+        let (kind, value, error) = send_completion(&life, &planned, results);
         life.complete(kind, value, error);
     }
     drop(producer);
@@ -203,8 +203,11 @@ impl PlannedSend {
 }
 
 /// A send op's completion: `ok` if every send was acknowledged, `fail` if every one
-/// definitely failed, else `info` (outcome unknown) with the offsets that are known.
+/// definitely failed, else `info` (outcome unknown) with the offsets that are known. An
+/// acknowledged send is named after the topic whose log took it (a topic deleted and
+/// created again under its name is another topic, see [`crate::history::incarnations`]).
 fn send_completion(
+    life: &Incarnation,
     planned: &[PlannedSend],
     results: Vec<Result<crate::client::producer::RecordMetadata, crate::client::producer::SendError>>,
 ) -> (OpType, OpValue, Option<String>) {
@@ -214,10 +217,17 @@ fn send_completion(
     let mops = planned
         .iter()
         .zip(&results)
-        .map(|(planned, result)| MicroOp::Send {
-            key: planned.name(),
-            value: planned.value,
-            offset: result.as_ref().ok().and_then(|m| m.offset),
+        .map(|(planned, result)| match result {
+            Ok(acknowledged) if acknowledged.topic_id.is_some() => MicroOp::Send {
+                key: life.partition_key(&acknowledged.tp, acknowledged.topic_id),
+                value: planned.value,
+                offset: acknowledged.offset,
+            },
+            _ => MicroOp::Send {
+                key: planned.name(),
+                value: planned.value,
+                offset: result.as_ref().ok().and_then(|m| m.offset),
+            },
         })
         .collect();
     let kind = if all_ok {

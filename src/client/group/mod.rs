@@ -550,6 +550,11 @@ impl GroupConsumer {
         Some(self.commit_within(offsets, budget, listener).await)
     }
 
+    /// The handle on the topic ids this member's metadata holds, for the history.
+    pub fn topic_ids(&self) -> crate::client::metadata::TopicIds {
+        self.consumer.topic_ids()
+    }
+
     /// Every held partition's position: what auto-commit commits.
     pub fn consumed_offsets(&self) -> Vec<(TopicPartition, Offset)> {
         self.assignment.iter().filter_map(|tp| Some((tp.clone(), self.consumer.position(tp)?))).collect()

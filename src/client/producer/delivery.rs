@@ -12,6 +12,9 @@ pub struct RecordMetadata {
     pub tp: TopicPartition,
     /// The offset, unknown with acks=0.
     pub offset: Option<Offset>,
+    /// The topic whose log took the record, as the leader's answer tells the history
+    /// (see [`crate::protocol::ProducePartitionResponse::topic_id`]); `None` with acks=0.
+    pub topic_id: Option<crate::protocol::TopicId>,
 }
 
 /// Why a send failed.

@@ -131,7 +131,7 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
         state.accumulator.release(leader, &batches);
         for batch in batches {
             if sent {
-                state.acknowledged(batch, None);
+                state.acknowledged(batch, None, None);
             } else {
                 state.attempt_failed(config, batch, None, None, "NetworkException: connection closed");
             }
@@ -189,7 +189,7 @@ async fn handle_response(
             continue;
         };
         match part.error {
-            None => state.acknowledged(batch, Some(part.base_offset)),
+            None => state.acknowledged(batch, Some(part.base_offset), part.topic_id),
             Some(error) => {
                 if error.needs_metadata_refresh() {
                     state.need_metadata = true;

@@ -150,11 +150,16 @@ impl State {
         }
     }
 
-    /// Records an acknowledged batch (at `base_offset`, unknown with acks=0) and
-    /// completes it.
-    pub fn acknowledged(&mut self, batch: Batch, base_offset: Option<Offset>) {
+    /// Records an acknowledged batch (at `base_offset`, unknown with acks=0, in the log
+    /// of topic `topic_id` as the leader's answer tells the history) and completes it.
+    pub fn acknowledged(
+        &mut self,
+        batch: Batch,
+        base_offset: Option<Offset>,
+        topic_id: Option<crate::protocol::TopicId>,
+    ) {
         self.idempotence.completed(batch.idempotence_ref(), base_offset);
-        batch.complete(base_offset);
+        batch.complete(base_offset, topic_id);
     }
 
     /// A batch's attempt failed: the leader refused it with `error` (and told its

@@ -88,7 +88,7 @@ impl Producer {
     /// The leader acknowledged `batch` at `offset`.
     fn acknowledge(&mut self, batch: Batch, offset: Offset) {
         self.answered(std::slice::from_ref(&batch));
-        self.state.acknowledged(batch, Some(offset));
+        self.state.acknowledged(batch, Some(offset), None);
     }
 
     /// The leader, whose log starts at `log_start`, refused `batch` with `error`.

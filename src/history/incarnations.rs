@@ -1,0 +1,106 @@
+//! Topic incarnations: a topic name an administrator deleted may be created again, under a
+//! new topic id (KIP-516), and the two topics are different logs that share every
+//! partition name. The history keeps them apart by spelling a partition of the k-th topic
+//! of a name `orders#k-2` for k ≥ 2 (`orders-2` for the first, so runs that never re-create
+//! a name are recorded exactly as before). `#` is not a legal character of a Kafka topic
+//! name (`Topic.LEGAL_CHARS = [a-zA-Z0-9._-]`), so no real topic can collide with it, and
+//! every checker that groups keys by topic treats each incarnation as its own topic.
+//!
+//! k is the rank of the topic's id among the ids the name has had, in the order the
+//! cluster created them: controllers register each topic they create when the creation
+//! commits (KRaft: the `TopicRecord`; ZooKeeper mode: the topic's node), and the first
+//! id a name is seen with (the scenario's own topics) is registered when first spelled.
+//! This is an observer's bookkeeping, like the trace: no node reads it to decide anything.
+
+use crate::protocol::{TopicId, TopicPartition};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The separator between a topic name and its incarnation number in a history key.
+pub const INCARNATION_SEPARATOR: char = '#';
+
+/// The ids each topic name has had, in creation order.
+#[derive(Debug, Default)]
+pub struct TopicIncarnations {
+    ids_by_name: BTreeMap<Arc<str>, Vec<TopicId>>,
+}
+
+impl TopicIncarnations {
+    /// Registers `id` as the newest topic named `name` (nothing if already registered)
+    /// and returns its incarnation number, from 1.
+    pub fn register(&mut self, name: &str, id: TopicId) -> u32 {
+        let ids = match self.ids_by_name.get_mut(name) {
+            Some(ids) => ids,
+            None => self.ids_by_name.entry(Arc::from(name)).or_default(),
+        };
+        let position = match ids.iter().position(|&known| known == id) {
+            Some(position) => position,
+            None => {
+                ids.push(id);
+                ids.len() - 1
+            }
+        };
+        position as u32 + 1
+    }
+
+    /// The topic part of a history key for topic `name` under `id`: the name itself for
+    /// its first incarnation (or when the id is unknown), `name#k` for the k-th.
+    pub fn topic_key(&mut self, name: &str, id: Option<TopicId>) -> Arc<str> {
+        match id.map(|id| self.register(name, id)) {
+            None | Some(1) => Arc::from(name),
+            Some(k) => Arc::from(spell(name, k)),
+        }
+    }
+
+    /// The history key of partition `tp` of the topic with id `id` (see
+    /// [`topic_key`](Self::topic_key)).
+    pub fn partition_key(&mut self, tp: &TopicPartition, id: Option<TopicId>) -> Arc<str> {
+        match id.map(|id| self.register(&tp.topic, id)) {
+            None | Some(1) => Arc::from(tp.to_string()),
+            Some(k) => Arc::from(format!("{}-{}", spell(&tp.topic, k), tp.partition)),
+        }
+    }
+}
+
+/// `name#k`, the spelling of the k-th topic of a name (k ≥ 2).
+fn spell(name: &str, k: u32) -> String {
+    format!("{name}{INCARNATION_SEPARATOR}{k}")
+}
+
+/// The topic name and incarnation number of the topic part of a history key:
+/// `("orders", 2)` for `orders#2`, `("orders", 1)` for `orders`.
+pub fn split_incarnation(topic_key: &str) -> (&str, u32) {
+    match topic_key.rsplit_once(INCARNATION_SEPARATOR) {
+        Some((name, k)) => match k.parse::<u32>() {
+            Ok(k) if k >= 2 => (name, k),
+            _ => (topic_key, 1),
+        },
+        None => (topic_key, 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_topic_of_a_name_keeps_its_name_and_later_ones_are_numbered() {
+        let mut names = TopicIncarnations::default();
+        let tp = TopicPartition::new("orders", 2);
+        assert_eq!(&*names.partition_key(&tp, Some(7)), "orders-2");
+        assert_eq!(&*names.partition_key(&tp, None), "orders-2", "an unknown id is the name alone");
+        assert_eq!(names.register("orders", 9), 2);
+        assert_eq!(&*names.partition_key(&tp, Some(9)), "orders#2-2");
+        assert_eq!(&*names.partition_key(&tp, Some(7)), "orders-2", "the first keeps its spelling");
+        assert_eq!(&*names.topic_key("orders", Some(4)), "orders#3", "a new id is the next incarnation");
+        assert_eq!(&*names.topic_key("payments", Some(9)), "payments", "numbering is per name");
+    }
+
+    #[test]
+    fn keys_split_back_into_name_and_incarnation() {
+        assert_eq!(split_incarnation("orders#2"), ("orders", 2));
+        assert_eq!(split_incarnation("orders"), ("orders", 1));
+        assert_eq!(split_incarnation("odd#x"), ("odd#x", 1));
+        assert_eq!(TopicPartition::parse("orders#2-0").map(|tp| tp.topic.to_string()), Some("orders#2".to_string()));
+    }
+}
