@@ -169,6 +169,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
         kraft: None,
         txn: Default::default(),
         fetch_topic_ids: true,
+        auto_create_topics: None,
     }
 }
 
@@ -212,6 +213,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
                     offset_validation: Default::default(),
                     isolation_level: Default::default(),
                     fetch_topic_ids: true,
+                    allow_auto_create_topics: false,
                 };
                 let mut consumer = Consumer::new(client_net.clone(), config);
                 while consumer.end_offset(&tp).await.is_none() {

@@ -767,14 +767,7 @@ fn a_topic_created_again_under_a_deleted_name_is_another_topic_in_kraft() {
         let trace = &outcome.history.trace;
         // The controller frees the name once the RemoveTopicRecord commits: the create
         // succeeds, and the new topic's partitions are traced under `orders#2`.
-        let answered: Vec<_> = trace
-            .iter()
-            .filter_map(|e| match &e.event {
-                Event::TopicAdmin { error, .. } => Some(*error),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(answered, vec![None, None], "seed {seed}");
+        assert_eq!(admin_answers(&outcome), vec![("delete-topic", None), ("create-topic", None)], "seed {seed}");
         let created: Vec<String> =
             ClusterState::replay(trace).created_by_admin().keys().map(|k| k.to_string()).collect();
         assert_eq!(created, ["orders#2-0", "orders#2-1", "orders#2-2", "orders#2-3"], "seed {seed}");
@@ -828,14 +821,11 @@ fn a_zookeeper_controller_refuses_the_name_until_every_replica_is_deleted() {
         let trace = &outcome.history.trace;
         // Broker-4 is down, so the deletion waits for it (`ReplicaDeletionIneligible`)
         // and the create is refused: TOPIC_ALREADY_EXISTS ("marked for deletion").
-        let answered: Vec<_> = trace
-            .iter()
-            .filter_map(|e| match &e.event {
-                Event::TopicAdmin { error, .. } => Some(*error),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(answered, vec![None, Some(kafkasim::protocol::ErrorCode::TopicAlreadyExists)], "seed {seed}");
+        assert_eq!(
+            admin_answers(&outcome),
+            vec![("delete-topic", None), ("create-topic", Some(kafkasim::protocol::ErrorCode::TopicAlreadyExists))],
+            "seed {seed}"
+        );
         assert!(!trace.iter().any(|e| matches!(e.event, Event::PartitionStray { .. })), "seed {seed}");
         // Once back, broker-4 deletes its replicas as the controller tells it.
         assert!(
@@ -844,5 +834,53 @@ fn a_zookeeper_controller_refuses_the_name_until_every_replica_is_deleted() {
                 .any(|e| matches!(&e.event, Event::PartitionDeleted { broker: 4, .. }) && e.time_ns > 12_000_000_000),
             "seed {seed}"
         );
+    }
+}
+
+#[test]
+fn running_clients_create_a_deleted_topic_again_before_the_administrator_does() {
+    let scenario = load("recreating-a-topic-under-running-clients");
+    let mut crossed_seeds = 0;
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        let found: BTreeSet<AnomalyKind> = kinds(&outcome).into_iter().collect();
+        let explained = BTreeSet::from([AnomalyKind::Unseen, AnomalyKind::CrossIncarnationCommit]);
+        assert!(found.contains(&AnomalyKind::Unseen) && found.is_subset(&explained), "{}", describe(&outcome));
+        crossed_seeds += usize::from(found.contains(&AnomalyKind::CrossIncarnationCommit));
+        // The clients' metadata requests created `orders` again (num.partitions = 1,
+        // default.replication.factor = 1) before the administrator's CreateTopics, which
+        // is refused.
+        let refused = Some(kafkasim::protocol::ErrorCode::TopicAlreadyExists);
+        assert_eq!(admin_answers(&outcome), vec![("delete-topic", None), ("create-topic", refused)], "seed {seed}");
+        let created = ClusterState::replay(&outcome.history.trace).created_by_admin().clone();
+        let created: Vec<(&str, usize)> = created.iter().map(|(tp, replicas)| (&**tp, replicas.len())).collect();
+        assert_eq!(created, vec![("orders#2-0", 1)], "seed {seed}");
+        for anomaly in outcome.anomalies.iter().filter(|a| a.kind == AnomalyKind::Unseen) {
+            assert!(anomaly.description.contains("Its topic was deleted at"), "{}", anomaly.description);
+        }
+    }
+    assert!(crossed_seeds > 0, "no seed committed a deleted topic's position into the new one");
+}
+
+#[test]
+fn with_auto_creation_off_and_the_group_closed_the_new_topic_is_read_from_its_start() {
+    let twin = load("recreating-a-topic-under-running-clients-fixed");
+    for &seed in &twin.seeds {
+        let outcome = run(&twin, seed);
+        assert_eq!(kinds(&outcome), vec![AnomalyKind::Unseen], "{}", describe(&outcome));
+        assert_eq!(admin_answers(&outcome), vec![("delete-topic", None), ("create-topic", None)], "seed {seed}");
+        let created = ClusterState::replay(&outcome.history.trace).created_by_admin().clone();
+        let created: Vec<(&str, usize)> = created.iter().map(|(tp, replicas)| (&**tp, replicas.len())).collect();
+        assert_eq!(created, vec![("orders#2-0", 3), ("orders#2-1", 3), ("orders#2-2", 3)], "seed {seed}");
+        // The members came back to no committed offset and read the new topic from 0.
+        let read_from_start = outcome.history.ops.iter().any(|o| {
+            o.f == kafkasim::history::OpFn::Poll
+                && o.group.is_some()
+                && o.micro_ops().iter().any(|m| {
+                    matches!(m, kafkasim::history::MicroOp::Poll { records: Some(r) }
+                        if r.iter().any(|(k, pairs)| k.starts_with("orders#2-") && pairs.first().is_some_and(|p| p.0 == 0)))
+                })
+        });
+        assert!(read_from_start, "seed {seed}: no member read the new topic from offset 0");
     }
 }

@@ -15,8 +15,10 @@ use crate::protocol::{
 use madsim::time::{sleep_until, Instant};
 use std::time::Duration;
 
-/// Answers a Metadata request from the broker's metadata cache.
-pub fn metadata(shared: &SharedBroker, topics: &[String]) -> Response {
+/// Answers a Metadata request from the broker's metadata cache; a request that names
+/// topics and allows it has the unknown ones created (see `auto_create`).
+pub fn metadata(shared: &SharedBroker, topics: &[String], allow_auto_topic_creation: bool) -> Response {
+    super::auto_create::maybe_create(shared, topics, allow_auto_topic_creation);
     let state = shared.lock();
     let cache = &state.metadata;
     let partitions = cache
@@ -209,10 +211,12 @@ fn epoch_error(partition: &Partition, requested: Option<LeaderEpoch>) -> Option<
 /// Answers ListOffsets from the leader.
 pub fn list_offsets(shared: &SharedBroker, request: &ListOffsetsRequest) -> Response {
     let state = shared.lock();
-    let answer = |error: Option<ErrorCode>, offset| Response::ListOffsets { error, offset };
+    let answer = |error: Option<ErrorCode>, offset| Response::ListOffsets { error, offset, topic_id: None };
     let Some(partition) = state.partitions.get(&request.tp) else {
         return answer(Some(ErrorCode::UnknownTopicOrPartition), None);
     };
+    let topic_id = partition.topic_id();
+    let answer = |error: Option<ErrorCode>, offset| Response::ListOffsets { error, offset, topic_id };
     if !partition.is_leader() {
         return answer(Some(ErrorCode::NotLeaderOrFollower), None);
     }

@@ -420,7 +420,7 @@ const NO_CONTROLLER_BACKOFF: Duration = Duration::from_millis(100);
 /// to the next one known when the connection fails or the controller answers
 /// NOT_CONTROLLER, until `retry_timeout` after the first attempt. `None` when no answer
 /// came in that time.
-async fn call_controller(
+pub(super) async fn call_controller(
     shared: &SharedBroker,
     channel: ControllerChannel,
     request: ControllerRequest,

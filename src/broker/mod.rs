@@ -11,6 +11,7 @@
 //! hosts the controller component and the metastore registration, as Kafka's ZooKeeper
 //! mode does).
 
+mod auto_create;
 mod background;
 pub mod coordinator;
 mod deletion;
@@ -32,6 +33,7 @@ mod txn_index;
 mod txn_verification;
 mod txn_verify;
 
+pub use auto_create::AutoCreateTopics;
 pub use epoch_cache::EpochCache;
 pub use follower_progress::IsrLagRule;
 pub use log::{OpenTxnRecords, PartitionLog};
@@ -126,6 +128,10 @@ pub struct BrokerConfig {
     pub kraft: Option<kraft::KraftBrokerConfig>,
     /// The transaction coordinator's settings (`transaction.*`).
     pub txn: txn::TxnCoordinatorConfig,
+    /// `auto.create.topics.enable` with `num.partitions` and
+    /// `default.replication.factor`: what a topic this broker creates for a metadata
+    /// request looks like (`None` when auto-creation is off).
+    pub auto_create_topics: Option<AutoCreateTopics>,
     /// Whether follower fetches carry topic ids (Fetch v13, Kafka 3.1 onwards, KIP-516):
     /// a leader then refuses a fetch for another topic of the same name.
     pub fetch_topic_ids: bool,
@@ -254,6 +260,9 @@ pub struct Shared {
     pub txn_coordinator: txn::Coordinator,
     /// What the broker knows of the KRaft cluster (unused in ZooKeeper mode).
     kraft: Mutex<kraft::KraftView>,
+    /// KRaft: the topics this broker asked the controller to auto-create and has no
+    /// answer for yet (`AutoTopicCreationManager.inflightTopics`).
+    pub auto_create_in_flight: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Shared {

@@ -131,6 +131,7 @@ fn start(ctx: BrokerContext) -> SharedBroker {
         coordinator: super::coordinator::Coordinator::default(),
         txn_coordinator: super::txn::Coordinator::default(),
         kraft: Mutex::new(super::kraft::KraftView::default()),
+        auto_create_in_flight: Mutex::default(),
     })
 }
 
@@ -164,7 +165,9 @@ async fn handle(
     request: Request,
 ) -> Response {
     match request {
-        Request::Metadata { topics } => handlers::metadata(shared, &topics),
+        Request::Metadata { topics, allow_auto_topic_creation } => {
+            handlers::metadata(shared, &topics, allow_auto_topic_creation)
+        }
         Request::Produce(produce) => Response::Produce(super::produce::produce(shared, produce).await),
         Request::Fetch(fetch) => Response::Fetch(handlers::fetch(shared, fetch).await),
         Request::ListOffsets(list) => handlers::list_offsets(shared, &list),

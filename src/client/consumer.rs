@@ -11,7 +11,7 @@ use super::metadata::ClusterView;
 use super::position::{FetchPosition, LeaderAndEpoch, LogTruncation, PartitionPosition, Validation};
 use crate::protocol::{
     BrokerId, ErrorCode, FetchPartition, FetchRequest, IsolationLevel, LeaderEpoch, ListOffsetsRequest, Offset,
-    OffsetReset, OffsetSpec, OffsetValidation, Request, Response, TopicPartition,
+    OffsetReset, OffsetSpec, OffsetValidation, Request, Response, TopicId, TopicPartition,
 };
 use crate::sim::net::{Addr, NodeNet};
 use madsim::time::sleep;
@@ -39,6 +39,10 @@ pub struct ConsumerConfig {
     pub offset_validation: OffsetValidation,
     /// `isolation.level`: whether records of open and aborted transactions are read.
     pub isolation_level: IsolationLevel,
+    /// `allow.auto.create.topics` (default true): whether the consumer's metadata
+    /// requests for its subscribed or assigned topics let a broker create them
+    /// (a pattern subscription asks for every topic and never creates one).
+    pub allow_auto_create_topics: bool,
     /// Whether fetches name topics by id (Fetch v13, Kafka 3.1 onwards, KIP-516): a
     /// leader then answers UNKNOWN_TOPIC_ID or INCONSISTENT_TOPIC_ID when the topic the
     /// consumer's metadata knows is not the one it holds under that name.
@@ -125,7 +129,8 @@ pub struct Consumer {
 impl Consumer {
     /// A consumer with nothing assigned.
     pub fn new(net: NodeNet<Request, Response>, config: ConsumerConfig) -> Self {
-        let view = ClusterView::new(net, config.bootstrap.clone());
+        let mut view = ClusterView::new(net, config.bootstrap.clone());
+        view.allow_auto_topic_creation(config.allow_auto_create_topics);
         Consumer {
             config,
             view,
@@ -146,6 +151,7 @@ impl Consumer {
     /// Replaces the assignment; positions of partitions no longer assigned are forgotten.
     pub fn assign(&mut self, partitions: Vec<TopicPartition>) {
         self.positions.retain(|tp, _| partitions.contains(tp));
+        self.view.topic_ids().retain_positions(&partitions);
         self.pending_resets.retain(|tp, _| partitions.contains(tp));
         self.pending_errors.retain(|tp, _| partitions.contains(tp));
         self.assignment = partitions;
@@ -165,6 +171,7 @@ impl Consumer {
         self.pending_resets.remove(tp);
         self.pending_errors.remove(tp);
         self.positions.insert(tp.clone(), PartitionPosition::fetching(FetchPosition::unvalidated(offset)));
+        self.view.topic_ids().set_position(tp, self.view.topic_id(tp));
     }
 
     /// Moves a partition to its log start (`Earliest`) or high watermark (`Latest`) on
@@ -207,7 +214,7 @@ impl Consumer {
     /// reachable. A `read_committed` consumer compares it with [`Consumer::end_offset`]
     /// to see how far an unstable transaction holds it back.
     pub async fn high_watermark(&mut self, tp: &TopicPartition) -> Option<Offset> {
-        self.list_offset_at(tp, OffsetSpec::Latest, IsolationLevel::ReadUncommitted).await.flatten()
+        self.list_offset_at(tp, OffsetSpec::Latest, IsolationLevel::ReadUncommitted).await.and_then(|listed| listed.0)
     }
 
     /// Kafka's `offsetsForTimes`: for each partition, the first offset whose record
@@ -240,7 +247,7 @@ impl Consumer {
     /// One ListOffsets lookup: `None` when the leader could not answer, `Some(None)` when
     /// it answered that no offset matches (a timestamp past every record).
     async fn list_offset(&mut self, tp: &TopicPartition, spec: OffsetSpec) -> Option<Option<Offset>> {
-        self.list_offset_at(tp, spec, self.config.isolation_level).await
+        self.list_offset_at(tp, spec, self.config.isolation_level).await.map(|listed| listed.0)
     }
 
     /// [`Consumer::list_offset`] at the given isolation level.
@@ -249,7 +256,7 @@ impl Consumer {
         tp: &TopicPartition,
         spec: OffsetSpec,
         isolation_level: IsolationLevel,
-    ) -> Option<Option<Offset>> {
+    ) -> Option<(Option<Offset>, Option<TopicId>)> {
         let timeout = Duration::from_millis(self.config.request_timeout_ms);
         let Some((leader, _)) = self.view.leader(tp) else {
             self.need_metadata = true;
@@ -258,7 +265,7 @@ impl Consumer {
         let conn = self.view.connection(leader)?;
         let request = Request::ListOffsets(ListOffsetsRequest { tp: tp.clone(), spec, isolation_level });
         match conn.call(request, timeout).await {
-            Ok(Response::ListOffsets { error: None, offset }) => Some(offset),
+            Ok(Response::ListOffsets { error: None, offset, topic_id }) => Some((offset, topic_id)),
             Ok(_) => {
                 self.need_metadata = true;
                 None
@@ -394,8 +401,10 @@ impl Consumer {
         // held the last record returned; past batches skipped after it (markers, aborted
         // transactions) when every record of the partition was returned.
         let mut next: BTreeMap<TopicPartition, (Offset, LeaderEpoch)> = BTreeMap::new();
+        let published = self.view.topic_ids();
         for (record, epoch) in &records {
             next.insert(record.tp.clone(), (record.offset + 1, *epoch));
+            published.set_position(&record.tp, record.topic_id);
         }
         let returned_per_partition = count_per_partition(&records);
         for (tp, (offset, epoch)) in skipped_to {
@@ -488,8 +497,11 @@ impl Consumer {
                     continue;
                 }
             };
-            if let Some(Some(offset)) = self.list_offset(&tp, spec).await {
+            if let Some((Some(offset), topic_id)) = self.list_offset_at(&tp, spec, self.config.isolation_level).await {
                 self.pending_resets.remove(&tp);
+                // The topic whose log answered (for the history; the consumer itself
+                // knows only the name).
+                self.view.topic_ids().set_position(&tp, topic_id);
                 self.positions.insert(tp, PartitionPosition::fetching(FetchPosition::unvalidated(offset)));
             }
         }
@@ -537,7 +549,13 @@ impl Consumer {
             };
             let Some(position) = self.positions.get_mut(&tp) else { continue };
             match position.complete_validation(&requested, &answer, self.config.auto_offset_reset) {
-                Validation::Ignored | Validation::Confirmed | Validation::Rewound { .. } => {}
+                Validation::Ignored => {}
+                // Validated against, or clamped to, the log the metadata now names: for the
+                // history, the position belongs to that topic (another one, when the name
+                // was deleted and created again).
+                Validation::Confirmed | Validation::Rewound { .. } => {
+                    self.view.topic_ids().set_position(&tp, self.view.topic_id(&tp));
+                }
                 Validation::Reset => {
                     self.positions.remove(&tp);
                 }

@@ -12,19 +12,48 @@ use std::time::Duration;
 /// The topic ids a client's metadata holds, by topic name, shared with whoever records
 /// the client's operations: the history names a partition after the topic the client
 /// believes in (see [`crate::history::incarnations`]). Client logic never reads it.
+/// A consumer also publishes the topic each of its positions belongs to: the one whose
+/// log its last fetch read, or the one its metadata knew when it looked the position up
+/// or was told it (a seek, a committed offset).
 #[derive(Clone, Debug, Default)]
-pub struct TopicIds(Arc<Mutex<BTreeMap<Arc<str>, TopicId>>>);
+pub struct TopicIds(Arc<Mutex<PublishedIds>>);
+
+#[derive(Debug, Default)]
+struct PublishedIds {
+    by_topic: BTreeMap<Arc<str>, TopicId>,
+    by_position: BTreeMap<TopicPartition, Option<TopicId>>,
+}
 
 impl TopicIds {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PublishedIds> {
+        self.0.lock().expect("topic ids poisoned")
+    }
+
     /// The id the client's metadata holds for `topic`, if it knows the topic.
     pub fn get(&self, topic: &str) -> Option<TopicId> {
-        self.0.lock().expect("topic ids poisoned").get(topic).copied()
+        self.lock().by_topic.get(topic).copied()
+    }
+
+    /// The topic a consumer's position in `tp` belongs to, if it has a position and
+    /// knows the topic.
+    pub fn of_position(&self, tp: &TopicPartition) -> Option<TopicId> {
+        self.lock().by_position.get(tp).copied().flatten()
+    }
+
+    /// Records the topic of the consumer's position in `tp`.
+    pub(crate) fn set_position(&self, tp: &TopicPartition, id: Option<TopicId>) {
+        self.lock().by_position.insert(tp.clone(), id);
+    }
+
+    /// Forgets the positions outside `assigned`.
+    pub(crate) fn retain_positions(&self, assigned: &[TopicPartition]) {
+        self.lock().by_position.retain(|tp, _| assigned.contains(tp));
     }
 
     fn publish(&self, partitions: &BTreeMap<TopicPartition, PartitionMetadata>) {
-        let mut ids = self.0.lock().expect("topic ids poisoned");
-        ids.clear();
-        ids.extend(partitions.values().map(|p| (p.tp.topic.clone(), p.topic_id)));
+        let mut ids = self.lock();
+        ids.by_topic.clear();
+        ids.by_topic.extend(partitions.values().map(|p| (p.tp.topic.clone(), p.topic_id)));
     }
 }
 
@@ -47,6 +76,9 @@ pub struct ClusterView {
     attempted_at: Option<madsim::time::Instant>,
     /// The cached topic ids, published for the history.
     topic_ids: TopicIds,
+    /// Whether a refresh naming topics lets the broker create those it does not know
+    /// (Kafka's `allowAutoTopicCreation`, see [`ClusterView::allow_auto_topic_creation`]).
+    allow_auto_topic_creation: bool,
 }
 
 impl ClusterView {
@@ -63,7 +95,15 @@ impl ClusterView {
             refreshed_at: None,
             attempted_at: None,
             topic_ids: TopicIds::default(),
+            allow_auto_topic_creation: false,
         }
+    }
+
+    /// Lets refreshes that name topics ask the broker to create the unknown ones: a
+    /// producer always does (`ProducerMetadata`), a consumer when
+    /// `allow.auto.create.topics` (`ConsumerMetadata`).
+    pub fn allow_auto_topic_creation(&mut self, allow: bool) {
+        self.allow_auto_topic_creation = allow;
     }
 
     /// The handle on the cached topic ids (see [`TopicIds`]).
@@ -108,7 +148,9 @@ impl ClusterView {
     pub async fn refresh(&mut self, topics: &[String], timeout: Duration) -> bool {
         let Some(addr) = self.next_broker() else { return false };
         let conn = self.net.connect(&addr);
-        let answer = conn.call(Request::Metadata { topics: topics.to_vec() }, timeout).await;
+        let request =
+            Request::Metadata { topics: topics.to_vec(), allow_auto_topic_creation: self.allow_auto_topic_creation };
+        let answer = conn.call(request, timeout).await;
         tracing::trace!(%addr, ok = answer.is_ok(), "metadata refresh");
         self.attempted_at = Some(madsim::time::Instant::now());
         let Ok(Response::Metadata(metadata)) = answer else {

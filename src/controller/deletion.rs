@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const DELETE_TOPICS_PATH: &str = "/admin/delete_topics";
 
 /// A topic's deletion mark (`DeleteTopicsTopicZNode.path`).
-fn mark_path(topic: &str) -> String {
+pub(super) fn mark_path(topic: &str) -> String {
     format!("{DELETE_TOPICS_PATH}/{topic}")
 }
 

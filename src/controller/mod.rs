@@ -10,6 +10,8 @@ mod deletion;
 pub mod election;
 mod topics;
 
+pub use topics::{place_new_topic, write_new_topic};
+
 use crate::history::{ElectionReason, Event, Tracer};
 use crate::metastore::{MetaClient, MetaClientError};
 use crate::protocol::kraft::TopicAdmin;

@@ -14,7 +14,7 @@
 //! (the request, the reads, the writes and the watches' handling).
 
 use super::{ActiveController, Resign};
-use crate::metastore::MetaClientError;
+use crate::metastore::{MetaClient, MetaClientError};
 use crate::protocol::kraft::TopicAdmin;
 use crate::protocol::{BrokerId, ErrorCode, MetaError, TopicAssignment, TopicId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -111,6 +111,50 @@ pub fn assign_replicas(
 pub fn start_index_after(brokers: &[BrokerId], partition_zero: &[BrokerId]) -> usize {
     let first = partition_zero.first().copied().unwrap_or(BrokerId(0));
     brokers.iter().position(|b| *b >= first).unwrap_or(0)
+}
+
+/// The replicas of a topic a broker creates (`ZkAdminManager.createTopics`): placed over
+/// the `live` brokers its metadata cache knows, from a random start
+/// (`AdminUtils.assignReplicasToBrokers`); INVALID_REPLICATION_FACTOR when they are too
+/// few, before anything is read or written.
+pub fn place_new_topic(
+    live: &[BrokerId],
+    partitions: u32,
+    replication_factor: u32,
+) -> Result<Vec<Vec<BrokerId>>, ErrorCode> {
+    use madsim::rand::{thread_rng, Rng};
+    if (replication_factor as usize) > live.len() {
+        return Err(ErrorCode::InvalidReplicationFactor);
+    }
+    let (start, shift) = (thread_rng().gen_range(0..live.len()), thread_rng().gen_range(0..live.len()));
+    assign_replicas(live, partitions, replication_factor, start, shift, 0)
+}
+
+/// Writes a topic a broker that is not the controller creates, as auto-creation does in
+/// ZooKeeper mode (`AutoTopicCreationManager.createTopicsInZk` → `ZkAdminManager.createTopics`
+/// with no wait → `AdminZkClient.createTopicWithAssignment`): refused while the name is
+/// marked for deletion or taken (TOPIC_ALREADY_EXISTS), else written to the topic's node
+/// with a random id; the controller's watch on `/brokers/topics` starts it.
+pub async fn write_new_topic(
+    meta: &MetaClient,
+    recorder: &crate::history::Recorder,
+    name: &str,
+    replicas: &[Vec<BrokerId>],
+) -> Result<(), ErrorCode> {
+    use madsim::rand::{thread_rng, Rng};
+    let unavailable = |_| ErrorCode::RequestTimedOut;
+    if meta.get(&super::deletion::mark_path(name), false).await.map_err(unavailable)?.is_some() {
+        return Err(ErrorCode::TopicAlreadyExists); // "Topic 'x' is marked for deletion."
+    }
+    let topic_id = thread_rng().gen_range(1 << 32..TopicId::MAX);
+    match meta.create(&topic_path(name), &encode_assignment(replicas, topic_id), false).await {
+        Ok(_) => {
+            recorder.register_topic(name, topic_id);
+            Ok(())
+        }
+        Err(MetaClientError::Meta(MetaError::NodeExists)) => Err(ErrorCode::TopicAlreadyExists),
+        Err(_) => Err(ErrorCode::RequestTimedOut),
+    }
 }
 
 impl ActiveController<'_> {

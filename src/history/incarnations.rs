@@ -43,21 +43,30 @@ impl TopicIncarnations {
         position as u32 + 1
     }
 
+    /// The incarnation number of topic `name` under `id`, registering a new id; with no
+    /// id (a client that does not know the topic yet), the newest topic of the name.
+    fn incarnation(&mut self, name: &str, id: Option<TopicId>) -> u32 {
+        match id {
+            Some(id) => self.register(name, id),
+            None => self.ids_by_name.get(name).map_or(1, |ids| ids.len().max(1) as u32),
+        }
+    }
+
     /// The topic part of a history key for topic `name` under `id`: the name itself for
-    /// its first incarnation (or when the id is unknown), `name#k` for the k-th.
+    /// its first incarnation, `name#k` for the k-th (the newest when `id` is unknown).
     pub fn topic_key(&mut self, name: &str, id: Option<TopicId>) -> Arc<str> {
-        match id.map(|id| self.register(name, id)) {
-            None | Some(1) => Arc::from(name),
-            Some(k) => Arc::from(spell(name, k)),
+        match self.incarnation(name, id) {
+            1 => Arc::from(name),
+            k => Arc::from(spell(name, k)),
         }
     }
 
     /// The history key of partition `tp` of the topic with id `id` (see
     /// [`topic_key`](Self::topic_key)).
     pub fn partition_key(&mut self, tp: &TopicPartition, id: Option<TopicId>) -> Arc<str> {
-        match id.map(|id| self.register(&tp.topic, id)) {
-            None | Some(1) => Arc::from(tp.to_string()),
-            Some(k) => Arc::from(format!("{}-{}", spell(&tp.topic, k), tp.partition)),
+        match self.incarnation(&tp.topic, id) {
+            1 => Arc::from(tp.to_string()),
+            k => Arc::from(format!("{}-{}", spell(&tp.topic, k), tp.partition)),
         }
     }
 }
@@ -92,6 +101,7 @@ mod tests {
         assert_eq!(names.register("orders", 9), 2);
         assert_eq!(&*names.partition_key(&tp, Some(9)), "orders#2-2");
         assert_eq!(&*names.partition_key(&tp, Some(7)), "orders-2", "the first keeps its spelling");
+        assert_eq!(&*names.partition_key(&tp, None), "orders#2-2", "an unknown id is the newest topic");
         assert_eq!(&*names.topic_key("orders", Some(4)), "orders#3", "a new id is the next incarnation");
         assert_eq!(&*names.topic_key("payments", Some(9)), "payments", "numbering is per name");
     }

@@ -227,7 +227,7 @@ fn poll_events_answers_when_a_watch_fires_or_the_wait_ends() {
         else {
             panic!("no session");
         };
-        let unsupported = requests.call(Request::Metadata { topics: vec![] }, ms(1_000)).await;
+        let unsupported = requests.call(Request::Metadata { topics: vec![], allow_auto_topic_creation: false }, ms(1_000)).await;
         assert!(matches!(unsupported, Ok(Response::Error(ErrorCode::UnsupportedRequest))));
 
         // Nothing fired: the poll waits its full time and answers empty.

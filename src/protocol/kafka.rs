@@ -20,6 +20,10 @@ pub enum Request {
     Metadata {
         /// Topics asked for; empty means all.
         topics: Vec<String>,
+        /// Whether the broker may create a topic asked for that it does not know
+        /// (`allowAutoTopicCreation`: producers always ask for it, consumers when
+        /// `allow.auto.create.topics`; a request for all topics never creates any).
+        allow_auto_topic_creation: bool,
     },
     /// Append record batches (client -> partition leader).
     Produce(ProduceRequest),
@@ -122,6 +126,9 @@ pub enum Response {
         /// The offset found; `None` when a timestamp lookup finds no record at or after
         /// the time below the high watermark (Kafka answers offset -1, UNKNOWN_OFFSET).
         offset: Option<Offset>,
+        /// The id of the topic whose log answered: an oracle for the history (ListOffsets
+        /// names topics only), see [`ProducePartitionResponse::topic_id`].
+        topic_id: Option<TopicId>,
     },
     /// Answer to [`Request::OffsetForLeaderEpoch`].
     OffsetForLeaderEpoch(OffsetForLeaderEpochResponse),

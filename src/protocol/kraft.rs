@@ -352,17 +352,22 @@ pub enum ControllerChannel {
     Heartbeat,
     /// `AlterPartitionManager`'s: a leader's ISR changes.
     AlterPartition,
+    /// The forwarding channel's (`clientToControllerChannelManager`): requests a broker
+    /// sends for its clients, here the CreateTopics of topic auto-creation.
+    Forwarding,
 }
 
 impl ControllerChannel {
     /// Every channel, in order.
-    pub const ALL: [ControllerChannel; 2] = [ControllerChannel::Heartbeat, ControllerChannel::AlterPartition];
+    pub const ALL: [ControllerChannel; 3] =
+        [ControllerChannel::Heartbeat, ControllerChannel::AlterPartition, ControllerChannel::Forwarding];
 
     /// The channel's name, as scenario files write it and Kafka names its threads.
     pub const fn name(self) -> &'static str {
         match self {
             ControllerChannel::Heartbeat => "heartbeat",
             ControllerChannel::AlterPartition => "alter-partition",
+            ControllerChannel::Forwarding => "forwarding",
         }
     }
 }

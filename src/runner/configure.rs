@@ -8,7 +8,7 @@ use crate::broker::coordinator::server_assignor::ExtraPartitionRule;
 use crate::broker::coordinator::{CoordinatorConfig, OFFSETS_TOPIC};
 use crate::broker::kraft::KraftBrokerConfig;
 use crate::broker::txn::{TxnCoordinatorConfig, TRANSACTION_TOPIC};
-use crate::broker::{BrokerConfig, ControlledShutdownConfig};
+use crate::broker::{AutoCreateTopics, BrokerConfig, ControlledShutdownConfig};
 use crate::client::consumer::ConsumerConfig;
 use crate::client::group::GroupConfig;
 use crate::client::producer::ProducerConfig;
@@ -190,6 +190,10 @@ pub(super) fn broker_config(
             isr_broker_epochs: scenario.profile.version >= KafkaVersion::new(3, 5, 0),
         }),
         fetch_topic_ids: fetches_carry_topic_ids(scenario),
+        auto_create_topics: c.auto_create_topics_enable.then_some(AutoCreateTopics {
+            num_partitions: c.num_partitions,
+            default_replication_factor: c.default_replication_factor,
+        }),
     }
 }
 
@@ -376,6 +380,7 @@ pub(super) fn pipeline_configs(
 pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>, scenario: &Scenario) -> ConsumerConfig {
     ConsumerConfig {
         fetch_topic_ids: fetches_carry_topic_ids(scenario),
+        allow_auto_create_topics: spec.config.allow_auto_create_topics,
         bootstrap,
         auto_offset_reset: spec.config.auto_offset_reset,
         fetch_max_wait_ms: spec.config.fetch_max_wait_ms,

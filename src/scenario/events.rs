@@ -103,14 +103,6 @@ pub(super) fn events(
                 *current = *partitions;
             }
             TopicEvent::DeleteTopic { topic } => {
-                if cluster.config.auto_create_topics_enable {
-                    let node = t.require("kind", "an event kind")?;
-                    return Err(node.pos.issue(format!(
-                        "deleting \"{topic}\" while clients run would have them re-create it through \
-                         auto.create.topics.enable (default true), which kafkasim does not model yet; expected \
-                         auto.create.topics.enable = false in [cluster.config]"
-                    )));
-                }
                 if counts.remove(topic.as_str()).is_none() {
                     let node = t.require("topic", "a topic name")?;
                     return Err(node.pos.issue(format!(

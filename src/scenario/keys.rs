@@ -98,6 +98,8 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "eligible.leader.replicas.enable",
     "delete.topic.enable",
     "auto.create.topics.enable",
+    "num.partitions",
+    "default.replication.factor",
 ];
 
 /// `[[events]]`.
@@ -184,6 +186,7 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
     "auto.offset.reset",
     "fetch.max.wait.ms",
     "metadata.max.age.ms",
+    "allow.auto.create.topics",
     "max.poll.records",
     "enable.auto.commit",
     "auto.commit.interval.ms",

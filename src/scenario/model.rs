@@ -432,11 +432,16 @@ pub struct BrokerSettings {
     /// true; false makes the controller refuse with TOPIC_DELETION_DISABLED).
     pub delete_topic_enable: bool,
     /// `auto.create.topics.enable` (default true): a broker asked for a topic it does not
-    /// know creates it with `num.partitions` partitions. kafkasim's clients name only
-    /// topics that exist, so it matters only once a topic is deleted under running
-    /// clients, whose next metadata request would re-create it; that re-creation is not
-    /// modelled, so a scenario that deletes a topic must turn this off.
+    /// know creates it with `num.partitions` partitions of `default.replication.factor`
+    /// replicas. kafkasim's clients name only the scenario's topics, so it matters once
+    /// one of them is deleted under running clients: their next metadata request
+    /// creates it again.
     pub auto_create_topics_enable: bool,
+    /// `num.partitions`: the partitions of an auto-created topic (default 1).
+    pub num_partitions: u32,
+    /// `default.replication.factor`: the replicas of each partition of an auto-created
+    /// topic (default 1).
+    pub default_replication_factor: u32,
 }
 
 impl Default for BrokerSettings {
@@ -486,6 +491,8 @@ impl Default for BrokerSettings {
             leader_imbalance_per_broker_percentage: 10,
             delete_topic_enable: true,
             auto_create_topics_enable: true,
+            num_partitions: 1,
+            default_replication_factor: 1,
         }
     }
 }

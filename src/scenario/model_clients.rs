@@ -255,6 +255,10 @@ pub struct ConsumerSettings {
     /// `metadata.max.age.ms`: how old the consumer's metadata may get before it asks
     /// again, even without an error (default 300000).
     pub metadata_max_age_ms: u64,
+    /// `allow.auto.create.topics`: whether the consumer's metadata requests let a broker
+    /// with `auto.create.topics.enable` create a subscribed or assigned topic it does not
+    /// know (default true).
+    pub allow_auto_create_topics: bool,
     /// `enable.auto.commit`: commit offsets in the background (default true; false when
     /// the consumer has no group, as Kafka does).
     pub enable_auto_commit: bool,
@@ -300,6 +304,7 @@ impl Default for ConsumerSettings {
             fetch_max_wait_ms: 500,
             max_poll_records: 500,
             metadata_max_age_ms: 300_000,
+            allow_auto_create_topics: true,
             enable_auto_commit: true,
             auto_commit_interval_ms: 5_000,
             session_timeout_ms: 45_000,

@@ -78,8 +78,8 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
          `leader.imbalance.check.interval.seconds`, `leader.imbalance.per.broker.percentage`, \
          `broker.heartbeat.interval.ms`, `broker.session.timeout.ms`, `controller.quorum.election.timeout.ms`, \
          `controller.quorum.fetch.timeout.ms`, `controller.quorum.election.backoff.max.ms`, \
-         `controller.quorum.request.timeout.ms`, `metadata.max.idle.interval.ms`, `eligible.leader.replicas.enable`, `delete.topic.enable` or \
-         `auto.create.topics.enable`"
+         `controller.quorum.request.timeout.ms`, `metadata.max.idle.interval.ms`, `eligible.leader.replicas.enable`, `delete.topic.enable`, \
+         `auto.create.topics.enable`, `num.partitions` or `default.replication.factor`"
     );
     let e = err(&format!("{BASE}replication.factor = 3\n"));
     assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]] or [[events]]; expected one of `name`,"), "{e}");
@@ -824,15 +824,15 @@ fn topic_events_are_checked_against_the_topics_the_earlier_events_leave() {
     assert!(err(&kraft_with_orders(&grow("1s", 4).replace("add-partitions", "delete-everything"))).contains(
         "expected \"create-topic\", \"add-partitions\", \"subscribe\" or \"delete-topic\", found \"delete-everything\""
     ));
-    // Deletion: only with auto-create off, only of a topic that exists; a deleted name
-    // may be created again (a new topic, under a new id).
+    // Deletion: only of a topic that exists; a deleted name may be created again (a new
+    // topic, under a new id), by an event or by the clients through auto-creation.
     let delete =
         |at: &str, topic: &str| format!("[[events]]\nat = \"{at}\"\nkind = \"delete-topic\"\ntopic = \"{topic}\"\n");
     let no_auto_create = "[cluster.config]\n\"auto.create.topics.enable\" = false\n";
-    assert!(err(&kraft_with_orders(&delete("1s", "orders"))).contains(
-        "would have them re-create it through auto.create.topics.enable (default true), which kafkasim does not model \
-         yet; expected auto.create.topics.enable = false in [cluster.config]"
-    ));
+    assert!(
+        parse(&kraft_with_orders(&delete("1s", "orders")), Path::new("x.toml")).is_ok(),
+        "auto-creation is modelled"
+    );
     let deleted =
         parse(&kraft_with_orders(&format!("{no_auto_create}{}", delete("1s", "orders"))), Path::new("x.toml"));
     assert_eq!(deleted.unwrap().events[0].action, crate::scenario::TopicEvent::DeleteTopic { topic: "orders".into() });

@@ -141,7 +141,7 @@ fn a_stuck_connection_names_a_broker_and_one_of_its_controller_channels_in_a_kra
     };
     assert_eq!(
         err(&with("broker-1", "fetch")),
-        "scenarios/x.toml:16:11: `faults[0].channel`: expected \"heartbeat\", \"alter-partition\" or \
+        "scenarios/x.toml:16:11: `faults[0].channel`: expected \"heartbeat\", \"alter-partition\", \"forwarding\" or \
          \"transaction-coordinator\", found \"fetch\""
     );
     // A transactional producer's connections to its coordinator: only such a producer.

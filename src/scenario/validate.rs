@@ -440,6 +440,16 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
             .bool_or("unclean.leader.election.enable", d.unclean_leader_election_enable)?,
         delete_topic_enable: t.bool_or("delete.topic.enable", d.delete_topic_enable)?,
         auto_create_topics_enable: t.bool_or("auto.create.topics.enable", d.auto_create_topics_enable)?,
+        num_partitions: t
+            .opt_u32("num.partitions")?
+            .map(|v| at_least(v, 1))
+            .transpose()?
+            .map_or(d.num_partitions, |v| v.value),
+        default_replication_factor: t
+            .opt_u32("default.replication.factor")?
+            .map(|v| at_least(v, 1))
+            .transpose()?
+            .map_or(d.default_replication_factor, |v| v.value),
         replica_lag_time_max_ms: lag_ms,
         zookeeper_session_timeout_ms: opt_u64_min(t, "zookeeper.session.timeout.ms", 1)?
             .map_or(d.zookeeper_session_timeout_ms, |v| v.value),

@@ -582,6 +582,7 @@ pub(super) fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -
             .unwrap_or(d.auto_offset_reset),
         fetch_max_wait_ms: t.u64_or("fetch.max.wait.ms", d.fetch_max_wait_ms)?,
         metadata_max_age_ms: t.u64_or("metadata.max.age.ms", d.metadata_max_age_ms)?,
+        allow_auto_create_topics: t.bool_or("allow.auto.create.topics", d.allow_auto_create_topics)?,
         max_poll_records: t
             .opt_u32("max.poll.records")?
             .map(|v| at_least(v, 1))

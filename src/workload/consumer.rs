@@ -109,6 +109,8 @@ pub async fn drain(
         // By name: the drain reads whatever topic holds the name now, and the history
         // tells topics apart by the id the leader's answer carries.
         fetch_topic_ids: false,
+        // The drain must not bring a deleted topic back.
+        allow_auto_create_topics: false,
     };
     let mut consumer = Consumer::new(net, config);
     let topics: std::collections::BTreeSet<String> = expected.iter().map(|tp| tp.topic.to_string()).collect();

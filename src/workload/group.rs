@@ -13,7 +13,7 @@ use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener, PendingCommit};
 use crate::client::metadata::TopicIds;
 use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords, RunPhase};
-use crate::protocol::{Offset, Request, Response, Subscription, TopicId, TopicPartition};
+use crate::protocol::{Offset, Request, Response, Subscription, TopicPartition};
 use crate::scenario::{self, CommitMode, CommitPolicy, Processing};
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
@@ -89,45 +89,46 @@ impl App<'_> {
 }
 
 /// Which topic a group member's ops name when a topic's name has been used twice (see
-/// [`crate::history::incarnations`]): its assignment ops name the topic the member's
-/// metadata knows (a classic assignment names topics only); its commits name the topic
-/// its positions came from, that is the one it last polled the partition from.
+/// [`crate::history::incarnations`]): an assignment names the topic the member's
+/// metadata knows (a classic assignment names topics only), a revocation or loss the
+/// keys it was assigned under, and a commit the topic its position belongs to (the one
+/// it last fetched from, or looked the position up in).
 #[derive(Default)]
 pub(super) struct PartitionKeys {
-    /// The member's metadata's topic ids (replaced when the member is).
+    /// The member's metadata's topic ids and positions (replaced when the member is).
     pub(super) topic_ids: TopicIds,
-    /// The topic of the last records polled from each partition.
-    polled_from: BTreeMap<TopicPartition, Option<TopicId>>,
+    /// The key each partition was last assigned under.
+    assigned: BTreeMap<TopicPartition, String>,
 }
 
 impl PartitionKeys {
     /// Keys for a member whose metadata is `topic_ids`.
     pub(super) fn new(topic_ids: TopicIds) -> Self {
-        PartitionKeys { topic_ids, polled_from: BTreeMap::new() }
+        PartitionKeys { topic_ids, assigned: BTreeMap::new() }
     }
 
-    /// Notes the topic each partition's polled records came from.
-    pub(super) fn polled(&mut self, records: &[ConsumedRecord]) {
-        for record in records {
-            self.polled_from.insert(record.tp.clone(), record.topic_id);
+    /// The key of a partition in an `assign` (`Some`), `revoke` or `lose` op.
+    fn of_assignment(&mut self, life: &Incarnation, f: OpFn, tp: &TopicPartition) -> String {
+        if f == OpFn::Assign {
+            let key = life.partition_key(tp, self.topic_ids.get(&tp.topic)).to_string();
+            self.assigned.insert(tp.clone(), key.clone());
+            return key;
         }
-    }
-
-    /// The key of a partition as the member's metadata names it.
-    fn assigned(&self, life: &Incarnation, tp: &TopicPartition) -> String {
-        life.partition_key(tp, self.topic_ids.get(&tp.topic)).to_string()
+        match self.assigned.remove(tp) {
+            Some(key) => key,
+            None => life.partition_key(tp, self.topic_ids.get(&tp.topic)).to_string(),
+        }
     }
 
     /// The key of a partition whose position the member commits.
     fn position(&self, life: &Incarnation, tp: &TopicPartition) -> String {
-        let topic_id = self.polled_from.get(tp).copied().flatten().or_else(|| self.topic_ids.get(&tp.topic));
+        let topic_id = self.topic_ids.of_position(tp).or_else(|| self.topic_ids.get(&tp.topic));
         life.partition_key(tp, topic_id).to_string()
     }
 }
 
 /// Records an `assign`, `revoke` or `lose` of `partitions` by a group member, which
-/// happens at one instant. Their positions start over (from a committed offset or the
-/// reset policy), so they no longer come from what was polled before.
+/// happens at one instant.
 pub(super) fn record_partitions(
     life: &mut Incarnation,
     keys: &mut PartitionKeys,
@@ -135,8 +136,7 @@ pub(super) fn record_partitions(
     ctx: GroupContext,
     partitions: &[TopicPartition],
 ) {
-    keys.polled_from.retain(|tp, _| !partitions.contains(tp));
-    let keys: Vec<String> = partitions.iter().map(|tp| keys.assigned(life, tp)).collect();
+    let keys: Vec<String> = partitions.iter().map(|tp| keys.of_assignment(life, f, tp)).collect();
     life.invoke_in_group(f, OpValue::Keys(keys.clone()), ctx.clone());
     life.complete_in_group(OpType::Ok, OpValue::Keys(keys), None, ctx);
 }
@@ -381,7 +381,6 @@ async fn member_loop(
                 continue;
             }
         };
-        app.keys.polled(&records);
         let value = poll_value(&app.life, &records);
         app.life.complete_in_group(OpType::Ok, value, None, group.clone());
         if spec.commit == CommitPolicy::BeforeProcessing {

@@ -278,10 +278,7 @@ impl Instance {
         let unanswered = || OpValue::Txn(vec![MicroOp::Poll { records: None }]);
         self.app.life.invoke_in_group(f, unanswered(), group.clone());
         match self.fetch().await {
-            Ok(records) => {
-                self.app.keys.polled(&records);
-                Some(records)
-            }
+            Ok(records) => Some(records),
             Err(error) => {
                 self.app.life.complete_in_group(OpType::Fail, unanswered(), Some(error), group.clone());
                 None

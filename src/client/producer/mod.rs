@@ -90,7 +90,8 @@ impl Producer {
         let txn_link = config.transactional_id.as_ref().map(|id| {
             tokio::sync::Mutex::new(CoordinatorLink::for_transactions(net.clone(), config.bootstrap.clone(), id))
         });
-        let view = ClusterView::new(net.clone(), config.bootstrap.clone());
+        let mut view = ClusterView::new(net.clone(), config.bootstrap.clone());
+        view.allow_auto_topic_creation(true);
         let state = Mutex::new(State::new(&config));
         let shared = Arc::new(Shared { config, state, wake: Notify::new() });
         let sender_shared = shared.clone();
@@ -109,6 +110,9 @@ impl Producer {
     /// the record is acknowledged or fails.
     pub async fn send(&self, record: ProducerRecord) -> Delivery {
         let deadline = Instant::now() + Duration::from_millis(self.shared.config.max_block_ms);
+        if !self.shared.lock().topics.contains(&*record.topic) {
+            self.shared.lock().topics.insert(record.topic.to_string());
+        }
         loop {
             let known = self.shared.lock().partition_counts.get(&*record.topic).copied();
             if let Some(count) = known {

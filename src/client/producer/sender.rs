@@ -37,9 +37,11 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             // ten times a second, not once per round trip. (Kafka 3.7+ backs off
             // exponentially to `retry.backoff.max.ms` when the answers repeat, KIP-580's
             // `equivalentResponseCount`; kafkasim keeps the fixed backoff of every release.)
+            // The topics sends were called for (every topic before the first send).
+            let topics: Vec<String> = shared.lock().topics.iter().cloned().collect();
             if !view.may_refresh(retry_backoff) {
                 shared.lock().need_metadata = true;
-            } else if view.refresh(&[], request_timeout).await {
+            } else if view.refresh(&topics, request_timeout).await {
                 let mut state = shared.lock();
                 // The whole cluster as the response tells it: a deleted topic goes.
                 state.partition_counts = view.partition_counts();

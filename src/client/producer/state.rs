@@ -48,6 +48,10 @@ pub(super) struct State {
     pub available_partitions: BTreeMap<String, Vec<u32>>,
     /// Whether the sender should refresh the metadata.
     pub need_metadata: bool,
+    /// The topics `send` was called for: the sender's metadata requests name them, so
+    /// that a broker may create one it does not know (`ProducerMetadata` keeps its
+    /// topics until `metadata.max.idle.ms` passes without a send; here, for the run).
+    pub topics: BTreeSet<String>,
     /// The brokers whose connection the sender should close.
     pub disconnect: BTreeSet<BrokerId>,
     /// The partitioner state per topic, for records with neither partition nor key.
@@ -66,6 +70,7 @@ impl State {
             partition_counts: BTreeMap::new(),
             available_partitions: BTreeMap::new(),
             need_metadata: false,
+            topics: BTreeSet::new(),
             disconnect: BTreeSet::new(),
             partitioners: BTreeMap::new(),
             txn: config.transactional_id.as_ref().map(|_| TxnState::new(config.invalid_epoch_abortable)),
