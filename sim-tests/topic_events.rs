@@ -884,3 +884,68 @@ fn with_auto_creation_off_and_the_group_closed_the_new_topic_is_read_from_its_st
         assert!(read_from_start, "seed {seed}: no member read the new topic from offset 0");
     }
 }
+
+#[test]
+fn a_zookeeper_controller_taking_office_after_a_deletion_does_not_bring_the_topic_back() {
+    // The deletion completes at about 3.4 s; the controller's broker crashes at 10 s and
+    // another broker's controller takes office with the scenario's topic list in hand.
+    let text = r#"kafka_version = "3.9"
+seeds = [1, 2, 3]
+duration = "20s"
+
+[cluster]
+brokers = 3
+metadata = "zookeeper"
+
+[cluster.config]
+"auto.create.topics.enable" = false
+
+[[topics]]
+name = "orders"
+partitions = 2
+"replication.factor" = 3
+
+[[topics]]
+name = "payments"
+partitions = 1
+"replication.factor" = 3
+
+[[producers]]
+topic = "payments"
+rate_per_sec = 20
+
+[[events]]
+at = "3s"
+kind = "delete-topic"
+topic = "orders"
+
+[[faults]]
+at = "10s"
+kind = "crash"
+target = "the controller"
+duration = "2s"
+
+[expect]
+absent = []
+"#;
+    let scenario =
+        kafkasim::scenario::parse(text, std::path::Path::new("failover.toml")).unwrap_or_else(|e| panic!("{e}"));
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        let trace = &outcome.history.trace;
+        let elections: Vec<u64> =
+            trace.iter().filter(|e| matches!(e.event, Event::ControllerElected { .. })).map(|e| e.time_ns).collect();
+        assert!(elections.len() >= 2, "seed {seed}: no controller failover");
+        let revived = trace.iter().any(|e| {
+            e.time_ns > elections[1]
+                && matches!(&e.event, Event::LeaderElection { tp, .. } | Event::BecomeLeader { tp, .. } if tp.starts_with("orders"))
+        });
+        assert!(!revived, "seed {seed}: the new controller started the deleted topic again");
+        let description = kafkasim::report::describe::describe(
+            &outcome.history,
+            &kafkasim::runner::topic_assignments(&scenario),
+            None,
+        );
+        assert_eq!(description.topics.keys().collect::<Vec<_>>(), ["payments"], "seed {seed}");
+    }
+}

@@ -16,7 +16,7 @@
 use super::{ActiveController, Resign};
 use crate::metastore::{MetaClient, MetaClientError};
 use crate::protocol::kraft::TopicAdmin;
-use crate::protocol::{BrokerId, ErrorCode, MetaError, TopicAssignment, TopicId};
+use crate::protocol::{BrokerId, ErrorCode, MetaError, MetaOp, TopicAssignment, TopicId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The parent of every topic's assignment node (`TopicsZNode`).
@@ -58,9 +58,9 @@ pub fn decode_assignment(data: &str) -> Option<(Vec<Vec<BrokerId>>, Option<Topic
     gapless.then_some((replicas, parsed.topic_id))
 }
 
-/// The id of one of the scenario's own topics, which the administrator created before
-/// the cluster started: its position in the scenario, from 1 (a KRaft controller numbers
-/// them the same way). Topics created while the cluster runs draw a random one.
+/// The id of one of the scenario's own topics, which the administrator created as the
+/// cluster started: its position in the scenario, from 1 (a KRaft controller numbers them
+/// the same way). Topics created while the cluster runs draw a random one.
 pub fn initial_topic_id(topics: &[TopicAssignment], name: &str) -> Option<TopicId> {
     topics.iter().position(|t| t.name == name).map(|i| i as TopicId + 1)
 }
@@ -169,12 +169,26 @@ impl ActiveController<'_> {
     /// partitions) or adds a topic (one was created).
     pub(super) async fn read_topics(&mut self) -> Result<(), Resign> {
         // Kafka creates its top-level paths at startup (`KafkaZkClient.createTopLevelPaths`),
-        // so the list can be watched before the first topic exists.
-        match self.meta.create(TOPICS_PATH, "", false).await {
-            Ok(_) | Err(MetaClientError::Meta(MetaError::NodeExists)) => {}
-            Err(_) => return Err(Resign::Unavailable),
+        // so the list can be watched before the first topic exists. The first controller
+        // of the cluster writes the scenario's topics' nodes with it, in one step: the
+        // administrator's creation of the topics the run starts with. Every controller
+        // after it then knows the topics from their nodes alone, so that one deleted since
+        // stays deleted (before, a controller taking office after a deletion had completed
+        // started the deleted topic again from the scenario's list).
+        if self.meta.get(TOPICS_PATH, false).await.map_err(|_| Resign::Unavailable)?.is_none() {
+            let mut ops = vec![MetaOp::Create { path: TOPICS_PATH.to_string(), data: String::new(), ephemeral: false }];
+            for topic in &self.ctx.topics {
+                let id = initial_topic_id(&self.ctx.topics, &topic.name).expect("a scenario topic");
+                let data = encode_assignment(&topic.replicas, id);
+                ops.push(MetaOp::Create { path: topic_path(&topic.name), data, ephemeral: false });
+            }
+            match self.write_as_controller(ops).await? {
+                Ok(_) | Err(MetaClientError::MultiFailed { error: MetaError::NodeExists, .. }) => {}
+                Err(_) => return Err(Resign::Unavailable),
+            }
         }
         let names = self.meta.children(TOPICS_PATH, true).await.map_err(|_| Resign::Unavailable)?;
+        self.topics.retain(|t| names.contains(&t.name));
         for name in names {
             let node = self.meta.get(&topic_path(&name), true).await.map_err(|_| Resign::Unavailable)?;
             let Some((replicas, id)) = node.and_then(|n| decode_assignment(&n.data)) else { continue };
