@@ -48,8 +48,8 @@ pub fn encode_assignment(replicas: &[Vec<BrokerId>], topic_id: TopicId) -> Strin
 }
 
 /// A topic's assignment and id read from its node: `None` for a node without an
-/// assignment (the topics a scenario starts with have empty nodes, made as parents of
-/// their partitions' state), or with a gap in its partition numbers.
+/// assignment (in a cluster without topic events the scenario's topics have empty nodes,
+/// made as parents of their partitions' state), or with a gap in its partition numbers.
 pub fn decode_assignment(data: &str) -> Option<(Vec<Vec<BrokerId>>, Option<TopicId>)> {
     let parsed: TopicZNodeData = serde_json::from_str(data).ok()?;
     let replicas: Vec<Vec<BrokerId>> =
@@ -60,9 +60,16 @@ pub fn decode_assignment(data: &str) -> Option<(Vec<Vec<BrokerId>>, Option<Topic
 
 /// The id of one of the scenario's own topics, which the administrator created as the
 /// cluster started: its position in the scenario, from 1 (a KRaft controller numbers them
-/// the same way). Topics created while the cluster runs draw a random one.
+/// the same way). Topics created while the cluster runs draw [`random_topic_id`].
 pub fn initial_topic_id(topics: &[TopicAssignment], name: &str) -> Option<TopicId> {
     topics.iter().position(|t| t.name == name).map(|i| i as TopicId + 1)
+}
+
+/// The id of a topic created while the cluster runs: random, as `AdminZkClient` draws a
+/// `Uuid.randomUuid()`, and above every scenario topic's [`initial_topic_id`].
+fn random_topic_id() -> TopicId {
+    use madsim::rand::{thread_rng, Rng};
+    thread_rng().gen_range(1 << 32..TopicId::MAX)
 }
 
 /// `AdminUtils.assignReplicasToBrokers` without racks: `partitions` partitions numbered
@@ -141,12 +148,11 @@ pub async fn write_new_topic(
     name: &str,
     replicas: &[Vec<BrokerId>],
 ) -> Result<(), ErrorCode> {
-    use madsim::rand::{thread_rng, Rng};
     let unavailable = |_| ErrorCode::RequestTimedOut;
     if meta.get(&super::deletion::mark_path(name), false).await.map_err(unavailable)?.is_some() {
         return Err(ErrorCode::TopicAlreadyExists); // "Topic 'x' is marked for deletion."
     }
-    let topic_id = thread_rng().gen_range(1 << 32..TopicId::MAX);
+    let topic_id = random_topic_id();
     match meta.create(&topic_path(name), &encode_assignment(replicas, topic_id), false).await {
         Ok(_) => {
             recorder.register_topic(name, topic_id);
@@ -269,10 +275,9 @@ impl ActiveController<'_> {
             TopicAdmin::DeleteTopic { topic } => return self.delete_topic(topic).await,
         };
         let path = topic_path(&topic);
-        // `AdminZkClient.createTopicWithAssignment` draws the id (`Uuid.randomUuid()`);
-        // growing a topic keeps it.
+        // `AdminZkClient.createTopicWithAssignment` draws the id; growing a topic keeps it.
         let topic_id = match request {
-            TopicAdmin::CreateTopic { .. } => thread_rng().gen_range(1 << 32..TopicId::MAX),
+            TopicAdmin::CreateTopic { .. } => random_topic_id(),
             _ => self.topic_id(&topic),
         };
         let data = encode_assignment(&replicas, topic_id);
