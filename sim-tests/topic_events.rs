@@ -949,3 +949,67 @@ absent = []
         assert_eq!(description.topics.keys().collect::<Vec<_>>(), ["payments"], "seed {seed}");
     }
 }
+
+#[test]
+fn a_consumer_that_assigns_itself_partitions_carries_its_positions_into_a_topic_created_again() {
+    // No group: nothing resets the consumer's positions when `orders` is deleted and
+    // created again under the same name. Where KIP-320 validation meets the new topic's
+    // leader it clamps the position to the new log's end (whatever auto.offset.reset says),
+    // and the new topic's first records are skipped; where the fetch comes first, it is
+    // out of range and auto.offset.reset = earliest brings it back to the start.
+    let text = r#"seeds = [1, 2, 3, 4, 5]
+duration = "20s"
+
+[cluster]
+brokers = 3
+metadata = "kraft"
+
+[cluster.config]
+"auto.create.topics.enable" = false
+
+[[topics]]
+name = "orders"
+partitions = 2
+"replication.factor" = 3
+
+[[producers]]
+topic = "orders"
+rate_per_sec = 40
+
+[[consumers]]
+topic = "orders"
+mode = "assign"
+
+[consumers.config]
+"auto.offset.reset" = "earliest"
+
+[[events]]
+at = "6s"
+kind = "delete-topic"
+topic = "orders"
+
+[[events]]
+at = "7s"
+kind = "create-topic"
+topic = "orders"
+partitions = 2
+"replication.factor" = 3
+
+[expect]
+absent = []
+"#;
+    let scenario =
+        kafkasim::scenario::parse(text, std::path::Path::new("carried.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let mut carried_seeds = 0;
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        let found: BTreeSet<AnomalyKind> = kinds(&outcome).into_iter().collect();
+        let explained = BTreeSet::from([AnomalyKind::Unseen, AnomalyKind::PositionCarried]);
+        assert!(found.is_subset(&explained), "seed {seed}: {}", describe(&outcome));
+        for anomaly in outcome.anomalies.iter().filter(|a| a.kind == AnomalyKind::PositionCarried) {
+            assert!(anomaly.description.contains("read orders#2-"), "seed {seed}: {}", anomaly.description);
+            carried_seeds += 1;
+        }
+    }
+    assert!(carried_seeds > 0, "no seed carried a position into the new topic");
+}
