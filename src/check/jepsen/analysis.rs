@@ -3,8 +3,8 @@
 //! wrote, who wrote each value, which values `ok` polls read, and the version order of
 //! every key.
 
-use crate::check::describe::{process, secs};
-use crate::history::{History, MicroOp, Op, OpFn, OpType};
+use crate::check::describe::{broker, process, secs};
+use crate::history::{Event, History, MicroOp, Op, OpFn, OpType};
 use crate::protocol::TopicPartition;
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +21,8 @@ pub(super) struct Completion<'a> {
     /// stands in as an `info` (outcome unknown), which is what Jepsen records for a client
     /// that crashed mid-operation.
     pub synthetic: bool,
+    /// When the op was invoked (the op's own time for a completion that stands alone).
+    pub invoked_ns: u64,
 }
 
 /// Pairs invocations with completions by process (a process has at most one operation
@@ -34,17 +36,18 @@ pub(super) fn completions(ops: &[Op]) -> Vec<Completion<'_>> {
         if op.kind == OpType::Invoke {
             // A still-pending earlier invocation of this process keeps its info stand-in.
             pending.insert(op.process, slots.len());
-            slots.push(Some(Completion { op, kind: OpType::Info, synthetic: true }));
+            slots.push(Some(Completion { op, kind: OpType::Info, synthetic: true, invoked_ns: op.time_ns }));
         } else {
             let outstanding = pending.get(&op.process).and_then(|&s| slots[s].as_ref()).map(|c| c.op.f);
             if op.stands_alone_beside(outstanding) {
-                slots.push(Some(Completion { op, kind: op.kind, synthetic: false }));
+                slots.push(Some(Completion { op, kind: op.kind, synthetic: false, invoked_ns: op.time_ns }));
                 continue;
             }
+            let mut invoked_ns = op.time_ns;
             if let Some(slot) = pending.remove(&op.process) {
-                slots[slot] = None;
+                invoked_ns = slots[slot].take().map_or(op.time_ns, |invoke| invoke.op.time_ns);
             }
-            slots.push(Some(Completion { op, kind: op.kind, synthetic: false }));
+            slots.push(Some(Completion { op, kind: op.kind, synthetic: false, invoked_ns }));
         }
     }
     slots.into_iter().flatten().collect()
@@ -285,6 +288,32 @@ pub(super) struct Analysis<'a> {
     pub deleted_by_retention: BTreeMap<&'a str, BTreeSet<u64>>,
     /// Topic → when the controller committed its deletion ([`Event::TopicDeleted`]).
     pub topic_deletions: BTreeMap<&'a str, u64>,
+    /// Key → the acknowledgements partition leaders traced, in trace order: a record's
+    /// own acknowledgement, where its op completes only with its last record's.
+    pub leader_acks: BTreeMap<&'a str, Vec<LeaderAck>>,
+}
+
+/// A batch a partition leader acknowledged ([`Event::ProduceAcknowledged`]).
+#[derive(Clone, Debug)]
+pub(super) struct LeaderAck {
+    /// The offsets of its records.
+    pub offsets: std::ops::Range<u64>,
+    /// When the leader answered.
+    pub time_ns: u64,
+    /// The leader.
+    pub broker: u32,
+}
+
+/// Key → the batches partition leaders acknowledged, in trace order.
+fn leader_acks(history: &History) -> BTreeMap<&str, Vec<LeaderAck>> {
+    let mut acks: BTreeMap<&str, Vec<LeaderAck>> = BTreeMap::new();
+    for e in &history.trace {
+        if let Event::ProduceAcknowledged { tp, broker, base_offset, count, .. } = &e.event {
+            let ack = LeaderAck { offsets: *base_offset..base_offset + count, time_ns: e.time_ns, broker: *broker };
+            acks.entry(&**tp).or_default().push(ack);
+        }
+    }
+    acks
 }
 
 /// Key → the values a replica's retention check deleted (see
@@ -310,6 +339,7 @@ impl<'a> Analysis<'a> {
             orders: BTreeMap::new(),
             deleted_by_retention: deleted_by_retention(history),
             topic_deletions: history.topic_deletions(),
+            leader_acks: leader_acks(history),
         };
         analysis.index_reads_and_writes();
         analysis.build_version_orders();
@@ -434,11 +464,35 @@ impl<'a> Analysis<'a> {
         &self.ops[at]
     }
 
-    /// How an observation reads in a sentence: `acknowledged to process 0 at 2.104 s`.
-    pub fn observation_phrase(&self, obs: &Observation) -> String {
+    /// The acknowledgement of `c`'s record at `offset` of `key`, when the trace holds it:
+    /// `broker-1 at 8.672 s to process 0`, the leader's answer to the batch that carried
+    /// it (the last one while the op was out; the op itself completes only when its last
+    /// record is answered, which may be much later).
+    pub fn leader_ack(&self, c: &Completion<'_>, key: &str, offset: u64) -> Option<String> {
+        let acks = self.leader_acks.get(key)?;
+        // Between the op's invocation and its completion: an acknowledgement of the offset
+        // outside that window is another record's (one the offset held before or after).
+        let within = |a: &&LeaderAck| (c.invoked_ns..=c.op.time_ns).contains(&a.time_ns);
+        let ack = acks.iter().rev().filter(within).find(|a| a.offsets.contains(&offset))?;
+        Some(format!("{} at {} to {}", broker(ack.broker), secs(ack.time_ns), process(c.op.process)))
+    }
+
+    /// How an acknowledged record of `c` reads: `acknowledged by broker-1 at 8.672 s to
+    /// process 0` (see [`leader_ack`](Self::leader_ack)), or `acknowledged to process 0
+    /// at 12.179 s` (its op's completion) when the trace does not say.
+    pub fn acknowledgement(&self, c: &Completion<'_>, key: &str, offset: Option<u64>) -> String {
+        match offset.and_then(|o| self.leader_ack(c, key, o)) {
+            Some(ack) => format!("acknowledged by {ack}"),
+            None => format!("acknowledged to {}", who_when(c)),
+        }
+    }
+
+    /// How an observation of `offset` of `key` reads in a sentence: `acknowledged by
+    /// broker-1 at 2.101 s to process 0`, `polled by process 1 at 2.300 s`.
+    pub fn observation_phrase(&self, key: &str, offset: u64, obs: &Observation) -> String {
         let c = self.op(obs.at);
         match (obs.how, c.kind) {
-            (How::Sent, OpType::Ok) => format!("acknowledged to {}", who_when(c)),
+            (How::Sent, OpType::Ok) => self.acknowledgement(c, key, Some(offset)),
             (How::Sent, _) => format!("sent with unknown outcome by {}", who_when(c)),
             (How::Polled, _) => format!("polled by {}", who_when(c)),
         }

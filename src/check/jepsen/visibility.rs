@@ -73,7 +73,7 @@ fn lost_write(
     (witness_offset, witness): (u64, u64),
 ) -> Anomaly {
     let sent = if a.send_acknowledged(writer, key, value) {
-        format!("acknowledged to {}", who_when(writer))
+        a.acknowledgement(writer, key, Some(offset))
     } else {
         format!("sent by {} with unknown outcome (another value of that op was polled)", who_when(writer))
     };
@@ -130,9 +130,12 @@ struct UnseenSend {
 fn unseen_key(a: &Analysis<'_>, key: &str, values: &[UnseenSend]) -> Anomaly {
     let phrases: Vec<String> = values
         .iter()
-        .map(|&UnseenSend { value: v, offset, at }| match offset {
-            Some(o) => format!("value {v} at offset {o} ({})", who_when(a.op(at))),
-            None => format!("value {v} ({})", who_when(a.op(at))),
+        .map(|&UnseenSend { value: v, offset, at }| {
+            let acked = |o| a.leader_ack(a.op(at), key, o).map(|ack| format!("acknowledged by {ack}"));
+            match offset {
+                Some(o) => format!("value {v} at offset {o} ({})", acked(o).unwrap_or_else(|| who_when(a.op(at)))),
+                None => format!("value {v} ({})", who_when(a.op(at))),
+            }
         })
         .collect();
     let records = values
@@ -236,6 +239,55 @@ mod tests {
 
     fn values(anomalies: &[Anomaly]) -> Vec<(Option<u64>, Option<u64>)> {
         anomalies.iter().map(|x| (x.records[0].offset, x.records[0].value)).collect()
+    }
+
+    #[test]
+    fn a_lost_or_unseen_record_is_told_with_its_own_acknowledgement_when_the_trace_has_it() {
+        let ack = |broker, base_offset| crate::history::Event::ProduceAcknowledged {
+            tp: "x".into(),
+            broker,
+            leader_epoch: 0,
+            acks: crate::protocol::Acks::All,
+            base_offset,
+            count: 1,
+        };
+        // The leader answered the batch of offset 1 at 0.400 s; the op completed at 0.500 s.
+        let h = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_invoke(0, "x", 11)
+            .event("broker-1", ack(1, 1))
+            .send_done(0, "x", 1, 11)
+            .send_ok(0, "x", 2, 12)
+            .poll_ok(1, &[("x", &[(0, 10), (2, 12)])])
+            .build();
+        let a = Analysis::new(&h);
+        let lost = lost_writes(&a);
+        assert!(
+            lost[0]
+                .description
+                .starts_with("x: value 11 at offset 1, acknowledged by broker-1 at 0.400 s to process 0,"),
+            "{}",
+            lost[0].description
+        );
+        let never_read = unseen(&a);
+        assert!(
+            never_read[0]
+                .description
+                .ends_with("value 11 at offset 1 (acknowledged by broker-1 at 0.400 s to process 0)."),
+            "{}",
+            never_read[0].description
+        );
+        // An acknowledgement outside the op (here after it completed) is another record's
+        // (the offset was written again): the op's own time is told instead.
+        let later = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_ok(0, "x", 1, 11)
+            .event("broker-2", ack(2, 1))
+            .send_ok(0, "x", 2, 12)
+            .poll_ok(1, &[("x", &[(0, 10), (2, 12)])])
+            .build();
+        let lost = lost_writes(&Analysis::new(&later));
+        assert!(lost[0].description.contains("acknowledged to process 0 at 0.400 s"), "{}", lost[0].description);
     }
 
     #[test]
