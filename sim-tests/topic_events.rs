@@ -201,7 +201,7 @@ partitions = 3
 absent = ["*"]
 "#;
     let scenario =
-        kafkasim::scenario::parse(text, std::path::Path::new("failover.toml")).unwrap_or_else(|e| panic!("{e}"));
+        kafkasim::scenario::parse(&text, std::path::Path::new("failover.toml")).unwrap_or_else(|e| panic!("{e}"));
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
@@ -447,13 +447,29 @@ fn refused_deletion_loses_nothing(scenario: &kafkasim::scenario::Scenario) {
     }
 }
 
+/// Two topics and a producer on the one that is not deleted, for the ZooKeeper-mode
+/// deletion tests.
+const ORDERS_AND_PAYMENTS: &str = r#"[[topics]]
+name = "orders"
+partitions = 2
+"replication.factor" = 3
+[[topics]]
+name = "payments"
+partitions = 1
+"replication.factor" = 3
+[[producers]]
+topic = "payments"
+rate_per_sec = 20
+"#;
+
 /// ZooKeeper mode (`TopicDeletionManager`): a replica whose broker is down when the
 /// deletion begins is ineligible, and the deletion waits for it; when the broker is back
 /// the controller has it delete its replica too and completes the deletion. Seeds where
 /// broker-3 was the controller run the deletion on the next one.
 #[test]
 fn a_zookeeper_deletion_waits_for_a_crashed_replica_and_completes_when_it_returns() {
-    let text = r#"
+    let text = format!(
+        r#"
 kafka_version = "3.9"
 seeds = [1, 2, 3]
 duration = "14s"
@@ -467,18 +483,7 @@ metadata = "zookeeper"
 # Sessions of 3 s: where broker-3 was the controller, another takes office at about 5 s
 # and runs the deletion.
 "zookeeper.session.timeout.ms" = 3000
-[[topics]]
-name = "orders"
-partitions = 2
-"replication.factor" = 3
-[[topics]]
-name = "payments"
-partitions = 1
-"replication.factor" = 3
-[[producers]]
-topic = "payments"
-rate_per_sec = 20
-[[producers]]
+{ORDERS_AND_PAYMENTS}[[producers]]
 topic = "orders"
 rate_per_sec = 20
 [[faults]]
@@ -490,8 +495,9 @@ duration = "6s"
 at = "4s"
 kind = "delete-topic"
 topic = "orders"
-"#;
-    let scenario = kafkasim::scenario::parse(text, std::path::Path::new("zk-deletion.toml")).unwrap();
+"#
+    );
+    let scenario = kafkasim::scenario::parse(&text, std::path::Path::new("zk-deletion.toml")).unwrap();
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         // Only the deleted topic's records, which the final drain could not read.
@@ -889,7 +895,8 @@ fn with_auto_creation_off_and_the_group_closed_the_new_topic_is_read_from_its_st
 fn a_zookeeper_controller_taking_office_after_a_deletion_does_not_bring_the_topic_back() {
     // The deletion completes at about 3.4 s; the controller's broker crashes at 10 s and
     // another broker's controller takes office with the scenario's topic list in hand.
-    let text = r#"kafka_version = "3.9"
+    let text = format!(
+        r#"kafka_version = "3.9"
 seeds = [1, 2, 3]
 duration = "20s"
 
@@ -900,20 +907,7 @@ metadata = "zookeeper"
 [cluster.config]
 "auto.create.topics.enable" = false
 
-[[topics]]
-name = "orders"
-partitions = 2
-"replication.factor" = 3
-
-[[topics]]
-name = "payments"
-partitions = 1
-"replication.factor" = 3
-
-[[producers]]
-topic = "payments"
-rate_per_sec = 20
-
+{ORDERS_AND_PAYMENTS}
 [[events]]
 at = "3s"
 kind = "delete-topic"
@@ -927,9 +921,10 @@ duration = "2s"
 
 [expect]
 absent = []
-"#;
+"#
+    );
     let scenario =
-        kafkasim::scenario::parse(text, std::path::Path::new("failover.toml")).unwrap_or_else(|e| panic!("{e}"));
+        kafkasim::scenario::parse(&text, std::path::Path::new("failover.toml")).unwrap_or_else(|e| panic!("{e}"));
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         let trace = &outcome.history.trace;

@@ -401,11 +401,12 @@ impl Consumer {
         // held the last record returned; past batches skipped after it (markers, aborted
         // transactions) when every record of the partition was returned.
         let mut next: BTreeMap<TopicPartition, (Offset, LeaderEpoch)> = BTreeMap::new();
-        let published = self.view.topic_ids();
+        let mut read_from: BTreeMap<&TopicPartition, Option<TopicId>> = BTreeMap::new();
         for (record, epoch) in &records {
             next.insert(record.tp.clone(), (record.offset + 1, *epoch));
-            published.set_position(&record.tp, record.topic_id);
+            read_from.insert(&record.tp, record.topic_id);
         }
+        self.view.topic_ids().set_positions(read_from);
         let returned_per_partition = count_per_partition(&records);
         for (tp, (offset, epoch)) in skipped_to {
             if returned_per_partition.get(&tp) == fetched_per_partition.get(&tp) {

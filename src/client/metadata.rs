@@ -42,7 +42,15 @@ impl TopicIds {
 
     /// Records the topic of the consumer's position in `tp`.
     pub(crate) fn set_position(&self, tp: &TopicPartition, id: Option<TopicId>) {
-        self.lock().by_position.insert(tp.clone(), id);
+        self.set_positions([(tp, id)]);
+    }
+
+    /// Records the topics of several positions at once (one lock per poll).
+    pub(crate) fn set_positions<'t>(&self, positions: impl IntoIterator<Item = (&'t TopicPartition, Option<TopicId>)>) {
+        let mut ids = self.lock();
+        for (tp, id) in positions {
+            ids.by_position.insert(tp.clone(), id);
+        }
     }
 
     /// Forgets the positions outside `assigned`.

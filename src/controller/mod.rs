@@ -383,8 +383,7 @@ impl<'a> ActiveController<'a> {
                         // topics at its own count) is traced as KRaft's controller traces
                         // it: the runner learns its replicas from it.
                         let key = self.partition_key(&state);
-                        let first_incarnation = *key == *tp.to_string();
-                        if !first_incarnation
+                        if !crate::history::incarnations::is_first_incarnation(&key)
                             || !TopicAssignment::hold_partition(&self.ctx.topics, &tp.topic, tp.partition)
                         {
                             self.ctx.tracer.emit(Event::PartitionCreated {

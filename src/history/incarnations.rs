@@ -76,6 +76,12 @@ fn spell(name: &str, k: u32) -> String {
     format!("{name}{INCARNATION_SEPARATOR}{k}")
 }
 
+/// Whether a partition's history key names the first topic of its name (`orders-2`, not
+/// `orders#2-2`).
+pub fn is_first_incarnation(partition_key: &str) -> bool {
+    split_incarnation(TopicPartition::topic_of(partition_key)).1 == 1
+}
+
 /// The topic name and incarnation number of the topic part of a history key:
 /// `("orders", 2)` for `orders#2`, `("orders", 1)` for `orders`.
 pub fn split_incarnation(topic_key: &str) -> (&str, u32) {
@@ -111,6 +117,7 @@ mod tests {
         assert_eq!(split_incarnation("orders#2"), ("orders", 2));
         assert_eq!(split_incarnation("orders"), ("orders", 1));
         assert_eq!(split_incarnation("odd#x"), ("odd#x", 1));
+        assert!(is_first_incarnation("orders-2") && !is_first_incarnation("orders#2-2"));
         assert_eq!(TopicPartition::parse("orders#2-0").map(|tp| tp.topic.to_string()), Some("orders#2".to_string()));
     }
 }

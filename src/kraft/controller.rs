@@ -440,8 +440,8 @@ fn trace_admin_partition(
     let Some(topic) = image.topics.get(topic_id) else { return };
     let tp = TopicPartition::new(topic.name.clone(), *partition);
     let key = tracer.recorder().partition_key(&tp, Some(*topic_id));
-    let first_incarnation = *key == *tp.to_string();
-    if first_incarnation && crate::protocol::TopicAssignment::hold_partition(&settings.topics, &topic.name, *partition)
+    if crate::history::incarnations::is_first_incarnation(&key)
+        && crate::protocol::TopicAssignment::hold_partition(&settings.topics, &topic.name, *partition)
     {
         return;
     }

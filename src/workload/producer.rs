@@ -5,7 +5,7 @@ use super::{Incarnation, WorkloadContext};
 use crate::client::partitioner::partition_for_key;
 use crate::client::producer::{Delivery, Producer, ProducerConfig, ProducerRecord};
 use crate::history::{MicroOp, OpFn, OpType, OpValue, RunPhase};
-use crate::protocol::{Request, Response, TopicPartition};
+use crate::protocol::{Request, Response, TopicId, TopicPartition};
 use crate::scenario::{Partitioning, ProducerSpec, SendMode};
 use crate::sim::net::NodeNet;
 use madsim::rand::{thread_rng, Rng};
@@ -214,20 +214,18 @@ fn send_completion(
     let all_ok = results.iter().all(Result::is_ok);
     let all_definite = results.iter().all(|r| r.as_ref().is_err_and(|e| e.definite));
     let error = results.iter().find_map(|r| r.as_ref().err().map(|e| e.reason.clone()));
+    // One key per partition and topic an op's sends went to, looked up once.
+    let mut keys: BTreeMap<(&TopicPartition, TopicId), Arc<str>> = BTreeMap::new();
     let mops = planned
         .iter()
         .zip(&results)
-        .map(|(planned, result)| match result {
-            Ok(acknowledged) if acknowledged.topic_id.is_some() => MicroOp::Send {
-                key: life.partition_key(&acknowledged.tp, acknowledged.topic_id),
-                value: planned.value,
-                offset: acknowledged.offset,
-            },
-            _ => MicroOp::Send {
-                key: planned.name(),
-                value: planned.value,
-                offset: result.as_ref().ok().and_then(|m| m.offset),
-            },
+        .map(|(planned, result)| {
+            let acknowledged = result.as_ref().ok();
+            let key = match acknowledged.and_then(|m| Some((&m.tp, m.topic_id?))) {
+                Some((tp, id)) => keys.entry((tp, id)).or_insert_with(|| life.partition_key(tp, Some(id))).clone(),
+                None => planned.name(),
+            };
+            MicroOp::Send { key, value: planned.value, offset: acknowledged.and_then(|m| m.offset) }
         })
         .collect();
     let kind = if all_ok {
