@@ -290,27 +290,53 @@ pub(super) struct Analysis<'a> {
     pub topic_deletions: BTreeMap<&'a str, u64>,
     /// Key → the acknowledgements partition leaders traced, in trace order: a record's
     /// own acknowledgement, where its op completes only with its last record's.
-    pub leader_acks: BTreeMap<&'a str, Vec<LeaderAck>>,
+    pub leader_acks: BTreeMap<&'a str, Vec<LeaderAck<'a>>>,
 }
 
 /// A batch a partition leader acknowledged ([`Event::ProduceAcknowledged`]).
 #[derive(Clone, Debug)]
-pub(super) struct LeaderAck {
+pub(super) struct LeaderAck<'a> {
     /// The offsets of its records.
     pub offsets: std::ops::Range<u64>,
     /// When the leader answered.
     pub time_ns: u64,
     /// The leader.
     pub broker: u32,
+    /// The values the leader appended at those offsets, when the trace holds its append:
+    /// a record's acknowledgement is the one whose batch holds its value, not another
+    /// record's that a later leader wrote at the same offset.
+    pub values: Option<&'a [u64]>,
 }
 
-/// Key → the batches partition leaders acknowledged, in trace order.
-fn leader_acks(history: &History) -> BTreeMap<&str, Vec<LeaderAck>> {
+impl LeaderAck<'_> {
+    /// Whether this acknowledgement answered the batch holding `value` at `offset`.
+    fn answered(&self, offset: u64, value: u64) -> bool {
+        self.offsets.contains(&offset)
+            && self.values.is_none_or(|values| values.get((offset - self.offsets.start) as usize) == Some(&value))
+    }
+}
+
+/// Key → the batches partition leaders acknowledged, in trace order, each with the
+/// values of the leader's append it answered (the leader's last append at its base
+/// offset in its epoch before the answer).
+fn leader_acks(history: &History) -> BTreeMap<&str, Vec<LeaderAck<'_>>> {
     let mut acks: BTreeMap<&str, Vec<LeaderAck>> = BTreeMap::new();
+    let mut appended: BTreeMap<(&str, u32, u32, u64), &[u64]> = BTreeMap::new();
     for e in &history.trace {
-        if let Event::ProduceAcknowledged { tp, broker, base_offset, count, .. } = &e.event {
-            let ack = LeaderAck { offsets: *base_offset..base_offset + count, time_ns: e.time_ns, broker: *broker };
-            acks.entry(&**tp).or_default().push(ack);
+        match &e.event {
+            Event::Append { tp, broker, as_leader: true, leader_epoch, base_offset, values } => {
+                appended.insert((&**tp, *broker, *leader_epoch, *base_offset), values);
+            }
+            Event::ProduceAcknowledged { tp, broker, leader_epoch, base_offset, count, .. } => {
+                let ack = LeaderAck {
+                    offsets: *base_offset..base_offset + count,
+                    time_ns: e.time_ns,
+                    broker: *broker,
+                    values: appended.get(&(&**tp, *broker, *leader_epoch, *base_offset)).copied(),
+                };
+                acks.entry(&**tp).or_default().push(ack);
+            }
+            _ => {}
         }
     }
     acks
@@ -464,24 +490,25 @@ impl<'a> Analysis<'a> {
         &self.ops[at]
     }
 
-    /// The acknowledgement of `c`'s record at `offset` of `key`, when the trace holds it:
-    /// `broker-1 at 8.672 s to process 0`, the leader's answer to the batch that carried
-    /// it (the last one while the op was out; the op itself completes only when its last
-    /// record is answered, which may be much later).
-    pub fn leader_ack(&self, c: &Completion<'_>, key: &str, offset: u64) -> Option<String> {
+    /// The acknowledgement of `c`'s record `value` at `offset` of `key`, when the trace
+    /// holds it: `broker-1 at 8.672 s to process 0`, the leader's answer to the batch that
+    /// carried it (the last one while the op was out; the op itself completes only when
+    /// its last record is answered, which may be much later).
+    pub fn leader_ack(&self, c: &Completion<'_>, key: &str, offset: u64, value: u64) -> Option<String> {
         let acks = self.leader_acks.get(key)?;
-        // Between the op's invocation and its completion: an acknowledgement of the offset
-        // outside that window is another record's (one the offset held before or after).
+        // Between the op's invocation and its completion, and of the batch holding the
+        // value: another leader's answer for the same offset within the window is another
+        // record's, written there after this one was lost.
         let within = |a: &&LeaderAck| (c.invoked_ns..=c.op.time_ns).contains(&a.time_ns);
-        let ack = acks.iter().rev().filter(within).find(|a| a.offsets.contains(&offset))?;
+        let ack = acks.iter().rev().filter(within).find(|a| a.answered(offset, value))?;
         Some(format!("{} at {} to {}", broker(ack.broker), secs(ack.time_ns), process(c.op.process)))
     }
 
     /// How an acknowledged record of `c` reads: `acknowledged by broker-1 at 8.672 s to
     /// process 0` (see [`leader_ack`](Self::leader_ack)), or `acknowledged to process 0
     /// at 12.179 s` (its op's completion) when the trace does not say.
-    pub fn acknowledgement(&self, c: &Completion<'_>, key: &str, offset: Option<u64>) -> String {
-        match offset.and_then(|o| self.leader_ack(c, key, o)) {
+    pub fn acknowledgement(&self, c: &Completion<'_>, key: &str, offset: Option<u64>, value: u64) -> String {
+        match offset.and_then(|o| self.leader_ack(c, key, o, value)) {
             Some(ack) => format!("acknowledged by {ack}"),
             None => format!("acknowledged to {}", who_when(c)),
         }
@@ -489,10 +516,10 @@ impl<'a> Analysis<'a> {
 
     /// How an observation of `offset` of `key` reads in a sentence: `acknowledged by
     /// broker-1 at 2.101 s to process 0`, `polled by process 1 at 2.300 s`.
-    pub fn observation_phrase(&self, key: &str, offset: u64, obs: &Observation) -> String {
+    pub fn observation_phrase(&self, key: &str, offset: u64, value: u64, obs: &Observation) -> String {
         let c = self.op(obs.at);
         match (obs.how, c.kind) {
-            (How::Sent, OpType::Ok) => self.acknowledgement(c, key, Some(offset)),
+            (How::Sent, OpType::Ok) => self.acknowledgement(c, key, Some(offset), value),
             (How::Sent, _) => format!("sent with unknown outcome by {}", who_when(c)),
             (How::Polled, _) => format!("polled by {}", who_when(c)),
         }

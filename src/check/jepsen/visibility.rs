@@ -73,7 +73,7 @@ fn lost_write(
     (witness_offset, witness): (u64, u64),
 ) -> Anomaly {
     let sent = if a.send_acknowledged(writer, key, value) {
-        a.acknowledgement(writer, key, Some(offset))
+        a.acknowledgement(writer, key, Some(offset), value)
     } else {
         format!("sent by {} with unknown outcome (another value of that op was polled)", who_when(writer))
     };
@@ -131,7 +131,7 @@ fn unseen_key(a: &Analysis<'_>, key: &str, values: &[UnseenSend]) -> Anomaly {
     let phrases: Vec<String> = values
         .iter()
         .map(|&UnseenSend { value: v, offset, at }| {
-            let acked = |o| a.leader_ack(a.op(at), key, o).map(|ack| format!("acknowledged by {ack}"));
+            let acked = |o| a.leader_ack(a.op(at), key, o, v).map(|ack| format!("acknowledged by {ack}"));
             match offset {
                 Some(o) => format!("value {v} at offset {o} ({})", acked(o).unwrap_or_else(|| who_when(a.op(at)))),
                 None => format!("value {v} ({})", who_when(a.op(at))),
@@ -288,6 +288,42 @@ mod tests {
             .build();
         let lost = lost_writes(&Analysis::new(&later));
         assert!(lost[0].description.contains("acknowledged to process 0 at 0.400 s"), "{}", lost[0].description);
+        // Within the op's window a second leader writes another record at the offset and
+        // acknowledges it: the lost record's acknowledgement is the first leader's, whose
+        // append held its value (acks1-leader-crash, seed 1).
+        let append = |broker, leader_epoch, value| crate::history::Event::Append {
+            tp: "x".into(),
+            broker,
+            as_leader: true,
+            leader_epoch,
+            base_offset: 1,
+            values: vec![value],
+        };
+        let second_ack = crate::history::Event::ProduceAcknowledged {
+            tp: "x".into(),
+            broker: 2,
+            leader_epoch: 1,
+            acks: crate::protocol::Acks::All,
+            base_offset: 1,
+            count: 1,
+        };
+        let overwritten = Hist::new()
+            .send_ok(0, "x", 0, 10)
+            .send_invoke(0, "x", 11)
+            .event("broker-1", append(1, 0, 11))
+            .event("broker-1", ack(1, 1))
+            .event("broker-2", append(2, 1, 99))
+            .event("broker-2", second_ack)
+            .send_done(0, "x", 1, 11)
+            .send_ok(0, "x", 2, 12)
+            .poll_ok(1, &[("x", &[(0, 10), (2, 12)])])
+            .build();
+        let lost = lost_writes(&Analysis::new(&overwritten));
+        assert!(
+            lost[0].description.starts_with("x: value 11 at offset 1, acknowledged by broker-1 at 0.500 s"),
+            "{}",
+            lost[0].description
+        );
     }
 
     #[test]
