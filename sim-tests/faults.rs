@@ -304,9 +304,23 @@ fn cutting_a_follower_off_its_leader_shrinks_the_isr_and_healing_expands_it() {
             assert_eq!(shrunk_isr.len(), 2, "seed {seed}: only the cut follower leaves: {shrunk_isr:?}");
             let after_ms = (shrunk_at - cut_at) / MS;
             // The follower's last fetch may have been one fetch wait before the cut; the
-            // expiry check runs every half lag time.
+            // expiry check runs every half lag time. A follower whose last fetch took
+            // everything stays in sync while the leader appends nothing more (it is at
+            // the leader's log end, KAFKA-7152): the lag counts only once a record
+            // arrives after the cut, which the workload's acks=all sends to other
+            // partitions may hold up (seed 6).
+            let first_append_ms = trace(&outcome)
+                .iter()
+                .find(|e| {
+                    e.time_ns > cut_at
+                        && matches!(&e.event, Event::Append { tp, as_leader: true, .. } if &**tp == "t-0")
+                })
+                .map_or(0, |e| (e.time_ns - cut_at) / MS);
             assert!(after_ms >= LAG_MS - 100, "seed {seed}: shrank {after_ms} ms after the cut, before the lag time");
-            assert!(after_ms <= LAG_MS * 3 / 2 + 50, "seed {seed}: shrank only {after_ms} ms after the cut");
+            assert!(
+                after_ms <= LAG_MS.max(first_append_ms) + LAG_MS / 2 + 50,
+                "seed {seed}: shrank only {after_ms} ms after the cut (first append {first_append_ms} ms after it)"
+            );
             // Nothing brings it back while the partition lasts.
             assert!(
                 !history.iter().any(|(at, _, isr)| *at > shrunk_at && *at < healed_at && isr.contains(&follower)),

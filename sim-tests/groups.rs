@@ -456,7 +456,16 @@ fn assigned_consumers_never_rebalance_and_a_crashed_ones_partitions_wait_for_it(
     let subscribed = load("consumer-assign-subscribed");
     for &seed in &assign.seeds {
         let alone = run(&assign, seed);
-        assert!(kinds(&alone).is_empty(), "seed {seed}: {}", describe(&alone));
+        // Nothing moves between consumers: at most the crashed one processes again what
+        // it had not committed before the crash (seed 1).
+        assert!(
+            alone
+                .anomalies
+                .iter()
+                .all(|a| a.kind == AnomalyKind::ConsumeDuplicate && a.description.contains("twice by one member")),
+            "seed {seed}: {}",
+            describe(&alone)
+        );
         let generations = kafkasim::check::groups::rebalances(&alone.history);
         assert_eq!(generations.len(), 1, "seed {seed}: {generations:?}");
         assert_eq!(generations[0].members, 3, "seed {seed}: the restarted process is the same consumer");

@@ -33,6 +33,6 @@ mod scenarios;
 mod shrink;
 mod support;
 mod swarm;
-mod transactions;
 mod teach_cli;
 mod topic_events;
+mod transactions;

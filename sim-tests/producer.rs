@@ -114,6 +114,11 @@ fn unkeyed_records_follow_the_sticky_partitioner() {
     );
     // linger.ms = 0 (4.x waits 5 ms, KIP-1030, which a sync sender pays on every record):
     // enough records in 10 s to count the partition switches.
+    // A switch draws the next partition uniformly, the current one included
+    // (`BuiltInPartitioner.nextPartition`), so one seed may stay on one partition through
+    // its three or four switches (seed 1 does, 1 chance in 81); over three seeds more
+    // than one partition is used unless a dozen draws all agree.
+    let mut used = std::collections::BTreeSet::new();
     for seed in 1..=3 {
         let outcome = run(&scenario, seed);
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
@@ -121,7 +126,7 @@ fn unkeyed_records_follow_the_sticky_partitioner() {
         assert!(partitions.len() > 600, "{}", describe(&outcome));
         let switches = partitions.windows(2).filter(|w| w[0] != w[1]).count();
         assert!(switches * 150 < partitions.len(), "{switches} switches over {} records", partitions.len());
-        let used: std::collections::BTreeSet<&String> = partitions.iter().collect();
-        assert!(used.len() > 1, "one partition only: {used:?}");
+        used.extend(partitions);
     }
+    assert!(used.len() > 1, "one partition only: {used:?}");
 }

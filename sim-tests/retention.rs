@@ -169,6 +169,7 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
         kraft: None,
         txn: Default::default(),
         fetch_topic_ids: true,
+        pipeline: Default::default(),
         auto_create_topics: None,
     }
 }
@@ -193,6 +194,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
             config: broker_config(retention),
             net: network.add_host(&Addr::new("broker-1")),
             disk: disks.disk("broker-1"),
+            machine: kafkasim::sim::machine::Machine::new(Default::default()),
             tracer: recorder.tracer("broker-1"),
             stop: Default::default(),
         };
@@ -210,6 +212,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
                     max_poll_records: 100,
                     request_timeout_ms: 2_000,
                     metadata_max_age_ms: 300_000,
+                    retry_backoff_ms: 100,
                     offset_validation: Default::default(),
                     isolation_level: Default::default(),
                     fetch_topic_ids: true,

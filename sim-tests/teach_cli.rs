@@ -49,7 +49,7 @@ fn explain_tells_the_story_of_a_lost_write_with_its_cause_and_prevention() {
         "broker-1 acknowledges the batch to the producer (acks=1)",
         "fault: crash on broker-1",
         "broker-2 becomes leader of orders-0 in epoch 1 with log end offset 3905, without offset 3905",
-        "Cause: Lost because broker-1 acknowledged it with acks=1 at 8.566 s; broker-1 crashed at 8.600 s before any follower fetched it",
+        "Cause: Lost because broker-1 acknowledged it with acks=1 at 8.562 s; broker-1 crashed at 8.600 s before any follower fetched it",
         "Prevention: acks=all with min.insync.replicas=2 would have prevented the loss.",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
@@ -72,7 +72,7 @@ fn explain_tells_that_unseen_records_went_with_their_deleted_topic() {
     for needle in [
         "an administrator deletes orders (DeleteTopics)",
         "broker-1 deletes orders-0 and its log: the topic was deleted",
-        "its topic was deleted (DeleteTopics) and broker-1, broker-2 and broker-3 dropped the partition with its log",
+        "its topic was deleted (DeleteTopics) and broker-2, broker-1 and broker-3 dropped the partition with its log",
         "set delete.topic.enable=false on the controllers",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");

@@ -93,6 +93,8 @@ async fn run_fetcher(shared: SharedBroker, leader: BrokerId) {
         }
         match conn.call(Request::Fetch(request), timeout).await {
             Ok(Response::Fetch(responses)) => {
+                // The fetcher thread's own work to append what came back.
+                shared.pipeline.append_as_follower(&responses).await;
                 healthy &= apply_fetch_responses(&shared, leader, &followed, responses);
             }
             _ => {

@@ -28,6 +28,7 @@ mod retention;
 mod segment;
 mod server;
 mod shutdown;
+pub mod pipeline;
 pub mod txn;
 mod txn_index;
 mod txn_verification;
@@ -132,6 +133,9 @@ pub struct BrokerConfig {
     /// `default.replication.factor`: what a topic this broker creates for a metadata
     /// request looks like (`None` when auto-creation is off).
     pub auto_create_topics: Option<AutoCreateTopics>,
+    /// `num.network.threads`, `num.io.threads` and `queued.max.requests`: the request
+    /// pipeline's threads and queue.
+    pub pipeline: pipeline::PipelineSettings,
     /// Whether follower fetches carry topic ids (Fetch v13, Kafka 3.1 onwards, KIP-516):
     /// a leader then refuses a fetch for another topic of the same name.
     pub fetch_topic_ids: bool,
@@ -250,6 +254,8 @@ pub struct Shared {
     pub disk: Disk,
     /// The broker's trace.
     pub tracer: Tracer,
+    /// The request pipeline: network threads, request queue and handlers.
+    pub pipeline: pipeline::RequestPipeline,
     /// The leaders this broker runs a fetcher for.
     pub fetchers: fetcher::Fetchers,
     /// The next producer id to hand out (InitProducerId), persisted durably.

@@ -7,6 +7,7 @@ use super::fetcher::Fetchers;
 use super::log::PartitionLog;
 use super::partition::Partition;
 use super::shutdown::{self, StopSwitch};
+use super::pipeline::RequestPipeline;
 use super::{handlers, BrokerConfig, MetadataCache, ReplicaState, Shared, SharedBroker};
 use crate::controller::{self, ControllerCommand, ControllerContext};
 use crate::history::{Event, Tracer};
@@ -14,6 +15,7 @@ use crate::metastore::MetaClient;
 use crate::protocol::kraft::{ControllerRequest, ControllerResponse};
 use crate::protocol::{BrokerEndpoint, ErrorCode, Request, Response, TopicPartition};
 use crate::sim::disk::Disk;
+use crate::sim::machine::Machine;
 use crate::sim::net::{NodeNet, ServerConn};
 use madsim::time::sleep;
 use std::collections::BTreeMap;
@@ -30,6 +32,8 @@ pub struct BrokerContext {
     pub net: NodeNet<Request, Response>,
     /// The node's disk.
     pub disk: Disk,
+    /// The node's machine: its speed (the request pipeline's costs) and slowdowns.
+    pub machine: Machine,
     /// The node's tracer.
     pub tracer: Tracer,
     /// Where a clean stop is requested (the nemesis' `stop` fault).
@@ -119,7 +123,9 @@ fn start(ctx: BrokerContext) -> SharedBroker {
         partitions.insert(tp, partition);
     }
     let next_producer_id = handlers::load_producer_id_counter(me, &ctx.disk);
+    let pipeline = RequestPipeline::new(me.0, ctx.config.pipeline, ctx.machine, ctx.tracer.clone());
     Arc::new(Shared {
+        pipeline,
         state: Mutex::new(ReplicaState { id: me, partitions, metadata: MetadataCache::default() }),
         config: ctx.config,
         changed: Notify::new(),
@@ -136,7 +142,8 @@ fn start(ctx: BrokerContext) -> SharedBroker {
 }
 
 /// Accepts connections; each is served by its own task, one request at a time in
-/// order (Kafka mutes a connection until its request is answered).
+/// order (Kafka mutes a connection until its request is answered), through the request
+/// pipeline's network thread, queue and handlers.
 async fn serve(shared: SharedBroker, controller: mpsc::UnboundedSender<ControllerCommand>) {
     super::kraft::until_running(&shared).await;
     let mut listener = shared.net.listen();
@@ -152,9 +159,12 @@ async fn serve_connection(
     controller: mpsc::UnboundedSender<ControllerCommand>,
     mut conn: ServerConn<Request, Response>,
 ) {
+    let processor = shared.pipeline.accept();
     while let Some(incoming) = conn.recv().await {
         let (request, responder) = incoming.into_parts();
+        shared.pipeline.serve_locally(processor, &request).await;
         let response = handle(&shared, &controller, request).await;
+        shared.pipeline.send_response(processor, &response).await;
         responder.reply(response);
     }
 }

@@ -96,7 +96,10 @@ impl Focus {
             | Event::TopicAdmin { .. }
             | Event::TopicDeleted { .. }
             | Event::BrokerRegistration { .. } => return true,
-            Event::QuorumCommitted { .. } | Event::QuorumTruncate { .. } | Event::MetadataApplied { .. } => {
+            Event::QuorumCommitted { .. }
+            | Event::QuorumTruncate { .. }
+            | Event::MetadataApplied { .. }
+            | Event::BrokerLoad { .. } => {
                 return self.partition.is_none() && self.value.is_none();
             }
             Event::StaleControllerFenced { .. } => return self.value.is_none(),

@@ -34,6 +34,9 @@ pub struct ConsumerConfig {
     pub request_timeout_ms: u64,
     /// `metadata.max.age.ms`: a poll refreshes metadata at least this often.
     pub metadata_max_age_ms: u64,
+    /// `retry.backoff.ms`: the least time between two metadata refreshes an answer
+    /// asked for.
+    pub retry_backoff_ms: u64,
     /// Whether positions are validated after a leader change (KIP-320, Kafka 2.3; no
     /// Kafka setting: the scenario key `offset_validation`).
     pub offset_validation: OffsetValidation,
@@ -280,8 +283,13 @@ impl Consumer {
 
     /// Kafka's `Metadata.updateRequested` or the cached metadata older than
     /// `metadata.max.age.ms` (`Metadata.timeToNextUpdate`).
+    /// An update the last answer asked for (see [`ClusterView::update_requested`]) waits
+    /// the refresh backoff.
     fn metadata_due(&self) -> bool {
-        self.need_metadata || self.view.older_than(Duration::from_millis(self.config.metadata_max_age_ms))
+        self.need_metadata
+            || self.view.older_than(Duration::from_millis(self.config.metadata_max_age_ms))
+            || (self.view.update_requested()
+                && self.view.may_refresh(Duration::from_millis(self.config.retry_backoff_ms)))
     }
 
     /// Refreshes the metadata of the assigned topics, or of every topic.

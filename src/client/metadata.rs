@@ -87,6 +87,9 @@ pub struct ClusterView {
     /// Whether a refresh naming topics lets the broker create those it does not know
     /// (Kafka's `allowAutoTopicCreation`, see [`ClusterView::allow_auto_topic_creation`]).
     allow_auto_topic_creation: bool,
+    /// Whether the last answer asks for another refresh: a topic it named was unknown,
+    /// or a partition had no leader (see [`ClusterView::update_requested`]).
+    update_requested: bool,
 }
 
 impl ClusterView {
@@ -104,6 +107,7 @@ impl ClusterView {
             attempted_at: None,
             topic_ids: TopicIds::default(),
             allow_auto_topic_creation: false,
+            update_requested: false,
         }
     }
 
@@ -178,12 +182,26 @@ impl ClusterView {
         } else {
             self.partitions.retain(|tp, _| !topics.iter().any(|t| **t == *tp.topic));
         }
+        // Kafka's `Metadata.handleMetadataResponse` requests another update for a topic
+        // or partition answered with an `InvalidMetadataException` error:
+        // UNKNOWN_TOPIC_OR_PARTITION for a topic (here: named but not in the answer),
+        // LEADER_NOT_AVAILABLE for a partition (here: no leader).
+        self.update_requested = metadata.partitions.iter().any(|p| p.leader.is_none())
+            || topics.iter().any(|t| !metadata.partitions.iter().any(|p| *p.tp.topic == **t));
         for partition in metadata.partitions {
             self.partitions.insert(partition.tp.clone(), partition);
         }
         self.topic_ids.publish(&self.partitions);
         self.refreshed_at = Some(madsim::time::Instant::now());
         true
+    }
+
+    /// Whether the last answered refresh asked for another one, as Kafka's `Metadata`
+    /// does after an answer with an unknown topic or a partition without a leader: the
+    /// client refreshes again once its refresh backoff allows, not only at
+    /// `metadata.max.age.ms`.
+    pub fn update_requested(&self) -> bool {
+        self.update_requested
     }
 
     /// When the next refresh may go, `backoff` after the last one was answered or failed

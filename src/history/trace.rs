@@ -324,6 +324,32 @@ pub enum Event {
         /// How many records the stray log holds.
         records: u64,
     },
+    /// The load of a broker's request pipeline over one window of simulated time
+    /// (`broker::pipeline`): traced by the broker's first activity after the window;
+    /// a window without activity is not traced (the broker was idle).
+    BrokerLoad {
+        /// The broker.
+        broker: u32,
+        /// The window's start, in simulated milliseconds since the run began.
+        window_start_ms: u64,
+        /// The window's length, in milliseconds.
+        window_ms: u64,
+        /// Requests a handler took in the window.
+        requests: u32,
+        /// Their mean time in the request queue (from the end of their read, including
+        /// any time the network thread was blocked on a full queue), in microseconds:
+        /// Kafka's `RequestQueueTimeMs`.
+        queue_time_mean_us: u64,
+        /// Their longest time in the request queue, in microseconds.
+        queue_time_max_us: u64,
+        /// The most requests the request queue held.
+        queue_depth_max: u32,
+        /// How busy the request handlers were, in thousandths of their capacity
+        /// (1000 = every handler busy the whole window).
+        handler_busy_permille: u32,
+        /// How busy the network threads were, in thousandths of their capacity.
+        network_busy_permille: u32,
+    },
 }
 
 /// Why a replica removed the tail of its log.

@@ -7,6 +7,7 @@ use crate::broker::coordinator::consumer_group::ConsumerGroupSettings;
 use crate::broker::coordinator::server_assignor::ExtraPartitionRule;
 use crate::broker::coordinator::{CoordinatorConfig, OFFSETS_TOPIC};
 use crate::broker::kraft::KraftBrokerConfig;
+use crate::broker::pipeline::PipelineSettings;
 use crate::broker::txn::{TxnCoordinatorConfig, TRANSACTION_TOPIC};
 use crate::broker::{AutoCreateTopics, BrokerConfig, ControlledShutdownConfig};
 use crate::client::consumer::ConsumerConfig;
@@ -190,6 +191,11 @@ pub(super) fn broker_config(
             isr_broker_epochs: scenario.profile.version >= KafkaVersion::new(3, 5, 0),
         }),
         fetch_topic_ids: fetches_carry_topic_ids(scenario),
+        pipeline: PipelineSettings {
+            network_threads: c.num_network_threads,
+            io_threads: c.num_io_threads,
+            queued_max_requests: c.queued_max_requests,
+        },
         auto_create_topics: c.auto_create_topics_enable.then_some(AutoCreateTopics {
             num_partitions: c.num_partitions,
             default_replication_factor: c.default_replication_factor,
@@ -387,6 +393,8 @@ pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>, scenari
         max_poll_records: spec.config.max_poll_records as usize,
         request_timeout_ms: 30_000,
         metadata_max_age_ms: spec.config.metadata_max_age_ms,
+        // Kafka's default: consumers do not set `retry.backoff.ms` in scenarios.
+        retry_backoff_ms: 100,
         offset_validation: spec.config.offset_validation,
         isolation_level: spec.config.isolation_level,
     }

@@ -40,10 +40,27 @@ pub(super) const CLUSTER: &[&str] = &[
     "unknown_producer_sequence",
     "config",
     "os",
+    "machine",
 ];
 
 /// `[cluster.os]`: the brokers' machines' Linux sysctls (not Kafka settings).
 pub(super) const OS: &[&str] = &["vm.dirty_expire_centisecs", "vm.dirty_writeback_centisecs"];
+
+/// `[cluster.machine]`: the brokers' machines' cost model (not Kafka settings), in
+/// microseconds or nanoseconds as each key's unit says.
+pub(super) const MACHINE: &[&str] = &[
+    "network_thread_us_per_request",
+    "network_thread_ns_per_kb",
+    "sendfile_ns_per_kb",
+    "produce_us_per_request",
+    "produce_us_per_partition",
+    "produce_ns_per_kb",
+    "fetch_us_per_request",
+    "fetch_us_per_partition",
+    "other_us_per_request",
+    "follower_append_us_per_partition",
+    "follower_append_ns_per_kb",
+];
 
 /// `[cluster.config]`.
 pub(super) const BROKER_CONFIG: &[&str] = &[
@@ -100,6 +117,9 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "auto.create.topics.enable",
     "num.partitions",
     "default.replication.factor",
+    "num.network.threads",
+    "num.io.threads",
+    "queued.max.requests",
 ];
 
 /// `[[events]]`.
@@ -303,6 +323,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("[cluster]", CLUSTER),
     ("[cluster.config]", BROKER_CONFIG),
     ("[cluster.os]", OS),
+    ("[cluster.machine]", MACHINE),
     ("[metastore]", METASTORE),
     ("[network]", NETWORK),
     ("[[topics]]", TOPIC),

@@ -226,6 +226,8 @@ pub struct ClusterSpec {
     pub config: BrokerSettings,
     /// The brokers' machines' operating system settings (`[cluster.os]`).
     pub os: OsSettings,
+    /// What the brokers' machines take for each piece of work (`[cluster.machine]`).
+    pub machine: crate::sim::machine::MachineSpec,
 }
 
 /// Linux sysctls of the brokers' machines (`[cluster.os]`), under their sysctl names
@@ -261,6 +263,7 @@ impl Default for ClusterSpec {
             unknown_producer_sequence: UnknownProducerSequence::Accept,
             config: BrokerSettings::default(),
             os: OsSettings::default(),
+            machine: Default::default(),
         }
     }
 }
@@ -442,6 +445,13 @@ pub struct BrokerSettings {
     /// `default.replication.factor`: the replicas of each partition of an auto-created
     /// topic (default 1).
     pub default_replication_factor: u32,
+    /// `num.network.threads`: each broker's network threads (default 3).
+    pub num_network_threads: u32,
+    /// `num.io.threads`: each broker's request handlers (default 8).
+    pub num_io_threads: u32,
+    /// `queued.max.requests`: the capacity of each broker's request queue, beyond which
+    /// its network threads block (default 500).
+    pub queued_max_requests: u32,
 }
 
 impl Default for BrokerSettings {
@@ -493,6 +503,9 @@ impl Default for BrokerSettings {
             auto_create_topics_enable: true,
             num_partitions: 1,
             default_replication_factor: 1,
+            num_network_threads: 3,
+            num_io_threads: 8,
+            queued_max_requests: 500,
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! A setting goes where the file would have put it: a top-level key (`seeds`,
 //! `kafka_version`, `duration`) at the top level only; any other key into every table of
-//! the file that takes it among `[cluster]`, `[cluster.config]`, `[cluster.os]`, `[metastore]`, `[network]`,
+//! the file that takes it among `[cluster]`, `[cluster.config]`, `[cluster.os]`, `[cluster.machine]`, `[metastore]`, `[network]`,
 //! `[[topics]]`, `[topics.config]`, `[[producers]]`, `[producers.config]`,
 //! `[[consumers]]` and `[consumers.config]` (so `min.insync.replicas` sets the broker
 //! default and every topic's override, and `acks` every producer). An absent single
@@ -83,6 +83,7 @@ const REACHABLE: &[&[&str]] = &[
     keys::CLUSTER,
     keys::BROKER_CONFIG,
     keys::OS,
+    keys::MACHINE,
     keys::METASTORE,
     keys::NETWORK,
     keys::TOPIC,
@@ -106,6 +107,7 @@ const TABLE_KEYS: &[&str] = &[
     "expect",
     "config",
     "os",
+    "machine",
     "metastore",
 ];
 

@@ -79,7 +79,7 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
          `broker.heartbeat.interval.ms`, `broker.session.timeout.ms`, `controller.quorum.election.timeout.ms`, \
          `controller.quorum.fetch.timeout.ms`, `controller.quorum.election.backoff.max.ms`, \
          `controller.quorum.request.timeout.ms`, `metadata.max.idle.interval.ms`, `eligible.leader.replicas.enable`, `delete.topic.enable`, \
-         `auto.create.topics.enable`, `num.partitions` or `default.replication.factor`"
+         `auto.create.topics.enable`, `num.partitions`, `default.replication.factor`, `num.network.threads`, `num.io.threads` or `queued.max.requests`"
     );
     let e = err(&format!("{BASE}replication.factor = 3\n"));
     assert!(e.starts_with("scenarios/x.toml:3:1: `replication.factor`: unknown key `replication.factor`; `replication.factor` belongs in [[topics]] or [[events]]; expected one of `name`,"), "{e}");
@@ -548,6 +548,39 @@ fn os_sysctls_live_in_cluster_os_and_take_a_linux_int() {
     );
     let e = err(&format!("{BASE}[cluster.config]\n\"vm.dirty_expire_centisecs\" = 100\n"));
     assert!(e.contains("`vm.dirty_expire_centisecs` belongs in [cluster.os]"), "{e}");
+}
+
+#[test]
+fn the_machine_cost_model_lives_in_cluster_machine_with_units_in_its_keys() {
+    let s = parse(
+        &format!("{BASE}[cluster.machine]\nproduce_us_per_request = 100\nproduce_ns_per_kb = 0\n"),
+        Path::new("x.toml"),
+    )
+    .unwrap();
+    let defaults = crate::sim::machine::MachineSpec::default();
+    assert_eq!(s.cluster.machine.produce_ns_per_request, 100_000, "microseconds are stored as nanoseconds");
+    assert_eq!(s.cluster.machine.produce_ns_per_kb, 0);
+    assert_eq!(s.cluster.machine.fetch_ns_per_request, defaults.fetch_ns_per_request, "unset keys keep the defaults");
+    assert_eq!(
+        err(&format!("{BASE}[cluster.machine]\nproduce_us_per_request = 4000000000\n")),
+        "scenarios/x.toml:4:26: `cluster.machine.produce_us_per_request`: expected 0 to 3600000000 microseconds, \
+         found 4000000000"
+    );
+    let e = err(&format!("{BASE}[cluster.machine]\nproduce_ms_per_request = 1\n"));
+    assert!(e.contains("did you mean `produce_us_per_request`"), "{e}");
+    let e = err(&format!("{BASE}[cluster.config]\nfetch_us_per_request = 1\n"));
+    assert!(e.contains("`fetch_us_per_request` belongs in [cluster.machine]"), "{e}");
+}
+
+#[test]
+fn the_request_pipeline_settings_take_kafkas_defaults_and_limits() {
+    let s = parse(&format!("{BASE}[cluster.config]\n\"num.io.threads\" = 2\n"), Path::new("x.toml")).unwrap();
+    let c = &s.cluster.config;
+    assert_eq!((c.num_network_threads, c.num_io_threads, c.queued_max_requests), (3, 2, 500));
+    assert_eq!(
+        err(&format!("{BASE}[cluster.config]\n\"queued.max.requests\" = 0\n")),
+        "scenarios/x.toml:4:25: `cluster.config.queued.max.requests`: expected at least 1, found 0"
+    );
 }
 
 #[test]

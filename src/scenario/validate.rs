@@ -11,6 +11,7 @@ use crate::check::AnomalyKind;
 use crate::metastore::MetastoreConfig;
 use crate::profile::{Profile, Switch};
 use crate::protocol::{FollowerRestart, MetadataMode, TransactionVersion, TruncationMode, UnknownProducerSequence};
+use crate::sim::machine::MachineSpec;
 
 use super::error::{closest, excerpt, one_of_strings};
 use super::fields::{
@@ -268,6 +269,7 @@ fn cluster(
             ),
             config: broker_defaults(profile, 3),
             os: OsSettings::default(),
+            machine: Default::default(),
         };
         return Ok((spec, kraft_quorum));
     };
@@ -298,6 +300,10 @@ fn cluster(
         Some(o) => os_settings(&o)?,
         None => OsSettings::default(),
     };
+    let machine = match t.opt_table("machine", keys::MACHINE)? {
+        Some(m) => machine_spec(&m)?,
+        None => MachineSpec::default(),
+    };
     let spec = ClusterSpec {
         brokers,
         metadata: quorum.metadata,
@@ -317,6 +323,7 @@ fn cluster(
         )?,
         config,
         os,
+        machine,
     };
     Ok((spec, kraft_quorum))
 }
@@ -334,6 +341,43 @@ fn os_settings(t: &Table) -> Res<OsSettings> {
     Ok(OsSettings {
         dirty_expire_centisecs: sysctl("vm.dirty_expire_centisecs", d.dirty_expire_centisecs)?,
         dirty_writeback_centisecs: sysctl("vm.dirty_writeback_centisecs", d.dirty_writeback_centisecs)?,
+    })
+}
+
+/// An optional whole-number setting of at least 1 (Kafka's `atLeast(1)`).
+fn opt_u32_at_least_1(t: &Table, key: &str) -> Res<Option<u32>> {
+    Ok(t.opt_u32(key)?.map(|v| at_least(v, 1)).transpose()?.map(|v| v.value))
+}
+
+/// `[cluster.machine]`: the cost model's figures, each a whole number of microseconds or
+/// nanoseconds (the key's unit), stored in nanoseconds. Zero is allowed: a cost of zero
+/// models work too small to matter.
+fn machine_spec(t: &Table) -> Res<MachineSpec> {
+    let d = MachineSpec::default();
+    // At most an hour per unit of work: larger figures are typing errors, and they keep
+    // every product of a cost and a size far from overflowing.
+    const MAX_NS: u64 = 3_600_000_000_000;
+    let ns = |key: &str, default_ns: u64| -> Res<u64> {
+        let Some(v) = t.opt_u64(key)? else { return Ok(default_ns) };
+        Ok(v.check(|v| v <= MAX_NS, |v| format!("expected 0 to {MAX_NS} nanoseconds, found {v}"))?.value)
+    };
+    let us = |key: &str, default_ns: u64| -> Res<u64> {
+        let Some(v) = t.opt_u64(key)? else { return Ok(default_ns) };
+        let max_us = MAX_NS / 1_000;
+        Ok(v.check(|v| v <= max_us, |v| format!("expected 0 to {max_us} microseconds, found {v}"))?.value * 1_000)
+    };
+    Ok(MachineSpec {
+        network_thread_ns_per_request: us("network_thread_us_per_request", d.network_thread_ns_per_request)?,
+        network_thread_ns_per_kb: ns("network_thread_ns_per_kb", d.network_thread_ns_per_kb)?,
+        sendfile_ns_per_kb: ns("sendfile_ns_per_kb", d.sendfile_ns_per_kb)?,
+        produce_ns_per_request: us("produce_us_per_request", d.produce_ns_per_request)?,
+        produce_ns_per_partition: us("produce_us_per_partition", d.produce_ns_per_partition)?,
+        produce_ns_per_kb: ns("produce_ns_per_kb", d.produce_ns_per_kb)?,
+        fetch_ns_per_request: us("fetch_us_per_request", d.fetch_ns_per_request)?,
+        fetch_ns_per_partition: us("fetch_us_per_partition", d.fetch_ns_per_partition)?,
+        other_ns_per_request: us("other_us_per_request", d.other_ns_per_request)?,
+        follower_append_ns_per_partition: us("follower_append_us_per_partition", d.follower_append_ns_per_partition)?,
+        follower_append_ns_per_kb: ns("follower_append_ns_per_kb", d.follower_append_ns_per_kb)?,
     })
 }
 
@@ -440,17 +484,14 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
             .bool_or("unclean.leader.election.enable", d.unclean_leader_election_enable)?,
         delete_topic_enable: t.bool_or("delete.topic.enable", d.delete_topic_enable)?,
         auto_create_topics_enable: t.bool_or("auto.create.topics.enable", d.auto_create_topics_enable)?,
-        num_partitions: t
-            .opt_u32("num.partitions")?
-            .map(|v| at_least(v, 1))
-            .transpose()?
-            .map_or(d.num_partitions, |v| v.value),
-        default_replication_factor: t
-            .opt_u32("default.replication.factor")?
-            .map(|v| at_least(v, 1))
-            .transpose()?
-            .map_or(d.default_replication_factor, |v| v.value),
+        num_partitions: opt_u32_at_least_1(t, "num.partitions")?.unwrap_or(d.num_partitions),
+        default_replication_factor: opt_u32_at_least_1(t, "default.replication.factor")?
+            .unwrap_or(d.default_replication_factor),
         replica_lag_time_max_ms: lag_ms,
+        // SocketServerConfigs / ServerConfigs: each `atLeast(1)`.
+        num_network_threads: opt_u32_at_least_1(t, "num.network.threads")?.unwrap_or(d.num_network_threads),
+        num_io_threads: opt_u32_at_least_1(t, "num.io.threads")?.unwrap_or(d.num_io_threads),
+        queued_max_requests: opt_u32_at_least_1(t, "queued.max.requests")?.unwrap_or(d.queued_max_requests),
         zookeeper_session_timeout_ms: opt_u64_min(t, "zookeeper.session.timeout.ms", 1)?
             .map_or(d.zookeeper_session_timeout_ms, |v| v.value),
         replica_fetch_wait_max_ms: fetch_wait.map_or(d.replica_fetch_wait_max_ms, |v| v.value),

@@ -2,5 +2,6 @@
 //! and the fault primitives the nemesis uses. Nothing here knows about Kafka.
 
 pub mod disk;
+pub mod machine;
 pub mod net;
 pub mod nodes;

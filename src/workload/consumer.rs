@@ -103,6 +103,7 @@ pub async fn drain(
         max_poll_records: 10_000,
         request_timeout_ms: 5_000,
         metadata_max_age_ms: 300_000,
+        retry_backoff_ms: 100,
         // The drain reads from the log start: there is no position to validate.
         offset_validation: Default::default(),
         isolation_level,

@@ -163,7 +163,9 @@ async fn round(joiner: &mut Joiner, membership: &SharedMembership, request: &Joi
 
 /// The leader's work in a rebalance: the assignor over every member's subscription, with
 /// fresh metadata of every subscribed topic (Kafka's `updateGroupSubscription`). Returns
-/// the assignments and the partition counts they were made from.
+/// the assignments and the partition counts they were made from, 0 for a subscribed
+/// topic the metadata does not have (Kafka's `MetadataSnapshot` leaves such a topic out,
+/// so its appearance later changes the snapshot all the same).
 async fn assign(
     joiner: &mut Joiner,
     config: &GroupConfig,
@@ -188,5 +190,6 @@ async fn assign(
     let assignments = assignor::assign_with(config.strategy, config.sticky_algorithm, &subscriptions, &partitions)
         .into_iter()
         .collect();
-    (assignments, partitions)
+    let snapshot = topics.into_iter().map(|t| (t.clone(), partitions.get(&t).copied().unwrap_or(0))).collect();
+    (assignments, snapshot)
 }

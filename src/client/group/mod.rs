@@ -447,11 +447,14 @@ impl GroupConsumer {
     /// `assignmentSnapshot` no longer `matches` the `metadataSnapshot` rebuilt after each
     /// metadata update). Only the leader checks, and only when it polls: a partition
     /// added to the topic waits for the leader's next metadata refresh, which nothing
-    /// forces before `metadata.max.age.ms`.
+    /// forces before `metadata.max.age.ms`. A subscribed topic the metadata did not have
+    /// at the assignment (count 0: deleted, not created yet) changes it by appearing:
+    /// a group that lost its topic picks up the topic created again under the name.
     fn assigned_metadata_changed(&self) -> bool {
         let Some(snapshot) = &self.metadata_snapshot else { return false };
         snapshot.iter().any(|(topic, &count)| match self.consumer.partition_count(topic) {
             Some(now) => now != count,
+            None if count == 0 => false,
             // Gone from metadata the consumer refreshes (the topics it is assigned):
             // the topic was deleted, and the snapshot no longer matches.
             None => self.consumer.assignment().iter().any(|tp| *tp.topic == **topic),

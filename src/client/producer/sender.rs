@@ -30,6 +30,7 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             view.disconnect(broker);
         }
         let max_age = Duration::from_millis(config.metadata_max_age_ms);
+        let need_metadata = need_metadata || view.update_requested();
         if need_metadata || view.take_disconnect() || view.older_than(max_age) {
             // Kafka's `Metadata.timeToNextUpdate`: a requested update, a closed connection
             // or an expired cache waits `retry.backoff.ms` after the last refresh, answered
@@ -73,7 +74,7 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         let (requests, next_wake, need_metadata) = {
             let mut state = shared.lock();
             let (requests, next_wake) = state.drain_ready(&config, |tp| view.leader(tp));
-            (requests, next_wake, state.need_metadata)
+            (requests, next_wake, state.need_metadata || view.update_requested())
         };
         for (leader, batches) in requests {
             send_batches(&shared, &mut view, leader, batches);

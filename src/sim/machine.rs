@@ -1,0 +1,199 @@
+//! A node's machine: how long its CPUs and its disk take for the work a broker gives
+//! them (the cost model, [`MachineSpec`]), and how much slower they run while a fault
+//! degrades them ([`Machine::set_slowdown`]: `cpu-steal`, `slow-disk`).
+//!
+//! The machine outlives the process on it, as the disk does: a broker restarted during a
+//! `slow-disk` fault comes back on the same slow disk.
+//!
+//! Every figure is an integer number of nanoseconds (per request, per partition or per
+//! KiB), so costs are exact and the same on every host. The defaults are those of a
+//! typical broker machine of today (see `docs/design/request-pipeline.md` §6 for where
+//! each figure comes from; most are assumptions, not measurements, and say so there).
+//!
+//! Depends on nothing.
+
+use std::sync::{Arc, Mutex};
+
+/// What each piece of a broker's work costs on its machine, in nanoseconds.
+///
+/// Not modelled (yet): NIC bandwidth (the network's latency is drawn per message, whatever
+/// its size), disk bandwidth for write-back, fsync latency, reads of records no longer in
+/// the page cache, and the per-partition log lock that serialises appends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MachineSpec {
+    /// A network thread's work to read and parse one request, or to frame and write one
+    /// response (`network_thread_us_per_request`, default 15 µs).
+    pub network_thread_ns_per_request: u64,
+    /// A network thread's copy of request or response bytes between the socket and the
+    /// heap (`network_thread_ns_per_kb`, default 250 ns/KiB: about 4 GB/s).
+    pub network_thread_ns_per_kb: u64,
+    /// A network thread's zero-copy send of fetched records from the page cache
+    /// (`sendfile_ns_per_kb`, default 50 ns/KiB).
+    pub sendfile_ns_per_kb: u64,
+    /// A request handler's fixed work for a produce request (`produce_us_per_request`,
+    /// default 40 µs).
+    pub produce_ns_per_request: u64,
+    /// A request handler's work per partition of a produce request
+    /// (`produce_us_per_partition`, default 8 µs).
+    pub produce_ns_per_partition: u64,
+    /// A request handler's work per KiB of produced records: CRC check, record iteration
+    /// (`LogValidator`) and the write into the page cache (`produce_ns_per_kb`, default
+    /// 500 ns/KiB). The part `slow-disk` slows down.
+    pub produce_ns_per_kb: u64,
+    /// A request handler's fixed work for a fetch request (`fetch_us_per_request`,
+    /// default 25 µs). The records are not copied on the handler: the network thread
+    /// sends them (`sendfile_ns_per_kb`).
+    pub fetch_ns_per_request: u64,
+    /// A request handler's work per partition of a fetch request
+    /// (`fetch_us_per_partition`, default 3 µs).
+    pub fetch_ns_per_partition: u64,
+    /// A request handler's work for any other request: metadata, group, transaction and
+    /// controller requests (`other_us_per_request`, default 20 µs).
+    pub other_ns_per_request: u64,
+    /// A follower's replica fetcher thread's work per partition of a fetch response with
+    /// records (`follower_append_us_per_partition`, default 10 µs).
+    pub follower_append_ns_per_partition: u64,
+    /// A follower's replica fetcher thread's work per KiB it appends
+    /// (`follower_append_ns_per_kb`, default 300 ns/KiB). Also slowed by `slow-disk`.
+    pub follower_append_ns_per_kb: u64,
+}
+
+impl Default for MachineSpec {
+    fn default() -> Self {
+        MachineSpec {
+            network_thread_ns_per_request: 15_000,
+            network_thread_ns_per_kb: 250,
+            sendfile_ns_per_kb: 50,
+            produce_ns_per_request: 40_000,
+            produce_ns_per_partition: 8_000,
+            produce_ns_per_kb: 500,
+            fetch_ns_per_request: 25_000,
+            fetch_ns_per_partition: 3_000,
+            other_ns_per_request: 20_000,
+            follower_append_ns_per_partition: 10_000,
+            follower_append_ns_per_kb: 300,
+        }
+    }
+}
+
+impl MachineSpec {
+    /// A machine on which no work takes any time: the pipeline still queues requests
+    /// per connection, but never waits for a thread. `kafkasim bench` runs it to measure
+    /// what simulating the machine costs.
+    pub const FREE: MachineSpec = MachineSpec {
+        network_thread_ns_per_request: 0,
+        network_thread_ns_per_kb: 0,
+        sendfile_ns_per_kb: 0,
+        produce_ns_per_request: 0,
+        produce_ns_per_partition: 0,
+        produce_ns_per_kb: 0,
+        fetch_ns_per_request: 0,
+        fetch_ns_per_partition: 0,
+        other_ns_per_request: 0,
+        follower_append_ns_per_partition: 0,
+        follower_append_ns_per_kb: 0,
+    };
+}
+
+/// How much slower than its spec a machine runs now: service times are multiplied by
+/// these factors (1 = full speed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slowdown {
+    /// Every CPU cost (`cpu-steal`: a noisy neighbour or a hypervisor taking the CPU).
+    pub cpu_factor: u64,
+    /// The cost of writing records (`slow-disk`: a degraded or saturated disk, on which
+    /// page-cache writes block on write-back).
+    pub disk_factor: u64,
+}
+
+impl Slowdown {
+    /// A machine at full speed.
+    pub const NONE: Slowdown = Slowdown { cpu_factor: 1, disk_factor: 1 };
+}
+
+/// One node's machine, shared by every process that runs on it (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Machine {
+    spec: MachineSpec,
+    slowdown: Arc<Mutex<Slowdown>>,
+}
+
+impl Machine {
+    /// A machine of the given spec, at full speed.
+    pub fn new(spec: MachineSpec) -> Self {
+        Machine { spec, slowdown: Arc::new(Mutex::new(Slowdown::NONE)) }
+    }
+
+    /// The machine's cost figures.
+    pub fn spec(&self) -> &MachineSpec {
+        &self.spec
+    }
+
+    /// How much slower than its spec the machine runs now.
+    pub fn slowdown(&self) -> Slowdown {
+        *self.slowdown.lock().expect("machine state poisoned")
+    }
+
+    /// Degrades the machine (or restores it with [`Slowdown::NONE`]).
+    pub fn set_slowdown(&self, slowdown: Slowdown) {
+        *self.slowdown.lock().expect("machine state poisoned") = slowdown;
+    }
+
+    /// The time a piece of work takes now: `cpu_ns` of CPU and `disk_ns` of record writes,
+    /// each multiplied by the machine's current slowdown.
+    pub fn service_ns(&self, cpu_ns: u64, disk_ns: u64) -> u64 {
+        let slowdown = self.slowdown();
+        cpu_ns.saturating_mul(slowdown.cpu_factor).saturating_add(disk_ns.saturating_mul(slowdown.disk_factor))
+    }
+}
+
+/// The machines of a run by node name, all of one spec (cheap to clone): the nodes run
+/// on them and the nemesis slows them down.
+#[derive(Clone, Debug)]
+pub struct Machines {
+    spec: MachineSpec,
+    by_node: Arc<Mutex<std::collections::BTreeMap<String, Machine>>>,
+}
+
+impl Machines {
+    /// No machines yet; each is made, of `spec`, when first asked for.
+    pub fn new(spec: MachineSpec) -> Self {
+        Machines { spec, by_node: Arc::default() }
+    }
+
+    /// The machine node `name` runs on.
+    pub fn machine(&self, name: &str) -> Machine {
+        let mut by_node = self.by_node.lock().expect("machines poisoned");
+        by_node.entry(name.to_string()).or_insert_with(|| Machine::new(self.spec)).clone()
+    }
+}
+
+/// `bytes` at `ns_per_kb` nanoseconds per KiB, rounded down.
+pub fn per_kb_ns(bytes: u64, ns_per_kb: u64) -> u64 {
+    bytes.saturating_mul(ns_per_kb) / 1024
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slowdown_multiplies_the_cpu_and_disk_parts_separately() {
+        let machine = Machine::new(MachineSpec::default());
+        assert_eq!(machine.service_ns(100, 10), 110);
+        machine.set_slowdown(Slowdown { cpu_factor: 3, disk_factor: 1 });
+        assert_eq!(machine.service_ns(100, 10), 310);
+        machine.set_slowdown(Slowdown { cpu_factor: 1, disk_factor: 20 });
+        assert_eq!(machine.service_ns(100, 10), 300);
+        let clone = machine.clone();
+        clone.set_slowdown(Slowdown::NONE);
+        assert_eq!(machine.service_ns(100, 10), 110, "a clone is the same machine");
+    }
+
+    #[test]
+    fn per_kb_costs_are_exact_integers() {
+        assert_eq!(per_kb_ns(2048, 250), 500);
+        assert_eq!(per_kb_ns(100, 250), 24);
+        assert_eq!(per_kb_ns(0, 250), 0);
+    }
+}
