@@ -540,3 +540,51 @@ fn isolating_the_metastore_expires_broker_sessions_and_a_controller_is_elected_a
         assert_fully_replicated(&outcome);
     }
 }
+
+/// Issue 18: `cpu-steal` slows one broker's machine; its request pipeline's samples show
+/// its threads busy for as long as the fault lasts, and idle again after.
+#[test]
+fn cpu_steal_keeps_a_brokers_threads_busy_while_it_lasts() {
+    let scenario = scenario(
+        "8s",
+        "",
+        ASYNC_PRODUCER,
+        r#"
+        [[faults]]
+        at = "2s"
+        kind = "cpu-steal"
+        target = "broker-1"
+        factor = 200
+        duration = "3s"
+        "#,
+    );
+    for &seed in &scenario.seeds {
+        let outcome = run(&scenario, seed);
+        assert_clean(&outcome);
+        let (from, slowed) = the_fault(&outcome, FaultKind::CpuSteal);
+        assert_eq!(slowed, vec!["broker-1"]);
+        let (to, _) = ended(&outcome, FaultKind::CpuSteal)[0].clone();
+        assert_eq!((to - from) / MS, 3_000, "the fault lasts its duration");
+        // Broker-1's handler utilisation per sample window, before, during and after.
+        let busy = |lo: u64, hi: u64| -> Vec<u32> {
+            trace(&outcome)
+                .iter()
+                .filter_map(|e| match e.event {
+                    Event::BrokerLoad { broker: 1, window_start_ms, handler_busy_permille, .. }
+                        if (lo..hi).contains(&(window_start_ms * MS)) =>
+                    {
+                        Some(handler_busy_permille)
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let during = busy(from + 200 * MS, to - 200 * MS);
+        let before = busy(from - 1_000 * MS, from - 100 * MS);
+        let after = busy(to + 200 * MS, to + 1_200 * MS);
+        assert!(!during.is_empty() && !before.is_empty() && !after.is_empty(), "seed {seed}: no samples");
+        let mean = |v: &[u32]| v.iter().sum::<u32>() / v.len() as u32;
+        assert!(mean(&during) >= 20 * mean(&before).max(1), "seed {seed}: {before:?} then {during:?}");
+        assert!(mean(&after) * 20 <= mean(&during), "seed {seed}: {during:?} then {after:?}");
+    }
+}

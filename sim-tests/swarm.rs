@@ -80,11 +80,13 @@ fn swarm_shows_no_anomaly_over_five_hundred_seeds() {
     // Every kind the scenario enables; `stall` and `leave` need group consumers, which
     // this scenario about the brokers has none of (see the consumer nemesis test below);
     // `stop` and `rolling-restart` are an operator's clean operations, not failures,
-    // tested in `operations`.
+    // tested in `operations`; `slow-disk` and `cpu-steal` came later, and enabling them
+    // here would change every seed's draws, the pinned seeds below included (their
+    // draws are tested in `runner::swarm`, their effects in `faults`).
     let kinds: BTreeSet<&str> = seen.iter().flat_map(|s| s.kinds.iter().map(String::as_str)).collect();
     let enabled = &scenario.nemesis.as_ref().expect("a nemesis").kinds;
     assert_eq!(kinds.len(), enabled.len(), "kinds enabled: {kinds:?}");
-    assert_eq!(enabled.len(), FaultKind::drawable().count() - 4, "every broker and network kind");
+    assert_eq!(enabled.len(), FaultKind::drawable().count() - 6, "every broker and network kind");
     let faults: u64 = seen.iter().map(|s| s.faults).sum();
     assert!(faults > 1_000, "only {faults} faults over {} seeds", seen.len());
 }

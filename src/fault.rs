@@ -68,6 +68,12 @@ pub enum FaultKind {
     /// anything, both ways, while its other connections work: a TCP flow that a switch
     /// hashed onto a broken path. TCP retransmits what they hold when the fault ends.
     StuckConnection,
+    /// A broker's disk slows down (a degraded or saturated device): writing records costs
+    /// `factor` times its usual time on that machine while the fault lasts.
+    SlowDisk,
+    /// A broker's machine loses CPU to a neighbour or its hypervisor: all its threads'
+    /// work takes `factor` times its usual time while the fault lasts.
+    CpuSteal,
 }
 
 impl FaultKind {
@@ -137,7 +143,9 @@ mod tests {
                 "stall",
                 "leave",
                 "stop",
-                "rolling-restart"
+                "rolling-restart",
+                "slow-disk",
+                "cpu-steal"
             ]
         );
     }

@@ -56,6 +56,13 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
           send latency of the send operations completed in each second (bottom); faults shaded.</p>\n";
     let buckets = timeline::throughput(history, BUCKET_NS, data.end_ns);
     h += &svg::throughput_chart(&buckets, BUCKET_NS, &bands, data.end_ns);
+    let load = timeline::broker_load(history);
+    if !load.is_empty() {
+        h += "\n<h2>Brokers' request pipelines</h2>\n<p>Per broker (one colour each) and per 100 ms window: how busy its \
+              request handlers were (top), the deepest its request queue got (middle) and the longest a request \
+              waited in it (bottom). A line at zero: the broker served nothing then (idle or down); faults shaded.</p>\n";
+        h += &svg::broker_load_chart(&load, &bands, data.end_ns);
+    }
     h += "\n<h2>Log order per partition</h2>\n<p>Each partition's final log as the final drain read it, by offset.";
     h += &svg::log_order_legend();
     h += "</p>\n";

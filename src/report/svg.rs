@@ -2,7 +2,7 @@
 //! markers, lanes and the log-order strip. Coordinates are integers, so the same run
 //! always gives the same bytes.
 
-use super::timeline::{Bucket, FaultBand, LogOrder, Mark, PartitionTimeline};
+use super::timeline::{BrokerLoadLine, Bucket, FaultBand, LogOrder, Mark, PartitionTimeline};
 use crate::check::describe::broker;
 use std::fmt::Write;
 
@@ -234,6 +234,43 @@ pub(crate) fn throughput_chart(buckets: &[Bucket], bucket_ns: u64, faults: &[Fau
         "mean send latency (ms)",
     );
     time_axis(&mut out, end_ns, ltop + lh);
+    out += "</svg>";
+    out
+}
+
+/// Each broker's request pipeline over time, one colour per broker: handler
+/// utilisation (top), the deepest request queue (middle) and the longest queue time
+/// (bottom) per sample window; faults shaded.
+pub(crate) fn broker_load_chart(lines: &[BrokerLoadLine], faults: &[FaultBand], end_ns: u64) -> String {
+    let h = 80;
+    let panels = [(10, "handlers busy"), (10 + h + 30, "queue depth"), (10 + 2 * (h + 30), "queue time")];
+    let height = panels[2].0 + h + 20;
+    let mut out = String::new();
+    open(&mut out, "broker-load", height, "request pipeline load per broker");
+    bands(&mut out, faults, end_ns, height);
+    type Series = fn(&BrokerLoadLine) -> &[(u64, u64)];
+    let series: [(Series, &str); 3] = [
+        (|l| &l.handler_busy, "handler utilisation (thousandths)"),
+        (|l| &l.queue_depth, "deepest request queue"),
+        (|l| &l.queue_time_us, "longest queue time (µs)"),
+    ];
+    for (&(top, label), (points_of, title)) in panels.iter().zip(series) {
+        let max = lines.iter().flat_map(|l| points_of(l).iter().map(|p| p.1)).max().unwrap_or(1).max(1);
+        let scale = match label {
+            "handlers busy" => format!("{}%", max.div_ceil(10)),
+            "queue time" if max < 1_000 => format!("{max} µs"),
+            "queue time" => format!("{} ms", max.div_ceil(1_000)),
+            _ => max.to_string(),
+        };
+        margin_label(&mut out, top + 10, &scale);
+        margin_label(&mut out, top + 24, label);
+        for line in lines {
+            let style = format!(r#"stroke="{}" stroke-width="1.5""#, colour(line.broker));
+            let title = format!("{}: {title}", broker(line.broker));
+            step_line(&mut out, points_of(line), end_ns, max, (top, h), &style, &title);
+        }
+        time_axis(&mut out, end_ns, top + h);
+    }
     out += "</svg>";
     out
 }

@@ -124,6 +124,60 @@ pub(crate) struct Bucket {
     pub latency_ms_max: u64,
 }
 
+/// One broker's request pipeline over time, from its [`Event::BrokerLoad`] samples:
+/// step points `(time, value)` that fall to 0 where a window has no sample (the broker
+/// was idle, or down).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BrokerLoadLine {
+    /// The broker.
+    pub broker: u32,
+    /// Handler utilisation, in thousandths.
+    pub handler_busy: Vec<(u64, u64)>,
+    /// The deepest the request queue got.
+    pub queue_depth: Vec<(u64, u64)>,
+    /// The longest time a request waited in the queue, in microseconds.
+    pub queue_time_us: Vec<(u64, u64)>,
+}
+
+/// Every broker's load lines, by broker id; empty when the trace has no samples.
+pub(crate) fn broker_load(history: &History) -> Vec<BrokerLoadLine> {
+    let mut lines: BTreeMap<u32, BrokerLoadLine> = BTreeMap::new();
+    let mut ends: BTreeMap<u32, u64> = BTreeMap::new();
+    for e in &history.trace {
+        let Event::BrokerLoad {
+            broker,
+            window_start_ms,
+            window_ms,
+            queue_time_max_us,
+            queue_depth_max,
+            handler_busy_permille,
+            ..
+        } = e.event
+        else {
+            continue;
+        };
+        let line = lines.entry(broker).or_insert_with(|| BrokerLoadLine { broker, ..Default::default() });
+        let (start, end) = (window_start_ms * 1_000_000, (window_start_ms + window_ms) * 1_000_000);
+        // A gap since the broker's last window: it was idle (or down) meanwhile.
+        if let Some(&last_end) = ends.get(&broker).filter(|&&last| last < start) {
+            for points in [&mut line.handler_busy, &mut line.queue_depth, &mut line.queue_time_us] {
+                points.push((last_end, 0));
+            }
+        }
+        line.handler_busy.push((start, u64::from(handler_busy_permille)));
+        line.queue_depth.push((start, u64::from(queue_depth_max)));
+        line.queue_time_us.push((start, queue_time_max_us));
+        ends.insert(broker, end);
+    }
+    for (broker, line) in &mut lines {
+        let end = ends[broker];
+        for points in [&mut line.handler_busy, &mut line.queue_depth, &mut line.queue_time_us] {
+            points.push((end, 0));
+        }
+    }
+    lines.into_values().collect()
+}
+
 /// Throughput and latency in buckets of `bucket_ns`, from time 0 to `end_ns`.
 pub(crate) fn throughput(history: &History, bucket_ns: u64, end_ns: u64) -> Vec<Bucket> {
     let n = (end_ns / bucket_ns + 1) as usize;

@@ -90,7 +90,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
     let network = Network::new(configure::net_config(scenario), wire.clone());
     let started = Instant::now();
     let disks = DiskStore::with_clock(Arc::new(move || started.elapsed().as_millis() as u64));
-    let machines = crate::sim::machine::Machines::new(scenario.cluster.machine);
+    let hardware = crate::sim::machine::Hardware::new(scenario.cluster.machine);
     let nodes: SharedNodes = Arc::new(Mutex::new(NodeSet::new(handle.clone(), network.clone(), disks.clone())));
     let topics = configure::topic_assignments(scenario);
     let mut stop_switches = std::collections::BTreeMap::new();
@@ -138,7 +138,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
                     disks.set_write_back(&name, configure::write_back(scenario));
                     disks.disk(&name)
                 },
-                machine: machines.machine(&name),
+                machine: hardware.machine(&name),
                 tracer: recorder.tracer(&name),
             };
             nodes.boot(&name, move || run_broker(ctx.clone()));
@@ -158,6 +158,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
         Placement { assignments: replica_sets(&topics), transactional_ids: configure::transactional_ids(scenario) },
         workload.app_faults.clone(),
         stop_switches,
+        hardware,
     );
     let mut run = Run {
         scenario,

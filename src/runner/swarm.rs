@@ -326,6 +326,13 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
             // Validation refuses these kinds in a scenario without group consumers.
             FaultKind::Stall => FaultAction::Stall { target: Target::Node(rng.pick(&members).clone()) },
             FaultKind::Leave => FaultAction::Leave { target: Target::Node(rng.pick(&members).clone()) },
+            // A broker's machine, a few to some tens of times slower.
+            FaultKind::SlowDisk => {
+                FaultAction::SlowDisk { target: broker_role(rng, &servers), factor: rng.range(3, 30) }
+            }
+            FaultKind::CpuSteal => {
+                FaultAction::CpuSteal { target: broker_role(rng, &servers), factor: rng.range(3, 30) }
+            }
             // Validation refuses the undoing kinds in `[nemesis] kinds`.
             FaultKind::Restart | FaultKind::Resume | FaultKind::Heal | FaultKind::StuckConnection => {
                 unreachable!("{kind} is never drawn")
@@ -371,6 +378,14 @@ fn server_role(rng: &mut SeedRng, servers: &Servers) -> Target {
         _ if servers.partitions.is_empty() => controller_role(rng, servers),
         _ => Target::LeaderOf(rng.pick(servers.partitions).clone()),
     }
+}
+
+/// A broker by role: a named broker, or a partition's leader when there are partitions.
+fn broker_role(rng: &mut SeedRng, servers: &Servers) -> Target {
+    if rng.range(0, 1) == 1 && !servers.partitions.is_empty() {
+        return Target::LeaderOf(rng.pick(servers.partitions).clone());
+    }
+    Target::Node(broker_name(rng.range(1, servers.brokers.into()) as u32))
 }
 
 /// The controller as a target. ZooKeeper mode: the controller broker of the moment (no

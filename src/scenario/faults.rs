@@ -71,6 +71,7 @@ fn keys(kind: FaultKind) -> &'static [&'static str] {
         FaultKind::Clog | FaultKind::Reorder => &["at", "when", "kind", "target", "peers", "duration"],
         FaultKind::Duplicate => &["at", "when", "kind", "target", "peers", "rate", "duration"],
         FaultKind::StuckConnection => &["at", "when", "kind", "target", "channel", "duration"],
+        FaultKind::SlowDisk | FaultKind::CpuSteal => &["at", "when", "kind", "target", "factor", "duration"],
     }
 }
 
@@ -206,6 +207,13 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
         }
         FaultKind::RollingRestart => FaultAction::RollingRestart,
         FaultKind::StuckConnection => stuck_connection(t, world)?,
+        FaultKind::SlowDisk | FaultKind::CpuSteal => {
+            let (target, factor) = slowdown(t, kind, world)?;
+            match kind {
+                FaultKind::SlowDisk => FaultAction::SlowDisk { target, factor },
+                _ => FaultAction::CpuSteal { target, factor },
+            }
+        }
         FaultKind::Stall | FaultKind::Leave => {
             t.require("duration", "how long the client stays stalled or away, such as \"3s\"")?;
             let who = target(t, "target", Role::Crash, world)?;
@@ -284,6 +292,35 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
     };
     let line = t.pos.line(text);
     Ok(FaultSpec { at_ms: at.value, action, duration_ms, line, trigger })
+}
+
+/// The default `factor` of a `slow-disk` or `cpu-steal` fault: ten times slower.
+pub const DEFAULT_SLOWDOWN_FACTOR: u64 = 10;
+/// The largest `factor`: beyond it a broker is as good as stopped, which `pause` models.
+pub const MAX_SLOWDOWN_FACTOR: u64 = 1_000;
+
+/// The broker target and `factor` of a `slow-disk` or `cpu-steal` fault: the machine
+/// model is a broker's (controllers and the metastore cost nothing, see `sim::machine`).
+fn slowdown(t: &Table, kind: FaultKind, world: &World) -> Res<(Target, u64)> {
+    let who = target(t, "target", Role::Crash, world)?;
+    if !who.names_only_brokers() {
+        let node = t.require("target", "a broker")?;
+        return Err(node.pos.issue(format!(
+            "a \"{kind}\" fault slows a broker's machine (only brokers' work is modelled); expected a broker or a \
+             broker's role such as \"broker-2\" or \"the leader of orders-0\", found \"{who}\""
+        )));
+    }
+    let factor = match t.opt_u64("factor")? {
+        Some(f) => {
+            f.check(
+                |f| (2..=MAX_SLOWDOWN_FACTOR).contains(&f),
+                |f| format!("expected a slowdown factor of 2 to {MAX_SLOWDOWN_FACTOR}, found {f}"),
+            )?
+            .value
+        }
+        None => DEFAULT_SLOWDOWN_FACTOR,
+    };
+    Ok((who, factor))
 }
 
 /// Reads `shape` (default `"isolate"`).

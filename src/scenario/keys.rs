@@ -284,6 +284,7 @@ pub(super) const FAULT: &[&str] = &[
     "latency_min",
     "latency_max",
     "channel",
+    "factor",
 ];
 
 /// `[nemesis]` (see `nemesis`).

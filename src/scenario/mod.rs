@@ -31,6 +31,12 @@
 //! "vm.dirty_expire_centisecs" = 3000     # written back once dirty this long (default 30 s)
 //! "vm.dirty_writeback_centisecs" = 500   # the flusher wakes this often (default 5 s; 0: never)
 //!
+//! [cluster.machine]                      # the brokers' cost model (README: the request pipeline)
+//! produce_us_per_request = 40            # a handler's fixed work per produce; every key names
+//! produce_ns_per_kb = 500                #   its unit; the pipeline's threads and queue are
+//!                                        #   num.network.threads, num.io.threads and
+//!                                        #   queued.max.requests in [cluster.config]
+//!
 //! [metastore]                            # the ZooKeeper server (zoo.cfg's names)
 //! tickTime = 2000                        # ms; a broker's zookeeper.session.timeout.ms is
 //! minSessionTimeout = 4000               #   granted clamped into [min, max], which default

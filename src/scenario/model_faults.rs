@@ -215,6 +215,22 @@ pub enum FaultAction {
         /// Which connections (`channel`).
         channel: StuckChannel,
     },
+    /// `kind = "slow-disk"`: writing records on the targeted brokers' machines takes
+    /// `factor` times as long (see `sim::machine`).
+    SlowDisk {
+        /// Whose machines (brokers only).
+        target: Target,
+        /// How many times slower (`factor`, default 10).
+        factor: u64,
+    },
+    /// `kind = "cpu-steal"`: every piece of work on the targeted brokers' machines takes
+    /// `factor` times as long (see `sim::machine`).
+    CpuSteal {
+        /// Whose machines (brokers only).
+        target: Target,
+        /// How many times slower (`factor`, default 10).
+        factor: u64,
+    },
     /// `kind = "latency"`: change the one-way latency range.
     Latency {
         /// The new smallest latency, in milliseconds (`latency_min`).
@@ -295,7 +311,9 @@ impl FaultAction {
             | FaultAction::Resume { target }
             | FaultAction::Stall { target }
             | FaultAction::Leave { target }
-            | FaultAction::StuckConnection { target, .. } => vec![target],
+            | FaultAction::StuckConnection { target, .. }
+            | FaultAction::SlowDisk { target, .. }
+            | FaultAction::CpuSteal { target, .. } => vec![target],
             FaultAction::Partition { target, peers, .. }
             | FaultAction::Clog { target, peers }
             | FaultAction::Reorder { target, peers }
@@ -327,6 +345,8 @@ impl FaultAction {
             FaultAction::Stop { .. } => FaultKind::Stop,
             FaultAction::RollingRestart => FaultKind::RollingRestart,
             FaultAction::StuckConnection { .. } => FaultKind::StuckConnection,
+            FaultAction::SlowDisk { .. } => FaultKind::SlowDisk,
+            FaultAction::CpuSteal { .. } => FaultKind::CpuSteal,
         }
     }
 }
@@ -364,6 +384,8 @@ impl fmt::Display for FaultAction {
             FaultAction::Latency { latency_ms_min, latency_ms_max } => {
                 write!(f, "latency {}..{}", format_duration_ms(*latency_ms_min), format_duration_ms(*latency_ms_max))
             }
+            FaultAction::SlowDisk { target, factor } => write!(f, "slow the disk of {target} {factor}x"),
+            FaultAction::CpuSteal { target, factor } => write!(f, "steal the CPU of {target}: {factor}x slower"),
         }
     }
 }

@@ -150,7 +150,7 @@ fn bad_values_list_the_choices() {
         err(&format!("{BASE}[[faults]]\nat = \"3s\"\nkind = \"explode\"\n")),
         "scenarios/x.toml:5:8: `faults[0].kind`: expected \"crash\", \"restart\", \"partition\", \"heal\", \
          \"packet-loss\", \"latency\", \"power-loss\", \"pause\", \"resume\", \"clog\", \"reorder\", \
-         \"duplicate\", \"stall\", \"leave\", \"stop\", \"rolling-restart\" or \"stuck-connection\", found \"explode\""
+         \"duplicate\", \"stall\", \"leave\", \"stop\", \"rolling-restart\", \"stuck-connection\", \"slow-disk\" or \"cpu-steal\", found \"explode\""
     );
     assert_eq!(
         err(&format!("{BASE}[network]\npacket_loss_rate = 1.0\n")),
@@ -169,7 +169,7 @@ fn missing_required_keys_point_at_their_table() {
         err(&format!("{BASE}\n[[faults]]\nat = \"3s\"\n")),
         "scenarios/x.toml:4:1: `faults[0].kind`: missing required key `kind`; expected the fault kind, one of \
          `crash`, `restart`, `partition`, `heal`, `packet-loss`, `latency`, `power-loss`, `pause`, `resume`, \
-         `clog`, `reorder`, `duplicate`, `stall`, `leave`, `stop`, `rolling-restart` or `stuck-connection`"
+         `clog`, `reorder`, `duplicate`, `stall`, `leave`, `stop`, `rolling-restart`, `stuck-connection`, `slow-disk` or `cpu-steal`"
     );
     assert_eq!(
         err(&with_orders("[[consumers]]\ntopic = \"orders\"\nmode = \"subscribe\"\n")),

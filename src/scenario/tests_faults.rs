@@ -194,3 +194,30 @@ fn the_transaction_coordinator_of_a_transactional_producer_is_a_target() {
         "{e}"
     );
 }
+
+#[test]
+fn machine_faults_take_a_broker_and_a_bounded_factor() {
+    let fault = |body: &str| {
+        format!("seeds = [1]\nduration = \"10s\"\n[[topics]]\nname = \"t\"\npartitions = 1\n[[faults]]\nat = \"1s\"\n{body}\n")
+    };
+    let s =
+        parse(&fault("kind = \"slow-disk\"\ntarget = \"the leader of t-0\"\nduration = \"2s\""), Path::new("x.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.faults[0].action,
+        FaultAction::SlowDisk {
+            target: Target::LeaderOf("t-0".into()),
+            factor: super::faults::DEFAULT_SLOWDOWN_FACTOR
+        }
+    );
+    let s = parse(&fault("kind = \"cpu-steal\"\ntarget = \"broker-2\"\nfactor = 50"), Path::new("x.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.faults[0].action, FaultAction::CpuSteal { target: Target::Node("broker-2".into()), factor: 50 });
+    let e =
+        parse(&fault("kind = \"cpu-steal\"\ntarget = \"controller-1\""), Path::new("x.toml")).unwrap_err().to_string();
+    assert!(e.contains("a \"cpu-steal\" fault slows a broker's machine"), "{e}");
+    let e = parse(&fault("kind = \"slow-disk\"\ntarget = \"broker-1\"\nfactor = 1"), Path::new("x.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("expected a slowdown factor of 2 to 1000, found 1"), "{e}");
+}

@@ -53,7 +53,7 @@ fn nemesis_errors_point_at_the_bad_value() {
         nemesis("kinds = [\"crash\", \"resume\"]\ninterval = \"1s\"\n"),
         "scenarios/x.toml:12:19: `nemesis.kinds[1]`: \"resume\" is not drawn on its own: every drawn fault is \
          undone after its duration; expected \"crash\", \"partition\", \"packet-loss\", \"latency\", \"power-loss\", \
-         \"pause\", \"clog\", \"reorder\", \"duplicate\", \"stall\", \"leave\", \"stop\" or \"rolling-restart\""
+         \"pause\", \"clog\", \"reorder\", \"duplicate\", \"stall\", \"leave\", \"stop\", \"rolling-restart\", \"slow-disk\" or \"cpu-steal\""
     );
     assert_eq!(
         nemesis("kinds = [\"duplicate\"]\ninterval = \"1s\"\nduplicate_rate_max = 0\n"),

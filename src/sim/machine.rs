@@ -150,15 +150,15 @@ impl Machine {
 /// The machines of a run by node name, all of one spec (cheap to clone): the nodes run
 /// on them and the nemesis slows them down.
 #[derive(Clone, Debug)]
-pub struct Machines {
+pub struct Hardware {
     spec: MachineSpec,
     by_node: Arc<Mutex<std::collections::BTreeMap<String, Machine>>>,
 }
 
-impl Machines {
+impl Hardware {
     /// No machines yet; each is made, of `spec`, when first asked for.
     pub fn new(spec: MachineSpec) -> Self {
-        Machines { spec, by_node: Arc::default() }
+        Hardware { spec, by_node: Arc::default() }
     }
 
     /// The machine node `name` runs on.

@@ -74,30 +74,11 @@ fn a_connection_is_served_one_request_at_a_time_while_another_runs_beside_it() {
     assert_eq!(second, [1 + one], "another connection on another network thread is not held up");
 }
 
-#[test]
-fn requests_queue_for_the_handlers_in_arrival_order() {
-    let done = run(async {
-        // One network thread per connection, two handlers, four connections.
-        let p = pipeline(4, 2, 500, round_machine());
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..4).map(|i| madsim::task::spawn(connection(p.clone(), 1, start, i))).collect();
-        let mut done = Vec::new();
-        for t in tasks {
-            done.extend(t.await.unwrap());
-        }
-        done
-    });
-    // The first two (arriving at 0 and 1 µs) are handled at once; the other two wait
-    // for them, each for the handler that frees first.
-    let one = NETWORK_US + HANDLER_US + NETWORK_US;
-    assert_eq!(done, [one, 1 + one, one + HANDLER_US, 1 + one + HANDLER_US]);
-}
-
-/// Four connections on one network thread and one handler, sending 1 µs apart; the
-/// times their responses were written.
-fn four_connections_on_one_thread(queued_max_requests: u32) -> Vec<u64> {
+/// Four connections sending one request each, 1 µs apart, to a broker with these
+/// threads and queue; the times their responses were written.
+fn four_connections(network_threads: u32, io_threads: u32, queued_max_requests: u32) -> Vec<u64> {
     run(async move {
-        let p = pipeline(1, 1, queued_max_requests, round_machine());
+        let p = pipeline(network_threads, io_threads, queued_max_requests, round_machine());
         let start = Instant::now();
         let tasks: Vec<_> = (0..4).map(|i| madsim::task::spawn(connection(p.clone(), 1, start, i))).collect();
         let mut done = Vec::new();
@@ -109,15 +90,26 @@ fn four_connections_on_one_thread(queued_max_requests: u32) -> Vec<u64> {
 }
 
 #[test]
+fn requests_queue_for_the_handlers_in_arrival_order() {
+    // One network thread per connection, two handlers.
+    let done = four_connections(4, 2, 500);
+    // The first two (arriving at 0 and 1 µs) are handled at once; the other two wait
+    // for them, each for the handler that frees first.
+    let one = NETWORK_US + HANDLER_US + NETWORK_US;
+    assert_eq!(done, [one, 1 + one, one + HANDLER_US, 1 + one + HANDLER_US]);
+}
+
+#[test]
 fn a_full_request_queue_blocks_its_network_thread_for_reads_and_responses_alike() {
+    // One network thread and one handler.
     // With room in the queue: each request is read at once and handled in turn, and A's
     // response is written as soon as A is handled (110-120).
-    assert_eq!(four_connections_on_one_thread(500), [120, 220, 320, 420]);
+    assert_eq!(four_connections(1, 1, 500), [120, 220, 320, 420]);
     // With a queue of one: A is handled 10-110 while B waits in the queue and C's put
     // blocks the thread from 30. At 110 B leaves the queue, C's put completes and the
     // thread reads D (it asked first), whose put blocks again until 210. A's response,
     // ready at 110, is written only at 210-220, then B's at 220-230.
-    assert_eq!(four_connections_on_one_thread(1), [220, 230, 320, 420]);
+    assert_eq!(four_connections(1, 1, 1), [220, 230, 320, 420]);
 }
 
 #[test]

@@ -11,6 +11,7 @@
 
 mod links;
 mod nodes;
+mod slowdowns;
 mod stops;
 mod targets;
 
@@ -66,6 +67,8 @@ pub struct Nemesis {
     stopper: stops::Stopper,
     /// Running rolling restarts; the liveness phase stops them.
     rolls: Vec<madsim::task::JoinHandle<()>>,
+    /// The brokers' machines, which `slow-disk` and `cpu-steal` slow down.
+    hardware: crate::sim::machine::Hardware,
 }
 
 /// Something to do later to undo a timed fault.
@@ -87,6 +90,9 @@ pub enum Undo {
     Unstick(FaultId, Vec<(Addr, &'static str)>),
     /// Frees the single connections a stuck-connection fault on a client stuck.
     FreeConnections(FaultId, Vec<crate::sim::net::ConnId>),
+    /// Restores these brokers' machines' speed after the slow-disk or cpu-steal fault
+    /// with this id.
+    RestoreSpeed(FaultId, FaultKind, Vec<String>),
 }
 
 /// Names one link or network fault in force.
@@ -198,6 +204,7 @@ impl Nemesis {
         Placement { assignments, transactional_ids }: Placement,
         app_faults: AppFaults,
         stop_switches: BTreeMap<String, crate::broker::StopSwitch>,
+        hardware: crate::sim::machine::Hardware,
     ) -> Self {
         let baseline = nodes.lock().expect("nodes poisoned").network().config();
         let in_force: Arc<Mutex<InForce>> = Arc::default();
@@ -217,6 +224,7 @@ impl Nemesis {
             in_force,
             stopper,
             rolls: Vec::new(),
+            hardware,
         }
     }
 
@@ -262,6 +270,8 @@ impl Nemesis {
                 self.stick_client_connections(target, StuckChannel::TransactionCoordinator.name(), now)
             }
             FaultAction::StuckConnection { target, channel } => self.stick(target, channel.name(), now),
+            FaultAction::SlowDisk { target, factor } => self.slow_down(FaultKind::SlowDisk, target, *factor, now),
+            FaultAction::CpuSteal { target, factor } => self.slow_down(FaultKind::CpuSteal, target, *factor, now),
         };
         undo.filter(|_| timed)
     }
@@ -277,6 +287,7 @@ impl Nemesis {
             Undo::StopDuplicating(id, links) => self.stop_duplicating(id, links),
             Undo::Unstick(id, flows) => self.unstick(id, flows),
             Undo::FreeConnections(id, connections) => self.free_connections(id, connections),
+            Undo::RestoreSpeed(id, kind, brokers) => self.restore_speed(id, kind, brokers),
         }
     }
 
