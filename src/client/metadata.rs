@@ -186,11 +186,11 @@ impl ClusterView {
         // or partition answered with an `InvalidMetadataException` error:
         // UNKNOWN_TOPIC_OR_PARTITION for a topic (here: named but not in the answer),
         // LEADER_NOT_AVAILABLE for a partition (here: no leader).
-        self.update_requested = metadata.partitions.iter().any(|p| p.leader.is_none())
-            || topics.iter().any(|t| !metadata.partitions.iter().any(|p| *p.tp.topic == **t));
+        let leaderless = metadata.partitions.iter().any(|p| p.leader.is_none());
         for partition in metadata.partitions {
             self.partitions.insert(partition.tp.clone(), partition);
         }
+        self.update_requested = leaderless || topics.iter().any(|t| self.partition_count(t).is_none());
         self.topic_ids.publish(&self.partitions);
         self.refreshed_at = Some(madsim::time::Instant::now());
         true

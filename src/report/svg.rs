@@ -242,32 +242,49 @@ pub(crate) fn throughput_chart(buckets: &[Bucket], bucket_ns: u64, faults: &[Fau
 /// utilisation (top), the deepest request queue (middle) and the longest queue time
 /// (bottom) per sample window; faults shaded.
 pub(crate) fn broker_load_chart(lines: &[BrokerLoadLine], faults: &[FaultBand], end_ns: u64) -> String {
+    /// One panel: its margin label, its lines' tooltip, their points, and how the
+    /// panel's largest value reads on its scale.
+    struct Panel {
+        label: &'static str,
+        title: &'static str,
+        points_of: fn(&BrokerLoadLine) -> &[(u64, u64)],
+        scale: fn(u64) -> String,
+    }
+    let panels = [
+        Panel {
+            label: "handlers busy",
+            title: "handler utilisation (thousandths)",
+            points_of: |l| &l.handler_busy,
+            scale: |permille| format!("{}%", permille.div_ceil(10)),
+        },
+        Panel {
+            label: "queue depth",
+            title: "deepest request queue",
+            points_of: |l| &l.queue_depth,
+            scale: |depth| depth.to_string(),
+        },
+        Panel {
+            label: "queue time",
+            title: "longest queue time (µs)",
+            points_of: |l| &l.queue_time_us,
+            scale: |us| if us < 1_000 { format!("{us} µs") } else { format!("{} ms", us.div_ceil(1_000)) },
+        },
+    ];
     let h = 80;
-    let panels = [(10, "handlers busy"), (10 + h + 30, "queue depth"), (10 + 2 * (h + 30), "queue time")];
-    let height = panels[2].0 + h + 20;
+    let top_of = |i: u64| 10 + i * (h + 30);
+    let height = top_of(panels.len() as u64 - 1) + h + 20;
     let mut out = String::new();
     open(&mut out, "broker-load", height, "request pipeline load per broker");
     bands(&mut out, faults, end_ns, height);
-    type Series = fn(&BrokerLoadLine) -> &[(u64, u64)];
-    let series: [(Series, &str); 3] = [
-        (|l| &l.handler_busy, "handler utilisation (thousandths)"),
-        (|l| &l.queue_depth, "deepest request queue"),
-        (|l| &l.queue_time_us, "longest queue time (µs)"),
-    ];
-    for (&(top, label), (points_of, title)) in panels.iter().zip(series) {
-        let max = lines.iter().flat_map(|l| points_of(l).iter().map(|p| p.1)).max().unwrap_or(1).max(1);
-        let scale = match label {
-            "handlers busy" => format!("{}%", max.div_ceil(10)),
-            "queue time" if max < 1_000 => format!("{max} µs"),
-            "queue time" => format!("{} ms", max.div_ceil(1_000)),
-            _ => max.to_string(),
-        };
-        margin_label(&mut out, top + 10, &scale);
-        margin_label(&mut out, top + 24, label);
+    for (i, panel) in panels.iter().enumerate() {
+        let top = top_of(i as u64);
+        let max = lines.iter().flat_map(|l| (panel.points_of)(l).iter().map(|p| p.1)).max().unwrap_or(1).max(1);
+        margin_label(&mut out, top + 10, &esc(&(panel.scale)(max)));
+        margin_label(&mut out, top + 24, panel.label);
         for line in lines {
             let style = format!(r#"stroke="{}" stroke-width="1.5""#, colour(line.broker));
-            let title = format!("{}: {title}", broker(line.broker));
-            step_line(&mut out, points_of(line), end_ns, max, (top, h), &style, &title);
+            let title = format!("{}: {}", broker(line.broker), panel.title);
+            step_line(&mut out, (panel.points_of)(line), end_ns, max, (top, h), &style, &title);
         }
         time_axis(&mut out, end_ns, top + h);
     }

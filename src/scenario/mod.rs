@@ -136,8 +136,9 @@
 //!    checked).
 //! 5. `fields` (field rules and notes several readers share) and `target` (fault
 //!    target phrases).
-//! 6. The readers, which check meaning and fill in defaults: `workload`
-//!    (`[[producers]]`, `[[consumers]]`), `pipelines` (`[[pipelines]]`), `faults`, `events`
+//! 6. The readers, which check meaning and fill in defaults: `hardware`
+//!    (`[cluster.os]`, `[cluster.machine]`), `workload` (`[[producers]]`,
+//!    `[[consumers]]`), `pipelines` (`[[pipelines]]`), `faults`, `events`
 //!    (`[[events]]`: topic administration), `nemesis`, `kraft` (the KRaft keys
 //!    of `[cluster]` and `[cluster.config]`), `swarm` (which draws the metadata mode
 //!    with `kraft`'s names and release checks).
@@ -157,6 +158,7 @@ mod events;
 mod faults;
 mod fields;
 mod group_protocol;
+mod hardware;
 mod keys;
 mod kraft;
 mod limits;

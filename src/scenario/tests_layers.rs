@@ -21,6 +21,7 @@ const ORDER: &[&str] = &[
     "fields",
     "target",
     "group_protocol",
+    "hardware",
     "workload",
     "pipelines",
     "faults",

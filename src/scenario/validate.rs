@@ -11,7 +11,6 @@ use crate::check::AnomalyKind;
 use crate::metastore::MetastoreConfig;
 use crate::profile::{Profile, Switch};
 use crate::protocol::{FollowerRestart, MetadataMode, TransactionVersion, TruncationMode, UnknownProducerSequence};
-use crate::sim::machine::MachineSpec;
 
 use super::error::{closest, excerpt, one_of_strings};
 use super::fields::{
@@ -27,7 +26,7 @@ use super::overrides::{Overrides, SetScope, Setting};
 use super::raw::{self, Node, Table};
 use super::span::{Pos, Res, Sp};
 use super::values::{choice, parse_seed_range};
-use super::{events, faults, kraft, nemesis, pipelines, swarm, workload};
+use super::{events, faults, hardware, kraft, nemesis, pipelines, swarm, workload};
 
 /// Parses and validates scenario text with the `--set` settings applied.
 pub(super) fn build(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Res<Scenario> {
@@ -297,12 +296,12 @@ fn cluster(
         None => broker_defaults(profile, brokers),
     };
     let os = match t.opt_table("os", keys::OS)? {
-        Some(o) => os_settings(&o)?,
+        Some(o) => hardware::os_settings(&o)?,
         None => OsSettings::default(),
     };
     let machine = match t.opt_table("machine", keys::MACHINE)? {
-        Some(m) => machine_spec(&m)?,
-        None => MachineSpec::default(),
+        Some(m) => hardware::machine_spec(&m)?,
+        None => crate::sim::machine::MachineSpec::default(),
     };
     let spec = ClusterSpec {
         brokers,
@@ -328,57 +327,9 @@ fn cluster(
     Ok((spec, kraft_quorum))
 }
 
-/// `[cluster.os]`: Linux sysctls, which take a C `int`; `vm.dirty_expire_centisecs` has
-/// a minimum of 0 (kernel/sysctl.c: `proc_dointvec_minmax` with `SYSCTL_ZERO`), and
-/// `vm.dirty_writeback_centisecs` = 0 turns periodic write-back off.
-fn os_settings(t: &Table) -> Res<OsSettings> {
-    let d = OsSettings::default();
-    let sysctl = |key: &str, default: u64| -> Res<u64> {
-        let Some(v) = t.opt_u64(key)? else { return Ok(default) };
-        let max = i32::MAX as u64;
-        Ok(v.check(|v| v <= max, |v| format!("expected 0 to {max} (a Linux int sysctl), found {v}"))?.value)
-    };
-    Ok(OsSettings {
-        dirty_expire_centisecs: sysctl("vm.dirty_expire_centisecs", d.dirty_expire_centisecs)?,
-        dirty_writeback_centisecs: sysctl("vm.dirty_writeback_centisecs", d.dirty_writeback_centisecs)?,
-    })
-}
-
 /// An optional whole-number setting of at least 1 (Kafka's `atLeast(1)`).
 fn opt_u32_at_least_1(t: &Table, key: &str) -> Res<Option<u32>> {
     Ok(t.opt_u32(key)?.map(|v| at_least(v, 1)).transpose()?.map(|v| v.value))
-}
-
-/// `[cluster.machine]`: the cost model's figures, each a whole number of microseconds or
-/// nanoseconds (the key's unit), stored in nanoseconds. Zero is allowed: a cost of zero
-/// models work too small to matter.
-fn machine_spec(t: &Table) -> Res<MachineSpec> {
-    let d = MachineSpec::default();
-    // At most an hour per unit of work: larger figures are typing errors, and they keep
-    // every product of a cost and a size far from overflowing.
-    const MAX_NS: u64 = 3_600_000_000_000;
-    let ns = |key: &str, default_ns: u64| -> Res<u64> {
-        let Some(v) = t.opt_u64(key)? else { return Ok(default_ns) };
-        Ok(v.check(|v| v <= MAX_NS, |v| format!("expected 0 to {MAX_NS} nanoseconds, found {v}"))?.value)
-    };
-    let us = |key: &str, default_ns: u64| -> Res<u64> {
-        let Some(v) = t.opt_u64(key)? else { return Ok(default_ns) };
-        let max_us = MAX_NS / 1_000;
-        Ok(v.check(|v| v <= max_us, |v| format!("expected 0 to {max_us} microseconds, found {v}"))?.value * 1_000)
-    };
-    Ok(MachineSpec {
-        network_thread_ns_per_request: us("network_thread_us_per_request", d.network_thread_ns_per_request)?,
-        network_thread_ns_per_kb: ns("network_thread_ns_per_kb", d.network_thread_ns_per_kb)?,
-        sendfile_ns_per_kb: ns("sendfile_ns_per_kb", d.sendfile_ns_per_kb)?,
-        produce_ns_per_request: us("produce_us_per_request", d.produce_ns_per_request)?,
-        produce_ns_per_partition: us("produce_us_per_partition", d.produce_ns_per_partition)?,
-        produce_ns_per_kb: ns("produce_ns_per_kb", d.produce_ns_per_kb)?,
-        fetch_ns_per_request: us("fetch_us_per_request", d.fetch_ns_per_request)?,
-        fetch_ns_per_partition: us("fetch_us_per_partition", d.fetch_ns_per_partition)?,
-        other_ns_per_request: us("other_us_per_request", d.other_ns_per_request)?,
-        follower_append_ns_per_partition: us("follower_append_us_per_partition", d.follower_append_ns_per_partition)?,
-        follower_append_ns_per_kb: ns("follower_append_ns_per_kb", d.follower_append_ns_per_kb)?,
-    })
 }
 
 /// Kafka's broker defaults in the scenario's release, for `brokers` brokers.

@@ -14,14 +14,21 @@ const HEADER_BYTES: u64 = 100;
 /// The header of a RecordBatch v2 (`DefaultRecordBatch.RECORD_BATCH_OVERHEAD`).
 const BATCH_HEADER_BYTES: u64 = 61;
 
-/// A piece of handler work: its CPU part and its record-writing part (which `slow-disk`
-/// slows down), in nanoseconds at full speed.
+/// A piece of work on one of the broker's threads: its CPU part and its record-writing
+/// part (which `slow-disk` slows down), in nanoseconds at full speed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HandlerWork {
+pub struct Work {
     /// CPU time.
     pub cpu_ns: u64,
     /// Time writing records into the log.
     pub disk_ns: u64,
+}
+
+impl Work {
+    /// CPU work only.
+    pub fn cpu(cpu_ns: u64) -> Self {
+        Work { cpu_ns, disk_ns: 0 }
+    }
 }
 
 /// The bytes of a batch on the wire.
@@ -62,29 +69,28 @@ pub fn write_ns(spec: &MachineSpec, response: &Response) -> u64 {
 /// A request handler's local work for a request: validation and the append for a
 /// produce, building the (uncopied) response for a fetch, a fixed cost for the rest.
 /// Time waiting in a purgatory is not work: the handler is free meanwhile.
-pub fn handler_work(spec: &MachineSpec, request: &Request) -> HandlerWork {
+pub fn handler_work(spec: &MachineSpec, request: &Request) -> Work {
     match request {
         Request::Produce(produce) => {
             let partitions = produce.batches.len() as u64;
             let record_bytes: u64 = produce.batches.iter().map(|(_, b)| batch_bytes(b)).sum();
-            HandlerWork {
+            Work {
                 cpu_ns: spec.produce_ns_per_request + partitions * spec.produce_ns_per_partition,
                 disk_ns: per_kb_ns(record_bytes, spec.produce_ns_per_kb),
             }
         }
-        Request::Fetch(fetch) => HandlerWork {
-            cpu_ns: spec.fetch_ns_per_request + fetch.partitions.len() as u64 * spec.fetch_ns_per_partition,
-            disk_ns: 0,
-        },
-        _ => HandlerWork { cpu_ns: spec.other_ns_per_request, disk_ns: 0 },
+        Request::Fetch(fetch) => {
+            Work::cpu(spec.fetch_ns_per_request + fetch.partitions.len() as u64 * spec.fetch_ns_per_partition)
+        }
+        _ => Work::cpu(spec.other_ns_per_request),
     }
 }
 
 /// A follower fetcher's work to append a fetch response's records: nothing for a
 /// response without records (an empty long-poll answer).
-pub fn follower_append_work(spec: &MachineSpec, partitions: &[FetchPartitionResponse]) -> HandlerWork {
+pub fn follower_append_work(spec: &MachineSpec, partitions: &[FetchPartitionResponse]) -> Work {
     let with_records = partitions.iter().filter(|p| !p.batches.is_empty()).count() as u64;
-    HandlerWork {
+    Work {
         cpu_ns: with_records * spec.follower_append_ns_per_partition,
         disk_ns: per_kb_ns(fetched_record_bytes(partitions), spec.follower_append_ns_per_kb),
     }

@@ -34,7 +34,7 @@ pub use load::WINDOW as LOAD_WINDOW;
 use crate::history::Tracer;
 use crate::protocol::{FetchPartitionResponse, Request, Response};
 use crate::sim::machine::Machine;
-use cost::HandlerWork;
+use cost::Work;
 use load::{Capacity, LoadMeter};
 use madsim::time::{sleep_until, Instant};
 use std::sync::Mutex;
@@ -107,10 +107,10 @@ impl RequestPipeline {
     /// the request queue to a handler, and returns once the handler has done its local
     /// work: the request's effects happen then, at the end of its local time.
     pub async fn serve_locally(&self, processor: ProcessorId, request: &Request) {
-        let spec = *self.machine.spec();
-        let place = {
+        let spec = self.machine.spec();
+        let (read_at, place) = {
             let _thread = self.processors[processor.0].lock().await;
-            self.work_on_network_thread(cost::read_ns(&spec, request)).await;
+            self.work_on_network_thread(cost::read_ns(spec, request)).await;
             // Kafka's `startTimeNanos`: the receive is complete, the put begins. Time
             // blocked in the put is queue time.
             let read_at = Instant::now();
@@ -118,11 +118,10 @@ impl RequestPipeline {
             self.load.enqueued(self.queue_capacity - self.queue_places.available_permits() as u32);
             (read_at, place)
         };
-        let (read_at, place) = place;
         let handler = self.handlers.acquire().await.expect("the handler pool is never closed");
         drop(place);
         let queued = read_at.elapsed();
-        let busy = self.work(cost::handler_work(&spec, request)).await;
+        let busy = self.work(cost::handler_work(spec, request)).await;
         drop(handler);
         self.load.handled(queued, busy);
     }
@@ -141,12 +140,12 @@ impl RequestPipeline {
 
     /// Spends `cpu_ns` of network-thread work at the machine's current speed.
     async fn work_on_network_thread(&self, cpu_ns: u64) {
-        let busy = self.work(HandlerWork { cpu_ns, disk_ns: 0 }).await;
+        let busy = self.work(Work::cpu(cpu_ns)).await;
         self.load.network_busy(busy);
     }
 
     /// Spends `work` at the machine's current speed; returns how long it took.
-    async fn work(&self, work: HandlerWork) -> Duration {
+    async fn work(&self, work: Work) -> Duration {
         let took = Duration::from_nanos(self.machine.service_ns(work.cpu_ns, work.disk_ns));
         if !took.is_zero() {
             sleep_exactly(took).await;

@@ -190,6 +190,12 @@ async fn assign(
     let assignments = assignor::assign_with(config.strategy, config.sticky_algorithm, &subscriptions, &partitions)
         .into_iter()
         .collect();
-    let snapshot = topics.into_iter().map(|t| (t.clone(), partitions.get(&t).copied().unwrap_or(0))).collect();
+    let snapshot = topics
+        .into_iter()
+        .map(|t| {
+            let count = partitions.get(&t).copied().unwrap_or(0);
+            (t, count)
+        })
+        .collect();
     (assignments, snapshot)
 }

@@ -24,14 +24,7 @@ impl Nemesis {
             .into_iter()
             .filter(|n| NodeName::parse(n).is_some_and(|n| n.role == NodeRole::Broker))
             .collect();
-        for name in &brokers {
-            let machine = self.hardware.machine(name);
-            let slowdown = machine.slowdown();
-            machine.set_slowdown(match kind {
-                FaultKind::SlowDisk => Slowdown { disk_factor: factor, ..slowdown },
-                _ => Slowdown { cpu_factor: factor, ..slowdown },
-            });
-        }
+        self.set_factor(kind, &brokers, factor);
         let id = self.in_force().start(kind, &brokers);
         let detail = match kind {
             FaultKind::SlowDisk => format!("writing records takes {factor}x as long"),
@@ -44,15 +37,21 @@ impl Nemesis {
     /// Undoes the machine fault `id` of `kind`: the brokers' machines run at full speed
     /// again in that respect.
     pub(super) fn restore_speed(&self, id: FaultId, kind: FaultKind, brokers: Vec<String>) {
-        for name in &brokers {
+        self.set_factor(kind, &brokers, 1);
+        let ended = self.in_force().end(id).into_iter().collect();
+        trace_ended(&self.recorder, ended, "the machines run at full speed again");
+    }
+
+    /// Sets the factor `kind` slows (the disk's for `slow-disk`, the CPU's for
+    /// `cpu-steal`) on each broker's machine, leaving the other as it is.
+    fn set_factor(&self, kind: FaultKind, brokers: &[String], factor: u64) {
+        for name in brokers {
             let machine = self.hardware.machine(name);
             let slowdown = machine.slowdown();
             machine.set_slowdown(match kind {
-                FaultKind::SlowDisk => Slowdown { disk_factor: 1, ..slowdown },
-                _ => Slowdown { cpu_factor: 1, ..slowdown },
+                FaultKind::SlowDisk => Slowdown { disk_factor: factor, ..slowdown },
+                _ => Slowdown { cpu_factor: factor, ..slowdown },
             });
         }
-        let ended = self.in_force().end(id).into_iter().collect();
-        trace_ended(&self.recorder, ended, "the machines run at full speed again");
     }
 }
