@@ -569,7 +569,7 @@ mod tests {
     use crate::sim::disk::DiskStore;
 
     fn batch(values: &[u64]) -> RecordBatch {
-        RecordBatch::plain(values.iter().map(|v| Record { key: None, value: *v, timestamp_ms: *v }).collect())
+        RecordBatch::plain(values.iter().map(|v| Record::new(None, *v, *v)).collect())
     }
 
     #[test]

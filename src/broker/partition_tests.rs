@@ -35,7 +35,7 @@ fn in_sim(test: impl FnOnce() + Send + 'static) {
 }
 
 fn batch(values: &[u64]) -> RecordBatch {
-    RecordBatch::plain(values.iter().map(|v| Record { key: None, value: *v, timestamp_ms: *v }).collect())
+    RecordBatch::plain(values.iter().map(|v| Record::new(None, *v, *v)).collect())
 }
 
 /// The state the controller would send for broker `leader` in `leader_epoch`, with

@@ -173,7 +173,7 @@ mod tests {
         base_offset: Offset,
     ) -> RecordBatch {
         let mut batch =
-            RecordBatch::plain((0..count).map(|i| Record { key: None, value: i as u64, timestamp_ms: 0 }).collect());
+            RecordBatch::plain((0..count).map(|i| Record::new(None, i as u64, 0)).collect());
         batch.producer_id = producer_id;
         batch.producer_epoch = epoch;
         batch.base_sequence = base_sequence;

@@ -112,7 +112,7 @@ mod tests {
 
     fn batch(base_offset: Offset, timestamps: &[u64]) -> RecordBatch {
         let mut b = RecordBatch::plain(
-            timestamps.iter().map(|t| Record { key: None, value: 100 + t, timestamp_ms: *t }).collect(),
+            timestamps.iter().map(|t| Record::new(None, 100 + t, *t)).collect(),
         );
         b.base_offset = base_offset;
         b

@@ -120,7 +120,7 @@ mod tests {
     use crate::protocol::{ControlMarker, Record};
 
     fn data(producer_id: ProducerId, base_offset: Offset, count: u64) -> RecordBatch {
-        let records = (0..count).map(|i| Record { key: None, value: i, timestamp_ms: 0 }).collect();
+        let records = (0..count).map(|i| Record::new(None, i, 0)).collect();
         RecordBatch { base_offset, producer_id, producer_epoch: 0, transactional: true, ..RecordBatch::plain(records) }
     }
 

@@ -99,7 +99,7 @@ mod tests {
     use crate::protocol::Record;
 
     fn transactional(producer_id: ProducerId) -> RecordBatch {
-        let records = vec![Record { key: None, value: 1, timestamp_ms: 0 }];
+        let records = vec![Record::new(None, 1, 0)];
         RecordBatch { producer_id, transactional: true, ..RecordBatch::plain(records) }
     }
 

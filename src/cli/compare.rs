@@ -10,42 +10,14 @@
 //! naming the flag.
 
 use super::load_with;
+use super::measures::{acked_in_safety_per_sec, LatencyPercentiles, MachineLoad};
 use crate::runner;
 use crate::runner::sweep::{parallel_seeds, SeedRange};
-use crate::scenario::{set_arguments, Scenario, SetScope, Setting};
+use crate::scenario::{combinations, set_arguments, Dimension, Scenario, SetScope, Setting};
+use crate::workload::LatencyDistribution;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
-
-/// One `--vary KEY=V1,V2,...`: a setting and the values to try, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Dimension {
-    /// The setting, as `--set` names it.
-    pub key: String,
-    /// Its values, in the order given.
-    pub values: Vec<String>,
-}
-
-impl FromStr for Dimension {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let setting: Setting = text.parse()?;
-        let values: Vec<String> = setting.value.split(',').map(|v| v.trim().to_string()).collect();
-        if values.iter().any(String::is_empty) {
-            return Err(format!("expected KEY=V1,V2,... with no empty value, such as acks=1,all, found `{text}`"));
-        }
-        Ok(Dimension { key: setting.key, values })
-    }
-}
-
-impl fmt::Display for Dimension {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.key, self.values.join(","))
-    }
-}
 
 /// The options of `compare`.
 #[derive(Debug)]
@@ -87,6 +59,14 @@ pub struct Cell {
     /// What rebalances cost the scenario's consumer groups (medians over the seeds), if
     /// it has groups.
     pub group_costs: Option<GroupCosts>,
+    /// The plain producers' sends acknowledged during the safety phase, by their
+    /// callbacks' times, per second of it, averaged over the seeds
+    /// ([`acked_in_safety_per_sec`]).
+    pub callbacks_per_sec: f64,
+    /// The plain producers' send latency percentiles over every seed's sends.
+    pub send_latency: LatencyPercentiles,
+    /// How busy the brokers' machines were, averaged over the seeds.
+    pub machine: MachineLoad,
 }
 
 /// What rebalances cost a run's consumer groups, summed over its groups: the numbers to
@@ -141,6 +121,9 @@ struct SeedSummary {
     panicked: bool,
     longest_unavailable_ms: u64,
     group_costs: Option<GroupCosts>,
+    send_latencies: LatencyDistribution,
+    callbacks_per_sec: f64,
+    machine: MachineLoad,
 }
 
 /// The longest span of `outcome` in which a partition had no live leader, 0 if none.
@@ -153,24 +136,6 @@ fn longest_unavailable_ms(outcome: &runner::RunOutcome) -> u64 {
 fn median(mut values: Vec<u64>) -> u64 {
     values.sort_unstable();
     values.get(values.len().saturating_sub(1) / 2).copied().unwrap_or(0)
-}
-
-/// Every combination of the dimensions' values, the first dimension slowest.
-pub fn combinations(dimensions: &[Dimension]) -> Vec<Vec<Setting>> {
-    let mut out: Vec<Vec<Setting>> = vec![Vec::new()];
-    for d in dimensions {
-        out = out
-            .into_iter()
-            .flat_map(|prefix| {
-                d.values.iter().map(move |v| {
-                    let mut next = prefix.clone();
-                    next.push(Setting { key: d.key.clone(), value: v.clone() });
-                    next
-                })
-            })
-            .collect();
-    }
-    out
 }
 
 /// Runs `seeds` of `scenario` (already loaded with the combination's settings) and sums
@@ -190,6 +155,9 @@ pub fn run_cell(scenario: &Scenario, varied: &[Setting], seeds: &[u64], jobs: us
             panicked: outcome.panic.is_some(),
             longest_unavailable_ms: longest_unavailable_ms(&outcome),
             group_costs: GroupCosts::of(&outcome),
+            machine: MachineLoad::of(&outcome.history),
+            callbacks_per_sec: acked_in_safety_per_sec(&outcome.history, &outcome.send_latencies),
+            send_latencies: outcome.send_latencies,
         }
     };
     let runs = parallel_seeds(seeds, jobs, summarize, None, |_| {});
@@ -209,6 +177,9 @@ pub fn run_cell(scenario: &Scenario, varied: &[Setting], seeds: &[u64], jobs: us
         unknown_sends: runs.iter().map(|run| run.unknown).sum(),
         median_longest_unavailable_ms: median(runs.iter().map(|run| run.longest_unavailable_ms).collect()),
         group_costs: GroupCosts::median_of(runs.iter().map(|run| run.group_costs)),
+        callbacks_per_sec: runs.iter().map(|run| run.callbacks_per_sec).sum::<f64>() / runs.len().max(1) as f64,
+        send_latency: LatencyPercentiles::of(&LatencyDistribution::merged(runs.iter().map(|run| &run.send_latencies))),
+        machine: MachineLoad::mean_of(&runs.iter().map(|run| run.machine).collect::<Vec<_>>()),
     }
 }
 
@@ -368,6 +339,9 @@ mod tests {
             unknown_sends: 7,
             median_longest_unavailable_ms: 7_450,
             group_costs: None,
+            callbacks_per_sec: 0.0,
+            send_latency: LatencyPercentiles::default(),
+            machine: MachineLoad::default(),
         };
         let cells = [cell("1", "1", 3), cell("1", "2", 2), cell("all", "1", 1), cell("all", "2", 0)];
         let table = render_table(&cells);

@@ -1,6 +1,6 @@
 //! The `kafkasim` command line, one file per command: `run`, `suite`, `sweep`,
-//! `check-determinism`, `check`, `planted-report`, `bench`, `shrink`, `list`, `explain`, `report`
-//! and `compare`.
+//! `check-determinism`, `check`, `planted-report`, `bench`, `shrink`, `list`, `explain`, `report`,
+//! `compare` and `experiment`.
 //!
 //! Exit codes: 0 pass, 1 safety expectation failed, 2 liveness failed, 3 a simulated
 //! node panicked, 4 nondeterminism found (`check-determinism`), 64 usage error, 65
@@ -11,8 +11,10 @@ mod check;
 mod compare;
 mod describe;
 mod determinism;
+mod experiment;
 mod explain;
 mod list;
+mod measures;
 mod planted;
 mod report;
 mod run;
@@ -224,7 +226,7 @@ pub enum Command {
         /// A setting and the values to try, comma-separated (repeatable; the
         /// combinations are the cross product): `--vary kafka_version=0.10.2,0.11,2.0`.
         #[arg(long, value_name = "KEY=V1,V2,...", required = true)]
-        vary: Vec<compare::Dimension>,
+        vary: Vec<crate::scenario::Dimension>,
         /// A setting held fixed in every combination (repeatable), as in `run --set`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Setting>,
@@ -237,6 +239,34 @@ pub enum Command {
         /// Prints one JSON document instead of the table.
         #[arg(long)]
         json: bool,
+    },
+    /// Runs a parameter sweep measured for capacity: per combination of the varied
+    /// settings (--vary, else the scenario's [experiment] section), the acknowledged
+    /// throughput, send latency percentiles, batch fill and the busiest broker's thread
+    /// utilisation, as a table (and with --out, a Markdown page and an SVG plot).
+    Experiment {
+        /// The scenario file.
+        file: PathBuf,
+        /// A setting and the values to try, comma-separated (repeatable; the
+        /// combinations are the cross product; default: the [experiment] section's).
+        #[arg(long, value_name = "KEY=V1,V2,...")]
+        vary: Vec<crate::scenario::Dimension>,
+        /// A setting held fixed in every combination (repeatable), as in `run --set`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Setting>,
+        /// The seeds: A..B (B excluded), A..=B, or one seed N (default: the
+        /// [experiment] section's, else the scenario's).
+        #[arg(long, value_name = "A..B")]
+        seeds: Option<SeedRange>,
+        /// Worker threads (default: the available cores). Results do not depend on it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        jobs: Option<u64>,
+        /// Prints one JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Also writes DIR/<scenario>.md (the table) and DIR/<scenario>.svg (the plot).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Runs each scenario's report seed (its first seed, or --seed) and writes a
     /// self-contained HTML page and a Markdown summary into OUT/<scenario>/.
@@ -308,6 +338,17 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             let options =
                 compare::CompareOptions { vary: &vary, settings: &set, seeds: seeds.as_ref(), jobs: jobs(n), json };
             compare::compare(&file, options)
+        }
+        Command::Experiment { file, vary, set, seeds, jobs: n, json, out } => {
+            let options = experiment::ExperimentOptions {
+                vary: &vary,
+                settings: &set,
+                seeds: seeds.as_ref(),
+                jobs: jobs(n),
+                json,
+                out: out.as_deref(),
+            };
+            experiment::experiment(&file, options)
         }
     }
 }

@@ -99,7 +99,8 @@ impl Focus {
             Event::QuorumCommitted { .. }
             | Event::QuorumTruncate { .. }
             | Event::MetadataApplied { .. }
-            | Event::BrokerLoad { .. } => {
+            | Event::BrokerLoad { .. }
+            | Event::LinkLoad { .. } => {
                 return self.partition.is_none() && self.value.is_none();
             }
             Event::StaleControllerFenced { .. } => return self.value.is_none(),

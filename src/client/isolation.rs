@@ -78,7 +78,7 @@ mod tests {
     use crate::protocol::{ControlMarker, Record, TxnResult};
 
     fn data(producer_id: ProducerId, base_offset: Offset, values: &[u64], transactional: bool) -> RecordBatch {
-        let records = values.iter().map(|v| Record { key: None, value: *v, timestamp_ms: 0 }).collect();
+        let records = values.iter().map(|v| Record::new(None, *v, 0)).collect();
         RecordBatch { base_offset, producer_id, transactional, ..RecordBatch::plain(records) }
     }
 

@@ -350,6 +350,21 @@ pub enum Event {
         /// How busy the network threads were, in thousandths of their capacity.
         network_busy_permille: u32,
     },
+    /// The load of a broker machine's network link over one window, traced beside
+    /// [`Event::BrokerLoad`] when the link is limited (`nic_mbit_per_sec`).
+    LinkLoad {
+        /// The broker.
+        broker: u32,
+        /// The window's start, in simulated milliseconds since the run began.
+        window_start_ms: u64,
+        /// The window's length, in milliseconds.
+        window_ms: u64,
+        /// How busy the inbound side was (requests, and fetch responses to a follower),
+        /// in thousandths of the window.
+        inbound_busy_permille: u32,
+        /// How busy the outbound side was (responses), in thousandths of the window.
+        outbound_busy_permille: u32,
+    },
 }
 
 /// Why a replica removed the tail of its log.

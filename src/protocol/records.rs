@@ -16,14 +16,27 @@ pub struct Record {
     pub value: u64,
     /// The producer's create time, in simulated milliseconds.
     pub timestamp_ms: u64,
+    /// The value's size on the wire and on disk, in bytes: the 8 bytes of the integer
+    /// unless the producer pads its records (`value_bytes`, as
+    /// `kafka-producer-perf-test --record-size` sizes them).
+    pub value_bytes: u32,
 }
 
 impl Record {
+    /// The size of a value that is just its integer, in bytes.
+    pub const PLAIN_VALUE_BYTES: u32 = 8;
+
+    /// A record whose value is its integer alone ([`Record::PLAIN_VALUE_BYTES`]).
+    pub fn new(key: Option<String>, value: u64, timestamp_ms: u64) -> Self {
+        Record { key, value, timestamp_ms, value_bytes: Self::PLAIN_VALUE_BYTES }
+    }
+
     /// The nominal size of the record on the wire and on disk, in bytes: Kafka's record
-    /// overhead plus the key and an 8-byte value. Drives `batch.size` and fetch limits.
+    /// overhead plus the key and the value. Drives `batch.size`, fetch limits, segment
+    /// sizes and the cost model.
     pub fn size_bytes(&self) -> u64 {
         const OVERHEAD_BYTES: u64 = 70;
-        OVERHEAD_BYTES + 8 + self.key.as_ref().map_or(0, |k| k.len() as u64)
+        OVERHEAD_BYTES + u64::from(self.value_bytes) + self.key.as_ref().map_or(0, |k| k.len() as u64)
     }
 }
 
@@ -97,7 +110,7 @@ impl RecordBatch {
 
     /// A control batch holding one transaction marker of `producer_id` at `epoch`.
     pub fn marker(producer_id: ProducerId, producer_epoch: i16, marker: ControlMarker, timestamp_ms: u64) -> Self {
-        let record = Record { key: None, value: marker.record_value(), timestamp_ms };
+        let record = Record::new(None, marker.record_value(), timestamp_ms);
         RecordBatch {
             producer_id,
             producer_epoch,
@@ -210,7 +223,7 @@ mod tests {
     use super::*;
 
     fn records(values: &[u64]) -> Records {
-        values.iter().map(|v| Record { key: None, value: *v, timestamp_ms: 0 }).collect()
+        values.iter().map(|v| Record::new(None, *v, 0)).collect()
     }
 
     fn values(records: &Records) -> Vec<u64> {

@@ -5,11 +5,13 @@
 //! and the committed reports can be regenerated and compared.
 //!
 //! `timeline` reads what the charts draw from the history and trace; `svg` draws them;
-//! `html` and `markdown` lay out the two documents from one [`ReportData`].
+//! `html` and `markdown` lay out the two documents from one [`ReportData`]. `plot` draws
+//! the line plot of `kafkasim experiment` (figures over a varied setting's values).
 
 pub mod describe;
 mod html;
 mod markdown;
+pub mod plot;
 mod svg;
 mod timeline;
 

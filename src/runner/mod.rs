@@ -117,6 +117,7 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
                 panic: None,
                 plant: None,
                 drawn,
+                send_latencies: simulated.send_latencies,
             }
         }
         Err(payload) => {

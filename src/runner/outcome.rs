@@ -194,6 +194,8 @@ pub struct RunOutcome {
     pub plant: Option<PlantedBug>,
     /// What `[swarm]` and `[nemesis]` drew for this seed, if the scenario has them.
     pub drawn: Option<super::DrawnParameters>,
+    /// The plain producers' per-record send latencies (not in the history).
+    pub send_latencies: crate::workload::LatencyDistribution,
 }
 
 impl RunOutcome {
@@ -209,6 +211,7 @@ impl RunOutcome {
             panic: Some(message),
             plant: None,
             drawn: None,
+            send_latencies: Default::default(),
         }
     }
 

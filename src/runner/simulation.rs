@@ -44,6 +44,8 @@ pub struct Simulated {
     pub faults_fired: u64,
     /// Network messages delivered.
     pub messages: u64,
+    /// The plain producers' per-record send latencies.
+    pub send_latencies: crate::workload::LatencyDistribution,
 }
 
 /// The administrator's node and host name.
@@ -441,6 +443,7 @@ fn shutdown(run: Run<'_>) -> Simulated {
         held,
         faults_fired,
         messages,
+        send_latencies: run.workload.send_latencies.take(),
     }
 }
 

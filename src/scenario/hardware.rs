@@ -23,9 +23,14 @@ pub(super) fn os_settings(t: &Table) -> Res<OsSettings> {
     })
 }
 
+/// The fastest link `nic_mbit_per_sec` takes: 1.6 Tbit/s, beyond any NIC made.
+const MAX_NIC_MBIT_PER_SEC: u64 = 1_600_000;
+
 /// `[cluster.machine]`: the cost model's figures, each a whole number of microseconds or
-/// nanoseconds (the key's unit), stored in nanoseconds. Zero is allowed: a cost of zero
-/// models work too small to matter.
+/// nanoseconds (the key's unit), stored in nanoseconds, and the link's bandwidth in
+/// megabits per second. Zero is allowed for a cost: a cost of zero models work too small
+/// to matter.
+
 pub(super) fn machine_spec(t: &Table) -> Res<MachineSpec> {
     let d = MachineSpec::default();
     // At most an hour per unit of work: larger figures are typing errors, and they keep
@@ -52,5 +57,15 @@ pub(super) fn machine_spec(t: &Table) -> Res<MachineSpec> {
         other_ns_per_request: us("other_us_per_request", d.other_ns_per_request)?,
         follower_append_ns_per_partition: us("follower_append_us_per_partition", d.follower_append_ns_per_partition)?,
         follower_append_ns_per_kb: ns("follower_append_ns_per_kb", d.follower_append_ns_per_kb)?,
+        nic_mbit_per_sec: match t.opt_u64("nic_mbit_per_sec")? {
+            Some(v) => Some(
+                v.check(
+                    |v| (1..=MAX_NIC_MBIT_PER_SEC).contains(&v),
+                    |v| format!("expected a bandwidth of 1 to {MAX_NIC_MBIT_PER_SEC} megabits per second, found {v}"),
+                )?
+                .value,
+            ),
+            None => d.nic_mbit_per_sec,
+        },
     })
 }

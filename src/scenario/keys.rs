@@ -25,6 +25,7 @@ pub(super) const ROOT: &[&str] = &[
     "nemesis",
     "swarm",
     "expect",
+    "experiment",
 ];
 
 /// `[cluster]`.
@@ -60,6 +61,7 @@ pub(super) const MACHINE: &[&str] = &[
     "other_us_per_request",
     "follower_append_us_per_partition",
     "follower_append_ns_per_kb",
+    "nic_mbit_per_sec",
 ];
 
 /// `[cluster.config]`.
@@ -155,6 +157,7 @@ pub(super) const PRODUCER: &[&str] = &[
     "topic",
     "rate_per_sec",
     "records",
+    "value_bytes",
     "partitioning",
     "key_count",
     "send",
@@ -317,6 +320,9 @@ pub(super) const SWARM: &[&str] = &[
 
 /// `[expect]`.
 pub(super) const EXPECT: &[&str] = &["present", "absent", "allow", "all_acked_consumed"];
+
+/// `[experiment]`.
+pub(super) const EXPERIMENT: &[&str] = &["vary", "seeds"];
 
 /// Every table with the keys it takes, for "this key belongs in [...]" hints.
 const SECTIONS: &[(&str, &[&str])] = &[

@@ -19,3 +19,7 @@ pub const MAX_CLIENTS_PER_ENTRY: u32 = 1_000;
 
 /// The most records per second one producer may be asked for.
 pub const MAX_RATE_PER_SEC: f64 = 1_000_000.0;
+
+/// The largest record value a producer may send, in bytes: Kafka's default
+/// `max.request.size` (1 MiB), which bounds one record.
+pub const MAX_VALUE_BYTES: u32 = 1_048_576;

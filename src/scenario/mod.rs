@@ -112,6 +112,9 @@
 //! present = ["lost-write"]
 //! absent = ["*"]                         # every other kind
 //! allow = ["G0"]                         # ... but these may appear (out of absent = ["*"])
+//!
+//! [experiment]                           # what `kafkasim experiment FILE` varies
+//! vary = ["partitions=1,4,16"]           #   (see `experiment`)
 //! ```
 //!
 //! Durations are strings with a unit (`"150ms"`, `"2.5s"`, `"1m"`); Kafka settings keep
@@ -128,7 +131,8 @@
 //!    `keys` (the keys each table accepts), `limits` (bounds and defaults).
 //! 2. `error` ([`ScenarioError`] with file:line:column, and message wording).
 //! 3. `values` (durations, seed ranges, named choices), `overrides` (`--set KEY=VALUE`
-//!    settings and the tables each goes into).
+//!    settings and the tables each goes into), `experiment` (`--vary` dimensions and
+//!    the `[experiment]` section they make).
 //! 4. The spec types, what the readers produce: `model_clients`, `model_faults`,
 //!    `model_events` (`[[events]]`), and
 //!    `model` with the [`Scenario`] made of them (they use `values` only to print
@@ -143,6 +147,7 @@
 //!    of `[cluster]` and `[cluster.config]`), `swarm` (which draws the metadata mode
 //!    with `kraft`'s names and release checks).
 //! 7. `validate`: the root table, `[cluster]`, `[network]`, `[[topics]]`, `[expect]`,
+//!    `[experiment]`,
 //!    and the whole [`Scenario`] from the other readers; [`parse`] and [`load`] call it.
 //! 8. `effective`: the release switches of a read scenario, written back in the
 //!    readers' spellings, for `run --trace` and reports.
@@ -155,6 +160,7 @@
 mod effective;
 mod error;
 mod events;
+mod experiment;
 mod faults;
 mod fields;
 mod group_protocol;
@@ -204,6 +210,7 @@ use std::path::Path;
 
 pub use effective::{render_switch_settings, switch_settings, SwitchSetting};
 pub use error::ScenarioError;
+pub use experiment::{combinations, Dimension, ExperimentSpec, MAX_COMBINATIONS};
 pub use limits::{
     DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC, MAX_SEEDS,
 };

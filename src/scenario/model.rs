@@ -76,6 +76,8 @@ pub struct Scenario {
     pub swarm: Option<SwarmSpec>,
     /// What the checkers must (and must not) find.
     pub expect: Expectations,
+    /// The parameter sweep `kafkasim experiment` runs by default (`[experiment]`).
+    pub experiment: Option<super::experiment::ExperimentSpec>,
     /// Adjustments made the way Kafka makes them (for example idempotence disabled because
     /// `acks = "1"`), one sentence each with its file position, for reports.
     pub notes: Vec<String>,
@@ -148,11 +150,13 @@ pub enum Theme {
     /// The museum: real Kafka bugs, each under the release that had it and the one that
     /// fixed it (`"history"`).
     History,
+    /// Throughput, latency, overload and backlog: the broker as a machine (`"capacity"`).
+    Capacity,
 }
 
 impl Theme {
     /// Every theme, in catalog order.
-    pub const ALL: [Theme; 8] = [
+    pub const ALL: [Theme; 9] = [
         Theme::Loss,
         Theme::Duplication,
         Theme::Ordering,
@@ -160,6 +164,7 @@ impl Theme {
         Theme::ConsumerGroups,
         Theme::Transactions,
         Theme::ReplicationInternals,
+        Theme::Capacity,
         Theme::History,
     ];
 
@@ -174,6 +179,7 @@ impl Theme {
             Theme::Transactions => "transactions",
             Theme::ReplicationInternals => "replication-internals",
             Theme::History => "history",
+            Theme::Capacity => "capacity",
         }
     }
 }

@@ -16,6 +16,10 @@ pub struct ProducerSpec {
     /// Each producer stops after this many records (`records`); `None` means it sends
     /// until the safety phase ends.
     pub records: Option<u64>,
+    /// The size of each record's value in bytes (`value_bytes`, default 8: the integer
+    /// alone; up to 1 MiB), as `kafka-producer-perf-test --record-size` pads records:
+    /// what batches, requests, logs and the cost model count.
+    pub value_bytes: u32,
     /// How records are spread over partitions (`partitioning`, default explicit).
     pub partitioning: Partitioning,
     /// How many distinct keys keyed partitioning draws from (`key_count`, default 100).

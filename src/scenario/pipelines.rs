@@ -112,6 +112,7 @@ pub(super) fn pipelines(
             topic: output.clone(),
             rate_per_sec: 1.0,
             records: None,
+            value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
             partitioning: Partitioning::Explicit,
             key_count: 100,
             send_mode: SendMode::Async,

@@ -144,7 +144,7 @@ fn bad_values_list_the_choices() {
     assert_eq!(
         err(&format!("{BASE}theme = \"lost\"\n")),
         "scenarios/x.toml:3:9: `theme`: expected \"loss\", \"duplication\", \"ordering\", \"availability\", \
-         \"consumer-groups\", \"transactions\", \"replication-internals\" or \"history\", found \"lost\" (did you mean \"loss\"?)"
+         \"consumer-groups\", \"transactions\", \"replication-internals\", \"capacity\" or \"history\", found \"lost\" (did you mean \"loss\"?)"
     );
     assert_eq!(
         err(&format!("{BASE}[[faults]]\nat = \"3s\"\nkind = \"explode\"\n")),
@@ -570,6 +570,54 @@ fn the_machine_cost_model_lives_in_cluster_machine_with_units_in_its_keys() {
     assert!(e.contains("did you mean `produce_us_per_request`"), "{e}");
     let e = err(&format!("{BASE}[cluster.config]\nfetch_us_per_request = 1\n"));
     assert!(e.contains("`fetch_us_per_request` belongs in [cluster.machine]"), "{e}");
+}
+
+#[test]
+fn the_link_bandwidth_is_unlimited_unless_set_and_then_at_least_one_megabit() {
+    let limited = |rest: &str| parse(&format!("{BASE}[cluster.machine]\n{rest}"), Path::new("x.toml"));
+    assert_eq!(limited("").unwrap().cluster.machine.nic_mbit_per_sec, None);
+    assert_eq!(limited("nic_mbit_per_sec = 1000\n").unwrap().cluster.machine.nic_mbit_per_sec, Some(1000));
+    assert_eq!(
+        err(&format!("{BASE}[cluster.machine]\nnic_mbit_per_sec = 0\n")),
+        "scenarios/x.toml:4:20: `cluster.machine.nic_mbit_per_sec`: expected a bandwidth of 1 to 1600000 megabits \
+         per second, found 0"
+    );
+}
+
+#[test]
+fn a_producers_value_size_is_one_byte_to_max_request_size() {
+    let producer = |line: &str| with_orders(&format!("[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\n{line}"));
+    let s = parse(&producer("value_bytes = 1000\n"), Path::new("x.toml")).unwrap();
+    assert_eq!(s.producers[0].value_bytes, 1000);
+    assert_eq!(parse(&producer(""), Path::new("x.toml")).unwrap().producers[0].value_bytes, 8, "the integer alone");
+    assert_eq!(
+        err(&producer("value_bytes = 2000000\n")),
+        "scenarios/x.toml:10:15: `producers[0].value_bytes`: expected a value size of 1 to 1048576 bytes \
+         (max.request.size), found 2000000"
+    );
+}
+
+#[test]
+fn an_experiment_varies_settings_as_vary_writes_them() {
+    let s = parse(
+        &with_orders("[experiment]\nvary = [\"partitions=1,4\", \"acks=1,all\"]\nseeds = \"1..3\"\n"),
+        Path::new("x.toml"),
+    )
+    .unwrap();
+    let e = s.experiment.unwrap();
+    assert_eq!(e.vary.iter().map(ToString::to_string).collect::<Vec<_>>(), ["partitions=1,4", "acks=1,all"]);
+    assert_eq!((e.vary_lines, e.seeds), (vec![8, 8], Some(vec![1, 2])));
+    assert_eq!(
+        err(&with_orders("[experiment]\nvary = [\"partitions=1,,4\"]\n")),
+        "scenarios/x.toml:8:9: `experiment.vary[0]`: expected KEY=V1,V2,... with no empty value, such as \
+         acks=1,all, found `partitions=1,,4`"
+    );
+    let e = err(&with_orders("[experiment]\nvary = [\"acks=1\", \"acks=all\"]\n"));
+    assert!(e.contains("`acks` is varied twice"), "{e}");
+    let e = err(&with_orders("[experiment]\nvary = []\n"));
+    assert!(e.contains("the list is empty"), "{e}");
+    let e = err(&with_orders("[experiment]\nseeds = [1]\n"));
+    assert!(e.contains("missing required key `vary`"), "{e}");
 }
 
 #[test]

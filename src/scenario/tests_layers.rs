@@ -13,6 +13,7 @@ const ORDER: &[&str] = &[
     "error",
     "values",
     "overrides",
+    "experiment",
     "model_clients",
     "model_faults",
     "model_events",

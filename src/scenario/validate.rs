@@ -26,6 +26,7 @@ use super::overrides::{Overrides, SetScope, Setting};
 use super::raw::{self, Node, Table};
 use super::span::{Pos, Res, Sp};
 use super::values::{choice, parse_seed_range};
+use super::experiment::{Dimension, ExperimentSpec, MAX_COMBINATIONS};
 use super::{events, faults, hardware, kraft, nemesis, pipelines, swarm, workload};
 
 /// Parses and validates scenario text with the `--set` settings applied.
@@ -144,6 +145,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         None => None,
     };
     let expect = expectations(root.opt_table("expect", keys::EXPECT)?)?;
+    let experiment = root.opt_table("experiment", keys::EXPERIMENT)?.map(|t| experiment(&t, text)).transpose()?;
 
     Ok(Scenario {
         name,
@@ -170,6 +172,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         nemesis,
         swarm,
         expect,
+        experiment,
         notes: notes.list,
         source: text.to_string(),
     })
@@ -834,4 +837,35 @@ fn transactional_producer_numbers(producers: &[ProducerSpec]) -> Vec<u32> {
         }
     }
     transactional
+}
+
+/// Reads `[experiment]`; `text` is the file's, for the entries' lines.
+fn experiment(t: &Table, text: &str) -> Res<ExperimentSpec> {
+    const EXPECTED: &str = "a list of settings to vary, each as `--vary` writes it, such as [\"partitions=1,4,16\"]";
+    let entries = t.require("vary", EXPECTED)?.array(EXPECTED)?;
+    if entries.is_empty() {
+        return Err(t.require("vary", EXPECTED)?.pos.issue(format!("the list is empty; expected {EXPECTED}")));
+    }
+    let mut vary: Vec<Dimension> = Vec::new();
+    let mut vary_lines = Vec::new();
+    for entry in &entries {
+        let text_entry = entry.string(EXPECTED)?;
+        let dimension: Dimension = text_entry.value.parse().map_err(|m: String| entry.pos.issue(m))?;
+        if vary.iter().any(|d| d.key == dimension.key) {
+            return Err(entry.pos.issue(format!(
+                "`{}` is varied twice; expected each setting in one entry, with all its values",
+                dimension.key
+            )));
+        }
+        vary_lines.push(entry.pos.line(text));
+        vary.push(dimension);
+    }
+    let count: usize = vary.iter().map(|d| d.values.len()).product();
+    if count > MAX_COMBINATIONS {
+        return Err(t.require("vary", EXPECTED)?.pos.issue(format!(
+            "{count} combinations; expected at most {MAX_COMBINATIONS} (fewer values, or fewer settings)"
+        )));
+    }
+    let seeds = t.get("seeds").map(seeds).transpose()?;
+    Ok(ExperimentSpec { vary, vary_lines, seeds })
 }

@@ -9,7 +9,7 @@ use crate::protocol::{
 use super::error::{did_you_mean, excerpt, one_of};
 use super::fields::{at_least, opt_u64_min, profile_bool, profile_choice, profile_u64, switch_choice, Notes};
 use super::keys;
-use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC};
+use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC, MAX_VALUE_BYTES};
 use super::model::TopicSpec;
 use super::model_clients::{
     CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, ManualPartitions, Partitioning, Processing,
@@ -83,6 +83,16 @@ pub(super) fn producers(
             )?
             .value;
         let records = opt_u64_min(t, "records", 1)?.map(|v| v.value);
+        let value_bytes = match t.opt_u32("value_bytes")? {
+            Some(v) => {
+                v.check(
+                    |b| (1..=MAX_VALUE_BYTES).contains(&b),
+                    |b| format!("expected a value size of 1 to {MAX_VALUE_BYTES} bytes (max.request.size), found {b}"),
+                )?
+                .value
+            }
+            None => crate::protocol::Record::PLAIN_VALUE_BYTES,
+        };
         let partitioning = t
             .opt_string("partitioning", "a string")?
             .map(|sp| {
@@ -134,6 +144,7 @@ pub(super) fn producers(
             topic,
             rate_per_sec,
             records,
+            value_bytes,
             partitioning,
             key_count: key_count.map_or(100, |k| k.value),
             send_mode,

@@ -12,13 +12,15 @@
 //!
 //! Depends on nothing.
 
+use madsim::time::Instant;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// What each piece of a broker's work costs on its machine, in nanoseconds.
 ///
-/// Not modelled (yet): NIC bandwidth (the network's latency is drawn per message, whatever
-/// its size), disk bandwidth for write-back, fsync latency, reads of records no longer in
-/// the page cache, and the per-partition log lock that serialises appends.
+/// Not modelled (yet): disk bandwidth for write-back, fsync latency, reads of records no
+/// longer in the page cache, the per-partition log lock that serialises appends, and the
+/// clients' machines (they cost nothing and their links are unlimited).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MachineSpec {
     /// A network thread's work to read and parse one request, or to frame and write one
@@ -56,6 +58,13 @@ pub struct MachineSpec {
     /// A follower's replica fetcher thread's work per KiB it appends
     /// (`follower_append_ns_per_kb`, default 300 ns/KiB). Also slowed by `slow-disk`.
     pub follower_append_ns_per_kb: u64,
+    /// The bandwidth of the broker's network link in each direction, in megabits per
+    /// second (`nic_mbit_per_sec`): requests and follower fetch responses arrive through
+    /// the inbound side, responses leave through the outbound side, one message after
+    /// the other at this rate ([`Machine::reserve_link`]), on top of the network's
+    /// latency. Default `None`: not limited. At the catalog's rates a 10 GbE link would
+    /// never be the bottleneck; capacity experiments set it (`1000` for 1 GbE).
+    pub nic_mbit_per_sec: Option<u64>,
 }
 
 impl Default for MachineSpec {
@@ -72,6 +81,7 @@ impl Default for MachineSpec {
             other_ns_per_request: 20_000,
             follower_append_ns_per_partition: 10_000,
             follower_append_ns_per_kb: 300,
+            nic_mbit_per_sec: None,
         }
     }
 }
@@ -92,6 +102,7 @@ impl MachineSpec {
         other_ns_per_request: 0,
         follower_append_ns_per_partition: 0,
         follower_append_ns_per_kb: 0,
+        nic_mbit_per_sec: None,
     };
 }
 
@@ -111,17 +122,34 @@ impl Slowdown {
     pub const NONE: Slowdown = Slowdown { cpu_factor: 1, disk_factor: 1 };
 }
 
+/// A direction of a machine's network link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkDirection {
+    /// Bytes arriving: requests, and the fetch responses a follower receives.
+    Inbound,
+    /// Bytes leaving: responses.
+    Outbound,
+}
+
+/// When each direction of a machine's link is next free (`None`: idle since the start).
+#[derive(Clone, Copy, Debug, Default)]
+struct LinkState {
+    inbound_free_at: Option<Instant>,
+    outbound_free_at: Option<Instant>,
+}
+
 /// One node's machine, shared by every process that runs on it (cheap to clone).
 #[derive(Clone, Debug)]
 pub struct Machine {
     spec: MachineSpec,
     slowdown: Arc<Mutex<Slowdown>>,
+    link: Arc<Mutex<LinkState>>,
 }
 
 impl Machine {
     /// A machine of the given spec, at full speed.
     pub fn new(spec: MachineSpec) -> Self {
-        Machine { spec, slowdown: Arc::new(Mutex::new(Slowdown::NONE)) }
+        Machine { spec, slowdown: Arc::new(Mutex::new(Slowdown::NONE)), link: Arc::default() }
     }
 
     /// The machine's cost figures.
@@ -144,6 +172,26 @@ impl Machine {
     pub fn service_ns(&self, cpu_ns: u64, disk_ns: u64) -> u64 {
         let slowdown = self.slowdown();
         cpu_ns.saturating_mul(slowdown.cpu_factor).saturating_add(disk_ns.saturating_mul(slowdown.disk_factor))
+    }
+
+    /// Reserves the link in `direction` for a message of `bytes` arriving or leaving now,
+    /// and returns when its last byte is through and how long the link is busy with it:
+    /// the link carries one message after the other in the order they come (a FIFO, as a
+    /// NIC's queue), each for `bytes × 8 / nic_mbit_per_sec` microseconds. `None` when
+    /// the link is not limited.
+    pub fn reserve_link(&self, direction: LinkDirection, bytes: u64) -> Option<(Instant, Duration)> {
+        let mbit_per_sec = self.spec.nic_mbit_per_sec?;
+        let transfer_ns = (u128::from(bytes) * 8_000 / u128::from(mbit_per_sec.max(1))) as u64;
+        let mut link = self.link.lock().expect("machine state poisoned");
+        let free_at = match direction {
+            LinkDirection::Inbound => &mut link.inbound_free_at,
+            LinkDirection::Outbound => &mut link.outbound_free_at,
+        };
+        let now = Instant::now();
+        let busy = Duration::from_nanos(transfer_ns);
+        let done = free_at.map_or(now, |free| free.max(now)) + busy;
+        *free_at = Some(done);
+        Some((done, busy))
     }
 }
 
@@ -188,6 +236,29 @@ mod tests {
         let clone = machine.clone();
         clone.set_slowdown(Slowdown::NONE);
         assert_eq!(machine.service_ns(100, 10), 110, "a clone is the same machine");
+    }
+
+    #[test]
+    fn a_link_carries_one_message_after_the_other_each_way() {
+        madsim::runtime::Runtime::new().block_on(async {
+            let unlimited = Machine::new(MachineSpec::default());
+            assert_eq!(unlimited.reserve_link(LinkDirection::Inbound, 1_000_000), None);
+            // 1 Gbit/s: 125 bytes per microsecond.
+            let machine = Machine::new(MachineSpec { nic_mbit_per_sec: Some(1_000), ..MachineSpec::default() });
+            let start = Instant::now();
+            let after = |at: Option<(Instant, Duration)>| at.map(|(at, _)| at.duration_since(start).as_nanos());
+            assert_eq!(after(machine.reserve_link(LinkDirection::Inbound, 125_000)), Some(1_000_000));
+            assert_eq!(after(machine.reserve_link(LinkDirection::Inbound, 125)), Some(1_001_000), "queued behind");
+            assert_eq!(after(machine.reserve_link(LinkDirection::Outbound, 125)), Some(1_000), "the other way is free");
+            madsim::time::sleep(Duration::from_millis(5)).await;
+            let now = Instant::now();
+            let (done, busy) = machine.reserve_link(LinkDirection::Inbound, 250).unwrap();
+            assert_eq!(
+                (done.duration_since(now).as_nanos(), busy.as_nanos()),
+                (2_000, 2_000),
+                "an idle link starts now"
+            );
+        });
     }
 
     #[test]

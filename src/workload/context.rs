@@ -28,6 +28,8 @@ pub struct WorkloadContext {
     pub processes: ProcessIds,
     /// Subscription changes the scenario's events ask of group members.
     pub subscriptions: super::Subscriptions,
+    /// The plain producers' per-record send latencies.
+    pub send_latencies: super::SendLatencies,
 }
 
 /// The runner's end of the phase channel.
@@ -52,6 +54,7 @@ impl WorkloadContext {
             progress: Progress::default(),
             processes: ProcessIds::default(),
             subscriptions: super::Subscriptions::default(),
+            send_latencies: super::SendLatencies::default(),
         };
         (context, PhaseAnnouncer(announcer))
     }

@@ -307,6 +307,8 @@ impl Instance {
                 partition: Some(partition),
                 key: None,
                 value: record.value,
+                // Simplified: the forward carries a plain value, whatever the input's size.
+                value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
             };
             deliveries.push(producer.send(out).await);
             sends.push(MicroOp::Send { key, value: record.value, offset: None });

@@ -95,11 +95,14 @@ async fn produce(
         }
         // Decide the op's records up front: the invoke names every send.
         let mut planned = plan(&ctx, &spec, &mut sent, size, &producer, &mut partition_names);
+        // When the application called `send` for each record: its latency starts there.
+        let mut sent_at = Vec::with_capacity(planned.len());
         let deliveries = if spec.partitioning == Partitioning::Unkeyed {
             // The partitioner places an unkeyed record when `send` appends it, so the op's
             // records are appended together, as Jepsen's multi-send ops issue theirs, and
             // the invoke then names where they went: nothing runs in between, so the
             // invoke still precedes every effect of the op.
+            sent_at.resize(planned.len(), Instant::now());
             let deliveries = append_all(&producer, &topic, &mut planned, &mut partition_names).await;
             life.invoke(OpFn::Send, invoke_value(&planned));
             next_send += interval * (size as u32 - 1);
@@ -112,14 +115,19 @@ async fn produce(
                     next_send += interval;
                     wait_until(next_send, catch_up).await;
                 }
+                sent_at.push(Instant::now());
                 deliveries.push(producer.send(send.record(&topic)).await);
             }
             deliveries
         };
         next_send += interval;
         let mut results = Vec::new();
-        for delivery in deliveries {
-            results.push(delivery.wait().await);
+        for (delivery, sent_at) in deliveries.into_iter().zip(sent_at) {
+            let result = delivery.wait().await;
+            if let Ok(metadata) = &result {
+                ctx.send_latencies.record(sent_at, metadata.acknowledged_at, ctx.recorder.now_ns());
+            }
+            results.push(result);
         }
         let (kind, value, error) = send_completion(&life, &planned, results);
         life.complete(kind, value, error);
@@ -172,6 +180,8 @@ pub(super) struct PlannedSend {
     /// completion; for an unkeyed record, known once the partitioner placed it.
     pub name: Option<Arc<str>>,
     pub value: u64,
+    /// The value's size in bytes (the producer's `value_bytes`).
+    pub value_bytes: u32,
 }
 
 impl PlannedSend {
@@ -185,7 +195,7 @@ impl PlannedSend {
             Route::Keyed { key, partition } => (Some(*partition), Some(key.clone())),
             Route::Unkeyed => (None, None),
         };
-        ProducerRecord { topic: topic.clone(), partition, key, value: self.value }
+        ProducerRecord { topic: topic.clone(), partition, key, value: self.value, value_bytes: self.value_bytes }
     }
 
     /// The record's Kafka key, if it has one.
@@ -262,7 +272,7 @@ pub(super) fn plan(
             let route = route(spec, *sent, partitions);
             *sent += 1;
             let name = route.partition().map(|p| partition_names.get(p));
-            PlannedSend { route, name, value }
+            PlannedSend { route, name, value, value_bytes: spec.value_bytes }
         })
         .collect()
 }

@@ -194,26 +194,26 @@ pub enum CoordinatorRecord {
 /// The record of an offset commit.
 pub fn offset_record(group: &str, tp: &TopicPartition, offset: Offset, timestamp_ms: u64) -> Record {
     let key = serde_json::to_string(&("offset", group, &tp.topic, tp.partition)).expect("keys serialize");
-    Record { key: Some(key), value: offset, timestamp_ms }
+    Record::new(Some(key), offset, timestamp_ms)
 }
 
 /// The tombstone of `group`'s offset for `tp` (`OffsetMetadataManager.onPartitionsDeleted`).
 /// Records carry a number, not bytes, so the key says what Kafka's null value says.
 pub fn offset_tombstone(group: &str, tp: &TopicPartition, timestamp_ms: u64) -> Record {
     let key = serde_json::to_string(&("offset-tombstone", group, &tp.topic, tp.partition)).expect("keys serialize");
-    Record { key: Some(key), value: 0, timestamp_ms }
+    Record::new(Some(key), 0, timestamp_ms)
 }
 
 /// The record of a group's metadata.
 pub fn group_record(group: &str, metadata: &GroupMetadata, timestamp_ms: u64) -> Record {
     let key = serde_json::to_string(&("group", group, metadata)).expect("keys serialize");
-    Record { key: Some(key), value: u64::from(metadata.generation), timestamp_ms }
+    Record::new(Some(key), u64::from(metadata.generation), timestamp_ms)
 }
 
 /// A record of a consumer-protocol group.
 pub fn consumer_group_record(group: &str, record: &ConsumerGroupRecord, timestamp_ms: u64) -> Record {
     let key = serde_json::to_string(&("consumer-group", group, record)).expect("keys serialize");
-    Record { key: Some(key), value: 0, timestamp_ms }
+    Record::new(Some(key), 0, timestamp_ms)
 }
 
 /// Reads a record back; `None` for a record the coordinator did not write.

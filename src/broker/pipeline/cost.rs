@@ -49,6 +49,20 @@ pub fn request_bytes(request: &Request) -> u64 {
     }
 }
 
+/// A response's size on the wire, in bytes: only fetched records make it large.
+pub fn response_bytes(response: &Response) -> u64 {
+    match response {
+        Response::Fetch(partitions) => HEADER_BYTES + fetched_record_bytes(partitions),
+        _ => HEADER_BYTES,
+    }
+}
+
+/// A fetch response's size on the wire, in bytes, as the follower that sent the fetch
+/// receives it.
+pub fn fetch_response_bytes(partitions: &[FetchPartitionResponse]) -> u64 {
+    HEADER_BYTES + fetched_record_bytes(partitions)
+}
+
 /// The network thread's work to read and parse a request.
 pub fn read_ns(spec: &MachineSpec, request: &Request) -> u64 {
     spec.network_thread_ns_per_request + per_kb_ns(request_bytes(request), spec.network_thread_ns_per_kb)
@@ -102,7 +116,7 @@ mod tests {
     use crate::protocol::{Acks, ProduceRequest, Record, TopicPartition, TransactionVersion};
 
     fn produce(partitions: usize, records_per_batch: usize) -> Request {
-        let record = Record { key: None, value: 1, timestamp_ms: 0 };
+        let record = Record::new(None, 1, 0);
         Request::Produce(ProduceRequest {
             acks: Acks::All,
             timeout_ms: 30_000,

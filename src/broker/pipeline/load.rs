@@ -8,6 +8,7 @@
 //! ended, so a window's utilisation may read slightly above what it was.
 
 use crate::history::{Event, Tracer};
+use crate::sim::machine::LinkDirection;
 use std::time::Duration;
 
 /// The length of one sample window.
@@ -24,6 +25,8 @@ pub struct LoadWindow {
     queue_depth_max: u32,
     handler_busy_ns: u64,
     network_busy_ns: u64,
+    inbound_link_busy_ns: u64,
+    outbound_link_busy_ns: u64,
 }
 
 /// The broker's thread counts, to turn busy time into utilisation.
@@ -35,6 +38,9 @@ pub struct Capacity {
     pub network_threads: u32,
     /// `num.io.threads`.
     pub io_threads: u32,
+    /// Whether the machine's link is limited (`nic_mbit_per_sec`): only then are the
+    /// link's windows traced ([`Event::LinkLoad`]).
+    pub link_limited: bool,
 }
 
 impl LoadWindow {
@@ -44,10 +50,28 @@ impl LoadWindow {
         let start_ns = now_ns - now_ns % window_ns;
         match self.start_ns {
             Some(current) if current == start_ns => return,
-            Some(current) => tracer.emit(self.sample(current, capacity)),
+            Some(current) => {
+                tracer.emit(self.sample(current, capacity));
+                if capacity.link_limited {
+                    tracer.emit(self.link_sample(current, capacity));
+                }
+            }
             None => {}
         }
         *self = LoadWindow { start_ns: Some(start_ns), ..LoadWindow::default() };
+    }
+
+    /// The finished window's link utilisation as a trace event.
+    fn link_sample(&self, start_ns: u64, capacity: Capacity) -> Event {
+        let window_ns = WINDOW.as_nanos() as u64;
+        let permille = |busy_ns: u64| (busy_ns.saturating_mul(1_000) / window_ns).min(1_000) as u32;
+        Event::LinkLoad {
+            broker: capacity.broker,
+            window_start_ms: start_ns / 1_000_000,
+            window_ms: window_ns / 1_000_000,
+            inbound_busy_permille: permille(self.inbound_link_busy_ns),
+            outbound_busy_permille: permille(self.outbound_link_busy_ns),
+        }
     }
 
     /// The finished window as a trace event.
@@ -105,6 +129,15 @@ impl LoadMeter {
             w.queue_ns_total += queued_ns;
             w.queue_ns_max = w.queue_ns_max.max(queued_ns);
             w.handler_busy_ns += busy.as_nanos() as u64;
+        });
+    }
+
+    /// The machine's link carried a message in `direction` for `busy` (counted in the
+    /// window in which the message started to wait for the link).
+    pub fn link_busy(&self, direction: LinkDirection, busy: Duration) {
+        self.update(|w| match direction {
+            LinkDirection::Inbound => w.inbound_link_busy_ns += busy.as_nanos() as u64,
+            LinkDirection::Outbound => w.outbound_link_busy_ns += busy.as_nanos() as u64,
         });
     }
 

@@ -17,8 +17,11 @@
 //!   (`Selector.mute`, `KafkaChannel.maybeUnmute`). The broker's connection loop
 //!   (`server::serve_connection`) reads the next request only after the response.
 //!
-//! Service times come from the machine's cost model (`sim::machine`, `cost`). Queue
-//! time and busy time are sampled per window and traced (`load`).
+//! Service times come from the machine's cost model (`sim::machine`, `cost`). When the
+//! machine's link is limited (`nic_mbit_per_sec`), a request crosses its inbound side
+//! before a network thread reads it, a response its outbound side after the thread wrote
+//! it, and a follower's fetch response its inbound side before the fetcher appends it.
+//! Queue time and busy time are sampled per window and traced (`load`).
 //!
 //! Simplifications: network threads and handlers take waiting work in FIFO order (Java's
 //! non-fair `ArrayBlockingQueue` promises no order to blocked putters); there is one
@@ -33,7 +36,7 @@ pub use load::WINDOW as LOAD_WINDOW;
 
 use crate::history::Tracer;
 use crate::protocol::{FetchPartitionResponse, Request, Response};
-use crate::sim::machine::Machine;
+use crate::sim::machine::{LinkDirection, Machine};
 use cost::Work;
 use load::{Capacity, LoadMeter};
 use madsim::time::{sleep_until, Instant};
@@ -83,6 +86,7 @@ impl RequestPipeline {
         let network_threads = settings.network_threads.max(1);
         let io_threads = settings.io_threads.max(1);
         let queue_capacity = settings.queued_max_requests.max(1);
+        let link_limited = machine.spec().nic_mbit_per_sec.is_some();
         RequestPipeline {
             machine,
             processors: (0..network_threads).map(|_| tokio::sync::Mutex::new(())).collect(),
@@ -90,7 +94,7 @@ impl RequestPipeline {
             queue_places: Semaphore::new(queue_capacity as usize),
             queue_capacity,
             handlers: Semaphore::new(io_threads as usize),
-            load: LoadMeter::new(Capacity { broker, network_threads, io_threads }, tracer),
+            load: LoadMeter::new(Capacity { broker, network_threads, io_threads, link_limited }, tracer),
         }
     }
 
@@ -108,6 +112,7 @@ impl RequestPipeline {
     /// work: the request's effects happen then, at the end of its local time.
     pub async fn serve_locally(&self, processor: ProcessorId, request: &Request) {
         let spec = self.machine.spec();
+        self.cross_link(LinkDirection::Inbound, cost::request_bytes(request)).await;
         let (read_at, place) = {
             let _thread = self.processors[processor.0].lock().await;
             self.work_on_network_thread(cost::read_ns(spec, request)).await;
@@ -128,14 +133,29 @@ impl RequestPipeline {
 
     /// Writes a response on `processor`'s network thread, once it is free.
     pub async fn send_response(&self, processor: ProcessorId, response: &Response) {
-        let _thread = self.processors[processor.0].lock().await;
-        self.work_on_network_thread(cost::write_ns(self.machine.spec(), response)).await;
+        {
+            let _thread = self.processors[processor.0].lock().await;
+            self.work_on_network_thread(cost::write_ns(self.machine.spec(), response)).await;
+        }
+        // The network thread hands the bytes to the socket and moves on; the link sends
+        // them at its own pace.
+        self.cross_link(LinkDirection::Outbound, cost::response_bytes(response)).await;
     }
 
     /// A follower's replica fetcher appends a fetch response: its thread is busy for the
     /// append's work (the fetcher runs on its own thread, not on a handler).
     pub async fn append_as_follower(&self, partitions: &[FetchPartitionResponse]) {
+        self.cross_link(LinkDirection::Inbound, cost::fetch_response_bytes(partitions)).await;
         self.work(cost::follower_append_work(self.machine.spec(), partitions)).await;
+    }
+
+    /// Waits until a message of `bytes` arriving or leaving now has crossed the machine's
+    /// link in `direction` (at once when the link is not limited).
+    async fn cross_link(&self, direction: LinkDirection, bytes: u64) {
+        if let Some((done, busy)) = self.machine.reserve_link(direction, bytes) {
+            self.load.link_busy(direction, busy);
+            sleep_exactly(done.saturating_duration_since(Instant::now())).await;
+        }
     }
 
     /// Spends `cpu_ns` of network-thread work at the machine's current speed.

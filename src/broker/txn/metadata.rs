@@ -176,7 +176,7 @@ impl TxnMetadata {
 /// The `__transaction_state` record of a transition.
 pub fn txn_record(transactional_id: &str, metadata: &TxnMetadata, timestamp_ms: u64) -> Record {
     let key = serde_json::to_string(&("txn", transactional_id, metadata)).expect("keys serialize");
-    Record { key: Some(key), value: metadata.producer_epoch as u64, timestamp_ms }
+    Record::new(Some(key), metadata.producer_epoch as u64, timestamp_ms)
 }
 
 /// Replays a `__transaction_state` partition's records (key, value) in log order: the

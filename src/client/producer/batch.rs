@@ -86,9 +86,10 @@ impl Batch {
 
     /// Reports success to every record's sender (offsets unknown with acks=0).
     pub fn complete(self, base_offset: Option<Offset>, topic_id: Option<crate::protocol::TopicId>) {
+        let acknowledged_at = Instant::now();
         for (i, completion) in self.completions.into_iter().enumerate() {
             let offset = base_offset.map(|b| b + i as Offset);
-            let _ = completion.send(Ok(RecordMetadata { tp: self.tp.clone(), offset, topic_id }));
+            let _ = completion.send(Ok(RecordMetadata { tp: self.tp.clone(), offset, topic_id, acknowledged_at }));
         }
     }
 

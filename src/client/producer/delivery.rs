@@ -15,6 +15,10 @@ pub struct RecordMetadata {
     /// The topic whose log took the record, as the leader's answer tells the history
     /// (see [`crate::protocol::ProducePartitionResponse::topic_id`]); `None` with acks=0.
     pub topic_id: Option<crate::protocol::TopicId>,
+    /// When the producer learned of the acknowledgement, the moment Kafka calls the
+    /// record's callback: a send's latency ends here, not when the application reads
+    /// the outcome.
+    pub acknowledged_at: madsim::time::Instant,
 }
 
 /// Why a send failed.

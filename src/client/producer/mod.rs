@@ -69,6 +69,8 @@ pub struct ProducerRecord {
     pub key: Option<String>,
     /// The value.
     pub value: u64,
+    /// The value's size in bytes ([`Record::value_bytes`]).
+    pub value_bytes: u32,
 }
 
 /// A Kafka producer. Cheap to share; its sender task ends when the node dies.
@@ -151,7 +153,7 @@ impl Producer {
                 }
             }
             let (completion, rx) = tokio::sync::oneshot::channel();
-            let stored = Record { key: record.key.clone(), value: record.value, timestamp_ms: now_ms() };
+            let stored = Record { value_bytes: record.value_bytes, ..Record::new(record.key.clone(), record.value, now_ms()) };
             let tp = state.append_record(config, &record, stored, completion, partitions);
             if let Some(txn) = &mut state.txn {
                 txn.wrote_to(&tp);

@@ -63,7 +63,7 @@ fn broker_1(_: &TopicPartition) -> Option<(BrokerId, LeaderEpoch)> {
 
 /// A record without key whose value tells it apart.
 fn record(value: u64) -> Record {
-    Record { key: None, value, timestamp_ms: 0 }
+    Record::new(None, value, 0)
 }
 
 /// The values of a batch's records.

@@ -24,7 +24,7 @@ fn state(config: &ProducerConfig, partitions: u32) -> State {
 /// Sends a record of `value` (with `partition` and `key`, if any); returns its partition.
 fn send(state: &mut State, config: &ProducerConfig, partition: Option<u32>, key: Option<&str>, value: u64) -> u32 {
     let (completion, _outcome): (_, Outcome) = oneshot::channel();
-    let record = ProducerRecord { topic: "orders".into(), partition, key: key.map(str::to_string), value };
+    let record = ProducerRecord { topic: "orders".into(), partition, key: key.map(str::to_string), value, value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES };
     let partitions = state.partition_counts["orders"];
     state.append_record(config, &record, super::record(value), completion, partitions).partition
 }

@@ -28,7 +28,7 @@ fn metadata_for_an_unknown_topic_is_asked_once_per_retry_backoff_until_max_block
         let outcome = client
             .spawn(async move {
                 let producer = Producer::new(host, config);
-                let record = ProducerRecord { topic: "orders".into(), partition: None, key: None, value: 1 };
+                let record = ProducerRecord { topic: "orders".into(), partition: None, key: None, value: 1, value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES };
                 producer.send(record).await.wait().await
             })
             .await
