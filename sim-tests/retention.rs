@@ -226,7 +226,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
                 // Six records, one batch each, stamped 1000, 2000, ... 6000 ms.
                 let conn = client_net.connect(&Addr::new("broker-1"));
                 for i in 1..=6u64 {
-                    let record = Record { key: None, value: 100 + i, timestamp_ms: i * 1000 };
+                    let record = Record::new(None, 100 + i, i * 1000);
                     let request = ProduceRequest {
                         acks: Acks::All,
                         timeout_ms: 1_000,
