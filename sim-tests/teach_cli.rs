@@ -19,6 +19,7 @@ fn list_groups_every_scenario_under_its_theme_in_catalog_order() {
         "consumer-groups",
         "transactions",
         "replication-internals",
+        "capacity",
         "history",
         "other",
     ];
