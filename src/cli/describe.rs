@@ -2,7 +2,7 @@
 //! topics and consumer groups as Kafka's describe tools would have shown them.
 
 use super::load_with;
-use crate::history::{Event, RunPhase};
+use crate::history::RunPhase;
 use crate::report::describe;
 use crate::runner;
 use crate::scenario::{parse_duration_ms, SetScope, Setting};
@@ -27,12 +27,7 @@ pub fn describe_run(file: &Path, settings: &[Setting], seed: Option<u64>, at_ms:
         return 3;
     }
     // `--at` counts from the safety phase's start, as the scenario's `at` does.
-    let safety_start_ns = outcome
-        .history
-        .trace
-        .iter()
-        .find(|e| matches!(e.event, Event::Phase { name: RunPhase::Safety }))
-        .map_or(0, |e| e.time_ns);
+    let safety_start_ns = outcome.history.phase_start_ns(RunPhase::Safety).unwrap_or(0);
     let at_ns = at_ms.map(|ms| safety_start_ns + ms * 1_000_000);
     let description = describe::describe(&outcome.history, &runner::topic_assignments(&scenario), at_ns);
     match at_ms {

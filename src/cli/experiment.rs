@@ -160,12 +160,10 @@ fn command_line(file: &Path, options: &ExperimentOptions<'_>, plan: &Plan) -> St
         command += &format!(" --vary {d}");
     }
     command += &set_arguments(options.settings);
-    if let (Some(first), Some(last)) = (plan.seeds.first(), plan.seeds.last()) {
-        if options.seeds.is_some() {
-            command += &format!(" --seeds {first}..={last}");
-        }
+    match (options.seeds, plan.seeds.first(), plan.seeds.last()) {
+        (Some(_), Some(first), Some(last)) => command + &format!(" --seeds {first}..={last}"),
+        _ => command,
     }
-    command
 }
 
 /// The `--json` document.

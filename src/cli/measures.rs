@@ -5,7 +5,7 @@
 //! request handlers or network threads.
 
 use crate::history::{Event, History, RunPhase};
-use crate::protocol::TopicAssignment;
+use crate::protocol::{TopicAssignment, TopicPartition};
 use crate::workload::LatencyDistribution;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -148,18 +148,15 @@ struct BrokerSums {
 
 /// Whether a history partition name (`__consumer_offsets-3`) is an internal topic's.
 fn is_internal_partition(tp: &str) -> bool {
-    tp.rsplit_once('-').is_some_and(|(topic, _)| TopicAssignment::is_internal_name(topic))
+    TopicAssignment::is_internal_name(TopicPartition::topic_of(tp))
 }
 
 /// The safety phase's start and end in simulated nanoseconds, from the trace's phase
 /// events (the whole run when they are missing).
 fn safety_phase_ns(history: &History) -> (u64, u64) {
-    let at = |phase: RunPhase| {
-        history.trace.iter().find(|e| matches!(&e.event, Event::Phase { name } if *name == phase)).map(|e| e.time_ns)
-    };
-    let start = at(RunPhase::Safety).unwrap_or(0);
+    let start = history.phase_start_ns(RunPhase::Safety).unwrap_or(0);
     let last = history.trace.last().map_or(0, |e| e.time_ns);
-    let end = at(RunPhase::Liveness).unwrap_or(last).max(start + 1);
+    let end = history.phase_start_ns(RunPhase::Liveness).unwrap_or(last).max(start + 1);
     (start, end)
 }
 

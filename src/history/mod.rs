@@ -46,6 +46,12 @@ pub struct History {
 }
 
 impl History {
+    /// When the run entered `phase`, in simulated nanoseconds: its [`Event::Phase`] in the
+    /// trace, if the run got there.
+    pub fn phase_start_ns(&self, phase: RunPhase) -> Option<u64> {
+        self.trace.iter().find(|e| matches!(&e.event, Event::Phase { name } if *name == phase)).map(|e| e.time_ns)
+    }
+
     /// When each topic an administrator deleted went: the first [`Event::TopicDeleted`]
     /// of the topic (a ZooKeeper-mode controller taking office during a deletion traces
     /// it again as it starts the deletion over), by topic.
