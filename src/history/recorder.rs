@@ -1,7 +1,7 @@
 //! Collects ops and trace events while a run goes. One recorder per run; clones share it.
 
 use super::incarnations::TopicIncarnations;
-use super::op::{GroupContext, Op, OpFn, OpType, OpValue};
+use super::op::{GroupContext, Op, OpFn, OpType, OpValue, RecordDelay};
 use super::trace::{Event, TraceEvent};
 use super::History;
 use crate::protocol::{TopicId, TopicPartition};
@@ -118,7 +118,18 @@ impl Recorder {
 
     /// Appends a client operation and returns its index.
     pub fn op(&self, process: u64, kind: OpType, f: OpFn, value: OpValue, error: Option<String>) -> u64 {
-        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error, group: None, record_keys: None })
+        self.append(Op {
+            index: 0,
+            time_ns: 0,
+            process,
+            kind,
+            f,
+            value,
+            error,
+            group: None,
+            record_keys: None,
+            delay: None,
+        })
     }
 
     /// Appends a group member's op (with its group, member id and generation).
@@ -131,15 +142,39 @@ impl Recorder {
         error: Option<String>,
         group: GroupContext,
     ) -> u64 {
-        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error, group: Some(group), record_keys: None })
+        self.append(Op {
+            index: 0,
+            time_ns: 0,
+            process,
+            kind,
+            f,
+            value,
+            error,
+            group: Some(group),
+            record_keys: None,
+            delay: None,
+        })
     }
 
     /// Appends the invocation of a `send` or `txn` whose records carry Kafka record keys
     /// (`record_keys`: value → key, written as the op's `"record_keys"`).
     pub fn keyed_invoke(&self, process: u64, f: OpFn, value: OpValue, record_keys: BTreeMap<u64, Arc<str>>) -> u64 {
+        self.annotated_invoke(process, f, value, Some(record_keys), None)
+    }
+
+    /// Appends the invocation of a `send` or `txn` with what its records carry: their
+    /// Kafka record keys (`"record_keys"`) and the delay they ask for (`"delay"`), each
+    /// written only when present.
+    pub fn annotated_invoke(
+        &self,
+        process: u64,
+        f: OpFn,
+        value: OpValue,
+        record_keys: Option<BTreeMap<u64, Arc<str>>>,
+        delay: Option<RecordDelay>,
+    ) -> u64 {
         let kind = OpType::Invoke;
-        let record_keys = Some(record_keys);
-        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error: None, group: None, record_keys })
+        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error: None, group: None, record_keys, delay })
     }
 
     /// Stamps `op` with its index and the current time, appends it and returns the index.
