@@ -127,7 +127,7 @@ fn a_consumer_behind_retention_resets_to_latest_and_nothing_is_reported_lost() {
 }
 
 /// One broker, topic `t` with one partition of segments of two records.
-fn broker_config(retention: RetentionConfig) -> BrokerConfig {
+pub(crate) fn broker_config(retention: RetentionConfig) -> BrokerConfig {
     BrokerConfig {
         id: BrokerId(1),
         truncation: TruncationMode::LeaderEpoch,
