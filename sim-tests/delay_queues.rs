@@ -4,17 +4,9 @@
 //! forwarders are built on, against a real broker: record timestamps, `pause`, `resume`.
 
 use crate::support::{describe, kinds, load, run};
-use kafkasim::broker::{run_broker, BrokerContext};
 use kafkasim::check::AnomalyKind;
-use kafkasim::client::consumer::{Consumer, ConsumerConfig};
-use kafkasim::history::{OpFn, OpType, Recorder};
-use kafkasim::metastore::{run_metastore, MetastoreConfig};
-use kafkasim::protocol::{
-    Acks, OffsetReset, ProduceRequest, Record, RecordBatch, Request, Response, RetentionConfig, TopicPartition,
-};
-use kafkasim::sim::disk::DiskStore;
-use kafkasim::sim::net::{Addr, NetConfig, Network};
-use madsim::runtime::{Handle, Runtime};
+use kafkasim::history::{OpFn, OpType};
+use kafkasim::protocol::RetentionConfig;
 use madsim::time::Instant;
 use std::time::Duration;
 
@@ -103,87 +95,11 @@ fn the_liveness_phase_waits_for_the_forwarders_and_says_so_when_records_stay_unf
     assert!(!kinds(&outcome).contains(&AnomalyKind::DeliveredLate), "{}", describe(&outcome));
 }
 
-/// One broker with topic `t` (one partition), a record produced to it at each of
-/// `timestamps_ms`, and a consumer assigned the partition from offset 0; `body` runs on
-/// the client node with the consumer.
-fn with_a_broker<F, Fut>(timestamps_ms: &'static [u64], body: F)
-where
-    F: FnOnce(Consumer, TopicPartition) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let runtime = Runtime::with_seed_and_config(11, madsim::Config::default());
-    runtime.block_on(async move {
-        let handle = Handle::current();
-        let network = Network::new(NetConfig::default(), handle.create_node().name("wire").build());
-        let disks = DiskStore::new();
-        let recorder = Recorder::new();
-        let meta = (network.add_host(&Addr::new("metastore")), disks.disk("metastore"));
-        let metastore = handle
-            .create_node()
-            .name("metastore")
-            .init(move || run_metastore(meta.0.clone(), meta.1.clone(), MetastoreConfig::default()))
-            .build();
-        let ctx = BrokerContext {
-            config: crate::retention::broker_config(RetentionConfig::default()),
-            net: network.add_host(&Addr::new("broker-1")),
-            disk: disks.disk("broker-1"),
-            machine: kafkasim::sim::machine::Machine::new(Default::default()),
-            tracer: recorder.tracer("broker-1"),
-            stop: Default::default(),
-        };
-        let broker = handle.create_node().name("broker-1").init(move || run_broker(ctx.clone())).build();
-        let client_net = network.add_host(&Addr::new("client"));
-        let client = handle.create_node().name("client").build();
-        client
-            .spawn(async move {
-                let tp = TopicPartition::new("t", 0);
-                let config = ConsumerConfig {
-                    bootstrap: vec![Addr::new("broker-1")],
-                    auto_offset_reset: OffsetReset::Earliest,
-                    fetch_max_wait_ms: 100,
-                    max_poll_records: 100,
-                    request_timeout_ms: 2_000,
-                    metadata_max_age_ms: 300_000,
-                    retry_backoff_ms: 100,
-                    offset_validation: Default::default(),
-                    isolation_level: Default::default(),
-                    fetch_topic_ids: true,
-                    allow_auto_create_topics: false,
-                };
-                let mut consumer = Consumer::new(client_net.clone(), config);
-                while consumer.end_offset(&tp).await.is_none() {
-                    madsim::time::sleep(Duration::from_millis(200)).await;
-                    consumer.partitions_for("t").await;
-                }
-                let conn = client_net.connect(&Addr::new("broker-1"));
-                for (i, &timestamp_ms) in timestamps_ms.iter().enumerate() {
-                    let record = Record { key: None, value: 100 + i as u64, timestamp_ms };
-                    let request = ProduceRequest {
-                        acks: Acks::All,
-                        timeout_ms: 1_000,
-                        batches: vec![(tp.clone(), RecordBatch::plain(vec![record]))],
-                        transactional_id: None,
-                        transaction_version: Default::default(),
-                    };
-                    let answer = conn.call(Request::Produce(request), Duration::from_secs(2)).await;
-                    assert!(matches!(answer, Ok(Response::Produce(ref r)) if r[0].error.is_none()), "{answer:?}");
-                }
-                consumer.assign(vec![tp.clone()]);
-                consumer.seek(&tp, 0);
-                body(consumer, tp).await;
-            })
-            .await
-            .expect("the client task finished");
-        // Nothing may stay pending past the test (see the runner's end of run).
-        for node in [metastore.id(), broker.id(), client.id()] {
-            handle.kill(node);
-        }
-    });
-}
-
 #[test]
 fn a_consumer_sees_record_timestamps_and_fetches_nothing_from_a_paused_partition_until_resumed() {
-    with_a_broker(&[1_000, 2_000, 3_000], |mut consumer, tp| async move {
+    const RECORDS: &[(u64, u64)] = &[(100, 1_000), (101, 2_000), (102, 3_000)];
+    crate::retention::against_a_broker(11, RetentionConfig::default(), RECORDS, |mut consumer, tp| async move {
+        consumer.assign(vec![tp.clone()]);
         let polled = consumer.poll().await.unwrap();
         let stamped: Vec<(u64, u64)> = polled.iter().map(|r| (r.value, r.timestamp_ms)).collect();
         assert_eq!(stamped, [(100, 1_000), (101, 2_000), (102, 3_000)]);

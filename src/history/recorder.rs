@@ -94,6 +94,12 @@ pub struct Recorder {
     traced: Arc<Notify>,
 }
 
+/// An op of `process` with its kind, function and value and nothing else; [`Recorder`]
+/// stamps its index and time when it appends it.
+fn bare(process: u64, kind: OpType, f: OpFn, value: OpValue) -> Op {
+    Op { index: 0, time_ns: 0, process, kind, f, value, error: None, group: None, record_keys: None, delay: None }
+}
+
 /// A node's view of the recorder: it can only add trace events under its own name.
 #[derive(Clone)]
 pub struct Tracer {
@@ -118,18 +124,7 @@ impl Recorder {
 
     /// Appends a client operation and returns its index.
     pub fn op(&self, process: u64, kind: OpType, f: OpFn, value: OpValue, error: Option<String>) -> u64 {
-        self.append(Op {
-            index: 0,
-            time_ns: 0,
-            process,
-            kind,
-            f,
-            value,
-            error,
-            group: None,
-            record_keys: None,
-            delay: None,
-        })
+        self.append(Op { error, ..bare(process, kind, f, value) })
     }
 
     /// Appends a group member's op (with its group, member id and generation).
@@ -142,18 +137,7 @@ impl Recorder {
         error: Option<String>,
         group: GroupContext,
     ) -> u64 {
-        self.append(Op {
-            index: 0,
-            time_ns: 0,
-            process,
-            kind,
-            f,
-            value,
-            error,
-            group: Some(group),
-            record_keys: None,
-            delay: None,
-        })
+        self.append(Op { error, group: Some(group), ..bare(process, kind, f, value) })
     }
 
     /// Appends the invocation of a `send` or `txn` whose records carry Kafka record keys
@@ -173,8 +157,7 @@ impl Recorder {
         record_keys: Option<BTreeMap<u64, Arc<str>>>,
         delay: Option<RecordDelay>,
     ) -> u64 {
-        let kind = OpType::Invoke;
-        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error: None, group: None, record_keys, delay })
+        self.append(Op { record_keys, delay, ..bare(process, OpType::Invoke, f, value) })
     }
 
     /// Stamps `op` with its index and the current time, appends it and returns the index.
