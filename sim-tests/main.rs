@@ -10,6 +10,7 @@
 //! runs in a child process of its own (see `determinism`).
 
 mod cli;
+mod delay_queues;
 mod determinism;
 mod fault_scenarios;
 mod faults;

@@ -174,10 +174,23 @@ fn broker_config(retention: RetentionConfig) -> BrokerConfig {
     }
 }
 
-#[test]
-fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
-    let runtime = Runtime::with_seed_and_config(7, madsim::Config::default());
-    runtime.block_on(async {
+/// One broker with topic `t` (one partition, `retention`) and its metastore, in a fresh
+/// runtime seeded with `seed`; on a client node, a consumer (`auto.offset.reset =
+/// earliest`, nothing assigned) once the partition has a leader, after one batch per
+/// `(value, timestamp_ms)` of `records` was produced to it: `body` then runs with the
+/// consumer. Every node is killed afterwards; returns the recorder of the broker's trace.
+pub(crate) fn against_a_broker<F, Fut>(
+    seed: u64,
+    retention: RetentionConfig,
+    records: &'static [(u64, u64)],
+    body: F,
+) -> Recorder
+where
+    F: FnOnce(Consumer, TopicPartition) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
+    runtime.block_on(async move {
         let handle = Handle::current();
         let network = Network::new(NetConfig::default(), handle.create_node().name("wire").build());
         let disks = DiskStore::new();
@@ -188,8 +201,6 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
             .name("metastore")
             .init(move || run_metastore(meta.0.clone(), meta.1.clone(), MetastoreConfig::default()))
             .build();
-        // Two records per segment; keep at least 4 records' worth (312 bytes).
-        let retention = RetentionConfig { retention_ms: None, retention_bytes: Some(4 * 78), segment_bytes: 2 * 78 };
         let ctx = BrokerContext {
             config: broker_config(retention),
             net: network.add_host(&Addr::new("broker-1")),
@@ -223,10 +234,9 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
                     madsim::time::sleep(Duration::from_millis(200)).await;
                     consumer.partitions_for("t").await;
                 }
-                // Six records, one batch each, stamped 1000, 2000, ... 6000 ms.
                 let conn = client_net.connect(&Addr::new("broker-1"));
-                for i in 1..=6u64 {
-                    let record = Record::new(None, 100 + i, i * 1000);
+                for &(value, timestamp_ms) in records {
+                    let record = Record::new(None, value, timestamp_ms);
                     let request = ProduceRequest {
                         acks: Acks::All,
                         timeout_ms: 1_000,
@@ -237,29 +247,7 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
                     let answer = conn.call(Request::Produce(request), Duration::from_secs(2)).await;
                     assert!(matches!(answer, Ok(Response::Produce(ref r)) if r[0].error.is_none()), "{answer:?}");
                 }
-                let at = |ms: u64| BTreeMap::from([(tp.clone(), ms)]);
-                assert_eq!(consumer.offsets_for_times(&at(2500)).await, BTreeMap::from([(tp.clone(), Some(2))]));
-                assert_eq!(consumer.offsets_for_times(&at(1000)).await, BTreeMap::from([(tp.clone(), Some(0))]));
-                assert_eq!(consumer.offsets_for_times(&at(6000)).await, BTreeMap::from([(tp.clone(), Some(5))]));
-                // Nothing that recent: null, as Kafka's offsetsForTimes answers (the
-                // broker's ListOffsets says offset -1), not the high watermark.
-                assert_eq!(consumer.offsets_for_times(&at(6001)).await, BTreeMap::from([(tp.clone(), None)]));
-                assert_eq!(consumer.offsets_for_times(&at(9000)).await, BTreeMap::from([(tp.clone(), None)]));
-
-                consumer.assign(vec![tp.clone()]);
-                consumer.seek(&tp, 4);
-                let values: Vec<u64> = consumer.poll().await.unwrap().iter().map(|r| r.value).collect();
-                assert_eq!(values, vec![105, 106]);
-
-                // retention.bytes keeps two of the three segments: the log starts at 2.
-                madsim::time::sleep(Duration::from_millis(500)).await;
-                assert_eq!(consumer.offsets_for_times(&at(0)).await, BTreeMap::from([(tp.clone(), Some(2))]));
-                // A seek below the log start is answered OFFSET_OUT_OF_RANGE, and the
-                // consumer resets to the earliest offset still there.
-                consumer.seek(&tp, 0);
-                assert!(consumer.poll().await.unwrap().is_empty());
-                let values: Vec<u64> = consumer.poll().await.unwrap().iter().map(|r| r.value).collect();
-                assert_eq!(values, vec![103, 104, 105, 106]);
+                body(consumer, tp).await;
             })
             .await
             .expect("the client task finished");
@@ -267,16 +255,50 @@ fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
         for node in [metastore.id(), broker.id(), client.id()] {
             handle.kill(node);
         }
-        let moved = recorder.with_trace(|trace| {
-            trace
-                .filter_map(|e| match &e.event {
-                    Event::LogStartAdvanced { log_start_offset, reason, removed, .. } => {
-                        Some((*log_start_offset, *reason, removed.len()))
-                    }
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-        });
-        assert_eq!(moved, vec![(2, LogStartReason::RetentionBytes, 2)]);
+        recorder
+    })
+}
+
+#[test]
+fn offsets_for_times_seek_and_out_of_range_against_a_broker() {
+    // Two records per segment; keep at least 4 records' worth (312 bytes).
+    let retention = RetentionConfig { retention_ms: None, retention_bytes: Some(4 * 78), segment_bytes: 2 * 78 };
+    // Six records, one batch each, stamped 1000, 2000, ... 6000 ms.
+    const RECORDS: &[(u64, u64)] = &[(101, 1000), (102, 2000), (103, 3000), (104, 4000), (105, 5000), (106, 6000)];
+    let recorder = against_a_broker(7, retention, RECORDS, |mut consumer, tp| async move {
+        let at = |ms: u64| BTreeMap::from([(tp.clone(), ms)]);
+        assert_eq!(consumer.offsets_for_times(&at(2500)).await, BTreeMap::from([(tp.clone(), Some(2))]));
+        assert_eq!(consumer.offsets_for_times(&at(1000)).await, BTreeMap::from([(tp.clone(), Some(0))]));
+        assert_eq!(consumer.offsets_for_times(&at(6000)).await, BTreeMap::from([(tp.clone(), Some(5))]));
+        // Nothing that recent: null, as Kafka's offsetsForTimes answers (the
+        // broker's ListOffsets says offset -1), not the high watermark.
+        assert_eq!(consumer.offsets_for_times(&at(6001)).await, BTreeMap::from([(tp.clone(), None)]));
+        assert_eq!(consumer.offsets_for_times(&at(9000)).await, BTreeMap::from([(tp.clone(), None)]));
+
+        consumer.assign(vec![tp.clone()]);
+        consumer.seek(&tp, 4);
+        let values: Vec<u64> = consumer.poll().await.unwrap().iter().map(|r| r.value).collect();
+        assert_eq!(values, vec![105, 106]);
+
+        // retention.bytes keeps two of the three segments: the log starts at 2.
+        madsim::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(consumer.offsets_for_times(&at(0)).await, BTreeMap::from([(tp.clone(), Some(2))]));
+        // A seek below the log start is answered OFFSET_OUT_OF_RANGE, and the
+        // consumer resets to the earliest offset still there.
+        consumer.seek(&tp, 0);
+        assert!(consumer.poll().await.unwrap().is_empty());
+        let values: Vec<u64> = consumer.poll().await.unwrap().iter().map(|r| r.value).collect();
+        assert_eq!(values, vec![103, 104, 105, 106]);
     });
+    let moved = recorder.with_trace(|trace| {
+        trace
+            .filter_map(|e| match &e.event {
+                Event::LogStartAdvanced { log_start_offset, reason, removed, .. } => {
+                    Some((*log_start_offset, *reason, removed.len()))
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(moved, vec![(2, LogStartReason::RetentionBytes, 2)]);
 }

@@ -69,6 +69,16 @@ pub enum LivenessCause {
         /// Records group members polled and had not processed yet.
         unprocessed: u64,
     },
+    /// Delay queues had not forwarded every record acknowledged to their tiers' producers
+    /// (the liveness phase waits for them before the drain reads the targets).
+    DelayedNotForwarded {
+        /// How long the liveness phase waited, in milliseconds.
+        waited_ms: u64,
+        /// How many tier records had no forward that took effect.
+        count: u64,
+        /// The first of them, `delay-1s-0 value 17`.
+        first: Vec<String>,
+    },
 }
 
 /// One partition that did not recover.
@@ -217,6 +227,17 @@ impl fmt::Display for LivenessCause {
                      partition: {}",
                     waited_ms / 1_000,
                     lags.join("; ")
+                )
+            }
+            LivenessCause::DelayedNotForwarded { waited_ms, count, first } => {
+                let more = (*count).saturating_sub(first.len() as u64);
+                let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+                write!(
+                    f,
+                    "{} after the faults healed, delay queues had not forwarded {count} records of their tiers: \
+                     {}{more}",
+                    duration(*waited_ms),
+                    first.join(", ")
                 )
             }
         }

@@ -7,9 +7,11 @@
 //! across partitions), `incarnations` (positions and commits that crossed from a deleted
 //! topic to one created again under its name), `groups` (what consumer groups did with
 //! their records), `log`
-//! (replication invariants over the internal trace) and `quorum` (KRaft's Raft safety
-//! over the trace).
+//! (replication invariants over the internal trace), `quorum` (KRaft's Raft safety
+//! over the trace) and `delay_queue` (delay queues' records forwarded neither early nor
+//! late).
 
+pub mod delay_queue;
 pub(crate) mod describe;
 pub mod groups;
 pub mod incarnations;
@@ -110,13 +112,19 @@ pub enum AnomalyKind {
     MetadataDivergence,
     /// A node applied metadata records out of log order or skipped some.
     MetadataGap,
+    /// A delay queue's forwarder put a record in the target before it was due (see
+    /// [`delay_queue`]).
+    DeliveredEarly,
+    /// A delay queue's record was not forwarded by its due time plus the queue's bound
+    /// (see [`delay_queue`]).
+    DeliveredLate,
     /// The cluster did not recover after the faults healed (liveness).
     NoProgress,
 }
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 34] = [
+    pub const ALL: [AnomalyKind; 36] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -150,6 +158,8 @@ impl AnomalyKind {
         AnomalyKind::QuorumMultipleLeaders,
         AnomalyKind::MetadataDivergence,
         AnomalyKind::MetadataGap,
+        AnomalyKind::DeliveredEarly,
+        AnomalyKind::DeliveredLate,
         AnomalyKind::NoProgress,
     ];
 
@@ -189,6 +199,8 @@ impl AnomalyKind {
             AnomalyKind::QuorumMultipleLeaders => "quorum-multiple-leaders",
             AnomalyKind::MetadataDivergence => "metadata-divergence",
             AnomalyKind::MetadataGap => "metadata-gap",
+            AnomalyKind::DeliveredEarly => "delivered-early",
+            AnomalyKind::DeliveredLate => "delivered-late",
             AnomalyKind::NoProgress => "no-progress",
         }
     }
@@ -294,7 +306,8 @@ impl Anomaly {
 
 /// Runs every safety checker over a history: the client-visible anomalies of
 /// [`jepsen`] and [`key_order`], the consumer-group anomalies of [`groups`], the
-/// replication invariants of [`log`] and KRaft's of [`quorum`]. Anomalies come sorted by
+/// replication invariants of [`log`], KRaft's of [`quorum`] and the delay queues' of
+/// [`delay_queue`]. Anomalies come sorted by
 /// [`AnomalyKind`] (the order of [`AnomalyKind::ALL`]), then in the order found; the
 /// result depends only on the history.
 pub fn check_all(history: &History) -> Vec<Anomaly> {
@@ -308,6 +321,7 @@ pub fn check_all(history: &History) -> Vec<Anomaly> {
     all.extend(groups::check(history));
     all.extend(log::check(history));
     all.extend(quorum::check(history));
+    all.extend(delay_queue::check(history));
     all.sort_by_key(|a| a.kind);
     all
 }
@@ -432,7 +446,18 @@ mod tests {
             instance: None,
             protocol: Default::default(),
         });
-        Op { index, time_ns: index * 1_000_000, process, kind, f, value, error: None, group, record_keys: None }
+        Op {
+            index,
+            time_ns: index * 1_000_000,
+            process,
+            kind,
+            f,
+            value,
+            error: None,
+            group,
+            record_keys: None,
+            delay: None,
+        }
     }
 
     fn event_from((broker, which, offset, value, flag): (u32, u8, u64, u64, bool)) -> Event {

@@ -66,6 +66,7 @@ impl Hist {
             error,
             group,
             record_keys: None,
+            delay: None,
         });
     }
 
@@ -100,6 +101,14 @@ impl Hist {
         self = self.send_ok(p, key, offset, value);
         let invoke = self.ops.len() - 2;
         self.ops[invoke].record_keys = Some([(value, record_key.into())].into_iter().collect());
+        self
+    }
+
+    /// Gives the last invocation recorded the delay of a delay queue's tier, as
+    /// kafkasim's producers of a tier topic record it.
+    pub(crate) fn delayed(mut self, due_after_ms: u64, late_after_ms: u64) -> Self {
+        let invoke = self.ops.iter().rposition(|o| o.kind == OpType::Invoke).expect("an invocation");
+        self.ops[invoke].delay = Some(crate::history::RecordDelay { due_after_ms, late_after_ms });
         self
     }
 

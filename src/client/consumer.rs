@@ -15,7 +15,7 @@ use crate::protocol::{
 };
 use crate::sim::net::{Addr, NodeNet};
 use madsim::time::sleep;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -104,6 +104,9 @@ pub struct ConsumedRecord {
     pub offset: Offset,
     /// The value.
     pub value: u64,
+    /// The record's timestamp: its producer's create time (Kafka's `CreateTime`, the
+    /// default `message.timestamp.type`), in milliseconds of the run's clock.
+    pub timestamp_ms: u64,
     /// The id of the topic whose log held it (see [`FetchPartitionResponse::topic_id`]):
     /// for the history, which tells a deleted topic's records from those of the topic
     /// created again under its name.
@@ -123,6 +126,8 @@ pub struct Consumer {
     pending_resets: BTreeMap<TopicPartition, OffsetReset>,
     /// Errors to raise from the next poll, one at a time, in partition order.
     pending_errors: BTreeMap<TopicPartition, ConsumerError>,
+    /// Partitions the application paused (Kafka's `pause`): not fetched until resumed.
+    paused: BTreeSet<TopicPartition>,
     need_metadata: bool,
     /// Whether metadata requests ask for every topic (a pattern subscription) rather
     /// than the assigned ones.
@@ -141,6 +146,7 @@ impl Consumer {
             positions: BTreeMap::new(),
             pending_resets: BTreeMap::new(),
             pending_errors: BTreeMap::new(),
+            paused: BTreeSet::new(),
             need_metadata: true,
             metadata_for_all_topics: false,
         }
@@ -157,7 +163,30 @@ impl Consumer {
         self.view.topic_ids().retain_positions(&partitions);
         self.pending_resets.retain(|tp, _| partitions.contains(tp));
         self.pending_errors.retain(|tp, _| partitions.contains(tp));
+        // A partition kept keeps its pause, as Kafka's `SubscriptionState` keeps a kept
+        // partition's state; one given up forgets it ("rebalance will not preserve the
+        // pause/resume state" when it revokes the partition first, as eager rebalancing does).
+        self.paused.retain(|tp| partitions.contains(tp));
         self.assignment = partitions;
+    }
+
+    /// Stops fetching from `tp` until [`resume`](Self::resume) (Kafka's `pause`): polls
+    /// return none of its records, and its position stays where it is. Ignored for a
+    /// partition not assigned (Kafka throws `IllegalStateException`).
+    pub fn pause(&mut self, tp: &TopicPartition) {
+        if self.assignment.contains(tp) {
+            self.paused.insert(tp.clone());
+        }
+    }
+
+    /// Fetches from a paused partition again (Kafka's `resume`); a no-op for one not paused.
+    pub fn resume(&mut self, tp: &TopicPartition) {
+        self.paused.remove(tp);
+    }
+
+    /// Whether `tp` is paused (Kafka's `paused()` contains it).
+    pub fn is_paused(&self, tp: &TopicPartition) -> bool {
+        self.paused.contains(tp)
     }
 
     /// The current assignment.
@@ -357,7 +386,7 @@ impl Consumer {
         self.raise_pending_error()?;
         let kip320 = self.config.offset_validation == OffsetValidation::Kip320;
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
-        for tp in &self.assignment {
+        for tp in self.assignment.iter().filter(|tp| !self.paused.contains(*tp)) {
             let (Some(position), Some((leader, epoch))) = (self.positions.get(tp), self.view.leader(tp)) else {
                 continue;
             };
@@ -371,6 +400,10 @@ impl Consumer {
                 current_leader_epoch: kip320.then_some(epoch),
                 topic_id: self.view.topic_id(tp).filter(|_| self.config.fetch_topic_ids),
             });
+        }
+        if by_leader.is_empty() && !self.assignment.is_empty() && self.assignment.iter().all(|tp| self.is_paused(tp)) {
+            // Nothing to fetch by the application's choice: no leader to look up.
+            return Ok(Vec::new());
         }
         if by_leader.is_empty() {
             self.need_metadata = true;
@@ -473,9 +506,10 @@ impl Consumer {
             let isolation = self.config.isolation_level;
             for item in fetched_items(&part.batches, &part.aborted_transactions, isolation, position) {
                 match item {
-                    Fetched::Record { offset, value, epoch } => {
+                    Fetched::Record { offset, value, timestamp_ms, epoch } => {
                         skipped_to.remove(&part.tp);
-                        let record = ConsumedRecord { tp: part.tp.clone(), offset, value, topic_id: part.topic_id };
+                        let (tp, topic_id) = (part.tp.clone(), part.topic_id);
+                        let record = ConsumedRecord { tp, offset, value, timestamp_ms, topic_id };
                         records.push((record, epoch));
                     }
                     Fetched::Skipped { next_offset, epoch } if next_offset > position => {

@@ -17,6 +17,8 @@ pub enum Fetched {
         offset: Offset,
         /// Its value.
         value: u64,
+        /// Its timestamp (the producer's create time), in milliseconds.
+        timestamp_ms: u64,
         /// The leader epoch of its batch.
         epoch: LeaderEpoch,
     },
@@ -65,7 +67,8 @@ pub fn fetched_items(
         }
         for (offset, record) in batch.offsets_and_records() {
             if offset >= position {
-                items.push(Fetched::Record { offset, value: record.value, epoch: batch.partition_leader_epoch });
+                let (value, timestamp_ms, epoch) = (record.value, record.timestamp_ms, batch.partition_leader_epoch);
+                items.push(Fetched::Record { offset, value, timestamp_ms, epoch });
             }
         }
     }

@@ -118,6 +118,14 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "A node applied metadata records out of log order or skipped some, so its view of the cluster (leaders, ISRs, fenced brokers) is not any state the controller ever decided.".into(),
             "Nodes must apply committed metadata in offset order, from the log or a snapshot; it is a bug, not a configuration.".into(),
         ),
+        DeliveredEarly => (
+            "Forwarded before it was due: the forwarder judged the record due by a clock or a timestamp other than its create time plus its tier's delay (a record's timestamp is its producer's create time unless the topic sets message.timestamp.type=LogAppendTime), or did not stop at a tier partition's first record not yet due.".into(),
+            "Forward a record only once the consumer's clock has reached its timestamp plus the tier's delay, and at the first record not yet due seek back to it and pause the partition (KafkaConsumer.pause) until it is due; it is a bug in the forwarder, not a configuration.".into(),
+        ),
+        DeliveredLate => (
+            "Not forwarded in time: its tier partition had no forwarder reading it (a crashed forwarder's partitions wait session.timeout.ms and a rebalance for a new owner), the forwarder stayed paused past the record's due time, or a record not yet due ahead of it in the partition held it back.".into(),
+            "Run more than one forwarder instance with a session.timeout.ms well below the queue's bound, resume each paused partition when its first record is due, and keep each tier's records in due order (one delay per tier topic); a bound of less than the group's failover time cannot hold through crashes.".into(),
+        ),
         NoProgress => no_progress(anomaly.liveness.as_ref(), setup),
     }
 }
@@ -247,6 +255,11 @@ fn no_progress(cause: Option<&LivenessCause>, setup: &Setup) -> (String, String)
         (
             "the consumer group did not commit up to the end of every partition: its members stopped consuming or committing (a member that never rejoined, a rebalance that did not settle, or processing slower than the records arrive)",
             "Give members time to rejoin and keep up after a failure: max.poll.interval.ms above the time one poll's records take to process, session.timeout.ms above the longest pause, and a processing rate above the produce rate.",
+        )
+    } else if let Some(LivenessCause::DelayedNotForwarded { .. }) = cause {
+        (
+            "a delay queue's forwarders did not forward every record of its tiers: no forwarder owned a tier partition (none running, or a rebalance that did not settle), or forwarding kept failing",
+            "Run forwarders that keep up with the tiers and can rejoin after a failure (session.timeout.ms and max.poll.interval.ms above the longest pause), and give the liveness phase longer than the longest tier delay (liveness_timeout).",
         )
     } else if let Some(LivenessCause::SendsUnanswered { .. }) = cause {
         (

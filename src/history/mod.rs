@@ -28,7 +28,7 @@ pub use diff::{first_divergence, Divergence};
 pub use edn::read_history_edn;
 pub use file::{read_history, HistoryFile, HistoryFormat, HistoryParseError};
 pub use jsonl::{read_history_jsonl, write_history_jsonl};
-pub use op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, DRAIN_PROCESS};
+pub use op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, RecordDelay, DRAIN_PROCESS};
 pub use recorder::{Recorder, Tracer, HISTORY_TARGET, TRACE_TARGET};
 pub use state::{BrokerRegistrationView, ClusterState, MetadataView};
 pub use trace::{ElectionReason, Event, LogStartReason, RunPhase, TraceEvent, TruncationReason};

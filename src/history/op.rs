@@ -114,14 +114,39 @@ pub struct Op {
     /// whose records carry keys, for the checkers that follow one key's records across
     /// partitions. `None` for every other op, and then absent from the line.
     pub record_keys: Option<BTreeMap<u64, Arc<str>>>,
+    /// The delay every record of the op asks for (`"delay"` in the JSON line, `:delay`
+    /// in EDN): on the invocation of a `send` or `txn` to a delay queue's tier topic,
+    /// for the [`delay_queue`](crate::check::delay_queue) checker. `None` for every
+    /// other op, and then absent from the line.
+    pub delay: Option<RecordDelay>,
 }
 
-/// Field by field, as `derive(Hash)` would, except that `record_keys` adds nothing when
-/// it is `None`: the trace hash of a history without record keys stays what it was
-/// before the field existed (the committed reports and determinism tests pin them).
+/// When a delay queue must deliver a record, relative to the record's timestamp (its
+/// producer's create time, Kafka's `CreateTime`): not before `due_after_ms`, and not
+/// later than `late_after_ms`. Written `{"due_after_ms": 1000, "late_after_ms": 6100}`
+/// (EDN `{:due-after-ms 1000, :late-after-ms 6100}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RecordDelay {
+    /// The tier's delay: the record is due this long after its timestamp.
+    pub due_after_ms: u64,
+    /// The record is late if it has not been forwarded this long after its timestamp
+    /// (the delay plus the queue's bound); never below `due_after_ms`.
+    pub late_after_ms: u64,
+}
+
+impl RecordDelay {
+    /// The JSON object of the delay, as the history writes it.
+    fn to_json(self) -> Value {
+        json!({"due_after_ms": self.due_after_ms, "late_after_ms": self.late_after_ms})
+    }
+}
+
+/// Field by field, as `derive(Hash)` would, except that `record_keys` and `delay` add
+/// nothing when they are `None`: the trace hash of a history without them stays what it
+/// was before the fields existed (the committed reports and determinism tests pin them).
 impl std::hash::Hash for Op {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let Op { index, time_ns, process, kind, f, value, error, group, record_keys } = self;
+        let Op { index, time_ns, process, kind, f, value, error, group, record_keys, delay } = self;
         index.hash(state);
         time_ns.hash(state);
         process.hash(state);
@@ -132,6 +157,9 @@ impl std::hash::Hash for Op {
         group.hash(state);
         if let Some(keys) = record_keys {
             keys.hash(state);
+        }
+        if let Some(delay) = delay {
+            delay.hash(state);
         }
     }
 }
@@ -257,6 +285,9 @@ impl Op {
             // JSON object keys are strings: the value's decimal number.
             let map: Map<String, Value> = keys.iter().map(|(v, k)| (v.to_string(), json!(&**k))).collect();
             object.insert("record_keys".into(), Value::Object(map));
+        }
+        if let Some(delay) = self.delay {
+            object.insert("delay".into(), delay.to_json());
         }
         if let Some(ctx) = &self.group {
             object.insert("group".into(), json!(ctx.group));
@@ -450,5 +481,51 @@ mod group_context_tests {
         assert_eq!(op.to_json().to_string(), epoch_line);
         let bad = r#"{"index":7,"time":9,"process":2,"type":"ok","f":"commit","value":{},"group":"billing"}"#;
         assert!(Op::from_json(&serde_json::from_str(bad).unwrap()).unwrap_err().contains("`member`"));
+    }
+}
+
+#[cfg(test)]
+mod delay_tests {
+    use super::*;
+    use std::hash::{DefaultHasher, Hash, Hasher};
+
+    fn hash_of(op: &Op) -> u64 {
+        let mut h = DefaultHasher::new();
+        op.hash(&mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn a_delay_round_trips_through_json_and_reads_from_edn() {
+        let line = r#"{"index":0,"time":5,"process":0,"type":"invoke","f":"send","value":[["send","delay-1s-0",17]],"delay":{"due_after_ms":1000,"late_after_ms":6100}}"#;
+        let op = Op::from_json(&serde_json::from_str(line).unwrap()).unwrap();
+        assert_eq!(op.delay, Some(RecordDelay { due_after_ms: 1000, late_after_ms: 6100 }));
+        assert_eq!(op.to_json().to_string(), line);
+        let edn = r#"{:index 0, :time 5, :type :invoke, :process 0, :f :send, :value [[:send "delay-1s-0" 17]], :delay {:due-after-ms 1000, :late-after-ms 6100}}"#;
+        assert_eq!(crate::history::read_history_edn(edn).unwrap().ops, [op.clone()]);
+        // Absent or null: no delay, and nothing written; a delay changes the op's hash.
+        let without = Op { delay: None, ..op.clone() };
+        assert!(!without.to_json().to_string().contains("\"delay\""));
+        let null = line.replace(r#"{"due_after_ms":1000,"late_after_ms":6100}"#, "null");
+        assert_eq!(Op::from_json(&serde_json::from_str(&null).unwrap()).unwrap(), without);
+        assert_ne!(hash_of(&without), hash_of(&op));
+    }
+
+    #[test]
+    fn a_malformed_delay_names_the_field() {
+        let with = |delay: &str| {
+            let line =
+                format!(r#"{{"index":0,"time":5,"process":0,"type":"invoke","f":"send","value":[],"delay":{delay}}}"#);
+            Op::from_json(&serde_json::from_str(&line).unwrap()).unwrap_err()
+        };
+        assert!(
+            with("1000").starts_with("field `delay`: expected a map of `due_after_ms` and `late_after_ms`, got 1000")
+        );
+        let e = with(r#"{"due_after_ms":1000}"#);
+        assert!(e.starts_with("field `delay`: missing field `late_after_ms`"), "{e}");
+        let e = with(r#"{"due_after_ms":-1,"late_after_ms":5}"#);
+        assert!(e.starts_with("field `delay`: field `due_after_ms`: expected a non-negative integer, got -1"), "{e}");
+        let e = with(r#"{"due_after_ms":1000,"late_after_ms":999}"#);
+        assert!(e.contains("expected `late_after_ms` (999) at least `due_after_ms` (1000)"), "{e}");
     }
 }

@@ -16,10 +16,12 @@
 //! - fields the format does not define (Jepsen's `:rebalance-log`, `:poll-ms`, ...)
 //!   are ignored in both syntaxes;
 //! - the optional record keys of a keyed send are `"record_keys"` in JSON and
-//!   `:record-keys` in EDN (EDN spells its keywords with dashes).
+//!   `:record-keys` in EDN (EDN spells its keywords with dashes), and so is the optional
+//!   delay of a delay queue's send: `"delay"` with `"due_after_ms"` and `"late_after_ms"`,
+//!   `:delay` with `:due-after-ms` and `:late-after-ms`.
 
 use super::doc::{float_text, Doc, DocKind, Pos, Syntax};
-use super::op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords};
+use super::op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, RecordDelay};
 use super::values::ValueNames;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -177,7 +179,36 @@ impl<'n> OpReader<'n> {
             }
         };
         let record_keys = self.record_keys(doc)?;
-        Ok(Read::Op(Op { index, time_ns, process, kind, f, value, error, group, record_keys }))
+        let delay = self.delay(doc)?;
+        Ok(Read::Op(Op { index, time_ns, process, kind, f, value, error, group, record_keys, delay }))
+    }
+
+    /// The optional delay of a delay queue's send: `"delay": {"due_after_ms": 1000,
+    /// "late_after_ms": 6100}` in JSON, `:delay {:due-after-ms 1000, :late-after-ms 6100}`
+    /// in EDN; the record cannot be late before it is due.
+    fn delay(&mut self, doc: &Doc) -> Result<Option<RecordDelay>> {
+        let Some(map_doc) = doc.field("delay").filter(|d| !d.is_null()) else { return Ok(None) };
+        let (due, late) = match self.syntax {
+            Syntax::Json => ("due_after_ms", "late_after_ms"),
+            Syntax::Edn => ("due-after-ms", "late-after-ms"),
+        };
+        if !matches!(map_doc.kind, DocKind::Map(_)) {
+            let expected = format!("a map of `{due}` and `{late}`");
+            let message = format!("{}: expected {expected}, got {}", self.field_name("delay"), self.got(map_doc));
+            return Err(FieldError::new(map_doc.at, message));
+        }
+        let within = |e: FieldError| e.within(&self.field_name("delay"));
+        let due_after_ms = self.uint_field(map_doc, due).map_err(within)?;
+        let late_after_ms = self.uint_field(map_doc, late).map_err(within)?;
+        if late_after_ms < due_after_ms {
+            let message = format!(
+                "{}: expected `{late}` ({late_after_ms}) at least `{due}` ({due_after_ms}): a record cannot be late \
+                 before it is due",
+                self.field_name("delay")
+            );
+            return Err(FieldError::new(map_doc.at, message));
+        }
+        Ok(Some(RecordDelay { due_after_ms, late_after_ms }))
     }
 
     /// The optional map of record keys: `"record_keys": {"17": "key-3"}` in JSON,

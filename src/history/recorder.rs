@@ -1,7 +1,7 @@
 //! Collects ops and trace events while a run goes. One recorder per run; clones share it.
 
 use super::incarnations::TopicIncarnations;
-use super::op::{GroupContext, Op, OpFn, OpType, OpValue};
+use super::op::{GroupContext, Op, OpFn, OpType, OpValue, RecordDelay};
 use super::trace::{Event, TraceEvent};
 use super::History;
 use crate::protocol::{TopicId, TopicPartition};
@@ -94,6 +94,12 @@ pub struct Recorder {
     traced: Arc<Notify>,
 }
 
+/// An op of `process` with its kind, function and value and nothing else; [`Recorder`]
+/// stamps its index and time when it appends it.
+fn bare(process: u64, kind: OpType, f: OpFn, value: OpValue) -> Op {
+    Op { index: 0, time_ns: 0, process, kind, f, value, error: None, group: None, record_keys: None, delay: None }
+}
+
 /// A node's view of the recorder: it can only add trace events under its own name.
 #[derive(Clone)]
 pub struct Tracer {
@@ -118,7 +124,7 @@ impl Recorder {
 
     /// Appends a client operation and returns its index.
     pub fn op(&self, process: u64, kind: OpType, f: OpFn, value: OpValue, error: Option<String>) -> u64 {
-        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error, group: None, record_keys: None })
+        self.append(Op { error, ..bare(process, kind, f, value) })
     }
 
     /// Appends a group member's op (with its group, member id and generation).
@@ -131,15 +137,27 @@ impl Recorder {
         error: Option<String>,
         group: GroupContext,
     ) -> u64 {
-        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error, group: Some(group), record_keys: None })
+        self.append(Op { error, group: Some(group), ..bare(process, kind, f, value) })
     }
 
     /// Appends the invocation of a `send` or `txn` whose records carry Kafka record keys
     /// (`record_keys`: value → key, written as the op's `"record_keys"`).
     pub fn keyed_invoke(&self, process: u64, f: OpFn, value: OpValue, record_keys: BTreeMap<u64, Arc<str>>) -> u64 {
-        let kind = OpType::Invoke;
-        let record_keys = Some(record_keys);
-        self.append(Op { index: 0, time_ns: 0, process, kind, f, value, error: None, group: None, record_keys })
+        self.annotated_invoke(process, f, value, Some(record_keys), None)
+    }
+
+    /// Appends the invocation of a `send` or `txn` with what its records carry: their
+    /// Kafka record keys (`"record_keys"`) and the delay they ask for (`"delay"`), each
+    /// written only when present.
+    pub fn annotated_invoke(
+        &self,
+        process: u64,
+        f: OpFn,
+        value: OpValue,
+        record_keys: Option<BTreeMap<u64, Arc<str>>>,
+        delay: Option<RecordDelay>,
+    ) -> u64 {
+        self.append(Op { record_keys, delay, ..bare(process, OpType::Invoke, f, value) })
     }
 
     /// Stamps `op` with its index and the current time, appends it and returns the index.

@@ -23,12 +23,20 @@ pub enum NodeRole {
     /// A consume-transform-produce pipeline instance (`pipeline-N`, from 1 in scenario
     /// order).
     Pipeline,
+    /// A delay queue's forwarder instance (`forwarder-N`, from 1 in scenario order).
+    Forwarder,
 }
 
 impl NodeRole {
     /// Every role.
-    pub const ALL: [NodeRole; 5] =
-        [NodeRole::Broker, NodeRole::Producer, NodeRole::Consumer, NodeRole::Controller, NodeRole::Pipeline];
+    pub const ALL: [NodeRole; 6] = [
+        NodeRole::Broker,
+        NodeRole::Producer,
+        NodeRole::Consumer,
+        NodeRole::Controller,
+        NodeRole::Pipeline,
+        NodeRole::Forwarder,
+    ];
 }
 
 /// Where controllers' node ids start, so that they never collide with broker ids (Kafka
@@ -54,6 +62,11 @@ impl NodeName {
     /// The `n`-th pipeline instance's node name.
     pub fn pipeline(n: u32) -> Self {
         NodeName { role: NodeRole::Pipeline, number: n }
+    }
+
+    /// The `n`-th delay queue forwarder's node name.
+    pub fn forwarder(n: u32) -> Self {
+        NodeName { role: NodeRole::Forwarder, number: n }
     }
 
     /// The `n`-th producer process's node name.
@@ -85,7 +98,7 @@ impl NodeName {
         match self.role {
             NodeRole::Broker => Some(NodeId(self.number)),
             NodeRole::Controller => Some(NodeId(CONTROLLER_ID_OFFSET + self.number)),
-            NodeRole::Producer | NodeRole::Consumer | NodeRole::Pipeline => None,
+            NodeRole::Producer | NodeRole::Consumer | NodeRole::Pipeline | NodeRole::Forwarder => None,
         }
     }
 
@@ -94,7 +107,7 @@ impl NodeName {
         NodeName::parse(text).filter(|n| n.role == NodeRole::Broker).map(|n| n.number)
     }
 
-    /// Reads `broker-2`, `producer-1`, `consumer-3`, `pipeline-1` or `controller-1`; `None` for anything else
+    /// Reads `broker-2`, `producer-1`, `consumer-3`, `pipeline-1`, `forwarder-1` or `controller-1`; `None` for anything else
     /// (including `metastore`, which has no number).
     pub fn parse(text: &str) -> Option<Self> {
         let (role, n) = text.split_once('-')?;
@@ -131,7 +144,14 @@ mod tests {
 
     #[test]
     fn node_names_read_back_as_written() {
-        for name in [NodeName::broker(2), NodeName::producer(1), NodeName::consumer(13), NodeName::controller(3)] {
+        for name in [
+            NodeName::broker(2),
+            NodeName::producer(1),
+            NodeName::consumer(13),
+            NodeName::controller(3),
+            NodeName::pipeline(2),
+            NodeName::forwarder(4),
+        ] {
             assert_eq!(NodeName::parse(&name.to_string()), Some(name));
         }
         for kraft in [NodeName::broker(2), NodeName::controller(1)] {

@@ -77,7 +77,7 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
         })
         .collect();
     let groups = scenario.consumers.iter().any(|c| c.group.is_some());
-    if groups || !scenario.pipelines.is_empty() {
+    if groups || !scenario.pipelines.is_empty() || !scenario.delay_queues.is_empty() {
         topics.push(TopicAssignment {
             name: OFFSETS_TOPIC.to_string(),
             replicas: replica_assignment(
@@ -92,7 +92,8 @@ pub fn topic_assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
             retention: RetentionConfig::default(),
         });
     }
-    let exactly_once = scenario.pipelines.iter().any(|p| p.guarantee == Guarantee::ExactlyOnce);
+    let exactly_once = scenario.pipelines.iter().any(|p| p.guarantee == Guarantee::ExactlyOnce)
+        || scenario.delay_queues.iter().any(|q| q.guarantee == Guarantee::ExactlyOnce);
     if exactly_once || scenario.producers.iter().any(|p| p.config.transactional_id.is_some()) {
         topics.push(TopicAssignment {
             name: TRANSACTION_TOPIC.to_string(),
@@ -346,8 +347,9 @@ pub(super) fn producer_config(spec: &ProducerSpec, index: u32, bootstrap: Vec<Ad
 /// there is no consumer but a transactional producer (as Jepsen's final reads use the
 /// test's consumer settings), else `read_uncommitted`.
 pub(super) fn drain_isolation(scenario: &Scenario) -> IsolationLevel {
-    // A pipeline's output is read as its downstream readers would read it: committed.
-    if !scenario.pipelines.is_empty() {
+    // A pipeline's (or a delay queue's) output is read as its downstream readers would
+    // read it: committed.
+    if !scenario.pipelines.is_empty() || !scenario.delay_queues.is_empty() {
         return IsolationLevel::ReadCommitted;
     }
     let committed = |c: &ConsumerSpec| c.config.isolation_level == IsolationLevel::ReadCommitted;

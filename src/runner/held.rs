@@ -93,6 +93,7 @@ mod tests {
             error: None,
             group: None,
             record_keys: None,
+            delay: None,
         };
         let append = Event::Append {
             tp: "orders-0".into(),

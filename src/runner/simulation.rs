@@ -10,7 +10,7 @@ use super::schedule::FaultSchedule;
 use super::{trace_phase, RunOptions};
 use crate::broker::{run_broker, BrokerContext};
 use crate::check::liveness::LivenessCause;
-use crate::check::Anomaly;
+use crate::check::{self, Anomaly};
 use crate::history::{Recorder, RunPhase, DRAIN_PROCESS};
 use crate::kraft::{run_controller, ControllerContext};
 use crate::metastore::run_metastore;
@@ -261,8 +261,9 @@ fn with_admin_partitions(
     topics
 }
 
-/// Boots every producer, consumer and pipeline process. Process ids: producers first,
-/// then consumers, then pipeline instances, in scenario order.
+/// Boots every producer, consumer, pipeline and delay queue forwarder process. Process
+/// ids: producers first, then consumers, then pipeline instances, then forwarders, in
+/// scenario order.
 fn boot_clients(run: &Run<'_>) {
     let scenario = run.scenario;
     let bootstrap = configure::bootstrap(scenario);
@@ -347,6 +348,22 @@ fn boot_clients(run: &Run<'_>) {
             process += 1;
         }
     }
+    let mut forwarder_number = 0;
+    for queue in &scenario.delay_queues {
+        let target_partitions = scenario.topic(&queue.target).map_or(1, |t| t.partitions);
+        for index in 0..queue.count {
+            forwarder_number += 1;
+            let name = NodeName::forwarder(forwarder_number).to_string();
+            let net = run.network.add_host(&Addr::new(&name));
+            let configs = configure::pipeline_configs(&queue.as_pipeline(), index, &name, bootstrap.clone(), scenario);
+            let (ctx, queue, this, member) = (run.workload.clone(), queue.clone(), process, name.clone());
+            nodes.boot(&name, move || {
+                let (queue, configs, member) = (queue.clone(), configs.clone(), member.clone());
+                workload::run_forwarder(ctx.clone(), net.clone(), queue, configs, member, target_partitions, this)
+            });
+            process += 1;
+        }
+    }
 }
 
 /// Heals every fault and restarts every node, then waits, each step within the
@@ -377,6 +394,16 @@ async fn liveness_phase(run: &mut Run<'_>) {
     if !wait_until(limit, || probes::partition_problems(&run.observer.now(), &topics).is_empty()).await {
         let problems = probes::partition_problems(&run.observer.now(), &topics);
         run.fail(LivenessCause::NotRecovered { waited_ms, problems });
+    }
+    if !run.scenario.delay_queues.is_empty() {
+        // The forwarders hold back what is not due yet: the drain reads the targets once
+        // every acknowledged tier record has been forwarded.
+        let left = || run.recorder.with_ops(check::delay_queue::unforwarded);
+        if !wait_until(limit, || left().is_empty()).await {
+            let left = left();
+            let first = left.iter().take(5).map(|(key, value)| format!("{key} value {value}")).collect();
+            run.fail(LivenessCause::DelayedNotForwarded { waited_ms, count: left.len() as u64, first });
+        }
     }
     run.drained = drain(run, Instant::now() + limit).await;
     if !run.drained.unfinished.is_empty() {

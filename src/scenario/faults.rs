@@ -29,6 +29,8 @@ pub(super) struct World<'a> {
     pub transactional_producers: Vec<u32>,
     /// The pipeline instance count, over all `[[pipelines]]` entries.
     pub pipelines: u32,
+    /// The delay queue forwarder count, over all `[[delay_queues]]` entries.
+    pub forwarders: u32,
     /// The topics.
     pub topics: &'a [TopicSpec],
     /// The consumer groups (of subscribe-mode consumers).
@@ -221,17 +223,21 @@ fn fault(t: &Table, world: &World, text: &str) -> Res<FaultSpec> {
                 Target::Node(n) => NodeName::parse(n),
                 _ => None,
             };
-            let consumer = node.as_ref().is_some_and(|n| matches!(n.role, NodeRole::Consumer | NodeRole::Pipeline));
+            let consumer = node
+                .as_ref()
+                .is_some_and(|n| matches!(n.role, NodeRole::Consumer | NodeRole::Pipeline | NodeRole::Forwarder));
             // A transactional producer's application can stall too (in the middle of a
             // transaction); a plain producer's sends have no transaction to hold open.
             let transactional = world.is_transactional_producer(node.as_ref());
             if !(consumer || (kind == FaultKind::Stall && transactional)) {
                 let node = t.require("target", "a consumer")?;
                 let expected = if kind == FaultKind::Stall {
-                    "a consumer such as \"consumer-1\", a pipeline instance such as \"pipeline-1\", or a \
-                     transactional producer (one with a `transactional.id`)"
+                    "a consumer such as \"consumer-1\", a pipeline instance such as \"pipeline-1\", a delay \
+                     queue forwarder such as \"forwarder-1\", or a transactional producer (one with a \
+                     `transactional.id`)"
                 } else {
-                    "a consumer such as \"consumer-1\" or a pipeline instance such as \"pipeline-1\""
+                    "a consumer such as \"consumer-1\", a pipeline instance such as \"pipeline-1\" or a delay \
+                     queue forwarder such as \"forwarder-1\""
                 };
                 return Err(node.pos.issue(format!(
                     "a \"{}\" fault acts on a client's application; expected {expected}, found \"{who}\"",
@@ -443,6 +449,7 @@ fn check_exists(target: &Target, node: &Node, world: &World) -> Res<()> {
                 NodeRole::Consumer => (world.consumers, "consumer processes", "[[consumers]]"),
                 NodeRole::Controller => (world.controllers, "controllers", "[cluster] controllers"),
                 NodeRole::Pipeline => (world.pipelines, "pipeline instances", "[[pipelines]]"),
+                NodeRole::Forwarder => (world.forwarders, "delay queue forwarders", "[[delay_queues]]"),
             };
             if n == 0 || n > count {
                 let range = match count {

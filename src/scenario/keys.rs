@@ -20,6 +20,7 @@ pub(super) const ROOT: &[&str] = &[
     "producers",
     "consumers",
     "pipelines",
+    "delay_queues",
     "faults",
     "events",
     "nemesis",
@@ -273,6 +274,26 @@ pub(super) const PIPELINE_PRODUCER_CONFIG: &[&str] = &[
     "transaction.timeout.ms",
 ];
 
+/// `[[delay_queues]]`: delay queues of tier topics and their forwarders. Their
+/// `consumer` and `producer` tables take `[pipelines.consumer]`'s and
+/// `[pipelines.producer]`'s keys.
+pub(super) const DELAY_QUEUE: &[&str] = &[
+    "count",
+    "tiers",
+    "target",
+    "group",
+    "guarantee",
+    "max_lateness",
+    "poll_interval",
+    "process_time",
+    "sticky_assignor",
+    "consumer",
+    "producer",
+];
+
+/// One tier of `[[delay_queues]]`' `tiers`.
+pub(super) const DELAY_TIER: &[&str] = &["topic", "delay"];
+
 /// `[[faults]]`, every kind together; `faults` checks which keys each kind takes.
 pub(super) const FAULT: &[&str] = &[
     "at",
@@ -342,6 +363,8 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("[[pipelines]]", PIPELINE),
     ("[pipelines.consumer]", PIPELINE_CONSUMER_CONFIG),
     ("[pipelines.producer]", PIPELINE_PRODUCER_CONFIG),
+    ("[[delay_queues]]", DELAY_QUEUE),
+    ("each of [[delay_queues]]' `tiers`", DELAY_TIER),
     ("[[faults]]", FAULT),
     ("[[events]]", EVENT),
     ("[nemesis]", NEMESIS),
@@ -358,6 +381,7 @@ pub(super) fn sub_tables_of(allowed: &[&str]) -> &'static [&'static [&'static st
         (PRODUCER, &[PRODUCER_CONFIG]),
         (CONSUMER, &[CONSUMER_CONFIG]),
         (PIPELINE, &[PIPELINE_CONSUMER_CONFIG, PIPELINE_PRODUCER_CONFIG]),
+        (DELAY_QUEUE, &[PIPELINE_CONSUMER_CONFIG, PIPELINE_PRODUCER_CONFIG]),
     ];
     SUB_TABLES.iter().find(|(parent, _)| *parent == allowed).map_or(&[], |(_, subs)| subs)
 }

@@ -134,7 +134,7 @@
 //!    settings and the tables each goes into), `experiment` (`--vary` dimensions and
 //!    the `[experiment]` section they make).
 //! 4. The spec types, what the readers produce: `model_clients`, `model_faults`,
-//!    `model_events` (`[[events]]`), and
+//!    `model_events` (`[[events]]`), `model_delay_queues` (`[[delay_queues]]`), and
 //!    `model` with the [`Scenario`] made of them (they use `values` only to print
 //!    durations); and `raw` (TOML text to positioned values; keys and TOML types
 //!    checked).
@@ -142,7 +142,8 @@
 //!    target phrases).
 //! 6. The readers, which check meaning and fill in defaults: `hardware`
 //!    (`[cluster.os]`, `[cluster.machine]`), `workload` (`[[producers]]`,
-//!    `[[consumers]]`), `pipelines` (`[[pipelines]]`), `faults`, `events`
+//!    `[[consumers]]`), `pipelines` (`[[pipelines]]`), `delay_queues`
+//!    (`[[delay_queues]]`, with `model_delay_queues`), `faults`, `events`
 //!    (`[[events]]`: topic administration), `nemesis`, `kraft` (the KRaft keys
 //!    of `[cluster]` and `[cluster.config]`), `swarm` (which draws the metadata mode
 //!    with `kraft`'s names and release checks).
@@ -157,6 +158,7 @@
 //! [`OffsetReset`](crate::protocol::OffsetReset)): the readers map a scenario's words
 //! (`"leader-epoch"`, `"earliest"`) to them, and the runner passes them on unconverted.
 
+mod delay_queues;
 mod effective;
 mod error;
 mod events;
@@ -170,6 +172,7 @@ mod kraft;
 mod limits;
 mod model;
 mod model_clients;
+mod model_delay_queues;
 mod model_events;
 mod model_faults;
 mod nemesis;
@@ -185,6 +188,8 @@ mod workload;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_delay_queues;
 #[cfg(test)]
 mod tests_errors;
 #[cfg(test)]
@@ -222,6 +227,7 @@ pub use model_clients::{
     CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Guarantee, ManualPartitions, Partitioning,
     PipelineSpec, Processing, ProducerSettings, ProducerSpec, SendMode,
 };
+pub use model_delay_queues::{DelayQueueSpec, DelayTier};
 pub use model_events::{TopicEvent, TopicEventSpec};
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};
 pub use overrides::{set_arguments, SetScope, Setting};

@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::model_clients::{ConsumerSpec, PipelineSpec, ProducerSpec, SendMode};
+use super::model_delay_queues::DelayQueueSpec;
 use super::model_events::TopicEventSpec;
 use super::model_faults::{FaultSpec, NemesisSpec};
 use super::overrides::Setting;
@@ -64,6 +65,9 @@ pub struct Scenario {
     /// The consume-transform-produce pipelines (`[[pipelines]]`), in file order,
     /// numbered like the consumers: `pipeline-1`, ...
     pub pipelines: Vec<PipelineSpec>,
+    /// The delay queues (`[[delay_queues]]`), in file order, their forwarder instances
+    /// numbered like the pipelines: `forwarder-1`, ...
+    pub delay_queues: Vec<DelayQueueSpec>,
     /// The fault schedule, sorted by `at_ms`; faults at the same time keep their file order.
     pub faults: Vec<FaultSpec>,
     /// The administrator's topic changes (`[[events]]`), sorted by `at_ms`.
@@ -110,6 +114,12 @@ impl Scenario {
     /// Every pipeline instance with its host name (`pipeline-1`, ...), in numbering order.
     pub fn pipeline_instances(&self) -> Vec<(String, &PipelineSpec)> {
         instances("pipeline", self.pipelines.iter().map(|p| (p.count, p)))
+    }
+
+    /// Every delay queue forwarder with its host name (`forwarder-1`, ...), in numbering
+    /// order.
+    pub fn forwarder_instances(&self) -> Vec<(String, &DelayQueueSpec)> {
+        instances("forwarder", self.delay_queues.iter().map(|q| (q.count, q)))
     }
 
     /// The topic with this name, if the scenario defines it.

@@ -43,6 +43,10 @@ pub struct ProducerSpec {
     /// For a transactional producer, the application aborts every N-th transaction
     /// instead of committing it (`abort_every`; `None`, the default, commits all).
     pub abort_every: Option<u32>,
+    /// When `topic` is a tier of a delay queue (`[[delay_queues]]`), the delay its
+    /// records ask for and the bound on their lateness, which the producer's send ops
+    /// carry for the checker; `None` for any other topic.
+    pub delay: Option<crate::history::RecordDelay>,
     /// Producer settings (`[producers.config]`).
     pub config: ProducerSettings,
 }

@@ -101,6 +101,7 @@ const TABLE_KEYS: &[&str] = &[
     "topics",
     "producers",
     "consumers",
+    "delay_queues",
     "faults",
     "nemesis",
     "swarm",

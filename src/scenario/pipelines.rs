@@ -27,7 +27,7 @@ use super::model_clients::{
     Processing, ProducerSpec, SendMode,
 };
 use super::raw::Table;
-use super::span::Res;
+use super::span::{Pos, Res};
 use super::values::choice;
 use super::workload::{
     consumer_defaults, consumer_settings, count, producer_defaults, producer_settings, topic_named, PARTITIONERS,
@@ -57,84 +57,140 @@ pub(super) fn pipelines(
                  another topic as output"
             )));
         }
-        let group = t.require("group", "a consumer group name")?.string("a consumer group name")?;
-        if group.value.trim().is_empty() {
-            return Err(group.pos.issue("expected a non-empty consumer group name"));
-        }
-        let guarantee_sp = t
-            .require("guarantee", "\"at-least-once\" or \"exactly-once\"")?
-            .string("\"at-least-once\" or \"exactly-once\"")?;
-        let guarantee = choice(&guarantee_sp, &GUARANTEES)?;
-        let poll_interval_ms = t
-            .opt_duration_ms("poll_interval")?
-            .map(|d| d.check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string()))
-            .transpose()?
-            .map_or(100, |d| d.value);
-        let process_time_ms = t.opt_duration_ms("process_time")?.map_or(0, |d| d.value);
-        let consumer_config = match t.opt_table("consumer", keys::PIPELINE_CONSUMER_CONFIG)? {
-            Some(c) => consumer_settings(&c, true, profile)?,
-            None => consumer_defaults(profile),
-        };
-        let isolation_level = match guarantee {
-            Guarantee::ExactlyOnce => IsolationLevel::ReadCommitted,
-            Guarantee::AtLeastOnce => IsolationLevel::ReadUncommitted,
-        };
-        let consumer = ConsumerSpec {
-            count,
-            topic: input.clone(),
-            mode: ConsumerMode::Subscribe,
-            group: Some(group.value.clone()),
-            poll_interval_ms,
-            processing: Processing::Sync,
-            process_time_ms,
-            commit: CommitPolicy::AfterProcessing,
-            commit_mode: CommitMode::Sync,
-            commit_on_revoke: false,
-            partitions: Default::default(),
-            sticky_assignor: switch_choice(t, "sticky_assignor", profile, Switch::StickyAssignor, &STICKY_ASSIGNORS)?,
-            config: ConsumerSettings { enable_auto_commit: false, isolation_level, ..consumer_config },
-        };
-        let producer_table = t.opt_table("producer", keys::PIPELINE_PRODUCER_CONFIG)?;
-        let producer_config = match &producer_table {
-            Some(c) => producer_settings(c, profile, notes)?,
-            None => producer_defaults(profile),
-        };
-        if guarantee == Guarantee::ExactlyOnce && !producer_config.enable_idempotence {
-            let pos = producer_table.as_ref().map_or(guarantee_sp.pos.clone(), |p| p.pos.clone());
-            return Err(pos.issue(
-                "an exactly-once pipeline needs a transactional producer, and a transactional.id needs \
-                 idempotence, which is off here (Kafka rejects this too); expected enable.idempotence = true \
-                 with acks = \"all\" in [pipelines.producer], or guarantee = \"at-least-once\"",
-            ));
-        }
-        let producer = ProducerSpec {
-            count,
-            topic: output.clone(),
-            rate_per_sec: 1.0,
-            records: None,
-            value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
-            partitioning: Partitioning::Explicit,
-            key_count: 100,
-            send_mode: SendMode::Async,
-            partitioner: profile_partitioner(profile),
-            idempotent_epoch_bump: super::fields::profile_bool(profile, Switch::IdempotentEpochBump),
-            invalid_epoch_abortable: super::fields::profile_bool(profile, Switch::InvalidEpochAbortable),
-            records_per_transaction: 1,
-            abort_every: None,
-            config: producer_config,
-        };
-        out.push(PipelineSpec {
-            count,
-            input,
-            output,
-            group: group.value,
-            guarantee,
-            process_time_ms,
-            consumer,
-            producer,
-        });
+        let app = app_entry(t, ("pipelines", "pipeline"), count, (&input, &output))?;
+        let (consumer, producer) = app_clients(t, &app, profile, notes)?;
+        let AppEntry { group, guarantee, process_time_ms, .. } = app;
+        out.push(PipelineSpec { count, input, output, group, guarantee, process_time_ms, consumer, producer });
     }
     Ok(out)
+}
+
+/// What a consume-transform-produce application's entry says of its instances' clients
+/// (a pipeline's, or a delay queue's forwarders').
+pub(super) struct AppEntry<'a> {
+    /// The entry's table (`pipelines`: `[pipelines.producer]`), for messages.
+    pub section: &'static str,
+    /// What the application is called in messages (`pipeline`).
+    pub what: &'static str,
+    /// How many instances.
+    pub count: u32,
+    /// The topic the consumer's spec names (its instances may subscribe to more).
+    pub input: &'a str,
+    /// The topic the producer writes.
+    pub output: &'a str,
+    /// The consumer group (`group`).
+    pub group: String,
+    /// At-least-once or exactly-once (`guarantee`).
+    pub guarantee: Guarantee,
+    /// Where `guarantee` is written.
+    pub guarantee_pos: Pos,
+    /// The pause between polls (`poll_interval`, default 100ms).
+    pub poll_interval_ms: u64,
+    /// The work per record before it is sent (`process_time`, default 0ms).
+    pub process_time_ms: u64,
+}
+
+/// Reads the keys every consume-transform-produce application's entry has: `group`,
+/// `guarantee`, `poll_interval` and `process_time`. `names`: the entry's table and what
+/// the application is called, for messages.
+pub(super) fn app_entry<'a>(
+    t: &Table,
+    (section, what): (&'static str, &'static str),
+    count: u32,
+    (input, output): (&'a str, &'a str),
+) -> Res<AppEntry<'a>> {
+    let group = t.require("group", "a consumer group name")?.string("a consumer group name")?;
+    if group.value.trim().is_empty() {
+        return Err(group.pos.issue("expected a non-empty consumer group name"));
+    }
+    let guarantee_sp = t
+        .require("guarantee", "\"at-least-once\" or \"exactly-once\"")?
+        .string("\"at-least-once\" or \"exactly-once\"")?;
+    let guarantee = choice(&guarantee_sp, &GUARANTEES)?;
+    let poll_interval_ms = t
+        .opt_duration_ms("poll_interval")?
+        .map(|d| d.check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string()))
+        .transpose()?
+        .map_or(100, |d| d.value);
+    let process_time_ms = t.opt_duration_ms("process_time")?.map_or(0, |d| d.value);
+    Ok(AppEntry {
+        section,
+        what,
+        count,
+        input,
+        output,
+        group: group.value,
+        guarantee,
+        guarantee_pos: guarantee_sp.pos,
+        poll_interval_ms,
+        process_time_ms,
+    })
+}
+
+/// The consumer (from the entry's `consumer` table: a group member with manual commits,
+/// `read_committed` when exactly-once) and the producer (from its `producer` table) of
+/// an application's instances; an exactly-once application needs an idempotent producer.
+pub(super) fn app_clients(
+    t: &Table,
+    app: &AppEntry,
+    profile: &Profile,
+    notes: &mut Notes,
+) -> Res<(ConsumerSpec, ProducerSpec)> {
+    let consumer_config = match t.opt_table("consumer", keys::PIPELINE_CONSUMER_CONFIG)? {
+        Some(c) => consumer_settings(&c, true, profile)?,
+        None => consumer_defaults(profile),
+    };
+    let isolation_level = match app.guarantee {
+        Guarantee::ExactlyOnce => IsolationLevel::ReadCommitted,
+        Guarantee::AtLeastOnce => IsolationLevel::ReadUncommitted,
+    };
+    let consumer = ConsumerSpec {
+        count: app.count,
+        topic: app.input.to_string(),
+        mode: ConsumerMode::Subscribe,
+        group: Some(app.group.clone()),
+        poll_interval_ms: app.poll_interval_ms,
+        processing: Processing::Sync,
+        process_time_ms: app.process_time_ms,
+        commit: CommitPolicy::AfterProcessing,
+        commit_mode: CommitMode::Sync,
+        commit_on_revoke: false,
+        partitions: Default::default(),
+        sticky_assignor: switch_choice(t, "sticky_assignor", profile, Switch::StickyAssignor, &STICKY_ASSIGNORS)?,
+        config: ConsumerSettings { enable_auto_commit: false, isolation_level, ..consumer_config },
+    };
+    let producer_table = t.opt_table("producer", keys::PIPELINE_PRODUCER_CONFIG)?;
+    let producer_config = match &producer_table {
+        Some(c) => producer_settings(c, profile, notes)?,
+        None => producer_defaults(profile),
+    };
+    if app.guarantee == Guarantee::ExactlyOnce && !producer_config.enable_idempotence {
+        let pos = producer_table.as_ref().map_or(app.guarantee_pos.clone(), |p| p.pos.clone());
+        return Err(pos.issue(format!(
+            "an exactly-once {} needs a transactional producer, and a transactional.id needs \
+             idempotence, which is off here (Kafka rejects this too); expected enable.idempotence = true \
+             with acks = \"all\" in [{}.producer], or guarantee = \"at-least-once\"",
+            app.what, app.section
+        )));
+    }
+    let producer = ProducerSpec {
+        count: app.count,
+        topic: app.output.to_string(),
+        rate_per_sec: 1.0,
+        records: None,
+        value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
+        partitioning: Partitioning::Explicit,
+        key_count: 100,
+        send_mode: SendMode::Async,
+        partitioner: profile_partitioner(profile),
+        idempotent_epoch_bump: super::fields::profile_bool(profile, Switch::IdempotentEpochBump),
+        invalid_epoch_abortable: super::fields::profile_bool(profile, Switch::InvalidEpochAbortable),
+        records_per_transaction: 1,
+        abort_every: None,
+        delay: None,
+        config: producer_config,
+    };
+    Ok((consumer, producer))
 }
 
 /// The release's partitioner for records without a key (unused: a pipeline names each

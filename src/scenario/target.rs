@@ -7,7 +7,7 @@ use crate::protocol::{NodeName, METASTORE};
 
 /// The spellings accepted, for error messages.
 pub(super) const FORMS: &str = "\"broker-N\", \"metastore\", \"producer-N\", \"consumer-N\", \"pipeline-N\", \
-     \"controller-N\", \"the controller\", \"the active controller\", \"a controller\", \
+     \"forwarder-N\", \"controller-N\", \"the controller\", \"the active controller\", \"a controller\", \
      \"a follower controller\", \
      \"a majority of controllers\", \"all controllers\", \"the leader of TOPIC-P\", \"the coordinator of group G\", \
      \"the transaction coordinator of producer-N\", \
@@ -71,7 +71,7 @@ fn partition(text: &str) -> Option<String> {
     ok.then(|| text.to_string())
 }
 
-/// A node name: `metastore`, or `broker-N`, `producer-N`, `consumer-N`, `pipeline-N`, `controller-N`
+/// A node name: `metastore`, or `broker-N`, `producer-N`, `consumer-N`, `pipeline-N`, `forwarder-N`, `controller-N`
 /// with N a number.
 fn node(text: &str) -> Option<String> {
     (text == METASTORE || NodeName::parse(text).is_some()).then(|| text.to_string())

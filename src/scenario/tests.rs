@@ -199,6 +199,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 invalid_epoch_abortable: true,
                 records_per_transaction: 1,
                 abort_every: None,
+                delay: None,
                 config: ProducerSettings {
                     acks: Acks::Leader,
                     linger_ms: 5,
@@ -221,6 +222,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                 invalid_epoch_abortable: true,
                 records_per_transaction: 1,
                 abort_every: None,
+                delay: None,
                 config: ProducerSettings::default(),
             },
         ]

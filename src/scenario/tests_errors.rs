@@ -319,7 +319,8 @@ fn expectations_use_known_names_and_do_not_overlap() {
          \"int-poll-skip\", \"position-carried\", \"G0\", \"G1a\", \"G1c\", \"precommitted-read\", \"exactly-once\", \"key-reordered\", \"consume-skip\", \
          \"consume-duplicate\", \
          \"commit-regression\", \"cross-incarnation-commit\", \"split-ownership\", \"reassigned-before-revoked\", \"stale-commit-accepted\", \"static-member-rebalanced\", \"replica-divergence\", \"hw-regression\", \
-         \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\" or \"no-progress\""
+         \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\", \
+         \"delivered-early\", \"delivered-late\" or \"no-progress\""
     );
     assert_eq!(
         err(&format!("{BASE}[expect]\npresent = [\"*\"]\n")),
@@ -462,8 +463,8 @@ fn a_stall_may_also_target_a_transactional_producer_but_not_a_plain_one() {
     let leave = err(&with(transactional, "leave"));
     assert!(
         leave.contains(
-            "expected a consumer such as \"consumer-1\" or a pipeline instance such as \"pipeline-1\", found \
-             \"producer-1\""
+            "expected a consumer such as \"consumer-1\", a pipeline instance such as \"pipeline-1\" or a delay queue \
+             forwarder such as \"forwarder-1\", found \"producer-1\""
         ),
         "{leave}"
     );

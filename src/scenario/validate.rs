@@ -27,7 +27,7 @@ use super::raw::{self, Node, Table};
 use super::span::{Pos, Res, Sp};
 use super::values::{choice, parse_seed_range};
 use super::experiment::{Dimension, ExperimentSpec, MAX_COMBINATIONS};
-use super::{events, faults, hardware, kraft, nemesis, pipelines, swarm, workload};
+use super::{delay_queues, events, faults, hardware, kraft, nemesis, pipelines, swarm, workload};
 
 /// Parses and validates scenario text with the `--set` settings applied.
 pub(super) fn build(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Res<Scenario> {
@@ -91,11 +91,17 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
     }
     let network = network(root.opt_table("network", keys::NETWORK)?)?;
     let topics = topics(&root.tables("topics", keys::TOPIC)?, &cluster)?;
-    let producers = workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
+    let mut producers =
+        workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
     let consumer_tables = root.tables("consumers", keys::CONSUMER)?;
     let consumers = workload::consumers(&consumer_tables, &topics, &profile)?;
     super::group_protocol::check_groups(&consumer_tables, &consumers, &cluster, &profile)?;
     let pipelines = pipelines::pipelines(&root.tables("pipelines", keys::PIPELINE)?, &topics, &profile, &mut notes)?;
+    let other_groups: Vec<String> =
+        consumers.iter().filter_map(|c| c.group.clone()).chain(pipelines.iter().map(|p| p.group.clone())).collect();
+    let delay_tables = root.tables("delay_queues", keys::DELAY_QUEUE)?;
+    let delay_queues =
+        delay_queues::delay_queues(&delay_tables, &topics, &other_groups, &mut producers, &profile, &mut notes)?;
     let world = faults::World {
         brokers: cluster.brokers,
         controllers: cluster.controllers,
@@ -103,12 +109,9 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         consumers: consumers.iter().map(|c| c.count).sum(),
         transactional_producers: transactional_producer_numbers(&producers),
         pipelines: pipelines.iter().map(|p| p.count).sum(),
+        forwarders: delay_queues.iter().map(|q| q.count).sum(),
         topics: &topics,
-        groups: consumers
-            .iter()
-            .filter_map(|c| c.group.clone())
-            .chain(pipelines.iter().map(|p| p.group.clone()))
-            .collect(),
+        groups: other_groups.into_iter().chain(delay_queues.iter().map(|q| q.group.clone())).collect(),
         duration_ms,
     };
     let faults = faults::faults(&root.tables("faults", keys::FAULT)?, &world, text)?;
@@ -167,6 +170,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         producers,
         consumers,
         pipelines,
+        delay_queues,
         faults,
         events,
         nemesis,

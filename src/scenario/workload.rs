@@ -153,6 +153,7 @@ pub(super) fn producers(
             invalid_epoch_abortable,
             records_per_transaction: records_per_transaction.map_or(1, |v| v.value),
             abort_every: abort_every.map(|v| v.value),
+            delay: None,
             config,
         });
     }

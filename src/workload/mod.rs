@@ -6,13 +6,15 @@
 //! Files: `context` (what every process of a run shares, and the run's phase as the
 //! runner announces it), `producer`, `transactional` (a transactional producer's `txn`
 //! ops), `consumer` (standalone consumers and the drain),
-//! `group` (group members), `pipeline` (consume-transform-produce instances), `app_faults` (stall and leave), `process` (Jepsen process
+//! `group` (group members), `pipeline` (consume-transform-produce instances),
+//! `delay_forwarder` (a delay queue's forwarders: pipelines that forward what is due), `app_faults` (stall and leave), `process` (Jepsen process
 //! ids and crash recording), `progress` (the counts the liveness phase waits on). The client configurations come ready from the runner's
 //! one scenario-to-system mapping (`runner::configure`).
 
 mod app_faults;
 mod consumer;
 mod context;
+mod delay_forwarder;
 mod group;
 mod latency;
 mod pipeline;
@@ -25,6 +27,7 @@ mod transactional;
 pub use app_faults::{AppFault, AppFaults};
 pub use consumer::{drain, run_consumer, Drained};
 pub use context::{PhaseAnnouncer, WorkloadContext};
+pub use delay_forwarder::run_forwarder;
 pub use group::run_group_consumer;
 pub use latency::{LatencyDistribution, SendLatencies};
 pub use pipeline::{run_pipeline, PipelineConfigs};

@@ -26,7 +26,12 @@
 //! instance polls or transforms holds the polled records until it ends: the application
 //! then forwards the rest and tries to commit, as a zombie of the generation it polled
 //! in (its heartbeat thread left the group once `max.poll.interval.ms` passed).
+//!
+//! A delay queue's forwarders run this same loop from its tier topics to its target,
+//! with a [`DueGate`] that lets through only the records already due (see
+//! `delay_forwarder`).
 
+use super::delay_forwarder::DueGate;
 use super::group::{commit_completion, offsets_value, record_partitions, PartitionKeys};
 use super::{add_polled, poll_value, Incarnation, WorkloadContext};
 use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
@@ -136,9 +141,23 @@ pub fn run_pipeline(
     output_partitions: u32,
     process: u64,
 ) -> impl std::future::Future<Output = ()> {
+    run_instance(ctx, net, (spec, configs), (name, output_partitions, process), None)
+}
+
+/// One instance, with `gate` holding back what it may not forward yet (a delay queue's
+/// forwarder: see [`DueGate`]); `None` forwards everything polled from `spec.input`.
+/// `(name, output_partitions, process)`: its client id, the output topic's partition
+/// count and the Jepsen process it boots as.
+pub(super) fn run_instance(
+    ctx: WorkloadContext,
+    net: NodeNet<Request, Response>,
+    (spec, configs): (PipelineSpec, PipelineConfigs),
+    (name, output_partitions, process): (String, u32, u64),
+    gate: Option<DueGate>,
+) -> impl std::future::Future<Output = ()> {
     let life = ctx.incarnation(process, RunPhase::Shutdown);
     async move {
-        let mut instance = Instance::start(ctx, net, spec, configs, name, output_partitions, life);
+        let mut instance = Instance::start(ctx, net, spec, configs, name, output_partitions, life, gate);
         instance.run().await;
     }
 }
@@ -157,6 +176,9 @@ struct Instance {
     /// The producer; `None` until an exactly-once instance's `initTransactions`
     /// succeeded, and after it was closed.
     producer: Option<Producer>,
+    /// What holds back records not yet due (a delay queue's forwarder); `None` for a
+    /// pipeline.
+    gate: Option<DueGate>,
 }
 
 /// How one transaction (or at-least-once round) ended, for what follows.
@@ -170,6 +192,7 @@ enum After {
 }
 
 impl Instance {
+    #[allow(clippy::too_many_arguments)]
     fn start(
         ctx: WorkloadContext,
         net: NodeNet<Request, Response>,
@@ -178,18 +201,20 @@ impl Instance {
         name: String,
         output_partitions: u32,
         mut life: Incarnation,
+        gate: Option<DueGate>,
     ) -> Self {
-        let topics = vec![spec.input.clone()];
+        let topics = gate.as_ref().map_or_else(|| vec![spec.input.clone()], DueGate::topics);
         life.invoke(OpFn::Subscribe, OpValue::Keys(topics.clone()));
-        let member = GroupConsumer::subscribe(net.clone(), configs.consumer.clone(), configs.group.clone(), topics);
-        life.complete(OpType::Ok, OpValue::Keys(vec![spec.input.clone()]), None);
+        let member =
+            GroupConsumer::subscribe(net.clone(), configs.consumer.clone(), configs.group.clone(), topics.clone());
+        life.complete(OpType::Ok, OpValue::Keys(topics), None);
         let producer = match spec.guarantee {
             Guarantee::AtLeastOnce => Some(Producer::new(net.clone(), configs.producer.clone())),
             Guarantee::ExactlyOnce => None,
         };
         let app = App { life, group_id: spec.group.clone(), keys: PartitionKeys::new(member.topic_ids()) };
         let output = Arc::from(spec.output.as_str());
-        Instance { ctx, net, spec, configs, name, output, output_partitions, member, app, producer }
+        Instance { ctx, net, spec, configs, name, output, output_partitions, member, app, producer, gate }
     }
 
     async fn run(&mut self) {
@@ -214,6 +239,9 @@ impl Instance {
                     self.app.life.complete(OpType::Fail, poll(), Some(error.kafka_name().to_string()));
                     return;
                 }
+            }
+            if let Some(gate) = &mut self.gate {
+                gate.resume_due(&mut self.member);
             }
             let generation = self.member.generation().cloned().expect("coordinator_poll succeeded");
             let group = self.app.context(&generation);
@@ -265,11 +293,16 @@ impl Instance {
     }
 
     /// Polls, holding the records while a stall lasts (the application thread stopped
-    /// inside poll()).
+    /// inside poll()); a gate then keeps back the records it may not forward yet, which
+    /// the consumer reads again later (and the history records then).
     async fn fetch(&mut self) -> Result<Vec<ConsumedRecord>, String> {
         let fetched = self.member.fetch().await;
         self.ctx.wait_while_stalled(&self.name).await;
-        fetched.map_err(|error| error.to_string())
+        let records = fetched.map_err(|error| error.to_string())?;
+        Ok(match &mut self.gate {
+            Some(gate) => gate.admit(&mut self.member, records),
+            None => records,
+        })
     }
 
     /// Invokes `f` (a `txn` op, or a `poll` op, opening with its poll) and polls; a
@@ -433,7 +466,13 @@ mod tests {
     use super::*;
 
     fn record(partition: u32, offset: Offset) -> ConsumedRecord {
-        ConsumedRecord { tp: TopicPartition::new("in", partition), offset, value: offset * 10, topic_id: None }
+        ConsumedRecord {
+            tp: TopicPartition::new("in", partition),
+            offset,
+            value: offset * 10,
+            timestamp_ms: 0,
+            topic_id: None,
+        }
     }
 
     #[test]

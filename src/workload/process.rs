@@ -6,7 +6,7 @@
 //! starts both afresh.
 
 use super::progress::Progress;
-use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, Recorder};
+use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, RecordDelay, Recorder};
 use crate::protocol::{TopicId, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -100,6 +100,24 @@ impl Incarnation {
             return self.invoke(f, value);
         }
         self.recorder.keyed_invoke(self.process, f, value.clone(), record_keys);
+        self.begin(f, value);
+    }
+
+    /// Records the invocation of a producer's `send` or `txn`: with its records' Kafka
+    /// record keys (when any carries one) and, for a delay queue's tier, the delay they
+    /// ask for; without either, exactly [`invoke`](Self::invoke).
+    pub(super) fn invoke_send(
+        &mut self,
+        f: OpFn,
+        value: OpValue,
+        record_keys: BTreeMap<u64, Arc<str>>,
+        delay: Option<RecordDelay>,
+    ) {
+        if delay.is_none() {
+            return self.invoke_with_record_keys(f, value, record_keys);
+        }
+        let record_keys = (!record_keys.is_empty()).then_some(record_keys);
+        self.recorder.annotated_invoke(self.process, f, value.clone(), record_keys, delay);
         self.begin(f, value);
     }
 

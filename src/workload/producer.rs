@@ -104,11 +104,11 @@ async fn produce(
             // invoke still precedes every effect of the op.
             sent_at.resize(planned.len(), Instant::now());
             let deliveries = append_all(&producer, &topic, &mut planned, &mut partition_names).await;
-            life.invoke(OpFn::Send, invoke_value(&planned));
+            life.invoke_send(OpFn::Send, invoke_value(&planned), BTreeMap::new(), spec.delay);
             next_send += interval * (size as u32 - 1);
             deliveries
         } else {
-            life.invoke_with_record_keys(OpFn::Send, invoke_value(&planned), record_keys(&planned));
+            life.invoke_send(OpFn::Send, invoke_value(&planned), record_keys(&planned), spec.delay);
             let mut deliveries = Vec::new();
             for (i, send) in planned.iter().enumerate() {
                 if i > 0 {

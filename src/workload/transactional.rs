@@ -34,6 +34,7 @@ use crate::protocol::{Request, Response};
 use crate::scenario::{Partitioning, ProducerSpec};
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -172,10 +173,10 @@ async fn run_transaction(
 ) -> Outcome {
     let deliveries = if spec.partitioning == Partitioning::Unkeyed {
         let deliveries = append_all(producer, topic, planned, partition_names).await;
-        life.invoke(OpFn::Txn, invoke_value(planned));
+        life.invoke_send(OpFn::Txn, invoke_value(planned), BTreeMap::new(), spec.delay);
         deliveries
     } else {
-        life.invoke_with_record_keys(OpFn::Txn, invoke_value(planned), record_keys(planned));
+        life.invoke_send(OpFn::Txn, invoke_value(planned), record_keys(planned), spec.delay);
         let mut deliveries = Vec::new();
         for (i, send) in planned.iter().enumerate() {
             if i > 0 {

@@ -371,6 +371,22 @@ impl GroupConsumer {
         self.consumer.seek(tp, offset);
     }
 
+    /// Stops fetching a held partition until [`resume`](Self::resume) (Kafka's `pause`).
+    /// A partition the member gives up in a rebalance forgets its pause.
+    pub fn pause(&mut self, tp: &TopicPartition) {
+        self.consumer.pause(tp);
+    }
+
+    /// Fetches a paused partition again (Kafka's `resume`).
+    pub fn resume(&mut self, tp: &TopicPartition) {
+        self.consumer.resume(tp);
+    }
+
+    /// Whether a held partition is paused.
+    pub fn is_paused(&self, tp: &TopicPartition) -> bool {
+        self.consumer.is_paused(tp)
+    }
+
     /// The group part of Kafka's `poll()`: notes the poll (for `max.poll.interval.ms`);
     /// when a rebalance is due, does the work before it (auto-commit, then revoke or lose
     /// partitions as the protocol says) and starts a rebalance round; finishes a round

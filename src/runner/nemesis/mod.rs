@@ -174,7 +174,7 @@ impl Machines {
         match node.role {
             NodeRole::Broker => Some(NodeName::controller(node.number).to_string()),
             NodeRole::Controller => Some(NodeName::broker(node.number).to_string()),
-            NodeRole::Producer | NodeRole::Consumer | NodeRole::Pipeline => None,
+            NodeRole::Producer | NodeRole::Consumer | NodeRole::Pipeline | NodeRole::Forwarder => None,
         }
     }
 
