@@ -138,7 +138,8 @@
 //!    target phrases).
 //! 6. The readers, which check meaning and fill in defaults: `hardware`
 //!    (`[cluster.os]`, `[cluster.machine]`), `workload` (`[[producers]]`,
-//!    `[[consumers]]`), `pipelines` (`[[pipelines]]`), `faults`, `events`
+//!    `[[consumers]]`), `pipelines` (`[[pipelines]]`; `dead_letter` reads its
+//!    dead-letter keys), `faults`, `events`
 //!    (`[[events]]`: topic administration), `nemesis`, `kraft` (the KRaft keys
 //!    of `[cluster]` and `[cluster.config]`), `swarm` (which draws the metadata mode
 //!    with `kraft`'s names and release checks).
@@ -154,6 +155,7 @@
 
 mod effective;
 mod error;
+mod dead_letter;
 mod events;
 mod faults;
 mod fields;
@@ -212,8 +214,8 @@ pub use model::{
     TopicSpec,
 };
 pub use model_clients::{
-    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Guarantee, ManualPartitions, Partitioning,
-    PipelineSpec, Processing, ProducerSettings, ProducerSpec, SendMode,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, DeadLetterSpec, Guarantee, ManualPartitions,
+    Partitioning, PipelineSpec, Processing, ProducerSettings, ProducerSpec, SendMode,
 };
 pub use model_events::{TopicEvent, TopicEventSpec};
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};

@@ -9,6 +9,9 @@
 //! guarantee = "exactly-once"       # or "at-least-once"
 //! poll_interval = "100ms"          # the pause between polls (default 100ms)
 //! process_time = "5ms"             # per record, before it is sent (default 0ms)
+//! dead_letter = "orders-dlq"       # optional: a dead-letter queue (see `dead_letter`)
+//! poison_every = 10                #   with it, which records fail processing
+//! max_attempts = 3                 #   and how often each is tried (default 1)
 //! [pipelines.consumer]             # [consumers.config] keys, but enable.auto.commit
 //! "session.timeout.ms" = 6000      #   (always off) and isolation.level (read_committed
 //!                                  #   when exactly-once, else read_uncommitted)
@@ -57,6 +60,7 @@ pub(super) fn pipelines(
                  another topic as output"
             )));
         }
+        let dead_letter = super::dead_letter::dead_letter(t, &input, &output, topics)?;
         let group = t.require("group", "a consumer group name")?.string("a consumer group name")?;
         if group.value.trim().is_empty() {
             return Err(group.pos.issue("expected a non-empty consumer group name"));
@@ -131,6 +135,7 @@ pub(super) fn pipelines(
             process_time_ms,
             consumer,
             producer,
+            dead_letter,
         });
     }
     Ok(out)
