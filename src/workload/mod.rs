@@ -6,13 +6,14 @@
 //! Files: `context` (what every process of a run shares, and the run's phase as the
 //! runner announces it), `producer`, `transactional` (a transactional producer's `txn`
 //! ops), `consumer` (standalone consumers and the drain),
-//! `group` (group members), `pipeline` (consume-transform-produce instances), `app_faults` (stall and leave), `process` (Jepsen process
+//! `group` (group members), `pipeline` (consume-transform-produce instances), `dead_letter` (where an instance sends each record: output or dead-letter topic), `app_faults` (stall and leave), `process` (Jepsen process
 //! ids and crash recording), `progress` (the counts the liveness phase waits on). The client configurations come ready from the runner's
 //! one scenario-to-system mapping (`runner::configure`).
 
 mod app_faults;
 mod consumer;
 mod context;
+mod dead_letter;
 mod group;
 mod pipeline;
 mod process;
