@@ -46,15 +46,12 @@ pub(super) fn dead_letter(t: &Table, input: &str, output: &str, topics: &[TopicS
              dead-lettered records can be told from the {role}'s"
         )));
     }
-    let poison_every = match poison_every {
-        Some(p) => p.check(|p| p > 0, |_| "expected a number of at least 1 (1: every record is poison)".into())?,
-        None => {
-            return Err(t.pos.child("poison_every", None).issue(
-                "missing required key `poison_every` beside `dead_letter`; expected a number N: records whose value \
-                 is a multiple of N fail processing at every attempt and go to the dead-letter topic",
-            ))
-        }
-    };
+    const POISON: &str = "missing required key `poison_every` beside `dead_letter`; expected a number N: records \
+                          whose value is a multiple of N fail processing at every attempt and go to the dead-letter \
+                          topic";
+    let Some(poison_every) = poison_every else { return Err(t.pos.child("poison_every", None).issue(POISON)) };
+    let poison_every =
+        poison_every.check(|p| p > 0, |_| "expected a number of at least 1 (1: every record is poison)".into())?;
     let max_attempts = match max_attempts {
         Some(m) => m.check(|m| m > 0, |_| "expected a number of attempts of at least 1".into())?.value,
         None => DEFAULT_MAX_ATTEMPTS,

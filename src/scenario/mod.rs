@@ -153,9 +153,9 @@
 //! [`OffsetReset`](crate::protocol::OffsetReset)): the readers map a scenario's words
 //! (`"leader-epoch"`, `"earliest"`) to them, and the runner passes them on unconverted.
 
+mod dead_letter;
 mod effective;
 mod error;
-mod dead_letter;
 mod events;
 mod faults;
 mod fields;
@@ -214,8 +214,8 @@ pub use model::{
     TopicSpec,
 };
 pub use model_clients::{
-    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, DeadLetterSpec, Guarantee, ManualPartitions,
-    Partitioning, PipelineSpec, Processing, ProducerSettings, ProducerSpec, SendMode,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, DeadLetterSpec, Guarantee,
+    ManualPartitions, Partitioning, PipelineSpec, Processing, ProducerSettings, ProducerSpec, SendMode,
 };
 pub use model_events::{TopicEvent, TopicEventSpec};
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};

@@ -102,7 +102,10 @@ fn dead_letter_errors_point_at_the_key_and_say_what_was_expected() {
     assert!(error.contains("missing required key `poison_every` beside `dead_letter`"), "{error}");
 
     let error = error_of("dead_letter = \"dlq\"\npoison_every = 0\n");
-    assert!(error.contains("pipelines[0].poison_every") && error.contains("expected a number of at least 1"), "{error}");
+    assert!(
+        error.contains("pipelines[0].poison_every") && error.contains("expected a number of at least 1"),
+        "{error}"
+    );
     let error = error_of("dead_letter = \"dlq\"\npoison_every = \"7\"\n");
     assert!(error.contains("write the value without quotes"), "{error}");
 

@@ -100,13 +100,9 @@ impl<'a> Destinations<'a> {
     ) -> Self {
         let order = a.orders.get(input);
         let of_input = |values: &BTreeSet<u64>| values.iter().any(|&v| order.is_some_and(|o| o.index_of(v).is_some()));
-        let output: BTreeSet<&str> = forwarded
-            .iter()
-            .copied()
-            .filter(|k| not_dead_lettered.get(k).is_some_and(of_input))
-            .collect();
-        let dead_letter =
-            dead_letter_sends.into_iter().flatten().copied().filter(|k| !output.contains(k)).collect();
+        let output: BTreeSet<&str> =
+            forwarded.iter().copied().filter(|k| not_dead_lettered.get(k).is_some_and(of_input)).collect();
+        let dead_letter = dead_letter_sends.into_iter().flatten().copied().filter(|k| !output.contains(k)).collect();
         Destinations { dead_letter, output }
     }
 
@@ -308,7 +304,10 @@ mod tests {
         );
         let r = &found[0].records;
         assert_eq!((r[0].key.as_str(), r[0].offset, r[0].value), ("in", Some(1), Some(14)));
-        assert_eq!(r.iter().skip(1).map(|r| (r.key.as_str(), r.offset)).collect::<Vec<_>>(), [("dlq", Some(0)), ("dlq", Some(1))]);
+        assert_eq!(
+            r.iter().skip(1).map(|r| (r.key.as_str(), r.offset)).collect::<Vec<_>>(),
+            [("dlq", Some(0)), ("dlq", Some(1))]
+        );
         // The good record forwarded twice is exactly-once's, and the dead-lettered one is not.
         let copies = exactly_once(&Analysis::new(&h));
         assert_eq!(copies.iter().map(|a| a.records[0].value).collect::<Vec<_>>(), [Some(15)]);

@@ -157,10 +157,14 @@ pub(super) fn inputs(a: &Analysis<'_>, input: &str) -> Vec<Input> {
 }
 
 /// The copies of `value` in `outputs`.
-pub(super) fn found_in<'a>(copies: &BTreeMap<u64, Copies<'a>>, outputs: &BTreeSet<&str>, value: u64) -> Vec<OutputCopy<'a>> {
-    copies.get(&value).map_or(Vec::new(), |c| {
-        c.iter().filter(|((k, _), _)| outputs.contains(k)).map(|(&ko, &at)| (ko, at)).collect()
-    })
+pub(super) fn found_in<'a>(
+    copies: &BTreeMap<u64, Copies<'a>>,
+    outputs: &BTreeSet<&str>,
+    value: u64,
+) -> Vec<OutputCopy<'a>> {
+    copies
+        .get(&value)
+        .map_or(Vec::new(), |c| c.iter().filter(|((k, _), _)| outputs.contains(k)).map(|(&ko, &at)| (ko, at)).collect())
 }
 
 /// The furthest of `inputs` (in log order) that is `forwarded`: the pipeline consumed
