@@ -138,8 +138,8 @@
 //!    target phrases).
 //! 6. The readers, which check meaning and fill in defaults: `hardware`
 //!    (`[cluster.os]`, `[cluster.machine]`), `workload` (`[[producers]]`,
-//!    `[[consumers]]`), `pipelines` (`[[pipelines]]`; `dead_letter` reads its
-//!    dead-letter keys), `faults`, `events`
+//!    `[[consumers]]`), `dead_letter` (the dead-letter keys of a `[[pipelines]]`
+//!    entry), `pipelines` (`[[pipelines]]`), `faults`, `events`
 //!    (`[[events]]`: topic administration), `nemesis`, `kraft` (the KRaft keys
 //!    of `[cluster]` and `[cluster.config]`), `swarm` (which draws the metadata mode
 //!    with `kraft`'s names and release checks).

@@ -22,6 +22,7 @@
 use crate::profile::{Profile, Switch};
 use crate::protocol::IsolationLevel;
 
+use super::dead_letter::dead_letter;
 use super::fields::{switch_choice, Notes};
 use super::keys;
 use super::model::TopicSpec;
@@ -60,7 +61,7 @@ pub(super) fn pipelines(
                  another topic as output"
             )));
         }
-        let dead_letter = super::dead_letter::dead_letter(t, &input, &output, topics)?;
+        let dead_letter = dead_letter(t, &input, &output, topics)?;
         let group = t.require("group", "a consumer group name")?.string("a consumer group name")?;
         if group.value.trim().is_empty() {
             return Err(group.pos.issue("expected a non-empty consumer group name"));

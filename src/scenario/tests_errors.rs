@@ -319,7 +319,8 @@ fn expectations_use_known_names_and_do_not_overlap() {
          \"int-poll-skip\", \"position-carried\", \"G0\", \"G1a\", \"G1c\", \"precommitted-read\", \"exactly-once\", \"key-reordered\", \"consume-skip\", \
          \"consume-duplicate\", \
          \"commit-regression\", \"cross-incarnation-commit\", \"split-ownership\", \"reassigned-before-revoked\", \"stale-commit-accepted\", \"static-member-rebalanced\", \"replica-divergence\", \"hw-regression\", \
-         \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\" or \"no-progress\""
+         \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\", \
+         \"no-progress\", \"dead-letter-duplicate\" or \"dead-letter-lost\""
     );
     assert_eq!(
         err(&format!("{BASE}[expect]\npresent = [\"*\"]\n")),

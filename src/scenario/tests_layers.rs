@@ -23,6 +23,7 @@ const ORDER: &[&str] = &[
     "group_protocol",
     "hardware",
     "workload",
+    "dead_letter",
     "pipelines",
     "faults",
     "events",
