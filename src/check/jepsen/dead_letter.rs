@@ -275,18 +275,19 @@ mod tests {
         Hist::new().send_ok(0, "in", 0, 10).send_ok(0, "in", 1, 14).send_ok(0, "in", 2, 15)
     }
 
+    /// [`input`], and process 5's round: it polls the three, forwards 10, gives up on 14
+    /// and dead-letters it, and forwards 15, every send acknowledged.
+    fn first_round() -> Hist {
+        let sends = [M::Send("out", Some(0), 10), M::Send("dlq", Some(0), 14), M::Send("out", Some(1), 15)];
+        let polled = input().poll_ok(5, &[("in", &[(0, 10), (1, 14), (2, 15)])]);
+        polled.dead_letter(5, &[("in", &[(1, 14)])]).sends(5, OpType::Ok, &sends)
+    }
+
     #[test]
     fn an_at_least_once_pipeline_that_crashed_before_its_commit_dead_letters_twice() {
-        // Process 5 forwards 10, gives up on 14 and dead-letters it, forwards 15, and
-        // crashes before committing; process 6 starts again from offset 1.
-        let h = input()
-            .poll_ok(5, &[("in", &[(0, 10), (1, 14), (2, 15)])])
-            .dead_letter(5, &[("in", &[(1, 14)])])
-            .sends(
-                5,
-                OpType::Ok,
-                &[M::Send("out", Some(0), 10), M::Send("dlq", Some(0), 14), M::Send("out", Some(1), 15)],
-            )
+        // Process 5 crashes after its round, before committing; process 6 starts again
+        // from offset 1.
+        let h = first_round()
             .crash(5)
             .poll_ok(6, &[("in", &[(1, 14), (2, 15)])])
             .dead_letter(6, &[("in", &[(1, 14)])])
@@ -338,14 +339,7 @@ mod tests {
     fn a_record_both_dead_lettered_and_forwarded_is_a_duplicate() {
         // Process 5 gives up on 14; process 6 (processing that succeeds elsewhere, say)
         // forwards it to the output.
-        let h = input()
-            .poll_ok(5, &[("in", &[(0, 10), (1, 14), (2, 15)])])
-            .dead_letter(5, &[("in", &[(1, 14)])])
-            .sends(
-                5,
-                OpType::Ok,
-                &[M::Send("out", Some(0), 10), M::Send("dlq", Some(0), 14), M::Send("out", Some(1), 15)],
-            )
+        let h = first_round()
             .poll_ok(6, &[("in", &[(1, 14)])])
             .sends(6, OpType::Ok, &[M::Send("out", Some(2), 14)])
             .poll_ok(9, &[("out", &[(0, 10), (1, 15), (2, 14)]), ("dlq", &[(0, 14)])])
@@ -368,16 +362,8 @@ mod tests {
     fn a_dead_lettered_record_nowhere_though_the_pipeline_went_past_it_is_lost() {
         // The dead-letter send to dlq was lost (say acks=1 and a leader crash); 15 made it.
         let lost_send = |later_forwarded: bool| {
-            let h = input()
-                .poll_ok(5, &[("in", &[(0, 10), (1, 14), (2, 15)])])
-                .dead_letter(5, &[("in", &[(1, 14)])])
-                .sends(
-                    5,
-                    OpType::Ok,
-                    &[M::Send("out", Some(0), 10), M::Send("dlq", Some(0), 14), M::Send("out", Some(1), 15)],
-                );
             let out: &[(u64, u64)] = if later_forwarded { &[(0, 10), (1, 15)] } else { &[(0, 10)] };
-            h.poll_ok(9, &[("out", out), ("dlq", &[])]).build()
+            first_round().poll_ok(9, &[("out", out), ("dlq", &[])]).build()
         };
         let found_lost = found(&lost_send(true));
         assert_eq!(found_lost.len(), 1, "{found_lost:?}");
