@@ -3,7 +3,7 @@
 //!
 //! One file per family: `jepsen` (client-visible anomalies, defined as in Jepsen's Kafka
 //! workload, with Elle's `G0`/`G1c` cycles, Jepsen's allowed-by-default rules and
-//! kafkasim's `exactly-once` check of pipelines), `key_order` (one record key's records
+//! kafkasim's `exactly-once` and `dead-letter-*` checks of pipelines), `key_order` (one record key's records
 //! across partitions), `incarnations` (positions and commits that crossed from a deleted
 //! topic to one created again under its name), `groups` (what consumer groups did with
 //! their records), `log`
@@ -118,13 +118,19 @@ pub enum AnomalyKind {
     /// A delay queue's record was not forwarded by its due time plus the queue's bound
     /// (see [`delay_queue`]).
     DeliveredLate,
+    /// A record a pipeline dead-lettered is in its dead-letter topic more than once, or
+    /// in both the dead-letter topic and the output.
+    DeadLetterDuplicate,
+    /// A record a pipeline dead-lettered is in neither its dead-letter topic nor its
+    /// output, although the pipeline consumed past it.
+    DeadLetterLost,
     /// The cluster did not recover after the faults healed (liveness).
     NoProgress,
 }
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 36] = [
+    pub const ALL: [AnomalyKind; 38] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -160,6 +166,8 @@ impl AnomalyKind {
         AnomalyKind::MetadataGap,
         AnomalyKind::DeliveredEarly,
         AnomalyKind::DeliveredLate,
+        AnomalyKind::DeadLetterDuplicate,
+        AnomalyKind::DeadLetterLost,
         AnomalyKind::NoProgress,
     ];
 
@@ -201,6 +209,8 @@ impl AnomalyKind {
             AnomalyKind::MetadataGap => "metadata-gap",
             AnomalyKind::DeliveredEarly => "delivered-early",
             AnomalyKind::DeliveredLate => "delivered-late",
+            AnomalyKind::DeadLetterDuplicate => "dead-letter-duplicate",
+            AnomalyKind::DeadLetterLost => "dead-letter-lost",
             AnomalyKind::NoProgress => "no-progress",
         }
     }
@@ -374,7 +384,7 @@ mod tests {
     fn every_kind_is_listed_once_in_declaration_order_with_a_unique_name() {
         assert!(AnomalyKind::ALL.windows(2).all(|w| w[0] < w[1]), "ALL follows the enum's order");
         assert_eq!(AnomalyKind::ALL[0], AnomalyKind::LostWrite);
-        assert_eq!(*AnomalyKind::ALL.last().unwrap(), AnomalyKind::NoProgress);
+        assert_eq!(*AnomalyKind::ALL.last().unwrap(), AnomalyKind::NoProgress, "liveness reports last");
         for kind in AnomalyKind::ALL {
             assert_eq!(AnomalyKind::from_name(kind.name()), Some(kind));
         }
@@ -406,7 +416,7 @@ mod tests {
 
     /// One arbitrary op: small ranges so that keys, offsets and values collide often.
     fn arb_op() -> impl Strategy<Value = (u64, u8, u8, u8, u64, u64, bool)> {
-        (0..3u64, 0..4u8, 0..10u8, 0..3u8, 0..6u64, 0..8u64, any::<bool>())
+        (0..3u64, 0..4u8, 0..11u8, 0..3u8, 0..6u64, 0..8u64, any::<bool>())
     }
 
     fn op_from((process, kind, f, key, offset, value, flag): (u64, u8, u8, u8, u64, u64, bool), index: u64) -> Op {
@@ -422,6 +432,7 @@ mod tests {
             OpFn::Process,
             OpFn::Revoke,
             OpFn::Lose,
+            OpFn::DeadLetter,
         ][f as usize];
         let key = format!("k-{key}");
         let send = MicroOp::Send { key: key.as_str().into(), value, offset: flag.then_some(offset) };
@@ -435,7 +446,9 @@ mod tests {
             OpFn::Txn => OpValue::Txn(vec![poll, send]),
             OpFn::Assign | OpFn::Subscribe | OpFn::Revoke | OpFn::Lose if flag => OpValue::Keys(vec![key]),
             OpFn::Commit if flag => OpValue::Offsets([(key, offset)].into_iter().collect()),
-            OpFn::Process if flag => OpValue::Records([(key, vec![(offset, value)])].into_iter().collect()),
+            OpFn::Process | OpFn::DeadLetter if flag => {
+                OpValue::Records([(key, vec![(offset, value)])].into_iter().collect())
+            }
             _ => OpValue::Nil,
         };
         // Processes 0 and 1 are members of one group, with generations colliding often.

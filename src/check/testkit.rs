@@ -258,6 +258,14 @@ impl Hist {
         self
     }
 
+    /// A `dead-letter` op (a bare `ok`, as pipelines record it) of these records, with
+    /// the processing failure as its error.
+    pub(crate) fn dead_letter(mut self, p: u64, pairs: Pairs<'_>) -> Self {
+        self.push(p, OpType::Ok, OpFn::DeadLetter, OpValue::Records(records(pairs)));
+        self.ops.last_mut().expect("just pushed").error = Some("processing failed 3 times: poison record".into());
+        self
+    }
+
     /// A `process` op recorded as an invocation and its completion with `kind`.
     pub(crate) fn process_pair(self, p: u64, kind: OpType, pairs: Pairs<'_>) -> Self {
         let v = OpValue::Records(records(pairs));

@@ -127,6 +127,14 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "Run more than one forwarder instance with a session.timeout.ms well below the queue's bound, resume each paused partition when its first record is due, and keep each tier's records in due order (one delay per tier topic); a bound of less than the group's failover time cannot hold through crashes.".into(),
         ),
         NoProgress => no_progress(anomaly.liveness.as_ref(), setup),
+        DeadLetterDuplicate => (
+            "The pipeline sent this record to its dead-letter topic more than once (or to both the dead-letter topic and its output): a send to the dead-letter topic is one more produce, and when it and the consumer's offset commit are not one atomic step, a crash or rebalance between them makes the next owner of the input partition fail the record again and dead-letter it again.".into(),
+            "Send to the dead-letter topic in the transaction that commits the consumer's offsets (a transactional producer, sendOffsetsToTransaction, readers of the dead-letter topic at isolation.level=read_committed), or make whatever reads the dead-letter topic ignore copies of a record it has seen (by its original topic, partition and offset).".into(),
+        ),
+        DeadLetterLost => (
+            "The pipeline gave up on this record and meant to send it to its dead-letter topic, but neither the dead-letter topic nor the output holds it, although the pipeline went on past it: the dead-letter send was lost or aborted while the consumer's offsets moved past the record.".into(),
+            "Commit the consumer's offsets only after the dead-letter send is acknowledged (acks=all to a replicated dead-letter topic), or in the same transaction as the dead-letter send.".into(),
+        ),
     }
 }
 

@@ -173,6 +173,12 @@ fn group_side(op: &crate::history::Op, focus: &Focus, passed_by: &mut BTreeSet<S
             .get(&focus.key)
             .filter(|pairs| pairs.iter().any(|&(o, _)| o == offset))
             .map(|_| format!("{member} finishes processing offset {offset}")),
+        (OpValue::Records(records), OpFn::DeadLetter) => {
+            records.get(&focus.key).filter(|pairs| pairs.iter().any(|&(o, _)| o == offset)).map(|_| {
+                let why = op.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default();
+                format!("{member} gives up processing offset {offset}{why} and sends it to its dead-letter topic")
+            })
+        }
         (OpValue::Offsets(offsets), OpFn::Commit) => offsets
             .get(&focus.key)
             .filter(|&&next| next > offset && passed_by.insert(ctx.member.clone()))

@@ -140,9 +140,9 @@ pub fn check_structure(file: &HistoryFile) -> Result<(), HistoryParseError> {
                 );
             }
         }
-        if op.f == super::OpFn::Process {
-            // kafkasim's record of the application processing records: an event, with no
-            // invocation of its own.
+        if op.f.is_recorded_bare() {
+            // kafkasim's record of the application processing (or dead-lettering)
+            // records: an event, with no invocation of its own.
             continue;
         }
         match (op.kind, pending.get(&op.process)) {

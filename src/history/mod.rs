@@ -68,7 +68,7 @@ impl History {
     /// Every completion (`ok`, `fail`, `info`) with its history index and the index of
     /// its invocation, as the checkers pair them: a process has one op outstanding, and
     /// a completion belongs to it only if it is of the same function (a bare `process`
-    /// completion, [`Op::stands_alone_beside`], has none).
+    /// or `dead-letter` completion, [`Op::stands_alone_beside`], has none).
     pub fn completions(&self) -> impl Iterator<Item = (usize, &Op, Option<usize>)> + '_ {
         let mut pending: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
         self.ops.iter().enumerate().filter_map(move |(at, op)| {

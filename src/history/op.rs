@@ -52,6 +52,12 @@ pub enum OpFn {
     /// A group member's partitions were taken from it without a revocation (Kafka's
     /// `onPartitionsLost`: it was no longer in the group); value: the keys.
     Lose,
+    /// A group member gave up processing records (every attempt failed) and routes them
+    /// to its dead-letter topic instead of its output; value: the records, as for
+    /// `process`; recorded as a bare `ok`, before the dead-letter send, with the
+    /// processing failure as its `error` (what Kafka Connect writes in a dead-letter
+    /// record's `__connect.errors.exception.message` header).
+    DeadLetter,
 }
 
 /// One micro-operation of a send, poll or txn.
@@ -83,7 +89,7 @@ pub enum OpValue {
     Keys(Vec<String>),
     /// Offsets per key (for `commit`: the next offset to consume).
     Offsets(BTreeMap<String, u64>),
-    /// Records per key (for `process`).
+    /// Records per key (for `process` and `dead-letter`).
     Records(PolledRecords),
     /// No value (`crash`).
     Nil,
@@ -104,7 +110,8 @@ pub struct Op {
     pub f: OpFn,
     /// The value.
     pub value: OpValue,
-    /// Why the operation failed or is unknown, for completions that carry one.
+    /// Why the operation failed or is unknown, for completions that carry one; for a
+    /// `dead-letter`, why processing the records failed.
     pub error: Option<String>,
     /// The consumer group context of a group member's op (`"group"`, `"member"` and
     /// `"generation"` in the JSON line), for the consumer-group checkers.
@@ -227,12 +234,19 @@ impl OpFn {
             OpFn::Process => "process",
             OpFn::Revoke => "revoke",
             OpFn::Lose => "lose",
+            OpFn::DeadLetter => "dead-letter",
         }
     }
 
     /// Whether the op writes records (`send` and `txn`).
     pub fn writes(self) -> bool {
         matches!(self, OpFn::Send | OpFn::Txn)
+    }
+
+    /// Whether kafkasim records the op as a bare completion, with no invocation of its
+    /// own (`process` and `dead-letter`: what an application did, not what it attempted).
+    pub fn is_recorded_bare(self) -> bool {
+        matches!(self, OpFn::Process | OpFn::DeadLetter)
     }
 
     pub(super) fn parse(text: &str) -> Option<Self> {
@@ -247,6 +261,7 @@ impl OpFn {
             "process" => OpFn::Process,
             "revoke" => OpFn::Revoke,
             "lose" => OpFn::Lose,
+            "dead-letter" => OpFn::DeadLetter,
             _ => return None,
         })
     }
@@ -254,11 +269,12 @@ impl OpFn {
 
 impl Op {
     /// Whether this completion stands alone rather than completing the process's
-    /// `outstanding` invocation: a group member's bare `process` completion (it records
-    /// what happened, not what was attempted) beside any op but a `process` invocation
-    /// — an asynchronous commit may be in flight while the member processes.
+    /// `outstanding` invocation: a group member's bare `process` or `dead-letter`
+    /// completion (it records what happened, not what was attempted) beside any op but
+    /// an invocation of its own function — an asynchronous commit may be in flight while
+    /// the member processes, a pipeline's send or txn op while it dead-letters.
     pub fn stands_alone_beside(&self, outstanding: Option<OpFn>) -> bool {
-        self.f == OpFn::Process && self.kind != OpType::Invoke && outstanding != Some(OpFn::Process)
+        self.f.is_recorded_bare() && self.kind != OpType::Invoke && outstanding != Some(self.f)
     }
 
     /// The micro-operations, for `send`, `poll` and `txn` ops (empty otherwise).
@@ -374,6 +390,21 @@ mod tests {
         assert_eq!(op.value, OpValue::Txn(vec![MicroOp::Send { key: "orders-2".into(), value: 17, offset: None }]));
         let bad = serde_json::json!({"index":0,"time":0,"process":0,"type":"ok","f":"send","value":[["send","k",[null,[1]]]]});
         assert!(Op::from_json(&bad).unwrap_err().contains("send: expected a value"));
+    }
+
+    #[test]
+    fn a_dead_letter_op_round_trips_and_stands_alone_beside_a_send_or_txn() {
+        let line = r#"{"index":9,"time":5,"process":3,"type":"ok","f":"dead-letter","value":{"orders-1":[[40,14]]},"error":"processing failed 3 times: poison record","group":"g","member":"m","generation":2}"#;
+        let op = Op::from_json(&serde_json::from_str(line).unwrap()).unwrap();
+        assert_eq!(op.f, OpFn::DeadLetter);
+        assert_eq!(op.value, OpValue::Records([("orders-1".to_string(), vec![(40, 14)])].into_iter().collect()));
+        assert_eq!(op.to_json().to_string(), line);
+        // Recorded while the pipeline's send or txn op is outstanding, it completes none.
+        assert!(op.stands_alone_beside(Some(OpFn::Send)) && op.stands_alone_beside(Some(OpFn::Txn)));
+        assert!(op.stands_alone_beside(None));
+        assert!(!op.stands_alone_beside(Some(OpFn::DeadLetter)), "an invoked dead-letter op is completed by it");
+        let send = Op { f: OpFn::Send, ..op };
+        assert!(!send.stands_alone_beside(Some(OpFn::Send)));
     }
 
     #[test]

@@ -320,7 +320,7 @@ impl<'n> OpReader<'n> {
                 }
                 Ok(OpValue::Offsets(offsets))
             }
-            OpFn::Process => {
+            OpFn::Process | OpFn::DeadLetter => {
                 if doc.is_null() {
                     return Ok(OpValue::Nil);
                 }

@@ -238,6 +238,9 @@ pub(super) const PIPELINE: &[&str] = &[
     "sticky_assignor",
     "consumer",
     "producer",
+    "dead_letter",
+    "poison_every",
+    "max_attempts",
 ];
 
 /// `[pipelines.consumer]`: `[consumers.config]` without what the pipeline sets itself

@@ -142,7 +142,8 @@
 //!    target phrases).
 //! 6. The readers, which check meaning and fill in defaults: `hardware`
 //!    (`[cluster.os]`, `[cluster.machine]`), `workload` (`[[producers]]`,
-//!    `[[consumers]]`), `pipelines` (`[[pipelines]]`), `delay_queues`
+//!    `[[consumers]]`), `dead_letter` (the dead-letter keys of a `[[pipelines]]`
+//!    entry), `pipelines` (`[[pipelines]]`), `delay_queues`
 //!    (`[[delay_queues]]`, with `model_delay_queues`), `faults`, `events`
 //!    (`[[events]]`: topic administration), `nemesis`, `kraft` (the KRaft keys
 //!    of `[cluster]` and `[cluster.config]`), `swarm` (which draws the metadata mode
@@ -158,6 +159,7 @@
 //! [`OffsetReset`](crate::protocol::OffsetReset)): the readers map a scenario's words
 //! (`"leader-epoch"`, `"earliest"`) to them, and the runner passes them on unconverted.
 
+mod dead_letter;
 mod delay_queues;
 mod effective;
 mod error;
@@ -224,8 +226,8 @@ pub use model::{
     TopicSpec,
 };
 pub use model_clients::{
-    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Guarantee, ManualPartitions, Partitioning,
-    PipelineSpec, Processing, ProducerSettings, ProducerSpec, SendMode,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, DeadLetterSpec, Guarantee,
+    ManualPartitions, Partitioning, PipelineSpec, Processing, ProducerSettings, ProducerSpec, SendMode,
 };
 pub use model_delay_queues::{DelayQueueSpec, DelayTier};
 pub use model_events::{TopicEvent, TopicEventSpec};

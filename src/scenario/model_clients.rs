@@ -370,4 +370,37 @@ pub struct PipelineSpec {
     /// (`[pipelines.producer]`); its `transactional.id` is set per instance when
     /// exactly-once.
     pub producer: ProducerSpec,
+    /// The dead-letter queue for records whose processing keeps failing (`dead_letter`,
+    /// `poison_every`, `max_attempts`); `None`, the default, processes every record.
+    pub dead_letter: Option<DeadLetterSpec>,
+}
+
+/// A pipeline's dead-letter queue (the application pattern of Kafka Connect's
+/// `errors.deadletterqueue.topic.name` and Spring Kafka's `DeadLetterPublishingRecoverer`):
+/// a record whose processing fails `max_attempts` times is sent, value unchanged, to the
+/// dead-letter topic instead of the output, by the instance's own producer, and then
+/// counts as done.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadLetterSpec {
+    /// The dead-letter topic (`dead_letter`): a declared topic, neither the input nor
+    /// the output.
+    pub topic: String,
+    /// Its partition count: a record goes to the same-numbered partition (modulo this),
+    /// as Spring's recoverer sends it by default.
+    pub partitions: u32,
+    /// Poison records (`poison_every`, required with `dead_letter`, at least 1): a record
+    /// whose value is a multiple of this fails processing every time; every other record
+    /// is processed at its first attempt.
+    pub poison_every: u64,
+    /// Processing attempts a record gets before it goes to the dead-letter topic
+    /// (`max_attempts`, default 1: Kafka Connect's `errors.retry.timeout` = 0, no
+    /// retries), each taking the pipeline's `process_time`.
+    pub max_attempts: u32,
+}
+
+impl DeadLetterSpec {
+    /// Whether processing the record holding `value` fails at every attempt.
+    pub fn is_poison(&self, value: u64) -> bool {
+        value % self.poison_every == 0
+    }
 }

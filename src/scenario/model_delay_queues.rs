@@ -68,6 +68,7 @@ impl DelayQueueSpec {
             process_time_ms: self.consumer.process_time_ms,
             consumer: self.consumer.clone(),
             producer: self.producer.clone(),
+            dead_letter: None,
         }
     }
 

@@ -9,6 +9,9 @@
 //! guarantee = "exactly-once"       # or "at-least-once"
 //! poll_interval = "100ms"          # the pause between polls (default 100ms)
 //! process_time = "5ms"             # per record, before it is sent (default 0ms)
+//! dead_letter = "orders-dlq"       # optional: a dead-letter queue (see `dead_letter`)
+//! poison_every = 10                #   with it, which records fail processing
+//! max_attempts = 3                 #   and how often each is tried (default 1)
 //! [pipelines.consumer]             # [consumers.config] keys, but enable.auto.commit
 //! "session.timeout.ms" = 6000      #   (always off) and isolation.level (read_committed
 //!                                  #   when exactly-once, else read_uncommitted)
@@ -19,6 +22,7 @@
 use crate::profile::{Profile, Switch};
 use crate::protocol::IsolationLevel;
 
+use super::dead_letter::dead_letter;
 use super::fields::{switch_choice, Notes};
 use super::keys;
 use super::model::TopicSpec;
@@ -57,10 +61,21 @@ pub(super) fn pipelines(
                  another topic as output"
             )));
         }
+        let dead_letter = dead_letter(t, &input, &output, topics)?;
         let app = app_entry(t, ("pipelines", "pipeline"), count, (&input, &output))?;
         let (consumer, producer) = app_clients(t, &app, profile, notes)?;
         let AppEntry { group, guarantee, process_time_ms, .. } = app;
-        out.push(PipelineSpec { count, input, output, group, guarantee, process_time_ms, consumer, producer });
+        out.push(PipelineSpec {
+            count,
+            input,
+            output,
+            group,
+            guarantee,
+            process_time_ms,
+            consumer,
+            producer,
+            dead_letter,
+        });
     }
     Ok(out)
 }

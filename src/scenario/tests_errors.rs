@@ -320,7 +320,7 @@ fn expectations_use_known_names_and_do_not_overlap() {
          \"consume-duplicate\", \
          \"commit-regression\", \"cross-incarnation-commit\", \"split-ownership\", \"reassigned-before-revoked\", \"stale-commit-accepted\", \"static-member-rebalanced\", \"replica-divergence\", \"hw-regression\", \
          \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\", \
-         \"delivered-early\", \"delivered-late\" or \"no-progress\""
+         \"delivered-early\", \"delivered-late\", \"dead-letter-duplicate\", \"dead-letter-lost\" or \"no-progress\""
     );
     assert_eq!(
         err(&format!("{BASE}[expect]\npresent = [\"*\"]\n")),

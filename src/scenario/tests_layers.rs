@@ -25,6 +25,7 @@ const ORDER: &[&str] = &[
     "group_protocol",
     "hardware",
     "workload",
+    "dead_letter",
     "pipelines",
     "delay_queues",
     "faults",

@@ -65,3 +65,60 @@ fn pipeline_errors_point_at_the_key_and_say_what_was_expected() {
     assert!(error.contains("needs a transactional producer"), "{error}");
     assert!(parsed(&acks_1.replace("exactly-once", "at-least-once")).is_ok());
 }
+
+/// The pipeline of [`with_pipeline`] with a third topic, `dlq`, and `keys` added to it.
+fn with_dead_letter(guarantee: &str, keys: &str) -> String {
+    with_pipeline(guarantee, keys).replace("[[pipelines]]", "[[topics]]\nname = \"dlq\"\npartitions = 3\n[[pipelines]]")
+}
+
+#[test]
+fn a_dead_letter_queue_names_its_topic_its_poison_records_and_their_attempts() {
+    let s = parsed(&with_dead_letter("at-least-once", "dead_letter = \"dlq\"\npoison_every = 7\nmax_attempts = 3\n"))
+        .unwrap();
+    let d = s.pipelines[0].dead_letter.as_ref().expect("a dead-letter queue");
+    assert_eq!((d.topic.as_str(), d.partitions, d.poison_every, d.max_attempts), ("dlq", 3, 7, 3));
+    assert!(d.is_poison(14) && d.is_poison(0) && !d.is_poison(15));
+    // Kafka Connect's errors.retry.timeout = 0: no retries.
+    let s = parsed(&with_dead_letter("exactly-once", "dead_letter = \"dlq\"\npoison_every = 10\n")).unwrap();
+    assert_eq!(s.pipelines[0].dead_letter.as_ref().map(|d| d.max_attempts), Some(1));
+    assert_eq!(parsed(&with_pipeline("exactly-once", "")).unwrap().pipelines[0].dead_letter, None);
+}
+
+#[test]
+fn dead_letter_errors_point_at_the_key_and_say_what_was_expected() {
+    let error_of = |keys: &str| parsed(&with_dead_letter("at-least-once", keys)).unwrap_err();
+
+    let error = error_of("dead_letter = \"nope\"\npoison_every = 7\n");
+    assert!(error.contains("pipelines[0].dead_letter") && error.contains("topic \"nope\" is not defined"), "{error}");
+
+    let error = error_of("dead_letter = \"in\"\npoison_every = 7\n");
+    assert!(error.contains("pipelines[0].dead_letter"), "{error}");
+    assert!(error.contains("the dead-letter topic \"in\" is also the pipeline's input"), "{error}");
+    let error = error_of("dead_letter = \"out\"\npoison_every = 7\n");
+    assert!(error.contains("is also the pipeline's output; expected a topic of its own"), "{error}");
+
+    let error = error_of("dead_letter = \"dlq\"\n");
+    assert!(error.contains("pipelines[0].poison_every"), "{error}");
+    assert!(error.contains("missing required key `poison_every` beside `dead_letter`"), "{error}");
+
+    let error = error_of("dead_letter = \"dlq\"\npoison_every = 0\n");
+    assert!(
+        error.contains("pipelines[0].poison_every") && error.contains("expected a number of at least 1"),
+        "{error}"
+    );
+    let error = error_of("dead_letter = \"dlq\"\npoison_every = \"7\"\n");
+    assert!(error.contains("write the value without quotes"), "{error}");
+
+    let error = error_of("dead_letter = \"dlq\"\npoison_every = 7\nmax_attempts = 0\n");
+    assert!(error.contains("pipelines[0].max_attempts") && error.contains("at least 1"), "{error}");
+
+    // The dead-letter keys describe a dead-letter queue: alone they are a mistake.
+    let error = error_of("max_attempts = 3\n");
+    assert!(error.contains("pipelines[0].max_attempts"), "{error}");
+    assert!(error.contains("this pipeline has none; expected `dead_letter = \"TOPIC\"`"), "{error}");
+    let error = error_of("poison_every = 3\n");
+    assert!(error.contains("pipelines[0].poison_every") && error.contains("this pipeline has none"), "{error}");
+
+    let error = error_of("dead_letters = \"dlq\"\n");
+    assert!(error.contains("dead_letters"), "{error}");
+}

@@ -6,7 +6,7 @@
 //! Files: `context` (what every process of a run shares, and the run's phase as the
 //! runner announces it), `producer`, `transactional` (a transactional producer's `txn`
 //! ops), `consumer` (standalone consumers and the drain),
-//! `group` (group members), `pipeline` (consume-transform-produce instances),
+//! `group` (group members), `pipeline` (consume-transform-produce instances), `dead_letter` (where an instance sends each record: output or dead-letter topic),
 //! `delay_forwarder` (a delay queue's forwarders: pipelines that forward what is due), `app_faults` (stall and leave), `process` (Jepsen process
 //! ids and crash recording), `progress` (the counts the liveness phase waits on). The client configurations come ready from the runner's
 //! one scenario-to-system mapping (`runner::configure`).
@@ -14,6 +14,7 @@
 mod app_faults;
 mod consumer;
 mod context;
+mod dead_letter;
 mod delay_forwarder;
 mod group;
 mod latency;

@@ -22,6 +22,14 @@
 //!   stall between the sends and the commit makes the group's next owner process the
 //!   records again from the last committed offset: the output gets them twice.
 //!
+//! With a dead-letter queue (`dead_letter`), a poison record is tried `max_attempts`
+//! times and then sent to the dead-letter topic instead of the output, by the same
+//! producer in the same round (see `dead_letter`): in the transaction when exactly-once,
+//! among the sends the commit waits for when at least once, where a crash between the
+//! dead-letter send and the commit dead-letters the record again. A `dead-letter` op
+//! records each record given up on, and at least once the `process` op names only the
+//! records forwarded to the output.
+//!
 //! Each record takes `process_time` before it is sent. A `stall` that strikes while the
 //! instance polls or transforms holds the polled records until it ends: the application
 //! then forwards the rest and tries to commit, as a zombie of the generation it polled
@@ -31,6 +39,7 @@
 //! with a [`DueGate`] that lets through only the records already due (see
 //! `delay_forwarder`).
 
+use super::dead_letter::{record_given_up, Routing};
 use super::delay_forwarder::DueGate;
 use super::group::{commit_completion, offsets_value, record_partitions, PartitionKeys};
 use super::{add_polled, poll_value, Incarnation, WorkloadContext};
@@ -169,8 +178,8 @@ struct Instance {
     spec: PipelineSpec,
     configs: PipelineConfigs,
     name: String,
-    output: Arc<str>,
-    output_partitions: u32,
+    /// Where each record goes: the output, or the dead-letter topic.
+    routing: Routing,
     member: GroupConsumer,
     app: App,
     /// The producer; `None` until an exactly-once instance's `initTransactions`
@@ -213,8 +222,8 @@ impl Instance {
             Guarantee::ExactlyOnce => None,
         };
         let app = App { life, group_id: spec.group.clone(), keys: PartitionKeys::new(member.topic_ids()) };
-        let output = Arc::from(spec.output.as_str());
-        Instance { ctx, net, spec, configs, name, output, output_partitions, member, app, producer, gate }
+        let routing = Routing::new(&spec, output_partitions);
+        Instance { ctx, net, spec, configs, name, routing, member, app, producer, gate }
     }
 
     async fn run(&mut self) {
@@ -319,10 +328,16 @@ impl Instance {
         }
     }
 
-    /// Transforms and sends every record, each after `process_time`; returns the sends'
-    /// micro-ops (without offsets) and their deliveries.
+    /// Transforms and sends every record, each after `process_time` per attempt (a
+    /// poison record, after its last failed attempt, to the dead-letter topic); returns
+    /// the sends' micro-ops (without offsets) and their deliveries.
     /// `before`: the op's micro-ops before the sends (its poll, in a `txn` op).
-    async fn forward(&mut self, before: &[MicroOp], records: &[ConsumedRecord]) -> (Vec<MicroOp>, Vec<Delivery>) {
+    async fn forward(
+        &mut self,
+        before: &[MicroOp],
+        records: &[ConsumedRecord],
+        group: &GroupContext,
+    ) -> (Vec<MicroOp>, Vec<Delivery>) {
         let process_time = Duration::from_millis(self.spec.process_time_ms);
         let producer = self.producer.as_ref().expect("ready");
         let (mut sends, mut deliveries) = (Vec::new(), Vec::new());
@@ -330,16 +345,19 @@ impl Instance {
             // A stall holds the application between two records: it forwards the rest
             // when it runs again.
             self.ctx.wait_while_stalled(&self.name).await;
+            let route = self.routing.route(record);
             if !process_time.is_zero() {
-                sleep(process_time).await;
+                for _ in 0..route.attempts {
+                    sleep(process_time).await;
+                }
             }
-            let partition = record.tp.partition % self.output_partitions.max(1);
-            let key: Arc<str> = Arc::from(TopicPartition::new(self.output.clone(), partition).to_string());
+            if route.dead_letter {
+                record_given_up(&mut self.app.life, record, route.attempts, group);
+            }
+            let (topic, partition) = (route.topic.clone(), route.partition);
+            let key: Arc<str> = Arc::from(TopicPartition::new(topic.clone(), partition).to_string());
             let out = ProducerRecord {
-                topic: self.output.clone(),
-                partition: Some(partition),
-                key: None,
-                value: record.value,
+                topic, partition: Some(partition), key: None, value: record.value,
                 // Simplified: the forward carries a plain value, whatever the input's size.
                 value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
             };
@@ -369,7 +387,7 @@ impl Instance {
             return After::CloseProducer;
         }
         self.app.life.amend(OpValue::Txn(mops.clone()));
-        let (sends, deliveries) = self.forward(&mops, &records).await;
+        let (sends, deliveries) = self.forward(&mops, &records, &group).await;
         let offsets = offsets_after(&records);
         let metadata = self.member.group_metadata();
         let producer = self.producer.as_ref().expect("ready");
@@ -414,7 +432,7 @@ impl Instance {
             return After::Continue;
         }
         self.app.life.invoke(OpFn::Send, OpValue::Txn(Vec::new()));
-        let (sends, deliveries) = self.forward(&[], &records).await;
+        let (sends, deliveries) = self.forward(&[], &records, &group).await;
         let mut results = Vec::new();
         for delivery in deliveries {
             results.push(delivery.wait().await);
@@ -436,10 +454,14 @@ impl Instance {
         if failed.is_some() {
             return After::Rewind;
         }
-        // The records are processed: their output is acknowledged.
-        let mut processed = PolledRecords::new();
-        add_polled(&self.app.life, &mut processed, &records, |r| r);
-        self.app.life.record_in_group(OpFn::Process, OpValue::Records(processed), group);
+        // The records are processed: their output is acknowledged (those dead-lettered
+        // have their `dead-letter` ops).
+        let forwarded: Vec<&ConsumedRecord> = records.iter().filter(|r| self.routing.is_processed(r)).collect();
+        if !forwarded.is_empty() {
+            let mut processed = PolledRecords::new();
+            add_polled(&self.app.life, &mut processed, &forwarded, |r| r);
+            self.app.life.record_in_group(OpFn::Process, OpValue::Records(processed), group);
+        }
         let offsets = offsets_after(&records);
         match self.member.commit_sync(offsets, &mut self.app).await {
             CommitOutcome::Committed => After::Continue,

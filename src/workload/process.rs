@@ -152,6 +152,12 @@ impl Incarnation {
         self.record(OpType::Ok, f, value, None, Some(group));
     }
 
+    /// As [`record_in_group`](Self::record_in_group), with `error` saying what went
+    /// wrong (for a `dead-letter`: why processing failed).
+    pub fn record_in_group_because(&mut self, f: OpFn, value: OpValue, error: String, group: GroupContext) {
+        self.record(OpType::Ok, f, value, Some(error), Some(group));
+    }
+
     /// Marks the application stalled (or running again). A stalled application waits
     /// for no answer from the cluster, so its outstanding send op does not count among
     /// the sends the liveness phase waits on while the stall lasts: the op stays open

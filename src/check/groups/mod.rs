@@ -13,6 +13,10 @@
 //!   the log, whatever became of the op afterwards;
 //! - `process` `ok`, value `Records({key: [[offset, value], ...]})`: the member finished
 //!   processing those records (a `process` op that is not `ok` processed nothing);
+//! - `dead-letter` `ok`, value as `process`: the member gave up processing those records
+//!   and sent them to its dead-letter topic, which finishes with them as far as
+//!   `consume-skip` is concerned (whether they reached the dead-letter topic, once, is
+//!   the `dead-letter-*` checkers' business, not a group's);
 //! - `commit` `ok`, value `Offsets({key: next offset to consume})`: the coordinator
 //!   accepted the commit (a `fail` commit was refused, an `info` one may or may not have
 //!   been, so neither counts). The value is read from the completion, or from the
@@ -37,7 +41,7 @@
 //!   commit of next offset `n` for the key *passes* every existing record at offsets
 //!   `start <= offset < n`; a passed record that no member of the group ever finished
 //!   processing (an `ok` `process` op with that key and offset, before or after the
-//!   commit) was skipped. One anomaly per commit that first passed skipped records,
+//!   commit; or an `ok` `dead-letter` op: it gave up on the record) was skipped. One anomaly per commit that first passed skipped records,
 //!   listing them; each record is reported once. A key the group never polled nor
 //!   processed has no start, so its commits are not checked. A partition an
 //!   administrator added (`partition-created` in the trace) after a member of the group
@@ -281,7 +285,7 @@ fn has_expected_shape(op: &Op) -> bool {
     matches!(
         (op.f, &op.value),
         (OpFn::Commit, OpValue::Offsets(_))
-            | (OpFn::Process, OpValue::Records(_))
+            | (OpFn::Process | OpFn::DeadLetter, OpValue::Records(_))
             | (OpFn::Assign | OpFn::Subscribe | OpFn::Revoke | OpFn::Lose, OpValue::Keys(_))
             | (OpFn::Poll | OpFn::Txn, OpValue::Txn(_))
     )

@@ -55,7 +55,8 @@ fn consumption<'a>(ops: &GroupOps<'a>) -> BTreeMap<(&'a str, &'a str), Consumpti
                     }
                 }
             }
-            OpFn::Process if m.op.kind == OpType::Ok => {
+            // A record the member dead-lettered is done with too (see the module docs).
+            OpFn::Process | OpFn::DeadLetter if m.op.kind == OpType::Ok => {
                 for (key, pairs) in processed(m).into_iter().flatten() {
                     let c = by.entry((group, key.as_str())).or_default();
                     for (o, _) in pairs {
@@ -371,6 +372,28 @@ mod tests {
             .commit_ok(1, &[("x-0", 2)])
             .build();
         assert_eq!(offsets(&skips(&h)[0]), vec![Some(2), Some(0), Some(1)], "an info process finished nothing");
+    }
+
+    #[test]
+    fn a_record_the_member_dead_lettered_is_done_with_but_not_processed() {
+        // A pipeline processes 10, gives up on 11 (dead-letters it) and commits past both.
+        let h = |dead_lettered: bool| {
+            let h = Hist::new()
+                .member(1, "g", "m1", 1)
+                .poll_ok(1, &[("x-0", &[(0, 10), (1, 11)])])
+                .process_ok(1, &[("x-0", &[(0, 10)])]);
+            let h = if dead_lettered { h.dead_letter(1, &[("x-0", &[(1, 11)])]) } else { h };
+            h.commit_ok(1, &[("x-0", 2)]).build()
+        };
+        assert!(skips(&h(true)).is_empty(), "{:?}", skips(&h(true)));
+        assert_eq!(offsets(&skips(&h(false))[0]), vec![Some(2), Some(1)]);
+        // Dead-lettering a record twice is the dead-letter checker's duplicate, not a group's.
+        let twice = Hist::new()
+            .member(1, "g", "m1", 1)
+            .dead_letter(1, &[("x-0", &[(1, 11)])])
+            .dead_letter(1, &[("x-0", &[(1, 11)])])
+            .build();
+        assert!(dups(&twice).is_empty());
     }
 
     #[test]

@@ -25,6 +25,11 @@
 //!   the input key (the pipeline consumed past it, so missing it is no matter of time;
 //!   kafkasim's runs end with a drain that reads every partition to its end). A value
 //!   retention deleted from the input before anyone read it is not reported missing.
+//! - **Dead letters.** A value a pipeline gave up on (a `dead-letter` op names it) belongs
+//!   in its dead-letter topic, not its output: it is left to the `dead-letter-*` checks
+//!   ([`dead_letter`](super::dead_letter)). Its sends to the dead-letter topic are
+//!   forwards all the same, so the dead-letter topic counts among the input's output
+//!   keys here.
 
 use super::analysis::{op_reads, Analysis};
 use crate::check::describe::{offset_ranges, plural, process};
@@ -37,27 +42,29 @@ type Routes<'a> = BTreeMap<&'a str, BTreeSet<&'a str>>;
 
 /// Where polls saw a value in the output keys: `(key, offset)` → the first completion
 /// (index into the analysis) that saw it there.
-type Copies<'a> = BTreeMap<(&'a str, u64), usize>;
+pub(super) type Copies<'a> = BTreeMap<(&'a str, u64), usize>;
 
 /// One copy of a value in the output: `(key, offset)` and the first completion that
 /// polled it there.
-type OutputCopy<'a> = ((&'a str, u64), usize);
+pub(super) type OutputCopy<'a> = ((&'a str, u64), usize);
 
 /// The `exactly-once` anomalies of a history, input keys in order, values in log order.
 pub(super) fn exactly_once(a: &Analysis<'_>) -> Vec<Anomaly> {
     let Some(routes) = routes(a) else { return Vec::new() };
     let outputs: BTreeSet<&str> = routes.values().flatten().copied().collect();
     let copies = output_copies(a, &outputs);
+    let dead_lettered = super::dead_letter::dead_lettered(a);
     let mut out = Vec::new();
     for (&input, keys) in &routes {
-        out.extend(check_input(a, input, keys, &copies));
+        let skip = dead_lettered.get(input).map(|d| d.keys().copied().collect()).unwrap_or_default();
+        out.extend(check_input(a, input, keys, &copies, &skip));
     }
     out
 }
 
 /// The pipeline's routes, or `None` when there is no forward or values do not name
 /// their records (see the module docs).
-fn routes<'a>(a: &Analysis<'a>) -> Option<Routes<'a>> {
+pub(super) fn routes<'a>(a: &Analysis<'a>) -> Option<Routes<'a>> {
     let polls = |op: &Op| matches!(op.f, OpFn::Poll | OpFn::Txn);
     let sends = |op: &Op| matches!(op.f, OpFn::Send | OpFn::Txn);
     let readers: BTreeSet<u64> = a.ops.iter().filter(|c| polls(c.op)).map(|c| c.op.process).collect();
@@ -104,7 +111,7 @@ fn routes<'a>(a: &Analysis<'a>) -> Option<Routes<'a>> {
 }
 
 /// Every `(key, offset)` of the output keys where a poll saw each value.
-fn output_copies<'a>(a: &Analysis<'a>, outputs: &BTreeSet<&str>) -> BTreeMap<u64, Copies<'a>> {
+pub(super) fn output_copies<'a>(a: &Analysis<'a>, outputs: &BTreeSet<&str>) -> BTreeMap<u64, Copies<'a>> {
     let mut copies: BTreeMap<u64, Copies<'a>> = BTreeMap::new();
     for (i, c) in a.ops.iter().enumerate() {
         let op: &'a Op = c.op;
@@ -120,19 +127,18 @@ fn output_copies<'a>(a: &Analysis<'a>, outputs: &BTreeSet<&str>) -> BTreeMap<u64
 }
 
 /// One input value: its offsets in the input key and the dense index of the first.
-struct Input {
-    value: u64,
-    offsets: Vec<u64>,
-    first_index: usize,
+pub(super) struct Input {
+    /// The value.
+    pub value: u64,
+    /// The input key's offsets holding it (normally one).
+    pub offsets: Vec<u64>,
+    /// The dense index of the first of them in the input key's version order.
+    pub first_index: usize,
 }
 
-/// The anomalies of one input key.
-fn check_input(
-    a: &Analysis<'_>,
-    input: &str,
-    outputs: &BTreeSet<&str>,
-    copies: &BTreeMap<u64, Copies<'_>>,
-) -> Vec<Anomaly> {
+/// The values of input key `input` in log order (values whose send failed are left to
+/// `G1a`).
+pub(super) fn inputs(a: &Analysis<'_>, input: &str) -> Vec<Input> {
     let Some(order) = a.orders.get(input) else { return Vec::new() };
     let failed = a.failed_writes.get(input);
     let mut inputs: BTreeMap<u64, Input> = BTreeMap::new();
@@ -145,17 +151,41 @@ fn check_input(
             inputs.entry(v).or_insert(Input { value: v, offsets: Vec::new(), first_index: index }).offsets.push(offset);
         }
     }
-    let found = |v: u64| -> Vec<OutputCopy<'_>> {
-        copies.get(&v).map_or(Vec::new(), |c| {
-            c.iter().filter(|((k, _), _)| outputs.contains(k)).map(|(&ko, &at)| (ko, at)).collect()
-        })
-    };
-    // The furthest input record the output holds: the pipeline consumed past everything before it.
-    let furthest = inputs.values().filter(|i| !found(i.value).is_empty()).max_by_key(|i| (i.first_index, i.value));
-    let mut by_log: Vec<&Input> = inputs.values().collect();
+    let mut by_log: Vec<Input> = inputs.into_values().collect();
     by_log.sort_by_key(|i| (i.first_index, i.value));
+    by_log
+}
+
+/// The copies of `value` in `outputs`.
+pub(super) fn found_in<'a>(
+    copies: &BTreeMap<u64, Copies<'a>>,
+    outputs: &BTreeSet<&str>,
+    value: u64,
+) -> Vec<OutputCopy<'a>> {
+    copies
+        .get(&value)
+        .map_or(Vec::new(), |c| c.iter().filter(|((k, _), _)| outputs.contains(k)).map(|(&ko, &at)| (ko, at)).collect())
+}
+
+/// The furthest of `inputs` (in log order) that is `forwarded`: the pipeline consumed
+/// past everything before it.
+pub(super) fn furthest(inputs: &[Input], forwarded: impl Fn(u64) -> bool) -> Option<&Input> {
+    inputs.iter().rev().find(|i| forwarded(i.value))
+}
+
+/// The anomalies of one input key, but for the values in `dead_lettered`.
+fn check_input(
+    a: &Analysis<'_>,
+    input: &str,
+    outputs: &BTreeSet<&str>,
+    copies: &BTreeMap<u64, Copies<'_>>,
+    dead_lettered: &BTreeSet<u64>,
+) -> Vec<Anomaly> {
+    let inputs = inputs(a, input);
+    let found = |v: u64| found_in(copies, outputs, v);
+    let furthest = furthest(&inputs, |v| !found(v).is_empty());
     let mut out = Vec::new();
-    for i in by_log {
+    for i in inputs.iter().filter(|i| !dead_lettered.contains(&i.value)) {
         let copies = found(i.value);
         if copies.len() > i.offsets.len() {
             out.push(duplicated(a, input, i, &copies));
@@ -169,7 +199,7 @@ fn check_input(
 }
 
 /// The input record as a record of an anomaly, attributed to its first observation.
-fn input_record(a: &Analysis<'_>, input: &str, i: &Input, note: &str) -> RecordRef {
+pub(super) fn input_record(a: &Analysis<'_>, input: &str, i: &Input, note: &str) -> RecordRef {
     let offset = i.offsets[0];
     let record = RecordRef::new(input, Some(offset), Some(i.value), note).subject();
     match a.orders.get(input).and_then(|o| o.first_seen(offset, i.value)) {
@@ -180,19 +210,13 @@ fn input_record(a: &Analysis<'_>, input: &str, i: &Input, note: &str) -> RecordR
 
 /// An input value the output holds more often than the input.
 fn duplicated(a: &Analysis<'_>, input: &str, i: &Input, copies: &[OutputCopy<'_>]) -> Anomaly {
-    let places: Vec<String> = group_by_key(copies)
-        .into_iter()
-        .map(|(key, offsets)| {
-            format!("{key} offset{} {}", if offsets.len() == 1 { "" } else { "s" }, offset_ranges(offsets))
-        })
-        .collect();
     let description = format!(
         "{input} value {} (offset {}) appears {} in the pipeline's output ({}), {}: each input record must be \
          forwarded exactly once.",
         i.value,
         offset_ranges(i.offsets.iter().copied()),
         plural(copies.len(), "time"),
-        places.join("; "),
+        places(copies),
         match i.offsets.len() {
             1 => "though it is in the input once".to_string(),
             n => format!("though it is in the input {n} times"),
@@ -238,13 +262,19 @@ fn missing(
     Anomaly::new(AnomalyKind::ExactlyOnce, description, records)
 }
 
-/// Copies grouped by output key, offsets ascending.
-fn group_by_key<'k>(copies: &[OutputCopy<'k>]) -> BTreeMap<&'k str, Vec<u64>> {
+/// Where copies are: `out-1 offsets 1, 3; out-2 offset 4`.
+pub(super) fn places(copies: &[OutputCopy<'_>]) -> String {
     let mut grouped: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for &((key, offset), _) in copies {
         grouped.entry(key).or_default().push(offset);
     }
-    grouped
+    let places: Vec<String> = grouped
+        .into_iter()
+        .map(|(key, offsets)| {
+            format!("{key} offset{} {}", if offsets.len() == 1 { "" } else { "s" }, offset_ranges(offsets))
+        })
+        .collect();
+    places.join("; ")
 }
 
 #[cfg(test)]

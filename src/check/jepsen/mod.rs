@@ -60,6 +60,10 @@
 //! - [`exactly_once`] (`exactly-once`, kafkasim's own): a consume-transform-produce
 //!   pipeline (a process sending values it polled from another key) forwarded an input
 //!   record more than once, or not at all although it forwarded later ones.
+//! - [`dead_letters`] (`dead-letter-duplicate`, `dead-letter-lost`, kafkasim's own): a
+//!   pipeline with a dead-letter queue put a record it gave up on (a `dead-letter` op)
+//!   into its dead-letter topic (or output) more than once, or nowhere although it
+//!   forwarded later ones.
 //!
 //! Which of them Jepsen tolerates is [`allowed_by_default`] (Jepsen's
 //! `allowed-error-types`): `int-send-skip` and `G0` always, `poll-skip` and
@@ -144,6 +148,7 @@ pub(crate) fn completions_for_tests(ops: &[crate::history::Op]) -> Vec<(crate::h
 }
 mod allowed;
 mod cycles;
+mod dead_letter;
 mod exactly_once;
 mod graph;
 mod order;
@@ -242,6 +247,13 @@ pub fn exactly_once(history: &History) -> Vec<Anomaly> {
     exactly_once::exactly_once(&Analysis::new(history))
 }
 
+/// Records a pipeline gave up on (named by `dead-letter` ops) that its dead-letter topic
+/// and output hold more often than its input (`dead-letter-duplicate`), or not at all
+/// although later input records are there (`dead-letter-lost`).
+pub fn dead_letters(history: &History) -> Vec<Anomaly> {
+    dead_letter::dead_letters(&Analysis::new(history))
+}
+
 /// Every client-visible anomaly, built from one analysis, in [`AnomalyKind`] order
 /// and, within a kind, in the order found.
 pub fn check(history: &History) -> Vec<Anomaly> {
@@ -261,6 +273,7 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     all.extend(cycles::cycles(&analysis, true));
     all.extend(visibility::precommitted_reads(&analysis));
     all.extend(exactly_once::exactly_once(&analysis));
+    all.extend(dead_letter::dead_letters(&analysis));
     all.sort_by_key(|a| a.kind);
     all
 }
