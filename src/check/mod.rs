@@ -7,8 +7,8 @@
 //! across partitions), `incarnations` (positions and commits that crossed from a deleted
 //! topic to one created again under its name), `groups` (what consumer groups did with
 //! their records), `log`
-//! (replication invariants over the internal trace) and `quorum` (KRaft's Raft safety
-//! over the trace).
+//! (replication invariants over the internal trace), `quorum` (KRaft's Raft safety
+//! over the trace) and `replay` (what consumers read after a rewind).
 
 pub(crate) mod describe;
 pub mod groups;
@@ -18,6 +18,7 @@ pub mod key_order;
 pub mod liveness;
 pub mod log;
 pub mod quorum;
+pub mod replay;
 #[cfg(test)]
 pub(crate) mod testkit;
 
@@ -112,11 +113,20 @@ pub enum AnomalyKind {
     MetadataGap,
     /// The cluster did not recover after the faults healed (liveness).
     NoProgress,
+    /// A consumer (or group) rewound on purpose never read an offset of the range it
+    /// replays, although it read past it or kept the partition (see [`replay`]).
+    ReplaySkip,
+    /// A consumer rewound on purpose read its replayed range out of order (see
+    /// [`replay`]).
+    ReplayReordered,
+    /// A rewind by time (`offsetsForTimes`) moved to an offset other than the earliest
+    /// whose record timestamp is at or after the time (see [`replay`]).
+    ReplayWrongOffset,
 }
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 34] = [
+    pub const ALL: [AnomalyKind; 37] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -151,6 +161,9 @@ impl AnomalyKind {
         AnomalyKind::MetadataDivergence,
         AnomalyKind::MetadataGap,
         AnomalyKind::NoProgress,
+        AnomalyKind::ReplaySkip,
+        AnomalyKind::ReplayReordered,
+        AnomalyKind::ReplayWrongOffset,
     ];
 
     /// The anomaly's name as written in scenarios and reports, e.g. `lost-write`.
@@ -190,6 +203,9 @@ impl AnomalyKind {
             AnomalyKind::MetadataDivergence => "metadata-divergence",
             AnomalyKind::MetadataGap => "metadata-gap",
             AnomalyKind::NoProgress => "no-progress",
+            AnomalyKind::ReplaySkip => "replay-skip",
+            AnomalyKind::ReplayReordered => "replay-reordered",
+            AnomalyKind::ReplayWrongOffset => "replay-wrong-offset",
         }
     }
 
@@ -308,6 +324,7 @@ pub fn check_all(history: &History) -> Vec<Anomaly> {
     all.extend(groups::check(history));
     all.extend(log::check(history));
     all.extend(quorum::check(history));
+    all.extend(replay::check(history));
     all.sort_by_key(|a| a.kind);
     all
 }
@@ -360,7 +377,7 @@ mod tests {
     fn every_kind_is_listed_once_in_declaration_order_with_a_unique_name() {
         assert!(AnomalyKind::ALL.windows(2).all(|w| w[0] < w[1]), "ALL follows the enum's order");
         assert_eq!(AnomalyKind::ALL[0], AnomalyKind::LostWrite);
-        assert_eq!(*AnomalyKind::ALL.last().unwrap(), AnomalyKind::NoProgress);
+        assert_eq!(*AnomalyKind::ALL.last().unwrap(), AnomalyKind::ReplayWrongOffset);
         for kind in AnomalyKind::ALL {
             assert_eq!(AnomalyKind::from_name(kind.name()), Some(kind));
         }
@@ -392,7 +409,7 @@ mod tests {
 
     /// One arbitrary op: small ranges so that keys, offsets and values collide often.
     fn arb_op() -> impl Strategy<Value = (u64, u8, u8, u8, u64, u64, bool)> {
-        (0..3u64, 0..4u8, 0..10u8, 0..3u8, 0..6u64, 0..8u64, any::<bool>())
+        (0..3u64, 0..4u8, 0..11u8, 0..3u8, 0..6u64, 0..8u64, any::<bool>())
     }
 
     fn op_from((process, kind, f, key, offset, value, flag): (u64, u8, u8, u8, u64, u64, bool), index: u64) -> Op {
@@ -408,6 +425,7 @@ mod tests {
             OpFn::Process,
             OpFn::Revoke,
             OpFn::Lose,
+            OpFn::Rewind,
         ][f as usize];
         let key = format!("k-{key}");
         let send = MicroOp::Send { key: key.as_str().into(), value, offset: flag.then_some(offset) };
@@ -422,6 +440,14 @@ mod tests {
             OpFn::Assign | OpFn::Subscribe | OpFn::Revoke | OpFn::Lose if flag => OpValue::Keys(vec![key]),
             OpFn::Commit if flag => OpValue::Offsets([(key, offset)].into_iter().collect()),
             OpFn::Process if flag => OpValue::Records([(key, vec![(offset, value)])].into_iter().collect()),
+            // A rewind by time to a time the offsets stand for, moving `value` back to `offset`.
+            OpFn::Rewind => OpValue::Rewind(crate::history::Rewind {
+                to_time_ms: flag.then_some(offset * 100),
+                group: (index % 2 == 0).then(|| "g".to_string()),
+                partitions: [(key, crate::history::RewindMove { from: Some(value), to: flag.then_some(offset) })]
+                    .into_iter()
+                    .collect(),
+            }),
             _ => OpValue::Nil,
         };
         // Processes 0 and 1 are members of one group, with generations colliding often.

@@ -2,6 +2,7 @@
 
 use super::doc::{Doc, Syntax};
 use super::parse::{OpReader, Read};
+use super::rewind::Rewind;
 use super::values::ValueNames;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -10,6 +11,11 @@ use std::sync::Arc;
 /// Jepsen process ids from here on belong to the liveness phase's final drain, which
 /// the runner starts after every client: above any id a client can take.
 pub const DRAIN_PROCESS: u64 = 1_000_000;
+
+/// Jepsen process ids from here (up to [`DRAIN_PROCESS`]) belong to the administrator's
+/// group offset resets (`rewind` events with a `group`), one per `[[events]]` entry:
+/// above any id a client takes in a run.
+pub const ADMIN_PROCESS: u64 = 900_000;
 
 /// Records a poll returned, per key (topic-partition): `(offset, value)` in log order.
 pub type PolledRecords = BTreeMap<String, Vec<(u64, u64)>>;
@@ -52,6 +58,9 @@ pub enum OpFn {
     /// A group member's partitions were taken from it without a revocation (Kafka's
     /// `onPartitionsLost`: it was no longer in the group); value: the keys.
     Lose,
+    /// A consumer moved its positions on purpose (`offsetsForTimes` and `seek`), or an
+    /// administrator reset a group's committed offsets; value: a [`Rewind`].
+    Rewind,
 }
 
 /// One micro-operation of a send, poll or txn.
@@ -87,6 +96,8 @@ pub enum OpValue {
     Records(PolledRecords),
     /// No value (`crash`).
     Nil,
+    /// What a rewind asked for and did (for `rewind`).
+    Rewind(Rewind),
 }
 
 /// One line of a history.
@@ -199,6 +210,7 @@ impl OpFn {
             OpFn::Process => "process",
             OpFn::Revoke => "revoke",
             OpFn::Lose => "lose",
+            OpFn::Rewind => "rewind",
         }
     }
 
@@ -219,6 +231,7 @@ impl OpFn {
             "process" => OpFn::Process,
             "revoke" => OpFn::Revoke,
             "lose" => OpFn::Lose,
+            "rewind" => OpFn::Rewind,
             _ => return None,
         })
     }
@@ -312,6 +325,7 @@ fn value_to_json(value: &OpValue) -> Value {
         OpValue::Offsets(offsets) => json!(offsets),
         OpValue::Records(records) => records_to_json(records),
         OpValue::Nil => Value::Null,
+        OpValue::Rewind(rewind) => rewind.to_json(),
     }
 }
 
