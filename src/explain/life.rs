@@ -408,7 +408,7 @@ fn context(
                     TopicEventKind::DeleteTopic => {
                         format!("deletes {topic} (DeleteTopics): its partitions and their records go")
                     }
-                    TopicEventKind::CreateTopic | TopicEventKind::Subscribe => {
+                    TopicEventKind::CreateTopic | TopicEventKind::Subscribe | TopicEventKind::Rewind => {
                         format!("creates {topic} with {partitions} partitions (CreateTopics)")
                     }
                 };

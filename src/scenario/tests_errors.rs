@@ -319,7 +319,8 @@ fn expectations_use_known_names_and_do_not_overlap() {
          \"int-poll-skip\", \"position-carried\", \"G0\", \"G1a\", \"G1c\", \"precommitted-read\", \"exactly-once\", \"key-reordered\", \"consume-skip\", \
          \"consume-duplicate\", \
          \"commit-regression\", \"cross-incarnation-commit\", \"split-ownership\", \"reassigned-before-revoked\", \"stale-commit-accepted\", \"static-member-rebalanced\", \"replica-divergence\", \"hw-regression\", \
-         \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\" or \"no-progress\""
+         \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\", \"no-progress\", \
+         \"replay-skip\", \"replay-reordered\" or \"replay-wrong-offset\""
     );
     assert_eq!(
         err(&format!("{BASE}[expect]\npresent = [\"*\"]\n")),
@@ -855,7 +856,7 @@ fn topic_events_are_checked_against_the_topics_the_earlier_events_leave() {
     ))
     .contains("`replication.factor` does not apply to a \"add-partitions\" event"));
     assert!(err(&kraft_with_orders(&grow("1s", 4).replace("add-partitions", "delete-everything"))).contains(
-        "expected \"create-topic\", \"add-partitions\", \"subscribe\" or \"delete-topic\", found \"delete-everything\""
+        "expected \"create-topic\", \"add-partitions\", \"subscribe\", \"delete-topic\" or \"rewind\", found \"delete-everything\""
     ));
     // Deletion: only of a topic that exists; a deleted name may be created again (a new
     // topic, under a new id), by an event or by the clients through auto-creation.

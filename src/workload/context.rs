@@ -28,6 +28,8 @@ pub struct WorkloadContext {
     pub processes: ProcessIds,
     /// Subscription changes the scenario's events ask of group members.
     pub subscriptions: super::Subscriptions,
+    /// Rewinds the scenario's events ask of consumers.
+    pub rewinds: super::Rewinds,
 }
 
 /// The runner's end of the phase channel.
@@ -52,6 +54,7 @@ impl WorkloadContext {
             progress: Progress::default(),
             processes: ProcessIds::default(),
             subscriptions: super::Subscriptions::default(),
+            rewinds: super::Rewinds::default(),
         };
         (context, PhaseAnnouncer(announcer))
     }

@@ -7,7 +7,8 @@
 //! runner announces it), `producer`, `transactional` (a transactional producer's `txn`
 //! ops), `consumer` (standalone consumers and the drain),
 //! `group` (group members), `pipeline` (consume-transform-produce instances), `app_faults` (stall and leave), `process` (Jepsen process
-//! ids and crash recording), `progress` (the counts the liveness phase waits on). The client configurations come ready from the runner's
+//! ids and crash recording), `progress` (the counts the liveness phase waits on),
+//! `rewind` (a consumer application's rewind, asked for by a `[[events]]` entry). The client configurations come ready from the runner's
 //! one scenario-to-system mapping (`runner::configure`).
 
 mod app_faults;
@@ -18,6 +19,7 @@ mod pipeline;
 mod process;
 mod producer;
 mod progress;
+mod rewind;
 mod subscriptions;
 mod transactional;
 
@@ -29,6 +31,7 @@ pub use pipeline::{run_pipeline, PipelineConfigs};
 pub use process::{Incarnation, ProcessIds};
 pub use producer::run_producer;
 pub use progress::Progress;
+pub use rewind::{RewindRequest, Rewinds};
 pub use subscriptions::Subscriptions;
 
 use crate::client::consumer::{ConsumedRecord, ConsumerError};
