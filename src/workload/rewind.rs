@@ -1,11 +1,11 @@
 //! Rewinds the scenario's `[[events]]` ask of consumers (`kind = "rewind"` with a
-//! `target`): the runner leaves the request for consumer `name`, and that consumer's
-//! application, the next time round its loop while it holds partitions, rewinds each of
-//! them: by time, Kafka's `offsetsForTimes` for every held partition, then `seek` to
-//! each answer (`seekToEnd` where no record is that recent, as applications do with
-//! Kafka's null answer); by offset, a plain `seek`. The history records it as a
-//! `rewind` op (see [`Rewind`]). Nothing wakes for a request, so a run without rewinds
-//! keeps its schedule.
+//! `target`): the runner leaves the request for consumer `name` ([`Rewinds`]), and
+//! that consumer's application, the next time round its loop while it holds partitions,
+//! rewinds each of them: by time, Kafka's `offsetsForTimes` for every held partition,
+//! then `seek` to each answer (`seekToEnd` where no record is that recent, as
+//! applications do with Kafka's null answer); by offset, a plain `seek`. The history
+//! records it as a `rewind` op (see [`Rewind`]). Nothing wakes for a request, so a run
+//! without rewinds keeps its schedule.
 
 use super::Incarnation;
 use crate::client::consumer::Consumer;
@@ -14,7 +14,6 @@ use crate::history::{GroupContext, OpFn, OpType, OpValue, Rewind, RewindMove};
 use crate::protocol::{Offset, OffsetReset, TopicPartition};
 use crate::scenario::RewindTo;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// One rewind asked of a consumer.
@@ -39,22 +38,7 @@ impl RewindRequest {
 }
 
 /// Pending rewinds, by consumer node name.
-#[derive(Clone, Default)]
-pub struct Rewinds {
-    pending: Arc<Mutex<BTreeMap<String, RewindRequest>>>,
-}
-
-impl Rewinds {
-    /// Asks consumer `name` to rewind (replacing a request it has not picked up yet).
-    pub fn request(&self, name: &str, request: RewindRequest) {
-        self.pending.lock().expect("rewinds poisoned").insert(name.to_string(), request);
-    }
-
-    /// The request waiting for consumer `name`, if any; taken.
-    pub(super) fn take(&self, name: &str) -> Option<RewindRequest> {
-        self.pending.lock().expect("rewinds poisoned").remove(name)
-    }
-}
+pub type Rewinds = super::subscriptions::Pending<RewindRequest>;
 
 /// What an application rewinds through: a standalone consumer or a group member.
 pub(super) trait Seeker {
