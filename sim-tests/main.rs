@@ -26,6 +26,7 @@ mod pipelines;
 mod planted;
 mod producer;
 mod proptest_faults;
+mod replay;
 mod replication;
 mod report_browser;
 mod reports;

@@ -1,7 +1,8 @@
 //! The topic event kinds: the one list of what a scenario's `[[events]]` can do while
 //! producers and consumers run: change the cluster's topics (an administrator's request,
-//! whose answer the trace records) or a group member's subscription (its application's
-//! `subscribe`, which the history records). The scenario parser reads `kind = "..."`
+//! whose answer the trace records), a group member's subscription (its application's
+//! `subscribe`, which the history records), or a consumer's or group's position (a
+//! rewind, which the history records). The scenario parser reads `kind = "..."`
 //! against it, and the runner acts on each.
 //!
 //! Depends on nothing.
@@ -38,6 +39,10 @@ pub enum TopicEventKind {
     /// DeleteTopics: the topic and its records go (refused with TOPIC_DELETION_DISABLED
     /// under `delete.topic.enable = false`). Listed last: trace hashes hash the index.
     DeleteTopic,
+    /// A consumer's application rewinds itself (`offsetsForTimes` and `seek`), or an
+    /// administrator resets an inactive group's committed offsets
+    /// (`kafka-consumer-groups.sh --reset-offsets`). Listed last, as above.
+    Rewind,
 }
 
 impl TopicEventKind {

@@ -8,8 +8,8 @@
 //! topic to one created again under its name), `groups` (what consumer groups did with
 //! their records), `log`
 //! (replication invariants over the internal trace), `quorum` (KRaft's Raft safety
-//! over the trace) and `delay_queue` (delay queues' records forwarded neither early nor
-//! late).
+//! over the trace), `delay_queue` (delay queues' records forwarded neither early nor
+//! late) and `replay` (what consumers read after a rewind).
 
 pub mod delay_queue;
 pub(crate) mod describe;
@@ -20,6 +20,7 @@ pub mod key_order;
 pub mod liveness;
 pub mod log;
 pub mod quorum;
+pub mod replay;
 #[cfg(test)]
 pub(crate) mod testkit;
 
@@ -124,13 +125,22 @@ pub enum AnomalyKind {
     /// A record a pipeline dead-lettered is in neither its dead-letter topic nor its
     /// output, although the pipeline consumed past it.
     DeadLetterLost,
+    /// A consumer (or group) rewound on purpose never read an offset of the range it
+    /// replays, although it read past it or kept the partition (see [`replay`]).
+    ReplaySkip,
+    /// A consumer rewound on purpose read its replayed range out of order (see
+    /// [`replay`]).
+    ReplayReordered,
+    /// A rewind by time (`offsetsForTimes`) moved to an offset other than the earliest
+    /// whose record timestamp is at or after the time (see [`replay`]).
+    ReplayWrongOffset,
     /// The cluster did not recover after the faults healed (liveness).
     NoProgress,
 }
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 38] = [
+    pub const ALL: [AnomalyKind; 41] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Duplicate,
         AnomalyKind::InconsistentOffsets,
@@ -168,6 +178,9 @@ impl AnomalyKind {
         AnomalyKind::DeliveredLate,
         AnomalyKind::DeadLetterDuplicate,
         AnomalyKind::DeadLetterLost,
+        AnomalyKind::ReplaySkip,
+        AnomalyKind::ReplayReordered,
+        AnomalyKind::ReplayWrongOffset,
         AnomalyKind::NoProgress,
     ];
 
@@ -211,6 +224,9 @@ impl AnomalyKind {
             AnomalyKind::DeliveredLate => "delivered-late",
             AnomalyKind::DeadLetterDuplicate => "dead-letter-duplicate",
             AnomalyKind::DeadLetterLost => "dead-letter-lost",
+            AnomalyKind::ReplaySkip => "replay-skip",
+            AnomalyKind::ReplayReordered => "replay-reordered",
+            AnomalyKind::ReplayWrongOffset => "replay-wrong-offset",
             AnomalyKind::NoProgress => "no-progress",
         }
     }
@@ -332,6 +348,7 @@ pub fn check_all(history: &History) -> Vec<Anomaly> {
     all.extend(log::check(history));
     all.extend(quorum::check(history));
     all.extend(delay_queue::check(history));
+    all.extend(replay::check(history));
     all.sort_by_key(|a| a.kind);
     all
 }
@@ -433,6 +450,7 @@ mod tests {
             OpFn::Revoke,
             OpFn::Lose,
             OpFn::DeadLetter,
+            OpFn::Rewind,
         ][f as usize];
         let key = format!("k-{key}");
         let send = MicroOp::Send { key: key.as_str().into(), value, offset: flag.then_some(offset) };
@@ -449,6 +467,14 @@ mod tests {
             OpFn::Process | OpFn::DeadLetter if flag => {
                 OpValue::Records([(key, vec![(offset, value)])].into_iter().collect())
             }
+            // A rewind by time to a time the offsets stand for, moving `value` back to `offset`.
+            OpFn::Rewind => OpValue::Rewind(crate::history::Rewind {
+                to_time_ms: flag.then_some(offset * 100),
+                group: (index % 2 == 0).then(|| "g".to_string()),
+                partitions: [(key, crate::history::RewindMove { from: Some(value), to: flag.then_some(offset) })]
+                    .into_iter()
+                    .collect(),
+            }),
             _ => OpValue::Nil,
         };
         // Processes 0 and 1 are members of one group, with generations colliding often.

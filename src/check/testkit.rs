@@ -2,7 +2,9 @@
 //! `Hist::new().send_ok(0, "x", 0, 10).poll_ok(1, &[("x", &[(0, 10)])]).build()`.
 //! Every op advances the clock by 100 ms; invocations and completions are both recorded.
 
-use crate::history::{Event, GroupContext, History, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, TraceEvent};
+use crate::history::{
+    Event, GroupContext, History, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, Rewind, RewindMove, TraceEvent,
+};
 use std::collections::BTreeMap;
 
 /// Records a poll returned, per key, as `(offset, value)` pairs.
@@ -297,6 +299,22 @@ impl Hist {
         let v = OpValue::Offsets(offsets.iter().map(|(k, o)| (k.to_string(), *o)).collect());
         self.push(p, OpType::Invoke, OpFn::Commit, v);
         self
+    }
+
+    /// A completed rewind of process `p` (by time `to_time_ms` when given, else to
+    /// offsets), or of group `group` by the administrator process `p`: each move is
+    /// `(key, from, to)`.
+    pub(crate) fn rewind(
+        self,
+        p: u64,
+        group: Option<&str>,
+        to_time_ms: Option<u64>,
+        moves: &[(&str, Option<u64>, Option<u64>)],
+    ) -> Self {
+        let invoke = Rewind { to_time_ms, group: group.map(str::to_string), partitions: BTreeMap::new() };
+        let partitions = moves.iter().map(|&(k, from, to)| (k.to_string(), RewindMove { from, to })).collect();
+        let done = Rewind { partitions, ..invoke.clone() };
+        self.pair(p, OpFn::Rewind, OpValue::Rewind(invoke), OpType::Ok, OpValue::Rewind(done))
     }
 
     /// Process `p` crashed (an `info` crash op); a new process id takes over.

@@ -78,6 +78,7 @@ impl Focus {
             OpValue::Keys(keys) => self.value.is_none() && keys.iter().any(|k| partition_ok(k)),
             OpValue::Offsets(offsets) => self.value.is_none() && offsets.keys().any(|k| partition_ok(k)),
             OpValue::Nil => true,
+            OpValue::Rewind(rewind) => self.value.is_none() && rewind.partitions.keys().any(|k| partition_ok(k)),
         }
     }
 

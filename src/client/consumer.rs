@@ -240,6 +240,14 @@ impl Consumer {
         self.list_offset(tp, OffsetSpec::Latest).await.flatten()
     }
 
+    /// The leader's log start (`Earliest`) or end (`Latest`: the high watermark, or the
+    /// last stable offset for `read_committed`) offset, if reachable: the admin client's
+    /// `listOffsets` with `OffsetSpec.earliest()` or `latest()`. A timestamp is looked up
+    /// with [`offsets_for_times`](Self::offsets_for_times) instead.
+    pub async fn log_offset(&mut self, tp: &TopicPartition, spec: OffsetSpec) -> Option<Offset> {
+        self.list_offset(tp, spec).await.flatten()
+    }
+
     /// The leader's high watermark for a partition whatever this consumer's
     /// `isolation.level` (ListOffsets latest at `read_uncommitted`, as Kafka's admin
     /// `listOffsets` with `OffsetSpec.latest()` and the default isolation answers), if
@@ -274,6 +282,34 @@ impl Consumer {
             }
         }
         offsets
+    }
+
+    /// Kafka's blocking `offsetsForTimes(timestamps, timeout)` (`OffsetFetcher.offsetsForTimes`):
+    /// [`offsets_for_times`](Self::offsets_for_times), asked again for the partitions
+    /// whose leader could not answer, after `retry.backoff.ms` and with the metadata
+    /// refreshed, until every partition has its answer. `None` when `timeout`
+    /// (`default.api.timeout.ms`) passes first: Kafka throws a TimeoutException and the
+    /// answers it had are lost.
+    pub async fn offsets_for_times_within(
+        &mut self,
+        timestamps_ms: &BTreeMap<TopicPartition, u64>,
+        timeout: Duration,
+    ) -> Option<BTreeMap<TopicPartition, Option<Offset>>> {
+        let deadline = madsim::time::Instant::now() + timeout;
+        let mut found = BTreeMap::new();
+        let mut missing = timestamps_ms.clone();
+        loop {
+            found.extend(self.offsets_for_times(&missing).await);
+            missing.retain(|tp, _| !found.contains_key(tp));
+            if missing.is_empty() {
+                return Some(found);
+            }
+            if madsim::time::Instant::now() >= deadline {
+                return None;
+            }
+            self.need_metadata = true;
+            sleep(Duration::from_millis(self.config.retry_backoff_ms)).await;
+        }
     }
 
     /// One ListOffsets lookup: `None` when the leader could not answer, `Some(None)` when

@@ -66,6 +66,7 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
                 "Committing only offsets whose records are processed (commit after processing, never before) would have prevented it.".into()
             },
         ),
+        ConsumeDuplicate if !facts.rewound.is_empty() => replayed(facts),
         ConsumeDuplicate => (
             "Processed twice because a member processed the record and stopped (crash, rebalance or session timeout) before committing it, so the next owner resumed from the older committed offset.".into(),
             "At-least-once delivery allows this; commit more often, make processing idempotent, or use transactions (read-process-write with exactly-once) to prevent it.".into(),
@@ -135,7 +136,31 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
             "The pipeline gave up on this record and meant to send it to its dead-letter topic, but neither the dead-letter topic nor the output holds it, although the pipeline went on past it: the dead-letter send was lost or aborted while the consumer's offsets moved past the record.".into(),
             "Commit the consumer's offsets only after the dead-letter send is acknowledged (acks=all to a replicated dead-letter topic), or in the same transaction as the dead-letter send.".into(),
         ),
+        ReplaySkip => (
+            "The consumer was rewound (seek, or offsetsForTimes then seek; or its group's offsets reset) and went on past this offset of the replayed range without reading it again: the seek did not take, or the fetch position moved past records it never returned.".into(),
+            "A seek sets the next fetch position and a consumer returns every record from there in order; nothing in the configuration skips records after a seek, so this is a client bug (records removed by retention in the meantime are excused).".into(),
+        ),
+        ReplayReordered => (
+            "After the rewind the consumer returned a later offset of the partition before this one: records fetched from the old position were returned after the seek, or the seek came into effect late.".into(),
+            "Kafka's seek discards what was fetched from the old position (the fetch buffer of a partition whose position changed), so the replay reads from the new position in order; it is a client bug, not a configuration.".into(),
+        ),
+        ReplayWrongOffset => (
+            "The lookup by time (ListOffsets with a timestamp, offsetsForTimes) answered an offset other than the earliest whose record's CreateTime is at or after the time: the broker's time index or its search missed a record.".into(),
+            "The broker must answer from the time index the first record at or after the time (UnifiedLog.fetchOffsetByTimestamp), below the high watermark (or last stable offset); it is a broker bug, not a configuration.".into(),
+        ),
     }
+}
+
+/// A record processed again because its consumer or group was rewound on purpose.
+fn replayed(facts: &Facts) -> (String, String) {
+    let (time, who) = &facts.rewound[0];
+    (
+        format!(
+            "Processed twice because {who} rewound the partition at {} to before it: a replay re-delivers records their consumers already processed, and downstream sees them again.",
+            at(*time)
+        ),
+        "Nothing to prevent if the replay was meant (that is what a replay does): processing must be idempotent (an upsert by key, or a store that remembers processed offsets) for a replay to be harmless.".into(),
+    )
 }
 
 /// Lost, unseen or overwritten records, and truncations of committed ones.

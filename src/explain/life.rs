@@ -64,6 +64,9 @@ pub(crate) struct Facts {
     pub unclean: bool,
     /// Polls that returned it: `(process, time, offset)`.
     pub polled: Vec<(u64, u64, u64)>,
+    /// Rewinds whose replayed range held it: `(time, who)`, e.g. `process 3` or `the
+    /// administrator (group billing)`.
+    pub rewound: Vec<(u64, String)>,
 }
 
 /// A record's story and its facts.
@@ -155,6 +158,7 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
             }
         }
         group_side(op, focus, &mut passed_by, lines);
+        rewind_side(op, focus, lines, facts);
     }
     if polls_left > 0 {
         let last = facts.polled.last().map_or(0, |p| p.1);
@@ -197,6 +201,28 @@ fn group_side(op: &crate::history::Op, focus: &Focus, passed_by: &mut BTreeSet<S
     if let Some(text) = text {
         lines.push(Line { time_ns: op.time_ns, text });
     }
+}
+
+/// A completed rewind whose replayed range holds the record's offset: the consumer (or
+/// the group an administrator reset) reads it again.
+fn rewind_side(op: &crate::history::Op, focus: &Focus, lines: &mut Vec<Line>, facts: &mut Facts) {
+    let (OpValue::Rewind(rewind), Some(offset), OpType::Ok) = (&op.value, focus.offset, op.kind) else { return };
+    let Some(moved) = rewind.partitions.get(&focus.key) else { return };
+    let (Some(from), Some(to)) = (moved.from, moved.to) else { return };
+    if !(to..from).contains(&offset) {
+        return;
+    }
+    let who = match &rewind.group {
+        Some(group) => format!("the administrator (group {group})"),
+        None => who(op.process),
+    };
+    let by = match rewind.to_time_ms {
+        Some(ms) => format!(" (the earliest offset at or after {})", at(ms * 1_000_000)),
+        None => String::new(),
+    };
+    let text = format!("{who} rewinds {} from {from} to {to}{by}: offset {offset} is read again", focus.key);
+    lines.push(Line { time_ns: op.time_ns, text });
+    facts.rewound.push((op.time_ns, who));
 }
 
 /// Appends, fetches, acknowledgements, commits, truncations and reloads of the record.
@@ -388,7 +414,7 @@ fn context(
                     TopicEventKind::DeleteTopic => {
                         format!("deletes {topic} (DeleteTopics): its partitions and their records go")
                     }
-                    TopicEventKind::CreateTopic | TopicEventKind::Subscribe => {
+                    TopicEventKind::CreateTopic | TopicEventKind::Subscribe | TopicEventKind::Rewind => {
                         format!("creates {topic} with {partitions} partitions (CreateTopics)")
                     }
                 };

@@ -2,6 +2,7 @@
 
 use super::doc::{Doc, Syntax};
 use super::parse::{OpReader, Read};
+use super::rewind::Rewind;
 use super::values::ValueNames;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -10,6 +11,11 @@ use std::sync::Arc;
 /// Jepsen process ids from here on belong to the liveness phase's final drain, which
 /// the runner starts after every client: above any id a client can take.
 pub const DRAIN_PROCESS: u64 = 1_000_000;
+
+/// Jepsen process ids from here (up to [`DRAIN_PROCESS`]) belong to the administrator's
+/// group offset resets (`rewind` events with a `group`), one per `[[events]]` entry:
+/// above any id a client takes in a run.
+pub const ADMIN_PROCESS: u64 = 900_000;
 
 /// Records a poll returned, per key (topic-partition): `(offset, value)` in log order.
 pub type PolledRecords = BTreeMap<String, Vec<(u64, u64)>>;
@@ -58,6 +64,9 @@ pub enum OpFn {
     /// processing failure as its `error` (what Kafka Connect writes in a dead-letter
     /// record's `__connect.errors.exception.message` header).
     DeadLetter,
+    /// A consumer moved its positions on purpose (`offsetsForTimes` and `seek`), or an
+    /// administrator reset a group's committed offsets; value: a [`Rewind`].
+    Rewind,
 }
 
 /// One micro-operation of a send, poll or txn.
@@ -93,6 +102,8 @@ pub enum OpValue {
     Records(PolledRecords),
     /// No value (`crash`).
     Nil,
+    /// What a rewind asked for and did (for `rewind`).
+    Rewind(Rewind),
 }
 
 /// One line of a history.
@@ -235,6 +246,7 @@ impl OpFn {
             OpFn::Revoke => "revoke",
             OpFn::Lose => "lose",
             OpFn::DeadLetter => "dead-letter",
+            OpFn::Rewind => "rewind",
         }
     }
 
@@ -262,6 +274,7 @@ impl OpFn {
             "revoke" => OpFn::Revoke,
             "lose" => OpFn::Lose,
             "dead-letter" => OpFn::DeadLetter,
+            "rewind" => OpFn::Rewind,
             _ => return None,
         })
     }
@@ -359,6 +372,7 @@ fn value_to_json(value: &OpValue) -> Value {
         OpValue::Offsets(offsets) => json!(offsets),
         OpValue::Records(records) => records_to_json(records),
         OpValue::Nil => Value::Null,
+        OpValue::Rewind(rewind) => rewind.to_json(),
     }
 }
 

@@ -22,6 +22,7 @@
 
 use super::doc::{float_text, Doc, DocKind, Pos, Syntax};
 use super::op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, RecordDelay};
+use super::rewind::{Rewind, RewindMove};
 use super::values::ValueNames;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -327,7 +328,70 @@ impl<'n> OpReader<'n> {
                 Ok(OpValue::Records(self.records(doc)?))
             }
             OpFn::Crash => Ok(OpValue::Nil),
+            OpFn::Rewind => self.rewind(doc).map(OpValue::Rewind),
         }
+    }
+
+    /// A `rewind` op's value (see [`Rewind`]): `{"to_time_ms": T, "group": G,
+    /// "partitions": {KEY: [FROM, TO], ...}}`, every key optional, `null` for an unknown
+    /// `FROM` or a `TO` that a lookup by time did not find.
+    fn rewind(&mut self, doc: &Doc) -> Result<Rewind> {
+        let DocKind::Map(entries) = &doc.kind else {
+            let message = format!(
+                "expected a map such as {}, got {}",
+                match self.syntax {
+                    Syntax::Json => r#"{"to_time_ms": 2000, "partitions": {"orders-0": [57, 12]}}"#,
+                    Syntax::Edn => r#"{:to-time-ms 2000, :partitions {"orders-0" [57 12]}}"#,
+                },
+                self.got(doc)
+            );
+            return Err(FieldError::new(doc.at, message));
+        };
+        let names: [&str; 3] = match self.syntax {
+            Syntax::Json => ["to_time_ms", "group", "partitions"],
+            Syntax::Edn => ["to-time-ms", "group", "partitions"],
+        };
+        let mut rewind = Rewind::default();
+        for (name_doc, value) in entries {
+            let Some(index) = names.iter().position(|n| name_doc.is_name(n)) else {
+                let shown = name_doc.as_name().map_or_else(|| name_doc.render(self.syntax), str::to_string);
+                let message = format!("unknown key `{shown}`; expected {}", self.spellings(&names));
+                return Err(FieldError::new(name_doc.at, message));
+            };
+            let within = |e: FieldError| e.within(&format!("`{}`", names[index]));
+            match index {
+                0 => {
+                    let ms = int_below_2_63(value).ok_or_else(|| {
+                        FieldError::new(value.at, format!("expected a time in milliseconds, got {}", self.got(value)))
+                    });
+                    rewind.to_time_ms = Some(ms.map_err(within)?);
+                }
+                1 => rewind.group = Some(self.string(value, names[index])?),
+                _ => rewind.partitions = self.rewind_moves(value).map_err(within)?,
+            }
+        }
+        Ok(rewind)
+    }
+
+    /// `{KEY: [FROM, TO], ...}`, each of `FROM` and `TO` an offset or `null`.
+    fn rewind_moves(&self, doc: &Doc) -> Result<BTreeMap<String, RewindMove>> {
+        let DocKind::Map(entries) = &doc.kind else {
+            let message = format!("expected a map of key -> [from, to], got {}", self.got(doc));
+            return Err(FieldError::new(doc.at, message));
+        };
+        let mut moves = BTreeMap::new();
+        for (k, pair) in entries {
+            let key = self.key(k)?;
+            let offset_or_null = |d: &Doc| if d.is_null() { Ok(None) } else { self.offset(d).map(Some) };
+            let read = match pair.as_list() {
+                Some([from, to]) => {
+                    offset_or_null(from).and_then(|from| Ok(RewindMove { from, to: offset_or_null(to)? }))
+                }
+                _ => Err(FieldError::new(pair.at, format!("expected [from, to], got {}", self.got(pair)))),
+            };
+            moves.insert(key.clone(), read.map_err(|e| e.within(&format!("partition `{key}`")))?);
+        }
+        Ok(moves)
     }
 
     fn micro_op(&mut self, doc: &Doc) -> Result<MicroOp> {

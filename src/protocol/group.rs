@@ -116,6 +116,41 @@ pub enum GroupRequest {
         /// The partitions.
         partitions: Vec<TopicPartition>,
     },
+    /// Describes a group (DescribeGroups for a classic group, ConsumerGroupDescribe for
+    /// a consumer-protocol one, as Kafka's admin `describeConsumerGroups` sends them):
+    /// here only its state, what `kafka-consumer-groups.sh --reset-offsets` checks.
+    DescribeGroup {
+        /// The `group.id`.
+        group: String,
+    },
+}
+
+/// A group's state as DescribeGroups and ConsumerGroupDescribe name it (Kafka's admin
+/// `GroupState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::Display)]
+pub enum DescribedGroupState {
+    /// No members.
+    Empty,
+    /// A classic group waiting for its members to rejoin.
+    PreparingRebalance,
+    /// A classic group waiting for its leader's assignment.
+    CompletingRebalance,
+    /// Every member has its assignment.
+    Stable,
+    /// A consumer-protocol group whose target assignment lags its group epoch.
+    Assigning,
+    /// A consumer-protocol group with a member not yet at its target.
+    Reconciling,
+    /// The coordinator knows no such group.
+    Dead,
+}
+
+impl DescribedGroupState {
+    /// Whether `kafka-consumer-groups.sh --reset-offsets` may reset the group: only an
+    /// inactive one, Empty or Dead (`ConsumerGroupCommand.resetOffsets`).
+    pub fn inactive(self) -> bool {
+        matches!(self, DescribedGroupState::Empty | DescribedGroupState::Dead)
+    }
 }
 
 /// A ConsumerGroupHeartbeat request (Kafka's `ConsumerGroupHeartbeatRequestData`, v1).
@@ -215,5 +250,12 @@ pub enum GroupResponse {
         error: Option<ErrorCode>,
         /// The committed offset per partition (`None`: nothing committed).
         offsets: Vec<(TopicPartition, Option<Offset>)>,
+    },
+    /// Answer to DescribeGroup.
+    Described {
+        /// Why the group could not be described, if it could not.
+        error: Option<ErrorCode>,
+        /// The group's state (`None` with an error).
+        state: Option<DescribedGroupState>,
     },
 }

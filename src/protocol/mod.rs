@@ -24,7 +24,7 @@ mod topic;
 mod txn;
 
 pub use error::ErrorCode;
-pub use group::{ConsumerHeartbeat, GroupMember, GroupRequest, GroupResponse};
+pub use group::{ConsumerHeartbeat, DescribedGroupState, GroupMember, GroupRequest, GroupResponse};
 pub use ids::{
     BrokerEndpoint, BrokerId, LeaderEpoch, NodeId, Offset, ProducerId, ProducerIdAndEpoch, TopicId, TopicPartition,
     NO_PRODUCER_ID,

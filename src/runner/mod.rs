@@ -7,10 +7,12 @@
 //! `configure` (the one scenario-to-system configuration mapping), `schedule` (the fault
 //! schedule), `nemesis` (firing and undoing each fault kind), `observer` (the cluster
 //! state folded from the trace while the run goes), `probes` (what the liveness phase
-//! waits for), `swarm` (what a seed draws), `outcome` and `sweep` (verdicts over seeds).
+//! waits for), `swarm` (what a seed draws), `outcome` and `sweep` (verdicts over seeds),
+//! `admin` (the `[[events]]`) and `group_reset` (an administrator's group offset reset).
 
 mod admin;
 mod configure;
+mod group_reset;
 mod held;
 mod nemesis;
 mod observer;

@@ -122,7 +122,7 @@ pub(super) fn group_topics(scenario: &Scenario) -> BTreeMap<String, Vec<String>>
             TopicEvent::DeleteTopic { topic } => {
                 existing.remove(topic.as_str());
             }
-            TopicEvent::AddPartitions { .. } => {}
+            TopicEvent::AddPartitions { .. } | TopicEvent::Rewind { .. } => {}
         }
     }
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();

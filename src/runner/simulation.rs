@@ -225,9 +225,9 @@ fn start_events(run: &mut Run<'_>, start: Instant) -> Option<EventSchedule> {
     let net = run.network.add_host(&Addr::new(ADMIN));
     let node = run.handle.create_node().name(ADMIN).build();
     let controllers = configure::admin_targets(run.scenario);
-    let subscriptions = run.workload.subscriptions.clone();
+    let targets = (controllers, configure::bootstrap(run.scenario));
     let schedule =
-        EventSchedule::start(&run.scenario.events, &node, net, controllers, run.recorder.clone(), subscriptions, start);
+        EventSchedule::start(&run.scenario.events, &node, net, targets, run.recorder.clone(), &run.workload, start);
     run.admin_node = Some(node);
     Some(schedule)
 }
@@ -296,8 +296,10 @@ fn boot_clients(run: &Run<'_>) {
             let (ctx, spec, config, this) = (run.workload.clone(), spec.clone(), config.clone(), process);
             match (spec.mode, &spec.group) {
                 (scenario::ConsumerMode::Assign, None) => {
+                    let consumer = name.clone();
                     nodes.boot(&name, move || {
-                        workload::run_consumer(ctx.clone(), net.clone(), spec.clone(), config.clone(), this)
+                        let named = (spec.clone(), consumer.clone());
+                        workload::run_consumer(ctx.clone(), net.clone(), named, config.clone(), this)
                     });
                 }
                 (mode, Some(_)) => {

@@ -9,13 +9,13 @@ use super::fields::kind_and_keys;
 use super::group_protocol::{one_subscription_per_group, ONE_SUBSCRIPTION_EXPECTED};
 use super::model::{instances, ClusterSpec};
 use super::model_clients::{ConsumerMode, ConsumerSpec};
-use super::model_events::{TopicEvent, TopicEventSpec};
+use super::model_events::{RewindTo, RewindWho, TopicEvent, TopicEventSpec};
 use super::raw::{Node, Table};
 use super::span::Res;
 use super::values::format_duration_ms;
 use crate::admin::TopicEventKind;
 use crate::profile::{KafkaVersion, Profile};
-use crate::protocol::{GroupProtocol, Subscription, TopicPattern};
+use crate::protocol::{GroupProtocol, Subscription, TopicPartition, TopicPattern};
 use std::collections::BTreeMap;
 
 /// The keys an event of `kind` takes.
@@ -25,6 +25,7 @@ fn keys(kind: TopicEventKind) -> &'static [&'static str] {
         TopicEventKind::AddPartitions => &["at", "when", "kind", "topic", "partitions"],
         TopicEventKind::Subscribe => &["at", "when", "kind", "target", "topics", "pattern", "subscription_pattern"],
         TopicEventKind::DeleteTopic => &["at", "when", "kind", "topic"],
+        TopicEventKind::Rewind => &["at", "when", "kind", "target", "group", "to_time", "to_offset"],
     }
 }
 
@@ -102,6 +103,17 @@ pub(super) fn events(
                 }
                 *current = *partitions;
             }
+            TopicEvent::Rewind { to: RewindTo::Offsets(offsets), .. } => {
+                if let Some(tp) = offsets.keys().find(|tp| counts.get(&*tp.topic).is_none_or(|&n| tp.partition >= n)) {
+                    let node = t.require("to_offset", "offsets by partition")?;
+                    return Err(node.pos.issue(format!(
+                        "partition {tp} does not exist at {}; expected partitions of the topics then ({})",
+                        format_duration_ms(spec.at_ms),
+                        counts.iter().map(|(topic, n)| format!("{topic}: {n}")).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+            }
+            TopicEvent::Rewind { .. } => {}
             TopicEvent::DeleteTopic { topic } => {
                 if counts.remove(topic.as_str()).is_none() {
                     let node = t.require("topic", "a topic name")?;
@@ -137,6 +149,7 @@ fn event(
     }
     let action = match kind {
         TopicEventKind::Subscribe => subscribe(t, consumers, cluster, profile)?,
+        TopicEventKind::Rewind => rewind(t, consumers, world, at.value)?,
         TopicEventKind::CreateTopic | TopicEventKind::AddPartitions | TopicEventKind::DeleteTopic => {
             topic_change(t, kind, cluster)?
         }
@@ -230,6 +243,117 @@ fn subscribe(t: &Table, consumers: &[ConsumerSpec], cluster: &ClusterSpec, profi
         ));
     }
     Ok(TopicEvent::Subscribe { consumer: target.value, subscription: Subscription::Topics(topics) })
+}
+
+/// A `rewind` event: `target` a consumer (its application rewinds itself) or `group` a
+/// consumer group (an administrator resets it), and `to_time` (a time before `at`) or
+/// `to_offset` (an offset for every partition, or a table of offsets by partition of the
+/// consumers' topics).
+fn rewind(t: &Table, consumers: &[ConsumerSpec], world: &World, at_ms: u64) -> Res<TopicEvent> {
+    let named = instances("consumer", consumers.iter().map(|c| (c.count, c)));
+    let (who, topics): (RewindWho, Vec<&str>) = match (t.get("target"), t.get("group")) {
+        (Some(_), Some(node)) => {
+            return Err(node.pos.issue(
+                "both `target` and `group`; expected one: a consumer rewinds itself (`target`), or an administrator \
+                 resets an inactive group (`group`)"
+                    .to_string(),
+            ))
+        }
+        (None, None) => return Err(t.pos.issue(
+            "missing `target` or `group`; expected a consumer that rewinds itself, such as target = \"consumer-1\", \
+                 or a group an administrator resets, such as group = \"billing\""
+                .to_string(),
+        )),
+        (Some(node), None) => {
+            let target = node.string("a consumer such as \"consumer-1\"")?;
+            let Some(&(_, spec)) = named.iter().find(|(name, _)| *name == target.value) else {
+                return Err(target.pos.issue(format!(
+                    "no consumer is named \"{}\"; expected one of consumer-1 to consumer-{}",
+                    target.value,
+                    named.len()
+                )));
+            };
+            (RewindWho::Consumer(target.value), vec![spec.topic.as_str()])
+        }
+        (None, Some(node)) => {
+            let group = node.string("a consumer group such as \"billing\"")?;
+            let members: Vec<&str> = consumers
+                .iter()
+                .filter(|c| c.group.as_deref() == Some(group.value.as_str()))
+                .map(|c| c.topic.as_str())
+                .collect();
+            if members.is_empty() {
+                let groups: std::collections::BTreeSet<&str> =
+                    consumers.iter().filter_map(|c| c.group.as_deref()).collect();
+                let groups: Vec<&str> = groups.into_iter().collect();
+                return Err(group.pos.issue(format!(
+                    "no consumer is in group \"{}\"; expected a group of the `[[consumers]]` ({})",
+                    group.value,
+                    if groups.is_empty() { "none has a group".to_string() } else { groups.join(", ") }
+                )));
+            }
+            let mut topics: Vec<String> = members.iter().map(|t| t.to_string()).collect();
+            topics.sort();
+            topics.dedup();
+            (RewindWho::Group { group: group.value, topics }, members)
+        }
+    };
+    let to = match (t.get("to_time"), t.get("to_offset")) {
+        (Some(_), Some(node)) => {
+            return Err(node.pos.issue(
+                "both `to_time` and `to_offset`; expected one: a time to look up (offsetsForTimes) or offsets to \
+                 seek to"
+                    .to_string(),
+            ))
+        }
+        (None, None) => {
+            return Err(t.pos.issue(
+                "missing `to_time` or `to_offset`; expected a time such as to_time = \"2s\" (the earliest record \
+                 at or after it), or an offset such as to_offset = 0"
+                    .to_string(),
+            ))
+        }
+        (Some(node), None) => {
+            let time = node.duration_ms()?;
+            if time.value >= at_ms {
+                return Err(time.pos.issue(format!(
+                    "the rewind goes to {} but happens at {}; expected a time before `at` (a rewind by time goes back \
+                     to records already written)",
+                    format_duration_ms(time.value),
+                    format_duration_ms(at_ms)
+                )));
+            }
+            RewindTo::Time { since_start_ms: time.value }
+        }
+        (None, Some(node)) if node.is_table() => RewindTo::Offsets(offsets_by_partition(node, &topics, world)?),
+        (None, Some(node)) => RewindTo::Offset(node.u64()?.value),
+    };
+    Ok(TopicEvent::Rewind { who, to })
+}
+
+/// `to_offset = { "orders-0" = 5, ... }`: offsets of partitions of `topics` (as the
+/// `[[topics]]` entries create them).
+fn offsets_by_partition(node: &Node, topics: &[&str], world: &World) -> Res<BTreeMap<TopicPartition, u64>> {
+    let names: Vec<String> = world
+        .topics
+        .iter()
+        .filter(|t| topics.contains(&t.name.as_str()))
+        .flat_map(|t| (0..t.partitions).map(|p| TopicPartition::new(t.name.as_str(), p).to_string()))
+        .collect();
+    let allowed: Vec<&str> = names.iter().map(String::as_str).collect();
+    let table = node.table(&allowed)?;
+    let mut offsets = BTreeMap::new();
+    for (key, _) in table.keys() {
+        let tp = TopicPartition::parse(key).expect("an allowed key names a partition");
+        offsets.insert(tp, table.require(key, "an offset")?.u64()?.value);
+    }
+    if offsets.is_empty() {
+        return Err(node.pos.issue(format!(
+            "no partition; expected offsets by partition, such as {{ \"{}\" = 0 }}",
+            allowed.first().unwrap_or(&"orders-0")
+        )));
+    }
+    Ok(offsets)
 }
 
 /// The key of a pattern the group coordinator resolves (`subscribe(SubscriptionPattern)`).

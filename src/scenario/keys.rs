@@ -137,6 +137,9 @@ pub(super) const EVENT: &[&str] = &[
     "topics",
     "pattern",
     "subscription_pattern",
+    "group",
+    "to_time",
+    "to_offset",
 ];
 
 /// `[metastore]`: the ZooKeeper server's settings, under zoo.cfg's names.

@@ -211,6 +211,8 @@ mod tests_profile;
 #[cfg(test)]
 mod tests_props;
 #[cfg(test)]
+mod tests_rewind;
+#[cfg(test)]
 mod tests_values;
 
 use std::path::Path;
@@ -230,7 +232,7 @@ pub use model_clients::{
     ManualPartitions, Partitioning, PipelineSpec, Processing, ProducerSettings, ProducerSpec, SendMode,
 };
 pub use model_delay_queues::{DelayQueueSpec, DelayTier};
-pub use model_events::{TopicEvent, TopicEventSpec};
+pub use model_events::{RewindTo, RewindWho, TopicEvent, TopicEventSpec};
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};
 pub use overrides::{set_arguments, SetScope, Setting};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};

@@ -1,5 +1,6 @@
 //! The validated topic events (`[[events]]`): an administrator's changes to the
-//! cluster's topics while the workload runs. Every value here has passed the checks in
+//! cluster's topics while the workload runs, and the applications' own changes
+//! (subscriptions, rewinds). Every value here has passed the checks in
 //! `events`.
 
 use super::model_faults::Trigger;
@@ -57,6 +58,49 @@ pub enum TopicEvent {
         /// The topic.
         topic: String,
     },
+    /// `kind = "rewind"`: a consumer's application moves its positions (`target`), or an
+    /// administrator resets a group's committed offsets (`group`).
+    Rewind {
+        /// Who is rewound.
+        who: RewindWho,
+        /// To where.
+        to: RewindTo,
+    },
+}
+
+/// Who a `rewind` event moves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RewindWho {
+    /// `target = "consumer-2"`: that consumer's application rewinds the partitions it
+    /// holds, the next time round its loop (`offsetsForTimes` then `seek`, or `seek`).
+    Consumer(String),
+    /// `group = "billing"`: an administrator resets the group's committed offsets for
+    /// its topics, as `kafka-consumer-groups.sh --reset-offsets --execute` does: only
+    /// while the group is inactive (Empty or Dead).
+    Group {
+        /// The group.
+        group: String,
+        /// The topics its `[[consumers]]` entries read (the tool's `--topic`s).
+        topics: Vec<String>,
+    },
+}
+
+/// Where a `rewind` event moves to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RewindTo {
+    /// `to_time`: the earliest offset whose record timestamp (CreateTime) is at or after
+    /// this time, counted as `at` is, from the start of the safety phase, in
+    /// milliseconds; where no record is that recent, the end of the partition.
+    Time {
+        /// The time, in simulated milliseconds from the start of the safety phase.
+        since_start_ms: u64,
+    },
+    /// `to_offset = N`: every partition to offset N (the tool keeps it within the log:
+    /// `--to-offset`; a consumer's seek outside the log resets by `auto.offset.reset`).
+    Offset(u64),
+    /// `to_offset = { "orders-0" = 5, ... }`: these partitions to these offsets (the
+    /// tool's reset plan, `--from-file`).
+    Offsets(std::collections::BTreeMap<crate::protocol::TopicPartition, u64>),
 }
 
 impl TopicEvent {
@@ -67,6 +111,7 @@ impl TopicEvent {
             TopicEvent::AddPartitions { .. } => TopicEventKind::AddPartitions,
             TopicEvent::Subscribe { .. } => TopicEventKind::Subscribe,
             TopicEvent::DeleteTopic { .. } => TopicEventKind::DeleteTopic,
+            TopicEvent::Rewind { .. } => TopicEventKind::Rewind,
         }
     }
 
@@ -92,7 +137,7 @@ impl TopicEvent {
             TopicEvent::DeleteTopic { topic } => {
                 Some((TopicAdmin::DeleteTopic { topic: topic.as_str().into() }, topic, 0))
             }
-            TopicEvent::Subscribe { .. } => None,
+            TopicEvent::Subscribe { .. } | TopicEvent::Rewind { .. } => None,
         }
     }
 }
@@ -116,6 +161,22 @@ impl fmt::Display for TopicEvent {
                 write!(f, "{consumer} subscribes to the topics its group coordinator finds matching {pattern}")
             }
             TopicEvent::DeleteTopic { topic } => write!(f, "delete topic {topic}"),
+            TopicEvent::Rewind { who, to } => {
+                match who {
+                    RewindWho::Consumer(consumer) => write!(f, "{consumer} rewinds")?,
+                    RewindWho::Group { group, .. } => write!(f, "the administrator resets group {group}")?,
+                }
+                match to {
+                    RewindTo::Time { since_start_ms } => {
+                        write!(f, " to the records of {} (offsetsForTimes)", format_duration_ms(*since_start_ms))
+                    }
+                    RewindTo::Offset(offset) => write!(f, " to offset {offset}"),
+                    RewindTo::Offsets(offsets) => {
+                        let each: Vec<String> = offsets.iter().map(|(tp, o)| format!("{tp} to {o}")).collect();
+                        write!(f, ": {}", each.join(", "))
+                    }
+                }
+            }
         }
     }
 }

@@ -320,7 +320,7 @@ fn expectations_use_known_names_and_do_not_overlap() {
          \"consume-duplicate\", \
          \"commit-regression\", \"cross-incarnation-commit\", \"split-ownership\", \"reassigned-before-revoked\", \"stale-commit-accepted\", \"static-member-rebalanced\", \"replica-divergence\", \"hw-regression\", \
          \"committed-truncation\", \"multiple-leaders\", \"quorum-multiple-leaders\", \"metadata-divergence\", \"metadata-gap\", \
-         \"delivered-early\", \"delivered-late\", \"dead-letter-duplicate\", \"dead-letter-lost\" or \"no-progress\""
+         \"delivered-early\", \"delivered-late\", \"dead-letter-duplicate\", \"dead-letter-lost\", \"replay-skip\", \"replay-reordered\", \"replay-wrong-offset\" or \"no-progress\""
     );
     assert_eq!(
         err(&format!("{BASE}[expect]\npresent = [\"*\"]\n")),
@@ -904,7 +904,7 @@ fn topic_events_are_checked_against_the_topics_the_earlier_events_leave() {
     ))
     .contains("`replication.factor` does not apply to a \"add-partitions\" event"));
     assert!(err(&kraft_with_orders(&grow("1s", 4).replace("add-partitions", "delete-everything"))).contains(
-        "expected \"create-topic\", \"add-partitions\", \"subscribe\" or \"delete-topic\", found \"delete-everything\""
+        "expected \"create-topic\", \"add-partitions\", \"subscribe\", \"delete-topic\" or \"rewind\", found \"delete-everything\""
     ));
     // Deletion: only of a topic that exists; a deleted name may be created again (a new
     // topic, under a new id), by an event or by the clients through auto-creation.

@@ -1,6 +1,7 @@
 //! Standalone consumers of the workload (`mode = "assign"`) and the liveness phase's
 //! final drain, which reads every partition to its high watermark.
 
+use super::rewind::{rewind, RewindRecord};
 use super::{poll_value, Incarnation, Recovery, WorkloadContext};
 use crate::client::consumer::{Consumer, ConsumerConfig};
 use crate::history::{MicroOp, OpFn, OpType, OpValue, Recorder, RunPhase};
@@ -16,18 +17,18 @@ use std::time::Duration;
 pub fn run_consumer(
     ctx: WorkloadContext,
     net: NodeNet<Request, Response>,
-    spec: ConsumerSpec,
+    (spec, name): (ConsumerSpec, String),
     config: ConsumerConfig,
     process: u64,
 ) -> impl std::future::Future<Output = ()> {
     let life = ctx.incarnation(process, RunPhase::Liveness);
-    consume(ctx, net, spec, config, life)
+    consume(ctx, net, (spec, name), config, life)
 }
 
 async fn consume(
     ctx: WorkloadContext,
     net: NodeNet<Request, Response>,
-    spec: ConsumerSpec,
+    (spec, name): (ConsumerSpec, String),
     config: ConsumerConfig,
     mut life: Incarnation,
 ) {
@@ -44,6 +45,15 @@ async fn consume(
     consumer.assign(partitions);
     life.complete(OpType::Ok, OpValue::Keys(keys), None);
     while !ctx.safety_over() {
+        if let Some(request) = ctx.rewinds.take(&name) {
+            let ids = consumer.topic_ids();
+            let key_of = |life: &Incarnation, tp: &TopicPartition| {
+                life.partition_key(tp, ids.of_position(tp).or_else(|| ids.get(&tp.topic))).to_string()
+            };
+            let record = RewindRecord { life: &mut life, group: None, key_of: &key_of };
+            let timeout = Duration::from_millis(spec.config.default_api_timeout_ms);
+            rewind(&mut consumer, &request, timeout, record).await;
+        }
         poll_once(&mut life, &mut consumer).await;
         sleep(Duration::from_millis(spec.poll_interval_ms)).await;
     }

@@ -30,6 +30,8 @@ pub struct WorkloadContext {
     pub subscriptions: super::Subscriptions,
     /// The plain producers' per-record send latencies.
     pub send_latencies: super::SendLatencies,
+    /// Rewinds the scenario's events ask of consumers.
+    pub rewinds: super::Rewinds,
 }
 
 /// The runner's end of the phase channel.
@@ -55,6 +57,7 @@ impl WorkloadContext {
             processes: ProcessIds::default(),
             subscriptions: super::Subscriptions::default(),
             send_latencies: super::SendLatencies::default(),
+            rewinds: super::Rewinds::default(),
         };
         (context, PhaseAnnouncer(announcer))
     }

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use super::process::Incarnation;
+use super::rewind::{rewind, RewindRecord};
 
 /// How long a member that could not join waits before trying again, in milliseconds.
 const REJOIN_BACKOFF_MS: u64 = 100;
@@ -360,6 +361,13 @@ async fn member_loop(
         finish_in_flight(&mut member, &mut app).await;
         let generation = member.generation().cloned().expect("coordinator_poll succeeded");
         let group = app.context(&generation);
+        if let Some(request) = ctx.rewinds.take(&name) {
+            let keys = &app.keys;
+            let key_of = |life: &Incarnation, tp: &TopicPartition| keys.position(life, tp);
+            let record = RewindRecord { life: &mut app.life, group: Some(group.clone()), key_of: &key_of };
+            let timeout = Duration::from_millis(spec.config.default_api_timeout_ms);
+            rewind(&mut member, &request, timeout, record).await;
+        }
         app.life.invoke_in_group(OpFn::Poll, OpValue::Txn(vec![MicroOp::Poll { records: None }]), group.clone());
         // A worker with records to process calls poll() with a short timeout, so as
         // not to idle while the brokers wait for new data.

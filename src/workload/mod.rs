@@ -8,7 +8,8 @@
 //! ops), `consumer` (standalone consumers and the drain),
 //! `group` (group members), `pipeline` (consume-transform-produce instances), `dead_letter` (where an instance sends each record: output or dead-letter topic),
 //! `delay_forwarder` (a delay queue's forwarders: pipelines that forward what is due), `app_faults` (stall and leave), `process` (Jepsen process
-//! ids and crash recording), `progress` (the counts the liveness phase waits on). The client configurations come ready from the runner's
+//! ids and crash recording), `progress` (the counts the liveness phase waits on),
+//! `rewind` (a consumer application's rewind, asked for by a `[[events]]` entry). The client configurations come ready from the runner's
 //! one scenario-to-system mapping (`runner::configure`).
 
 mod app_faults;
@@ -22,6 +23,7 @@ mod pipeline;
 mod process;
 mod producer;
 mod progress;
+mod rewind;
 mod subscriptions;
 mod transactional;
 
@@ -35,6 +37,7 @@ pub use pipeline::{run_pipeline, PipelineConfigs};
 pub use process::{Incarnation, ProcessIds};
 pub use producer::run_producer;
 pub use progress::Progress;
+pub use rewind::{RewindRequest, Rewinds};
 pub use subscriptions::Subscriptions;
 
 use crate::client::consumer::{ConsumedRecord, ConsumerError};

@@ -183,7 +183,37 @@ pub async fn handle(shared: &SharedBroker, request: GroupRequest) -> GroupRespon
         }
         GroupRequest::OffsetFetch { group, member, partitions } => fetch_offsets(shared, &group, member, partitions),
         GroupRequest::ConsumerGroupHeartbeat(request) => super::consumer_service::heartbeat(shared, request).await,
+        GroupRequest::DescribeGroup { group } => describe_group(shared, &group),
     }
+}
+
+/// The group's state, as DescribeGroups (a classic group) or ConsumerGroupDescribe (a
+/// consumer-protocol group) answers it; a group the coordinator does not know is Dead
+/// (Kafka answers DescribeGroups so, with no error).
+fn describe_group(shared: &SharedBroker, group_id: &str) -> GroupResponse {
+    use crate::protocol::DescribedGroupState as Described;
+    if let Err(error) = owned_partition(shared, group_id) {
+        return GroupResponse::Described { error: Some(error), state: None };
+    }
+    let coordinator = shared.coordinator.lock();
+    let state = if let Some(group) = coordinator.consumer_groups.get(group_id) {
+        use super::consumer_group::ConsumerGroupState as State;
+        match group.state() {
+            State::Empty => Described::Empty,
+            State::Assigning => Described::Assigning,
+            State::Reconciling => Described::Reconciling,
+            State::Stable => Described::Stable,
+        }
+    } else {
+        match coordinator.groups.get(group_id).map(|group| group.state) {
+            Some(GroupState::Empty) => Described::Empty,
+            Some(GroupState::PreparingRebalance) => Described::PreparingRebalance,
+            Some(GroupState::CompletingRebalance) => Described::CompletingRebalance,
+            Some(GroupState::Stable) => Described::Stable,
+            None => Described::Dead,
+        }
+    };
+    GroupResponse::Described { error: None, state: Some(state) }
 }
 
 fn find_coordinator(shared: &SharedBroker, group: &str) -> GroupResponse {

@@ -21,10 +21,18 @@ pub(super) fn commit_regressions(ops: &GroupOps<'_>) -> Vec<Anomaly> {
     for commit in ops.ok(OpFn::Commit) {
         let OpValue::Offsets(offsets) = commit.value else { continue };
         for (key, &offset) in offsets {
-            let so_far = accepted.entry((commit.ctx.group.as_str(), key.as_str())).or_default();
+            let group_key = (commit.ctx.group.as_str(), key.as_str());
+            // A rewind on purpose before this commit was invoked starts afresh.
+            let rewound_at =
+                ops.rewinds.get(&group_key).and_then(|at| at.iter().rev().find(|&&r| r < commit.invoked_at));
+            let so_far = accepted.entry(group_key).or_default();
             // Commits still in flight when this one was invoked may have been applied in
             // either order, so only those that had completed are compared.
-            let before = so_far.iter().rev().find(|(_, earlier)| earlier.done_at < commit.invoked_at);
+            let before = so_far
+                .iter()
+                .rev()
+                .find(|(_, earlier)| earlier.done_at < commit.invoked_at)
+                .filter(|(_, earlier)| rewound_at.is_none_or(|&r| earlier.done_at > r));
             if let Some(&(previous, earlier)) = before.filter(|(previous, _)| *previous > offset) {
                 out.push(regression(key, previous, earlier, offset, commit));
             }

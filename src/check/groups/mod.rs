@@ -60,8 +60,9 @@
 //!   member (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID), and within one generation a partition
 //!   has one owner, so an accepted commit that goes backwards means a member consumed from
 //!   the wrong position (a lost or stale committed offset after a coordinator moved, say).
-//!   Histories do not record `seek` yet; a workload that seeks backwards on purpose will
-//!   be reported here.
+//!   A rewind on purpose (an `ok` `rewind` op of a member of the group, or an
+//!   administrator's reset of the group, naming the key) starts the comparison afresh:
+//!   commits invoked after it are compared only with commits that completed after it.
 //! - [`split_ownership`] (`split-ownership`): two different members of a group received
 //!   one partition in `ok` `assign` ops of the same generation. One anomaly per group,
 //!   generation and partition, naming every member that received it.
@@ -248,6 +249,9 @@ pub(super) struct GroupOps<'a> {
     /// Key → offset → the record polls showed there, from every poll completion of
     /// every process (group members, standalone consumers and the drain alike).
     pub seen: BTreeMap<&'a str, BTreeMap<u64, Seen<'a>>>,
+    /// Per group and key, the history positions of the `ok` rewinds that moved the
+    /// group's position on purpose: its members' own, and its administrator's resets.
+    pub rewinds: BTreeMap<(&'a str, &'a str), Vec<usize>>,
 }
 
 impl<'a> GroupOps<'a> {
@@ -255,12 +259,21 @@ impl<'a> GroupOps<'a> {
     pub fn new(history: &'a History) -> Self {
         let mut ops = Vec::new();
         let mut seen: BTreeMap<&'a str, BTreeMap<u64, Seen<'a>>> = BTreeMap::new();
+        let mut rewinds: BTreeMap<(&'a str, &'a str), Vec<usize>> = BTreeMap::new();
         for (at, op, invoke) in history.completions() {
             let invoked = invoke.map(|i| &history.ops[i]);
             if matches!(op.f, OpFn::Poll | OpFn::Txn) {
                 record_polled(&mut seen, op);
             }
-            let Some(ctx) = op.group.as_ref().or(invoked.and_then(|i| i.group.as_ref())) else { continue };
+            let ctx = op.group.as_ref().or(invoked.and_then(|i| i.group.as_ref()));
+            if let (OpFn::Rewind, OpType::Ok, OpValue::Rewind(rewind)) = (op.f, op.kind, &op.value) {
+                if let Some(group) = rewind.group.as_deref().or(ctx.map(|c| c.group.as_str())) {
+                    for key in rewind.partitions.keys() {
+                        rewinds.entry((group, key.as_str())).or_default().push(at);
+                    }
+                }
+            }
+            let Some(ctx) = ctx else { continue };
             let value = if has_expected_shape(op) { &op.value } else { invoked.map_or(&op.value, |i| &i.value) };
             ops.push(MemberOp { op, done_at: at, invoked_at: invoke.unwrap_or(at), ctx, value });
         }
@@ -271,7 +284,7 @@ impl<'a> GroupOps<'a> {
                 offsets.entry(offset).or_insert(Seen { value, op: None });
             }
         }
-        GroupOps { ops, seen }
+        GroupOps { ops, seen, rewinds }
     }
 
     /// The `ok` ops of function `f`, in history order.

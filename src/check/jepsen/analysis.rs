@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// One completed operation. Jepsen's checker reads completions: the completion of a send
 /// carries the offset the broker assigned, the completion of a poll the records returned.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Completion<'a> {
+pub(crate) struct Completion<'a> {
     /// The op as recorded (the invocation itself when `synthetic`).
     pub op: &'a Op,
     /// How it ended.
@@ -29,7 +29,7 @@ pub(super) struct Completion<'a> {
 /// outstanding) and returns the completions in history order. An invocation that never
 /// completes becomes an `info` completion at its own position, so histories recorded
 /// elsewhere with missing completions are still checked rather than rejected.
-pub(super) fn completions(ops: &[Op]) -> Vec<Completion<'_>> {
+pub(crate) fn completions(ops: &[Op]) -> Vec<Completion<'_>> {
     let mut slots: Vec<Option<Completion<'_>>> = Vec::with_capacity(ops.len());
     let mut pending: BTreeMap<u64, usize> = BTreeMap::new();
     for op in ops {
@@ -79,7 +79,7 @@ pub(super) fn op_writes(op: &Op) -> BTreeMap<&str, Vec<Sent>> {
 /// Jepsen's `op-read-pairs`: per key, the `(offset, value)` pairs the polls of a `poll`
 /// or `txn` op returned, concatenated in op order. A key polled with no records is
 /// present with an empty list.
-pub(super) fn op_reads(op: &Op) -> BTreeMap<&str, Vec<(u64, u64)>> {
+pub(crate) fn op_reads(op: &Op) -> BTreeMap<&str, Vec<(u64, u64)>> {
     let mut reads: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
     if matches!(op.f, OpFn::Poll | OpFn::Txn) {
         for mop in op.micro_ops() {

@@ -16,7 +16,9 @@
 //!   reading the same value again). Values whose index is unknown are assumed in order.
 //! - **Positions.** An `assign` or `subscribe` op that is `ok` or `info` keeps a
 //!   process's last position only for the keys it names; for every other key the next
-//!   read starts afresh, so skipping or rewinding across it is allowed.
+//!   read starts afresh, so skipping or rewinding across it is allowed. A `rewind` op
+//!   (kafkasim's: a seek on purpose, which Jepsen's workload does not record) starts the
+//!   keys it names afresh; what the process read after it is `replay`'s business.
 //!
 //! The anomalies, one function each:
 //!
@@ -139,6 +141,10 @@
 
 mod analysis;
 mod offsets;
+
+/// The pairing of invocations with completions and what an op read, which the replay
+/// checker reads as these checkers do.
+pub(crate) use analysis::{completions, op_reads, Completion};
 
 /// `(function, synthetic)` of each completion the pairing produces, for tests of how
 /// other modules' ops pair.

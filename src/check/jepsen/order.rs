@@ -127,6 +127,13 @@ pub(super) fn poll_order(a: &Analysis<'_>) -> PollOrder {
             OpFn::Assign | OpFn::Subscribe | OpFn::Revoke | OpFn::Lose if may_have_happened(c) => {
                 changes.apply(process_positions, c.op)
             }
+            // A rewind (a seek) moves the process's position on the keys it names on
+            // purpose: its next poll of them starts afresh.
+            OpFn::Rewind if may_have_happened(c) => {
+                if let OpValue::Rewind(rewind) = &c.op.value {
+                    process_positions.retain(|key, _| !rewind.partitions.contains_key(*key));
+                }
+            }
             OpFn::Poll | OpFn::Txn => {
                 let reads = op_reads(c.op);
                 for (&key, pairs) in &reads {

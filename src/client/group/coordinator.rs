@@ -174,7 +174,8 @@ pub fn response_error(response: &GroupResponse) -> Option<ErrorCode> {
         | GroupResponse::Synced { error, .. }
         | GroupResponse::Ack { error }
         | GroupResponse::Offsets { error, .. }
-        | GroupResponse::ConsumerHeartbeat { error, .. } => *error,
+        | GroupResponse::ConsumerHeartbeat { error, .. }
+        | GroupResponse::Described { error, .. } => *error,
     }
 }
 

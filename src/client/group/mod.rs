@@ -366,6 +366,16 @@ impl GroupConsumer {
         self.consumer.position(tp)
     }
 
+    /// Kafka's blocking `offsetsForTimes` (see [`Consumer::offsets_for_times_within`]),
+    /// retrying for up to `default.api.timeout.ms`.
+    pub async fn offsets_for_times(
+        &mut self,
+        timestamps_ms: &BTreeMap<TopicPartition, u64>,
+    ) -> Option<BTreeMap<TopicPartition, Option<Offset>>> {
+        let timeout = Duration::from_millis(self.config.default_api_timeout_ms);
+        self.consumer.offsets_for_times_within(timestamps_ms, timeout).await
+    }
+
     /// Sets the next offset to fetch for a held partition (Kafka's `seek`).
     pub fn seek(&mut self, tp: &TopicPartition, offset: Offset) {
         self.consumer.seek(tp, offset);
