@@ -94,7 +94,8 @@ async fn run_fetcher(shared: SharedBroker, leader: BrokerId) {
         match conn.call(Request::Fetch(request), timeout).await {
             Ok(Response::Fetch(responses)) => {
                 // The fetcher thread's own work to append what came back.
-                shared.pipeline.append_as_follower(&responses).await;
+                let flush_due = || reaches_flush_messages(&shared, &responses);
+                shared.pipeline.append_as_follower(&responses, flush_due).await;
                 healthy &= apply_fetch_responses(&shared, leader, &followed, responses);
             }
             _ => {
@@ -106,6 +107,21 @@ async fn run_fetcher(shared: SharedBroker, leader: BrokerId) {
             sleep(backoff).await;
         }
     }
+}
+
+/// Whether appending `responses`' records would bring one of the replicas here to
+/// `flush.messages` unflushed records, so that the append fsyncs (for the cost model).
+fn reaches_flush_messages(shared: &SharedBroker, responses: &[FetchPartitionResponse]) -> bool {
+    let Some(flush_messages) = shared.config.flush_messages else { return false };
+    let state = shared.lock();
+    responses.iter().any(|response| {
+        let records: u64 = response.batches.iter().map(|b| b.records.len() as u64).sum();
+        records > 0
+            && state
+                .partitions
+                .get(&response.tp)
+                .is_some_and(|p| p.log().unflushed_records() + records >= flush_messages)
+    })
 }
 
 /// The leader's host and the partitions this broker follows on it; `None` if none.

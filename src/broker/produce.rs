@@ -10,7 +10,8 @@ use super::{ReplicaState, SharedBroker};
 use crate::history::Event;
 use crate::plant::PlantedBug;
 use crate::protocol::{
-    Acks, ErrorCode, LeaderEpoch, Offset, ProducePartitionResponse, ProduceRequest, RecordBatch, TopicPartition,
+    Acks, ErrorCode, LeaderEpoch, Offset, ProducePartitionResponse, ProduceRequest, RecordBatch, Request,
+    TopicPartition,
 };
 use madsim::time::{sleep_until, Instant};
 use std::sync::Arc;
@@ -204,6 +205,22 @@ fn admit_marker(
         return Admission::refused_by_leader(partition, tp, ErrorCode::InvalidProducerEpoch);
     }
     append(shared, partition, acks, tp, batch)
+}
+
+/// Whether appending `request`'s batches would bring one of its partitions here to
+/// `flush.messages` unflushed records, so that the append fsyncs (for the cost model:
+/// judged when the handler gets to the append, before the produce is validated).
+pub fn reaches_flush_messages(shared: &SharedBroker, request: &Request) -> bool {
+    let (Request::Produce(produce), Some(flush_messages)) = (request, shared.config.flush_messages) else {
+        return false;
+    };
+    let state = shared.lock();
+    produce.batches.iter().any(|(tp, batch)| {
+        state
+            .partitions
+            .get(tp)
+            .is_some_and(|p| p.log().unflushed_records() + batch.records.len() as u64 >= flush_messages)
+    })
 }
 
 /// Appends an admitted batch as leader; `flush.messages` and the high watermark follow.

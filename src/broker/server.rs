@@ -6,8 +6,8 @@ use super::background::{self, read_high_watermark_checkpoint};
 use super::fetcher::Fetchers;
 use super::log::PartitionLog;
 use super::partition::Partition;
-use super::shutdown::{self, StopSwitch};
 use super::pipeline::RequestPipeline;
+use super::shutdown::{self, StopSwitch};
 use super::{handlers, BrokerConfig, MetadataCache, ReplicaState, Shared, SharedBroker};
 use crate::controller::{self, ControllerCommand, ControllerContext};
 use crate::history::{Event, Tracer};
@@ -162,7 +162,10 @@ async fn serve_connection(
     let processor = shared.pipeline.accept();
     while let Some(incoming) = conn.recv().await {
         let (request, responder) = incoming.into_parts();
-        shared.pipeline.serve_locally(processor, &request).await;
+        shared
+            .pipeline
+            .serve_locally(processor, &request, || super::produce::reaches_flush_messages(&shared, &request))
+            .await;
         let response = handle(&shared, &controller, request).await;
         shared.pipeline.send_response(processor, &response).await;
         responder.reply(response);

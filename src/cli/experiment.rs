@@ -186,15 +186,15 @@ pub fn render_table(cells: &[Cell]) -> String {
     let keys: Vec<&str> = first.varied.iter().map(|(k, _)| k.as_str()).collect();
     let mut out = format!(
         "| {} | acked records/s | send latency p50 / p99 / p99.9 (ms) | records per batch | busiest broker: \
-         handlers busy | network threads busy | link busy | request queue time (ms) | failed / unknown sends | anomalies |\n",
+         handlers busy | network threads busy | link busy | disk busy | request queue time (ms) | failed / unknown sends | anomalies |\n",
         keys.join(" | ")
     );
-    out += &format!("|{}---:|---:|---:|---:|---:|---:|---:|---:|---|\n", "---|".repeat(keys.len()));
+    out += &format!("|{}---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n", "---|".repeat(keys.len()));
     for cell in cells {
         let values: Vec<&str> = cell.varied.iter().map(|(_, v)| v.as_str()).collect();
         let (l, m) = (&cell.send_latency, &cell.machine);
         out += &format!(
-            "| {} | {:.0} | {} / {} / {} | {:.1} | {:.0}% | {:.0}% | {:.0}% | {:.2} | {} / {} | {} |\n",
+            "| {} | {:.0} | {} / {} / {} | {:.1} | {:.0}% | {:.0}% | {:.0}% | {:.0}% | {:.2} | {} / {} | {} |\n",
             values.join(" | "),
             cell.callbacks_per_sec,
             ms(l.p50_ms),
@@ -204,6 +204,7 @@ pub fn render_table(cells: &[Cell]) -> String {
             m.handlers_busy * 100.0,
             m.network_busy * 100.0,
             m.link_busy * 100.0,
+            m.disk_busy * 100.0,
             m.queue_time_mean_ms,
             cell.failed_sends,
             cell.unknown_sends,
@@ -250,11 +251,12 @@ pub fn render_plot(vary: &[Dimension], cells: &[Cell]) -> String {
             series: series("records/batch", |c| Some(c.machine.records_per_batch)),
         },
         Panel {
-            title: "busiest broker's threads and link busy (%)".into(),
+            title: "busiest broker's threads, link and disk busy (%)".into(),
             series: [
                 series("handlers", |c| Some(c.machine.handlers_busy * 100.0)),
                 series("network threads", |c| Some(c.machine.network_busy * 100.0)),
                 series("link", |c| Some(c.machine.link_busy * 100.0)),
+                series("disk", |c| Some(c.machine.disk_busy * 100.0)),
             ]
             .concat(),
         },
@@ -291,6 +293,7 @@ mod tests {
                 handlers_busy: 0.42,
                 network_busy: 0.1,
                 link_busy: 0.5,
+                disk_busy: 0.25,
                 queue_time_mean_ms: 0.25,
             },
         }

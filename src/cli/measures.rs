@@ -45,6 +45,9 @@ pub struct MachineLoad {
     /// The busiest link direction's utilisation over the safety phase, 0 to 1 (0 when
     /// the links are not limited).
     pub link_busy: f64,
+    /// The busiest disk's write-back utilisation over the safety phase, 0 to 1 (0 when
+    /// the disks are not limited).
+    pub disk_busy: f64,
     /// The busiest broker's mean time a request waited in its request queue, in
     /// milliseconds (Kafka's `RequestQueueTimeMs`).
     pub queue_time_mean_ms: f64,
@@ -52,7 +55,7 @@ pub struct MachineLoad {
 
 impl MachineLoad {
     /// The load recorded in `history`'s trace (the [`Event::BrokerLoad`] and
-    /// [`Event::LinkLoad`] windows and the leader appends) within its safety phase.
+    /// [`Event::LinkLoad`] and [`Event::DiskLoad`] windows and the leader appends) within its safety phase.
     pub fn of(history: &History) -> Self {
         let (start_ns, end_ns) = safety_phase_ns(history);
         let span_ms = ((end_ns - start_ns) / 1_000_000).max(1) as f64;
@@ -95,6 +98,12 @@ impl MachineLoad {
                     b.inbound_busy += u64::from(*inbound_busy_permille) * window_ms;
                     b.outbound_busy += u64::from(*outbound_busy_permille) * window_ms;
                 }
+                Event::DiskLoad { broker, window_start_ms, window_ms, write_back_busy_permille }
+                    if in_safety(*window_start_ms) =>
+                {
+                    per_broker.entry(*broker).or_default().disk_busy +=
+                        u64::from(*write_back_busy_permille) * window_ms;
+                }
                 _ => {}
             }
         }
@@ -107,6 +116,7 @@ impl MachineLoad {
             handlers_busy: busiest(|b| b.handler_busy),
             network_busy: busiest(|b| b.network_busy),
             link_busy: busiest(|b| b.inbound_busy.max(b.outbound_busy)),
+            disk_busy: busiest(|b| b.disk_busy),
             queue_time_mean_ms: queue_us.unwrap_or(0) as f64 / 1000.0,
         }
     }
@@ -120,6 +130,7 @@ impl MachineLoad {
             handlers_busy: mean(|l| l.handlers_busy),
             network_busy: mean(|l| l.network_busy),
             link_busy: mean(|l| l.link_busy),
+            disk_busy: mean(|l| l.disk_busy),
             queue_time_mean_ms: mean(|l| l.queue_time_mean_ms),
         }
     }
@@ -135,13 +146,14 @@ pub fn acked_in_safety_per_sec(history: &History, latencies: &LatencyDistributio
 }
 
 /// One broker's sums over the safety phase: busy permille-milliseconds of its handlers,
-/// network threads and link directions, and its requests and their queue time.
+/// network threads, link directions and disk, and its requests and their queue time.
 #[derive(Default)]
 struct BrokerSums {
     handler_busy: u64,
     network_busy: u64,
     inbound_busy: u64,
     outbound_busy: u64,
+    disk_busy: u64,
     requests: u64,
     queue_time_us: u64,
 }

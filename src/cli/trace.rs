@@ -101,7 +101,8 @@ impl Focus {
             | Event::QuorumTruncate { .. }
             | Event::MetadataApplied { .. }
             | Event::BrokerLoad { .. }
-            | Event::LinkLoad { .. } => {
+            | Event::LinkLoad { .. }
+            | Event::DiskLoad { .. } => {
                 return self.partition.is_none() && self.value.is_none();
             }
             Event::StaleControllerFenced { .. } => return self.value.is_none(),

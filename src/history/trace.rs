@@ -365,6 +365,19 @@ pub enum Event {
         /// How busy the outbound side was (responses), in thousandths of the window.
         outbound_busy_permille: u32,
     },
+    /// The load of a broker machine's disk over one window, traced beside
+    /// [`Event::BrokerLoad`] when the disk is limited (`disk_mbyte_per_sec`).
+    DiskLoad {
+        /// The broker.
+        broker: u32,
+        /// The window's start, in simulated milliseconds since the run began.
+        window_start_ms: u64,
+        /// The window's length, in milliseconds.
+        window_ms: u64,
+        /// How busy the disk will be writing back what was appended in the window, in
+        /// thousandths of the window (above 1000 is capped: a backlog builds).
+        write_back_busy_permille: u32,
+    },
 }
 
 /// Why a replica removed the tail of its log.

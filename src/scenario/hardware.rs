@@ -4,7 +4,7 @@
 
 use super::model::OsSettings;
 use super::raw::Table;
-use super::span::Res;
+use super::span::{Res, Sp};
 use crate::sim::machine::MachineSpec;
 
 /// `[cluster.os]`: Linux sysctls, which take a C `int`; `vm.dirty_expire_centisecs` has
@@ -25,12 +25,15 @@ pub(super) fn os_settings(t: &Table) -> Res<OsSettings> {
 
 /// The fastest link `nic_mbit_per_sec` takes: 1.6 Tbit/s, beyond any NIC made.
 const MAX_NIC_MBIT_PER_SEC: u64 = 1_600_000;
+/// The fastest disk `disk_mbyte_per_sec` takes: 100 GB/s, beyond any single device.
+const MAX_DISK_MBYTE_PER_SEC: u64 = 100_000;
+/// The largest dirty limit `dirty_limit_mbyte` takes: 16 TB, beyond any machine's memory.
+const MAX_DIRTY_LIMIT_MBYTE: u64 = 16_000_000;
 
 /// `[cluster.machine]`: the cost model's figures, each a whole number of microseconds or
-/// nanoseconds (the key's unit), stored in nanoseconds, and the link's bandwidth in
-/// megabits per second. Zero is allowed for a cost: a cost of zero models work too small
-/// to matter.
-
+/// nanoseconds (the key's unit), stored in nanoseconds, the link's bandwidth in megabits
+/// per second, the disk's in megabytes per second and its dirty limit in megabytes. Zero
+/// is allowed for a cost: a cost of zero models work too small to matter.
 pub(super) fn machine_spec(t: &Table) -> Res<MachineSpec> {
     let d = MachineSpec::default();
     // At most an hour per unit of work: larger figures are typing errors, and they keep
@@ -57,15 +60,27 @@ pub(super) fn machine_spec(t: &Table) -> Res<MachineSpec> {
         other_ns_per_request: us("other_us_per_request", d.other_ns_per_request)?,
         follower_append_ns_per_partition: us("follower_append_us_per_partition", d.follower_append_ns_per_partition)?,
         follower_append_ns_per_kb: ns("follower_append_ns_per_kb", d.follower_append_ns_per_kb)?,
-        nic_mbit_per_sec: match t.opt_u64("nic_mbit_per_sec")? {
-            Some(v) => Some(
-                v.check(
-                    |v| (1..=MAX_NIC_MBIT_PER_SEC).contains(&v),
-                    |v| format!("expected a bandwidth of 1 to {MAX_NIC_MBIT_PER_SEC} megabits per second, found {v}"),
-                )?
-                .value,
-            ),
-            None => d.nic_mbit_per_sec,
-        },
+        nic_mbit_per_sec: bounded(t, "nic_mbit_per_sec", MAX_NIC_MBIT_PER_SEC, "a bandwidth", "megabits per second")?
+            .or(d.nic_mbit_per_sec),
+        disk_mbyte_per_sec: bounded(
+            t,
+            "disk_mbyte_per_sec",
+            MAX_DISK_MBYTE_PER_SEC,
+            "a bandwidth",
+            "megabytes per second",
+        )?
+        .or(d.disk_mbyte_per_sec),
+        fsync_ns: us("fsync_us", d.fsync_ns)?,
+        dirty_limit_bytes: bounded(t, "dirty_limit_mbyte", MAX_DIRTY_LIMIT_MBYTE, "a limit", "megabytes")?
+            .map_or(d.dirty_limit_bytes, |mbyte| mbyte * 1_000_000),
     })
+}
+
+/// The optional `key`, which must be 1 to `max` `unit`.
+fn bounded(t: &Table, key: &str, max: u64, what: &str, unit: &str) -> Res<Option<u64>> {
+    let check = |v: Sp<u64>| {
+        v.check(|v| (1..=max).contains(&v), |v| format!("expected {what} of 1 to {max} {unit}, found {v}"))
+            .map(|v| v.value)
+    };
+    t.opt_u64(key)?.map(check).transpose()
 }

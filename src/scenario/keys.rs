@@ -63,6 +63,9 @@ pub(super) const MACHINE: &[&str] = &[
     "follower_append_us_per_partition",
     "follower_append_ns_per_kb",
     "nic_mbit_per_sec",
+    "disk_mbyte_per_sec",
+    "fsync_us",
+    "dirty_limit_mbyte",
 ];
 
 /// `[cluster.config]`.

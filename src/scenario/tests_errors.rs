@@ -586,6 +586,25 @@ fn the_link_bandwidth_is_unlimited_unless_set_and_then_at_least_one_megabit() {
 }
 
 #[test]
+fn the_disk_is_unlimited_unless_set_and_its_dirty_limit_and_fsync_have_defaults() {
+    let machine =
+        |rest: &str| parse(&format!("{BASE}[cluster.machine]\n{rest}"), Path::new("x.toml")).unwrap().cluster.machine;
+    let default = machine("");
+    assert_eq!((default.disk_mbyte_per_sec, default.fsync_ns), (None, 1_000_000));
+    let set = machine("disk_mbyte_per_sec = 200\nfsync_us = 50\ndirty_limit_mbyte = 64\n");
+    assert_eq!((set.disk_mbyte_per_sec, set.fsync_ns, set.dirty_limit_bytes), (Some(200), 50_000, 64_000_000));
+    assert_eq!(
+        err(&format!("{BASE}[cluster.machine]\ndisk_mbyte_per_sec = 0\n")),
+        "scenarios/x.toml:4:22: `cluster.machine.disk_mbyte_per_sec`: expected a bandwidth of 1 to 100000 megabytes \
+         per second, found 0"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[cluster.machine]\ndirty_limit_mbyte = 0\n")),
+        "scenarios/x.toml:4:21: `cluster.machine.dirty_limit_mbyte`: expected a limit of 1 to 16000000 megabytes, found 0"
+    );
+}
+
+#[test]
 fn a_producers_value_size_is_one_byte_to_max_request_size() {
     let producer = |line: &str| with_orders(&format!("[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\n{line}"));
     let s = parse(&producer("value_bytes = 1000\n"), Path::new("x.toml")).unwrap();

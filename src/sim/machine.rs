@@ -18,9 +18,9 @@ use std::time::Duration;
 
 /// What each piece of a broker's work costs on its machine, in nanoseconds.
 ///
-/// Not modelled (yet): disk bandwidth for write-back, fsync latency, reads of records no
-/// longer in the page cache, the per-partition log lock that serialises appends, and the
-/// clients' machines (they cost nothing and their links are unlimited).
+/// Not modelled (yet): reads of records no longer in the page cache, the per-partition
+/// log lock that serialises appends, and the clients' machines (they cost nothing and
+/// their links are unlimited).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MachineSpec {
     /// A network thread's work to read and parse one request, or to frame and write one
@@ -65,6 +65,22 @@ pub struct MachineSpec {
     /// latency. Default `None`: not limited. At the catalog's rates a 10 GbE link would
     /// never be the bottleneck; capacity experiments set it (`1000` for 1 GbE).
     pub nic_mbit_per_sec: Option<u64>,
+    /// The disk's sequential write bandwidth, in megabytes (10^6 bytes) per second
+    /// (`disk_mbyte_per_sec`): the page cache writes appended records back to the disk
+    /// one after the other at this rate ([`Machine::write_back`]). A writer waits for it
+    /// only when the dirty bytes not yet written back pass `dirty_limit_bytes`, and an
+    /// fsync waits until everything written so far is on the disk. Default `None`: not
+    /// limited (write-back never holds anyone up).
+    pub disk_mbyte_per_sec: Option<u64>,
+    /// What an fsync costs once the dirty pages are written (`fsync_us`, default
+    /// 1,000 µs: a flash disk's cache flush without power-loss protection; with it, tens
+    /// of microseconds; a spinning disk, about 10 ms). Paid by the thread that appends
+    /// when `flush.messages` is reached (Kafka's `UnifiedLog.append` flushes in place).
+    pub fsync_ns: u64,
+    /// The dirty bytes the page cache holds before writers wait for write-back
+    /// (`dirty_limit_mbyte`, default 6,872 MB: Linux's `vm.dirty_ratio` of 20% of a
+    /// 32 GiB broker's memory). Only counted when `disk_mbyte_per_sec` is set.
+    pub dirty_limit_bytes: u64,
 }
 
 impl Default for MachineSpec {
@@ -82,9 +98,15 @@ impl Default for MachineSpec {
             follower_append_ns_per_partition: 10_000,
             follower_append_ns_per_kb: 300,
             nic_mbit_per_sec: None,
+            disk_mbyte_per_sec: None,
+            fsync_ns: 1_000_000,
+            dirty_limit_bytes: DEFAULT_DIRTY_LIMIT_BYTES,
         }
     }
 }
+
+/// Linux's `vm.dirty_ratio` (20%) of a 32 GiB machine's memory.
+const DEFAULT_DIRTY_LIMIT_BYTES: u64 = 32 * (1 << 30) / 5;
 
 impl MachineSpec {
     /// A machine on which no work takes any time: the pipeline still queues requests
@@ -103,6 +125,9 @@ impl MachineSpec {
         follower_append_ns_per_partition: 0,
         follower_append_ns_per_kb: 0,
         nic_mbit_per_sec: None,
+        disk_mbyte_per_sec: None,
+        fsync_ns: 0,
+        dirty_limit_bytes: DEFAULT_DIRTY_LIMIT_BYTES,
     };
 }
 
@@ -138,18 +163,36 @@ struct LinkState {
     outbound_free_at: Option<Instant>,
 }
 
+/// What handing appended bytes to the page cache cost, when the disk is limited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskWrite {
+    /// How long the writer waits first: the part of the write-back backlog above the
+    /// dirty limit must drain.
+    pub throttled: Duration,
+    /// How long the disk is busy writing the bytes back.
+    pub busy: Duration,
+}
+
 /// One node's machine, shared by every process that runs on it (cheap to clone).
 #[derive(Clone, Debug)]
 pub struct Machine {
     spec: MachineSpec,
     slowdown: Arc<Mutex<Slowdown>>,
     link: Arc<Mutex<LinkState>>,
+    /// When the disk will have written back every byte handed to it so far (`None`: idle
+    /// since the start).
+    written_back_at: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Machine {
     /// A machine of the given spec, at full speed.
     pub fn new(spec: MachineSpec) -> Self {
-        Machine { spec, slowdown: Arc::new(Mutex::new(Slowdown::NONE)), link: Arc::default() }
+        Machine {
+            spec,
+            slowdown: Arc::new(Mutex::new(Slowdown::NONE)),
+            link: Arc::default(),
+            written_back_at: Arc::default(),
+        }
     }
 
     /// The machine's cost figures.
@@ -192,6 +235,46 @@ impl Machine {
         let done = free_at.map_or(now, |free| free.max(now)) + busy;
         *free_at = Some(done);
         Some((done, busy))
+    }
+}
+
+impl Machine {
+    /// Hands `bytes` of appended records to the page cache now, and returns how long the
+    /// writer is held up and how long the disk will be busy with them: the disk writes
+    /// back one write after the other (a FIFO, as sequential appends reach a disk), each
+    /// for `bytes / disk_mbyte_per_sec` at full speed (`slow-disk` multiplies it), and a
+    /// writer waits while the backlog not yet written back is above the dirty limit
+    /// (Linux's `balance_dirty_pages`, simplified to a hard limit without its gradual
+    /// throttling). `None` when the disk is not limited.
+    ///
+    /// Simplified: this is the disk's timing only. What survives a power loss is
+    /// `sim::disk`'s page-cache model, which writes expired dirty files back at once.
+    pub fn write_back(&self, bytes: u64) -> Option<DiskWrite> {
+        let mbyte_per_sec = self.spec.disk_mbyte_per_sec?.max(1);
+        let factor = u128::from(self.slowdown().disk_factor);
+        let transfer =
+            |bytes: u64| Duration::from_nanos((u128::from(bytes) * 1_000 * factor / u128::from(mbyte_per_sec)) as u64);
+        let busy = transfer(bytes);
+        let now = Instant::now();
+        let mut written_back_at = self.written_back_at.lock().expect("machine state poisoned");
+        let done = written_back_at.map_or(now, |at| at.max(now)) + busy;
+        *written_back_at = Some(done);
+        let throttled = done.duration_since(now).saturating_sub(transfer(self.spec.dirty_limit_bytes));
+        Some(DiskWrite { throttled, busy })
+    }
+
+    /// How long an fsync issued now takes: until the disk has written back every byte
+    /// handed to it so far (when it is limited), then the flush itself (`fsync_us`, which
+    /// `slow-disk` multiplies). Simplified: an fsync waits for the whole disk's backlog,
+    /// not only its own file's dirty pages (one disk writes in order).
+    pub fn fsync_time(&self) -> Duration {
+        let now = Instant::now();
+        let backlog = self
+            .written_back_at
+            .lock()
+            .expect("machine state poisoned")
+            .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
+        backlog + Duration::from_nanos(self.spec.fsync_ns.saturating_mul(self.slowdown().disk_factor))
     }
 }
 
@@ -258,6 +341,30 @@ mod tests {
                 (2_000, 2_000),
                 "an idle link starts now"
             );
+        });
+    }
+
+    #[test]
+    fn the_disk_writes_back_in_order_and_holds_writers_up_only_above_the_dirty_limit() {
+        madsim::runtime::Runtime::new().block_on(async {
+            let unlimited = Machine::new(MachineSpec::default());
+            assert_eq!(unlimited.write_back(1 << 30), None);
+            assert_eq!(unlimited.fsync_time(), Duration::from_millis(1), "the flush alone");
+            // 100 MB/s: 10 ns a byte; dirty limit 1 MB (10 ms of write-back).
+            let spec =
+                MachineSpec { disk_mbyte_per_sec: Some(100), dirty_limit_bytes: 1_000_000, ..MachineSpec::default() };
+            let machine = Machine::new(spec);
+            let ms = Duration::from_millis;
+            assert_eq!(machine.write_back(500_000), Some(DiskWrite { throttled: Duration::ZERO, busy: ms(5) }));
+            assert_eq!(
+                machine.write_back(1_000_000),
+                Some(DiskWrite { throttled: ms(5), busy: ms(10) }),
+                "15 ms of backlog, 5 ms above the limit"
+            );
+            assert_eq!(machine.fsync_time(), ms(16), "the backlog, then the flush");
+            machine.set_slowdown(Slowdown { cpu_factor: 1, disk_factor: 4 });
+            assert_eq!(machine.fsync_time(), ms(19), "slow-disk multiplies the flush");
+            assert_eq!(machine.write_back(100_000).map(|w| w.busy), Some(ms(4)), "and the transfer");
         });
     }
 

@@ -37,14 +37,22 @@ fn batch_bytes(batch: &RecordBatch) -> u64 {
 }
 
 /// The bytes of records a fetch response carries.
-fn fetched_record_bytes(partitions: &[FetchPartitionResponse]) -> u64 {
+pub fn fetched_record_bytes(partitions: &[FetchPartitionResponse]) -> u64 {
     partitions.iter().flat_map(|p| &p.batches).map(batch_bytes).sum()
+}
+
+/// The bytes of records a request appends to the log: a produce's batches.
+pub fn appended_record_bytes(request: &Request) -> u64 {
+    match request {
+        Request::Produce(produce) => produce.batches.iter().map(|(_, b)| batch_bytes(b)).sum(),
+        _ => 0,
+    }
 }
 
 /// A request's size on the wire, in bytes.
 pub fn request_bytes(request: &Request) -> u64 {
     match request {
-        Request::Produce(produce) => HEADER_BYTES + produce.batches.iter().map(|(_, b)| batch_bytes(b)).sum::<u64>(),
+        Request::Produce(_) => HEADER_BYTES + appended_record_bytes(request),
         _ => HEADER_BYTES,
     }
 }
@@ -87,7 +95,7 @@ pub fn handler_work(spec: &MachineSpec, request: &Request) -> Work {
     match request {
         Request::Produce(produce) => {
             let partitions = produce.batches.len() as u64;
-            let record_bytes: u64 = produce.batches.iter().map(|(_, b)| batch_bytes(b)).sum();
+            let record_bytes = appended_record_bytes(request);
             Work {
                 cpu_ns: spec.produce_ns_per_request + partitions * spec.produce_ns_per_partition,
                 disk_ns: per_kb_ns(record_bytes, spec.produce_ns_per_kb),

@@ -27,6 +27,7 @@ pub struct LoadWindow {
     network_busy_ns: u64,
     inbound_link_busy_ns: u64,
     outbound_link_busy_ns: u64,
+    disk_busy_ns: u64,
 }
 
 /// The broker's thread counts, to turn busy time into utilisation.
@@ -41,6 +42,9 @@ pub struct Capacity {
     /// Whether the machine's link is limited (`nic_mbit_per_sec`): only then are the
     /// link's windows traced ([`Event::LinkLoad`]).
     pub link_limited: bool,
+    /// Whether the machine's disk is limited (`disk_mbyte_per_sec`): only then are the
+    /// disk's windows traced ([`Event::DiskLoad`]).
+    pub disk_limited: bool,
 }
 
 impl LoadWindow {
@@ -55,6 +59,14 @@ impl LoadWindow {
                 if capacity.link_limited {
                     tracer.emit(self.link_sample(current, capacity));
                 }
+                if capacity.disk_limited {
+                    tracer.emit(Event::DiskLoad {
+                        broker: capacity.broker,
+                        window_start_ms: current / 1_000_000,
+                        window_ms: WINDOW.as_millis() as u64,
+                        write_back_busy_permille: permille_of_window(self.disk_busy_ns),
+                    });
+                }
             }
             None => {}
         }
@@ -64,7 +76,7 @@ impl LoadWindow {
     /// The finished window's link utilisation as a trace event.
     fn link_sample(&self, start_ns: u64, capacity: Capacity) -> Event {
         let window_ns = WINDOW.as_nanos() as u64;
-        let permille = |busy_ns: u64| (busy_ns.saturating_mul(1_000) / window_ns).min(1_000) as u32;
+        let permille = permille_of_window;
         Event::LinkLoad {
             broker: capacity.broker,
             window_start_ms: start_ns / 1_000_000,
@@ -92,6 +104,11 @@ impl LoadWindow {
             network_busy_permille: permille(self.network_busy_ns, capacity.network_threads),
         }
     }
+}
+
+/// `busy_ns` in thousandths of a window, at most the whole window.
+fn permille_of_window(busy_ns: u64) -> u32 {
+    (busy_ns.saturating_mul(1_000) / WINDOW.as_nanos() as u64).min(1_000) as u32
 }
 
 /// The load counters of one broker process, behind their lock.
@@ -139,6 +156,12 @@ impl LoadMeter {
             LinkDirection::Inbound => w.inbound_link_busy_ns += busy.as_nanos() as u64,
             LinkDirection::Outbound => w.outbound_link_busy_ns += busy.as_nanos() as u64,
         });
+    }
+
+    /// The machine's disk will write records back for `busy` (counted in the window in
+    /// which they were handed to it).
+    pub fn disk_busy(&self, busy: Duration) {
+        self.update(|w| w.disk_busy_ns += busy.as_nanos() as u64);
     }
 
     /// A network thread worked `busy` reading a request or writing a response.

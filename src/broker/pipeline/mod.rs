@@ -21,6 +21,10 @@
 //! machine's link is limited (`nic_mbit_per_sec`), a request crosses its inbound side
 //! before a network thread reads it, a response its outbound side after the thread wrote
 //! it, and a follower's fetch response its inbound side before the fetcher appends it.
+//! The thread that appends records (a handler for a produce, the fetcher for a follower)
+//! hands them to the disk's write-back after its own work, waits when the dirty bytes
+//! pass the machine's limit, and, when the append reaches `flush.messages`, waits for
+//! the fsync (Kafka's `UnifiedLog.append` flushes on the appending thread).
 //! Queue time and busy time are sampled per window and traced (`load`).
 //!
 //! Simplifications: network threads and handlers take waiting work in FIFO order (Java's
@@ -87,6 +91,7 @@ impl RequestPipeline {
         let io_threads = settings.io_threads.max(1);
         let queue_capacity = settings.queued_max_requests.max(1);
         let link_limited = machine.spec().nic_mbit_per_sec.is_some();
+        let disk_limited = machine.spec().disk_mbyte_per_sec.is_some();
         RequestPipeline {
             machine,
             processors: (0..network_threads).map(|_| tokio::sync::Mutex::new(())).collect(),
@@ -94,7 +99,7 @@ impl RequestPipeline {
             queue_places: Semaphore::new(queue_capacity as usize),
             queue_capacity,
             handlers: Semaphore::new(io_threads as usize),
-            load: LoadMeter::new(Capacity { broker, network_threads, io_threads, link_limited }, tracer),
+            load: LoadMeter::new(Capacity { broker, network_threads, io_threads, link_limited, disk_limited }, tracer),
         }
     }
 
@@ -109,8 +114,9 @@ impl RequestPipeline {
 
     /// Takes a request read on a connection of `processor` through the network thread and
     /// the request queue to a handler, and returns once the handler has done its local
-    /// work: the request's effects happen then, at the end of its local time.
-    pub async fn serve_locally(&self, processor: ProcessorId, request: &Request) {
+    /// work: the request's effects happen then, at the end of its local time. `flush_due`
+    /// says, when the handler gets to the append, whether it reaches `flush.messages`.
+    pub async fn serve_locally(&self, processor: ProcessorId, request: &Request, flush_due: impl FnOnce() -> bool) {
         let spec = self.machine.spec();
         self.cross_link(LinkDirection::Inbound, cost::request_bytes(request)).await;
         let (read_at, place) = {
@@ -126,7 +132,8 @@ impl RequestPipeline {
         let handler = self.handlers.acquire().await.expect("the handler pool is never closed");
         drop(place);
         let queued = read_at.elapsed();
-        let busy = self.work(cost::handler_work(spec, request)).await;
+        let busy = self.work(cost::handler_work(spec, request)).await
+            + self.persist(cost::appended_record_bytes(request), flush_due).await;
         drop(handler);
         self.load.handled(queued, busy);
     }
@@ -143,10 +150,39 @@ impl RequestPipeline {
     }
 
     /// A follower's replica fetcher appends a fetch response: its thread is busy for the
-    /// append's work (the fetcher runs on its own thread, not on a handler).
-    pub async fn append_as_follower(&self, partitions: &[FetchPartitionResponse]) {
+    /// append's work (the fetcher runs on its own thread, not on a handler). `flush_due`
+    /// says whether the append reaches `flush.messages`.
+    pub async fn append_as_follower(&self, partitions: &[FetchPartitionResponse], flush_due: impl FnOnce() -> bool) {
         self.cross_link(LinkDirection::Inbound, cost::fetch_response_bytes(partitions)).await;
         self.work(cost::follower_append_work(self.machine.spec(), partitions)).await;
+        self.persist(cost::fetched_record_bytes(partitions), flush_due).await;
+    }
+
+    /// Hands `bytes` of appended records to the disk, then fsyncs if `flush_due` says the
+    /// append reached `flush.messages`; the appending thread waits for both. Returns how
+    /// long it waited.
+    async fn persist(&self, bytes: u64, flush_due: impl FnOnce() -> bool) -> Duration {
+        if bytes == 0 {
+            return Duration::ZERO;
+        }
+        let mut waited = Duration::ZERO;
+        if let Some(write) = self.machine.write_back(bytes) {
+            self.load.disk_busy(write.busy);
+            waited += write.throttled;
+        }
+        if !waited.is_zero() {
+            sleep_exactly(waited).await;
+        }
+        // The fsync is issued once the write went through: it waits for what is still
+        // being written back then.
+        if flush_due() {
+            let fsync = self.machine.fsync_time();
+            if !fsync.is_zero() {
+                sleep_exactly(fsync).await;
+            }
+            waited += fsync;
+        }
+        waited
     }
 
     /// Waits until a message of `bytes` arriving or leaving now has crossed the machine's

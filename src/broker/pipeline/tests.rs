@@ -40,7 +40,7 @@ async fn connection(pipeline: Arc<RequestPipeline>, requests: usize, start: Inst
     let processor = pipeline.accept();
     let mut done = Vec::new();
     for _ in 0..requests {
-        pipeline.serve_locally(processor, &Request::InitProducerId).await;
+        pipeline.serve_locally(processor, &Request::InitProducerId, || false).await;
         pipeline.send_response(processor, &Response::Error(crate::protocol::ErrorCode::UnsupportedRequest)).await;
         done.push(us_since(start));
     }
@@ -121,4 +121,37 @@ fn a_slowed_machine_takes_proportionally_longer() {
         connection(p, 1, Instant::now(), 0).await
     });
     assert_eq!(done, [5 * (NETWORK_US + HANDLER_US + NETWORK_US)]);
+}
+
+#[test]
+fn the_appending_handler_waits_for_write_back_above_the_dirty_limit_and_for_each_fsync() {
+    use crate::protocol::{Acks, ProduceRequest, Record, RecordBatch, TopicPartition, TransactionVersion};
+    let produce = Request::Produce(ProduceRequest {
+        acks: Acks::All,
+        timeout_ms: 30_000,
+        batches: vec![(TopicPartition::new("t", 0), RecordBatch::plain(vec![Record::new(None, 1, 0); 10]))],
+        transactional_id: None,
+        transaction_version: TransactionVersion::Tv0,
+    });
+    let bytes = cost::appended_record_bytes(&produce);
+    // Nothing costs CPU; the disk writes 1 MB/s (1 µs a byte) and holds 1,000 dirty bytes.
+    let spec =
+        MachineSpec { disk_mbyte_per_sec: Some(1), dirty_limit_bytes: 1_000, fsync_ns: 500_000, ..MachineSpec::FREE };
+    assert!(bytes < 1_000 && 2 * bytes > 1_000, "one batch fits under the limit, two do not: {bytes} bytes");
+    let waits = run(async move {
+        let p = pipeline(3, 8, 500, Machine::new(spec));
+        let processor = p.accept();
+        let mut waits = Vec::new();
+        for flush_due in [false, false, true] {
+            let start = Instant::now();
+            p.serve_locally(processor, &produce, || flush_due).await;
+            waits.push(us_since(start));
+        }
+        waits
+    });
+    assert_eq!(waits[0], 0, "under the dirty limit the page cache takes the write at once");
+    assert_eq!(waits[1], 2 * bytes - 1_000, "above it the writer waits for the backlog to drain to the limit");
+    // The third write brings the backlog back to the limit plus one batch; the fsync
+    // waits for all of it, then for the flush.
+    assert_eq!(waits[2], 1_000 + bytes + 500, "an fsync waits for the whole backlog and the flush");
 }
