@@ -180,21 +180,33 @@ fn ms(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"))
 }
 
-/// The table: one row per combination.
+/// The table: one row per combination; with consumer groups that commit, three more
+/// columns with how far they fell behind.
 pub fn render_table(cells: &[Cell]) -> String {
     let Some(first) = cells.first() else { return String::new() };
     let keys: Vec<&str> = first.varied.iter().map(|(k, _)| k.as_str()).collect();
+    let backlog = cells.iter().any(|c| c.backlog.is_some());
+    let (backlog_headers, backlog_rule) = if backlog {
+        (" consumer lag: peak | lag when the workload stopped | deleted unread (medians) |", "---:|---:|---:|")
+    } else {
+        ("", "")
+    };
     let mut out = format!(
         "| {} | acked records/s | send latency p50 / p99 / p99.9 (ms) | records per batch | busiest broker: \
-         handlers busy | network threads busy | link busy | request queue time (ms) | failed / unknown sends | anomalies |\n",
+         handlers busy | network threads busy | link busy | request queue time (ms) | failed / unknown sends | anomalies |{backlog_headers}\n",
         keys.join(" | ")
     );
-    out += &format!("|{}---:|---:|---:|---:|---:|---:|---:|---:|---|\n", "---|".repeat(keys.len()));
+    out += &format!("|{}---:|---:|---:|---:|---:|---:|---:|---:|---|{backlog_rule}\n", "---|".repeat(keys.len()));
     for cell in cells {
+        let lag = match (backlog, cell.backlog) {
+            (true, Some(b)) => format!(" {} | {} | {} |", b.peak_lag, b.lag_at_workload_end, b.deleted_unread),
+            (true, None) => " - | - | - |".to_string(),
+            (false, _) => String::new(),
+        };
         let values: Vec<&str> = cell.varied.iter().map(|(_, v)| v.as_str()).collect();
         let (l, m) = (&cell.send_latency, &cell.machine);
         out += &format!(
-            "| {} | {:.0} | {} / {} / {} | {:.1} | {:.0}% | {:.0}% | {:.0}% | {:.2} | {} / {} | {} |\n",
+            "| {} | {:.0} | {} / {} / {} | {:.1} | {:.0}% | {:.0}% | {:.0}% | {:.2} | {} / {} | {} |{lag}\n",
             values.join(" | "),
             cell.callbacks_per_sec,
             ms(l.p50_ms),
@@ -236,7 +248,7 @@ pub fn render_plot(vary: &[Dimension], cells: &[Cell]) -> String {
             })
             .collect()
     };
-    let panels = [
+    let mut panels = vec![
         Panel {
             title: "acknowledged records per second".into(),
             series: series("acked/s", |c| Some(c.callbacks_per_sec)),
@@ -259,6 +271,17 @@ pub fn render_plot(vary: &[Dimension], cells: &[Cell]) -> String {
             .concat(),
         },
     ];
+    if cells.iter().any(|c| c.backlog.is_some()) {
+        panels.push(Panel {
+            title: "consumer groups' lag and records deleted unread".into(),
+            series: [
+                series("peak lag", |c| c.backlog.map(|b| b.peak_lag as f64)),
+                series("lag when the workload stopped", |c| c.backlog.map(|b| b.lag_at_workload_end as f64)),
+                series("deleted unread", |c| c.backlog.map(|b| b.deleted_unread as f64)),
+            ]
+            .concat(),
+        });
+    }
     line_plot(&first.key, &first.values, &panels)
 }
 
@@ -280,6 +303,7 @@ mod tests {
             unknown_sends: 3,
             median_longest_unavailable_ms: 0,
             group_costs: None,
+            backlog: None,
             send_latency: LatencyPercentiles {
                 p50_ms: Some(4.0),
                 p95_ms: Some(9.0),
