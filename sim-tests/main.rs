@@ -9,6 +9,7 @@
 //! ([`support::scratch_dir`]), and the one test that measures the whole process's memory
 //! runs in a child process of its own (see `determinism`).
 
+mod backlog;
 mod cli;
 mod delay_queues;
 mod determinism;

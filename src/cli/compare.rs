@@ -11,6 +11,7 @@
 
 use super::load_with;
 use super::measures::{acked_in_safety_per_sec, LatencyPercentiles, MachineLoad};
+use crate::report::lag::BacklogSummary;
 use crate::runner;
 use crate::runner::sweep::{parallel_seeds, SeedRange};
 use crate::scenario::{combinations, set_arguments, Dimension, Scenario, SetScope, Setting};
@@ -59,6 +60,9 @@ pub struct Cell {
     /// What rebalances cost the scenario's consumer groups (medians over the seeds), if
     /// it has groups.
     pub group_costs: Option<GroupCosts>,
+    /// How far the scenario's consumer groups fell behind (medians over the seeds), if a
+    /// group committed offsets.
+    pub backlog: Option<BacklogSummary>,
     /// The plain producers' sends acknowledged during the safety phase, by their
     /// callbacks' times, per second of it, averaged over the seeds
     /// ([`acked_in_safety_per_sec`]).
@@ -121,6 +125,7 @@ struct SeedSummary {
     panicked: bool,
     longest_unavailable_ms: u64,
     group_costs: Option<GroupCosts>,
+    backlog: Option<BacklogSummary>,
     send_latencies: LatencyDistribution,
     callbacks_per_sec: f64,
     machine: MachineLoad,
@@ -155,6 +160,7 @@ pub fn run_cell(scenario: &Scenario, varied: &[Setting], seeds: &[u64], jobs: us
             panicked: outcome.panic.is_some(),
             longest_unavailable_ms: longest_unavailable_ms(&outcome),
             group_costs: GroupCosts::of(&outcome),
+            backlog: BacklogSummary::of(&outcome.history),
             machine: MachineLoad::of(&outcome.history),
             callbacks_per_sec: acked_in_safety_per_sec(&outcome.history, &outcome.send_latencies),
             send_latencies: outcome.send_latencies,
@@ -177,6 +183,7 @@ pub fn run_cell(scenario: &Scenario, varied: &[Setting], seeds: &[u64], jobs: us
         unknown_sends: runs.iter().map(|run| run.unknown).sum(),
         median_longest_unavailable_ms: median(runs.iter().map(|run| run.longest_unavailable_ms).collect()),
         group_costs: GroupCosts::median_of(runs.iter().map(|run| run.group_costs)),
+        backlog: BacklogSummary::median_of(runs.iter().map(|run| run.backlog)),
         callbacks_per_sec: runs.iter().map(|run| run.callbacks_per_sec).sum::<f64>() / runs.len().max(1) as f64,
         send_latency: LatencyPercentiles::of(&LatencyDistribution::merged(runs.iter().map(|run| &run.send_latencies))),
         machine: MachineLoad::mean_of(&runs.iter().map(|run| run.machine).collect::<Vec<_>>()),
@@ -339,6 +346,7 @@ mod tests {
             unknown_sends: 7,
             median_longest_unavailable_ms: 7_450,
             group_costs: None,
+            backlog: None,
             callbacks_per_sec: 0.0,
             send_latency: LatencyPercentiles::default(),
             machine: MachineLoad::default(),

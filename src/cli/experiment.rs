@@ -136,13 +136,19 @@ pub fn experiment(file: &Path, options: ExperimentOptions<'_>) -> i32 {
         println!("{}", serde_json::to_string_pretty(&report).expect("the experiment serializes"));
     } else {
         print!("{}", render_table(&cells));
+        if let Some(backlog) = render_backlog_table(&cells) {
+            print!("\n{backlog}");
+        }
     }
     if let Some(((md_file, md_path), (svg_file, svg_path))) = outputs {
         let svg = render_plot(&plan.vary, &cells);
         let image = svg_path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let title = base.title.as_deref().unwrap_or(&base.name);
-        let markdown =
-            format!("# {title}\n\nMeasured with `{command}`.\n\n{}\n![{}]({image})\n", render_table(&cells), base.name);
+        let tables = match render_backlog_table(&cells) {
+            Some(backlog) => format!("{}\n{backlog}", render_table(&cells)),
+            None => render_table(&cells),
+        };
+        let markdown = format!("# {title}\n\nMeasured with `{command}`.\n\n{tables}\n![{}]({image})\n", base.name);
         for ((mut file, path), text) in [(md_file, md_path), (svg_file, svg_path)].into_iter().zip([markdown, svg]) {
             if let Err(e) = file.write_all(text.as_bytes()) {
                 eprintln!("error: cannot write {}: {e}", path.display());
@@ -214,6 +220,30 @@ pub fn render_table(cells: &[Cell]) -> String {
     out
 }
 
+/// With consumer groups that commit, the second table: per combination, how far the
+/// groups fell behind (medians over the seeds, lag summed over every group's
+/// partitions; see [`BacklogSummary`](crate::report::lag::BacklogSummary)); `None`
+/// without such groups.
+pub fn render_backlog_table(cells: &[Cell]) -> Option<String> {
+    let first = cells.first()?;
+    cells.iter().any(|c| c.backlog.is_some()).then_some(())?;
+    let keys: Vec<&str> = first.varied.iter().map(|(k, _)| k.as_str()).collect();
+    let mut out = format!(
+        "| {} | consumer lag: peak (records) | lag when the workload stopped | records deleted unread | anomalies |\n",
+        keys.join(" | ")
+    );
+    out += &format!("|{}---:|---:|---:|---|\n", "---|".repeat(keys.len()));
+    for cell in cells {
+        let values: Vec<&str> = cell.varied.iter().map(|(_, v)| v.as_str()).collect();
+        let figures = cell.backlog.map_or_else(
+            || "- | - | -".to_string(),
+            |b| format!("{} | {} | {}", b.peak_lag, b.lag_at_workload_end, b.deleted_unread),
+        );
+        out += &format!("| {} | {figures} | {} |\n", values.join(" | "), cell_summary(cell));
+    }
+    Some(out)
+}
+
 /// The plot over the first varied setting: throughput, latency, batch size and the
 /// busiest broker's utilisation; one line per combination of the other settings.
 pub fn render_plot(vary: &[Dimension], cells: &[Cell]) -> String {
@@ -261,13 +291,29 @@ pub fn render_plot(vary: &[Dimension], cells: &[Cell]) -> String {
             .concat(),
         },
     ];
-    line_plot(&first.key, &first.values, &panels)
+    // With consumer groups that commit, how far they fell behind.
+    let backlog: Vec<Panel> = cells
+        .iter()
+        .any(|c| c.backlog.is_some())
+        .then(|| Panel {
+            title: "consumer groups' lag and records deleted unread".into(),
+            series: [
+                series("peak lag", |c| c.backlog.map(|b| b.peak_lag as f64)),
+                series("lag when the workload stopped", |c| c.backlog.map(|b| b.lag_at_workload_end as f64)),
+                series("deleted unread", |c| c.backlog.map(|b| b.deleted_unread as f64)),
+            ]
+            .concat(),
+        })
+        .into_iter()
+        .collect();
+    line_plot(&first.key, &first.values, &[&panels[..], &backlog[..]].concat())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::measures::{LatencyPercentiles, MachineLoad};
+    use crate::report::lag::BacklogSummary;
     use std::collections::BTreeMap;
 
     fn cell(partitions: &str, acks: &str, acked_per_sec: f64) -> Cell {
@@ -282,6 +328,7 @@ mod tests {
             unknown_sends: 3,
             median_longest_unavailable_ms: 0,
             group_costs: None,
+            backlog: None,
             send_latency: LatencyPercentiles {
                 p50_ms: Some(4.0),
                 p95_ms: Some(9.0),
@@ -307,6 +354,21 @@ mod tests {
             table.contains("| 1 | all | 3000 | 4.0 / 12.5 / 30.0 | 16.0 | 42% | 10% | 50% | 0.25 | 0 / 3 | none |\n"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn with_groups_a_second_table_says_how_far_they_fell_behind() {
+        assert_eq!(render_backlog_table(&[cell("1", "1", 10.0)]), None, "no group, no table");
+        let behind = Cell {
+            backlog: Some(BacklogSummary { peak_lag: 1843, lag_at_workload_end: 1648, deleted_unread: 2047 }),
+            ..cell("2", "all", 300.0)
+        };
+        let table = render_backlog_table(&[behind.clone(), cell("6", "all", 300.0)]).unwrap();
+        assert!(table.starts_with("| partitions | acks | consumer lag: peak (records) |"), "{table}");
+        assert!(table.contains("| 2 | all | 1843 | 1648 | 2047 | none |\n"), "{table}");
+        assert!(table.contains("| 6 | all | - | - | - | none |\n"), "{table}");
+        let dims: Vec<Dimension> = ["partitions=2,6"].iter().map(|d| d.parse().unwrap()).collect();
+        assert!(render_plot(&dims, &[behind.clone(), behind]).contains("<title>lag when the workload stopped"));
     }
 
     #[test]

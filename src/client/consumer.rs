@@ -520,6 +520,9 @@ impl Consumer {
         for part in parts {
             match part.error {
                 None => {}
+                // Kafka's `FetchCollector.handleInitializeErrors`: with a reset policy the
+                // position is reset (`requestOffsetResetIfPartitionAssigned`, then ListOffsets
+                // by `auto.offset.reset`); without one the application gets the exception.
                 Some(ErrorCode::OffsetOutOfRange) => {
                     if self.config.auto_offset_reset == OffsetReset::None {
                         if let Some(offset) = self.position(&part.tp) {

@@ -107,6 +107,16 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
         }
         h += "</ul>\n";
     }
+    if !data.lags.is_empty() {
+        h += "<h2>Consumer lag per partition</h2>\n<p>Per group, each partition's lag over time as \
+              <code>kafka-consumer-groups.sh --describe</code> would have shown it: the leader's high watermark \
+              (what ListOffsets <code>latest</code> answers) minus the group's committed offset, from its first \
+              commit on, the largest in each 100 ms; red ticks under the axis: retention deleted records the group had not read; faults \
+              shaded.</p>\n";
+        for group in &data.lags {
+            let _ = writeln!(h, "<h3>{}</h3>\n{}", esc(&group.group), svg::lag_chart(group, &bands, data.end_ns));
+        }
+    }
     let _ = write!(
         h,
         "<h2>Topics and groups at the end of the run</h2>\n<p>As <code>kafkasim describe</code> prints them.</p>\n\

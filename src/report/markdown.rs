@@ -109,6 +109,20 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
             let _ = writeln!(md, "- {}: {}", g.group, g.summary());
         }
     }
+    if !data.lags.is_empty() {
+        md += "\n## Consumer lag\n\nPer group and partition (charted in report.html): the lag (the leader's high \
+               watermark minus the group's committed offset, as `kafka-consumer-groups.sh` computes it) at its \
+               largest and at the end of the run, and the records retention deleted before any member of the group read \
+               them:\n\n";
+        md += "| group | partition | peak lag (at) | lag at the end | deleted unread |\n|---|---|---:|---:|---:|\n";
+        for group in &data.lags {
+            for p in &group.partitions {
+                let peak = p.peak().map_or("-".to_string(), |(t, lag)| format!("{lag} ({})", secs(t)));
+                let last = p.last().map_or("-".to_string(), |lag| lag.to_string());
+                let _ = writeln!(md, "| {} | {} | {peak} | {last} | {} |", group.group, p.tp, p.deleted_unread());
+            }
+        }
+    }
     let _ = write!(
         md,
         "\n## Topics and groups at the end of the run\n\nAs `kafkasim describe` prints them (Kafka's \

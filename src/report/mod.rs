@@ -7,9 +7,11 @@
 //! `timeline` reads what the charts draw from the history and trace; `svg` draws them;
 //! `html` and `markdown` lay out the two documents from one [`ReportData`]. `plot` draws
 //! the line plot of `kafkasim experiment` (figures over a varied setting's values).
+//! `lag` follows each consumer group's lag per partition over the run.
 
 pub mod describe;
 mod html;
+pub mod lag;
 mod markdown;
 pub mod plot;
 mod svg;
@@ -52,6 +54,8 @@ pub(crate) struct ReportData<'a> {
     pub verdict: String,
     /// The topics and groups at the end of the run, as `kafkasim describe` prints them.
     pub described: String,
+    /// Each consumer group's lag per partition over the run.
+    pub lags: Vec<lag::GroupLag>,
 }
 
 /// The seed a scenario's committed report uses: the first of its seeds.
@@ -107,6 +111,7 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome) -> Report {
         end_ns,
         verdict,
         described,
+        lags: lag::group_lags(history),
     };
     Report { html: html::render(&data), markdown: markdown::render(&data) }
 }

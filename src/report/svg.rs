@@ -2,6 +2,7 @@
 //! markers, lanes and the log-order strip. Coordinates are integers, so the same run
 //! always gives the same bytes.
 
+use super::lag::{window_peaks, GroupLag};
 use super::timeline::{BrokerLoadLine, Bucket, FaultBand, LogOrder, Mark, PartitionTimeline};
 use crate::check::describe::broker;
 use std::fmt::Write;
@@ -369,4 +370,62 @@ pub(crate) fn log_order_legend() -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The window of the lag chart: each step is the largest lag of 100 ms.
+const LAG_WINDOW_NS: u64 = 100_000_000;
+
+/// One group's lag per partition over time, the largest of each 100 ms (one colour per
+/// partition, legend below),
+/// faults shaded; a red tick under the axis wherever retention deleted records the
+/// group had not consumed.
+pub(crate) fn lag_chart(group: &GroupLag, faults: &[FaultBand], end_ns: u64) -> String {
+    const PARTITION_COLOURS: [&str; 8] =
+        ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"];
+    let (top, h) = (10, 120);
+    let legend_top = top + h + 30;
+    let per_row = 6;
+    let rows = group.partitions.len().div_ceil(per_row) as u64;
+    let height = legend_top + 16 * rows + 6;
+    let mut out = String::new();
+    open(&mut out, &format!("lag-{}", group.group), height, &format!("consumer lag of group {}", group.group));
+    bands(&mut out, faults, end_ns, height);
+    let max = group.partitions.iter().filter_map(|p| p.peak()).map(|p| p.1).max().unwrap_or(1).max(1);
+    margin_label(&mut out, top + 8, "lag");
+    margin_label(&mut out, top + 20, &max.to_string());
+    margin_label(&mut out, top + h, "0");
+    for (i, p) in group.partitions.iter().enumerate() {
+        let colour = PARTITION_COLOURS[i % PARTITION_COLOURS.len()];
+        let style = format!(r#"stroke="{colour}" stroke-width="1.5""#);
+        let peaks = window_peaks(&p.points, LAG_WINDOW_NS, end_ns);
+        step_line(&mut out, &peaks, end_ns, max, (top, h), &style, &format!("lag of {} (records)", p.tp));
+        for &(t, records) in &p.deletions {
+            let _ = write!(
+                out,
+                r##"<rect class="deleted" x="{}" y="{}" width="2" height="6" fill="#d62728"><title>{}: retention deleted {records} records {} had not read</title></rect>"##,
+                x(t, end_ns),
+                top + h + 1,
+                secs_label(t),
+                esc(&format!("of {} the group {}", p.tp, group.group))
+            );
+        }
+        let (row, column) = ((i / per_row) as u64, (i % per_row) as u64);
+        let (lx, ly) = (LEFT + column * (PLOT / per_row as u64), legend_top + 16 * row);
+        let _ = write!(
+            out,
+            r##"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}" font-size="11" fill="#333">{}</text>"##,
+            lx + 18,
+            lx + 24,
+            ly + 4,
+            esc(&p.tp)
+        );
+    }
+    time_axis(&mut out, end_ns, top + h);
+    out += "</svg>";
+    out
+}
+
+/// A simulated time as a tooltip shows it: `12.500 s`.
+fn secs_label(ns: u64) -> String {
+    crate::check::describe::secs(ns)
 }

@@ -247,6 +247,7 @@ pub(super) const PIPELINE: &[&str] = &[
     "dead_letter",
     "poison_every",
     "max_attempts",
+    "output_partitioner",
 ];
 
 /// `[pipelines.consumer]`: `[consumers.config]` without what the pipeline sets itself

@@ -229,7 +229,7 @@ pub use model::{
 };
 pub use model_clients::{
     CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, DeadLetterSpec, Guarantee,
-    ManualPartitions, Partitioning, PipelineSpec, Processing, ProducerSettings, ProducerSpec, SendMode,
+    ManualPartitions, OutputPartitioner, Partitioning, PipelineSpec, Processing, ProducerSettings, ProducerSpec, SendMode,
 };
 pub use model_delay_queues::{DelayQueueSpec, DelayTier};
 pub use model_events::{RewindTo, RewindWho, TopicEvent, TopicEventSpec};

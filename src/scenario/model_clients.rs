@@ -344,10 +344,26 @@ pub enum Guarantee {
     ExactlyOnce,
 }
 
+/// Which partition of its output a pipeline forwards each record to (`output_partitioner`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputPartitioner {
+    /// The input record's partition number, modulo the output's partition count
+    /// (`"same-partition"`, the default): as MirrorMaker 2's `MirrorSourceTask.convertRecord`
+    /// names the source record's partition. A wider output gets records in as many of its
+    /// partitions as the input has.
+    #[default]
+    SamePartition,
+    /// No partition and no key: the producer's partitioner for records without a key
+    /// places each record (`"round-robin"`, `"sticky"` or `"uniform-sticky"`, named as
+    /// `[[producers]]`' `partitioner`), as a relay whose records carry no key spreads them.
+    Unkeyed(UnkeyedPartitioning),
+}
+
 /// A group of identical consume-transform-produce pipeline instances (`[[pipelines]]`),
 /// numbered `pipeline-1`, ... across entries in file order. Each instance is a group
 /// member of `group` reading `input` and a producer writing each record's value,
-/// unchanged, to the same-numbered partition of `output` (modulo its partition count).
+/// unchanged, to the partition of `output` that `output_partitioner` picks (by default
+/// the same-numbered one, modulo its partition count).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PipelineSpec {
     /// How many instances this entry starts (`count`, default 1).
@@ -373,6 +389,8 @@ pub struct PipelineSpec {
     /// The dead-letter queue for records whose processing keeps failing (`dead_letter`,
     /// `poison_every`, `max_attempts`); `None`, the default, processes every record.
     pub dead_letter: Option<DeadLetterSpec>,
+    /// Which output partition each forwarded record goes to (`output_partitioner`).
+    pub output_partitioner: OutputPartitioner,
 }
 
 /// A pipeline's dead-letter queue (the application pattern of Kafka Connect's

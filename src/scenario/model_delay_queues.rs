@@ -69,6 +69,7 @@ impl DelayQueueSpec {
             consumer: self.consumer.clone(),
             producer: self.producer.clone(),
             dead_letter: None,
+            output_partitioner: Default::default(),
         }
     }
 

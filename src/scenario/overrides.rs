@@ -94,6 +94,16 @@ const REACHABLE: &[&[&str]] = &[
     keys::CONSUMER_CONFIG,
 ];
 
+/// Keys of tables outside [`REACHABLE`] that `--set` reaches all the same: a pipeline's
+/// `output_partitioner`, so that `--vary output_partitioner=same-partition,uniform-sticky`
+/// compares how a relay spreads its output.
+const REACHABLE_KEYS: &[(&[&str], &str)] = &[(keys::PIPELINE, "output_partitioner")];
+
+/// Keys of [`REACHABLE`] tables that `--set` does not reach: on the command line
+/// `partitions` is a topic's partition count (`--vary partitions=1,4,16`), not the list
+/// an assign-mode consumer assigns itself.
+const UNREACHABLE_KEYS: &[(&[&str], &str)] = &[(keys::CONSUMER, "partitions")];
+
 /// Keys that name a table rather than hold a setting.
 const TABLE_KEYS: &[&str] = &[
     "cluster",
@@ -208,7 +218,14 @@ impl Overrides {
 /// to the top level only, any other to every table `--set` reaches that takes it.
 fn takes(allowed: &[&str], key: &str) -> bool {
     let root = allowed == keys::ROOT;
-    (root || REACHABLE.contains(&allowed)) && allowed.contains(&key) && root == keys::ROOT.contains(&key)
+    let listed = |pairs: &[(&[&str], &str)]| pairs.iter().any(|&(table, k)| table == allowed && k == key);
+    if listed(REACHABLE_KEYS) {
+        return true;
+    }
+    (root || REACHABLE.contains(&allowed))
+        && allowed.contains(&key)
+        && root == keys::ROOT.contains(&key)
+        && !listed(UNREACHABLE_KEYS)
 }
 
 /// Whether `--set` can set `key`.
@@ -219,7 +236,10 @@ fn is_reachable(key: &str) -> bool {
 /// Every key `--set` can set.
 fn reachable_keys() -> impl Iterator<Item = &'static str> {
     let root = keys::ROOT.iter();
-    root.chain(REACHABLE.iter().flat_map(|t| t.iter())).copied().filter(|k| !TABLE_KEYS.contains(k))
+    root.chain(REACHABLE.iter().flat_map(|t| t.iter()))
+        .copied()
+        .filter(|k| !TABLE_KEYS.contains(k))
+        .chain(REACHABLE_KEYS.iter().map(|&(_, k)| k))
 }
 
 /// Which setting an issue's span stands for, if it is past the end of the file's text.
@@ -264,6 +284,18 @@ mod tests {
         assert!(o.claimant(keys::NETWORK).is_none());
         assert_eq!(flag_index(11, 10), Some(0));
         assert_eq!(flag_index(10, 10), None);
+    }
+
+    #[test]
+    fn partitions_reach_topics_only_and_a_pipelines_output_partitioner_is_reached() {
+        let settings: Vec<Setting> =
+            ["partitions=6", "output_partitioner=uniform-sticky"].iter().map(|s| s.parse().unwrap()).collect();
+        let o = Overrides::new(&settings, 10).unwrap();
+        let keys_of = |allowed: &[&str]| o.for_table(allowed).into_iter().map(|f| f.key.as_str()).collect::<Vec<_>>();
+        assert_eq!(keys_of(keys::TOPIC), ["partitions"]);
+        assert!(keys_of(keys::CONSUMER).is_empty(), "an assign-mode consumer's list is not a partition count");
+        assert_eq!(keys_of(keys::PIPELINE), ["output_partitioner"]);
+        assert!(keys_of(keys::DELAY_QUEUE).is_empty());
     }
 
     #[test]

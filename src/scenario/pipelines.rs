@@ -12,6 +12,8 @@
 //! dead_letter = "orders-dlq"       # optional: a dead-letter queue (see `dead_letter`)
 //! poison_every = 10                #   with it, which records fail processing
 //! max_attempts = 3                 #   and how often each is tried (default 1)
+//! output_partitioner = "uniform-sticky"  # optional: how forwards spread over the
+//!                                  #   output (default "same-partition")
 //! [pipelines.consumer]             # [consumers.config] keys, but enable.auto.commit
 //! "session.timeout.ms" = 6000      #   (always off) and isolation.level (read_committed
 //!                                  #   when exactly-once, else read_uncommitted)
@@ -27,8 +29,8 @@ use super::fields::{switch_choice, Notes};
 use super::keys;
 use super::model::TopicSpec;
 use super::model_clients::{
-    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Guarantee, Partitioning, PipelineSpec,
-    Processing, ProducerSpec, SendMode,
+    CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, Guarantee, OutputPartitioner, Partitioning,
+    PipelineSpec, Processing, ProducerSpec, SendMode,
 };
 use super::raw::Table;
 use super::span::{Pos, Res};
@@ -63,7 +65,12 @@ pub(super) fn pipelines(
         }
         let dead_letter = dead_letter(t, &input, &output, topics)?;
         let app = app_entry(t, ("pipelines", "pipeline"), count, (&input, &output))?;
-        let (consumer, producer) = app_clients(t, &app, profile, notes)?;
+        let (consumer, mut producer) = app_clients(t, &app, profile, notes)?;
+        let output_partitioner = output_partitioner(t)?;
+        if let OutputPartitioner::Unkeyed(partitioner) = output_partitioner {
+            producer.partitioning = Partitioning::Unkeyed;
+            producer.partitioner = partitioner;
+        }
         let AppEntry { group, guarantee, process_time_ms, .. } = app;
         out.push(PipelineSpec {
             count,
@@ -75,9 +82,21 @@ pub(super) fn pipelines(
             consumer,
             producer,
             dead_letter,
+            output_partitioner,
         });
     }
     Ok(out)
+}
+
+/// `output_partitioner`: `"same-partition"` (the default) or the name of a partitioner
+/// for records without a key.
+fn output_partitioner(t: &Table) -> Res<OutputPartitioner> {
+    let Some(sp) = t.opt_string("output_partitioner", "a string")? else {
+        return Ok(OutputPartitioner::SamePartition);
+    };
+    let mut options = vec![("same-partition", OutputPartitioner::SamePartition)];
+    options.extend(PARTITIONERS.iter().map(|&(name, p)| (name, OutputPartitioner::Unkeyed(p))));
+    choice(&sp, &options)
 }
 
 /// What a consume-transform-produce application's entry says of its instances' clients

@@ -122,3 +122,34 @@ fn dead_letter_errors_point_at_the_key_and_say_what_was_expected() {
     let error = error_of("dead_letters = \"dlq\"\n");
     assert!(error.contains("dead_letters"), "{error}");
 }
+
+#[test]
+fn a_pipeline_forwards_to_the_same_numbered_partition_unless_a_partitioner_spreads_its_output() {
+    use crate::protocol::UnkeyedPartitioning;
+    let p = &parsed(&with_pipeline("at-least-once", "")).unwrap().pipelines[0];
+    assert_eq!(p.output_partitioner, OutputPartitioner::SamePartition);
+    assert_eq!(p.producer.partitioning, Partitioning::Explicit);
+    for (name, partitioner) in [
+        ("round-robin", UnkeyedPartitioning::RoundRobin),
+        ("sticky", UnkeyedPartitioning::Sticky),
+        ("uniform-sticky", UnkeyedPartitioning::UniformSticky),
+    ] {
+        let text = with_pipeline("at-least-once", &format!("output_partitioner = \"{name}\"\n"));
+        let p = &parsed(&text).unwrap().pipelines[0];
+        assert_eq!(p.output_partitioner, OutputPartitioner::Unkeyed(partitioner), "{name}");
+        assert_eq!((p.producer.partitioning, p.producer.partitioner), (Partitioning::Unkeyed, partitioner), "{name}");
+    }
+    let error = parsed(&with_pipeline("at-least-once", "output_partitioner = \"roundrobin\"\n")).unwrap_err();
+    assert!(error.contains("pipelines[0].output_partitioner"), "{error}");
+    assert!(error.contains("\"same-partition\"") && error.contains("(did you mean \"round-robin\"?)"), "{error}");
+    // `--set` reaches it, as `--vary output_partitioner=...` needs.
+    let settings = [Setting { key: "output_partitioner".into(), value: "sticky".into() }];
+    let set = parse_with(
+        &with_pipeline("at-least-once", ""),
+        Path::new("scenarios/x.toml"),
+        &settings,
+        SetScope::OneScenario,
+    )
+    .unwrap();
+    assert_eq!(set.pipelines[0].output_partitioner, OutputPartitioner::Unkeyed(UnkeyedPartitioning::Sticky));
+}

@@ -20,7 +20,7 @@
 use super::{add_polled, Incarnation};
 use crate::client::consumer::ConsumedRecord;
 use crate::history::{GroupContext, OpFn, OpValue, PolledRecords};
-use crate::scenario::{DeadLetterSpec, PipelineSpec};
+use crate::scenario::{DeadLetterSpec, OutputPartitioner, PipelineSpec};
 use std::sync::Arc;
 
 /// One destination topic and its partition count.
@@ -33,8 +33,10 @@ struct Topic {
 pub(super) struct Route<'a> {
     /// The topic.
     pub topic: &'a Arc<str>,
-    /// The partition: the consumed record's, modulo the topic's partition count.
-    pub partition: u32,
+    /// The partition: the consumed record's, modulo the topic's partition count; `None`
+    /// when the producer's partitioner places the record (an output whose pipeline has
+    /// an unkeyed `output_partitioner`).
+    pub partition: Option<u32>,
     /// Processing attempts, each taking the pipeline's `process_time`.
     pub attempts: u32,
     /// Whether every attempt failed and the record goes to the dead-letter topic.
@@ -44,6 +46,7 @@ pub(super) struct Route<'a> {
 /// A pipeline instance's destinations.
 pub(super) struct Routing {
     output: Topic,
+    output_partitioner: OutputPartitioner,
     dead_letter: Option<(Topic, DeadLetterSpec)>,
 }
 
@@ -56,7 +59,7 @@ impl Routing {
             let topic = Topic { name: Arc::from(d.topic.as_str()), partitions: d.partitions };
             (topic, d)
         });
-        Routing { output, dead_letter }
+        Routing { output, output_partitioner: spec.output_partitioner, dead_letter }
     }
 
     /// Where `record` goes.
@@ -65,7 +68,11 @@ impl Routing {
             Some((topic, spec)) if spec.is_poison(record.value) => (topic, spec.max_attempts, true),
             _ => (&self.output, 1, false),
         };
-        let partition = record.tp.partition % topic.partitions.max(1);
+        let same_partition = Some(record.tp.partition % topic.partitions.max(1));
+        let partition = match self.output_partitioner {
+            OutputPartitioner::Unkeyed(_) if !dead_letter => None,
+            _ => same_partition,
+        };
         Route { topic: &topic.name, partition, attempts, dead_letter }
     }
 
@@ -85,4 +92,36 @@ pub(super) fn record_given_up(life: &mut Incarnation, record: &ConsumedRecord, a
         n => format!("processing failed {n} times: poison record"),
     };
     life.record_in_group_because(OpFn::DeadLetter, OpValue::Records(given_up), failed, group.clone());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::TopicPartition;
+
+    fn spec(extra: &str) -> PipelineSpec {
+        let text = format!(
+            "seeds = [1]\nduration = \"10s\"\n[[topics]]\nname = \"in\"\npartitions = 4\n\
+             [[topics]]\nname = \"out\"\npartitions = 6\n[[topics]]\nname = \"dlq\"\npartitions = 2\n\
+             [[pipelines]]\ninput = \"in\"\noutput = \"out\"\ngroup = \"g\"\nguarantee = \"at-least-once\"\n\
+             dead_letter = \"dlq\"\npoison_every = 7\n{extra}"
+        );
+        crate::scenario::parse(&text, std::path::Path::new("x.toml")).unwrap().pipelines.remove(0)
+    }
+
+    fn record(partition: u32, value: u64) -> ConsumedRecord {
+        ConsumedRecord { tp: TopicPartition::new("in", partition), offset: 0, value, timestamp_ms: 0, topic_id: None }
+    }
+
+    #[test]
+    fn forwards_go_to_the_same_numbered_partition_or_to_the_producers_partitioner() {
+        let same = Routing::new(&spec(""), 6);
+        assert_eq!(same.route(&record(3, 1)).partition, Some(3));
+        let spread = Routing::new(&spec("output_partitioner = \"round-robin\"\n"), 6);
+        let route = spread.route(&record(3, 1));
+        assert_eq!((&**route.topic, route.partition), ("out", None));
+        // A dead letter keeps its partition number (Spring's default destination).
+        let poison = spread.route(&record(3, 14));
+        assert_eq!((&**poison.topic, poison.partition, poison.dead_letter), ("dlq", Some(1), true));
+    }
 }

@@ -1,7 +1,8 @@
 //! A consume-transform-produce pipeline instance (`[[pipelines]]`): a consumer group
 //! member of the pipeline's group reading the input topic, and a producer forwarding
-//! each polled record's value, unchanged, to the same-numbered partition of the output
-//! topic (so that the `exactly-once` checker recognises the forward), the loop of Kafka's
+//! each polled record's value, unchanged (so that the `exactly-once` checker recognises
+//! the forward), to the same-numbered partition of the output topic or, with an unkeyed
+//! `output_partitioner`, where the producer's partitioner places it; the loop of Kafka's
 //! `examples/ExactlyOnceMessageProcessor` (KIP-447):
 //!
 //! - **exactly-once**: a transactional producer per instance, `transactional.id`
@@ -355,13 +356,18 @@ impl Instance {
                 record_given_up(&mut self.app.life, record, route.attempts, group);
             }
             let (topic, partition) = (route.topic.clone(), route.partition);
-            let key: Arc<str> = Arc::from(TopicPartition::new(topic.clone(), partition).to_string());
             let out = ProducerRecord {
-                topic, partition: Some(partition), key: None, value: record.value,
+                topic: topic.clone(), partition, key: None, value: record.value,
                 // Simplified: the forward carries a plain value, whatever the input's size.
                 value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
             };
-            deliveries.push(producer.send(out).await);
+            let delivery = producer.send(out).await;
+            // Without a partition the producer's partitioner placed the record when it
+            // was appended (as the workload's unkeyed producers name their sends); one
+            // that failed before it was placed definitely failed, so partition 0 names it.
+            let placed = partition.or_else(|| delivery.partition().map(|tp| tp.partition)).unwrap_or(0);
+            let key: Arc<str> = Arc::from(TopicPartition::new(topic, placed).to_string());
+            deliveries.push(delivery);
             sends.push(MicroOp::Send { key, value: record.value, offset: None });
             // A crash from here on completes the op `info` with what it sent so far.
             self.app.life.amend(OpValue::Txn(before.iter().chain(&sends).cloned().collect()));

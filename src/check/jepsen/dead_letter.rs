@@ -20,15 +20,18 @@
 //!   one): in the dead-letter topic twice, say, after a crash between the dead-letter
 //!   send and the offset commit, or in both the dead-letter topic and the output;
 //!   `dead-letter-lost` when it has fewer, although a later value of I has a copy (the
-//!   pipeline consumed past it) and retention did not delete it from the input before
-//!   anyone read it. Values nobody dead-lettered are `exactly-once`'s.
+//!   pipeline consumed past it) and retention did not delete it from the input (or its
+//!   copy from the dead-letter topic or the output) before anyone read it. Values nobody
+//!   dead-lettered are `exactly-once`'s.
 //! - **Not checked.** Whether a dead-lettered record deserved it: the history says which
 //!   records the application gave up on, not which ones would have failed again (in
 //!   kafkasim's model poison records fail at every attempt, so a record is dead-lettered
 //!   only after failing `max_attempts` times).
 
 use super::analysis::Analysis;
-use super::exactly_once::{found_in, furthest, input_record, inputs, output_copies, places, routes, Input, OutputCopy};
+use super::exactly_once::{
+    deleted_by_retention, found_in, furthest, input_record, inputs, output_copies, places, routes, Input, OutputCopy,
+};
 use crate::check::describe::{offset_ranges, plural, process, secs};
 use crate::check::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{MicroOp, Op, OpFn, OpType, OpValue};
@@ -167,7 +170,7 @@ pub(super) fn dead_letters(a: &Analysis<'_>) -> Vec<Anomaly> {
             let copies = found(i.value);
             if copies.len() > i.offsets.len() {
                 out.push(duplicated(a, input, i, &gave_up, to, &copies));
-            } else if copies.len() < i.offsets.len() && !a.deleted_by_retention(input, i.value) {
+            } else if copies.len() < i.offsets.len() && !deleted_by_retention(a, input, &all, i.value) {
                 if let Some(w) = furthest.filter(|w| w.first_index > i.first_index) {
                     out.push(lost(a, input, (i, copies.len(), &gave_up), to, (w, &found(w.value))));
                 }

@@ -24,7 +24,8 @@
 //!   committed), or less often although the output holds a value that comes later in
 //!   the input key (the pipeline consumed past it, so missing it is no matter of time;
 //!   kafkasim's runs end with a drain that reads every partition to its end). A value
-//!   retention deleted from the input before anyone read it is not reported missing.
+//!   retention deleted from the input before anyone read it, or from the output before
+//!   anyone read its copy there, is not reported missing.
 //! - **Dead letters.** A value a pipeline gave up on (a `dead-letter` op names it) belongs
 //!   in its dead-letter topic, not its output: it is left to the `dead-letter-*` checks
 //!   ([`dead_letter`](super::dead_letter)). Its sends to the dead-letter topic are
@@ -189,13 +190,20 @@ fn check_input(
         let copies = found(i.value);
         if copies.len() > i.offsets.len() {
             out.push(duplicated(a, input, i, &copies));
-        } else if copies.len() < i.offsets.len() && !a.deleted_by_retention(input, i.value) {
+        } else if copies.len() < i.offsets.len() && !deleted_by_retention(a, input, outputs, i.value) {
             if let Some(w) = furthest.filter(|w| w.first_index > i.first_index) {
                 out.push(missing(a, input, outputs, (i, copies.len()), (w, &found(w.value))));
             }
         }
     }
     out
+}
+
+/// Whether retention deleted `value` from the input before anyone read it, or from an
+/// output key before anyone read the copy there (a forwarded record that nobody read in
+/// time is no missing forward).
+pub(super) fn deleted_by_retention(a: &Analysis<'_>, input: &str, outputs: &BTreeSet<&str>, value: u64) -> bool {
+    a.deleted_by_retention(input, value) || outputs.iter().any(|output| a.deleted_by_retention(output, value))
 }
 
 /// The input record as a record of an anomaly, attributed to its first observation.
@@ -359,6 +367,35 @@ mod tests {
             "in value 11 (offset 1) is missing from the pipeline's output (out), although the pipeline consumed \
              past it: process 9 polled the later in value 12 (offset 2) from out at offset 1."
         );
+    }
+
+    #[test]
+    fn a_forward_retention_deleted_from_the_output_before_anyone_read_it_is_not_missing() {
+        let forwarded = || {
+            input().txn(
+                5,
+                OpType::Ok,
+                &[
+                    M::Poll(&[("in", &[(0, 10), (1, 11), (2, 12)])]),
+                    M::Send("out", Some(0), 10),
+                    M::Send("out", Some(1), 11),
+                    M::Send("out", Some(2), 12),
+                ],
+            )
+        };
+        let expired = crate::history::Event::LogStartAdvanced {
+            tp: "out".into(),
+            broker: 1,
+            is_leader: true,
+            log_start_offset: 2,
+            removed: vec![(0, 10, 0), (1, 11, 0)],
+            reason: crate::history::LogStartReason::RetentionMs,
+        };
+        let h = forwarded().event("broker-1", expired).poll_ok(9, &[("out", &[(2, 12)])]).build();
+        assert_eq!(found(&h), vec![]);
+        // Without the deletion the same reads show 10 and 11 missing.
+        let h = forwarded().poll_ok(9, &[("out", &[(2, 12)])]).build();
+        assert_eq!(found(&h).len(), 2);
     }
 
     #[test]
