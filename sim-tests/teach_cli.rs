@@ -132,3 +132,31 @@ fn describe_prints_topics_and_groups_before_and_after_a_topic_event() {
     assert_eq!(bad.status.code(), Some(64), "a bad --at is a usage error (EX_USAGE)");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected a duration such as \"12s\""));
 }
+
+#[test]
+fn list_in_chinese_keeps_the_order_and_a_bad_lang_is_a_usage_error() {
+    let english = stdout(&kafkasim(&["list"]));
+    let output = kafkasim(&["list", "--lang", "zh"]);
+    assert_eq!(output.status.code(), Some(0));
+    let chinese = stdout(&output);
+    let names = |text: &str| -> Vec<String> {
+        text.lines().filter(|l| l.starts_with("  ")).map(|l| l.split_whitespace().next().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&chinese), names(&english), "the same scenarios in the same order");
+    assert!(chinese.contains("数据丢失 (loss)\n") && chinese.contains("事务 (transactions)\n"), "{chinese}");
+    let line = chinese.lines().find(|l| l.trim_start().starts_with("acks1-leader-crash ")).expect("acks1-leader-crash");
+    assert!(line.ends_with("leader 崩溃时，acks=1 会丢失已确认的写入"), "{line}");
+    assert_eq!(stdout(&kafkasim(&["list", "--lang", "en"])), english, "--lang en is the default");
+
+    let bad = kafkasim(&["list", "--lang", "fr"]);
+    assert_eq!(bad.status.code(), Some(64), "EX_USAGE");
+    let message = String::from_utf8_lossy(&bad.stderr);
+    assert!(message.contains("--lang") && message.contains("expected one of en, zh"), "{message}");
+
+    let run = stdout(&kafkasim(&["run", "scenarios/acks1-leader-crash.toml", "--seed", "1", "--lang", "zh"]));
+    assert!(
+        run.starts_with("scenario acks1-leader-crash (seed 1)\n  leader 崩溃时，acks=1 会丢失已确认的写入\n"),
+        "{run}"
+    );
+    assert_eq!(kafkasim(&["run", "scenarios/acks1-leader-crash.toml", "--lang", "de"]).status.code(), Some(64));
+}

@@ -1,6 +1,6 @@
 //! `kafkasim list [DIR]`: every scenario with its one-line lesson, grouped by theme.
 
-use crate::scenario::{self, Scenario, Theme};
+use crate::scenario::{self, Lang, Scenario, Theme};
 use std::path::Path;
 
 /// Reads every `*.toml` in `dir`, sorted by file name; an invalid file is an error.
@@ -27,12 +27,13 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, i32> {
 }
 
 /// The catalog as text: one section per theme in catalog order (then scenarios without
-/// a theme), one line per scenario with its title.
-pub fn render_list(scenarios: &[Scenario]) -> String {
+/// a theme), one line per scenario with its title, headings and titles in `lang` (a
+/// scenario without that language's title shows its English one).
+pub fn render_list(scenarios: &[Scenario], lang: Lang) -> String {
     let width = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
     let mut out = String::new();
-    let sections = Theme::ALL.iter().map(|t| (t.name(), Some(*t))).chain([("other", None)]);
-    for (name, theme) in sections {
+    let sections = Theme::ALL.iter().map(|t| Some(*t)).chain([None]);
+    for theme in sections {
         let members: Vec<&Scenario> = scenarios.iter().filter(|s| s.theme == theme).collect();
         if members.is_empty() {
             continue;
@@ -40,21 +41,25 @@ pub fn render_list(scenarios: &[Scenario]) -> String {
         if !out.is_empty() {
             out.push('\n');
         }
-        out += &format!("{name}\n");
+        out += &format!("{}\n", lang.theme_heading(theme));
         for s in members {
-            let line = s.title.as_deref().or(s.lesson.as_deref()).unwrap_or("(no title)");
+            let texts = s.texts(lang);
+            let line = texts.title.as_deref().or(texts.lesson.as_deref()).unwrap_or("(no title)");
             out += &format!("  {:width$}  {line}\n", s.name);
         }
     }
     out
 }
 
-/// Prints the catalog; returns the exit code.
-pub fn list(dir: &Path) -> i32 {
+/// Prints the catalog in `lang`; returns the exit code.
+pub fn list(dir: &Path, lang: Lang) -> i32 {
     match load_dir(dir) {
         Ok(scenarios) => {
-            print!("{}", render_list(&scenarios));
-            println!("\nRun one with `kafkasim run FILE --seed N`; `kafkasim explain FILE --seed N` tells each anomaly's story. The guide: scenarios/README.md.");
+            print!("{}", render_list(&scenarios, lang));
+            match lang {
+                Lang::En => println!("\nRun one with `kafkasim run FILE --seed N`; `kafkasim explain FILE --seed N` tells each anomaly's story. The guide: scenarios/README.md."),
+                Lang::Zh => println!("\n用 `kafkasim run FILE --seed N` 运行一个场景；`kafkasim explain FILE --seed N` 讲述每个异常的经过（故事目前只有英文）。指南：scenarios/README.md。"),
+            }
             0
         }
         Err(code) => code,

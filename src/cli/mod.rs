@@ -31,7 +31,7 @@ pub use suite::render_suite_row;
 use crate::history::{write_history_jsonl, History};
 use crate::plant::PlantedBug;
 use crate::runner::sweep::{default_jobs, SeedRange, Shard};
-use crate::scenario::{self, Scenario, SetScope, Setting};
+use crate::scenario::{self, Lang, Scenario, SetScope, Setting};
 use clap::{Parser, Subcommand};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -91,6 +91,10 @@ pub enum Command {
         /// set it (repeatable): `--set acks=1 --set min.insync.replicas=2`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Setting>,
+        /// The language of the scenario's title: `en` (default) or `zh` (its `[zh]`
+        /// table); the rest of the summary stays English.
+        #[arg(long, value_name = "LANG", default_value = "en")]
+        lang: Lang,
     },
     /// Runs every scenario in a directory over its seeds and prints a table; exits with
     /// the worst outcome.
@@ -178,6 +182,10 @@ pub enum Command {
         /// The directory of scenario files.
         #[arg(default_value = "scenarios")]
         dir: PathBuf,
+        /// The language of the headings and titles: `en` (default) or `zh` (each
+        /// scenario's `[zh]` table; English where a scenario has none).
+        #[arg(long, value_name = "LANG", default_value = "en")]
+        lang: Lang,
     },
     /// Runs one seed and tells the life of each record involved in an anomaly (the first
     /// of each kind), ending with its cause and the configuration that prevents it.
@@ -299,7 +307,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     };
     let jobs = |jobs: Option<u64>| jobs.map_or_else(default_jobs, |n| n as usize);
     match cli.command {
-        Command::Run { file, seed, history, trace_out, trace, partition, value, plant, set } => {
+        Command::Run { file, seed, history, trace_out, trace, partition, value, plant, set, lang } => {
             let options = run::RunOptions {
                 settings: &set,
                 seed,
@@ -307,6 +315,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                 history_out: history.as_deref(),
                 trace_out: trace_out.as_deref(),
                 trace: trace.then_some(trace::Focus { partition, value }),
+                lang,
             };
             run::run(&file, options)
         }
@@ -330,7 +339,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::PlantedReport(args) => planted::report(&args),
         Command::Bench(args) => bench::bench(&args),
         Command::Shrink(args) => shrink::shrink(&args),
-        Command::List { dir } => list::list(&dir),
+        Command::List { dir, lang } => list::list(&dir, lang),
         Command::Explain { file, seed, anomaly, all, set } => explain::explain_run(&file, &set, seed, anomaly, all),
         Command::Report { files, seed, out, set } => report::report(&files, &set, seed, &out),
         Command::Describe { file, seed, at, set } => describe::describe_run(&file, &set, seed, at),

@@ -6,8 +6,8 @@ use super::trace::{self, Focus};
 use super::{load_with, open_output, write_jsonl};
 use crate::check::Anomaly;
 use crate::runner::{self, RunOutcome, SeedVerdict};
-use crate::scenario::Scenario;
 use crate::scenario::SetScope;
+use crate::scenario::{Lang, Scenario};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -26,6 +26,8 @@ pub struct RunOptions<'a> {
     pub plant: Option<crate::plant::PlantedBug>,
     /// The `--set` settings over the scenario file.
     pub settings: &'a [crate::scenario::Setting],
+    /// The language of the scenario's title in the header (`--lang`).
+    pub lang: Lang,
 }
 
 /// An output file, created now, with its path, if the command line asked for one.
@@ -69,7 +71,7 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
         (Ok(history), Ok(trace)) => (history, trace),
         (Err(code), _) | (_, Err(code)) => return code,
     };
-    print!("{}", render_header(&scenario, seed, options.plant));
+    print!("{}", render_header(&scenario, seed, options.plant, options.lang));
     if tracing {
         // What the release decided, since a trace is read against Kafka's code of that release.
         for line in crate::scenario::render_switch_settings(&scenario) {
@@ -100,19 +102,19 @@ fn seconds(ms: u64) -> String {
 
 /// The human summary of one run.
 pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
-    render_header(scenario, outcome.seed, outcome.plant) + &render_outcome(scenario, outcome)
+    render_header(scenario, outcome.seed, outcome.plant, Lang::En) + &render_outcome(scenario, outcome)
 }
 
 /// What a run is, known before it runs: the scenario and seed, a planted bug, and what
 /// the seed drew (`[swarm]`, `[nemesis]`). `run` prints it first, as TigerBeetle's VOPR
-/// does, so that a run that hangs still shows its parameters.
-pub fn render_header(scenario: &Scenario, seed: u64, plant: Option<crate::plant::PlantedBug>) -> String {
+/// does, so that a run that hangs still shows its parameters. The title is in `lang`.
+pub fn render_header(scenario: &Scenario, seed: u64, plant: Option<crate::plant::PlantedBug>, lang: Lang) -> String {
     let (instance, drawn) = runner::swarm::instantiate(scenario, seed);
     let mut out = format!("scenario {} (seed {})\n", instance.name, seed);
     if let Some(bug) = plant {
         out += &format!("  PLANTED BUG {bug}: {}\n", bug.summary());
     }
-    if let Some(title) = &instance.title {
+    if let Some(title) = &instance.texts(lang).title {
         out += &format!("  {title}\n");
     }
     for line in drawn.iter().flat_map(|d| d.lines()) {

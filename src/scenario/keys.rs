@@ -8,6 +8,7 @@ pub(super) const ROOT: &[&str] = &[
     "lesson",
     "mechanism",
     "fix",
+    "zh",
     "theme",
     "kafka_version",
     "seeds",
@@ -28,6 +29,9 @@ pub(super) const ROOT: &[&str] = &[
     "expect",
     "experiment",
 ];
+
+/// `[zh]`: the Chinese catalog texts, one for each English text at the top level.
+pub(super) const ZH: &[&str] = &["title", "lesson", "mechanism", "fix"];
 
 /// `[cluster]`.
 pub(super) const CLUSTER: &[&str] = &[
@@ -381,6 +385,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
     // Not [swarm]: its keys repeat settings of other tables as ranges to draw from, and
     // "`replication.factor` belongs in [[topics]] or [swarm]" would mislead.
     ("[expect]", EXPECT),
+    ("[zh]", ZH),
 ];
 
 /// The keys of each sub-table (`config`, `os`) of the table with `allowed` keys.

@@ -184,6 +184,7 @@ mod raw;
 mod span;
 mod swarm;
 mod target;
+mod texts;
 mod validate;
 mod values;
 mod workload;
@@ -213,6 +214,8 @@ mod tests_props;
 #[cfg(test)]
 mod tests_rewind;
 #[cfg(test)]
+mod tests_texts;
+#[cfg(test)]
 mod tests_values;
 
 use std::path::Path;
@@ -235,6 +238,7 @@ pub use model_delay_queues::{DelayQueueSpec, DelayTier};
 pub use model_events::{RewindTo, RewindWho, TopicEvent, TopicEventSpec};
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};
 pub use overrides::{set_arguments, SetScope, Setting};
+pub use texts::{Lang, TextKey, Texts};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};
 
 /// Reads, parses and validates the scenario file at `path`.

@@ -12,6 +12,7 @@ use super::model_delay_queues::DelayQueueSpec;
 use super::model_events::TopicEventSpec;
 use super::model_faults::{FaultSpec, NemesisSpec};
 use super::overrides::Setting;
+use super::texts::{Lang, Texts};
 use crate::check::AnomalyKind;
 use crate::metastore::MetastoreConfig;
 use crate::profile::Profile;
@@ -32,6 +33,9 @@ pub struct Scenario {
     pub mechanism: Option<String>,
     /// The configuration or design change that prevents the failure.
     pub fix: Option<String>,
+    /// The Chinese catalog texts (`[zh]`): one for each English text above, or `None`
+    /// when the file has no `[zh]`.
+    pub zh: Option<Texts>,
     /// The catalog section the scenario belongs to.
     pub theme: Option<Theme>,
     /// The seeds to run, in the order written, without duplicates; never empty.
@@ -90,6 +94,21 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The catalog texts in `lang`. A text the language lacks (a file without `[zh]`)
+    /// falls back to English.
+    pub fn texts(&self, lang: Lang) -> Texts {
+        let english = Texts {
+            title: self.title.clone(),
+            lesson: self.lesson.clone(),
+            mechanism: self.mechanism.clone(),
+            fix: self.fix.clone(),
+        };
+        match (lang, &self.zh) {
+            (Lang::Zh, Some(zh)) => zh.or(&english),
+            _ => english,
+        }
+    }
+
     /// The `--set` settings as command-line arguments (` --set acks=1 ...`), to append
     /// to a command that loads this scenario; empty without settings.
     pub fn set_arguments(&self) -> String {

@@ -120,6 +120,7 @@ const TABLE_KEYS: &[&str] = &[
     "os",
     "machine",
     "metastore",
+    "zh",
 ];
 
 /// One setting, parsed, with the span that stands for it in errors.

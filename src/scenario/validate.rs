@@ -27,7 +27,7 @@ use super::raw::{self, Node, Table};
 use super::span::{Pos, Res, Sp};
 use super::values::{choice, parse_seed_range};
 use super::experiment::{Dimension, ExperimentSpec, MAX_COMBINATIONS};
-use super::{delay_queues, events, faults, hardware, kraft, nemesis, pipelines, swarm, workload};
+use super::{delay_queues, events, faults, hardware, kraft, nemesis, pipelines, swarm, texts, workload};
 
 /// Parses and validates scenario text with the `--set` settings applied.
 pub(super) fn build(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Res<Scenario> {
@@ -48,7 +48,6 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         Some(sp) => scenario_name(sp)?,
         None => path.file_stem().map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned()),
     };
-    let text_key = |key: &str| -> Res<Option<String>> { Ok(root.opt_string(key, "a string")?.map(|s| s.value)) };
     let themes = Theme::ALL.map(|t| (t.name(), t));
     let theme = root.opt_string("theme", "a string")?.map(|sp| choice(&sp, &themes)).transpose()?;
     let profile = match root.opt_string("kafka_version", "a Kafka release such as \"2.4\"")? {
@@ -150,14 +149,18 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
     let expect = expectations(root.opt_table("expect", keys::EXPECT)?)?;
     let experiment = root.opt_table("experiment", keys::EXPERIMENT)?.map(|t| experiment(&t, text)).transpose()?;
 
+    let english = texts::english(root)?;
+    let zh = texts::chinese(root, &english)?;
+
     Ok(Scenario {
         name,
         path: path.to_path_buf(),
         settings: Vec::new(),
-        title: text_key("title")?,
-        lesson: text_key("lesson")?,
-        mechanism: text_key("mechanism")?,
-        fix: text_key("fix")?,
+        title: english.title,
+        lesson: english.lesson,
+        mechanism: english.mechanism,
+        fix: english.fix,
+        zh,
         theme,
         seeds,
         profile,
