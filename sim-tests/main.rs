@@ -21,6 +21,7 @@ mod kip320;
 mod kraft;
 mod museum;
 mod operations;
+mod overload;
 mod phases;
 mod pipelines;
 mod planted;
