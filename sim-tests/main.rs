@@ -22,6 +22,7 @@ mod kip320;
 mod kraft;
 mod museum;
 mod operations;
+mod overload;
 mod phases;
 mod pipelines;
 mod planted;

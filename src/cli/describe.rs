@@ -40,6 +40,9 @@ pub fn describe_run(file: &Path, settings: &[Setting], seed: Option<u64>, at_ms:
         None => println!("scenario {} (seed {seed}) at the end of the run:", scenario.name),
     }
     print!("{}", describe::render_text(&description));
+    for line in describe::rate_schedule_lines(&scenario, at_ms) {
+        println!("{line}");
+    }
     println!("reproduce: {}", runner::replay_command(&scenario, seed));
     0
 }

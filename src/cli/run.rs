@@ -152,8 +152,13 @@ fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
                 crate::scenario::SendMode::Sync => "sync",
                 crate::scenario::SendMode::Async => "async",
             };
+            // A schedule is named with its steps (a constant rate is the file's number).
+            let schedule = match spec.rate_per_sec.is_constant() {
+                true => String::new(),
+                false => format!(" at {}", spec.rate_per_sec),
+            };
             out += &format!(
-                "  {name} ({mode} sends, process {process}): {acked} acknowledged, {:.1} per second of the safety phase\n",
+                "  {name} ({mode} sends{schedule}, process {process}): {acked} acknowledged, {:.1} per second of the safety phase\n",
                 acked as f64 / safety_s
             );
         }

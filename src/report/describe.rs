@@ -181,6 +181,33 @@ pub fn topic_event_line((time_ns, what, error): &(u64, String, Option<String>)) 
     format!("Topic event at {}: {what}: {}", secs(*time_ns), error.as_deref().unwrap_or("done"))
 }
 
+/// The `rate_per_sec` schedule of each `[[producers]]` entry whose rate has steps (a
+/// constant rate prints nothing, as before schedules existed), one line per entry:
+/// `producer-1 to producer-4 rate_per_sec: 200/s from 0s, 20000/s from 5s, 200/s from
+/// 8s`; with `at_ms` (since the safety phase began), followed by the rate in force then.
+pub fn rate_schedule_lines(scenario: &crate::scenario::Scenario, at_ms: Option<u64>) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut first = 1;
+    for spec in &scenario.producers {
+        let (from, to) = (first, first + spec.count - 1);
+        first += spec.count;
+        if spec.rate_per_sec.is_constant() {
+            continue;
+        }
+        let who = match from == to {
+            true => format!("producer-{from}"),
+            false => format!("producer-{from} to producer-{to}"),
+        };
+        let mut line = format!("{who} rate_per_sec: {}", spec.rate_per_sec);
+        if let Some(ms) = at_ms {
+            let now = spec.rate_per_sec.at(std::time::Duration::from_millis(ms)).rate_per_sec;
+            let _ = write!(line, " (at {}: {now}/s each)", crate::scenario::format_duration_ms(ms));
+        }
+        lines.push(line);
+    }
+    lines
+}
+
 /// `-` for what is not known.
 fn or_dash<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_string(), |v| v.to_string())

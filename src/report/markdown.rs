@@ -45,6 +45,7 @@ pub(crate) fn facts(data: &ReportData<'_>) -> Vec<String> {
             data.overtaken
         ));
     }
+    out.extend(crate::report::describe::rate_schedule_lines(data.scenario, None));
     out.push(format!("expectation: {}", data.verdict));
     out.push(format!("trace hash: {:016x}", data.outcome.trace_hash));
     out

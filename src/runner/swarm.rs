@@ -200,8 +200,9 @@ fn apply_swarm(s: &mut Scenario, swarm: &SwarmSpec, rng: &mut SeedRng, out: &mut
         }
         if let Some((lo, hi)) = swarm.rate_per_sec {
             // Whole records per second read better and replay the same.
-            p.rate_per_sec = (lo + rng.unit() * (hi - lo)).round().clamp(lo, hi);
-            note(&name("rate_per_sec"), p.rate_per_sec.to_string());
+            let rate = (lo + rng.unit() * (hi - lo)).round().clamp(lo, hi);
+            p.rate_per_sec = crate::scenario::RateSchedule::constant(rate);
+            note(&name("rate_per_sec"), rate.to_string());
         }
         if let Some(modes) = &swarm.send {
             p.send_mode = *rng.pick(modes);

@@ -198,6 +198,9 @@ pub(super) const PRODUCER_CONFIG: &[&str] = &[
     "transaction.timeout.ms",
 ];
 
+/// One step of `[[producers]]`' `rate_per_sec` when it is a schedule.
+pub(super) const RATE_STEP: &[&str] = &["at", "rate"];
+
 /// `[[consumers]]`.
 pub(super) const CONSUMER: &[&str] = &[
     "count",

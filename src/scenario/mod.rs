@@ -57,7 +57,8 @@
 //! [[producers]]
 //! count = 2                              # producer-1, producer-2
 //! topic = "orders"
-//! rate_per_sec = 100
+//! rate_per_sec = 100                     # or steps: [{ at = "0s", rate = 100 },
+//!                                        #   { at = "5s", rate = 2000 }, ...]
 //! partitioning = "explicit"              # or "keyed" (with key_count) or "unkeyed"
 //! send = "sync"                          # or "async"
 //! [producers.config]                     # Kafka's producer keys and defaults
@@ -133,7 +134,8 @@
 //! 3. `values` (durations, seed ranges, named choices), `overrides` (`--set KEY=VALUE`
 //!    settings and the tables each goes into), `experiment` (`--vary` dimensions and
 //!    the `[experiment]` section they make).
-//! 4. The spec types, what the readers produce: `model_clients`, `model_faults`,
+//! 4. The spec types, what the readers produce: `model_rate` (a producer's rate
+//!    schedule), `model_clients`, `model_faults`,
 //!    `model_events` (`[[events]]`), `model_delay_queues` (`[[delay_queues]]`), and
 //!    `model` with the [`Scenario`] made of them (they use `values` only to print
 //!    durations); and `raw` (TOML text to positioned values; keys and TOML types
@@ -141,7 +143,8 @@
 //! 5. `fields` (field rules and notes several readers share) and `target` (fault
 //!    target phrases).
 //! 6. The readers, which check meaning and fill in defaults: `hardware`
-//!    (`[cluster.os]`, `[cluster.machine]`), `workload` (`[[producers]]`,
+//!    (`[cluster.os]`, `[cluster.machine]`), `rate` (a producer's `rate_per_sec`),
+//!    `workload` (`[[producers]]`,
 //!    `[[consumers]]`), `dead_letter` (the dead-letter keys of a `[[pipelines]]`
 //!    entry), `pipelines` (`[[pipelines]]`), `delay_queues`
 //!    (`[[delay_queues]]`, with `model_delay_queues`), `faults`, `events`
@@ -177,9 +180,11 @@ mod model_clients;
 mod model_delay_queues;
 mod model_events;
 mod model_faults;
+mod model_rate;
 mod nemesis;
 mod overrides;
 mod pipelines;
+mod rate;
 mod raw;
 mod span;
 mod swarm;
@@ -212,6 +217,8 @@ mod tests_profile;
 #[cfg(test)]
 mod tests_props;
 #[cfg(test)]
+mod tests_rate;
+#[cfg(test)]
 mod tests_rewind;
 #[cfg(test)]
 mod tests_texts;
@@ -237,6 +244,7 @@ pub use model_clients::{
 pub use model_delay_queues::{DelayQueueSpec, DelayTier};
 pub use model_events::{RewindTo, RewindWho, TopicEvent, TopicEventSpec};
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};
+pub use model_rate::{RateAt, RateSchedule, RateStep};
 pub use overrides::{set_arguments, SetScope, Setting};
 pub use texts::{Lang, TextKey, Texts};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};

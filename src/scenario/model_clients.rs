@@ -11,8 +11,9 @@ pub struct ProducerSpec {
     pub count: u32,
     /// The topic they write to; always one of the scenario's topics.
     pub topic: String,
-    /// Records per second, per producer (`rate_per_sec`, required, greater than 0).
-    pub rate_per_sec: f64,
+    /// Records per second, per producer (`rate_per_sec`, required, greater than 0): a
+    /// constant rate, or a schedule of steps.
+    pub rate_per_sec: super::model_rate::RateSchedule,
     /// Each producer stops after this many records (`records`); `None` means it sends
     /// until the safety phase ends.
     pub records: Option<u64>,

@@ -210,7 +210,7 @@ pub(super) fn app_clients(
     let producer = ProducerSpec {
         count: app.count,
         topic: app.output.to_string(),
-        rate_per_sec: 1.0,
+        rate_per_sec: super::model_rate::RateSchedule::constant(1.0),
         records: None,
         value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
         partitioning: Partitioning::Explicit,

@@ -228,6 +228,16 @@ impl<'a> Node<'a> {
         matches!(self.concrete(false).shape, Shape::Table(_))
     }
 
+    /// Whether it is an array (`x = [...]`).
+    pub fn is_array(&self) -> bool {
+        matches!(self.concrete(false).shape, Shape::Array(_))
+    }
+
+    /// Whether it is a number, integer or float.
+    pub fn is_number(&self) -> bool {
+        matches!(self.concrete(false).shape, Shape::Int(_) | Shape::Float(_))
+    }
+
     /// A table whose keys must be among `allowed`.
     pub fn table(&self, allowed: &[&str]) -> Res<Table<'a>> {
         match self.concrete(false).shape {

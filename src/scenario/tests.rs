@@ -188,7 +188,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
             ProducerSpec {
                 count: 2,
                 topic: "orders".into(),
-                rate_per_sec: 50.0,
+                rate_per_sec: RateSchedule::constant(50.0),
                 records: Some(1000),
                 value_bytes: 8,
                 partitioning: Partitioning::Keyed,
@@ -211,7 +211,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
             ProducerSpec {
                 count: 1,
                 topic: "audit-log".into(),
-                rate_per_sec: 2.5,
+                rate_per_sec: RateSchedule::constant(2.5),
                 records: None,
                 value_bytes: 8,
                 partitioning: Partitioning::Explicit,

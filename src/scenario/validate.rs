@@ -91,7 +91,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
     let network = network(root.opt_table("network", keys::NETWORK)?)?;
     let topics = topics(&root.tables("topics", keys::TOPIC)?, &cluster)?;
     let mut producers =
-        workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes)?;
+        workload::producers(&root.tables("producers", keys::PRODUCER)?, &topics, &profile, &mut notes, duration_ms)?;
     let consumer_tables = root.tables("consumers", keys::CONSUMER)?;
     let consumers = workload::consumers(&consumer_tables, &topics, &profile)?;
     super::group_protocol::check_groups(&consumer_tables, &consumers, &cluster, &profile)?;

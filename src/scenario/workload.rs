@@ -9,7 +9,7 @@ use crate::protocol::{
 use super::error::{did_you_mean, excerpt, one_of};
 use super::fields::{at_least, opt_u64_min, profile_bool, profile_choice, profile_u64, switch_choice, Notes};
 use super::keys;
-use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_RATE_PER_SEC, MAX_VALUE_BYTES};
+use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_VALUE_BYTES};
 use super::model::TopicSpec;
 use super::model_clients::{
     CommitMode, CommitPolicy, ConsumerMode, ConsumerSettings, ConsumerSpec, ManualPartitions, Partitioning, Processing,
@@ -64,24 +64,19 @@ pub(super) fn topic_named(t: &Table, key: &str, topics: &[TopicSpec]) -> Res<Str
     Err(sp.pos.issue(message))
 }
 
-/// Reads `[[producers]]`.
+/// Reads `[[producers]]`, in a run whose safety phase lasts `run_ms`.
 pub(super) fn producers(
     tables: &[Table],
     topics: &[TopicSpec],
     profile: &Profile,
     notes: &mut Notes,
+    run_ms: u64,
 ) -> Res<Vec<ProducerSpec>> {
     let mut out = Vec::new();
     for t in tables {
         let count = count(t)?;
         let topic = topic_ref(t, topics)?;
-        let rate = t.require("rate_per_sec", "records per second per producer, such as 100")?.f64()?;
-        let rate_per_sec = rate
-            .check(
-                |r| r > 0.0 && r <= MAX_RATE_PER_SEC,
-                |r| format!("expected a rate above 0 and at most {MAX_RATE_PER_SEC}, found {r}"),
-            )?
-            .value;
+        let rate_per_sec = super::rate::rate_per_sec(t, run_ms)?;
         let records = opt_u64_min(t, "records", 1)?.map(|v| v.value);
         let value_bytes = match t.opt_u32("value_bytes")? {
             Some(v) => {

@@ -144,9 +144,20 @@ fn count_of(t: &dyn TableLike) -> u32 {
     t.get("count").and_then(Item::as_integer).map_or(1, |n| n as u32)
 }
 
+/// The entry's `rate_per_sec`; for a schedule of steps, its highest step's rate (a
+/// lower constant rate is then one of the shrinker's edits).
 fn rate_of(t: &dyn TableLike) -> f64 {
-    let item = t.get("rate_per_sec");
-    item.and_then(Item::as_float).or_else(|| item.and_then(Item::as_integer).map(|n| n as f64)).unwrap_or(0.0)
+    let number = |item: Option<&Item>| {
+        item.and_then(Item::as_float).or_else(|| item.and_then(Item::as_integer).map(|n| n as f64))
+    };
+    let step_rate = |step: &Value| {
+        let rate = step.as_inline_table()?.get("rate")?;
+        rate.as_float().or_else(|| rate.as_integer().map(|n| n as f64))
+    };
+    match t.get("rate_per_sec") {
+        Some(Item::Value(Value::Array(steps))) => steps.iter().filter_map(step_rate).fold(0.0, f64::max),
+        item => number(item).unwrap_or(0.0),
+    }
 }
 
 /// The entries of an array of tables (`[[faults]]`) or of an array of inline tables
@@ -239,6 +250,14 @@ kind = "heal"
         assert_eq!(dims.partitions, vec![3]);
         assert_eq!(dims.records(), 2 * 50 + 50);
         assert_eq!(dims.clients(), 3);
+    }
+
+    #[test]
+    fn a_rate_schedule_counts_as_its_highest_step() {
+        let text = "[[producers]]\ntopic = \"orders\"\nrate_per_sec = [{ at = \"0s\", rate = 200 }, \
+                    { at = \"5s\", rate = 20000.5 }, { at = \"8s\", rate = 200 }]\n";
+        let doc: DocumentMut = text.parse().unwrap();
+        assert_eq!(Dims::read(&doc).producers[0].rate_per_sec, 20_000.5);
     }
 
     #[test]

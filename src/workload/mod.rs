@@ -4,7 +4,7 @@
 //! and the final drain that reads every partition to its high watermark.
 //!
 //! Files: `context` (what every process of a run shares, and the run's phase as the
-//! runner announces it), `producer`, `transactional` (a transactional producer's `txn`
+//! runner announces it), `producer`, `pacing` (a producer's pace from its rate schedule), `transactional` (a transactional producer's `txn`
 //! ops), `consumer` (standalone consumers and the drain),
 //! `group` (group members), `pipeline` (consume-transform-produce instances), `dead_letter` (where an instance sends each record: output or dead-letter topic),
 //! `delay_forwarder` (a delay queue's forwarders: pipelines that forward what is due), `app_faults` (stall and leave), `process` (Jepsen process
@@ -19,6 +19,7 @@ mod dead_letter;
 mod delay_forwarder;
 mod group;
 mod latency;
+mod pacing;
 mod pipeline;
 mod process;
 mod producer;

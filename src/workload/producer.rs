@@ -1,6 +1,7 @@
 //! A producer process of the workload: sends run-unique values at the scenario's rate,
 //! recording each send op as Jepsen's Kafka workload does.
 
+use super::pacing::Pacer;
 use super::{Incarnation, WorkloadContext};
 use crate::client::partitioner::partition_for_key;
 use crate::client::producer::{Delivery, Producer, ProducerConfig, ProducerRecord};
@@ -15,14 +16,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How many simulated milliseconds of sends one asynchronous op groups.
-const ASYNC_OP_WINDOW_MS: f64 = 200.0;
-
 /// madsim's timer resolution: every sleep lasts at least this long, even one until an
 /// instant already past.
 const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 
-/// One producer process: sends at the spec's rate until stopped or out of records.
+/// One producer process: sends at the spec's rate (each step of its schedule in turn,
+/// see [`super::pacing`]) until stopped or out of records.
 /// `process` is its Jepsen process id at boot; a restart continues under a new id
 /// (see [`ProcessIds`]), and a crash mid-op completes the op as `info` and records a
 /// `crash` for the old id.
@@ -71,19 +70,24 @@ async fn produce(
     let producer = Producer::new(net, config);
     let topic: Arc<str> = spec.topic.as_str().into();
     let mut partition_names = PartitionNames::new(topic.clone(), partitions);
-    let interval = Duration::from_secs_f64(1.0 / spec.rate_per_sec.max(0.001));
-    let op_size = match spec.send_mode {
-        SendMode::Sync => 1,
-        SendMode::Async => ((spec.rate_per_sec * ASYNC_OP_WINDOW_MS / 1000.0).ceil() as u64).max(1),
-    };
-    // A producer faster than one record per timer tick would be capped at one record per
-    // millisecond by sleeping before every send: it sends the records already due without
-    // sleeping instead, so it keeps its rate on average. (Slower producers always sleep,
-    // as they always did: their runs, and their trace hashes, are unchanged.)
-    let catch_up = interval < TIMER_RESOLUTION;
+    let pacer = Pacer::new(&ctx, &spec.rate_per_sec);
     let mut next_send = Instant::now();
     let mut sent: u64 = 0;
     while !ctx.safety_over() {
+        // The op's pace: its first record's step decides it (a constant rate gives the
+        // same interval and op size every time).
+        let pace = pacer.at(next_send);
+        let interval = pace.interval;
+        let op_size = match spec.send_mode {
+            SendMode::Sync => 1,
+            SendMode::Async => pace.async_op_size(),
+        };
+        // A producer faster than one record per timer tick would be capped at one record
+        // per millisecond by sleeping before every send: it sends the records already due
+        // without sleeping instead, so it keeps its rate on average. (Slower producers
+        // always sleep, as they always did: their runs, and their trace hashes, are
+        // unchanged.)
+        let catch_up = interval < TIMER_RESOLUTION;
         let remaining = spec.records.map_or(u64::MAX, |limit| limit.saturating_sub(sent));
         let size = op_size.min(remaining);
         if size == 0 {

@@ -54,7 +54,6 @@ pub(super) async fn produce_in_transactions(
 ) {
     let topic: Arc<str> = spec.topic.as_str().into();
     let mut partition_names = PartitionNames::new(topic.clone(), partitions);
-    let interval = Duration::from_secs_f64(1.0 / spec.rate_per_sec.max(0.001));
     if ctx.safety_over() {
         // Restarted after the safety phase (its crash healed in the liveness phase): it
         // still starts as a Kafka application does, with initTransactions, which aborts
@@ -63,6 +62,7 @@ pub(super) async fn produce_in_transactions(
         return;
     }
     let mut producer = None;
+    let pacer = super::pacing::Pacer::new(&ctx, &spec.rate_per_sec);
     let mut next_txn = Instant::now();
     let (mut sent, mut transactions) = (0u64, 0u64);
     while !ctx.safety_over() {
@@ -82,7 +82,8 @@ pub(super) async fn produce_in_transactions(
             continue;
         }
         let mut planned = plan(&ctx, &spec, &mut sent, size, active, &mut partition_names);
-        next_txn += interval * size as u32;
+        // The transaction's records keep the pace of the step it begins in.
+        next_txn += pacer.at(next_txn).interval * size as u32;
         transactions += 1;
         let abort = spec.abort_every.is_some_and(|n| transactions % u64::from(n) == 0);
         let app = App { ctx: &ctx, name: &name };
