@@ -134,13 +134,15 @@
 //!    settings and the tables each goes into), `experiment` (`--vary` dimensions and
 //!    the `[experiment]` section they make).
 //! 4. The spec types, what the readers produce: `model_clients`, `model_faults`,
-//!    `model_events` (`[[events]]`), `model_delay_queues` (`[[delay_queues]]`), and
+//!    `model_events` (`[[events]]`), `model_delay_queues` (`[[delay_queues]]`),
+//!    `model_texts` (the catalog texts' languages, [`Lang`], and [`Texts`]), and
 //!    `model` with the [`Scenario`] made of them (they use `values` only to print
 //!    durations); and `raw` (TOML text to positioned values; keys and TOML types
 //!    checked).
 //! 5. `fields` (field rules and notes several readers share) and `target` (fault
 //!    target phrases).
-//! 6. The readers, which check meaning and fill in defaults: `hardware`
+//! 6. The readers, which check meaning and fill in defaults: `texts` (the catalog
+//!    texts and the `[zh]` table), `hardware`
 //!    (`[cluster.os]`, `[cluster.machine]`), `workload` (`[[producers]]`,
 //!    `[[consumers]]`), `dead_letter` (the dead-letter keys of a `[[pipelines]]`
 //!    entry), `pipelines` (`[[pipelines]]`), `delay_queues`
@@ -177,6 +179,7 @@ mod model_clients;
 mod model_delay_queues;
 mod model_events;
 mod model_faults;
+mod model_texts;
 mod nemesis;
 mod overrides;
 mod pipelines;
@@ -238,7 +241,7 @@ pub use model_delay_queues::{DelayQueueSpec, DelayTier};
 pub use model_events::{RewindTo, RewindWho, TopicEvent, TopicEventSpec};
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};
 pub use overrides::{set_arguments, SetScope, Setting};
-pub use texts::{Lang, TextKey, Texts};
+pub use model_texts::{Lang, TextKey, Texts};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};
 
 /// Reads, parses and validates the scenario file at `path`.
