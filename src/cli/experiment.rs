@@ -351,7 +351,9 @@ mod tests {
         let table = render_table(&[cell("1", "1", 4_000.0), cell("1", "all", 3_000.4)]);
         assert!(table.starts_with("| partitions | acks | acked records/s | send latency p50 / p99 / p99.9 (ms) |"));
         assert!(
-            table.contains("| 1 | all | 3000 | 4.0 / 12.5 / 30.0 | 16.0 | 42% | 10% | 50% | 0.25 | 0 / 3 | none |\n"),
+            table.contains(
+                "| 1 | all | 3000 | 4.0 / 12.5 / 30.0 | 16.0 | 42% | 10% | 50% | 25% | 0.25 | 0 / 3 | none |\n"
+            ),
             "{table}"
         );
     }

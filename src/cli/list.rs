@@ -41,7 +41,7 @@ pub fn render_list(scenarios: &[Scenario], lang: Lang) -> String {
         if !out.is_empty() {
             out.push('\n');
         }
-        out += &format!("{}\n", lang.theme_heading(theme));
+        out += &format!("{}\n", Theme::heading(lang, theme));
         for s in members {
             let texts = s.texts(lang);
             let line = texts.title.as_deref().or(texts.lesson.as_deref()).unwrap_or("(no title)");

@@ -136,13 +136,15 @@
 //!    the `[experiment]` section they make).
 //! 4. The spec types, what the readers produce: `model_rate` (a producer's rate
 //!    schedule), `model_clients`, `model_faults`,
-//!    `model_events` (`[[events]]`), `model_delay_queues` (`[[delay_queues]]`), and
+//!    `model_events` (`[[events]]`), `model_delay_queues` (`[[delay_queues]]`),
+//!    `model_texts` (the catalog texts' languages, [`Lang`], and [`Texts`]), and
 //!    `model` with the [`Scenario`] made of them (they use `values` only to print
 //!    durations); and `raw` (TOML text to positioned values; keys and TOML types
 //!    checked).
 //! 5. `fields` (field rules and notes several readers share) and `target` (fault
 //!    target phrases).
-//! 6. The readers, which check meaning and fill in defaults: `hardware`
+//! 6. The readers, which check meaning and fill in defaults: `texts` (the catalog
+//!    texts and the `[zh]` table), `hardware`
 //!    (`[cluster.os]`, `[cluster.machine]`), `rate` (a producer's `rate_per_sec`),
 //!    `workload` (`[[producers]]`,
 //!    `[[consumers]]`), `dead_letter` (the dead-letter keys of a `[[pipelines]]`
@@ -181,6 +183,7 @@ mod model_delay_queues;
 mod model_events;
 mod model_faults;
 mod model_rate;
+mod model_texts;
 mod nemesis;
 mod overrides;
 mod pipelines;
@@ -246,7 +249,7 @@ pub use model_events::{RewindTo, RewindWho, TopicEvent, TopicEventSpec};
 pub use model_faults::{FaultAction, FaultSpec, NemesisSpec, SplitShape, StuckChannel, Target, Trigger, TriggerEvent};
 pub use model_rate::{RateAt, RateSchedule, RateStep};
 pub use overrides::{set_arguments, SetScope, Setting};
-pub use texts::{Lang, TextKey, Texts};
+pub use model_texts::{Lang, TextKey, Texts};
 pub use values::{format_duration_ms, parse_duration_ms, parse_seed_range};
 
 /// Reads, parses and validates the scenario file at `path`.

@@ -11,8 +11,8 @@ use super::model_clients::{ConsumerSpec, PipelineSpec, ProducerSpec, SendMode};
 use super::model_delay_queues::DelayQueueSpec;
 use super::model_events::TopicEventSpec;
 use super::model_faults::{FaultSpec, NemesisSpec};
+use super::model_texts::{Lang, Texts};
 use super::overrides::Setting;
-use super::texts::{Lang, Texts};
 use crate::check::AnomalyKind;
 use crate::metastore::MetastoreConfig;
 use crate::profile::Profile;
@@ -214,6 +214,30 @@ impl Theme {
 }
 
 impl Theme {
+    /// The catalog heading of a theme in `lang` (`None`: the scenarios without one). Chinese
+    /// headings keep the theme's name, which is what scenario files write.
+    pub fn heading(lang: Lang, theme: Option<Theme>) -> String {
+        let name = theme.map_or("other", Theme::name);
+        match lang {
+            Lang::En => name.to_string(),
+            Lang::Zh => {
+                let zh = match theme {
+                    Some(Theme::Loss) => "数据丢失",
+                    Some(Theme::Duplication) => "重复",
+                    Some(Theme::Ordering) => "顺序",
+                    Some(Theme::Availability) => "可用性",
+                    Some(Theme::ConsumerGroups) => "消费组",
+                    Some(Theme::Transactions) => "事务",
+                    Some(Theme::ReplicationInternals) => "复制内部机制",
+                    Some(Theme::Capacity) => "容量",
+                    Some(Theme::History) => "历史",
+                    None => "其他",
+                };
+                format!("{zh} ({name})")
+            }
+        }
+    }
+
     /// The theme with this name (as written in scenario files), if any.
     pub fn from_name(name: &str) -> Option<Theme> {
         Theme::ALL.into_iter().find(|t| t.name() == name)

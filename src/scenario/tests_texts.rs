@@ -34,11 +34,11 @@ fn zh_translates_the_english_texts_and_list_falls_back_to_english_without_it() {
 fn zh_must_match_the_english_texts_key_for_key() {
     assert_eq!(
         err(&format!("{BASE}[zh]\ntitle = \"标题\"\n")),
-        "scenarios/x.toml:5:1: zh.fix: missing `fix`: the file has an English `fix`, so [zh] needs its Chinese too"
+        "scenarios/x.toml:5:1: `zh.fix`: missing `fix`: the file has an English `fix`, so [zh] needs its Chinese too"
     );
     assert_eq!(
         err(&format!("{BASE}[zh]\ntitle = \"标题\"\nfix = \"修复\"\nlesson = \"教训\"\n")),
-        "scenarios/x.toml:8:10: zh.lesson: this translates `lesson`, which the file does not have in English; \
+        "scenarios/x.toml:8:10: `zh.lesson`: this translates `lesson`, which the file does not have in English; \
          expected it at the top level too, or no `lesson` here"
     );
 }
@@ -46,16 +46,16 @@ fn zh_must_match_the_english_texts_key_for_key() {
 #[test]
 fn zh_refuses_unknown_keys_wrong_types_and_empty_texts() {
     let unknown = err(&format!("{BASE}[zh]\ntitle = \"标题\"\nfix = \"修复\"\nstory = \"故事\"\n"));
-    assert!(unknown.starts_with("scenarios/x.toml:8:1: zh.story: unknown key `story`"), "{unknown}");
+    assert!(unknown.starts_with("scenarios/x.toml:8:1: `zh.story`: unknown key `story`"), "{unknown}");
     assert!(unknown.contains("expected one of"), "{unknown}");
     let wrong = err(&format!("{BASE}[zh]\ntitle = 1\nfix = \"修复\"\n"));
-    assert!(wrong.starts_with("scenarios/x.toml:6:9: zh.title: expected a string of Chinese text"), "{wrong}");
+    assert!(wrong.starts_with("scenarios/x.toml:6:9: `zh.title`: expected a string of Chinese text"), "{wrong}");
     assert_eq!(
         err(&format!("{BASE}[zh]\ntitle = \" \"\nfix = \"修复\"\n")),
-        "scenarios/x.toml:6:9: zh.title: expected the Chinese text, found an empty string"
+        "scenarios/x.toml:6:9: `zh.title`: expected the Chinese text, found an empty string"
     );
     let not_table = err(&format!("zh = \"标题\"\n{BASE}"));
-    assert!(not_table.starts_with("scenarios/x.toml:1:6: zh: expected a table"), "{not_table}");
+    assert!(not_table.starts_with("scenarios/x.toml:1:6: `zh`: expected a table"), "{not_table}");
 }
 
 /// The `KIP-N` and `KAFKA-N` references in a text, in order.
