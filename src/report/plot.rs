@@ -2,7 +2,7 @@
 //! along x in the order given (`1, 2, 4, ... 256` reads as a log scale). Hand-written
 //! SVG with integer coordinates, so the same figures always give the same bytes.
 
-use super::svg::esc;
+use super::svg::{esc, legend_entry};
 use std::fmt::Write;
 
 /// Plot width in pixels, the left margin (for the scale) and the right one (legend).
@@ -112,16 +112,7 @@ pub fn line_plot(x_key: &str, x_labels: &[String], panels: &[Panel]) -> String {
                     );
                 }
             }
-            let ly = top + 14 + s as u64 * 16;
-            let lx = LEFT + plot_width + 12;
-            let _ = write!(
-                out,
-                r##"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}" font-size="11" fill="#333">{}</text>"##,
-                lx + 18,
-                lx + 24,
-                ly + 4,
-                esc(&series.name)
-            );
+            legend_entry(&mut out, (LEFT + plot_width + 12, top + 14 + s as u64 * 16), colour, &series.name);
         }
         for (i, label) in x_labels.iter().enumerate() {
             let _ = write!(

@@ -4,7 +4,7 @@
 
 use super::lag::{window_peaks, GroupLag};
 use super::timeline::{BrokerLoadLine, Bucket, FaultBand, LogOrder, Mark, PartitionTimeline};
-use crate::check::describe::broker;
+use crate::check::describe::{broker, secs};
 use std::fmt::Write;
 
 /// Chart width in pixels, and the plot's left margin.
@@ -405,27 +405,26 @@ pub(crate) fn lag_chart(group: &GroupLag, faults: &[FaultBand], end_ns: u64) -> 
                 r##"<rect class="deleted" x="{}" y="{}" width="2" height="6" fill="#d62728"><title>{}: retention deleted {records} records {} had not read</title></rect>"##,
                 x(t, end_ns),
                 top + h + 1,
-                secs_label(t),
+                secs(t),
                 esc(&format!("of {} the group {}", p.tp, group.group))
             );
         }
         let (row, column) = ((i / per_row) as u64, (i % per_row) as u64);
-        let (lx, ly) = (LEFT + column * (PLOT / per_row as u64), legend_top + 16 * row);
-        let _ = write!(
-            out,
-            r##"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}" font-size="11" fill="#333">{}</text>"##,
-            lx + 18,
-            lx + 24,
-            ly + 4,
-            esc(&p.tp)
-        );
+        legend_entry(&mut out, (LEFT + column * (PLOT / per_row as u64), legend_top + 16 * row), colour, &p.tp);
     }
     time_axis(&mut out, end_ns, top + h);
     out += "</svg>";
     out
 }
 
-/// A simulated time as a tooltip shows it: `12.500 s`.
-fn secs_label(ns: u64) -> String {
-    crate::check::describe::secs(ns)
+/// A legend entry at `(x, y)`: a short line in `colour`, then `text`.
+pub(crate) fn legend_entry(out: &mut String, (x, y): (u64, u64), colour: &str, text: &str) {
+    let _ = write!(
+        out,
+        r##"<line x1="{x}" y1="{y}" x2="{}" y2="{y}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}" font-size="11" fill="#333">{}</text>"##,
+        x + 18,
+        x + 24,
+        y + 4,
+        esc(text)
+    );
 }
