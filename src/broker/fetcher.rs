@@ -113,15 +113,8 @@ async fn run_fetcher(shared: SharedBroker, leader: BrokerId) {
 /// `flush.messages` unflushed records, so that the append fsyncs (for the cost model).
 fn reaches_flush_messages(shared: &SharedBroker, responses: &[FetchPartitionResponse]) -> bool {
     let Some(flush_messages) = shared.config.flush_messages else { return false };
-    let state = shared.lock();
-    responses.iter().any(|response| {
-        let records: u64 = response.batches.iter().map(|b| b.records.len() as u64).sum();
-        records > 0
-            && state
-                .partitions
-                .get(&response.tp)
-                .is_some_and(|p| p.log().unflushed_records() + records >= flush_messages)
-    })
+    let batches = responses.iter().map(|r| (&r.tp, r.batches.iter().map(|b| b.records.len() as u64).sum()));
+    shared.lock().any_flush_due(batches, flush_messages)
 }
 
 /// The leader's host and the partitions this broker follows on it; `None` if none.

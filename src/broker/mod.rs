@@ -22,13 +22,13 @@ pub(crate) mod handlers;
 pub mod kraft;
 mod log;
 mod partition;
+pub mod pipeline;
 pub(crate) mod produce;
 mod producer_state;
 mod retention;
 mod segment;
 mod server;
 mod shutdown;
-pub mod pipeline;
 pub mod txn;
 mod txn_index;
 mod txn_verification;
@@ -238,6 +238,21 @@ pub struct ReplicaState {
     pub partitions: BTreeMap<TopicPartition, Partition>,
     /// The metadata cache.
     pub metadata: MetadataCache,
+}
+
+impl ReplicaState {
+    /// Whether appending the given number of records to any of these partitions here
+    /// would reach `flush.messages` ([`Partition::flush_due_after`]); partitions not
+    /// hosted here and appends without records do not count.
+    pub fn any_flush_due<'a>(
+        &self,
+        appends: impl IntoIterator<Item = (&'a TopicPartition, u64)>,
+        flush_messages: u64,
+    ) -> bool {
+        appends.into_iter().any(|(tp, records)| {
+            records > 0 && self.partitions.get(tp).is_some_and(|p| p.flush_due_after(records, Some(flush_messages)))
+        })
+    }
 }
 
 /// Everything the broker's tasks share.

@@ -420,9 +420,15 @@ impl Partition {
 
     /// Fsyncs the log once `flush.messages` records have accumulated (never if `None`).
     pub fn flush_if_due(&mut self, flush_messages: Option<u64>) {
-        if flush_messages.is_some_and(|n| self.log.unflushed_records() >= n) {
+        if self.flush_due_after(0, flush_messages) {
             self.log.flush();
         }
+    }
+
+    /// Whether appending `records` more records brings the log to `flush.messages`
+    /// unflushed records, so that [`Partition::flush_if_due`] fsyncs after the append.
+    pub fn flush_due_after(&self, records: u64, flush_messages: Option<u64>) -> bool {
+        flush_messages.is_some_and(|n| self.log.unflushed_records() + records >= n)
     }
 
     /// Fsyncs the log (`flush.ms`).

@@ -214,13 +214,8 @@ pub fn reaches_flush_messages(shared: &SharedBroker, request: &Request) -> bool 
     let (Request::Produce(produce), Some(flush_messages)) = (request, shared.config.flush_messages) else {
         return false;
     };
-    let state = shared.lock();
-    produce.batches.iter().any(|(tp, batch)| {
-        state
-            .partitions
-            .get(tp)
-            .is_some_and(|p| p.log().unflushed_records() + batch.records.len() as u64 >= flush_messages)
-    })
+    let batches = produce.batches.iter().map(|(tp, batch)| (tp, batch.records.len() as u64));
+    shared.lock().any_flush_due(batches, flush_messages)
 }
 
 /// Appends an admitted batch as leader; `flush.messages` and the high watermark follow.

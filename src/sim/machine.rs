@@ -230,15 +230,10 @@ impl Machine {
             LinkDirection::Inbound => &mut link.inbound_free_at,
             LinkDirection::Outbound => &mut link.outbound_free_at,
         };
-        let now = Instant::now();
         let busy = Duration::from_nanos(transfer_ns);
-        let done = free_at.map_or(now, |free| free.max(now)) + busy;
-        *free_at = Some(done);
-        Some((done, busy))
+        Some((queue_behind(free_at, Instant::now(), busy), busy))
     }
-}
 
-impl Machine {
     /// Hands `bytes` of appended records to the page cache now, and returns how long the
     /// writer is held up and how long the disk will be busy with them: the disk writes
     /// back one write after the other (a FIFO, as sequential appends reach a disk), each
@@ -256,9 +251,7 @@ impl Machine {
             |bytes: u64| Duration::from_nanos((u128::from(bytes) * 1_000 * factor / u128::from(mbyte_per_sec)) as u64);
         let busy = transfer(bytes);
         let now = Instant::now();
-        let mut written_back_at = self.written_back_at.lock().expect("machine state poisoned");
-        let done = written_back_at.map_or(now, |at| at.max(now)) + busy;
-        *written_back_at = Some(done);
+        let done = queue_behind(&mut self.written_back_at.lock().expect("machine state poisoned"), now, busy);
         let throttled = done.duration_since(now).saturating_sub(transfer(self.spec.dirty_limit_bytes));
         Some(DiskWrite { throttled, busy })
     }
@@ -276,6 +269,16 @@ impl Machine {
             .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
         backlog + Duration::from_nanos(self.spec.fsync_ns.saturating_mul(self.slowdown().disk_factor))
     }
+}
+
+/// Puts `busy` of work arriving `now` behind whatever a FIFO resource (a link direction,
+/// the disk) already holds: it starts once the resource is free (`free_at`, `None` if
+/// idle since the start) and ends at the returned instant, which the resource is now
+/// busy until.
+fn queue_behind(free_at: &mut Option<Instant>, now: Instant, busy: Duration) -> Instant {
+    let done = free_at.map_or(now, |free| free.max(now)) + busy;
+    *free_at = Some(done);
+    done
 }
 
 /// The machines of a run by node name, all of one spec (cheap to clone): the nodes run

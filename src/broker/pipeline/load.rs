@@ -60,12 +60,7 @@ impl LoadWindow {
                     tracer.emit(self.link_sample(current, capacity));
                 }
                 if capacity.disk_limited {
-                    tracer.emit(Event::DiskLoad {
-                        broker: capacity.broker,
-                        window_start_ms: current / 1_000_000,
-                        window_ms: WINDOW.as_millis() as u64,
-                        write_back_busy_permille: permille_of_window(self.disk_busy_ns),
-                    });
+                    tracer.emit(self.disk_sample(current, capacity));
                 }
             }
             None => {}
@@ -75,14 +70,22 @@ impl LoadWindow {
 
     /// The finished window's link utilisation as a trace event.
     fn link_sample(&self, start_ns: u64, capacity: Capacity) -> Event {
-        let window_ns = WINDOW.as_nanos() as u64;
-        let permille = permille_of_window;
         Event::LinkLoad {
             broker: capacity.broker,
             window_start_ms: start_ns / 1_000_000,
-            window_ms: window_ns / 1_000_000,
-            inbound_busy_permille: permille(self.inbound_link_busy_ns),
-            outbound_busy_permille: permille(self.outbound_link_busy_ns),
+            window_ms: WINDOW.as_millis() as u64,
+            inbound_busy_permille: permille_of_window(self.inbound_link_busy_ns),
+            outbound_busy_permille: permille_of_window(self.outbound_link_busy_ns),
+        }
+    }
+
+    /// The finished window's disk write-back utilisation as a trace event.
+    fn disk_sample(&self, start_ns: u64, capacity: Capacity) -> Event {
+        Event::DiskLoad {
+            broker: capacity.broker,
+            window_start_ms: start_ns / 1_000_000,
+            window_ms: WINDOW.as_millis() as u64,
+            write_back_busy_permille: permille_of_window(self.disk_busy_ns),
         }
     }
 
