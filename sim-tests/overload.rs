@@ -140,3 +140,38 @@ fn the_idempotent_producer_with_kafkas_request_timeout_shows_no_anomaly_in_the_c
     let outcome = run(&hasty, hasty.seeds[0]);
     assert!(kinds(&outcome).is_empty(), "{}", describe(&outcome));
 }
+
+/// The ISR changes of a run: when (since the safety phase began, in ms), which
+/// partition, and its new ISR.
+fn isr_changes(outcome: &RunOutcome) -> Vec<(u64, String, Vec<u32>)> {
+    let start = safety_start_ns(outcome);
+    let changes = outcome.history.trace.iter().filter_map(|e| match &e.event {
+        Event::IsrChange { tp, isr, .. } => Some((e.time_ns.saturating_sub(start) / MS, tp.to_string(), isr.clone())),
+        _ => None,
+    });
+    changes.collect()
+}
+
+#[test]
+fn a_follower_slower_than_a_short_replica_lag_time_leaves_the_isr_and_rejoins_once_it_catches_up() {
+    // At Kafka's 30 s replica.lag.time.max.ms the 10 s slow disk never shrinks an ISR
+    // (the cascade test above asserts it). At 2 s, broker-1 (slow, following orders-1
+    // and orders-2) has not caught up to either leader's log end for 2 s while the burst
+    // runs, and each leader shrinks its ISR (Partition.maybeShrinkIsr); acks=all then
+    // waits for the two replicas left, min.insync.replicas = 2 still holds, and once the
+    // disk is fast again broker-1 catches up and is added back (maybeExpandIsr).
+    let scenario = load_with("overload-cascade-idempotent", &["replica.lag.time.max.ms=2000"]);
+    let outcome = run(&scenario, 1);
+    assert!(kinds(&outcome).is_empty(), "{}", describe(&outcome));
+    assert_eq!((outcome.stats.acked, outcome.stats.consumed), (54_000, 54_000), "{}", describe(&outcome));
+    let changes = isr_changes(&outcome);
+    let shrunk: Vec<&str> = changes.iter().filter(|(_, _, isr)| !isr.contains(&1)).map(|(_, tp, _)| tp.as_str()).collect();
+    let restored: Vec<&str> = changes.iter().filter(|(_, _, isr)| isr.len() == 3).map(|(_, tp, _)| tp.as_str()).collect();
+    assert_eq!((shrunk, restored), (vec!["orders-1", "orders-2"], vec!["orders-1", "orders-2"]), "{changes:?}");
+    // Each shrink falls inside the fault (5 s to 15 s of the safety phase) and after
+    // broker-1 lagged for the 2 s; each expansion after it ends.
+    for (at_ms, tp, isr) in &changes {
+        let window = if isr.len() == 3 { 15_000..30_000 } else { 7_000..15_000 };
+        assert!(window.contains(at_ms), "{tp} -> {isr:?} at {at_ms} ms: {changes:?}");
+    }
+}
