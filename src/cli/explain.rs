@@ -31,16 +31,24 @@ pub fn explain_run(file: &Path, settings: &[Setting], seed: Option<u64>, kind: O
         return 3;
     }
     let setup = Setup::from_scenario(&scenario);
-    let mut told = 0;
+    let mut stories = Vec::new();
     let mut last_kind = None;
     for anomaly in outcome.anomalies.iter().filter(|a| kind.is_none_or(|k| a.kind == k)) {
         if !all && last_kind == Some(anomaly.kind) {
             continue;
         }
         last_kind = Some(anomaly.kind);
-        told += 1;
-        println!("\n{}", explain::render_text(&explain::explain(&outcome.history, anomaly, &setup)));
+        stories.push(explain::explain(&outcome.history, anomaly, &setup));
     }
+    // Jargon is introduced before the stories use it (issue 19).
+    let terms = explain::glossary::render_terms(&explain::terms_of(&stories));
+    if !terms.is_empty() {
+        print!("\n{terms}");
+    }
+    for story in &stories {
+        println!("\n{}", explain::render_text(story));
+    }
+    let told = stories.len();
     if told == 0 {
         let found: Vec<String> = outcome.counts().keys().map(|k| k.to_string()).collect();
         let found = if found.is_empty() { "none".to_string() } else { found.join(", ") };

@@ -187,6 +187,12 @@ pub enum Command {
         #[arg(long, value_name = "LANG", default_value = "en")]
         lang: Lang,
     },
+    /// Prints the glossary of the terms the stories use (docs/glossary.md is its output).
+    Glossary {
+        /// One language only: `en` or `zh` (default: both, English first).
+        #[arg(long, value_name = "LANG")]
+        lang: Option<Lang>,
+    },
     /// Runs one seed and tells the life of each record involved in an anomaly (the first
     /// of each kind), ending with its cause and the configuration that prevents it.
     Explain {
@@ -340,6 +346,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::Bench(args) => bench::bench(&args),
         Command::Shrink(args) => shrink::shrink(&args),
         Command::List { dir, lang } => list::list(&dir, lang),
+        Command::Glossary { lang } => {
+            let text = lang.map_or_else(crate::explain::glossary::document, crate::explain::glossary::markdown);
+            print!("{text}");
+            0
+        }
         Command::Explain { file, seed, anomaly, all, set } => explain::explain_run(&file, &set, seed, anomaly, all),
         Command::Report { files, seed, out, set } => report::report(&files, &set, seed, &out),
         Command::Describe { file, seed, at, set } => describe::describe_run(&file, &set, seed, at),

@@ -9,6 +9,7 @@
 //! `life` tells one record's story; `cause` writes the closing sentences.
 
 mod cause;
+pub mod glossary;
 mod life;
 mod setup;
 #[cfg(test)]
@@ -110,6 +111,12 @@ fn focuses(anomaly: &Anomaly) -> Vec<Focus> {
         }
     }
     out
+}
+
+/// The glossary terms a set of stories uses, in reading order ([`glossary::Term::ALL`]).
+pub fn terms_of<'a>(stories: impl IntoIterator<Item = &'a Story>) -> Vec<glossary::Term> {
+    let text: String = stories.into_iter().map(render_text).collect();
+    glossary::terms_used(&text)
 }
 
 /// The story as plain text, as `kafkasim explain` prints it.

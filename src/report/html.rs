@@ -4,6 +4,8 @@
 use super::markdown::{commands, facts};
 use super::svg::{self, esc};
 use super::{secs, timeline, ReportData, BUCKET_NS};
+use crate::explain::Story;
+use crate::scenario::Lang;
 use std::fmt::Write;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
@@ -144,7 +146,9 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
             esc(&lines)
         );
     }
-    h += "</table>\n<h2>Configuration</h2>\n";
+    h += "</table>\n";
+    h += &terms_html(data.stories.iter().map(|(_, _, story)| story));
+    h += "<h2>Configuration</h2>\n";
     let mut release = crate::scenario::render_switch_settings(sc).into_iter();
     if let Some(heading) = release.next() {
         let _ = write!(h, "<p>{}:</p><ul id=\"release-settings\">", esc(&heading));
@@ -169,4 +173,18 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
     }
     let _ = writeln!(h, "<pre>{}</pre>\n</body></html>", esc(sc.source.trim_end()));
     h
+}
+
+/// The glossary terms the stories use, defined below the anomaly table (the report is
+/// one self-contained file, so the definitions are in it); empty without stories.
+fn terms_html<'a>(stories: impl IntoIterator<Item = &'a Story>) -> String {
+    let terms = crate::explain::terms_of(stories);
+    if terms.is_empty() {
+        return String::new();
+    }
+    let mut h = String::from("<details id=\"terms\"><summary>Terms these stories use</summary><dl>");
+    for term in terms {
+        let _ = write!(h, "<dt>{}</dt><dd>{}</dd>", esc(term.name(Lang::En)), esc(term.definition(Lang::En)));
+    }
+    h + "</dl></details>\n"
 }

@@ -4,6 +4,7 @@
 
 use super::{secs, ReportData};
 use crate::explain;
+use crate::scenario::Lang;
 use std::fmt::Write;
 
 /// The scenario file as the commands name it: `scenarios/<file>`, whatever path the
@@ -143,7 +144,14 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
                 story.prevention.replace('|', "\\|")
             );
         }
-        md += "\nThe first instance of each kind, told from the history and the trace:\n\n";
+        md += "\nThe first instance of each kind, told from the history and the trace";
+        let terms = explain::terms_of(data.stories.iter().map(|(_, _, story)| story));
+        let links: Vec<String> =
+            terms.iter().map(|t| format!("[{}](../../docs/glossary.md#{})", t.name(Lang::En), t.anchor())).collect();
+        if !links.is_empty() {
+            let _ = write!(md, " (its terms are defined in the glossary: {})", links.join(", "));
+        }
+        md += ":\n\n";
         for (_, _, story) in &data.stories {
             let _ = writeln!(md, "```text\n{}```\n", explain::render_text(story));
         }
