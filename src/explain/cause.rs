@@ -199,6 +199,10 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     {
         because += &format!(" while the ISR was {} alone", broker(isr[0]));
     }
+    // What happened next, told in the order it happened (clauses stamped with their
+    // simulated time, sorted stably: a truncation before the new leader's write reads as
+    // it happened, not in the order the facts were found).
+    let mut next: Vec<(u64, String)> = Vec::new();
     if let Some((t, k, targets)) = struck {
         let by = if targets.len() > 1 { and_list(targets) } else { by.clone() };
         let verb = match k {
@@ -209,38 +213,50 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
             FaultKind::Partition | FaultKind::Clog => "was cut off from the cluster".to_string(),
             other => format!("was struck by a {other} fault"),
         };
-        because += &format!("; {by} {verb} at {}", at(*t));
-        because += &if fetched.is_empty() {
+        let after = if fetched.is_empty() {
             " before any follower fetched it".to_string()
         } else {
             format!(" after {} fetched it", and_list(&fetched))
         };
+        next.push((*t, format!("{by} {verb} at {}{after}", at(*t))));
     }
     if let Some(&(t, b, epoch, end)) = f.new_leaders.iter().find(|l| Some(l.1) != leader) {
         let how = if f.unclean { "uncleanly, from outside the ISR, " } else { "" };
-        because += &format!("; {} became leader {how}in epoch {epoch} at {} with log end {end}", broker(b), at(t));
+        let mut clause = format!("{} became leader {how}in epoch {epoch} at {} with log end {end}", broker(b), at(t));
         if let Some((_, wt, v, _)) = f.overwritten.filter(|o| o.0 == b) {
-            because += &format!(" and wrote value {v} at its offset at {}", at(wt));
+            clause += &format!(" and wrote value {v} at its offset at {}", at(wt));
         }
+        next.push((t, clause));
     }
     if let Some((b, t, reason)) = f.expired.first() {
-        because += &format!("; {} deleted it at {} by retention ({reason}) before anyone read it", broker(*b), at(*t));
+        next.push((
+            *t,
+            format!("{} deleted it at {} by retention ({reason}) before anyone read it", broker(*b), at(*t)),
+        ));
     }
     if let Some((who, t)) = brokers_from(&f.deleted) {
-        because += &format!(
-            "; its topic was deleted (DeleteTopics) and {who} dropped the partition with its log from {t} on, before anyone read it"
-        );
+        next.push((
+            t,
+            format!(
+                "its topic was deleted (DeleteTopics) and {who} dropped the partition with its log from {} on, before anyone read it",
+                at(t)
+            ),
+        ));
     }
     if let Some((who, t)) = brokers_from(&f.lost_on_load) {
-        because += &format!("; {who} came back from {t} on without it, because it was only in the page cache");
+        next.push((t, format!("{who} came back from {} on without it, because it was only in the page cache", at(t))));
     }
     if let Some((b, t, v, _)) =
         f.overwritten.filter(|o| f.new_leaders.iter().find(|l| Some(l.1) != leader).is_none_or(|l| l.1 != o.0))
     {
-        because += &format!("; {} wrote value {v} at its offset at {}", broker(b), at(t));
+        next.push((t, format!("{} wrote value {v} at its offset at {}", broker(b), at(t))));
     }
     if let Some((b, t, reason)) = f.truncated.first() {
-        because += &format!("; {} truncated it at {} ({reason})", broker(*b), at(*t));
+        next.push((*t, format!("{} truncated it at {} ({reason})", broker(*b), at(*t))));
+    }
+    next.sort_by_key(|(t, _)| *t);
+    for (_, clause) in next {
+        because += &format!("; {clause}");
     }
     because.push('.');
     let fix = if !f.deleted.is_empty() {
@@ -273,12 +289,12 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     (because, fix.to_string())
 }
 
-/// The brokers of `(broker, time)` facts as a list, and the first one's time, both as the
-/// story writes them; `None` without facts.
-fn brokers_from(facts: &[(u32, u64)]) -> Option<(String, String)> {
+/// The brokers of `(broker, time)` facts as a list as the story writes it, and the first
+/// one's time (simulated ns); `None` without facts.
+fn brokers_from(facts: &[(u32, u64)]) -> Option<(String, u64)> {
     let (_, first) = facts.first()?;
     let who: Vec<String> = facts.iter().map(|(b, _)| broker(*b)).collect();
-    Some((and_list(&who), at(*first)))
+    Some((and_list(&who), *first))
 }
 
 /// Why the cluster did not recover, from what the liveness phase found still wrong when
