@@ -13,6 +13,8 @@
 //!   trace and the report share (nothing).
 //! - [`admin`]      the topic event kinds (`[[events]]`: create a topic, add partitions),
 //!   shared the same way (nothing).
+//! - [`coverage`]   the named protocol states a run reaches (code probes), per run and
+//!   over seeds, and a scenario's `reach` goals (nothing).
 //! - [`units`]      how durations are written for people (nothing).
 //! - [`profile`]    Kafka version profiles: per behaviour switch, the release that
 //!   changed it and its KIP or JIRA; a scenario's `kafka_version` (nothing).
@@ -24,7 +26,8 @@
 //! - [`history`]    recorded client operations and internal trace events in a typed
 //!   vocabulary, JSON Lines I/O, histories recorded elsewhere (Jepsen's EDN, any scalar
 //!   value, named through `ValueNames`), and `state`: the one fold of the trace into the
-//!   cluster's state, ordered by epochs (protocol, fault).
+//!   cluster's state, ordered by epochs; the named states reached beside the trace
+//!   (protocol, fault, coverage).
 //! - [`metastore`]  the ZooKeeper-like store: sessions, ephemeral nodes, versioned
 //!   conditional writes, watches (protocol, sim).
 //! - [`raft`]       KRaft: the controller quorum (one voter as a state machine without
@@ -88,6 +91,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod controller;
+pub mod coverage;
 pub mod explain;
 pub mod fault;
 pub mod history;
