@@ -35,21 +35,21 @@
 //!   controller's partition changes and broker sessions, the quorum files (protocol, sim).
 //! - [`kraft`]      KRaft's processes: the dedicated controller (a Raft voter over
 //!   `sim::net` and `sim::disk`, the active controller while it leads) and the quorum
-//!   transport brokers share (protocol, sim, history, raft).
+//!   transport brokers share (protocol, sim, history, raft, coverage).
 //! - [`controller`] controller election, partition leader election, LeaderAndIsr
-//!   propagation (protocol, sim, metastore, history, plant).
+//!   propagation (protocol, sim, metastore, history, plant, coverage).
 //! - [`broker`]     partition logs, replication (LEO, HW, ISR, leader epochs), follower
 //!   fetching and truncation, produce purgatory, group coordinator; runs the controller
 //!   in ZooKeeper mode, and in KRaft mode replicates the metadata log as an observer and
 //!   keeps its session with the active controller (protocol, sim, metastore, controller,
-//!   raft, kraft, history, plant).
+//!   raft, kraft, history, plant, coverage).
 //! - [`client`]     producer and consumer (protocol, sim).
 //! - [`check`]      pure checkers `&History -> Vec<Anomaly>`, and the causes of
 //!   `no-progress` (history, protocol, units).
 //! - [`scenario`]   the TOML scenario schema, validation with file:line:column errors
-//!   (protocol, fault, check's anomaly kinds, units).
+//!   (protocol, fault, check's anomaly kinds, units, coverage).
 //! - [`workload`]   drives producers and consumers and records every operation (client,
-//!   history, scenario, sim, protocol, fault).
+//!   history, scenario, sim, protocol, fault, coverage).
 //! - [`runner`]     scenario + seed -> simulation (boot, safety, liveness, shutdown) ->
 //!   history -> checks -> verdict; the one scenario-to-system configuration mapping;
 //!   the nemesis (everything above).

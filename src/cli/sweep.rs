@@ -5,8 +5,8 @@
 
 use super::run::render_anomalies;
 use super::{load_with, EXIT_OUTPUT};
-use crate::runner::sweep::{parallel_seeds, SeedRange, SeedRecord, Shard};
 use crate::coverage::Coverage;
+use crate::runner::sweep::{parallel_seeds, SeedRange, SeedRecord, Shard};
 use crate::runner::{self, Status};
 use crate::scenario::{SetScope, Setting};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

@@ -12,8 +12,8 @@ mod topics;
 
 pub use topics::{place_new_topic, write_new_topic};
 
-use crate::history::{ElectionReason, Event, Tracer};
 use crate::coverage::ReachedState;
+use crate::history::{ElectionReason, Event, Tracer};
 use crate::metastore::{MetaClient, MetaClientError};
 use crate::protocol::kraft::TopicAdmin;
 use crate::protocol::{
@@ -638,7 +638,9 @@ impl<'a> ActiveController<'a> {
     /// Probes a stored ISR change: the ISR is the leader alone, though the partition
     /// has other replicas (`min.insync.replicas` = 1 then acknowledges on one copy).
     fn probe_isr_shrunk_to_leader(&self, state: &PartitionState) {
-        if state.replicas.len() > 1 && state.leader.is_some() && state.isr == state.leader.into_iter().collect::<Vec<_>>()
+        if state.replicas.len() > 1
+            && state.leader.is_some()
+            && state.isr == state.leader.into_iter().collect::<Vec<_>>()
         {
             self.ctx.tracer.reached(ReachedState::IsrShrunkToLeader);
         }

@@ -485,7 +485,8 @@ fn trace_partition_change(
     let tp = tracer.recorder().partition_key(&TopicPartition::new(topic.name.clone(), partition), Some(topic_id));
     let isr: Vec<u32> = after.isr.iter().map(|b| b.0).collect();
     let leader = after.leader.map(|b| b.0);
-    if before.is_some() && after.replicas.len() > 1 && leader.is_some() && isr == leader.into_iter().collect::<Vec<_>>() {
+    if before.is_some() && after.replicas.len() > 1 && leader.is_some() && isr == leader.into_iter().collect::<Vec<_>>()
+    {
         tracer.reached(ReachedState::IsrShrunkToLeader);
     }
     if new_leader {

@@ -83,7 +83,8 @@ mod tests {
 
     #[test]
     fn retention_deleted_unread_needs_a_leader_retention_deletion_of_a_value_no_poll_returned() {
-        let read = History { ops: vec![polled(&[1, 2])], trace: vec![deleted(true, &[1, 2], LogStartReason::RetentionMs)] };
+        let read =
+            History { ops: vec![polled(&[1, 2])], trace: vec![deleted(true, &[1, 2], LogStartReason::RetentionMs)] };
         assert!(!derived(&read), "everything deleted had been read");
         let unread =
             History { ops: vec![polled(&[1])], trace: vec![deleted(true, &[1, 2], LogStartReason::RetentionBytes)] };

@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::coverage::ReachedState;
 use crate::check::AnomalyKind;
+use crate::coverage::ReachedState;
 use crate::metastore::MetastoreConfig;
 use crate::profile::{Profile, Switch};
 use crate::protocol::{FollowerRestart, MetadataMode, TransactionVersion, TruncationMode, UnknownProducerSequence};
