@@ -258,33 +258,36 @@ fn junit_xml(report: &SuiteReport) -> String {
                 xml(&body)
             );
         }
-        if !scenario.expects_present.is_empty() {
+        // The expectations judged over all seeds: one testcase each, failed with `message`.
+        let mut over_seeds = |name: &str, failure: Option<String>| {
             tests += 1;
-            cases += &format!("    <testcase classname=\"{class}\" name=\"expected anomalies\" time=\"0\"");
-            if scenario.missing.is_empty() {
-                cases += "/>\n";
-            } else {
-                failures += 1;
-                let message = format!(
+            cases += &format!("    <testcase classname=\"{class}\" name=\"{name}\" time=\"0\"");
+            match failure {
+                None => cases += "/>\n",
+                Some(message) => {
+                    failures += 1;
+                    cases += &format!(
+                        ">\n      <failure type=\"safety\" message=\"{}\"/>\n    </testcase>\n",
+                        xml(&message)
+                    );
+                }
+            }
+        };
+        if !scenario.expects_present.is_empty() {
+            let failure = (!scenario.missing.is_empty()).then(|| {
+                format!(
                     "expected in some seed but seen in none: {} (expected: {})",
                     scenario.missing.join(", "),
                     scenario.expects_present.join(", ")
-                );
-                cases +=
-                    &format!(">\n      <failure type=\"safety\" message=\"{}\"/>\n    </testcase>\n", xml(&message));
-            }
+                )
+            });
+            over_seeds("expected anomalies", failure);
         }
         if !scenario.reach.is_empty() {
-            tests += 1;
-            cases += &format!("    <testcase classname=\"{class}\" name=\"reach goals\" time=\"0\"");
-            if scenario.missed_goals.is_empty() {
-                cases += "/>\n";
-            } else {
-                failures += 1;
-                let message = describe_missed_goals(&scenario.missed_goals);
-                cases +=
-                    &format!(">\n      <failure type=\"safety\" message=\"{}\"/>\n    </testcase>\n", xml(&message));
-            }
+            over_seeds(
+                "reach goals",
+                (!scenario.missed_goals.is_empty()).then(|| describe_missed_goals(&scenario.missed_goals)),
+            );
         }
         suites += &format!(
             "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\" file=\"{}\">\n{cases}  </testsuite>\n",
