@@ -11,6 +11,7 @@
 
 mod backlog;
 mod cli;
+mod coverage;
 mod delay_queues;
 mod determinism;
 mod fault_scenarios;

@@ -13,6 +13,8 @@
 //!   trace and the report share (nothing).
 //! - [`admin`]      the topic event kinds (`[[events]]`: create a topic, add partitions),
 //!   shared the same way (nothing).
+//! - [`coverage`]   the named protocol states a run reaches (code probes), per run and
+//!   over seeds, and a scenario's `reach` goals (nothing).
 //! - [`units`]      how durations are written for people (nothing).
 //! - [`profile`]    Kafka version profiles: per behaviour switch, the release that
 //!   changed it and its KIP or JIRA; a scenario's `kafka_version` (nothing).
@@ -24,7 +26,8 @@
 //! - [`history`]    recorded client operations and internal trace events in a typed
 //!   vocabulary, JSON Lines I/O, histories recorded elsewhere (Jepsen's EDN, any scalar
 //!   value, named through `ValueNames`), and `state`: the one fold of the trace into the
-//!   cluster's state, ordered by epochs (protocol, fault).
+//!   cluster's state, ordered by epochs; the named states reached beside the trace
+//!   (protocol, fault, coverage).
 //! - [`metastore`]  the ZooKeeper-like store: sessions, ephemeral nodes, versioned
 //!   conditional writes, watches (protocol, sim).
 //! - [`raft`]       KRaft: the controller quorum (one voter as a state machine without
@@ -32,21 +35,21 @@
 //!   controller's partition changes and broker sessions, the quorum files (protocol, sim).
 //! - [`kraft`]      KRaft's processes: the dedicated controller (a Raft voter over
 //!   `sim::net` and `sim::disk`, the active controller while it leads) and the quorum
-//!   transport brokers share (protocol, sim, history, raft).
+//!   transport brokers share (protocol, sim, history, raft, coverage).
 //! - [`controller`] controller election, partition leader election, LeaderAndIsr
-//!   propagation (protocol, sim, metastore, history, plant).
+//!   propagation (protocol, sim, metastore, history, plant, coverage).
 //! - [`broker`]     partition logs, replication (LEO, HW, ISR, leader epochs), follower
 //!   fetching and truncation, produce purgatory, group coordinator; runs the controller
 //!   in ZooKeeper mode, and in KRaft mode replicates the metadata log as an observer and
 //!   keeps its session with the active controller (protocol, sim, metastore, controller,
-//!   raft, kraft, history, plant).
+//!   raft, kraft, history, plant, coverage).
 //! - [`client`]     producer and consumer (protocol, sim).
 //! - [`check`]      pure checkers `&History -> Vec<Anomaly>`, and the causes of
 //!   `no-progress` (history, protocol, units).
 //! - [`scenario`]   the TOML scenario schema, validation with file:line:column errors
-//!   (protocol, fault, check's anomaly kinds, units).
+//!   (protocol, fault, check's anomaly kinds, units, coverage).
 //! - [`workload`]   drives producers and consumers and records every operation (client,
-//!   history, scenario, sim, protocol, fault).
+//!   history, scenario, sim, protocol, fault, coverage).
 //! - [`runner`]     scenario + seed -> simulation (boot, safety, liveness, shutdown) ->
 //!   history -> checks -> verdict; the one scenario-to-system configuration mapping;
 //!   the nemesis (everything above).
@@ -88,6 +91,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod controller;
+pub mod coverage;
 pub mod explain;
 pub mod fault;
 pub mod history;

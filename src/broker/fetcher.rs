@@ -4,6 +4,7 @@
 //! leader by OffsetForLeaderEpoch (leader-epoch mode; legacy mode truncated already).
 
 use super::{BrokerConfig, SharedBroker};
+use crate::coverage::ReachedState;
 use crate::history::{LogStartReason, TruncationReason};
 use crate::protocol::{
     BrokerId, ErrorCode, FetchPartition, FetchPartitionResponse, FetchRequest, IsolationLevel, LeaderEpoch, Offset,
@@ -186,6 +187,9 @@ async fn reconcile_with_leader(
         }
         (_, None) => return false, // Only a pre-KIP-279 leader answers without an offset.
     };
+    if reason == TruncationReason::LeaderEpoch && truncate_to < replica.log().log_end_offset() {
+        shared.tracer.reached(ReachedState::FollowerTruncatedByLeaderEpoch);
+    }
     replica.truncate(me, truncate_to, reason, &shared.tracer);
     replica.mark_reconciled();
     true

@@ -5,6 +5,7 @@
 use super::partition::{Partition, StateNews};
 use super::{fetcher, MetadataCache, SharedBroker};
 use crate::broker::log::{PartitionLog, ReadLimits};
+use crate::coverage::ReachedState;
 use crate::history::{Event, TruncationReason};
 use crate::plant::PlantedBug;
 use crate::protocol::{
@@ -416,6 +417,7 @@ fn fence_controller(shared: &SharedBroker, metadata: &mut MetadataCache, epoch: 
             controller_epoch: epoch,
             known_epoch: metadata.controller_epoch,
         });
+        shared.tracer.reached(ReachedState::ZombieControllerFenced);
         return Some(ErrorCode::StaleControllerEpoch);
     }
     metadata.controller_epoch = epoch;

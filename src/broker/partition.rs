@@ -10,6 +10,7 @@
 use super::follower_progress::{FollowerProgress, IsrLagRule};
 use super::log::PartitionLog;
 use super::txn_verification::VerificationGuard;
+use crate::coverage::ReachedState;
 use crate::history::{Event, LogStartReason, Tracer, TruncationReason};
 use crate::protocol::{BrokerId, FollowerRestart, LeaderEpoch, Offset, PartitionState, RecordBatch, TopicPartition};
 use madsim::time::Instant;
@@ -566,6 +567,10 @@ impl Partition {
     /// follows if it was above.
     pub fn truncate(&mut self, me: BrokerId, offset: Offset, reason: TruncationReason, tracer: &Tracer) {
         let removed = self.log.truncate_to(offset);
+        if !removed.is_empty() && offset < self.high_watermark {
+            // Records this replica had seen committed are gone (KIP-101's loss).
+            tracer.reached(ReachedState::TruncationBelowHighWatermark);
+        }
         if !removed.is_empty() {
             tracer.emit(Event::Truncate { tp: self.name.clone(), broker: me.0, to_offset: offset, removed, reason });
         }

@@ -7,6 +7,7 @@ use super::partition::Partition;
 use super::producer_state::SequenceCheck;
 use super::txn_verification::VerificationGuard;
 use super::{ReplicaState, SharedBroker};
+use crate::coverage::ReachedState;
 use crate::history::Event;
 use crate::plant::PlantedBug;
 use crate::protocol::{
@@ -137,6 +138,7 @@ fn admit_batch(
         return Admission::refused(tp, ErrorCode::NotLeaderOrFollower);
     }
     if acks == Acks::All && partition.isr().len() < min_isr {
+        shared.tracer.reached(ReachedState::NotEnoughReplicas);
         return Admission::refused_by_leader(partition, tp, ErrorCode::NotEnoughReplicas);
     }
     if let Some(marker) = batch.control {
@@ -175,12 +177,17 @@ fn admit_batch(
         // A retry of a batch already in the log: answer with its offset. With acks=all
         // it must still wait until that batch is replicated.
         SequenceCheck::Duplicate { base_offset } => {
+            shared.tracer.reached(ReachedState::DuplicateBatchDeduplicated);
             let count = batch.records.len() as u64;
             admitted(partition, acks, tp, base_offset, count)
         }
         SequenceCheck::OutOfOrder => Admission::refused_by_leader(partition, tp, ErrorCode::OutOfOrderSequence),
         SequenceCheck::UnknownProducer => Admission::refused_by_leader(partition, tp, ErrorCode::UnknownProducerId),
-        SequenceCheck::StaleEpoch => Admission::refused_by_leader(partition, tp, ErrorCode::InvalidProducerEpoch),
+        SequenceCheck::StaleEpoch => {
+            // A zombie: its transactional id (or its own bump) moved to a newer epoch.
+            shared.tracer.reached(ReachedState::ProducerFenced);
+            Admission::refused_by_leader(partition, tp, ErrorCode::InvalidProducerEpoch)
+        }
     }
 }
 
@@ -289,7 +296,11 @@ async fn replicated(shared: &SharedBroker, wait: &AwaitingReplication, deadline:
                 return Some(ErrorCode::NotLeaderOrFollower);
             }
             if partition.high_watermark() >= wait.required_offset {
-                return (partition.isr().len() < min_isr).then_some(ErrorCode::NotEnoughReplicasAfterAppend);
+                if partition.isr().len() < min_isr {
+                    shared.tracer.reached(ReachedState::NotEnoughReplicas);
+                    return Some(ErrorCode::NotEnoughReplicasAfterAppend);
+                }
+                return None;
             }
         }
         tokio::select! {

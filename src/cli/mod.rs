@@ -95,6 +95,11 @@ pub enum Command {
         /// table); the rest of the summary stays English.
         #[arg(long, value_name = "LANG", default_value = "en")]
         lang: Lang,
+        /// Prints the seed's result as one JSON document (as a `sweep --out` line: status,
+        /// anomalies, trace hash, replay command, the named protocol states reached and
+        /// the `reach` goals missed) instead of the summary.
+        #[arg(long, conflicts_with = "trace")]
+        json: bool,
     },
     /// Runs every scenario in a directory over its seeds and prints a table; exits with
     /// the worst outcome.
@@ -313,8 +318,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     };
     let jobs = |jobs: Option<u64>| jobs.map_or_else(default_jobs, |n| n as usize);
     match cli.command {
-        Command::Run { file, seed, history, trace_out, trace, partition, value, plant, set, lang } => {
+        Command::Run { file, seed, history, trace_out, trace, partition, value, plant, set, lang, json } => {
             let options = run::RunOptions {
+                json,
                 settings: &set,
                 seed,
                 plant,

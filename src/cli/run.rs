@@ -1,6 +1,7 @@
-//! `kafkasim run FILE --seed N [--trace [--partition P] [--value V]]`: one seed, a
-//! summary with the command that replays it, optionally the whole run as a `tracing`
-//! stream in simulated time.
+//! `kafkasim run FILE --seed N [--json] [--trace [--partition P] [--value V]]`: one seed,
+//! a summary (the named protocol states it reached among it) with the command that
+//! replays it, or the same as JSON; optionally the whole run as a `tracing` stream in
+//! simulated time.
 
 use super::trace::{self, Focus};
 use super::{load_with, open_output, write_jsonl};
@@ -28,6 +29,8 @@ pub struct RunOptions<'a> {
     pub settings: &'a [crate::scenario::Setting],
     /// The language of the scenario's title in the header (`--lang`).
     pub lang: Lang,
+    /// Print the result as one JSON document instead of the summary (`--json`).
+    pub json: bool,
 }
 
 /// An output file, created now, with its path, if the command line asked for one.
@@ -71,7 +74,9 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
         (Ok(history), Ok(trace)) => (history, trace),
         (Err(code), _) | (_, Err(code)) => return code,
     };
-    print!("{}", render_header(&scenario, seed, options.plant, options.lang));
+    if !options.json {
+        print!("{}", render_header(&scenario, seed, options.plant, options.lang));
+    }
     if tracing {
         // What the release decided, since a trace is read against Kafka's code of that release.
         for line in crate::scenario::render_switch_settings(&scenario) {
@@ -81,7 +86,12 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
     // Shown before the run starts, so that a run that hangs still shows what it drew.
     let _ = std::io::Write::flush(&mut std::io::stdout());
     let outcome = runner::run_seed_with(&scenario, seed, &runner::RunOptions { plant: options.plant });
-    print!("{}", render_outcome(&scenario, &outcome));
+    if options.json {
+        let record = runner::sweep::SeedRecord::new(&scenario, &outcome);
+        println!("{}", serde_json::to_string_pretty(&record).expect("seed records serialize"));
+    } else {
+        print!("{}", render_outcome(&scenario, &outcome));
+    }
     if let Some(out) = history_out {
         if let Err(code) = write_jsonl(out, &outcome.history, false) {
             return code;
@@ -172,6 +182,7 @@ fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
         }
         out += &render_rebalances(&outcome.history);
         out += &render_anomalies(&outcome.anomalies);
+        out += &render_reached(scenario, outcome);
     }
     let verdict = outcome.verdict(scenario);
     out += &format!("  expectation: {}\n", describe_seed_verdict(scenario, &verdict));
@@ -216,6 +227,20 @@ fn render_rebalances(history: &crate::history::History) -> String {
     }
     for gap in crate::check::groups::ownerless_time(history) {
         out += &format!("    {}: {}\n", gap.group, gap.summary());
+    }
+    out
+}
+
+/// The named protocol states the run reached, with how often, and the scenario's
+/// `reach` goals it missed (a goal is judged over all seeds; one seed may miss it).
+fn render_reached(scenario: &Scenario, outcome: &RunOutcome) -> String {
+    let reached: Vec<String> = outcome.reached.iter().map(|(state, r)| format!("{state} x{}", r.count)).collect();
+    let mut out =
+        format!("  states reached: {}\n", if reached.is_empty() { "none".to_string() } else { reached.join(", ") });
+    let missed: Vec<&str> =
+        scenario.expect.reach.iter().filter(|g| !outcome.reached.contains(**g)).map(|g| g.name()).collect();
+    if !missed.is_empty() {
+        out += &format!("  reach goals not reached in this seed: {}\n", missed.join(", "));
     }
     out
 }

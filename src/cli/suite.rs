@@ -1,9 +1,12 @@
 //! `kafkasim suite [DIR] [--json] [--junit FILE] [--jobs N]`: every scenario of a
 //! directory over its seeds; a table, a JSON document or a JUnit XML report; the exit
-//! status of the worst outcome.
+//! status of the worst outcome. A scenario fails when no seed reached one of its `reach`
+//! goals; the named protocol states the seeds reached are reported per scenario (JSON)
+//! and over the whole suite.
 
 use super::run::render_anomalies;
 use super::{load_with, EXIT_NO_INPUT, EXIT_OUTPUT};
+use crate::coverage::{Coverage, CoverageReport, ReachedState};
 use crate::runner::sweep::{parallel_seeds, status_name, SeedRecord};
 use crate::runner::{self, ScenarioVerdict, SeedVerdict, Status};
 use crate::scenario::Scenario;
@@ -44,11 +47,17 @@ struct ScenarioReport {
     exit_code: i32,
     /// Kinds the scenario expects in some seed (`present`) that appeared in none.
     missing: Vec<String>,
+    /// The scenario's `reach` goals that no seed reached (a vacuous lesson).
+    missed_goals: Vec<ReachedState>,
+    /// The share of its seeds that reached each named protocol state.
+    coverage: CoverageReport,
     seeds: Vec<SeedRecord>,
     #[serde(skip)]
     results: Vec<SeedResult>,
     #[serde(skip)]
     expects_present: Vec<String>,
+    #[serde(skip)]
+    reach: Vec<ReachedState>,
     #[serde(skip)]
     verdict: ScenarioVerdict,
 }
@@ -58,6 +67,8 @@ struct ScenarioReport {
 struct SuiteReport {
     status: &'static str,
     exit_code: i32,
+    /// The share of all the suite's seeds that reached each named protocol state.
+    coverage: CoverageReport,
     scenarios: Vec<ScenarioReport>,
 }
 
@@ -94,11 +105,26 @@ pub fn suite(dir: &Path, options: SuiteOptions<'_>) -> i32 {
             for result in report.results.iter().filter(|r| r.record.failed()) {
                 println!("    failing seed, replay with: {}", result.record.replay);
             }
+            if !report.missed_goals.is_empty() {
+                println!("    {}", describe_missed_goals(&report.missed_goals));
+            }
         }
         worst = worst.max(report.verdict.status);
         reports.push(report);
     }
-    let report = SuiteReport { status: status_name(worst), exit_code: worst.exit_code(), scenarios: reports };
+    let mut coverage = Coverage::default();
+    for seed in reports.iter().flat_map(|r| &r.verdict.seeds) {
+        coverage.add(&seed.reached);
+    }
+    if !options.json {
+        print!("{}", coverage.render());
+    }
+    let report = SuiteReport {
+        status: status_name(worst),
+        exit_code: worst.exit_code(),
+        coverage: coverage.report(),
+        scenarios: reports,
+    };
     if options.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("the suite report serializes"));
     }
@@ -129,9 +155,12 @@ fn run_one(scenario: &Scenario, jobs: usize, run_options: &runner::RunOptions) -
         status: status_name(verdict.status),
         exit_code: verdict.status.exit_code(),
         missing: verdict.missing.iter().map(|k| k.name().to_string()).collect(),
+        missed_goals: verdict.missed_goals.clone(),
+        coverage: verdict.coverage().report(),
         seeds: results.iter().map(|r| r.record.clone()).collect(),
         results,
         expects_present: scenario.expect.present.iter().map(|k| k.name().to_string()).collect(),
+        reach: scenario.expect.reach.clone(),
         verdict,
     }
 }
@@ -153,7 +182,20 @@ pub fn render_suite_row(verdict: &ScenarioVerdict) -> String {
         let names: Vec<&str> = verdict.missing.iter().map(|k| k.name()).collect();
         result += &format!(" missing {}", names.join(", "));
     }
+    if !verdict.missed_goals.is_empty() {
+        let names: Vec<&str> = verdict.missed_goals.iter().map(|s| s.name()).collect();
+        result += &format!(" unreached {}", names.join(", "));
+    }
     format!("{:<32} {:>5}  {:<16} {}", verdict.scenario, verdict.seeds.len(), result, anomalies.join(", "))
+}
+
+/// Why a scenario whose `reach` goals no seed reached fails.
+pub fn describe_missed_goals(missed: &[ReachedState]) -> String {
+    let names: Vec<&str> = missed.iter().map(|s| s.name()).collect();
+    format!(
+        "vacuous: no seed reached {} (listed in `reach`): the lesson depends on a state its runs never got to",
+        names.join(", ")
+    )
 }
 
 /// Escapes text for an XML attribute or element.
@@ -216,21 +258,36 @@ fn junit_xml(report: &SuiteReport) -> String {
                 xml(&body)
             );
         }
-        if !scenario.expects_present.is_empty() {
+        // The expectations judged over all seeds: one testcase each, failed with `message`.
+        let mut over_seeds = |name: &str, failure: Option<String>| {
             tests += 1;
-            cases += &format!("    <testcase classname=\"{class}\" name=\"expected anomalies\" time=\"0\"");
-            if scenario.missing.is_empty() {
-                cases += "/>\n";
-            } else {
-                failures += 1;
-                let message = format!(
+            cases += &format!("    <testcase classname=\"{class}\" name=\"{name}\" time=\"0\"");
+            match failure {
+                None => cases += "/>\n",
+                Some(message) => {
+                    failures += 1;
+                    cases += &format!(
+                        ">\n      <failure type=\"safety\" message=\"{}\"/>\n    </testcase>\n",
+                        xml(&message)
+                    );
+                }
+            }
+        };
+        if !scenario.expects_present.is_empty() {
+            let failure = (!scenario.missing.is_empty()).then(|| {
+                format!(
                     "expected in some seed but seen in none: {} (expected: {})",
                     scenario.missing.join(", "),
                     scenario.expects_present.join(", ")
-                );
-                cases +=
-                    &format!(">\n      <failure type=\"safety\" message=\"{}\"/>\n    </testcase>\n", xml(&message));
-            }
+                )
+            });
+            over_seeds("expected anomalies", failure);
+        }
+        if !scenario.reach.is_empty() {
+            over_seeds(
+                "reach goals",
+                (!scenario.missed_goals.is_empty()).then(|| describe_missed_goals(&scenario.missed_goals)),
+            );
         }
         suites += &format!(
             "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\" file=\"{}\">\n{cases}  </testsuite>\n",

@@ -1,9 +1,11 @@
 //! `kafkasim sweep FILE --seeds A..B [--jobs N] [--shard K/N] [--stop-after-first]
 //! [--out results.jsonl]`: many seeds on worker threads, a progress bar, each failing
-//! seed with its anomalies and replay command, results as JSON Lines.
+//! seed with its anomalies and replay command, the share of seeds that reached each named
+//! protocol state, results as JSON Lines (each seed's reached states among them).
 
 use super::run::render_anomalies;
 use super::{load_with, EXIT_OUTPUT};
+use crate::coverage::Coverage;
 use crate::runner::sweep::{parallel_seeds, SeedRange, SeedRecord, Shard};
 use crate::runner::{self, Status};
 use crate::scenario::{SetScope, Setting};
@@ -119,6 +121,8 @@ pub fn sweep(file: &Path, options: SweepOptions<'_>) -> i32 {
         count("panic"),
         if options.stop_after_first && failures > 0 { "; stopped at the first failing seed" } else { "" }
     );
+    let reached: Vec<_> = results.iter().map(|(r, _)| r.reached_states()).collect();
+    print!("{}", Coverage::of(&reached).render());
     eprintln!("{:.1} s wall, {:.1} seeds per second", wall, results.len() as f64 / wall.max(1e-9));
     debug_assert!(worst <= Status::Crash.exit_code());
     worst

@@ -12,6 +12,7 @@ mod topics;
 
 pub use topics::{place_new_topic, write_new_topic};
 
+use crate::coverage::ReachedState;
 use crate::history::{ElectionReason, Event, Tracer};
 use crate::metastore::{MetaClient, MetaClientError};
 use crate::protocol::kraft::TopicAdmin;
@@ -230,6 +231,10 @@ impl<'a> ActiveController<'a> {
     async fn take_office(ctx: &'a ControllerContext, meta: &'a MetaClient) -> Option<ActiveController<'a>> {
         let (epoch, epoch_version) = bump_controller_epoch(meta).await?;
         ctx.tracer.emit(Event::ControllerElected { broker: ctx.id.0, controller_epoch: epoch });
+        if epoch > 1 {
+            // An earlier controller held office (the epoch node outlives them).
+            ctx.tracer.reached(ReachedState::ControllerFailover);
+        }
         let (replicas_deleted, replicas_deleted_rx) = mpsc::unbounded_channel();
         let mut active = ActiveController {
             ctx,
@@ -503,9 +508,13 @@ impl<'a> ActiveController<'a> {
             let stored = self.write_state(decision.state).await?;
             if decision.leader_changed {
                 self.trace_election(&stored, decision.unclean, reason);
+                if decision.unclean {
+                    self.ctx.tracer.reached(ReachedState::UncleanElection);
+                }
             } else {
                 self.trace_isr(&stored);
             }
+            self.probe_isr_shrunk_to_leader(&stored);
             changed.insert(tp);
         }
         Ok(changed)
@@ -556,6 +565,7 @@ impl<'a> ActiveController<'a> {
                 };
                 let stored = self.write_state(next).await?;
                 self.trace_isr(&stored);
+                self.probe_isr_shrunk_to_leader(&stored);
                 changed.insert(tp);
             }
         }
@@ -625,6 +635,17 @@ impl<'a> ActiveController<'a> {
         });
     }
 
+    /// Probes a stored ISR change: the ISR is the leader alone, though the partition
+    /// has other replicas (`min.insync.replicas` = 1 then acknowledges on one copy).
+    fn probe_isr_shrunk_to_leader(&self, state: &PartitionState) {
+        if state.replicas.len() > 1
+            && state.leader.is_some()
+            && state.isr == state.leader.into_iter().collect::<Vec<_>>()
+        {
+            self.ctx.tracer.reached(ReachedState::IsrShrunkToLeader);
+        }
+    }
+
     fn trace_isr(&self, state: &PartitionState) {
         self.ctx.tracer.emit(Event::IsrChange {
             tp: self.partition_key(state),
@@ -647,6 +668,8 @@ impl<'a> ActiveController<'a> {
                 Ok(Ok(versions))
             }
             Err(MetaClientError::MultiFailed { error: MetaError::BadVersion, op_index: 0 }) => {
+                // A newer controller bumped the epoch: this one is a zombie, fenced.
+                self.ctx.tracer.reached(ReachedState::ZombieControllerFenced);
                 self.fenced.store(true, Ordering::Relaxed);
                 Err(Resign::Fenced)
             }
@@ -797,6 +820,7 @@ impl<'a> ActiveController<'a> {
         match self.write_state(next).await {
             Ok(stored) => {
                 self.trace_isr(&stored);
+                self.probe_isr_shrunk_to_leader(&stored);
                 self.send_update_metadata();
                 Response::AlterIsr { error: None, state: Some(stored) }
             }

@@ -4,6 +4,7 @@ use super::incarnations::TopicIncarnations;
 use super::op::{GroupContext, Op, OpFn, OpType, OpValue, RecordDelay};
 use super::trace::{Event, TraceEvent};
 use super::History;
+use crate::coverage::{ReachedState, ReachedStates};
 use crate::protocol::{TopicId, TopicPartition};
 use madsim::time::Instant;
 use std::collections::BTreeMap;
@@ -22,6 +23,9 @@ struct Log {
     ops: Vec<Op>,
     trace: TraceChunks,
     incarnations: TopicIncarnations,
+    /// The named states reached (code probes): counters beside the trace, never in it,
+    /// so that probes change no trace hash.
+    reached: ReachedStates,
 }
 
 /// The trace as it grows: fixed-size chunks instead of one `Vec`, so that a long run
@@ -201,6 +205,18 @@ impl Recorder {
         }
     }
 
+    /// Counts one reach of a named protocol state (a code probe). Not a trace event: it
+    /// changes neither the trace hash nor the schedule, and wakes nobody.
+    pub fn reached(&self, state: ReachedState) {
+        let now_ns = self.now_ns();
+        self.lock().reached.hit(state, now_ns);
+    }
+
+    /// The named states reached so far, with their counts.
+    pub fn reached_states(&self) -> ReachedStates {
+        self.lock().reached.clone()
+    }
+
     /// How many trace events have been recorded.
     pub fn trace_len(&self) -> usize {
         self.lock().trace.len
@@ -266,6 +282,11 @@ impl Tracer {
     /// Records an event under this tracer's node name.
     pub fn emit(&self, event: Event) {
         self.recorder.push_trace(Arc::clone(&self.node), event);
+    }
+
+    /// Counts one reach of a named protocol state (see [`Recorder::reached`]).
+    pub fn reached(&self, state: ReachedState) {
+        self.recorder.reached(state);
     }
 
     /// The run's recorder, for the history's topic names (see [`Recorder::partition_key`]).

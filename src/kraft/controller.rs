@@ -11,6 +11,7 @@ use super::active::{ActiveController, Answered, Decision};
 use super::transport::{Answer, QuorumTransport};
 use super::ControllerSettings;
 use crate::broker::StopSwitch;
+use crate::coverage::ReachedState;
 use crate::history::{ElectionReason, Event, Tracer};
 use crate::protocol::kraft::{ControllerRequest, ControllerResponse, LeaderChange, Payload};
 use crate::protocol::{ErrorCode, NodeId, Offset, Request, Response, TopicPartition};
@@ -184,7 +185,16 @@ impl Controller {
     fn step(&mut self, step: Step, now_ms: u64, rng: &mut GlobalRng) {
         let out = match step {
             Step::Answer(answer) => answer.deliver(&mut self.node, &self.transport, now_ms, rng),
-            Step::Tick => self.node.tick(now_ms, rng),
+            Step::Tick => {
+                let led = self.node.role() == RoleKind::Leader;
+                let out = self.node.tick(now_ms, rng);
+                if led && self.node.role() == RoleKind::Resigned {
+                    // Only check-quorum resigns on a tick (a shutdown resigns elsewhere):
+                    // a majority of voters stopped fetching (KIP-595 `checkQuorum`).
+                    self.ctx.tracer.reached(ReachedState::KraftQuorumLost);
+                }
+                out
+            }
             Step::Request(incoming) => {
                 let (request, responder) = incoming.into_parts();
                 match request {
@@ -288,6 +298,11 @@ impl Controller {
             self.traced_leader_epoch = Some(self.node.epoch());
             let event = Event::QuorumLeader { controller: me, epoch: self.node.epoch(), log_end_offset: end };
             self.ctx.tracer.emit(event);
+            self.ctx.tracer.reached(ReachedState::KraftLeaderElected);
+            if self.node.log().end_offset_for_epoch(self.node.epoch().saturating_sub(1)).offset > 0 {
+                // Its log holds entries of an earlier epoch's leader: a failover.
+                self.ctx.tracer.reached(ReachedState::ControllerFailover);
+            }
         }
         if high_watermark > self.applied {
             self.apply_committed(high_watermark, leads);
@@ -470,6 +485,10 @@ fn trace_partition_change(
     let tp = tracer.recorder().partition_key(&TopicPartition::new(topic.name.clone(), partition), Some(topic_id));
     let isr: Vec<u32> = after.isr.iter().map(|b| b.0).collect();
     let leader = after.leader.map(|b| b.0);
+    if before.is_some() && after.replicas.len() > 1 && leader.is_some() && isr == leader.into_iter().collect::<Vec<_>>()
+    {
+        tracer.reached(ReachedState::IsrShrunkToLeader);
+    }
     if new_leader {
         let (reason, unclean) = match before {
             None => (ElectionReason::TopicCreation, false),
@@ -478,6 +497,9 @@ fn trace_partition_change(
                 (reason, after.leader.is_some_and(|l| !eligible(l)))
             }
         };
+        if unclean {
+            tracer.reached(ReachedState::UncleanElection);
+        }
         tracer.emit(Event::LeaderElection {
             tp,
             leader,

@@ -20,6 +20,7 @@ mod outcome;
 mod panic_hook;
 mod planted;
 mod probes;
+mod reached;
 mod schedule;
 mod simulation;
 pub mod swarm;
@@ -88,6 +89,8 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
         Ok(simulated) => {
             // The runtime and every task are gone: nothing records any more.
             let history = simulated.recorder.take();
+            let mut reached = simulated.recorder.reached_states();
+            reached::derive_after_the_run(&history, &mut reached);
             let checking_started = std::time::Instant::now();
             // Hashing reads the history as the checkers do, and allocates nothing: beside
             // them on a second core (a pure speedup).
@@ -120,6 +123,7 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
                 plant: None,
                 drawn,
                 send_latencies: simulated.send_latencies,
+                reached,
             }
         }
         Err(payload) => {

@@ -1,6 +1,7 @@
 //! What a run produced and how it is judged against the scenario's expectations.
 
 use crate::check::{Anomaly, AnomalyKind};
+use crate::coverage::{Coverage, ReachedState, ReachedStates};
 use crate::fault::FaultKind;
 use crate::history::state::Applied;
 use crate::history::{ClusterState, Event, History, MicroOp, OpType};
@@ -196,6 +197,8 @@ pub struct RunOutcome {
     pub drawn: Option<super::DrawnParameters>,
     /// The plain producers' per-record send latencies (not in the history).
     pub send_latencies: crate::workload::LatencyDistribution,
+    /// The named protocol states the run reached (not in the history, nor in the hash).
+    pub reached: ReachedStates,
 }
 
 impl RunOutcome {
@@ -212,6 +215,7 @@ impl RunOutcome {
             plant: None,
             drawn: None,
             send_latencies: Default::default(),
+            reached: ReachedStates::default(),
         }
     }
 
@@ -229,7 +233,14 @@ impl RunOutcome {
         let counts = self.counts();
         let forbidden: Vec<AnomalyKind> =
             counts.keys().filter(|k| scenario.expect.absent.contains(k)).copied().collect();
-        SeedVerdict { seed: self.seed, counts, forbidden, panic: self.panic.clone(), trace_hash: self.trace_hash }
+        SeedVerdict {
+            seed: self.seed,
+            counts,
+            forbidden,
+            panic: self.panic.clone(),
+            trace_hash: self.trace_hash,
+            reached: self.reached.states(),
+        }
     }
 }
 
@@ -281,6 +292,8 @@ pub struct SeedVerdict {
     pub panic: Option<String>,
     /// The trace hash.
     pub trace_hash: u64,
+    /// The named protocol states the seed reached.
+    pub reached: BTreeSet<ReachedState>,
 }
 
 impl SeedVerdict {
@@ -307,6 +320,8 @@ pub struct ScenarioVerdict {
     pub seeds: Vec<SeedVerdict>,
     /// Kinds the scenario expects in some seed that appeared in none.
     pub missing: Vec<AnomalyKind>,
+    /// The scenario's `reach` goals that no seed reached (a vacuous lesson).
+    pub missed_goals: Vec<ReachedState>,
     /// The overall status.
     pub status: Status,
 }
@@ -316,11 +331,21 @@ impl ScenarioVerdict {
     pub fn judge(scenario: &Scenario, seeds: Vec<SeedVerdict>) -> Self {
         let seen: BTreeSet<AnomalyKind> = seeds.iter().flat_map(|s| s.counts.keys().copied()).collect();
         let missing: Vec<AnomalyKind> = scenario.expect.present.iter().filter(|k| !seen.contains(k)).copied().collect();
+        let missed_goals = ScenarioVerdict::coverage_of(&seeds).missed(&scenario.expect.reach);
         let mut status = seeds.iter().map(SeedVerdict::status).max().unwrap_or(Status::Pass);
-        if !missing.is_empty() {
+        if !missing.is_empty() || !missed_goals.is_empty() {
             status = status.max(Status::SafetyFailure);
         }
-        ScenarioVerdict { scenario: scenario.name.clone(), seeds, missing, status }
+        ScenarioVerdict { scenario: scenario.name.clone(), seeds, missing, missed_goals, status }
+    }
+
+    /// What the seeds reached together.
+    pub fn coverage(&self) -> Coverage {
+        ScenarioVerdict::coverage_of(&self.seeds)
+    }
+
+    fn coverage_of(seeds: &[SeedVerdict]) -> Coverage {
+        Coverage::of(seeds.iter().map(|s| &s.reached))
     }
 }
 

@@ -6,9 +6,10 @@
 //! runtime lives on the thread that created it, so workers share no simulation state.
 
 use super::{replay_command_with, DrawnParameters, RunOptions, RunOutcome, Status};
+use crate::coverage::{ReachedState, ReachedStates};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -129,6 +130,14 @@ pub struct SeedRecord {
     pub panic: Option<String>,
     /// The command that replays this seed exactly.
     pub replay: String,
+    /// The named protocol states the seed reached: per state, how often and when first
+    /// (simulated nanoseconds).
+    #[serde(default)]
+    pub reached: ReachedStates,
+    /// The scenario's `reach` goals this seed did not reach (the scenario misses a goal
+    /// only when every seed does).
+    #[serde(default)]
+    pub missed_goals: Vec<ReachedState>,
 }
 
 impl SeedRecord {
@@ -148,12 +157,19 @@ impl SeedRecord {
             drawn: outcome.drawn.clone(),
             panic: outcome.panic.clone(),
             replay: replay_command_with(scenario, outcome.seed, &RunOptions { plant: outcome.plant }),
+            reached: outcome.reached.clone(),
+            missed_goals: scenario.expect.reach.iter().copied().filter(|g| !outcome.reached.contains(*g)).collect(),
         }
     }
 
     /// Whether the seed failed.
     pub fn failed(&self) -> bool {
         self.exit_code != 0
+    }
+
+    /// The states the seed reached.
+    pub fn reached_states(&self) -> BTreeSet<ReachedState> {
+        self.reached.states()
     }
 }
 

@@ -357,7 +357,7 @@ pub(super) const SWARM: &[&str] = &[
 ];
 
 /// `[expect]`.
-pub(super) const EXPECT: &[&str] = &["present", "absent", "allow", "all_acked_consumed"];
+pub(super) const EXPECT: &[&str] = &["present", "absent", "allow", "all_acked_consumed", "reach"];
 
 /// `[experiment]`.
 pub(super) const EXPERIMENT: &[&str] = &["vary", "seeds"];

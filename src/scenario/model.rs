@@ -14,6 +14,7 @@ use super::model_faults::{FaultSpec, NemesisSpec};
 use super::model_texts::{Lang, Texts};
 use super::overrides::Setting;
 use crate::check::AnomalyKind;
+use crate::coverage::ReachedState;
 use crate::metastore::MetastoreConfig;
 use crate::profile::Profile;
 use crate::protocol::{FollowerRestart, MetadataMode, TruncationMode, UnknownProducerSequence};
@@ -640,6 +641,10 @@ pub struct Expectations {
     /// Every acknowledged record must be consumed by the end of the liveness phase
     /// (`all_acked_consumed`, default false).
     pub all_acked_consumed: bool,
+    /// Named protocol states some seed must reach (`reach`): the states the scenario's
+    /// lesson depends on, so that a lesson whose seeds never get there fails instead of
+    /// passing vacuously.
+    pub reach: Vec<ReachedState>,
 }
 
 /// The bounds swarm mode draws each seed's configuration from (`[swarm]`). `None` means

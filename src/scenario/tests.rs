@@ -281,6 +281,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
             present: vec![AnomalyKind::LostWrite],
             absent: vec![AnomalyKind::Duplicate, AnomalyKind::G1a],
             all_acked_consumed: true,
+            reach: vec![],
         }
     );
     assert_eq!(
@@ -341,7 +342,7 @@ fn defaults_apply_to_a_minimal_scenario() {
     // Without `[expect]`, only `no-progress` is forbidden: a stuck run never passes silently.
     assert_eq!(
         s.expect,
-        Expectations { present: vec![], absent: vec![AnomalyKind::NoProgress], all_acked_consumed: false }
+        Expectations { present: vec![], absent: vec![AnomalyKind::NoProgress], all_acked_consumed: false, reach: vec![] }
     );
     assert!(s.notes.is_empty());
 }

@@ -1045,3 +1045,30 @@ fn subscribe_events_name_a_classic_group_member_and_existing_topics() {
     let both = subscribe("consumer-1", "[\"orders\"]").replace("topics =", "pattern = \"o.*\"\ntopics =");
     assert!(err(&kraft_with_orders(&both)).contains("both `topics` and `pattern`; expected one"));
 }
+
+#[test]
+fn reach_goals_name_known_protocol_states_once_each() {
+    let e = err(&format!("{BASE}[expect]\nreach = [\"isr-shrunk-to-leader\", \"uncleanelection\"]\n"));
+    assert!(
+        e.starts_with(
+            "scenarios/x.toml:4:35: `expect.reach[1]`: unknown protocol state \"uncleanelection\" (did you mean \
+             \"unclean-election\"?); expected one of \"isr-shrunk-to-leader\", \"not-enough-replicas\", "
+        ),
+        "{e}"
+    );
+    for name in crate::coverage::ReachedState::names() {
+        assert!(e.contains(&format!("\"{name}\"")), "{name} is listed: {e}");
+    }
+    assert_eq!(
+        err(&format!("{BASE}[expect]\nreach = [\"member-fenced\", \"member-fenced\"]\n")),
+        "scenarios/x.toml:4:28: `expect.reach[1]`: `member-fenced` is listed twice; expected each state once"
+    );
+    assert_eq!(
+        err(&format!("{BASE}[expect]\nreach = \"unclean-election\"\n")),
+        "scenarios/x.toml:4:9: `expect.reach`: expected a list of protocol state names, such as \
+         [\"unclean-election\"], found a string"
+    );
+    let parsed = parse(&format!("{BASE}[expect]\nreach = [\"power-loss-lost-unflushed\"]\n"), Path::new("x.toml"))
+        .expect("a known state parses");
+    assert_eq!(parsed.expect.reach, [crate::coverage::ReachedState::PowerLossLostUnflushed]);
+}

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::check::AnomalyKind;
+use crate::coverage::ReachedState;
 use crate::metastore::MetastoreConfig;
 use crate::profile::{Profile, Switch};
 use crate::protocol::{FollowerRestart, MetadataMode, TransactionVersion, TruncationMode, UnknownProducerSequence};
@@ -791,7 +792,34 @@ fn expectations(table: Option<Table>) -> Res<Expectations> {
         present: present.into_iter().map(|(k, _)| k).collect(),
         absent,
         all_acked_consumed: t.opt_bool("all_acked_consumed")?.is_some_and(|v| v.value),
+        reach: match t.get("reach") {
+            Some(n) => reach_goals(n)?,
+            None => Vec::new(),
+        },
     })
+}
+
+/// `reach`: a list of named protocol states (see [`ReachedState`]), each once.
+fn reach_goals(node: &Node) -> Res<Vec<ReachedState>> {
+    let names = ReachedState::names();
+    let items = node.array("a list of protocol state names, such as [\"unclean-election\"]")?;
+    let mut goals = Vec::new();
+    for item in &items {
+        let name = item.string("a protocol state name")?;
+        let Some(state) = ReachedState::from_name(&name.value) else {
+            let hint = closest(&name.value, &names).map_or(String::new(), |c| format!(" (did you mean \"{c}\"?)"));
+            return Err(name.pos.issue(format!(
+                "unknown protocol state {}{hint}; expected one of {}",
+                excerpt(&name.value),
+                one_of_strings(&names)
+            )));
+        };
+        if goals.contains(&state) {
+            return Err(name.pos.issue(format!("`{state}` is listed twice; expected each state once")));
+        }
+        goals.push(state);
+    }
+    Ok(goals)
 }
 
 /// A list of anomaly names; `["*"]` (only in `absent`) sets the wildcard flag.

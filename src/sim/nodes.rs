@@ -91,11 +91,13 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeSet<Req, Res
 
     /// Cuts a node's power: silent to its peers, and unflushed writes are lost.
     pub fn power_loss(&mut self, name: &str) -> bool {
-        let done = self.take_down(name, HostDown::Silent);
-        if done {
-            self.disks.lose_page_cache(name);
-        }
-        done
+        self.cut_power(name).is_some()
+    }
+
+    /// [`NodeSet::power_loss`], telling how many of the node's files lost unflushed
+    /// data (`None`: the node was not up).
+    pub fn cut_power(&mut self, name: &str) -> Option<usize> {
+        self.take_down(name, HostDown::Silent).then(|| self.disks.lose_page_cache(name))
     }
 
     fn take_down(&mut self, name: &str, how: HostDown) -> bool {

@@ -12,6 +12,7 @@ use super::{add_polled, poll_value, AppFault, Progress, Recovery, WorkloadContex
 use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener, PendingCommit};
 use crate::client::metadata::TopicIds;
+use crate::coverage::ReachedState;
 use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords, RunPhase};
 use crate::protocol::{Offset, Request, Response, Subscription, TopicPartition};
 use crate::scenario::{self, CommitMode, CommitPolicy, Processing};
@@ -199,6 +200,10 @@ impl GroupListener for App<'_> {
         // be processed by both the old and the new owner (duplicates), never by nobody.
         self.last_committed.retain(|tp, _| !revoked.contains(tp));
         offsets
+    }
+
+    fn revoked_cooperatively(&mut self, _revoked: &[TopicPartition]) {
+        self.life.reached(ReachedState::CooperativeRevocation);
     }
 
     fn partitions_lost(&mut self, generation: &Generation, partitions: &[TopicPartition]) {

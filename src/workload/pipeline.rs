@@ -47,6 +47,7 @@ use super::{add_polled, poll_value, Incarnation, WorkloadContext};
 use crate::client::consumer::{ConsumedRecord, ConsumerConfig};
 use crate::client::group::{CommitOutcome, Generation, GroupConfig, GroupConsumer, GroupListener};
 use crate::client::producer::{Delivery, Producer, ProducerConfig, ProducerRecord, TxnError};
+use crate::coverage::ReachedState;
 use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords, RunPhase};
 use crate::protocol::{Offset, Request, Response, TopicPartition};
 use crate::scenario::{Guarantee, PipelineSpec};
@@ -128,6 +129,10 @@ impl GroupListener for App {
     ) -> Vec<(TopicPartition, Offset)> {
         self.record(OpFn::Revoke, generation, revoked);
         Vec::new()
+    }
+
+    fn revoked_cooperatively(&mut self, _revoked: &[TopicPartition]) {
+        self.life.reached(ReachedState::CooperativeRevocation);
     }
 
     fn partitions_lost(&mut self, generation: &Generation, partitions: &[TopicPartition]) {

@@ -6,6 +6,7 @@
 //! starts both afresh.
 
 use super::progress::Progress;
+use crate::coverage::ReachedState;
 use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, RecordDelay, Recorder};
 use crate::protocol::{TopicId, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,6 +86,11 @@ impl Incarnation {
     /// [`Recorder::partition_key`]).
     pub fn partition_key(&self, tp: &TopicPartition, topic_id: Option<TopicId>) -> Arc<str> {
         self.recorder.partition_key(tp, topic_id)
+    }
+
+    /// Counts a named protocol state the client reached (see [`Recorder::reached`]).
+    pub fn reached(&self, state: ReachedState) {
+        self.recorder.reached(state);
     }
 
     /// Records an invocation; send invocations count as outstanding.

@@ -15,6 +15,7 @@ use super::ownership::owned_partition;
 use super::records::{self, ConsumerGroupRecord};
 use super::service::{append, now_ms, State};
 use crate::broker::SharedBroker;
+use crate::coverage::ReachedState;
 use crate::protocol::{ConsumerHeartbeat, ErrorCode, GroupResponse, TopicPartition};
 use madsim::time::Instant;
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,14 +63,23 @@ pub(super) async fn heartbeat(shared: &SharedBroker, request: ConsumerHeartbeat)
     };
     let ((records, answer), regex_refresh) = match written {
         Ok(written) => written,
-        Err(error) => return refuse(error),
+        Err(error) => {
+            if error == ErrorCode::FencedMemberEpoch {
+                shared.tracer.reached(ReachedState::MemberFenced);
+            }
+            return refuse(error);
+        }
     };
+
     if let Some(regexes) = regex_refresh {
         resolve_regexes(shared, tp.clone(), request.group.clone(), regexes);
     }
     tracing::debug!(group = %request.group, member = %answer.member_id, epoch = answer.member_epoch, records = records.len(), "ConsumerGroupHeartbeat");
     if let Err(error) = store(shared, &tp, &request.group, &records).await {
         return refuse(error);
+    }
+    if request.member_epoch > 0 && answer.member_epoch > request.member_epoch {
+        shared.tracer.reached(ReachedState::Kip848MemberEpochBumped);
     }
     GroupResponse::ConsumerHeartbeat {
         error: None,
@@ -146,6 +156,9 @@ pub(super) fn expire(
 ) {
     for (group_id, group) in &mut coordinator.consumer_groups {
         let (records, fenced) = group.expire(now);
+        for _ in &fenced {
+            shared.tracer.reached(ReachedState::MemberFenced);
+        }
         if records.is_empty() {
             continue;
         }

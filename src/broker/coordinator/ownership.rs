@@ -18,6 +18,7 @@ use super::offsets_partition_for;
 use super::records;
 use super::service::{State, OFFSETS_TOPIC};
 use crate::broker::SharedBroker;
+use crate::coverage::ReachedState;
 use crate::protocol::{ErrorCode, LeaderEpoch, TopicPartition};
 use madsim::time::Instant;
 use std::time::Duration;
@@ -74,6 +75,10 @@ pub(super) fn sync_partition(shared: &SharedBroker, tp: &TopicPartition) -> Opti
             coordinator.consumer_groups.insert(id, ConsumerGroup::loaded(&records, settings, now));
         }
         coordinator.loaded.insert(tp.partition, epoch);
+        if epoch > 0 {
+            // Leader epoch 0 is the partition's first leader: a later one took the groups over.
+            shared.tracer.reached(ReachedState::CoordinatorMoved);
+        }
     }
     leadership
 }

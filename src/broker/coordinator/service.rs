@@ -15,6 +15,7 @@ use super::offsets_partition_for;
 use super::ownership::{offsets_partitions, owned_partition, sync_partition};
 use super::records::{self, GroupMetadata};
 use crate::broker::{produce, SharedBroker};
+use crate::coverage::ReachedState;
 use crate::plant::PlantedBug;
 use crate::protocol::{
     Acks, ErrorCode, GroupRequest, GroupResponse, LeaderEpoch, Offset, ProduceRequest, Record, RecordBatch,
@@ -369,7 +370,10 @@ async fn sync_group(
         // The group may have moved on (a new member started another rebalance) meanwhile.
         if let Some(group) = group.filter(|g| g.state == GroupState::CompletingRebalance) {
             match stored {
-                Ok(()) => group.complete_sync(&assignment, now),
+                Ok(()) => {
+                    group.complete_sync(&assignment, now);
+                    shared.tracer.reached(ReachedState::RebalanceCompleted);
+                }
                 Err(error) => group.fail_sync(error, now),
             }
         }
@@ -490,6 +494,10 @@ async fn commit(
         Err(error) => return ack(Some(error)),
     };
     if let Some(error) = commit_refusal(shared, group_id, generation, who) {
+        if generation.is_some() {
+            // A member's commit from a generation (or member epoch) the group left behind.
+            shared.tracer.reached(ReachedState::StaleCommitRefused);
+        }
         return ack(Some(error));
     }
     // `KafkaApis.handleOffsetCommitRequest`: the partitions of a topic the broker's
@@ -607,6 +615,7 @@ pub async fn run_expiry(shared: SharedBroker) {
         for (group_id, group) in &mut coordinator.groups {
             for member in group.expired_members(now) {
                 group.remove_member(&member, now);
+                shared.tracer.reached(ReachedState::MemberFenced);
             }
             group.on_timer(now);
             if group.take_emptied() {

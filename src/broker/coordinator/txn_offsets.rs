@@ -9,6 +9,7 @@
 use super::service::{append_batch, commit_refusal, now_ms};
 use super::{offsets_partition_for, records};
 use crate::broker::SharedBroker;
+use crate::coverage::ReachedState;
 use crate::protocol::{
     ErrorCode, GroupResponse, Offset, ProducerIdAndEpoch, RecordBatch, TopicPartition, TxnMarkerEntry, TxnResult,
 };
@@ -50,6 +51,7 @@ pub(super) async fn commit(shared: &SharedBroker, group: &str, commit: TxnCommit
             // `validateTransactionalOffsetCommit` tells a consumer-protocol member's
             // stale epoch as ILLEGAL_GENERATION, which the producer understands.
             let error = if error == ErrorCode::StaleMemberEpoch { ErrorCode::IllegalGeneration } else { error };
+            shared.tracer.reached(ReachedState::StaleCommitRefused);
             return ack(Some(error));
         }
     }

@@ -14,6 +14,7 @@ use super::markers;
 use super::metadata::{self, TxnMetadata, TxnState};
 use super::txn_partition_for;
 use crate::broker::{produce, SharedBroker};
+use crate::coverage::ReachedState;
 use crate::plant::PlantedBug;
 use crate::protocol::{
     Acks, ErrorCode, LeaderEpoch, ProduceRequest, ProducerIdAndEpoch, RecordBatch, TopicPartition, TransactionVersion,
@@ -150,6 +151,7 @@ pub async fn handle(shared: &SharedBroker, request: TxnRequest) -> TxnResponse {
         } => {
             let error =
                 add_partitions(shared, &transactional_id, producer, &partitions, transaction_version).await.err();
+            probe_fenced(shared, error);
             TxnResponse::Partitions(partitions.into_iter().map(|tp| (tp, error)).collect())
         }
         TxnRequest::AddOffsets { transactional_id, producer, group } => {
@@ -170,9 +172,19 @@ pub async fn handle(shared: &SharedBroker, request: TxnRequest) -> TxnResponse {
                     error: None,
                     next_producer: transaction_version.bumps_epoch_per_transaction().then_some(next),
                 },
-                Err(error) => TxnResponse::Ended { error: Some(error), next_producer: None },
+                Err(error) => {
+                    probe_fenced(shared, Some(error));
+                    TxnResponse::Ended { error: Some(error), next_producer: None }
+                }
             }
         }
+    }
+}
+
+/// Probes an answer that fences a producer of an older epoch (PRODUCER_FENCED).
+fn probe_fenced(shared: &SharedBroker, error: Option<ErrorCode>) {
+    if error == Some(ErrorCode::ProducerFenced) {
+        shared.tracer.reached(ReachedState::ProducerFenced);
     }
 }
 
@@ -286,7 +298,13 @@ async fn init_producer_id(shared: &SharedBroker, id: &str, timeout_ms: u64) -> R
     }
     let next = next.expect("a transition was chosen");
     let producer = next.producer();
-    transition(shared, &tp, epoch, id, next).await.map(|()| producer)
+    let bumped = next.producer_epoch > 0;
+    transition(shared, &tp, epoch, id, next).await?;
+    if bumped {
+        // A new incarnation of a known transactional id: every older producer is fenced.
+        shared.tracer.reached(ReachedState::ProducerEpochBumped);
+    }
+    Ok(producer)
 }
 
 /// Aborts `open` under the next epoch, as the coordinator does for a timed-out
@@ -304,6 +322,7 @@ pub(super) async fn fence_and_abort(shared: &SharedBroker, id: &str, open: TxnMe
         // PrepareAbort record.
         entry.metadata.producer_epoch = fenced.producer_epoch;
     }
+    shared.tracer.reached(ReachedState::ProducerEpochBumped);
     let _ = end_transaction(shared, id, fenced.producer(), TxnResult::Abort, false, fenced.transaction_version).await;
 }
 
@@ -423,6 +442,9 @@ pub(super) async fn end_transaction(
     // Kafka's `TransactionCoordinator.endTransaction` sends the markers only from the
     // callback of the Prepare record's append: a decision no replica holds is never acted on.
     transition(shared, &tp, epoch, id, prepared.clone()).await?;
+    if prepared.state == TxnState::PrepareAbort {
+        shared.tracer.reached(ReachedState::TransactionAborted);
+    }
     markers::spawn_completion(shared, id.to_string(), epoch, prepared);
     Ok(next_producer)
 }
@@ -521,6 +543,7 @@ pub async fn run_timers(shared: SharedBroker) {
             .map(|(id, e)| (id.clone(), e.metadata.clone()))
             .collect();
         for (id, open) in timed_out {
+            shared.tracer.reached(ReachedState::TransactionTimedOut);
             let shared = shared.clone();
             madsim::task::spawn(async move { fence_and_abort(&shared, &id, open).await });
         }

@@ -167,6 +167,11 @@ pub trait GroupListener {
     /// `onPartitionsLost`): its generation was taken from it, so other members may own
     /// them already, and nothing can be committed for them.
     fn partitions_lost(&mut self, generation: &Generation, partitions: &[TopicPartition]);
+    /// The member just revoked `revoked` under the cooperative protocol, keeping the rest
+    /// of its assignment (the first of the two rebalances that hand partitions over).
+    /// Told after [`GroupListener::partitions_revoked`]; for the run's coverage (the
+    /// workload counts it as a reached state), nothing to do by default.
+    fn revoked_cooperatively(&mut self, _revoked: &[TopicPartition]) {}
     /// The member's whole assignment in a new generation, once the committed offsets of
     /// the partitions it did not hold before are read.
     fn partitions_assigned(&mut self, generation: &Generation, partitions: &[TopicPartition]);
@@ -878,6 +883,7 @@ impl GroupConsumer {
             self.assignment.iter().filter(|tp| !assignment.contains(tp)).cloned().collect();
         if !revoked.is_empty() {
             self.revoke(&generation, &revoked, listener).await;
+            listener.revoked_cooperatively(&revoked);
             self.membership.lock().rejoin_needed = true;
         }
         self.hold(assignment);

@@ -2,6 +2,7 @@
 //! end them.
 
 use super::{trace_ended, Nemesis, Undo};
+use crate::coverage::ReachedState;
 use crate::fault::FaultKind;
 use crate::history::ClusterState;
 use crate::protocol::{Request, Response};
@@ -22,8 +23,14 @@ impl Nemesis {
 
     /// `power-loss`: the machine dies silently and loses its unflushed page cache.
     pub(super) fn power_loss(&mut self, target: &Target, now: &ClusterState) -> Option<Undo> {
-        let lost = self.take_down(target, FaultKind::PowerLoss, now, NodeSet::power_loss);
+        let mut damaged_files = 0;
+        let lost = self.take_down(target, FaultKind::PowerLoss, now, |nodes, name| {
+            nodes.cut_power(name).map(|damaged| damaged_files += damaged).is_some()
+        });
         self.trace(FaultKind::PowerLoss, lost.clone(), "machine lost power; unflushed page cache lost".into());
+        if damaged_files > 0 {
+            self.recorder.reached(ReachedState::PowerLossLostUnflushed);
+        }
         self.end_pauses_of(&lost);
         Some(Undo::Restart(lost))
     }
@@ -35,7 +42,7 @@ impl Nemesis {
         target: &Target,
         kind: FaultKind,
         now: &ClusterState,
-        how: fn(&mut NodeSet<Request, Response>, &str) -> bool,
+        mut how: impl FnMut(&mut NodeSet<Request, Response>, &str) -> bool,
     ) -> Vec<String> {
         let names = self.resolve(target, now);
         let down: Vec<String> = {
