@@ -407,3 +407,32 @@ fn order(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     };
     (cause, fix.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::TruncationReason;
+
+    #[test]
+    fn a_loss_is_told_in_the_order_things_happened() {
+        // KIP-101's story (kip101-truncate-to-hw): broker-3 truncates the record at 5.3 s
+        // and only later becomes leader and writes another value at its offset.
+        const S: u64 = 1_000_000_000;
+        let facts = Facts {
+            led: vec![(1, 841, 0, 3 * S)],
+            fetched: vec![(3, 3 * S + 100)],
+            acked: Some((1, Acks::All, 3 * S + 200)),
+            faults: vec![(3 * S + 400, FaultKind::Crash, vec!["broker-1".into()])],
+            truncated: vec![(3, 5 * S + 300, TruncationReason::HighWatermark)],
+            new_leaders: vec![(7 * S + 200, 3, 2, 841)],
+            overwritten: Some((3, 7 * S + 300, 2081, 2)),
+            ..Facts::default()
+        };
+        let anomaly = Anomaly::new(AnomalyKind::LostWrite, String::new(), Vec::new());
+        let (cause, _) = cause(&anomaly, &facts, &Setup::default());
+        let crashed = cause.find("crashed").expect(&cause);
+        let truncated = cause.find("truncated it").expect(&cause);
+        let led = cause.find("became leader").expect(&cause);
+        assert!(crashed < truncated && truncated < led, "{cause}");
+    }
+}

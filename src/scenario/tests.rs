@@ -342,7 +342,12 @@ fn defaults_apply_to_a_minimal_scenario() {
     // Without `[expect]`, only `no-progress` is forbidden: a stuck run never passes silently.
     assert_eq!(
         s.expect,
-        Expectations { present: vec![], absent: vec![AnomalyKind::NoProgress], all_acked_consumed: false, reach: vec![] }
+        Expectations {
+            present: vec![],
+            absent: vec![AnomalyKind::NoProgress],
+            all_acked_consumed: false,
+            reach: vec![]
+        }
     );
     assert!(s.notes.is_empty());
 }
