@@ -144,7 +144,9 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
             esc(&lines)
         );
     }
-    h += "</table>\n<h2>Configuration</h2>\n";
+    h += "</table>\n";
+    h += &super::proof::html(data);
+    h += "<h2>Configuration</h2>\n";
     let mut release = crate::scenario::render_switch_settings(sc).into_iter();
     if let Some(heading) = release.next() {
         let _ = write!(h, "<p>{}:</p><ul id=\"release-settings\">", esc(&heading));
