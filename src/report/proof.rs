@@ -1,6 +1,6 @@
 //! The "Proof of the fix" section of a report, for a scenario with `[fix] set`: the
-//! fix's settings applied, the report's seed, the scenario's other seeds and
-//! [`REPORT_MORE_SEEDS`] more rerun, and the verdict of [`crate::prove`] against the
+//! fix's settings applied, the report's seed and [`REPORT_MORE_SEEDS`] more (the
+//! scenario's own first) rerun, and the verdict of [`crate::prove`] against the
 //! lesson's anomalies, as `kafkasim explain --prove-fix` gives it over more seeds.
 
 use super::markdown::scenario_path;
@@ -22,8 +22,7 @@ pub(crate) fn prove(scenario: &Scenario, outcome: &RunOutcome) -> Option<Result<
         Err(e) => return Some(Err(e.to_string())),
     };
     let targets = target_kinds(scenario, || outcome.counts().into_keys().collect());
-    let more = scenario.seeds.len().saturating_sub(1) + REPORT_MORE_SEEDS;
-    let seeds = proof_seeds(scenario, outcome.seed, more);
+    let seeds = proof_seeds(scenario, outcome.seed, REPORT_MORE_SEEDS);
     Some(Ok(Proof::run(&fixed, &scenario.fix_settings, &seeds, &targets, default_jobs())))
 }
 
@@ -32,8 +31,7 @@ pub(crate) fn prove(scenario: &Scenario, outcome: &RunOutcome) -> Option<Result<
 fn lines(data: &ReportData<'_>, proof: &Proof) -> Vec<String> {
     let path = scenario_path(data);
     let mut out = vec![format!(
-        "With the fix's settings applied ({}), rerun over the report's seed, the scenario's other seeds and {} more: \
-         {}.",
+        "With the fix's settings applied ({}), rerun over the report's seed and {} more: {}.",
         settings_text(&proof.settings),
         REPORT_MORE_SEEDS,
         proof.verdict_line()

@@ -1,21 +1,9 @@
 //! The fix: the old prose string, the `[fix]` table with `text` and `set`, and the errors
 //! of each (with the file, line, column and field).
 
-use std::path::Path;
-
 use super::tests::ok;
+use super::tests_errors::{err, error};
 use super::*;
-
-fn error(text: &str) -> ScenarioError {
-    match parse(text, Path::new("scenarios/x.toml")) {
-        Ok(_) => panic!("expected an error for:\n{text}"),
-        Err(e) => e,
-    }
-}
-
-fn err(text: &str) -> String {
-    error(text).to_string()
-}
 
 /// A valid header, a topic and a producer, lines 1-10.
 const BASE: &str = "seeds = [1]\nduration = \"20s\"\n[[topics]]\nname = \"orders\"\nreplication.factor = 3\n[[producers]]\ntopic = \"orders\"\n\
