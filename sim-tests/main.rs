@@ -28,6 +28,7 @@ mod phases;
 mod pipelines;
 mod planted;
 mod producer;
+mod prove_fix;
 mod proptest_faults;
 mod replay;
 mod replication;

@@ -56,7 +56,9 @@
 //! - [`shrink`]     reduces a failing run to a minimal scenario file (runner, check, scenario).
 //! - [`explain`]    each anomaly's records told as a story, with cause and fix (history,
 //!   check, scenario, fault).
-//! - [`report`]     self-contained HTML and Markdown reports of a run (runner, explain).
+//! - [`prove`]      proof of a fix and what-if: a scenario rerun under settings over seeds,
+//!   judged against the lesson's anomalies (runner, check, scenario).
+//! - [`report`]     self-contained HTML and Markdown reports of a run (runner, explain, prove).
 //! - [`bench`]      `kafkasim bench`: kafkasim's throughput next to bare-network baselines.
 //! - [`cli`]        the `kafkasim` command line.
 
@@ -100,6 +102,7 @@ pub mod metastore;
 pub mod plant;
 pub mod profile;
 pub mod protocol;
+pub mod prove;
 pub mod raft;
 pub mod report;
 pub mod runner;

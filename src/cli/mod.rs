@@ -1,6 +1,7 @@
 //! The `kafkasim` command line, one file per command: `run`, `suite`, `sweep`,
-//! `check-determinism`, `check`, `planted-report`, `bench`, `shrink`, `list`, `explain`, `report`,
-//! `compare` and `experiment`.
+//! `check-determinism`, `check`, `planted-report`, `bench`, `shrink`, `list`, `explain`
+//! (and its `--prove-fix` and `--what-if`: `prove_fix`), `report`, `compare` and
+//! `experiment`.
 //!
 //! Exit codes: 0 pass, 1 safety expectation failed, 2 liveness failed, 3 a simulated
 //! node panicked, 4 nondeterminism found (`check-determinism`), 64 usage error, 65
@@ -16,6 +17,7 @@ mod explain;
 mod list;
 mod measures;
 mod planted;
+mod prove_fix;
 mod report;
 mod run;
 mod shrink;
@@ -216,6 +218,21 @@ pub enum Command {
         /// set it (repeatable): `--set acks=1 --set min.insync.replicas=2`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Setting>,
+        /// Proves the lesson's fix: applies the scenario's `[fix] set`, reruns the seed
+        /// and --seeds-more more, and prints "prevented in N/N seeds" (exit 0) or the
+        /// first seed that still shows one of the lesson's anomalies, with its story
+        /// (exit 1).
+        #[arg(long, conflicts_with_all = ["anomaly", "all", "what_if"])]
+        prove_fix: bool,
+        /// A candidate setting, as --set takes it (repeatable): reruns the seed and
+        /// --seeds-more more under each candidate alone, then in pairs if none is enough,
+        /// and names the smallest set that prevents every anomaly kind of the run.
+        #[arg(long = "what-if", value_name = "KEY=VALUE", conflicts_with_all = ["anomaly", "all"])]
+        what_if: Vec<Setting>,
+        /// With --prove-fix or --what-if: how many seeds to run after the first (the
+        /// scenario's own seeds first, then the following numbers).
+        #[arg(long, value_name = "M", default_value_t = crate::prove::DEFAULT_MORE_SEEDS)]
+        seeds_more: usize,
     },
     /// Runs one seed and prints the topics and consumer groups as `kafka-topics.sh
     /// --describe` and `kafka-consumer-groups.sh --describe` would have shown them at the
@@ -357,7 +374,16 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             print!("{text}");
             0
         }
-        Command::Explain { file, seed, anomaly, all, set } => explain::explain_run(&file, &set, seed, anomaly, all),
+        Command::Explain { file, seed, anomaly, all, set, prove_fix, what_if, seeds_more } => {
+            let options = prove_fix::ProveOptions { settings: &set, seed, more: seeds_more };
+            if prove_fix {
+                prove_fix::prove_fix(&file, options)
+            } else if !what_if.is_empty() {
+                prove_fix::what_if(&file, options, &what_if)
+            } else {
+                explain::explain_run(&file, &set, seed, anomaly, all)
+            }
+        }
         Command::Report { files, seed, out, set } => report::report(&files, &set, seed, &out),
         Command::Describe { file, seed, at, set } => describe::describe_run(&file, &set, seed, at),
         Command::Compare { file, vary, set, seeds, jobs: n, json } => {

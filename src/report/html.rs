@@ -148,6 +148,7 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
     }
     h += "</table>\n";
     h += &terms_html(data.stories.iter().map(|(_, _, story)| story));
+    h += &super::proof::html(data);
     h += "<h2>Configuration</h2>\n";
     let mut release = crate::scenario::render_switch_settings(sc).into_iter();
     if let Some(heading) = release.next() {

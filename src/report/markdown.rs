@@ -156,6 +156,7 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
             let _ = writeln!(md, "```text\n{}```\n", explain::render_text(story));
         }
     }
+    md += &super::proof::markdown(data);
     if !sc.notes.is_empty() {
         md += "\n## Notes\n\n";
         for n in &sc.notes {

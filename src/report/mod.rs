@@ -14,6 +14,7 @@ mod html;
 pub mod lag;
 mod markdown;
 pub mod plot;
+mod proof;
 mod svg;
 mod timeline;
 
@@ -56,6 +57,9 @@ pub(crate) struct ReportData<'a> {
     pub described: String,
     /// Each consumer group's lag per partition over the run.
     pub lags: Vec<lag::GroupLag>,
+    /// The proof of the fix, for a scenario with `[fix] set` (or why its settings could
+    /// not be applied).
+    pub proof: Option<Result<crate::prove::Proof, String>>,
 }
 
 /// The seed a scenario's committed report uses: the first of its seeds.
@@ -112,6 +116,7 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome) -> Report {
         verdict,
         described,
         lags: lag::group_lags(history),
+        proof: proof::prove(scenario, outcome),
     };
     Report { html: html::render(&data), markdown: markdown::render(&data) }
 }

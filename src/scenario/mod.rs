@@ -109,6 +109,10 @@
 //! [swarm]                                # per-seed configuration bounds (see `swarm`)
 //! brokers = [3, 5]
 //!
+//! [fix]                                  # the fix: prose, and settings as --set takes them
+//! text = "acks=all with min.insync.replicas=2"  # (or the prose alone: fix = "..." at the top)
+//! set = { acks = "all", "min.insync.replicas" = 2 }  # explain --prove-fix applies them
+//!
 //! [expect]
 //! present = ["lost-write"]
 //! absent = ["*"]                         # every other kind
@@ -143,7 +147,8 @@
 //!    checked).
 //! 5. `fields` (field rules and notes several readers share) and `target` (fault
 //!    target phrases).
-//! 6. The readers, which check meaning and fill in defaults: `texts` (the catalog
+//! 6. The readers, which check meaning and fill in defaults: `fix` (the fix's prose
+//!    and its `[fix] set` settings), `texts` (the catalog
 //!    texts and the `[zh]` table), `hardware`
 //!    (`[cluster.os]`, `[cluster.machine]`), `rate` (a producer's `rate_per_sec`),
 //!    `workload` (`[[producers]]`,
@@ -172,6 +177,7 @@ mod events;
 mod experiment;
 mod faults;
 mod fields;
+mod fix;
 mod group_protocol;
 mod hardware;
 mod keys;
@@ -205,6 +211,8 @@ mod tests_delay_queues;
 mod tests_errors;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_fix;
 #[cfg(test)]
 mod tests_kraft;
 #[cfg(test)]

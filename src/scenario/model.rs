@@ -32,8 +32,13 @@ pub struct Scenario {
     pub lesson: Option<String>,
     /// How the failure (or its prevention) works, step by step.
     pub mechanism: Option<String>,
-    /// The configuration or design change that prevents the failure.
+    /// The configuration or design change that prevents the failure, in prose
+    /// (`fix = "..."`, or `text` in a `[fix]` table).
     pub fix: Option<String>,
+    /// The fix as settings (`[fix] set`), each with the key and meaning of `--set
+    /// KEY=VALUE`, in file order; empty when the fix is prose only. `kafkasim explain
+    /// --prove-fix` loads the scenario with them applied and reruns its seeds.
+    pub fix_settings: Vec<Setting>,
     /// The Chinese catalog texts (`[zh]`): one for each English text above, or `None`
     /// when the file has no `[zh]`.
     pub zh: Option<Texts>,

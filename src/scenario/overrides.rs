@@ -162,17 +162,7 @@ impl Overrides {
         let mut flags = Vec::new();
         for (i, setting) in settings.iter().enumerate() {
             let span = text_len + 1 + i..text_len + 2 + i;
-            let key = setting.key.as_str();
-            if !is_reachable(key) {
-                let known: Vec<&str> = reachable_keys().collect();
-                let mut message = format!("unknown setting `{key}`{}", did_you_mean(key, &known));
-                if let Some(home) = keys::home_of(key, &[]) {
-                    message.push_str(&format!("; `{key}` belongs in {home}, which --set does not reach"));
-                }
-                message.push_str(
-                    "; expected a top-level key, or a key of [cluster], [network], [[topics]], [[producers]], \
-                     [[consumers]] or their config tables",
-                );
+            if let Some(message) = unknown_setting(&setting.key) {
                 return Err(Issue { span: Some(span), field: None, message });
             }
             flags.push(Flag {
@@ -213,6 +203,24 @@ impl Overrides {
             }),
         }
     }
+}
+
+/// Why `--set` (or `[fix] set`) cannot set `key`, if it cannot: the key is unknown, or
+/// belongs in a table `--set` does not reach.
+pub(super) fn unknown_setting(key: &str) -> Option<String> {
+    if is_reachable(key) {
+        return None;
+    }
+    let known: Vec<&str> = reachable_keys().collect();
+    let mut message = format!("unknown setting `{key}`{}", did_you_mean(key, &known));
+    if let Some(home) = keys::home_of(key, &[]) {
+        message.push_str(&format!("; `{key}` belongs in {home}, which --set does not reach"));
+    }
+    message.push_str(
+        "; expected a top-level key, or a key of [cluster], [network], [[topics]], [[producers]], \
+         [[consumers]] or their config tables",
+    );
+    Some(message)
 }
 
 /// Whether a table with `allowed` keys takes a setting of `key`: a top-level key goes

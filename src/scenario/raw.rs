@@ -246,6 +246,32 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// A table whose keys the caller checks (`[fix] set`, whose keys are `--set`'s):
+    /// dotted keys are flattened as in any table, and no key is refused here.
+    pub fn free_table(&self) -> Res<Table<'a>> {
+        match self.concrete(false).shape {
+            Shape::Table(t) => Table::open_with(t, self.pos.clone(), &[], false, self.overrides),
+            _ => Err(self.mismatch("a table of settings, such as { acks = \"all\" }")),
+        }
+    }
+
+    /// The value as `--set KEY=VALUE` would write it (`[fix] set`): a string as written
+    /// (in TOML quotes when it is empty, padded or quoted itself), any other scalar or
+    /// array in TOML.
+    pub fn setting_text(&self) -> Res<String> {
+        match self.concrete(true).shape {
+            Shape::Str(s) if s.is_empty() || s.trim() != s || s.starts_with(['"', '\'']) => {
+                Ok(Value::from(s).to_string())
+            }
+            Shape::Str(s) => Ok(s.to_string()),
+            Shape::Int(i) => Ok(i.to_string()),
+            Shape::Float(f) => Ok(Value::from(f).to_string()),
+            Shape::Bool(b) => Ok(b.to_string()),
+            Shape::Array(a) => Ok(a.to_string().trim().to_string()),
+            _ => Err(self.mismatch("a setting's value: a string, number, boolean or array")),
+        }
+    }
+
     /// An array of tables (`[[x]]` or `x = [{ ... }, ...]`); each table's keys must be
     /// among `allowed`.
     pub fn tables(&self, allowed: &[&str]) -> Res<Vec<Table<'a>>> {
@@ -295,11 +321,22 @@ pub(super) struct Table<'a> {
 
 impl<'a> Table<'a> {
     fn open(table: &'a dyn TableLike, pos: Pos, allowed: &[&str], overrides: &'a Overrides) -> Res<Table<'a>> {
+        Self::open_with(table, pos, allowed, true, overrides)
+    }
+
+    /// [`Table::open`]; keys outside `allowed` are refused only when `check_keys`.
+    fn open_with(
+        table: &'a dyn TableLike,
+        pos: Pos,
+        allowed: &[&str],
+        check_keys: bool,
+        overrides: &'a Overrides,
+    ) -> Res<Table<'a>> {
         let mut entries = Vec::new();
         collect(table, "", None, 0, &pos, allowed, overrides, &mut entries);
         let unknown = entries
             .iter()
-            .filter(|e| !allowed.contains(&e.key.as_str()))
+            .filter(|e| check_keys && !allowed.contains(&e.key.as_str()))
             .min_by_key(|e| e.key_pos.span.as_ref().map_or(0, |s| s.start));
         if let Some(e) = unknown {
             let mut message = match keys::synonym_of(&e.key, allowed) {

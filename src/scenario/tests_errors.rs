@@ -4,14 +4,14 @@ use std::path::Path;
 
 use super::*;
 
-fn error(text: &str) -> ScenarioError {
+pub(super) fn error(text: &str) -> ScenarioError {
     match parse(text, Path::new("scenarios/x.toml")) {
         Ok(_) => panic!("expected an error for:\n{text}"),
         Err(e) => e,
     }
 }
 
-fn err(text: &str) -> String {
+pub(super) fn err(text: &str) -> String {
     error(text).to_string()
 }
 

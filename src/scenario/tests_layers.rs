@@ -24,6 +24,7 @@ const ORDER: &[&str] = &[
     "raw",
     "fields",
     "target",
+    "fix",
     "texts",
     "group_protocol",
     "hardware",

@@ -1,16 +1,21 @@
 //! The reader of the catalog texts: the English top-level keys and the `[zh]` table,
 //! which must translate exactly the texts the file has in English.
 
+use super::fix::Fix;
 use super::keys;
 use super::model_texts::{Lang, TextKey, Texts};
 use super::raw::Table;
 use super::span::{Issue, Pos, Res};
 
-/// Reads the English texts: the top-level keys.
-pub(super) fn english(root: &Table) -> Res<Texts> {
+/// Reads the English texts: the top-level keys, and the fix's prose as `fix` read it
+/// (`fix = "..."` or `[fix] text`).
+pub(super) fn english(root: &Table, fix: &Fix) -> Res<Texts> {
     let mut texts = Texts::default();
     for key in TextKey::ALL {
-        *texts.slot(key) = root.opt_string(key.name(), "a string")?.map(|s| s.value);
+        *texts.slot(key) = match key {
+            TextKey::Fix => fix.text.clone(),
+            _ => root.opt_string(key.name(), "a string")?.map(|s| s.value),
+        };
     }
     Ok(texts)
 }

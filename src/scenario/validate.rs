@@ -25,24 +25,48 @@ use super::model::{
 use super::model_clients::{ConsumerMode, ProducerSpec};
 use super::overrides::{Overrides, SetScope, Setting};
 use super::raw::{self, Node, Table};
-use super::span::{Pos, Res, Sp};
+use super::span::{Issue, Pos, Res, Sp};
 use super::values::{choice, parse_seed_range};
 use super::experiment::{Dimension, ExperimentSpec, MAX_COMBINATIONS};
-use super::{delay_queues, events, faults, hardware, kraft, nemesis, pipelines, swarm, texts, workload};
+use super::{delay_queues, events, faults, fix, hardware, kraft, nemesis, pipelines, swarm, texts, workload};
 
-/// Parses and validates scenario text with the `--set` settings applied.
+/// Parses and validates scenario text with the `--set` settings applied, and checks that
+/// the scenario reads with its `[fix] set` applied too.
 pub(super) fn build(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Res<Scenario> {
+    let (scenario, fix_positions) = build_once(text, path, settings, scope)?;
+    check_fix(text, path, &scenario.fix_settings, &fix_positions)?;
+    Ok(scenario)
+}
+
+/// [`build`] without the check of the fix; with the position of each `[fix] set` value.
+fn build_once(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Res<(Scenario, Vec<Pos>)> {
     let overrides = Overrides::new(settings, text.len())?;
-    let doc = raw::parse_document(text)?;
+    let doc = raw::parse_document(text).map_err(fix::explain_duplicate)?;
     let root = raw::root(&doc, &overrides)?;
-    let scenario = build_from(&root, text, path)?;
+    let (scenario, fix_positions) = build_from(&root, text, path)?;
     if scope == SetScope::OneScenario {
         overrides.check_all_used()?;
     }
-    Ok(Scenario { settings: settings.to_vec(), ..scenario })
+    Ok((Scenario { settings: settings.to_vec(), ..scenario }, fix_positions))
 }
 
-fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
+/// Reads the file again with its `[fix] set` applied as `--set` would apply it (the
+/// command line's settings left out: they are the user's), so that a fix setting the
+/// scenario cannot take fails when the file loads, at the setting.
+fn check_fix(text: &str, path: &Path, fix: &[Setting], positions: &[Pos]) -> Res<()> {
+    if fix.is_empty() {
+        return Ok(());
+    }
+    let Err(issue) = build_once(text, path, fix, SetScope::OneScenario) else { return Ok(()) };
+    let in_setting = issue.span.as_ref().and_then(|s| s.start.checked_sub(text.len() + 1));
+    let at = issue.field.as_deref().map_or(String::new(), |f| format!(" (at `{f}`)"));
+    Err(match in_setting.and_then(|i| positions.get(i)) {
+        Some(pos) => pos.issue(format!("the scenario cannot take this fix setting{at}: {}", issue.message)),
+        None => Issue { message: format!("with [fix] set applied{at}: {}", issue.message), ..issue },
+    })
+}
+
+fn build_from(root: &Table, text: &str, path: &Path) -> Res<(Scenario, Vec<Pos>)> {
     let mut notes = Notes::new(text);
 
     let name = match root.opt_string("name", "a string")? {
@@ -150,10 +174,12 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
     let expect = expectations(root.opt_table("expect", keys::EXPECT)?)?;
     let experiment = root.opt_table("experiment", keys::EXPERIMENT)?.map(|t| experiment(&t, text)).transpose()?;
 
-    let english = texts::english(root)?;
+    let fix = fix::fix(root)?;
+    let english = texts::english(root, &fix)?;
     let zh = texts::chinese(root, &english)?;
+    let (fix_settings, fix_positions): (Vec<Setting>, Vec<Pos>) = fix.set.into_iter().unzip();
 
-    Ok(Scenario {
+    let scenario = Scenario {
         name,
         path: path.to_path_buf(),
         settings: Vec::new(),
@@ -161,6 +187,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         lesson: english.lesson,
         mechanism: english.mechanism,
         fix: english.fix,
+        fix_settings,
         zh,
         theme,
         seeds,
@@ -183,7 +210,8 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<Scenario> {
         experiment,
         notes: notes.list,
         source: text.to_string(),
-    })
+    };
+    Ok((scenario, fix_positions))
 }
 
 fn scenario_name(sp: Sp<String>) -> Res<String> {
