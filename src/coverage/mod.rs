@@ -36,6 +36,9 @@ pub enum ReachedState {
     KraftLeaderElected,
     /// A KRaft leader resigned because a majority of voters stopped fetching (check-quorum).
     KraftQuorumLost,
+    /// A KRaft election ended without a majority (too few voters reachable, or a split
+    /// vote): the candidate backs off before standing again.
+    KraftElectionFailed,
     /// A broker took over the groups of an offsets partition in a later leader epoch than the first.
     CoordinatorMoved,
     /// The group coordinator removed or fenced a member (session expiry, static or epoch fencing).
@@ -66,7 +69,7 @@ pub enum ReachedState {
 
 impl ReachedState {
     /// Every state, in the order of the list above (the order reports use).
-    pub const ALL: [ReachedState; 22] = [
+    pub const ALL: [ReachedState; 23] = [
         ReachedState::IsrShrunkToLeader,
         ReachedState::NotEnoughReplicas,
         ReachedState::UncleanElection,
@@ -76,6 +79,7 @@ impl ReachedState {
         ReachedState::ZombieControllerFenced,
         ReachedState::KraftLeaderElected,
         ReachedState::KraftQuorumLost,
+        ReachedState::KraftElectionFailed,
         ReachedState::CoordinatorMoved,
         ReachedState::MemberFenced,
         ReachedState::StaleCommitRefused,
@@ -103,6 +107,7 @@ impl ReachedState {
             ReachedState::ZombieControllerFenced => "zombie-controller-fenced",
             ReachedState::KraftLeaderElected => "kraft-leader-elected",
             ReachedState::KraftQuorumLost => "kraft-quorum-lost",
+            ReachedState::KraftElectionFailed => "kraft-election-failed",
             ReachedState::CoordinatorMoved => "coordinator-moved",
             ReachedState::MemberFenced => "member-fenced",
             ReachedState::StaleCommitRefused => "stale-commit-refused",

@@ -183,6 +183,7 @@ impl Controller {
     }
 
     fn step(&mut self, step: Step, now_ms: u64, rng: &mut GlobalRng) {
+        let lost_before = self.node.election_lost();
         let out = match step {
             Step::Answer(answer) => answer.deliver(&mut self.node, &self.transport, now_ms, rng),
             Step::Tick => {
@@ -213,6 +214,10 @@ impl Controller {
                 }
             }
         };
+        if !lost_before && self.node.election_lost() {
+            // Too few voters reachable to win (or a split vote): the quorum cannot elect.
+            self.ctx.tracer.reached(ReachedState::KraftElectionFailed);
+        }
         self.persist_and_send(out);
         self.observe(now_ms);
         while let Some(decision) = self.active.as_mut().and_then(|a| a.due(now_ms)) {

@@ -191,6 +191,16 @@ impl<R: Clone> QuorumNode<R> {
         self.epoch
     }
 
+    /// Whether this node lost its current election (no majority granted its vote before
+    /// the election timeout, or a majority refused it) and is backing off before standing
+    /// again (Kafka's `CandidateState`/`ProspectiveState` backoff).
+    pub fn election_lost(&self) -> bool {
+        match &self.role {
+            Role::Prospective { ballot, .. } | Role::Candidate(ballot) => ballot.backoff_until_ms.is_some(),
+            _ => false,
+        }
+    }
+
     /// The current role.
     pub fn role(&self) -> RoleKind {
         match self.role {
