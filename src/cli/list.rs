@@ -26,6 +26,18 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, i32> {
         .collect()
 }
 
+/// Orders scenarios as the guide's tour (`scenarios/README.md` from its first numbered
+/// section, `## 0.`, on) first names them (`` `NAME` ``); those it does not name keep
+/// their order, after the others.
+pub fn in_guide_order(scenarios: &mut [Scenario], guide: &str) {
+    let numbered =
+        |line: &str| line.strip_prefix("## ").is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+    let tour_start =
+        guide.lines().find(|line| numbered(line)).map_or(0, |line| line.as_ptr() as usize - guide.as_ptr() as usize);
+    let tour = &guide[tour_start..];
+    scenarios.sort_by_key(|s| tour.find(&format!("`{}`", s.name)).unwrap_or(usize::MAX));
+}
+
 /// The catalog as text: one section per theme in catalog order (then scenarios without
 /// a theme), one line per scenario with its title, headings and titles in `lang` (a
 /// scenario without that language's title shows its English one).
@@ -54,7 +66,11 @@ pub fn render_list(scenarios: &[Scenario], lang: Lang) -> String {
 /// Prints the catalog in `lang`; returns the exit code.
 pub fn list(dir: &Path, lang: Lang) -> i32 {
     match load_dir(dir) {
-        Ok(scenarios) => {
+        Ok(mut scenarios) => {
+            // The guide beside the scenarios, if any, gives the reading order.
+            if let Ok(guide) = std::fs::read_to_string(dir.join("README.md")) {
+                in_guide_order(&mut scenarios, &guide);
+            }
             print!("{}", render_list(&scenarios, lang));
             match lang {
                 Lang::En => println!("\nRun one with `kafkasim run FILE --seed N`; `kafkasim explain FILE --seed N` tells each anomaly's story. The guide: scenarios/README.md."),
@@ -63,5 +79,24 @@ pub fn list(dir: &Path, lang: Lang) -> i32 {
             0
         }
         Err(code) => code,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &str) -> Scenario {
+        let text = "[[topics]]\nname = \"orders\"\n[[producers]]\ntopic = \"orders\"\n";
+        scenario::parse(text, Path::new(&format!("{name}.toml"))).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_catalog_lists_scenarios_in_the_order_the_guide_names_them() {
+        let guide = "# Tour\n`acks0` first in the preface\n## 0. Basics\n**`healthy-cluster`**, then `acks1` (again `healthy-cluster`)\n## 1. Loss\n`acks0`";
+        let mut scenarios: Vec<Scenario> = ["acks0", "acks1", "healthy-cluster", "zzz"].map(named).into();
+        in_guide_order(&mut scenarios, guide);
+        let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["healthy-cluster", "acks1", "acks0", "zzz"]);
     }
 }

@@ -168,7 +168,10 @@ pub(super) fn instances<'a, T>(prefix: &str, groups: impl Iterator<Item = (u32, 
 /// The catalog section a scenario belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Theme {
-    /// Acknowledged records that disappear (`theme = "loss"`).
+    /// How a healthy cluster works, before anything fails: partitions, leaders and
+    /// followers, the high watermark, a group's assignment (`theme = "basics"`).
+    Basics,
+    /// Acknowledged records that disappear (`"loss"`).
     Loss,
     /// Records written or consumed more than once (`"duplication"`).
     Duplication,
@@ -190,15 +193,16 @@ pub enum Theme {
 }
 
 impl Theme {
-    /// Every theme, in catalog order.
-    pub const ALL: [Theme; 9] = [
+    /// Every theme, in catalog order: the order of scenarios/README.md, the guide.
+    pub const ALL: [Theme; 10] = [
+        Theme::Basics,
         Theme::Loss,
         Theme::Duplication,
         Theme::Ordering,
-        Theme::Availability,
         Theme::ConsumerGroups,
         Theme::Transactions,
         Theme::ReplicationInternals,
+        Theme::Availability,
         Theme::Capacity,
         Theme::History,
     ];
@@ -206,6 +210,7 @@ impl Theme {
     /// The theme's name as written in scenario files, e.g. `consumer-groups`.
     pub fn name(self) -> &'static str {
         match self {
+            Theme::Basics => "basics",
             Theme::Loss => "loss",
             Theme::Duplication => "duplication",
             Theme::Ordering => "ordering",
@@ -228,6 +233,7 @@ impl Theme {
             Lang::En => name.to_string(),
             Lang::Zh => {
                 let zh = match theme {
+                    Some(Theme::Basics) => "基础",
                     Some(Theme::Loss) => "数据丢失",
                     Some(Theme::Duplication) => "重复",
                     Some(Theme::Ordering) => "顺序",
