@@ -631,6 +631,8 @@ fn output_paths_are_checked_before_the_work_starts() {
         vec!["run", "scenarios/acks1-leader-crash.toml", "--seed", "3", "--history", missing],
         vec!["run", "scenarios/acks1-leader-crash.toml", "--seed", "3", "--trace-out", missing],
         vec!["shrink", "scenarios/acks1-leader-crash.toml", "--seed", "4", "--out", missing],
+        vec!["sweep", "scenarios/acks1-leader-crash.toml", "--seeds", "1..3", "--out", missing],
+        vec!["suite", "scenarios", "--junit", missing],
     ] {
         let output = kafkasim(&args);
         assert_eq!(output.status.code(), Some(74), "{args:?}: {}", stderr(&output));
@@ -670,4 +672,43 @@ fn a_file_that_is_not_utf8_is_reported_the_same_way_by_every_command() {
             stderr(&output)
         );
     }
+}
+
+/// A run that cannot fit the memory budget is refused before it starts (exit 65), by
+/// every command that runs it, with the estimate, the budget and the settings to change.
+#[test]
+fn a_run_over_the_memory_budget_is_refused_before_it_starts() {
+    let dir = scratch_dir("memory-budget");
+    let year = dir.join("year.toml");
+    // A year at 300 records a second.
+    let text = small_scenario("[1]", "all", "")
+        .replace("duration = \"8s\"", "duration = \"8760h\"")
+        .replace("rate_per_sec = 400", "rate_per_sec = 300");
+    assert!(text.contains("8760h") && text.contains("= 300"), "the small scenario changed: {text}");
+    std::fs::write(&year, text).expect("scenario written");
+    let year = year.to_str().expect("a UTF-8 path");
+    for args in [vec!["run", year], vec!["sweep", year, "--seeds", "1..3"], vec!["explain", year]] {
+        let output = kafkasim(&args);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(65), "{args:?}: {err}");
+        for part in ["MiB of memory", "budget of", "`duration`", "`rate_per_sec`", "`count`", "--memory-limit-mb"] {
+            assert!(err.contains(part), "{args:?}: {part}: {err}");
+        }
+        assert_eq!(stdout(&output), "", "{args:?}: the run started");
+    }
+    // The same small scenario fits, and --memory-limit-mb lowers the budget under it.
+    let output = kafkasim(&["run", "scenarios/acks1-leader-crash.toml", "--seed", "3", "--memory-limit-mb", "1"]);
+    assert_eq!(output.status.code(), Some(65), "{}", stderr(&output));
+    assert!(stderr(&output).contains("budget of 1 MiB"), "{}", stderr(&output));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `--partition` is checked against the partitions the seed drew: seed 2013 of swarm.toml
+/// draws three (the file has two), so orders-2 is accepted and orders-3 refused naming the draw.
+#[test]
+fn run_partition_outside_the_seeds_draw_is_refused_naming_the_draw() {
+    let output = kafkasim(&["run", "scenarios/swarm.toml", "--seed", "2013", "--trace", "--partition", "orders-3"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(64), "{err}");
+    assert!(err.contains("seed 2013 drew orders-0, orders-1, orders-2"), "{err}");
 }

@@ -5,7 +5,7 @@
 //!
 //! Exit codes: 0 pass, 1 safety expectation failed, 2 liveness failed, 3 a simulated
 //! node panicked, 4 nondeterminism found (`check-determinism`), 64 usage error, 65
-//! invalid input (scenario or history), 66 unreadable input, 74 output error.
+//! invalid input (scenario or history, or a run over the memory budget), 66 unreadable input, 74 output error.
 
 mod bench;
 mod check;
@@ -56,6 +56,22 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// The memory one run may need, in MiB (default: 8 GiB, or the machine's memory when
+    /// less). A scenario whose estimate is over it is refused before it runs (exit 65).
+    #[arg(long, value_name = "MIB", global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub memory_limit_mb: Option<u64>,
+}
+
+/// The memory budget of each run, in bytes, set from `--memory-limit-mb` when the
+/// command line is parsed; 0 means the default.
+static MEMORY_BUDGET_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The memory budget of each run this command starts, in bytes.
+fn memory_budget_bytes() -> u64 {
+    match MEMORY_BUDGET_BYTES.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => crate::runner::memory_budget::default_budget_bytes(),
+        bytes => bytes,
+    }
 }
 
 /// The subcommands.
@@ -333,6 +349,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             return code;
         }
     };
+    let budget = cli.memory_limit_mb.map_or(0, |mib| mib.saturating_mul(1 << 20));
+    MEMORY_BUDGET_BYTES.store(budget, std::sync::atomic::Ordering::Relaxed);
     let jobs = |jobs: Option<u64>| jobs.map_or_else(default_jobs, |n| n as usize);
     match cli.command {
         Command::Run { file, seed, history, trace_out, trace, partition, value, plant, set, lang, json } => {
@@ -423,16 +441,22 @@ fn load(file: &Path) -> Result<Scenario, i32> {
 }
 
 /// Loads a scenario with `--set` settings applied; prints the error and returns the exit
-/// code if it cannot.
+/// code if it cannot, or if one run of it would need more memory than the budget
+/// (`--memory-limit-mb`; see `runner::memory_budget`).
 fn load_with(file: &Path, settings: &[Setting], scope: SetScope) -> Result<Scenario, i32> {
-    scenario::load_with(file, settings, scope).map_err(|error| {
+    let scenario = scenario::load_with(file, settings, scope).map_err(|error| {
         eprintln!("error: {error}");
         if error.is_unreadable() {
             EXIT_NO_INPUT
         } else {
             EXIT_INPUT
         }
-    })
+    })?;
+    crate::runner::memory_budget::check(&scenario, memory_budget_bytes()).map_err(|message| {
+        eprintln!("error: {message}");
+        EXIT_INPUT
+    })?;
+    Ok(scenario)
 }
 
 /// Creates an output file the command will write when it is done, so that a path it

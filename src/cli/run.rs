@@ -34,7 +34,7 @@ pub struct RunOptions<'a> {
 }
 
 /// An output file, created now, with its path, if the command line asked for one.
-fn open_if_asked(path: Option<&Path>) -> Result<Option<(std::fs::File, &Path)>, i32> {
+pub(super) fn open_if_asked(path: Option<&Path>) -> Result<Option<(std::fs::File, &Path)>, i32> {
     path.map(|p| open_output(p).map(|file| (file, p))).transpose()
 }
 
@@ -56,8 +56,11 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
                 .flat_map(|t| (0..t.partitions).map(move |i| crate::protocol::partition_name(&t.name, i)))
                 .collect();
             if !known.contains(p) {
+                // Name the seed: with `[swarm]` another seed may draw the partition.
+                let drawn =
+                    if scenario.swarm.is_some() { format!("seed {seed} drew") } else { "the scenario has".into() };
                 eprintln!(
-                    "error: --partition {p}: the scenario has no such partition; expected one of {}",
+                    "error: --partition {p}: the run of seed {seed} has no such partition; {drawn} {}",
                     known.join(", ")
                 );
                 return super::EXIT_USAGE;

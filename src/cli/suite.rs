@@ -86,6 +86,12 @@ pub fn suite(dir: &Path, options: SuiteOptions<'_>) -> i32 {
         }
     };
     files.sort();
+    // The JUnit file exists before the runs, so that a path that cannot be written fails
+    // at once, not after the whole suite.
+    let junit = match super::run::open_if_asked(options.junit) {
+        Ok(junit) => junit,
+        Err(code) => return code,
+    };
     let mut scenarios = Vec::new();
     for file in &files {
         match load_with(file, options.settings, SetScope::Catalog) {
@@ -128,8 +134,8 @@ pub fn suite(dir: &Path, options: SuiteOptions<'_>) -> i32 {
     if options.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("the suite report serializes"));
     }
-    if let Some(path) = options.junit {
-        if let Err(e) = std::fs::write(path, junit_xml(&report)) {
+    if let Some((mut file, path)) = junit {
+        if let Err(e) = std::io::Write::write_all(&mut file, junit_xml(&report).as_bytes()) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return EXIT_OUTPUT;
         }

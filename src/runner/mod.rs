@@ -14,6 +14,7 @@ mod admin;
 mod configure;
 mod group_reset;
 mod held;
+pub mod memory_budget;
 mod nemesis;
 mod observer;
 mod outcome;
