@@ -10,6 +10,7 @@
 //! runs in a child process of its own (see `determinism`).
 
 mod backlog;
+mod catalog_claims;
 mod cli;
 mod coverage;
 mod delay_queues;

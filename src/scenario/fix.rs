@@ -20,10 +20,10 @@
 //! only one of `fix = "..."` and `[fix]`; a file with both fails to parse, at the second.
 
 use super::keys;
-use crate::check::AnomalyKind;
 use super::overrides::{unknown_setting, Setting};
 use super::raw::Table;
 use super::span::{Issue, Pos, Res};
+use crate::check::AnomalyKind;
 
 /// The fix as read: its prose, and its settings with where each value is written.
 #[derive(Default)]

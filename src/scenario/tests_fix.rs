@@ -75,9 +75,8 @@ fn fix_errors_name_the_line_column_and_field() {
     assert!(err(&format!("seeds = [1]\nduration = \"20s\"\n[fix]\nset = {{ acks = \"all\" }}\n"))
         .starts_with("scenarios/x.toml:4:16: `fix.set.acks`: the scenario cannot take this fix setting"));
     // Unknown keys of [fix], a wrong type, an empty table.
-    assert!(
-        err(&format!("{BASE}[fix]\nprose = \"x\"\n")).contains("unknown key `prose`; expected one of `text`, `set` or `prevents`")
-    );
+    assert!(err(&format!("{BASE}[fix]\nprose = \"x\"\n"))
+        .contains("unknown key `prose`; expected one of `text`, `set` or `prevents`"));
     assert!(
         err(&format!("{BASE}[fix]\ntext = 3\n")).starts_with("scenarios/x.toml:12:8: `fix.text`: expected a string")
     );
