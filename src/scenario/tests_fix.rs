@@ -100,7 +100,7 @@ fn prevents_names_the_kinds_of_expect_present_the_fix_prevents() {
     // A kind the lesson does not show, an unknown kind, an empty list: at the item.
     assert_eq!(
         err(&format!("{BASE}{expect}[fix]\nset = {{ acks = \"all\" }}\nprevents = [\"duplicate\"]\n")),
-        "scenarios/x.toml:14:13: `fix.prevents[0]`: `duplicate` is not in [expect] present; expected kinds the \
+        "scenarios/x.toml:15:13: `fix.prevents[0]`: `duplicate` is not in [expect] present; expected kinds the \
          lesson shows, of replica-divergence, lost-write"
     );
     assert!(err(&format!("{BASE}{expect}[fix]\nprevents = [\"lost-writes\"]\n"))
