@@ -4,7 +4,8 @@
 //! prevent.
 //!
 //! A fix *prevents* the anomalies when no seed tried shows any of the target kinds: the
-//! kinds the unfixed scenario's `[expect] present` lists, or, without that list, the
+//! kinds its `[fix] prevents` names (a release fix of one bug among the lesson's kinds),
+//! else those the unfixed scenario's `[expect] present` lists, or, without that list, the
 //! kinds the unfixed run of the chosen seed shows. A seed in which a simulated node
 //! panicked proves nothing, so it counts as not prevented. Anomalies of other kinds
 //! that appear under the fix are reported beside the verdict, never hidden, but do not
@@ -51,10 +52,14 @@ pub fn proof_seeds(scenario: &Scenario, first: u64, more: usize) -> Vec<u64> {
     seeds
 }
 
-/// The anomaly kinds a fix of `scenario` must prevent: those its `[expect] present`
-/// lists, or, when it lists none, those an unfixed run shows (`shown`, called only then).
+/// The anomaly kinds a fix of `scenario` must prevent: those its `[fix] prevents` names,
+/// else those its `[expect] present` lists, or, when it lists none, those an unfixed run
+/// shows (`shown`, called only then).
 pub fn target_kinds(scenario: &Scenario, shown: impl FnOnce() -> Vec<AnomalyKind>) -> Vec<AnomalyKind> {
-    if scenario.expect.present.is_empty() {
+    if !scenario.fix_prevents.is_empty() {
+        let named: BTreeSet<AnomalyKind> = scenario.fix_prevents.iter().copied().collect();
+        named.into_iter().collect()
+    } else if scenario.expect.present.is_empty() {
         shown()
     } else {
         let listed: BTreeSet<AnomalyKind> = scenario.expect.present.iter().copied().collect();

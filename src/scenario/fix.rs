@@ -8,6 +8,12 @@
 //! set = { "enable.idempotence" = true, acks = "all" }
 //! ```
 //!
+//! `prevents` (optional) names the kinds of `[expect] present` the fix prevents, when it
+//! does not prevent them all: a release fix of one bug (`kafka7164-missed-leader-epoch`:
+//! `replica-divergence`) leaves the acks=1 loss the same run also shows, which its text
+//! answers with other settings. `--prove-fix` then judges only these kinds. Each must be
+//! in `[expect] present` (checked in `validate`).
+//!
 //! `set` takes exactly what `--set KEY=VALUE` takes, applied by the same code
 //! (`overrides`): its keys are checked here with `--set`'s message, its values when the
 //! whole scenario is read again with them applied (in `validate`). TOML lets a file have
@@ -17,6 +23,7 @@ use super::keys;
 use super::overrides::{unknown_setting, Setting};
 use super::raw::Table;
 use super::span::{Issue, Pos, Res};
+use crate::check::AnomalyKind;
 
 /// The fix as read: its prose, and its settings with where each value is written.
 #[derive(Default)]
@@ -25,6 +32,8 @@ pub(super) struct Fix {
     pub text: Option<String>,
     /// `[fix] set`, in file order, each with its value's position.
     pub set: Vec<(Setting, Pos)>,
+    /// `[fix] prevents`, each kind with its position; empty when not given.
+    pub prevents: Vec<(AnomalyKind, Pos)>,
 }
 
 /// Reads `fix`, either form.
@@ -32,7 +41,7 @@ pub(super) fn fix(root: &Table) -> Res<Fix> {
     let Some(node) = root.get("fix") else { return Ok(Fix::default()) };
     if !node.is_table() {
         let text = node.string("a string (the fix in prose), or a [fix] table with `text` and `set`")?;
-        return Ok(Fix { text: Some(text.value), set: Vec::new() });
+        return Ok(Fix { text: Some(text.value), ..Fix::default() });
     }
     let table = node.table(keys::FIX)?;
     let text = table.opt_string("text", "a string: the fix in prose")?.map(|t| t.value);
@@ -47,13 +56,26 @@ pub(super) fn fix(root: &Table) -> Res<Fix> {
             set.push((Setting { key: key.to_string(), value: node.setting_text()? }, node.pos.clone()));
         }
     }
+    let prevents = match table.get("prevents") {
+        Some(node) => {
+            let prevents = super::validate::anomaly_names(node)?;
+            if prevents.is_empty() {
+                return Err(node.pos.issue(
+                    "an empty list; expected the kinds of [expect] present the fix prevents, or no `prevents` \
+                     (then it must prevent them all)",
+                ));
+            }
+            prevents
+        }
+        None => Vec::new(),
+    };
     if text.is_none() && set.is_empty() {
         return Err(table.pos.issue(
             "an empty [fix]; expected `text` (the fix in prose) and `set` (its settings, as --set takes them: \
              set = { acks = \"all\" })",
         ));
     }
-    Ok(Fix { text, set })
+    Ok(Fix { text, set, prevents })
 }
 
 /// A TOML error about `fix` given twice, with what to write instead.

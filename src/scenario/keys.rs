@@ -30,8 +30,9 @@ pub(super) const ROOT: &[&str] = &[
     "experiment",
 ];
 
-/// `[fix]`: the fix in prose and its settings (as `--set` takes them).
-pub(super) const FIX: &[&str] = &["text", "set"];
+/// `[fix]`: the fix in prose, its settings (as `--set` takes them) and the lesson's
+/// anomaly kinds it prevents (when only some of `[expect] present`).
+pub(super) const FIX: &[&str] = &["text", "set", "prevents"];
 
 /// `[zh]`: the Chinese catalog texts, one for each English text at the top level.
 pub(super) const ZH: &[&str] = &["title", "lesson", "mechanism", "fix"];

@@ -39,6 +39,9 @@ pub struct Scenario {
     /// KEY=VALUE`, in file order; empty when the fix is prose only. `kafkasim explain
     /// --prove-fix` loads the scenario with them applied and reruns its seeds.
     pub fix_settings: Vec<Setting>,
+    /// The kinds of `[expect] present` the fix prevents (`[fix] prevents`), when it
+    /// prevents only those; empty: all of them. `--prove-fix` judges these.
+    pub fix_prevents: Vec<AnomalyKind>,
     /// The Chinese catalog texts (`[zh]`): one for each English text above, or `None`
     /// when the file has no `[zh]`.
     pub zh: Option<Texts>,

@@ -4,6 +4,7 @@
 use super::tests::ok;
 use super::tests_errors::{err, error};
 use super::*;
+use crate::check::AnomalyKind;
 
 /// A valid header, a topic and a producer, lines 1-10.
 const BASE: &str = "seeds = [1]\nduration = \"20s\"\n[[topics]]\nname = \"orders\"\nreplication.factor = 3\n[[producers]]\ntopic = \"orders\"\n\
@@ -74,13 +75,35 @@ fn fix_errors_name_the_line_column_and_field() {
     assert!(err(&format!("seeds = [1]\nduration = \"20s\"\n[fix]\nset = {{ acks = \"all\" }}\n"))
         .starts_with("scenarios/x.toml:4:16: `fix.set.acks`: the scenario cannot take this fix setting"));
     // Unknown keys of [fix], a wrong type, an empty table.
-    assert!(
-        err(&format!("{BASE}[fix]\nprose = \"x\"\n")).contains("unknown key `prose`; expected one of `text` or `set`")
-    );
+    assert!(err(&format!("{BASE}[fix]\nprose = \"x\"\n"))
+        .contains("unknown key `prose`; expected one of `text`, `set` or `prevents`"));
     assert!(
         err(&format!("{BASE}[fix]\ntext = 3\n")).starts_with("scenarios/x.toml:12:8: `fix.text`: expected a string")
     );
     assert!(err(&format!("{BASE}[fix]\nset = [1]\n")).contains("`fix.set`: expected a table of settings"));
     assert!(err(&format!("fix = 3\n{BASE}")).contains("`fix`: expected a string (the fix in prose), or a [fix] table"));
     assert!(err(&format!("{BASE}[fix]\n")).contains("an empty [fix]"));
+}
+
+#[test]
+fn prevents_names_the_kinds_of_expect_present_the_fix_prevents() {
+    let expect = "[expect]\npresent = [\"replica-divergence\", \"lost-write\"]\n";
+    let s = ok(&format!(
+        "{BASE}{expect}[fix]\ntext = \"upgrade\"\nset = {{ kafka_version = \"2.0\" }}\nprevents = [\"replica-divergence\"]\n"
+    ));
+    assert_eq!(s.fix_prevents, [AnomalyKind::ReplicaDivergence]);
+    assert_eq!(crate::prove::target_kinds(&s, Vec::new), [AnomalyKind::ReplicaDivergence]);
+    // Without it, the fix must prevent every kind of [expect] present.
+    let all = ok(&format!("{BASE}{expect}[fix]\nset = {{ kafka_version = \"2.0\" }}\n"));
+    assert!(all.fix_prevents.is_empty());
+    assert_eq!(crate::prove::target_kinds(&all, Vec::new), [AnomalyKind::LostWrite, AnomalyKind::ReplicaDivergence]);
+    // A kind the lesson does not show, an unknown kind, an empty list: at the item.
+    assert_eq!(
+        err(&format!("{BASE}{expect}[fix]\nset = {{ acks = \"all\" }}\nprevents = [\"duplicate\"]\n")),
+        "scenarios/x.toml:15:13: `fix.prevents[0]`: `duplicate` is not in [expect] present; expected kinds the \
+         lesson shows, of replica-divergence, lost-write"
+    );
+    assert!(err(&format!("{BASE}{expect}[fix]\nprevents = [\"lost-writes\"]\n"))
+        .contains("unknown anomaly \"lost-writes\" (did you mean \"lost-write\"?)"));
+    assert!(err(&format!("{BASE}{expect}[fix]\nprevents = []\n")).contains("an empty list"));
 }

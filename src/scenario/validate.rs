@@ -177,6 +177,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<(Scenario, Vec<Pos>)
     let fix = fix::fix(root)?;
     let english = texts::english(root, &fix)?;
     let zh = texts::chinese(root, &english)?;
+    let fix_prevents = check_fix_prevents(&fix.prevents, &expect)?;
     let (fix_settings, fix_positions): (Vec<Setting>, Vec<Pos>) = fix.set.into_iter().unzip();
 
     let scenario = Scenario {
@@ -188,6 +189,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<(Scenario, Vec<Pos>)
         mechanism: english.mechanism,
         fix: english.fix,
         fix_settings,
+        fix_prevents,
         zh,
         theme,
         seeds,
@@ -848,6 +850,24 @@ fn reach_goals(node: &Node) -> Res<Vec<ReachedState>> {
         goals.push(state);
     }
     Ok(goals)
+}
+
+/// A list of anomaly names, without `*` (`[fix] prevents`).
+pub(super) fn anomaly_names(node: &Node) -> Res<Vec<(AnomalyKind, Pos)>> {
+    Ok(anomaly_list(node, false)?.0)
+}
+
+/// Each kind of `[fix] prevents` must be one the lesson shows (`[expect] present`).
+fn check_fix_prevents(prevents: &[(AnomalyKind, Pos)], expect: &Expectations) -> Res<Vec<AnomalyKind>> {
+    for (kind, pos) in prevents {
+        if !expect.present.contains(kind) {
+            return Err(pos.issue(format!(
+                "`{kind}` is not in [expect] present; expected kinds the lesson shows, of {}",
+                crate::prove::names(&expect.present)
+            )));
+        }
+    }
+    Ok(prevents.iter().map(|(k, _)| *k).collect())
 }
 
 /// A list of anomaly names; `["*"]` (only in `absent`) sets the wildcard flag.
