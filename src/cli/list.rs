@@ -87,7 +87,7 @@ mod tests {
     use super::*;
 
     fn named(name: &str) -> Scenario {
-        let text = "[[topics]]\nname = \"orders\"\n[[producers]]\ntopic = \"orders\"\n";
+        let text = "seeds = [1]\nduration = \"1s\"\n[[topics]]\nname = \"orders\"\n[[producers]]\ntopic = \"orders\"\nrate_per_sec = 1\n";
         scenario::parse(text, Path::new(&format!("{name}.toml"))).unwrap_or_else(|e| panic!("{e}"))
     }
 

@@ -2,10 +2,11 @@
 //! (lower bounds, loss rates) and the notes they leave when they adjust a setting the
 //! way Kafka does.
 
-use super::error::one_of;
+use super::error::{closest, excerpt, one_of, one_of_strings};
 use super::raw::{Node, Table};
 use super::span::{Pos, Res, Sp};
 use super::values::choice;
+use crate::check::AnomalyKind;
 use crate::profile::{Profile, Switch};
 
 /// Requires `value >= min`.
@@ -117,4 +118,45 @@ pub(super) fn check_introduced(
 
 pub(super) fn profile_bool(profile: &Profile, switch: Switch) -> bool {
     profile_choice(profile, switch, &[("true", true), ("false", false)])
+}
+
+/// A list of anomaly names, without `*` (`[fix] prevents`).
+pub(super) fn anomaly_names(node: &Node) -> Res<Vec<(AnomalyKind, Pos)>> {
+    Ok(anomaly_list(node, false)?.0)
+}
+
+/// A list of anomaly names; `["*"]` (only in `absent`) sets the wildcard flag.
+pub(super) fn anomaly_list(node: &Node, allow_wildcard: bool) -> Res<(Vec<(AnomalyKind, Pos)>, bool)> {
+    let names: Vec<&str> = AnomalyKind::ALL.iter().map(|k| k.name()).collect();
+    let items = node.array("a list of anomaly names, such as [\"lost-write\"]")?;
+    let mut out: Vec<(AnomalyKind, Pos)> = Vec::new();
+    let mut wildcard = false;
+    for item in &items {
+        let name = item.string("an anomaly name")?;
+        if name.value == "*" {
+            if !allow_wildcard {
+                return Err(name.pos.issue("`*` is only allowed in `absent`; expected anomaly names"));
+            }
+            if items.len() > 1 {
+                return Err(name
+                    .pos
+                    .issue("`*` already means every kind not in `present`; expected it alone: [\"*\"]"));
+            }
+            wildcard = true;
+            continue;
+        }
+        let Some(kind) = AnomalyKind::from_name(&name.value) else {
+            let hint = closest(&name.value, &names).map_or(String::new(), |c| format!(" (did you mean \"{c}\"?)"));
+            return Err(name.pos.issue(format!(
+                "unknown anomaly {}{hint}; expected one of {}",
+                excerpt(&name.value),
+                one_of_strings(&names)
+            )));
+        };
+        if out.iter().any(|(k, _)| *k == kind) {
+            return Err(name.pos.issue(format!("`{kind}` is listed twice; expected each kind once")));
+        }
+        out.push((kind, name.pos));
+    }
+    Ok((out, wildcard))
 }

@@ -58,7 +58,7 @@ pub(super) fn fix(root: &Table) -> Res<Fix> {
     }
     let prevents = match table.get("prevents") {
         Some(node) => {
-            let prevents = super::validate::anomaly_names(node)?;
+            let prevents = super::fields::anomaly_names(node)?;
             if prevents.is_empty() {
                 return Err(node.pos.issue(
                     "an empty list; expected the kinds of [expect] present the fix prevents, or no `prevents` \

@@ -143,8 +143,8 @@ fn durations_must_carry_a_unit() {
 fn bad_values_list_the_choices() {
     assert_eq!(
         err(&format!("{BASE}theme = \"lost\"\n")),
-        "scenarios/x.toml:3:9: `theme`: expected \"loss\", \"duplication\", \"ordering\", \"availability\", \
-         \"consumer-groups\", \"transactions\", \"replication-internals\", \"capacity\" or \"history\", found \"lost\" (did you mean \"loss\"?)"
+        "scenarios/x.toml:3:9: `theme`: expected \"basics\", \"loss\", \"duplication\", \"ordering\", \
+         \"consumer-groups\", \"transactions\", \"replication-internals\", \"availability\", \"capacity\" or \"history\", found \"lost\" (did you mean \"loss\"?)"
     );
     assert_eq!(
         err(&format!("{BASE}[[faults]]\nat = \"3s\"\nkind = \"explode\"\n")),
@@ -1051,7 +1051,7 @@ fn reach_goals_name_known_protocol_states_once_each() {
     let e = err(&format!("{BASE}[expect]\nreach = [\"isr-shrunk-to-leader\", \"uncleanelection\"]\n"));
     assert!(
         e.starts_with(
-            "scenarios/x.toml:4:35: `expect.reach[1]`: unknown protocol state \"uncleanelection\" (did you mean \
+            "scenarios/x.toml:4:34: `expect.reach[1]`: unknown protocol state \"uncleanelection\" (did you mean \
              \"unclean-election\"?); expected one of \"isr-shrunk-to-leader\", \"not-enough-replicas\", "
         ),
         "{e}"
@@ -1061,12 +1061,12 @@ fn reach_goals_name_known_protocol_states_once_each() {
     }
     assert_eq!(
         err(&format!("{BASE}[expect]\nreach = [\"member-fenced\", \"member-fenced\"]\n")),
-        "scenarios/x.toml:4:28: `expect.reach[1]`: `member-fenced` is listed twice; expected each state once"
+        "scenarios/x.toml:4:27: `expect.reach[1]`: `member-fenced` is listed twice; expected each state once"
     );
     assert_eq!(
         err(&format!("{BASE}[expect]\nreach = \"unclean-election\"\n")),
         "scenarios/x.toml:4:9: `expect.reach`: expected a list of protocol state names, such as \
-         [\"unclean-election\"], found a string"
+         [\"unclean-election\"], found string \"unclean-election\""
     );
     let parsed = parse(&format!("{BASE}[expect]\nreach = [\"power-loss-lost-unflushed\"]\n"), Path::new("x.toml"))
         .expect("a known state parses");

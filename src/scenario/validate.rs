@@ -783,11 +783,11 @@ fn expectations(table: Option<Table>) -> Res<Expectations> {
         return Ok(Expectations { absent: vec![AnomalyKind::NoProgress], ..Expectations::default() });
     };
     let present = match t.get("present") {
-        Some(n) => anomaly_list(n, false)?.0,
+        Some(n) => super::fields::anomaly_list(n, false)?.0,
         None => Vec::new(),
     };
     let (absent, wildcard) = match t.get("absent") {
-        Some(n) => anomaly_list(n, true)?,
+        Some(n) => super::fields::anomaly_list(n, true)?,
         None => (Vec::new(), false),
     };
     for (kind, pos) in &absent {
@@ -799,7 +799,7 @@ fn expectations(table: Option<Table>) -> Res<Expectations> {
         }
     }
     let allow = match t.get("allow") {
-        Some(n) => anomaly_list(n, false)?.0,
+        Some(n) => super::fields::anomaly_list(n, false)?.0,
         None => Vec::new(),
     };
     for (kind, pos) in &allow {
@@ -852,10 +852,6 @@ fn reach_goals(node: &Node) -> Res<Vec<ReachedState>> {
     Ok(goals)
 }
 
-/// A list of anomaly names, without `*` (`[fix] prevents`).
-pub(super) fn anomaly_names(node: &Node) -> Res<Vec<(AnomalyKind, Pos)>> {
-    Ok(anomaly_list(node, false)?.0)
-}
 
 /// Each kind of `[fix] prevents` must be one the lesson shows (`[expect] present`).
 fn check_fix_prevents(prevents: &[(AnomalyKind, Pos)], expect: &Expectations) -> Res<Vec<AnomalyKind>> {
@@ -868,42 +864,6 @@ fn check_fix_prevents(prevents: &[(AnomalyKind, Pos)], expect: &Expectations) ->
         }
     }
     Ok(prevents.iter().map(|(k, _)| *k).collect())
-}
-
-/// A list of anomaly names; `["*"]` (only in `absent`) sets the wildcard flag.
-fn anomaly_list(node: &Node, allow_wildcard: bool) -> Res<(Vec<(AnomalyKind, Pos)>, bool)> {
-    let names: Vec<&str> = AnomalyKind::ALL.iter().map(|k| k.name()).collect();
-    let items = node.array("a list of anomaly names, such as [\"lost-write\"]")?;
-    let mut out: Vec<(AnomalyKind, Pos)> = Vec::new();
-    let mut wildcard = false;
-    for item in &items {
-        let name = item.string("an anomaly name")?;
-        if name.value == "*" {
-            if !allow_wildcard {
-                return Err(name.pos.issue("`*` is only allowed in `absent`; expected anomaly names"));
-            }
-            if items.len() > 1 {
-                return Err(name
-                    .pos
-                    .issue("`*` already means every kind not in `present`; expected it alone: [\"*\"]"));
-            }
-            wildcard = true;
-            continue;
-        }
-        let Some(kind) = AnomalyKind::from_name(&name.value) else {
-            let hint = closest(&name.value, &names).map_or(String::new(), |c| format!(" (did you mean \"{c}\"?)"));
-            return Err(name.pos.issue(format!(
-                "unknown anomaly {}{hint}; expected one of {}",
-                excerpt(&name.value),
-                one_of_strings(&names)
-            )));
-        };
-        if out.iter().any(|(k, _)| *k == kind) {
-            return Err(name.pos.issue(format!("`{kind}` is listed twice; expected each kind once")));
-        }
-        out.push((kind, name.pos));
-    }
-    Ok((out, wildcard))
 }
 
 /// The numbers of the transactional producers (`producer-N`), in the order the runner
