@@ -43,7 +43,7 @@ fn the_fixed_twin_never_elects_an_unclean_leader() {
 /// uncleanly, so the goal is missed.
 const QUIET: &str = "seeds = [1, 2]\nduration = \"4s\"\n[cluster]\nbrokers = 2\n\
     [[topics]]\nname = \"orders\"\npartitions = 1\n\"replication.factor\" = 2\n\
-    [[producers]]\ntopic = \"orders\"\nacks = \"all\"\nrate = 20\n\
+    [[producers]]\ntopic = \"orders\"\nrate_per_sec = 20\n[producers.config]\nacks = \"all\"\n\
     [expect]\nabsent = [\"lost-write\"]\nreach = [\"unclean-election\"]\n";
 
 #[test]

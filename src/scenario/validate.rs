@@ -14,6 +14,7 @@ use crate::profile::{Profile, Switch};
 use crate::protocol::{FollowerRestart, MetadataMode, TransactionVersion, TruncationMode, UnknownProducerSequence};
 
 use super::error::{closest, excerpt, one_of_strings};
+use super::experiment::{Dimension, ExperimentSpec, MAX_COMBINATIONS};
 use super::fields::{
     at_least, loss_rate, opt_u64_min, profile_bool, profile_choice, profile_u64, switch_choice, Notes,
 };
@@ -27,7 +28,6 @@ use super::overrides::{Overrides, SetScope, Setting};
 use super::raw::{self, Node, Table};
 use super::span::{Issue, Pos, Res, Sp};
 use super::values::{choice, parse_seed_range};
-use super::experiment::{Dimension, ExperimentSpec, MAX_COMBINATIONS};
 use super::{delay_queues, events, faults, fix, hardware, kraft, nemesis, pipelines, swarm, texts, workload};
 
 /// Parses and validates scenario text with the `--set` settings applied, and checks that
@@ -851,7 +851,6 @@ fn reach_goals(node: &Node) -> Res<Vec<ReachedState>> {
     }
     Ok(goals)
 }
-
 
 /// Each kind of `[fix] prevents` must be one the lesson shows (`[expect] present`).
 fn check_fix_prevents(prevents: &[(AnomalyKind, Pos)], expect: &Expectations) -> Res<Vec<AnomalyKind>> {
