@@ -48,8 +48,7 @@ pub fn explain_run(file: &Path, settings: &[Setting], seed: Option<u64>, kind: O
     for story in &stories {
         println!("\n{}", explain::render_text(story));
     }
-    let told = stories.len();
-    if told == 0 {
+    if stories.is_empty() {
         let found: Vec<String> = outcome.counts().keys().map(|k| k.to_string()).collect();
         let found = if found.is_empty() { "none".to_string() } else { found.join(", ") };
         match kind {

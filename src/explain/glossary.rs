@@ -111,10 +111,7 @@ impl Term {
             Term::UnknownOutcome => ("unknown outcome", "结果未知（unknown outcome）"),
             Term::FinalDrain => ("final drain", "最终排空（final drain）"),
         };
-        match lang {
-            Lang::En => en,
-            Lang::Zh => zh,
-        }
+        lang.pick(en, zh)
     }
 
     /// The anchor of the term's entry in `docs/glossary.md` (its English name,
@@ -217,10 +214,7 @@ impl Term {
                 "故障恢复后，kafkasim 用一个新的消费者（进程 1000000）手动分配所有分区，从每个分区的日志起点读到高水位，得知集群最终持有的内容；已确认却不在排空结果中的消息即为丢失。",
             ),
         };
-        match lang {
-            Lang::En => en,
-            Lang::Zh => zh,
-        }
+        lang.pick(en, zh)
     }
 
     /// Whether a reader who knows basic Kafka knows the term already: the glossary

@@ -20,6 +20,14 @@ impl Lang {
     /// Every language, English first.
     pub const ALL: [Lang; 2] = [Lang::En, Lang::Zh];
 
+    /// Of a text written in each language, the one in this language.
+    pub fn pick<T>(self, en: T, zh: T) -> T {
+        match self {
+            Lang::En => en,
+            Lang::Zh => zh,
+        }
+    }
+
     /// The language's code, as `--lang` takes it and as its table is named (`zh`).
     pub fn code(self) -> &'static str {
         match self {
