@@ -11,6 +11,7 @@
 
 mod backlog;
 mod basics;
+mod catalog_claims;
 mod cli;
 mod coverage;
 mod delay_queues;

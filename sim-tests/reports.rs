@@ -1,6 +1,6 @@
 //! The committed reports under `reports/` are exactly what `kafkasim report` writes for the
 //! catalog at each scenario's report seed (its first seed): a fresh regeneration must give
-//! the same bytes. When this fails after an intended change, regenerate them with
+//! the same bytes, and that seed shows every anomaly its lesson is about. When this fails after an intended change, regenerate them with
 //!
 //!     cargo run --release -- report scenarios/*.toml
 //!
@@ -47,6 +47,7 @@ fn compare(path: &Path, fresh: &str) -> Option<String> {
 #[test]
 fn committed_reports_match_a_fresh_regeneration() {
     let scenarios = catalog();
+    let claims = crate::catalog_claims::committed_claims();
     let problems = Mutex::new(Vec::new());
     let next = Mutex::new(scenarios.iter());
     std::thread::scope(|scope| {
@@ -55,16 +56,27 @@ fn committed_reports_match_a_fresh_regeneration() {
                 let Some(sc) = next.lock().unwrap().next() else { break };
                 let seed = report::report_seed(sc);
                 let outcome = kafkasim::runner::run_seed(sc, seed);
-                // The documented seed shows the lesson: one of its anomalies, or a clean run.
+                // The documented seed shows the lesson: every anomaly it is about, or a
+                // clean run.
                 let verdict = outcome.verdict(sc);
                 if !verdict.forbidden.is_empty() || outcome.panic.is_some() {
                     problems.lock().unwrap().push(format!("{} seed {seed} fails its expectations", sc.name));
                 }
-                if !sc.expect.present.is_empty() && !sc.expect.present.iter().any(|k| verdict.counts.contains_key(k)) {
-                    problems
-                        .lock()
-                        .unwrap()
-                        .push(format!("{} seed {seed} shows none of {:?}", sc.name, sc.expect.present));
+                for kind in sc.expect.present.iter().filter(|k| !verdict.counts.contains_key(k)) {
+                    problems.lock().unwrap().push(format!(
+                        "{} seed {seed} (the report's) does not show `{}`, which its lesson is about",
+                        sc.name,
+                        kind.name()
+                    ));
+                }
+                // What the report shows, the suite found (scenarios/CLAIMS.md).
+                let claimed = claims.get(&sc.name).map(|c| &c.kinds);
+                for kind in verdict.counts.keys().filter(|k| !claimed.is_some_and(|c| c.contains_key(k))) {
+                    problems.lock().unwrap().push(format!(
+                        "{} seed {seed} shows `{}`, which scenarios/CLAIMS.md does not list",
+                        sc.name,
+                        kind.name()
+                    ));
                 }
                 let fresh = report::build(sc, &outcome);
                 let dir = report::report_dir(&root().join("reports"), sc);

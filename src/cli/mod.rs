@@ -131,6 +131,10 @@ pub enum Command {
         /// Also writes a JUnit XML report (one testcase per scenario and seed) to FILE.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Also writes the catalog's claims to FILE: a Markdown table of every anomaly
+        /// kind each scenario's seeds showed, and in how many (`scenarios/CLAIMS.md`).
+        #[arg(long, value_name = "FILE")]
+        claims: Option<PathBuf>,
         /// Worker threads for each scenario's seeds (default: the available cores).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         jobs: Option<u64>,
@@ -366,8 +370,15 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             };
             run::run(&file, options)
         }
-        Command::Suite { dir, json, junit, jobs: n, plant, set } => {
-            let options = suite::SuiteOptions { json, junit: junit.as_deref(), jobs: jobs(n), plant, settings: &set };
+        Command::Suite { dir, json, junit, claims, jobs: n, plant, set } => {
+            let options = suite::SuiteOptions {
+                json,
+                junit: junit.as_deref(),
+                claims: claims.as_deref(),
+                jobs: jobs(n),
+                plant,
+                settings: &set,
+            };
             suite::suite(&dir, options)
         }
         Command::Sweep { file, seeds, jobs: n, shard, stop_after_first, out, set } => {

@@ -12,7 +12,6 @@ use crate::runner::{self, ScenarioVerdict, SeedVerdict, Status};
 use crate::scenario::Scenario;
 use crate::scenario::{SetScope, Setting};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The options of `suite`.
@@ -22,6 +21,8 @@ pub struct SuiteOptions<'a> {
     pub json: bool,
     /// Also write a JUnit XML report here.
     pub junit: Option<&'a Path>,
+    /// Also write the catalog's claims (what each scenario's seeds showed) here.
+    pub claims: Option<&'a Path>,
     /// Worker threads for each scenario's seeds.
     pub jobs: usize,
     /// A bug planted in every run (`--plant BUG`).
@@ -92,6 +93,10 @@ pub fn suite(dir: &Path, options: SuiteOptions<'_>) -> i32 {
         Ok(junit) => junit,
         Err(code) => return code,
     };
+    let claims = match super::run::open_if_asked(options.claims) {
+        Ok(claims) => claims,
+        Err(code) => return code,
+    };
     let mut scenarios = Vec::new();
     for file in &files {
         match load_with(file, options.settings, SetScope::Catalog) {
@@ -134,8 +139,13 @@ pub fn suite(dir: &Path, options: SuiteOptions<'_>) -> i32 {
     if options.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("the suite report serializes"));
     }
-    if let Some((mut file, path)) = junit {
-        if let Err(e) = std::io::Write::write_all(&mut file, junit_xml(&report).as_bytes()) {
+    let claims = claims.map(|(file, path)| {
+        let verdicts: Vec<ScenarioVerdict> = report.scenarios.iter().map(|s| s.verdict.clone()).collect();
+        (file, path, crate::report::claims::render(&claims_command(dir, path, &options), &verdicts))
+    });
+    let junit = junit.map(|(file, path)| (file, path, junit_xml(&report)));
+    for (mut file, path, text) in junit.into_iter().chain(claims) {
+        if let Err(e) = std::io::Write::write_all(&mut file, text.as_bytes()) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return EXIT_OUTPUT;
         }
@@ -173,13 +183,8 @@ fn run_one(scenario: &Scenario, jobs: usize, run_options: &runner::RunOptions) -
 
 /// One line of the suite table.
 pub fn render_suite_row(verdict: &ScenarioVerdict) -> String {
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    for seed in &verdict.seeds {
-        for kind in seed.counts.keys() {
-            *seen.entry(kind.name()).or_default() += 1;
-        }
-    }
-    let mut anomalies: Vec<String> = seen.iter().map(|(k, n)| format!("{k} ({n})")).collect();
+    let seen = crate::report::claims::claim_of(verdict).kinds;
+    let mut anomalies: Vec<String> = seen.iter().map(|(k, n)| format!("{} ({n})", k.name())).collect();
     if anomalies.is_empty() {
         anomalies.push("none".into());
     }
@@ -193,6 +198,17 @@ pub fn render_suite_row(verdict: &ScenarioVerdict) -> String {
         result += &format!(" unreached {}", names.join(", "));
     }
     format!("{:<32} {:>5}  {:<16} {}", verdict.scenario, verdict.seeds.len(), result, anomalies.join(", "))
+}
+
+/// The command line that regenerates a claims document, for its header: the settings
+/// and planted bug are part of what it claims.
+fn claims_command(dir: &Path, path: &Path, options: &SuiteOptions<'_>) -> String {
+    let mut command = format!("kafkasim suite {} --claims {}", dir.display(), path.display());
+    if let Some(bug) = options.plant {
+        command += &format!(" --plant {bug}");
+    }
+    command += &crate::scenario::set_arguments(options.settings);
+    command
 }
 
 /// Why a scenario whose `reach` goals no seed reached fails.

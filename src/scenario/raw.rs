@@ -365,6 +365,16 @@ impl<'a> Table<'a> {
             flag.mark_used();
             let key_pos = flag.pos(&pos);
             let node = Node::from_flag(flag, key_pos.clone(), overrides);
+            // A value cannot stand in for a table: `--set fix=TEXT` on a file with a
+            // `[fix]` table would drop its `set` silently, so it is refused instead.
+            if entries.iter().any(|e| e.key == flag.key && e.node.is_table()) {
+                return Err(key_pos.issue(format!(
+                    "this file has a [{key}] table, which a --set value cannot replace; expected the table edited \
+                     in the file{hint}",
+                    key = flag.key,
+                    hint = if flag.key == "fix" { " (`text` is the fix in prose, `set` its settings)" } else { "" }
+                )));
+            }
             entries.retain(|e| e.key != flag.key);
             entries.push(Entry { key: flag.key.clone(), key_pos, node });
         }

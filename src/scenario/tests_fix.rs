@@ -107,3 +107,17 @@ fn prevents_names_the_kinds_of_expect_present_the_fix_prevents() {
         .contains("unknown anomaly \"lost-writes\" (did you mean \"lost-write\"?)"));
     assert!(err(&format!("{BASE}{expect}[fix]\nprevents = []\n")).contains("an empty list"));
 }
+
+#[test]
+fn a_set_fix_text_cannot_replace_a_fix_table_but_replaces_the_prose_form() {
+    let table = format!("{BASE}[fix]\ntext = \"acks=all\"\nset = {{ acks = \"all\" }}\n");
+    let flags = [Setting { key: "fix".into(), value: "something else".into() }];
+    let e = parse_with(&table, std::path::Path::new("scenarios/x.toml"), &flags, SetScope::OneScenario)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("--set 'fix=something else' (over scenarios/x.toml)"), "{e}");
+    assert!(e.contains("this file has a [fix] table, which a --set value cannot replace"), "{e}");
+    let prose = format!("fix = \"use acks=all\"\n{BASE}");
+    let s = parse_with(&prose, std::path::Path::new("scenarios/x.toml"), &flags, SetScope::OneScenario).unwrap();
+    assert_eq!(s.fix.as_deref(), Some("something else"));
+}
