@@ -31,11 +31,7 @@ fn catalog() -> BTreeMap<String, Scenario> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    files
-        .iter()
-        .map(|f| scenario::load(f).unwrap_or_else(|e| panic!("{e}")))
-        .map(|s| (s.name.clone(), s))
-        .collect()
+    files.iter().map(|f| scenario::load(f).unwrap_or_else(|e| panic!("{e}"))).map(|s| (s.name.clone(), s)).collect()
 }
 
 /// The words of `text` written in backticks.

@@ -571,6 +571,9 @@ impl Partition {
             // Records this replica had seen committed are gone (KIP-101's loss).
             tracer.reached(ReachedState::TruncationBelowHighWatermark);
         }
+        if !removed.is_empty() && reason == TruncationReason::HighWatermark {
+            tracer.reached(ReachedState::FollowerTruncatedToHighWatermark);
+        }
         if !removed.is_empty() {
             tracer.emit(Event::Truncate { tp: self.name.clone(), broker: me.0, to_offset: offset, removed, reason });
         }

@@ -28,6 +28,10 @@ pub enum ReachedState {
     TruncationBelowHighWatermark,
     /// A follower truncated its log at the offset its leader's epoch ends (OffsetsForLeaderEpoch).
     FollowerTruncatedByLeaderEpoch,
+    /// A follower truncated records off its log at its own high watermark: the rule
+    /// before KIP-101 (Kafka 0.10), and a 0.11-1.1 follower whose leader answered
+    /// UNDEFINED_EPOCH_OFFSET.
+    FollowerTruncatedToHighWatermark,
     /// A new controller took office after an earlier one (ZooKeeper epoch, or KRaft leader of a later epoch).
     ControllerFailover,
     /// A broker refused a request from a controller of an older epoch, or a controller learned it was fenced.
@@ -51,10 +55,14 @@ pub enum ReachedState {
     CooperativeRevocation,
     /// A KIP-848 member's epoch moved forward to a new target assignment's epoch.
     Kip848MemberEpochBumped,
-    /// The transaction coordinator bumped a transactional id's producer epoch (re-init or fencing).
+    /// A producer epoch was bumped: by the transaction coordinator for a transactional id
+    /// (re-init or fencing), or by an idempotent producer itself to reset its sequences
+    /// after a failed or lost batch (KIP-360, Kafka 2.5+).
     ProducerEpochBumped,
     /// A partition leader answered a retried idempotent batch with its original offset instead of appending it again.
     DuplicateBatchDeduplicated,
+    /// A producer re-enqueued a failed batch to send it again (`retries`; the client side).
+    ProducerBatchRetried,
     /// A producer of an older epoch was refused (PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH at a partition).
     ProducerFenced,
     /// The transaction coordinator prepared the abort of a transaction.
@@ -69,12 +77,13 @@ pub enum ReachedState {
 
 impl ReachedState {
     /// Every state, in the order of the list above (the order reports use).
-    pub const ALL: [ReachedState; 23] = [
+    pub const ALL: [ReachedState; 25] = [
         ReachedState::IsrShrunkToLeader,
         ReachedState::NotEnoughReplicas,
         ReachedState::UncleanElection,
         ReachedState::TruncationBelowHighWatermark,
         ReachedState::FollowerTruncatedByLeaderEpoch,
+        ReachedState::FollowerTruncatedToHighWatermark,
         ReachedState::ControllerFailover,
         ReachedState::ZombieControllerFenced,
         ReachedState::KraftLeaderElected,
@@ -88,6 +97,7 @@ impl ReachedState {
         ReachedState::Kip848MemberEpochBumped,
         ReachedState::ProducerEpochBumped,
         ReachedState::DuplicateBatchDeduplicated,
+        ReachedState::ProducerBatchRetried,
         ReachedState::ProducerFenced,
         ReachedState::TransactionAborted,
         ReachedState::TransactionTimedOut,
@@ -103,6 +113,7 @@ impl ReachedState {
             ReachedState::UncleanElection => "unclean-election",
             ReachedState::TruncationBelowHighWatermark => "truncation-below-high-watermark",
             ReachedState::FollowerTruncatedByLeaderEpoch => "follower-truncated-by-leader-epoch",
+            ReachedState::FollowerTruncatedToHighWatermark => "follower-truncated-to-high-watermark",
             ReachedState::ControllerFailover => "controller-failover",
             ReachedState::ZombieControllerFenced => "zombie-controller-fenced",
             ReachedState::KraftLeaderElected => "kraft-leader-elected",
@@ -116,6 +127,7 @@ impl ReachedState {
             ReachedState::Kip848MemberEpochBumped => "kip848-member-epoch-bumped",
             ReachedState::ProducerEpochBumped => "producer-epoch-bumped",
             ReachedState::DuplicateBatchDeduplicated => "duplicate-batch-deduplicated",
+            ReachedState::ProducerBatchRetried => "producer-batch-retried",
             ReachedState::ProducerFenced => "producer-fenced",
             ReachedState::TransactionAborted => "transaction-aborted",
             ReachedState::TransactionTimedOut => "transaction-timed-out",

@@ -70,9 +70,10 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, Claim>, String> {
         let mut claim = Claim { seeds, kinds: BTreeMap::new() };
         if kinds != "none" {
             for entry in kinds.split(", ") {
-                let parsed = entry.strip_prefix('`').and_then(|e| e.split_once("` ")).and_then(|(kind, n)| {
-                    Some((AnomalyKind::from_name(kind)?, n.parse::<usize>().ok()?))
-                });
+                let parsed = entry
+                    .strip_prefix('`')
+                    .and_then(|e| e.split_once("` "))
+                    .and_then(|(kind, n)| Some((AnomalyKind::from_name(kind)?, n.parse::<usize>().ok()?)));
                 let (kind, n) =
                     parsed.ok_or_else(|| format!("line {number}: expected `kind` COUNT, found `{entry}`"))?;
                 claim.kinds.insert(kind, n);

@@ -3,7 +3,10 @@
 //! application faults in force.
 
 use super::{AppFaults, Incarnation, ProcessIds, Progress};
+use crate::client::producer::{Producer, ProducerConfig};
 use crate::history::{Recorder, RunPhase};
+use crate::protocol::{Request, Response};
+use crate::sim::net::NodeNet;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -45,6 +48,15 @@ impl PhaseAnnouncer {
 }
 
 impl WorkloadContext {
+    /// A new producer on `net` whose named states (retries, epoch bumps) count in the
+    /// run's coverage.
+    pub fn producer(&self, net: NodeNet<Request, Response>, config: ProducerConfig) -> Producer {
+        let producer = Producer::new(net, config);
+        let recorder = self.recorder.clone();
+        producer.set_probe(Arc::new(move |state| recorder.reached(state)));
+        producer
+    }
+
     /// A fresh context in the boot phase, and the runner's end of its phase channel.
     pub fn new(recorder: Recorder) -> (Self, PhaseAnnouncer) {
         let (announcer, phase) = watch::channel(RunPhase::Boot);

@@ -224,7 +224,7 @@ impl Instance {
             GroupConsumer::subscribe(net.clone(), configs.consumer.clone(), configs.group.clone(), topics.clone());
         life.complete(OpType::Ok, OpValue::Keys(topics), None);
         let producer = match spec.guarantee {
-            Guarantee::AtLeastOnce => Some(Producer::new(net.clone(), configs.producer.clone())),
+            Guarantee::AtLeastOnce => Some(ctx.producer(net.clone(), configs.producer.clone())),
             Guarantee::ExactlyOnce => None,
         };
         let app = App { life, group_id: spec.group.clone(), keys: PartitionKeys::new(member.topic_ids()) };
@@ -282,7 +282,7 @@ impl Instance {
         if self.producer.is_some() {
             return true;
         }
-        let fresh = Producer::new(self.net.clone(), self.configs.producer.clone());
+        let fresh = self.ctx.producer(self.net.clone(), self.configs.producer.clone());
         match fresh.init_transactions().await {
             Ok(()) => {
                 self.producer = Some(fresh);
@@ -362,7 +362,10 @@ impl Instance {
             }
             let (topic, partition) = (route.topic.clone(), route.partition);
             let out = ProducerRecord {
-                topic: topic.clone(), partition, key: None, value: record.value,
+                topic: topic.clone(),
+                partition,
+                key: None,
+                value: record.value,
                 // Simplified: the forward carries a plain value, whatever the input's size.
                 value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
             };

@@ -67,7 +67,7 @@ async fn produce(
     partitions: u32,
     mut life: Incarnation,
 ) {
-    let producer = Producer::new(net, config);
+    let producer = ctx.producer(net, config);
     let topic: Arc<str> = spec.topic.as_str().into();
     let mut partition_names = PartitionNames::new(topic.clone(), partitions);
     let pacer = Pacer::new(&ctx, &spec.rate_per_sec);

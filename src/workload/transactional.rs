@@ -58,7 +58,7 @@ pub(super) async fn produce_in_transactions(
         // Restarted after the safety phase (its crash healed in the liveness phase): it
         // still starts as a Kafka application does, with initTransactions, which aborts
         // what its previous incarnation left open; then it has nothing more to send.
-        initialized(&net, &config, || true).await;
+        initialized(&ctx, &net, &config, || true).await;
         return;
     }
     let mut producer = None;
@@ -104,7 +104,7 @@ async fn ready_producer<'a>(
     producer: &'a mut Option<Producer>,
 ) -> Option<&'a Producer> {
     if producer.is_none() {
-        *producer = Some(initialized(net, config, || !ctx.safety_over()).await?);
+        *producer = Some(initialized(ctx, net, config, || !ctx.safety_over()).await?);
     }
     producer.as_ref()
 }
@@ -112,12 +112,13 @@ async fn ready_producer<'a>(
 /// A new producer whose `initTransactions` succeeded, tried again every [`INIT_RETRY`]
 /// while `keep_trying` says so; `None` once it says no.
 async fn initialized(
+    ctx: &WorkloadContext,
     net: &NodeNet<Request, Response>,
     config: &ProducerConfig,
     keep_trying: impl Fn() -> bool,
 ) -> Option<Producer> {
     while keep_trying() {
-        let fresh = Producer::new(net.clone(), config.clone());
+        let fresh = ctx.producer(net.clone(), config.clone());
         match fresh.init_transactions().await {
             Ok(()) => return Some(fresh),
             Err(error) => {

@@ -101,6 +101,12 @@ impl Producer {
         Producer { shared, sender, txn_link, group_links: Default::default(), net }
     }
 
+    /// Reports the named states the producer reaches to `probe` from now on (see
+    /// [`crate::client::Probe`]).
+    pub fn set_probe(&self, probe: crate::client::Probe) {
+        self.shared.lock().probe = Some(probe);
+    }
+
     /// The partition count of `topic` in the producer's cached metadata, if it has any:
     /// the count `send` hashes keys with (`KafkaProducer.partition`).
     pub fn partition_count(&self, topic: &str) -> Option<u32> {
@@ -153,7 +159,8 @@ impl Producer {
                 }
             }
             let (completion, rx) = tokio::sync::oneshot::channel();
-            let stored = Record { value_bytes: record.value_bytes, ..Record::new(record.key.clone(), record.value, now_ms()) };
+            let stored =
+                Record { value_bytes: record.value_bytes, ..Record::new(record.key.clone(), record.value, now_ms()) };
             let tp = state.append_record(config, &record, stored, completion, partitions);
             if let Some(txn) = &mut state.txn {
                 txn.wrote_to(&tp);

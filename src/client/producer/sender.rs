@@ -59,7 +59,7 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             super::transactions::add_new_partitions(&shared, link).await;
         } else if config.enable_idempotence {
             // Settle expired retries and bump the epoch if asked, before the drain.
-            shared.lock().idempotence.resolve_sequences();
+            shared.lock().resolve_sequences();
         }
         // A transactional producer's id comes from `init_transactions`.
         if config.enable_idempotence && txn_link.is_none() && shared.lock().idempotence.producer().is_none() {

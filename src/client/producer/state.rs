@@ -11,6 +11,8 @@ use super::config::ProducerConfig;
 use super::idempotence::{Failure, Idempotence};
 use super::transactions::TxnState;
 use crate::client::partitioner::TopicPartitioner;
+use crate::client::Probe;
+use crate::coverage::ReachedState;
 use crate::protocol::UnkeyedPartitioning;
 use crate::protocol::{BrokerId, ErrorCode, LeaderEpoch, Offset, TopicPartition};
 use madsim::time::Instant;
@@ -59,6 +61,8 @@ pub(super) struct State {
     /// A transactional producer's transaction state (`None` without a
     /// `transactional.id`).
     pub txn: Option<TxnState>,
+    /// Where the producer reports the named states it reaches (see [`Probe`]).
+    pub probe: Option<Probe>,
 }
 
 impl State {
@@ -74,6 +78,33 @@ impl State {
             disconnect: BTreeSet::new(),
             partitioners: BTreeMap::new(),
             txn: config.transactional_id.as_ref().map(|_| TxnState::new(config.invalid_epoch_abortable)),
+            probe: None,
+        }
+    }
+
+    /// Reports a named state to the probe, if one is set.
+    pub fn reached(&self, state: ReachedState) {
+        if let Some(probe) = &self.probe {
+            probe(state);
+        }
+    }
+
+    /// Re-enqueues a failed batch for another attempt (`RecordAccumulator.reenqueue`).
+    fn retry(&mut self, config: &ProducerConfig, batch: Batch, reason: &str, now: Instant) {
+        self.reached(ReachedState::ProducerBatchRetried);
+        self.accumulator.reenqueue(config, batch, reason, now);
+    }
+
+    /// Settles expired retries and bumps the idempotent producer's epoch if a partition
+    /// asked for it ([`Idempotence::resolve_sequences`]), reporting a bump (KIP-360).
+    pub fn resolve_sequences(&mut self) {
+        let before = self.idempotence.producer();
+        self.idempotence.resolve_sequences();
+        let after = self.idempotence.producer();
+        if let (Some(before), Some(after)) = (before, after) {
+            if after.id == before.id && after.epoch > before.epoch {
+                self.reached(ReachedState::ProducerEpochBumped);
+            }
         }
     }
 
@@ -187,7 +218,7 @@ impl State {
         let retriable = error.is_none_or(ErrorCode::is_retriable);
         if !config.enable_idempotence {
             if may_retry && retriable {
-                self.accumulator.reenqueue(config, batch, reason, now);
+                self.retry(config, batch, reason, now);
             } else {
                 batch.fail(reason);
             }
@@ -203,7 +234,7 @@ impl State {
                 && !txn.must_abort()
                 && self.idempotence.can_retry_transactional(r, error, log_start_offset, retriable)
             {
-                self.accumulator.reenqueue(config, batch, reason, now);
+                self.retry(config, batch, reason, now);
             } else {
                 txn.batch_failed(error, reason);
                 self.idempotence.failed(r, Failure::Other, false);
@@ -219,7 +250,7 @@ impl State {
                      in the mean time (last error: {reason})"
                 ));
             } else {
-                self.accumulator.reenqueue(config, batch, reason, now);
+                self.retry(config, batch, reason, now);
             }
             return;
         }

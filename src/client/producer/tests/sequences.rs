@@ -64,7 +64,7 @@ impl Producer {
     /// What the sender does before a drain, then the drain for broker 1, counting the
     /// attempts.
     fn drain(&mut self) -> Vec<Batch> {
-        self.state.idempotence.resolve_sequences();
+        self.state.resolve_sequences();
         let (mut ready, _) = self.state.drain_ready(&self.config, broker_1);
         let mut batches = ready.remove(&BrokerId(1)).unwrap_or_default();
         for batch in &mut batches {
@@ -258,6 +258,29 @@ fn unknown_producer_id_always_bumps_the_epoch_and_retries() {
         assert_eq!(sequence(&second), at(1, 0));
         producer.acknowledge(second, 6);
         assert_eq!(resolved(&mut outcomes), vec![Ok(Some(5)), Ok(Some(6))]);
+    });
+}
+
+#[test]
+fn the_probe_hears_of_each_retry_and_of_the_epoch_bump_but_not_of_a_producer_id_reset() {
+    use crate::coverage::ReachedState::{ProducerBatchRetried, ProducerEpochBumped};
+    use std::sync::{Arc, Mutex};
+    in_sim(|| {
+        for (config, bumped) in [(idempotent(), true), (idempotent_2_4(), false)] {
+            let heard = Arc::new(Mutex::new(Vec::new()));
+            let (mut producer, _outcomes) = Producer::with_batches(config, 2);
+            let log = heard.clone();
+            producer.state.probe = Some(Arc::new(move |state| log.lock().unwrap().push(state)));
+            let first = producer.drain_one();
+            producer.acknowledge(first, 5);
+            let second = producer.drain_one();
+            producer.refuse_at(second, ErrorCode::OutOfOrderSequence, Some(0));
+            producer.drain();
+            let expected = if bumped { vec![ProducerBatchRetried, ProducerEpochBumped] } else { Vec::new() };
+            // Up to 2.4 the next batch's sequence error fails it and resets the producer
+            // id: no retry, and a new id is not an epoch bump.
+            assert_eq!(*heard.lock().unwrap(), expected, "epoch bump rules: {bumped}");
+        }
     });
 }
 
