@@ -703,6 +703,26 @@ fn a_run_over_the_memory_budget_is_refused_before_it_starts() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `sweep` and `suite` run only as many seeds side by side as fit the budget: one
+/// acks1-leader-crash run (about 30 MiB) fits 40 MiB, two do not.
+#[test]
+fn a_sweep_runs_fewer_seeds_at_once_when_more_would_not_fit_the_budget() {
+    let output = kafkasim(&[
+        "sweep",
+        "scenarios/acks1-leader-crash.toml",
+        "--seeds",
+        "3..5",
+        "--jobs",
+        "2",
+        "--memory-limit-mb",
+        "40",
+    ]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(err.contains("running 1 seed(s) at a time instead of 2"), "{err}");
+    assert!(err.contains("on 1 threads"), "{err}");
+}
+
 /// `--partition` is checked against the partitions the seed drew: seed 2013 of swarm.toml
 /// draws three (the file has two), so orders-2 is accepted and orders-3 refused naming the draw.
 #[test]

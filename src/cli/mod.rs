@@ -470,6 +470,23 @@ fn load_with(file: &Path, settings: &[Setting], scope: SetScope) -> Result<Scena
     Ok(scenario)
 }
 
+/// The worker threads for `scenario`'s runs: `jobs`, lowered (with a note on stderr) to
+/// as many runs as fit the memory budget side by side. Results do not depend on it.
+fn jobs_within_budget(scenario: &Scenario, jobs: usize) -> usize {
+    let budget = memory_budget_bytes();
+    let fit = crate::runner::memory_budget::jobs_within(scenario, budget, jobs);
+    if fit < jobs {
+        eprintln!(
+            "note: {}: running {fit} seed(s) at a time instead of {jobs}: one run needs about {} MiB and the \
+             memory budget is {} MiB (--memory-limit-mb)",
+            scenario.name,
+            crate::runner::memory_budget::estimate(scenario).bytes >> 20,
+            budget >> 20
+        );
+    }
+    fit
+}
+
 /// Creates an output file the command will write when it is done, so that a path it
 /// cannot write fails before the work starts (exit 74), not after it.
 fn open_output(path: &Path) -> Result<File, i32> {

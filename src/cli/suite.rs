@@ -110,7 +110,8 @@ pub fn suite(dir: &Path, options: SuiteOptions<'_>) -> i32 {
     let mut reports = Vec::new();
     let mut worst = Status::Pass;
     for scenario in &scenarios {
-        let report = run_one(scenario, options.jobs, &runner::RunOptions { plant: options.plant });
+        let jobs = super::jobs_within_budget(scenario, options.jobs);
+        let report = run_one(scenario, jobs, &runner::RunOptions { plant: options.plant });
         if !options.json {
             println!("{}", render_suite_row(&report.verdict));
             for result in report.results.iter().filter(|r| r.record.failed()) {

@@ -56,6 +56,7 @@ pub fn sweep(file: &Path, options: SweepOptions<'_>) -> i32 {
             return EXIT_OUTPUT;
         }
     };
+    let jobs = super::jobs_within_budget(&scenario, options.jobs);
     eprintln!(
         "sweeping {} over seeds {} (shard {}/{}: {} seeds) on {} threads",
         scenario.name,
@@ -63,7 +64,7 @@ pub fn sweep(file: &Path, options: SweepOptions<'_>) -> i32 {
         options.shard.index,
         options.shard.count,
         seeds.len(),
-        options.jobs.min(seeds.len()).max(1)
+        jobs.min(seeds.len()).max(1)
     );
     let started = Instant::now();
     let bar = progress_bar(seeds.len(), "");
@@ -76,7 +77,7 @@ pub fn sweep(file: &Path, options: SweepOptions<'_>) -> i32 {
     let mut write_error = None;
     let results = parallel_seeds(
         &seeds,
-        options.jobs,
+        jobs,
         work,
         options.stop_after_first.then_some(&stop as &(dyn Fn(&(SeedRecord, String)) -> bool + Sync)),
         |(record, anomalies)| {

@@ -21,8 +21,11 @@
 //! Simplified: pipelines and delay-queue forwarders produce again what they consume (at
 //! most the producers' records once more) and are counted as clients only; record sizes
 //! (`value_bytes`) are not counted (records carry their size, not their bytes); the
-//! partition count is not counted (a few kilobytes a partition). `suite`, `sweep` and
-//! `compare` run up to `--jobs` runs at once: the budget bounds each run, not their sum.
+//! partition count is not counted (a few kilobytes a partition).
+//!
+//! `suite` and `sweep` run up to `--jobs` runs at once, so the budget bounds their sum:
+//! they run only as many side by side as fit ([`jobs_within`]), which changes no result
+//! (a run does not depend on the worker that runs it).
 //!
 //! # How the constants were measured
 //!
@@ -114,6 +117,14 @@ pub fn default_budget_bytes() -> u64 {
     total.map_or(DEFAULT_BUDGET_BYTES, |t| t.min(DEFAULT_BUDGET_BYTES))
 }
 
+/// How many runs of `scenario` fit side by side in `budget_bytes`: `jobs`, or fewer when
+/// that many would need more (at least 1; one run alone is checked by [`check`]).
+pub fn jobs_within(scenario: &Scenario, budget_bytes: u64, jobs: usize) -> usize {
+    let per_run = estimate(scenario).bytes.max(1);
+    let fit = usize::try_from(budget_bytes / per_run).unwrap_or(usize::MAX);
+    jobs.min(fit).max(1)
+}
+
 /// Mebibytes, rounded up.
 fn mib(bytes: u64) -> u64 {
     bytes.div_ceil(1 << 20)
@@ -176,6 +187,15 @@ mod tests {
         let many = estimate(&scenario("1s", 1, 1000));
         assert_eq!(many.bytes - few.bytes, 990 * CLIENT_BYTES + 990 * 1280);
         assert!(check(&scenario("1s", 1, 1000), 100 << 20).is_err());
+    }
+
+    #[test]
+    fn side_by_side_runs_are_limited_to_what_fits_the_budget() {
+        let heavy = scenario("100s", 1000, 1);
+        let per_run = estimate(&heavy).bytes;
+        assert_eq!(jobs_within(&heavy, per_run * 3 + 1, 8), 3);
+        assert_eq!(jobs_within(&heavy, per_run * 3 + 1, 2), 2, "never more than asked");
+        assert_eq!(jobs_within(&heavy, per_run / 2, 4), 1, "one run is check's to judge");
     }
 
     #[test]
