@@ -57,17 +57,24 @@ fn open(out: &mut String, id: &str, height: u64, label: &str) {
 /// charts refer to it by id).
 pub(crate) const DEFS: &str = r##"<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs><pattern id="down-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#e0e0e0"/><line x1="0" y1="0" x2="0" y2="6" stroke="#777" stroke-width="2"/></pattern></defs></svg>"##;
 
-/// Shaded fault bands over the plot's height (from `top`), lightly: the fault strip
-/// above names them.
+/// Shades the time some fault was in force over the plot's height (from `top`),
+/// lightly and once however many faults overlap: the fault strip above names them.
 fn bands(out: &mut String, bands: &[FaultBand], end_ns: u64, top: u64, height: u64) {
-    for b in bands {
-        let (x0, x1) = (x(b.from_ns, end_ns), x(b.to_ns, end_ns));
+    let mut spans: Vec<(u64, u64)> = bands.iter().map(|b| (x(b.from_ns, end_ns), x(b.to_ns, end_ns))).collect();
+    spans.sort();
+    let mut union: Vec<(u64, u64)> = Vec::new();
+    for (x0, x1) in spans {
+        match union.last_mut() {
+            Some(last) if x0 <= last.1 => last.1 = last.1.max(x1),
+            _ => union.push((x0, x1)),
+        }
+    }
+    for (x0, x1) in union {
         let _ = write!(
             out,
-            r##"<rect class="fault" x="{x0}" y="{top}" width="{}" height="{}" fill="{}" fill-opacity="0.07"/>"##,
+            r##"<rect class="fault" x="{x0}" y="{top}" width="{}" height="{}" fill="#d62728" fill-opacity="0.07"/>"##,
             (x1 - x0).max(2),
-            height.saturating_sub(top),
-            fault_colour(b.kind)
+            height.saturating_sub(top)
         );
     }
 }
@@ -761,4 +768,36 @@ pub(crate) fn group_chart(group: &GroupLanes, faults: &[FaultBand], end_ns: u64)
     time_axis(&mut out, end_ns, height - 20);
     out += "</svg>";
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlapping_spans_and_their_labels_go_in_separate_rows() {
+        // Two spans overlapping; a third after the first.
+        let placed = rows(&[(100, 300, 50), (150, 200, 50), (310, 400, 80)]);
+        assert_eq!(placed.iter().map(|p| p.0).collect::<Vec<_>>(), vec![0, 1, 0]);
+        // A short span with a long label: the next span, clear of the span but not of
+        // its label, goes below; one clear of the label too shares the row.
+        let placed = rows(&[(100, 110, 120), (150, 160, 20), (230, 240, 20)]);
+        assert_eq!(placed.iter().map(|p| p.0).collect::<Vec<_>>(), vec![0, 1, 0]);
+        // A label that would run off the right edge starts early enough to fit.
+        let (_, lx) = rows(&[(880, 890, 60)])[0];
+        assert!(lx + 60 <= WIDTH, "{lx}");
+    }
+
+    #[test]
+    fn y_axes_tick_round_values_up_to_a_whole_step_above_the_largest() {
+        let mut out = String::new();
+        let top = y_axis(&mut out, 9_100, (10, 100), &|v| short(v), "offset");
+        assert_eq!(top, 10_000);
+        for label in [">0<", ">2000<", ">4000<", ">8000<", ">10k<", ">offset<"] {
+            assert!(out.contains(label), "{label} in {out}");
+        }
+        assert_eq!(nice_step(3), 1);
+        assert_eq!(nice_step(7), 2);
+        assert_eq!(nice_step(240), 50);
+    }
 }

@@ -676,4 +676,112 @@ mod tests {
             ]
         );
     }
+
+    fn election(leader: u32, leader_epoch: u32) -> Event {
+        Event::LeaderElection {
+            tp: "orders-0".into(),
+            leader: Some(leader),
+            leader_epoch,
+            partition_epoch: u64::from(leader_epoch),
+            isr: vec![leader],
+            unclean: false,
+            reason: crate::history::ElectionReason::BrokerFailure,
+        }
+    }
+
+    fn become_leader(broker: u32, leader_epoch: u32) -> Event {
+        Event::BecomeLeader { tp: "orders-0".into(), broker, leader_epoch, log_end_offset: 0, isr: vec![broker] }
+    }
+
+    fn hw(broker: u32, leader_epoch: u32, old: u64, new: u64) -> Event {
+        Event::HighWatermark { tp: "orders-0".into(), broker, is_leader: true, leader_epoch, old, new }
+    }
+
+    #[test]
+    fn the_high_watermark_breaks_while_its_leader_is_down_and_resumes_from_the_next_leaders() {
+        let history = History {
+            ops: Vec::new(),
+            trace: vec![
+                at(S, election(1, 1)),
+                at(2 * S, become_leader(1, 1)),
+                at(3 * S, hw(1, 1, 0, 10)),
+                // The leader loses power: nobody serves a high watermark until broker-2
+                // takes up the leadership, and its own is lower.
+                at(4 * S, fault(FaultKind::PowerLoss, &["broker-1"])),
+                at(5 * S, election(2, 2)),
+                at(6 * S, become_leader(2, 2)),
+                at(7 * S, hw(2, 2, 0, 6)),
+                // The old leader restarting changes nothing: it leads nothing now.
+                at(8 * S, ended(FaultKind::PowerLoss, &["broker-1"])),
+            ],
+        };
+        let p = &timelines(&history)[0];
+        assert_eq!(
+            p.high_watermark,
+            vec![(2 * S, Some(0)), (3 * S, Some(10)), (4 * S, None), (6 * S, Some(0)), (7 * S, Some(6))]
+        );
+        // Drawn, the line stops at 4 s and starts again at 6 s: two subpaths.
+        let svg = super::super::svg::partition_timeline(p, &fault_bands(&history, 9 * S), &[], 9 * S);
+        let hw_path = svg.split("<path d=\"").find(|d| d.contains("high watermark")).unwrap();
+        assert_eq!(hw_path.split('"').next().unwrap().matches('M').count(), 2, "{hw_path}");
+        // broker-1's lane is hatched while it was down.
+        assert!(svg.contains("class=\"down\""), "{svg}");
+    }
+
+    #[test]
+    fn an_acknowledged_record_a_replica_truncates_is_marked_where_and_when_it_went() {
+        use crate::check::testkit::Hist;
+        let truncate = |removed: Vec<(u64, u64, u32)>| Event::Truncate {
+            tp: "orders-0".into(),
+            broker: 1,
+            to_offset: 5,
+            removed,
+            reason: crate::history::TruncationReason::LeaderEpoch,
+        };
+        let history = Hist::new()
+            // Truncated before it was acknowledged: not a loss of anything acknowledged.
+            .at_ms(100)
+            .event("broker-1", truncate(vec![(5, 42, 0)]))
+            .send_ok(0, "orders-0", 5, 42)
+            // Truncated after: marked; a record never acknowledged beside it is not.
+            .at_ms(1_000)
+            .event("broker-1", truncate(vec![(5, 42, 0), (6, 43, 0)]))
+            .build();
+        let marks = record_marks(&history, &[]);
+        assert_eq!(marks.len(), 1, "{marks:?}");
+        assert_eq!((marks[0].time_ns, marks[0].offset, marks[0].what.as_str()), (S, 5, "truncated"));
+        assert!(
+            marks[0].text.contains("broker-1 truncated acknowledged record 42 at offset 5 of orders-0"),
+            "{marks:?}"
+        );
+    }
+
+    #[test]
+    fn a_member_holds_its_partitions_from_its_assignment_until_it_revokes_them_or_crashes() {
+        use crate::check::testkit::Hist;
+        let member = "consumer-1-9405964c-45af-47fd-93dd-402b9e1c3a6f";
+        let history = Hist::new()
+            .member(1, "g", member, 1)
+            .at_ms(1_000)
+            .assign(1, &["t-0", "t-1"]) // ok at 1.1 s
+            .at_ms(2_000)
+            .revoke(1, &["t-1"]) // ok at 2.1 s
+            .at_ms(3_000)
+            .crash(1)
+            .build();
+        let groups = group_lanes(&history, 5 * S);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].members.len(), 1);
+        let lane = &groups[0].members[0];
+        assert_eq!(lane.name, "consumer-1");
+        let ms = |m: u64| m * 1_000_000;
+        assert_eq!(
+            lane.spans,
+            vec![
+                (ms(1_100), ms(2_100), vec!["t-0".to_string(), "t-1".to_string()], "generation 1".to_string()),
+                (ms(2_100), ms(3_000), vec!["t-0".to_string()], "generation 1".to_string()),
+            ]
+        );
+        assert_eq!(groups[0].generations, vec![(ms(1_100), "generation 1".to_string())]);
+    }
 }
