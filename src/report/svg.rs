@@ -672,6 +672,17 @@ fn partitions_text(keys: &[String]) -> String {
     by_topic.iter().map(|(t, ns)| format!("{t}-{}", ns.join(","))).collect::<Vec<_>>().join(" ")
 }
 
+/// A member's name as its lane's label, short enough for the margin: a KIP-848 member
+/// id (a UUID of the client's) is cut to its first characters (the spans' tooltips
+/// give it whole).
+fn lane_label(name: &str) -> String {
+    if name.chars().count() <= 11 {
+        name.to_string()
+    } else {
+        name.chars().take(8).collect::<String>() + "…"
+    }
+}
+
 /// One consumer group over time: a lane per member showing the partitions it held (the
 /// group checkers' ownership rule), a marker at each generation (member epoch under
 /// KIP-848) with its number above, faults on top.
@@ -730,7 +741,7 @@ pub(crate) fn group_chart(group: &GroupLanes, faults: &[FaultBand], end_ns: u64)
             LEFT + PLOT,
             ly + LANE - 1,
             ly + 12,
-            esc(&member.name)
+            esc(&lane_label(&member.name))
         );
         for (j, (from, to, keys, label)) in member.spans.iter().enumerate() {
             let (x0, x1) = (x(*from, end_ns), x(*to, end_ns));
