@@ -483,7 +483,13 @@ pub(crate) fn broker_load_chart(lines: &[BrokerLoadLine], faults: &[FaultBand], 
             label: "handlers busy",
             title: "handler utilisation (thousandths)",
             points_of: |l| &l.handler_busy,
-            scale: |permille| format!("{}%", permille.div_ceil(10)),
+            scale: |permille| {
+                if permille % 10 == 0 {
+                    format!("{}%", permille / 10)
+                } else {
+                    format!("{}.{}%", permille / 10, permille % 10)
+                }
+            },
         },
         Panel {
             label: "queue depth",
@@ -495,7 +501,15 @@ pub(crate) fn broker_load_chart(lines: &[BrokerLoadLine], faults: &[FaultBand], 
             label: "queue time",
             title: "longest queue time (µs)",
             points_of: |l| &l.queue_time_us,
-            scale: |us| if us < 1_000 { format!("{us} µs") } else { format!("{} ms", us.div_ceil(1_000)) },
+            scale: |us| {
+                if us < 1_000 {
+                    format!("{us} µs")
+                } else if us % 1_000 == 0 {
+                    format!("{} ms", us / 1_000)
+                } else {
+                    format!("{:.1} ms", us as f64 / 1_000.0)
+                }
+            },
         },
     ];
     let h = 80;
