@@ -8,20 +8,53 @@ use crate::explain::Story;
 use crate::scenario::Lang;
 use std::fmt::Write;
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
 h1{font-size:1.5em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}table{border-collapse:collapse;width:100%;font-size:.9em}\
 td,th{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.85em}\
-.key{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}svg.chart{display:block;margin:.4em 0 1em}\
-details{margin:.3em 0}code{background:#f3f3f3;padding:0 3px}";
+pre.commands{white-space:pre-wrap;overflow-wrap:anywhere}li code,td code{overflow-wrap:anywhere;word-break:break-word}li{overflow-wrap:anywhere}\
+.key{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}\
+svg.chart{display:block;width:100%;height:auto;margin:.4em 0 1em}\
+details{margin:.3em 0}code{background:#f3f3f3;padding:0 3px}\
+#tip{position:absolute;display:none;max-width:28em;background:#ffffe8;border:1px solid #999;padding:3px 6px;font-size:.8em;pointer-events:none;z-index:10;white-space:pre-wrap}\
+[data-story]{cursor:help}#anomalies tr[data-records]{cursor:pointer}#anomalies tr.picked{background:#fff3c4}\
+circle.rec.hl{r:7px;stroke:#000;stroke-width:2px}path.rec.hl{stroke:#000;stroke-width:4px}";
 
-/// Counts the charts once the page has loaded, so a headless browser test can see that
-/// the page rendered and its script ran.
+/// The page's script: counts what rendered (so a headless browser test can see that the
+/// page rendered and its script ran), shows the story of the mark or event under the
+/// pointer (`data-story`) in a tooltip, and highlights an anomaly's records on the
+/// timelines when its row is clicked. Loaded with `#selftest` it does both once itself
+/// and writes what happened into `data-selftest-*` attributes of `<body>`.
 const SCRIPT: &str = "window.addEventListener('error',function(e){document.documentElement.setAttribute('data-error',String(e.message));});\
 document.addEventListener('DOMContentLoaded',function(){\
-var n=document.querySelectorAll('svg.chart').length;\
-var r=document.querySelectorAll('#anomalies tr').length;\
-document.body.setAttribute('data-charts',String(n));\
-document.body.setAttribute('data-anomaly-rows',String(r));});";
+var b=document.body;\
+b.setAttribute('data-charts',String(document.querySelectorAll('svg.chart').length));\
+b.setAttribute('data-anomaly-rows',String(document.querySelectorAll('#anomalies tr').length));\
+var tip=document.createElement('div');tip.id='tip';tip.setAttribute('role','tooltip');b.appendChild(tip);\
+document.addEventListener('mouseover',function(e){\
+var el=e.target&&e.target.closest?e.target.closest('[data-story]'):null;\
+if(!el){tip.style.display='none';return;}\
+tip.textContent=el.getAttribute('data-story');tip.style.display='block';\
+var x=e.pageX+14,w=tip.offsetWidth;if(x+w>window.scrollX+document.documentElement.clientWidth){x=Math.max(0,e.pageX-w-8);}\
+tip.style.left=x+'px';tip.style.top=(e.pageY+14)+'px';});\
+function pick(row){\
+document.querySelectorAll('.rec.hl').forEach(function(m){m.classList.remove('hl');});\
+document.querySelectorAll('#anomalies tr.picked').forEach(function(r){r.classList.remove('picked');});\
+var want={};(row.getAttribute('data-records')||'').split(' ').forEach(function(r){if(r){want[r]=1;}});\
+var n=0,first=null;document.querySelectorAll('.rec').forEach(function(m){if(want[m.getAttribute('data-rec')]){m.classList.add('hl');n++;if(!first){first=m;}}});\
+row.classList.add('picked');b.setAttribute('data-highlighted',String(n));return first;}\
+document.querySelectorAll('#anomalies tr[data-records]').forEach(function(row){row.addEventListener('click',function(e){\
+if(e.target.closest('summary,details')){return;}var first=pick(row);if(first&&e.isTrusted){first.scrollIntoView({block:'center'});}});});\
+if(location.hash==='#selftest'){\
+var m=document.querySelector('.rec')||document.querySelector('[data-story]');\
+if(m){var r=m.getBoundingClientRect();m.dispatchEvent(new MouseEvent('mouseover',{bubbles:true,clientX:r.left,clientY:r.top}));\
+b.setAttribute('data-selftest-tooltip',tip.style.display==='block'?tip.textContent:'');}\
+var row=document.querySelector('#anomalies tr[data-records]');\
+if(row){row.dispatchEvent(new MouseEvent('click',{bubbles:true}));}\
+b.setAttribute('data-selftest-highlighted',b.getAttribute('data-highlighted')||'0');\
+b.setAttribute('data-selftest','done');}});";
+
+/// The most records (`partition:offset`) an anomaly row lists for highlighting.
+const ROW_RECORDS: usize = 500;
 
 /// Renders the page.
 pub(crate) fn render(data: &ReportData<'_>) -> String {
@@ -40,7 +73,7 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
             let _ = writeln!(h, "<p><b>{label}.</b> {}</p>", esc(text.trim()));
         }
     }
-    let _ = writeln!(h, "<pre>{}</pre>", esc(&commands(data).join("\n")));
+    let _ = writeln!(h, "<pre class=\"commands\">{}</pre>", esc(&commands(data).join("\n")));
     h += "<h2>The run</h2>\n<ul>";
     for f in facts(data) {
         let _ = write!(h, "<li>{}</li>", esc(&f));
@@ -48,11 +81,17 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
     h += "</ul>\n";
 
     let bands = timeline::fault_bands(history, data.end_ns);
-    h += "<h2>Timeline per partition</h2>\n<p>Black: the leader's high watermark; dashed: each replica's log end offset; \
-          lanes: leader (dark) and ISR members (light) per broker; orange lines: elections (red: unclean); \
-          shaded: faults (hover for details).</p>\n";
+    let marks = timeline::record_marks(history, &data.outcome.anomalies);
+    h += svg::DEFS;
+    h += "<h2>Timeline per partition</h2>\n<p>Top: the faults, one bar per fault and target, from when it began to when it \
+          ended. Black: the acting leader's high watermark (broken while no leader serves one); dashed: each replica's \
+          log end offset; lanes: leader (dark) and ISR members (light) per broker, hatched while the broker is down; \
+          orange lines: elections (red: unclean); crosses: an acknowledged record a replica truncated or came back \
+          without (red: lost for good); purple dots: the records of the anomalies below. Hover a mark, a bar or a line \
+          for its story; click an anomaly's row to highlight its records.</p>\n";
     for p in timeline::timelines(history) {
-        let _ = writeln!(h, "<h3>{}</h3>\n{}", esc(&p.tp), svg::partition_timeline(&p, &bands, data.end_ns));
+        let mine: Vec<&timeline::RecordMark> = marks.iter().filter(|m| m.tp == p.tp).collect();
+        let _ = writeln!(h, "<h3>{}</h3>\n{}", esc(&p.tp), svg::partition_timeline(&p, &bands, &mine, data.end_ns));
     }
     h += "<h2>Throughput and latency</h2>\n<p>Records acknowledged per second (top) and the mean (green) and largest (orange) \
           send latency of the send operations completed in each second (bottom); faults shaded.</p>\n";
@@ -108,6 +147,16 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
             let _ = write!(h, "<li>{}: {}</li>", esc(&g.group), esc(&g.summary()));
         }
         h += "</ul>\n";
+        if sc.theme == Some(crate::scenario::Theme::ConsumerGroups) {
+            h += "<h3>Members, generations and assignments</h3>\n<p>One lane per member: the partitions it held \
+                  (from the assignment it was given until it revoked or lost them, was given another, or its process \
+                  crashed; its label: the partitions, or their count where space is short); dashed lines: each \
+                  generation (member epoch under KIP-848) as its first member received its assignment; faults on top. \
+                  Hover a span for its story.</p>\n";
+            for g in timeline::group_lanes(history, data.end_ns) {
+                let _ = writeln!(h, "<h4>{}</h4>\n{}", esc(&g.group), svg::group_chart(&g, &bands, data.end_ns));
+            }
+        }
     }
     if !data.lags.is_empty() {
         h += "<h2>Consumer lag per partition</h2>\n<p>Per group, each partition's lag over time as \
@@ -137,9 +186,19 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
                 let _ = writeln!(lines, "{:>10}  {}", secs(l.time_ns), l.text);
             }
         }
+        let records: std::collections::BTreeSet<String> = data
+            .outcome
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == *kind)
+            .flat_map(|a| a.records.iter().filter_map(|r| r.offset.map(|o| format!("{}:{o}", r.key))))
+            .take(ROW_RECORDS)
+            .collect();
+        let records: Vec<String> = records.into_iter().collect();
         let _ = write!(
             h,
-            "<tr><td><code>{kind}</code></td><td>{count}</td><td>{}<p><b>Cause.</b> {}</p><p><b>Prevention.</b> {}</p><details><summary>story</summary><pre>{}</pre></details></td></tr>",
+            "<tr data-kind=\"{kind}\" data-records=\"{}\"><td><code>{kind}</code></td><td>{count}</td><td>{}<p><b>Cause.</b> {}</p><p><b>Prevention.</b> {}</p><details><summary>story</summary><pre>{}</pre></details></td></tr>",
+            esc(&records.join(" ")),
             esc(&story.summary),
             esc(&story.cause),
             esc(&story.prevention),

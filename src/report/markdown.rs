@@ -40,7 +40,10 @@ pub(crate) fn facts(data: &ReportData<'_>) -> Vec<String> {
             secs(span.from_ms * 1_000_000)
         ));
     }
-    if data.scenario.topics.iter().any(|t| t.partitions > 1) {
+    // The count of records overtaken across partitions is the ordering lessons' point;
+    // elsewhere it only distracts.
+    let ordering = data.scenario.theme == Some(crate::scenario::Theme::Ordering);
+    if ordering && data.scenario.topics.iter().any(|t| t.partitions > 1) {
         out.push(format!(
             "records a consumer received after a record their producer sent later, in another partition (overtaken across partitions): {}",
             data.overtaken

@@ -16,8 +16,12 @@ pub(crate) struct PartitionTimeline {
     pub leadership: Vec<(u64, Option<u32>, Vec<u32>)>,
     /// `(time, leader, unclean)` of each election.
     pub elections: Vec<(u64, Option<u32>, bool)>,
-    /// The leaders' high watermark: `(time, offset)`.
-    pub high_watermark: Vec<(u64, u64)>,
+    /// The acting leader's high watermark: `(time, offset)`, `None` while no leader
+    /// acts (none elected, or it has not taken up the leadership in its current
+    /// process, or its broker is down): the line breaks there rather than drawing a
+    /// value nobody serves. A leader that lost power and reloaded a shorter log starts
+    /// again from what it reads back.
+    pub high_watermark: Vec<(u64, Option<u64>)>,
     /// Each replica's log end offset: broker -> `(time, offset)`.
     pub log_end: BTreeMap<u32, Vec<(u64, u64)>>,
 }
@@ -31,6 +35,8 @@ fn timeline<'m>(by_tp: &'m mut BTreeMap<String, PartitionTimeline>, tp: &str) ->
 pub(crate) fn timelines(history: &History) -> Vec<PartitionTimeline> {
     let mut by_tp: BTreeMap<String, PartitionTimeline> = BTreeMap::new();
     let mut state = ClusterState::default();
+    // Brokers whose process is down (crashed, powered off or stopped) now.
+    let mut down: BTreeSet<u32> = BTreeSet::new();
     for e in &history.trace {
         let t = e.time_ns;
         let (tp, end_before) = match &e.event {
@@ -39,6 +45,25 @@ pub(crate) fn timelines(history: &History) -> Vec<PartitionTimeline> {
             | Event::LogLoaded { tp, broker, .. } => (Some(tp), state.replica(tp, *broker).map(|r| r.log_end_offset)),
             _ => (None, None),
         };
+        // Which partitions' acting leader may have changed.
+        let mut touched: Vec<String> = Vec::new();
+        match &e.event {
+            Event::Fault { kind, targets, .. } if is_down_kind(*kind) => {
+                down.extend(targets.iter().filter_map(|t| broker_of(t)));
+                touched.extend(by_tp.keys().cloned());
+            }
+            Event::FaultEnded { kind, targets, .. } if is_down_kind(*kind) => {
+                for b in targets.iter().filter_map(|t| broker_of(t)) {
+                    down.remove(&b);
+                }
+                touched.extend(by_tp.keys().cloned());
+            }
+            Event::BrokerStarted { broker } => {
+                down.remove(broker);
+                touched.extend(by_tp.keys().cloned());
+            }
+            _ => {}
+        }
         match state.apply(e) {
             Applied::Partition(n) => {
                 let partition = state.partition_by_number(n);
@@ -47,11 +72,9 @@ pub(crate) fn timelines(history: &History) -> Vec<PartitionTimeline> {
                 if let Event::LeaderElection { unclean, .. } = &e.event {
                     p.elections.push((t, partition.leader, *unclean));
                 }
+                touched.push(partition.name.to_string());
             }
-            Applied::Replica { broker, .. } => {
-                if let Event::HighWatermark { tp, is_leader: true, new, .. } = &e.event {
-                    timeline(&mut by_tp, tp).high_watermark.push((t, *new));
-                }
+            Applied::Replica { partition, broker, .. } => {
                 // Log ends as appends, truncations and loads from disk move them.
                 if let Some(tp) = tp {
                     let end = state.replica(tp, broker).map_or(0, |r| r.log_end_offset);
@@ -59,11 +82,36 @@ pub(crate) fn timelines(history: &History) -> Vec<PartitionTimeline> {
                         timeline(&mut by_tp, tp).log_end.entry(broker).or_default().push((t, end));
                     }
                 }
+                touched.push(state.partition_by_number(partition).name.to_string());
             }
             _ => {}
         }
+        for tp in touched {
+            let served = state
+                .acting_leader(&tp)
+                .filter(|l| !down.contains(l))
+                .and_then(|l| state.replica(&tp, l))
+                .map(|r| r.high_watermark);
+            let p = timeline(&mut by_tp, &tp);
+            if p.high_watermark.last().map(|l| l.1) != Some(served)
+                && (served.is_some() || !p.high_watermark.is_empty())
+            {
+                p.high_watermark.push((t, served));
+            }
+        }
     }
     by_tp.into_values().filter(|p| !p.tp.starts_with("__")).collect()
+}
+
+/// Whether a fault of `kind` takes its target's process down (the broker serves
+/// nothing until it is started again).
+pub(crate) fn is_down_kind(kind: FaultKind) -> bool {
+    matches!(kind, FaultKind::Crash | FaultKind::PowerLoss | FaultKind::Stop | FaultKind::Pause)
+}
+
+/// The broker id of a fault target `broker-N`.
+pub(crate) fn broker_of(target: &str) -> Option<u32> {
+    target.strip_prefix("broker-")?.parse().ok()
 }
 
 /// A span of simulated time during which a fault was in force.
@@ -71,7 +119,22 @@ pub(crate) fn timelines(history: &History) -> Vec<PartitionTimeline> {
 pub(crate) struct FaultBand {
     pub from_ns: u64,
     pub to_ns: u64,
+    /// The fault's kind.
+    pub kind: FaultKind,
+    /// Its target (`broker-1`, `consumer-2`, or `network` for a fault without one).
+    pub target: String,
     pub label: String,
+}
+
+impl FaultBand {
+    /// The broker the fault took down, if it is a crash, power loss, stop or pause of one.
+    pub(crate) fn down_broker(&self) -> Option<u32> {
+        if is_down_kind(self.kind) {
+            broker_of(&self.target)
+        } else {
+            None
+        }
+    }
 }
 
 /// Fault spans, from each fault to the event that ended it for its target (or the end
@@ -98,7 +161,13 @@ pub(crate) fn fault_bands(history: &History, end_ns: u64) -> Vec<FaultBand> {
                 open.retain(|(from, k, target)| {
                     let closes = k == kind && targets.contains(target);
                     if closes {
-                        bands.push(FaultBand { from_ns: *from, to_ns: e.time_ns, label: format!("{k} {target}") });
+                        bands.push(FaultBand {
+                            from_ns: *from,
+                            to_ns: e.time_ns,
+                            kind: *k,
+                            target: target.clone(),
+                            label: format!("{k} {target}"),
+                        });
                     }
                     !closes
                 });
@@ -109,7 +178,9 @@ pub(crate) fn fault_bands(history: &History, end_ns: u64) -> Vec<FaultBand> {
     bands.extend(open.into_iter().map(|(from, k, t)| FaultBand {
         from_ns: from,
         to_ns: end_ns,
+        kind: k,
         label: format!("{k} {t}"),
+        target: t,
     }));
     bands.sort_by(|a, b| (a.from_ns, &a.label).cmp(&(b.from_ns, &b.label)));
     bands
@@ -328,6 +399,226 @@ pub(crate) fn overtaken_across_partitions(history: &History) -> u64 {
     overtaken
 }
 
+/// A record an anomaly involves, or an acknowledged record a replica removed, placed at
+/// `(time, offset)` on its partition's timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RecordMark {
+    pub tp: String,
+    pub time_ns: u64,
+    pub offset: u64,
+    /// What the mark shows: an anomaly kind's name, or `truncated` / `reloaded-without`.
+    pub what: String,
+    /// Its story line, for the tooltip.
+    pub text: String,
+    /// Whether the record is absent from the final log (an acknowledged record lost).
+    pub lost: bool,
+}
+
+/// The most marks one anomaly kind puts on the timelines (the first instances).
+const MARKS_PER_KIND: usize = 60;
+
+/// The marks of every partition: each acknowledged record a replica truncated, or came
+/// back without after a power loss (the start of a loss, where it happens), and the
+/// records of each anomaly at the time the checker observed them (the first
+/// [`MARKS_PER_KIND`] instances of each kind).
+pub(crate) fn record_marks(history: &History, anomalies: &[crate::check::Anomaly]) -> Vec<RecordMark> {
+    use crate::check::describe::{broker, secs};
+    let lost: BTreeSet<(String, u64)> = log_orders(history)
+        .into_iter()
+        .flat_map(|o| o.marks.into_iter().filter(|m| m.1 == Mark::Lost).map(move |m| (o.tp.clone(), m.0)))
+        .collect();
+    // (tp, offset) -> (value, ack time) of every acknowledged send.
+    let mut acked: BTreeMap<(String, u64), (u64, u64)> = BTreeMap::new();
+    for op in history.ops.iter().filter(|o| o.kind == OpType::Ok) {
+        for mop in op.micro_ops() {
+            if let MicroOp::Send { key, value, offset: Some(o) } = mop {
+                acked.entry((key.to_string(), *o)).or_insert((*value, op.time_ns));
+            }
+        }
+    }
+    let mut marks = Vec::new();
+    let mut push = |tp: &str, t: u64, o: u64, v: u64, what: &str, how: String| {
+        let is_lost = lost.contains(&(tp.to_string(), o));
+        let fate = if is_lost { "; it is not in the final log" } else { "" };
+        marks.push(RecordMark {
+            tp: tp.to_string(),
+            time_ns: t,
+            offset: o,
+            what: what.to_string(),
+            text: format!("{}: {how} acknowledged record {v} at offset {o} of {tp}{fate}", secs(t)),
+            lost: is_lost,
+        });
+    };
+    // Each replica's log end, to see what a reload from disk left out.
+    let mut ends: BTreeMap<(String, u32), u64> = BTreeMap::new();
+    for e in &history.trace {
+        let t = e.time_ns;
+        match &e.event {
+            Event::Append { tp, broker: b, base_offset, values, .. } => {
+                ends.insert((tp.to_string(), *b), base_offset + values.len() as u64);
+            }
+            Event::Truncate { tp, broker: b, to_offset, removed, .. } => {
+                for &(o, v, _) in removed {
+                    if acked.get(&(tp.to_string(), o)).is_some_and(|&(value, at)| value == v && at <= t) {
+                        push(tp, t, o, v, "truncated", format!("{} truncated", broker(*b)));
+                    }
+                }
+                ends.insert((tp.to_string(), *b), *to_offset);
+            }
+            Event::LogLoaded { tp, broker: b, records, .. } => {
+                let loaded_end = records.last().map_or(0, |r| r.0 + 1);
+                let before = ends.insert((tp.to_string(), *b), loaded_end).unwrap_or(0);
+                for o in loaded_end..before {
+                    if let Some(&(v, at)) = acked.get(&(tp.to_string(), o)).filter(|a| a.1 <= t) {
+                        let _ = at;
+                        push(
+                            tp,
+                            t,
+                            o,
+                            v,
+                            "reloaded-without",
+                            format!("{} restarted from its disk without", broker(*b)),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut per_kind: BTreeMap<crate::check::AnomalyKind, usize> = BTreeMap::new();
+    for a in anomalies {
+        let n = per_kind.entry(a.kind).or_default();
+        if *n >= MARKS_PER_KIND {
+            continue;
+        }
+        *n += 1;
+        for r in &a.records {
+            let (Some(o), Some(t)) = (r.offset, r.time_ns) else { continue };
+            let value = r.value.map_or(String::new(), |v| format!(" value {v}"));
+            let note = if r.note.is_empty() { String::new() } else { format!(" ({})", r.note) };
+            marks.push(RecordMark {
+                tp: r.key.clone(),
+                time_ns: t,
+                offset: o,
+                what: a.kind.name().to_string(),
+                text: format!("{}: {}: {} offset {o}{value}{note}", secs(t), a.kind.name(), r.key),
+                lost: lost.contains(&(r.key.clone(), o)),
+            });
+        }
+    }
+    marks
+}
+
+/// One member's lane in a group chart: what it held, span by span.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MemberLane {
+    /// The member's client id (a static member's instance id).
+    pub name: String,
+    /// `(from, to, partitions, generation label)`: it held these partitions from its
+    /// `assign` op until a `revoke` or `lose` named them, its next `assign` left them
+    /// out, its process crashed, or the run ended (the rule of the group checkers).
+    pub spans: Vec<(u64, u64, Vec<String>, String)>,
+}
+
+/// One consumer group over time: its members' holdings and its generations.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct GroupLanes {
+    pub group: String,
+    /// Its members, by name.
+    pub members: Vec<MemberLane>,
+    /// `(time, label)` of each generation (or member epoch under KIP-848): when its first
+    /// member received its assignment.
+    pub generations: Vec<(u64, String)>,
+}
+
+/// A member id without the UUID the coordinator appended to its client id
+/// (`consumer-1-9405964c-45af-47fd-93dd-402b9e1c3a6f` → `consumer-1`), as the group
+/// checkers' `without_uuid` reads it (that one is private to `check::groups`).
+fn without_uuid(member: &str) -> &str {
+    match member.len().checked_sub(37) {
+        Some(cut)
+            if member.as_bytes()[cut] == b'-'
+                && member[cut + 1..].split('-').map(str::len).eq([8, 4, 4, 4, 12])
+                && member[cut + 1..].chars().all(|c| c.is_ascii_hexdigit() || c == '-') =>
+        {
+            &member[..cut]
+        }
+        _ => member,
+    }
+}
+
+/// Every group's lanes, in group order, from the `assign`, `revoke`, `lose` and `crash`
+/// ops of its members.
+pub(crate) fn group_lanes(history: &History, end_ns: u64) -> Vec<GroupLanes> {
+    // (group, process) -> (since, keys, generation label)
+    let mut held: BTreeMap<(String, u64), (u64, Vec<String>, String)> = BTreeMap::new();
+    let mut names: BTreeMap<(String, u64), String> = BTreeMap::new();
+    let mut lanes: BTreeMap<(String, String), MemberLane> = BTreeMap::new();
+    let close = |lanes: &mut BTreeMap<(String, String), MemberLane>,
+                 group: &str,
+                 name: &str,
+                 span: (u64, Vec<String>, String),
+                 to: u64| {
+        let lane = lanes
+            .entry((group.to_string(), name.to_string()))
+            .or_insert_with(|| MemberLane { name: name.to_string(), spans: Vec::new() });
+        if !span.1.is_empty() && to > span.0 {
+            lane.spans.push((span.0, to, span.1, span.2));
+        }
+    };
+    for op in history.ops.iter().filter(|o| o.kind == OpType::Ok || (o.kind != OpType::Invoke && o.f == OpFn::Crash)) {
+        let keys: Vec<String> = match &op.value {
+            crate::history::OpValue::Keys(keys) => keys.clone(),
+            _ => Vec::new(),
+        };
+        match (op.f, &op.group) {
+            (OpFn::Crash, _) => {
+                let mine: Vec<(String, u64)> = held.keys().filter(|k| k.1 == op.process).cloned().collect();
+                for k in mine {
+                    let span = held.remove(&k).expect("listed");
+                    close(&mut lanes, &k.0, &names[&k], span, op.time_ns);
+                }
+            }
+            (OpFn::Assign | OpFn::Revoke | OpFn::Lose, Some(ctx)) => {
+                let k = (ctx.group.clone(), op.process);
+                let name = without_uuid(ctx.owner()).to_string();
+                names.insert(k.clone(), name.clone());
+                let before = held.remove(&k);
+                let label = ctx.protocol.epoch_name().to_string() + " " + &ctx.generation.to_string();
+                let now: Vec<String> = if op.f == OpFn::Assign {
+                    keys
+                } else {
+                    before.as_ref().map_or(Vec::new(), |b| b.1.iter().filter(|x| !keys.contains(x)).cloned().collect())
+                };
+                if let Some(span) = before {
+                    if span.1 == now && op.f != OpFn::Assign {
+                        held.insert(k, span);
+                        continue;
+                    }
+                    close(&mut lanes, &k.0, &name, span, op.time_ns);
+                }
+                lanes.entry((k.0.clone(), name.clone())).or_insert_with(|| MemberLane { name, spans: Vec::new() });
+                held.insert(k, (op.time_ns, now, label));
+            }
+            _ => {}
+        }
+    }
+    for (k, span) in std::mem::take(&mut held) {
+        close(&mut lanes, &k.0, &names[&k], span, end_ns);
+    }
+    let mut out: BTreeMap<String, GroupLanes> = BTreeMap::new();
+    for ((group, _), mut lane) in lanes {
+        lane.spans.sort();
+        out.entry(group.clone()).or_insert_with(|| GroupLanes { group, ..Default::default() }).members.push(lane);
+    }
+    for r in crate::check::groups::rebalances(history) {
+        if let Some(g) = out.get_mut(&r.group) {
+            g.generations.push((r.time_ns, r.label()));
+        }
+    }
+    out.into_values().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,7 +639,14 @@ mod tests {
     }
 
     fn band(from_s: u64, to_s: u64, label: &str) -> FaultBand {
-        FaultBand { from_ns: from_s * S, to_ns: to_s * S, label: label.to_string() }
+        let (kind, target) = label.split_once(' ').unwrap();
+        FaultBand {
+            from_ns: from_s * S,
+            to_ns: to_s * S,
+            kind: kind.parse().unwrap(),
+            target: target.to_string(),
+            label: label.to_string(),
+        }
     }
 
     #[test]
@@ -377,5 +675,113 @@ mod tests {
                 band(5, 6, "packet-loss network"),
             ]
         );
+    }
+
+    fn election(leader: u32, leader_epoch: u32) -> Event {
+        Event::LeaderElection {
+            tp: "orders-0".into(),
+            leader: Some(leader),
+            leader_epoch,
+            partition_epoch: u64::from(leader_epoch),
+            isr: vec![leader],
+            unclean: false,
+            reason: crate::history::ElectionReason::BrokerFailure,
+        }
+    }
+
+    fn become_leader(broker: u32, leader_epoch: u32) -> Event {
+        Event::BecomeLeader { tp: "orders-0".into(), broker, leader_epoch, log_end_offset: 0, isr: vec![broker] }
+    }
+
+    fn hw(broker: u32, leader_epoch: u32, old: u64, new: u64) -> Event {
+        Event::HighWatermark { tp: "orders-0".into(), broker, is_leader: true, leader_epoch, old, new }
+    }
+
+    #[test]
+    fn the_high_watermark_breaks_while_its_leader_is_down_and_resumes_from_the_next_leaders() {
+        let history = History {
+            ops: Vec::new(),
+            trace: vec![
+                at(S, election(1, 1)),
+                at(2 * S, become_leader(1, 1)),
+                at(3 * S, hw(1, 1, 0, 10)),
+                // The leader loses power: nobody serves a high watermark until broker-2
+                // takes up the leadership, and its own is lower.
+                at(4 * S, fault(FaultKind::PowerLoss, &["broker-1"])),
+                at(5 * S, election(2, 2)),
+                at(6 * S, become_leader(2, 2)),
+                at(7 * S, hw(2, 2, 0, 6)),
+                // The old leader restarting changes nothing: it leads nothing now.
+                at(8 * S, ended(FaultKind::PowerLoss, &["broker-1"])),
+            ],
+        };
+        let p = &timelines(&history)[0];
+        assert_eq!(
+            p.high_watermark,
+            vec![(2 * S, Some(0)), (3 * S, Some(10)), (4 * S, None), (6 * S, Some(0)), (7 * S, Some(6))]
+        );
+        // Drawn, the line stops at 4 s and starts again at 6 s: two subpaths.
+        let svg = super::super::svg::partition_timeline(p, &fault_bands(&history, 9 * S), &[], 9 * S);
+        let hw_path = svg.split("<path d=\"").find(|d| d.contains("high watermark")).unwrap();
+        assert_eq!(hw_path.split('"').next().unwrap().matches('M').count(), 2, "{hw_path}");
+        // broker-1's lane is hatched while it was down.
+        assert!(svg.contains("class=\"down\""), "{svg}");
+    }
+
+    #[test]
+    fn an_acknowledged_record_a_replica_truncates_is_marked_where_and_when_it_went() {
+        use crate::check::testkit::Hist;
+        let truncate = |removed: Vec<(u64, u64, u32)>| Event::Truncate {
+            tp: "orders-0".into(),
+            broker: 1,
+            to_offset: 5,
+            removed,
+            reason: crate::history::TruncationReason::LeaderEpoch,
+        };
+        let history = Hist::new()
+            // Truncated before it was acknowledged: not a loss of anything acknowledged.
+            .at_ms(100)
+            .event("broker-1", truncate(vec![(5, 42, 0)]))
+            .send_ok(0, "orders-0", 5, 42)
+            // Truncated after: marked; a record never acknowledged beside it is not.
+            .at_ms(1_000)
+            .event("broker-1", truncate(vec![(5, 42, 0), (6, 43, 0)]))
+            .build();
+        let marks = record_marks(&history, &[]);
+        assert_eq!(marks.len(), 1, "{marks:?}");
+        assert_eq!((marks[0].time_ns, marks[0].offset, marks[0].what.as_str()), (S, 5, "truncated"));
+        assert!(
+            marks[0].text.contains("broker-1 truncated acknowledged record 42 at offset 5 of orders-0"),
+            "{marks:?}"
+        );
+    }
+
+    #[test]
+    fn a_member_holds_its_partitions_from_its_assignment_until_it_revokes_them_or_crashes() {
+        use crate::check::testkit::Hist;
+        let member = "consumer-1-9405964c-45af-47fd-93dd-402b9e1c3a6f";
+        let history = Hist::new()
+            .member(1, "g", member, 1)
+            .at_ms(1_000)
+            .assign(1, &["t-0", "t-1"]) // ok at 1.1 s
+            .at_ms(2_000)
+            .revoke(1, &["t-1"]) // ok at 2.1 s
+            .at_ms(3_000)
+            .crash(1)
+            .build();
+        let groups = group_lanes(&history, 5 * S);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].members.len(), 1);
+        let lane = &groups[0].members[0];
+        assert_eq!(lane.name, "consumer-1");
+        let ms = |m: u64| m * 1_000_000;
+        assert_eq!(
+            lane.spans,
+            vec![
+                (ms(1_100), ms(2_100), vec!["t-0".to_string(), "t-1".to_string()], "generation 1".to_string()),
+                (ms(2_100), ms(3_000), vec!["t-0".to_string()], "generation 1".to_string()),
+            ]
+        );
+        assert_eq!(groups[0].generations, vec![(ms(1_100), "generation 1".to_string())]);
     }
 }
