@@ -43,6 +43,8 @@ pub(crate) struct Facts {
     /// When the producer's send completed ok, and when it failed (with the error).
     pub send_ok: Option<u64>,
     pub send_failed: Option<(u64, String)>,
+    /// The offset the producer was told the record landed at (its send's completion).
+    pub acked_offset: Option<u64>,
     /// When a leader's high watermark first passed it.
     pub committed: Option<(u32, u64)>,
     /// Truncations removing it: `(broker, time, reason)`.
@@ -67,6 +69,19 @@ pub(crate) struct Facts {
     /// Rewinds whose replayed range held it: `(time, who)`, e.g. `process 3` or `the
     /// administrator (group billing)`.
     pub rewound: Vec<(u64, String)>,
+}
+
+impl Facts {
+    /// The record's first append as leader and the later one the producer was told it
+    /// landed at, when they differ: the first copy's answer never reached the producer
+    /// (a crash, or a lost response), so it sent the record again and the retry is the
+    /// copy it knows of. Each is `(broker, offset, epoch, time)`.
+    pub fn retried(&self) -> Option<((u32, u64, u32, u64), (u32, u64, u32, u64))> {
+        let acked = self.acked_offset?;
+        let first = *self.led.first()?;
+        let retry = *self.led.iter().skip(1).find(|l| l.1 == acked)?;
+        (first.1 != acked).then_some((first, retry))
+    }
 }
 
 /// A record's story and its facts.
@@ -121,6 +136,7 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                         }
                         (OpType::Ok, Some(o)) => {
                             facts.send_ok = Some(op.time_ns);
+                            facts.acked_offset = Some(*o);
                             format!("{}'s send completes: acknowledged at offset {o}", who(op.process))
                         }
                         (OpType::Ok, None) => {
@@ -130,6 +146,16 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                         (OpType::Fail, _) => {
                             facts.send_failed = Some((op.time_ns, op.error.clone().unwrap_or_default()));
                             format!("{}'s send fails{error}", who(op.process))
+                        }
+                        // An asynchronous producer's `info` op carries the offsets of the
+                        // sends the broker did answer (`offset_is_an_ack` in the checker).
+                        (OpType::Info, Some(o)) if op.f == OpFn::Send => {
+                            facts.send_ok = Some(op.time_ns);
+                            facts.acked_offset = Some(*o);
+                            format!(
+                                "{}'s send was acknowledged at offset {o} (its op, whose other sends got no answer, ends with an unknown outcome{error})",
+                                who(op.process)
+                            )
                         }
                         (OpType::Info, _) => format!("{}'s send ends with an unknown outcome{error}", who(op.process)),
                     };
@@ -369,7 +395,18 @@ fn context(
     let of_topic = |topic: &str| {
         key.is_none_or(|k| crate::protocol::TopicPartition::parse(k).is_some_and(|tp| *tp.topic == *topic))
     };
-    for e in history.trace.iter().filter(|e| (start..=end).contains(&e.time_ns)) {
+    // The partitions' stored state as the trace has told it so far, to tell a new
+    // controller reading the state its predecessor stored from a change of the ISR.
+    let mut state = ClusterState::default();
+    for e in &history.trace {
+        let stored = match &e.event {
+            Event::IsrChange { tp, .. } => state.partition(tp).filter(|p| p.created).cloned(),
+            _ => None,
+        };
+        state.apply(e);
+        if !(start..=end).contains(&e.time_ns) {
+            continue;
+        }
         let text = match &e.event {
             Event::Fault { kind, targets, detail } => {
                 facts.faults.push((e.time_ns, *kind, targets.clone()));
@@ -403,6 +440,22 @@ fn context(
                 format!(
                     "{} becomes leader of {tp} in epoch {leader_epoch} with log end offset {log_end_offset}{versus}",
                     broker(*b)
+                )
+            }
+            // The same version of the stored state again: a controller that just took
+            // over loaded it from the metadata store (ZooKeeper's partition state node;
+            // `KafkaController.onControllerFailover` reads every partition's leader and
+            // ISR), as its predecessor left it. Nothing changed: no broker rejoined.
+            Event::IsrChange { tp, isr, leader, leader_epoch, partition_epoch }
+                if ours(tp)
+                    && stored.as_ref().is_some_and(|p| {
+                        (p.leader_epoch, p.partition_epoch, &p.isr) == (*leader_epoch, *partition_epoch, isr)
+                    }) =>
+            {
+                let led = leader.map(|l| format!("leader {}, ", broker(l))).unwrap_or_default();
+                format!(
+                    "a new controller ({}) loads the state of {tp} from the metadata store as the previous controller left it: {led}epoch {leader_epoch}, ISR {isr:?}",
+                    e.node
                 )
             }
             Event::IsrChange { tp, isr, .. } if ours(tp) => format!("the ISR of {tp} becomes {isr:?}"),
