@@ -477,6 +477,19 @@ fn order(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     if !f.expired.is_empty() {
         return expired(f, "the consumer reached it");
     }
+    if let (AnomalyKind::PollSkip | AnomalyKind::IntPollSkip, [first, .., last], false) =
+        (kind, f.led.as_slice(), f.polled.is_empty())
+    {
+        // The checker's note says it too: the skip is a duplicate's shadow.
+        let (duplicated, fix) = duplicate(f, setup);
+        return (
+            format!(
+                "Counted as skipped, not missed: the record was appended twice (offsets {} and {}), the log's order counts a record at its last copy, so a poll that read it at its first copy seems to jump over the records in between, and the consumer did read it. The duplicate is what went wrong. {duplicated}",
+                first.1, last.1
+            ),
+            fix,
+        );
+    }
     if let (Some(clause), AnomalyKind::NonmonotonicSend | AnomalyKind::IntNonmonotonicSend) = (retried(f), kind) {
         return (
             format!(
