@@ -30,6 +30,9 @@ pub fn explain_run(file: &Path, settings: &[Setting], seed: Option<u64>, kind: O
         println!("a simulated node panicked: {panic}");
         return 3;
     }
+    if let Some(line) = explain::mechanism::RefusedCommits::of(&outcome.history).line() {
+        println!("{line}");
+    }
     let setup = Setup::from_scenario(&scenario);
     // One example per kind (explain::examples), or every anomaly with --all.
     let shown: Vec<usize> =

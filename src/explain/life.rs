@@ -195,9 +195,29 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
 /// Group members' assignments and processing of the record's partition and offset, and
 /// each member's first commit past the record (later commits add nothing to its story).
 fn group_side(op: &crate::history::Op, focus: &Focus, passed_by: &mut BTreeSet<String>, lines: &mut Vec<Line>) {
-    let (Some(ctx), Some(offset), OpType::Ok) = (&op.group, focus.offset, op.kind) else { return };
+    let (Some(ctx), Some(offset)) = (&op.group, focus.offset) else { return };
     let member =
         format!("member {} of group {} ({} {})", ctx.member, ctx.group, ctx.protocol.epoch_name(), ctx.generation);
+    // A commit past the record that the coordinator refused: the member was no longer in
+    // the group's current generation (the fencing the rebalance lessons are about).
+    if let (OpType::Fail, OpFn::Commit, OpValue::Offsets(offsets), Some(error)) = (op.kind, op.f, &op.value, &op.error)
+    {
+        let stale = super::mechanism::is_stale_commit_error(error);
+        if let Some(next) = offsets.get(&focus.key).filter(|&&next| next > offset && stale) {
+            lines.push(Line {
+                time_ns: op.time_ns,
+                text: format!(
+                    "the coordinator refuses {member}'s commit of next offset {next} for {} ({error}): it is not a member of the group's current {}",
+                    focus.key,
+                    ctx.protocol.epoch_name()
+                ),
+            });
+        }
+        return;
+    }
+    if op.kind != OpType::Ok {
+        return;
+    }
     let text = match (&op.value, op.f) {
         (OpValue::Records(records), OpFn::Process) => records
             .get(&focus.key)

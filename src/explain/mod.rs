@@ -11,6 +11,7 @@
 mod cause;
 pub mod glossary;
 mod life;
+pub mod mechanism;
 mod setup;
 #[cfg(test)]
 mod tests;

@@ -40,6 +40,7 @@ pub(crate) fn facts(data: &ReportData<'_>) -> Vec<String> {
             secs(span.from_ms * 1_000_000)
         ));
     }
+    out.extend(explain::mechanism::RefusedCommits::of(&data.outcome.history).line());
     if data.scenario.topics.iter().any(|t| t.partitions > 1) {
         out.push(format!(
             "records a consumer received after a record their producer sent later, in another partition (overtaken across partitions): {}",
