@@ -279,6 +279,11 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     let mut appended: BTreeSet<u64> = BTreeSet::new();
     let mut fetched: BTreeSet<u32> = BTreeSet::new();
     let mut hw_told = false;
+    // Each replica's own high watermark and when it last moved, and the leaders' highest:
+    // legacy truncation (before KIP-101) cuts a follower's log at its own.
+    let mut own_hw: std::collections::BTreeMap<u32, (u64, u64)> = std::collections::BTreeMap::new();
+    let mut leader_hw: Option<(u32, u64)> = None;
+    let mut loaded: BTreeSet<(u32, u64)> = BTreeSet::new();
     // The partition's ISR as the controller stored it, ordered by leader epoch.
     let mut state = ClusterState::default();
     let is_it = |o: u64, v: u64| match focus.value {
@@ -288,6 +293,19 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     for e in &history.trace {
         let at = |text: String| Line { time_ns: e.time_ns, text };
         state.apply(e);
+        match &e.event {
+            Event::HighWatermark { tp, broker: b, is_leader, new, .. } if **tp == *focus.key => {
+                own_hw.insert(*b, (*new, e.time_ns));
+                if *is_leader && leader_hw.is_none_or(|(_, hw)| *new > hw) {
+                    leader_hw = Some((*b, *new));
+                }
+            }
+            Event::LogLoaded { tp, broker: b, high_watermark, .. } if **tp == *focus.key => {
+                own_hw.insert(*b, (*high_watermark, e.time_ns));
+                loaded.insert((*b, e.time_ns));
+            }
+            _ => {}
+        }
         match &e.event {
             Event::Append { tp, broker: b, as_leader, leader_epoch, base_offset, values } if **tp == *focus.key => {
                 let mut other = None;
@@ -352,8 +370,22 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                 if let Some(&(o, _, epoch)) = removed.iter().find(|&&(o, v, _)| is_it(o, v)) {
                     holders.remove(b);
                     facts.truncated.push((*b, e.time_ns, *reason));
+                    let own = match (reason, own_hw.get(b)) {
+                        (TruncationReason::HighWatermark, Some(&(hw, since))) => {
+                            let leader = match leader_hw.filter(|&(l, lhw)| l != *b && lhw > hw) {
+                                Some((l, lhw)) => format!(", while leader {}'s had reached {lhw}", broker(l)),
+                                None => String::new(),
+                            };
+                            let how = if loaded.contains(&(*b, since)) { ", read from its checkpoint at restart" } else { "" };
+                            format!(
+                                "; its own high watermark, to which it truncates, was {hw} (since {}{how}){leader}",
+                                secs(since)
+                            )
+                        }
+                        _ => String::new(),
+                    };
                     lines.push(at(format!(
-                        "{} truncates {tp} to offset {to_offset} ({reason}), removing it (offset {o}, epoch {epoch})",
+                        "{} truncates {tp} to offset {to_offset} ({reason}), removing it (offset {o}, epoch {epoch}){own}",
                         broker(*b)
                     )));
                 }
