@@ -52,7 +52,7 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
         ),
         ConsumeSkip if !facts.expired.is_empty() => expired(facts, "any member of the group read it"),
         ConsumeSkip => (
-            "Skipped because the group committed an offset past the record before any member had finished processing it, and the member then crashed or lost the partition: the next owner started from the commit.".into(),
+            polled_committed_crashed(facts, setup).unwrap_or_else(|| "Skipped because the group committed an offset past the record before any member had finished processing it, and the member then crashed or lost the partition: the next owner started from the commit.".into()),
             if setup.auto_commit == Some(true) {
                 "enable.auto.commit=false with a commit after processing (commitSync of the processed offsets) would have prevented it.".into()
             } else {
@@ -206,6 +206,27 @@ fn idempotence_quietly_off(setup: &Setup) -> String {
         _ => "another setting contradicts it (retries=0, or more than 5 requests in flight)".to_string(),
     };
     format!(" The producer was not idempotent although Kafka 3.x enables idempotence by default: enable.idempotence was not set and {why}, so the producer quietly turned it off (ProducerConfig.postProcessAndValidateIdempotenceConfigs) instead of refusing the configuration.")
+}
+
+/// A skip told from the member that had the record: polled by it, committed past by it
+/// (automatically, when auto-commit is on), and lost with it when it crashed before
+/// processing it.
+fn polled_committed_crashed(f: &Facts, setup: &Setup) -> Option<String> {
+    let &(p, crashed_at) = f.crashed_unprocessed.first()?;
+    let &(_, polled_at, _) = f.polled.iter().find(|x| x.0 == p)?;
+    let (_, committed_at, member) = f.committed_past.iter().find(|c| c.0 == p && c.1 < crashed_at)?;
+    let committed = if setup.auto_commit == Some(true) {
+        "auto-committed its position past it (enable.auto.commit commits what poll() returned, not what was processed)"
+    } else {
+        "committed an offset past it"
+    };
+    Some(format!(
+        "Skipped because member {member} ({}) polled it at {}, {committed} at {}, and crashed at {} before processing it: the partition's next owner started from that commit, so no member ever processed the record.",
+        crate::check::describe::process(p),
+        at(polled_at),
+        at(*committed_at),
+        at(crashed_at)
+    ))
 }
 
 /// A record processed again because its consumer or group was rewound on purpose.

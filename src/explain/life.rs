@@ -66,6 +66,10 @@ pub(crate) struct Facts {
     pub unclean: bool,
     /// Polls that returned it: `(process, time, offset)`.
     pub polled: Vec<(u64, u64, u64)>,
+    /// Members' first commits past it: `(process, time, member id)`.
+    pub committed_past: Vec<(u64, u64, String)>,
+    /// Processes that polled it and crashed before processing it: `(process, time)`.
+    pub crashed_unprocessed: Vec<(u64, u64)>,
     /// Rewinds whose replayed range held it: `(time, who)`, e.g. `process 3` or `the
     /// administrator (group billing)`.
     pub rewound: Vec<(u64, String)>,
@@ -124,6 +128,7 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     let mut polls_left = 0;
     let mut seen_other: BTreeSet<u64> = BTreeSet::new();
     let mut passed_by: BTreeSet<String> = BTreeSet::new();
+    let mut processed_by: BTreeSet<u64> = BTreeSet::new();
     for op in &history.ops {
         let at = |text: String| Line { time_ns: op.time_ns, text };
         for mop in op.micro_ops() {
@@ -183,7 +188,27 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                 _ => {}
             }
         }
-        group_side(op, focus, &mut passed_by, lines);
+        group_side(op, focus, &mut passed_by, lines, facts);
+        if let (OpFn::Process, OpType::Ok, OpValue::Records(records), Some(offset)) =
+            (op.f, op.kind, &op.value, focus.offset)
+        {
+            if records.get(&focus.key).is_some_and(|pairs| pairs.iter().any(|&(o, _)| o == offset)) {
+                processed_by.insert(op.process);
+            }
+        }
+        // A consumer that polled the record and crashed before it processed it.
+        if op.f == OpFn::Crash
+            && op.kind != OpType::Invoke
+            && facts.polled.iter().any(|p| p.0 == op.process)
+            && !processed_by.contains(&op.process)
+            && !facts.crashed_unprocessed.iter().any(|c| c.0 == op.process)
+        {
+            facts.crashed_unprocessed.push((op.process, op.time_ns));
+            lines.push(Line {
+                time_ns: op.time_ns,
+                text: format!("{} crashes before it finished processing the record it polled", who(op.process)),
+            });
+        }
         rewind_side(op, focus, lines, facts);
     }
     if polls_left > 0 {
@@ -194,7 +219,13 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
 
 /// Group members' assignments and processing of the record's partition and offset, and
 /// each member's first commit past the record (later commits add nothing to its story).
-fn group_side(op: &crate::history::Op, focus: &Focus, passed_by: &mut BTreeSet<String>, lines: &mut Vec<Line>) {
+fn group_side(
+    op: &crate::history::Op,
+    focus: &Focus,
+    passed_by: &mut BTreeSet<String>,
+    lines: &mut Vec<Line>,
+    facts: &mut Facts,
+) {
     let (Some(ctx), Some(offset)) = (&op.group, focus.offset) else { return };
     let member =
         format!("member {} of group {} ({} {})", ctx.member, ctx.group, ctx.protocol.epoch_name(), ctx.generation);
@@ -229,10 +260,14 @@ fn group_side(op: &crate::history::Op, focus: &Focus, passed_by: &mut BTreeSet<S
                 format!("{member} gives up processing offset {offset}{why} and sends it to its dead-letter topic")
             })
         }
-        (OpValue::Offsets(offsets), OpFn::Commit) => offsets
-            .get(&focus.key)
-            .filter(|&&next| next > offset && passed_by.insert(ctx.member.clone()))
-            .map(|&next| format!("{member} commits next offset {next} for {}, past the record", focus.key)),
+        (OpValue::Offsets(offsets), OpFn::Commit) => {
+            offsets.get(&focus.key).filter(|&&next| next > offset && passed_by.insert(ctx.member.clone())).map(
+                |&next| {
+                    facts.committed_past.push((op.process, op.time_ns, ctx.member.clone()));
+                    format!("{member} commits next offset {next} for {}, past the record", focus.key)
+                },
+            )
+        }
         (OpValue::Keys(keys), OpFn::Assign) if keys.contains(&focus.key) => {
             Some(format!("{member} is assigned {}", focus.key))
         }
