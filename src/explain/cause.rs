@@ -174,21 +174,17 @@ fn duplicate(f: &Facts, setup: &Setup) -> (String, String) {
 fn erased_by_power_loss(f: &Facts) -> Option<String> {
     let (b1, o1, _, t1) = *f.led.first()?;
     let &(b2, o2, e2, t2) = f.led.iter().skip(1).find(|l| l.3 > t1)?;
-    let (lost, _) = f.lost_on_load.iter().copied().filter(|(_, t)| (t1..=t2).contains(t)).fold(
-        (Vec::new(), 0),
-        |(mut who, _), (b, t)| {
-            who.push(broker(b));
-            (who, t)
-        },
-    );
+    let lost: Vec<String> =
+        f.lost_on_load.iter().filter(|(_, t)| (t1..=t2).contains(t)).map(|(b, _)| broker(*b)).collect();
     let reloaded = f.lost_on_load.iter().find(|(_, t)| (t1..=t2).contains(t))?.1;
     let power = f.faults.iter().find(|(t, k, _)| *k == FaultKind::PowerLoss && (t1..=reloaded).contains(t));
     let when = power.map(|(t, _, _)| format!(" at {}", at(*t))).unwrap_or_default();
     Some(format!(
-        "{} appended it at offset {o1} at {}, then {} lost power{when} before it was flushed and came back with logs that end before it (from {} on); with the log went the leader's producer state (Kafka's ProducerStateManager rebuilds each producer's epoch and last five sequence numbers from the log it loads), so when the producer, which had no answer for that batch, sent it again, nothing recognised the sequence number and {} appended the retry as a new batch at offset {o2} in epoch {e2} at {}.",
+        "{} appended it at offset {o1} at {}, then {} lost power{when} before it was flushed and came back with {} (from {} on); with the log went the leader's producer state (Kafka's ProducerStateManager rebuilds each producer's epoch and last five sequence numbers from the log it loads), so when the producer, which had no answer for that batch, sent it again, nothing recognised the sequence number and {} appended the retry as a new batch at offset {o2} in epoch {e2} at {}.",
         broker(b1),
         at(t1),
         and_list(&lost),
+        if lost.len() > 1 { "logs that end before it" } else { "a log that ends before it" },
         at(reloaded),
         broker(b2),
         at(t2)
@@ -375,18 +371,17 @@ fn loss_fix(f: &Facts, setup: &Setup) -> &'static str {
 /// Read from the trace: two appends as leader, the producer told the second's offset.
 fn retried(f: &Facts) -> Option<String> {
     let ((b1, o1, e1, t1), (b2, o2, e2, t2)) = f.retried()?;
-    let fault = f
-        .faults
-        .iter()
-        .find(|(t, k, targets)| (t1..=t2).contains(t) && targets.contains(&broker(b1)) && !k.is_undo());
+    let fault =
+        f.faults.iter().find(|(t, k, targets)| (t1..=t2).contains(t) && targets.contains(&broker(b1)) && !k.is_undo());
     let lost_answer = match fault {
         Some((t, kind, _)) => {
             format!("{} {} at {} before its answer reached the producer", broker(b1), struck_verb(*kind), at(*t))
         }
-        None => "its answer never reached the producer".to_string(),
+        None => "the producer was told of another copy instead (a retry after its answer was lost, or a copy the network made)".to_string(),
     };
+    let again = if fault.is_some() { ", which sent it again" } else { "" };
     let mut clause = format!(
-        "{} appended it at offset {o1} in epoch {e1} at {}, but {lost_answer}, which sent it again; {} appended the retry at offset {o2} in epoch {e2} at {}",
+        "{} appended it at offset {o1} in epoch {e1} at {}, but {lost_answer}{again}; {} appended the retry at offset {o2} in epoch {e2} at {}",
         broker(b1),
         at(t1),
         broker(b2),
@@ -395,7 +390,8 @@ fn retried(f: &Facts) -> Option<String> {
     if let Some((b, t, reason)) = f.truncated.iter().find(|tr| tr.1 > t1) {
         clause += &format!(", and {} truncated the first copy at {} ({reason})", broker(*b), at(*t));
     } else if let Some((who, t)) = brokers_from(&f.lost_on_load) {
-        clause += &format!(", and {who} came back from {} on without the first copy (it was only in the page cache)", at(t));
+        clause +=
+            &format!(", and {who} came back from {} on without the first copy (it was only in the page cache)", at(t));
     }
     Some(clause)
 }
@@ -403,7 +399,8 @@ fn retried(f: &Facts) -> Option<String> {
 /// [`retried`], when the retry is the copy consumers read: the record is not lost.
 fn retried_and_read(f: &Facts) -> Option<String> {
     let (_, retry) = f.retried()?;
-    let read: Vec<String> = f.polled.iter().filter(|p| p.2 == retry.1).map(|p| crate::check::describe::process(p.0)).collect();
+    let read: Vec<String> =
+        f.polled.iter().filter(|p| p.2 == retry.1).map(|p| crate::check::describe::process(p.0)).collect();
     let first_reader = read.first()?;
     Some(format!("{}; {first_reader} read it at offset {}", retried(f)?, retry.1))
 }

@@ -260,14 +260,13 @@ fn group_side(
                 format!("{member} gives up processing offset {offset}{why} and sends it to its dead-letter topic")
             })
         }
-        (OpValue::Offsets(offsets), OpFn::Commit) => {
-            offsets.get(&focus.key).filter(|&&next| next > offset && passed_by.insert(ctx.member.clone())).map(
-                |&next| {
-                    facts.committed_past.push((op.process, op.time_ns, ctx.member.clone()));
-                    format!("{member} commits next offset {next} for {}, past the record", focus.key)
-                },
-            )
-        }
+        (OpValue::Offsets(offsets), OpFn::Commit) => offsets
+            .get(&focus.key)
+            .filter(|&&next| next > offset && passed_by.insert(ctx.member.clone()))
+            .map(|&next| {
+                facts.committed_past.push((op.process, op.time_ns, ctx.member.clone()));
+                format!("{member} commits next offset {next} for {}, past the record", focus.key)
+            }),
         (OpValue::Keys(keys), OpFn::Assign) if keys.contains(&focus.key) => {
             Some(format!("{member} is assigned {}", focus.key))
         }
@@ -411,7 +410,11 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                                 Some((l, lhw)) => format!(", while leader {}'s had reached {lhw}", broker(l)),
                                 None => String::new(),
                             };
-                            let how = if loaded.contains(&(*b, since)) { ", read from its checkpoint at restart" } else { "" };
+                            let how = if loaded.contains(&(*b, since)) {
+                                ", read from its checkpoint at restart"
+                            } else {
+                                ""
+                            };
                             format!(
                                 "; its own high watermark, to which it truncates, was {hw} (since {}{how}){leader}",
                                 secs(since)
