@@ -30,16 +30,19 @@ pub fn explain_run(file: &Path, settings: &[Setting], seed: Option<u64>, kind: O
         println!("a simulated node panicked: {panic}");
         return 3;
     }
-    let setup = Setup::from_scenario(&scenario);
-    let mut stories = Vec::new();
-    let mut last_kind = None;
-    for anomaly in outcome.anomalies.iter().filter(|a| kind.is_none_or(|k| a.kind == k)) {
-        if !all && last_kind == Some(anomaly.kind) {
-            continue;
-        }
-        last_kind = Some(anomaly.kind);
-        stories.push(explain::explain(&outcome.history, anomaly, &setup));
+    if let Some(line) = explain::mechanism::RefusedCommits::of(&outcome.history).line() {
+        println!("{line}");
     }
+    let setup = Setup::from_scenario(&scenario);
+    // One example per kind (explain::examples), or every anomaly with --all.
+    let shown: Vec<usize> =
+        if all { (0..outcome.anomalies.len()).collect() } else { explain::examples(&outcome.anomalies) };
+    let stories: Vec<_> = shown
+        .into_iter()
+        .map(|i| &outcome.anomalies[i])
+        .filter(|a| kind.is_none_or(|k| a.kind == k))
+        .map(|anomaly| explain::explain(&outcome.history, anomaly, &setup))
+        .collect();
     // Jargon is introduced before the stories use it (issue 19).
     let terms = explain::glossary::render_terms(&explain::terms_of(&stories));
     if !terms.is_empty() {

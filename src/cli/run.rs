@@ -184,6 +184,9 @@ fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
                 &format!("  unavailable: {} had no live leader from {} to {}\n", span.tp, seconds(span.from_ms), until);
         }
         out += &render_rebalances(&outcome.history);
+        if let Some(line) = crate::explain::mechanism::RefusedCommits::of(&outcome.history).line() {
+            out += &format!("  {line}\n");
+        }
         out += &render_anomalies(&outcome.anomalies);
         out += &render_reached(scenario, outcome);
     }

@@ -15,14 +15,7 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
     use AnomalyKind::*;
     match anomaly.kind {
         LostWrite | Unseen | CommittedTruncation | InconsistentOffsets | ReplicaDivergence => loss(anomaly.kind, facts, setup),
-        Duplicate => (
-            "Duplicated because the producer sent the same record again (a retry after a lost answer, or a copy made by the network) and the leader, which could not recognise it, appended it a second time.".into(),
-            if setup.idempotence == Some(true) {
-                "The idempotent producer should have prevented this: the leader must keep each producer's sequence numbers across leader changes, so look for a broker bug.".into()
-            } else {
-                "enable.idempotence=true (with acks=all) would have prevented it: the leader recognises a repeated batch by its producer id and sequence number.".into()
-            },
-        ),
+        Duplicate => duplicate(facts, setup),
         NonmonotonicSend | IntNonmonotonicSend | NonmonotonicPoll | IntNonmonotonicPoll | PollSkip | IntPollSkip => {
             order(anomaly.kind, facts, setup)
         }
@@ -59,7 +52,7 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
         ),
         ConsumeSkip if !facts.expired.is_empty() => expired(facts, "any member of the group read it"),
         ConsumeSkip => (
-            "Skipped because the group committed an offset past the record before any member had finished processing it, and the member then crashed or lost the partition: the next owner started from the commit.".into(),
+            polled_committed_crashed(facts, setup).unwrap_or_else(|| "Skipped because the group committed an offset past the record before any member had finished processing it, and the member then crashed or lost the partition: the next owner started from the commit.".into()),
             if setup.auto_commit == Some(true) {
                 "enable.auto.commit=false with a commit after processing (commitSync of the processed offsets) would have prevented it.".into()
             } else {
@@ -151,6 +144,87 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup) -> (String,
     }
 }
 
+/// A record appended twice.
+fn duplicate(f: &Facts, setup: &Setup) -> (String, String) {
+    if let Some(erased) = erased_by_power_loss(f) {
+        return (
+            format!("Duplicated because {erased}"),
+            "flush.messages=1 (an fsync before a batch counts as appended, so the producer state survives with it), or replicas in separate failure domains (broker.rack) so that one outage cannot erase every copy, would have prevented it.".into(),
+        );
+    }
+    let cause = format!(
+        "Duplicated because the producer sent the same record again (a retry after a lost answer, or a copy made by the network) and the leader, which could not recognise it, appended it a second time.{}",
+        idempotence_quietly_off(setup)
+    );
+    let fix = if setup.idempotence == Some(true) {
+        "The idempotent producer should have prevented this: the leader must keep each producer's sequence numbers across leader changes, so look for a broker bug."
+    } else {
+        "enable.idempotence=true (with acks=all) would have prevented it: the leader recognises a repeated batch by its producer id and sequence number."
+    };
+    (cause, fix.into())
+}
+
+/// Why an idempotent leader took a retry for a new batch: the first copy, and with it
+/// the producer's sequence numbers, went with the unflushed log in a power loss.
+/// Kafka's `ProducerStateManager` keeps each producer's epoch and last five batches'
+/// sequence numbers and rebuilds them from the log (and its snapshots) when the log is
+/// loaded; a batch that never reached the disk leaves no trace there, so the retry of
+/// it matches nothing remembered and is appended as new (an unknown producer's batch
+/// is accepted since KIP-360, and one at sequence 0 always was).
+fn erased_by_power_loss(f: &Facts) -> Option<String> {
+    let (b1, o1, _, t1) = *f.led.first()?;
+    let &(b2, o2, e2, t2) = f.led.iter().skip(1).find(|l| l.3 > t1)?;
+    let lost: Vec<String> =
+        f.lost_on_load.iter().filter(|(_, t)| (t1..=t2).contains(t)).map(|(b, _)| broker(*b)).collect();
+    let reloaded = f.lost_on_load.iter().find(|(_, t)| (t1..=t2).contains(t))?.1;
+    let power = f.faults.iter().find(|(t, k, _)| *k == FaultKind::PowerLoss && (t1..=reloaded).contains(t));
+    let when = power.map(|(t, _, _)| format!(" at {}", at(*t))).unwrap_or_default();
+    Some(format!(
+        "{} appended it at offset {o1} at {}, then {} lost power{when} before it was flushed and came back with {} (from {} on); with the log went the leader's producer state (Kafka's ProducerStateManager rebuilds each producer's epoch and last five sequence numbers from the log it loads), so when the producer, which had no answer for that batch, sent it again, nothing recognised the sequence number and {} appended the retry as a new batch at offset {o2} in epoch {e2} at {}.",
+        broker(b1),
+        at(t1),
+        and_list(&lost),
+        if lost.len() > 1 { "logs that end before it" } else { "a log that ends before it" },
+        at(reloaded),
+        broker(b2),
+        at(t2)
+    ))
+}
+
+/// The sentence saying that idempotence was off only because the producer quietly
+/// disabled Kafka 3.x's default, or nothing.
+fn idempotence_quietly_off(setup: &Setup) -> String {
+    if setup.idempotence_quietly_disabled != Some(true) {
+        return String::new();
+    }
+    let why = match setup.acks {
+        Some(acks) if acks != Acks::All => format!("acks={acks} contradicts it"),
+        _ => "another setting contradicts it (retries=0, or more than 5 requests in flight)".to_string(),
+    };
+    format!(" The producer was not idempotent although Kafka 3.x enables idempotence by default: enable.idempotence was not set and {why}, so the producer quietly turned it off (ProducerConfig.postProcessAndValidateIdempotenceConfigs) instead of refusing the configuration.")
+}
+
+/// A skip told from the member that had the record: polled by it, committed past by it
+/// (automatically, when auto-commit is on), and lost with it when it crashed before
+/// processing it.
+fn polled_committed_crashed(f: &Facts, setup: &Setup) -> Option<String> {
+    let &(p, crashed_at) = f.crashed_unprocessed.first()?;
+    let &(_, polled_at, _) = f.polled.iter().find(|x| x.0 == p)?;
+    let (_, committed_at, member) = f.committed_past.iter().find(|c| c.0 == p && c.1 < crashed_at)?;
+    let committed = if setup.auto_commit == Some(true) {
+        "auto-committed its position past it (enable.auto.commit commits what poll() returned, not what was processed)"
+    } else {
+        "committed an offset past it"
+    };
+    Some(format!(
+        "Skipped because member {member} ({}) polled it at {}, {committed} at {}, and crashed at {} before processing it: the partition's next owner started from that commit, so no member ever processed the record.",
+        crate::check::describe::process(p),
+        at(polled_at),
+        at(*committed_at),
+        at(crashed_at)
+    ))
+}
+
 /// A record processed again because its consumer or group was rewound on purpose.
 fn replayed(facts: &Facts) -> (String, String) {
     let (time, who) = &facts.rewound[0];
@@ -179,6 +253,9 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         (None, Some(t)) => format!(" after the producer was told it succeeded at {}", at(t)),
         (None, None) => String::new(),
     };
+    if let Some(clause) = retried_and_read(f) {
+        return (format!("Not lost: {clause}."), loss_fix(f, setup).to_string());
+    }
     let leader = f.led.first().map(|l| l.0);
     let struck =
         leader.and_then(|l| f.faults.iter().find(|(_, k, targets)| targets.contains(&broker(l)) && !k.is_undo()));
@@ -205,14 +282,7 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     let mut next: Vec<(u64, String)> = Vec::new();
     if let Some((t, k, targets)) = struck {
         let by = if targets.len() > 1 { and_list(targets) } else { by.clone() };
-        let verb = match k {
-            FaultKind::Crash => "crashed".to_string(),
-            FaultKind::PowerLoss => "lost power".to_string(),
-            FaultKind::Stop => "was stopped".to_string(),
-            FaultKind::Pause => "was paused".to_string(),
-            FaultKind::Partition | FaultKind::Clog => "was cut off from the cluster".to_string(),
-            other => format!("was struck by a {other} fault"),
-        };
+        let verb = struck_verb(*k);
         let after = if fetched.is_empty() {
             " before any follower fetched it".to_string()
         } else {
@@ -259,6 +329,11 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
         because += &format!("; {clause}");
     }
     because.push('.');
+    (because, loss_fix(f, setup).to_string())
+}
+
+/// The configuration that would have prevented a loss.
+fn loss_fix(f: &Facts, setup: &Setup) -> &'static str {
     let fix = if !f.deleted.is_empty() {
         "Nothing in the producer or replication settings: delete a topic only after its producers stopped and every group drained it, and set delete.topic.enable=false on the controllers where a deletion must never happen by accident."
     } else if !f.expired.is_empty() && f.truncated.is_empty() {
@@ -286,7 +361,60 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     } else {
         "acks=all, min.insync.replicas=2, unclean.leader.election.enable=false and leader-epoch truncation together prevent this; one of them was defeated here."
     };
-    (because, fix.to_string())
+    fix
+}
+
+/// A record whose first copy's answer never reached the producer, which sent it again:
+/// `broker-1 appended it at offset 3967 in epoch 0 at 8.573 s, but broker-1 crashed at
+/// 8.600 s before its answer reached the producer, which sent it again; broker-2 appended
+/// the retry at offset 3976 in epoch 1 at 12.271 s`, and what became of the first copy.
+/// Read from the trace: two appends as leader, the producer told the second's offset.
+fn retried(f: &Facts) -> Option<String> {
+    let ((b1, o1, e1, t1), (b2, o2, e2, t2)) = f.retried()?;
+    let fault =
+        f.faults.iter().find(|(t, k, targets)| (t1..=t2).contains(t) && targets.contains(&broker(b1)) && !k.is_undo());
+    let lost_answer = match fault {
+        Some((t, kind, _)) => {
+            format!("{} {} at {} before its answer reached the producer", broker(b1), struck_verb(*kind), at(*t))
+        }
+        None => "the producer was told of another copy instead (a retry after its answer was lost, or a copy the network made)".to_string(),
+    };
+    let again = if fault.is_some() { ", which sent it again" } else { "" };
+    let mut clause = format!(
+        "{} appended it at offset {o1} in epoch {e1} at {}, but {lost_answer}{again}; {} appended the retry at offset {o2} in epoch {e2} at {}",
+        broker(b1),
+        at(t1),
+        broker(b2),
+        at(t2)
+    );
+    if let Some((b, t, reason)) = f.truncated.iter().find(|tr| tr.1 > t1) {
+        clause += &format!(", and {} truncated the first copy at {} ({reason})", broker(*b), at(*t));
+    } else if let Some((who, t)) = brokers_from(&f.lost_on_load) {
+        clause +=
+            &format!(", and {who} came back from {} on without the first copy (it was only in the page cache)", at(t));
+    }
+    Some(clause)
+}
+
+/// [`retried`], when the retry is the copy consumers read: the record is not lost.
+fn retried_and_read(f: &Facts) -> Option<String> {
+    let (_, retry) = f.retried()?;
+    let read: Vec<String> =
+        f.polled.iter().filter(|p| p.2 == retry.1).map(|p| crate::check::describe::process(p.0)).collect();
+    let first_reader = read.first()?;
+    Some(format!("{}; {first_reader} read it at offset {}", retried(f)?, retry.1))
+}
+
+/// What a fault did to a broker, as the cause sentence says it.
+fn struck_verb(kind: FaultKind) -> String {
+    match kind {
+        FaultKind::Crash => "crashed".to_string(),
+        FaultKind::PowerLoss => "lost power".to_string(),
+        FaultKind::Stop => "was stopped".to_string(),
+        FaultKind::Pause => "was paused".to_string(),
+        FaultKind::Partition | FaultKind::Clog => "was cut off from the cluster".to_string(),
+        other => format!("was struck by a {other} fault"),
+    }
 }
 
 /// The brokers of `(broker, time)` facts as a list as the story writes it, and the first
@@ -367,6 +495,28 @@ fn order(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     if !f.expired.is_empty() {
         return expired(f, "the consumer reached it");
     }
+    if let (AnomalyKind::PollSkip | AnomalyKind::IntPollSkip, [first, .., last], false) =
+        (kind, f.led.as_slice(), f.polled.is_empty())
+    {
+        // The checker's note says it too: the skip is a duplicate's shadow.
+        let (duplicated, fix) = duplicate(f, setup);
+        return (
+            format!(
+                "Counted as skipped, not missed: the record was appended twice (offsets {} and {}), the log's order counts a record at its last copy, so a poll that read it at its first copy seems to jump over the records in between, and the consumer did read it. The duplicate is what went wrong. {duplicated}",
+                first.1, last.1
+            ),
+            fix,
+        );
+    }
+    if let (Some(clause), AnomalyKind::NonmonotonicSend | AnomalyKind::IntNonmonotonicSend) = (retried(f), kind) {
+        return (
+            format!(
+                "Acknowledged out of the order it was sent because it was retried: {clause}. The retry landed wherever the log ended when it arrived, behind records sent after it.{}",
+                idempotence_quietly_off(setup)
+            ),
+            order_fix(setup).into(),
+        );
+    }
     if !f.truncated.is_empty() || f.overwritten.is_some() {
         let (b, t, _) = f.truncated.first().cloned().unwrap_or((
             f.overwritten.map_or(0, |o| o.0),
@@ -400,12 +550,21 @@ fn order(kind: AnomalyKind, f: &Facts, setup: &Setup) -> (String, String) {
     } else {
         format!("{what} because the records reached the log in a different order than they were sent (a retry, or a network that reorders or duplicates requests).")
     };
-    let fix = if setup.idempotence == Some(true) {
+    let cause = if matches!(kind, AnomalyKind::NonmonotonicSend | AnomalyKind::IntNonmonotonicSend) {
+        cause + &idempotence_quietly_off(setup)
+    } else {
+        cause
+    };
+    (cause, order_fix(setup).to_string())
+}
+
+/// What keeps a producer's records in the order it sent them.
+fn order_fix(setup: &Setup) -> &'static str {
+    if setup.idempotence == Some(true) {
         "The idempotent producer should have kept the order: the leader refuses a batch whose sequence number does not follow the last; look for a broker bug."
     } else {
         "enable.idempotence=true (order kept with up to 5 requests in flight), or max.in.flight.requests.per.connection=1, would have prevented it."
-    };
-    (cause, fix.to_string())
+    }
 }
 
 #[cfg(test)]

@@ -43,6 +43,8 @@ pub(crate) struct Facts {
     /// When the producer's send completed ok, and when it failed (with the error).
     pub send_ok: Option<u64>,
     pub send_failed: Option<(u64, String)>,
+    /// The offset the producer was told the record landed at (its send's completion).
+    pub acked_offset: Option<u64>,
     /// When a leader's high watermark first passed it.
     pub committed: Option<(u32, u64)>,
     /// Truncations removing it: `(broker, time, reason)`.
@@ -64,9 +66,26 @@ pub(crate) struct Facts {
     pub unclean: bool,
     /// Polls that returned it: `(process, time, offset)`.
     pub polled: Vec<(u64, u64, u64)>,
+    /// Members' first commits past it: `(process, time, member id)`.
+    pub committed_past: Vec<(u64, u64, String)>,
+    /// Processes that polled it and crashed before processing it: `(process, time)`.
+    pub crashed_unprocessed: Vec<(u64, u64)>,
     /// Rewinds whose replayed range held it: `(time, who)`, e.g. `process 3` or `the
     /// administrator (group billing)`.
     pub rewound: Vec<(u64, String)>,
+}
+
+impl Facts {
+    /// The record's first append as leader and the later one the producer was told it
+    /// landed at, when they differ: the first copy's answer never reached the producer
+    /// (a crash, or a lost response), so it sent the record again and the retry is the
+    /// copy it knows of. Each is `(broker, offset, epoch, time)`.
+    pub fn retried(&self) -> Option<((u32, u64, u32, u64), (u32, u64, u32, u64))> {
+        let acked = self.acked_offset?;
+        let first = *self.led.first()?;
+        let retry = *self.led.iter().skip(1).find(|l| l.1 == acked)?;
+        (first.1 != acked).then_some((first, retry))
+    }
 }
 
 /// A record's story and its facts.
@@ -109,6 +128,7 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     let mut polls_left = 0;
     let mut seen_other: BTreeSet<u64> = BTreeSet::new();
     let mut passed_by: BTreeSet<String> = BTreeSet::new();
+    let mut processed_by: BTreeSet<u64> = BTreeSet::new();
     for op in &history.ops {
         let at = |text: String| Line { time_ns: op.time_ns, text };
         for mop in op.micro_ops() {
@@ -121,6 +141,7 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                         }
                         (OpType::Ok, Some(o)) => {
                             facts.send_ok = Some(op.time_ns);
+                            facts.acked_offset = Some(*o);
                             format!("{}'s send completes: acknowledged at offset {o}", who(op.process))
                         }
                         (OpType::Ok, None) => {
@@ -130,6 +151,16 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                         (OpType::Fail, _) => {
                             facts.send_failed = Some((op.time_ns, op.error.clone().unwrap_or_default()));
                             format!("{}'s send fails{error}", who(op.process))
+                        }
+                        // An asynchronous producer's `info` op carries the offsets of the
+                        // sends the broker did answer (`offset_is_an_ack` in the checker).
+                        (OpType::Info, Some(o)) if op.f == OpFn::Send => {
+                            facts.send_ok = Some(op.time_ns);
+                            facts.acked_offset = Some(*o);
+                            format!(
+                                "{}'s send was acknowledged at offset {o} (its op, whose other sends got no answer, ends with an unknown outcome{error})",
+                                who(op.process)
+                            )
                         }
                         (OpType::Info, _) => format!("{}'s send ends with an unknown outcome{error}", who(op.process)),
                     };
@@ -157,7 +188,27 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                 _ => {}
             }
         }
-        group_side(op, focus, &mut passed_by, lines);
+        group_side(op, focus, &mut passed_by, lines, facts);
+        if let (OpFn::Process, OpType::Ok, OpValue::Records(records), Some(offset)) =
+            (op.f, op.kind, &op.value, focus.offset)
+        {
+            if records.get(&focus.key).is_some_and(|pairs| pairs.iter().any(|&(o, _)| o == offset)) {
+                processed_by.insert(op.process);
+            }
+        }
+        // A consumer that polled the record and crashed before it processed it.
+        if op.f == OpFn::Crash
+            && op.kind != OpType::Invoke
+            && facts.polled.iter().any(|p| p.0 == op.process)
+            && !processed_by.contains(&op.process)
+            && !facts.crashed_unprocessed.iter().any(|c| c.0 == op.process)
+        {
+            facts.crashed_unprocessed.push((op.process, op.time_ns));
+            lines.push(Line {
+                time_ns: op.time_ns,
+                text: format!("{} crashes before it finished processing the record it polled", who(op.process)),
+            });
+        }
         rewind_side(op, focus, lines, facts);
     }
     if polls_left > 0 {
@@ -168,10 +219,36 @@ fn client_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
 
 /// Group members' assignments and processing of the record's partition and offset, and
 /// each member's first commit past the record (later commits add nothing to its story).
-fn group_side(op: &crate::history::Op, focus: &Focus, passed_by: &mut BTreeSet<String>, lines: &mut Vec<Line>) {
-    let (Some(ctx), Some(offset), OpType::Ok) = (&op.group, focus.offset, op.kind) else { return };
+fn group_side(
+    op: &crate::history::Op,
+    focus: &Focus,
+    passed_by: &mut BTreeSet<String>,
+    lines: &mut Vec<Line>,
+    facts: &mut Facts,
+) {
+    let (Some(ctx), Some(offset)) = (&op.group, focus.offset) else { return };
     let member =
         format!("member {} of group {} ({} {})", ctx.member, ctx.group, ctx.protocol.epoch_name(), ctx.generation);
+    // A commit past the record that the coordinator refused: the member was no longer in
+    // the group's current generation (the fencing the rebalance lessons are about).
+    if let (OpType::Fail, OpFn::Commit, OpValue::Offsets(offsets), Some(error)) = (op.kind, op.f, &op.value, &op.error)
+    {
+        let stale = super::mechanism::is_stale_commit_error(error);
+        if let Some(next) = offsets.get(&focus.key).filter(|&&next| next > offset && stale) {
+            lines.push(Line {
+                time_ns: op.time_ns,
+                text: format!(
+                    "the coordinator refuses {member}'s commit of next offset {next} for {} ({error}): it is not a member of the group's current {}",
+                    focus.key,
+                    ctx.protocol.epoch_name()
+                ),
+            });
+        }
+        return;
+    }
+    if op.kind != OpType::Ok {
+        return;
+    }
     let text = match (&op.value, op.f) {
         (OpValue::Records(records), OpFn::Process) => records
             .get(&focus.key)
@@ -186,7 +263,10 @@ fn group_side(op: &crate::history::Op, focus: &Focus, passed_by: &mut BTreeSet<S
         (OpValue::Offsets(offsets), OpFn::Commit) => offsets
             .get(&focus.key)
             .filter(|&&next| next > offset && passed_by.insert(ctx.member.clone()))
-            .map(|&next| format!("{member} commits next offset {next} for {}, past the record", focus.key)),
+            .map(|&next| {
+                facts.committed_past.push((op.process, op.time_ns, ctx.member.clone()));
+                format!("{member} commits next offset {next} for {}, past the record", focus.key)
+            }),
         (OpValue::Keys(keys), OpFn::Assign) if keys.contains(&focus.key) => {
             Some(format!("{member} is assigned {}", focus.key))
         }
@@ -233,6 +313,11 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     let mut appended: BTreeSet<u64> = BTreeSet::new();
     let mut fetched: BTreeSet<u32> = BTreeSet::new();
     let mut hw_told = false;
+    // Each replica's own high watermark and when it last moved, and the leaders' highest:
+    // legacy truncation (before KIP-101) cuts a follower's log at its own.
+    let mut own_hw: std::collections::BTreeMap<u32, (u64, u64)> = std::collections::BTreeMap::new();
+    let mut leader_hw: Option<(u32, u64)> = None;
+    let mut loaded: BTreeSet<(u32, u64)> = BTreeSet::new();
     // The partition's ISR as the controller stored it, ordered by leader epoch.
     let mut state = ClusterState::default();
     let is_it = |o: u64, v: u64| match focus.value {
@@ -242,6 +327,19 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
     for e in &history.trace {
         let at = |text: String| Line { time_ns: e.time_ns, text };
         state.apply(e);
+        match &e.event {
+            Event::HighWatermark { tp, broker: b, is_leader, new, .. } if **tp == *focus.key => {
+                own_hw.insert(*b, (*new, e.time_ns));
+                if *is_leader && leader_hw.is_none_or(|(_, hw)| *new > hw) {
+                    leader_hw = Some((*b, *new));
+                }
+            }
+            Event::LogLoaded { tp, broker: b, high_watermark, .. } if **tp == *focus.key => {
+                own_hw.insert(*b, (*high_watermark, e.time_ns));
+                loaded.insert((*b, e.time_ns));
+            }
+            _ => {}
+        }
         match &e.event {
             Event::Append { tp, broker: b, as_leader, leader_epoch, base_offset, values } if **tp == *focus.key => {
                 let mut other = None;
@@ -306,8 +404,26 @@ fn broker_side(history: &History, focus: &Focus, lines: &mut Vec<Line>, facts: &
                 if let Some(&(o, _, epoch)) = removed.iter().find(|&&(o, v, _)| is_it(o, v)) {
                     holders.remove(b);
                     facts.truncated.push((*b, e.time_ns, *reason));
+                    let own = match (reason, own_hw.get(b)) {
+                        (TruncationReason::HighWatermark, Some(&(hw, since))) => {
+                            let leader = match leader_hw.filter(|&(l, lhw)| l != *b && lhw > hw) {
+                                Some((l, lhw)) => format!(", while leader {}'s had reached {lhw}", broker(l)),
+                                None => String::new(),
+                            };
+                            let how = if loaded.contains(&(*b, since)) {
+                                ", read from its checkpoint at restart"
+                            } else {
+                                ""
+                            };
+                            format!(
+                                "; its own high watermark, to which it truncates, was {hw} (since {}{how}){leader}",
+                                secs(since)
+                            )
+                        }
+                        _ => String::new(),
+                    };
                     lines.push(at(format!(
-                        "{} truncates {tp} to offset {to_offset} ({reason}), removing it (offset {o}, epoch {epoch})",
+                        "{} truncates {tp} to offset {to_offset} ({reason}), removing it (offset {o}, epoch {epoch}){own}",
                         broker(*b)
                     )));
                 }
@@ -369,7 +485,18 @@ fn context(
     let of_topic = |topic: &str| {
         key.is_none_or(|k| crate::protocol::TopicPartition::parse(k).is_some_and(|tp| *tp.topic == *topic))
     };
-    for e in history.trace.iter().filter(|e| (start..=end).contains(&e.time_ns)) {
+    // The partitions' stored state as the trace has told it so far, to tell a new
+    // controller reading the state its predecessor stored from a change of the ISR.
+    let mut state = ClusterState::default();
+    for e in &history.trace {
+        let stored = match &e.event {
+            Event::IsrChange { tp, .. } => state.partition(tp).filter(|p| p.created).cloned(),
+            _ => None,
+        };
+        state.apply(e);
+        if !(start..=end).contains(&e.time_ns) {
+            continue;
+        }
         let text = match &e.event {
             Event::Fault { kind, targets, detail } => {
                 facts.faults.push((e.time_ns, *kind, targets.clone()));
@@ -403,6 +530,22 @@ fn context(
                 format!(
                     "{} becomes leader of {tp} in epoch {leader_epoch} with log end offset {log_end_offset}{versus}",
                     broker(*b)
+                )
+            }
+            // The same version of the stored state again: a controller that just took
+            // over loaded it from the metadata store (ZooKeeper's partition state node;
+            // `KafkaController.onControllerFailover` reads every partition's leader and
+            // ISR), as its predecessor left it. Nothing changed: no broker rejoined.
+            Event::IsrChange { tp, isr, leader, leader_epoch, partition_epoch }
+                if ours(tp)
+                    && stored.as_ref().is_some_and(|p| {
+                        (p.leader_epoch, p.partition_epoch, &p.isr) == (*leader_epoch, *partition_epoch, isr)
+                    }) =>
+            {
+                let led = leader.map(|l| format!("leader {}, ", broker(l))).unwrap_or_default();
+                format!(
+                    "a new controller ({}) loads the state of {tp} from the metadata store as the previous controller left it: {led}epoch {leader_epoch}, ISR {isr:?}",
+                    e.node
                 )
             }
             Event::IsrChange { tp, isr, .. } if ours(tp) => format!("the ISR of {tp} becomes {isr:?}"),

@@ -11,6 +11,7 @@
 mod cause;
 pub mod glossary;
 mod life;
+pub mod mechanism;
 mod setup;
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ use crate::check::describe::secs;
 use crate::check::{Anomaly, AnomalyKind, RecordRole};
 use crate::history::History;
 use life::{Facts, Focus, Life};
+use std::collections::BTreeSet;
 
 /// The explanation of one anomaly.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +91,31 @@ pub fn explain(history: &History, anomaly: &Anomaly, setup: &Setup) -> Story {
     }
     let (cause, prevention) = cause::cause(anomaly, &facts, setup);
     Story { kind: anomaly.kind, summary: anomaly.description.clone(), records, cause, prevention }
+}
+
+/// The anomaly that stands for each kind found, as indexes into `anomalies`, one per
+/// kind in the order the kinds first appear: the first of its kind, except that a
+/// reordered send is shown by an instance that is only a reorder when there is one (a
+/// record that is also a duplicate tells the duplicate's lesson, not the reorder's).
+pub fn examples(anomalies: &[Anomaly]) -> Vec<usize> {
+    let duplicated: BTreeSet<(&str, u64)> = anomalies
+        .iter()
+        .filter(|a| a.kind == AnomalyKind::Duplicate)
+        .flat_map(|a| a.records.iter().filter_map(|r| Some((r.key.as_str(), r.value?))))
+        .collect();
+    let only_reordered = |a: &Anomaly| {
+        !matches!(a.kind, AnomalyKind::NonmonotonicSend | AnomalyKind::IntNonmonotonicSend)
+            || !a.records.iter().any(|r| r.value.is_some_and(|v| duplicated.contains(&(r.key.as_str(), v))))
+    };
+    let mut chosen: Vec<usize> = Vec::new();
+    for (i, a) in anomalies.iter().enumerate() {
+        match chosen.iter().position(|&c| anomalies[c].kind == a.kind) {
+            None => chosen.push(i),
+            Some(at) if !only_reordered(&anomalies[chosen[at]]) && only_reordered(a) => chosen[at] = i,
+            Some(_) => {}
+        }
+    }
+    chosen
 }
 
 /// The records of an anomaly worth following: those with a value, the checker's first

@@ -12,6 +12,9 @@ pub struct Setup {
     pub acks: Option<Acks>,
     /// Whether the producers are idempotent (`enable.idempotence`).
     pub idempotence: Option<bool>,
+    /// Whether the producers' idempotence is off only because `enable.idempotence` was not
+    /// set and acks (or retries, or requests in flight) contradicted Kafka 3.x's default.
+    pub idempotence_quietly_disabled: Option<bool>,
     /// `max.in.flight.requests.per.connection` of the first producer.
     pub max_in_flight: Option<u32>,
     /// `min.insync.replicas` of the first topic.
@@ -37,6 +40,7 @@ impl Setup {
         Setup {
             acks: producer.map(|p| p.config.acks),
             idempotence: producer.map(|p| p.config.enable_idempotence),
+            idempotence_quietly_disabled: producer.map(|p| p.config.idempotence_quietly_disabled),
             max_in_flight: producer.map(|p| p.config.max_in_flight_requests_per_connection),
             min_insync_replicas: topic.map(|t| t.min_insync_replicas(&scenario.cluster.config)),
             unclean_election: topic.map(|t| t.unclean_leader_election_enable(&scenario.cluster.config)),

@@ -340,3 +340,165 @@ fn a_topic_creation_reads_as_the_partitions_first_leadership() {
         ]
     );
 }
+
+/// Issue 19: a record whose leader crashed before its answer reached the producer, and
+/// which the producer retried onto the new leader, is a retried record: told as that
+/// from the trace (two appends as leader, the producer told the second's offset), not as
+/// a loss.
+#[test]
+fn a_retried_record_is_told_as_retried_not_lost() {
+    let [e1, l1] = leader(1, 1, 0, false);
+    let [e2, l2] = leader(2, 2, 0, false);
+    let h = Hist::new()
+        .event("controller", e1)
+        .event("broker-1", l1)
+        .send_invoke(0, "x", 10)
+        .event("broker-1", append(1, true, 1, 0, &[10]))
+        .event("broker-1", acked(1, Acks::Leader, 0, 1))
+        .event("nemesis", fault(FaultKind::Crash, "broker-1"))
+        .event("controller", e2)
+        .event("broker-2", l2)
+        .event("broker-2", append(2, true, 2, 0, &[11]))
+        .event("broker-2", append(2, true, 2, 1, &[10]))
+        .send_done(0, "x", 1, 10)
+        .event("nemesis", fault_ended(FaultKind::Crash, "broker-1"))
+        .event("broker-1", truncate(1, 0, &[(0, 10, 1)], TruncationReason::LeaderEpoch))
+        .poll_ok(DRAIN, &[("x", &[(0, 11), (1, 10)])])
+        .build();
+    let setup = Setup { idempotence_quietly_disabled: Some(true), ..acks1() };
+    let subject = crate::check::RecordRef::new("x", Some(1), Some(10), "sent first").subject();
+    let later = crate::check::RecordRef::new("x", Some(0), Some(11), "sent later");
+    let reordered = Anomaly::new(AnomalyKind::NonmonotonicSend, "d".into(), vec![subject.clone(), later]);
+    let story = explain(&h, &reordered, &setup);
+    assert!(story.cause.contains("because it was retried: broker-1 appended it at offset 0"), "{}", story.cause);
+    assert!(story.cause.contains("broker-1 crashed at"), "{}", story.cause);
+    assert!(story.cause.contains("before its answer reached the producer, which sent it again"), "{}", story.cause);
+    assert!(story.cause.contains("appended the retry at offset 1 in epoch 2"), "{}", story.cause);
+    assert!(!story.cause.contains("Lost"), "{}", story.cause);
+    // Issue 19 (c): acks=1 with enable.idempotence unset quietly disables idempotence.
+    assert!(story.cause.contains("acks=1 contradicts it, so the producer quietly turned it off"), "{}", story.cause);
+    let original = crate::check::RecordRef::new("x", Some(0), Some(10), "first copy").subject();
+    let replaced = Anomaly::new(AnomalyKind::InconsistentOffsets, "d".into(), vec![original]);
+    let story = explain(&h, &replaced, &setup);
+    assert!(story.cause.starts_with("Not lost: broker-1 appended it at offset 0"), "{}", story.cause);
+    assert!(story.cause.ends_with("process 1000000 read it at offset 1."), "{}", story.cause);
+}
+
+/// Issue 19 (b): with the idempotent producer, a power loss of the replicas erased the
+/// first copy together with the producer state rebuilt from the log, so the leader took
+/// the retry for a new batch: told as that, not as a broker bug.
+#[test]
+fn a_duplicate_after_a_power_loss_names_the_lost_producer_state() {
+    let [e1, l1] = leader(1, 1, 0, false);
+    let h = Hist::new()
+        .event("controller", e1)
+        .event("broker-1", l1)
+        .send_invoke(0, "x", 30)
+        .event("broker-1", append(1, true, 1, 0, &[30]))
+        .poll_ok(1, &[("x", &[(0, 30)])])
+        .event("nemesis", fault(FaultKind::PowerLoss, "broker-1"))
+        .event("broker-1", Event::LogLoaded { tp: "x".into(), broker: 1, records: vec![], high_watermark: 0 })
+        .event("broker-1", append(1, true, 1, 0, &[31]))
+        .event("broker-1", append(1, true, 1, 1, &[30]))
+        .send_done(0, "x", 1, 30)
+        .send_ok(0, "x", 0, 31)
+        .poll_ok(DRAIN, &[("x", &[(0, 31), (1, 30)])])
+        .build();
+    let found: Vec<Anomaly> = check_all(&h).into_iter().filter(|a| a.kind == AnomalyKind::Duplicate).collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let setup = Setup { acks: Some(Acks::All), idempotence: Some(true), ..Setup::default() };
+    let text = explain_all(&h, &found, &setup);
+    assert!(!text.contains("broker bug"), "{text}");
+    assert!(text.contains("broker-1 lost power at"), "{text}");
+    assert!(text.contains("ProducerStateManager"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+/// Issue 19 (d): a new controller that loads the stored state (the same version the trace
+/// already told) reads as that, not as an ISR change; a real change still reads as one.
+#[test]
+fn a_new_controller_loading_the_stored_isr_is_not_a_broker_rejoining() {
+    let stored = |isr: Vec<u32>, partition_epoch| Event::IsrChange {
+        tp: "x".into(),
+        leader: Some(1),
+        leader_epoch: 1,
+        partition_epoch,
+        isr,
+    };
+    let trace = [
+        (1, "broker-1", stored(vec![1, 2, 3], 4)),
+        (2, "broker-2", stored(vec![1, 2, 3], 4)),
+        (3, "broker-2", stored(vec![1, 2], 5)),
+    ]
+    .into_iter()
+    .map(|(ms, node, event)| crate::history::TraceEvent { time_ns: ms * 1_000_000, node: node.into(), event })
+    .collect();
+    let history = crate::history::History { ops: Vec::new(), trace };
+    let story = life::partition_story(&history, Some("x"), (0, u64::MAX));
+    let texts: Vec<&str> = story.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "the ISR of x becomes [1, 2, 3]",
+            "a new controller (broker-2) loads the state of x from the metadata store as the previous controller left it: leader broker-1, epoch 1, ISR [1, 2, 3]",
+            "the ISR of x becomes [1, 2]",
+        ]
+    );
+}
+
+/// Issue 19: the reorder explain shows by default is one that is not also a duplicate.
+#[test]
+fn the_example_of_a_reordered_send_is_not_a_duplicate() {
+    let rec = |v| crate::check::RecordRef::new("x", Some(0), Some(v), "n");
+    let anomalies = [
+        Anomaly::new(AnomalyKind::Duplicate, "d".into(), vec![rec(41)]),
+        Anomaly::new(AnomalyKind::NonmonotonicSend, "d".into(), vec![rec(41), rec(42)]),
+        Anomaly::new(AnomalyKind::NonmonotonicSend, "d".into(), vec![rec(50), rec(51)]),
+        Anomaly::new(AnomalyKind::NonmonotonicPoll, "d".into(), vec![rec(41)]),
+    ];
+    assert_eq!(examples(&anomalies), [0, 2, 3]);
+    assert_eq!(examples(&anomalies[..2]), [0, 1], "without another, the duplicate's reorder is shown");
+}
+
+/// Issue 19: an asynchronous producer's `info` op carries the offsets of the sends the
+/// broker answered; lost-write and inconsistent-offsets both call them acknowledged.
+#[test]
+fn an_info_ops_offset_reads_as_acknowledged_everywhere() {
+    use crate::check::testkit::M;
+    use crate::history::OpType;
+    let h = Hist::new()
+        .event("broker-1", append(1, true, 1, 0, &[10]))
+        .sends(0, OpType::Info, &[M::Send("x", Some(0), 10), M::Send("x", None, 11)])
+        .event("broker-2", append(2, true, 2, 0, &[12]))
+        .poll_ok(DRAIN, &[("x", &[(0, 12)])])
+        .build();
+    let found = check_all(&h);
+    let inconsistent = found.iter().find(|a| a.kind == AnomalyKind::InconsistentOffsets).expect("inconsistent-offsets");
+    assert!(inconsistent.description.contains("10 (acknowledged"), "{}", inconsistent.description);
+    assert!(!inconsistent.description.contains("unknown outcome"), "{}", inconsistent.description);
+    let story = render_text(&explain(&h, inconsistent, &Setup::default()));
+    assert!(story.contains("process 0's send was acknowledged at offset 0"), "{story}");
+}
+
+/// Issue 19: in a truncation to the high watermark (before KIP-101) the story shows the
+/// follower's own high watermark, behind the leader's.
+#[test]
+fn a_truncation_to_the_high_watermark_shows_the_followers_own() {
+    let follower_hw =
+        Event::HighWatermark { tp: "x".into(), broker: 2, is_leader: false, leader_epoch: 1, old: 0, new: 1 };
+    let h = Hist::new()
+        .send_invoke(0, "x", 60)
+        .event("broker-1", append(1, true, 1, 0, &[59, 60]))
+        .event("broker-2", append(2, false, 1, 0, &[59, 60]))
+        .event("broker-2", follower_hw)
+        .event("broker-1", hw(1, 1, 0, 2))
+        .event("broker-2", truncate(2, 1, &[(1, 60, 1)], TruncationReason::HighWatermark))
+        .build();
+    let focus = crate::check::RecordRef::new("x", Some(1), Some(60), "n").subject();
+    let text =
+        render_text(&explain(&h, &Anomaly::new(AnomalyKind::LostWrite, "d".into(), vec![focus]), &Setup::default()));
+    assert!(
+        text.contains("broker-2 truncates x to offset 1 (high-watermark), removing it (offset 1, epoch 1); its own high watermark, to which it truncates, was 1 (since 0.400 s), while leader broker-1's had reached 2"),
+        "{text}"
+    );
+}

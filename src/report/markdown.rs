@@ -40,6 +40,7 @@ pub(crate) fn facts(data: &ReportData<'_>) -> Vec<String> {
             secs(span.from_ms * 1_000_000)
         ));
     }
+    out.extend(explain::mechanism::RefusedCommits::of(&data.outcome.history).line());
     // The count of records overtaken across partitions is the ordering lessons' point;
     // elsewhere it only distracts.
     let ordering = data.scenario.theme == Some(crate::scenario::Theme::Ordering);

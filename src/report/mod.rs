@@ -98,13 +98,15 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome) -> Report {
         })
         .collect();
     let setup = Setup::from_scenario(scenario);
-    let mut first: BTreeMap<AnomalyKind, (usize, usize)> = BTreeMap::new();
-    for (i, a) in outcome.anomalies.iter().enumerate() {
-        first.entry(a.kind).or_insert((i, 0)).1 += 1;
-    }
+    // One story per kind, in kind order, told of the example explain picks.
+    let first: BTreeMap<AnomalyKind, usize> =
+        explain::examples(&outcome.anomalies).into_iter().map(|i| (outcome.anomalies[i].kind, i)).collect();
     let stories = first
         .into_iter()
-        .map(|(kind, (i, count))| (kind, count, explain::explain(history, &outcome.anomalies[i], &setup)))
+        .map(|(kind, i)| {
+            let count = outcome.anomalies.iter().filter(|a| a.kind == kind).count();
+            (kind, count, explain::explain(history, &outcome.anomalies[i], &setup))
+        })
         .collect();
     let verdict = verdict_line(scenario, outcome);
     let described = describe::render_text(&describe::describe(history, &runner::topic_assignments(scenario), None));

@@ -102,6 +102,11 @@ pub struct ProducerSettings {
     /// absent and one of those does not hold, idempotence is quietly disabled (see
     /// [`Scenario::notes`](crate::scenario::Scenario::notes)).
     pub enable_idempotence: bool,
+    /// Whether idempotence is off only because `enable.idempotence` was not set and another
+    /// setting (acks other than all, retries = 0, more than 5 requests in flight)
+    /// contradicts Kafka 3.x's default: the producer quietly turns it off
+    /// (`ProducerConfig.postProcessAndValidateIdempotenceConfigs`) instead of refusing.
+    pub idempotence_quietly_disabled: bool,
     /// `partitioner.adaptive.partitioning.enable` (3.3+): the uniform sticky partitioner
     /// favours partitions with shorter queues (default true).
     pub partitioner_adaptive_partitioning_enable: bool,
@@ -131,6 +136,7 @@ impl Default for ProducerSettings {
             max_in_flight_requests_per_connection: 5,
             metadata_max_age_ms: 300_000,
             enable_idempotence: true,
+            idempotence_quietly_disabled: false,
             partitioner_adaptive_partitioning_enable: true,
             partitioner_availability_timeout_ms: 0,
             transactional_id: None,

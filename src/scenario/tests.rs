@@ -205,6 +205,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
                     linger_ms: 5,
                     retries: 3,
                     enable_idempotence: false,
+                    idempotence_quietly_disabled: true,
                     ..ProducerSettings::default()
                 },
             },

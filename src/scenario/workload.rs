@@ -282,6 +282,7 @@ pub(super) fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes)
     } else {
         None
     };
+    let mut idempotence_quietly_disabled = false;
     let enable_idempotence = match (idempotence, conflict) {
         // Kafka rejects an explicit enable.idempotence = true that another setting contradicts.
         (Some(explicit), Some((pos, why, fix))) if explicit.value => {
@@ -307,6 +308,7 @@ pub(super) fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes)
                 when enable.idempotence is not set"
                 ),
             );
+            idempotence_quietly_disabled = true;
             false
         }
         (None, None) => true,
@@ -337,6 +339,7 @@ pub(super) fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes)
         max_in_flight_requests_per_connection: in_flight_value,
         metadata_max_age_ms: t.u64_or("metadata.max.age.ms", d.metadata_max_age_ms)?,
         enable_idempotence,
+        idempotence_quietly_disabled,
         partitioner_adaptive_partitioning_enable: t
             .bool_or("partitioner.adaptive.partitioning.enable", d.partitioner_adaptive_partitioning_enable)?,
         partitioner_availability_timeout_ms: t

@@ -518,17 +518,19 @@ impl<'a> Analysis<'a> {
     /// broker-1 at 2.101 s to process 0`, `polled by process 1 at 2.300 s`.
     pub fn observation_phrase(&self, key: &str, offset: u64, value: u64, obs: &Observation) -> String {
         let c = self.op(obs.at);
-        match (obs.how, c.kind) {
-            (How::Sent, OpType::Ok) => self.acknowledgement(c, key, Some(offset), value),
-            (How::Sent, _) => format!("sent with unknown outcome by {}", who_when(c)),
-            (How::Polled, _) => format!("polled by {}", who_when(c)),
+        // An `info` send op's offset is the broker's acknowledgement of that send (see
+        // [`offset_is_an_ack`]): lost-write calls it acknowledged, and so must this.
+        match obs.how {
+            How::Sent if sent_offset_is_acknowledged(c) => self.acknowledgement(c, key, Some(offset), value),
+            How::Sent => format!("sent with unknown outcome by {}", who_when(c)),
+            How::Polled => format!("polled by {}", who_when(c)),
         }
     }
 
     /// The note for a record's first observation: `acknowledged at offset 812`.
     pub fn observation_note(&self, obs: &Observation, offset: u64) -> String {
         match obs.how {
-            How::Sent if self.op(obs.at).kind == OpType::Ok => format!("acknowledged at offset {offset}"),
+            How::Sent if sent_offset_is_acknowledged(self.op(obs.at)) => format!("acknowledged at offset {offset}"),
             How::Sent => format!("sent with unknown outcome, at offset {offset}"),
             How::Polled => format!("polled at offset {offset}"),
         }
@@ -545,6 +547,12 @@ impl<'a> Analysis<'a> {
 /// committed (Jepsen's `version-orders`), for the transaction may have aborted.
 fn offset_is_an_ack(c: &Completion<'_>) -> bool {
     c.kind == OpType::Info && c.op.f == OpFn::Send
+}
+
+/// Whether an offset a completion reports for one of its sends means that send was
+/// acknowledged: an `ok` op, or an `info` send op (see [`offset_is_an_ack`]).
+fn sent_offset_is_acknowledged(c: &Completion<'_>) -> bool {
+    c.kind == OpType::Ok || offset_is_an_ack(c)
 }
 
 /// The offset a completed op reports for its send of `value` to `key`, if any.

@@ -164,7 +164,7 @@ impl PollOrder {
         let delta = order.delta(step.from.1, step.to.1);
         if delta > 1 {
             let skipped = order.between(step.from.1, step.to.1);
-            let anomaly = poll_skip(a, step, skipped);
+            let anomaly = poll_skip(a, step, skipped, order.offset_of(step.to.1));
             if step.internal() { &mut self.int_skips } else { &mut self.skips }.push(anomaly);
         } else if delta < 1 {
             let anomaly = nonmonotonic_poll(a, step);
@@ -182,8 +182,9 @@ fn step_records(a: &Analysis<'_>, step: Step<'_>, from_note: &str, to_note: &str
     (from, to)
 }
 
-/// Describes a poll that skipped `skipped` (`(offset, value)` in log order).
-fn poll_skip(a: &Analysis<'_>, step: Step<'_>, skipped: &[(u64, u64)]) -> Anomaly {
+/// Describes a poll that skipped `skipped` (`(offset, value)` in log order); `to_stands_at`
+/// is the offset the step's second value stands at in the version order.
+fn poll_skip(a: &Analysis<'_>, step: Step<'_>, skipped: &[(u64, u64)], to_stands_at: Option<u64>) -> Anomaly {
     let (from_c, to_c) = (a.op(step.from_at), a.op(step.to_at));
     let what = skipped_phrase(step.key, skipped);
     let description = if step.internal() {
@@ -207,6 +208,16 @@ fn poll_skip(a: &Analysis<'_>, step: Step<'_>, skipped: &[(u64, u64)]) -> Anomal
             secs(to_c.op.time_ns),
             step.to.0
         )
+    };
+    // A value written twice stands at its last copy in the order (Jepsen's version order
+    // keeps one place per value), so a poll that read its first copy looks to have
+    // jumped to the last: say so, or the offsets read contradict the offsets skipped.
+    let description = match to_stands_at.filter(|&at| at != step.to.0) {
+        Some(at) => format!(
+            "{description} Value {} was written twice, and the log's order counts a value at its last copy (offset {at}), so reading its copy at offset {} counts as a jump to offset {at}.",
+            step.to.1, step.to.0
+        ),
+        None => description,
     };
     let (from, to) = step_records(a, step, "polled just before the skip", "polled just after the skip");
     let mut records = vec![from];
