@@ -26,6 +26,8 @@ struct Block {
     /// Where the block is, for failure messages: its section heading and, for an entry,
     /// its first line's number and first scenario.
     place: String,
+    /// How many headings come before the block's end (its heading's ordinal, from 1).
+    section: usize,
     /// True for an entry, false for a heading's prose.
     is_entry: bool,
     /// The block's lines, its first line (the heading or the entry's line) included.
@@ -125,11 +127,14 @@ fn is_cjk(c: char) -> bool {
 fn blocks(text: &str) -> Vec<Block> {
     let mut blocks: Vec<Block> = Vec::new();
     let mut section = String::from("(before the first heading)");
+    let mut ordinal = 0;
     for line in text.lines() {
         if line.starts_with('#') {
             section = line.trim_start_matches('#').trim().to_string();
+            ordinal += 1;
             blocks.push(Block {
                 place: format!("section \"{section}\""),
+                section: ordinal,
                 is_entry: false,
                 lines: vec![line.to_string()],
             });
@@ -137,6 +142,7 @@ fn blocks(text: &str) -> Vec<Block> {
             let number = line.split(' ').next().unwrap_or_default();
             blocks.push(Block {
                 place: format!("section \"{section}\", entry {number}"),
+                section: ordinal,
                 is_entry: true,
                 lines: vec![],
             });
@@ -148,21 +154,26 @@ fn blocks(text: &str) -> Vec<Block> {
         } else if let Some(block) = blocks.last_mut() {
             block.lines.push(line.to_string());
         } else {
-            blocks.push(Block { place: section.clone(), is_entry: false, lines: vec![line.to_string()] });
+            blocks.push(Block {
+                place: section.clone(),
+                section: ordinal,
+                is_entry: false,
+                lines: vec![line.to_string()],
+            });
         }
     }
     blocks
 }
 
 /// Each item of `items(block)` over the guide, with the place of its block.
-fn sequence(guide: &[Block], items: impl Fn(&Block) -> Vec<String>) -> Vec<(String, &str)> {
-    guide.iter().flat_map(|b| items(b).into_iter().map(|item| (item, b.place.as_str()))).collect()
+fn sequence(guide: &[Block], items: impl Fn(&Block) -> Vec<String>) -> Vec<(String, String)> {
+    guide.iter().flat_map(|b| items(b).into_iter().map(|item| (item, b.place.clone()))).collect()
 }
 
 /// Describes where two sequences first differ, or `None` when they are equal.
-fn first_difference(what: &str, english: &[(String, &str)], chinese: &[(String, &str)]) -> Option<String> {
+fn first_difference(what: &str, english: &[(String, String)], chinese: &[(String, String)]) -> Option<String> {
     let at = english.iter().zip(chinese).position(|((e, _), (c, _))| e != c);
-    let describe = |side: &[(String, &str)], i: usize| match side.get(i) {
+    let describe = |side: &[(String, String)], i: usize| match side.get(i) {
         Some((item, place)) => format!("`{item}` in {place}"),
         None => "nothing (the list ends)".to_string(),
     };
@@ -218,7 +229,7 @@ fn the_chinese_guide_has_the_same_sections_and_the_same_lessons_in_the_same_orde
     };
     let (en_sections, zh_sections) = (sections(&english), sections(&chinese));
     if en_sections.len() != zh_sections.len() {
-        let list = |s: &[(String, &str)]| s.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join(" | ");
+        let list = |s: &[(String, String)]| s.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join(" | ");
         problems.push(format!(
             "{ENGLISH} has {} `## ` sections and {CHINESE} {}:\n    English: {}\n    Chinese: {}",
             en_sections.len(),
@@ -252,11 +263,23 @@ fn the_chinese_guide_has_the_same_commands_in_the_same_order() {
 #[test]
 fn each_chinese_entry_is_translated_and_names_its_english_entrys_anomaly_kinds() {
     let (english, chinese) = guides();
-    let entries = |g: Vec<Block>| g.into_iter().filter(|b| b.is_entry).collect::<Vec<_>>();
-    let (english, chinese) = (entries(english), entries(chinese));
-    assert_eq!(english.len(), chinese.len(), "{ENGLISH} has {} entries and {CHINESE} {}", english.len(), chinese.len());
     let mut problems = Vec::new();
-    for (en, zh) in english.iter().zip(&chinese) {
+    // Entries are paired in order within each section, so that an entry added or dropped
+    // in one section does not hide what the others' pairs say.
+    let sections = english.iter().chain(&chinese).map(|b| b.section).max().unwrap_or(0);
+    let mut pairs = Vec::new();
+    for section in 1..=sections {
+        fn entries(guide: &[Block], section: usize) -> Vec<&Block> {
+            guide.iter().filter(|b| b.is_entry && b.section == section).collect()
+        }
+        let (en, zh) = (entries(&english, section), entries(&chinese, section));
+        if en.len() != zh.len() {
+            let heading = english.iter().find(|b| b.section == section).map_or("?", |b| b.place.as_str());
+            problems.push(format!("{heading} has {} entries in {ENGLISH} and {} in {CHINESE}", en.len(), zh.len()));
+        }
+        pairs.extend(en.into_iter().zip(zh));
+    }
+    for (en, zh) in pairs {
         if !zh.text().chars().any(is_cjk) {
             problems.push(format!("{} has no Chinese text (an untranslated copy?)", zh.place));
         }
