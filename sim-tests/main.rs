@@ -21,6 +21,7 @@ mod faults;
 mod faults_kinds;
 mod group_limits;
 mod groups;
+mod guide_zh;
 mod kip320;
 mod kraft;
 mod museum;
