@@ -174,7 +174,7 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
          <pre id=\"describe\">{}</pre>\n",
         esc(&data.described)
     );
-    h += "<h2>Anomalies</h2>\n<table id=\"anomalies\"><tr><th>anomaly</th><th>count</th><th>first instance and its story</th></tr>";
+    h += "<h2>Anomalies</h2>\n<table id=\"anomalies\"><tr><th>anomaly</th><th>count</th><th>an instance and its story</th></tr>";
     if data.stories.is_empty() {
         h += "<tr><td colspan=\"3\">None.</td></tr>";
     }

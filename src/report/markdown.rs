@@ -148,7 +148,7 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
                 story.prevention.replace('|', "\\|")
             );
         }
-        md += "\nThe first instance of each kind, told from the history and the trace";
+        md += "\nOne instance of each kind (the first, unless a later one teaches more plainly: a reordered send that is not also a duplicate), told from the history and the trace";
         let terms = explain::terms_of(data.stories.iter().map(|(_, _, story)| story));
         let links: Vec<String> =
             terms.iter().map(|t| format!("[{}](../../docs/glossary.md#{})", t.name(Lang::En), t.anchor())).collect();
