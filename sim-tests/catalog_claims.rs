@@ -7,7 +7,7 @@
 
 use kafkasim::check::AnomalyKind;
 use kafkasim::report::claims::{self, Claim};
-use kafkasim::scenario::{self, Scenario};
+use kafkasim::scenario::Scenario;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -25,13 +25,7 @@ pub fn committed_claims() -> BTreeMap<String, Claim> {
 }
 
 fn catalog() -> BTreeMap<String, Scenario> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
-        .expect("scenarios/ is readable")
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files.iter().map(|f| scenario::load(f).unwrap_or_else(|e| panic!("{e}"))).map(|s| (s.name.clone(), s)).collect()
+    crate::support::catalog().into_iter().map(|s| (s.name.clone(), s)).collect()
 }
 
 /// The words of `text` written in backticks.

@@ -6,24 +6,15 @@
 //!
 //! and commit the result.
 
+use crate::support::catalog;
 use kafkasim::report;
 use kafkasim::runner::sweep::default_jobs;
-use kafkasim::scenario::{self, Scenario};
+use kafkasim::scenario;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn catalog() -> Vec<Scenario> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
-        .expect("scenarios/ is readable")
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files.iter().map(|f| scenario::load(f).unwrap_or_else(|e| panic!("{e}"))).collect()
 }
 
 /// The first difference between two texts, as a line number and both lines.

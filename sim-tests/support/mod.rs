@@ -46,6 +46,18 @@ pub fn load(name: &str) -> Scenario {
     scenario::load(&scenario_path(name)).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Every scenario of the catalog (`scenarios/*.toml`), in file name order.
+pub fn catalog() -> Vec<Scenario> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("scenarios/ is readable")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files.iter().map(|f| scenario::load(f).unwrap_or_else(|e| panic!("{e}"))).collect()
+}
+
 /// Runs one seed.
 pub fn run(scenario: &Scenario, seed: u64) -> RunOutcome {
     runner::run_seed(scenario, seed)
