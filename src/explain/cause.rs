@@ -849,4 +849,23 @@ mod tests {
         let led = cause.find("became leader").expect(&cause);
         assert!(crashed < truncated && truncated < led, "{cause}");
     }
+
+    #[test]
+    fn every_kind_has_a_chinese_cause_and_prevention() {
+        let setups = [Setup::default(), Setup { idempotence_quietly_disabled: Some(true), ..Setup::default() }];
+        for kind in AnomalyKind::ALL {
+            for setup in &setups {
+                let anomaly = Anomaly::new(kind, String::new(), Vec::new());
+                let facts = Facts { led: vec![(1, 5, 0, 1)], ..Facts::default() };
+                let (en_cause, en_fix) = cause(&anomaly, &facts, setup, Lang::En);
+                let (zh_cause, zh_fix) = cause(&anomaly, &facts, setup, Lang::Zh);
+                let chinese = |t: &str| t.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+                assert!(chinese(&zh_cause) && chinese(&zh_fix), "{kind}: {zh_cause} / {zh_fix}");
+                assert!(!chinese(&en_cause) && !chinese(&en_fix), "{kind}: {en_cause} / {en_fix}");
+                for english in [" because ", " would have ", " the "] {
+                    assert!(!zh_cause.contains(english) && !zh_fix.contains(english), "{kind}: {zh_cause} / {zh_fix}");
+                }
+            }
+        }
+    }
 }
