@@ -159,7 +159,7 @@ pub(crate) fn cause(anomaly: &Anomaly, facts: &Facts, setup: &Setup, lang: Lang)
 fn duplicate(f: &Facts, setup: &Setup, lang: Lang) -> (String, String) {
     if let Some(erased) = erased_by_power_loss(f, lang) {
         return (
-            lang.pick(format!("Duplicated because {erased}"), format!("重复的原因：{erased}")),
+            lang.pick(format!("Duplicated because {erased}"), format!("重复，因为{erased}")),
             lang.pick("flush.messages=1 (an fsync before a batch counts as appended, so the producer state survives with it), or replicas in separate failure domains (broker.rack) so that one outage cannot erase every copy, would have prevented it.", "flush.messages=1（批次在算作已追加之前先 fsync，于是生产者状态随之保存下来），或者把副本放在不同的故障域（broker.rack），使一次停电无法抹掉所有副本，本可以预防。").into(),
         );
     }
@@ -169,7 +169,7 @@ fn duplicate(f: &Facts, setup: &Setup, lang: Lang) -> (String, String) {
             idempotence_quietly_off(setup, lang)
         ),
         format!(
-            "重复的原因：生产者再次发送了同一条消息（丢失回答后的重试，或网络复制出的副本），而领导者无法识别它，于是第二次追加了它。{}",
+            "重复，因为生产者再次发送了同一条消息（丢失回答后的重试，或网络复制出的副本），而领导者无法识别它，于是第二次追加了它。{}",
             idempotence_quietly_off(setup, lang)
         ),
     );
@@ -284,7 +284,7 @@ fn replayed(facts: &Facts, lang: Lang) -> (String, String) {
                 at(*time)
             ),
             format!(
-                "被处理了两次：{who}于 {} 把分区回退到它之前；重放会重新投递消费者已经处理过的消息，下游会再次看到它们。",
+                "被处理了两次：{who} 于 {} 把分区回退到它之前；重放会重新投递消费者已经处理过的消息，下游会再次看到它们。",
                 at(*time)
             ),
         ),

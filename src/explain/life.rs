@@ -135,7 +135,11 @@ fn client_side(history: &History, focus: &Focus, lang: Lang, lines: &mut Vec<Lin
         for mop in op.micro_ops() {
             match mop {
                 MicroOp::Send { key, value, offset } if **key == *focus.key && Some(*value) == focus.value => {
-                    let error = op.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+                    let error = op
+                        .error
+                        .as_deref()
+                        .map(|e| lang.pick(format!(" ({e})"), format!("（{e}）")))
+                        .unwrap_or_default();
                     let text = match (op.kind, offset) {
                         (OpType::Invoke, _) => lang.pick(
                             format!("{} sends value {value} to {key} (op {})", who(op.process, lang), op.index),
@@ -361,7 +365,7 @@ fn rewind_side(op: &crate::history::Op, focus: &Focus, lang: Lang, lines: &mut V
     };
     let text = lang.pick(
         format!("{who} rewinds {} from {from} to {to}{by}: offset {offset} is read again", focus.key),
-        format!("{who}把 {} 从 {from} 回退到 {to}{by}：位移 {offset} 被再次读取", focus.key),
+        format!("{who} 把 {} 从 {from} 回退到 {to}{by}：位移 {offset} 被再次读取", focus.key),
     );
     lines.push(Line { time_ns: op.time_ns, text });
     facts.rewound.push((op.time_ns, who));
