@@ -46,6 +46,7 @@ fn adding_partitions_moves_a_key_and_the_group_processes_it_out_of_send_order() 
             &outcome.history,
             &outcome.anomalies[0],
             &setup,
+            kafkasim::scenario::Lang::En,
         ));
         assert!(
             story.contains("an administrator grows orders to 6 partitions (CreatePartitions)"),

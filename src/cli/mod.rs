@@ -234,6 +234,11 @@ pub enum Command {
         /// Every anomaly, not only the first of each kind.
         #[arg(long)]
         all: bool,
+        /// The language of the stories: `en` (default) or `zh` (Simplified Chinese:
+        /// headings, record lives, causes, preventions and glossary terms; the checker's
+        /// one-line anomaly descriptions stay English).
+        #[arg(long, value_name = "LANG", default_value = "en")]
+        lang: Lang,
         /// Overrides a scenario setting by its scenario key or Kafka name, as if the file
         /// set it (repeatable): `--set acks=1 --set min.insync.replicas=2`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -403,14 +408,14 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             print!("{text}");
             0
         }
-        Command::Explain { file, seed, anomaly, all, set, prove_fix, what_if, seeds_more } => {
+        Command::Explain { file, seed, anomaly, all, lang, set, prove_fix, what_if, seeds_more } => {
             let options = prove_fix::ProveOptions { settings: &set, seed, more: seeds_more };
             if prove_fix {
                 prove_fix::prove_fix(&file, options)
             } else if !what_if.is_empty() {
                 prove_fix::what_if(&file, options, &what_if)
             } else {
-                explain::explain_run(&file, &set, seed, anomaly, all)
+                explain::explain_run(&file, &set, seed, anomaly, all, lang)
             }
         }
         Command::Report { files, seed, out, set } => report::report(&files, &set, seed, &out),

@@ -96,7 +96,10 @@ fn tell_counterexample(fixed: &Scenario, seed: u64, left: &[AnomalyKind]) {
     let outcome = runner::run_seed(fixed, seed);
     let setup = Setup::from_scenario(fixed);
     if let Some(anomaly) = left.first().and_then(|k| outcome.anomalies.iter().find(|a| a.kind == *k)) {
-        println!("\n{}", explain::render_text(&explain::explain(&outcome.history, anomaly, &setup)));
+        println!(
+            "\n{}",
+            explain::render_text(&explain::explain(&outcome.history, anomaly, &setup, crate::scenario::Lang::En))
+        );
     }
     println!("reproduce: {}", runner::replay_command(fixed, seed));
 }

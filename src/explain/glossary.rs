@@ -279,15 +279,21 @@ pub fn terms_used(text: &str) -> Vec<Term> {
 }
 
 /// The block `explain` prints above its stories: each term they use that is not basic
-/// ([`Term::is_basic`]) with its definition, and where the glossary is; empty if none.
-pub fn render_terms(terms: &[Term]) -> String {
+/// ([`Term::is_basic`]) with its definition in `lang`, and where the glossary is; empty
+/// if none.
+pub fn render_terms(terms: &[Term], lang: Lang) -> String {
     let mut terms = terms.iter().filter(|t| !t.is_basic()).peekable();
     if terms.peek().is_none() {
         return String::new();
     }
-    let mut out = String::from("Terms used below (all of them: `kafkasim glossary`, docs/glossary.md):\n");
+    let mut out = lang
+        .pick(
+            "Terms used below (all of them: `kafkasim glossary`, docs/glossary.md):\n",
+            "下文用到的术语（全部术语：`kafkasim glossary --lang zh`，docs/glossary.md）：\n",
+        )
+        .to_string();
     for term in terms {
-        let _ = writeln!(out, "  {}: {}", term.name(Lang::En), term.definition(Lang::En));
+        let _ = writeln!(out, "  {}{}{}", term.name(lang), lang.pick(": ", "："), term.definition(lang));
     }
     out
 }

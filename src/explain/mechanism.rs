@@ -3,6 +3,7 @@
 
 use crate::history::{History, OpFn, OpType};
 use crate::protocol::ErrorCode;
+use crate::scenario::Lang;
 use std::collections::BTreeMap;
 
 /// The errors by which a group coordinator refuses a commit from a member that is no
@@ -49,14 +50,26 @@ impl RefusedCommits {
     /// `stale commits refused: 3 (ILLEGAL_GENERATION 1, UNKNOWN_MEMBER_ID 2)`, or
     /// nothing when none was.
     pub fn line(&self) -> Option<String> {
+        self.line_in(Lang::En)
+    }
+
+    /// [`RefusedCommits::line`] in `lang`.
+    pub fn line_in(&self, lang: Lang) -> Option<String> {
         if self.by_error.is_empty() {
             return None;
         }
         let parts: Vec<String> = self.by_error.iter().map(|(e, n)| format!("{e} {n}")).collect();
-        Some(format!(
-            "stale commits refused: {} ({}): the coordinator kept members of older generations from overwriting the new owners' offsets",
-            self.total(),
-            parts.join(", ")
+        Some(lang.pick(
+            format!(
+                "stale commits refused: {} ({}): the coordinator kept members of older generations from overwriting the new owners' offsets",
+                self.total(),
+                parts.join(", ")
+            ),
+            format!(
+                "被拒绝的过时提交：{}（{}）：协调者阻止了旧代的成员覆盖新所有者的位移",
+                self.total(),
+                parts.join(", ")
+            ),
         ))
     }
 }

@@ -22,6 +22,7 @@ pub use setup::Setup;
 use crate::check::describe::secs;
 use crate::check::{Anomaly, AnomalyKind, RecordRole};
 use crate::history::History;
+use crate::scenario::Lang;
 use life::{Facts, Focus, Life};
 use std::collections::BTreeSet;
 
@@ -38,23 +39,29 @@ pub struct Story {
     pub cause: String,
     /// The configuration that would have prevented it, one sentence.
     pub prevention: String,
+    /// The language the story is told in (its headings, lines and closing sentences;
+    /// the checker's `summary` is English in both).
+    pub lang: Lang,
 }
 
 /// How many records of one anomaly a story follows.
 const MAX_RECORDS: usize = 2;
 
-/// Explains one anomaly found in `history`.
-pub fn explain(history: &History, anomaly: &Anomaly, setup: &Setup) -> Story {
+/// Explains one anomaly found in `history`, in `lang`.
+pub fn explain(history: &History, anomaly: &Anomaly, setup: &Setup, lang: Lang) -> Story {
     let mut records = Vec::new();
     let mut facts = Facts::default();
     for focus in focuses(anomaly) {
+        let key = &focus.key;
         let heading = match (focus.value, focus.offset) {
-            (Some(v), Some(o)) => format!("value {v} of {} (offset {o})", focus.key),
-            (Some(v), None) => format!("value {v} of {}", focus.key),
-            (None, Some(o)) => format!("offset {o} of {}", focus.key),
-            (None, None) => focus.key.clone(),
+            (Some(v), Some(o)) => {
+                lang.pick(format!("value {v} of {key} (offset {o})"), format!("{key} 的值 {v}（位移 {o}）"))
+            }
+            (Some(v), None) => lang.pick(format!("value {v} of {key}"), format!("{key} 的值 {v}")),
+            (None, Some(o)) => lang.pick(format!("offset {o} of {key}"), format!("{key} 的位移 {o}")),
+            (None, None) => key.clone(),
         };
-        let Life { lines, facts: found } = life::life(history, &focus);
+        let Life { lines, facts: found } = life::life(history, &focus, lang);
         if records.is_empty() {
             facts = found;
         }
@@ -78,7 +85,7 @@ pub fn explain(history: &History, anomaly: &Anomaly, setup: &Setup) -> Story {
                 u64::MAX,
             ),
         };
-        let Life { mut lines, facts: found } = life::partition_story(history, key.as_deref(), window);
+        let Life { mut lines, facts: found } = life::partition_story(history, key.as_deref(), window, lang);
         lines.extend(anomaly.records.iter().filter_map(|r| {
             r.time_ns.map(|t| Line {
                 time_ns: t,
@@ -87,10 +94,11 @@ pub fn explain(history: &History, anomaly: &Anomaly, setup: &Setup) -> Story {
         }));
         lines.sort_by_key(|l| l.time_ns);
         facts = found;
-        records.push((key.unwrap_or_else(|| "the run: its faults and elections".to_string()), lines));
+        let whole_run = lang.pick("the run: its faults and elections", "整个运行：它的故障与选举");
+        records.push((key.unwrap_or_else(|| whole_run.to_string()), lines));
     }
-    let (cause, prevention) = cause::cause(anomaly, &facts, setup);
-    Story { kind: anomaly.kind, summary: anomaly.description.clone(), records, cause, prevention }
+    let (cause, prevention) = cause::cause(anomaly, &facts, setup, lang);
+    Story { kind: anomaly.kind, summary: anomaly.description.clone(), records, cause, prevention, lang }
 }
 
 /// The anomaly that stands for each kind found, as indexes into `anomalies`, one per
@@ -141,23 +149,34 @@ fn focuses(anomaly: &Anomaly) -> Vec<Focus> {
 }
 
 /// The glossary terms a set of stories uses, in reading order ([`glossary::Term::ALL`]).
+/// The glossary's needles are English: give it the English telling of the stories (the
+/// Chinese telling uses the same terms).
 pub fn terms_of<'a>(stories: impl IntoIterator<Item = &'a Story>) -> Vec<glossary::Term> {
     let text: String = stories.into_iter().map(render_text).collect();
     glossary::terms_used(&text)
 }
 
-/// The story as plain text, as `kafkasim explain` prints it.
+/// The story as plain text, as `kafkasim explain` prints it, in the story's language.
 pub fn render_text(story: &Story) -> String {
-    let mut out = format!("{}: {}\n", story.kind, story.summary);
+    let lang = story.lang;
+    // The checker's description is shared with `kafkasim check` and stays English.
+    let mut out = lang.pick(
+        format!("{}: {}\n", story.kind, story.summary),
+        format!("{}\n  检查器的描述（英文）：{}\n", story.kind, story.summary),
+    );
     for (heading, lines) in &story.records {
-        out += &format!("\n  The life of {heading}:\n");
+        out += &lang.pick(format!("\n  The life of {heading}:\n"), format!("\n  {heading} 的经历：\n"));
         if lines.is_empty() {
-            out += "    (nothing in the history or trace mentions it)\n";
+            out +=
+                lang.pick("    (nothing in the history or trace mentions it)\n", "    （历史和跟踪中都没有提到它）\n");
         }
         for line in lines {
             out += &format!("    {:>10}  {}\n", secs(line.time_ns), line.text);
         }
     }
-    out += &format!("\n  Cause: {}\n  Prevention: {}\n", story.cause, story.prevention);
+    out += &lang.pick(
+        format!("\n  Cause: {}\n  Prevention: {}\n", story.cause, story.prevention),
+        format!("\n  原因：{}\n  预防：{}\n", story.cause, story.prevention),
+    );
     out
 }

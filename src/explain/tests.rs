@@ -55,7 +55,7 @@ fn truncate(broker: u32, to: u64, removed: &[(u64, u64, u32)], reason: Truncatio
 
 /// Every anomaly in the history, explained, as `kafkasim explain` prints them.
 fn explain_all(history: &crate::history::History, anomalies: &[Anomaly], setup: &Setup) -> String {
-    anomalies.iter().map(|a| render_text(&explain(history, a, setup))).collect::<Vec<_>>().join("\n")
+    anomalies.iter().map(|a| render_text(&explain(history, a, setup, Lang::En))).collect::<Vec<_>>().join("\n")
 }
 
 fn kinds(anomalies: &[Anomaly]) -> BTreeSet<AnomalyKind> {
@@ -274,7 +274,7 @@ fn every_anomaly_kind_has_a_story_with_a_cause_and_a_prevention() {
     let setup = Setup::default();
     for kind in AnomalyKind::ALL {
         let anomaly = Anomaly::new(kind, "d".into(), vec![crate::check::RecordRef::new("x", Some(0), Some(1), "n")]);
-        let story = explain(&acks1_leader_crash(), &anomaly, &setup);
+        let story = explain(&acks1_leader_crash(), &anomaly, &setup, Lang::En);
         assert!(story.cause.ends_with('.') && story.prevention.ends_with('.'), "{kind}: {story:?}");
         assert!(!story.records.is_empty(), "{kind}");
     }
@@ -304,7 +304,7 @@ fn retention_story() {
     // skips them (poll-skip, consume-skip), and that story must name retention.
     let skipped = crate::check::RecordRef::new("x", Some(0), Some(80), "skipped").subject();
     let anomaly = Anomaly::new(AnomalyKind::PollSkip, "d".into(), vec![skipped]);
-    let text = render_text(&explain(&h, &anomaly, &Setup::default()));
+    let text = render_text(&explain(&h, &anomaly, &Setup::default(), Lang::En));
     assert!(
         text.contains("leader broker-1 deletes it with its old segment (retention.ms); the log now starts at offset 1"),
         "{text}"
@@ -330,7 +330,7 @@ fn a_topic_creation_reads_as_the_partitions_first_leadership() {
         .map(|(time_ns, event)| crate::history::TraceEvent { time_ns, node: "broker-1".into(), event })
         .collect();
     let history = crate::history::History { ops: Vec::new(), trace };
-    let story = life::partition_story(&history, Some("x"), (0, u64::MAX));
+    let story = life::partition_story(&history, Some("x"), (0, u64::MAX), Lang::En);
     let texts: Vec<&str> = story.lines.iter().map(|l| l.text.as_str()).collect();
     assert_eq!(
         texts,
@@ -369,7 +369,7 @@ fn a_retried_record_is_told_as_retried_not_lost() {
     let subject = crate::check::RecordRef::new("x", Some(1), Some(10), "sent first").subject();
     let later = crate::check::RecordRef::new("x", Some(0), Some(11), "sent later");
     let reordered = Anomaly::new(AnomalyKind::NonmonotonicSend, "d".into(), vec![subject.clone(), later]);
-    let story = explain(&h, &reordered, &setup);
+    let story = explain(&h, &reordered, &setup, Lang::En);
     assert!(story.cause.contains("because it was retried: broker-1 appended it at offset 0"), "{}", story.cause);
     assert!(story.cause.contains("broker-1 crashed at"), "{}", story.cause);
     assert!(story.cause.contains("before its answer reached the producer, which sent it again"), "{}", story.cause);
@@ -379,7 +379,7 @@ fn a_retried_record_is_told_as_retried_not_lost() {
     assert!(story.cause.contains("acks=1 contradicts it, so the producer quietly turned it off"), "{}", story.cause);
     let original = crate::check::RecordRef::new("x", Some(0), Some(10), "first copy").subject();
     let replaced = Anomaly::new(AnomalyKind::InconsistentOffsets, "d".into(), vec![original]);
-    let story = explain(&h, &replaced, &setup);
+    let story = explain(&h, &replaced, &setup, Lang::En);
     assert!(story.cause.starts_with("Not lost: broker-1 appended it at offset 0"), "{}", story.cause);
     assert!(story.cause.ends_with("process 1000000 read it at offset 1."), "{}", story.cause);
 }
@@ -434,7 +434,7 @@ fn a_new_controller_loading_the_stored_isr_is_not_a_broker_rejoining() {
     .map(|(ms, node, event)| crate::history::TraceEvent { time_ns: ms * 1_000_000, node: node.into(), event })
     .collect();
     let history = crate::history::History { ops: Vec::new(), trace };
-    let story = life::partition_story(&history, Some("x"), (0, u64::MAX));
+    let story = life::partition_story(&history, Some("x"), (0, u64::MAX), Lang::En);
     let texts: Vec<&str> = story.lines.iter().map(|l| l.text.as_str()).collect();
     assert_eq!(
         texts,
@@ -476,7 +476,7 @@ fn an_info_ops_offset_reads_as_acknowledged_everywhere() {
     let inconsistent = found.iter().find(|a| a.kind == AnomalyKind::InconsistentOffsets).expect("inconsistent-offsets");
     assert!(inconsistent.description.contains("10 (acknowledged"), "{}", inconsistent.description);
     assert!(!inconsistent.description.contains("unknown outcome"), "{}", inconsistent.description);
-    let story = render_text(&explain(&h, inconsistent, &Setup::default()));
+    let story = render_text(&explain(&h, inconsistent, &Setup::default(), Lang::En));
     assert!(story.contains("process 0's send was acknowledged at offset 0"), "{story}");
 }
 
@@ -495,8 +495,12 @@ fn a_truncation_to_the_high_watermark_shows_the_followers_own() {
         .event("broker-2", truncate(2, 1, &[(1, 60, 1)], TruncationReason::HighWatermark))
         .build();
     let focus = crate::check::RecordRef::new("x", Some(1), Some(60), "n").subject();
-    let text =
-        render_text(&explain(&h, &Anomaly::new(AnomalyKind::LostWrite, "d".into(), vec![focus]), &Setup::default()));
+    let text = render_text(&explain(
+        &h,
+        &Anomaly::new(AnomalyKind::LostWrite, "d".into(), vec![focus]),
+        &Setup::default(),
+        Lang::En,
+    ));
     assert!(
         text.contains("broker-2 truncates x to offset 1 (high-watermark), removing it (offset 1, epoch 1); its own high watermark, to which it truncates, was 1 (since 0.400 s), while leader broker-1's had reached 2"),
         "{text}"

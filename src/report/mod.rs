@@ -105,7 +105,7 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome) -> Report {
         .into_iter()
         .map(|(kind, i)| {
             let count = outcome.anomalies.iter().filter(|a| a.kind == kind).count();
-            (kind, count, explain::explain(history, &outcome.anomalies[i], &setup))
+            (kind, count, explain::explain(history, &outcome.anomalies[i], &setup, crate::scenario::Lang::En))
         })
         .collect();
     let verdict = verdict_line(scenario, outcome);
