@@ -224,9 +224,8 @@ fn each_guide_links_to_the_other_on_its_first_line() {
 fn the_chinese_guide_has_the_same_sections_and_the_same_lessons_in_the_same_order() {
     let (english, chinese) = guides();
     let mut problems = Vec::new();
-    let sections = |g: &[Block]| {
-        sequence(g, |b| b.lines.first().filter(|l| l.starts_with("## ")).map(|l| l.clone()).into_iter().collect())
-    };
+    let sections =
+        |g: &[Block]| sequence(g, |b| b.lines.first().filter(|l| l.starts_with("## ")).cloned().into_iter().collect());
     let (en_sections, zh_sections) = (sections(&english), sections(&chinese));
     if en_sections.len() != zh_sections.len() {
         let list = |s: &[(String, String)]| s.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join(" | ");

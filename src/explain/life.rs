@@ -33,8 +33,8 @@ pub(crate) struct Focus {
 /// What the story found, for the cause sentence.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Facts {
-    /// `(broker, offset, epoch, time)` of each append as leader.
-    pub led: Vec<(u32, u64, u32, u64)>,
+    /// Each append as leader.
+    pub led: Vec<LeaderAppend>,
     /// Followers that fetched it, with the time.
     pub fetched: Vec<(u32, u64)>,
     /// The leader's acknowledgement: `(broker, acks, time)`.
@@ -76,12 +76,15 @@ pub(crate) struct Facts {
     pub rewound: Vec<(u64, String)>,
 }
 
+/// One append as leader: `(broker, offset, leader epoch, time)`.
+pub type LeaderAppend = (u32, u64, u32, u64);
+
 impl Facts {
     /// The record's first append as leader and the later one the producer was told it
     /// landed at, when they differ: the first copy's answer never reached the producer
     /// (a crash, or a lost response), so it sent the record again and the retry is the
     /// copy it knows of. Each is `(broker, offset, epoch, time)`.
-    pub fn retried(&self) -> Option<((u32, u64, u32, u64), (u32, u64, u32, u64))> {
+    pub fn retried(&self) -> Option<(LeaderAppend, LeaderAppend)> {
         let acked = self.acked_offset?;
         let first = *self.led.first()?;
         let retry = *self.led.iter().skip(1).find(|l| l.1 == acked)?;
