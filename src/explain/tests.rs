@@ -313,6 +313,16 @@ fn retention_story() {
     assert!(text.contains("retention.ms or retention.bytes larger"), "{text}");
 }
 
+/// The lines of partition `x`'s story over a trace of `(milliseconds, node, event)`.
+fn story_of_x(trace: impl IntoIterator<Item = (u64, &'static str, Event)>) -> Vec<String> {
+    let trace = trace
+        .into_iter()
+        .map(|(ms, node, event)| crate::history::TraceEvent { time_ns: ms * 1_000_000, node: node.into(), event })
+        .collect();
+    let history = crate::history::History { ops: Vec::new(), trace };
+    life::partition_story(&history, Some("x"), (0, u64::MAX), Lang::En).lines.into_iter().map(|l| l.text).collect()
+}
+
 #[test]
 fn a_topic_creation_reads_as_the_partitions_first_leadership() {
     let created = Event::LeaderElection {
@@ -325,15 +335,8 @@ fn a_topic_creation_reads_as_the_partitions_first_leadership() {
         reason: ElectionReason::TopicCreation,
     };
     let [elected, _] = leader(2, 1, 5, false);
-    let trace = [(1_000_000, created), (2_000_000, elected)]
-        .into_iter()
-        .map(|(time_ns, event)| crate::history::TraceEvent { time_ns, node: "broker-1".into(), event })
-        .collect();
-    let history = crate::history::History { ops: Vec::new(), trace };
-    let story = life::partition_story(&history, Some("x"), (0, u64::MAX), Lang::En);
-    let texts: Vec<&str> = story.lines.iter().map(|l| l.text.as_str()).collect();
     assert_eq!(
-        texts,
+        story_of_x([(1, "broker-1", created), (2, "broker-1", elected)]),
         [
             "the controller creates x with broker-1 as leader in epoch 0 (ISR [1, 2])",
             "the controller elects broker-2 leader of x in epoch 1 (broker-failure; ISR [2])",
@@ -429,15 +432,9 @@ fn a_new_controller_loading_the_stored_isr_is_not_a_broker_rejoining() {
         (1, "broker-1", stored(vec![1, 2, 3], 4)),
         (2, "broker-2", stored(vec![1, 2, 3], 4)),
         (3, "broker-2", stored(vec![1, 2], 5)),
-    ]
-    .into_iter()
-    .map(|(ms, node, event)| crate::history::TraceEvent { time_ns: ms * 1_000_000, node: node.into(), event })
-    .collect();
-    let history = crate::history::History { ops: Vec::new(), trace };
-    let story = life::partition_story(&history, Some("x"), (0, u64::MAX), Lang::En);
-    let texts: Vec<&str> = story.lines.iter().map(|l| l.text.as_str()).collect();
+    ];
     assert_eq!(
-        texts,
+        story_of_x(trace),
         [
             "the ISR of x becomes [1, 2, 3]",
             "a new controller (broker-2) loads the state of x from the metadata store as the previous controller left it: leader broker-1, epoch 1, ISR [1, 2, 3]",

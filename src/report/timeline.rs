@@ -531,22 +531,6 @@ pub(crate) struct GroupLanes {
     pub generations: Vec<(u64, String)>,
 }
 
-/// A member id without the UUID the coordinator appended to its client id
-/// (`consumer-1-9405964c-45af-47fd-93dd-402b9e1c3a6f` → `consumer-1`), as the group
-/// checkers' `without_uuid` reads it (that one is private to `check::groups`).
-fn without_uuid(member: &str) -> &str {
-    match member.len().checked_sub(37) {
-        Some(cut)
-            if member.as_bytes()[cut] == b'-'
-                && member[cut + 1..].split('-').map(str::len).eq([8, 4, 4, 4, 12])
-                && member[cut + 1..].chars().all(|c| c.is_ascii_hexdigit() || c == '-') =>
-        {
-            &member[..cut]
-        }
-        _ => member,
-    }
-}
-
 /// Every group's lanes, in group order, from the `assign`, `revoke`, `lose` and `crash`
 /// ops of its members.
 pub(crate) fn group_lanes(history: &History, end_ns: u64) -> Vec<GroupLanes> {
@@ -581,7 +565,7 @@ pub(crate) fn group_lanes(history: &History, end_ns: u64) -> Vec<GroupLanes> {
             }
             (OpFn::Assign | OpFn::Revoke | OpFn::Lose, Some(ctx)) => {
                 let k = (ctx.group.clone(), op.process);
-                let name = without_uuid(ctx.owner()).to_string();
+                let name = crate::check::groups::without_uuid(ctx.owner()).to_string();
                 names.insert(k.clone(), name.clone());
                 let before = held.remove(&k);
                 let label = ctx.protocol.epoch_name().to_string() + " " + &ctx.generation.to_string();

@@ -103,7 +103,7 @@ mod processing;
 mod rebalances;
 mod static_members;
 
-pub use rebalances::{ownerless_time, rebalances, OwnerlessTime, Rebalance};
+pub use rebalances::{ownerless_time, rebalances, without_uuid, OwnerlessTime, Rebalance};
 
 use super::describe::{process, secs};
 use super::Anomaly;
