@@ -153,7 +153,7 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
                   crashed; its label: the partitions, or their count where space is short); dashed lines: each \
                   generation (member epoch under KIP-848) as its first member received its assignment; faults on top. \
                   Hover a span for its story.</p>\n";
-            for g in timeline::group_lanes(history, data.end_ns) {
+            for g in super::group_lanes::group_lanes(history, data.end_ns) {
                 let _ = writeln!(h, "<h4>{}</h4>\n{}", esc(&g.group), svg::group_chart(&g, &bands, data.end_ns));
             }
         }

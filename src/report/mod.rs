@@ -7,11 +7,13 @@
 //! `timeline` reads what the charts draw from the history and trace; `svg` draws them;
 //! `html` and `markdown` lay out the two documents from one [`ReportData`]. `plot` draws
 //! the line plot of `kafkasim experiment` (figures over a varied setting's values).
+//! `group_lanes` follows each consumer group's members and generations for its chart.
 //! `lag` follows each consumer group's lag per partition over the run. `claims` is the
 //! catalog's generated record of what the suite found per scenario.
 
 pub mod claims;
 pub mod describe;
+mod group_lanes;
 mod html;
 pub mod lag;
 mod markdown;

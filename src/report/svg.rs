@@ -3,8 +3,9 @@
 //! always gives the same bytes. Each chart has a `viewBox` and no fixed size: the page's
 //! CSS scales it to the width of the window.
 
+use super::group_lanes::GroupLanes;
 use super::lag::{window_peaks, GroupLag};
-use super::timeline::{BrokerLoadLine, Bucket, FaultBand, GroupLanes, LogOrder, Mark, PartitionTimeline, RecordMark};
+use super::timeline::{BrokerLoadLine, Bucket, FaultBand, LogOrder, Mark, PartitionTimeline, RecordMark};
 use crate::check::describe::{broker, secs};
 use crate::fault::FaultKind;
 use std::fmt::Write;
