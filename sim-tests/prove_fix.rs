@@ -47,6 +47,51 @@ fn an_insufficient_fix_is_refuted_by_its_first_counterexample_with_the_story_and
 }
 
 #[test]
+fn prove_fix_and_what_if_speak_chinese_with_lang_zh() {
+    let source = std::fs::read_to_string(scenario_path("retry-duplicates")).unwrap();
+    let weak = source.replace("set = { \"enable.idempotence\" = true }", "set = { acks = \"1\" }");
+    let file = scratch_dir("prove-fix-zh").join("retry-duplicates-weak.toml");
+    std::fs::write(&file, weak).unwrap();
+    let args = ["explain", file.to_str().unwrap(), "--seed", "2", "--prove-fix", "--seeds-more", "0", "--lang", "zh"];
+    let output = kafkasim(&args);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    for needle in [
+        "：修复的证明（acks=1）",
+        "本课要讲的异常：duplicate",
+        "没有被阻止：种子 2 仍然出现 duplicate",
+        "的经历：",
+        "原因：",
+        "复现：kafkasim run ",
+    ] {
+        assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
+    }
+    let args = [
+        "explain",
+        "scenarios/retry-duplicates.toml",
+        "--seed",
+        "1",
+        "--seeds-more",
+        "0",
+        "--what-if",
+        "enable.idempotence=true",
+        "--lang",
+        "zh",
+    ];
+    let output = kafkasim(&args);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    for needle in [
+        "试过的种子：1",
+        "候选",
+        "剩下的异常（出现它的种子数）",
+        "能阻止异常的最小改动：enable.idempotence=true（在试过的每个种子中都阻止了 duplicate",
+    ] {
+        assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
+    }
+}
+
+#[test]
 fn what_if_names_the_useful_candidate_and_shows_the_useless_one_failing() {
     let output = kafkasim(&[
         "explain",

@@ -24,9 +24,14 @@ fn chromium() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// A committed report's page.
+/// A committed report's page (English).
 fn page(scenario: &str) -> PathBuf {
-    let page = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("reports/{scenario}/report.html"));
+    page_in(scenario, "report.html")
+}
+
+/// A committed report's page of that file name (`report.html`, `report.zh.html`).
+fn page_in(scenario: &str, file: &str) -> PathBuf {
+    let page = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("reports/{scenario}/{file}"));
     assert!(page.is_file(), "{} is missing: run `cargo run --release -- report scenarios/*.toml`", page.display());
     page
 }
@@ -48,7 +53,12 @@ fn headless(browser: &Path, profile: &Path, args: &[String], url: &str) -> Outpu
 /// The page's DOM after its scripts ran (loaded with `#selftest`), checked for console
 /// and script errors.
 fn rendered_dom(browser: &Path, profile: &Path, scenario: &str) -> String {
-    let url = format!("file://{}#selftest", page(scenario).display());
+    rendered_page(browser, profile, scenario, "report.html")
+}
+
+/// [`rendered_dom`] of the page of that file name.
+fn rendered_page(browser: &Path, profile: &Path, scenario: &str, file: &str) -> String {
+    let url = format!("file://{}#selftest", page_in(scenario, file).display());
     let output = headless(browser, profile, &["--dump-dom".to_string()], &url);
     let log = String::from_utf8_lossy(&output.stderr);
     let console_errors: Vec<&str> =
@@ -112,6 +122,11 @@ fn reports_render_in_a_browser_with_honest_fault_bars_tooltips_highlights_and_sc
     assert!(dom.contains("class=\"rec hl\""), "highlighted marks carry the class the CSS draws");
     // The broker that crashed is hatched down in its lane.
     assert!(dom.contains("class=\"down\""), "a crashed broker's lane shows it down");
+
+    // The Chinese page of the same report: the same script runs without errors.
+    let dom = rendered_page(&browser, &profile, "acks1-leader-crash", "report.zh.html");
+    assert!(dom.contains("<html lang=\"zh\">") && dom.contains("各分区的时间线"), "the Chinese page rendered");
+    assert!(attribute(&dom, "data-selftest-highlighted").is_some_and(|n| n != "0"), "its self-test highlighted");
 
     // A group lesson whose members stall and leave: the bars of those faults end where
     // the trace says they ended, before the end of the run; the group chart is there.

@@ -9,7 +9,7 @@
 use crate::support::catalog;
 use kafkasim::report;
 use kafkasim::runner::sweep::default_jobs;
-use kafkasim::scenario;
+use kafkasim::scenario::{self, Lang};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -69,11 +69,13 @@ fn committed_reports_match_a_fresh_regeneration() {
                         kind.name()
                     ));
                 }
-                let fresh = report::build(sc, &outcome);
                 let dir = report::report_dir(&root().join("reports"), sc);
-                for (file, text) in [("report.html", &fresh.html), ("README.md", &fresh.markdown)] {
-                    if let Some(problem) = compare(&dir.join(file), text) {
-                        problems.lock().unwrap().push(problem);
+                for fresh in report::build(sc, &outcome, &Lang::ALL) {
+                    let (html, markdown) = report::Report::file_names(fresh.lang);
+                    for (file, text) in [(html, &fresh.html), (markdown, &fresh.markdown)] {
+                        if let Some(problem) = compare(&dir.join(file), text) {
+                            problems.lock().unwrap().push(problem);
+                        }
                     }
                 }
             });

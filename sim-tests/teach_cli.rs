@@ -170,6 +170,65 @@ fn report_writes_html_and_markdown_and_fails_clearly_on_unwritable_output() {
 }
 
 #[test]
+fn report_in_chinese_is_written_beside_the_english_one_with_chinese_headings_and_stories() {
+    let dir = scratch_dir("report-zh");
+    let args = ["report", "scenarios/acks1-leader-crash.toml", "--lang", "zh", "--out", dir.to_str().unwrap()];
+    let output = kafkasim(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let written = dir.join("acks1-leader-crash");
+    assert!(!written.join("README.md").exists() && !written.join("report.html").exists(), "--lang zh writes zh only");
+    let md = std::fs::read_to_string(written.join("README.zh.md")).unwrap();
+    let html = std::fs::read_to_string(written.join("report.zh.html")).unwrap();
+    for needle in [
+        "# leader 崩溃时，acks=1 会丢失已确认的写入",
+        "**要点。** acks=1 时",
+        "## 复现",
+        "kafkasim explain scenarios/acks1-leader-crash.toml --seed 1 --lang zh",
+        "## 这次运行",
+        "- 发送：调用 ",
+        "## 异常",
+        "| 异常 | 数量 | 原因 | 预防 |",
+        "orders-0 的值 3905（位移 3905） 的经历：",
+        "原因：丢失的经过：broker-1 于 8.562 s 以 acks=1 确认了它",
+        "[ISR（同步副本集合）](../../docs/glossary.md#isr同步副本集合)",
+        "## 修复的证明",
+        "个种子中都被阻止",
+        "## 场景文件",
+    ] {
+        assert!(md.contains(needle), "missing `{needle}` in README.zh.md:\n{md}");
+    }
+    for needle in
+        ["<html lang=\"zh\">", "<h2>各分区的时间线</h2>", "<b>原因。</b>", "<summary>这些故事用到的术语</summary>"]
+    {
+        assert!(html.contains(needle), "missing `{needle}` in report.zh.html");
+    }
+    // No English heading or template sentence is left (the checkers' descriptions, the
+    // trace's quoted details and the scenario file stay as they are).
+    let told: String = md
+        .split("## 场景文件")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("检查器的描述") && !l.starts_with('|') && !l.starts_with("- `"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for english in [
+        "## Reproduce",
+        "## The run",
+        "## Anomalies",
+        "Proof of the fix",
+        "The life of",
+        "Cause:",
+        "Lesson.",
+        "sends:",
+        "expectation:",
+    ] {
+        assert!(!told.contains(english), "English `{english}` in README.zh.md:\n{told}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn describe_prints_topics_and_groups_before_and_after_a_topic_event() {
     let file = "scenarios/adding-partitions-reorders-keys.toml";
     let before = kafkasim(&["describe", file, "--at", "5s"]);

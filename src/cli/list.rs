@@ -74,7 +74,7 @@ pub fn list(dir: &Path, lang: Lang) -> i32 {
             print!("{}", render_list(&scenarios, lang));
             match lang {
                 Lang::En => println!("\nRun one with `kafkasim run FILE --seed N`; `kafkasim explain FILE --seed N` tells each anomaly's story. The guide: scenarios/README.md."),
-                Lang::Zh => println!("\n用 `kafkasim run FILE --seed N` 运行一个场景；`kafkasim explain FILE --seed N` 讲述每个异常的经过（故事目前只有英文）。指南：scenarios/README.zh.md（英文版：scenarios/README.md）。"),
+                Lang::Zh => println!("\n用 `kafkasim run FILE --seed N` 运行一个场景；`kafkasim explain FILE --seed N --lang zh` 用中文讲述每个异常的经过；`kafkasim report FILE --lang zh` 写出中文报告。指南：scenarios/README.zh.md（英文版：scenarios/README.md）。"),
             }
             0
         }

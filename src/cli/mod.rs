@@ -345,6 +345,11 @@ pub enum Command {
         /// set it (repeatable): `--set acks=1 --set min.insync.replicas=2`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Setting>,
+        /// One language only: `en` (report.html, README.md) or `zh` (report.zh.html,
+        /// README.zh.md: headings, explanations, the scenario's texts and the stories in
+        /// Chinese). Default: both, from the same run.
+        #[arg(long, value_name = "LANG")]
+        lang: Option<Lang>,
     },
 }
 
@@ -409,7 +414,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             0
         }
         Command::Explain { file, seed, anomaly, all, lang, set, prove_fix, what_if, seeds_more } => {
-            let options = prove_fix::ProveOptions { settings: &set, seed, more: seeds_more };
+            let options = prove_fix::ProveOptions { settings: &set, seed, more: seeds_more, lang };
             if prove_fix {
                 prove_fix::prove_fix(&file, options)
             } else if !what_if.is_empty() {
@@ -418,7 +423,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                 explain::explain_run(&file, &set, seed, anomaly, all, lang)
             }
         }
-        Command::Report { files, seed, out, set } => report::report(&files, &set, seed, &out),
+        Command::Report { files, seed, out, set, lang } => {
+            let langs = lang.map_or(Lang::ALL.to_vec(), |l| vec![l]);
+            report::report(&files, &set, seed, &out, &langs)
+        }
         Command::Describe { file, seed, at, set } => describe::describe_run(&file, &set, seed, at),
         Command::Compare { file, vary, set, seeds, jobs: n, json } => {
             let options =

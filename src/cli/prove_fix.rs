@@ -14,7 +14,7 @@ use crate::prove::what_if;
 use crate::prove::{self, proof_seeds, settings_text, target_kinds, Proof};
 use crate::runner;
 use crate::runner::sweep::default_jobs;
-use crate::scenario::{Scenario, SetScope, Setting};
+use crate::scenario::{Lang, Scenario, SetScope, Setting};
 use std::path::Path;
 
 /// What `explain` is asked to prove.
@@ -26,6 +26,8 @@ pub struct ProveOptions<'a> {
     pub seed: Option<u64>,
     /// How many seeds after the first.
     pub more: usize,
+    /// The language of what is printed (the stories of counterexamples too).
+    pub lang: Lang,
 }
 
 /// The scenario loaded with `extra` settings over the command line's.
@@ -53,19 +55,26 @@ pub fn prove_fix(file: &Path, options: ProveOptions<'_>) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let seed = options.seed.unwrap_or_else(|| crate::report::report_seed(&scenario));
-    println!("scenario {}: proof of the fix ({})", scenario.name, settings_text(&scenario.fix_settings));
-    let Some(targets) = targets(&scenario, seed) else { return 0 };
+    let (seed, lang) = (options.seed.unwrap_or_else(|| crate::report::report_seed(&scenario)), options.lang);
+    let (name, settings) = (&scenario.name, settings_text(&scenario.fix_settings));
+    println!(
+        "{}",
+        lang.pick(
+            format!("scenario {name}: proof of the fix ({settings})"),
+            format!("场景 {name}：修复的证明（{settings}）")
+        )
+    );
+    let Some(targets) = targets(&scenario, seed, lang) else { return 0 };
     let seeds = proof_seeds(&scenario, seed, options.more);
     let proof = Proof::run(&fixed, &scenario.fix_settings, &seeds, &targets, default_jobs());
-    for line in proof.detail_lines() {
+    for line in proof.detail_lines(lang) {
         println!("{line}");
     }
-    println!("{}", proof.verdict_line());
+    println!("{}", proof.verdict_line(lang));
     match proof.counterexample() {
         None => 0,
         Some(trial) => {
-            tell_counterexample(&fixed, trial.seed, &trial.left);
+            tell_counterexample(&fixed, trial.seed, &trial.left, lang);
             if trial.panic.is_some() {
                 3
             } else {
@@ -77,31 +86,41 @@ pub fn prove_fix(file: &Path, options: ProveOptions<'_>) -> i32 {
 
 /// The kinds to prevent, printed with where they come from; `None` (after saying so)
 /// when there is nothing to prevent.
-fn targets(scenario: &Scenario, seed: u64) -> Option<Vec<AnomalyKind>> {
+fn targets(scenario: &Scenario, seed: u64, lang: Lang) -> Option<Vec<AnomalyKind>> {
     if !scenario.expect.present.is_empty() {
         return Some(target_kinds(scenario, Vec::new));
     }
     let targets = target_kinds(scenario, || runner::run_seed(scenario, seed).counts().into_keys().collect());
     if targets.is_empty() {
-        println!("seed {seed} shows no anomaly without the fix: nothing to prevent");
+        println!(
+            "{}",
+            lang.pick(
+                format!("seed {seed} shows no anomaly without the fix: nothing to prevent"),
+                format!("种子 {seed} 在没有修复时不出现异常：无可阻止"),
+            )
+        );
         return None;
     }
-    println!("seed {seed} without the fix shows: {}", prove::names(&targets));
+    let shown = prove::names_in(&targets, lang);
+    println!(
+        "{}",
+        lang.pick(
+            format!("seed {seed} without the fix shows: {shown}"),
+            format!("种子 {seed} 在没有修复时出现：{shown}")
+        )
+    );
     Some(targets)
 }
 
 /// The story of the first anomaly of the first kind left in `seed` under the settings,
 /// and the command that replays it.
-fn tell_counterexample(fixed: &Scenario, seed: u64, left: &[AnomalyKind]) {
+fn tell_counterexample(fixed: &Scenario, seed: u64, left: &[AnomalyKind], lang: Lang) {
     let outcome = runner::run_seed(fixed, seed);
     let setup = Setup::from_scenario(fixed);
     if let Some(anomaly) = left.first().and_then(|k| outcome.anomalies.iter().find(|a| a.kind == *k)) {
-        println!(
-            "\n{}",
-            explain::render_text(&explain::explain(&outcome.history, anomaly, &setup, crate::scenario::Lang::En))
-        );
+        println!("\n{}", explain::render_text(&explain::explain(&outcome.history, anomaly, &setup, lang)));
     }
-    println!("reproduce: {}", runner::replay_command(fixed, seed));
+    println!("{}{}", lang.pick("reproduce: ", "复现："), runner::replay_command(fixed, seed));
 }
 
 /// `--what-if`: returns the exit code.
@@ -116,21 +135,37 @@ pub fn what_if(file: &Path, options: ProveOptions<'_>, candidates: &[Setting]) -
             return code;
         }
     }
-    let seed = options.seed.unwrap_or_else(|| crate::report::report_seed(&scenario));
+    let (seed, lang) = (options.seed.unwrap_or_else(|| crate::report::report_seed(&scenario)), options.lang);
     let unfixed = runner::run_seed(&scenario, seed);
     if let Some(panic) = &unfixed.panic {
-        println!("seed {seed}: a simulated node panicked without the candidates ({panic})");
+        println!(
+            "{}",
+            lang.pick(
+                format!("seed {seed}: a simulated node panicked without the candidates ({panic})"),
+                format!("种子 {seed}：不加候选设置时一个模拟节点发生了 panic（{panic}）"),
+            )
+        );
         return 3;
     }
     let targets: Vec<AnomalyKind> = unfixed.counts().into_keys().collect();
-    println!("scenario {} seed {seed}: {}", scenario.name, prove::names(&targets));
+    let (name, shown) = (&scenario.name, prove::names_in(&targets, lang));
+    println!(
+        "{}",
+        lang.pick(format!("scenario {name} seed {seed}: {shown}"), format!("场景 {name} 种子 {seed}：{shown}"))
+    );
     if targets.is_empty() {
-        println!("no anomaly in this run: nothing for --what-if to prevent");
+        println!(
+            "{}",
+            lang.pick(
+                "no anomaly in this run: nothing for --what-if to prevent",
+                "这次运行中没有异常：--what-if 无可阻止"
+            )
+        );
         return 0;
     }
     let seeds = proof_seeds(&scenario, seed, options.more);
     let seed_list: Vec<String> = seeds.iter().map(u64::to_string).collect();
-    println!("seeds tried: {}\n", seed_list.join(", "));
+    println!("{}{}\n", lang.pick("seeds tried: ", "试过的种子："), seed_list.join(", "));
     let result = what_if::search(candidates, |set| {
         let fixed = load_under(file, &options, set)?;
         Ok::<_, i32>(Proof::run(&fixed, set, &seeds, &targets, default_jobs()))
@@ -138,7 +173,7 @@ pub fn what_if(file: &Path, options: ProveOptions<'_>, candidates: &[Setting]) -
     match result {
         Err(code) => code,
         Ok(found) => {
-            print!("{}", found.render());
+            print!("{}", found.render(lang));
             if found.answer().is_some() {
                 0
             } else {

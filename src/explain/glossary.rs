@@ -122,6 +122,23 @@ impl Term {
         words.collect::<Vec<_>>().join("-")
     }
 
+    /// The anchor of the term's heading in `lang` in `docs/glossary.md` (English first,
+    /// then Chinese), as GitHub makes it: the heading lowercased, punctuation dropped
+    /// (letters of any script kept), spaces as hyphens, and `-1` after a heading that
+    /// repeats an earlier one (`acks` is written the same in both languages).
+    pub fn anchor_in(self, lang: Lang) -> String {
+        if lang == Lang::En {
+            return self.anchor();
+        }
+        let slug = github_slug(self.name(lang));
+        let repeats = Term::ALL.iter().any(|t| github_slug(t.name(Lang::En)) == slug);
+        if repeats {
+            format!("{slug}-1")
+        } else {
+            slug
+        }
+    }
+
     /// The definition, a few sentences in `lang`.
     pub fn definition(self, lang: Lang) -> &'static str {
         let (en, zh) = match self {
@@ -304,6 +321,17 @@ pub fn document() -> String {
     parts.join("\n---\n\n")
 }
 
+/// A heading's anchor as GitHub makes it: lowercased, every character that is not a
+/// letter, a digit, a space, `-` or `_` dropped, spaces as hyphens.
+fn github_slug(heading: &str) -> String {
+    heading
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
 /// The whole glossary as Markdown in `lang`, as `kafkasim glossary --lang LANG` prints it.
 pub fn markdown(lang: Lang) -> String {
     let mut out = match lang {
@@ -342,6 +370,36 @@ mod tests {
     fn the_terms_of_a_story_come_in_reading_order() {
         let story = "the final drain polls it; the high watermark passes offset 841; the ISR shrinks";
         assert_eq!(terms_used(story), [Term::Offset, Term::Isr, Term::HighWatermark, Term::FinalDrain]);
+    }
+
+    #[test]
+    fn each_language_links_to_its_own_heading_of_the_glossary_document() {
+        // GitHub's anchors of the document's headings, in order: a repeated slug gets
+        // `-1`, `-2`, ... after it.
+        let mut seen = std::collections::BTreeMap::<String, usize>::new();
+        let mut anchors = std::collections::BTreeMap::new();
+        for heading in document()
+            .lines()
+            .filter(|l| l.starts_with('#'))
+            .filter_map(|l| l.trim_start_matches('#').strip_prefix(' '))
+        {
+            let slug = github_slug(heading);
+            let n = seen.entry(slug.clone()).or_default();
+            let anchor = if *n == 0 { slug } else { format!("{slug}-{n}") };
+            *n += 1;
+            anchors.insert(anchor, heading.to_string());
+        }
+        for term in Term::ALL {
+            for lang in Lang::ALL {
+                let anchor = term.anchor_in(lang);
+                assert_eq!(
+                    anchors.get(&anchor).map(String::as_str),
+                    Some(term.name(lang)),
+                    "{term:?} {lang}: #{anchor}"
+                );
+            }
+        }
+        assert_eq!(Term::Acks.anchor_in(Lang::Zh), "acks-1");
     }
 
     #[test]

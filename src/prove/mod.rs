@@ -19,7 +19,7 @@ pub mod what_if;
 use crate::check::AnomalyKind;
 use crate::runner::sweep::parallel_seeds;
 use crate::runner::{self, RunOutcome};
-use crate::scenario::{Scenario, Setting};
+use crate::scenario::{Lang, Scenario, Setting};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How many seeds beyond the first `explain --prove-fix` and `--what-if` run by default.
@@ -140,35 +140,50 @@ impl Proof {
 
     /// The verdict in one line: `prevented in 21/21 seeds`, or `not prevented: seed S
     /// still shows KIND` (or `... a simulated node panicked`).
-    pub fn verdict_line(&self) -> String {
+    pub fn verdict_line(&self, lang: Lang) -> String {
+        let (prevented, tried) = (self.prevented_seeds(), self.trials.len());
         match self.counterexample() {
-            None => format!("prevented in {}/{} seeds", self.prevented_seeds(), self.trials.len()),
-            Some(Trial { seed, panic: Some(panic), .. }) => {
-                format!("not prevented: in seed {seed} a simulated node panicked ({panic})")
+            None => lang.pick(
+                format!("prevented in {prevented}/{tried} seeds"),
+                format!("在 {prevented}/{tried} 个种子中都被阻止"),
+            ),
+            Some(Trial { seed, panic: Some(panic), .. }) => lang.pick(
+                format!("not prevented: in seed {seed} a simulated node panicked ({panic})"),
+                format!("没有被阻止：在种子 {seed} 中一个模拟节点发生了 panic（{panic}）"),
+            ),
+            Some(Trial { seed, left, .. }) => {
+                let left = names_in(left, lang);
+                lang.pick(
+                    format!("not prevented: seed {seed} still shows {left}"),
+                    format!("没有被阻止：种子 {seed} 仍然出现 {left}"),
+                )
             }
-            Some(Trial { seed, left, .. }) => format!("not prevented: seed {seed} still shows {}", names(left)),
         }
     }
 
     /// The lines after the verdict: the targets, the seeds, what is left and what else
     /// appeared under the settings.
-    pub fn detail_lines(&self) -> Vec<String> {
+    pub fn detail_lines(&self, lang: Lang) -> Vec<String> {
         let seeds: Vec<String> = self.trials.iter().map(|t| t.seed.to_string()).collect();
+        let (targets, seeds) = (names_in(&self.targets, lang), seeds.join(", "));
         let mut lines = vec![
-            format!("the lesson's anomalies: {}", names(&self.targets)),
-            format!("seeds tried: {}", seeds.join(", ")),
+            lang.pick(format!("the lesson's anomalies: {targets}"), format!("本课要讲的异常：{targets}")),
+            lang.pick(format!("seeds tried: {seeds}"), format!("试过的种子：{seeds}")),
         ];
         if !self.prevented() {
-            lines.push(format!(
-                "prevented in {}/{} seeds; still shown: {}",
-                self.prevented_seeds(),
-                self.trials.len(),
-                seed_counts(&self.left())
+            let (prevented, tried, left) = (self.prevented_seeds(), self.trials.len(), seed_counts(&self.left(), lang));
+            lines.push(lang.pick(
+                format!("prevented in {prevented}/{tried} seeds; still shown: {left}"),
+                format!("在 {prevented}/{tried} 个种子中被阻止；仍然出现：{left}"),
             ));
         }
         let other = self.other();
         if !other.is_empty() {
-            lines.push(format!("other anomalies under the fix (not judged): {}", seed_counts(&other)));
+            let other = seed_counts(&other, lang);
+            lines.push(lang.pick(
+                format!("other anomalies under the fix (not judged): {other}"),
+                format!("修复后出现的其他异常（不作评判）：{other}"),
+            ));
         }
         lines
     }
@@ -184,18 +199,25 @@ fn count_seeds<'k>(kinds: impl Iterator<Item = &'k AnomalyKind>) -> BTreeMap<Ano
 
 /// `lost-write, duplicate`; `none` when empty.
 pub fn names(kinds: &[AnomalyKind]) -> String {
+    names_in(kinds, Lang::En)
+}
+
+/// [`names`] in `lang` (the kinds keep their names; "none" is translated).
+pub fn names_in(kinds: &[AnomalyKind], lang: Lang) -> String {
     if kinds.is_empty() {
-        return "none".to_string();
+        return lang.pick("none", "无").to_string();
     }
     kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
 }
 
 /// `lost-write (3 seeds), duplicate (1 seed)`; `none` when empty.
-pub fn seed_counts(counts: &BTreeMap<AnomalyKind, usize>) -> String {
+pub fn seed_counts(counts: &BTreeMap<AnomalyKind, usize>, lang: Lang) -> String {
     if counts.is_empty() {
-        return "none".to_string();
+        return lang.pick("none", "无").to_string();
     }
-    let each = counts.iter().map(|(k, n)| format!("{k} ({n} seed{})", if *n == 1 { "" } else { "s" }));
+    let each = counts.iter().map(|(k, n)| {
+        lang.pick(format!("{k} ({n} seed{})", if *n == 1 { "" } else { "s" }), format!("{k}（{n} 个种子）"))
+    });
     each.collect::<Vec<_>>().join(", ")
 }
 

@@ -41,10 +41,12 @@ fn a_seed_is_prevented_only_without_any_target_kind_and_without_a_panic() {
     assert!(!trial(1, &[Duplicate]).prevented());
     let p = proof(vec![trial(1, &[]), trial(2, &[Duplicate]), trial(3, &[Duplicate])]);
     assert_eq!((p.prevented(), p.prevented_seeds()), (false, 1));
-    assert_eq!(p.verdict_line(), "not prevented: seed 2 still shows duplicate");
+    assert_eq!(p.verdict_line(Lang::En), "not prevented: seed 2 still shows duplicate");
     assert_eq!(p.left(), BTreeMap::from([(Duplicate, 2)]));
     let ok = proof(vec![trial(1, &[]), trial(2, &[])]);
-    assert_eq!(ok.verdict_line(), "prevented in 2/2 seeds");
+    assert_eq!(ok.verdict_line(Lang::En), "prevented in 2/2 seeds");
+    assert_eq!(ok.verdict_line(Lang::Zh), "在 2/2 个种子中都被阻止");
+    assert_eq!(p.verdict_line(Lang::Zh), "没有被阻止：种子 2 仍然出现 duplicate");
 }
 
 #[test]
@@ -72,11 +74,21 @@ fn what_if_names_the_smallest_preventing_set_and_tries_pairs_only_when_no_single
     let pair = search(&c, prevents(&["a", "c"])).unwrap();
     let labels: Vec<String> = pair.rows.iter().map(|r| pair.label(r)).collect();
     assert_eq!(labels, ["a=1", "b=2", "c=3", "a=1 + b=2", "a=1 + c=3"]);
-    assert!(pair.render().contains("smallest preventing change: a=1 + c=3"));
+    assert!(pair.render(Lang::En).contains("smallest preventing change: a=1 + c=3"));
+    let zh = pair.render(Lang::Zh);
+    assert!(
+        zh.starts_with("候选")
+            && zh.contains("能阻止异常的最小改动：a=1 + c=3（在试过的每个种子中都阻止了 duplicate）"),
+        "{zh}"
+    );
     // Nothing prevents: said so.
     let none = search(&c, prevents(&["d"])).unwrap();
     assert!(none.answer().is_none() && none.rows.len() == 6);
-    assert!(none.render().contains("no candidate alone or in pairs prevents duplicate"), "{}", none.render());
+    assert!(
+        none.render(Lang::En).contains("no candidate alone or in pairs prevents duplicate"),
+        "{}",
+        none.render(Lang::En)
+    );
 }
 
 #[test]
@@ -85,5 +97,5 @@ fn other_kinds_are_listed_but_do_not_change_the_verdict() {
     t.other = vec![LostWrite, NonmonotonicSend];
     let p = proof(vec![t]);
     assert!(p.prevented());
-    assert!(p.detail_lines().iter().any(|l| l.contains("lost-write (1 seed), nonmonotonic-send (1 seed)")));
+    assert!(p.detail_lines(Lang::En).iter().any(|l| l.contains("lost-write (1 seed), nonmonotonic-send (1 seed)")));
 }

@@ -6,7 +6,8 @@
 //! is skipped) until one does. The answer is the smallest preventing set, ties broken by
 //! candidate order; larger sets are not searched.
 
-use super::{names, seed_counts, Proof};
+use super::{names_in, seed_counts, Proof};
+use crate::scenario::Lang;
 use crate::scenario::Setting;
 
 /// One set of candidates tried, with its proof.
@@ -83,34 +84,55 @@ impl WhatIf {
         row.candidates.iter().map(|&i| self.candidates[i].to_string()).collect::<Vec<_>>().join(" + ")
     }
 
-    /// The table of every set tried and the answer, as `explain --what-if` prints them.
-    pub fn render(&self) -> String {
+    /// The table of every set tried and the answer, as `explain --what-if` prints them,
+    /// in `lang`.
+    pub fn render(&self, lang: Lang) -> String {
         let labels: Vec<String> = self.rows.iter().map(|r| self.label(r)).collect();
-        let width = labels.iter().map(|l| l.chars().count()).chain(["candidate".len()]).max().unwrap_or(0);
-        let mut out = format!("{:<width$}  {:>9}  anomalies left (seeds showing each)\n", "candidate", "prevented");
+        let (candidate, prevented) = (lang.pick("candidate", "候选"), lang.pick("prevented", "阻止"));
+        // Padding counts characters; a CJK character is two columns wide, so the Chinese
+        // headings get the columns they take.
+        let columns = |text: &str| text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum::<usize>();
+        let width = labels.iter().map(|l| l.chars().count()).chain([columns(candidate)]).max().unwrap_or(0);
+        let pad = |text: &str, to: usize| " ".repeat(to.saturating_sub(columns(text)));
+        let mut out = format!(
+            "{candidate}{}  {}{prevented}  {}\n",
+            pad(candidate, width),
+            pad(prevented, 9),
+            lang.pick("anomalies left (seeds showing each)", "剩下的异常（出现它的种子数）")
+        );
         for (row, label) in self.rows.iter().zip(&labels) {
             let proof = &row.proof;
-            let mut left = seed_counts(&proof.left());
+            let mut left = seed_counts(&proof.left(), lang);
             let panics = proof.trials.iter().filter(|t| t.panic.is_some()).count();
             if panics > 0 {
-                left += &format!("; a simulated node panicked in {panics} seed(s)");
+                left += &lang.pick(
+                    format!("; a simulated node panicked in {panics} seed(s)"),
+                    format!("；在 {panics} 个种子中有模拟节点发生了 panic"),
+                );
             }
             let tally = format!("{}/{}", proof.prevented_seeds(), proof.trials.len());
             out += &format!("{label:<width$}  {tally:>9}  {left}\n");
         }
         match self.answer() {
             Some(row) => {
-                out += &format!(
-                    "\nsmallest preventing change: {} (prevents {} in every seed tried)\n",
-                    self.label(row),
-                    names(&row.proof.targets)
+                let (change, kinds) = (self.label(row), names_in(&row.proof.targets, lang));
+                out += &lang.pick(
+                    format!("\nsmallest preventing change: {change} (prevents {kinds} in every seed tried)\n"),
+                    format!("\n能阻止异常的最小改动：{change}（在试过的每个种子中都阻止了 {kinds}）\n"),
                 )
             }
             None => {
-                let how = if self.candidates.len() > 1 { "alone or in pairs " } else { "" };
-                out += &format!(
-                    "\nno candidate {how}prevents {} in every seed tried\n",
-                    names(self.rows.first().map_or(&[][..], |r| &r.proof.targets))
+                let pairs = self.candidates.len() > 1;
+                let kinds = names_in(self.rows.first().map_or(&[][..], |r| &r.proof.targets), lang);
+                out += &lang.pick(
+                    format!(
+                        "\nno candidate {}prevents {kinds} in every seed tried\n",
+                        if pairs { "alone or in pairs " } else { "" }
+                    ),
+                    format!(
+                        "\n没有哪个候选{}能在试过的每个种子中阻止 {kinds}\n",
+                        if pairs { "（单独或两两组合）" } else { "" }
+                    ),
                 )
             }
         }

@@ -26,7 +26,7 @@ use crate::check::AnomalyKind;
 use crate::explain::{self, Setup, Story};
 use crate::history::Event;
 use crate::runner::{self, RunOutcome};
-use crate::scenario::Scenario;
+use crate::scenario::{Lang, Scenario};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -34,23 +34,41 @@ use std::path::{Path, PathBuf};
 /// sends into 200 ms operations, so shorter buckets alias).
 const BUCKET_NS: u64 = 1_000_000_000;
 
-/// The two documents of a report.
+/// The two documents of a report, in one language.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
-    /// The self-contained HTML page (`report.html`).
+    /// The language of the headings, the explanations and the stories.
+    pub lang: Lang,
+    /// The self-contained HTML page (`report.html`, `report.zh.html`).
     pub html: String,
-    /// The Markdown summary (`README.md`).
+    /// The Markdown summary (`README.md`, `README.zh.md`).
     pub markdown: String,
+}
+
+impl Report {
+    /// The file names of the two documents in `lang`: English keeps the plain names, so
+    /// a Chinese report sits beside the English one without replacing it.
+    pub fn file_names(lang: Lang) -> (&'static str, &'static str) {
+        match lang {
+            Lang::En => ("report.html", "README.md"),
+            Lang::Zh => ("report.zh.html", "README.zh.md"),
+        }
+    }
 }
 
 /// Everything a report shows, gathered once from a scenario and a run.
 pub(crate) struct ReportData<'a> {
+    /// The language the documents are written in.
+    pub lang: Lang,
     pub scenario: &'a Scenario,
     pub outcome: &'a RunOutcome,
     /// `(time, kind, targets, detail)` of every fault fired.
     pub faults: Vec<(u64, String, Vec<String>, String)>,
-    /// Per anomaly kind: how many, and the story of the first.
+    /// Per anomaly kind: how many, and the story of the first, told in `lang`.
     pub stories: Vec<(AnomalyKind, usize, Story)>,
+    /// The glossary terms the stories use, in reading order (found in their English
+    /// telling, which is what the glossary matches).
+    pub terms: Vec<explain::glossary::Term>,
     /// Records consumers received after a later-sent record of another partition.
     pub overtaken: u64,
     /// The last simulated instant of the run, in nanoseconds.
@@ -76,13 +94,14 @@ pub fn report_dir(root: &Path, scenario: &Scenario) -> PathBuf {
     root.join(&scenario.name)
 }
 
-/// Runs the seed and builds its report.
-pub fn generate(scenario: &Scenario, seed: u64) -> Report {
-    build(scenario, &runner::run_seed(scenario, seed))
+/// Runs the seed and builds its report in each of `langs`.
+pub fn generate(scenario: &Scenario, seed: u64, langs: &[Lang]) -> Vec<Report> {
+    build(scenario, &runner::run_seed(scenario, seed), langs)
 }
 
-/// Builds the report of a finished run.
-pub fn build(scenario: &Scenario, outcome: &RunOutcome) -> Report {
+/// Builds the report of a finished run in each of `langs`. What does not depend on the
+/// language (the proof of the fix's reruns above all) is computed once.
+pub fn build(scenario: &Scenario, outcome: &RunOutcome, langs: &[Lang]) -> Vec<Report> {
     let history = &outcome.history;
     let end_ns =
         history.ops.iter().map(|o| o.time_ns).chain(history.trace.iter().map(|e| e.time_ns)).max().unwrap_or(0);
@@ -103,35 +122,51 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome) -> Report {
     // One story per kind, in kind order, told of the example explain picks.
     let first: BTreeMap<AnomalyKind, usize> =
         explain::examples(&outcome.anomalies).into_iter().map(|i| (outcome.anomalies[i].kind, i)).collect();
-    let stories = first
-        .into_iter()
-        .map(|(kind, i)| {
-            let count = outcome.anomalies.iter().filter(|a| a.kind == kind).count();
-            (kind, count, explain::explain(history, &outcome.anomalies[i], &setup, crate::scenario::Lang::En))
-        })
-        .collect();
-    let verdict = verdict_line(scenario, outcome);
+    let stories = |lang: Lang| {
+        first
+            .iter()
+            .map(|(&kind, &i)| {
+                let count = outcome.anomalies.iter().filter(|a| a.kind == kind).count();
+                (kind, count, explain::explain(history, &outcome.anomalies[i], &setup, lang))
+            })
+            .collect()
+    };
     let described = describe::render_text(&describe::describe(history, &runner::topic_assignments(scenario), None));
-    let data = ReportData {
+    let english: Vec<(AnomalyKind, usize, Story)> = stories(Lang::En);
+    let terms = explain::terms_of(english.iter().map(|(_, _, story)| story));
+    let mut data = ReportData {
+        lang: Lang::En,
         scenario,
         outcome,
         faults,
-        stories,
+        stories: english,
+        terms,
         overtaken: timeline::overtaken_across_partitions(history),
         end_ns,
-        verdict,
+        verdict: String::new(),
         described,
         lags: lag::group_lags(history),
         proof: proof::prove(scenario, outcome),
     };
-    Report { html: html::render(&data), markdown: markdown::render(&data) }
+    let mut reports = Vec::new();
+    for &lang in langs {
+        if lang != data.lang {
+            data.lang = lang;
+            data.stories = stories(lang);
+        }
+        data.verdict = verdict_line(scenario, outcome, lang);
+        reports.push(Report { lang, html: html::render(&data), markdown: markdown::render(&data) });
+    }
+    reports
 }
 
-/// Writes `report.html` and `README.md` into `dir`, creating it.
+/// Writes the report's two documents into `dir`, creating it, under their names in the
+/// report's language ([`Report::file_names`]).
 pub fn write(dir: &Path, report: &Report) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("report.html"), &report.html)?;
-    std::fs::write(dir.join("README.md"), &report.markdown)
+    let (html_file, markdown_file) = Report::file_names(report.lang);
+    std::fs::write(dir.join(html_file), &report.html)?;
+    std::fs::write(dir.join(markdown_file), &report.markdown)
 }
 
 /// Records consumers received after a record their producer sent later, in another
@@ -141,24 +176,39 @@ pub fn overtaken_across_partitions(history: &crate::history::History) -> u64 {
     timeline::overtaken_across_partitions(history)
 }
 
-/// The run judged against the scenario's expectations, one line.
-fn verdict_line(scenario: &Scenario, outcome: &RunOutcome) -> String {
+/// The run judged against the scenario's expectations, one line in `lang`.
+fn verdict_line(scenario: &Scenario, outcome: &RunOutcome, lang: Lang) -> String {
     let verdict = outcome.verdict(scenario);
     if let Some(panic) = &verdict.panic {
-        return format!("FAIL: a simulated node panicked ({panic})");
+        return lang.pick(
+            format!("FAIL: a simulated node panicked ({panic})"),
+            format!("失败：一个模拟节点发生了 panic（{panic}）"),
+        );
     }
     if !verdict.forbidden.is_empty() {
         let names: Vec<&str> = verdict.forbidden.iter().map(|k| k.name()).collect();
-        return format!("FAIL: forbidden anomalies appeared: {}", names.join(", "));
+        let names = names.join(", ");
+        return lang.pick(
+            format!("FAIL: forbidden anomalies appeared: {names}"),
+            format!("失败：出现了被禁止的异常：{names}"),
+        );
     }
     let shown: Vec<&str> =
         scenario.expect.present.iter().filter(|k| verdict.counts.contains_key(k)).map(|k| k.name()).collect();
+    let shown = shown.join(", ");
     if scenario.expect.present.is_empty() {
-        "pass: no forbidden anomaly".to_string()
+        lang.pick("pass: no forbidden anomaly", "通过：没有被禁止的异常").to_string()
     } else if shown.is_empty() {
-        "pass: no forbidden anomaly; the lesson's anomalies did not appear in this seed".to_string()
+        lang.pick(
+            "pass: no forbidden anomaly; the lesson's anomalies did not appear in this seed",
+            "通过：没有被禁止的异常；本课要讲的异常没有在这个种子中出现",
+        )
+        .to_string()
     } else {
-        format!("pass: no forbidden anomaly; the lesson's anomalies shown: {}", shown.join(", "))
+        lang.pick(
+            format!("pass: no forbidden anomaly; the lesson's anomalies shown: {shown}"),
+            format!("通过：没有被禁止的异常；本课要讲的异常出现了：{shown}"),
+        )
     }
 }
 

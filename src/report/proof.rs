@@ -29,33 +29,47 @@ pub(crate) fn prove(scenario: &Scenario, outcome: &RunOutcome) -> Option<Result<
 /// The section's sentences, in order: what was applied and the verdict, the details,
 /// the command that replays a counterexample, and the command that proves it further.
 fn lines(data: &ReportData<'_>, proof: &Proof) -> Vec<String> {
-    let path = scenario_path(data);
-    let mut out = vec![format!(
-        "With the fix's settings applied ({}), rerun over the report's seed and {} more: {}.",
-        settings_text(&proof.settings),
-        REPORT_MORE_SEEDS,
-        proof.verdict_line()
+    let (path, lang) = (scenario_path(data), data.lang);
+    let (settings, verdict) = (settings_text(&proof.settings), proof.verdict_line(lang));
+    let mut out = vec![lang.pick(
+        format!("With the fix's settings applied ({settings}), rerun over the report's seed and {REPORT_MORE_SEEDS} more: {verdict}."),
+        format!("应用修复的设置（{settings}）后，重跑报告的种子和另外 {REPORT_MORE_SEEDS} 个种子：{verdict}。"),
     )];
-    out.extend(prove::Proof::detail_lines(proof).into_iter().map(|l| format!("{l}.")));
+    out.extend(proof.detail_lines(lang).into_iter().map(|l| format!("{l}{}", lang.pick(".", "。"))));
     if let Some(trial) = proof.counterexample() {
         let set = prove::set_arguments_over(&data.scenario.settings, &proof.settings);
-        out.push(format!("The counterexample replays with `kafkasim run {path} --seed {}{set}`.", trial.seed));
+        let command = format!("kafkasim run {path} --seed {}{set}", trial.seed);
+        out.push(lang.pick(
+            format!("The counterexample replays with `{command}`."),
+            format!("用 `{command}` 可以重放这个反例。"),
+        ));
     }
-    let set = data.scenario.set_arguments();
-    out.push(format!(
-        "More seeds, and the story of a counterexample: `kafkasim explain {path} --seed {}{set} --prove-fix`.",
-        data.outcome.seed
+    let command =
+        format!("kafkasim explain {path} --seed {}{} --prove-fix", data.outcome.seed, data.scenario.set_arguments());
+    out.push(lang.pick(
+        format!("More seeds, and the story of a counterexample: `{command}`."),
+        format!("更多种子以及反例的经过：`{command} --lang zh`。"),
     ));
     out
+}
+
+/// The section's heading.
+fn heading(data: &ReportData<'_>) -> &'static str {
+    data.lang.pick("Proof of the fix", "修复的证明")
+}
+
+/// The sentence said when the fix's settings do not apply.
+fn refusal(data: &ReportData<'_>, error: &str) -> String {
+    data.lang.pick(format!("The fix's settings could not be applied: {error}"), format!("无法应用修复的设置：{error}"))
 }
 
 /// The section in Markdown, or nothing.
 pub(crate) fn markdown(data: &ReportData<'_>) -> String {
     match &data.proof {
         None => String::new(),
-        Some(Err(e)) => format!("\n## Proof of the fix\n\nThe fix's settings could not be applied: {e}\n"),
+        Some(Err(e)) => format!("\n## {}\n\n{}\n", heading(data), refusal(data, e)),
         Some(Ok(proof)) => {
-            let mut md = "\n## Proof of the fix\n\n".to_string();
+            let mut md = format!("\n## {}\n\n", heading(data));
             for line in lines(data, proof) {
                 md += &format!("- {line}\n");
             }
@@ -68,11 +82,9 @@ pub(crate) fn markdown(data: &ReportData<'_>) -> String {
 pub(crate) fn html(data: &ReportData<'_>) -> String {
     match &data.proof {
         None => String::new(),
-        Some(Err(e)) => {
-            format!("<h2>Proof of the fix</h2>\n<p>The fix's settings could not be applied: {}</p>\n", esc(e))
-        }
+        Some(Err(e)) => format!("<h2>{}</h2>\n<p>{}</p>\n", heading(data), esc(&refusal(data, e))),
         Some(Ok(proof)) => {
-            let mut h = "<h2>Proof of the fix</h2>\n<ul id=\"proof\">".to_string();
+            let mut h = format!("<h2>{}</h2>\n<ul id=\"proof\">", heading(data));
             for line in lines(data, proof) {
                 h += &format!("<li>{}</li>", esc(&line));
             }

@@ -8,6 +8,7 @@ use super::lag::{window_peaks, GroupLag};
 use super::timeline::{BrokerLoadLine, Bucket, FaultBand, LogOrder, Mark, PartitionTimeline, RecordMark};
 use crate::check::describe::{broker, secs};
 use crate::fault::FaultKind;
+use crate::scenario::Lang;
 use std::fmt::Write;
 
 /// Chart width in viewBox units, and the plot's left margin (the y axis's title and
@@ -597,7 +598,7 @@ pub(crate) fn log_order_strip(order: &LogOrder) -> String {
 }
 
 /// The legend of the log-order strips.
-pub(crate) fn log_order_legend() -> String {
+pub(crate) fn log_order_legend(lang: Lang) -> String {
     [Mark::Fine, Mark::Reordered, Mark::Duplicated, Mark::Lost]
         .into_iter()
         .map(|m| {
@@ -605,10 +606,11 @@ pub(crate) fn log_order_legend() -> String {
                 r#"<span class="key" style="background:{}"></span>{}"#,
                 mark_colour(m),
                 match m {
-                    Mark::Fine => "in order",
-                    Mark::Reordered => "behind a record its producer sent later",
-                    Mark::Duplicated => "at more than one offset",
-                    Mark::Lost => "acknowledged at this offset, lost",
+                    Mark::Fine => lang.pick("in order", "顺序正确"),
+                    Mark::Reordered =>
+                        lang.pick("behind a record its producer sent later", "排在其生产者更晚发送的消息之后"),
+                    Mark::Duplicated => lang.pick("at more than one offset", "出现在不止一个位移上"),
+                    Mark::Lost => lang.pick("acknowledged at this offset, lost", "在这个位移上被确认，后来丢失"),
                 }
             )
         })

@@ -1,7 +1,7 @@
 //! The catalog texts of a scenario (`title`, `lesson`, `mechanism`, `fix`) and their
 //! languages: [`Lang`], [`TextKey`] and one language's [`Texts`]. The `[zh]` table is
-//! read by `texts`. Only the catalog texts are translated; the stories `explain` and
-//! `report` generate stay English. Depends on nothing else in `scenario`.
+//! read by `texts`. The stories `explain` and `report` tell pick their sentences with
+//! [`Lang::pick`] too. Depends on nothing else in `scenario`.
 
 use std::fmt;
 use std::str::FromStr;

@@ -207,12 +207,21 @@ pub struct OwnerlessTime {
 impl OwnerlessTime {
     /// `4 partitions revoked; partitions without an owner 2.784 s in all, longest 0.731 s (orders-5)`.
     pub fn summary(&self) -> String {
-        format!(
-            "{} partitions revoked; partitions without an owner {:.3} s in all, longest {:.3} s ({})",
-            self.revoked,
-            self.total_ns as f64 / 1e9,
-            self.longest_ns as f64 / 1e9,
-            self.longest_key
+        self.summary_in(crate::scenario::Lang::En)
+    }
+
+    /// [`Self::summary`] in `lang`.
+    pub fn summary_in(&self, lang: crate::scenario::Lang) -> String {
+        let (total_s, longest_s) = (self.total_ns as f64 / 1e9, self.longest_ns as f64 / 1e9);
+        lang.pick(
+            format!(
+                "{} partitions revoked; partitions without an owner {total_s:.3} s in all, longest {longest_s:.3} s ({})",
+                self.revoked, self.longest_key
+            ),
+            format!(
+                "撤销了 {} 个分区；分区无主的时间共 {total_s:.3} s，最长 {longest_s:.3} s（{}）",
+                self.revoked, self.longest_key
+            ),
         )
     }
 }
