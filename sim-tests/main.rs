@@ -22,6 +22,7 @@ mod faults_kinds;
 mod group_limits;
 mod groups;
 mod guide_zh;
+mod guided;
 mod kip320;
 mod kraft;
 mod museum;

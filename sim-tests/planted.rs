@@ -152,7 +152,7 @@ fn stale_generation_commit_is_caught() {
     let fenced: Vec<&Op> = faithful.history.ops.iter().filter(|o| is_fenced_commit(o)).collect();
     assert!(!fenced.is_empty(), "seed {seed}: the faithful run refused no commit");
 
-    let buggy = runner::run_seed_with(&scenario, seed, &RunOptions { plant: Some(bug) });
+    let buggy = runner::run_seed_with(&scenario, seed, &RunOptions { plant: Some(bug), draw: None });
     let regressions: Vec<_> = buggy.anomalies.iter().filter(|a| a.kind == AnomalyKind::CommitRegression).collect();
     assert!(!regressions.is_empty(), "seed {seed}: no commit-regression in {:?}", buggy.anomalies);
     let stale_commit_in_a_regression = regressions.iter().flat_map(|a| &a.records).any(|r| {
@@ -200,7 +200,7 @@ fn planting_nothing_is_the_faithful_run_and_a_plant_changes_the_run() {
     let unplanted = runner::run_seed_with(&scenario, seed, &RunOptions::default());
     assert_eq!(plain.trace_hash, unplanted.trace_hash);
     assert_eq!(plain.plant, None);
-    let planted = runner::run_seed_with(&scenario, seed, &RunOptions { plant: Some(PlantedBug::HwBeforeIsr) });
+    let planted = runner::run_seed_with(&scenario, seed, &RunOptions { plant: Some(PlantedBug::HwBeforeIsr), draw: None });
     assert_eq!(planted.plant, Some(PlantedBug::HwBeforeIsr));
     assert_ne!(plain.trace_hash, planted.trace_hash);
     // The plant is configuration, not a global: the next faithful run is unchanged.

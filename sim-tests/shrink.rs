@@ -11,7 +11,7 @@ use kafkasim::shrink::{shrink, ShrinkError, ShrinkOptions, Shrunk};
 use std::path::PathBuf;
 
 fn options(seed: u64, plant: Option<PlantedBug>, max_tries: usize, jobs: usize) -> ShrinkOptions {
-    ShrinkOptions { seed, anomaly: None, run: RunOptions { plant }, max_tries, jobs }
+    ShrinkOptions { seed, anomaly: None, run: RunOptions { plant, draw: None }, max_tries, jobs }
 }
 
 /// Where a test writes the shrunk scenario `name`.
@@ -53,7 +53,7 @@ fn a_planted_bug_shrinks_to_fewer_faults_that_still_catch_it() {
     assert_eq!(shrunk.anomaly, shrunk.original_anomalies[0]);
     assert!(shrunk.minimal.faults.len() < shrunk.original.faults.len(), "{}", shrunk.minimal.summary());
     assert!(shrunk.minimal.records() < shrunk.original.records());
-    let run = RunOptions { plant };
+    let run = RunOptions { plant, draw: None };
     let kinds = replay_written(&shrunk, "planted", 1, &run);
     assert!(kinds.contains(&shrunk.anomaly), "the written file replays {}: {kinds:?}", shrunk.anomaly);
     let without = replay_written(&shrunk, "unplanted", 1, &RunOptions::default());

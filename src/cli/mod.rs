@@ -105,6 +105,11 @@ pub enum Command {
         /// Plants a known bug in the brokers and controller, to see the checkers catch it.
         #[arg(long, value_name = "BUG")]
         plant: Option<PlantedBug>,
+        /// Replays a run of `sweep --guided`: the seeds its settings and faults were drawn
+        /// from and the edits to its fault schedule, as the sweep's replay command gives
+        /// them (`settings=12,faults=40,shift=3:+250ms,add=1500ms:77`).
+        #[arg(long, value_name = "DRAW")]
+        draw: Option<crate::runner::draw::Draw>,
         /// Overrides a scenario setting by its scenario key or Kafka name, as if the file
         /// set it (repeatable): `--set acks=1 --set min.insync.replicas=2`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -171,6 +176,15 @@ pub enum Command {
         /// set it (repeatable): `--set acks=1 --set min.insync.replicas=2`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Setting>,
+        /// Coverage-guided: after the first runs, breeds most runs from earlier runs that
+        /// reached rare protocol states, by editing their fault schedules and settings
+        /// (needs [nemesis]). Run i still uses the i-th seed; each failing run's replay
+        /// command carries its `--draw`.
+        #[arg(long)]
+        guided: bool,
+        /// Plants a known bug in every run, to see how soon the sweep catches it.
+        #[arg(long, value_name = "BUG")]
+        plant: Option<PlantedBug>,
     },
     /// Runs each seed twice and compares the trace hashes; on a mismatch prints the first
     /// diverging history op or trace event and exits with 4.
@@ -367,12 +381,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     MEMORY_BUDGET_BYTES.store(budget, std::sync::atomic::Ordering::Relaxed);
     let jobs = |jobs: Option<u64>| jobs.map_or_else(default_jobs, |n| n as usize);
     match cli.command {
-        Command::Run { file, seed, history, trace_out, trace, partition, value, plant, set, lang, json } => {
+        Command::Run { file, seed, history, trace_out, trace, partition, value, plant, draw, set, lang, json } => {
             let options = run::RunOptions {
                 json,
                 settings: &set,
                 seed,
                 plant,
+                draw,
                 history_out: history.as_deref(),
                 trace_out: trace_out.as_deref(),
                 trace: trace.then_some(trace::Focus { partition, value }),
@@ -391,8 +406,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             };
             suite::suite(&dir, options)
         }
-        Command::Sweep { file, seeds, jobs: n, shard, stop_after_first, out, set } => {
+        Command::Sweep { file, seeds, jobs: n, shard, stop_after_first, out, set, guided, plant } => {
             let options = sweep::SweepOptions {
+                guided,
+                plant,
                 settings: &set,
                 seeds,
                 jobs: jobs(n),

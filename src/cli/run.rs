@@ -6,6 +6,7 @@
 use super::trace::{self, Focus};
 use super::{load_with, open_output, write_jsonl};
 use crate::check::Anomaly;
+use crate::runner::draw::Draw;
 use crate::runner::{self, RunOutcome, SeedVerdict};
 use crate::scenario::SetScope;
 use crate::scenario::{Lang, Scenario};
@@ -25,6 +26,8 @@ pub struct RunOptions<'a> {
     pub trace: Option<Focus>,
     /// A bug to plant in the system under test (`--plant BUG`).
     pub plant: Option<crate::plant::PlantedBug>,
+    /// A guided sweep's draw to replay (`--draw`).
+    pub draw: Option<Draw>,
     /// The `--set` settings over the scenario file.
     pub settings: &'a [crate::scenario::Setting],
     /// The language of the scenario's title in the header (`--lang`).
@@ -45,11 +48,18 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
         Err(code) => return code,
     };
     let seed = options.seed.or_else(|| scenario.seeds.first().copied()).unwrap_or(0);
+    if let Some(draw) = &options.draw {
+        if let Err(message) = draw.check(&scenario, seed) {
+            eprintln!("error: --draw {draw}: {message}");
+            return super::EXIT_USAGE;
+        }
+    }
+    let run_options = runner::RunOptions { plant: options.plant, draw: options.draw.clone() };
     let tracing = options.trace.is_some();
     if let Some(focus) = options.trace {
         if let Some(p) = &focus.partition {
             // The partitions this seed's run has: `[swarm]` may draw how many.
-            let (instance, _) = runner::swarm::instantiate(&scenario, seed);
+            let (instance, _) = runner::swarm::instantiate_draw(&scenario, seed, run_options.draw.as_ref());
             let known: Vec<String> = instance
                 .topics
                 .iter()
@@ -78,7 +88,7 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
         (Err(code), _) | (_, Err(code)) => return code,
     };
     if !options.json {
-        print!("{}", render_header(&scenario, seed, options.plant, options.lang));
+        print!("{}", render_header(&scenario, seed, &run_options, options.lang));
     }
     if tracing {
         // What the release decided, since a trace is read against Kafka's code of that release.
@@ -88,7 +98,7 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
     }
     // Shown before the run starts, so that a run that hangs still shows what it drew.
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    let outcome = runner::run_seed_with(&scenario, seed, &runner::RunOptions { plant: options.plant });
+    let outcome = runner::run_seed_with(&scenario, seed, &run_options);
     if options.json {
         let record = runner::sweep::SeedRecord::new(&scenario, &outcome);
         println!("{}", serde_json::to_string_pretty(&record).expect("seed records serialize"));
@@ -115,16 +125,16 @@ fn seconds(ms: u64) -> String {
 
 /// The human summary of one run.
 pub fn render_run(scenario: &Scenario, outcome: &RunOutcome) -> String {
-    render_header(scenario, outcome.seed, outcome.plant, Lang::En) + &render_outcome(scenario, outcome)
+    render_header(scenario, outcome.seed, &outcome.options(), Lang::En) + &render_outcome(scenario, outcome)
 }
 
 /// What a run is, known before it runs: the scenario and seed, a planted bug, and what
 /// the seed drew (`[swarm]`, `[nemesis]`). `run` prints it first, as TigerBeetle's VOPR
 /// does, so that a run that hangs still shows its parameters. The title is in `lang`.
-pub fn render_header(scenario: &Scenario, seed: u64, plant: Option<crate::plant::PlantedBug>, lang: Lang) -> String {
-    let (instance, drawn) = runner::swarm::instantiate(scenario, seed);
+pub fn render_header(scenario: &Scenario, seed: u64, options: &runner::RunOptions, lang: Lang) -> String {
+    let (instance, drawn) = runner::swarm::instantiate_draw(scenario, seed, options.draw.as_ref());
     let mut out = format!("scenario {} (seed {})\n", instance.name, seed);
-    if let Some(bug) = plant {
+    if let Some(bug) = options.plant {
         out += &format!("  PLANTED BUG {bug}: {}\n", bug.summary());
     }
     if let Some(title) = &instance.texts(lang).title {
@@ -139,7 +149,7 @@ pub fn render_header(scenario: &Scenario, seed: u64, plant: Option<crate::plant:
 /// What happened in a run: counts, anomalies, verdict, hash and replay command.
 fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
     // Describe the processes this seed ran, after `[swarm]` drew their number and modes.
-    let (instance, _) = runner::swarm::instantiate(scenario, outcome.seed);
+    let (instance, _) = runner::swarm::instantiate_draw(scenario, outcome.seed, outcome.options().draw.as_ref());
     let scenario = &instance;
     let mut out = String::new();
     let s = &outcome.stats;
@@ -193,8 +203,7 @@ fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
     let verdict = outcome.verdict(scenario);
     out += &format!("  expectation: {}\n", describe_seed_verdict(scenario, &verdict));
     out += &format!("  trace hash: {:016x}\n", outcome.trace_hash);
-    let options = runner::RunOptions { plant: outcome.plant };
-    out += &format!("  reproduce: {}\n", runner::replay_command_with(scenario, outcome.seed, &options));
+    out += &format!("  reproduce: {}\n", runner::replay_command_with(scenario, outcome.seed, &outcome.options()));
     out
 }
 

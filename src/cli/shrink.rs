@@ -62,7 +62,7 @@ pub fn shrink(args: &ShrinkArgs) -> i32 {
     let options = ShrinkOptions {
         seed,
         anomaly: args.anomaly,
-        run: RunOptions { plant: args.plant },
+        run: RunOptions { plant: args.plant, draw: None },
         max_tries: args.max_tries,
         jobs: args.jobs.map_or_else(default_jobs, |n| n as usize),
     };

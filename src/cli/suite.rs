@@ -111,7 +111,7 @@ pub fn suite(dir: &Path, options: SuiteOptions<'_>) -> i32 {
     let mut worst = Status::Pass;
     for scenario in &scenarios {
         let jobs = super::jobs_within_budget(scenario, options.jobs);
-        let report = run_one(scenario, jobs, &runner::RunOptions { plant: options.plant });
+        let report = run_one(scenario, jobs, &runner::RunOptions { plant: options.plant, draw: None });
         if !options.json {
             println!("{}", render_suite_row(&report.verdict));
             for result in report.results.iter().filter(|r| r.record.failed()) {

@@ -4,10 +4,12 @@
 //! protocol state, results as JSON Lines (each seed's reached states among them).
 
 use super::run::render_anomalies;
-use super::{load_with, EXIT_OUTPUT};
+use super::{load_with, EXIT_OUTPUT, EXIT_USAGE};
 use crate::coverage::Coverage;
+use crate::plant::PlantedBug;
+use crate::runner::guided::guided_sweep;
 use crate::runner::sweep::{parallel_seeds, SeedRange, SeedRecord, Shard};
-use crate::runner::{self, Status};
+use crate::runner::{self, RunOptions, RunOutcome, Status};
 use crate::scenario::{SetScope, Setting};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
@@ -30,6 +32,11 @@ pub struct SweepOptions<'a> {
     pub out: Option<&'a Path>,
     /// The `--set` settings over the scenario file.
     pub settings: &'a [Setting],
+    /// Breed runs from those that reached rare states (`--guided`, see
+    /// [`crate::runner::guided`]) instead of running each seed's plain draw.
+    pub guided: bool,
+    /// A bug planted in every run (`--plant BUG`).
+    pub plant: Option<PlantedBug>,
 }
 
 /// A progress bar on stderr: seeds done, failures so far, seeds per second. Hidden when
@@ -56,53 +63,61 @@ pub fn sweep(file: &Path, options: SweepOptions<'_>) -> i32 {
             return EXIT_OUTPUT;
         }
     };
+    if options.guided && scenario.nemesis.is_none() {
+        eprintln!(
+            "error: --guided needs a scenario with [nemesis]: it breeds new runs by editing the fault schedule the \
+             nemesis draws, and {} has none",
+            file.display()
+        );
+        return EXIT_USAGE;
+    }
     let jobs = super::jobs_within_budget(&scenario, options.jobs);
     eprintln!(
-        "sweeping {} over seeds {} (shard {}/{}: {} seeds) on {} threads",
+        "sweeping {} over seeds {} (shard {}/{}: {} seeds{}) on {} threads",
         scenario.name,
         options.seeds,
         options.shard.index,
         options.shard.count,
         seeds.len(),
+        if options.guided { ", guided by the states reached" } else { "" },
         jobs.min(seeds.len()).max(1)
     );
     let started = Instant::now();
     let bar = progress_bar(seeds.len(), "");
-    let work = |seed| {
-        let outcome = runner::run_seed(&scenario, seed);
-        (SeedRecord::new(&scenario, &outcome), render_anomalies(&outcome.anomalies))
-    };
+    let run_options = RunOptions { plant: options.plant, draw: None };
+    let record = |outcome: RunOutcome| (SeedRecord::new(&scenario, &outcome), render_anomalies(&outcome.anomalies));
     let stop = |(record, _): &(SeedRecord, String)| record.failed();
+    let stop = options.stop_after_first.then_some(&stop as &(dyn Fn(&(SeedRecord, String)) -> bool + Sync));
     let mut failures = 0usize;
     let mut write_error = None;
-    let results = parallel_seeds(
-        &seeds,
-        jobs,
-        work,
-        options.stop_after_first.then_some(&stop as &(dyn Fn(&(SeedRecord, String)) -> bool + Sync)),
-        |(record, anomalies)| {
-            bar.inc(1);
-            if record.failed() {
-                failures += 1;
-                bar.set_message(format!("{failures} failures"));
-                bar.suspend(|| {
-                    println!("seed {}: FAIL ({})", record.seed, record.status);
-                    if let Some(panic) = &record.panic {
-                        println!("  a simulated node panicked: {panic}");
-                    }
-                    print!("{anomalies}");
-                    println!("  trace hash: {}", record.trace_hash);
-                    println!("  reproduce: {}", record.replay);
-                });
-            }
-            if let (Some(out), None) = (out.as_mut(), &write_error) {
-                let line = serde_json::to_string(record).expect("seed records serialize");
-                if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
-                    write_error = Some(e);
+    let mut emit = |(record, anomalies): &(SeedRecord, String)| {
+        bar.inc(1);
+        if record.failed() {
+            failures += 1;
+            bar.set_message(format!("{failures} failures"));
+            bar.suspend(|| {
+                println!("seed {}: FAIL ({})", record.seed, record.status);
+                if let Some(panic) = &record.panic {
+                    println!("  a simulated node panicked: {panic}");
                 }
+                print!("{anomalies}");
+                println!("  trace hash: {}", record.trace_hash);
+                println!("  reproduce: {}", record.replay);
+            });
+        }
+        if let (Some(out), None) = (out.as_mut(), &write_error) {
+            let line = serde_json::to_string(record).expect("seed records serialize");
+            if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+                write_error = Some(e);
             }
-        },
-    );
+        }
+    };
+    let results = if options.guided {
+        guided_sweep(&scenario, &seeds, jobs, &run_options, record, |(r, _)| &r.reached, stop, &mut emit)
+    } else {
+        let work = |seed| record(runner::run_seed_with(&scenario, seed, &run_options));
+        parallel_seeds(&seeds, jobs, work, stop, &mut emit)
+    };
     bar.finish_and_clear();
     if let Some(e) = write_error {
         eprintln!("error: cannot write {}: {e}", options.out.expect("set").display());

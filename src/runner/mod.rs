@@ -12,7 +12,9 @@
 
 mod admin;
 mod configure;
+pub mod draw;
 mod group_reset;
+pub mod guided;
 mod held;
 pub mod memory_budget;
 mod nemesis;
@@ -37,6 +39,7 @@ use crate::check::{self, AnomalyKind};
 use crate::history::{Event, Recorder, RunPhase};
 use crate::plant::PlantedBug;
 use crate::scenario::Scenario;
+use draw::Draw;
 use madsim::runtime::Runtime;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -46,6 +49,19 @@ pub struct RunOptions {
     /// A known-broken behaviour to swap into the brokers and controllers, to test that
     /// the checkers catch it (`--plant BUG`); `None` runs the real system.
     pub plant: Option<PlantedBug>,
+    /// A guided sweep's draw (`--draw`): the seeds of the settings and of the fault
+    /// schedule and the schedule's edits; `None` draws both from the run's seed.
+    pub draw: Option<Draw>,
+}
+
+impl RunOutcome {
+    /// The options the run ran with, as its replay command needs them: the planted bug
+    /// and a guided sweep's draw.
+    pub fn options(&self) -> RunOptions {
+        // The draw's text is the draw's own Display form, so it reads back.
+        let draw = self.drawn.as_ref().and_then(|d| d.draw.as_deref()).and_then(|text| text.parse().ok());
+        RunOptions { plant: self.plant, draw }
+    }
 }
 
 /// The command that replays one run exactly.
@@ -58,6 +74,9 @@ pub fn replay_command_with(scenario: &Scenario, seed: u64, options: &RunOptions)
     let mut command = replay_command(scenario, seed);
     if let Some(bug) = options.plant {
         command += &format!(" --plant {bug}");
+    }
+    if let Some(draw) = &options.draw {
+        command += &format!(" --draw {draw}");
     }
     command
 }
@@ -72,7 +91,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunOutcome {
 /// [`run_seed`] with options (for example a planted bug).
 pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> RunOutcome {
     let started = std::time::Instant::now();
-    let (instance, drawn) = swarm::instantiate(scenario, seed);
+    let (instance, drawn) = swarm::instantiate_draw(scenario, seed, options.draw.as_ref());
     let liveness_timeout_ms = instance.liveness_timeout_ms;
     let planted = panic_hook::planted_panic_at();
     let result = catch_unwind(AssertUnwindSafe(|| {

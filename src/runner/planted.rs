@@ -69,7 +69,7 @@ impl PlantedSweep {
 /// order, stopping after the first seed that fails the scenario's expectations when
 /// `stop_at_first` is set.
 pub fn sweep_planted(scenario: &Scenario, bug: Option<PlantedBug>, seeds: &[u64], stop_at_first: bool) -> PlantedSweep {
-    let options = RunOptions { plant: bug };
+    let options = RunOptions { plant: bug, draw: None };
     let mut sweep = PlantedSweep {
         bug,
         scenario: scenario.name.clone(),

@@ -15,6 +15,7 @@
 //! a change to the broker does not move the faults. Two streams keep the schedule
 //! stable when only a swarm bound changes the number of swarm draws.
 
+use super::draw::Draw;
 use crate::fault::FaultKind;
 use crate::protocol::{broker_name, partition_name, MetadataMode, NodeName, METASTORE};
 use crate::scenario::format_duration_ms;
@@ -97,12 +98,19 @@ pub struct DrawnParameters {
     pub nemesis_interval_ms: Option<u64>,
     /// The drawn faults, in firing order, as `FaultSpec`'s display form.
     pub faults: Vec<String>,
+    /// A guided sweep's draw, as `--draw` takes it (`settings=12,faults=40,shift=...`);
+    /// `None` for a plain seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draw: Option<String>,
 }
 
 impl DrawnParameters {
     /// Human lines, without indentation.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(draw) = &self.draw {
+            out.push(format!("guided draw: {draw}"));
+        }
         if !self.swarm.is_empty() {
             let values: Vec<String> = self.swarm.iter().map(|(k, v)| format!("{k} = {v}")).collect();
             out.push(format!("swarm drew: {}", values.join(", ")));
@@ -123,19 +131,44 @@ impl DrawnParameters {
 /// The scenario this seed runs, and what was drawn (`None` without `[swarm]` and
 /// `[nemesis]`, in which case the scenario is returned unchanged).
 pub fn instantiate(scenario: &Scenario, seed: u64) -> (Scenario, Option<DrawnParameters>) {
+    instantiate_draw(scenario, seed, None)
+}
+
+/// [`instantiate`] under a guided sweep's draw: the settings and the faults drawn from
+/// the draw's seeds, the edits applied to the schedule. Panics on a draw that
+/// [`Draw::check`] refuses (the CLI and the guided search check theirs).
+pub fn instantiate_draw(scenario: &Scenario, seed: u64, draw: Option<&Draw>) -> (Scenario, Option<DrawnParameters>) {
+    try_instantiate_draw(scenario, seed, draw).unwrap_or_else(|e| panic!("a checked draw: {e}"))
+}
+
+/// [`instantiate_draw`], or why the draw's edits do not apply.
+pub(super) fn try_instantiate_draw(
+    scenario: &Scenario,
+    seed: u64,
+    draw: Option<&Draw>,
+) -> Result<(Scenario, Option<DrawnParameters>), String> {
     let mut s = scenario.clone();
     if s.swarm.is_none() && s.nemesis.is_none() {
-        return (s, None);
+        return Ok((s, None));
     }
-    let mut drawn =
-        DrawnParameters { swarm: Vec::new(), nemesis_kinds: Vec::new(), nemesis_interval_ms: None, faults: Vec::new() };
+    let (settings_seed, faults_seed) = draw.map_or((seed, seed), |d| (d.settings_seed, d.faults_seed));
+    let mut drawn = DrawnParameters {
+        swarm: Vec::new(),
+        nemesis_kinds: Vec::new(),
+        nemesis_interval_ms: None,
+        faults: Vec::new(),
+        draw: draw.map(ToString::to_string),
+    };
     if let Some(swarm) = s.swarm.clone() {
-        let mut rng = SeedRng::new(seed, SWARM_STREAM);
+        let mut rng = SeedRng::new(settings_seed, SWARM_STREAM);
         apply_swarm(&mut s, &swarm, &mut rng, &mut drawn.swarm);
     }
     if let Some(nemesis) = s.nemesis.clone() {
-        let mut rng = SeedRng::new(seed, NEMESIS_STREAM);
-        let faults = schedule(&s, &nemesis, &mut rng);
+        let mut rng = SeedRng::new(faults_seed, NEMESIS_STREAM);
+        let mut faults = schedule(&s, &nemesis, &mut rng);
+        if let Some(draw) = draw {
+            draw.apply(&s, &nemesis, &mut faults)?;
+        }
         drawn.nemesis_kinds = nemesis.probabilities().into_iter().map(|(k, p)| (k.name().to_string(), p)).collect();
         drawn.nemesis_interval_ms = Some(nemesis.interval_ms);
         drawn.faults = faults.iter().map(ToString::to_string).collect();
@@ -143,7 +176,7 @@ pub fn instantiate(scenario: &Scenario, seed: u64) -> (Scenario, Option<DrawnPar
         // Stable: at equal times the scheduled faults fire before the drawn ones.
         s.faults.sort_by_key(|f| f.at_ms);
     }
-    (s, Some(drawn))
+    Ok((s, Some(drawn)))
 }
 
 /// Applies the swarm draws to `s`, recording each as (setting, value). The draw order
@@ -257,12 +290,6 @@ fn apply_swarm(s: &mut Scenario, swarm: &SwarmSpec, rng: &mut SeedRng, out: &mut
 /// quorum ([`quorum_role`]); a ZooKeeper scenario's draws are the same calls in the same
 /// order as before KRaft existed, so its faults (and trace hashes) did not move.
 fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<FaultSpec> {
-    let partitions: Vec<String> =
-        s.topics.iter().flat_map(|t| (0..t.partitions).map(move |p| partition_name(&t.name, p))).collect();
-    let servers =
-        Servers { brokers: s.cluster.brokers.max(1), controllers: s.cluster.controllers, partitions: &partitions };
-    let members = group_consumers(s);
-    let total: f64 = nemesis.kinds.iter().map(|(_, w)| w).sum();
     let mut out = Vec::new();
     let mut at = nemesis.start_ms;
     loop {
@@ -272,6 +299,28 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
         if at >= s.duration_ms {
             return out;
         }
+        out.push(draw_fault(s, nemesis, rng, at, None));
+    }
+}
+
+/// Draws one fault of the nemesis at `at_ms`: its kind by weight (unless `kind` says
+/// which), its duration, and the kind's parameters. The schedule draws each of its
+/// faults with it, and a guided sweep's edits ([`super::draw`]) their added and
+/// retargeted ones.
+pub(super) fn draw_fault(
+    s: &Scenario,
+    nemesis: &NemesisSpec,
+    rng: &mut SeedRng,
+    at_ms: u64,
+    kind: Option<FaultKind>,
+) -> FaultSpec {
+    let partitions: Vec<String> =
+        s.topics.iter().flat_map(|t| (0..t.partitions).map(move |p| partition_name(&t.name, p))).collect();
+    let servers =
+        Servers { brokers: s.cluster.brokers.max(1), controllers: s.cluster.controllers, partitions: &partitions };
+    let members = group_consumers(s);
+    let kind = kind.unwrap_or_else(|| {
+        let total: f64 = nemesis.kinds.iter().map(|(_, w)| w).sum();
         let mut x = rng.unit() * total;
         let mut kind = nemesis.kinds[nemesis.kinds.len() - 1].0;
         for &(k, w) in &nemesis.kinds {
@@ -281,66 +330,61 @@ fn schedule(s: &Scenario, nemesis: &NemesisSpec, rng: &mut SeedRng) -> Vec<Fault
             }
             x -= w;
         }
-        let duration = rng.range(nemesis.duration_ms_min, nemesis.duration_ms_max);
-        let action = match kind {
-            FaultKind::Crash => FaultAction::Crash { target: server_role(rng, &servers) },
-            FaultKind::Partition => partition(rng, &servers),
-            FaultKind::PacketLoss => {
-                let lo = 0.01f64.min(nemesis.packet_loss_rate_max);
-                let rate = lo + rng.unit() * (nemesis.packet_loss_rate_max - lo);
-                FaultAction::PacketLoss {
-                    rate: ((rate * 1000.0).round() / 1000.0).clamp(lo, nemesis.packet_loss_rate_max),
-                }
-            }
-            FaultKind::Latency => FaultAction::Latency {
-                latency_ms_min: s.network.latency_ms_min,
-                latency_ms_max: rng.range(s.network.latency_ms_max, nemesis.latency_ms_max),
-            },
-            FaultKind::PowerLoss => {
-                // One time in four a correlated loss: every replica of a partition.
-                let target = match rng.chance(0.25) && !partitions.is_empty() {
-                    true => Target::ReplicasOf(rng.pick(&partitions).clone()),
-                    false => server_role(rng, &servers),
-                };
-                FaultAction::PowerLoss { target }
-            }
-            FaultKind::Pause => {
-                let target = if rng.chance(0.1) { quorum_role(rng, &servers) } else { server_role(rng, &servers) };
-                FaultAction::Pause { target }
-            }
-            FaultKind::Clog => {
-                let target = server_role(rng, &servers);
-                let peers = if rng.chance(0.25) { metadata_peers(&servers) } else { Target::Everyone };
-                let peers = widen(&target, peers, &servers);
-                FaultAction::Clog { target, peers }
-            }
-            FaultKind::Reorder => FaultAction::Reorder { target: server_role(rng, &servers), peers: Target::Everyone },
-            FaultKind::Duplicate => {
-                let rate = 0.01 + rng.unit() * (nemesis.duplicate_rate_max - 0.01).max(0.0);
-                let rate = ((rate * 1000.0).round() / 1000.0).clamp(0.001, nemesis.duplicate_rate_max);
-                let target = server_role(rng, &servers);
-                FaultAction::Duplicate { target, peers: Target::Everyone, rate }
-            }
-            // A server by role as for a crash: in KRaft mode a controller stops cleanly too.
-            FaultKind::Stop => FaultAction::Stop { target: server_role(rng, &servers) },
-            FaultKind::RollingRestart => FaultAction::RollingRestart,
-            // Validation refuses these kinds in a scenario without group consumers.
-            FaultKind::Stall => FaultAction::Stall { target: Target::Node(rng.pick(&members).clone()) },
-            FaultKind::Leave => FaultAction::Leave { target: Target::Node(rng.pick(&members).clone()) },
-            // A broker's machine, a few to some tens of times slower.
-            FaultKind::SlowDisk => {
-                FaultAction::SlowDisk { target: broker_role(rng, &servers), factor: rng.range(3, 30) }
-            }
-            FaultKind::CpuSteal => {
-                FaultAction::CpuSteal { target: broker_role(rng, &servers), factor: rng.range(3, 30) }
-            }
-            // Validation refuses the undoing kinds in `[nemesis] kinds`.
-            FaultKind::Restart | FaultKind::Resume | FaultKind::Heal | FaultKind::StuckConnection => {
-                unreachable!("{kind} is never drawn")
-            }
-        };
-        out.push(FaultSpec { at_ms: at, action, duration_ms: Some(duration), line: nemesis.line, trigger: None });
-    }
+        kind
+    });
+    let duration = rng.range(nemesis.duration_ms_min, nemesis.duration_ms_max);
+    let action = match kind {
+        FaultKind::Crash => FaultAction::Crash { target: server_role(rng, &servers) },
+        FaultKind::Partition => partition(rng, &servers),
+        FaultKind::PacketLoss => {
+            let lo = 0.01f64.min(nemesis.packet_loss_rate_max);
+            let rate = lo + rng.unit() * (nemesis.packet_loss_rate_max - lo);
+            FaultAction::PacketLoss { rate: ((rate * 1000.0).round() / 1000.0).clamp(lo, nemesis.packet_loss_rate_max) }
+        }
+        FaultKind::Latency => FaultAction::Latency {
+            latency_ms_min: s.network.latency_ms_min,
+            latency_ms_max: rng.range(s.network.latency_ms_max, nemesis.latency_ms_max),
+        },
+        FaultKind::PowerLoss => {
+            // One time in four a correlated loss: every replica of a partition.
+            let target = match rng.chance(0.25) && !partitions.is_empty() {
+                true => Target::ReplicasOf(rng.pick(&partitions).clone()),
+                false => server_role(rng, &servers),
+            };
+            FaultAction::PowerLoss { target }
+        }
+        FaultKind::Pause => {
+            let target = if rng.chance(0.1) { quorum_role(rng, &servers) } else { server_role(rng, &servers) };
+            FaultAction::Pause { target }
+        }
+        FaultKind::Clog => {
+            let target = server_role(rng, &servers);
+            let peers = if rng.chance(0.25) { metadata_peers(&servers) } else { Target::Everyone };
+            let peers = widen(&target, peers, &servers);
+            FaultAction::Clog { target, peers }
+        }
+        FaultKind::Reorder => FaultAction::Reorder { target: server_role(rng, &servers), peers: Target::Everyone },
+        FaultKind::Duplicate => {
+            let rate = 0.01 + rng.unit() * (nemesis.duplicate_rate_max - 0.01).max(0.0);
+            let rate = ((rate * 1000.0).round() / 1000.0).clamp(0.001, nemesis.duplicate_rate_max);
+            let target = server_role(rng, &servers);
+            FaultAction::Duplicate { target, peers: Target::Everyone, rate }
+        }
+        // A server by role as for a crash: in KRaft mode a controller stops cleanly too.
+        FaultKind::Stop => FaultAction::Stop { target: server_role(rng, &servers) },
+        FaultKind::RollingRestart => FaultAction::RollingRestart,
+        // Validation refuses these kinds in a scenario without group consumers.
+        FaultKind::Stall => FaultAction::Stall { target: Target::Node(rng.pick(&members).clone()) },
+        FaultKind::Leave => FaultAction::Leave { target: Target::Node(rng.pick(&members).clone()) },
+        // A broker's machine, a few to some tens of times slower.
+        FaultKind::SlowDisk => FaultAction::SlowDisk { target: broker_role(rng, &servers), factor: rng.range(3, 30) },
+        FaultKind::CpuSteal => FaultAction::CpuSteal { target: broker_role(rng, &servers), factor: rng.range(3, 30) },
+        // Validation refuses the undoing kinds in `[nemesis] kinds`.
+        FaultKind::Restart | FaultKind::Resume | FaultKind::Heal | FaultKind::StuckConnection => {
+            unreachable!("{kind} is never drawn")
+        }
+    };
+    FaultSpec { at_ms, action, duration_ms: Some(duration), line: nemesis.line, trigger: None }
 }
 
 /// What the drawn targets range over.

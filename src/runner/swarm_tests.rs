@@ -324,3 +324,32 @@ fn the_same_seed_draws_the_same_scenario_and_other_seeds_vary() {
     let plain = parse("seeds = [1]\nduration = \"1s\"\n", Path::new("x.toml")).expect("valid");
     assert_eq!(instantiate(&plain, 3), (plain.clone(), None));
 }
+
+#[test]
+fn a_draw_takes_its_settings_and_faults_from_its_seeds_and_edits_the_schedule_in_order() {
+    use super::super::draw::Draw;
+    let s = parse(TEXT, Path::new("x.toml")).unwrap();
+    let draw = |text: &str| text.parse::<Draw>().unwrap();
+    let faults = |d: &Draw| instantiate_draw(&s, 999, Some(d)).1.unwrap().faults;
+    // The plain draw of a seed is that seed's run, whatever the run's own seed.
+    assert_eq!(instantiate_draw(&s, 999, Some(&Draw::plain(4))).1.unwrap().swarm, instantiate(&s, 4).1.unwrap().swarm);
+    assert_eq!(faults(&Draw::plain(7)), instantiate(&s, 7).1.unwrap().faults);
+    // The swarm draws the nemesis' kinds and interval with the settings; the times,
+    // kinds and targets come from the faults seed.
+    let plain = faults(&draw("settings=4,faults=7"));
+    assert_ne!(plain, faults(&draw("settings=4,faults=8")), "the schedule follows the faults seed");
+    assert!(plain.len() > 3, "{plain:?}");
+    // Remove, then shift what is now fault 0 far back: it clamps to the nemesis' start.
+    let edited = faults(&draw("settings=4,faults=7,remove=0,shift=0:-60000ms,stretch=1:333ms"));
+    assert_eq!(edited.len(), plain.len() - 1);
+    assert!(edited[0].starts_with("at 1s: "), "{edited:?}");
+    assert!(edited[1].ends_with(" for 333ms"), "{edited:?}");
+    // An added fault lands in time order; a retarget keeps kind, time and duration.
+    let added = faults(&draw("settings=4,faults=7,add=1001ms:5"));
+    assert_eq!(added.len(), plain.len() + 1);
+    assert!(added.iter().any(|f| f.starts_with("at 1.001s: ")), "{added:?}");
+    let retargeted = faults(&draw("settings=4,faults=7,retarget=0:12345"));
+    let kind = |f: &str| f.split(": ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert_eq!((kind(&retargeted[0]), retargeted.len()), (kind(&plain[0]), plain.len()));
+    assert!(Draw::check(&draw(&format!("settings=4,faults=7,remove={}", plain.len())), &s, 1).is_err());
+}

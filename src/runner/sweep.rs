@@ -5,7 +5,7 @@
 //! Each seed still runs in its own fresh madsim runtime ([`super::run_seed`]); a madsim
 //! runtime lives on the thread that created it, so workers share no simulation state.
 
-use super::{replay_command_with, DrawnParameters, RunOptions, RunOutcome, Status};
+use super::{replay_command_with, DrawnParameters, RunOutcome, Status};
 use crate::coverage::{ReachedState, ReachedStates};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
@@ -156,7 +156,7 @@ impl SeedRecord {
             trace_hash: format!("{:016x}", outcome.trace_hash),
             drawn: outcome.drawn.clone(),
             panic: outcome.panic.clone(),
-            replay: replay_command_with(scenario, outcome.seed, &RunOptions { plant: outcome.plant }),
+            replay: replay_command_with(scenario, outcome.seed, &outcome.options()),
             reached: outcome.reached.clone(),
             missed_goals: scenario.expect.reach.iter().copied().filter(|g| !outcome.reached.contains(*g)).collect(),
         }
