@@ -19,6 +19,10 @@
 //! of the scenario's group consumers (`mode = "subscribe"`), drawn per fault; enabling
 //! them in a scenario without group consumers is an error.
 //!
+//! The runner draws the whole schedule before the run starts, so `interval` (and the
+//! shortest `[swarm]` `nemesis_interval`) must leave at most [`MAX_NEMESIS_FAULTS`]
+//! faults on average between `start` and the end of the safety phase.
+//!
 //! The kinds are [`FaultKind`]s, by their `[[faults]]` names. Every kind that breaks
 //! something can be drawn ([`FaultKind::drawable`]); `restart`, `resume` and `heal` are
 //! not, since every drawn fault is undone after its duration. A drawable kind needs an
