@@ -5,6 +5,12 @@
 /// The most seeds a scenario file may list or span (more belong on `--seeds`).
 pub const MAX_SEEDS: u64 = 100_000;
 
+/// The most faults `[nemesis]` may draw on average over one run (the safety phase after
+/// its `start`, divided by its mean `interval`, or by the shortest `[swarm]`
+/// `nemesis_interval`): the runner draws the whole schedule before the run starts, so a
+/// file asking for billions of faults would exhaust memory before anything ran.
+pub const MAX_NEMESIS_FAULTS: u64 = 10_000;
+
 /// The most brokers a scenario may run.
 pub const MAX_BROKERS: u32 = 100;
 

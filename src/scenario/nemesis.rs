@@ -19,6 +19,10 @@
 //! of the scenario's group consumers (`mode = "subscribe"`), drawn per fault; enabling
 //! them in a scenario without group consumers is an error.
 //!
+//! The runner draws the whole schedule before the run starts, so `interval` (and the
+//! shortest `[swarm]` `nemesis_interval`) must leave at most [`MAX_NEMESIS_FAULTS`]
+//! faults on average between `start` and the end of the safety phase.
+//!
 //! The kinds are [`FaultKind`]s, by their `[[faults]]` names. Every kind that breaks
 //! something can be drawn ([`FaultKind::drawable`]); `restart`, `resume` and `heal` are
 //! not, since every drawn fault is undone after its duration. A drawable kind needs an
@@ -26,6 +30,7 @@
 
 use super::error::one_of_strings;
 use super::fields::loss_rate;
+use super::limits::MAX_NEMESIS_FAULTS;
 use super::model_faults::NemesisSpec;
 use super::raw::{Node, Table};
 use super::span::{Res, Sp};
@@ -51,7 +56,7 @@ pub(super) fn nemesis(t: &Table, cx: &NemesisContext) -> Res<NemesisSpec> {
     let kinds =
         kinds(t.require("kinds", "the fault kinds to draw, such as [\"crash\", \"partition\"]")?, group_consumers)?;
     let interval = t.require("interval", "the mean time between faults, such as \"2s\"")?.duration_ms()?;
-    let interval_ms = interval.check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string())?.value;
+    let interval = interval.check(|d| d > 0, |_| "expected a duration longer than 0ms".to_string())?;
     let start_ms = match t.opt_duration_ms("start")? {
         Some(s) => {
             s.check(
@@ -68,6 +73,7 @@ pub(super) fn nemesis(t: &Table, cx: &NemesisContext) -> Res<NemesisSpec> {
         }
         None => 0,
     };
+    let interval_ms = check_fault_count(interval, duration_ms - start_ms, "`interval`")?.value;
     let min = t.opt_duration_ms("duration_min")?;
     let max = t.opt_duration_ms("duration_max")?;
     let duration_ms_min = match &min {
@@ -135,6 +141,25 @@ pub(super) fn nemesis(t: &Table, cx: &NemesisContext) -> Res<NemesisSpec> {
         latency_ms_max,
         line,
     })
+}
+
+/// Refuses a mean interval (`what`: the key that set it) at which the nemesis would draw
+/// more than [`MAX_NEMESIS_FAULTS`] faults on average over `window_ms`, the part of the
+/// safety phase it draws faults in.
+pub(super) fn check_fault_count(interval: Sp<u64>, window_ms: u64, what: &str) -> Res<Sp<u64>> {
+    interval.check(
+        |i| window_ms / i <= MAX_NEMESIS_FAULTS,
+        |i| {
+            format!(
+                "a fault every {} on average for {} (`duration` after the nemesis' `start`) is about {} \
+                 faults, more than the {MAX_NEMESIS_FAULTS} one run may draw; expected a longer {what} or a \
+                 shorter `duration`",
+                format_duration_ms(i),
+                format_duration_ms(window_ms),
+                window_ms / i
+            )
+        },
+    )
 }
 
 /// `kinds`: a list of names (equal weights) or a table of name = weight.

@@ -48,6 +48,7 @@ use super::limits::{MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE
 use super::model::{SwarmSpec, TopicSpec};
 use super::model_clients::{ProducerSpec, SendMode};
 use super::model_faults::{FaultSpec, Target};
+use super::nemesis::check_fault_count;
 use super::raw::{Node, Table};
 use super::span::{Res, Sp};
 use super::values::{choice, format_duration_ms};
@@ -75,8 +76,9 @@ pub(super) struct Context<'a> {
     pub producers: &'a [ProducerSpec],
     /// The scheduled faults.
     pub faults: &'a [FaultSpec],
-    /// Whether there is a `[nemesis]` section.
-    pub has_nemesis: bool,
+    /// The part of the safety phase `[nemesis]` draws faults in (`duration` less its
+    /// `start`), in ms; `None` without a `[nemesis]` section.
+    pub nemesis_window_ms: Option<u64>,
 }
 
 /// Reads `[swarm]` and checks that every configuration it can draw is valid.
@@ -156,8 +158,15 @@ pub(super) fn swarm(t: &Table, cx: &Context) -> Res<SwarmSpec> {
             }
         }
     }
-    if let (Some(i), false) = (&interval, cx.has_nemesis) {
-        return Err(i.pos.issue("`nemesis_interval` draws the interval of [nemesis], but there is no [nemesis] section; expected one, or no `nemesis_interval`"));
+    match (&interval, cx.nemesis_window_ms) {
+        (Some(i), None) => {
+            return Err(i.pos.issue("`nemesis_interval` draws the interval of [nemesis], but there is no [nemesis] section; expected one, or no `nemesis_interval`"));
+        }
+        (Some(i), Some(window_ms)) => {
+            let shortest = Sp { value: i.value.0, pos: i.pos.clone() };
+            check_fault_count(shortest, window_ms, "lower bound of `nemesis_interval`")?;
+        }
+        (None, _) => {}
     }
     let kraft_controllers_min = cx.kraft_quorum.map(|(n, _)| controllers.as_ref().map_or(n, |c| c.value.0));
     check_fault_targets(

@@ -117,6 +117,39 @@ fn stall_and_leave_are_drawn_only_in_a_scenario_with_group_consumers() {
 }
 
 #[test]
+fn a_nemesis_that_would_draw_more_faults_than_a_run_may_is_an_error() {
+    // The scenario fuzz target ran out of memory on this (fuzz/corpus/scenario/
+    // oom-nemesis-billions-of-faults.toml): the runner draws the whole schedule before the
+    // run, here 36 billion faults.
+    let long = BASE.replace("\"10s\"", "\"10000h\"");
+    assert_eq!(
+        err(&format!("{long}[nemesis]\nkinds = [\"crash\"]\ninterval = \"1ms\"\n")),
+        "scenarios/x.toml:13:12: `nemesis.interval`: a fault every 1ms on average for 600000m (`duration` after \
+         the nemesis' `start`) is about 36000000000 faults, more than the 10000 one run may draw; expected a \
+         longer `interval` or a shorter `duration`"
+    );
+    // At the bound: 10 000 faults over 10s; from a `start` the bound counts what is left.
+    let at_bound = format!("{BASE}[nemesis]\nkinds = [\"crash\"]\ninterval = \"1ms\"\n");
+    assert_eq!(parsed(&at_bound).nemesis.expect("nemesis").interval_ms, 1);
+    let n = parsed(&format!("{long}[nemesis]\nkinds = [\"crash\"]\ninterval = \"1ms\"\nstart = \"35999990s\"\n"))
+        .nemesis
+        .expect("nemesis");
+    assert_eq!((n.interval_ms, n.start_ms), (1, 35_999_990_000));
+    // `[swarm]` draws the interval: its shortest is what counts.
+    let minutes = BASE.replace("\"10s\"", "\"1000s\"");
+    let swarm = format!(
+        "{minutes}[nemesis]\nkinds = [\"crash\"]\ninterval = \"1s\"\n[swarm]\nnemesis_interval = [\"10ms\", \"1s\"]\n"
+    );
+    assert_eq!(
+        err(&swarm),
+        "scenarios/x.toml:15:20: `swarm.nemesis_interval`: a fault every 10ms on average for 16m40s (`duration` \
+         after the nemesis' `start`) is about 100000 faults, more than the 10000 one run may draw; expected a \
+         longer lower bound of `nemesis_interval` or a shorter `duration`"
+    );
+    parsed(&swarm.replace("\"10ms\"", "\"100ms\""));
+}
+
+#[test]
 fn a_swarm_section_reads_ranges_and_single_values() {
     let s = parsed(&format!(
         "{BASE}[nemesis]\nkinds = [\"crash\"]\ninterval = \"1s\"\n[swarm]\nbrokers = [3, 5]\n\

@@ -165,7 +165,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<(Scenario, Vec<Pos>)
                 topics: &topics,
                 producers: &producers,
                 faults: &faults,
-                has_nemesis: nemesis.is_some(),
+                nemesis_window_ms: nemesis.as_ref().map(|n| duration_ms - n.start_ms),
             };
             Some(swarm::swarm(&t, &cx)?)
         }
