@@ -588,3 +588,64 @@ fn cpu_steal_keeps_a_brokers_threads_busy_while_it_lasts() {
         assert!(mean(&after) * 20 <= mean(&during), "seed {seed}: {during:?} then {after:?}");
     }
 }
+
+/// Faults that fired but changed nothing are named (issue 20): a crash of a broker that
+/// is down already, a partition between two clients that never talk to each other, and
+/// packet loss while every node is paused; the same faults with an effect are not.
+#[test]
+fn faults_that_changed_nothing_are_named_and_those_that_acted_are_not() {
+    use kafkasim::coverage::idle::Idleness;
+    let scenario = kafkasim::scenario::parse(
+        r#"
+seeds = [1]
+duration = "6s"
+[cluster]
+brokers = 3
+[[topics]]
+name = "orders"
+partitions = 1
+"replication.factor" = 3
+[[producers]]
+topic = "orders"
+rate_per_sec = 50
+[[consumers]]
+topic = "orders"
+[[faults]]
+at = "1s"
+kind = "crash"
+target = "broker-1"
+duration = "3s"
+[[faults]]
+at = "2s"
+kind = "crash"
+target = "broker-1"
+duration = "1s"
+[[faults]]
+at = "1500ms"
+kind = "partition"
+target = "producer-1"
+peers = "consumer-1"
+duration = "1s"
+[[faults]]
+at = "1500ms"
+kind = "partition"
+target = "broker-2"
+peers = "the cluster"
+duration = "1s"
+"#,
+        std::path::Path::new("inline.toml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let outcome = crate::support::run(&scenario, 1);
+    let idle: Vec<(FaultKind, Idleness)> = outcome.idle_faults.iter().map(|f| (f.kind, f.why)).collect();
+    assert_eq!(
+        idle,
+        // In the order noted: a process fault when it fires, a link fault when it ends.
+        [(FaultKind::Crash, Idleness::TargetsAlreadyDown), (FaultKind::Partition, Idleness::NoMessageOnItsLinks)],
+        "{:?}",
+        outcome.idle_faults
+    );
+    let partition = outcome.idle_faults.iter().find(|f| f.kind == FaultKind::Partition).unwrap();
+    assert_eq!(partition.targets, ["producer-1"], "the clients' partition, not broker-2's");
+    assert_eq!(outcome.stats.faults, 4);
+}

@@ -257,6 +257,17 @@ fn render_reached(scenario: &Scenario, outcome: &RunOutcome) -> String {
     if !missed.is_empty() {
         out += &format!("  reach goals not reached in this seed: {}\n", missed.join(", "));
     }
+    let idle: Vec<String> = outcome
+        .idle_faults
+        .iter()
+        .map(|f| {
+            let on = if f.targets.is_empty() { String::new() } else { format!(" of {}", f.targets.join(", ")) };
+            format!("{}{on} at {} ({})", f.kind, crate::check::describe::secs(f.fired_ns), f.why.describe())
+        })
+        .collect();
+    if !idle.is_empty() {
+        out += &format!("  faults that changed nothing: {}\n", idle.join("; "));
+    }
     out
 }
 

@@ -6,6 +6,7 @@
 
 use super::run::render_anomalies;
 use super::{load_with, EXIT_NO_INPUT, EXIT_OUTPUT};
+use crate::coverage::idle::IdleFaults;
 use crate::coverage::{Coverage, CoverageReport, ReachedState};
 use crate::runner::sweep::{parallel_seeds, status_name, SeedRecord};
 use crate::runner::{self, ScenarioVerdict, SeedVerdict, Status};
@@ -130,6 +131,13 @@ pub fn suite(dir: &Path, options: SuiteOptions<'_>) -> i32 {
     }
     if !options.json {
         print!("{}", coverage.render());
+        let mut idle = IdleFaults::default();
+        for record in reports.iter().flat_map(|r| &r.results).map(|r| &r.record) {
+            idle.add(record.faults_fired, &record.idle_faults);
+        }
+        if let Some(line) = idle.line() {
+            println!("{line}");
+        }
     }
     let report = SuiteReport {
         status: status_name(worst),

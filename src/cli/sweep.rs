@@ -5,6 +5,7 @@
 
 use super::run::render_anomalies;
 use super::{load_with, EXIT_OUTPUT, EXIT_USAGE};
+use crate::coverage::idle::IdleFaults;
 use crate::coverage::Coverage;
 use crate::plant::PlantedBug;
 use crate::runner::guided::guided_sweep;
@@ -139,6 +140,13 @@ pub fn sweep(file: &Path, options: SweepOptions<'_>) -> i32 {
     );
     let reached: Vec<_> = results.iter().map(|(r, _)| r.reached_states()).collect();
     print!("{}", Coverage::of(&reached).render());
+    let mut idle = IdleFaults::default();
+    for (record, _) in &results {
+        idle.add(record.faults_fired, &record.idle_faults);
+    }
+    if let Some(line) = idle.line() {
+        println!("{line}");
+    }
     eprintln!("{:.1} s wall, {:.1} seeds per second", wall, results.len() as f64 / wall.max(1e-9));
     debug_assert!(worst <= Status::Crash.exit_code());
     worst

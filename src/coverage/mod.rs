@@ -9,7 +9,11 @@
 //! [`ReachedState::is_derived_after_the_run`]). Probes are not trace events: they never
 //! feed the trace hash, spawn nothing and wait for nothing, so adding one changes no run.
 //!
-//! Depends on nothing.
+//! [`idle`] names the faults that fired but changed nothing.
+//!
+//! Depends on nothing but [`crate::fault`].
+
+pub mod idle;
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,6 +4,7 @@ use super::incarnations::TopicIncarnations;
 use super::op::{GroupContext, Op, OpFn, OpType, OpValue, RecordDelay};
 use super::trace::{Event, TraceEvent};
 use super::History;
+use crate::coverage::idle::IdleFault;
 use crate::coverage::{ReachedState, ReachedStates};
 use crate::protocol::{TopicId, TopicPartition};
 use madsim::time::Instant;
@@ -26,6 +27,8 @@ struct Log {
     /// The named states reached (code probes): counters beside the trace, never in it,
     /// so that probes change no trace hash.
     reached: ReachedStates,
+    /// The faults that fired but changed nothing, beside the trace as `reached` is.
+    idle_faults: Vec<IdleFault>,
 }
 
 /// The trace as it grows: fixed-size chunks instead of one `Vec`, so that a long run
@@ -215,6 +218,17 @@ impl Recorder {
     /// The named states reached so far, with their counts.
     pub fn reached_states(&self) -> ReachedStates {
         self.lock().reached.clone()
+    }
+
+    /// Notes a fault that fired but changed nothing (see [`crate::coverage::idle`]).
+    /// Like [`Recorder::reached`], not a trace event.
+    pub fn idle_fault(&self, fault: IdleFault) {
+        self.lock().idle_faults.push(fault);
+    }
+
+    /// The faults noted so far as having changed nothing, in the order noted.
+    pub fn idle_faults(&self) -> Vec<IdleFault> {
+        self.lock().idle_faults.clone()
     }
 
     /// How many trace events have been recorded.

@@ -110,6 +110,7 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
             // The runtime and every task are gone: nothing records any more.
             let history = simulated.recorder.take();
             let mut reached = simulated.recorder.reached_states();
+            let idle_faults = simulated.recorder.idle_faults();
             reached::derive_after_the_run(&history, &mut reached);
             let checking_started = std::time::Instant::now();
             // Hashing reads the history as the checkers do, and allocates nothing: beside
@@ -144,6 +145,7 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
                 drawn,
                 send_latencies: simulated.send_latencies,
                 reached,
+                idle_faults,
             }
         }
         Err(payload) => {

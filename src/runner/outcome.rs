@@ -199,6 +199,8 @@ pub struct RunOutcome {
     pub send_latencies: crate::workload::LatencyDistribution,
     /// The named protocol states the run reached (not in the history, nor in the hash).
     pub reached: ReachedStates,
+    /// The faults that fired but changed nothing (not in the history, nor in the hash).
+    pub idle_faults: Vec<crate::coverage::idle::IdleFault>,
 }
 
 impl RunOutcome {
@@ -216,6 +218,7 @@ impl RunOutcome {
             drawn: None,
             send_latencies: Default::default(),
             reached: ReachedStates::default(),
+            idle_faults: Vec::new(),
         }
     }
 

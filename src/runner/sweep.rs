@@ -6,6 +6,7 @@
 //! runtime lives on the thread that created it, so workers share no simulation state.
 
 use super::{replay_command_with, DrawnParameters, RunOutcome, Status};
+use crate::coverage::idle::IdleFault;
 use crate::coverage::{ReachedState, ReachedStates};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
@@ -138,6 +139,12 @@ pub struct SeedRecord {
     /// only when every seed does).
     #[serde(default)]
     pub missed_goals: Vec<ReachedState>,
+    /// Faults fired in the run.
+    #[serde(default)]
+    pub faults_fired: u64,
+    /// The faults that fired but changed nothing: kind, when, targets and why.
+    #[serde(default)]
+    pub idle_faults: Vec<IdleFault>,
 }
 
 impl SeedRecord {
@@ -159,6 +166,8 @@ impl SeedRecord {
             replay: replay_command_with(scenario, outcome.seed, &outcome.options()),
             reached: outcome.reached.clone(),
             missed_goals: scenario.expect.reach.iter().copied().filter(|g| !outcome.reached.contains(*g)).collect(),
+            faults_fired: outcome.stats.faults,
+            idle_faults: outcome.idle_faults.clone(),
         }
     }
 

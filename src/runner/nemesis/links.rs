@@ -2,7 +2,7 @@
 //! message reordering and duplication, with the `heal` that ends partitions and clogs.
 //! Every fault is traced with what it resolved to, and again when it ends.
 
-use super::{trace_ended, FaultId, Nemesis, Undo};
+use super::{trace_ended_in_force, FaultId, Nemesis, Undo};
 use crate::fault::FaultKind;
 use crate::history::ClusterState;
 use crate::protocol::{NodeName, METASTORE};
@@ -51,6 +51,7 @@ impl Nemesis {
         self.block(&links);
         let shape = if one_way { "one-way" } else { "both ways" };
         let id = self.in_force().start(FaultKind::Partition, &side_a);
+        self.watch_links(id, &links);
         self.trace(FaultKind::Partition, side_a, format!("cut off from {} ({shape})", side_b.join(", ")));
         Some(Undo::Unblock(id, links))
     }
@@ -108,6 +109,7 @@ impl Nemesis {
         let links = links_between(&machines.whole(side_a), &machines.whole(side_b));
         self.block(&links);
         let id = self.in_force().start(FaultKind::Partition, &centre);
+        self.watch_links(id, &links);
         self.trace(FaultKind::Partition, centre, format!("{}: {detail}", shape.name()));
         Some(Undo::Unblock(id, links))
     }
@@ -122,7 +124,7 @@ impl Nemesis {
             }
         }
         let ended = self.in_force().end(id).into_iter().collect();
-        trace_ended(&self.recorder, ended, &format!("{} links restored", links.len()));
+        trace_ended_in_force(&self.recorder, &self.nodes, ended, &format!("{} links restored", links.len()));
     }
 
     /// `heal`: removes every partition and clog.
@@ -155,7 +157,7 @@ impl Nemesis {
 
     fn end_partitions_and_clogs(&self) {
         let ended = self.in_force().end_all(&[FaultKind::Partition, FaultKind::Clog]);
-        trace_ended(&self.recorder, ended, "healed");
+        trace_ended_in_force(&self.recorder, &self.nodes, ended, "healed");
     }
 
     /// `clog`: every link between the sides clogs at a random moment of the first half
@@ -169,6 +171,7 @@ impl Nemesis {
     ) -> Option<Undo> {
         let (side_a, side_b) = self.sides(target, peers, now);
         let links = links_between(&side_a, &side_b);
+        let watched = links.clone();
         let start = Instant::now();
         let half = (duration_ms / 2).max(1);
         let mut steps: Vec<(u64, bool, (Addr, Addr))> = Vec::new();
@@ -180,6 +183,7 @@ impl Nemesis {
         // Sorting by time alone keeps equal times in drawing order: deterministic.
         steps.sort_by_key(|(at, _, _)| *at);
         let id = self.in_force().start(FaultKind::Clog, &side_a);
+        self.watch_links(id, &watched);
         self.trace(
             FaultKind::Clog,
             side_a,
@@ -204,7 +208,7 @@ impl Nemesis {
                 }
             }
             let ended = in_force.lock().expect("faults in force poisoned").end(id).into_iter().collect();
-            trace_ended(&recorder, ended, "every clogged link unclogged");
+            trace_ended_in_force(&recorder, &nodes, ended, "every clogged link unclogged");
         });
         self.clogs.push((task, still_clogged));
         None
@@ -221,6 +225,7 @@ impl Nemesis {
             }
         }
         let id = self.in_force().start(FaultKind::Reorder, &side_a);
+        self.watch_links(id, &links);
         let detail = format!("messages to and from {} may overtake each other", side_b.join(", "));
         self.trace(FaultKind::Reorder, side_a, detail);
         Some(Undo::StopReordering(id, links))
@@ -238,6 +243,7 @@ impl Nemesis {
             }
         }
         let id = self.in_force().start(FaultKind::Duplicate, &side_a);
+        self.watch_links(id, &links);
         let detail = format!("messages to and from {} delivered twice with probability {rate}", side_b.join(", "));
         self.trace(FaultKind::Duplicate, side_a, detail);
         Some(Undo::StopDuplicating(id, links))
@@ -290,7 +296,12 @@ impl Nemesis {
     pub(super) fn free_connections(&self, id: FaultId, connections: Vec<crate::sim::net::ConnId>) {
         self.nodes.lock().expect("nodes poisoned").network().free_connections(&connections);
         let ended = self.in_force().end(id).into_iter().collect();
-        trace_ended(&self.recorder, ended, "the connections deliver again (TCP retransmits what they held)");
+        trace_ended_in_force(
+            &self.recorder,
+            &self.nodes,
+            ended,
+            "the connections deliver again (TCP retransmits what they held)",
+        );
     }
 
     /// Undoes the stuck-connection fault `id`: its flows carry what they hold again.
@@ -301,7 +312,12 @@ impl Nemesis {
         }
         drop(nodes);
         let ended = self.in_force().end(id).into_iter().collect();
-        trace_ended(&self.recorder, ended, "the connections deliver again (TCP retransmits what they held)");
+        trace_ended_in_force(
+            &self.recorder,
+            &self.nodes,
+            ended,
+            "the connections deliver again (TCP retransmits what they held)",
+        );
     }
 
     /// Undoes the reorder fault `id`: FIFO delivery on its links again.
@@ -312,7 +328,12 @@ impl Nemesis {
         }
         drop(nodes);
         let ended = self.in_force().end(id).into_iter().collect();
-        trace_ended(&self.recorder, ended, &format!("{} links deliver in order again", links.len()));
+        trace_ended_in_force(
+            &self.recorder,
+            &self.nodes,
+            ended,
+            &format!("{} links deliver in order again", links.len()),
+        );
     }
 
     /// Undoes the duplicate fault `id`: messages on its links are delivered once again.
@@ -323,6 +344,6 @@ impl Nemesis {
         }
         drop(nodes);
         let ended = self.in_force().end(id).into_iter().collect();
-        trace_ended(&self.recorder, ended, &format!("{} links deliver once again", links.len()));
+        trace_ended_in_force(&self.recorder, &self.nodes, ended, &format!("{} links deliver once again", links.len()));
     }
 }

@@ -16,6 +16,7 @@ mod stops;
 mod targets;
 
 use super::observer::Observer;
+use crate::coverage::idle::{IdleFault, Idleness};
 use crate::fault::FaultKind;
 use crate::history::ClusterState;
 use crate::history::{Event, Recorder};
@@ -107,27 +108,74 @@ pub(super) struct InForce {
     /// Nodes paused.
     paused: BTreeSet<String>,
     /// Link and network faults (partition, clog, reorder, duplicate, packet-loss,
-    /// latency), with their kind and targets.
-    faults: BTreeMap<FaultId, (FaultKind, Vec<String>)>,
+    /// latency, stuck-connection, slowdowns), by id.
+    faults: BTreeMap<FaultId, Started>,
     next_id: FaultId,
 }
 
+/// A link or network fault in force: its kind and targets, and what tells at its end
+/// whether it changed anything.
+pub(super) struct Started {
+    kind: FaultKind,
+    targets: Vec<String>,
+    /// When it fired, in simulated nanoseconds.
+    fired_ns: u64,
+    effect: Effect,
+}
+
+/// The network's counter a fault moves when it does anything, as it read when the fault
+/// fired (see [`crate::coverage::idle`]).
+#[derive(Clone, Debug)]
+pub(super) enum Effect {
+    /// Messages held, reordered or duplicated on these directed links.
+    OnLinks(Vec<(Addr, Addr)>, u64),
+    /// Messages retransmitted after a loss, network-wide (`packet-loss`).
+    Lost(u64),
+    /// Messages sent, network-wide (`latency` delays each one sent while it lasts).
+    Sent(u64),
+    /// Not judged.
+    NotJudged,
+}
+
+impl Effect {
+    /// Why the fault changed nothing, if the counter did not move since it fired.
+    fn idleness(&self, net: &crate::sim::net::Network<Request, Response>) -> Option<Idleness> {
+        match self {
+            Effect::OnLinks(links, before) => (net.touched(links) == *before).then_some(Idleness::NoMessageOnItsLinks),
+            Effect::Lost(before) => (net.stats().retransmitted == *before).then_some(Idleness::NoMessageLost),
+            Effect::Sent(before) => (net.stats().messages_sent == *before).then_some(Idleness::NoMessageSent),
+            Effect::NotJudged => None,
+        }
+    }
+}
+
 impl InForce {
-    /// Records a link or network fault; returns its id.
+    /// Records a link or network fault (its effect not judged until [`InForce::watch`]);
+    /// returns its id.
     fn start(&mut self, kind: FaultKind, targets: &[String]) -> FaultId {
         self.next_id += 1;
-        self.faults.insert(self.next_id, (kind, targets.to_vec()));
+        let started = Started { kind, targets: targets.to_vec(), fired_ns: 0, effect: Effect::NotJudged };
+        self.faults.insert(self.next_id, started);
         self.next_id
     }
 
+    /// Judges at its end whether the fault `id`, fired at `fired_ns`, changed anything,
+    /// by `effect`.
+    fn watch(&mut self, id: FaultId, fired_ns: u64, effect: Effect) {
+        if let Some(started) = self.faults.get_mut(&id) {
+            (started.fired_ns, started.effect) = (fired_ns, effect);
+        }
+    }
+
     /// Forgets the fault `id`, returning it if it was in force.
-    fn end(&mut self, id: FaultId) -> Option<(FaultKind, Vec<String>)> {
+    fn end(&mut self, id: FaultId) -> Option<Started> {
         self.faults.remove(&id)
     }
 
     /// Forgets every fault of the given kinds, returning them in the order they fired.
-    fn end_all(&mut self, kinds: &[FaultKind]) -> Vec<(FaultKind, Vec<String>)> {
-        let ids: Vec<FaultId> = self.faults.iter().filter(|(_, (k, _))| kinds.contains(k)).map(|(id, _)| *id).collect();
+    fn end_all(&mut self, kinds: &[FaultKind]) -> Vec<Started> {
+        let ids: Vec<FaultId> =
+            self.faults.iter().filter(|(_, started)| kinds.contains(&started.kind)).map(|(id, _)| *id).collect();
         ids.into_iter().filter_map(|id| self.faults.remove(&id)).collect()
     }
 }
@@ -137,6 +185,21 @@ fn trace_ended(recorder: &Recorder, ended: Vec<(FaultKind, Vec<String>)>, detail
     for (kind, targets) in ended {
         recorder.trace("nemesis", Event::FaultEnded { kind, targets, detail: detail.to_string() });
     }
+}
+
+/// Traces the end of each fault in force in `ended` with `detail`, and notes those that
+/// changed nothing while they lasted. The caller holds no lock of `nodes`.
+fn trace_ended_in_force(recorder: &Recorder, nodes: &SharedNodes, ended: Vec<Started>, detail: &str) {
+    let mut pairs = Vec::new();
+    for Started { kind, targets, fired_ns, effect } in ended {
+        if !matches!(effect, Effect::NotJudged) {
+            if let Some(why) = effect.idleness(nodes.lock().expect("nodes poisoned").network()) {
+                recorder.idle_fault(IdleFault { kind, fired_ns, targets: targets.clone(), why });
+            }
+        }
+        pairs.push((kind, targets));
+    }
+    trace_ended(recorder, pairs, detail);
 }
 
 /// How many nodes of each server kind a cluster runs.
@@ -237,6 +300,30 @@ impl Nemesis {
         self.recorder.trace("nemesis", Event::Fault { kind, targets, detail });
     }
 
+    /// Judges at its end whether the fault `id`, firing now, changed anything.
+    fn watch(&self, id: FaultId, effect: Effect) {
+        self.in_force().watch(id, self.recorder.now_ns(), effect);
+    }
+
+    /// Watches the link fault `id` for messages held, reordered or duplicated on `links`.
+    fn watch_links(&self, id: FaultId, links: &[(Addr, Addr)]) {
+        let touched = self.nodes.lock().expect("nodes poisoned").network().touched(links);
+        self.watch(id, Effect::OnLinks(links.to_vec(), touched));
+    }
+
+    /// Notes a process fault that found every target down (or paused) already.
+    fn note_if_nothing_taken(&self, kind: FaultKind, taken: &[String]) {
+        if taken.is_empty() {
+            let fired_ns = self.recorder.now_ns();
+            self.recorder.idle_fault(IdleFault {
+                kind,
+                fired_ns,
+                targets: Vec::new(),
+                why: Idleness::TargetsAlreadyDown,
+            });
+        }
+    }
+
     fn in_force(&self) -> std::sync::MutexGuard<'_, InForce> {
         self.in_force.lock().expect("faults in force poisoned")
     }
@@ -293,19 +380,29 @@ impl Nemesis {
 
     /// `packet-loss`: every message is lost with probability `rate` (and retransmitted).
     fn packet_loss(&mut self, rate: f64) -> Option<Undo> {
-        self.nodes.lock().expect("nodes poisoned").network().update_config(|c| c.packet_loss_rate = rate);
-        self.in_force().start(FaultKind::PacketLoss, &[]);
+        let lost = {
+            let nodes = self.nodes.lock().expect("nodes poisoned");
+            nodes.network().update_config(|c| c.packet_loss_rate = rate);
+            nodes.network().stats().retransmitted
+        };
+        let id = self.in_force().start(FaultKind::PacketLoss, &[]);
+        self.watch(id, Effect::Lost(lost));
         self.trace(FaultKind::PacketLoss, Vec::new(), format!("packet loss rate {rate}"));
         Some(Undo::RestoreNetwork)
     }
 
     /// `latency`: the one-way latency range becomes `min..max` milliseconds.
     fn latency(&mut self, min_ms: u64, max_ms: u64) -> Option<Undo> {
-        self.nodes.lock().expect("nodes poisoned").network().update_config(|c| {
-            c.latency_ms_min = min_ms;
-            c.latency_ms_max = max_ms;
-        });
-        self.in_force().start(FaultKind::Latency, &[]);
+        let sent = {
+            let nodes = self.nodes.lock().expect("nodes poisoned");
+            nodes.network().update_config(|c| {
+                c.latency_ms_min = min_ms;
+                c.latency_ms_max = max_ms;
+            });
+            nodes.network().stats().messages_sent
+        };
+        let id = self.in_force().start(FaultKind::Latency, &[]);
+        self.watch(id, Effect::Sent(sent));
         self.trace(FaultKind::Latency, Vec::new(), format!("latency {min_ms}..{max_ms} ms"));
         Some(Undo::RestoreNetwork)
     }
@@ -315,7 +412,7 @@ impl Nemesis {
         let baseline = self.baseline.clone();
         self.nodes.lock().expect("nodes poisoned").network().update_config(|c| *c = baseline);
         let ended = self.in_force().end_all(&[FaultKind::PacketLoss, FaultKind::Latency]);
-        trace_ended(&self.recorder, ended, "latency and loss back to the scenario's settings");
+        trace_ended_in_force(&self.recorder, &self.nodes, ended, "latency and loss back to the scenario's settings");
     }
 
     /// `stall` and `leave`: an application fault on the targeted consumers for the
@@ -355,7 +452,7 @@ impl Nemesis {
         // delivery on every connection returns.
         self.nodes.lock().expect("nodes poisoned").network().heal_all();
         let ended = self.in_force().end_all(&[FaultKind::Reorder, FaultKind::Duplicate, FaultKind::StuckConnection]);
-        trace_ended(&self.recorder, ended, "links deliver in order and once again");
+        trace_ended_in_force(&self.recorder, &self.nodes, ended, "links deliver in order and once again");
         self.restore_network();
         let mut down = self.nodes.lock().expect("nodes poisoned").down();
         down.extend(self.stopper.all_stopping());

@@ -16,6 +16,7 @@ impl Nemesis {
     /// `crash`: the process dies; its page cache survives.
     pub(super) fn crash(&mut self, target: &Target, now: &ClusterState) -> Option<Undo> {
         let crashed = self.take_down(target, FaultKind::Crash, now, NodeSet::crash);
+        self.note_if_nothing_taken(FaultKind::Crash, &crashed);
         self.trace(FaultKind::Crash, crashed.clone(), "process killed; page cache kept".into());
         self.end_pauses_of(&crashed);
         Some(Undo::Restart(crashed))
@@ -27,6 +28,7 @@ impl Nemesis {
         let lost = self.take_down(target, FaultKind::PowerLoss, now, |nodes, name| {
             nodes.cut_power(name).map(|damaged| damaged_files += damaged).is_some()
         });
+        self.note_if_nothing_taken(FaultKind::PowerLoss, &lost);
         self.trace(FaultKind::PowerLoss, lost.clone(), "machine lost power; unflushed page cache lost".into());
         if damaged_files > 0 {
             self.recorder.reached(ReachedState::PowerLossLostUnflushed);
@@ -114,6 +116,7 @@ impl Nemesis {
             names.into_iter().filter(|n| nodes.pause(n)).collect()
         };
         self.in_force().paused.extend(paused.iter().cloned());
+        self.note_if_nothing_taken(FaultKind::Pause, &paused);
         self.trace(FaultKind::Pause, paused.clone(), "process stopped (as in a long GC pause)".into());
         Some(Undo::Resume(paused))
     }

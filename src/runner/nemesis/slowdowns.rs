@@ -2,7 +2,7 @@
 //! `sim::machine`) until their duration ends. The effects (queueing, timeouts, retries,
 //! followers falling behind) come from the request pipeline's model, not from here.
 
-use super::{trace_ended, FaultId, Nemesis, Undo};
+use super::{trace_ended_in_force, FaultId, Nemesis, Undo};
 use crate::fault::FaultKind;
 use crate::history::ClusterState;
 use crate::protocol::{NodeName, NodeRole};
@@ -39,7 +39,7 @@ impl Nemesis {
     pub(super) fn restore_speed(&self, id: FaultId, kind: FaultKind, brokers: Vec<String>) {
         self.set_factor(kind, &brokers, 1);
         let ended = self.in_force().end(id).into_iter().collect();
-        trace_ended(&self.recorder, ended, "the machines run at full speed again");
+        trace_ended_in_force(&self.recorder, &self.nodes, ended, "the machines run at full speed again");
     }
 
     /// Sets the factor `kind` slows (the disk's for `slow-disk`, the CPU's for

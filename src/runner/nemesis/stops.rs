@@ -164,6 +164,7 @@ impl Nemesis {
         } else {
             "clean shutdown requested (controlled shutdown first if enabled)"
         };
+        self.note_if_nothing_taken(FaultKind::Stop, &stopped);
         self.trace(FaultKind::Stop, stopped.clone(), detail.into());
         Some(crate::runner::nemesis::Undo::Restart(stopped))
     }

@@ -32,6 +32,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                 conns: BTreeMap::new(),
                 next_conn_id: 1,
                 stats: NetStats::default(),
+                touched: BTreeMap::new(),
             })),
             links_changed: Arc::new(Notify::new()),
             wire,
@@ -199,5 +200,12 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     /// Counters so far.
     pub fn stats(&self) -> NetStats {
         self.lock().stats
+    }
+
+    /// The messages link faults acted on so far on these directed links: held by a
+    /// partition or a stuck flow, overtaken on a reordering link, or duplicated.
+    pub fn touched(&self, links: &[(Addr, Addr)]) -> u64 {
+        let fabric = self.lock();
+        links.iter().map(|link| fabric.touched.get(link).copied().unwrap_or(0)).sum()
     }
 }

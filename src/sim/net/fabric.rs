@@ -83,6 +83,11 @@ pub struct NetStats {
     pub messages_delivered: u64,
     /// Connections opened.
     pub connections_opened: u64,
+    /// Messages sent (each queued on a pipe; a duplicate is not sent again).
+    pub messages_sent: u64,
+    /// Messages whose first transmission was lost (`packet_loss_rate`): TCP
+    /// retransmitted them after the retransmission timeout.
+    pub retransmitted: u64,
 }
 
 /// Numbers the connections of a run, from 1.
@@ -171,6 +176,10 @@ pub(super) struct Fabric<Req, Resp> {
     pub(super) conns: BTreeMap<ConnId, Conn<Req, Resp>>,
     pub(super) next_conn_id: ConnId,
     pub(super) stats: NetStats,
+    /// Per directed link, the messages a link fault acted on: held by a partition or a
+    /// stuck flow, sent while the link reorders and others were queued, or duplicated.
+    /// The nemesis reads it to tell a link fault that changed nothing.
+    pub(super) touched: BTreeMap<(Addr, Addr), u64>,
 }
 
 impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Resp> {
@@ -180,16 +189,18 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     }
 
     /// Draws the arrival time of a message sent now on `from -> to`.
-    fn arrival_time(fabric: &Fabric<Req, Resp>, now: Instant) -> Instant {
+    fn arrival_time(fabric: &mut Fabric<Req, Resp>, now: Instant) -> Instant {
         let config = &fabric.config;
         let mut rng = thread_rng();
         let mut delay_ms = rng.gen_range(config.latency_ms_min..=config.latency_ms_max.max(config.latency_ms_min));
         // TCP retransmits a lost packet after the RTO, doubling it each time.
-        let mut rto_ms = config.rto_ms;
+        let (mut rto_ms, mut lost) = (config.rto_ms, false);
         while config.packet_loss_rate > 0.0 && rng.gen_bool(config.packet_loss_rate.min(0.99)) {
             delay_ms += rto_ms;
             rto_ms = (rto_ms * 2).min(60_000);
+            lost = true;
         }
+        fabric.stats.retransmitted += u64::from(lost);
         now + Duration::from_millis(delay_ms)
     }
 
@@ -197,7 +208,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     pub(super) fn enqueue(&self, conn_id: ConnId, direction: Direction, message: Message<Req, Resp>) {
         let mut fabric = self.lock();
         let now = Instant::now();
-        let mut arrival = Self::arrival_time(&fabric, now);
+        let mut arrival = Self::arrival_time(&mut fabric, now);
         let Some(conn) = fabric.conns.get(&conn_id) else {
             return;
         };
@@ -208,12 +219,14 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         let reorder = fabric.faults.reordering.contains(&link);
         let duplicate_probability = fabric.faults.duplicating.get(&link).copied().unwrap_or(0.0);
         let duplicate_arrival = (duplicate_probability > 0.0 && thread_rng().gen_bool(duplicate_probability.min(1.0)))
-            .then(|| Self::arrival_time(&fabric, now));
+            .then(|| Self::arrival_time(&mut fabric, now));
         let conn = fabric.conns.get_mut(&conn_id).expect("checked above");
         let pipe = match direction {
             Direction::ToServer => &mut conn.to_server,
             Direction::ToClient => &mut conn.to_client,
         };
+        // A reordering link acts on a message only when another is queued to overtake.
+        let acted = (reorder && !pipe.queue.is_empty()) || duplicate_arrival.is_some();
         if !reorder {
             if let Some(last) = pipe.last_arrival {
                 arrival = arrival.max(last);
@@ -232,6 +245,10 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         pipe.queue.insert((arrival, pipe.next_seq), message);
         pipe.next_seq += 1;
         pipe.wake.notify_one();
+        fabric.stats.messages_sent += 1;
+        if acted {
+            *fabric.touched.entry(link).or_default() += 1;
+        }
     }
 
     /// Opens a connection from `client` to `server` and starts its delivery tasks.
@@ -301,15 +318,19 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             // once it heals.
             let healed = self.links_changed.notified();
             let held = {
-                let fabric = self.lock();
-                fabric.faults.blocked.contains(&link)
+                let mut fabric = self.lock();
+                let held = fabric.faults.blocked.contains(&link)
                     || flow.as_ref().is_some_and(|f| fabric.faults.stuck.contains(f))
-                    || fabric.faults.stuck_connections.contains(&conn_id)
+                    || fabric.faults.stuck_connections.contains(&conn_id);
+                if held {
+                    *fabric.touched.entry(link.clone()).or_default() += 1;
+                }
+                held
             };
             if held {
                 healed.await;
                 let mut fabric = self.lock();
-                let retransmit_at = Self::arrival_time(&fabric, Instant::now());
+                let retransmit_at = Self::arrival_time(&mut fabric, Instant::now());
                 if let Some(conn) = fabric.conns.get_mut(&conn_id) {
                     let pipe = match direction {
                         Direction::ToServer => &mut conn.to_server,
