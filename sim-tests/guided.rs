@@ -4,7 +4,7 @@
 
 use crate::support::{kafkasim, load, scratch_dir, stdout};
 use kafkasim::coverage::{ReachedState, ReachedStates};
-use kafkasim::runner::guided::guided_sweep;
+use kafkasim::runner::guided::{guided_sweep, GuidedPlan};
 use kafkasim::runner::{self, RunOptions, RunOutcome};
 
 /// The states fewer than 1% of swarm.toml's plain seeds reach (1,000 seeds: 4, 5 and 1).
@@ -25,7 +25,9 @@ fn keep(outcome: RunOutcome) -> Kept {
 
 fn guided(seeds: std::ops::Range<u64>, jobs: usize) -> Vec<Kept> {
     let seeds: Vec<u64> = seeds.collect();
-    guided_sweep(&load("swarm"), &seeds, jobs, &RunOptions::default(), keep, |k| &k.reached, None, |_| {})
+    let (scenario, options) = (load("swarm"), RunOptions::default());
+    let plan = GuidedPlan { scenario: &scenario, seeds: &seeds, jobs, options: &options };
+    guided_sweep(plan, keep, |k| &k.reached, None, |_| {})
 }
 
 fn rare_hits(reached: impl Iterator<Item = ReachedStates>) -> usize {

@@ -8,7 +8,7 @@ use super::{load_with, EXIT_OUTPUT, EXIT_USAGE};
 use crate::coverage::idle::IdleFaults;
 use crate::coverage::Coverage;
 use crate::plant::PlantedBug;
-use crate::runner::guided::guided_sweep;
+use crate::runner::guided::{guided_sweep, GuidedPlan};
 use crate::runner::sweep::{parallel_seeds, SeedRange, SeedRecord, Shard};
 use crate::runner::{self, RunOptions, RunOutcome, Status};
 use crate::scenario::{SetScope, Setting};
@@ -114,7 +114,8 @@ pub fn sweep(file: &Path, options: SweepOptions<'_>) -> i32 {
         }
     };
     let results = if options.guided {
-        guided_sweep(&scenario, &seeds, jobs, &run_options, record, |(r, _)| &r.reached, stop, &mut emit)
+        let plan = GuidedPlan { scenario: &scenario, seeds: &seeds, jobs, options: &run_options };
+        guided_sweep(plan, record, |(r, _)| &r.reached, stop, &mut emit)
     } else {
         let work = |seed| record(runner::run_seed_with(&scenario, seed, &run_options));
         parallel_seeds(&seeds, jobs, work, stop, &mut emit)

@@ -66,20 +66,33 @@ struct Search<'a> {
     corpus: Vec<Kept>,
 }
 
-/// Runs a guided sweep: one run per seed of `seeds`, in order, each with `options` and
-/// the draw the search chose (`None`: the seed's plain run). `work` turns each outcome
-/// into the caller's result and `reached` reads the states back from it; `stop` and
-/// `emit` are as in [`parallel_seeds`] (the first stopping result ends the sweep).
+/// What a guided sweep runs: which scenario, how many runs (one per seed), on how many
+/// threads, with which options.
+#[derive(Clone, Copy, Debug)]
+pub struct GuidedPlan<'a> {
+    /// The scenario (with `[nemesis]`: without one every run is a plain seed).
+    pub scenario: &'a Scenario,
+    /// One run per seed, in order.
+    pub seeds: &'a [u64],
+    /// Worker threads (the runs do not depend on it).
+    pub jobs: usize,
+    /// Options of every run (a planted bug); the search sets each run's draw.
+    pub options: &'a RunOptions,
+}
+
+/// Runs a guided sweep: one run per seed of the plan, in order, each with the plan's
+/// options and the draw the search chose (`None`: the seed's plain run). `work` turns
+/// each outcome into the caller's result and `reached` reads the states back from it;
+/// `stop` and `emit` are as in [`parallel_seeds`] (the first stopping result ends the
+/// sweep).
 pub fn guided_sweep<T: Send>(
-    scenario: &Scenario,
-    seeds: &[u64],
-    jobs: usize,
-    options: &RunOptions,
+    plan: GuidedPlan<'_>,
     work: impl Fn(RunOutcome) -> T + Sync,
     reached: impl Fn(&T) -> &ReachedStates,
     stop: Option<&(dyn Fn(&T) -> bool + Sync)>,
     mut emit: impl FnMut(&T),
 ) -> Vec<T> {
+    let GuidedPlan { scenario, seeds, jobs, options } = plan;
     let first = seeds.first().copied().unwrap_or(0);
     let mut search = Search {
         scenario,
