@@ -248,6 +248,10 @@ pub struct SuiteFigures {
     pub cpu_s: Option<f64>,
     /// Seeds that failed the scenario's expectations (should be none).
     pub failures: usize,
+    /// Simulated seconds of all the seeds together.
+    pub simulated_s: f64,
+    /// Whether the scenario draws its configuration per seed (`[swarm]`).
+    pub swarm: bool,
 }
 
 impl SuiteFigures {
@@ -263,6 +267,7 @@ pub fn time_scenario_seeds(scenario: &Scenario, jobs: usize) -> SuiteFigures {
     let (started, cpu) = (std::time::Instant::now(), cpu_seconds());
     let next = AtomicUsize::new(0);
     let failures = AtomicUsize::new(0);
+    let simulated_ms = std::sync::atomic::AtomicU64::new(0);
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
@@ -271,6 +276,7 @@ pub fn time_scenario_seeds(scenario: &Scenario, jobs: usize) -> SuiteFigures {
                     return;
                 };
                 let outcome = runner::run_seed(scenario, seed);
+                simulated_ms.fetch_add(outcome.stats.simulated_ms, Ordering::Relaxed);
                 if outcome.verdict(scenario).status().exit_code() != 0 {
                     failures.fetch_add(1, Ordering::Relaxed);
                 }
@@ -283,6 +289,8 @@ pub fn time_scenario_seeds(scenario: &Scenario, jobs: usize) -> SuiteFigures {
         wall_s: started.elapsed().as_secs_f64(),
         cpu_s: cpu_since(cpu),
         failures: failures.into_inner(),
+        simulated_s: simulated_ms.into_inner() as f64 / 1000.0,
+        swarm: scenario.swarm.is_some(),
     }
 }
 

@@ -29,10 +29,21 @@ pub struct BenchArgs {
 
 /// Targets on a 2-core machine, release build (issue 7).
 const TARGET_WALL_S: f64 = 2.0;
-const TARGET_RATIO: f64 = 0.5;
 /// Peak memory target in megabytes (10^6 bytes), as the issue states it.
 const TARGET_PEAK_MB: f64 = 200.0;
 const TARGET_SUITE_S: f64 = 60.0;
+/// Issue 20's targets: simulation plus checking per record, in µs of CPU.
+const TARGET_CPU_US_PER_RECORD: f64 = 2.0;
+/// The simulation's cost per message over the bare `sim::net` baseline's.
+const TARGET_COST_PER_MESSAGE_RATIO: f64 = 2.0;
+/// Peak memory per simulated record, in bytes.
+const TARGET_BYTES_PER_RECORD: f64 = 150.0;
+/// Simulated seconds per wall second of the bench scenario.
+const TARGET_BENCH_COMPRESSION: f64 = 100.0;
+/// Simulated seconds per CPU second of the light lessons (the suite without swarms).
+const TARGET_LESSON_COMPRESSION: f64 = 1000.0;
+/// Seeds per wall second of the swarm scenarios on the suite's jobs.
+const TARGET_SWARM_SEEDS_PER_S: f64 = 500.0;
 
 /// Runs the benchmark; exit code 0 (targets missed are reported, not failed: speed
 /// depends on the machine).
@@ -110,6 +121,7 @@ pub fn bench(args: &BenchArgs) -> i32 {
         None => println!("  peak memory: unknown (no /proc/self/status)"),
     }
     let mut suite_total = None;
+    let mut suite_rates = None;
     if !args.no_suite {
         match suite_figures(args) {
             Ok(figures) => {
@@ -140,6 +152,7 @@ pub fn bench(args: &BenchArgs) -> i32 {
                     seeds as f64 / wall
                 );
                 suite_total = Some(wall);
+                suite_rates = Some(suite_rates_of(&figures));
             }
             Err(code) => return code,
         }
@@ -147,16 +160,54 @@ pub fn bench(args: &BenchArgs) -> i32 {
             println!("  peak memory (VmHWM) at the end: {:.1} MiB", kib as f64 / 1024.0);
         }
     }
+    let records = kafka.records.max(1) as f64;
+    let (simulation_s, checking_s) =
+        (outcome.stats.wall_ms as f64 / 1000.0, outcome.stats.check_wall_ms as f64 / 1000.0);
+    println!(
+        "  per record: {:.2} µs of CPU in all, {:.2} µs of simulation and {:.2} µs of checking (wall, one thread each)",
+        kafka.cpu_s.unwrap_or(kafka.wall_s) * 1e6 / records,
+        simulation_s * 1e6 / records,
+        checking_s * 1e6 / records
+    );
+    // The simulation's cost per message against the bare network's (CPU per message).
+    let cost_ratio = net_baseline.messages_per_cpu_s().map(|b| b / (kafka.messages as f64 / simulation_s.max(1e-9)));
     println!("  targets (release build, 2 cores):");
     target("bench scenario wall time", kafka.wall_s, TARGET_WALL_S, "s", true);
-    target("messages/s ratio to the sim::net baseline", ratio, TARGET_RATIO, "", false);
     if let Some(mib) = peak_mib {
         target("peak memory after the bench run", mib * 1.048_576, TARGET_PEAK_MB, "MB", true);
     }
     if let Some(wall) = suite_total {
         target("whole suite wall time", wall, TARGET_SUITE_S, "s", true);
     }
+    println!("  issue 20's targets:");
+    let cpu_us = kafka.cpu_s.unwrap_or(kafka.wall_s) * 1e6 / records;
+    target("CPU per record, simulation and checking", cpu_us, TARGET_CPU_US_PER_RECORD, "µs", true);
+    if let Some(ratio) = cost_ratio {
+        target("simulation cost per message / sim::net baseline's", ratio, TARGET_COST_PER_MESSAGE_RATIO, "x", true);
+    }
+    if let Some(mib) = peak_mib {
+        let per_record = mib * 1_048_576.0 / records;
+        target("peak memory per simulated record", per_record, TARGET_BYTES_PER_RECORD, "bytes", true);
+    }
+    target("bench compression (simulated s per wall s)", kafka.speedup(), TARGET_BENCH_COMPRESSION, "x", false);
+    if let Some((lessons, swarms)) = suite_rates {
+        target("light lessons' compression (simulated s per CPU s)", lessons, TARGET_LESSON_COMPRESSION, "x", false);
+        target("swarm seeds per wall second", swarms, TARGET_SWARM_SEEDS_PER_S, "seeds/s", false);
+    } else {
+        println!("    the light lessons' compression and the swarm's seeds per second: measured with the suite (without --no-suite)");
+    }
     0
+}
+
+/// The light lessons' simulated seconds per CPU second (every scenario without
+/// `[swarm]`) and the swarms' seeds per wall second, from the suite's figures.
+fn suite_rates_of(figures: &[SuiteFigures]) -> (f64, f64) {
+    let (lessons, swarms): (Vec<&SuiteFigures>, Vec<&SuiteFigures>) = figures.iter().partition(|f| !f.swarm);
+    let simulated: f64 = lessons.iter().map(|f| f.simulated_s).sum();
+    let cpu: f64 = lessons.iter().map(|f| f.cpu_s.unwrap_or(f.wall_s)).sum();
+    let seeds: usize = swarms.iter().map(|f| f.seeds).sum();
+    let wall: f64 = swarms.iter().map(|f| f.wall_s).sum();
+    (simulated / cpu.max(1e-9), seeds as f64 / wall.max(1e-9))
 }
 
 fn row(f: &Figures) -> String {
