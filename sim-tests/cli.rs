@@ -297,9 +297,21 @@ fn bench_measures_a_scenario_against_the_baselines_and_times_the_suite() {
     assert!(ratio > 0.0, "{text}");
     assert!(text.contains("peak memory (VmHWM) after the bench run"), "{text}");
     assert!(line_starting(&text, "other ").trim_start().starts_with("2 seeds"), "{text}");
-    for target in ["bench scenario wall time", "messages/s ratio", "peak memory after the bench run", "whole suite"] {
+    for target in [
+        "bench scenario wall time",
+        "peak memory after the bench run",
+        "whole suite",
+        "CPU per record, simulation and checking: ",
+        "simulation cost per message / sim::net baseline's: ",
+        "peak memory per simulated record: ",
+        "bench compression (simulated s per wall s): ",
+        "light lessons' compression (simulated s per CPU s): ",
+        "swarm seeds per wall second: ",
+    ] {
         assert!(text.contains(target), "missing target {target} in:\n{text}");
     }
+    let per_record = line_starting(&text, "per record: ");
+    assert!(per_record.contains("µs of simulation") && per_record.contains("µs of checking"), "{text}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
