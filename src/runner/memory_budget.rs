@@ -20,8 +20,10 @@
 //!
 //! Simplified: pipelines and delay-queue forwarders produce again what they consume (at
 //! most the producers' records once more) and are counted as clients only; record sizes
-//! (`value_bytes`) are not counted (records carry their size, not their bytes); the
-//! partition count is not counted (a few kilobytes a partition).
+//! (`value_bytes`) are not counted (records carry their size, not their bytes).
+//! Partitions cost `PARTITION_REPLICA_BYTES` per replica of every topic's partitions
+//! (the largest count and replication factor `[swarm]` can draw); Kafka's internal topics
+//! are inside `BASE_BYTES`.
 //!
 //! `suite` and `sweep` run up to `--jobs` runs at once, so the budget bounds their sum:
 //! they run only as many side by side as fit ([`jobs_within`]), which changes no result
@@ -42,10 +44,14 @@
 //! | 100 producers, 1/s, 10 s | 1,000 | 3 | 28.0 MiB |
 //! | 1000 producers, 1/s, 10 s | 10,000 | 3 | 288.6 MiB |
 //!
+//! | 1 producer, 10/s, 10 s, 1,000 partitions (2026-12-06) | 100 | 3 | 30.1 MiB |
+//! | 1 producer, 10/s, 10 s, 10 partitions (2026-12-06) | 100 | 3 | 14.6 MiB |
+//!
 //! The 10x run gives about 1,130 bytes a record at replication factor 3 and 710 at 1,
 //! so about 215 bytes a replica's log and 500 for the history, trace and clients; the
 //! producer counts give 150 to 280 kilobytes a client (growing with the count: each
-//! client's metadata and connections). The constants below round these up.
+//! client's metadata and connections); the 2,970 more partition replicas cost 15.5 MiB,
+//! about 5.5 kilobytes each. The constants below round these up.
 
 use crate::scenario::Scenario;
 
@@ -59,6 +65,9 @@ pub const HISTORY_BYTES_PER_RECORD: u64 = 512;
 pub const LOG_BYTES_PER_RECORD_REPLICA: u64 = 256;
 /// What one client process costs (measured 150 to 280 kilobytes).
 pub const CLIENT_BYTES: u64 = 300 << 10;
+/// What one replica of one partition costs with no records: its log, leader epoch cache,
+/// fetcher and the metadata every node keeps of it (measured about 5.5 kilobytes).
+pub const PARTITION_REPLICA_BYTES: u64 = 6 << 10;
 /// The budget without `--memory-limit-mb`: 8 GiB, or the machine's total memory
 /// (`MemTotal` in /proc/meminfo) when that is smaller.
 pub const DEFAULT_BUDGET_BYTES: u64 = 8 << 30;
@@ -70,6 +79,8 @@ pub struct MemoryEstimate {
     pub records: f64,
     /// The client processes: producers, consumers, pipelines, forwarders.
     pub clients: u64,
+    /// The replicas of every topic's partitions.
+    pub partition_replicas: u64,
     /// The estimated peak memory, in bytes.
     pub bytes: u64,
 }
@@ -103,8 +114,19 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
         + scenario.pipeline_instances().len()
         + scenario.forwarder_instances().len();
     let clients = producers + others as u64;
-    let bytes = BASE_BYTES as f64 + record_bytes + (clients * CLIENT_BYTES) as f64;
-    MemoryEstimate { records, clients, bytes: bytes.min(u64::MAX as f64) as u64 }
+    let replicas: u64 = scenario
+        .topics
+        .iter()
+        .map(|t| {
+            let partitions = drawn_max(swarm.and_then(|s| s.partitions), t.partitions);
+            u64::from(partitions) * u64::from(drawn_max(swarm.and_then(|s| s.replication_factor), t.replication_factor))
+        })
+        .sum();
+    let bytes = BASE_BYTES as f64
+        + record_bytes
+        + (clients * CLIENT_BYTES) as f64
+        + replicas.saturating_mul(PARTITION_REPLICA_BYTES) as f64;
+    MemoryEstimate { records, clients, partition_replicas: replicas, bytes: bytes.min(u64::MAX as f64) as u64 }
 }
 
 /// The budget without `--memory-limit-mb`: [`DEFAULT_BUDGET_BYTES`], or the machine's
@@ -138,14 +160,16 @@ pub fn check(scenario: &Scenario, budget_bytes: u64) -> Result<MemoryEstimate, S
         return Ok(estimate);
     }
     Err(format!(
-        "{}: this run would need about {} MiB of memory ({:.0} records over duration = {}, {} clients), \
-         more than the budget of {} MiB; shorten `duration`, lower `rate_per_sec` or the producers' \
-         `count` (or cap them with `records`), or raise the budget with --memory-limit-mb",
+        "{}: this run would need about {} MiB of memory ({:.0} records over duration = {}, {} clients, \
+         {} partition replicas), more than the budget of {} MiB; shorten `duration`, lower `rate_per_sec` \
+         or the producers' `count` (or cap them with `records`), use fewer `partitions`, or raise the budget \
+         with --memory-limit-mb",
         scenario.path.display(),
         mib(estimate.bytes),
         estimate.records,
         crate::scenario::format_duration_ms(scenario.duration_ms),
         estimate.clients,
+        estimate.partition_replicas,
         mib(budget_bytes)
     ))
 }
@@ -168,8 +192,9 @@ mod tests {
         let e = check(&scenario("10s", 1000, 1), DEFAULT_BUDGET_BYTES).expect("fits");
         assert_eq!(e.records, 10_000.0);
         assert_eq!(e.clients, 2);
-        // 16 MiB + 10,000 × (512 + 3 × 256) + 2 × 300 KiB: the measured 24 MiB, rounded up.
-        assert_eq!(e.bytes, (16 << 20) + 10_000 * 1280 + 2 * (300 << 10));
+        // 16 MiB + 10,000 × (512 + 3 × 256) + 2 × 300 KiB + 3 × 3 × 6 KiB: the measured
+        // 24 MiB, rounded up.
+        assert_eq!(e.bytes, (16 << 20) + 10_000 * 1280 + 2 * (300 << 10) + 9 * (6 << 10));
     }
 
     #[test]
@@ -179,6 +204,14 @@ mod tests {
             assert!(error.contains(part), "{part}: {error}");
         }
         assert!(error.contains("9460800000 records"), "{error}");
+    }
+
+    #[test]
+    fn partitions_cost_memory_without_records() {
+        let few = estimate(&scenario("1s", 1, 1));
+        let text = scenario("1s", 1, 1).source.replace("partitions = 3", "partitions = 1000");
+        let many = estimate(&crate::scenario::parse(&text, std::path::Path::new("big.toml")).unwrap());
+        assert_eq!(many.bytes - few.bytes, 997 * 3 * PARTITION_REPLICA_BYTES);
     }
 
     #[test]
