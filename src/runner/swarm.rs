@@ -97,6 +97,11 @@ pub struct DrawnParameters {
     pub nemesis_interval_ms: Option<u64>,
     /// The drawn faults, in firing order, as `FaultSpec`'s display form.
     pub faults: Vec<String>,
+    /// With `[expect] absent = "promised"`: the kinds this seed's configuration promises
+    /// will not happen, as (kind name, the settings that promise it), in
+    /// [`AnomalyKind::ALL`](crate::check::AnomalyKind::ALL) order (`super::promise`).
+    #[serde(default)]
+    pub promised: Vec<(String, String)>,
 }
 
 impl DrawnParameters {
@@ -116,7 +121,15 @@ impl DrawnParameters {
                 self.faults.len()
             ));
         }
+        if !self.promised.is_empty() {
+            out.push(format!("promised absent: {}", super::promise::describe(&self.promised)));
+        }
         out
+    }
+
+    /// The promised kinds (see [`DrawnParameters::promised`]).
+    pub fn promised_kinds(&self) -> Vec<crate::check::AnomalyKind> {
+        self.promised.iter().filter_map(|(k, _)| crate::check::AnomalyKind::from_name(k)).collect()
     }
 }
 
@@ -127,11 +140,21 @@ pub fn instantiate(scenario: &Scenario, seed: u64) -> (Scenario, Option<DrawnPar
     if s.swarm.is_none() && s.nemesis.is_none() {
         return (s, None);
     }
-    let mut drawn =
-        DrawnParameters { swarm: Vec::new(), nemesis_kinds: Vec::new(), nemesis_interval_ms: None, faults: Vec::new() };
+    let mut drawn = DrawnParameters {
+        swarm: Vec::new(),
+        nemesis_kinds: Vec::new(),
+        nemesis_interval_ms: None,
+        faults: Vec::new(),
+        promised: Vec::new(),
+    };
     if let Some(swarm) = s.swarm.clone() {
         let mut rng = SeedRng::new(seed, SWARM_STREAM);
+        let replay = rng.clone();
         apply_swarm(&mut s, &swarm, &mut rng, &mut drawn.swarm);
+        if !swarm.settings.is_empty() || swarm.min_insync_replicas.is_some() {
+            let again = |r: &mut Scenario, rng: &mut SeedRng| apply_swarm(r, &swarm, rng, &mut Vec::new());
+            s = super::swarm_wide::apply_wide(s, scenario, &swarm, &mut rng, replay, again, &mut drawn.swarm);
+        }
     }
     if let Some(nemesis) = s.nemesis.clone() {
         let mut rng = SeedRng::new(seed, NEMESIS_STREAM);
@@ -142,6 +165,10 @@ pub fn instantiate(scenario: &Scenario, seed: u64) -> (Scenario, Option<DrawnPar
         s.faults.extend(faults);
         // Stable: at equal times the scheduled faults fire before the drawn ones.
         s.faults.sort_by_key(|f| f.at_ms);
+    }
+    if s.expect.promised {
+        drawn.promised =
+            super::promise::promised(&s).into_iter().map(|p| (p.kind.name().to_string(), p.because)).collect();
     }
     (s, Some(drawn))
 }

@@ -197,6 +197,7 @@ mod rate;
 mod raw;
 mod span;
 mod swarm;
+mod swarm_settings;
 mod target;
 mod texts;
 mod validate;
@@ -245,7 +246,7 @@ pub use limits::{
     DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC, MAX_SEEDS,
 };
 pub use model::{
-    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, OsSettings, Scenario, SwarmSpec, Theme, TopicSettings,
+    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, OsSettings, Scenario, SettingChoices, SwarmKey, SwarmSpec, Theme, TopicSettings,
     TopicSpec,
 };
 pub use model_clients::{
