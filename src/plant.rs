@@ -145,8 +145,12 @@ impl PlantedBug {
             }
             PlantedBug::LsoPastOpenTransaction => "read_committed consumers read past open transactions",
             PlantedBug::FencedEpochAccepted => "leader appends a batch from a fenced producer epoch",
-            PlantedBug::MarkersBeforeDecision => "transaction coordinator writes markers before its decision is durable",
-            PlantedBug::SyncProducerStall => "producer sleeps until the delivery timeout instead of refreshing metadata",
+            PlantedBug::MarkersBeforeDecision => {
+                "transaction coordinator writes markers before its decision is durable"
+            }
+            PlantedBug::SyncProducerStall => {
+                "producer sleeps until the delivery timeout instead of refreshing metadata"
+            }
             PlantedBug::IsrNotRestoredAfterZombie => {
                 "controller refuses a retried AlterIsr for the state it already stored"
             }

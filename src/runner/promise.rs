@@ -118,7 +118,8 @@ pub fn describe(promises: &[(String, String)]) -> String {
             None => groups.push((vec![kind.as_str()], because.as_str())),
         }
     }
-    let parts: Vec<String> = groups.iter().map(|(kinds, because)| format!("{} ({because})", kinds.join(", "))).collect();
+    let parts: Vec<String> =
+        groups.iter().map(|(kinds, because)| format!("{} ({because})", kinds.join(", "))).collect();
     parts.join("; ")
 }
 

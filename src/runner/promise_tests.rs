@@ -21,6 +21,7 @@ partitions = 1
 
 [[producers]]
 topic = "orders"
+rate_per_sec = 10
 
 [producers.config]
 acks = "all"

@@ -76,7 +76,11 @@ pub(super) fn apply_wide(
         let value = drawn.min(rf).max(1);
         s.cluster.config.min_insync_replicas = value;
         s.topics.iter_mut().for_each(|t| t.config.min_insync_replicas = Some(value));
-        let shown = if value < drawn { format!("{value} (drew {drawn}, above the replication factor)") } else { value.to_string() };
+        let shown = if value < drawn {
+            format!("{value} (drew {drawn}, above the replication factor)")
+        } else {
+            value.to_string()
+        };
         out.push(("min.insync.replicas".to_string(), shown));
     }
     s
@@ -89,7 +93,10 @@ fn as_settings(key: SwarmKey, value: &str) -> Vec<Setting> {
     let setting = |k: &str, v: &str| Setting { key: k.to_string(), value: v.to_string() };
     match key {
         SwarmKey::Commit => {
-            vec![setting(key.name(), value), setting("enable.auto.commit", if value == "auto" { "true" } else { "false" })]
+            vec![
+                setting(key.name(), value),
+                setting("enable.auto.commit", if value == "auto" { "true" } else { "false" }),
+            ]
         }
         _ => vec![setting(key.name(), value)],
     }

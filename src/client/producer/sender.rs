@@ -5,10 +5,10 @@ use super::batch::Batch;
 use super::state::Shared;
 use crate::client::group::coordinator::CoordinatorLink;
 use crate::client::metadata::ClusterView;
+use crate::plant::{is_planted, PlantedBug};
 use crate::protocol::{Acks, BrokerId, ErrorCode, ProduceRequest, Request, Response};
 use crate::sim::net::{NetError, PendingResponse};
 use madsim::time::{sleep, sleep_until, Instant};
-use crate::plant::{is_planted, PlantedBug};
 use std::sync::Arc;
 use std::time::Duration;
 
