@@ -92,3 +92,15 @@ fn a_wide_seed_draws_the_same_settings_and_trace_hash_every_time() {
     assert!(keys[..version].contains(&"nemesis kinds"), "{keys:?}");
     assert_eq!(keys.last(), Some(&"min.insync.replicas"), "{keys:?}");
 }
+
+/// Found by this swarm (seed 287): the group's coordinator lost power while both members'
+/// SyncGroup waited in its purgatory. The member waited the JoinGroup's rebalance timeout
+/// (max.poll.interval.ms plus 5 s) for an answer that never came, so the group never formed
+/// again; Kafka's `AbstractCoordinator.sendSyncGroupRequest` waits `request.timeout.ms`.
+#[test]
+fn a_member_whose_coordinator_lost_power_during_sync_group_rejoins() {
+    let scenario = load("swarm-wide");
+    let outcome = run(&scenario, 287);
+    assert!(!outcome.anomalies.iter().any(|a| a.kind == AnomalyKind::NoProgress), "{}", describe(&outcome));
+    assert!(outcome.history.ops.iter().any(|o| o.f == kafkasim::history::OpFn::Commit), "{}", describe(&outcome));
+}
