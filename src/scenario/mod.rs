@@ -156,7 +156,8 @@
 //!    entry), `pipelines` (`[[pipelines]]`), `delay_queues`
 //!    (`[[delay_queues]]`, with `model_delay_queues`), `faults`, `events`
 //!    (`[[events]]`: topic administration), `nemesis`, `kraft` (the KRaft keys
-//!    of `[cluster]` and `[cluster.config]`), `swarm` (which draws the metadata mode
+//!    of `[cluster]` and `[cluster.config]`), `swarm_settings` (the Kafka settings a
+//!    wide `[swarm]` draws from lists), `swarm` (which draws the metadata mode
 //!    with `kraft`'s names and release checks).
 //! 7. `validate`: the root table, `[cluster]`, `[network]`, `[[topics]]`, `[expect]`,
 //!    `[experiment]`,

@@ -32,7 +32,6 @@ use super::model::{SettingChoices, SwarmKey};
 use super::model_clients::{ConsumerMode, ConsumerSpec};
 use super::raw::{Node, Table};
 use super::span::{Pos, Res, Sp};
-use super::validate::TRUNCATION_MODES;
 use super::values::bad_choice;
 use crate::profile::{KafkaVersion, Profile};
 
@@ -44,6 +43,9 @@ const COMMITS: [&str; 3] = ["auto", "after-processing", "before-processing"];
 const STRATEGIES: [&str; 4] = ["range", "roundrobin", "sticky", "cooperative-sticky"];
 /// The group protocols.
 const GROUP_PROTOCOLS: [&str; 2] = ["classic", "consumer"];
+/// The truncation modes, as `[cluster] truncation` names them (`validate` reads them; a
+/// test keeps the two lists equal).
+pub(super) const TRUNCATIONS: [&str; 3] = ["legacy", "leader-epoch-kip-101", "leader-epoch"];
 
 /// Reads the list-drawn settings of `[swarm]`, in [`SwarmKey::ALL`] order, with the
 /// position of each listed `kafka_version` (for `validate::build`'s check).
@@ -148,7 +150,7 @@ fn value(key: SwarmKey, item: &Node) -> Res<String> {
         SwarmKey::LogFlushIntervalMessages => {
             Ok(item.u64()?.check(|v| v >= 1, |v| format!("expected at least 1, found {v}"))?.value.to_string())
         }
-        SwarmKey::Truncation => one_of(&TRUNCATION_MODES.map(|(n, _)| n)),
+        SwarmKey::Truncation => one_of(&TRUNCATIONS),
         SwarmKey::Commit => one_of(&COMMITS),
         SwarmKey::PartitionAssignmentStrategy => one_of(&STRATEGIES),
         SwarmKey::GroupProtocol => one_of(&GROUP_PROTOCOLS),

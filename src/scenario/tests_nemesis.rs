@@ -317,3 +317,9 @@ fn absent_promised_judges_by_the_configuration_and_other_words_are_errors() {
     let e = err(&format!("{BASE}[expect]\nabsent = \"everything\"\n"));
     assert!(e.starts_with("scenarios/x.toml:12:10: `expect.absent`: expected \"promised\""), "{e}");
 }
+
+#[test]
+fn the_wide_swarm_draws_the_truncation_modes_the_cluster_reads() {
+    let read: Vec<&str> = super::validate::TRUNCATION_MODES.iter().map(|(name, _)| *name).collect();
+    assert_eq!(super::swarm_settings::TRUNCATIONS.to_vec(), read);
+}
