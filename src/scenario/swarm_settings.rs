@@ -47,9 +47,12 @@ const GROUP_PROTOCOLS: [&str; 2] = ["classic", "consumer"];
 /// test keeps the two lists equal).
 pub(super) const TRUNCATIONS: [&str; 3] = ["legacy", "leader-epoch-kip-101", "leader-epoch"];
 
+/// Each listed `kafka_version` as written, with its position.
+pub(super) type ReleasePositions = Vec<(String, Pos)>;
+
 /// Reads the list-drawn settings of `[swarm]`, in [`SwarmKey::ALL`] order, with the
 /// position of each listed `kafka_version` (for `validate::build`'s check).
-pub(super) fn settings(t: &Table, consumers: &[ConsumerSpec]) -> Res<(Vec<SettingChoices>, Vec<(String, Pos)>)> {
+pub(super) fn settings(t: &Table, consumers: &[ConsumerSpec]) -> Res<(Vec<SettingChoices>, ReleasePositions)> {
     let mut out = Vec::new();
     let mut versions = Vec::new();
     for key in SwarmKey::ALL {
