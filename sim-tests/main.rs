@@ -43,6 +43,7 @@ mod scenarios;
 mod shrink;
 mod support;
 mod swarm;
+mod swarm_wide;
 mod teach_cli;
 mod topic_events;
 mod transactions;

@@ -43,6 +43,14 @@ fn bound(bug: PlantedBug) -> usize {
         // transaction before the producer's retried EndTxn reaches it (13 of
         // txn-coordinator-crash's 20 seeds).
         PlantedBug::MarkersBeforeDecision => 5,
+        // Liveness bugs planted back to prove the wide swarm's reach (issue 20). A sync
+        // send to a partition whose leader the producer has not learned, under Kafka's
+        // 120 s delivery timeout: swarm-wide's seed 41 first (5 of its 100 seeds).
+        PlantedBug::SyncProducerStall => 60,
+        // A shrink a paused controller stored without answering, then an expansion on the
+        // stale partition epoch: only the nightly profile's two-minute phases reach it
+        // (seed 11 of swarm-wide-nightly's 12; none of swarm-wide's first 3000 seeds).
+        PlantedBug::IsrNotRestoredAfterZombie => 12,
     }
 }
 
@@ -69,7 +77,12 @@ fn caught_within_bound_and_clean_without(bug: PlantedBug) -> PlantedSweep {
 
     let planted = sweep_planted(&scenario, Some(bug), seeds, true);
     assert!(planted.seeds_to_detection().is_some(), "{bug} not caught within {n} seeds: {}", describe(&planted));
-    assert!(planted.caught_as_safety(), "{bug} caught only as liveness or panic: {}", describe(&planted));
+    let liveness_bug = matches!(bug, PlantedBug::SyncProducerStall | PlantedBug::IsrNotRestoredAfterZombie);
+    assert!(
+        liveness_bug || planted.caught_as_safety(),
+        "{bug} caught only as liveness or panic: {}",
+        describe(&planted)
+    );
     let replay = planted.first_replay.as_deref().expect("a detection has a replay command");
     assert!(replay.ends_with(&format!("--plant {bug}")), "{replay}");
 
@@ -186,10 +199,29 @@ fn is_fenced_commit(op: &Op) -> bool {
         && op.error.as_deref().is_some_and(|e| e == "UNKNOWN_MEMBER_ID" || e == "ILLEGAL_GENERATION")
 }
 
+/// A liveness bug: caught as `no-progress` (a safety anomaly would be some other cause),
+/// by the wide swarm, where the same seeds without it are clean.
+fn caught_as_no_progress(bug: PlantedBug) {
+    let sweep = caught_within_bound_and_clean_without(bug);
+    let caught = sweep.seeds.last().expect("a detection");
+    assert!(caught.counts.contains_key(&AnomalyKind::NoProgress), "{}", describe(&sweep));
+    assert_eq!(caught.status, runner::Status::LivenessFailure, "{}", describe(&sweep));
+}
+
+#[test]
+fn sync_producer_stall_is_caught_by_the_wide_swarm() {
+    caught_as_no_progress(PlantedBug::SyncProducerStall);
+}
+
+#[test]
+fn isr_not_restored_after_zombie_is_caught_by_the_wide_swarms_nightly_profile() {
+    caught_as_no_progress(PlantedBug::IsrNotRestoredAfterZombie);
+}
+
 #[test]
 fn every_planted_bug_has_a_test_here() {
     // A new variant must get a bound (the match above) and a #[test] like the ones above.
-    assert_eq!(PlantedBug::ALL.len(), 11, "add a test for the new planted bug");
+    assert_eq!(PlantedBug::ALL.len(), 13, "add a test for the new planted bug");
 }
 
 #[test]

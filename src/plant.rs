@@ -76,11 +76,24 @@ pub enum PlantedBug {
     /// next coordinator finds the transaction still open and may end it the other way,
     /// while some partitions already hold the first decision's markers.
     MarkersBeforeDecision,
+    /// The producer's sender, after a drain finds a partition without a known leader,
+    /// does not come back to refresh the metadata after `retry.backoff.ms`: it sleeps
+    /// until the batch's linger or delivery timeout, so a sync producer's record waits
+    /// out its whole delivery timeout (the first fuzz-found bug, fixed in 4f904e3,
+    /// planted back so that the wide swarm must find it).
+    SyncProducerStall,
+    /// The controller refuses an AlterIsr (AlterPartition) that asks for the state the
+    /// partition already has when it carries a stale partition epoch, instead of
+    /// answering it with that state: a leader whose ISR change was stored but never
+    /// answered (its controller paused or lost) retries it forever, refused each time,
+    /// and never takes a follower back into the ISR (the bug fixed in 9a993ae, found by
+    /// swarm seed 6953, planted back so that the wide swarm must find it).
+    IsrNotRestoredAfterZombie,
 }
 
 impl PlantedBug {
     /// Every planted bug, in a fixed order (the order of reports and tests).
-    pub const ALL: [PlantedBug; 11] = [
+    pub const ALL: [PlantedBug; 13] = [
         PlantedBug::HwBeforeIsr,
         PlantedBug::AcksAllLeaderOnly,
         PlantedBug::NoFollowerTruncation,
@@ -92,6 +105,8 @@ impl PlantedBug {
         PlantedBug::LsoPastOpenTransaction,
         PlantedBug::FencedEpochAccepted,
         PlantedBug::MarkersBeforeDecision,
+        PlantedBug::SyncProducerStall,
+        PlantedBug::IsrNotRestoredAfterZombie,
     ];
 
     /// The kebab-case name used on the command line.
@@ -108,6 +123,8 @@ impl PlantedBug {
             PlantedBug::LsoPastOpenTransaction => "lso-past-open-transaction",
             PlantedBug::FencedEpochAccepted => "fenced-epoch-accepted",
             PlantedBug::MarkersBeforeDecision => "markers-before-decision",
+            PlantedBug::SyncProducerStall => "sync-producer-stall",
+            PlantedBug::IsrNotRestoredAfterZombie => "isr-not-restored-after-zombie",
         }
     }
 
@@ -128,7 +145,15 @@ impl PlantedBug {
             }
             PlantedBug::LsoPastOpenTransaction => "read_committed consumers read past open transactions",
             PlantedBug::FencedEpochAccepted => "leader appends a batch from a fenced producer epoch",
-            PlantedBug::MarkersBeforeDecision => "transaction coordinator writes markers before its decision is durable",
+            PlantedBug::MarkersBeforeDecision => {
+                "transaction coordinator writes markers before its decision is durable"
+            }
+            PlantedBug::SyncProducerStall => {
+                "producer sleeps until the delivery timeout instead of refreshing metadata"
+            }
+            PlantedBug::IsrNotRestoredAfterZombie => {
+                "controller refuses a retried AlterIsr for the state it already stored"
+            }
         }
     }
 
@@ -146,6 +171,11 @@ impl PlantedBug {
             PlantedBug::LsoPastOpenTransaction => "txn-read-committed",
             PlantedBug::FencedEpochAccepted => "txn-timed-out-producer-fenced",
             PlantedBug::MarkersBeforeDecision => "txn-coordinator-crash",
+            // Liveness bugs, which no lesson's few seeds show: the wide swarm finds them, the
+            // ISR one only with the nightly profile's long safety phases (none of the fast
+            // profile's first 3000 seeds).
+            PlantedBug::SyncProducerStall => "swarm-wide",
+            PlantedBug::IsrNotRestoredAfterZombie => "swarm-wide-nightly",
         }
     }
 }

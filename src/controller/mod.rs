@@ -798,7 +798,11 @@ impl<'a> ActiveController<'a> {
         // `equalsIgnoreZk` since AlterIsr came in 2.7). Without it a leader whose shrink
         // was stored but not answered retried it forever with its stale partition epoch,
         // refused each time, and never took a follower back (swarm seed 6953).
-        if request.new_isr == current.isr && request.partition_epoch <= current.partition_epoch {
+        // PLANTED BUG (isr-not-restored-after-zombie): the idempotency check is skipped, so
+        // the retry of a change a paused (zombie) controller stored without answering is
+        // refused with INVALID_UPDATE_VERSION forever.
+        let idempotent = !crate::plant::is_planted(self.ctx.plant, crate::plant::PlantedBug::IsrNotRestoredAfterZombie);
+        if idempotent && request.new_isr == current.isr && request.partition_epoch <= current.partition_epoch {
             return Response::AlterIsr { error: None, state: Some(current) };
         }
         if request.partition_epoch != current.partition_epoch {

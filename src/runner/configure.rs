@@ -339,6 +339,7 @@ pub(super) fn producer_config(spec: &ProducerSpec, index: u32, bootstrap: Vec<Ad
         partitioner_availability_timeout_ms: c.partitioner_availability_timeout_ms,
         transactional_id: c.transactional_id.as_ref().map(|id| process_instance_id(id, index)),
         transaction_timeout_ms: c.transaction_timeout_ms,
+        plant: None,
     }
 }
 

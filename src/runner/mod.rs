@@ -23,10 +23,12 @@ mod outcome;
 mod panic_hook;
 mod planted;
 mod probes;
+pub mod promise;
 mod reached;
 mod schedule;
 mod simulation;
 pub mod swarm;
+mod swarm_wide;
 pub mod sweep;
 
 pub use configure::{replica_assignment, topic_assignments};

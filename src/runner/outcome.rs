@@ -231,11 +231,25 @@ impl RunOutcome {
         counts
     }
 
-    /// Judges this run alone against the scenario's `absent` list.
+    /// The kinds this run must not show: the scenario's `absent` list, or with `absent =
+    /// "promised"` what this seed's configuration promises (`super::promise`), which
+    /// always includes `no-progress`.
+    pub fn forbidden_kinds(&self, scenario: &Scenario) -> Vec<AnomalyKind> {
+        if !scenario.expect.promised {
+            return scenario.expect.absent.clone();
+        }
+        match &self.drawn {
+            Some(drawn) if !drawn.promised.is_empty() => drawn.promised_kinds(),
+            // Without draws the scenario is the seed's configuration.
+            _ => super::promise::promised(scenario).into_iter().map(|p| p.kind).collect(),
+        }
+    }
+
+    /// Judges this run alone against the scenario's `absent` list (or its promise).
     pub fn verdict(&self, scenario: &Scenario) -> SeedVerdict {
         let counts = self.counts();
-        let forbidden: Vec<AnomalyKind> =
-            counts.keys().filter(|k| scenario.expect.absent.contains(k)).copied().collect();
+        let absent = self.forbidden_kinds(scenario);
+        let forbidden: Vec<AnomalyKind> = counts.keys().filter(|k| absent.contains(k)).copied().collect();
         SeedVerdict {
             seed: self.seed,
             counts,

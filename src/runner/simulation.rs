@@ -74,6 +74,8 @@ struct Run<'s> {
     drain_node: Option<NodeHandle>,
     /// The node the administrator's topic events ran on, if the scenario has any.
     admin_node: Option<NodeHandle>,
+    /// The bug planted in this run, for the clients that read one (the producer).
+    plant: Option<crate::plant::PlantedBug>,
 }
 
 /// Runs the whole simulation. Must be called inside a fresh runtime.
@@ -178,6 +180,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
         drained: Drained::default(),
         drain_node: None,
         admin_node: None,
+        plant: options.plant,
     };
     let partitions = probes::partition_names(&run.topics);
     if !wait_until(BOOT_TIMEOUT, || probes::all_led(&run.observer.now(), &partitions)).await {
@@ -273,7 +276,10 @@ fn boot_clients(run: &Run<'_>) {
     for spec in &scenario.producers {
         let partitions = scenario.topics.iter().find(|t| t.name == spec.topic).map_or(1, |t| t.partitions);
         for index in 0..spec.count {
-            let config = configure::producer_config(spec, index, bootstrap.clone());
+            let config = crate::client::producer::ProducerConfig {
+                plant: run.plant,
+                ..configure::producer_config(spec, index, bootstrap.clone())
+            };
             producer_number += 1;
             let name = NodeName::producer(producer_number).to_string();
             let net = run.network.add_host(&Addr::new(&name));

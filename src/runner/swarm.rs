@@ -102,6 +102,11 @@ pub struct DrawnParameters {
     /// `None` for a plain seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draw: Option<String>,
+    /// With `[expect] absent = "promised"`: the kinds this seed's configuration promises
+    /// will not happen, as (kind name, the settings that promise it), in
+    /// [`AnomalyKind::ALL`](crate::check::AnomalyKind::ALL) order (`super::promise`).
+    #[serde(default)]
+    pub promised: Vec<(String, String)>,
 }
 
 impl DrawnParameters {
@@ -124,7 +129,15 @@ impl DrawnParameters {
                 self.faults.len()
             ));
         }
+        if !self.promised.is_empty() {
+            out.push(format!("promised absent: {}", super::promise::describe(&self.promised)));
+        }
         out
+    }
+
+    /// The promised kinds (see [`DrawnParameters::promised`]).
+    pub fn promised_kinds(&self) -> Vec<crate::check::AnomalyKind> {
+        self.promised.iter().filter_map(|(k, _)| crate::check::AnomalyKind::from_name(k)).collect()
     }
 }
 
@@ -158,10 +171,16 @@ pub(super) fn try_instantiate_draw(
         nemesis_interval_ms: None,
         faults: Vec::new(),
         draw: draw.map(ToString::to_string),
+        promised: Vec::new(),
     };
     if let Some(swarm) = s.swarm.clone() {
         let mut rng = SeedRng::new(settings_seed, SWARM_STREAM);
+        let replay = rng.clone();
         apply_swarm(&mut s, &swarm, &mut rng, &mut drawn.swarm);
+        if !swarm.settings.is_empty() || swarm.min_insync_replicas.is_some() {
+            let again = |r: &mut Scenario, rng: &mut SeedRng| apply_swarm(r, &swarm, rng, &mut Vec::new());
+            s = super::swarm_wide::apply_wide(s, scenario, &swarm, &mut rng, replay, again, &mut drawn.swarm);
+        }
     }
     if let Some(nemesis) = s.nemesis.clone() {
         let mut rng = SeedRng::new(faults_seed, NEMESIS_STREAM);
@@ -175,6 +194,10 @@ pub(super) fn try_instantiate_draw(
         s.faults.extend(faults);
         // Stable: at equal times the scheduled faults fire before the drawn ones.
         s.faults.sort_by_key(|f| f.at_ms);
+    }
+    if s.expect.promised {
+        drawn.promised =
+            super::promise::promised(&s).into_iter().map(|p| (p.kind.name().to_string(), p.because)).collect();
     }
     Ok((s, Some(drawn)))
 }

@@ -33,6 +33,12 @@ pub struct ScenarioError {
 }
 
 impl ScenarioError {
+    /// The `--set KEY=VALUE` the problem is in (as the command line writes it), if it is
+    /// in one rather than in the file.
+    pub fn setting(&self) -> Option<&str> {
+        self.setting.as_deref()
+    }
+
     /// Ties an issue found in `text` to where it came from: the file, or the `--set
     /// KEY=VALUE` it is in (`setting`, as the command line writes it).
     pub(super) fn from_issue(path: &Path, text: &str, issue: Issue, setting: Option<String>) -> ScenarioError {

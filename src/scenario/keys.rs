@@ -358,6 +358,17 @@ pub(super) const SWARM: &[&str] = &[
     "batch.size",
     "max.in.flight.requests.per.connection",
     "nemesis_interval",
+    "min.insync.replicas",
+    "kafka_version",
+    "acks",
+    "enable.idempotence",
+    "retries",
+    "unclean.leader.election.enable",
+    "truncation",
+    "log.flush.interval.messages",
+    "commit",
+    "partition.assignment.strategy",
+    "group.protocol",
 ];
 
 /// `[expect]`.

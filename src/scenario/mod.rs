@@ -156,7 +156,8 @@
 //!    entry), `pipelines` (`[[pipelines]]`), `delay_queues`
 //!    (`[[delay_queues]]`, with `model_delay_queues`), `faults`, `events`
 //!    (`[[events]]`: topic administration), `nemesis`, `kraft` (the KRaft keys
-//!    of `[cluster]` and `[cluster.config]`), `swarm` (which draws the metadata mode
+//!    of `[cluster]` and `[cluster.config]`), `swarm_settings` (the Kafka settings a
+//!    wide `[swarm]` draws from lists), `swarm` (which draws the metadata mode
 //!    with `kraft`'s names and release checks).
 //! 7. `validate`: the root table, `[cluster]`, `[network]`, `[[topics]]`, `[expect]`,
 //!    `[experiment]`,
@@ -197,6 +198,7 @@ mod rate;
 mod raw;
 mod span;
 mod swarm;
+mod swarm_settings;
 mod target;
 mod texts;
 mod validate;
@@ -245,7 +247,7 @@ pub use limits::{
     DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_CLIENTS_PER_ENTRY, MAX_PARTITIONS, MAX_RATE_PER_SEC, MAX_SEEDS,
 };
 pub use model::{
-    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, OsSettings, Scenario, SwarmSpec, Theme, TopicSettings,
+    BrokerSettings, ClusterSpec, Expectations, NetworkSpec, OsSettings, Scenario, SettingChoices, SwarmKey, SwarmSpec, Theme, TopicSettings,
     TopicSpec,
 };
 pub use model_clients::{

@@ -659,6 +659,10 @@ pub struct Expectations {
     /// lesson depends on, so that a lesson whose seeds never get there fails instead of
     /// passing vacuously.
     pub reach: Vec<ReachedState>,
+    /// `absent = "promised"`: each seed is judged against what its own (drawn)
+    /// configuration promises (`runner::promise`), plus `no-progress`, instead of
+    /// against `absent` (which is then empty).
+    pub promised: bool,
 }
 
 /// The bounds swarm mode draws each seed's configuration from (`[swarm]`). `None` means
@@ -695,4 +699,79 @@ pub struct SwarmSpec {
     pub max_in_flight: Option<(u32, u32)>,
     /// The nemesis' mean interval, in milliseconds (`nemesis_interval`); needs `[nemesis]`.
     pub nemesis_interval_ms: Option<(u64, u64)>,
+    /// `min.insync.replicas` of the cluster and every topic (`"min.insync.replicas"`),
+    /// drawn after every other bound and lowered to the drawn replication factor.
+    pub min_insync_replicas: Option<(u32, u32)>,
+    /// The Kafka settings drawn from lists of values (`acks`, `kafka_version`, ...), in
+    /// [`SwarmKey::ALL`] order whatever the file's order; each drawn value is applied as
+    /// `--set KEY=VALUE` would apply it.
+    pub settings: Vec<SettingChoices>,
+}
+
+/// A setting a swarm draws from a list of values, with Kafka's (or the scenario's) key
+/// name. The order of [`SwarmKey::ALL`] is the draw order, part of the replay contract:
+/// a new key goes last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SwarmKey {
+    /// `kafka_version`: the release whose behaviour and defaults the seed runs with.
+    KafkaVersion,
+    /// The producers' `acks`.
+    Acks,
+    /// The producers' `enable.idempotence`.
+    EnableIdempotence,
+    /// The producers' `retries`.
+    Retries,
+    /// `unclean.leader.election.enable` of the cluster and every topic.
+    UncleanLeaderElectionEnable,
+    /// `[cluster] truncation`: the followers' truncation mode.
+    Truncation,
+    /// `log.flush.interval.messages`: the brokers' flush policy.
+    LogFlushIntervalMessages,
+    /// The group consumers' `commit` policy (with `enable.auto.commit` to match).
+    Commit,
+    /// The group consumers' `partition.assignment.strategy`.
+    PartitionAssignmentStrategy,
+    /// The group consumers' `group.protocol` (classic or KIP-848's consumer protocol).
+    GroupProtocol,
+}
+
+impl SwarmKey {
+    /// Every key, in draw order.
+    pub const ALL: [SwarmKey; 10] = [
+        SwarmKey::KafkaVersion,
+        SwarmKey::Acks,
+        SwarmKey::EnableIdempotence,
+        SwarmKey::Retries,
+        SwarmKey::UncleanLeaderElectionEnable,
+        SwarmKey::Truncation,
+        SwarmKey::LogFlushIntervalMessages,
+        SwarmKey::Commit,
+        SwarmKey::PartitionAssignmentStrategy,
+        SwarmKey::GroupProtocol,
+    ];
+
+    /// The key as `[swarm]` and `--set` write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SwarmKey::KafkaVersion => "kafka_version",
+            SwarmKey::Acks => "acks",
+            SwarmKey::EnableIdempotence => "enable.idempotence",
+            SwarmKey::Retries => "retries",
+            SwarmKey::UncleanLeaderElectionEnable => "unclean.leader.election.enable",
+            SwarmKey::Truncation => "truncation",
+            SwarmKey::LogFlushIntervalMessages => "log.flush.interval.messages",
+            SwarmKey::Commit => "commit",
+            SwarmKey::PartitionAssignmentStrategy => "partition.assignment.strategy",
+            SwarmKey::GroupProtocol => "group.protocol",
+        }
+    }
+}
+
+/// The values one [`SwarmKey`] is drawn from, each as `--set KEY=VALUE` writes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingChoices {
+    /// The setting.
+    pub key: SwarmKey,
+    /// The values, in the order written, without duplicates; never empty.
+    pub values: Vec<String>,
 }

@@ -74,6 +74,8 @@ pub(super) struct Context<'a> {
     pub topics: &'a [TopicSpec],
     /// The producer entries.
     pub producers: &'a [ProducerSpec],
+    /// The consumer entries (the consumer keys need group consumers).
+    pub consumers: &'a [super::model_clients::ConsumerSpec],
     /// The scheduled faults.
     pub faults: &'a [FaultSpec],
     /// The part of the safety phase `[nemesis]` draws faults in (`duration` less its
@@ -94,6 +96,8 @@ pub(super) fn swarm(t: &Table, cx: &Context) -> Res<SwarmSpec> {
     let send = send_modes(t)?;
     let interval = duration_range(t, "nemesis_interval")?;
     let controllers = controller_range(t)?;
+    let min_insync_replicas = super::swarm_settings::min_insync(t)?;
+    let (settings, _) = super::swarm_settings::settings(t, cx.consumers)?;
     if let (Some(c), None) = (&controllers, cx.kraft_quorum) {
         return Err(c.pos.issue(
             "`controllers` draws the KRaft controller count, but every configuration this swarm draws keeps its \
@@ -194,6 +198,8 @@ pub(super) fn swarm(t: &Table, cx: &Context) -> Res<SwarmSpec> {
         batch_size: batch.map(|b| b.value),
         max_in_flight: max_in_flight.map(|m| m.value),
         nemesis_interval_ms: interval.map(|i| i.value),
+        min_insync_replicas,
+        settings,
     })
 }
 

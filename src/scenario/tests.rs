@@ -283,6 +283,7 @@ fn a_full_scenario_parses_to_the_expected_structs() {
             absent: vec![AnomalyKind::Duplicate, AnomalyKind::G1a],
             all_acked_consumed: true,
             reach: vec![],
+            promised: false,
         }
     );
     assert_eq!(
@@ -347,7 +348,8 @@ fn defaults_apply_to_a_minimal_scenario() {
             present: vec![],
             absent: vec![AnomalyKind::NoProgress],
             all_acked_consumed: false,
-            reach: vec![]
+            reach: vec![],
+            promised: false,
         }
     );
     assert!(s.notes.is_empty());

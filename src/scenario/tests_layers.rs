@@ -37,6 +37,7 @@ const ORDER: &[&str] = &[
     "events",
     "nemesis",
     "kraft",
+    "swarm_settings",
     "swarm",
     "validate",
     "effective",

@@ -292,3 +292,67 @@ fn settings_of_a_mode_swarm_can_draw_are_not_noted_as_without_effect() {
         ]
     );
 }
+
+#[test]
+fn a_wide_swarm_reads_the_settings_it_draws_in_draw_order() {
+    let s = parsed(&on_3_9(&format!(
+        "{BASE}[[consumers]]\ntopic = \"orders\"\nmode = \"subscribe\"\ngroup = \"g\"\n[swarm]\n\
+         truncation = [\"legacy\", \"leader-epoch\"]\nacks = [\"0\", 1, \"all\", \"all\"]\n\
+         kafka_version = [\"3.5\", \"3.9\"]\n\"enable.idempotence\" = [true, false]\nretries = [0, 3]\n\
+         \"min.insync.replicas\" = [1, 3]\ncommit = \"after-processing\"\n\
+         \"partition.assignment.strategy\" = [\"range\", \"cooperative-sticky\"]\n"
+    )));
+    let w = s.swarm.expect("swarm");
+    assert_eq!(w.min_insync_replicas, Some((1, 3)));
+    let drawn: Vec<(SwarmKey, Vec<&str>)> =
+        w.settings.iter().map(|c| (c.key, c.values.iter().map(String::as_str).collect())).collect();
+    assert_eq!(
+        drawn,
+        vec![
+            (SwarmKey::KafkaVersion, vec!["3.5", "3.9"]),
+            (SwarmKey::Acks, vec!["0", "1", "all"]),
+            (SwarmKey::EnableIdempotence, vec!["true", "false"]),
+            (SwarmKey::Retries, vec!["0", "3"]),
+            (SwarmKey::Truncation, vec!["legacy", "leader-epoch"]),
+            (SwarmKey::Commit, vec!["after-processing"]),
+            (SwarmKey::PartitionAssignmentStrategy, vec!["range", "cooperative-sticky"]),
+        ]
+    );
+}
+
+#[test]
+fn a_wide_swarms_unknown_values_and_impossible_draws_are_errors_at_their_position() {
+    let swarm = |rest: &str| err(&format!("{BASE}[swarm]\n{rest}"));
+    assert_eq!(
+        swarm("acks = [\"all\", \"2\"]\n"),
+        "scenarios/x.toml:12:16: `swarm.acks[1]`: expected \"0\", \"1\", \"all\" or \"-1\", found \"2\" (did you mean \"0\"?)"
+    );
+    assert!(swarm("truncation = [\"leader-epoc\"]\n").contains("(did you mean \"leader-epoch\"?)"));
+    assert!(swarm("kafka_version = [\"3.10\"]\n").starts_with("scenarios/x.toml:12:18:"));
+    assert!(swarm("\"min.insync.replicas\" = [3, 1]\n").contains("the range [3, 1] is empty"));
+    assert!(swarm("\"log.flush.interval.messages\" = [0]\n").contains("expected at least 1, found 0"));
+    assert!(swarm("commit = [\"auto\"]\n").contains("`commit` draws a setting of group consumers, but this scenario"));
+    // Every listed release must read the whole file: ZooKeeper ended with 3.9.
+    let text =
+        on_3_9(&format!("{BASE}[cluster]\nmetadata = \"zookeeper\"\n[swarm]\nkafka_version = [\"3.9\", \"4.0\"]\n"));
+    let e = err(&text);
+    assert!(
+        e.starts_with("scenarios/x.toml:15:25: `swarm.kafka_version[1]`: the file does not load under Kafka 4.0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn absent_promised_judges_by_the_configuration_and_other_words_are_errors() {
+    let s = parsed(&format!("{BASE}[expect]\nabsent = \"promised\"\n"));
+    assert!(s.expect.promised && s.expect.absent.is_empty());
+    assert!(!parsed(BASE).expect.promised);
+    let e = err(&format!("{BASE}[expect]\nabsent = \"everything\"\n"));
+    assert!(e.starts_with("scenarios/x.toml:12:10: `expect.absent`: expected \"promised\""), "{e}");
+}
+
+#[test]
+fn the_wide_swarm_draws_the_truncation_modes_the_cluster_reads() {
+    let read: Vec<&str> = super::validate::TRUNCATION_MODES.iter().map(|(name, _)| *name).collect();
+    assert_eq!(super::swarm_settings::TRUNCATIONS.to_vec(), read);
+}

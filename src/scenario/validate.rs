@@ -35,7 +35,42 @@ use super::{delay_queues, events, faults, fix, hardware, kraft, nemesis, pipelin
 pub(super) fn build(text: &str, path: &Path, settings: &[Setting], scope: SetScope) -> Res<Scenario> {
     let (scenario, fix_positions) = build_once(text, path, settings, scope)?;
     check_fix(text, path, &scenario.fix_settings, &fix_positions)?;
+    check_swarm_releases(text, path, settings, scope, &scenario)?;
     Ok(scenario)
+}
+
+/// A swarm that draws `kafka_version` runs the file under each listed release: the file
+/// (with the command line's settings) must load under each, so that no seed's release
+/// refuses what the file writes. A `--set kafka_version` fixes the release instead.
+fn check_swarm_releases(
+    text: &str,
+    path: &Path,
+    settings: &[Setting],
+    scope: SetScope,
+    scenario: &Scenario,
+) -> Res<()> {
+    use super::model::SwarmKey;
+    let Some(swarm) = &scenario.swarm else { return Ok(()) };
+    let Some(choices) = swarm.settings.iter().find(|c| c.key == SwarmKey::KafkaVersion) else { return Ok(()) };
+    if settings.iter().any(|s| s.key == SwarmKey::KafkaVersion.name()) {
+        return Ok(());
+    }
+    for version in &choices.values {
+        let mut with = settings.to_vec();
+        with.push(Setting { key: SwarmKey::KafkaVersion.name().to_string(), value: version.clone() });
+        let Err(issue) = build_once(text, path, &with, scope) else { continue };
+        let at = issue.field.as_deref().map_or(String::new(), |f| format!(" (at `{f}`)"));
+        let message = format!("the file does not load under Kafka {version}{at}: {}", issue.message);
+        // The listed release's own position, read again from the text.
+        let overrides = Overrides::new(&[], text.len())?;
+        let doc = raw::parse_document(text)?;
+        let root = raw::root(&doc, &overrides)?;
+        let t = root.opt_table("swarm", keys::SWARM)?.expect("a swarm that draws releases has [swarm]");
+        let (_, positions) = super::swarm_settings::settings(&t, &scenario.consumers)?;
+        let pos = positions.into_iter().find(|(v, _)| v == version).map(|(_, p)| p).expect("a listed release");
+        return Err(pos.issue(message));
+    }
+    Ok(())
 }
 
 /// [`build`] without the check of the fix; with the position of each `[fix] set` value.
@@ -164,6 +199,7 @@ fn build_from(root: &Table, text: &str, path: &Path) -> Res<(Scenario, Vec<Pos>)
                 min_insync_replicas: cluster.config.min_insync_replicas,
                 topics: &topics,
                 producers: &producers,
+                consumers: &consumers,
                 faults: &faults,
                 nemesis_window_ms: nemesis.as_ref().map(|n| duration_ms - n.start_ms),
             };
@@ -786,7 +822,24 @@ fn expectations(table: Option<Table>) -> Res<Expectations> {
         Some(n) => super::fields::anomaly_list(n, false)?.0,
         None => Vec::new(),
     };
+    // `absent = "promised"`: each seed is judged by what its drawn configuration
+    // promises (`runner::promise`), so there is no fixed list.
+    let promised = match t.get("absent").and_then(|n| n.as_str().map(|_| n)) {
+        Some(n) => {
+            let word = n.string("\"promised\" or a list of anomaly names")?;
+            if word.value != "promised" {
+                return Err(word.pos.issue(format!(
+                    "expected \"promised\" (every kind the seed's configuration promises, plus no-progress) or a \
+                     list of anomaly names such as [\"lost-write\"], found {}",
+                    excerpt(&word.value)
+                )));
+            }
+            true
+        }
+        None => false,
+    };
     let (absent, wildcard) = match t.get("absent") {
+        Some(_) if promised => (Vec::new(), false),
         Some(n) => super::fields::anomaly_list(n, true)?,
         None => (Vec::new(), false),
     };
@@ -826,6 +879,7 @@ fn expectations(table: Option<Table>) -> Res<Expectations> {
             Some(n) => reach_goals(n)?,
             None => Vec::new(),
         },
+        promised,
     })
 }
 

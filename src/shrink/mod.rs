@@ -135,7 +135,7 @@ pub fn choose_anomaly(
         Some(kind) => Err(ShrinkError::NotShown { wanted: kind, shown }),
         None => shown
             .iter()
-            .find(|k| scenario.expect.absent.contains(k))
+            .find(|k| outcome.forbidden_kinds(scenario).contains(k))
             .or(shown.first())
             .copied()
             .ok_or(ShrinkError::NoAnomaly),

@@ -140,7 +140,13 @@ async fn round(joiner: &mut Joiner, membership: &SharedMembership, request: &Joi
         assignments,
     };
     tracing::debug!(generation, leader = leader == member_id, "SyncGroup");
-    let assignment = match joiner.link.call(sync, join_timeout).await {
+    // SyncGroup waits request.timeout.ms, not the JoinGroup's rebalance timeout: Kafka's
+    // `AbstractCoordinator.sendSyncGroupRequest` sends it with the client's default
+    // request timeout (only JoinGroup gets `joinGroupTimeoutMs`). With the longer wait a
+    // member whose coordinator lost power while the SyncGroup was in its purgatory waited
+    // out max.poll.interval.ms (5 minutes) and its group never formed again (swarm-wide
+    // seed 287).
+    let assignment = match joiner.link.call(sync, request.request_timeout).await {
         Ok(GroupResponse::Synced { error: None, assignment }) => assignment,
         Ok(GroupResponse::Synced { error: Some(ErrorCode::UnknownMemberId), .. }) => {
             membership.lock().member_id.clear();

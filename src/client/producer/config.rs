@@ -60,4 +60,7 @@ pub struct ProducerConfig {
     /// `transaction.timeout.ms`: how long the coordinator lets a transaction stay open
     /// before it aborts it (default 60000).
     pub transaction_timeout_ms: u64,
+    /// The bug planted in the run, if any: the sender reads `sync-producer-stall`
+    /// ([`crate::plant`]); `None` in a real run.
+    pub plant: Option<crate::plant::PlantedBug>,
 }

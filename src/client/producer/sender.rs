@@ -5,6 +5,7 @@ use super::batch::Batch;
 use super::state::Shared;
 use crate::client::group::coordinator::CoordinatorLink;
 use crate::client::metadata::ClusterView;
+use crate::plant::{is_planted, PlantedBug};
 use crate::protocol::{Acks, BrokerId, ErrorCode, ProduceRequest, Request, Response};
 use crate::sim::net::{NetError, PendingResponse};
 use madsim::time::{sleep, sleep_until, Instant};
@@ -80,6 +81,11 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             send_batches(&shared, &mut view, leader, batches);
         }
         let mut wake_at = next_wake.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        // PLANTED BUG (sync-producer-stall): the sender forgets that the drain asked for
+        // metadata and sleeps until the batch's linger or expiry (the bug fixed in
+        // 4f904e3: a sync producer's only record to a partition without a known leader
+        // waited out its whole delivery timeout).
+        let need_metadata = need_metadata && !is_planted(config.plant, PlantedBug::SyncProducerStall);
         if need_metadata {
             // A ready batch whose partition has no known leader asked for metadata: as
             // Kafka's `Sender.sendProducerData` calls `metadata.requestUpdate()` and

@@ -43,6 +43,7 @@ fn plain() -> ProducerConfig {
         partitioner_availability_timeout_ms: 0,
         transactional_id: None,
         transaction_timeout_ms: 60_000,
+        plant: None,
     }
 }
 
