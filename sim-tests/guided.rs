@@ -88,6 +88,14 @@ fn guided_sweeps_and_draws_are_refused_clearly_where_they_cannot_apply() {
     assert!(text.contains("guided draw: settings=3,faults=5,shift=0:+100ms"), "{text}");
     assert!(text
         .contains("reproduce: kafkasim run scenarios/swarm.toml --seed 3 --draw settings=3,faults=5,shift=0:+100ms"));
+    let output =
+        kafkasim(&["explain", "scenarios/swarm.toml", "--seed", "3", "--draw", "settings=3,faults=5,shift=0:+100ms"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).contains("reproduce: kafkasim run scenarios/swarm.toml --seed 3 --draw settings=3,faults=5")
+    );
+    let output = kafkasim(&["explain", "scenarios/swarm.toml", "--draw", "settings=1,faults=1,stretch=99:5ms"]);
+    assert_eq!(output.status.code(), Some(64));
     let out = scratch_dir("guided").join("runs.jsonl");
     let args = ["sweep", "scenarios/swarm.toml", "--seeds", "1..49", "--guided", "--out", out.to_str().unwrap()];
     assert_eq!(kafkasim(&args).status.code(), Some(0));

@@ -6,6 +6,7 @@ use super::load_with;
 use crate::check::AnomalyKind;
 use crate::explain::{self, Setup};
 use crate::runner;
+use crate::runner::draw::Draw;
 use crate::scenario::{Lang, SetScope, Setting};
 use std::path::Path;
 
@@ -17,22 +18,36 @@ pub fn parse_kind(name: &str) -> Result<AnomalyKind, String> {
     })
 }
 
-/// Runs the seed and prints the stories in `lang`; returns the exit code (0 whether or
-/// not anomalies were found: explaining is not judging).
-pub fn explain_run(
-    file: &Path,
-    settings: &[Setting],
-    seed: Option<u64>,
-    kind: Option<AnomalyKind>,
-    all: bool,
-    lang: Lang,
-) -> i32 {
+/// What `explain` tells: which run, which anomalies, in which language.
+#[derive(Clone, Debug, Default)]
+pub struct ExplainOptions {
+    /// The seed (default: the scenario's first).
+    pub seed: Option<u64>,
+    /// A guided sweep's draw to replay (`--draw`).
+    pub draw: Option<Draw>,
+    /// Only anomalies of this kind.
+    pub kind: Option<AnomalyKind>,
+    /// Every anomaly, not one of each kind.
+    pub all: bool,
+    /// The language of the stories.
+    pub lang: Lang,
+}
+
+/// Runs the seed and prints the stories in the options' language; returns the exit code
+/// (0 whether or not anomalies were found: explaining is not judging).
+pub fn explain_run(file: &Path, settings: &[Setting], options: ExplainOptions) -> i32 {
+    let ExplainOptions { seed, draw, kind, all, lang } = options;
     let scenario = match load_with(file, settings, SetScope::OneScenario) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let seed = seed.unwrap_or_else(|| crate::report::report_seed(&scenario));
-    let outcome = runner::run_seed(&scenario, seed);
+    if let Some(Err(message)) = draw.as_ref().map(|d| d.check(&scenario, seed)) {
+        eprintln!("error: --draw {}: {message}", draw.as_ref().expect("checked"));
+        return super::EXIT_USAGE;
+    }
+    let run_options = runner::RunOptions { plant: None, draw };
+    let outcome = runner::run_seed_with(&scenario, seed, &run_options);
     let found = outcome.anomalies.len();
     println!(
         "{}",
@@ -83,6 +98,6 @@ pub fn explain_run(
         };
         println!("{text}");
     }
-    println!("{}{}", lang.pick("reproduce: ", "复现："), runner::replay_command(&scenario, seed));
+    println!("{}{}", lang.pick("reproduce: ", "复现："), runner::replay_command_with(&scenario, seed, &run_options));
     0
 }

@@ -268,6 +268,9 @@ pub enum Command {
         /// and names the smallest set that prevents every anomaly kind of the run.
         #[arg(long = "what-if", value_name = "KEY=VALUE", conflicts_with_all = ["anomaly", "all"])]
         what_if: Vec<Setting>,
+        /// Tells a run of `sweep --guided`, as its replay command gives it.
+        #[arg(long, value_name = "DRAW", conflicts_with_all = ["prove_fix", "what_if"])]
+        draw: Option<crate::runner::draw::Draw>,
         /// With --prove-fix or --what-if: how many seeds to run after the first (the
         /// scenario's own seeds first, then the following numbers).
         #[arg(long, value_name = "M", default_value_t = crate::prove::DEFAULT_MORE_SEEDS)]
@@ -430,14 +433,15 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             print!("{text}");
             0
         }
-        Command::Explain { file, seed, anomaly, all, lang, set, prove_fix, what_if, seeds_more } => {
+        Command::Explain { file, seed, anomaly, all, lang, set, prove_fix, what_if, seeds_more, draw } => {
             let options = prove_fix::ProveOptions { settings: &set, seed, more: seeds_more, lang };
             if prove_fix {
                 prove_fix::prove_fix(&file, options)
             } else if !what_if.is_empty() {
                 prove_fix::what_if(&file, options, &what_if)
             } else {
-                explain::explain_run(&file, &set, seed, anomaly, all, lang)
+                let options = explain::ExplainOptions { seed, draw, kind: anomaly, all, lang };
+                explain::explain_run(&file, &set, options)
             }
         }
         Command::Report { files, seed, out, set, lang } => {
