@@ -283,8 +283,16 @@ fn bench_measures_a_scenario_against_the_baselines_and_times_the_suite() {
     let suite = dir.join("suite");
     std::fs::create_dir_all(&suite).unwrap();
     std::fs::write(suite.join("other.toml"), small_scenario("[1, 2]", "all", "absent = [\"lost-write\"]")).unwrap();
-    let output =
-        kafkasim(&["bench", "--file", file.to_str().unwrap(), "--suite", suite.to_str().unwrap(), "--jobs", "2"]);
+    let output = kafkasim(&[
+        "bench",
+        "--file",
+        file.to_str().unwrap(),
+        "--suite",
+        suite.to_str().unwrap(),
+        "--jobs",
+        "2",
+        "--linearity",
+    ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(line_starting(&text, "bench run: ").contains("status pass"), "{text}");
@@ -307,6 +315,7 @@ fn bench_measures_a_scenario_against_the_baselines_and_times_the_suite() {
         "bench compression (simulated s per wall s): ",
         "light lessons' compression (simulated s per CPU s): ",
         "swarm seeds per wall second: ",
+        "checking linear (difference of µs per record): ",
     ] {
         assert!(text.contains(target), "missing target {target} in:\n{text}");
     }

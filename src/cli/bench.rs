@@ -25,6 +25,11 @@ pub struct BenchArgs {
     /// Skips the suite measurement (it takes the longest).
     #[arg(long)]
     pub no_suite: bool,
+    /// Also runs the bench scenario 16 times as long (960 s for bench.toml) and compares
+    /// the µs of checking per record of the two runs: checking must stay linear in the
+    /// run's length. Takes about half a minute and a few GiB.
+    #[arg(long)]
+    pub linearity: bool,
 }
 
 /// Targets on a 2-core machine, release build (issue 7).
@@ -44,6 +49,10 @@ const TARGET_BENCH_COMPRESSION: f64 = 100.0;
 const TARGET_LESSON_COMPRESSION: f64 = 1000.0;
 /// Seeds per wall second of the swarm scenarios on the suite's jobs.
 const TARGET_SWARM_SEEDS_PER_S: f64 = 500.0;
+/// How much longer the linearity run is than the bench run.
+const LINEARITY_FACTOR: u64 = 16;
+/// The largest difference of checking's µs per record between the two runs.
+const TARGET_LINEARITY_SPREAD: f64 = 0.10;
 
 /// Runs the benchmark; exit code 0 (targets missed are reported, not failed: speed
 /// depends on the machine).
@@ -195,6 +204,30 @@ pub fn bench(args: &BenchArgs) -> i32 {
         target("swarm seeds per wall second", swarms, TARGET_SWARM_SEEDS_PER_S, "seeds/s", false);
     } else {
         println!("    the light lessons' compression and the swarm's seeds per second: measured with the suite (without --no-suite)");
+    }
+    let checking_us = checking_s * 1e6 / records;
+    if args.linearity {
+        let mut long = scenario.clone();
+        long.duration_ms *= LINEARITY_FACTOR;
+        let (long_outcome, long_figures) = bench::run_scenario(&long, seed);
+        let long_records = long_figures.records.max(1) as f64;
+        let long_us = long_outcome.stats.check_wall_ms as f64 * 1e3 / long_records;
+        println!(
+            "    checking per record over {} s: {long_us:.2} µs ({} records) against {checking_us:.2} µs over {} s",
+            long.duration_ms / 1000,
+            long_figures.records,
+            scenario.duration_ms / 1000
+        );
+        let spread = (long_us / checking_us.max(1e-9) - 1.0).abs();
+        target(
+            "checking linear (difference of µs per record)",
+            spread * 100.0,
+            TARGET_LINEARITY_SPREAD * 100.0,
+            "%",
+            true,
+        );
+    } else {
+        println!("    checking linear in the run's length: measured with --linearity");
     }
     0
 }
