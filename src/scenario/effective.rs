@@ -6,10 +6,10 @@
 use crate::profile::Switch;
 use crate::protocol::MetadataMode;
 
+use super::fields::{FOLLOWER_RESTARTS, TRUNCATION_MODES, UNKNOWN_PRODUCER_SEQUENCES};
 use super::kraft::METADATA_MODES;
 use super::model::Scenario;
 use super::model_clients::{ConsumerSpec, ProducerSpec};
-use super::validate::{FOLLOWER_RESTARTS, TRUNCATION_MODES, UNKNOWN_PRODUCER_SEQUENCES};
 use super::workload::{ACKS, OFFSET_VALIDATIONS, PARTITIONERS, STICKY_ASSIGNORS};
 
 /// One release switch in one scenario.

@@ -8,6 +8,7 @@ use super::span::{Pos, Res, Sp};
 use super::values::choice;
 use crate::check::AnomalyKind;
 use crate::profile::{Profile, Switch};
+use crate::protocol::{FollowerRestart, TruncationMode, UnknownProducerSequence};
 
 /// Requires `value >= min`.
 /// Reads a table's `kind` (one of `kinds`) and refuses every key that kind does not take
@@ -160,3 +161,27 @@ pub(super) fn anomaly_list(node: &Node, allow_wildcard: bool) -> Res<(Vec<(Anoma
     }
     Ok((out, wildcard))
 }
+
+// The `[cluster]` switches' values by their scenario names: read by `validate`, drawn
+// by `swarm_settings`, spelled back by `effective`.
+
+/// The truncation modes by their scenario names.
+pub(super) const TRUNCATION_MODES: [(&str, TruncationMode); 3] = [
+    ("legacy", TruncationMode::Legacy),
+    ("leader-epoch-kip-101", TruncationMode::LeaderEpochKip101),
+    ("leader-epoch", TruncationMode::LeaderEpoch),
+];
+
+/// The follower restart rules by their scenario names.
+pub(super) const FOLLOWER_RESTARTS: [(&str, FollowerRestart); 3] = [
+    ("leader-change", FollowerRestart::LeaderChange),
+    ("leader-change-or-missed-epoch", FollowerRestart::LeaderChangeOrMissedEpoch),
+    ("every-leader-epoch", FollowerRestart::EveryLeaderEpoch),
+];
+
+/// The broker's answers to an unknown idempotent producer, by their scenario names.
+pub(super) const UNKNOWN_PRODUCER_SEQUENCES: [(&str, UnknownProducerSequence); 3] = [
+    ("out-of-order", UnknownProducerSequence::OutOfOrder),
+    ("unknown-producer-id", UnknownProducerSequence::UnknownProducerId),
+    ("accept", UnknownProducerSequence::Accept),
+];

@@ -32,14 +32,17 @@ pub(super) fn broker_defaults(profile: &Profile) -> ConsumerGroupBrokerSettings 
 }
 
 /// The `group.coordinator.*` and `group.consumer.*` keys of `[cluster.config]`.
+/// The group protocols by their names (`group.protocol`).
+pub(super) const GROUP_PROTOCOLS: [(&str, GroupProtocol); 2] =
+    [("classic", GroupProtocol::Classic), ("consumer", GroupProtocol::Consumer)];
+
 pub(super) fn broker_settings(t: &Table, profile: &Profile, d: &BrokerSettings) -> Res<ConsumerGroupBrokerSettings> {
     let d = &d.group_consumer;
     let introduced = |node: &Node, key: &str| check_introduced(&node.pos, key, FIRST_RELEASE, "KIP-848", profile);
     let mut out = d.clone();
     if let Some(node) = t.get("group.coordinator.rebalance.protocols") {
         introduced(node, "group.coordinator.rebalance.protocols")?;
-        out.rebalance_protocols =
-            list(node, &[("classic", GroupProtocol::Classic), ("consumer", GroupProtocol::Consumer)])?;
+        out.rebalance_protocols = list(node, &GROUP_PROTOCOLS)?;
         if !out.rebalance_protocols.contains(&GroupProtocol::Classic) {
             return Err(node.pos.issue(
                 "group.coordinator.rebalance.protocols must include \"classic\" (Kafka requires it); expected \
@@ -137,7 +140,7 @@ pub(super) fn consumer_settings(t: &Table, profile: &Profile) -> Res<(GroupProto
         None => GroupProtocol::Classic,
         Some(sp) => {
             check_introduced(&sp.pos, "group.protocol", FIRST_RELEASE, "KIP-848", profile)?;
-            super::values::choice(&sp, &[("classic", GroupProtocol::Classic), ("consumer", GroupProtocol::Consumer)])?
+            super::values::choice(&sp, &GROUP_PROTOCOLS)?
         }
     };
     let assignor = t

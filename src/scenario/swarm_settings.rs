@@ -28,24 +28,18 @@
 //! stricter: the file as written must load under every listed release (checked by
 //! `validate::build`), so a seed's draws are never refused for the release alone.
 
+use super::fields::TRUNCATION_MODES;
+use super::group_protocol::GROUP_PROTOCOLS;
 use super::model::{SettingChoices, SwarmKey};
 use super::model_clients::{ConsumerMode, ConsumerSpec};
 use super::raw::{Node, Table};
 use super::span::{Pos, Res, Sp};
 use super::values::bad_choice;
+use super::workload::{COMMIT_POLICIES, STRATEGIES};
 use crate::profile::{KafkaVersion, Profile};
 
 /// The `acks` spellings a list may hold (as `--set` writes them).
 const ACKS: [&str; 4] = ["0", "1", "all", "-1"];
-/// The commit policies of a group consumer.
-const COMMITS: [&str; 3] = ["auto", "after-processing", "before-processing"];
-/// The client assignors (short names, as the catalog writes them).
-const STRATEGIES: [&str; 4] = ["range", "roundrobin", "sticky", "cooperative-sticky"];
-/// The group protocols.
-const GROUP_PROTOCOLS: [&str; 2] = ["classic", "consumer"];
-/// The truncation modes, as `[cluster] truncation` names them (`validate` reads them; a
-/// test keeps the two lists equal).
-pub(super) const TRUNCATIONS: [&str; 3] = ["legacy", "leader-epoch-kip-101", "leader-epoch"];
 
 /// Each listed `kafka_version` as written, with its position.
 pub(super) type ReleasePositions = Vec<(String, Pos)>;
@@ -153,9 +147,15 @@ fn value(key: SwarmKey, item: &Node) -> Res<String> {
         SwarmKey::LogFlushIntervalMessages => {
             Ok(item.u64()?.check(|v| v >= 1, |v| format!("expected at least 1, found {v}"))?.value.to_string())
         }
-        SwarmKey::Truncation => one_of(&TRUNCATIONS),
-        SwarmKey::Commit => one_of(&COMMITS),
-        SwarmKey::PartitionAssignmentStrategy => one_of(&STRATEGIES),
-        SwarmKey::GroupProtocol => one_of(&GROUP_PROTOCOLS),
+        // The names the readers of these settings take, from their own tables.
+        SwarmKey::Truncation => one_of(&names(&TRUNCATION_MODES)),
+        SwarmKey::Commit => one_of(&names(&COMMIT_POLICIES)),
+        SwarmKey::PartitionAssignmentStrategy => one_of(&names(&STRATEGIES)),
+        SwarmKey::GroupProtocol => one_of(&names(&GROUP_PROTOCOLS)),
     }
+}
+
+/// The names of a reader's table of choices.
+fn names<T>(table: &[(&'static str, T)]) -> Vec<&'static str> {
+    table.iter().map(|(name, _)| *name).collect()
 }

@@ -353,6 +353,8 @@ fn absent_promised_judges_by_the_configuration_and_other_words_are_errors() {
 
 #[test]
 fn the_wide_swarm_draws_the_truncation_modes_the_cluster_reads() {
-    let read: Vec<&str> = super::validate::TRUNCATION_MODES.iter().map(|(name, _)| *name).collect();
-    assert_eq!(super::swarm_settings::TRUNCATIONS.to_vec(), read);
+    let read: Vec<&str> = super::fields::TRUNCATION_MODES.iter().map(|(name, _)| *name).collect();
+    let listed = read.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    let s = parsed(&format!("{BASE}[swarm]\ntruncation = [{listed}]\n"));
+    assert_eq!(s.swarm.expect("swarm").settings[0].values, read);
 }

@@ -11,12 +11,13 @@ use crate::check::AnomalyKind;
 use crate::coverage::ReachedState;
 use crate::metastore::MetastoreConfig;
 use crate::profile::{Profile, Switch};
-use crate::protocol::{FollowerRestart, MetadataMode, TransactionVersion, TruncationMode, UnknownProducerSequence};
+use crate::protocol::{MetadataMode, TransactionVersion};
 
 use super::error::{closest, excerpt, one_of_strings};
 use super::experiment::{Dimension, ExperimentSpec, MAX_COMBINATIONS};
 use super::fields::{
     at_least, loss_rate, opt_u64_min, profile_bool, profile_choice, profile_u64, switch_choice, Notes,
+    FOLLOWER_RESTARTS, TRUNCATION_MODES, UNKNOWN_PRODUCER_SEQUENCES,
 };
 use super::keys;
 use super::limits::{DEFAULT_LIVENESS_TIMEOUT_MS, MAX_BROKERS, MAX_PARTITIONS, MAX_SEEDS};
@@ -292,30 +293,9 @@ fn seeds(node: &Node) -> Res<Vec<u64>> {
     Ok(out)
 }
 
-/// The truncation modes by their scenario names.
-pub(super) const TRUNCATION_MODES: [(&str, TruncationMode); 3] = [
-    ("legacy", TruncationMode::Legacy),
-    ("leader-epoch-kip-101", TruncationMode::LeaderEpochKip101),
-    ("leader-epoch", TruncationMode::LeaderEpoch),
-];
-
 /// The `transaction.version` feature levels, as the profile and scenario files write them.
 pub(super) const TRANSACTION_VERSIONS: [(&str, TransactionVersion); 3] =
     [("0", TransactionVersion::Tv0), ("1", TransactionVersion::Tv1), ("2", TransactionVersion::Tv2)];
-
-/// The follower restart rules by their scenario names.
-pub(super) const FOLLOWER_RESTARTS: [(&str, FollowerRestart); 3] = [
-    ("leader-change", FollowerRestart::LeaderChange),
-    ("leader-change-or-missed-epoch", FollowerRestart::LeaderChangeOrMissedEpoch),
-    ("every-leader-epoch", FollowerRestart::EveryLeaderEpoch),
-];
-
-/// The broker's answers to an unknown idempotent producer, by their scenario names.
-pub(super) const UNKNOWN_PRODUCER_SEQUENCES: [(&str, UnknownProducerSequence); 3] = [
-    ("out-of-order", UnknownProducerSequence::OutOfOrder),
-    ("unknown-producer-id", UnknownProducerSequence::UnknownProducerId),
-    ("accept", UnknownProducerSequence::Accept),
-];
 
 /// Reads `[cluster]`; returns it with the quorum a drawn KRaft configuration runs, if
 /// `[swarm]` (`swarm_modes`) or the cluster itself makes one KRaft (see

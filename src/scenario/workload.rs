@@ -454,14 +454,16 @@ pub(super) fn consumers(tables: &[Table], topics: &[TopicSpec], profile: &Profil
     Ok(out)
 }
 
+/// A group consumer's commit policies by their scenario names.
+pub(super) const COMMIT_POLICIES: [(&str, CommitPolicy); 3] = [
+    ("auto", CommitPolicy::Auto),
+    ("after-processing", CommitPolicy::AfterProcessing),
+    ("before-processing", CommitPolicy::BeforeProcessing),
+];
+
 /// The `commit` key, which must agree with `enable.auto.commit` (auto-commit on means
 /// `"auto"`, off means a manual policy) and needs a group.
 fn commit_policy(t: &Table, has_group: bool, config: &ConsumerSettings) -> Res<CommitPolicy> {
-    let policies = [
-        ("auto", CommitPolicy::Auto),
-        ("after-processing", CommitPolicy::AfterProcessing),
-        ("before-processing", CommitPolicy::BeforeProcessing),
-    ];
     let Some(sp) = t.opt_string("commit", "a string")? else {
         return Ok(match (has_group, config.enable_auto_commit) {
             (false, _) => CommitPolicy::None,
@@ -469,7 +471,7 @@ fn commit_policy(t: &Table, has_group: bool, config: &ConsumerSettings) -> Res<C
             (true, false) => CommitPolicy::AfterProcessing,
         });
     };
-    let policy = choice(&sp, &policies)?;
+    let policy = choice(&sp, &COMMIT_POLICIES)?;
     if !has_group {
         return Err(sp.pos.issue("`commit` needs a consumer `group` (mode = \"subscribe\") to commit to"));
     }
@@ -487,7 +489,8 @@ fn commit_policy(t: &Table, has_group: bool, config: &ConsumerSettings) -> Res<C
     }
 }
 
-const STRATEGIES: [(&str, AssignmentStrategy); 8] = [
+/// The client assignors: the short names, then Kafka's class names.
+pub(super) const STRATEGIES: [(&str, AssignmentStrategy); 8] = [
     ("range", AssignmentStrategy::Range),
     ("roundrobin", AssignmentStrategy::RoundRobin),
     ("sticky", AssignmentStrategy::Sticky),
