@@ -87,12 +87,12 @@ pub fn promised(scenario: &Scenario) -> Vec<Promise> {
         }
     };
     promise(&INVARIANTS, "a protocol invariant no configuration may break");
-    if let Ok(because) = replicated_durably(scenario) {
+    if let Some(because) = replicated_durably(scenario) {
         promise(&GROUP_INVARIANTS, &format!("the coordinator's state in __consumer_offsets is durable: {because}"));
     }
-    if let Ok(because) = durability(scenario) {
+    if let Some(because) = durability(scenario) {
         promise(&DURABILITY, &because);
-        if let Ok(idempotent) = idempotence(scenario) {
+        if let Some(idempotent) = idempotence(scenario) {
             promise(&EXACTLY_ONCE_PER_PARTITION, &format!("{because}, {idempotent}"));
         }
         if let Some(commits) = at_least_once_groups(scenario) {
@@ -123,54 +123,51 @@ pub fn describe(promises: &[(String, String)]) -> String {
     parts.join("; ")
 }
 
-/// Acknowledged writes survive every fault, or why not. Kafka's durability promise
+/// Why acknowledged writes survive every fault, or `None` when they may not. Kafka's durability promise
 /// ("Kafka: The Definitive Guide", ch. 7; the `min.insync.replicas` documentation):
 /// acks=all with min.insync.replicas >= 2, no unclean election, and followers that
 /// reconcile with the leader's epochs (KIP-101 and KIP-279). Each condition has a
 /// lesson that breaks without it (CLAIMS.md).
-fn durability(s: &Scenario) -> Result<String, String> {
+fn durability(s: &Scenario) -> Option<String> {
     if !s.pipelines.is_empty() || !s.delay_queues.is_empty() || !s.events.is_empty() {
         // Their own guarantees (and deleted topics: deleting-a-topic-under-running-clients
         // shows `unseen`); judged by their own lessons, not promised here.
-        return Err("pipelines, delay queues or topic events".into());
+        return None;
     }
     // acks1-leader-crash, isolated-leader, rolling-restart-acks1 (lost-write) and
     // acks0-fire-and-forget (unseen).
-    if let Some(p) = s.producers.iter().find(|p| p.config.acks != Acks::All) {
-        return Err(format!("acks={}", acks_name(p.config.acks)));
+    if s.producers.iter().any(|p| p.config.acks != Acks::All) {
+        return None;
     }
     replicated_durably(s).map(|because| format!("acks=all, {because}"))
 }
 
-/// The brokers keep every record committed below a high watermark (acks=all writes
-/// among them), or why not: the broker side of [`durability`], which also protects the
+/// Why the brokers keep every record committed below a high watermark (acks=all writes
+/// among them), or `None` when they may not: the broker side of [`durability`], which also protects the
 /// internal topics, written with acks=all whatever the clients use.
-fn replicated_durably(s: &Scenario) -> Result<String, String> {
+fn replicated_durably(s: &Scenario) -> Option<String> {
     // acks-all-min-isr-1: with one in-sync replica enough, the high watermark advances
     // on the leader alone and a leader change truncates committed records.
     let cluster_min_isr = s.cluster.config.min_insync_replicas;
     let min_isr = s.topics.iter().map(|t| t.min_insync_replicas(&s.cluster.config)).fold(cluster_min_isr, u32::min);
     if min_isr < 2 {
-        return Err(format!("min.insync.replicas={min_isr}"));
+        return None;
     }
     // unclean-election.
     let unclean = s.cluster.config.unclean_leader_election_enable;
     if unclean || s.topics.iter().any(|t| t.unclean_leader_election_enable(&s.cluster.config)) {
-        return Err("unclean.leader.election.enable=true".into());
+        return None;
     }
     // kip101-truncate-to-hw (legacy truncation to the high watermark) and
     // kip279-fast-leader-changes (KIP-101 without KIP-279's epoch walk-back).
     if s.cluster.truncation != TruncationMode::LeaderEpoch {
-        return Err(format!("truncation={:?}", s.cluster.truncation));
+        return None;
     }
     // kafka7164-missed-leader-epoch: a follower that misses a leader epoch keeps a
     // divergent suffix.
-    if s.cluster.follower_restart != FollowerRestart::EveryLeaderEpoch {
-        return Err(format!("follower_restart={:?}", s.cluster.follower_restart));
-    }
     // KAFKA-7152's rule off: a lagging follower stays in the ISR (not promised).
-    if !s.cluster.caught_up_at_leader_log_end {
-        return Err("caught_up_at_leader_log_end=false".into());
+    if s.cluster.follower_restart != FollowerRestart::EveryLeaderEpoch || !s.cluster.caught_up_at_leader_log_end {
+        return None;
     }
     // page-cache-loss, kip966-last-replica-standing and kip903-zombie-broker: a power
     // loss takes the unflushed page cache with it, and Kafka's default leaves flushing
@@ -180,31 +177,27 @@ fn replicated_durably(s: &Scenario) -> Result<String, String> {
     let flush = match s.cluster.config.flush_messages {
         Some(1) => "log.flush.interval.messages=1",
         _ if !power_loss => "no power loss",
-        Some(n) => return Err(format!("log.flush.interval.messages={n} with power loss")),
-        None => return Err("no flush policy with power loss".into()),
+        _ => return None,
     };
     // retention-outruns-consumer: retention deletes records before they are read.
     if retention_may_delete(s) {
-        return Err("retention shorter than the run".into());
+        return None;
     }
-    Ok(format!("min.insync.replicas={min_isr}, unclean.leader.election.enable=false, truncation=leader-epoch, {flush}"))
+    Some(format!(
+        "min.insync.replicas={min_isr}, unclean.leader.election.enable=false, truncation=leader-epoch, {flush}"
+    ))
 }
 
-/// Every producer is idempotent, or why not. `enable_idempotence` is the setting as in
+/// Why every producer is idempotent, or `None` when one may not be. `enable_idempotence` is the setting as in
 /// force: Kafka's producer turns it off (or refuses it) unless acks=all, retries > 0 and
 /// max.in.flight.requests.per.connection <= 5 (KIP-679;
 /// `ProducerConfig.postProcessAndValidateIdempotenceConfigs`; `explain`'s
 /// `idempotence_quietly_disabled`). retry-duplicates, retry-reordering and
 /// network-reorder show what a producer without it does. Transactions are not promised
 /// here: swarm-transactions shows G0 between transactions under the safe configuration.
-fn idempotence(s: &Scenario) -> Result<String, String> {
-    if let Some(p) = s.producers.iter().find(|p| !p.config.enable_idempotence) {
-        return Err(format!("enable.idempotence=false for topic {}", p.topic));
-    }
-    if s.producers.iter().any(|p| p.config.transactional_id.is_some()) {
-        return Err("transactional producers".into());
-    }
-    Ok("enable.idempotence=true".into())
+fn idempotence(s: &Scenario) -> Option<String> {
+    let idempotent = s.producers.iter().all(|p| p.config.enable_idempotence && p.config.transactional_id.is_none());
+    idempotent.then(|| "enable.idempotence=true".to_string())
 }
 
 /// Every group consumer commits only what it processed, or `None`. Committing after
@@ -258,14 +251,6 @@ fn retention_may_delete(s: &Scenario) -> bool {
         let bytes = t.config.retention_bytes.unwrap_or(s.cluster.config.log_retention_bytes);
         ms.is_some_and(|ms| ms <= run_ms) || bytes.is_some()
     })
-}
-
-fn acks_name(acks: Acks) -> &'static str {
-    match acks {
-        Acks::None => "0",
-        Acks::Leader => "1",
-        Acks::All => "all",
-    }
 }
 
 #[cfg(test)]
