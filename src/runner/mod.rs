@@ -60,9 +60,7 @@ impl RunOutcome {
     /// The options the run ran with, as its replay command needs them: the planted bug
     /// and a guided sweep's draw.
     pub fn options(&self) -> RunOptions {
-        // The draw's text is the draw's own Display form, so it reads back.
-        let draw = self.drawn.as_ref().and_then(|d| d.draw.as_deref()).and_then(|text| text.parse().ok());
-        RunOptions { plant: self.plant, draw }
+        RunOptions { plant: self.plant, draw: self.draw.clone() }
     }
 }
 
@@ -144,6 +142,7 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
                 unavailability,
                 panic: None,
                 plant: None,
+                draw: None,
                 drawn,
                 send_latencies: simulated.send_latencies,
                 reached,
@@ -160,6 +159,7 @@ pub fn run_seed_with(scenario: &Scenario, seed: u64, options: &RunOptions) -> Ru
         }
     };
     outcome.plant = options.plant;
+    outcome.draw = options.draw.clone();
     outcome
 }
 

@@ -193,6 +193,8 @@ pub struct RunOutcome {
     pub panic: Option<String>,
     /// The bug planted in the system under test for this run, if any.
     pub plant: Option<PlantedBug>,
+    /// The guided sweep's draw the run replayed (`--draw`), if any.
+    pub draw: Option<super::draw::Draw>,
     /// What `[swarm]` and `[nemesis]` drew for this seed, if the scenario has them.
     pub drawn: Option<super::DrawnParameters>,
     /// The plain producers' per-record send latencies (not in the history).
@@ -215,6 +217,7 @@ impl RunOutcome {
             trace_hash: 0,
             panic: Some(message),
             plant: None,
+            draw: None,
             drawn: None,
             send_latencies: Default::default(),
             reached: ReachedStates::default(),
