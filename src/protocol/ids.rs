@@ -54,14 +54,40 @@ pub struct ProducerIdAndEpoch {
     pub epoch: i16,
 }
 
-/// A topic and partition number; displayed the Kafka way, `orders-2`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A topic and partition number; displayed the Kafka way, `orders-2`. Ordered by topic
+/// name, then partition.
+#[derive(Clone, Debug, Eq, Hash, Serialize, Deserialize)]
 pub struct TopicPartition {
     /// The topic name, shared by every copy (requests, responses, records and maps all
     /// carry topic-partitions; cloning one allocates nothing).
     pub topic: Arc<str>,
     /// The partition number within the topic.
     pub partition: u32,
+}
+
+// Topic-partitions key the hottest maps of the simulation (a broker's partitions, its
+// metadata, the fetch sessions). Copies share their topic's allocation, so comparing
+// the pointers first skips most string comparisons; the order is the derived one.
+impl PartialEq for TopicPartition {
+    fn eq(&self, other: &Self) -> bool {
+        self.partition == other.partition && (Arc::ptr_eq(&self.topic, &other.topic) || self.topic == other.topic)
+    }
+}
+
+impl Ord for TopicPartition {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let topics = match Arc::ptr_eq(&self.topic, &other.topic) {
+            true => std::cmp::Ordering::Equal,
+            false => self.topic.cmp(&other.topic),
+        };
+        topics.then(self.partition.cmp(&other.partition))
+    }
+}
+
+impl PartialOrd for TopicPartition {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl TopicPartition {
