@@ -12,14 +12,20 @@ use super::delivery::Completion;
 use crate::client::partitioner::QueueSizes;
 use crate::protocol::{BrokerId, LeaderEpoch, Record, TopicPartition};
 use madsim::time::Instant;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 /// The batches waiting to be sent and the requests in flight.
 #[derive(Default)]
 pub(super) struct Accumulator {
-    /// The queued batches per partition, oldest first.
+    /// The queued batches per partition, oldest first. A queue stays once created, as
+    /// Kafka's deques do (the adaptive partitioner counts them).
     queues: BTreeMap<TopicPartition, VecDeque<Batch>>,
+    /// The partitions whose queue holds a batch: what a drain or an expiry looks at.
+    /// (Kafka's `ready` walks every deque and skips the empty ones; with thousands of
+    /// partitions and a drain at every wake-up, walking only these keeps a run's cost
+    /// proportional to its traffic.)
+    waiting: BTreeSet<TopicPartition>,
     /// Requests in flight per broker connection.
     in_flight: BTreeMap<BrokerId, u32>,
     /// Batches in flight per partition.
@@ -57,7 +63,21 @@ pub(super) struct Drain {
 impl Accumulator {
     /// Whether nothing is buffered or in flight.
     pub fn is_idle(&self) -> bool {
-        self.queues.values().all(VecDeque::is_empty) && self.in_flight.values().all(|n| *n == 0)
+        self.waiting.is_empty() && self.in_flight.values().all(|n| *n == 0)
+    }
+
+    /// Keeps [`Accumulator::waiting`] in step after `tp`'s queue changed.
+    fn note_queue(&mut self, tp: &TopicPartition) {
+        match self.queues.get(tp).is_some_and(|queue| !queue.is_empty()) {
+            true => {
+                if !self.waiting.contains(tp) {
+                    self.waiting.insert(tp.clone());
+                }
+            }
+            false => {
+                self.waiting.remove(tp);
+            }
+        }
     }
 
     /// Adds a record to its partition's last batch, or a new batch when it does not fit
@@ -68,13 +88,16 @@ impl Accumulator {
         let started = !self.joins_last_batch(&tp, size, batch_size);
         let queue = self.queues.entry(tp.clone()).or_default();
         if started {
-            queue.push_back(Batch::new(tp, self.next_order));
+            queue.push_back(Batch::new(tp.clone(), self.next_order));
             self.next_order += 1;
         }
         let batch = queue.back_mut().expect("ensured above");
         batch.records.push(record);
         batch.completions.push(completion);
         batch.size_bytes += size;
+        if started {
+            self.note_queue(&tp);
+        }
         started
     }
 
@@ -104,8 +127,7 @@ impl Accumulator {
         partitions: u32,
         leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
     ) -> Option<QueueSizes> {
-        let queues: Vec<(&TopicPartition, &VecDeque<Batch>)> =
-            self.queues.iter().filter(|(tp, _)| *tp.topic == *topic).collect();
+        let queues: Vec<(&TopicPartition, &VecDeque<Batch>)> = TopicPartition::of_topic(&self.queues, topic).collect();
         if queues.len() < partitions as usize {
             return None;
         }
@@ -164,13 +186,15 @@ impl Accumulator {
     pub fn reenqueue(&mut self, config: &ProducerConfig, mut batch: Batch, reason: &str, now: Instant) {
         batch.retry_at = Some(now + Duration::from_millis(config.retry_backoff_ms));
         batch.last_error = Some(reason.to_string());
-        let queue = self.queues.entry(batch.tp.clone()).or_default();
+        let tp = batch.tp.clone();
+        let queue = self.queues.entry(tp.clone()).or_default();
         if config.enable_idempotence {
             let position = queue.iter().position(|b| b.order > batch.order).unwrap_or(queue.len());
             queue.insert(position, batch);
         } else {
             queue.push_front(batch);
         }
+        self.note_queue(&tp);
     }
 
     /// Takes the ready batches off the accumulator, grouped by leader (`leader_of`, from
@@ -198,7 +222,7 @@ impl Accumulator {
         let mut next_wake: Option<Instant> = None;
         let mut earliest = |at: Instant| next_wake = Some(next_wake.map_or(at, |w: Instant| w.min(at)));
         let mut leader_unknown = false;
-        let tps: Vec<TopicPartition> = self.queues.keys().cloned().collect();
+        let tps: Vec<TopicPartition> = self.waiting.iter().cloned().collect();
         for tp in tps {
             let partition_busy = self.has_in_flight(&tp);
             let queue = self.queues.get_mut(&tp).expect("listed above");
@@ -239,6 +263,7 @@ impl Accumulator {
                 self.queues.get_mut(&tp).expect("listed above").push_front(batch);
                 continue;
             }
+            self.note_queue(&tp);
             *self.partition_in_flight.entry(tp.clone()).or_default() += 1;
             requests.entry(leader).or_default().push(batch);
         }
@@ -251,6 +276,7 @@ impl Accumulator {
     /// Takes every queued batch off its queue (never one in flight): what an aborted
     /// transaction fails (`RecordAccumulator.abortUndrainedBatches`).
     pub fn take_queued(&mut self) -> Vec<Batch> {
+        self.waiting.clear();
         self.queues.values_mut().flat_map(|queue| queue.drain(..)).collect()
     }
 
@@ -264,10 +290,13 @@ impl Accumulator {
     /// first; the caller fails them (Kafka's `RecordAccumulator.expiredBatches`).
     pub fn expired(&mut self, config: &ProducerConfig, now: Instant) -> Vec<Batch> {
         let mut expired = Vec::new();
-        for queue in self.queues.values_mut() {
+        let waiting: Vec<TopicPartition> = self.waiting.iter().cloned().collect();
+        for tp in waiting {
+            let queue = self.queues.get_mut(&tp).expect("a waiting partition has a queue");
             while queue.front().is_some_and(|b| b.delivery_timed_out(config, now)) {
                 expired.push(queue.pop_front().expect("checked"));
             }
+            self.note_queue(&tp);
         }
         expired
     }

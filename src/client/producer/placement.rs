@@ -30,8 +30,8 @@ impl State {
         let tp = |partition| TopicPartition::new(record.topic.clone(), partition);
         let partition = match config.partitioner {
             UnkeyedPartitioning::RoundRobin => fixed.unwrap_or_else(|| {
-                let available = self.available(&record.topic);
-                self.partitioner(&record.topic).round_robin(&available, partitions)
+                let (partitioner, available) = self.partitioner(&record.topic);
+                partitioner.round_robin(available, partitions)
             }),
             UnkeyedPartitioning::Sticky => self.place_sticky(config, &record.topic, fixed, size, partitions),
             UnkeyedPartitioning::UniformSticky => match fixed {
@@ -44,8 +44,8 @@ impl State {
             // `BuiltInPartitioner.updatePartitionInfo` after the append, with switching
             // allowed only if the partition's batches are full.
             let full = self.accumulator.all_batches_full(&tp(partition), config.batch_size);
-            let available = self.available(&record.topic);
-            self.partitioner(&record.topic).produced(size, config.batch_size, full, &available, partitions);
+            let (partitioner, available) = self.partitioner(&record.topic);
+            partitioner.produced(size, config.batch_size, full, available, partitions);
         }
         tp(partition)
     }
@@ -61,35 +61,39 @@ impl State {
         size: u64,
         partitions: u32,
     ) -> u32 {
-        let available = self.available(topic);
-        let first = fixed.unwrap_or_else(|| self.partitioner(topic).sticky(&available, partitions));
+        let first = fixed.unwrap_or_else(|| {
+            let (partitioner, available) = self.partitioner(topic);
+            partitioner.sticky(available, partitions)
+        });
         let tp = TopicPartition::new(topic, first);
         if self.accumulator.joins_last_batch(&tp, size, config.batch_size) {
             return first;
         }
-        let sticky = self.partitioner(topic).on_new_batch(Some(first), &available, partitions);
+        let (partitioner, available) = self.partitioner(topic);
+        let sticky = partitioner.on_new_batch(Some(first), available, partitions);
         fixed.unwrap_or(sticky)
     }
 
     /// Kafka 3.3 and later: the sticky partition, moved on first if the bytes produced
     /// to it reached `batch.size` and its batches are now full (`RecordAccumulator.partitionChanged`).
     fn place_uniform_sticky(&mut self, config: &ProducerConfig, topic: &str, partitions: u32) -> u32 {
-        let available = self.available(topic);
-        let current = self.partitioner(topic).uniform_sticky(&available, partitions);
+        let (partitioner, available) = self.partitioner(topic);
+        let current = partitioner.uniform_sticky(available, partitions);
         let full = self.accumulator.all_batches_full(&TopicPartition::new(topic, current), config.batch_size);
-        if full && self.partitioner(topic).produced(0, config.batch_size, true, &available, partitions) {
-            return self.partitioner(topic).uniform_sticky(&available, partitions);
+        let (partitioner, available) = self.partitioner(topic);
+        if full && partitioner.produced(0, config.batch_size, true, available, partitions) {
+            return partitioner.uniform_sticky(available, partitions);
         }
         current
     }
 
-    /// The topic's partitions with a known leader.
-    fn available(&self, topic: &str) -> Vec<u32> {
-        self.available_partitions.get(topic).cloned().unwrap_or_default()
-    }
-
-    /// The topic's partitioner state.
-    fn partitioner(&mut self, topic: &str) -> &mut TopicPartitioner {
-        self.partitioners.entry(topic.to_string()).or_default()
+    /// The topic's partitioner state, and its partitions with a known leader (in order;
+    /// borrowed, not copied for every record).
+    fn partitioner(&mut self, topic: &str) -> (&mut TopicPartitioner, &[u32]) {
+        if !self.partitioners.contains_key(topic) {
+            self.partitioners.insert(topic.to_string(), TopicPartitioner::default());
+        }
+        let available = self.available_partitions.get(topic).map_or(&[][..], Vec::as_slice);
+        (self.partitioners.get_mut(topic).expect("inserted above"), available)
     }
 }
