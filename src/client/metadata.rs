@@ -90,6 +90,9 @@ pub struct ClusterView {
     /// Whether the last answer asks for another refresh: a topic it named was unknown,
     /// or a partition had no leader (see [`ClusterView::update_requested`]).
     update_requested: bool,
+    /// How many refreshes were answered: the cache's generation (see
+    /// [`ClusterView::generation`]).
+    refreshes: u64,
 }
 
 impl ClusterView {
@@ -108,6 +111,7 @@ impl ClusterView {
             topic_ids: TopicIds::default(),
             allow_auto_topic_creation: false,
             update_requested: false,
+            refreshes: 0,
         }
     }
 
@@ -193,7 +197,14 @@ impl ClusterView {
         self.update_requested = leaderless || topics.iter().any(|t| self.partition_count(t).is_none());
         self.topic_ids.publish(&self.partitions);
         self.refreshed_at = Some(madsim::time::Instant::now());
+        self.refreshes += 1;
         true
+    }
+
+    /// The cache's generation: it changes with every answered refresh, and only then, so
+    /// what was computed from the cache under one generation holds while it lasts.
+    pub fn generation(&self) -> u64 {
+        self.refreshes
     }
 
     /// Whether the last answered refresh asked for another one, as Kafka's `Metadata`

@@ -49,8 +49,10 @@ pub struct TopicPartitioner {
     sticky: Option<u32>,
     /// Bytes produced to the sticky partition since it was chosen (3.3+).
     produced_bytes: u64,
-    /// The adaptive partitioner's load statistics, when it has any (3.3+).
-    load: Option<LoadStats>,
+    /// The queue lengths the sender last handed over, from which the adaptive
+    /// partitioner's load statistics come (3.3+); turned into statistics only when a
+    /// switch reads them (see [`TopicPartitioner::load`]).
+    queues: Option<QueueSizes>,
 }
 
 /// `Utils.toPositive(ThreadLocalRandom.current().nextInt()) % n`, as an index.
@@ -143,7 +145,7 @@ impl TopicPartitioner {
     /// (all partitions if none is), or by the load statistics when there are some. The
     /// new one may be the old one.
     fn switch_partition(&mut self, available: &[u32], partitions: u32) -> u32 {
-        let partition = match &self.load {
+        let partition = match &self.load() {
             Some(load) => {
                 let total = *load.cumulative.last().expect("never empty");
                 let weighted = random_below(total as usize) as u32;
@@ -165,7 +167,14 @@ impl TopicPartitioner {
     /// the next switch is uniform. Otherwise a partition's weight is the longest queue
     /// plus one minus its own.
     pub fn update_load_stats(&mut self, queues: Option<QueueSizes>) {
-        self.load = queues.and_then(|q| {
+        self.queues = queues;
+    }
+
+    /// The load statistics of the queue lengths last handed over: a function of them
+    /// alone, so computing them when a switch reads them, not at every hand-over (each
+    /// sender wake-up), changes no choice.
+    fn load(&self) -> Option<LoadStats> {
+        self.queues.as_ref().and_then(|q| {
             let length = q.sizes.len();
             if length < 1 || q.queues < 2 {
                 return None;
@@ -183,8 +192,8 @@ impl TopicPartitioner {
                     Some(*sum)
                 })
                 .collect();
-            Some(LoadStats { cumulative, partitions: q.partitions })
-        });
+            Some(LoadStats { cumulative, partitions: q.partitions.clone() })
+        })
     }
 }
 
@@ -289,7 +298,7 @@ mod tests {
             // Queues 0, 3 and 1: weights 4, 1 and 3 (Kafka's example), cumulative 4 5 8.
             let queues = QueueSizes { sizes: vec![0, 3, 1], partitions: vec![0, 1, 2], queues: 3 };
             partitioner.update_load_stats(Some(queues));
-            let load = partitioner.load.clone().expect("statistics");
+            let load = partitioner.load().expect("statistics");
             assert_eq!(load.cumulative, vec![4, 5, 8]);
             let mut counts = [0u32; 3];
             for _ in 0..800 {
@@ -300,7 +309,7 @@ mod tests {
             // Equal queues, none excluded: uniform.
             let equal = QueueSizes { sizes: vec![2, 2, 2], partitions: vec![0, 1, 2], queues: 3 };
             partitioner.update_load_stats(Some(equal));
-            assert!(partitioner.load.is_none());
+            assert!(partitioner.load().is_none());
             // Equal queues, partition 1 excluded (its broker is slow): only 0 and 2.
             let excluded = QueueSizes { sizes: vec![2, 2], partitions: vec![0, 2], queues: 3 };
             partitioner.update_load_stats(Some(excluded));
@@ -310,7 +319,7 @@ mod tests {
             }
             // One queue only: no statistics.
             partitioner.update_load_stats(Some(QueueSizes { sizes: vec![1], partitions: vec![0], queues: 1 }));
-            assert!(partitioner.load.is_none());
+            assert!(partitioner.load().is_none());
         });
     }
 }

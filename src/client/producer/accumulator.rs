@@ -13,6 +13,7 @@ use crate::client::partitioner::QueueSizes;
 use crate::protocol::{BrokerId, LeaderEpoch, Record, TopicPartition};
 use madsim::time::Instant;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The batches waiting to be sent and the requests in flight.
@@ -35,6 +36,9 @@ pub(super) struct Accumulator {
     /// Whether a `flush()` is waiting: every batch is ready at once (Kafka's
     /// `RecordAccumulator.flushInProgress`).
     pub flushing: bool,
+    /// The adaptive partitioner's queue lengths per topic as last computed, kept up to
+    /// date as the queues change (see [`Accumulator::queue_sizes`]).
+    load_cache: BTreeMap<Arc<str>, CachedQueueSizes>,
     /// When each leader last had batches ready and last could take them, kept only with
     /// a `partitioner.availability.timeout.ms` (`RecordAccumulator.nodeStats`).
     node_latency: BTreeMap<BrokerId, NodeLatency>,
@@ -46,6 +50,17 @@ pub(super) struct Accumulator {
 struct NodeLatency {
     ready: Instant,
     drained: Instant,
+}
+
+/// [`Accumulator::queue_sizes`]'s last answer for a topic.
+struct CachedQueueSizes {
+    /// The generation of the metadata the leaders were read from
+    /// ([`crate::client::metadata::ClusterView::generation`]).
+    metadata_generation: u64,
+    /// The topic's partition count it was computed for.
+    partitions: u32,
+    /// The answer, its lengths kept current by [`Accumulator::note_queue`].
+    sizes: Option<QueueSizes>,
 }
 
 /// What one drain took off the accumulator.
@@ -66,8 +81,14 @@ impl Accumulator {
         self.waiting.is_empty() && self.in_flight.values().all(|n| *n == 0)
     }
 
-    /// Keeps [`Accumulator::waiting`] in step after `tp`'s queue changed.
+    /// Keeps [`Accumulator::waiting`] and the cached queue lengths in step after `tp`'s
+    /// queue changed.
     fn note_queue(&mut self, tp: &TopicPartition) {
+        if let Some(sizes) = self.load_cache.get_mut(&tp.topic).and_then(|cache| cache.sizes.as_mut()) {
+            if let Ok(index) = sizes.partitions.binary_search(&tp.partition) {
+                sizes.sizes[index] = self.queues.get(tp).map_or(0, VecDeque::len) as u32;
+            }
+        }
         match self.queues.get(tp).is_some_and(|queue| !queue.is_empty()) {
             true => {
                 if !self.waiting.contains(tp) {
@@ -86,6 +107,7 @@ impl Accumulator {
     pub fn append(&mut self, tp: TopicPartition, record: Record, completion: Completion, batch_size: u64) -> bool {
         let size = record.size_bytes();
         let started = !self.joins_last_batch(&tp, size, batch_size);
+        self.forget_sizes_if_new(&tp);
         let queue = self.queues.entry(tp.clone()).or_default();
         if started {
             queue.push_back(Batch::new(tp.clone(), self.next_order));
@@ -120,7 +142,44 @@ impl Accumulator {
     /// without a known leader are left out, and with a `partitioner.availability.timeout.ms`
     /// so are those with batches waiting whose leader had batches ready but could take no
     /// request for longer than it.
+    ///
+    /// Kafka walks every partition in every `ready`; here the answer is kept and its
+    /// lengths updated as queues change, and walked again only when the metadata's
+    /// `generation` or the partition count changed, a queue was created, or with a
+    /// `partitioner.availability.timeout.ms` (whose answer moves with time): the same
+    /// answers, without a walk over thousands of partitions at every sender wake-up.
     pub fn queue_sizes(
+        &mut self,
+        config: &ProducerConfig,
+        topic: &str,
+        partitions: u32,
+        generation: u64,
+        leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
+    ) -> Option<QueueSizes> {
+        if config.partitioner_availability_timeout_ms > 0 {
+            return self.walk_queue_sizes(config, topic, partitions, leader_of);
+        }
+        if let Some(cache) = self.load_cache.get(topic) {
+            if cache.metadata_generation == generation && cache.partitions == partitions {
+                return cache.sizes.clone();
+            }
+        }
+        let sizes = self.walk_queue_sizes(config, topic, partitions, leader_of);
+        let cache = CachedQueueSizes { metadata_generation: generation, partitions, sizes: sizes.clone() };
+        self.load_cache.insert(topic.into(), cache);
+        sizes
+    }
+
+    /// Forgets the cached queue lengths of `tp`'s topic if `tp` has no queue yet: the
+    /// count of queues changes.
+    fn forget_sizes_if_new(&mut self, tp: &TopicPartition) {
+        if !self.queues.contains_key(tp) {
+            self.load_cache.remove(&tp.topic);
+        }
+    }
+
+    /// [`Accumulator::queue_sizes`] from a walk over the topic's queues.
+    fn walk_queue_sizes(
         &self,
         config: &ProducerConfig,
         topic: &str,
@@ -187,6 +246,7 @@ impl Accumulator {
         batch.retry_at = Some(now + Duration::from_millis(config.retry_backoff_ms));
         batch.last_error = Some(reason.to_string());
         let tp = batch.tp.clone();
+        self.forget_sizes_if_new(&tp);
         let queue = self.queues.entry(tp.clone()).or_default();
         if config.enable_idempotence {
             let position = queue.iter().position(|b| b.order > batch.order).unwrap_or(queue.len());
@@ -277,6 +337,7 @@ impl Accumulator {
     /// transaction fails (`RecordAccumulator.abortUndrainedBatches`).
     pub fn take_queued(&mut self) -> Vec<Batch> {
         self.waiting.clear();
+        self.load_cache.clear();
         self.queues.values_mut().flat_map(|queue| queue.drain(..)).collect()
     }
 

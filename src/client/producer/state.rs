@@ -48,6 +48,9 @@ pub(super) struct State {
     pub partition_counts: BTreeMap<String, u32>,
     /// The partitions per topic whose leader the metadata knows, in order.
     pub available_partitions: BTreeMap<String, Vec<u32>>,
+    /// The generation of the sender's metadata the drains read leaders from
+    /// ([`crate::client::metadata::ClusterView::generation`]).
+    pub metadata_generation: u64,
     /// Whether the sender should refresh the metadata.
     pub need_metadata: bool,
     /// The topics `send` was called for: the sender's metadata requests name them, so
@@ -73,6 +76,7 @@ impl State {
             idempotence: Idempotence::new(config.idempotent_epoch_bump),
             partition_counts: BTreeMap::new(),
             available_partitions: BTreeMap::new(),
+            metadata_generation: 0,
             need_metadata: false,
             topics: BTreeSet::new(),
             disconnect: BTreeSet::new(),
@@ -182,7 +186,9 @@ impl State {
         }
         for (topic, partitioner) in &mut self.partitioners {
             let partitions = self.partition_counts.get(topic).copied().unwrap_or(0);
-            partitioner.update_load_stats(self.accumulator.queue_sizes(config, topic, partitions, leader_of));
+            let generation = self.metadata_generation;
+            partitioner
+                .update_load_stats(self.accumulator.queue_sizes(config, topic, partitions, generation, leader_of));
         }
     }
 
