@@ -108,11 +108,11 @@ fn the_overload_cascade_duplicates_retried_batches_on_the_partitions_the_slow_br
             .expect("the slow-disk fault fired");
         assert_eq!(slowed, ["broker-1"], "seed {seed}");
         assert_eq!(duplicated_partitions(&outcome), ["orders-1", "orders-2"], "seed {seed}");
-        // The leader's request handlers saturate and its request queue holds requests
-        // while the burst meets the slow disk.
+        // The leader's request handlers saturate (busy 90 % of a window or more) and its
+        // request queue holds requests while the burst meets the slow disk.
         let busy_windows = outcome.history.trace.iter().filter(|e| {
-            matches!(e.event, Event::BrokerLoad { broker: 1, handler_busy_permille: 1_000, queue_time_max_us, .. }
-                if queue_time_max_us > 10_000)
+            matches!(e.event, Event::BrokerLoad { broker: 1, handler_busy_permille, queue_time_max_us, .. }
+                if handler_busy_permille >= 900 && queue_time_max_us > 10_000)
                 && (slowed_at..slowed_at + 10_000 * MS).contains(&e.time_ns)
         });
         assert!(busy_windows.count() >= 3, "seed {seed}: broker-1's handlers were not saturated");
@@ -165,8 +165,12 @@ fn a_follower_slower_than_a_short_replica_lag_time_leaves_the_isr_and_rejoins_on
     assert!(kinds(&outcome).is_empty(), "{}", describe(&outcome));
     assert_eq!((outcome.stats.acked, outcome.stats.consumed), (54_000, 54_000), "{}", describe(&outcome));
     let changes = isr_changes(&outcome);
-    let shrunk: Vec<&str> = changes.iter().filter(|(_, _, isr)| !isr.contains(&1)).map(|(_, tp, _)| tp.as_str()).collect();
-    let restored: Vec<&str> = changes.iter().filter(|(_, _, isr)| isr.len() == 3).map(|(_, tp, _)| tp.as_str()).collect();
+    let shrunk: Vec<&str> =
+        changes.iter().filter(|(_, _, isr)| !isr.contains(&1)).map(|(_, tp, _)| tp.as_str()).collect();
+    let mut restored: Vec<&str> =
+        changes.iter().filter(|(_, _, isr)| isr.len() == 3).map(|(_, tp, _)| tp.as_str()).collect();
+    // In whichever order broker-1 catches up with the two leaders.
+    restored.sort();
     assert_eq!((shrunk, restored), (vec!["orders-1", "orders-2"], vec!["orders-1", "orders-2"]), "{changes:?}");
     // Each shrink falls inside the fault (5 s to 15 s of the safety phase) and after
     // broker-1 lagged for the 2 s; each expansion after it ends.

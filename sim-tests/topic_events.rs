@@ -380,7 +380,8 @@ fn deletion_loses_unread_records(scenario: &kafkasim::scenario::Scenario) {
             }
         }
         // Commits after the deletion are refused with UNKNOWN_TOPIC_OR_PARTITION; none
-        // succeeds.
+        // succeeds (one in flight when the run's nodes are killed at its end has no
+        // answer: info).
         let after = |o: &&kafkasim::history::Op| o.time_ns > deleted_at + 1_000_000_000;
         let commits: Vec<_> = outcome
             .history
@@ -390,7 +391,7 @@ fn deletion_loses_unread_records(scenario: &kafkasim::scenario::Scenario) {
             .filter(|o| o.f == kafkasim::history::OpFn::Commit && o.kind != kafkasim::history::OpType::Invoke)
             .collect();
         assert!(!commits.is_empty(), "seed {seed}: the group kept committing");
-        assert!(commits.iter().all(|o| o.kind == kafkasim::history::OpType::Fail), "seed {seed}: {commits:?}");
+        assert!(commits.iter().all(|o| o.kind != kafkasim::history::OpType::Ok), "seed {seed}: {commits:?}");
         assert!(commits.iter().any(|o| o.error.as_deref() == Some("UNKNOWN_TOPIC_OR_PARTITION")), "seed {seed}");
         // Where the producer had batches in flight, they expired with a retriable error
         // of the deletion as their last: the leader no longer knew the topic, or it
@@ -953,7 +954,7 @@ fn a_consumer_that_assigns_itself_partitions_carries_its_positions_into_a_topic_
     // leader it clamps the position to the new log's end (whatever auto.offset.reset says),
     // and the new topic's first records are skipped; where the fetch comes first, it is
     // out of range and auto.offset.reset = earliest brings it back to the start.
-    let text = r#"seeds = [1, 2, 3, 4, 5]
+    let text = r#"seeds = [1, 2, 3, 4, 5, 6, 7, 8]
 duration = "20s"
 
 [cluster]

@@ -8,11 +8,11 @@ use crate::coverage::ReachedState;
 use crate::history::{LogStartReason, TruncationReason};
 use crate::protocol::{
     BrokerId, ErrorCode, FetchPartition, FetchPartitionResponse, FetchRequest, IsolationLevel, LeaderEpoch, Offset,
-    Request, Response, TopicPartition, TruncationMode,
+    OffsetForLeaderEpochPartition, OffsetForLeaderEpochResponse, Request, Response, TopicPartition, TruncationMode,
 };
 use crate::sim::net::{Addr, Connection};
 use madsim::time::sleep;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -62,10 +62,8 @@ async fn run_fetcher(shared: SharedBroker, leader: BrokerId) {
             Some(c) if !c.is_closed() && c.peer() == &host => c,
             _ => connection.insert(shared.net.connect(&host)),
         };
-        let mut healthy = true;
-        for partition in followed.iter().filter(|p| p.needs_truncation) {
-            healthy &= reconcile_with_leader(&shared, conn, partition, timeout).await;
-        }
+        let to_reconcile: Vec<&Followed> = followed.iter().filter(|p| p.needs_truncation).collect();
+        let mut healthy = to_reconcile.is_empty() || reconcile_with_leader(&shared, conn, &to_reconcile, timeout).await;
         let request = FetchRequest {
             replica_id: Some(shared.id()),
             replica_broker_epoch: super::kraft::broker_epoch_for_isr(&shared),
@@ -142,31 +140,65 @@ fn followed_partitions(shared: &SharedBroker, leader: BrokerId) -> Option<(Addr,
     Some((Addr::new(&host), followed))
 }
 
-/// KIP-101/279: asks the leader where this replica's latest epoch ends on the leader and
-/// truncates to the divergence point. Returns false if the leader could not answer.
+/// KIP-101/279: asks the leader, in one OffsetForLeaderEpoch request for every partition
+/// awaiting reconciliation, where this replica's latest epoch of each ends on the
+/// leader, and truncates each to its divergence point (Kafka's
+/// `AbstractFetcherThread.maybeTruncate` → `fetchEpochEndOffsets` →
+/// `truncateToEpochEndOffsets`: one request per leader, not one per partition).
+/// Returns false if the leader could not answer for one of them.
 async fn reconcile_with_leader(
     shared: &SharedBroker,
     conn: &Connection<Request, Response>,
-    partition: &Followed,
+    partitions: &[&Followed],
     timeout: Duration,
 ) -> bool {
-    let me = shared.id();
-    let Some(local_epoch) = partition.latest_local_epoch else {
-        // An empty log (or one without epochs) has nothing to reconcile.
-        mark_reconciled(shared, &partition.tp, partition.leader_epoch);
+    let mut asked: BTreeMap<&TopicPartition, (&Followed, LeaderEpoch)> = BTreeMap::new();
+    for partition in partitions {
+        match partition.latest_local_epoch {
+            // An empty log (or one without epochs) has nothing to reconcile.
+            None => mark_reconciled(shared, &partition.tp, partition.leader_epoch),
+            Some(local_epoch) => {
+                asked.insert(&partition.tp, (partition, local_epoch));
+            }
+        }
+    }
+    if asked.is_empty() {
         return true;
-    };
-    let request = Request::OffsetForLeaderEpoch {
-        tp: partition.tp.clone(),
-        current_leader_epoch: partition.leader_epoch,
-        leader_epoch: local_epoch,
-    };
-    let Ok(Response::OffsetForLeaderEpoch(answer)) = conn.call(request, timeout).await else {
+    }
+    let request = Request::OffsetForLeaderEpoch(
+        asked
+            .values()
+            .map(|(partition, local_epoch)| OffsetForLeaderEpochPartition {
+                tp: partition.tp.clone(),
+                current_leader_epoch: partition.leader_epoch,
+                leader_epoch: *local_epoch,
+            })
+            .collect(),
+    );
+    let Ok(Response::OffsetForLeaderEpoch(answers)) = conn.call(request, timeout).await else {
         return false;
     };
+    let mut healthy = answers.len() == asked.len();
+    for (tp, answer) in answers {
+        let Some(&(partition, local_epoch)) = asked.get(&tp) else { continue };
+        healthy &= truncate_to_epoch_end(shared, partition, local_epoch, &answer);
+    }
+    healthy
+}
+
+/// Truncates one replica by the leader's answer for the end of `local_epoch` (Kafka's
+/// `AbstractFetcherThread.truncate` with `getOffsetTruncationState`). Returns false if
+/// the leader refused (FENCED / UNKNOWN_LEADER_EPOCH, not the leader).
+fn truncate_to_epoch_end(
+    shared: &SharedBroker,
+    partition: &Followed,
+    local_epoch: LeaderEpoch,
+    answer: &OffsetForLeaderEpochResponse,
+) -> bool {
     if answer.error.is_some() {
         return false;
     }
+    let me = shared.id();
     let mut state = shared.lock();
     let Some(replica) = state.partitions.get_mut(&partition.tp) else {
         return true;

@@ -10,8 +10,9 @@ use crate::history::{Event, TruncationReason};
 use crate::plant::PlantedBug;
 use crate::protocol::{
     BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, FollowerRestart, IsolationLevel,
-    LeaderAndIsrRequest, LeaderEpoch, ListOffsetsRequest, MetadataResponse, OffsetForLeaderEpochResponse, OffsetSpec,
-    PartitionMetadata, PartitionState, Response, TopicPartition, TruncationMode,
+    LeaderAndIsrRequest, LeaderEpoch, ListOffsetsPartition, ListOffsetsPartitionResponse, ListOffsetsRequest,
+    MetadataResponse, OffsetForLeaderEpochPartition, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata,
+    PartitionState, Response, TopicPartition, TruncationMode,
 };
 use madsim::time::{sleep_until, Instant};
 use std::time::Duration;
@@ -209,24 +210,40 @@ fn epoch_error(partition: &Partition, requested: Option<LeaderEpoch>) -> Option<
     }
 }
 
-/// Answers ListOffsets from the leader.
+/// Answers ListOffsets, one entry per partition asked for: each partition is looked up
+/// on its own and fails on its own (NOT_LEADER_OR_FOLLOWER for one this broker does not
+/// lead) while the others are answered, as Kafka's `KafkaApis.handleListOffsetRequest`
+/// answers per partition (`ReplicaManager.fetchOffset`).
 pub fn list_offsets(shared: &SharedBroker, request: &ListOffsetsRequest) -> Response {
     let state = shared.lock();
-    let answer = |error: Option<ErrorCode>, offset| Response::ListOffsets { error, offset, topic_id: None };
-    let Some(partition) = state.partitions.get(&request.tp) else {
-        return answer(Some(ErrorCode::UnknownTopicOrPartition), None);
+    let answers =
+        request.partitions.iter().map(|wanted| list_offset(shared, &state, wanted, request.isolation_level)).collect();
+    Response::ListOffsets(answers)
+}
+
+/// One partition of a ListOffsets request, answered from the leader.
+fn list_offset(
+    shared: &SharedBroker,
+    state: &super::ReplicaState,
+    wanted: &ListOffsetsPartition,
+    isolation_level: IsolationLevel,
+) -> ListOffsetsPartitionResponse {
+    let tp = wanted.tp.clone();
+    let Some(partition) = state.partitions.get(&wanted.tp) else {
+        let error = Some(ErrorCode::UnknownTopicOrPartition);
+        return ListOffsetsPartitionResponse { tp, error, offset: None, topic_id: None };
     };
     let topic_id = partition.topic_id();
-    let answer = |error: Option<ErrorCode>, offset| Response::ListOffsets { error, offset, topic_id };
     if !partition.is_leader() {
-        return answer(Some(ErrorCode::NotLeaderOrFollower), None);
+        let error = Some(ErrorCode::NotLeaderOrFollower);
+        return ListOffsetsPartitionResponse { tp, error, offset: None, topic_id };
     }
     // Kafka's `lastFetchableOffset`: the last stable offset for `read_committed`.
-    let last_fetchable = match request.isolation_level {
+    let last_fetchable = match isolation_level {
         IsolationLevel::ReadCommitted => last_stable_offset(shared, partition),
         IsolationLevel::ReadUncommitted => partition.high_watermark(),
     };
-    let offset = match request.spec {
+    let offset = match wanted.spec {
         OffsetSpec::Earliest => Some(partition.log().log_start_offset()),
         OffsetSpec::Latest => Some(last_fetchable),
         // Kafka's `Partition.fetchOffsetForTimestamp`: the first offset whose timestamp is
@@ -235,24 +252,31 @@ pub fn list_offsets(shared: &SharedBroker, request: &ListOffsetsRequest) -> Resp
         // -1 (UNKNOWN_OFFSET) and `offsetsForTimes` as null.
         OffsetSpec::Timestamp(ms) => partition.log().offset_for_timestamp(ms).filter(|o| *o < last_fetchable),
     };
-    answer(None, offset)
+    ListOffsetsPartitionResponse { tp, error: None, offset, topic_id }
 }
 
-/// KIP-101/279: the end offset of `epoch` (or the largest earlier epoch) on the leader.
-pub fn offset_for_leader_epoch(
-    shared: &SharedBroker,
-    tp: &TopicPartition,
-    current_leader_epoch: LeaderEpoch,
-    epoch: LeaderEpoch,
-) -> Response {
+/// KIP-101/279: answers OffsetForLeaderEpoch, one entry per partition asked for, each
+/// on its own (Kafka's `KafkaApis.handleOffsetForLeaderEpochRequest` →
+/// `ReplicaManager.lastOffsetForLeaderEpoch`, per partition).
+pub fn offset_for_leader_epoch(shared: &SharedBroker, partitions: &[OffsetForLeaderEpochPartition]) -> Response {
     let state = shared.lock();
-    let answer = |error, leader_epoch, end_offset| {
-        Response::OffsetForLeaderEpoch(OffsetForLeaderEpochResponse { error, leader_epoch, end_offset })
-    };
-    let Some(partition) = state.partitions.get(tp) else {
+    let answers =
+        partitions.iter().map(|wanted| (wanted.tp.clone(), epoch_end_offset(shared, &state, wanted))).collect();
+    Response::OffsetForLeaderEpoch(answers)
+}
+
+/// The end offset of the asked epoch (or the largest earlier epoch) on the leader.
+fn epoch_end_offset(
+    shared: &SharedBroker,
+    state: &super::ReplicaState,
+    wanted: &OffsetForLeaderEpochPartition,
+) -> OffsetForLeaderEpochResponse {
+    let answer = |error, leader_epoch, end_offset| OffsetForLeaderEpochResponse { error, leader_epoch, end_offset };
+    let epoch = wanted.leader_epoch;
+    let Some(partition) = state.partitions.get(&wanted.tp) else {
         return answer(Some(ErrorCode::UnknownTopicOrPartition), 0, None);
     };
-    if let Some(error) = epoch_error(partition, Some(current_leader_epoch)) {
+    if let Some(error) = epoch_error(partition, Some(wanted.current_leader_epoch)) {
         return answer(Some(error), 0, None);
     }
     let log = partition.log();
@@ -454,3 +478,7 @@ pub fn allocate_producer_id(shared: &SharedBroker) -> i64 {
     shared.disk.overwrite_durably(PRODUCER_ID_COUNTER, bytes::Bytes::from(bytes));
     producer_id
 }
+
+#[cfg(test)]
+#[path = "handlers_tests.rs"]
+mod tests;

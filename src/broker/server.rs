@@ -93,7 +93,7 @@ pub async fn run_broker(ctx: BrokerContext) {
 }
 
 /// Loads every partition log from disk and traces what was found.
-fn start(ctx: BrokerContext) -> SharedBroker {
+pub(super) fn start(ctx: BrokerContext) -> SharedBroker {
     let me = ctx.config.id;
     ctx.tracer.emit(Event::BrokerStarted { broker: me.0 });
     let checkpoint = read_high_watermark_checkpoint(&ctx.disk);
@@ -184,9 +184,7 @@ async fn handle(
         Request::Produce(produce) => Response::Produce(super::produce::produce(shared, produce).await),
         Request::Fetch(fetch) => Response::Fetch(handlers::fetch(shared, fetch).await),
         Request::ListOffsets(list) => handlers::list_offsets(shared, &list),
-        Request::OffsetForLeaderEpoch { tp, current_leader_epoch, leader_epoch } => {
-            handlers::offset_for_leader_epoch(shared, &tp, current_leader_epoch, leader_epoch)
-        }
+        Request::OffsetForLeaderEpoch(partitions) => handlers::offset_for_leader_epoch(shared, &partitions),
         Request::LeaderAndIsr(request) => handlers::leader_and_isr(shared, request),
         Request::UpdateMetadata { controller_epoch, live_brokers, partitions, deleting } => {
             handlers::update_metadata(shared, controller_epoch, &live_brokers, partitions, &deleting)

@@ -45,7 +45,8 @@ pub enum LivenessCause {
     Undrained {
         /// The partitions, `topic-N`.
         partitions: Vec<String>,
-        /// How long the drain had, in milliseconds.
+        /// How long the drain waits without progress before it gives up (the
+        /// `liveness_timeout`), in milliseconds.
         waited_ms: u64,
     },
     /// `read_committed` consumers were held at the last stable offset of these
@@ -55,7 +56,8 @@ pub enum LivenessCause {
     /// `firstUnstableOffset` (`ProducerStateManager`) holds the last stable offset at the
     /// first offset of the earliest open transaction.
     OpenTransaction {
-        /// How long the drain had, in milliseconds.
+        /// How long the drain waits without progress before it gives up (the
+        /// `liveness_timeout`), in milliseconds.
         waited_ms: u64,
         /// Each held partition.
         held: Vec<HeldPartition>,
@@ -201,7 +203,8 @@ impl fmt::Display for LivenessCause {
             LivenessCause::QuorumNotRecovered { waited_ms, problems } => after_heal(f, *waited_ms, problems),
             LivenessCause::Undrained { partitions, waited_ms } => write!(
                 f,
-                "after healing, partitions {} could not be read to their high watermark within {}",
+                "after healing, partitions {} could not be read to their high watermark (the drain gives up after {} \
+                 without progress)",
                 partitions.join(", "),
                 duration(*waited_ms)
             ),

@@ -10,10 +10,12 @@ use super::isolation::{fetched_items, Fetched};
 use super::metadata::ClusterView;
 use super::position::{FetchPosition, LeaderAndEpoch, LogTruncation, PartitionPosition, Validation};
 use crate::protocol::{
-    BrokerId, ErrorCode, FetchPartition, FetchRequest, IsolationLevel, LeaderEpoch, ListOffsetsRequest, Offset,
-    OffsetReset, OffsetSpec, OffsetValidation, Request, Response, TopicId, TopicPartition,
+    BrokerId, ErrorCode, FetchPartition, FetchRequest, IsolationLevel, LeaderEpoch, ListOffsetsPartition,
+    ListOffsetsRequest, Offset, OffsetForLeaderEpochPartition, OffsetReset, OffsetSpec, OffsetValidation, Request,
+    Response, TopicId, TopicPartition,
 };
-use crate::sim::net::{Addr, NodeNet};
+use crate::sim::net::{Addr, NetError, NodeNet, PendingResponse};
+use futures_util::future::join_all;
 use madsim::time::sleep;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -235,9 +237,21 @@ impl Consumer {
     }
 
     /// The leader's high watermark for a partition (ListOffsets latest; the last stable
-    /// offset for `read_committed`), if reachable.
+    /// offset for `read_committed`), if reachable: [`end_offsets`](Self::end_offsets)
+    /// for one partition.
     pub async fn end_offset(&mut self, tp: &TopicPartition) -> Option<Offset> {
-        self.list_offset(tp, OffsetSpec::Latest).await.flatten()
+        self.end_offsets(std::slice::from_ref(tp)).await.remove(tp)
+    }
+
+    /// Kafka's `endOffsets(Collection)`: each partition's end offset (ListOffsets latest:
+    /// the high watermark, or the last stable offset for `read_committed`), asked of
+    /// every leader at once, one request per leader (`OffsetFetcher.fetchOffsetsByTimes`
+    /// → `groupListOffsetRequests`). A partition whose leader could not answer is left
+    /// out (Kafka's blocking call retries until its timeout, then throws).
+    pub async fn end_offsets(&mut self, partitions: &[TopicPartition]) -> BTreeMap<TopicPartition, Offset> {
+        let wanted: Vec<_> = partitions.iter().map(|tp| (tp.clone(), OffsetSpec::Latest)).collect();
+        let isolation_level = self.config.isolation_level;
+        found_offsets(self.list_offsets_at(&wanted, isolation_level).await)
     }
 
     /// The leader's log start (`Earliest`) or end (`Latest`: the high watermark, or the
@@ -245,25 +259,30 @@ impl Consumer {
     /// `listOffsets` with `OffsetSpec.earliest()` or `latest()`. A timestamp is looked up
     /// with [`offsets_for_times`](Self::offsets_for_times) instead.
     pub async fn log_offset(&mut self, tp: &TopicPartition, spec: OffsetSpec) -> Option<Offset> {
-        self.list_offset(tp, spec).await.flatten()
+        let isolation_level = self.config.isolation_level;
+        let mut found = self.list_offsets_at(&[(tp.clone(), spec)], isolation_level).await;
+        found.remove(tp).and_then(|(offset, _)| offset)
     }
 
-    /// The leader's high watermark for a partition whatever this consumer's
-    /// `isolation.level` (ListOffsets latest at `read_uncommitted`, as Kafka's admin
-    /// `listOffsets` with `OffsetSpec.latest()` and the default isolation answers), if
-    /// reachable. A `read_committed` consumer compares it with [`Consumer::end_offset`]
-    /// to see how far an unstable transaction holds it back.
-    pub async fn high_watermark(&mut self, tp: &TopicPartition) -> Option<Offset> {
-        self.list_offset_at(tp, OffsetSpec::Latest, IsolationLevel::ReadUncommitted).await.and_then(|listed| listed.0)
+    /// Each partition's high watermark whatever this consumer's `isolation.level`
+    /// (ListOffsets latest at `read_uncommitted`, as Kafka's admin `listOffsets` with
+    /// `OffsetSpec.latest()` and the default isolation answers), one request per leader,
+    /// all at once; a partition whose leader could not answer is left out. A
+    /// `read_committed` consumer compares them with [`Consumer::end_offsets`] to see how
+    /// far an unstable transaction holds each back.
+    pub async fn high_watermarks(&mut self, partitions: &[TopicPartition]) -> BTreeMap<TopicPartition, Offset> {
+        let wanted: Vec<_> = partitions.iter().map(|tp| (tp.clone(), OffsetSpec::Latest)).collect();
+        found_offsets(self.list_offsets_at(&wanted, IsolationLevel::ReadUncommitted).await)
     }
 
     /// Kafka's `offsetsForTimes`: for each partition, the first offset whose record
     /// timestamp is at or after the given time (in milliseconds), from the leader's time
-    /// index, never below its log start. A partition with no record that recent below
-    /// the high watermark maps to `None`, as Kafka's client maps it to null (the broker
-    /// answers offset -1). A partition whose leader could not answer is left out (Kafka
-    /// throws a timeout). Positions do not change: [`Consumer::seek`] to the answers to
-    /// start reading there.
+    /// index, never below its log start. One ListOffsets per leader, all in flight at
+    /// once (`OffsetFetcher.fetchOffsetsByTimes` → `groupListOffsetRequests`). A
+    /// partition with no record that recent below the high watermark maps to `None`, as
+    /// Kafka's client maps it to null (the broker answers offset -1). A partition whose
+    /// leader could not answer is left out (Kafka throws a timeout). Positions do not
+    /// change: [`Consumer::seek`] to the answers to start reading there.
     pub async fn offsets_for_times(
         &mut self,
         timestamps_ms: &BTreeMap<TopicPartition, u64>,
@@ -275,13 +294,10 @@ impl Consumer {
                 self.need_metadata = false;
             }
         }
-        let mut offsets = BTreeMap::new();
-        for (tp, &timestamp_ms) in timestamps_ms {
-            if let Some(offset) = self.list_offset(tp, OffsetSpec::Timestamp(timestamp_ms)).await {
-                offsets.insert(tp.clone(), offset);
-            }
-        }
-        offsets
+        let wanted: Vec<_> = timestamps_ms.iter().map(|(tp, &ms)| (tp.clone(), OffsetSpec::Timestamp(ms))).collect();
+        let isolation_level = self.config.isolation_level;
+        let found = self.list_offsets_at(&wanted, isolation_level).await;
+        found.into_iter().map(|(tp, (offset, _))| (tp, offset)).collect()
     }
 
     /// Kafka's blocking `offsetsForTimes(timestamps, timeout)` (`OffsetFetcher.offsetsForTimes`):
@@ -312,38 +328,58 @@ impl Consumer {
         }
     }
 
-    /// One ListOffsets lookup: `None` when the leader could not answer, `Some(None)` when
-    /// it answered that no offset matches (a timestamp past every record).
-    async fn list_offset(&mut self, tp: &TopicPartition, spec: OffsetSpec) -> Option<Option<Offset>> {
-        self.list_offset_at(tp, spec, self.config.isolation_level).await.map(|listed| listed.0)
-    }
-
-    /// [`Consumer::list_offset`] at the given isolation level.
-    async fn list_offset_at(
+    /// ListOffsets for many partitions, each with its spec, at one isolation level: the
+    /// partitions grouped by leader, one request per leader, every request sent before
+    /// any answer is awaited (Kafka's `OffsetFetcher.groupListOffsetRequests` and
+    /// `sendListOffsetRequest` per node). Each partition answered maps to what its leader
+    /// found (`None` when no offset matches, a timestamp past every record) and the topic
+    /// whose log answered; one whose leader is unknown, unreachable or answered an error
+    /// is left out, and the metadata is refreshed on the next poll.
+    async fn list_offsets_at(
         &mut self,
-        tp: &TopicPartition,
-        spec: OffsetSpec,
+        wanted: &[(TopicPartition, OffsetSpec)],
         isolation_level: IsolationLevel,
-    ) -> Option<(Option<Offset>, Option<TopicId>)> {
+    ) -> BTreeMap<TopicPartition, (Option<Offset>, Option<TopicId>)> {
         let timeout = Duration::from_millis(self.config.request_timeout_ms);
-        let Some((leader, _)) = self.view.leader(tp) else {
-            self.need_metadata = true;
-            return None;
-        };
-        let conn = self.view.connection(leader)?;
-        let request = Request::ListOffsets(ListOffsetsRequest { tp: tp.clone(), spec, isolation_level });
-        match conn.call(request, timeout).await {
-            Ok(Response::ListOffsets { error: None, offset, topic_id }) => Some((offset, topic_id)),
-            Ok(_) => {
-                self.need_metadata = true;
-                None
-            }
-            Err(_) => {
-                self.view.disconnect(leader);
-                self.need_metadata = true;
-                None
+        let mut by_leader: BTreeMap<BrokerId, Vec<ListOffsetsPartition>> = BTreeMap::new();
+        for (tp, spec) in wanted {
+            match self.view.leader(tp) {
+                Some((leader, _)) => {
+                    by_leader.entry(leader).or_default().push(ListOffsetsPartition { tp: tp.clone(), spec: *spec })
+                }
+                None => self.need_metadata = true,
             }
         }
+        let mut pending = Vec::new();
+        for (leader, partitions) in by_leader {
+            let Some(conn) = self.view.connection(leader) else { continue };
+            let request = Request::ListOffsets(ListOffsetsRequest { partitions, isolation_level });
+            pending.push(answer_from(leader, conn.send(request), timeout));
+        }
+        let mut found = BTreeMap::new();
+        for (leader, answer) in join_all(pending).await {
+            match answer {
+                Ok(Response::ListOffsets(parts)) => {
+                    for part in parts {
+                        match part.error {
+                            None => {
+                                found.insert(part.tp, (part.offset, part.topic_id));
+                            }
+                            // NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION...: this
+                            // partition only, after a metadata refresh
+                            // (`OffsetFetcher.handleListOffsetResponse` retries it).
+                            Some(_) => self.need_metadata = true,
+                        }
+                    }
+                }
+                Ok(_) => self.need_metadata = true,
+                Err(_) => {
+                    self.view.disconnect(leader);
+                    self.need_metadata = true;
+                }
+            }
+        }
+        found
     }
 
     /// Kafka's `Metadata.updateRequested` or the cached metadata older than
@@ -561,7 +597,10 @@ impl Consumer {
     }
 
     /// Looks up a starting position by `auto.offset.reset` (or a requested
-    /// [`seek_to`](Self::seek_to)) for partitions without one.
+    /// [`seek_to`](Self::seek_to)) for partitions without one: Kafka's
+    /// `OffsetFetcher.resetPositionsIfNeeded`, one ListOffsets per leader for every
+    /// partition it leads that needs a reset, all in flight at once (see
+    /// [`list_offsets_at`](Self::list_offsets_at)).
     async fn reset_missing_positions(&mut self) {
         let missing: Vec<TopicPartition> = self
             .assignment
@@ -569,6 +608,7 @@ impl Consumer {
             .filter(|tp| !self.positions.contains_key(*tp) && !self.pending_errors.contains_key(*tp))
             .cloned()
             .collect();
+        let mut wanted = Vec::new();
         for tp in missing {
             let reset = self.pending_resets.get(&tp).copied().unwrap_or(self.config.auto_offset_reset);
             let spec = match reset {
@@ -579,26 +619,35 @@ impl Consumer {
                     continue;
                 }
             };
-            if let Some((Some(offset), topic_id)) = self.list_offset_at(&tp, spec, self.config.isolation_level).await {
-                self.pending_resets.remove(&tp);
-                // The topic whose log answered (for the history; the consumer itself
-                // knows only the name).
-                self.view.topic_ids().set_position(&tp, topic_id);
-                self.positions.insert(tp, PartitionPosition::fetching(FetchPosition::unvalidated(offset)));
-            }
+            wanted.push((tp, spec));
+        }
+        if wanted.is_empty() {
+            return;
+        }
+        let isolation_level = self.config.isolation_level;
+        for (tp, (offset, topic_id)) in self.list_offsets_at(&wanted, isolation_level).await {
+            let Some(offset) = offset else { continue };
+            self.pending_resets.remove(&tp);
+            // The topic whose log answered (for the history; the consumer itself knows
+            // only the name).
+            self.view.topic_ids().set_position(&tp, topic_id);
+            self.positions.insert(tp, PartitionPosition::fetching(FetchPosition::unvalidated(offset)));
         }
     }
 
-    /// KIP-320 (Kafka's `Fetcher.validateOffsetsIfNeeded`, 2.3 to 3.x): each position
-    /// whose leader or leader epoch changed in metadata awaits validation; ask the
-    /// leader where the position's epoch ends and complete it
-    /// ([`PartitionPosition::complete_validation`]). Kafka sends these asynchronously
-    /// and fetches the other partitions meanwhile; here they go before the fetch, which
-    /// changes only timing.
+    /// KIP-320 (Kafka's `OffsetFetcher.validatePositionsIfNeeded`, 2.3 onwards): each
+    /// position whose leader or leader epoch changed in metadata awaits validation; ask
+    /// the leader where the position's epoch ends and complete it
+    /// ([`PartitionPosition::complete_validation`]). As Kafka does
+    /// (`regroupFetchPositionsByLeader`, then one `OffsetsForLeaderEpochClient` request
+    /// per node), the partitions are grouped by leader and every leader is asked at
+    /// once. Kafka sends these asynchronously and fetches the other partitions
+    /// meanwhile; here they go before the fetch, which changes only timing.
     async fn validate_positions(&mut self) {
         let timeout = Duration::from_millis(self.config.request_timeout_ms);
         let validation = self.config.offset_validation;
         let assignment = self.assignment.clone();
+        let mut by_leader: BTreeMap<BrokerId, Vec<(FetchPosition, OffsetForLeaderEpochPartition)>> = BTreeMap::new();
         for tp in assignment {
             let current = self.view.leader(&tp).map(|(leader, epoch)| LeaderAndEpoch { leader, epoch });
             let Some(position) = self.positions.get_mut(&tp) else { continue };
@@ -607,46 +656,88 @@ impl Consumer {
             }
             let requested = position.position;
             let (Some(current), Some(epoch)) = (requested.current_leader, requested.offset_epoch) else { continue };
-            let Some(conn) = self.view.connection(current.leader) else {
+            if self.view.connection(current.leader).is_none() {
                 self.need_metadata = true;
                 continue;
-            };
-            let request = Request::OffsetForLeaderEpoch {
-                tp: tp.clone(),
-                current_leader_epoch: current.epoch,
-                leader_epoch: epoch,
-            };
-            let answer = match conn.call(request, timeout).await {
-                Ok(Response::OffsetForLeaderEpoch(answer)) if answer.error.is_none() => answer,
-                Ok(_) => {
-                    // FENCED / UNKNOWN_LEADER_EPOCH, not the leader: retry after a refresh.
-                    self.need_metadata = true;
-                    continue;
+            }
+            let asked = OffsetForLeaderEpochPartition { tp, current_leader_epoch: current.epoch, leader_epoch: epoch };
+            by_leader.entry(current.leader).or_default().push((requested, asked));
+        }
+        let mut pending = Vec::new();
+        let mut requested: BTreeMap<TopicPartition, FetchPosition> = BTreeMap::new();
+        for (leader, partitions) in by_leader {
+            let Some(conn) = self.view.connection(leader) else { continue };
+            let mut asked = Vec::with_capacity(partitions.len());
+            for (position, partition) in partitions {
+                requested.insert(partition.tp.clone(), position);
+                asked.push(partition);
+            }
+            pending.push(answer_from(leader, conn.send(Request::OffsetForLeaderEpoch(asked)), timeout));
+        }
+        for (leader, answer) in join_all(pending).await {
+            match answer {
+                Ok(Response::OffsetForLeaderEpoch(answers)) => {
+                    for (tp, answer) in answers {
+                        let Some(requested) = requested.get(&tp) else { continue };
+                        if answer.error.is_some() {
+                            // FENCED / UNKNOWN_LEADER_EPOCH, not the leader: this
+                            // partition is retried after a refresh.
+                            self.need_metadata = true;
+                            continue;
+                        }
+                        self.complete_validation(tp, requested, &answer);
+                    }
                 }
+                Ok(_) => self.need_metadata = true,
                 Err(_) => {
-                    self.view.disconnect(current.leader);
+                    self.view.disconnect(leader);
                     self.need_metadata = true;
-                    continue;
-                }
-            };
-            let Some(position) = self.positions.get_mut(&tp) else { continue };
-            match position.complete_validation(&requested, &answer, self.config.auto_offset_reset) {
-                Validation::Ignored => {}
-                // Validated against, or clamped to, the log the metadata now names: for the
-                // history, the position belongs to that topic (another one, when the name
-                // was deleted and created again).
-                Validation::Confirmed | Validation::Rewound { .. } => {
-                    self.view.topic_ids().set_position(&tp, self.view.topic_id(&tp));
-                }
-                Validation::Reset => {
-                    self.positions.remove(&tp);
-                }
-                Validation::Raised(truncation) => {
-                    self.pending_errors.insert(tp.clone(), ConsumerError::LogTruncation { tp, truncation });
                 }
             }
         }
     }
+
+    /// Completes the validation of `tp`'s position by its leader's answer.
+    fn complete_validation(
+        &mut self,
+        tp: TopicPartition,
+        requested: &FetchPosition,
+        answer: &crate::protocol::OffsetForLeaderEpochResponse,
+    ) {
+        let Some(position) = self.positions.get_mut(&tp) else { return };
+        match position.complete_validation(requested, answer, self.config.auto_offset_reset) {
+            Validation::Ignored => {}
+            // Validated against, or clamped to, the log the metadata now names: for the
+            // history, the position belongs to that topic (another one, when the name
+            // was deleted and created again).
+            Validation::Confirmed | Validation::Rewound { .. } => {
+                self.view.topic_ids().set_position(&tp, self.view.topic_id(&tp));
+            }
+            Validation::Reset => {
+                self.positions.remove(&tp);
+            }
+            Validation::Raised(truncation) => {
+                self.pending_errors.insert(tp.clone(), ConsumerError::LogTruncation { tp, truncation });
+            }
+        }
+    }
+}
+
+/// Waits for a leader's answer, paired with the leader, so that answers awaited
+/// together ([`join_all`], which polls in order: deterministic) say whose they are.
+async fn answer_from(
+    leader: BrokerId,
+    response: PendingResponse<Response>,
+    timeout: Duration,
+) -> (BrokerId, Result<Response, NetError>) {
+    (leader, response.wait(timeout).await)
+}
+
+/// The partitions a ListOffsets lookup found an offset for, with that offset.
+fn found_offsets(
+    found: BTreeMap<TopicPartition, (Option<Offset>, Option<TopicId>)>,
+) -> BTreeMap<TopicPartition, Offset> {
+    found.into_iter().filter_map(|(tp, (offset, _))| Some((tp, offset?))).collect()
 }
 
 /// How many records of each partition `records` holds.
@@ -657,3 +748,7 @@ fn count_per_partition(records: &[(ConsumedRecord, LeaderEpoch)]) -> BTreeMap<To
     }
     counts
 }
+
+#[cfg(test)]
+#[path = "consumer_tests.rs"]
+mod tests;

@@ -29,17 +29,13 @@ pub enum Request {
     Produce(ProduceRequest),
     /// Read records (consumer or follower -> partition leader).
     Fetch(FetchRequest),
-    /// Find an offset by position or time.
+    /// Find offsets by position or time, for every partition the request names
+    /// (consumer -> partition leader).
     ListOffsets(ListOffsetsRequest),
-    /// KIP-101: the end offset of a leader epoch on the leader (follower -> leader).
-    OffsetForLeaderEpoch {
-        /// The partition.
-        tp: TopicPartition,
-        /// The follower's view of the current leader epoch, for fencing.
-        current_leader_epoch: LeaderEpoch,
-        /// The epoch whose end offset is asked for.
-        leader_epoch: LeaderEpoch,
-    },
+    /// KIP-101: the end offsets of leader epochs on the leader, for every partition the
+    /// request names (follower or consumer -> partition leader; Kafka's
+    /// OffsetsForLeaderEpochRequest, topics then partitions).
+    OffsetForLeaderEpoch(Vec<OffsetForLeaderEpochPartition>),
     /// Leadership and ISR decided by the controller (controller -> replicas).
     LeaderAndIsr(LeaderAndIsrRequest),
     /// The cluster's live brokers and partition states (controller -> every broker).
@@ -94,7 +90,7 @@ impl Request {
             Request::Produce(_) => "Produce",
             Request::Fetch(_) => "Fetch",
             Request::ListOffsets(_) => "ListOffsets",
-            Request::OffsetForLeaderEpoch { .. } => "OffsetForLeaderEpoch",
+            Request::OffsetForLeaderEpoch(_) => "OffsetForLeaderEpoch",
             Request::LeaderAndIsr(_) => "LeaderAndIsr",
             Request::UpdateMetadata { .. } => "UpdateMetadata",
             Request::AlterIsr(_) => "AlterIsr",
@@ -119,19 +115,12 @@ pub enum Response {
     Produce(Vec<ProducePartitionResponse>),
     /// Answer to [`Request::Fetch`], one entry per partition.
     Fetch(Vec<FetchPartitionResponse>),
-    /// Answer to [`Request::ListOffsets`].
-    ListOffsets {
-        /// Why the lookup failed, if it did.
-        error: Option<ErrorCode>,
-        /// The offset found; `None` when a timestamp lookup finds no record at or after
-        /// the time below the high watermark (Kafka answers offset -1, UNKNOWN_OFFSET).
-        offset: Option<Offset>,
-        /// The id of the topic whose log answered: an oracle for the history (ListOffsets
-        /// names topics only), see [`ProducePartitionResponse::topic_id`].
-        topic_id: Option<TopicId>,
-    },
-    /// Answer to [`Request::OffsetForLeaderEpoch`].
-    OffsetForLeaderEpoch(OffsetForLeaderEpochResponse),
+    /// Answer to [`Request::ListOffsets`], one entry per partition asked for, in the
+    /// request's order.
+    ListOffsets(Vec<ListOffsetsPartitionResponse>),
+    /// Answer to [`Request::OffsetForLeaderEpoch`], one entry per partition asked for,
+    /// in the request's order.
+    OffsetForLeaderEpoch(Vec<(TopicPartition, OffsetForLeaderEpochResponse)>),
     /// Answer to [`Request::LeaderAndIsr`] and [`Request::UpdateMetadata`].
     ControllerAck {
         /// Why the request was refused, if it was (e.g. a stale controller epoch).
@@ -336,16 +325,51 @@ pub enum OffsetSpec {
     Timestamp(u64),
 }
 
-/// A ListOffsets request for one partition.
+/// A ListOffsets request: many partitions, each with its own [`OffsetSpec`], under one
+/// isolation level (Kafka's ListOffsetsRequest, topics then partitions, each partition
+/// with its timestamp).
 #[derive(Clone, Debug)]
 pub struct ListOffsetsRequest {
+    /// The partitions and where to look in each.
+    pub partitions: Vec<ListOffsetsPartition>,
+    /// `read_committed` looks up the last stable offset where `read_uncommitted` looks
+    /// up the high watermark.
+    pub isolation_level: IsolationLevel,
+}
+
+/// One partition of a [`ListOffsetsRequest`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListOffsetsPartition {
     /// The partition.
     pub tp: TopicPartition,
     /// Which offset.
     pub spec: OffsetSpec,
-    /// `read_committed` looks up the last stable offset where `read_uncommitted` looks
-    /// up the high watermark.
-    pub isolation_level: IsolationLevel,
+}
+
+/// One partition of a ListOffsets answer (Kafka's `ListOffsetsPartitionResponse`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListOffsetsPartitionResponse {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// Why the lookup failed, if it did.
+    pub error: Option<ErrorCode>,
+    /// The offset found; `None` when a timestamp lookup finds no record at or after
+    /// the time below the high watermark (Kafka answers offset -1, UNKNOWN_OFFSET).
+    pub offset: Option<Offset>,
+    /// The id of the topic whose log answered: an oracle for the history (ListOffsets
+    /// names topics only), see [`ProducePartitionResponse::topic_id`].
+    pub topic_id: Option<TopicId>,
+}
+
+/// One partition of an OffsetForLeaderEpoch request (Kafka's `OffsetForLeaderPartition`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetForLeaderEpochPartition {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The asker's view of the current leader epoch, for fencing.
+    pub current_leader_epoch: LeaderEpoch,
+    /// The epoch whose end offset is asked for.
+    pub leader_epoch: LeaderEpoch,
 }
 
 /// The end offset of a leader epoch, as the leader knows it.

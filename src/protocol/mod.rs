@@ -31,7 +31,8 @@ pub use ids::{
 };
 pub use kafka::{
     Acks, AlterIsrRequest, FetchPartition, FetchPartitionResponse, FetchRequest, LeaderAndIsrRequest,
-    ListOffsetsRequest, MetadataResponse, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata, PartitionState,
+    ListOffsetsPartition, ListOffsetsPartitionResponse, ListOffsetsRequest, MetadataResponse,
+    OffsetForLeaderEpochPartition, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata, PartitionState,
     ProducePartitionResponse, ProduceRequest, Request, Response,
 };
 pub use meta::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, SessionId, ZNode};

@@ -413,7 +413,7 @@ async fn liveness_phase(run: &mut Run<'_>) {
             run.fail(LivenessCause::DelayedNotForwarded { waited_ms, count: left.len() as u64, first });
         }
     }
-    run.drained = drain(run, Instant::now() + limit).await;
+    run.drained = drain(run, limit).await;
     if !run.drained.unfinished.is_empty() {
         let partitions = run.drained.unfinished.iter().map(ToString::to_string).collect();
         run.fail(LivenessCause::Undrained { partitions, waited_ms });
@@ -431,8 +431,9 @@ async fn liveness_phase(run: &mut Run<'_>) {
 }
 
 /// The final drain: a consumer on its own node reads every partition the scenario has to
-/// its high watermark, by `deadline`.
-async fn drain(run: &mut Run<'_>, deadline: Instant) -> Drained {
+/// its high watermark, giving up once `timeout` passes without progress (see
+/// [`workload::drain`]).
+async fn drain(run: &mut Run<'_>, timeout: Duration) -> Drained {
     let net = run.network.add_host(&Addr::new("drain"));
     // Every partition the scenario has, and those an administrator added, so that one
     // missing from the metadata (no leader) counts as undrained rather than as drained
@@ -450,10 +451,10 @@ async fn drain(run: &mut Run<'_>, deadline: Instant) -> Drained {
     let (recorder, bootstrap) = (run.recorder.clone(), configure::bootstrap(run.scenario));
     let isolation = configure::drain_isolation(run.scenario);
     let node = run.handle.create_node().name("drain").build();
-    let drained =
-        node.spawn(async move {
-            workload::drain(recorder, net, bootstrap, expected, DRAIN_PROCESS, deadline, isolation).await
-        })
+    let drained = node
+        .spawn(
+            async move { workload::drain(recorder, net, bootstrap, expected, DRAIN_PROCESS, timeout, isolation).await },
+        )
         .await
         .unwrap_or_default();
     run.drain_node = Some(node);

@@ -82,6 +82,13 @@ async fn poll_once(life: &mut Incarnation, consumer: &mut Consumer) -> usize {
     }
 }
 
+/// The drain's overall bound, in liveness timeouts: it gives up after this many even
+/// while it still progresses. Progress resets the no-progress timeout, so without a bound
+/// a drain that keeps reading but never finishes (records still arriving, or a position
+/// that keeps being reset and read again) would loop forever; ten timeouts is far more
+/// than any scenario's data needs (a drain of 2,000 partitions takes a few seconds).
+pub const DRAIN_BOUND_TIMEOUTS: u32 = 10;
+
 /// What the liveness drain found.
 #[derive(Clone, Debug, Default)]
 pub struct Drained {
@@ -97,13 +104,17 @@ pub struct Drained {
 }
 
 /// The liveness drain: reads every partition from its start to its high watermark.
+/// It gives up only when `timeout` (the scenario's `liveness_timeout`) passes without
+/// progress, never before: no partition finished, no record read and no position moved
+/// in that time (so a drain of many partitions or much data gets the time the data
+/// needs); and in any case after [`DRAIN_BOUND_TIMEOUTS`] times `timeout` in all.
 pub async fn drain(
     recorder: Recorder,
     net: NodeNet<Request, Response>,
     bootstrap: Vec<Addr>,
     expected: Vec<TopicPartition>,
     process: u64,
-    deadline: Instant,
+    timeout: Duration,
     isolation_level: IsolationLevel,
 ) -> Drained {
     let config = ConsumerConfig {
@@ -148,40 +159,67 @@ pub async fn drain(
     let mut unfinished = all;
     let mut end_offsets = BTreeMap::new();
     let mut held = BTreeMap::new();
-    while !unfinished.is_empty() && Instant::now() < deadline {
+    let started = Instant::now();
+    let mut last_progress = started;
+    while !unfinished.is_empty() {
+        let now = Instant::now();
+        if now >= last_progress + timeout || now >= started + timeout * DRAIN_BOUND_TIMEOUTS {
+            break;
+        }
+        // One batched lookup per loop for every partition still to drain (Kafka's
+        // `endOffsets(Collection)`: one ListOffsets per leader, all at once), not one
+        // request per partition: with thousands of partitions the lookups alone would
+        // outlast the timeout.
+        let ends = consumer.end_offsets(&unfinished).await;
+        let reached: Vec<TopicPartition> = unfinished
+            .iter()
+            .filter(|tp| ends.get(*tp).zip(consumer.position(tp)).is_some_and(|(end, position)| position >= *end))
+            .cloned()
+            .collect();
+        // At read_committed the end is the last stable offset: the drain waits for it to
+        // reach the high watermark, so that a transaction still being completed (or
+        // aborted when it times out) is read whole. One batched lookup too.
+        let high_watermarks = match isolation_level {
+            IsolationLevel::ReadCommitted if !reached.is_empty() => consumer.high_watermarks(&reached).await,
+            _ => BTreeMap::new(),
+        };
+        let before = unfinished.len();
         let mut still = Vec::new();
         for tp in unfinished {
-            match (consumer.end_offset(&tp).await, consumer.position(&tp)) {
-                (Some(end), Some(position)) if position >= end => {
-                    // At read_committed the end is the last stable offset: the drain
-                    // waits for it to reach the high watermark, so that a transaction
-                    // still being completed (or aborted when it times out) is read whole.
-                    if isolation_level == IsolationLevel::ReadCommitted {
-                        match consumer.high_watermark(&tp).await {
-                            Some(hw) if hw > end => {
-                                held.insert(tp.clone(), (end, hw));
-                                still.push(tp);
-                                continue;
-                            }
-                            Some(_) => {}
-                            None => {
-                                still.push(tp);
-                                continue;
-                            }
-                        }
-                    }
-                    held.remove(&tp);
-                    end_offsets.insert(tp, end);
-                }
+            let end = match (ends.get(&tp), consumer.position(&tp)) {
+                (Some(&end), Some(position)) if position >= end => end,
                 _ => {
                     held.remove(&tp);
                     still.push(tp);
+                    continue;
+                }
+            };
+            if isolation_level == IsolationLevel::ReadCommitted {
+                match high_watermarks.get(&tp) {
+                    Some(&hw) if hw > end => {
+                        held.insert(tp.clone(), (end, hw));
+                        still.push(tp);
+                        continue;
+                    }
+                    Some(_) => {}
+                    None => {
+                        still.push(tp);
+                        continue;
+                    }
                 }
             }
+            held.remove(&tp);
+            end_offsets.insert(tp, end);
         }
         unfinished = still;
+        let mut progressed = unfinished.len() < before;
         if !unfinished.is_empty() {
-            poll_once(&mut life, &mut consumer).await;
+            let positions: Vec<_> = unfinished.iter().map(|tp| consumer.position(tp)).collect();
+            progressed |= poll_once(&mut life, &mut consumer).await > 0;
+            progressed |= unfinished.iter().zip(&positions).any(|(tp, before)| consumer.position(tp) != *before);
+        }
+        if progressed {
+            last_progress = Instant::now();
         }
     }
     // A partition read to its last stable offset, which an open transaction held below

@@ -1,0 +1,148 @@
+//! Tests of the consumer's offset lookups against scripted brokers: partitions grouped
+//! by leader, one request per leader, every leader asked at once.
+
+use super::*;
+use crate::protocol::{BrokerEndpoint, ListOffsetsPartitionResponse, MetadataResponse, PartitionMetadata};
+use crate::sim::net::{NetConfig, Network};
+use madsim::runtime::{Handle, Runtime};
+use madsim::time::Instant;
+use std::sync::{Arc, Mutex};
+
+/// What a scripted broker was asked: (broker, arrival time, the partitions a
+/// ListOffsets named).
+type Asked = Arc<Mutex<Vec<(u32, Instant, Vec<TopicPartition>)>>>;
+
+/// How long a scripted broker takes to answer ListOffsets.
+const ANSWER_DELAY: Duration = Duration::from_millis(500);
+
+/// Six partitions of `t`: broker 1 leads the even ones, broker 2 the odd ones.
+fn metadata() -> MetadataResponse {
+    let endpoint = |id: u32| BrokerEndpoint { id: BrokerId(id), host: format!("broker-{id}") };
+    let partition = |p: u32| PartitionMetadata {
+        tp: TopicPartition::new("t", p),
+        leader: Some(BrokerId(1 + p % 2)),
+        leader_epoch: 0,
+        replicas: vec![BrokerId(1), BrokerId(2)],
+        isr: vec![BrokerId(1), BrokerId(2)],
+        topic_id: 1,
+    };
+    MetadataResponse {
+        brokers: vec![endpoint(1), endpoint(2)],
+        controller: None,
+        partitions: (0..6).map(partition).collect(),
+    }
+}
+
+/// Starts scripted broker `id`: it answers Metadata with `metadata` and ListOffsets
+/// after [`ANSWER_DELAY`], each partition it leads as [`metadata`] says with offset
+/// `100 + partition` and NOT_LEADER_OR_FOLLOWER for any other.
+fn spawn_broker(net: &Network<Request, Response>, id: u32, asked: Asked, metadata: MetadataResponse) {
+    let host = net.add_host(&Addr::new(&format!("broker-{id}")));
+    let node = Handle::current().create_node().name(format!("broker-{id}")).build();
+    node.spawn(async move {
+        let mut listener = host.listen();
+        while let Some(mut conn) = listener.accept().await {
+            let (asked, metadata) = (asked.clone(), metadata.clone());
+            madsim::task::spawn(async move {
+                while let Some(incoming) = conn.recv().await {
+                    let (request, responder) = incoming.into_parts();
+                    let Request::ListOffsets(list) = request else {
+                        responder.reply(Response::Metadata(metadata.clone()));
+                        continue;
+                    };
+                    let tps = list.partitions.iter().map(|p| p.tp.clone()).collect();
+                    asked.lock().unwrap().push((id, Instant::now(), tps));
+                    sleep(ANSWER_DELAY).await;
+                    let answers = list
+                        .partitions
+                        .into_iter()
+                        .map(|p| {
+                            let led = 1 + p.tp.partition % 2 == id;
+                            ListOffsetsPartitionResponse {
+                                offset: led.then_some(100 + u64::from(p.tp.partition)),
+                                error: (!led).then_some(ErrorCode::NotLeaderOrFollower),
+                                tp: p.tp,
+                                topic_id: Some(1),
+                            }
+                        })
+                        .collect();
+                    responder.reply(Response::ListOffsets(answers));
+                }
+            });
+        }
+    });
+}
+
+fn consumer(net: &Network<Request, Response>) -> Consumer {
+    let config = ConsumerConfig {
+        bootstrap: vec![Addr::new("broker-1")],
+        auto_offset_reset: OffsetReset::Earliest,
+        fetch_max_wait_ms: 100,
+        max_poll_records: 100,
+        request_timeout_ms: 2_000,
+        metadata_max_age_ms: 300_000,
+        retry_backoff_ms: 100,
+        offset_validation: Default::default(),
+        isolation_level: Default::default(),
+        fetch_topic_ids: false,
+        allow_auto_create_topics: false,
+    };
+    Consumer::new(net.add_host(&Addr::new("client")), config)
+}
+
+#[test]
+fn end_offsets_ask_each_leader_once_for_its_partitions_and_every_leader_at_once() {
+    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+        let wire = Handle::current().create_node().name("wire").build();
+        let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+        let asked: Asked = Arc::default();
+        spawn_broker(&net, 1, asked.clone(), metadata());
+        spawn_broker(&net, 2, asked.clone(), metadata());
+        let mut consumer = consumer(&net);
+        let partitions = consumer.partitions_for("t").await;
+        assert_eq!(partitions.len(), 6);
+        let started = Instant::now();
+        let ends = consumer.end_offsets(&partitions).await;
+        let expected: BTreeMap<_, _> =
+            partitions.iter().map(|tp| (tp.clone(), 100 + u64::from(tp.partition))).collect();
+        assert_eq!(ends, expected);
+        // One request per leader, naming the partitions it leads (Kafka's
+        // `groupListOffsetRequests`), both sent before either was answered: the lookup
+        // takes one answer delay, not two.
+        let asked = asked.lock().unwrap().clone();
+        let named = |broker: u32| -> Vec<Vec<u32>> {
+            let requests = asked.iter().filter(|(b, _, _)| *b == broker);
+            requests.map(|(_, _, tps)| tps.iter().map(|tp| tp.partition).collect()).collect()
+        };
+        assert_eq!(named(1), vec![vec![0, 2, 4]]);
+        assert_eq!(named(2), vec![vec![1, 3, 5]]);
+        assert!(started.elapsed() < 2 * ANSWER_DELAY, "{:?}", started.elapsed());
+    });
+}
+
+#[test]
+fn a_partition_answered_with_an_error_is_left_out_and_the_others_are_kept() {
+    // Kafka's `OffsetFetcher.handleListOffsetResponse`: NOT_LEADER_OR_FOLLOWER fails
+    // that partition alone, which is retried after a metadata refresh.
+    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+        let wire = Handle::current().create_node().name("wire").build();
+        let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+        let asked: Asked = Arc::default();
+        // Stale metadata: broker 1 is named leader of t-1, which it does not lead.
+        let mut stale = metadata();
+        stale.partitions[1].leader = Some(BrokerId(1));
+        spawn_broker(&net, 1, asked.clone(), stale.clone());
+        spawn_broker(&net, 2, asked.clone(), stale);
+        let mut consumer = consumer(&net);
+        let partitions = consumer.partitions_for("t").await;
+        consumer.need_metadata = false;
+        let ends = consumer.end_offsets(&partitions).await;
+        let expected: BTreeMap<_, _> = partitions
+            .iter()
+            .filter(|tp| tp.partition != 1)
+            .map(|tp| (tp.clone(), 100 + u64::from(tp.partition)))
+            .collect();
+        assert_eq!(ends, expected);
+        assert!(consumer.need_metadata, "the error asks for a metadata refresh");
+    });
+}
