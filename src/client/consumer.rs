@@ -373,10 +373,7 @@ impl Consumer {
                     }
                 }
                 Ok(_) => self.need_metadata = true,
-                Err(_) => {
-                    self.view.disconnect(leader);
-                    self.need_metadata = true;
-                }
+                Err(_) => self.connection_failed(leader),
             }
         }
         found
@@ -502,10 +499,7 @@ impl Consumer {
         for (leader, response) in pending {
             match response.wait(timeout).await {
                 Ok(Response::Fetch(parts)) => self.absorb(parts, &mut records, &mut skipped_to),
-                _ => {
-                    self.view.disconnect(leader);
-                    self.need_metadata = true;
-                }
+                _ => self.connection_failed(leader),
             }
         }
         let fetched_per_partition = count_per_partition(&records);
@@ -656,17 +650,16 @@ impl Consumer {
             }
             let requested = position.position;
             let (Some(current), Some(epoch)) = (requested.current_leader, requested.offset_epoch) else { continue };
-            if self.view.connection(current.leader).is_none() {
-                self.need_metadata = true;
-                continue;
-            }
             let asked = OffsetForLeaderEpochPartition { tp, current_leader_epoch: current.epoch, leader_epoch: epoch };
             by_leader.entry(current.leader).or_default().push((requested, asked));
         }
         let mut pending = Vec::new();
         let mut requested: BTreeMap<TopicPartition, FetchPosition> = BTreeMap::new();
         for (leader, partitions) in by_leader {
-            let Some(conn) = self.view.connection(leader) else { continue };
+            let Some(conn) = self.view.connection(leader) else {
+                self.need_metadata = true;
+                continue;
+            };
             let mut asked = Vec::with_capacity(partitions.len());
             for (position, partition) in partitions {
                 requested.insert(partition.tp.clone(), position);
@@ -689,12 +682,16 @@ impl Consumer {
                     }
                 }
                 Ok(_) => self.need_metadata = true,
-                Err(_) => {
-                    self.view.disconnect(leader);
-                    self.need_metadata = true;
-                }
+                Err(_) => self.connection_failed(leader),
             }
         }
+    }
+
+    /// A request to `leader` got no answer: the connection is closed, as Kafka's
+    /// NetworkClient does, and the metadata refreshed, since the leader may have moved.
+    fn connection_failed(&mut self, leader: BrokerId) {
+        self.view.disconnect(leader);
+        self.need_metadata = true;
     }
 
     /// Completes the validation of `tp`'s position by its leader's answer.

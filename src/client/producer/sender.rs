@@ -74,8 +74,7 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         }
         let (requests, next_wake, need_metadata) = {
             let mut state = shared.lock();
-            state.metadata_generation = view.generation();
-            let (requests, next_wake) = state.drain_ready(&config, |tp| view.leader(tp));
+            let (requests, next_wake) = state.drain_ready(&config, view.generation(), |tp| view.leader(tp));
             (requests, next_wake, state.need_metadata || view.update_requested())
         };
         for (leader, batches) in requests {

@@ -48,9 +48,6 @@ pub(super) struct State {
     pub partition_counts: BTreeMap<String, u32>,
     /// The partitions per topic whose leader the metadata knows, in order.
     pub available_partitions: BTreeMap<String, Vec<u32>>,
-    /// The generation of the sender's metadata the drains read leaders from
-    /// ([`crate::client::metadata::ClusterView::generation`]).
-    pub metadata_generation: u64,
     /// Whether the sender should refresh the metadata.
     pub need_metadata: bool,
     /// The topics `send` was called for: the sender's metadata requests name them, so
@@ -76,7 +73,6 @@ impl State {
             idempotence: Idempotence::new(config.idempotent_epoch_bump),
             partition_counts: BTreeMap::new(),
             available_partitions: BTreeMap::new(),
-            metadata_generation: 0,
             need_metadata: false,
             topics: BTreeSet::new(),
             disconnect: BTreeSet::new(),
@@ -123,9 +119,14 @@ impl State {
     /// before a later drain. An expiry never holds back the other partitions' batches.
     /// (Kafka drains before it expires, so an expired retry at the front of its queue
     /// may go out once more and expire in flight; here it expires first.)
+    ///
+    /// `metadata_generation` names the metadata `leader_of` reads
+    /// ([`crate::client::metadata::ClusterView::generation`]): what is computed from one
+    /// generation's leaders is reused while it lasts (see [`Accumulator::queue_sizes`]).
     pub fn drain_ready(
         &mut self,
         config: &ProducerConfig,
+        metadata_generation: u64,
         leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
     ) -> (BTreeMap<BrokerId, Vec<Batch>>, Option<Instant>) {
         let now = Instant::now();
@@ -133,7 +134,7 @@ impl State {
         if idempotent && self.idempotence.producer().is_none() {
             return (BTreeMap::new(), None);
         }
-        self.update_load_stats(config, &leader_of);
+        self.update_load_stats(config, metadata_generation, &leader_of);
         for batch in self.accumulator.expired(config, now) {
             if idempotent {
                 // Only a retry waits in the queue after a send (Kafka's `inRetry`).
@@ -177,6 +178,7 @@ impl State {
     fn update_load_stats(
         &mut self,
         config: &ProducerConfig,
+        metadata_generation: u64,
         leader_of: &impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
     ) {
         let adaptive =
@@ -186,9 +188,8 @@ impl State {
         }
         for (topic, partitioner) in &mut self.partitioners {
             let partitions = self.partition_counts.get(topic).copied().unwrap_or(0);
-            let generation = self.metadata_generation;
-            partitioner
-                .update_load_stats(self.accumulator.queue_sizes(config, topic, partitions, generation, leader_of));
+            let queues = self.accumulator.queue_sizes(config, topic, partitions, metadata_generation, leader_of);
+            partitioner.update_load_stats(queues);
         }
     }
 

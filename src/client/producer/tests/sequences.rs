@@ -65,7 +65,7 @@ impl Producer {
     /// attempts.
     fn drain(&mut self) -> Vec<Batch> {
         self.state.resolve_sequences();
-        let (mut ready, _) = self.state.drain_ready(&self.config, broker_1);
+        let (mut ready, _) = self.state.drain_ready(&self.config, 0, broker_1);
         let mut batches = ready.remove(&BrokerId(1)).unwrap_or_default();
         for batch in &mut batches {
             batch.attempts += 1;
