@@ -68,7 +68,7 @@ pub fn stop_and_delete_replicas(shared: &SharedBroker, deleted: &[TopicPartition
 pub fn forget_partitions(shared: &SharedBroker, deleted: &[TopicPartition]) {
     let forgotten: Vec<TopicPartition> = {
         let mut state = shared.lock();
-        deleted.iter().filter(|tp| state.metadata.partitions.remove(*tp).is_some()).cloned().collect()
+        deleted.iter().filter(|tp| state.forget_partition_state(tp)).cloned().collect()
     };
     if !forgotten.is_empty() {
         shared.coordinator.on_partitions_deleted(shared, &forgotten);

@@ -2,6 +2,7 @@
 //! and the controller's LeaderAndIsr and UpdateMetadata (produce has its own file,
 //! `produce`).
 
+use super::hosted::Touched;
 use super::partition::{Partition, StateNews};
 use super::{fetcher, MetadataCache, SharedBroker};
 use crate::broker::log::{PartitionLog, ReadLimits};
@@ -9,7 +10,7 @@ use crate::coverage::ReachedState;
 use crate::history::{Event, TruncationReason};
 use crate::plant::PlantedBug;
 use crate::protocol::{
-    BrokerEndpoint, ErrorCode, FetchPartitionResponse, FetchRequest, FollowerRestart, IsolationLevel,
+    BrokerEndpoint, ErrorCode, FetchPartition, FetchPartitionResponse, FetchRequest, FollowerRestart, IsolationLevel,
     LeaderAndIsrRequest, LeaderEpoch, ListOffsetsPartition, ListOffsetsPartitionResponse, ListOffsetsRequest,
     MetadataResponse, OffsetForLeaderEpochPartition, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata,
     PartitionState, Response, TopicPartition, TruncationMode,
@@ -44,14 +45,50 @@ pub fn metadata(shared: &SharedBroker, topics: &[String], allow_auto_topic_creat
 }
 
 /// Serves a fetch from a consumer or a follower, waiting up to `max_wait_ms` for data.
+///
+/// Woken by any change on the broker, the wait re-reads only its partitions that may
+/// have changed since its last read (see [`super::hosted`]): the others would read the
+/// same, as Kafka's purgatory checks a delayed fetch only for changes to its partitions.
 pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPartitionResponse> {
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms);
     if let Some(follower) = request.replica_id {
         record_follower_progress(shared, follower, &request);
     }
+    // The request's partitions with their positions, sorted, to find the touched ones.
+    let mut positions: Vec<(&TopicPartition, usize)> =
+        request.partitions.iter().enumerate().map(|(position, wanted)| (&wanted.tp, position)).collect();
+    positions.sort_unstable();
+    let mut responses = Vec::new();
+    let mut read_at: Option<u64> = None;
     loop {
         let changed = shared.changed.notified();
-        let responses = read_partitions(shared, &request);
+        {
+            let state = shared.lock();
+            match read_at.map(|mark| state.partitions.touched_since(mark)) {
+                None | Some(Touched::Everything) => {
+                    responses = request
+                        .partitions
+                        .iter()
+                        .map(|wanted| read_partition(shared, &state, &request, wanted))
+                        .collect();
+                }
+                Some(Touched::Only(touched)) => {
+                    let mut stale: Vec<usize> = touched
+                        .into_iter()
+                        .flat_map(|tp| {
+                            let first = positions.partition_point(|(wanted, _)| *wanted < tp);
+                            positions[first..].iter().take_while(move |(wanted, _)| *wanted == tp).map(|(_, at)| *at)
+                        })
+                        .collect();
+                    stale.sort_unstable();
+                    stale.dedup();
+                    for position in stale {
+                        responses[position] = read_partition(shared, &state, &request, &request.partitions[position]);
+                    }
+                }
+            }
+            read_at = Some(state.partitions.change_mark());
+        }
         let ready = responses.iter().any(|r| r.error.is_some() || !r.batches.is_empty());
         if ready || Instant::now() >= deadline {
             return responses;
@@ -79,7 +116,7 @@ fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::Br
             if topic_id_error(&state, wanted).is_some() {
                 continue;
             }
-            let Some(partition) = state.partitions.get_mut(&wanted.tp) else {
+            let Some(partition) = state.partitions.get_mut_unnoted(&wanted.tp) else {
                 continue;
             };
             if !partition.is_leader() || wanted.current_leader_epoch != Some(partition.leader_epoch()) {
@@ -92,9 +129,14 @@ fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::Br
                 continue;
             }
             partition.record_follower_fetch(follower, wanted.fetch_offset, broker_epoch, now);
-            moved |= partition.maybe_advance_high_watermark(me, &shared.tracer);
+            let advanced = partition.maybe_advance_high_watermark(me, &shared.tracer);
             if let Some(new_isr) = partition.expanded_isr(follower) {
                 expansions.push((wanted.tp.clone(), new_isr));
+            }
+            if advanced {
+                // What a fetch of the partition reads moved (see `get_mut_unnoted`).
+                state.partitions.note_changed(&wanted.tp);
+                moved = true;
             }
         }
     }
@@ -111,67 +153,65 @@ fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::Br
     }
 }
 
-/// Reads each requested partition without waiting.
-fn read_partitions(shared: &SharedBroker, request: &FetchRequest) -> Vec<FetchPartitionResponse> {
-    let state = shared.lock();
+/// Reads one requested partition without waiting.
+fn read_partition(
+    shared: &SharedBroker,
+    state: &super::ReplicaState,
+    request: &FetchRequest,
+    wanted: &FetchPartition,
+) -> FetchPartitionResponse {
     let is_follower = request.replica_id.is_some();
-    request
-        .partitions
-        .iter()
-        .map(|wanted| {
-            let mut response = FetchPartitionResponse {
-                tp: wanted.tp.clone(),
-                error: None,
-                high_watermark: 0,
-                log_start_offset: 0,
-                log_end_offset: 0,
-                batches: Vec::new(),
-                last_stable_offset: 0,
-                aborted_transactions: Vec::new(),
-                topic_id: None,
-            };
-            if let Some(error) = topic_id_error(&state, wanted) {
-                response.error = Some(error);
-                return response;
-            }
-            let Some(partition) = state.partitions.get(&wanted.tp) else {
-                response.error = Some(ErrorCode::UnknownTopicOrPartition);
-                return response;
-            };
-            response.topic_id = partition.topic_id();
-            if let Some(error) = epoch_error(partition, wanted.current_leader_epoch) {
-                response.error = Some(error);
-                return response;
-            }
-            let log = partition.log();
-            response.high_watermark = partition.high_watermark();
-            response.log_start_offset = log.log_start_offset();
-            response.log_end_offset = log.log_end_offset();
-            response.last_stable_offset = last_stable_offset(shared, partition);
-            if wanted.fetch_offset > log.log_end_offset() || wanted.fetch_offset < log.log_start_offset() {
-                response.error = Some(ErrorCode::OffsetOutOfRange);
-                return response;
-            }
-            // Consumers see only committed records (`read_committed` ones only records
-            // below the last stable offset); followers read up to the log end.
-            let read_committed = request.isolation_level == IsolationLevel::ReadCommitted;
-            let until = match () {
-                _ if is_follower => log.log_end_offset(),
-                _ if read_committed => response.last_stable_offset,
-                _ => partition.high_watermark(),
-            };
-            let limits = if is_follower {
-                ReadLimits { max_bytes: shared.config.replica_fetch_max_bytes, max_records: usize::MAX }
-            } else {
-                ReadLimits { max_bytes: u64::MAX, max_records: request.max_records }
-            };
-            response.batches = log.read(wanted.fetch_offset, until, limits);
-            if read_committed && !is_follower {
-                response.aborted_transactions = log.txns().aborted_between(wanted.fetch_offset, until);
-            }
-            response
-        })
-        .collect()
+    let mut response = FetchPartitionResponse {
+        tp: wanted.tp.clone(),
+        error: None,
+        high_watermark: 0,
+        log_start_offset: 0,
+        log_end_offset: 0,
+        batches: Vec::new(),
+        last_stable_offset: 0,
+        aborted_transactions: Vec::new(),
+        topic_id: None,
+    };
+    if let Some(error) = topic_id_error(state, wanted) {
+        response.error = Some(error);
+        return response;
+    }
+    let Some(partition) = state.partitions.get(&wanted.tp) else {
+        response.error = Some(ErrorCode::UnknownTopicOrPartition);
+        return response;
+    };
+    response.topic_id = partition.topic_id();
+    if let Some(error) = epoch_error(partition, wanted.current_leader_epoch) {
+        response.error = Some(error);
+        return response;
+    }
+    let log = partition.log();
+    response.high_watermark = partition.high_watermark();
+    response.log_start_offset = log.log_start_offset();
+    response.log_end_offset = log.log_end_offset();
+    response.last_stable_offset = last_stable_offset(shared, partition);
+    if wanted.fetch_offset > log.log_end_offset() || wanted.fetch_offset < log.log_start_offset() {
+        response.error = Some(ErrorCode::OffsetOutOfRange);
+        return response;
+    }
+    // Consumers see only committed records (`read_committed` ones only records
+    // below the last stable offset); followers read up to the log end.
+    let read_committed = request.isolation_level == IsolationLevel::ReadCommitted;
+    let until = match () {
+        _ if is_follower => log.log_end_offset(),
+        _ if read_committed => response.last_stable_offset,
+        _ => partition.high_watermark(),
+    };
+    let limits = if is_follower {
+        ReadLimits { max_bytes: shared.config.replica_fetch_max_bytes, max_records: usize::MAX }
+    } else {
+        ReadLimits { max_bytes: u64::MAX, max_records: request.max_records }
+    };
+    response.batches = log.read(wanted.fetch_offset, until, limits);
+    if read_committed && !is_follower {
+        response.aborted_transactions = log.txns().aborted_between(wanted.fetch_offset, until);
+    }
+    response
 }
 
 /// KIP-516 for a fetch that names its topic id (Fetch v13+): UNKNOWN_TOPIC_ID when this
@@ -179,7 +219,7 @@ fn read_partitions(shared: &SharedBroker, request: &FetchRequest) -> Vec<FetchPa
 /// (`KafkaApis.handleFetchRequest` resolves ids through the metadata cache), and
 /// INCONSISTENT_TOPIC_ID when the replica hosted here belongs to another id
 /// (`ReplicaManager.readFromLocalLog`). A fetch by name checks nothing.
-fn topic_id_error(state: &super::ReplicaState, wanted: &crate::protocol::FetchPartition) -> Option<ErrorCode> {
+fn topic_id_error(state: &super::ReplicaState, wanted: &FetchPartition) -> Option<ErrorCode> {
     let id = wanted.topic_id?;
     if state.metadata.partitions.get(&wanted.tp).is_none_or(|known| known.topic_id != id) {
         return Some(ErrorCode::UnknownTopicId);
@@ -319,7 +359,7 @@ pub fn apply_partition_states(shared: &SharedBroker, partitions: &[PartitionStat
         update_live_brokers(&mut state.metadata, live_brokers);
         let now = Instant::now();
         for partition_state in partitions {
-            state.metadata.partitions.insert(partition_state.tp.clone(), partition_state.clone());
+            state.cache_partition_state(partition_state.clone());
             if !partition_state.replicas.contains(&me) {
                 continue;
             }
@@ -339,7 +379,7 @@ pub fn apply_partition_states(shared: &SharedBroker, partitions: &[PartitionStat
                     super::deletion::stray_replica(shared, me, &stray);
                 }
             }
-            let partition = state.partitions.entry(tp.clone()).or_insert_with(|| {
+            let partition = state.partitions.get_or_insert_with(tp, || {
                 let segment_bytes = shared.config.retention_for(&tp.topic).segment_bytes;
                 let log = PartitionLog::load_with_segment_bytes(tp.clone(), shared.disk.clone(), segment_bytes);
                 let name = shared.tracer.recorder().partition_key(tp, Some(partition_state.topic_id));
@@ -416,7 +456,7 @@ pub fn update_metadata(
         }
         update_live_brokers(&mut state.metadata, live_brokers);
         for partition in partitions {
-            state.metadata.partitions.insert(partition.tp.clone(), partition);
+            state.cache_partition_state(partition);
         }
     }
     super::deletion::forget_partitions(shared, deleting);

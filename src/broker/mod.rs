@@ -19,6 +19,7 @@ mod epoch_cache;
 mod fetcher;
 mod follower_progress;
 pub(crate) mod handlers;
+mod hosted;
 pub mod kraft;
 mod log;
 mod partition;
@@ -211,7 +212,9 @@ impl BrokerConfig {
 pub struct MetadataCache {
     /// Live brokers by id.
     pub live_brokers: BTreeMap<BrokerId, BrokerEndpoint>,
-    /// Every partition's latest known state.
+    /// Every partition's latest known state. Changed only through
+    /// [`ReplicaState::cache_partition_state`] and [`ReplicaState::forget_partition_state`],
+    /// which keep the fetches' change record.
     pub partitions: BTreeMap<TopicPartition, PartitionState>,
     /// The active controller, as far as this broker knows.
     pub controller: Option<BrokerId>,
@@ -234,13 +237,35 @@ impl MetadataCache {
 pub struct ReplicaState {
     /// This broker.
     pub id: BrokerId,
-    /// Replicas hosted here.
-    pub partitions: BTreeMap<TopicPartition, Partition>,
+    /// Replicas hosted here, with a record of which ones may have changed.
+    pub partitions: hosted::HostedPartitions,
     /// The metadata cache.
     pub metadata: MetadataCache,
 }
 
 impl ReplicaState {
+    /// Caches a partition's latest state from the controller. A fetch of the partition
+    /// reads its topic id from the cache, so this counts as a change to it (see
+    /// [`hosted::HostedPartitions`]); change the cache's partitions only through here
+    /// and [`ReplicaState::forget_partition_state`].
+    pub fn cache_partition_state(&mut self, partition: PartitionState) {
+        // A fetch reads only the cached topic id.
+        let known = self.metadata.partitions.get(&partition.tp);
+        if known.is_none_or(|known| known.topic_id != partition.topic_id) {
+            self.partitions.note_changed(&partition.tp);
+        }
+        self.metadata.partitions.insert(partition.tp.clone(), partition);
+    }
+
+    /// Drops a deleted partition from the metadata cache; whether it was cached.
+    pub fn forget_partition_state(&mut self, tp: &TopicPartition) -> bool {
+        let forgotten = self.metadata.partitions.remove(tp).is_some();
+        if forgotten {
+            self.partitions.note_changed(tp);
+        }
+        forgotten
+    }
+
     /// Whether appending the given number of records to any of these partitions here
     /// would reach `flush.messages` ([`Partition::flush_due_after`]); partitions not
     /// hosted here and appends without records do not count.

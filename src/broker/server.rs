@@ -18,7 +18,6 @@ use crate::sim::disk::Disk;
 use crate::sim::machine::Machine;
 use crate::sim::net::{NodeNet, ServerConn};
 use madsim::time::sleep;
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
@@ -107,7 +106,7 @@ pub(super) fn start(ctx: BrokerContext) -> SharedBroker {
             tps.push(tp);
         }
     }
-    let mut partitions = BTreeMap::new();
+    let mut partitions = super::hosted::HostedPartitions::default();
     for tp in tps {
         let segment_bytes = ctx.config.retention_for(&tp.topic).segment_bytes;
         let log = PartitionLog::load_with_segment_bytes(tp.clone(), ctx.disk.clone(), segment_bytes);
@@ -120,7 +119,7 @@ pub(super) fn start(ctx: BrokerContext) -> SharedBroker {
             records: partition.log().all_records(),
             high_watermark: partition.high_watermark(),
         });
-        partitions.insert(tp, partition);
+        partitions.get_or_insert_with(&tp, || partition);
     }
     let next_producer_id = handlers::load_producer_id_counter(me, &ctx.disk);
     let pipeline = RequestPipeline::new(me.0, ctx.config.pipeline, ctx.machine, ctx.tracer.clone());

@@ -59,9 +59,9 @@ impl TopicIds {
     }
 
     fn publish(&self, partitions: &BTreeMap<TopicPartition, PartitionMetadata>) {
-        let mut ids = self.lock();
-        ids.by_topic.clear();
-        ids.by_topic.extend(partitions.values().map(|p| (p.tp.topic.clone(), p.topic_id)));
+        // Collected, not inserted one by one: a sorted bulk build (the last partition's
+        // id wins for a topic, as sequential inserts would have it).
+        self.lock().by_topic = partitions.values().map(|p| (p.tp.topic.clone(), p.topic_id)).collect();
     }
 }
 
@@ -181,19 +181,22 @@ impl ClusterView {
         // leaves the cache, and a topic's partitions are the ones it lists (Kafka's
         // `Metadata.handleMetadataResponse` builds the cluster from the response; a
         // topic with an error contributes no partitions).
-        if topics.is_empty() {
-            self.partitions.clear();
-        } else {
-            self.partitions.retain(|tp, _| !topics.iter().any(|t| **t == *tp.topic));
-        }
         // Kafka's `Metadata.handleMetadataResponse` requests another update for a topic
         // or partition answered with an `InvalidMetadataException` error:
         // UNKNOWN_TOPIC_OR_PARTITION for a topic (here: named but not in the answer),
         // LEADER_NOT_AVAILABLE for a partition (here: no leader).
         let leaderless = metadata.partitions.iter().any(|p| p.leader.is_none());
-        for partition in metadata.partitions {
-            self.partitions.insert(partition.tp.clone(), partition);
-        }
+        let answered = metadata.partitions.into_iter().map(|partition| (partition.tp.clone(), partition));
+        // Rebuilt by collecting (a bulk build of sorted runs; a later entry wins, as an
+        // insert would) rather than by thousands of inserts into the old map.
+        self.partitions = if topics.is_empty() {
+            answered.collect()
+        } else {
+            let kept = std::mem::take(&mut self.partitions)
+                .into_iter()
+                .filter(|(tp, _)| !topics.iter().any(|t| **t == *tp.topic));
+            kept.chain(answered).collect()
+        };
         self.update_requested = leaderless || topics.iter().any(|t| self.partition_count(t).is_none());
         self.topic_ids.publish(&self.partitions);
         self.refreshed_at = Some(madsim::time::Instant::now());
