@@ -249,11 +249,15 @@ fn apply_fetch_responses(
     let mut changed = false;
     {
         let mut state = shared.lock();
-        for response in responses {
-            let Some(expected) = followed.iter().find(|f| f.tp == response.tp) else {
+        for (at, response) in responses.into_iter().enumerate() {
+            // The leader answers in request order; look further only if it did not.
+            let in_order = followed.get(at).filter(|f| f.tp == response.tp);
+            let Some(expected) = in_order.or_else(|| followed.iter().find(|f| f.tp == response.tp)) else {
                 continue;
             };
-            let Some(replica) = state.partitions.get_mut(&response.tp) else {
+            // Nothing here changes what a fetch from this broker reads: see
+            // `HostedPartitions::get_mut_unnoted`.
+            let Some(replica) = state.partitions.get_mut_unnoted(&response.tp) else {
                 continue;
             };
             let still_following = replica.followed_leader() == Some(leader)

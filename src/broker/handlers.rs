@@ -2,7 +2,7 @@
 //! and the controller's LeaderAndIsr and UpdateMetadata (produce has its own file,
 //! `produce`).
 
-use super::hosted::Touched;
+use super::hosted::{Slot, Touched};
 use super::partition::{Partition, StateNews};
 use super::{fetcher, MetadataCache, SharedBroker};
 use crate::broker::log::{PartitionLog, ReadLimits};
@@ -54,9 +54,12 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
     if let Some(follower) = request.replica_id {
         record_follower_progress(shared, follower, &request);
     }
-    // The request's partitions with their positions, sorted, to find the touched ones.
-    let mut positions: Vec<(&TopicPartition, usize)> =
-        request.partitions.iter().enumerate().map(|(position, wanted)| (&wanted.tp, position)).collect();
+    // The request's partitions' slots with their positions, sorted, to find the
+    // touched ones.
+    let mut positions: Vec<(Slot, usize)> = {
+        let mut state = shared.lock();
+        request.partitions.iter().enumerate().map(|(at, wanted)| (state.partitions.slot(&wanted.tp), at)).collect()
+    };
     positions.sort_unstable();
     let mut responses = Vec::new();
     let mut read_at: Option<u64> = None;
@@ -75,15 +78,15 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
                 Some(Touched::Only(touched)) => {
                     let mut stale: Vec<usize> = touched
                         .into_iter()
-                        .flat_map(|tp| {
-                            let first = positions.partition_point(|(wanted, _)| *wanted < tp);
-                            positions[first..].iter().take_while(move |(wanted, _)| *wanted == tp).map(|(_, at)| *at)
+                        .flat_map(|slot| {
+                            let first = positions.partition_point(|(wanted, _)| *wanted < slot);
+                            positions[first..].iter().take_while(move |(wanted, _)| *wanted == slot).map(|(_, at)| *at)
                         })
                         .collect();
                     stale.sort_unstable();
                     stale.dedup();
-                    for position in stale {
-                        responses[position] = read_partition(shared, &state, &request, &request.partitions[position]);
+                    for at in stale {
+                        responses[at] = read_partition(shared, &state, &request, &request.partitions[at]);
                     }
                 }
             }

@@ -21,28 +21,41 @@ use std::collections::{BTreeMap, VecDeque};
 /// them re-reads everything, so the bound costs only a re-read.
 const REMEMBERED_CHANGES: usize = 4_096;
 
+/// A partition's number on this broker: given the first time the partition is seen and
+/// kept for good, so that a change record compares integers, not names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Slot(u32);
+
 /// One entry of the change record.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 enum Change {
     /// One partition was handed out for mutation (or its cached metadata changed).
-    Partition(TopicPartition),
+    Partition(Slot),
     /// Anything may have changed.
     Everything,
 }
 
 /// What changed since a given point of the record.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Touched<'a> {
+pub enum Touched {
     /// Anything may have changed: read everything again.
     Everything,
     /// Only these partitions may have changed (possibly with repeats).
-    Only(Vec<&'a TopicPartition>),
+    Only(Vec<Slot>),
+}
+
+/// A hosted replica with its slot.
+struct Hosted {
+    slot: Slot,
+    replica: Partition,
 }
 
 /// The replicas hosted by a broker, keyed by partition, with the change record.
 #[derive(Default)]
 pub struct HostedPartitions {
-    replicas: BTreeMap<TopicPartition, Partition>,
+    replicas: BTreeMap<TopicPartition, Hosted>,
+    /// Every partition's slot, hosted or not, once seen.
+    slots: BTreeMap<TopicPartition, Slot>,
     /// The most recent changes, oldest first, each with its sequence number.
     changes: VecDeque<(u64, Change)>,
     /// The sequence number the next change gets.
@@ -52,7 +65,7 @@ pub struct HostedPartitions {
 impl HostedPartitions {
     /// The replica of `tp`, if hosted here.
     pub fn get(&self, tp: &TopicPartition) -> Option<&Partition> {
-        self.replicas.get(tp)
+        self.replicas.get(tp).map(|hosted| &hosted.replica)
     }
 
     /// Whether `tp` is hosted here.
@@ -61,65 +74,76 @@ impl HostedPartitions {
     }
 
     /// The hosted replicas in partition order.
-    pub fn iter(&self) -> std::collections::btree_map::Iter<'_, TopicPartition, Partition> {
-        self.replicas.iter()
+    pub fn iter(&self) -> impl Iterator<Item = (&TopicPartition, &Partition)> {
+        self.replicas.iter().map(|(tp, hosted)| (tp, &hosted.replica))
     }
 
     /// The hosted replicas' states in partition order.
-    pub fn values(&self) -> std::collections::btree_map::Values<'_, TopicPartition, Partition> {
-        self.replicas.values()
-    }
-
-    /// The map itself, read-only (for range lookups such as `TopicPartition::of_topic`).
-    pub fn as_map(&self) -> &BTreeMap<TopicPartition, Partition> {
-        &self.replicas
+    pub fn values(&self) -> impl Iterator<Item = &Partition> {
+        self.replicas.values().map(|hosted| &hosted.replica)
     }
 
     /// The replica of `tp` for mutation; counts as a change to `tp`.
     pub fn get_mut(&mut self, tp: &TopicPartition) -> Option<&mut Partition> {
-        let replica = self.replicas.get_mut(tp)?;
-        Self::record(&mut self.changes, &mut self.next_change, Change::Partition(tp.clone()));
-        Some(replica)
+        let hosted = self.replicas.get_mut(tp)?;
+        Self::record(&mut self.changes, &mut self.next_change, Change::Partition(hosted.slot));
+        Some(&mut hosted.replica)
     }
 
-    /// The replica of `tp` for a mutation that changes nothing a fetch reads (a
-    /// follower's progress), without counting as a change: the caller must call
-    /// [`HostedPartitions::note_changed`] if it moved what a fetch reads (the high
-    /// watermark). Only the leader's bookkeeping of follower fetches uses it: every
-    /// follower fetch touches each of its partitions, and counting those would wake every
-    /// consumer fetch of the same partitions for nothing.
+    /// The replica of `tp` for a mutation that changes nothing a fetch reads, without
+    /// counting as a change: the caller must call [`HostedPartitions::note_changed`] if
+    /// it moved what a fetch reads. Two callers use it, each for bookkeeping that would
+    /// otherwise wake every fetch of its partitions for nothing:
+    /// - the leader's record of a follower fetch (what a fetch reads moves only with the
+    ///   high watermark, which the caller notes);
+    /// - the follower's application of a fetch response: a fetch of a partition this
+    ///   broker follows answers NOT_LEADER_OR_FOLLOWER whatever its log holds, and the
+    ///   response changes neither the replica's role nor its topic id.
     pub fn get_mut_unnoted(&mut self, tp: &TopicPartition) -> Option<&mut Partition> {
-        self.replicas.get_mut(tp)
+        self.replicas.get_mut(tp).map(|hosted| &mut hosted.replica)
     }
 
     /// Every replica for mutation; counts as a change to all of them.
-    pub fn values_mut(&mut self) -> std::collections::btree_map::ValuesMut<'_, TopicPartition, Partition> {
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Partition> {
         self.note_everything_changed();
-        self.replicas.values_mut()
+        self.replicas.values_mut().map(|hosted| &mut hosted.replica)
     }
 
     /// The replica of `tp`, created with `create` when not hosted yet; counts as a
     /// change to `tp`.
     pub fn get_or_insert_with(&mut self, tp: &TopicPartition, create: impl FnOnce() -> Partition) -> &mut Partition {
-        Self::record(&mut self.changes, &mut self.next_change, Change::Partition(tp.clone()));
-        self.replicas.entry(tp.clone()).or_insert_with(create)
+        let slot = self.slot(tp);
+        Self::record(&mut self.changes, &mut self.next_change, Change::Partition(slot));
+        &mut self.replicas.entry(tp.clone()).or_insert_with(|| Hosted { slot, replica: create() }).replica
     }
 
     /// Stops hosting `tp`, returning its replica; counts as a change to `tp`.
     pub fn remove(&mut self, tp: &TopicPartition) -> Option<Partition> {
-        Self::record(&mut self.changes, &mut self.next_change, Change::Partition(tp.clone()));
-        self.replicas.remove(tp)
+        let hosted = self.replicas.remove(tp)?;
+        Self::record(&mut self.changes, &mut self.next_change, Change::Partition(hosted.slot));
+        Some(hosted.replica)
     }
 
-    /// Records that what a fetch of `tp` reads changed outside the replica (the
-    /// metadata cache's entry for it).
+    /// Records that what a fetch of `tp` reads changed (outside the replica, or through
+    /// [`HostedPartitions::get_mut_unnoted`]).
     pub fn note_changed(&mut self, tp: &TopicPartition) {
-        Self::record(&mut self.changes, &mut self.next_change, Change::Partition(tp.clone()));
+        let slot = self.slot(tp);
+        Self::record(&mut self.changes, &mut self.next_change, Change::Partition(slot));
     }
 
     /// Records that anything a fetch reads may have changed.
     pub fn note_everything_changed(&mut self) {
         Self::record(&mut self.changes, &mut self.next_change, Change::Everything);
+    }
+
+    /// The slot of `tp`, given now if it has none yet.
+    pub fn slot(&mut self, tp: &TopicPartition) -> Slot {
+        if let Some(slot) = self.slots.get(tp) {
+            return *slot;
+        }
+        let next = Slot(self.slots.len() as u32);
+        self.slots.insert(tp.clone(), next);
+        next
     }
 
     /// The point of the record now: pass it to [`HostedPartitions::touched_since`] later.
@@ -128,7 +152,7 @@ impl HostedPartitions {
     }
 
     /// The partitions that may have changed since `mark`.
-    pub fn touched_since(&self, mark: u64) -> Touched<'_> {
+    pub fn touched_since(&self, mark: u64) -> Touched {
         let forgotten = mark < self.next_change && self.changes.front().is_none_or(|(oldest, _)| *oldest > mark);
         if forgotten {
             return Touched::Everything;
@@ -137,7 +161,7 @@ impl HostedPartitions {
         let mut touched = Vec::new();
         for (_, change) in self.changes.range(start..) {
             match change {
-                Change::Partition(tp) => touched.push(tp),
+                Change::Partition(slot) => touched.push(*slot),
                 Change::Everything => return Touched::Everything,
             }
         }
@@ -177,13 +201,20 @@ mod tests {
     fn a_mutable_access_is_a_change_to_that_partition_only() {
         let (a, b) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
         let mut hosted = hosted(&[a.clone(), b.clone()]);
+        let (slot_a, slot_b) = (hosted.slot(&a), hosted.slot(&b));
+        assert_ne!(slot_a, slot_b);
         let mark = hosted.change_mark();
         assert_eq!(hosted.touched_since(mark), Touched::Only(vec![]));
         hosted.get(&b);
         hosted.get_mut(&a);
-        assert_eq!(hosted.touched_since(mark), Touched::Only(vec![&a]));
+        hosted.get_mut_unnoted(&b);
+        assert_eq!(hosted.touched_since(mark), Touched::Only(vec![slot_a]));
         hosted.note_changed(&b);
-        assert_eq!(hosted.touched_since(mark), Touched::Only(vec![&a, &b]));
+        assert_eq!(hosted.touched_since(mark), Touched::Only(vec![slot_a, slot_b]));
+        let unhosted = TopicPartition::new("t", 2);
+        let slot = hosted.slot(&unhosted);
+        hosted.get_or_insert_with(&unhosted, || replica(&unhosted));
+        assert_eq!(hosted.slot(&unhosted), slot, "a slot given before hosting is kept");
         let later = hosted.change_mark();
         assert_eq!(hosted.touched_since(later), Touched::Only(vec![]));
     }
@@ -201,6 +232,6 @@ mod tests {
         }
         assert_eq!(hosted.touched_since(mark), Touched::Everything, "the mark fell out of the record");
         let recent = hosted.change_mark() - 1;
-        assert_eq!(hosted.touched_since(recent), Touched::Only(vec![&a]));
+        assert_eq!(hosted.touched_since(recent), Touched::Only(vec![hosted.slot(&a)]));
     }
 }
