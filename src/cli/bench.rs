@@ -30,6 +30,15 @@ pub struct BenchArgs {
     /// run's length. Takes about half a minute and a few GiB.
     #[arg(long)]
     pub linearity: bool,
+    /// Also runs the scale scenario (`--scale-file`: 12 brokers, 2,000 partitions, 50
+    /// producers, a 20-member group, 5 simulated minutes with broker crashes) and reports
+    /// its wall time, CPU time and the process's peak memory against issue 20's targets.
+    /// Takes minutes and a few GiB.
+    #[arg(long)]
+    pub scale: bool,
+    /// The scale scenario `--scale` runs (its first seed).
+    #[arg(long, value_name = "FILE", default_value = "scenarios/heavy/scale.toml")]
+    pub scale_file: PathBuf,
 }
 
 /// Targets on a 2-core machine, release build (issue 7).
@@ -49,6 +58,10 @@ const TARGET_BENCH_COMPRESSION: f64 = 100.0;
 const TARGET_LESSON_COMPRESSION: f64 = 1000.0;
 /// Seeds per wall second of the swarm scenarios on the suite's jobs.
 const TARGET_SWARM_SEEDS_PER_S: f64 = 500.0;
+/// The scale scenario's wall time, in seconds.
+const TARGET_SCALE_WALL_S: f64 = 60.0;
+/// The process's peak memory after the scale scenario, in GiB.
+const TARGET_SCALE_PEAK_GIB: f64 = 2.0;
 /// How much longer the linearity run is than the bench run.
 const LINEARITY_FACTOR: u64 = 16;
 /// The largest difference of checking's µs per record between the two runs.
@@ -228,6 +241,38 @@ pub fn bench(args: &BenchArgs) -> i32 {
         );
     } else {
         println!("    checking linear in the run's length: measured with --linearity");
+    }
+    if args.scale {
+        return scale(args);
+    }
+    println!("    the scale scenario: measured with --scale");
+    0
+}
+
+/// Runs the scale scenario once and reports it against its targets.
+fn scale(args: &BenchArgs) -> i32 {
+    let scenario = match load(&args.scale_file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = scenario.seeds.first().copied().unwrap_or(1);
+    let (outcome, figures) = bench::run_scenario(&scenario, seed);
+    let status = outcome.verdict(&scenario).status();
+    let peak_gib = bench::peak_memory_kib().map(|kib| kib as f64 / (1024.0 * 1024.0));
+    println!(
+        "  scale run ({} seed {seed}): {} anomalies, status {}, trace hash {:016x}",
+        args.scale_file.display(),
+        outcome.anomalies.len(),
+        status.word(),
+        outcome.trace_hash
+    );
+    println!("  {}", row(&figures));
+    let passes = status == crate::runner::Status::Pass;
+    println!("    scale scenario passes: {}", if passes { "met" } else { "MISSED" });
+    target("scale scenario wall time", figures.wall_s, TARGET_SCALE_WALL_S, "s", true);
+    match peak_gib {
+        Some(gib) => target("peak memory after the scale run", gib, TARGET_SCALE_PEAK_GIB, "GiB", true),
+        None => println!("    peak memory after the scale run: unknown (no /proc/self/status)"),
     }
     0
 }

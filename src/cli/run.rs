@@ -188,10 +188,11 @@ fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
         for event in crate::report::describe::topic_events(&outcome.history, u64::MAX) {
             out += &format!("  {}\n", crate::report::describe::topic_event_line(&event));
         }
-        for span in &outcome.unavailability {
-            let until = span.until_ms.map_or("the end".to_string(), seconds);
+        for group in runner::grouped_unavailability(&outcome.unavailability) {
+            let until = group.until_ms.map_or("the end".to_string(), seconds);
+            let partitions = group.partitions_phrase(crate::scenario::Lang::En);
             out +=
-                &format!("  unavailable: {} had no live leader from {} to {}\n", span.tp, seconds(span.from_ms), until);
+                &format!("  unavailable: {partitions} had no live leader from {} to {until}\n", seconds(group.from_ms));
         }
         out += &render_rebalances(&outcome.history);
         if let Some(line) = crate::explain::mechanism::RefusedCommits::of(&outcome.history).line() {

@@ -45,12 +45,13 @@ pub(crate) fn facts(data: &ReportData<'_>) -> Vec<String> {
             format!("触发的故障：{} 个；模拟时间：{}", s.faults, secs(data.end_ns)),
         ),
     ];
-    for span in &data.outcome.unavailability {
-        let until = span.until_ms.map_or(lang.pick("the end", "结束").to_string(), |ms| secs(ms * 1_000_000));
-        let from = secs(span.from_ms * 1_000_000);
+    for group in crate::runner::grouped_unavailability(&data.outcome.unavailability) {
+        let until = group.until_ms.map_or(lang.pick("the end", "结束").to_string(), |ms| secs(ms * 1_000_000));
+        let from = secs(group.from_ms * 1_000_000);
+        let partitions = group.partitions_phrase(lang);
         out.push(lang.pick(
-            format!("unavailable: {} had no live leader from {from} to {until}", span.tp),
-            format!("不可用：{} 从 {from} 到 {until} 没有存活的 leader", span.tp),
+            format!("unavailable: {partitions} had no live leader from {from} to {until}"),
+            format!("不可用：{partitions} 从 {from} 到 {until} 没有存活的 leader"),
         ));
     }
     out.extend(explain::mechanism::RefusedCommits::of(&data.outcome.history).line_in(lang));

@@ -32,7 +32,9 @@ mod swarm_wide;
 pub mod sweep;
 
 pub use configure::{replica_assignment, topic_assignments};
-pub use outcome::{RunOutcome, RunStats, ScenarioVerdict, SeedVerdict, Status, Unavailability};
+pub use outcome::{
+    grouped_unavailability, RunOutcome, RunStats, ScenarioVerdict, SeedVerdict, Status, Unavailability, UnavailableGroup,
+};
 pub use panic_hook::PLANT_PANIC_VAR;
 pub use planted::{sweep_planted, PlantedSweep, SweepSeed};
 pub use swarm::DrawnParameters;

@@ -93,6 +93,63 @@ pub struct Unavailability {
     pub until_ms: Option<u64>,
 }
 
+/// Partitions sharing one span of unavailability: one partition, or more than
+/// [`LONGEST_UNGROUPED`] that lost and regained a leader at the same moments (the
+/// partitions a crashed broker led), shown as one line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnavailableGroup<'a> {
+    /// The partitions, in the order of their spans.
+    pub partitions: Vec<&'a str>,
+    /// When they lost their leader, in simulated milliseconds.
+    pub from_ms: u64,
+    /// When they got one again (`None`: never, within the run).
+    pub until_ms: Option<u64>,
+}
+
+/// How many partitions sharing a span are still shown one line each.
+const LONGEST_UNGROUPED: usize = 8;
+
+/// How many partitions a group's line names before it says how many more there are.
+const NAMED_IN_A_GROUP: usize = 3;
+
+impl UnavailableGroup<'_> {
+    /// The partitions as a line names them: `orders-2`, or `167 partitions (orders-2,
+    /// orders-14, orders-26 and 164 more)`.
+    pub fn partitions_phrase(&self, lang: crate::scenario::Lang) -> String {
+        if self.partitions.len() == 1 {
+            return self.partitions[0].to_string();
+        }
+        let named = &self.partitions[..self.partitions.len().min(NAMED_IN_A_GROUP)];
+        let more = self.partitions.len() - named.len();
+        lang.pick(
+            format!("{} partitions ({} and {more} more)", self.partitions.len(), named.join(", ")),
+            format!("{} 个分区（{} 及另外 {more} 个）", self.partitions.len(), named.join("、")),
+        )
+    }
+}
+
+/// The spans as they are shown: one line per partition, except that more than
+/// [`LONGEST_UNGROUPED`] partitions with the very same span are one line, where the
+/// first of them was.
+pub fn grouped_unavailability(spans: &[Unavailability]) -> Vec<UnavailableGroup<'_>> {
+    let mut sharing: BTreeMap<(u64, Option<u64>), Vec<&str>> = BTreeMap::new();
+    for span in spans {
+        sharing.entry((span.from_ms, span.until_ms)).or_default().push(&span.tp);
+    }
+    let mut groups = Vec::new();
+    for span in spans {
+        let key = (span.from_ms, span.until_ms);
+        let partitions = match sharing.get(&key) {
+            Some(shared) if shared.len() > LONGEST_UNGROUPED => sharing.remove(&key).expect("just found"),
+            Some(_) => vec![span.tp.as_str()],
+            // A partition of a group already shown.
+            None => continue,
+        };
+        groups.push(UnavailableGroup { partitions, from_ms: span.from_ms, until_ms: span.until_ms });
+    }
+    groups
+}
+
 /// Spans in which a partition had no leader, as the controller stored each partition's
 /// state (stale events from a fenced controller change nothing: see [`ClusterState`]), or
 /// a leader whose broker was down: crashed, powered off or paused, from the fault until
@@ -373,6 +430,30 @@ impl ScenarioVerdict {
 mod tests {
     use super::*;
     use crate::history::{ElectionReason, TraceEvent};
+    use crate::scenario::Lang;
+
+    #[test]
+    fn partitions_sharing_a_span_are_one_line_when_more_than_three() {
+        let span = |tp: &str, from_ms, until_ms| Unavailability { tp: tp.to_string(), from_ms, until_ms };
+        let mut spans = vec![span("orders-0", 100, Some(200))];
+        spans.extend((1..=LONGEST_UNGROUPED as u32 + 2).map(|p| span(&format!("orders-{p}"), 300, Some(400))));
+        spans.extend((20..20 + LONGEST_UNGROUPED as u32).map(|p| span(&format!("orders-{p}"), 600, Some(700))));
+        spans.push(span("orders-9", 100, Some(200)));
+        spans.push(span("orders-7", 500, None));
+        let groups = grouped_unavailability(&spans);
+        let lines: Vec<String> = groups.iter().map(|g| g.partitions_phrase(Lang::En)).collect();
+        let few: Vec<String> = (20..20 + LONGEST_UNGROUPED).map(|p| format!("orders-{p}")).collect();
+        let expected: Vec<String> = ["orders-0", "10 partitions (orders-1, orders-2, orders-3 and 7 more)"]
+            .into_iter()
+            .map(String::from)
+            .chain(few)
+            .chain(["orders-9".to_string(), "orders-7".to_string()])
+            .collect();
+        assert_eq!(lines, expected, "more than {LONGEST_UNGROUPED} sharing a span are grouped, no fewer");
+        assert_eq!((groups[1].from_ms, groups[1].until_ms), (300, Some(400)));
+        assert_eq!(groups[1].partitions_phrase(Lang::Zh), "10 个分区（orders-1、orders-2、orders-3 及另外 7 个）");
+        assert_eq!(grouped_unavailability(&[]), vec![]);
+    }
 
     fn at(ms: u64, node: &str, event: Event) -> TraceEvent {
         TraceEvent { time_ns: ms * 1_000_000, node: node.into(), event }

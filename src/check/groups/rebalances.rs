@@ -178,11 +178,40 @@ pub fn compact_keys(keys: &[String]) -> String {
         .into_iter()
         .map(|(topic, mut partitions)| {
             partitions.sort_unstable();
-            let list: Vec<String> = partitions.iter().map(u32::to_string).collect();
-            format!("{topic}-{}", list.join(","))
+            format!("{topic}-{}", partition_list(&partitions))
         })
         .collect();
     parts.join(" ")
+}
+
+/// The longest list of partition numbers written out one by one; a longer one (a
+/// member of a group over thousands of partitions) shows its runs of consecutive numbers
+/// as ranges, `0–99`.
+const LONGEST_PLAIN_LIST: usize = 8;
+
+/// Sorted partition numbers as `0,1,5`, or with ranges (`0–99,105`) when there are more
+/// than [`LONGEST_PLAIN_LIST`].
+fn partition_list(partitions: &[u32]) -> String {
+    if partitions.len() <= LONGEST_PLAIN_LIST {
+        let list: Vec<String> = partitions.iter().map(u32::to_string).collect();
+        return list.join(",");
+    }
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &p in partitions {
+        match runs.last_mut() {
+            Some((_, last)) if p <= *last + 1 => *last = (*last).max(p),
+            _ => runs.push((p, p)),
+        }
+    }
+    let parts: Vec<String> = runs
+        .into_iter()
+        .flat_map(|(first, last)| match last - first {
+            0 => vec![first.to_string()],
+            1 => vec![first.to_string(), last.to_string()],
+            _ => vec![format!("{first}–{last}")],
+        })
+        .collect();
+    parts.join(",")
 }
 
 /// How long a group's partitions went without an owner, and how many revocations
@@ -448,5 +477,9 @@ mod tests {
             ["orders-10", "orders-2", "audit-0", "orders-0"].iter().map(|k| k.to_string()).collect();
         assert_eq!(compact_keys(&keys), "audit-0 orders-0,2,10");
         assert_eq!(compact_keys(&[]), "-");
+        // A long list (a member of a group over hundreds of partitions) shows ranges.
+        let many: Vec<String> =
+            (0..100).chain([105, 107, 108]).chain(200..203).map(|p| format!("orders-{p}")).collect();
+        assert_eq!(compact_keys(&many), "orders-0–99,105,107,108,200–202");
     }
 }
