@@ -49,8 +49,10 @@ fn bound(bug: PlantedBug) -> usize {
         // 120 s delivery timeout: swarm-wide's seed 41 first (4 of its 100 seeds).
         PlantedBug::SyncProducerStall => 60,
         // A shrink a paused controller stored without answering, then an expansion on the
-        // stale partition epoch: only the nightly profile's two-minute phases reach it
-        // (seed 11 of swarm-wide-nightly's 12; none of swarm-wide's first 3000 seeds).
+        // stale partition epoch: only the nightly profile's two-minute phases reach it,
+        // rarely (swarm-wide-nightly's seed 240, its 12th listed seed, the only one of
+        // seeds 1-360 since the ZooKeeper controller pipelines its writes; none of
+        // swarm-wide's first 3000 seeds).
         PlantedBug::IsrNotRestoredAfterZombie => 12,
     }
 }
