@@ -17,15 +17,18 @@ fn parse(text: &str) -> Scenario {
 
 /// Issue 14's second fuzz reproducer: three brokers, `orders` with three partitions of
 /// two replicas, no clients; the leader of orders-0 (broker 1, the first controller)
-/// crashes, and the controller is paused for longer than its session right after it
-/// elects a new leader for orders-0.
+/// crashes, and the controller is paused for longer than its session as it stores the
+/// new leader of orders-0 and the shrunk ISR of orders-2. The controller writes both in
+/// one batch and traces them once the batch is answered (`write_states`), so the pause
+/// comes at a fixed time, 3.075 s, which falls while the batch is on its way in about a
+/// third of the seeds (the failure is seen between 3.07 s and 3.17 s).
 fn paused_controller() -> Scenario {
     parse(
         "seeds = [3]\nduration = \"6.16s\"\n[metastore]\ntickTime = 500\n[cluster]\nbrokers = 3\n[cluster.config]\n\
          \"zookeeper.session.timeout.ms\" = 3000\n\
          [[topics]]\nname = \"orders\"\npartitions = 3\n\"replication.factor\" = 2\n\
          [[faults]]\nat = \"780ms\"\nkind = \"crash\"\ntarget = \"the leader of orders-0\"\nduration = \"10ms\"\n\
-         [[faults]]\nat = \"2.8s\"\nwhen = \"leader-election orders-0\"\nkind = \"pause\"\n\
+         [[faults]]\nat = \"2.975s\"\nkind = \"pause\"\n\
          target = \"the controller\"\nduration = \"3.3s\"\n",
     )
 }
@@ -36,7 +39,8 @@ fn the_isr_a_paused_controller_wrote_before_its_successor_is_not_taken_for_the_l
     // paused; it traces the write when it resumes, after the new controller accepted the
     // leader's expansion back to both replicas in the same leader epoch. Ordered by
     // leader epoch alone, that late event made the ISR look shrunk for good: a false
-    // no-progress "orders-2 ISR lacks broker-1" in 38 of these 99 seeds.
+    // no-progress "orders-2 ISR lacks broker-1" in 38 of these 99 seeds (when the pause
+    // came at the election's trace, before the controller pipelined its writes).
     let scenario = paused_controller();
     let mut late_writes_seen = 0;
     for seed in 0..99 {
@@ -50,22 +54,27 @@ fn the_isr_a_paused_controller_wrote_before_its_successor_is_not_taken_for_the_l
             .filter(|e| state.apply(e) == Applied::Stale && matches!(e.event, Event::IsrChange { .. }))
             .count();
     }
-    assert!(late_writes_seen >= 30, "the late ISR write happens in most seeds, seen {late_writes_seen} times");
+    assert!(
+        late_writes_seen >= 25,
+        "the late ISR write happens in a third of the seeds, seen {late_writes_seen} times"
+    );
 }
 
 /// A paused controller's late leaderless election (found by the swarm scenario, seed
 /// 2013, before leader epochs started at 0): `orders` has six partitions of one replica,
 /// so the leader of orders-1 also holds orders-4 alone. It crashes; the controller is
-/// paused the moment it traces orders-1 without a leader, while its write making
-/// orders-4 leaderless is on its way. That write lands; the controller traces it when it
-/// resumes, after its successor elected the restarted broker for orders-4.
+/// paused while its writes making orders-1 and orders-4 leaderless are on their way
+/// (one batch, traced once answered: the pause comes at a fixed time, 4.076 s, inside
+/// the batch's round trip in about a third of the seeds; the failure is seen between
+/// 4.07 s and 4.09 s). The writes land; the controller traces them when it resumes,
+/// after its successor elected the restarted broker for orders-4.
 fn paused_controller_leaderless_write() -> Scenario {
     parse(
         "seeds = [1]\nduration = \"8s\"\n[metastore]\ntickTime = 500\n[cluster]\nbrokers = 3\n[cluster.config]\n\
          \"zookeeper.session.timeout.ms\" = 3000\n\
          [[topics]]\nname = \"orders\"\npartitions = 6\n\"replication.factor\" = 1\n\
          [[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"the leader of orders-1\"\nduration = \"4s\"\n\
-         [[faults]]\nat = \"1s\"\nwhen = \"leader-election orders-1\"\nkind = \"pause\"\n\
+         [[faults]]\nat = \"3.976s\"\nkind = \"pause\"\n\
          target = \"the controller\"\nduration = \"3.3s\"\n",
     )
 }
@@ -76,18 +85,23 @@ fn a_fenced_controllers_late_election_does_not_unelect_the_current_leader() {
     // leader and report a false `no-progress`; the cluster state orders partition events
     // by leader epoch (then partition epoch), so it changes nothing.
     let scenario = paused_controller_leaderless_write();
-    for seed in 1..=5 {
+    let mut late_in = Vec::new();
+    for seed in 1..=15 {
         let outcome = run(&scenario, seed);
         let mut state = ClusterState::default();
         let late = outcome.history.trace.iter().any(|e| {
             state.apply(e) == Applied::Stale
                 && matches!(&e.event, Event::LeaderElection { tp, leader: None, .. } if &**tp == "orders-4")
         });
-        assert!(late, "seed {seed} has no late leaderless election: {}", describe(&outcome));
+        if late {
+            late_in.push(seed);
+        }
         assert!(state.acting_leader("orders-4").is_some(), "seed {seed}: {}", describe(&outcome));
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
         assert!(outcome.unavailability.iter().all(|span| span.until_ms.is_some()), "{:?}", outcome.unavailability);
     }
+    // The pause catches the batch on its way in about a third of the seeds (6 of these 15).
+    assert!(late_in.len() >= 4, "a late leaderless election of orders-4 only in seeds {late_in:?}");
 }
 
 /// Legacy truncation (Kafka 0.10): `orders` with one partition of three replicas, an

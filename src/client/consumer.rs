@@ -490,8 +490,13 @@ impl Consumer {
                 partitions,
                 isolation_level: self.config.isolation_level,
             };
-            if let Some(conn) = self.view.connection(leader) {
-                pending.push((leader, conn.send(Request::Fetch(request))));
+            match self.view.connection(leader) {
+                Some(conn) => pending.push((leader, conn.send(Request::Fetch(request)))),
+                // A leader id whose broker the metadata does not list has no known node:
+                // Kafka's `Metadata.currentLeader` gives no leader then, and
+                // `AbstractFetch.prepareFetchRequests` requests a metadata update instead
+                // of fetching (without one the partition waited out metadata.max.age.ms).
+                None => self.need_metadata = true,
             }
         }
         let mut records = Vec::new();

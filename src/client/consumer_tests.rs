@@ -146,3 +146,29 @@ fn a_partition_answered_with_an_error_is_left_out_and_the_others_are_kept() {
         assert!(consumer.need_metadata, "the error asks for a metadata refresh");
     });
 }
+
+#[test]
+fn a_leader_whose_broker_the_metadata_does_not_list_asks_for_a_metadata_update() {
+    // Kafka's `Metadata.currentLeader` gives no leader when the leader id has no node in
+    // the metadata, and `AbstractFetch.prepareFetchRequests` then requests an update
+    // instead of fetching: without one the partition would wait out metadata.max.age.ms.
+    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+        let wire = Handle::current().create_node().name("wire").build();
+        let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+        let asked: Asked = Arc::default();
+        // Broker 3 is named leader of t-1 but missing from the brokers the answer lists.
+        let mut stale = metadata();
+        stale.partitions[1].leader = Some(BrokerId(3));
+        spawn_broker(&net, 1, asked.clone(), stale.clone());
+        spawn_broker(&net, 2, asked.clone(), stale);
+        let mut consumer = consumer(&net);
+        let t1 = TopicPartition::new("t", 1);
+        assert_eq!(consumer.partitions_for("t").await.len(), 6);
+        consumer.need_metadata = false;
+        consumer.assign(vec![t1.clone()]);
+        consumer.seek(&t1, 0);
+        let records = consumer.poll().await.expect("no error to raise");
+        assert!(records.is_empty());
+        assert!(consumer.need_metadata, "the leader without a node asks for a metadata refresh");
+    });
+}

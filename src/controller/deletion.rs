@@ -100,7 +100,7 @@ impl ActiveController<'_> {
     /// topics, tells the brokers, and moves every deletion on.
     pub(super) async fn on_deletions_changed(&mut self) -> Result<(), Resign> {
         if self.read_deletions().await? {
-            self.send_update_metadata();
+            self.send_update_metadata(None);
         }
         self.resume_deletions().await
     }

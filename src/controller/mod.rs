@@ -18,10 +18,11 @@ use crate::metastore::{MetaClient, MetaClientError};
 use crate::protocol::kraft::TopicAdmin;
 use crate::protocol::{
     AlterIsrRequest, BrokerEndpoint, BrokerId, ErrorCode, LeaderAndIsrRequest, MetaError, MetaEvent, MetaOp,
-    PartitionState, Request, Response, TopicAssignment, TopicPartition,
+    PartitionState, Request, Response, TopicAssignment, TopicId, TopicPartition,
 };
 use crate::sim::net::{Addr, NodeNet};
 use channel::BrokerChannel;
+use futures_util::future::join_all;
 use madsim::time::{sleep, sleep_until, Instant};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -220,7 +221,22 @@ struct ActiveController<'a> {
     replicas_deleted_rx: Option<mpsc::UnboundedReceiver<deletion::ReplicasDeleted>>,
 }
 
+/// How a stored partition state is traced.
+#[derive(Clone, Copy, Debug)]
+enum StateChange {
+    /// A new leader (or none): `leader-election`.
+    Election {
+        /// Elected from outside the ISR.
+        unclean: bool,
+        /// What caused it.
+        reason: ElectionReason,
+    },
+    /// The same leader, another ISR: `isr-change`.
+    Isr,
+}
+
 /// Why the controller stops serving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Resign {
     Fenced,
     Unavailable,
@@ -266,7 +282,7 @@ impl<'a> ActiveController<'a> {
         active.reevaluate_all(ElectionReason::ControllerFailover, &live).await.ok()?;
         let everyone: Vec<BrokerId> = active.live.keys().copied().collect();
         active.send_leader_and_isr(&everyone, None);
-        active.send_update_metadata();
+        active.send_update_metadata(None);
         active.resume_deletions().await.ok()?;
         Some(active)
     }
@@ -341,69 +357,86 @@ impl<'a> ActiveController<'a> {
     /// Reads every partition state. A topic absent from the metastore is created once all
     /// its replicas are registered, as an administrator creates topics on a running
     /// cluster, so that its first ISR holds every replica.
+    ///
+    /// The reads go out together, then the creations, as Kafka's controller pipelines
+    /// them (`KafkaZkClient.getTopicPartitionStates` when it takes office,
+    /// `createTopicPartitionStatesRaw` from `ZkPartitionStateMachine.initializeLeaderAndIsrForPartitions`):
+    /// a topic of 2,000 partitions is created in two round trips, not 4,000.
     async fn load_partitions(&mut self) -> Result<(), Resign> {
+        let mut unknown: Vec<(TopicPartition, Vec<BrokerId>, TopicId)> = Vec::new();
         for topic in self.topics.iter().filter(|t| !self.deleting.contains_key(&t.name)) {
             let topic_id = self.topic_id(&topic.name);
             for (partition, replicas) in topic.replicas.iter().enumerate() {
                 let tp = TopicPartition::new(topic.name.as_str(), partition as u32);
-                if self.partitions.contains_key(&tp) {
-                    continue;
+                if !self.partitions.contains_key(&tp) {
+                    unknown.push((tp, replicas.clone(), topic_id));
                 }
-                let path = partition_state_path(&tp);
-                let node = self.meta.get(&path, false).await.map_err(|_| Resign::Unavailable)?;
-                let state = match node {
-                    Some(node) => {
-                        let mut state: PartitionState =
-                            serde_json::from_str(&node.data).map_err(|_| Resign::Unavailable)?;
-                        state.partition_epoch = node.version;
-                        state.topic_id = topic_id;
-                        // Trace the state as found: a write of the previous controller whose
-                        // answer was lost may have landed unseen, and the trace (which the
-                        // liveness phase and the nemesis read) must show the true ISR (found
-                        // by the swarm scenario, seed 361).
-                        self.trace_isr(&state);
-                        state
-                    }
-                    None if !replicas.iter().all(|r| self.live.contains_key(r)) => continue,
-                    None => {
-                        // Kafka's `initializeLeaderAndIsrForPartitions` (and KRaft's
-                        // `PartitionRegistration`): the first live replica leads in leader
-                        // epoch 0 (`LeaderAndIsr.InitialLeaderEpoch`), every live replica
-                        // in the ISR, partition epoch 0.
-                        let state = PartitionState {
-                            tp: tp.clone(),
-                            leader: replicas.first().copied(),
-                            leader_epoch: 0,
-                            isr: replicas.clone(),
-                            replicas: replicas.clone(),
-                            partition_epoch: 0,
-                            topic_id,
-                        };
-                        let data = serde_json::to_string(&state).expect("partition state serializes");
-                        let Ok(version) = self.meta.create(&path, &data, false).await else {
-                            return Err(Resign::Unavailable);
-                        };
-                        let state = PartitionState { partition_epoch: version, ..state };
-                        // A partition an administrator created (not one of the scenario's
-                        // topics at its own count) is traced as KRaft's controller traces
-                        // it: the runner learns its replicas from it.
-                        let key = self.partition_key(&state);
-                        if !crate::history::incarnations::is_first_incarnation(&key)
-                            || !TopicAssignment::hold_partition(&self.ctx.topics, &tp.topic, tp.partition)
-                        {
-                            self.ctx.tracer.emit(Event::PartitionCreated {
-                                tp: key,
-                                replicas: replicas.iter().map(|b| b.0).collect(),
-                            });
-                        }
-                        self.trace_election(&state, false, ElectionReason::TopicCreation);
-                        state
-                    }
-                };
-                self.partitions.insert(tp, state);
             }
         }
-        Ok(())
+        let paths: Vec<String> = unknown.iter().map(|(tp, _, _)| partition_state_path(tp)).collect();
+        let reads = join_all(paths.iter().map(|path| self.meta.get(path, false))).await;
+        let mut to_create = Vec::new();
+        for ((tp, replicas, topic_id), read) in unknown.into_iter().zip(reads) {
+            match read.map_err(|_| Resign::Unavailable)? {
+                Some(node) => {
+                    let mut state: PartitionState =
+                        serde_json::from_str(&node.data).map_err(|_| Resign::Unavailable)?;
+                    state.partition_epoch = node.version;
+                    state.topic_id = topic_id;
+                    // Trace the state as found: a write of the previous controller whose
+                    // answer was lost may have landed unseen, and the trace (which the
+                    // liveness phase and the nemesis read) must show the true ISR (found
+                    // by the swarm scenario, seed 361).
+                    self.trace_isr(&state);
+                    self.partitions.insert(tp, state);
+                }
+                None if !replicas.iter().all(|r| self.live.contains_key(r)) => {}
+                // Kafka's `initializeLeaderAndIsrForPartitions` (and KRaft's
+                // `PartitionRegistration`): the first live replica leads in leader
+                // epoch 0 (`LeaderAndIsr.InitialLeaderEpoch`), every live replica
+                // in the ISR, partition epoch 0.
+                None => to_create.push(PartitionState {
+                    tp,
+                    leader: replicas.first().copied(),
+                    leader_epoch: 0,
+                    isr: replicas.clone(),
+                    replicas,
+                    partition_epoch: 0,
+                    topic_id,
+                }),
+            }
+        }
+        let nodes: Vec<(String, String)> = to_create
+            .iter()
+            .map(|state| {
+                let data = serde_json::to_string(state).expect("partition state serializes");
+                (partition_state_path(&state.tp), data)
+            })
+            .collect();
+        let creations = join_all(nodes.iter().map(|(path, data)| self.meta.create(path, data, false))).await;
+        let mut outcome = Ok(());
+        for (state, created) in to_create.into_iter().zip(creations) {
+            let Ok(version) = created else {
+                // What did land is read back by the next controller.
+                outcome = Err(Resign::Unavailable);
+                continue;
+            };
+            let state = PartitionState { partition_epoch: version, ..state };
+            // A partition an administrator created (not one of the scenario's
+            // topics at its own count) is traced as KRaft's controller traces
+            // it: the runner learns its replicas from it.
+            let key = self.partition_key(&state);
+            if !crate::history::incarnations::is_first_incarnation(&key)
+                || !TopicAssignment::hold_partition(&self.ctx.topics, &state.tp.topic, state.tp.partition)
+            {
+                self.ctx
+                    .tracer
+                    .emit(Event::PartitionCreated { tp: key, replicas: state.replicas.iter().map(|b| b.0).collect() });
+            }
+            self.trace_election(&state, false, ElectionReason::TopicCreation);
+            self.partitions.insert(state.tp.clone(), state);
+        }
+        outcome
     }
 
     /// Reads the live brokers and leaves a watch for changes. Returns the brokers that
@@ -486,7 +519,8 @@ impl<'a> ActiveController<'a> {
         self.send_leader_and_isr(&new, None);
         let others: Vec<BrokerId> = self.live.keys().filter(|b| !new.contains(b)).copied().collect();
         self.send_leader_and_isr(&others, Some(&changed));
-        self.send_update_metadata();
+        self.send_update_metadata_to(&new, None);
+        self.send_update_metadata_to(&others, Some(&changed));
         // `onBrokerStartup`: the deletions waiting for a returning broker go on.
         self.resume_deletions().await
     }
@@ -498,26 +532,45 @@ impl<'a> ActiveController<'a> {
         reason: ElectionReason,
         live: &BTreeSet<BrokerId>,
     ) -> Result<BTreeSet<TopicPartition>, Resign> {
-        let mut changed = BTreeSet::new();
-        let tps: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
-        for tp in tps {
-            let unclean_allowed = self.unclean_allowed(&tp);
-            let Some(decision) = election::reevaluate(&self.partitions[&tp], live, unclean_allowed) else {
-                continue;
-            };
-            let stored = self.write_state(decision.state).await?;
-            if decision.leader_changed {
-                self.trace_election(&stored, decision.unclean, reason);
-                if decision.unclean {
-                    self.ctx.tracer.reached(ReachedState::UncleanElection);
+        // Every partition's decision first, then one batch of writes (Kafka's
+        // `ZkPartitionStateMachine.doElectLeaderForPartitions` elects the partitions of a
+        // state change together and stores them with one `updateLeaderAndIsr`).
+        let writes: Vec<(StateChange, PartitionState)> = self
+            .partitions
+            .values()
+            .filter_map(|state| {
+                let decision = election::reevaluate(state, live, self.unclean_allowed(&state.tp))?;
+                let change = match decision.leader_changed {
+                    true => StateChange::Election { unclean: decision.unclean, reason },
+                    false => StateChange::Isr,
+                };
+                Some((change, decision.state))
+            })
+            .collect();
+        self.write_and_trace(writes).await
+    }
+
+    /// Stores `writes` in one batch ([`ActiveController::write_states`]), traces each
+    /// stored state as its change, and returns the partitions stored.
+    async fn write_and_trace(
+        &mut self,
+        writes: Vec<(StateChange, PartitionState)>,
+    ) -> Result<BTreeSet<TopicPartition>, Resign> {
+        let (stored, outcome) = self.write_states(writes).await;
+        for (change, state) in &stored {
+            match *change {
+                StateChange::Election { unclean, reason } => {
+                    self.trace_election(state, unclean, reason);
+                    if unclean {
+                        self.ctx.tracer.reached(ReachedState::UncleanElection);
+                    }
                 }
-            } else {
-                self.trace_isr(&stored);
+                StateChange::Isr => self.trace_isr(state),
             }
-            self.probe_isr_shrunk_to_leader(&stored);
-            changed.insert(tp);
+            self.probe_isr_shrunk_to_leader(state);
         }
-        Ok(changed)
+        outcome?;
+        Ok(stored.into_iter().map(|(_, state)| state.tp).collect())
     }
 
     /// The live brokers an election may pick: those not shutting down (Kafka's
@@ -549,30 +602,26 @@ impl<'a> ActiveController<'a> {
             .filter(|s| s.replicas.len() > 1 && s.replicas.contains(&broker))
             .map(|s| s.tp.clone())
             .collect();
-        let mut changed = BTreeSet::new();
-        for tp in acting {
-            let state = self.partitions[&tp].clone();
-            if state.leader == Some(broker) {
-                let Some(decision) = election::controlled_shutdown_leader(&state, &live, &self.shutting_down) else {
-                    continue;
-                };
-                let stored = self.write_state(decision.state).await?;
-                self.trace_election(&stored, false, ElectionReason::ControlledShutdown);
-                changed.insert(tp);
-            } else if state.leader.is_some() {
-                let Some(next) = election::remove_from_isr(&state, broker) else {
-                    continue;
-                };
-                let stored = self.write_state(next).await?;
-                self.trace_isr(&stored);
-                self.probe_isr_shrunk_to_leader(&stored);
-                changed.insert(tp);
-            }
-        }
+        let election = StateChange::Election { unclean: false, reason: ElectionReason::ControlledShutdown };
+        let writes: Vec<(StateChange, PartitionState)> = acting
+            .iter()
+            .filter_map(|tp| {
+                let state = &self.partitions[tp];
+                if state.leader == Some(broker) {
+                    election::controlled_shutdown_leader(state, &live, &self.shutting_down)
+                        .map(|decision| (election, decision.state))
+                } else if state.leader.is_some() {
+                    election::remove_from_isr(state, broker).map(|next| (StateChange::Isr, next))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let changed = self.write_and_trace(writes).await?;
         if !changed.is_empty() {
             let everyone: Vec<BrokerId> = self.live.keys().copied().collect();
             self.send_leader_and_isr(&everyone, Some(&changed));
-            self.send_update_metadata();
+            self.send_update_metadata(Some(&changed));
         }
         Ok(Ok(self
             .partitions
@@ -593,19 +642,17 @@ impl<'a> ActiveController<'a> {
         self.next_imbalance_check = Some(Instant::now() + Duration::from_millis(rebalance.check_interval_ms));
         let live = self.electable();
         let tps = election::imbalanced_partitions(self.partitions.values(), &live, rebalance.imbalance_percentage);
-        let mut changed = BTreeSet::new();
-        for tp in tps {
-            let Some(decision) = election::preferred_leader(&self.partitions[&tp], &live) else {
-                continue;
-            };
-            let stored = self.write_state(decision.state).await?;
-            self.trace_election(&stored, false, ElectionReason::PreferredReplica);
-            changed.insert(tp);
-        }
+        let election = StateChange::Election { unclean: false, reason: ElectionReason::PreferredReplica };
+        let writes = tps
+            .iter()
+            .filter_map(|tp| election::preferred_leader(&self.partitions[tp], &live))
+            .map(|decision| (election, decision.state))
+            .collect();
+        let changed = self.write_and_trace(writes).await?;
         if !changed.is_empty() {
             let everyone: Vec<BrokerId> = self.live.keys().copied().collect();
             self.send_leader_and_isr(&everyone, Some(&changed));
-            self.send_update_metadata();
+            self.send_update_metadata(Some(&changed));
         }
         Ok(())
     }
@@ -661,6 +708,16 @@ impl<'a> ActiveController<'a> {
     /// newer controller exists: this one is fenced. Returns the versions after `ops`, or
     /// the transaction's other failure.
     async fn write_as_controller(&self, ops: Vec<MetaOp>) -> Result<Result<Vec<u64>, MetaClientError>, Resign> {
+        let answer = self.write_fenced(ops).await;
+        if answer.is_err() {
+            self.ctx.tracer.reached(ReachedState::ZombieControllerFenced);
+        }
+        answer
+    }
+
+    /// [`ActiveController::write_as_controller`] without the probe: a batch of writes
+    /// reaches "fenced" once, however many of its writes were refused.
+    async fn write_fenced(&self, ops: Vec<MetaOp>) -> Result<Result<Vec<u64>, MetaClientError>, Resign> {
         let check = MetaOp::Check { path: CONTROLLER_EPOCH_PATH.to_string(), version: self.epoch_version };
         match self.meta.multi(std::iter::once(check).chain(ops).collect()).await {
             Ok(mut versions) => {
@@ -669,7 +726,6 @@ impl<'a> ActiveController<'a> {
             }
             Err(MetaClientError::MultiFailed { error: MetaError::BadVersion, op_index: 0 }) => {
                 // A newer controller bumped the epoch: this one is a zombie, fenced.
-                self.ctx.tracer.reached(ReachedState::ZombieControllerFenced);
                 self.fenced.store(true, Ordering::Relaxed);
                 Err(Resign::Fenced)
             }
@@ -679,21 +735,57 @@ impl<'a> ActiveController<'a> {
 
     /// Stores a partition state conditionally on its version and on this controller's
     /// epoch still being current.
-    async fn write_state(&mut self, mut next: PartitionState) -> Result<PartitionState, Resign> {
-        let current_version = self.partitions.get(&next.tp).map_or(0, |s| s.partition_epoch);
-        let data = serde_json::to_string(&next).expect("partition state serializes");
-        let path = partition_state_path(&next.tp);
-        match self
-            .write_as_controller(vec![MetaOp::SetData { path, data, expected_version: Some(current_version) }])
-            .await?
-        {
-            Ok(versions) => {
-                next.partition_epoch = versions.first().copied().unwrap_or(current_version + 1);
-                self.partitions.insert(next.tp.clone(), next.clone());
-                Ok(next)
-            }
-            Err(_) => self.resolve_failed_write(&next, current_version).await,
+    async fn write_state(&mut self, next: PartitionState) -> Result<PartitionState, Resign> {
+        let (mut stored, outcome) = self.write_states(vec![((), next)]).await;
+        match stored.pop() {
+            Some(((), state)) => Ok(state),
+            None => Err(outcome.expect_err("a write that stored nothing failed")),
         }
+    }
+
+    /// Stores many partition states at once, each conditionally on its version and on
+    /// this controller's epoch, as Kafka's `KafkaZkClient.updateLeaderAndIsr` does: one
+    /// conditional SetData per partition (wrapped with the controller-epoch check), all
+    /// sent together and awaited together (`retryRequestsUntilConnected` pipelines them),
+    /// so that a broker failure moving hundreds of leaderships costs one round trip, not
+    /// hundreds. Each write carries a `tag` of the caller's (what to trace); returns the
+    /// states stored, with their tags, in the order given, and why the controller must
+    /// resign if a write failed. A write refused without fencing re-reads the partition
+    /// (see [`ActiveController::resolve_failed_write`]) once the batch is answered.
+    async fn write_states<T>(
+        &mut self,
+        writes: Vec<(T, PartitionState)>,
+    ) -> (Vec<(T, PartitionState)>, Result<(), Resign>) {
+        let cached_versions: Vec<u64> =
+            writes.iter().map(|(_, next)| self.partitions.get(&next.tp).map_or(0, |s| s.partition_epoch)).collect();
+        let requests = writes.iter().zip(&cached_versions).map(|((_, next), &version)| {
+            let data = serde_json::to_string(next).expect("partition state serializes");
+            let path = partition_state_path(&next.tp);
+            self.write_fenced(vec![MetaOp::SetData { path, data, expected_version: Some(version) }])
+        });
+        let answers = join_all(requests).await;
+        let mut stored = Vec::with_capacity(writes.len());
+        let mut outcome = Ok(());
+        for (((tag, mut next), answer), cached_version) in writes.into_iter().zip(answers).zip(cached_versions) {
+            match answer {
+                Ok(Ok(versions)) => {
+                    next.partition_epoch = versions.first().copied().unwrap_or(cached_version + 1);
+                    self.partitions.insert(next.tp.clone(), next.clone());
+                    stored.push((tag, next));
+                }
+                Ok(Err(_)) if outcome.is_ok() => match self.resolve_failed_write(&next, cached_version).await {
+                    Ok(state) => stored.push((tag, state)),
+                    Err(resign) => outcome = Err(resign),
+                },
+                // Resigning already: the next controller reads what landed.
+                Ok(Err(_)) => {}
+                Err(resign) => outcome = Err(resign),
+            }
+        }
+        if outcome == Err(Resign::Fenced) {
+            self.ctx.tracer.reached(ReachedState::ZombieControllerFenced);
+        }
+        (stored, outcome)
     }
 
     /// After a partition write failed without fencing: re-reads the stored state, so that
@@ -759,13 +851,27 @@ impl<'a> ActiveController<'a> {
         }
     }
 
-    /// Sends every partition's state and the live brokers to every live broker.
-    fn send_update_metadata(&self) {
-        for channel in self.channels.values() {
+    /// Sends the live brokers and the state of the partitions in `only` (every partition
+    /// if `None`) to every live broker: Kafka's `sendUpdateMetadataRequest(brokers,
+    /// partitions)` after a state change names the partitions that changed
+    /// (`AbstractControllerBrokerRequestBatch.addUpdateMetadataRequestForBrokers`); only a
+    /// new controller and a (re)started broker get every partition.
+    fn send_update_metadata(&self, only: Option<&BTreeSet<TopicPartition>>) {
+        let everyone: Vec<BrokerId> = self.channels.keys().copied().collect();
+        self.send_update_metadata_to(&everyone, only);
+    }
+
+    /// [`ActiveController::send_update_metadata`] to `brokers` only.
+    fn send_update_metadata_to(&self, brokers: &[BrokerId], only: Option<&BTreeSet<TopicPartition>>) {
+        let partitions: Vec<PartitionState> = match only {
+            None => self.partitions.values().cloned().collect(),
+            Some(only) => only.iter().filter_map(|tp| self.partitions.get(tp)).cloned().collect(),
+        };
+        for channel in brokers.iter().filter_map(|broker| self.channels.get(broker)) {
             channel.send(Request::UpdateMetadata {
                 controller_epoch: self.epoch,
                 live_brokers: self.live.values().cloned().collect(),
-                partitions: self.partitions.values().cloned().collect(),
+                partitions: partitions.clone(),
                 deleting: self.deleting.values().flat_map(|d| d.partitions()).cloned().collect(),
             });
         }
@@ -825,7 +931,7 @@ impl<'a> ActiveController<'a> {
             Ok(stored) => {
                 self.trace_isr(&stored);
                 self.probe_isr_shrunk_to_leader(&stored);
-                self.send_update_metadata();
+                self.send_update_metadata(Some(&BTreeSet::from([stored.tp.clone()])));
                 Response::AlterIsr { error: None, state: Some(stored) }
             }
             Err(_) => refuse(ErrorCode::NotController),

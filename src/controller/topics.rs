@@ -226,7 +226,7 @@ impl ActiveController<'_> {
             created.iter().flat_map(|tp| self.partitions[tp].replicas.iter().copied()).collect();
         let replicas: Vec<BrokerId> = replicas.into_iter().collect();
         self.send_leader_and_isr(&replicas, Some(&created));
-        self.send_update_metadata();
+        self.send_update_metadata(Some(&created));
         Ok(())
     }
 

@@ -130,6 +130,14 @@ impl Accumulator {
         last.is_some_and(|b| b.attempts == 0 && b.size_bytes + size <= batch_size)
     }
 
+    /// Whether the partition's queue holds a full batch: two batches or more, or a last
+    /// one that reached `batch_size` (`RecordAccumulator.append`'s `batchIsFull`).
+    pub fn batch_is_full(&self, tp: &TopicPartition, batch_size: u64) -> bool {
+        self.queues
+            .get(tp)
+            .is_some_and(|queue| queue.len() > 1 || queue.back().is_some_and(|batch| batch.size_bytes >= batch_size))
+    }
+
     /// Whether the partition's last queued batch, if any, takes no more records: it
     /// reached `batch.size` or was sent (`RecordAccumulator.allBatchesFull`).
     pub fn all_batches_full(&self, tp: &TopicPartition, batch_size: u64) -> bool {

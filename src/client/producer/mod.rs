@@ -150,7 +150,7 @@ impl Producer {
     /// AddPartitionsToTxn.
     fn append(&self, record: ProducerRecord, partitions: u32) -> Delivery {
         let config = &self.shared.config;
-        let delivery = {
+        let (delivery, wakes_sender) = {
             let mut state = self.shared.lock();
             if let Some(txn) = &state.txn {
                 if txn.phase != transactions::Phase::InTransaction {
@@ -161,13 +161,15 @@ impl Producer {
             let (completion, rx) = tokio::sync::oneshot::channel();
             let stored =
                 Record { value_bytes: record.value_bytes, ..Record::new(record.key.clone(), record.value, now_ms()) };
-            let tp = state.append_record(config, &record, stored, completion, partitions);
+            let appended = state.append_record(config, &record, stored, completion, partitions);
             if let Some(txn) = &mut state.txn {
-                txn.wrote_to(&tp);
+                txn.wrote_to(&appended.tp);
             }
-            Delivery::accumulated(tp, rx)
+            (Delivery::accumulated(appended.tp, rx), appended.wakes_sender)
         };
-        self.shared.wake.notify_waiters();
+        if wakes_sender {
+            self.shared.wake.notify_waiters();
+        }
         delivery
     }
 

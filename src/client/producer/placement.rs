@@ -12,10 +12,19 @@ use crate::client::partitioner::{partition_for_key, TopicPartitioner};
 use crate::protocol::UnkeyedPartitioning;
 use crate::protocol::{Record, TopicPartition};
 
+/// Where [`State::append_record`] put a record.
+pub struct Appended {
+    /// The record's partition.
+    pub tp: TopicPartition,
+    /// Whether the append started or filled a batch, so that the sender has something
+    /// new to drain (`RecordAccumulator.RecordAppendResult`).
+    pub wakes_sender: bool,
+}
+
 impl State {
     /// Places `record` (stored as `stored`) in a partition of its topic, which has
     /// `partitions` partitions, and appends it to that partition's batch. Returns the
-    /// partition.
+    /// partition, and whether the sender must wake for it.
     pub fn append_record(
         &mut self,
         config: &ProducerConfig,
@@ -23,7 +32,7 @@ impl State {
         stored: Record,
         completion: Completion,
         partitions: u32,
-    ) -> TopicPartition {
+    ) -> Appended {
         let fixed =
             record.partition.or_else(|| record.key.as_ref().map(|k| partition_for_key(k.as_bytes(), partitions)));
         let size = stored.size_bytes();
@@ -39,7 +48,7 @@ impl State {
                 None => self.place_uniform_sticky(config, &record.topic, partitions),
             },
         };
-        self.accumulator.append(tp(partition), stored, completion, config.batch_size);
+        let new_batch = self.accumulator.append(tp(partition), stored, completion, config.batch_size);
         if fixed.is_none() && config.partitioner == UnkeyedPartitioning::UniformSticky {
             // `BuiltInPartitioner.updatePartitionInfo` after the append, with switching
             // allowed only if the partition's batches are full.
@@ -47,7 +56,11 @@ impl State {
             let (partitioner, available) = self.partitioner(&record.topic);
             partitioner.produced(size, config.batch_size, full, available, partitions);
         }
-        tp(partition)
+        // `KafkaProducer.doSend` wakes the sender only when the append started a batch or
+        // filled one (`result.batchIsFull || result.newBatchCreated`): a record joining an
+        // open batch makes nothing ready that was not.
+        let wakes_sender = new_batch || self.accumulator.batch_is_full(&tp(partition), config.batch_size);
+        Appended { tp: tp(partition), wakes_sender }
     }
 
     /// Kafka 2.4 to 3.2: the record's partition (its own, or the sticky one); if it

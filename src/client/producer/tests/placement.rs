@@ -32,7 +32,7 @@ fn send(state: &mut State, config: &ProducerConfig, partition: Option<u32>, key:
         value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
     };
     let partitions = state.partition_counts["orders"];
-    state.append_record(config, &record, super::record(value), completion, partitions).partition
+    state.append_record(config, &record, super::record(value), completion, partitions).tp.partition
 }
 
 /// Sends an unkeyed record; returns its partition.
@@ -206,5 +206,36 @@ fn adaptive_partitioning_leaves_out_the_partitions_of_a_leader_that_takes_no_req
         state.drain_ready(&config, 0, leaders);
         let chosen: BTreeSet<u32> = (60..160).map(|value| unkeyed(&mut state, &config, value)).collect();
         assert!(chosen.contains(&2) || chosen.contains(&3), "{chosen:?}");
+    });
+}
+
+#[test]
+fn only_an_append_that_starts_or_fills_a_batch_wakes_the_sender() {
+    in_sim(|| {
+        let size = record(0).size_bytes();
+        // Three records fill a batch.
+        let config = ProducerConfig { batch_size: 3 * size, linger_ms: 10, ..plain() };
+        let mut state = state(&config, 1);
+        let mut append = |state: &mut State, value: u64| {
+            let (completion, _outcome): (_, Outcome) = oneshot::channel();
+            let record = ProducerRecord {
+                topic: "orders".into(),
+                partition: Some(0),
+                key: None,
+                value,
+                value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
+            };
+            state.append_record(&config, &record, super::record(value), completion, 1).wakes_sender
+        };
+        // `KafkaProducer.doSend`: `result.batchIsFull || result.newBatchCreated`.
+        let wakes: Vec<bool> = (0..4).map(|value| append(&mut state, value)).collect();
+        // Starts a batch; joins it; fills it; starts a second while the full one waits
+        // (the queue holds a full batch either way).
+        assert_eq!(wakes, [true, false, true, true]);
+        // Once the full batch is sent, a record joining the open one wakes nobody, and
+        // the one that fills it does.
+        drain_and_answer(&mut state, &config);
+        assert!(!append(&mut state, 4));
+        assert!(append(&mut state, 5));
     });
 }
