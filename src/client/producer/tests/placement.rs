@@ -216,7 +216,7 @@ fn only_an_append_that_starts_or_fills_a_batch_wakes_the_sender() {
         // Three records fill a batch.
         let config = ProducerConfig { batch_size: 3 * size, linger_ms: 10, ..plain() };
         let mut state = state(&config, 1);
-        let mut append = |state: &mut State, value: u64| {
+        let append = |state: &mut State, value: u64| {
             let (completion, _outcome): (_, Outcome) = oneshot::channel();
             let record = ProducerRecord {
                 topic: "orders".into(),
