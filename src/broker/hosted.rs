@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn access_to_every_replica_and_forgotten_marks_mean_everything() {
         let a = TopicPartition::new("t", 0);
-        let mut hosted = hosted(&[a.clone()]);
+        let mut hosted = hosted(std::slice::from_ref(&a));
         let mark = hosted.change_mark();
         hosted.values_mut().for_each(drop);
         assert_eq!(hosted.touched_since(mark), Touched::Everything);
