@@ -68,11 +68,6 @@ impl HostedPartitions {
         self.replicas.get(tp).map(|hosted| &hosted.replica)
     }
 
-    /// Whether `tp` is hosted here.
-    pub fn contains_key(&self, tp: &TopicPartition) -> bool {
-        self.replicas.contains_key(tp)
-    }
-
     /// The hosted replicas in partition order.
     pub fn iter(&self) -> impl Iterator<Item = (&TopicPartition, &Partition)> {
         self.replicas.iter().map(|(tp, hosted)| (tp, &hosted.replica))
@@ -132,7 +127,7 @@ impl HostedPartitions {
     }
 
     /// Records that anything a fetch reads may have changed.
-    pub fn note_everything_changed(&mut self) {
+    fn note_everything_changed(&mut self) {
         Self::record(&mut self.changes, &mut self.next_change, Change::Everything);
     }
 
