@@ -15,7 +15,7 @@ use crate::protocol::{
     MetadataResponse, OffsetForLeaderEpochPartition, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata,
     PartitionState, Response, TopicPartition, TruncationMode,
 };
-use madsim::time::{sleep_until, Instant};
+use madsim::time::Instant;
 use std::time::Duration;
 
 /// Answers a Metadata request from the broker's metadata cache; a request that names
@@ -63,6 +63,7 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
     positions.sort_unstable();
     let mut responses = Vec::new();
     let mut read_at: Option<u64> = None;
+    let mut expiry = std::pin::pin!(crate::sim::timer::sleep_until_once(deadline));
     loop {
         let changed = shared.changed.notified();
         {
@@ -99,7 +100,7 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
         tokio::select! {
         biased;
             _ = changed => {}
-            _ = sleep_until(deadline) => {}
+            _ = &mut expiry => {}
         }
     }
 }

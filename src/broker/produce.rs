@@ -14,7 +14,7 @@ use crate::protocol::{
     Acks, ErrorCode, LeaderEpoch, Offset, ProducePartitionResponse, ProduceRequest, RecordBatch, Request,
     TopicPartition,
 };
-use madsim::time::{sleep_until, Instant};
+use madsim::time::Instant;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -285,6 +285,7 @@ async fn replicated(shared: &SharedBroker, wait: &AwaitingReplication, deadline:
         // PLANTED BUG acks-all-leader-only: the leader's own write is taken as enough.
         return None;
     }
+    let mut expiry = std::pin::pin!(crate::sim::timer::sleep_until_once(deadline));
     loop {
         let changed = shared.changed.notified();
         {
@@ -306,7 +307,7 @@ async fn replicated(shared: &SharedBroker, wait: &AwaitingReplication, deadline:
         tokio::select! {
         biased;
             _ = changed => {}
-            _ = sleep_until(deadline) => return Some(ErrorCode::RequestTimedOut),
+            _ = &mut expiry => return Some(ErrorCode::RequestTimedOut),
         }
     }
 }

@@ -5,3 +5,4 @@ pub mod disk;
 pub mod machine;
 pub mod net;
 pub mod nodes;
+pub mod timer;

@@ -129,10 +129,10 @@ impl<Resp> PendingResponse<Resp> {
         let Some(rx) = self.rx else {
             return Err(NetError::Disconnected);
         };
-        match tokio::time::timeout(timeout, rx).await {
+        match crate::sim::timer::timeout_once(timeout, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(NetError::Disconnected),
-            Err(_) => Err(NetError::Timeout),
+            Err(()) => Err(NetError::Timeout),
         }
     }
 }
