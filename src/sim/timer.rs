@@ -44,12 +44,162 @@ impl Future for SleepOnce {
 }
 
 /// Awaits `future` for at most `duration` (as `tokio::time::timeout`, with one timer
-/// entry): `Err(())` when the time ran out first.
-pub async fn timeout_once<F: Future>(duration: std::time::Duration, future: F) -> Result<F::Output, ()> {
+/// entry): `Err(())` when the time ran out first. As in madsim's `timeout`, the deadline
+/// is fixed when this is called, not when the returned future is first polled, and the
+/// future is polled before the sleep, so a future that is ready at the deadline wins.
+pub fn timeout_once<F: Future>(
+    duration: std::time::Duration,
+    future: F,
+) -> impl Future<Output = Result<F::Output, ()>> {
     let sleep = sleep_once(duration);
-    tokio::select! {
-        biased;
-        output = future => Ok(output),
-        () = sleep => Err(()),
+    async move {
+        tokio::select! {
+            biased;
+            output = future => Ok(output),
+            () = sleep => Err(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use madsim::runtime::Runtime;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+    use std::time::Duration;
+
+    fn run<F: Future<Output = ()> + 'static>(test: F) {
+        Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(test);
+    }
+
+    /// Asserts that `elapsed` is `expected` up to the 50 ns madsim adds each time it
+    /// moves the clock to the next timer.
+    fn assert_about(elapsed: Duration, expected: Duration) {
+        assert!(
+            elapsed >= expected && elapsed < expected + Duration::from_micros(1),
+            "{elapsed:?} is not {expected:?}"
+        );
+    }
+
+    /// A waker that counts how often it was woken.
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl CountingWaker {
+        fn wakes(&self) -> usize {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    /// Polls `future` `times` times with `waker`, asserting it stays pending.
+    fn poll_pending<F: Future + Unpin>(future: &mut F, waker: &Arc<CountingWaker>, times: usize) {
+        let waker = Waker::from(waker.clone());
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..times {
+            assert!(Pin::new(&mut *future).poll(&mut cx).is_pending());
+        }
+    }
+
+    #[test]
+    fn a_sleep_polled_many_times_wakes_its_waker_once_at_the_deadline() {
+        run(async {
+            let start = Instant::now();
+            let once_waker = Arc::new(CountingWaker::default());
+            let mut once = sleep_once(Duration::from_secs(1));
+            poll_pending(&mut once, &once_waker, 100);
+            // The witness: madsim's own Sleep adds an entry, hence a wake-up, per poll.
+            let plain_waker = Arc::new(CountingWaker::default());
+            let mut plain = Box::pin(madsim::time::sleep(Duration::from_secs(1)));
+            poll_pending(&mut plain, &plain_waker, 100);
+
+            madsim::time::sleep(Duration::from_millis(999)).await;
+            poll_pending(&mut once, &once_waker, 1);
+            assert_eq!(once_waker.wakes(), 0, "nothing fires before the deadline");
+
+            madsim::time::sleep(Duration::from_millis(1)).await;
+            assert_about(Instant::now() - start, Duration::from_secs(1));
+            assert_eq!(once_waker.wakes(), 1);
+            assert_eq!(plain_waker.wakes(), 100);
+            let waker = Waker::from(once_waker.clone());
+            assert!(Pin::new(&mut once).poll(&mut Context::from_waker(&waker)).is_ready());
+        });
+    }
+
+    #[test]
+    fn a_sleep_polled_by_a_new_waker_wakes_that_one_too() {
+        run(async {
+            let (first, second) = (Arc::new(CountingWaker::default()), Arc::new(CountingWaker::default()));
+            let mut sleep = sleep_until_once(Instant::now() + Duration::from_secs(1));
+            poll_pending(&mut sleep, &first, 3);
+            poll_pending(&mut sleep, &second, 3);
+            madsim::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!((first.wakes(), second.wakes()), (1, 1));
+        });
+    }
+
+    #[test]
+    fn an_awaited_sleep_once_ends_at_its_deadline() {
+        run(async {
+            let start = Instant::now();
+            sleep_until_once(start + Duration::from_millis(250)).await;
+            assert_about(Instant::now() - start, Duration::from_millis(250));
+            // A deadline in the past sleeps madsim's minimum of 1 ms, as its Sleep does.
+            sleep_until_once(start).await;
+            assert_about(Instant::now() - start, Duration::from_millis(251));
+        });
+    }
+
+    #[test]
+    fn timeout_once_returns_the_output_when_the_future_finishes_first() {
+        run(async {
+            let start = Instant::now();
+            let result = timeout_once(Duration::from_secs(2), async {
+                madsim::time::sleep(Duration::from_secs(1)).await;
+                7
+            })
+            .await;
+            assert_eq!(result, Ok(7));
+            assert_about(Instant::now() - start, Duration::from_secs(1));
+        });
+    }
+
+    #[test]
+    fn timeout_once_gives_err_at_the_deadline() {
+        run(async {
+            let start = Instant::now();
+            let result = timeout_once(Duration::from_secs(1), std::future::pending::<()>()).await;
+            assert_eq!(result, Err(()));
+            assert_about(Instant::now() - start, Duration::from_secs(1));
+        });
+    }
+
+    #[test]
+    fn timeout_once_prefers_the_output_at_the_deadline_as_madsims_timeout_does() {
+        run(async {
+            let ours = timeout_once(Duration::from_secs(1), madsim::time::sleep(Duration::from_secs(1))).await;
+            let madsims =
+                madsim::time::timeout(Duration::from_secs(1), madsim::time::sleep(Duration::from_secs(1))).await;
+            assert_eq!(ours, Ok(()));
+            assert!(madsims.is_ok());
+        });
+    }
+
+    #[test]
+    fn timeout_once_fixes_its_deadline_when_called_not_when_polled() {
+        run(async {
+            let start = Instant::now();
+            let timeout = timeout_once(Duration::from_secs(2), std::future::pending::<()>());
+            madsim::time::sleep(Duration::from_secs(1)).await;
+            assert_eq!(timeout.await, Err(()));
+            assert_about(Instant::now() - start, Duration::from_secs(2));
+        });
     }
 }
