@@ -11,7 +11,7 @@ use super::follower_progress::{FollowerProgress, IsrLagRule};
 use super::log::PartitionLog;
 use super::txn_verification::VerificationGuard;
 use crate::coverage::ReachedState;
-use crate::history::{Event, LogStartReason, Tracer, TruncationReason};
+use crate::history::{AppendedValues, Event, LogStartReason, Tracer, TruncationReason};
 use crate::protocol::{BrokerId, FollowerRestart, LeaderEpoch, Offset, PartitionState, RecordBatch, TopicPartition};
 use madsim::time::Instant;
 use std::collections::BTreeMap;
@@ -404,7 +404,7 @@ impl Partition {
     pub fn append_as_follower(&mut self, me: BrokerId, batch: RecordBatch, tracer: &Tracer) -> bool {
         let base_offset = batch.base_offset;
         let epoch = batch.partition_leader_epoch;
-        let values: Vec<u64> = batch.records.iter().map(|r| r.value).collect();
+        let values: AppendedValues = batch.records.iter().map(|r| r.value).collect();
         if !self.log.append_as_follower(batch) {
             return false;
         }

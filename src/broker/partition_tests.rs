@@ -225,7 +225,7 @@ fn the_leader_appends_in_its_epoch_and_the_high_watermark_is_the_smallest_isr_lo
             as_leader: true,
             leader_epoch: 1,
             base_offset: 0,
-            values: vec![10, 11, 12, 13, 14],
+            values: smallvec::smallvec![10, 11, 12, 13, 14],
         };
         assert_eq!(bench.events(), vec![append]);
         let now = Instant::now();
@@ -427,7 +427,7 @@ fn a_follower_adopts_the_leader_high_watermark_capped_at_its_log_end() {
             as_leader: false,
             leader_epoch: 1,
             base_offset: 3,
-            values: vec![4, 5],
+            values: smallvec::smallvec![4, 5],
         };
         let hw = hw_event(false, 1, 3, 5);
         assert_eq!(bench.events(), vec![append, hw]);

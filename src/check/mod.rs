@@ -365,7 +365,14 @@ mod tests {
     }
 
     fn leader_append(broker: u32, value: u64) -> Event {
-        Event::Append { tp: "x".into(), broker, as_leader: true, leader_epoch: 1, base_offset: 0, values: vec![value] }
+        Event::Append {
+            tp: "x".into(),
+            broker,
+            as_leader: true,
+            leader_epoch: 1,
+            base_offset: 0,
+            values: smallvec::smallvec![value],
+        }
     }
 
     #[test]
@@ -512,7 +519,7 @@ mod tests {
                 as_leader: flag,
                 leader_epoch: epoch + u32::from(flag),
                 base_offset: offset,
-                values: vec![value],
+                values: smallvec::smallvec![value],
             },
             3 => Event::HighWatermark { tp, broker, is_leader: flag, leader_epoch: 1, old: 0, new: offset },
             4 => Event::Truncate {

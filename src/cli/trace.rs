@@ -269,7 +269,7 @@ mod tests {
             as_leader: true,
             leader_epoch: 0,
             base_offset: 3,
-            values: vec![811, 812],
+            values: smallvec::smallvec![811, 812],
         };
         assert!(focus.keeps_event(&event(append)));
         let truncate = Event::Truncate {

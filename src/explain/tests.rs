@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 const DRAIN: u64 = crate::history::DRAIN_PROCESS;
 
 fn append(broker: u32, as_leader: bool, epoch: u32, base: u64, values: &[u64]) -> Event {
-    Event::Append { tp: "x".into(), broker, as_leader, leader_epoch: epoch, base_offset: base, values: values.to_vec() }
+    Event::Append { tp: "x".into(), broker, as_leader, leader_epoch: epoch, base_offset: base, values: values.into() }
 }
 
 fn acked(broker: u32, acks: Acks, base: u64, count: u64) -> Event {

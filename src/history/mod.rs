@@ -33,7 +33,7 @@ pub use op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, Re
 pub use recorder::{Recorder, Tracer, HISTORY_TARGET, TRACE_TARGET};
 pub use rewind::{Rewind, RewindMove};
 pub use state::{BrokerRegistrationView, ClusterState, MetadataView};
-pub use trace::{ElectionReason, Event, LogStartReason, RunPhase, TraceEvent, TruncationReason};
+pub use trace::{AppendedValues, ElectionReason, Event, LogStartReason, RunPhase, TraceEvent, TruncationReason};
 pub use values::{ValueName, ValueNames};
 
 use std::hash::{Hash, Hasher};

@@ -502,7 +502,7 @@ mod tests {
             as_leader: true,
             leader_epoch: 3,
             base_offset: 2,
-            values: vec![9, 10],
+            values: smallvec::smallvec![9, 10],
         };
         let hw = Event::HighWatermark { tp: tp.clone(), broker: 3, is_leader: true, leader_epoch: 3, old: 1, new: 4 };
         let truncate = Event::Truncate {

@@ -6,6 +6,12 @@ use crate::protocol::Acks;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// The values of one appended batch. Most batches of a busy cluster hold one or two
+/// records, and every replica traces its append, so they are kept inline up to two
+/// (without a heap allocation of their own: a run traces a few appends per record).
+/// Hashed, compared and written exactly as a `Vec<u64>` would be.
+pub type AppendedValues = smallvec::SmallVec<[u64; 2]>;
+
 /// One internal event.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TraceEvent {
@@ -53,7 +59,7 @@ pub enum Event {
         /// The offset of the first record.
         base_offset: u64,
         /// The values, at consecutive offsets from `base_offset`.
-        values: Vec<u64>,
+        values: AppendedValues,
     },
     /// A leader answered a produce request for one batch with success (acks=1 or all;
     /// acks=0 gets no answer): the moment the producer's acknowledgement left the broker.

@@ -101,7 +101,7 @@ mod tests {
             as_leader: true,
             leader_epoch: 0,
             base_offset: 10,
-            values: vec![7, 8],
+            values: smallvec::smallvec![7, 8],
         };
         History { ops: vec![invoke], trace: vec![TraceEvent { time_ns: 0, node: "broker-1".into(), event: append }] }
     }

@@ -30,14 +30,21 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// One file: the page-cache view and the durable image.
+///
+/// The durable image is `cached[..unchanged_prefix]` followed by `durable_tail`: a log
+/// segment only grows, so between flushes its durable image is a prefix of what reads
+/// see, and keeping that prefix once (not as a second list of entries) halves what a
+/// long run's files hold. Only a truncation or an overwrite of flushed entries moves
+/// them into the tail, until the next flush or power loss.
 #[derive(Default)]
 struct File {
     /// What reads see.
     cached: Vec<Bytes>,
-    /// What survives a power loss.
-    durable: Vec<Bytes>,
-    /// How many leading entries of `cached` equal those of `durable`.
+    /// How many leading entries of `cached` are also the durable image's first entries.
     unchanged_prefix: usize,
+    /// The durable image's entries after the shared prefix: those a truncation or an
+    /// overwrite removed from `cached` before they were flushed away.
+    durable_tail: Vec<Bytes>,
     /// When the file last went from clean to dirty, in milliseconds of the store's clock
     /// (Linux's `inode->dirtied_when`); `None` while clean.
     dirtied_at_ms: Option<u64>,
@@ -45,8 +52,28 @@ struct File {
 
 impl File {
     fn flush(&mut self) {
-        self.durable.truncate(self.unchanged_prefix);
-        self.durable.extend_from_slice(&self.cached[self.unchanged_prefix..]);
+        self.durable_tail = Vec::new();
+        self.unchanged_prefix = self.cached.len();
+        self.dirtied_at_ms = None;
+    }
+
+    /// Keeps the first `entries` of `cached`; the durable entries it drops move to the
+    /// front of the durable tail.
+    fn truncate_cached(&mut self, entries: usize) {
+        if entries < self.unchanged_prefix {
+            let mut tail: Vec<Bytes> = self.cached[entries..self.unchanged_prefix].to_vec();
+            tail.append(&mut self.durable_tail);
+            self.durable_tail = tail;
+            self.unchanged_prefix = entries;
+        }
+        self.cached.truncate(entries);
+    }
+
+    /// Makes what reads see the durable image again (a power loss).
+    fn revert_to_durable(&mut self) {
+        self.cached.truncate(self.unchanged_prefix);
+        self.cached.append(&mut self.durable_tail);
+        self.durable_tail = Vec::new();
         self.unchanged_prefix = self.cached.len();
         self.dirtied_at_ms = None;
     }
@@ -61,7 +88,7 @@ impl File {
     }
 
     fn is_dirty(&self) -> bool {
-        self.unchanged_prefix != self.cached.len() || self.durable.len() != self.cached.len()
+        self.unchanged_prefix != self.cached.len() || !self.durable_tail.is_empty()
     }
 }
 
@@ -200,9 +227,7 @@ impl DiskStore {
             if file.is_dirty() {
                 damaged += 1;
             }
-            file.cached = file.durable.clone();
-            file.unchanged_prefix = file.cached.len();
-            file.dirtied_at_ms = None;
+            file.revert_to_durable();
         }
         damaged
     }
@@ -238,8 +263,7 @@ impl Disk {
     pub fn truncate(&self, path: &str, entries: usize) {
         self.with_files(|files, now_ms| {
             if let Some(file) = files.get_mut(path) {
-                file.cached.truncate(entries);
-                file.unchanged_prefix = file.unchanged_prefix.min(entries);
+                file.truncate_cached(entries);
                 file.touched(now_ms);
             }
         });
@@ -249,8 +273,8 @@ impl Disk {
     pub fn overwrite(&self, path: &str, entry: Bytes) {
         self.with_files(|files, now_ms| {
             let file = files.entry(path.to_string()).or_default();
-            file.cached = vec![entry];
-            file.unchanged_prefix = 0;
+            file.truncate_cached(0);
+            file.cached.push(entry);
             file.touched(now_ms);
         });
     }
@@ -261,7 +285,6 @@ impl Disk {
         self.with_files(|files, _| {
             let file = files.entry(path.to_string()).or_default();
             file.cached = vec![entry];
-            file.unchanged_prefix = 0;
             file.flush();
         });
     }
@@ -339,6 +362,28 @@ mod tests {
         disk.flush("log");
         store.lose_page_cache("b");
         assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(9)]);
+    }
+
+    #[test]
+    fn truncations_in_steps_and_an_overwrite_keep_the_durable_image_in_order() {
+        let store = DiskStore::new();
+        let disk = store.disk("b");
+        for n in 1..=4 {
+            disk.append("log", entry(n));
+        }
+        disk.flush("log");
+        disk.truncate("log", 3);
+        disk.truncate("log", 1);
+        disk.append("log", entry(9));
+        assert_eq!(store.unflushed_entries("b"), 1);
+        store.lose_page_cache("b");
+        assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(2), entry(3), entry(4)]);
+        disk.truncate("log", 2);
+        disk.overwrite("log", entry(7));
+        assert_eq!(disk.read("log").unwrap(), vec![entry(7)]);
+        assert_eq!(store.lose_page_cache("b"), 1);
+        assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(2), entry(3), entry(4)]);
+        assert_eq!(store.lose_page_cache("b"), 0, "clean after the power loss");
     }
 
     #[test]

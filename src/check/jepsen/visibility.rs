@@ -297,7 +297,7 @@ mod tests {
             as_leader: true,
             leader_epoch,
             base_offset: 1,
-            values: vec![value],
+            values: smallvec::smallvec![value],
         };
         let second_ack = crate::history::Event::ProduceAcknowledged {
             tp: "x".into(),

@@ -220,7 +220,7 @@ mod tests {
                 as_leader: true,
                 leader_epoch,
                 base_offset,
-                values: values.to_vec(),
+                values: values.into(),
             },
         )
     }

@@ -8,7 +8,7 @@ use crate::history::{RunPhase, TruncationReason};
 const TP: &str = "t-0";
 
 fn append(broker: u32, as_leader: bool, leader_epoch: u32, base_offset: u64, values: &[u64]) -> Event {
-    Event::Append { tp: TP.into(), broker, as_leader, leader_epoch, base_offset, values: values.to_vec() }
+    Event::Append { tp: TP.into(), broker, as_leader, leader_epoch, base_offset, values: values.into() }
 }
 
 fn hw(broker: u32, is_leader: bool, leader_epoch: u32, old: u64, new: u64) -> Event {
