@@ -54,7 +54,7 @@ pub fn maybe_create(shared: &SharedBroker, asked: &[String], allowed: bool) {
                 continue;
             }
             let shared = shared.clone();
-            madsim::task::spawn(async move {
+            crate::sim::tasks::spawn(async move {
                 forward_create(&shared, &topic, settings).await;
                 shared.auto_create_in_flight.lock().expect("in-flight topics poisoned").remove(&topic);
             });
@@ -69,7 +69,7 @@ pub fn maybe_create(shared: &SharedBroker, asked: &[String], allowed: bool) {
             match placed {
                 Ok(replicas) => {
                     let shared = shared.clone();
-                    madsim::task::spawn(async move { create_in_zookeeper(&shared, &topic, &replicas).await });
+                    crate::sim::tasks::spawn(async move { create_in_zookeeper(&shared, &topic, &replicas).await });
                 }
                 Err(error) => tracing::debug!(broker = %shared.id(), topic, ?error, "topic auto-creation refused"),
             }

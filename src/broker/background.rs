@@ -72,7 +72,7 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
         (request, isr_with_epochs)
     };
     let shared = shared.clone();
-    madsim::task::spawn(async move {
+    crate::sim::tasks::spawn(async move {
         // The connection lives until the answer is applied: when it closes changes the
         // run's schedule, and ZooKeeper-mode runs keep the schedule they always had.
         let mut _connection = None;

@@ -32,7 +32,7 @@ pub fn ensure_fetchers(shared: &SharedBroker) {
     for leader in leaders {
         if running.insert(leader) {
             let shared = shared.clone();
-            madsim::task::spawn(async move { run_fetcher(shared, leader).await });
+            crate::sim::tasks::spawn(async move { run_fetcher(shared, leader).await });
         }
     }
 }

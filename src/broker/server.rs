@@ -45,20 +45,20 @@ pub async fn run_broker(ctx: BrokerContext) {
     let shared = start(ctx);
     let (commands_tx, mut commands_rx) = mpsc::unbounded_channel();
     let listener_shared = shared.clone();
-    madsim::task::spawn(async move { serve(listener_shared, commands_tx).await });
-    madsim::task::spawn(background::run_isr_expiry(shared.clone()));
-    madsim::task::spawn(super::coordinator::service::run_expiry(shared.clone()));
+    crate::sim::tasks::spawn(async move { serve(listener_shared, commands_tx).await });
+    crate::sim::tasks::spawn(background::run_isr_expiry(shared.clone()));
+    crate::sim::tasks::spawn(super::coordinator::service::run_expiry(shared.clone()));
     if shared.config.topic(super::txn::TRANSACTION_TOPIC).is_some() {
         // Only in clusters with transactions: a timer task changes every run's schedule.
-        madsim::task::spawn(super::txn::coordinator::run_timers(shared.clone()));
+        crate::sim::tasks::spawn(super::txn::coordinator::run_timers(shared.clone()));
     }
-    madsim::task::spawn(background::run_high_watermark_checkpoint(shared.clone()));
+    crate::sim::tasks::spawn(background::run_high_watermark_checkpoint(shared.clone()));
     if shared.config.uses_retention() {
         let interval_ms = shared.config.log_retention_check_interval_ms;
-        madsim::task::spawn(super::retention::run_retention_check(shared.clone(), interval_ms));
+        crate::sim::tasks::spawn(super::retention::run_retention_check(shared.clone(), interval_ms));
     }
     if let Some(flush_ms) = shared.config.flush_ms {
-        madsim::task::spawn(background::run_periodic_flush(shared.clone(), flush_ms));
+        crate::sim::tasks::spawn(background::run_periodic_flush(shared.clone(), flush_ms));
     }
     // The clean shutdown runs beside the registration loop in this task (a task of its
     // own would change every run's schedule): the loop returns only once the shutdown
@@ -70,7 +70,7 @@ pub async fn run_broker(ctx: BrokerContext) {
         // replaces the metastore registration and the controller candidate.
         let registered: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> = match shared.config.kraft.clone() {
             Some(kraft) => {
-                madsim::task::spawn(super::kraft::run_metadata_observer(shared.clone(), kraft.clone()));
+                crate::sim::tasks::spawn(super::kraft::run_metadata_observer(shared.clone(), kraft.clone()));
                 let lifecycle = super::kraft::run_lifecycle(shared.clone(), kraft, closing);
                 Box::pin(refusing_commands(&mut commands_rx, lifecycle))
             }
@@ -149,7 +149,7 @@ async fn serve(shared: SharedBroker, controller: mpsc::UnboundedSender<Controlle
     while let Some(conn) = listener.accept().await {
         let shared = shared.clone();
         let controller = controller.clone();
-        madsim::task::spawn(async move { serve_connection(shared, controller, conn).await });
+        crate::sim::tasks::spawn(async move { serve_connection(shared, controller, conn).await });
     }
 }
 

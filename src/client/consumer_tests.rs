@@ -43,7 +43,7 @@ fn spawn_broker(net: &Network<Request, Response>, id: u32, asked: Asked, metadat
         let mut listener = host.listen();
         while let Some(mut conn) = listener.accept().await {
             let (asked, metadata) = (asked.clone(), metadata.clone());
-            madsim::task::spawn(async move {
+            crate::sim::tasks::spawn(async move {
                 while let Some(incoming) = conn.recv().await {
                     let (request, responder) = incoming.into_parts();
                     let Request::ListOffsets(list) = request else {

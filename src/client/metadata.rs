@@ -330,7 +330,7 @@ pub(crate) mod test_broker {
             let mut listener = broker.listen();
             while let Some(mut conn) = listener.accept().await {
                 let counter = counter.clone();
-                madsim::task::spawn(async move {
+                crate::sim::tasks::spawn(async move {
                     while let Some(incoming) = conn.recv().await {
                         let (_, responder) = incoming.into_parts();
                         counter.fetch_add(1, Ordering::SeqCst);

@@ -25,7 +25,7 @@ impl BrokerChannel {
         let (queue, mut requests) = mpsc::unbounded_channel::<(Request, Option<OnAccepted>)>();
         let stopped = Arc::new(AtomicBool::new(false));
         let stop = stopped.clone();
-        madsim::task::spawn(async move {
+        crate::sim::tasks::spawn(async move {
             let mut connection = net.connect(&broker);
             while let Some((request, on_accepted)) = requests.recv().await {
                 loop {

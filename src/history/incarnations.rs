@@ -23,6 +23,9 @@ pub const INCARNATION_SEPARATOR: char = '#';
 #[derive(Debug, Default)]
 pub struct TopicIncarnations {
     ids_by_name: BTreeMap<Arc<str>, Vec<TopicId>>,
+    /// Every partition key spelled so far, by partition and incarnation: one shared
+    /// string per partition, not one per op (a long run records millions of ops).
+    partition_keys: BTreeMap<(TopicPartition, u32), Arc<str>>,
 }
 
 impl TopicIncarnations {
@@ -64,10 +67,16 @@ impl TopicIncarnations {
     /// The history key of partition `tp` of the topic with id `id` (see
     /// [`topic_key`](Self::topic_key)).
     pub fn partition_key(&mut self, tp: &TopicPartition, id: Option<TopicId>) -> Arc<str> {
-        match self.incarnation(&tp.topic, id) {
+        let k = self.incarnation(&tp.topic, id);
+        if let Some(key) = self.partition_keys.get(&(tp.clone(), k)) {
+            return key.clone();
+        }
+        let key: Arc<str> = match k {
             1 => Arc::from(tp.to_string()),
             k => Arc::from(format!("{}-{}", spell(&tp.topic, k), tp.partition)),
-        }
+        };
+        self.partition_keys.insert((tp.clone(), k), key.clone());
+        key
     }
 }
 

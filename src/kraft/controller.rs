@@ -74,7 +74,7 @@ pub async fn run_controller(ctx: ControllerContext) {
     let timeout = Duration::from_millis(ctx.quorum.request_timeout_ms);
     let (transport, mut answers) = QuorumTransport::new(ctx.id, ctx.net.clone(), timeout);
     let (requests_tx, mut requests) = mpsc::unbounded_channel();
-    madsim::task::spawn(accept_requests(ctx.net.clone(), requests_tx));
+    crate::sim::tasks::spawn(accept_requests(ctx.net.clone(), requests_tx));
     let mut controller = Controller {
         end_offset: node.log().end_offset(),
         node,
@@ -117,7 +117,7 @@ async fn accept_requests(
     let mut listener = net.listen();
     while let Some(mut conn) = listener.accept().await {
         let requests = requests.clone();
-        madsim::task::spawn(async move {
+        crate::sim::tasks::spawn(async move {
             while let Some(incoming) = conn.recv().await {
                 if requests.send(incoming).is_err() {
                     return;

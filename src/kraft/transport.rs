@@ -129,7 +129,7 @@ impl QuorumTransport {
             let number = self.sent.get(&to).map_or(1, |n| n + 1);
             self.sent.insert(to, number);
             let (answers, timeout) = (self.answers.clone(), self.request_timeout);
-            madsim::task::spawn(async move {
+            crate::sim::tasks::spawn(async move {
                 match pending.wait(timeout).await {
                     Ok(Response::Controller(ControllerResponse::Quorum(answer))) => {
                         let _ = answers.send(Answer::Message(to, number, answer));
@@ -192,7 +192,7 @@ mod tests {
                     entries: Vec::new(),
                     high_watermark: None,
                 };
-                madsim::task::spawn(async move {
+                crate::sim::tasks::spawn(async move {
                     sleep(Duration::from_millis(50)).await;
                     responder.reply(Response::Controller(ControllerResponse::Quorum(message)));
                 });

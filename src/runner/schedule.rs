@@ -22,7 +22,7 @@ impl FaultSchedule {
     /// Starts firing `faults` (sorted by time) relative to `start`.
     pub fn start(faults: Vec<FaultSpec>, nemesis: Arc<Mutex<Nemesis>>, start: Instant) -> Self {
         let armed: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let task = madsim::task::spawn(run(faults, nemesis, start, armed.clone()));
+        let task = crate::sim::tasks::spawn(run(faults, nemesis, start, armed.clone()));
         FaultSchedule { task, armed }
     }
 
@@ -62,7 +62,7 @@ async fn run(
         }
         let fault = faults.next().expect("peeked");
         if let Some(trigger) = fault.trigger.clone() {
-            let task = madsim::task::spawn(fire_on_trigger(nemesis.clone(), fault, trigger));
+            let task = crate::sim::tasks::spawn(fire_on_trigger(nemesis.clone(), fault, trigger));
             armed.lock().expect("armed faults poisoned").push(task);
             continue;
         }

@@ -5,4 +5,5 @@ pub mod disk;
 pub mod machine;
 pub mod net;
 pub mod nodes;
+pub mod tasks;
 pub mod timer;

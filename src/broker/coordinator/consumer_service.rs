@@ -97,7 +97,7 @@ pub(super) async fn heartbeat(shared: &SharedBroker, request: ConsumerHeartbeat)
 /// then (its partition unloaded) takes nothing.
 fn resolve_regexes(shared: &SharedBroker, tp: TopicPartition, group_id: String, regexes: BTreeSet<String>) {
     let shared = shared.clone();
-    madsim::task::spawn(async move {
+    crate::sim::tasks::spawn(async move {
         let topics = topic_partition_counts(&shared);
         let version = shared.kraft().applied_offset;
         let resolved = regex::resolve(&regexes, topics.keys().map(String::as_str), version, now_ms());
@@ -164,7 +164,7 @@ pub(super) fn expire(
         }
         tracing::debug!(group = %group_id, ?fenced, "consumer group members fenced by their timers");
         let (shared, tp, group_id) = (shared.clone(), partition_of(group_id), group_id.clone());
-        madsim::task::spawn(async move {
+        crate::sim::tasks::spawn(async move {
             let _ = store(&shared, &tp, &group_id, &records).await;
         });
     }

@@ -116,7 +116,7 @@ impl Coordinator {
         }
         for (offsets_tp, records) in tombstones {
             let shared = shared.clone();
-            madsim::task::spawn(async move {
+            crate::sim::tasks::spawn(async move {
                 let _ = append(&shared, &offsets_tp, records).await;
             });
         }
@@ -473,7 +473,7 @@ fn leave_group(shared: &SharedBroker, group_id: &str, who: Who<'_>) -> GroupResp
 /// failure (the previous generation then reloads after a move, and its members expire).
 fn spawn_store_emptied(shared: &SharedBroker, tp: TopicPartition, group_id: &str, group: &Group) {
     let (shared, group_id, metadata) = (shared.clone(), group_id.to_string(), group.metadata(&BTreeMap::new()));
-    madsim::task::spawn(async move {
+    crate::sim::tasks::spawn(async move {
         let _ = store_group(&shared, &tp, &group_id, &metadata).await;
     });
 }

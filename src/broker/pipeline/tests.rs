@@ -65,8 +65,8 @@ fn a_connection_is_served_one_request_at_a_time_while_another_runs_beside_it() {
     let (first, second) = run(async {
         let p = pipeline(3, 8, 500, round_machine());
         let start = Instant::now();
-        let first = madsim::task::spawn(connection(p.clone(), 3, start, 0));
-        let second = madsim::task::spawn(connection(p.clone(), 1, start, 1));
+        let first = crate::sim::tasks::spawn(connection(p.clone(), 3, start, 0));
+        let second = crate::sim::tasks::spawn(connection(p.clone(), 1, start, 1));
         (first.await.unwrap(), second.await.unwrap())
     });
     let one = NETWORK_US + HANDLER_US + NETWORK_US;
@@ -80,7 +80,7 @@ fn four_connections(network_threads: u32, io_threads: u32, queued_max_requests: 
     run(async move {
         let p = pipeline(network_threads, io_threads, queued_max_requests, round_machine());
         let start = Instant::now();
-        let tasks: Vec<_> = (0..4).map(|i| madsim::task::spawn(connection(p.clone(), 1, start, i))).collect();
+        let tasks: Vec<_> = (0..4).map(|i| crate::sim::tasks::spawn(connection(p.clone(), 1, start, i))).collect();
         let mut done = Vec::new();
         for t in tasks {
             done.extend(t.await.unwrap());

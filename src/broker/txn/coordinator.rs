@@ -545,7 +545,7 @@ pub async fn run_timers(shared: SharedBroker) {
         for (id, open) in timed_out {
             shared.tracer.reached(ReachedState::TransactionTimedOut);
             let shared = shared.clone();
-            madsim::task::spawn(async move { fence_and_abort(&shared, &id, open).await });
+            crate::sim::tasks::spawn(async move { fence_and_abort(&shared, &id, open).await });
         }
     }
 }

@@ -21,13 +21,13 @@ const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 /// `id`, decided in coordinator epoch `epoch`) and then its Complete state.
 pub(super) fn spawn_completion(shared: &SharedBroker, id: String, epoch: LeaderEpoch, prepared: TxnMetadata) {
     let shared = shared.clone();
-    madsim::task::spawn(async move { complete(&shared, &id, epoch, prepared).await });
+    crate::sim::tasks::spawn(async move { complete(&shared, &id, epoch, prepared).await });
 }
 
 /// Starts writing the Complete state of `prepared`, whose markers are all written.
 pub(super) fn spawn_complete_state(shared: &SharedBroker, id: String, epoch: LeaderEpoch, prepared: TxnMetadata) {
     let shared = shared.clone();
-    madsim::task::spawn(async move {
+    crate::sim::tasks::spawn(async move {
         let Ok((tp, _)) = owned_partition(&shared, &id) else { return };
         write_complete_state(&shared, &tp, epoch, &id, &prepared).await;
     });

@@ -45,7 +45,7 @@ fn setup(refuse_for: Duration) -> CoordinatorLink {
             async move {
                 let mut listener = broker.listen();
                 while let Some(conn) = listener.accept().await {
-                    madsim::task::spawn(serve(conn, refuse_until));
+                    crate::sim::tasks::spawn(serve(conn, refuse_until));
                 }
             }
         })

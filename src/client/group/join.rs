@@ -83,7 +83,7 @@ pub(super) fn spawn(joiner: Joiner, membership: SharedMembership, request: JoinR
     // Set before the task starts, so that no heartbeat slips in before the JoinGroup; an
     // aborted round (the consumer closes) leaves it set, with nothing left to beat for.
     membership.lock().round_in_flight = true;
-    madsim::task::spawn(async move {
+    crate::sim::tasks::spawn(async move {
         let mut joiner = joiner;
         let outcome = round(&mut joiner, &membership, &request).await;
         membership.lock().round_in_flight = false;

@@ -259,12 +259,13 @@ impl GroupConsumer {
                 retry_backoff_ms: consumer.config.retry_backoff_ms,
             };
             let task = consumer_protocol::run(heartbeat_link, membership.clone(), settings.clone());
-            consumer.heartbeat = Some(madsim::task::spawn(task));
+            consumer.heartbeat = Some(crate::sim::tasks::spawn(task));
             consumer.kip848 = Some((membership, settings));
             return consumer;
         }
         let membership = consumer.membership.clone();
-        consumer.heartbeat = Some(madsim::task::spawn(heartbeat::run(heartbeat_link, membership, heartbeat_config)));
+        consumer.heartbeat =
+            Some(crate::sim::tasks::spawn(heartbeat::run(heartbeat_link, membership, heartbeat_config)));
         consumer
     }
 
@@ -976,12 +977,12 @@ impl GroupConsumer {
         let generation = self.generation.clone()?;
         listener.commit_started(&generation, &offsets);
         if self.joining.is_some() {
-            let task = madsim::task::spawn(async { Self::refused_while_rebalancing() });
+            let task = crate::sim::tasks::spawn(async { Self::refused_while_rebalancing() });
             return Some(PendingCommit { generation, offsets, task });
         }
         let (link, membership, timeout) = (self.async_link.clone(), self.membership.clone(), self.request_timeout());
         let (gen, sent, standalone) = (generation.clone(), offsets.clone(), self.manual.is_some());
-        let task = madsim::task::spawn(async move {
+        let task = crate::sim::tasks::spawn(async move {
             let mut link = link.lock().await;
             let once = CommitBudget::OneAttempt;
             let committer = if standalone { Committer::Standalone } else { Committer::Member(&gen) };

@@ -97,6 +97,12 @@ impl Accumulator {
             }
             false => {
                 self.waiting.remove(tp);
+                // An empty queue keeps its entry (see `queues`) but not its storage: a
+                // producer writing to thousands of partitions would otherwise hold room
+                // for four batches on each of them, most of the time for nothing.
+                if let Some(queue) = self.queues.get_mut(tp) {
+                    *queue = VecDeque::new();
+                }
             }
         }
     }

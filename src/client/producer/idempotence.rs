@@ -169,7 +169,7 @@ impl Idempotence {
             self.partitions.entry(batch.tp.clone()).or_insert_with(|| PartitionSequences::fresh(sequence.producer));
         let last_offset = base_offset.map(|base| base + batch.records as Offset - 1);
         entry.acknowledged(sequence.last(batch.records), last_offset);
-        entry.in_flight.remove(&batch.id);
+        entry.finish(batch.id);
     }
 
     /// Whether a batch the leader refused with `error` (`None`: the request failed as a
@@ -414,7 +414,7 @@ impl Idempotence {
 
     fn remove_in_flight(&mut self, batch: BatchRef) {
         if let Some(entry) = self.partitions.get_mut(batch.tp) {
-            entry.in_flight.remove(&batch.id);
+            entry.finish(batch.id);
         }
     }
 }

@@ -97,7 +97,7 @@ impl Producer {
         let state = Mutex::new(State::new(&config));
         let shared = Arc::new(Shared { config, state, wake: Notify::new() });
         let sender_shared = shared.clone();
-        let sender = madsim::task::spawn(async move { sender::run_sender(sender_shared, view).await });
+        let sender = crate::sim::tasks::spawn(async move { sender::run_sender(sender_shared, view).await });
         Producer { shared, sender, txn_link, group_links: Default::default(), net }
     }
 

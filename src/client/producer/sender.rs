@@ -157,7 +157,7 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
     // long as its wakers. Boxed, the finished future is freed at once and only the small
     // task header waits for the timer (the scale scenario held 350 MB of finished
     // produce tasks).
-    madsim::task::spawn(Box::pin(async move { handle_response(&shared, leader, batches, response).await }));
+    crate::sim::tasks::spawn(Box::pin(async move { handle_response(&shared, leader, batches, response).await }));
 }
 
 /// Whether an error leaves open that the leader appended the batch. NOT_LEADER_OR_FOLLOWER

@@ -84,6 +84,16 @@ pub(super) struct PartitionSequences {
 }
 
 impl PartitionSequences {
+    /// Forgets an in-flight batch. The last one out frees the map's node too: a producer
+    /// writing to thousands of partitions would otherwise keep one node per partition
+    /// for batches long gone (a `BTreeMap` keeps its emptied root).
+    pub fn finish(&mut self, id: BatchId) {
+        self.in_flight.remove(&id);
+        if self.in_flight.is_empty() {
+            self.in_flight = BTreeMap::new();
+        }
+    }
+
     /// Sequences of `producer` from 0, nothing sent.
     pub fn fresh(producer: ProducerIdAndEpoch) -> Self {
         PartitionSequences {

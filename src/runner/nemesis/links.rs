@@ -194,7 +194,7 @@ impl Nemesis {
         let in_force = self.in_force.clone();
         let clogged: Clogged = Arc::default();
         let still_clogged = clogged.clone();
-        let task = madsim::task::spawn(async move {
+        let task = crate::sim::tasks::spawn(async move {
             for (at, clog, (from, to)) in steps {
                 sleep_until(start + Duration::from_millis(at)).await;
                 let nodes = nodes.lock().expect("nodes poisoned");

@@ -78,7 +78,7 @@ impl Stopper {
         let this = self.clone();
         let name = name.to_string();
         let switch = switch.clone();
-        madsim::task::spawn(async move {
+        crate::sim::tasks::spawn(async move {
             switch.exited().await;
             this.exited(&name, number);
         });
@@ -184,7 +184,7 @@ impl Nemesis {
         let assignments = self.assignments.clone();
         let recorder = self.recorder.clone();
         let machines = self.size.machines();
-        let task = madsim::task::spawn(async move {
+        let task = crate::sim::tasks::spawn(async move {
             roll(stopper, observer, assignments, machines, brokers.clone()).await;
             recorder.trace(
                 "nemesis",

@@ -114,7 +114,7 @@ async fn serve(net: NodeNet<u64, u64>, log: ServerLog) {
     while let Some(mut conn) = listener.accept().await {
         let log = log.clone();
         let id = log.accepted();
-        madsim::task::spawn(async move {
+        crate::sim::tasks::spawn(async move {
             let mut held = Vec::new();
             while let Some(incoming) = conn.recv().await {
                 let (value, responder) = incoming.into_parts();
