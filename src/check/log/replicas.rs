@@ -42,9 +42,23 @@ impl ReplicaLog {
         }
     }
 
-    /// Where `offset` is, or would be.
+    /// Where `offset` is, or would be. Searched from the end, galloping: nearly every
+    /// question is about the last few records (a high watermark that just moved), and a
+    /// plain binary search over a long log missed the cache at every step.
     fn position(&self, offset: u64) -> usize {
-        self.entries.partition_point(|&(o, _)| o < offset)
+        let len = self.entries.len();
+        let mut step = 1;
+        let mut high = len;
+        // Invariant: every entry at `high` or after is at `offset` or beyond.
+        while high > 0 {
+            let probe = high.saturating_sub(step);
+            if self.entries[probe].0 < offset {
+                return probe + 1 + self.entries[probe + 1..high].partition_point(|&(o, _)| o < offset);
+            }
+            high = probe;
+            step *= 2;
+        }
+        0
     }
 
     /// Removes and returns the entries at `offset` and after.
@@ -236,6 +250,20 @@ mod tests {
     /// `(offset, value, epoch)` triples as entries.
     fn entries(records: &[(u64, u64, u32)]) -> Vec<(u64, Entry)> {
         records.iter().map(|&(o, value, epoch)| (o, Entry { value, epoch })).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_galloping_search_finds_what_a_binary_search_finds(
+            offsets in proptest::collection::btree_set(0u64..200, 0..60),
+            wanted in 0u64..210,
+        ) {
+            let log = ReplicaLog {
+                entries: offsets.iter().map(|&o| (o, Entry { value: o, epoch: 0 })).collect(),
+            };
+            let expected = log.entries.partition_point(|&(o, _)| o < wanted);
+            proptest::prop_assert_eq!(log.position(wanted), expected);
+        }
     }
 
     #[test]
