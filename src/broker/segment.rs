@@ -1,11 +1,14 @@
 //! One segment of a partition log: a run of batches from a base offset, stored as one
 //! disk file, with its size and a time index (Kafka's `LogSegment` with its `.timeindex`).
 //!
-//! The time index holds an entry each time a batch raises the segment's largest
-//! timestamp so far: `(largest timestamp so far, position of that batch)`. The first
-//! entry at or after a target time therefore points at the first batch holding a record
-//! that recent (no earlier batch of the segment had one, or the running maximum would
-//! have reached the target sooner), which is what `offsetsForTimes` looks for.
+//! The time index is sparse, as Kafka's is: `LogSegment.append` adds an entry only once
+//! more than `index.interval.bytes` (4096 by default) were appended since the last one,
+//! and `TimeIndex.maybeAppend` only when the segment's largest timestamp so far has grown.
+//! An entry `(largest timestamp so far, batch count)` says that every batch before that
+//! count holds only records at or before that timestamp. To find the first record at
+//! or after a target time, the lookup starts after the last entry below the target and
+//! scans forward (Kafka's `findOffsetByTimestamp` scans from its index position too),
+//! which is what `offsetsForTimes` looks for.
 
 use crate::protocol::{LeaderEpoch, Offset, RecordBatch, TopicPartition};
 
@@ -20,9 +23,16 @@ pub(super) struct Segment {
     pub batches: Vec<RecordBatch>,
     /// The sum of the batches' sizes, in bytes.
     pub size_bytes: u64,
-    /// `(largest timestamp so far, batch position)`, both increasing.
+    /// `(largest timestamp so far, batch count)`, both increasing (see the module).
     time_index: Vec<(u64, usize)>,
+    /// The largest record timestamp of the segment.
+    largest_timestamp_ms: Option<u64>,
+    /// Bytes appended since the last time-index entry (Kafka's `bytesSinceLastIndexEntry`).
+    bytes_since_index_entry: u64,
 }
+
+/// Kafka's `index.interval.bytes` default: the bytes appended between two index entries.
+const INDEX_INTERVAL_BYTES: u64 = 4096;
 
 impl Segment {
     /// An empty segment of partition `tp` starting at `base_offset`.
@@ -31,7 +41,15 @@ impl Segment {
     }
 
     fn in_file(file: String, base_offset: Offset) -> Self {
-        Segment { base_offset, file, batches: Vec::new(), size_bytes: 0, time_index: Vec::new() }
+        Segment {
+            base_offset,
+            file,
+            batches: Vec::new(),
+            size_bytes: 0,
+            time_index: Vec::new(),
+            largest_timestamp_ms: None,
+            bytes_since_index_entry: 0,
+        }
     }
 
     /// The segment's file: `{tp}/{base offset, 20 digits}.log`, as Kafka names segments
@@ -53,18 +71,27 @@ impl Segment {
 
     /// The largest record timestamp in the segment, in milliseconds.
     pub fn largest_timestamp_ms(&self) -> Option<u64> {
-        self.time_index.last().map(|(ts, _)| *ts)
+        self.largest_timestamp_ms
     }
 
     /// Appends a batch (which must start at [`Segment::next_offset`]).
     pub fn push(&mut self, batch: RecordBatch) {
-        self.size_bytes += batch.size_bytes();
+        let batch_bytes = batch.size_bytes();
+        self.size_bytes += batch_bytes;
         if let Some(max) = batch.max_timestamp_ms() {
-            if self.largest_timestamp_ms().is_none_or(|largest| max > largest) {
-                self.time_index.push((max, self.batches.len()));
-            }
+            self.largest_timestamp_ms = Some(self.largest_timestamp_ms.map_or(max, |largest| largest.max(max)));
         }
         self.batches.push(batch);
+        // `LogSegment.append`: the index check comes before this batch's bytes count.
+        if self.bytes_since_index_entry > INDEX_INTERVAL_BYTES {
+            if let Some(largest) = self.largest_timestamp_ms {
+                if self.time_index.last().is_none_or(|&(indexed, _)| largest > indexed) {
+                    self.time_index.push((largest, self.batches.len()));
+                }
+            }
+            self.bytes_since_index_entry = 0;
+        }
+        self.bytes_since_index_entry += batch_bytes;
     }
 
     /// Removes every record at or after `offset`; returns the removed `(offset, value,
@@ -94,8 +121,12 @@ impl Segment {
     /// The first offset at or after `from` whose record timestamp is at least
     /// `timestamp_ms`, found through the time index.
     pub fn offset_for_timestamp(&self, timestamp_ms: u64, from: Offset) -> Option<Offset> {
-        let entry = self.time_index.partition_point(|(ts, _)| *ts < timestamp_ms);
-        let (_, by_time) = *self.time_index.get(entry)?;
+        if self.largest_timestamp_ms? < timestamp_ms {
+            return None;
+        }
+        // Every batch before the last entry below the target is older than it.
+        let below = self.time_index.partition_point(|(ts, _)| *ts < timestamp_ms);
+        let by_time = below.checked_sub(1).map_or(0, |entry| self.time_index[entry].1);
         let by_offset = self.batches.partition_point(|b| b.next_offset() <= from);
         self.batches[by_time.max(by_offset)..]
             .iter()
@@ -111,9 +142,7 @@ mod tests {
     use crate::protocol::Record;
 
     fn batch(base_offset: Offset, timestamps: &[u64]) -> RecordBatch {
-        let mut b = RecordBatch::plain(
-            timestamps.iter().map(|t| Record::new(None, 100 + t, *t)).collect(),
-        );
+        let mut b = RecordBatch::plain(timestamps.iter().map(|t| Record::new(None, 100 + t, *t)).collect());
         b.base_offset = base_offset;
         b
     }
@@ -133,6 +162,26 @@ mod tests {
         // Records below `from` (below the log start) are not answers.
         assert_eq!(s.offset_for_timestamp(6, 12), Some(12));
         assert_eq!(s.size_bytes, 6 * 78);
+    }
+
+    proptest::proptest! {
+        /// Hundreds of batches, so that the index is sparse, with timestamps out of order.
+        #[test]
+        fn the_sparse_index_finds_what_a_scan_of_every_record_finds(
+            batches in proptest::collection::vec(proptest::collection::vec(0u64..1_000, 1..4), 1..300),
+            target in 0u64..1_100,
+            from in 0u64..900,
+        ) {
+            let mut s = Segment::new(&TopicPartition::new("t", 0), 0);
+            let mut next = 0;
+            for timestamps in &batches {
+                s.push(batch(next, timestamps));
+                next += timestamps.len() as Offset;
+            }
+            let scanned = (0..).zip(batches.iter().flatten()).find(|&(o, &ts)| o >= from && ts >= target).map(|(o, _)| o);
+            proptest::prop_assert_eq!(s.offset_for_timestamp(target, from), scanned);
+            proptest::prop_assert!(s.time_index.len() <= 1 + s.size_bytes as usize / INDEX_INTERVAL_BYTES as usize);
+        }
     }
 
     #[test]
