@@ -536,6 +536,18 @@ fn run_prints_the_draw_first_and_accepts_drawn_partitions() {
     let drew = out.find("swarm drew: brokers = 5").expect("the draw is printed");
     let sends = out.find("sends:").expect("the run's counts are printed");
     assert!(drew < sends, "{out}");
+    // The internal topics' partitions, which anomalies name, are accepted too.
+    let internal =
+        kafkasim(&["run", "scenarios/swarm.toml", "--seed", "2013", "--trace", "--partition", "__consumer_offsets-1"]);
+    assert_eq!(internal.status.code(), Some(0), "{}", stderr(&internal));
+    let beyond =
+        kafkasim(&["run", "scenarios/swarm.toml", "--seed", "2013", "--trace", "--partition", "__consumer_offsets-99"]);
+    assert_eq!(beyond.status.code(), Some(64));
+    assert!(
+        stderr(&beyond).contains("(and the internal __consumer_offsets-0–4, __transaction_state-0–4)"),
+        "{}",
+        stderr(&beyond)
+    );
 }
 
 #[test]

@@ -65,13 +65,26 @@ pub fn run(file: &Path, options: RunOptions<'_>) -> i32 {
                 .iter()
                 .flat_map(|t| (0..t.partitions).map(move |i| crate::protocol::partition_name(&t.name, i)))
                 .collect();
-            if !known.contains(p) {
+            // The internal topics too: anomalies name their partitions (a coordinator's
+            // state in `__consumer_offsets-3`), and brokers create them on first use.
+            let config = &instance.cluster.config;
+            let internal = [
+                (crate::broker::coordinator::service::OFFSETS_TOPIC, config.offsets_topic_num_partitions),
+                (crate::broker::txn::coordinator::TRANSACTION_TOPIC, config.transaction_state_log_num_partitions),
+            ];
+            let is_internal = internal
+                .iter()
+                .any(|&(topic, count)| (0..count).any(|i| crate::protocol::partition_name(topic, i) == *p));
+            if !known.contains(p) && !is_internal {
                 // Name the seed: with `[swarm]` another seed may draw the partition.
                 let drawn =
                     if scenario.swarm.is_some() { format!("seed {seed} drew") } else { "the scenario has".into() };
+                let internal_ranges: Vec<String> =
+                    internal.iter().map(|&(topic, count)| format!("{topic}-0–{}", count.saturating_sub(1))).collect();
                 eprintln!(
-                    "error: --partition {p}: the run of seed {seed} has no such partition; {drawn} {}",
-                    known.join(", ")
+                    "error: --partition {p}: the run of seed {seed} has no such partition; {drawn} {} (and the internal {})",
+                    known.join(", "),
+                    internal_ranges.join(", ")
                 );
                 return super::EXIT_USAGE;
             }
