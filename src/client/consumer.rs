@@ -6,8 +6,8 @@
 //! [`position`](super::position)).
 //! (Group membership and offset commits build on this in the consumer-group work.)
 
-use super::isolation::{fetched_items, Fetched};
 use super::backoff::RetryBackoff;
+use super::isolation::{fetched_items, Fetched};
 use super::metadata::ClusterView;
 use super::position::{FetchPosition, LeaderAndEpoch, LogTruncation, PartitionPosition, Validation};
 use crate::protocol::{

@@ -314,7 +314,13 @@ impl ClusterView {
             let b = &mut self.backoff;
             let moved = b.moved_forward(&metadata.partitions);
             b.attempts = 0;
-            b.equivalent_responses = if moved { 0 } else if expired { 1 } else { b.equivalent_responses + 1 };
+            b.equivalent_responses = if moved {
+                0
+            } else if expired {
+                1
+            } else {
+                b.equivalent_responses + 1
+            };
             b.draw();
         }
         self.brokers = metadata.brokers.iter().map(|b| (b.id, Addr::new(&b.host))).collect();

@@ -18,9 +18,9 @@
 //! and the next poll rejoins); `Fatal` (an error the consumer cannot overcome).
 
 use super::commit::CommitBudget;
-use crate::client::backoff::RetryBackoff;
 use super::coordinator::CoordinatorLink;
 use super::{CommitOutcome, Generation, GroupConsumer, GroupListener};
+use crate::client::backoff::RetryBackoff;
 use crate::protocol::{ConsumerHeartbeat, ErrorCode, GroupRequest, GroupResponse, ServerAssignor, TopicPartition};
 use madsim::rand::{thread_rng, Rng};
 

@@ -991,7 +991,8 @@ impl GroupConsumer {
             let mut link = link.lock().await;
             let once = CommitBudget::OneAttempt;
             let committer = if standalone { Committer::Standalone } else { Committer::Member(&gen) };
-            commit_with_retries(&mut link, &membership, committer, &sent, once, timeout, RetryBackoff::Fixed { ms: 0 }).await
+            commit_with_retries(&mut link, &membership, committer, &sent, once, timeout, RetryBackoff::Fixed { ms: 0 })
+                .await
         });
         Some(PendingCommit { generation, offsets, task })
     }

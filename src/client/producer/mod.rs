@@ -48,8 +48,8 @@ pub use config::ProducerConfig;
 pub use delivery::{Delivery, RecordMetadata, SendError};
 pub use transactions::TxnError;
 
-use super::group::coordinator::CoordinatorLink;
 use super::backoff::RetryBackoff;
+use super::group::coordinator::CoordinatorLink;
 use super::metadata::ClusterView;
 use crate::protocol::{Record, Request, Response, TxnResult};
 use crate::sim::net::NodeNet;
