@@ -50,9 +50,9 @@ fn bound(bug: PlantedBug) -> usize {
         PlantedBug::SyncProducerStall => 60,
         // A shrink a paused controller stored without answering, then an expansion on the
         // stale partition epoch: only the nightly profile's two-minute phases reach it,
-        // rarely (swarm-wide-nightly's seed 240, its 12th listed seed, the only one of
-        // seeds 1-360 since the ZooKeeper controller pipelines its writes; none of
-        // swarm-wide's first 3000 seeds).
+        // rarely (swarm-wide-nightly's seed 6166, its 12th listed seed, the first of
+        // seeds 13-6166 since KIP-580's client backoff; none of swarm-wide's first 3000
+        // seeds).
         PlantedBug::IsrNotRestoredAfterZombie => 12,
     }
 }
