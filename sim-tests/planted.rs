@@ -27,7 +27,7 @@ fn bound(bug: PlantedBug) -> usize {
         // seeds 2, 4 and 5).
         PlantedBug::StaleGenerationCommit => 3,
         // Caught where two candidates of one epoch each win a majority before the other's
-        // BeginQuorumEpoch reaches it (planted-kraft-quorum: 8 of its 20 seeds, 49 of
+        // BeginQuorumEpoch reaches it (planted-kraft-quorum: 10 of its 20 seeds, 44 of
         // seeds 1-100), so a wider bound.
         PlantedBug::QuorumVoteTwice => 5,
         // Every seed (20 of 20): each controller fault comes as the leader commits alone.
@@ -46,13 +46,13 @@ fn bound(bug: PlantedBug) -> usize {
         PlantedBug::MarkersBeforeDecision => 5,
         // Liveness bugs planted back to prove the wide swarm's reach (issue 20). A sync
         // send to a partition whose leader the producer has not learned, under Kafka's
-        // 120 s delivery timeout: swarm-wide's seed 41 first (4 of its 100 seeds).
+        // 120 s delivery timeout: swarm-wide's seed 41 first (6 of its 100 seeds).
         PlantedBug::SyncProducerStall => 60,
         // A shrink a paused controller stored without answering, then an expansion on the
         // stale partition epoch: only the nightly profile's two-minute phases reach it,
-        // rarely (swarm-wide-nightly's seed 240, its 12th listed seed, the only one of
-        // seeds 1-360 since the ZooKeeper controller pipelines its writes; none of
-        // swarm-wide's first 3000 seeds).
+        // rarely (swarm-wide-nightly's seed 6166, its 12th listed seed, the first of
+        // seeds 13-6166 since KIP-580's client backoff; none of swarm-wide's first 3000
+        // seeds).
         PlantedBug::IsrNotRestoredAfterZombie => 12,
     }
 }

@@ -6,6 +6,7 @@
 //! [`position`](super::position)).
 //! (Group membership and offset commits build on this in the consumer-group work.)
 
+use super::backoff::RetryBackoff;
 use super::isolation::{fetched_items, Fetched};
 use super::metadata::ClusterView;
 use super::position::{FetchPosition, LeaderAndEpoch, LogTruncation, PartitionPosition, Validation};
@@ -39,6 +40,10 @@ pub struct ConsumerConfig {
     /// `retry.backoff.ms`: the least time between two metadata refreshes an answer
     /// asked for.
     pub retry_backoff_ms: u64,
+    /// `retry.backoff.max.ms` (Kafka 3.7+, KIP-580, default 1000): the longest refresh
+    /// backoff, which grows exponentially while refreshes fail or repeat what the
+    /// consumer knows; `None` before 3.7, where it is fixed.
+    pub retry_backoff_max_ms: Option<u64>,
     /// Whether positions are validated after a leader change (KIP-320, Kafka 2.3; no
     /// Kafka setting: the scenario key `offset_validation`).
     pub offset_validation: OffsetValidation,
@@ -141,6 +146,8 @@ impl Consumer {
     pub fn new(net: NodeNet<Request, Response>, config: ConsumerConfig) -> Self {
         let mut view = ClusterView::new(net, config.bootstrap.clone());
         view.allow_auto_topic_creation(config.allow_auto_create_topics);
+        let refresh_backoff = RetryBackoff::new(config.retry_backoff_ms, config.retry_backoff_max_ms);
+        view.set_refresh_backoff(refresh_backoff, Duration::from_millis(config.metadata_max_age_ms));
         Consumer {
             config,
             view,
@@ -161,6 +168,12 @@ impl Consumer {
 
     /// Replaces the assignment; positions of partitions no longer assigned are forgotten.
     pub fn assign(&mut self, partitions: Vec<TopicPartition>) {
+        // A topic new to the assignment is new metadata to ask for: Kafka's `assign` (and
+        // a subscription change) calls `Metadata.requestUpdateForNewTopics`, which clears
+        // KIP-580's equivalent responses.
+        if partitions.iter().any(|tp| !self.assignment.iter().any(|held| held.topic == tp.topic)) {
+            self.view.reset_equivalent_responses();
+        }
         self.positions.retain(|tp, _| partitions.contains(tp));
         self.view.topic_ids().retain_positions(&partitions);
         self.pending_resets.retain(|tp, _| partitions.contains(tp));
@@ -383,11 +396,18 @@ impl Consumer {
     /// `metadata.max.age.ms` (`Metadata.timeToNextUpdate`).
     /// An update the last answer asked for (see [`ClusterView::update_requested`]) waits
     /// the refresh backoff.
+    ///
+    /// From Kafka 3.7 an update the consumer asked for waits the refresh backoff too, as
+    /// `NetworkClient.poll` waits `Metadata.timeToNextUpdate`, which KIP-580 makes grow
+    /// while refreshes fail or repeat what the consumer knows (its errors ask with
+    /// `requestUpdate(false)`). Before 3.7 kafkasim's consumer refreshes such an update
+    /// at its next poll, as it always did (a simplification: Kafka waited the fixed
+    /// `retry.backoff.ms`, about the consumer's pause between polls without a leader).
     fn metadata_due(&self) -> bool {
-        self.need_metadata
+        let backoff_passed = self.view.may_refresh();
+        (self.need_metadata && (!self.view.refresh_backoff_is_exponential() || backoff_passed))
             || self.view.older_than(Duration::from_millis(self.config.metadata_max_age_ms))
-            || (self.view.update_requested()
-                && self.view.may_refresh(Duration::from_millis(self.config.retry_backoff_ms)))
+            || (self.view.update_requested() && backoff_passed)
     }
 
     /// Refreshes the metadata of the assigned topics, or of every topic.
@@ -406,15 +426,24 @@ impl Consumer {
         self.metadata_for_all_topics = all;
     }
 
-    /// Asks for a metadata update at the next poll (`Metadata.requestUpdate`).
+    /// Asks for a metadata update at the next poll for a new subscription
+    /// (`Metadata.requestUpdateForNewTopics`, which clears KIP-580's equivalent
+    /// responses).
     pub fn request_metadata_update(&mut self) {
         self.need_metadata = true;
+        self.view.reset_equivalent_responses();
     }
 
     /// Refreshes the metadata now if it is due, or if `wanted` and the refresh backoff
-    /// (`retry.backoff.ms`) allows one (`Metadata.timeToAllowUpdate`).
-    pub async fn refresh_metadata_if_due(&mut self, wanted: bool, retry_backoff: Duration) {
-        if self.metadata_due() || (wanted && self.view.may_refresh(retry_backoff)) {
+    /// allows one: `ConsumerCoordinator.poll` before a pattern-subscribed member rejoins
+    /// checks `Metadata.timeToAllowUpdate` and then asks with `requestUpdate(true)`,
+    /// which clears KIP-580's equivalent responses.
+    pub async fn refresh_metadata_if_due(&mut self, wanted: bool) {
+        let wanted = wanted && self.view.may_refresh();
+        if wanted {
+            self.view.reset_equivalent_responses();
+        }
+        if wanted || self.metadata_due() {
             self.refresh_metadata(Duration::from_millis(self.config.request_timeout_ms)).await;
         }
     }

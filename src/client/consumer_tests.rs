@@ -82,6 +82,7 @@ fn consumer(net: &Network<Request, Response>) -> Consumer {
         request_timeout_ms: 2_000,
         metadata_max_age_ms: 300_000,
         retry_backoff_ms: 100,
+        retry_backoff_max_ms: None,
         offset_validation: Default::default(),
         isolation_level: Default::default(),
         fetch_topic_ids: false,

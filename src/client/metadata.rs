@@ -1,6 +1,7 @@
 //! A client's view of the cluster: brokers, partition leaders, and one connection per
 //! broker, refreshed with Metadata requests (Kafka's `Metadata` + `NetworkClient`).
 
+use super::backoff::RetryBackoff;
 use crate::protocol::{
     BrokerId, LeaderEpoch, PartitionMetadata, ProducerIdAndEpoch, Request, Response, TopicId, TopicPartition,
 };
@@ -93,6 +94,103 @@ pub struct ClusterView {
     /// How many refreshes were answered: the cache's generation (see
     /// [`ClusterView::generation`]).
     refreshes: u64,
+    /// The wait between refreshes (see [`RefreshBackoff`]).
+    backoff: RefreshBackoff,
+}
+
+/// Kafka's `Metadata` refresh backoff (`timeToAllowUpdate`). Before Kafka 3.7 a refresh
+/// waits `retry.backoff.ms` after the last one, answered or failed. From 3.7 (KIP-580,
+/// KAFKA-9800) the wait grows exponentially to `retry.backoff.max.ms` with two counts:
+/// `attempts`, the refreshes that failed in a row, and `equivalentResponseCount`, the
+/// answered refreshes in a row that moved no partition forward (no new partition, no
+/// greater leader epoch, no new topic id): an answer that repeats what the client knows
+/// while its requests keep failing on stale metadata backs off as a failure does.
+#[derive(Clone, Debug)]
+struct RefreshBackoff {
+    /// `retry.backoff.ms` and, from 3.7, `retry.backoff.max.ms`.
+    policy: RetryBackoff,
+    /// `metadata.max.age.ms`: a refresh of an expired cache is periodic and resets the
+    /// equivalent responses (`timeToAllowUpdate`).
+    max_age: Duration,
+    /// `Metadata.attempts`: failed refreshes since the last answered one.
+    attempts: u64,
+    /// `Metadata.equivalentResponseCount`.
+    equivalent_responses: u64,
+    /// The wait the failed attempts ask for, drawn when the last refresh ended. Kafka
+    /// draws its jitter anew at every `timeToAllowUpdate`; kafkasim draws once per
+    /// refresh, from the seeded RNG: one wait in the same ±20% band.
+    after_attempts: Duration,
+    /// The wait the equivalent responses ask for, drawn when the last refresh ended.
+    after_equivalent_responses: Duration,
+    /// `Metadata.lastSeenLeaderEpochs`, with the topic id each was seen under (kept
+    /// from Kafka 3.7 only, where it decides what counts as progress).
+    last_seen: BTreeMap<TopicPartition, (TopicId, LeaderEpoch)>,
+}
+
+impl RefreshBackoff {
+    fn new(policy: RetryBackoff, max_age: Duration) -> Self {
+        // Until a refresh ends nothing waits; the first draw comes with it.
+        let first = match policy {
+            RetryBackoff::Fixed { ms } => Duration::from_millis(ms),
+            RetryBackoff::Exponential { base_ms, max_ms } => Duration::from_millis(base_ms.min(max_ms)),
+        };
+        RefreshBackoff {
+            policy,
+            max_age,
+            attempts: 0,
+            equivalent_responses: 0,
+            after_attempts: first,
+            after_equivalent_responses: Duration::ZERO,
+            last_seen: BTreeMap::new(),
+        }
+    }
+
+    /// Whether an answer moved any partition forward, remembering what it saw
+    /// (`Metadata.updateLatestMetadata`): a partition not seen before, one whose topic
+    /// id changed (the topic was recreated), or one whose leader epoch grew. An older
+    /// epoch (a stale broker's answer) is not remembered, as Kafka keeps the newer.
+    fn moved_forward(&mut self, partitions: &[PartitionMetadata]) -> bool {
+        let mut moved = false;
+        for p in partitions {
+            let seen = (p.topic_id, p.leader_epoch);
+            match self.last_seen.get_mut(&p.tp) {
+                None => {
+                    self.last_seen.insert(p.tp.clone(), seen);
+                    moved = true;
+                }
+                Some(last) if last.0 != p.topic_id || p.leader_epoch > last.1 => {
+                    *last = seen;
+                    moved = true;
+                }
+                Some(_) => {}
+            }
+        }
+        moved
+    }
+
+    /// Draws the waits after a refresh ended (`timeToAllowUpdate`'s two terms):
+    /// `backoff(attempts - 1)` (`backoff(0)` when none failed) and, when answers
+    /// repeated, `backoff(equivalentResponseCount - 1)`. A fixed backoff draws nothing.
+    fn draw(&mut self) {
+        if !self.policy.is_exponential() {
+            return;
+        }
+        self.after_attempts = self.policy.backoff(self.attempts.saturating_sub(1));
+        self.after_equivalent_responses = match self.equivalent_responses {
+            0 => Duration::ZERO,
+            n => self.policy.backoff(n - 1),
+        };
+    }
+
+    /// The wait after the last refresh. `expired`: the cache is older than
+    /// `metadata.max.age.ms`, which clears the equivalent responses.
+    fn wait(&self, expired: bool) -> Duration {
+        match self.policy {
+            RetryBackoff::Fixed { ms } => Duration::from_millis(ms),
+            RetryBackoff::Exponential { .. } if expired || self.equivalent_responses == 0 => self.after_attempts,
+            RetryBackoff::Exponential { .. } => self.after_attempts.max(self.after_equivalent_responses),
+        }
+    }
 }
 
 impl ClusterView {
@@ -112,7 +210,35 @@ impl ClusterView {
             allow_auto_topic_creation: false,
             update_requested: false,
             refreshes: 0,
+            backoff: RefreshBackoff::new(RetryBackoff::Fixed { ms: 100 }, Duration::from_secs(300)),
         }
+    }
+
+    /// Sets the refresh backoff: `retry.backoff.ms` with, from Kafka 3.7,
+    /// `retry.backoff.max.ms` (`backoff`), and `metadata.max.age.ms` (`max_age`, whose
+    /// expiry clears KIP-580's equivalent responses). Until set: a fixed 100 ms.
+    pub fn set_refresh_backoff(&mut self, backoff: RetryBackoff, max_age: Duration) {
+        self.backoff = RefreshBackoff::new(backoff, max_age);
+    }
+
+    /// Whether the refresh backoff grows with KIP-580's counts (Kafka 3.7+).
+    pub fn refresh_backoff_is_exponential(&self) -> bool {
+        self.backoff.policy.is_exponential()
+    }
+
+    /// Kafka's `Metadata.requestUpdate(true)` and `requestUpdateForNewTopics`: the
+    /// client wants metadata it did not have (a new topic, a new subscription, a group
+    /// about to rejoin), so repeated answers no longer lengthen the wait (KIP-580).
+    /// (Kafka's `requestUpdateForNewTopics` also lets the refresh go at once; kafkasim's
+    /// clients wait the first backoff, in every release.)
+    pub fn reset_equivalent_responses(&mut self) {
+        self.backoff.equivalent_responses = 0;
+    }
+
+    /// The counts behind the next refresh's wait: failed refreshes in a row and
+    /// equivalent answers in a row (KIP-580's `attempts` and `equivalentResponseCount`).
+    pub fn refresh_backoff_counts(&self) -> (u64, u64) {
+        (self.backoff.attempts, self.backoff.equivalent_responses)
     }
 
     /// Lets refreshes that name topics ask the broker to create the unknown ones: a
@@ -170,10 +296,32 @@ impl ClusterView {
         tracing::trace!(%addr, ok = answer.is_ok(), "metadata refresh");
         self.attempted_at = Some(madsim::time::Instant::now());
         let Ok(Response::Metadata(metadata)) = answer else {
+            self.refresh_failed();
             return false;
         };
         if metadata.brokers.is_empty() {
-            return false; // A broker that has not heard from the controller yet.
+            // A broker that has not heard from the controller yet (Kafka's
+            // `NetworkClient` ignores an empty answer: `Metadata.failedUpdate`).
+            self.refresh_failed();
+            return false;
+        }
+        if self.backoff.policy.is_exponential() {
+            // `Metadata.update` counts the answer as equivalent, then
+            // `updateLatestMetadata` clears the count for a partition it did not know,
+            // one whose topic id changed or whose leader epoch grew. A periodic refresh
+            // (the cache expired) cleared it before (`timeToAllowUpdate`).
+            let expired = self.older_than(self.backoff.max_age);
+            let b = &mut self.backoff;
+            let moved = b.moved_forward(&metadata.partitions);
+            b.attempts = 0;
+            b.equivalent_responses = if moved {
+                0
+            } else if expired {
+                1
+            } else {
+                b.equivalent_responses + 1
+            };
+            b.draw();
         }
         self.brokers = metadata.brokers.iter().map(|b| (b.id, Addr::new(&b.host))).collect();
         // The response describes each topic asked for completely (every topic when none
@@ -218,16 +366,29 @@ impl ClusterView {
         self.update_requested
     }
 
-    /// When the next refresh may go, `backoff` after the last one was answered or failed
-    /// (Kafka's `Metadata.timeToAllowUpdate` with `retry.backoff.ms`); `None` before the
-    /// first.
-    pub fn refresh_allowed_at(&self, backoff: Duration) -> Option<madsim::time::Instant> {
-        self.attempted_at.map(|at| at + backoff)
+    /// `Metadata.failedUpdate`: one more failed attempt, and the equivalent responses
+    /// cleared.
+    fn refresh_failed(&mut self) {
+        let b = &mut self.backoff;
+        if b.policy.is_exponential() {
+            b.attempts += 1;
+            b.equivalent_responses = 0;
+            b.draw();
+        }
+    }
+
+    /// When the next refresh may go, the refresh backoff after the last one was answered
+    /// or failed (Kafka's `Metadata.timeToAllowUpdate`: `retry.backoff.ms`, from 3.7
+    /// growing with KIP-580's counts, see [`ClusterView::set_refresh_backoff`]); `None`
+    /// before the first.
+    pub fn refresh_allowed_at(&self) -> Option<madsim::time::Instant> {
+        let expired = self.older_than(self.backoff.max_age);
+        self.attempted_at.map(|at| at + self.backoff.wait(expired))
     }
 
     /// Whether a refresh may go now (see [`ClusterView::refresh_allowed_at`]).
-    pub fn may_refresh(&self, backoff: Duration) -> bool {
-        self.refresh_allowed_at(backoff).is_none_or(|at| madsim::time::Instant::now() >= at)
+    pub fn may_refresh(&self) -> bool {
+        self.refresh_allowed_at().is_none_or(|at| madsim::time::Instant::now() >= at)
     }
 
     /// When the cache, refreshed once already, becomes older than `max_age` (Kafka's
@@ -314,14 +475,23 @@ impl ClusterView {
 /// with itself as the only broker and no partitions, and counts the requests.
 #[cfg(test)]
 pub(crate) mod test_broker {
-    use crate::protocol::{BrokerEndpoint, BrokerId, MetadataResponse, Request, Response};
+    use crate::protocol::{BrokerEndpoint, BrokerId, MetadataResponse, PartitionMetadata, Request, Response};
     use crate::sim::net::{Addr, Network};
     use madsim::runtime::Handle;
     use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
 
     /// Starts `broker-1` on `net`; returns how many requests it has answered so far.
     pub(crate) fn spawn_empty_broker(net: &Network<Request, Response>) -> Arc<AtomicU64> {
+        spawn_broker_answering(net, Arc::default())
+    }
+
+    /// Starts `broker-1` on `net`, answering every Metadata request with the partitions
+    /// `partitions` holds at the time; returns how many requests it has answered so far.
+    pub(crate) fn spawn_broker_answering(
+        net: &Network<Request, Response>,
+        partitions: Arc<Mutex<Vec<PartitionMetadata>>>,
+    ) -> Arc<AtomicU64> {
         let asked = Arc::new(AtomicU64::new(0));
         let broker = net.add_host(&Addr::new("broker-1"));
         let counter = asked.clone();
@@ -330,16 +500,14 @@ pub(crate) mod test_broker {
             let mut listener = broker.listen();
             while let Some(mut conn) = listener.accept().await {
                 let counter = counter.clone();
+                let partitions = partitions.clone();
                 crate::sim::tasks::spawn(async move {
                     while let Some(incoming) = conn.recv().await {
                         let (_, responder) = incoming.into_parts();
                         counter.fetch_add(1, Ordering::SeqCst);
                         let brokers = vec![BrokerEndpoint { id: BrokerId(1), host: "broker-1".into() }];
-                        responder.reply(Response::Metadata(MetadataResponse {
-                            brokers,
-                            controller: None,
-                            partitions: Vec::new(),
-                        }));
+                        let partitions = partitions.lock().expect("test partitions").clone();
+                        responder.reply(Response::Metadata(MetadataResponse { brokers, controller: None, partitions }));
                     }
                 });
             }
@@ -384,18 +552,150 @@ mod tests {
             let wire = Handle::current().create_node().name("wire").build();
             let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
             spawn_empty_broker(&net);
-            let backoff = Duration::from_millis(100);
             let mut view = ClusterView::new(net.add_host(&Addr::new("client")), vec![Addr::new("broker-1")]);
-            assert!(view.may_refresh(backoff) && view.refresh_allowed_at(backoff).is_none(), "the first goes at once");
+            view.set_refresh_backoff(RetryBackoff::new(100, None), Duration::from_secs(300));
+            assert!(view.may_refresh() && view.refresh_allowed_at().is_none(), "the first goes at once");
             assert!(view.refresh(&[], Duration::from_secs(1)).await);
-            let allowed_at = view.refresh_allowed_at(backoff).expect("answered");
-            assert!(!view.may_refresh(backoff));
-            madsim::time::sleep_until(allowed_at).await;
-            assert!(view.may_refresh(backoff));
+            for _ in 0..5 {
+                // Before Kafka 3.7 the same answer again and again changes nothing.
+                let allowed_at = view.refresh_allowed_at().expect("answered");
+                assert!(!view.may_refresh());
+                madsim::time::sleep_until(allowed_at).await;
+                assert!(view.may_refresh());
+                assert!(view.refresh(&[], Duration::from_secs(1)).await);
+                let now = madsim::time::Instant::now();
+                assert_eq!(view.refresh_allowed_at(), Some(now + Duration::from_millis(100)), "a fixed 100 ms");
+            }
             // A failed attempt (a broker nobody listens on) counts too.
             let mut lost = ClusterView::new(net.add_host(&Addr::new("client-2")), vec![Addr::new("broker-9")]);
-            assert!(!lost.refresh(&[], Duration::from_millis(50)).await);
-            assert!(!lost.may_refresh(backoff), "Metadata.failedUpdate sets lastRefreshMs too");
+            lost.set_refresh_backoff(RetryBackoff::new(100, None), Duration::from_secs(300));
+            for _ in 0..3 {
+                assert!(!lost.refresh(&[], Duration::from_millis(50)).await);
+                let now = madsim::time::Instant::now();
+                assert_eq!(lost.refresh_allowed_at(), Some(now + Duration::from_millis(100)), "failedUpdate");
+                madsim::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+    }
+
+    fn partition(number: u32, topic_id: TopicId, leader_epoch: LeaderEpoch) -> PartitionMetadata {
+        PartitionMetadata {
+            tp: TopicPartition::new("orders", number),
+            leader: Some(BrokerId(1)),
+            leader_epoch,
+            replicas: vec![BrokerId(1)],
+            isr: vec![BrokerId(1)],
+            topic_id,
+        }
+    }
+
+    /// The wait the view asks for now, after the refresh that just ended.
+    fn wait_now(view: &ClusterView) -> u64 {
+        let allowed_at = view.refresh_allowed_at().expect("refreshed once");
+        allowed_at.saturating_duration_since(madsim::time::Instant::now()).as_millis() as u64
+    }
+
+    /// Refreshes `view` as soon as its backoff allows; returns the wait it asks for
+    /// after that refresh.
+    async fn refresh_when_allowed(view: &mut ClusterView) -> u64 {
+        if let Some(at) = view.refresh_allowed_at() {
+            madsim::time::sleep_until(at).await;
+        }
+        assert!(view.refresh(&[], Duration::from_secs(1)).await);
+        wait_now(view)
+    }
+
+    #[test]
+    fn kip580_answers_that_move_nothing_forward_back_off_exponentially_and_progress_resets_them() {
+        Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+            let wire = Handle::current().create_node().name("wire").build();
+            let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+            let answer = Arc::new(Mutex::new(vec![partition(0, 1, 5), partition(1, 1, 3)]));
+            test_broker::spawn_broker_answering(&net, answer.clone());
+            let mut view = ClusterView::new(net.add_host(&Addr::new("client")), vec![Addr::new("broker-1")]);
+            view.set_refresh_backoff(RetryBackoff::new(100, Some(1_000)), Duration::from_secs(300));
+            let within = |wait: u64, term: u64| (term * 8 / 10..=(term * 12 / 10).min(1_000)).contains(&wait);
+            // The first answer brings partitions the client did not know: progress.
+            let wait = refresh_when_allowed(&mut view).await;
+            assert_eq!(view.refresh_backoff_counts(), (0, 0));
+            assert!(within(wait, 100), "{wait}");
+            // The same answer again: equivalentResponseCount 1, 2, ... and the wait
+            // backoff(count - 1): 100, 200, 400, 800, 1000 ms, each ±20%, never above 1 s.
+            for (count, term) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1_000), (6, 1_000), (7, 1_000)] {
+                let wait = refresh_when_allowed(&mut view).await;
+                assert_eq!(view.refresh_backoff_counts(), (0, count));
+                assert!(within(wait, term), "count {count}: {wait} ms, term {term}");
+            }
+            // A greater leader epoch on one partition resets the count...
+            answer.lock().unwrap()[1].leader_epoch = 4;
+            refresh_when_allowed(&mut view).await;
+            assert_eq!(view.refresh_backoff_counts(), (0, 0));
+            let wait = refresh_when_allowed(&mut view).await;
+            assert!(within(wait, 100), "count 1: backoff(0), {wait}");
+            // ...an older or equal one does not (a stale broker's answer)...
+            answer.lock().unwrap()[1].leader_epoch = 2;
+            refresh_when_allowed(&mut view).await;
+            assert_eq!(view.refresh_backoff_counts(), (0, 2));
+            answer.lock().unwrap()[1].leader_epoch = 4;
+            refresh_when_allowed(&mut view).await;
+            assert_eq!(view.refresh_backoff_counts(), (0, 3), "4 after 2: the last seen epoch was 4 all along");
+            // ...a topic id that changed (the topic was recreated) does, at any epoch...
+            *answer.lock().unwrap() = vec![partition(0, 2, 0), partition(1, 2, 0)];
+            refresh_when_allowed(&mut view).await;
+            assert_eq!(view.refresh_backoff_counts(), (0, 0));
+            // ...and so does a new partition.
+            refresh_when_allowed(&mut view).await;
+            answer.lock().unwrap().push(partition(2, 2, 0));
+            refresh_when_allowed(&mut view).await;
+            assert_eq!(view.refresh_backoff_counts(), (0, 0));
+            // `requestUpdate(true)` / `requestUpdateForNewTopics` clear the count at once:
+            // the next refresh waits backoff(0) only.
+            for _ in 0..4 {
+                refresh_when_allowed(&mut view).await;
+            }
+            assert_eq!(view.refresh_backoff_counts(), (0, 4));
+            assert!(wait_now(&view) > 300);
+            view.reset_equivalent_responses();
+            assert!(within(wait_now(&view), 100), "{}", wait_now(&view));
+        });
+    }
+
+    #[test]
+    fn kip580_failed_refreshes_back_off_and_an_expired_cache_clears_the_equivalent_answers() {
+        Runtime::with_seed_and_config(2, madsim::Config::default()).block_on(async {
+            let wire = Handle::current().create_node().name("wire").build();
+            let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+            let answer = Arc::new(Mutex::new(vec![partition(0, 1, 5)]));
+            test_broker::spawn_broker_answering(&net, answer);
+            let within = |wait: u64, term: u64| (term * 8 / 10..=(term * 12 / 10).min(1_000)).contains(&wait);
+            // Failed attempts (nobody listens on broker-9): `attempts`, backoff(attempts - 1).
+            let mut lost = ClusterView::new(net.add_host(&Addr::new("client-2")), vec![Addr::new("broker-9")]);
+            lost.set_refresh_backoff(RetryBackoff::new(100, Some(1_000)), Duration::from_secs(300));
+            for (attempts, term) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1_000)] {
+                if let Some(at) = lost.refresh_allowed_at() {
+                    madsim::time::sleep_until(at).await;
+                }
+                assert!(!lost.refresh(&[], Duration::from_millis(10)).await);
+                assert_eq!(lost.refresh_backoff_counts(), (attempts, 0));
+                let wait = wait_now(&lost);
+                assert!(within(wait, term), "attempt {attempts}: {wait} ms, term {term}");
+            }
+            // An expired cache (metadata.max.age.ms) makes the refresh periodic: the
+            // count starts again from the expiry, and the wait after it is backoff(0).
+            let max_age = Duration::from_secs(3);
+            let mut view = ClusterView::new(net.add_host(&Addr::new("client")), vec![Addr::new("broker-1")]);
+            view.set_refresh_backoff(RetryBackoff::new(100, Some(1_000)), max_age);
+            for _ in 0..6 {
+                refresh_when_allowed(&mut view).await;
+            }
+            assert_eq!(view.refresh_backoff_counts(), (0, 5));
+            assert!(wait_now(&view) >= 800);
+            let expiry = view.expires_at(max_age).expect("refreshed");
+            madsim::time::sleep_until(expiry).await;
+            assert!(view.may_refresh(), "an expired cache no longer waits the equivalent answers' backoff");
+            let wait = refresh_when_allowed(&mut view).await;
+            assert_eq!(view.refresh_backoff_counts(), (0, 1));
+            assert!(within(wait, 100), "{wait}");
         });
     }
 }

@@ -3,6 +3,7 @@
 //! brokers only through `sim::net`.
 
 pub mod assignor;
+pub mod backoff;
 pub mod consumer;
 pub mod group;
 pub mod isolation;

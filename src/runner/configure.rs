@@ -325,6 +325,7 @@ pub(super) fn producer_config(spec: &ProducerSpec, index: u32, bootstrap: Vec<Ad
         retries: c.retries,
         request_timeout_ms: c.request_timeout_ms,
         retry_backoff_ms: c.retry_backoff_ms,
+        retry_backoff_max_ms: c.retry_backoff_max_ms,
         delivery_timeout_ms: c.delivery_timeout_ms,
         batch_size: c.batch_size,
         linger_ms: c.linger_ms,
@@ -398,6 +399,7 @@ pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>, scenari
         metadata_max_age_ms: spec.config.metadata_max_age_ms,
         // Kafka's default: consumers do not set `retry.backoff.ms` in scenarios.
         retry_backoff_ms: 100,
+        retry_backoff_max_ms: spec.config.retry_backoff_max_ms,
         offset_validation: spec.config.offset_validation,
         isolation_level: spec.config.isolation_level,
     }
@@ -419,6 +421,7 @@ pub(super) fn group_config(spec: &ConsumerSpec, client_id: &str, index: u32) -> 
         enable_auto_commit: spec.commit == CommitPolicy::Auto,
         auto_commit_interval_ms: c.auto_commit_interval_ms,
         retry_backoff_ms: 100,
+        retry_backoff_max_ms: c.retry_backoff_max_ms,
         default_api_timeout_ms: c.default_api_timeout_ms,
         sticky_algorithm: spec.sticky_assignor,
         group_protocol: c.group_protocol,

@@ -249,6 +249,9 @@ fn lookup_config(bootstrap: &[Addr]) -> ConsumerConfig {
         request_timeout_ms: REQUEST_TIMEOUT.as_millis() as u64,
         metadata_max_age_ms: 300_000,
         retry_backoff_ms: RETRY_BACKOFF.as_millis() as u64,
+        // kafkasim's admin client keeps the fixed `retry.backoff.ms` (KIP-580's
+        // `KafkaAdminClient` backoff is not modelled).
+        retry_backoff_max_ms: None,
         offset_validation: Default::default(),
         isolation_level: IsolationLevel::ReadUncommitted,
         allow_auto_create_topics: false,

@@ -190,6 +190,7 @@ pub(super) const PRODUCER_CONFIG: &[&str] = &[
     "retries",
     "request.timeout.ms",
     "retry.backoff.ms",
+    "retry.backoff.max.ms",
     "delivery.timeout.ms",
     "batch.size",
     "linger.ms",
@@ -241,6 +242,7 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
     "default.api.timeout.ms",
     "isolation.level",
     "offset_validation",
+    "retry.backoff.max.ms",
 ];
 
 /// `[[pipelines]]`: consume-transform-produce applications.
@@ -275,6 +277,7 @@ pub(super) const PIPELINE_CONSUMER_CONFIG: &[&str] = &[
     "partition.assignment.strategy",
     "default.api.timeout.ms",
     "offset_validation",
+    "retry.backoff.max.ms",
 ];
 
 /// `[pipelines.producer]`: `[producers.config]` without `transactional.id`, which an
@@ -284,6 +287,7 @@ pub(super) const PIPELINE_PRODUCER_CONFIG: &[&str] = &[
     "retries",
     "request.timeout.ms",
     "retry.backoff.ms",
+    "retry.backoff.max.ms",
     "delivery.timeout.ms",
     "batch.size",
     "linger.ms",

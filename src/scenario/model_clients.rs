@@ -83,6 +83,10 @@ pub struct ProducerSettings {
     pub request_timeout_ms: u64,
     /// `retry.backoff.ms`: the pause before a retry, in milliseconds (default 100).
     pub retry_backoff_ms: u64,
+    /// `retry.backoff.max.ms` (Kafka 3.7+, KIP-580): the longest pause, in milliseconds,
+    /// as retries and metadata refreshes back off exponentially (default 1000; `None`
+    /// before 3.7, where the pause is fixed).
+    pub retry_backoff_max_ms: Option<u64>,
     /// `delivery.timeout.ms`: the bound on reporting a send's outcome, in milliseconds
     /// (default 120000). At least `linger.ms + request.timeout.ms`: an explicit smaller
     /// value is an error, and the default is raised to that sum, as Kafka does.
@@ -130,6 +134,7 @@ impl Default for ProducerSettings {
             retries: 2_147_483_647,
             request_timeout_ms: 30_000,
             retry_backoff_ms: 100,
+            retry_backoff_max_ms: Some(crate::client::backoff::DEFAULT_RETRY_BACKOFF_MAX_MS),
             delivery_timeout_ms: 120_000,
             batch_size: 16_384,
             linger_ms: 0,
@@ -310,6 +315,11 @@ pub struct ConsumerSettings {
     /// validates its positions after a leader change, KIP-320 (`"kip-320"`, Kafka 2.3
     /// and later, the default) or not (`"none"`, Kafka 2.2 and before).
     pub offset_validation: OffsetValidation,
+    /// `retry.backoff.max.ms` (Kafka 3.7+, KIP-580): the longest pause, in milliseconds,
+    /// between metadata refreshes, commit retries and failed consumer-protocol
+    /// heartbeats, which back off exponentially from `retry.backoff.ms` (100) (default
+    /// 1000; `None` before 3.7, where the pause is fixed).
+    pub retry_backoff_max_ms: Option<u64>,
 }
 
 impl Default for ConsumerSettings {
@@ -332,6 +342,7 @@ impl Default for ConsumerSettings {
             default_api_timeout_ms: 60_000,
             isolation_level: IsolationLevel::ReadUncommitted,
             offset_validation: OffsetValidation::Kip320,
+            retry_backoff_max_ms: Some(crate::client::backoff::DEFAULT_RETRY_BACKOFF_MAX_MS),
         }
     }
 }

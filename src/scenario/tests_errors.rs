@@ -763,6 +763,55 @@ fn the_broker_side_add_partitions_retries_are_settings_of_kafka_4_only() {
 }
 
 #[test]
+fn retry_backoff_max_ms_is_a_client_setting_of_kafka_3_7_and_later() {
+    let producer = |version: &str, config: &str| {
+        format!(
+            "kafka_version = \"{version}\"\n{}[[producers]]\ntopic = \"orders\"\nrate_per_sec = 10\n[producers.config]\n{config}",
+            with_orders("")
+        )
+    };
+    assert_eq!(
+        err(&producer("3.6", "\"retry.backoff.max.ms\" = 2000\n")),
+        "scenarios/x.toml:12:26: `producers[0].config.retry.backoff.max.ms`: retry.backoff.max.ms came with Kafka \
+         3.7 (KIP-580), but kafka_version is 3.6; expected kafka_version \"3.7\" or later, or no \
+         retry.backoff.max.ms"
+    );
+    let consumer = |version: &str| {
+        format!(
+            "kafka_version = \"{version}\"\n{}[[consumers]]\ntopic = \"orders\"\n[consumers.config]\n\
+             \"retry.backoff.max.ms\" = 2000\n",
+            with_orders("")
+        )
+    };
+    assert!(
+        err(&consumer("2.8")).contains("retry.backoff.max.ms came with Kafka 3.7 (KIP-580), but kafka_version is 2.8")
+    );
+    let parsed = |text: &str| parse(text, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parsed(&consumer("3.7")).consumers[0].config.retry_backoff_max_ms, Some(2_000));
+    let set = parsed(&producer("3.7", "\"retry.backoff.max.ms\" = 2000\n"));
+    assert_eq!(set.producers[0].config.retry_backoff_max_ms, Some(2_000));
+    // Absent: Kafka's default from 3.7 (exponential to 1 s), none before (a fixed backoff),
+    // with or without a config table.
+    assert_eq!(parsed(&producer("3.9", "acks = \"all\"\n")).producers[0].config.retry_backoff_max_ms, Some(1_000));
+    assert_eq!(parsed(&producer("3.6", "acks = \"all\"\n")).producers[0].config.retry_backoff_max_ms, None);
+    let bare = |version: &str| {
+        format!("kafka_version = \"{version}\"\n{}[[producers]]\ntopic = \"orders\"\nrate_per_sec = 10\n[[consumers]]\ntopic = \"orders\"\n", with_orders(""))
+    };
+    let (new, old) = (parsed(&bare("4.1")), parsed(&bare("3.6")));
+    assert_eq!(
+        (new.producers[0].config.retry_backoff_max_ms, new.consumers[0].config.retry_backoff_max_ms),
+        (Some(1_000), Some(1_000))
+    );
+    assert_eq!(
+        (old.producers[0].config.retry_backoff_max_ms, old.consumers[0].config.retry_backoff_max_ms),
+        (None, None)
+    );
+    // A retry.backoff.ms above the maximum is Kafka's constant backoff: accepted, with a note.
+    let constant = parsed(&producer("3.9", "\"retry.backoff.ms\" = 2000\n\"retry.backoff.max.ms\" = 500\n"));
+    assert!(constant.notes.iter().any(|n| n.contains("the backoff is a constant 500 ms")), "{:?}", constant.notes);
+}
+
+#[test]
 fn group_instance_id_needs_a_group_and_kafka_2_3() {
     let consumer = |group: &str| {
         with_orders(&format!(

@@ -181,8 +181,28 @@ pub(super) fn producer_defaults(profile: &Profile) -> ProducerSettings {
         retries: release.retries,
         enable_idempotence,
         linger_ms: release.linger_ms,
+        retry_backoff_max_ms: default_retry_backoff_max_ms(profile),
         ..ProducerSettings::default()
     }
+}
+
+/// The first release whose clients back off exponentially (KIP-580, KAFKA-9800).
+pub(super) const KIP_580_RELEASE: crate::profile::KafkaVersion = crate::profile::KafkaVersion::new(3, 7, 0);
+
+/// `retry.backoff.max.ms`'s default in the scenario's release: 1000 from Kafka 3.7,
+/// none before (a fixed backoff).
+fn default_retry_backoff_max_ms(profile: &Profile) -> Option<u64> {
+    (profile.version >= KIP_580_RELEASE).then_some(crate::client::backoff::DEFAULT_RETRY_BACKOFF_MAX_MS)
+}
+
+/// `retry.backoff.max.ms`, refused before Kafka 3.7 (where it would do nothing); `None`
+/// when absent. A value below `retry.backoff.ms` is Kafka's constant backoff of
+/// `retry.backoff.max.ms` (`warnDisablingExponentialBackoff`).
+fn retry_backoff_max_ms(t: &Table, profile: &Profile) -> Res<Option<Sp<u64>>> {
+    let key = "retry.backoff.max.ms";
+    let Some(value) = opt_u64_min(t, key, 0)? else { return Ok(None) };
+    super::fields::check_introduced(&value.pos, key, KIP_580_RELEASE, "KIP-580", profile)?;
+    Ok(Some(value))
 }
 
 /// The producer defaults that changed across releases.
@@ -328,11 +348,29 @@ pub(super) fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes)
             ));
         }
     }
+    let retry_backoff_ms = t.u64_or("retry.backoff.ms", d.retry_backoff_ms)?;
+    let retry_backoff_max_ms = match retry_backoff_max_ms(t, profile)? {
+        None => default_retry_backoff_max_ms(profile),
+        Some(max) => {
+            if retry_backoff_ms > max.value {
+                notes.add(
+                    &max.pos,
+                    format!(
+                        "retry.backoff.ms ({retry_backoff_ms}) is above retry.backoff.max.ms ({0}): the backoff is \
+                         a constant {0} ms, as Kafka warns",
+                        max.value
+                    ),
+                );
+            }
+            Some(max.value)
+        }
+    };
     Ok(ProducerSettings {
         acks: acks_value,
         retries: retries_value,
         request_timeout_ms,
-        retry_backoff_ms: t.u64_or("retry.backoff.ms", d.retry_backoff_ms)?,
+        retry_backoff_ms,
+        retry_backoff_max_ms,
         delivery_timeout_ms,
         batch_size: t.u64_or("batch.size", d.batch_size)?,
         linger_ms,
@@ -514,6 +552,7 @@ pub(super) fn consumer_defaults(profile: &Profile) -> ConsumerSettings {
     ConsumerSettings {
         session_timeout_ms: profile_u64(profile, Switch::SessionTimeout),
         offset_validation: profile_choice(profile, Switch::OffsetValidation, &OFFSET_VALIDATIONS),
+        retry_backoff_max_ms: default_retry_backoff_max_ms(profile),
         ..ConsumerSettings::default()
     }
 }
@@ -605,6 +644,7 @@ pub(super) fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -
         auto_commit_interval_ms: t.u64_or("auto.commit.interval.ms", d.auto_commit_interval_ms)?,
         session_timeout_ms,
         max_poll_interval_ms: opt_u64_min(t, "max.poll.interval.ms", 1)?.map_or(d.max_poll_interval_ms, |v| v.value),
+        retry_backoff_max_ms: retry_backoff_max_ms(t, profile)?.map_or(d.retry_backoff_max_ms, |v| Some(v.value)),
         heartbeat_interval_ms,
         partition_assignment_strategy: strategy,
         group_protocol,

@@ -125,6 +125,8 @@ pub async fn drain(
         request_timeout_ms: 5_000,
         metadata_max_age_ms: 300_000,
         retry_backoff_ms: 100,
+        // The checker's reader, not a client of the scenario's release: a fixed backoff.
+        retry_backoff_max_ms: None,
         // The drain reads from the log start: there is no position to validate.
         offset_validation: Default::default(),
         isolation_level,

@@ -5,6 +5,7 @@
 use super::coordinator::{CoordinatorLink, LinkError};
 use super::heartbeat::SharedMembership;
 use super::{CommitOutcome, Generation};
+use crate::client::backoff::RetryBackoff;
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, TopicPartition};
 use madsim::time::{sleep, Instant};
 use std::time::Duration;
@@ -100,7 +101,8 @@ pub(super) async fn commit_once(
 
 /// Commits `offsets` within `budget` (Kafka's `commitOffsetsSync`): each attempt waits
 /// at most `request_timeout` (and no longer than the budget left); a retriable failure
-/// is tried again after `backoff` while time is left. When every attempt failed, the
+/// is tried again after `backoff` while time is left (`retry.backoff.ms`; from Kafka 3.7
+/// `retryBackoff.backoff(attempts++)`, KIP-580). When every attempt failed, the
 /// outcome is unknown if any of them may have been written, else refused with the last
 /// error.
 pub(super) async fn commit_with_retries(
@@ -110,13 +112,14 @@ pub(super) async fn commit_with_retries(
     offsets: &[(TopicPartition, Offset)],
     budget: CommitBudget,
     request_timeout: Duration,
-    backoff: Duration,
+    backoff: RetryBackoff,
 ) -> CommitOutcome {
     let deadline = match budget {
         CommitBudget::OneAttempt => None,
         CommitBudget::Retry(budget) => Some(Instant::now() + budget),
     };
     let mut maybe_written = None;
+    let mut attempts = 0;
     loop {
         let timeout =
             deadline.map_or(request_timeout, |d| request_timeout.min(d.saturating_duration_since(Instant::now())));
@@ -134,13 +137,18 @@ pub(super) async fn commit_with_retries(
                 error
             }
         };
-        if deadline.is_none_or(|d| Instant::now() + backoff >= d) {
-            return match maybe_written {
-                Some(reason) => CommitOutcome::Unknown(String::from(reason)),
-                None => CommitOutcome::Refused(error),
-            };
+        let give_up = || match maybe_written {
+            Some(reason) => CommitOutcome::Unknown(String::from(reason)),
+            None => CommitOutcome::Refused(error),
+        };
+        // One attempt only (no deadline): no backoff is drawn.
+        let Some(deadline) = deadline else { return give_up() };
+        let wait = backoff.backoff(attempts);
+        attempts += 1;
+        if Instant::now() + wait >= deadline {
+            return give_up();
         }
-        sleep(backoff).await;
+        sleep(wait).await;
     }
 }
 

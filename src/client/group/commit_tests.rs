@@ -68,7 +68,7 @@ fn commit(refuse_for: Duration, budget: CommitBudget) -> (CommitOutcome, Duratio
             &offsets,
             budget,
             ms(30_000),
-            ms(100),
+            RetryBackoff::Fixed { ms: 100 },
         )
         .await;
         (outcome, start.elapsed())

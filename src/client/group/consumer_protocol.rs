@@ -20,6 +20,7 @@
 use super::commit::CommitBudget;
 use super::coordinator::CoordinatorLink;
 use super::{CommitOutcome, Generation, GroupConsumer, GroupListener};
+use crate::client::backoff::RetryBackoff;
 use crate::protocol::{ConsumerHeartbeat, ErrorCode, GroupRequest, GroupResponse, ServerAssignor, TopicPartition};
 use madsim::rand::{thread_rng, Rng};
 
@@ -157,6 +158,9 @@ pub struct HeartbeatSettings {
     pub request_timeout_ms: u64,
     /// `retry.backoff.ms`.
     pub retry_backoff_ms: u64,
+    /// `retry.backoff.max.ms` (Kafka 3.7+, KIP-580; every consumer-protocol member has
+    /// one, the protocol came with 3.7).
+    pub retry_backoff_max_ms: Option<u64>,
 }
 
 /// The member epoch a leaving member sends: -2 keeps a static member's place.
@@ -172,7 +176,16 @@ fn leave_epoch(settings: &HeartbeatSettings) -> i32 {
 /// thread): runs until the consumer drops it.
 pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settings: HeartbeatSettings) {
     let timeout = Duration::from_millis(settings.request_timeout_ms);
-    let backoff = Duration::from_millis(settings.retry_backoff_ms);
+    // `RequestState`'s exponential backoff (KIP-580): a failed heartbeat waits
+    // `backoff(numAttempts)` and counts one more attempt; an answer, or an error that
+    // skips the backoff (`reset()`), starts the count again.
+    let backoff = RetryBackoff::new(settings.retry_backoff_ms, settings.retry_backoff_max_ms);
+    let mut failed_attempts = 0;
+    let backoff_after_failure = |failed_attempts: &mut u64| {
+        let wait = backoff.backoff(*failed_attempts);
+        *failed_attempts += 1;
+        Instant::now() + wait
+    };
     let max_poll_interval = Duration::from_millis(settings.max_poll_interval_ms);
     let mut next_due = Instant::now();
     loop {
@@ -247,6 +260,7 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settin
                 ..
             }) => {
                 next_due = Instant::now() + Duration::from_millis(heartbeat_interval_ms);
+                failed_attempts = 0;
                 if matches!(m.state, MemberState::Fenced | MemberState::Stale | MemberState::Fatal(_)) {
                     continue; // An answer to a request sent before the member left.
                 }
@@ -275,9 +289,13 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settin
                         m.lost = true;
                         m.epoch = 0;
                         next_due = Instant::now();
+                        failed_attempts = 0;
                     }
-                    ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => next_due = Instant::now(),
-                    error if error.is_retriable() => next_due = Instant::now() + backoff,
+                    ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => {
+                        next_due = Instant::now();
+                        failed_attempts = 0;
+                    }
+                    error if error.is_retriable() => next_due = backoff_after_failure(&mut failed_attempts),
                     error => {
                         m.state = MemberState::Fatal(error);
                         m.lost = true;
@@ -287,7 +305,7 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settin
             _ => {
                 // No answer: try again after the backoff, with every field.
                 m.send_full = true;
-                next_due = Instant::now() + backoff;
+                next_due = backoff_after_failure(&mut failed_attempts);
             }
         }
     }

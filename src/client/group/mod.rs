@@ -41,6 +41,7 @@ pub use heartbeat::{HeartbeatConfig, Membership, SharedMembership};
 use commit::{commit_with_retries, CommitBudget, Committer};
 use join::{JoinOutcome, JoinRequest, JoinTask, Joiner};
 
+use super::backoff::RetryBackoff;
 use super::consumer::{ConsumedRecord, Consumer, ConsumerConfig, ConsumerError};
 use crate::protocol::{AssignmentStrategy, GroupProtocol, RebalanceProtocol, ServerAssignor, StickyAlgorithm};
 use crate::protocol::{
@@ -76,6 +77,10 @@ pub struct GroupConfig {
     pub auto_commit_interval_ms: u64,
     /// `retry.backoff.ms`: the pause between attempts of a commit.
     pub retry_backoff_ms: u64,
+    /// `retry.backoff.max.ms` (Kafka 3.7+, KIP-580): the longest pause between attempts
+    /// of a commit and between failed consumer-protocol heartbeats, which grow
+    /// exponentially; `None` before 3.7, where the pause is fixed.
+    pub retry_backoff_max_ms: Option<u64>,
     /// `default.api.timeout.ms`: how long `commitSync` keeps retrying (Kafka 2.0,
     /// KIP-266, default 60000; before 2.0 it retried without limit: `u64::MAX`).
     pub default_api_timeout_ms: u64,
@@ -257,6 +262,7 @@ impl GroupConsumer {
                 remote_assignor: consumer.config.remote_assignor,
                 request_timeout_ms: consumer.consumer_config.request_timeout_ms,
                 retry_backoff_ms: consumer.config.retry_backoff_ms,
+                retry_backoff_max_ms: consumer.config.retry_backoff_max_ms,
             };
             let task = consumer_protocol::run(heartbeat_link, membership.clone(), settings.clone());
             consumer.heartbeat = Some(crate::sim::tasks::spawn(task));
@@ -564,7 +570,8 @@ impl GroupConsumer {
             listener.commit_finished(&generation, &offsets, &outcome);
             return outcome;
         }
-        let (timeout, backoff) = (self.request_timeout(), Duration::from_millis(self.config.retry_backoff_ms));
+        let timeout = self.request_timeout();
+        let backoff = RetryBackoff::new(self.config.retry_backoff_ms, self.config.retry_backoff_max_ms);
         let committer = self.committer(&generation);
         let outcome =
             commit_with_retries(&mut self.link, &self.membership, committer, &offsets, budget, timeout, backoff).await;
@@ -815,8 +822,7 @@ impl GroupConsumer {
             let m = self.membership.lock();
             m.rejoin_needed || m.generation.is_none()
         };
-        let retry_backoff = Duration::from_millis(self.config.retry_backoff_ms);
-        self.consumer.refresh_metadata_if_due(rejoining, retry_backoff).await;
+        self.consumer.refresh_metadata_if_due(rejoining).await;
         let matched = pattern.matching(self.consumer.known_topics().iter().map(String::as_str));
         if !matched.is_empty() {
             self.subscribe_from(matched);
@@ -986,7 +992,8 @@ impl GroupConsumer {
             let mut link = link.lock().await;
             let once = CommitBudget::OneAttempt;
             let committer = if standalone { Committer::Standalone } else { Committer::Member(&gen) };
-            commit_with_retries(&mut link, &membership, committer, &sent, once, timeout, Duration::ZERO).await
+            commit_with_retries(&mut link, &membership, committer, &sent, once, timeout, RetryBackoff::Fixed { ms: 0 })
+                .await
         });
         Some(PendingCommit { generation, offsets, task })
     }

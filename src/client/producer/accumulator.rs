@@ -252,12 +252,18 @@ impl Accumulator {
         }
     }
 
-    /// Queues a failed batch for another attempt after `retry.backoff.ms`. A plain
+    /// Queues a failed batch for another attempt after the retry backoff:
+    /// `retry.backoff.ms`, from Kafka 3.7 `backoff(attempts - 1)` growing to
+    /// `retry.backoff.max.ms` (KIP-580, `RecordAccumulator.shouldBackoff`). A plain
     /// producer puts it at the front of its partition's queue (`RecordAccumulator.reenqueue`);
     /// an idempotent one inserts it in send order (`insertInSequenceOrder`), behind the
     /// partition's earlier batches that came back before it.
     pub fn reenqueue(&mut self, config: &ProducerConfig, mut batch: Batch, reason: &str, now: Instant) {
-        batch.retry_at = Some(now + Duration::from_millis(config.retry_backoff_ms));
+        // Kafka draws the jitter anew at every ready check (`RecordAccumulator.ready` and
+        // `drain` call `retryBackoff.backoff(attempts - 1)` each time); kafkasim draws it
+        // once per retry, from the seeded RNG: one wait in the same band.
+        let attempts = u64::from(batch.attempts).saturating_sub(1);
+        batch.retry_at = Some(now + config.retry_backoff().backoff(attempts));
         batch.last_error = Some(reason.to_string());
         let tp = batch.tp.clone();
         self.forget_sizes_if_new(&tp);

@@ -15,8 +15,12 @@ pub struct ProducerConfig {
     pub retries: u32,
     /// `request.timeout.ms`: how long to wait for a produce response.
     pub request_timeout_ms: u64,
-    /// `retry.backoff.ms`: the pause before a batch is retried.
+    /// `retry.backoff.ms`: the pause before a batch is retried, and between metadata
+    /// refreshes.
     pub retry_backoff_ms: u64,
+    /// `retry.backoff.max.ms` (Kafka 3.7+, KIP-580, default 1000): the longest of the
+    /// exponentially growing pauses; `None` before 3.7, where the pause is fixed.
+    pub retry_backoff_max_ms: Option<u64>,
     /// `delivery.timeout.ms`: the bound on the time from `send` to success or failure.
     pub delivery_timeout_ms: u64,
     /// `batch.size`, in bytes.
@@ -63,4 +67,12 @@ pub struct ProducerConfig {
     /// The bug planted in the run, if any: the sender reads `sync-producer-stall`
     /// ([`crate::plant`]); `None` in a real run.
     pub plant: Option<crate::plant::PlantedBug>,
+}
+
+impl ProducerConfig {
+    /// The retry backoff: `retry.backoff.ms`, fixed before Kafka 3.7, growing to
+    /// `retry.backoff.max.ms` from 3.7 (KIP-580).
+    pub fn retry_backoff(&self) -> crate::client::backoff::RetryBackoff {
+        crate::client::backoff::RetryBackoff::new(self.retry_backoff_ms, self.retry_backoff_max_ms)
+    }
 }

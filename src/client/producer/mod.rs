@@ -48,6 +48,7 @@ pub use config::ProducerConfig;
 pub use delivery::{Delivery, RecordMetadata, SendError};
 pub use transactions::TxnError;
 
+use super::backoff::RetryBackoff;
 use super::group::coordinator::CoordinatorLink;
 use super::metadata::ClusterView;
 use crate::protocol::{Record, Request, Response, TxnResult};
@@ -94,6 +95,8 @@ impl Producer {
         });
         let mut view = ClusterView::new(net.clone(), config.bootstrap.clone());
         view.allow_auto_topic_creation(true);
+        let refresh_backoff = RetryBackoff::new(config.retry_backoff_ms.max(1), config.retry_backoff_max_ms);
+        view.set_refresh_backoff(refresh_backoff, Duration::from_millis(config.metadata_max_age_ms));
         let state = Mutex::new(State::new(&config));
         let shared = Arc::new(Shared { config, state, wake: Notify::new() });
         let sender_shared = shared.clone();
@@ -119,7 +122,9 @@ impl Producer {
     pub async fn send(&self, record: ProducerRecord) -> Delivery {
         let deadline = Instant::now() + Duration::from_millis(self.shared.config.max_block_ms);
         if !self.shared.lock().topics.contains(&*record.topic) {
-            self.shared.lock().topics.insert(record.topic.to_string());
+            let mut state = self.shared.lock();
+            state.topics.insert(record.topic.to_string());
+            state.new_topics = true;
         }
         loop {
             let known = self.shared.lock().partition_counts.get(&*record.topic).copied();

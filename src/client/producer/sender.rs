@@ -16,6 +16,8 @@ use std::time::Duration;
 pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
     let config = shared.config.clone();
     let request_timeout = Duration::from_millis(config.request_timeout_ms);
+    // `Sender`'s own pauses (no node for InitProducerId) stay `retry.backoff.ms` in every
+    // release: KIP-580 left `Sender.maybeSendAndPollTransactionalRequest` fixed.
     let retry_backoff = Duration::from_millis(config.retry_backoff_ms.max(1));
     let mut txn_link = config
         .transactional_id
@@ -23,25 +25,31 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         .map(|id| CoordinatorLink::for_transactions(view.net().clone(), config.bootstrap.clone(), id));
     loop {
         let notified = shared.wake.notified();
-        let (disconnect, need_metadata) = {
+        let (disconnect, need_metadata, new_topics) = {
             let mut state = shared.lock();
-            (std::mem::take(&mut state.disconnect), std::mem::take(&mut state.need_metadata))
+            let taken = (std::mem::take(&mut state.disconnect), std::mem::take(&mut state.need_metadata));
+            (taken.0, taken.1, std::mem::take(&mut state.new_topics))
         };
         for broker in disconnect {
             view.disconnect(broker);
+        }
+        if new_topics {
+            view.reset_equivalent_responses();
         }
         let max_age = Duration::from_millis(config.metadata_max_age_ms);
         let need_metadata = need_metadata || view.update_requested();
         if need_metadata || view.take_disconnect() || view.older_than(max_age) {
             // Kafka's `Metadata.timeToNextUpdate`: a requested update, a closed connection
-            // or an expired cache waits `retry.backoff.ms` after the last refresh, answered
-            // or failed (`timeToAllowUpdate`), so a topic that stays unknown is asked for
-            // ten times a second, not once per round trip. (Kafka 3.7+ backs off
-            // exponentially to `retry.backoff.max.ms` when the answers repeat, KIP-580's
-            // `equivalentResponseCount`; kafkasim keeps the fixed backoff of every release.)
+            // or an expired cache waits the refresh backoff after the last refresh,
+            // answered or failed (`timeToAllowUpdate`), so a topic that stays unknown is
+            // not asked for once per round trip: `retry.backoff.ms` before Kafka 3.7;
+            // from 3.7 growing to `retry.backoff.max.ms` while refreshes fail or their
+            // answers move nothing forward (KIP-580, see `ClusterView::set_refresh_backoff`).
+            // The errors that ask for an update here are `requestUpdate(false)`: they
+            // leave the equivalent responses counting.
             // The topics sends were called for (every topic before the first send).
             let topics: Vec<String> = shared.lock().topics.iter().cloned().collect();
-            if !view.may_refresh(retry_backoff) {
+            if !view.may_refresh() {
                 shared.lock().need_metadata = true;
             } else if view.refresh(&topics, request_timeout).await {
                 let mut state = shared.lock();
@@ -93,7 +101,7 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
             // refresh backoff), the sender comes back for it then, not at the batch's
             // linger or expiry time. (Sleeping until then left a sync producer's only
             // record waiting out its whole delivery timeout.)
-            if let Some(allowed_at) = view.refresh_allowed_at(retry_backoff) {
+            if let Some(allowed_at) = view.refresh_allowed_at() {
                 wake_at = wake_at.min(allowed_at);
             }
         }

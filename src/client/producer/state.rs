@@ -50,6 +50,10 @@ pub(super) struct State {
     pub available_partitions: BTreeMap<String, Vec<u32>>,
     /// Whether the sender should refresh the metadata.
     pub need_metadata: bool,
+    /// Whether `send` was called for a topic it had not named before since the sender
+    /// last looked (`ProducerMetadata.add` → `requestUpdateForNewTopics`, which clears
+    /// KIP-580's equivalent responses).
+    pub new_topics: bool,
     /// The topics `send` was called for: the sender's metadata requests name them, so
     /// that a broker may create one it does not know (`ProducerMetadata` keeps its
     /// topics until `metadata.max.idle.ms` passes without a send; here, for the run).
@@ -74,6 +78,7 @@ impl State {
             partition_counts: BTreeMap::new(),
             available_partitions: BTreeMap::new(),
             need_metadata: false,
+            new_topics: false,
             topics: BTreeSet::new(),
             disconnect: BTreeSet::new(),
             partitioners: BTreeMap::new(),

@@ -4,7 +4,7 @@
 use super::super::accumulator::{Accumulator, Drain};
 use super::super::batch::Batch;
 use super::super::config::ProducerConfig;
-use super::{broker_1, idempotent, in_sim, plain, record, tp, values, Outcome};
+use super::{broker_1, idempotent, in_sim, in_sim_async, plain, record, tp, values, Outcome};
 use crate::protocol::{BrokerId, LeaderEpoch, TopicPartition};
 use madsim::time::Instant;
 use std::time::Duration;
@@ -212,6 +212,34 @@ fn a_retry_waits_out_retry_backoff_ms_and_holds_its_partition_meanwhile() {
         assert_eq!(backing_off.next_wake, Some(now + ms(100)));
         let retried = drain_at(&mut accumulator, &config, now + ms(100), broker_1);
         assert_eq!(requests(&retried), vec![(1, vec![(0, vec![0])])]);
+    });
+}
+
+#[test]
+fn kip580_each_retry_of_a_batch_waits_twice_as_long_up_to_retry_backoff_max_ms() {
+    in_sim_async(|| async {
+        // `RecordAccumulator.shouldBackoff`: backoff(attempts - 1), 100 ms doubling to 1 s,
+        // each ±20%; before Kafka 3.7 every retry waits 100 ms.
+        for (max, terms) in [(Some(1_000), [100, 200, 400, 800, 1_000, 1_000]), (None, [100; 6])] {
+            let config = ProducerConfig { retry_backoff_ms: 100, retry_backoff_max_ms: max, ..plain() };
+            let mut accumulator = Accumulator::default();
+            append_all(&mut accumulator, tp(0), 0..1);
+            for term in terms {
+                let failed = send(&mut accumulator, &config).pop().expect("sent");
+                accumulator.release(BrokerId(1), std::slice::from_ref(&failed));
+                let now = Instant::now();
+                accumulator.reenqueue(&config, failed, "NOT_ENOUGH_REPLICAS", now);
+                let wait = drain_at(&mut accumulator, &config, now, broker_1).next_wake.expect("backing off") - now;
+                let wait = wait.as_millis() as u64;
+                match max {
+                    Some(max) => {
+                        assert!((term * 8 / 10..=(term * 12 / 10).min(max)).contains(&wait), "{wait} ms, term {term}")
+                    }
+                    None => assert_eq!(wait, term),
+                }
+                madsim::time::sleep(ms(wait)).await;
+            }
+        }
     });
 }
 

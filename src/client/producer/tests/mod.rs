@@ -29,6 +29,7 @@ fn plain() -> ProducerConfig {
         retries: u32::MAX,
         request_timeout_ms: 1000,
         retry_backoff_ms: 0,
+        retry_backoff_max_ms: None,
         delivery_timeout_ms: 60_000,
         batch_size: 1,
         linger_ms: 0,
