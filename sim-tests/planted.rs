@@ -35,13 +35,13 @@ fn bound(bug: PlantedBug) -> usize {
         // Every seed: the application aborts transactions whose records are below the
         // high watermark, and the crash leaves one open.
         PlantedBug::LsoPastOpenTransaction => 3,
-        // Caught where a stalled transaction is one the application then aborts (seeds 1,
-        // 4, 5, 7, 8 and 9 of the first 10): the next transaction commits the late write
+        // Caught where a stalled transaction is one the application then aborts (all of
+        // the first 10 seeds but seed 6): the next transaction commits the late write
         // with it, a G1a.
         PlantedBug::FencedEpochAccepted => 4,
         // Caught where a crash lands after the coordinator wrote a marker and before its
         // Prepare record was replicated, and the next coordinator then expires the
-        // transaction before the producer's retried EndTxn reaches it (13 of
+        // transaction before the producer's retried EndTxn reaches it (14 of
         // txn-coordinator-crash's 20 seeds).
         PlantedBug::MarkersBeforeDecision => 5,
         // Liveness bugs planted back to prove the wide swarm's reach (issue 20). A sync
