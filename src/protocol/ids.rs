@@ -56,6 +56,9 @@ pub struct ProducerIdAndEpoch {
 
 /// A topic and partition number; displayed the Kafka way, `orders-2`. Ordered by topic
 /// name, then partition.
+// The hand-written `PartialEq` below is content equality (a pointer check first, then
+// the names), so equal values hash alike under the derived `Hash`.
+#[allow(clippy::derived_hash_with_manual_eq)]
 #[derive(Clone, Debug, Eq, Hash, Serialize, Deserialize)]
 pub struct TopicPartition {
     /// The topic name, shared by every copy (requests, responses, records and maps all
