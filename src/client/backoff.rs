@@ -47,6 +47,15 @@ impl RetryBackoff {
         }
     }
 
+    /// The first wait, before jitter: `retry.backoff.ms` (Kafka's `ExponentialBackoff`
+    /// starts at `min(base, max)`).
+    pub fn initial_ms(&self) -> u64 {
+        match *self {
+            RetryBackoff::Fixed { ms } => ms,
+            RetryBackoff::Exponential { base_ms, max_ms } => base_ms.min(max_ms),
+        }
+    }
+
     /// Whether the wait grows with the attempts (Kafka 3.7+).
     pub fn is_exponential(&self) -> bool {
         matches!(self, RetryBackoff::Exponential { .. })
@@ -65,11 +74,11 @@ impl RetryBackoff {
     /// `log2(max / base)`, so the term stops at `max`, and the jittered wait is cut to
     /// `max` ("the jitter will never cause the backoff to exceed maxInterval").
     pub fn backoff_with(&self, attempts: u64, rng: &mut impl Rng) -> Duration {
-        let (base_ms, max_ms) = match *self {
-            RetryBackoff::Fixed { ms } => return Duration::from_millis(ms),
-            RetryBackoff::Exponential { base_ms, max_ms } => (base_ms, max_ms),
+        let initial = self.initial_ms();
+        let max_ms = match *self {
+            RetryBackoff::Fixed { .. } => return Duration::from_millis(initial),
+            RetryBackoff::Exponential { max_ms, .. } => max_ms,
         };
-        let initial = base_ms.min(max_ms);
         if max_ms <= initial {
             return Duration::from_millis(initial);
         }

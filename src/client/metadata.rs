@@ -130,16 +130,12 @@ struct RefreshBackoff {
 impl RefreshBackoff {
     fn new(policy: RetryBackoff, max_age: Duration) -> Self {
         // Until a refresh ends nothing waits; the first draw comes with it.
-        let first = match policy {
-            RetryBackoff::Fixed { ms } => Duration::from_millis(ms),
-            RetryBackoff::Exponential { base_ms, max_ms } => Duration::from_millis(base_ms.min(max_ms)),
-        };
         RefreshBackoff {
             policy,
             max_age,
             attempts: 0,
             equivalent_responses: 0,
-            after_attempts: first,
+            after_attempts: Duration::from_millis(policy.initial_ms()),
             after_equivalent_responses: Duration::ZERO,
             last_seen: BTreeMap::new(),
         }
@@ -166,6 +162,36 @@ impl RefreshBackoff {
             }
         }
         moved
+    }
+
+    /// An answered refresh (`Metadata.update`): the attempts start again, and the answer
+    /// counts as equivalent unless it moved a partition forward (`updateLatestMetadata`
+    /// clears the count then); a periodic refresh (`expired`: the cache was older than
+    /// `metadata.max.age.ms`) cleared the count before (`timeToAllowUpdate`).
+    fn answered(&mut self, partitions: &[PartitionMetadata], expired: bool) {
+        if !self.policy.is_exponential() {
+            return;
+        }
+        let moved = self.moved_forward(partitions);
+        self.attempts = 0;
+        self.equivalent_responses = if moved {
+            0
+        } else if expired {
+            1
+        } else {
+            self.equivalent_responses + 1
+        };
+        self.draw();
+    }
+
+    /// `Metadata.failedUpdate`: one more failed attempt, and the equivalent responses
+    /// cleared.
+    fn failed(&mut self) {
+        if self.policy.is_exponential() {
+            self.attempts += 1;
+            self.equivalent_responses = 0;
+            self.draw();
+        }
     }
 
     /// Draws the waits after a refresh ended (`timeToAllowUpdate`'s two terms):
@@ -296,33 +322,17 @@ impl ClusterView {
         tracing::trace!(%addr, ok = answer.is_ok(), "metadata refresh");
         self.attempted_at = Some(madsim::time::Instant::now());
         let Ok(Response::Metadata(metadata)) = answer else {
-            self.refresh_failed();
+            self.backoff.failed();
             return false;
         };
         if metadata.brokers.is_empty() {
             // A broker that has not heard from the controller yet (Kafka's
             // `NetworkClient` ignores an empty answer: `Metadata.failedUpdate`).
-            self.refresh_failed();
+            self.backoff.failed();
             return false;
         }
-        if self.backoff.policy.is_exponential() {
-            // `Metadata.update` counts the answer as equivalent, then
-            // `updateLatestMetadata` clears the count for a partition it did not know,
-            // one whose topic id changed or whose leader epoch grew. A periodic refresh
-            // (the cache expired) cleared it before (`timeToAllowUpdate`).
-            let expired = self.older_than(self.backoff.max_age);
-            let b = &mut self.backoff;
-            let moved = b.moved_forward(&metadata.partitions);
-            b.attempts = 0;
-            b.equivalent_responses = if moved {
-                0
-            } else if expired {
-                1
-            } else {
-                b.equivalent_responses + 1
-            };
-            b.draw();
-        }
+        let expired = self.older_than(self.backoff.max_age);
+        self.backoff.answered(&metadata.partitions, expired);
         self.brokers = metadata.brokers.iter().map(|b| (b.id, Addr::new(&b.host))).collect();
         // The response describes each topic asked for completely (every topic when none
         // is named): a topic it leaves out is unknown to the broker (deleted, say) and
@@ -364,17 +374,6 @@ impl ClusterView {
     /// `metadata.max.age.ms`.
     pub fn update_requested(&self) -> bool {
         self.update_requested
-    }
-
-    /// `Metadata.failedUpdate`: one more failed attempt, and the equivalent responses
-    /// cleared.
-    fn refresh_failed(&mut self) {
-        let b = &mut self.backoff;
-        if b.policy.is_exponential() {
-            b.attempts += 1;
-            b.equivalent_responses = 0;
-            b.draw();
-        }
     }
 
     /// When the next refresh may go, the refresh backoff after the last one was answered

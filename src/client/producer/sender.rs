@@ -27,8 +27,11 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         let notified = shared.wake.notified();
         let (disconnect, need_metadata, new_topics) = {
             let mut state = shared.lock();
-            let taken = (std::mem::take(&mut state.disconnect), std::mem::take(&mut state.need_metadata));
-            (taken.0, taken.1, std::mem::take(&mut state.new_topics))
+            (
+                std::mem::take(&mut state.disconnect),
+                std::mem::take(&mut state.need_metadata),
+                std::mem::take(&mut state.new_topics),
+            )
         };
         for broker in disconnect {
             view.disconnect(broker);
