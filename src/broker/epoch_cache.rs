@@ -59,18 +59,24 @@ impl EpochCache {
 
     /// Forgets epochs that end at or before `offset` (after the log start moved there):
     /// the epoch in force at `offset` is kept and now starts there, as Kafka's
-    /// `truncateFromStart` does.
-    pub fn truncate_from_start(&mut self, offset: Offset) {
+    /// `truncateFromStart` does. Returns whether the cache changed (Kafka writes its
+    /// checkpoint only then).
+    pub fn truncate_from_start(&mut self, offset: Offset) -> bool {
+        let before = self.entries.clone();
         let in_force = self.entries.partition_point(|(_, start)| *start <= offset);
         if in_force > 0 {
             self.entries.drain(..in_force - 1);
             self.entries[0].1 = self.entries[0].1.max(offset);
         }
+        self.entries != before
     }
 
-    /// Forgets epochs that start at or after `offset` (after a truncation).
-    pub fn truncate_from(&mut self, offset: Offset) {
+    /// Forgets epochs that start at or after `offset` (after a truncation). Returns
+    /// whether any went (Kafka's `truncateFromEnd` writes its checkpoint only then).
+    pub fn truncate_from(&mut self, offset: Offset) -> bool {
+        let before = self.entries.len();
         self.entries.retain(|(_, start)| *start < offset);
+        self.entries.len() != before
     }
 
     pub(super) fn encode(&self) -> Bytes {

@@ -135,7 +135,9 @@ impl PartitionLog {
         // The checkpoint may mention epochs whose batches did not survive (power loss):
         // Kafka's recovery drops entries starting at or after the log end.
         let end = log.log_end_offset();
-        log.epochs.truncate_from(end);
+        if log.epochs.truncate_from(end) {
+            log.write_epoch_checkpoint();
+        }
         log.rebuild_missing_epochs();
         log
     }
@@ -399,8 +401,12 @@ impl PartitionLog {
         for partial in active.batches.iter().skip(whole) {
             self.disk.append(&active.file, encode_batch(partial));
         }
-        self.epochs.truncate_from(offset);
-        self.write_epoch_checkpoint();
+        // Kafka writes the checkpoint (and so fsyncs, committing the file system's
+        // journal with this truncation) only when epochs went
+        // (`LeaderEpochFileCache.truncateFromEndAsyncFlush`).
+        if self.epochs.truncate_from(offset) {
+            self.write_epoch_checkpoint();
+        }
         // Kafka truncates the transaction index and reloads the producer state's open
         // transactions from the log (`ProducerStateManager.truncateAndReload`).
         self.txns = TxnIndex::rebuild(self.batches());
@@ -432,8 +438,9 @@ impl PartitionLog {
         let below = self.segments.iter().take_while(|s| s.next_offset() <= new_start).count();
         self.delete_segments(below);
         self.log_start_offset = new_start;
-        self.epochs.truncate_from_start(new_start);
-        self.write_epoch_checkpoint();
+        if self.epochs.truncate_from_start(new_start) {
+            self.write_epoch_checkpoint();
+        }
         // Producer state is kept: Kafka keeps an idempotent producer's state after its
         // batches are deleted, until the producer id expires.
         removed

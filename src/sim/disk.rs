@@ -7,6 +7,16 @@
 //! file contents need a flush, as in Kafka, which leaves flushing to the OS unless
 //! `flush.messages` or `flush.ms` say otherwise.
 //!
+//! A truncation is metadata too (the file's new size), but it is modelled as journaled
+//! rather than at once, because Kafka truncates a log without an fsync
+//! (`LogSegment.truncateTo` only truncates the channel) and a power loss soon after can
+//! bring the removed records back. It becomes durable at the journal's next commit, which
+//! on ext4 (jbd2) and XFS writes every metadata change made before it: at the next fsync
+//! of any file on the machine (an fsync forces the commit of the running transaction),
+//! or at the latest [`JOURNAL_COMMIT_INTERVAL_MS`] after the truncation (ext4's default
+//! `commit=5` mount option). The data appended after a truncation still needs its own
+//! flush. Simplified away: a commit of other metadata that happens to come earlier.
+//!
 //! The operating system does flush on its own: Linux's flusher threads wake every
 //! `vm.dirty_writeback_centisecs` (default 500, 5 s) and write back every file that has
 //! been dirty for at least `vm.dirty_expire_centisecs` (default 3000, 30 s); see the
@@ -25,8 +35,12 @@
 //! files hold one entry), written and read as [`Bytes`] and stored back to back.
 
 use bytes::Bytes;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// How long after a change the file system's journal commits it at the latest: ext4's
+/// default `commit=5` seconds (`JBD2_DEFAULT_MAX_COMMIT_AGE`).
+pub const JOURNAL_COMMIT_INTERVAL_MS: u64 = 5_000;
 
 /// A file's entries, back to back in one buffer, with where each ends. A log segment
 /// holds thousands of small batches; as one `Bytes` each (a 32-byte handle and an
@@ -74,16 +88,16 @@ impl Entries {
 /// The durable image is `cached[..unchanged_prefix]` followed by `durable_tail`: a log
 /// segment only grows, so between flushes its durable image is a prefix of what reads
 /// see, and keeping that prefix once (not as a second list of entries) halves what a
-/// long run's files hold. Only a truncation or an overwrite of flushed entries moves
-/// them into the tail, until the next flush or power loss.
+/// long run's files hold. Only a truncation of flushed entries moves them into the
+/// tail, until the journal commits the truncation, the next flush, or a power loss.
 #[derive(Default)]
 struct File {
     /// What reads see.
     cached: Entries,
     /// How many leading entries of `cached` are also the durable image's first entries.
     unchanged_prefix: usize,
-    /// The durable image's entries after the shared prefix: those a truncation or an
-    /// overwrite removed from `cached` before they were flushed away.
+    /// The durable image's entries after the shared prefix: those a truncation removed
+    /// from `cached` before the journal committed it.
     durable_tail: Vec<Bytes>,
     /// When the file last went from clean to dirty, in milliseconds of the store's clock
     /// (Linux's `inode->dirtied_when`); `None` while clean.
@@ -107,6 +121,15 @@ impl File {
             self.unchanged_prefix = entries;
         }
         self.cached.truncate(entries);
+    }
+
+    /// Makes the file's truncations durable (the journal committed its new size); the
+    /// data written since still waits for a flush.
+    fn commit_truncation(&mut self) {
+        self.durable_tail = Vec::new();
+        if !self.is_dirty() {
+            self.dirtied_at_ms = None;
+        }
     }
 
     /// Makes what reads see the durable image again (a power loss).
@@ -165,11 +188,16 @@ impl WriteBack {
     }
 }
 
-/// One machine's files and its kernel's write-back.
+/// One machine's files, its kernel's write-back and its file system's journal.
 #[derive(Default)]
 struct Machine {
     files: Files,
     write_back: Option<WriteBack>,
+    /// The files truncated since the journal last committed.
+    uncommitted_truncations: BTreeSet<String>,
+    /// When the oldest of them was truncated: the journal commits by
+    /// [`JOURNAL_COMMIT_INTERVAL_MS`] later.
+    oldest_uncommitted_ms: Option<u64>,
     /// The latest wakeup already applied: files change only at accesses, which apply
     /// the wakeups due first, so nothing more is due until the next wakeup (every disk
     /// access passes here, so this keeps the scan of the files off most of them).
@@ -177,8 +205,29 @@ struct Machine {
 }
 
 impl Machine {
-    /// Applies the write-back wakeups up to `now_ms`.
+    /// Records that `path` was truncated at `now_ms`, for the journal's next commit.
+    fn truncated(&mut self, path: &str, now_ms: u64) {
+        if !self.uncommitted_truncations.contains(path) {
+            self.uncommitted_truncations.insert(path.to_string());
+        }
+        self.oldest_uncommitted_ms.get_or_insert(now_ms);
+    }
+
+    /// The journal commits: every truncation made so far is durable.
+    fn commit_journal(&mut self) {
+        for path in std::mem::take(&mut self.uncommitted_truncations) {
+            if let Some(file) = self.files.get_mut(&path) {
+                file.commit_truncation();
+            }
+        }
+        self.oldest_uncommitted_ms = None;
+    }
+
+    /// Applies the journal commit and the write-back wakeups due by `now_ms`.
     fn catch_up(&mut self, now_ms: u64) {
+        if self.oldest_uncommitted_ms.is_some_and(|at| at + JOURNAL_COMMIT_INTERVAL_MS <= now_ms) {
+            self.commit_journal();
+        }
         let Some(wb) = self.write_back.filter(|wb| wb.interval_ms > 0) else { return };
         let latest_wakeup_ms = now_ms - now_ms % wb.interval_ms;
         // A file dirtied since the last applied wakeup is due after it, unless it expires
@@ -264,6 +313,8 @@ impl DiskStore {
             return 0;
         };
         let mut damaged = 0;
+        machine.uncommitted_truncations.clear();
+        machine.oldest_uncommitted_ms = None;
         for file in machine.files.values_mut() {
             if file.is_dirty() {
                 damaged += 1;
@@ -285,10 +336,15 @@ impl Disk {
     /// Runs `f` on this machine's files, after the write-back due by now; `f` gets the
     /// time too, to date the changes it makes.
     fn with_files<T>(&self, f: impl FnOnce(&mut Files, u64) -> T) -> T {
+        self.with_machine(|machine, now_ms| f(&mut machine.files, now_ms))
+    }
+
+    /// Like [`Disk::with_files`], with the whole machine (its journal).
+    fn with_machine<T>(&self, f: impl FnOnce(&mut Machine, u64) -> T) -> T {
         let now_ms = self.store.now_ms();
         let mut disks = self.store.lock();
         let machine = self.store.machine(&mut disks, &self.node).expect("disk created by DiskStore::disk");
-        f(&mut machine.files, now_ms)
+        f(machine, now_ms)
     }
 
     /// Appends an entry to a file, creating it if needed (page cache only).
@@ -300,42 +356,38 @@ impl Disk {
         });
     }
 
-    /// Keeps the first `entries` entries of a file.
+    /// Keeps the first `entries` entries of a file (durable once the journal commits,
+    /// see the module's documentation).
     pub fn truncate(&self, path: &str, entries: usize) {
-        self.with_files(|files, now_ms| {
-            if let Some(file) = files.get_mut(path) {
-                file.truncate_cached(entries);
-                file.touched(now_ms);
+        self.with_machine(|machine, now_ms| {
+            let Some(file) = machine.files.get_mut(path) else { return };
+            if entries >= file.cached.len() {
+                return;
             }
-        });
-    }
-
-    /// Replaces a file's whole content with one entry (page cache only).
-    pub fn overwrite(&self, path: &str, entry: Bytes) {
-        self.with_files(|files, now_ms| {
-            let file = files.entry(path.to_string()).or_default();
-            file.truncate_cached(0);
-            file.cached.push(&entry);
+            file.truncate_cached(entries);
             file.touched(now_ms);
+            machine.truncated(path, now_ms);
         });
     }
 
     /// Replaces a file's content durably: write to a temporary file, fsync, rename, as
-    /// Kafka writes its checkpoint files.
+    /// Kafka writes its checkpoint files. The fsync commits the journal.
     pub fn overwrite_durably(&self, path: &str, entry: Bytes) {
-        self.with_files(|files, _| {
-            let file = files.entry(path.to_string()).or_default();
+        self.with_machine(|machine, _| {
+            let file = machine.files.entry(path.to_string()).or_default();
             file.cached = Entries::default();
             file.cached.push(&entry);
             file.flush();
+            machine.commit_journal();
         });
     }
 
-    /// Flushes one file to durable storage (fsync).
+    /// Flushes one file to durable storage (fsync), which also commits the journal.
     pub fn flush(&self, path: &str) {
-        self.with_files(|files, _| {
-            if let Some(file) = files.get_mut(path) {
+        self.with_machine(|machine, _| {
+            if let Some(file) = machine.files.get_mut(path) {
                 file.flush();
+                machine.commit_journal();
             }
         });
     }
@@ -352,8 +404,9 @@ impl Disk {
 
     /// Deletes a file.
     pub fn delete(&self, path: &str) {
-        self.with_files(|files, _| {
-            files.remove(path);
+        self.with_machine(|machine, _| {
+            machine.files.remove(path);
+            machine.uncommitted_truncations.remove(path);
         });
     }
 
@@ -442,7 +495,8 @@ mod tests {
         store.lose_page_cache("b");
         assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(2), entry(3), entry(4)]);
         disk.truncate("log", 2);
-        disk.overwrite("log", entry(7));
+        disk.truncate("log", 0);
+        disk.append("log", entry(7));
         assert_eq!(disk.read("log").unwrap(), vec![entry(7)]);
         assert_eq!(store.lose_page_cache("b"), 1);
         assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(2), entry(3), entry(4)]);
@@ -450,16 +504,64 @@ mod tests {
     }
 
     #[test]
-    fn durable_overwrites_survive_power_loss_and_plain_ones_do_not() {
+    fn durable_overwrites_survive_power_loss_and_deletions_are_at_once() {
         let store = DiskStore::new();
         let disk = store.disk("b");
         disk.overwrite_durably("checkpoint", entry(1));
-        disk.overwrite("checkpoint", entry(2));
         store.lose_page_cache("b");
         assert_eq!(disk.read("checkpoint").unwrap(), vec![entry(1)]);
         assert_eq!(disk.list("check"), vec!["checkpoint".to_string()]);
         disk.delete("checkpoint");
+        store.lose_page_cache("b");
         assert!(disk.read("checkpoint").is_none());
+    }
+
+    #[test]
+    fn an_fsync_of_any_file_commits_the_journal_and_with_it_every_earlier_truncation() {
+        let store = DiskStore::new();
+        let disk = store.disk("b");
+        for n in 1..=3 {
+            disk.append("log", entry(n));
+        }
+        disk.flush("log");
+        disk.truncate("log", 1);
+        disk.append("log", entry(9));
+        // Kafka fsyncs its leader-epoch checkpoint (write, fsync, rename): the journal
+        // commit writes the log's new size too, but not the data appended since.
+        disk.overwrite_durably("leader-epoch-checkpoint", entry(5));
+        assert_eq!(store.lose_page_cache("b"), 1);
+        assert_eq!(disk.read("log").unwrap(), vec![entry(1)]);
+        // A truncation after the commit waits for the next one; a flush of another
+        // file is one.
+        disk.append("log", entry(2));
+        disk.flush("log");
+        disk.truncate("log", 0);
+        disk.append("other", entry(4));
+        disk.flush("other");
+        store.lose_page_cache("b");
+        assert_eq!(disk.read("log").unwrap(), Vec::<Bytes>::new());
+    }
+
+    #[test]
+    fn the_journal_commits_a_truncation_within_its_commit_interval() {
+        let (store, now) = clocked();
+        let set = |ms: u64| now.store(ms, std::sync::atomic::Ordering::SeqCst);
+        let disk = store.disk("b");
+        for n in 1..=3 {
+            disk.append("log", entry(n));
+        }
+        disk.flush("log");
+        set(1_000);
+        disk.truncate("log", 2);
+        set(1_000 + JOURNAL_COMMIT_INTERVAL_MS - 1);
+        disk.truncate("log", 1);
+        store.lose_page_cache("b");
+        assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(2), entry(3)], "not committed yet");
+        set(10_000);
+        disk.truncate("log", 1);
+        set(10_000 + JOURNAL_COMMIT_INTERVAL_MS);
+        store.lose_page_cache("b");
+        assert_eq!(disk.read("log").unwrap(), vec![entry(1)]);
     }
 
     /// A store whose clock the test sets, in milliseconds.
