@@ -302,6 +302,13 @@ pub fn peak_memory_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Resets the process's peak resident memory (`VmHWM`) to its current resident memory,
+/// so that the next [`peak_memory_kib`] measures what comes after (Linux's
+/// `/proc/self/clear_refs` with `5`, see proc(5)). Returns whether it could.
+pub fn reset_peak_memory() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// CPU seconds (user + system, all threads) this process has used, from
 /// `/proc/self/stat`; `None` where /proc is not available. Resolution: one clock tick
 /// (10 ms on Linux).

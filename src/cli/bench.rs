@@ -3,7 +3,10 @@
 //! except the stated targets, which it reports as met or missed.
 
 use super::load;
+use super::sweep::{sweep_seeds, SweepTally};
 use crate::bench::{self, BaselineShape, Figures, SuiteFigures};
+use crate::runner::RunOptions;
+use crate::scenario::Scenario;
 use std::path::PathBuf;
 
 /// Arguments of `kafkasim bench`.
@@ -39,6 +42,19 @@ pub struct BenchArgs {
     /// The scale scenario `--scale` runs (its first seed).
     #[arg(long, value_name = "FILE", default_value = "scenarios/heavy/scale.toml")]
     pub scale_file: PathBuf,
+    /// Also runs the bench scenario for a simulated hour and reports the process's peak
+    /// memory during it against issue 20's 1 GiB, and whether the hour passes (no false
+    /// `no-progress`). Takes minutes and several GiB.
+    #[arg(long)]
+    pub hour: bool,
+    /// Also sweeps `--sweep-file`'s seeds 1 to 100 and then 1 to 10,000 as `sweep` does,
+    /// and reports the process's peak memory during each: a long sweep must hold no more
+    /// than a short one (issue 20: within 5 MB). Takes about a minute.
+    #[arg(long)]
+    pub sweep_memory: bool,
+    /// The scenario `--sweep-memory` sweeps.
+    #[arg(long, value_name = "FILE", default_value = "scenarios/swarm.toml")]
+    pub sweep_file: PathBuf,
 }
 
 /// Targets on a 2-core machine, release build (issue 7).
@@ -66,6 +82,14 @@ const TARGET_SCALE_PEAK_GIB: f64 = 2.0;
 const LINEARITY_FACTOR: u64 = 16;
 /// The largest difference of checking's µs per record between the two runs.
 const TARGET_LINEARITY_SPREAD: f64 = 0.10;
+/// The bench scenario's length for `--hour`, in milliseconds.
+const HOUR_MS: u64 = 3_600_000;
+/// The process's peak memory during a simulated hour of the bench, in GiB.
+const TARGET_HOUR_PEAK_GIB: f64 = 1.0;
+/// The short and the long sweep of `--sweep-memory`, in seeds.
+const SWEEP_SEEDS: (u64, u64) = (100, 10_000);
+/// How much more the long sweep may hold at its peak than the short one, in MB.
+const TARGET_SWEEP_GROWTH_MB: f64 = 5.0;
 
 /// Runs the benchmark; exit code 0 (targets missed are reported, not failed: speed
 /// depends on the machine).
@@ -242,11 +266,78 @@ pub fn bench(args: &BenchArgs) -> i32 {
     } else {
         println!("    checking linear in the run's length: measured with --linearity");
     }
+    if args.hour {
+        hour(&scenario, seed);
+    } else {
+        println!("    a simulated hour of the bench: measured with --hour");
+    }
+    if args.sweep_memory {
+        if let Err(code) = sweep_memory(args) {
+            return code;
+        }
+    } else {
+        println!("    a long sweep's memory against a short one's: measured with --sweep-memory");
+    }
     if args.scale {
         return scale(args);
     }
     println!("    the scale scenario: measured with --scale");
     0
+}
+
+/// Runs the bench scenario for a simulated hour and reports its peak memory.
+fn hour(scenario: &Scenario, seed: u64) {
+    let mut long = scenario.clone();
+    long.duration_ms = HOUR_MS;
+    let measured = bench::reset_peak_memory();
+    let (outcome, figures) = bench::run_scenario(&long, seed);
+    let status = outcome.verdict(&long).status();
+    println!(
+        "    a simulated hour of the bench: {} records, {:.1} s wall, status {}{}",
+        figures.records,
+        figures.wall_s,
+        status.word(),
+        if outcome.anomalies.is_empty() { String::new() } else { format!(" ({} anomalies)", outcome.anomalies.len()) }
+    );
+    match bench::peak_memory_kib().filter(|_| measured) {
+        Some(kib) => {
+            target("peak memory during a simulated hour", kib as f64 / 1_048_576.0, TARGET_HOUR_PEAK_GIB, "GiB", true)
+        }
+        None => println!("    peak memory during a simulated hour: unknown (no /proc/self/clear_refs)"),
+    }
+}
+
+/// Sweeps the short and the long seed range as `sweep` does and compares their peaks.
+fn sweep_memory(args: &BenchArgs) -> Result<(), i32> {
+    let scenario = load(&args.sweep_file)?;
+    let jobs = jobs(args);
+    let peak_of = |seeds: u64| {
+        let seeds: Vec<u64> = (1..=seeds).collect();
+        let measured = bench::reset_peak_memory();
+        let mut tally = SweepTally::default();
+        sweep_seeds(&scenario, &seeds, jobs, &RunOptions::default(), None, |(record, _)| tally.add(&record));
+        (bench::peak_memory_kib().filter(|_| measured), tally)
+    };
+    let (short, long) = (peak_of(SWEEP_SEEDS.0), peak_of(SWEEP_SEEDS.1));
+    match (short, long) {
+        ((Some(short_kib), short), (Some(long_kib), long)) => {
+            let mb = |kib: u64| kib as f64 * 1024.0 / 1e6;
+            println!(
+                "    peak memory sweeping {} on {jobs} job(s): {:.1} MB over {} seeds ({} failed), {:.1} MB over {} seeds ({} failed)",
+                args.sweep_file.display(),
+                mb(short_kib),
+                short.seeds,
+                short.failures,
+                mb(long_kib),
+                long.seeds,
+                long.failures
+            );
+            let growth = mb(long_kib) - mb(short_kib);
+            target("a long sweep's peak over a short one's", growth, TARGET_SWEEP_GROWTH_MB, "MB", true);
+        }
+        _ => println!("    a long sweep's memory: unknown (no /proc/self/clear_refs)"),
+    }
+    Ok(())
 }
 
 /// Runs the scale scenario once and reports it against its targets.

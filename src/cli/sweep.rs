@@ -9,10 +9,11 @@ use crate::coverage::idle::IdleFaults;
 use crate::coverage::Coverage;
 use crate::plant::PlantedBug;
 use crate::runner::guided::{guided_sweep, GuidedPlan};
-use crate::runner::sweep::{parallel_seeds, SeedRange, SeedRecord, Shard};
+use crate::runner::sweep::{for_each_seed, SeedRange, SeedRecord, Shard};
 use crate::runner::{self, RunOptions, RunOutcome, Status};
-use crate::scenario::{SetScope, Setting};
+use crate::scenario::{Scenario, SetScope, Setting};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -86,16 +87,15 @@ pub fn sweep(file: &Path, options: SweepOptions<'_>) -> i32 {
     let started = Instant::now();
     let bar = progress_bar(seeds.len(), "");
     let run_options = RunOptions { plant: options.plant, draw: None };
-    let record = |outcome: RunOutcome| (SeedRecord::new(&scenario, &outcome), render_anomalies(&outcome.anomalies));
     let stop = |(record, _): &(SeedRecord, String)| record.failed();
     let stop = options.stop_after_first.then_some(&stop as &(dyn Fn(&(SeedRecord, String)) -> bool + Sync));
-    let mut failures = 0usize;
+    let mut tally = SweepTally::default();
     let mut write_error = None;
     let mut emit = |(record, anomalies): &(SeedRecord, String)| {
+        tally.add(record);
         bar.inc(1);
         if record.failed() {
-            failures += 1;
-            bar.set_message(format!("{failures} failures"));
+            bar.set_message(format!("{} failures", tally.failures));
             bar.suspend(|| {
                 println!("seed {}: FAIL ({})", record.seed, record.status);
                 if let Some(panic) = &record.panic {
@@ -113,42 +113,90 @@ pub fn sweep(file: &Path, options: SweepOptions<'_>) -> i32 {
             }
         }
     };
-    let results = if options.guided {
+    if options.guided {
         let plan = GuidedPlan { scenario: &scenario, seeds: &seeds, jobs, options: &run_options };
-        guided_sweep(plan, record, |(r, _)| &r.reached, stop, &mut emit)
+        let record = |outcome: RunOutcome| seed_record(&scenario, &outcome);
+        guided_sweep(plan, record, |(r, _)| &r.reached, stop, &mut emit);
     } else {
-        let work = |seed| record(runner::run_seed_with(&scenario, seed, &run_options));
-        parallel_seeds(&seeds, jobs, work, stop, &mut emit)
-    };
+        sweep_seeds(&scenario, &seeds, jobs, &run_options, stop, |result| emit(&result));
+    }
     bar.finish_and_clear();
     if let Some(e) = write_error {
         eprintln!("error: cannot write {}: {e}", options.out.expect("set").display());
         return EXIT_OUTPUT;
     }
     let wall = started.elapsed().as_secs_f64();
-    let worst = results.iter().map(|(r, _)| r.exit_code).max().unwrap_or(0);
-    let count = |status: &str| results.iter().filter(|(r, _)| r.status == status).count();
     println!(
         "{}: {} seeds run, {} passed, {} failed ({} safety, {} liveness, {} panic){}",
         scenario.name,
-        results.len(),
-        count("pass"),
-        failures,
-        count("safety"),
-        count("liveness"),
-        count("panic"),
-        if options.stop_after_first && failures > 0 { "; stopped at the first failing seed" } else { "" }
+        tally.seeds,
+        tally.count("pass"),
+        tally.failures,
+        tally.count("safety"),
+        tally.count("liveness"),
+        tally.count("panic"),
+        if options.stop_after_first && tally.failures > 0 { "; stopped at the first failing seed" } else { "" }
     );
-    let reached: Vec<_> = results.iter().map(|(r, _)| r.reached_states()).collect();
-    print!("{}", Coverage::of(&reached).render());
-    let mut idle = IdleFaults::default();
-    for (record, _) in &results {
-        idle.add(record.faults_fired, &record.idle_faults);
-    }
-    if let Some(line) = idle.line() {
+    print!("{}", tally.coverage.render());
+    if let Some(line) = tally.idle.line() {
         println!("{line}");
     }
-    eprintln!("{:.1} s wall, {:.1} seeds per second", wall, results.len() as f64 / wall.max(1e-9));
-    debug_assert!(worst <= Status::Crash.exit_code());
-    worst
+    eprintln!("{:.1} s wall, {:.1} seeds per second", wall, tally.seeds as f64 / wall.max(1e-9));
+    debug_assert!(tally.worst <= Status::Crash.exit_code());
+    tally.worst
+}
+
+/// One seed's record and its anomalies as `sweep` prints them.
+fn seed_record(scenario: &Scenario, outcome: &RunOutcome) -> (SeedRecord, String) {
+    (SeedRecord::new(scenario, outcome), render_anomalies(&outcome.anomalies))
+}
+
+/// Runs `seeds` of `scenario` as `sweep` does (without `--guided`) and hands each seed's
+/// record to `emit` in seed order; keeps only the tally, so its memory does not grow with
+/// the number of seeds (`kafkasim bench --sweep-memory` measures that).
+pub(crate) fn sweep_seeds(
+    scenario: &Scenario,
+    seeds: &[u64],
+    jobs: usize,
+    options: &RunOptions,
+    stop: Option<&(dyn Fn(&(SeedRecord, String)) -> bool + Sync)>,
+    emit: impl FnMut((SeedRecord, String)),
+) {
+    let work = |seed| seed_record(scenario, &runner::run_seed_with(scenario, seed, options));
+    for_each_seed(seeds, jobs, work, stop, emit);
+}
+
+/// What a sweep keeps of its seeds once each is reported: counts by status, the worst
+/// exit code, the coverage of named states and the idle faults, not the seeds' records.
+#[derive(Debug, Default)]
+pub(crate) struct SweepTally {
+    /// Seeds counted.
+    pub seeds: usize,
+    /// Seeds that failed.
+    pub failures: usize,
+    /// The worst exit code.
+    pub worst: i32,
+    /// Seeds by status name ([`crate::runner::sweep::status_name`]).
+    by_status: BTreeMap<String, usize>,
+    /// The share of seeds that reached each named state.
+    pub coverage: Coverage,
+    /// The faults that fired but changed nothing.
+    pub idle: IdleFaults,
+}
+
+impl SweepTally {
+    /// Counts one seed.
+    pub fn add(&mut self, record: &SeedRecord) {
+        self.seeds += 1;
+        self.failures += usize::from(record.failed());
+        self.worst = self.worst.max(record.exit_code);
+        *self.by_status.entry(record.status.clone()).or_default() += 1;
+        self.coverage.add(&record.reached_states());
+        self.idle.add(record.faults_fired, &record.idle_faults);
+    }
+
+    /// Seeds with this status name.
+    pub fn count(&self, status: &str) -> usize {
+        self.by_status.get(status).copied().unwrap_or(0)
+    }
 }

@@ -197,6 +197,25 @@ pub fn parallel_seeds<T: Send>(
     stop: Option<&(dyn Fn(&T) -> bool + Sync)>,
     mut emit: impl FnMut(&T),
 ) -> Vec<T> {
+    let mut ordered = Vec::new();
+    for_each_seed(seeds, jobs, work, stop, |result| {
+        emit(&result);
+        ordered.push(result);
+    });
+    ordered
+}
+
+/// [`parallel_seeds`] without keeping the results: `emit` takes each one, in the order
+/// of `seeds`, and what it does not keep is freed at once, so a long sweep holds only
+/// what its caller tallies (a 10,000-seed sweep must hold no more than a 100-seed one).
+/// Returns how many results were emitted.
+pub fn for_each_seed<T: Send>(
+    seeds: &[u64],
+    jobs: usize,
+    work: impl Fn(u64) -> T + Sync,
+    stop: Option<&(dyn Fn(&T) -> bool + Sync)>,
+    mut emit: impl FnMut(T),
+) -> usize {
     let jobs = jobs.clamp(1, seeds.len().max(1));
     // Workers take positions in increasing order; `limit` is one past the last position
     // still worth running (lowered when a stopping result is found).
@@ -204,7 +223,7 @@ pub fn parallel_seeds<T: Send>(
     let limit = AtomicUsize::new(seeds.len());
     let (sender, receiver) = mpsc::channel::<(usize, T)>();
     let first_panic: Mutex<Option<Box<dyn std::any::Any + Send>>> = Mutex::new(None);
-    let mut ordered: Vec<T> = Vec::new();
+    let mut emitted = 0;
     std::thread::scope(|scope| {
         for worker in 0..jobs {
             let sender = sender.clone();
@@ -238,23 +257,22 @@ pub fn parallel_seeds<T: Send>(
         let mut pending: BTreeMap<usize, T> = BTreeMap::new();
         for (position, result) in receiver {
             pending.insert(position, result);
-            while let Some(result) = pending.remove(&ordered.len()) {
-                let position = ordered.len();
-                if position >= limit.load(Ordering::SeqCst) {
+            while let Some(result) = pending.remove(&emitted) {
+                if emitted >= limit.load(Ordering::SeqCst) {
                     break;
                 }
-                emit(&result);
                 if stop.is_some_and(|stop| stop(&result)) {
-                    limit.fetch_min(position + 1, Ordering::SeqCst);
+                    limit.fetch_min(emitted + 1, Ordering::SeqCst);
                 }
-                ordered.push(result);
+                emit(result);
+                emitted += 1;
             }
         }
     });
     if let Some(payload) = first_panic.into_inner().expect("not poisoned") {
         std::panic::resume_unwind(payload);
     }
-    ordered
+    emitted
 }
 
 /// The default number of worker threads: the machine's available parallelism.
