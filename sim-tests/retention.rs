@@ -225,6 +225,7 @@ where
                     metadata_max_age_ms: 300_000,
                     retry_backoff_ms: 100,
                     retry_backoff_max_ms: None,
+                    rejects_stale_metadata: true,
                     offset_validation: Default::default(),
                     isolation_level: Default::default(),
                     fetch_topic_ids: true,

@@ -44,6 +44,10 @@ pub struct ConsumerConfig {
     /// backoff, which grows exponentially while refreshes fail or repeat what the
     /// consumer knows; `None` before 3.7, where it is fixed.
     pub retry_backoff_max_ms: Option<u64>,
+    /// Whether metadata answers that give a partition an older leader epoch than one
+    /// already seen are ignored for that partition (Kafka 2.2+, KAFKA-7738; no Kafka
+    /// setting: the scenario's release decides).
+    pub rejects_stale_metadata: bool,
     /// Whether positions are validated after a leader change (KIP-320, Kafka 2.3; no
     /// Kafka setting: the scenario key `offset_validation`).
     pub offset_validation: OffsetValidation,
@@ -148,6 +152,7 @@ impl Consumer {
         view.allow_auto_topic_creation(config.allow_auto_create_topics);
         let refresh_backoff = RetryBackoff::new(config.retry_backoff_ms, config.retry_backoff_max_ms);
         view.set_refresh_backoff(refresh_backoff, Duration::from_millis(config.metadata_max_age_ms));
+        view.set_rejects_stale_metadata(config.rejects_stale_metadata);
         Consumer {
             config,
             view,

@@ -83,6 +83,7 @@ fn consumer(net: &Network<Request, Response>) -> Consumer {
         metadata_max_age_ms: 300_000,
         retry_backoff_ms: 100,
         retry_backoff_max_ms: None,
+        rejects_stale_metadata: true,
         offset_validation: Default::default(),
         isolation_level: Default::default(),
         fetch_topic_ids: false,

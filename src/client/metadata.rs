@@ -2,6 +2,7 @@
 //! broker, refreshed with Metadata requests (Kafka's `Metadata` + `NetworkClient`).
 
 use super::backoff::RetryBackoff;
+use super::last_seen_epochs::LastSeenEpochs;
 use crate::protocol::{
     BrokerId, LeaderEpoch, PartitionMetadata, ProducerIdAndEpoch, Request, Response, TopicId, TopicPartition,
 };
@@ -96,6 +97,9 @@ pub struct ClusterView {
     refreshes: u64,
     /// The wait between refreshes (see [`RefreshBackoff`]).
     backoff: RefreshBackoff,
+    /// The leader epoch last seen per partition, which stale answers cannot take back
+    /// (see [`LastSeenEpochs`]).
+    last_seen_epochs: LastSeenEpochs,
 }
 
 /// Kafka's `Metadata` refresh backoff (`timeToAllowUpdate`). Before Kafka 3.7 a refresh
@@ -122,9 +126,6 @@ struct RefreshBackoff {
     after_attempts: Duration,
     /// The wait the equivalent responses ask for, drawn when the last refresh ended.
     after_equivalent_responses: Duration,
-    /// `Metadata.lastSeenLeaderEpochs`, with the topic id each was seen under (kept
-    /// from Kafka 3.7 only, where it decides what counts as progress).
-    last_seen: BTreeMap<TopicPartition, (TopicId, LeaderEpoch)>,
 }
 
 impl RefreshBackoff {
@@ -137,42 +138,18 @@ impl RefreshBackoff {
             equivalent_responses: 0,
             after_attempts: Duration::from_millis(policy.initial_ms()),
             after_equivalent_responses: Duration::ZERO,
-            last_seen: BTreeMap::new(),
         }
-    }
-
-    /// Whether an answer moved any partition forward, remembering what it saw
-    /// (`Metadata.updateLatestMetadata`): a partition not seen before, one whose topic
-    /// id changed (the topic was recreated), or one whose leader epoch grew. An older
-    /// epoch (a stale broker's answer) is not remembered, as Kafka keeps the newer.
-    fn moved_forward(&mut self, partitions: &[PartitionMetadata]) -> bool {
-        let mut moved = false;
-        for p in partitions {
-            let seen = (p.topic_id, p.leader_epoch);
-            match self.last_seen.get_mut(&p.tp) {
-                None => {
-                    self.last_seen.insert(p.tp.clone(), seen);
-                    moved = true;
-                }
-                Some(last) if last.0 != p.topic_id || p.leader_epoch > last.1 => {
-                    *last = seen;
-                    moved = true;
-                }
-                Some(_) => {}
-            }
-        }
-        moved
     }
 
     /// An answered refresh (`Metadata.update`): the attempts start again, and the answer
-    /// counts as equivalent unless it moved a partition forward (`updateLatestMetadata`
-    /// clears the count then); a periodic refresh (`expired`: the cache was older than
-    /// `metadata.max.age.ms`) cleared the count before (`timeToAllowUpdate`).
-    fn answered(&mut self, partitions: &[PartitionMetadata], expired: bool) {
+    /// counts as equivalent unless it `moved` a partition forward (`updateLatestMetadata`
+    /// clears the count then, see [`LastSeenEpochs`]); a periodic refresh (`expired`: the
+    /// cache was older than `metadata.max.age.ms`) cleared the count before
+    /// (`timeToAllowUpdate`).
+    fn answered(&mut self, moved: bool, expired: bool) {
         if !self.policy.is_exponential() {
             return;
         }
-        let moved = self.moved_forward(partitions);
         self.attempts = 0;
         self.equivalent_responses = if moved {
             0
@@ -237,6 +214,7 @@ impl ClusterView {
             update_requested: false,
             refreshes: 0,
             backoff: RefreshBackoff::new(RetryBackoff::Fixed { ms: 100 }, Duration::from_secs(300)),
+            last_seen_epochs: LastSeenEpochs::new(true),
         }
     }
 
@@ -245,6 +223,12 @@ impl ClusterView {
     /// expiry clears KIP-580's equivalent responses). Until set: a fixed 100 ms.
     pub fn set_refresh_backoff(&mut self, backoff: RetryBackoff, max_age: Duration) {
         self.backoff = RefreshBackoff::new(backoff, max_age);
+    }
+
+    /// Whether answers with an older leader epoch than one seen are ignored for that
+    /// partition (Kafka 2.2+, KAFKA-7738; the default). Set before the first refresh.
+    pub fn set_rejects_stale_metadata(&mut self, checked: bool) {
+        self.last_seen_epochs = LastSeenEpochs::new(checked);
     }
 
     /// Whether the refresh backoff grows with KIP-580's counts (Kafka 3.7+).
@@ -332,7 +316,18 @@ impl ClusterView {
             return false;
         }
         let expired = self.older_than(self.backoff.max_age);
-        self.backoff.answered(&metadata.partitions, expired);
+        // Judged on the answer as it came, before stale partitions are set aside (Kafka
+        // asks again for any partition answered with an InvalidMetadataException).
+        let leaderless = metadata.partitions.iter().any(|p| p.leader.is_none());
+        let mut moved = false;
+        let mut partitions = Vec::with_capacity(metadata.partitions.len());
+        for answer in metadata.partitions {
+            let cached = self.partitions.get(&answer.tp);
+            let admitted = self.last_seen_epochs.admit(answer, cached);
+            moved |= admitted.moved_forward;
+            partitions.extend(admitted.metadata);
+        }
+        self.backoff.answered(moved, expired);
         self.brokers = metadata.brokers.iter().map(|b| (b.id, Addr::new(&b.host))).collect();
         // The response describes each topic asked for completely (every topic when none
         // is named): a topic it leaves out is unknown to the broker (deleted, say) and
@@ -343,8 +338,7 @@ impl ClusterView {
         // or partition answered with an `InvalidMetadataException` error:
         // UNKNOWN_TOPIC_OR_PARTITION for a topic (here: named but not in the answer),
         // LEADER_NOT_AVAILABLE for a partition (here: no leader).
-        let leaderless = metadata.partitions.iter().any(|p| p.leader.is_none());
-        let answered = metadata.partitions.into_iter().map(|partition| (partition.tp.clone(), partition));
+        let answered = partitions.into_iter().map(|partition| (partition.tp.clone(), partition));
         // Rebuilt by collecting (a bulk build of sorted runs; a later entry wins, as an
         // insert would) rather than by thousands of inserts into the old map.
         self.partitions = if topics.is_empty() {

@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod consumer;
 pub mod group;
 pub mod isolation;
+mod last_seen_epochs;
 pub mod metadata;
 pub mod partitioner;
 pub mod position;

@@ -428,7 +428,7 @@ pub struct MetadataResponse {
 }
 
 /// One partition in a metadata response.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionMetadata {
     /// The partition.
     pub tp: TopicPartition,

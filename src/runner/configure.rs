@@ -315,9 +315,20 @@ pub(super) fn transactional_ids(scenario: &Scenario) -> BTreeMap<String, String>
     ids
 }
 
+/// Whether the scenario's clients keep the newest leader epoch they saw per partition
+/// and ignore older answers (`Metadata.lastSeenLeaderEpochs`, KAFKA-7738, Kafka 2.2).
+fn rejects_stale_metadata(scenario: &Scenario) -> bool {
+    scenario.profile.version >= KafkaVersion::new(2, 2, 0)
+}
+
 /// Producer `index` (from 0) of the entry `spec`'s client settings; a transactional
 /// producer's `transactional.id` is the entry's with `-index` appended.
-pub(super) fn producer_config(spec: &ProducerSpec, index: u32, bootstrap: Vec<Addr>) -> ProducerConfig {
+pub(super) fn producer_config(
+    spec: &ProducerSpec,
+    index: u32,
+    bootstrap: Vec<Addr>,
+    scenario: &Scenario,
+) -> ProducerConfig {
     let c = &spec.config;
     ProducerConfig {
         bootstrap,
@@ -326,6 +337,7 @@ pub(super) fn producer_config(spec: &ProducerSpec, index: u32, bootstrap: Vec<Ad
         request_timeout_ms: c.request_timeout_ms,
         retry_backoff_ms: c.retry_backoff_ms,
         retry_backoff_max_ms: c.retry_backoff_max_ms,
+        rejects_stale_metadata: rejects_stale_metadata(scenario),
         delivery_timeout_ms: c.delivery_timeout_ms,
         batch_size: c.batch_size,
         linger_ms: c.linger_ms,
@@ -374,7 +386,7 @@ pub(super) fn pipeline_configs(
     bootstrap: Vec<Addr>,
     scenario: &Scenario,
 ) -> workload::PipelineConfigs {
-    let mut producer = producer_config(&spec.producer, index, bootstrap.clone());
+    let mut producer = producer_config(&spec.producer, index, bootstrap.clone(), scenario);
     producer.transactional_id = match spec.guarantee {
         Guarantee::ExactlyOnce => Some(format!("{}-{name}", spec.group)),
         Guarantee::AtLeastOnce => None,
@@ -400,6 +412,7 @@ pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>, scenari
         // Kafka's default: consumers do not set `retry.backoff.ms` in scenarios.
         retry_backoff_ms: 100,
         retry_backoff_max_ms: spec.config.retry_backoff_max_ms,
+        rejects_stale_metadata: rejects_stale_metadata(scenario),
         offset_validation: spec.config.offset_validation,
         isolation_level: spec.config.isolation_level,
     }

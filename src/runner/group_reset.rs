@@ -252,6 +252,9 @@ fn lookup_config(bootstrap: &[Addr]) -> ConsumerConfig {
         // kafkasim's admin client keeps the fixed `retry.backoff.ms` (KIP-580's
         // `KafkaAdminClient` backoff is not modelled).
         retry_backoff_max_ms: None,
+        // Kafka's `AdminMetadataManager` replaces its cluster with every answer: it keeps
+        // no leader epochs.
+        rejects_stale_metadata: false,
         offset_validation: Default::default(),
         isolation_level: IsolationLevel::ReadUncommitted,
         allow_auto_create_topics: false,

@@ -278,7 +278,7 @@ fn boot_clients(run: &Run<'_>) {
         for index in 0..spec.count {
             let config = crate::client::producer::ProducerConfig {
                 plant: run.plant,
-                ..configure::producer_config(spec, index, bootstrap.clone())
+                ..configure::producer_config(spec, index, bootstrap.clone(), scenario)
             };
             producer_number += 1;
             let name = NodeName::producer(producer_number).to_string();

@@ -127,6 +127,8 @@ pub async fn drain(
         retry_backoff_ms: 100,
         // The checker's reader, not a client of the scenario's release: a fixed backoff.
         retry_backoff_max_ms: None,
+        // Nor does it keep leader epochs: it takes each metadata answer as it comes.
+        rejects_stale_metadata: false,
         // The drain reads from the log start: there is no position to validate.
         offset_validation: Default::default(),
         isolation_level,

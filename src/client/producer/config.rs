@@ -21,6 +21,10 @@ pub struct ProducerConfig {
     /// `retry.backoff.max.ms` (Kafka 3.7+, KIP-580, default 1000): the longest of the
     /// exponentially growing pauses; `None` before 3.7, where the pause is fixed.
     pub retry_backoff_max_ms: Option<u64>,
+    /// Whether metadata answers that give a partition an older leader epoch than one
+    /// already seen are ignored for that partition (Kafka 2.2+, KAFKA-7738; no Kafka
+    /// setting: the scenario's release decides).
+    pub rejects_stale_metadata: bool,
     /// `delivery.timeout.ms`: the bound on the time from `send` to success or failure.
     pub delivery_timeout_ms: u64,
     /// `batch.size`, in bytes.

@@ -97,6 +97,7 @@ impl Producer {
         view.allow_auto_topic_creation(true);
         let refresh_backoff = RetryBackoff::new(config.retry_backoff_ms.max(1), config.retry_backoff_max_ms);
         view.set_refresh_backoff(refresh_backoff, Duration::from_millis(config.metadata_max_age_ms));
+        view.set_rejects_stale_metadata(config.rejects_stale_metadata);
         let state = Mutex::new(State::new(&config));
         let shared = Arc::new(Shared { config, state, wake: Notify::new() });
         let sender_shared = shared.clone();
