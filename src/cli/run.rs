@@ -6,6 +6,7 @@
 use super::trace::{self, Focus};
 use super::{load_with, open_output, write_jsonl};
 use crate::check::Anomaly;
+use crate::coverage::idle::IdleFaults;
 use crate::runner::draw::Draw;
 use crate::runner::{self, RunOutcome, SeedVerdict};
 use crate::scenario::SetScope;
@@ -271,18 +272,35 @@ fn render_reached(scenario: &Scenario, outcome: &RunOutcome) -> String {
     if !missed.is_empty() {
         out += &format!("  reach goals not reached in this seed: {}\n", missed.join(", "));
     }
-    let idle: Vec<String> = outcome
-        .idle_faults
+    out += &render_idle_faults(outcome);
+    out
+}
+
+/// How many idle faults `run` names one by one; beyond that it counts them by kind and
+/// reason, as `sweep` does, and names the first few (a long nightly run fires hundreds).
+const IDLE_FAULTS_NAMED: usize = 8;
+
+/// The faults that fired but changed nothing: each one, or counts and the first few.
+fn render_idle_faults(outcome: &RunOutcome) -> String {
+    let faults = &outcome.idle_faults;
+    if faults.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = faults
         .iter()
+        .take(IDLE_FAULTS_NAMED)
         .map(|f| {
             let on = if f.targets.is_empty() { String::new() } else { format!(" of {}", f.targets.join(", ")) };
             format!("{}{on} at {} ({})", f.kind, crate::check::describe::secs(f.fired_ns), f.why.describe())
         })
         .collect();
-    if !idle.is_empty() {
-        out += &format!("  faults that changed nothing: {}\n", idle.join("; "));
+    if faults.len() <= IDLE_FAULTS_NAMED {
+        return format!("  faults that changed nothing: {}\n", named.join("; "));
     }
-    out
+    let mut counts = IdleFaults::default();
+    counts.add(outcome.stats.faults, faults);
+    let line = counts.line().unwrap_or_default();
+    format!("  {line}; the first {IDLE_FAULTS_NAMED}: {}\n", named.join("; "))
 }
 
 pub(super) fn render_anomalies(anomalies: &[Anomaly]) -> String {
@@ -319,5 +337,46 @@ pub(super) fn describe_seed_verdict(scenario: &Scenario, verdict: &SeedVerdict) 
             if shown.is_empty() { "none".to_string() } else { shown.join(", ") },
             expected.join(", ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coverage::idle::{IdleFault, Idleness};
+    use crate::fault::FaultKind;
+
+    fn outcome_with_idle_pauses(n: u64) -> RunOutcome {
+        let mut outcome = RunOutcome::panicked("s", 1, String::new(), 0);
+        outcome.stats.faults = 2 * n;
+        outcome.idle_faults = (0..n)
+            .map(|i| IdleFault {
+                kind: FaultKind::Pause,
+                fired_ns: (i + 1) * 1_000_000_000,
+                targets: vec!["broker-1".to_string()],
+                why: Idleness::TargetsAlreadyDown,
+            })
+            .collect();
+        outcome
+    }
+
+    #[test]
+    fn a_few_idle_faults_are_named_and_many_are_counted_with_the_first_eight_named() {
+        let few = render_idle_faults(&outcome_with_idle_pauses(2));
+        assert_eq!(
+            few,
+            "  faults that changed nothing: pause of broker-1 at 1.000 s (every target was down already); \
+             pause of broker-1 at 2.000 s (every target was down already)\n"
+        );
+        let many = render_idle_faults(&outcome_with_idle_pauses(30));
+        assert!(
+            many.starts_with(
+                "  faults that fired but changed nothing: 30 of 60 (pause 30: every target was down already); \
+                 the first 8: pause of broker-1 at 1.000 s"
+            ),
+            "{many}"
+        );
+        assert!(many.contains("at 8.000 s") && !many.contains("at 9.000 s"), "{many}");
+        assert_eq!(render_idle_faults(&outcome_with_idle_pauses(0)), "");
     }
 }
