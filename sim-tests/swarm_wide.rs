@@ -104,3 +104,34 @@ fn a_member_whose_coordinator_lost_power_during_sync_group_rejoins() {
     assert!(!outcome.anomalies.iter().any(|a| a.kind == AnomalyKind::NoProgress), "{}", describe(&outcome));
     assert!(outcome.history.ops.iter().any(|o| o.f == kafkasim::history::OpFn::Commit), "{}", describe(&outcome));
 }
+
+/// Found by this swarm: seeds whose group never committed after the heal.
+/// - 339 and 2446: both members' FindCoordinator went to a broker without power (or
+///   paused) with the JoinGroup's timeout of max.poll.interval.ms + 5 s; Kafka sends
+///   FindCoordinator with request.timeout.ms (`AbstractCoordinator.sendFindCoordinatorRequest`).
+/// - 683 and 1461 (Kafka 3.3, KRaft, min.insync.replicas = 3): each ISR shrink bumped the
+///   leader epoch (before 3.6, KAFKA-15021), the in-sync follower's fetch came back
+///   FENCED_LEADER_EPOCH and it backed off replica.fetch.backoff.ms, 1 s at Kafka's default,
+///   longer than the scenario's 500 ms replica.lag.time.max.ms: the ISR of the group's
+///   partition shrank again every 750 ms. Faithful, so the scenario lowers the backoff.
+#[test]
+fn the_seeds_whose_group_never_committed_after_the_heal_make_progress() {
+    let scenario = load("swarm-wide");
+    for seed in [339, 683, 1461, 2446] {
+        let outcome = run(&scenario, seed);
+        assert!(!outcome.anomalies.iter().any(|a| a.kind == AnomalyKind::NoProgress), "{}", describe(&outcome));
+        assert!(outcome.history.ops.iter().any(|o| o.f == kafkasim::history::OpFn::Commit), "{}", describe(&outcome));
+    }
+}
+
+/// What the scenario's lower replica.fetch.backoff.ms avoids, at Kafka's default of 1 s:
+/// seed 683's ISR flaps without a fault and the group never stores an assignment.
+#[test]
+fn with_kafkas_default_fetch_backoff_seed_683_flaps_its_offsets_partitions_isr() {
+    let setting: kafkasim::scenario::Setting = "replica.fetch.backoff.ms=1000".parse().expect("a setting");
+    let path = crate::support::scenario_path("swarm-wide");
+    let scenario = kafkasim::scenario::load_with(&path, &[setting], kafkasim::scenario::SetScope::OneScenario)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let outcome = run(&scenario, 683);
+    assert!(outcome.anomalies.iter().any(|a| a.kind == AnomalyKind::NoProgress), "{}", describe(&outcome));
+}

@@ -134,7 +134,7 @@ pub(super) fn broker_config(
         session_timeout_ms: c.zookeeper_session_timeout_ms,
         replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
         replica_fetch_max_bytes: c.replica_fetch_max_bytes,
-        replica_fetch_backoff_ms: 1000,
+        replica_fetch_backoff_ms: c.replica_fetch_backoff_ms,
         high_watermark_checkpoint_interval_ms: c.replica_high_watermark_checkpoint_interval_ms,
         flush_messages: c.flush_messages,
         flush_ms: c.flush_ms,

@@ -84,6 +84,7 @@ pub(super) const BROKER_CONFIG: &[&str] = &[
     "zookeeper.session.timeout.ms",
     "replica.fetch.wait.max.ms",
     "replica.fetch.max.bytes",
+    "replica.fetch.backoff.ms",
     "replica.high.watermark.checkpoint.interval.ms",
     "log.flush.interval.messages",
     "log.flush.interval.ms",

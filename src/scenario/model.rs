@@ -394,6 +394,9 @@ pub struct BrokerSettings {
     /// `replica.fetch.max.bytes`: the most bytes a follower fetches per partition and
     /// request (default 1048576).
     pub replica_fetch_max_bytes: u64,
+    /// `replica.fetch.backoff.ms`: how long a follower waits before fetching a partition
+    /// again after its fetch failed, in milliseconds (default 1000).
+    pub replica_fetch_backoff_ms: u64,
     /// `replica.high.watermark.checkpoint.interval.ms`: how often the high watermark is
     /// written to disk, in milliseconds (default 5000).
     pub replica_high_watermark_checkpoint_interval_ms: u64,
@@ -537,6 +540,7 @@ impl Default for BrokerSettings {
             zookeeper_session_timeout_ms: 18_000,
             replica_fetch_wait_max_ms: 500,
             replica_fetch_max_bytes: 1_048_576,
+            replica_fetch_backoff_ms: 1_000,
             replica_high_watermark_checkpoint_interval_ms: 5_000,
             flush_messages: None,
             flush_ms: None,

@@ -65,7 +65,7 @@ fn unknown_keys_list_the_allowed_ones_and_suggest_a_fix() {
         "scenarios/x.toml:4:1: `cluster.config.min.insync.replica`: unknown key `min.insync.replica` (did you mean \
          `min.insync.replicas`?); expected one of `min.insync.replicas`, `unclean.leader.election.enable`, \
          `replica.lag.time.max.ms`, `zookeeper.session.timeout.ms`, `replica.fetch.wait.max.ms`, \
-         `replica.fetch.max.bytes`, `replica.high.watermark.checkpoint.interval.ms`, `log.flush.interval.messages`, `log.flush.interval.ms`, \
+         `replica.fetch.max.bytes`, `replica.fetch.backoff.ms`, `replica.high.watermark.checkpoint.interval.ms`, `log.flush.interval.messages`, `log.flush.interval.ms`, \
          `log.retention.ms`, `log.retention.bytes`, `log.segment.bytes`, `log.retention.check.interval.ms`, \
          `offsets.topic.num.partitions`, `offsets.topic.replication.factor`, `transaction.state.log.num.partitions`, `transaction.state.log.replication.factor`, `transaction.state.log.min.isr`, `transaction.max.timeout.ms`, `transaction.abort.timed.out.transaction.cleanup.interval.ms`, `transaction.partition.verification.enable`, `transaction.version`, \
          `add.partitions.to.txn.retry.backoff.ms`, `add.partitions.to.txn.retry.backoff.max.ms`, `group.min.session.timeout.ms`, \

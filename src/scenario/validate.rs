@@ -504,6 +504,8 @@ fn broker_settings(t: &Table, brokers: u32, profile: &Profile) -> Res<BrokerSett
             .map_or(d.zookeeper_session_timeout_ms, |v| v.value),
         replica_fetch_wait_max_ms: fetch_wait.map_or(d.replica_fetch_wait_max_ms, |v| v.value),
         replica_fetch_max_bytes: t.u64_or("replica.fetch.max.bytes", d.replica_fetch_max_bytes)?,
+        // ReplicationConfigs: `atLeast(0)`.
+        replica_fetch_backoff_ms: t.u64_or("replica.fetch.backoff.ms", d.replica_fetch_backoff_ms)?,
         replica_high_watermark_checkpoint_interval_ms: opt_u64_min(
             t,
             "replica.high.watermark.checkpoint.interval.ms",

@@ -26,6 +26,9 @@ pub struct CoordinatorLink {
     /// Rotates which broker FindCoordinator asks, so one dead broker does not block.
     next_broker: usize,
     coordinator: Option<Connection<Request, Response>>,
+    /// How long a FindCoordinator may wait (the client's `request.timeout.ms`); `None`:
+    /// as long as the request it precedes.
+    find_timeout: Option<Duration>,
 }
 
 /// Why a request to the coordinator got no usable answer.
@@ -42,14 +45,28 @@ pub enum LinkError {
 impl CoordinatorLink {
     /// A link for `group` that knows only the bootstrap brokers.
     pub fn new(net: NodeNet<Request, Response>, bootstrap: Vec<Addr>, group: &str) -> Self {
-        let key = CoordinatorKey::Group(group.to_string());
-        CoordinatorLink { net, bootstrap, key, next_broker: 0, coordinator: None }
+        Self::with_key(net, bootstrap, CoordinatorKey::Group(group.to_string()))
     }
 
     /// A link for the transactional producer `transactional_id`.
     pub fn for_transactions(net: NodeNet<Request, Response>, bootstrap: Vec<Addr>, transactional_id: &str) -> Self {
-        let key = CoordinatorKey::Transaction(transactional_id.to_string());
-        CoordinatorLink { net, bootstrap, key, next_broker: 0, coordinator: None }
+        Self::with_key(net, bootstrap, CoordinatorKey::Transaction(transactional_id.to_string()))
+    }
+
+    fn with_key(net: NodeNet<Request, Response>, bootstrap: Vec<Addr>, key: CoordinatorKey) -> Self {
+        CoordinatorLink { net, bootstrap, key, next_broker: 0, coordinator: None, find_timeout: None }
+    }
+
+    /// This link, waiting at most `request_timeout` for a FindCoordinator answer: Kafka
+    /// sends FindCoordinator with the client's `request.timeout.ms`
+    /// (`AbstractCoordinator.sendFindCoordinatorRequest` → `ConsumerNetworkClient.send`),
+    /// whatever the request that needs the coordinator waits, such as a JoinGroup's
+    /// `max.poll.interval.ms` + 5 s. Asked of a broker that is down, a lookup that waited
+    /// the JoinGroup's 305 s left the group without a coordinator past the end of the
+    /// run (swarm-wide seeds 339 and 2446).
+    pub fn finding_within(mut self, request_timeout: Duration) -> Self {
+        self.find_timeout = Some(request_timeout);
+        self
     }
 
     /// The network handle the link connects through.
@@ -73,6 +90,16 @@ impl CoordinatorLink {
         }
     }
 
+    /// A connection to `coordinator` on the channel this link's key uses.
+    fn connect(&self, coordinator: &Addr) -> Connection<Request, Response> {
+        match self.key {
+            CoordinatorKey::Group(_) => self.net.connect(coordinator),
+            CoordinatorKey::Transaction(_) => {
+                self.net.connect_on(coordinator, crate::protocol::TRANSACTION_COORDINATOR_CHANNEL)
+            }
+        }
+    }
+
     /// Asks one broker (rotating) which broker coordinates the group and connects to it.
     async fn lookup(&mut self, timeout: Duration) -> bool {
         if self.bootstrap.is_empty() {
@@ -93,12 +120,7 @@ impl CoordinatorLink {
             Ok(Response::Group(GroupResponse::Coordinator { error: None, coordinator: Some(endpoint) }))
             | Ok(Response::Txn(TxnResponse::Coordinator { error: None, coordinator: Some(endpoint) })) => {
                 let coordinator = Addr::new(&endpoint.host);
-                self.coordinator = Some(match self.key {
-                    CoordinatorKey::Group(_) => self.net.connect(&coordinator),
-                    CoordinatorKey::Transaction(_) => {
-                        self.net.connect_on(&coordinator, crate::protocol::TRANSACTION_COORDINATOR_CHANNEL)
-                    }
-                });
+                self.coordinator = Some(self.connect(&coordinator));
                 true
             }
             _ => false,
@@ -137,7 +159,8 @@ impl CoordinatorLink {
     /// Sends any request to the coordinator (looking it up first if needed); a failed
     /// call forgets the coordinator.
     async fn call_raw(&mut self, request: Request, timeout: Duration) -> Result<Response, LinkError> {
-        if self.coordinator.as_ref().is_none_or(|c| c.is_closed()) && !self.lookup(timeout).await {
+        let find_timeout = self.find_timeout.unwrap_or(timeout);
+        if self.coordinator.as_ref().is_none_or(|c| c.is_closed()) && !self.lookup(find_timeout).await {
             self.coordinator = None;
             return Err(LinkError::CoordinatorUnknown);
         }
@@ -190,3 +213,7 @@ pub fn txn_response_error(response: &TxnResponse) -> Option<ErrorCode> {
         TxnResponse::Partitions(results) => results.iter().find_map(|(_, error)| *error),
     }
 }
+
+#[cfg(test)]
+#[path = "coordinator_tests.rs"]
+mod tests;

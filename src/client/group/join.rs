@@ -13,8 +13,8 @@ use super::heartbeat::SharedMembership;
 use super::{CoordinatorLink, GroupConfig};
 use crate::client::assignor::{self, MemberSubscription};
 use crate::client::metadata::ClusterView;
-use crate::protocol::{ErrorCode, GroupMember, GroupRequest, GroupResponse, Request, Response, TopicPartition};
-use crate::sim::net::{Addr, NodeNet};
+use crate::protocol::{ErrorCode, GroupMember, GroupRequest, GroupResponse, TopicPartition};
+use crate::sim::net::Addr;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -31,12 +31,10 @@ pub(super) struct Joiner {
 }
 
 impl Joiner {
-    /// A connection to `group`'s coordinator (found on first use) and an empty view.
-    pub fn new(net: &NodeNet<Request, Response>, bootstrap: &[Addr], group: &str) -> Self {
-        Joiner {
-            link: CoordinatorLink::new(net.clone(), bootstrap.to_vec(), group),
-            view: ClusterView::new(net.clone(), bootstrap.to_vec()),
-        }
+    /// Rounds over `link` (the member's link to its coordinator) with an empty view.
+    pub fn new(link: CoordinatorLink, bootstrap: &[Addr]) -> Self {
+        let view = ClusterView::new(link.net().clone(), bootstrap.to_vec());
+        Joiner { link, view }
     }
 }
 

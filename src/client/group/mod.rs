@@ -245,13 +245,13 @@ impl GroupConsumer {
         config: GroupConfig,
         topics: Vec<String>,
     ) -> Self {
-        let heartbeat_link = CoordinatorLink::new(net.clone(), consumer_config.bootstrap.clone(), &config.group_id);
-        let heartbeat_config = HeartbeatConfig {
-            interval_ms: config.heartbeat_interval_ms,
-            max_poll_interval_ms: config.max_poll_interval_ms,
-            request_timeout_ms: consumer_config.request_timeout_ms,
-        };
         let mut consumer = Self::outside_the_group(net, consumer_config, config, topics);
+        let heartbeat_link = consumer.coordinator_link();
+        let heartbeat_config = HeartbeatConfig {
+            interval_ms: consumer.config.heartbeat_interval_ms,
+            max_poll_interval_ms: consumer.config.max_poll_interval_ms,
+            request_timeout_ms: consumer.consumer_config.request_timeout_ms,
+        };
         if consumer.config.group_protocol == GroupProtocol::Consumer {
             let membership = consumer_protocol::SharedMembership::new();
             let settings = consumer_protocol::HeartbeatSettings {
@@ -301,19 +301,16 @@ impl GroupConsumer {
     ) -> Self {
         let membership = SharedMembership::new(config.group_instance_id.clone());
         let bootstrap = consumer_config.bootstrap.clone();
+        let link = || group_link(&net, &consumer_config, &config.group_id);
         GroupConsumer {
             manual: None,
             consumer: Consumer::new(net.clone(), consumer_config.clone()),
-            joiner: Some(Joiner::new(&net, &bootstrap, &config.group_id)),
+            joiner: Some(Joiner::new(link(), &bootstrap)),
             joining: None,
             metadata_snapshot: None,
             join_prepared: false,
-            async_link: Arc::new(tokio::sync::Mutex::new(CoordinatorLink::new(
-                net.clone(),
-                bootstrap.clone(),
-                &config.group_id,
-            ))),
-            link: CoordinatorLink::new(net, bootstrap, &config.group_id),
+            async_link: Arc::new(tokio::sync::Mutex::new(link())),
+            link: link(),
             next_auto_commit: Instant::now() + Duration::from_millis(config.auto_commit_interval_ms),
             consumer_config,
             topics,
@@ -668,6 +665,11 @@ impl GroupConsumer {
         Duration::from_millis(self.consumer_config.request_timeout_ms)
     }
 
+    /// Another link to the group's coordinator.
+    fn coordinator_link(&self) -> CoordinatorLink {
+        group_link(self.link.net(), &self.consumer_config, &self.config.group_id)
+    }
+
     /// How the member's commits name it: a standalone committer when it assigned its
     /// partitions itself.
     fn committer<'g>(&self, generation: &'g Generation) -> Committer<'g> {
@@ -860,10 +862,8 @@ impl GroupConsumer {
     /// last (eager).
     fn start_round(&mut self) {
         // A round aborted by `close` took its joiner with it.
-        let joiner = self
-            .joiner
-            .take()
-            .unwrap_or_else(|| Joiner::new(self.link.net(), &self.consumer_config.bootstrap, &self.config.group_id));
+        let joiner =
+            self.joiner.take().unwrap_or_else(|| Joiner::new(self.coordinator_link(), &self.consumer_config.bootstrap));
         let request = JoinRequest {
             config: self.config.clone(),
             topics: self.topics.clone(),
@@ -1024,4 +1024,11 @@ impl Drop for GroupConsumer {
             round.abort();
         }
     }
+}
+
+/// A link to `group`'s coordinator whose FindCoordinator waits the consumer's
+/// `request.timeout.ms`.
+fn group_link(net: &NodeNet<Request, Response>, consumer_config: &ConsumerConfig, group: &str) -> CoordinatorLink {
+    CoordinatorLink::new(net.clone(), consumer_config.bootstrap.clone(), group)
+        .finding_within(Duration::from_millis(consumer_config.request_timeout_ms))
 }
