@@ -64,7 +64,9 @@ pub enum LivenessCause {
     },
     /// Consumer groups had not committed up to the end of every partition.
     GroupsBehind {
-        /// How long the liveness phase waited, in milliseconds.
+        /// How long after the heal the liveness phase gave up, in milliseconds: the
+        /// groups stopped catching up for `liveness_timeout`, or the drain's bound of
+        /// ten of those passed.
         waited_ms: u64,
         /// Each lagging group partition.
         behind: Vec<GroupLag>,

@@ -27,6 +27,37 @@ pub(super) async fn wait_until(limit: Duration, mut condition: impl FnMut() -> b
     }
 }
 
+/// Like [`wait_until`], but while `remaining` keeps going down the wait goes on: it gives
+/// up when `limit` passes without `remaining` falling below its lowest value so far, or
+/// after `bound_factor` times `limit` in all. For what catches up at its own pace (a
+/// consumer group working off a backlog the faults left), where a fixed wait would call a
+/// slow but steady recovery no progress, as the final drain does.
+pub(super) async fn wait_while_progressing(
+    limit: Duration,
+    bound_factor: u32,
+    mut condition: impl FnMut() -> bool,
+    mut remaining: impl FnMut() -> u64,
+) -> bool {
+    let started = Instant::now();
+    let mut deadline = started + limit;
+    let mut lowest = u64::MAX;
+    loop {
+        if condition() {
+            return true;
+        }
+        let now = Instant::now();
+        let left = remaining();
+        if left < lowest {
+            lowest = left;
+            deadline = now + limit;
+        }
+        if now >= deadline || now >= started + limit * bound_factor {
+            return false;
+        }
+        sleep(PROBE_INTERVAL).await;
+    }
+}
+
 /// Every partition of `topics`, `topic-N`.
 pub(super) fn partition_names(topics: &[TopicAssignment]) -> Vec<String> {
     topics.iter().flat_map(|t| (0..t.replicas.len() as u32).map(move |p| partition_name(&t.name, p))).collect()
@@ -327,6 +358,32 @@ mod tests {
             assert_eq!(groups_behind(&recorder, &groups, &ends)[0].committed, 7, "a refused commit counts for nothing");
             commit(10, OpType::Ok);
             assert!(groups_behind(&recorder, &groups, &ends).is_empty());
+        });
+    }
+
+    #[test]
+    fn a_wait_goes_on_while_what_remains_falls_and_gives_up_a_limit_after_it_stops() {
+        madsim::runtime::Runtime::new().block_on(async {
+            let limit = Duration::from_secs(1);
+            let started = Instant::now();
+            // Falls by one every 100 ms probe for 3 s, then stays: the wait outlasts its
+            // 1 s limit while it falls and gives up 1 s after the last fall.
+            let elapsed_ms = || started.elapsed().as_millis() as u64;
+            let remaining = || 1_000 - elapsed_ms().min(3_000) / 100;
+            assert!(!wait_while_progressing(limit, 10, || false, remaining).await);
+            let waited = elapsed_ms();
+            assert!((4_000..=4_200).contains(&waited), "gave up after {waited} ms");
+            // Still falling, but the bound (three limits here) ends it.
+            let started = Instant::now();
+            let mut left = u64::MAX;
+            let falling = move || {
+                left -= 1;
+                left
+            };
+            assert!(!wait_while_progressing(limit, 3, || false, falling).await);
+            assert!((3_000..=3_200).contains(&(started.elapsed().as_millis() as u64)));
+            // A condition that holds ends the wait at once.
+            assert!(wait_while_progressing(limit, 10, || true, || 5).await);
         });
     }
 }

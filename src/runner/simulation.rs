@@ -380,6 +380,7 @@ fn boot_clients(run: &Run<'_>) {
 /// consumer group to catch up.
 async fn liveness_phase(run: &mut Run<'_>) {
     trace_phase(&run.recorder, RunPhase::Liveness);
+    let healed_at = madsim::time::Instant::now();
     run.nemesis.lock().expect("nemesis poisoned").heal_everything();
     let limit = Duration::from_millis(run.scenario.liveness_timeout_ms);
     let waited_ms = run.scenario.liveness_timeout_ms;
@@ -422,9 +423,19 @@ async fn liveness_phase(run: &mut Run<'_>) {
     let end_offsets = &run.drained.end_offsets;
     let caught_up =
         || probes::groups_behind(&run.recorder, &groups, end_offsets).is_empty() && progress.unprocessed_records() == 0;
-    if !groups.is_empty() && !wait_until(limit, caught_up).await {
+    // Records the groups still have to commit or process: while it falls the groups are
+    // working off what the faults left them, however long that takes (within the drain's
+    // bound), and only a stall of `liveness_timeout` is no progress.
+    let remaining = || {
+        let behind = probes::groups_behind(&run.recorder, &groups, end_offsets);
+        behind.iter().map(|lag| lag.end - lag.committed).sum::<u64>() + progress.unprocessed_records()
+    };
+    if !groups.is_empty()
+        && !probes::wait_while_progressing(limit, workload::DRAIN_BOUND_TIMEOUTS, caught_up, remaining).await
+    {
         let behind = probes::groups_behind(&run.recorder, &groups, end_offsets);
         let unprocessed = progress.unprocessed_records();
+        let waited_ms = healed_at.elapsed().as_millis() as u64;
         run.fail(LivenessCause::GroupsBehind { waited_ms, behind, unprocessed });
     }
     run.phases.announce(RunPhase::Shutdown);

@@ -29,7 +29,7 @@ mod subscriptions;
 mod transactional;
 
 pub use app_faults::{AppFault, AppFaults};
-pub use consumer::{drain, run_consumer, Drained};
+pub use consumer::{drain, run_consumer, Drained, DRAIN_BOUND_TIMEOUTS};
 pub use context::{PhaseAnnouncer, WorkloadContext};
 pub use delay_forwarder::run_forwarder;
 pub use group::run_group_consumer;
