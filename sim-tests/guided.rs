@@ -7,7 +7,7 @@ use kafkasim::coverage::{ReachedState, ReachedStates};
 use kafkasim::runner::guided::{guided_sweep, GuidedPlan};
 use kafkasim::runner::{self, RunOptions, RunOutcome};
 
-/// The states fewer than 1% of swarm.toml's plain seeds reach (1,000 seeds: 4, 5 and 1).
+/// The states fewer than 1% of swarm.toml's plain seeds reach (1,000 seeds: 4, 5 and 4).
 const RARE: [ReachedState; 3] =
     [ReachedState::ZombieControllerFenced, ReachedState::ProducerEpochBumped, ReachedState::PowerLossLostUnflushed];
 
@@ -37,13 +37,15 @@ fn rare_hits(reached: impl Iterator<Item = ReachedStates>) -> usize {
 #[test]
 fn guided_runs_reach_rare_states_many_times_more_often_than_plain_seeds() {
     let swarm = load("swarm");
-    let plain = rare_hits((1..321).map(|seed| runner::run_seed(&swarm, seed).reached));
-    let guided = guided(1..321, 2);
+    // README's 1,000 runs each: the search needs a few hundred runs before its corpus
+    // holds rare states (at 320 runs it had none yet; at 640, 32 hits against 8).
+    let plain = rare_hits((1..1001).map(|seed| runner::run_seed(&swarm, seed).reached));
+    let guided = guided(1..1001, 2);
     let bred = guided.iter().filter(|k| k.options.draw.is_some()).count();
     let hits = rare_hits(guided.into_iter().map(|k| k.reached));
-    // Measured: 2 against 21 (README, "Coverage-guided search").
+    // Measured: 13 against 97 (README, "Coverage-guided search").
     assert!(hits >= 5 * plain.max(1), "rare-state hits: guided {hits}, plain {plain}");
-    assert!(bred > 160, "most runs after the warm-up are bred ({bred} of 320)");
+    assert!(bred > 500, "most runs after the warm-up are bred ({bred} of 1000)");
 }
 
 #[test]
