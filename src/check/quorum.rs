@@ -17,6 +17,7 @@ use super::describe::secs;
 use super::{Anomaly, AnomalyKind};
 use crate::history::{Event, History};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Every quorum anomaly of a history, in [`AnomalyKind`] order, then in trace order.
 pub fn check(history: &History) -> Vec<Anomaly> {
@@ -121,7 +122,7 @@ pub fn metadata_divergence(history: &History) -> Vec<Anomaly> {
 
 /// Metadata applied out of log order.
 pub fn metadata_gaps(history: &History) -> Vec<Anomaly> {
-    let mut next: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut next: BTreeMap<Arc<str>, u64> = BTreeMap::new();
     let mut out = Vec::new();
     for event in &history.trace {
         let Event::MetadataApplied { base_offset, count } = event.event else { continue };
@@ -142,7 +143,7 @@ pub fn metadata_gaps(history: &History) -> Vec<Anomaly> {
                 Vec::new(),
             ));
         }
-        next.insert(&event.node, base_offset + count);
+        next.insert(event.node.clone(), base_offset + count);
     }
     out
 }

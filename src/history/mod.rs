@@ -23,6 +23,7 @@ mod recorder;
 mod rewind;
 pub mod state;
 mod trace;
+mod trace_store;
 mod values;
 
 pub use diff::{first_divergence, Divergence};
@@ -34,6 +35,7 @@ pub use recorder::{Recorder, Tracer, HISTORY_TARGET, TRACE_TARGET};
 pub use rewind::{Rewind, RewindMove};
 pub use state::{BrokerRegistrationView, ClusterState, MetadataView};
 pub use trace::{AppendedValues, ElectionReason, Event, LogStartReason, RunPhase, TraceEvent, TruncationReason};
+pub use trace_store::{Trace, TraceIter};
 pub use values::{ValueName, ValueNames};
 
 use std::hash::{Hash, Hasher};
@@ -44,7 +46,7 @@ pub struct History {
     /// Client operations in the order they were recorded (invocations and completions).
     pub ops: Vec<Op>,
     /// Internal events of the cluster, in simulated-time order.
-    pub trace: Vec<TraceEvent>,
+    pub trace: Trace,
 }
 
 impl History {
@@ -57,11 +59,11 @@ impl History {
     /// When each topic an administrator deleted went: the first [`Event::TopicDeleted`]
     /// of the topic (a ZooKeeper-mode controller taking office during a deletion traces
     /// it again as it starts the deletion over), by topic.
-    pub fn topic_deletions(&self) -> std::collections::BTreeMap<&str, u64> {
+    pub fn topic_deletions(&self) -> std::collections::BTreeMap<std::sync::Arc<str>, u64> {
         let mut deletions = std::collections::BTreeMap::new();
         for e in &self.trace {
             if let Event::TopicDeleted { topic } = &e.event {
-                deletions.entry(&**topic).or_insert(e.time_ns);
+                deletions.entry(topic.clone()).or_insert(e.time_ns);
             }
         }
         deletions
