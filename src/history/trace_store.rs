@@ -116,6 +116,12 @@ impl Trace {
         iter
     }
 
+    /// Every event, decoded into a `Vec` (for tests and tools that want a slice; the
+    /// decoded events take six times the room of the trace).
+    pub fn to_vec(&self) -> Vec<TraceEvent> {
+        self.iter().map(Cow::into_owned).collect()
+    }
+
     /// The last event.
     pub fn last(&self) -> Option<Cow<'_, TraceEvent>> {
         self.last.and_then(|at| TraceIter { trace: self, at }.next())
