@@ -31,7 +31,9 @@ fn faults(outcome: &RunOutcome, kind: FaultKind) -> Vec<(TraceEvent, Vec<String>
         .trace
         .iter()
         .filter_map(|e| match &e.event {
-            Event::Fault { kind: k, targets, detail } if *k == kind => Some((e.clone().into_owned(), targets.clone(), detail.clone())),
+            Event::Fault { kind: k, targets, detail } if *k == kind => {
+                Some((e.clone().into_owned(), targets.clone(), detail.clone()))
+            }
             _ => None,
         })
         .collect()
@@ -44,7 +46,9 @@ fn ended(outcome: &RunOutcome, kind: FaultKind) -> Vec<(TraceEvent, Vec<String>,
         .trace
         .iter()
         .filter_map(|e| match &e.event {
-            Event::FaultEnded { kind: k, targets, detail } if *k == kind => Some((e.clone().into_owned(), targets.clone(), detail.clone())),
+            Event::FaultEnded { kind: k, targets, detail } if *k == kind => {
+                Some((e.clone().into_owned(), targets.clone(), detail.clone()))
+            }
             _ => None,
         })
         .collect()

@@ -30,7 +30,9 @@ pub use diff::{first_divergence, Divergence};
 pub use edn::read_history_edn;
 pub use file::{read_history, HistoryFile, HistoryFormat, HistoryParseError};
 pub use jsonl::{read_history_jsonl, write_history_jsonl};
-pub use op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, RecordDelay, ADMIN_PROCESS, DRAIN_PROCESS};
+pub use op::{
+    GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, RecordDelay, ADMIN_PROCESS, DRAIN_PROCESS,
+};
 pub use recorder::{Recorder, Tracer, HISTORY_TARGET, TRACE_TARGET};
 pub use rewind::{Rewind, RewindMove};
 pub use state::{BrokerRegistrationView, ClusterState, MetadataView};

@@ -139,7 +139,7 @@ impl Trace {
     /// Appends an event.
     pub fn push(&mut self, event: TraceEvent) {
         let start = self.end;
-        if start.index % CHECKPOINT_EVENTS == 0 {
+        if start.index.is_multiple_of(CHECKPOINT_EVENTS) {
             self.checkpoints.push(start);
         }
         let time_ns = event.time_ns;

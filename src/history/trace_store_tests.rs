@@ -73,7 +73,9 @@ fn hot_events_are_decoded_and_cold_ones_borrowed() {
     let kinds: Vec<bool> = trace.iter().map(|e| matches!(e, Cow::Owned(_))).collect();
     let hot: Vec<bool> = mixed()
         .iter()
-        .map(|e| matches!(e.event, Event::Append { .. } | Event::HighWatermark { .. } | Event::ProduceAcknowledged { .. }))
+        .map(|e| {
+            matches!(e.event, Event::Append { .. } | Event::HighWatermark { .. } | Event::ProduceAcknowledged { .. })
+        })
         .collect();
     assert_eq!(kinds, hot);
 }
@@ -161,7 +163,14 @@ fn arb_event() -> impl Strategy<Value = TraceEvent> {
     let name = prop::sample::select(vec!["broker-1", "broker-2", "controller", "orders-0", "orders-10"]);
     let acks = prop::sample::select(vec![Acks::None, Acks::Leader, Acks::All]);
     let event = prop_oneof![
-        (name.clone(), any::<u32>(), any::<bool>(), any::<u32>(), any::<u64>(), prop::collection::vec(any::<u64>(), 0..40))
+        (
+            name.clone(),
+            any::<u32>(),
+            any::<bool>(),
+            any::<u32>(),
+            any::<u64>(),
+            prop::collection::vec(any::<u64>(), 0..40)
+        )
             .prop_map(|(tp, b, l, e, o, v)| append(tp, b, l, e, o, &v)),
         (name.clone(), any::<u32>(), any::<bool>(), any::<u32>(), any::<u64>(), any::<u64>())
             .prop_map(|(tp, b, l, e, old, new)| hw(tp, b, l, e, old, new)),

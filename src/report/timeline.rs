@@ -554,7 +554,8 @@ mod tests {
                 // An end of another kind closes nothing.
                 at(5 * S, ended(FaultKind::Pause, &["broker-2"])),
                 at(6 * S, ended(FaultKind::PacketLoss, &[])),
-            ].into(),
+            ]
+            .into(),
         };
         assert_eq!(
             fault_bands(&history, 9 * S),
@@ -603,7 +604,8 @@ mod tests {
                 at(7 * S, hw(2, 2, 0, 6)),
                 // The old leader restarting changes nothing: it leads nothing now.
                 at(8 * S, ended(FaultKind::PowerLoss, &["broker-1"])),
-            ].into(),
+            ]
+            .into(),
         };
         let p = &timelines(&history)[0];
         assert_eq!(

@@ -105,7 +105,10 @@ mod tests {
             base_offset: 10,
             values: smallvec::smallvec![7, 8],
         };
-        History { ops: vec![invoke], trace: vec![TraceEvent { time_ns: 0, node: "broker-1".into(), event: append }].into() }
+        History {
+            ops: vec![invoke],
+            trace: vec![TraceEvent { time_ns: 0, node: "broker-1".into(), event: append }].into(),
+        }
     }
 
     #[test]

@@ -83,15 +83,20 @@ mod tests {
 
     #[test]
     fn retention_deleted_unread_needs_a_leader_retention_deletion_of_a_value_no_poll_returned() {
-        let read =
-            History { ops: vec![polled(&[1, 2])], trace: vec![deleted(true, &[1, 2], LogStartReason::RetentionMs)].into() };
+        let read = History {
+            ops: vec![polled(&[1, 2])],
+            trace: vec![deleted(true, &[1, 2], LogStartReason::RetentionMs)].into(),
+        };
         assert!(!derived(&read), "everything deleted had been read");
-        let unread =
-            History { ops: vec![polled(&[1])], trace: vec![deleted(true, &[1, 2], LogStartReason::RetentionBytes)].into() };
+        let unread = History {
+            ops: vec![polled(&[1])],
+            trace: vec![deleted(true, &[1, 2], LogStartReason::RetentionBytes)].into(),
+        };
         assert!(derived(&unread));
         let follower = History { ops: vec![], trace: vec![deleted(false, &[1], LogStartReason::RetentionMs)].into() };
         assert!(!derived(&follower), "a follower's deletion follows its leader's");
-        let following = History { ops: vec![], trace: vec![deleted(true, &[1], LogStartReason::LeaderLogStart)].into() };
+        let following =
+            History { ops: vec![], trace: vec![deleted(true, &[1], LogStartReason::LeaderLogStart)].into() };
         assert!(!derived(&following));
     }
 }
