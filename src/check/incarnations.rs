@@ -44,7 +44,7 @@ fn split_key(key: &str) -> Option<(NamedPartition<'_>, u32)> {
 /// topic is traced as it is created; the scenario's own topics are there from the start).
 fn created_at(history: &History) -> BTreeMap<Arc<str>, u64> {
     let mut created = BTreeMap::new();
-    for e in &history.trace {
+    for e in history.trace.other_than_replica_traffic() {
         if let Event::PartitionCreated { tp, .. } = &e.event {
             created.entry(tp.clone()).or_insert(e.time_ns);
         }

@@ -247,7 +247,7 @@ impl<'h> Facts<'h> {
                 last_done_ns.insert(c.op.process, c.op.time_ns);
             }
         }
-        for e in &history.trace {
+        for e in history.trace.other_than_replica_traffic() {
             let (Event::Truncate { tp, removed, .. } | Event::LogStartAdvanced { tp, removed, .. }) = &e.event else {
                 continue;
             };

@@ -55,7 +55,8 @@ impl History {
     /// When the run entered `phase`, in simulated nanoseconds: its [`Event::Phase`] in the
     /// trace, if the run got there.
     pub fn phase_start_ns(&self, phase: RunPhase) -> Option<u64> {
-        self.trace.iter().find(|e| matches!(&e.event, Event::Phase { name } if *name == phase)).map(|e| e.time_ns)
+        let mut events = self.trace.other_than_replica_traffic();
+        events.find(|e| matches!(&e.event, Event::Phase { name } if *name == phase)).map(|e| e.time_ns)
     }
 
     /// When each topic an administrator deleted went: the first [`Event::TopicDeleted`]
@@ -63,7 +64,7 @@ impl History {
     /// it again as it starts the deletion over), by topic.
     pub fn topic_deletions(&self) -> std::collections::BTreeMap<std::sync::Arc<str>, u64> {
         let mut deletions = std::collections::BTreeMap::new();
-        for e in &self.trace {
+        for e in self.trace.other_than_replica_traffic() {
             if let Event::TopicDeleted { topic } = &e.event {
                 deletions.entry(topic.clone()).or_insert(e.time_ns);
             }

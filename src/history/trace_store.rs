@@ -116,6 +116,14 @@ impl Trace {
         iter
     }
 
+    /// Every event except the replicas' traffic ([`Event::Append`],
+    /// [`Event::HighWatermark`], [`Event::ProduceAcknowledged`]), in order and borrowed:
+    /// for readers that look for other kinds only. Those three kinds are exactly the ones
+    /// the stream encodes, so this passes over the bulk of a trace without decoding it.
+    pub fn other_than_replica_traffic(&self) -> std::slice::Iter<'_, TraceEvent> {
+        self.cold.iter()
+    }
+
     /// Every event, decoded into a `Vec` (for tests and tools that want a slice; the
     /// decoded events take six times the room of the trace).
     pub fn to_vec(&self) -> Vec<TraceEvent> {

@@ -78,6 +78,8 @@ fn hot_events_are_decoded_and_cold_ones_borrowed() {
         })
         .collect();
     assert_eq!(kinds, hot);
+    let others: Vec<TraceEvent> = mixed().into_iter().zip(&hot).filter(|(_, &hot)| !hot).map(|(e, _)| e).collect();
+    assert_eq!(trace.other_than_replica_traffic().cloned().collect::<Vec<_>>(), others);
 }
 
 #[test]

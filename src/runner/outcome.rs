@@ -164,7 +164,7 @@ pub fn grouped_unavailability(spans: &[Unavailability]) -> Vec<UnavailableGroup<
 pub fn unavailability(history: &History) -> Vec<Unavailability> {
     let mut state = ClusterState::default();
     let mut down: BTreeSet<u32> = BTreeSet::new();
-    let kraft = history.trace.iter().any(|e| matches!(e.event, Event::BrokerRegistration { .. }));
+    let kraft = history.trace.other_than_replica_traffic().any(|e| matches!(e.event, Event::BrokerRegistration { .. }));
     // KRaft brokers started again, down until their registration is unfenced.
     let mut starting: BTreeSet<u32> = BTreeSet::new();
     // By name, so that spans still open at the end come in partition order.

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 /// Adds to `reached` the states derived from `history` after the run.
 pub(super) fn derive_after_the_run(history: &History, reached: &mut ReachedStates) {
     let mut read: Option<BTreeSet<u64>> = None;
-    for event in &history.trace {
+    for event in history.trace.other_than_replica_traffic() {
         let Event::LogStartAdvanced { is_leader: true, removed, reason, .. } = &event.event else { continue };
         if !reason.is_retention() {
             continue;

@@ -124,7 +124,7 @@ pub fn consume_skips(history: &History) -> Vec<Anomaly> {
 fn added_while_subscribed<'a>(history: &'a History, ops: &GroupOps<'a>) -> BTreeMap<Arc<str>, BTreeSet<&'a str>> {
     let created: Vec<(u64, Arc<str>)> = history
         .trace
-        .iter()
+        .other_than_replica_traffic()
         .filter_map(|e| match &e.event {
             crate::history::Event::PartitionCreated { tp, .. } => Some((e.time_ns, tp.clone())),
             _ => None,
@@ -280,7 +280,7 @@ impl<'a> GroupOps<'a> {
             ops.push(MemberOp { op, done_at: at, invoked_at: invoke.unwrap_or(at), ctx, value });
         }
         // Records retention deleted existed too, even if nobody polled them in time.
-        for e in &history.trace {
+        for e in history.trace.other_than_replica_traffic() {
             let Some((tp, removed)) = e.event.deleted_by_retention() else { continue };
             let offsets = seen.entry(Cow::Owned(tp.to_string())).or_default();
             for &(offset, value, _) in removed {

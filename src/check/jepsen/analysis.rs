@@ -355,7 +355,7 @@ fn leader_acks(history: &History) -> BTreeMap<Arc<str>, Vec<LeaderAck>> {
 /// record that was truncated away or never replicated has no such event at all.
 pub(super) fn deleted_by_retention(history: &History) -> BTreeMap<Arc<str>, BTreeSet<u64>> {
     let mut deleted: BTreeMap<Arc<str>, BTreeSet<u64>> = BTreeMap::new();
-    for e in &history.trace {
+    for e in history.trace.other_than_replica_traffic() {
         let Some((tp, removed)) = e.event.deleted_by_retention() else { continue };
         deleted.entry(Arc::from(tp)).or_default().extend(removed.iter().map(|&(_, value, _)| value));
     }
