@@ -84,8 +84,8 @@ fn broker_id(name: &str) -> u32 {
     name.strip_prefix("broker-").and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("not a broker: {name}"))
 }
 
-fn trace(outcome: &RunOutcome) -> &[TraceEvent] {
-    &outcome.history.trace
+fn trace(outcome: &RunOutcome) -> Vec<TraceEvent> {
+    outcome.history.trace.to_vec()
 }
 
 /// The time of the start of the liveness phase (every fault healed), in nanoseconds.

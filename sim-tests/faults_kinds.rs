@@ -25,26 +25,30 @@ fn scenario_with(faults: &str) -> Scenario {
 }
 
 /// The nemesis's `fault` events of one kind.
-fn faults(outcome: &RunOutcome, kind: FaultKind) -> Vec<(&TraceEvent, &Vec<String>, &String)> {
+fn faults(outcome: &RunOutcome, kind: FaultKind) -> Vec<(TraceEvent, Vec<String>, String)> {
     outcome
         .history
         .trace
         .iter()
         .filter_map(|e| match &e.event {
-            Event::Fault { kind: k, targets, detail } if *k == kind => Some((e, targets, detail)),
+            Event::Fault { kind: k, targets, detail } if *k == kind => {
+                Some((e.clone().into_owned(), targets.clone(), detail.clone()))
+            }
             _ => None,
         })
         .collect()
 }
 
 /// The nemesis's `fault-ended` events of one kind.
-fn ended(outcome: &RunOutcome, kind: FaultKind) -> Vec<(&TraceEvent, &Vec<String>, &String)> {
+fn ended(outcome: &RunOutcome, kind: FaultKind) -> Vec<(TraceEvent, Vec<String>, String)> {
     outcome
         .history
         .trace
         .iter()
         .filter_map(|e| match &e.event {
-            Event::FaultEnded { kind: k, targets, detail } if *k == kind => Some((e, targets, detail)),
+            Event::FaultEnded { kind: k, targets, detail } if *k == kind => {
+                Some((e.clone().into_owned(), targets.clone(), detail.clone()))
+            }
             _ => None,
         })
         .collect()
@@ -66,14 +70,14 @@ fn records_loaded(outcome: &RunOutcome, after_ns: u64) -> Vec<usize> {
 #[test]
 fn power_loss_of_all_replicas_drops_their_unflushed_logs_and_a_crash_does_not() {
     let lost = run(&scenario_with("[[faults]]\nat = \"5s\"\nkind = \"power-loss\"\ntarget = \"all replicas of orders-0\"\nduration = \"1s\"\n"), 1);
-    let (event, targets, _) = faults(&lost, FaultKind::PowerLoss)[0];
+    let (event, targets, _) = faults(&lost, FaultKind::PowerLoss)[0].clone();
     assert_eq!(targets, &["broker-1", "broker-2", "broker-3"]);
     assert_eq!(records_loaded(&lost, event.time_ns), vec![0, 0, 0], "nothing was flushed");
     let crashed = run(
         &scenario_with("[[faults]]\nat = \"5s\"\nkind = \"crash\"\ntarget = \"all brokers\"\nduration = \"1s\"\n"),
         1,
     );
-    let (event, _, _) = faults(&crashed, FaultKind::Crash)[0];
+    let (event, _, _) = faults(&crashed, FaultKind::Crash)[0].clone();
     assert!(records_loaded(&crashed, event.time_ns).iter().all(|&n| n > 300), "the page cache survives a crash");
 }
 
@@ -83,12 +87,12 @@ fn lowering_vm_dirty_expire_centisecs_lets_the_kernel_write_back_more_before_a_p
         "[[faults]]\nat = \"5s\"\nkind = \"power-loss\"\ntarget = \"all replicas of orders-0\"\nduration = \"1s\"\n";
     // Linux's defaults: nothing is 30 s dirty at 5 s, so nothing was written back.
     let default = run(&scenario_with(power_loss), 1);
-    let event = faults(&default, FaultKind::PowerLoss)[0].0;
+    let event = faults(&default, FaultKind::PowerLoss)[0].0.clone();
     assert_eq!(records_loaded(&default, event.time_ns), vec![0, 0, 0]);
     // Written back once 1 s dirty, by a flusher waking every 0.5 s: at most ~1.5 s is lost.
     let os = "[cluster.os]\n\"vm.dirty_expire_centisecs\" = 100\n\"vm.dirty_writeback_centisecs\" = 50\n";
     let eager = run(&scenario_with(&format!("{power_loss}{os}")), 1);
-    let event = faults(&eager, FaultKind::PowerLoss)[0].0;
+    let event = faults(&eager, FaultKind::PowerLoss)[0].0.clone();
     let loaded = records_loaded(&eager, event.time_ns);
     assert!(loaded.len() == 3 && loaded.iter().all(|&n| n >= 200), "{loaded:?}");
     // Every lost record's offset is taken by a new one: fewer lost, fewer such offsets.
@@ -100,7 +104,7 @@ fn lowering_vm_dirty_expire_centisecs_lets_the_kernel_write_back_more_before_a_p
 fn a_paused_broker_does_nothing_until_it_resumes() {
     let outcome = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"pause\"\ntarget = \"broker-2\"\n[[faults]]\nat = \"7s\"\nkind = \"resume\"\ntarget = \"paused\"\n"), 1);
     let paused_at = faults(&outcome, FaultKind::Pause)[0].0.time_ns;
-    let (resumed, targets, _) = ended(&outcome, FaultKind::Pause)[0];
+    let (resumed, targets, _) = ended(&outcome, FaultKind::Pause)[0].clone();
     assert_eq!(targets, &["broker-2"]);
     let silent = outcome.history.trace.iter().filter(|e| &*e.node == "broker-2");
     assert!(silent.clone().all(|e| e.time_ns <= paused_at || e.time_ns >= resumed.time_ns));
@@ -111,9 +115,9 @@ fn a_paused_broker_does_nothing_until_it_resumes() {
 #[test]
 fn a_clog_clogs_links_one_by_one_and_unclogs_them_all_within_its_duration() {
     let outcome = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"clog\"\ntarget = \"the leader of orders-0\"\npeers = \"the cluster\"\nduration = \"4s\"\n"), 1);
-    let (clog, _, detail) = faults(&outcome, FaultKind::Clog)[0];
+    let (clog, _, detail) = faults(&outcome, FaultKind::Clog)[0].clone();
     assert!(detail.starts_with("6 links to"), "{detail}");
-    let (unclog, _, _) = ended(&outcome, FaultKind::Clog)[0];
+    let (unclog, _, _) = ended(&outcome, FaultKind::Clog)[0].clone();
     assert!(unclog.time_ns - clog.time_ns <= 4_000_000_000);
     assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
 }
@@ -121,7 +125,7 @@ fn a_clog_clogs_links_one_by_one_and_unclogs_them_all_within_its_duration() {
 #[test]
 fn partition_shapes_cut_the_cluster_around_the_target() {
     let outcome = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"partition\"\nshape = \"majority-minority\"\ntarget = \"the leader of orders-0\"\nduration = \"5s\"\n"), 1);
-    let (event, targets, detail) = faults(&outcome, FaultKind::Partition)[0];
+    let (event, targets, detail) = faults(&outcome, FaultKind::Partition)[0].clone();
     assert!(detail.starts_with(&format!("majority-minority: minority {} | majority", targets[0])), "{detail}");
     assert!(detail.ends_with("metastore"), "{detail}");
     // The majority elects a new leader while the minority's leader is cut off.
@@ -133,7 +137,7 @@ fn partition_shapes_cut_the_cluster_around_the_target() {
         .any(|e| e.time_ns > event.time_ns
             && matches!(&e.event, Event::LeaderElection { leader: Some(l), .. } if *l != old)));
     let bridge = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"partition\"\nshape = \"bridge\"\ntarget = \"broker-2\"\nduration = \"3s\"\n"), 1);
-    let (_, targets, detail) = faults(&bridge, FaultKind::Partition)[0];
+    let (_, targets, detail) = faults(&bridge, FaultKind::Partition)[0].clone();
     assert_eq!(targets, &["broker-2"]);
     assert!(detail.starts_with("bridge: metastore, broker-") && detail.ends_with("with bridge broker-2"), "{detail}");
 }
@@ -208,7 +212,7 @@ fn a_one_way_cut_blocks_only_the_targets_messages_and_still_shrinks_the_isr() {
         run(&s, 1)
     };
     let one_way = cut(true);
-    let (event, targets, detail) = faults(&one_way, FaultKind::Partition)[0];
+    let (event, targets, detail) = faults(&one_way, FaultKind::Partition)[0].clone();
     assert!(detail.contains("one-way"), "{detail}");
     let follower: u32 = targets[0].trim_start_matches("broker-").parse().unwrap();
     let shrunk = isr_changes(&one_way).into_iter().find(|(at, _, isr)| *at > event.time_ns && !isr.contains(&follower));
@@ -226,7 +230,7 @@ fn a_one_way_cut_blocks_only_the_targets_messages_and_still_shrinks_the_isr() {
 #[test]
 fn a_bridge_cuts_the_half_without_the_metastore_off_while_the_bridge_stays_in_sync() {
     let outcome = run(&scenario_with("[[faults]]\nat = \"4s\"\nkind = \"partition\"\nshape = \"bridge\"\ntarget = \"broker-2\"\nduration = \"3s\"\n"), 1);
-    let (event, _, detail) = faults(&outcome, FaultKind::Partition)[0];
+    let (event, _, detail) = faults(&outcome, FaultKind::Partition)[0].clone();
     // "bridge: metastore, broker-A | broker-B with bridge broker-2": B's half has no metastore.
     let sides = detail.trim_start_matches("bridge: ").split(" with bridge").next().unwrap();
     let (with_metastore, without) = sides.split_once(" | ").expect("two halves");
@@ -315,7 +319,7 @@ fn a_stalled_member_stops_working_and_is_expelled_after_max_poll_interval_then_r
     assert!(busy.clone().any(|o| o.f == OpFn::Poll && o.time_ns > stall_ends), "consumer-1 never polled again");
     // The stall's end is traced when its application runs again: at the end of the
     // fault's 3 s (madsim's timers are 1 ms coarse).
-    let (ended_at, targets, detail) = ended(&outcome, FaultKind::Stall)[0];
+    let (ended_at, targets, detail) = ended(&outcome, FaultKind::Stall)[0].clone();
     assert_eq!(
         (targets.as_slice(), detail.as_str()),
         (&["consumer-1".to_string()][..], "application thread runs again")
@@ -343,7 +347,7 @@ fn a_member_that_leaves_hands_its_partitions_over_at_once_and_rejoins_after_the_
     let back = rebalances.iter().find(|r| r.time_ns > alone.time_ns && r.members == 2).expect("it rejoined");
     assert!(back.time_ns >= left_at + 2_000_000_000, "{rebalances:?}");
     // Its return is traced as the fault's end, when the 2 s are over.
-    let (ended_at, targets, _) = ended(&outcome, FaultKind::Leave)[0];
+    let (ended_at, targets, _) = ended(&outcome, FaultKind::Leave)[0].clone();
     assert_eq!(targets, &["consumer-2"]);
     let back_at = left_at + 2_000_000_000;
     assert!((back_at..back_at + 5_000_000).contains(&ended_at.time_ns), "{}", ended_at.time_ns - left_at);
@@ -363,7 +367,7 @@ fn in_kraft_mode_partition_shapes_keep_the_controllers_with_the_majority() {
     let split = "[[faults]]\nat = \"4s\"\nkind = \"partition\"\nshape = \"majority-minority\"\n\
                  target = \"the leader of orders-0\"\nduration = \"5s\"\n";
     let outcome = run(&kraft(split), 1);
-    let (event, targets, detail) = faults(&outcome, FaultKind::Partition)[0];
+    let (event, targets, detail) = faults(&outcome, FaultKind::Partition)[0].clone();
     assert!(detail.ends_with("controller-1, controller-2, controller-3"), "{detail}");
     assert!(!detail.contains("metastore"), "{detail}");
     // The majority's active controller fences the cut-off leader and elects another.

@@ -17,7 +17,7 @@ fn kraft_controller_failover_elects_new_quorum_leaders_and_fences_only_the_crash
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
-        let trace = &outcome.history.trace;
+        let trace = &outcome.history.trace.to_vec();
         // Two failovers: three leaderships, each in a higher epoch, on different controllers.
         let leaders: Vec<(u32, u32)> = trace
             .iter()

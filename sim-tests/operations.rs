@@ -28,8 +28,8 @@ fn scenario_with(config: &str, faults: &str) -> Scenario {
     scenario::parse(&text, Path::new("inline.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn trace(outcome: &RunOutcome) -> &[TraceEvent] {
-    &outcome.history.trace
+fn trace(outcome: &RunOutcome) -> Vec<TraceEvent> {
+    outcome.history.trace.to_vec()
 }
 
 /// The first `fault` event of `kind`: its time and its targets.
@@ -169,9 +169,9 @@ fn a_rolling_restart_with_acks_all_and_controlled_shutdown_loses_nothing() {
         assert!(outcome.stats.consumed >= outcome.stats.acked, "{}", describe(&outcome));
         // Every broker was stopped and restarted, the controller last, and every
         // leadership moved by controlled shutdown, never by a failure.
-        let restarts: Vec<&Vec<String>> = trace(&outcome)
-            .iter()
-            .filter_map(|e| match &e.event {
+        let restarts: Vec<Vec<String>> = trace(&outcome)
+            .into_iter()
+            .filter_map(|e| match e.event {
                 Event::FaultEnded { kind: FaultKind::Stop, targets, .. } => Some(targets),
                 _ => None,
             })

@@ -51,7 +51,7 @@ fn the_isr_a_paused_controller_wrote_before_its_successor_is_not_taken_for_the_l
             .history
             .trace
             .iter()
-            .filter(|e| state.apply(e) == Applied::Stale && matches!(e.event, Event::IsrChange { .. }))
+            .filter(|e| state.apply(&e) == Applied::Stale && matches!(e.event, Event::IsrChange { .. }))
             .count();
     }
     assert!(
@@ -90,7 +90,7 @@ fn a_fenced_controllers_late_election_does_not_unelect_the_current_leader() {
         let outcome = run(&scenario, seed);
         let mut state = ClusterState::default();
         let late = outcome.history.trace.iter().any(|e| {
-            state.apply(e) == Applied::Stale
+            state.apply(&e) == Applied::Stale
                 && matches!(&e.event, Event::LeaderElection { tp, leader: None, .. } if &**tp == "orders-4")
         });
         if late {
@@ -126,7 +126,7 @@ fn a_legacy_follower_truncates_to_its_high_watermark_only_when_its_leader_change
     let scenario = legacy_follower_crash();
     for seed in 1..=5 {
         let outcome = run(&scenario, seed);
-        let trace = &outcome.history.trace;
+        let trace = &outcome.history.trace.to_vec();
         let crashed = trace
             .iter()
             .find_map(|e| match &e.event {
@@ -190,7 +190,7 @@ fn a_new_partition_is_led_by_its_first_replica_in_leader_epoch_0() {
          [[producers]]\ntopic = \"orders\"\nrate_per_sec = 50\nsend = \"async\"\n",
     );
     let outcome = run(&scenario, 1);
-    let trace = &outcome.history.trace;
+    let trace = &outcome.history.trace.to_vec();
     let elections: Vec<(&str, Option<u32>, u32, u64, &[u32], ElectionReason)> = trace
         .iter()
         .filter_map(|e| match &e.event {

@@ -135,9 +135,9 @@ fn reports_render_in_a_browser_with_honest_fault_bars_tooltips_highlights_and_sc
     let bars = fault_bars(&dom);
     let sc = kafkasim::scenario::load(&scenario_path("rebalance-storm")).unwrap();
     let outcome = kafkasim::runner::run_seed(&sc, kafkasim::report::report_seed(&sc));
-    let trace = &outcome.history.trace;
-    let end_ms = trace.iter().map(|e| e.time_ns).chain(outcome.history.ops.iter().map(|o| o.time_ns)).max().unwrap()
-        / 1_000_000;
+    let trace = outcome.history.trace.to_vec();
+    let end_ms =
+        trace.iter().map(|e| e.time_ns).chain(outcome.history.ops.iter().map(|o| o.time_ns)).max().unwrap() / 1_000_000;
     let mut checked = 0;
     for (i, e) in trace.iter().enumerate() {
         let Event::Fault { kind: kind @ (FaultKind::Stall | FaultKind::Leave), targets, .. } = &e.event else {

@@ -270,7 +270,7 @@ fn assert_diverges_with_clean_elections_only(outcome: &kafkasim::runner::RunOutc
     let unclean = |e: &kafkasim::history::TraceEvent| {
         matches!(&e.event, kafkasim::history::Event::LeaderElection { unclean: true, .. })
     };
-    assert!(!outcome.history.trace.iter().any(unclean), "{}", describe(outcome));
+    assert!(!outcome.history.trace.iter().any(|e| unclean(&e)), "{}", describe(outcome));
 }
 
 #[test]

@@ -201,8 +201,11 @@ fn every_drawn_fault_fires_and_is_traced() {
             .iter()
             .position(|e| matches!(&e.event, Event::Phase { name } if *name == RunPhase::Liveness))
             .expect("a liveness phase");
-        let traced = outcome.history.trace[..liveness_starts]
+        let traced = outcome
+            .history
+            .trace
             .iter()
+            .take(liveness_starts)
             .filter(|e| &*e.node == "nemesis")
             .filter(|e| matches!(&e.event, Event::Fault { kind, .. } if !kind.is_undo()))
             .count();

@@ -772,7 +772,7 @@ fn a_topic_created_again_under_a_deleted_name_is_another_topic_in_kraft() {
     let scenario = recreation_while_a_broker_is_down("kraft");
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
-        let trace = &outcome.history.trace;
+        let trace = &outcome.history.trace.to_vec();
         // The controller frees the name once the RemoveTopicRecord commits: the create
         // succeeds, and the new topic's partitions are traced under `orders#2`.
         assert_eq!(admin_answers(&outcome), vec![("delete-topic", None), ("create-topic", None)], "seed {seed}");

@@ -27,6 +27,7 @@ use crate::history::incarnations::split_incarnation;
 use crate::history::{Event, History, MicroOp, Op, OpFn, OpType, OpValue};
 use crate::protocol::TopicPartition;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A partition of a topic name, whatever its incarnation: `("orders", 0)`.
 type NamedPartition<'a> = (&'a str, u32);
@@ -41,11 +42,11 @@ fn split_key(key: &str) -> Option<(NamedPartition<'_>, u32)> {
 
 /// When each incarnation's partition was created, from the trace (an administrator's
 /// topic is traced as it is created; the scenario's own topics are there from the start).
-fn created_at(history: &History) -> BTreeMap<&str, u64> {
+fn created_at(history: &History) -> BTreeMap<Arc<str>, u64> {
     let mut created = BTreeMap::new();
-    for e in &history.trace {
+    for e in history.trace.other_than_replica_traffic() {
         if let Event::PartitionCreated { tp, .. } = &e.event {
-            created.entry(&**tp).or_insert(e.time_ns);
+            created.entry(tp.clone()).or_insert(e.time_ns);
         }
     }
     created

@@ -17,6 +17,7 @@ use super::describe::secs;
 use super::{Anomaly, AnomalyKind};
 use crate::history::{Event, History};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Every quorum anomaly of a history, in [`AnomalyKind`] order, then in trace order.
 pub fn check(history: &History) -> Vec<Anomaly> {
@@ -31,7 +32,7 @@ pub fn multiple_quorum_leaders(history: &History) -> Vec<Anomaly> {
     let mut first: BTreeMap<u32, (u32, u64)> = BTreeMap::new();
     let mut reported: BTreeSet<(u32, u32)> = BTreeSet::new();
     let mut out = Vec::new();
-    for event in &history.trace {
+    for event in history.trace.other_than_replica_traffic() {
         let Event::QuorumLeader { controller, epoch, .. } = event.event else { continue };
         let (first_controller, first_ns) = *first.entry(epoch).or_insert((controller, event.time_ns));
         if first_controller != controller && reported.insert((epoch, controller)) {
@@ -63,7 +64,7 @@ pub fn metadata_divergence(history: &History) -> Vec<Anomaly> {
     let mut committed: Vec<Committed> = Vec::new();
     let mut out = Vec::new();
     let anomaly = |description: String| Anomaly::new(AnomalyKind::MetadataDivergence, description, Vec::new());
-    for event in &history.trace {
+    for event in history.trace.other_than_replica_traffic() {
         match &event.event {
             Event::QuorumCommitted { controller, epoch, base_offset, entries } => {
                 for (i, &entry) in entries.iter().enumerate() {
@@ -121,9 +122,9 @@ pub fn metadata_divergence(history: &History) -> Vec<Anomaly> {
 
 /// Metadata applied out of log order.
 pub fn metadata_gaps(history: &History) -> Vec<Anomaly> {
-    let mut next: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut next: BTreeMap<Arc<str>, u64> = BTreeMap::new();
     let mut out = Vec::new();
-    for event in &history.trace {
+    for event in history.trace.other_than_replica_traffic() {
         let Event::MetadataApplied { base_offset, count } = event.event else { continue };
         let expected = next.get(&*event.node).copied().unwrap_or(0);
         if base_offset != expected && base_offset != 0 {
@@ -142,7 +143,7 @@ pub fn metadata_gaps(history: &History) -> Vec<Anomaly> {
                 Vec::new(),
             ));
         }
-        next.insert(&event.node, base_offset + count);
+        next.insert(event.node.clone(), base_offset + count);
     }
     out
 }

@@ -60,6 +60,7 @@ use super::jepsen::{completions, op_reads, Completion};
 use super::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{Event, History, MicroOp, OpFn, OpType, OpValue, Rewind, RewindMove};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Every replay anomaly of a history: `replay-skip`, `replay-reordered` and
 /// `replay-wrong-offset`, in the order of the rewinds, then of their keys.
@@ -211,7 +212,7 @@ struct Facts<'h> {
     /// Per key and value, when its record was created.
     created: BTreeMap<(&'h str, u64), Created>,
     /// Per key and offset, when a replica first removed it (truncation or log start).
-    removed: BTreeMap<&'h str, BTreeMap<u64, u64>>,
+    removed: BTreeMap<Arc<str>, BTreeMap<u64, u64>>,
 }
 
 impl<'h> Facts<'h> {
@@ -246,11 +247,11 @@ impl<'h> Facts<'h> {
                 last_done_ns.insert(c.op.process, c.op.time_ns);
             }
         }
-        for e in &history.trace {
+        for e in history.trace.other_than_replica_traffic() {
             let (Event::Truncate { tp, removed, .. } | Event::LogStartAdvanced { tp, removed, .. }) = &e.event else {
                 continue;
             };
-            let by_offset = facts.removed.entry(&**tp).or_default();
+            let by_offset = facts.removed.entry(tp.clone()).or_default();
             for &(offset, _, _) in removed {
                 by_offset.entry(offset).or_insert(e.time_ns);
             }

@@ -325,6 +325,6 @@ impl Hist {
 
     /// The history.
     pub(crate) fn build(self) -> History {
-        History { ops: self.ops, trace: self.trace }
+        History { ops: self.ops, trace: self.trace.into() }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{EXIT_INPUT, EXIT_NO_INPUT};
 use crate::check::{self, Anomaly};
-use crate::history::{read_history, History, HistoryFile, HistoryFormat, ValueNames};
+use crate::history::{read_history, History, HistoryFile, HistoryFormat, Trace, ValueNames};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -34,7 +34,7 @@ pub fn check_file(file: &Path, json: bool) -> i32 {
             return EXIT_INPUT;
         }
     };
-    let history = History { ops, trace: Vec::new() };
+    let history = History { ops, trace: Trace::new() };
     let anomalies = check::check_all(&history);
     let skipped_note = skipped_note(&skipped);
     if json {
@@ -112,7 +112,7 @@ mod tests {
             "\n",
         );
         let file = read_history_jsonl(text.as_bytes()).unwrap();
-        let history = History { ops: file.ops, trace: Vec::new() };
+        let history = History { ops: file.ops, trace: Trace::new() };
         let anomalies = check::check_all(&history);
         let precommitted: Vec<&Anomaly> =
             anomalies.iter().filter(|a| a.kind == check::AnomalyKind::PrecommittedRead).collect();

@@ -235,7 +235,8 @@ mod tests {
                 at(2_000, Event::Phase { name: RunPhase::Liveness }),
                 at(2_150, load(1, 2_000, 1000, 10)),
                 at(2_200, append("orders-0", true, 1)),
-            ],
+            ]
+            .into(),
             ..History::default()
         };
         let l = MachineLoad::of(&history);

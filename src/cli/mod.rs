@@ -536,7 +536,7 @@ fn write_jsonl((file, path): (File, &Path), history: &History, trace: bool) -> R
         let mut out = BufWriter::new(file);
         if trace {
             for event in &history.trace {
-                writeln!(out, "{}", serde_json::to_string(event).expect("trace events serialize"))?;
+                writeln!(out, "{}", serde_json::to_string(&event).expect("trace events serialize"))?;
             }
         } else {
             write_history_jsonl(&history.ops, &mut out)?;

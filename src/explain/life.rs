@@ -401,7 +401,7 @@ fn broker_side(
     };
     for e in &history.trace {
         let at = |text: String| Line { time_ns: e.time_ns, text };
-        state.apply(e);
+        state.apply(&e);
         match &e.event {
             Event::HighWatermark { tp, broker: b, is_leader, new, .. } if **tp == *focus.key => {
                 own_hw.insert(*b, (*new, e.time_ns));
@@ -612,7 +612,7 @@ fn context(
             Event::IsrChange { tp, .. } => state.partition(tp).filter(|p| p.created).cloned(),
             _ => None,
         };
-        state.apply(e);
+        state.apply(&e);
         if !(start..=end).contains(&e.time_ns) {
             continue;
         }

@@ -31,7 +31,7 @@ impl fmt::Display for Divergence {
 pub fn first_divergence(a: &History, b: &History) -> Option<Divergence> {
     let op_lines = |h: &History| h.ops.iter().map(|op| op.to_json().to_string()).collect::<Vec<_>>();
     let event_lines = |h: &History| {
-        h.trace.iter().map(|e| serde_json::to_string(e).expect("trace events serialize")).collect::<Vec<_>>()
+        h.trace.iter().map(|e| serde_json::to_string(&e).expect("trace events serialize")).collect::<Vec<_>>()
     };
     first_difference("history op", &op_lines(a), &op_lines(b))
         .or_else(|| first_difference("trace event", &event_lines(a), &event_lines(b)))
@@ -48,7 +48,7 @@ mod tests {
     use crate::history::{read_history_jsonl, Event, TraceEvent};
 
     fn ops(text: &str) -> History {
-        History { ops: read_history_jsonl(text.as_bytes()).unwrap().ops, trace: Vec::new() }
+        History { ops: read_history_jsonl(text.as_bytes()).unwrap().ops, trace: Default::default() }
     }
 
     const A: &str = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"send","value":[["send","t-0",1]]}
@@ -84,8 +84,8 @@ mod tests {
             |broker| TraceEvent { time_ns: 7, node: "controller".into(), event: Event::BrokerStarted { broker } };
         let mut a = ops(A);
         let mut b = ops(A);
-        a.trace = vec![event(1), event(2)];
-        b.trace = vec![event(1), event(3)];
+        a.trace = vec![event(1), event(2)].into();
+        b.trace = vec![event(1), event(3)].into();
         let d = first_divergence(&a, &b).expect("they differ");
         assert_eq!((d.what, d.index), ("trace event", 1));
         assert!(d.second.unwrap().contains("\"broker\":3"));

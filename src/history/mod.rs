@@ -23,17 +23,21 @@ mod recorder;
 mod rewind;
 pub mod state;
 mod trace;
+mod trace_store;
 mod values;
 
 pub use diff::{first_divergence, Divergence};
 pub use edn::read_history_edn;
 pub use file::{read_history, HistoryFile, HistoryFormat, HistoryParseError};
 pub use jsonl::{read_history_jsonl, write_history_jsonl};
-pub use op::{GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, RecordDelay, ADMIN_PROCESS, DRAIN_PROCESS};
+pub use op::{
+    GroupContext, MicroOp, Op, OpFn, OpType, OpValue, PolledRecords, RecordDelay, ADMIN_PROCESS, DRAIN_PROCESS,
+};
 pub use recorder::{Recorder, Tracer, HISTORY_TARGET, TRACE_TARGET};
 pub use rewind::{Rewind, RewindMove};
 pub use state::{BrokerRegistrationView, ClusterState, MetadataView};
 pub use trace::{AppendedValues, ElectionReason, Event, LogStartReason, RunPhase, TraceEvent, TruncationReason};
+pub use trace_store::{Trace, TraceIter};
 pub use values::{ValueName, ValueNames};
 
 use std::hash::{Hash, Hasher};
@@ -44,24 +48,25 @@ pub struct History {
     /// Client operations in the order they were recorded (invocations and completions).
     pub ops: Vec<Op>,
     /// Internal events of the cluster, in simulated-time order.
-    pub trace: Vec<TraceEvent>,
+    pub trace: Trace,
 }
 
 impl History {
     /// When the run entered `phase`, in simulated nanoseconds: its [`Event::Phase`] in the
     /// trace, if the run got there.
     pub fn phase_start_ns(&self, phase: RunPhase) -> Option<u64> {
-        self.trace.iter().find(|e| matches!(&e.event, Event::Phase { name } if *name == phase)).map(|e| e.time_ns)
+        let mut events = self.trace.other_than_replica_traffic();
+        events.find(|e| matches!(&e.event, Event::Phase { name } if *name == phase)).map(|e| e.time_ns)
     }
 
     /// When each topic an administrator deleted went: the first [`Event::TopicDeleted`]
     /// of the topic (a ZooKeeper-mode controller taking office during a deletion traces
     /// it again as it starts the deletion over), by topic.
-    pub fn topic_deletions(&self) -> std::collections::BTreeMap<&str, u64> {
+    pub fn topic_deletions(&self) -> std::collections::BTreeMap<std::sync::Arc<str>, u64> {
         let mut deletions = std::collections::BTreeMap::new();
-        for e in &self.trace {
+        for e in self.trace.other_than_replica_traffic() {
             if let Event::TopicDeleted { topic } = &e.event {
-                deletions.entry(&**topic).or_insert(e.time_ns);
+                deletions.entry(topic.clone()).or_insert(e.time_ns);
             }
         }
         deletions

@@ -3,11 +3,12 @@
 use super::incarnations::TopicIncarnations;
 use super::op::{GroupContext, Op, OpFn, OpType, OpValue, RecordDelay};
 use super::trace::{Event, TraceEvent};
-use super::History;
+use super::{History, Trace};
 use crate::coverage::idle::IdleFault;
 use crate::coverage::{ReachedState, ReachedStates};
 use crate::protocol::{TopicId, TopicPartition};
 use madsim::time::Instant;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
@@ -22,74 +23,13 @@ pub const TRACE_TARGET: &str = "kafkasim::trace";
 #[derive(Default)]
 struct Log {
     ops: Vec<Op>,
-    trace: TraceChunks,
+    trace: Trace,
     incarnations: TopicIncarnations,
     /// The named states reached (code probes): counters beside the trace, never in it,
     /// so that probes change no trace hash.
     reached: ReachedStates,
     /// The faults that fired but changed nothing, beside the trace as `reached` is.
     idle_faults: Vec<IdleFault>,
-}
-
-/// The trace as it grows: fixed-size chunks instead of one `Vec`, so that a long run
-/// neither copies its whole trace each time the `Vec` would double nor holds the old and
-/// the new buffer at once (which set the peak memory of the benchmark), and
-/// [`Recorder::take`] moves it into one exactly-sized `Vec` a chunk at a time.
-#[derive(Default)]
-struct TraceChunks {
-    chunks: Vec<Vec<TraceEvent>>,
-    len: usize,
-}
-
-impl TraceChunks {
-    /// Events per chunk: large enough that the list of chunks stays short.
-    const CHUNK_EVENTS: usize = 16 * 1024;
-
-    fn push(&mut self, event: TraceEvent) {
-        match self.chunks.last_mut() {
-            Some(chunk) if chunk.len() < Self::CHUNK_EVENTS => chunk.push(event),
-            _ => {
-                let mut chunk = Vec::with_capacity(Self::CHUNK_EVENTS);
-                chunk.push(event);
-                self.chunks.push(chunk);
-            }
-        }
-        self.len += 1;
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &TraceEvent> {
-        self.chunks.iter().flatten()
-    }
-
-    /// The events from index `from` on, without copying them.
-    fn iter_from(&self, from: usize) -> impl Iterator<Item = &TraceEvent> {
-        let (chunk, within) = (from / Self::CHUNK_EVENTS, from % Self::CHUNK_EVENTS);
-        self.chunks
-            .iter()
-            .skip(chunk)
-            .enumerate()
-            .flat_map(move |(i, c)| &c[if i == 0 { within.min(c.len()) } else { 0 }..])
-    }
-
-    /// The events from index `from` on.
-    fn since(&self, from: usize) -> Vec<TraceEvent> {
-        let (chunk, within) = (from / Self::CHUNK_EVENTS, from % Self::CHUNK_EVENTS);
-        let mut events = Vec::with_capacity(self.len.saturating_sub(from));
-        for (i, c) in self.chunks.iter().enumerate().skip(chunk) {
-            events.extend_from_slice(if i == chunk { &c[within.min(c.len())..] } else { c });
-        }
-        events
-    }
-
-    /// Moves every event into one `Vec`, freeing each chunk once moved.
-    fn take(&mut self) -> Vec<TraceEvent> {
-        let mut all = Vec::with_capacity(self.len);
-        for chunk in std::mem::take(&mut self.chunks) {
-            all.extend(chunk);
-        }
-        self.len = 0;
-        all
-    }
 }
 
 /// The run's recorder. Times are simulated nanoseconds since [`Recorder::new`].
@@ -200,8 +140,8 @@ impl Recorder {
             let notified = self.traced.notified();
             {
                 let log = self.lock();
-                if log.trace.len > from {
-                    return log.trace.since(from);
+                if log.trace.len() > from {
+                    return log.trace.iter_from(from).map(Cow::into_owned).collect();
                 }
             }
             notified.await;
@@ -233,7 +173,7 @@ impl Recorder {
 
     /// How many trace events have been recorded.
     pub fn trace_len(&self) -> usize {
-        self.lock().trace.len
+        self.lock().trace.len()
     }
 
     /// A tracer for one node.
@@ -242,12 +182,16 @@ impl Recorder {
     }
 
     /// Runs `f` over the trace recorded so far (without copying it).
-    pub fn with_trace<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &TraceEvent>) -> T) -> T {
+    pub fn with_trace<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = Cow<'_, TraceEvent>>) -> T) -> T {
         f(&mut self.lock().trace.iter())
     }
 
     /// Runs `f` over the trace events from index `from` on (without copying them).
-    pub fn with_trace_since<T>(&self, from: usize, f: impl FnOnce(&mut dyn Iterator<Item = &TraceEvent>) -> T) -> T {
+    pub fn with_trace_since<T>(
+        &self,
+        from: usize,
+        f: impl FnOnce(&mut dyn Iterator<Item = Cow<'_, TraceEvent>>) -> T,
+    ) -> T {
         f(&mut self.lock().trace.iter_from(from))
     }
 
@@ -275,14 +219,14 @@ impl Recorder {
     /// A copy of everything recorded so far.
     pub fn snapshot(&self) -> History {
         let log = self.lock();
-        History { ops: log.ops.clone(), trace: log.trace.iter().cloned().collect() }
+        History { ops: log.ops.clone(), trace: log.trace.clone() }
     }
 
     /// Moves everything recorded out of the recorder, leaving it empty: for the end of a
     /// run, where a copy of a long run's trace would double the peak memory.
     pub fn take(&self) -> History {
         let mut log = self.lock();
-        History { ops: std::mem::take(&mut log.ops), trace: log.trace.take() }
+        History { ops: std::mem::take(&mut log.ops), trace: std::mem::take(&mut log.trace) }
     }
 }
 

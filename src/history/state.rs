@@ -136,11 +136,12 @@ pub struct ClusterState {
 }
 
 impl ClusterState {
-    /// The state after every event of `trace`.
-    pub fn replay<'e>(trace: impl IntoIterator<Item = &'e TraceEvent>) -> Self {
+    /// The state after every event of `trace` (borrowed, or as a [`super::Trace`] yields
+    /// them).
+    pub fn replay<E: std::borrow::Borrow<TraceEvent>>(trace: impl IntoIterator<Item = E>) -> Self {
         let mut state = ClusterState::default();
         for event in trace {
-            state.apply(event);
+            state.apply(event.borrow());
         }
         state
     }

@@ -123,7 +123,7 @@ pub fn group_lags(history: &History) -> Vec<GroupLag> {
         };
         if take_event {
             let e = trace.next().expect("peeked");
-            let changed = match state.apply(e) {
+            let changed = match state.apply(&e) {
                 Applied::Replica { partition, .. } | Applied::Partition(partition) => {
                     Some(state.partition_by_number(partition).name.clone())
                 }

@@ -64,7 +64,7 @@ pub(crate) fn timelines(history: &History) -> Vec<PartitionTimeline> {
             }
             _ => {}
         }
-        match state.apply(e) {
+        match state.apply(&e) {
             Applied::Partition(n) => {
                 let partition = state.partition_by_number(n);
                 let p = timeline(&mut by_tp, &partition.name);
@@ -554,7 +554,8 @@ mod tests {
                 // An end of another kind closes nothing.
                 at(5 * S, ended(FaultKind::Pause, &["broker-2"])),
                 at(6 * S, ended(FaultKind::PacketLoss, &[])),
-            ],
+            ]
+            .into(),
         };
         assert_eq!(
             fault_bands(&history, 9 * S),
@@ -603,7 +604,8 @@ mod tests {
                 at(7 * S, hw(2, 2, 0, 6)),
                 // The old leader restarting changes nothing: it leads nothing now.
                 at(8 * S, ended(FaultKind::PowerLoss, &["broker-1"])),
-            ],
+            ]
+            .into(),
         };
         let p = &timelines(&history)[0];
         assert_eq!(

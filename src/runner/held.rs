@@ -53,14 +53,16 @@ pub(super) fn account_for_held(
 
 /// The `txn` op whose record the leader of `tp` appended last at `offset`.
 fn opener(history: &History, tp: &str, offset: u64) -> Option<TxnOpener> {
-    let value = history.trace.iter().rev().find_map(|e| match &e.event {
+    // The trace decodes forwards only: the last match is the last append.
+    let last_append = history.trace.iter().filter_map(|e| match &e.event {
         Event::Append { tp: t, as_leader: true, base_offset, values, .. }
             if **t == *tp && (*base_offset..base_offset + values.len() as u64).contains(&offset) =>
         {
             values.get((offset - base_offset) as usize).copied()
         }
         _ => None,
-    })?;
+    });
+    let value = last_append.last()?;
     history.ops.iter().find_map(|op| {
         let sent = op.kind == OpType::Invoke
             && op.f == OpFn::Txn
@@ -103,7 +105,10 @@ mod tests {
             base_offset: 10,
             values: smallvec::smallvec![7, 8],
         };
-        History { ops: vec![invoke], trace: vec![TraceEvent { time_ns: 0, node: "broker-1".into(), event: append }] }
+        History {
+            ops: vec![invoke],
+            trace: vec![TraceEvent { time_ns: 0, node: "broker-1".into(), event: append }].into(),
+        }
     }
 
     #[test]

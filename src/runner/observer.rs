@@ -41,7 +41,7 @@ impl Observer {
         let Folded { state, applied } = &mut *folded;
         self.recorder.with_trace_since(*applied, |events| {
             for event in events {
-                state.apply(event);
+                state.apply(&event);
                 *applied += 1;
             }
         });

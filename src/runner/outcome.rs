@@ -164,7 +164,7 @@ pub fn grouped_unavailability(spans: &[Unavailability]) -> Vec<UnavailableGroup<
 pub fn unavailability(history: &History) -> Vec<Unavailability> {
     let mut state = ClusterState::default();
     let mut down: BTreeSet<u32> = BTreeSet::new();
-    let kraft = history.trace.iter().any(|e| matches!(e.event, Event::BrokerRegistration { .. }));
+    let kraft = history.trace.other_than_replica_traffic().any(|e| matches!(e.event, Event::BrokerRegistration { .. }));
     // KRaft brokers started again, down until their registration is unfenced.
     let mut starting: BTreeSet<u32> = BTreeSet::new();
     // By name, so that spans still open at the end come in partition order.
@@ -172,7 +172,7 @@ pub fn unavailability(history: &History) -> Vec<Unavailability> {
     let mut spans = Vec::new();
     for event in &history.trace {
         let now_ms = event.time_ns / 1_000_000;
-        let changed: Vec<usize> = match (state.apply(event), &event.event) {
+        let changed: Vec<usize> = match (state.apply(&event), &event.event) {
             (Applied::Partition(n), _) => vec![n],
             (_, Event::Fault { kind: FaultKind::Crash | FaultKind::PowerLoss | FaultKind::Pause, targets, .. }) => {
                 down.extend(targets.iter().filter_map(|t| NodeName::broker_id(t)));
@@ -476,7 +476,7 @@ mod tests {
     }
 
     fn spans(trace: Vec<TraceEvent>) -> Vec<(u64, Option<u64>)> {
-        let history = History { trace, ..History::default() };
+        let history = History { trace: trace.into(), ..History::default() };
         unavailability(&history).into_iter().map(|s| (s.from_ms, s.until_ms)).collect()
     }
 

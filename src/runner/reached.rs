@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 /// Adds to `reached` the states derived from `history` after the run.
 pub(super) fn derive_after_the_run(history: &History, reached: &mut ReachedStates) {
     let mut read: Option<BTreeSet<u64>> = None;
-    for event in &history.trace {
+    for event in history.trace.other_than_replica_traffic() {
         let Event::LogStartAdvanced { is_leader: true, removed, reason, .. } = &event.event else { continue };
         if !reason.is_retention() {
             continue;
@@ -83,15 +83,20 @@ mod tests {
 
     #[test]
     fn retention_deleted_unread_needs_a_leader_retention_deletion_of_a_value_no_poll_returned() {
-        let read =
-            History { ops: vec![polled(&[1, 2])], trace: vec![deleted(true, &[1, 2], LogStartReason::RetentionMs)] };
+        let read = History {
+            ops: vec![polled(&[1, 2])],
+            trace: vec![deleted(true, &[1, 2], LogStartReason::RetentionMs)].into(),
+        };
         assert!(!derived(&read), "everything deleted had been read");
-        let unread =
-            History { ops: vec![polled(&[1])], trace: vec![deleted(true, &[1, 2], LogStartReason::RetentionBytes)] };
+        let unread = History {
+            ops: vec![polled(&[1])],
+            trace: vec![deleted(true, &[1, 2], LogStartReason::RetentionBytes)].into(),
+        };
         assert!(derived(&unread));
-        let follower = History { ops: vec![], trace: vec![deleted(false, &[1], LogStartReason::RetentionMs)] };
+        let follower = History { ops: vec![], trace: vec![deleted(false, &[1], LogStartReason::RetentionMs)].into() };
         assert!(!derived(&follower), "a follower's deletion follows its leader's");
-        let following = History { ops: vec![], trace: vec![deleted(true, &[1], LogStartReason::LeaderLogStart)] };
+        let following =
+            History { ops: vec![], trace: vec![deleted(true, &[1], LogStartReason::LeaderLogStart)].into() };
         assert!(!derived(&following));
     }
 }

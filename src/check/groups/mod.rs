@@ -108,7 +108,9 @@ pub use rebalances::{ownerless_time, rebalances, without_uuid, OwnerlessTime, Re
 use super::describe::{process, secs};
 use super::Anomaly;
 use crate::history::{GroupContext, History, MicroOp, Op, OpFn, OpType, OpValue};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Commits of a group past records no member finished processing (`consume-skip`).
 pub fn consume_skips(history: &History) -> Vec<Anomaly> {
@@ -118,18 +120,18 @@ pub fn consume_skips(history: &History) -> Vec<Anomaly> {
 
 /// The partitions an administrator added (`partition-created` in the trace) after a
 /// member of the group had subscribed to their topic, by group and key: the group could
-/// have consumed every record of such a partition, from offset 0.
-fn added_while_subscribed<'a>(history: &'a History, ops: &GroupOps<'a>) -> BTreeSet<(&'a str, &'a str)> {
-    let created: Vec<(u64, &str)> = history
+/// have consumed every record of such a partition, from offset 0. By key, the groups.
+fn added_while_subscribed<'a>(history: &'a History, ops: &GroupOps<'a>) -> BTreeMap<Arc<str>, BTreeSet<&'a str>> {
+    let created: Vec<(u64, Arc<str>)> = history
         .trace
-        .iter()
+        .other_than_replica_traffic()
         .filter_map(|e| match &e.event {
-            crate::history::Event::PartitionCreated { tp, .. } => Some((e.time_ns, &**tp)),
+            crate::history::Event::PartitionCreated { tp, .. } => Some((e.time_ns, tp.clone())),
             _ => None,
         })
         .collect();
     if created.is_empty() {
-        return BTreeSet::new();
+        return BTreeMap::new();
     }
     let group_of: BTreeMap<u64, &str> = ops.ops.iter().map(|m| (m.op.process, m.ctx.group.as_str())).collect();
     // Per group and topic, when a member first subscribed to it.
@@ -140,11 +142,11 @@ fn added_while_subscribed<'a>(history: &'a History, ops: &GroupOps<'a>) -> BTree
             subscribed.entry((group, topic.as_str())).or_insert(op.time_ns);
         }
     }
-    let mut added = BTreeSet::new();
+    let mut added: BTreeMap<Arc<str>, BTreeSet<&str>> = BTreeMap::new();
     for (created_ns, key) in created {
         let Some((topic, _)) = key.rsplit_once('-') else { continue };
         for (&(group, _), _) in subscribed.iter().filter(|((_, t), &at)| *t == topic && at < created_ns) {
-            added.insert((group, key));
+            added.entry(key.clone()).or_default().insert(group);
         }
     }
     added
@@ -248,7 +250,7 @@ pub(super) struct GroupOps<'a> {
     pub ops: Vec<MemberOp<'a>>,
     /// Key → offset → the record polls showed there, from every poll completion of
     /// every process (group members, standalone consumers and the drain alike).
-    pub seen: BTreeMap<&'a str, BTreeMap<u64, Seen<'a>>>,
+    pub seen: BTreeMap<Cow<'a, str>, BTreeMap<u64, Seen<'a>>>,
     /// Per group and key, the history positions of the `ok` rewinds that moved the
     /// group's position on purpose: its members' own, and its administrator's resets.
     pub rewinds: BTreeMap<(&'a str, &'a str), Vec<usize>>,
@@ -258,7 +260,7 @@ impl<'a> GroupOps<'a> {
     /// Pairs completions with invocations and collects group ops and polled records.
     pub fn new(history: &'a History) -> Self {
         let mut ops = Vec::new();
-        let mut seen: BTreeMap<&'a str, BTreeMap<u64, Seen<'a>>> = BTreeMap::new();
+        let mut seen: BTreeMap<Cow<'a, str>, BTreeMap<u64, Seen<'a>>> = BTreeMap::new();
         let mut rewinds: BTreeMap<(&'a str, &'a str), Vec<usize>> = BTreeMap::new();
         for (at, op, invoke) in history.completions() {
             let invoked = invoke.map(|i| &history.ops[i]);
@@ -278,8 +280,9 @@ impl<'a> GroupOps<'a> {
             ops.push(MemberOp { op, done_at: at, invoked_at: invoke.unwrap_or(at), ctx, value });
         }
         // Records retention deleted existed too, even if nobody polled them in time.
-        for (tp, removed) in history.trace.iter().filter_map(|e| e.event.deleted_by_retention()) {
-            let offsets = seen.entry(tp).or_default();
+        for e in history.trace.other_than_replica_traffic() {
+            let Some((tp, removed)) = e.event.deleted_by_retention() else { continue };
+            let offsets = seen.entry(Cow::Owned(tp.to_string())).or_default();
             for &(offset, value, _) in removed {
                 offsets.entry(offset).or_insert(Seen { value, op: None });
             }
@@ -305,11 +308,11 @@ fn has_expected_shape(op: &Op) -> bool {
 }
 
 /// Adds the records a poll completion returned to `seen`.
-fn record_polled<'a>(seen: &mut BTreeMap<&'a str, BTreeMap<u64, Seen<'a>>>, op: &'a Op) {
+fn record_polled<'a>(seen: &mut BTreeMap<Cow<'a, str>, BTreeMap<u64, Seen<'a>>>, op: &'a Op) {
     for mop in op.micro_ops() {
         let MicroOp::Poll { records: Some(records) } = mop else { continue };
         for (key, pairs) in records {
-            let offsets = seen.entry(key.as_str()).or_default();
+            let offsets = seen.entry(Cow::Borrowed(key.as_str())).or_default();
             for &(offset, value) in pairs {
                 let entry = offsets.entry(offset).or_insert(Seen { value, op: Some(op) });
                 if value < entry.value {

@@ -7,6 +7,7 @@ use crate::check::describe::{offset_ranges, plural, sample};
 use crate::check::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{MicroOp, Op, OpFn, OpType, OpValue, PolledRecords};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// How many skipped records a `consume-skip` anomaly lists in `records` (the description
 /// gives the count and every offset range).
@@ -74,9 +75,9 @@ fn consumption<'a>(ops: &GroupOps<'a>) -> BTreeMap<(&'a str, &'a str), Consumpti
 /// `consume-skip`: one anomaly per `ok` commit that first passed existing records no
 /// member of its group finished processing, in history order of the commits.
 ///
-/// For a partition in `added` (by group and key: added while the group was subscribed to
-/// its topic), the group's start is offset 0 whatever it first read.
-pub(super) fn consume_skips(ops: &GroupOps<'_>, added: &BTreeSet<(&str, &str)>) -> Vec<Anomaly> {
+/// For a partition in `added` (by key, the groups subscribed to its topic when it was
+/// added), the group's start is offset 0 whatever it first read.
+pub(super) fn consume_skips(ops: &GroupOps<'_>, added: &BTreeMap<Arc<str>, BTreeSet<&str>>) -> Vec<Anomaly> {
     let consumed = consumption(ops);
     // Per group and key, the offset below which every record has been judged: a record
     // is skipped or not for the whole history (processing counts whenever it happened),
@@ -89,7 +90,7 @@ pub(super) fn consume_skips(ops: &GroupOps<'_>, added: &BTreeSet<(&str, &str)>) 
         for (key, &next) in offsets {
             let key = key.as_str();
             let (Some(c), Some(seen)) = (consumed.get(&(group, key)), ops.seen.get(key)) else { continue };
-            let added_later = added.contains(&(group, key));
+            let added_later = added.get(key).is_some_and(|groups| groups.contains(group));
             let start = if added_later { c.start.map(|_| 0) } else { c.start };
             let Some(start) = start.filter(|&s| s < next) else { continue };
             let judged = judged_to.entry((group, key)).or_insert(start);

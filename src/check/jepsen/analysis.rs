@@ -4,10 +4,11 @@
 //! every key.
 
 use crate::check::describe::{broker, process, secs};
-use crate::history::{Event, History, MicroOp, Op, OpFn, OpType};
+use crate::history::{Event, History, MicroOp, Op, OpFn, OpType, Trace};
 use crate::protocol::TopicPartition;
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// One completed operation. Jepsen's checker reads completions: the completion of a send
 /// carries the offset the broker assigned, the completion of a poll the records returned.
@@ -285,56 +286,63 @@ pub(super) struct Analysis<'a> {
     /// Key → version order.
     pub orders: BTreeMap<&'a str, VersionOrder>,
     /// Key → values that retention deleted: see [`deleted_by_retention`].
-    pub deleted_by_retention: BTreeMap<&'a str, BTreeSet<u64>>,
+    pub deleted_by_retention: BTreeMap<Arc<str>, BTreeSet<u64>>,
     /// Topic → when the controller committed its deletion ([`Event::TopicDeleted`]).
-    pub topic_deletions: BTreeMap<&'a str, u64>,
+    pub topic_deletions: BTreeMap<Arc<str>, u64>,
     /// Key → the acknowledgements partition leaders traced, in trace order: a record's
     /// own acknowledgement, where its op completes only with its last record's.
-    pub leader_acks: BTreeMap<&'a str, Vec<LeaderAck<'a>>>,
+    pub leader_acks: BTreeMap<Arc<str>, Vec<LeaderAck>>,
+    /// The trace, for the appends `leader_acks` refer to.
+    trace: &'a Trace,
 }
 
 /// A batch a partition leader acknowledged ([`Event::ProduceAcknowledged`]).
 #[derive(Clone, Debug)]
-pub(super) struct LeaderAck<'a> {
+pub(super) struct LeaderAck {
     /// The offsets of its records.
     pub offsets: std::ops::Range<u64>,
     /// When the leader answered.
     pub time_ns: u64,
     /// The leader.
     pub broker: u32,
-    /// The values the leader appended at those offsets, when the trace holds its append:
-    /// a record's acknowledgement is the one whose batch holds its value, not another
-    /// record's that a later leader wrote at the same offset.
-    pub values: Option<&'a [u64]>,
+    /// The index in the trace of the leader's append at those offsets, when the trace
+    /// holds it: a record's acknowledgement is the one whose batch holds its value, not
+    /// another record's that a later leader wrote at the same offset.
+    pub append: Option<usize>,
 }
 
-impl LeaderAck<'_> {
+impl LeaderAck {
     /// Whether this acknowledgement answered the batch holding `value` at `offset`.
-    fn answered(&self, offset: u64, value: u64) -> bool {
-        self.offsets.contains(&offset)
-            && self.values.is_none_or(|values| values.get((offset - self.offsets.start) as usize) == Some(&value))
+    fn answered(&self, trace: &Trace, offset: u64, value: u64) -> bool {
+        let holds_value = |append: usize| {
+            trace.iter_from(append).next().is_some_and(|e| match &e.event {
+                Event::Append { values, .. } => values.get((offset - self.offsets.start) as usize) == Some(&value),
+                _ => false,
+            })
+        };
+        self.offsets.contains(&offset) && self.append.is_none_or(holds_value)
     }
 }
 
 /// Key → the batches partition leaders acknowledged, in trace order, each with the
 /// values of the leader's append it answered (the leader's last append at its base
 /// offset in its epoch before the answer).
-fn leader_acks(history: &History) -> BTreeMap<&str, Vec<LeaderAck<'_>>> {
-    let mut acks: BTreeMap<&str, Vec<LeaderAck>> = BTreeMap::new();
-    let mut appended: BTreeMap<(&str, u32, u32, u64), &[u64]> = BTreeMap::new();
-    for e in &history.trace {
+fn leader_acks(history: &History) -> BTreeMap<Arc<str>, Vec<LeaderAck>> {
+    let mut acks: BTreeMap<Arc<str>, Vec<LeaderAck>> = BTreeMap::new();
+    let mut appended: BTreeMap<(Arc<str>, u32, u32, u64), usize> = BTreeMap::new();
+    for (at, e) in history.trace.iter().enumerate() {
         match &e.event {
-            Event::Append { tp, broker, as_leader: true, leader_epoch, base_offset, values } => {
-                appended.insert((&**tp, *broker, *leader_epoch, *base_offset), values);
+            Event::Append { tp, broker, as_leader: true, leader_epoch, base_offset, .. } => {
+                appended.insert((tp.clone(), *broker, *leader_epoch, *base_offset), at);
             }
             Event::ProduceAcknowledged { tp, broker, leader_epoch, base_offset, count, .. } => {
                 let ack = LeaderAck {
                     offsets: *base_offset..base_offset + count,
                     time_ns: e.time_ns,
                     broker: *broker,
-                    values: appended.get(&(&**tp, *broker, *leader_epoch, *base_offset)).copied(),
+                    append: appended.get(&(tp.clone(), *broker, *leader_epoch, *base_offset)).copied(),
                 };
-                acks.entry(&**tp).or_default().push(ack);
+                acks.entry(tp.clone()).or_default().push(ack);
             }
             _ => {}
         }
@@ -345,10 +353,11 @@ fn leader_acks(history: &History) -> BTreeMap<&str, Vec<LeaderAck<'_>>> {
 /// Key → the values a replica's retention check deleted (see
 /// [`Event::deleted_by_retention`]): committed, and once deleted nobody can read them. A
 /// record that was truncated away or never replicated has no such event at all.
-pub(super) fn deleted_by_retention(history: &History) -> BTreeMap<&str, BTreeSet<u64>> {
-    let mut deleted: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
-    for (tp, removed) in history.trace.iter().filter_map(|e| e.event.deleted_by_retention()) {
-        deleted.entry(tp).or_default().extend(removed.iter().map(|&(_, value, _)| value));
+pub(super) fn deleted_by_retention(history: &History) -> BTreeMap<Arc<str>, BTreeSet<u64>> {
+    let mut deleted: BTreeMap<Arc<str>, BTreeSet<u64>> = BTreeMap::new();
+    for e in history.trace.other_than_replica_traffic() {
+        let Some((tp, removed)) = e.event.deleted_by_retention() else { continue };
+        deleted.entry(Arc::from(tp)).or_default().extend(removed.iter().map(|&(_, value, _)| value));
     }
     deleted
 }
@@ -366,6 +375,7 @@ impl<'a> Analysis<'a> {
             deleted_by_retention: deleted_by_retention(history),
             topic_deletions: history.topic_deletions(),
             leader_acks: leader_acks(history),
+            trace: &history.trace,
         };
         analysis.index_reads_and_writes();
         analysis.build_version_orders();
@@ -500,7 +510,7 @@ impl<'a> Analysis<'a> {
         // value: another leader's answer for the same offset within the window is another
         // record's, written there after this one was lost.
         let within = |a: &&LeaderAck| (c.invoked_ns..=c.op.time_ns).contains(&a.time_ns);
-        let ack = acks.iter().rev().filter(within).find(|a| a.answered(offset, value))?;
+        let ack = acks.iter().rev().filter(within).find(|a| a.answered(self.trace, offset, value))?;
         Some(format!("{} at {} to {}", broker(ack.broker), secs(ack.time_ns), process(c.op.process)))
     }
 

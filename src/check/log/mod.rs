@@ -78,11 +78,11 @@ pub fn check(history: &History) -> Vec<Anomaly> {
 /// Rebuilds every replica from the trace, showing each event to `observe` with what it
 /// changed in a replica's log or high watermark (if anything) and the replicas as they
 /// stand after it.
-fn replay<'e>(history: &'e History, mut observe: impl FnMut(&'e TraceEvent, Option<&Change<'e>>, &Replicas)) {
+fn replay(history: &History, mut observe: impl FnMut(&TraceEvent, Option<&Change<'_>>, &Replicas)) {
     let mut replicas = Replicas::default();
     for event in &history.trace {
-        let change = replicas.apply(event);
-        observe(event, change.as_ref(), &replicas);
+        let change = replicas.apply(&event);
+        observe(&event, change.as_ref(), &replicas);
     }
 }
 
@@ -130,7 +130,7 @@ pub fn replica_divergence(history: &History) -> Vec<Anomaly> {
 
 /// The state of [`replica_divergence`] while the trace replays.
 #[derive(Default)]
-struct Divergences<'e> {
+struct Divergences {
     /// Per partition number: offset → the first entry any replica held there below its
     /// high watermark.
     first: Vec<BTreeMap<u64, Witness>>,
@@ -138,13 +138,13 @@ struct Divergences<'e> {
     reported: BTreeSet<(usize, u64, Entry)>,
     /// Per partition, first broker and diverging broker: the divergent entries, in the
     /// order found.
-    by_pair: BTreeMap<(&'e str, u32, u32), Vec<Divergent>>,
+    by_pair: BTreeMap<(Arc<str>, u32, u32), Vec<Divergent>>,
     /// How many divergent entries were found so far.
     found: usize,
 }
 
-impl<'e> Divergences<'e> {
-    fn observe(&mut self, change: &Change<'e>) {
+impl Divergences {
+    fn observe(&mut self, change: &Change<'_>) {
         if change.now_below_hw.is_empty() {
             return;
         }
@@ -160,7 +160,7 @@ impl<'e> Divergences<'e> {
                 Some(w) if w.entry != entry && self.reported.insert((change.partition, offset, entry)) => {
                     let diverging = Witness::of(change, entry);
                     let d = Divergent { offset, first: *w, diverging, found: self.found };
-                    self.by_pair.entry((change.tp, w.broker, change.broker)).or_default().push(d);
+                    self.by_pair.entry((Arc::from(change.tp), w.broker, change.broker)).or_default().push(d);
                     self.found += 1;
                 }
                 Some(_) => {}
@@ -169,14 +169,14 @@ impl<'e> Divergences<'e> {
     }
 
     fn finish(self) -> Vec<Anomaly> {
-        let mut runs: Vec<(&str, Vec<Divergent>)> = Vec::new();
+        let mut runs: Vec<(Arc<str>, Vec<Divergent>)> = Vec::new();
         for ((tp, _, _), mut divergent) in self.by_pair {
             // Stable: entries at one offset stay in the order found.
             divergent.sort_by_key(|d| d.offset);
             let mut run: Vec<Divergent> = Vec::new();
             for d in divergent {
                 if run.last().is_some_and(|last| d.offset - last.offset > 1) {
-                    runs.push((tp, std::mem::take(&mut run)));
+                    runs.push((tp.clone(), std::mem::take(&mut run)));
                 }
                 run.push(d);
             }
@@ -512,8 +512,8 @@ struct LeaderAppend {
 /// Two brokers appending as leader in one partition and epoch (`multiple-leaders`); see
 /// the module documentation.
 pub fn multiple_leaders(history: &History) -> Vec<Anomaly> {
-    let mut first: BTreeMap<(&str, u32), LeaderAppend> = BTreeMap::new();
-    let mut reported: BTreeSet<(&str, u32, u32)> = BTreeSet::new();
+    let mut first: BTreeMap<(Arc<str>, u32), LeaderAppend> = BTreeMap::new();
+    let mut reported: BTreeSet<(Arc<str>, u32, u32)> = BTreeSet::new();
     let mut out = Vec::new();
     for event in &history.trace {
         let Event::Append { tp, broker, as_leader: true, leader_epoch, base_offset, values } = &event.event else {
@@ -525,11 +525,11 @@ pub fn multiple_leaders(history: &History) -> Vec<Anomaly> {
             base_offset: *base_offset,
             first_value: values.first().copied(),
         };
-        match first.get(&(tp, *leader_epoch)) {
+        match first.get(&(tp.clone(), *leader_epoch)) {
             None => {
-                first.insert((tp, *leader_epoch), this);
+                first.insert((tp.clone(), *leader_epoch), this);
             }
-            Some(f) if f.broker != *broker && reported.insert((tp, *leader_epoch, *broker)) => {
+            Some(f) if f.broker != *broker && reported.insert((tp.clone(), *leader_epoch, *broker)) => {
                 out.push(two_leaders(tp, *leader_epoch, f, &this));
             }
             Some(_) => {}
