@@ -424,6 +424,16 @@ mod tests {
         Bytes::from(vec![n])
     }
 
+    /// Node `b`'s disk with a file `log` of entries 1, 2 and 3, flushed.
+    fn flushed_log(store: &DiskStore) -> Disk {
+        let disk = store.disk("b");
+        for n in 1..=3 {
+            disk.append("log", entry(n));
+        }
+        disk.flush("log");
+        disk
+    }
+
     #[test]
     fn process_crash_keeps_the_page_cache_and_power_loss_drops_it() {
         let store = DiskStore::new();
@@ -441,11 +451,7 @@ mod tests {
     #[test]
     fn an_unflushed_truncation_is_undone_by_power_loss() {
         let store = DiskStore::new();
-        let disk = store.disk("b");
-        for n in 1..=3 {
-            disk.append("log", entry(n));
-        }
-        disk.flush("log");
+        let disk = flushed_log(&store);
         disk.truncate("log", 1);
         disk.append("log", entry(9));
         assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(9)]);
@@ -519,11 +525,7 @@ mod tests {
     #[test]
     fn an_fsync_of_any_file_commits_the_journal_and_with_it_every_earlier_truncation() {
         let store = DiskStore::new();
-        let disk = store.disk("b");
-        for n in 1..=3 {
-            disk.append("log", entry(n));
-        }
-        disk.flush("log");
+        let disk = flushed_log(&store);
         disk.truncate("log", 1);
         disk.append("log", entry(9));
         // Kafka fsyncs its leader-epoch checkpoint (write, fsync, rename): the journal
@@ -546,11 +548,7 @@ mod tests {
     fn the_journal_commits_a_truncation_within_its_commit_interval() {
         let (store, now) = clocked();
         let set = |ms: u64| now.store(ms, std::sync::atomic::Ordering::SeqCst);
-        let disk = store.disk("b");
-        for n in 1..=3 {
-            disk.append("log", entry(n));
-        }
-        disk.flush("log");
+        let disk = flushed_log(&store);
         set(1_000);
         disk.truncate("log", 2);
         set(1_000 + JOURNAL_COMMIT_INTERVAL_MS - 1);
