@@ -7,7 +7,33 @@
 
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Request, Response, TxnRequest, TxnResponse};
 use crate::sim::net::{Addr, Connection, NodeNet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// What the links of one client know of their coordinator: Kafka keeps one `coordinator`
+/// node per `AbstractCoordinator`, which the heartbeat thread and the application thread
+/// (JoinGroup, SyncGroup, commits) share. A NOT_COORDINATOR answer to a heartbeat makes
+/// the next JoinGroup look the coordinator up again (`markCoordinatorUnknown`, then
+/// `ensureCoordinatorReady`), and a coordinator one of them found serves the others.
+/// Without this sharing, a member's JoinGroup went to the coordinator its last round
+/// used after its heartbeats had been told NOT_COORDINATOR, and waited out its 305 s
+/// timeout there when that broker lost power (swarm-wide seed 820).
+#[derive(Clone, Default)]
+pub struct KnownCoordinator(Arc<Mutex<Known>>);
+
+#[derive(Default)]
+struct Known {
+    /// The coordinator last found, until some link forgets it.
+    coordinator: Option<Addr>,
+    /// How many times it was forgotten: a link whose connection is older reconnects.
+    forgotten: u64,
+}
+
+impl KnownCoordinator {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.0.lock().expect("known coordinator poisoned")
+    }
+}
 
 /// Whose coordinator a link finds (FindCoordinator's key type and key).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +52,11 @@ pub struct CoordinatorLink {
     /// Rotates which broker FindCoordinator asks, so one dead broker does not block.
     next_broker: usize,
     coordinator: Option<Connection<Request, Response>>,
+    /// What this link knows of the coordinator, shared with the client's other links
+    /// (see [`CoordinatorLink::sharing`]); its own unless shared.
+    known: KnownCoordinator,
+    /// `known.forgotten` when `coordinator` was connected.
+    connected_in: u64,
     /// How long a FindCoordinator may wait (the client's `request.timeout.ms`); `None`:
     /// as long as the request it precedes.
     find_timeout: Option<Duration>,
@@ -54,7 +85,24 @@ impl CoordinatorLink {
     }
 
     fn with_key(net: NodeNet<Request, Response>, bootstrap: Vec<Addr>, key: CoordinatorKey) -> Self {
-        CoordinatorLink { net, bootstrap, key, next_broker: 0, coordinator: None, find_timeout: None }
+        let known = KnownCoordinator::default();
+        CoordinatorLink {
+            net,
+            bootstrap,
+            key,
+            next_broker: 0,
+            coordinator: None,
+            known,
+            connected_in: 0,
+            find_timeout: None,
+        }
+    }
+
+    /// This link, knowing the coordinator as every link built with the same `known` does
+    /// (one client's links: see [`KnownCoordinator`]).
+    pub fn sharing(mut self, known: &KnownCoordinator) -> Self {
+        self.known = known.clone();
+        self
     }
 
     /// This link, waiting at most `request_timeout` for a FindCoordinator answer: Kafka
@@ -87,6 +135,34 @@ impl CoordinatorLink {
     pub fn mark_unknown(&mut self) {
         if let Some(conn) = self.coordinator.take() {
             conn.close();
+            let mut known = self.known.lock();
+            // Forget it for every link, unless another link already found a newer one.
+            if known.forgotten == self.connected_in {
+                known.coordinator = None;
+                known.forgotten += 1;
+            }
+        }
+    }
+
+    /// Connects to the coordinator another link of the client found, if it knows one
+    /// this link is not connected to (or this link's connection predates a forgetting).
+    fn adopt_known(&mut self) {
+        if self.coordinator.as_ref().is_some_and(|c| c.is_closed()) {
+            // A dropped connection makes the coordinator unknown, as a disconnect does in
+            // Kafka (`markCoordinatorUnknown(true, ..)` from the response handlers).
+            self.mark_unknown();
+        }
+        let known = self.known.lock();
+        if self.coordinator.is_some() && self.connected_in == known.forgotten {
+            return;
+        }
+        if let Some(conn) = self.coordinator.take() {
+            conn.close();
+        }
+        if let Some(coordinator) = known.coordinator.clone() {
+            self.connected_in = known.forgotten;
+            drop(known);
+            self.coordinator = Some(self.connect(&coordinator));
         }
     }
 
@@ -121,6 +197,9 @@ impl CoordinatorLink {
             | Ok(Response::Txn(TxnResponse::Coordinator { error: None, coordinator: Some(endpoint) })) => {
                 let coordinator = Addr::new(&endpoint.host);
                 self.coordinator = Some(self.connect(&coordinator));
+                let mut known = self.known.lock();
+                known.coordinator = Some(coordinator);
+                self.connected_in = known.forgotten;
                 true
             }
             _ => false,
@@ -159,6 +238,7 @@ impl CoordinatorLink {
     /// Sends any request to the coordinator (looking it up first if needed); a failed
     /// call forgets the coordinator.
     async fn call_raw(&mut self, request: Request, timeout: Duration) -> Result<Response, LinkError> {
+        self.adopt_known();
         let find_timeout = self.find_timeout.unwrap_or(timeout);
         if self.coordinator.as_ref().is_none_or(|c| c.is_closed()) && !self.lookup(find_timeout).await {
             self.coordinator = None;

@@ -7,7 +7,6 @@ use crate::sim::net::{NetConfig, Network, ServerConn};
 use madsim::runtime::{Handle, Runtime};
 use madsim::time::Instant;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -92,5 +91,34 @@ fn a_lookup_asked_of_a_silent_broker_gives_up_after_the_request_timeout() {
         let waited = start.elapsed();
         assert!(waited >= ms(30_000) && waited < ms(31_000), "{waited:?}");
         assert_eq!(link.call(heartbeat(), ms(305_000)).await, Ok(GroupResponse::Ack { error: None }));
+    });
+}
+
+/// One member's links share what they know of the coordinator (Kafka's one
+/// `AbstractCoordinator.coordinator`): after the heartbeat's link is told
+/// NOT_COORDINATOR, the JoinGroup link, still connected to the old coordinator, looks
+/// the new one up instead of asking the old one.
+#[test]
+fn a_coordinator_one_link_forgot_is_looked_up_again_by_the_members_other_links() {
+    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+        let (bootstrap_broker, coordinator, _) = broker("broker-2", false);
+        let (old, _, old_refusing) = broker("broker-2", false);
+        let (new, _, _) = broker("broker-3", false);
+        let net = brokers(vec![("broker-1", bootstrap_broker), ("broker-2", old), ("broker-3", new)]);
+        let client = net.add_host(&Addr::new("consumer-1"));
+        let known = KnownCoordinator::default();
+        let link = || CoordinatorLink::new(client.clone(), vec![Addr::new("broker-1")], "g").sharing(&known);
+        let (mut heartbeats, mut joins) = (link(), link());
+        assert_eq!(joins.call(heartbeat(), ms(30_000)).await, Ok(GroupResponse::Ack { error: None }));
+        // The coordinator moves to broker-3; broker-2 now refuses.
+        *coordinator.lock().unwrap() = "broker-3".into();
+        old_refusing.store(true, Ordering::SeqCst);
+        let refused = Ok(GroupResponse::Ack { error: Some(ErrorCode::NotCoordinator) });
+        assert_eq!(heartbeats.call(heartbeat(), ms(30_000)).await, refused);
+        // An unshared link would still ask broker-2.
+        assert_eq!(joins.call(heartbeat(), ms(30_000)).await, Ok(GroupResponse::Ack { error: None }));
+        assert_eq!(joins.coordinator.as_ref().map(|c| c.peer().clone()), Some(Addr::new("broker-3")));
+        // And the heartbeat's link uses the coordinator the other found.
+        assert_eq!(heartbeats.call(heartbeat(), ms(30_000)).await, Ok(GroupResponse::Ack { error: None }));
     });
 }

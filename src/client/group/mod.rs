@@ -35,7 +35,7 @@ pub mod coordinator;
 mod heartbeat;
 mod join;
 
-pub use coordinator::{CoordinatorLink, LinkError};
+pub use coordinator::{CoordinatorLink, KnownCoordinator, LinkError};
 pub use heartbeat::{HeartbeatConfig, Membership, SharedMembership};
 
 use commit::{commit_with_retries, CommitBudget, Committer};
@@ -228,6 +228,9 @@ pub struct GroupConsumer {
     metadata_snapshot: Option<BTreeMap<String, u32>>,
     /// The connection and metadata of rebalance rounds, while no round has them.
     joiner: Option<Joiner>,
+    /// What every link of the member (commits, rounds, heartbeats) knows of the
+    /// coordinator: Kafka's one `AbstractCoordinator.coordinator`.
+    known_coordinator: KnownCoordinator,
     next_auto_commit: Instant,
     /// What `groupMetadata()` returns: set when a join completes and never cleared, as
     /// Kafka's `ConsumerCoordinator.onJoinComplete` sets it (a member that the heartbeat
@@ -301,7 +304,8 @@ impl GroupConsumer {
     ) -> Self {
         let membership = SharedMembership::new(config.group_instance_id.clone());
         let bootstrap = consumer_config.bootstrap.clone();
-        let link = || group_link(&net, &consumer_config, &config.group_id);
+        let known = KnownCoordinator::default();
+        let link = || group_link(&net, &consumer_config, &config.group_id, &known);
         GroupConsumer {
             manual: None,
             consumer: Consumer::new(net.clone(), consumer_config.clone()),
@@ -311,6 +315,7 @@ impl GroupConsumer {
             join_prepared: false,
             async_link: Arc::new(tokio::sync::Mutex::new(link())),
             link: link(),
+            known_coordinator: known.clone(),
             next_auto_commit: Instant::now() + Duration::from_millis(config.auto_commit_interval_ms),
             consumer_config,
             topics,
@@ -665,9 +670,9 @@ impl GroupConsumer {
         Duration::from_millis(self.consumer_config.request_timeout_ms)
     }
 
-    /// Another link to the group's coordinator.
+    /// Another link to the group's coordinator, knowing it as the member's other links do.
     fn coordinator_link(&self) -> CoordinatorLink {
-        group_link(self.link.net(), &self.consumer_config, &self.config.group_id)
+        group_link(self.link.net(), &self.consumer_config, &self.config.group_id, &self.known_coordinator)
     }
 
     /// How the member's commits name it: a standalone committer when it assigned its
@@ -1026,9 +1031,15 @@ impl Drop for GroupConsumer {
     }
 }
 
-/// A link to `group`'s coordinator whose FindCoordinator waits the consumer's
-/// `request.timeout.ms`.
-fn group_link(net: &NodeNet<Request, Response>, consumer_config: &ConsumerConfig, group: &str) -> CoordinatorLink {
+/// A link to `group`'s coordinator that knows it as the other links sharing `known` do,
+/// and whose FindCoordinator waits the consumer's `request.timeout.ms`.
+fn group_link(
+    net: &NodeNet<Request, Response>,
+    consumer_config: &ConsumerConfig,
+    group: &str,
+    known: &KnownCoordinator,
+) -> CoordinatorLink {
     CoordinatorLink::new(net.clone(), consumer_config.bootstrap.clone(), group)
+        .sharing(known)
         .finding_within(Duration::from_millis(consumer_config.request_timeout_ms))
 }
