@@ -414,6 +414,15 @@ async fn liveness_phase(run: &mut Run<'_>) {
             run.fail(LivenessCause::DelayedNotForwarded { waited_ms, count: left.len() as u64, first });
         }
     }
+    let pipelines = probes::pipeline_routes(run.scenario);
+    if !pipelines.is_empty() {
+        // Pipelines forward what they read, perhaps a backlog the faults left them: the
+        // drain reads their outputs once they have forwarded every acknowledged input
+        // record, or stopped making headway (no verdict here: the checkers judge what the
+        // drain reads, and the groups' wait below their progress).
+        let left = || probes::unforwarded_by_pipelines(&run.recorder, &pipelines);
+        probes::wait_while_progressing(limit, workload::DRAIN_BOUND_TIMEOUTS, || left() == 0, left).await;
+    }
     run.drained = drain(run, limit).await;
     if !run.drained.unfinished.is_empty() {
         let partitions = run.drained.unfinished.iter().map(ToString::to_string).collect();

@@ -404,10 +404,14 @@ impl Instance {
         let (sends, deliveries) = self.forward(&mops, &records, &group).await;
         let offsets = offsets_after(&records);
         let metadata = self.member.group_metadata();
+        // A stall that struck inside one of the application's blocking calls (a send,
+        // sendOffsetsToTransaction) holds it there: its next call waits for the stall's end.
+        self.ctx.wait_while_stalled(&self.name).await;
         let producer = self.producer.as_ref().expect("ready");
         let mut committed = producer.send_offsets_to_transaction(&offsets, &metadata).await;
         tracing::debug!(?committed, "sendOffsetsToTransaction");
         if committed.is_ok() {
+            self.ctx.wait_while_stalled(&self.name).await;
             committed = producer.commit_transaction().await;
             tracing::debug!(?committed, "commitTransaction");
         }
@@ -477,6 +481,9 @@ impl Instance {
             self.app.life.record_in_group(OpFn::Process, OpValue::Records(processed), group);
         }
         let offsets = offsets_after(&records);
+        // A stall that struck while the application waited for its sends' acknowledgements
+        // holds it there: it commits only when it runs again (a stalled thread sends nothing).
+        self.ctx.wait_while_stalled(&self.name).await;
         match self.member.commit_sync(offsets, &mut self.app).await {
             CommitOutcome::Committed => After::Continue,
             // Refused (CommitFailedException: the member was fenced; it rejoins on its
