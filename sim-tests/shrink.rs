@@ -111,6 +111,8 @@ fn the_command_writes_the_file_and_refuses_bad_requests_with_64() {
     let clean = kafkasim(&["shrink", "scenarios/acks-all-safe.toml", "--seed", "1"]);
     assert_eq!(clean.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&clean.stderr).contains("shows no anomaly: nothing to shrink"));
+    // The output file, created before the search to fail early, is not left behind empty.
+    assert!(!std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("acks-all-safe-shrunk-seed1.toml").exists());
     let unknown = kafkasim(&["shrink", "scenarios/acks1-leader-crash.toml", "--anomaly", "lost"]);
     assert_eq!(unknown.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown anomaly kind `lost`"));

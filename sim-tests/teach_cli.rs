@@ -130,7 +130,7 @@ fn explain_tells_that_unseen_records_went_with_their_deleted_topic() {
     for needle in [
         "an administrator deletes orders (DeleteTopics)",
         "broker-1 deletes orders-0 and its log: the topic was deleted",
-        "its topic was deleted (DeleteTopics) and broker-2, broker-3 and broker-1 dropped the partition with its log",
+        "its topic was deleted (DeleteTopics) and broker-1, broker-2 and broker-3 dropped the partition with its log",
         "set delete.topic.enable=false on the controllers",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");

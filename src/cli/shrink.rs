@@ -54,7 +54,9 @@ pub fn shrink(args: &ShrinkArgs) -> i32 {
     };
     let seed = args.seed.or_else(|| scenario.seeds.first().copied()).unwrap_or(0);
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.file, seed));
-    // Created before the search, so that a path that cannot be written fails at once.
+    // Created before the search, so that a path that cannot be written fails at once (and
+    // removed again if the search finds nothing to write, unless it was there before).
+    let out_existed = out.exists();
     let mut out_file = match super::open_output(&out) {
         Ok(file) => file,
         Err(code) => return code,
@@ -74,6 +76,10 @@ pub fn shrink(args: &ShrinkArgs) -> i32 {
         Ok(s) => s,
         Err(error) => {
             eprintln!("error: {} seed {seed}: {error}", args.file.display());
+            drop(out_file);
+            if !out_existed {
+                let _ = std::fs::remove_file(&out);
+            }
             return match error {
                 ShrinkError::Unreadable(_) => super::EXIT_INPUT,
                 _ => EXIT_USAGE,
