@@ -490,7 +490,14 @@ impl Consumer {
         let kip320 = self.config.offset_validation == OffsetValidation::Kip320;
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
         for tp in self.assignment.iter().filter(|tp| !self.paused.contains(*tp)) {
-            let (Some(position), Some((leader, epoch))) = (self.positions.get(tp), self.view.leader(tp)) else {
+            let Some(position) = self.positions.get(tp) else { continue };
+            let Some((leader, epoch)) = self.view.leader(tp) else {
+                // `AbstractFetch.prepareFetchRequests`: "Requesting metadata update for
+                // partition ... since the position ... is missing the current leader node".
+                // A partition can be missing from the cached metadata altogether (an answer
+                // from a broker whose metadata cache did not hold it yet), which asks for
+                // no update by itself.
+                self.need_metadata = true;
                 continue;
             };
             if !position.is_fetchable() {

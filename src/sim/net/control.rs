@@ -102,6 +102,9 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         for id in half_open {
             remove_conn(&mut fabric.conns, id);
         }
+        drop(fabric);
+        // Requests held for the machine are retransmitted now, and reset (see `run_pipe`).
+        self.links_changed.notify_waiters();
     }
 
     /// Blocks the directed link `from -> to` (a one-way partition).

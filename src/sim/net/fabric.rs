@@ -315,17 +315,24 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                         }
             }
             // A partitioned link, or a stuck flow, holds its messages; TCP retransmits
-            // once it heals.
+            // once it heals. So does a request to a machine without power: TCP
+            // retransmits it until the machine is back, whose kernel then answers RST
+            // for a connection it does not know (see `deliver_front`), so the client
+            // learns of the reboot at the next retransmission instead of waiting out its
+            // request timeout. Simplified: the retransmission comes as the link heals or
+            // the machine powers on, not at TCP's next backed-off retransmission timeout.
             let healed = self.links_changed.notified();
             let held = {
                 let mut fabric = self.lock();
-                let held = fabric.faults.blocked.contains(&link)
+                let held_by_fault = fabric.faults.blocked.contains(&link)
                     || flow.as_ref().is_some_and(|f| fabric.faults.stuck.contains(f))
                     || fabric.faults.stuck_connections.contains(&conn_id);
-                if held {
+                if held_by_fault {
                     *fabric.touched.entry(link.clone()).or_default() += 1;
                 }
-                held
+                let server_unpowered =
+                    direction == Direction::ToServer && fabric.hosts.get(&link.1).is_some_and(|h| !h.powered);
+                held_by_fault || server_unpowered
             };
             if held {
                 healed.await;
@@ -375,7 +382,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                     return;
                 };
                 if !powered {
-                    // A silent host: the packet vanishes, the client will time out.
+                    // A silent host (`run_pipe` holds requests to it until it is back).
                     return;
                 }
                 if incarnation != conn.server_incarnation {

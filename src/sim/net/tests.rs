@@ -448,6 +448,31 @@ fn after_a_power_loss_and_restart_old_connections_are_reset_and_new_ones_work() 
 }
 
 #[test]
+fn a_request_sent_to_a_machine_without_power_is_reset_when_it_powers_on_not_timed_out() {
+    simulate(25, || async {
+        let net = network_with_latency(1, 10);
+        let server = Server::start(&net);
+        let conn = net.add_host(&client_addr()).connect(&server_addr());
+        assert_eq!(conn.call(1, ms(100)).await, Ok(1));
+        server.crash(&net, HostDown::Silent);
+
+        // TCP retransmits the unanswered request until the machine is back, whose kernel
+        // answers RST for the connection it no longer knows: the client learns of it then,
+        // long before its request timeout.
+        let start = Instant::now();
+        let restarter = async {
+            sleep(ms(500)).await;
+            server.restart(&net);
+        };
+        let (result, ()) = tokio::join!(conn.call(2, Duration::from_secs(30)), restarter);
+        assert_eq!(result, Err(NetError::Disconnected));
+        assert!(start.elapsed() >= ms(500) && start.elapsed() <= ms(511), "reset after {:?}", start.elapsed());
+        assert!(conn.is_closed());
+        assert_eq!(server.log.values(), vec![1], "the new process never saw the old connection's request");
+    });
+}
+
+#[test]
 fn after_a_process_crash_and_restart_new_connections_work() {
     simulate(24, || async {
         let net = network_with_latency(1, 10);
