@@ -229,6 +229,17 @@ fn report_in_chinese_is_written_beside_the_english_one_with_chinese_headings_and
 }
 
 #[test]
+fn describe_shows_the_cluster_the_seed_drew() {
+    // swarm.toml's file has 2 partitions with replication factor 3; seed 2013 drew 3
+    // partitions with replication factor 2 on 5 brokers, which its run had.
+    let output = kafkasim(&["describe", "scenarios/swarm.toml", "--seed", "2013"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(text.contains("Topic: orders\tPartitionCount: 3\tReplicationFactor: 2"), "{text}");
+    assert!(text.contains("\tPartition: 2\t"), "{text}");
+}
+
+#[test]
 fn describe_prints_topics_and_groups_before_and_after_a_topic_event() {
     let file = "scenarios/adding-partitions-reorders-keys.toml";
     let before = kafkasim(&["describe", file, "--at", "5s"]);

@@ -66,7 +66,9 @@ pub fn explain_run(file: &Path, settings: &[Setting], options: ExplainOptions) -
     if let Some(line) = explain::mechanism::RefusedCommits::of(&outcome.history).line_in(lang) {
         println!("{line}");
     }
-    let setup = Setup::from_scenario(&scenario);
+    // The configuration this seed ran: `[swarm]` may draw acks, idempotence, the ISR
+    // minimum, ..., which the stories' prevention sentences depend on.
+    let setup = Setup::from_scenario(&runner::swarm::instantiate_draw(&scenario, seed, run_options.draw.as_ref()).0);
     // One example per kind (explain::examples), or every anomaly with --all.
     let shown: Vec<usize> =
         if all { (0..outcome.anomalies.len()).collect() } else { explain::examples(&outcome.anomalies) };

@@ -118,7 +118,10 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome, langs: &[Lang]) -> Vec<R
             _ => None,
         })
         .collect();
-    let setup = Setup::from_scenario(scenario);
+    // The cluster and settings this seed ran (`[swarm]` may draw them): the stories'
+    // prevention sentences and the describe tables depend on them.
+    let (drawn, _) = runner::swarm::instantiate_draw(scenario, outcome.seed, outcome.options().draw.as_ref());
+    let setup = Setup::from_scenario(&drawn);
     // One story per kind, in kind order, told of the example explain picks.
     let first: BTreeMap<AnomalyKind, usize> =
         explain::examples(&outcome.anomalies).into_iter().map(|i| (outcome.anomalies[i].kind, i)).collect();
@@ -131,7 +134,7 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome, langs: &[Lang]) -> Vec<R
             })
             .collect()
     };
-    let described = describe::render_text(&describe::describe(history, &runner::topic_assignments(scenario), None));
+    let described = describe::render_text(&describe::describe(history, &runner::topic_assignments(&drawn), None));
     let english: Vec<(AnomalyKind, usize, Story)> = stories(Lang::En);
     let terms = explain::terms_of(english.iter().map(|(_, _, story)| story));
     let mut data = ReportData {

@@ -2,7 +2,7 @@
 //! trace tells and from the history, and the cause to report when it does not happen.
 
 use crate::check::liveness::{GroupLag, PartitionProblem, QuorumProblem};
-use crate::history::{ClusterState, MicroOp, OpFn, OpType, OpValue, Recorder};
+use crate::history::{ClusterState, MicroOp, Op, OpFn, OpType, OpValue, Recorder};
 use crate::protocol::{broker_name, TopicPartition};
 use crate::protocol::{partition_name, Subscription, TopicAssignment};
 use crate::scenario::{PipelineSpec, Scenario, TopicEvent};
@@ -199,27 +199,25 @@ pub(super) fn pipeline_routes(scenario: &Scenario) -> Vec<PipelineRoute> {
 /// a pipeline forwards while it works off its backlog is drained rather than `unseen`.
 /// Records whose forward is in a transaction of unknown outcome stay counted: the wait
 /// then ends when the count stops falling, and the checkers judge what the drain reads.
-pub(super) fn unforwarded_by_pipelines(recorder: &Recorder, routes: &[PipelineRoute]) -> u64 {
-    recorder.with_ops(|ops| {
-        // Every acknowledged (topic, value).
-        let mut acknowledged: BTreeSet<(&str, u64)> = BTreeSet::new();
-        for op in ops.iter().filter(|o| o.f.writes() && o.kind == OpType::Ok) {
-            let OpValue::Txn(mops) = &op.value else { continue };
-            for mop in mops {
-                if let MicroOp::Send { key, value, offset: Some(_) } = mop {
-                    let (topic, _) = crate::history::incarnations::split_incarnation(TopicPartition::topic_of(key));
-                    acknowledged.insert((topic, *value));
-                }
+pub(super) fn unforwarded_by_pipelines(ops: &[Op], routes: &[PipelineRoute]) -> u64 {
+    // Every acknowledged (topic, value).
+    let mut acknowledged: BTreeSet<(&str, u64)> = BTreeSet::new();
+    for op in ops.iter().filter(|o| o.f.writes() && o.kind == OpType::Ok) {
+        let OpValue::Txn(mops) = &op.value else { continue };
+        for mop in mops {
+            if let MicroOp::Send { key, value, offset: Some(_) } = mop {
+                let (topic, _) = crate::history::incarnations::split_incarnation(TopicPartition::topic_of(key));
+                acknowledged.insert((topic, *value));
             }
         }
-        let mut left = 0;
-        for route in routes {
-            let forwarded = |value: u64| route.outputs.iter().any(|t| acknowledged.contains(&(t.as_str(), value)));
-            let inputs = acknowledged.range((route.input.as_str(), 0)..=(route.input.as_str(), u64::MAX));
-            left += inputs.filter(|(_, value)| !forwarded(*value)).count() as u64;
-        }
-        left
-    })
+    }
+    let mut left = 0;
+    for route in routes {
+        let forwarded = |value: u64| route.outputs.iter().any(|t| acknowledged.contains(&(t.as_str(), value)));
+        let inputs = acknowledged.range((route.input.as_str(), 0)..=(route.input.as_str(), u64::MAX));
+        left += inputs.filter(|(_, value)| !forwarded(*value)).count() as u64;
+    }
+    left
 }
 
 /// For each group, the partitions of its topics whose last accepted commit is below the
@@ -260,6 +258,24 @@ pub(super) fn groups_behind(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pipelines_input_record_counts_until_an_acknowledged_send_carries_its_value_on() {
+        use crate::check::testkit::Hist;
+        let routes = vec![PipelineRoute { input: "orders".into(), outputs: vec!["copy".into(), "dlq".into()] }];
+        let history = Hist::new()
+            .send_ok(0, "orders-0", 0, 10)
+            .send_ok(0, "orders-1", 0, 11)
+            .send_ok(0, "orders-0", 1, 12)
+            // Forwarded: to the output, and (a poison record) to the dead-letter topic.
+            .send_ok(1, "copy-0", 0, 10)
+            .send_ok(1, "dlq-0", 0, 11)
+            .build();
+        assert_eq!(unforwarded_by_pipelines(&history.ops, &routes), 1, "value 12 is not forwarded yet");
+        // An output write whose outcome is unknown does not count as forwarded.
+        let unknown = Hist::new().send_ok(0, "orders-0", 0, 10).send_info(1, "copy-0", 10).build();
+        assert_eq!(unforwarded_by_pipelines(&unknown.ops, &routes), 1);
+    }
     use crate::history::{ElectionReason, Event, GroupContext, TraceEvent};
     use crate::protocol::{BrokerId, RetentionConfig};
 

@@ -419,8 +419,8 @@ async fn liveness_phase(run: &mut Run<'_>) {
         // Pipelines forward what they read, perhaps a backlog the faults left them: the
         // drain reads their outputs once they have forwarded every acknowledged input
         // record, or stopped making headway (no verdict here: the checkers judge what the
-        // drain reads, and the groups' wait below their progress).
-        let left = || probes::unforwarded_by_pipelines(&run.recorder, &pipelines);
+        // drain reads).
+        let left = || run.recorder.with_ops(|ops| probes::unforwarded_by_pipelines(ops, &pipelines));
         probes::wait_while_progressing(limit, workload::DRAIN_BOUND_TIMEOUTS, || left() == 0, left).await;
     }
     run.drained = drain(run, limit).await;
