@@ -23,7 +23,7 @@ pub fn describe_run(file: &Path, settings: &[Setting], seed: Option<u64>, at_ms:
     let seed = seed.unwrap_or_else(|| crate::report::report_seed(&scenario));
     let outcome = runner::run_seed(&scenario, seed);
     // The run's own cluster: `[swarm]` may draw the brokers, partitions and replication.
-    let (scenario, _) = runner::swarm::instantiate_draw(&scenario, seed, None);
+    let scenario = outcome.instance(&scenario);
     if let Some(panic) = &outcome.panic {
         println!("a simulated node panicked: {panic}");
         return 3;

@@ -68,7 +68,7 @@ pub fn explain_run(file: &Path, settings: &[Setting], options: ExplainOptions) -
     }
     // The configuration this seed ran: `[swarm]` may draw acks, idempotence, the ISR
     // minimum, ..., which the stories' prevention sentences depend on.
-    let setup = Setup::from_scenario(&runner::swarm::instantiate_draw(&scenario, seed, run_options.draw.as_ref()).0);
+    let setup = Setup::from_scenario(&outcome.instance(&scenario));
     // One example per kind (explain::examples), or every anomaly with --all.
     let shown: Vec<usize> =
         if all { (0..outcome.anomalies.len()).collect() } else { explain::examples(&outcome.anomalies) };

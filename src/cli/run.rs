@@ -163,7 +163,7 @@ pub fn render_header(scenario: &Scenario, seed: u64, options: &runner::RunOption
 /// What happened in a run: counts, anomalies, verdict, hash and replay command.
 fn render_outcome(scenario: &Scenario, outcome: &RunOutcome) -> String {
     // Describe the processes this seed ran, after `[swarm]` drew their number and modes.
-    let (instance, _) = runner::swarm::instantiate_draw(scenario, outcome.seed, outcome.options().draw.as_ref());
+    let instance = outcome.instance(scenario);
     let scenario = &instance;
     let mut out = String::new();
     let s = &outcome.stats;

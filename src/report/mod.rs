@@ -120,7 +120,7 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome, langs: &[Lang]) -> Vec<R
         .collect();
     // The cluster and settings this seed ran (`[swarm]` may draw them): the stories'
     // prevention sentences and the describe tables depend on them.
-    let (drawn, _) = runner::swarm::instantiate_draw(scenario, outcome.seed, outcome.options().draw.as_ref());
+    let drawn = outcome.instance(scenario);
     let setup = Setup::from_scenario(&drawn);
     // One story per kind, in kind order, told of the example explain picks.
     let first: BTreeMap<AnomalyKind, usize> =

@@ -33,7 +33,8 @@ pub mod sweep;
 
 pub use configure::{replica_assignment, topic_assignments};
 pub use outcome::{
-    grouped_unavailability, RunOutcome, RunStats, ScenarioVerdict, SeedVerdict, Status, Unavailability, UnavailableGroup,
+    grouped_unavailability, RunOutcome, RunStats, ScenarioVerdict, SeedVerdict, Status, Unavailability,
+    UnavailableGroup,
 };
 pub use panic_hook::PLANT_PANIC_VAR;
 pub use planted::{sweep_planted, PlantedSweep, SweepSeed};
@@ -63,6 +64,12 @@ impl RunOutcome {
     /// and a guided sweep's draw.
     pub fn options(&self) -> RunOptions {
         RunOptions { plant: self.plant, draw: self.draw.clone() }
+    }
+
+    /// The scenario this run ran, `scenario` (the file's) with what the seed drew: under
+    /// `[swarm]` its cluster and settings, under `[nemesis]` its faults.
+    pub fn instance(&self, scenario: &Scenario) -> Scenario {
+        swarm::instantiate_draw(scenario, self.seed, self.draw.as_ref()).0
     }
 }
 
