@@ -7,6 +7,7 @@
 //! (Group membership and offset commits build on this in the consumer-group work.)
 
 use super::backoff::RetryBackoff;
+use super::fetch_buffer::{CompletedFetch, FetchBuffer, FetchOutcome, InFlightFetches};
 use super::isolation::{fetched_items, Fetched};
 use super::metadata::ClusterView;
 use super::position::{FetchPosition, LeaderAndEpoch, LogTruncation, PartitionPosition, Validation};
@@ -17,7 +18,7 @@ use crate::protocol::{
 };
 use crate::sim::net::{Addr, NetError, NodeNet, PendingResponse};
 use futures_util::future::join_all;
-use madsim::time::sleep;
+use madsim::time::{sleep, Instant};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
@@ -143,7 +144,23 @@ pub struct Consumer {
     /// Whether metadata requests ask for every topic (a pattern subscription) rather
     /// than the assigned ones.
     metadata_for_all_topics: bool,
+    /// The order partitions are fetched in: the assignment's, each partition moved to
+    /// the end once a fetch of it that read data is returned (Kafka's
+    /// `SubscriptionState.movePartitionToEnd`), so that a busy partition does not keep
+    /// the others' records behind its own in every poll.
+    fetch_order: Vec<TopicPartition>,
+    /// Answers fetched and not yet returned.
+    buffer: FetchBuffer,
+    /// Fetches awaiting their answers, at most one per leader.
+    in_flight: InFlightFetches,
 }
+
+/// The timeout kafkasim's applications pass to `poll` (Kafka leaves it to the
+/// application; `poll(Duration.ofSeconds(1))` is a common choice). A poll returns as
+/// soon as a fetch is answered, so with live leaders it returns after at most about
+/// `fetch.max.wait.ms`; the timeout bounds it when no leader answers (one lost power,
+/// or a partition cut it off): the fetch stays in flight and the poll returns without it.
+pub const APPLICATION_POLL_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl Consumer {
     /// A consumer with nothing assigned.
@@ -163,6 +180,9 @@ impl Consumer {
             paused: BTreeSet::new(),
             need_metadata: true,
             metadata_for_all_topics: false,
+            fetch_order: Vec::new(),
+            buffer: FetchBuffer::default(),
+            in_flight: InFlightFetches::default(),
         }
     }
 
@@ -187,6 +207,9 @@ impl Consumer {
         // partition's state; one given up forgets it ("rebalance will not preserve the
         // pause/resume state" when it revokes the partition first, as eager rebalancing does).
         self.paused.retain(|tp| partitions.contains(tp));
+        self.buffer.retain_assigned(&partitions);
+        // Kafka's `SubscriptionState` takes the new assignment's order (by topic).
+        self.fetch_order = partitions.clone();
         self.assignment = partitions;
     }
 
@@ -464,32 +487,79 @@ impl Consumer {
         self.view.partition_count(topic)
     }
 
-    /// Fetches from every assigned partition's leader once and returns what came back,
-    /// at most `max.poll.records`, in partition then offset order. Fails, returning no
-    /// records, when a partition needs the application to seek (only with
-    /// `auto.offset.reset = "none"`): as Kafka's `poll` throws.
+    /// Kafka's `poll(timeout)` with kafkasim's [`APPLICATION_POLL_TIMEOUT`]: returns
+    /// fetched records, at most `max.poll.records`, advancing the positions past them.
+    /// Fails, returning no records, when a partition needs the application to seek
+    /// (only with `auto.offset.reset = "none"`): as Kafka's `poll` throws.
     pub async fn poll(&mut self) -> Result<Vec<ConsumedRecord>, ConsumerError> {
-        self.poll_waiting(self.config.fetch_max_wait_ms).await
+        self.poll_within(APPLICATION_POLL_TIMEOUT).await
     }
 
-    /// [`poll`](Self::poll), with the leaders waiting at most `max_wait_ms` for data
-    /// instead of `fetch.max.wait.ms` (what Kafka's `poll(timeout)` with a short
-    /// timeout amounts to: it returns without waiting for a fetch to fill).
-    pub async fn poll_waiting(&mut self, max_wait_ms: u64) -> Result<Vec<ConsumedRecord>, ConsumerError> {
-        let timeout = Duration::from_millis(self.config.request_timeout_ms + max_wait_ms);
+    /// One round of Kafka's `poll(timeout)` (`ClassicKafkaConsumer.pollForFetches`):
+    /// returns what earlier fetches left buffered if there is any; otherwise sends a
+    /// fetch to every leader of a fetchable partition that has none in flight and waits,
+    /// at most `timeout`, until a fetch in flight is answered, then returns what the
+    /// answers hold. A fetch not answered by then stays in flight (its answer is
+    /// returned by a later poll), and a leader with a fetch in flight is sent no other.
+    /// After returning records the next fetches go out at once, as Kafka's `poll` sends
+    /// them before it returns ("pipelining while the user is handling the fetched
+    /// records").
+    ///
+    /// Simplified: Kafka's `poll` repeats the round until records arrive or its timeout
+    /// passes; kafkasim's returns after the first round that got an answer, and its
+    /// application polls again after its `poll_interval_ms`.
+    pub async fn poll_within(&mut self, timeout: Duration) -> Result<Vec<ConsumedRecord>, ConsumerError> {
+        let until = Instant::now() + timeout;
+        let request_timeout = Duration::from_millis(self.config.request_timeout_ms);
         // Kafka's `Metadata.updateRequested` or the cached metadata older than
         // `metadata.max.age.ms` (`Metadata.timeToNextUpdate`).
         if self.metadata_due() {
-            self.refresh_metadata(timeout).await;
+            self.refresh_metadata(request_timeout).await;
         }
         self.raise_pending_error()?;
         self.reset_missing_positions().await;
         self.raise_pending_error()?;
         self.validate_positions().await;
         self.raise_pending_error()?;
+        // Answers that arrived since the last poll.
+        let arrived = self.in_flight.settle(Instant::now()).await;
+        self.take_answers(arrived);
+        if let Some(records) = self.collect()? {
+            self.send_fetches();
+            return Ok(records);
+        }
+        if !self.send_fetches() && self.in_flight.is_empty() {
+            if !self.assignment.is_empty() && self.assignment.iter().all(|tp| self.is_paused(tp)) {
+                // Nothing to fetch by the application's choice: no leader to look up.
+                return Ok(Vec::new());
+            }
+            // No leader known for anything to fetch: wait for the metadata update that
+            // asks for one, at most the refresh backoff (Kafka caps the poll's wait at
+            // `retry.backoff.ms` while positions are missing).
+            self.need_metadata = true;
+            sleep(timeout.min(Duration::from_millis(100))).await;
+            return Ok(Vec::new());
+        }
+        let answered = self.in_flight.settle(until).await;
+        self.take_answers(answered);
+        let records = self.collect()?;
+        if records.is_some() {
+            self.send_fetches();
+        }
+        Ok(records.unwrap_or_default())
+    }
+
+    /// Sends a fetch to every leader of a partition that can be fetched now: assigned,
+    /// not paused, with a validated position, nothing buffered, and no fetch in flight
+    /// to its leader (`AbstractFetch.prepareFetchRequests`). Returns whether one was sent.
+    fn send_fetches(&mut self) -> bool {
         let kip320 = self.config.offset_validation == OffsetValidation::Kip320;
+        let buffered = self.buffer.partitions();
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
-        for tp in self.assignment.iter().filter(|tp| !self.paused.contains(*tp)) {
+        for tp in &self.fetch_order {
+            if self.paused.contains(tp) || buffered.contains(tp) {
+                continue;
+            }
             let Some(position) = self.positions.get(tp) else { continue };
             let Some((leader, epoch)) = self.view.leader(tp) else {
                 // `AbstractFetch.prepareFetchRequests`: "Requesting metadata update for
@@ -500,8 +570,8 @@ impl Consumer {
                 self.need_metadata = true;
                 continue;
             };
-            if !position.is_fetchable() {
-                continue; // Awaiting validation.
+            if !position.is_fetchable() || self.in_flight.awaits(leader) {
+                continue; // Awaiting validation, or the previous fetch's answer.
             }
             by_leader.entry(leader).or_default().push(FetchPartition {
                 tp: tp.clone(),
@@ -511,18 +581,19 @@ impl Consumer {
                 topic_id: self.view.topic_id(tp).filter(|_| self.config.fetch_topic_ids),
             });
         }
-        if by_leader.is_empty() && !self.assignment.is_empty() && self.assignment.iter().all(|tp| self.is_paused(tp)) {
-            // Nothing to fetch by the application's choice: no leader to look up.
-            return Ok(Vec::new());
-        }
-        if by_leader.is_empty() {
-            self.need_metadata = true;
-            sleep(Duration::from_millis(max_wait_ms.min(100))).await;
-            return Ok(Vec::new());
-        }
-        // Send every fetch first so that the leaders wait in parallel.
-        let mut pending = Vec::new();
+        let max_wait_ms = self.config.fetch_max_wait_ms;
+        let deadline = Instant::now() + Duration::from_millis(self.config.request_timeout_ms + max_wait_ms);
+        let mut sent = false;
         for (leader, partitions) in by_leader {
+            let Some(conn) = self.view.connection(leader) else {
+                // A leader id whose broker the metadata does not list has no known node:
+                // Kafka's `Metadata.currentLeader` gives no leader then, and
+                // `AbstractFetch.prepareFetchRequests` requests a metadata update instead
+                // of fetching (without one the partition waited out metadata.max.age.ms).
+                self.need_metadata = true;
+                continue;
+            };
+            let fetched_from = partitions.iter().map(|p| (p.tp.clone(), p.fetch_offset)).collect();
             let request = FetchRequest {
                 replica_id: None,
                 replica_broker_epoch: None,
@@ -531,50 +602,157 @@ impl Consumer {
                 partitions,
                 isolation_level: self.config.isolation_level,
             };
-            match self.view.connection(leader) {
-                Some(conn) => pending.push((leader, conn.send(Request::Fetch(request)))),
-                // A leader id whose broker the metadata does not list has no known node:
-                // Kafka's `Metadata.currentLeader` gives no leader then, and
-                // `AbstractFetch.prepareFetchRequests` requests a metadata update instead
-                // of fetching (without one the partition waited out metadata.max.age.ms).
-                None => self.need_metadata = true,
-            }
+            self.in_flight.sent(leader, conn.send(Request::Fetch(request)), deadline, fetched_from);
+            sent = true;
         }
-        let mut records = Vec::new();
-        let mut skipped_to = BTreeMap::new();
-        for (leader, response) in pending {
-            match response.wait(timeout).await {
-                Ok(Response::Fetch(parts)) => self.absorb(parts, &mut records, &mut skipped_to),
-                _ => self.connection_failed(leader),
-            }
-        }
-        let fetched_per_partition = count_per_partition(&records);
-        records.truncate(self.config.max_poll_records);
-        // Positions advance only for what is returned, into the epoch of the batch that
-        // held the last record returned; past batches skipped after it (markers, aborted
-        // transactions) when every record of the partition was returned.
-        let mut next: BTreeMap<TopicPartition, (Offset, LeaderEpoch)> = BTreeMap::new();
-        let mut read_from: BTreeMap<&TopicPartition, Option<TopicId>> = BTreeMap::new();
-        for (record, epoch) in &records {
-            next.insert(record.tp.clone(), (record.offset + 1, *epoch));
-            read_from.insert(&record.tp, record.topic_id);
-        }
-        self.view.topic_ids().set_positions(read_from);
-        let returned_per_partition = count_per_partition(&records);
-        for (tp, (offset, epoch)) in skipped_to {
-            if returned_per_partition.get(&tp) == fetched_per_partition.get(&tp) {
-                let after_records = next.get(&tp).is_none_or(|(returned, _)| *returned <= offset);
-                if after_records {
-                    next.insert(tp, (offset, epoch));
+        sent
+    }
+
+    /// Takes in settled fetches: each answered partition joins the buffer; a leader
+    /// that did not answer is disconnected.
+    fn take_answers(&mut self, settled: Vec<(BrokerId, FetchOutcome)>) {
+        for (leader, outcome) in settled {
+            match outcome {
+                FetchOutcome::Answered(parts) => {
+                    for (answer, fetch_offset) in parts {
+                        self.buffer.push(CompletedFetch { answer, fetch_offset, items: None });
+                    }
                 }
+                FetchOutcome::Failed(_) => self.connection_failed(leader),
             }
         }
-        for (tp, (offset, epoch)) in next {
-            if let Some(position) = self.positions.get_mut(&tp) {
-                position.advance(offset, epoch);
+    }
+
+    /// Returns buffered records, at most `max.poll.records`, oldest answer first
+    /// (Kafka's `FetchCollector.collectFetch`), advancing each partition's position past
+    /// what is returned. `None` when nothing was returned and no position moved (Kafka's
+    /// empty `Fetch`); records of a paused partition stay buffered. An error found in an
+    /// answer is raised now if nothing was returned, otherwise by the next poll.
+    fn collect(&mut self) -> Result<Option<Vec<ConsumedRecord>>, ConsumerError> {
+        let mut remaining = self.config.max_poll_records;
+        let mut records = Vec::new();
+        let mut moved = false;
+        let mut paused = Vec::new();
+        while remaining > 0 {
+            let Some(mut fetch) = self.buffer.pop() else { break };
+            if self.paused.contains(fetch.tp()) {
+                paused.push(fetch);
+                continue;
+            }
+            if !self.still_current(&fetch) || (fetch.items.is_none() && !self.initialize(&mut fetch)) {
+                continue;
+            }
+            moved |= self.drain(&mut fetch, &mut remaining, &mut records);
+            if fetch.items.as_ref().is_some_and(|items| !items.is_empty()) {
+                self.buffer.put_back_in_line(fetch);
+                break;
+            }
+            if fetch.read_any_batch() {
+                self.move_to_end(&fetch.answer.tp);
             }
         }
-        Ok(records.into_iter().map(|(record, _)| record).collect())
+        for fetch in paused {
+            self.buffer.push(fetch);
+        }
+        if records.is_empty() && !moved {
+            self.raise_pending_error()?;
+            return Ok(None);
+        }
+        Ok(Some(records))
+    }
+
+    /// Whether a buffered answer still fits the partition's state: assigned, fetchable,
+    /// and its position where the answer continues. Otherwise it is dropped (a
+    /// rebalance took the partition, the application sought elsewhere, a reset or a
+    /// validation is pending: Kafka's `FetchCollector.initialize` "Discarding stale
+    /// fetch response" and `fetchRecords` "Ignoring fetched records").
+    fn still_current(&self, fetch: &CompletedFetch) -> bool {
+        let tp = fetch.tp();
+        self.assignment.contains(tp)
+            && self
+                .positions
+                .get(tp)
+                .is_some_and(|position| position.is_fetchable() && position.position.offset == fetch.fetch_offset)
+    }
+
+    /// Takes in a buffered answer when the consumer first reaches it (Kafka's
+    /// `FetchCollector.initialize`): an error is handled (`handleInitializeErrors`) and
+    /// the answer dropped; otherwise its items are set. Returns whether its records may
+    /// be returned.
+    fn initialize(&mut self, fetch: &mut CompletedFetch) -> bool {
+        let tp = fetch.answer.tp.clone();
+        match fetch.answer.error {
+            None => {}
+            // `handleInitializeErrors`: with a reset policy the position is reset
+            // (`requestOffsetResetIfPartitionAssigned`, then ListOffsets by
+            // `auto.offset.reset`); without one the application gets the exception.
+            Some(ErrorCode::OffsetOutOfRange) => {
+                self.move_to_end(&tp);
+                if self.config.auto_offset_reset == OffsetReset::None {
+                    let error = ConsumerError::OffsetOutOfRange { tp: tp.clone(), offset: fetch.fetch_offset };
+                    self.pending_errors.insert(tp, error);
+                } else {
+                    self.positions.remove(&tp);
+                }
+                return false;
+            }
+            // FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER...:
+            // refresh metadata; a new epoch there starts validation (KIP-320).
+            Some(_) => {
+                self.move_to_end(&tp);
+                self.need_metadata = true;
+                return false;
+            }
+        }
+        let answer = &fetch.answer;
+        let isolation = self.config.isolation_level;
+        let items = fetched_items(&answer.batches, &answer.aborted_transactions, isolation, fetch.fetch_offset);
+        fetch.items = Some(items.into());
+        true
+    }
+
+    /// Returns the records of an initialized answer, at most `remaining`, and moves the
+    /// position past them and past the batches skipped on the way (markers, aborted
+    /// transactions), into the epoch of the last batch passed (Kafka's
+    /// `CompletedFetch.fetchRecords` and `nextFetchOffset`). Returns whether the position
+    /// moved.
+    fn drain(&mut self, fetch: &mut CompletedFetch, remaining: &mut usize, records: &mut Vec<ConsumedRecord>) -> bool {
+        let tp = fetch.answer.tp.clone();
+        let topic_id = fetch.answer.topic_id;
+        let Some(position) = self.positions.get_mut(&tp) else { return false };
+        let items = fetch.items.as_mut().expect("initialized");
+        let mut moved = false;
+        while let Some(item) = items.front().copied() {
+            match item {
+                Fetched::Record { .. } if *remaining == 0 => break,
+                Fetched::Record { offset, value, timestamp_ms, epoch } => {
+                    records.push(ConsumedRecord { tp: tp.clone(), offset, value, timestamp_ms, topic_id });
+                    *remaining -= 1;
+                    position.advance(offset + 1, epoch);
+                    moved = true;
+                }
+                Fetched::Skipped { next_offset, epoch } if next_offset > position.position.offset => {
+                    position.advance(next_offset, epoch);
+                    moved = true;
+                }
+                Fetched::Skipped { .. } => {}
+            }
+            items.pop_front();
+        }
+        fetch.fetch_offset = position.position.offset;
+        if records.last().is_some_and(|record| record.tp == tp) {
+            // For the history: the position now belongs to the topic whose log answered.
+            self.view.topic_ids().set_position(&tp, topic_id);
+        }
+        moved
+    }
+
+    /// Moves `tp` to the end of the fetch order (Kafka's `movePartitionToEnd`).
+    fn move_to_end(&mut self, tp: &TopicPartition) {
+        if let Some(index) = self.fetch_order.iter().position(|held| held == tp) {
+            let moved = self.fetch_order.remove(index);
+            self.fetch_order.push(moved);
+        }
     }
 
     /// Raises the first pending error, if any (Kafka throws one exception per poll).
@@ -582,57 +760,6 @@ impl Consumer {
         match self.pending_errors.pop_first() {
             Some((_, error)) => Err(error),
             None => Ok(()),
-        }
-    }
-
-    /// Takes in one fetch response: the records to return, and per partition where the
-    /// batches the consumer skips after its last record end (see [`fetched_items`]).
-    fn absorb(
-        &mut self,
-        parts: Vec<crate::protocol::FetchPartitionResponse>,
-        records: &mut Vec<(ConsumedRecord, LeaderEpoch)>,
-        skipped_to: &mut BTreeMap<TopicPartition, (Offset, LeaderEpoch)>,
-    ) {
-        for part in parts {
-            match part.error {
-                None => {}
-                // Kafka's `FetchCollector.handleInitializeErrors`: with a reset policy the
-                // position is reset (`requestOffsetResetIfPartitionAssigned`, then ListOffsets
-                // by `auto.offset.reset`); without one the application gets the exception.
-                Some(ErrorCode::OffsetOutOfRange) => {
-                    if self.config.auto_offset_reset == OffsetReset::None {
-                        if let Some(offset) = self.position(&part.tp) {
-                            let error = ConsumerError::OffsetOutOfRange { tp: part.tp.clone(), offset };
-                            self.pending_errors.insert(part.tp.clone(), error);
-                        }
-                    } else {
-                        self.positions.remove(&part.tp);
-                    }
-                    continue;
-                }
-                // FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER...:
-                // refresh metadata; a new epoch there starts validation (KIP-320).
-                Some(_) => {
-                    self.need_metadata = true;
-                    continue;
-                }
-            }
-            let position = self.position(&part.tp).unwrap_or(0);
-            let isolation = self.config.isolation_level;
-            for item in fetched_items(&part.batches, &part.aborted_transactions, isolation, position) {
-                match item {
-                    Fetched::Record { offset, value, timestamp_ms, epoch } => {
-                        skipped_to.remove(&part.tp);
-                        let (tp, topic_id) = (part.tp.clone(), part.topic_id);
-                        let record = ConsumedRecord { tp, offset, value, timestamp_ms, topic_id };
-                        records.push((record, epoch));
-                    }
-                    Fetched::Skipped { next_offset, epoch } if next_offset > position => {
-                        skipped_to.insert(part.tp.clone(), (next_offset, epoch));
-                    }
-                    Fetched::Skipped { .. } => {}
-                }
-            }
         }
     }
 
@@ -781,15 +908,6 @@ fn found_offsets(
     found: BTreeMap<TopicPartition, (Option<Offset>, Option<TopicId>)>,
 ) -> BTreeMap<TopicPartition, Offset> {
     found.into_iter().filter_map(|(tp, (offset, _))| Some((tp, offset?))).collect()
-}
-
-/// How many records of each partition `records` holds.
-fn count_per_partition(records: &[(ConsumedRecord, LeaderEpoch)]) -> BTreeMap<TopicPartition, usize> {
-    let mut counts = BTreeMap::new();
-    for (record, _) in records {
-        *counts.entry(record.tp.clone()).or_insert(0) += 1;
-    }
-    counts
 }
 
 #[cfg(test)]

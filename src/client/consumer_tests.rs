@@ -2,7 +2,10 @@
 //! by leader, one request per leader, every leader asked at once.
 
 use super::*;
-use crate::protocol::{BrokerEndpoint, ListOffsetsPartitionResponse, MetadataResponse, PartitionMetadata};
+use crate::protocol::{
+    BrokerEndpoint, FetchPartitionResponse, ListOffsetsPartitionResponse, MetadataResponse, PartitionMetadata,
+    RecordBatch,
+};
 use crate::sim::net::{NetConfig, Network};
 use madsim::runtime::{Handle, Runtime};
 use madsim::time::Instant;
@@ -172,5 +175,146 @@ fn a_leader_whose_broker_the_metadata_does_not_list_asks_for_a_metadata_update()
         let records = consumer.poll().await.expect("no error to raise");
         assert!(records.is_empty());
         assert!(consumer.need_metadata, "the leader without a node asks for a metadata refresh");
+    });
+}
+
+/// Fetches a scripted broker was sent: (broker, the partitions named).
+type Fetches = Arc<Mutex<Vec<(u32, Vec<TopicPartition>)>>>;
+
+/// Starts scripted broker `id` for fetching: it answers Metadata with [`metadata`] and
+/// each Fetch at once with `records_per_answer` records of every partition named, from
+/// the fetch offset on (value = offset: an endless log), unless `silent`, when it
+/// never answers a Fetch (a broker cut off after the request reached it).
+fn spawn_fetch_broker(
+    net: &Network<Request, Response>,
+    id: u32,
+    fetches: Fetches,
+    records_per_answer: u64,
+    silent: bool,
+) {
+    let host = net.add_host(&Addr::new(&format!("broker-{id}")));
+    let node = Handle::current().create_node().name(format!("broker-{id}")).build();
+    node.spawn(async move {
+        let mut listener = host.listen();
+        while let Some(mut conn) = listener.accept().await {
+            let fetches = fetches.clone();
+            crate::sim::tasks::spawn(async move {
+                let mut unanswered = Vec::new();
+                while let Some(incoming) = conn.recv().await {
+                    let (request, responder) = incoming.into_parts();
+                    let Request::Fetch(fetch) = request else {
+                        responder.reply(Response::Metadata(metadata()));
+                        continue;
+                    };
+                    fetches.lock().unwrap().push((id, fetch.partitions.iter().map(|p| p.tp.clone()).collect()));
+                    if silent {
+                        unanswered.push(responder);
+                        continue;
+                    }
+                    let answer = |p: FetchPartition| {
+                        let records = (p.fetch_offset..p.fetch_offset + records_per_answer)
+                            .map(|value| crate::protocol::Record::new(None, value, 0))
+                            .collect();
+                        let batch = RecordBatch { base_offset: p.fetch_offset, ..RecordBatch::plain(records) };
+                        let end = p.fetch_offset + records_per_answer;
+                        FetchPartitionResponse {
+                            tp: p.tp,
+                            error: None,
+                            high_watermark: end,
+                            log_start_offset: 0,
+                            log_end_offset: end,
+                            batches: vec![batch],
+                            last_stable_offset: end,
+                            aborted_transactions: Vec::new(),
+                            topic_id: Some(1),
+                        }
+                    };
+                    responder.reply(Response::Fetch(fetch.partitions.into_iter().map(answer).collect()));
+                }
+            });
+        }
+    });
+}
+
+/// A consumer assigned `partitions` of `t`, each at offset 0, with metadata loaded.
+async fn fetching_consumer(net: &Network<Request, Response>, partitions: &[u32]) -> Consumer {
+    let mut consumer = consumer(net);
+    assert_eq!(consumer.partitions_for("t").await.len(), 6);
+    consumer.need_metadata = false;
+    let assigned: Vec<TopicPartition> = partitions.iter().map(|p| TopicPartition::new("t", *p)).collect();
+    consumer.assign(assigned.clone());
+    for tp in &assigned {
+        consumer.seek(tp, 0);
+    }
+    consumer
+}
+
+/// The partitions of `records`, in the order they first appear.
+fn partitions_of(records: &[ConsumedRecord]) -> Vec<u32> {
+    let mut partitions: Vec<u32> = Vec::new();
+    for record in records {
+        if partitions.last() != Some(&record.tp.partition) {
+            partitions.push(record.tp.partition);
+        }
+    }
+    partitions
+}
+
+#[test]
+fn a_poll_does_not_wait_for_a_leader_that_does_not_answer() {
+    // Kafka's `pollForFetches` returns once a fetch completes, or after the poll's
+    // timeout; a fetch in flight stays in flight (`nodesWithPendingFetchRequests`: no
+    // other fetch to that node) until it is answered or times out.
+    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+        let wire = Handle::current().create_node().name("wire").build();
+        let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+        let fetches: Fetches = Arc::default();
+        spawn_fetch_broker(&net, 1, fetches.clone(), 10, false);
+        spawn_fetch_broker(&net, 2, fetches.clone(), 10, true);
+        let mut consumer = fetching_consumer(&net, &[0, 1, 2, 3]).await;
+        let started = Instant::now();
+        let first = consumer.poll().await.expect("no error to raise");
+        assert!(started.elapsed() < Duration::from_millis(100), "waited {:?}", started.elapsed());
+        // Broker 1's partitions (even) come back; broker 2 (odd) holds its fetch.
+        assert_eq!(partitions_of(&first), vec![0, 2]);
+        assert_eq!(first.len(), 20);
+        let second = consumer.poll().await.expect("no error to raise");
+        assert_eq!(second.iter().map(|r| (r.tp.partition, r.offset)).min(), Some((0, 10)));
+        let to_broker_2 = || fetches.lock().unwrap().iter().filter(|(broker, _)| *broker == 2).count();
+        assert_eq!(to_broker_2(), 1, "one fetch in flight to broker 2, not one per poll");
+        // Past request.timeout.ms (2 s) plus fetch.max.wait.ms the fetch times out, the
+        // connection is closed and the metadata refreshed; then broker 2 is asked again.
+        sleep(Duration::from_millis(2_200)).await;
+        consumer.poll().await.expect("no error to raise");
+        assert!(consumer.need_metadata, "the timed-out fetch asks for a metadata refresh");
+        consumer.poll().await.expect("no error to raise");
+        assert_eq!(to_broker_2(), 2);
+        assert_eq!(consumer.position(&TopicPartition::new("t", 1)), Some(0));
+    });
+}
+
+#[test]
+fn a_busy_partition_does_not_keep_the_others_records_out_of_the_polls() {
+    // Fetched records wait in a buffer that polls drain in the order the answers came,
+    // at most max.poll.records each (`FetchCollector.collectFetch`), and a partition is
+    // fetched again only once its buffered records are returned: a partition that
+    // always has more than max.poll.records to give cannot starve the others.
+    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+        let wire = Handle::current().create_node().name("wire").build();
+        let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+        let fetches: Fetches = Arc::default();
+        spawn_fetch_broker(&net, 1, fetches.clone(), 150, false);
+        spawn_fetch_broker(&net, 2, fetches.clone(), 150, false);
+        let mut consumer = fetching_consumer(&net, &[0, 2]).await;
+        let mut polls = Vec::new();
+        for _ in 0..4 {
+            let records = consumer.poll().await.expect("no error to raise");
+            assert!(records.len() <= 100, "max.poll.records");
+            polls.push(partitions_of(&records));
+        }
+        assert_eq!(polls, vec![vec![0], vec![0, 2], vec![2], vec![0]]);
+        // Every record returned once, in offset order per partition.
+        assert_eq!(consumer.position(&TopicPartition::new("t", 0)), Some(250));
+        assert_eq!(consumer.position(&TopicPartition::new("t", 2)), Some(150));
     });
 }

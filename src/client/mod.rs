@@ -5,6 +5,7 @@
 pub mod assignor;
 pub mod backoff;
 pub mod consumer;
+pub mod fetch_buffer;
 pub mod group;
 pub mod isolation;
 mod last_seen_epochs;

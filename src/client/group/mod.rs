@@ -526,7 +526,7 @@ impl GroupConsumer {
     /// models.
     pub async fn fetch(&mut self) -> Result<Vec<ConsumedRecord>, ConsumerError> {
         if self.joining.is_some() {
-            return self.consumer.poll_waiting(0).await;
+            return self.consumer.poll_within(Duration::ZERO).await;
         }
         self.consumer.poll().await
     }
@@ -534,7 +534,7 @@ impl GroupConsumer {
     /// [`fetch`](Self::fetch) that does not wait for data to arrive (Kafka's `poll`
     /// with a zero timeout), for an application whose worker is still busy.
     pub async fn fetch_without_waiting(&mut self) -> Result<Vec<ConsumedRecord>, ConsumerError> {
-        self.consumer.poll_waiting(0).await
+        self.consumer.poll_within(Duration::ZERO).await
     }
 
     /// Moves a held partition to its log start or high watermark on the next fetch

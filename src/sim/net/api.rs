@@ -124,6 +124,17 @@ pub struct PendingResponse<Resp> {
 }
 
 impl<Resp> PendingResponse<Resp> {
+    /// Polls for the response without a deadline, for a caller that keeps the request in
+    /// flight across its own waits (a consumer's fetch, see `client::fetch_buffer`).
+    /// Must not be polled again once it returned `Ready`.
+    pub fn poll_answer(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<Resp, NetError>> {
+        let Some(rx) = self.rx.as_mut() else {
+            return std::task::Poll::Ready(Err(NetError::Disconnected));
+        };
+        std::future::Future::poll(std::pin::Pin::new(rx), cx)
+            .map(|answer| answer.unwrap_or(Err(NetError::Disconnected)))
+    }
+
     /// Waits for the response at most `timeout`.
     pub async fn wait(self, timeout: Duration) -> Result<Resp, NetError> {
         let Some(rx) = self.rx else {
