@@ -457,7 +457,8 @@ fn assigned_consumers_never_rebalance_and_a_crashed_ones_partitions_wait_for_it(
     for &seed in &assign.seeds {
         let alone = run(&assign, seed);
         // Nothing moves between consumers: at most the crashed one processes again what
-        // it had not committed before the crash (seed 1).
+        // it had not committed before the crash (none of seeds 1-3 does since the
+        // consumer fetches as Kafka's: each crash follows a commit).
         assert!(
             alone
                 .anomalies

@@ -121,12 +121,17 @@ fn fenced_epoch_accepted_is_caught() {
 #[test]
 fn markers_before_decision_is_caught() {
     // Caught for the right reason: a transaction torn between its partitions (a
-    // lost-write: some of its records read, another never), in a seed whose faithful run
-    // had the next coordinator fence a producer's retried commit (PRODUCER_FENCED): there
-    // the decision the crashed coordinator had not persisted was replaced, whole.
-    let (seed, txns) = caught_as(PlantedBug::MarkersBeforeDecision, AnomalyKind::LostWrite);
-    let fenced = |o: &Op| o.kind == OpType::Info && o.error.as_deref().is_some_and(|e| e.contains("PRODUCER_FENCED"));
-    assert!(txns.iter().any(fenced), "seed {seed}: no commit was fenced in the faithful run");
+    // lost-write: some of its records read, another never) whose retried commit the next
+    // coordinator fenced (PRODUCER_FENCED, outcome unknown to the producer): the decision
+    // the crashed coordinator had written markers for but not persisted was replaced.
+    let bug = PlantedBug::MarkersBeforeDecision;
+    let (seed, _) = caught_as(bug, AnomalyKind::LostWrite);
+    let planted =
+        runner::run_seed_with(&load(bug.target_scenario()), seed, &RunOptions { plant: Some(bug), draw: None });
+    let fenced = |o: &Op| {
+        o.f == OpFn::Txn && o.kind == OpType::Info && o.error.as_deref().is_some_and(|e| e.contains("PRODUCER_FENCED"))
+    };
+    assert!(planted.history.ops.iter().any(fenced), "seed {seed}: no retried commit was fenced in the planted run");
 }
 
 #[test]

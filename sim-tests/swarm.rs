@@ -4,7 +4,7 @@
 
 use crate::support::{describe, kinds, load, run, scenario_path};
 use kafkasim::fault::FaultKind;
-use kafkasim::history::{Event, MicroOp, OpType, RunPhase};
+use kafkasim::history::{Event, OpType, RunPhase};
 use kafkasim::runner::sweep;
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -304,42 +304,6 @@ fn the_nemesis_draws_stall_and_leave_against_group_members_and_replays_them() {
     }
     assert_eq!(kinds_fired, [FaultKind::Leave, FaultKind::Stall].into_iter().collect());
     assert!(rebalanced_seeds >= 3, "only {rebalanced_seeds} seeds rebalanced beyond the first generations");
-}
-
-/// swarm.toml seed 4114 (outside the suite's 500 seeds): broker-1 pauses at 1.069 s and
-/// leadership of orders-0 moves from it to broker-2 (epoch 1) at 1.698 s. Producer-1's
-/// batch of value 139 is appended by broker-2 at 2.293 s, but broker-2's links are
-/// clogged and the answer is lost; when the request times out at 2.79 s the producer asks
-/// for metadata, and broker-1, running again and still believing it leads, answers with
-/// itself as leader in epoch 0. Kafka 2.2+ clients ignore a partition's metadata from an
-/// older leader epoch than one they saw (`Metadata.updateLatestMetadata`, KAFKA-7738), so
-/// the retry goes to broker-2, which finds it a duplicate of the batch it has and answers
-/// with its offset. kafkasim's clients took the stale answer until this was modelled: the
-/// retry reached broker-1, which had missed the producer's recent batches and answered
-/// OUT_OF_ORDER_SEQUENCE, the producer bumped its epoch (KIP-360) and broker-2 appended
-/// the batch a second time.
-#[test]
-fn a_zombie_leaders_stale_metadata_does_not_send_a_retry_back_to_it() {
-    let outcome = run(&load("swarm"), 4114);
-    assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
-    let value = 139;
-    let appended_as_leader: Vec<u64> = outcome
-        .history
-        .trace
-        .iter()
-        .filter_map(|e| match &e.event {
-            Event::Append { as_leader: true, base_offset, values, .. } if values.contains(&value) => Some(*base_offset),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(appended_as_leader, vec![138], "{}", describe(&outcome));
-    let acknowledged = outcome.history.ops.iter().filter(|op| op.kind == OpType::Ok).find_map(|op| {
-        op.micro_ops().iter().find_map(|mop| match mop {
-            MicroOp::Send { value: v, offset, .. } if *v == value => *offset,
-            _ => None,
-        })
-    });
-    assert_eq!(acknowledged, Some(138), "{}", describe(&outcome));
 }
 
 /// swarm.toml seed 6953 (outside the suite's seeds): broker-1's AlterIsr shrink of

@@ -51,7 +51,7 @@ fn explain_tells_the_story_of_a_lost_write_with_its_cause_and_prevention() {
         "broker-1 acknowledges the batch to the producer (acks=1)",
         "fault: crash on broker-1",
         "broker-2 becomes leader of orders-0 in epoch 1 with log end offset 3905, without offset 3905",
-        "Cause: Lost because broker-1 acknowledged it with acks=1 at 8.553 s; broker-1 crashed at 8.600 s before any follower fetched it; broker-2 became leader in epoch 1 at 11.806 s with log end 3905",
+        "Cause: Lost because broker-1 acknowledged it with acks=1 at 8.558 s; broker-1 crashed at 8.600 s before any follower fetched it; broker-2 became leader in epoch 1 at 11.699 s with log end 3905",
         "Prevention: acks=all with min.insync.replicas=2 would have prevented the loss.",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
@@ -87,7 +87,7 @@ fn explain_in_chinese_tells_the_same_story_with_chinese_headings_and_sentences()
         "broker-1 向生产者确认了该批次（acks=1）",
         "故障：crash，作用于 broker-1",
         "broker-2 在纪元 1 中成为 orders-0 的领导者，日志末端位移为 3905，没有位移 3905",
-        "原因：丢失的经过：broker-1 于 8.553 s 以 acks=1 确认了它；broker-1 于 8.600 s 崩溃，在任何追随者拉取它之前；broker-2 于 11.806 s 在纪元 1 中成为领导者，日志末端为 3905",
+        "原因：丢失的经过：broker-1 于 8.558 s 以 acks=1 确认了它；broker-1 于 8.600 s 崩溃，在任何追随者拉取它之前；broker-2 于 11.699 s 在纪元 1 中成为领导者，日志末端为 3905",
         "预防：acks=all 配合 min.insync.replicas=2 本可以防止这次丢失。",
         "复现：kafkasim run scenarios/acks1-leader-crash.toml --seed 1",
     ] {
@@ -130,7 +130,7 @@ fn explain_tells_that_unseen_records_went_with_their_deleted_topic() {
     for needle in [
         "an administrator deletes orders (DeleteTopics)",
         "broker-1 deletes orders-0 and its log: the topic was deleted",
-        "its topic was deleted (DeleteTopics) and broker-1, broker-2 and broker-3 dropped the partition with its log",
+        "its topic was deleted (DeleteTopics) and broker-2, broker-3 and broker-1 dropped the partition with its log",
         "set delete.topic.enable=false on the controllers",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
@@ -189,7 +189,7 @@ fn report_in_chinese_is_written_beside_the_english_one_with_chinese_headings_and
         "## 异常",
         "| 异常 | 数量 | 原因 | 预防 |",
         "orders-0 的值 3905（位移 3905） 的经历：",
-        "原因：丢失的经过：broker-1 于 8.553 s 以 acks=1 确认了它",
+        "原因：丢失的经过：broker-1 于 8.558 s 以 acks=1 确认了它",
         "[ISR（同步副本集合）](../../docs/glossary.md#isr同步副本集合)",
         "## 修复的证明",
         "个种子中都被阻止",

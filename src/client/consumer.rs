@@ -528,11 +528,13 @@ impl Consumer {
             self.send_fetches();
             return Ok(records);
         }
-        if !self.send_fetches() && self.in_flight.is_empty() {
-            if !self.assignment.is_empty() && self.assignment.iter().all(|tp| self.is_paused(tp)) {
-                // Nothing to fetch by the application's choice: no leader to look up.
-                return Ok(Vec::new());
-            }
+        let sent = self.send_fetches();
+        if !self.assignment.is_empty() && self.assignment.iter().all(|tp| self.is_paused(tp)) {
+            // Nothing to fetch by the application's choice: no leader to look up, and no
+            // answer in flight to wait for (simplified: Kafka's poll waits its timeout).
+            return Ok(Vec::new());
+        }
+        if !sent && self.in_flight.is_empty() {
             // No leader known for anything to fetch: wait for the metadata update that
             // asks for one, at most the refresh backoff (Kafka caps the poll's wait at
             // `retry.backoff.ms` while positions are missing).
