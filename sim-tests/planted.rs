@@ -46,7 +46,7 @@ fn bound(bug: PlantedBug) -> usize {
         PlantedBug::MarkersBeforeDecision => 5,
         // Liveness bugs planted back to prove the wide swarm's reach (issue 20). A sync
         // send to a partition whose leader the producer has not learned, under Kafka's
-        // 120 s delivery timeout: swarm-wide's seed 62 first (2 of its 100 seeds).
+        // 120 s delivery timeout: swarm-wide's seed 58 first (4 of its 100 seeds).
         PlantedBug::SyncProducerStall => 65,
         // A shrink a paused controller stored without answering, then an expansion on the
         // stale partition epoch: only the nightly profile's two-minute phases reach it,
