@@ -250,7 +250,7 @@ pub(super) struct GroupOps<'a> {
     pub ops: Vec<MemberOp<'a>>,
     /// Key → offset → the record polls showed there, from every poll completion of
     /// every process (group members, standalone consumers and the drain alike).
-    pub seen: BTreeMap<Cow<'a, str>, BTreeMap<u64, Seen<'a>>>,
+    pub seen: BTreeMap<Cow<'a, str>, SeenRecords<'a>>,
     /// Per group and key, the history positions of the `ok` rewinds that moved the
     /// group's position on purpose: its members' own, and its administrator's resets.
     pub rewinds: BTreeMap<(&'a str, &'a str), Vec<usize>>,
@@ -260,7 +260,7 @@ impl<'a> GroupOps<'a> {
     /// Pairs completions with invocations and collects group ops and polled records.
     pub fn new(history: &'a History) -> Self {
         let mut ops = Vec::new();
-        let mut seen: BTreeMap<Cow<'a, str>, BTreeMap<u64, Seen<'a>>> = BTreeMap::new();
+        let mut seen: BTreeMap<Cow<'a, str>, Vec<(u64, Seen<'a>)>> = BTreeMap::new();
         let mut rewinds: BTreeMap<(&'a str, &'a str), Vec<usize>> = BTreeMap::new();
         for (at, op, invoke) in history.completions() {
             let invoked = invoke.map(|i| &history.ops[i]);
@@ -283,10 +283,9 @@ impl<'a> GroupOps<'a> {
         for e in history.trace.other_than_replica_traffic() {
             let Some((tp, removed)) = e.event.deleted_by_retention() else { continue };
             let offsets = seen.entry(Cow::Owned(tp.to_string())).or_default();
-            for &(offset, value, _) in removed {
-                offsets.entry(offset).or_insert(Seen { value, op: None });
-            }
+            offsets.extend(removed.iter().map(|&(offset, value, _)| (offset, Seen { value, op: None })));
         }
+        let seen = seen.into_iter().map(|(key, records)| (key, SeenRecords::new(records))).collect();
         GroupOps { ops, seen, rewinds }
     }
 
@@ -308,18 +307,52 @@ fn has_expected_shape(op: &Op) -> bool {
 }
 
 /// Adds the records a poll completion returned to `seen`.
-fn record_polled<'a>(seen: &mut BTreeMap<Cow<'a, str>, BTreeMap<u64, Seen<'a>>>, op: &'a Op) {
+fn record_polled<'a>(seen: &mut BTreeMap<Cow<'a, str>, Vec<(u64, Seen<'a>)>>, op: &'a Op) {
     for mop in op.micro_ops() {
         let MicroOp::Poll { records: Some(records) } = mop else { continue };
         for (key, pairs) in records {
             let offsets = seen.entry(Cow::Borrowed(key.as_str())).or_default();
-            for &(offset, value) in pairs {
-                let entry = offsets.entry(offset).or_insert(Seen { value, op: Some(op) });
-                if value < entry.value {
-                    entry.value = value;
-                }
-            }
+            offsets.extend(pairs.iter().map(|&(offset, value)| (offset, Seen { value, op: Some(op) })));
         }
+    }
+}
+
+/// The records of one key some poll returned or retention deleted, by offset: one
+/// [`Seen`] per offset.
+#[derive(Debug, Default)]
+pub(super) struct SeenRecords<'a> {
+    by_offset: Vec<(u64, Seen<'a>)>,
+}
+
+impl<'a> SeenRecords<'a> {
+    /// From every sighting in history order: the polls' records, then those retention
+    /// deleted. An offset's record is its first poll's, with the smallest value polls
+    /// saw there; retention's account counts only for an offset no poll returned.
+    /// (One sort instead of a `BTreeMap` insert per polled record.)
+    fn new(mut sightings: Vec<(u64, Seen<'a>)>) -> Self {
+        // Stable: the sightings of one offset stay in history order.
+        sightings.sort_by_key(|&(offset, _)| offset);
+        sightings.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same && later.1.op.is_some() && later.1.value < kept.1.value {
+                kept.1.value = later.1.value;
+            }
+            same
+        });
+        SeenRecords { by_offset: sightings }
+    }
+
+    /// The records at offsets in `range`, by offset.
+    pub fn range(&self, range: std::ops::Range<u64>) -> &[(u64, Seen<'a>)] {
+        let start = self.by_offset.partition_point(|&(o, _)| o < range.start);
+        let end = self.by_offset.partition_point(|&(o, _)| o < range.end).max(start);
+        &self.by_offset[start..end]
+    }
+
+    /// The record at `offset`, if any.
+    #[cfg(test)]
+    pub fn get(&self, offset: u64) -> Option<&Seen<'a>> {
+        self.range(offset..offset.saturating_add(1)).first().map(|(_, s)| s)
     }
 }
 
@@ -355,7 +388,11 @@ mod tests {
         assert_eq!(ops.ops.len(), 1);
         assert_eq!(ops.ops[0].invoked_at, 2);
         assert_eq!(ops.ops[0].done_at, 3);
-        assert_eq!(ops.seen["x-0"][&0].value, 10, "polls outside the group still show records exist");
+        assert_eq!(
+            ops.seen["x-0"].get(0).map(|s| s.value),
+            Some(10),
+            "polls outside the group still show records exist"
+        );
     }
 
     #[test]

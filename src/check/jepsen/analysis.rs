@@ -7,6 +7,7 @@ use crate::check::describe::{broker, process, secs};
 use crate::history::{Event, History, MicroOp, Op, OpFn, OpType, Trace};
 use crate::protocol::TopicPartition;
 use smallvec::SmallVec;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -131,10 +132,15 @@ pub(super) struct Observed {
 /// Jepsen's version order of one key: what the log looks like, as far as clients saw it.
 #[derive(Debug, Default)]
 pub(super) struct VersionOrder {
-    /// Offset → every value observed at that offset, ascending, each with its first
-    /// observation. More than one value is an `inconsistent-offsets` anomaly. (Nearly
-    /// every offset holds one value, which the `SmallVec` keeps without an allocation.)
-    pub log: BTreeMap<u64, SmallVec<[Observed; 1]>>,
+    /// `(offset, every value observed at that offset)`, by offset, the values ascending,
+    /// each with its first observation. More than one value is an `inconsistent-offsets`
+    /// anomaly. (Nearly every offset holds one value, which the `SmallVec` keeps without
+    /// an allocation.) Filled by [`VersionOrder::index`].
+    pub log: Vec<(u64, SmallVec<[Observed; 1]>)>,
+    /// Every observation `(offset, value, first)` in history order, until
+    /// [`VersionOrder::index`] sorts them into `log`: one sort of a nearly sorted `Vec`
+    /// instead of a `BTreeMap` insert per observation.
+    observed: Vec<(u64, u64, Observation)>,
     /// Dense index → `(offset, value)`: the observed offsets in order with the gaps
     /// removed. Where an offset holds several values the smallest stands for it (Jepsen
     /// takes an arbitrary one; the smallest keeps runs reproducible).
@@ -146,14 +152,22 @@ pub(super) struct VersionOrder {
 impl VersionOrder {
     /// Records one observation of `value` at `offset`.
     fn observe(&mut self, offset: u64, value: u64, at: usize, how: How) {
-        let values = self.log.entry(offset).or_default();
-        if let Err(position) = values.binary_search_by_key(&value, |o| o.value) {
-            values.insert(position, Observed { value, first: Observation { at, how } });
-        }
+        self.observed.push((offset, value, Observation { at, how }));
     }
 
-    /// Builds the dense indexes once every observation is in.
+    /// Builds the log and the dense indexes once every observation is in.
     fn index(&mut self) {
+        let mut observed = std::mem::take(&mut self.observed);
+        // Stable: of the observations of one value at one offset, the first stays first.
+        observed.sort_by_key(|&(offset, value, _)| (offset, value));
+        observed.dedup_by_key(|&mut (offset, value, _)| (offset, value));
+        for (offset, value, first) in observed {
+            let seen = Observed { value, first };
+            match self.log.last_mut() {
+                Some((last, values)) if *last == offset => values.push(seen),
+                _ => self.log.push((offset, smallvec::smallvec![seen])),
+            }
+        }
         self.by_index =
             self.log.iter().filter_map(|(offset, values)| values.first().map(|v| (*offset, v.value))).collect();
         let pairs = self.by_index.iter().enumerate().map(|(i, (_, v))| (*v, i)).collect();
@@ -173,7 +187,8 @@ impl VersionOrder {
 
     /// The first observation of `value` at `offset`, if it was observed there.
     pub fn first_seen(&self, offset: u64, value: u64) -> Option<&Observation> {
-        self.log.get(&offset)?.iter().find(|o| o.value == value).map(|o| &o.first)
+        let at = self.log.binary_search_by_key(&offset, |&(o, _)| o).ok()?;
+        self.log[at].1.iter().find(|o| o.value == value).map(|o| &o.first)
     }
 
     /// How many dense steps `v2` lies after `v1`: 1 means directly after, more than 1
@@ -290,10 +305,12 @@ pub(super) struct Analysis<'a> {
     /// Topic → when the controller committed its deletion ([`Event::TopicDeleted`]).
     pub topic_deletions: BTreeMap<Arc<str>, u64>,
     /// Key → the acknowledgements partition leaders traced, in trace order: a record's
-    /// own acknowledgement, where its op completes only with its last record's.
-    pub leader_acks: BTreeMap<Arc<str>, Vec<LeaderAck>>,
-    /// The trace, for the appends `leader_acks` refer to.
-    trace: &'a Trace,
+    /// own acknowledgement, where its op completes only with its last record's. Only
+    /// descriptions of anomalies need them, so they are read from the trace the first
+    /// time one asks ([`Analysis::leader_ack`]): a clean run never pays for the pass.
+    leader_acks: OnceCell<BTreeMap<Arc<str>, Vec<LeaderAck>>>,
+    /// The history, for `leader_acks` and the appends they refer to.
+    history: &'a History,
 }
 
 /// A batch a partition leader acknowledged ([`Event::ProduceAcknowledged`]).
@@ -374,8 +391,8 @@ impl<'a> Analysis<'a> {
             orders: BTreeMap::new(),
             deleted_by_retention: deleted_by_retention(history),
             topic_deletions: history.topic_deletions(),
-            leader_acks: leader_acks(history),
-            trace: &history.trace,
+            leader_acks: OnceCell::new(),
+            history,
         };
         analysis.index_reads_and_writes();
         analysis.build_version_orders();
@@ -387,8 +404,6 @@ impl<'a> Analysis<'a> {
         let mut ok_reads: BTreeMap<&'a str, Vec<(u64, usize)>> = BTreeMap::new();
         let mut failed_writes: BTreeMap<&'a str, Vec<(u64, usize)>> = BTreeMap::new();
         let mut writer_of: BTreeMap<&'a str, Vec<(u64, usize)>> = BTreeMap::new();
-        // Values some op that did not fail sent to the key.
-        let mut not_failed: BTreeSet<(&'a str, u64)> = BTreeSet::new();
         for (i, c) in self.ops.iter().enumerate() {
             let op: &'a Op = c.op;
             let writes = matches!(op.f, OpFn::Send | OpFn::Txn);
@@ -399,8 +414,6 @@ impl<'a> Analysis<'a> {
                         writer_of.entry(key).or_default().push((*value, i));
                         if c.kind == OpType::Fail {
                             failed_writes.entry(key).or_default().push((*value, i));
-                        } else {
-                            not_failed.insert((key, *value));
                         }
                     }
                     MicroOp::Poll { records: Some(records) } if reads => {
@@ -416,13 +429,36 @@ impl<'a> Analysis<'a> {
         // an input record once more after its aborted transaction) may be read from that
         // copy: only a value whose every send to the key failed makes an aborted read.
         // (Jepsen's values are unique, so this never applies to its histories.)
-        for (key, writes) in &mut failed_writes {
-            writes.retain(|(value, _)| !not_failed.contains(&(*key, *value)));
+        if !failed_writes.is_empty() {
+            let not_failed = self.sent_without_failing(&failed_writes);
+            for (key, writes) in &mut failed_writes {
+                writes.retain(|(value, _)| !not_failed.contains(&(*key, *value)));
+            }
+            failed_writes.retain(|_, writes| !writes.is_empty());
         }
-        failed_writes.retain(|_, writes| !writes.is_empty());
         self.ok_reads = by_value_per_key(ok_reads, Keep::First);
         self.failed_writes = by_value_per_key(failed_writes, Keep::Last);
         self.writer_of = by_value_per_key(writer_of, Keep::Last);
+    }
+
+    /// Of the `(key, value)` sends in `failed`, those some send/txn op that did not fail
+    /// sent too. A second pass over the ops, only when some send failed: gathering every
+    /// send that did not fail in the first pass cost more than all the rest of it.
+    fn sent_without_failing(&self, failed: &BTreeMap<&'a str, Vec<(u64, usize)>>) -> BTreeSet<(&'a str, u64)> {
+        let failed: BTreeSet<(&str, u64)> =
+            failed.iter().flat_map(|(&key, writes)| writes.iter().map(move |&(value, _)| (key, value))).collect();
+        let mut not_failed = BTreeSet::new();
+        for c in self.ops.iter().filter(|c| c.kind != OpType::Fail && matches!(c.op.f, OpFn::Send | OpFn::Txn)) {
+            let op: &'a Op = c.op;
+            for mop in op.micro_ops() {
+                if let MicroOp::Send { key, value, .. } = mop {
+                    if failed.contains(&(&**key, *value)) {
+                        not_failed.insert((&**key, *value));
+                    }
+                }
+            }
+        }
+        not_failed
     }
 
     /// Jepsen's `must-have-committed?`: an `ok` op, or an `info` op one of whose sent
@@ -476,6 +512,7 @@ impl<'a> Analysis<'a> {
         for order in orders.values_mut() {
             order.index();
         }
+        if std::env::var_os("KT").is_some() {}
         self.orders = orders;
     }
 
@@ -505,12 +542,12 @@ impl<'a> Analysis<'a> {
     /// carried it (the last one while the op was out; the op itself completes only when
     /// its last record is answered, which may be much later).
     pub fn leader_ack(&self, c: &Completion<'_>, key: &str, offset: u64, value: u64) -> Option<String> {
-        let acks = self.leader_acks.get(key)?;
+        let acks = self.leader_acks.get_or_init(|| leader_acks(self.history)).get(key)?;
         // Between the op's invocation and its completion, and of the batch holding the
         // value: another leader's answer for the same offset within the window is another
         // record's, written there after this one was lost.
         let within = |a: &&LeaderAck| (c.invoked_ns..=c.op.time_ns).contains(&a.time_ns);
-        let ack = acks.iter().rev().filter(within).find(|a| a.answered(self.trace, offset, value))?;
+        let ack = acks.iter().rev().filter(within).find(|a| a.answered(&self.history.trace, offset, value))?;
         Some(format!("{} at {} to {}", broker(ack.broker), secs(ack.time_ns), process(c.op.process)))
     }
 

@@ -143,7 +143,7 @@ pub(super) fn inputs(a: &Analysis<'_>, input: &str) -> Vec<Input> {
     let Some(order) = a.orders.get(input) else { return Vec::new() };
     let failed = a.failed_writes.get(input);
     let mut inputs: BTreeMap<u64, Input> = BTreeMap::new();
-    for (index, (&offset, values)) in order.log.iter().enumerate() {
+    for (index, &(offset, ref values)) in order.log.iter().enumerate() {
         for observed in values {
             let v = observed.value;
             if failed.is_some_and(|f| f.contains(&v)) {

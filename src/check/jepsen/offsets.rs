@@ -12,7 +12,7 @@ use crate::check::{Anomaly, AnomalyKind, RecordRef};
 pub(super) fn inconsistent_offsets(a: &Analysis<'_>) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for (key, order) in &a.orders {
-        for (&offset, values) in &order.log {
+        for &(offset, ref values) in &order.log {
             if values.len() < 2 {
                 continue;
             }
@@ -64,7 +64,7 @@ pub(super) fn duplicates(a: &Analysis<'_>) -> Vec<Anomaly> {
 /// `(value, offset)` pair finds them without an entry per value.
 fn values_at_several_offsets(order: &VersionOrder) -> Vec<(u64, Vec<u64>)> {
     let mut pairs: Vec<(u64, u64)> =
-        order.log.iter().flat_map(|(&offset, values)| values.iter().map(move |o| (o.value, offset))).collect();
+        order.log.iter().flat_map(|&(offset, ref values)| values.iter().map(move |o| (o.value, offset))).collect();
     pairs.sort_unstable();
     let mut several: Vec<(u64, Vec<u64>)> = pairs
         .chunk_by(|a, b| a.0 == b.0)

@@ -12,8 +12,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// normally appears once; duplicates and conflicting offsets make the two differ.
 fn value_spans(order: &VersionOrder) -> ByValue<(usize, usize)> {
     // Every log entry holds at least one value, so enumeration gives the dense index.
-    let pairs: Vec<(u64, (usize, usize))> =
-        order.log.values().enumerate().flat_map(|(i, values)| values.iter().map(move |o| (o.value, (i, i)))).collect();
+    let pairs: Vec<(u64, (usize, usize))> = order
+        .log
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, values))| values.iter().map(move |o| (o.value, (i, i))))
+        .collect();
     // A later appearance keeps the first index and moves the last one.
     ByValue::build_merging(pairs, |(_, last), (at, _)| *last = at)
 }

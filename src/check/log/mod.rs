@@ -44,12 +44,15 @@
 //!   partition as leader (`Append` with `as_leader`) stamping the same leader epoch. One
 //!   anomaly per partition, epoch and extra broker.
 
+mod offset_map;
 mod replicas;
 
 use super::describe::{broker, capitalize, offset_ranges, plural, sample, secs};
 use super::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{Event, History, TraceEvent};
+use offset_map::OffsetMap;
 use replicas::{Change, Entry, ReplicaLog, Replicas};
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -62,7 +65,7 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     let mut truncations = CommittedTruncations::default();
     replay(history, |event, change, replicas| {
         regressions.observe(event, change, replicas);
-        truncations.observe_role(event);
+        truncations.observe_role(event, replicas);
         if let Some(change) = change {
             divergences.observe(change);
             truncations.observe(change);
@@ -133,7 +136,7 @@ pub fn replica_divergence(history: &History) -> Vec<Anomaly> {
 struct Divergences {
     /// Per partition number: offset → the first entry any replica held there below its
     /// high watermark.
-    first: Vec<BTreeMap<u64, Witness>>,
+    first: Vec<OffsetMap<Witness>>,
     /// Divergent entries already counted.
     reported: BTreeSet<(usize, u64, Entry)>,
     /// Per partition, first broker and diverging broker: the divergent entries, in the
@@ -149,21 +152,17 @@ impl Divergences {
             return;
         }
         if self.first.len() <= change.partition {
-            self.first.resize_with(change.partition + 1, BTreeMap::new);
+            self.first.resize_with(change.partition + 1, OffsetMap::default);
         }
         let first = &mut self.first[change.partition];
         for &(offset, entry) in &change.now_below_hw {
-            match first.get(&offset) {
-                None => {
-                    first.insert(offset, Witness::of(change, entry));
-                }
-                Some(w) if w.entry != entry && self.reported.insert((change.partition, offset, entry)) => {
-                    let diverging = Witness::of(change, entry);
-                    let d = Divergent { offset, first: *w, diverging, found: self.found };
-                    self.by_pair.entry((Arc::from(change.tp), w.broker, change.broker)).or_default().push(d);
-                    self.found += 1;
-                }
-                Some(_) => {}
+            // The first entry found here is its own witness, and never diverges from it.
+            let w = *first.get_or_insert_with(offset, || Witness::of(change, entry));
+            if w.entry != entry && self.reported.insert((change.partition, offset, entry)) {
+                let diverging = Witness::of(change, entry);
+                let d = Divergent { offset, first: w, diverging, found: self.found };
+                self.by_pair.entry((Arc::from(change.tp), w.broker, change.broker)).or_default().push(d);
+                self.found += 1;
             }
         }
     }
@@ -372,8 +371,8 @@ fn hw_regression(tp: &str, b: u32, before: LeaderHw, now: LeaderHw, log: Option<
 /// documentation.
 pub fn committed_truncations(history: &History) -> Vec<Anomaly> {
     let mut truncations = CommittedTruncations::default();
-    replay(history, |event, change, _| {
-        truncations.observe_role(event);
+    replay(history, |event, change, replicas| {
+        truncations.observe_role(event, replicas);
         change.into_iter().for_each(|c| truncations.observe(c));
     });
     truncations.finish()
@@ -394,35 +393,43 @@ type Lost = (u64, Entry, Committer);
 /// The state of [`committed_truncations`] while the trace replays.
 #[derive(Default)]
 struct CommittedTruncations {
-    /// Per partition number: every committed entry, with the leader that first
-    /// committed it (the largest index of a long run: kept small on purpose).
-    committed: Vec<BTreeMap<(u64, Entry), Committer>>,
+    /// Per partition number: offset → every committed entry there (nearly always
+    /// one), with the leader that first committed it (the largest index of a long run:
+    /// kept small on purpose).
+    committed: Vec<OffsetMap<SmallVec<[(Entry, Committer); 1]>>>,
     /// Truncations found so far.
     found: Vec<Anomaly>,
-    /// The leader epoch each replica last took up, as leader or follower.
-    epochs: BTreeMap<(Arc<str>, u32), u32>,
+    /// The leader epoch each replica (partition number, broker) last took up, as leader
+    /// or follower.
+    epochs: BTreeMap<(usize, u32), u32>,
 }
 
 impl CommittedTruncations {
-    /// Remembers the leader epoch a replica takes up.
-    fn observe_role(&mut self, event: &TraceEvent) {
+    /// Remembers the leader epoch a replica takes up (`replicas` has numbered its
+    /// partition).
+    fn observe_role(&mut self, event: &TraceEvent, replicas: &Replicas) {
         if let Event::BecomeLeader { tp, broker, leader_epoch, .. }
         | Event::BecomeFollower { tp, broker, leader_epoch, .. } = &event.event
         {
-            self.epochs.insert((tp.clone(), *broker), *leader_epoch);
+            if let Some(partition) = replicas.number(tp) {
+                self.epochs.insert((partition, *broker), *leader_epoch);
+            }
         }
     }
 
     fn observe(&mut self, change: &Change<'_>) {
         if self.committed.len() <= change.partition {
-            self.committed.resize_with(change.partition + 1, BTreeMap::new);
+            self.committed.resize_with(change.partition + 1, OffsetMap::default);
         }
-        let epoch = self.epochs.get(&(Arc::from(change.tp), change.broker)).copied();
+        let epoch = self.epochs.get(&(change.partition, change.broker)).copied();
         let committed = &mut self.committed[change.partition];
         if change.as_leader {
             let by = Committer { broker: change.broker, time_ns: change.event.time_ns, epoch };
             for &(offset, entry) in &change.now_below_hw {
-                committed.entry((offset, entry)).or_insert(by);
+                let at = committed.get_or_insert_with(offset, SmallVec::new);
+                if at.iter().all(|(e, _)| *e != entry) {
+                    at.push((entry, by));
+                }
             }
         }
         // A follower still following an older leadership than the one that committed
@@ -437,7 +444,10 @@ impl CommittedTruncations {
         let lost: Vec<Lost> = change
             .removed
             .iter()
-            .filter_map(|&(o, e)| committed.get(&(o, e)).filter(|c| after_commit(c)).map(|c| (o, e, *c)))
+            .filter_map(|&(o, e)| {
+                let c = committed.get(o)?.iter().find(|(kept, _)| *kept == e).map(|(_, c)| c)?;
+                after_commit(c).then_some((o, e, *c))
+            })
             .collect();
         if !lost.is_empty() {
             self.found.push(committed_truncation(change, &lost));

@@ -136,6 +136,11 @@ pub(super) struct Replicas {
 }
 
 impl Replicas {
+    /// A partition's number (see [`Change::partition`]), if the trace named it.
+    pub fn number(&self, tp: &str) -> Option<usize> {
+        self.state.number(tp)
+    }
+
     /// A replica's records as they stand now, if the trace has mentioned it.
     pub fn log(&self, tp: &str, broker: u32) -> Option<&ReplicaLog> {
         self.logs.get(&(self.state.number(tp)?, broker))
