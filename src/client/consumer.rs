@@ -723,6 +723,7 @@ impl Consumer {
         let topic_id = fetch.answer.topic_id;
         let Some(position) = self.positions.get_mut(&tp) else { return false };
         let items = fetch.items.as_mut().expect("initialized");
+        let returned_before = records.len();
         let mut moved = false;
         while let Some(item) = items.front().copied() {
             match item {
@@ -741,8 +742,9 @@ impl Consumer {
             }
             items.pop_front();
         }
+        // What is left of the answer continues from the new position.
         fetch.fetch_offset = position.position.offset;
-        if records.last().is_some_and(|record| record.tp == tp) {
+        if records.len() > returned_before {
             // For the history: the position now belongs to the topic whose log answered.
             self.view.topic_ids().set_position(&tp, topic_id);
         }

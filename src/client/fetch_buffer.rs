@@ -25,9 +25,10 @@ use std::task::Poll;
 pub struct CompletedFetch {
     /// The leader's answer for the partition.
     pub answer: FetchPartitionResponse,
-    /// The position the fetch asked from: the answer is used only while the partition's
-    /// position is still there (`FetchCollector.initialize`: "Discarding stale fetch
-    /// response").
+    /// The position the fetch asked from, then, once partly returned, the position the
+    /// rest continues from (Kafka's `CompletedFetch.nextFetchOffset`): the answer is used
+    /// only while the partition's position is still there (`FetchCollector.initialize`:
+    /// "Discarding stale fetch response").
     pub fetch_offset: Offset,
     /// Once the answer was checked against the position (Kafka's
     /// `CompletedFetch.isInitialized`): the items not returned yet, in offset order.
