@@ -19,6 +19,7 @@ pub mod jepsen;
 pub mod key_order;
 pub mod liveness;
 pub mod log;
+pub(crate) mod per_key;
 pub mod quorum;
 pub mod replay;
 #[cfg(test)]

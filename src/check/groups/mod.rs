@@ -106,6 +106,7 @@ mod static_members;
 pub use rebalances::{ownerless_time, rebalances, without_uuid, OwnerlessTime, Rebalance};
 
 use super::describe::{process, secs};
+use super::per_key::PerKey;
 use super::Anomaly;
 use crate::history::{GroupContext, History, MicroOp, Op, OpFn, OpType, OpValue};
 use std::borrow::Cow;
@@ -260,12 +261,12 @@ impl<'a> GroupOps<'a> {
     /// Pairs completions with invocations and collects group ops and polled records.
     pub fn new(history: &'a History) -> Self {
         let mut ops = Vec::new();
-        let mut seen: BTreeMap<Cow<'a, str>, Vec<(u64, Seen<'a>)>> = BTreeMap::new();
+        let mut polled: PerKey<'a, Vec<(u64, Seen<'a>)>> = PerKey::new();
         let mut rewinds: BTreeMap<(&'a str, &'a str), Vec<usize>> = BTreeMap::new();
         for (at, op, invoke) in history.completions() {
             let invoked = invoke.map(|i| &history.ops[i]);
             if matches!(op.f, OpFn::Poll | OpFn::Txn) {
-                record_polled(&mut seen, op);
+                record_polled(&mut polled, op);
             }
             let ctx = op.group.as_ref().or(invoked.and_then(|i| i.group.as_ref()));
             if let (OpFn::Rewind, OpType::Ok, OpValue::Rewind(rewind)) = (op.f, op.kind, &op.value) {
@@ -279,6 +280,8 @@ impl<'a> GroupOps<'a> {
             let value = if has_expected_shape(op) { &op.value } else { invoked.map_or(&op.value, |i| &i.value) };
             ops.push(MemberOp { op, done_at: at, invoked_at: invoke.unwrap_or(at), ctx, value });
         }
+        let mut seen: BTreeMap<Cow<'a, str>, Vec<(u64, Seen<'a>)>> =
+            polled.into_map().into_iter().map(|(key, records)| (Cow::Borrowed(key), records)).collect();
         // Records retention deleted existed too, even if nobody polled them in time.
         for e in history.trace.other_than_replica_traffic() {
             let Some((tp, removed)) = e.event.deleted_by_retention() else { continue };
@@ -307,12 +310,12 @@ fn has_expected_shape(op: &Op) -> bool {
 }
 
 /// Adds the records a poll completion returned to `seen`.
-fn record_polled<'a>(seen: &mut BTreeMap<Cow<'a, str>, Vec<(u64, Seen<'a>)>>, op: &'a Op) {
+fn record_polled<'a>(seen: &mut PerKey<'a, Vec<(u64, Seen<'a>)>>, op: &'a Op) {
     for mop in op.micro_ops() {
         let MicroOp::Poll { records: Some(records) } = mop else { continue };
         for (key, pairs) in records {
-            let offsets = seen.entry(Cow::Borrowed(key.as_str())).or_default();
-            offsets.extend(pairs.iter().map(|&(offset, value)| (offset, Seen { value, op: Some(op) })));
+            seen.entry(key.as_str())
+                .extend(pairs.iter().map(|&(offset, value)| (offset, Seen { value, op: Some(op) })));
         }
     }
 }

@@ -4,6 +4,7 @@
 //! every key.
 
 use crate::check::describe::{broker, process, secs};
+use crate::check::per_key::PerKey;
 use crate::history::{Event, History, MicroOp, Op, OpFn, OpType, Trace};
 use crate::protocol::TopicPartition;
 use smallvec::SmallVec;
@@ -137,10 +138,15 @@ pub(super) struct VersionOrder {
     /// anomaly. (Nearly every offset holds one value, which the `SmallVec` keeps without
     /// an allocation.) Filled by [`VersionOrder::index`].
     pub log: Vec<(u64, SmallVec<[Observed; 1]>)>,
-    /// Every observation `(offset, value, first)` in history order, until
-    /// [`VersionOrder::index`] sorts them into `log`: one sort of a nearly sorted `Vec`
-    /// instead of a `BTreeMap` insert per observation.
-    observed: Vec<(u64, u64, Observation)>,
+    /// Every observation `(offset, value, n, first)` a send's acknowledgement made, `n`
+    /// counting the key's observations in history order, until [`VersionOrder::index`]
+    /// sorts them into `log` with `polled`: one sort instead of a `BTreeMap` insert per
+    /// observation. Kept apart from the polls because each list is nearly sorted by
+    /// offset (acknowledgements and polls each come in offset order, but interleave),
+    /// and a stable sort merges two long runs in one pass.
+    sent: Vec<(u64, u64, u32, Observation)>,
+    /// Every observation a poll made, as `sent`.
+    polled: Vec<(u64, u64, u32, Observation)>,
     /// Dense index → `(offset, value)`: the observed offsets in order with the gaps
     /// removed. Where an offset holds several values the smallest stands for it (Jepsen
     /// takes an arbitrary one; the smallest keeps runs reproducible).
@@ -152,16 +158,23 @@ pub(super) struct VersionOrder {
 impl VersionOrder {
     /// Records one observation of `value` at `offset`.
     fn observe(&mut self, offset: u64, value: u64, at: usize, how: How) {
-        self.observed.push((offset, value, Observation { at, how }));
+        let n = u32::try_from(self.sent.len() + self.polled.len()).expect("fewer than 2^32 observations of a key");
+        let observations = match how {
+            How::Sent => &mut self.sent,
+            How::Polled => &mut self.polled,
+        };
+        observations.push((offset, value, n, Observation { at, how }));
     }
 
     /// Builds the log and the dense indexes once every observation is in.
     fn index(&mut self) {
-        let mut observed = std::mem::take(&mut self.observed);
-        // Stable: of the observations of one value at one offset, the first stays first.
-        observed.sort_by_key(|&(offset, value, _)| (offset, value));
-        observed.dedup_by_key(|&mut (offset, value, _)| (offset, value));
-        for (offset, value, first) in observed {
+        let mut observed = std::mem::take(&mut self.sent);
+        observed.append(&mut self.polled);
+        // Of the observations of one value at one offset, the first in history order
+        // (the smallest `n`) comes first and is kept.
+        observed.sort_by_key(|&(offset, value, n, _)| (offset, value, n));
+        observed.dedup_by_key(|&mut (offset, value, _, _)| (offset, value));
+        for (offset, value, _, first) in observed {
             let seen = Observed { value, first };
             match self.log.last_mut() {
                 Some((last, values)) if *last == offset => values.push(seen),
@@ -401,9 +414,9 @@ impl<'a> Analysis<'a> {
 
     /// Fills `ok_reads`, `failed_writes` and `writer_of`.
     fn index_reads_and_writes(&mut self) {
-        let mut ok_reads: BTreeMap<&'a str, Vec<(u64, usize)>> = BTreeMap::new();
-        let mut failed_writes: BTreeMap<&'a str, Vec<(u64, usize)>> = BTreeMap::new();
-        let mut writer_of: BTreeMap<&'a str, Vec<(u64, usize)>> = BTreeMap::new();
+        let mut ok_reads: PerKey<'a, Vec<(u64, usize)>> = PerKey::new();
+        let mut failed_writes: PerKey<'a, Vec<(u64, usize)>> = PerKey::new();
+        let mut writer_of: PerKey<'a, Vec<(u64, usize)>> = PerKey::new();
         for (i, c) in self.ops.iter().enumerate() {
             let op: &'a Op = c.op;
             let writes = matches!(op.f, OpFn::Send | OpFn::Txn);
@@ -411,14 +424,14 @@ impl<'a> Analysis<'a> {
             for mop in op.micro_ops() {
                 match mop {
                     MicroOp::Send { key, value, .. } if writes => {
-                        writer_of.entry(key).or_default().push((*value, i));
+                        writer_of.entry(key).push((*value, i));
                         if c.kind == OpType::Fail {
-                            failed_writes.entry(key).or_default().push((*value, i));
+                            failed_writes.entry(key).push((*value, i));
                         }
                     }
                     MicroOp::Poll { records: Some(records) } if reads => {
                         for (key, pairs) in records {
-                            ok_reads.entry(key).or_default().extend(pairs.iter().map(|&(_, v)| (v, i)));
+                            ok_reads.entry(key).extend(pairs.iter().map(|&(_, v)| (v, i)));
                         }
                     }
                     _ => {}
@@ -429,6 +442,7 @@ impl<'a> Analysis<'a> {
         // an input record once more after its aborted transaction) may be read from that
         // copy: only a value whose every send to the key failed makes an aborted read.
         // (Jepsen's values are unique, so this never applies to its histories.)
+        let mut failed_writes = failed_writes.into_map();
         if !failed_writes.is_empty() {
             let not_failed = self.sent_without_failing(&failed_writes);
             for (key, writes) in &mut failed_writes {
@@ -436,9 +450,9 @@ impl<'a> Analysis<'a> {
             }
             failed_writes.retain(|_, writes| !writes.is_empty());
         }
-        self.ok_reads = by_value_per_key(ok_reads, Keep::First);
+        self.ok_reads = by_value_per_key(ok_reads.into_map(), Keep::First);
         self.failed_writes = by_value_per_key(failed_writes, Keep::Last);
-        self.writer_of = by_value_per_key(writer_of, Keep::Last);
+        self.writer_of = by_value_per_key(writer_of.into_map(), Keep::Last);
     }
 
     /// Of the `(key, value)` sends in `failed`, those some send/txn op that did not fail
@@ -483,7 +497,7 @@ impl<'a> Analysis<'a> {
     /// its type (a poll only ever returns what the log holds), plus the acknowledged
     /// offsets of sends whose op must have committed.
     fn build_version_orders(&mut self) {
-        let mut orders: BTreeMap<&'a str, VersionOrder> = BTreeMap::new();
+        let mut orders: PerKey<'a, VersionOrder> = PerKey::new();
         for (i, c) in self.ops.iter().enumerate() {
             if !matches!(c.op.f, OpFn::Send | OpFn::Poll | OpFn::Txn) {
                 continue;
@@ -495,11 +509,11 @@ impl<'a> Analysis<'a> {
                     // An offset is the broker's acknowledgement, even inside an `info`
                     // send op (not inside a transaction that may have aborted).
                     MicroOp::Send { key, value, offset: Some(offset) } if sends_count => {
-                        orders.entry(&**key).or_default().observe(*offset, *value, i, How::Sent);
+                        orders.entry(key).observe(*offset, *value, i, How::Sent);
                     }
                     MicroOp::Poll { records: Some(records) } => {
                         for (key, pairs) in records {
-                            let order = orders.entry(key.as_str()).or_default();
+                            let order = orders.entry(key.as_str());
                             for (offset, value) in pairs {
                                 order.observe(*offset, *value, i, How::Polled);
                             }
@@ -509,10 +523,10 @@ impl<'a> Analysis<'a> {
                 }
             }
         }
+        let mut orders = orders.into_map();
         for order in orders.values_mut() {
             order.index();
         }
-        if std::env::var_os("KT").is_some() {}
         self.orders = orders;
     }
 
