@@ -17,6 +17,7 @@ mod edn;
 mod file;
 pub mod incarnations;
 mod jsonl;
+mod name_numbers;
 mod op;
 mod parse;
 mod recorder;

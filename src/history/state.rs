@@ -17,6 +17,7 @@
 //! latest event that tells it says (an append, a truncation, a log loaded from disk, a
 //! leadership change, or a log start moved past the end).
 
+use super::name_numbers::NameNumbers;
 use super::trace::{Event, TraceEvent};
 use crate::fault::FaultKind;
 use crate::protocol::TopicPartition;
@@ -126,7 +127,7 @@ pub struct ClusterState {
     controller: Option<ControllerView>,
     quorum_leader: Option<QuorumLeaderView>,
     metadata: MetadataView,
-    numbers: BTreeMap<Arc<str>, usize>,
+    numbers: NameNumbers,
     partitions: Vec<PartitionView>,
     replicas: BTreeMap<(usize, u32), ReplicaView>,
     /// The replicas of each partition an administrator created, by name.
@@ -176,7 +177,7 @@ impl ClusterState {
 
     /// A partition by name, if the trace named it.
     pub fn partition(&self, tp: &str) -> Option<&PartitionView> {
-        self.numbers.get(tp).map(|&n| &self.partitions[n])
+        self.numbers.get(tp).map(|n| &self.partitions[n as usize])
     }
 
     /// A partition by number.
@@ -186,7 +187,7 @@ impl ClusterState {
 
     /// A partition's number, if the trace named it.
     pub fn number(&self, tp: &str) -> Option<usize> {
-        self.numbers.get(tp).copied()
+        self.numbers.get(tp).map(|n| n as usize)
     }
 
     /// Every partition the trace named, in order of first appearance.
@@ -226,13 +227,11 @@ impl ClusterState {
 
     /// The number of a partition, assigned on first sight.
     fn number_of(&mut self, tp: &Arc<str>) -> usize {
-        if let Some(&n) = self.numbers.get(tp) {
-            return n;
+        let (n, new) = self.numbers.number_of(tp);
+        if new {
+            self.partitions.push(PartitionView { name: tp.clone(), ..PartitionView::default() });
         }
-        let n = self.partitions.len();
-        self.numbers.insert(tp.clone(), n);
-        self.partitions.push(PartitionView { name: tp.clone(), ..PartitionView::default() });
-        n
+        n as usize
     }
 
     /// Applies one event and says what it changed.
@@ -277,8 +276,8 @@ impl ClusterState {
                 Applied::Nothing
             }
             Event::PartitionDeleted { tp, broker } | Event::PartitionStray { tp, broker, .. } => {
-                if let Some(&n) = self.numbers.get(tp) {
-                    self.replicas.remove(&(n, *broker));
+                if let Some(n) = self.numbers.get(tp) {
+                    self.replicas.remove(&(n as usize, *broker));
                 }
                 Applied::Nothing
             }

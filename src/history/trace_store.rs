@@ -19,10 +19,10 @@
 //! whole events the recorder used to keep, and [`Recorder::take`](super::Recorder::take)
 //! moves it out without a copy.
 
+use super::name_numbers::NameNumbers;
 use super::trace::{AppendedValues, Event, TraceEvent};
 use crate::protocol::Acks;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -341,19 +341,17 @@ impl std::iter::FusedIterator for TraceIter<'_> {}
 #[derive(Clone, Default)]
 struct Names {
     names: Vec<Arc<str>>,
-    ids: HashMap<Arc<str>, u32>,
+    ids: NameNumbers,
 }
 
 impl Names {
-    /// The id of `name`, interning it if new. Only looked up, never iterated: ids follow
-    /// the order names first appear in, so the stream is the same in every process.
+    /// The id of `name`, interning it if new: ids follow the order names first appear
+    /// in, so the stream is the same in every process.
     fn id(&mut self, name: &Arc<str>) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
-            return id;
+        let (id, new) = self.ids.number_of(name);
+        if new {
+            self.names.push(Arc::clone(name));
         }
-        let id = u32::try_from(self.names.len()).expect("fewer than 2^32 names");
-        self.names.push(Arc::clone(name));
-        self.ids.insert(Arc::clone(name), id);
         id
     }
 
@@ -363,7 +361,8 @@ impl Names {
 
     fn heap_bytes(&self) -> usize {
         let strings: usize = self.names.iter().map(|n| n.len() + 2 * std::mem::size_of::<usize>()).sum();
-        strings + self.names.capacity() * 16 + self.ids.capacity() * 24
+        // The numbers' map holds a clone of each name (16 bytes) and its number.
+        strings + self.names.capacity() * 16 + self.ids.len() * 24
     }
 }
 
