@@ -5,9 +5,10 @@ use super::{BrokerConfig, SharedBroker};
 use crate::protocol::{
     AlterIsrRequest, BrokerId, ErrorCode, Offset, PartitionState, Request, Response, TopicPartition,
 };
+use crate::sim::clock;
 use crate::sim::net::{Addr, Connection};
 use bytes::Bytes;
-use madsim::time::{sleep, Instant};
+use madsim::time::sleep;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -163,7 +164,7 @@ pub async fn run_isr_expiry(shared: SharedBroker) {
     let rule = shared.config.isr_lag_rule();
     loop {
         sleep(rule.max_lag / 2).await;
-        let now = Instant::now();
+        let now = clock::now();
         let shrinks: Vec<(TopicPartition, Vec<BrokerId>)> = {
             let state = shared.lock();
             state

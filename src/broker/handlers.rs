@@ -15,6 +15,7 @@ use crate::protocol::{
     MetadataResponse, OffsetForLeaderEpochPartition, OffsetForLeaderEpochResponse, OffsetSpec, PartitionMetadata,
     PartitionState, Response, TopicPartition, TruncationMode,
 };
+use crate::sim::clock;
 use madsim::time::Instant;
 use std::time::Duration;
 
@@ -50,7 +51,7 @@ pub fn metadata(shared: &SharedBroker, topics: &[String], allow_auto_topic_creat
 /// have changed since its last read (see [`super::hosted`]): the others would read the
 /// same, as Kafka's purgatory checks a delayed fetch only for changes to its partitions.
 pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPartitionResponse> {
-    let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms);
+    let deadline = clock::now() + Duration::from_millis(request.max_wait_ms);
     if let Some(follower) = request.replica_id {
         record_follower_progress(shared, follower, &request);
     }
@@ -94,7 +95,7 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
             read_at = Some(state.partitions.change_mark());
         }
         let ready = responses.iter().any(|r| r.error.is_some() || !r.batches.is_empty());
-        if ready || Instant::now() >= deadline {
+        if ready || clock::now() >= deadline {
             return responses;
         }
         tokio::select! {
@@ -109,7 +110,7 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
 /// move the high watermark and let it rejoin the ISR if it is eligible (in KRaft, by this
 /// broker's metadata and the broker epoch the fetch carried).
 fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::BrokerId, request: &FetchRequest) {
-    let now = Instant::now();
+    let now = clock::now();
     let broker_epoch = request.replica_broker_epoch;
     let mut expansions = Vec::new();
     let mut moved = false;
@@ -361,7 +362,7 @@ pub fn apply_partition_states(shared: &SharedBroker, partitions: &[PartitionStat
         let state = &mut *guard;
         let me = state.id;
         update_live_brokers(&mut state.metadata, live_brokers);
-        let now = Instant::now();
+        let now = clock::now();
         for partition_state in partitions {
             state.cache_partition_state(partition_state.clone());
             if !partition_state.replicas.contains(&me) {

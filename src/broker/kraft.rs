@@ -22,11 +22,12 @@ use crate::protocol::{
 };
 use crate::raft::metadata::{MetadataImage, MetadataRecord};
 use crate::raft::{ElectionState, QuorumConfig, QuorumNode, RaftLog};
+use crate::sim::clock;
 use crate::sim::disk::Disk;
 use crate::sim::net::{Addr, NetError};
 use bytes::Bytes;
 use madsim::rand::{thread_rng, Rng};
-use madsim::time::{sleep, sleep_until, Instant};
+use madsim::time::{sleep, sleep_until};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,7 +117,7 @@ const STARTING_HEARTBEAT_MS: u64 = 10;
 /// Replicates the metadata log as an observer and applies what is committed. Runs for the
 /// life of the process.
 pub async fn run_metadata_observer(shared: SharedBroker, config: KraftBrokerConfig) {
-    let started = Instant::now();
+    let started = clock::now();
     let now_ms = move || started.elapsed().as_millis() as u64;
     let me = NodeId(shared.id().0);
     let mut rng = thread_rng();
@@ -426,9 +427,9 @@ pub(super) async fn call_controller(
     request: ControllerRequest,
     retry_timeout: Duration,
 ) -> Option<ControllerResponse> {
-    let deadline = Instant::now() + retry_timeout;
+    let deadline = clock::now() + retry_timeout;
     loop {
-        let now = Instant::now();
+        let now = clock::now();
         if now >= deadline {
             return None;
         }
@@ -444,7 +445,7 @@ pub(super) async fn call_controller(
         match answer {
             Ok(Response::Controller(response)) if !response.is_not_controller() => return Some(response),
             Err(NetError::Timeout) => return None,
-            _ => sleep(NO_CONTROLLER_BACKOFF.min(deadline.saturating_duration_since(Instant::now()))).await,
+            _ => sleep(NO_CONTROLLER_BACKOFF.min(deadline.saturating_duration_since(clock::now()))).await,
         }
     }
 }

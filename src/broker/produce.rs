@@ -14,6 +14,7 @@ use crate::protocol::{
     Acks, ErrorCode, LeaderEpoch, Offset, ProducePartitionResponse, ProduceRequest, RecordBatch, Request,
     TopicPartition,
 };
+use crate::sim::clock;
 use madsim::time::Instant;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +32,7 @@ pub async fn produce(shared: &SharedBroker, request: ProduceRequest) -> Vec<Prod
         && (shared.config.txn.partition_verification || request.transaction_version.bumps_epoch_per_transaction());
     let mut admissions = admit(shared, request.acks, verified_only, batches);
     admissions.append(&mut unverified);
-    let deadline = Instant::now() + Duration::from_millis(request.timeout_ms);
+    let deadline = clock::now() + Duration::from_millis(request.timeout_ms);
     await_replication(shared, &mut admissions, deadline).await;
     answer(shared, request.acks, admissions)
 }

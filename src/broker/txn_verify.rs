@@ -21,8 +21,9 @@ use crate::protocol::{
     ErrorCode, ProducerIdAndEpoch, RecordBatch, Request, Response, TopicPartition, TransactionVersion, TxnRequest,
     TxnResponse,
 };
+use crate::sim::clock;
 use crate::sim::net::Addr;
-use madsim::time::{sleep, Instant};
+use madsim::time::sleep;
 use std::time::Duration;
 
 /// Splits a transactional produce request's batches into those that may go on to
@@ -39,7 +40,7 @@ pub(super) async fn verify(
     if !version.bumps_epoch_per_transaction() && !shared.config.txn.partition_verification {
         return (incoming, Vec::new());
     }
-    let started = Instant::now();
+    let started = clock::now();
     let retry_timeout = Duration::from_millis(shared.config.txn.add_partitions_retry_timeout_ms);
     let answers = loop {
         let needing = start_verifications(shared, &mut incoming);

@@ -12,6 +12,7 @@
 
 use super::isolation::Fetched;
 use crate::protocol::{BrokerId, FetchPartitionResponse, Offset, Response, TopicPartition};
+use crate::sim::clock;
 use crate::sim::net::{NetError, PendingResponse};
 use crate::sim::timer::sleep_until_once;
 use madsim::time::Instant;
@@ -152,7 +153,7 @@ impl InFlightFetches {
             Poll::Pending
         })
         .await;
-        let now = Instant::now();
+        let now = clock::now();
         let mut settled = Vec::new();
         for (leader, answer) in answered {
             let fetch = self.by_leader.remove(&leader).expect("answered while in flight");

@@ -20,6 +20,7 @@ use crate::protocol::{
     AlterIsrRequest, BrokerEndpoint, BrokerId, ErrorCode, LeaderAndIsrRequest, MetaError, MetaEvent, MetaOp,
     PartitionState, Request, Response, TopicAssignment, TopicId, TopicPartition,
 };
+use crate::sim::clock;
 use crate::sim::net::{Addr, NodeNet};
 use channel::BrokerChannel;
 use futures_util::future::join_all;
@@ -265,7 +266,7 @@ impl<'a> ActiveController<'a> {
             shutting_down: BTreeSet::new(),
             next_imbalance_check: ctx
                 .auto_rebalance
-                .map(|_| Instant::now() + Duration::from_millis(FIRST_IMBALANCE_CHECK_MS)),
+                .map(|_| clock::now() + Duration::from_millis(FIRST_IMBALANCE_CHECK_MS)),
             topics: ctx.topics.clone(),
             topic_ids: BTreeMap::new(),
             deleting: BTreeMap::new(),
@@ -639,7 +640,7 @@ impl<'a> ActiveController<'a> {
             self.next_imbalance_check = None;
             return Ok(());
         };
-        self.next_imbalance_check = Some(Instant::now() + Duration::from_millis(rebalance.check_interval_ms));
+        self.next_imbalance_check = Some(clock::now() + Duration::from_millis(rebalance.check_interval_ms));
         let live = self.electable();
         let tps = election::imbalanced_partitions(self.partitions.values(), &live, rebalance.imbalance_percentage);
         let election = StateChange::Election { unclean: false, reason: ElectionReason::PreferredReplica };

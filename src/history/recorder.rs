@@ -7,6 +7,7 @@ use super::{History, Trace};
 use crate::coverage::idle::IdleFault;
 use crate::coverage::{ReachedState, ReachedStates};
 use crate::protocol::{TopicId, TopicPartition};
+use crate::sim::clock;
 use madsim::time::Instant;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -57,7 +58,7 @@ pub struct Tracer {
 impl Recorder {
     /// Starts recording; call inside the simulation so that time is simulated.
     pub fn new() -> Self {
-        Recorder { log: Arc::default(), start: Instant::now(), traced: Arc::new(Notify::new()) }
+        Recorder { log: Arc::default(), start: clock::now(), traced: Arc::new(Notify::new()) }
     }
 
     fn lock(&self) -> MutexGuard<'_, Log> {
@@ -66,7 +67,7 @@ impl Recorder {
 
     /// Simulated nanoseconds since the run started.
     pub fn now_ns(&self) -> u64 {
-        Instant::now().duration_since(self.start).as_nanos() as u64
+        clock::now().duration_since(self.start).as_nanos() as u64
     }
 
     /// Appends a client operation and returns its index.

@@ -18,10 +18,11 @@ use crate::protocol::{ErrorCode, NodeId, Offset, Request, Response, TopicPartiti
 use crate::raft::metadata::{MetadataImage, MetadataRecord, PartitionRegistration};
 use crate::raft::store::QuorumStore;
 use crate::raft::{QuorumConfig, QuorumNode, RoleKind};
+use crate::sim::clock;
 use crate::sim::disk::Disk;
 use crate::sim::net::{Incoming, NodeNet, Responder};
 use madsim::rand::{thread_rng, GlobalRng};
-use madsim::time::{sleep, sleep_until, Instant};
+use madsim::time::{sleep, sleep_until};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -59,7 +60,7 @@ const IDLE_WAKE_MS: u64 = 60_000;
 
 /// The controller process's main: never returns while the process lives.
 pub async fn run_controller(ctx: ControllerContext) {
-    let started = Instant::now();
+    let started = clock::now();
     let now_ms = move || started.elapsed().as_millis() as u64;
     let (store, state, log) = match QuorumStore::open(ctx.disk.clone()) {
         Ok(opened) => opened,

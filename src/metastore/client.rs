@@ -4,13 +4,14 @@
 
 use crate::protocol::{MetaError, MetaEvent, MetaOp, MetaRequest, MetaResponse, Request, Response};
 use crate::protocol::{SessionId, ZNode};
+use crate::sim::clock;
 use crate::sim::net::{Addr, Connection, NodeNet};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
-use tokio::time::{sleep, Instant};
+use tokio::time::sleep;
 
 /// Why a metastore call failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,9 +317,9 @@ fn unexpected(response: MetaResponse) -> MetaClientError {
 /// Sends `CreateSession` until it succeeds or `session_timeout_ms` has passed; returns
 /// the session and the timeout the server granted.
 async fn open_session(channel: &Channel, config: &MetaClientConfig) -> Result<(SessionId, u64), MetaClientError> {
-    let deadline = Instant::now() + Duration::from_millis(config.session_timeout_ms);
+    let deadline = clock::now() + Duration::from_millis(config.session_timeout_ms);
     loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
+        let remaining = deadline.saturating_duration_since(clock::now());
         let timeout = config.request_timeout().min(remaining).max(Duration::from_millis(1));
         let request = MetaRequest::CreateSession { timeout_ms: config.session_timeout_ms };
         match channel.call(request, timeout).await {
@@ -327,10 +328,10 @@ async fn open_session(channel: &Channel, config: &MetaClientConfig) -> Result<(S
             Ok(other) => tracing::warn!(response = ?other, "unexpected answer to CreateSession"),
             Err(_) => {}
         }
-        if Instant::now() >= deadline {
+        if clock::now() >= deadline {
             return Err(MetaClientError::Unavailable);
         }
-        sleep(config.retry_backoff().min(deadline.saturating_duration_since(Instant::now()))).await;
+        sleep(config.retry_backoff().min(deadline.saturating_duration_since(clock::now()))).await;
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::store::Store;
 use crate::protocol::{ErrorCode, MetaRequest, MetaResponse, Request, Response, SessionId};
+use crate::sim::clock;
 use crate::sim::disk::Disk;
 use crate::sim::net::{NodeNet, ServerConn};
 use bytes::Bytes;
@@ -112,7 +113,7 @@ impl Shared {
     /// the long polls.
     fn apply<R>(&self, f: impl FnOnce(&mut Store, Instant) -> R) -> R {
         let mut store = self.lock();
-        let result = f(&mut store, Instant::now());
+        let result = f(&mut store, clock::now());
         if store.take_dirty() {
             self.persist(&store);
             self.changed.notify_waiters();
@@ -131,7 +132,7 @@ impl Shared {
 fn load_snapshot(disk: &Disk) -> Option<Store> {
     let entries = disk.read(SNAPSHOT_PATH)?;
     let bytes = entries.last()?;
-    match Store::from_snapshot(bytes, Instant::now()) {
+    match Store::from_snapshot(bytes, clock::now()) {
         Ok(store) => Some(store),
         Err(error) => {
             // Written atomically by us, so this means a bug; say so and start empty.
@@ -167,13 +168,13 @@ async fn serve(shared: &Shared, request: MetaRequest) -> MetaResponse {
 /// Answers a `PollEvents` at once if events are queued, else when one fires, the session
 /// ends, or `max_wait_ms` passes.
 async fn long_poll(shared: &Shared, session: SessionId, max_wait_ms: u64, acked: u64) -> MetaResponse {
-    let deadline = Instant::now() + Duration::from_millis(max_wait_ms.min(MAX_POLL_WAIT_MS));
+    let deadline = clock::now() + Duration::from_millis(max_wait_ms.min(MAX_POLL_WAIT_MS));
     let request = MetaRequest::PollEvents { session, max_wait_ms, acked };
     // The first pass goes through `handle`, which counts the request as a heartbeat.
     let mut response = shared.apply(|store, now| store.handle(request, now));
     loop {
         let has_answer = !matches!(&response, MetaResponse::Events(events) if events.is_empty());
-        if has_answer || Instant::now() >= deadline {
+        if has_answer || clock::now() >= deadline {
             return response;
         }
         // Register for the wake-up before looking again, so no change slips between.

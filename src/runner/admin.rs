@@ -20,6 +20,7 @@ use crate::history::{Event, Recorder};
 use crate::protocol::kraft::{ControllerRequest, ControllerResponse};
 use crate::protocol::{ErrorCode, Request, Response};
 use crate::scenario::{RewindWho, TopicEvent, TopicEventSpec};
+use crate::sim::clock;
 use crate::sim::net::{Addr, NodeNet};
 use crate::workload::{RewindRequest, WorkloadContext};
 use madsim::runtime::NodeHandle;
@@ -58,7 +59,7 @@ impl EventSchedule {
     ) -> Self {
         // Record timestamps count from the run's start, `to_time` from the safety phase's.
         let safety_start_ms =
-            (madsim::time::TimeHandle::current().elapsed() - (Instant::now() - start)).as_millis() as u64;
+            (madsim::time::TimeHandle::current().elapsed() - (clock::now() - start)).as_millis() as u64;
         let tasks = events
             .iter()
             .enumerate()
@@ -118,9 +119,9 @@ impl EventSchedule {
 /// the active controller answers, and returns its error, if any: REQUEST_TIMED_OUT when
 /// none answered in time.
 async fn call(net: &NodeNet<Request, Response>, controllers: &[Addr], request: ControllerRequest) -> Option<ErrorCode> {
-    let deadline = Instant::now() + DEFAULT_API_TIMEOUT;
+    let deadline = clock::now() + DEFAULT_API_TIMEOUT;
     for addr in controllers.iter().cycle() {
-        let now = Instant::now();
+        let now = clock::now();
         if now >= deadline {
             break;
         }

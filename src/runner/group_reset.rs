@@ -33,6 +33,7 @@ use crate::history::{OpFn, OpType, OpValue, Recorder, Rewind, RewindMove};
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, IsolationLevel, Offset, OffsetReset, Request, Response};
 use crate::protocol::{OffsetSpec, TopicPartition};
 use crate::scenario::RewindTo;
+use crate::sim::clock;
 use crate::sim::net::{Addr, NodeNet};
 use madsim::time::{sleep, Instant};
 use std::collections::BTreeMap;
@@ -76,7 +77,7 @@ pub(super) async fn reset_group(
     let asked =
         Rewind { to_time_ms: reset.timestamp_ms, group: Some(reset.group.to_string()), partitions: BTreeMap::new() };
     recorder.op(reset.process, OpType::Invoke, OpFn::Rewind, OpValue::Rewind(asked.clone()), None);
-    let deadline = Instant::now() + DEFAULT_API_TIMEOUT;
+    let deadline = clock::now() + DEFAULT_API_TIMEOUT;
     let (kind, value, error) = match run(net, bootstrap, &reset, deadline).await {
         Ok(partitions) => (OpType::Ok, Rewind { partitions, ..asked }, None),
         Err(Refused { error, certain }) => (if certain { OpType::Fail } else { OpType::Info }, asked, Some(error)),
@@ -156,7 +157,7 @@ async fn new_offsets(
         RewindTo::Time { .. } => {
             let timestamp_ms = reset.timestamp_ms.expect("a reset by time has a timestamp");
             let lookup = partitions.iter().map(|tp| (tp.clone(), timestamp_ms)).collect();
-            let timeout = deadline.saturating_duration_since(Instant::now());
+            let timeout = deadline.saturating_duration_since(clock::now());
             let Some(found) = lookups.offsets_for_times_within(&lookup, timeout).await else {
                 return Err(Refused::certain("TimeoutException: listOffsets by timestamp"));
             };
@@ -194,7 +195,7 @@ async fn call(
     deadline: Instant,
 ) -> Result<Option<GroupResponse>, Refused> {
     loop {
-        let timeout = REQUEST_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
+        let timeout = REQUEST_TIMEOUT.min(deadline.saturating_duration_since(clock::now()));
         let retry = match link.call(request.clone(), timeout).await {
             Ok(response) => match crate::client::group::coordinator::response_error(&response) {
                 Some(
@@ -231,7 +232,7 @@ async fn log_offset(
 /// Waits the admin client's `retry.backoff.ms` before another attempt, or gives up with
 /// a timeout of `what` when that would pass `deadline`.
 async fn backoff(deadline: Instant, what: &str) -> Result<(), Refused> {
-    if Instant::now() + RETRY_BACKOFF >= deadline {
+    if clock::now() + RETRY_BACKOFF >= deadline {
         return Err(Refused::certain(format!("TimeoutException: {what}")));
     }
     sleep(RETRY_BACKOFF).await;

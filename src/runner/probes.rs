@@ -6,7 +6,8 @@ use crate::history::{ClusterState, MicroOp, Op, OpFn, OpType, OpValue, Recorder}
 use crate::protocol::{broker_name, TopicPartition};
 use crate::protocol::{partition_name, Subscription, TopicAssignment};
 use crate::scenario::{PipelineSpec, Scenario, TopicEvent};
-use madsim::time::{sleep, Instant};
+use crate::sim::clock;
+use madsim::time::sleep;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -15,12 +16,12 @@ const PROBE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Polls `condition` every [`PROBE_INTERVAL`] until it holds or `limit` passes.
 pub(super) async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
+    let deadline = clock::now() + limit;
     loop {
         if condition() {
             return true;
         }
-        if Instant::now() >= deadline {
+        if clock::now() >= deadline {
             return false;
         }
         sleep(PROBE_INTERVAL).await;
@@ -38,14 +39,14 @@ pub(super) async fn wait_while_progressing(
     mut condition: impl FnMut() -> bool,
     mut remaining: impl FnMut() -> u64,
 ) -> bool {
-    let started = Instant::now();
+    let started = clock::now();
     let mut deadline = started + limit;
     let mut lowest = u64::MAX;
     loop {
         if condition() {
             return true;
         }
-        let now = Instant::now();
+        let now = clock::now();
         let left = remaining();
         if left < lowest {
             lowest = left;
@@ -427,7 +428,7 @@ mod tests {
     fn a_wait_goes_on_while_what_remains_falls_and_gives_up_a_limit_after_it_stops() {
         madsim::runtime::Runtime::new().block_on(async {
             let limit = Duration::from_secs(1);
-            let started = Instant::now();
+            let started = clock::now();
             // Falls by one every 100 ms probe for 3 s, then stays: the wait outlasts its
             // 1 s limit while it falls and gives up 1 s after the last fall.
             let elapsed_ms = || started.elapsed().as_millis() as u64;
@@ -436,7 +437,7 @@ mod tests {
             let waited = elapsed_ms();
             assert!((4_000..=4_200).contains(&waited), "gave up after {waited} ms");
             // Still falling, but the bound (three limits here) ends it.
-            let started = Instant::now();
+            let started = clock::now();
             let mut left = u64::MAX;
             let falling = move || {
                 left -= 1;

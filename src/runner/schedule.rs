@@ -5,6 +5,7 @@
 use super::nemesis::{Nemesis, Undo};
 use crate::history::{Event, Recorder};
 use crate::scenario::{FaultSpec, Trigger, TriggerEvent};
+use crate::sim::clock;
 use madsim::task::JoinHandle;
 use madsim::time::{sleep, sleep_until, Instant};
 use std::sync::{Arc, Mutex};
@@ -68,7 +69,7 @@ async fn run(
         }
         let undo = nemesis.lock().expect("nemesis poisoned").fire(&fault);
         if let (Some(undo), Some(duration)) = (undo, fault.duration_ms) {
-            undos.push((Instant::now() + Duration::from_millis(duration), undo));
+            undos.push((clock::now() + Duration::from_millis(duration), undo));
             undos.sort_by_key(|(at, _)| *at);
         }
     }

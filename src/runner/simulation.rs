@@ -17,6 +17,7 @@ use crate::metastore::run_metastore;
 use crate::protocol::{broker_name, partition_name, MetadataMode, NodeName, TopicAssignment, METASTORE};
 use crate::protocol::{BrokerId, Request, Response, TopicPartition};
 use crate::scenario::{self, Scenario};
+use crate::sim::clock;
 use crate::sim::disk::DiskStore;
 use crate::sim::net::{Addr, Network};
 use crate::sim::nodes::NodeSet;
@@ -92,7 +93,7 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
     let recorder = Recorder::new();
     let wire = handle.create_node().name("wire").build();
     let network = Network::new(configure::net_config(scenario), wire.clone());
-    let started = Instant::now();
+    let started = clock::now();
     let disks = DiskStore::with_clock(Arc::new(move || started.elapsed().as_millis() as u64));
     let hardware = crate::sim::machine::Hardware::new(scenario.cluster.machine);
     let nodes: SharedNodes = Arc::new(Mutex::new(NodeSet::new(handle.clone(), network.clone(), disks.clone())));
@@ -207,7 +208,7 @@ async fn safety_phase(run: &mut Run<'_>) {
     trace_phase(&run.recorder, RunPhase::Safety);
     run.phases.announce(RunPhase::Safety);
     boot_clients(run);
-    let start = Instant::now();
+    let start = clock::now();
     let schedule = FaultSchedule::start(run.scenario.faults.clone(), run.nemesis.clone(), start);
     let events = start_events(run, start);
     sleep_until(start + Duration::from_millis(run.scenario.duration_ms)).await;

@@ -12,6 +12,7 @@
 //!
 //! Depends on nothing.
 
+use super::clock;
 use madsim::time::Instant;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -231,7 +232,7 @@ impl Machine {
             LinkDirection::Outbound => &mut link.outbound_free_at,
         };
         let busy = Duration::from_nanos(transfer_ns);
-        Some((queue_behind(free_at, Instant::now(), busy), busy))
+        Some((queue_behind(free_at, clock::now(), busy), busy))
     }
 
     /// Hands `bytes` of appended records to the page cache now, and returns how long the
@@ -250,7 +251,7 @@ impl Machine {
         let transfer =
             |bytes: u64| Duration::from_nanos((u128::from(bytes) * 1_000 * factor / u128::from(mbyte_per_sec)) as u64);
         let busy = transfer(bytes);
-        let now = Instant::now();
+        let now = clock::now();
         let done = queue_behind(&mut self.written_back_at.lock().expect("machine state poisoned"), now, busy);
         let throttled = done.duration_since(now).saturating_sub(transfer(self.spec.dirty_limit_bytes));
         Some(DiskWrite { throttled, busy })
@@ -261,7 +262,7 @@ impl Machine {
     /// `slow-disk` multiplies). Simplified: an fsync waits for the whole disk's backlog,
     /// not only its own file's dirty pages (one disk writes in order).
     pub fn fsync_time(&self) -> Duration {
-        let now = Instant::now();
+        let now = clock::now();
         let backlog = self
             .written_back_at
             .lock()
@@ -331,13 +332,13 @@ mod tests {
             assert_eq!(unlimited.reserve_link(LinkDirection::Inbound, 1_000_000), None);
             // 1 Gbit/s: 125 bytes per microsecond.
             let machine = Machine::new(MachineSpec { nic_mbit_per_sec: Some(1_000), ..MachineSpec::default() });
-            let start = Instant::now();
+            let start = clock::now();
             let after = |at: Option<(Instant, Duration)>| at.map(|(at, _)| at.duration_since(start).as_nanos());
             assert_eq!(after(machine.reserve_link(LinkDirection::Inbound, 125_000)), Some(1_000_000));
             assert_eq!(after(machine.reserve_link(LinkDirection::Inbound, 125)), Some(1_001_000), "queued behind");
             assert_eq!(after(machine.reserve_link(LinkDirection::Outbound, 125)), Some(1_000), "the other way is free");
             madsim::time::sleep(Duration::from_millis(5)).await;
-            let now = Instant::now();
+            let now = clock::now();
             let (done, busy) = machine.reserve_link(LinkDirection::Inbound, 250).unwrap();
             assert_eq!(
                 (done.duration_since(now).as_nanos(), busy.as_nanos()),

@@ -5,6 +5,7 @@
 
 use crate::fault::FaultKind;
 use crate::history::{Event, Recorder};
+use crate::sim::clock;
 use madsim::time::Instant;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -66,7 +67,7 @@ impl AppFaults {
     pub fn active(&self, name: &str, fault: AppFault) -> Option<Instant> {
         let mut faults = self.lock();
         let entry = faults.get_mut(name)?;
-        if Instant::now() < entry.until {
+        if clock::now() < entry.until {
             entry.noticed |= entry.fault == fault;
             return (entry.fault == fault).then_some(entry.until);
         }

@@ -7,8 +7,9 @@ use crate::client::consumer::{Consumer, ConsumerConfig};
 use crate::history::{MicroOp, OpFn, OpType, OpValue, Recorder, RunPhase};
 use crate::protocol::{IsolationLevel, OffsetReset, Request, Response, TopicPartition};
 use crate::scenario::ConsumerSpec;
+use crate::sim::clock;
 use crate::sim::net::{Addr, NodeNet};
-use madsim::time::{sleep, Instant};
+use madsim::time::sleep;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -163,10 +164,10 @@ pub async fn drain(
     let mut unfinished = all;
     let mut end_offsets = BTreeMap::new();
     let mut held = BTreeMap::new();
-    let started = Instant::now();
+    let started = clock::now();
     let mut last_progress = started;
     while !unfinished.is_empty() {
-        let now = Instant::now();
+        let now = clock::now();
         if now >= last_progress + timeout || now >= started + timeout * DRAIN_BOUND_TIMEOUTS {
             break;
         }
@@ -223,7 +224,7 @@ pub async fn drain(
             progressed |= unfinished.iter().zip(&positions).any(|(tp, before)| consumer.position(tp) != *before);
         }
         if progressed {
-            last_progress = Instant::now();
+            last_progress = clock::now();
         }
     }
     // A partition read to its last stable offset, which an open transaction held below

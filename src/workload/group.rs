@@ -16,6 +16,7 @@ use crate::coverage::ReachedState;
 use crate::history::{GroupContext, MicroOp, OpFn, OpType, OpValue, PolledRecords, RunPhase};
 use crate::protocol::{Offset, Request, Response, Subscription, TopicPartition};
 use crate::scenario::{self, CommitMode, CommitPolicy, Processing};
+use crate::sim::clock;
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
 use std::collections::{BTreeMap, VecDeque};
@@ -410,7 +411,7 @@ async fn member_loop(
                 sleep(poll_interval).await;
             }
             Processing::Async => {
-                let next_poll = Instant::now() + poll_interval;
+                let next_poll = clock::now() + poll_interval;
                 process_backlog(&ctx, &name, &spec, &mut app, Some(next_poll)).await;
                 sleep_until(next_poll).await;
             }
@@ -460,7 +461,7 @@ async fn process_backlog(
         record_processed(app, batch);
         return;
     }
-    while !app.backlog.is_empty() && until.is_none_or(|t| Instant::now() + process_time <= t) {
+    while !app.backlog.is_empty() && until.is_none_or(|t| clock::now() + process_time <= t) {
         ctx.wait_while_stalled(name).await;
         sleep(process_time).await;
         // Taken only once processed: a crash while processing leaves it unprocessed.

@@ -8,6 +8,7 @@
 //! Simplified: transactional producers and pipelines record none (their sends complete
 //! with their transaction, a different latency).
 
+use crate::sim::clock;
 use madsim::time::Instant;
 use std::sync::{Arc, Mutex};
 
@@ -29,7 +30,7 @@ impl SendLatencies {
     /// `now_ns` is the run's clock now (`Recorder::now_ns`), to place the callback on it.
     pub fn record(&self, sent: Instant, acknowledged: Instant, now_ns: u64) {
         let latency_ns = acknowledged.saturating_duration_since(sent).as_nanos() as u64;
-        let at_ns = now_ns.saturating_sub(Instant::now().saturating_duration_since(acknowledged).as_nanos() as u64);
+        let at_ns = now_ns.saturating_sub(clock::now().saturating_duration_since(acknowledged).as_nanos() as u64);
         self.0.lock().expect("the latency list is never poisoned").push(Ack { latency_ns, at_ns });
     }
 
@@ -105,9 +106,9 @@ mod tests {
     fn each_send_is_placed_on_the_runs_clock_when_its_callback_fired() {
         madsim::runtime::Runtime::new().block_on(async {
             let latencies = SendLatencies::default();
-            let sent = Instant::now();
+            let sent = clock::now();
             madsim::time::sleep(std::time::Duration::from_millis(10)).await;
-            let acknowledged = Instant::now();
+            let acknowledged = clock::now();
             madsim::time::sleep(std::time::Duration::from_millis(5)).await;
             // The run's clock reads 1 s now: the callbacks fired at 995 ms and 985 ms.
             latencies.record(sent, acknowledged, 1_000_000_000);

@@ -11,6 +11,7 @@
 use super::WorkloadContext;
 use crate::history::{Event, RunPhase};
 use crate::scenario::RateSchedule;
+use crate::sim::clock;
 use madsim::time::Instant;
 use std::time::Duration;
 
@@ -53,7 +54,7 @@ impl Pacer {
     /// The pace of a producer of `schedule` in the run of `ctx`.
     pub fn new(ctx: &WorkloadContext, schedule: &RateSchedule) -> Self {
         // A constant rate never asks when the workload started.
-        let start = if schedule.is_constant() { Instant::now() } else { workload_start(ctx) };
+        let start = if schedule.is_constant() { clock::now() } else { workload_start(ctx) };
         Pacer { schedule: schedule.clone(), start }
     }
 
@@ -80,7 +81,7 @@ fn workload_start(ctx: &WorkloadContext) -> Instant {
         }
         None
     });
-    let now = Instant::now();
+    let now = clock::now();
     match began_ns {
         Some(ns) => now - Duration::from_nanos(ctx.recorder.now_ns().saturating_sub(ns)),
         None => now,
@@ -105,7 +106,7 @@ mod tests {
         madsim::runtime::Runtime::new().block_on(async {
             let (ctx, _phases) = WorkloadContext::new(Recorder::new());
             let pacer = Pacer::new(&ctx, &RateSchedule::constant(200.0));
-            let pace = pacer.at(Instant::now() + Duration::from_secs(100));
+            let pace = pacer.at(clock::now() + Duration::from_secs(100));
             assert_eq!(pace.interval, Duration::from_secs_f64(1.0 / 200.0));
             assert_eq!((pace.async_op_size(), pace.until_next_step), (40, None));
         });
@@ -119,7 +120,7 @@ mod tests {
             madsim::time::sleep(Duration::from_secs(2)).await;
             recorder.trace("runner", Event::Phase { name: RunPhase::Safety });
             phases.announce(RunPhase::Safety);
-            let start = Instant::now();
+            let start = clock::now();
             // A producer restarted 3 s into the workload keeps the workload's clock.
             madsim::time::sleep(Duration::from_secs(3)).await;
             let pacer = Pacer::new(&ctx, &burst());

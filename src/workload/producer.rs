@@ -8,6 +8,7 @@ use crate::client::producer::{Delivery, Producer, ProducerConfig, ProducerRecord
 use crate::history::{MicroOp, OpFn, OpType, OpValue, RunPhase};
 use crate::protocol::{Request, Response, TopicId, TopicPartition};
 use crate::scenario::{Partitioning, ProducerSpec, SendMode};
+use crate::sim::clock;
 use crate::sim::net::NodeNet;
 use madsim::rand::{thread_rng, Rng};
 use madsim::time::{sleep_until, Instant};
@@ -71,7 +72,7 @@ async fn produce(
     let topic: Arc<str> = spec.topic.as_str().into();
     let mut partition_names = PartitionNames::new(topic.clone(), partitions);
     let pacer = Pacer::new(&ctx, &spec.rate_per_sec);
-    let mut next_send = Instant::now();
+    let mut next_send = clock::now();
     let mut sent: u64 = 0;
     while !ctx.safety_over() {
         // The op's pace: its first record's step decides it (a constant rate gives the
@@ -106,7 +107,7 @@ async fn produce(
             // records are appended together, as Jepsen's multi-send ops issue theirs, and
             // the invoke then names where they went: nothing runs in between, so the
             // invoke still precedes every effect of the op.
-            sent_at.resize(planned.len(), Instant::now());
+            sent_at.resize(planned.len(), clock::now());
             let deliveries = append_all(&producer, &topic, &mut planned, &mut partition_names).await;
             life.invoke_send(OpFn::Send, invoke_value(&planned), BTreeMap::new(), spec.delay);
             next_send += interval * (size as u32 - 1);
@@ -119,7 +120,7 @@ async fn produce(
                     next_send += interval;
                     wait_until(next_send, catch_up).await;
                 }
-                sent_at.push(Instant::now());
+                sent_at.push(clock::now());
                 deliveries.push(producer.send(send.record(&topic)).await);
             }
             deliveries
@@ -141,7 +142,7 @@ async fn produce(
 
 /// Sleeps until `deadline`; with `catch_up`, not at all when it has passed.
 pub(super) async fn wait_until(deadline: Instant, catch_up: bool) {
-    if !catch_up || deadline > Instant::now() {
+    if !catch_up || deadline > clock::now() {
         sleep_until(deadline).await;
     }
 }

@@ -32,8 +32,9 @@ use crate::client::producer::{Producer, ProducerConfig, RecordMetadata, SendErro
 use crate::history::{MicroOp, OpFn, OpType, OpValue};
 use crate::protocol::{Request, Response};
 use crate::scenario::{Partitioning, ProducerSpec};
+use crate::sim::clock;
 use crate::sim::net::NodeNet;
-use madsim::time::{sleep, sleep_until, Instant};
+use madsim::time::{sleep, sleep_until};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,7 +64,7 @@ pub(super) async fn produce_in_transactions(
     }
     let mut producer = None;
     let pacer = super::pacing::Pacer::new(&ctx, &spec.rate_per_sec);
-    let mut next_txn = Instant::now();
+    let mut next_txn = clock::now();
     let (mut sent, mut transactions) = (0u64, 0u64);
     while !ctx.safety_over() {
         let Some(active) = ready_producer(&ctx, &net, &config, &mut producer).await else { break };

@@ -17,6 +17,7 @@ use super::service::{append, now_ms, State};
 use crate::broker::SharedBroker;
 use crate::coverage::ReachedState;
 use crate::protocol::{ConsumerHeartbeat, ErrorCode, GroupResponse, TopicPartition};
+use crate::sim::clock;
 use madsim::time::Instant;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -53,7 +54,7 @@ pub(super) async fn heartbeat(shared: &SharedBroker, request: ConsumerHeartbeat)
             None => return refuse(ErrorCode::GroupIdNotFound),
         };
         let cx = Context {
-            now: Instant::now(),
+            now: clock::now(),
             now_ms: now_ms(),
             topics: &topics,
             last_image_with_new_topics,

@@ -20,7 +20,7 @@ use super::service::{State, OFFSETS_TOPIC};
 use crate::broker::SharedBroker;
 use crate::coverage::ReachedState;
 use crate::protocol::{ErrorCode, LeaderEpoch, TopicPartition};
-use madsim::time::Instant;
+use crate::sim::clock;
 use std::time::Duration;
 
 /// How many partitions `__consumer_offsets` has in this cluster (0 if it does not exist).
@@ -65,7 +65,7 @@ pub(super) fn sync_partition(shared: &SharedBroker, tp: &TopicPartition) -> Opti
         }
         let delay = Duration::from_millis(shared.config.group_coordinator.group_initial_rebalance_delay_ms);
         let replayed = records::replay(log);
-        let now = Instant::now();
+        let now = clock::now();
         coordinator.offsets.extend(replayed.offsets);
         for (id, metadata) in replayed.groups {
             coordinator.groups.insert(id, Group::loaded(metadata, delay, now));

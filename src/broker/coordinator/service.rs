@@ -21,6 +21,7 @@ use crate::protocol::{
     Acks, ErrorCode, GroupRequest, GroupResponse, LeaderEpoch, Offset, ProduceRequest, Record, RecordBatch,
     TopicPartition,
 };
+use crate::sim::clock;
 use madsim::time::{sleep, Instant};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -154,7 +155,7 @@ pub async fn handle(shared: &SharedBroker, request: GroupRequest) -> GroupRespon
                 owned_generation,
                 session_timeout: Duration::from_millis(session_timeout_ms),
                 rebalance_timeout: Duration::from_millis(rebalance_timeout_ms),
-                last_heard: Instant::now(),
+                last_heard: clock::now(),
                 join_reply: None,
                 sync_reply: None,
                 assignment: Vec::new(),
@@ -259,7 +260,7 @@ async fn join_group(shared: &SharedBroker, group_id: &str, member_id: String, mu
     let (reply, answer) = oneshot::channel();
     member.join_reply = Some(reply);
     let pending = {
-        let now = Instant::now();
+        let now = clock::now();
         let delay = Duration::from_millis(limits.group_initial_rebalance_delay_ms);
         let mut coordinator = shared.coordinator.lock();
         if member_id.is_empty() {
@@ -352,7 +353,7 @@ async fn sync_group(
             GroupState::PreparingRebalance => return refuse(ErrorCode::RebalanceInProgress),
             GroupState::Stable => {
                 let member = group.members.get_mut(member_id).expect("validated");
-                member.last_heard = Instant::now();
+                member.last_heard = clock::now();
                 return GroupResponse::Synced { error: None, assignment: member.assignment.clone() };
             }
             GroupState::Empty => return refuse(ErrorCode::UnknownMemberId),
@@ -363,7 +364,7 @@ async fn sync_group(
     };
     if let Some(metadata) = to_store {
         let stored = store_group(shared, &tp, group_id, &metadata).await;
-        let now = Instant::now();
+        let now = clock::now();
         let mut coordinator = shared.coordinator.lock();
         let still_loaded = coordinator.loaded.get(&tp.partition) == Some(&leadership);
         let group = coordinator.groups.get_mut(group_id).filter(|g| still_loaded && g.generation == generation);
@@ -443,7 +444,7 @@ fn heartbeat(shared: &SharedBroker, group_id: &str, generation: u32, who: Who<'_
     if let Some(error) = group.validate(member_id, who.instance_id, generation) {
         return ack(Some(error));
     }
-    group.members.get_mut(member_id).expect("validated").last_heard = Instant::now();
+    group.members.get_mut(member_id).expect("validated").last_heard = clock::now();
     if group.state == GroupState::PreparingRebalance {
         return ack(Some(ErrorCode::RebalanceInProgress));
     }
@@ -462,7 +463,7 @@ fn leave_group(shared: &SharedBroker, group_id: &str, who: Who<'_>) -> GroupResp
     if let Some(error) = group.validate_member(who.member_id, who.instance_id) {
         return GroupResponse::Ack { error: Some(error) };
     }
-    group.remove_member(who.member_id, Instant::now());
+    group.remove_member(who.member_id, clock::now());
     if group.take_emptied() {
         spawn_store_emptied(shared, tp, group_id, group);
     }
@@ -608,7 +609,7 @@ pub async fn run_expiry(shared: SharedBroker) {
         for partition in 0..count {
             sync_partition(&shared, &TopicPartition::new(OFFSETS_TOPIC, partition));
         }
-        let now = Instant::now();
+        let now = clock::now();
         let mut coordinator = shared.coordinator.lock();
         let partition_of = |group: &str| TopicPartition::new(OFFSETS_TOPIC, offsets_partition_for(group, count));
         super::consumer_service::expire(&shared, &mut coordinator, now, partition_of);

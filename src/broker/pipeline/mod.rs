@@ -40,10 +40,11 @@ pub use load::WINDOW as LOAD_WINDOW;
 
 use crate::history::Tracer;
 use crate::protocol::{FetchPartitionResponse, Request, Response};
+use crate::sim::clock;
 use crate::sim::machine::{LinkDirection, Machine};
 use cost::Work;
 use load::{Capacity, LoadMeter};
-use madsim::time::{sleep_until, Instant};
+use madsim::time::sleep_until;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -124,7 +125,7 @@ impl RequestPipeline {
             self.work_on_network_thread(cost::read_ns(spec, request)).await;
             // Kafka's `startTimeNanos`: the receive is complete, the put begins. Time
             // blocked in the put is queue time.
-            let read_at = Instant::now();
+            let read_at = clock::now();
             let place = self.queue_places.acquire().await.expect("the request queue is never closed");
             self.load.enqueued(self.queue_capacity - self.queue_places.available_permits() as u32);
             (read_at, place)
@@ -190,7 +191,7 @@ impl RequestPipeline {
     async fn cross_link(&self, direction: LinkDirection, bytes: u64) {
         if let Some((done, busy)) = self.machine.reserve_link(direction, bytes) {
             self.load.link_busy(direction, busy);
-            sleep_exactly(done.saturating_duration_since(Instant::now())).await;
+            sleep_exactly(done.saturating_duration_since(clock::now())).await;
         }
     }
 
@@ -215,7 +216,7 @@ impl RequestPipeline {
 /// a millisecond; `Sleep::reset` sets the deadline without that floor, and madsim's timer
 /// keeps nanoseconds.
 async fn sleep_exactly(duration: Duration) {
-    let deadline = Instant::now() + duration;
+    let deadline = clock::now() + duration;
     let sleep = sleep_until(deadline);
     tokio::pin!(sleep);
     sleep.as_mut().reset(deadline);

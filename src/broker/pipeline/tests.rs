@@ -4,6 +4,7 @@
 use super::*;
 use crate::history::Recorder;
 use crate::sim::machine::{MachineSpec, Slowdown};
+use madsim::time::Instant;
 use std::sync::Arc;
 
 const NETWORK_US: u64 = 10;

@@ -1,14 +1,14 @@
-//! Tests of the consumer's offset lookups against scripted brokers: partitions grouped
-//! by leader, one request per leader, every leader asked at once.
+//! Tests of the consumer against scripted brokers: offset lookups (partitions grouped by
+//! leader, one request per leader, every leader asked at once) and fetching.
 
 use super::*;
 use crate::protocol::{
-    BrokerEndpoint, FetchPartitionResponse, ListOffsetsPartitionResponse, MetadataResponse, PartitionMetadata,
-    RecordBatch,
+    BrokerEndpoint, ErrorCode, FetchPartition, FetchPartitionResponse, ListOffsetsPartitionResponse, MetadataResponse,
+    PartitionMetadata, RecordBatch,
 };
 use crate::sim::net::{NetConfig, Network};
 use madsim::runtime::{Handle, Runtime};
-use madsim::time::Instant;
+use madsim::time::{sleep, Instant};
 use std::sync::{Arc, Mutex};
 
 /// What a scripted broker was asked: (broker, arrival time, the partitions a

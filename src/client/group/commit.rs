@@ -7,7 +7,8 @@ use super::heartbeat::SharedMembership;
 use super::{CommitOutcome, Generation};
 use crate::client::backoff::RetryBackoff;
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Offset, TopicPartition};
-use madsim::time::{sleep, Instant};
+use crate::sim::clock;
+use madsim::time::sleep;
 use std::time::Duration;
 
 /// How long a commit may keep trying.
@@ -116,13 +117,13 @@ pub(super) async fn commit_with_retries(
 ) -> CommitOutcome {
     let deadline = match budget {
         CommitBudget::OneAttempt => None,
-        CommitBudget::Retry(budget) => Some(Instant::now() + budget),
+        CommitBudget::Retry(budget) => Some(clock::now() + budget),
     };
     let mut maybe_written = None;
     let mut attempts = 0;
     loop {
         let timeout =
-            deadline.map_or(request_timeout, |d| request_timeout.min(d.saturating_duration_since(Instant::now())));
+            deadline.map_or(request_timeout, |d| request_timeout.min(d.saturating_duration_since(clock::now())));
         let error = match commit_once(link, membership, committer, offsets, timeout.max(Duration::from_millis(1))).await
         {
             Attempt::Done(CommitOutcome::Refused(error)) => {
@@ -145,7 +146,7 @@ pub(super) async fn commit_with_retries(
         let Some(deadline) = deadline else { return give_up() };
         let wait = backoff.backoff(attempts);
         attempts += 1;
-        if Instant::now() + wait >= deadline {
+        if clock::now() + wait >= deadline {
             return give_up();
         }
         sleep(wait).await;

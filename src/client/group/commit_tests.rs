@@ -6,6 +6,7 @@ use super::*;
 use crate::protocol::{BrokerEndpoint, BrokerId, Request, Response};
 use crate::sim::net::{Addr, NetConfig, Network, NodeNet};
 use madsim::runtime::{Handle, Runtime};
+use madsim::time::Instant;
 
 const BROKER: &str = "broker-1";
 

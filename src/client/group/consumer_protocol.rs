@@ -22,6 +22,7 @@ use super::coordinator::CoordinatorLink;
 use super::{CommitOutcome, Generation, GroupConsumer, GroupListener};
 use crate::client::backoff::RetryBackoff;
 use crate::protocol::{ConsumerHeartbeat, ErrorCode, GroupRequest, GroupResponse, ServerAssignor, TopicPartition};
+use crate::sim::clock;
 use madsim::rand::{thread_rng, Rng};
 
 /// The member epoch of a leave (`LEAVE_GROUP_MEMBER_EPOCH`).
@@ -108,7 +109,7 @@ impl SharedMembership {
             owned: Vec::new(),
             owned_changed: false,
             lost: false,
-            last_poll: Instant::now(),
+            last_poll: clock::now(),
             send_full: true,
             topics: None,
             topics_changed: false,
@@ -184,10 +185,10 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settin
     let backoff_after_failure = |failed_attempts: &mut u64| {
         let wait = backoff.backoff(*failed_attempts);
         *failed_attempts += 1;
-        Instant::now() + wait
+        clock::now() + wait
     };
     let max_poll_interval = Duration::from_millis(settings.max_poll_interval_ms);
-    let mut next_due = Instant::now();
+    let mut next_due = clock::now();
     loop {
         // Armed before the membership is read, so that a wake-up in between is kept.
         let woken = membership.wake.notified();
@@ -198,7 +199,7 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settin
                 m.state,
                 MemberState::Stable | MemberState::Reconciling | MemberState::Acknowledging | MemberState::Joining
             );
-            if in_group && Instant::now() > poll_deadline {
+            if in_group && clock::now() > poll_deadline {
                 // `maybeLeaveGroup` on poll timer expiry: leave (-2 for a static member),
                 // then STALE; the partitions are lost.
                 let leave = heartbeat_request(&m, &settings, link.group(), leave_epoch(&settings), false);
@@ -207,7 +208,7 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settin
                 m.epoch = 0;
                 (Some(leave), true, None)
             } else if in_group
-                && (matches!(m.state, MemberState::Joining | MemberState::Acknowledging) || Instant::now() >= next_due)
+                && (matches!(m.state, MemberState::Joining | MemberState::Acknowledging) || clock::now() >= next_due)
             {
                 let full = m.send_full || m.state == MemberState::Joining;
                 let request = heartbeat_request(&m, &settings, link.group(), m.epoch, full);
@@ -259,7 +260,7 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settin
                 assignment,
                 ..
             }) => {
-                next_due = Instant::now() + Duration::from_millis(heartbeat_interval_ms);
+                next_due = clock::now() + Duration::from_millis(heartbeat_interval_ms);
                 failed_attempts = 0;
                 if matches!(m.state, MemberState::Fenced | MemberState::Stale | MemberState::Fatal(_)) {
                     continue; // An answer to a request sent before the member left.
@@ -288,11 +289,11 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, settin
                         m.state = MemberState::Fenced;
                         m.lost = true;
                         m.epoch = 0;
-                        next_due = Instant::now();
+                        next_due = clock::now();
                         failed_attempts = 0;
                     }
                     ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => {
-                        next_due = Instant::now();
+                        next_due = clock::now();
                         failed_attempts = 0;
                     }
                     error if error.is_retriable() => next_due = backoff_after_failure(&mut failed_attempts),
@@ -366,7 +367,7 @@ impl GroupConsumer {
         self.update_pattern_subscription().await;
         let (state, lost, target, epoch, member_id) = {
             let mut m = membership.lock();
-            m.last_poll = Instant::now();
+            m.last_poll = clock::now();
             (m.state, m.lost, m.target.clone(), m.epoch, m.member_id.clone())
         };
         if lost {
@@ -431,12 +432,12 @@ impl GroupConsumer {
         // `maybeAutoCommitSyncBeforeRevocation`: retried within the rebalance timeout,
         // STALE_MEMBER_EPOCH included (with the latest epoch); revocation goes on even
         // if it never succeeds.
-        let deadline = Instant::now() + Duration::from_millis(self.config.max_poll_interval_ms);
+        let deadline = clock::now() + Duration::from_millis(self.config.max_poll_interval_ms);
         loop {
-            let budget = CommitBudget::Retry(deadline.saturating_duration_since(Instant::now()));
+            let budget = CommitBudget::Retry(deadline.saturating_duration_since(clock::now()));
             let outcome = self.auto_commit(budget, listener).await;
             let stale = outcome == Some(CommitOutcome::Refused(ErrorCode::StaleMemberEpoch));
-            if !stale || Instant::now() >= deadline {
+            if !stale || clock::now() >= deadline {
                 break;
             }
             madsim::time::sleep(Duration::from_millis(self.config.retry_backoff_ms)).await;

@@ -11,6 +11,7 @@
 
 use super::coordinator::CoordinatorLink;
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse};
+use crate::sim::clock;
 use madsim::time::{sleep, Instant};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -52,7 +53,7 @@ impl SharedMembership {
             generation: None,
             rejoin_needed: true,
             round_in_flight: false,
-            last_poll: Instant::now(),
+            last_poll: clock::now(),
             instance_id,
             fenced: false,
         })))
@@ -130,7 +131,7 @@ pub async fn run(mut link: CoordinatorLink, membership: SharedMembership, config
             if m.round_in_flight {
                 continue;
             }
-            let idle = Instant::now().duration_since(m.last_poll);
+            let idle = clock::now().duration_since(m.last_poll);
             let polled_long_ago = idle > Duration::from_millis(config.max_poll_interval_ms);
             (m.member_id.clone(), generation, m.instance_id.clone(), polled_long_ago)
         };

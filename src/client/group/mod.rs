@@ -47,6 +47,7 @@ use crate::protocol::{AssignmentStrategy, GroupProtocol, RebalanceProtocol, Serv
 use crate::protocol::{
     ErrorCode, GroupRequest, GroupResponse, Offset, Request, Response, TopicPartition, TopicPattern,
 };
+use crate::sim::clock;
 use crate::sim::net::NodeNet;
 use madsim::time::Instant;
 use std::collections::BTreeMap;
@@ -316,7 +317,7 @@ impl GroupConsumer {
             async_link: Arc::new(tokio::sync::Mutex::new(link())),
             link: link(),
             known_coordinator: known.clone(),
-            next_auto_commit: Instant::now() + Duration::from_millis(config.auto_commit_interval_ms),
+            next_auto_commit: clock::now() + Duration::from_millis(config.auto_commit_interval_ms),
             consumer_config,
             topics,
             pattern: None,
@@ -441,7 +442,7 @@ impl GroupConsumer {
             if m.fenced {
                 return Err(ErrorCode::FencedInstanceId);
             }
-            m.last_poll = Instant::now();
+            m.last_poll = clock::now();
             if self.joining.is_none() && self.assigned_metadata_changed() {
                 // Kafka's `rejoinNeededOrPending`: "cached metadata has changed".
                 tracing::debug!(snapshot = ?self.metadata_snapshot, "the leader's metadata changed: rejoin");
@@ -946,16 +947,16 @@ impl GroupConsumer {
     /// every `auto.commit.interval.ms`, tried again after `retry.backoff.ms` when it
     /// failed for a retriable reason.
     async fn maybe_auto_commit(&mut self, listener: &mut impl GroupListener) {
-        if !self.config.enable_auto_commit || Instant::now() < self.next_auto_commit {
+        if !self.config.enable_auto_commit || clock::now() < self.next_auto_commit {
             return;
         }
         if self.joining.is_some() {
             self.skip_auto_commit_while_rebalancing();
             return;
         }
-        self.next_auto_commit = Instant::now() + Duration::from_millis(self.config.auto_commit_interval_ms);
+        self.next_auto_commit = clock::now() + Duration::from_millis(self.config.auto_commit_interval_ms);
         if self.auto_commit(CommitBudget::OneAttempt, listener).await.is_some_and(|o| o.is_retriable_failure()) {
-            self.next_auto_commit = Instant::now() + Duration::from_millis(self.config.retry_backoff_ms);
+            self.next_auto_commit = clock::now() + Duration::from_millis(self.config.retry_backoff_ms);
         }
     }
 
@@ -963,8 +964,8 @@ impl GroupConsumer {
     /// request (`generationIfStable()` is null: a `RebalanceInProgressException`, which
     /// is not retriable), and the next one comes a whole interval later.
     fn skip_auto_commit_while_rebalancing(&mut self) {
-        if self.config.enable_auto_commit && Instant::now() >= self.next_auto_commit {
-            self.next_auto_commit = Instant::now() + Duration::from_millis(self.config.auto_commit_interval_ms);
+        if self.config.enable_auto_commit && clock::now() >= self.next_auto_commit {
+            self.next_auto_commit = clock::now() + Duration::from_millis(self.config.auto_commit_interval_ms);
         }
     }
 

@@ -6,6 +6,7 @@ use super::delivery::{Completion, RecordMetadata, SendError};
 use super::idempotence::BatchRef;
 use super::sequences::BatchSequence;
 use crate::protocol::{Offset, Record, RecordBatch, TopicPartition};
+use crate::sim::clock;
 use madsim::time::Instant;
 use std::time::Duration;
 
@@ -47,7 +48,7 @@ impl Batch {
             records: Vec::new(),
             completions: Vec::new(),
             size_bytes: 0,
-            created: Instant::now(),
+            created: clock::now(),
             attempts: 0,
             retry_at: None,
             maybe_appended: false,
@@ -86,7 +87,7 @@ impl Batch {
 
     /// Reports success to every record's sender (offsets unknown with acks=0).
     pub fn complete(self, base_offset: Option<Offset>, topic_id: Option<crate::protocol::TopicId>) {
-        let acknowledged_at = Instant::now();
+        let acknowledged_at = clock::now();
         for (i, completion) in self.completions.into_iter().enumerate() {
             let offset = base_offset.map(|b| b + i as Offset);
             let _ = completion.send(Ok(RecordMetadata { tp: self.tp.clone(), offset, topic_id, acknowledged_at }));

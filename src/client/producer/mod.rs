@@ -52,6 +52,7 @@ use super::backoff::RetryBackoff;
 use super::group::coordinator::CoordinatorLink;
 use super::metadata::ClusterView;
 use crate::protocol::{Record, Request, Response, TxnResult};
+use crate::sim::clock;
 use crate::sim::net::NodeNet;
 use madsim::time::{sleep, sleep_until, Instant};
 use state::{Shared, State};
@@ -121,7 +122,7 @@ impl Producer {
     /// `max.block.ms` for the topic's metadata. The returned [`Delivery`] resolves when
     /// the record is acknowledged or fails.
     pub async fn send(&self, record: ProducerRecord) -> Delivery {
-        let deadline = Instant::now() + Duration::from_millis(self.shared.config.max_block_ms);
+        let deadline = clock::now() + Duration::from_millis(self.shared.config.max_block_ms);
         if !self.shared.lock().topics.contains(&*record.topic) {
             let mut state = self.shared.lock();
             state.topics.insert(record.topic.to_string());
@@ -416,7 +417,7 @@ impl Producer {
     }
 
     fn deadline(&self) -> Instant {
-        Instant::now() + Duration::from_millis(self.shared.config.max_block_ms)
+        clock::now() + Duration::from_millis(self.shared.config.max_block_ms)
     }
 }
 

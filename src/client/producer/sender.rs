@@ -7,8 +7,9 @@ use crate::client::group::coordinator::CoordinatorLink;
 use crate::client::metadata::ClusterView;
 use crate::plant::{is_planted, PlantedBug};
 use crate::protocol::{Acks, BrokerId, ErrorCode, ProduceRequest, Request, Response};
+use crate::sim::clock;
 use crate::sim::net::{NetError, PendingResponse};
-use madsim::time::{sleep, sleep_until, Instant};
+use madsim::time::{sleep, sleep_until};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,7 +92,7 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         for (leader, batches) in requests {
             send_batches(&shared, &mut view, leader, batches);
         }
-        let mut wake_at = next_wake.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        let mut wake_at = next_wake.unwrap_or_else(|| clock::now() + Duration::from_millis(100));
         // PLANTED BUG (sync-producer-stall): the sender forgets that the drain asked for
         // metadata and sleeps until the batch's linger or expiry (the bug fixed in
         // 4f904e3: a sync producer's only record to a partition without a known leader

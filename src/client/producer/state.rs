@@ -15,6 +15,7 @@ use crate::client::Probe;
 use crate::coverage::ReachedState;
 use crate::protocol::UnkeyedPartitioning;
 use crate::protocol::{BrokerId, ErrorCode, LeaderEpoch, Offset, TopicPartition};
+use crate::sim::clock;
 use madsim::time::Instant;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
@@ -134,7 +135,7 @@ impl State {
         metadata_generation: u64,
         leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
     ) -> (BTreeMap<BrokerId, Vec<Batch>>, Option<Instant>) {
-        let now = Instant::now();
+        let now = clock::now();
         let idempotent = config.enable_idempotence;
         if idempotent && self.idempotence.producer().is_none() {
             return (BTreeMap::new(), None);
@@ -225,7 +226,7 @@ impl State {
         log_start_offset: Option<Offset>,
         reason: &str,
     ) {
-        let now = Instant::now();
+        let now = clock::now();
         let may_retry = batch.may_retry(config, now);
         let retriable = error.is_none_or(ErrorCode::is_retriable);
         if !config.enable_idempotence {

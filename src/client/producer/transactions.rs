@@ -44,6 +44,7 @@ use crate::protocol::{
     ErrorCode, GroupRequest, GroupResponse, Offset, ProducerIdAndEpoch, TopicPartition, TransactionVersion, TxnRequest,
     TxnResponse, TxnResult,
 };
+use crate::sim::clock;
 use madsim::time::{sleep, Instant};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -191,7 +192,7 @@ pub(super) async fn call_until_settled(
     let timeout = Duration::from_millis(shared.config.request_timeout_ms);
     let backoff = Duration::from_millis(shared.config.retry_backoff_ms.max(1));
     loop {
-        if Instant::now() >= deadline {
+        if clock::now() >= deadline {
             return Err(TxnError::Timeout(format!("{} not answered within max.block.ms", request.name())));
         }
         let answer = link.call_txn(request.clone(), timeout).await;
@@ -270,7 +271,7 @@ pub(super) async fn add_new_partitions(shared: &Shared, link: &mut CoordinatorLi
     };
     // Bounded by the delivery timeout: the batches waiting for the partitions expire
     // then anyway.
-    let deadline = Instant::now() + Duration::from_millis(shared.config.delivery_timeout_ms);
+    let deadline = clock::now() + Duration::from_millis(shared.config.delivery_timeout_ms);
     let answer = call_until_settled(shared, link, request, deadline).await;
     let mut state = shared.lock();
     let txn = state.txn.as_mut().expect("a transactional producer");
@@ -370,7 +371,7 @@ pub(super) async fn txn_offset_commit(
         offsets: offsets.to_vec(),
     };
     loop {
-        if Instant::now() >= deadline {
+        if clock::now() >= deadline {
             return Err(TxnError::Timeout("TxnOffsetCommit not answered within max.block.ms".into()));
         }
         let answer = link.call(request.clone(), timeout).await;

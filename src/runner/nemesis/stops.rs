@@ -15,8 +15,9 @@ use crate::history::{ClusterState, Event, Recorder};
 use crate::protocol::{broker_name, NodeName, NodeRole};
 use crate::runner::observer::Observer;
 use crate::scenario::Target;
+use crate::sim::clock;
 use crate::sim::nodes::NodeStatus;
-use madsim::time::{sleep, Instant};
+use madsim::time::sleep;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -234,8 +235,8 @@ async fn roll(
         let Some(id) = NodeName::broker_id(&name) else {
             continue;
         };
-        let deadline = Instant::now() + Duration::from_millis(ROLL_ISR_WAIT_MS);
-        while Instant::now() < deadline && !back_in_every_isr(&observer.now(), &assignments, id) {
+        let deadline = clock::now() + Duration::from_millis(ROLL_ISR_WAIT_MS);
+        while clock::now() < deadline && !back_in_every_isr(&observer.now(), &assignments, id) {
             sleep(Duration::from_millis(ROLL_POLL_MS)).await;
         }
     }

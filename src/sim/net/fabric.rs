@@ -8,6 +8,7 @@
 //! until it heals, make the copies of the duplication fault and count what was delivered.
 
 use super::{Addr, NetConfig, NetError};
+use crate::sim::clock;
 use madsim::rand::{thread_rng, Rng};
 use madsim::runtime::NodeHandle;
 use madsim::time::{sleep_until, Instant};
@@ -207,7 +208,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     /// Queues a message on one direction of a connection.
     pub(super) fn enqueue(&self, conn_id: ConnId, direction: Direction, message: Message<Req, Resp>) {
         let mut fabric = self.lock();
-        let now = Instant::now();
+        let now = clock::now();
         let mut arrival = Self::arrival_time(&mut fabric, now);
         let Some(conn) = fabric.conns.get(&conn_id) else {
             return;
@@ -306,7 +307,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                 wake.notified().await;
                 continue;
             };
-            if arrival > Instant::now() {
+            if arrival > clock::now() {
                 // An earlier message may be queued meanwhile (reordering): re-check on wake.
                 tokio::select! {
                 biased;
@@ -337,7 +338,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             if held {
                 healed.await;
                 let mut fabric = self.lock();
-                let retransmit_at = Self::arrival_time(&mut fabric, Instant::now());
+                let retransmit_at = Self::arrival_time(&mut fabric, clock::now());
                 if let Some(conn) = fabric.conns.get_mut(&conn_id) {
                     let pipe = match direction {
                         Direction::ToServer => &mut conn.to_server,

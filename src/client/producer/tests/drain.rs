@@ -6,6 +6,7 @@ use super::super::batch::Batch;
 use super::super::config::ProducerConfig;
 use super::{broker_1, idempotent, in_sim, in_sim_async, plain, record, tp, values, Outcome};
 use crate::protocol::{BrokerId, LeaderEpoch, TopicPartition};
+use crate::sim::clock;
 use madsim::time::Instant;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -36,7 +37,7 @@ fn drain_at(
 /// Drains now with every partition led by broker 1 and counts the attempts, as the
 /// sender does; returns broker 1's request.
 fn send(accumulator: &mut Accumulator, config: &ProducerConfig) -> Vec<Batch> {
-    let mut drain = drain_at(accumulator, config, Instant::now(), broker_1);
+    let mut drain = drain_at(accumulator, config, clock::now(), broker_1);
     let mut batches = drain.requests.remove(&BrokerId(1)).unwrap_or_default();
     for batch in &mut batches {
         batch.attempts += 1;
@@ -78,7 +79,7 @@ fn records_share_a_batch_up_to_batch_size_and_a_full_batch_does_not_linger() {
         let mut accumulator = Accumulator::default();
         let started: Vec<bool> = (0..3).map(|v| append(&mut accumulator, &config, tp(0), v).0).collect();
         assert_eq!(started, vec![true, false, true]);
-        let now = Instant::now();
+        let now = clock::now();
         let drain = drain_at(&mut accumulator, &config, now, broker_1);
         assert_eq!(requests(&drain), vec![(1, vec![(0, vec![0, 1])])], "full: a second batch is behind it");
         let lingering = drain_at(&mut accumulator, &config, now, broker_1);
@@ -95,7 +96,7 @@ fn a_record_never_joins_a_batch_already_sent() {
         append(&mut accumulator, &config, tp(0), 0);
         let sent = send(&mut accumulator, &config).pop().expect("lingered 0 ms");
         accumulator.release(BrokerId(1), std::slice::from_ref(&sent));
-        accumulator.reenqueue(&config, sent, "NETWORK_EXCEPTION", Instant::now());
+        accumulator.reenqueue(&config, sent, "NETWORK_EXCEPTION", clock::now());
         assert!(append(&mut accumulator, &config, tp(0), 1).0, "a new batch behind the retry");
         assert_eq!(accumulator.queued(&tp(0)).map(values).collect::<Vec<_>>(), vec![vec![0], vec![1]]);
     });
@@ -130,13 +131,13 @@ fn a_drain_takes_one_batch_per_partition_in_order_and_one_request_per_broker() {
         append_all(&mut accumulator, tp(2), [20, 21]);
         append_all(&mut accumulator, tp(1), [10, 11]);
         append_all(&mut accumulator, tp(0), [0, 1]);
-        let first = drain_at(&mut accumulator, &config, Instant::now(), two_brokers);
+        let first = drain_at(&mut accumulator, &config, clock::now(), two_brokers);
         assert_eq!(requests(&first), vec![(1, vec![(0, vec![0]), (1, vec![10])]), (2, vec![(2, vec![20])])]);
-        assert!(drain_at(&mut accumulator, &config, Instant::now(), two_brokers).requests.is_empty());
+        assert!(drain_at(&mut accumulator, &config, clock::now(), two_brokers).requests.is_empty());
 
         // Broker 1's one request answered: both its partitions go on, broker 2 still waits.
         accumulator.release(BrokerId(1), &first.requests[&BrokerId(1)]);
-        let second = drain_at(&mut accumulator, &config, Instant::now(), two_brokers);
+        let second = drain_at(&mut accumulator, &config, clock::now(), two_brokers);
         assert_eq!(requests(&second), vec![(1, vec![(0, vec![1]), (1, vec![11])])]);
     });
 }
@@ -154,7 +155,7 @@ fn nothing_is_drained_to_a_broker_at_its_in_flight_limit() {
 
         // Another broker is not held back by broker 1's limit.
         append_all(&mut accumulator, tp(2), [20]);
-        let other = drain_at(&mut accumulator, &config, Instant::now(), two_brokers);
+        let other = drain_at(&mut accumulator, &config, clock::now(), two_brokers);
         assert_eq!(requests(&other), vec![(2, vec![(2, vec![20])])]);
 
         accumulator.release(BrokerId(1), &first);
@@ -171,9 +172,9 @@ fn with_one_request_in_flight_a_partition_waits_for_its_batch_even_under_a_new_l
         append_all(&mut accumulator, tp(0), [0, 1]);
         let first = send(&mut accumulator, &config);
         assert_eq!(first.len(), 1);
-        assert!(drain_at(&mut accumulator, &config, Instant::now(), broker_2).requests.is_empty());
+        assert!(drain_at(&mut accumulator, &config, clock::now(), broker_2).requests.is_empty());
         accumulator.release(BrokerId(1), &first);
-        let moved = drain_at(&mut accumulator, &config, Instant::now(), broker_2);
+        let moved = drain_at(&mut accumulator, &config, clock::now(), broker_2);
         assert_eq!(requests(&moved), vec![(2, vec![(0, vec![1])])]);
     });
 }
@@ -190,7 +191,7 @@ fn a_failed_batch_goes_back_to_the_front_or_in_send_order_with_idempotence() {
             for i in [1, 3] {
                 let batch = sent[i].take().expect("sent");
                 accumulator.release(BrokerId(1), std::slice::from_ref(&batch));
-                accumulator.reenqueue(&config, batch, "NOT_LEADER_OR_FOLLOWER", Instant::now());
+                accumulator.reenqueue(&config, batch, "NOT_LEADER_OR_FOLLOWER", clock::now());
             }
             assert_eq!(queued_values(&accumulator, &tp(0)), expected, "idempotence {}", config.enable_idempotence);
         }
@@ -205,7 +206,7 @@ fn a_retry_waits_out_retry_backoff_ms_and_holds_its_partition_meanwhile() {
         append_all(&mut accumulator, tp(0), 0..3);
         let failed = send(&mut accumulator, &config).pop().expect("sent");
         accumulator.release(BrokerId(1), std::slice::from_ref(&failed));
-        let now = Instant::now();
+        let now = clock::now();
         accumulator.reenqueue(&config, failed, "NOT_ENOUGH_REPLICAS", now);
         let backing_off = drain_at(&mut accumulator, &config, now, broker_1);
         assert!(backing_off.requests.is_empty(), "batch 1 does not overtake the retry");
@@ -227,7 +228,7 @@ fn kip580_each_retry_of_a_batch_waits_twice_as_long_up_to_retry_backoff_max_ms()
             for term in terms {
                 let failed = send(&mut accumulator, &config).pop().expect("sent");
                 accumulator.release(BrokerId(1), std::slice::from_ref(&failed));
-                let now = Instant::now();
+                let now = clock::now();
                 accumulator.reenqueue(&config, failed, "NOT_ENOUGH_REPLICAS", now);
                 let wait = drain_at(&mut accumulator, &config, now, broker_1).next_wake.expect("backing off") - now;
                 let wait = wait.as_millis() as u64;
@@ -255,7 +256,7 @@ fn a_retry_goes_out_behind_later_batches_in_flight() {
         let failed = send(&mut accumulator, &config).pop().expect("batch 0");
         let _later = send(&mut accumulator, &config);
         accumulator.release(BrokerId(1), std::slice::from_ref(&failed));
-        accumulator.reenqueue(&config, failed, "NOT_LEADER_OR_FOLLOWER", Instant::now());
+        accumulator.reenqueue(&config, failed, "NOT_LEADER_OR_FOLLOWER", clock::now());
         let retried = send(&mut accumulator, &config);
         assert_eq!(retried.iter().map(values).collect::<Vec<_>>(), vec![vec![0]]);
     });
@@ -292,7 +293,7 @@ fn a_partition_without_a_known_leader_waits_and_asks_for_metadata() {
     in_sim(|| {
         let mut accumulator = Accumulator::default();
         append_all(&mut accumulator, tp(0), [0]);
-        let drain = drain_at(&mut accumulator, &plain(), Instant::now(), |_| None);
+        let drain = drain_at(&mut accumulator, &plain(), clock::now(), |_| None);
         assert!(drain.requests.is_empty() && drain.leader_unknown);
         assert_eq!(queued_values(&accumulator, &tp(0)), vec![0]);
     });
@@ -305,7 +306,7 @@ fn a_batch_the_gate_refuses_stays_at_the_front_and_is_not_in_flight() {
         let mut accumulator = Accumulator::default();
         append_all(&mut accumulator, tp(0), [0, 1]);
         append_all(&mut accumulator, tp(1), [10]);
-        let drain = accumulator.drain(&config, Instant::now(), broker_1, |batch| batch.tp != tp(0));
+        let drain = accumulator.drain(&config, clock::now(), broker_1, |batch| batch.tp != tp(0));
         assert_eq!(requests(&drain), vec![(1, vec![(1, vec![10])])]);
         assert_eq!(queued_values(&accumulator, &tp(0)), vec![0, 1]);
         assert!(!accumulator.has_in_flight(&tp(0)) && accumulator.has_in_flight(&tp(1)));
