@@ -21,8 +21,8 @@
 //! - [`plant`]      planted bugs: known-broken behaviours a run can swap in to test the
 //!   checkers (nothing; read by broker and controller config).
 //! - [`sim`]        the environment: node boot, `net` (the node API, the fabric, and the
-//!   fault controls only the simulation holds), `disk` (flushed vs page-cache data)
-//!   (madsim).
+//!   fault controls only the simulation holds), `disk` (flushed vs page-cache data),
+//!   `clock` (the simulated clock, read directly) (madsim).
 //! - [`history`]    recorded client operations and internal trace events in a typed
 //!   vocabulary, JSON Lines I/O, histories recorded elsewhere (Jepsen's EDN, any scalar
 //!   value, named through `ValueNames`), and `state`: the one fold of the trace into the
