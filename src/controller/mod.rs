@@ -367,8 +367,12 @@ impl<'a> ActiveController<'a> {
         let mut unknown: Vec<(TopicPartition, Vec<BrokerId>, TopicId)> = Vec::new();
         for topic in self.topics.iter().filter(|t| !self.deleting.contains_key(&t.name)) {
             let topic_id = self.topic_id(&topic.name);
+            // One name shared by the topic's partitions: every request and map that
+            // holds them then compares their topics by address (`TopicPartition`'s
+            // `Ord`), not by text, in the brokers' per-partition lookups.
+            let name: Arc<str> = topic.name.as_str().into();
             for (partition, replicas) in topic.replicas.iter().enumerate() {
-                let tp = TopicPartition::new(topic.name.as_str(), partition as u32);
+                let tp = TopicPartition::new(Arc::clone(&name), partition as u32);
                 if !self.partitions.contains_key(&tp) {
                     unknown.push((tp, replicas.clone(), topic_id));
                 }
