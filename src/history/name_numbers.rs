@@ -13,8 +13,9 @@ const RECENT_SLOTS: usize = 64;
 /// The trace names a partition or node with an `Arc<str>` its owner shares across every
 /// event it traces, so most lookups come with an allocation looked up before: a slot
 /// keyed by the allocation's address holds a clone of it and its number, and a lookup
-/// that finds the same allocation there (`Arc::ptr_eq`) skips the search by text (a
-/// `BTreeMap` search comparing strings was a twentieth of the bench's simulation). The
+/// that finds the same allocation there (`Arc::ptr_eq`) skips the search by text (the
+/// trace interner's and the cluster-state fold's searches took about 4% of the bench's
+/// simulation instructions). The
 /// slot's clone keeps the allocation alive, so no other name can reuse its address
 /// while it is remembered. Numbers never depend on addresses: a miss searches by text.
 #[derive(Clone, Debug)]

