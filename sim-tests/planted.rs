@@ -52,7 +52,7 @@ fn bound(bug: PlantedBug) -> usize {
         // stale partition epoch: only the nightly profile's two-minute phases reach it,
         // rarely (swarm-wide-nightly's seed 11, its 10th listed seed, from 2026-12-06's
         // shared coordinator until the consumer fetched as Kafka's does; none of its seeds
-        // 61-1900 since, nor of swarm-wide's first 3000 seeds).
+        // 61-6064 since, nor of swarm-wide's first 3000 seeds).
         PlantedBug::IsrNotRestoredAfterZombie => 10,
     }
 }
@@ -236,7 +236,7 @@ fn sync_producer_stall_is_caught_by_the_wide_swarm() {
 /// scenarios/swarm-wide-nightly.toml --seeds A..B --plant isr-not-restored-after-zombie`,
 /// then `run --seed N` without the plant must pass) and list it.
 #[test]
-#[ignore = "no catching seed listed: since the consumer fetches as Kafka's does, none of swarm-wide-nightly's seeds 61-1900 catches it (README, Planted bugs)"]
+#[ignore = "no catching seed listed: since the consumer fetches as Kafka's does, none of swarm-wide-nightly's seeds 61-6064 catches it (README, Planted bugs)"]
 fn isr_not_restored_after_zombie_is_caught_by_the_wide_swarms_nightly_profile() {
     caught_as_no_progress(PlantedBug::IsrNotRestoredAfterZombie);
 }
