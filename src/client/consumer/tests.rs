@@ -6,7 +6,7 @@ use crate::protocol::{
     BrokerEndpoint, ErrorCode, FetchPartition, FetchPartitionResponse, ListOffsetsPartitionResponse, MetadataResponse,
     PartitionMetadata, RecordBatch,
 };
-use crate::sim::net::{NetConfig, Network};
+use crate::sim::net::{NetConfig, Network, ServerConn};
 use madsim::runtime::{Handle, Runtime};
 use madsim::time::{sleep, Instant};
 use std::sync::{Arc, Mutex};
@@ -36,42 +36,63 @@ fn metadata() -> MetadataResponse {
     }
 }
 
-/// Starts scripted broker `id`: it answers Metadata with `metadata` and ListOffsets
-/// after [`ANSWER_DELAY`], each partition it leads as [`metadata`] says with offset
-/// `100 + partition` and NOT_LEADER_OR_FOLLOWER for any other.
-fn spawn_broker(net: &Network<Request, Response>, id: u32, asked: Asked, metadata: MetadataResponse) {
+/// Runs `test` in a fresh simulation, with the network its scripted brokers and its
+/// consumer share.
+fn simulate<F: std::future::Future<Output = ()>>(test: impl FnOnce(Network<Request, Response>) -> F) {
+    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+        let wire = Handle::current().create_node().name("wire").build();
+        test(Network::new(NetConfig::default(), wire)).await
+    });
+}
+
+/// Starts scripted broker `id` on its own node: each connection to it is served by
+/// `serve` in a task of its own.
+fn spawn_scripted_broker<F, S>(net: &Network<Request, Response>, id: u32, serve: S)
+where
+    S: Fn(ServerConn<Request, Response>) -> F + Send + 'static,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let host = net.add_host(&Addr::new(&format!("broker-{id}")));
     let node = Handle::current().create_node().name(format!("broker-{id}")).build();
     node.spawn(async move {
         let mut listener = host.listen();
-        while let Some(mut conn) = listener.accept().await {
-            let (asked, metadata) = (asked.clone(), metadata.clone());
-            crate::sim::tasks::spawn(async move {
-                while let Some(incoming) = conn.recv().await {
-                    let (request, responder) = incoming.into_parts();
-                    let Request::ListOffsets(list) = request else {
-                        responder.reply(Response::Metadata(metadata.clone()));
-                        continue;
-                    };
-                    let tps = list.partitions.iter().map(|p| p.tp.clone()).collect();
-                    asked.lock().unwrap().push((id, Instant::now(), tps));
-                    sleep(ANSWER_DELAY).await;
-                    let answers = list
-                        .partitions
-                        .into_iter()
-                        .map(|p| {
-                            let led = 1 + p.tp.partition % 2 == id;
-                            ListOffsetsPartitionResponse {
-                                offset: led.then_some(100 + u64::from(p.tp.partition)),
-                                error: (!led).then_some(ErrorCode::NotLeaderOrFollower),
-                                tp: p.tp,
-                                topic_id: Some(1),
-                            }
-                        })
-                        .collect();
-                    responder.reply(Response::ListOffsets(answers));
-                }
-            });
+        while let Some(conn) = listener.accept().await {
+            crate::sim::tasks::spawn(serve(conn));
+        }
+    });
+}
+
+/// Starts scripted broker `id`: it answers Metadata with `metadata` and ListOffsets
+/// after [`ANSWER_DELAY`], each partition it leads as [`metadata`] says with offset
+/// `100 + partition` and NOT_LEADER_OR_FOLLOWER for any other.
+fn spawn_broker(net: &Network<Request, Response>, id: u32, asked: Asked, metadata: MetadataResponse) {
+    spawn_scripted_broker(net, id, move |mut conn| {
+        let (asked, metadata) = (asked.clone(), metadata.clone());
+        async move {
+            while let Some(incoming) = conn.recv().await {
+                let (request, responder) = incoming.into_parts();
+                let Request::ListOffsets(list) = request else {
+                    responder.reply(Response::Metadata(metadata.clone()));
+                    continue;
+                };
+                let tps = list.partitions.iter().map(|p| p.tp.clone()).collect();
+                asked.lock().unwrap().push((id, Instant::now(), tps));
+                sleep(ANSWER_DELAY).await;
+                let answers = list
+                    .partitions
+                    .into_iter()
+                    .map(|p| {
+                        let led = 1 + p.tp.partition % 2 == id;
+                        ListOffsetsPartitionResponse {
+                            offset: led.then_some(100 + u64::from(p.tp.partition)),
+                            error: (!led).then_some(ErrorCode::NotLeaderOrFollower),
+                            tp: p.tp,
+                            topic_id: Some(1),
+                        }
+                    })
+                    .collect();
+                responder.reply(Response::ListOffsets(answers));
+            }
         }
     });
 }
@@ -97,9 +118,7 @@ fn consumer(net: &Network<Request, Response>) -> Consumer {
 
 #[test]
 fn end_offsets_ask_each_leader_once_for_its_partitions_and_every_leader_at_once() {
-    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
-        let wire = Handle::current().create_node().name("wire").build();
-        let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+    simulate(|net| async move {
         let asked: Asked = Arc::default();
         spawn_broker(&net, 1, asked.clone(), metadata());
         spawn_broker(&net, 2, asked.clone(), metadata());
@@ -129,9 +148,7 @@ fn end_offsets_ask_each_leader_once_for_its_partitions_and_every_leader_at_once(
 fn a_partition_answered_with_an_error_is_left_out_and_the_others_are_kept() {
     // Kafka's `OffsetFetcher.handleListOffsetResponse`: NOT_LEADER_OR_FOLLOWER fails
     // that partition alone, which is retried after a metadata refresh.
-    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
-        let wire = Handle::current().create_node().name("wire").build();
-        let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+    simulate(|net| async move {
         let asked: Asked = Arc::default();
         // Stale metadata: broker 1 is named leader of t-1, which it does not lead.
         let mut stale = metadata();
@@ -157,9 +174,7 @@ fn a_leader_whose_broker_the_metadata_does_not_list_asks_for_a_metadata_update()
     // Kafka's `Metadata.currentLeader` gives no leader when the leader id has no node in
     // the metadata, and `AbstractFetch.prepareFetchRequests` then requests an update
     // instead of fetching: without one the partition would wait out metadata.max.age.ms.
-    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
-        let wire = Handle::current().create_node().name("wire").build();
-        let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+    simulate(|net| async move {
         let asked: Asked = Arc::default();
         // Broker 3 is named leader of t-1 but missing from the brokers the answer lists.
         let mut stale = metadata();
@@ -192,46 +207,41 @@ fn spawn_fetch_broker(
     records_per_answer: u64,
     silent: bool,
 ) {
-    let host = net.add_host(&Addr::new(&format!("broker-{id}")));
-    let node = Handle::current().create_node().name(format!("broker-{id}")).build();
-    node.spawn(async move {
-        let mut listener = host.listen();
-        while let Some(mut conn) = listener.accept().await {
-            let fetches = fetches.clone();
-            crate::sim::tasks::spawn(async move {
-                let mut unanswered = Vec::new();
-                while let Some(incoming) = conn.recv().await {
-                    let (request, responder) = incoming.into_parts();
-                    let Request::Fetch(fetch) = request else {
-                        responder.reply(Response::Metadata(metadata()));
-                        continue;
-                    };
-                    fetches.lock().unwrap().push((id, fetch.partitions.iter().map(|p| p.tp.clone()).collect()));
-                    if silent {
-                        unanswered.push(responder);
-                        continue;
-                    }
-                    let answer = |p: FetchPartition| {
-                        let records = (p.fetch_offset..p.fetch_offset + records_per_answer)
-                            .map(|value| crate::protocol::Record::new(None, value, 0))
-                            .collect();
-                        let batch = RecordBatch { base_offset: p.fetch_offset, ..RecordBatch::plain(records) };
-                        let end = p.fetch_offset + records_per_answer;
-                        FetchPartitionResponse {
-                            tp: p.tp,
-                            error: None,
-                            high_watermark: end,
-                            log_start_offset: 0,
-                            log_end_offset: end,
-                            batches: vec![batch],
-                            last_stable_offset: end,
-                            aborted_transactions: Vec::new(),
-                            topic_id: Some(1),
-                        }
-                    };
-                    responder.reply(Response::Fetch(fetch.partitions.into_iter().map(answer).collect()));
+    spawn_scripted_broker(net, id, move |mut conn| {
+        let fetches = fetches.clone();
+        async move {
+            let mut unanswered = Vec::new();
+            while let Some(incoming) = conn.recv().await {
+                let (request, responder) = incoming.into_parts();
+                let Request::Fetch(fetch) = request else {
+                    responder.reply(Response::Metadata(metadata()));
+                    continue;
+                };
+                fetches.lock().unwrap().push((id, fetch.partitions.iter().map(|p| p.tp.clone()).collect()));
+                if silent {
+                    unanswered.push(responder);
+                    continue;
                 }
-            });
+                let answer = |p: FetchPartition| {
+                    let records = (p.fetch_offset..p.fetch_offset + records_per_answer)
+                        .map(|value| crate::protocol::Record::new(None, value, 0))
+                        .collect();
+                    let batch = RecordBatch { base_offset: p.fetch_offset, ..RecordBatch::plain(records) };
+                    let end = p.fetch_offset + records_per_answer;
+                    FetchPartitionResponse {
+                        tp: p.tp,
+                        error: None,
+                        high_watermark: end,
+                        log_start_offset: 0,
+                        log_end_offset: end,
+                        batches: vec![batch],
+                        last_stable_offset: end,
+                        aborted_transactions: Vec::new(),
+                        topic_id: Some(1),
+                    }
+                };
+                responder.reply(Response::Fetch(fetch.partitions.into_iter().map(answer).collect()));
+            }
         }
     });
 }
@@ -265,9 +275,7 @@ fn a_poll_does_not_wait_for_a_leader_that_does_not_answer() {
     // Kafka's `pollForFetches` returns once a fetch completes, or after the poll's
     // timeout; a fetch in flight stays in flight (`nodesWithPendingFetchRequests`: no
     // other fetch to that node) until it is answered or times out.
-    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
-        let wire = Handle::current().create_node().name("wire").build();
-        let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+    simulate(|net| async move {
         let fetches: Fetches = Arc::default();
         spawn_fetch_broker(&net, 1, fetches.clone(), 10, false);
         spawn_fetch_broker(&net, 2, fetches.clone(), 10, true);
@@ -299,9 +307,7 @@ fn a_busy_partition_does_not_keep_the_others_records_out_of_the_polls() {
     // at most max.poll.records each (`FetchCollector.collectFetch`), and a partition is
     // fetched again only once its buffered records are returned: a partition that
     // always has more than max.poll.records to give cannot starve the others.
-    Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
-        let wire = Handle::current().create_node().name("wire").build();
-        let net: Network<Request, Response> = Network::new(NetConfig::default(), wire);
+    simulate(|net| async move {
         let fetches: Fetches = Arc::default();
         spawn_fetch_broker(&net, 1, fetches.clone(), 150, false);
         spawn_fetch_broker(&net, 2, fetches.clone(), 150, false);
