@@ -8,9 +8,12 @@
 //! does.
 
 use crate::support::load;
+use kafkasim::check::liveness::{LivenessCause, PartitionProblem};
 use kafkasim::check::AnomalyKind;
+use kafkasim::coverage::ReachedState;
 use kafkasim::history::{Op, OpFn, OpType};
 use kafkasim::plant::PlantedBug;
+use kafkasim::runner::draw::Draw;
 use kafkasim::runner::{self, sweep_planted, PlantedSweep, RunOptions};
 
 /// The most seeds each bug may take to be caught (measured with `kafkasim planted-report`:
@@ -48,12 +51,10 @@ fn bound(bug: PlantedBug) -> usize {
         // send to a partition whose leader the producer has not learned, under Kafka's
         // 120 s delivery timeout: swarm-wide's seed 58 first (4 of its 100 seeds).
         PlantedBug::SyncProducerStall => 65,
-        // A shrink a paused controller stored without answering, then an expansion on the
-        // stale partition epoch: only the nightly profile's two-minute phases reach it,
-        // rarely (swarm-wide-nightly's seed 11, its 10th listed seed, from 2026-12-06's
-        // shared coordinator until the consumer fetched as Kafka's does; none of its seeds
-        // 61-6064 since, nor of swarm-wide's first 3000 seeds).
-        PlantedBug::IsrNotRestoredAfterZombie => 10,
+        // No plain seed reaches it: guided search does (see ISR_CATCHING_DRAW).
+        PlantedBug::IsrNotRestoredAfterZombie => {
+            unreachable!("isr-not-restored-after-zombie is checked with a guided draw, not a seed bound")
+        }
     }
 }
 
@@ -230,15 +231,41 @@ fn sync_producer_stall_is_caught_by_the_wide_swarm() {
     caught_as_no_progress(PlantedBug::SyncProducerStall);
 }
 
-/// The catching seed is rare and moves whenever the runs change (see the bound above and
-/// the comment above swarm-wide-nightly's seeds): when this fails after a change that
-/// moves the runs, look for a catching seed again (`kafkasim sweep
-/// scenarios/swarm-wide-nightly.toml --seeds A..B --plant isr-not-restored-after-zombie`,
-/// then `run --seed N` without the plant must pass) and list it.
+/// The run that catches `isr-not-restored-after-zombie`: a leader's ISR change stored by a
+/// ZooKeeper-mode controller that never answered it, the leader's retry refused, and no
+/// follower ever taken back. No plain seed reaches it (none of swarm-wide's seeds 1-5000,
+/// nor swarm-wide-nightly's 61-6467); guided search, aimed by the `alter-isr-answer-lost`
+/// probe, bred this draw at run 2228 of `kafkasim sweep scenarios/swarm-wide.toml --seeds
+/// 1..5001 --guided --plant isr-not-restored-after-zombie --stop-after-first` (2026-12-06).
+/// The draw moves whenever the runs change: when this test fails after such a change, run
+/// that sweep again and list the seed and draw of its replay command (the nightly
+/// `planted` job runs the same search every night).
+const ISR_CATCHING_DRAW: (u64, &str) =
+    (2228, "settings=13,faults=13,add=2945ms:719144,add=464ms:831252,shift=5:+409ms,retarget=11:281955,stretch=7:661ms");
+
 #[test]
-#[ignore = "no catching seed listed: since the consumer fetches as Kafka's does, none of swarm-wide-nightly's seeds 61-6064 catches it (README, Planted bugs)"]
-fn isr_not_restored_after_zombie_is_caught_by_the_wide_swarms_nightly_profile() {
-    caught_as_no_progress(PlantedBug::IsrNotRestoredAfterZombie);
+fn isr_not_restored_after_zombie_is_caught_by_the_guided_wide_swarm() {
+    let bug = PlantedBug::IsrNotRestoredAfterZombie;
+    let scenario = load(bug.target_scenario());
+    let (seed, draw) = ISR_CATCHING_DRAW;
+    let draw: Draw = draw.parse().expect("a valid draw");
+    let run = |plant| runner::run_seed_with(&scenario, seed, &RunOptions { plant, draw: Some(draw.clone()) });
+
+    let planted = run(Some(bug));
+    assert!(planted.reached.contains(ReachedState::AlterIsrAnswerLost), "{:?}", planted.reached);
+    assert_eq!(planted.verdict(&scenario).status(), runner::Status::LivenessFailure, "{:?}", planted.anomalies);
+    let isr_never_restored = planted.anomalies.iter().any(|a| match &a.liveness {
+        Some(LivenessCause::NotRecovered { problems, .. }) => {
+            problems.iter().any(|p| matches!(p, PartitionProblem::IsrLacks { .. }))
+        }
+        _ => false,
+    });
+    assert!(isr_never_restored, "{:?}", planted.anomalies);
+
+    // The faithful controller answers the same retry with the state it stored.
+    let faithful = run(None);
+    assert!(faithful.reached.contains(ReachedState::AlterIsrAnswerLost), "{:?}", faithful.reached);
+    assert_eq!(faithful.verdict(&scenario).status(), runner::Status::Pass, "{:?}", faithful.anomalies);
 }
 
 #[test]

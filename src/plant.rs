@@ -172,10 +172,9 @@ impl PlantedBug {
             PlantedBug::FencedEpochAccepted => "txn-timed-out-producer-fenced",
             PlantedBug::MarkersBeforeDecision => "txn-coordinator-crash",
             // Liveness bugs, which no lesson's few seeds show: the wide swarm finds them, the
-            // ISR one only with the nightly profile's long safety phases (none of the fast
-            // profile's first 3000 seeds).
-            PlantedBug::SyncProducerStall => "swarm-wide",
-            PlantedBug::IsrNotRestoredAfterZombie => "swarm-wide-nightly",
+            // ISR one only by guided search (`sweep --guided`, aimed by the
+            // `alter-isr-answer-lost` probe; no plain seed of the first thousands reaches it).
+            PlantedBug::SyncProducerStall | PlantedBug::IsrNotRestoredAfterZombie => "swarm-wide",
         }
     }
 }

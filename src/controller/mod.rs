@@ -912,8 +912,12 @@ impl<'a> ActiveController<'a> {
         // PLANTED BUG (isr-not-restored-after-zombie): the idempotency check is skipped, so
         // the retry of a change a paused (zombie) controller stored without answering is
         // refused with INVALID_UPDATE_VERSION forever.
+        let already_stored = request.new_isr == current.isr && request.partition_epoch <= current.partition_epoch;
+        if already_stored && request.partition_epoch < current.partition_epoch {
+            self.ctx.tracer.reached(ReachedState::AlterIsrAnswerLost);
+        }
         let idempotent = !crate::plant::is_planted(self.ctx.plant, crate::plant::PlantedBug::IsrNotRestoredAfterZombie);
-        if idempotent && request.new_isr == current.isr && request.partition_epoch <= current.partition_epoch {
+        if idempotent && already_stored {
             return Response::AlterIsr { error: None, state: Some(current) };
         }
         if request.partition_epoch != current.partition_epoch {

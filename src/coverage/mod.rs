@@ -40,6 +40,10 @@ pub enum ReachedState {
     ControllerFailover,
     /// A broker refused a request from a controller of an older epoch, or a controller learned it was fenced.
     ZombieControllerFenced,
+    /// A ZooKeeper-mode controller was asked again for an ISR change it had already
+    /// stored: the leader's AlterIsr retry after its answer was lost (the controller
+    /// paused, crashed or was cut off between storing the change and answering).
+    AlterIsrAnswerLost,
     /// A KRaft controller won a quorum election and leads its epoch.
     KraftLeaderElected,
     /// A KRaft leader resigned because a majority of voters stopped fetching (check-quorum).
@@ -81,7 +85,7 @@ pub enum ReachedState {
 
 impl ReachedState {
     /// Every state, in the order of the list above (the order reports use).
-    pub const ALL: [ReachedState; 25] = [
+    pub const ALL: [ReachedState; 26] = [
         ReachedState::IsrShrunkToLeader,
         ReachedState::NotEnoughReplicas,
         ReachedState::UncleanElection,
@@ -90,6 +94,7 @@ impl ReachedState {
         ReachedState::FollowerTruncatedToHighWatermark,
         ReachedState::ControllerFailover,
         ReachedState::ZombieControllerFenced,
+        ReachedState::AlterIsrAnswerLost,
         ReachedState::KraftLeaderElected,
         ReachedState::KraftQuorumLost,
         ReachedState::KraftElectionFailed,
@@ -120,6 +125,7 @@ impl ReachedState {
             ReachedState::FollowerTruncatedToHighWatermark => "follower-truncated-to-high-watermark",
             ReachedState::ControllerFailover => "controller-failover",
             ReachedState::ZombieControllerFenced => "zombie-controller-fenced",
+            ReachedState::AlterIsrAnswerLost => "alter-isr-answer-lost",
             ReachedState::KraftLeaderElected => "kraft-leader-elected",
             ReachedState::KraftQuorumLost => "kraft-quorum-lost",
             ReachedState::KraftElectionFailed => "kraft-election-failed",
