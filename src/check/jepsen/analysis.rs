@@ -68,15 +68,16 @@ pub(super) struct Sent {
 /// Jepsen's `op-writes`: per key, the sends of a `send` or `txn` op in op order (other
 /// functions write nothing, whatever their micro-ops say).
 pub(super) fn op_writes(op: &Op) -> BTreeMap<&str, Vec<Sent>> {
-    let mut writes: BTreeMap<&str, Vec<Sent>> = BTreeMap::new();
+    // Called for an op by several checkers: `PerKey` finds a key by its address.
+    let mut writes: PerKey<'_, Vec<Sent>> = PerKey::new();
     if matches!(op.f, OpFn::Send | OpFn::Txn) {
         for mop in op.micro_ops() {
             if let MicroOp::Send { key, value, offset } = mop {
-                writes.entry(key).or_default().push(Sent { offset: *offset, value: *value });
+                writes.entry(key).push(Sent { offset: *offset, value: *value });
             }
         }
     }
-    writes
+    writes.into_map()
 }
 
 /// Jepsen's `op-read-pairs`: per key, the `(offset, value)` pairs the polls of a `poll`
@@ -112,13 +113,37 @@ pub(super) enum How {
     Polled,
 }
 
-/// The first observation of an `(offset, value)` pair: which completion, and how.
+/// The first observation of an `(offset, value)` pair: which completion, and how, in
+/// four bytes (a version order keeps one per observed record): the completion's index
+/// into [`Analysis::ops`], with the top bit set for a poll.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Observation {
-    /// Index into [`Analysis::ops`].
-    pub at: usize,
+pub(super) struct Observation(u32);
+
+/// The bit of an [`Observation`] that says it was a poll.
+const POLLED_BIT: u32 = 1 << 31;
+
+impl Observation {
+    fn new(at: usize, how: How) -> Self {
+        let at = u32::try_from(at).ok().filter(|&at| at < POLLED_BIT).expect("fewer than 2^31 completions");
+        Observation(match how {
+            How::Sent => at,
+            How::Polled => at | POLLED_BIT,
+        })
+    }
+
+    /// The completion's index into [`Analysis::ops`].
+    pub fn at(self) -> usize {
+        (self.0 & !POLLED_BIT) as usize
+    }
+
     /// Sent or polled.
-    pub how: How,
+    pub fn how(self) -> How {
+        if self.0 & POLLED_BIT == 0 {
+            How::Sent
+        } else {
+            How::Polled
+        }
+    }
 }
 
 /// One value observed at an offset, with its first observation.
@@ -138,15 +163,10 @@ pub(super) struct VersionOrder {
     /// anomaly. (Nearly every offset holds one value, which the `SmallVec` keeps without
     /// an allocation.) Filled by [`VersionOrder::index`].
     pub log: Vec<(u64, SmallVec<[Observed; 1]>)>,
-    /// Every observation `(offset, value, n, first)` a send's acknowledgement made, `n`
-    /// counting the key's observations in history order, until [`VersionOrder::index`]
-    /// sorts them into `log` with `polled`: one sort instead of a `BTreeMap` insert per
-    /// observation. Kept apart from the polls because each list is nearly sorted by
-    /// offset (acknowledgements and polls each come in offset order, but interleave),
-    /// and a stable sort merges two long runs in one pass.
-    sent: Vec<(u64, u64, u32, Observation)>,
-    /// Every observation a poll made, as `sent`.
-    polled: Vec<(u64, u64, u32, Observation)>,
+    /// Every observation `(offset, value, who)`, acknowledgements and polls, in history
+    /// order, until [`VersionOrder::index`] sorts them into `log`: one stable sort
+    /// instead of a `BTreeMap` insert per observation.
+    observations: Vec<(u64, u64, Observation)>,
     /// Dense index → `(offset, value)`: the observed offsets in order with the gaps
     /// removed. Where an offset holds several values the smallest stands for it (Jepsen
     /// takes an arbitrary one; the smallest keeps runs reproducible).
@@ -158,31 +178,30 @@ pub(super) struct VersionOrder {
 impl VersionOrder {
     /// Records one observation of `value` at `offset`.
     fn observe(&mut self, offset: u64, value: u64, at: usize, how: How) {
-        let n = u32::try_from(self.sent.len() + self.polled.len()).expect("fewer than 2^32 observations of a key");
-        let observations = match how {
-            How::Sent => &mut self.sent,
-            How::Polled => &mut self.polled,
-        };
-        observations.push((offset, value, n, Observation { at, how }));
+        self.observations.push((offset, value, Observation::new(at, how)));
     }
 
     /// Builds the log and the dense indexes once every observation is in.
     fn index(&mut self) {
-        let mut observed = std::mem::take(&mut self.sent);
-        observed.append(&mut self.polled);
+        let mut observed = std::mem::take(&mut self.observations);
         // Of the observations of one value at one offset, the first in history order
-        // (the smallest `n`) comes first and is kept.
-        observed.sort_by_key(|&(offset, value, n, _)| (offset, value, n));
-        observed.dedup_by_key(|&mut (offset, value, _, _)| (offset, value));
-        for (offset, value, _, first) in observed {
+        // comes first (the sort is stable) and is kept. A radix sort, as in
+        // `ByValue::build_merging`.
+        radsort::sort_by_key(&mut observed, |&(offset, value, _)| (offset, value));
+        observed.dedup_by_key(|&mut (offset, value, _)| (offset, value));
+        // Nearly every offset holds one value: one entry per distinct observation.
+        self.log.reserve_exact(observed.len());
+        for (offset, value, first) in observed {
             let seen = Observed { value, first };
             match self.log.last_mut() {
                 Some((last, values)) if *last == offset => values.push(seen),
                 _ => self.log.push((offset, smallvec::smallvec![seen])),
             }
         }
-        self.by_index =
-            self.log.iter().filter_map(|(offset, values)| values.first().map(|v| (*offset, v.value))).collect();
+        // Only an offset observed holding several values leaves room unused.
+        self.log.shrink_to_fit();
+        // Every log entry holds at least one value.
+        self.by_index = self.log.iter().map(|(offset, values)| (*offset, values[0].value)).collect();
         let pairs = self.by_index.iter().enumerate().map(|(i, (_, v))| (*v, i)).collect();
         self.by_value = ByValue::build(pairs, Keep::Last);
     }
@@ -208,7 +227,12 @@ impl VersionOrder {
     /// means values were skipped, less than 1 means backwards or the same. When either
     /// value has no place in the order, Jepsen assumes 1 (nothing to report).
     pub fn delta(&self, v1: u64, v2: u64) -> i64 {
-        match (self.index_of(v1), self.index_of(v2)) {
+        Self::places_between(self.index_of(v1), self.index_of(v2))
+    }
+
+    /// [`VersionOrder::delta`] of two values' dense indexes ([`VersionOrder::index_of`]).
+    pub fn places_between(i1: Option<usize>, i2: Option<usize>) -> i64 {
+        match (i1, i2) {
             (Some(i1), Some(i2)) => i2 as i64 - i1 as i64,
             _ => 1,
         }
@@ -259,8 +283,10 @@ impl<T: Copy> ByValue<T> {
     /// Builds the index from pairs in history order, folding each later pair of a value
     /// into the one kept with `merge(kept, later)`.
     pub fn build_merging(mut pairs: Vec<(u64, T)>, merge: impl Fn(&mut T, T)) -> Self {
-        // Stable: the pairs of one value stay in history order.
-        pairs.sort_by_key(|&(v, _)| v);
+        // Stable: the pairs of one value stay in history order. A radix sort: the values
+        // of a key come in many short increasing runs (producers and polls interleave),
+        // on which the comparison sorts spent a sixth of all checking.
+        radsort::sort_by_key(&mut pairs, |&(v, _)| v);
         pairs.dedup_by(|later, kept| {
             let same = later.0 == kept.0;
             if same {
@@ -578,10 +604,10 @@ impl<'a> Analysis<'a> {
     /// How an observation of `offset` of `key` reads in a sentence: `acknowledged by
     /// broker-1 at 2.101 s to process 0`, `polled by process 1 at 2.300 s`.
     pub fn observation_phrase(&self, key: &str, offset: u64, value: u64, obs: &Observation) -> String {
-        let c = self.op(obs.at);
+        let c = self.op(obs.at());
         // An `info` send op's offset is the broker's acknowledgement of that send (see
         // [`offset_is_an_ack`]): lost-write calls it acknowledged, and so must this.
-        match obs.how {
+        match obs.how() {
             How::Sent if sent_offset_is_acknowledged(c) => self.acknowledgement(c, key, Some(offset), value),
             How::Sent => format!("sent with unknown outcome by {}", who_when(c)),
             How::Polled => format!("polled by {}", who_when(c)),
@@ -590,8 +616,8 @@ impl<'a> Analysis<'a> {
 
     /// The note for a record's first observation: `acknowledged at offset 812`.
     pub fn observation_note(&self, obs: &Observation, offset: u64) -> String {
-        match obs.how {
-            How::Sent if sent_offset_is_acknowledged(self.op(obs.at)) => format!("acknowledged at offset {offset}"),
+        match obs.how() {
+            How::Sent if sent_offset_is_acknowledged(self.op(obs.at())) => format!("acknowledged at offset {offset}"),
             How::Sent => format!("sent with unknown outcome, at offset {offset}"),
             How::Polled => format!("polled at offset {offset}"),
         }

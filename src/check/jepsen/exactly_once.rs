@@ -211,7 +211,7 @@ pub(super) fn input_record(a: &Analysis<'_>, input: &str, i: &Input, note: &str)
     let offset = i.offsets[0];
     let record = RecordRef::new(input, Some(offset), Some(i.value), note).subject();
     match a.orders.get(input).and_then(|o| o.first_seen(offset, i.value)) {
-        Some(obs) => record.seen_in(a.op(obs.at).op),
+        Some(obs) => record.seen_in(a.op(obs.at()).op),
         None => record,
     }
 }

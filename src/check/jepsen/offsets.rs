@@ -81,7 +81,7 @@ fn observation(a: &Analysis<'_>, order: &VersionOrder, key: &str, offset: u64, v
     match order.first_seen(offset, value) {
         Some(obs) => {
             let note = a.observation_note(obs, offset);
-            let record = RecordRef::new(key, Some(offset), Some(value), note).seen_in(a.op(obs.at).op);
+            let record = RecordRef::new(key, Some(offset), Some(value), note).seen_in(a.op(obs.at()).op);
             (a.observation_phrase(key, offset, value, obs), record)
         }
         None => ("observed".to_string(), RecordRef::new(key, Some(offset), Some(value), "observed")),

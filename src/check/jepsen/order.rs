@@ -12,7 +12,7 @@
 //! two successive ops' sends, and a skip between them is not reported (Jepsen does not
 //! report skips between a process's sends either).
 
-use super::analysis::{op_reads, op_writes, Analysis, Completion};
+use super::analysis::{op_reads, op_writes, Analysis, Completion, VersionOrder};
 use crate::check::describe::{capitalize, offset_ranges, process, sample, secs};
 use crate::check::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{Op, OpFn, OpType, OpValue};
@@ -137,12 +137,23 @@ pub(super) fn poll_order(a: &Analysis<'_>) -> PollOrder {
             OpFn::Poll | OpFn::Txn => {
                 let reads = op_reads(c.op);
                 for (&key, pairs) in &reads {
+                    // A key no op sent to nor read from has no order: nothing to judge.
+                    let Some(order) = a.orders.get(key) else { continue };
                     let previous = process_positions.get(key).and_then(|p| p.last.map(|last| (p.at, last)));
                     if let (Some((from_at, from)), Some(&to)) = (previous, pairs.first()) {
-                        found.judge(a, Step { key, from_at, from, to_at: i, to });
+                        let delta = order.delta(from.1, to.1);
+                        found.judge(a, order, Step { key, from_at, from, to_at: i, to }, delta);
                     }
-                    for pair in pairs.windows(2) {
-                        found.judge(a, Step { key, from_at: i, from: pair[0], to_at: i, to: pair[1] });
+                    // Each record's place in the order is looked up once: a step compares
+                    // it with the one before (`VersionOrder::delta` on each pair).
+                    let mut before: Option<((u64, u64), Option<usize>)> = None;
+                    for &to in pairs {
+                        let to_index = order.index_of(to.1);
+                        if let Some((from, from_index)) = before {
+                            let delta = VersionOrder::places_between(from_index, to_index);
+                            found.judge(a, order, Step { key, from_at: i, from, to_at: i, to }, delta);
+                        }
+                        before = Some((to, to_index));
                     }
                 }
                 if c.kind == OpType::Ok {
@@ -158,10 +169,9 @@ pub(super) fn poll_order(a: &Analysis<'_>) -> PollOrder {
 }
 
 impl PollOrder {
-    /// Files a step under the anomaly it shows, if any.
-    fn judge(&mut self, a: &Analysis<'_>, step: Step<'_>) {
-        let Some(order) = a.orders.get(step.key) else { return };
-        let delta = order.delta(step.from.1, step.to.1);
+    /// Files a step of `delta` dense places in `order` (the step's key's) under the
+    /// anomaly it shows, if any.
+    fn judge(&mut self, a: &Analysis<'_>, order: &VersionOrder, step: Step<'_>, delta: i64) {
         if delta > 1 {
             let skipped = order.between(step.from.1, step.to.1);
             let anomaly = poll_skip(a, step, skipped, order.offset_of(step.to.1));
