@@ -425,10 +425,11 @@ impl ClusterView {
 
     /// The partitions of every known topic whose leader is known, in partition order
     /// (Kafka's `Cluster.availablePartitionsForTopic`).
-    pub fn available_partitions(&self) -> BTreeMap<String, Vec<u32>> {
-        let mut available: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    /// Keyed by the metadata's own topic names, which the brokers' partition maps share.
+    pub fn available_partitions(&self) -> BTreeMap<Arc<str>, Vec<u32>> {
+        let mut available: BTreeMap<Arc<str>, Vec<u32>> = BTreeMap::new();
         for (tp, partition) in &self.partitions {
-            let entry = available.entry(tp.topic.to_string()).or_default();
+            let entry = available.entry(tp.topic.clone()).or_default();
             if partition.leader.is_some() {
                 entry.push(tp.partition);
             }

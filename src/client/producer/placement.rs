@@ -36,7 +36,14 @@ impl State {
         let fixed =
             record.partition.or_else(|| record.key.as_ref().map(|k| partition_for_key(k.as_bytes(), partitions)));
         let size = stored.size_bytes();
-        let tp = |partition| TopicPartition::new(record.topic.clone(), partition);
+        // The metadata's own name for the topic where it has one: the brokers' partition
+        // maps share it, so the lookups of this record's batch, here and at its leader,
+        // compare pointers instead of text (`TopicPartition`'s `Ord`).
+        let topic = match self.available_partitions.get_key_value(&*record.topic) {
+            Some((name, _)) => name.clone(),
+            None => record.topic.clone(),
+        };
+        let tp = |partition| TopicPartition::new(topic.clone(), partition);
         let partition = match config.partitioner {
             UnkeyedPartitioning::RoundRobin => fixed.unwrap_or_else(|| {
                 let (partitioner, available) = self.partitioner(&record.topic);

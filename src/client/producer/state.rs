@@ -18,7 +18,7 @@ use crate::protocol::{BrokerId, ErrorCode, LeaderEpoch, Offset, TopicPartition};
 use crate::sim::clock;
 use madsim::time::Instant;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 /// What the producer handle and its sender task share.
@@ -47,8 +47,9 @@ pub(super) struct State {
     pub idempotence: Idempotence,
     /// The number of partitions per topic, from the metadata.
     pub partition_counts: BTreeMap<String, u32>,
-    /// The partitions per topic whose leader the metadata knows, in order.
-    pub available_partitions: BTreeMap<String, Vec<u32>>,
+    /// The partitions per topic whose leader the metadata knows, in order, by the
+    /// metadata's name of the topic.
+    pub available_partitions: BTreeMap<Arc<str>, Vec<u32>>,
     /// Whether the sender should refresh the metadata.
     pub need_metadata: bool,
     /// Whether `send` was called for a topic it had not named before since the sender
