@@ -131,12 +131,75 @@ pub fn replica_divergence(history: &History) -> Vec<Anomaly> {
     divergences.finish()
 }
 
+/// A log entry with the number of what the change that put it there shares with the
+/// other entries it touched (who, when), in 16 bytes where a copy of those details took
+/// 40: the log checkers keep one per committed offset of every partition, the largest
+/// part of their memory on a long run.
+#[derive(Clone, Copy, Debug)]
+struct Tagged {
+    value: u64,
+    epoch: u32,
+    /// Index into the checker's [`Details`].
+    details: u32,
+}
+
+impl Tagged {
+    fn entry(self) -> Entry {
+        Entry { value: self.value, epoch: self.epoch }
+    }
+}
+
+/// What the entries one change touched share, kept once per change (and only for the
+/// changes an entry refers to) and found by number from a [`Tagged`] entry.
+#[derive(Debug)]
+struct Details<T> {
+    items: Vec<T>,
+}
+
+impl<T> Default for Details<T> {
+    fn default() -> Self {
+        Details { items: Vec::new() }
+    }
+}
+
+impl<T: Copy> Details<T> {
+    /// `entry` tagged with the change's details, which `numbered` holds once made (`None`
+    /// until the change tags its first entry).
+    fn tag(&mut self, numbered: &mut Option<u32>, make: impl FnOnce() -> T, entry: Entry) -> Tagged {
+        let details = *numbered.get_or_insert_with(|| {
+            self.items.push(make());
+            u32::try_from(self.items.len() - 1).expect("fewer than 2^32 changes")
+        });
+        Tagged { value: entry.value, epoch: entry.epoch, details }
+    }
+
+    fn of(&self, tagged: Tagged) -> T {
+        self.items[tagged.details as usize]
+    }
+}
+
+/// Who put an entry below its high watermark first, when, and that high watermark.
+#[derive(Clone, Copy, Debug)]
+struct Holder {
+    broker: u32,
+    time_ns: u64,
+    hw: u64,
+}
+
+impl Holder {
+    fn of(change: &Change<'_>) -> Self {
+        Holder { broker: change.broker, time_ns: change.event.time_ns, hw: change.hw }
+    }
+}
+
 /// The state of [`replica_divergence`] while the trace replays.
 #[derive(Default)]
 struct Divergences {
     /// Per partition number: offset → the first entry any replica held there below its
-    /// high watermark.
-    first: Vec<OffsetMap<Witness>>,
+    /// high watermark, tagged with its [`Holder`].
+    first: Vec<OffsetMap<Tagged>>,
+    /// The holders the entries of `first` refer to.
+    holders: Details<Holder>,
     /// Divergent entries already counted.
     reported: BTreeSet<(usize, u64, Entry)>,
     /// Per partition, first broker and diverging broker: the divergent entries, in the
@@ -155,10 +218,14 @@ impl Divergences {
             self.first.resize_with(change.partition + 1, OffsetMap::default);
         }
         let first = &mut self.first[change.partition];
+        let holders = &mut self.holders;
+        let mut holder = None;
         for &(offset, entry) in &change.now_below_hw {
             // The first entry found here is its own witness, and never diverges from it.
-            let w = *first.get_or_insert_with(offset, || Witness::of(change, entry));
-            if w.entry != entry && self.reported.insert((change.partition, offset, entry)) {
+            let held = *first.get_or_insert_with(offset, || holders.tag(&mut holder, || Holder::of(change), entry));
+            if held.entry() != entry && self.reported.insert((change.partition, offset, entry)) {
+                let h = holders.of(held);
+                let w = Witness { entry: held.entry(), broker: h.broker, time_ns: h.time_ns, hw: h.hw };
                 let diverging = Witness::of(change, entry);
                 let d = Divergent { offset, first: w, diverging, found: self.found };
                 self.by_pair.entry((Arc::from(change.tp), w.broker, change.broker)).or_default().push(d);
@@ -394,9 +461,11 @@ type Lost = (u64, Entry, Committer);
 #[derive(Default)]
 struct CommittedTruncations {
     /// Per partition number: offset → every committed entry there (nearly always
-    /// one), with the leader that first committed it (the largest index of a long run:
-    /// kept small on purpose).
-    committed: Vec<OffsetMap<SmallVec<[(Entry, Committer); 1]>>>,
+    /// one), each tagged with the leader that first committed it (the largest index of
+    /// a long run: kept small on purpose).
+    committed: Vec<OffsetMap<SmallVec<[Tagged; 1]>>>,
+    /// The committers the entries of `committed` refer to.
+    committers: Details<Committer>,
     /// Truncations found so far.
     found: Vec<Anomaly>,
     /// The leader epoch each replica (partition number, broker) last took up, as leader
@@ -423,12 +492,14 @@ impl CommittedTruncations {
         }
         let epoch = self.epochs.get(&(change.partition, change.broker)).copied();
         let committed = &mut self.committed[change.partition];
+        let committers = &mut self.committers;
         if change.as_leader {
-            let by = Committer { broker: change.broker, time_ns: change.event.time_ns, epoch };
+            let by = || Committer { broker: change.broker, time_ns: change.event.time_ns, epoch };
+            let mut numbered = None;
             for &(offset, entry) in &change.now_below_hw {
                 let at = committed.get_or_insert_with(offset, SmallVec::new);
-                if at.iter().all(|(e, _)| *e != entry) {
-                    at.push((entry, by));
+                if at.iter().all(|kept| kept.entry() != entry) {
+                    at.push(committers.tag(&mut numbered, by, entry));
                 }
             }
         }
@@ -445,8 +516,9 @@ impl CommittedTruncations {
             .removed
             .iter()
             .filter_map(|&(o, e)| {
-                let c = committed.get(o)?.iter().find(|(kept, _)| *kept == e).map(|(_, c)| c)?;
-                after_commit(c).then_some((o, e, *c))
+                let kept = committed.get(o)?.iter().find(|kept| kept.entry() == e)?;
+                let c = committers.of(*kept);
+                after_commit(&c).then_some((o, e, c))
             })
             .collect();
         if !lost.is_empty() {
