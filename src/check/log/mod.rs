@@ -46,6 +46,7 @@
 
 mod offset_map;
 mod replicas;
+mod tagged;
 
 use super::describe::{broker, capitalize, offset_ranges, plural, sample, secs};
 use super::{Anomaly, AnomalyKind, RecordRef};
@@ -55,6 +56,7 @@ use replicas::{Change, Entry, ReplicaLog, Replicas};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use tagged::{Details, Tagged};
 
 /// Every log anomaly of a history, in [`AnomalyKind`] order, then in trace order.
 pub fn check(history: &History) -> Vec<Anomaly> {
@@ -106,12 +108,6 @@ struct Witness {
     hw: u64,
 }
 
-impl Witness {
-    fn of(change: &Change<'_>, entry: Entry) -> Self {
-        Witness { entry, broker: change.broker, time_ns: change.event.time_ns, hw: change.hw }
-    }
-}
-
 /// One divergent entry: its offset, the partition's first entry there, the divergent
 /// copy, and the order in which it was found.
 #[derive(Clone, Copy, Debug)]
@@ -131,53 +127,6 @@ pub fn replica_divergence(history: &History) -> Vec<Anomaly> {
     divergences.finish()
 }
 
-/// A log entry with the number of what the change that put it there shares with the
-/// other entries it touched (who, when), in 16 bytes where a copy of those details took
-/// 40: the log checkers keep one per committed offset of every partition, the largest
-/// part of their memory on a long run.
-#[derive(Clone, Copy, Debug)]
-struct Tagged {
-    value: u64,
-    epoch: u32,
-    /// Index into the checker's [`Details`].
-    details: u32,
-}
-
-impl Tagged {
-    fn entry(self) -> Entry {
-        Entry { value: self.value, epoch: self.epoch }
-    }
-}
-
-/// What the entries one change touched share, kept once per change (and only for the
-/// changes an entry refers to) and found by number from a [`Tagged`] entry.
-#[derive(Debug)]
-struct Details<T> {
-    items: Vec<T>,
-}
-
-impl<T> Default for Details<T> {
-    fn default() -> Self {
-        Details { items: Vec::new() }
-    }
-}
-
-impl<T: Copy> Details<T> {
-    /// `entry` tagged with the change's details, which `numbered` holds once made (`None`
-    /// until the change tags its first entry).
-    fn tag(&mut self, numbered: &mut Option<u32>, make: impl FnOnce() -> T, entry: Entry) -> Tagged {
-        let details = *numbered.get_or_insert_with(|| {
-            self.items.push(make());
-            u32::try_from(self.items.len() - 1).expect("fewer than 2^32 changes")
-        });
-        Tagged { value: entry.value, epoch: entry.epoch, details }
-    }
-
-    fn of(&self, tagged: Tagged) -> T {
-        self.items[tagged.details as usize]
-    }
-}
-
 /// Who put an entry below its high watermark first, when, and that high watermark.
 #[derive(Clone, Copy, Debug)]
 struct Holder {
@@ -189,6 +138,11 @@ struct Holder {
 impl Holder {
     fn of(change: &Change<'_>) -> Self {
         Holder { broker: change.broker, time_ns: change.event.time_ns, hw: change.hw }
+    }
+
+    /// `entry` as this holder held it.
+    fn witness(self, entry: Entry) -> Witness {
+        Witness { entry, broker: self.broker, time_ns: self.time_ns, hw: self.hw }
     }
 }
 
@@ -224,9 +178,8 @@ impl Divergences {
             // The first entry found here is its own witness, and never diverges from it.
             let held = *first.get_or_insert_with(offset, || holders.tag(&mut holder, || Holder::of(change), entry));
             if held.entry() != entry && self.reported.insert((change.partition, offset, entry)) {
-                let h = holders.of(held);
-                let w = Witness { entry: held.entry(), broker: h.broker, time_ns: h.time_ns, hw: h.hw };
-                let diverging = Witness::of(change, entry);
+                let w = holders.of(held).witness(held.entry());
+                let diverging = Holder::of(change).witness(entry);
                 let d = Divergent { offset, first: w, diverging, found: self.found };
                 self.by_pair.entry((Arc::from(change.tp), w.broker, change.broker)).or_default().push(d);
                 self.found += 1;

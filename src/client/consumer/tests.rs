@@ -97,6 +97,20 @@ fn spawn_broker(net: &Network<Request, Response>, id: u32, asked: Asked, metadat
     });
 }
 
+/// Brokers 1 and 2, both answering Metadata with `metadata`.
+fn spawn_brokers(net: &Network<Request, Response>, asked: &Asked, metadata: MetadataResponse) {
+    for id in [1, 2] {
+        spawn_broker(net, id, asked.clone(), metadata.clone());
+    }
+}
+
+/// [`metadata`], except that it names broker `leader` as t-1's leader.
+fn metadata_naming_t1_leader(leader: u32) -> MetadataResponse {
+    let mut stale = metadata();
+    stale.partitions[1].leader = Some(BrokerId(leader));
+    stale
+}
+
 fn consumer(net: &Network<Request, Response>) -> Consumer {
     let config = ConsumerConfig {
         bootstrap: vec![Addr::new("broker-1")],
@@ -120,8 +134,7 @@ fn consumer(net: &Network<Request, Response>) -> Consumer {
 fn end_offsets_ask_each_leader_once_for_its_partitions_and_every_leader_at_once() {
     simulate(|net| async move {
         let asked: Asked = Arc::default();
-        spawn_broker(&net, 1, asked.clone(), metadata());
-        spawn_broker(&net, 2, asked.clone(), metadata());
+        spawn_brokers(&net, &asked, metadata());
         let mut consumer = consumer(&net);
         let partitions = consumer.partitions_for("t").await;
         assert_eq!(partitions.len(), 6);
@@ -151,10 +164,7 @@ fn a_partition_answered_with_an_error_is_left_out_and_the_others_are_kept() {
     simulate(|net| async move {
         let asked: Asked = Arc::default();
         // Stale metadata: broker 1 is named leader of t-1, which it does not lead.
-        let mut stale = metadata();
-        stale.partitions[1].leader = Some(BrokerId(1));
-        spawn_broker(&net, 1, asked.clone(), stale.clone());
-        spawn_broker(&net, 2, asked.clone(), stale);
+        spawn_brokers(&net, &asked, metadata_naming_t1_leader(1));
         let mut consumer = consumer(&net);
         let partitions = consumer.partitions_for("t").await;
         consumer.need_metadata = false;
@@ -177,10 +187,7 @@ fn a_leader_whose_broker_the_metadata_does_not_list_asks_for_a_metadata_update()
     simulate(|net| async move {
         let asked: Asked = Arc::default();
         // Broker 3 is named leader of t-1 but missing from the brokers the answer lists.
-        let mut stale = metadata();
-        stale.partitions[1].leader = Some(BrokerId(3));
-        spawn_broker(&net, 1, asked.clone(), stale.clone());
-        spawn_broker(&net, 2, asked.clone(), stale);
+        spawn_brokers(&net, &asked, metadata_naming_t1_leader(3));
         let mut consumer = consumer(&net);
         let t1 = TopicPartition::new("t", 1);
         assert_eq!(consumer.partitions_for("t").await.len(), 6);
