@@ -86,8 +86,8 @@ impl QuorumStore {
             self.written_epochs.truncate(common);
         }
         for entry in &entries[common..] {
-            let bytes = Bytes::from(serde_json::to_vec(entry).expect("a log entry encodes"));
-            self.disk.append(LOG, bytes);
+            let bytes = serde_json::to_vec(entry).expect("a log entry encodes");
+            self.disk.append(LOG, &bytes);
             self.written_epochs.push(entry.epoch);
         }
         self.disk.flush(LOG);

@@ -291,9 +291,8 @@ impl DiskStore {
         machine.applied_wakeup_ms = None;
     }
 
-    /// `node`'s machine with write-back applied up to now.
-    fn machine<'a>(&self, disks: &'a mut BTreeMap<String, Machine>, node: &str) -> Option<&'a mut Machine> {
-        let now_ms = self.now_ms();
+    /// `node`'s machine with write-back applied up to now (`now_ms`).
+    fn machine<'a>(disks: &'a mut BTreeMap<String, Machine>, node: &str, now_ms: u64) -> Option<&'a mut Machine> {
         let machine = disks.get_mut(node)?;
         machine.catch_up(now_ms);
         Some(machine)
@@ -308,8 +307,9 @@ impl DiskStore {
     /// A power loss on `node`: every file reverts to its last flushed image.
     /// Returns how many files lost data.
     pub fn lose_page_cache(&self, node: &str) -> usize {
+        let now_ms = self.now_ms();
         let mut disks = self.lock();
-        let Some(machine) = self.machine(&mut disks, node) else {
+        let Some(machine) = Self::machine(&mut disks, node, now_ms) else {
             return 0;
         };
         let mut damaged = 0;
@@ -326,8 +326,9 @@ impl DiskStore {
 
     /// How many entries of `node` are not yet flushed, over all its files.
     pub fn unflushed_entries(&self, node: &str) -> usize {
+        let now_ms = self.now_ms();
         let mut disks = self.lock();
-        self.machine(&mut disks, node)
+        Self::machine(&mut disks, node, now_ms)
             .map_or(0, |m| m.files.values().map(|f| f.cached.len() - f.unchanged_prefix.min(f.cached.len())).sum())
     }
 }
@@ -343,15 +344,20 @@ impl Disk {
     fn with_machine<T>(&self, f: impl FnOnce(&mut Machine, u64) -> T) -> T {
         let now_ms = self.store.now_ms();
         let mut disks = self.store.lock();
-        let machine = self.store.machine(&mut disks, &self.node).expect("disk created by DiskStore::disk");
+        let machine = DiskStore::machine(&mut disks, &self.node, now_ms).expect("disk created by DiskStore::disk");
         f(machine, now_ms)
     }
 
     /// Appends an entry to a file, creating it if needed (page cache only).
-    pub fn append(&self, path: &str, entry: Bytes) {
+    pub fn append(&self, path: &str, entry: &[u8]) {
         self.with_files(|files, now_ms| {
-            let file = files.entry(path.to_string()).or_default();
-            file.cached.push(&entry);
+            // Look the file up before naming a new one: nearly every append goes to a
+            // file that exists.
+            let file = match files.get_mut(path) {
+                Some(file) => file,
+                None => files.entry(path.to_string()).or_default(),
+            };
+            file.cached.push(entry);
             file.touched(now_ms);
         });
     }
@@ -428,7 +434,7 @@ mod tests {
     fn flushed_log(store: &DiskStore) -> Disk {
         let disk = store.disk("b");
         for n in 1..=3 {
-            disk.append("log", entry(n));
+            disk.append("log", &entry(n));
         }
         disk.flush("log");
         disk
@@ -438,9 +444,9 @@ mod tests {
     fn process_crash_keeps_the_page_cache_and_power_loss_drops_it() {
         let store = DiskStore::new();
         let disk = store.disk("broker-1");
-        disk.append("log", entry(1));
+        disk.append("log", &entry(1));
         disk.flush("log");
-        disk.append("log", entry(2));
+        disk.append("log", &entry(2));
         // A process crash changes nothing on disk: a new handle reads both entries.
         assert_eq!(store.disk("broker-1").read("log").unwrap(), vec![entry(1), entry(2)]);
         assert_eq!(store.unflushed_entries("broker-1"), 1);
@@ -453,13 +459,13 @@ mod tests {
         let store = DiskStore::new();
         let disk = flushed_log(&store);
         disk.truncate("log", 1);
-        disk.append("log", entry(9));
+        disk.append("log", &entry(9));
         assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(9)]);
         store.lose_page_cache("b");
         assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(2), entry(3)]);
         // After a flush the truncation is durable.
         disk.truncate("log", 1);
-        disk.append("log", entry(9));
+        disk.append("log", &entry(9));
         disk.flush("log");
         store.lose_page_cache("b");
         assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(9)]);
@@ -491,18 +497,18 @@ mod tests {
         let store = DiskStore::new();
         let disk = store.disk("b");
         for n in 1..=4 {
-            disk.append("log", entry(n));
+            disk.append("log", &entry(n));
         }
         disk.flush("log");
         disk.truncate("log", 3);
         disk.truncate("log", 1);
-        disk.append("log", entry(9));
+        disk.append("log", &entry(9));
         assert_eq!(store.unflushed_entries("b"), 1);
         store.lose_page_cache("b");
         assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(2), entry(3), entry(4)]);
         disk.truncate("log", 2);
         disk.truncate("log", 0);
-        disk.append("log", entry(7));
+        disk.append("log", &entry(7));
         assert_eq!(disk.read("log").unwrap(), vec![entry(7)]);
         assert_eq!(store.lose_page_cache("b"), 1);
         assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(2), entry(3), entry(4)]);
@@ -527,7 +533,7 @@ mod tests {
         let store = DiskStore::new();
         let disk = flushed_log(&store);
         disk.truncate("log", 1);
-        disk.append("log", entry(9));
+        disk.append("log", &entry(9));
         // Kafka fsyncs its leader-epoch checkpoint (write, fsync, rename): the journal
         // commit writes the log's new size too, but not the data appended since.
         disk.overwrite_durably("leader-epoch-checkpoint", entry(5));
@@ -535,10 +541,10 @@ mod tests {
         assert_eq!(disk.read("log").unwrap(), vec![entry(1)]);
         // A truncation after the commit waits for the next one; a flush of another
         // file is one.
-        disk.append("log", entry(2));
+        disk.append("log", &entry(2));
         disk.flush("log");
         disk.truncate("log", 0);
-        disk.append("other", entry(4));
+        disk.append("other", &entry(4));
         disk.flush("other");
         store.lose_page_cache("b");
         assert_eq!(disk.read("log").unwrap(), Vec::<Bytes>::new());
@@ -576,9 +582,9 @@ mod tests {
         store.set_write_back("b", WriteBack { expire_ms: 30_000, interval_ms: 5_000 });
         let disk = store.disk("b");
         set(1_000);
-        disk.append("old", entry(1));
+        disk.append("old", &entry(1));
         set(31_000);
-        disk.append("young", entry(2));
+        disk.append("young", &entry(2));
         // Dirty for 30 s at 31 s, but the flusher only wakes at 35 s.
         set(34_999);
         assert_eq!(store.unflushed_entries("b"), 2);
@@ -598,14 +604,14 @@ mod tests {
         store.set_write_back("off", WriteBack { expire_ms: 1_000, interval_ms: 0 });
         let (disk, off) = (store.disk("b"), store.disk("off"));
         set(100);
-        disk.append("log", entry(1));
-        off.append("log", entry(1));
+        disk.append("log", &entry(1));
+        off.append("log", &entry(1));
         set(900);
-        disk.append("log", entry(2));
+        disk.append("log", &entry(2));
         // Linux writes back an expired inode whole: the later entry goes with the first.
         set(1_500);
         assert_eq!(store.unflushed_entries("b"), 0);
-        disk.append("log", entry(3));
+        disk.append("log", &entry(3));
         set(2_400);
         store.lose_page_cache("b");
         assert_eq!(disk.read("log").unwrap(), vec![entry(1), entry(2)], "entry 3 was 0.9 s dirty");
