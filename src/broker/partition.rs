@@ -659,7 +659,12 @@ impl Partition {
     /// Leader with no ISR change in flight: the ISR with `follower` added, if it has
     /// caught up from outside the ISR (Kafka's `maybeExpandIsr`).
     pub fn expanded_isr(&self, follower: BrokerId) -> Option<Vec<BrokerId>> {
-        if self.pending_isr().is_some() || !self.caught_up_outside_isr().contains(&follower) {
+        // A member already in the ISR is never caught up *outside* it: answer the common
+        // case without looking at every follower.
+        if self.isr.contains(&follower)
+            || self.pending_isr().is_some()
+            || !self.caught_up_outside_isr().contains(&follower)
+        {
             return None;
         }
         let mut new_isr = self.isr.clone();
