@@ -3,6 +3,7 @@
 //! do. Before its first fetch in a new leadership, a partition is reconciled with the
 //! leader by OffsetForLeaderEpoch (leader-epoch mode; legacy mode truncated already).
 
+use super::hosted::Slot;
 use super::{BrokerConfig, SharedBroker};
 use crate::coverage::ReachedState;
 use crate::history::{LogStartReason, TruncationReason};
@@ -40,6 +41,8 @@ pub fn ensure_fetchers(shared: &SharedBroker) {
 /// A followed partition as the fetcher sees it at the start of a round.
 struct Followed {
     tp: TopicPartition,
+    /// The replica's slot on this broker.
+    slot: Slot,
     /// The topic of the followed replica's log: a partition of a topic re-created under
     /// the same name while the fetch was out is another partition.
     topic_id: Option<crate::protocol::TopicId>,
@@ -121,10 +124,11 @@ fn followed_partitions(shared: &SharedBroker, leader: BrokerId) -> Option<(Addr,
     let state = shared.lock();
     let followed: Vec<Followed> = state
         .partitions
-        .values()
-        .filter(|p| p.followed_leader() == Some(leader))
-        .map(|p| Followed {
+        .with_slots()
+        .filter(|(_, p)| p.followed_leader() == Some(leader))
+        .map(|(slot, p)| Followed {
             tp: p.tp().clone(),
+            slot,
             topic_id: p.topic_id(),
             leader_epoch: p.leader_epoch(),
             needs_truncation: p.needs_truncation(),
@@ -257,7 +261,7 @@ fn apply_fetch_responses(
             };
             // Nothing here changes what a fetch from this broker reads: see
             // `HostedPartitions::get_mut_unnoted`.
-            let Some(replica) = state.partitions.get_mut_unnoted(&response.tp) else {
+            let Some(replica) = state.partitions.by_slot_mut_unnoted(expected.slot) else {
                 continue;
             };
             let still_following = replica.followed_leader() == Some(leader)

@@ -52,15 +52,17 @@ pub fn metadata(shared: &SharedBroker, topics: &[String], allow_auto_topic_creat
 /// same, as Kafka's purgatory checks a delayed fetch only for changes to its partitions.
 pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPartitionResponse> {
     let deadline = clock::now() + Duration::from_millis(request.max_wait_ms);
-    if let Some(follower) = request.replica_id {
-        record_follower_progress(shared, follower, &request);
-    }
-    // The request's partitions' slots with their positions, sorted, to find the
-    // touched ones.
-    let mut positions: Vec<(Slot, usize)> = {
+    // Each requested partition's slot, found once: every read below reaches the
+    // replica by it.
+    let slots: Vec<Slot> = {
         let mut state = shared.lock();
-        request.partitions.iter().enumerate().map(|(at, wanted)| (state.partitions.slot(&wanted.tp), at)).collect()
+        request.partitions.iter().map(|wanted| state.partitions.slot(&wanted.tp)).collect()
     };
+    if let Some(follower) = request.replica_id {
+        record_follower_progress(shared, follower, &request, &slots);
+    }
+    // The slots with their positions, sorted, to find the touched ones.
+    let mut positions: Vec<(Slot, usize)> = slots.iter().copied().zip(0..).collect();
     positions.sort_unstable();
     let mut responses = Vec::new();
     let mut read_at: Option<u64> = None;
@@ -74,7 +76,8 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
                     responses = request
                         .partitions
                         .iter()
-                        .map(|wanted| read_partition(shared, &state, &request, wanted))
+                        .zip(&slots)
+                        .map(|(wanted, &slot)| read_partition(shared, &state, &request, wanted, slot))
                         .collect();
                 }
                 Some(Touched::Only(touched)) => {
@@ -88,7 +91,7 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
                     stale.sort_unstable();
                     stale.dedup();
                     for at in stale {
-                        responses[at] = read_partition(shared, &state, &request, &request.partitions[at]);
+                        responses[at] = read_partition(shared, &state, &request, &request.partitions[at], slots[at]);
                     }
                 }
             }
@@ -109,7 +112,12 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
 /// Leader side of a follower fetch: its fetch offset is its log end offset, which may
 /// move the high watermark and let it rejoin the ISR if it is eligible (in KRaft, by this
 /// broker's metadata and the broker epoch the fetch carried).
-fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::BrokerId, request: &FetchRequest) {
+fn record_follower_progress(
+    shared: &SharedBroker,
+    follower: crate::protocol::BrokerId,
+    request: &FetchRequest,
+    slots: &[Slot],
+) {
     let now = clock::now();
     let broker_epoch = request.replica_broker_epoch;
     let mut expansions = Vec::new();
@@ -117,11 +125,11 @@ fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::Br
     {
         let mut state = shared.lock();
         let me = state.id;
-        for wanted in &request.partitions {
-            if topic_id_error(&state, wanted).is_some() {
+        for (wanted, &slot) in request.partitions.iter().zip(slots) {
+            if topic_id_error(&state, wanted, slot).is_some() {
                 continue;
             }
-            let Some(partition) = state.partitions.get_mut_unnoted(&wanted.tp) else {
+            let Some(partition) = state.partitions.by_slot_mut_unnoted(slot) else {
                 continue;
             };
             if !partition.is_leader() || wanted.current_leader_epoch != Some(partition.leader_epoch()) {
@@ -140,7 +148,7 @@ fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::Br
             }
             if advanced {
                 // What a fetch of the partition reads moved (see `get_mut_unnoted`).
-                state.partitions.note_changed(&wanted.tp);
+                state.partitions.note_slot_changed(slot);
                 moved = true;
             }
         }
@@ -158,12 +166,13 @@ fn record_follower_progress(shared: &SharedBroker, follower: crate::protocol::Br
     }
 }
 
-/// Reads one requested partition without waiting.
+/// Reads one requested partition (hosted, if at all, in `slot`) without waiting.
 fn read_partition(
     shared: &SharedBroker,
     state: &super::ReplicaState,
     request: &FetchRequest,
     wanted: &FetchPartition,
+    slot: Slot,
 ) -> FetchPartitionResponse {
     let is_follower = request.replica_id.is_some();
     let mut response = FetchPartitionResponse {
@@ -177,11 +186,11 @@ fn read_partition(
         aborted_transactions: Vec::new(),
         topic_id: None,
     };
-    if let Some(error) = topic_id_error(state, wanted) {
+    if let Some(error) = topic_id_error(state, wanted, slot) {
         response.error = Some(error);
         return response;
     }
-    let Some(partition) = state.partitions.get(&wanted.tp) else {
+    let Some(partition) = state.partitions.by_slot(slot) else {
         response.error = Some(ErrorCode::UnknownTopicOrPartition);
         return response;
     };
@@ -223,13 +232,14 @@ fn read_partition(
 /// broker's metadata does not hold the id under the partition's name
 /// (`KafkaApis.handleFetchRequest` resolves ids through the metadata cache), and
 /// INCONSISTENT_TOPIC_ID when the replica hosted here belongs to another id
-/// (`ReplicaManager.readFromLocalLog`). A fetch by name checks nothing.
-fn topic_id_error(state: &super::ReplicaState, wanted: &FetchPartition) -> Option<ErrorCode> {
+/// (`ReplicaManager.readFromLocalLog`). A fetch by name checks nothing. `slot` is the
+/// partition's slot on this broker.
+fn topic_id_error(state: &super::ReplicaState, wanted: &FetchPartition, slot: Slot) -> Option<ErrorCode> {
     let id = wanted.topic_id?;
     if state.metadata.partitions.get(&wanted.tp).is_none_or(|known| known.topic_id != id) {
         return Some(ErrorCode::UnknownTopicId);
     }
-    let hosted = state.partitions.get(&wanted.tp)?.topic_id();
+    let hosted = state.partitions.by_slot(slot)?.topic_id();
     hosted.is_some_and(|hosted| hosted != id).then_some(ErrorCode::InconsistentTopicId)
 }
 

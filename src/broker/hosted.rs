@@ -12,6 +12,10 @@
 //! The record is conservative, which is what keeps it exact: every mutable access
 //! counts as a change whether or not it changed anything, and an access that can reach
 //! any partition (`values_mut`, `entry`, a removal) counts as a change to all of them.
+//!
+//! The replicas are stored by slot, so a fetch that resolved its partitions' slots once
+//! reaches each replica by index at every read instead of searching by name (a follower
+//! fetch names dozens of partitions, and is read again at every change).
 
 use super::partition::Partition;
 use crate::protocol::TopicPartition;
@@ -36,25 +40,38 @@ enum Change {
 }
 
 /// What changed since a given point of the record.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Touched {
+pub enum Touched<'a> {
     /// Anything may have changed: read everything again.
     Everything,
     /// Only these partitions may have changed (possibly with repeats).
-    Only(Vec<Slot>),
+    Only(TouchedSlots<'a>),
 }
 
-/// A hosted replica with its slot.
-struct Hosted {
-    slot: Slot,
-    replica: Partition,
+/// The slots of the partitions that may have changed, read off the change record
+/// (a fetch asks after every change on its broker: collecting them cost an allocation
+/// each time).
+pub struct TouchedSlots<'a>(std::collections::vec_deque::Iter<'a, (u64, Change)>);
+
+impl Iterator for TouchedSlots<'_> {
+    type Item = Slot;
+
+    fn next(&mut self) -> Option<Slot> {
+        self.0.find_map(|(_, change)| match change {
+            Change::Partition(slot) => Some(*slot),
+            Change::Everything => None,
+        })
+    }
 }
 
-/// The replicas hosted by a broker, keyed by partition, with the change record.
+/// The replicas hosted by a broker, by slot, with the change record.
 #[derive(Default)]
 pub struct HostedPartitions {
-    replicas: BTreeMap<TopicPartition, Hosted>,
-    /// Every partition's slot, hosted or not, once seen.
+    /// The replica of each slot, if hosted here (indexed by the slot's number).
+    replicas: Vec<Option<Partition>>,
+    /// The hosted partitions' slots, in partition order (a broker sees many more
+    /// partitions than it hosts: iterating over `slots` would visit them all).
+    hosted: BTreeMap<TopicPartition, Slot>,
+    /// Every partition's slot, hosted or not, once seen; in partition order.
     slots: BTreeMap<TopicPartition, Slot>,
     /// The most recent changes, oldest first, each with its sequence number.
     changes: VecDeque<(u64, Change)>,
@@ -65,24 +82,35 @@ pub struct HostedPartitions {
 impl HostedPartitions {
     /// The replica of `tp`, if hosted here.
     pub fn get(&self, tp: &TopicPartition) -> Option<&Partition> {
-        self.replicas.get(tp).map(|hosted| &hosted.replica)
+        self.by_slot(*self.hosted.get(tp)?)
+    }
+
+    /// The replica of `slot`, if hosted here.
+    pub fn by_slot(&self, slot: Slot) -> Option<&Partition> {
+        self.replicas.get(slot.0 as usize)?.as_ref()
     }
 
     /// The hosted replicas in partition order.
     pub fn iter(&self) -> impl Iterator<Item = (&TopicPartition, &Partition)> {
-        self.replicas.iter().map(|(tp, hosted)| (tp, &hosted.replica))
+        self.hosted.iter().filter_map(|(tp, slot)| Some((tp, self.by_slot(*slot)?)))
+    }
+
+    /// The hosted replicas with their slots, in partition order.
+    pub fn with_slots(&self) -> impl Iterator<Item = (Slot, &Partition)> {
+        self.hosted.values().filter_map(|&slot| Some((slot, self.by_slot(slot)?)))
     }
 
     /// The hosted replicas' states in partition order.
     pub fn values(&self) -> impl Iterator<Item = &Partition> {
-        self.replicas.values().map(|hosted| &hosted.replica)
+        self.iter().map(|(_, replica)| replica)
     }
 
     /// The replica of `tp` for mutation; counts as a change to `tp`.
     pub fn get_mut(&mut self, tp: &TopicPartition) -> Option<&mut Partition> {
-        let hosted = self.replicas.get_mut(tp)?;
-        Self::record(&mut self.changes, &mut self.next_change, Change::Partition(hosted.slot));
-        Some(&mut hosted.replica)
+        let slot = *self.hosted.get(tp)?;
+        let replica = self.replicas[slot.0 as usize].as_mut()?;
+        Self::record(&mut self.changes, &mut self.next_change, Change::Partition(slot));
+        Some(replica)
     }
 
     /// The replica of `tp` for a mutation that changes nothing a fetch reads, without
@@ -95,13 +123,23 @@ impl HostedPartitions {
     ///   broker follows answers NOT_LEADER_OR_FOLLOWER whatever its log holds, and the
     ///   response changes neither the replica's role nor its topic id.
     pub fn get_mut_unnoted(&mut self, tp: &TopicPartition) -> Option<&mut Partition> {
-        self.replicas.get_mut(tp).map(|hosted| &mut hosted.replica)
+        self.by_slot_mut_unnoted(*self.hosted.get(tp)?)
     }
 
-    /// Every replica for mutation; counts as a change to all of them.
+    /// The replica of `slot` for a mutation that does not count as a change: see
+    /// [`HostedPartitions::get_mut_unnoted`].
+    pub fn by_slot_mut_unnoted(&mut self, slot: Slot) -> Option<&mut Partition> {
+        self.replicas.get_mut(slot.0 as usize)?.as_mut()
+    }
+
+    /// Every replica for mutation, in partition order; counts as a change to all of them.
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Partition> {
         self.note_everything_changed();
-        self.replicas.values_mut().map(|hosted| &mut hosted.replica)
+        // Slots are handed out in first-seen order: visit them in partition order, as
+        // callers that trace what they change expect.
+        let order: Vec<usize> = self.hosted.values().map(|slot| slot.0 as usize).collect();
+        let mut by_slot: Vec<Option<&mut Partition>> = self.replicas.iter_mut().map(Option::as_mut).collect();
+        order.into_iter().filter_map(move |at| by_slot[at].take())
     }
 
     /// The replica of `tp`, created with `create` when not hosted yet; counts as a
@@ -109,20 +147,29 @@ impl HostedPartitions {
     pub fn get_or_insert_with(&mut self, tp: &TopicPartition, create: impl FnOnce() -> Partition) -> &mut Partition {
         let slot = self.slot(tp);
         Self::record(&mut self.changes, &mut self.next_change, Change::Partition(slot));
-        &mut self.replicas.entry(tp.clone()).or_insert_with(|| Hosted { slot, replica: create() }).replica
+        if !self.hosted.contains_key(tp) {
+            self.hosted.insert(tp.clone(), slot);
+        }
+        self.replicas[slot.0 as usize].get_or_insert_with(create)
     }
 
     /// Stops hosting `tp`, returning its replica; counts as a change to `tp`.
     pub fn remove(&mut self, tp: &TopicPartition) -> Option<Partition> {
-        let hosted = self.replicas.remove(tp)?;
-        Self::record(&mut self.changes, &mut self.next_change, Change::Partition(hosted.slot));
-        Some(hosted.replica)
+        let slot = self.hosted.remove(tp)?;
+        let replica = self.replicas[slot.0 as usize].take()?;
+        Self::record(&mut self.changes, &mut self.next_change, Change::Partition(slot));
+        Some(replica)
     }
 
     /// Records that what a fetch of `tp` reads changed (outside the replica, or through
     /// [`HostedPartitions::get_mut_unnoted`]).
     pub fn note_changed(&mut self, tp: &TopicPartition) {
         let slot = self.slot(tp);
+        self.note_slot_changed(slot);
+    }
+
+    /// [`HostedPartitions::note_changed`] for a partition known by its slot.
+    pub fn note_slot_changed(&mut self, slot: Slot) {
         Self::record(&mut self.changes, &mut self.next_change, Change::Partition(slot));
     }
 
@@ -138,6 +185,7 @@ impl HostedPartitions {
         }
         let next = Slot(self.slots.len() as u32);
         self.slots.insert(tp.clone(), next);
+        self.replicas.push(None);
         next
     }
 
@@ -147,20 +195,19 @@ impl HostedPartitions {
     }
 
     /// The partitions that may have changed since `mark`.
-    pub fn touched_since(&self, mark: u64) -> Touched {
+    pub fn touched_since(&self, mark: u64) -> Touched<'_> {
         let forgotten = mark < self.next_change && self.changes.front().is_none_or(|(oldest, _)| *oldest > mark);
         if forgotten {
             return Touched::Everything;
         }
-        let start = self.changes.partition_point(|(seq, _)| *seq < mark);
-        let mut touched = Vec::new();
-        for (_, change) in self.changes.range(start..) {
-            match change {
-                Change::Partition(slot) => touched.push(*slot),
-                Change::Everything => return Touched::Everything,
-            }
+        // The record's sequence numbers are consecutive: `mark` is at its distance from
+        // the oldest one (or past the end).
+        let start = self.changes.front().map_or(0, |(oldest, _)| mark.saturating_sub(*oldest) as usize);
+        let since = self.changes.range(start.min(self.changes.len())..);
+        if since.clone().any(|(_, change)| matches!(change, Change::Everything)) {
+            return Touched::Everything;
         }
-        Touched::Only(touched)
+        Touched::Only(TouchedSlots(since))
     }
 
     fn record(changes: &mut VecDeque<(u64, Change)>, next_change: &mut u64, change: Change) {
@@ -184,6 +231,14 @@ mod tests {
         Partition::new(log, 0, HighWatermarkRule::FOLLOW_ISR)
     }
 
+    /// The touched slots since `mark`, `None` for everything.
+    fn touched(hosted: &HostedPartitions, mark: u64) -> Option<Vec<Slot>> {
+        match hosted.touched_since(mark) {
+            Touched::Everything => None,
+            Touched::Only(slots) => Some(slots.collect()),
+        }
+    }
+
     fn hosted(tps: &[TopicPartition]) -> HostedPartitions {
         let mut hosted = HostedPartitions::default();
         for tp in tps {
@@ -199,19 +254,19 @@ mod tests {
         let (slot_a, slot_b) = (hosted.slot(&a), hosted.slot(&b));
         assert_ne!(slot_a, slot_b);
         let mark = hosted.change_mark();
-        assert_eq!(hosted.touched_since(mark), Touched::Only(vec![]));
+        assert_eq!(touched(&hosted, mark), Some(vec![]));
         hosted.get(&b);
         hosted.get_mut(&a);
         hosted.get_mut_unnoted(&b);
-        assert_eq!(hosted.touched_since(mark), Touched::Only(vec![slot_a]));
+        assert_eq!(touched(&hosted, mark), Some(vec![slot_a]));
         hosted.note_changed(&b);
-        assert_eq!(hosted.touched_since(mark), Touched::Only(vec![slot_a, slot_b]));
+        assert_eq!(touched(&hosted, mark), Some(vec![slot_a, slot_b]));
         let unhosted = TopicPartition::new("t", 2);
         let slot = hosted.slot(&unhosted);
         hosted.get_or_insert_with(&unhosted, || replica(&unhosted));
         assert_eq!(hosted.slot(&unhosted), slot, "a slot given before hosting is kept");
         let later = hosted.change_mark();
-        assert_eq!(hosted.touched_since(later), Touched::Only(vec![]));
+        assert_eq!(touched(&hosted, later), Some(vec![]));
     }
 
     #[test]
@@ -220,13 +275,42 @@ mod tests {
         let mut hosted = hosted(std::slice::from_ref(&a));
         let mark = hosted.change_mark();
         hosted.values_mut().for_each(drop);
-        assert_eq!(hosted.touched_since(mark), Touched::Everything);
+        assert_eq!(touched(&hosted, mark), None);
         let mark = hosted.change_mark();
         for _ in 0..=REMEMBERED_CHANGES {
             hosted.get_mut(&a);
         }
-        assert_eq!(hosted.touched_since(mark), Touched::Everything, "the mark fell out of the record");
+        assert_eq!(touched(&hosted, mark), None, "the mark fell out of the record");
         let recent = hosted.change_mark() - 1;
-        assert_eq!(hosted.touched_since(recent), Touched::Only(vec![hosted.slot(&a)]));
+        assert_eq!(touched(&hosted, recent), Some(vec![hosted.slot(&a)]));
+    }
+
+    #[test]
+    fn replicas_are_reached_by_slot_and_listed_in_partition_order() {
+        let (a, b, c) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1), TopicPartition::new("t", 2));
+        let mut hosted = HostedPartitions::default();
+        // Slots in first-seen order (c, a, b), one partition seen but never hosted (b).
+        let slot_c = hosted.slot(&c);
+        hosted.get_or_insert_with(&a, || replica(&a));
+        let slot_b = hosted.slot(&b);
+        hosted.get_or_insert_with(&c, || replica(&c));
+        let listed: Vec<&TopicPartition> = hosted.iter().map(|(tp, _)| tp).collect();
+        assert_eq!(listed, [&a, &c], "hosted ones only, in partition order");
+        let by_value: Vec<&TopicPartition> = hosted.values().map(Partition::tp).collect();
+        assert_eq!(by_value, [&a, &c]);
+        let mutable: Vec<TopicPartition> = hosted.values_mut().map(|p| p.tp().clone()).collect();
+        assert_eq!(mutable, [a.clone(), c.clone()]);
+        let with_slots: Vec<Slot> = hosted.with_slots().map(|(slot, _)| slot).collect();
+        assert_eq!(with_slots, [hosted.slot(&a), slot_c]);
+        assert_eq!(hosted.by_slot(slot_c).map(Partition::tp), Some(&c));
+        assert!(hosted.by_slot(slot_b).is_none() && hosted.get(&b).is_none());
+        assert!(hosted.by_slot_mut_unnoted(slot_c).is_some());
+        // Removing stops hosting; hosting again reuses the slot.
+        assert!(hosted.remove(&c).is_some());
+        assert!(hosted.by_slot(slot_c).is_none() && hosted.get(&c).is_none());
+        assert_eq!(hosted.iter().count(), 1);
+        hosted.get_or_insert_with(&c, || replica(&c));
+        assert_eq!(hosted.slot(&c), slot_c);
+        assert_eq!(hosted.get(&c).map(Partition::tp), Some(&c));
     }
 }
