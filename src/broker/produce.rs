@@ -287,11 +287,14 @@ async fn replicated(shared: &SharedBroker, wait: &AwaitingReplication, deadline:
         return None;
     }
     let mut expiry = std::pin::pin!(crate::sim::timer::sleep_until_once(deadline));
+    // Every change on the broker wakes this wait: find the replica by its slot, not by
+    // name, at each look.
+    let slot = shared.lock().partitions.slot(&wait.tp);
     loop {
         let changed = shared.changed.notified();
         {
             let state = shared.lock();
-            let Some(partition) = state.partitions.get(&wait.tp).filter(|p| p.topic_id() == wait.topic_id) else {
+            let Some(partition) = state.partitions.by_slot(slot).filter(|p| p.topic_id() == wait.topic_id) else {
                 return Some(ErrorCode::NotLeaderOrFollower);
             };
             if partition.leadership_start_epoch().is_none_or(|start| start > wait.leader_epoch) {
