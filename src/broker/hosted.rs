@@ -66,7 +66,8 @@ impl Iterator for TouchedSlots<'_> {
 /// The replicas hosted by a broker, by slot, with the change record.
 #[derive(Default)]
 pub struct HostedPartitions {
-    /// The replica of each slot, if hosted here (indexed by the slot's number).
+    /// The replica of each slot, if hosted here (indexed by the slot's number): `Some`
+    /// exactly for the slots in `hosted`.
     replicas: Vec<Option<Partition>>,
     /// The hosted partitions' slots, in partition order (a broker sees many more
     /// partitions than it hosts: iterating over `slots` would visit them all).
