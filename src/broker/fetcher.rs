@@ -260,7 +260,7 @@ fn apply_fetch_responses(
                 continue;
             };
             // Nothing here changes what a fetch from this broker reads: see
-            // `HostedPartitions::get_mut_unnoted`.
+            // `HostedPartitions::by_slot_mut_unnoted`.
             let Some(replica) = state.partitions.by_slot_mut_unnoted(expected.slot) else {
                 continue;
             };

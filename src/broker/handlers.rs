@@ -147,7 +147,7 @@ fn record_follower_progress(
                 expansions.push((wanted.tp.clone(), new_isr));
             }
             if advanced {
-                // What a fetch of the partition reads moved (see `get_mut_unnoted`).
+                // What a fetch of the partition reads moved (see `by_slot_mut_unnoted`).
                 state.partitions.note_slot_changed(slot);
                 moved = true;
             }

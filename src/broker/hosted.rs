@@ -114,21 +114,15 @@ impl HostedPartitions {
         Some(replica)
     }
 
-    /// The replica of `tp` for a mutation that changes nothing a fetch reads, without
-    /// counting as a change: the caller must call [`HostedPartitions::note_changed`] if
-    /// it moved what a fetch reads. Two callers use it, each for bookkeeping that would
+    /// The replica of `slot` for a mutation that changes nothing a fetch reads, without
+    /// counting as a change: the caller must call [`HostedPartitions::note_slot_changed`]
+    /// if it moved what a fetch reads. Two callers use it, each for bookkeeping that would
     /// otherwise wake every fetch of its partitions for nothing:
     /// - the leader's record of a follower fetch (what a fetch reads moves only with the
     ///   high watermark, which the caller notes);
     /// - the follower's application of a fetch response: a fetch of a partition this
     ///   broker follows answers NOT_LEADER_OR_FOLLOWER whatever its log holds, and the
     ///   response changes neither the replica's role nor its topic id.
-    pub fn get_mut_unnoted(&mut self, tp: &TopicPartition) -> Option<&mut Partition> {
-        self.by_slot_mut_unnoted(*self.hosted.get(tp)?)
-    }
-
-    /// The replica of `slot` for a mutation that does not count as a change: see
-    /// [`HostedPartitions::get_mut_unnoted`].
     pub fn by_slot_mut_unnoted(&mut self, slot: Slot) -> Option<&mut Partition> {
         self.replicas.get_mut(slot.0 as usize)?.as_mut()
     }
@@ -163,7 +157,7 @@ impl HostedPartitions {
     }
 
     /// Records that what a fetch of `tp` reads changed (outside the replica, or through
-    /// [`HostedPartitions::get_mut_unnoted`]).
+    /// [`HostedPartitions::by_slot_mut_unnoted`]).
     pub fn note_changed(&mut self, tp: &TopicPartition) {
         let slot = self.slot(tp);
         self.note_slot_changed(slot);
@@ -258,7 +252,7 @@ mod tests {
         assert_eq!(touched(&hosted, mark), Some(vec![]));
         hosted.get(&b);
         hosted.get_mut(&a);
-        hosted.get_mut_unnoted(&b);
+        hosted.by_slot_mut_unnoted(slot_b);
         assert_eq!(touched(&hosted, mark), Some(vec![slot_a]));
         hosted.note_changed(&b);
         assert_eq!(touched(&hosted, mark), Some(vec![slot_a, slot_b]));
