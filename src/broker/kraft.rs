@@ -15,7 +15,7 @@ use crate::history::Event;
 use crate::kraft::transport::QuorumTransport;
 use crate::protocol::kraft::{
     AlterPartition, ControllerChannel, ControllerRequest, ControllerResponse, Heartbeat, HeartbeatReply,
-    LeaderRecoveryState, Payload, Registration,
+    LeaderRecoveryState, PartitionRegistration, Payload, Registration,
 };
 use crate::protocol::{
     BrokerEndpoint, BrokerId, NodeId, NodeName, Offset, PartitionState, Request, Response, TopicId, TopicPartition,
@@ -152,10 +152,21 @@ fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::Metadat
         }
         // `TopicsDelta.deletedTopicIds`: the topics whose RemoveTopicRecord came in.
         let mut deleted_topics: BTreeSet<Arc<str>> = BTreeSet::new();
+        // `TopicsDelta.changedTopics`: the partitions whose records came in. Only those
+        // can differ from the cache (a metadata commit is mostly a `NoOpRecord` or a
+        // broker's registration change, and the image may hold thousands of partitions).
+        let mut touched: BTreeSet<(TopicId, u32)> = BTreeSet::new();
         for entry in &node.log().read_from(base)[..(high_watermark - base) as usize] {
             if let Payload::Data(record) = &entry.payload {
-                if let MetadataRecord::RemoveTopic { topic_id } = record {
-                    deleted_topics.extend(view.image.topics.get(topic_id).map(|t| t.name.clone()));
+                match record {
+                    MetadataRecord::RemoveTopic { topic_id } => {
+                        deleted_topics.extend(view.image.topics.get(topic_id).map(|t| t.name.clone()));
+                    }
+                    MetadataRecord::Partition { topic_id, partition, .. }
+                    | MetadataRecord::PartitionChange { topic_id, partition, .. } => {
+                        touched.insert((*topic_id, *partition));
+                    }
+                    _ => {}
                 }
                 if let Err(error) = view.image.replay(record) {
                     tracing::error!(?error, broker = %shared.id(), "a committed metadata record does not replay");
@@ -163,7 +174,7 @@ fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::Metadat
             }
         }
         view.applied_offset = high_watermark;
-        (base, partition_states(&view.image), live_brokers(&view.image), deleted_topics)
+        (base, partition_states(&view.image, &touched), live_brokers(&view.image), deleted_topics)
     };
     shared.tracer.emit(Event::MetadataApplied { base_offset: base, count: high_watermark - base });
     // Deletes first (`ReplicaManager.applyDelta`): the cache holds the deleted topics'
@@ -176,8 +187,15 @@ fn apply_committed(shared: &SharedBroker, node: &QuorumNode<crate::raft::Metadat
     super::deletion::delete_partitions(shared, &deleted);
     let (changed, grown, created) = {
         let state = shared.lock();
-        let changed: Vec<PartitionState> =
-            partitions.into_iter().filter(|p| state.metadata.partitions.get(&p.tp) != Some(p)).collect();
+        let differs = |p: &PartitionState| state.metadata.partitions.get(&p.tp) != Some(p);
+        // The delta finds every partition a scan of the whole image would (checked in
+        // every debug run): nothing but these records changes what the cache holds.
+        debug_assert_eq!(
+            partitions.iter().filter(|p| differs(p)).collect::<Vec<_>>(),
+            all_partition_states(&shared.kraft().image).iter().filter(|p| differs(p)).collect::<Vec<_>>(),
+            "the partitions a metadata delta changed"
+        );
+        let changed: Vec<PartitionState> = partitions.into_iter().filter(differs).collect();
         // Topics with a partition the cache did not hold: created, or grown.
         let grown: BTreeSet<String> = changed
             .iter()
@@ -218,23 +236,49 @@ fn set_strays_aside(shared: &SharedBroker) {
     super::deletion::stray_orphans(shared, |tp, id| mine.contains(&(tp.clone(), id)));
 }
 
-/// Every partition of the image as the broker's metadata cache holds it.
-fn partition_states(image: &MetadataImage) -> Vec<PartitionState> {
-    let mut states = Vec::new();
-    for (&topic_id, topic) in &image.topics {
-        for (&partition, registration) in &topic.partitions {
-            states.push(PartitionState {
-                tp: TopicPartition::new(topic.name.clone(), partition),
-                leader: registration.leader,
-                leader_epoch: registration.leader_epoch,
-                isr: registration.isr.clone(),
-                replicas: registration.replicas.clone(),
-                partition_epoch: registration.partition_epoch,
-                topic_id,
-            });
-        }
+/// The `touched` partitions that the image holds, in image order, as the broker's
+/// metadata cache holds them.
+fn partition_states(image: &MetadataImage, touched: &BTreeSet<(TopicId, u32)>) -> Vec<PartitionState> {
+    touched
+        .iter()
+        .filter_map(|&(topic_id, partition)| {
+            let topic = image.topics.get(&topic_id)?;
+            Some(partition_state(topic_id, &topic.name, partition, topic.partitions.get(&partition)?))
+        })
+        .collect()
+}
+
+/// Every partition of the image as the broker's metadata cache holds it (what the
+/// delta is checked against).
+fn all_partition_states(image: &MetadataImage) -> Vec<PartitionState> {
+    image
+        .topics
+        .iter()
+        .flat_map(|(&topic_id, topic)| {
+            topic
+                .partitions
+                .iter()
+                .map(move |(&partition, registration)| partition_state(topic_id, &topic.name, partition, registration))
+        })
+        .collect()
+}
+
+/// One partition of the image as the broker's metadata cache holds it.
+fn partition_state(
+    topic_id: TopicId,
+    topic: &Arc<str>,
+    partition: u32,
+    registration: &PartitionRegistration,
+) -> PartitionState {
+    PartitionState {
+        tp: TopicPartition::new(topic.clone(), partition),
+        leader: registration.leader,
+        leader_epoch: registration.leader_epoch,
+        isr: registration.isr.clone(),
+        replicas: registration.replicas.clone(),
+        partition_epoch: registration.partition_epoch,
+        topic_id,
     }
-    states
 }
 
 /// The brokers clients and followers may use: registered and unfenced
