@@ -25,9 +25,10 @@ pub struct Fetchers {
 
 /// Starts a fetcher for every leader this broker follows that has none.
 pub fn ensure_fetchers(shared: &SharedBroker) {
-    let leaders: BTreeSet<BrokerId> = {
-        let state = shared.lock();
-        state.partitions.values().filter_map(|p| p.followed_leader()).collect()
+    let leaders = {
+        let mut guard = shared.lock();
+        let state = &mut *guard;
+        state.followers.leaders(&state.partitions)
     };
     let mut running = shared.fetchers.running.lock().expect("fetcher set poisoned");
     for leader in leaders {
@@ -49,6 +50,9 @@ struct Followed {
     leader_epoch: LeaderEpoch,
     needs_truncation: bool,
     log_end_offset: Offset,
+    /// The latest epoch of the local log, read only for a partition that needs
+    /// truncation (reconciliation asks the leader about it; reading it for every
+    /// partition at every round missed the cache once per partition).
     latest_local_epoch: Option<LeaderEpoch>,
 }
 
@@ -121,11 +125,11 @@ fn reaches_flush_messages(shared: &SharedBroker, responses: &[FetchPartitionResp
 
 /// The leader's host and the partitions this broker follows on it; `None` if none.
 fn followed_partitions(shared: &SharedBroker, leader: BrokerId) -> Option<(Addr, Vec<Followed>)> {
-    let state = shared.lock();
+    let mut guard = shared.lock();
+    let state = &mut *guard;
     let followed: Vec<Followed> = state
-        .partitions
-        .with_slots()
-        .filter(|(_, p)| p.followed_leader() == Some(leader))
+        .followers
+        .followed_on(&state.partitions, leader)
         .map(|(slot, p)| Followed {
             tp: p.tp().clone(),
             slot,
@@ -133,7 +137,7 @@ fn followed_partitions(shared: &SharedBroker, leader: BrokerId) -> Option<(Addr,
             leader_epoch: p.leader_epoch(),
             needs_truncation: p.needs_truncation(),
             log_end_offset: p.log_end_offset(),
-            latest_local_epoch: p.log().epochs().latest_epoch(),
+            latest_local_epoch: p.needs_truncation().then(|| p.log().epochs().latest_epoch()).flatten(),
         })
         .collect();
     if followed.is_empty() {

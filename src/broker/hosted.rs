@@ -31,6 +31,13 @@ const REMEMBERED_CHANGES: usize = 4_096;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Slot(u32);
 
+impl Slot {
+    /// The slot's number, from 0 in first-seen order: an index for per-slot vectors.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// One entry of the change record.
 #[derive(Clone, Copy, Debug)]
 enum Change {

@@ -17,6 +17,7 @@ pub mod coordinator;
 mod deletion;
 mod epoch_cache;
 mod fetcher;
+mod follower_index;
 mod follower_progress;
 pub(crate) mod handlers;
 mod hosted;
@@ -241,6 +242,8 @@ pub struct ReplicaState {
     pub partitions: hosted::HostedPartitions,
     /// The metadata cache.
     pub metadata: MetadataCache,
+    /// Which hosted replicas follow which leader, for the fetchers.
+    pub followers: follower_index::FollowerIndex,
 }
 
 impl ReplicaState {

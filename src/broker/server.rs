@@ -125,7 +125,12 @@ pub(super) fn start(ctx: BrokerContext) -> SharedBroker {
     let pipeline = RequestPipeline::new(me.0, ctx.config.pipeline, ctx.machine, ctx.tracer.clone());
     Arc::new(Shared {
         pipeline,
-        state: Mutex::new(ReplicaState { id: me, partitions, metadata: MetadataCache::default() }),
+        state: Mutex::new(ReplicaState {
+            id: me,
+            partitions,
+            metadata: MetadataCache::default(),
+            followers: Default::default(),
+        }),
         config: ctx.config,
         changed: Notify::new(),
         net: ctx.net,
