@@ -349,7 +349,11 @@ impl ClusterView {
                 .filter(|(tp, _)| !topics.iter().any(|t| **t == *tp.topic));
             kept.chain(answered).collect()
         };
-        self.update_requested = leaderless || topics.iter().any(|t| self.partition_count(t).is_none());
+        // Whether each topic is known, not how many partitions it has: a consumer names
+        // its topic once per assigned partition, and counting thousands of partitions
+        // for each name made a refresh quadratic.
+        self.update_requested =
+            leaderless || topics.iter().any(|t| TopicPartition::of_topic(&self.partitions, t).next().is_none());
         self.topic_ids.publish(&self.partitions);
         self.refreshed_at = Some(madsim::time::Instant::now());
         self.refreshes += 1;
