@@ -38,6 +38,40 @@ impl Slot {
     }
 }
 
+/// The slots of one topic's partitions, by partition number.
+#[derive(Default)]
+struct TopicSlots {
+    /// The slots of partitions numbered below [`TopicSlots::DENSE`], by number.
+    dense: Vec<Option<Slot>>,
+    /// The slots of higher-numbered partitions (a request may name any number; a
+    /// vector indexed by it could be made to take gigabytes).
+    sparse: BTreeMap<u32, Slot>,
+}
+
+impl TopicSlots {
+    /// Partition numbers below this are kept in a vector.
+    const DENSE: u32 = 1 << 16;
+
+    fn get(&self, partition: u32) -> Option<Slot> {
+        match partition < Self::DENSE {
+            true => self.dense.get(partition as usize).copied().flatten(),
+            false => self.sparse.get(&partition).copied(),
+        }
+    }
+
+    fn insert(&mut self, partition: u32, slot: Slot) {
+        if partition >= Self::DENSE {
+            self.sparse.insert(partition, slot);
+            return;
+        }
+        let at = partition as usize;
+        if self.dense.len() <= at {
+            self.dense.resize(at + 1, None);
+        }
+        self.dense[at] = Some(slot);
+    }
+}
+
 /// One entry of the change record.
 #[derive(Clone, Copy, Debug)]
 enum Change {
@@ -82,9 +116,9 @@ pub struct HostedPartitions {
     hosted: BTreeMap<TopicPartition, Slot>,
     /// Every partition's slot, hosted or not, once seen: by topic, then by partition
     /// number. A fetch looks up every partition it names, and a follower fetch names
-    /// hundreds: one topic comparison per lookup, then integers, instead of comparing
+    /// hundreds: one topic comparison per lookup, then an index, instead of comparing
     /// the topic at every step of a search over thousands of partitions.
-    slots: BTreeMap<Arc<str>, BTreeMap<u32, Slot>>,
+    slots: BTreeMap<Arc<str>, TopicSlots>,
     /// The most recent changes, oldest first, each with its sequence number.
     changes: VecDeque<(u64, Change)>,
     /// The sequence number the next change gets.
@@ -186,8 +220,8 @@ impl HostedPartitions {
 
     /// The slot of `tp`, given now if it has none yet.
     pub fn slot(&mut self, tp: &TopicPartition) -> Slot {
-        if let Some(slot) = self.slots.get(&*tp.topic).and_then(|partitions| partitions.get(&tp.partition)) {
-            return *slot;
+        if let Some(slot) = self.slots.get(&*tp.topic).and_then(|partitions| partitions.get(tp.partition)) {
+            return slot;
         }
         // Slots are numbered in first-seen order, as indexes into `replicas`.
         let next = Slot(self.replicas.len() as u32);
@@ -319,5 +353,16 @@ mod tests {
         hosted.get_or_insert_with(&c, || replica(&c));
         assert_eq!(hosted.slot(&c), slot_c);
         assert_eq!(hosted.get(&c).map(Partition::tp), Some(&c));
+    }
+
+    #[test]
+    fn slots_of_any_partition_number_are_kept_apart_per_topic() {
+        let mut hosted = HostedPartitions::default();
+        let names = [("t", 0), ("t", 5), ("u", 5), ("t", u32::MAX), ("t", TopicSlots::DENSE)];
+        let tps: Vec<TopicPartition> = names.iter().map(|&(topic, p)| TopicPartition::new(topic, p)).collect();
+        let slots: Vec<Slot> = tps.iter().map(|tp| hosted.slot(tp)).collect();
+        assert_eq!(slots, (0..5).map(Slot).collect::<Vec<_>>(), "numbered in first-seen order");
+        let again: Vec<Slot> = tps.iter().rev().map(|tp| hosted.slot(tp)).collect();
+        assert_eq!(again, (0..5).rev().map(Slot).collect::<Vec<_>>(), "and kept");
     }
 }
