@@ -371,12 +371,20 @@ impl Accumulator {
     /// first; the caller fails them (Kafka's `RecordAccumulator.expiredBatches`).
     pub fn expired(&mut self, config: &ProducerConfig, now: Instant) -> Vec<Batch> {
         let mut expired = Vec::new();
-        let waiting: Vec<TopicPartition> = self.waiting.iter().cloned().collect();
-        for tp in waiting {
-            let queue = self.queues.get_mut(&tp).expect("a waiting partition has a queue");
+        // Asked at every sender wake-up, with every waiting partition's queue usually
+        // unchanged: only the queues that lost a batch are noted.
+        let mut changed = Vec::new();
+        for tp in &self.waiting {
+            let queue = self.queues.get_mut(tp).expect("a waiting partition has a queue");
+            let before = expired.len();
             while queue.front().is_some_and(|b| b.delivery_timed_out(config, now)) {
                 expired.push(queue.pop_front().expect("checked"));
             }
+            if expired.len() > before {
+                changed.push(tp.clone());
+            }
+        }
+        for tp in changed {
             self.note_queue(&tp);
         }
         expired
