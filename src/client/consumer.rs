@@ -297,7 +297,7 @@ impl Consumer {
     async fn refresh_metadata(&mut self, timeout: Duration) {
         let topics: Vec<String> = match self.metadata_for_all_topics {
             true => Vec::new(), // A Metadata request naming no topic asks for all.
-            false => self.assignment.iter().map(|tp| tp.topic.to_string()).collect(),
+            false => metadata_topics(&self.assignment),
         };
         if self.view.refresh(&topics, timeout).await {
             self.need_metadata = false;
@@ -492,6 +492,14 @@ async fn answer_from(
 
 mod fetching;
 mod offset_lookups;
+
+/// The topics a Metadata request for `assignment` names: each once, in the order the
+/// assignment first names it, as Kafka's consumer asks for a set of topics
+/// (`ConsumerMetadata.newMetadataRequestBuilder`).
+fn metadata_topics(assignment: &[TopicPartition]) -> Vec<String> {
+    let mut named = BTreeSet::new();
+    assignment.iter().filter(|tp| named.insert(&*tp.topic)).map(|tp| tp.topic.to_string()).collect()
+}
 
 #[cfg(test)]
 mod tests;

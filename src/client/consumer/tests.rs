@@ -331,3 +331,11 @@ fn a_busy_partition_does_not_keep_the_others_records_out_of_the_polls() {
         assert_eq!(consumer.position(&TopicPartition::new("t", 2)), Some(150));
     });
 }
+
+#[test]
+fn a_metadata_request_names_each_assigned_topic_once_in_first_named_order() {
+    let assignment: Vec<TopicPartition> =
+        [("u", 1), ("t", 0), ("u", 0), ("t", 2)].iter().map(|&(topic, p)| TopicPartition::new(topic, p)).collect();
+    assert_eq!(metadata_topics(&assignment), ["u", "t"]);
+    assert_eq!(metadata_topics(&[]), Vec::<String>::new());
+}
