@@ -268,7 +268,7 @@ fn first_fault(outcome: &kafkasim::runner::RunOutcome, kind: FaultKind) -> (u64,
 /// checks that a new quorum leader comes within `window_ms` of the stop.
 fn stopped_leader_is_replaced_within(scenario: &kafkasim::scenario::Scenario, window_ms: std::ops::Range<u64>) {
     for &seed in &scenario.seeds {
-        let outcome = run(&scenario, seed);
+        let outcome = run(scenario, seed);
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
         let (stopped, _) = first_fault(&outcome, FaultKind::Stop);
         // EndQuorumEpoch makes a successor stand well inside the 2 s fetch timeout a crash

@@ -51,7 +51,7 @@ fn the_isr_a_paused_controller_wrote_before_its_successor_is_not_taken_for_the_l
             .history
             .trace
             .iter()
-            .filter(|e| state.apply(&e) == Applied::Stale && matches!(e.event, Event::IsrChange { .. }))
+            .filter(|e| state.apply(e) == Applied::Stale && matches!(e.event, Event::IsrChange { .. }))
             .count();
     }
     assert!(

@@ -202,7 +202,7 @@ partitions = 3
 absent = ["*"]
 "#;
     let scenario =
-        kafkasim::scenario::parse(&text, std::path::Path::new("failover.toml")).unwrap_or_else(|e| panic!("{e}"));
+        kafkasim::scenario::parse(text, std::path::Path::new("failover.toml")).unwrap_or_else(|e| panic!("{e}"));
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
@@ -347,7 +347,7 @@ fn deleting_a_topic_under_running_clients_loses_what_the_group_had_not_read() {
 fn deletion_loses_unread_records(scenario: &kafkasim::scenario::Scenario) {
     let mut expired_seeds = 0;
     for &seed in &scenario.seeds {
-        let outcome = run(&scenario, seed);
+        let outcome = run(scenario, seed);
         // Only unseen records, one anomaly per partition, each saying the topic went.
         assert_eq!(kinds(&outcome), vec![AnomalyKind::Unseen], "{}", describe(&outcome));
         assert_eq!(outcome.anomalies.len(), 3, "{}", describe(&outcome));
@@ -437,7 +437,7 @@ fn a_deletion_the_controllers_refuse_loses_nothing() {
 
 fn refused_deletion_loses_nothing(scenario: &kafkasim::scenario::Scenario) {
     for &seed in &scenario.seeds {
-        let outcome = run(&scenario, seed);
+        let outcome = run(scenario, seed);
         assert!(outcome.anomalies.is_empty(), "{}", describe(&outcome));
         let refused = outcome.history.trace.iter().any(|e| {
             matches!(

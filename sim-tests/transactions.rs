@@ -147,8 +147,12 @@ fn a_stalled_producers_open_transaction_holds_read_committed_readers_until_the_c
         let seen = polled(&outcome);
         assert!(txn_values(&outcome, OpType::Ok).iter().all(|v| seen.contains_key(v)), "{}", describe(&outcome));
         // The stalled transaction's first record was aborted by the coordinator: never read.
-        let invoked = outcome.history.ops.iter().filter(|o| o.process == 0 && o.f == OpFn::Txn);
-        let stalled = invoked.last().expect("producer-1 ran transactions");
+        let stalled = outcome
+            .history
+            .ops
+            .iter()
+            .rfind(|o| o.process == 0 && o.f == OpFn::Txn)
+            .expect("producer-1 ran transactions");
         assert_eq!(stalled.kind, OpType::Invoke, "seed {seed}: the stalled transaction is still open");
         for mop in stalled.micro_ops() {
             if let MicroOp::Send { value, .. } = mop {

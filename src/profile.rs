@@ -517,9 +517,9 @@ impl Profile {
     /// value of the latest change at or before the release, or the value before the
     /// first change.
     pub fn default_of(&self, switch: Switch) -> &'static str {
-        let changes = CHANGES.iter().filter(|c| c.switch == switch);
+        let mut changes = CHANGES.iter().filter(|c| c.switch == switch);
         let first = changes.clone().next().expect("every switch has a change");
-        changes.filter(|c| c.since <= self.version).last().map_or(first.before, |c| c.after)
+        changes.rfind(|c| c.since <= self.version).map_or(first.before, |c| c.after)
     }
 
     /// Every switch with its default in this release, in table order.

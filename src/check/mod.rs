@@ -478,7 +478,7 @@ mod tests {
             // A rewind by time to a time the offsets stand for, moving `value` back to `offset`.
             OpFn::Rewind => OpValue::Rewind(crate::history::Rewind {
                 to_time_ms: flag.then_some(offset * 100),
-                group: (index % 2 == 0).then(|| "g".to_string()),
+                group: index.is_multiple_of(2).then(|| "g".to_string()),
                 partitions: [(key, crate::history::RewindMove { from: Some(value), to: flag.then_some(offset) })]
                     .into_iter()
                     .collect(),

@@ -349,9 +349,8 @@ impl ClusterView {
                 .filter(|(tp, _)| !topics.iter().any(|t| **t == *tp.topic));
             kept.chain(answered).collect()
         };
-        // Whether each topic is known, not how many partitions it has: a consumer names
-        // its topic once per assigned partition, and counting thousands of partitions
-        // for each name made a refresh quadratic.
+        // Whether each named topic is known, not how many partitions it has: counting
+        // walks every partition of the topic, once per name.
         self.update_requested =
             leaderless || topics.iter().any(|t| TopicPartition::of_topic(&self.partitions, t).next().is_none());
         self.topic_ids.publish(&self.partitions);

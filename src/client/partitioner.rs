@@ -93,8 +93,8 @@ impl TopicPartitioner {
     /// (`StickyPartitionCache.nextPartition`). Returns the sticky partition.
     pub fn on_new_batch(&mut self, previous: Option<u32>, available: &[u32], partitions: u32) -> u32 {
         let old = self.sticky;
-        if old.is_some() && old != previous {
-            return old.expect("checked");
+        if let Some(sticky) = old.filter(|_| old != previous) {
+            return sticky;
         }
         let new = match available {
             [] => random_below(partitions as usize) as u32,

@@ -97,7 +97,7 @@ pub fn assign_replicas(
     let mut assignment = Vec::new();
     for partition in first_partition..first_partition + partitions {
         let p = partition as usize;
-        if p > 0 && p % n == 0 {
+        if p > 0 && p.is_multiple_of(n) {
             shift += 1;
         }
         let first = (p + start_index) % n;

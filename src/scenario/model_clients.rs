@@ -437,6 +437,6 @@ pub struct DeadLetterSpec {
 impl DeadLetterSpec {
     /// Whether processing the record holding `value` fails at every attempt.
     pub fn is_poison(&self, value: u64) -> bool {
-        value % self.poison_every == 0
+        value.is_multiple_of(self.poison_every)
     }
 }

@@ -72,7 +72,7 @@ fn fix_errors_name_the_line_column_and_field() {
          string \"most\""
     );
     // A setting with no table to go into.
-    assert!(err(&format!("seeds = [1]\nduration = \"20s\"\n[fix]\nset = {{ acks = \"all\" }}\n"))
+    assert!(err("seeds = [1]\nduration = \"20s\"\n[fix]\nset = { acks = \"all\" }\n")
         .starts_with("scenarios/x.toml:4:16: `fix.set.acks`: the scenario cannot take this fix setting"));
     // Unknown keys of [fix], a wrong type, an empty table.
     assert!(err(&format!("{BASE}[fix]\nprose = \"x\"\n"))
