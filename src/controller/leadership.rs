@@ -37,6 +37,17 @@ impl ActiveController<'_> {
         self.write_and_trace(writes).await
     }
 
+    /// Sends the `changed` partitions' states to every live broker (LeaderAndIsr, then
+    /// UpdateMetadata), if any changed.
+    fn announce_to_live(&self, changed: &BTreeSet<TopicPartition>) {
+        if changed.is_empty() {
+            return;
+        }
+        let everyone: Vec<BrokerId> = self.live.keys().copied().collect();
+        self.send_leader_and_isr(&everyone, Some(changed));
+        self.send_update_metadata(Some(changed));
+    }
+
     /// Stores `writes` in one batch ([`ActiveController::write_states`]), traces each
     /// stored state as its change, and returns the partitions stored.
     async fn write_and_trace(
@@ -99,11 +110,7 @@ impl ActiveController<'_> {
             })
             .collect();
         let changed = self.write_and_trace(writes).await?;
-        if !changed.is_empty() {
-            let everyone: Vec<BrokerId> = self.live.keys().copied().collect();
-            self.send_leader_and_isr(&everyone, Some(&changed));
-            self.send_update_metadata(Some(&changed));
-        }
+        self.announce_to_live(&changed);
         Ok(Ok(self
             .partitions
             .values()
@@ -130,11 +137,7 @@ impl ActiveController<'_> {
             .map(|decision| (election, decision.state))
             .collect();
         let changed = self.write_and_trace(writes).await?;
-        if !changed.is_empty() {
-            let everyone: Vec<BrokerId> = self.live.keys().copied().collect();
-            self.send_leader_and_isr(&everyone, Some(&changed));
-            self.send_update_metadata(Some(&changed));
-        }
+        self.announce_to_live(&changed);
         Ok(())
     }
 
