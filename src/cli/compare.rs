@@ -203,6 +203,18 @@ pub fn cell_summary(cell: &Cell) -> String {
     }
 }
 
+/// The header's seeds: a range when they are one (`seeds 1..=5`), else the list as the
+/// scenario gives it (`seeds 2, 3, 4, 5, 1`: a lesson lists its report's seed first).
+fn seeds_text(seeds: &[u64]) -> String {
+    let consecutive = seeds.windows(2).all(|pair| pair[1] == pair[0] + 1);
+    match seeds {
+        [] => "no seeds".to_string(),
+        [one] => format!("seed {one}"),
+        [first, .., last] if consecutive => format!("seeds {first}..={last}"),
+        _ => format!("seeds {}", seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")),
+    }
+}
+
 /// The table: one row per combination; with consumer groups, three more columns with
 /// what rebalances cost them.
 pub fn render_table(cells: &[Cell]) -> String {
@@ -286,11 +298,7 @@ pub fn compare(file: &Path, options: CompareOptions<'_>) -> i32 {
         println!("{}", serde_json::to_string_pretty(&report).expect("the comparison serializes"));
         return 0;
     }
-    let seed_text = match (seeds.first(), seeds.last()) {
-        (Some(a), Some(b)) if seeds.len() > 1 => format!("seeds {a}..={b}"),
-        (Some(a), _) => format!("seed {a}"),
-        _ => "no seeds".to_string(),
-    };
+    let seed_text = seeds_text(&seeds);
     println!("{} ({seed_text}){}\n", base.name, set_arguments(options.settings));
     print!("{}", render_table(&cells));
     if let Some(grid) = render_grid(options.vary, &cells) {
@@ -306,6 +314,14 @@ mod tests {
 
     fn dim(text: &str) -> Dimension {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_header_names_a_range_or_the_seeds_in_their_order() {
+        assert_eq!(seeds_text(&[1, 2, 3, 4, 5]), "seeds 1..=5");
+        assert_eq!(seeds_text(&[2, 3, 4, 5, 1]), "seeds 2, 3, 4, 5, 1");
+        assert_eq!(seeds_text(&[7]), "seed 7");
+        assert_eq!(seeds_text(&[]), "no seeds");
     }
 
     #[test]
