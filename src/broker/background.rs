@@ -109,7 +109,7 @@ pub fn propose_isr(shared: &SharedBroker, tp: &TopicPartition, new_isr: Vec<Brok
                     partition.complete_isr_change(shared.id(), accepted.as_ref(), &shared.tracer);
                 }
                 drop(state);
-                shared.changed.notify_waiters();
+                shared.wake_watchers();
             }
             return;
         }

@@ -59,7 +59,7 @@ pub fn stop_and_delete_replicas(shared: &SharedBroker, deleted: &[TopicPartition
             }
         }
     }
-    shared.changed.notify_waiters();
+    shared.wake_watchers();
 }
 
 /// Forgets `deleted` in the metadata cache (clients asking for them get

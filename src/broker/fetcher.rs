@@ -324,7 +324,7 @@ fn apply_fetch_responses(
         }
     }
     if changed {
-        shared.changed.notify_waiters();
+        shared.wake_watchers();
     }
     any_ok
 }

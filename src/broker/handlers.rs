@@ -47,16 +47,19 @@ pub fn metadata(shared: &SharedBroker, topics: &[String], allow_auto_topic_creat
 
 /// Serves a fetch from a consumer or a follower, waiting up to `max_wait_ms` for data.
 ///
-/// Woken by any change on the broker, the wait re-reads only its partitions that may
-/// have changed since its last read (see [`super::hosted`]): the others would read the
-/// same, as Kafka's purgatory checks a delayed fetch only for changes to its partitions.
+/// The wait watches the requested partitions (see [`super::purgatory`]): woken by a
+/// change to one of them, it re-reads only those that may have changed since its last
+/// read (see [`super::hosted`]), as Kafka's purgatory checks a delayed fetch only for
+/// changes to its partitions.
 pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPartitionResponse> {
     let deadline = clock::now() + Duration::from_millis(request.max_wait_ms);
     // Each requested partition's slot, found once: every read below reaches the
     // replica by it.
-    let slots: Vec<Slot> = {
+    let (slots, watch) = {
         let mut state = shared.lock();
-        request.partitions.iter().map(|wanted| state.partitions.slot(&wanted.tp)).collect()
+        let slots: Vec<Slot> = request.partitions.iter().map(|wanted| state.partitions.slot(&wanted.tp)).collect();
+        let watch = state.partitions.watch(slots.iter().copied());
+        (slots, watch)
     };
     if let Some(follower) = request.replica_id {
         record_follower_progress(shared, follower, &request, &slots);
@@ -68,7 +71,7 @@ pub async fn fetch(shared: &SharedBroker, request: FetchRequest) -> Vec<FetchPar
     let mut read_at: Option<u64> = None;
     let mut expiry = std::pin::pin!(crate::sim::timer::sleep_until_once(deadline));
     loop {
-        let changed = shared.changed.notified();
+        let changed = watch.notified();
         {
             let state = shared.lock();
             match read_at.map(|mark| state.partitions.touched_since(mark)) {
@@ -154,7 +157,7 @@ fn record_follower_progress(
         }
     }
     if moved {
-        shared.changed.notify_waiters();
+        shared.wake_watchers();
     }
     // Eligibility is the follower's, not a partition's (the fetch's epoch is what every
     // partition stored), so one check after the fact, only when there is an expansion.
@@ -404,7 +407,7 @@ pub fn apply_partition_states(shared: &SharedBroker, partitions: &[PartitionStat
             apply_partition_state(shared, me, partition, partition_state, now);
         }
     }
-    shared.changed.notify_waiters();
+    shared.wake_watchers();
     fetcher::ensure_fetchers(shared);
 }
 

@@ -1,13 +1,12 @@
 //! The replicas a broker hosts, with a record of which ones may have changed.
 //!
-//! A fetch long-poll waits on the broker's one `changed` notification, which every
-//! append, high-watermark move and role change fires. With thousands of partitions most
-//! of those wake-ups concern partitions the fetch does not ask for. Kafka's purgatory
-//! keys each delayed fetch by its partitions (`DelayedOperationPurgatory` watch keys,
-//! `TopicPartitionOperationKey`), so an append checks only the fetches that asked for its
-//! partition. Here the fetch learns from [`HostedPartitions::touched_since`] which
-//! partitions were handed out for mutation since its last read and re-reads only those
-//! of its own; an untouched partition would read the same as before.
+//! A fetch long-poll and an acks=all produce wait for changes to their partitions. The
+//! record of changes tells [`HostedPartitions::wake_watchers`] whose watches to wake
+//! (see [`super::purgatory`]: Kafka's purgatory keys each delayed operation by its
+//! partitions, `TopicPartitionOperationKey`), and a woken fetch learns from
+//! [`HostedPartitions::touched_since`] which partitions were handed out for mutation
+//! since its last read and re-reads only those of its own; an untouched partition would
+//! read the same as before.
 //!
 //! The record is conservative, which is what keeps it exact: every mutable access
 //! counts as a change whether or not it changed anything, and an access that can reach
@@ -18,6 +17,7 @@
 //! fetch names dozens of partitions, and is read again at every change).
 
 use super::partition::Partition;
+use super::purgatory::{Watch, Watchers};
 use crate::protocol::TopicPartition;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -35,6 +35,12 @@ impl Slot {
     /// The slot's number, from 0 in first-seen order: an index for per-slot vectors.
     pub fn index(self) -> usize {
         self.0 as usize
+    }
+
+    /// The slot numbered `index`, for tests of per-slot structures.
+    #[cfg(test)]
+    pub fn for_tests(index: u32) -> Self {
+        Slot(index)
     }
 }
 
@@ -123,6 +129,10 @@ pub struct HostedPartitions {
     changes: VecDeque<(u64, Change)>,
     /// The sequence number the next change gets.
     next_change: u64,
+    /// The waiting requests' watches, by the slots they watch.
+    watchers: Watchers,
+    /// The point of the record up to which the watches of changed slots were woken.
+    woken_through: u64,
 }
 
 impl HostedPartitions {
@@ -237,18 +247,24 @@ impl HostedPartitions {
 
     /// The partitions that may have changed since `mark`.
     pub fn touched_since(&self, mark: u64) -> Touched<'_> {
-        let forgotten = mark < self.next_change && self.changes.front().is_none_or(|(oldest, _)| *oldest > mark);
-        if forgotten {
-            return Touched::Everything;
+        touched_since(&self.changes, self.next_change, mark)
+    }
+
+    /// A watch for a waiting request, woken by [`HostedPartitions::wake_watchers`] after
+    /// a change to any of `slots`.
+    pub fn watch(&mut self, slots: impl IntoIterator<Item = Slot>) -> Watch {
+        self.watchers.watch(slots)
+    }
+
+    /// Wakes the watches of the partitions changed since the last call (every watch if
+    /// anything may have changed): Kafka's `DelayedOperationPurgatory.checkAndComplete`
+    /// for each changed partition's key.
+    pub fn wake_watchers(&mut self) {
+        match touched_since(&self.changes, self.next_change, self.woken_through) {
+            Touched::Everything => self.watchers.wake_all(),
+            Touched::Only(slots) => slots.for_each(|slot| self.watchers.wake(slot)),
         }
-        // The record's sequence numbers are consecutive: `mark` is at its distance from
-        // the oldest one (or past the end).
-        let start = self.changes.front().map_or(0, |(oldest, _)| mark.saturating_sub(*oldest) as usize);
-        let since = self.changes.range(start.min(self.changes.len())..);
-        if since.clone().any(|(_, change)| matches!(change, Change::Everything)) {
-            return Touched::Everything;
-        }
-        Touched::Only(TouchedSlots(since))
+        self.woken_through = self.next_change;
     }
 
     fn record(changes: &mut VecDeque<(u64, Change)>, next_change: &mut u64, change: Change) {
@@ -258,6 +274,22 @@ impl HostedPartitions {
         changes.push_back((*next_change, change));
         *next_change += 1;
     }
+}
+
+/// The partitions of a change record that may have changed since `mark`.
+fn touched_since(changes: &VecDeque<(u64, Change)>, next_change: u64, mark: u64) -> Touched<'_> {
+    let forgotten = mark < next_change && changes.front().is_none_or(|(oldest, _)| *oldest > mark);
+    if forgotten {
+        return Touched::Everything;
+    }
+    // The record's sequence numbers are consecutive: `mark` is at its distance from the
+    // oldest one (or past the end).
+    let start = changes.front().map_or(0, |(oldest, _)| mark.saturating_sub(*oldest) as usize);
+    let since = changes.range(start.min(changes.len())..);
+    if since.clone().any(|(_, change)| matches!(change, Change::Everything)) {
+        return Touched::Everything;
+    }
+    Touched::Only(TouchedSlots(since))
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod partition;
 pub mod pipeline;
 pub(crate) mod produce;
 mod producer_state;
+mod purgatory;
 mod retention;
 mod segment;
 mod server;
@@ -56,7 +57,6 @@ use crate::sim::disk::Disk;
 use crate::sim::net::{Addr, NodeNet};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::Notify;
 
 /// A broker's settings, with Kafka's meanings.
 #[derive(Clone, Debug)]
@@ -288,9 +288,6 @@ pub struct Shared {
     /// Settings.
     pub config: BrokerConfig,
     state: Mutex<ReplicaState>,
-    /// Woken on every append, high watermark or role change: fetch long-polls and the
-    /// produce purgatory wait on it.
-    pub changed: Notify,
     /// The broker's network handle.
     pub net: NodeNet<Request, Response>,
     /// The broker's disk.
@@ -318,6 +315,13 @@ impl Shared {
     /// Locks the replica state. Never held across an await.
     pub fn lock(&self) -> MutexGuard<'_, ReplicaState> {
         self.state.lock().expect("broker state poisoned")
+    }
+
+    /// Wakes the fetch long-polls and acks=all produce requests waiting for the partitions
+    /// changed since the last wake-up (see [`purgatory`]). Call it after a change, without
+    /// holding [`Shared::lock`].
+    pub fn wake_watchers(&self) {
+        self.lock().partitions.wake_watchers();
     }
 
     /// Locks the broker's view of the KRaft cluster. Never held across an await, nor

@@ -117,7 +117,7 @@ fn admit(shared: &SharedBroker, acks: Acks, verified_only: bool, batches: Vec<In
         let mut state = shared.lock();
         batches.into_iter().map(|incoming| admit_batch(shared, &mut state, acks, verified_only, incoming)).collect()
     };
-    shared.changed.notify_waiters();
+    shared.wake_watchers();
     admissions
 }
 
@@ -287,11 +287,15 @@ async fn replicated(shared: &SharedBroker, wait: &AwaitingReplication, deadline:
         return None;
     }
     let mut expiry = std::pin::pin!(crate::sim::timer::sleep_until_once(deadline));
-    // Every change on the broker wakes this wait: find the replica by its slot, not by
-    // name, at each look.
-    let slot = shared.lock().partitions.slot(&wait.tp);
+    // Woken by every change to the partition: find the replica by its slot, not by name,
+    // at each look.
+    let (slot, watch) = {
+        let mut state = shared.lock();
+        let slot = state.partitions.slot(&wait.tp);
+        (slot, state.partitions.watch([slot]))
+    };
     loop {
-        let changed = shared.changed.notified();
+        let changed = watch.notified();
         {
             let state = shared.lock();
             let Some(partition) = state.partitions.by_slot(slot).filter(|p| p.topic_id() == wait.topic_id) else {

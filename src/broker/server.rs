@@ -20,7 +20,7 @@ use crate::sim::net::{NodeNet, ServerConn};
 use madsim::time::sleep;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Everything a broker process is started with.
 #[derive(Clone)]
@@ -132,7 +132,6 @@ pub(super) fn start(ctx: BrokerContext) -> SharedBroker {
             followers: Default::default(),
         }),
         config: ctx.config,
-        changed: Notify::new(),
         net: ctx.net,
         disk: ctx.disk,
         tracer: ctx.tracer,
