@@ -2,6 +2,7 @@
 //! and the fault primitives the nemesis uses. Nothing here knows about Kafka.
 
 pub mod clock;
+pub mod deadline;
 pub mod disk;
 pub mod machine;
 pub mod net;

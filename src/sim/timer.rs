@@ -23,11 +23,6 @@ pub fn sleep_until_once(deadline: Instant) -> SleepOnce {
     SleepOnce { sleep: madsim::time::sleep_until(deadline), registered: None }
 }
 
-/// Sleeps for `duration`, with one timer entry (see the module).
-pub fn sleep_once(duration: std::time::Duration) -> SleepOnce {
-    SleepOnce { sleep: madsim::time::sleep(duration), registered: None }
-}
-
 impl Future for SleepOnce {
     type Output = ();
 
@@ -40,24 +35,6 @@ impl Future for SleepOnce {
         }
         self.registered = Some(cx.waker().clone());
         Pin::new(&mut self.sleep).poll(cx)
-    }
-}
-
-/// Awaits `future` for at most `duration` (as `tokio::time::timeout`, with one timer
-/// entry): `Err(())` when the time ran out first. As in madsim's `timeout`, the deadline
-/// is fixed when this is called, not when the returned future is first polled, and the
-/// future is polled before the sleep, so a future that is ready at the deadline wins.
-pub fn timeout_once<F: Future>(
-    duration: std::time::Duration,
-    future: F,
-) -> impl Future<Output = Result<F::Output, ()>> {
-    let sleep = sleep_once(duration);
-    async move {
-        tokio::select! {
-            biased;
-            output = future => Ok(output),
-            () = sleep => Err(()),
-        }
     }
 }
 
@@ -113,7 +90,7 @@ mod tests {
         run(async {
             let start = Instant::now();
             let once_waker = Arc::new(CountingWaker::default());
-            let mut once = sleep_once(Duration::from_secs(1));
+            let mut once = sleep_until_once(start + Duration::from_secs(1));
             poll_pending(&mut once, &once_waker, 100);
             // The witness: madsim's own Sleep adds an entry, hence a wake-up, per poll.
             let plain_waker = Arc::new(CountingWaker::default());
@@ -154,52 +131,6 @@ mod tests {
             // A deadline in the past sleeps madsim's minimum of 1 ms, as its Sleep does.
             sleep_until_once(start).await;
             assert_about(Instant::now() - start, Duration::from_millis(251));
-        });
-    }
-
-    #[test]
-    fn timeout_once_returns_the_output_when_the_future_finishes_first() {
-        run(async {
-            let start = Instant::now();
-            let result = timeout_once(Duration::from_secs(2), async {
-                madsim::time::sleep(Duration::from_secs(1)).await;
-                7
-            })
-            .await;
-            assert_eq!(result, Ok(7));
-            assert_about(Instant::now() - start, Duration::from_secs(1));
-        });
-    }
-
-    #[test]
-    fn timeout_once_gives_err_at_the_deadline() {
-        run(async {
-            let start = Instant::now();
-            let result = timeout_once(Duration::from_secs(1), std::future::pending::<()>()).await;
-            assert_eq!(result, Err(()));
-            assert_about(Instant::now() - start, Duration::from_secs(1));
-        });
-    }
-
-    #[test]
-    fn timeout_once_prefers_the_output_at_the_deadline_as_madsims_timeout_does() {
-        run(async {
-            let ours = timeout_once(Duration::from_secs(1), madsim::time::sleep(Duration::from_secs(1))).await;
-            let madsims =
-                madsim::time::timeout(Duration::from_secs(1), madsim::time::sleep(Duration::from_secs(1))).await;
-            assert_eq!(ours, Ok(()));
-            assert!(madsims.is_ok());
-        });
-    }
-
-    #[test]
-    fn timeout_once_fixes_its_deadline_when_called_not_when_polled() {
-        run(async {
-            let start = Instant::now();
-            let timeout = timeout_once(Duration::from_secs(2), std::future::pending::<()>());
-            madsim::time::sleep(Duration::from_secs(1)).await;
-            assert_eq!(timeout.await, Err(()));
-            assert_about(Instant::now() - start, Duration::from_secs(2));
         });
     }
 }

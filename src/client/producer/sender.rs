@@ -164,12 +164,7 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
     tracing::debug!(%leader, batches = batches.len(), "produce request sent");
     let response = conn.send(Request::Produce(request));
     let shared = shared.clone();
-    // Boxed: the simulated timer holds this task's waker until the request timeout
-    // (30 s) even when the answer came in milliseconds, and a task's memory lives as
-    // long as its wakers. Boxed, the finished future is freed at once and only the small
-    // task header waits for the timer (the scale scenario held 350 MB of finished
-    // produce tasks).
-    crate::sim::tasks::spawn(Box::pin(async move { handle_response(&shared, leader, batches, response).await }));
+    crate::sim::tasks::spawn(async move { handle_response(&shared, leader, batches, response).await });
 }
 
 /// Whether an error leaves open that the leader appended the batch. NOT_LEADER_OR_FOLLOWER

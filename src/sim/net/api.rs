@@ -9,6 +9,8 @@ use super::fabric::{
     ServerConn,
 };
 use super::{Addr, NetError};
+use crate::sim::deadline::Deadlines;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -64,7 +66,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
         let correlation_id = {
             let mut fabric = self.net.lock();
             let Some(conn) = fabric.conns.get_mut(&self.id).filter(|c| !c.client_closed) else {
-                return PendingResponse { rx: None };
+                return PendingResponse { rx: None, deadlines: self.net.deadlines.clone() };
             };
             let id = conn.next_correlation_id;
             conn.next_correlation_id += 1;
@@ -73,7 +75,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
         };
         let envelope = RequestEnvelope { correlation_id, expects_response: true, request };
         self.net.enqueue(self.id, Direction::ToServer, Message::Request(envelope));
-        PendingResponse { rx: Some(rx) }
+        PendingResponse { rx: Some(rx), deadlines: self.net.deadlines.clone() }
     }
 
     /// Sends a request that gets no response (a produce with acks=0). Returns whether
@@ -121,6 +123,8 @@ pub struct PendingResponse<Resp> {
     /// `None` when the connection was already closed; visible to `net::tests`, which
     /// watches the order of completions.
     pub(super) rx: Option<oneshot::Receiver<Result<Resp, NetError>>>,
+    /// Where [`PendingResponse::wait`] registers its deadline.
+    pub(super) deadlines: Arc<Deadlines>,
 }
 
 impl<Resp> PendingResponse<Resp> {
@@ -140,7 +144,7 @@ impl<Resp> PendingResponse<Resp> {
         let Some(rx) = self.rx else {
             return Err(NetError::Disconnected);
         };
-        match crate::sim::timer::timeout_once(timeout, rx).await {
+        match self.deadlines.timeout(timeout, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(NetError::Disconnected),
             Err(()) => Err(NetError::Timeout),

@@ -6,6 +6,7 @@
 
 use super::fabric::{fail_pending, remove_conn, ConnId, Fabric, Faults, Host, NetStats, Network, NodeNet};
 use super::{Addr, NetConfig, NetError};
+use crate::sim::deadline::Deadlines;
 use madsim::runtime::NodeHandle;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                 touched: BTreeMap::new(),
             })),
             links_changed: Arc::new(Notify::new()),
+            deadlines: Deadlines::start(&wire),
             wire,
         }
     }

@@ -9,6 +9,7 @@
 
 use super::{Addr, NetConfig, NetError};
 use crate::sim::clock;
+use crate::sim::deadline::Deadlines;
 use madsim::rand::{thread_rng, Rng};
 use madsim::runtime::NodeHandle;
 use madsim::time::{sleep_until, Instant};
@@ -25,11 +26,18 @@ pub struct Network<Req, Resp> {
     pub(super) links_changed: Arc<Notify>,
     /// The never-crashing madsim node that runs the delivery tasks.
     pub(super) wire: NodeHandle,
+    /// The requests' response deadlines (one timer entry at a time, not one per request).
+    pub(super) deadlines: Arc<Deadlines>,
 }
 
 impl<Req, Resp> Clone for Network<Req, Resp> {
     fn clone(&self) -> Self {
-        Network { fabric: self.fabric.clone(), links_changed: self.links_changed.clone(), wire: self.wire.clone() }
+        Network {
+            fabric: self.fabric.clone(),
+            links_changed: self.links_changed.clone(),
+            wire: self.wire.clone(),
+            deadlines: self.deadlines.clone(),
+        }
     }
 }
 
