@@ -272,8 +272,10 @@ fn cutting_a_follower_off_its_leader_shrinks_the_isr_and_healing_expands_it() {
         "#,
     );
     let (mut shrunk_in, mut held_in, mut caught_up_in) = (Vec::new(), Vec::new(), Vec::new());
-    // Which follower is cut is drawn from the seed; so is the controller.
-    for seed in 1..=10 {
+    // Which follower is cut is drawn from the seed; so is the controller. Fourteen
+    // seeds, so that a shrink is seen as often as asserted below (with the runs of
+    // 2026-12-07 the first ten showed one in seeds 1 and 3 only).
+    for seed in 1..=14 {
         let outcome = run(&scenario, seed);
         assert_clean(&outcome);
         let (cut_at, cut) = the_fault(&outcome, FaultKind::Partition);

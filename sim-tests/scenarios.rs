@@ -8,17 +8,28 @@ use kafkasim::runner::{self, Status};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[test]
-fn acks1_leader_crash_loses_an_acknowledged_write_in_every_listed_seed() {
+fn acks1_leader_crash_loses_acknowledged_writes_in_the_seeds_its_text_names() {
     let scenario = load("acks1-leader-crash");
+    let mut losing = Vec::new();
     for &seed in &scenario.seeds {
         let outcome = run(&scenario, seed);
+        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
         let lost: Vec<_> = outcome.anomalies.iter().filter(|a| a.kind == AnomalyKind::LostWrite).collect();
-        assert!(!lost.is_empty(), "{}", describe(&outcome));
+        if lost.is_empty() {
+            // The text's other seeds: the crash came before the answers, and the
+            // producer's retries landed out of order or twice instead.
+            let retried = [AnomalyKind::NonmonotonicSend, AnomalyKind::Duplicate];
+            assert!(kinds(&outcome).iter().any(|kind| retried.contains(kind)), "{}", describe(&outcome));
+            continue;
+        }
         // The lost record was acknowledged at an offset that later held another value.
         assert!(kinds(&outcome).contains(&AnomalyKind::InconsistentOffsets), "{}", describe(&outcome));
         assert!(lost[0].description.contains("acknowledged"), "{}", lost[0].description);
-        assert_eq!(outcome.verdict(&scenario).status(), Status::Pass, "{}", describe(&outcome));
+        losing.push(seed);
     }
+    // "Seeds 3, 4 and 5 lose records so"; the first seed is the report's.
+    assert_eq!(losing, [3, 4, 5]);
+    assert_eq!(scenario.seeds.first(), Some(&3));
 }
 
 #[test]
