@@ -7,16 +7,16 @@
 //! for nothing. Kafka's `NetworkClient` does not arm a timer per request either: it
 //! checks its in-flight requests' deadlines as it polls (`handleTimedOutRequests`).
 //!
-//! Simplified: the broker's own waits (a fetch long-poll, an acks=all produce in its
-//! purgatory) still sleep with one madsim timer entry each (`sim::timer`), which Kafka's
-//! purgatory would cancel (`TimerTask.cancel`); moving them here changes every run.
-//!
 //! Here a wait registers its deadline in one book and removes it when dropped. One task
 //! sleeps until the earliest deadline in the book and wakes the waits whose deadlines
 //! passed; when it wakes and the deadline it slept for was removed, it sleeps until the
 //! earliest one left. A run thus arms about one timer entry per timeout period instead of
 //! one per request. A wait learns that its time ran out by reading the clock, so it ends
 //! exactly at its deadline, as a sleep would.
+//!
+//! Simplified: the broker's own waits (a fetch long-poll, an acks=all produce in its
+//! purgatory) still sleep with one madsim timer entry each (`sim::timer`), which Kafka's
+//! purgatory would cancel (`TimerTask.cancel`); moving them here changes every run.
 
 use super::timer::sleep_until_once;
 use madsim::runtime::NodeHandle;
@@ -89,7 +89,7 @@ impl Deadlines {
 
     /// Sleeps until `at`, registered in the book while pending (a sleep dropped before
     /// its deadline leaves nothing behind).
-    pub fn sleep_until(self: &Arc<Self>, at: Instant) -> Deadline {
+    fn sleep_until(self: &Arc<Self>, at: Instant) -> Deadline {
         Deadline { deadlines: self.clone(), at, id: None }
     }
 
@@ -114,7 +114,7 @@ impl Deadlines {
 }
 
 /// A sleep until a deadline, registered in its book while pending.
-pub struct Deadline {
+struct Deadline {
     deadlines: Arc<Deadlines>,
     at: Instant,
     /// The registration's number, once registered.
@@ -124,15 +124,15 @@ pub struct Deadline {
 impl Future for Deadline {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if crate::sim::clock::now() >= self.at {
-            self.deregister();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if crate::sim::clock::now() >= this.at {
+            this.deregister();
             return Poll::Ready(());
         }
-        let at = self.at;
-        let deadlines = self.deadlines.clone();
-        let mut book = deadlines.book();
-        match self.id {
+        let at = this.at;
+        let mut book = this.deadlines.book();
+        match this.id {
             Some(id) => {
                 let waker = book.waiting.get_mut(&(at, id)).expect("a pending deadline stays in the book");
                 if !waker.will_wake(cx.waker()) {
@@ -143,10 +143,10 @@ impl Future for Deadline {
                 let id = book.next_id;
                 book.next_id += 1;
                 book.waiting.insert((at, id), cx.waker().clone());
-                self.id = Some(id);
+                this.id = Some(id);
                 if book.sleeping_until.is_none_or(|sleeping| at < sleeping) {
                     book.sleeping_until = Some(at);
-                    deadlines.earlier.notify_one();
+                    this.deadlines.earlier.notify_one();
                 }
             }
         }
