@@ -3,7 +3,7 @@
 
 use crate::support::{describe, kinds, load, run};
 use kafkasim::check::AnomalyKind;
-use kafkasim::history::{MicroOp, OpFn, OpType};
+use kafkasim::history::{Event, MicroOp, OpFn, OpType};
 use kafkasim::runner::{self, Status};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -88,6 +88,40 @@ fn acks0_records_the_producer_believed_sent_are_never_in_the_log() {
             .all(|op| op.micro_ops().iter().all(|m| matches!(m, MicroOp::Send { offset: None, .. })));
         assert!(acked_without_offset);
         assert!(outcome.stats.consumed < outcome.stats.acked, "{}", describe(&outcome));
+        // The former leader refuses an acks=0 produce by closing the connection
+        // (`KafkaApis.handleProduceRequest`), so the producer refreshes its metadata and
+        // moves to the new leader: what it sends a second after the last election is in
+        // the log.
+        let trace = &outcome.history.trace;
+        let last_election_ns = trace
+            .iter()
+            .filter(|e| matches!(e.event, Event::LeaderElection { .. }))
+            .map(|e| e.time_ns)
+            .max()
+            .expect("the partition had leaders");
+        let appended: BTreeSet<u64> = trace
+            .iter()
+            .flat_map(|e| match &e.event {
+                Event::Append { values, .. } => values.to_vec(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let lost_late: Vec<u64> = outcome
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.f == OpFn::Send && op.kind == OpType::Ok && op.time_ns > last_election_ns + 1_000_000_000)
+            .flat_map(|op| op.micro_ops().iter())
+            .filter_map(|m| match m {
+                MicroOp::Send { value, .. } => Some(*value),
+                _ => None,
+            })
+            .filter(|value| !appended.contains(value))
+            .collect();
+        assert!(
+            lost_late.is_empty(),
+            "seed {seed}: sent after the producer could know the new leader, never appended: {lost_late:?}"
+        );
     }
 }
 

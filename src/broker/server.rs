@@ -171,6 +171,15 @@ async fn serve_connection(
             .await;
         let response = handle(&shared, &controller, request).await;
         shared.pipeline.send_response(processor, &response).await;
+        let produce_failed = matches!(&response, Response::Produce(parts) if parts.iter().any(|p| p.error.is_some()));
+        if !responder.expects_response() && produce_failed {
+            // An acks=0 produce has no answer to carry its error, so the broker closes
+            // the connection and the producer, finding it closed, refreshes its metadata
+            // (`KafkaApis.handleProduceRequest`, "Closing connection due to error during
+            // produce request ... with ack=0").
+            responder.close_connection();
+            return;
+        }
         responder.reply(response);
     }
 }

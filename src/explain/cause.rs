@@ -788,7 +788,15 @@ fn order(kind: AnomalyKind, f: &Facts, setup: &Setup, lang: Lang) -> (String, St
         AnomalyKind::IntNonmonotonicPoll => lang.pick("Read out of order within one poll", "在一次拉取中读取顺序错乱"),
         _ => lang.pick("Read out of order", "读取顺序错乱"),
     };
-    let cause = if reordered_by_retry {
+    // No retry of this record was seen (`retried` above): a reordering network is the
+    // other way a later request reaches the leader first.
+    let cause = if let (true, Some(t)) = (reordered_by_retry, f.reordering_since) {
+        let in_flight = setup.max_in_flight.unwrap_or(0);
+        lang.pick(
+            format!("{what} because the network let a later produce request overtake an earlier one (the reorder fault from {}) and the leader appended the batches in the order they arrived: with {in_flight} requests in flight and no idempotence nothing keeps them in order.", at(t)),
+            format!("{what}，因为网络让一个较晚的生产请求超过了较早的一个（{} 起的重排故障），leader 按到达顺序追加了批次：有 {in_flight} 个在途请求且没有幂等时，没有任何东西能保持它们的顺序。", at(t)),
+        )
+    } else if reordered_by_retry {
         lang.pick(
             format!("{what} because a batch that failed and was retried landed behind batches sent after it: with {} requests in flight and no idempotence nothing keeps them in order.", setup.max_in_flight.unwrap_or(0)),
             format!("{what}，因为一个失败后重试的批次落在了之后发送的批次后面：有 {} 个在途请求且没有幂等时，没有任何东西能保持它们的顺序。", setup.max_in_flight.unwrap_or(0)),
@@ -848,6 +856,19 @@ mod tests {
         let truncated = cause.find("truncated it").expect(&cause);
         let led = cause.find("became leader").expect(&cause);
         assert!(crashed < truncated && truncated < led, "{cause}");
+    }
+
+    #[test]
+    fn a_send_reordered_without_a_retry_names_the_reordering_network_and_with_one_the_retry() {
+        let setup = Setup { idempotence: Some(false), max_in_flight: Some(5), ..Setup::default() };
+        let anomaly = Anomaly::new(AnomalyKind::NonmonotonicSend, String::new(), Vec::new());
+        let reordering = Facts { led: vec![(1, 5, 0, 1)], reordering_since: Some(6_300_000_000), ..Facts::default() };
+        let (cause_text, _) = cause(&anomaly, &reordering, &setup, Lang::En);
+        assert!(cause_text.contains("the reorder fault from 6.300 s"), "{cause_text}");
+        assert!(!cause_text.contains("retried"), "no retry was seen: {cause_text}");
+        let calm = Facts { led: vec![(1, 5, 0, 1)], ..Facts::default() };
+        let (cause_text, _) = cause(&anomaly, &calm, &setup, Lang::En);
+        assert!(cause_text.contains("failed and was retried"), "{cause_text}");
     }
 
     #[test]

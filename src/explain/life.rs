@@ -61,6 +61,9 @@ pub(crate) struct Facts {
     pub overwritten: Option<(u32, u64, u64, u32)>,
     /// Faults fired in the story: `(time, kind, targets)`.
     pub faults: Vec<(u64, FaultKind, Vec<String>)>,
+    /// When the `reorder` fault in force during the story (if one was) began: it may
+    /// have begun before the story.
+    pub reordering_since: Option<u64>,
     /// Leaders that took over: `(time, broker, epoch, log end offset)`.
     pub new_leaders: Vec<(u64, u32, u32, u64)>,
     /// Whether an unclean election happened in the story.
@@ -613,6 +616,13 @@ fn context(
             _ => None,
         };
         state.apply(&e);
+        match &e.event {
+            Event::Fault { kind: FaultKind::Reorder, .. } if e.time_ns <= end => {
+                facts.reordering_since = Some(e.time_ns)
+            }
+            Event::FaultEnded { kind: FaultKind::Reorder, .. } if e.time_ns < start => facts.reordering_since = None,
+            _ => {}
+        }
         if !(start..=end).contains(&e.time_ns) {
             continue;
         }

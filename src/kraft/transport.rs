@@ -9,7 +9,7 @@
 //!
 
 use crate::protocol::kraft::{ControllerRequest, ControllerResponse, MetadataRecord, QuorumMessage};
-use crate::protocol::{NodeId, NodeName, Request, Response};
+use crate::protocol::{ErrorCode, NodeId, NodeName, Request, Response};
 use crate::raft::{Outbound, QuorumNode};
 use crate::sim::net::{Addr, Connection, NetError, NodeNet, Responder};
 use rand::Rng;
@@ -96,9 +96,26 @@ impl QuorumTransport {
     }
 
     /// Keeps the means to answer `from`'s request until the node answers it. A newer
-    /// request from the same peer replaces an older one (a peer has one in flight).
+    /// request from the same peer replaces an older one, which is answered at once with
+    /// an error: the peer sends again only once it no longer wants that answer (its
+    /// request timed out, or it changed role), and `Answer::deliver` drops what answers
+    /// an older request; but the peer's connection hands its answers over in request
+    /// order (`sim::net`), so an unanswered older request would hold the newer answer
+    /// back until the older one's timeout.
+    ///
+    /// Simplified: Kafka's socket server reads a connection's next request only after
+    /// it answered the one before (the channel is muted meanwhile), so the newer
+    /// request would wait behind the older, a parked fetch, for up to the fetch's
+    /// maximum wait; and the raft client answers parked fetches with
+    /// NOT_LEADER_OR_FOLLOWER when it stops leading (`KafkaRaftClient.onBecomeFollower`),
+    /// where this node drops them.
     pub fn hold(&mut self, from: NodeId, responder: Responder<Request, Response>) {
-        self.held.insert(from, responder);
+        if !responder.expects_response() {
+            return;
+        }
+        if let Some(older) = self.held.insert(from, responder) {
+            older.reply(Response::Error(ErrorCode::RequestTimedOut));
+        }
     }
 
     /// Whether request `number` is the last one sent to `peer`, whose answer the node
@@ -232,6 +249,50 @@ mod tests {
             assert!(matches!(second, Answer::Message(LEADER, 2, _)));
             second.deliver(&mut node, &transport, 90, &mut rng);
             assert_eq!(node.epoch(), 3, "the answer to the request in flight was handled");
+        });
+    }
+
+    #[test]
+    fn a_newer_request_from_a_peer_answers_the_held_older_one_at_once() {
+        Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+            let wire = Handle::current().create_node().name("wire").build();
+            let config = NetConfig { latency_ms_min: 1, latency_ms_max: 1, ..NetConfig::default() };
+            let net: crate::sim::net::Network<Request, Response> = Network::new(config, wire);
+            let my_net = net.add_host(&Addr::new("controller-2"));
+            let mut listener = my_net.listen();
+            let (mut transport, _answers) = QuorumTransport::new(ME, my_net, Duration::from_secs(5));
+            let peer = net.add_host(&Addr::new("controller-1")).connect(&Addr::new("controller-2"));
+            let fetch = || {
+                let message = QuorumMessage::Fetch { epoch: 1, fetch_offset: 0, last_fetched_epoch: 0 };
+                Request::Controller(ControllerRequest::Quorum { from: LEADER, message })
+            };
+            // The leader's fetch waits in this node (parked); the leader gives up on it
+            // and fetches again on the same connection.
+            let (older, newer) = (peer.send(fetch()), peer.send(fetch()));
+            let mut conn = listener.accept().await.expect("the peer connected");
+            for _ in 0..2 {
+                let (_, responder) = conn.recv().await.expect("a request").into_parts();
+                transport.hold(LEADER, responder);
+            }
+            let timeout = Duration::from_secs(1);
+            assert!(
+                matches!(older.wait(timeout).await, Ok(Response::Error(ErrorCode::RequestTimedOut))),
+                "the older request is answered, so the newer answer is not held behind it"
+            );
+            let answer = QuorumMessage::FetchResponse {
+                epoch: 1,
+                leader: Some(ME),
+                error: None,
+                diverging: None,
+                from_offset: 0,
+                entries: Vec::new(),
+                high_watermark: None,
+            };
+            transport.send(vec![Outbound { to: LEADER, message: answer }]);
+            assert!(matches!(
+                newer.wait(timeout).await,
+                Ok(Response::Controller(ControllerResponse::Quorum(QuorumMessage::FetchResponse { .. })))
+            ));
         });
     }
 }

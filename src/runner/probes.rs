@@ -3,7 +3,7 @@
 
 use crate::check::liveness::{GroupLag, PartitionProblem, QuorumProblem};
 use crate::history::{ClusterState, MicroOp, Op, OpFn, OpType, OpValue, Recorder};
-use crate::protocol::{broker_name, TopicPartition};
+use crate::protocol::{broker_name, GroupProtocol, TopicPartition};
 use crate::protocol::{partition_name, Subscription, TopicAssignment};
 use crate::scenario::{PipelineSpec, Scenario, TopicEvent};
 use crate::sim::clock;
@@ -57,6 +57,19 @@ pub(super) async fn wait_while_progressing(
         }
         sleep(PROBE_INTERVAL).await;
     }
+}
+
+/// The longest a classic group's member may wait on one JoinGroup before it learns that
+/// its coordinator fell silent ([`crate::client::group::join_wait`]); zero without
+/// classic group members. Kafka's group makes progress after it, however long.
+pub(super) fn longest_join_wait(scenario: &Scenario) -> Duration {
+    scenario
+        .consumer_instances()
+        .into_iter()
+        .filter(|(_, c)| c.group.is_some() && c.config.group_protocol == GroupProtocol::Classic)
+        .map(|(_, c)| crate::client::group::join_wait(c.config.max_poll_interval_ms))
+        .max()
+        .unwrap_or_default()
 }
 
 /// Every partition of `topics`, `topic-N`.

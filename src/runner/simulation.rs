@@ -435,13 +435,16 @@ async fn liveness_phase(run: &mut Run<'_>) {
         || probes::groups_behind(&run.recorder, &groups, end_offsets).is_empty() && progress.unprocessed_records() == 0;
     // Records the groups still have to commit or process: while it falls the groups are
     // working off what the faults left them, however long that takes (within the drain's
-    // bound), and only a stall of `liveness_timeout` is no progress.
+    // bound), and only a stall of `liveness_timeout` is no progress, or of a JoinGroup's
+    // timeout if that is longer: a member whose coordinator lost power mid-rebalance
+    // waits for its JoinGroup that long (305 s by default) in Kafka too, then rejoins.
+    let group_limit = limit.max(probes::longest_join_wait(run.scenario));
     let remaining = || {
         let behind = probes::groups_behind(&run.recorder, &groups, end_offsets);
         behind.iter().map(|lag| lag.end - lag.committed).sum::<u64>() + progress.unprocessed_records()
     };
     if !groups.is_empty()
-        && !probes::wait_while_progressing(limit, workload::DRAIN_BOUND_TIMEOUTS, caught_up, remaining).await
+        && !probes::wait_while_progressing(group_limit, workload::DRAIN_BOUND_TIMEOUTS, caught_up, remaining).await
     {
         let behind = probes::groups_behind(&run.recorder, &groups, end_offsets);
         let unprocessed = progress.unprocessed_records();

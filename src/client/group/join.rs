@@ -21,6 +21,14 @@ use std::time::Duration;
 /// Extra time a JoinGroup may take beyond the rebalance timeout (Kafka: 5 s).
 const JOIN_GRACE_MS: u64 = 5_000;
 
+/// How long a JoinGroup of a member with this `max.poll.interval.ms` (its rebalance
+/// timeout) waits for its answer, if `request.timeout.ms` is shorter (Kafka's
+/// `AbstractCoordinator.joinGroupTimeoutMs`: 305 s by default). A coordinator that fell
+/// silent mid-rebalance (its machine lost power, so no reset) is noticed only then.
+pub fn join_wait(max_poll_interval_ms: u64) -> Duration {
+    Duration::from_millis(max_poll_interval_ms + JOIN_GRACE_MS)
+}
+
 /// The connection to the coordinator and the metadata a round uses; moved into the
 /// round's task and handed back when it ends.
 pub(super) struct Joiner {
@@ -105,7 +113,7 @@ async fn round(joiner: &mut Joiner, membership: &SharedMembership, request: &Joi
         owned: request.owned.0.clone(),
         owned_generation: request.owned.1,
     };
-    let join_timeout = request.request_timeout.max(Duration::from_millis(config.max_poll_interval_ms + JOIN_GRACE_MS));
+    let join_timeout = request.request_timeout.max(join_wait(config.max_poll_interval_ms));
     tracing::debug!(owned = ?request.owned, "JoinGroup");
     let (generation, member_id, leader, members) = match joiner.link.call(join, join_timeout).await {
         Ok(GroupResponse::Joined { error: None, generation, member_id, leader, members }) => {

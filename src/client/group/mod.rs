@@ -40,6 +40,7 @@ mod subscription;
 
 pub use coordinator::{CoordinatorLink, KnownCoordinator, LinkError};
 pub use heartbeat::{HeartbeatConfig, Membership, SharedMembership};
+pub use join::join_wait;
 pub use offsets::PendingCommit;
 
 use join::{JoinTask, Joiner};

@@ -5,8 +5,8 @@
 //! way to inject a fault (see `control.rs`).
 
 use super::fabric::{
-    fail_pending, remove_conn, Connection, Direction, Incoming, Message, NodeNet, RequestEnvelope, Responder,
-    ServerConn,
+    fail_pending, remove_conn, ConnId, Connection, Direction, Incoming, Message, NodeNet, RequestEnvelope,
+    RequestOrder, Responder, ServerConn,
 };
 use super::{Addr, NetError};
 use crate::sim::deadline::Deadlines;
@@ -66,7 +66,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
         let correlation_id = {
             let mut fabric = self.net.lock();
             let Some(conn) = fabric.conns.get_mut(&self.id).filter(|c| !c.client_closed) else {
-                return PendingResponse { rx: None, deadlines: self.net.deadlines.clone() };
+                return PendingResponse { rx: None, deadlines: self.net.deadlines.clone(), order: None };
             };
             let id = conn.next_correlation_id;
             conn.next_correlation_id += 1;
@@ -75,7 +75,8 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
         };
         let envelope = RequestEnvelope { correlation_id, expects_response: true, request };
         self.net.enqueue(self.id, Direction::ToServer, Message::Request(envelope));
-        PendingResponse { rx: Some(rx), deadlines: self.net.deadlines.clone() }
+        let order: Arc<dyn RequestOrder> = self.net.fabric.clone();
+        PendingResponse { rx: Some(rx), deadlines: self.net.deadlines.clone(), order: Some((order, self.id)) }
     }
 
     /// Sends a request that gets no response (a produce with acks=0). Returns whether
@@ -125,6 +126,9 @@ pub struct PendingResponse<Resp> {
     pub(super) rx: Option<oneshot::Receiver<Result<Resp, NetError>>>,
     /// Where [`PendingResponse::wait`] registers its deadline.
     pub(super) deadlines: Arc<Deadlines>,
+    /// The connection's answers in request order, told when this request is given up
+    /// unanswered (`None` when the connection was already closed).
+    pub(super) order: Option<(Arc<dyn RequestOrder>, ConnId)>,
 }
 
 impl<Resp> PendingResponse<Resp> {
@@ -135,19 +139,47 @@ impl<Resp> PendingResponse<Resp> {
         let Some(rx) = self.rx.as_mut() else {
             return std::task::Poll::Ready(Err(NetError::Disconnected));
         };
-        std::future::Future::poll(std::pin::Pin::new(rx), cx)
-            .map(|answer| answer.unwrap_or(Err(NetError::Disconnected)))
+        let answer = std::future::Future::poll(std::pin::Pin::new(rx), cx);
+        if answer.is_ready() {
+            self.rx = None;
+        }
+        answer.map(|answer| answer.unwrap_or(Err(NetError::Disconnected)))
     }
 
     /// Waits for the response at most `timeout`.
-    pub async fn wait(self, timeout: Duration) -> Result<Resp, NetError> {
-        let Some(rx) = self.rx else {
+    pub async fn wait(mut self, timeout: Duration) -> Result<Resp, NetError> {
+        let Some(rx) = self.rx.take() else {
             return Err(NetError::Disconnected);
         };
-        match self.deadlines.timeout(timeout, rx).await {
+        // Awaited in a statement of its own: the receiver is dropped before `given_up`
+        // looks whether anyone still waits.
+        let answer = self.deadlines.timeout(timeout, rx).await;
+        match answer {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(NetError::Disconnected),
-            Err(()) => Err(NetError::Timeout),
+            Err(()) => {
+                self.given_up();
+                Err(NetError::Timeout)
+            }
+        }
+    }
+
+    /// Tells the connection that this request's answer is no longer awaited.
+    fn given_up(&self) {
+        if let Some((order, conn)) = &self.order {
+            order.waiter_gone(*conn);
+        }
+    }
+}
+
+impl<Resp> Drop for PendingResponse<Resp> {
+    fn drop(&mut self) {
+        // Dropped before its answer came (a caller that polled it and gave up): answers
+        // held behind it may go. The receiver is dropped first, so the connection sees
+        // that nobody waits.
+        if let Some(receiver) = self.rx.take() {
+            drop(receiver);
+            self.given_up();
         }
     }
 }
@@ -177,6 +209,18 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Responder<Req, R
         };
         if open {
             self.net.enqueue(self.conn, Direction::ToClient, Message::Response(self.correlation_id, response));
+        }
+    }
+
+    /// Closes the connection instead of answering (Kafka's
+    /// `RequestChannel.closeConnection`): the client's pending requests fail with
+    /// [`NetError::Disconnected`] and it finds the connection closed; what it sent since
+    /// is dropped.
+    pub fn close_connection(self) {
+        let mut fabric = self.net.lock();
+        if let Some(conn) = fabric.conns.get_mut(&self.conn) {
+            fail_pending(conn, NetError::Disconnected);
+            remove_conn(&mut fabric.conns, self.conn);
         }
     }
 }

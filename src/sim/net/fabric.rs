@@ -144,6 +144,10 @@ pub(super) struct Conn<Req, Resp> {
     /// Where accepted requests go; `None` until the first request reaches the server.
     pub(super) server_inbox: Option<mpsc::UnboundedSender<Incoming<Req, Resp>>>,
     pub(super) pending: BTreeMap<CorrelationId, oneshot::Sender<Result<Resp, NetError>>>,
+    /// Responses that arrived before the response of an older request still awaited (a
+    /// reordering link): the client takes them in request order (see
+    /// `release_in_request_order`).
+    pub(super) held: BTreeMap<CorrelationId, Resp>,
     pub(super) next_correlation_id: CorrelationId,
     /// Set when the client closed the connection: no more responses are wanted.
     pub(super) client_closed: bool,
@@ -276,6 +280,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             server_incarnation,
             server_inbox: None,
             pending: BTreeMap::new(),
+            held: BTreeMap::new(),
             next_correlation_id: 1,
             client_closed: false,
             to_server: new_pipe(),
@@ -381,8 +386,9 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         };
         match message {
             Message::Response(correlation_id, response) => {
-                if let Some(waiter) = conn.pending.remove(&correlation_id) {
-                    let _ = waiter.send(Ok(response));
+                if conn.pending.contains_key(&correlation_id) {
+                    conn.held.insert(correlation_id, response);
+                    release_in_request_order(conn);
                 }
                 fabric.stats.messages_delivered += 1;
             }
@@ -505,7 +511,48 @@ pub(super) fn remove_conn<Req, Resp>(conns: &mut BTreeMap<ConnId, Conn<Req, Resp
     }
 }
 
+/// Hands the client its held responses in request order: a response waits while an
+/// older request on the connection still awaits its own. TCP keeps a connection's bytes
+/// in order, and Kafka's `NetworkClient` completes a connection's requests oldest first
+/// (`InFlightRequests.completeNext`); a reordering link, which reorders messages as a
+/// multi-path network would, must not reorder what one connection delivers to the client.
+/// A request whose caller stopped waiting (its timeout passed) holds nothing back.
+fn release_in_request_order<Req, Resp>(conn: &mut Conn<Req, Resp>) {
+    if conn.held.is_empty() {
+        return;
+    }
+    while let Some((&id, _)) = conn.held.first_key_value() {
+        let older_awaited = conn.pending.range(..id).any(|(_, waiter)| !waiter.is_closed());
+        if older_awaited {
+            return;
+        }
+        let response = conn.held.remove(&id).expect("listed above");
+        if let Some(waiter) = conn.pending.remove(&id) {
+            let _ = waiter.send(Ok(response));
+        }
+    }
+}
+
+/// A connection's responses held in request order, as the client's [`PendingResponse`]s
+/// see it: a request given up unanswered (timed out, or its waiter dropped) must not
+/// hold back the answers that arrived behind it.
+///
+/// [`PendingResponse`]: super::PendingResponse
+pub(super) trait RequestOrder: Send + Sync {
+    /// A waiter on `conn` stopped waiting: hands over what no longer waits for it.
+    fn waiter_gone(&self, conn: ConnId);
+}
+
+impl<Req: Send, Resp: Send> RequestOrder for Mutex<Fabric<Req, Resp>> {
+    fn waiter_gone(&self, conn: ConnId) {
+        if let Some(conn) = self.lock().expect("network fabric poisoned").conns.get_mut(&conn) {
+            release_in_request_order(conn);
+        }
+    }
+}
+
 pub(super) fn fail_pending<Req, Resp>(conn: &mut Conn<Req, Resp>, error: NetError) {
+    conn.held.clear();
     for (_, waiter) in std::mem::take(&mut conn.pending) {
         let _ = waiter.send(Err(error));
     }

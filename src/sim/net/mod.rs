@@ -15,7 +15,13 @@
 //!   (they sit in the kernel's send buffer); the answers go nowhere. This is how a
 //!   timed-out request can still be applied, as in real Kafka.
 //! - Injected faults break these rules on purpose: `reorder` lets messages on a link
-//!   overtake each other, `duplicate` delivers some messages twice.
+//!   overtake each other, `duplicate` delivers some messages twice. A client still
+//!   takes a connection's responses in request order: one that overtook an older
+//!   pending request's response waits for it, as Kafka's `NetworkClient` completes a
+//!   connection's in-flight requests oldest first (`InFlightRequests.completeNext`).
+//!   Simplified: a real client handed a response out of order would fail on its
+//!   correlation id (`AbstractResponse.parseResponse` throws
+//!   `CorrelationIdMismatchException`); here it waits, as TCP's own ordering would have it.
 //!
 //! The design rule, one file each: the system under test sees only the node API
 //! (`api.rs`: [`NodeNet`], [`Connection`], [`Listener`], [`ServerConn`]). The fault

@@ -14,6 +14,9 @@ type Net = Network<u64, u64>;
 /// Requests with a value at or above this are held by the server and never answered.
 const HOLD: u64 = 1_000_000;
 
+/// A request with this value makes the server close the connection instead of answering.
+const CLOSE: u64 = 999_999;
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -108,7 +111,8 @@ impl ServerLog {
 }
 
 /// The echo server's process: answers every request with its own value, except those at
-/// or above [`HOLD`], which it keeps unanswered until the connection ends.
+/// or above [`HOLD`], which it keeps unanswered until the connection ends, and [`CLOSE`],
+/// for which it closes the connection.
 async fn serve(net: NodeNet<u64, u64>, log: ServerLog) {
     let mut listener = net.listen();
     while let Some(mut conn) = listener.accept().await {
@@ -121,6 +125,9 @@ async fn serve(net: NodeNet<u64, u64>, log: ServerLog) {
                 log.push(Seen::Request { conn: id, value, at: Instant::now() });
                 if value >= HOLD {
                     held.push(responder);
+                } else if value == CLOSE {
+                    responder.close_connection();
+                    break;
                 } else {
                     responder.reply(value);
                 }
@@ -207,11 +214,24 @@ fn one_connection_is_fifo_both_ways_despite_random_latency() {
 
 #[test]
 fn responses_complete_in_request_order_on_the_client_side() {
-    simulate(7, || async {
+    responses_complete_in_request_order(false);
+}
+
+#[test]
+fn responses_complete_in_request_order_even_on_a_reordering_link() {
+    // The link may reorder the responses' messages; the client still takes them in
+    // request order, as TCP and Kafka's NetworkClient do.
+    responses_complete_in_request_order(true);
+}
+
+fn responses_complete_in_request_order(reordering_responses: bool) {
+    simulate(7, move || async move {
         let net = network_with_latency(1, 50);
         let _server = Server::start(&net);
+        net.set_reordering(&server_addr(), &client_addr(), reordering_responses);
         let conn = net.add_host(&client_addr()).connect(&server_addr());
-        let mut receivers: Vec<_> = (0..200u64).map(|v| conn.send(v).rx.expect("the connection is open")).collect();
+        let mut receivers: Vec<_> =
+            (0..200u64).map(|v| conn.send(v).rx.take().expect("the connection is open")).collect();
         let mut results: Vec<Option<Result<u64, NetError>>> = vec![None; receivers.len()];
         let mut steps = 0;
         // Look every millisecond at which responses are in: always a prefix of the requests.
@@ -230,6 +250,41 @@ fn responses_complete_in_request_order_on_the_client_side() {
         assert!(steps > 2, "the responses took some time to come");
         let expected: Vec<_> = (0..200u64).map(|v| Some(Ok(v))).collect();
         assert_eq!(results, expected);
+    });
+}
+
+#[test]
+fn an_answer_held_behind_an_unanswered_request_goes_when_that_request_times_out() {
+    simulate(3, || async {
+        let net = network_with_latency(1, 1);
+        let _server = Server::start(&net);
+        let conn = net.add_host(&client_addr()).connect(&server_addr());
+        let start = Instant::now();
+        let never_answered = madsim::task::spawn(conn.send(HOLD).wait(ms(100)));
+        // Its answer comes after a round trip but waits behind the older request, which
+        // the server never answers, until that one's timeout.
+        assert_eq!(conn.send(7).wait(ms(5_000)).await, Ok(7));
+        assert_about(start.elapsed(), ms(100));
+        assert_eq!(never_answered.await.expect("the task ran"), Err(NetError::Timeout));
+    });
+}
+
+#[test]
+fn a_server_that_closes_the_connection_fails_the_clients_pending_requests() {
+    simulate(4, || async {
+        let net = network_with_latency(1, 1);
+        let server = Server::start(&net);
+        let conn = net.add_host(&client_addr()).connect(&server_addr());
+        let start = Instant::now();
+        let held = conn.send(HOLD);
+        let closing = conn.send(CLOSE);
+        let after = conn.send(8);
+        assert_eq!(closing.wait(ms(5_000)).await, Err(NetError::Disconnected));
+        assert_about(start.elapsed(), ms(1));
+        assert_eq!(held.wait(ms(5_000)).await, Err(NetError::Disconnected), "the older request fails too");
+        assert_eq!(after.wait(ms(5_000)).await, Err(NetError::Disconnected), "the newer one is dropped");
+        assert!(conn.is_closed(), "the client finds the connection closed");
+        assert_eq!(server.log.values(), vec![HOLD, CLOSE], "nothing after the closing request was read");
     });
 }
 
