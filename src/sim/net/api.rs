@@ -5,8 +5,8 @@
 //! way to inject a fault (see `control.rs`).
 
 use super::fabric::{
-    fail_pending, remove_conn, ConnId, Connection, Direction, Incoming, Message, NodeNet, RequestEnvelope,
-    RequestOrder, Responder, ServerConn,
+    fail_pending, remove_conn, ConnId, Connection, CorrelationId, Direction, Incoming, Message, NodeNet,
+    RequestEnvelope, RequestOrder, Responder, ServerConn,
 };
 use super::{Addr, NetError};
 use crate::sim::deadline::Deadlines;
@@ -75,8 +75,8 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
         };
         let envelope = RequestEnvelope { correlation_id, expects_response: true, request };
         self.net.enqueue(self.id, Direction::ToServer, Message::Request(envelope));
-        let order: Arc<dyn RequestOrder> = self.net.fabric.clone();
-        PendingResponse { rx: Some(rx), deadlines: self.net.deadlines.clone(), order: Some((order, self.id)) }
+        let order = GivenUp { order: self.net.fabric.clone(), conn: self.id, correlation_id };
+        PendingResponse { rx: Some(rx), deadlines: self.net.deadlines.clone(), order: Some(order) }
     }
 
     /// Sends a request that gets no response (a produce with acks=0). Returns whether
@@ -126,9 +126,16 @@ pub struct PendingResponse<Resp> {
     pub(super) rx: Option<oneshot::Receiver<Result<Resp, NetError>>>,
     /// Where [`PendingResponse::wait`] registers its deadline.
     pub(super) deadlines: Arc<Deadlines>,
-    /// The connection's answers in request order, told when this request is given up
-    /// unanswered (`None` when the connection was already closed).
-    pub(super) order: Option<(Arc<dyn RequestOrder>, ConnId)>,
+    /// Whom to tell when this request is given up unanswered; `None` once it was
+    /// answered, or when the connection was already closed.
+    pub(super) order: Option<GivenUp>,
+}
+
+/// A pending request's place on its connection, which keeps answers in request order.
+pub(super) struct GivenUp {
+    pub(super) order: Arc<dyn RequestOrder>,
+    pub(super) conn: ConnId,
+    pub(super) correlation_id: CorrelationId,
 }
 
 impl<Resp> PendingResponse<Resp> {
@@ -141,7 +148,7 @@ impl<Resp> PendingResponse<Resp> {
         };
         let answer = std::future::Future::poll(std::pin::Pin::new(rx), cx);
         if answer.is_ready() {
-            self.rx = None;
+            (self.rx, self.order) = (None, None);
         }
         answer.map(|answer| answer.unwrap_or(Err(NetError::Disconnected)))
     }
@@ -151,35 +158,23 @@ impl<Resp> PendingResponse<Resp> {
         let Some(rx) = self.rx.take() else {
             return Err(NetError::Disconnected);
         };
-        // Awaited in a statement of its own: the receiver is dropped before `given_up`
-        // looks whether anyone still waits.
-        let answer = self.deadlines.timeout(timeout, rx).await;
-        match answer {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(NetError::Disconnected),
-            Err(()) => {
-                self.given_up();
-                Err(NetError::Timeout)
+        match self.deadlines.timeout(timeout, rx).await {
+            Ok(answer) => {
+                self.order = None;
+                answer.unwrap_or(Err(NetError::Disconnected))
             }
-        }
-    }
-
-    /// Tells the connection that this request's answer is no longer awaited.
-    fn given_up(&self) {
-        if let Some((order, conn)) = &self.order {
-            order.waiter_gone(*conn);
+            // Dropping `self` tells the connection.
+            Err(()) => Err(NetError::Timeout),
         }
     }
 }
 
 impl<Resp> Drop for PendingResponse<Resp> {
     fn drop(&mut self) {
-        // Dropped before its answer came (a caller that polled it and gave up): answers
-        // held behind it may go. The receiver is dropped first, so the connection sees
-        // that nobody waits.
-        if let Some(receiver) = self.rx.take() {
-            drop(receiver);
-            self.given_up();
+        // Given up before its answer came (timed out, or its waiter dropped): the
+        // connection forgets it, and answers held behind it may go.
+        if let Some(GivenUp { order, conn, correlation_id }) = self.order.take() {
+            order.waiter_gone(conn, correlation_id);
         }
     }
 }

@@ -539,13 +539,17 @@ fn release_in_request_order<Req, Resp>(conn: &mut Conn<Req, Resp>) {
 ///
 /// [`PendingResponse`]: super::PendingResponse
 pub(super) trait RequestOrder: Send + Sync {
-    /// A waiter on `conn` stopped waiting: hands over what no longer waits for it.
-    fn waiter_gone(&self, conn: ConnId);
+    /// The waiter of request `correlation_id` on `conn` stopped waiting: the connection
+    /// forgets the request (its answer, if one comes, is dropped) and hands over what
+    /// waited behind it.
+    fn waiter_gone(&self, conn: ConnId, correlation_id: CorrelationId);
 }
 
 impl<Req: Send, Resp: Send> RequestOrder for Mutex<Fabric<Req, Resp>> {
-    fn waiter_gone(&self, conn: ConnId) {
+    fn waiter_gone(&self, conn: ConnId, correlation_id: CorrelationId) {
         if let Some(conn) = self.lock().expect("network fabric poisoned").conns.get_mut(&conn) {
+            conn.pending.remove(&correlation_id);
+            conn.held.remove(&correlation_id);
             release_in_request_order(conn);
         }
     }

@@ -230,18 +230,18 @@ fn responses_complete_in_request_order(reordering_responses: bool) {
         let _server = Server::start(&net);
         net.set_reordering(&server_addr(), &client_addr(), reordering_responses);
         let conn = net.add_host(&client_addr()).connect(&server_addr());
-        let mut receivers: Vec<_> =
-            (0..200u64).map(|v| conn.send(v).rx.take().expect("the connection is open")).collect();
-        let mut results: Vec<Option<Result<u64, NetError>>> = vec![None; receivers.len()];
+        // Kept whole: a dropped `PendingResponse` gives its request up.
+        let mut pending: Vec<_> = (0..200u64).map(|v| conn.send(v)).collect();
+        let mut results: Vec<Option<Result<u64, NetError>>> = vec![None; pending.len()];
         let mut steps = 0;
         // Look every millisecond at which responses are in: always a prefix of the requests.
         while results.iter().any(Option::is_none) {
             sleep(ms(1)).await;
             steps += 1;
             assert!(steps < 1000, "responses still missing after 1 s");
-            for (result, rx) in results.iter_mut().zip(&mut receivers) {
+            for (result, p) in results.iter_mut().zip(&mut pending) {
                 if result.is_none() {
-                    *result = rx.try_recv().ok();
+                    *result = p.rx.as_mut().expect("the connection is open").try_recv().ok();
                 }
             }
             let ready = results.iter().filter(|r| r.is_some()).count();
