@@ -45,6 +45,7 @@
 //!   anomaly per partition, epoch and extra broker.
 
 mod offset_map;
+mod replica_log;
 mod replicas;
 mod tagged;
 
@@ -52,8 +53,8 @@ use super::describe::{broker, capitalize, offset_ranges, plural, sample, secs};
 use super::{Anomaly, AnomalyKind, RecordRef};
 use crate::history::{Event, History, TraceEvent};
 use offset_map::OffsetMap;
-use replicas::{Change, Entry, ReplicaLog, Replicas};
-use smallvec::SmallVec;
+use replica_log::ReplicaLog;
+use replicas::{Change, Entry, Replicas};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tagged::{Details, Tagged};
@@ -357,7 +358,7 @@ impl HwRegressions {
 /// no longer does (or, if its log is unknown, the two high watermarks).
 fn hw_regression(tp: &str, b: u32, before: LeaderHw, now: LeaderHw, log: Option<&ReplicaLog>) -> Anomaly {
     let uncommitted: Vec<(u64, u64)> =
-        log.map(|log| log.range(now.hw..before.hw).iter().map(|&(o, e)| (o, e.value)).collect()).unwrap_or_default();
+        log.map(|log| log.range(now.hw..before.hw).map(|(o, e)| (o, e.value)).collect()).unwrap_or_default();
     let records = if uncommitted.is_empty() {
         vec![
             RecordRef::new(tp, Some(before.hw), None, format!("leader high watermark {}", before.hw))
@@ -413,10 +414,12 @@ type Lost = (u64, Entry, Committer);
 /// The state of [`committed_truncations`] while the trace replays.
 #[derive(Default)]
 struct CommittedTruncations {
-    /// Per partition number: offset → every committed entry there (nearly always
-    /// one), each tagged with the leader that first committed it (the largest index of
-    /// a long run: kept small on purpose).
-    committed: Vec<OffsetMap<SmallVec<[Tagged; 1]>>>,
+    /// Per partition number: offset → the first entry committed there, tagged with the
+    /// leader that committed it (the largest index of a long run: 16 bytes an offset).
+    committed: Vec<OffsetMap<Tagged>>,
+    /// (partition number, offset) → the other entries committed there, each tagged
+    /// likewise: only where replicas diverged (an unclean election), so kept apart.
+    also_committed: BTreeMap<(usize, u64), Vec<Tagged>>,
     /// The committers the entries of `committed` refer to.
     committers: Details<Committer>,
     /// Truncations found so far.
@@ -450,9 +453,12 @@ impl CommittedTruncations {
             let by = || Committer { broker: change.broker, time_ns: change.event.time_ns, epoch };
             let mut numbered = None;
             for &(offset, entry) in &change.now_below_hw {
-                let at = committed.get_or_insert_with(offset, SmallVec::new);
-                if at.iter().all(|kept| kept.entry() != entry) {
-                    at.push(committers.tag(&mut numbered, by, entry));
+                let first = *committed.get_or_insert_with(offset, || committers.tag(&mut numbered, by, entry));
+                if first.entry() != entry {
+                    let more = self.also_committed.entry((change.partition, offset)).or_default();
+                    if more.iter().all(|kept| kept.entry() != entry) {
+                        more.push(committers.tag(&mut numbered, by, entry));
+                    }
                 }
             }
         }
@@ -469,7 +475,9 @@ impl CommittedTruncations {
             .removed
             .iter()
             .filter_map(|&(o, e)| {
-                let kept = committed.get(o)?.iter().find(|kept| kept.entry() == e)?;
+                let first = committed.get(o)?;
+                let more = self.also_committed.get(&(change.partition, o)).map_or(&[][..], Vec::as_slice);
+                let kept = std::iter::once(first).chain(more).find(|kept| kept.entry() == e)?;
                 let c = committers.of(*kept);
                 after_commit(&c).then_some((o, e, c))
             })

@@ -8,6 +8,7 @@
 //! epoch both match: a producer retry can put an equal value at the same offset in a
 //! later epoch, and that is a different record.
 
+use super::replica_log::ReplicaLog;
 use crate::history::state::{Applied, ClusterState};
 use crate::history::{Event, TraceEvent};
 use std::collections::BTreeMap;
@@ -19,85 +20,6 @@ pub(super) struct Entry {
     pub value: u64,
     /// The leader epoch stamped on the batch the record came in.
     pub epoch: u32,
-}
-
-/// A replica's log: `(offset, entry)` sorted by offset, one entry per offset. Nearly
-/// every change appends at the end or cuts off a tail or a head, which a sorted `Vec`
-/// does in half the memory of a `BTreeMap` (the log checkers' copies of every replica
-/// were the largest thing alive at the end of a long run).
-#[derive(Debug, Default)]
-pub(super) struct ReplicaLog {
-    entries: Vec<(u64, Entry)>,
-}
-
-impl ReplicaLog {
-    /// Puts `entry` at `offset`, replacing what was there.
-    fn insert(&mut self, offset: u64, entry: Entry) {
-        match self.entries.last() {
-            Some(&(last, _)) if last >= offset => match self.entries.binary_search_by_key(&offset, |&(o, _)| o) {
-                Ok(i) => self.entries[i].1 = entry,
-                Err(i) => self.entries.insert(i, (offset, entry)),
-            },
-            _ => self.entries.push((offset, entry)),
-        }
-    }
-
-    /// Where `offset` is, or would be. Searched from the end, galloping: nearly every
-    /// question is about the last few records (a high watermark that just moved), and a
-    /// plain binary search over a long log missed the cache at every step.
-    fn position(&self, offset: u64) -> usize {
-        let len = self.entries.len();
-        let mut step = 1;
-        let mut high = len;
-        // Invariant: every entry at `high` or after is at `offset` or beyond.
-        while high > 0 {
-            let probe = high.saturating_sub(step);
-            if self.entries[probe].0 < offset {
-                return probe + 1 + self.entries[probe + 1..high].partition_point(|&(o, _)| o < offset);
-            }
-            high = probe;
-            step *= 2;
-        }
-        0
-    }
-
-    /// Removes and returns the entries at `offset` and after.
-    fn split_off(&mut self, offset: u64) -> Vec<(u64, Entry)> {
-        let at = self.position(offset);
-        self.entries.split_off(at)
-    }
-
-    /// Removes the entries before `offset`.
-    fn remove_before(&mut self, offset: u64) {
-        let at = self.position(offset);
-        self.entries.drain(..at);
-    }
-
-    /// The entries at offsets in `range` (none if it is empty or reversed).
-    pub fn range(&self, range: std::ops::Range<u64>) -> &[(u64, Entry)] {
-        let start = self.position(range.start);
-        &self.entries[start..self.position(range.end).max(start)]
-    }
-
-    /// How many entries it holds.
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// The entries, by offset.
-    #[cfg(test)]
-    pub fn iter(&self) -> impl Iterator<Item = &(u64, Entry)> {
-        self.entries.iter()
-    }
-}
-
-impl FromIterator<(u64, Entry)> for ReplicaLog {
-    /// A log from entries in any order; of two at one offset the later wins.
-    fn from_iter<I: IntoIterator<Item = (u64, Entry)>>(entries: I) -> Self {
-        let by_offset: BTreeMap<u64, Entry> = entries.into_iter().collect();
-        ReplicaLog { entries: by_offset.into_iter().collect() }
-    }
 }
 
 /// What one trace event did to one replica, as far as the checkers care.
@@ -186,7 +108,7 @@ impl Replicas {
         match &event.event {
             Event::LogLoaded { records, .. } => {
                 *log = records.iter().map(|&(offset, value, epoch)| (offset, Entry { value, epoch })).collect();
-                change.now_below_hw = log.range(0..hw).to_vec();
+                change.now_below_hw = log.range(0..hw).collect();
             }
             Event::Append { as_leader, leader_epoch, base_offset, values, .. } => {
                 // Checked arithmetic: a corrupt trace near u64::MAX must not panic.
@@ -202,7 +124,7 @@ impl Replicas {
             }
             Event::HighWatermark { is_leader, new, .. } => {
                 if *new > hw_before {
-                    change.now_below_hw = log.range(hw_before..*new).to_vec();
+                    change.now_below_hw = log.range(hw_before..*new).collect();
                 }
                 change.as_leader = *is_leader;
             }
@@ -257,20 +179,6 @@ mod tests {
         records.iter().map(|&(o, value, epoch)| (o, Entry { value, epoch })).collect()
     }
 
-    proptest::proptest! {
-        #[test]
-        fn the_galloping_search_finds_what_a_binary_search_finds(
-            offsets in proptest::collection::btree_set(0u64..200, 0..60),
-            wanted in 0u64..210,
-        ) {
-            let log = ReplicaLog {
-                entries: offsets.iter().map(|&o| (o, Entry { value: o, epoch: 0 })).collect(),
-            };
-            let expected = log.entries.partition_point(|&(o, _)| o < wanted);
-            proptest::prop_assert_eq!(log.position(wanted), expected);
-        }
-    }
-
     #[test]
     fn records_go_below_the_high_watermark_once_each() {
         let mut r = Replicas::default();
@@ -308,7 +216,7 @@ mod tests {
             Event::LogLoaded { tp: "t-0".into(), broker: 1, records: vec![(0, 10, 1), (1, 11, 2)], high_watermark: 1 };
         assert_eq!(r.apply(at(1, loaded)).unwrap().now_below_hw, entries(&[(0, 10, 1)]));
         r.apply(append_in(1, 3, 2, &[12]));
-        let log: Vec<(u64, Entry)> = r.log("t-0", 1).unwrap().iter().copied().collect();
+        let log: Vec<(u64, Entry)> = r.log("t-0", 1).unwrap().iter().collect();
         assert_eq!(log, entries(&[(0, 10, 1), (1, 11, 2), (2, 12, 3)]));
         // The broker's own account of what it removed wins over the model's copy.
         let truncate = Event::Truncate {
@@ -346,23 +254,7 @@ mod tests {
             reason: LogStartReason::RetentionMs,
         };
         assert!(r.apply(at(3, moved)).is_none(), "no change for the log checkers to count");
-        let log: Vec<(u64, Entry)> = r.log("t-0", 1).unwrap().iter().copied().collect();
+        let log: Vec<(u64, Entry)> = r.log("t-0", 1).unwrap().iter().collect();
         assert_eq!(log, entries(&[(2, 12, 1)]));
-    }
-
-    #[test]
-    fn a_replica_log_keeps_offset_order_whatever_the_order_of_inserts() {
-        let mut log = ReplicaLog::default();
-        for (offset, value) in [(5, 50), (7, 70), (6, 60), (5, 51), (1, 10)] {
-            log.insert(offset, Entry { value, epoch: 1 });
-        }
-        let values: Vec<(u64, u64)> = log.iter().map(|&(o, e)| (o, e.value)).collect();
-        assert_eq!(values, vec![(1, 10), (5, 51), (6, 60), (7, 70)], "sorted, the later insert wins");
-        assert_eq!(log.range(5..7).len(), 2);
-        let (high, low) = (7, 5);
-        assert!(log.range(high..low).is_empty(), "a reversed range is empty, not a panic");
-        assert_eq!(log.split_off(6).len(), 2);
-        log.remove_before(5);
-        assert_eq!(log.iter().map(|&(o, _)| o).collect::<Vec<_>>(), vec![5]);
     }
 }

@@ -3,6 +3,7 @@
 //! touched (who, when) is kept once, by number.
 
 use super::replicas::Entry;
+use std::num::NonZeroU32;
 
 /// A log entry with the number of what the change that put it there shares with the
 /// other entries it touched (who, when), in 16 bytes where a copy of those details took
@@ -12,8 +13,9 @@ use super::replicas::Entry;
 pub(super) struct Tagged {
     value: u64,
     epoch: u32,
-    /// Index into the checker's [`Details`].
-    details: u32,
+    /// Index into the checker's [`Details`], plus one: never zero, so an
+    /// `Option<Tagged>` takes 16 bytes too.
+    details: NonZeroU32,
 }
 
 impl Tagged {
@@ -39,17 +41,17 @@ impl<T> Default for Details<T> {
 impl<T: Copy> Details<T> {
     /// `entry` tagged with the change's details, which `numbered` holds once made (`None`
     /// until the change tags its first entry).
-    pub fn tag(&mut self, numbered: &mut Option<u32>, make: impl FnOnce() -> T, entry: Entry) -> Tagged {
+    pub fn tag(&mut self, numbered: &mut Option<NonZeroU32>, make: impl FnOnce() -> T, entry: Entry) -> Tagged {
         let details = *numbered.get_or_insert_with(|| {
             self.items.push(make());
-            u32::try_from(self.items.len() - 1).expect("fewer than 2^32 changes")
+            u32::try_from(self.items.len()).ok().and_then(NonZeroU32::new).expect("fewer than 2^32 - 1 changes")
         });
         Tagged { value: entry.value, epoch: entry.epoch, details }
     }
 
     /// The details `tagged` refers to.
     pub fn of(&self, tagged: Tagged) -> T {
-        self.items[tagged.details as usize]
+        self.items[tagged.details.get() as usize - 1]
     }
 }
 
@@ -69,5 +71,10 @@ mod tests {
         assert_eq!((a.entry(), b.entry(), c.entry()), (entry(1), entry(2), entry(1)));
         assert_eq!((details.of(a), details.of(b), details.of(c)), (10, 10, 20));
         assert_eq!(details.items.len(), 2);
+    }
+
+    #[test]
+    fn an_optional_tagged_entry_takes_no_more_room_than_one() {
+        assert_eq!(std::mem::size_of::<Option<Tagged>>(), std::mem::size_of::<Tagged>());
     }
 }
