@@ -36,6 +36,12 @@ use std::time::Duration;
 /// Where the member stands (Kafka's client-side `MemberState`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemberState {
+    /// Subscribed to a `java.util.regex.Pattern` that has matched no topic yet (Kafka's
+    /// `UNSUBSCRIBED`, where `AsyncKafkaConsumer.subscribe(Pattern)` leaves a new member
+    /// while its metadata knows no matching topic): it sends no heartbeat, and joins at
+    /// the first poll after the pattern matched (`onSubscriptionUpdated`, then
+    /// `onConsumerPoll`'s `transitionToJoining`).
+    Unsubscribed,
     /// Joining (epoch 0): the next heartbeat is sent at once, with every field.
     Joining,
     /// A new assignment arrived; the application reconciles it in its next poll.
@@ -364,6 +370,17 @@ impl GroupConsumer {
         listener: &mut impl GroupListener,
     ) -> Result<bool, ErrorCode> {
         let membership = self.kip848.as_ref().expect("a consumer-protocol member").0.clone();
+        {
+            // Kafka's poll hands the background thread a `PollEvent` before it matches the
+            // pattern again: `onConsumerPoll` joins a member whose pattern matched at an
+            // earlier poll (`subscriptionUpdated`), not yet one that matches in this one.
+            let mut m = membership.lock();
+            if m.state == MemberState::Unsubscribed && m.topics.is_some() {
+                m.state = MemberState::Joining;
+                m.send_full = true;
+                membership.wake();
+            }
+        }
         self.update_pattern_subscription().await;
         let (state, lost, target, epoch, member_id) = {
             let mut m = membership.lock();

@@ -2,6 +2,7 @@
 //! pattern, matched by the client (`subscribe(Pattern)`) or by the group coordinator
 //! (KIP-848's `SubscriptionPattern`).
 
+use super::consumer_protocol::MemberState;
 use super::GroupConsumer;
 use crate::protocol::TopicPattern;
 
@@ -49,15 +50,23 @@ impl GroupConsumer {
     /// this member's metadata has it (at most `metadata.max.age.ms` later). A classic
     /// member matches in `ConsumerCoordinator.updatePatternSubscription` and rejoins; a
     /// consumer-protocol member (Kafka's `AsyncKafkaConsumer`, whose
-    /// `ApplicationEventProcessor.maybeUpdatePatternSubscription` matches once per poll
-    /// after a metadata update) sends the matched names in its next heartbeat, as with a
-    /// topic list: the client resolves a `java.util.regex.Pattern`, not the coordinator
+    /// `maybeUpdateSubscriptionMetadata` matches at a poll after a metadata update)
+    /// joins only at the poll after its first match (until then it is `UNSUBSCRIBED`:
+    /// no heartbeat, see [`MemberState::Unsubscribed`]), and later sends newly matched
+    /// names in its next heartbeat, as with a topic list: the client resolves a
+    /// `java.util.regex.Pattern`, not the coordinator
     /// (for KIP-848's server-side pattern see
     /// [`subscribe_broker_pattern`](Self::subscribe_broker_pattern)). Simplified: a
     /// pattern that no longer matches anything leaves the last topics subscribed
     /// (kafkasim does not model a member subscribed to nothing).
     pub fn subscribe_pattern(&mut self, pattern: TopicPattern) {
         self.pattern = Some(pattern);
+        if let Some((membership, _)) = &self.kip848 {
+            // A new member (the workload subscribes a fresh consumer to a pattern): its
+            // metadata knows no topic yet, so `subscribe(Pattern)`'s first match finds
+            // none and it stays out of the group until a poll's match does.
+            membership.lock().state = MemberState::Unsubscribed;
+        }
         self.consumer.set_metadata_for_all_topics(true);
         self.consumer.request_metadata_update();
     }
