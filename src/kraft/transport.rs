@@ -106,9 +106,9 @@ impl QuorumTransport {
     /// Simplified: Kafka's socket server reads a connection's next request only after
     /// it answered the one before (the channel is muted meanwhile), so the newer
     /// request would wait behind the older, a parked fetch, for up to the fetch's
-    /// maximum wait; and the raft client answers parked fetches with
-    /// NOT_LEADER_OR_FOLLOWER when it stops leading (`KafkaRaftClient.onBecomeFollower`),
-    /// where this node drops them.
+    /// maximum wait. (A parked fetch is always answered in the end: at once with
+    /// NOT_LEADER_OR_FOLLOWER when its leader follows another or resigns, else when it
+    /// expires; see `QuorumNode::enter`.)
     pub fn hold(&mut self, from: NodeId, responder: Responder<Request, Response>) {
         if !responder.expects_response() {
             return;

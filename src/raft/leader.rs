@@ -1,6 +1,7 @@
 //! What a quorum leader tracks: its followers' log ends, the high watermark they allow,
-//! the check-quorum timer, the voters yet to acknowledge its epoch, and the fetches it
-//! holds until there is something new (Kafka's `LeaderState` and fetch purgatory).
+//! the check-quorum timer and the voters yet to acknowledge its epoch (Kafka's
+//! `LeaderState`); and the fetches it holds until there is something new, which the
+//! node keeps (Kafka's fetch purgatory, see [`ParkedFetch`]).
 
 use super::log::Epoch;
 use crate::plant::{is_planted, PlantedBug};
@@ -8,15 +9,21 @@ use crate::protocol::{NodeId, Offset};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A fetch the leader holds until new entries arrive, the high watermark moves, or it
-/// expires.
+/// expires: an entry of `KafkaRaftClient`'s `fetchPurgatory`, which belongs to the node
+/// and not to the leadership, so it outlives a leadership lost to a higher epoch (see
+/// `QuorumNode::enter` for what answers it then).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct ParkedFetch {
     /// The follower's log end.
     pub fetch_offset: Offset,
     /// The epoch of the follower's last entry.
     pub last_fetched_epoch: Epoch,
-    /// When the leader answers it anyway (empty).
+    /// When it is answered anyway, with the empty answer it had when parked.
     pub expires_at_ms: u64,
+    /// The epoch it was parked in (the request's, the leader's then).
+    pub epoch: Epoch,
+    /// The leader's high watermark when it was parked, for that empty answer.
+    pub high_watermark: Option<Offset>,
 }
 
 /// A leader's view of its quorum.
@@ -35,8 +42,6 @@ pub(super) struct LeaderState {
     fetched_since_check: BTreeSet<NodeId>,
     /// When the leader resigns unless a majority has fetched by then.
     pub check_quorum_deadline_ms: u64,
-    /// Held fetches, one per follower.
-    pub parked: BTreeMap<NodeId, ParkedFetch>,
     /// The bug planted in this node's Raft code, if any.
     plant: Option<PlantedBug>,
 }
@@ -58,7 +63,6 @@ impl LeaderState {
             acknowledged: BTreeSet::new(),
             fetched_since_check: BTreeSet::new(),
             check_quorum_deadline_ms,
-            parked: BTreeMap::new(),
             plant,
         }
     }

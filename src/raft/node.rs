@@ -24,7 +24,7 @@
 
 use super::config::QuorumConfig;
 use super::election::{random_election_timeout_ms, Ballot};
-use super::leader::LeaderState;
+use super::leader::{LeaderState, ParkedFetch};
 use super::log::{Entry, Epoch, Payload, RaftLog};
 use super::message::{Outbound, QuorumError, QuorumMessage};
 use crate::protocol::{NodeId, Offset};
@@ -76,8 +76,6 @@ enum Due {
     BackOff,
     /// Check quorum failed: resign, naming these successors.
     Resign(Vec<NodeId>),
-    /// These held fetches expired: answer them, empty.
-    AnswerParked(Vec<NodeId>),
     Nothing,
 }
 
@@ -127,6 +125,12 @@ pub struct QuorumNode<R> {
     bootstrap_turn: usize,
     /// Requests to each peer that failed in a row, for the reconnect backoff.
     failures: BTreeMap<NodeId, u32>,
+    /// Fetches held until there is something new, one per follower (Kafka's
+    /// `fetchPurgatory`).
+    parked: BTreeMap<NodeId, ParkedFetch>,
+    /// The answers to held fetches that a change of role completed, to go out with what
+    /// the call that changed it returns.
+    answered_on_transition: Vec<Outbound<R>>,
 }
 
 impl<R: Clone> QuorumNode<R> {
@@ -173,6 +177,8 @@ impl<R: Clone> QuorumNode<R> {
             in_flight: BTreeMap::new(),
             bootstrap_turn: 0,
             failures: BTreeMap::new(),
+            parked: BTreeMap::new(),
+            answered_on_transition: Vec::new(),
         }
     }
 
@@ -264,15 +270,14 @@ impl<R: Clone> QuorumNode<R> {
             Role::Prospective { ballot: b, .. } | Role::Candidate(b) => {
                 b.backoff_until_ms.unwrap_or(b.election_deadline_ms)
             }
-            Role::Leader(l) => {
-                let parked = l.parked.values().map(|p| p.expires_at_ms).min().unwrap_or(u64::MAX);
-                parked.min(if self.voters.len() > 1 { l.check_quorum_deadline_ms } else { u64::MAX })
-            }
+            Role::Leader(l) if self.voters.len() > 1 => l.check_quorum_deadline_ms,
+            Role::Leader(_) => u64::MAX,
             Role::Follower { fetch_deadline_ms, searching: false, .. } => *fetch_deadline_ms,
             Role::Follower { searching: true, .. } => u64::MAX,
         };
         let resend = self.in_flight.values().copied().min();
-        role_deadline.min(resend.unwrap_or(u64::MAX))
+        let parked = self.parked.values().map(|p| p.expires_at_ms).min();
+        role_deadline.min(resend.unwrap_or(u64::MAX)).min(parked.unwrap_or(u64::MAX))
     }
 
     /// Runs the timers due at `now_ms`: elections, fetch timeouts, check quorum, held
@@ -293,15 +298,10 @@ impl<R: Clone> QuorumNode<R> {
                 }
             }
             Due::Resign(successors) => self.resign(successors, now_ms, rng),
-            Due::AnswerParked(followers) => {
-                for follower in followers {
-                    let Role::Leader(leader) = &mut self.role else { break };
-                    let parked = leader.parked.remove(&follower).expect("listed by due");
-                    out.push(self.fetch_answer(follower, parked.fetch_offset, parked.last_fetched_epoch));
-                }
-            }
             Due::Nothing => {}
         }
+        out.extend(self.answer_expired_fetches(now_ms));
+        out.append(&mut self.answered_on_transition);
         out.extend(self.send_requests(now_ms));
         out
     }
@@ -324,15 +324,6 @@ impl<R: Clone> QuorumNode<R> {
             Role::Leader(leader) if self.voters.len() > 1 && now_ms >= leader.check_quorum_deadline_ms => {
                 Due::Resign(leader.successors_by_descending_end_offset())
             }
-            Role::Leader(leader) => {
-                let expired: Vec<NodeId> =
-                    leader.parked.iter().filter(|(_, p)| now_ms >= p.expires_at_ms).map(|(&f, _)| f).collect();
-                if expired.is_empty() {
-                    Due::Nothing
-                } else {
-                    Due::AnswerParked(expired)
-                }
-            }
             _ => Due::Nothing,
         }
     }
@@ -347,7 +338,9 @@ impl<R: Clone> QuorumNode<R> {
             let successors = leader.successors_by_descending_end_offset();
             self.resign(successors, now_ms, rng);
         }
-        self.send_requests(now_ms)
+        let mut out = std::mem::take(&mut self.answered_on_transition);
+        out.extend(self.send_requests(now_ms));
+        out
     }
 
     /// The request to `to` failed without an answer (the connection was refused or
@@ -420,6 +413,7 @@ impl<R: Clone> QuorumNode<R> {
                 self.next_bootstrap_voter();
             }
         }
+        out.append(&mut self.answered_on_transition);
         out.extend(self.send_requests(now_ms));
         out
     }
@@ -472,9 +466,10 @@ impl<R: Clone> QuorumNode<R> {
         let leader = LeaderState::new(self.me, &self.voters, epoch_start_offset, deadline, self.config.plant);
         self.enter(Role::Leader(leader));
         self.log.append(Entry { epoch: self.epoch, payload: Payload::LeaderChange });
-        // A lone voter commits it at once; a new leader holds no fetches to answer.
+        // A lone voter commits it at once. Fetches still held from an older leadership
+        // are answered with its error (`tryCompleteFetchRequest` on completion).
         let answers = self.leader_progress();
-        debug_assert!(answers.is_empty());
+        self.answered_on_transition.extend(answers);
     }
 
     fn become_follower(&mut self, epoch: Epoch, leader: NodeId, now_ms: u64) {
@@ -505,10 +500,22 @@ impl<R: Clone> QuorumNode<R> {
     }
 
     /// Takes up `role`; its requests start afresh (Kafka's `resetConnections` on every
-    /// transition).
+    /// transition). A follower or a resigned leader answers the fetches it held at once
+    /// with NOT_LEADER_OR_FOLLOWER, so that their senders fetch again from the leader
+    /// without waiting for the fetches to expire (`KafkaRaftClient.onBecomeFollower` and
+    /// `transitionToResigned` complete the fetch purgatory exceptionally); a leader that
+    /// becomes unattached keeps them, answered when they expire
+    /// ([`answer_expired_fetches`](Self::answer_expired_fetches)), as Kafka's
+    /// `transitionToUnattached` does.
     fn enter(&mut self, role: Role) {
         self.in_flight.clear();
         self.role = role;
+        if matches!(self.role, Role::Follower { .. } | Role::Resigned { .. }) {
+            for (to, parked) in std::mem::take(&mut self.parked) {
+                let error = QuorumError::NotLeaderOrFollower;
+                self.answered_on_transition.push(self.fetch_error(to, error, parked.fetch_offset));
+            }
+        }
     }
 
     /// `KafkaRaftClient.maybeTransition`: a message showed `epoch` and perhaps its leader.
@@ -557,7 +564,8 @@ impl<R: Clone> QuorumNode<R> {
     /// The requests this role keeps sending, to each destination without one in flight.
     fn send_requests(&mut self, now_ms: u64) -> Vec<Outbound<R>> {
         let last = self.log.end_offset_and_epoch();
-        let fetch = QuorumMessage::Fetch { epoch: self.epoch, fetch_offset: last.offset, last_fetched_epoch: last.epoch };
+        let fetch =
+            QuorumMessage::Fetch { epoch: self.epoch, fetch_offset: last.offset, last_fetched_epoch: last.epoch };
         let wanted: Vec<(NodeId, QuorumMessage<R>)> = match &self.role {
             Role::Prospective { ballot: b, .. } | Role::Candidate(b) if b.backoff_until_ms.is_none() => {
                 let pre_vote = matches!(self.role, Role::Prospective { .. });

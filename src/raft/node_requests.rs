@@ -137,38 +137,23 @@ impl<R: Clone> QuorumNode<R> {
         last_fetched_epoch: Epoch,
         now_ms: u64,
     ) -> Vec<Outbound<R>> {
-        // `validateLeaderOnlyRequest`.
-        let error = if epoch < self.epoch {
-            Some(QuorumError::FencedLeaderEpoch)
-        } else if epoch > self.epoch {
-            Some(QuorumError::UnknownLeaderEpoch)
-        } else if !matches!(self.role, Role::Leader(_)) {
-            Some(QuorumError::NotLeaderOrFollower)
-        } else {
-            None
-        };
-        if error.is_some() {
-            let message = QuorumMessage::FetchResponse {
-                epoch: self.epoch,
-                leader: self.leader(),
-                error,
-                diverging: None,
-                from_offset: fetch_offset,
-                entries: Vec::new(),
-                high_watermark: None,
-            };
-            return vec![Outbound { to: from, message }];
+        // A newer fetch from the peer replaces the one held (whose connection the
+        // transport has answered already).
+        self.parked.remove(&from);
+        if let Some(error) = self.leader_only_error(epoch) {
+            return vec![self.fetch_error(from, error, fetch_offset)];
         }
         let position = self.log.validate_fetch_position(fetch_offset, last_fetched_epoch);
         let end = self.log.end_offset();
         let check_quorum_timeout_ms = self.config.check_quorum_timeout_ms();
         let Role::Leader(leader) = &mut self.role else { unreachable!("checked above") };
-        leader.parked.remove(&from);
         if position == FetchPosition::Valid {
             let moved = leader.on_fetch(from, fetch_offset, end, now_ms, check_quorum_timeout_ms);
             if fetch_offset >= end && !moved {
                 let expires_at_ms = now_ms + self.config.fetch_max_wait_ms;
-                leader.parked.insert(from, ParkedFetch { fetch_offset, last_fetched_epoch, expires_at_ms });
+                let (epoch, high_watermark) = (self.epoch, leader.high_watermark);
+                let parked = ParkedFetch { fetch_offset, last_fetched_epoch, expires_at_ms, epoch, high_watermark };
+                self.parked.insert(from, parked);
                 return Vec::new();
             }
         }
@@ -206,7 +191,8 @@ impl<R: Clone> QuorumNode<R> {
     }
 
     /// After the leader's log or high watermark moved: the new mark, and the held fetches
-    /// answered (Kafka completes its fetch purgatory on both).
+    /// answered (Kafka completes its fetch purgatory on both, and `tryCompleteFetchRequest`
+    /// answers one held since an older leadership with its epoch's error).
     pub(super) fn leader_progress(&mut self) -> Vec<Outbound<R>> {
         let end = self.log.end_offset();
         let Role::Leader(leader) = &mut self.role else {
@@ -216,8 +202,71 @@ impl<R: Clone> QuorumNode<R> {
         if leader.high_watermark > self.high_watermark {
             self.high_watermark = leader.high_watermark;
         }
-        let parked = std::mem::take(&mut leader.parked);
-        parked.into_iter().map(|(f, p)| self.fetch_answer(f, p.fetch_offset, p.last_fetched_epoch)).collect()
+        let parked = std::mem::take(&mut self.parked);
+        parked
+            .into_iter()
+            .map(|(to, p)| match self.leader_only_error(p.epoch) {
+                Some(error) => self.fetch_error(to, error, p.fetch_offset),
+                None => self.fetch_answer(to, p.fetch_offset, p.last_fetched_epoch),
+            })
+            .collect()
+    }
+
+    /// The held fetches whose wait is over at `now_ms`, answered: by the leader that
+    /// held them as it would have answered at once (nothing new); by a node that no
+    /// longer leads, with the empty answer they had when held (Kafka's purgatory
+    /// expiry returns the response computed at arrival).
+    pub(super) fn answer_expired_fetches(&mut self, now_ms: u64) -> Vec<Outbound<R>> {
+        let expired: Vec<NodeId> =
+            self.parked.iter().filter(|(_, p)| now_ms >= p.expires_at_ms).map(|(&to, _)| to).collect();
+        let mut out = Vec::with_capacity(expired.len());
+        for to in expired {
+            let p = self.parked.remove(&to).expect("listed above");
+            if self.leader_only_error(p.epoch).is_none() {
+                out.push(self.fetch_answer(to, p.fetch_offset, p.last_fetched_epoch));
+            } else {
+                let message = QuorumMessage::FetchResponse {
+                    epoch: p.epoch,
+                    leader: Some(self.me),
+                    error: None,
+                    diverging: None,
+                    from_offset: p.fetch_offset,
+                    entries: Vec::new(),
+                    high_watermark: p.high_watermark,
+                };
+                out.push(Outbound { to, message });
+            }
+        }
+        out
+    }
+
+    /// Why a leader-only request in `epoch` is refused here, if it is
+    /// (`validateLeaderOnlyRequest`).
+    fn leader_only_error(&self, epoch: Epoch) -> Option<QuorumError> {
+        if epoch < self.epoch {
+            Some(QuorumError::FencedLeaderEpoch)
+        } else if epoch > self.epoch {
+            Some(QuorumError::UnknownLeaderEpoch)
+        } else if !matches!(self.role, Role::Leader(_)) {
+            Some(QuorumError::NotLeaderOrFollower)
+        } else {
+            None
+        }
+    }
+
+    /// A fetch refused with `error`: this node's epoch and leader, nothing else
+    /// (`buildEmptyFetchResponse`).
+    pub(super) fn fetch_error(&self, to: NodeId, error: QuorumError, fetch_offset: Offset) -> Outbound<R> {
+        let message = QuorumMessage::FetchResponse {
+            epoch: self.epoch,
+            leader: self.leader(),
+            error: Some(error),
+            diverging: None,
+            from_offset: fetch_offset,
+            entries: Vec::new(),
+            high_watermark: None,
+        };
+        Outbound { to, message }
     }
 
     pub(super) fn on_fetch_response(

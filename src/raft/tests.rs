@@ -528,3 +528,78 @@ fn a_new_leader_reports_no_high_watermark_until_it_commits_an_entry_of_its_epoch
     let out = node.handle(NodeId(100), fetch(0, 0), config.fetch_timeout_ms + 6, &mut rng);
     assert_eq!(high_watermark_answered(out), (Some(4), 4));
 }
+
+/// A leader of epoch 2 (node 1 of three, empty log but its LeaderChange entry) holding
+/// voter 3's fetch at its log end, with the time it was parked.
+fn leader_holding_a_fetch(rng: &mut StdRng) -> (QuorumNode<u32>, QuorumConfig, u64) {
+    let ids = [NodeId(1), NodeId(2), NodeId(3)];
+    let config = QuorumConfig { pre_vote: false, ..QuorumConfig::default() };
+    let stored = ElectionState { epoch: 1, leader: Some(NodeId(2)), voted: None };
+    let mut node = QuorumNode::start(NodeId(1), &ids, config, stored, RaftLog::default(), 0, rng);
+    let mut now_ms = config.fetch_timeout_ms + 2;
+    node.tick(now_ms, rng);
+    let vote = QuorumMessage::VoteResponse { epoch: 2, leader: None, granted: true, pre_vote: false, error: None };
+    node.handle(NodeId(3), vote, now_ms, rng);
+    assert_eq!((node.role(), node.epoch()), (RoleKind::Leader, 2));
+    let fetch = QuorumMessage::Fetch { epoch: 2, fetch_offset: 1, last_fetched_epoch: 2 };
+    // The first fetch at the log end commits the LeaderChange and is answered; the next
+    // finds nothing new and is held.
+    now_ms += 1;
+    assert!(answers_to(NodeId(3), &node.handle(NodeId(3), fetch.clone(), now_ms, rng)).len() == 1);
+    now_ms += 1;
+    assert!(answers_to(NodeId(3), &node.handle(NodeId(3), fetch, now_ms, rng)).is_empty(), "held");
+    (node, config, now_ms)
+}
+
+/// The fetch responses among `out` addressed to `to`.
+fn answers_to(to: NodeId, out: &[Outbound<u32>]) -> Vec<&QuorumMessage<u32>> {
+    out.iter()
+        .filter(|o| o.to == to && matches!(o.message, QuorumMessage::FetchResponse { .. }))
+        .map(|o| &o.message)
+        .collect()
+}
+
+#[test]
+fn a_leader_that_follows_a_newer_one_answers_the_fetch_it_held_at_once_with_not_leader() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let (mut node, _, now_ms) = leader_holding_a_fetch(&mut rng);
+    // Voter 2 won epoch 3: `onBecomeFollower` completes the fetch purgatory.
+    let out = node.handle(NodeId(2), QuorumMessage::BeginQuorumEpoch { epoch: 3 }, now_ms + 1, &mut rng);
+    assert_eq!(node.role(), RoleKind::Follower);
+    match answers_to(NodeId(3), &out)[..] {
+        [QuorumMessage::FetchResponse {
+            epoch: 3,
+            leader: Some(NodeId(2)),
+            error: Some(QuorumError::NotLeaderOrFollower),
+            ..
+        }] => {}
+        ref other => panic!("expected NOT_LEADER_OR_FOLLOWER naming the new leader, got {other:?}"),
+    }
+    assert!(answers_to(NodeId(3), &node.tick(now_ms + 10_000, &mut rng)).is_empty(), "answered once");
+}
+
+#[test]
+fn a_leader_that_becomes_unattached_answers_the_fetch_it_held_when_it_expires_as_it_was() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let (mut node, config, now_ms) = leader_holding_a_fetch(&mut rng);
+    // A vote request of epoch 3 (refused: node 2's log is behind) makes it unattached:
+    // Kafka's `transitionToUnattached` leaves the fetch purgatory alone.
+    let behind = OffsetAndEpoch { offset: 0, epoch: 0 };
+    let vote = QuorumMessage::Vote { epoch: 3, last: behind, pre_vote: false };
+    let out = node.handle(NodeId(2), vote, now_ms + 1, &mut rng);
+    assert_eq!((node.role(), node.epoch()), (RoleKind::Unattached, 3));
+    assert!(answers_to(NodeId(3), &out).is_empty(), "held on");
+    assert!(answers_to(NodeId(3), &node.tick(now_ms + config.fetch_max_wait_ms - 1, &mut rng)).is_empty());
+    assert!(node.next_deadline_ms() <= now_ms + config.fetch_max_wait_ms, "the driver wakes it by the expiry");
+    let out = node.tick(now_ms + config.fetch_max_wait_ms, &mut rng);
+    match answers_to(NodeId(3), &out)[..] {
+        [QuorumMessage::FetchResponse {
+            epoch: 2,
+            leader: Some(NodeId(1)),
+            error: None,
+            high_watermark: Some(1),
+            ..
+        }] => {}
+        ref other => panic!("expected the empty answer of epoch 2, got {other:?}"),
+    }
+}
