@@ -516,17 +516,16 @@ pub(super) fn remove_conn<Req, Resp>(conns: &mut BTreeMap<ConnId, Conn<Req, Resp
 /// in order, and Kafka's `NetworkClient` completes a connection's requests oldest first
 /// (`InFlightRequests.completeNext`); a reordering link, which reorders messages as a
 /// multi-path network would, must not reorder what one connection delivers to the client.
-/// A request whose caller stopped waiting (its timeout passed) holds nothing back.
+/// A request whose caller stopped waiting (its timeout passed) holds nothing back: it
+/// left `pending` when its `PendingResponse` dropped ([`RequestOrder::waiter_gone`]), so
+/// every request still there is awaited, and only the oldest needs looking at.
 fn release_in_request_order<Req, Resp>(conn: &mut Conn<Req, Resp>) {
-    if conn.held.is_empty() {
-        return;
-    }
-    while let Some((&id, _)) = conn.held.first_key_value() {
-        let older_awaited = conn.pending.range(..id).any(|(_, waiter)| !waiter.is_closed());
-        if older_awaited {
+    while let Some(next) = conn.held.first_entry() {
+        let id = *next.key();
+        if conn.pending.first_key_value().is_some_and(|(&oldest, _)| oldest < id) {
             return;
         }
-        let response = conn.held.remove(&id).expect("listed above");
+        let response = next.remove();
         if let Some(waiter) = conn.pending.remove(&id) {
             let _ = waiter.send(Ok(response));
         }
