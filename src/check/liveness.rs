@@ -23,6 +23,10 @@ pub enum LivenessCause {
         count: u64,
         /// How long the liveness phase waited, in milliseconds.
         waited_ms: u64,
+        /// Whether the phase waited past `liveness_timeout` because every unfinished
+        /// send was held by a batch its leader kept refusing: until that batch's
+        /// `delivery.timeout.ms`, and `liveness_timeout` more.
+        refused: bool,
     },
     /// Partitions did not recover after the faults healed: a leader missing, the ISR
     /// not restored, or a leader's high watermark short of its log end.
@@ -198,9 +202,15 @@ impl fmt::Display for LivenessCause {
             LivenessCause::NoLeaderAtBoot { timeout_s } => {
                 write!(f, "the cluster did not elect a leader for every partition within {timeout_s} s of booting")
             }
-            LivenessCause::SendsUnanswered { count, waited_ms } => {
+            LivenessCause::SendsUnanswered { count, waited_ms, refused: false } => {
                 write!(f, "{count} sends were still unanswered {} after the faults healed", duration(*waited_ms))
             }
+            LivenessCause::SendsUnanswered { count, waited_ms, refused: true } => write!(
+                f,
+                "{count} sends were still unanswered {} after the faults healed, although the batches their leaders \
+                 kept refusing had reached their delivery timeout",
+                duration(*waited_ms)
+            ),
             LivenessCause::NotRecovered { waited_ms, problems } => after_heal(f, *waited_ms, problems),
             LivenessCause::QuorumNotRecovered { waited_ms, problems } => after_heal(f, *waited_ms, problems),
             LivenessCause::Undrained { partitions, waited_ms } => write!(
@@ -360,8 +370,13 @@ mod tests {
         );
         assert!(!held.is_leadership());
         assert_eq!(
-            LivenessCause::SendsUnanswered { count: 2, waited_ms: 30_000 }.to_string(),
+            LivenessCause::SendsUnanswered { count: 2, waited_ms: 30_000, refused: false }.to_string(),
             "2 sends were still unanswered 30s after the faults healed"
+        );
+        assert_eq!(
+            LivenessCause::SendsUnanswered { count: 1, waited_ms: 150_000, refused: true }.to_string(),
+            "1 sends were still unanswered 2m30s after the faults healed, although the batches their leaders kept \
+             refusing had reached their delivery timeout"
         );
     }
 

@@ -624,6 +624,17 @@ fn no_progress(cause: Option<&LivenessCause>, setup: &Setup, lang: Lang) -> (Str
                 "运行能跟上各层级、并能在故障后重新加入的转发器（session.timeout.ms 与 max.poll.interval.ms 大于最长的暂停），并给活性阶段比最长层级延迟更长的时间（liveness_timeout）。",
             ),
         )
+    } else if let Some(LivenessCause::SendsUnanswered { refused: true, .. }) = cause {
+        (
+            lang.pick(
+                "producers were still waiting for answers after the batches their leaders kept refusing had reached their delivery timeout: what those batches held up behind them did not go through either",
+                "在领导者一再拒绝的批次到达其投递超时之后，生产者仍在等待回答：这些批次身后被挡住的发送也没有完成",
+            ),
+            lang.pick(
+                "A refused batch is retried until delivery.timeout.ms; lower it to bound how long a partition waits behind one, and keep enough in-sync replicas alive that the leader can take the batches after it (replication factor 3, min.insync.replicas=2).",
+                "被拒绝的批次会一直重试到 delivery.timeout.ms；调低它以限制一个分区在这样的批次之后等待多久，并保持足够多的同步副本存活，使领导者能够接收其后的批次（副本因子 3，min.insync.replicas=2）。",
+            ),
+        )
     } else if let Some(LivenessCause::SendsUnanswered { .. }) = cause {
         (
             lang.pick(

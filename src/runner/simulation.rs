@@ -11,6 +11,7 @@ use super::{trace_phase, RunOptions};
 use crate::broker::{run_broker, BrokerContext};
 use crate::check::liveness::LivenessCause;
 use crate::check::{self, Anomaly};
+use crate::client::producer::SendsOutlook;
 use crate::history::{Recorder, RunPhase, DRAIN_PROCESS};
 use crate::kraft::{run_controller, ControllerContext};
 use crate::metastore::run_metastore;
@@ -386,8 +387,8 @@ async fn liveness_phase(run: &mut Run<'_>) {
     let limit = Duration::from_millis(run.scenario.liveness_timeout_ms);
     let waited_ms = run.scenario.liveness_timeout_ms;
     let progress = run.workload.progress.clone();
-    if !wait_until(limit, || progress.outstanding_sends() == 0).await {
-        run.fail(LivenessCause::SendsUnanswered { count: progress.outstanding_sends(), waited_ms });
+    if let Some(cause) = wait_for_sends(&progress, limit, healed_at).await {
+        run.fail(cause);
     }
     if run.scenario.cluster.metadata == MetadataMode::Kraft {
         let mark = probes::QuorumMark {
@@ -452,6 +453,36 @@ async fn liveness_phase(run: &mut Run<'_>) {
         run.fail(LivenessCause::GroupsBehind { waited_ms, behind, unprocessed });
     }
     run.phases.announce(RunPhase::Shutdown);
+}
+
+/// Waits for the producers' sends to be answered: within `limit` (the scenario's
+/// `liveness_timeout`), or, if by then every unfinished send waits in a partition whose
+/// leader keeps refusing a batch the producer retries, until the latest such batch's
+/// delivery timeout and `limit` more for what it held up. Kafka bounds such a send by
+/// `delivery.timeout.ms` (see `client::producer::outlook`); a send waiting on anything
+/// else (no leader known, no answer) gets no such grace, so a producer that stops trying
+/// is still caught at `limit`. Returns why the sends were not answered, if they were not.
+async fn wait_for_sends(progress: &workload::Progress, limit: Duration, healed_at: Instant) -> Option<LivenessCause> {
+    let answered = || progress.outstanding_sends() == 0;
+    if wait_until(limit, answered).await {
+        return None;
+    }
+    let refused_until = match progress.sends_outlook() {
+        SendsOutlook::RefusedUntil(deadline) => deadline,
+        SendsOutlook::Idle | SendsOutlook::Waiting => {
+            let waited_ms = limit.as_millis() as u64;
+            return Some(LivenessCause::SendsUnanswered {
+                count: progress.outstanding_sends(),
+                waited_ms,
+                refused: false,
+            });
+        }
+    };
+    if wait_until(refused_until.saturating_duration_since(clock::now()) + limit, answered).await {
+        return None;
+    }
+    let waited_ms = healed_at.elapsed().as_millis() as u64;
+    Some(LivenessCause::SendsUnanswered { count: progress.outstanding_sends(), waited_ms, refused: true })
 }
 
 /// The final drain: a consumer on its own node reads every partition the scenario has to

@@ -49,11 +49,12 @@ impl PhaseAnnouncer {
 
 impl WorkloadContext {
     /// A new producer on `net` whose named states (retries, epoch bumps) count in the
-    /// run's coverage.
+    /// run's coverage, and whose unfinished sends the liveness phase can ask about.
     pub fn producer(&self, net: NodeNet<Request, Response>, config: ProducerConfig) -> Producer {
         let producer = Producer::new(net, config);
         let recorder = self.recorder.clone();
         producer.set_probe(Arc::new(move |state| recorder.reached(state)));
+        self.progress.watch_producer(producer.outlook());
         producer
     }
 

@@ -225,6 +225,12 @@ impl Accumulator {
         self.queues.get(tp).into_iter().flatten()
     }
 
+    /// The partitions with a batch queued or in flight.
+    pub fn unfinished_partitions(&self) -> impl Iterator<Item = &TopicPartition> {
+        let in_flight = self.partition_in_flight.iter().filter(|(tp, &n)| n > 0 && !self.waiting.contains(*tp));
+        self.waiting.iter().chain(in_flight.map(|(tp, _)| tp))
+    }
+
     /// Whether some batch of the partition is in flight.
     pub fn has_in_flight(&self, tp: &TopicPartition) -> bool {
         self.partition_in_flight.get(tp).is_some_and(|&n| n > 0)

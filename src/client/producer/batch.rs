@@ -4,6 +4,7 @@
 use super::config::ProducerConfig;
 use super::delivery::{Completion, RecordMetadata, SendError};
 use super::idempotence::BatchRef;
+use super::outlook::RefusalMark;
 use super::sequences::BatchSequence;
 use crate::protocol::{Offset, Record, RecordBatch, TopicPartition};
 use crate::sim::clock;
@@ -38,6 +39,9 @@ pub(super) struct Batch {
     /// producer), which retries of an idempotent producer keep whatever their sequence
     /// numbers; the idempotence state knows the batch by it.
     pub order: u64,
+    /// Held while the batch's last attempt was refused by a leader and the producer
+    /// retries it (see [`super::outlook`]); dropped with the batch.
+    pub refusal: Option<RefusalMark>,
 }
 
 impl Batch {
@@ -55,6 +59,7 @@ impl Batch {
             last_error: None,
             sequence: None,
             order,
+            refusal: None,
         }
     }
 
@@ -82,7 +87,12 @@ impl Batch {
 
     /// Whether `delivery.timeout.ms` has passed since the batch was created.
     pub fn delivery_timed_out(&self, config: &ProducerConfig, now: Instant) -> bool {
-        now.duration_since(self.created) >= Duration::from_millis(config.delivery_timeout_ms)
+        now >= self.delivery_deadline(config)
+    }
+
+    /// When `delivery.timeout.ms` ends for this batch.
+    pub fn delivery_deadline(&self, config: &ProducerConfig) -> Instant {
+        self.created + Duration::from_millis(config.delivery_timeout_ms)
     }
 
     /// Reports success to every record's sender (offsets unknown with acks=0).

@@ -36,6 +36,7 @@ mod batch;
 mod config;
 mod delivery;
 mod idempotence;
+mod outlook;
 mod placement;
 mod sender;
 mod sequences;
@@ -46,6 +47,7 @@ mod transactions;
 
 pub use config::ProducerConfig;
 pub use delivery::{Delivery, RecordMetadata, SendError};
+pub use outlook::SendsOutlook;
 pub use transactions::TxnError;
 
 use super::backoff::RetryBackoff;
@@ -73,6 +75,34 @@ pub struct ProducerRecord {
     pub value: u64,
     /// The value's size in bytes ([`Record::value_bytes`]).
     pub value_bytes: u32,
+}
+
+/// Tells what a producer's unfinished sends wait on; [`SendsOutlook::Idle`] once the
+/// producer is gone (its node killed).
+#[derive(Clone)]
+pub struct OutlookHandle(std::sync::Weak<Shared>);
+
+impl OutlookHandle {
+    /// What the producer's unfinished sends wait on now.
+    pub fn outlook(&self) -> SendsOutlook {
+        self.0.upgrade().map_or(SendsOutlook::Idle, |shared| shared.lock().sends_outlook())
+    }
+}
+
+/// Counts a `send` among those waiting for their topic's metadata while it lives.
+struct AwaitingMetadata<'a>(&'a Shared);
+
+impl<'a> AwaitingMetadata<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.lock().sends_awaiting_metadata += 1;
+        AwaitingMetadata(shared)
+    }
+}
+
+impl Drop for AwaitingMetadata<'_> {
+    fn drop(&mut self) {
+        self.0.lock().sends_awaiting_metadata -= 1;
+    }
 }
 
 /// A Kafka producer. Cheap to share; its sender task ends when the node dies.
@@ -112,6 +142,12 @@ impl Producer {
         self.shared.lock().probe = Some(probe);
     }
 
+    /// A handle that tells what this producer's unfinished sends wait on, for as long as
+    /// the producer lives (see [`SendsOutlook`]).
+    pub fn outlook(&self) -> OutlookHandle {
+        OutlookHandle(Arc::downgrade(&self.shared))
+    }
+
     /// The partition count of `topic` in the producer's cached metadata, if it has any:
     /// the count `send` hashes keys with (`KafkaProducer.partition`).
     pub fn partition_count(&self, topic: &str) -> Option<u32> {
@@ -128,11 +164,13 @@ impl Producer {
             state.topics.insert(record.topic.to_string());
             state.new_topics = true;
         }
+        let mut awaiting_metadata = None;
         loop {
             let known = self.shared.lock().partition_counts.get(&*record.topic).copied();
             if let Some(count) = known {
                 return self.append(record, count);
             }
+            awaiting_metadata.get_or_insert_with(|| AwaitingMetadata::new(&self.shared));
             self.shared.lock().need_metadata = true;
             self.shared.wake.notify_waiters();
             // Created after our own notification, so only the sender's answer wakes it.

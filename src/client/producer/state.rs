@@ -9,6 +9,7 @@ use super::accumulator::Accumulator;
 use super::batch::Batch;
 use super::config::ProducerConfig;
 use super::idempotence::{Failure, Idempotence};
+use super::outlook::{Refusals, SendsOutlook};
 use super::transactions::TxnState;
 use crate::client::partitioner::TopicPartitioner;
 use crate::client::Probe;
@@ -69,6 +70,10 @@ pub(super) struct State {
     pub txn: Option<TxnState>,
     /// Where the producer reports the named states it reaches (see [`Probe`]).
     pub probe: Option<Probe>,
+    /// The batches a leader refused at their last attempt (see [`super::outlook`]).
+    pub refusals: Refusals,
+    /// Sends waiting in `send` for their topic's metadata (in no batch yet).
+    pub sends_awaiting_metadata: u32,
 }
 
 impl State {
@@ -86,6 +91,8 @@ impl State {
             partitioners: BTreeMap::new(),
             txn: config.transactional_id.as_ref().map(|_| TxnState::new(config.invalid_epoch_abortable)),
             probe: None,
+            refusals: Refusals::default(),
+            sends_awaiting_metadata: 0,
         }
     }
 
@@ -97,9 +104,44 @@ impl State {
     }
 
     /// Re-enqueues a failed batch for another attempt (`RecordAccumulator.reenqueue`).
-    fn retry(&mut self, config: &ProducerConfig, batch: Batch, reason: &str, now: Instant) {
+    /// The batch is marked refused if its leader answered the attempt with `error`, and
+    /// unmarked if nobody answered it or the broker was not the leader (an error that
+    /// sends the producer to its metadata: the cluster did not refuse the batch, the
+    /// producer asked the wrong broker); see [`super::outlook`].
+    fn retry(
+        &mut self,
+        config: &ProducerConfig,
+        mut batch: Batch,
+        error: Option<ErrorCode>,
+        reason: &str,
+        now: Instant,
+    ) {
         self.reached(ReachedState::ProducerBatchRetried);
+        let refused = error.is_some_and(|e| !e.needs_metadata_refresh());
+        if !refused {
+            batch.refusal = None;
+        } else if batch.refusal.is_none() {
+            batch.refusal = Some(self.refusals.mark(&batch.tp, batch.order, batch.delivery_deadline(config)));
+        }
         self.accumulator.reenqueue(config, batch, reason, now);
+    }
+
+    /// What the unfinished sends wait on (see [`super::outlook`]): refused until the
+    /// latest delivery deadline if every partition with a batch queued or in flight
+    /// holds a batch a leader refused at its last attempt and no send waits for
+    /// metadata.
+    pub fn sends_outlook(&self) -> SendsOutlook {
+        if self.sends_awaiting_metadata > 0 {
+            return SendsOutlook::Waiting;
+        }
+        let mut outlook = SendsOutlook::Idle;
+        for tp in self.accumulator.unfinished_partitions() {
+            match self.refusals.until(tp) {
+                Some(deadline) => outlook = outlook.and(SendsOutlook::RefusedUntil(deadline)),
+                None => return SendsOutlook::Waiting,
+            }
+        }
+        outlook
     }
 
     /// Settles expired retries and bumps the idempotent producer's epoch if a partition
@@ -232,7 +274,7 @@ impl State {
         let retriable = error.is_none_or(ErrorCode::is_retriable);
         if !config.enable_idempotence {
             if may_retry && retriable {
-                self.retry(config, batch, reason, now);
+                self.retry(config, batch, error, reason, now);
             } else {
                 batch.fail(reason);
             }
@@ -248,7 +290,7 @@ impl State {
                 && !txn.must_abort()
                 && self.idempotence.can_retry_transactional(r, error, log_start_offset, retriable)
             {
-                self.retry(config, batch, reason, now);
+                self.retry(config, batch, error, reason, now);
             } else {
                 txn.batch_failed(error, reason);
                 self.idempotence.failed(r, Failure::Other, false);
@@ -264,7 +306,7 @@ impl State {
                      in the mean time (last error: {reason})"
                 ));
             } else {
-                self.retry(config, batch, reason, now);
+                self.retry(config, batch, error, reason, now);
             }
             return;
         }

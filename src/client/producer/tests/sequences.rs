@@ -459,3 +459,37 @@ fn a_transactional_batch_that_is_not_the_next_retries_its_sequence_error_and_the
         assert!(outcome.try_recv().expect("resolved").is_err(), "failed, not retried");
     });
 }
+
+/// The 6163 case of swarm-wide-nightly: after an unclean election the new leader took
+/// batches 1 and 2 while batch 0 went to the old one; batch 0's retries are refused
+/// OUT_OF_ORDER_SEQUENCE_NUMBER and retried (it is not the next sequence), so the
+/// partition waits on a refusal until batch 0's delivery timeout, which is what the
+/// liveness phase may grant it. A wrong-leader answer or an unanswered attempt is no
+/// refusal; a send in another partition waits on something else.
+#[test]
+fn a_partition_behind_a_refused_batch_waits_until_its_delivery_timeout() {
+    use super::super::outlook::SendsOutlook;
+    in_sim(|| {
+        let (mut producer, _outcomes) = Producer::with_batches(idempotent(), 3);
+        let [first, second, third]: [Batch; 3] = std::array::from_fn(|_| producer.drain_one());
+        let deadline = first.delivery_deadline(&producer.config);
+        producer.refuse(first, ErrorCode::NotLeaderOrFollower);
+        assert_eq!(producer.state.sends_outlook(), SendsOutlook::Waiting, "a wrong leader refuses nothing");
+        producer.acknowledge(second, 0);
+        producer.acknowledge(third, 1);
+        let first = producer.drain_one();
+        producer.refuse(first, ErrorCode::OutOfOrderSequence);
+        assert_eq!(producer.queued_values(), vec![0], "retried without an epoch bump");
+        assert_eq!(producer.state.sends_outlook(), SendsOutlook::RefusedUntil(deadline));
+        let _later = producer.append(tp(0), 3);
+        assert_eq!(producer.state.sends_outlook(), SendsOutlook::RefusedUntil(deadline), "held behind batch 0");
+        let first = producer.drain_one();
+        assert_eq!(producer.state.sends_outlook(), SendsOutlook::RefusedUntil(deadline), "in flight again");
+        producer.time_out(first);
+        assert_eq!(producer.state.sends_outlook(), SendsOutlook::Waiting, "an unanswered attempt refuses nothing");
+        let first = producer.drain_one();
+        producer.refuse(first, ErrorCode::OutOfOrderSequence);
+        let _elsewhere = producer.append(tp(1), 4);
+        assert_eq!(producer.state.sends_outlook(), SendsOutlook::Waiting, "partition 1 waits on no refusal");
+    });
+}
