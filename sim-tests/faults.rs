@@ -669,4 +669,18 @@ duration = "1s"
     let partition = outcome.idle_faults.iter().find(|f| f.kind == FaultKind::Partition).unwrap();
     assert_eq!(partition.targets, ["producer-1"], "the clients' partition, not broker-2's");
     assert_eq!(outcome.stats.faults, 4);
+    // The trace tells the second crash for what it was: nothing.
+    let crashes: Vec<(Vec<String>, &str)> = (outcome.history.trace.iter())
+        .filter_map(|e| match &e.event {
+            Event::Fault { kind: FaultKind::Crash, targets, detail } => Some((targets.clone(), detail.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        crashes,
+        [
+            (vec!["broker-1".to_string()], "process killed; page cache kept"),
+            (vec![], "nothing: its target named no node that was up")
+        ]
+    );
 }

@@ -87,6 +87,12 @@ impl FaultKind {
         <FaultKind as strum::VariantArray>::VARIANTS
     }
 
+    /// Whether the kind acts on the whole network rather than on named nodes
+    /// (`packet-loss`, `latency`, `heal`): its trace names no target.
+    pub fn is_network_wide(self) -> bool {
+        matches!(self, FaultKind::PacketLoss | FaultKind::Latency | FaultKind::Heal)
+    }
+
     /// Whether the kind undoes other faults rather than breaking something (`restart`,
     /// `resume`, `heal`). The nemesis never draws these: every drawn fault is undone
     /// after its duration.

@@ -145,14 +145,14 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
             "<table id=\"faults\"><tr><th>time</th><th>fault</th><th>targets</th><th>what it did</th></tr>",
             "<table id=\"faults\"><tr><th>时间</th><th>故障</th><th>目标</th><th>它做了什么</th></tr>",
         );
-        for (t, kind, targets, detail) in &data.faults {
+        for row in &data.faults {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                secs(*t),
-                esc(kind),
-                esc(&targets.join(", ")),
-                esc(detail)
+                secs(row.time_ns),
+                esc(&row.label()),
+                esc(&row.targets_text(lang)),
+                esc(&row.detail)
             );
         }
         h += "</table>\n";

@@ -171,8 +171,9 @@ pub(crate) fn render(data: &ReportData<'_>) -> String {
             "| time | fault | targets | what it did |\n|---|---|---|---|\n",
             "| 时间 | 故障 | 目标 | 它做了什么 |\n|---|---|---|---|\n",
         );
-        for (t, kind, targets, detail) in &data.faults {
-            let _ = writeln!(md, "| {} | {kind} | {} | {} |", secs(*t), targets.join(", "), detail.replace('|', "\\|"));
+        for row in &data.faults {
+            let (time, label, targets) = (secs(row.time_ns), row.label(), row.targets_text(lang));
+            let _ = writeln!(md, "| {time} | {label} | {targets} | {} |", row.detail.replace('|', "\\|"));
         }
     }
     let groups = crate::check::groups::rebalances(&data.outcome.history);

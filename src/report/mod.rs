@@ -24,6 +24,7 @@ mod timeline;
 
 use crate::check::AnomalyKind;
 use crate::explain::{self, Setup, Story};
+use crate::fault::FaultKind;
 use crate::history::Event;
 use crate::runner::{self, RunOutcome};
 use crate::scenario::{Lang, Scenario};
@@ -56,14 +57,45 @@ impl Report {
     }
 }
 
+/// A row of the report's fault table: a fault fired, or its end.
+pub(crate) struct FaultRow {
+    pub time_ns: u64,
+    pub kind: FaultKind,
+    /// Whether this row is the fault's end.
+    pub ended: bool,
+    pub targets: Vec<String>,
+    /// What it did, as the nemesis traced it.
+    pub detail: String,
+}
+
+impl FaultRow {
+    /// The fault column: `crash`, or `crash ends`.
+    pub fn label(&self) -> String {
+        match self.ended {
+            false => self.kind.to_string(),
+            true => format!("{} ends", self.kind),
+        }
+    }
+
+    /// The targets column: the nodes named, every link for a network-wide fault, or
+    /// none for a fault whose target named no node that was up.
+    pub fn targets_text(&self, lang: Lang) -> String {
+        match (self.targets.is_empty(), self.kind.is_network_wide()) {
+            (false, _) => self.targets.join(", "),
+            (true, true) => lang.pick("every link", "所有链路").to_string(),
+            (true, false) => lang.pick("none", "无").to_string(),
+        }
+    }
+}
+
 /// Everything a report shows, gathered once from a scenario and a run.
 pub(crate) struct ReportData<'a> {
     /// The language the documents are written in.
     pub lang: Lang,
     pub scenario: &'a Scenario,
     pub outcome: &'a RunOutcome,
-    /// `(time, kind, targets, detail)` of every fault fired.
-    pub faults: Vec<(u64, String, Vec<String>, String)>,
+    /// Every fault fired and ended, in trace order.
+    pub faults: Vec<FaultRow>,
     /// Per anomaly kind: how many, and the story of the first, told in `lang`.
     pub stories: Vec<(AnomalyKind, usize, Story)>,
     /// The glossary terms the stories use, in reading order (found in their English
@@ -109,12 +141,20 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome, langs: &[Lang]) -> Vec<R
         .trace
         .iter()
         .filter_map(|e| match &e.event {
-            Event::Fault { kind, targets, detail } => {
-                Some((e.time_ns, kind.to_string(), targets.clone(), detail.clone()))
-            }
-            Event::FaultEnded { kind, targets, detail } => {
-                Some((e.time_ns, format!("{kind} ends"), targets.clone(), detail.clone()))
-            }
+            Event::Fault { kind, targets, detail } => Some(FaultRow {
+                time_ns: e.time_ns,
+                kind: *kind,
+                ended: false,
+                targets: targets.clone(),
+                detail: detail.clone(),
+            }),
+            Event::FaultEnded { kind, targets, detail } => Some(FaultRow {
+                time_ns: e.time_ns,
+                kind: *kind,
+                ended: true,
+                targets: targets.clone(),
+                detail: detail.clone(),
+            }),
             _ => None,
         })
         .collect();
@@ -218,4 +258,25 @@ fn verdict_line(scenario: &Scenario, outcome: &RunOutcome, lang: Lang) -> String
 /// Simulated time as text, e.g. `2.104 s`.
 fn secs(ns: u64) -> String {
     crate::check::describe::secs(ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: FaultKind, ended: bool, targets: &[&str]) -> FaultRow {
+        let targets = targets.iter().map(|t| t.to_string()).collect();
+        FaultRow { time_ns: 0, kind, ended, targets, detail: String::new() }
+    }
+
+    #[test]
+    fn a_fault_row_names_its_targets_every_link_or_none() {
+        let crash = row(FaultKind::Crash, false, &["broker-1", "broker-2"]);
+        assert_eq!((crash.label(), crash.targets_text(Lang::En)), ("crash".into(), "broker-1, broker-2".into()));
+        let loss = row(FaultKind::PacketLoss, true, &[]);
+        assert_eq!((loss.label(), loss.targets_text(Lang::En)), ("packet-loss ends".into(), "every link".into()));
+        assert_eq!(loss.targets_text(Lang::Zh), "所有链路");
+        let idle = row(FaultKind::Crash, false, &[]);
+        assert_eq!((idle.targets_text(Lang::En), idle.targets_text(Lang::Zh)), ("none".into(), "无".into()));
+    }
 }

@@ -202,6 +202,9 @@ fn trace_ended_in_force(recorder: &Recorder, nodes: &SharedNodes, ended: Vec<Sta
     trace_ended(recorder, pairs, detail);
 }
 
+/// The detail of a fault whose target named no node that was up.
+const NO_TARGET_UP: &str = "nothing: its target named no node that was up";
+
 /// How many nodes of each server kind a cluster runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClusterSize {
@@ -296,7 +299,11 @@ impl Nemesis {
         &self.recorder
     }
 
+    /// Traces a fault that fired. One whose target named no node that was up (every
+    /// targeted node down already, or a role nobody held) did nothing, and its trace
+    /// says so rather than what it would have done.
     fn trace(&self, kind: FaultKind, targets: Vec<String>, detail: String) {
+        let detail = if targets.is_empty() && !kind.is_network_wide() { NO_TARGET_UP.to_string() } else { detail };
         self.recorder.trace("nemesis", Event::Fault { kind, targets, detail });
     }
 
