@@ -503,3 +503,20 @@ fn a_truncation_to_the_high_watermark_shows_the_followers_own() {
         "{text}"
     );
 }
+
+/// Unanswered sends: the cause names what held them, the leaders' refusals past their
+/// delivery timeout or sends no leader could answer.
+#[test]
+fn unanswered_sends_are_told_by_what_held_them() {
+    let h = Hist::new().send_ok(0, "x", 0, 10).build();
+    let story = |refused: bool| {
+        let cause = LivenessCause::SendsUnanswered { count: 1, waited_ms: 80_000, refused };
+        render_text(&explain(&h, &Anomaly::no_progress(cause), &Setup::default(), Lang::En))
+    };
+    let (refused, silent) = (story(true), story(false));
+    assert!(
+        refused.contains("the batches their leaders kept refusing had reached their delivery timeout"),
+        "{refused}"
+    );
+    assert!(silent.contains("sends that no leader could accept or refuse"), "{silent}");
+}
