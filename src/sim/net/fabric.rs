@@ -7,6 +7,7 @@
 //! latency and retransmission delays from the seed, hold messages on a blocked link
 //! until it heals, make the copies of the duplication fault and count what was delivered.
 
+use super::arrivals::Arrivals;
 use super::{Addr, NetConfig, NetError};
 use crate::sim::clock;
 use crate::sim::deadline::Deadlines;
@@ -126,7 +127,7 @@ pub(super) enum Message<Req, Resp> {
 
 /// One direction of a connection: messages ordered by arrival time.
 pub(super) struct Pipe<Req, Resp> {
-    pub(super) queue: BTreeMap<(Instant, u64), Message<Req, Resp>>,
+    pub(super) queue: Arrivals<Message<Req, Resp>>,
     next_seq: u64,
     last_arrival: Option<Instant>,
     wake: Arc<Notify>,
@@ -272,7 +273,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         fabric.stats.connections_opened += 1;
         let server_incarnation = fabric.hosts.get(server).map_or(0, |h| h.incarnation);
         let new_pipe =
-            || Pipe { queue: BTreeMap::new(), next_seq: 0, last_arrival: None, wake: Arc::new(Notify::new()) };
+            || Pipe { queue: Arrivals::default(), next_seq: 0, last_arrival: None, wake: Arc::new(Notify::new()) };
         let conn = Conn {
             client: client.clone(),
             server: server.clone(),
@@ -313,7 +314,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                     Direction::ToServer => &conn.to_server,
                     Direction::ToClient => &conn.to_client,
                 };
-                let next = pipe.queue.keys().next().map(|(at, _)| (*at, (link, flow)));
+                let next = pipe.queue.first_arrival().map(|at| (at, (link, flow)));
                 (pipe.wake.clone(), next)
             };
             let Some((arrival, (link, flow))) = next else {
@@ -495,11 +496,8 @@ impl<Req, Resp> Fabric<Req, Resp> {
 
 /// Moves every queued message of a pipe to arrive no earlier than `at`, keeping order.
 fn retime<Req, Resp>(pipe: &mut Pipe<Req, Resp>, at: Instant) {
-    let queue = std::mem::take(&mut pipe.queue);
-    for ((arrival, seq), message) in queue {
-        pipe.queue.insert((arrival.max(at), seq), message);
-    }
-    pipe.last_arrival = pipe.queue.keys().last().map(|(at, _)| *at);
+    pipe.queue.delay_to(at);
+    pipe.last_arrival = pipe.queue.last_arrival();
 }
 
 /// Forgets a connection and wakes its delivery tasks so that they end.

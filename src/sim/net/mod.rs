@@ -29,9 +29,10 @@
 //! its own on `NetSim` rather than on `Endpoint`: nothing a node holds can inject a
 //! fault. Between the two, the fabric (`fabric.rs`) moves the messages: FIFO per
 //! connection, latency, retransmission, the reordering and duplication mechanics, the
-//! counters.
+//! counters; each direction of a connection queues its messages in `arrivals.rs`.
 
 mod api;
+mod arrivals;
 mod control;
 mod fabric;
 
