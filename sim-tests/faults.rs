@@ -670,17 +670,15 @@ duration = "1s"
     assert_eq!(partition.targets, ["producer-1"], "the clients' partition, not broker-2's");
     assert_eq!(outcome.stats.faults, 4);
     // The trace tells the second crash for what it was: nothing.
-    let crashes: Vec<(Vec<String>, &str)> = (outcome.history.trace.iter())
+    let crashes: Vec<(Vec<String>, String)> = (outcome.history.trace.iter())
         .filter_map(|e| match &e.event {
-            Event::Fault { kind: FaultKind::Crash, targets, detail } => Some((targets.clone(), detail.as_str())),
+            Event::Fault { kind: FaultKind::Crash, targets, detail } => Some((targets.clone(), detail.clone())),
             _ => None,
         })
         .collect();
-    assert_eq!(
-        crashes,
-        [
-            (vec!["broker-1".to_string()], "process killed; page cache kept"),
-            (vec![], "nothing: its target named no node that was up")
-        ]
-    );
+    let expected = [
+        (vec!["broker-1".to_string()], "process killed; page cache kept".to_string()),
+        (vec![], "nothing: its target named no node that was up".to_string()),
+    ];
+    assert_eq!(crashes, expected);
 }
