@@ -67,7 +67,12 @@ impl Recorder {
 
     /// Simulated nanoseconds since the run started.
     pub fn now_ns(&self) -> u64 {
-        clock::now().duration_since(self.start).as_nanos() as u64
+        self.ns_at(clock::now())
+    }
+
+    /// `at` in simulated nanoseconds since the run started (0 before it).
+    pub fn ns_at(&self, at: madsim::time::Instant) -> u64 {
+        at.saturating_duration_since(self.start).as_nanos() as u64
     }
 
     /// Appends a client operation and returns its index.

@@ -8,7 +8,6 @@
 //! Simplified: transactional producers and pipelines record none (their sends complete
 //! with their transaction, a different latency).
 
-use crate::sim::clock;
 use madsim::time::Instant;
 use std::sync::{Arc, Mutex};
 
@@ -20,21 +19,20 @@ use std::sync::{Arc, Mutex};
 pub struct SendLatencies(Arc<Mutex<LatencyDistribution>>);
 
 impl SendLatencies {
-    /// Records one acknowledged send: sent at `sent`, acknowledged at `acknowledged`;
-    /// `now_ns` is the run's clock now (`Recorder::now_ns`), to place the callback on it.
-    pub fn record(&self, sent: Instant, acknowledged: Instant, now_ns: u64) {
+    /// Records one acknowledged send: sent at `sent`, acknowledged at `acknowledged`,
+    /// which is `acked_at_ns` on the run's clock (`Recorder::ns_at`).
+    pub fn record(&self, sent: Instant, acknowledged: Instant, acked_at_ns: u64) {
         let latency_ns = acknowledged.saturating_duration_since(sent).as_nanos() as u64;
-        let at_ns = now_ns.saturating_sub(clock::now().saturating_duration_since(acknowledged).as_nanos() as u64);
         let mut recorded = self.0.lock().expect("the latency list is never poisoned");
         recorded.sorted_ns.push(latency_ns);
-        recorded.acked_at_ns.push(at_ns);
+        recorded.acked_at_ns.push(acked_at_ns);
     }
 
-    /// Every send recorded.
+    /// Every send recorded. (A radix sort: the busiest runs record millions.)
     pub fn take(&self) -> LatencyDistribution {
         let mut distribution = std::mem::take(&mut *self.0.lock().expect("the latency list is never poisoned"));
-        distribution.sorted_ns.sort_unstable();
-        distribution.acked_at_ns.sort_unstable();
+        radsort::sort(&mut distribution.sorted_ns);
+        radsort::sort(&mut distribution.acked_at_ns);
         distribution
     }
 }
@@ -82,6 +80,7 @@ impl LatencyDistribution {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::clock;
 
     #[test]
     fn percentiles_index_the_sorted_latencies_as_the_perf_tool_does() {
@@ -99,14 +98,15 @@ mod tests {
     #[test]
     fn each_send_is_placed_on_the_runs_clock_when_its_callback_fired() {
         madsim::runtime::Runtime::new().block_on(async {
-            let latencies = SendLatencies::default();
+            let (latencies, recorder) = (SendLatencies::default(), crate::history::Recorder::new());
+            madsim::time::sleep(std::time::Duration::from_millis(985)).await;
             let sent = clock::now();
             madsim::time::sleep(std::time::Duration::from_millis(10)).await;
             let acknowledged = clock::now();
             madsim::time::sleep(std::time::Duration::from_millis(5)).await;
-            // The run's clock reads 1 s now: the callbacks fired at 995 ms and 985 ms.
-            latencies.record(sent, acknowledged, 1_000_000_000);
-            latencies.record(sent, sent, 1_000_000_000);
+            // On the run's clock the callbacks fired at 995 ms and 985 ms.
+            latencies.record(sent, acknowledged, recorder.ns_at(acknowledged));
+            latencies.record(sent, sent, recorder.ns_at(sent));
             let d = latencies.take();
             let latency_ns = acknowledged.duration_since(sent).as_nanos() as u64;
             assert_eq!((d.percentile_ns(0.0), d.percentile_ns(0.9)), (Some(0), Some(latency_ns)));

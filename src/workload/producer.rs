@@ -130,7 +130,8 @@ async fn produce(
         for (delivery, sent_at) in deliveries.into_iter().zip(sent_at) {
             let result = delivery.wait().await;
             if let Ok(metadata) = &result {
-                ctx.send_latencies.record(sent_at, metadata.acknowledged_at, ctx.recorder.now_ns());
+                let acked_at_ns = ctx.recorder.ns_at(metadata.acknowledged_at);
+                ctx.send_latencies.record(sent_at, metadata.acknowledged_at, acked_at_ns);
             }
             results.push(result);
         }
