@@ -10,6 +10,10 @@
 //! behind it. A send waiting on anything else (no leader known, a request never answered,
 //! metadata never fetched) has no such bound from the cluster, and the liveness phase
 //! does not wait for its delivery timeout.
+//!
+//! Simplified: the runner folds every producer's outlook into one. A send operation that
+//! waits on something its producer's batches do not show (a transaction's commit) is not
+//! seen here, so when another producer's batch is refused, the grace covers it too.
 
 use crate::protocol::TopicPartition;
 use madsim::time::Instant;
