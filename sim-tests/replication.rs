@@ -191,7 +191,9 @@ fn a_new_partition_is_led_by_its_first_replica_in_leader_epoch_0() {
     );
     let outcome = run(&scenario, 1);
     let trace = &outcome.history.trace.to_vec();
-    let elections: Vec<(&str, Option<u32>, u32, u64, &[u32], ElectionReason)> = trace
+    // (partition, leader, leader epoch, partition epoch, ISR, reason)
+    type Election<'a> = (&'a str, Option<u32>, u32, u64, &'a [u32], ElectionReason);
+    let elections: Vec<Election> = trace
         .iter()
         .filter_map(|e| match &e.event {
             Event::LeaderElection { tp, leader, leader_epoch, partition_epoch, isr, reason, .. } => {

@@ -55,7 +55,7 @@ pub fn check(history: &History) -> Vec<Anomaly> {
         let Some(created_hi_ns) = record.created_hi_ns else { continue };
         let of_record = forwards.get(&record.value).map_or(&[][..], Vec::as_slice);
         let due_lo_ns = record.created_lo_ns + record.delay.due_after_ms * NS_PER_MS;
-        if let Some(early) = of_record.iter().find(|f| f.effect == Effect::TookEffect && f.done_ns < due_lo_ns) {
+        if let Some(early) = of_record.iter().find(|f| f.effect == Effect::Landed && f.done_ns < due_lo_ns) {
             out.push(delivered_early(record, due_lo_ns, early));
         }
         let deadline_ns = created_hi_ns + record.delay.late_after_ms * NS_PER_MS;
@@ -78,8 +78,7 @@ pub fn unforwarded(ops: &[Op]) -> Vec<(String, u64)> {
     let pairs = send_ops(ops);
     let tier = tier_records(&pairs, ops);
     let forwards = forwards(&pairs, &tier);
-    let took_effect =
-        |value: u64| forwards.get(&value).is_some_and(|f| f.iter().any(|f| f.effect == Effect::TookEffect));
+    let took_effect = |value: u64| forwards.get(&value).is_some_and(|f| f.iter().any(|f| f.effect == Effect::Landed));
     let mut forwarded_to: BTreeMap<&str, u64> = BTreeMap::new();
     for record in tier.iter().filter(|r| took_effect(r.value)) {
         if let Some(offset) = record.offset {
@@ -195,7 +194,7 @@ fn first_reads<'a>(ops: &'a [Op], wanted: &BTreeSet<(&str, u64)>) -> BTreeMap<(&
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Effect {
     /// Acknowledged, or committed with its transaction.
-    TookEffect,
+    Landed,
     /// Refused, or aborted with its transaction.
     Failed,
     /// Unknown.
@@ -229,8 +228,8 @@ fn forwards<'a>(pairs: &[SendOp<'a>], tier: &[TierRecord<'a>]) -> BTreeMap<u64, 
             }
             let effect = match (op.kind, op.f) {
                 (OpType::Fail, _) => Effect::Failed,
-                (OpType::Ok, OpFn::Txn) => Effect::TookEffect,
-                (_, OpFn::Send) if offset.is_some() && op.kind != OpType::Invoke => Effect::TookEffect,
+                (OpType::Ok, OpFn::Txn) => Effect::Landed,
+                (_, OpFn::Send) if offset.is_some() && op.kind != OpType::Invoke => Effect::Landed,
                 _ => Effect::Unknown,
             };
             let forward =

@@ -151,6 +151,9 @@ fn seed_record(scenario: &Scenario, outcome: &RunOutcome) -> (SeedRecord, String
     (SeedRecord::new(scenario, outcome), render_anomalies(&outcome.anomalies))
 }
 
+/// Says, for a seed's record and its printed line, whether the sweep stops there.
+type StopAt = dyn Fn(&(SeedRecord, String)) -> bool + Sync;
+
 /// Runs `seeds` of `scenario` as `sweep` does (without `--guided`) and hands each seed's
 /// record to `emit` in seed order; keeps only the tally, so its memory does not grow with
 /// the number of seeds (`kafkasim bench --sweep-memory` measures that).
@@ -159,7 +162,7 @@ pub(crate) fn sweep_seeds(
     seeds: &[u64],
     jobs: usize,
     options: &RunOptions,
-    stop: Option<&(dyn Fn(&(SeedRecord, String)) -> bool + Sync)>,
+    stop: Option<&StopAt>,
     emit: impl FnMut((SeedRecord, String)),
 ) {
     let work = |seed| seed_record(scenario, &runner::run_seed_with(scenario, seed, options));

@@ -48,7 +48,7 @@ pub fn read_history_edn(text: &str) -> Result<HistoryFile, HistoryParseError> {
             read = to_doc(text, form, 0).and_then(|doc| {
                 match OpReader::new(Syntax::Edn, &mut file.values).op(&doc, ordinal) {
                     Ok(Read::Op(op)) => {
-                        file.ops.push(op);
+                        file.ops.push(*op);
                         file.positions.push((doc.at.line.max(1), doc.at.column.max(1)));
                     }
                     Ok(Read::Skipped(what)) => *file.skipped.entry(what).or_default() += 1,

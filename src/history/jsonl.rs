@@ -29,7 +29,7 @@ pub fn read_history_jsonl(input: impl BufRead) -> Result<HistoryFile, HistoryPar
             .map_err(|(column, message)| HistoryParseError::new(line_number, column, message))?;
         match OpReader::new(Syntax::Json, &mut file.values).op(&doc, file.ops.len() as u64) {
             Ok(Read::Op(op)) => {
-                file.ops.push(op);
+                file.ops.push(*op);
                 file.positions.push((line_number, 1));
             }
             Ok(Read::Skipped(what)) => *file.skipped.entry(what).or_default() += 1,

@@ -341,7 +341,7 @@ impl Op {
         let doc = Doc::from_json_value(json);
         let mut names = ValueNames::default();
         match OpReader::new(Syntax::Json, &mut names).op(&doc, 0) {
-            Ok(Read::Op(op)) => Ok(op),
+            Ok(Read::Op(op)) => Ok(*op),
             Ok(Read::Skipped(what)) => Err(format!("not a client op: {what}")),
             Err(e) => Err(e.message),
         }

@@ -52,8 +52,8 @@ impl FieldError {
 /// What a form turned out to be.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Read {
-    /// A client op to check.
-    Op(Op),
+    /// A client op to check (boxed: an op is many times a skipped form's size).
+    Op(Box<Op>),
     /// An op kafkasim does not check, with what it was (`:nemesis` process,
     /// `:debug-topic-partitions`), for the count of skipped ops.
     Skipped(String),
@@ -181,7 +181,7 @@ impl<'n> OpReader<'n> {
         };
         let record_keys = self.record_keys(doc)?;
         let delay = self.delay(doc)?;
-        Ok(Read::Op(Op { index, time_ns, process, kind, f, value, error, group, record_keys, delay }))
+        Ok(Read::Op(Box::new(Op { index, time_ns, process, kind, f, value, error, group, record_keys, delay })))
     }
 
     /// The optional delay of a delay queue's send: `"delay": {"due_after_ms": 1000,
@@ -533,7 +533,7 @@ mod tests {
     fn read_json(text: &str, names: &mut ValueNames) -> Result<Op> {
         let doc = Doc::from_json_text(text, 1).map_err(|(c, m)| FieldError::new(Pos { line: 1, column: c }, m))?;
         match OpReader::new(Syntax::Json, names).op(&doc, 0)? {
-            Read::Op(op) => Ok(op),
+            Read::Op(op) => Ok(*op),
             Read::Skipped(what) => panic!("JSON ops are never skipped, got {what}"),
         }
     }

@@ -216,10 +216,7 @@ async fn roll(
     let mut remaining = brokers;
     while !remaining.is_empty() {
         let controller = observer.now().controller().map(|c| broker_name(c.broker));
-        let index = match remaining.iter().position(|b| Some(b) != controller.as_ref()) {
-            Some(i) => i,
-            None => 0,
-        };
+        let index = remaining.iter().position(|b| Some(b) != controller.as_ref()).unwrap_or(0);
         let name = remaining.remove(index);
         if !stopper.stop(&name, true) {
             continue;

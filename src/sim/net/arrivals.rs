@@ -77,12 +77,11 @@ mod tests {
         let t0 = Instant::now();
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let (mut arrivals, mut model) = (Arrivals::default(), BTreeMap::new());
-        let mut seq = 0;
-        // In order, then overtaking (reordered), then equal times.
-        for (step, at) in [5, 7, 9, 6, 9, 1, 12, 9].into_iter().enumerate() {
-            arrivals.insert((ms(at), seq), step);
-            model.insert((ms(at), seq), step);
-            seq += 1;
+        // In order, then overtaking (reordered), then equal times; the message is its
+        // place in send order.
+        for (seq, at) in [5, 7, 9, 6, 9, 1, 12, 9].into_iter().enumerate() {
+            arrivals.insert((ms(at), seq as u64), seq);
+            model.insert((ms(at), seq as u64), seq);
         }
         assert_eq!(arrivals.pop_first(), model.pop_first());
         arrivals.delay_to(ms(8));

@@ -303,7 +303,10 @@ mod tests {
         MemberSpec { member_id: id.into(), instance_id: None, topics: topics.iter().map(|t| t.to_string()).collect() }
     }
 
-    fn held(list: &[(&str, &[(&str, &[u32])])]) -> TargetAssignment {
+    /// Partitions per topic, as a test writes them.
+    type TopicPartitions<'a> = &'a [(&'a str, &'a [u32])];
+
+    fn held(list: &[(&str, TopicPartitions)]) -> TargetAssignment {
         list.iter()
             .map(|(m, topics)| {
                 let tps = topics.iter().flat_map(|(t, ps)| ps.iter().map(|p| TopicPartition::new(*t, *p)));
