@@ -71,6 +71,9 @@ pub enum ReachedState {
     DuplicateBatchDeduplicated,
     /// A producer re-enqueued a failed batch to send it again (`retries`; the client side).
     ProducerBatchRetried,
+    /// A producer batch whose leader kept refusing it (its last answered attempt refused
+    /// with an error the producer retries) failed at its `delivery.timeout.ms` (client side).
+    RefusedBatchExpired,
     /// A producer of an older epoch was refused (PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH at a partition).
     ProducerFenced,
     /// The transaction coordinator prepared the abort of a transaction.
@@ -85,7 +88,7 @@ pub enum ReachedState {
 
 impl ReachedState {
     /// Every state, in the order of the list above (the order reports use).
-    pub const ALL: [ReachedState; 26] = [
+    pub const ALL: [ReachedState; 27] = [
         ReachedState::IsrShrunkToLeader,
         ReachedState::NotEnoughReplicas,
         ReachedState::UncleanElection,
@@ -107,6 +110,7 @@ impl ReachedState {
         ReachedState::ProducerEpochBumped,
         ReachedState::DuplicateBatchDeduplicated,
         ReachedState::ProducerBatchRetried,
+        ReachedState::RefusedBatchExpired,
         ReachedState::ProducerFenced,
         ReachedState::TransactionAborted,
         ReachedState::TransactionTimedOut,
@@ -138,6 +142,7 @@ impl ReachedState {
             ReachedState::ProducerEpochBumped => "producer-epoch-bumped",
             ReachedState::DuplicateBatchDeduplicated => "duplicate-batch-deduplicated",
             ReachedState::ProducerBatchRetried => "producer-batch-retried",
+            ReachedState::RefusedBatchExpired => "refused-batch-expired",
             ReachedState::ProducerFenced => "producer-fenced",
             ReachedState::TransactionAborted => "transaction-aborted",
             ReachedState::TransactionTimedOut => "transaction-timed-out",

@@ -117,7 +117,7 @@ impl State {
         now: Instant,
     ) {
         self.reached(ReachedState::ProducerBatchRetried);
-        let refused = error.is_some_and(|e| !e.needs_metadata_refresh());
+        let refused = error.is_some_and(is_refusal);
         if !refused {
             batch.refusal = None;
         } else if batch.refusal.is_none() {
@@ -185,6 +185,9 @@ impl State {
         }
         self.update_load_stats(config, metadata_generation, &leader_of);
         for batch in self.accumulator.expired(config, now) {
+            if batch.refusal.is_some() {
+                self.reached(ReachedState::RefusedBatchExpired);
+            }
             if idempotent {
                 // Only a retry waits in the queue after a send (Kafka's `inRetry`).
                 self.idempotence.expired(batch.idempotence_ref(), batch.attempts > 0);
@@ -272,6 +275,9 @@ impl State {
         let now = clock::now();
         let may_retry = batch.may_retry(config, now);
         let retriable = error.is_none_or(ErrorCode::is_retriable);
+        if batch.refusal.is_some() && batch.delivery_timed_out(config, now) {
+            self.reached(ReachedState::RefusedBatchExpired);
+        }
         if !config.enable_idempotence {
             if may_retry && retriable {
                 self.retry(config, batch, error, reason, now);
@@ -320,4 +326,11 @@ impl State {
         self.idempotence.failed(r, failure, adjust);
         batch.fail(reason);
     }
+}
+
+/// Whether a leader's error answer refuses the batch itself: not an error that sends the
+/// producer to its metadata (the broker is not the leader, or does not know the topic),
+/// where the producer asked the wrong broker (see [`super::outlook`]).
+fn is_refusal(error: ErrorCode) -> bool {
+    !error.needs_metadata_refresh()
 }

@@ -493,3 +493,36 @@ fn a_partition_behind_a_refused_batch_waits_until_its_delivery_timeout() {
         assert_eq!(producer.state.sends_outlook(), SendsOutlook::Waiting, "partition 1 waits on no refusal");
     });
 }
+
+/// `refused-batch-expired`: a batch its leader kept refusing fails at its delivery
+/// timeout, in the queue or in flight; one whose attempts went unanswered does not count.
+#[test]
+fn the_probe_hears_of_a_refused_batch_that_expires() {
+    use crate::coverage::ReachedState::RefusedBatchExpired;
+    use std::sync::{Arc, Mutex};
+    in_sim_async(|| async {
+        let config = ProducerConfig { delivery_timeout_ms: 100, ..idempotent() };
+        let expired_where = [("queued", true), ("in flight", true), ("unanswered", false)];
+        for (case, counted) in expired_where {
+            let heard = Arc::new(Mutex::new(Vec::new()));
+            let (mut producer, _outcomes) = Producer::with_batches(config.clone(), 3);
+            let log = heard.clone();
+            producer.state.probe = Some(Arc::new(move |state| log.lock().unwrap().push(state)));
+            let [first, second, third]: [Batch; 3] = std::array::from_fn(|_| producer.drain_one());
+            producer.acknowledge(second, 0);
+            producer.acknowledge(third, 1);
+            match case {
+                "unanswered" => producer.time_out(first),
+                _ => producer.refuse(first, ErrorCode::OutOfOrderSequence),
+            }
+            let in_flight = (case == "in flight").then(|| producer.drain_one());
+            madsim::time::sleep(Duration::from_millis(150)).await;
+            match in_flight {
+                Some(batch) => producer.refuse(batch, ErrorCode::OutOfOrderSequence),
+                None => drop(producer.drain()),
+            }
+            let expired = heard.lock().unwrap().contains(&RefusedBatchExpired);
+            assert_eq!(expired, counted, "{case}");
+        }
+    });
+}
