@@ -202,15 +202,15 @@ impl fmt::Display for LivenessCause {
             LivenessCause::NoLeaderAtBoot { timeout_s } => {
                 write!(f, "the cluster did not elect a leader for every partition within {timeout_s} s of booting")
             }
-            LivenessCause::SendsUnanswered { count, waited_ms, refused: false } => {
-                write!(f, "{count} sends were still unanswered {} after the faults healed", duration(*waited_ms))
+            LivenessCause::SendsUnanswered { count, waited_ms, refused } => {
+                write!(f, "{count} sends were still unanswered {} after the faults healed", duration(*waited_ms))?;
+                if *refused {
+                    f.write_str(
+                        ", although the batches their leaders kept refusing had reached their delivery timeout",
+                    )?;
+                }
+                Ok(())
             }
-            LivenessCause::SendsUnanswered { count, waited_ms, refused: true } => write!(
-                f,
-                "{count} sends were still unanswered {} after the faults healed, although the batches their leaders \
-                 kept refusing had reached their delivery timeout",
-                duration(*waited_ms)
-            ),
             LivenessCause::NotRecovered { waited_ms, problems } => after_heal(f, *waited_ms, problems),
             LivenessCause::QuorumNotRecovered { waited_ms, problems } => after_heal(f, *waited_ms, problems),
             LivenessCause::Undrained { partitions, waited_ms } => write!(

@@ -140,22 +140,14 @@ pub fn build(scenario: &Scenario, outcome: &RunOutcome, langs: &[Lang]) -> Vec<R
     let faults = history
         .trace
         .iter()
-        .filter_map(|e| match &e.event {
-            Event::Fault { kind, targets, detail } => Some(FaultRow {
-                time_ns: e.time_ns,
-                kind: *kind,
-                ended: false,
-                targets: targets.clone(),
-                detail: detail.clone(),
-            }),
-            Event::FaultEnded { kind, targets, detail } => Some(FaultRow {
-                time_ns: e.time_ns,
-                kind: *kind,
-                ended: true,
-                targets: targets.clone(),
-                detail: detail.clone(),
-            }),
-            _ => None,
+        .filter_map(|e| {
+            let (kind, targets, detail, ended) = match &e.event {
+                Event::Fault { kind, targets, detail } => (kind, targets, detail, false),
+                Event::FaultEnded { kind, targets, detail } => (kind, targets, detail, true),
+                _ => return None,
+            };
+            let (targets, detail) = (targets.clone(), detail.clone());
+            Some(FaultRow { time_ns: e.time_ns, kind: *kind, ended, targets, detail })
         })
         .collect();
     // The cluster and settings this seed ran (`[swarm]` may draw them): the stories'
