@@ -129,3 +129,37 @@ fn describe_groups_kinds_by_reason() {
     ]);
     assert_eq!(line, "lost-write, unseen (acks=all); no-progress (liveness)");
 }
+
+#[test]
+fn group_invariants_are_promised_only_while_no_fault_can_move_a_coordinator() {
+    let with_fault = |fault: &str| {
+        let s = crate::scenario::parse(&format!("{SAFE}\n[[faults]]\nat = \"100ms\"\n{fault}\n"), Path::new("t.toml"))
+            .expect("parses");
+        promised(&s).into_iter().map(|p| p.kind).collect::<Vec<_>>()
+    };
+    assert!(kinds(&[]).contains(&AnomalyKind::SplitOwnership));
+    // A consumer's own faults leave every coordinator where it is.
+    for fault in [
+        "kind = \"stall\"\ntarget = \"consumer-1\"\nduration = \"1s\"",
+        "kind = \"crash\"\ntarget = \"consumer-1\"\nduration = \"1s\"",
+        "kind = \"partition\"\ntarget = \"consumer-1\"\nduration = \"1s\"",
+        "kind = \"clog\"\ntarget = \"broker-1\"\npeers = \"consumer-1\"\nduration = \"1s\"",
+    ] {
+        let k = with_fault(fault);
+        assert!(k.contains(&AnomalyKind::SplitOwnership) && k.contains(&AnomalyKind::StaleCommitAccepted), "{fault}");
+    }
+    // A broker fault can elect an offsets partition's leader that loaded a generation
+    // never committed (swarm-wide-nightly seed 8983); durability itself stays promised.
+    for fault in [
+        "kind = \"crash\"\ntarget = \"broker-1\"\nduration = \"1s\"",
+        "kind = \"clog\"\ntarget = \"broker-1\"\nduration = \"1s\"",
+        "kind = \"pause\"\ntarget = \"the coordinator of group g\"\nduration = \"1s\"",
+        "kind = \"packet-loss\"\nrate = 0.1\nduration = \"1s\"",
+    ] {
+        let k = with_fault(fault);
+        for kind in GROUP_INVARIANTS {
+            assert!(!k.contains(&kind), "{fault}: {kind} still promised");
+        }
+        assert!(k.contains(&AnomalyKind::LostWrite), "{fault}");
+    }
+}

@@ -282,6 +282,18 @@ impl Target {
         }
     }
 
+    /// Whether the target names client processes only (`producer-1`, `consumer-2`, a
+    /// pipeline or forwarder instance): a fault there cannot move a partition's
+    /// leadership.
+    pub fn names_only_clients(&self) -> bool {
+        match self {
+            Target::Node(n) => NodeName::parse(n).is_some_and(|n| {
+                matches!(n.role, NodeRole::Producer | NodeRole::Consumer | NodeRole::Pipeline | NodeRole::Forwarder)
+            }),
+            _ => false,
+        }
+    }
+
     /// Whether the target names KRaft controllers only: a controller role or
     /// `controller-N` (`"the controller"` names the controller broker in ZooKeeper mode,
     /// so it is not one of them).
@@ -322,6 +334,38 @@ impl FaultAction {
             | FaultAction::PacketLoss { .. }
             | FaultAction::Latency { .. }
             | FaultAction::RollingRestart => Vec::new(),
+        }
+    }
+
+    /// Whether the fault can reach a broker, the metastore or a controller, or a link
+    /// between two of them, and so move a partition's leadership: every fault but a
+    /// client's own (a stalled or leaving consumer, a client crashed or cut off) and the
+    /// ones that end faults (heal, resume, restart: what they end was such a fault or
+    /// not). A fault on links is a client's own when either side names only clients.
+    pub fn may_touch_the_cluster(&self) -> bool {
+        match self {
+            FaultAction::Stall { .. }
+            | FaultAction::Leave { .. }
+            | FaultAction::Heal
+            | FaultAction::Resume { .. }
+            | FaultAction::Restart { .. } => false,
+            FaultAction::Partition { target, peers, .. }
+            | FaultAction::Clog { target, peers }
+            | FaultAction::Reorder { target, peers }
+            | FaultAction::Duplicate { target, peers, .. } => {
+                !(target.names_only_clients() || peers.names_only_clients())
+            }
+            FaultAction::Split { .. }
+            | FaultAction::PacketLoss { .. }
+            | FaultAction::Latency { .. }
+            | FaultAction::RollingRestart => true,
+            FaultAction::Crash { target }
+            | FaultAction::Stop { target }
+            | FaultAction::PowerLoss { target }
+            | FaultAction::Pause { target }
+            | FaultAction::StuckConnection { target, .. }
+            | FaultAction::SlowDisk { target, .. }
+            | FaultAction::CpuSteal { target, .. } => !target.names_only_clients(),
         }
     }
 
