@@ -8,7 +8,7 @@ use crate::client::metadata::ClusterView;
 use crate::plant::{is_planted, PlantedBug};
 use crate::protocol::{Acks, BrokerId, ErrorCode, ProduceRequest, Request, Response};
 use crate::sim::clock;
-use crate::sim::net::{NetError, PendingResponse};
+use crate::sim::net::NetError;
 use madsim::time::{sleep, sleep_until};
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,7 +142,7 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
         transaction_version: shared.lock().txn.as_ref().map_or_else(Default::default, |t| t.version),
     };
     let Some(conn) = view.connection(leader) else {
-        requeue_all(shared, leader, batches, "NetworkException: no connection to the leader", false);
+        requeue_all(shared, leader, batches, "NetworkException: no connection to the leader", false, Close::Now);
         return;
     };
     if config.acks == Acks::None {
@@ -163,8 +163,46 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
     }
     tracing::debug!(%leader, batches = batches.len(), "produce request sent");
     let response = conn.send(Request::Produce(request));
+    // Kafka's Sender handles a connection's answers in the order they come
+    // (`NetworkClient.handleCompletedReceives`); answers that come at one instant wake
+    // their tasks at once, and madsim runs those in any order, so each waits for the
+    // one sent before it to the same leader.
+    let (handled, this_handled) = tokio::sync::oneshot::channel::<()>();
+    let (before, closes_at_send) = {
+        let mut state = shared.lock();
+        (state.answers_handled.insert(leader, this_handled), state.connection_closes.get(&leader).copied())
+    };
     let shared = shared.clone();
-    crate::sim::tasks::spawn(async move { handle_response(&shared, leader, batches, response).await });
+    crate::sim::tasks::spawn(async move {
+        let answer = response.wait(Duration::from_millis(shared.config.request_timeout_ms)).await;
+        if let Some(before) = before {
+            let _ = before.await;
+        }
+        // An older request on this connection failed as a whole (it timed out) and closed
+        // the connection: Kafka's NetworkClient then fails every request in flight on it
+        // (`handleTimedOutRequests` → `processDisconnection`), and an answer that came
+        // behind the timed-out one is never read. (Read, it could acknowledge a later
+        // batch before the earlier one is resolved, and a refusal of the next batch
+        // would then bump the epoch and give the earlier batch, perhaps appended, a new
+        // sequence: a duplicate.)
+        if shared.lock().connection_closes.get(&leader).copied() != closes_at_send {
+            tracing::debug!(%leader, "produce answer not read: an older request closed its connection");
+            requeue_all(&shared, leader, batches, "NetworkException: disconnected", true, Close::AlreadyClosed);
+        } else {
+            handle_response(&shared, leader, batches, answer);
+        }
+        drop(handled);
+    });
+}
+
+/// Whether a request that failed as a whole closes its connection, or found it closed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Close {
+    /// The request's own failure (timeout, disconnect, no connection): close it.
+    Now,
+    /// It was in flight on a connection an older request's failure closed: the sender
+    /// may have a new connection to the leader by now, which must stay open.
+    AlreadyClosed,
 }
 
 /// Whether an error leaves open that the leader appended the batch. NOT_LEADER_OR_FOLLOWER
@@ -177,14 +215,8 @@ fn may_have_appended(error: ErrorCode) -> bool {
     )
 }
 
-async fn handle_response(
-    shared: &Arc<Shared>,
-    leader: BrokerId,
-    batches: Vec<Batch>,
-    response: PendingResponse<Response>,
-) {
+fn handle_response(shared: &Arc<Shared>, leader: BrokerId, batches: Vec<Batch>, result: Result<Response, NetError>) {
     let config = &shared.config;
-    let result = response.wait(Duration::from_millis(config.request_timeout_ms)).await;
     tracing::debug!(%leader, ok = result.is_ok(), "produce response");
     let parts = match result {
         Ok(Response::Produce(parts)) => parts,
@@ -193,7 +225,7 @@ async fn handle_response(
                 Err(NetError::Timeout) => "TimeoutException: request.timeout.ms expired",
                 _ => "NetworkException: disconnected",
             };
-            requeue_all(shared, leader, batches, reason, true);
+            requeue_all(shared, leader, batches, reason, true, Close::Now);
             return;
         }
     };
@@ -226,12 +258,22 @@ async fn handle_response(
 
 /// A request failed as a whole (timeout or disconnect): the connection is closed, as
 /// Kafka's NetworkClient does, and every batch is retried or failed.
-fn requeue_all(shared: &Arc<Shared>, leader: BrokerId, batches: Vec<Batch>, reason: &str, maybe_appended: bool) {
+fn requeue_all(
+    shared: &Arc<Shared>,
+    leader: BrokerId,
+    batches: Vec<Batch>,
+    reason: &str,
+    maybe_appended: bool,
+    close: Close,
+) {
     let config = &shared.config;
     let mut state = shared.lock();
     state.accumulator.release(leader, &batches);
     state.need_metadata = true;
-    state.disconnect.insert(leader);
+    if close == Close::Now {
+        state.disconnect.insert(leader);
+        *state.connection_closes.entry(leader).or_default() += 1;
+    }
     for mut batch in batches {
         batch.maybe_appended |= maybe_appended;
         state.attempt_failed(config, batch, None, None, reason);

@@ -74,6 +74,13 @@ pub(super) struct State {
     pub refusals: Refusals,
     /// Sends waiting in `send` for their topic's metadata (in no batch yet).
     pub sends_awaiting_metadata: u32,
+    /// Per leader, the signal that the answer to the last produce request sent there
+    /// was handled (its sender dropped): the next answer waits for it.
+    pub answers_handled: BTreeMap<BrokerId, tokio::sync::oneshot::Receiver<()>>,
+    /// Per leader, how many times a request failed as a whole and closed the connection
+    /// (see `sender::requeue_all`): an answer to a request sent before the latest close
+    /// is not read.
+    pub connection_closes: BTreeMap<BrokerId, u64>,
 }
 
 impl State {
@@ -93,6 +100,8 @@ impl State {
             probe: None,
             refusals: Refusals::default(),
             sends_awaiting_metadata: 0,
+            answers_handled: BTreeMap::new(),
+            connection_closes: BTreeMap::new(),
         }
     }
 
