@@ -316,7 +316,7 @@ fn the_drift_checks_catch_drift() {
         first_difference("bold scenario", &scenarios(&en), &scenarios(&dropped)).expect("a dropped lesson drifts");
     assert!(message.contains("acks-all-safe") && message.contains("entry 3."), "{message}");
 
-    let changed = blocks(&english.replacen("--seed 3 --anomaly lost-write", "--seed 2 --anomaly lost-write", 1));
+    let changed = blocks(&english.replacen("--seed 4 --anomaly lost-write", "--seed 2 --anomaly lost-write", 1));
     let message = first_difference("command", &commands(&en), &commands(&changed)).expect("a changed command drifts");
     assert!(message.contains("--seed 2") && message.contains("acks1-leader-crash"), "{message}");
 

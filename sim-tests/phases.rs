@@ -220,3 +220,62 @@ fn a_drain_of_hundreds_of_partitions_finishes() {
     let outcome = runner::run_seed(&s, 1);
     assert!(outcome.anomalies.is_empty(), "{:?}", outcome.anomalies);
 }
+
+/// A follower crashed for the whole safety phase, under min.insync.replicas=3: once the
+/// ISR has shrunk, every produce is refused NOT_ENOUGH_REPLICAS (Kafka 3.6: before
+/// KAFKA-15583 the high watermark advances under the min ISR, so even the request in
+/// flight is answered NOT_ENOUGH_REPLICAS_AFTER_APPEND) and retried. After the heal the
+/// follower needs about 12 s to be back in the ISR (its ZooKeeper session), longer than
+/// the 5 s liveness timeout, while the refused batches' delivery timeout is Kafka's 120 s:
+/// the liveness phase waits for them until then, and they are acknowledged, where a fixed
+/// limit would have called the run `no-progress`.
+const REFUSED_PAST_THE_LIMIT: &str = r#"
+kafka_version = "3.6"
+seeds = [1]
+duration = "6s"
+liveness_timeout = "5s"
+[cluster.config]
+"min.insync.replicas" = 3
+"replica.lag.time.max.ms" = 1000
+[[topics]]
+name = "orders"
+"replication.factor" = 3
+[[producers]]
+topic = "orders"
+rate_per_sec = 50
+send = "async"
+[producers.config]
+acks = "all"
+[[consumers]]
+topic = "orders"
+[[faults]]
+at = "2s"
+kind = "crash"
+target = "a follower of orders-0"
+duration = "60s"
+"#;
+
+#[test]
+fn sends_their_leader_keeps_refusing_get_their_delivery_timeout_after_the_heal() {
+    use kafkasim::history::{OpFn, OpType, RunPhase};
+    let s =
+        scenario::parse(REFUSED_PAST_THE_LIMIT, std::path::Path::new("refused.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = runner::run_seed(&s, 1);
+    assert!(outcome.anomalies.is_empty(), "{:?}", outcome.anomalies.iter().map(|a| &a.description).collect::<Vec<_>>());
+    assert!(outcome.reached.contains(kafkasim::coverage::ReachedState::NotEnoughReplicas), "no produce was refused");
+    let healed_ns = outcome.history.phase_start_ns(RunPhase::Liveness).expect("a liveness phase");
+    let limit_ns = 5_000_000_000;
+    let last_ack_ns = outcome
+        .history
+        .ops
+        .iter()
+        .filter(|op| op.f == OpFn::Send && op.kind == OpType::Ok)
+        .map(|op| op.time_ns)
+        .max()
+        .expect("acknowledged sends");
+    assert!(
+        last_ack_ns > healed_ns + limit_ns,
+        "every send was acknowledged within the liveness timeout ({} ms after the heal): the grace was not needed",
+        (last_ack_ns - healed_ns) / 1_000_000
+    );
+}
