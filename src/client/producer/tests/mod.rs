@@ -54,6 +54,18 @@ fn idempotent() -> ProducerConfig {
     ProducerConfig { enable_idempotence: true, ..plain() }
 }
 
+/// A plain-sized record of `value` for topic `orders`, in `partition` if given, with
+/// `key` if given.
+fn orders_record(partition: Option<u32>, key: Option<&str>, value: u64) -> super::ProducerRecord {
+    super::ProducerRecord {
+        topic: "orders".into(),
+        partition,
+        key: key.map(str::to_string),
+        value,
+        value_bytes: Record::PLAIN_VALUE_BYTES,
+    }
+}
+
 /// Partition `n` of topic `orders`.
 fn tp(n: u32) -> TopicPartition {
     TopicPartition::new("orders", n)

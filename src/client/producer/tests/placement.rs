@@ -4,7 +4,6 @@
 
 use super::super::config::ProducerConfig;
 use super::super::state::State;
-use super::super::ProducerRecord;
 use super::{broker_1, in_sim, in_sim_async, plain, record, Outcome};
 use crate::client::partitioner::partition_for_key;
 use crate::protocol::UnkeyedPartitioning;
@@ -24,13 +23,7 @@ fn state(config: &ProducerConfig, partitions: u32) -> State {
 /// Sends a record of `value` (with `partition` and `key`, if any); returns its partition.
 fn send(state: &mut State, config: &ProducerConfig, partition: Option<u32>, key: Option<&str>, value: u64) -> u32 {
     let (completion, _outcome): (_, Outcome) = oneshot::channel();
-    let record = ProducerRecord {
-        topic: "orders".into(),
-        partition,
-        key: key.map(str::to_string),
-        value,
-        value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
-    };
+    let record = super::orders_record(partition, key, value);
     let partitions = state.partition_counts["orders"];
     state.append_record(config, &record, super::record(value), completion, partitions).tp.partition
 }
@@ -218,13 +211,7 @@ fn only_an_append_that_starts_or_fills_a_batch_wakes_the_sender() {
         let mut state = state(&config, 1);
         let append = |state: &mut State, value: u64| {
             let (completion, _outcome): (_, Outcome) = oneshot::channel();
-            let record = ProducerRecord {
-                topic: "orders".into(),
-                partition: Some(0),
-                key: None,
-                value,
-                value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
-            };
+            let record = super::orders_record(Some(0), None, value);
             state.append_record(&config, &record, super::record(value), completion, 1).wakes_sender
         };
         // `KafkaProducer.doSend`: `result.batchIsFull || result.newBatchCreated`.

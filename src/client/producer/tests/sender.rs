@@ -2,7 +2,7 @@
 
 use super::plain;
 use crate::client::metadata::test_broker::spawn_empty_broker;
-use crate::client::producer::{Producer, ProducerConfig, ProducerRecord};
+use crate::client::producer::{Producer, ProducerConfig};
 use crate::protocol::{Request, Response};
 use crate::sim::net::{Addr, NetConfig, Network};
 use madsim::runtime::{Handle, Runtime};
@@ -54,14 +54,7 @@ fn metadata_requests_for_an_unknown_topic(config: ProducerConfig) -> u64 {
         let outcome = client
             .spawn(async move {
                 let producer = Producer::new(host, config);
-                let record = ProducerRecord {
-                    topic: "orders".into(),
-                    partition: None,
-                    key: None,
-                    value: 1,
-                    value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
-                };
-                producer.send(record).await.wait().await
+                producer.send(super::orders_record(None, None, 1)).await.wait().await
             })
             .await
             .expect("the client task ran");
@@ -94,14 +87,7 @@ fn the_answers_behind_a_timed_out_produce_request_are_not_read() {
                 let producer = Producer::new(host, config);
                 let mut pending = Vec::new();
                 for value in 1..=3 {
-                    let record = ProducerRecord {
-                        topic: "orders".into(),
-                        partition: Some(0),
-                        key: None,
-                        value,
-                        value_bytes: crate::protocol::Record::PLAIN_VALUE_BYTES,
-                    };
-                    pending.push(producer.send(record).await);
+                    pending.push(producer.send(super::orders_record(Some(0), None, value)).await);
                     // Each record in its own request: a send wakes the sender, which
                     // drains the record's batch at once.
                     madsim::time::sleep(std::time::Duration::from_millis(10)).await;
