@@ -142,6 +142,10 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
         transaction_version: shared.lock().txn.as_ref().map_or_else(Default::default, |t| t.version),
     };
     let Some(conn) = view.connection(leader) else {
+        // Simplified (README, "Client backoff"): Kafka's Sender does not drain a node
+        // `NetworkClient.ready` refuses (`sendProducerData` drops it from the ready
+        // nodes), so its batches stay queued in order without an attempt; here they fail
+        // the attempt and go back to the front, reversed.
         requeue_all(shared, leader, batches, "NetworkException: no connection to the leader", false, Close::Now);
         return;
     };
