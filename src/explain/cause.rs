@@ -371,14 +371,14 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup, lang: Lang) -> (String, Str
             format!(
                 "{} became leader {}in epoch {epoch} at {} with log end {end}",
                 broker(b),
-                if f.unclean { "uncleanly, from outside the ISR, " } else { "" },
+                if f.unclean_epochs.contains(&epoch) { "uncleanly, from outside the ISR, " } else { "" },
                 at(t)
             ),
             format!(
                 "{} 于 {} {}在纪元 {epoch} 中成为领导者，日志末端为 {end}",
                 broker(b),
                 at(t),
-                if f.unclean { "从 ISR 之外以非干净选举" } else { "" }
+                if f.unclean_epochs.contains(&epoch) { "从 ISR 之外以非干净选举" } else { "" }
             ),
         );
         if let Some((_, wt, v, _)) = f.overwritten.filter(|o| o.0 == b) {

@@ -68,6 +68,9 @@ pub(crate) struct Facts {
     pub new_leaders: Vec<(u64, u32, u32, u64)>,
     /// Whether an unclean election happened in the story.
     pub unclean: bool,
+    /// The leader epochs an unclean election began, so that a new leader is called
+    /// unclean only when its own election was.
+    pub unclean_epochs: Vec<u32>,
     /// Polls that returned it: `(process, time, offset)`.
     pub polled: Vec<(u64, u64, u64)>,
     /// Members' first commits past it: `(process, time, member id)`.
@@ -640,6 +643,9 @@ fn context(
             ),
             Event::LeaderElection { tp, leader, leader_epoch, isr, unclean, reason, .. } if ours(tp) => {
                 facts.unclean |= *unclean;
+                if *unclean {
+                    facts.unclean_epochs.push(*leader_epoch);
+                }
                 match leader {
                     Some(l) if *reason == ElectionReason::TopicCreation => lang.pick(
                         format!(

@@ -146,6 +146,41 @@ fn unclean_election_story() {
     insta::assert_snapshot!(text);
 }
 
+/// A clean election, then an unclean one: the loss is told by the first new leader, whose
+/// own election was clean (kip279-fast-leader-changes seed 1 called it unclean because a
+/// later election of the story was).
+#[test]
+fn a_new_leader_is_called_unclean_only_when_its_own_election_was() {
+    let [e1, l1] = leader(1, 1, 0, false);
+    let [e2, l2] = leader(2, 2, 0, false);
+    let [e3, l3] = leader(3, 3, 1, true);
+    let h = Hist::new()
+        .event("controller", e1)
+        .event("broker-1", l1)
+        .send_invoke(0, "x", 20)
+        .event("broker-1", append(1, true, 1, 0, &[20]))
+        .event("broker-1", hw(1, 1, 0, 1))
+        .event("broker-1", acked(1, Acks::All, 0, 1))
+        .send_done(0, "x", 0, 20)
+        .event("nemesis", fault(FaultKind::Crash, "broker-1"))
+        .event("controller", e2)
+        .event("broker-2", l2)
+        .event("broker-2", append(2, true, 2, 0, &[21]))
+        .send_ok(0, "x", 0, 21)
+        .event("nemesis", fault(FaultKind::Crash, "broker-2"))
+        .event("controller", e3)
+        .event("broker-3", l3)
+        .poll_ok(DRAIN, &[("x", &[(0, 21)])])
+        .build();
+    let found = check_all(&h);
+    assert!(kinds(&found).contains(&AnomalyKind::LostWrite), "{found:?}");
+    let setup = Setup { acks: Some(Acks::All), min_insync_replicas: Some(1), unclean_election: Some(true), ..acks1() };
+    let text = explain_all(&h, &found, &setup);
+    assert!(text.contains("broker-2 became leader in epoch 2"), "{text}");
+    assert!(!text.contains("broker-2 became leader uncleanly"), "{text}");
+    assert!(text.contains("elects broker-3 leader of x in epoch 3, an unclean election"), "{text}");
+}
+
 /// Power loss: both replicas acknowledge 30 and lose it with the page cache; legacy
 /// truncation elsewhere is not involved.
 #[test]
