@@ -319,8 +319,14 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup, lang: Lang) -> (String, Str
         );
     }
     let leader = f.led.first().map(|l| l.0);
-    let struck =
-        leader.and_then(|l| f.faults.iter().find(|(_, k, targets)| targets.contains(&broker(l)) && !k.is_undo()));
+    // What befell the record came after it was acknowledged (or appended, unacknowledged):
+    // a story that begins earlier (an offset's story from its first holder on) may hold
+    // faults and leaders before it, which took nothing of it.
+    let since = f.acked.as_ref().map(|a| a.2).or(f.led.first().map(|l| l.3)).unwrap_or(0);
+    let struck = leader.and_then(|l| {
+        f.faults.iter().find(|(t, k, targets)| *t >= since && targets.contains(&broker(l)) && !k.is_undo())
+    });
+    let new_leader = f.new_leaders.iter().find(|l| l.0 >= since && Some(l.1) != leader);
     let fetched: Vec<String> =
         f.fetched.iter().filter(|(_, t)| struck.is_none_or(|s| *t < s.0)).map(|(b, _)| broker(*b)).collect();
     let by = leader.map_or(lang.pick("its leader", "它的领导者").to_string(), broker);
@@ -366,7 +372,7 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup, lang: Lang) -> (String, Str
             lang.pick(format!("{by} {verb} at {}{after}", at(*t)), format!("{by} 于 {} {verb}{after}", at(*t))),
         ));
     }
-    if let Some(&(t, b, epoch, end)) = f.new_leaders.iter().find(|l| Some(l.1) != leader) {
+    if let Some(&(t, b, epoch, end)) = new_leader {
         let mut clause = lang.pick(
             format!(
                 "{} became leader {}in epoch {epoch} at {} with log end {end}",
@@ -422,9 +428,7 @@ fn loss(kind: AnomalyKind, f: &Facts, setup: &Setup, lang: Lang) -> (String, Str
             ),
         ));
     }
-    if let Some((b, t, v, _)) =
-        f.overwritten.filter(|o| f.new_leaders.iter().find(|l| Some(l.1) != leader).is_none_or(|l| l.1 != o.0))
-    {
+    if let Some((b, t, v, _)) = f.overwritten.filter(|o| new_leader.is_none_or(|l| l.1 != o.0)) {
         next.push((
             t,
             lang.pick(

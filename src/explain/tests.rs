@@ -181,6 +181,50 @@ fn a_new_leader_is_called_unclean_only_when_its_own_election_was() {
     assert!(text.contains("elects broker-3 leader of x in epoch 3, an unclean election"), "{text}");
 }
 
+/// A record's story can begin before the record (its offset held another value first):
+/// the faults and leaders of that earlier time took nothing of it, and the cause tells
+/// what came after its acknowledgement. Offset 0 first holds 10 (broker-1, epoch 1), read
+/// by a consumer; broker-2 is paused and comes back; broker-1 crashes, broker-2 is elected
+/// uncleanly without 10 and writes 20 at offset 0, acknowledged; broker-2 crashes and
+/// broker-3, elected without 20, writes 21 there.
+#[test]
+fn the_cause_tells_what_came_after_the_acknowledgement() {
+    let [e1, l1] = leader(1, 1, 0, false);
+    let [e2, l2] = leader(2, 2, 0, true);
+    let [e3, l3] = leader(3, 3, 0, true);
+    let h = Hist::new()
+        .event("controller", e1)
+        .event("broker-1", l1)
+        .send_invoke(0, "x", 10)
+        .event("broker-1", append(1, true, 1, 0, &[10]))
+        .send_done(0, "x", 0, 10)
+        .poll_ok(1, &[("x", &[(0, 10)])])
+        .event("nemesis", fault(FaultKind::Pause, "broker-2"))
+        .event("nemesis", fault_ended(FaultKind::Pause, "broker-2"))
+        .event("nemesis", fault(FaultKind::Crash, "broker-1"))
+        .event("controller", e2)
+        .event("broker-2", l2)
+        .send_invoke(0, "x", 20)
+        .event("broker-2", append(2, true, 2, 0, &[20]))
+        .event("broker-2", acked(2, Acks::Leader, 0, 1))
+        .send_done(0, "x", 0, 20)
+        .event("nemesis", fault(FaultKind::Crash, "broker-2"))
+        .event("controller", e3)
+        .event("broker-3", l3)
+        .event("broker-3", append(3, true, 3, 0, &[21]))
+        .send_ok(0, "x", 0, 21)
+        .poll_ok(DRAIN, &[("x", &[(0, 21)])])
+        .build();
+    let found = check_all(&h);
+    let lost: Vec<Anomaly> =
+        found.into_iter().filter(|a| a.kind == AnomalyKind::LostWrite && a.description.contains("value 20")).collect();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    let text = explain_all(&h, &lost, &acks1());
+    assert!(text.contains("broker-2 crashed at"), "{text}");
+    assert!(!text.contains("broker-2 was paused"), "{text}");
+    assert!(text.contains("broker-3 became leader uncleanly, from outside the ISR, in epoch 3"), "{text}");
+}
+
 /// Power loss: both replicas acknowledge 30 and lose it with the page cache; legacy
 /// truncation elsewhere is not involved.
 #[test]
