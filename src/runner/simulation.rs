@@ -3,7 +3,7 @@
 
 use super::admin::EventSchedule;
 use super::configure;
-use super::nemesis::{ClusterSize, Nemesis, Placement, SharedNodes};
+use super::nemesis::{ClusterSize, Levers, Nemesis, Placement, SharedNodes};
 use super::observer::Observer;
 use super::probes::{self, wait_until};
 use super::schedule::FaultSchedule;
@@ -152,8 +152,9 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
     }
     let observer = Observer::new(recorder.clone());
     let (workload, phases) = WorkloadContext::new(recorder.clone());
+    let levers = Levers { nodes: nodes.clone(), stop_switches, hardware, app_faults: workload.app_faults.clone() };
     let nemesis = Nemesis::new(
-        nodes.clone(),
+        levers,
         recorder.clone(),
         observer.clone(),
         ClusterSize {
@@ -162,9 +163,6 @@ async fn boot<'s>(scenario: &'s Scenario, options: &RunOptions) -> Run<'s> {
             combined: scenario.cluster.combined,
         },
         Placement { assignments: replica_sets(&topics), transactional_ids: configure::transactional_ids(scenario) },
-        workload.app_faults.clone(),
-        stop_switches,
-        hardware,
     );
     let mut run = Run {
         scenario,

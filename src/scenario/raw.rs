@@ -332,8 +332,9 @@ impl<'a> Table<'a> {
         check_keys: bool,
         overrides: &'a Overrides,
     ) -> Res<Table<'a>> {
-        let mut entries = Vec::new();
-        collect(table, "", None, 0, &pos, allowed, overrides, &mut entries);
+        let mut flattening = Flattening { pos: &pos, allowed, overrides, entries: Vec::new() };
+        flattening.collect(table, "", None, 0);
+        let mut entries = flattening.entries;
         let unknown = entries
             .iter()
             .filter(|e| check_keys && !allowed.contains(&e.key.as_str()))
@@ -461,50 +462,58 @@ impl<'a> Table<'a> {
     }
 }
 
-/// Flattens `table` into `out`, descending into sub-tables only where they spell the
-/// prefix of an allowed dotted key (`min.insync.replicas = 2` is three nested tables).
-/// `first` is the span of the dotted key's first part, so errors point at its start.
-/// Recursion is bounded: by the allowed keys' dots, and by `MAX_DOTS` for other keys.
-fn collect<'a>(
-    table: &'a dyn TableLike,
-    prefix: &str,
-    first: Option<&Span>,
-    depth: usize,
-    pos: &Pos,
-    allowed: &[&str],
+/// One table's flattening into dotted-key entries: what stays the same at every level of
+/// the recursion.
+struct Flattening<'a, 'p> {
+    /// The table's position, which every key's position extends.
+    pos: &'p Pos,
+    /// The keys the table may hold.
+    allowed: &'p [&'p str],
+    /// The `--set` overrides, read into the nodes.
     overrides: &'a Overrides,
-    out: &mut Vec<Entry<'a>>,
-) {
-    for (key, item) in table.iter() {
-        let own_span = table.get_key_value(key).and_then(|(k, _)| k.span());
-        let key_span = match (first, own_span) {
-            (Some(f), Some(o)) if f.start <= o.start => Some(f.start..o.end),
-            (Some(f), _) => Some(f.clone()),
-            (None, o) => o,
-        };
-        let dotted = if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") };
-        let key_pos = pos.child(&dotted, key_span);
-        // A dotted table (`a.b = 1`) is key syntax, not structure: flatten it whenever
-        // it is not an allowed key itself, so unknown keys are reported in full
-        // (`replication.factor`). Tables under their own `[a.b]` header are flattened
-        // only when they spell the prefix of an allowed dotted key.
-        let dotted_table = match item {
-            Item::Table(t) => t.is_dotted(),
-            Item::Value(Value::InlineTable(t)) => t.is_dotted(),
-            _ => false,
-        };
-        let head = format!("{dotted}.");
-        let prefix_of_allowed = allowed.iter().any(|a| a.starts_with(&head));
-        let descend = !allowed.contains(&dotted.as_str()) && (prefix_of_allowed || (dotted_table && depth < MAX_DOTS));
-        if let (true, Some(sub)) = (descend, item.as_table_like()) {
-            // Keys of a dotted table are reported from the start of the whole dotted
-            // key; keys under a `[a.b]` header from their own start.
-            let first = if dotted_table { key_pos.span.clone() } else { None };
-            collect(sub, &dotted, first.as_ref(), depth + 1, pos, allowed, overrides, out);
-            continue;
-        }
-        if let Some(node) = Node::from_item(item, key_pos.clone(), overrides) {
-            out.push(Entry { key: dotted, key_pos, node });
+    /// The entries found so far, in file order.
+    entries: Vec<Entry<'a>>,
+}
+
+impl<'a> Flattening<'a, '_> {
+    /// Flattens `table`, descending into sub-tables only where they spell the prefix of
+    /// an allowed dotted key (`min.insync.replicas = 2` is three nested tables). `first`
+    /// is the span of the dotted key's first part, so errors point at its start.
+    /// Recursion is bounded: by the allowed keys' dots, and by `MAX_DOTS` for other keys.
+    fn collect(&mut self, table: &'a dyn TableLike, prefix: &str, first: Option<&Span>, depth: usize) {
+        let (pos, allowed, overrides) = (self.pos, self.allowed, self.overrides);
+        for (key, item) in table.iter() {
+            let own_span = table.get_key_value(key).and_then(|(k, _)| k.span());
+            let key_span = match (first, own_span) {
+                (Some(f), Some(o)) if f.start <= o.start => Some(f.start..o.end),
+                (Some(f), _) => Some(f.clone()),
+                (None, o) => o,
+            };
+            let dotted = if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") };
+            let key_pos = pos.child(&dotted, key_span);
+            // A dotted table (`a.b = 1`) is key syntax, not structure: flatten it whenever
+            // it is not an allowed key itself, so unknown keys are reported in full
+            // (`replication.factor`). Tables under their own `[a.b]` header are flattened
+            // only when they spell the prefix of an allowed dotted key.
+            let dotted_table = match item {
+                Item::Table(t) => t.is_dotted(),
+                Item::Value(Value::InlineTable(t)) => t.is_dotted(),
+                _ => false,
+            };
+            let head = format!("{dotted}.");
+            let prefix_of_allowed = allowed.iter().any(|a| a.starts_with(&head));
+            let descend =
+                !allowed.contains(&dotted.as_str()) && (prefix_of_allowed || (dotted_table && depth < MAX_DOTS));
+            if let (true, Some(sub)) = (descend, item.as_table_like()) {
+                // Keys of a dotted table are reported from the start of the whole dotted
+                // key; keys under a `[a.b]` header from their own start.
+                let first = if dotted_table { key_pos.span.clone() } else { None };
+                self.collect(sub, &dotted, first.as_ref(), depth + 1);
+                continue;
+            }
+            if let Some(node) = Node::from_item(item, key_pos.clone(), overrides) {
+                self.entries.push(Entry { key: dotted, key_pos, node });
+            }
         }
     }
 }

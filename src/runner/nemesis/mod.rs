@@ -260,17 +260,28 @@ impl Machines {
     }
 }
 
+/// What a nemesis acts through: the simulated processes, each broker's clean-stop switch,
+/// the machines (disks, CPU), and the applications' own faults (stalls, leaves).
+pub struct Levers {
+    /// The simulated processes, to crash, pause and restart.
+    pub nodes: SharedNodes,
+    /// Each broker's switch for a clean (controlled) stop, by node name.
+    pub stop_switches: BTreeMap<String, crate::broker::StopSwitch>,
+    /// The machines, for slow disks and CPU steal.
+    pub hardware: crate::sim::machine::Hardware,
+    /// The applications' faults (a consumer's stall or leave).
+    pub app_faults: AppFaults,
+}
+
 impl Nemesis {
-    /// A nemesis over `nodes`.
+    /// A nemesis acting through `levers` on a cluster of `size`, its targets resolved with
+    /// `placement`, recording what it does.
     pub fn new(
-        nodes: SharedNodes,
+        Levers { nodes, stop_switches, hardware, app_faults }: Levers,
         recorder: Recorder,
         observer: Observer,
         size: ClusterSize,
         Placement { assignments, transactional_ids }: Placement,
-        app_faults: AppFaults,
-        stop_switches: BTreeMap<String, crate::broker::StopSwitch>,
-        hardware: crate::sim::machine::Hardware,
     ) -> Self {
         let baseline = nodes.lock().expect("nodes poisoned").network().config();
         let in_force: Arc<Mutex<InForce>> = Arc::default();
