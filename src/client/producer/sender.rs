@@ -142,10 +142,6 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
         transaction_version: shared.lock().txn.as_ref().map_or_else(Default::default, |t| t.version),
     };
     let Some(conn) = view.connection(leader) else {
-        // Simplified (README, "Client backoff"): Kafka's Sender does not drain a node
-        // `NetworkClient.ready` refuses (`sendProducerData` drops it from the ready
-        // nodes), so its batches stay queued in order without an attempt; here they fail
-        // the attempt and go back to the front, reversed.
         requeue_all(shared, leader, batches, "NetworkException: no connection to the leader", false, Close::Now);
         return;
     };
@@ -262,6 +258,13 @@ fn handle_response(shared: &Arc<Shared>, leader: BrokerId, batches: Vec<Batch>, 
 
 /// A request failed as a whole (timeout or disconnect): the connection is closed, as
 /// Kafka's NetworkClient does, and every batch is retried or failed.
+///
+/// Simplified (README, "Client backoff"): a request to a broker that is down goes out on
+/// a fresh connection (kafkasim's connections need no handshake) and fails with it, so
+/// its batches fail an attempt and go back to the front, reversed. Kafka's Sender sends
+/// nothing to a node `NetworkClient.ready` refuses (not connected, in
+/// `reconnect.backoff.ms`): `sendProducerData` drops it from the ready nodes, and its
+/// batches stay queued in order without an attempt.
 fn requeue_all(
     shared: &Arc<Shared>,
     leader: BrokerId,
