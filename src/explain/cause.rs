@@ -493,7 +493,7 @@ fn loss_fix(f: &Facts, setup: &Setup, lang: Lang) -> &'static str {
             "acks=all with min.insync.replicas=2 would have prevented the loss.",
             "acks=all 配合 min.insync.replicas=2 本可以防止这次丢失。",
         )
-    } else if f.unclean || setup.unclean_election == Some(true) {
+    } else if !f.unclean_epochs.is_empty() || setup.unclean_election == Some(true) {
         if setup.min_insync_replicas == Some(1) {
             lang.pick(
             "min.insync.replicas=2 (with replication factor 3), or unclean.leader.election.enable=false, would have prevented the loss.",

@@ -66,9 +66,7 @@ pub(crate) struct Facts {
     pub reordering_since: Option<u64>,
     /// Leaders that took over: `(time, broker, epoch, log end offset)`.
     pub new_leaders: Vec<(u64, u32, u32, u64)>,
-    /// Whether an unclean election happened in the story.
-    pub unclean: bool,
-    /// The leader epochs an unclean election began, so that a new leader is called
+    /// The leader epochs an unclean election began in the story: a new leader is called
     /// unclean only when its own election was.
     pub unclean_epochs: Vec<u32>,
     /// Polls that returned it: `(process, time, offset)`.
@@ -642,7 +640,6 @@ fn context(
                 format!("故障结束：{kind}{}（{detail}）", on(targets, lang)),
             ),
             Event::LeaderElection { tp, leader, leader_epoch, isr, unclean, reason, .. } if ours(tp) => {
-                facts.unclean |= *unclean;
                 if *unclean {
                     facts.unclean_epochs.push(*leader_epoch);
                 }

@@ -28,6 +28,15 @@ pub enum NodeRole {
 }
 
 impl NodeRole {
+    /// Whether the role is a client process (producer, consumer, pipeline or forwarder
+    /// instance), not a server.
+    pub fn is_client(self) -> bool {
+        match self {
+            NodeRole::Producer | NodeRole::Consumer | NodeRole::Pipeline | NodeRole::Forwarder => true,
+            NodeRole::Broker | NodeRole::Controller => false,
+        }
+    }
+
     /// Every role.
     pub const ALL: [NodeRole; 6] = [
         NodeRole::Broker,

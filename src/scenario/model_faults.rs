@@ -287,9 +287,7 @@ impl Target {
     /// leadership.
     pub fn names_only_clients(&self) -> bool {
         match self {
-            Target::Node(n) => NodeName::parse(n).is_some_and(|n| {
-                matches!(n.role, NodeRole::Producer | NodeRole::Consumer | NodeRole::Pipeline | NodeRole::Forwarder)
-            }),
+            Target::Node(n) => NodeName::parse(n).is_some_and(|n| n.role.is_client()),
             _ => false,
         }
     }
