@@ -398,6 +398,11 @@ impl ClusterView {
         self.expires_at(max_age).is_some_and(|at| madsim::time::Instant::now() >= at)
     }
 
+    /// The address of `broker`, if the metadata names it.
+    pub fn broker_addr(&self, broker: BrokerId) -> Option<&Addr> {
+        self.brokers.get(&broker)
+    }
+
     /// The leader of a partition and its epoch, if known.
     pub fn leader(&self, tp: &TopicPartition) -> Option<(BrokerId, LeaderEpoch)> {
         let partition = self.partitions.get(tp)?;

@@ -4,6 +4,7 @@
 
 pub mod assignor;
 pub mod backoff;
+pub mod connection_states;
 pub mod consumer;
 pub mod fetch_buffer;
 pub mod group;

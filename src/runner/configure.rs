@@ -337,6 +337,7 @@ pub(super) fn producer_config(
         request_timeout_ms: c.request_timeout_ms,
         retry_backoff_ms: c.retry_backoff_ms,
         retry_backoff_max_ms: c.retry_backoff_max_ms,
+        connections: c.connections,
         rejects_stale_metadata: rejects_stale_metadata(scenario),
         delivery_timeout_ms: c.delivery_timeout_ms,
         batch_size: c.batch_size,

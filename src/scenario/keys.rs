@@ -202,6 +202,10 @@ pub(super) const PRODUCER_CONFIG: &[&str] = &[
     "partitioner.availability.timeout.ms",
     "transactional.id",
     "transaction.timeout.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "socket.connection.setup.timeout.ms",
+    "socket.connection.setup.timeout.max.ms",
 ];
 
 /// One step of `[[producers]]`' `rate_per_sec` when it is a schedule.
@@ -298,6 +302,10 @@ pub(super) const PIPELINE_PRODUCER_CONFIG: &[&str] = &[
     "partitioner.adaptive.partitioning.enable",
     "partitioner.availability.timeout.ms",
     "transaction.timeout.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "socket.connection.setup.timeout.ms",
+    "socket.connection.setup.timeout.max.ms",
 ];
 
 /// `[[delay_queues]]`: delay queues of tier topics and their forwarders. Their

@@ -125,6 +125,10 @@ pub struct ProducerSettings {
     /// `transaction.timeout.ms`: how long the coordinator lets a transaction stay open
     /// before aborting it, in milliseconds (default 60000).
     pub transaction_timeout_ms: u64,
+    /// `reconnect.backoff.ms` (default 50), `reconnect.backoff.max.ms` (0.11+, KIP-144,
+    /// default 1000), `socket.connection.setup.timeout.ms` and `.max.ms` (2.7+, KIP-601,
+    /// defaults 10000 and 30000; before 2.7 the kernel's connect timeout, 127 s).
+    pub connections: crate::client::connection_states::ConnectionSettings,
 }
 
 impl Default for ProducerSettings {
@@ -146,6 +150,7 @@ impl Default for ProducerSettings {
             partitioner_availability_timeout_ms: 0,
             transactional_id: None,
             transaction_timeout_ms: 60_000,
+            connections: Default::default(),
         }
     }
 }

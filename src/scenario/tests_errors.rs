@@ -1121,3 +1121,39 @@ fn reach_goals_name_known_protocol_states_once_each() {
         .expect("a known state parses");
     assert_eq!(parsed.expect.reach, [crate::coverage::ReachedState::PowerLossLostUnflushed]);
 }
+
+#[test]
+fn the_producer_connection_settings_follow_their_release_and_are_refused_before_it() {
+    use crate::client::backoff::RetryBackoff;
+    let producer = |version: &str, config: &str| {
+        format!(
+            "kafka_version = \"{version}\"\n{}[[producers]]\ntopic = \"orders\"\nrate_per_sec = 10\n[producers.config]\n{config}",
+            with_orders("")
+        )
+    };
+    let parsed = |text: &str| parse(text, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let connections = |version: &str, config: &str| parsed(&producer(version, config)).producers[0].config.connections;
+    // Kafka's defaults: 50 ms doubling to 1 s between reconnects (KIP-144, 0.11); a setup
+    // timeout of 10 s doubling to 30 s from 2.7 (KIP-601), the kernel's 127 s before.
+    let current = connections("3.9", "acks = \"all\"\n");
+    assert_eq!(current.reconnect_backoff, RetryBackoff::Exponential { base_ms: 50, max_ms: 1_000 });
+    assert_eq!(current.setup_timeout, RetryBackoff::Exponential { base_ms: 10_000, max_ms: 30_000 });
+    let before_kip_601 = connections("2.6", "acks = \"all\"\n");
+    assert_eq!(before_kip_601.setup_timeout, RetryBackoff::Fixed { ms: 127_000 });
+    assert_eq!(connections("0.10", "acks = \"all\"\n").reconnect_backoff, RetryBackoff::Fixed { ms: 50 });
+    let set = connections(
+        "3.9",
+        "\"reconnect.backoff.ms\" = 20\n\"reconnect.backoff.max.ms\" = 400\n\
+         \"socket.connection.setup.timeout.ms\" = 2000\n\"socket.connection.setup.timeout.max.ms\" = 8000\n",
+    );
+    assert_eq!(set.reconnect_backoff, RetryBackoff::Exponential { base_ms: 20, max_ms: 400 });
+    assert_eq!(set.setup_timeout, RetryBackoff::Exponential { base_ms: 2_000, max_ms: 8_000 });
+    assert_eq!(
+        err(&producer("2.6", "\"socket.connection.setup.timeout.ms\" = 2000\n")),
+        "scenarios/x.toml:12:40: `producers[0].config.socket.connection.setup.timeout.ms`: \
+         socket.connection.setup.timeout.ms came with Kafka 2.7 (KIP-601), but kafka_version is 2.6; expected \
+         kafka_version \"2.7\" or later, or no socket.connection.setup.timeout.ms"
+    );
+    assert!(err(&producer("0.10", "\"reconnect.backoff.max.ms\" = 400\n"))
+        .contains("reconnect.backoff.max.ms came with Kafka 0.11 (KIP-144), but kafka_version is 0.10"));
+}

@@ -1,6 +1,8 @@
 //! The validated layer for `[[producers]]` and `[[consumers]]`, including Kafka's own
 //! rules that tie client settings together (idempotence, delivery timeout, group.id).
 
+use crate::client::backoff::RetryBackoff;
+use crate::client::connection_states::ConnectionSettings;
 use crate::profile::{Profile, Switch};
 use crate::protocol::{
     Acks, AssignmentStrategy, IsolationLevel, OffsetReset, OffsetValidation, StickyAlgorithm, UnkeyedPartitioning,
@@ -182,8 +184,58 @@ pub(super) fn producer_defaults(profile: &Profile) -> ProducerSettings {
         enable_idempotence,
         linger_ms: release.linger_ms,
         retry_backoff_max_ms: default_retry_backoff_max_ms(profile),
+        connections: default_connection_settings(profile),
         ..ProducerSettings::default()
     }
+}
+
+/// The first release whose clients back off exponentially between reconnects (KIP-144).
+const KIP_144_RELEASE: crate::profile::KafkaVersion = crate::profile::KafkaVersion::new(0, 11, 0);
+
+/// The first release with a connection setup timeout (KIP-601).
+const KIP_601_RELEASE: crate::profile::KafkaVersion = crate::profile::KafkaVersion::new(2, 7, 0);
+
+/// The connection settings' defaults in the scenario's release.
+fn default_connection_settings(profile: &Profile) -> ConnectionSettings {
+    use crate::client::connection_states::{
+        DEFAULT_RECONNECT_BACKOFF_MAX_MS, DEFAULT_RECONNECT_BACKOFF_MS, DEFAULT_SOCKET_CONNECTION_SETUP_TIMEOUT_MAX_MS,
+        DEFAULT_SOCKET_CONNECTION_SETUP_TIMEOUT_MS, LINUX_CONNECT_TIMEOUT_MS,
+    };
+    let max = (profile.version >= KIP_144_RELEASE).then_some(DEFAULT_RECONNECT_BACKOFF_MAX_MS);
+    let setup_timeout = if profile.version >= KIP_601_RELEASE {
+        RetryBackoff::new(
+            DEFAULT_SOCKET_CONNECTION_SETUP_TIMEOUT_MS,
+            Some(DEFAULT_SOCKET_CONNECTION_SETUP_TIMEOUT_MAX_MS),
+        )
+    } else {
+        RetryBackoff::new(LINUX_CONNECT_TIMEOUT_MS, None)
+    };
+    ConnectionSettings { reconnect_backoff: RetryBackoff::new(DEFAULT_RECONNECT_BACKOFF_MS, max), setup_timeout }
+}
+
+/// `reconnect.backoff.ms`, `reconnect.backoff.max.ms` (refused before Kafka 0.11),
+/// `socket.connection.setup.timeout.ms` and `.max.ms` (refused before 2.7); the
+/// release's defaults for those absent.
+fn connection_settings(t: &Table, profile: &Profile) -> Res<ConnectionSettings> {
+    let defaults = default_connection_settings(profile);
+    let introduced = |key: &str, release, reference| -> Res<Option<u64>> {
+        let Some(value) = opt_u64_min(t, key, 0)? else { return Ok(None) };
+        super::fields::check_introduced(&value.pos, key, release, reference, profile)?;
+        Ok(Some(value.value))
+    };
+    let base = t.u64_or("reconnect.backoff.ms", defaults.reconnect_backoff.initial_ms())?;
+    let max = introduced("reconnect.backoff.max.ms", KIP_144_RELEASE, "KIP-144")?
+        .or((profile.version >= KIP_144_RELEASE)
+            .then_some(crate::client::connection_states::DEFAULT_RECONNECT_BACKOFF_MAX_MS));
+    let setup_ms = introduced("socket.connection.setup.timeout.ms", KIP_601_RELEASE, "KIP-601")?;
+    let setup_max_ms = introduced("socket.connection.setup.timeout.max.ms", KIP_601_RELEASE, "KIP-601")?;
+    let setup_timeout = match defaults.setup_timeout {
+        RetryBackoff::Exponential { base_ms, max_ms } => {
+            RetryBackoff::new(setup_ms.unwrap_or(base_ms), Some(setup_max_ms.unwrap_or(max_ms)))
+        }
+        fixed => fixed,
+    };
+    Ok(ConnectionSettings { reconnect_backoff: RetryBackoff::new(base, max), setup_timeout })
 }
 
 /// The first release whose clients back off exponentially (KIP-580, KAFKA-9800).
@@ -385,6 +437,7 @@ pub(super) fn producer_settings(t: &Table, profile: &Profile, notes: &mut Notes)
         transactional_id: transactional_id.map(|id| id.value),
         transaction_timeout_ms: opt_u64_min(t, "transaction.timeout.ms", 1)?
             .map_or(d.transaction_timeout_ms, |v| v.value),
+        connections: connection_settings(t, profile)?,
     })
 }
 

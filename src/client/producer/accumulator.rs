@@ -9,6 +9,7 @@
 use super::batch::Batch;
 use super::config::ProducerConfig;
 use super::delivery::Completion;
+use crate::client::connection_states::Readiness;
 use crate::client::partitioner::QueueSizes;
 use crate::protocol::{BrokerId, LeaderEpoch, Record, TopicPartition};
 use madsim::time::Instant;
@@ -300,6 +301,7 @@ impl Accumulator {
         config: &ProducerConfig,
         now: Instant,
         leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
+        mut connection_ready: impl FnMut(BrokerId) -> Readiness,
         mut admit: impl FnMut(&mut Batch) -> bool,
     ) -> Drain {
         let linger = Duration::from_millis(config.linger_ms);
@@ -308,6 +310,9 @@ impl Accumulator {
         let mut next_wake: Option<Instant> = None;
         let mut earliest = |at: Instant| next_wake = Some(next_wake.map_or(at, |w: Instant| w.min(at)));
         let mut leader_unknown = false;
+        // Asked once per leader and drain, as `Sender.sendProducerData` asks
+        // `NetworkClient.ready` once per node with a ready batch.
+        let mut readiness: BTreeMap<BrokerId, Readiness> = BTreeMap::new();
         let tps: Vec<TopicPartition> = self.waiting.iter().cloned().collect();
         for tp in tps {
             let partition_busy = self.has_in_flight(&tp);
@@ -334,10 +339,23 @@ impl Accumulator {
                 leader_unknown = true;
                 continue;
             };
+            // A leader without an established connection takes nothing: its batches stay
+            // queued, in order and without an attempt, until it connects or the metadata
+            // names another leader (`Sender.sendProducerData` removes the nodes
+            // `NetworkClient.ready` refuses and polls again at `pollDelayMs`).
+            let connected = match *readiness.entry(leader).or_insert_with(|| connection_ready(leader)) {
+                Readiness::Ready => true,
+                Readiness::NotReady { poll_at } => {
+                    if let Some(at) = poll_at {
+                        earliest(at);
+                    }
+                    false
+                }
+            };
             // One request per broker per drain carries every ready partition's batch, so
             // the limit applies to requests already in flight.
-            let can_drain =
-                self.in_flight.get(&leader).copied().unwrap_or(0) < config.max_in_flight_requests_per_connection;
+            let can_drain = connected
+                && self.in_flight.get(&leader).copied().unwrap_or(0) < config.max_in_flight_requests_per_connection;
             if config.partitioner_availability_timeout_ms > 0 {
                 node_ready(&mut self.node_latency, leader, now, can_drain);
             }
@@ -350,6 +368,16 @@ impl Accumulator {
                 continue;
             }
             self.note_queue(&tp);
+            // One batch per partition per request (`drainBatchesForOneNode`); the next
+            // waits for the next drain, which Kafka's Sender runs at once while the leader
+            // can take another request: a node still ready makes `sendProducerData` poll
+            // with a zero timeout.
+            let more_queued = self.queues.get(&tp).is_some_and(|queue| !queue.is_empty());
+            let room =
+                self.in_flight.get(&leader).copied().unwrap_or(0) + 1 < config.max_in_flight_requests_per_connection;
+            if more_queued && room {
+                earliest(now);
+            }
             *self.partition_in_flight.entry(tp.clone()).or_default() += 1;
             requests.entry(leader).or_default().push(batch);
         }

@@ -21,6 +21,11 @@ pub struct ProducerConfig {
     /// `retry.backoff.max.ms` (Kafka 3.7+, KIP-580, default 1000): the longest of the
     /// exponentially growing pauses; `None` before 3.7, where the pause is fixed.
     pub retry_backoff_max_ms: Option<u64>,
+    /// `reconnect.backoff.ms`, `reconnect.backoff.max.ms` and
+    /// `socket.connection.setup.timeout.ms` / `.max.ms`: when the sender connects to a
+    /// broker again, and how long it waits for a connection (see
+    /// [`crate::client::connection_states`]).
+    pub connections: crate::client::connection_states::ConnectionSettings,
     /// Whether metadata answers that give a partition an older leader epoch than one
     /// already seen are ignored for that partition (Kafka 2.2+, KAFKA-7738; no Kafka
     /// setting: the scenario's release decides).

@@ -51,6 +51,7 @@ pub use outlook::SendsOutlook;
 pub use transactions::TxnError;
 
 use super::backoff::RetryBackoff;
+use super::connection_states::NodeConnections;
 use super::group::coordinator::CoordinatorLink;
 use super::metadata::ClusterView;
 use crate::protocol::{Record, Request, Response, TxnResult};
@@ -132,7 +133,9 @@ impl Producer {
         let state = Mutex::new(State::new(&config));
         let shared = Arc::new(Shared { config, state, wake: Notify::new() });
         let sender_shared = shared.clone();
-        let sender = crate::sim::tasks::spawn(async move { sender::run_sender(sender_shared, view).await });
+        let connections = NodeConnections::new(net.clone(), shared.config.connections);
+        let sender =
+            crate::sim::tasks::spawn(async move { sender::run_sender(sender_shared, view, connections).await });
         Producer { shared, sender, txn_link, group_links: Default::default(), net }
     }
 

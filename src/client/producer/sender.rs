@@ -3,19 +3,21 @@
 
 use super::batch::Batch;
 use super::state::Shared;
+use crate::client::connection_states::NodeConnections;
 use crate::client::group::coordinator::CoordinatorLink;
 use crate::client::metadata::ClusterView;
 use crate::plant::{is_planted, PlantedBug};
 use crate::protocol::{Acks, BrokerId, ErrorCode, ProduceRequest, Request, Response};
 use crate::sim::clock;
-use crate::sim::net::NetError;
+use crate::sim::net::{ConnId, Connection, NetError};
 use madsim::time::{sleep, sleep_until};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Runs until the producer is dropped.
-pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
+pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView, mut connections: NodeConnections) {
     let config = shared.config.clone();
+    let connection_changes = connections.changes();
     let request_timeout = Duration::from_millis(config.request_timeout_ms);
     // `Sender`'s own pauses (no node for InitProducerId) stay `retry.backoff.ms` in every
     // release: KIP-580 left `Sender.maybeSendAndPollTransactionalRequest` fixed.
@@ -26,6 +28,7 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         .map(|id| CoordinatorLink::for_transactions(view.net().clone(), config.bootstrap.clone(), id));
     loop {
         let notified = shared.wake.notified();
+        let connection_changed = connection_changes.notified();
         let (disconnect, need_metadata, new_topics) = {
             let mut state = shared.lock();
             (
@@ -34,15 +37,15 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
                 std::mem::take(&mut state.new_topics),
             )
         };
-        for broker in disconnect {
-            view.disconnect(broker);
+        for (broker, conn) in disconnect {
+            connections.disconnect(broker, conn);
         }
         if new_topics {
             view.reset_equivalent_responses();
         }
         let max_age = Duration::from_millis(config.metadata_max_age_ms);
-        let need_metadata = need_metadata || view.update_requested();
-        if need_metadata || view.take_disconnect() || view.older_than(max_age) {
+        let need_metadata = need_metadata || view.update_requested() || connections.take_disconnect();
+        if need_metadata || view.older_than(max_age) {
             // Kafka's `Metadata.timeToNextUpdate`: a requested update, a closed connection
             // or an expired cache waits the refresh backoff after the last refresh,
             // answered or failed (`timeToAllowUpdate`), so a topic that stays unknown is
@@ -86,11 +89,23 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         }
         let (requests, next_wake, need_metadata) = {
             let mut state = shared.lock();
-            let (requests, next_wake) = state.drain_ready(&config, view.generation(), |tp| view.leader(tp));
+            let (requests, next_wake) = state.drain_ready(
+                &config,
+                view.generation(),
+                // A leader id whose broker the metadata does not list is no leader:
+                // Kafka's `Cluster.leaderFor` finds no node for it, and
+                // `RecordAccumulator.ready` asks for a metadata update.
+                |tp| view.leader(tp).filter(|(leader, _)| view.broker_addr(*leader).is_some()),
+                |broker| connections.ready(broker, view.broker_addr(broker)),
+            );
+            // A connection that failed during the drain asks for an update (Kafka's
+            // `DefaultMetadataUpdater.handleServerDisconnect` → `requestUpdate`).
+            state.need_metadata |= connections.take_disconnect();
             (requests, next_wake, state.need_metadata || view.update_requested())
         };
         for (leader, batches) in requests {
-            send_batches(&shared, &mut view, leader, batches);
+            let conn = connections.connection(leader).expect("the drain takes batches only for a ready leader");
+            send_batches(&shared, conn, leader, batches);
         }
         let mut wake_at = next_wake.unwrap_or_else(|| clock::now() + Duration::from_millis(100));
         // PLANTED BUG (sync-producer-stall): the sender forgets that the drain asked for
@@ -113,16 +128,20 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView) {
         if let Some(expiry) = view.expires_at(Duration::from_millis(config.metadata_max_age_ms)) {
             wake_at = wake_at.min(expiry);
         }
+        // A connection established or failed wakes the sender too (Kafka's `Selector`
+        // reports both from `NetworkClient.poll`).
         tokio::select! {
             biased;
             _ = notified => {}
+            _ = connection_changed => {}
             _ = sleep_until(wake_at) => {}
         }
     }
 }
 
-/// Sends one produce request to `leader` and spawns the task that handles its answer.
-fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, mut batches: Vec<Batch>) {
+/// Sends one produce request to `leader` on its established connection `conn` and
+/// spawns the task that handles its answer.
+fn send_batches(shared: &Arc<Shared>, conn: &Connection<Request, Response>, leader: BrokerId, mut batches: Vec<Batch>) {
     let config = &shared.config;
     for batch in &mut batches {
         batch.attempts += 1;
@@ -141,10 +160,7 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
         transactional_id: config.transactional_id.clone(),
         transaction_version: shared.lock().txn.as_ref().map_or_else(Default::default, |t| t.version),
     };
-    let Some(conn) = view.connection(leader) else {
-        requeue_all(shared, leader, batches, "NetworkException: no connection to the leader", false, Close::Now);
-        return;
-    };
+    let conn_id = conn.id();
     if config.acks == Acks::None {
         // acks=0: a record counts as sent once it is on the wire.
         let sent = conn.send_without_response(Request::Produce(request));
@@ -189,7 +205,7 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
             tracing::debug!(%leader, "produce answer not read: an older request closed its connection");
             requeue_all(&shared, leader, batches, "NetworkException: disconnected", true, Close::AlreadyClosed);
         } else {
-            handle_response(&shared, leader, batches, answer);
+            handle_response(&shared, leader, conn_id, batches, answer);
         }
         drop(handled);
     });
@@ -198,8 +214,8 @@ fn send_batches(shared: &Arc<Shared>, view: &mut ClusterView, leader: BrokerId, 
 /// Whether a request that failed as a whole closes its connection, or found it closed.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Close {
-    /// The request's own failure (timeout, disconnect, no connection): close it.
-    Now,
+    /// The request's own failure (timeout, disconnect): close the connection it went on.
+    Now(ConnId),
     /// It was in flight on a connection an older request's failure closed: the sender
     /// may have a new connection to the leader by now, which must stay open.
     AlreadyClosed,
@@ -215,7 +231,13 @@ fn may_have_appended(error: ErrorCode) -> bool {
     )
 }
 
-fn handle_response(shared: &Arc<Shared>, leader: BrokerId, batches: Vec<Batch>, result: Result<Response, NetError>) {
+fn handle_response(
+    shared: &Arc<Shared>,
+    leader: BrokerId,
+    conn: ConnId,
+    batches: Vec<Batch>,
+    result: Result<Response, NetError>,
+) {
     let config = &shared.config;
     tracing::debug!(%leader, ok = result.is_ok(), "produce response");
     let parts = match result {
@@ -225,7 +247,7 @@ fn handle_response(shared: &Arc<Shared>, leader: BrokerId, batches: Vec<Batch>, 
                 Err(NetError::Timeout) => "TimeoutException: request.timeout.ms expired",
                 _ => "NetworkException: disconnected",
             };
-            requeue_all(shared, leader, batches, reason, true, Close::Now);
+            requeue_all(shared, leader, batches, reason, true, Close::Now(conn));
             return;
         }
     };
@@ -257,14 +279,8 @@ fn handle_response(shared: &Arc<Shared>, leader: BrokerId, batches: Vec<Batch>, 
 }
 
 /// A request failed as a whole (timeout or disconnect): the connection is closed, as
-/// Kafka's NetworkClient does, and every batch is retried or failed.
-///
-/// Simplified (README, "Client backoff"): a request to a broker that is down goes out on
-/// a fresh connection (kafkasim's connections need no handshake) and fails with it, so
-/// its batches fail an attempt and go back to the front, reversed. Kafka's Sender sends
-/// nothing to a node `NetworkClient.ready` refuses (not connected, in
-/// `reconnect.backoff.ms`): `sendProducerData` drops it from the ready nodes, and its
-/// batches stay queued in order without an attempt.
+/// Kafka's NetworkClient does (the broker then waits out its reconnect backoff, see
+/// `connection_states`), and every batch is retried or failed.
 fn requeue_all(
     shared: &Arc<Shared>,
     leader: BrokerId,
@@ -277,8 +293,8 @@ fn requeue_all(
     let mut state = shared.lock();
     state.accumulator.release(leader, &batches);
     state.need_metadata = true;
-    if close == Close::Now {
-        state.disconnect.insert(leader);
+    if let Close::Now(conn) = close {
+        state.disconnect.insert((leader, conn));
         *state.connection_closes.entry(leader).or_default() += 1;
     }
     for mut batch in batches {

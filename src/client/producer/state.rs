@@ -11,12 +11,14 @@ use super::config::ProducerConfig;
 use super::idempotence::{Failure, Idempotence};
 use super::outlook::{Refusals, SendsOutlook};
 use super::transactions::TxnState;
+use crate::client::connection_states::Readiness;
 use crate::client::partitioner::TopicPartitioner;
 use crate::client::Probe;
 use crate::coverage::ReachedState;
 use crate::protocol::UnkeyedPartitioning;
 use crate::protocol::{BrokerId, ErrorCode, LeaderEpoch, Offset, TopicPartition};
 use crate::sim::clock;
+use crate::sim::net::ConnId;
 use madsim::time::Instant;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -61,8 +63,9 @@ pub(super) struct State {
     /// that a broker may create one it does not know (`ProducerMetadata` keeps its
     /// topics until `metadata.max.idle.ms` passes without a send; here, for the run).
     pub topics: BTreeSet<String>,
-    /// The brokers whose connection the sender should close.
-    pub disconnect: BTreeSet<BrokerId>,
+    /// The connections the sender should close, with their brokers: each carried a
+    /// request that failed as a whole.
+    pub disconnect: BTreeSet<(BrokerId, ConnId)>,
     /// The partitioner state per topic, for records with neither partition nor key.
     pub partitioners: BTreeMap<String, TopicPartitioner>,
     /// A transactional producer's transaction state (`None` without a
@@ -186,6 +189,7 @@ impl State {
         config: &ProducerConfig,
         metadata_generation: u64,
         leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
+        connection_ready: impl FnMut(BrokerId) -> Readiness,
     ) -> (BTreeMap<BrokerId, Vec<Batch>>, Option<Instant>) {
         let now = clock::now();
         let idempotent = config.enable_idempotence;
@@ -217,7 +221,7 @@ impl State {
         }
         let idempotence = &mut self.idempotence;
         let txn = &self.txn;
-        let drain = self.accumulator.drain(config, now, leader_of, |batch| {
+        let drain = self.accumulator.drain(config, now, leader_of, connection_ready, |batch| {
             if txn.as_ref().is_some_and(|txn| !txn.may_send(&batch.tp)) {
                 return false;
             }

@@ -14,6 +14,19 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+/// A connection as its client sees it (Kafka's `ConnectionState`, as far as TCP goes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// The SYN is out; the server's accept has not come back.
+    Connecting,
+    /// The handshake completed: the server accepted the connection.
+    Established,
+    /// Closed by the client, reset by the server (a crashed or restarted process, or
+    /// nobody listening: connection refused), or never accepted before the client gave
+    /// up.
+    Closed,
+}
+
 /// Accepts connections made to one host.
 pub struct Listener<Req, Resp> {
     accepted: mpsc::UnboundedReceiver<ServerConn<Req, Resp>>,
@@ -35,16 +48,24 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeNet<Req, Res
         Listener { accepted: rx }
     }
 
-    /// Opens a connection to `server`. It is usable at once; if the server cannot be
-    /// reached the first requests fail with [`NetError::Disconnected`] or time out.
+    /// Opens a connection to `server`: its SYN leaves at once. It is usable at once too:
+    /// requests sent before the handshake completes queue behind the SYN; if the server
+    /// cannot be reached they fail with [`NetError::Disconnected`] or time out.
     pub fn connect(&self, server: &Addr) -> Connection<Req, Resp> {
-        self.net.open(&self.addr, server, None)
+        self.net.open(&self.addr, server, None, None)
     }
 
     /// [`NodeNet::connect`] for a named purpose (`channel`, such as Kafka's
     /// `alter-partition`): a stuck-connection fault names its connections by it.
     pub fn connect_on(&self, server: &Addr, channel: &'static str) -> Connection<Req, Resp> {
-        self.net.open(&self.addr, server, Some(channel))
+        self.net.open(&self.addr, server, Some(channel), None)
+    }
+
+    /// [`NodeNet::connect`] for a client that waits for the handshake before it sends,
+    /// as Kafka's `NetworkClient` does: `watcher` is told whenever the connection's
+    /// [`ConnectionState`] changes (established, closed or reset).
+    pub fn connect_watched(&self, server: &Addr, watcher: Arc<tokio::sync::Notify>) -> Connection<Req, Resp> {
+        self.net.open(&self.addr, server, None, Some(watcher))
     }
 }
 
@@ -56,7 +77,23 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
 
     /// Whether the connection has been reset or closed.
     pub fn is_closed(&self) -> bool {
-        self.net.lock().conns.get(&self.id).is_none_or(|c| c.client_closed)
+        self.state() == ConnectionState::Closed
+    }
+
+    /// Where the connection stands, as its client can tell.
+    pub fn state(&self) -> ConnectionState {
+        match self.net.lock().conns.get(&self.id) {
+            None => ConnectionState::Closed,
+            Some(conn) if conn.client_closed => ConnectionState::Closed,
+            Some(conn) if conn.established => ConnectionState::Established,
+            Some(_) => ConnectionState::Connecting,
+        }
+    }
+
+    /// The connection's number in the run: it tells a connection from a later one to
+    /// the same server.
+    pub fn id(&self) -> ConnId {
+        self.id
     }
 
     /// Sends a request and returns a future for its response. The request is on the
@@ -111,6 +148,7 @@ impl<Req, Resp> Drop for Connection<Req, Resp> {
             if let Some(conn) = fabric.conns.get_mut(&self.id) {
                 conn.client_closed = true;
                 fail_pending(conn, NetError::Disconnected);
+                conn.forget_unsent();
                 if conn.to_server.queue.is_empty() && powered {
                     remove_conn(&mut fabric.conns, self.id);
                 }

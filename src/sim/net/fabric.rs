@@ -121,6 +121,10 @@ pub(super) struct RequestEnvelope<Req> {
 
 /// What travels on a pipe.
 pub(super) enum Message<Req, Resp> {
+    /// The client's SYN: the first message of every connection.
+    Connect,
+    /// The server's SYN-ACK: the client may count the connection established.
+    Accepted,
     Request(RequestEnvelope<Req>),
     Response(CorrelationId, Resp),
 }
@@ -152,6 +156,12 @@ pub(super) struct Conn<Req, Resp> {
     pub(super) next_correlation_id: CorrelationId,
     /// Set when the client closed the connection: no more responses are wanted.
     pub(super) client_closed: bool,
+    /// Set when the server's accept reached the client (the handshake's SYN-ACK): until
+    /// then a client that closes the connection sends nothing of what it queued.
+    pub(super) established: bool,
+    /// Told when the client's view of the connection changes: established, or closed
+    /// (see [`ConnectionState`]).
+    pub(super) watcher: Option<Arc<Notify>>,
     pub(super) to_server: Pipe<Req, Resp>,
     pub(super) to_client: Pipe<Req, Resp>,
 }
@@ -266,7 +276,13 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
     }
 
     /// Opens a connection from `client` to `server` and starts its delivery tasks.
-    pub(super) fn open(&self, client: &Addr, server: &Addr, channel: Option<&'static str>) -> Connection<Req, Resp> {
+    pub(super) fn open(
+        &self,
+        client: &Addr,
+        server: &Addr,
+        channel: Option<&'static str>,
+        watcher: Option<Arc<Notify>>,
+    ) -> Connection<Req, Resp> {
         let mut fabric = self.lock();
         let id = fabric.next_conn_id;
         fabric.next_conn_id += 1;
@@ -284,11 +300,16 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             held: BTreeMap::new(),
             next_correlation_id: 1,
             client_closed: false,
+            established: false,
+            watcher,
             to_server: new_pipe(),
             to_client: new_pipe(),
         };
         fabric.conns.insert(id, conn);
         drop(fabric);
+        // TCP's handshake: the SYN goes first, and whatever the client sends before the
+        // SYN-ACK comes back queues behind it (FIFO, unless the link reorders).
+        self.enqueue(id, Direction::ToServer, Message::Connect);
         for direction in [Direction::ToServer, Direction::ToClient] {
             let net = self.clone();
             self.wire.spawn(async move { net.run_pipe(id, direction).await });
@@ -385,69 +406,86 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         let Some((_, message)) = pipe.queue.pop_first() else {
             return;
         };
-        match message {
+        let envelope = match message {
             Message::Response(correlation_id, response) => {
                 if conn.pending.contains_key(&correlation_id) {
                     conn.held.insert(correlation_id, response);
                     release_in_request_order(conn);
                 }
                 fabric.stats.messages_delivered += 1;
+                return;
             }
-            Message::Request(envelope) => {
-                let Some((powered, incarnation, listener)) = server_host_state else {
-                    return;
-                };
-                if !powered {
-                    // A silent host (`run_pipe` holds requests to it until it is back).
-                    return;
+            Message::Accepted => {
+                if !conn.established {
+                    conn.established = true;
+                    conn.notify_watcher();
                 }
-                if incarnation != conn.server_incarnation {
-                    // The host restarted since the connection was opened: it answers RST.
-                    fail_pending(conn, NetError::Disconnected);
-                    remove_conn(&mut fabric.conns, conn_id);
-                    return;
-                }
-                if conn.server_inbox.is_none() {
-                    let Some(listener) = listener else {
-                        // Nobody listens: connection refused.
-                        fail_pending(conn, NetError::Disconnected);
-                        remove_conn(&mut fabric.conns, conn_id);
-                        return;
-                    };
-                    let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
-                    let accepted = ServerConn { peer: conn.client.clone(), inbox: inbox_rx };
-                    if listener.send(accepted).is_err() {
-                        fail_pending(conn, NetError::Disconnected);
-                        remove_conn(&mut fabric.conns, conn_id);
-                        return;
-                    }
-                    conn.server_inbox = Some(inbox_tx);
-                }
-                let incoming = Incoming {
-                    request: envelope.request,
-                    from: conn.client.clone(),
-                    responder: Responder {
-                        conn: conn_id,
-                        correlation_id: envelope.correlation_id,
-                        expects_response: envelope.expects_response,
-                        net: self.clone(),
-                    },
-                };
-                let inbox = conn.server_inbox.as_ref().expect("set above");
-                if inbox.send(incoming).is_err() {
-                    // The server dropped the connection (its process is gone or it closed).
-                    fail_pending(conn, NetError::Disconnected);
-                    remove_conn(&mut fabric.conns, conn_id);
-                    return;
-                }
-                let drained_after_close = conn.client_closed && conn.to_server.queue.is_empty();
                 fabric.stats.messages_delivered += 1;
-                if drained_after_close {
-                    // The last buffered request of a closed connection is delivered; the
-                    // server sees the connection end after it.
-                    remove_conn(&mut fabric.conns, conn_id);
-                }
+                return;
             }
+            Message::Connect => None,
+            Message::Request(envelope) => Some(envelope),
+        };
+        // A SYN or a request reaches the server's host.
+        let Some((powered, incarnation, listener)) = server_host_state else {
+            return;
+        };
+        if !powered {
+            // A silent host (`run_pipe` holds messages to it until it is back).
+            return;
+        }
+        if incarnation != conn.server_incarnation {
+            // The host restarted since the connection was opened: it answers RST.
+            fail_pending(conn, NetError::Disconnected);
+            remove_conn(&mut fabric.conns, conn_id);
+            return;
+        }
+        if conn.server_inbox.is_none() {
+            // The server accepts the connection at its SYN, or at the first request
+            // when a reordering link let one overtake the SYN.
+            let accepted = listener.is_some_and(|listener| {
+                let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
+                let accepted = ServerConn { peer: conn.client.clone(), inbox: inbox_rx };
+                conn.server_inbox = Some(inbox_tx);
+                listener.send(accepted).is_ok()
+            });
+            if !accepted {
+                // Nobody listens, or the listener is gone: connection refused.
+                fail_pending(conn, NetError::Disconnected);
+                remove_conn(&mut fabric.conns, conn_id);
+                return;
+            }
+        }
+        let Some(envelope) = envelope else {
+            // The SYN-ACK goes back (a duplicated SYN is answered again, harmlessly).
+            fabric.stats.messages_delivered += 1;
+            drop(fabric);
+            self.enqueue(conn_id, Direction::ToClient, Message::Accepted);
+            return;
+        };
+        let incoming = Incoming {
+            request: envelope.request,
+            from: conn.client.clone(),
+            responder: Responder {
+                conn: conn_id,
+                correlation_id: envelope.correlation_id,
+                expects_response: envelope.expects_response,
+                net: self.clone(),
+            },
+        };
+        let inbox = conn.server_inbox.as_ref().expect("set above");
+        if inbox.send(incoming).is_err() {
+            // The server dropped the connection (its process is gone or it closed).
+            fail_pending(conn, NetError::Disconnected);
+            remove_conn(&mut fabric.conns, conn_id);
+            return;
+        }
+        let drained_after_close = conn.client_closed && conn.to_server.queue.is_empty();
+        fabric.stats.messages_delivered += 1;
+        if drained_after_close {
+            // The last buffered request of a closed connection is delivered; the
+            // server sees the connection end after it.
+            remove_conn(&mut fabric.conns, conn_id);
         }
     }
 
@@ -461,6 +499,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         conn.client_closed = true;
         fail_pending(conn, NetError::Disconnected);
         conn.to_client.queue.clear();
+        conn.forget_unsent();
         if conn.to_server.queue.is_empty() && powered {
             remove_conn(&mut fabric.conns, conn_id);
         }
@@ -483,6 +522,8 @@ impl<Req, Resp> Message<Req, Resp> {
                 request: e.request.clone(),
             }),
             Message::Response(id, r) => Message::Response(*id, r.clone()),
+            Message::Connect => Message::Connect,
+            Message::Accepted => Message::Accepted,
         }
     }
 }
@@ -552,9 +593,30 @@ impl<Req: Send, Resp: Send> RequestOrder for Mutex<Fabric<Req, Resp>> {
     }
 }
 
+/// Fails every request the client still awaits on `conn`: the connection is closed or
+/// reset, as its watcher is told.
 pub(super) fn fail_pending<Req, Resp>(conn: &mut Conn<Req, Resp>, error: NetError) {
     conn.held.clear();
     for (_, waiter) in std::mem::take(&mut conn.pending) {
         let _ = waiter.send(Err(error));
+    }
+    conn.notify_watcher();
+}
+
+impl<Req, Resp> Conn<Req, Resp> {
+    /// Tells the client's watcher, if it gave one, that the connection changed.
+    fn notify_watcher(&self) {
+        if let Some(watcher) = &self.watcher {
+            watcher.notify_waiters();
+        }
+    }
+
+    /// A client that closes a connection before the server's accept reached it sends
+    /// nothing more: a socket closed in SYN_SENT has put no data on the wire, so what it
+    /// queued (its SYN included) never reaches the server.
+    pub(super) fn forget_unsent(&mut self) {
+        if !self.established {
+            self.to_server.queue.clear();
+        }
     }
 }

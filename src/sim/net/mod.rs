@@ -5,6 +5,12 @@
 //! to a host, sends requests on it and receives responses matched to them; a server
 //! [`Listener`] accepts [`ServerConn`]s and reads their requests in order. Guarantees:
 //!
+//! - A connection opens with TCP's handshake: its SYN goes first, the server accepts it
+//!   (a host nobody listens on, or whose process restarted, resets it: refused) and the
+//!   client learns it is established when the SYN-ACK comes back
+//!   ([`ConnectionState`]). A client may send at once (its requests queue behind the
+//!   SYN) or wait for the handshake, as Kafka's clients do; one that closes before the
+//!   handshake completes sends nothing.
 //! - Per-connection FIFO in each direction. A lost packet is retransmitted after a
 //!   retransmission timeout (so loss shows up as delay, never as a gap or reordering);
 //!   a blocked link (partition) holds messages until it heals.
@@ -36,7 +42,7 @@ mod arrivals;
 mod control;
 mod fabric;
 
-pub use api::{Listener, PendingResponse};
+pub use api::{ConnectionState, Listener, PendingResponse};
 pub use control::HostDown;
 pub use fabric::{ConnId, Connection, Incoming, NetStats, Network, NodeNet, Responder, ServerConn};
 

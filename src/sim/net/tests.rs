@@ -2,7 +2,7 @@
 //! each fault primitive, shown on a tiny echo service (`u64` requests, `u64` responses)
 //! inside a seeded madsim runtime. Every time measured here is simulated time.
 
-use super::{Addr, HostDown, NetConfig, NetError, Network, NodeNet};
+use super::{Addr, ConnectionState, HostDown, NetConfig, NetError, Network, NodeNet};
 use madsim::runtime::{Handle, NodeHandle, Runtime};
 use madsim::time::{sleep, Instant};
 use std::future::Future;
@@ -207,7 +207,7 @@ fn one_connection_is_fifo_both_ways_despite_random_latency() {
             assert_eq!(results, expected, "seed {seed}: every response matches its request");
             assert_eq!(server.log.values(), values, "seed {seed}: the server reads requests in send order");
             assert_eq!(net.stats().connections_opened, 1);
-            assert_eq!(net.stats().messages_delivered, 600);
+            assert_eq!(net.stats().messages_delivered, 602, "600 and the handshake's SYN and SYN-ACK");
         });
     }
 }
@@ -647,6 +647,8 @@ fn requests_sent_before_the_client_closed_still_reach_the_server() {
         let net = network_with_latency(10, 20);
         let server = Server::start(&net);
         let conn = net.add_host(&client_addr()).connect(&server_addr());
+        sleep(ms(50)).await;
+        assert_eq!(conn.state(), ConnectionState::Established);
         let pending: Vec<_> = (0..10).map(|v| conn.send(v)).collect();
         let closed_at = Instant::now();
         conn.close();
@@ -671,9 +673,11 @@ fn a_timed_out_request_on_a_dropped_connection_is_applied_after_the_partition_he
         let net = network_with_latency(1, 5);
         let server = Server::start(&net);
         let client = net.add_host(&client_addr());
-        net.block(&client_addr(), &server_addr());
         {
             let conn = client.connect(&server_addr());
+            sleep(ms(20)).await;
+            assert_eq!(conn.state(), ConnectionState::Established);
+            net.block(&client_addr(), &server_addr());
             assert_eq!(conn.call(42, ms(200)).await, Err(NetError::Timeout));
             // The client gives up and drops the connection, as Kafka's client does.
         }
@@ -767,6 +771,7 @@ fn a_slow_message_holds_back_later_ones_on_its_connection_but_not_on_others() {
         let client = net.add_host(&client_addr());
         let a = client.connect(&server_addr());
         let b = client.connect(&server_addr());
+        sleep(ms(200)).await; // both handshakes complete
         let start = Instant::now();
         let slow = a.send(1);
         // The network gets faster: a message sent now would arrive in 1 ms.
@@ -855,5 +860,68 @@ fn a_client_power_loss_is_silent_to_the_server_until_the_client_is_back() {
         net.host_up(&client_addr());
         sleep(ms(10)).await;
         assert_eq!(server.log.entries().last(), Some(&Seen::Closed { conn: 0 }));
+    });
+}
+
+#[test]
+fn a_connection_is_established_one_round_trip_after_its_syn_and_its_watcher_is_told() {
+    simulate(41, || async {
+        let net = network_with_latency(5, 5);
+        let _server = Server::start(&net);
+        sleep(ms(1)).await; // the server listens
+        let watcher = Arc::new(tokio::sync::Notify::new());
+        let told = watcher.notified();
+        let start = Instant::now();
+        let conn = net.add_host(&client_addr()).connect_watched(&server_addr(), watcher.clone());
+        assert_eq!(conn.state(), ConnectionState::Connecting);
+        told.await;
+        assert_eq!(conn.state(), ConnectionState::Established);
+        assert_about(start.elapsed(), ms(10));
+        assert_eq!(conn.call(3, ms(100)).await, Ok(3));
+    });
+}
+
+#[test]
+fn a_host_nobody_listens_on_refuses_the_connection_and_its_watcher_is_told() {
+    simulate(42, || async {
+        let net = network_with_latency(5, 5);
+        net.add_host(&server_addr()); // up, but no process listens
+        let watcher = Arc::new(tokio::sync::Notify::new());
+        let told = watcher.notified();
+        let start = Instant::now();
+        let conn = net.add_host(&client_addr()).connect_watched(&server_addr(), watcher.clone());
+        told.await;
+        assert_eq!(conn.state(), ConnectionState::Closed);
+        assert_about(start.elapsed(), ms(5)); // the SYN's trip: the reset is the refusal
+    });
+}
+
+#[test]
+fn a_connection_closed_before_its_handshake_completed_delivers_nothing() {
+    simulate(43, || async {
+        let net = network_with_latency(1, 5);
+        let server = Server::start(&net);
+        sleep(ms(1)).await;
+        let client = net.add_host(&client_addr());
+        net.block(&client_addr(), &server_addr());
+        let conn = client.connect(&server_addr());
+        let pending = conn.send(1);
+        sleep(ms(100)).await;
+        assert_eq!(conn.state(), ConnectionState::Connecting, "the SYN is held by the partition");
+        conn.close();
+        assert_eq!(pending.wait(ms(10)).await, Err(NetError::Disconnected));
+        net.unblock(&client_addr(), &server_addr());
+        sleep(ms(100)).await;
+        assert!(server.log.entries().is_empty(), "the server saw neither the connection nor the request");
+        // Once established, what was sent before a close still arrives (the send buffer).
+        let conn = client.connect(&server_addr());
+        let answered = conn.call(2, ms(100)).await;
+        assert_eq!(answered, Ok(2));
+        net.block(&client_addr(), &server_addr());
+        let _ = conn.send(3);
+        conn.close();
+        net.unblock(&client_addr(), &server_addr());
+        sleep(ms(100)).await;
+        assert_eq!(server.log.values(), vec![2, 3]);
     });
 }

@@ -5,6 +5,7 @@ use super::super::accumulator::{Accumulator, Drain};
 use super::super::batch::Batch;
 use super::super::config::ProducerConfig;
 use super::{broker_1, idempotent, in_sim, in_sim_async, plain, record, tp, values, Outcome};
+use crate::client::connection_states::Readiness;
 use crate::protocol::{BrokerId, LeaderEpoch, TopicPartition};
 use crate::sim::clock;
 use madsim::time::Instant;
@@ -31,7 +32,7 @@ fn drain_at(
     now: Instant,
     leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
 ) -> Drain {
-    accumulator.drain(config, now, leader_of, |_| true)
+    accumulator.drain(config, now, leader_of, |_| Readiness::Ready, |_| true)
 }
 
 /// Drains now with every partition led by broker 1 and counts the attempts, as the
@@ -139,6 +140,32 @@ fn a_drain_takes_one_batch_per_partition_in_order_and_one_request_per_broker() {
         accumulator.release(BrokerId(1), &first.requests[&BrokerId(1)]);
         let second = drain_at(&mut accumulator, &config, clock::now(), two_brokers);
         assert_eq!(requests(&second), vec![(1, vec![(0, vec![1]), (1, vec![11])])]);
+    });
+}
+
+/// A drain takes one batch of a partition per request; with more of the partition's
+/// batches queued and room for another request, the sender must drain again at once
+/// (Kafka's `sendProducerData` polls with a zero timeout while a node is ready), not
+/// at the next unrelated wake-up.
+#[test]
+fn a_partition_with_more_batches_queued_asks_for_another_drain_at_once() {
+    in_sim(|| {
+        let config = plain();
+        let mut accumulator = Accumulator::default();
+        append_all(&mut accumulator, tp(0), [0, 1]);
+        let now = clock::now();
+        let first = drain_at(&mut accumulator, &config, now, broker_1);
+        assert_eq!(requests(&first), vec![(1, vec![(0, vec![0])])]);
+        assert_eq!(first.next_wake, Some(now), "batch 1 is ready and broker 1 takes 5 requests");
+        let second = drain_at(&mut accumulator, &config, now, broker_1);
+        assert_eq!(requests(&second), vec![(1, vec![(0, vec![1])])]);
+
+        // At the in-flight limit the next drain can take nothing: no wake-up for it.
+        let config = ProducerConfig { max_in_flight_requests_per_connection: 2, ..plain() };
+        let mut accumulator = Accumulator::default();
+        append_all(&mut accumulator, tp(0), [0, 1, 2]);
+        assert_eq!(drain_at(&mut accumulator, &config, now, broker_1).next_wake, Some(now));
+        assert_ne!(drain_at(&mut accumulator, &config, now, broker_1).next_wake, Some(now));
     });
 }
 
@@ -306,7 +333,7 @@ fn a_batch_the_gate_refuses_stays_at_the_front_and_is_not_in_flight() {
         let mut accumulator = Accumulator::default();
         append_all(&mut accumulator, tp(0), [0, 1]);
         append_all(&mut accumulator, tp(1), [10]);
-        let drain = accumulator.drain(&config, clock::now(), broker_1, |batch| batch.tp != tp(0));
+        let drain = accumulator.drain(&config, clock::now(), broker_1, |_| Readiness::Ready, |batch| batch.tp != tp(0));
         assert_eq!(requests(&drain), vec![(1, vec![(1, vec![10])])]);
         assert_eq!(queued_values(&accumulator, &tp(0)), vec![0, 1]);
         assert!(!accumulator.has_in_flight(&tp(0)) && accumulator.has_in_flight(&tp(1)));

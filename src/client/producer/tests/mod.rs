@@ -30,6 +30,7 @@ fn plain() -> ProducerConfig {
         request_timeout_ms: 1000,
         retry_backoff_ms: 0,
         retry_backoff_max_ms: None,
+        connections: Default::default(),
         rejects_stale_metadata: true,
         delivery_timeout_ms: 60_000,
         batch_size: 1,

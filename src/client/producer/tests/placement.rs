@@ -5,6 +5,7 @@
 use super::super::config::ProducerConfig;
 use super::super::state::State;
 use super::{broker_1, in_sim, in_sim_async, plain, record, Outcome};
+use crate::client::connection_states::Readiness;
 use crate::client::partitioner::partition_for_key;
 use crate::protocol::UnkeyedPartitioning;
 use crate::protocol::{BrokerId, LeaderEpoch, TopicPartition};
@@ -36,7 +37,7 @@ fn unkeyed(state: &mut State, config: &ProducerConfig, value: u64) -> u32 {
 /// Drains every ready batch to broker 1 and answers it at once, as a sync producer's
 /// sender would between two sends.
 fn drain_and_answer(state: &mut State, config: &ProducerConfig) {
-    let (mut requests, _) = state.drain_ready(config, 0, broker_1);
+    let (mut requests, _) = state.drain_ready(config, 0, broker_1, |_| Readiness::Ready);
     let batches = requests.remove(&BrokerId(1)).unwrap_or_default();
     state.accumulator.release(BrokerId(1), &batches);
 }
@@ -172,7 +173,7 @@ fn adaptive_partitioning_leaves_out_the_partitions_of_a_leader_that_takes_no_req
         for partition in 0..3 {
             send(&mut state, &config, Some(partition), None, u64::from(partition));
         }
-        let (mut requests, _) = state.drain_ready(&config, 0, leaders);
+        let (mut requests, _) = state.drain_ready(&config, 0, leaders, |_| Readiness::Ready);
         let to_broker_1 = requests.remove(&BrokerId(1)).expect("partitions 0 and 1");
         state.accumulator.release(BrokerId(1), &to_broker_1);
         // Partitions 2 and 3 have batches waiting; partition 3's is ready, and broker 2
@@ -181,12 +182,12 @@ fn adaptive_partitioning_leaves_out_the_partitions_of_a_leader_that_takes_no_req
         send(&mut state, &config, Some(3), None, 4);
         for _ in 0..3 {
             madsim::time::sleep(Duration::from_millis(60)).await;
-            state.drain_ready(&config, 0, leaders);
+            state.drain_ready(&config, 0, leaders, |_| Readiness::Ready);
         }
         let chosen: Vec<u32> = (10..60)
             .map(|value| {
                 let partition = unkeyed(&mut state, &config, value);
-                let (mut requests, _) = state.drain_ready(&config, 0, leaders);
+                let (mut requests, _) = state.drain_ready(&config, 0, leaders, |_| Readiness::Ready);
                 let batches = requests.remove(&BrokerId(1)).unwrap_or_default();
                 state.accumulator.release(BrokerId(1), &batches);
                 partition
@@ -196,7 +197,7 @@ fn adaptive_partitioning_leaves_out_the_partitions_of_a_leader_that_takes_no_req
         assert!(chosen.contains(&0) && chosen.contains(&1), "{chosen:?}");
         // Without the timeout, broker 2's partitions stay in the draw.
         let config = ProducerConfig { partitioner_availability_timeout_ms: 0, ..config };
-        state.drain_ready(&config, 0, leaders);
+        state.drain_ready(&config, 0, leaders, |_| Readiness::Ready);
         let chosen: BTreeSet<u32> = (60..160).map(|value| unkeyed(&mut state, &config, value)).collect();
         assert!(chosen.contains(&2) || chosen.contains(&3), "{chosen:?}");
     });

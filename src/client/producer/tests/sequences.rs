@@ -8,6 +8,7 @@ use super::super::config::ProducerConfig;
 use super::super::sequences::{BatchSequence, Sequence};
 use super::super::state::State;
 use super::{broker_1, idempotent, in_sim, in_sim_async, record, tp, values, Outcome};
+use crate::client::connection_states::Readiness;
 use crate::protocol::{BrokerId, ErrorCode, Offset, ProducerIdAndEpoch, TopicPartition};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -65,7 +66,7 @@ impl Producer {
     /// attempts.
     fn drain(&mut self) -> Vec<Batch> {
         self.state.resolve_sequences();
-        let (mut ready, _) = self.state.drain_ready(&self.config, 0, broker_1);
+        let (mut ready, _) = self.state.drain_ready(&self.config, 0, broker_1, |_| Readiness::Ready);
         let mut batches = ready.remove(&BrokerId(1)).unwrap_or_default();
         for batch in &mut batches {
             batch.attempts += 1;
