@@ -404,24 +404,28 @@ fn a_member_beyond_the_partition_count_idles_and_takes_over_when_an_owner_crashe
 }
 
 #[test]
-fn cooperative_members_revoke_only_what_moves_and_leave_partitions_ownerless_for_less_time() {
+/// The cooperative protocol's point: members keep what stays through the rebalance and
+/// revoke only what moves. Its partitions do not always go without an owner for less
+/// time in all: a moving partition waits two rebalances, each completing once every
+/// member rejoined at its next heartbeat (the lesson's text gives seeds 1, 2 and 4's
+/// figures: less only in seed 4).
+fn cooperative_members_revoke_only_what_moves_and_keep_the_rest_through_the_rebalance() {
     use kafkasim::protocol::AssignmentStrategy;
     let cooperative = load("consumer-scaling-cooperative");
     let mut eager = cooperative.clone();
     eager.consumers[0].config.partition_assignment_strategy = AssignmentStrategy::Sticky;
-    let summary = |outcome: &RunOutcome| {
+    let revoked = |outcome: &RunOutcome| {
         let all = kafkasim::check::groups::ownerless_time(&outcome.history);
         assert_eq!(all.len(), 1, "{all:?}");
-        (all[0].revoked, all[0].total_ns)
+        all[0].revoked
     };
     for &seed in &cooperative.seeds {
         let coop = run(&cooperative, seed);
         assert!(kinds(&coop).is_empty(), "seed {seed}: {}", describe(&coop));
         let stop_the_world = run(&eager, seed);
         assert!(kinds(&stop_the_world).is_empty(), "seed {seed}: {}", describe(&stop_the_world));
-        let ((coop_revoked, coop_ns), (eager_revoked, eager_ns)) = (summary(&coop), summary(&stop_the_world));
+        let (coop_revoked, eager_revoked) = (revoked(&coop), revoked(&stop_the_world));
         assert!(coop_revoked * 3 <= eager_revoked, "seed {seed}: revoked {coop_revoked} vs {eager_revoked}");
-        assert!(coop_ns < eager_ns, "seed {seed}: ownerless {coop_ns} ns vs {eager_ns} ns");
         // Some member kept partitions from one generation to the next without revoking
         // them: the cooperative point. Under eager every rejoin revokes all it held.
         let kept = kept_without_revocation(&coop);

@@ -228,10 +228,12 @@ fn a_drain_of_hundreds_of_partitions_finishes() {
 /// follower needs about 12 s to be back in the ISR (its ZooKeeper session), longer than
 /// the 5 s liveness timeout, while the refused batches' delivery timeout is Kafka's 120 s:
 /// the liveness phase waits for them until then, and they are acknowledged, where a fixed
-/// limit would have called the run `no-progress`.
+/// limit would have called the run `no-progress`. Seed 2: the follower that crashes is not
+/// the controller (in seeds 1, 6 and 7 of the runs of 2026-12-07 it is, and the ISR
+/// cannot shrink, nor a produce be refused, before its ZooKeeper session expires).
 const REFUSED_PAST_THE_LIMIT: &str = r#"
 kafka_version = "3.6"
-seeds = [1]
+seeds = [2]
 duration = "6s"
 liveness_timeout = "5s"
 [cluster.config]
@@ -260,7 +262,7 @@ fn sends_their_leader_keeps_refusing_get_their_delivery_timeout_after_the_heal()
     use kafkasim::history::{OpFn, OpType, RunPhase};
     let s =
         scenario::parse(REFUSED_PAST_THE_LIMIT, std::path::Path::new("refused.toml")).unwrap_or_else(|e| panic!("{e}"));
-    let outcome = runner::run_seed(&s, 1);
+    let outcome = runner::run_seed(&s, 2);
     assert!(outcome.anomalies.is_empty(), "{:?}", outcome.anomalies.iter().map(|a| &a.description).collect::<Vec<_>>());
     assert!(outcome.reached.contains(kafkasim::coverage::ReachedState::NotEnoughReplicas), "no produce was refused");
     let healed_ns = outcome.history.phase_start_ns(RunPhase::Liveness).expect("a liveness phase");

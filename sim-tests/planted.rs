@@ -232,22 +232,21 @@ fn sync_producer_stall_is_caught_by_the_wide_swarm() {
 }
 
 /// The run that catches `isr-not-restored-after-zombie`: a leader's ISR change stored by a
-/// ZooKeeper-mode controller that never answered it, the leader's retry refused, and no
-/// follower ever taken back. No plain seed reaches it (none of swarm-wide's seeds 1-5000,
-/// nor swarm-wide-nightly's 61-6467); guided search, aimed by the `alter-isr-answer-lost`
-/// probe, bred this draw (on seed 6855) at the 7,287th run of `kafkasim sweep
-/// scenarios/swarm-wide.toml --seeds 1..20001 --guided --plant isr-not-restored-after-zombie
-/// --stop-after-first`, the nightly job's search (2026-12-07, after a producer came to
-/// handle one leader's answers in the order it sent the requests, and to drop the answers
-/// behind a request that timed out).
+/// ZooKeeper-mode controller that never answered it, and the leader's retries to take the
+/// follower back refused for good: the partition never recovers (its ISR short of a
+/// replica, or, in this draw, its leader's log end never committed). No plain seed
+/// reaches it (none of
+/// swarm-wide's seeds 1-5000, nor swarm-wide-nightly's 61-6467); guided search, aimed by
+/// the `alter-isr-answer-lost` probe, bred this draw (on seed 4612) at the 4,612th run of
+/// `kafkasim sweep scenarios/swarm-wide.toml --seeds 1..20001 --guided --plant
+/// isr-not-restored-after-zombie --stop-after-first`, the nightly job's search (2026-12-07,
+/// after connections came to open with a handshake and the producer to send nothing
+/// before it).
 /// The draw moves whenever the runs change: when this test fails after such a change, run
 /// that sweep again and list the seed and draw of its replay command (the nightly
 /// `planted` job runs the same search every night).
-const ISR_CATCHING_DRAW: (u64, &str) = (
-    6855,
-    "settings=6343,faults=6343,shift=0:+518ms,retarget=5:810585,add=1879ms:163099,stretch=0:323ms,\
-     retarget=5:417875,add=2777ms:424149,shift=8:+378ms,retarget=3:661492,remove=3",
-);
+const ISR_CATCHING_DRAW: (u64, &str) =
+    (4612, "settings=235,faults=235,retarget=2:215497,stretch=2:793ms,shift=6:-314ms,shift=2:+667ms");
 
 #[test]
 fn isr_not_restored_after_zombie_is_caught_by_the_guided_wide_swarm() {
@@ -260,10 +259,12 @@ fn isr_not_restored_after_zombie_is_caught_by_the_guided_wide_swarm() {
     let planted = run(Some(bug));
     assert!(planted.reached.contains(ReachedState::AlterIsrAnswerLost), "{:?}", planted.reached);
     assert_eq!(planted.verdict(&scenario).status(), runner::Status::LivenessFailure, "{:?}", planted.anomalies);
+    // The partition never recovers: its ISR short of a replica, or (this draw) its
+    // leader's log end never committed.
     let isr_never_restored = planted.anomalies.iter().any(|a| match &a.liveness {
-        Some(LivenessCause::NotRecovered { problems, .. }) => {
-            problems.iter().any(|p| matches!(p, PartitionProblem::IsrLacks { .. }))
-        }
+        Some(LivenessCause::NotRecovered { problems, .. }) => problems
+            .iter()
+            .any(|p| matches!(p, PartitionProblem::IsrLacks { .. } | PartitionProblem::UncommittedTail { .. })),
         _ => false,
     });
     assert!(isr_never_restored, "{:?}", planted.anomalies);

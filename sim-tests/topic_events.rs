@@ -721,8 +721,11 @@ fn a_subscription_pattern_is_resolved_by_the_coordinator_at_most_every_ten_secon
 /// and creates a topic of the same name at 7 s.
 fn recreation_while_a_broker_is_down(metadata: &str) -> kafkasim::scenario::Scenario {
     let version = if metadata == "zookeeper" { "kafka_version = \"3.9\"\n" } else { "" };
+    // Seeds in which broker-4 is not the ZooKeeper-mode controller (in seeds 2 and 5 of
+    // the runs of 2026-12-07 it is: no controller answers the admin client until another
+    // is elected, and neither call is answered while broker-4 is down).
     let text = format!(
-        r#"{version}seeds = [1, 2, 3]
+        r#"{version}seeds = [1, 3, 4]
 duration = "20s"
 
 [cluster]
