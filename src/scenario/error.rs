@@ -24,35 +24,46 @@ pub struct ScenarioError {
     pub field: Option<String>,
     /// What is wrong and what was expected.
     pub message: String,
-    /// The text of the offending line, for [`ScenarioError::snippet`].
-    line_text: Option<String>,
-    /// Whether the file could not be read at all.
-    unreadable: bool,
-    /// The `--set KEY=VALUE` the problem is in, if it is in one rather than the file.
-    setting: Option<String>,
+    /// Where in the input the problem is, beyond the file.
+    place: Place,
+}
+
+/// Where a scenario's problem is: a closed set, so that an error is one of them and the
+/// error stays small (it travels in every `Result` of the readers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Place {
+    /// At `line`:`column` of the file, whose line reads so (for [`ScenarioError::snippet`]).
+    Line(Box<str>),
+    /// Where the file stops being UTF-8: a position, but no line of text to show.
+    NotText,
+    /// In a `--set KEY=VALUE` of the command line, as it writes it.
+    Setting(Box<str>),
+    /// Nowhere: the file could not be read at all.
+    Unreadable,
 }
 
 impl ScenarioError {
     /// The `--set KEY=VALUE` the problem is in (as the command line writes it), if it is
     /// in one rather than in the file.
     pub fn setting(&self) -> Option<&str> {
-        self.setting.as_deref()
+        match &self.place {
+            Place::Setting(setting) => Some(setting),
+            _ => None,
+        }
     }
 
     /// Ties an issue found in `text` to where it came from: the file, or the `--set
     /// KEY=VALUE` it is in (`setting`, as the command line writes it).
     pub(super) fn from_issue(path: &Path, text: &str, issue: Issue, setting: Option<String>) -> ScenarioError {
         let offset = issue.span.as_ref().map_or(0, |s| s.start);
-        if setting.is_some() {
+        if let Some(setting) = setting {
             return ScenarioError {
                 path: path.to_path_buf(),
                 line: 0,
                 column: 0,
                 field: issue.field,
                 message: issue.message,
-                line_text: None,
-                unreadable: false,
-                setting,
+                place: Place::Setting(setting.into()),
             };
         }
         let (line, column, line_text) = line_column(text, offset);
@@ -62,9 +73,7 @@ impl ScenarioError {
             column,
             field: issue.field,
             message: issue.message,
-            line_text: Some(line_text),
-            unreadable: false,
-            setting: None,
+            place: Place::Line(line_text.into()),
         }
     }
 
@@ -76,9 +85,7 @@ impl ScenarioError {
             column: bad.column,
             field: None,
             message: bad.message,
-            line_text: None,
-            unreadable: false,
-            setting: None,
+            place: Place::NotText,
         }
     }
 
@@ -90,16 +97,14 @@ impl ScenarioError {
             column: 0,
             field: None,
             message: format!("cannot read the scenario file: {err}"),
-            line_text: None,
-            unreadable: true,
-            setting: None,
+            place: Place::Unreadable,
         }
     }
 
     /// Whether the file could not be read at all (rather than read and found invalid):
     /// the command line exits 66 for this and 65 for an invalid scenario.
     pub fn is_unreadable(&self) -> bool {
-        self.unreadable
+        self.place == Place::Unreadable
     }
 
     /// The offending line with a caret under the column, rustc style, e.g.
@@ -111,7 +116,7 @@ impl ScenarioError {
     ///
     /// `None` when the error has no position.
     pub fn snippet(&self) -> Option<String> {
-        let text = self.line_text.as_ref()?;
+        let Place::Line(text) = &self.place else { return None };
         let number = self.line.to_string();
         let gutter = " ".repeat(number.len());
         let pad: String =
@@ -122,7 +127,7 @@ impl ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(setting) = &self.setting {
+        if let Place::Setting(setting) = &self.place {
             write!(f, "--set {setting} (over {})", self.path.display())?;
         } else {
             write!(f, "{}", self.path.display())?;
