@@ -56,6 +56,14 @@ impl RetryBackoff {
         }
     }
 
+    /// The longest wait, before jitter, of a backoff that grows; `None` for a fixed one.
+    pub fn max_ms(&self) -> Option<u64> {
+        match *self {
+            RetryBackoff::Fixed { .. } => None,
+            RetryBackoff::Exponential { max_ms, .. } => Some(max_ms),
+        }
+    }
+
     /// Whether the wait grows with the attempts (Kafka 3.7+).
     pub fn is_exponential(&self) -> bool {
         matches!(self, RetryBackoff::Exponential { .. })

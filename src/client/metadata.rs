@@ -76,9 +76,6 @@ pub struct ClusterView {
     connections: BTreeMap<BrokerId, Connection<Request, Response>>,
     /// Rotates which broker is asked for metadata, so one dead broker does not block.
     next_bootstrap: usize,
-    /// Set when a connection was found closed: Kafka's NetworkClient then asks for a
-    /// metadata update, since the broker may have died.
-    saw_disconnect: bool,
     /// When the cache was last refreshed (Kafka's `Metadata.lastSuccessfulRefreshMs`).
     refreshed_at: Option<madsim::time::Instant>,
     /// When a refresh was last answered or failed (Kafka's `Metadata.lastRefreshMs`):
@@ -206,7 +203,6 @@ impl ClusterView {
             partitions: BTreeMap::new(),
             connections: BTreeMap::new(),
             next_bootstrap: 0,
-            saw_disconnect: false,
             refreshed_at: None,
             attempted_at: None,
             topic_ids: TopicIds::default(),
@@ -448,21 +444,11 @@ impl ClusterView {
     /// The open connection to a broker, opened on demand.
     pub fn connection(&mut self, broker: BrokerId) -> Option<&Connection<Request, Response>> {
         let addr = self.brokers.get(&broker)?.clone();
-        let existing = self.connections.get(&broker);
-        if existing.is_some_and(|c| c.is_closed()) {
-            self.saw_disconnect = true;
-        }
-        let stale = existing.is_none_or(|c| c.is_closed() || c.peer() != &addr);
+        let stale = self.connections.get(&broker).is_none_or(|c| c.is_closed() || c.peer() != &addr);
         if stale {
             self.connections.insert(broker, self.net.connect(&addr));
         }
         self.connections.get(&broker)
-    }
-
-    /// Whether a connection was found closed since the last call (then metadata should
-    /// be refreshed).
-    pub fn take_disconnect(&mut self) -> bool {
-        std::mem::take(&mut self.saw_disconnect)
     }
 
     /// Closes the connection to a broker (Kafka disconnects after a request timeout).

@@ -97,7 +97,6 @@ pub(super) fn switch_choice<T: Copy>(
     }
 }
 
-/// A boolean profile default.
 /// Refuses `key`, set at `pos`, in a scenario of a release before `first_release`, the
 /// release that brought it (`reference`, its KIP): there it would do nothing.
 pub(super) fn check_introduced(
@@ -117,6 +116,22 @@ pub(super) fn check_introduced(
     )))
 }
 
+/// A whole number of at least `min`, refused in a scenario of a release before
+/// `first_release`, the release that brought it (`reference`, its KIP); `None` when absent.
+pub(super) fn opt_u64_since(
+    t: &Table,
+    key: &str,
+    min: u64,
+    first_release: crate::profile::KafkaVersion,
+    reference: &str,
+    profile: &Profile,
+) -> Res<Option<Sp<u64>>> {
+    let Some(value) = opt_u64_min(t, key, min)? else { return Ok(None) };
+    check_introduced(&value.pos, key, first_release, reference, profile)?;
+    Ok(Some(value))
+}
+
+/// A boolean profile default.
 pub(super) fn profile_bool(profile: &Profile, switch: Switch) -> bool {
     profile_choice(profile, switch, &[("true", true), ("false", false)])
 }

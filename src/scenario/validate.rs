@@ -431,10 +431,8 @@ fn transaction_version(t: &Table, profile: &Profile) -> Res<Option<TransactionVe
 /// broker-side retries of AddPartitionsToTxn): refused in a scenario of an earlier
 /// release, where it would do nothing.
 fn since_kafka_4(t: &Table, key: &str, min: u64, profile: &Profile) -> Res<Option<u64>> {
-    let Some(value) = opt_u64_min(t, key, min)? else { return Ok(None) };
     let first_release = crate::profile::KafkaVersion::new(4, 0, 0);
-    super::fields::check_introduced(&value.pos, key, first_release, "KIP-890 part 2", profile)?;
-    Ok(Some(value.value))
+    Ok(super::fields::opt_u64_since(t, key, min, first_release, "KIP-890 part 2", profile)?.map(|v| v.value))
 }
 
 /// An internal topic's partition count (`offsets.topic.num.partitions`, ...), if set.

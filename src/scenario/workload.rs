@@ -9,7 +9,9 @@ use crate::protocol::{
 };
 
 use super::error::{did_you_mean, excerpt, one_of};
-use super::fields::{at_least, opt_u64_min, profile_bool, profile_choice, profile_u64, switch_choice, Notes};
+use super::fields::{
+    at_least, opt_u64_min, opt_u64_since, profile_bool, profile_choice, profile_u64, switch_choice, Notes,
+};
 use super::keys;
 use super::limits::{MAX_CLIENTS_PER_ENTRY, MAX_VALUE_BYTES};
 use super::model::TopicSpec;
@@ -218,24 +220,25 @@ fn default_connection_settings(profile: &Profile) -> ConnectionSettings {
 /// release's defaults for those absent.
 fn connection_settings(t: &Table, profile: &Profile) -> Res<ConnectionSettings> {
     let defaults = default_connection_settings(profile);
-    let introduced = |key: &str, release, reference| -> Res<Option<u64>> {
-        let Some(value) = opt_u64_min(t, key, 0)? else { return Ok(None) };
-        super::fields::check_introduced(&value.pos, key, release, reference, profile)?;
-        Ok(Some(value.value))
+    let since = |key: &str, release, reference| -> Res<Option<u64>> {
+        Ok(opt_u64_since(t, key, 0, release, reference, profile)?.map(|v| v.value))
     };
-    let base = t.u64_or("reconnect.backoff.ms", defaults.reconnect_backoff.initial_ms())?;
-    let max = introduced("reconnect.backoff.max.ms", KIP_144_RELEASE, "KIP-144")?
-        .or((profile.version >= KIP_144_RELEASE)
-            .then_some(crate::client::connection_states::DEFAULT_RECONNECT_BACKOFF_MAX_MS));
-    let setup_ms = introduced("socket.connection.setup.timeout.ms", KIP_601_RELEASE, "KIP-601")?;
-    let setup_max_ms = introduced("socket.connection.setup.timeout.max.ms", KIP_601_RELEASE, "KIP-601")?;
-    let setup_timeout = match defaults.setup_timeout {
-        RetryBackoff::Exponential { base_ms, max_ms } => {
-            RetryBackoff::new(setup_ms.unwrap_or(base_ms), Some(setup_max_ms.unwrap_or(max_ms)))
-        }
-        fixed => fixed,
+    // Each setting the file leaves out keeps the release's default; a maximum the release
+    // does not have yet is refused, so the backoff stays fixed there.
+    let set = |default: RetryBackoff, base: Option<u64>, max: Option<u64>| {
+        RetryBackoff::new(base.unwrap_or(default.initial_ms()), max.or(default.max_ms()))
     };
-    Ok(ConnectionSettings { reconnect_backoff: RetryBackoff::new(base, max), setup_timeout })
+    let reconnect_backoff = set(
+        defaults.reconnect_backoff,
+        t.opt_u64("reconnect.backoff.ms")?.map(|v| v.value),
+        since("reconnect.backoff.max.ms", KIP_144_RELEASE, "KIP-144")?,
+    );
+    let setup_timeout = set(
+        defaults.setup_timeout,
+        since("socket.connection.setup.timeout.ms", KIP_601_RELEASE, "KIP-601")?,
+        since("socket.connection.setup.timeout.max.ms", KIP_601_RELEASE, "KIP-601")?,
+    );
+    Ok(ConnectionSettings { reconnect_backoff, setup_timeout })
 }
 
 /// The first release whose clients back off exponentially (KIP-580, KAFKA-9800).
@@ -251,10 +254,7 @@ fn default_retry_backoff_max_ms(profile: &Profile) -> Option<u64> {
 /// when absent. A value below `retry.backoff.ms` is Kafka's constant backoff of
 /// `retry.backoff.max.ms` (`warnDisablingExponentialBackoff`).
 fn retry_backoff_max_ms(t: &Table, profile: &Profile) -> Res<Option<Sp<u64>>> {
-    let key = "retry.backoff.max.ms";
-    let Some(value) = opt_u64_min(t, key, 0)? else { return Ok(None) };
-    super::fields::check_introduced(&value.pos, key, KIP_580_RELEASE, "KIP-580", profile)?;
-    Ok(Some(value))
+    opt_u64_since(t, "retry.backoff.max.ms", 0, KIP_580_RELEASE, "KIP-580", profile)
 }
 
 /// The producer defaults that changed across releases.
