@@ -237,6 +237,7 @@ where
                     isolation_level: Default::default(),
                     fetch_topic_ids: true,
                     allow_auto_create_topics: false,
+                    connections: Default::default(),
                 };
                 let mut consumer = Consumer::new(client_net.clone(), config);
                 while consumer.end_offset(&tp).await.is_none() {

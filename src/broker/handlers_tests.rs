@@ -68,6 +68,15 @@ fn config() -> BrokerConfig {
 /// (empty, epoch 0), following broker 2 for t-2; t-3 is not hosted here. `test` runs
 /// with the broker's shared state inside a madsim runtime.
 fn with_broker<F: FnOnce(SharedBroker) + Send + 'static>(test: F) {
+    with_broker_awaiting(|shared| async move { test(shared) });
+}
+
+/// [`with_broker`] for a test that awaits.
+fn with_broker_awaiting<F, T>(test: F)
+where
+    F: FnOnce(SharedBroker) -> T + Send + 'static,
+    T: std::future::Future<Output = ()>,
+{
     Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async move {
         let handle = Handle::current();
         let network = Network::new(NetConfig::default(), handle.create_node().name("wire").build());
@@ -103,7 +112,44 @@ fn with_broker<F: FnOnce(SharedBroker) + Send + 'static>(test: F) {
         apply_partition_states(&shared, &[state(0, ME, 2, &[ME])], &[]);
         let answer = super::super::produce::produce(&shared, produce(&[13])).await;
         assert_eq!(answer[0].error, None);
-        test(shared);
+        test(shared).await;
+    });
+}
+
+#[test]
+fn a_coordinator_read_waits_until_the_log_end_it_saw_is_committed() {
+    with_broker_awaiting(|shared| async move {
+        let started = clock::now();
+        let deadline = started + Duration::from_millis(200);
+        // t-0: every write committed (its ISR is this broker alone): answered at once.
+        assert_eq!(super::super::produce::log_end_committed(&shared, &tp(0), deadline).await, None);
+        assert!(clock::now() - started < Duration::from_millis(1), "at once");
+        // t-2 is followed here: not this broker's to answer.
+        let followed = super::super::produce::log_end_committed(&shared, &tp(2), deadline).await;
+        assert_eq!(followed, Some(ErrorCode::NotLeaderOrFollower));
+        // t-1 with broker 2 in its ISR, which never fetches: a write with acks=1 stays
+        // above the high watermark, and the read waits for it until its deadline.
+        let state = PartitionState {
+            tp: tp(1),
+            leader: Some(ME),
+            leader_epoch: 1,
+            isr: vec![ME, B2],
+            replicas: vec![ME, B2],
+            partition_epoch: 1,
+            topic_id: 1,
+        };
+        apply_partition_states(&shared, &[state], &[]);
+        let write = ProduceRequest {
+            acks: Acks::Leader,
+            timeout_ms: 1_000,
+            batches: vec![(tp(1), RecordBatch::plain(vec![Record::new(None, 7, 7)]))],
+            transactional_id: None,
+            transaction_version: Default::default(),
+        };
+        assert_eq!(super::super::produce::produce(&shared, write).await[0].error, None);
+        let waited = super::super::produce::log_end_committed(&shared, &tp(1), deadline).await;
+        assert_eq!(waited, Some(ErrorCode::RequestTimedOut));
+        assert!(clock::now() - deadline < Duration::from_millis(1), "until its deadline");
     });
 }
 

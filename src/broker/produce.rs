@@ -281,11 +281,54 @@ async fn await_replication(shared: &SharedBroker, admissions: &mut [Admission], 
 /// enough replicas in sync, else the error to answer (Kafka's
 /// `Partition.checkEnoughReplicasReachOffset`).
 async fn replicated(shared: &SharedBroker, wait: &AwaitingReplication, deadline: Instant) -> Option<ErrorCode> {
-    let min_isr = shared.config.min_insync_replicas(&wait.tp.topic);
     if shared.config.planted(PlantedBug::AcksAllLeaderOnly) {
         // PLANTED BUG acks-all-leader-only: the leader's own write is taken as enough.
         return None;
     }
+    let min_isr = shared.config.min_insync_replicas(&wait.tp.topic);
+    high_watermark_reaches(shared, wait, deadline, Some(min_isr)).await
+}
+
+/// Waits until the high watermark of `tp`, which this broker leads, reaches the log's
+/// end as it is now: a group coordinator's answer that writes nothing waits so for the
+/// writes before it (Kafka's `CoordinatorRuntime`: a write operation that produced no
+/// records completes at once only if nothing is pending, otherwise once
+/// `lastCommittedOffset` reaches `lastWrittenOffset`; here the offsets partition's log
+/// end stands for the coordinator's last written offset). NOT_LEADER_OR_FOLLOWER when
+/// the leadership ends (or the partition is not led here), REQUEST_TIMED_OUT at
+/// `deadline`.
+pub(crate) async fn log_end_committed(
+    shared: &SharedBroker,
+    tp: &TopicPartition,
+    deadline: Instant,
+) -> Option<ErrorCode> {
+    let wait = {
+        let state = shared.lock();
+        let Some(partition) = state.partitions.get(tp).filter(|p| p.is_leader()) else {
+            return Some(ErrorCode::NotLeaderOrFollower);
+        };
+        if partition.high_watermark() >= partition.log_end_offset() {
+            return None;
+        }
+        AwaitingReplication {
+            tp: tp.clone(),
+            required_offset: partition.log_end_offset(),
+            leader_epoch: partition.leader_epoch(),
+            topic_id: partition.topic_id(),
+        }
+    };
+    high_watermark_reaches(shared, &wait, deadline, None).await
+}
+
+/// Waits until the high watermark passes `wait`'s offset: `None` then (or, with
+/// `min_isr`, NOT_ENOUGH_REPLICAS_AFTER_APPEND if fewer replicas are in sync), the error
+/// to answer if the leadership ends first or `deadline` passes.
+async fn high_watermark_reaches(
+    shared: &SharedBroker,
+    wait: &AwaitingReplication,
+    deadline: Instant,
+    min_isr: Option<usize>,
+) -> Option<ErrorCode> {
     let mut expiry = std::pin::pin!(crate::sim::timer::sleep_until_once(deadline));
     // Woken by every change to the partition: find the replica by its slot, not by name,
     // at each look.
@@ -305,7 +348,7 @@ async fn replicated(shared: &SharedBroker, wait: &AwaitingReplication, deadline:
                 return Some(ErrorCode::NotLeaderOrFollower);
             }
             if partition.high_watermark() >= wait.required_offset {
-                if partition.isr().len() < min_isr {
+                if min_isr.is_some_and(|min_isr| partition.isr().len() < min_isr) {
                     shared.tracer.reached(ReachedState::NotEnoughReplicas);
                     return Some(ErrorCode::NotEnoughReplicasAfterAppend);
                 }

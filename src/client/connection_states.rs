@@ -1,28 +1,43 @@
 //! A client's connections to the brokers and when it may use them, as Kafka's
-//! `NetworkClient` and `ClusterConnectionStates` decide (used by the producer's sender).
+//! `NetworkClient` and `ClusterConnectionStates` decide (used by the producer's sender
+//! and the consumer's fetches and offset requests).
 //!
 //! A broker is *ready* once its connection is established (the handshake's SYN-ACK came
-//! back); before that nothing is sent to it, and the sender keeps its batches queued
-//! (`Sender.sendProducerData` drops the nodes `NetworkClient.ready` refuses). A
+//! back); before that the producer sends nothing to it and keeps its batches queued
+//! (`Sender.sendProducerData` drops the nodes `NetworkClient.ready` refuses), while the
+//! consumer's requests wait for the handshake in line behind its SYN, as they wait in
+//! `ConsumerNetworkClient`'s unsent queue until `NetworkClient.ready` (and fail with it
+//! if the connection does). A broker whose last connection failed is *unavailable*
+//! until its reconnect backoff ends, and the consumer sends it nothing meanwhile
+//! (`NetworkClientUtils.isUnavailable`, checked by `AbstractFetch.prepareFetchRequests`
+//! and `OffsetFetcher.groupListOffsetRequests`). A
 //! connection that is refused, reset or closed puts the broker in *reconnect backoff*:
 //! `reconnect.backoff.ms` (50 ms) after the failure, doubling with each failed attempt
 //! to `reconnect.backoff.max.ms` (1 s), ±20% (`ClusterConnectionStates.disconnected`,
 //! KIP-144); an established connection resets it (`ready`). A connection not
 //! established within `socket.connection.setup.timeout.ms` (10 s, doubling with each
 //! failed attempt to `socket.connection.setup.timeout.max.ms`, 30 s, ±20%; KIP-601,
-//! Kafka 2.7) is closed as failed (`NetworkClient.handleTimedOutConnections`). Before
-//! 2.7 the client waited for the kernel to give up: Linux's `tcp_syn_retries` (6)
+//! Kafka 2.7) is closed as failed (`NetworkClient.handleTimedOutConnections`; the
+//! connection's own timer closes it, see [`ConnectOptions::setup_timeout`]). Before 2.7
+//! the client waited for the kernel to give up: Linux's `tcp_syn_retries` (6)
 //! retransmits the SYN for about 127 s. Every disconnect asks for a metadata update
 //! (`DefaultMetadataUpdater.handleServerDisconnect`).
 //!
-//! Simplified: Kafka sends ApiVersions on a new connection and counts the broker ready
-//! once it is answered; kafkasim counts it ready at the handshake, one round trip
-//! earlier.
+//! Simplified:
+//! - Kafka sends ApiVersions on a new connection and counts the broker ready once it is
+//!   answered; kafkasim counts it ready at the handshake, one round trip earlier.
+//! - Kafka notices a setup timeout at its next poll after it (`NetworkClient.poll`);
+//!   kafkasim's connection closes at the timeout itself.
+//! - A client's metadata requests and coordinator lookups each open a connection of
+//!   their own (with the first setup timeout, [`ConnectionSettings::first_setup_timeout`])
+//!   to the next broker in turn, leaving out one whose last such request failed until
+//!   its backoff ends (`ClusterView`), where Kafka sends them to its least loaded node
+//!   over the connections it keeps (`NetworkClient.leastLoadedNode`).
 
 use super::backoff::RetryBackoff;
 use crate::protocol::{BrokerId, Request, Response};
 use crate::sim::clock;
-use crate::sim::net::{Addr, ConnId, Connection, ConnectionState, NodeNet};
+use crate::sim::net::{Addr, ConnId, ConnectOptions, Connection, ConnectionState, NodeNet};
 use madsim::time::Instant;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,6 +67,14 @@ pub struct ConnectionSettings {
     pub setup_timeout: RetryBackoff,
 }
 
+impl ConnectionSettings {
+    /// The setup timeout of a first connection attempt, its jitter drawn now: for the
+    /// connections a client opens outside [`NodeConnections`].
+    pub fn first_setup_timeout(&self) -> Duration {
+        self.setup_timeout.backoff(0)
+    }
+}
+
 impl Default for ConnectionSettings {
     /// Kafka's defaults in its current releases.
     fn default() -> Self {
@@ -71,13 +94,35 @@ pub enum Readiness {
     /// Its connection is established.
     Ready,
     /// Not yet: connecting, or in reconnect backoff. `poll_at` is when to look again
-    /// (`NetworkClient.pollDelayMs`: the backoff's or the setup timeout's end); an
-    /// established or failed connection also wakes [`NodeConnections::changes`].
+    /// (`NetworkClient.pollDelayMs`: the backoff's end); an established or failed
+    /// connection (a setup timeout included) wakes [`NodeConnections::changes`].
     NotReady {
-        /// When the broker's state changes by itself; `None` for a broker the metadata
-        /// does not name.
+        /// When the broker's state changes by itself: the end of its reconnect backoff;
+        /// `None` while it connects, and for a broker the metadata does not name.
         poll_at: Option<Instant>,
     },
+}
+
+/// Whether the consumer may send a request to a broker now
+/// ([`NodeConnections::usable`]).
+pub enum Usable<'a> {
+    /// Established, or connecting: a request sent now waits for the handshake.
+    Yes(&'a Connection<Request, Response>),
+    /// Its last connection failed and its reconnect backoff has not passed
+    /// (`NetworkClientUtils.isUnavailable`): nothing is sent to it until then. The
+    /// failure asked for a metadata update already.
+    BackingOff,
+    /// The metadata lists no broker by that id: no node to send to.
+    UnknownBroker,
+}
+
+/// Where a broker's connection stands once [`NodeConnections::poll`] looked.
+enum Polled {
+    Established,
+    /// A connection attempt is under way (it may have begun just now).
+    Connecting,
+    /// In reconnect backoff until then.
+    BackingOff(Instant),
 }
 
 /// Where one broker's connection stands (`ClusterConnectionStates.NodeConnectionState`).
@@ -99,7 +144,7 @@ struct NodeState {
     setup_timeout: Duration,
 }
 
-/// The producer's connections to the brokers, one per broker, with Kafka's connection
+/// A client's connections to the brokers, one per broker, with Kafka's connection
 /// states (see the module's documentation).
 pub struct NodeConnections {
     net: NodeNet<Request, Response>,
@@ -107,7 +152,8 @@ pub struct NodeConnections {
     nodes: BTreeMap<BrokerId, NodeState>,
     /// Told when any of the connections is established or closed.
     changes: Arc<Notify>,
-    /// Set when a connection failed: Kafka's `NetworkClient` then asks for a metadata
+    /// Set when a look at a broker ([`NodeConnections::ready`], [`NodeConnections::usable`])
+    /// found its connection failed: Kafka's `NetworkClient` then asks for a metadata
     /// update, since the broker may have died.
     saw_disconnect: bool,
 }
@@ -136,6 +182,33 @@ impl NodeConnections {
     /// the broker's address in the metadata (`None`: unknown, never ready).
     pub fn ready(&mut self, broker: BrokerId, addr: Option<&Addr>) -> Readiness {
         let Some(addr) = addr else { return Readiness::NotReady { poll_at: None } };
+        match self.poll(broker, addr) {
+            Polled::Established => Readiness::Ready,
+            Polled::Connecting => Readiness::NotReady { poll_at: None },
+            Polled::BackingOff(ends) => Readiness::NotReady { poll_at: Some(ends) },
+        }
+    }
+
+    /// The connection a consumer's request to `broker` at `addr` goes on now: Kafka's
+    /// consumer leaves out a broker in reconnect backoff (`isUnavailable`) and otherwise
+    /// queues the request until the broker is ready (`ConsumerNetworkClient.trySend`,
+    /// which opens the connection), failing it if the connection fails
+    /// (`checkDisconnects`). Here the request waits behind the connection's SYN.
+    pub fn usable(&mut self, broker: BrokerId, addr: Option<&Addr>) -> Usable<'_> {
+        let Some(addr) = addr else { return Usable::UnknownBroker };
+        match self.poll(broker, addr) {
+            Polled::BackingOff(_) => Usable::BackingOff,
+            Polled::Established | Polled::Connecting => {
+                Usable::Yes(self.nodes[&broker].conn.as_ref().expect("a connection polled open"))
+            }
+        }
+    }
+
+    /// Looks at `broker`'s connection to `addr` and updates its state: an established
+    /// one resets the backoffs, a closed one (refused, reset, or closed at its setup
+    /// timeout) starts the reconnect backoff, and once that has passed a new connection
+    /// is opened (`initiateConnect`).
+    fn poll(&mut self, broker: BrokerId, addr: &Addr) -> Polled {
         let now = clock::now();
         let settings = self.settings;
         let node = self.nodes.entry(broker).or_insert_with(|| NodeState::new(&settings));
@@ -147,32 +220,33 @@ impl NodeConnections {
                     if node.connecting_since.is_some() {
                         node.established(&settings);
                     }
-                    return Readiness::Ready;
+                    return Polled::Established;
                 }
-                ConnectionState::Connecting => {
-                    let since = node.connecting_since.expect("a connection being set up has its start");
-                    let deadline = since + node.setup_timeout;
-                    if now < deadline {
-                        return Readiness::NotReady { poll_at: Some(deadline) };
-                    }
-                    tracing::debug!(%broker, "connection setup timed out");
-                    node.disconnected(&settings, now);
-                    self.saw_disconnect = true;
-                }
+                ConnectionState::Connecting => return Polled::Connecting,
                 ConnectionState::Closed => {
-                    node.disconnected(&settings, now);
+                    // The backoff counts from the failure, not from when the client next
+                    // asked for the broker: Kafka's `NetworkClient.poll` handles every
+                    // disconnect as it happens (`handleDisconnections`), whether or not it
+                    // has something to send there.
+                    let failed_at = conn.closed_at().unwrap_or(now);
+                    node.disconnected(&settings, failed_at);
                     self.saw_disconnect = true;
                 }
             }
         }
         let backoff_ends = node.last_attempt.map(|at| at + node.reconnect_backoff);
         if let Some(ends) = backoff_ends.filter(|ends| now < *ends) {
-            return Readiness::NotReady { poll_at: Some(ends) };
+            return Polled::BackingOff(ends);
         }
-        node.conn = Some(self.net.connect_watched(addr, self.changes.clone()));
+        let options = ConnectOptions {
+            watcher: Some(self.changes.clone()),
+            setup_timeout: Some(node.setup_timeout),
+            ..ConnectOptions::default()
+        };
+        node.conn = Some(self.net.connect_with(addr, options));
         node.connecting_since = Some(now);
         node.last_attempt = Some(now);
-        Readiness::NotReady { poll_at: Some(now + node.setup_timeout) }
+        Polled::Connecting
     }
 
     /// The established connection to `broker`, if there is one.
@@ -184,7 +258,8 @@ impl NodeConnections {
     /// Closes connection `conn` to `broker` after one of its requests failed as a whole
     /// (a request timeout closes it, as `NetworkClient.handleTimedOutRequests` does; a
     /// reset found it closed): the broker goes into reconnect backoff. A later
-    /// connection to the broker is left alone.
+    /// connection to the broker is left alone. The failed request asked for the metadata
+    /// update itself.
     pub fn disconnect(&mut self, broker: BrokerId, conn: ConnId) {
         let settings = self.settings;
         let Some(node) = self.nodes.get_mut(&broker) else { return };
@@ -192,7 +267,6 @@ impl NodeConnections {
             return;
         }
         node.disconnected(&settings, clock::now());
-        self.saw_disconnect = true;
     }
 
     /// Whether a connection failed since the last call (then metadata should be
@@ -286,7 +360,8 @@ mod tests {
             connecting_since = now_connecting;
             let poll_at = match readiness {
                 Readiness::Ready => until,
-                Readiness::NotReady { poll_at } => poll_at.expect("the broker is known").min(until),
+                // Connecting: a change (established, or closed at its setup timeout) wakes it.
+                Readiness::NotReady { poll_at } => poll_at.map_or(until, |at| at.min(until)),
             };
             tokio::select! {
                 biased;
@@ -377,6 +452,67 @@ mod tests {
             assert_eq!(net.stats().connections_opened, 2);
             madsim::time::sleep(Duration::from_millis(5)).await;
             assert_eq!(conns.ready(BROKER, Some(&addr)), Readiness::Ready);
+        });
+    }
+
+    /// Sends a Metadata request on the connection [`NodeConnections::usable`] gives, as
+    /// the consumer does; `None` when it gives none.
+    fn consumer_request(
+        conns: &mut NodeConnections,
+        addr: &Addr,
+    ) -> Option<crate::sim::net::PendingResponse<Response>> {
+        match conns.usable(BROKER, Some(addr)) {
+            Usable::Yes(conn) => {
+                Some(conn.send(Request::Metadata { topics: Vec::new(), allow_auto_topic_creation: false }))
+            }
+            Usable::BackingOff | Usable::UnknownBroker => None,
+        }
+    }
+
+    #[test]
+    fn a_consumer_request_waits_for_the_handshake_and_a_failed_broker_is_left_out_until_its_backoff_ends() {
+        simulate(|net| async move {
+            let addr = Addr::new("broker-1");
+            let mut conns = NodeConnections::new(net.add_host(&Addr::new("client")), ConnectionSettings::default());
+            assert!(matches!(conns.usable(BrokerId(9), None), Usable::UnknownBroker));
+            // Nobody listens yet: the request queued behind the SYN fails with the refusal.
+            net.add_host(&addr);
+            let refused = consumer_request(&mut conns, &addr).expect("a first connection is tried at once");
+            assert_eq!(
+                refused.wait(Duration::from_secs(30)).await.err(),
+                Some(crate::sim::net::NetError::Disconnected)
+            );
+            let failed_at = clock::now();
+            spawn_empty_broker(&net);
+            // In reconnect backoff (50 ms ±20%): nothing is sent to it.
+            assert!(consumer_request(&mut conns, &addr).is_none(), "unavailable during its backoff");
+            assert!(conns.take_disconnect(), "the failure asks for a metadata update");
+            sleep_until(failed_at + Duration::from_millis(60)).await;
+            // Then a new connection, and the request sent on it before the handshake is
+            // answered after it.
+            let answered = consumer_request(&mut conns, &addr).expect("the backoff passed");
+            assert!(conns.connection(BROKER).is_none(), "still connecting");
+            assert!(matches!(answered.wait(Duration::from_secs(30)).await, Ok(Response::Metadata(_))));
+            assert!(conns.connection(BROKER).is_some(), "established");
+        });
+    }
+
+    #[test]
+    fn a_consumer_request_to_a_machine_without_power_fails_at_the_setup_timeout_not_its_own() {
+        simulate(|net| async move {
+            let addr = Addr::new("broker-1");
+            net.add_host(&addr);
+            net.host_down(&addr, HostDown::Silent);
+            let mut conns = NodeConnections::new(net.add_host(&Addr::new("client")), ConnectionSettings::default());
+            let start = clock::now();
+            let request = consumer_request(&mut conns, &addr).expect("tried at once");
+            assert_eq!(
+                request.wait(Duration::from_secs(30)).await.err(),
+                Some(crate::sim::net::NetError::Disconnected)
+            );
+            // socket.connection.setup.timeout.ms: 10 s ±20%, within the request's 30 s.
+            assert!((8_000..=12_000).contains(&(clock::now() - start).as_millis()), "{:?}", clock::now() - start);
+            assert!(matches!(conns.usable(BROKER, Some(&addr)), Usable::BackingOff));
         });
     }
 }

@@ -8,6 +8,7 @@
 //! consumer in [`group`](super::group).
 
 use super::backoff::RetryBackoff;
+use super::connection_states::{ConnectionSettings, NodeConnections, Usable};
 use super::fetch_buffer::{FetchBuffer, InFlightFetches};
 use super::metadata::ClusterView;
 use super::position::{FetchPosition, LeaderAndEpoch, LogTruncation, PartitionPosition, Validation};
@@ -15,7 +16,7 @@ use crate::protocol::{
     BrokerId, IsolationLevel, LeaderEpoch, Offset, OffsetForLeaderEpochPartition, OffsetReset, OffsetSpec,
     OffsetValidation, Request, Response, TopicPartition,
 };
-use crate::sim::net::{Addr, NetError, NodeNet, PendingResponse};
+use crate::sim::net::{Addr, ConnId, Connection, NetError, NodeNet, PendingResponse};
 use futures_util::future::join_all;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -60,6 +61,8 @@ pub struct ConsumerConfig {
     /// leader then answers UNKNOWN_TOPIC_ID or INCONSISTENT_TOPIC_ID when the topic the
     /// consumer's metadata knows is not the one it holds under that name.
     pub fetch_topic_ids: bool,
+    /// `reconnect.backoff.ms`, `socket.connection.setup.timeout.ms` and their maximums.
+    pub connections: ConnectionSettings,
 }
 
 /// An error `poll` raises to the application, which must seek the partition (only with
@@ -129,6 +132,10 @@ pub struct ConsumedRecord {
 pub struct Consumer {
     config: ConsumerConfig,
     view: ClusterView,
+    /// Its connections to the brokers, for fetches and offset requests (its group
+    /// coordinator's is the group's own, as Kafka's `AbstractCoordinator` keeps it
+    /// apart).
+    connections: NodeConnections,
     assignment: Vec<TopicPartition>,
     positions: BTreeMap<TopicPartition, PartitionPosition>,
     /// Partitions the application asked to reset by a policy (Kafka's `seekToBeginning`
@@ -163,7 +170,9 @@ pub const APPLICATION_POLL_TIMEOUT: Duration = Duration::from_secs(1);
 impl Consumer {
     /// A consumer with nothing assigned.
     pub fn new(net: NodeNet<Request, Response>, config: ConsumerConfig) -> Self {
+        let connections = NodeConnections::new(net.clone(), config.connections);
         let mut view = ClusterView::new(net, config.bootstrap.clone());
+        view.set_connection_settings(config.connections);
         view.allow_auto_topic_creation(config.allow_auto_create_topics);
         let refresh_backoff = RetryBackoff::new(config.retry_backoff_ms, config.retry_backoff_max_ms);
         view.set_refresh_backoff(refresh_backoff, Duration::from_millis(config.metadata_max_age_ms));
@@ -171,6 +180,7 @@ impl Consumer {
         Consumer {
             config,
             view,
+            connections,
             assignment: Vec::new(),
             positions: BTreeMap::new(),
             pending_resets: BTreeMap::new(),
@@ -416,18 +426,15 @@ impl Consumer {
         let mut pending = Vec::new();
         let mut requested: BTreeMap<TopicPartition, FetchPosition> = BTreeMap::new();
         for (leader, partitions) in by_leader {
-            let Some(conn) = self.view.connection(leader) else {
-                self.need_metadata = true;
-                continue;
-            };
+            let Some(conn) = self.connection_to(leader) else { continue };
             let mut asked = Vec::with_capacity(partitions.len());
             for (position, partition) in partitions {
                 requested.insert(partition.tp.clone(), position);
                 asked.push(partition);
             }
-            pending.push(answer_from(leader, conn.send(Request::OffsetForLeaderEpoch(asked)), timeout));
+            pending.push(answer_from(leader, conn.id(), conn.send(Request::OffsetForLeaderEpoch(asked)), timeout));
         }
-        for (leader, answer) in join_all(pending).await {
+        for ((leader, conn), answer) in join_all(pending).await {
             match answer {
                 Ok(Response::OffsetForLeaderEpoch(answers)) => {
                     for (tp, answer) in answers {
@@ -442,15 +449,31 @@ impl Consumer {
                     }
                 }
                 Ok(_) => self.need_metadata = true,
-                Err(_) => self.connection_failed(leader),
+                Err(_) => self.connection_failed(leader, conn),
             }
         }
     }
 
-    /// A request to `leader` got no answer: the connection is closed, as Kafka's
-    /// NetworkClient does, and the metadata refreshed, since the leader may have moved.
-    fn connection_failed(&mut self, leader: BrokerId) {
-        self.view.disconnect(leader);
+    /// The connection a request to `leader` goes on now ([`NodeConnections::usable`]);
+    /// `None`, and its partitions wait for a later poll, when the leader is in reconnect
+    /// backoff or the metadata lists no broker by its id (then an update is asked for:
+    /// `Metadata.currentLeader` gives no leader for it).
+    fn connection_to(&mut self, leader: BrokerId) -> Option<&Connection<Request, Response>> {
+        match self.connections.usable(leader, self.view.broker_addr(leader)) {
+            Usable::Yes(conn) => Some(conn),
+            Usable::BackingOff => None,
+            Usable::UnknownBroker => {
+                self.need_metadata = true;
+                None
+            }
+        }
+    }
+
+    /// A request to `leader` on connection `conn` got no answer: the connection is
+    /// closed and the leader goes into reconnect backoff, as Kafka's `NetworkClient`
+    /// does, and the metadata is refreshed, since the leader may have moved.
+    fn connection_failed(&mut self, leader: BrokerId, conn: ConnId) {
+        self.connections.disconnect(leader, conn);
         self.need_metadata = true;
     }
 
@@ -480,14 +503,16 @@ impl Consumer {
     }
 }
 
-/// Waits for a leader's answer, paired with the leader, so that answers awaited
-/// together ([`join_all`], which polls in order: deterministic) say whose they are.
+/// Waits for a leader's answer, paired with the leader and the connection it came on, so
+/// that answers awaited together ([`join_all`], which polls in order: deterministic) say
+/// whose they are.
 async fn answer_from(
     leader: BrokerId,
+    conn: ConnId,
     response: PendingResponse<Response>,
     timeout: Duration,
-) -> (BrokerId, Result<Response, NetError>) {
-    (leader, response.wait(timeout).await)
+) -> ((BrokerId, ConnId), Result<Response, NetError>) {
+    ((leader, conn), response.wait(timeout).await)
 }
 
 mod fetching;

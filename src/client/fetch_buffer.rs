@@ -13,7 +13,7 @@
 use super::isolation::Fetched;
 use crate::protocol::{BrokerId, FetchPartitionResponse, Offset, Response, TopicPartition};
 use crate::sim::clock;
-use crate::sim::net::{NetError, PendingResponse};
+use crate::sim::net::{ConnId, NetError, PendingResponse};
 use crate::sim::timer::sleep_until_once;
 use madsim::time::Instant;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -87,6 +87,8 @@ impl FetchBuffer {
 
 /// A fetch sent to one leader and not answered yet.
 struct InFlightFetch {
+    /// The connection it went on, which its failure closes.
+    conn: ConnId,
     response: PendingResponse<Response>,
     /// When the consumer gives up on the answer: `request.timeout.ms` (plus the time the
     /// leader may hold the fetch) after it was sent.
@@ -100,7 +102,12 @@ pub enum FetchOutcome {
     /// The leader answered: its partitions, each with the position it was fetched from.
     Answered(Vec<(FetchPartitionResponse, Offset)>),
     /// No answer: the connection failed, or the request timed out.
-    Failed(NetError),
+    Failed {
+        /// The connection the fetch went on.
+        conn: ConnId,
+        /// What happened to it.
+        error: NetError,
+    },
 }
 
 /// The fetches in flight, at most one per leader.
@@ -120,15 +127,16 @@ impl InFlightFetches {
         self.by_leader.is_empty()
     }
 
-    /// Records a fetch just sent to `leader`.
+    /// Records a fetch just sent to `leader` on connection `conn`.
     pub fn sent(
         &mut self,
         leader: BrokerId,
+        conn: ConnId,
         response: PendingResponse<Response>,
         deadline: Instant,
         fetched_from: BTreeMap<TopicPartition, Offset>,
     ) {
-        self.by_leader.insert(leader, InFlightFetch { response, deadline, fetched_from });
+        self.by_leader.insert(leader, InFlightFetch { conn, response, deadline, fetched_from });
     }
 
     /// Waits until a fetch in flight is answered, fails or times out, or until `until`,
@@ -157,13 +165,13 @@ impl InFlightFetches {
         let mut settled = Vec::new();
         for (leader, answer) in answered {
             let fetch = self.by_leader.remove(&leader).expect("answered while in flight");
-            settled.push((leader, outcome(answer, fetch.fetched_from)));
+            settled.push((leader, outcome(answer, fetch.conn, fetch.fetched_from)));
         }
         let timed_out: Vec<BrokerId> =
             self.by_leader.iter().filter(|(_, fetch)| fetch.deadline <= now).map(|(leader, _)| *leader).collect();
         for leader in timed_out {
-            self.by_leader.remove(&leader);
-            settled.push((leader, FetchOutcome::Failed(NetError::Timeout)));
+            let fetch = self.by_leader.remove(&leader).expect("timed out while in flight");
+            settled.push((leader, FetchOutcome::Failed { conn: fetch.conn, error: NetError::Timeout }));
         }
         settled.sort_by_key(|(leader, _)| *leader);
         settled
@@ -171,7 +179,11 @@ impl InFlightFetches {
 }
 
 /// A leader's answer, paired with the positions it was asked from.
-fn outcome(answer: Result<Response, NetError>, fetched_from: BTreeMap<TopicPartition, Offset>) -> FetchOutcome {
+fn outcome(
+    answer: Result<Response, NetError>,
+    conn: ConnId,
+    fetched_from: BTreeMap<TopicPartition, Offset>,
+) -> FetchOutcome {
     match answer {
         Ok(Response::Fetch(parts)) => FetchOutcome::Answered(
             parts
@@ -182,7 +194,7 @@ fn outcome(answer: Result<Response, NetError>, fetched_from: BTreeMap<TopicParti
                 })
                 .collect(),
         ),
-        Ok(_) => FetchOutcome::Failed(NetError::Disconnected),
-        Err(error) => FetchOutcome::Failed(error),
+        Ok(_) => FetchOutcome::Failed { conn, error: NetError::Disconnected },
+        Err(error) => FetchOutcome::Failed { conn, error },
     }
 }

@@ -1,12 +1,14 @@
-//! A client's view of the cluster: brokers, partition leaders, and one connection per
-//! broker, refreshed with Metadata requests (Kafka's `Metadata` + `NetworkClient`).
+//! A client's view of the cluster: brokers and partition leaders, refreshed with
+//! Metadata requests (Kafka's `Metadata`).
 
 use super::backoff::RetryBackoff;
+use super::connection_states::ConnectionSettings;
 use super::last_seen_epochs::LastSeenEpochs;
 use crate::protocol::{
     BrokerId, LeaderEpoch, PartitionMetadata, ProducerIdAndEpoch, Request, Response, TopicId, TopicPartition,
 };
-use crate::sim::net::{Addr, Connection, NodeNet};
+use crate::sim::clock;
+use crate::sim::net::{Addr, ConnectOptions, Connection, NodeNet};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,15 +69,20 @@ impl TopicIds {
     }
 }
 
-/// Cached cluster metadata plus connections.
+/// Cached cluster metadata, and the requests that refresh it.
 pub struct ClusterView {
     net: NodeNet<Request, Response>,
     bootstrap: Vec<Addr>,
     brokers: BTreeMap<BrokerId, Addr>,
     partitions: BTreeMap<TopicPartition, PartitionMetadata>,
-    connections: BTreeMap<BrokerId, Connection<Request, Response>>,
+    /// The client's connection settings: its refreshes' connections give up their
+    /// handshake at the first setup timeout.
+    connection_settings: ConnectionSettings,
     /// Rotates which broker is asked for metadata, so one dead broker does not block.
     next_bootstrap: usize,
+    /// The brokers whose last connection for a request of the view's own failed, each in
+    /// reconnect backoff (see [`ClusterView::next_broker`]).
+    unreachable: BTreeMap<Addr, Unreachable>,
     /// When the cache was last refreshed (Kafka's `Metadata.lastSuccessfulRefreshMs`).
     refreshed_at: Option<madsim::time::Instant>,
     /// When a refresh was last answered or failed (Kafka's `Metadata.lastRefreshMs`):
@@ -97,6 +104,14 @@ pub struct ClusterView {
     /// The leader epoch last seen per partition, which stale answers cannot take back
     /// (see [`LastSeenEpochs`]).
     last_seen_epochs: LastSeenEpochs,
+}
+
+/// A broker the view could not reach: how many times in a row, and until when it is left
+/// out (`ClusterConnectionStates`' reconnect backoff).
+#[derive(Clone, Copy, Debug)]
+struct Unreachable {
+    failures: u64,
+    until: madsim::time::Instant,
 }
 
 /// Kafka's `Metadata` refresh backoff (`timeToAllowUpdate`). Before Kafka 3.7 a refresh
@@ -201,8 +216,9 @@ impl ClusterView {
             bootstrap,
             brokers: BTreeMap::new(),
             partitions: BTreeMap::new(),
-            connections: BTreeMap::new(),
+            connection_settings: ConnectionSettings::default(),
             next_bootstrap: 0,
+            unreachable: BTreeMap::new(),
             refreshed_at: None,
             attempted_at: None,
             topic_ids: TopicIds::default(),
@@ -219,6 +235,23 @@ impl ClusterView {
     /// expiry clears KIP-580's equivalent responses). Until set: a fixed 100 ms.
     pub fn set_refresh_backoff(&mut self, backoff: RetryBackoff, max_age: Duration) {
         self.backoff = RefreshBackoff::new(backoff, max_age);
+    }
+
+    /// The client's connection settings (Kafka's current defaults until set).
+    pub fn set_connection_settings(&mut self, settings: ConnectionSettings) {
+        self.connection_settings = settings;
+    }
+
+    /// The client's connection settings.
+    pub fn connection_settings(&self) -> ConnectionSettings {
+        self.connection_settings
+    }
+
+    /// A connection of its own to `addr`, for one request (see
+    /// `client::connection_states`' simplifications).
+    fn connect_once(&self, addr: &Addr) -> Connection<Request, Response> {
+        let setup_timeout = Some(self.connection_settings.first_setup_timeout());
+        self.net.connect_with(addr, ConnectOptions { setup_timeout, ..ConnectOptions::default() })
     }
 
     /// Whether answers with an older leader epoch than one seen are ignored for that
@@ -265,7 +298,12 @@ impl ClusterView {
     }
 
     /// The next broker to ask, rotating through known and bootstrap brokers so that one
-    /// dead broker does not block the client.
+    /// dead broker does not block the client, and leaving out those in reconnect backoff
+    /// after a failed request, as Kafka's `NetworkClient.leastLoadedNode` leaves out the
+    /// nodes it cannot connect to yet (`canConnect`). Simplified: with every broker in
+    /// backoff, the one whose backoff ends first is asked at once, where Kafka waits for
+    /// it; and the rotation stands for Kafka's choice of the connected node with the
+    /// fewest requests in flight.
     fn next_broker(&mut self) -> Option<Addr> {
         let mut candidates: Vec<Addr> = self.brokers.values().cloned().collect();
         for addr in &self.bootstrap {
@@ -276,15 +314,38 @@ impl ClusterView {
         if candidates.is_empty() {
             return None;
         }
-        let addr = candidates[self.next_bootstrap % candidates.len()].clone();
-        self.next_bootstrap += 1;
-        Some(addr)
+        let now = clock::now();
+        let backoff_ends = |addr: &Addr| self.unreachable.get(addr).map(|u| u.until).filter(|until| *until > now);
+        let start = self.next_bootstrap % candidates.len();
+        let rotation = (0..candidates.len()).map(|i| (start + i) % candidates.len());
+        let chosen = rotation
+            .clone()
+            .find(|&i| backoff_ends(&candidates[i]).is_none())
+            .or_else(|| rotation.min_by_key(|&i| backoff_ends(&candidates[i])))
+            .expect("a candidate");
+        self.next_bootstrap = chosen + 1;
+        Some(candidates.swap_remove(chosen))
+    }
+
+    /// Notes how a request of the view's own to `addr` went: a failed connection (no
+    /// answer) puts the broker in reconnect backoff, growing with each failure in a row;
+    /// an answer ends it.
+    fn note_reachable(&mut self, addr: &Addr, answered: bool) {
+        if answered {
+            self.unreachable.remove(addr);
+            return;
+        }
+        let failures = self.unreachable.get(addr).map_or(0, |u| u.failures);
+        let until = clock::now() + self.connection_settings.reconnect_backoff.backoff(failures);
+        self.unreachable.insert(addr.clone(), Unreachable { failures: failures + 1, until });
     }
 
     /// Asks one broker for a producer id and epoch (InitProducerId).
     pub async fn init_producer_id(&mut self, timeout: Duration) -> Option<ProducerIdAndEpoch> {
         let addr = self.next_broker()?;
-        match self.net.connect(&addr).call(Request::InitProducerId, timeout).await {
+        let answer = self.connect_once(&addr).call(Request::InitProducerId, timeout).await;
+        self.note_reachable(&addr, answer.is_ok());
+        match answer {
             Ok(Response::InitProducerId { producer_id, producer_epoch }) => {
                 Some(ProducerIdAndEpoch { id: producer_id, epoch: producer_epoch })
             }
@@ -295,11 +356,12 @@ impl ClusterView {
     /// Asks one broker for metadata. Returns whether the cache was refreshed.
     pub async fn refresh(&mut self, topics: &[String], timeout: Duration) -> bool {
         let Some(addr) = self.next_broker() else { return false };
-        let conn = self.net.connect(&addr);
+        let conn = self.connect_once(&addr);
         let request =
             Request::Metadata { topics: topics.to_vec(), allow_auto_topic_creation: self.allow_auto_topic_creation };
         let answer = conn.call(request, timeout).await;
-        tracing::trace!(%addr, ok = answer.is_ok(), "metadata refresh");
+        tracing::trace!(%addr, ok = answer.is_ok(), client = %self.net.addr(), "metadata refresh");
+        self.note_reachable(&addr, answer.is_ok());
         self.attempted_at = Some(madsim::time::Instant::now());
         let Ok(Response::Metadata(metadata)) = answer else {
             self.backoff.failed();
@@ -439,23 +501,6 @@ impl ClusterView {
             }
         }
         available
-    }
-
-    /// The open connection to a broker, opened on demand.
-    pub fn connection(&mut self, broker: BrokerId) -> Option<&Connection<Request, Response>> {
-        let addr = self.brokers.get(&broker)?.clone();
-        let stale = self.connections.get(&broker).is_none_or(|c| c.is_closed() || c.peer() != &addr);
-        if stale {
-            self.connections.insert(broker, self.net.connect(&addr));
-        }
-        self.connections.get(&broker)
-    }
-
-    /// Closes the connection to a broker (Kafka disconnects after a request timeout).
-    pub fn disconnect(&mut self, broker: BrokerId) {
-        if let Some(conn) = self.connections.remove(&broker) {
-            conn.close();
-        }
     }
 }
 

@@ -416,6 +416,7 @@ pub(super) fn consumer_config(spec: &ConsumerSpec, bootstrap: Vec<Addr>, scenari
         rejects_stale_metadata: rejects_stale_metadata(scenario),
         offset_validation: spec.config.offset_validation,
         isolation_level: spec.config.isolation_level,
+        connections: spec.config.connections,
     }
 }
 

@@ -27,6 +27,7 @@
 //! warnings where Kafka's logs them.
 
 use super::admin::{DEFAULT_API_TIMEOUT, REQUEST_TIMEOUT, RETRY_BACKOFF};
+use crate::client::connection_states::ConnectionSettings;
 use crate::client::consumer::{Consumer, ConsumerConfig};
 use crate::client::group::CoordinatorLink;
 use crate::history::{OpFn, OpType, OpValue, Recorder, Rewind, RewindMove};
@@ -260,5 +261,6 @@ fn lookup_config(bootstrap: &[Addr]) -> ConsumerConfig {
         isolation_level: IsolationLevel::ReadUncommitted,
         allow_auto_create_topics: false,
         fetch_topic_ids: false,
+        connections: ConnectionSettings::default(),
     }
 }

@@ -248,6 +248,10 @@ pub(super) const CONSUMER_CONFIG: &[&str] = &[
     "isolation.level",
     "offset_validation",
     "retry.backoff.max.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "socket.connection.setup.timeout.ms",
+    "socket.connection.setup.timeout.max.ms",
 ];
 
 /// `[[pipelines]]`: consume-transform-produce applications.
@@ -283,6 +287,10 @@ pub(super) const PIPELINE_CONSUMER_CONFIG: &[&str] = &[
     "default.api.timeout.ms",
     "offset_validation",
     "retry.backoff.max.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "socket.connection.setup.timeout.ms",
+    "socket.connection.setup.timeout.max.ms",
 ];
 
 /// `[pipelines.producer]`: `[producers.config]` without `transactional.id`, which an

@@ -325,6 +325,9 @@ pub struct ConsumerSettings {
     /// heartbeats, which back off exponentially from `retry.backoff.ms` (100) (default
     /// 1000; `None` before 3.7, where the pause is fixed).
     pub retry_backoff_max_ms: Option<u64>,
+    /// The connection settings, as [`ProducerSettings::connections`]: every connection
+    /// the consumer opens (fetches, offset requests, its group coordinator) follows them.
+    pub connections: crate::client::connection_states::ConnectionSettings,
 }
 
 impl Default for ConsumerSettings {
@@ -348,6 +351,7 @@ impl Default for ConsumerSettings {
             isolation_level: IsolationLevel::ReadUncommitted,
             offset_validation: OffsetValidation::Kip320,
             retry_backoff_max_ms: Some(crate::client::backoff::DEFAULT_RETRY_BACKOFF_MAX_MS),
+            connections: crate::client::connection_states::ConnectionSettings::default(),
         }
     }
 }

@@ -1123,8 +1123,9 @@ fn reach_goals_name_known_protocol_states_once_each() {
 }
 
 #[test]
-fn the_producer_connection_settings_follow_their_release_and_are_refused_before_it() {
+fn the_client_connection_settings_follow_their_release_and_are_refused_before_it() {
     use crate::client::backoff::RetryBackoff;
+    use crate::client::connection_states::ConnectionSettings;
     let producer = |version: &str, config: &str| {
         format!(
             "kafka_version = \"{version}\"\n{}[[producers]]\ntopic = \"orders\"\nrate_per_sec = 10\n[producers.config]\n{config}",
@@ -1156,4 +1157,30 @@ fn the_producer_connection_settings_follow_their_release_and_are_refused_before_
     );
     assert!(err(&producer("0.10", "\"reconnect.backoff.max.ms\" = 400\n"))
         .contains("reconnect.backoff.max.ms came with Kafka 0.11 (KIP-144), but kafka_version is 0.10"));
+
+    // The consumers' (and pipelines' consumers') connections follow the same settings.
+    let consumer = |version: &str, config: &str| {
+        format!(
+            "kafka_version = \"{version}\"\n{}[[consumers]]\ntopic = \"orders\"\n[consumers.config]\n{config}",
+            with_orders("")
+        )
+    };
+    let consumer_connections =
+        |version: &str, config: &str| parsed(&consumer(version, config)).consumers[0].config.connections;
+    assert_eq!(consumer_connections("3.9", "\"max.poll.records\" = 10\n"), current);
+    assert_eq!(consumer_connections("2.6", "\"max.poll.records\" = 10\n"), before_kip_601);
+    assert_eq!(
+        consumer_connections(
+            "3.9",
+            "\"reconnect.backoff.ms\" = 20\n\"socket.connection.setup.timeout.max.ms\" = 8000\n"
+        ),
+        ConnectionSettings {
+            reconnect_backoff: RetryBackoff::Exponential { base_ms: 20, max_ms: 1_000 },
+            setup_timeout: RetryBackoff::Exponential { base_ms: 10_000, max_ms: 8_000 },
+        }
+    );
+    assert!(err(&consumer("2.6", "\"socket.connection.setup.timeout.max.ms\" = 8000\n")).contains(
+        "`consumers[0].config.socket.connection.setup.timeout.max.ms`: socket.connection.setup.timeout.max.ms came \
+         with Kafka 2.7 (KIP-601)"
+    ));
 }

@@ -606,6 +606,7 @@ pub(super) fn consumer_defaults(profile: &Profile) -> ConsumerSettings {
         session_timeout_ms: profile_u64(profile, Switch::SessionTimeout),
         offset_validation: profile_choice(profile, Switch::OffsetValidation, &OFFSET_VALIDATIONS),
         retry_backoff_max_ms: default_retry_backoff_max_ms(profile),
+        connections: default_connection_settings(profile),
         ..ConsumerSettings::default()
     }
 }
@@ -698,6 +699,7 @@ pub(super) fn consumer_settings(t: &Table, has_group: bool, profile: &Profile) -
         session_timeout_ms,
         max_poll_interval_ms: opt_u64_min(t, "max.poll.interval.ms", 1)?.map_or(d.max_poll_interval_ms, |v| v.value),
         retry_backoff_max_ms: retry_backoff_max_ms(t, profile)?.map_or(d.retry_backoff_max_ms, |v| Some(v.value)),
+        connections: connection_settings(t, profile)?,
         heartbeat_interval_ms,
         partition_assignment_strategy: strategy,
         group_protocol,

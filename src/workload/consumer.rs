@@ -3,6 +3,7 @@
 
 use super::rewind::{rewind, RewindRecord};
 use super::{poll_value, Incarnation, Recovery, WorkloadContext};
+use crate::client::connection_states::ConnectionSettings;
 use crate::client::consumer::{Consumer, ConsumerConfig};
 use crate::history::{MicroOp, OpFn, OpType, OpValue, Recorder, RunPhase};
 use crate::protocol::{IsolationLevel, OffsetReset, Request, Response, TopicPartition};
@@ -138,6 +139,8 @@ pub async fn drain(
         fetch_topic_ids: false,
         // The drain must not bring a deleted topic back.
         allow_auto_create_topics: false,
+        // Kafka's current defaults, whatever the scenario's release.
+        connections: ConnectionSettings::default(),
     };
     let mut consumer = Consumer::new(net, config);
     let topics: std::collections::BTreeSet<String> = expected.iter().map(|tp| tp.topic.to_string()).collect();

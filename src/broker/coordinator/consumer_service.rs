@@ -7,8 +7,10 @@
 //! Kafka's does: the records stay in the leader's log and in memory (a lost leadership
 //! unloads the partition anyway).
 //!
-//! Simplified: a heartbeat that writes nothing is answered at once (Kafka waits for the
-//! high watermark to pass the partition's last written offset).
+//! A heartbeat that writes nothing is answered once the partition's earlier writes are
+//! replicated: at once if they are, otherwise when the high watermark reaches the log's
+//! end (Kafka's `CoordinatorRuntime` defers such a read-only write event until
+//! `lastCommittedOffset` reaches `lastWrittenOffset`).
 
 use super::consumer_group::{regex, ConsumerGroup, Context};
 use super::ownership::owned_partition;
@@ -76,7 +78,11 @@ pub(super) async fn heartbeat(shared: &SharedBroker, request: ConsumerHeartbeat)
         resolve_regexes(shared, tp.clone(), request.group.clone(), regexes);
     }
     tracing::debug!(group = %request.group, member = %answer.member_id, epoch = answer.member_epoch, records = records.len(), "ConsumerGroupHeartbeat");
-    if let Err(error) = store(shared, &tp, &request.group, &records).await {
+    let stored = match records.is_empty() {
+        true => earlier_writes_committed(shared, &tp).await,
+        false => store(shared, &tp, &request.group, &records).await,
+    };
+    if let Err(error) = stored {
         return refuse(error);
     }
     if request.member_epoch > 0 && answer.member_epoch > request.member_epoch {
@@ -110,6 +116,19 @@ fn resolve_regexes(shared: &SharedBroker, tp: TopicPartition, group_id: String, 
         tracing::debug!(group = %group_id, records = records.len(), "regular expressions resolved");
         let _ = store(&shared, &tp, &group_id, &records).await;
     });
+}
+
+/// Waits until the offsets partition's earlier writes are replicated (see the module's
+/// documentation), within `offsets.commit.timeout.ms`, with the errors a failed write
+/// answers.
+async fn earlier_writes_committed(shared: &SharedBroker, tp: &TopicPartition) -> Result<(), ErrorCode> {
+    let deadline = clock::now() + std::time::Duration::from_millis(super::service::COMMIT_TIMEOUT_MS);
+    match crate::broker::produce::log_end_committed(shared, tp, deadline).await {
+        None => Ok(()),
+        // As `append` maps a failed write (`GroupCoordinatorService.handleOperationException`).
+        Some(ErrorCode::NotLeaderOrFollower) => Err(ErrorCode::NotCoordinator),
+        Some(_) => Err(ErrorCode::CoordinatorNotAvailable),
+    }
 }
 
 /// Writes a consumer group's records to its offsets partition (nothing to do for none).

@@ -33,7 +33,7 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
 /// `offsets.commit.timeout.ms`: how long a write to an offsets partition may wait for
 /// its ISR, in milliseconds.
-const COMMIT_TIMEOUT_MS: u64 = 5_000;
+pub(super) const COMMIT_TIMEOUT_MS: u64 = 5_000;
 
 /// What the coordinator holds for the offsets partitions it leads.
 #[derive(Default)]

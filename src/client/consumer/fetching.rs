@@ -8,6 +8,7 @@
 //! [`InFlightFetches`]: crate::client::fetch_buffer::InFlightFetches
 
 use super::{ConsumedRecord, Consumer, ConsumerError, APPLICATION_POLL_TIMEOUT};
+use crate::client::connection_states::Usable;
 use crate::client::fetch_buffer::{CompletedFetch, FetchOutcome};
 use crate::client::isolation::{fetched_items, Fetched};
 use crate::protocol::{
@@ -43,6 +44,9 @@ impl Consumer {
     pub async fn poll_within(&mut self, timeout: Duration) -> Result<Vec<ConsumedRecord>, ConsumerError> {
         let until = clock::now() + timeout;
         let request_timeout = Duration::from_millis(self.config.request_timeout_ms);
+        // A connection found closed (refused, reset, or given up at its setup timeout)
+        // asks for an update (`DefaultMetadataUpdater.handleServerDisconnect`).
+        self.need_metadata |= self.connections.take_disconnect();
         // Kafka's `Metadata.updateRequested` or the cached metadata older than
         // `metadata.max.age.ms` (`Metadata.timeToNextUpdate`).
         if self.metadata_due() {
@@ -60,17 +64,20 @@ impl Consumer {
             self.send_fetches();
             return Ok(records);
         }
-        let sent = self.send_fetches();
+        let round = self.send_fetches();
         if !self.assignment.is_empty() && self.assignment.iter().all(|tp| self.is_paused(tp)) {
             // Nothing to fetch by the application's choice: no leader to look up, and no
             // answer in flight to wait for (simplified: Kafka's poll waits its timeout).
             return Ok(Vec::new());
         }
-        if !sent && self.in_flight.is_empty() {
+        if !round.sent && self.in_flight.is_empty() {
             // No leader known for anything to fetch: wait for the metadata update that
             // asks for one, at most the refresh backoff (Kafka caps the poll's wait at
-            // `retry.backoff.ms` while positions are missing).
-            self.need_metadata = true;
+            // `retry.backoff.ms` while nothing is in flight). A leader in reconnect
+            // backoff needs no update: its disconnect asked for one already.
+            if !round.backing_off {
+                self.need_metadata = true;
+            }
             sleep(timeout.min(Duration::from_millis(100))).await;
             return Ok(Vec::new());
         }
@@ -85,8 +92,9 @@ impl Consumer {
 
     /// Sends a fetch to every leader of a partition that can be fetched now: assigned,
     /// not paused, with a validated position, nothing buffered, and no fetch in flight
-    /// to its leader (`AbstractFetch.prepareFetchRequests`). Returns whether one was sent.
-    fn send_fetches(&mut self) -> bool {
+    /// to its leader (`AbstractFetch.prepareFetchRequests`), and whose leader is not in
+    /// reconnect backoff.
+    fn send_fetches(&mut self) -> FetchRound {
         let kip320 = self.config.offset_validation == OffsetValidation::Kip320;
         let buffered = self.buffer.partitions();
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
@@ -117,15 +125,25 @@ impl Consumer {
         }
         let max_wait_ms = self.config.fetch_max_wait_ms;
         let deadline = clock::now() + Duration::from_millis(self.config.request_timeout_ms + max_wait_ms);
-        let mut sent = false;
+        let mut round = FetchRound::default();
         for (leader, partitions) in by_leader {
-            let Some(conn) = self.view.connection(leader) else {
+            let conn = match self.connections.usable(leader, self.view.broker_addr(leader)) {
+                Usable::Yes(conn) => conn,
+                // `prepareFetchRequests` skips a node in reconnect backoff ("awaiting
+                // reconnect backoff"): its partitions are fetched once it ends.
+                Usable::BackingOff => {
+                    tracing::debug!(%leader, "fetch skipped: the leader is in reconnect backoff");
+                    round.backing_off = true;
+                    continue;
+                }
                 // A leader id whose broker the metadata does not list has no known node:
                 // Kafka's `Metadata.currentLeader` gives no leader then, and
                 // `AbstractFetch.prepareFetchRequests` requests a metadata update instead
                 // of fetching (without one the partition waited out metadata.max.age.ms).
-                self.need_metadata = true;
-                continue;
+                Usable::UnknownBroker => {
+                    self.need_metadata = true;
+                    continue;
+                }
             };
             let fetched_from = partitions.iter().map(|p| (p.tp.clone(), p.fetch_offset)).collect();
             let request = FetchRequest {
@@ -136,10 +154,10 @@ impl Consumer {
                 partitions,
                 isolation_level: self.config.isolation_level,
             };
-            self.in_flight.sent(leader, conn.send(Request::Fetch(request)), deadline, fetched_from);
-            sent = true;
+            self.in_flight.sent(leader, conn.id(), conn.send(Request::Fetch(request)), deadline, fetched_from);
+            round.sent = true;
         }
-        sent
+        round
     }
 
     /// Takes in settled fetches: each answered partition joins the buffer; a leader
@@ -152,7 +170,7 @@ impl Consumer {
                         self.buffer.push(CompletedFetch { answer, fetch_offset, items: None });
                     }
                 }
-                FetchOutcome::Failed(_) => self.connection_failed(leader),
+                FetchOutcome::Failed { conn, .. } => self.connection_failed(leader, conn),
             }
         }
     }
@@ -290,4 +308,13 @@ impl Consumer {
             self.fetch_order.push(moved);
         }
     }
+}
+
+/// What one round of [`Consumer::send_fetches`] did.
+#[derive(Default)]
+struct FetchRound {
+    /// A fetch went out.
+    sent: bool,
+    /// A leader was left out because it is in reconnect backoff.
+    backing_off: bool,
 }

@@ -112,7 +112,9 @@ impl Consumer {
     /// `sendListOffsetRequest` per node). Each partition answered maps to what its leader
     /// found (`None` when no offset matches, a timestamp past every record) and the topic
     /// whose log answered; one whose leader is unknown, unreachable or answered an error
-    /// is left out, and the metadata is refreshed on the next poll.
+    /// is left out, and the metadata is refreshed on the next poll. A leader in
+    /// reconnect backoff is not asked (`groupListOffsetRequests`: "unavailable for
+    /// fetching offset until reconnect backoff expires").
     pub(super) async fn list_offsets_at(
         &mut self,
         wanted: &[(TopicPartition, OffsetSpec)],
@@ -130,12 +132,12 @@ impl Consumer {
         }
         let mut pending = Vec::new();
         for (leader, partitions) in by_leader {
-            let Some(conn) = self.view.connection(leader) else { continue };
+            let Some(conn) = self.connection_to(leader) else { continue };
             let request = Request::ListOffsets(ListOffsetsRequest { partitions, isolation_level });
-            pending.push(answer_from(leader, conn.send(request), timeout));
+            pending.push(answer_from(leader, conn.id(), conn.send(request), timeout));
         }
         let mut found = BTreeMap::new();
-        for (leader, answer) in join_all(pending).await {
+        for ((leader, conn), answer) in join_all(pending).await {
             match answer {
                 Ok(Response::ListOffsets(parts)) => {
                     for part in parts {
@@ -151,7 +153,7 @@ impl Consumer {
                     }
                 }
                 Ok(_) => self.need_metadata = true,
-                Err(_) => self.connection_failed(leader),
+                Err(_) => self.connection_failed(leader, conn),
             }
         }
         found

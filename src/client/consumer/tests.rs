@@ -126,6 +126,7 @@ fn consumer(net: &Network<Request, Response>) -> Consumer {
         isolation_level: Default::default(),
         fetch_topic_ids: false,
         allow_auto_create_topics: false,
+        connections: Default::default(),
     };
     Consumer::new(net.add_host(&Addr::new("client")), config)
 }
@@ -298,11 +299,16 @@ fn a_poll_does_not_wait_for_a_leader_that_does_not_answer() {
         let to_broker_2 = || fetches.lock().unwrap().iter().filter(|(broker, _)| *broker == 2).count();
         assert_eq!(to_broker_2(), 1, "one fetch in flight to broker 2, not one per poll");
         // Past request.timeout.ms (2 s) plus fetch.max.wait.ms the fetch times out, the
-        // connection is closed and the metadata refreshed; then broker 2 is asked again.
+        // connection is closed and the metadata refreshed; broker 2 waits out its
+        // reconnect backoff (50 ms ±20%: `isUnavailable`), then is asked again.
         sleep(Duration::from_millis(2_200)).await;
         consumer.poll().await.expect("no error to raise");
         assert!(consumer.need_metadata, "the timed-out fetch asks for a metadata refresh");
+        assert_eq!(to_broker_2(), 1, "no fetch to broker 2 in its reconnect backoff");
+        sleep(Duration::from_millis(100)).await;
         consumer.poll().await.expect("no error to raise");
+        // The fetch waits behind the new connection's handshake.
+        sleep(Duration::from_millis(100)).await;
         assert_eq!(to_broker_2(), 2);
         assert_eq!(consumer.position(&TopicPartition::new("t", 1)), Some(0));
     });

@@ -5,8 +5,9 @@
 //! `lookupCoordinator` / `markCoordinatorUnknown`, and the `TransactionManager`'s
 //! FindCoordinator handling.
 
+use crate::client::connection_states::ConnectionSettings;
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Request, Response, TxnRequest, TxnResponse};
-use crate::sim::net::{Addr, Connection, NodeNet};
+use crate::sim::net::{Addr, ConnectOptions, Connection, NodeNet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,6 +61,11 @@ pub struct CoordinatorLink {
     /// How long a FindCoordinator may wait (the client's `request.timeout.ms`); `None`:
     /// as long as the request it precedes.
     find_timeout: Option<Duration>,
+    /// The client's connection settings: each connection the link opens gives up its
+    /// handshake at the first setup timeout. Simplified: a failed coordinator
+    /// connection is looked up and opened again at the next request, without Kafka's
+    /// reconnect backoff or a setup timeout that grows.
+    connection_settings: ConnectionSettings,
 }
 
 /// Why a request to the coordinator got no usable answer.
@@ -95,6 +101,7 @@ impl CoordinatorLink {
             known,
             connected_in: 0,
             find_timeout: None,
+            connection_settings: ConnectionSettings::default(),
         }
     }
 
@@ -115,6 +122,18 @@ impl CoordinatorLink {
     pub fn finding_within(mut self, request_timeout: Duration) -> Self {
         self.find_timeout = Some(request_timeout);
         self
+    }
+
+    /// This link, opening its connections with the client's `settings` (Kafka's current
+    /// defaults until set).
+    pub fn connecting_with(mut self, settings: ConnectionSettings) -> Self {
+        self.connection_settings = settings;
+        self
+    }
+
+    /// The client's connection settings.
+    pub fn connection_settings(&self) -> ConnectionSettings {
+        self.connection_settings
     }
 
     /// The network handle the link connects through.
@@ -168,12 +187,18 @@ impl CoordinatorLink {
 
     /// A connection to `coordinator` on the channel this link's key uses.
     fn connect(&self, coordinator: &Addr) -> Connection<Request, Response> {
-        match self.key {
-            CoordinatorKey::Group(_) => self.net.connect(coordinator),
-            CoordinatorKey::Transaction(_) => {
-                self.net.connect_on(coordinator, crate::protocol::TRANSACTION_COORDINATOR_CHANNEL)
-            }
-        }
+        let channel = match self.key {
+            CoordinatorKey::Group(_) => None,
+            CoordinatorKey::Transaction(_) => Some(crate::protocol::TRANSACTION_COORDINATOR_CHANNEL),
+        };
+        self.connect_with(coordinator, channel)
+    }
+
+    /// A connection to `broker` (on `channel`, if named) that gives up its handshake at
+    /// the client's first setup timeout.
+    fn connect_with(&self, broker: &Addr, channel: Option<&'static str>) -> Connection<Request, Response> {
+        let setup_timeout = Some(self.connection_settings.first_setup_timeout());
+        self.net.connect_with(broker, ConnectOptions { channel, setup_timeout, ..ConnectOptions::default() })
     }
 
     /// Asks one broker (rotating) which broker coordinates the group and connects to it.
@@ -189,7 +214,7 @@ impl CoordinatorLink {
                 Request::Txn(TxnRequest::FindCoordinator { transactional_id: id.clone() })
             }
         };
-        let conn = self.net.connect(&broker);
+        let conn = self.connect_with(&broker, None);
         let answer = conn.call(request, timeout).await;
         conn.close();
         match answer {

@@ -41,7 +41,8 @@ pub(super) struct Joiner {
 impl Joiner {
     /// Rounds over `link` (the member's link to its coordinator) with an empty view.
     pub fn new(link: CoordinatorLink, bootstrap: &[Addr]) -> Self {
-        let view = ClusterView::new(link.net().clone(), bootstrap.to_vec());
+        let mut view = ClusterView::new(link.net().clone(), bootstrap.to_vec());
+        view.set_connection_settings(link.connection_settings());
         Joiner { link, view }
     }
 }

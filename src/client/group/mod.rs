@@ -474,4 +474,5 @@ fn group_link(
     CoordinatorLink::new(net.clone(), consumer_config.bootstrap.clone(), group)
         .sharing(known)
         .finding_within(Duration::from_millis(consumer_config.request_timeout_ms))
+        .connecting_with(consumer_config.connections)
 }

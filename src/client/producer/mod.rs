@@ -123,9 +123,11 @@ impl Producer {
     /// Starts a producer and its sender task on the calling node.
     pub fn new(net: NodeNet<Request, Response>, config: ProducerConfig) -> Self {
         let txn_link = config.transactional_id.as_ref().map(|id| {
-            tokio::sync::Mutex::new(CoordinatorLink::for_transactions(net.clone(), config.bootstrap.clone(), id))
+            let link = CoordinatorLink::for_transactions(net.clone(), config.bootstrap.clone(), id);
+            tokio::sync::Mutex::new(link.connecting_with(config.connections))
         });
         let mut view = ClusterView::new(net.clone(), config.bootstrap.clone());
+        view.set_connection_settings(config.connections);
         view.allow_auto_topic_creation(true);
         let refresh_backoff = RetryBackoff::new(config.retry_backoff_ms.max(1), config.retry_backoff_max_ms);
         view.set_refresh_backoff(refresh_backoff, Duration::from_millis(config.metadata_max_age_ms));
@@ -335,6 +337,7 @@ impl Producer {
         let mut links = self.group_links.lock().await;
         let group_link = links.entry(metadata.group_id.clone()).or_insert_with(|| {
             CoordinatorLink::new(self.net.clone(), self.shared.config.bootstrap.clone(), &metadata.group_id)
+                .connecting_with(self.shared.config.connections)
         });
         transactions::txn_offset_commit(&self.shared, group_link, producer, offsets, metadata, deadline)
             .await

@@ -22,10 +22,10 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView, mut c
     // `Sender`'s own pauses (no node for InitProducerId) stay `retry.backoff.ms` in every
     // release: KIP-580 left `Sender.maybeSendAndPollTransactionalRequest` fixed.
     let retry_backoff = Duration::from_millis(config.retry_backoff_ms.max(1));
-    let mut txn_link = config
-        .transactional_id
-        .as_ref()
-        .map(|id| CoordinatorLink::for_transactions(view.net().clone(), config.bootstrap.clone(), id));
+    let mut txn_link = config.transactional_id.as_ref().map(|id| {
+        CoordinatorLink::for_transactions(view.net().clone(), config.bootstrap.clone(), id)
+            .connecting_with(config.connections)
+    });
     loop {
         let notified = shared.wake.notified();
         let connection_changed = connection_changes.notified();
@@ -44,7 +44,7 @@ pub(super) async fn run_sender(shared: Arc<Shared>, mut view: ClusterView, mut c
             view.reset_equivalent_responses();
         }
         let max_age = Duration::from_millis(config.metadata_max_age_ms);
-        let need_metadata = need_metadata || view.update_requested() || connections.take_disconnect();
+        let need_metadata = need_metadata || view.update_requested();
         if need_metadata || view.older_than(max_age) {
             // Kafka's `Metadata.timeToNextUpdate`: a requested update, a closed connection
             // or an expired cache waits the refresh backoff after the last refresh,

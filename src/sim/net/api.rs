@@ -52,21 +52,38 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> NodeNet<Req, Res
     /// requests sent before the handshake completes queue behind the SYN; if the server
     /// cannot be reached they fail with [`NetError::Disconnected`] or time out.
     pub fn connect(&self, server: &Addr) -> Connection<Req, Resp> {
-        self.net.open(&self.addr, server, None, None)
+        self.connect_with(server, ConnectOptions::default())
     }
 
     /// [`NodeNet::connect`] for a named purpose (`channel`, such as Kafka's
     /// `alter-partition`): a stuck-connection fault names its connections by it.
     pub fn connect_on(&self, server: &Addr, channel: &'static str) -> Connection<Req, Resp> {
-        self.net.open(&self.addr, server, Some(channel), None)
+        self.connect_with(server, ConnectOptions { channel: Some(channel), ..ConnectOptions::default() })
     }
 
-    /// [`NodeNet::connect`] for a client that waits for the handshake before it sends,
-    /// as Kafka's `NetworkClient` does: `watcher` is told whenever the connection's
-    /// [`ConnectionState`] changes (established, closed or reset).
-    pub fn connect_watched(&self, server: &Addr, watcher: Arc<tokio::sync::Notify>) -> Connection<Req, Resp> {
-        self.net.open(&self.addr, server, None, Some(watcher))
+    /// [`NodeNet::connect`] with the [`ConnectOptions`] a Kafka client gives.
+    pub fn connect_with(&self, server: &Addr, options: ConnectOptions) -> Connection<Req, Resp> {
+        self.net.open(&self.addr, server, options)
     }
+}
+
+/// How a connection is opened (see [`NodeNet::connect_with`]).
+#[derive(Clone, Default)]
+pub struct ConnectOptions {
+    /// A named purpose (a Kafka channel such as `alter-partition`), by which a
+    /// stuck-connection fault names its connections.
+    pub channel: Option<&'static str>,
+    /// Told whenever the connection's [`ConnectionState`] changes (established, closed or
+    /// reset): for a client that waits for the handshake before it sends, as Kafka's
+    /// `NetworkClient` does.
+    pub watcher: Option<Arc<tokio::sync::Notify>>,
+    /// How long the client waits for the handshake: a connection not established by
+    /// then is closed by its client, and the requests queued behind its SYN fail with
+    /// [`NetError::Disconnected`]. Kafka's clients close it at
+    /// `socket.connection.setup.timeout.ms` (KIP-601, 2.7+), older ones when the kernel
+    /// gives up on its SYN (`tcp_syn_retries`). `None`: the client waits as long as its
+    /// requests do (the brokers' connections; see `client::connection_states`).
+    pub setup_timeout: Option<Duration>,
 }
 
 impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, Resp> {
@@ -88,6 +105,12 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Connection<Req, 
             Some(conn) if conn.established => ConnectionState::Established,
             Some(_) => ConnectionState::Connecting,
         }
+    }
+
+    /// When the connection closed, as its client sees it (closed, refused, reset, or given
+    /// up at its setup timeout); `None` while it is open or connecting.
+    pub fn closed_at(&self) -> Option<madsim::time::Instant> {
+        self.closed.get()
     }
 
     /// The connection's number in the run: it tells a connection from a later one to

@@ -7,6 +7,7 @@
 //! latency and retransmission delays from the seed, hold messages on a blocked link
 //! until it heals, make the copies of the duplication fault and count what was delivered.
 
+use super::api::ConnectOptions;
 use super::arrivals::Arrivals;
 use super::{Addr, NetConfig, NetError};
 use crate::sim::clock;
@@ -60,6 +61,26 @@ pub struct Connection<Req, Resp> {
     pub(super) id: ConnId,
     pub(super) peer: Addr,
     pub(super) net: Network<Req, Resp>,
+    /// When the client's side closed, shared with the fabric's record of the connection.
+    pub(super) closed: Arc<ClosedAt>,
+}
+
+/// When a connection closed as its client sees it (closed, refused, reset, or given up
+/// at its setup timeout): kept beside the fabric's record, which goes once both sides
+/// are done, so that a client that looks later still learns when.
+#[derive(Default)]
+pub(super) struct ClosedAt(Mutex<Option<Instant>>);
+
+impl ClosedAt {
+    /// The instant it closed, if it did.
+    pub(super) fn get(&self) -> Option<Instant> {
+        *self.0.lock().expect("closed-at poisoned")
+    }
+
+    /// Notes that it closed now, unless it had already.
+    fn mark(&self) {
+        self.0.lock().expect("closed-at poisoned").get_or_insert_with(clock::now);
+    }
 }
 
 /// A request received by a server, with the means to answer it.
@@ -162,6 +183,8 @@ pub(super) struct Conn<Req, Resp> {
     /// Told when the client's view of the connection changes: established, or closed
     /// (see [`ConnectionState`]).
     pub(super) watcher: Option<Arc<Notify>>,
+    /// When the client's side closed, which its handle reads.
+    pub(super) closed: Arc<ClosedAt>,
     pub(super) to_server: Pipe<Req, Resp>,
     pub(super) to_client: Pipe<Req, Resp>,
 }
@@ -275,14 +298,11 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         }
     }
 
-    /// Opens a connection from `client` to `server` and starts its delivery tasks.
-    pub(super) fn open(
-        &self,
-        client: &Addr,
-        server: &Addr,
-        channel: Option<&'static str>,
-        watcher: Option<Arc<Notify>>,
-    ) -> Connection<Req, Resp> {
+    /// Opens a connection from `client` to `server` and starts its delivery tasks (and,
+    /// with a setup timeout, the timer that gives up on its handshake).
+    pub(super) fn open(&self, client: &Addr, server: &Addr, options: ConnectOptions) -> Connection<Req, Resp> {
+        let ConnectOptions { channel, watcher, setup_timeout } = options;
+        let closed = Arc::new(ClosedAt::default());
         let mut fabric = self.lock();
         let id = fabric.next_conn_id;
         fabric.next_conn_id += 1;
@@ -302,6 +322,7 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             client_closed: false,
             established: false,
             watcher,
+            closed: closed.clone(),
             to_server: new_pipe(),
             to_client: new_pipe(),
         };
@@ -314,7 +335,25 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             let net = self.clone();
             self.wire.spawn(async move { net.run_pipe(id, direction).await });
         }
-        Connection { id, peer: server.clone(), net: self.clone() }
+        if let Some(setup_timeout) = setup_timeout {
+            let net = self.clone();
+            self.wire.spawn(async move {
+                madsim::time::sleep(setup_timeout).await;
+                net.give_up_handshake(id);
+            });
+        }
+        Connection { id, peer: server.clone(), net: self.clone(), closed }
+    }
+
+    /// The client's setup timeout ran out: a connection still waiting for its handshake is
+    /// closed (Kafka's `NetworkClient.handleTimedOutConnections`, or the kernel giving up
+    /// on the SYN). One the server accepted in time, or already closed, is left alone.
+    fn give_up_handshake(&self, conn_id: ConnId) {
+        let connecting = self.lock().conns.get(&conn_id).is_some_and(|c| !c.established && !c.client_closed);
+        if connecting {
+            tracing::debug!(conn = conn_id, "connection setup timed out");
+            self.close(conn_id);
+        }
     }
 
     /// Delivers one direction of a connection, in arrival order, until the connection ends.
@@ -596,6 +635,7 @@ impl<Req: Send, Resp: Send> RequestOrder for Mutex<Fabric<Req, Resp>> {
 /// Fails every request the client still awaits on `conn`: the connection is closed or
 /// reset, as its watcher is told.
 pub(super) fn fail_pending<Req, Resp>(conn: &mut Conn<Req, Resp>, error: NetError) {
+    conn.closed.mark();
     conn.held.clear();
     for (_, waiter) in std::mem::take(&mut conn.pending) {
         let _ = waiter.send(Err(error));

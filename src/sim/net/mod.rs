@@ -42,7 +42,7 @@ mod arrivals;
 mod control;
 mod fabric;
 
-pub use api::{ConnectionState, Listener, PendingResponse};
+pub use api::{ConnectOptions, ConnectionState, Listener, PendingResponse};
 pub use control::HostDown;
 pub use fabric::{ConnId, Connection, Incoming, NetStats, Network, NodeNet, Responder, ServerConn};
 

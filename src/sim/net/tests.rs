@@ -2,7 +2,7 @@
 //! each fault primitive, shown on a tiny echo service (`u64` requests, `u64` responses)
 //! inside a seeded madsim runtime. Every time measured here is simulated time.
 
-use super::{Addr, ConnectionState, HostDown, NetConfig, NetError, Network, NodeNet};
+use super::{Addr, ConnectOptions, ConnectionState, HostDown, NetConfig, NetError, Network, NodeNet};
 use madsim::runtime::{Handle, NodeHandle, Runtime};
 use madsim::time::{sleep, Instant};
 use std::future::Future;
@@ -872,7 +872,7 @@ fn a_connection_is_established_one_round_trip_after_its_syn_and_its_watcher_is_t
         let watcher = Arc::new(tokio::sync::Notify::new());
         let told = watcher.notified();
         let start = Instant::now();
-        let conn = net.add_host(&client_addr()).connect_watched(&server_addr(), watcher.clone());
+        let conn = net.add_host(&client_addr()).connect_with(&server_addr(), watched(&watcher));
         assert_eq!(conn.state(), ConnectionState::Connecting);
         told.await;
         assert_eq!(conn.state(), ConnectionState::Established);
@@ -889,7 +889,7 @@ fn a_host_nobody_listens_on_refuses_the_connection_and_its_watcher_is_told() {
         let watcher = Arc::new(tokio::sync::Notify::new());
         let told = watcher.notified();
         let start = Instant::now();
-        let conn = net.add_host(&client_addr()).connect_watched(&server_addr(), watcher.clone());
+        let conn = net.add_host(&client_addr()).connect_with(&server_addr(), watched(&watcher));
         told.await;
         assert_eq!(conn.state(), ConnectionState::Closed);
         assert_about(start.elapsed(), ms(5)); // the SYN's trip: the reset is the refusal
@@ -923,5 +923,41 @@ fn a_connection_closed_before_its_handshake_completed_delivers_nothing() {
         net.unblock(&client_addr(), &server_addr());
         sleep(ms(100)).await;
         assert_eq!(server.log.values(), vec![2, 3]);
+    });
+}
+
+/// Options that tell `watcher` of the connection's changes.
+fn watched(watcher: &Arc<tokio::sync::Notify>) -> ConnectOptions {
+    ConnectOptions { watcher: Some(watcher.clone()), ..ConnectOptions::default() }
+}
+
+#[test]
+fn a_connection_not_established_within_its_setup_timeout_is_closed_and_its_requests_fail() {
+    simulate(44, || async {
+        let net = network_with_latency(5, 5);
+        let server = Server::start(&net);
+        sleep(ms(1)).await;
+        let client = net.add_host(&client_addr());
+        let within = |ms_: u64| ConnectOptions { setup_timeout: Some(ms(ms_)), ..ConnectOptions::default() };
+        // Established after one trip, well within its 100 ms: the timeout changes nothing.
+        let conn = client.connect_with(&server_addr(), within(100));
+        assert_eq!(conn.call(1, ms(50)).await, Ok(1));
+        sleep(ms(200)).await;
+        assert_eq!(conn.state(), ConnectionState::Established);
+        assert_eq!(conn.call(2, ms(50)).await, Ok(2));
+        // A machine without power never answers the SYN: the client gives up at the
+        // timeout, the request queued behind the SYN fails then, and the watcher is told.
+        server.crash(&net, HostDown::Silent);
+        let watcher = Arc::new(tokio::sync::Notify::new());
+        let told = watcher.notified();
+        let start = Instant::now();
+        let conn =
+            client.connect_with(&server_addr(), ConnectOptions { watcher: Some(watcher.clone()), ..within(300) });
+        let queued = conn.send(3);
+        assert_eq!(queued.wait(Duration::from_secs(10)).await, Err(NetError::Disconnected));
+        assert_about(start.elapsed(), ms(300));
+        told.await;
+        assert_eq!(conn.state(), ConnectionState::Closed);
+        assert_eq!(server.log.values(), vec![1, 2], "nothing of the closed connection arrives");
     });
 }
