@@ -29,7 +29,7 @@
 //! - Kafka notices a setup timeout at its next poll after it (`NetworkClient.poll`);
 //!   kafkasim's connection closes at the timeout itself.
 //! - A client's metadata requests and coordinator lookups each open a connection of
-//!   their own (with the first setup timeout, [`ConnectionSettings::first_setup_timeout`])
+//!   their own (with the first setup timeout, [`ConnectionSettings::one_off`])
 //!   to the next broker in turn, leaving out one whose last such request failed until
 //!   its backoff ends (`ClusterView`), where Kafka sends them to its least loaded node
 //!   over the connections it keeps (`NetworkClient.leastLoadedNode`).
@@ -68,10 +68,11 @@ pub struct ConnectionSettings {
 }
 
 impl ConnectionSettings {
-    /// The setup timeout of a first connection attempt, its jitter drawn now: for the
-    /// connections a client opens outside [`NodeConnections`].
-    pub fn first_setup_timeout(&self) -> Duration {
-        self.setup_timeout.backoff(0)
+    /// How a client opens a connection for one request, outside [`NodeConnections`] (on
+    /// `channel`, if named): it gives up its handshake at the first setup timeout, its
+    /// jitter drawn now.
+    pub fn one_off(&self, channel: Option<&'static str>) -> ConnectOptions {
+        ConnectOptions { channel, setup_timeout: Some(self.setup_timeout.backoff(0)), ..ConnectOptions::default() }
     }
 }
 

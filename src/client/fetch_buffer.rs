@@ -101,13 +101,9 @@ struct InFlightFetch {
 pub enum FetchOutcome {
     /// The leader answered: its partitions, each with the position it was fetched from.
     Answered(Vec<(FetchPartitionResponse, Offset)>),
-    /// No answer: the connection failed, or the request timed out.
-    Failed {
-        /// The connection the fetch went on.
-        conn: ConnId,
-        /// What happened to it.
-        error: NetError,
-    },
+    /// No answer (the connection failed, or the request timed out) on the connection the
+    /// fetch went on.
+    Failed(ConnId),
 }
 
 /// The fetches in flight, at most one per leader.
@@ -171,7 +167,7 @@ impl InFlightFetches {
             self.by_leader.iter().filter(|(_, fetch)| fetch.deadline <= now).map(|(leader, _)| *leader).collect();
         for leader in timed_out {
             let fetch = self.by_leader.remove(&leader).expect("timed out while in flight");
-            settled.push((leader, FetchOutcome::Failed { conn: fetch.conn, error: NetError::Timeout }));
+            settled.push((leader, FetchOutcome::Failed(fetch.conn)));
         }
         settled.sort_by_key(|(leader, _)| *leader);
         settled
@@ -194,7 +190,6 @@ fn outcome(
                 })
                 .collect(),
         ),
-        Ok(_) => FetchOutcome::Failed { conn, error: NetError::Disconnected },
-        Err(error) => FetchOutcome::Failed { conn, error },
+        _ => FetchOutcome::Failed(conn),
     }
 }

@@ -8,7 +8,7 @@ use crate::protocol::{
     BrokerId, LeaderEpoch, PartitionMetadata, ProducerIdAndEpoch, Request, Response, TopicId, TopicPartition,
 };
 use crate::sim::clock;
-use crate::sim::net::{Addr, ConnectOptions, Connection, NodeNet};
+use crate::sim::net::{Addr, Connection, NodeNet};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -250,8 +250,7 @@ impl ClusterView {
     /// A connection of its own to `addr`, for one request (see
     /// `client::connection_states`' simplifications).
     fn connect_once(&self, addr: &Addr) -> Connection<Request, Response> {
-        let setup_timeout = Some(self.connection_settings.first_setup_timeout());
-        self.net.connect_with(addr, ConnectOptions { setup_timeout, ..ConnectOptions::default() })
+        self.net.connect_with(addr, self.connection_settings.one_off(None))
     }
 
     /// Whether answers with an older leader epoch than one seen are ignored for that

@@ -15,7 +15,7 @@
 use super::consumer_group::{regex, ConsumerGroup, Context};
 use super::ownership::owned_partition;
 use super::records::{self, ConsumerGroupRecord};
-use super::service::{append, now_ms, State};
+use super::service::{append, earlier_writes_committed, now_ms, State};
 use crate::broker::SharedBroker;
 use crate::coverage::ReachedState;
 use crate::protocol::{ConsumerHeartbeat, ErrorCode, GroupResponse, TopicPartition};
@@ -116,19 +116,6 @@ fn resolve_regexes(shared: &SharedBroker, tp: TopicPartition, group_id: String, 
         tracing::debug!(group = %group_id, records = records.len(), "regular expressions resolved");
         let _ = store(&shared, &tp, &group_id, &records).await;
     });
-}
-
-/// Waits until the offsets partition's earlier writes are replicated (see the module's
-/// documentation), within `offsets.commit.timeout.ms`, with the errors a failed write
-/// answers.
-async fn earlier_writes_committed(shared: &SharedBroker, tp: &TopicPartition) -> Result<(), ErrorCode> {
-    let deadline = clock::now() + std::time::Duration::from_millis(super::service::COMMIT_TIMEOUT_MS);
-    match crate::broker::produce::log_end_committed(shared, tp, deadline).await {
-        None => Ok(()),
-        // As `append` maps a failed write (`GroupCoordinatorService.handleOperationException`).
-        Some(ErrorCode::NotLeaderOrFollower) => Err(ErrorCode::NotCoordinator),
-        Some(_) => Err(ErrorCode::CoordinatorNotAvailable),
-    }
 }
 
 /// Writes a consumer group's records to its offsets partition (nothing to do for none).

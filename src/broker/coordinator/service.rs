@@ -33,7 +33,7 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
 /// `offsets.commit.timeout.ms`: how long a write to an offsets partition may wait for
 /// its ISR, in milliseconds.
-pub(super) const COMMIT_TIMEOUT_MS: u64 = 5_000;
+const COMMIT_TIMEOUT_MS: u64 = 5_000;
 
 /// What the coordinator holds for the offsets partitions it leads.
 #[derive(Default)]
@@ -411,11 +411,31 @@ pub(super) async fn append_batch(
     let written = produce::produce(shared, request).await;
     match written.first().and_then(|r| r.error) {
         None => Ok(()),
-        Some(ErrorCode::NotLeaderOrFollower) => Err(ErrorCode::NotCoordinator),
         // A transactional batch of a fenced producer epoch, told as the produce path
         // tells it; the caller answers PRODUCER_FENCED.
         Some(ErrorCode::InvalidProducerEpoch) if transactional => Err(ErrorCode::InvalidProducerEpoch),
-        Some(_) => Err(ErrorCode::CoordinatorNotAvailable),
+        Some(error) => Err(write_failed(error)),
+    }
+}
+
+/// Waits until the offsets partition's earlier writes are replicated, within
+/// `offsets.commit.timeout.ms`: a write operation that produced no records (see
+/// `consumer_service`), with the errors a failed write answers.
+pub(super) async fn earlier_writes_committed(shared: &SharedBroker, tp: &TopicPartition) -> Result<(), ErrorCode> {
+    let deadline = clock::now() + Duration::from_millis(COMMIT_TIMEOUT_MS);
+    match produce::log_end_committed(shared, tp, deadline).await {
+        None => Ok(()),
+        Some(error) => Err(write_failed(error)),
+    }
+}
+
+/// What a coordinator answers when its write to the offsets partition fails
+/// (`GroupCoordinatorService.handleOperationException`): NOT_COORDINATOR when the broker
+/// no longer leads the partition, COORDINATOR_NOT_AVAILABLE otherwise.
+fn write_failed(error: ErrorCode) -> ErrorCode {
+    match error {
+        ErrorCode::NotLeaderOrFollower => ErrorCode::NotCoordinator,
+        _ => ErrorCode::CoordinatorNotAvailable,
     }
 }
 

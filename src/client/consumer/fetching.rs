@@ -170,7 +170,7 @@ impl Consumer {
                         self.buffer.push(CompletedFetch { answer, fetch_offset, items: None });
                     }
                 }
-                FetchOutcome::Failed { conn, .. } => self.connection_failed(leader, conn),
+                FetchOutcome::Failed(conn) => self.connection_failed(leader, conn),
             }
         }
     }

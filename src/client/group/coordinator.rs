@@ -7,7 +7,7 @@
 
 use crate::client::connection_states::ConnectionSettings;
 use crate::protocol::{ErrorCode, GroupRequest, GroupResponse, Request, Response, TxnRequest, TxnResponse};
-use crate::sim::net::{Addr, ConnectOptions, Connection, NodeNet};
+use crate::sim::net::{Addr, Connection, NodeNet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -191,14 +191,7 @@ impl CoordinatorLink {
             CoordinatorKey::Group(_) => None,
             CoordinatorKey::Transaction(_) => Some(crate::protocol::TRANSACTION_COORDINATOR_CHANNEL),
         };
-        self.connect_with(coordinator, channel)
-    }
-
-    /// A connection to `broker` (on `channel`, if named) that gives up its handshake at
-    /// the client's first setup timeout.
-    fn connect_with(&self, broker: &Addr, channel: Option<&'static str>) -> Connection<Request, Response> {
-        let setup_timeout = Some(self.connection_settings.first_setup_timeout());
-        self.net.connect_with(broker, ConnectOptions { channel, setup_timeout, ..ConnectOptions::default() })
+        self.net.connect_with(coordinator, self.connection_settings.one_off(channel))
     }
 
     /// Asks one broker (rotating) which broker coordinates the group and connects to it.
@@ -214,7 +207,7 @@ impl CoordinatorLink {
                 Request::Txn(TxnRequest::FindCoordinator { transactional_id: id.clone() })
             }
         };
-        let conn = self.connect_with(&broker, None);
+        let conn = self.net.connect_with(&broker, self.connection_settings.one_off(None));
         let answer = conn.call(request, timeout).await;
         conn.close();
         match answer {
