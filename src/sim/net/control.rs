@@ -4,7 +4,9 @@
 //! `Network`; a node gets a [`NodeNet`] from [`Network::add_host`], which keeps its
 //! `Network` private, so the system under test can never call these controls.
 
-use super::fabric::{fail_pending, remove_conn, ConnId, Fabric, Faults, Host, NetStats, Network, NodeNet};
+use super::fabric::{
+    fail_pending, remove_conn, ConnId, Direction, Fabric, Faults, Host, Message, NetStats, Network, NodeNet,
+};
 use super::{Addr, NetConfig, NetError};
 use crate::sim::deadline::Deadlines;
 use madsim::runtime::NodeHandle;
@@ -60,6 +62,15 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         }
         let affected: Vec<ConnId> =
             fabric.conns.iter().filter(|(_, c)| &c.client == addr || &c.server == addr).map(|(id, _)| *id).collect();
+        let held: Vec<ConnId> = affected
+            .iter()
+            .copied()
+            .filter(|id| {
+                let conn = &fabric.conns[id];
+                &conn.server == addr && held_toward_client(&fabric.faults, *id, addr, &conn.client, conn.channel)
+            })
+            .collect();
+        let mut reset = Vec::new();
         for id in affected {
             let conn = fabric.conns.get_mut(&id).expect("listed above");
             // The dead host's own side is gone at once: its tasks were killed.
@@ -79,14 +90,25 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             // The dead host was the server. Drop what was on its way to it.
             conn.to_server.queue.clear();
             conn.server_inbox = None;
+            if how == HostDown::ProcessCrash && held.contains(&id) {
+                // Answers a partition or a stuck flow holds wait for TCP to retransmit
+                // them, and the dead process's socket no longer does: they are lost.
+                conn.to_client.queue.clear();
+            }
             if how == HostDown::ProcessCrash {
-                fail_pending(conn, NetError::Disconnected);
-                remove_conn(&mut fabric.conns, id);
+                // Its kernel resets the connection: the answers the process had already
+                // sent are on the wire and reach the client first, then the RST, one
+                // trip after the crash (a client that sends meanwhile is reset by the
+                // host when its request arrives, see `deliver_front`).
+                reset.push(id);
             }
             // Silent: the client finds out by timing out, or by a reset once the host
             // is back (see `deliver`).
         }
         drop(fabric);
+        for id in reset {
+            self.enqueue(id, Direction::ToClient, Message::Reset);
+        }
         self.links_changed.notify_waiters();
     }
 
@@ -213,4 +235,20 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         let fabric = self.lock();
         links.iter().map(|link| fabric.touched.get(link).copied().unwrap_or(0)).sum()
     }
+}
+
+/// Whether the server's side of connection `id` (from `server` to `client`, opened on
+/// `channel`) holds what it sends: a blocked link, or a stuck flow or connection.
+/// Simplified: answers already on their way when a partition begins later are held and
+/// retransmitted at its heal even if their sender died meanwhile.
+fn held_toward_client(
+    faults: &Faults,
+    id: ConnId,
+    server: &Addr,
+    client: &Addr,
+    channel: Option<&'static str>,
+) -> bool {
+    faults.blocked.contains(&(server.clone(), client.clone()))
+        || channel.is_some_and(|channel| faults.stuck.contains(&(client.clone(), channel)))
+        || faults.stuck_connections.contains(&id)
 }

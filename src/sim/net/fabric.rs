@@ -148,6 +148,9 @@ pub(super) enum Message<Req, Resp> {
     Accepted,
     Request(RequestEnvelope<Req>),
     Response(CorrelationId, Resp),
+    /// The server host's RST after its process died: it follows what the process had
+    /// already put on the wire, and ends the connection when it reaches the client.
+    Reset,
 }
 
 /// One direction of a connection: messages ordered by arrival time.
@@ -462,6 +465,12 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
                 fabric.stats.messages_delivered += 1;
                 return;
             }
+            Message::Reset => {
+                fail_pending(conn, NetError::Disconnected);
+                remove_conn(&mut fabric.conns, conn_id);
+                fabric.stats.messages_delivered += 1;
+                return;
+            }
             Message::Connect => None,
             Message::Request(envelope) => Some(envelope),
         };
@@ -563,6 +572,7 @@ impl<Req, Resp> Message<Req, Resp> {
             Message::Response(id, r) => Message::Response(*id, r.clone()),
             Message::Connect => Message::Connect,
             Message::Accepted => Message::Accepted,
+            Message::Reset => Message::Reset,
         }
     }
 }

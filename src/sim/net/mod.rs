@@ -14,9 +14,10 @@
 //! - Per-connection FIFO in each direction. A lost packet is retransmitted after a
 //!   retransmission timeout (so loss shows up as delay, never as a gap or reordering);
 //!   a blocked link (partition) holds messages until it heals.
-//! - A process crash closes the host's sockets: peers see the connection reset and every
-//!   pending request fails with [`NetError::Disconnected`]. A power loss is silent: peers
-//!   notice only through their own timeouts, or a reset when the host is back.
+//! - A process crash closes the host's sockets: what the process had already sent still
+//!   arrives, then the host's reset (one trip after the crash), and every request still
+//!   pending fails with [`NetError::Disconnected`]. A power loss is silent: peers notice
+//!   only through their own timeouts, or a reset when the host is back.
 //! - Messages already sent on a connection that its client closed are still delivered
 //!   (they sit in the kernel's send buffer); the answers go nowhere. This is how a
 //!   timed-out request can still be applied, as in real Kafka.
