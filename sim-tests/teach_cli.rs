@@ -46,13 +46,13 @@ fn explain_tells_the_story_of_a_lost_write_with_its_cause_and_prevention() {
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
     for needle in [
-        "The life of value 3932 of orders-0 (offset 3932)",
-        "broker-1 appends it as leader at offset 3932 in leader epoch 0",
+        "The life of value 3979 of orders-0 (offset 3979)",
+        "broker-1 appends it as leader at offset 3979 in leader epoch 0",
         "broker-1 acknowledges the batch to the producer (acks=1)",
         "fault: crash on broker-1",
-        "broker-2 becomes leader of orders-0 in epoch 1 with log end offset 3932, without offset 3932",
-        "Cause: Lost because broker-1 acknowledged it with acks=1 at 8.646 s; broker-1 crashed at 8.700 s after broker-3 fetched it; broker-2 became leader in epoch 1 at 11.697 s with log end 3932",
-        "broker-3 truncated it at 11.764 s (leader-epoch)",
+        "broker-2 becomes leader of orders-0 in epoch 1 with log end offset 3979, without offset 3979",
+        "Cause: Lost because broker-1 acknowledged it with acks=1 at 8.694 s; broker-1 crashed at 8.700 s before any follower fetched it; broker-2 became leader in epoch 1 at 11.692 s with log end 3979",
+        "broker-1 truncated it at 14.055 s (leader-epoch)",
         "Prevention: acks=all with min.insync.replicas=2 would have prevented the loss.",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
@@ -82,13 +82,13 @@ fn explain_in_chinese_tells_the_same_story_with_chinese_headings_and_sentences()
         "场景 acks1-leader-crash（种子 4）：",
         "下文用到的术语",
         "ISR（同步副本集合）：",
-        "lost-write\n  检查器的描述（英文）：orders-0: value 3932 at offset 3932",
-        "orders-0 的值 3932（位移 3932） 的经历：",
-        "broker-1 作为领导者在领导者纪元 0 中把它追加到位移 3932",
+        "lost-write\n  检查器的描述（英文）：orders-0: value 3979 at offset 3979",
+        "orders-0 的值 3979（位移 3979） 的经历：",
+        "broker-1 作为领导者在领导者纪元 0 中把它追加到位移 3979",
         "broker-1 向生产者确认了该批次（acks=1）",
         "故障：crash，作用于 broker-1",
-        "broker-2 在纪元 1 中成为 orders-0 的领导者，日志末端位移为 3932，没有位移 3932",
-        "原因：丢失的经过：broker-1 于 8.646 s 以 acks=1 确认了它；broker-1 于 8.700 s 崩溃，在 broker-3 拉取它之后；broker-2 于 11.697 s 在纪元 1 中成为领导者，日志末端为 3932",
+        "broker-2 在纪元 1 中成为 orders-0 的领导者，日志末端位移为 3979，没有位移 3979",
+        "原因：丢失的经过：broker-1 于 8.694 s 以 acks=1 确认了它；broker-1 于 8.700 s 崩溃，在任何追随者拉取它之前；broker-2 于 11.692 s 在纪元 1 中成为领导者，日志末端为 3979",
         "预防：acks=all 配合 min.insync.replicas=2 本可以防止这次丢失。",
         "复现：kafkasim run scenarios/acks1-leader-crash.toml --seed 4",
     ] {
@@ -189,8 +189,8 @@ fn report_in_chinese_is_written_beside_the_english_one_with_chinese_headings_and
         "- 发送：调用 ",
         "## 异常",
         "| 异常 | 数量 | 原因 | 预防 |",
-        "orders-0 的值 3932（位移 3932） 的经历：",
-        "原因：丢失的经过：broker-1 于 8.646 s 以 acks=1 确认了它",
+        "orders-0 的值 3979（位移 3979） 的经历：",
+        "原因：丢失的经过：broker-1 于 8.694 s 以 acks=1 确认了它",
         "[ISR（同步副本集合）](../../docs/glossary.md#isr同步副本集合)",
         "## 修复的证明",
         "个种子中都被阻止",
