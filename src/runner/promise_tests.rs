@@ -163,3 +163,25 @@ fn group_invariants_are_promised_only_while_no_fault_can_move_a_coordinator() {
         assert!(k.contains(&AnomalyKind::LostWrite), "{fault}");
     }
 }
+
+#[test]
+fn idempotence_promises_each_record_once_unless_copies_of_a_request_can_overtake_the_next() {
+    let with_faults = |faults: &[&str]| {
+        let text = faults
+            .iter()
+            .fold(SAFE.to_string(), |text, fault| format!("{text}\n[[faults]]\nat = \"100ms\"\n{fault}\n"));
+        let s = crate::scenario::parse(&text, Path::new("t.toml")).expect("parses");
+        promised(&s).into_iter().map(|p| p.kind).collect::<Vec<_>>()
+    };
+    let duplicate = "kind = \"duplicate\"\ntarget = \"broker-1\"\nrate = 0.2\nduration = \"1s\"";
+    let reorder = "kind = \"reorder\"\ntarget = \"broker-1\"\nduration = \"1s\"";
+    // Copies alone arrive in order, behind their original: the leader finds each a
+    // duplicate of the batch it appended (network-duplicate-idempotent).
+    assert!(with_faults(&[duplicate]).contains(&AnomalyKind::Duplicate));
+    assert!(with_faults(&[reorder]).contains(&AnomalyKind::Duplicate));
+    // Copies that may overtake: a copy refused as out of order, then another appended,
+    // and the producer's epoch-bumped retry appended again (swarm-wide-nightly seed 5501).
+    let both = with_faults(&[duplicate, reorder]);
+    assert!(!both.contains(&AnomalyKind::Duplicate) && !both.contains(&AnomalyKind::G0), "{both:?}");
+    assert!(both.contains(&AnomalyKind::LostWrite), "durability stays promised: {both:?}");
+}
