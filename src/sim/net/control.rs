@@ -62,16 +62,11 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
         }
         let affected: Vec<ConnId> =
             fabric.conns.iter().filter(|(_, c)| &c.client == addr || &c.server == addr).map(|(id, _)| *id).collect();
-        let held: Vec<ConnId> = affected
-            .iter()
-            .copied()
-            .filter(|id| {
-                let conn = &fabric.conns[id];
-                &conn.server == addr && held_toward_client(&fabric.faults, *id, addr, &conn.client, conn.channel)
-            })
-            .collect();
         let mut reset = Vec::new();
         for id in affected {
+            let conn = &fabric.conns[&id];
+            // Whether the dead host, as this connection's server, had answers held back.
+            let held = &conn.server == addr && held_toward_client(&fabric.faults, id, addr, &conn.client, conn.channel);
             let conn = fabric.conns.get_mut(&id).expect("listed above");
             // The dead host's own side is gone at once: its tasks were killed.
             if &conn.client == addr {
@@ -90,12 +85,12 @@ impl<Req: Clone + Send + 'static, Resp: Clone + Send + 'static> Network<Req, Res
             // The dead host was the server. Drop what was on its way to it.
             conn.to_server.queue.clear();
             conn.server_inbox = None;
-            if how == HostDown::ProcessCrash && held.contains(&id) {
-                // Answers a partition or a stuck flow holds wait for TCP to retransmit
-                // them, and the dead process's socket no longer does: they are lost.
-                conn.to_client.queue.clear();
-            }
             if how == HostDown::ProcessCrash {
+                if held {
+                    // Answers a partition or a stuck flow holds wait for TCP to retransmit
+                    // them, and the dead process's socket no longer does: they are lost.
+                    conn.to_client.queue.clear();
+                }
                 // Its kernel resets the connection: the answers the process had already
                 // sent are on the wire and reach the client first, then the RST, one
                 // trip after the crash (a client that sends meanwhile is reset by the
